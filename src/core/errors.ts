@@ -1,0 +1,46 @@
+/** Every code a `SluiceError` can carry. Stable: match on these, not on messages. */
+export type SluiceErrorCode =
+  | 'ERR_INVALID_NAME'
+  | 'ERR_INVALID_OPTION'
+  | 'ERR_INVALID_TASK'
+  | 'ERR_NOT_SERIALIZABLE'
+  | 'ERR_ITEM_TOO_LARGE'
+  | 'ERR_QUOTA_EXCEEDED'
+  | 'ERR_CLOSED'
+  | 'ERR_LOCKED'
+  | 'ERR_CORRUPT'
+  | 'ERR_LEASE_EXPIRED'
+  | 'ERR_STORAGE';
+
+const brand = Symbol.for('sluice.SluiceError');
+
+/**
+ * The one error type sluice throws on purpose. `code` is stable; `cause` holds the underlying error (a
+ * DOMException, an errno error) where there is one. `instanceof` holds across duplicate copies of the package.
+ */
+export class SluiceError extends Error {
+  readonly code: SluiceErrorCode;
+
+  constructor(code: SluiceErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SluiceError';
+    this.code = code;
+  }
+
+  get [brand](): true {
+    return true;
+  }
+
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+  }
+}
+
+/** Renders a value for an error message, short and unambiguous. */
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : typeof value;
+}

@@ -1,0 +1,95 @@
+/**
+ * The storage contract. A store keeps opaque bytes in named places and says what is there; it knows nothing of
+ * items, order, leases, acks or checksums (the Queue owns all of that, once). Implement `Store` to put a queue in
+ * SQLite, Redis or anything else that can do an atomic compare-and-write.
+ *
+ * What one queue's storage holds:
+ * - numbered segments: byte strings that only grow by appends at their current end (or are cut back by a write
+ *   at an earlier offset, which the Queue uses to drop a torn tail), and are removed whole;
+ * - one small metadata blob, replaced whole.
+ *
+ * Every change goes through `commit`, guarded by a token: the store applies a batch only when nothing was
+ * committed (by any handle, process or tab) since the snapshot that returned the token. That one rule is how
+ * several handles share a queue without losing or doubling an item.
+ *
+ * @example A store that keeps everything in a Map is about 100 lines: see `MemoryStore`.
+ */
+export interface Store {
+  /**
+   * Opens (creating when absent) the storage of the queue `name`. `name` is already validated by the Queue:
+   * 1–128 chars of `[A-Za-z0-9._-]`, never `.` or `..`.
+   */
+  open(name: string): Promise<QueueStorage>;
+}
+
+/** How hard a commit must be pressed to the medium before it resolves. */
+export type Durability = 'strict' | 'relaxed';
+
+/** One queue's storage, as opened by one handle. */
+export interface QueueStorage {
+  /** Reads what is stored now. */
+  load(): Promise<StorageSnapshot>;
+  /**
+   * A cheap check: the token of the latest commit. Equal to the token of the last `load` or `commit` when nothing
+   * changed since.
+   */
+  token(): Promise<string>;
+  /** Bytes `[start, end)` of a segment; fewer when the segment is shorter; empty when it does not exist. */
+  read(segment: number, start: number, end: number): Promise<Uint8Array>;
+  /**
+   * Applies `batch` atomically when the stored token still equals `token`, and resolves with the new token; when
+   * the token differs, writes nothing and resolves `undefined` (the caller reloads and tries again).
+   *
+   * Stores that cannot make the whole batch atomic must apply it in this order, which keeps every crash point
+   * recoverable: `write` (then, when strict, sync it), then `meta`, then `remove` and `quarantine`.
+   * Rejects (leaving the stored token unchanged where the store can promise it) when the medium fails.
+   */
+  commit(token: string, batch: StorageBatch): Promise<string | undefined>;
+  /** Releases what the handle holds (descriptors, connections). Pending commits have settled before. */
+  close(): Promise<void>;
+  /**
+   * Optional: calls `listener` soon after another handle commits, so waiting consumers wake without polling.
+   * Returns an unsubscribe function.
+   */
+  watch?(listener: () => void): () => void;
+  /**
+   * Optional: a name for this handle that the store can later recognise as alive or dead (a process id, a tab's
+   * lock). Leases carry it. When absent, the Queue makes a random one.
+   */
+  readonly owner?: string;
+  /** Optional: true when the handle named `owner` is certainly gone, so its leases come back before they expire. */
+  isGone?(owner: string): boolean | Promise<boolean>;
+}
+
+/** What a queue's storage holds, as of `token`. */
+export interface StorageSnapshot {
+  readonly token: string;
+  /** The metadata blob, or `undefined` when none was ever written. */
+  readonly meta: Uint8Array | undefined;
+  /** Every segment, in ascending `id` order, with its current length in bytes. */
+  readonly segments: readonly SegmentInfo[];
+}
+
+export interface SegmentInfo {
+  /** A non-negative safe integer; the Queue numbers segments by the sequence number of their first item. */
+  readonly id: number;
+  /** Length in bytes. */
+  readonly length: number;
+}
+
+/** The changes of one commit. Any field may be absent. */
+export interface StorageBatch {
+  /**
+   * Bytes to write into `segment` at `offset`, creating the segment when it does not exist (then `offset` is 0).
+   * Anything stored past `offset` is cut off first: the new length is `offset + bytes.length`.
+   */
+  readonly write?: { readonly segment: number; readonly offset: number; readonly bytes: Uint8Array };
+  /** The new metadata blob, replacing the old one whole. */
+  readonly meta?: Uint8Array;
+  /** Segments to delete whole. */
+  readonly remove?: readonly number[];
+  /** Segments to set aside (kept for inspection, no longer listed), e.g. a file renamed to `.bad`. */
+  readonly quarantine?: readonly number[];
+  /** `strict`: durable against power loss before resolving. `relaxed`: durable against a crash of the process. */
+  readonly durability: Durability;
+}

@@ -1,0 +1,89 @@
+import type { QueueStorage, StorageBatch, StorageSnapshot, Store } from '../../core/store.js';
+
+interface Stored {
+  version: number;
+  meta: Uint8Array | undefined;
+  segments: Map<number, Uint8Array>;
+  quarantined: Map<number, Uint8Array>;
+  listeners: Set<() => void>;
+}
+
+/**
+ * Keeps queues in memory: the whole Store contract without persistence, for tests and ephemeral work. Several
+ * `Queue` handles opened on one `MemoryStore` share their queues the way two processes share a directory.
+ */
+export class MemoryStore implements Store {
+  readonly #queues = new Map<string, Stored>();
+
+  async open(name: string): Promise<QueueStorage> {
+    let stored = this.#queues.get(name);
+    if (!stored) {
+      stored = { version: 0, meta: undefined, segments: new Map(), quarantined: new Map(), listeners: new Set() };
+      this.#queues.set(name, stored);
+    }
+    return new MemoryQueueStorage(stored);
+  }
+
+  /** Names of the queues this store holds. */
+  names(): string[] {
+    return [...this.#queues.keys()];
+  }
+}
+
+class MemoryQueueStorage implements QueueStorage {
+  readonly #stored: Stored;
+  #listener: (() => void) | undefined;
+
+  constructor(stored: Stored) {
+    this.#stored = stored;
+  }
+
+  async load(): Promise<StorageSnapshot> {
+    const { version, meta, segments } = this.#stored;
+    const ids = [...segments.keys()].sort((a, b) => a - b);
+    return { token: String(version), meta, segments: ids.map((id) => ({ id, length: segments.get(id)!.length })) };
+  }
+
+  async token(): Promise<string> {
+    return String(this.#stored.version);
+  }
+
+  async read(segment: number, start: number, end: number): Promise<Uint8Array> {
+    const bytes = this.#stored.segments.get(segment);
+    return bytes ? bytes.slice(start, end) : new Uint8Array(0);
+  }
+
+  async commit(token: string, batch: StorageBatch): Promise<string | undefined> {
+    const stored = this.#stored;
+    if (token !== String(stored.version)) return undefined;
+    const { write, meta, remove, quarantine } = batch;
+    if (write) {
+      const old = stored.segments.get(write.segment) ?? new Uint8Array(0);
+      const next = new Uint8Array(write.offset + write.bytes.length);
+      next.set(old.subarray(0, write.offset));
+      next.set(write.bytes, write.offset);
+      stored.segments.set(write.segment, next);
+    }
+    // Copied so that a caller reusing its buffer cannot change what is stored.
+    if (meta) stored.meta = meta.slice();
+    for (const id of remove ?? []) stored.segments.delete(id);
+    for (const id of quarantine ?? []) {
+      const bytes = stored.segments.get(id);
+      if (bytes) stored.quarantined.set(id, bytes);
+      stored.segments.delete(id);
+    }
+    stored.version++;
+    for (const listener of stored.listeners) if (listener !== this.#listener) queueMicrotask(listener);
+    return String(stored.version);
+  }
+
+  watch(listener: () => void): () => void {
+    this.#listener = listener;
+    this.#stored.listeners.add(listener);
+    return () => this.#stored.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.#listener) this.#stored.listeners.delete(this.#listener);
+  }
+}
