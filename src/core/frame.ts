@@ -1,0 +1,98 @@
+import { crc32 } from './crc32.js';
+
+// A frame is [u32 length | flags][u32 CRC-32][payload], little-endian. The checksum covers the length word too, so
+// a zeroed tail (what a power cut often leaves) never reads as a run of empty frames.
+export const FRAME_HEADER = 8;
+/** Set on the last frame of each commit unit: a pushMany is one unit, so a torn pushMany is cut whole. */
+const UNIT_END = 0x8000_0000;
+/** Lengths are 31 bits; the option that caps items (maxItemBytes) is validated below this. */
+export const MAX_PAYLOAD = 0x7fff_ffff;
+
+/** Frames `payloads` into one buffer; the last frame carries the unit-end flag when `unitEnd`. */
+export function encodeFrames(payloads: readonly Uint8Array[], unitEnds: (index: number) => boolean): Uint8Array {
+  let total = 0;
+  for (const p of payloads) total += FRAME_HEADER + p.length;
+  const out = new Uint8Array(total);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  payloads.forEach((payload, i) => {
+    view.setUint32(at, (payload.length | (unitEnds(i) ? UNIT_END : 0)) >>> 0, true);
+    out.set(payload, at + FRAME_HEADER);
+    view.setUint32(at + 4, crc32(out, at + FRAME_HEADER, at + FRAME_HEADER + payload.length, crc32(out, at, at + 4)), true);
+    at += FRAME_HEADER + payload.length;
+  });
+  return out;
+}
+
+/** Where one frame's payload lies in the scanned bytes. */
+export interface FrameSpan {
+  readonly start: number;
+  readonly end: number;
+}
+
+export interface ScanResult {
+  /** Frames of complete units, in order. */
+  readonly frames: FrameSpan[];
+  /** Byte offset just past the last complete unit: everything after it is torn, unfinished or corrupt. */
+  readonly end: number;
+  /** Why scanning stopped before the end of `bytes`, if it did. */
+  readonly stop?: 'torn' | 'corrupt' | 'unfinished';
+}
+
+/**
+ * Reads frames from `bytes` starting at `from` and keeps those of complete units. It stops at the first frame
+ * whose header or payload runs past the end ('torn': the writer died mid-write), whose length exceeds `maxPayload`
+ * or whose checksum fails ('corrupt'), or at trailing frames of a unit that never got its end flag ('unfinished').
+ */
+export function scanFrames(bytes: Uint8Array, from: number, maxPayload: number): ScanResult {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const frames: FrameSpan[] = [];
+  let unitStart = 0; // index into frames of the current unit's first frame
+  let end = from;
+  let at = from;
+  let stop: ScanResult['stop'];
+  while (at < bytes.length) {
+    const framed = frameAt(bytes, view, at, maxPayload);
+    if (typeof framed === 'string') {
+      stop = framed;
+      break;
+    }
+    frames.push({ start: at + FRAME_HEADER, end: framed.next });
+    at = framed.next;
+    if (framed.unitEnd) {
+      unitStart = frames.length;
+      end = at;
+    }
+  }
+  if (unitStart < frames.length) {
+    frames.length = unitStart;
+    stop ??= 'unfinished';
+  }
+  return stop ? { frames, end, stop } : { frames, end };
+}
+
+/** True when a valid frame starts anywhere in `bytes` after `from`: then the damage at `from` is not a torn tail. */
+export function validFrameAfter(bytes: Uint8Array, from: number, maxPayload: number): boolean {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = from + 1; at + FRAME_HEADER <= bytes.length; at++) {
+    if (typeof frameAt(bytes, view, at, maxPayload) !== 'string') return true;
+  }
+  return false;
+}
+
+function frameAt(
+  bytes: Uint8Array,
+  view: DataView,
+  at: number,
+  maxPayload: number,
+): { next: number; unitEnd: boolean } | 'torn' | 'corrupt' {
+  if (at + FRAME_HEADER > bytes.length) return 'torn';
+  const word = view.getUint32(at, true);
+  const length = word & MAX_PAYLOAD;
+  if (length > maxPayload) return 'corrupt';
+  const next = at + FRAME_HEADER + length;
+  if (next > bytes.length) return 'torn';
+  const sum = crc32(bytes, at + FRAME_HEADER, next, crc32(bytes, at, at + 4));
+  if (sum !== view.getUint32(at + 4, true)) return 'corrupt';
+  return { next, unitEnd: (word & UNIT_END) !== 0 };
+}

@@ -1,0 +1,69 @@
+/** One item handed out by `take`. */
+export interface LeaseEntry<T> {
+  /** Stable for the item's life in the queue; pass it to `ack` or `release`. */
+  readonly id: string;
+  readonly value: T;
+  /** How many times the item has been handed out, this time included. */
+  readonly attempts: number;
+}
+
+/** Options of `Lease.release`. */
+export interface ReleaseOptions {
+  /**
+   * Keep the released items unavailable for this long (a durable retry delay); they keep their place in line.
+   * @default 0
+   */
+  readonly delayMs?: number;
+}
+
+/** Items taken from a queue, held for this handle until acked, released or expired. */
+export interface Lease<T> {
+  readonly entries: readonly LeaseEntry<T>[];
+  /** Epoch ms after which the items become available to others again. */
+  readonly expiresAt: number;
+  /** Removes the items for good (all of the lease's, or those of `ids`). Rejects 'ERR_LEASE_EXPIRED' when another
+   * handle took any of them after this lease expired, and then removes none. */
+  ack(ids?: readonly string[]): Promise<void>;
+  /** Puts the items back at the head of the queue in their order (all, or those of `ids`). */
+  release(ids?: readonly string[], options?: ReleaseOptions): Promise<void>;
+}
+
+/** Where an entry stands, as `Queue.list` reports it. */
+export interface QueueEntry<T> {
+  readonly id: string;
+  readonly value: T;
+  readonly attempts: number;
+  /** 'ready': can be taken. 'leased': handed out. 'delayed': released with a delay. */
+  readonly state: 'ready' | 'leased' | 'delayed';
+  /** Epoch ms from which a leased or delayed entry is available again; for a ready one, 0. */
+  readonly availableAt: number;
+}
+
+/** Options of `Queue.take`. */
+export interface TakeOptions<T> {
+  /**
+   * How long the items stay leased.
+   * @default the queue's `leaseMs`
+   */
+  readonly leaseMs?: number;
+  /** Rejects with the signal's reason when aborted before the take commits. */
+  readonly signal?: AbortSignal;
+  /**
+   * Called for every unacked entry in queue order (leased and delayed ones too, so ordering rules can see what is
+   * in flight); return true to take a ready one. Without it, the oldest ready entries are taken.
+   */
+  readonly filter?: (entry: QueueEntry<T>) => boolean;
+}
+
+/** What `Queue.stats` reports. */
+export interface QueueStats {
+  /** Items pushed and not yet acked, leased and delayed ones included. */
+  readonly size: number;
+  /** Items leased now (by any handle). */
+  readonly leased: number;
+  /** Items released with a delay that has not passed. */
+  readonly delayed: number;
+  readonly segments: number;
+  /** Bytes the queue's segments take in the store. */
+  readonly bytes: number;
+}

@@ -1,0 +1,139 @@
+import type { Clock } from './clock.js';
+import { systemClock } from './clock.js';
+import { jsonCodec, type Codec } from './codec.js';
+import { describe, SluiceError } from './errors.js';
+import { MAX_PAYLOAD } from './frame.js';
+import type { Durability, Store } from './store.js';
+
+/** Options of `Queue.open`. */
+export interface QueueOptions<T> {
+  /**
+   * The queue's name: 1–128 characters of `[A-Za-z0-9._-]`, not `.` or `..`. Anything else is rejected with
+   * 'ERR_INVALID_NAME' before it touches storage.
+   */
+  readonly name: string;
+  /**
+   * Where the queue lives.
+   * @default the platform's store: `IndexedDbStore` in browsers and workers, `FileStore({ dir: '.sluice' })` in Node
+   */
+  readonly store?: Store;
+  /**
+   * How items become bytes. Items the codec cannot carry are rejected with 'ERR_NOT_SERIALIZABLE'.
+   * @default jsonCodec()
+   */
+  readonly codec?: Codec<T>;
+  /**
+   * Most items in one segment. Smaller segments free storage sooner; larger ones make fewer, bigger reads.
+   * @default 1000
+   */
+  readonly segmentItems?: number;
+  /**
+   * Most encoded bytes in one segment (a single item or `pushMany` larger than this gets a segment of its own).
+   * @default 1_048_576 (1 MiB)
+   */
+  readonly segmentBytes?: number;
+  /**
+   * Largest encoded item; larger ones are rejected with 'ERR_ITEM_TOO_LARGE'.
+   * @default 1_048_576 (1 MiB)
+   */
+  readonly maxItemBytes?: number;
+  /**
+   * How long a taken item stays leased when neither acked nor released; then it becomes available again.
+   * @default 30_000
+   */
+  readonly leaseMs?: number;
+  /**
+   * 'strict': a push resolves once the data is on the medium (fsync; IndexedDB durability 'strict').
+   * 'relaxed': survives a crash of the process, not of the machine.
+   * @default 'relaxed'
+   */
+  readonly durability?: Durability;
+  /**
+   * What to do with a segment that fails its checksum in a place where a torn write cannot explain it:
+   * 'throw' rejects reads with 'ERR_CORRUPT' until someone decides; 'skip' sets the segment aside (quarantine),
+   * counts its unacked items as lost and says so in a 'corrupt' event.
+   * @default 'throw'
+   */
+  readonly corruption?: 'throw' | 'skip';
+  /**
+   * How often a waiting iterator looks for items that another handle pushed, when the store cannot tell it.
+   * @default 1000
+   */
+  readonly pollMs?: number;
+  /**
+   * The source of time for leases, delays and waits.
+   * @default the system clock
+   */
+  readonly clock?: Clock;
+}
+
+export type ResolvedOptions<T> = Required<Omit<QueueOptions<T>, 'store'>> & { readonly store: Store };
+
+const NAME = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** Throws 'ERR_INVALID_NAME' unless `name` is a valid queue name. */
+export function checkName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || !NAME.test(name) || name === '.' || name === '..') {
+    throw new SluiceError(
+      'ERR_INVALID_NAME',
+      `Expected \`name\` to be 1–128 characters of [A-Za-z0-9._-] (not "." or ".."), got ${describe(name)}.`,
+    );
+  }
+}
+
+/** Defaults merged once and every option checked at once; the caller's object is left alone. */
+export function resolveOptions<T>(options: QueueOptions<T>, defaultStore?: () => Store): ResolvedOptions<T> {
+  if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
+  checkName(options.name);
+  const store = options.store ?? defaultStore?.();
+  if (!store || typeof store.open !== 'function') {
+    invalid('store', options.store === undefined ? 'a Store (this platform has no default store)' : 'a Store', options.store);
+  }
+  const resolved: ResolvedOptions<T> = {
+    name: options.name,
+    store,
+    codec: options.codec ?? jsonCodec<T>(),
+    segmentItems: options.segmentItems ?? 1000,
+    segmentBytes: options.segmentBytes ?? 1 << 20,
+    maxItemBytes: options.maxItemBytes ?? 1 << 20,
+    leaseMs: options.leaseMs ?? 30_000,
+    durability: options.durability ?? 'relaxed',
+    corruption: options.corruption ?? 'throw',
+    pollMs: options.pollMs ?? 1000,
+    clock: options.clock ?? systemClock,
+  };
+  const codec = resolved.codec as Partial<Codec<T>>;
+  if (typeof codec.encode !== 'function' || typeof codec.decode !== 'function') {
+    invalid('codec', 'an object with encode and decode functions', resolved.codec);
+  }
+  integer('segmentItems', resolved.segmentItems, 1, 2 ** 31);
+  integer('segmentBytes', resolved.segmentBytes, 64, MAX_PAYLOAD);
+  integer('maxItemBytes', resolved.maxItemBytes, 1, MAX_PAYLOAD - 8);
+  positive('leaseMs', resolved.leaseMs);
+  positive('pollMs', resolved.pollMs);
+  oneOf('durability', resolved.durability, ['strict', 'relaxed']);
+  oneOf('corruption', resolved.corruption, ['throw', 'skip']);
+  const clock = resolved.clock as Partial<Clock>;
+  if (typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
+    invalid('clock', 'an object with now, setTimeout and clearTimeout', resolved.clock);
+  }
+  return resolved;
+}
+
+export function invalid(option: string, expected: string, given: unknown): never {
+  throw new SluiceError('ERR_INVALID_OPTION', `Expected \`${option}\` to be ${expected}, got ${describe(given)}.`);
+}
+
+export function integer(option: string, value: unknown, min: number, max: number): void {
+  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
+    invalid(option, `an integer from ${min} to ${max}`, value);
+  }
+}
+
+export function positive(option: string, value: unknown): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) invalid(option, 'a finite number > 0', value);
+}
+
+export function oneOf(option: string, value: unknown, allowed: readonly string[]): void {
+  if (!allowed.includes(value as string)) invalid(option, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
+}

@@ -1,0 +1,142 @@
+import { scanFrames, validFrameAfter } from './frame.js';
+import type { QueueStorage, SegmentInfo } from './store.js';
+
+/** One item's bytes: the payload is `bytes[start, end)`. */
+export interface StoredItem {
+  readonly seq: number;
+  readonly bytes: Uint8Array;
+  readonly start: number;
+  readonly end: number;
+}
+
+interface Parsed {
+  /** Bytes read and parsed so far; for the tail, the end of its last complete unit. */
+  end: number;
+  readonly frames: { readonly bytes: Uint8Array; readonly start: number; readonly end: number }[];
+  /** Where a sealed segment stopped making sense, if it did. */
+  damage?: number;
+}
+
+/** What was found past the last complete unit of the tail segment. */
+export interface TailDamage {
+  readonly segment: number;
+  readonly offset: number;
+  readonly bytes: number;
+  /** True when valid frames follow the damage: not a torn write but corruption in the middle. */
+  readonly corrupt: boolean;
+}
+
+/** Parsed segments kept at once, besides the tail: memory stays bounded however long the queue. */
+const CACHED = 4;
+
+/**
+ * The queue's view of its segments: which exist, where the tail's last complete unit ends, and the parsed frames
+ * of the few segments being read. It reads only the tail on refresh, so opening a long queue reads one segment.
+ */
+export class Segments {
+  readonly #storage: QueueStorage;
+  readonly #maxPayload: number;
+  #list: SegmentInfo[] = [];
+  readonly #cache = new Map<number, Parsed>();
+  /** Byte offset of the first bad frame of each damaged sealed segment seen, kept while the segment exists. */
+  readonly #damaged = new Map<number, number>();
+
+  constructor(storage: QueueStorage, maxPayload: number) {
+    this.#storage = storage;
+    this.#maxPayload = maxPayload;
+  }
+
+  get list(): readonly SegmentInfo[] {
+    return this.#list;
+  }
+
+  /** The last segment: where appends go. `end` is where its last complete unit ends. */
+  get tail(): { id: number; end: number; count: number; length: number } | undefined {
+    const last = this.#list[this.#list.length - 1];
+    if (!last) return undefined;
+    const parsed = this.#cache.get(last.id)!;
+    return { id: last.id, end: parsed.end, count: parsed.frames.length, length: last.length };
+  }
+
+  /** The sequence number the next pushed item gets. */
+  next(head: number): number {
+    const tail = this.tail;
+    return Math.max(head, tail ? tail.id + tail.count : 0);
+  }
+
+  /** Takes in a new listing, reads what the tail gained, and reports damage past its last complete unit. */
+  async refresh(list: readonly SegmentInfo[]): Promise<TailDamage | undefined> {
+    this.#list = list.slice();
+    const lengths = new Map(list.map((s) => [s.id, s.length]));
+    const last = list[list.length - 1];
+    for (const id of this.#damaged.keys()) if (!lengths.has(id)) this.#damaged.delete(id);
+    // A sealed segment cached while it was still the tail may have grown since: read it again when needed.
+    for (const [id, parsed] of this.#cache) {
+      if (!lengths.has(id) || (id !== last?.id && parsed.end !== lengths.get(id))) this.#cache.delete(id);
+    }
+    if (!last) return undefined;
+    let parsed = this.#cache.get(last.id);
+    if (!parsed || parsed.damage !== undefined || last.length < parsed.end) {
+      parsed = { end: 0, frames: [] };
+      this.#cache.set(last.id, parsed);
+    }
+    if (last.length === parsed.end) return undefined;
+    const bytes = await this.#storage.read(last.id, parsed.end, last.length);
+    const scan = scanFrames(bytes, 0, this.#maxPayload);
+    for (const f of scan.frames) parsed.frames.push({ bytes, start: f.start, end: f.end });
+    const offset = parsed.end + scan.end;
+    parsed.end = offset;
+    if (!scan.stop) return undefined;
+    const corrupt = scan.stop === 'corrupt' && validFrameAfter(bytes, scan.end, this.#maxPayload);
+    return { segment: last.id, offset, bytes: last.length - offset, corrupt };
+  }
+
+  /** Records a successful append of `bytes` at `offset` of segment `id`, which is (or now becomes) the tail. */
+  appended(id: number, offset: number, bytes: Uint8Array): void {
+    const at = this.#list.findIndex((s) => s.id === id);
+    const info = { id, length: offset + bytes.length };
+    if (at >= 0) this.#list[at] = info;
+    else this.#list.push(info);
+    // Appends go at the end of the tail's last complete unit, which is where its parsed frames end.
+    let parsed = this.#cache.get(id);
+    if (!parsed) this.#cache.set(id, (parsed = { end: 0, frames: [] }));
+    const scan = scanFrames(bytes, 0, this.#maxPayload);
+    for (const f of scan.frames) parsed.frames.push({ bytes, start: f.start, end: f.end });
+    parsed.end = info.length;
+  }
+
+  /**
+   * The items of segment `index` of the list, in order, and where (if anywhere) the segment stopped making
+   * sense. A sealed segment is read whole and checked the first time it is needed.
+   */
+  async items(index: number): Promise<{ items: StoredItem[]; damaged: boolean; vanished?: true }> {
+    const info = this.#list[index]!;
+    let parsed = this.#cache.get(info.id);
+    if (!parsed) {
+      const bytes = await this.#storage.read(info.id, 0, info.length);
+      // Shorter than listed: another handle removed or cut it since this view was taken.
+      if (bytes.length < info.length) return { items: [], damaged: false, vanished: true };
+      const scan = scanFrames(bytes, 0, this.#maxPayload);
+      parsed = { end: scan.end, frames: scan.frames.map((f) => ({ bytes, start: f.start, end: f.end })) };
+      if (scan.stop) {
+        parsed.damage = scan.end;
+        this.#damaged.set(info.id, scan.end);
+      }
+      this.#evict(info.id);
+      this.#cache.set(info.id, parsed);
+    }
+    const items = parsed.frames.map((f, i) => ({ seq: info.id + i, bytes: f.bytes, start: f.start, end: f.end }));
+    return { items, damaged: parsed.damage !== undefined };
+  }
+
+  /** Where segment `id` was found damaged, if it was. */
+  damageOf(id: number): number | undefined {
+    return this.#damaged.get(id);
+  }
+
+  #evict(keep: number): void {
+    const tail = this.#list[this.#list.length - 1]?.id;
+    const others = [...this.#cache.keys()].filter((id) => id !== tail && id !== keep);
+    while (others.length >= CACHED) this.#cache.delete(others.shift()!);
+  }
+}
