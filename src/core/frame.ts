@@ -37,6 +37,8 @@ export interface ScanResult {
   readonly end: number;
   /** Why scanning stopped before the end of `bytes`, if it did. */
   readonly stop?: 'torn' | 'corrupt' | 'unfinished';
+  /** Whole frames of the unit that never finished: dropped from a tail, still readable data in a damaged sealed segment. */
+  readonly partial?: FrameSpan[];
 }
 
 /**
@@ -65,8 +67,8 @@ export function scanFrames(bytes: Uint8Array, from: number, maxPayload: number):
     }
   }
   if (unitStart < frames.length) {
-    frames.length = unitStart;
-    stop ??= 'unfinished';
+    const partial = frames.splice(unitStart);
+    return { frames, end, stop: stop ?? 'unfinished', partial };
   }
   return stop ? { frames, end, stop } : { frames, end };
 }

@@ -237,7 +237,7 @@ export class Queue<T> extends EventTarget {
     });
   }
 
-  /** Removes every item, leased ones included (their leases' acks then reject 'ERR_LEASE_EXPIRED'). */
+  /** Removes every item, leased ones included (acking them later is a harmless no-op). */
   clear(): Promise<void> {
     return this.#run(() =>
       this.#commit(() => {
@@ -579,26 +579,35 @@ export class Queue<T> extends EventTarget {
     };
   }
 
-  /** Acks or releases `seqs` of lease `lease`. Items no longer held by it: an ack rejects, a release skips them. */
+  /**
+   * Acks or releases `seqs` of lease `lease`. An ack rejects only when another lease holds one of the items now (it
+   * expired and was taken again); items released or expired but not taken since are acked. A release skips items
+   * the lease no longer holds.
+   */
   #settle(lease: string, seqs: number[], action: 'ack' | 'release', delayMs = 0): Promise<void> {
     return this.#commit(() => {
       const meta = this.#meta;
+      const now = this.#o.clock.now();
       const live = seqs.filter((seq) => !isAcked(meta, seq));
-      const mine = live.filter((seq) => meta.holds.some((h) => h.lease === lease && findRange(h.ranges, seq) >= 0));
       if (action === 'ack') {
-        if (mine.length < live.length) {
+        const taken = live.filter((seq) => {
+          const held = holdOf(meta, seq, now);
+          return held !== undefined && held.lease !== '' && held.lease !== lease;
+        });
+        if (taken.length > 0) {
           throw new SluiceError(
             'ERR_LEASE_EXPIRED',
-            `The lease on ${live.length - mine.length} of these items expired and another handle took them (or they were removed); nothing was acked.`,
+            `The lease on ${taken.length} of these items expired and another lease holds them now; nothing was acked.`,
           );
         }
-        if (mine.length === 0) return { result: undefined };
-        return this.#acking(ack(meta, toRanges(mine)), undefined);
+        if (live.length === 0) return { result: undefined };
+        return this.#acking(ack(meta, toRanges(live)), undefined);
       }
+      const mine = live.filter((seq) => meta.holds.some((h) => h.lease === lease && findRange(h.ranges, seq) >= 0));
       if (mine.length === 0) return { result: undefined };
       const ranges = toRanges(mine);
       let next = unhold(meta, ranges);
-      if (delayMs > 0) next = hold(next, { lease: '', owner: '', until: this.#o.clock.now() + delayMs, ranges }, false);
+      if (delayMs > 0) next = hold(next, { lease: '', owner: '', until: now + delayMs, ranges }, false);
       return { meta: next, result: undefined, apply: () => this.#wake() };
     });
   }

@@ -117,7 +117,9 @@ export class Segments {
       // Shorter than listed: another handle removed or cut it since this view was taken.
       if (bytes.length < info.length) return { items: [], damaged: false, vanished: true };
       const scan = scanFrames(bytes, 0, this.#maxPayload);
-      parsed = { end: scan.end, frames: scan.frames.map((f) => ({ bytes, start: f.start, end: f.end })) };
+      // A sealed segment was complete once: whole frames of a unit cut short by damage are still good items.
+      const frames = scan.partial ? [...scan.frames, ...scan.partial] : scan.frames;
+      parsed = { end: scan.end, frames: frames.map((f) => ({ bytes, start: f.start, end: f.end })) };
       if (scan.stop) {
         parsed.damage = scan.end;
         this.#damaged.set(info.id, scan.end);

@@ -1,0 +1,105 @@
+import type { ExpectStatic } from '@vitest/expect';
+import type { Clock } from '../../src/core/clock.js';
+import type { QueueStorage, StorageBatch, Store } from '../../src/core/store.js';
+
+/** The test functions a suite needs: vitest's in Node, mocha's globals plus `@vitest/expect` in browsers. */
+export interface TestApi {
+  describe(name: string, fn: () => void): void;
+  it(name: string, fn: () => Promise<void> | void, timeout?: number): void;
+  expect: ExpectStatic;
+  beforeEach(fn: () => Promise<void> | void): void;
+  afterEach(fn: () => Promise<void> | void): void;
+}
+
+/** How a suite gets places to put queues in. */
+export interface StoreHarness {
+  /**
+   * A fresh, empty place. `open` makes a new Store instance over that same place, as a restarted process or a
+   * second tab would see it; `teardown` removes the place.
+   */
+  setup(): Promise<{ open(): Store | Promise<Store>; teardown(): Promise<void> }>;
+}
+
+/** A clock that moves only when told. */
+export class FakeClock implements Clock {
+  #now = 1_700_000_000_000;
+  #timers = new Map<number, { at: number; fn: () => void }>();
+  #next = 1;
+
+  now(): number {
+    return this.#now;
+  }
+
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = this.#next++;
+    this.#timers.set(id, { at: this.#now + ms, fn });
+    return id;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.#timers.delete(handle as number);
+  }
+
+  /** Moves time on by `ms`, running the timers that fall due, in order. */
+  advance(ms: number): void {
+    const until = this.#now + ms;
+    for (;;) {
+      const due = [...this.#timers].filter(([, t]) => t.at <= until).sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      this.#timers.delete(due[0]);
+      this.#now = Math.max(this.#now, due[1].at);
+      due[1].fn();
+    }
+    this.#now = until;
+  }
+}
+
+/** Counts what a store is asked to do, and can be told to fail the next commit. */
+export class CountingStore implements Store {
+  commits = 0;
+  reads = 0;
+  failNext: unknown;
+  readonly #inner: Store;
+
+  constructor(inner: Store) {
+    this.#inner = inner;
+  }
+
+  async open(name: string): Promise<QueueStorage> {
+    const inner = await this.#inner.open(name);
+    const counter = this;
+    const storage: QueueStorage = {
+      load: () => inner.load(),
+      token: () => inner.token(),
+      read: (segment, start, end) => {
+        counter.reads++;
+        return inner.read(segment, start, end);
+      },
+      async commit(token: string, batch: StorageBatch) {
+        if (counter.failNext !== undefined) {
+          const error = counter.failNext;
+          counter.failNext = undefined;
+          throw error;
+        }
+        counter.commits++;
+        return inner.commit(token, batch);
+      },
+      close: () => inner.close(),
+      ...(inner.watch && { watch: inner.watch.bind(inner) }),
+      ...(inner.owner !== undefined && { owner: inner.owner }),
+      ...(inner.isGone && { isGone: inner.isGone.bind(inner) }),
+    };
+    return storage;
+  }
+}
+
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** Lets pending promise callbacks and zero-delay timers run. */
+export function settle(): Promise<void> {
+  return new Promise((resolve) => globalThis.setTimeout(resolve, 0));
+}

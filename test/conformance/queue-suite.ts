@@ -1,0 +1,596 @@
+import { Queue, SluiceError, type QueueOptions, type Store } from '../../src/index.js';
+import { CountingStore, FakeClock, settle, type StoreHarness, type TestApi } from './harness.js';
+
+interface Item {
+  n: number;
+}
+
+/** Queue semantics every store must give (API.md), run against one store. */
+export function queueConformance(t: TestApi, label: string, harness: StoreHarness): void {
+  const { describe, it, expect, beforeEach, afterEach } = t;
+
+  describe(`Queue semantics: ${label}`, () => {
+    let place: Awaited<ReturnType<StoreHarness['setup']>>;
+    let store: Store;
+    let clock: FakeClock;
+    let handles: Queue<Item>[];
+
+    const open = async (options: Partial<QueueOptions<Item>> = {}, from: Store = store): Promise<Queue<Item>> => {
+      const q = await Queue.open<Item>({ name: 'q', store: from, clock, ...options });
+      handles.push(q);
+      return q;
+    };
+    const items = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => ({ n: from + i }));
+    const ns = (values: readonly { value: Item }[] | undefined) => (values ?? []).map((e) => e.value.n);
+    const drain = async (q: Queue<Item>): Promise<number[]> => {
+      const out: number[] = [];
+      for (let lease = await q.take(7); lease; lease = await q.take(7)) {
+        out.push(...ns(lease.entries));
+        await lease.ack();
+      }
+      return out;
+    };
+    /** The error a promise rejects with (fails the test when it resolves). */
+    const rejection = async (promise: Promise<unknown>): Promise<SluiceError> => {
+      try {
+        await promise;
+      } catch (error) {
+        expect(error).toBeInstanceOf(SluiceError);
+        return error as SluiceError;
+      }
+      throw new Error('expected a rejection');
+    };
+
+    beforeEach(async () => {
+      place = await harness.setup();
+      store = await place.open();
+      clock = new FakeClock();
+      handles = [];
+    });
+    afterEach(async () => {
+      for (const q of handles) await q.close().catch(() => undefined);
+      await place.teardown();
+    });
+
+    it('.push() and .take() keep push order across segments', async () => {
+      const q = await open({ segmentItems: 4 });
+      for (const item of items(0, 10)) await q.push(item);
+      await q.pushMany(items(10, 25));
+      expect(await q.size()).toBe(25);
+      expect(await drain(q)).toEqual(items(0, 25).map((i) => i.n));
+      expect(await q.take()).toBeUndefined();
+      expect(await q.size()).toBe(0);
+    });
+
+    it('.take(max) hands out at most max of the oldest available items, with attempts', async () => {
+      const q = await open();
+      await q.pushMany(items(0, 5));
+      const a = await q.take(2);
+      expect(ns(a?.entries)).toEqual([0, 1]);
+      expect(a!.entries.map((e) => e.attempts)).toEqual([1, 1]);
+      expect(ns((await q.take(10))?.entries)).toEqual([2, 3, 4]);
+      expect(await q.take(10)).toBeUndefined();
+      expect(await q.size()).toBe(5);
+      expect((await q.stats()).leased).toBe(5);
+    });
+
+    it('.release() puts items back at the head in their order, with attempts counted', async () => {
+      const q = await open();
+      await q.pushMany(items(0, 6));
+      const a = await q.take(3);
+      const b = await q.take(2);
+      await b!.release();
+      await a!.release([a!.entries[2]!.id, a!.entries[0]!.id]);
+      const c = await q.take(10);
+      expect(ns(c?.entries)).toEqual([0, 2, 3, 4, 5]);
+      expect(c!.entries.map((e) => e.attempts)).toEqual([2, 2, 2, 2, 1]);
+      await a!.ack([a!.entries[1]!.id]);
+      await c!.ack();
+      expect(await q.size()).toBe(0);
+    });
+
+    it('.release(ids, { delayMs }) keeps items unavailable until the delay passes, in their place', async () => {
+      const q = await open();
+      await q.pushMany(items(0, 3));
+      const a = await q.take(1);
+      await a!.release(undefined, { delayMs: 5000 });
+      expect(ns((await q.take(10))?.entries)).toEqual([1, 2]);
+      expect((await q.stats()).delayed).toBe(1);
+      clock.advance(4999);
+      expect(await q.take(10)).toBeUndefined();
+      clock.advance(1);
+      const b = await q.take(10);
+      expect(ns(b?.entries)).toEqual([0]);
+      expect(b!.entries[0]!.attempts).toBe(2);
+    });
+
+    it('a lease not acked in leaseMs expires and its items come back', async () => {
+      const q = await open({ leaseMs: 1000 });
+      await q.pushMany(items(0, 3));
+      const a = await q.take(2);
+      expect(a!.expiresAt).toBe(clock.now() + 1000);
+      clock.advance(999);
+      expect(ns((await q.take(10))?.entries)).toEqual([2]);
+      clock.advance(1);
+      const b = await q.take(10, { leaseMs: 50 });
+      expect(ns(b?.entries)).toEqual([0, 1]);
+      expect(b!.entries.map((e) => e.attempts)).toEqual([2, 2]);
+    });
+
+    it('.ack() after the lease expired and another handle took the item rejects ERR_LEASE_EXPIRED and changes nothing', async () => {
+      const q = await open({ leaseMs: 1000 });
+      await q.pushMany(items(0, 2));
+      const a = await q.take(2);
+      clock.advance(1001);
+      const b = await q.take(1);
+      const error = await rejection(a!.ack());
+      expect(error.code).toBe('ERR_LEASE_EXPIRED');
+      expect(await q.size()).toBe(2);
+      await b!.ack();
+      expect(await q.size()).toBe(1);
+    });
+
+    it('.ack() of an expired lease nobody took again still succeeds', async () => {
+      const q = await open({ leaseMs: 1000 });
+      await q.push({ n: 1 });
+      const a = await q.take();
+      clock.advance(5000);
+      await a!.ack();
+      expect(await q.size()).toBe(0);
+    });
+
+    it('acks in any order free each segment once all its items are acked', async () => {
+      const q = await open({ segmentItems: 5 });
+      await q.pushMany(items(0, 5));
+      await q.pushMany(items(5, 10));
+      await q.pushMany(items(10, 15));
+      expect((await q.stats()).segments).toBe(3);
+      const lease = await q.take(15);
+      const ids = lease!.entries.map((e) => e.id);
+      await lease!.ack([ids[7]!, ids[5]!, ids[9]!, ids[6]!]);
+      expect((await q.stats()).segments).toBe(3);
+      await lease!.ack([ids[8]!]);
+      expect((await q.stats()).segments).toBe(2);
+      expect(await q.size()).toBe(10);
+      await lease!.ack(ids.slice(0, 5));
+      expect((await q.stats()).segments).toBe(1);
+      await lease!.ack();
+      const stats = await q.stats();
+      expect(stats.size).toBe(0);
+      expect(stats.segments).toBe(0);
+      expect(stats.bytes).toBe(0);
+      await q.push({ n: 99 });
+      expect(ns((await q.take(5))?.entries)).toEqual([99]);
+    });
+
+    it('group commit: 1 000 pushes started in one tick cost a few storage commits', async () => {
+      const counting = new CountingStore(store);
+      const q = await open({}, counting);
+      const before = counting.commits;
+      await Promise.all(items(0, 1000).map((item) => q.push(item)));
+      expect(counting.commits - before).toBeGreaterThan(0);
+      expect(counting.commits - before).toBeLessThanOrEqual(3);
+      expect(await q.size()).toBe(1000);
+      expect((await q.take(1000))!.entries.map((e) => e.value.n)).toEqual(items(0, 1000).map((i) => i.n));
+    });
+
+    it('pushes made while a commit is in flight go together in the next one', async () => {
+      const counting = new CountingStore(store);
+      const q = await open({}, counting);
+      const first = q.push({ n: 0 });
+      await Promise.resolve();
+      const rest = items(1, 200).map((item) => q.push(item));
+      const before = counting.commits;
+      await Promise.all([first, ...rest]);
+      expect(counting.commits - before).toBeLessThanOrEqual(2);
+      expect(await drain(q)).toEqual(items(0, 200).map((i) => i.n));
+    });
+
+    it('.close() releases the handle\'s leases at once and keeps every item', async () => {
+      const q = await open();
+      await q.pushMany(items(0, 4));
+      await q.take(2);
+      await q.close();
+      const again = await open({}, await place.open());
+      const lease = await again.take(10);
+      expect(ns(lease?.entries)).toEqual([0, 1, 2, 3]);
+      expect(lease!.entries.map((e) => e.attempts)).toEqual([2, 2, 1, 1]);
+    });
+
+    it('a handle that dies without closing keeps its leases until they expire; nothing is lost', async () => {
+      const q = await open({ leaseMs: 10_000 });
+      await q.pushMany(items(0, 4));
+      const lease = await q.take(3);
+      await lease!.ack([lease!.entries[1]!.id]);
+      // No close: a second handle over the same place, as after a crash.
+      const again = await open({ leaseMs: 10_000 }, await place.open());
+      expect(await again.size()).toBe(3);
+      const rest = await again.take(10);
+      expect(ns(rest?.entries)).toEqual([3]);
+      await rest!.ack();
+      clock.advance(10_000);
+      const back = await again.take(10);
+      expect(ns(back?.entries)).toEqual([0, 2]);
+      expect(back!.entries.map((e) => e.attempts)).toEqual([2, 2]);
+    });
+
+    it('reopening after close keeps order, acks and attempts', async () => {
+      const q = await open({ segmentItems: 3 });
+      await q.pushMany(items(0, 8));
+      const lease = await q.take(4);
+      await lease!.ack([lease!.entries[0]!.id, lease!.entries[2]!.id]);
+      await q.close();
+      const again = await open({ segmentItems: 3 }, await place.open());
+      expect(await again.size()).toBe(6);
+      const next = await again.take(10);
+      expect(ns(next?.entries)).toEqual([1, 3, 4, 5, 6, 7]);
+      expect(next!.entries.map((e) => e.attempts)).toEqual([2, 2, 1, 1, 1, 1]);
+    });
+
+    it('two handles pushing at once: every item lands once, each handle\'s in its order', async () => {
+      const a = await open({ segmentItems: 16 });
+      const b = await open({ segmentItems: 16 }, await place.open());
+      await Promise.all([
+        ...items(0, 100).map((item) => a.push(item)),
+        ...items(1000, 1100).map((item) => b.push(item)),
+        a.pushMany(items(100, 150)),
+        b.pushMany(items(1100, 1150)),
+      ]);
+      const got = await drain(a);
+      expect(got).toHaveLength(300);
+      expect(got.filter((n) => n < 1000)).toEqual(items(0, 150).map((i) => i.n));
+      expect(got.filter((n) => n >= 1000)).toEqual(items(1000, 1150).map((i) => i.n));
+      expect(await b.size()).toBe(0);
+    });
+
+    it('an item is leased to one handle at a time', async () => {
+      const a = await open();
+      const b = await open({}, await place.open());
+      await a.pushMany(items(0, 50));
+      const taken: number[] = [];
+      await Promise.all(
+        [a, b, a, b, a, b].map(async (q) => {
+          for (let lease = await q.take(4); lease; lease = await q.take(4)) taken.push(...ns(lease.entries));
+        }),
+      );
+      expect(taken.sort((x, y) => x - y)).toEqual(items(0, 50).map((i) => i.n));
+    });
+
+    it('.shift() takes and acks the oldest item; .peek() leases nothing', async () => {
+      const q = await open();
+      await q.pushMany(items(0, 3));
+      expect(await q.peek(2)).toEqual([{ n: 0 }, { n: 1 }]);
+      expect(await q.shift()).toEqual({ n: 0 });
+      const lease = await q.take();
+      expect(await q.peek(5)).toEqual([{ n: 2 }]);
+      await lease!.ack();
+      expect(await q.shift()).toEqual({ n: 2 });
+      expect(await q.shift()).toBeUndefined();
+      expect(await q.peek()).toEqual([]);
+    });
+
+    it('.list() reports every unacked entry with its state; .remove() drops entries by id', async () => {
+      const q = await open({ leaseMs: 100 });
+      await q.pushMany(items(0, 4));
+      const lease = await q.take(2);
+      await lease!.release([lease!.entries[1]!.id], { delayMs: 50 });
+      const listed = await q.list();
+      expect(listed.map((e) => [e.value.n, e.state, e.attempts])).toEqual([
+        [0, 'leased', 1],
+        [1, 'delayed', 1],
+        [2, 'ready', 0],
+        [3, 'ready', 0],
+      ]);
+      expect(listed[0]!.availableAt).toBe(clock.now() + 100);
+      expect(await q.list({ limit: 1 })).toHaveLength(1);
+      expect(await q.remove([listed[0]!.id, listed[2]!.id, '999999'])).toBe(2);
+      expect(ns(await q.list())).toEqual([1, 3]);
+    });
+
+    it('.clear() removes everything, leased items included', async () => {
+      const q = await open({ segmentItems: 3 });
+      await q.pushMany(items(0, 7));
+      const lease = await q.take(2);
+      await q.clear();
+      expect(await q.size()).toBe(0);
+      expect((await q.stats()).segments).toBe(0);
+      // Acking what is already gone is harmless: acks are idempotent.
+      await lease!.ack();
+      await lease!.release();
+      await q.push({ n: 42 });
+      expect(await drain(q)).toEqual([42]);
+    });
+
+    it('.take({ filter }) sees every unacked entry in order and takes the ready ones it picks', async () => {
+      const q = await open();
+      await q.pushMany(items(0, 6));
+      await q.take(1);
+      const seen: [number, string][] = [];
+      const lease = await q.take(2, {
+        filter: (e) => {
+          seen.push([e.value.n, e.state]);
+          return e.value.n % 2 === 1;
+        },
+      });
+      expect(ns(lease?.entries)).toEqual([1, 3]);
+      expect(seen).toEqual([[0, 'leased'], [1, 'ready'], [2, 'ready'], [3, 'ready']]);
+    });
+
+    it('.take({ signal }) rejects with the signal\'s reason when aborted', async () => {
+      const q = await open();
+      await q.push({ n: 1 });
+      const controller = new AbortController();
+      controller.abort();
+      await expect(q.take(1, { signal: controller.signal })).rejects.toThrow();
+      expect((await q.stats()).leased).toBe(0);
+    });
+
+    it('[Symbol.asyncIterator] waits for pushes and ends on close', async () => {
+      const q = await open();
+      const got: number[] = [];
+      const consumer = (async () => {
+        for await (const lease of q) {
+          got.push(...ns(lease.entries));
+          await lease.ack();
+          if (got.length === 3) break;
+        }
+      })();
+      await settle();
+      await q.push({ n: 1 });
+      await q.pushMany([{ n: 2 }, { n: 3 }]);
+      await consumer;
+      expect(got).toEqual([1, 2, 3]);
+
+      const waiting = (async () => {
+        const leases = [];
+        for await (const lease of q.iterate()) leases.push(lease);
+        return leases;
+      })();
+      await settle();
+      await q.close();
+      expect(await waiting).toEqual([]);
+    });
+
+    it('.iterate({ signal }) stops when aborted, and wakes for another handle\'s push', async () => {
+      const q = await open({ pollMs: 100 });
+      const other = await open({}, await place.open());
+      const controller = new AbortController();
+      const got: number[] = [];
+      const consumer = (async () => {
+        for await (const lease of q.iterate({ signal: controller.signal })) {
+          got.push(...ns(lease.entries));
+          await lease.ack();
+        }
+      })();
+      await settle();
+      await other.push({ n: 7 });
+      for (let i = 0; i < 20 && got.length === 0; i++) {
+        clock.advance(100);
+        await settle();
+      }
+      expect(got).toEqual([7]);
+      controller.abort();
+      clock.advance(100);
+      await consumer;
+    });
+
+    it('durability "strict" pushes survive a reopen', async () => {
+      const q = await open({ durability: 'strict' });
+      await Promise.all(items(0, 20).map((item) => q.push(item)));
+      const again = await open({ durability: 'strict' }, await place.open());
+      expect(await drain(again)).toEqual(items(0, 20).map((i) => i.n));
+    });
+
+    it('a queue of many segments opens reading only its tail', async () => {
+      const q = await open({ segmentItems: 100 });
+      for (let i = 0; i < 20; i++) await q.pushMany(items(i * 100, i * 100 + 100));
+      await q.close();
+      const counting = new CountingStore(await place.open());
+      const again = await open({ segmentItems: 100 }, counting);
+      expect(counting.reads).toBeLessThanOrEqual(1);
+      expect(await again.size()).toBe(2000);
+      expect((await again.stats()).segments).toBe(20);
+    });
+
+    describe('errors: each rejected call leaves the queue as it was', () => {
+      const snapshot = async (q: Queue<Item>) => ({ size: await q.size(), items: ns(await q.list()) });
+
+      it('ERR_INVALID_NAME for names outside 1–128 chars of [A-Za-z0-9._-]', async () => {
+        for (const name of ['', '../x', '/abs', 'a/b', 'a b', '..', '.', 'x'.repeat(129), 'ünï', 7 as unknown as string]) {
+          expect((await rejection(Queue.open({ name, store }))).code).toBe('ERR_INVALID_NAME');
+        }
+        expect((await store.open('x'.repeat(128)))).toBeTruthy();
+      });
+
+      it('ERR_INVALID_OPTION for a bad option, naming it', async () => {
+        const bad: Partial<QueueOptions<Item>>[] = [
+          { segmentItems: 0 },
+          { segmentBytes: 1.5 },
+          { maxItemBytes: -1 },
+          { leaseMs: Infinity },
+          { durability: 'fast' as 'strict' },
+          { corruption: 'ignore' as 'skip' },
+          { codec: {} as never },
+          { clock: {} as never },
+        ];
+        for (const options of bad) {
+          const error = await rejection(Queue.open({ name: 'q', store, ...options }));
+          expect(error.code).toBe('ERR_INVALID_OPTION');
+          expect(error.message).toContain(Object.keys(options)[0]);
+        }
+        const q = await open();
+        await q.pushMany(items(0, 3));
+        const before = await snapshot(q);
+        expect((await rejection(q.take(0))).code).toBe('ERR_INVALID_OPTION');
+        expect((await rejection(q.take(1, { leaseMs: -5 }))).code).toBe('ERR_INVALID_OPTION');
+        expect((await rejection(q.peek(-1))).code).toBe('ERR_INVALID_OPTION');
+        expect((await rejection(q.remove(['abc']))).code).toBe('ERR_INVALID_OPTION');
+        const lease = await q.take(1);
+        expect((await rejection(lease!.ack(['not-in-lease']))).code).toBe('ERR_INVALID_OPTION');
+        expect((await rejection(lease!.release(undefined, { delayMs: -1 }))).code).toBe('ERR_INVALID_OPTION');
+        await lease!.release();
+        expect(await snapshot(q)).toEqual(before);
+      });
+
+      it('ERR_NOT_SERIALIZABLE for what JSON cannot carry, before anything is written', async () => {
+        const counting = new CountingStore(store);
+        const q = await open({}, counting);
+        await q.pushMany(items(0, 2));
+        const before = await snapshot(q);
+        const commits = counting.commits;
+        const circular: Record<string, unknown> = { a: 1 };
+        circular.self = circular;
+        const bad: unknown[] = [() => 1, Symbol('s'), 10n, circular, undefined, NaN, Infinity, new Date(0), new Map(), [1, undefined], { deep: { f: () => 1 } }];
+        for (const value of bad) {
+          expect((await rejection(q.push(value as Item))).code).toBe('ERR_NOT_SERIALIZABLE');
+          expect((await rejection(q.pushMany([{ n: 1 }, value as Item, { n: 2 }]))).code).toBe('ERR_NOT_SERIALIZABLE');
+        }
+        expect(counting.commits).toBe(commits);
+        expect(await snapshot(q)).toEqual(before);
+      });
+
+      it('ERR_ITEM_TOO_LARGE for an item over maxItemBytes', async () => {
+        const q = await Queue.open<{ s: string }>({ name: 'q', store, clock, maxItemBytes: 100 });
+        await q.push({ s: 'x'.repeat(50) });
+        const error = await rejection(q.pushMany([{ s: 'ok' }, { s: 'x'.repeat(200) }]));
+        expect(error.code).toBe('ERR_ITEM_TOO_LARGE');
+        expect(await q.size()).toBe(1);
+        await q.close();
+      });
+
+      it('ERR_CLOSED after close, and the stored queue is unchanged', async () => {
+        const q = await open();
+        await q.pushMany(items(0, 2));
+        const lease = await q.take(1);
+        await q.close();
+        for (const call of [q.push({ n: 1 }), q.pushMany([{ n: 1 }]), q.take(), q.peek(), q.size(), q.stats(), q.clear(), q.list(), lease!.ack()]) {
+          expect((await rejection(call)).code).toBe('ERR_CLOSED');
+        }
+        await q.close();
+        const again = await open({}, await place.open());
+        expect(await snapshot(again)).toEqual({ size: 2, items: [0, 1] });
+      });
+
+      it('a store failure (ERR_QUOTA_EXCEEDED) rejects the push and stores nothing', async () => {
+        const counting = new CountingStore(store);
+        const q = await open({}, counting);
+        await q.push({ n: 0 });
+        counting.failNext = new SluiceError('ERR_QUOTA_EXCEEDED', 'The storage quota is exhausted.');
+        const [a, b] = await Promise.allSettled([q.push({ n: 1 }), q.pushMany([{ n: 2 }, { n: 3 }])]);
+        expect(a.status === 'rejected' && (a.reason as SluiceError).code).toBe('ERR_QUOTA_EXCEEDED');
+        expect(b.status === 'rejected' && (b.reason as SluiceError).code).toBe('ERR_QUOTA_EXCEEDED');
+        expect(await snapshot(q)).toEqual({ size: 1, items: [0] });
+        await q.push({ n: 4 });
+        expect(await drain(q)).toEqual([0, 4]);
+      });
+
+      it('ERR_LEASE_EXPIRED is covered above; ERR_CORRUPT below', () => undefined);
+    });
+
+    describe('recovery', () => {
+      /** Writes raw bytes into a queue's storage, as damage would. */
+      const damage = async (segmentIndex: number, edit: (bytes: Uint8Array) => { offset: number; bytes: Uint8Array }) => {
+        const raw = await (await place.open()).open('q');
+        const snap = await raw.load();
+        const info = snap.segments.at(segmentIndex)!;
+        const { offset, bytes } = edit(await raw.read(info.id, 0, info.length));
+        expect(await raw.commit(snap.token, { write: { segment: info.id, offset, bytes }, durability: 'relaxed' })).toBeTypeOf('string');
+        await raw.close();
+      };
+      const recoverEvent = (q: Queue<Item>) =>
+        new Promise<CustomEvent>((resolve) => q.addEventListener('recover', (e) => resolve(e as CustomEvent), { once: true }));
+
+      it('a torn tail is cut on open and reported; earlier items are intact', async () => {
+        const q = await open();
+        await q.pushMany(items(0, 5));
+        await q.close();
+        // Half of a frame header, as a writer killed mid-write leaves.
+        await damage(-1, (b) => ({ offset: b.length, bytes: new Uint8Array([200, 1, 0]) }));
+        const again = await open({}, await place.open());
+        const event = await recoverEvent(again);
+        expect(event.detail).toMatchObject({ kind: 'tail', bytes: 3, corrupt: false });
+        expect(again.recovered).toHaveLength(1);
+        await again.push({ n: 5 });
+        expect(await drain(again)).toEqual([0, 1, 2, 3, 4, 5]);
+      });
+
+      it('a pushMany cut short is dropped whole', async () => {
+        const q = await open();
+        await q.pushMany(items(0, 2));
+        await q.pushMany(items(2, 6));
+        await q.close();
+        // Cut inside the last item of the second pushMany: its first three frames are whole but unfinished.
+        await damage(-1, (b) => ({ offset: b.length - 3, bytes: new Uint8Array(0) }));
+        const again = await open({}, await place.open());
+        expect(await drain(again)).toEqual([0, 1]);
+      });
+
+      it('garbage over the tail is cut back to the last whole commit', async () => {
+        const q = await open();
+        await q.pushMany(items(0, 3));
+        await q.push({ n: 3 });
+        await q.close();
+        await damage(-1, (b) => {
+          const garbage = new Uint8Array(40).map((_, i) => (i * 73 + 11) & 0xff);
+          return { offset: b.length - 10, bytes: garbage };
+        });
+        const again = await open({}, await place.open());
+        expect(await drain(again)).toEqual([0, 1, 2]);
+      });
+
+      it('ERR_CORRUPT for a bad checksum in the middle of the tail, unless corruption is "skip"', async () => {
+        const q = await open();
+        for (const item of items(0, 4)) await q.push(item);
+        await q.close();
+        await damage(-1, (b) => {
+          const copy = b.slice();
+          copy[12] = copy[12]! ^ 0xff; // inside the first item's payload
+          return { offset: 0, bytes: copy };
+        });
+        const error = await rejection(Queue.open<Item>({ name: 'q', store: await place.open(), clock }));
+        expect(error.code).toBe('ERR_CORRUPT');
+        const skipping = await open({ corruption: 'skip' }, await place.open());
+        expect(await skipping.size()).toBe(0);
+        expect(skipping.recovered[0]).toMatchObject({ kind: 'tail', corrupt: true });
+      });
+
+      it('a sealed segment that fails its checksum: ERR_CORRUPT on read, or its lost items skipped with an event', async () => {
+        const q = await open({ segmentItems: 3 });
+        await q.pushMany(items(0, 3));
+        await q.pushMany(items(3, 6));
+        await q.close();
+        await damage(0, (b) => {
+          const copy = b.slice();
+          copy[copy.length - 2] = copy[copy.length - 2]! ^ 0xff; // inside the third item
+          return { offset: 0, bytes: copy };
+        });
+        const strict = await open({ segmentItems: 3 }, await place.open());
+        expect((await rejection(strict.take(10))).code).toBe('ERR_CORRUPT');
+        expect(await strict.size()).toBe(6);
+        await strict.close();
+        const skipping = await open({ segmentItems: 3, corruption: 'skip' }, await place.open());
+        const corrupt = new Promise<CustomEvent>((resolve) => skipping.addEventListener('corrupt', (e) => resolve(e as CustomEvent)));
+        expect(await drain(skipping)).toEqual([0, 1, 3, 4, 5]);
+        expect((await corrupt).detail).toMatchObject({ segment: 0, lost: ['2'], action: 'skip' });
+        expect(await skipping.size()).toBe(0);
+      });
+
+      it('unreadable metadata is rebuilt: every stored item comes back (at-least-once)', async () => {
+        const q = await open();
+        await q.pushMany(items(0, 4));
+        const lease = await q.take(2);
+        await lease!.ack();
+        await q.push({ n: 4 });
+        await q.close();
+        const raw = await (await place.open()).open('q');
+        const snap = await raw.load();
+        await raw.commit(snap.token, { meta: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]), durability: 'relaxed' });
+        await raw.close();
+        const again = await open({}, await place.open());
+        expect(again.recovered[0]).toMatchObject({ kind: 'meta' });
+        const got = await drain(again);
+        expect(got.slice(-3)).toEqual([2, 3, 4]);
+      });
+    });
+  });
+}

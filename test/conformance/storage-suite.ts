@@ -1,0 +1,142 @@
+import type { QueueStorage, Store } from '../../src/core/store.js';
+import type { StoreHarness, TestApi } from './harness.js';
+
+const bytes = (...values: number[]) => new Uint8Array(values);
+
+/** The raw Store contract, which every store must keep for the Queue to be correct on it. */
+export function storageConformance(t: TestApi, label: string, harness: StoreHarness): void {
+  const { describe, it, expect, beforeEach, afterEach } = t;
+
+  describe(`Store contract: ${label}`, () => {
+    let place: Awaited<ReturnType<StoreHarness['setup']>>;
+    let store: Store;
+    let opened: QueueStorage[];
+    const open = async (name = 'q', from: Store = store) => {
+      const s = await from.open(name);
+      opened.push(s);
+      return s;
+    };
+
+    beforeEach(async () => {
+      place = await harness.setup();
+      store = await place.open();
+      opened = [];
+    });
+    afterEach(async () => {
+      for (const s of opened) await s.close();
+      await place.teardown();
+    });
+
+    it('.open() of a new queue holds nothing', async () => {
+      const s = await open();
+      const snap = await s.load();
+      expect(snap.meta).toBeUndefined();
+      expect(snap.segments).toEqual([]);
+      expect(typeof snap.token).toBe('string');
+      expect(await s.token()).toBe(snap.token);
+    });
+
+    it('.commit() writes segments and meta and returns a new token', async () => {
+      const s = await open();
+      const { token } = await s.load();
+      const next = await s.commit(token, { write: { segment: 5, offset: 0, bytes: bytes(1, 2, 3) }, meta: bytes(9), durability: 'relaxed' });
+      expect(next).toBeTypeOf('string');
+      expect(next).not.toBe(token);
+      expect(await s.token()).toBe(next);
+      const snap = await s.load();
+      expect(snap.token).toBe(next);
+      expect([...snap.meta!]).toEqual([9]);
+      expect(snap.segments).toEqual([{ id: 5, length: 3 }]);
+      expect([...(await s.read(5, 0, 3))]).toEqual([1, 2, 3]);
+      expect([...(await s.read(5, 1, 10))]).toEqual([2, 3]);
+      expect((await s.read(6, 0, 10)).length).toBe(0);
+    });
+
+    it('.commit() with a stale token writes nothing and resolves undefined', async () => {
+      const s = await open();
+      const { token } = await s.load();
+      const next = await s.commit(token, { meta: bytes(1), durability: 'relaxed' });
+      expect(await s.commit(token, { meta: bytes(2), write: { segment: 0, offset: 0, bytes: bytes(7) }, durability: 'relaxed' })).toBeUndefined();
+      const snap = await s.load();
+      expect(snap.token).toBe(next);
+      expect([...snap.meta!]).toEqual([1]);
+      expect(snap.segments).toEqual([]);
+    });
+
+    it('.commit() appends at the end and cuts what lies past an earlier offset', async () => {
+      const s = await open();
+      let token = (await s.load()).token;
+      token = (await s.commit(token, { write: { segment: 0, offset: 0, bytes: bytes(1, 2, 3) }, durability: 'strict' }))!;
+      token = (await s.commit(token, { write: { segment: 0, offset: 3, bytes: bytes(4, 5) }, durability: 'strict' }))!;
+      expect([...(await s.read(0, 0, 100))]).toEqual([1, 2, 3, 4, 5]);
+      token = (await s.commit(token, { write: { segment: 0, offset: 2, bytes: bytes(9) }, durability: 'relaxed' }))!;
+      expect([...(await s.read(0, 0, 100))]).toEqual([1, 2, 9]);
+      await s.commit(token, { write: { segment: 0, offset: 1, bytes: bytes() }, durability: 'relaxed' });
+      expect((await s.load()).segments).toEqual([{ id: 0, length: 1 }]);
+    });
+
+    it('.load() lists segments in ascending id order', async () => {
+      const s = await open();
+      let token = (await s.load()).token;
+      for (const id of [1000, 20, 3]) token = (await s.commit(token, { write: { segment: id, offset: 0, bytes: bytes(id % 256) }, durability: 'relaxed' }))!;
+      expect((await s.load()).segments.map((x) => x.id)).toEqual([3, 20, 1000]);
+    });
+
+    it('.commit() removes and quarantines segments', async () => {
+      const s = await open();
+      let token = (await s.load()).token;
+      for (const id of [0, 10, 20]) token = (await s.commit(token, { write: { segment: id, offset: 0, bytes: bytes(1) }, durability: 'relaxed' }))!;
+      token = (await s.commit(token, { remove: [0], quarantine: [10], meta: bytes(4), durability: 'strict' }))!;
+      const snap = await s.load();
+      expect(snap.segments).toEqual([{ id: 20, length: 1 }]);
+      expect((await s.read(0, 0, 10)).length).toBe(0);
+      expect((await s.read(10, 0, 10)).length).toBe(0);
+    });
+
+    it('.commit() stores a copy: later changes to the caller\'s buffers do not reach the store', async () => {
+      const s = await open();
+      const data = bytes(1, 2);
+      const meta = bytes(3);
+      await s.commit((await s.load()).token, { write: { segment: 0, offset: 0, bytes: data }, meta, durability: 'relaxed' });
+      data[0] = 99;
+      meta[0] = 99;
+      expect([...(await s.read(0, 0, 2))]).toEqual([1, 2]);
+      expect([...(await s.load()).meta!]).toEqual([3]);
+    });
+
+    it('queues of one store are independent', async () => {
+      const a = await open('a');
+      const b = await open('b');
+      await a.commit((await a.load()).token, { write: { segment: 0, offset: 0, bytes: bytes(1) }, meta: bytes(1), durability: 'relaxed' });
+      const snap = await b.load();
+      expect(snap.segments).toEqual([]);
+      expect(snap.meta).toBeUndefined();
+    });
+
+    it('a second handle sees commits, and only one of two racing commits wins', async () => {
+      const a = await open();
+      const b = await open('q', await place.open());
+      const token = (await a.load()).token;
+      expect((await b.load()).token).toBe(token);
+      const results = await Promise.all([
+        a.commit(token, { write: { segment: 0, offset: 0, bytes: bytes(1) }, durability: 'relaxed' }),
+        b.commit(token, { write: { segment: 0, offset: 0, bytes: bytes(2) }, durability: 'relaxed' }),
+      ]);
+      expect(results.filter((r) => r !== undefined)).toHaveLength(1);
+      const winner = results[0] !== undefined ? 1 : 2;
+      expect([...(await b.read(0, 0, 10))]).toEqual([winner]);
+      expect(await a.token()).toBe(await b.token());
+    });
+
+    it('what was committed is there for a new Store instance over the same place', async () => {
+      const s = await open();
+      await s.commit((await s.load()).token, { write: { segment: 7, offset: 0, bytes: bytes(1, 2) }, meta: bytes(5), durability: 'strict' });
+      await s.close();
+      opened = [];
+      const again = await open('q', await place.open());
+      const snap = await again.load();
+      expect(snap.segments).toEqual([{ id: 7, length: 2 }]);
+      expect([...snap.meta!]).toEqual([5]);
+    });
+  });
+}

@@ -1,0 +1,19 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MemoryStore } from '../../src/index.js';
+import type { StoreHarness } from '../conformance/harness.js';
+import { modelConformance } from '../conformance/model-suite.js';
+import { queueConformance } from '../conformance/queue-suite.js';
+import { storageConformance } from '../conformance/storage-suite.js';
+
+// Handles on one MemoryStore share its queues, as processes share a directory: "reopening" is a new handle on it.
+const memory: StoreHarness = {
+  async setup() {
+    const store = new MemoryStore();
+    return { open: () => store, teardown: async () => undefined };
+  },
+};
+
+const t = { describe, it, expect, beforeEach, afterEach };
+storageConformance(t, 'MemoryStore', memory);
+queueConformance(t, 'MemoryStore', memory);
+modelConformance(t, 'MemoryStore', memory);
