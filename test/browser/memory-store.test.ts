@@ -1,0 +1,17 @@
+import { MemoryStore } from '../../src/index.js';
+import type { StoreHarness } from '../conformance/harness.js';
+import { modelConformance } from '../conformance/model-suite.js';
+import { queueConformance } from '../conformance/queue-suite.js';
+import { storageConformance } from '../conformance/storage-suite.js';
+import { t } from './mocha.js';
+
+const memory: StoreHarness = {
+  async setup() {
+    const store = new MemoryStore();
+    return { open: () => store, teardown: async () => undefined };
+  },
+};
+
+storageConformance(t, 'MemoryStore in Chromium', memory);
+queueConformance(t, 'MemoryStore in Chromium', memory);
+modelConformance(t, 'MemoryStore in Chromium', memory);
