@@ -8,18 +8,23 @@ const UNIT_END = 0x8000_0000;
 /** Lengths are 31 bits; the option that caps items (maxItemBytes) is validated below this. */
 export const MAX_PAYLOAD = 0x7fff_ffff;
 
-/** Frames `payloads` into one buffer; the last frame carries the unit-end flag when `unitEnd`. */
-export function encodeFrames(payloads: readonly Uint8Array[], unitEnds: (index: number) => boolean): Uint8Array {
-  let total = 0;
-  for (const p of payloads) total += FRAME_HEADER + p.length;
-  const out = new Uint8Array(total);
+/**
+ * Frames payloads into one buffer as one unit: only the last frame carries the unit-end flag. Payload `i` is
+ * `bytes[ends[i - 1] ?? 0, ends[i])`, skipping one separator byte between payloads when `gap` is 1.
+ */
+export function encodeUnit(bytes: Uint8Array, ends: readonly number[], gap: 0 | 1 = 0): Uint8Array {
+  const payloadBytes = bytes.length - gap * (ends.length - 1);
+  const out = new Uint8Array(payloadBytes + FRAME_HEADER * ends.length);
   const view = new DataView(out.buffer);
   let at = 0;
-  payloads.forEach((payload, i) => {
-    view.setUint32(at, (payload.length | (unitEnds(i) ? UNIT_END : 0)) >>> 0, true);
-    out.set(payload, at + FRAME_HEADER);
-    view.setUint32(at + 4, crc32(out, at + FRAME_HEADER, at + FRAME_HEADER + payload.length, crc32(out, at, at + 4)), true);
-    at += FRAME_HEADER + payload.length;
+  let start = 0;
+  ends.forEach((end, i) => {
+    const length = end - start;
+    view.setUint32(at, (length | (i === ends.length - 1 ? UNIT_END : 0)) >>> 0, true);
+    out.set(bytes.subarray(start, end), at + FRAME_HEADER);
+    view.setUint32(at + 4, crc32(out, at + FRAME_HEADER, at + FRAME_HEADER + length, crc32(out, at, at + 4)), true);
+    at += FRAME_HEADER + length;
+    start = end + gap;
   });
   return out;
 }

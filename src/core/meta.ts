@@ -1,4 +1,4 @@
-import { encodeFrames, MAX_PAYLOAD, scanFrames } from './frame.js';
+import { encodeUnit, MAX_PAYLOAD, scanFrames } from './frame.js';
 import { addRange, findRange, removeRange, type Range } from './ranges.js';
 
 /**
@@ -36,8 +36,8 @@ const decoder = new TextDecoder();
 
 /** Bytes for the store, in one checksummed frame so a damaged blob is recognised. */
 export function encodeMeta(meta: QueueMeta): Uint8Array {
-  const json = JSON.stringify({ v: FORMAT, ...meta });
-  return encodeFrames([encoder.encode(json)], () => true);
+  const bytes = encoder.encode(JSON.stringify({ v: FORMAT, ...meta }));
+  return encodeUnit(bytes, [bytes.length]);
 }
 
 /** The meta in `bytes`, or undefined when it fails its checksum or is of an unknown format. */

@@ -1,6 +1,6 @@
 import { SluiceError } from './errors.js';
 import type { CorruptDetail, QueueEventMap, RecoverDetail } from './events.js';
-import { encodeFrames } from './frame.js';
+import { encodeUnit } from './frame.js';
 import { randomId } from './ids.js';
 import type { Lease, LeaseEntry, QueueEntry, QueueStats, ReleaseOptions, TakeOptions } from './lease.js';
 import {
@@ -109,10 +109,9 @@ export class Queue<T> extends EventTarget {
       this.#checkOpen();
       if (!Array.isArray(items)) throw new SluiceError('ERR_INVALID_OPTION', 'Expected `items` to be an array.');
       if (items.length === 0) return Promise.resolve();
-      const payloads = items.map((item) => this.#encode(item));
-      const frames = encodeFrames(payloads, (i) => i === payloads.length - 1);
+      const frames = this.#encode(items);
       return new Promise((resolve, reject) => {
-        this.#pending.push({ frames, count: payloads.length, resolve, reject });
+        this.#pending.push({ frames, count: items.length, resolve, reject });
         if (!this.#flushQueued) {
           this.#flushQueued = true;
           // A microtask later, every push started in this tick is waiting: they commit together.
@@ -330,18 +329,33 @@ export class Queue<T> extends EventTarget {
     return run;
   }
 
-  #encode(item: T): Uint8Array {
-    const bytes = this.#o.codec.encode(item);
-    if (!(bytes instanceof Uint8Array)) {
-      throw new SluiceError('ERR_NOT_SERIALIZABLE', 'The codec did not return a Uint8Array for the item.');
+  /** Encodes and frames `items` as one unit, checking each against `maxItemBytes`. */
+  #encode(items: readonly T[]): Uint8Array {
+    const codec = this.#o.codec;
+    let encoded: { bytes: Uint8Array; ends: number[] };
+    let gap: 0 | 1 = 0;
+    if (codec.encodeMany && items.length > 1) {
+      encoded = codec.encodeMany(items);
+      gap = 1;
+      if (!(encoded.bytes instanceof Uint8Array) || encoded.ends.length !== items.length) notBytes();
+    } else {
+      const parts = items.map((item) => codec.encode(item));
+      if (!parts.every((p) => p instanceof Uint8Array)) notBytes();
+      const ends: number[] = [];
+      parts.reduce((at, p) => (ends.push(at + p.length), at + p.length), 0);
+      encoded = { bytes: parts.length === 1 ? parts[0]! : concat(parts), ends };
     }
-    if (bytes.length > this.#o.maxItemBytes) {
-      throw new SluiceError(
-        'ERR_ITEM_TOO_LARGE',
-        `The item is ${bytes.length} bytes encoded; maxItemBytes is ${this.#o.maxItemBytes}. Split it or raise maxItemBytes.`,
-      );
+    let start = 0;
+    for (const end of encoded.ends) {
+      if (end - start > this.#o.maxItemBytes) {
+        throw new SluiceError(
+          'ERR_ITEM_TOO_LARGE',
+          `An item is ${end - start} bytes encoded; maxItemBytes is ${this.#o.maxItemBytes}. Split it or raise maxItemBytes.`,
+        );
+      }
+      start = end + gap;
     }
-    return bytes;
+    return encodeUnit(encoded.bytes, encoded.ends, gap);
   }
 
   #decode(item: StoredItem): T {
@@ -693,6 +707,10 @@ function allAcked(meta: QueueMeta, start: number, end: number): boolean {
   const from = Math.max(start, meta.head);
   const at = findRange(meta.acked, from);
   return at >= 0 && meta.acked[at]![1] >= end;
+}
+
+function notBytes(): never {
+  throw new SluiceError('ERR_NOT_SERIALIZABLE', 'The codec did not return a Uint8Array for the item.');
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {

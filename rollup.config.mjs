@@ -1,0 +1,39 @@
+import { existsSync } from 'node:fs';
+import typescript from '@rollup/plugin-typescript';
+import { dts } from 'rollup-plugin-dts';
+
+// One ESM file and one bundled .d.ts per entry of package.json's `exports`. Entries whose source is not written
+// yet are left out rather than exported broken.
+const entries = Object.fromEntries(
+  [
+    ['index', 'src/index.ts'],
+    ['index.node', 'src/index.node.ts'],
+    ['index.browser', 'src/index.browser.ts'],
+    ['fs', 'src/fs.ts'],
+    ['indexeddb', 'src/indexeddb.ts'],
+    ['sw', 'src/sw.ts'],
+    ['cli', 'src/cli.ts'],
+  ].filter(([, file]) => existsSync(file)),
+);
+
+const external = (id) => id === 'idb' || id.startsWith('node:');
+
+export default [
+  {
+    input: entries,
+    external,
+    output: { dir: 'dist', format: 'es', sourcemap: true, chunkFileNames: 'chunks/[name]-[hash].js' },
+    plugins: [
+      typescript({
+        tsconfig: './tsconfig.build.json',
+        compilerOptions: { declaration: false, sourceMap: true, outDir: 'dist', rootDir: 'src', noEmit: false },
+      }),
+    ],
+  },
+  {
+    input: entries,
+    external,
+    output: { dir: 'dist', format: 'es', entryFileNames: '[name].d.ts', chunkFileNames: 'chunks/[name]-[hash].d.ts' },
+    plugins: [dts({ tsconfig: './tsconfig.build.json' })],
+  },
+];
