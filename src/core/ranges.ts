@@ -24,6 +24,7 @@ export function addRange(ranges: readonly Range[], start: number, end: number): 
 
 /** `ranges` without `[start, end)`. */
 export function removeRange(ranges: readonly Range[], start: number, end: number): Range[] {
+  if (start >= end) return ranges.slice();
   const out: Range[] = [];
   for (const [s, e] of ranges) {
     if (e <= start || s >= end) out.push([s, e]);

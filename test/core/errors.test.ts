@@ -1,0 +1,22 @@
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { SluiceError, type SluiceErrorCode } from '../../src/index.js';
+
+describe('SluiceError', () => {
+  it('carries a stable code, a name and the cause', () => {
+    const cause = new Error('EIO');
+    const error = new SluiceError('ERR_STORAGE', 'The disk failed.', { cause });
+    expect(error).toBeInstanceOf(Error);
+    expect(error.name).toBe('SluiceError');
+    expect(error.code).toBe('ERR_STORAGE');
+    expect(error.cause).toBe(cause);
+    expectTypeOf(error.code).toEqualTypeOf<SluiceErrorCode>();
+  });
+
+  it('instanceof holds for an error from another copy of the package (same brand)', () => {
+    const brand = Symbol.for('sluice.SluiceError');
+    const foreign = Object.assign(new Error('x'), { code: 'ERR_CLOSED', [brand]: true });
+    expect(foreign instanceof SluiceError).toBe(true);
+    expect(new Error('x') instanceof SluiceError).toBe(false);
+    expect(null instanceof SluiceError).toBe(false);
+  });
+});

@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { crc32 } from '../../src/core/crc32.js';
+import { encodeUnit, FRAME_HEADER, scanFrames, validFrameAfter } from '../../src/core/frame.js';
+
+const text = new TextEncoder();
+const unit = (...payloads: string[]) => {
+  const bytes = text.encode(payloads.join('\n'));
+  const ends: number[] = [];
+  let at = 0;
+  for (const p of payloads) ends.push((at += text.encode(p).length)), at++;
+  return encodeUnit(bytes, ends, 1);
+};
+const concat = (...parts: Uint8Array[]) => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+  return out;
+};
+const decode = (bytes: Uint8Array, spans: { start: number; end: number }[]) =>
+  spans.map((s) => new TextDecoder().decode(bytes.subarray(s.start, s.end)));
+
+describe('crc32()', () => {
+  it('is the IEEE CRC-32 (check value of "123456789" is cbf43926)', () => {
+    expect(crc32(text.encode('123456789')).toString(16)).toBe('cbf43926');
+    expect(crc32(new Uint8Array(0))).toBe(0);
+  });
+  it('continues across calls and agrees on every length around its 8-byte stride', () => {
+    const bytes = Uint8Array.from({ length: 40 }, (_, i) => (i * 37 + 5) & 0xff);
+    for (let n = 0; n <= bytes.length; n++) {
+      for (const cut of [0, Math.floor(n / 2), n]) {
+        expect(crc32(bytes, cut, n, crc32(bytes, 0, cut))).toBe(crc32(bytes.subarray(0, n)));
+      }
+    }
+  });
+});
+
+describe('encodeUnit() and scanFrames()', () => {
+  it('round-trips the payloads of several units', () => {
+    const bytes = concat(unit('a', 'bc'), unit('déf'), unit(''));
+    const scan = scanFrames(bytes, 0, 1000);
+    expect(scan.stop).toBeUndefined();
+    expect(scan.end).toBe(bytes.length);
+    expect(decode(bytes, scan.frames)).toEqual(['a', 'bc', 'déf', '']);
+  });
+
+  it('stops at a frame cut short ("torn") and keeps the units before it', () => {
+    const whole = concat(unit('one'), unit('two'));
+    for (let cut = unit('one').length + 1; cut < whole.length; cut++) {
+      const scan = scanFrames(whole.subarray(0, cut), 0, 1000);
+      expect(scan.stop).toBe('torn');
+      expect(decode(whole, scan.frames)).toEqual(['one']);
+      expect(scan.end).toBe(unit('one').length);
+    }
+  });
+
+  it('drops a unit whose last frame is missing ("unfinished"), returning its whole frames as partial', () => {
+    const many = unit('a', 'b', 'c');
+    const firstTwo = many.subarray(0, 2 * (FRAME_HEADER + 1));
+    const scan = scanFrames(concat(unit('x'), firstTwo), 0, 1000);
+    expect(scan.stop).toBe('unfinished');
+    expect(scan.frames).toHaveLength(1);
+    expect(scan.partial).toHaveLength(2);
+  });
+
+  it('detects a flipped bit anywhere in a frame ("corrupt")', () => {
+    const good = unit('hello');
+    for (let i = 0; i < good.length; i++) {
+      const bad = good.slice();
+      bad[i] = bad[i]! ^ 0x10;
+      const scan = scanFrames(bad, 0, 1000);
+      expect(scan.frames).toHaveLength(0);
+      expect(scan.stop === 'corrupt' || scan.stop === 'torn').toBe(true);
+    }
+  });
+
+  it('never reads a zero-filled tail as frames', () => {
+    const scan = scanFrames(concat(unit('a'), new Uint8Array(64)), 0, 1000);
+    expect(scan.frames).toHaveLength(1);
+    expect(scan.stop).toBe('corrupt');
+  });
+
+  it('treats a length over the cap as corruption', () => {
+    expect(scanFrames(unit('x'.repeat(50)), 0, 10).stop).toBe('corrupt');
+  });
+
+  it('validFrameAfter() tells damage followed by good data from a torn tail', () => {
+    const damaged = concat(unit('a'), new Uint8Array([1, 2, 3, 4, 5]), unit('b'));
+    expect(validFrameAfter(damaged, unit('a').length, 1000)).toBe(true);
+    expect(validFrameAfter(concat(unit('a'), new Uint8Array(30).fill(7)), unit('a').length, 1000)).toBe(false);
+  });
+});
