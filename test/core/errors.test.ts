@@ -17,6 +17,6 @@ describe('SluiceError', () => {
     const foreign = Object.assign(new Error('x'), { code: 'ERR_CLOSED', [brand]: true });
     expect(foreign instanceof SluiceError).toBe(true);
     expect(new Error('x') instanceof SluiceError).toBe(false);
-    expect(null instanceof SluiceError).toBe(false);
+    expect((null as unknown as object) instanceof SluiceError).toBe(false);
   });
 });
