@@ -18,7 +18,7 @@ import {
   type QueueMeta,
 } from './meta.js';
 import { integer, positive, resolveOptions, type QueueOptions, type ResolvedOptions } from './options.js';
-import { countIn, findRange, toRanges } from './ranges.js';
+import { countIn, findRange, toRanges, type Range } from './ranges.js';
 import { Segments, type StoredItem, type TailDamage } from './segments.js';
 import type { QueueStorage, StorageBatch, Store } from './store.js';
 
@@ -136,6 +136,8 @@ export class Queue<T> extends EventTarget {
         const meta = prune(this.#meta, now, (owner) => gone.has(owner));
         const chosen: LeaseEntry<T>[] = [];
         for await (const { item, held } of this.#walk(meta, now)) {
+          // Without a filter, held items are passed over before paying for their decoding.
+          if (held && !options.filter) continue;
           const entry = this.#entry(meta, item, held);
           const wanted = options.filter ? options.filter(entry) : entry.state === 'ready';
           if (wanted && entry.state === 'ready') chosen.push({ id: entry.id, value: entry.value, attempts: entry.attempts + 1 });
@@ -206,7 +208,8 @@ export class Queue<T> extends EventTarget {
         const next = this.#segments.next(this.#meta.head);
         const live = seqs.filter((s) => s < next && !isAcked(this.#meta, s));
         if (live.length === 0) return { result: 0 };
-        return this.#acking(ack(this.#meta, toRanges(live)), live.length);
+        const ranges = toRanges(live);
+        return this.#acking(ack(this.#meta, ranges), ranges, live.length);
       });
     });
   }
@@ -554,7 +557,8 @@ export class Queue<T> extends EventTarget {
       );
     }
     // 'skip': count the unreadable items as acked, then walk again on the new state.
-    await this.#commit(() => this.#acking(ack(this.#meta, toRanges(lost)), undefined));
+    const ranges = toRanges(lost);
+    await this.#commit(() => this.#acking(ack(this.#meta, ranges), ranges, undefined));
     throw STALE;
   }
 
@@ -615,7 +619,8 @@ export class Queue<T> extends EventTarget {
           );
         }
         if (live.length === 0) return { result: undefined };
-        return this.#acking(ack(meta, toRanges(live)), undefined);
+        const ranges = toRanges(live);
+        return this.#acking(ack(meta, ranges), ranges, undefined);
       }
       const mine = live.filter((seq) => meta.holds.some((h) => h.lease === lease && findRange(h.ranges, seq) >= 0));
       if (mine.length === 0) return { result: undefined };
@@ -626,18 +631,31 @@ export class Queue<T> extends EventTarget {
     });
   }
 
-  /** A plan committing `meta`, removing the segments it leaves wholly acked. */
-  #acking<R>(meta: QueueMeta, result: R): Plan<R> {
+  /**
+   * A plan committing `meta` after acking `acked`, removing the segments that leaves wholly acked. Only segments
+   * the ack touched can have changed, besides those the head passed and the one before the tail (which waits for
+   * the head while it is the tail): the rest of a long queue is not looked at.
+   */
+  #acking<R>(meta: QueueMeta, acked: readonly Range[], result: R): Plan<R> {
     const list = this.#segments.list;
+    const candidates = new Set<number>();
+    const first = acked[0]?.[0] ?? meta.head;
+    const last = acked[acked.length - 1]?.[1] ?? meta.head;
+    for (let i = Math.max(0, segmentAt(list, Math.min(first, this.#meta.head))); i < list.length && list[i]!.id < Math.max(last, meta.head); i++) {
+      candidates.add(i);
+    }
+    if (list.length > 1) candidates.add(list.length - 2);
+    if (list.length > 0) candidates.add(list.length - 1);
     const remove: number[] = [];
     const quarantine: number[] = [];
-    list.forEach((info, i) => {
+    for (const i of [...candidates].sort((a, b) => a - b)) {
+      const info = list[i]!;
       const next = list[i + 1];
       const end = next ? next.id : this.#segments.next(meta.head);
       // The tail goes only once the head has passed it: otherwise its numbers could be handed out again.
-      if (!allAcked(meta, info.id, end) || (!next && meta.head < end)) return;
+      if (!allAcked(meta, info.id, end) || (!next && meta.head < end)) continue;
       (this.#segments.damageOf(info.id) === undefined ? remove : quarantine).push(info.id);
-    });
+    }
     const batch = remove.length || quarantine.length ? { ...(remove.length && { remove }), ...(quarantine.length && { quarantine }) } : undefined;
     return { meta, ...(batch && { batch }), result };
   }
@@ -699,6 +717,21 @@ export class Queue<T> extends EventTarget {
     if (this.#closing) cancel();
     return { promise, cancel };
   }
+}
+
+/** Index of the segment holding `seq` (the last one starting at or before it), or -1. */
+function segmentAt(list: readonly { id: number }[], seq: number): number {
+  let lo = 0;
+  let hi = list.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid]!.id <= seq) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
 }
 
 /** True when every item of `[start, end)` is acked. */

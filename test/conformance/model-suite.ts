@@ -134,6 +134,8 @@ export function modelConformance(t: TestApi, label: string, harness: StoreHarnes
               await lease.ack();
             }
             expect(rest).toEqual(model.map((m) => m.n));
+            // Everything acked: every segment's storage is freed.
+            expect(await q.stats()).toMatchObject({ size: 0, segments: 0, bytes: 0 });
           } finally {
             await q.close().catch(() => undefined);
             await place.teardown();
