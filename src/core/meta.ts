@@ -63,6 +63,13 @@ export function isAcked(meta: QueueMeta, seq: number): boolean {
   return seq < meta.head || findRange(meta.acked, seq) >= 0;
 }
 
+/** True when every item of `[start, end)` is acked. */
+export function allAcked(meta: QueueMeta, start: number, end: number): boolean {
+  if (end <= meta.head) return true;
+  const at = findRange(meta.acked, Math.max(start, meta.head));
+  return at >= 0 && meta.acked[at]![1] >= end;
+}
+
 export function attemptsOf(meta: QueueMeta, seq: number): number {
   const run = meta.attempts.find(([s, e]) => seq >= s && seq < e);
   return run ? run[2] : 0;

@@ -1,10 +1,10 @@
 import { SluiceError } from './errors.js';
 import type { CorruptDetail, QueueEventMap, RecoverDetail } from './events.js';
-import { encodeUnit } from './frame.js';
-import { randomId } from './ids.js';
+import { parseIds, randomId } from './ids.js';
 import type { Lease, LeaseEntry, QueueEntry, QueueStats, ReleaseOptions, TakeOptions } from './lease.js';
 import {
   ack,
+  allAcked,
   attemptsOf,
   decodeMeta,
   emptyMeta,
@@ -19,16 +19,11 @@ import {
 } from './meta.js';
 import { integer, positive, resolveOptions, type QueueOptions, type ResolvedOptions } from './options.js';
 import { countIn, findRange, toRanges, type Range } from './ranges.js';
+import { planAppend, type Unit } from './group-commit.js';
+import { waitFor, type Waiting } from './wait.js';
+import { encodeItems } from './encode.js';
 import { Segments, type StoredItem, type TailDamage } from './segments.js';
 import type { QueueStorage, StorageBatch, Store } from './store.js';
-
-/** Pushes waiting for the next group commit. A `pushMany` is one unit: all its items commit together. */
-interface Unit {
-  readonly frames: Uint8Array;
-  readonly count: number;
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
-}
 
 /** One commit as planned against the current view; `apply` runs only once the store accepted it. */
 interface Plan<R> {
@@ -109,7 +104,7 @@ export class Queue<T> extends EventTarget {
       this.#checkOpen();
       if (!Array.isArray(items)) throw new SluiceError('ERR_INVALID_OPTION', 'Expected `items` to be an array.');
       if (items.length === 0) return Promise.resolve();
-      const frames = this.#encode(items);
+      const frames = encodeItems(this.#o.codec, items, this.#o.maxItemBytes);
       return new Promise((resolve, reject) => {
         this.#pending.push({ frames, count: items.length, resolve, reject });
         if (!this.#flushQueued) {
@@ -203,7 +198,7 @@ export class Queue<T> extends EventTarget {
   /** Removes the items `ids` whatever their state (leased ones included); resolves how many were removed. */
   remove(ids: readonly string[]): Promise<number> {
     return this.#run(async () => {
-      const seqs = this.#parseIds(ids);
+      const seqs = parseIds(ids);
       return this.#commit(() => {
         const next = this.#segments.next(this.#meta.head);
         const live = seqs.filter((s) => s < next && !isAcked(this.#meta, s));
@@ -332,35 +327,6 @@ export class Queue<T> extends EventTarget {
     return run;
   }
 
-  /** Encodes and frames `items` as one unit, checking each against `maxItemBytes`. */
-  #encode(items: readonly T[]): Uint8Array {
-    const codec = this.#o.codec;
-    let encoded: { bytes: Uint8Array; ends: number[] };
-    let gap: 0 | 1 = 0;
-    if (codec.encodeMany && items.length > 1) {
-      encoded = codec.encodeMany(items);
-      gap = 1;
-      if (!(encoded.bytes instanceof Uint8Array) || encoded.ends.length !== items.length) notBytes();
-    } else {
-      const parts = items.map((item) => codec.encode(item));
-      if (!parts.every((p) => p instanceof Uint8Array)) notBytes();
-      const ends: number[] = [];
-      parts.reduce((at, p) => (ends.push(at + p.length), at + p.length), 0);
-      encoded = { bytes: parts.length === 1 ? parts[0]! : concat(parts), ends };
-    }
-    let start = 0;
-    for (const end of encoded.ends) {
-      if (end - start > this.#o.maxItemBytes) {
-        throw new SluiceError(
-          'ERR_ITEM_TOO_LARGE',
-          `An item is ${end - start} bytes encoded; maxItemBytes is ${this.#o.maxItemBytes}. Split it or raise maxItemBytes.`,
-        );
-      }
-      start = end + gap;
-    }
-    return encodeUnit(encoded.bytes, encoded.ends, gap);
-  }
-
   #decode(item: StoredItem): T {
     return this.#o.codec.decode(item.bytes.subarray(item.start, item.end));
   }
@@ -468,7 +434,7 @@ export class Queue<T> extends EventTarget {
         await this.#commit(() => {
           const repair = this.#repair();
           if (repair) return repair;
-          const planned = this.#planAppend();
+          const planned = planAppend(this.#pending, this.#segments.tail, this.#segments.next(this.#meta.head), this.#o);
           units = planned.units;
           return { batch: { write: planned.write }, result: undefined };
         });
@@ -485,41 +451,6 @@ export class Queue<T> extends EventTarget {
       const count = units.reduce((sum, u) => sum + u.count, 0);
       this.dispatchEvent(new CustomEvent('push', { detail: { count } }));
     }
-  }
-
-  /** The waiting units that go into the next commit, and where. A unit never spans segments. */
-  #planAppend(): { units: Unit[]; write: { segment: number; offset: number; bytes: Uint8Array } } {
-    const { segmentItems, segmentBytes } = this.#o;
-    const tail = this.#segments.tail;
-    let segment = this.#segments.next(this.#meta.head);
-    let offset = 0;
-    let items = 0;
-    if (tail && tail.count < segmentItems && tail.end < segmentBytes && tail.id + tail.count === segment) {
-      segment = tail.id;
-      offset = tail.end;
-      items = tail.count;
-    }
-    let units = this.#fitting(items, offset);
-    if (units.length === 0 && offset > 0) {
-      segment = this.#segments.next(this.#meta.head);
-      offset = 0;
-      units = this.#fitting(0, 0);
-    }
-    // A unit larger than a whole segment gets a segment of its own.
-    if (units.length === 0) units = this.#pending.slice(0, 1);
-    const bytes = units.length === 1 ? units[0]!.frames : concat(units.map((u) => u.frames));
-    return { units, write: { segment, offset, bytes } };
-  }
-
-  #fitting(items: number, bytes: number): Unit[] {
-    const out: Unit[] = [];
-    for (const unit of this.#pending) {
-      if (items + unit.count > this.#o.segmentItems || bytes + unit.frames.length > this.#o.segmentBytes) break;
-      items += unit.count;
-      bytes += unit.frames.length;
-      out.push(unit);
-    }
-    return out;
   }
 
   /**
@@ -631,31 +562,9 @@ export class Queue<T> extends EventTarget {
     });
   }
 
-  /**
-   * A plan committing `meta` after acking `acked`, removing the segments that leaves wholly acked. Only segments
-   * the ack touched can have changed, besides those the head passed and the one before the tail (which waits for
-   * the head while it is the tail): the rest of a long queue is not looked at.
-   */
+  /** A plan committing `meta` after acking `acked`, removing the segments that leaves wholly acked. */
   #acking<R>(meta: QueueMeta, acked: readonly Range[], result: R): Plan<R> {
-    const list = this.#segments.list;
-    const candidates = new Set<number>();
-    const first = acked[0]?.[0] ?? meta.head;
-    const last = acked[acked.length - 1]?.[1] ?? meta.head;
-    for (let i = Math.max(0, segmentAt(list, Math.min(first, this.#meta.head))); i < list.length && list[i]!.id < Math.max(last, meta.head); i++) {
-      candidates.add(i);
-    }
-    if (list.length > 1) candidates.add(list.length - 2);
-    if (list.length > 0) candidates.add(list.length - 1);
-    const remove: number[] = [];
-    const quarantine: number[] = [];
-    for (const i of [...candidates].sort((a, b) => a - b)) {
-      const info = list[i]!;
-      const next = list[i + 1];
-      const end = next ? next.id : this.#segments.next(meta.head);
-      // The tail goes only once the head has passed it: otherwise its numbers could be handed out again.
-      if (!allAcked(meta, info.id, end) || (!next && meta.head < end)) continue;
-      (this.#segments.damageOf(info.id) === undefined ? remove : quarantine).push(info.id);
-    }
+    const { remove, quarantine } = this.#segments.freeable(meta, acked, this.#meta.head);
     const batch = remove.length || quarantine.length ? { ...(remove.length && { remove }), ...(quarantine.length && { quarantine }) } : undefined;
     return { meta, ...(batch && { batch }), result };
   }
@@ -682,76 +591,17 @@ export class Queue<T> extends EventTarget {
     return gone;
   }
 
-  #parseIds(ids: readonly string[]): number[] {
-    if (!Array.isArray(ids)) throw new SluiceError('ERR_INVALID_OPTION', 'Expected `ids` to be an array of entry ids.');
-    const seqs = ids.map((id) => {
-      const seq = typeof id === 'string' && /^\d{1,16}$/.test(id) ? Number(id) : NaN;
-      if (!Number.isSafeInteger(seq)) throw new SluiceError('ERR_INVALID_OPTION', `Expected \`ids\` to hold entry ids, got ${JSON.stringify(id)}.`);
-      return seq;
-    });
-    return [...new Set(seqs)].sort((a, b) => a - b);
-  }
-
   #wake(): void {
     for (const waiter of this.#waiters) waiter();
   }
 
   /** Resolves when something may have become available: a push, another handle's commit, a hold ending, a poll. */
-  #waitForChange(signal: AbortSignal | undefined): { promise: Promise<void>; cancel: () => void } {
-    let done!: () => void;
-    const promise = new Promise<void>((resolve) => (done = resolve));
-    const clock = this.#o.clock;
-    const now = clock.now();
+  #waitForChange(signal: AbortSignal | undefined): Waiting {
+    const now = this.#o.clock.now();
     const ends = this.#meta.holds.map((h) => h.until).filter((u) => u > now);
     const ms = Math.min(this.#storage.watch ? Infinity : this.#o.pollMs, ends.length ? Math.min(...ends) - now : Infinity);
-    const timer = ms === Infinity ? undefined : clock.setTimeout(() => cancel(), ms);
-    const onAbort = () => cancel();
-    signal?.addEventListener('abort', onAbort);
-    const cancel = () => {
-      this.#waiters.delete(cancel);
-      if (timer !== undefined) clock.clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      done();
-    };
-    this.#waiters.add(cancel);
-    if (this.#closing) cancel();
-    return { promise, cancel };
+    const waiting = waitFor({ clock: this.#o.clock, ms, signal, waiters: this.#waiters });
+    if (this.#closing) waiting.cancel();
+    return waiting;
   }
-}
-
-/** Index of the segment holding `seq` (the last one starting at or before it), or -1. */
-function segmentAt(list: readonly { id: number }[], seq: number): number {
-  let lo = 0;
-  let hi = list.length - 1;
-  let found = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (list[mid]!.id <= seq) {
-      found = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  return found;
-}
-
-/** True when every item of `[start, end)` is acked. */
-function allAcked(meta: QueueMeta, start: number, end: number): boolean {
-  if (end <= meta.head) return true;
-  const from = Math.max(start, meta.head);
-  const at = findRange(meta.acked, from);
-  return at >= 0 && meta.acked[at]![1] >= end;
-}
-
-function notBytes(): never {
-  throw new SluiceError('ERR_NOT_SERIALIZABLE', 'The codec did not return a Uint8Array for the item.');
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -1,4 +1,6 @@
 import { scanFrames, validFrameAfter } from './frame.js';
+import { allAcked, type QueueMeta } from './meta.js';
+import type { Range } from './ranges.js';
 import type { QueueStorage, SegmentInfo } from './store.js';
 
 /** One item's bytes: the payload is `bytes[start, end)`. */
@@ -129,6 +131,48 @@ export class Segments {
     }
     const items = parsed.frames.map((f, i) => ({ seq: info.id + i, bytes: f.bytes, start: f.start, end: f.end }));
     return { items, damaged: parsed.damage !== undefined };
+  }
+
+  /**
+   * Segments that `meta` (after acking `acked`; the head was `head` before) leaves wholly acked: damaged ones to
+   * quarantine, the rest to remove. Only segments the ack touched can have changed, besides those the head passed
+   * and the one before the tail (which waited for the head while it was the tail): the rest of a long queue is
+   * not looked at.
+   */
+  freeable(meta: QueueMeta, acked: readonly Range[], head: number): { remove: number[]; quarantine: number[] } {
+    const list = this.#list;
+    const candidates = new Set<number>();
+    const first = Math.min(acked[0]?.[0] ?? head, head);
+    const last = Math.max(acked[acked.length - 1]?.[1] ?? head, meta.head);
+    for (let i = Math.max(0, this.#indexOf(first)); i < list.length && list[i]!.id < last; i++) candidates.add(i);
+    if (list.length > 1) candidates.add(list.length - 2);
+    if (list.length > 0) candidates.add(list.length - 1);
+    const remove: number[] = [];
+    const quarantine: number[] = [];
+    for (const i of [...candidates].sort((a, b) => a - b)) {
+      const info = list[i]!;
+      const after = list[i + 1];
+      const end = after ? after.id : this.next(meta.head);
+      // The tail goes only once the head has passed it: otherwise its numbers could be handed out again.
+      if (!allAcked(meta, info.id, end) || (!after && meta.head < end)) continue;
+      (this.#damaged.has(info.id) ? quarantine : remove).push(info.id);
+    }
+    return { remove, quarantine };
+  }
+
+  /** Index of the segment holding `seq` (the last one starting at or before it), or -1. */
+  #indexOf(seq: number): number {
+    let lo = 0;
+    let hi = this.#list.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.#list[mid]!.id <= seq) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found;
   }
 
   /** Where segment `id` was found damaged, if it was. */
