@@ -1,0 +1,1 @@
+export { FileStore, type FileStoreOptions } from './stores/fs/file-store.js';

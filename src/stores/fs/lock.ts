@@ -1,0 +1,123 @@
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { SluiceError } from '../../core/errors.js';
+
+interface Holder {
+  readonly pid: number;
+  readonly host: string;
+}
+
+/** True when `holder` is certainly dead: same host, and no process has its pid. */
+export function isDead(holder: Holder): boolean {
+  if (holder.host !== hostname()) return false;
+  try {
+    process.kill(holder.pid, 0);
+    return false;
+  } catch (error) {
+    // EPERM: the pid exists but belongs to someone else, so it is alive.
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * A lock between processes on one queue directory: a file created with O_EXCL holding the owner's pid and host.
+ * It is held per commit, so processes interleave. A lock left by a dead process is taken over only when its owner
+ * is provably gone (same host, no such pid), one stealer at a time (a `mkdir` guard), by an atomic rename: never
+ * remove-then-create, which can leave two holders (proper-lockfile #121).
+ */
+export class ProcessLock {
+  readonly #path: string;
+  readonly #dir: string;
+  readonly #content: string;
+  readonly #timeoutMs: number;
+
+  constructor(dir: string, timeoutMs: number) {
+    this.#dir = dir;
+    this.#path = join(dir, 'lock');
+    this.#timeoutMs = timeoutMs;
+    this.#content = JSON.stringify({ pid: process.pid, host: hostname() });
+  }
+
+  /**
+   * Takes the lock, waiting for a live holder up to the timeout ('ERR_LOCKED' naming its pid after that).
+   * Resolves `true` when the lock was taken over from a dead holder, whose commit may be half done.
+   */
+  async acquire(): Promise<boolean> {
+    const deadline = Date.now() + this.#timeoutMs;
+    for (let wait = 1; ; wait = Math.min(wait * 2, 20)) {
+      if (this.#tryCreate()) return false;
+      const holder = this.#holder();
+      if (holder && isDead(holder) && this.#steal(holder)) return true;
+      if (Date.now() >= deadline) {
+        throw new SluiceError(
+          'ERR_LOCKED',
+          `The queue directory ${this.#dir} is locked by process ${holder?.pid ?? '(unknown)'} on ${holder?.host ?? 'an unknown host'}, ` +
+            `which has held it for more than ${this.#timeoutMs} ms. If that process is hung, stop it; a dead one's lock is taken over at once.`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
+  /** Gives the lock up. Only its holder calls this, and a live holder's lock is never taken over. */
+  release(): void {
+    unlinkSync(this.#path);
+  }
+
+  #tryCreate(): boolean {
+    let fd: number;
+    try {
+      fd = openSync(this.#path, 'wx');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw new SluiceError('ERR_STORAGE', `Cannot create the lock file ${this.#path}.`, { cause: error });
+    }
+    try {
+      writeSync(fd, this.#content);
+    } finally {
+      closeSync(fd);
+    }
+    return true;
+  }
+
+  #holder(): Holder | undefined {
+    try {
+      const parsed = JSON.parse(readFileSync(this.#path, 'utf8')) as Partial<Holder>;
+      return typeof parsed.pid === 'number' && typeof parsed.host === 'string' ? (parsed as Holder) : undefined;
+    } catch {
+      // Missing (released meanwhile) or half written by a creator that is still writing it: not stealable now.
+      return undefined;
+    }
+  }
+
+  #steal(dead: Holder): boolean {
+    const guard = `${this.#path}.steal`;
+    try {
+      mkdirSync(guard);
+    } catch {
+      // Another process is stealing; a guard left by a stealer that died is cleared after a while.
+      try {
+        if (Date.now() - statSync(guard).mtimeMs > 10_000) rmdirSync(guard);
+      } catch {
+        // Gone meanwhile.
+      }
+      return false;
+    }
+    try {
+      const holder = this.#holder();
+      if (!holder || holder.pid !== dead.pid || holder.host !== dead.host) return false;
+      const mine = `${this.#path}.${process.pid}.tmp`;
+      const fd = openSync(mine, 'w');
+      try {
+        writeSync(fd, this.#content);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(mine, this.#path);
+      return true;
+    } finally {
+      rmdirSync(guard);
+    }
+  }
+}
