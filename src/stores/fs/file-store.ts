@@ -92,6 +92,7 @@ class FileQueueStorage implements QueueStorage {
   async cleanUp(): Promise<void> {
     await this.#locked(() => {
       for (const name of readdirSync(this.#dir)) if (name.endsWith('.tmp')) unlinkSync(join(this.#dir, name));
+      ProcessLock.cleanUp(this.#dir);
     });
   }
 
@@ -153,6 +154,7 @@ class FileQueueStorage implements QueueStorage {
     for (const fd of this.#fds.values()) closeSync(fd);
     this.#fds.clear();
     this.#counter.close();
+    this.#lock.dispose();
   }
 
   isGone(owner: string): boolean {

@@ -1,4 +1,5 @@
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
@@ -21,22 +22,42 @@ export function isDead(holder: Holder): boolean {
 }
 
 /**
- * A lock between processes on one queue directory: a file created with O_EXCL holding the owner's pid and host.
- * It is held per commit, so processes interleave. A lock left by a dead process is taken over only when its owner
- * is provably gone (same host, no such pid), one stealer at a time (a `mkdir` guard), by an atomic rename: never
- * remove-then-create, which can leave two holders (proper-lockfile #121).
+ * A lock between processes on one queue directory: a file holding the owner's pid and host, which appears whole
+ * or not at all, because it is a hard link to a file the owner wrote beforehand (an O_EXCL create followed by a
+ * write would leave an empty, unattributable lock if killed in between). It is held per commit, so processes
+ * interleave. A lock left by a dead process is taken over only when its owner is provably gone (same host, no such
+ * pid), one stealer at a time (a `mkdir` guard), by an atomic rename: never remove-then-create, which can leave
+ * two holders (proper-lockfile #121).
  */
 export class ProcessLock {
   readonly #path: string;
   readonly #dir: string;
   readonly #content: string;
   readonly #timeoutMs: number;
+  /** This handle's lock content, written once; acquiring links it to `lock`. */
+  readonly #own: string;
 
   constructor(dir: string, timeoutMs: number) {
     this.#dir = dir;
     this.#path = join(dir, 'lock');
     this.#timeoutMs = timeoutMs;
     this.#content = JSON.stringify({ pid: process.pid, host: hostname() });
+    this.#own = join(dir, `lock.${process.pid}.${randomBytes(4).toString('hex')}.own`);
+    writeFileSync(this.#own, this.#content);
+  }
+
+  /** Removes this handle's lock content file. */
+  dispose(): void {
+    unlinkSync(this.#own);
+  }
+
+  /** Removes lock content files of processes that died without disposing of theirs. */
+  static cleanUp(dir: string): void {
+    const host = hostname();
+    for (const name of readdirSync(dir)) {
+      const match = /^lock\.(\d+)\.[0-9a-f]+\.own$/.exec(name);
+      if (match && isDead({ pid: Number(match[1]), host })) unlinkSync(join(dir, name));
+    }
   }
 
   /**
@@ -66,19 +87,13 @@ export class ProcessLock {
   }
 
   #tryCreate(): boolean {
-    let fd: number;
     try {
-      fd = openSync(this.#path, 'wx');
+      linkSync(this.#own, this.#path);
+      return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
       throw new SluiceError('ERR_STORAGE', `Cannot create the lock file ${this.#path}.`, { cause: error });
     }
-    try {
-      writeSync(fd, this.#content);
-    } finally {
-      closeSync(fd);
-    }
-    return true;
   }
 
   #holder(): Holder | undefined {

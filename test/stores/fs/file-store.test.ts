@@ -1,0 +1,157 @@
+import { execSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Queue, SluiceError } from '../../../src/index.js';
+import { FileStore } from '../../../src/fs.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sluice-fs-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const code = async (promise: Promise<unknown>) => {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(SluiceError);
+    return (error as SluiceError).code;
+  }
+  return 'resolved';
+};
+
+describe('new FileStore()', () => {
+  it('checks queue names before they touch a path', async () => {
+    const store = new FileStore({ dir });
+    for (const name of ['../x', '/etc', 'a/b', 'a\\b', '..', '.', '', 'x'.repeat(129)]) {
+      expect(await code(store.open(name))).toBe('ERR_INVALID_NAME');
+    }
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('rejects bad options with ERR_INVALID_OPTION', () => {
+    expect(() => new FileStore({ dir: '' })).toThrow(SluiceError);
+    expect(() => new FileStore({ dir, lockTimeoutMs: -1 })).toThrow(/lockTimeoutMs/);
+  });
+
+  it('defaults to .sluice under the working directory', () => {
+    expect(new FileStore().dir).toBe(join(process.cwd(), '.sluice'));
+  });
+
+  it('keeps one directory per queue: segment files, meta, no temp files left', async () => {
+    const q = await Queue.open<number>({ name: 'jobs', store: new FileStore({ dir }), segmentItems: 10 });
+    for (let i = 0; i < 25; i += 5) await q.pushMany(Array.from({ length: 5 }, (_, j) => i + j));
+    const lease = await q.take(3);
+    await lease!.ack();
+    await q.close();
+    const files = readdirSync(join(dir, 'jobs')).sort();
+    expect(files.filter((f) => f.endsWith('.seg'))).toHaveLength(3);
+    expect(files).toContain('meta');
+    expect(files.some((f) => f.endsWith('.tmp') || f === 'lock')).toBe(false);
+  });
+
+  it('cleans temp files left by a writer that died mid-rename', async () => {
+    mkdirSync(join(dir, 'q'), { recursive: true });
+    writeFileSync(join(dir, 'q', 'meta.999.abcd.tmp'), 'half');
+    const q = await Queue.open({ name: 'q', store: new FileStore({ dir }) });
+    expect(readdirSync(join(dir, 'q')).some((f) => f.endsWith('.tmp'))).toBe(false);
+    await q.close();
+  });
+});
+
+describe('the process lock', () => {
+  it('a live holder past lockTimeoutMs: ERR_LOCKED naming its pid', async () => {
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+    try {
+      mkdirSync(join(dir, 'q'), { recursive: true });
+      writeFileSync(join(dir, 'q', 'lock'), JSON.stringify({ pid: child.pid, host: hostname() }));
+      const error = await Queue.open({ name: 'q', store: new FileStore({ dir, lockTimeoutMs: 50 }) }).catch((e) => e);
+      expect(error).toBeInstanceOf(SluiceError);
+      expect(error.code).toBe('ERR_LOCKED');
+      expect(error.message).toContain(`process ${child.pid}`);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('a lock left by a dead process is taken over at once', async () => {
+    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)']);
+    const pid = Number(String(dead.stdout).trim());
+    mkdirSync(join(dir, 'q'), { recursive: true });
+    writeFileSync(join(dir, 'q', 'lock'), JSON.stringify({ pid, host: hostname() }));
+    const started = Date.now();
+    const q = await Queue.open<number>({ name: 'q', store: new FileStore({ dir, lockTimeoutMs: 5000 }) });
+    await q.push(1);
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect(await q.size()).toBe(1);
+    await q.close();
+  });
+
+  it('a lock held by another host is never taken over', async () => {
+    mkdirSync(join(dir, 'q'), { recursive: true });
+    writeFileSync(join(dir, 'q', 'lock'), JSON.stringify({ pid: 1, host: 'elsewhere.example' }));
+    expect(await code(Queue.open({ name: 'q', store: new FileStore({ dir, lockTimeoutMs: 30 }) }))).toBe('ERR_LOCKED');
+  });
+});
+
+describe('several processes on one directory', () => {
+  beforeAll(() => {
+    if (!existsSync('dist/fs.js')) execSync('npm run build', { stdio: 'ignore' });
+  });
+
+  const worker = (script: string, ...args: string[]) =>
+    new Promise<string>((resolve, reject) => {
+      const source = `import { Queue } from '${process.cwd()}/dist/index.js'; import { FileStore } from '${process.cwd()}/dist/fs.js';\n${script}`;
+      const proc = spawn(process.execPath, ['--input-type=module', '-e', source, ...args]);
+      let out = '';
+      let err = '';
+      proc.stdout.on('data', (d) => (out += d));
+      proc.stderr.on('data', (d) => (err += d));
+      proc.on('exit', (status) => (status === 0 ? resolve(out) : reject(new Error(err))));
+    });
+
+  it('pushes from two processes at once all land once, each process in its order', async () => {
+    const push = `
+      const [dir, from] = process.argv.slice(1).map((a, i) => i ? Number(a) : a);
+      const q = await Queue.open({ name: 'q', store: new FileStore({ dir }), segmentItems: 37 });
+      for (let i = 0; i < 300; i += 30) await Promise.all(Array.from({ length: 30 }, (_, j) => q.push(from + i + j)));
+      await q.pushMany(Array.from({ length: 50 }, (_, j) => from + 300 + j));
+      await q.close();`;
+    await Promise.all([worker(push, dir, '0'), worker(push, dir, '10000')]);
+    const q = await Queue.open<number>({ name: 'q', store: new FileStore({ dir }), segmentItems: 37 });
+    const got = (await q.list()).map((e) => e.value);
+    await q.close();
+    expect(got).toHaveLength(700);
+    expect(got.filter((v) => v < 10000)).toEqual(Array.from({ length: 350 }, (_, i) => i));
+    expect(got.filter((v) => v >= 10000)).toEqual(Array.from({ length: 350 }, (_, i) => 10000 + i));
+  }, 60_000);
+
+  it('two processes draining one queue take every item exactly once', async () => {
+    const q = await Queue.open<number>({ name: 'q', store: new FileStore({ dir }) });
+    await q.pushMany(Array.from({ length: 600 }, (_, i) => i));
+    await q.close();
+    const drain = `
+      const q = await Queue.open({ name: 'q', store: new FileStore({ dir: process.argv[1] }) });
+      const got = [];
+      for (let lease = await q.take(7); lease; lease = await q.take(7)) { got.push(...lease.entries.map((e) => e.value)); await lease.ack(); }
+      await q.close();
+      console.log(JSON.stringify(got));`;
+    const outs = await Promise.all([worker(drain, dir), worker(drain, dir)]);
+    const all = outs.flatMap((o) => JSON.parse(o) as number[]);
+    expect(all.sort((a, b) => a - b)).toEqual(Array.from({ length: 600 }, (_, i) => i));
+  }, 60_000);
+});
+
+describe('failures', () => {
+  it('a commit that fails rejects with a SluiceError and never claims success', async () => {
+    const store = new FileStore({ dir });
+    const q = await Queue.open<number>({ name: 'q', store, durability: 'strict' });
+    await q.push(1);
+    // Removing the directory under the handle makes the next commit fail; it must reject, not claim success.
+    rmSync(join(dir, 'q'), { recursive: true, force: true });
+    expect(['ERR_STORAGE', 'ERR_LOCKED']).toContain(await code(q.push(2)));
+    await q.close().catch(() => undefined);
+  });
+});
