@@ -48,7 +48,11 @@ export class ProcessLock {
 
   /** Removes this handle's lock content file. */
   dispose(): void {
-    unlinkSync(this.#own);
+    try {
+      unlinkSync(this.#own);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
   }
 
   /** Removes lock content files of processes that died without disposing of theirs. */
