@@ -1,0 +1,201 @@
+import { SluiceError } from '../../core/errors.js';
+import { randomId } from '../../core/ids.js';
+import { checkName, invalid } from '../../core/options.js';
+import type { QueueStorage, StorageBatch, StorageSnapshot, Store } from '../../core/store.js';
+import type { IDBPTransaction } from 'idb';
+import { openDatabase, type Database, type SluiceDB } from './schema.js';
+
+/** Options of `new IndexedDbStore()`. */
+export interface IndexedDbStoreOptions {
+  /**
+   * The IndexedDB database holding the queues; one database holds any number of them.
+   * @default 'sluice'
+   */
+  readonly dbName?: string;
+}
+
+/**
+ * Keeps queues in IndexedDB (browsers, web workers, service workers; Node with fake-indexeddb). Every commit is one
+ * readwrite transaction holding data and metadata together, with the transaction's durability hint set from the
+ * queue's `durability`. Tabs share a queue through those transactions; Web Locks (where present) let a tab tell
+ * that the holder of a lease has closed.
+ */
+export class IndexedDbStore implements Store {
+  readonly dbName: string;
+  #db: Promise<Database> | undefined;
+
+  constructor(options: IndexedDbStoreOptions = {}) {
+    if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
+    this.dbName = options.dbName ?? 'sluice';
+    if (typeof this.dbName !== 'string' || this.dbName === '') invalid('dbName', 'a non-empty string', options.dbName);
+  }
+
+  async open(name: string): Promise<QueueStorage> {
+    checkName(name);
+    await this.#connection();
+    return new IndexedDbQueueStorage(name, this.dbName, () => this.#connection());
+  }
+
+  /** The database, opened lazily and again after another tab's upgrade closed it. */
+  #connection(): Promise<Database> {
+    if (!this.#db) {
+      if (!globalThis.indexedDB) {
+        throw new SluiceError('ERR_STORAGE', 'IndexedDB is not available here. In Node, import "fake-indexeddb/auto" or use FileStore.');
+      }
+      const opening = openDatabase(this.dbName, () => {
+        if (this.#db === opening) this.#db = undefined;
+      });
+      this.#db = opening.catch((error: unknown) => {
+        this.#db = undefined;
+        throw storageError(error, `Cannot open the IndexedDB database "${this.dbName}".`);
+      });
+    }
+    return this.#db;
+  }
+}
+
+const ALL = ['queues', 'segments', 'chunks', 'quarantine'] as const;
+
+class IndexedDbQueueStorage implements QueueStorage {
+  readonly owner = randomId();
+  readonly #name: string;
+  readonly #db: () => Promise<Database>;
+  readonly #channel: BroadcastChannel | undefined;
+  readonly #releaseOwner: (() => void) | undefined;
+
+  constructor(name: string, dbName: string, db: () => Promise<Database>) {
+    this.#name = name;
+    this.#db = db;
+    this.#channel = globalThis.BroadcastChannel ? new BroadcastChannel(`sluice:${dbName}:${name}`) : undefined;
+    // Held for the handle's life: other tabs see it gone (and take its leases back) once this one closes or dies.
+    const locks = (globalThis.navigator as Navigator | undefined)?.locks;
+    if (locks) {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      void locks.request(`sluice-owner:${this.owner}`, () => held).catch(() => undefined);
+      this.#releaseOwner = release;
+    }
+  }
+
+  async load(): Promise<StorageSnapshot> {
+    const tx = (await this.#db()).transaction(['queues', 'segments'], 'readonly');
+    const [record, segments] = await Promise.all([
+      tx.objectStore('queues').get(this.#name),
+      tx.objectStore('segments').getAll(this.#segmentRange()),
+    ]);
+    return { token: String(record?.version ?? 0), meta: record?.meta, segments: segments.map(({ id, length }) => ({ id, length })) };
+  }
+
+  async token(): Promise<string> {
+    const record = await (await this.#db()).get('queues', this.#name);
+    return String(record?.version ?? 0);
+  }
+
+  async read(segment: number, start: number, end: number): Promise<Uint8Array> {
+    const chunks = await (await this.#db()).getAll('chunks', this.#chunkRange(segment, 0));
+    const out = new Uint8Array(Math.max(0, end - start));
+    let at = 0;
+    let filled = 0;
+    for (const chunk of chunks) {
+      const from = Math.max(start, at);
+      const to = Math.min(end, at + chunk.length);
+      if (to > from) {
+        out.set(chunk.subarray(from - at, to - at), from - start);
+        filled = to - start;
+      }
+      at += chunk.length;
+    }
+    return filled === out.length ? out : out.subarray(0, filled);
+  }
+
+  async commit(token: string, batch: StorageBatch): Promise<string | undefined> {
+    const db = await this.#db();
+    const tx = db.transaction(ALL, 'readwrite', { durability: batch.durability === 'strict' ? 'strict' : 'relaxed' });
+    // Everything below awaits only requests of this transaction, so it stays open until the last one.
+    const work = (async () => {
+      const queues = tx.objectStore('queues');
+      const record = (await queues.get(this.#name)) ?? { version: 0 };
+      if (String(record.version) !== token) return undefined;
+      const { write, meta, remove = [], quarantine = [] } = batch;
+      if (write) await this.#write(tx, write);
+      for (const id of remove) {
+        void tx.objectStore('segments').delete([this.#name, id]);
+        void tx.objectStore('chunks').delete(this.#chunkRange(id, 0));
+      }
+      for (const id of quarantine) {
+        const range = this.#chunkRange(id, 0);
+        const [keys, values] = await Promise.all([tx.objectStore('chunks').getAllKeys(range), tx.objectStore('chunks').getAll(range)]);
+        keys.forEach((key, i) => void tx.objectStore('quarantine').put(values[i]!, key));
+        void tx.objectStore('chunks').delete(range);
+        void tx.objectStore('segments').delete([this.#name, id]);
+      }
+      const next = { version: record.version + 1, meta: meta ? meta.slice() : record.meta };
+      void queues.put(next, this.#name);
+      return String(next.version);
+    })();
+    try {
+      const [result] = await Promise.all([work, tx.done]);
+      if (result !== undefined) this.#channel?.postMessage(result);
+      return result;
+    } catch (error) {
+      work.catch(() => undefined);
+      throw storageError(error, `The IndexedDB commit to queue "${this.#name}" failed; nothing of it was stored.`);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#channel?.close();
+    this.#releaseOwner?.();
+  }
+
+  watch(listener: () => void): () => void {
+    const channel = this.#channel;
+    if (!channel) return () => undefined;
+    const onMessage = () => listener();
+    channel.addEventListener('message', onMessage);
+    return () => channel.removeEventListener('message', onMessage);
+  }
+
+  async isGone(owner: string): Promise<boolean> {
+    const locks = (globalThis.navigator as Navigator | undefined)?.locks;
+    if (!locks) return false;
+    const { held = [] } = await locks.query();
+    return !held.some((lock) => lock.name === `sluice-owner:${owner}`);
+  }
+
+  /** Writes `bytes` at `offset` of a segment as one chunk, cutting what lay past `offset` first. */
+  async #write(tx: IDBPTransaction<SluiceDB, typeof ALL, 'readwrite'>, write: NonNullable<StorageBatch['write']>): Promise<void> {
+    const { segment, offset, bytes } = write;
+    const chunks = tx.objectStore('chunks');
+    const info = await tx.objectStore('segments').get([this.#name, segment]);
+    if ((info?.length ?? 0) > offset) {
+      // Rare: cutting a torn tail. Chunks wholly past the cut go; one that straddles it is shortened.
+      let cursor = await chunks.openCursor(this.#chunkRange(segment, 0));
+      while (cursor) {
+        const at = (cursor.key as [string, number, number])[2];
+        if (at >= offset) void cursor.delete();
+        else if (at + cursor.value.length > offset) void cursor.update(cursor.value.slice(0, offset - at));
+        cursor = await cursor.continue();
+      }
+    }
+    if (bytes.length > 0) void chunks.put(bytes.slice(), [this.#name, segment, offset]);
+    void tx.objectStore('segments').put({ id: segment, length: offset + bytes.length }, [this.#name, segment]);
+  }
+
+  #segmentRange(): IDBKeyRange {
+    return IDBKeyRange.bound([this.#name, -Infinity], [this.#name, Infinity]);
+  }
+
+  #chunkRange(segment: number, from: number): IDBKeyRange {
+    return IDBKeyRange.bound([this.#name, segment, from], [this.#name, segment, Infinity]);
+  }
+}
+
+function storageError(error: unknown, message: string): SluiceError {
+  if (error instanceof SluiceError) return error;
+  const name = (error as { name?: string } | null)?.name;
+  if (name === 'QuotaExceededError') {
+    return new SluiceError('ERR_QUOTA_EXCEEDED', `${message} The browser's storage quota for this site is exhausted.`, { cause: error });
+  }
+  return new SluiceError('ERR_STORAGE', message, { cause: error });
+}
