@@ -1,72 +1,93 @@
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  ftruncateSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import { checkName, integer, invalid } from '../../core/options.js';
 import type { QueueStorage, SegmentInfo, StorageBatch, StorageSnapshot, Store } from '../../core/store.js';
-import { CommitCounter, segmentFile, segmentId, syncData, syncDir, syncFile } from './files.js';
+import { Descriptors } from './descriptors.js';
+import { CommitCounter, errno, type FileSync, nodeSync, readRange, segmentFile, segmentId, syncDir, unlinkQuiet, writeAll } from './files.js';
 import { isDead, ProcessLock } from './lock.js';
+
+export type { FileSync } from './files.js';
 
 /** Options of `new FileStore()`. */
 export interface FileStoreOptions {
   /**
-   * The directory holding one sub-directory per queue; created when absent. Relative paths are resolved against
+   * The directory holding one sub-directory per queue; created when absent. A relative path is resolved against
    * the working directory when the store is made.
    * @default '.sluice'
    */
   readonly dir?: string;
   /**
-   * How long a commit waits while another live process holds the queue's lock (each holds it for one commit)
-   * before failing with 'ERR_LOCKED'. A lock left by a dead process is taken over at once.
+   * How long a commit waits while another live process holds the queue's lock (each holds it for one commit, a
+   * few microseconds to one fsync) before failing with 'ERR_LOCKED' naming that process. A lock left by a process
+   * that died is taken over at once, whatever this says.
    * @default 10_000
    */
   readonly lockTimeoutMs?: number;
+  /**
+   * Taking over a dead process's lock is guarded by a marker directory, so that two processes never both take it
+   * over; a marker left by a process that died in those few microseconds is ignored once it is this old.
+   * @default 10_000
+   */
+  readonly staleMs?: number;
+  /**
+   * How files are pressed to the medium. Replace it to see how the store meets a failing disk (an fsync error
+   * makes the handle unusable: every later call rejects 'ERR_STORAGE' with that error as `cause`).
+   * @default `fsync` and `fdatasync` of `node:fs`
+   */
+  readonly sync?: FileSync;
 }
 
 /**
  * Keeps each queue in a directory of segment files plus a metadata file replaced atomically. Safe against a killed
  * process ('relaxed') or a power cut ('strict'), and shared safely by several processes: every commit holds the
- * directory's lock file and checks that nothing changed since the caller's view.
+ * directory's lock file and checks that no process committed since the caller's view.
+ *
+ * @example
+ * const queue = await Queue.open({ name: 'emails', store: new FileStore({ dir: '/var/lib/app/queues' }) });
  */
 export class FileStore implements Store {
+  /** The absolute path of the store's directory. */
   readonly dir: string;
   readonly #lockTimeoutMs: number;
+  readonly #staleMs: number;
+  readonly #sync: FileSync;
 
   constructor(options: FileStoreOptions = {}) {
     if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
-    const dir = options.dir ?? '.sluice';
+    const { dir = '.sluice', lockTimeoutMs = 10_000, staleMs = 10_000, sync = nodeSync } = options;
     if (typeof dir !== 'string' || dir === '') invalid('dir', 'a non-empty path', dir);
-    this.#lockTimeoutMs = options.lockTimeoutMs ?? 10_000;
-    integer('lockTimeoutMs', this.#lockTimeoutMs, 0, 2 ** 31);
+    integer('lockTimeoutMs', lockTimeoutMs, 0, 2 ** 31);
+    integer('staleMs', staleMs, 0, 2 ** 31);
+    if (typeof sync?.fsync !== 'function' || typeof sync.fdatasync !== 'function') {
+      invalid('sync', 'an object with fsync and fdatasync functions', sync);
+    }
     this.dir = resolve(dir);
+    this.#lockTimeoutMs = lockTimeoutMs;
+    this.#staleMs = staleMs;
+    this.#sync = sync;
   }
 
   async open(name: string): Promise<QueueStorage> {
     // Checked again here, before the name becomes part of a path, whoever calls.
     checkName(name);
     const dir = join(this.dir, name);
+    let lock: ProcessLock;
     try {
       mkdirSync(dir, { recursive: true });
+      lock = new ProcessLock(dir, this.#lockTimeoutMs, this.#staleMs);
     } catch (error) {
-      throw new SluiceError('ERR_STORAGE', `Cannot create the queue directory ${dir}.`, { cause: error });
+      throw new SluiceError('ERR_STORAGE', `Cannot create the queue directory ${dir} (${errno(error) || 'error'}).`, { cause: error });
     }
-    const storage = new FileQueueStorage(dir, new ProcessLock(dir, this.#lockTimeoutMs));
-    await storage.cleanUp();
+    const storage = new FileQueueStorage(dir, lock, this.#sync);
+    try {
+      await storage.cleanUp();
+    } catch (error) {
+      await storage.close();
+      throw error;
+    }
     return storage;
   }
 }
@@ -77,15 +98,19 @@ class FileQueueStorage implements QueueStorage {
   readonly owner = `${host}:${process.pid}:${randomBytes(6).toString('hex')}`;
   readonly #dir: string;
   readonly #lock: ProcessLock;
+  readonly #sync: FileSync;
   readonly #counter: CommitCounter;
-  /** Open descriptors of the segments this handle reads or writes (the tail, mostly). */
-  readonly #fds = new Map<number, number>();
-  #fatal: SluiceError | undefined;
+  readonly #fds: Descriptors;
+  /** The commit count as of which `#fds` is known to name the current files. */
+  #seen = -1;
+  #failed: SluiceError | undefined;
 
-  constructor(dir: string, lock: ProcessLock) {
+  constructor(dir: string, lock: ProcessLock, sync: FileSync) {
     this.#dir = dir;
     this.#lock = lock;
+    this.#sync = sync;
     this.#counter = new CommitCounter(join(dir, 'commits'));
+    this.#fds = new Descriptors(dir);
   }
 
   /** Removes temp files of writers that died mid-rename. Under the lock: a live writer's temp file is in use. */
@@ -99,12 +124,12 @@ class FileQueueStorage implements QueueStorage {
   async load(): Promise<StorageSnapshot> {
     // Under the lock, so the snapshot never mixes two commits.
     return this.#locked(() => {
-      const token = String(this.#counter.read());
+      const count = this.#current();
       let meta: Uint8Array | undefined;
       try {
         meta = new Uint8Array(readFileSync(join(this.#dir, 'meta')));
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        if (errno(error) !== 'ENOENT') throw error;
       }
       const segments: SegmentInfo[] = [];
       for (const name of readdirSync(this.#dir)) {
@@ -112,47 +137,40 @@ class FileQueueStorage implements QueueStorage {
         if (id !== undefined) segments.push({ id, length: statSync(join(this.#dir, name)).size });
       }
       segments.sort((a, b) => a.id - b.id);
-      return { token, meta, segments };
+      return { token: String(count), meta, segments };
     });
   }
 
   async token(): Promise<string> {
-    this.#checkUsable();
-    return String(this.#counter.read());
+    return this.#guarded(() => String(this.#counter.read()));
   }
 
   async read(segment: number, start: number, end: number): Promise<Uint8Array> {
-    this.#checkUsable();
-    const fd = this.#fd(segment, false);
-    if (fd === undefined) return new Uint8Array(0);
-    const out = new Uint8Array(Math.max(0, end - start));
-    let got = 0;
-    while (got < out.length) {
-      const n = readSync(fd, out, got, out.length - got, start + got);
-      if (n === 0) break;
-      got += n;
-    }
-    return got === out.length ? out : out.subarray(0, got);
+    return this.#guarded(() => {
+      const fd = this.#fds.get(segment);
+      return fd === undefined ? new Uint8Array(0) : readRange(fd, start, end);
+    });
   }
 
   async commit(token: string, batch: StorageBatch): Promise<string | undefined> {
-    this.#checkUsable();
     return this.#locked(async () => {
-      const count = this.#counter.read();
+      const count = this.#current();
       if (String(count) !== token) return undefined;
       try {
         await this.#apply(batch);
       } finally {
         // Bumped even when applying failed half way, so that every handle reads the directory again.
         this.#counter.write(count + 1);
+        this.#seen = count + 1;
       }
       return String(count + 1);
     });
   }
 
   async close(): Promise<void> {
-    for (const fd of this.#fds.values()) closeSync(fd);
-    this.#fds.clear();
+    if (this.#failed?.code === 'ERR_CLOSED') return;
+    this.#failed = new SluiceError('ERR_CLOSED', `The storage of ${this.#dir} was closed.`);
+    this.#fds.forgetAll();
     this.#counter.close();
     this.#lock.dispose();
   }
@@ -169,12 +187,12 @@ class FileQueueStorage implements QueueStorage {
     let dirChanged = false;
     if (batch.write) {
       const { segment, offset, bytes } = batch.write;
-      const created = !this.#fds.has(segment) && offset === 0;
-      const fd = this.#fd(segment, true)!;
+      const { fd, created } = this.#fds.create(segment);
       writeAll(fd, bytes, offset);
+      // A write at an earlier offset cuts what lay past it (the Queue dropping a torn tail).
       const end = offset + bytes.length;
       if (fstatSync(fd).size > end) ftruncateSync(fd, end);
-      if (strict) await this.#sync(() => syncData(fd));
+      if (strict) await this.#synced(() => this.#sync.fdatasync(fd));
       dirChanged ||= created;
     }
     if (batch.meta) {
@@ -182,93 +200,76 @@ class FileQueueStorage implements QueueStorage {
       const fd = openSync(tmp, 'w');
       try {
         writeAll(fd, batch.meta, 0);
-        if (strict) await this.#sync(() => syncFile(fd));
+        if (strict) await this.#synced(() => this.#sync.fsync(fd));
       } finally {
         closeSync(fd);
       }
+      // The rename even when relaxed: a reader sees the old metadata or the new one, never a mix.
       renameSync(tmp, join(this.#dir, 'meta'));
       dirChanged = true;
     }
     for (const id of batch.remove ?? []) {
-      this.#forget(id);
+      this.#fds.forget(id);
       unlinkQuiet(segmentFile(this.#dir, id));
       dirChanged = true;
     }
     for (const id of batch.quarantine ?? []) {
-      this.#forget(id);
+      this.#fds.forget(id);
       const path = segmentFile(this.#dir, id);
       renameSync(path, `${path}.bad`);
       dirChanged = true;
     }
-    if (strict && dirChanged) await this.#sync(async () => syncDir(this.#dir));
+    if (strict && dirChanged) await this.#synced(() => syncDir(this.#dir, this.#sync));
+  }
+
+  /** The commit count, read under the lock; cached descriptors are dropped when another handle committed. */
+  #current(): number {
+    const count = this.#counter.read();
+    if (count !== this.#seen) this.#fds.forgetAll();
+    this.#seen = count;
+    return count;
   }
 
   /** An fsync that fails is fatal for the handle: what reached the disk is unknown, and retrying would lie. */
-  async #sync(sync: () => Promise<void>): Promise<void> {
+  async #synced(sync: () => Promise<void>): Promise<void> {
     try {
       await sync();
     } catch (error) {
-      this.#fatal = new SluiceError('ERR_STORAGE', `fsync failed in ${this.#dir}; this handle is unusable, reopen the queue.`, { cause: error });
-      throw this.#fatal;
+      this.#failed = new SluiceError('ERR_STORAGE', `fsync failed in ${this.#dir} (${errno(error) || 'error'}); this handle is unusable, open the queue again.`, { cause: error });
+      throw this.#failed;
     }
-  }
-
-  #checkUsable(): void {
-    if (this.#fatal) throw this.#fatal;
   }
 
   async #locked<R>(fn: () => R | Promise<R>): Promise<R> {
-    const stolen = await this.#lock.acquire();
+    const stolen = await this.#guarded(() => this.#lock.acquire());
+    let result: R;
     try {
-      // A holder that died mid-commit left changes behind without bumping the counter: make every view stale.
-      if (stolen) this.#counter.write(this.#counter.read() + 1);
+      result = await this.#guarded(() => {
+        // A holder that died mid-commit left changes behind without bumping the counter: make every view stale.
+        if (stolen) this.#counter.write(this.#counter.read() + 1);
+        return fn();
+      });
+    } finally {
+      // Released even by a handle that has just failed: the lock is never left to other processes' stale check.
+      await this.#translated(() => this.#lock.release());
+    }
+    return result;
+  }
+
+  /** Runs `fn` on a usable handle, turning file system errors into SluiceErrors. */
+  async #guarded<R>(fn: () => R | Promise<R>): Promise<R> {
+    if (this.#failed) throw this.#failed;
+    return this.#translated(fn);
+  }
+
+  async #translated<R>(fn: () => R | Promise<R>): Promise<R> {
+    try {
       return await fn();
     } catch (error) {
       if (error instanceof SluiceError) throw error;
-      const code = (error as NodeJS.ErrnoException).code;
-      throw new SluiceError(code === 'ENOSPC' || code === 'EDQUOT' ? 'ERR_QUOTA_EXCEEDED' : 'ERR_STORAGE', `File storage failed in ${this.#dir} (${code ?? 'error'}).`, { cause: error });
-    } finally {
-      this.#lock.release();
+      const code = errno(error);
+      const quota = code === 'ENOSPC' || code === 'EDQUOT';
+      throw new SluiceError(quota ? 'ERR_QUOTA_EXCEEDED' : 'ERR_STORAGE', `File storage failed in ${this.#dir} (${code || 'error'}).`, { cause: error });
     }
-  }
-
-  /** The descriptor of segment `id`, opened (and created, when `create`) as needed; undefined when absent. */
-  #fd(id: number, create: boolean): number | undefined {
-    let fd = this.#fds.get(id);
-    if (fd !== undefined) return fd;
-    try {
-      // Read-write and never O_APPEND: Linux ignores the offset of a positional write to a file opened for appending.
-      fd = openSync(segmentFile(this.#dir, id), constants.O_RDWR | (create ? constants.O_CREAT : 0));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
-    }
-    // Few segments are in use at once: the tail being written and the head being read.
-    if (this.#fds.size >= 4) {
-      const [oldest, oldFd] = this.#fds.entries().next().value as [number, number];
-      closeSync(oldFd);
-      this.#fds.delete(oldest);
-    }
-    this.#fds.set(id, fd);
-    return fd;
-  }
-
-  #forget(id: number): void {
-    const fd = this.#fds.get(id);
-    if (fd !== undefined) closeSync(fd);
-    this.#fds.delete(id);
-  }
-}
-
-function writeAll(fd: number, bytes: Uint8Array, position: number): void {
-  let done = 0;
-  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, position + done);
-}
-
-function unlinkQuiet(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
 }

@@ -1,4 +1,4 @@
-import { closeSync, constants, fsync, fdatasync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasync, fsync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 // Segment files are named by id, zero-padded so that a directory listing sorts like the queue.
@@ -14,39 +14,45 @@ export function segmentId(name: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-/** Flushes a file's data (and the size needed to read it back) to the medium. */
-export function syncData(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
+/** How a FileStore presses files to the medium. Replaceable, so that tests can meet a failing disk. */
+export interface FileSync {
+  /** Flushes the data and metadata of `fd` (a metadata file, a directory). */
+  fsync(fd: number): Promise<void>;
+  /** Flushes the data of `fd` and the size needed to read it back (a segment after an append). */
+  fdatasync(fd: number): Promise<void>;
 }
 
-export function syncFile(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fsync(fd, (error) => (error ? reject(error) : resolve())));
-}
+export const nodeSync: FileSync = {
+  fsync: (fd) => new Promise((resolve, reject) => fsync(fd, (error) => (error ? reject(error) : resolve()))),
+  fdatasync: (fd) => new Promise((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve()))),
+};
 
 /**
- * Makes the creation, renaming or removal of files in `dir` durable. Platforms that cannot open a directory for
- * syncing (Windows) make those durable by other means, so their refusal is not an error.
+ * Makes the creation, renaming or removal of files in `dir` durable. Platforms that cannot open or sync a
+ * directory (Windows) make those durable by other means, so their refusal is not an error.
  */
-export function syncDir(dir: string): void {
+export async function syncDir(dir: string, sync: FileSync): Promise<void> {
   let fd: number;
   try {
     fd = openSync(dir, 'r');
   } catch (error) {
-    if (['EISDIR', 'EPERM', 'EACCES'].includes((error as NodeJS.ErrnoException).code ?? '')) return;
+    if (['EISDIR', 'EPERM', 'EACCES'].includes(errno(error))) return;
     throw error;
   }
   try {
-    fsyncSync(fd);
+    await sync.fsync(fd);
   } catch (error) {
-    if (!['EINVAL', 'EBADF', 'EISDIR', 'EPERM'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
+    if (!['EINVAL', 'EBADF', 'EISDIR', 'EPERM'].includes(errno(error))) throw error;
   } finally {
     closeSync(fd);
   }
 }
 
 /**
- * A counter in a small file, bumped under the lock by every commit: the token that tells a handle whether its
- * view is still current. Reading it is one `pread`.
+ * A counter in a small file, bumped under the lock by every commit of every process: the token that tells a handle
+ * whether its view is still current. Reading it is one `pread` (about a microsecond), so `token()` stays cheap on
+ * the hot path; an 8-byte write at offset 0 never tears on the file systems Node runs on. It is not synced: after
+ * a power cut every handle is new and loads afresh, so only its changing matters, not its value.
  */
 export class CommitCounter {
   readonly #fd: number;
@@ -60,7 +66,8 @@ export class CommitCounter {
 
   read(): number {
     const n = readSync(this.#fd, this.#buffer, 0, 8, 0);
-    return n === 8 ? this.#view.getFloat64(0, true) : 0;
+    const value = n === 8 ? this.#view.getFloat64(0, true) : 0;
+    return Number.isSafeInteger(value) && value >= 0 ? value : 0;
   }
 
   write(value: number): void {
@@ -71,4 +78,34 @@ export class CommitCounter {
   close(): void {
     closeSync(this.#fd);
   }
+}
+
+/** Writes all of `bytes` at `position` (a positional write may write less than asked). */
+export function writeAll(fd: number, bytes: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, position + done);
+}
+
+/** Reads `[start, end)` of `fd`; fewer bytes when the file is shorter. */
+export function readRange(fd: number, start: number, end: number): Uint8Array {
+  const out = new Uint8Array(Math.max(0, end - start));
+  let got = 0;
+  while (got < out.length) {
+    const n = readSync(fd, out, got, out.length - got, start + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got === out.length ? out : out.subarray(0, got);
+}
+
+export function unlinkQuiet(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    if (errno(error) !== 'ENOENT') throw error;
+  }
+}
+
+export function errno(error: unknown): string {
+  return (error as NodeJS.ErrnoException | undefined)?.code ?? '';
 }

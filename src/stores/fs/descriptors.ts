@@ -1,0 +1,56 @@
+import { closeSync, constants, openSync } from 'node:fs';
+import { errno, segmentFile } from './files.js';
+
+// Few segments are in use at once: the tail being written and the head being read.
+const KEEP = 4;
+
+/**
+ * Open descriptors of one queue's segment files, so that an append or a read costs no `open`. A descriptor names
+ * an inode, not a path: when another process removed a segment, a cached descriptor would still read (and write!)
+ * the unlinked file. So the cache is dropped whenever another process committed (`forgetAll`).
+ */
+export class Descriptors {
+  readonly #dir: string;
+  readonly #fds = new Map<number, number>();
+
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  /** The descriptor of segment `id`, or undefined when the file does not exist. */
+  get(id: number): number | undefined {
+    return this.#fds.get(id) ?? this.#open(id, 0);
+  }
+
+  /** The descriptor of segment `id`, creating the file when absent; `created` says whether it did. */
+  create(id: number): { fd: number; created: boolean } {
+    const fd = this.get(id);
+    if (fd !== undefined) return { fd, created: false };
+    return { fd: this.#open(id, constants.O_CREAT)!, created: true };
+  }
+
+  forget(id: number): void {
+    const fd = this.#fds.get(id);
+    if (fd !== undefined) closeSync(fd);
+    this.#fds.delete(id);
+  }
+
+  forgetAll(): void {
+    for (const fd of this.#fds.values()) closeSync(fd);
+    this.#fds.clear();
+  }
+
+  #open(id: number, flags: number): number | undefined {
+    let fd: number;
+    try {
+      // Read-write and never O_APPEND: Linux ignores the offset of a positional write to a file opened for appending.
+      fd = openSync(segmentFile(this.#dir, id), constants.O_RDWR | flags);
+    } catch (error) {
+      if (errno(error) === 'ENOENT') return undefined;
+      throw error;
+    }
+    if (this.#fds.size >= KEEP) this.forget(this.#fds.keys().next().value as number);
+    this.#fds.set(id, fd);
+    return fd;
+  }
+}
