@@ -111,28 +111,15 @@ class IndexedDbQueueStorage implements QueueStorage {
   async commit(token: string, batch: StorageBatch): Promise<string | undefined> {
     const db = await this.#db();
     const tx = db.transaction(ALL, 'readwrite', { durability: batch.durability === 'strict' ? 'strict' : 'relaxed' });
-    // Everything below awaits only requests of this transaction, so it stays open until the last one.
-    const work = (async () => {
-      const queues = tx.objectStore('queues');
-      const record = (await queues.get(this.#name)) ?? { version: 0 };
-      if (String(record.version) !== token) return undefined;
-      const { write, meta, remove = [], quarantine = [] } = batch;
-      if (write) await this.#write(tx, write);
-      for (const id of remove) {
-        void tx.objectStore('segments').delete([this.#name, id]);
-        void tx.objectStore('chunks').delete(this.#chunkRange(id, 0));
+    const work = this.#apply(tx, token, batch).catch((error: unknown) => {
+      // A request that threw leaves the others standing: abort so the commit is all or nothing.
+      try {
+        tx.abort();
+      } catch {
+        // Already finished or aborted.
       }
-      for (const id of quarantine) {
-        const range = this.#chunkRange(id, 0);
-        const [keys, values] = await Promise.all([tx.objectStore('chunks').getAllKeys(range), tx.objectStore('chunks').getAll(range)]);
-        keys.forEach((key, i) => void tx.objectStore('quarantine').put(values[i]!, key));
-        void tx.objectStore('chunks').delete(range);
-        void tx.objectStore('segments').delete([this.#name, id]);
-      }
-      const next = { version: record.version + 1, meta: meta ? meta.slice() : record.meta };
-      void queues.put(next, this.#name);
-      return String(next.version);
-    })();
+      throw error;
+    });
     try {
       const [result] = await Promise.all([work, tx.done]);
       if (result !== undefined) this.#channel?.postMessage(result);
@@ -161,6 +148,29 @@ class IndexedDbQueueStorage implements QueueStorage {
     if (!locks) return false;
     const { held = [] } = await locks.query();
     return !held.some((lock) => lock.name === `sluice-owner:${owner}`);
+  }
+
+  /** The commit's requests. It awaits only requests of `tx`, so the transaction stays open until the last one. */
+  async #apply(tx: IDBPTransaction<SluiceDB, typeof ALL, 'readwrite'>, token: string, batch: StorageBatch): Promise<string | undefined> {
+    const queues = tx.objectStore('queues');
+    const record = (await queues.get(this.#name)) ?? { version: 0 };
+    if (String(record.version) !== token) return undefined;
+    const { write, meta, remove = [], quarantine = [] } = batch;
+    if (write) await this.#write(tx, write);
+    for (const id of remove) {
+      void tx.objectStore('segments').delete([this.#name, id]);
+      void tx.objectStore('chunks').delete(this.#chunkRange(id, 0));
+    }
+    for (const id of quarantine) {
+      const range = this.#chunkRange(id, 0);
+      const [keys, values] = await Promise.all([tx.objectStore('chunks').getAllKeys(range), tx.objectStore('chunks').getAll(range)]);
+      keys.forEach((key, i) => void tx.objectStore('quarantine').put(values[i]!, key));
+      void tx.objectStore('chunks').delete(range);
+      void tx.objectStore('segments').delete([this.#name, id]);
+    }
+    const next = { version: record.version + 1, meta: meta ? meta.slice() : record.meta };
+    void queues.put(next, this.#name);
+    return String(next.version);
   }
 
   /** Writes `bytes` at `offset` of a segment as one chunk, cutting what lay past `offset` first. */

@@ -1,0 +1,17 @@
+/** The retry delays of `OutboxOptions.retry`, resolved. */
+export interface BackoffPolicy {
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly factor: number;
+}
+
+/**
+ * The delay before attempt `attempts + 1`, after `attempts` failed ones: exponential with full jitter, a uniform
+ * draw from [0, min(max, initial * factor^(attempts-1))). Full jitter spreads clients that failed together, so a
+ * server coming back is not hit by all of them at once (AWS Architecture Blog, "Exponential Backoff And Jitter").
+ */
+export function backoffDelay(policy: BackoffPolicy, attempts: number, random: () => number): number {
+  const exponent = Math.max(0, attempts - 1);
+  const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.factor ** exponent);
+  return Math.floor(random() * ceiling);
+}
