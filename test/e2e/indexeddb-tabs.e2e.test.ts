@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error plain ES modules without types
+import { browserRequired, findChromium, skipNotice } from '../browser/find-chromium.mjs';
+// @ts-expect-error plain ES modules without types
+import { startBrowser } from './browser-page.mjs';
+
+const chromium: string | undefined = findChromium();
+if (!chromium) {
+  console.warn(skipNotice('the multi-tab IndexedDB test (playwright-core)'));
+  if (browserRequired) throw new Error('SLUICE_REQUIRE_BROWSER=1 and no Chromium: the browser suites cannot be skipped here.');
+}
+
+interface Page {
+  evaluate<R, A>(fn: (arg: A) => R | Promise<R>, arg: A): Promise<R>;
+}
+
+describe.skipIf(!chromium)('IndexedDbStore across tabs, in Chromium', () => {
+  let browser: { open(): Promise<Page>; close(): Promise<void> };
+  beforeAll(async () => {
+    browser = await startBrowser(chromium);
+  }, 60_000);
+  afterAll(() => browser?.close());
+
+  it('two tabs pushing and draining one queue at once count every item exactly once', async () => {
+    const [a, b] = await Promise.all([browser.open(), browser.open()]);
+    const work = (page: Page, from: number) =>
+      page.evaluate(
+        async ({ from }) => {
+          const { Queue, IndexedDbStore } = (globalThis as any).sluice;
+          const q = await Queue.open({ name: 'tabs', store: new IndexedDbStore({ dbName: 'e2e-tabs' }), segmentItems: 64 });
+          const pushing = (async () => {
+            for (let i = 0; i < 500; i += 25) {
+              await Promise.all(Array.from({ length: 20 }, (_, j) => q.push(from + i + j)));
+              await q.pushMany(Array.from({ length: 5 }, (_, j) => from + i + 20 + j));
+            }
+          })();
+          const acked: number[] = [];
+          let idle = 0;
+          // Drain until the queue has stayed empty a while after this tab's pushes finished.
+          let done = false;
+          void pushing.then(() => (done = true));
+          while (idle < 40) {
+            const lease = await q.take(10);
+            if (lease) {
+              acked.push(...lease.entries.map((e: { value: number }) => e.value));
+              await lease.ack();
+              idle = 0;
+            } else {
+              if (done) idle++;
+              await new Promise((r) => setTimeout(r, 5));
+            }
+          }
+          await pushing;
+          await q.close();
+          return acked;
+        },
+        { from },
+      );
+    const [fromA, fromB] = await Promise.all([work(a, 0), work(b, 10_000)]);
+    const all = [...fromA, ...fromB].sort((x, y) => x - y);
+    const expected = [...Array.from({ length: 500 }, (_, i) => i), ...Array.from({ length: 500 }, (_, i) => 10_000 + i)];
+    expect(all).toEqual(expected);
+    // Both tabs did real work: the queue was shared, not drained by one.
+    expect(fromA.length).toBeGreaterThan(0);
+    expect(fromB.length).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('a closed tab\'s leases come back to the other tab (Web Locks tell it the owner is gone)', async () => {
+    const [a, b] = await Promise.all([browser.open(), browser.open()]);
+    await a.evaluate(async () => {
+      const { Queue, IndexedDbStore } = (globalThis as any).sluice;
+      const q = await Queue.open({ name: 'leases', store: new IndexedDbStore({ dbName: 'e2e-leases' }), leaseMs: 3_600_000 });
+      await q.pushMany([1, 2, 3]);
+      (globalThis as any).lease = await q.take(2);
+    }, undefined);
+    const before = await b.evaluate(async () => {
+      const { Queue, IndexedDbStore } = (globalThis as any).sluice;
+      const q = await Queue.open({ name: 'leases', store: new IndexedDbStore({ dbName: 'e2e-leases' }) });
+      const lease = await q.take(10);
+      await lease.release();
+      await q.close();
+      return lease.entries.map((e: { value: number }) => e.value);
+    }, undefined);
+    expect(before).toEqual([3]);
+    await (a as unknown as { close(): Promise<void> }).close();
+    const after = await b.evaluate(async () => {
+      const { Queue, IndexedDbStore } = (globalThis as any).sluice;
+      const q = await Queue.open({ name: 'leases', store: new IndexedDbStore({ dbName: 'e2e-leases' }) });
+      // The closed page's lock goes away as the page is torn down: give that a moment.
+      for (let i = 0; i < 100; i++) {
+        const lease = await q.take(10);
+        if (lease?.entries.length === 3) {
+          await q.close();
+          return lease.entries.map((e: { value: number; attempts: number }) => [e.value, e.attempts]);
+        }
+        await lease?.release();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await q.close();
+      return 'the leases never came back';
+    }, undefined);
+    // 1 and 2 come back from the closed tab (their second hand-out); 3 was handed out at least twice.
+    expect((after as number[][]).map(([v]) => v)).toEqual([1, 2, 3]);
+    expect((after as number[][]).slice(0, 2).map(([, attempts]) => attempts)).toEqual([2, 2]);
+  }, 60_000);
+});
