@@ -9,6 +9,9 @@ interface Holder {
   readonly host: string;
 }
 
+/** What a lock file says: its holder, or `unreadable` (a power cut can leave a lock file whose content never reached the disk). */
+type LockContent = Holder | 'unreadable';
+
 /** True when `holder` is certainly dead: same host, and no process has its pid. */
 export function isDead(holder: Holder): boolean {
   if (holder.host !== hostname()) return false;
@@ -79,12 +82,13 @@ export class ProcessLock {
     for (let wait = 1; ; wait = Math.min(wait * 2, 20)) {
       if (this.#tryCreate()) return false;
       const holder = this.#holder();
-      if (holder && isDead(holder) && this.#steal(holder)) return true;
+      if (holder && this.#abandoned(holder) && this.#steal(holder)) return true;
       if (Date.now() >= deadline) {
+        const who = holder === 'unreadable' ? 'a lock file whose holder cannot be read' : `process ${holder?.pid ?? '(unknown)'} on ${holder?.host ?? 'an unknown host'}`;
         throw new SluiceError(
           'ERR_LOCKED',
-          `The queue directory ${this.#dir} is locked by process ${holder?.pid ?? '(unknown)'} on ${holder?.host ?? 'an unknown host'}, ` +
-            `which has held it for more than ${this.#timeoutMs} ms. If that process is hung, stop it; a dead one's lock is taken over at once.`,
+          `The queue directory ${this.#dir} is locked by ${who}; ` +
+            `waited ${this.#timeoutMs} ms (lockTimeoutMs). If that process is hung, stop it; a dead process's lock is taken over at once.`,
         );
       }
       await new Promise((resolve) => setTimeout(resolve, wait));
@@ -106,17 +110,39 @@ export class ProcessLock {
     }
   }
 
-  #holder(): Holder | undefined {
+  /** The lock file's content, or undefined when there is no lock file (released meanwhile). */
+  #holder(): LockContent | undefined {
+    let text: string;
     try {
-      const parsed = JSON.parse(readFileSync(this.#path, 'utf8')) as Partial<Holder>;
-      return typeof parsed.pid === 'number' && typeof parsed.host === 'string' ? (parsed as Holder) : undefined;
+      text = readFileSync(this.#path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    try {
+      const parsed = JSON.parse(text) as Partial<Holder>;
+      if (typeof parsed.pid === 'number' && typeof parsed.host === 'string') return { pid: parsed.pid, host: parsed.host };
     } catch {
-      // Missing (released meanwhile) or half written by a creator that is still writing it: not stealable now.
-      return undefined;
+      // Falls through: not a lock this code wrote whole.
+    }
+    return 'unreadable';
+  }
+
+  /**
+   * True when the holder can no longer release the lock: a dead process, or a lock file whose content is unreadable
+   * and older than `staleMs`. Lock files appear whole (a hard link to content written before), so an unreadable one
+   * is what a power cut left, or another program's doing: never a live holder's lock.
+   */
+  #abandoned(holder: LockContent): boolean {
+    if (holder !== 'unreadable') return isDead(holder);
+    try {
+      return Date.now() - statSync(this.#path).mtimeMs > this.#staleMs;
+    } catch {
+      return false;
     }
   }
 
-  #steal(dead: Holder): boolean {
+  #steal(dead: LockContent): boolean {
     const guard = `${this.#path}.steal`;
     try {
       mkdirSync(guard);
@@ -130,8 +156,9 @@ export class ProcessLock {
       return false;
     }
     try {
+      // Checked again by the one stealer: the lock may have changed hands since it was judged abandoned.
       const holder = this.#holder();
-      if (!holder || holder.pid !== dead.pid || holder.host !== dead.host) return false;
+      if (!holder || !this.#abandoned(holder) || JSON.stringify(holder) !== JSON.stringify(dead)) return false;
       const mine = `${this.#path}.${process.pid}.tmp`;
       const fd = openSync(mine, 'w');
       try {

@@ -1,0 +1,235 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { QueueStorage, StorageBatch } from '../../../src/core/store.js';
+import { SluiceError } from '../../../src/index.js';
+import { FileStore, type FileStoreOptions } from '../../../src/fs.js';
+import { deferred } from '../../conformance/harness.js';
+
+// The raw Store contract as FileStore keeps it on disk: what each commit leaves in the queue's directory.
+let dir: string;
+let opened: QueueStorage[];
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sluice-fs-'));
+  opened = [];
+});
+afterEach(async () => {
+  for (const storage of opened) await storage.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const open = async (options: Omit<FileStoreOptions, 'dir'> = {}) => {
+  const storage = await new FileStore({ dir, ...options }).open('q');
+  opened.push(storage);
+  return storage;
+};
+const bytes = (...values: number[]) => Uint8Array.from(values);
+const relaxed = (batch: Omit<StorageBatch, 'durability'>): StorageBatch => ({ ...batch, durability: 'relaxed' });
+const strict = (batch: Omit<StorageBatch, 'durability'>): StorageBatch => ({ ...batch, durability: 'strict' });
+const file = (name: string) => join(dir, 'q', name);
+const seg = (id: number) => file(`${String(id).padStart(16, '0')}.seg`);
+const codeOf = (promise: Promise<unknown>) =>
+  promise.then(
+    () => 'resolved',
+    (error: unknown) => (error instanceof SluiceError ? error.code : `not a SluiceError: ${String(error)}`),
+  );
+/** The pid of a process that has exited. */
+const deadPid = () => Number(String(spawnSync(process.execPath, ['-e', 'console.log(process.pid)']).stdout).trim());
+const eio = () => Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+
+describe('FileQueueStorage.commit()', () => {
+  it('applies a batch only when the token is current, whichever FileStore committed last', async () => {
+    const a = await open();
+    const b = await open();
+    const t0 = (await a.load()).token;
+    const t1 = await a.commit(t0, relaxed({ write: { segment: 0, offset: 0, bytes: bytes(1, 2) } }));
+    expect(t1).toBeDefined();
+    expect(t1).not.toBe(t0);
+    expect(await b.token()).toBe(t1);
+    // b's view is from before a's commit: nothing is written.
+    expect(await b.commit(t0, relaxed({ write: { segment: 0, offset: 2, bytes: bytes(9) } }))).toBeUndefined();
+    expect([...readFileSync(seg(0))]).toEqual([1, 2]);
+    expect(await b.commit(t1!, relaxed({ write: { segment: 0, offset: 2, bytes: bytes(3) } }))).toBeDefined();
+    expect([...(await a.read(0, 0, 10))]).toEqual([1, 2, 3]);
+  });
+
+  it('a write at an earlier offset cuts the file there', async () => {
+    const s = await open();
+    let token = (await s.load()).token;
+    token = (await s.commit(token, strict({ write: { segment: 7, offset: 0, bytes: bytes(1, 2, 3, 4, 5) } })))!;
+    token = (await s.commit(token, strict({ write: { segment: 7, offset: 2, bytes: bytes(8) } })))!;
+    expect([...readFileSync(seg(7))]).toEqual([1, 2, 8]);
+    expect((await s.load()).segments).toEqual([{ id: 7, length: 3 }]);
+    await s.commit(token, relaxed({ write: { segment: 7, offset: 0, bytes: bytes() } }));
+    expect(statSync(seg(7)).size).toBe(0);
+  });
+
+  it('removes segment files, and quarantines them as .bad files no longer listed', async () => {
+    const s = await open();
+    let token = (await s.load()).token;
+    for (const id of [0, 10, 20]) token = (await s.commit(token, relaxed({ write: { segment: id, offset: 0, bytes: bytes(id) } })))!;
+    token = (await s.commit(token, strict({ remove: [0], quarantine: [10] })))!;
+    expect(existsSync(seg(0))).toBe(false);
+    expect([...readFileSync(`${seg(10)}.bad`)]).toEqual([10]);
+    expect((await s.load()).segments).toEqual([{ id: 20, length: 1 }]);
+    expect((await s.read(10, 0, 1)).length).toBe(0);
+  });
+
+  it('replaces the metadata whole, through a temp file that never stays behind', async () => {
+    const s = await open();
+    let token = (await s.load()).token;
+    expect((await s.load()).meta).toBeUndefined();
+    token = (await s.commit(token, strict({ meta: bytes(1, 1, 1, 1) })))!;
+    await s.commit(token, relaxed({ meta: bytes(2) }));
+    expect([...readFileSync(file('meta'))]).toEqual([2]);
+    expect([...(await s.load()).meta!]).toEqual([2]);
+    expect(readdirSync(join(dir, 'q')).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('a leftover temp file is neither read as metadata nor kept', async () => {
+    const s = await open();
+    await s.commit((await s.load()).token, relaxed({ meta: bytes(5) }));
+    writeFileSync(file('meta.12345.dead.tmp'), bytes(6, 6));
+    const again = await open();
+    expect([...(await again.load()).meta!]).toEqual([5]);
+    expect(existsSync(file('meta.12345.dead.tmp'))).toBe(false);
+  });
+
+  it('never writes into a segment another handle removed and created again', async () => {
+    const a = await open();
+    const b = await open();
+    let token = (await a.commit((await a.load()).token, relaxed({ write: { segment: 3, offset: 0, bytes: bytes(1, 1) } })))!;
+    expect([...(await a.read(3, 0, 2))]).toEqual([1, 1]);
+    token = (await b.commit(token, relaxed({ remove: [3] })))!;
+    token = (await b.commit(token, relaxed({ write: { segment: 3, offset: 0, bytes: bytes(2) } })))!;
+    // a holds a descriptor of the old, unlinked file; its next commit must reach the new one.
+    expect((await a.load()).segments).toEqual([{ id: 3, length: 1 }]);
+    await a.commit(token, relaxed({ write: { segment: 3, offset: 1, bytes: bytes(3) } }));
+    expect([...readFileSync(seg(3))]).toEqual([2, 3]);
+    expect([...(await a.read(3, 0, 9))]).toEqual([2, 3]);
+  });
+});
+
+describe('FileQueueStorage with a failing disk', () => {
+  it('an fsync error rejects the commit with ERR_STORAGE and makes the handle unusable', async () => {
+    const failing = { fsync: async () => Promise.reject(eio()), fdatasync: async () => Promise.reject(eio()) };
+    const s = await open({ sync: failing });
+    const token = (await s.load()).token;
+    // Relaxed commits never fsync, so the disk's trouble does not show yet.
+    const t1 = (await s.commit(token, relaxed({ write: { segment: 0, offset: 0, bytes: bytes(1) } })))!;
+    const error = await s.commit(t1, strict({ write: { segment: 0, offset: 1, bytes: bytes(2) } })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SluiceError);
+    expect((error as SluiceError).code).toBe('ERR_STORAGE');
+    expect(((error as SluiceError).cause as NodeJS.ErrnoException).code).toBe('EIO');
+    // Never retried as if it had worked: every later call says the same.
+    for (const call of [s.token(), s.load(), s.read(0, 0, 1), s.commit(t1, relaxed({ meta: bytes(1) }))]) {
+      await expect(call).rejects.toBe(error);
+    }
+    // The lock went back: another handle commits at once, and sees that something may have changed.
+    const other = await open({ lockTimeoutMs: 0 });
+    expect(await other.token()).not.toBe(t1);
+    expect(await codeOf(other.commit((await other.load()).token, relaxed({ meta: bytes(1) })))).toBe('resolved');
+  });
+
+  it('a full disk is ERR_QUOTA_EXCEEDED, and the handle stays usable once there is room', async () => {
+    const s = await open();
+    const token = (await s.load()).token;
+    // Linux's /dev/full answers every write with ENOSPC.
+    symlinkSync('/dev/full', seg(0));
+    const error = await s.commit(token, relaxed({ write: { segment: 0, offset: 0, bytes: bytes(1) } })).catch((e: unknown) => e);
+    expect((error as SluiceError).code).toBe('ERR_QUOTA_EXCEEDED');
+    expect(((error as SluiceError).cause as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    expect(await s.commit(await s.token(), relaxed({ remove: [0], meta: bytes(1) }))).toBeDefined();
+  });
+
+  it('after close, every call is ERR_CLOSED', async () => {
+    const s = await open();
+    const token = (await s.load()).token;
+    await s.close();
+    for (const call of [s.token(), s.load(), s.read(0, 0, 1), s.commit(token, relaxed({ meta: bytes(1) }))]) {
+      expect(await codeOf(call)).toBe('ERR_CLOSED');
+    }
+  });
+});
+
+describe('the process lock between FileStores', () => {
+  it('a commit waits while another handle holds the lock, then sees that handle\'s commit', async () => {
+    const held = deferred();
+    const entered = deferred();
+    const slow = {
+      fsync: async () => undefined,
+      fdatasync: async () => {
+        entered.resolve();
+        await held.promise;
+      },
+    };
+    const a = await open({ sync: slow });
+    const b = await open();
+    const impatient = await open({ lockTimeoutMs: 0 });
+    const token = (await a.load()).token;
+    const first = a.commit(token, strict({ write: { segment: 0, offset: 0, bytes: bytes(1) } }));
+    await entered.promise;
+    // a holds the lock mid-commit: a FileStore that will not wait fails at once, naming this process.
+    const locked = await impatient.commit(token, relaxed({ meta: bytes(1) })).catch((e: unknown) => e);
+    expect((locked as SluiceError).code).toBe('ERR_LOCKED');
+    expect((locked as SluiceError).message).toContain(`process ${process.pid} on ${hostname()}`);
+    // One that waits gets in after a's commit, and its stale view writes nothing.
+    const second = b.commit(token, relaxed({ write: { segment: 0, offset: 0, bytes: bytes(2) } }));
+    held.resolve();
+    expect(await first).toBeDefined();
+    expect(await second).toBeUndefined();
+    expect([...readFileSync(seg(0))]).toEqual([1]);
+    expect(existsSync(file('lock'))).toBe(false);
+  });
+
+  it('a dead holder\'s lock is taken over, and every earlier view counts as stale', async () => {
+    const s = await open();
+    const token = (await s.load()).token;
+    writeFileSync(file('lock'), JSON.stringify({ pid: deadPid(), host: hostname() }));
+    // The dead holder may have been mid-commit, so a token from before cannot be trusted.
+    expect(await s.commit(token, relaxed({ meta: bytes(1) }))).toBeUndefined();
+    expect(existsSync(file('lock'))).toBe(false);
+    expect(await s.commit(await s.token(), relaxed({ meta: bytes(1) }))).toBeDefined();
+  });
+
+  it('a live holder past lockTimeoutMs is ERR_LOCKED naming its pid; a holder on another host is never taken over', async () => {
+    mkdirSync(join(dir, 'q'));
+    writeFileSync(file('lock'), JSON.stringify({ pid: process.pid, host: hostname() }));
+    const error = await open({ lockTimeoutMs: 0 }).catch((e: unknown) => e);
+    expect((error as SluiceError).code).toBe('ERR_LOCKED');
+    expect((error as SluiceError).message).toContain(`process ${process.pid}`);
+    writeFileSync(file('lock'), JSON.stringify({ pid: deadPid(), host: 'elsewhere.example' }));
+    expect(await codeOf(open({ lockTimeoutMs: 0 }))).toBe('ERR_LOCKED');
+  });
+
+  it('a takeover marker left by a process that died while taking over is ignored once older than staleMs', async () => {
+    mkdirSync(join(dir, 'q'));
+    writeFileSync(file('lock'), JSON.stringify({ pid: deadPid(), host: hostname() }));
+    mkdirSync(file('lock.steal'));
+    expect(await codeOf(open({ lockTimeoutMs: 0 }))).toBe('ERR_LOCKED');
+    expect(await codeOf(open({ lockTimeoutMs: 1000, staleMs: 0 }))).toBe('resolved');
+    expect(existsSync(file('lock.steal'))).toBe(false);
+  });
+  it('a lock file a power cut left empty is taken over once older than staleMs', async () => {
+    mkdirSync(join(dir, 'q'));
+    writeFileSync(file('lock'), '');
+    const error = await open({ lockTimeoutMs: 0 }).catch((e: unknown) => e);
+    expect((error as SluiceError).code).toBe('ERR_LOCKED');
+    expect((error as SluiceError).message).toContain('cannot be read');
+    const minuteAgo = new Date(Date.now() - 60_000);
+    utimesSync(file('lock'), minuteAgo, minuteAgo);
+    expect(await codeOf(open({ lockTimeoutMs: 0 }))).toBe('resolved');
+    expect(existsSync(file('lock'))).toBe(false);
+  });
+});
+
+describe('FileQueueStorage.isGone()', () => {
+  it('is true only for a dead process on this host', async () => {
+    const s = await open();
+    expect(s.isGone!(s.owner!)).toBe(false);
+    expect(s.isGone!(`${hostname()}:${deadPid()}:abc`)).toBe(true);
+    expect(s.isGone!(`elsewhere.example:${deadPid()}:abc`)).toBe(false);
+  });
+});
