@@ -54,7 +54,8 @@ export class IndexedDbStore implements Store {
   }
 }
 
-const ALL = ['queues', 'segments', 'chunks', 'quarantine'] as const;
+const ALL = ['queues', 'metas', 'segments', 'chunks', 'quarantine'] as const;
+type Transaction = IDBPTransaction<SluiceDB, typeof ALL, 'readwrite'>;
 
 class IndexedDbQueueStorage implements QueueStorage {
   readonly owner = randomId();
@@ -78,21 +79,21 @@ class IndexedDbQueueStorage implements QueueStorage {
   }
 
   async load(): Promise<StorageSnapshot> {
-    const tx = (await this.#db()).transaction(['queues', 'segments'], 'readonly');
-    const [record, segments] = await Promise.all([
+    const tx = (await this.#db()).transaction(['queues', 'metas', 'segments'], 'readonly');
+    const [version, meta, segments] = await Promise.all([
       tx.objectStore('queues').get(this.#name),
+      tx.objectStore('metas').get(this.#name),
       tx.objectStore('segments').getAll(this.#segmentRange()),
     ]);
-    return { token: String(record?.version ?? 0), meta: record?.meta, segments: segments.map(({ id, length }) => ({ id, length })) };
+    return { token: String(version ?? 0), meta, segments: segments.map(({ id, length }) => ({ id, length })) };
   }
 
   async token(): Promise<string> {
-    const record = await (await this.#db()).get('queues', this.#name);
-    return String(record?.version ?? 0);
+    return String((await (await this.#db()).get('queues', this.#name)) ?? 0);
   }
 
   async read(segment: number, start: number, end: number): Promise<Uint8Array> {
-    const chunks = await (await this.#db()).getAll('chunks', this.#chunkRange(segment, 0));
+    const chunks = await (await this.#db()).getAll('chunks', this.#chunkRange(segment));
     const out = new Uint8Array(Math.max(0, end - start));
     let at = 0;
     let filled = 0;
@@ -150,45 +151,54 @@ class IndexedDbQueueStorage implements QueueStorage {
     return !held.some((lock) => lock.name === `sluice-owner:${owner}`);
   }
 
-  /** The commit's requests. It awaits only requests of `tx`, so the transaction stays open until the last one. */
-  async #apply(tx: IDBPTransaction<SluiceDB, typeof ALL, 'readwrite'>, token: string, batch: StorageBatch): Promise<string | undefined> {
-    const queues = tx.objectStore('queues');
-    const record = (await queues.get(this.#name)) ?? { version: 0 };
-    if (String(record.version) !== token) return undefined;
+  /**
+   * The commit's requests, issued at once without waiting for the reads: the checks run when the reads come back,
+   * and a failed check aborts the transaction, undoing the writes. So an append costs one round trip, as a single
+   * put does. It awaits only requests of `tx`, so the transaction stays open until the last one.
+   */
+  async #apply(tx: Transaction, token: string, batch: StorageBatch): Promise<string | undefined> {
+    const name = this.#name;
     const { write, meta, remove = [], quarantine = [] } = batch;
-    if (write) await this.#write(tx, write);
+    const version = tx.objectStore('queues').get(name);
+    const written = write && tx.objectStore('segments').get([name, write.segment]);
+    if (write) this.#append(tx, write);
+    if (meta) void tx.objectStore('metas').put(meta.slice(), name);
     for (const id of remove) {
-      void tx.objectStore('segments').delete([this.#name, id]);
-      void tx.objectStore('chunks').delete(this.#chunkRange(id, 0));
+      void tx.objectStore('segments').delete([name, id]);
+      void tx.objectStore('chunks').delete(this.#chunkRange(id));
     }
-    for (const id of quarantine) {
-      const range = this.#chunkRange(id, 0);
-      const [keys, values] = await Promise.all([tx.objectStore('chunks').getAllKeys(range), tx.objectStore('chunks').getAll(range)]);
-      keys.forEach((key, i) => void tx.objectStore('quarantine').put(values[i]!, key));
-      void tx.objectStore('chunks').delete(range);
-      void tx.objectStore('segments').delete([this.#name, id]);
+    const next = Number(token) + 1;
+    void tx.objectStore('queues').put(next, name);
+    if (String((await version) ?? 0) !== token) {
+      tx.abort();
+      return undefined;
     }
-    const next = { version: record.version + 1, meta: meta ? meta.slice() : record.meta };
-    void queues.put(next, this.#name);
-    return String(next.version);
-  }
-
-  /** Writes `bytes` at `offset` of a segment as one chunk, cutting what lay past `offset` first. */
-  async #write(tx: IDBPTransaction<SluiceDB, typeof ALL, 'readwrite'>, write: NonNullable<StorageBatch['write']>): Promise<void> {
-    const { segment, offset, bytes } = write;
-    const chunks = tx.objectStore('chunks');
-    const info = await tx.objectStore('segments').get([this.#name, segment]);
-    if ((info?.length ?? 0) > offset) {
-      // Rare: cutting a torn tail. Chunks wholly past the cut go; one that straddles it is shortened.
-      let cursor = await chunks.openCursor(this.#chunkRange(segment, 0));
+    // Rare: a write before the segment's end cuts a torn tail. Chunks past the cut go (the new one included,
+    // put again after), one that straddles it is shortened.
+    if (write && ((await written)?.length ?? 0) > write.offset) {
+      let cursor = await tx.objectStore('chunks').openCursor(this.#chunkRange(write.segment));
       while (cursor) {
         const at = (cursor.key as [string, number, number])[2];
-        if (at >= offset) void cursor.delete();
-        else if (at + cursor.value.length > offset) void cursor.update(cursor.value.slice(0, offset - at));
+        if (at >= write.offset) void cursor.delete();
+        else if (at + cursor.value.length > write.offset) void cursor.update(cursor.value.slice(0, write.offset - at));
         cursor = await cursor.continue();
       }
+      this.#append(tx, write);
     }
-    if (bytes.length > 0) void chunks.put(bytes.slice(), [this.#name, segment, offset]);
+    for (const id of quarantine) {
+      const range = this.#chunkRange(id);
+      const chunks = tx.objectStore('chunks');
+      const [keys, values] = await Promise.all([chunks.getAllKeys(range), chunks.getAll(range)]);
+      keys.forEach((key, i) => void tx.objectStore('quarantine').put(values[i]!, key));
+      void chunks.delete(range);
+      void tx.objectStore('segments').delete([name, id]);
+    }
+    return String(next);
+  }
+
+  /** Puts `bytes` as one chunk at `offset`, and the segment's new length. */
+  #append(tx: Transaction, { segment, offset, bytes }: NonNullable<StorageBatch['write']>): void {
+    if (bytes.length > 0) void tx.objectStore('chunks').put(bytes.slice(), [this.#name, segment, offset]);
     void tx.objectStore('segments').put({ id: segment, length: offset + bytes.length }, [this.#name, segment]);
   }
 
@@ -196,8 +206,8 @@ class IndexedDbQueueStorage implements QueueStorage {
     return IDBKeyRange.bound([this.#name, -Infinity], [this.#name, Infinity]);
   }
 
-  #chunkRange(segment: number, from: number): IDBKeyRange {
-    return IDBKeyRange.bound([this.#name, segment, from], [this.#name, segment, Infinity]);
+  #chunkRange(segment: number): IDBKeyRange {
+    return IDBKeyRange.bound([this.#name, segment, 0], [this.#name, segment, Infinity]);
   }
 }
 

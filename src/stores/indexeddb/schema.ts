@@ -2,13 +2,15 @@ import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 
 /**
  * The database layout. One database holds any number of queues:
- * - `queues`: queue name -> its commit counter (the token) and metadata blob;
+ * - `queues`: queue name -> its commit counter (the token);
+ * - `metas`: queue name -> its metadata blob;
  * - `segments`: [queue, segment id] -> the segment's length;
  * - `chunks`: [queue, segment id, byte offset] -> the bytes one commit appended there.
  * A commit appends one chunk instead of rewriting its segment, so a push costs one small record.
  */
 export interface SluiceDB extends DBSchema {
-  queues: { key: string; value: { version: number; meta?: Uint8Array } };
+  queues: { key: string; value: number };
+  metas: { key: string; value: Uint8Array };
   segments: { key: [string, number]; value: { id: number; length: number } };
   chunks: { key: [string, number, number]; value: Uint8Array };
   quarantine: { key: [string, number, number]; value: Uint8Array };
@@ -23,6 +25,7 @@ const upgrades: ((db: Database) => void)[] = [
   // 0 -> 1: the first layout.
   (db) => {
     db.createObjectStore('queues');
+    db.createObjectStore('metas');
     db.createObjectStore('segments');
     db.createObjectStore('chunks');
     db.createObjectStore('quarantine');
