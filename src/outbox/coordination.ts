@@ -1,0 +1,83 @@
+/** What one handle tells the others about tasks that left the outbox. */
+export interface Relayed {
+  readonly type: 'sent' | 'dead';
+  readonly detail: object;
+}
+
+interface LockManagerLike {
+  request(name: string, options: { ifAvailable?: boolean }, callback: (lock: unknown) => Promise<void> | void): Promise<unknown>;
+}
+
+/**
+ * Handles of one outbox in several tabs and workers: exactly one delivers at a time (a Web Lock held while
+ * delivering) and every handle hears what was sent or buried (a BroadcastChannel). Where either API is missing
+ * (Node), a handle is alone and always may deliver. The globals are read when a handle opens, never at import.
+ */
+export class Coordination {
+  readonly #name: string;
+  readonly #locks: LockManagerLike | undefined;
+  readonly #channel: BroadcastChannel | undefined;
+  #held = false;
+  #waiting = false;
+  #release: (() => void) | undefined;
+  #closed = false;
+
+  constructor(name: string, options: { onMessage: (message: Relayed) => void; onGranted: () => void; broadcast: boolean }) {
+    this.#name = `sluice-outbox:${name}`;
+    const nav = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator;
+    this.#locks = typeof nav?.locks?.request === 'function' ? nav.locks : undefined;
+    this.#onGranted = options.onGranted;
+    const Channel = (globalThis as { BroadcastChannel?: typeof BroadcastChannel }).BroadcastChannel;
+    if (options.broadcast && typeof Channel === 'function') {
+      const channel = new Channel(this.#name);
+      channel.onmessage = (event: MessageEvent) => options.onMessage(event.data as Relayed);
+      // Node keeps a process alive while a channel is open; an outbox must not.
+      (channel as unknown as { unref?: () => void }).unref?.();
+      this.#channel = channel;
+    }
+  }
+
+  readonly #onGranted: () => void;
+
+  /**
+   * True when this handle may deliver now. Otherwise it queues for the lock and calls `onGranted` when it gets
+   * it, so a tab takes over delivery as soon as the one delivering closes.
+   */
+  mayDeliver(): boolean {
+    if (!this.#locks || this.#held) return true;
+    if (!this.#waiting && !this.#closed) {
+      this.#waiting = true;
+      void this.#locks
+        .request(this.#name, {}, () => {
+          this.#waiting = false;
+          if (this.#closed) return;
+          this.#held = true;
+          this.#onGranted();
+          return new Promise<void>((resolve) => (this.#release = resolve));
+        })
+        .catch(() => (this.#waiting = false));
+    }
+    return false;
+  }
+
+  /** Lets another handle deliver. */
+  yieldDelivery(): void {
+    this.#held = false;
+    this.#release?.();
+    this.#release = undefined;
+  }
+
+  post(message: Relayed): void {
+    try {
+      this.#channel?.postMessage(message);
+    } catch {
+      // A detail that cannot be cloned (a user's exotic body) is not relayed; the local event already fired.
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.yieldDelivery();
+    this.#channel?.close();
+  }
+}

@@ -1,0 +1,106 @@
+import type { Queue } from '../core/queue.js';
+import { parseIds } from '../core/ids.js';
+import { publicTask, type HttpTask, type StoredTask } from './task.js';
+
+/** Why a task went to dead. */
+export type DeadReason =
+  | 'status' // the server answered with a status `classify` calls dead (a 400, say)
+  | 'network' // `classify` called a network error dead
+  | 'max-attempts'
+  | 'max-age'
+  | 'expired' // its `expiresAt` passed before it was delivered
+  | 'superseded' // a newer task with the same `key` replaced it
+  | 'skipped' // `onBeforeSend` returned false
+  | 'evicted' // `limits` with overflow 'drop-oldest' made room for newer tasks
+  | 'invalid'; // `onBeforeSend` returned a task that does not validate
+
+/** A dead task as stored in `<name>.dead`. */
+export interface DeadRecord {
+  readonly task: StoredTask;
+  readonly reason: DeadReason;
+  /** The last HTTP status received, if any. */
+  readonly status?: number;
+  /** Attempts made (sends started). */
+  readonly attempts: number;
+  /** Epoch ms when it went to dead. */
+  readonly at: number;
+  /** The last error's message, for network failures and timeouts. */
+  readonly error?: string;
+}
+
+/** A dead letter as `dead.list()` shows it. */
+export interface DeadLetter {
+  /** The dead letter's id in the dead-letter queue (for `retry` and `purge`). */
+  readonly id: string;
+  readonly task: HttpTask & { id: string };
+  readonly reason: DeadReason;
+  readonly status?: number;
+  readonly attempts: number;
+  readonly at: number;
+  readonly error?: string;
+}
+
+/**
+ * Tasks that left the outbox without being delivered, each with its reason, last status and attempts, kept in a
+ * queue of their own until someone retries or purges them. Nothing leaves the outbox silently: it is sent, or it
+ * is here.
+ */
+export class DeadLetters {
+  readonly #queue: Queue<DeadRecord>;
+  readonly #requeue: (tasks: StoredTask[]) => Promise<void>;
+
+  /** @internal The outbox makes it; `requeue` puts tasks back into the outbox with their ids. */
+  constructor(queue: Queue<DeadRecord>, requeue: (tasks: StoredTask[]) => Promise<void>) {
+    this.#queue = queue;
+    this.#requeue = requeue;
+  }
+
+  /** Dead letters, oldest first (at most `limit`). */
+  async list(options: { readonly limit?: number } = {}): Promise<DeadLetter[]> {
+    const entries = await this.#queue.list(options);
+    return entries.map(({ id, value }) => {
+      const letter: DeadLetter = { id, task: publicTask(value.task), reason: value.reason, attempts: value.attempts, at: value.at };
+      return {
+        ...letter,
+        ...(value.status !== undefined && { status: value.status }),
+        ...(value.error !== undefined && { error: value.error }),
+      };
+    });
+  }
+
+  /** How many dead letters there are. */
+  size(): Promise<number> {
+    return this.#queue.size();
+  }
+
+  /**
+   * Puts dead tasks back into the outbox (all, or those of `ids`) with their ids, so the server sees the same
+   * Idempotency-Key, and fresh attempts and age. Resolves how many went back.
+   */
+  async retry(ids?: readonly string[]): Promise<number> {
+    const records = await this.#select(ids);
+    if (records.length === 0) return 0;
+    // Into the outbox first, then out of here: a crash between leaves the task in both, and the outbox's open
+    // keeps the newer of the two (this requeue), never neither.
+    await this.#requeue(records.map((r) => r.value.task));
+    await this.#queue.remove(records.map((r) => r.id));
+    return records.length;
+  }
+
+  /** Deletes dead letters for good (all, or those of `ids`). Resolves how many were deleted. */
+  async purge(ids?: readonly string[]): Promise<number> {
+    if (ids === undefined) {
+      const size = await this.#queue.size();
+      await this.#queue.clear();
+      return size;
+    }
+    return this.#queue.remove(ids);
+  }
+
+  async #select(ids: readonly string[] | undefined): Promise<{ id: string; value: DeadRecord }[]> {
+    const entries = await this.#queue.list();
+    if (ids === undefined) return entries;
+    const wanted = new Set(parseIds(ids).map(String));
+    return entries.filter((e) => wanted.has(e.id));
+  }
+}

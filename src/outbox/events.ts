@@ -1,0 +1,56 @@
+import type { DeadReason } from './dead-letters.js';
+import type { HttpTask } from './task.js';
+
+/** A task as events show it: with its id, the Idempotency-Key it is sent with. */
+export type TaskView = HttpTask & { id: string };
+
+export interface SentDetail {
+  readonly task: TaskView;
+  readonly status: number;
+  readonly attempts: number;
+  /**
+   * The response, in the handle that sent it (read its body in the listener, synchronously started: the outbox
+   * cancels an unread body after the listeners ran). Absent in events relayed from another tab.
+   */
+  readonly response?: Response;
+  /** True when another handle (tab, worker) delivered it. */
+  readonly remote?: boolean;
+}
+
+export interface RetryDetail {
+  readonly task: TaskView;
+  readonly attempts: number;
+  /** When it will be tried again, from now. */
+  readonly delayMs: number;
+  readonly status?: number;
+  readonly error?: string;
+}
+
+export interface DeadDetail {
+  readonly task: TaskView;
+  readonly reason: DeadReason;
+  readonly status?: number;
+  readonly attempts: number;
+  readonly error?: string;
+  readonly remote?: boolean;
+}
+
+/** What `flush` resolves with: tasks sent, scheduled for a retry and sent to dead during it, and those left. */
+export interface FlushResult {
+  readonly sent: number;
+  readonly retried: number;
+  readonly dead: number;
+  readonly remaining: number;
+}
+
+export interface OutboxEventMap {
+  sent: CustomEvent<SentDetail>;
+  retry: CustomEvent<RetryDetail>;
+  dead: CustomEvent<DeadDetail>;
+  /** Nothing is left to deliver. */
+  drained: Event;
+  online: Event;
+  offline: Event;
+  /** A failure the outbox cannot hand to a caller (a storage error during background delivery). */
+  error: CustomEvent<{ readonly error: unknown }>;
+}

@@ -1,0 +1,601 @@
+import { SluiceError } from '../core/errors.js';
+import type { Lease, LeaseEntry } from '../core/lease.js';
+import { Queue } from '../core/queue.js';
+import type { Store } from '../core/store.js';
+import { platformConnectivity } from '../platform/connectivity.js';
+import { backoffDelay } from './backoff.js';
+import { Coordination, type Relayed } from './coordination.js';
+import { DeadLetters, type DeadReason, type DeadRecord } from './dead-letters.js';
+import type { DeadDetail, FlushResult, OutboxEventMap, RetryDetail, SentDetail } from './events.js';
+import { resolveOutboxOptions, type OutboxOptions, type ResolvedOutboxOptions } from './options.js';
+import { batchable, buildBatchRequest, buildRequest, type Send } from './request.js';
+import { parseRetryAfter } from './retry-after.js';
+import { Eligibility, nextWake, pick } from './scheduler.js';
+import { normaliseTask, publicTask, resolveUrl, taskBytes, taskFromRequest, type HttpTask, type StoredTask } from './task.js';
+import { Budget } from './budget.js';
+
+type Entry = LeaseEntry<StoredTask>;
+
+/** Counts of one delivery run (a `flush`, or the background loop). */
+interface Tally {
+  sent: number;
+  retried: number;
+  dead: number;
+  /** Task ids attempted in this run: a flush tries each task at most once. */
+  readonly attempted: Set<string>;
+}
+
+/** A task leaving for dead: where it was, and the record it becomes. */
+interface Burial {
+  readonly entryId: string;
+  readonly record: DeadRecord;
+}
+
+const tally = (): Tally => ({ sent: 0, retried: 0, dead: 0, attempted: new Set() });
+
+/**
+ * HTTP tasks stored first and delivered with retry. A task leaves only as sent (acked after its response) or dead
+ * (moved to `dead` with its reason); retry bookkeeping lives in the queue (attempts, delays), so it survives
+ * restarts; a process that dies mid-request sends the task again with the same Idempotency-Key.
+ */
+export class Outbox extends EventTarget {
+  /** The store used when `OutboxOptions.store` is absent. Set by the platform entries. */
+  protected static defaultStore: (() => Store) | undefined;
+
+  readonly name: string;
+  readonly dead: DeadLetters;
+  readonly #o: ResolvedOutboxOptions;
+  readonly #queue: Queue<StoredTask>;
+  readonly #graveyard: Queue<DeadRecord>;
+  readonly #coord: Coordination;
+  readonly #budget: Budget;
+  readonly #active = new Set<Promise<void>>();
+  readonly #activeIds = new Set<string>();
+  readonly #background: Tally = tally();
+  readonly #unsubscribe: (() => void) | undefined;
+  #serial: Promise<unknown> = Promise.resolve();
+  #running = false;
+  #pumping = false;
+  #again = false;
+  #timer: unknown;
+  #closing: Promise<void> | undefined;
+  /** What sends have shown; `#manual` (from `setOnline`) overrides it. */
+  #reachable = true;
+  #manual: boolean | undefined;
+  #probeFailures = 0;
+  #probeAt = 0;
+  /** Set once a task with a priority was seen: then each pass lists the queue to pick higher ones first. */
+  #prioritised = false;
+  #drained = true;
+
+  /** Opens (creating when absent) the outbox `options.name` and its dead letters `<name>.dead`. */
+  static async open(options: OutboxOptions): Promise<Outbox> {
+    const o = resolveOutboxOptions(options);
+    const store = o.store ?? this.defaultStore?.();
+    // A lease outlives the request's timeout, so a live handle's task is never taken by another meanwhile.
+    const common = { clock: o.clock, durability: o.durability, leaseMs: o.timeoutMs + 60_000, ...(store && { store }) };
+    const queue = await Queue.open<StoredTask>({ name: o.name, ...common });
+    let graveyard: Queue<DeadRecord>;
+    try {
+      graveyard = await Queue.open<DeadRecord>({ name: `${o.name}.dead`, ...common });
+    } catch (error) {
+      await queue.close();
+      throw error;
+    }
+    const outbox = new this(o, queue, graveyard);
+    try {
+      await outbox.#reconcile();
+    } catch (error) {
+      await outbox.close();
+      throw error;
+    }
+    return outbox;
+  }
+
+  /** Use `Outbox.open`. */
+  protected constructor(options: ResolvedOutboxOptions, queue: Queue<StoredTask>, graveyard: Queue<DeadRecord>) {
+    super();
+    this.name = options.name;
+    this.#o = options;
+    this.#queue = queue;
+    this.#graveyard = graveyard;
+    this.#budget = new Budget(options.limits, queue);
+    this.dead = new DeadLetters(graveyard, (tasks) => this.#requeue(tasks));
+    this.#coord = new Coordination(options.name, {
+      broadcast: true,
+      onMessage: (message) => this.#relayed(message),
+      onGranted: () => this.#kick(),
+    });
+    queue.addEventListener('change', () => this.#kick());
+    const connectivity = options.connectivity ?? platformConnectivity();
+    if (connectivity?.online === false) this.#reachable = false;
+    this.#unsubscribe = connectivity?.subscribe((online) => {
+      if (online) {
+        // The event is a hint: probe at once rather than trusting it blindly.
+        this.#probeAt = 0;
+        this.#kick();
+      } else this.#setReachable(false);
+    });
+  }
+
+  /** Whether the outbox believes the network is there (a `setOnline` override wins). */
+  get online(): boolean {
+    return this.#manual ?? this.#reachable;
+  }
+
+  /** Overrides what sends and platform events say, until called again (Node has no online events). */
+  setOnline(online: boolean): void {
+    const was = this.online;
+    this.#manual = online;
+    this.#probeFailures = 0;
+    this.#probeAt = 0;
+    if (online) this.#reachable = true;
+    if (was !== online) this.dispatchEvent(new Event(online ? 'online' : 'offline'));
+    if (online) this.#kick();
+  }
+
+  /** Stores `task` (an `HttpTask` or a `Request`) for delivery; resolves its id once it is durable. */
+  async enqueue(task: HttpTask | Request): Promise<string> {
+    const [id] = await this.enqueueMany([task]);
+    return id!;
+  }
+
+  /** Stores `tasks` all or nothing; resolves their ids once they are durable. */
+  async enqueueMany(tasks: readonly (HttpTask | Request)[]): Promise<string[]> {
+    this.#checkOpen();
+    if (!Array.isArray(tasks)) throw new SluiceError('ERR_INVALID_TASK', 'Expected `tasks` to be an array.');
+    const now = this.#o.clock.now();
+    const plain = await Promise.all(tasks.map((t) => (isRequest(t) ? taskFromRequest(t) : t)));
+    const stored = plain.map((t) => normaliseTask(t, this.#o.baseUrl, now));
+    if (stored.length === 0) return [];
+    await this.#exclusive(async () => {
+      const superseded = await this.#coalesce(stored);
+      const evicted = await this.#budget.makeRoom(stored, superseded);
+      const buried = [...superseded, ...evicted.map((e) => this.#burial(e, 'evicted'))];
+      await this.#queue.pushMany(stored.filter((t) => !buried.some((b) => b.record.task === t)));
+      await this.#bury(buried, undefined, this.#background);
+    });
+    this.#drained = false;
+    this.#kick();
+    return stored.map((t) => t.id);
+  }
+
+  /**
+   * Tries the network now; on a network error, stores the request and resolves a 202 whose 'Sluice-Queued' header
+   * holds the task id (for service-worker fetch handlers). Responses, even 5xx ones, are returned as they are.
+   */
+  async fetch(input: Request | string, init?: RequestInit): Promise<Response> {
+    this.#checkOpen();
+    const request = new Request(input, init);
+    const task = await taskFromRequest(request);
+    // The live try carries the key the stored task will keep: if its response was lost, the retry is deduplicated.
+    task.id ??= normaliseTask({ url: request.url, method: 'GET' }, undefined, 0).id;
+    const headers = new Headers(request.headers);
+    headers.set('idempotency-key', task.id);
+    try {
+      const response = await this.#transport()(new Request(request, { headers }));
+      this.#setReachable(true);
+      return response;
+    } catch (error) {
+      if (!isNetworkError(error)) throw error;
+      this.#setReachable(false);
+      const id = await this.enqueue(task);
+      return new Response(null, { status: 202, statusText: 'Accepted', headers: { 'Sluice-Queued': id } });
+    }
+  }
+
+  /** One delivery run now: every task that may go is tried once. Resolves with what happened and what is left. */
+  async flush(options: { readonly signal?: AbortSignal } = {}): Promise<FlushResult> {
+    this.#checkOpen();
+    const run = tally();
+    for (;;) {
+      options.signal?.throwIfAborted();
+      const started = await this.#fill(run);
+      if (started === 0 && this.#active.size === 0) break;
+      if (started === 0 || this.#active.size >= this.#o.concurrency) await Promise.race(this.#active);
+    }
+    if (!this.#running) this.#coord.yieldDelivery();
+    const remaining = await this.#queue.size();
+    if (remaining === 0) this.#drain();
+    return { sent: run.sent, retried: run.retried, dead: run.dead, remaining };
+  }
+
+  /** Delivers in the background from now on: at once, when tasks arrive, when delays end, when the network returns. */
+  start(): void {
+    this.#checkOpen();
+    this.#running = true;
+    this.#kick();
+  }
+
+  /** Stops background delivery; resolves when the requests in flight have ended. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    while (this.#active.size > 0) await Promise.allSettled([...this.#active]);
+    this.#coord.yieldDelivery();
+  }
+
+  /** Tasks not yet sent or dead (in flight included). */
+  size(): Promise<number> {
+    return this.#queue.size();
+  }
+
+  /** Stops, waits for requests in flight, and closes. Later calls reject 'ERR_CLOSED'. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.stop();
+      await this.#serial;
+      this.#unsubscribe?.();
+      this.#coord.close();
+      await Promise.allSettled([this.#queue.close(), this.#graveyard.close()]);
+    })();
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  override addEventListener<K extends keyof OutboxEventMap>(
+    type: K,
+    listener: ((event: OutboxEventMap[K]) => void) | EventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void {
+    super.addEventListener(type, listener, options);
+  }
+
+  // ---- delivery ----
+
+  /** Takes what may go now into free slots and starts sending it; resolves how many tasks it started. */
+  async #fill(run: Tally): Promise<number> {
+    return this.#exclusive(async () => {
+      if (this.#closing && !this.#running && run === this.#background) return 0;
+      let free = this.#o.concurrency - this.#active.size;
+      if (free <= 0 || this.#manual === false) return 0;
+      const now = this.#o.clock.now();
+      if (!this.#reachable) {
+        // Offline: one probe at a time, spaced by backoff, rather than a storm of doomed requests.
+        if (this.#active.size > 0 || now < this.#probeAt) return 0;
+        free = 1;
+      }
+      if (!this.#coord.mayDeliver()) return 0;
+      const lease = await this.#take(free, run, now);
+      if (!lease) return 0;
+      for (const entry of lease.entries) {
+        run.attempted.add(entry.value.id);
+        this.#activeIds.add(entry.value.id);
+      }
+      for (const unit of this.#units(lease.entries, free)) {
+        const sending = this.#deliver(unit, lease, run).finally(() => {
+          this.#active.delete(sending);
+          for (const e of unit) this.#activeIds.delete(e.value.id);
+          this.#kick();
+        });
+        this.#active.add(sending);
+      }
+      return lease.entries.length;
+    });
+  }
+
+  async #take(free: number, run: Tally, now: number): Promise<Lease<StoredTask> | undefined> {
+    const skip = new Set([...this.#activeIds, ...run.attempted]);
+    const eligibility = new Eligibility({ ordering: this.#o.ordering, now, skip, manyPerLane: this.#o.batch !== undefined });
+    const max = this.#o.batch ? free * this.#o.batch.maxItems : free;
+    if (this.#prioritised) {
+      const chosen = pick(await this.#queue.list(), eligibility, max);
+      if (chosen.size === 0) return undefined;
+      return this.#queue.take(chosen.size, { filter: (e) => chosen.has(e.id) });
+    }
+    const lease = await this.#queue.take(max, { filter: (e) => eligibility.admit(e) });
+    if (eligibility.prioritised) this.#prioritised = true;
+    return lease;
+  }
+
+  /** Splits taken entries into requests: one per task, or JSON-array batches of up to `maxItems`/`maxBytes`. */
+  #units(entries: readonly Entry[], free: number): Entry[][] {
+    const batch = this.#o.batch;
+    if (!batch) return entries.map((e) => [e]);
+    const units: Entry[][] = [];
+    let current: Entry[] = [];
+    let bytes = 0;
+    for (const entry of entries) {
+      if (!batchable(entry.value)) {
+        units.push([entry]);
+        continue;
+      }
+      const size = taskBytes(entry.value);
+      if (current.length > 0 && (current.length >= batch.maxItems || bytes + size > batch.maxBytes)) {
+        units.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(entry);
+      bytes += size;
+    }
+    if (current.length > 0) units.push(current);
+    void free;
+    return units;
+  }
+
+  /** Sends one unit (a task, or a batch) and settles it: ack, release with a delay, or bury. */
+  async #deliver(unit: Entry[], lease: Lease<StoredTask>, run: Tally): Promise<void> {
+    try {
+      const now = this.#o.clock.now();
+      const burials: Burial[] = [];
+      const ready: { entry: Entry; task: StoredTask }[] = [];
+      for (const entry of unit) {
+        const task = entry.value;
+        if (task.expiresAt !== undefined && task.expiresAt <= now) {
+          burials.push(this.#burial(entry, 'expired'));
+          continue;
+        }
+        const edited = await this.#beforeSend(entry);
+        if ('record' in edited) burials.push(edited);
+        else ready.push({ entry, task: edited.task });
+      }
+      await this.#bury(burials, lease, run);
+      if (ready.length === 0) return;
+      const outcome = await this.#send(ready.map((r) => r.task));
+      await this.#settle(ready, outcome, lease, run);
+    } catch (error) {
+      // A storage failure mid-settle: the lease expires and the task is tried again, never lost.
+      this.dispatchEvent(new CustomEvent('error', { detail: { error } }));
+    }
+  }
+
+  async #beforeSend(entry: Entry): Promise<{ task: StoredTask } | Burial> {
+    const hook = this.#o.onBeforeSend;
+    if (!hook) return { task: entry.value };
+    const stored = entry.value;
+    const edited = await hook(publicTask(stored));
+    if (edited === false) return this.#burial(entry, 'skipped');
+    try {
+      // The id (the Idempotency-Key) and the age stay the task's own, whatever the hook returns.
+      const task = normaliseTask({ ...edited, id: stored.id }, this.#o.baseUrl, stored.createdAt);
+      return { task };
+    } catch (error) {
+      return this.#burial(entry, 'invalid', { error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  /** One request, with a timeout on the injected clock. Resolves the response or the error; never rejects. */
+  async #send(tasks: readonly StoredTask[]): Promise<Response | Error> {
+    const controller = new AbortController();
+    const timer = this.#o.clock.setTimeout(
+      () => controller.abort(new DOMException(`No response within ${this.#o.timeoutMs} ms.`, 'TimeoutError')),
+      this.#o.timeoutMs,
+    );
+    try {
+      const perSend = (await this.#o.headers?.()) ?? {};
+      const batch = this.#o.batch;
+      const send: Send =
+        batch && (tasks.length > 1 || batchable(tasks[0]!))
+          ? buildBatchRequest(resolveUrl(batch.url, this.#o.baseUrl), tasks, perSend, controller.signal)
+          : buildRequest(tasks[0]!, perSend, controller.signal);
+      const response = await this.#transport()(send.url, send.init);
+      this.#setReachable(true);
+      return response;
+    } catch (error) {
+      if (isNetworkError(error) && !controller.signal.aborted) this.#setReachable(false);
+      return error instanceof Error ? error : new SluiceError('ERR_STORAGE', String(error), { cause: error });
+    } finally {
+      this.#o.clock.clearTimeout(timer);
+    }
+  }
+
+  async #settle(ready: readonly { entry: Entry; task: StoredTask }[], outcome: Response | Error, lease: Lease<StoredTask>, run: Tally): Promise<void> {
+    const entries = ready.map((r) => r.entry);
+    const ids = entries.map((e) => e.id);
+    const verdict = this.#o.classify(outcome, publicTask(ready[0]!.task));
+    const status = outcome instanceof Error ? undefined : outcome.status;
+    const error = outcome instanceof Error ? outcome.message : undefined;
+    try {
+      if (verdict === 'sent') {
+        await lease.ack(ids);
+        run.sent += ready.length;
+        for (const { entry, task } of ready) {
+          const detail: SentDetail = { task: publicTask(task), status: status ?? 0, attempts: entry.attempts };
+          this.dispatchEvent(new CustomEvent('sent', { detail: outcome instanceof Error ? detail : { ...detail, response: outcome } }));
+          this.#coord.post({ type: 'sent', detail });
+        }
+        return;
+      }
+      const extra = { ...(status !== undefined && { status }), ...(error !== undefined && { error }) };
+      if (verdict === 'dead') {
+        await this.#bury(entries.map((e) => this.#burial(e, outcome instanceof Error ? 'network' : 'status', extra)), lease, run);
+        return;
+      }
+      const now = this.#o.clock.now();
+      const { retry } = this.#o;
+      const attempts = Math.max(...entries.map((e) => e.attempts));
+      const oldest = Math.min(...entries.map((e) => e.value.createdAt));
+      if (attempts >= retry.maxAttempts || now - oldest >= retry.maxAgeMs) {
+        const reason: DeadReason = attempts >= retry.maxAttempts ? 'max-attempts' : 'max-age';
+        await this.#bury(entries.map((e) => this.#burial(e, reason, extra)), lease, run);
+        return;
+      }
+      const asked = outcome instanceof Error ? undefined : parseRetryAfter(outcome.headers.get('retry-after'), now);
+      const delayMs = asked ?? backoffDelay(retry, attempts, this.#o.random);
+      await lease.release(ids, { delayMs });
+      run.retried += ready.length;
+      for (const { entry, task } of ready) {
+        const detail: RetryDetail = { task: publicTask(task), attempts: entry.attempts, delayMs, ...extra };
+        this.dispatchEvent(new CustomEvent('retry', { detail }));
+      }
+    } finally {
+      // Free the connection unless a 'sent' listener started reading the body.
+      if (!(outcome instanceof Error) && !outcome.bodyUsed) await outcome.body?.cancel().catch(() => undefined);
+    }
+  }
+
+  #burial(entry: { id: string; value: StoredTask; attempts: number }, reason: DeadReason, extra: { status?: number; error?: string } = {}): Burial {
+    return { entryId: entry.id, record: { task: entry.value, reason, attempts: entry.attempts, at: this.#o.clock.now(), ...extra } };
+  }
+
+  /**
+   * Moves tasks to dead: into `<name>.dead` first, then out of the outbox. A crash between leaves a task in both,
+   * which `#reconcile` settles on the next open; the other order could lose it.
+   */
+  async #bury(burials: readonly Burial[], lease: Lease<StoredTask> | undefined, run: Tally): Promise<void> {
+    if (burials.length === 0) return;
+    await this.#graveyard.pushMany(burials.map((b) => b.record));
+    const ids = burials.map((b) => b.entryId).filter((id) => id !== '');
+    if (lease) await lease.ack(ids);
+    else if (ids.length > 0) await this.#queue.remove(ids);
+    run.dead += burials.length;
+    for (const { record } of burials) {
+      const { task, reason, status, attempts, error } = record;
+      const detail: DeadDetail = { task: publicTask(task), reason, attempts, ...(status !== undefined && { status }), ...(error !== undefined && { error }) };
+      this.dispatchEvent(new CustomEvent('dead', { detail }));
+      this.#coord.post({ type: 'dead', detail });
+    }
+  }
+
+  // ---- background loop ----
+
+  /** Runs the background loop once more (coalesced): on start, enqueue, a finished send, a timer, going online. */
+  #kick(): void {
+    if (!this.#running || this.#closing) return;
+    if (this.#pumping) {
+      this.#again = true;
+      return;
+    }
+    this.#pumping = true;
+    void this.#pump().finally(() => (this.#pumping = false));
+  }
+
+  async #pump(): Promise<void> {
+    try {
+      do {
+        this.#again = false;
+        while (this.#running && (await this.#fill(this.#background)) > 0);
+      } while (this.#again && this.#running);
+      if (!this.#running || this.#active.size > 0) return;
+      await this.#schedule();
+    } catch (error) {
+      this.dispatchEvent(new CustomEvent('error', { detail: { error } }));
+    }
+  }
+
+  /** Idle: sets a timer for the next moment something may go (a delay ending, a `notBefore`, a probe). */
+  async #schedule(): Promise<void> {
+    if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const now = this.#o.clock.now();
+    const entries = await this.#queue.list();
+    if (entries.length === 0) {
+      this.#drain();
+      return;
+    }
+    let wake = nextWake(entries, now);
+    if (!this.#reachable && this.#manual === undefined) wake = Math.max(wake ?? this.#probeAt, this.#probeAt);
+    if (wake === undefined || !this.#running) return;
+    this.#timer = this.#o.clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.#kick();
+    }, Math.max(0, wake - now));
+  }
+
+  #drain(): void {
+    if (this.#drained) return;
+    this.#drained = true;
+    this.dispatchEvent(new Event('drained'));
+  }
+
+  // ---- connectivity ----
+
+  #setReachable(reachable: boolean): void {
+    const was = this.online;
+    if (reachable) {
+      this.#probeFailures = 0;
+      this.#probeAt = 0;
+    } else {
+      this.#probeFailures++;
+      const { initialDelayMs, maxDelayMs, factor } = this.#o.retry;
+      this.#probeAt = this.#o.clock.now() + Math.min(maxDelayMs, initialDelayMs * factor ** (this.#probeFailures - 1));
+    }
+    this.#reachable = reachable;
+    if (was !== this.online) this.dispatchEvent(new Event(this.online ? 'online' : 'offline'));
+    if (reachable && !was) this.#kick();
+  }
+
+  // ---- bookkeeping ----
+
+  /** Coalescing: pending tasks sharing a key with a newer one are superseded (not those in flight). */
+  async #coalesce(incoming: readonly StoredTask[]): Promise<Burial[]> {
+    const keys = new Set(incoming.filter((t) => t.key !== undefined).map((t) => t.key));
+    if (keys.size === 0) return [];
+    const burials: Burial[] = [];
+    for (const entry of await this.#queue.list()) {
+      if (entry.state === 'leased' || !keys.has(entry.value.key) || this.#activeIds.has(entry.value.id)) continue;
+      burials.push(this.#burial(entry, 'superseded'));
+    }
+    // Within one enqueueMany, the last task of a key wins too.
+    incoming.forEach((task, i) => {
+      if (task.key !== undefined && incoming.slice(i + 1).some((t) => t.key === task.key)) {
+        burials.push(this.#burial({ id: '', value: task, attempts: 0 }, 'superseded'));
+      }
+    });
+    return burials;
+  }
+
+  /** Puts dead tasks back with their ids, fresh age and attempts. */
+  async #requeue(tasks: readonly StoredTask[]): Promise<void> {
+    this.#checkOpen();
+    const now = this.#o.clock.now();
+    await this.#exclusive(() => this.#queue.pushMany(tasks.map((t) => ({ ...t, createdAt: now }))));
+    this.#drained = false;
+    this.#kick();
+  }
+
+  /**
+   * After a crash between the two steps of a burial or of a dead-letter retry, a task is both pending and dead:
+   * the later of the two decisions stands.
+   */
+  async #reconcile(): Promise<void> {
+    if ((await this.#graveyard.size()) === 0) return;
+    const dead = new Map<string, { id: string; at: number }>();
+    for (const e of await this.#graveyard.list()) dead.set(e.value.task.id, { id: e.id, at: e.value.at });
+    const pendingTwice: string[] = [];
+    const deadTwice: string[] = [];
+    for (const e of await this.#queue.list()) {
+      const twin = dead.get(e.value.id);
+      if (!twin) continue;
+      if (twin.at >= e.value.createdAt) pendingTwice.push(e.id);
+      else deadTwice.push(twin.id);
+    }
+    if (pendingTwice.length > 0) await this.#queue.remove(pendingTwice);
+    if (deadTwice.length > 0) await this.#graveyard.remove(deadTwice);
+  }
+
+  #relayed(message: Relayed): void {
+    if (message?.type !== 'sent' && message?.type !== 'dead') return;
+    this.dispatchEvent(new CustomEvent(message.type, { detail: { ...message.detail, remote: true } }));
+  }
+
+  #transport(): typeof fetch {
+    return this.#o.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  }
+
+  #exclusive<R>(fn: () => Promise<R>): Promise<R> {
+    const run = this.#serial.then(fn);
+    this.#serial = run.catch(() => undefined);
+    return run;
+  }
+
+  #checkOpen(): void {
+    if (this.#closing) throw new SluiceError('ERR_CLOSED', `Outbox "${this.name}" is closed; open it again to use it.`);
+  }
+}
+
+function isRequest(value: unknown): value is Request {
+  return typeof Request === 'function' && value instanceof Request;
+}
+
+/** fetch rejects with a TypeError when no response came (DNS, refused, reset); aborts are not network errors. */
+function isNetworkError(error: unknown): boolean {
+  return error instanceof TypeError;
+}

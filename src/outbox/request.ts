@@ -1,0 +1,55 @@
+import { decodeBody, type StoredBody, type StoredTask } from './task.js';
+
+/** What `fetch` is called with for one send. */
+export interface Send {
+  readonly url: string;
+  readonly init: RequestInit;
+}
+
+function bodyOf(body: StoredBody | undefined): BodyInit | undefined {
+  if (!body) return undefined;
+  if ('json' in body) return JSON.stringify(body.json);
+  const decoded = decodeBody(body);
+  return decoded as BodyInit;
+}
+
+/**
+ * The request for one task: its stored headers, then the per-send headers (never stored), then 'Idempotency-Key'
+ * set to the task id, last, so that neither can change the key a server deduplicates on across retries.
+ */
+export function buildRequest(task: StoredTask, perSend: Readonly<Record<string, string>>, signal: AbortSignal | undefined): Send {
+  const headers = new Headers(task.headers);
+  for (const [name, value] of Object.entries(perSend)) headers.set(name, value);
+  headers.set('idempotency-key', task.id);
+  const init: RequestInit = { method: task.method, headers };
+  const body = bodyOf(task.body);
+  if (body !== undefined) init.body = body;
+  if (signal) init.signal = signal;
+  if (task.mode !== undefined && task.mode !== 'navigate') init.mode = task.mode;
+  if (task.credentials !== undefined) init.credentials = task.credentials;
+  return { url: task.url, init };
+}
+
+/** A JSON body for a batch: the tasks' bodies in order (objects as JSON, strings as strings). */
+export function batchBody(tasks: readonly StoredTask[]): string {
+  const parts = tasks.map((t) => (!t.body ? 'null' : 'json' in t.body ? JSON.stringify(t.body.json) : JSON.stringify(decodeBody(t.body))));
+  return `[${parts.join(',')}]`;
+}
+
+/** Whether a task can travel inside a batch: bytes cannot be JSON, so they go alone. */
+export function batchable(task: StoredTask): boolean {
+  return !task.body || !('base64' in task.body);
+}
+
+/**
+ * One request carrying many tasks' bodies as a JSON array. Its 'Idempotency-Key' lists the task ids in order, so
+ * a server can deduplicate each item, and the same batch retried carries the same key.
+ */
+export function buildBatchRequest(url: string, tasks: readonly StoredTask[], perSend: Readonly<Record<string, string>>, signal: AbortSignal | undefined): Send {
+  const headers = new Headers({ 'content-type': 'application/json' });
+  for (const [name, value] of Object.entries(perSend)) headers.set(name, value);
+  headers.set('idempotency-key', tasks.map((t) => t.id).join(','));
+  const init: RequestInit = { method: 'POST', headers, body: batchBody(tasks) };
+  if (signal) init.signal = signal;
+  return { url, init };
+}

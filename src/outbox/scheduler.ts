@@ -1,0 +1,68 @@
+import type { QueueEntry } from '../core/lease.js';
+import type { StoredTask } from './task.js';
+
+export type Ordering = 'group' | 'fifo' | 'none';
+
+const RANK = { high: 0, normal: 1, low: 2 } as const;
+
+/** The ordering lane of a task: tasks of one lane go out in enqueue order, one lane waits for no other. */
+function laneOf(task: StoredTask, ordering: Ordering): string | undefined {
+  if (ordering === 'none') return undefined;
+  if (ordering === 'fifo') return '';
+  return task.group ?? '';
+}
+
+/**
+ * Decides, walking the queue in order, which entries may be sent now. A lane is blocked by its first entry that
+ * cannot go now (in flight, waiting for a retry, not before its time): entries behind it in the same lane wait, so
+ * order within a lane holds across retries, while other lanes go on.
+ */
+export class Eligibility {
+  readonly #ordering: Ordering;
+  readonly #now: number;
+  readonly #skip: ReadonlySet<string>;
+  /** In a batch, consecutive tasks of a lane may travel together: the array keeps their order. */
+  readonly #manyPerLane: boolean;
+  readonly #blocked = new Set<string>();
+  /** Set when an entry with a priority other than 'normal' was seen. */
+  prioritised = false;
+
+  constructor(options: { ordering: Ordering; now: number; skip: ReadonlySet<string>; manyPerLane: boolean }) {
+    this.#ordering = options.ordering;
+    this.#now = options.now;
+    this.#skip = options.skip;
+    this.#manyPerLane = options.manyPerLane;
+  }
+
+  /** True when `entry` may be taken now. Call for every entry, in queue order. */
+  admit(entry: QueueEntry<StoredTask>): boolean {
+    const task = entry.value;
+    if (task.priority) this.prioritised = true;
+    const lane = laneOf(task, this.#ordering);
+    if (lane !== undefined && this.#blocked.has(lane)) return false;
+    const expired = task.expiresAt !== undefined && task.expiresAt <= this.#now;
+    const waiting = entry.state !== 'ready' || this.#skip.has(task.id) || (!expired && task.notBefore !== undefined && task.notBefore > this.#now);
+    if (lane !== undefined && (waiting || !this.#manyPerLane)) this.#blocked.add(lane);
+    return !waiting;
+  }
+}
+
+/**
+ * The ids to take from `entries` (all un-acked ones, in order): the eligible ones, higher priority first, then in
+ * queue order, at most `max`.
+ */
+export function pick(entries: readonly QueueEntry<StoredTask>[], eligibility: Eligibility, max: number): Set<string> {
+  const eligible = entries.filter((e) => eligibility.admit(e));
+  eligible.sort((a, b) => RANK[a.value.priority ?? 'normal'] - RANK[b.value.priority ?? 'normal']);
+  return new Set(eligible.slice(0, max).map((e) => e.id));
+}
+
+/** The earliest time at which something now waiting may become sendable (a retry delay or a `notBefore`). */
+export function nextWake(entries: readonly QueueEntry<StoredTask>[], now: number): number | undefined {
+  let next = Infinity;
+  for (const e of entries) {
+    if (e.state !== 'ready') next = Math.min(next, e.availableAt);
+    else if (e.value.notBefore !== undefined && e.value.notBefore > now) next = Math.min(next, e.value.notBefore);
+  }
+  return next === Infinity ? undefined : next;
+}

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { backoffDelay } from '../../src/outbox/backoff.js';
+import { defaultClassify } from '../../src/outbox/classify.js';
+import { parseRetryAfter } from '../../src/outbox/retry-after.js';
+
+const policy = { initialDelayMs: 1000, maxDelayMs: 300_000, factor: 2 };
+const task = { url: 'http://x.test/' };
+
+describe('backoffDelay()', () => {
+  it('draws uniformly below initial * factor^(attempts-1): full jitter', () => {
+    expect(backoffDelay(policy, 1, () => 0.999)).toBe(999);
+    expect(backoffDelay(policy, 3, () => 0.5)).toBe(2000);
+    expect(backoffDelay(policy, 3, () => 0)).toBe(0);
+  });
+
+  it('never exceeds maxDelayMs, however many attempts', () => {
+    expect(backoffDelay(policy, 60, () => 0.999999)).toBeLessThan(300_000);
+    expect(backoffDelay(policy, 60, () => 0.5)).toBe(150_000);
+  });
+});
+
+describe('parseRetryAfter()', () => {
+  const now = Date.UTC(2026, 0, 1, 12, 0, 0);
+
+  it('reads delta-seconds', () => {
+    expect(parseRetryAfter('120', now)).toBe(120_000);
+    expect(parseRetryAfter(' 0 ', now)).toBe(0);
+  });
+
+  it('reads an HTTP date, relative to now, and a past date as 0', () => {
+    expect(parseRetryAfter('Thu, 01 Jan 2026 12:00:30 GMT', now)).toBe(30_000);
+    expect(parseRetryAfter('Thu, 01 Jan 2026 11:00:00 GMT', now)).toBe(0);
+  });
+
+  it('ignores what it cannot read, so the computed backoff applies', () => {
+    for (const value of [null, undefined, '', '-5', '1.5', 'soon-ish', '12 34']) expect(parseRetryAfter(value, now)).toBeUndefined();
+  });
+});
+
+describe('defaultClassify()', () => {
+  const status = (s: number) => defaultClassify(new Response(null, { status: s }), task);
+
+  it('counts 2xx as sent', () => {
+    for (const s of [200, 201, 202, 204]) expect(status(s)).toBe('sent');
+  });
+
+  it('retries 408, 425, 429 and 5xx', () => {
+    for (const s of [408, 425, 429, 500, 502, 503, 504]) expect(status(s)).toBe('retry');
+  });
+
+  it('sends other statuses to dead (a 400 fails the same way every time)', () => {
+    for (const s of [400, 401, 403, 404, 409, 410, 422]) expect(status(s)).toBe('dead');
+  });
+
+  it('retries network errors and timeouts', () => {
+    expect(defaultClassify(new TypeError('fetch failed'), task)).toBe('retry');
+    expect(defaultClassify(new DOMException('late', 'TimeoutError'), task)).toBe('retry');
+  });
+});

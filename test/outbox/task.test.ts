@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { SluiceError } from '../../src/core/errors.js';
+import { resolveOutboxOptions } from '../../src/outbox/options.js';
+import { buildBatchRequest, buildRequest } from '../../src/outbox/request.js';
+import { decodeBody, normaliseTask, publicTask, taskFromRequest } from '../../src/outbox/task.js';
+
+const now = 1_700_000_000_000;
+
+function rejects(fn: () => unknown, code: string, mention: string): void {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(SluiceError);
+    expect((error as SluiceError).code).toBe(code);
+    expect((error as SluiceError).message).toContain(mention);
+    return;
+  }
+  expect.unreachable(`expected ${code} mentioning ${mention}`);
+}
+
+describe('normaliseTask()', () => {
+  it('resolves relative URLs against baseUrl, defaults POST, and generates an id', () => {
+    const t = normaliseTask({ url: '/notes?x=1' }, 'https://api.test/v1/', now);
+    expect(t.url).toBe('https://api.test/notes?x=1');
+    expect(t.method).toBe('POST');
+    expect(t.id).toMatch(/^[0-9a-f]{32}$/);
+    expect(t.createdAt).toBe(now);
+  });
+
+  it('stores an object body as JSON with content-type application/json, keeping a given one', () => {
+    expect(normaliseTask({ url: 'http://a.test', body: { a: 1 } }, undefined, now).headers['content-type']).toBe('application/json');
+    const custom = normaliseTask({ url: 'http://a.test', body: { a: 1 }, headers: { 'Content-Type': 'application/merge-patch+json' } }, undefined, now);
+    expect(custom.headers['content-type']).toBe('application/merge-patch+json');
+  });
+
+  it('stores Uint8Array bodies byte for byte, through JSON storage', () => {
+    const bytes = new Uint8Array([0, 1, 2, 255, 128, 10]);
+    const stored = JSON.parse(JSON.stringify(normaliseTask({ url: 'http://a.test', body: bytes }, undefined, now)));
+    expect(decodeBody(stored.body)).toEqual(bytes);
+  });
+
+  it('rejects bad input with ERR_INVALID_TASK naming the field', () => {
+    rejects(() => normaliseTask({ url: '/relative' }, undefined, now), 'ERR_INVALID_TASK', '`url`');
+    rejects(() => normaliseTask({ url: 'ftp://a.test/x' }, undefined, now), 'ERR_INVALID_TASK', 'http(s)');
+    rejects(() => normaliseTask({ url: 'http://a.test', method: 'NO PE' }, undefined, now), 'ERR_INVALID_TASK', '`method`');
+    rejects(() => normaliseTask({ url: 'http://a.test', priority: 'urgent' as 'high' }, undefined, now), 'ERR_INVALID_TASK', '`priority`');
+    rejects(() => normaliseTask({ url: 'http://a.test', notBefore: Number.NaN }, undefined, now), 'ERR_INVALID_TASK', '`notBefore`');
+    rejects(() => normaliseTask({ url: 'http://a.test', headers: { a: 1 as unknown as string } }, undefined, now), 'ERR_INVALID_TASK', '`headers.a`');
+    rejects(() => normaliseTask({ url: 'http://a.test', body: { n: 1n } }, undefined, now), 'ERR_INVALID_TASK', '`body`');
+    rejects(() => normaliseTask({ url: 'http://a.test', method: 'GET', body: 'x' }, undefined, now), 'ERR_INVALID_TASK', '`body`');
+    rejects(() => normaliseTask({ url: 'http://a.test', id: '' }, undefined, now), 'ERR_INVALID_TASK', '`id`');
+  });
+});
+
+describe('taskFromRequest()', () => {
+  it('keeps body, method, headers, mode and credentials faithfully', async () => {
+    const bytes = new Uint8Array([9, 8, 7, 0, 255]);
+    const request = new Request('https://api.test/upload', {
+      method: 'PUT',
+      body: bytes,
+      headers: { 'x-trace': 'abc', 'content-type': 'application/octet-stream' },
+      mode: 'cors',
+      credentials: 'include',
+    });
+    const task = normaliseTask(await taskFromRequest(request), undefined, now);
+    expect(task).toMatchObject({ method: 'PUT', url: 'https://api.test/upload', mode: 'cors', credentials: 'include' });
+    expect(task.headers).toMatchObject({ 'x-trace': 'abc', 'content-type': 'application/octet-stream' });
+    expect(publicTask(JSON.parse(JSON.stringify(task))).body).toEqual(bytes);
+  });
+
+  it('takes an Idempotency-Key header as the task id', async () => {
+    const task = await taskFromRequest(new Request('https://api.test/', { method: 'POST', body: 'x', headers: { 'Idempotency-Key': 'k1' } }));
+    expect(task.id).toBe('k1');
+  });
+});
+
+describe('buildRequest()', () => {
+  it('adds per-send headers, and an Idempotency-Key that neither stored nor per-send headers can change', async () => {
+    const task = normaliseTask({ url: 'http://a.test/x', id: 'key-1', headers: { 'idempotency-key': 'other', a: 'stored' }, body: 'hi' }, undefined, now);
+    const { url, init } = buildRequest(task, { authorization: 'Bearer t', 'Idempotency-Key': 'nope' }, undefined);
+    const request = new Request(url, init);
+    expect(request.headers.get('idempotency-key')).toBe('key-1');
+    expect(request.headers.get('authorization')).toBe('Bearer t');
+    expect(request.headers.get('a')).toBe('stored');
+    expect(await request.text()).toBe('hi');
+  });
+
+  it('sends a batch as one JSON array, keyed by the ids in order', async () => {
+    const tasks = [
+      normaliseTask({ url: 'http://a.test/1', id: 'a', body: { n: 1 } }, undefined, now),
+      normaliseTask({ url: 'http://a.test/2', id: 'b', body: 'text' }, undefined, now),
+    ];
+    const { init } = buildBatchRequest('http://a.test/batch', tasks, {}, undefined);
+    const request = new Request('http://a.test/batch', init);
+    expect(request.headers.get('idempotency-key')).toBe('a,b');
+    expect(await request.json()).toEqual([{ n: 1 }, 'text']);
+  });
+});
+
+describe('resolveOutboxOptions()', () => {
+  it('merges the documented defaults', () => {
+    const o = resolveOutboxOptions({ name: 'api' });
+    expect(o).toMatchObject({ concurrency: 4, ordering: 'group', timeoutMs: 30_000, durability: 'relaxed', unloadFlush: true });
+    expect(o.retry).toEqual({ initialDelayMs: 1000, maxDelayMs: 300_000, factor: 2, maxAttempts: Infinity, maxAgeMs: 604_800_000 });
+    expect(o.limits).toEqual({ maxTasks: Infinity, maxBytes: Infinity, overflow: 'reject' });
+  });
+
+  it('rejects bad options with ERR_INVALID_OPTION naming option, expected and given', () => {
+    rejects(() => resolveOutboxOptions({ name: 'api', concurrency: 0 }), 'ERR_INVALID_OPTION', '`concurrency` to be an integer >= 1');
+    rejects(() => resolveOutboxOptions({ name: 'api', ordering: 'lifo' as 'fifo' }), 'ERR_INVALID_OPTION', 'got "lifo"');
+    rejects(() => resolveOutboxOptions({ name: 'api', retry: { factor: 0.5 } }), 'ERR_INVALID_OPTION', '`retry.factor`');
+    rejects(() => resolveOutboxOptions({ name: 'api', retry: { maxAttempts: 1.5 } }), 'ERR_INVALID_OPTION', '`retry.maxAttempts`');
+    rejects(() => resolveOutboxOptions({ name: 'api', baseUrl: 'nope' }), 'ERR_INVALID_OPTION', '`baseUrl`');
+    rejects(() => resolveOutboxOptions({ name: 'api', batch: {} as { url: string } }), 'ERR_INVALID_OPTION', '`batch`');
+    rejects(() => resolveOutboxOptions({ name: 'api', limits: { overflow: 'drop' as 'reject' } }), 'ERR_INVALID_OPTION', '`limits.overflow`');
+    rejects(() => resolveOutboxOptions({ name: 'api', fetch: 'x' as unknown as typeof fetch }), 'ERR_INVALID_OPTION', '`fetch`');
+    rejects(() => resolveOutboxOptions({ name: 'bad name' }), 'ERR_INVALID_NAME', '`name`');
+  });
+});
