@@ -1,0 +1,172 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { rig, type Rig } from './helpers.js';
+
+let r: Rig;
+beforeEach(async () => {
+  r = await rig();
+});
+afterEach(() => r.teardown());
+
+describe('Outbox.enqueue() and flush()', () => {
+  it('stores a task, then delivers it with its body, method and an Idempotency-Key equal to its id', async () => {
+    const id = await r.outbox.enqueue({ url: '/notes', body: { text: 'hi' } });
+    expect(await r.outbox.size()).toBe(1);
+    expect(r.server.received).toHaveLength(0);
+    expect(await r.outbox.flush()).toEqual({ sent: 1, retried: 0, dead: 0, remaining: 0 });
+    const [got] = r.server.received;
+    expect(got).toMatchObject({ method: 'POST', path: '/notes', key: id });
+    expect(got!.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(got!.body.toString())).toEqual({ text: 'hi' });
+    expect(r.events('sent')).toMatchObject([{ task: { id }, status: 200, attempts: 1 }]);
+    expect(r.events('drained')).toHaveLength(1);
+  });
+
+  it('delivers a Request byte for byte with its method and headers', async () => {
+    const bytes = new Uint8Array([0, 255, 1, 254, 10, 13]);
+    await r.outbox.enqueue(new Request(`${r.server.url}/up`, { method: 'PUT', body: bytes, headers: { 'x-trace': 't1' } }));
+    await r.outbox.flush();
+    const [got] = r.server.received;
+    expect(got).toMatchObject({ method: 'PUT', path: '/up' });
+    expect(got!.headers['x-trace']).toBe('t1');
+    expect(new Uint8Array(got!.body)).toEqual(bytes);
+  });
+
+  it('enqueueMany() stores all and returns their ids in order', async () => {
+    const ids = await r.outbox.enqueueMany([{ url: '/a', id: 'one' }, { url: '/b' }]);
+    expect(ids[0]).toBe('one');
+    await r.outbox.flush();
+    expect(r.server.received.map((x) => x.key)).toEqual(ids);
+  });
+
+  it('rejects an invalid task with ERR_INVALID_TASK and stores nothing', async () => {
+    await expect(r.outbox.enqueueMany([{ url: '/ok' }, { url: 'mailto:x@y.z' }])).rejects.toMatchObject({ code: 'ERR_INVALID_TASK' });
+    expect(await r.outbox.size()).toBe(0);
+  });
+});
+
+describe('Outbox retry policy (fake clock)', () => {
+  it('retries a 500 after a full-jitter delay, with the same Idempotency-Key, and not before', async () => {
+    r.server.next({ status: 500 });
+    const id = await r.outbox.enqueue({ url: '/x' });
+    expect(await r.outbox.flush()).toMatchObject({ sent: 0, retried: 1, remaining: 1 });
+    // random() = 0.5 of the 1 000 ms ceiling of a first retry.
+    expect(r.events('retry')).toMatchObject([{ attempts: 1, delayMs: 500, status: 500 }]);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 0, retried: 0 });
+    expect(r.server.received).toHaveLength(1);
+    r.clock.advance(500);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, remaining: 0 });
+    expect(r.server.received.map((x) => x.key)).toEqual([id, id]);
+    expect(r.events('sent')).toMatchObject([{ attempts: 2 }]);
+  });
+
+  it('grows the delay by factor per attempt', async () => {
+    r.server.next({ status: 503 }, { status: 503 }, { status: 503 });
+    await r.outbox.enqueue({ url: '/x' });
+    for (const delay of [500, 1000, 2000]) {
+      await r.outbox.flush();
+      r.clock.advance(delay);
+    }
+    await r.outbox.flush();
+    expect(r.events('retry').map((e) => e.delayMs)).toEqual([500, 1000, 2000]);
+    expect(r.events('sent')).toHaveLength(1);
+  });
+
+  it('waits as long as Retry-After says, in seconds', async () => {
+    r.server.next({ status: 429, headers: { 'retry-after': '7' } });
+    await r.outbox.enqueue({ url: '/x' });
+    await r.outbox.flush();
+    expect(r.events('retry')).toMatchObject([{ delayMs: 7000, status: 429 }]);
+    r.clock.advance(6999);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 0 });
+    r.clock.advance(1);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1 });
+  });
+
+  it('waits until a Retry-After HTTP date', async () => {
+    const at = new Date(r.clock.now() + 90_000).toUTCString();
+    r.server.next({ status: 503, headers: { 'retry-after': at } });
+    await r.outbox.enqueue({ url: '/x' });
+    await r.outbox.flush();
+    expect(r.events('retry')).toMatchObject([{ delayMs: 90_000 }]);
+  });
+
+  it('sends a 400 and a 401 to dead with reason, last status and attempts', async () => {
+    r.server.next({ status: 400 }, { status: 401 });
+    const [a, b] = await r.outbox.enqueueMany([{ url: '/a', group: 'a' }, { url: '/b', group: 'b' }]);
+    expect(await r.outbox.flush()).toMatchObject({ dead: 2, remaining: 0 });
+    const dead = await r.outbox.dead.list();
+    expect(dead.map((d) => [d.task.id, d.reason, d.status, d.attempts])).toEqual([
+      [a, 'status', 400, 1],
+      [b, 'status', 401, 1],
+    ]);
+    expect(r.events('dead')).toHaveLength(2);
+  });
+
+  it('gives up after maxAttempts with reason max-attempts', async () => {
+    await r.reopen({ retry: { maxAttempts: 3 } });
+    r.server.script(() => ({ status: 500 }));
+    await r.outbox.enqueue({ url: '/x' });
+    for (let i = 0; i < 3; i++) {
+      await r.outbox.flush();
+      r.clock.advance(10_000);
+    }
+    expect(r.server.received).toHaveLength(3);
+    expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'max-attempts', status: 500, attempts: 3 }]);
+    expect(await r.outbox.size()).toBe(0);
+  });
+
+  it('gives up after maxAgeMs with reason max-age', async () => {
+    await r.reopen({ retry: { maxAgeMs: 60_000 } });
+    r.server.script(() => ({ status: 502 }));
+    await r.outbox.enqueue({ url: '/x' });
+    await r.outbox.flush();
+    r.clock.advance(61_000);
+    await r.outbox.flush();
+    expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'max-age', status: 502, attempts: 2 }]);
+  });
+
+  it('aborts a request past timeoutMs and retries it, without going offline', async () => {
+    await r.reopen({ timeoutMs: 5000 });
+    r.server.next({ hang: true });
+    await r.outbox.enqueue({ url: '/slow' });
+    const flushing = r.outbox.flush();
+    await r.server.waitFor(1);
+    r.clock.advance(5000);
+    expect(await flushing).toMatchObject({ retried: 1 });
+    expect(r.events('retry')[0]!.error).toMatch(/5000 ms/);
+    expect(r.outbox.online).toBe(true);
+    r.clock.advance(500);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1 });
+  });
+
+  it('keeps attempts and the next attempt time across a restart', async () => {
+    r.server.next({ status: 500 });
+    await r.outbox.enqueue({ url: '/x' });
+    await r.outbox.flush();
+    await r.reopen();
+    expect(await r.outbox.flush()).toMatchObject({ sent: 0, remaining: 1 });
+    expect(r.server.received).toHaveLength(1);
+    r.clock.advance(500);
+    await r.outbox.flush();
+    expect(r.events('sent')).toMatchObject([{ attempts: 2 }]);
+  });
+
+  it('sends a task again with the same key after a crash mid-request', async () => {
+    r.server.next({ hang: true });
+    const id = await r.outbox.enqueue({ url: '/x' });
+    const crashed = r.outbox;
+    const lost = crashed.flush();
+    await r.server.waitFor(1);
+    // A second process on the same store, while the first is stuck (it never acks): the task is leased...
+    const { FakeClock } = await import('./fake-clock.js');
+    const later = new FakeClock(r.clock.now());
+    const restarted = await r.open({}, later);
+    expect(await restarted.flush()).toMatchObject({ sent: 0, remaining: 1 });
+    // ...until its lease (timeout + 60 s) runs out.
+    later.advance(30_000 + 60_000);
+    expect(await restarted.flush()).toMatchObject({ sent: 1, remaining: 0 });
+    expect(r.server.received.map((x) => x.key)).toEqual([id, id]);
+    await r.server.down();
+    await lost;
+  });
+});

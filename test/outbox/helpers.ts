@@ -1,0 +1,73 @@
+import { MemoryStore } from '../../src/stores/memory/memory-store.js';
+import { Outbox } from '../../src/outbox/outbox.js';
+import type { OutboxOptions } from '../../src/outbox/options.js';
+import type { OutboxEventMap } from '../../src/outbox/events.js';
+import { FakeClock } from './fake-clock.js';
+import { FaultServer } from './fault-server.js';
+
+/** An outbox on a MemoryStore and a fake clock, against a fresh fault server; `reopen` is a restart. */
+export interface Rig {
+  readonly server: FaultServer;
+  readonly store: MemoryStore;
+  readonly clock: FakeClock;
+  outbox: Outbox;
+  /** Every fetch the outbox started. */
+  readonly calls: string[];
+  open(extra?: Partial<OutboxOptions>, clock?: FakeClock): Promise<Outbox>;
+  /** Closes the current outbox and opens another on the same store: what a restarted process sees. */
+  reopen(extra?: Partial<OutboxOptions>): Promise<Outbox>;
+  /** Events of `type` seen so far on the current outbox. */
+  events<K extends keyof OutboxEventMap>(type: K): OutboxEventMap[K] extends CustomEvent<infer D> ? D[] : Event[];
+  teardown(): Promise<void>;
+}
+
+export async function rig(options: Partial<OutboxOptions> = {}): Promise<Rig> {
+  const server = await FaultServer.start();
+  const store = new MemoryStore();
+  const clock = new FakeClock();
+  const calls: string[] = [];
+  const seen = new Map<string, unknown[]>();
+  const opened: Outbox[] = [];
+  const fetchSpy: typeof fetch = (input, init) => {
+    calls.push(String(input));
+    return fetch(input, init);
+  };
+  const r: Rig = {
+    server,
+    store,
+    clock,
+    calls,
+    outbox: undefined as unknown as Outbox,
+    async open(extra = {}, withClock = clock) {
+      const outbox = await Outbox.open({ name: 'api', store, clock: withClock, random: () => 0.5, baseUrl: server.url, fetch: fetchSpy, ...options, ...extra });
+      seen.clear();
+      for (const type of ['sent', 'retry', 'dead', 'drained', 'online', 'offline', 'error']) {
+        outbox.addEventListener(type, (e) => {
+          if (!seen.has(type)) seen.set(type, []);
+          seen.get(type)!.push(e instanceof CustomEvent ? e.detail : e);
+        });
+      }
+      opened.push(outbox);
+      r.outbox = outbox;
+      return outbox;
+    },
+    async reopen(extra = {}) {
+      await r.outbox.close();
+      return r.open(extra);
+    },
+    events(type) {
+      return (seen.get(type) ?? []) as never;
+    },
+    async teardown() {
+      await server.close();
+      await Promise.allSettled(opened.map((o) => o.close()));
+    },
+  };
+  await r.open();
+  return r;
+}
+
+/** Resolves with the next event of `type` on `target`. */
+export function next<T = unknown>(target: EventTarget, type: string): Promise<T> {
+  return new Promise((resolve) => target.addEventListener(type, (e) => resolve((e instanceof CustomEvent ? e.detail : e) as T), { once: true }));
+}
