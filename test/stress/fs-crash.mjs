@@ -9,28 +9,35 @@ import { FileStore } from '../../dist/fs.js';
 
 const child = new URL('./fs-child.mjs', import.meta.url).pathname;
 
-/** Runs one worker until killed `afterMs` after it is ready; resolves with the lines it printed. */
-function runAndKill(args, afterMs) {
+/**
+ * Runs one worker until killed `afterMs` after it is ready (or, `early`, after it was started: then the kill may
+ * land while it opens the queue and recovers it); resolves with the lines it printed.
+ */
+function runAndKill(args, afterMs, early = false) {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [child, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
+    if (early) setTimeout(() => proc.kill('SIGKILL'), afterMs);
     proc.stdout.on('data', (d) => {
       const first = !out.includes('ready');
       out += d;
-      if (first && out.includes('ready')) setTimeout(() => proc.kill('SIGKILL'), afterMs);
+      if (!early && first && out.includes('ready')) setTimeout(() => proc.kill('SIGKILL'), afterMs);
     });
     proc.stderr.on('data', (d) => (err += d));
     proc.on('exit', (code, signal) => {
-      if (signal !== 'SIGKILL') reject(new Error(`worker exited with ${code}: ${err}`));
+      if (signal !== 'SIGKILL') reject(new Error(`worker exited with ${code} before it was killed: ${err}`));
       else resolve(out.split('\n'));
     });
   });
 }
 
 /**
- * `kills` rounds, alternating a pusher and a pusher+consumer pair, all killed at random moments. Returns figures;
- * throws on the first violation.
+ * `kills` rounds, alternating a pusher and a pusher+consumer pair, all killed at random moments. After each round
+ * the queue is reopened as a new process would: every resolved push must be there (unless an ack of it had
+ * started), in order, once, undamaged; nothing whose ack resolved may come back; and the items the killed consumer
+ * held must be handed out again at once (their owner is gone), not after their 60 s lease. Returns figures; throws
+ * on the first violation.
  */
 export async function crashTest({ kills, durability = 'relaxed', maxMs = 150, log = () => {} }) {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-crash-'));
@@ -43,9 +50,10 @@ export async function crashTest({ kills, durability = 'relaxed', maxMs = 150, lo
   try {
     while (killsDone < kills) {
       const withConsumer = killsDone % 2 === 1;
-      const afterMs = Math.floor(Math.random() * maxMs);
-      const runs = [runAndKill(['push', dir, String(next), durability], afterMs)];
-      if (withConsumer) runs.push(runAndKill(['consume', dir, durability], Math.floor(Math.random() * maxMs)));
+      const early = () => Math.random() < 0.25;
+      const afterMs = () => Math.floor(Math.random() * maxMs);
+      const runs = [runAndKill(['push', dir, String(next), durability], afterMs(), early())];
+      if (withConsumer) runs.push(runAndKill(['consume', dir, durability], afterMs(), early()));
       const outputs = await Promise.all(runs);
       killsDone += runs.length;
       for (const line of outputs.flat()) {
@@ -57,7 +65,13 @@ export async function crashTest({ kills, durability = 'relaxed', maxMs = 150, lo
       // Reopen as a fresh process would, and check.
       const q = await Queue.open({ name: 'crash', store: new FileStore({ dir }), segmentItems: 50 });
       const items = (await q.list()).map((e) => e.value);
+      const lease = await q.take(items.length + 1, { leaseMs: 60_000 });
+      const redelivered = lease?.entries.map((e) => e.value) ?? [];
+      await lease?.release();
       await q.close();
+      if (redelivered.join() !== items.join()) {
+        throw new Error(`not every unacked item was handed out again: ${items.length} in the queue, ${redelivered.length} taken`);
+      }
       for (const v of items) {
         if (!Number.isInteger(v)) throw new Error(`corrupt item handed out: ${JSON.stringify(v)}`);
       }

@@ -27,8 +27,8 @@ export interface FileStoreOptions {
    */
   readonly lockTimeoutMs?: number;
   /**
-   * Taking over a dead process's lock is guarded by a marker directory, so that two processes never both take it
-   * over; a marker left by a process that died in those few microseconds is ignored once it is this old.
+   * A lock file (or takeover marker) whose content cannot be read, which only a power cut leaves behind (lock files
+   * appear whole), counts as abandoned once it is this old. Locks of dead processes on this host do not wait for it.
    * @default 10_000
    */
   readonly staleMs?: number;

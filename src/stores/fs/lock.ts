@@ -1,16 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, linkSync, openSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
+import { errno, unlinkQuiet } from './files.js';
 
 interface Holder {
   readonly pid: number;
   readonly host: string;
 }
 
-/** What a lock file says: its holder, or `unreadable` (a power cut can leave a lock file whose content never reached the disk). */
-type LockContent = Holder | 'unreadable';
+/** A lock file as read: who holds it (or `unreadable`: a power cut can leave one whose content never reached the disk), which inode it is, how old. */
+interface LockFile {
+  readonly holder: Holder | 'unreadable';
+  readonly ino: number;
+  readonly mtimeMs: number;
+}
 
 /** True when `holder` is certainly dead: same host, and no process has its pid. */
 export function isDead(holder: Holder): boolean {
@@ -20,48 +25,47 @@ export function isDead(holder: Holder): boolean {
     return false;
   } catch (error) {
     // EPERM: the pid exists but belongs to someone else, so it is alive.
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+    return errno(error) === 'ESRCH';
   }
 }
 
 /**
- * A lock between processes on one queue directory: a file holding the owner's pid and host, which appears whole
- * or not at all, because it is a hard link to a file the owner wrote beforehand (an O_EXCL create followed by a
- * write would leave an empty, unattributable lock if killed in between). It is held per commit, so processes
- * interleave. A lock left by a dead process is taken over only when its owner is provably gone (same host, no such
- * pid), one stealer at a time (a `mkdir` guard, itself cleared after `staleMs` when its maker died), by an atomic
- * rename: never remove-then-create, which can leave two holders (proper-lockfile #121).
+ * A lock between processes on one queue directory: a `lock` file holding the owner's pid and host. It appears whole
+ * or not at all, because taking it is `link`ing it to a file the owner wrote beforehand (an O_EXCL create followed
+ * by a write would leave an empty, unattributable lock if killed in between). It is held per commit, so processes
+ * interleave.
  *
- * Cost: a `link` and an `unlink`, about 10 µs together on a local disk, so holding it per commit is affordable
- * (pushes are group-committed, so a busy process takes it once per batch, not per item). Holding it across a
- * burst of commits would save little and keep other processes waiting.
+ * A lock whose holder is provably gone (same host, no such pid) is taken over at once, by an atomic rename, never
+ * remove-then-create, which can leave two holders (proper-lockfile #121). Takeovers go one at a time through a
+ * `lock.steal` file made the same way; a takeover that was itself killed leaves that file naming a dead process,
+ * so it is cleared at once too. Lock files left unreadable by a power cut count as abandoned after `staleMs`.
+ *
+ * Cost: a `link` and an `unlink`, about 12 µs with the commit counter on a local disk, so holding it per commit is
+ * affordable (pushes are group-committed: a busy process takes it once per batch, not per item). Holding it
+ * across a burst of commits would save little and keep other processes waiting.
  */
 export class ProcessLock {
-  readonly #path: string;
   readonly #dir: string;
-  readonly #content: string;
+  readonly #path: string;
+  readonly #guard: string;
   readonly #timeoutMs: number;
   readonly #staleMs: number;
-  /** This handle's lock content, written once; acquiring links it to `lock`. */
+  /** This handle's lock content, written once when the handle is made; taking the lock links it to `lock`. */
   readonly #own: string;
 
   constructor(dir: string, timeoutMs: number, staleMs: number) {
     this.#dir = dir;
     this.#path = join(dir, 'lock');
+    this.#guard = join(dir, 'lock.steal');
     this.#timeoutMs = timeoutMs;
     this.#staleMs = staleMs;
-    this.#content = JSON.stringify({ pid: process.pid, host: hostname() });
     this.#own = join(dir, `lock.${process.pid}.${randomBytes(4).toString('hex')}.own`);
-    writeFileSync(this.#own, this.#content);
+    writeFileSync(this.#own, JSON.stringify({ pid: process.pid, host: hostname() }));
   }
 
   /** Removes this handle's lock content file. */
   dispose(): void {
-    try {
-      unlinkSync(this.#own);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
+    unlinkQuiet(this.#own);
   }
 
   /** Removes lock content files of processes that died without disposing of theirs. */
@@ -69,7 +73,7 @@ export class ProcessLock {
     const host = hostname();
     for (const name of readdirSync(dir)) {
       const match = /^lock\.(\d+)\.[0-9a-f]+\.own$/.exec(name);
-      if (match && isDead({ pid: Number(match[1]), host })) unlinkSync(join(dir, name));
+      if (match && isDead({ pid: Number(match[1]), host })) unlinkQuiet(join(dir, name));
     }
   }
 
@@ -80,15 +84,16 @@ export class ProcessLock {
   async acquire(): Promise<boolean> {
     const deadline = Date.now() + this.#timeoutMs;
     for (let wait = 1; ; wait = Math.min(wait * 2, 20)) {
-      if (this.#tryCreate()) return false;
-      const holder = this.#holder();
-      if (holder && this.#abandoned(holder) && this.#steal(holder)) return true;
+      if (this.#link(this.#path)) return false;
+      const lock = this.#read(this.#path);
+      if (lock && this.#abandoned(lock) && this.#steal(lock)) return true;
       if (Date.now() >= deadline) {
+        const { holder } = lock ?? {};
         const who = holder === 'unreadable' ? 'a lock file whose holder cannot be read' : `process ${holder?.pid ?? '(unknown)'} on ${holder?.host ?? 'an unknown host'}`;
         throw new SluiceError(
           'ERR_LOCKED',
-          `The queue directory ${this.#dir} is locked by ${who}; ` +
-            `waited ${this.#timeoutMs} ms (lockTimeoutMs). If that process is hung, stop it; a dead process's lock is taken over at once.`,
+          `The queue directory ${this.#dir} is locked by ${who}; waited ${this.#timeoutMs} ms (lockTimeoutMs). ` +
+            `If that process is hung, stop it; a dead process's lock is taken over at once.`,
         );
       }
       await new Promise((resolve) => setTimeout(resolve, wait));
@@ -97,79 +102,91 @@ export class ProcessLock {
 
   /** Gives the lock up. Only its holder calls this, and a live holder's lock is never taken over. */
   release(): void {
-    unlinkSync(this.#path);
+    unlinkQuiet(this.#path);
   }
 
-  #tryCreate(): boolean {
+  /** Makes `path` a link to this handle's content: true when it did, false when `path` exists. */
+  #link(path: string): boolean {
     try {
-      linkSync(this.#own, this.#path);
+      linkSync(this.#own, path);
       return true;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-      throw new SluiceError('ERR_STORAGE', `Cannot create the lock file ${this.#path}.`, { cause: error });
+      if (errno(error) === 'EEXIST') return false;
+      throw error;
     }
   }
 
-  /** The lock file's content, or undefined when there is no lock file (released meanwhile). */
-  #holder(): LockContent | undefined {
-    let text: string;
+  /** Reads a lock file; undefined when there is none. Content and inode come from one descriptor, so they agree. */
+  #read(path: string): LockFile | undefined {
+    let fd: number;
     try {
-      text = readFileSync(this.#path, 'utf8');
+      fd = openSync(path, 'r');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if (errno(error) === 'ENOENT') return undefined;
       throw error;
     }
     try {
-      const parsed = JSON.parse(text) as Partial<Holder>;
-      if (typeof parsed.pid === 'number' && typeof parsed.host === 'string') return { pid: parsed.pid, host: parsed.host };
-    } catch {
-      // Falls through: not a lock this code wrote whole.
-    }
-    return 'unreadable';
-  }
-
-  /**
-   * True when the holder can no longer release the lock: a dead process, or a lock file whose content is unreadable
-   * and older than `staleMs`. Lock files appear whole (a hard link to content written before), so an unreadable one
-   * is what a power cut left, or another program's doing: never a live holder's lock.
-   */
-  #abandoned(holder: LockContent): boolean {
-    if (holder !== 'unreadable') return isDead(holder);
-    try {
-      return Date.now() - statSync(this.#path).mtimeMs > this.#staleMs;
-    } catch {
-      return false;
+      const { ino, mtimeMs } = fstatSync(fd);
+      return { holder: parseHolder(readFileSync(fd, 'utf8')), ino, mtimeMs };
+    } finally {
+      closeSync(fd);
     }
   }
 
-  #steal(dead: LockContent): boolean {
-    const guard = `${this.#path}.steal`;
-    try {
-      mkdirSync(guard);
-    } catch {
-      // Another process is stealing (for microseconds); a guard left by a stealer that died is cleared once stale.
-      try {
-        if (Date.now() - statSync(guard).mtimeMs > this.#staleMs) rmdirSync(guard);
-      } catch {
-        // Gone meanwhile.
-      }
+  /** True when the lock's holder can no longer release it. */
+  #abandoned(lock: LockFile): boolean {
+    return lock.holder === 'unreadable' ? Date.now() - lock.mtimeMs > this.#staleMs : isDead(lock.holder);
+  }
+
+  /** Takes over the abandoned `dead` lock, unless another process is doing so or did. */
+  #steal(dead: LockFile): boolean {
+    if (!this.#link(this.#guard)) {
+      const guard = this.#read(this.#guard);
+      if (guard && this.#abandoned(guard)) this.#removeAbandoned(this.#guard, guard);
       return false;
     }
     try {
-      // Checked again by the one stealer: the lock may have changed hands since it was judged abandoned.
-      const holder = this.#holder();
-      if (!holder || !this.#abandoned(holder) || JSON.stringify(holder) !== JSON.stringify(dead)) return false;
-      const mine = `${this.#path}.${process.pid}.tmp`;
-      const fd = openSync(mine, 'w');
-      try {
-        writeSync(fd, this.#content);
-      } finally {
-        closeSync(fd);
-      }
+      // The one stealer checks again: the lock may have changed hands since it was judged abandoned (same inode
+      // and same holder: an inode freed meanwhile could be reused by a new lock file).
+      const now = this.#read(this.#path);
+      if (!now || now.ino !== dead.ino || JSON.stringify(now.holder) !== JSON.stringify(dead.holder)) return false;
+      const mine = join(this.#dir, `lock.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+      linkSync(this.#own, mine);
       renameSync(mine, this.#path);
       return true;
     } finally {
-      rmdirSync(guard);
+      unlinkQuiet(this.#guard);
     }
   }
+
+  /**
+   * Removes `path`, judged abandoned as `seen`. Moved aside first and checked: when it is no longer the file judged
+   * (a live process made a new one meanwhile), that one is put back rather than lost.
+   */
+  #removeAbandoned(path: string, seen: LockFile): void {
+    const aside = join(this.#dir, `lock.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      renameSync(path, aside);
+    } catch (error) {
+      if (errno(error) === 'ENOENT') return;
+      throw error;
+    }
+    try {
+      if (statSync(aside).ino !== seen.ino) linkSync(aside, path);
+    } catch (error) {
+      if (errno(error) !== 'EEXIST') throw error;
+    } finally {
+      unlinkQuiet(aside);
+    }
+  }
+}
+
+function parseHolder(text: string): Holder | 'unreadable' {
+  try {
+    const parsed = JSON.parse(text) as Partial<Holder>;
+    if (typeof parsed.pid === 'number' && typeof parsed.host === 'string') return { pid: parsed.pid, host: parsed.host };
+  } catch {
+    // Not a lock this code wrote whole.
+  }
+  return 'unreadable';
 }
