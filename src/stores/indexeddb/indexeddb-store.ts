@@ -122,12 +122,19 @@ class IndexedDbQueueStorage implements QueueStorage {
       throw error;
     });
     try {
-      const [result] = await Promise.all([work, tx.done]);
-      if (result !== undefined) this.#channel?.postMessage(result);
+      const result = await work;
+      if (result === undefined) {
+        // A conflict: the transaction was aborted on purpose, and nothing was written.
+        await tx.done.catch(() => undefined);
+        return undefined;
+      }
+      await tx.done;
+      this.#channel?.postMessage(result);
       return result;
     } catch (error) {
-      work.catch(() => undefined);
-      throw storageError(error, `The IndexedDB commit to queue "${this.#name}" failed; nothing of it was stored.`);
+      tx.done.catch(() => undefined);
+      // An aborted transaction's own error (a QuotaExceededError) says more than the AbortError of its requests.
+      throw storageError((tx as unknown as { error: unknown }).error ?? error, `The IndexedDB commit to queue "${this.#name}" failed; nothing of it was stored.`);
     }
   }
 
