@@ -11,8 +11,9 @@ import { resolveOutboxOptions, type OutboxOptions, type ResolvedOutboxOptions } 
 import { batchable, buildBatchRequest, buildRequest, type Send } from './request.js';
 import { parseRetryAfter } from './retry-after.js';
 import { Eligibility, nextWake, pick } from './scheduler.js';
-import { normaliseTask, publicTask, resolveUrl, taskBytes, taskFromRequest, type HttpTask, type StoredTask } from './task.js';
+import { normaliseTask, publicTask, resolveUrl, taskFromRequest, type HttpTask, type StoredTask } from './task.js';
 import { Budget } from './budget.js';
+import { packBatches } from './batching.js';
 
 type Entry = LeaseEntry<StoredTask>;
 
@@ -148,6 +149,7 @@ export class Outbox extends EventTarget {
     const plain = await Promise.all(tasks.map((t) => (isRequest(t) ? taskFromRequest(t) : t)));
     const stored = plain.map((t) => normaliseTask(t, this.#o.baseUrl, now));
     if (stored.length === 0) return [];
+    if (stored.some((t) => t.priority)) this.#prioritised = true;
     await this.#exclusive(async () => {
       const superseded = await this.#coalesce(stored);
       const evicted = await this.#budget.makeRoom(stored, superseded);
@@ -268,7 +270,15 @@ export class Outbox extends EventTarget {
         run.attempted.add(entry.value.id);
         this.#activeIds.add(entry.value.id);
       }
-      for (const unit of this.#units(lease.entries, free)) {
+      const { units, leftover } = this.#o.batch ? packBatches(lease.entries, this.#o.ordering, this.#o.batch) : { units: lease.entries.map((e) => [e]), leftover: [] };
+      if (leftover.length > 0) {
+        await lease.release(leftover.map((e) => e.id));
+        for (const e of leftover) {
+          run.attempted.delete(e.value.id);
+          this.#activeIds.delete(e.value.id);
+        }
+      }
+      for (const unit of units) {
         const sending = this.#deliver(unit, lease, run).finally(() => {
           this.#active.delete(sending);
           for (const e of unit) this.#activeIds.delete(e.value.id);
@@ -282,7 +292,7 @@ export class Outbox extends EventTarget {
 
   async #take(free: number, run: Tally, now: number): Promise<Lease<StoredTask> | undefined> {
     const skip = new Set([...this.#activeIds, ...run.attempted]);
-    const eligibility = new Eligibility({ ordering: this.#o.ordering, now, skip, manyPerLane: this.#o.batch !== undefined });
+    const eligibility = new Eligibility({ ordering: this.#o.ordering, now, skip, perLane: this.#o.batch?.maxItems ?? 1 });
     const max = this.#o.batch ? free * this.#o.batch.maxItems : free;
     if (this.#prioritised) {
       const chosen = pick(await this.#queue.list(), eligibility, max);
@@ -292,32 +302,6 @@ export class Outbox extends EventTarget {
     const lease = await this.#queue.take(max, { filter: (e) => eligibility.admit(e) });
     if (eligibility.prioritised) this.#prioritised = true;
     return lease;
-  }
-
-  /** Splits taken entries into requests: one per task, or JSON-array batches of up to `maxItems`/`maxBytes`. */
-  #units(entries: readonly Entry[], free: number): Entry[][] {
-    const batch = this.#o.batch;
-    if (!batch) return entries.map((e) => [e]);
-    const units: Entry[][] = [];
-    let current: Entry[] = [];
-    let bytes = 0;
-    for (const entry of entries) {
-      if (!batchable(entry.value)) {
-        units.push([entry]);
-        continue;
-      }
-      const size = taskBytes(entry.value);
-      if (current.length > 0 && (current.length >= batch.maxItems || bytes + size > batch.maxBytes)) {
-        units.push(current);
-        current = [];
-        bytes = 0;
-      }
-      current.push(entry);
-      bytes += size;
-    }
-    if (current.length > 0) units.push(current);
-    void free;
-    return units;
   }
 
   /** Sends one unit (a task, or a batch) and settles it: ack, release with a delay, or bury. */

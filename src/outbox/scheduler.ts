@@ -6,7 +6,7 @@ export type Ordering = 'group' | 'fifo' | 'none';
 const RANK = { high: 0, normal: 1, low: 2 } as const;
 
 /** The ordering lane of a task: tasks of one lane go out in enqueue order, one lane waits for no other. */
-function laneOf(task: StoredTask, ordering: Ordering): string | undefined {
+export function laneOf(task: StoredTask, ordering: Ordering): string | undefined {
   if (ordering === 'none') return undefined;
   if (ordering === 'fifo') return '';
   return task.group ?? '';
@@ -21,17 +21,18 @@ export class Eligibility {
   readonly #ordering: Ordering;
   readonly #now: number;
   readonly #skip: ReadonlySet<string>;
-  /** In a batch, consecutive tasks of a lane may travel together: the array keeps their order. */
-  readonly #manyPerLane: boolean;
+  /** In batch mode, consecutive tasks of a lane may travel together (the array keeps their order), up to a batch. */
+  readonly #perLane: number;
   readonly #blocked = new Set<string>();
+  readonly #taken = new Map<string, number>();
   /** Set when an entry with a priority other than 'normal' was seen. */
   prioritised = false;
 
-  constructor(options: { ordering: Ordering; now: number; skip: ReadonlySet<string>; manyPerLane: boolean }) {
+  constructor(options: { ordering: Ordering; now: number; skip: ReadonlySet<string>; perLane: number }) {
     this.#ordering = options.ordering;
     this.#now = options.now;
     this.#skip = options.skip;
-    this.#manyPerLane = options.manyPerLane;
+    this.#perLane = options.perLane;
   }
 
   /** True when `entry` may be taken now. Call for every entry, in queue order. */
@@ -42,8 +43,15 @@ export class Eligibility {
     if (lane !== undefined && this.#blocked.has(lane)) return false;
     const expired = task.expiresAt !== undefined && task.expiresAt <= this.#now;
     const waiting = entry.state !== 'ready' || this.#skip.has(task.id) || (!expired && task.notBefore !== undefined && task.notBefore > this.#now);
-    if (lane !== undefined && (waiting || !this.#manyPerLane)) this.#blocked.add(lane);
-    return !waiting;
+    if (lane === undefined) return !waiting;
+    if (waiting) {
+      this.#blocked.add(lane);
+      return false;
+    }
+    const taken = (this.#taken.get(lane) ?? 0) + 1;
+    this.#taken.set(lane, taken);
+    if (taken >= this.#perLane) this.#blocked.add(lane);
+    return true;
   }
 }
 

@@ -1,0 +1,176 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { rig, type Rig } from './helpers.js';
+
+let r: Rig;
+beforeEach(async () => {
+  r = await rig();
+});
+afterEach(() => r.teardown());
+
+const paths = () => r.server.received.map((x) => x.path);
+
+describe("ordering: 'group' (the default)", () => {
+  it('keeps order within a group across a retry, while other groups go on', async () => {
+    r.server.plan('a1', [{ status: 503 }]);
+    await r.outbox.enqueueMany([
+      { url: '/a1', id: 'a1', group: 'a' },
+      { url: '/a2', id: 'a2', group: 'a' },
+      { url: '/b1', id: 'b1', group: 'b' },
+      { url: '/b2', id: 'b2', group: 'b' },
+    ]);
+    await r.outbox.flush();
+    // a1 failed and waits for its retry; a2 must not overtake it; group b is not held back.
+    expect(paths()).toEqual(['/a1', '/b1', '/b2']);
+    r.clock.advance(500);
+    await r.outbox.flush();
+    expect(paths()).toEqual(['/a1', '/b1', '/b2', '/a1', '/a2']);
+  });
+
+  it('puts tasks without a group in one default group, delivered in enqueue order', async () => {
+    await r.outbox.enqueueMany(['/1', '/2', '/3'].map((url) => ({ url })));
+    await r.outbox.flush();
+    expect(paths()).toEqual(['/1', '/2', '/3']);
+  });
+});
+
+describe("ordering: 'fifo' and 'none'", () => {
+  it("'fifo': a failing head holds back every later task", async () => {
+    await r.reopen({ ordering: 'fifo' });
+    r.server.plan('h', [{ status: 500 }]);
+    await r.outbox.enqueueMany([{ url: '/h', id: 'h', group: 'x' }, { url: '/t', group: 'y' }]);
+    await r.outbox.flush();
+    expect(paths()).toEqual(['/h']);
+    r.clock.advance(500);
+    await r.outbox.flush();
+    expect(paths()).toEqual(['/h', '/h', '/t']);
+  });
+
+  it("'none': a failing task holds back nothing", async () => {
+    await r.reopen({ ordering: 'none' });
+    r.server.plan('h', [{ status: 500 }]);
+    await r.outbox.enqueueMany([{ url: '/h', id: 'h' }, { url: '/t' }]);
+    await r.outbox.flush();
+    expect(paths().sort()).toEqual(['/h', '/t']);
+    expect(await r.outbox.size()).toBe(1);
+  });
+});
+
+describe('concurrency', () => {
+  it('keeps at most `concurrency` requests in flight', async () => {
+    await r.reopen({ ordering: 'none', concurrency: 2, timeoutMs: 1000 });
+    r.server.script(() => ({ hang: true }));
+    await r.outbox.enqueueMany(['/1', '/2', '/3', '/4', '/5'].map((url) => ({ url })));
+    const flushing = r.outbox.flush();
+    await r.server.waitFor(2);
+    // Give a third request every chance to start if it were going to.
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(r.server.received).toHaveLength(2);
+    r.server.script(() => ({}));
+    r.clock.advance(1000);
+    const result = await flushing;
+    expect(result.sent + result.retried).toBe(5);
+    expect(r.server.received.length).toBe(5);
+  });
+});
+
+describe('notBefore, expiresAt, priority', () => {
+  it('does not send before notBefore, and wakes a running outbox then', async () => {
+    const at = r.clock.now() + 10_000;
+    await r.outbox.enqueue({ url: '/later', notBefore: at });
+    expect(await r.outbox.flush()).toMatchObject({ sent: 0, remaining: 1 });
+    r.clock.advance(10_000);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1 });
+  });
+
+  it("sends an expired task to dead as 'expired', unsent", async () => {
+    await r.outbox.enqueue({ url: '/stale', expiresAt: r.clock.now() + 1000 });
+    r.clock.advance(1000);
+    expect(await r.outbox.flush()).toMatchObject({ dead: 1, sent: 0 });
+    expect(r.server.received).toHaveLength(0);
+    expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'expired', attempts: 1 }]);
+  });
+
+  it('drains higher priorities first among tasks that ordering lets go', async () => {
+    await r.reopen({ concurrency: 1, ordering: 'none' });
+    await r.outbox.enqueueMany([
+      { url: '/low', priority: 'low' },
+      { url: '/normal' },
+      { url: '/high', priority: 'high' },
+    ]);
+    await r.outbox.flush();
+    expect(paths()).toEqual(['/high', '/normal', '/low']);
+  });
+});
+
+describe('coalescing by key', () => {
+  it("replaces an older pending task with the same key; the older goes to dead as 'superseded'", async () => {
+    const old = await r.outbox.enqueue({ url: '/draft', key: 'draft-1', body: { v: 1 } });
+    const fresh = await r.outbox.enqueue({ url: '/draft', key: 'draft-1', body: { v: 2 } });
+    await r.outbox.enqueue({ url: '/other', key: 'draft-2' });
+    expect(await r.outbox.size()).toBe(2);
+    await r.outbox.flush();
+    expect(r.server.received.map((x) => x.key)).toContain(fresh);
+    expect(r.server.received.map((x) => x.key)).not.toContain(old);
+    expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'superseded', task: { id: old, body: { v: 1 } } }]);
+  });
+
+  it('does not replace a task in flight', async () => {
+    r.server.next({ hang: true });
+    await r.reopen({ timeoutMs: 1000 });
+    const first = await r.outbox.enqueue({ url: '/k', key: 'k' });
+    const flushing = r.outbox.flush();
+    await r.server.waitFor(1);
+    await r.outbox.enqueue({ url: '/k', key: 'k' });
+    r.clock.advance(1000);
+    await flushing;
+    expect(await r.outbox.dead.size()).toBe(0);
+    expect(r.server.received[0]!.key).toBe(first);
+  });
+});
+
+describe('batch', () => {
+  it('sends many bodies as one JSON array per maxItems', async () => {
+    await r.reopen({ batch: { url: '/batch', maxItems: 100 } });
+    await r.outbox.enqueueMany(Array.from({ length: 250 }, (_, i) => ({ url: '/one', body: { i } })));
+    expect(await r.outbox.flush()).toMatchObject({ sent: 250, remaining: 0 });
+    expect(paths()).toEqual(['/batch', '/batch', '/batch']);
+    const items = r.server.received.flatMap((x) => JSON.parse(x.body.toString()) as { i: number }[]);
+    expect(items.map((x) => x.i)).toEqual(Array.from({ length: 250 }, (_, i) => i));
+    expect(r.server.received[0]!.key!.split(',')).toHaveLength(100);
+  });
+
+  it('retries a failed batch as a whole, with the same key', async () => {
+    await r.reopen({ batch: { url: '/batch' } });
+    r.server.next({ status: 503 });
+    await r.outbox.enqueueMany([{ url: '/a', body: { a: 1 } }, { url: '/b', body: { b: 1 } }]);
+    expect(await r.outbox.flush()).toMatchObject({ retried: 2 });
+    r.clock.advance(500);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 2 });
+    expect(r.server.received[0]!.key).toBe(r.server.received[1]!.key);
+  });
+});
+
+describe('headers() and onBeforeSend', () => {
+  it('evaluates headers() per send and never stores them', async () => {
+    let n = 0;
+    await r.reopen({ headers: () => ({ authorization: `Bearer ${++n}` }) });
+    r.server.next({ status: 500 }, { status: 400 });
+    await r.outbox.enqueue({ url: '/x' });
+    await r.outbox.flush();
+    r.clock.advance(500);
+    await r.outbox.flush();
+    expect(r.server.received.map((x) => x.headers.authorization)).toEqual(['Bearer 1', 'Bearer 2']);
+    const [dead] = await r.outbox.dead.list();
+    expect(JSON.stringify(dead)).not.toContain('Bearer');
+  });
+
+  it('lets onBeforeSend edit a task (not its key) or skip it to dead', async () => {
+    await r.reopen({
+      onBeforeSend: (task) => (task.url.endsWith('/skip') ? false : { ...task, url: task.url.replace('/draft', '/final'), id: 'ignored' }),
+    });
+    const [id] = await r.outbox.enqueueMany([{ url: '/draft' }, { url: '/skip' }]);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, dead: 1 });
+    expect(r.server.received).toMatchObject([{ path: '/final', key: id }]);
+    expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'skipped' }]);
+  });
+});
