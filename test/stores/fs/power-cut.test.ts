@@ -1,6 +1,7 @@
 import fc from 'fast-check';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue, SluiceError } from '../../../src/index.js';
@@ -29,6 +30,34 @@ describe('FileStore after a simulated power cut', () => {
     kind: fc.constantFrom('truncate', 'garbage', 'zeros'),
     length: fc.integer({ min: 1, max: 300 }),
     seed: fc.nat(),
+  });
+
+  it('a cut in the middle of a commit: lock files, a half-written metadata temp file and a torn frame are all cleared', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-cut-'));
+    try {
+      cpSync(pristine, dir, { recursive: true });
+      const qdir = join(dir, 'q');
+      const dead = Number(String(spawnSync(process.execPath, ['-e', 'console.log(process.pid)']).stdout).trim());
+      // The lock of the process that was committing, its takeover marker left empty, its metadata half written.
+      writeFileSync(join(qdir, 'lock'), JSON.stringify({ pid: dead, host: hostname() }));
+      writeFileSync(join(qdir, 'lock.steal'), '');
+      const longAgo = new Date(Date.now() - 3_600_000);
+      utimesSync(join(qdir, 'lock.steal'), longAgo, longAgo);
+      writeFileSync(join(qdir, `meta.${dead}.0badc0de.tmp`), Buffer.from([1, 2, 3]));
+      // And the first 5 bytes of a frame it was appending.
+      const tail = readdirSync(qdir).filter((f) => f.endsWith('.seg')).sort().at(-1)!;
+      appendFileSync(join(qdir, tail), Buffer.from([40, 0, 0, 0, 7]));
+      const q = await Queue.open<number>({ name: 'q', store: new FileStore({ dir, lockTimeoutMs: 1000 }), segmentItems: 30 });
+      expect((await q.list()).map((e) => e.value)).toEqual(values);
+      // The torn frame was cut off, not kept in front of the next push.
+      expect(statSync(join(qdir, tail)).size).toBe(statSync(join(pristine, 'q', tail)).size);
+      await q.push(100);
+      expect((await q.list()).at(-1)!.value).toBe(100);
+      await q.close();
+      expect(readdirSync(qdir).filter((f) => f.startsWith('lock') || f.endsWith('.tmp'))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('recovers the valid prefix or says ERR_CORRUPT, never hands out a damaged item', async () => {
