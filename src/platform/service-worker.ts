@@ -1,0 +1,94 @@
+import { SluiceError } from '../core/errors.js';
+
+/** What `backgroundSync` needs of an outbox (an `Outbox` has it all). */
+export interface SyncableOutbox extends EventTarget {
+  flush(): Promise<{ readonly sent: number; readonly retried: number; readonly dead: number; readonly remaining: number }>;
+  size(): Promise<number>;
+}
+
+/** Options of `backgroundSync`. */
+export interface BackgroundSyncOptions {
+  /**
+   * The Background Sync tag to register and answer.
+   * @default 'sluice'
+   */
+  readonly tag?: string;
+  /**
+   * The service worker's global scope. Pass one only to test.
+   * @default globalThis (`self` in a service worker)
+   */
+  readonly scope?: EventTarget;
+}
+
+interface SyncEvent extends Event {
+  readonly tag: string;
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+interface ExtendableMessageEvent extends Event {
+  readonly data: unknown;
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+interface ServiceWorkerScope extends EventTarget {
+  readonly registration?: { readonly sync?: { register(tag: string): Promise<void> } };
+}
+
+/**
+ * Delivers `outbox` from a service worker. Where Background Sync exists, the tag is registered after each enqueue
+ * and on start-up when tasks wait, and each `sync` event flushes inside `waitUntil`, rejecting while tasks remain so
+ * that the browser tries again later. Where it does not, the outbox is flushed on start-up, on `online`, and on a
+ * `{ type: 'sluice:flush' }` message from a page. Returns a function that stops listening.
+ *
+ * @example
+ * // sw.js
+ * const outbox = await Outbox.open({ name: 'api' });
+ * backgroundSync(outbox, { tag: 'api' });
+ * self.addEventListener('fetch', (event) => {
+ *   if (event.request.method === 'POST') event.respondWith(outbox.fetch(event.request));
+ * });
+ */
+export function backgroundSync(outbox: SyncableOutbox, options: BackgroundSyncOptions = {}): () => void {
+  const tag = options.tag ?? 'sluice';
+  if (typeof tag !== 'string' || tag === '') {
+    throw new SluiceError('ERR_INVALID_OPTION', `Expected \`tag\` to be a non-empty string, got ${String(tag)}.`);
+  }
+  const scope = (options.scope ?? globalThis) as ServiceWorkerScope;
+  const sync = scope.registration?.sync;
+  const listeners: [EventTarget, string, EventListener][] = [];
+  const on = (target: EventTarget, type: string, listener: EventListener) => {
+    target.addEventListener(type, listener);
+    listeners.push([target, type, listener]);
+  };
+  // Failures of a background flush are the outbox's to report ('error' events); here they only must not escape.
+  const flushQuietly = () => outbox.flush().catch(() => undefined);
+
+  on(scope, 'message', (event) => {
+    const message = event as ExtendableMessageEvent;
+    if ((message.data as { type?: unknown } | null)?.type === 'sluice:flush') message.waitUntil(flushQuietly());
+  });
+
+  if (sync) {
+    const register = () => sync.register(tag).catch(() => flushQuietly());
+    on(outbox, 'enqueue', () => void register());
+    on(scope, 'sync', (event) => {
+      const syncEvent = event as SyncEvent;
+      if (syncEvent.tag !== tag) return;
+      syncEvent.waitUntil(
+        outbox.flush().then((result) => {
+          if (result.remaining > 0) {
+            // Rejecting asks the browser to fire the sync again later, with its own backoff.
+            throw new SluiceError('ERR_STORAGE', `${result.remaining} tasks are still waiting to be delivered.`);
+          }
+        }),
+      );
+    });
+    void outbox.size().then((n) => (n > 0 ? register() : undefined), () => undefined);
+  } else {
+    on(scope, 'online', () => void flushQuietly());
+    void flushQuietly();
+  }
+  return () => {
+    for (const [target, type, listener] of listeners) target.removeEventListener(type, listener);
+  };
+}

@@ -1,0 +1,1 @@
+export { backgroundSync, type BackgroundSyncOptions, type SyncableOutbox } from './platform/service-worker.js';
