@@ -266,8 +266,10 @@ export class Outbox extends EventTarget {
       if (!this.#coord.mayDeliver()) return 0;
       const lease = await this.#take(free, run, now);
       if (!lease) return 0;
+      // A flush tries each task once; the background loop tries again whenever a task is ready again.
+      const once = run !== this.#background;
       for (const entry of lease.entries) {
-        run.attempted.add(entry.value.id);
+        if (once) run.attempted.add(entry.value.id);
         this.#activeIds.add(entry.value.id);
       }
       const { units, leftover } = this.#o.batch ? packBatches(lease.entries, this.#o.ordering, this.#o.batch) : { units: lease.entries.map((e) => [e]), leftover: [] };

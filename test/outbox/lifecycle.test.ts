@@ -1,0 +1,208 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Outbox } from '../../src/outbox/outbox.js';
+import { next, rig, type Rig } from './helpers.js';
+
+let r: Rig;
+beforeEach(async () => {
+  r = await rig();
+});
+afterEach(() => r.teardown());
+
+describe('connectivity', () => {
+  it('goes offline on a network error and then sends at most one probe at a time, spaced by backoff', async () => {
+    await r.reopen({ ordering: 'none', concurrency: 4 });
+    await r.server.down();
+    await r.outbox.enqueueMany(Array.from({ length: 8 }, (_, i) => ({ url: `/t${i}` })));
+    await r.outbox.flush();
+    expect(r.outbox.online).toBe(false);
+    expect(r.events('offline')).toHaveLength(1);
+    const afterFirst = r.calls.length;
+    expect(afterFirst).toBeLessThanOrEqual(4);
+    // Every retry delay has passed: still, while offline, one probe per flush and none before the probe time.
+    r.clock.advance(60_000);
+    await r.outbox.flush();
+    expect(r.calls.length).toBe(afterFirst + 1);
+    await r.outbox.flush();
+    expect(r.calls.length).toBe(afterFirst + 1);
+    // The server comes back: the next probe succeeds, the outbox is online, and the rest goes.
+    await r.server.up();
+    r.clock.advance(300_000);
+    const result = await r.outbox.flush();
+    expect(r.outbox.online).toBe(true);
+    expect(r.events('online')).toHaveLength(1);
+    expect(result.remaining).toBe(0);
+    expect(r.server.delivered).toHaveLength(8);
+  });
+
+  it('treats a connection reset as a network error, retried', async () => {
+    r.server.next({ reset: true });
+    await r.outbox.enqueue({ url: '/x' });
+    expect(await r.outbox.flush()).toMatchObject({ retried: 1 });
+    expect(r.events('retry')[0]!.error).toBeDefined();
+    r.clock.advance(300_000);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1 });
+    expect(r.outbox.online).toBe(true);
+  });
+
+  it('setOnline(false) stops every send until setOnline(true)', async () => {
+    await r.outbox.enqueue({ url: '/x' });
+    r.outbox.setOnline(false);
+    expect(r.outbox.online).toBe(false);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 0, remaining: 1 });
+    expect(r.calls).toHaveLength(0);
+    r.outbox.setOnline(true);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1 });
+    expect(r.events('offline')).toHaveLength(1);
+    expect(r.events('online')).toHaveLength(1);
+  });
+
+  it('follows injected online/offline hints, and probes when told online', async () => {
+    const target = Object.assign(new EventTarget(), { navigator: { onLine: false } });
+    const { eventConnectivity } = await import('../../src/platform/connectivity.js');
+    await r.reopen({ connectivity: eventConnectivity(target) });
+    expect(r.outbox.online).toBe(false);
+    await r.outbox.enqueue({ url: '/x' });
+    r.outbox.start();
+    const sent = next(r.outbox, 'sent');
+    target.navigator.onLine = true;
+    target.dispatchEvent(new Event('online'));
+    await sent;
+    expect(r.outbox.online).toBe(true);
+  });
+});
+
+describe('Outbox.fetch()', () => {
+  it('returns the network response when there is one, even a 500', async () => {
+    r.server.next({ status: 500, body: 'nope' });
+    const response = await r.outbox.fetch(`${r.server.url}/live`, { method: 'POST', body: 'x' });
+    expect(response.status).toBe(500);
+    expect(await response.text()).toBe('nope');
+    expect(await r.outbox.size()).toBe(0);
+  });
+
+  it('queues on a network error and resolves 202 with Sluice-Queued; the retry carries the same key', async () => {
+    await r.server.down();
+    const response = await r.outbox.fetch(new Request(`${r.server.url}/later`, { method: 'POST', body: 'payload' }));
+    expect(response.status).toBe(202);
+    const id = response.headers.get('Sluice-Queued');
+    expect(id).toBeTruthy();
+    await r.server.up();
+    r.clock.advance(300_000);
+    await r.outbox.flush();
+    expect(r.server.received).toMatchObject([{ path: '/later', key: id }]);
+    expect(r.server.received[0]!.body.toString()).toBe('payload');
+  });
+});
+
+describe('Outbox.start() and stop()', () => {
+  it('delivers in the background: now, on enqueue, and when a retry delay ends on the clock', async () => {
+    r.outbox.start();
+    r.server.next({ status: 503 });
+    const retried = next(r.outbox, 'retry');
+    await r.outbox.enqueue({ url: '/a' });
+    await retried;
+    const sent = next(r.outbox, 'sent');
+    // Let the idle loop set its timer, then move time to it.
+    while (r.clock.pending === 0) await new Promise((resolve) => setImmediate(resolve));
+    r.clock.advance(500);
+    await sent;
+    const drained = next(r.outbox, 'drained');
+    await r.outbox.enqueue({ url: '/b' });
+    await drained;
+    expect(r.server.delivered.map((x) => x.path)).toEqual(['/a', '/b']);
+    await r.outbox.stop();
+    await r.outbox.enqueue({ url: '/c' });
+    expect(await r.outbox.size()).toBe(1);
+  });
+
+  it('stop() waits for requests in flight', async () => {
+    await r.reopen({ timeoutMs: 1000 });
+    r.server.next({ hang: true });
+    r.outbox.start();
+    await r.outbox.enqueue({ url: '/slow' });
+    await r.server.waitFor(1);
+    let stopped = false;
+    const stopping = r.outbox.stop().then(() => (stopped = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(stopped).toBe(false);
+    r.clock.advance(1000);
+    await stopping;
+    expect(r.events('retry')).toHaveLength(1);
+  });
+
+  it('close() rejects later calls with ERR_CLOSED; asyncDispose closes', async () => {
+    await r.outbox.close();
+    await expect(r.outbox.enqueue({ url: '/x' })).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+    {
+      await using box = await r.open();
+      await box.enqueue({ url: '/y' });
+    }
+    await expect(r.outbox.size()).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+  });
+});
+
+describe('Outbox.dead', () => {
+  it('retry() puts dead tasks back with their ids; purge() deletes them', async () => {
+    r.server.next({ status: 400 }, { status: 400 });
+    const [a, b] = await r.outbox.enqueueMany([{ url: '/a', group: 'a' }, { url: '/b', group: 'b' }]);
+    await r.outbox.flush();
+    const letters = await r.outbox.dead.list();
+    expect(letters.map((l) => l.task.id)).toEqual([a, b]);
+    expect(await r.outbox.dead.retry([letters[0]!.id])).toBe(1);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1 });
+    expect(r.server.received.at(-1)!.key).toBe(a);
+    expect(await r.outbox.dead.purge()).toBe(1);
+    expect(await r.outbox.dead.list()).toEqual([]);
+  });
+
+  it('a task is never both pending and dead after a crash between the two steps of a burial', async () => {
+    // Simulate the crash: the dead record is written, the pending task not yet removed.
+    const id = await r.outbox.enqueue({ url: '/x' });
+    const { Queue } = await import('../../src/core/queue.js');
+    const graveyard = await Queue.open({ name: 'api.dead', store: r.store, clock: r.clock });
+    const [pending] = await (await Queue.open<{ id: string; createdAt: number }>({ name: 'api', store: r.store, clock: r.clock })).list();
+    await graveyard.push({ task: pending!.value, reason: 'status', status: 400, attempts: 1, at: r.clock.now() });
+    await graveyard.close();
+    await r.reopen();
+    expect(await r.outbox.size()).toBe(0);
+    expect((await r.outbox.dead.list()).map((l) => l.task.id)).toEqual([id]);
+  });
+});
+
+describe('limits', () => {
+  it("'reject' refuses what does not fit with ERR_QUOTA_EXCEEDED and stores none of it", async () => {
+    await r.reopen({ limits: { maxTasks: 2 } });
+    await r.outbox.enqueueMany([{ url: '/1' }, { url: '/2' }]);
+    await expect(r.outbox.enqueue({ url: '/3' })).rejects.toMatchObject({ code: 'ERR_QUOTA_EXCEEDED' });
+    expect(await r.outbox.size()).toBe(2);
+  });
+
+  it("'drop-oldest' evicts the oldest to dead as 'evicted', with an event", async () => {
+    await r.reopen({ limits: { maxTasks: 2, overflow: 'drop-oldest' } });
+    const [first] = await r.outbox.enqueueMany([{ url: '/1' }, { url: '/2' }]);
+    await r.outbox.enqueue({ url: '/3' });
+    expect(await r.outbox.size()).toBe(2);
+    expect(r.events('dead')).toMatchObject([{ reason: 'evicted', task: { id: first } }]);
+    expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'evicted' }]);
+  });
+
+  it('maxBytes counts stored bytes', async () => {
+    await r.reopen({ limits: { maxBytes: 2000 } });
+    await r.outbox.enqueue({ url: '/1', body: 'x'.repeat(500) });
+    await expect(r.outbox.enqueue({ url: '/2', body: 'x'.repeat(2000) })).rejects.toMatchObject({ code: 'ERR_QUOTA_EXCEEDED' });
+  });
+});
+
+describe('several handles', () => {
+  it("relays 'sent' and 'dead' to the other open handles", async () => {
+    const other = await Outbox.open({ name: 'api', store: r.store, clock: r.clock, baseUrl: r.server.url });
+    try {
+      const relayed = next<{ remote: boolean; task: { id: string } }>(other, 'sent');
+      const id = await r.outbox.enqueue({ url: '/x' });
+      await r.outbox.flush();
+      expect(await relayed).toMatchObject({ remote: true, task: { id } });
+    } finally {
+      await other.close();
+    }
+  });
+});
