@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, linkSync, openSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, linkSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
@@ -66,15 +66,6 @@ export class ProcessLock {
   /** Removes this handle's lock content file. */
   dispose(): void {
     unlinkQuiet(this.#own);
-  }
-
-  /** Removes lock content files of processes that died without disposing of theirs. */
-  static cleanUp(dir: string): void {
-    const host = hostname();
-    for (const name of readdirSync(dir)) {
-      const match = /^lock\.(\d+)\.[0-9a-f]+\.own$/.exec(name);
-      if (match && isDead({ pid: Number(match[1]), host })) unlinkQuiet(join(dir, name));
-    }
   }
 
   /**
@@ -174,7 +165,8 @@ export class ProcessLock {
     try {
       if (statSync(aside).ino !== seen.ino) linkSync(aside, path);
     } catch (error) {
-      if (errno(error) !== 'EEXIST') throw error;
+      // EEXIST: yet another one was made meanwhile; ENOENT: the aside file was itself cleared as a leftover.
+      if (errno(error) !== 'EEXIST' && errno(error) !== 'ENOENT') throw error;
     } finally {
       unlinkQuiet(aside);
     }
