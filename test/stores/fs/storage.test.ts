@@ -97,6 +97,18 @@ describe('FileQueueStorage.commit()', () => {
     expect(existsSync(file('meta.12345.dead.tmp'))).toBe(false);
   });
 
+  it('clears what dead writers left, never what a live process is using', async () => {
+    mkdirSync(join(dir, 'q'));
+    const dead = deadPid();
+    const left = [`meta.${process.pid}.0a.tmp`, `lock.${dead}.0b.own`, `lock.${dead}.0c.tmp`];
+    const live = [`lock.${process.pid}.0d.tmp`, `lock.${process.pid}.0e.own`];
+    for (const name of [...left, ...live]) writeFileSync(file(name), '');
+    await open();
+    const names = readdirSync(join(dir, 'q'));
+    for (const name of left) expect(names).not.toContain(name);
+    for (const name of live) expect(names).toContain(name);
+  });
+
   it('never writes into a segment another handle removed and created again', async () => {
     const a = await open();
     const b = await open();
