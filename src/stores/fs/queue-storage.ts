@@ -111,7 +111,8 @@ export class FileQueueStorage implements QueueStorage {
       const end = offset + bytes.length;
       if (fstatSync(fd).size > end) ftruncateSync(fd, end);
       if (strict) await this.#synced(() => this.#sync.fdatasync(fd));
-      dirChanged ||= created;
+      // A new file's name is durable only once its directory is synced; before metadata that may count on it.
+      if (strict && created) await this.#synced(() => syncDir(this.#dir, this.#sync));
     }
     if (batch.meta) {
       const tmp = join(this.#dir, `meta.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
@@ -125,6 +126,12 @@ export class FileQueueStorage implements QueueStorage {
       // The rename even when relaxed: a reader sees the old metadata or the new one, never a mix.
       renameSync(tmp, join(this.#dir, 'meta'));
       dirChanged = true;
+    }
+    const removing = (batch.remove?.length ?? 0) + (batch.quarantine?.length ?? 0) > 0;
+    // Segments go only once the metadata that no longer needs them is durable (rare: when a segment is freed).
+    if (strict && dirChanged && removing) {
+      await this.#synced(() => syncDir(this.#dir, this.#sync));
+      dirChanged = false;
     }
     for (const id of batch.remove ?? []) {
       this.#fds.forget(id);

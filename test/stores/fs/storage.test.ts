@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, fstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -121,6 +121,43 @@ describe('FileQueueStorage.commit()', () => {
     await a.commit(token, relaxed({ write: { segment: 3, offset: 1, bytes: bytes(3) } }));
     expect([...readFileSync(seg(3))]).toEqual([2, 3]);
     expect([...(await a.read(3, 0, 9))]).toEqual([2, 3]);
+  });
+});
+
+describe('FileQueueStorage durability', () => {
+  /** A sync that records, at each call, what it syncs and what the directory holds at that moment. */
+  const recording = () => {
+    const log: string[] = [];
+    const note = (kind: string) => async (fd: number) => {
+      const what = fstatSync(fd).isDirectory() ? 'dir' : 'file';
+      const meta = existsSync(file('meta')) ? [...readFileSync(file('meta'))].join() : '-';
+      log.push(`${kind} ${what} meta=${meta} seg0=${existsSync(seg(0)) ? 'yes' : 'no'}`);
+    };
+    return { log, sync: { fsync: note('fsync'), fdatasync: note('fdatasync') } };
+  };
+
+  it('strict: data, then a new file\'s directory entry, then metadata before its rename, then removals, each synced before the commit resolves', async () => {
+    const { log, sync } = recording();
+    const s = await open({ sync });
+    let token = (await s.load()).token;
+    token = (await s.commit(token, relaxed({ write: { segment: 0, offset: 0, bytes: bytes(1) }, meta: bytes(1) })))!;
+    expect(log).toEqual([]);
+    await s.commit(token, strict({ write: { segment: 5, offset: 0, bytes: bytes(2) }, meta: bytes(2), remove: [0] }));
+    expect(log).toEqual([
+      'fdatasync file meta=1 seg0=yes', // the new segment's bytes
+      'fsync dir meta=1 seg0=yes', // its name
+      'fsync file meta=1 seg0=yes', // the new metadata, still under its temp name
+      'fsync dir meta=2 seg0=yes', // the rename, before any segment goes
+      'fsync dir meta=2 seg0=no', // the removal
+    ]);
+  });
+
+  it('strict: an append to an existing segment costs one fdatasync', async () => {
+    const { log, sync } = recording();
+    const s = await open({ sync });
+    const token = (await s.commit((await s.load()).token, relaxed({ write: { segment: 0, offset: 0, bytes: bytes(1) } })))!;
+    await s.commit(token, strict({ write: { segment: 0, offset: 1, bytes: bytes(2) } }));
+    expect(log).toEqual(['fdatasync file meta=- seg0=yes']);
   });
 });
 
