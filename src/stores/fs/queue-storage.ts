@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, ftruncateSync, openSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, type FSWatcher, openSync, readdirSync, readFileSync, renameSync, statSync, watch } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
@@ -10,6 +10,9 @@ import { removeLeftovers } from './leftovers.js';
 import { isDead, type ProcessLock } from './lock.js';
 
 const host = hostname();
+
+/** How often a watching handle reads the commit counter, behind the file system's change notices. */
+const WATCH_POLL_MS = 1000;
 
 /**
  * One queue's directory as one handle sees it. Every commit and load holds the directory's lock; the commit counter
@@ -24,6 +27,9 @@ export class FileQueueStorage implements QueueStorage {
   readonly #fds: Descriptors;
   /** The commit count as of which `#fds` is known to name the current files. */
   #seen = -1;
+  /** The commit count this handle's own last commit made. */
+  #mine = -1;
+  readonly #unwatch = new Set<() => void>();
   #failed: SluiceError | undefined;
 
   constructor(dir: string, lock: ProcessLock, sync: FileSync) {
@@ -79,14 +85,49 @@ export class FileQueueStorage implements QueueStorage {
       } finally {
         // Bumped even when applying failed half way, so that every handle reads the directory again.
         this.#counter.write(count + 1);
-        this.#seen = count + 1;
+        this.#seen = this.#mine = count + 1;
       }
       return String(count + 1);
     });
   }
 
+  /**
+   * Calls `listener` after another handle's commit. The file system's change notices on the commit counter make
+   * that prompt; a poll of the counter every `WATCH_POLL_MS` stands behind them, for file systems that send none
+   * (network mounts) and notices coalesced or lost. Neither keeps the process alive.
+   */
+  watch(listener: () => void): () => void {
+    let last = this.#counter.read();
+    const check = () => {
+      if (this.#failed) return;
+      const count = this.#counter.read();
+      if (count === last) return;
+      last = count;
+      // This handle's own commit is no news to it.
+      if (count !== this.#mine) listener();
+    };
+    let watcher: FSWatcher | undefined;
+    try {
+      watcher = watch(join(this.#dir, 'commits'), { persistent: false }, check);
+      // Out of watches (ENOSPC) or the like: the poll alone then.
+      watcher.on('error', () => watcher?.close());
+    } catch {
+      watcher = undefined;
+    }
+    const poll = setInterval(check, WATCH_POLL_MS);
+    poll.unref();
+    const stop = () => {
+      watcher?.close();
+      clearInterval(poll);
+      this.#unwatch.delete(stop);
+    };
+    this.#unwatch.add(stop);
+    return stop;
+  }
+
   async close(): Promise<void> {
     if (this.#failed?.code === 'ERR_CLOSED') return;
+    for (const stop of [...this.#unwatch]) stop();
     this.#failed = new SluiceError('ERR_CLOSED', `The storage of ${this.#dir} was closed.`);
     this.#fds.forgetAll();
     this.#counter.close();

@@ -127,6 +127,20 @@ describe('several processes on one directory', () => {
     expect(got.filter((v) => v >= 10000)).toEqual(Array.from({ length: 350 }, (_, i) => 10000 + i));
   }, 60_000);
 
+  it('a consumer waiting in one process is woken by a push from another', async () => {
+    // An hour between polls: only the store's watch can bring the push in time.
+    const q = await Queue.open<number>({ name: 'q', store: new FileStore({ dir }), pollMs: 3_600_000 });
+    const waiting = q[Symbol.asyncIterator]().next();
+    await worker(`
+      const q = await Queue.open({ name: 'q', store: new FileStore({ dir: process.argv[1] }) });
+      await q.push(42);
+      await q.close();`, dir);
+    const { value: lease } = await waiting;
+    expect(lease!.entries.map((e) => e.value)).toEqual([42]);
+    await lease!.ack();
+    await q.close();
+  }, 60_000);
+
   it('two processes draining one queue take every item exactly once', async () => {
     const q = await Queue.open<number>({ name: 'q', store: new FileStore({ dir }) });
     await q.pushMany(Array.from({ length: 600 }, (_, i) => i));

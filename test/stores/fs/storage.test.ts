@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, fstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, fstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, watch, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -282,6 +282,43 @@ describe('the process lock between FileStores', () => {
     utimesSync(file('lock'), minuteAgo, minuteAgo);
     expect(await codeOf(open({ lockTimeoutMs: 0 }))).toBe('resolved');
     expect(existsSync(file('lock'))).toBe(false);
+  });
+});
+
+describe('FileQueueStorage.watch()', () => {
+  it('calls the listener after another handle\'s commit, not after its own', async () => {
+    const a = await open();
+    const b = await open();
+    let calls = 0;
+    const called = deferred();
+    const stop = a.watch!(() => {
+      calls++;
+      called.resolve();
+    });
+    // A second watcher of the same file, made after a's: once it has heard of a change, a's has too.
+    const heard = (() => {
+      let next = deferred();
+      const watcher = watch(file('commits'), () => next.resolve());
+      return {
+        change: async () => {
+          await next.promise;
+          next = deferred();
+          await new Promise((resolve) => setImmediate(resolve));
+        },
+        close: () => watcher.close(),
+      };
+    })();
+    try {
+      const token = (await a.commit((await a.load()).token, relaxed({ meta: bytes(1) })))!;
+      await heard.change();
+      expect(calls).toBe(0);
+      await b.commit(token, relaxed({ meta: bytes(2) }));
+      await called.promise;
+      expect(calls).toBe(1);
+    } finally {
+      heard.close();
+      stop();
+    }
   });
 });
 
