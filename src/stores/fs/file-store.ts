@@ -72,14 +72,14 @@ export class FileStore implements Store {
     // Checked again here, before the name becomes part of a path, whoever calls.
     checkName(name);
     const dir = join(this.dir, name);
-    let lock: ProcessLock;
+    let storage: FileQueueStorage;
     try {
       mkdirSync(dir, { recursive: true });
-      lock = new ProcessLock(dir, this.#lockTimeoutMs, this.#staleMs);
+      storage = new FileQueueStorage(dir, new ProcessLock(dir, this.#lockTimeoutMs, this.#staleMs), this.#sync);
     } catch (error) {
-      throw new SluiceError('ERR_STORAGE', `Cannot create the queue directory ${dir} (${errno(error) || 'error'}).`, { cause: error });
+      const quota = errno(error) === 'ENOSPC' || errno(error) === 'EDQUOT';
+      throw new SluiceError(quota ? 'ERR_QUOTA_EXCEEDED' : 'ERR_STORAGE', `Cannot set up the queue directory ${dir} (${errno(error) || 'error'}).`, { cause: error });
     }
-    const storage = new FileQueueStorage(dir, lock, this.#sync);
     try {
       await storage.cleanUp();
     } catch (error) {

@@ -9,8 +9,6 @@ import { CommitCounter, errno, type FileSync, readRange, segmentFile, segmentId,
 import { removeLeftovers } from './leftovers.js';
 import { isDead, type ProcessLock } from './lock.js';
 
-const host = hostname();
-
 /** How often a watching handle reads the commit counter, behind the file system's change notices. */
 const WATCH_POLL_MS = 1000;
 
@@ -19,7 +17,7 @@ const WATCH_POLL_MS = 1000;
  * in `commits` is the token, so `token()` is one read and a commit by any process changes it.
  */
 export class FileQueueStorage implements QueueStorage {
-  readonly owner = `${host}:${process.pid}:${randomBytes(6).toString('hex')}`;
+  readonly owner = `${hostname()}:${process.pid}:${randomBytes(6).toString('hex')}`;
   readonly #dir: string;
   readonly #lock: ProcessLock;
   readonly #sync: FileSync;

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Queue, SluiceError } from '../../../src/index.js';
+import { type Lease, Queue, SluiceError } from '../../../src/index.js';
 import { FileStore } from '../../../src/fs.js';
 
 let dir: string;
@@ -135,9 +135,11 @@ describe('several processes on one directory', () => {
       const q = await Queue.open({ name: 'q', store: new FileStore({ dir: process.argv[1] }) });
       await q.push(42);
       await q.close();`, dir);
-    const { value: lease } = await waiting;
-    expect(lease!.entries.map((e) => e.value)).toEqual([42]);
-    await lease!.ack();
+    const next = await waiting;
+    expect(next.done).toBe(false);
+    const lease = next.value as Lease<number>;
+    expect(lease.entries.map((e) => e.value)).toEqual([42]);
+    await lease.ack();
     await q.close();
   }, 60_000);
 
