@@ -39,7 +39,7 @@ describe('new IndexedDbStore()', () => {
       request.onerror = () => reject(request.error);
     });
     expect(db.version).toBe(VERSION);
-    expect([...db.objectStoreNames].sort()).toEqual(['chunks', 'metas', 'quarantine', 'queues', 'segments']);
+    expect([...db.objectStoreNames].sort()).toEqual(['chunks', 'heads', 'meta', 'quarantine', 'segments']);
     db.close();
   });
 });
