@@ -1,5 +1,6 @@
 import { closeSync, constants, openSync } from 'node:fs';
 import { errno, segmentFile } from './files.js';
+import { SpareFile } from './spare.js';
 
 // Few segments are in use at once: the tail being written and the head being read.
 const KEEP = 4;
@@ -12,9 +13,11 @@ const KEEP = 4;
 export class Descriptors {
   readonly #dir: string;
   readonly #fds = new Map<number, number>();
+  readonly #spare: SpareFile;
 
   constructor(dir: string) {
     this.#dir = dir;
+    this.#spare = new SpareFile(dir);
   }
 
   /** The descriptor of segment `id`, or undefined when the file does not exist. */
@@ -24,9 +27,10 @@ export class Descriptors {
 
   /** The descriptor of segment `id`, creating the file when absent; `created` says whether it did. */
   create(id: number): { fd: number; created: boolean } {
-    const fd = this.get(id);
-    if (fd !== undefined) return { fd, created: false };
-    return { fd: this.#open(id, constants.O_CREAT)!, created: true };
+    const existing = this.get(id);
+    if (existing !== undefined) return { fd: existing, created: false };
+    const fd = this.#spare.take(segmentFile(this.#dir, id));
+    return { fd: fd === undefined ? this.#open(id, constants.O_CREAT)! : this.#keep(id, fd), created: true };
   }
 
   forget(id: number): void {
@@ -40,6 +44,12 @@ export class Descriptors {
     this.#fds.clear();
   }
 
+  /** Closes every descriptor and removes the spare file. */
+  async dispose(): Promise<void> {
+    this.forgetAll();
+    await this.#spare.dispose();
+  }
+
   #open(id: number, flags: number): number | undefined {
     let fd: number;
     try {
@@ -49,6 +59,10 @@ export class Descriptors {
       if (errno(error) === 'ENOENT') return undefined;
       throw error;
     }
+    return this.#keep(id, fd);
+  }
+
+  #keep(id: number, fd: number): number {
     if (this.#fds.size >= KEEP) this.forget(this.#fds.keys().next().value as number);
     this.#fds.set(id, fd);
     return fd;

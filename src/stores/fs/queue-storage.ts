@@ -127,9 +127,9 @@ export class FileQueueStorage implements QueueStorage {
     if (this.#failed?.code === 'ERR_CLOSED') return;
     for (const stop of [...this.#unwatch]) stop();
     this.#failed = new SluiceError('ERR_CLOSED', `The storage of ${this.#dir} was closed.`);
-    this.#fds.forgetAll();
     this.#counter.close();
     this.#lock.dispose();
+    await this.#fds.dispose();
   }
 
   isGone(owner: string): boolean {

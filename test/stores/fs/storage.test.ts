@@ -97,11 +97,27 @@ describe('FileQueueStorage.commit()', () => {
     expect(existsSync(file('meta.12345.dead.tmp'))).toBe(false);
   });
 
+  it('makes segment after segment, and leaves nothing but segments, meta and the counter once closed', async () => {
+    const s = await open();
+    let token = (await s.load()).token;
+    for (let id = 0; id < 50; id += 10) {
+      token = (await s.commit(token, strict({ write: { segment: id, offset: 0, bytes: bytes(id, id) } })))!;
+      // Other work in between lets a spare file be made ahead of the next segment.
+      await s.read(id, 0, 2);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect((await s.load()).segments).toEqual([0, 10, 20, 30, 40].map((id) => ({ id, length: 2 })));
+    for (const id of [0, 10, 20, 30, 40]) expect([...readFileSync(seg(id))]).toEqual([id, id]);
+    await s.close();
+    const names = readdirSync(join(dir, 'q')).filter((name) => !name.endsWith('.seg'));
+    expect(names.sort()).toEqual(['commits']);
+  });
+
   it('clears what dead writers left, never what a live process is using', async () => {
     mkdirSync(join(dir, 'q'));
     const dead = deadPid();
-    const left = [`meta.${process.pid}.0a.tmp`, `lock.${dead}.0b.own`, `lock.${dead}.0c.tmp`];
-    const live = [`lock.${process.pid}.0d.tmp`, `lock.${process.pid}.0e.own`];
+    const left = [`meta.${process.pid}.0a.tmp`, `lock.${dead}.0b.own`, `lock.${dead}.0c.tmp`, `spare.${dead}.0f.tmp`];
+    const live = [`lock.${process.pid}.0d.tmp`, `lock.${process.pid}.0e.own`, `spare.${process.pid}.10.tmp`];
     for (const name of [...left, ...live]) writeFileSync(file(name), '');
     await open();
     const names = readdirSync(join(dir, 'q'));
