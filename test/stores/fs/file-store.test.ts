@@ -34,6 +34,12 @@ describe('new FileStore()', () => {
   it('rejects bad options with ERR_INVALID_OPTION', () => {
     expect(() => new FileStore({ dir: '' })).toThrow(SluiceError);
     expect(() => new FileStore({ dir, lockTimeoutMs: -1 })).toThrow(/lockTimeoutMs/);
+    expect(() => new FileStore({ dir, staleMs: 1.5 })).toThrow(/staleMs/);
+    // @ts-expect-error a sync without fdatasync
+    expect(() => new FileStore({ dir, sync: { fsync: async () => undefined } })).toThrow(/`sync`/);
+    for (const bad of [() => new FileStore({ dir: '' }), () => new FileStore({ dir, staleMs: -1 })]) {
+      expect(bad).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+    }
   });
 
   it('defaults to .sluice under the working directory', () => {
