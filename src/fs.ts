@@ -1,1 +1,1 @@
-export { FileStore, type FileStoreOptions } from './stores/fs/file-store.js';
+export { FileStore, type FileStoreOptions, type FileSync } from './stores/fs/file-store.js';
