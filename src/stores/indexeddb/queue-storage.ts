@@ -4,8 +4,12 @@ import { randomId } from '../../core/ids.js';
 import type { QueueStorage, StorageBatch, StorageSnapshot } from '../../core/store.js';
 import type { Database, Head, SluiceDB } from './schema.js';
 
-/** What this handle knows is stored as of `version`: every segment's length. Kept exact by `load` and `commit`. */
+/**
+ * What this handle knows is stored as of `version`: every segment's length. Kept exact by `load` and `commit`, and
+ * good only on the connection it was read through: a database deleted and made again under it starts over.
+ */
 interface Known {
+  readonly db: Database;
   readonly version: number;
   readonly tail: Head['tail'];
   readonly lengths: ReadonlyMap<number, number>;
@@ -35,7 +39,8 @@ export class IndexedDbQueueStorage implements QueueStorage {
   }
 
   async load(): Promise<StorageSnapshot> {
-    const tx = (await this.#db()).transaction(['heads', 'meta', 'segments'], 'readonly');
+    const db = await this.#db();
+    const tx = db.transaction(['heads', 'meta', 'segments'], 'readonly');
     const [head, meta, stored] = await Promise.all([
       tx.objectStore('heads').index('queue').get(this.#name),
       tx.objectStore('meta').get(this.#name),
@@ -43,7 +48,7 @@ export class IndexedDbQueueStorage implements QueueStorage {
     ]);
     const lengths = new Map(stored.map(({ id, length }) => [id, length]));
     if (head?.tail) lengths.set(head.tail.id, head.tail.length);
-    this.#known = { version: head?.version ?? 0, tail: head?.tail, lengths };
+    this.#known = { db, version: head?.version ?? 0, tail: head?.tail, lengths };
     const segments = [...lengths].map(([id, length]) => ({ id, length })).sort((a, b) => a.id - b.id);
     return { token: String(this.#known.version), meta, segments };
   }
@@ -80,11 +85,19 @@ export class IndexedDbQueueStorage implements QueueStorage {
   async commit(token: string, batch: StorageBatch): Promise<string | undefined> {
     const version = Number(token);
     if (!Number.isSafeInteger(version)) return undefined;
-    // A token this handle has not seen the state of (or a state it stopped tracking after a failure): look first.
-    if (this.#known?.version !== version && (await this.load()).token !== token) return undefined;
+    // A token this handle has not seen the state of, a state it stopped tracking after a failure, or a connection
+    // opened since (another tab deleted the database): look first, since the blind writes below trust `known`.
+    const current = await this.#db();
+    if ((this.#known?.version !== version || this.#known.db !== current) && (await this.load()).token !== token) return undefined;
     const known = this.#known!;
-    const db = unwrap(await this.#db());
-    const tx = db.transaction(scope(batch, known), 'readwrite', { durability: batch.durability === 'strict' ? 'strict' : 'relaxed' });
+    let tx: IDBTransaction;
+    try {
+      tx = unwrap(known.db).transaction(scope(batch, known), 'readwrite', { durability: batch.durability === 'strict' ? 'strict' : 'relaxed' });
+    } catch (error) {
+      // The connection closed since (another tab's upgrade): the next call opens again.
+      this.#known = undefined;
+      throw storageError(error, this.#failed());
+    }
     const done = new Promise<void>((resolve, reject) => {
       tx.oncomplete = () => resolve();
       // The first failing request's error (ConstraintError, QuotaExceededError) says more than the abort after it.
@@ -182,7 +195,7 @@ export class IndexedDbQueueStorage implements QueueStorage {
     const version = known.version + 1;
     const head: Head = tail ? { queue: name, version, tail } : { queue: name, version };
     heads.add(head, [name, version]);
-    return { known: { version, tail, lengths }, reads };
+    return { known: { db: known.db, version, tail, lengths }, reads };
   }
 
   /**

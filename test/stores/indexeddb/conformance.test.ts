@@ -1,4 +1,5 @@
 import 'fake-indexeddb/auto';
+import { IDBFactory } from 'fake-indexeddb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IndexedDbStore } from '../../../src/indexeddb.js';
 import type { StoreHarness } from '../../conformance/harness.js';
@@ -6,19 +7,13 @@ import { modelConformance } from '../../conformance/model-suite.js';
 import { queueConformance } from '../../conformance/queue-suite.js';
 import { storageConformance } from '../../conformance/storage-suite.js';
 
-let n = 0;
-/** A fresh database per test; every `open` is a new IndexedDbStore (a new connection) over it, as another tab's. */
+/** A fresh IndexedDB per test (its own factory); every `open` is a new IndexedDbStore over it, as another tab's. */
 export const indexedDb: StoreHarness = {
   async setup() {
-    const dbName = `sluice-test-${n++}`;
+    const factory = new IDBFactory();
     return {
-      open: () => new IndexedDbStore({ dbName }),
-      teardown: async () => {
-        await new Promise((resolve) => {
-          const request = indexedDB.deleteDatabase(dbName);
-          request.onsuccess = request.onerror = request.onblocked = resolve;
-        });
-      },
+      open: () => new IndexedDbStore({ indexedDB: factory }),
+      teardown: async () => undefined,
     };
   },
 };

@@ -1,25 +1,68 @@
 import 'fake-indexeddb/auto';
+import { IDBFactory } from 'fake-indexeddb';
 import { describe, expect, it } from 'vitest';
 import { Queue, SluiceError } from '../../../src/index.js';
+import type { QueueStorage } from '../../../src/core/store.js';
 import { IndexedDbStore } from '../../../src/indexeddb.js';
-import { VERSION } from '../../../src/stores/indexeddb/schema.js';
+import { upgrades, VERSION } from '../../../src/stores/indexeddb/schema.js';
 
-let n = 0;
-const fresh = () => `sluice-idb-${n++}`;
+// Every test gets a database nobody else sees: its own factory, as a fresh browser profile.
+const fresh = (dbName = 'sluice') => new IndexedDbStore({ dbName, indexedDB: new IDBFactory() });
+const bytes = (...values: number[]) => Uint8Array.from(values);
+const relaxed = { durability: 'relaxed' } as const;
+
+function request<T>(r: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+}
+
+/** Reads an object store of the database whole, bypassing the store under test. */
+async function dump(factory: IDBFactory, dbName: string, name: string): Promise<{ key: IDBValidKey; value: unknown }[]> {
+  const db = await request(factory.open(dbName));
+  const tx = db.transaction(name, 'readonly');
+  const [keys, values] = await Promise.all([request(tx.objectStore(name).getAllKeys()), request(tx.objectStore(name).getAll())]);
+  db.close();
+  return keys.map((key, i) => ({ key, value: values[i] }));
+}
 
 describe('new IndexedDbStore()', () => {
   it('defaults to the database "sluice" and rejects bad options', () => {
     expect(new IndexedDbStore().dbName).toBe('sluice');
     expect(() => new IndexedDbStore({ dbName: '' })).toThrow(SluiceError);
+    expect(() => new IndexedDbStore({ indexedDB: {} as IDBFactory })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+  });
+
+  it('reads no global when constructed, and says so when there is no IndexedDB', async () => {
+    const saved = globalThis.indexedDB;
+    // @ts-expect-error removed for this test only
+    delete globalThis.indexedDB;
+    try {
+      const store = new IndexedDbStore();
+      await expect(store.open('q')).rejects.toMatchObject({ code: 'ERR_STORAGE' });
+    } finally {
+      globalThis.indexedDB = saved;
+    }
+  });
+
+  it('{ indexedDB } keeps the queues in the factory given', async () => {
+    const factory = new IDBFactory();
+    const q = await Queue.open<number>({ name: 'q', store: new IndexedDbStore({ indexedDB: factory }) });
+    await q.push(1);
+    await q.close();
+    expect((await factory.databases()).map((d) => d.name)).toEqual(['sluice']);
+    const elsewhere = await Queue.open<number>({ name: 'q', store: fresh() });
+    expect(await elsewhere.size()).toBe(0);
+    await elsewhere.close();
   });
 
   it('checks queue names before they reach the database', async () => {
-    const store = new IndexedDbStore({ dbName: fresh() });
-    await expect(store.open('../x')).rejects.toMatchObject({ code: 'ERR_INVALID_NAME' });
+    await expect(fresh().open('../x')).rejects.toMatchObject({ code: 'ERR_INVALID_NAME' });
   });
 
   it('one database holds any number of queues, independently', async () => {
-    const store = new IndexedDbStore({ dbName: fresh() });
+    const store = fresh();
     const a = await Queue.open<number>({ name: 'a', store });
     const b = await Queue.open<number>({ name: 'b', store });
     await a.pushMany([1, 2]);
@@ -29,70 +72,202 @@ describe('new IndexedDbStore()', () => {
     await a.close();
     await b.close();
   });
+});
 
-  it('creates the schema of version 1 on a new database', async () => {
-    const dbName = fresh();
-    await (await new IndexedDbStore({ dbName }).open('q')).close();
-    const db = await new Promise<IDBDatabase>((resolve, reject) => {
-      const request = indexedDB.open(dbName);
-      request.onsuccess = () => resolve(request.result);
-      request.onerror = () => reject(request.error);
-    });
-    expect(db.version).toBe(VERSION);
-    expect([...db.objectStoreNames].sort()).toEqual(['chunks', 'heads', 'meta', 'quarantine', 'segments']);
-    db.close();
+describe('.commit()', () => {
+  async function pair(): Promise<[QueueStorage, QueueStorage]> {
+    const factory = new IDBFactory();
+    const open = () => new IndexedDbStore({ indexedDB: factory }).open('q');
+    return [await open(), await open()];
+  }
+
+  it('refuses a token any number of commits old, and writes nothing of it', async () => {
+    const [a, b] = await pair();
+    const old = (await a.load()).token;
+    let token = (await b.load()).token;
+    token = (await b.commit(token, { write: { segment: 0, offset: 0, bytes: bytes(1) }, ...relaxed }))!;
+    token = (await b.commit(token, { write: { segment: 0, offset: 1, bytes: bytes(2) }, ...relaxed }))!;
+    // One commit behind breaks the head's key; two or more behind, the head's unique index.
+    expect(await a.commit(old, { write: { segment: 0, offset: 0, bytes: bytes(9, 9, 9) }, meta: bytes(7), ...relaxed })).toBeUndefined();
+    expect(await a.commit(String(Number(token) - 1), { write: { segment: 0, offset: 2, bytes: bytes(9) }, ...relaxed })).toBeUndefined();
+    const now = await a.load();
+    expect(now).toEqual({ token, meta: undefined, segments: [{ id: 0, length: 2 }] });
+    expect(await a.read(0, 0, 10)).toEqual(bytes(1, 2));
+  });
+
+  it('a write at an earlier offset cuts there, shortening the chunk that reaches across', async () => {
+    const [a, b] = await pair();
+    let token = (await a.load()).token;
+    token = (await a.commit(token, { write: { segment: 0, offset: 0, bytes: bytes(0, 1, 2, 3) }, ...relaxed }))!;
+    token = (await a.commit(token, { write: { segment: 0, offset: 4, bytes: bytes(4, 5, 6, 7) }, ...relaxed }))!;
+    token = (await a.commit(token, { write: { segment: 0, offset: 2, bytes: bytes(20, 30) }, ...relaxed }))!;
+    expect(await a.read(0, 0, 100)).toEqual(bytes(0, 1, 20, 30));
+    expect((await b.load()).segments).toEqual([{ id: 0, length: 4 }]);
+    expect(await b.read(0, 1, 3)).toEqual(bytes(1, 20));
+    // A cut back to nothing, by the other handle.
+    token = (await b.commit(token, { write: { segment: 0, offset: 0, bytes: bytes() }, ...relaxed }))!;
+    expect((await a.load()).segments).toEqual([{ id: 0, length: 0 }]);
+  });
+
+  it('keeps every segment length right as writes move from segment to segment', async () => {
+    const [a, b] = await pair();
+    let token = (await a.load()).token;
+    token = (await a.commit(token, { write: { segment: 0, offset: 0, bytes: bytes(1, 2, 3) }, ...relaxed }))!;
+    token = (await a.commit(token, { write: { segment: 3, offset: 0, bytes: bytes(4) }, ...relaxed }))!;
+    token = (await a.commit(token, { write: { segment: 3, offset: 1, bytes: bytes(5) }, ...relaxed }))!;
+    expect((await b.load()).segments).toEqual([
+      { id: 0, length: 3 },
+      { id: 3, length: 2 },
+    ]);
+    token = (await b.commit(token, { write: { segment: 5, offset: 0, bytes: bytes(6) }, remove: [0], ...relaxed }))!;
+    token = (await b.commit(token, { remove: [5], ...relaxed }))!;
+    expect((await a.load()).segments).toEqual([{ id: 3, length: 2 }]);
+    expect(await a.read(0, 0, 10)).toEqual(bytes());
+  });
+
+  it('quarantine sets a segment aside: no longer listed, its bytes kept in the quarantine store', async () => {
+    const factory = new IDBFactory();
+    const s = await new IndexedDbStore({ dbName: 'd', indexedDB: factory }).open('q');
+    let token = (await s.load()).token;
+    token = (await s.commit(token, { write: { segment: 0, offset: 0, bytes: bytes(1, 2) }, ...relaxed }))!;
+    token = (await s.commit(token, { write: { segment: 2, offset: 0, bytes: bytes(3) }, ...relaxed }))!;
+    await s.commit(token, { quarantine: [0], ...relaxed });
+    expect((await s.load()).segments).toEqual([{ id: 2, length: 1 }]);
+    expect(await dump(factory, 'd', 'quarantine')).toEqual([{ key: ['q', 0, 0], value: bytes(1, 2) }]);
+  });
+
+  it('after another tab deleted the database, plans from a fresh look instead of writing blind', async () => {
+    const factory = new IDBFactory();
+    const s = await new IndexedDbStore({ dbName: 'd', indexedDB: factory }).open('q');
+    let token = (await s.load()).token;
+    token = (await s.commit(token, { write: { segment: 0, offset: 0, bytes: bytes(1, 2) }, ...relaxed }))!;
+    await request(factory.deleteDatabase('d'));
+    expect(await s.commit(token, { write: { segment: 0, offset: 2, bytes: bytes(3) }, ...relaxed })).toBeUndefined();
+    expect(await s.load()).toEqual({ token: '0', meta: undefined, segments: [] });
   });
 });
 
 describe('a failed commit', () => {
-  it('QuotaExceededError becomes ERR_QUOTA_EXCEEDED and leaves the queue as it was', async () => {
-    const store = new IndexedDbStore({ dbName: fresh() });
-    const q = await Queue.open<string>({ name: 'q', store });
-    await q.pushMany(['a', 'b']);
+  /** Makes the next put into `chunks` fail with `fail`, once. */
+  async function failingPut<R>(fail: (store: IDBObjectStore) => void, run: () => Promise<R>): Promise<R> {
     const put = IDBObjectStore.prototype.put;
     let armed = true;
     IDBObjectStore.prototype.put = function (this: IDBObjectStore, ...args: Parameters<typeof put>) {
       if (armed && this.name === 'chunks') {
         armed = false;
-        throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+        fail(this);
       }
       return put.apply(this, args);
     } as typeof put;
     try {
-      const error = await q.pushMany(['c', 'd']).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(SluiceError);
-      expect((error as SluiceError).code).toBe('ERR_QUOTA_EXCEEDED');
-      expect((error as SluiceError).cause).toBeInstanceOf(DOMException);
+      return await run();
     } finally {
       IDBObjectStore.prototype.put = put;
     }
+  }
+
+  it('QuotaExceededError becomes ERR_QUOTA_EXCEEDED and leaves the queue as it was', async () => {
+    const store = fresh();
+    const q = await Queue.open<string>({ name: 'q', store });
+    await q.pushMany(['a', 'b']);
+    const error = await failingPut(
+      () => {
+        throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+      },
+      () => q.pushMany(['c', 'd']).catch((e: unknown) => e),
+    );
+    expect(error).toBeInstanceOf(SluiceError);
+    expect((error as SluiceError).code).toBe('ERR_QUOTA_EXCEEDED');
+    expect((error as SluiceError).cause).toBeInstanceOf(DOMException);
     expect(await q.size()).toBe(2);
     await q.push('e');
+    expect(await q.peek(10)).toEqual(['a', 'b', 'e']);
     await q.close();
-    const again = await Queue.open<string>({ name: 'q', store: new IndexedDbStore({ dbName: store.dbName }) });
-    expect(await again.peek(10)).toEqual(['a', 'b', 'e']);
-    await again.close();
+  });
+
+  it('a transaction aborted under it becomes ERR_STORAGE and leaves the queue as it was', async () => {
+    const store = fresh();
+    const q = await Queue.open<string>({ name: 'q', store });
+    await q.push('a');
+    const error = await failingPut(
+      (chunks) => chunks.transaction.abort(),
+      () => q.push('b').catch((e: unknown) => e),
+    );
+    expect(error).toMatchObject({ code: 'ERR_STORAGE' });
+    expect(await q.peek(10)).toEqual(['a']);
+    await q.close();
+  });
+});
+
+describe('schema', () => {
+  // One entry per schema version ever released: how a database of that version was made, with a queue in it. When
+  // VERSION moves on, the entry for the old version is rewritten with plain IndexedDB calls of its layout.
+  const released: { version: number; make(factory: IDBFactory): Promise<void> }[] = [
+    {
+      version: 1,
+      async make(factory) {
+        const q = await Queue.open<string>({ name: 'q', store: new IndexedDbStore({ indexedDB: factory }) });
+        await q.pushMany(['a', 'b', 'c']);
+        await (await q.take(1))!.ack();
+        await q.close();
+      },
+    },
+  ];
+
+  it('every version ever released is upgraded to the current one, keeping its queues', async () => {
+    expect(released.map((r) => r.version)).toEqual(Array.from({ length: VERSION }, (_, i) => i + 1));
+    for (const { make } of released) {
+      const factory = new IDBFactory();
+      await make(factory);
+      const q = await Queue.open<string>({ name: 'q', store: new IndexedDbStore({ indexedDB: factory }) });
+      expect(await q.peek(10)).toEqual(['b', 'c']);
+      await q.close();
+      const db = await request(factory.open('sluice'));
+      expect(db.version).toBe(VERSION);
+      db.close();
+    }
+  });
+
+  it('a new database gets every upgrade step in order', async () => {
+    const factory = new IDBFactory();
+    await (await new IndexedDbStore({ indexedDB: factory }).open('q')).close();
+    const db = await request(factory.open('sluice'));
+    expect(db.version).toBe(VERSION);
+    expect(upgrades).toHaveLength(VERSION);
+    expect([...db.objectStoreNames].sort()).toEqual(['chunks', 'heads', 'meta', 'quarantine', 'segments']);
+    expect(db.transaction('heads').objectStore('heads').index('queue').unique).toBe(true);
+    db.close();
   });
 });
 
 describe('versionchange', () => {
   it('another tab upgrading the database is not blocked: this connection closes', async () => {
-    const dbName = fresh();
-    const q = await Queue.open<number>({ name: 'q', store: new IndexedDbStore({ dbName }) });
+    const factory = new IDBFactory();
+    const q = await Queue.open<number>({ name: 'q', store: new IndexedDbStore({ indexedDB: factory }) });
     await q.push(1);
-    const upgraded = await new Promise<number>((resolve, reject) => {
-      const request = indexedDB.open(dbName, VERSION + 1);
-      request.onsuccess = () => {
-        const version = request.result.version;
-        request.result.close();
-        resolve(version);
-      };
-      request.onerror = () => reject(request.error);
-      request.onblocked = () => reject(new Error('blocked by the open queue'));
-    });
-    expect(upgraded).toBe(VERSION + 1);
+    const upgrading = factory.open('sluice', VERSION + 1);
+    let blocked = false;
+    upgrading.onblocked = () => (blocked = true);
+    const db = await request(upgrading);
+    expect(blocked).toBe(false);
+    expect(db.version).toBe(VERSION + 1);
+    db.close();
     // This older code cannot use the newer database: it says so instead of hanging.
     await expect(q.push(2)).rejects.toBeInstanceOf(SluiceError);
     await q.close().catch(() => undefined);
+  });
+
+  it('another tab deleting the database is not blocked; the next call opens it again', async () => {
+    const factory = new IDBFactory();
+    const q = await Queue.open<number>({ name: 'q', store: new IndexedDbStore({ indexedDB: factory }) });
+    await q.push(1);
+    const deleting = factory.deleteDatabase('sluice');
+    let blocked = false;
+    deleting.onblocked = () => (blocked = true);
+    await request(deleting);
+    expect(blocked).toBe(false);
+    await q.push(2);
+    expect(await q.peek(10)).toEqual([2]);
+    await q.close();
   });
 });
