@@ -21,8 +21,9 @@ export class Coordination {
   #waiting = false;
   #release: (() => void) | undefined;
   #closed = false;
+  readonly #outgoing: Relayed[] = [];
 
-  constructor(name: string, options: { onMessage: (message: Relayed) => void; onGranted: () => void; broadcast: boolean }) {
+  constructor(name: string, options: { onMessage: (messages: readonly Relayed[]) => void; onGranted: () => void; broadcast: boolean }) {
     this.#name = `sluice-outbox:${name}`;
     const nav = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator;
     this.#locks = typeof nav?.locks?.request === 'function' ? nav.locks : undefined;
@@ -30,7 +31,7 @@ export class Coordination {
     const Channel = (globalThis as { BroadcastChannel?: typeof BroadcastChannel }).BroadcastChannel;
     if (options.broadcast && typeof Channel === 'function') {
       const channel = new Channel(this.#name);
-      channel.onmessage = (event: MessageEvent) => options.onMessage(event.data as Relayed);
+      channel.onmessage = (event: MessageEvent) => options.onMessage(Array.isArray(event.data) ? (event.data as Relayed[]) : []);
       // Node keeps a process alive while a channel is open; an outbox must not.
       (channel as unknown as { unref?: () => void }).unref?.();
       this.#channel = channel;
@@ -67,12 +68,19 @@ export class Coordination {
     this.#release = undefined;
   }
 
+  /** Relays `message` to the other handles; messages of one tick travel together (one structured clone). */
   post(message: Relayed): void {
-    try {
-      this.#channel?.postMessage(message);
-    } catch {
-      // A detail that cannot be cloned (a user's exotic body) is not relayed; the local event already fired.
-    }
+    if (!this.#channel) return;
+    this.#outgoing.push(message);
+    if (this.#outgoing.length > 1) return;
+    queueMicrotask(() => {
+      const batch = this.#outgoing.splice(0);
+      try {
+        this.#channel?.postMessage(batch);
+      } catch {
+        // A detail that cannot be cloned (a user's exotic body) is not relayed; the local event already fired.
+      }
+    });
   }
 
   close(): void {

@@ -10,10 +10,11 @@ import type { DeadDetail, FlushResult, OutboxEventMap, RetryDetail, SentDetail }
 import { resolveOutboxOptions, type OutboxOptions, type ResolvedOutboxOptions } from './options.js';
 import { batchable, buildBatchRequest, buildRequest, type Send } from './request.js';
 import { parseRetryAfter } from './retry-after.js';
-import { Eligibility, nextWake, pick } from './scheduler.js';
+import { byPriority, Eligibility, nextWake, pick } from './scheduler.js';
 import { normaliseTask, publicTask, resolveUrl, taskFromRequest, type HttpTask, type StoredTask } from './task.js';
 import { Budget } from './budget.js';
 import { packBatches } from './batching.js';
+import { AckBatcher } from './acks.js';
 
 type Entry = LeaseEntry<StoredTask>;
 
@@ -50,8 +51,16 @@ export class Outbox extends EventTarget {
   readonly #graveyard: Queue<DeadRecord>;
   readonly #coord: Coordination;
   readonly #budget: Budget;
+  /** Requests in flight: what `concurrency` bounds. A slot frees when the response is in. */
   readonly #active = new Set<Promise<void>>();
+  /** Deliveries not yet settled (acked, delayed or buried); a superset of `#active`. */
+  readonly #settling = new Set<Promise<void>>();
+  /** Bumped whenever a slot frees or a delivery settles; `#changed` waits for the next bump. */
+  #changes = 0;
+  #changeWaiters: (() => void)[] = [];
   readonly #activeIds = new Set<string>();
+  readonly #buffer: { unit: Entry[]; lease: Lease<StoredTask>; run: Tally }[] = [];
+  readonly #acks: AckBatcher;
   readonly #background: Tally = tally();
   readonly #unsubscribe: (() => void) | undefined;
   #serial: Promise<unknown> = Promise.resolve();
@@ -73,8 +82,9 @@ export class Outbox extends EventTarget {
   static async open(options: OutboxOptions): Promise<Outbox> {
     const o = resolveOutboxOptions(options);
     const store = o.store ?? this.defaultStore?.();
-    // A lease outlives the request's timeout, so a live handle's task is never taken by another meanwhile.
-    const common = { clock: o.clock, durability: o.durability, leaseMs: o.timeoutMs + 60_000, ...(store && { store }) };
+    // A lease outlives the request's timeout, so a live handle's task is never taken by another meanwhile. Small
+    // segments: a take walks the head segment from its start, acked items included, so its cost grows with it.
+    const common = { clock: o.clock, durability: o.durability, leaseMs: o.timeoutMs + 60_000, segmentItems: 128, ...(store && { store }) };
     const queue = await Queue.open<StoredTask>({ name: o.name, ...common });
     let graveyard: Queue<DeadRecord>;
     try {
@@ -101,10 +111,12 @@ export class Outbox extends EventTarget {
     this.#queue = queue;
     this.#graveyard = graveyard;
     this.#budget = new Budget(options.limits, queue);
+    // Delivered tasks are removed by id, many per commit: the response is in, whichever lease holds them now.
+    this.#acks = new AckBatcher((ids) => queue.remove(ids));
     this.dead = new DeadLetters(graveyard, (tasks) => this.#requeue(tasks));
     this.#coord = new Coordination(options.name, {
       broadcast: true,
-      onMessage: (message) => this.#relayed(message),
+      onMessage: (messages) => this.#relayed(messages),
       onGranted: () => this.#kick(),
     });
     queue.addEventListener('change', () => this.#kick());
@@ -131,6 +143,7 @@ export class Outbox extends EventTarget {
     this.#probeFailures = 0;
     this.#probeAt = 0;
     if (online) this.#reachable = true;
+    else this.#release();
     if (was !== online) this.dispatchEvent(new Event(online ? 'online' : 'offline'));
     if (online) this.#kick();
   }
@@ -192,11 +205,16 @@ export class Outbox extends EventTarget {
     const run = tally();
     for (;;) {
       options.signal?.throwIfAborted();
+      const seen = this.#changes;
       const started = await this.#fill(run);
-      if (started === 0 && this.#active.size === 0) break;
-      if (started === 0 || this.#active.size >= this.#o.concurrency) await Promise.race(this.#active);
+      if (started === 0 && this.#settling.size === 0) break;
+      // Compared with the count before the fill, so a change during it is not waited for again (a lost wake-up).
+      if ((started === 0 || this.#active.size >= this.#o.concurrency) && seen === this.#changes) await this.#changed();
     }
-    if (!this.#running) this.#coord.yieldDelivery();
+    if (!this.#running) {
+      await this.#exclusive(() => this.#unbuffer());
+      this.#coord.yieldDelivery();
+    }
     const remaining = await this.#queue.size();
     if (remaining === 0) this.#drain();
     return { sent: run.sent, retried: run.retried, dead: run.dead, remaining };
@@ -214,7 +232,9 @@ export class Outbox extends EventTarget {
     this.#running = false;
     if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
-    while (this.#active.size > 0) await Promise.allSettled([...this.#active]);
+    await this.#exclusive(() => this.#unbuffer());
+    while (this.#settling.size > 0) await Promise.allSettled([...this.#settling]);
+    await this.#exclusive(() => this.#unbuffer());
     this.#coord.yieldDelivery();
   }
 
@@ -251,7 +271,11 @@ export class Outbox extends EventTarget {
 
   // ---- delivery ----
 
-  /** Takes what may go now into free slots and starts sending it; resolves how many tasks it started. */
+  /**
+   * Starts what may go now in the free slots; resolves how many tasks it started. Takes a few more than the free
+   * slots and keeps them leased in a buffer, so that a slot freed by a response starts the next task without
+   * waiting for a storage commit.
+   */
   async #fill(run: Tally): Promise<number> {
     return this.#exclusive(async () => {
       if (this.#closing && !this.#running && run === this.#background) return 0;
@@ -264,36 +288,57 @@ export class Outbox extends EventTarget {
         free = 1;
       }
       if (!this.#coord.mayDeliver()) return 0;
-      const lease = await this.#take(free, run, now);
-      if (!lease) return 0;
-      // A flush tries each task once; the background loop tries again whenever a task is ready again.
-      const once = run !== this.#background;
-      for (const entry of lease.entries) {
-        if (once) run.attempted.add(entry.value.id);
-        this.#activeIds.add(entry.value.id);
-      }
-      const { units, leftover } = this.#o.batch ? packBatches(lease.entries, this.#o.ordering, this.#o.batch) : { units: lease.entries.map((e) => [e]), leftover: [] };
-      if (leftover.length > 0) {
-        await lease.release(leftover.map((e) => e.id));
-        for (const e of leftover) {
-          run.attempted.delete(e.value.id);
-          this.#activeIds.delete(e.value.id);
+      if (this.#buffer.length === 0) {
+        // Only without ordering: with lanes, asking for more than can be eligible makes the take walk the whole queue.
+        const prefetch = this.#reachable && this.#o.ordering === 'none' ? this.#o.concurrency : 0;
+        const lease = await this.#take(free + prefetch, run, now);
+        if (!lease) return 0;
+        // A flush tries each task once; the background loop tries again whenever a task is ready again.
+        const once = run !== this.#background;
+        for (const entry of lease.entries) {
+          if (once) run.attempted.add(entry.value.id);
+          this.#activeIds.add(entry.value.id);
         }
+        const { units, leftover } = this.#o.batch
+          ? packBatches(lease.entries, this.#o.ordering, this.#o.batch)
+          : { units: byPriority(lease.entries).map((e) => [e]), leftover: [] };
+        if (leftover.length > 0) await this.#unbuffer([{ unit: leftover, lease, run }]);
+        this.#buffer.push(...units.map((unit) => ({ unit, lease, run })));
       }
-      for (const unit of units) {
-        const sending = this.#deliver(unit, lease, run).finally(() => {
-          this.#active.delete(sending);
+      let started = 0;
+      for (; free > 0 && this.#buffer.length > 0; free--) {
+        const { unit, lease, run: owner } = this.#buffer.shift()!;
+        started += unit.length;
+        const freeSlot = () => {
+          if (this.#active.delete(sending)) this.#change();
+        };
+        const sending: Promise<void> = this.#deliver(unit, lease, owner, freeSlot).finally(() => {
+          freeSlot();
+          this.#settling.delete(sending);
+          // Until settled, the tasks stay out of the next takes (their acks may not be committed yet).
           for (const e of unit) this.#activeIds.delete(e.value.id);
-          this.#kick();
+          this.#change();
         });
         this.#active.add(sending);
+        this.#settling.add(sending);
       }
-      return lease.entries.length;
+      return started;
     });
   }
 
+  /** Puts buffered (taken, not started) units back in the queue, as if never taken. */
+  async #unbuffer(units = this.#buffer.splice(0)): Promise<void> {
+    for (const { unit, lease, run } of units) {
+      for (const e of unit) {
+        run.attempted.delete(e.value.id);
+        this.#activeIds.delete(e.value.id);
+      }
+      await lease.release(unit.map((e) => e.id));
+    }
+  }
+
   async #take(free: number, run: Tally, now: number): Promise<Lease<StoredTask> | undefined> {
-    const skip = new Set([...this.#activeIds, ...run.attempted]);
+    const skip = (id: string) => this.#activeIds.has(id) || run.attempted.has(id);
     const eligibility = new Eligibility({ ordering: this.#o.ordering, now, skip, perLane: this.#o.batch?.maxItems ?? 1 });
     const max = this.#o.batch ? free * this.#o.batch.maxItems : free;
     if (this.#prioritised) {
@@ -307,7 +352,7 @@ export class Outbox extends EventTarget {
   }
 
   /** Sends one unit (a task, or a batch) and settles it: ack, release with a delay, or bury. */
-  async #deliver(unit: Entry[], lease: Lease<StoredTask>, run: Tally): Promise<void> {
+  async #deliver(unit: Entry[], lease: Lease<StoredTask>, run: Tally, freeSlot: () => void): Promise<void> {
     try {
       const now = this.#o.clock.now();
       const burials: Burial[] = [];
@@ -325,6 +370,8 @@ export class Outbox extends EventTarget {
       await this.#bury(burials, lease, run);
       if (ready.length === 0) return;
       const outcome = await this.#send(ready.map((r) => r.task));
+      // The next request may start while this one's ack commits.
+      freeSlot();
       await this.#settle(ready, outcome, lease, run);
     } catch (error) {
       // A storage failure mid-settle: the lease expires and the task is tried again, never lost.
@@ -380,7 +427,7 @@ export class Outbox extends EventTarget {
     const error = outcome instanceof Error ? outcome.message : undefined;
     try {
       if (verdict === 'sent') {
-        await lease.ack(ids);
+        await this.#acks.add(ids);
         run.sent += ready.length;
         for (const { entry, task } of ready) {
           const detail: SentDetail = { task: publicTask(task), status: status ?? 0, attempts: entry.attempts };
@@ -412,8 +459,7 @@ export class Outbox extends EventTarget {
         this.dispatchEvent(new CustomEvent('retry', { detail }));
       }
     } finally {
-      // Free the connection unless a 'sent' listener started reading the body.
-      if (!(outcome instanceof Error) && !outcome.bodyUsed) await outcome.body?.cancel().catch(() => undefined);
+      if (!(outcome instanceof Error)) await discard(outcome);
     }
   }
 
@@ -459,7 +505,7 @@ export class Outbox extends EventTarget {
         this.#again = false;
         while (this.#running && (await this.#fill(this.#background)) > 0);
       } while (this.#again && this.#running);
-      if (!this.#running || this.#active.size > 0) return;
+      if (!this.#running || this.#settling.size > 0) return;
       await this.#schedule();
     } catch (error) {
       this.dispatchEvent(new CustomEvent('error', { detail: { error } }));
@@ -504,8 +550,27 @@ export class Outbox extends EventTarget {
       this.#probeAt = this.#o.clock.now() + Math.min(maxDelayMs, initialDelayMs * factor ** (this.#probeFailures - 1));
     }
     this.#reachable = reachable;
+    if (!reachable) this.#release();
     if (was !== this.online) this.dispatchEvent(new Event(this.online ? 'online' : 'offline'));
     if (reachable && !was) this.#kick();
+  }
+
+  #change(): void {
+    this.#changes++;
+    const waiters = this.#changeWaiters;
+    this.#changeWaiters = [];
+    for (const wake of waiters) wake();
+    this.#kick();
+  }
+
+  #changed(): Promise<void> {
+    return new Promise((resolve) => this.#changeWaiters.push(resolve));
+  }
+
+  /** Offline: what was taken ahead goes back, so that only a probe leaves. */
+  #release(): void {
+    if (this.#buffer.length === 0) return;
+    void this.#exclusive(() => this.#unbuffer()).catch((error: unknown) => this.dispatchEvent(new CustomEvent('error', { detail: { error } })));
   }
 
   // ---- bookkeeping ----
@@ -557,9 +622,11 @@ export class Outbox extends EventTarget {
     if (deadTwice.length > 0) await this.#graveyard.remove(deadTwice);
   }
 
-  #relayed(message: Relayed): void {
-    if (message?.type !== 'sent' && message?.type !== 'dead') return;
-    this.dispatchEvent(new CustomEvent(message.type, { detail: { ...message.detail, remote: true } }));
+  #relayed(messages: readonly Relayed[]): void {
+    for (const message of messages) {
+      if (message?.type !== 'sent' && message?.type !== 'dead') continue;
+      this.dispatchEvent(new CustomEvent(message.type, { detail: { ...message.detail, remote: true } }));
+    }
   }
 
   #transport(): typeof fetch {
@@ -575,6 +642,18 @@ export class Outbox extends EventTarget {
   #checkOpen(): void {
     if (this.#closing) throw new SluiceError('ERR_CLOSED', `Outbox "${this.name}" is closed; open it again to use it.`);
   }
+}
+
+/**
+ * Frees the connection unless a 'sent' listener started reading the body. A small body is read to its end, so the
+ * connection goes back to the pool (cancelling a body can close it); a large or unsized one is cancelled.
+ */
+async function discard(response: Response): Promise<void> {
+  if (response.bodyUsed || !response.body) return;
+  const length = Number(response.headers.get('content-length') ?? Infinity);
+  // A failed read or cancel only means the connection is gone: there is nothing left to free.
+  if (length <= 65_536) await response.arrayBuffer().catch(() => undefined);
+  else await response.body.cancel().catch(() => undefined);
 }
 
 function isRequest(value: unknown): value is Request {

@@ -20,7 +20,7 @@ export function laneOf(task: StoredTask, ordering: Ordering): string | undefined
 export class Eligibility {
   readonly #ordering: Ordering;
   readonly #now: number;
-  readonly #skip: ReadonlySet<string>;
+  readonly #skip: (id: string) => boolean;
   /** In batch mode, consecutive tasks of a lane may travel together (the array keeps their order), up to a batch. */
   readonly #perLane: number;
   readonly #blocked = new Set<string>();
@@ -28,7 +28,7 @@ export class Eligibility {
   /** Set when an entry with a priority other than 'normal' was seen. */
   prioritised = false;
 
-  constructor(options: { ordering: Ordering; now: number; skip: ReadonlySet<string>; perLane: number }) {
+  constructor(options: { ordering: Ordering; now: number; skip: (id: string) => boolean; perLane: number }) {
     this.#ordering = options.ordering;
     this.#now = options.now;
     this.#skip = options.skip;
@@ -42,7 +42,7 @@ export class Eligibility {
     const lane = laneOf(task, this.#ordering);
     if (lane !== undefined && this.#blocked.has(lane)) return false;
     const expired = task.expiresAt !== undefined && task.expiresAt <= this.#now;
-    const waiting = entry.state !== 'ready' || this.#skip.has(task.id) || (!expired && task.notBefore !== undefined && task.notBefore > this.#now);
+    const waiting = entry.state !== 'ready' || this.#skip(task.id) || (!expired && task.notBefore !== undefined && task.notBefore > this.#now);
     if (lane === undefined) return !waiting;
     if (waiting) {
       this.#blocked.add(lane);
@@ -60,9 +60,13 @@ export class Eligibility {
  * queue order, at most `max`.
  */
 export function pick(entries: readonly QueueEntry<StoredTask>[], eligibility: Eligibility, max: number): Set<string> {
-  const eligible = entries.filter((e) => eligibility.admit(e));
-  eligible.sort((a, b) => RANK[a.value.priority ?? 'normal'] - RANK[b.value.priority ?? 'normal']);
+  const eligible = byPriority(entries.filter((e) => eligibility.admit(e)));
   return new Set(eligible.slice(0, max).map((e) => e.id));
+}
+
+/** Higher priority first, queue order within a priority (the sort is stable). */
+export function byPriority<E extends { readonly value: StoredTask }>(entries: readonly E[]): E[] {
+  return [...entries].sort((a, b) => RANK[a.value.priority ?? 'normal'] - RANK[b.value.priority ?? 'normal']);
 }
 
 /** The earliest time at which something now waiting may become sendable (a retry delay or a `notBefore`). */
