@@ -37,3 +37,49 @@ t.describe('the browser entry', () => {
     await again.close();
   });
 });
+
+t.describe('IndexedDbStore in Chromium: tabs', () => {
+  const open = (dbName: string) => new IndexedDbStore({ dbName }).open('q');
+
+  t.it('.isGone(owner) is false while the handle lives and true once it closed (Web Locks)', async () => {
+    const dbName = `owners-${Date.now()}`;
+    const [a, b] = [await open(dbName), await open(dbName)];
+    t.expect(a.owner).toBeTruthy();
+    // The lock is asked for when the handle opens; give the request a turn to be granted.
+    await navigator.locks.query();
+    t.expect(await b.isGone!(a.owner!)).toBe(false);
+    await a.close();
+    await navigator.locks.query();
+    t.expect(await b.isGone!(a.owner!)).toBe(true);
+    await b.close();
+  });
+
+  t.it('.watch() hears another handle commit (BroadcastChannel)', async () => {
+    const dbName = `watch-${Date.now()}`;
+    const [a, b] = [await open(dbName), await open(dbName)];
+    const heard = new Promise<void>((resolve) => b.watch!(resolve));
+    await a.commit((await a.load()).token, { meta: new Uint8Array([1]), durability: 'relaxed' });
+    await heard;
+    t.expect((await b.load()).meta).toEqual(new Uint8Array([1]));
+    await a.close();
+    await b.close();
+  });
+
+  t.it('another tab upgrading the database is not blocked by an open queue', async () => {
+    const dbName = `upgrade-${Date.now()}`;
+    const s = await open(dbName);
+    await s.commit((await s.load()).token, { meta: new Uint8Array([1]), durability: 'strict' });
+    const version = await new Promise<number>((resolve, reject) => {
+      const request = indexedDB.open(dbName, 1000);
+      request.onblocked = () => reject(new Error('blocked by the open queue'));
+      request.onerror = () => reject(request.error);
+      request.onsuccess = () => {
+        request.result.close();
+        resolve(request.result.version);
+      };
+    });
+    t.expect(version).toBe(1000);
+    await s.close();
+    indexedDB.deleteDatabase(dbName);
+  });
+});
