@@ -65,6 +65,57 @@ describe.skipIf(!chromium)('IndexedDbStore across tabs, in Chromium', () => {
     expect(fromB.length).toBeGreaterThan(0);
   }, 120_000);
 
+  it('a page and a dedicated worker pushing and draining one queue at once count every item exactly once', async () => {
+    const page = await browser.open();
+    const counts = await page.evaluate(async () => {
+      // Pushes 300 items from `from` (bursts and singles) while draining, until the queue stays empty after its own
+      // pushes; resolves what it acked. The same source runs in the page and in the worker.
+      const work = async (from: number) => {
+        const { Queue, IndexedDbStore } = (globalThis as any).sluice;
+        const q = await Queue.open({ name: 'worker', store: new IndexedDbStore({ dbName: 'e2e-worker' }), segmentItems: 50 });
+        let pushed = false;
+        const pushing = (async () => {
+          for (let i = 0; i < 300; i += 10) {
+            await Promise.all(Array.from({ length: 9 }, (_, j) => q.push(from + i + j)));
+            await q.push(from + i + 9);
+          }
+          pushed = true;
+        })();
+        const acked: number[] = [];
+        for (let idle = 0; idle < 40; ) {
+          const lease = await q.take(7);
+          if (lease) {
+            acked.push(...lease.entries.map((e: { value: number }) => e.value));
+            await lease.ack();
+            idle = 0;
+          } else {
+            if (pushed) idle++;
+            await new Promise((r) => setTimeout(r, 5));
+          }
+        }
+        await pushing;
+        await q.close();
+        return acked;
+      };
+      const source = `importScripts(${JSON.stringify(new URL('/sluice.js', location.href).href)});
+        const work = ${work.toString()};
+        onmessage = async (event) => postMessage(await work(event.data));`;
+      const worker = new Worker(URL.createObjectURL(new Blob([source], { type: 'text/javascript' })));
+      const inWorker = new Promise<number[]>((resolve, reject) => {
+        worker.onmessage = (event) => resolve(event.data);
+        worker.onerror = (event) => reject(new Error(event.message));
+      });
+      worker.postMessage(50_000);
+      const [fromPage, fromWorker] = await Promise.all([work(0), inWorker]);
+      worker.terminate();
+      return { fromPage, fromWorker };
+    }, undefined);
+    const all = [...counts.fromPage, ...counts.fromWorker].sort((x, y) => x - y);
+    expect(all).toEqual([...Array.from({ length: 300 }, (_, i) => i), ...Array.from({ length: 300 }, (_, i) => 50_000 + i)]);
+    expect(counts.fromPage.length).toBeGreaterThan(0);
+    expect(counts.fromWorker.length).toBeGreaterThan(0);
+  }, 120_000);
+
   it('a closed tab\'s leases come back to the other tab (Web Locks tell it the owner is gone)', async () => {
     const [a, b] = await Promise.all([browser.open(), browser.open()]);
     await a.evaluate(async () => {
