@@ -47,10 +47,10 @@ export interface DeadLetter {
  */
 export class DeadLetters {
   readonly #queue: Queue<DeadRecord>;
-  readonly #requeue: (tasks: StoredTask[]) => Promise<void>;
+  readonly #requeue: (records: DeadRecord[]) => Promise<void>;
 
   /** @internal The outbox makes it; `requeue` puts tasks back into the outbox with their ids. */
-  constructor(queue: Queue<DeadRecord>, requeue: (tasks: StoredTask[]) => Promise<void>) {
+  constructor(queue: Queue<DeadRecord>, requeue: (records: DeadRecord[]) => Promise<void>) {
     this.#queue = queue;
     this.#requeue = requeue;
   }
@@ -82,7 +82,7 @@ export class DeadLetters {
     if (records.length === 0) return 0;
     // Into the outbox first, then out of here: a crash between leaves the task in both, and the outbox's open
     // keeps the newer of the two (this requeue), never neither.
-    await this.#requeue(records.map((r) => r.value.task));
+    await this.#requeue(records.map((r) => r.value));
     await this.#queue.remove(records.map((r) => r.id));
     return records.length;
   }

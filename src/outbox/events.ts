@@ -44,6 +44,8 @@ export interface FlushResult {
 }
 
 export interface OutboxEventMap {
+  /** Tasks of this handle are stored (what service-worker glue registers a sync for). */
+  enqueue: CustomEvent<{ readonly ids: readonly string[] }>;
   sent: CustomEvent<SentDetail>;
   retry: CustomEvent<RetryDetail>;
   dead: CustomEvent<DeadDetail>;

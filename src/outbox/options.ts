@@ -170,6 +170,13 @@ export function resolveOutboxOptions(options: OutboxOptions): ResolvedOutboxOpti
       invalid('batch', 'an object with a `url`', options.batch);
     }
     batch = { url: options.batch.url, maxItems: options.batch.maxItems ?? 100, maxBytes: options.batch.maxBytes ?? 1 << 20 };
+    let url: URL | undefined;
+    try {
+      url = new URL(batch.url, options.baseUrl);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) invalid('batch.url', 'an http(s) URL, absolute or relative to `baseUrl`', batch.url);
     count('batch.maxItems', batch.maxItems, 1);
     count('batch.maxBytes', batch.maxBytes, 1);
   }

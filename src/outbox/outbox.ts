@@ -8,13 +8,14 @@ import { Coordination, type Relayed } from './coordination.js';
 import { DeadLetters, type DeadReason, type DeadRecord } from './dead-letters.js';
 import type { DeadDetail, FlushResult, OutboxEventMap, RetryDetail, SentDetail } from './events.js';
 import { resolveOutboxOptions, type OutboxOptions, type ResolvedOutboxOptions } from './options.js';
-import { batchable, buildBatchRequest, buildRequest, type Send } from './request.js';
+import { discard, isNetworkError, send } from './send.js';
 import { parseRetryAfter } from './retry-after.js';
 import { byPriority, Eligibility, nextWake, pick } from './scheduler.js';
 import { normaliseTask, publicTask, resolveUrl, taskFromRequest, type HttpTask, type StoredTask } from './task.js';
 import { Budget } from './budget.js';
 import { packBatches } from './batching.js';
 import { AckBatcher } from './acks.js';
+import { reconcile, superseded } from './reconcile.js';
 
 type Entry = LeaseEntry<StoredTask>;
 
@@ -61,6 +62,7 @@ export class Outbox extends EventTarget {
   readonly #activeIds = new Set<string>();
   readonly #buffer: { unit: Entry[]; lease: Lease<StoredTask>; run: Tally }[] = [];
   readonly #acks: AckBatcher;
+  readonly #batchUrl: string | undefined;
   readonly #background: Tally = tally();
   readonly #unsubscribe: (() => void) | undefined;
   #serial: Promise<unknown> = Promise.resolve();
@@ -95,7 +97,7 @@ export class Outbox extends EventTarget {
     }
     const outbox = new this(o, queue, graveyard);
     try {
-      await outbox.#reconcile();
+      await reconcile(queue, graveyard);
     } catch (error) {
       await outbox.close();
       throw error;
@@ -113,6 +115,7 @@ export class Outbox extends EventTarget {
     this.#budget = new Budget(options.limits, queue);
     // Delivered tasks are removed by id, many per commit: the response is in, whichever lease holds them now.
     this.#acks = new AckBatcher((ids) => queue.remove(ids));
+    this.#batchUrl = options.batch && resolveUrl(options.batch.url, options.baseUrl);
     this.dead = new DeadLetters(graveyard, (tasks) => this.#requeue(tasks));
     this.#coord = new Coordination(options.name, {
       broadcast: true,
@@ -164,15 +167,17 @@ export class Outbox extends EventTarget {
     if (stored.length === 0) return [];
     if (stored.some((t) => t.priority)) this.#prioritised = true;
     await this.#exclusive(async () => {
-      const superseded = await this.#coalesce(stored);
-      const evicted = await this.#budget.makeRoom(stored, superseded);
-      const buried = [...superseded, ...evicted.map((e) => this.#burial(e, 'evicted'))];
+      const replaced = (await superseded(this.#queue, stored, (id) => this.#activeIds.has(id))).map((e) => this.#burial(e, 'superseded'));
+      const evicted = await this.#budget.makeRoom(stored, replaced);
+      const buried = [...replaced, ...evicted.map((e) => this.#burial(e, 'evicted'))];
       await this.#queue.pushMany(stored.filter((t) => !buried.some((b) => b.record.task === t)));
       await this.#bury(buried, undefined, this.#background);
     });
     this.#drained = false;
+    const ids = stored.map((t) => t.id);
+    this.dispatchEvent(new CustomEvent('enqueue', { detail: { ids } }));
     this.#kick();
-    return stored.map((t) => t.id);
+    return ids;
   }
 
   /**
@@ -394,29 +399,16 @@ export class Outbox extends EventTarget {
     }
   }
 
-  /** One request, with a timeout on the injected clock. Resolves the response or the error; never rejects. */
   async #send(tasks: readonly StoredTask[]): Promise<Response | Error> {
-    const controller = new AbortController();
-    const timer = this.#o.clock.setTimeout(
-      () => controller.abort(new DOMException(`No response within ${this.#o.timeoutMs} ms.`, 'TimeoutError')),
-      this.#o.timeoutMs,
-    );
-    try {
-      const perSend = (await this.#o.headers?.()) ?? {};
-      const batch = this.#o.batch;
-      const send: Send =
-        batch && (tasks.length > 1 || batchable(tasks[0]!))
-          ? buildBatchRequest(resolveUrl(batch.url, this.#o.baseUrl), tasks, perSend, controller.signal)
-          : buildRequest(tasks[0]!, perSend, controller.signal);
-      const response = await this.#transport()(send.url, send.init);
-      this.#setReachable(true);
-      return response;
-    } catch (error) {
-      if (isNetworkError(error) && !controller.signal.aborted) this.#setReachable(false);
-      return error instanceof Error ? error : new SluiceError('ERR_STORAGE', String(error), { cause: error });
-    } finally {
-      this.#o.clock.clearTimeout(timer);
-    }
+    const { outcome, reachable } = await send(tasks, {
+      fetch: this.#transport(),
+      clock: this.#o.clock,
+      timeoutMs: this.#o.timeoutMs,
+      headers: this.#o.headers,
+      batchUrl: this.#batchUrl,
+    });
+    if (reachable !== undefined) this.#setReachable(reachable);
+    return outcome;
   }
 
   async #settle(ready: readonly { entry: Entry; task: StoredTask }[], outcome: Response | Error, lease: Lease<StoredTask>, run: Tally): Promise<void> {
@@ -469,7 +461,7 @@ export class Outbox extends EventTarget {
 
   /**
    * Moves tasks to dead: into `<name>.dead` first, then out of the outbox. A crash between leaves a task in both,
-   * which `#reconcile` settles on the next open; the other order could lose it.
+   * which `reconcile` settles on the next open; the other order could lose it.
    */
   async #bury(burials: readonly Burial[], lease: Lease<StoredTask> | undefined, run: Tally): Promise<void> {
     if (burials.length === 0) return;
@@ -575,51 +567,13 @@ export class Outbox extends EventTarget {
 
   // ---- bookkeeping ----
 
-  /** Coalescing: pending tasks sharing a key with a newer one are superseded (not those in flight). */
-  async #coalesce(incoming: readonly StoredTask[]): Promise<Burial[]> {
-    const keys = new Set(incoming.filter((t) => t.key !== undefined).map((t) => t.key));
-    if (keys.size === 0) return [];
-    const burials: Burial[] = [];
-    for (const entry of await this.#queue.list()) {
-      if (entry.state === 'leased' || !keys.has(entry.value.key) || this.#activeIds.has(entry.value.id)) continue;
-      burials.push(this.#burial(entry, 'superseded'));
-    }
-    // Within one enqueueMany, the last task of a key wins too.
-    incoming.forEach((task, i) => {
-      if (task.key !== undefined && incoming.slice(i + 1).some((t) => t.key === task.key)) {
-        burials.push(this.#burial({ id: '', value: task, attempts: 0 }, 'superseded'));
-      }
-    });
-    return burials;
-  }
-
-  /** Puts dead tasks back with their ids, fresh age and attempts. */
-  async #requeue(tasks: readonly StoredTask[]): Promise<void> {
+  /** Puts dead tasks back with their ids, fresh age and attempts, stamped after their burial (see `reconcile`). */
+  async #requeue(records: readonly DeadRecord[]): Promise<void> {
     this.#checkOpen();
     const now = this.#o.clock.now();
-    await this.#exclusive(() => this.#queue.pushMany(tasks.map((t) => ({ ...t, createdAt: now }))));
+    await this.#exclusive(() => this.#queue.pushMany(records.map((r) => ({ ...r.task, createdAt: Math.max(now, r.at + 1) }))));
     this.#drained = false;
     this.#kick();
-  }
-
-  /**
-   * After a crash between the two steps of a burial or of a dead-letter retry, a task is both pending and dead:
-   * the later of the two decisions stands.
-   */
-  async #reconcile(): Promise<void> {
-    if ((await this.#graveyard.size()) === 0) return;
-    const dead = new Map<string, { id: string; at: number }>();
-    for (const e of await this.#graveyard.list()) dead.set(e.value.task.id, { id: e.id, at: e.value.at });
-    const pendingTwice: string[] = [];
-    const deadTwice: string[] = [];
-    for (const e of await this.#queue.list()) {
-      const twin = dead.get(e.value.id);
-      if (!twin) continue;
-      if (twin.at >= e.value.createdAt) pendingTwice.push(e.id);
-      else deadTwice.push(twin.id);
-    }
-    if (pendingTwice.length > 0) await this.#queue.remove(pendingTwice);
-    if (deadTwice.length > 0) await this.#graveyard.remove(deadTwice);
   }
 
   #relayed(messages: readonly Relayed[]): void {
@@ -644,23 +598,6 @@ export class Outbox extends EventTarget {
   }
 }
 
-/**
- * Frees the connection unless a 'sent' listener started reading the body. A small body is read to its end, so the
- * connection goes back to the pool (cancelling a body can close it); a large or unsized one is cancelled.
- */
-async function discard(response: Response): Promise<void> {
-  if (response.bodyUsed || !response.body) return;
-  const length = Number(response.headers.get('content-length') ?? Infinity);
-  // A failed read or cancel only means the connection is gone: there is nothing left to free.
-  if (length <= 65_536) await response.arrayBuffer().catch(() => undefined);
-  else await response.body.cancel().catch(() => undefined);
-}
-
 function isRequest(value: unknown): value is Request {
   return typeof Request === 'function' && value instanceof Request;
-}
-
-/** fetch rejects with a TypeError when no response came (DNS, refused, reset); aborts are not network errors. */
-function isNetworkError(error: unknown): boolean {
-  return error instanceof TypeError;
 }

@@ -31,9 +31,12 @@ describe('Outbox.enqueue() and flush()', () => {
     expect(new Uint8Array(got!.body)).toEqual(bytes);
   });
 
-  it('enqueueMany() stores all and returns their ids in order', async () => {
+  it("enqueueMany() stores all, returns their ids in order and says so in an 'enqueue' event", async () => {
+    const heard: string[][] = [];
+    r.outbox.addEventListener('enqueue', (e) => heard.push([...e.detail.ids]));
     const ids = await r.outbox.enqueueMany([{ url: '/a', id: 'one' }, { url: '/b' }]);
     expect(ids[0]).toBe('one');
+    expect(heard).toEqual([ids]);
     await r.outbox.flush();
     expect(r.server.received.map((x) => x.key)).toEqual(ids);
   });

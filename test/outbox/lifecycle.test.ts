@@ -167,6 +167,26 @@ describe('Outbox.dead', () => {
     expect(await r.outbox.size()).toBe(0);
     expect((await r.outbox.dead.list()).map((l) => l.task.id)).toEqual([id]);
   });
+
+  it('a retried dead letter is never lost to a crash between its two steps', async () => {
+    r.server.next({ status: 400 });
+    const id = await r.outbox.enqueue({ url: '/x' });
+    await r.outbox.flush();
+    // Simulate the crash: the task is back in the outbox (stamped after its burial), its dead record still there.
+    const { Queue } = await import('../../src/core/queue.js');
+    const [letter] = await r.outbox.dead.list();
+    await r.outbox.close();
+    const queue = await Queue.open({ name: 'api', store: r.store, clock: r.clock });
+    const graveyard = await Queue.open<{ task: object; at: number }>({ name: 'api.dead', store: r.store, clock: r.clock });
+    const [record] = await graveyard.list();
+    await queue.push({ ...record!.value.task, createdAt: record!.value.at + 1 });
+    await Promise.all([queue.close(), graveyard.close()]);
+    await r.open();
+    expect(await r.outbox.dead.list()).toEqual([]);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1 });
+    expect(r.server.received.at(-1)!.key).toBe(id);
+    expect(letter!.task.id).toBe(id);
+  });
 });
 
 describe('limits', () => {
