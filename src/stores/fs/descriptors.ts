@@ -1,6 +1,6 @@
-import { closeSync, constants, openSync } from 'node:fs';
-import { errno, segmentFile } from './files.js';
-import { SpareFile } from './spare.js';
+import { closeSync, constants, openSync, renameSync } from 'node:fs';
+import { closeQuiet, errno, segmentFile, unlinkQuiet } from './files.js';
+import type { Spares } from './spare.js';
 
 // Few segments are in use at once: the tail being written and the head being read.
 const KEEP = 4;
@@ -13,11 +13,11 @@ const KEEP = 4;
 export class Descriptors {
   readonly #dir: string;
   readonly #fds = new Map<number, number>();
-  readonly #spare: SpareFile;
+  readonly #spares: Spares;
 
-  constructor(dir: string) {
+  constructor(dir: string, spares: Spares) {
     this.#dir = dir;
-    this.#spare = new SpareFile(dir);
+    this.#spares = spares;
   }
 
   /** The descriptor of segment `id`, or undefined when the file does not exist. */
@@ -29,8 +29,19 @@ export class Descriptors {
   create(id: number): { fd: number; created: boolean } {
     const existing = this.get(id);
     if (existing !== undefined) return { fd: existing, created: false };
-    const fd = this.#spare.take(segmentFile(this.#dir, id));
-    return { fd: fd === undefined ? this.#open(id, constants.O_CREAT)! : this.#keep(id, fd), created: true };
+    const spare = this.#spares.take();
+    if (spare) {
+      try {
+        // Only under the lock, and only once the segment is known to be absent: a rename replaces silently.
+        renameSync(spare.path, segmentFile(this.#dir, id));
+        return { fd: this.#keep(id, spare.fd), created: true };
+      } catch {
+        // The spare is unusable (removed under us, say): the file is created below instead.
+        closeQuiet(spare.fd);
+        unlinkQuiet(spare.path);
+      }
+    }
+    return { fd: this.#open(id, constants.O_CREAT)!, created: true };
   }
 
   forget(id: number): void {
@@ -44,11 +55,6 @@ export class Descriptors {
     this.#fds.clear();
   }
 
-  /** Closes every descriptor and removes the spare file. */
-  async dispose(): Promise<void> {
-    this.forgetAll();
-    await this.#spare.dispose();
-  }
 
   #open(id: number, flags: number): number | undefined {
     let fd: number;

@@ -106,6 +106,15 @@ export function unlinkQuiet(path: string): void {
   }
 }
 
+/** Closes `fd`, for clean-up paths where a failure to close changes nothing. */
+export function closeQuiet(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Already closed or never valid: nothing is left to release.
+  }
+}
+
 export function errno(error: unknown): string {
   return (error as NodeJS.ErrnoException | undefined)?.code ?? '';
 }

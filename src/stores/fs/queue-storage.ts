@@ -7,6 +7,7 @@ import type { QueueStorage, SegmentInfo, StorageBatch, StorageSnapshot } from '.
 import { Descriptors } from './descriptors.js';
 import { CommitCounter, errno, type FileSync, readRange, segmentFile, segmentId, syncDir, unlinkQuiet, writeAll } from './files.js';
 import { removeLeftovers } from './leftovers.js';
+import { Spares } from './spare.js';
 import { isDead, type ProcessLock } from './lock.js';
 
 /** How often a watching handle reads the commit counter, behind the file system's change notices. */
@@ -23,6 +24,7 @@ export class FileQueueStorage implements QueueStorage {
   readonly #sync: FileSync;
   readonly #counter: CommitCounter;
   readonly #fds: Descriptors;
+  readonly #spares: Spares;
   /** The commit count as of which `#fds` is known to name the current files. */
   #seen = -1;
   /** The commit count this handle's own last commit made. */
@@ -35,7 +37,8 @@ export class FileQueueStorage implements QueueStorage {
     this.#lock = lock;
     this.#sync = sync;
     this.#counter = new CommitCounter(join(dir, 'commits'));
-    this.#fds = new Descriptors(dir);
+    this.#spares = new Spares(dir);
+    this.#fds = new Descriptors(dir, this.#spares);
   }
 
   /** Removes temp and lock files that writers which died left behind. */
@@ -129,7 +132,8 @@ export class FileQueueStorage implements QueueStorage {
     this.#failed = new SluiceError('ERR_CLOSED', `The storage of ${this.#dir} was closed.`);
     this.#counter.close();
     this.#lock.dispose();
-    await this.#fds.dispose();
+    this.#fds.forgetAll();
+    await this.#spares.dispose();
   }
 
   isGone(owner: string): boolean {
@@ -154,16 +158,23 @@ export class FileQueueStorage implements QueueStorage {
       if (strict && created) await this.#synced(() => syncDir(this.#dir, this.#sync));
     }
     if (batch.meta) {
+      // Written under a temp name, then renamed over the old. (Spare files made ahead would save the create here
+      // too, but making one per take and per ack in the background costs as much as it saves.)
       const tmp = join(this.#dir, `meta.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
       const fd = openSync(tmp, 'w');
       try {
-        writeAll(fd, batch.meta, 0);
-        if (strict) await this.#synced(() => this.#sync.fsync(fd));
-      } finally {
-        closeSync(fd);
+        try {
+          writeAll(fd, batch.meta, 0);
+          if (strict) await this.#synced(() => this.#sync.fsync(fd));
+        } finally {
+          closeSync(fd);
+        }
+        // The rename even when relaxed: a reader sees the old metadata or the new one, never a mix.
+        renameSync(tmp, join(this.#dir, 'meta'));
+      } catch (error) {
+        unlinkQuiet(tmp);
+        throw error;
       }
-      // The rename even when relaxed: a reader sees the old metadata or the new one, never a mix.
-      renameSync(tmp, join(this.#dir, 'meta'));
       dirChanged = true;
     }
     const removing = (batch.remove?.length ?? 0) + (batch.quarantine?.length ?? 0) > 0;

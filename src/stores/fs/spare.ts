@@ -1,65 +1,63 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, open, renameSync } from 'node:fs';
+import { constants, open } from 'node:fs';
 import { join } from 'node:path';
-import { unlinkQuiet } from './files.js';
+import { closeQuiet, unlinkQuiet } from './files.js';
+
+// A new segment is needed every `segmentItems` items: one made ahead is plenty.
+const KEEP = 1;
+
+/** An empty file, open for reading and writing, to be renamed into place. */
+export interface Spare {
+  readonly path: string;
+  readonly fd: number;
+}
 
 /**
- * An empty file made ahead of time, off the event loop, to become the next segment by a rename. Creating a file
- * costs far more than renaming one (here 0.6–1.5 ms against 20 µs: inode allocation and journaling), and a new
- * segment is made every `segmentItems` pushes, so making it inside the commit would cost more than the rest of
- * the commit's overhead. Named `spare.<pid>.<random>.tmp`, so that a dead process's spare is cleared on open.
+ * Empty files made ahead of time, off the event loop, to become new segments by a rename. Creating a file costs
+ * far more than renaming one (here 0.5–1.5 ms against 20 µs: inode allocation and journaling), so a commit that
+ * starts a segment would spend most of its time creating the file; with a spare, the next segment's file is made
+ * while the current one fills. Named `spare.<pid>.<random>.tmp`, so a dead process's spares are cleared on open,
+ * and a live one's never are.
  */
-export class SpareFile {
+export class Spares {
   readonly #dir: string;
-  #ready: { path: string; fd: number } | undefined;
-  #making: Promise<void> | undefined;
+  readonly #ready: Spare[] = [];
+  readonly #making = new Set<Promise<void>>();
   #disposed = false;
 
   constructor(dir: string) {
     this.#dir = dir;
   }
 
-  /**
-   * Renames the spare to `path` (which must not exist) and returns its descriptor, open for reading and writing;
-   * undefined when no spare is ready. Starts making the next one either way.
-   */
-  take(path: string): number | undefined {
-    const spare = this.#ready;
-    this.#ready = undefined;
-    this.#make();
-    if (!spare) return undefined;
-    try {
-      renameSync(spare.path, path);
-      return spare.fd;
-    } catch {
-      // Gone or unusable (the directory was removed, say): the caller creates the file itself.
-      closeSync(spare.fd);
-      unlinkQuiet(spare.path);
-      return undefined;
-    }
+  /** A spare file, or undefined when none is ready (the caller creates its file itself). Starts making more. */
+  take(): Spare | undefined {
+    const spare = this.#ready.shift();
+    this.#fill();
+    return spare;
   }
 
-  /** Removes the spare, once one being made is done. */
+  /** Removes the spare files, once those being made are done. */
   async dispose(): Promise<void> {
     this.#disposed = true;
-    await this.#making;
-    if (this.#ready) {
-      closeSync(this.#ready.fd);
-      unlinkQuiet(this.#ready.path);
-      this.#ready = undefined;
+    await Promise.all(this.#making);
+    for (const { path, fd } of this.#ready.splice(0)) {
+      closeQuiet(fd);
+      unlinkQuiet(path);
     }
   }
 
-  #make(): void {
-    if (this.#making || this.#disposed) return;
-    const path = join(this.#dir, `spare.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-    this.#making = new Promise((resolve) => {
-      open(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, (error, fd) => {
-        this.#making = undefined;
-        // No spare this time (the directory is gone, say): the next segment is created in the commit instead.
-        if (!error) this.#ready = { path, fd };
-        resolve();
+  #fill(): void {
+    while (!this.#disposed && this.#ready.length + this.#making.size < KEEP) {
+      const path = join(this.#dir, `spare.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+      const making: Promise<void> = new Promise((resolve) => {
+        open(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, (error, fd) => {
+          this.#making.delete(making);
+          // No spare this time (the directory is gone, say): the next file is created in its commit instead.
+          if (!error) this.#ready.push({ path, fd });
+          resolve();
+        });
       });
-    });
+      this.#making.add(making);
+    }
   }
 }

@@ -85,7 +85,7 @@ describe('FileQueueStorage.commit()', () => {
     await s.commit(token, relaxed({ meta: bytes(2) }));
     expect([...readFileSync(file('meta'))]).toEqual([2]);
     expect([...(await s.load()).meta!]).toEqual([2]);
-    expect(readdirSync(join(dir, 'q')).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+    expect(readdirSync(join(dir, 'q')).filter((name) => name.startsWith('meta.'))).toEqual([]);
   });
 
   it('a leftover temp file is neither read as metadata nor kept', async () => {
