@@ -191,7 +191,12 @@ export class FileQueueStorage implements QueueStorage {
     for (const id of batch.quarantine ?? []) {
       this.#fds.forget(id);
       const path = segmentFile(this.#dir, id);
-      renameSync(path, `${path}.bad`);
+      try {
+        renameSync(path, `${path}.bad`);
+      } catch (error) {
+        // Already gone: nothing is left to set aside.
+        if (errno(error) !== 'ENOENT') throw error;
+      }
       dirChanged = true;
     }
     if (strict && dirChanged) await this.#synced(() => syncDir(this.#dir, this.#sync));
