@@ -1,8 +1,7 @@
 import { readdirSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { unlinkQuiet } from './files.js';
-import { isDead } from './lock.js';
+import { isDead, thisProcess } from './process-id.js';
 
 // Files named `<kind>.<pid>.<random>.<suffix>`: the pid says whose they are.
 const LEFTOVER = /^(meta|lock|spare)\.(\d+)\.[0-9a-f]+\.(tmp|own)$/;
@@ -14,7 +13,7 @@ const LEFTOVER = /^(meta|lock|spare)\.(\d+)\.[0-9a-f]+\.(tmp|own)$/;
  * content) and spare segment files are made without the lock, so only those of dead processes go.
  */
 export function removeLeftovers(dir: string): void {
-  const host = hostname();
+  const { host } = thisProcess();
   for (const name of readdirSync(dir)) {
     const match = LEFTOVER.exec(name);
     if (!match) continue;

@@ -1,32 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, linkSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import { errno, unlinkQuiet } from './files.js';
-
-interface Holder {
-  readonly pid: number;
-  readonly host: string;
-}
+import { isDead, type ProcessId, thisProcess } from './process-id.js';
 
 /** A lock file as read: who holds it (or `unreadable`: a power cut can leave one whose content never reached the disk), which inode it is, how old. */
 interface LockFile {
-  readonly holder: Holder | 'unreadable';
+  readonly holder: ProcessId | 'unreadable';
   readonly ino: number;
   readonly mtimeMs: number;
-}
-
-/** True when `holder` is certainly dead: same host, and no process has its pid. */
-export function isDead(holder: Holder): boolean {
-  if (holder.host !== hostname()) return false;
-  try {
-    process.kill(holder.pid, 0);
-    return false;
-  } catch (error) {
-    // EPERM: the pid exists but belongs to someone else, so it is alive.
-    return errno(error) === 'ESRCH';
-  }
 }
 
 /**
@@ -35,7 +18,7 @@ export function isDead(holder: Holder): boolean {
  * by a write would leave an empty, unattributable lock if killed in between). It is held per commit, so processes
  * interleave.
  *
- * A lock whose holder is provably gone (same host, no such pid) is taken over at once, by an atomic rename, never
+ * A lock whose holder is provably gone (same host, and an earlier boot or no such pid) is taken over at once, by an atomic rename, never
  * remove-then-create, which can leave two holders (proper-lockfile #121). Takeovers go one at a time through a
  * `lock.steal` file made the same way; a takeover that was itself killed leaves that file naming a dead process,
  * so it is cleared at once too. Lock files left unreadable by a power cut count as abandoned after `staleMs`.
@@ -60,7 +43,7 @@ export class ProcessLock {
     this.#timeoutMs = timeoutMs;
     this.#staleMs = staleMs;
     this.#own = join(dir, `lock.${process.pid}.${randomBytes(4).toString('hex')}.own`);
-    writeFileSync(this.#own, JSON.stringify({ pid: process.pid, host: hostname() }));
+    writeFileSync(this.#own, JSON.stringify(thisProcess()));
   }
 
   /** Removes this handle's lock content file. */
@@ -173,10 +156,10 @@ export class ProcessLock {
   }
 }
 
-function parseHolder(text: string): Holder | 'unreadable' {
+function parseHolder(text: string): ProcessId | 'unreadable' {
   try {
-    const parsed = JSON.parse(text) as Partial<Holder>;
-    if (typeof parsed.pid === 'number' && typeof parsed.host === 'string') return { pid: parsed.pid, host: parsed.host };
+    const { pid, host, boot } = JSON.parse(text) as Partial<ProcessId>;
+    if (typeof pid === 'number' && typeof host === 'string') return { pid, host, ...(typeof boot === 'string' && { boot }) };
   } catch {
     // Not a lock this code wrote whole.
   }

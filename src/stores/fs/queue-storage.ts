@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, ftruncateSync, type FSWatcher, openSync, readdirSync, readFileSync, renameSync, statSync, watch } from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import type { QueueStorage, SegmentInfo, StorageBatch, StorageSnapshot } from '../../core/store.js';
@@ -8,7 +7,8 @@ import { Descriptors } from './descriptors.js';
 import { CommitCounter, errno, type FileSync, readRange, segmentFile, segmentId, syncDir, unlinkQuiet, writeAll } from './files.js';
 import { removeLeftovers } from './leftovers.js';
 import { Spares } from './spare.js';
-import { isDead, type ProcessLock } from './lock.js';
+import type { ProcessLock } from './lock.js';
+import { isDead, ownerName, parseOwner, thisProcess } from './process-id.js';
 
 /** How often a watching handle reads the commit counter, behind the file system's change notices. */
 const WATCH_POLL_MS = 1000;
@@ -18,7 +18,7 @@ const WATCH_POLL_MS = 1000;
  * in `commits` is the token, so `token()` is one read and a commit by any process changes it.
  */
 export class FileQueueStorage implements QueueStorage {
-  readonly owner = `${hostname()}:${process.pid}:${randomBytes(6).toString('hex')}`;
+  readonly owner = ownerName(thisProcess(), randomBytes(6).toString('hex'));
   readonly #dir: string;
   readonly #lock: ProcessLock;
   readonly #sync: FileSync;
@@ -137,8 +137,8 @@ export class FileQueueStorage implements QueueStorage {
   }
 
   isGone(owner: string): boolean {
-    const [ownerHost, pid] = owner.split(':');
-    return isDead({ host: ownerHost ?? '', pid: Number(pid) });
+    const id = parseOwner(owner);
+    return id !== undefined && isDead(id);
   }
 
   // Order matters for a crash at any point: data, then the metadata that may refer to it, then removals of what

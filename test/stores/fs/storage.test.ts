@@ -37,6 +37,7 @@ const codeOf = (promise: Promise<unknown>) =>
   );
 /** The pid of a process that has exited. */
 const deadPid = () => Number(String(spawnSync(process.execPath, ['-e', 'console.log(process.pid)']).stdout).trim());
+const BOOT_ID = '/proc/sys/kernel/random/boot_id';
 const eio = () => Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
 
 describe('FileQueueStorage.commit()', () => {
@@ -259,6 +260,13 @@ describe('the process lock between FileStores', () => {
     expect(await s.commit(await s.token(), relaxed({ meta: bytes(1) }))).toBeDefined();
   });
 
+  it.runIf(existsSync(BOOT_ID))('a lock from before the last boot is taken over, though its pid is in use again', async () => {
+    mkdirSync(join(dir, 'q'));
+    const boot = '00000000-0000-0000-0000-000000000000';
+    writeFileSync(file('lock'), JSON.stringify({ pid: process.pid, host: hostname(), boot }));
+    expect(await codeOf(open({ lockTimeoutMs: 0 }))).toBe('resolved');
+  });
+
   it('a live holder past lockTimeoutMs is ERR_LOCKED naming its pid; a holder on another host is never taken over', async () => {
     mkdirSync(join(dir, 'q'));
     writeFileSync(file('lock'), JSON.stringify({ pid: process.pid, host: hostname() }));
@@ -341,8 +349,16 @@ describe('FileQueueStorage.watch()', () => {
 describe('FileQueueStorage.isGone()', () => {
   it('is true only for a dead process on this host', async () => {
     const s = await open();
+    expect(s.owner).toMatch(new RegExp(`^${hostname()}:${process.pid}:`));
     expect(s.isGone!(s.owner!)).toBe(false);
-    expect(s.isGone!(`${hostname()}:${deadPid()}:abc`)).toBe(true);
-    expect(s.isGone!(`elsewhere.example:${deadPid()}:abc`)).toBe(false);
+    expect(s.isGone!(`${hostname()}:${deadPid()}::abc`)).toBe(true);
+    expect(s.isGone!(`elsewhere.example:${deadPid()}::abc`)).toBe(false);
+    expect(s.isGone!('an owner some other store named')).toBe(false);
+  });
+
+  it.runIf(existsSync(BOOT_ID))('is true for a pid from before the last boot, even one in use now', async () => {
+    const s = await open();
+    expect(s.isGone!(`${hostname()}:${process.pid}:${readFileSync(BOOT_ID, 'utf8').trim()}:abc`)).toBe(false);
+    expect(s.isGone!(`${hostname()}:${process.pid}:00000000-0000-0000-0000-000000000000:abc`)).toBe(true);
   });
 });
