@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import { checkName, integer, invalid } from '../../core/options.js';
 import type { QueueStorage, Store } from '../../core/store.js';
-import { errno, type FileSync, nodeSync } from './files.js';
+import { errno, type FileSync, nodeSync, syncDir } from './files.js';
 import { ProcessLock } from './lock.js';
 import { FileQueueStorage } from './queue-storage.js';
 
@@ -74,7 +74,15 @@ export class FileStore implements Store {
     const dir = join(this.dir, name);
     let storage: FileQueueStorage;
     try {
-      mkdirSync(dir, { recursive: true });
+      const made = mkdirSync(dir, { recursive: true });
+      // A new directory's name is durable only once its parent is synced: without it, a power cut could take the
+      // whole queue with it, strict pushes included. Once per new queue, so done whatever the durability.
+      if (made !== undefined) {
+        for (let child = dir; ; child = dirname(child)) {
+          await syncDir(dirname(child), this.#sync);
+          if (child === made) break;
+        }
+      }
       storage = new FileQueueStorage(dir, new ProcessLock(dir, this.#lockTimeoutMs, this.#staleMs), this.#sync);
     } catch (error) {
       const quota = errno(error) === 'ENOSPC' || errno(error) === 'EDQUOT';

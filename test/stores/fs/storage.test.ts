@@ -21,6 +21,8 @@ afterEach(async () => {
 });
 
 const open = async (options: Omit<FileStoreOptions, 'dir'> = {}) => {
+  // Made beforehand, so that the syncs a test records or fails are those of its commits.
+  mkdirSync(join(dir, 'q'), { recursive: true });
   const storage = await new FileStore({ dir, ...options }).open('q');
   opened.push(storage);
   return storage;
@@ -167,6 +169,16 @@ describe('FileQueueStorage durability', () => {
       'fsync dir meta=2 seg0=yes', // the rename, before any segment goes
       'fsync dir meta=2 seg0=no', // the removal
     ]);
+  });
+
+  it('a new queue directory is synced into its parent before the queue is used', async () => {
+    const { log, sync } = recording();
+    opened.push(await new FileStore({ dir: join(dir, 'store'), sync }).open('fresh'));
+    // The store's directory into the temp dir, then the queue's directory into the store's.
+    expect(log).toEqual(['fsync dir meta=- seg0=no', 'fsync dir meta=- seg0=no']);
+    log.length = 0;
+    opened.push(await new FileStore({ dir: join(dir, 'store'), sync }).open('fresh'));
+    expect(log).toEqual([]);
   });
 
   it('strict: an append to an existing segment costs one fdatasync', async () => {
