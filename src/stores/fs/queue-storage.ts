@@ -39,6 +39,7 @@ export class FileQueueStorage implements QueueStorage {
     this.#counter = new CommitCounter(join(dir, 'commits'));
     this.#spares = new Spares(dir);
     this.#fds = new Descriptors(dir, this.#spares);
+    this.#spares.prepare();
   }
 
   /** Removes temp and lock files that writers which died left behind. */

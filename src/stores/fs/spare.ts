@@ -29,6 +29,11 @@ export class Spares {
     this.#dir = dir;
   }
 
+  /** Starts making spare files, so that one is ready by the time the first is needed. */
+  prepare(): void {
+    this.#fill();
+  }
+
   /** A spare file, or undefined when none is ready (the caller creates its file itself). Starts making more. */
   take(): Spare | undefined {
     const spare = this.#ready.shift();
