@@ -41,23 +41,36 @@ export class Coordination {
   readonly #onGranted: () => void;
 
   /**
-   * True when this handle may deliver now. Otherwise it queues for the lock and calls `onGranted` when it gets
-   * it, so a tab takes over delivery as soon as the one delivering closes.
+   * True when this handle may deliver now: it holds the lock, or gets it at once. Otherwise, when `queue` is set (a
+   * running outbox), it queues for the lock and calls `onGranted` once it has it, so a tab takes over delivery as
+   * soon as the one delivering closes.
    */
-  mayDeliver(): boolean {
-    if (!this.#locks || this.#held) return true;
-    if (!this.#waiting && !this.#closed) {
-      this.#waiting = true;
-      void this.#locks
-        .request(this.#name, {}, () => {
-          this.#waiting = false;
-          if (this.#closed) return;
-          this.#held = true;
-          this.#onGranted();
-          return new Promise<void>((resolve) => (this.#release = resolve));
+  async mayDeliver(queue: boolean): Promise<boolean> {
+    const locks = this.#locks;
+    if (!locks || this.#held) return true;
+    const hold = (): Promise<void> => {
+      this.#held = true;
+      return new Promise<void>((resolve) => (this.#release = resolve));
+    };
+    const granted = await new Promise<boolean>((resolve) => {
+      locks
+        .request(this.#name, { ifAvailable: true }, (lock) => {
+          resolve(lock !== null && !this.#closed);
+          return lock !== null && !this.#closed ? hold() : undefined;
         })
-        .catch(() => (this.#waiting = false));
-    }
+        .catch(() => resolve(false));
+    });
+    if (granted || !queue || this.#waiting || this.#closed) return granted;
+    this.#waiting = true;
+    void locks
+      .request(this.#name, {}, () => {
+        this.#waiting = false;
+        if (this.#closed) return;
+        const held = hold();
+        this.#onGranted();
+        return held;
+      })
+      .catch(() => (this.#waiting = false));
     return false;
   }
 

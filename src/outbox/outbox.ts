@@ -79,6 +79,8 @@ export class Outbox extends EventTarget {
   /** Set once a task with a priority was seen: then each pass lists the queue to pick higher ones first. */
   #prioritised = false;
   #drained = true;
+  /** Bumped before every enqueue: an emptiness read that started before one is stale. */
+  #epoch = 0;
 
   /** Opens (creating when absent) the outbox `options.name` and its dead letters `<name>.dead`. */
   static async open(options: OutboxOptions): Promise<Outbox> {
@@ -120,7 +122,8 @@ export class Outbox extends EventTarget {
     this.#coord = new Coordination(options.name, {
       broadcast: true,
       onMessage: (messages) => this.#relayed(messages),
-      onGranted: () => this.#kick(),
+      // Granted while stopped: let the next handle have it.
+      onGranted: () => (this.#running ? this.#kick() : this.#coord.yieldDelivery()),
     });
     queue.addEventListener('change', () => this.#kick());
     const connectivity = options.connectivity ?? platformConnectivity();
@@ -165,6 +168,7 @@ export class Outbox extends EventTarget {
     const plain = await Promise.all(tasks.map((t) => (isRequest(t) ? taskFromRequest(t) : t)));
     const stored = plain.map((t) => normaliseTask(t, this.#o.baseUrl, now));
     if (stored.length === 0) return [];
+    this.#epoch++;
     if (stored.some((t) => t.priority)) this.#prioritised = true;
     await this.#exclusive(async () => {
       const replaced = (await superseded(this.#queue, stored, (id) => this.#activeIds.has(id))).map((e) => this.#burial(e, 'superseded'));
@@ -220,8 +224,9 @@ export class Outbox extends EventTarget {
       await this.#exclusive(() => this.#unbuffer());
       this.#coord.yieldDelivery();
     }
+    const epoch = this.#epoch;
     const remaining = await this.#queue.size();
-    if (remaining === 0) this.#drain();
+    if (remaining === 0) this.#drain(epoch);
     return { sent: run.sent, retried: run.retried, dead: run.dead, remaining };
   }
 
@@ -292,7 +297,7 @@ export class Outbox extends EventTarget {
         if (this.#active.size > 0 || now < this.#probeAt) return 0;
         free = 1;
       }
-      if (!this.#coord.mayDeliver()) return 0;
+      if (!(await this.#coord.mayDeliver(this.#running))) return 0;
       if (this.#buffer.length === 0) {
         // Only without ordering: with lanes, asking for more than can be eligible makes the take walk the whole queue.
         const prefetch = this.#reachable && this.#o.ordering === 'none' ? this.#o.concurrency : 0;
@@ -493,12 +498,14 @@ export class Outbox extends EventTarget {
 
   async #pump(): Promise<void> {
     try {
-      do {
+      for (;;) {
         this.#again = false;
         while (this.#running && (await this.#fill(this.#background)) > 0);
-      } while (this.#again && this.#running);
-      if (!this.#running || this.#settling.size > 0) return;
-      await this.#schedule();
+        if (!this.#running) return;
+        if (this.#settling.size === 0) await this.#schedule();
+        // A kick while this pass ran (a lock granted, a task enqueued) must not be lost.
+        if (!this.#again) return;
+      }
     } catch (error) {
       this.dispatchEvent(new CustomEvent('error', { detail: { error } }));
     }
@@ -509,9 +516,10 @@ export class Outbox extends EventTarget {
     if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     const now = this.#o.clock.now();
+    const epoch = this.#epoch;
     const entries = await this.#queue.list();
     if (entries.length === 0) {
-      this.#drain();
+      this.#drain(epoch);
       return;
     }
     let wake = nextWake(entries, now);
@@ -523,8 +531,9 @@ export class Outbox extends EventTarget {
     }, Math.max(0, wake - now));
   }
 
-  #drain(): void {
-    if (this.#drained) return;
+  /** Says 'drained' once per emptying, unless an enqueue started since the emptiness was read (`epoch`). */
+  #drain(epoch: number): void {
+    if (this.#drained || epoch !== this.#epoch) return;
     this.#drained = true;
     this.dispatchEvent(new Event('drained'));
   }
@@ -571,6 +580,7 @@ export class Outbox extends EventTarget {
   async #requeue(records: readonly DeadRecord[]): Promise<void> {
     this.#checkOpen();
     const now = this.#o.clock.now();
+    this.#epoch++;
     await this.#exclusive(() => this.#queue.pushMany(records.map((r) => ({ ...r.task, createdAt: Math.max(now, r.at + 1) }))));
     this.#drained = false;
     this.#kick();

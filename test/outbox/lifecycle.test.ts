@@ -102,13 +102,15 @@ describe('Outbox.start() and stop()', () => {
     await r.outbox.enqueue({ url: '/a' });
     await retried;
     const sent = next(r.outbox, 'sent');
+    const drained = next(r.outbox, 'drained');
     // Let the idle loop set its timer, then move time to it.
     while (r.clock.pending === 0) await new Promise((resolve) => setImmediate(resolve));
     r.clock.advance(500);
     await sent;
-    const drained = next(r.outbox, 'drained');
-    await r.outbox.enqueue({ url: '/b' });
     await drained;
+    const drainedAgain = next(r.outbox, 'drained');
+    await r.outbox.enqueue({ url: '/b' });
+    await drainedAgain;
     expect(r.server.delivered.map((x) => x.path)).toEqual(['/a', '/b']);
     await r.outbox.stop();
     await r.outbox.enqueue({ url: '/c' });

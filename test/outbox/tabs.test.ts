@@ -1,0 +1,59 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Outbox } from '../../src/outbox/outbox.js';
+import { next, rig, type Rig } from './helpers.js';
+
+/** A LockManager with exclusive locks and `ifAvailable`, enough for one process's tests. */
+class FakeLocks {
+  readonly #held = new Set<string>();
+  readonly #waiting = new Map<string, (() => void)[]>();
+
+  async request(name: string, options: { ifAvailable?: boolean }, callback: (lock: unknown) => unknown): Promise<unknown> {
+    if (this.#held.has(name)) {
+      if (options.ifAvailable) return callback(null);
+      await new Promise<void>((resolve) => {
+        if (!this.#waiting.has(name)) this.#waiting.set(name, []);
+        this.#waiting.get(name)!.push(resolve);
+      });
+    }
+    this.#held.add(name);
+    try {
+      return await callback({ name });
+    } finally {
+      this.#held.delete(name);
+      this.#waiting.get(name)?.shift()?.();
+    }
+  }
+}
+
+let r: Rig;
+beforeEach(async () => {
+  vi.stubGlobal('navigator', { locks: new FakeLocks() });
+  r = await rig();
+});
+afterEach(async () => {
+  await r.teardown();
+  vi.unstubAllGlobals();
+});
+
+describe('several tabs (Web Locks)', () => {
+  it('lets exactly one handle deliver; another takes over when it closes', async () => {
+    const other = await Outbox.open({ name: 'api', store: r.store, clock: r.clock, baseUrl: r.server.url });
+    try {
+      r.outbox.start();
+      // A pass of the running handle takes the lock; then it is told offline so it sends nothing itself.
+      await r.outbox.flush();
+      r.outbox.setOnline(false);
+      await other.enqueue({ url: '/x' });
+      expect(await other.flush()).toMatchObject({ sent: 0, remaining: 1 });
+      expect(r.server.received).toHaveLength(0);
+      other.start();
+      const sent = next<{ remote?: boolean }>(other, 'sent');
+      await r.outbox.close();
+      // Closed: the lock passes to the other handle, which delivers.
+      expect(await sent).not.toHaveProperty('remote');
+      expect(r.server.delivered.map((x) => x.path)).toEqual(['/x']);
+    } finally {
+      await other.close();
+    }
+  });
+});
