@@ -154,9 +154,14 @@ export class FileQueueStorage implements QueueStorage {
       // A write at an earlier offset cuts what lay past it (the Queue dropping a torn tail).
       const end = offset + bytes.length;
       if (fstatSync(fd).size > end) ftruncateSync(fd, end);
-      if (strict) await this.#synced(() => this.#sync.fdatasync(fd));
-      // A new file's name is durable only once its directory is synced; before metadata that may count on it.
-      if (strict && created) await this.#synced(() => syncDir(this.#dir, this.#sync));
+      // A new file's name is durable only once its directory is synced. Both syncs at once: they are independent,
+      // and both are done before the metadata that may count on them, and before the commit resolves.
+      if (strict) {
+        await Promise.all([
+          this.#synced(() => this.#sync.fdatasync(fd)),
+          created && this.#synced(() => syncDir(this.#dir, this.#sync)),
+        ]);
+      }
     }
     if (batch.meta) {
       // Written under a temp name, then renamed over the old. (Spare files made ahead would save the create here
