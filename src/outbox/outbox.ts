@@ -298,11 +298,14 @@ export class Outbox extends EventTarget {
         free = 1;
       }
       if (!(await this.#coord.mayDeliver(this.#running))) return 0;
-      if (this.#buffer.length === 0) {
-        // Only without ordering: with lanes, asking for more than can be eligible makes the take walk the whole queue.
-        const prefetch = this.#reachable && this.#o.ordering === 'none' ? this.#o.concurrency : 0;
-        const lease = await this.#take(free + prefetch, run, now);
-        if (!lease) return 0;
+      // Only without ordering: with lanes, asking for more than can be eligible makes the take walk the whole queue.
+      const prefetch = this.#reachable && this.#o.ordering === 'none' ? this.#o.concurrency : 0;
+      let started = this.#startBuffered(free);
+      free -= started.slots;
+      // Refilled below half, after starting what was there: the take's commit overlaps requests in flight.
+      if ((free > 0 && this.#buffer.length === 0) || this.#buffer.length < prefetch / 2) {
+        const lease = await this.#take(free + prefetch - this.#buffer.length, run, now);
+        if (!lease) return started.tasks;
         // A flush tries each task once; the background loop tries again whenever a task is ready again.
         const once = run !== this.#background;
         for (const entry of lease.entries) {
@@ -314,26 +317,34 @@ export class Outbox extends EventTarget {
           : { units: byPriority(lease.entries).map((e) => [e]), leftover: [] };
         if (leftover.length > 0) await this.#unbuffer([{ unit: leftover, lease, run }]);
         this.#buffer.push(...units.map((unit) => ({ unit, lease, run })));
+        const more = this.#startBuffered(free);
+        started = { tasks: started.tasks + more.tasks, slots: started.slots + more.slots };
       }
-      let started = 0;
-      for (; free > 0 && this.#buffer.length > 0; free--) {
-        const { unit, lease, run: owner } = this.#buffer.shift()!;
-        started += unit.length;
-        const freeSlot = () => {
-          if (this.#active.delete(sending)) this.#change();
-        };
-        const sending: Promise<void> = this.#deliver(unit, lease, owner, freeSlot).finally(() => {
-          freeSlot();
-          this.#settling.delete(sending);
-          // Until settled, the tasks stay out of the next takes (their acks may not be committed yet).
-          for (const e of unit) this.#activeIds.delete(e.value.id);
-          this.#change();
-        });
-        this.#active.add(sending);
-        this.#settling.add(sending);
-      }
-      return started;
+      return started.tasks;
     });
+  }
+
+  /** Starts buffered units in up to `free` slots; says how many tasks and slots that took. */
+  #startBuffered(free: number): { tasks: number; slots: number } {
+    let tasks = 0;
+    let slots = 0;
+    for (; slots < free && this.#buffer.length > 0; slots++) {
+      const { unit, lease, run } = this.#buffer.shift()!;
+      tasks += unit.length;
+      const freeSlot = () => {
+        if (this.#active.delete(sending)) this.#change();
+      };
+      const sending: Promise<void> = this.#deliver(unit, lease, run, freeSlot).finally(() => {
+        freeSlot();
+        this.#settling.delete(sending);
+        // Until settled, the tasks stay out of the next takes (their acks may not be committed yet).
+        for (const e of unit) this.#activeIds.delete(e.value.id);
+        this.#change();
+      });
+      this.#active.add(sending);
+      this.#settling.add(sending);
+    }
+    return { tasks, slots };
   }
 
   /** Puts buffered (taken, not started) units back in the queue, as if never taken. */
