@@ -74,6 +74,11 @@ export class Coordination {
     return false;
   }
 
+  /** True when this handle holds the delivery lock, or there is no lock to hold (synchronous, for unload). */
+  holdsOrAlone(): boolean {
+    return !this.#locks || this.#held;
+  }
+
   /** Lets another handle deliver. */
   yieldDelivery(): void {
     this.#held = false;

@@ -89,8 +89,15 @@ export interface OutboxOptions {
   readonly durability?: Durability;
   /** @default no limits */
   readonly limits?: LimitOptions;
-  /** Browsers: on pagehide, send what fits in keepalive requests. @default true */
+  /**
+   * Browsers: on 'pagehide', send this handle's pending tasks that fit in keepalive requests (64 KB), with
+   * ordering 'none' only (with ordering, older stored tasks must go first). They stay stored until a response is
+   * seen, so the next session may send them again, with the same Idempotency-Key.
+   * @default true
+   */
   readonly unloadFlush?: boolean;
+  /** Where 'pagehide' is listened for. Pass one only to test. @default globalThis */
+  readonly page?: EventTarget;
   /** The source of time for delays, timeouts and probes. @default the system clock */
   readonly clock?: Clock;
   /** Uniform in [0, 1), for jitter. @default Math.random */
@@ -115,6 +122,7 @@ export interface ResolvedOutboxOptions {
   readonly durability: Durability;
   readonly limits: Required<LimitOptions>;
   readonly unloadFlush: boolean;
+  readonly page: EventTarget | undefined;
   readonly clock: Clock;
   readonly random: () => number;
   readonly connectivity: Connectivity | undefined;
@@ -196,6 +204,7 @@ export function resolveOutboxOptions(options: OutboxOptions): ResolvedOutboxOpti
     durability: options.durability ?? 'relaxed',
     limits,
     unloadFlush: options.unloadFlush ?? true,
+    page: options.page,
     clock: options.clock ?? systemClock,
     random: options.random ?? Math.random,
     connectivity: options.connectivity,

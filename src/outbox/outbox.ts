@@ -9,9 +9,11 @@ import { DeadLetters, type DeadReason, type DeadRecord } from './dead-letters.js
 import type { DeadDetail, FlushResult, OutboxEventMap, RetryDetail, SentDetail } from './events.js';
 import { resolveOutboxOptions, type OutboxOptions, type ResolvedOutboxOptions } from './options.js';
 import { discard, isNetworkError, send } from './send.js';
+import { buildRequest } from './request.js';
+import { onPageHide } from '../platform/unload.js';
 import { parseRetryAfter } from './retry-after.js';
 import { byPriority, Eligibility, nextWake, pick } from './scheduler.js';
-import { normaliseTask, publicTask, resolveUrl, taskFromRequest, type HttpTask, type StoredTask } from './task.js';
+import { normaliseTask, publicTask, resolveUrl, taskBytes, taskFromRequest, type HttpTask, type StoredTask } from './task.js';
 import { Budget } from './budget.js';
 import { packBatches } from './batching.js';
 import { AckBatcher } from './acks.js';
@@ -65,6 +67,9 @@ export class Outbox extends EventTarget {
   readonly #batchUrl: string | undefined;
   readonly #background: Tally = tally();
   readonly #unsubscribe: (() => void) | undefined;
+  readonly #unpage: (() => void) | undefined;
+  /** Tasks this handle enqueued and has not seen leave, for `unloadFlush` (which cannot read storage in time). */
+  readonly #recent = new Map<string, StoredTask>();
   #serial: Promise<unknown> = Promise.resolve();
   #running = false;
   #pumping = false;
@@ -128,6 +133,7 @@ export class Outbox extends EventTarget {
     queue.addEventListener('change', () => this.#kick());
     const connectivity = options.connectivity ?? platformConnectivity();
     if (connectivity?.online === false) this.#reachable = false;
+    this.#unpage = options.unloadFlush ? onPageHide(() => this.#unloadFlush(), options.page) : undefined;
     this.#unsubscribe = connectivity?.subscribe((online) => {
       if (online) {
         // The event is a hint: probe at once rather than trusting it blindly.
@@ -179,6 +185,7 @@ export class Outbox extends EventTarget {
     });
     this.#drained = false;
     const ids = stored.map((t) => t.id);
+    if (this.#unpage) for (const t of stored) this.#recent.set(t.id, t);
     this.dispatchEvent(new CustomEvent('enqueue', { detail: { ids } }));
     this.#kick();
     return ids;
@@ -259,6 +266,7 @@ export class Outbox extends EventTarget {
       await this.stop();
       await this.#serial;
       this.#unsubscribe?.();
+      this.#unpage?.();
       this.#coord.close();
       await Promise.allSettled([this.#queue.close(), this.#graveyard.close()]);
     })();
@@ -267,6 +275,11 @@ export class Outbox extends EventTarget {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  override dispatchEvent(event: Event): boolean {
+    if (this.#recent.size > 0 && (event.type === 'sent' || event.type === 'dead')) this.#recent.delete((event as CustomEvent<SentDetail>).detail.task.id);
+    return super.dispatchEvent(event);
   }
 
   override addEventListener<K extends keyof OutboxEventMap>(
@@ -547,6 +560,25 @@ export class Outbox extends EventTarget {
     if (this.#drained || epoch !== this.#epoch) return;
     this.#drained = true;
     this.dispatchEvent(new Event('drained'));
+  }
+
+  /**
+   * The page is going away: send what fits in keepalive requests (64 KB in all, the browsers' budget), without
+   * waiting, since nothing can be awaited now. The tasks stay stored: if a request did not make it, the next session
+   * sends the task again with the same Idempotency-Key. Only without ordering, and only this handle's own tasks
+   * not in flight: with ordering, an older task of the same group may still be stored and must go first.
+   */
+  #unloadFlush(): void {
+    if (this.#o.ordering !== 'none' || !this.online || !this.#coord.holdsOrAlone()) return;
+    let budget = 65_536;
+    for (const task of this.#recent.values()) {
+      if (this.#activeIds.has(task.id) || (task.notBefore ?? 0) > this.#o.clock.now()) continue;
+      const size = taskBytes(task);
+      if (size > budget) break;
+      budget -= size;
+      const { url, init } = buildRequest(task, {}, undefined);
+      void this.#transport()(url, { ...init, keepalive: true }).catch(() => undefined);
+    }
   }
 
   // ---- connectivity ----
