@@ -10,7 +10,7 @@ import type { DeadDetail, FlushResult, OutboxEventMap, RetryDetail, SentDetail }
 import { resolveOutboxOptions, type OutboxOptions, type ResolvedOutboxOptions } from './options.js';
 import { discard, isNetworkError, send } from './send.js';
 import { buildRequest } from './request.js';
-import { onPageHide } from '../platform/unload.js';
+import { onPageHide } from '../platform/connectivity-pagehide.js';
 import { parseRetryAfter } from './retry-after.js';
 import { byPriority, Eligibility, nextWake, pick } from './scheduler.js';
 import { normaliseTask, publicTask, resolveUrl, taskBytes, taskFromRequest, type HttpTask, type StoredTask } from './task.js';
