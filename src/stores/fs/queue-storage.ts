@@ -1,17 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, ftruncateSync, type FSWatcher, openSync, readdirSync, readFileSync, renameSync, statSync, watch } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, openSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import type { QueueStorage, SegmentInfo, StorageBatch, StorageSnapshot } from '../../core/store.js';
 import { Descriptors } from './descriptors.js';
 import { CommitCounter, errno, type FileSync, readRange, segmentFile, segmentId, syncDir, unlinkQuiet, writeAll } from './files.js';
 import { removeLeftovers } from './leftovers.js';
-import { Spares } from './spare.js';
 import type { ProcessLock } from './lock.js';
 import { isDead, ownerName, parseOwner, thisProcess } from './process-id.js';
-
-/** How often a watching handle reads the commit counter, behind the file system's change notices. */
-const WATCH_POLL_MS = 1000;
+import { Spares } from './spare.js';
+import { watchCounter } from './watch.js';
 
 /**
  * One queue's directory as one handle sees it. Every commit and load holds the directory's lock; the commit counter
@@ -93,34 +91,16 @@ export class FileQueueStorage implements QueueStorage {
     });
   }
 
-  /**
-   * Calls `listener` after another handle's commit. The file system's change notices on the commit counter make
-   * that prompt; a poll of the counter every `WATCH_POLL_MS` stands behind them, for file systems that send none
-   * (network mounts) and notices coalesced or lost. Neither keeps the process alive.
-   */
+  /** Calls `listener` soon after another handle's commit (see `watchCounter`). */
   watch(listener: () => void): () => void {
-    let last = this.#counter.read();
-    const check = () => {
-      if (this.#failed) return;
-      const count = this.#counter.read();
-      if (count === last) return;
-      last = count;
-      // This handle's own commit is no news to it.
-      if (count !== this.#mine) listener();
-    };
-    let watcher: FSWatcher | undefined;
-    try {
-      watcher = watch(join(this.#dir, 'commits'), { persistent: false }, check);
-      // Out of watches (ENOSPC) or the like: the poll alone then.
-      watcher.on('error', () => watcher?.close());
-    } catch {
-      watcher = undefined;
-    }
-    const poll = setInterval(check, WATCH_POLL_MS);
-    poll.unref();
+    const unwatch = watchCounter(
+      join(this.#dir, 'commits'),
+      () => (this.#failed ? undefined : this.#counter.read()),
+      (count) => count === this.#mine,
+      listener,
+    );
     const stop = () => {
-      watcher?.close();
-      clearInterval(poll);
+      unwatch();
       this.#unwatch.delete(stop);
     };
     this.#unwatch.add(stop);
