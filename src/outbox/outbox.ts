@@ -1,4 +1,5 @@
 import { SluiceError } from '../core/errors.js';
+import { randomId } from '../core/ids.js';
 import type { Lease, LeaseEntry } from '../core/lease.js';
 import { Queue } from '../core/queue.js';
 import type { Store } from '../core/store.js';
@@ -200,7 +201,7 @@ export class Outbox extends EventTarget {
     const request = new Request(input, init);
     const task = await taskFromRequest(request);
     // The live try carries the key the stored task will keep: if its response was lost, the retry is deduplicated.
-    task.id ??= normaliseTask({ url: request.url, method: 'GET' }, undefined, 0).id;
+    task.id ??= randomId() + randomId();
     const headers = new Headers(request.headers);
     headers.set('idempotency-key', task.id);
     try {

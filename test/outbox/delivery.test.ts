@@ -105,6 +105,21 @@ describe('Outbox retry policy (fake clock)', () => {
     expect(r.events('dead')).toHaveLength(2);
   });
 
+  it('follows a custom classify, which sees the response and the task', async () => {
+    const seen: string[] = [];
+    await r.reopen({
+      classify: (outcome, task) => {
+        seen.push(task.url);
+        return outcome instanceof Response && outcome.status === 404 ? 'sent' : 'dead';
+      },
+    });
+    r.server.plan('gone', [{ status: 404 }]);
+    await r.outbox.enqueueMany([{ url: '/gone', id: 'gone', group: 'a' }, { url: '/ok', group: 'b' }]);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, dead: 1 });
+    expect(seen.map((u) => new URL(u).pathname).sort()).toEqual(['/gone', '/ok']);
+    expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'status', status: 200 }]);
+  });
+
   it('gives up after maxAttempts with reason max-attempts', async () => {
     await r.reopen({ retry: { maxAttempts: 3 } });
     r.server.script(() => ({ status: 500 }));
