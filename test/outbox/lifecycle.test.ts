@@ -146,7 +146,7 @@ describe('Outbox.start() and stop()', () => {
 describe('Outbox.dead', () => {
   it('retry() puts dead tasks back with their ids; purge() deletes them', async () => {
     r.server.next({ status: 400 }, { status: 400 });
-    const [a, b] = await r.outbox.enqueueMany([{ url: '/a', group: 'a' }, { url: '/b', group: 'b' }]);
+    const [a, b] = await r.outbox.enqueueMany([{ url: '/a' }, { url: '/b' }]);
     await r.outbox.flush();
     const letters = await r.outbox.dead.list();
     expect(letters.map((l) => l.task.id)).toEqual([a, b]);
