@@ -106,6 +106,8 @@ export class Outbox extends EventTarget {
     const outbox = new this(o, queue, graveyard);
     try {
       await reconcile(queue, graveyard);
+      // Tasks left from an earlier session: 'drained' is owed once they are delivered.
+      if ((await queue.size()) > 0) outbox.#drained = false;
     } catch (error) {
       await outbox.close();
       throw error;

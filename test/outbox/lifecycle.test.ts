@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Outbox } from '../../src/outbox/outbox.js';
+import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { next, rig, type Rig } from './helpers.js';
 
 let r: Rig;
@@ -247,5 +248,20 @@ describe('unloadFlush', () => {
     await r.outbox.enqueue({ url: '/a' });
     page.dispatchEvent(new Event('pagehide'));
     expect(r.calls).toHaveLength(0);
+  });
+});
+
+describe('reopened with tasks left', () => {
+  it("says 'drained' once the tasks an earlier session left are delivered", async () => {
+    const store = new MemoryStore();
+    const first = await Outbox.open({ name: 'left', store, fetch: async () => new Response(null, { status: 503 }) });
+    await first.enqueue({ url: 'https://api.example.test/x' });
+    await first.close();
+    const again = await Outbox.open({ name: 'left', store, fetch: async () => new Response(null, { status: 200 }) });
+    const drained = new Promise<void>((resolve) => again.addEventListener('drained', () => resolve(), { once: true }));
+    const result = await again.flush();
+    expect(result.sent).toBe(1);
+    await drained;
+    await again.close();
   });
 });
