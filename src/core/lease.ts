@@ -52,9 +52,10 @@ export interface TakeOptions<T> {
   readonly signal?: AbortSignal;
   /**
    * Called for every unacked entry in queue order (leased and delayed ones too, so ordering rules can see what is
-   * in flight); return true to take a ready one. Without it, the oldest ready entries are taken.
+   * in flight); return true to take a ready one, or 'stop' to end the walk there (what was picked so far is taken).
+   * An entry's `value` is decoded only when read. Without a filter, the oldest ready entries are taken.
    */
-  readonly filter?: (entry: QueueEntry<T>) => boolean;
+  readonly filter?: (entry: QueueEntry<T>) => boolean | 'stop';
 }
 
 /** What `Queue.stats` reports. */

@@ -135,6 +135,7 @@ export class Queue<T> extends EventTarget {
           if (held && !options.filter) continue;
           const entry = this.#entry(meta, item, held);
           const wanted = options.filter ? options.filter(entry) : entry.state === 'ready';
+          if (wanted === 'stop') break;
           if (wanted && entry.state === 'ready') chosen.push({ id: entry.id, value: entry.value, attempts: entry.attempts + 1 });
           if (chosen.length === max) break;
         }
@@ -459,18 +460,21 @@ export class Queue<T> extends EventTarget {
    */
   async *#walk(meta: QueueMeta, now: number): AsyncGenerator<{ item: StoredItem; held: Hold | undefined }> {
     const list = this.#segments.list;
-    for (let i = 0; i < list.length; i++) {
+    // Everything below the head is gone: start at its segment, and at its item there.
+    for (let i = Math.max(0, this.#segments.indexOf(meta.head)); i < list.length; i++) {
       const info = list[i]!;
       const end = list[i + 1]?.id;
       if (end !== undefined && allAcked(meta, info.id, end)) continue;
       const { items, damaged, vanished } = await this.#segments.items(i);
       if (vanished) throw STALE;
-      for (const item of items) {
+      for (let k = Math.max(0, meta.head - info.id); k < items.length; k++) {
+        const item = items[k]!;
         if (!isAcked(meta, item.seq)) yield { item, held: holdOf(meta, item.seq, now) };
       }
       if (damaged && end !== undefined) await this.#lost(meta, info.id, info.id + items.length, end);
     }
   }
+
 
   /** Items `[from, end)` of segment `segment` cannot be read. */
   async #lost(meta: QueueMeta, segment: number, from: number, end: number): Promise<void> {
@@ -494,14 +498,21 @@ export class Queue<T> extends EventTarget {
   }
 
   #entry(meta: QueueMeta, item: StoredItem, held: Hold | undefined): QueueEntry<T> {
+    const decode = () => this.#decode(item);
+    let value: { v: T } | undefined;
     return {
       id: String(item.seq),
-      value: this.#decode(item),
+      // Decoded when read: a filter that passes over leased and delayed entries pays nothing for them.
+      get value() {
+        value ??= { v: decode() };
+        return value.v;
+      },
       attempts: attemptsOf(meta, item.seq),
       state: !held ? 'ready' : held.lease ? 'leased' : 'delayed',
       availableAt: held ? held.until : 0,
     };
   }
+
 
   #lease(held: Hold, entries: LeaseEntry<T>[]): Lease<T> {
     const own = new Set(entries.map((e) => e.id));

@@ -17,6 +17,8 @@ interface Parsed {
   readonly frames: { readonly bytes: Uint8Array; readonly start: number; readonly end: number }[];
   /** Where a sealed segment stopped making sense, if it did. */
   damage?: number;
+  /** The frames as items, made once per change: a take that walks the segment again reuses them. */
+  items?: StoredItem[];
 }
 
 /** What was found past the last complete unit of the tail segment. */
@@ -86,6 +88,7 @@ export class Segments {
     const bytes = await this.#storage.read(last.id, parsed.end, last.length);
     const scan = scanFrames(bytes, 0, this.#maxPayload);
     for (const f of scan.frames) parsed.frames.push({ bytes, start: f.start, end: f.end });
+    parsed.items = undefined;
     const offset = parsed.end + scan.end;
     parsed.end = offset;
     if (!scan.stop) return undefined;
@@ -104,6 +107,7 @@ export class Segments {
     if (!parsed) this.#cache.set(id, (parsed = { end: 0, frames: [] }));
     const scan = scanFrames(bytes, 0, this.#maxPayload);
     for (const f of scan.frames) parsed.frames.push({ bytes, start: f.start, end: f.end });
+    parsed.items = undefined;
     parsed.end = info.length;
   }
 
@@ -129,8 +133,8 @@ export class Segments {
       this.#evict(info.id);
       this.#cache.set(info.id, parsed);
     }
-    const items = parsed.frames.map((f, i) => ({ seq: info.id + i, bytes: f.bytes, start: f.start, end: f.end }));
-    return { items, damaged: parsed.damage !== undefined };
+    parsed.items ??= parsed.frames.map((f, i) => ({ seq: info.id + i, bytes: f.bytes, start: f.start, end: f.end }));
+    return { items: parsed.items, damaged: parsed.damage !== undefined };
   }
 
   /**
@@ -144,7 +148,7 @@ export class Segments {
     const candidates = new Set<number>();
     const first = Math.min(acked[0]?.[0] ?? head, head);
     const last = Math.max(acked[acked.length - 1]?.[1] ?? head, meta.head);
-    for (let i = Math.max(0, this.#indexOf(first)); i < list.length && list[i]!.id < last; i++) candidates.add(i);
+    for (let i = Math.max(0, this.indexOf(first)); i < list.length && list[i]!.id < last; i++) candidates.add(i);
     if (list.length > 1) candidates.add(list.length - 2);
     if (list.length > 0) candidates.add(list.length - 1);
     const remove: number[] = [];
@@ -161,7 +165,7 @@ export class Segments {
   }
 
   /** Index of the segment holding `seq` (the last one starting at or before it), or -1. */
-  #indexOf(seq: number): number {
+  indexOf(seq: number): number {
     let lo = 0;
     let hi = this.#list.length - 1;
     let found = -1;

@@ -314,6 +314,11 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
       });
       expect(ns(lease?.entries)).toEqual([1, 3]);
       expect(seen).toEqual([[0, 'leased'], [1, 'ready'], [2, 'ready'], [3, 'ready']]);
+      // 'stop' ends the walk: what was picked before it is taken, nothing after it is looked at.
+      const visited: number[] = [];
+      const stopped = await q.take(10, { filter: (e) => (visited.push(e.value.n), e.value.n === 4 ? 'stop' : e.state === 'ready') });
+      expect(ns(stopped?.entries)).toEqual([2]);
+      expect(visited).toEqual([0, 1, 2, 3, 4]);
     });
 
     it('.take({ signal }) rejects with the signal\'s reason when aborted', async () => {
