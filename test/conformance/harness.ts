@@ -1,5 +1,4 @@
 import type { ExpectStatic } from '@vitest/expect';
-import type { Clock } from '../../src/core/clock.js';
 import type { QueueStorage, StorageBatch, Store } from '../../src/core/store.js';
 
 /** The test functions a suite needs: vitest's in Node, mocha's globals plus `@vitest/expect` in browsers. */
@@ -20,39 +19,7 @@ export interface StoreHarness {
   setup(): Promise<{ open(): Store | Promise<Store>; teardown(): Promise<void> }>;
 }
 
-/** A clock that moves only when told. */
-export class FakeClock implements Clock {
-  #now = 1_700_000_000_000;
-  #timers = new Map<number, { at: number; fn: () => void }>();
-  #next = 1;
-
-  now(): number {
-    return this.#now;
-  }
-
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.#next++;
-    this.#timers.set(id, { at: this.#now + ms, fn });
-    return id;
-  }
-
-  clearTimeout(handle: unknown): void {
-    this.#timers.delete(handle as number);
-  }
-
-  /** Moves time on by `ms`, running the timers that fall due, in order. */
-  advance(ms: number): void {
-    const until = this.#now + ms;
-    for (;;) {
-      const due = [...this.#timers].filter(([, t]) => t.at <= until).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.#timers.delete(due[0]);
-      this.#now = Math.max(this.#now, due[1].at);
-      due[1].fn();
-    }
-    this.#now = until;
-  }
-}
+export { FakeClock } from '../support/fake-clock.js';
 
 /** Counts what a store is asked to do, and can be told to fail the next commit. */
 export class CountingStore implements Store {

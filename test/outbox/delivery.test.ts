@@ -177,7 +177,7 @@ describe('Outbox retry policy (fake clock)', () => {
     const lost = crashed.flush();
     await r.server.waitFor(1);
     // A second process on the same store, while the first is stuck (it never acks): the task is leased...
-    const { FakeClock } = await import('./fake-clock.js');
+    const { FakeClock } = await import('../support/fake-clock.js');
     const later = new FakeClock(r.clock.now());
     const restarted = await r.open({}, later);
     expect(await restarted.flush()).toMatchObject({ sent: 0, remaining: 1 });

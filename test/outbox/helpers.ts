@@ -2,7 +2,7 @@ import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { Outbox } from '../../src/outbox/outbox.js';
 import type { OutboxOptions } from '../../src/outbox/options.js';
 import type { OutboxEventMap } from '../../src/outbox/events.js';
-import { FakeClock } from './fake-clock.js';
+import { FakeClock } from '../support/fake-clock.js';
 import { FaultServer } from './fault-server.js';
 
 /** An outbox on a MemoryStore and a fake clock, against a fresh fault server; `reopen` is a restart. */

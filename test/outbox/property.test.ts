@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Outbox } from '../../src/outbox/outbox.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
-import { FakeClock } from './fake-clock.js';
+import { FakeClock } from '../support/fake-clock.js';
 import { FaultServer, type Fault } from './fault-server.js';
 
 // `npm test` runs a few cases; run many with e.g. `SLUICE_PROPERTY_RUNS=1000 npx vitest run test/outbox/property.test.ts`.
