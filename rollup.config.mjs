@@ -26,7 +26,10 @@ export default [
       dir: 'dist',
       format: 'es',
       sourcemap: true,
-      chunkFileNames: 'chunks/[name]-[hash].js',
+      // One file per module, as the sources are: with "sideEffects": false a bundler then drops whole modules an
+      // app does not use (the Outbox, when only the Queue is imported).
+      preserveModules: true,
+      preserveModulesRoot: 'src',
       banner: (chunk) => (chunk.name === 'cli' ? '#!/usr/bin/env node' : ''),
     },
     plugins: [

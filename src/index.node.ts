@@ -1,17 +1,16 @@
-// `sluice` under the `node` export condition: everything of the core entry, with FileStore as the default store.
+// `sluice` under the `node` export condition: everything of the core entry, with FileStore (`.sluice` under the
+// working directory) as the default store of queues and outboxes.
 import { Queue as CoreQueue } from './core/queue.js';
 import { Outbox as CoreOutbox } from './outbox/outbox.js';
-import type { Store } from './core/store.js';
+import { withDefaultStore } from './platform/default-store.js';
 import { FileStore } from './stores/fs/file-store.js';
 
 export * from './index.js';
 
-/** A durable FIFO; in Node, queues without a `store` live in `new FileStore({ dir: '.sluice' })` under the working directory. */
-export class Queue<T> extends CoreQueue<T> {
-  protected static override defaultStore: (() => Store) | undefined = () => new FileStore();
-}
+/** A durable FIFO; in Node, queues without a `store` live in `new FileStore({ dir: '.sluice' })`. */
+export const Queue = /* @__PURE__ */ withDefaultStore(CoreQueue, () => new FileStore());
+export type Queue<T> = CoreQueue<T>;
 
 /** HTTP tasks delivered with retry; in Node, outboxes without a `store` live in `new FileStore({ dir: '.sluice' })`. */
-export class Outbox extends CoreOutbox {
-  protected static override defaultStore: (() => Store) | undefined = () => new FileStore();
-}
+export const Outbox = /* @__PURE__ */ withDefaultStore(CoreOutbox, () => new FileStore());
+export type Outbox = CoreOutbox;

@@ -1,0 +1,13 @@
+import type { Store } from '../core/store.js';
+
+/**
+ * A subclass of `base` (`Queue` or `Outbox`) with `defaultStore` set, for the platform entries. Made by a call the
+ * entries mark pure, so a bundler drops the class, and all it pulls in, when the app never uses it: an app that
+ * imports only `Queue` does not ship the Outbox.
+ */
+export function withDefaultStore<C extends object>(base: C, store: () => Store): C {
+  const Base = base as unknown as new (...args: never[]) => object;
+  return class extends Base {
+    static defaultStore = store;
+  } as unknown as C;
+}
