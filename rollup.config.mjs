@@ -40,7 +40,8 @@ export default [
     ],
   },
   {
-    input: entries,
+    // The CLI exports nothing: it has no types to declare.
+    input: Object.fromEntries(Object.entries(entries).filter(([name]) => name !== 'cli')),
     external,
     output: { dir: 'dist', format: 'es', entryFileNames: '[name].d.ts', chunkFileNames: 'chunks/[name]-[hash].d.ts' },
     plugins: [dts({ tsconfig: './tsconfig.build.json' })],

@@ -1,4 +1,5 @@
 import { SluiceError } from './errors.js';
+import { TypedEventTarget } from './typed-events.js';
 import type { CorruptDetail, QueueEventMap, RecoverDetail } from './events.js';
 import { parseIds, randomId } from './ids.js';
 import type { Lease, LeaseEntry, QueueEntry, QueueStats, ReleaseOptions, TakeOptions } from './lease.js';
@@ -42,7 +43,7 @@ const STALE = Symbol('stale');
  * Several handles (tabs, processes) may open one queue: every change is a compare-and-write on the store, retried
  * on a fresh view when another handle got there first.
  */
-export class Queue<T> extends EventTarget {
+export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   /** The store used when `QueueOptions.store` is absent. Set by the platform entries (`sluice` in Node, browsers). */
   protected static defaultStore: (() => Store) | undefined;
 
@@ -294,16 +295,6 @@ export class Queue<T> extends EventTarget {
 
   [Symbol.asyncIterator](): AsyncIterator<Lease<T>> {
     return this.iterate();
-  }
-
-  override addEventListener<K extends keyof QueueEventMap>(
-    type: K,
-    listener: ((event: QueueEventMap[K]) => void) | EventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
-  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void {
-    super.addEventListener(type, listener, options);
   }
 
   // ---- internals ----

@@ -1,4 +1,5 @@
 import { SluiceError } from '../core/errors.js';
+import { TypedEventTarget } from '../core/typed-events.js';
 import { randomId } from '../core/ids.js';
 import type { Lease, LeaseEntry } from '../core/lease.js';
 import { Queue } from '../core/queue.js';
@@ -44,7 +45,7 @@ const tally = (): Tally => ({ sent: 0, retried: 0, dead: 0, attempted: new Set()
  * (moved to `dead` with its reason); retry bookkeeping lives in the queue (attempts, delays), so it survives
  * restarts; a process that dies mid-request sends the task again with the same Idempotency-Key.
  */
-export class Outbox extends EventTarget {
+export class Outbox extends TypedEventTarget<OutboxEventMap> {
   /** The store used when `OutboxOptions.store` is absent. Set by the platform entries. */
   protected static defaultStore: (() => Store) | undefined;
 
@@ -283,16 +284,6 @@ export class Outbox extends EventTarget {
   override dispatchEvent(event: Event): boolean {
     if (this.#recent.size > 0 && (event.type === 'sent' || event.type === 'dead')) this.#recent.delete((event as CustomEvent<SentDetail>).detail.task.id);
     return super.dispatchEvent(event);
-  }
-
-  override addEventListener<K extends keyof OutboxEventMap>(
-    type: K,
-    listener: ((event: OutboxEventMap[K]) => void) | EventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
-  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void {
-    super.addEventListener(type, listener, options);
   }
 
   // ---- delivery ----
