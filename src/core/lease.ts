@@ -70,3 +70,19 @@ export interface QueueStats {
   /** Bytes the queue's segments take in the store. */
   readonly bytes: number;
 }
+
+/** Options of `Queue.iterate`. */
+export interface IterateOptions {
+  /**
+   * Most items in each lease.
+   * @default 100
+   */
+  readonly max?: number;
+  /**
+   * How long each lease's items stay leased.
+   * @default the queue's `leaseMs`
+   */
+  readonly leaseMs?: number;
+  /** Ends the iteration when aborted. */
+  readonly signal?: AbortSignal;
+}

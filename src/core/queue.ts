@@ -2,7 +2,7 @@ import { SluiceError } from './errors.js';
 import { TypedEventTarget } from './typed-events.js';
 import type { CorruptDetail, QueueEventMap, RecoverDetail } from './events.js';
 import { parseIds, randomId } from './ids.js';
-import type { Lease, LeaseEntry, QueueEntry, QueueStats, ReleaseOptions, TakeOptions } from './lease.js';
+import type { IterateOptions, Lease, LeaseEntry, QueueEntry, QueueStats, ReleaseOptions, TakeOptions } from './lease.js';
 import {
   ack,
   allAcked,
@@ -272,7 +272,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   }
 
   /** Leases as they become available, until the queue closes or `signal` aborts. Waits for pushes. */
-  async *iterate(options: { readonly max?: number; readonly leaseMs?: number; readonly signal?: AbortSignal } = {}): AsyncGenerator<Lease<T>, void, undefined> {
+  async *iterate(options: IterateOptions = {}): AsyncGenerator<Lease<T>, void, undefined> {
     const { max = 100, leaseMs, signal } = options;
     while (!this.#closing && !signal?.aborted) {
       const waiting = this.#waitForChange(signal);
