@@ -65,6 +65,9 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   readonly #waiters = new Set<() => void>();
   readonly #unwatch: (() => void) | undefined;
   readonly #gone = new Map<string, boolean>();
+  /** Lease ids: random once per handle, then counted, so a take costs no trip to the CSPRNG. */
+  readonly #leasePrefix = randomId();
+  #leases = 0;
 
   /** Opens (creating when absent) the queue `options.name` in `options.store`. */
   static async open<T>(options: QueueOptions<T>): Promise<Queue<T>> {
@@ -146,7 +149,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
           if ((await this.#storage.token()) !== this.#token) throw STALE;
           return { result: undefined };
         }
-        const lease: Hold = { lease: randomId(), owner: this.#owner, until: now + leaseMs, ranges: toRanges(chosen.map((e) => Number(e.id))) };
+        const lease: Hold = { lease: `${this.#leasePrefix}.${(this.#leases++).toString(36)}`, owner: this.#owner, until: now + leaseMs, ranges: toRanges(chosen.map((e) => Number(e.id))) };
         return { meta: hold(meta, lease, true), result: this.#lease(lease, chosen) };
       });
     });
