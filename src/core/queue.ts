@@ -61,7 +61,6 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   #pending: Unit[] = [];
   #flushQueued = false;
   #closing: Promise<void> | undefined;
-  #closed = false;
   readonly #waiters = new Set<() => void>();
   readonly #unwatch: (() => void) | undefined;
   readonly #gone = new Map<string, boolean>();
@@ -261,7 +260,6 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
           return { meta: unhold(this.#meta, mine.flatMap((h) => h.ranges)), result: undefined };
         });
       } finally {
-        this.#closed = true;
         this.#unwatch?.();
         this.#wake();
         await this.#storage.close();
