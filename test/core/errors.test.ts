@@ -20,12 +20,3 @@ describe('SluiceError', () => {
     expect((null as unknown as object) instanceof SluiceError).toBe(false);
   });
 });
-
-describe('randomId()', () => {
-  it('gives 16 hex digits, distinct across many calls (pool refills included)', async () => {
-    const { randomId } = await import('../../src/core/ids.js');
-    const ids = Array.from({ length: 1000 }, () => randomId());
-    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{16}$/);
-    expect(new Set(ids).size).toBe(1000);
-  });
-});
