@@ -40,28 +40,34 @@ interface ServiceWorkerScope extends EventTarget {
  * that the browser tries again later. Where it does not, the outbox is flushed on start-up, on `online`, and on a
  * `{ type: 'sluice:flush' }` message from a page. Returns a function that stops listening.
  *
+ * `outbox` may be the promise `Outbox.open` returns: a service worker must add its event listeners while its script
+ * first runs, before any await, or the browser does not deliver those events to it.
+ *
  * @example
  * // sw.js
- * const outbox = await Outbox.open({ name: 'api' });
+ * const outbox = Outbox.open({ name: 'api' });
  * backgroundSync(outbox, { tag: 'api' });
  * self.addEventListener('fetch', (event) => {
- *   if (event.request.method === 'POST') event.respondWith(outbox.fetch(event.request));
+ *   if (event.request.method === 'POST') event.respondWith(outbox.then((o) => o.fetch(event.request)));
  * });
  */
-export function backgroundSync(outbox: SyncableOutbox, options: BackgroundSyncOptions = {}): () => void {
+export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>, options: BackgroundSyncOptions = {}): () => void {
   const tag = options.tag ?? 'sluice';
   if (typeof tag !== 'string' || tag === '') {
     throw new SluiceError('ERR_INVALID_OPTION', `Expected \`tag\` to be a non-empty string, got ${String(tag)}.`);
   }
   const scope = (options.scope ?? globalThis) as ServiceWorkerScope;
+  const ready = Promise.resolve(outbox);
   const sync = scope.registration?.sync;
   const listeners: [EventTarget, string, EventListener][] = [];
+  let stopped = false;
   const on = (target: EventTarget, type: string, listener: EventListener) => {
+    if (stopped) return;
     target.addEventListener(type, listener);
     listeners.push([target, type, listener]);
   };
   // Failures of a background flush are the outbox's to report ('error' events); here they only must not escape.
-  const flushQuietly = () => outbox.flush().catch(() => undefined);
+  const flushQuietly = () => ready.then((o) => o.flush()).catch(() => undefined);
 
   on(scope, 'message', (event) => {
     const message = event as ExtendableMessageEvent;
@@ -70,12 +76,11 @@ export function backgroundSync(outbox: SyncableOutbox, options: BackgroundSyncOp
 
   if (sync) {
     const register = () => sync.register(tag).catch(() => flushQuietly());
-    on(outbox, 'enqueue', () => void register());
     on(scope, 'sync', (event) => {
       const syncEvent = event as SyncEvent;
       if (syncEvent.tag !== tag) return;
       syncEvent.waitUntil(
-        outbox.flush().then((result) => {
+        ready.then((o) => o.flush()).then((result) => {
           if (result.remaining > 0) {
             // Rejecting asks the browser to fire the sync again later, with its own backoff.
             throw new SluiceError('ERR_STORAGE', `${result.remaining} tasks are still waiting to be delivered.`);
@@ -83,12 +88,19 @@ export function backgroundSync(outbox: SyncableOutbox, options: BackgroundSyncOp
         }),
       );
     });
-    void outbox.size().then((n) => (n > 0 ? register() : undefined), () => undefined);
+    void ready.then(
+      async (o) => {
+        on(o, 'enqueue', () => void register());
+        if ((await o.size()) > 0) await register();
+      },
+      () => undefined,
+    );
   } else {
     on(scope, 'online', () => void flushQuietly());
     void flushQuietly();
   }
   return () => {
+    stopped = true;
     for (const [target, type, listener] of listeners) target.removeEventListener(type, listener);
   };
 }

@@ -83,3 +83,20 @@ describe('backgroundSync()', () => {
     expect(() => backgroundSync(new FakeOutbox(), { tag: '', scope: new EventTarget() })).toThrow(/tag/);
   });
 });
+
+describe('backgroundSync(outboxPromise)', () => {
+  it('adds its listeners at once, before the outbox has opened, and uses the outbox once it has', async () => {
+    const scope = new EventTarget();
+    let resolve!: (o: FakeOutbox) => void;
+    const outbox = new FakeOutbox();
+    backgroundSync(new Promise<FakeOutbox>((r) => (resolve = r)), { scope });
+    // The message arrives while the outbox is still opening: it is answered once it has opened.
+    const message = new Extendable('message', { data: { type: 'sluice:flush' } });
+    scope.dispatchEvent(message);
+    expect(message.promises).toHaveLength(1);
+    resolve(outbox);
+    await Promise.all(message.promises);
+    await tick();
+    expect(outbox.flushes).toBe(2); // start-up and the message
+  });
+});
