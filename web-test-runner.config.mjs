@@ -1,5 +1,6 @@
 import { esbuildPlugin } from '@web/dev-server-esbuild';
 import { chromeLauncher } from '@web/test-runner-chrome';
+import { chromiumArgs } from './test/browser/find-chromium.mjs';
 
 // test/browser/run.mjs finds Chromium and passes it here; run through `npm run test:browser`.
 const executablePath = process.env.CHROME_PATH;
@@ -14,7 +15,7 @@ export default {
       launchOptions: {
         executablePath,
         headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+        args: chromiumArgs,
       },
     }),
   ],

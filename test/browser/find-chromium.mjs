@@ -23,3 +23,6 @@ export function skipNotice(suite) {
     `/usr/bin/chromium-browser, /usr/bin/google-chrome). Install it (apt-get install -y chromium) or set CHROME_PATH. ***\n`
   );
 }
+
+/** How every suite launches Chromium: headless-friendly, and without the background traffic a closed network refuses. */
+export const chromiumArgs = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];

@@ -3,6 +3,7 @@
 import { createServer } from 'node:http';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
+import { chromiumArgs } from '../browser/find-chromium.mjs';
 
 const root = new URL('../../', import.meta.url).pathname;
 
@@ -42,7 +43,7 @@ export async function startBrowser(executablePath) {
   const url = `http://127.0.0.1:${server.address().port}/`;
   const browser = await chromium.launch({
     executablePath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: chromiumArgs,
   });
   const context = await browser.newContext();
   return {

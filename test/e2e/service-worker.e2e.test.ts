@@ -4,7 +4,7 @@ import { build } from 'esbuild';
 import { chromium as playwright, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain ES modules without types
-import { browserRequired, findChromium, skipNotice } from '../browser/find-chromium.mjs';
+import { browserRequired, chromiumArgs, findChromium, skipNotice } from '../browser/find-chromium.mjs';
 
 const chromium: string | undefined = findChromium();
 if (!chromium) {
@@ -54,7 +54,7 @@ describe.skipIf(!chromium)('sluice/sw in a real service worker, in Chromium', ()
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     browser = await playwright.launch({
       executablePath: chromium,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: chromiumArgs,
     });
     page = await browser.newPage();
     await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);

@@ -1,8 +1,9 @@
 // The Outbox in real Chromium: Web Locks (one handle delivers), BroadcastChannel ('sent' reaches the other handle),
-// a Request's bytes kept, fetch() network first. Run: node test/outbox/chromium-check.mjs
+// a Request's bytes kept, fetch() network first. Run: node test/e2e/outbox-chromium-check.mjs (test/e2e/outbox-tabs.e2e.test.ts runs it)
 import { createServer } from 'node:http';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
+import { chromiumArgs, findChromium } from '../browser/find-chromium.mjs';
 
 const root = new URL('../../', import.meta.url).pathname;
 const bundle = await build({
@@ -28,7 +29,7 @@ const server = createServer((req, res) => {
 });
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const base = `http://127.0.0.1:${server.address().port}`;
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+const browser = await chromium.launch({ executablePath: findChromium() ?? '/usr/bin/chromium', args: chromiumArgs });
 const page = await browser.newPage();
 await page.goto(base + '/');
 const result = await page.evaluate(async () => {
