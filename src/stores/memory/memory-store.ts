@@ -1,9 +1,15 @@
 import type { QueueStorage, StorageBatch, StorageSnapshot, Store } from '../../core/store.js';
 
+/** A segment's bytes are `buffer[0, length)`; the buffer grows by doubling, so appends do not copy the segment. */
+interface Segment {
+  buffer: Uint8Array;
+  length: number;
+}
+
 interface Stored {
   version: number;
   meta: Uint8Array | undefined;
-  segments: Map<number, Uint8Array>;
+  segments: Map<number, Segment>;
   quarantined: Map<number, Uint8Array>;
   listeners: Set<() => void>;
 }
@@ -50,7 +56,7 @@ class MemoryQueueStorage implements QueueStorage {
 
   async read(segment: number, start: number, end: number): Promise<Uint8Array> {
     const bytes = this.#stored.segments.get(segment);
-    return bytes ? bytes.slice(start, end) : new Uint8Array(0);
+    return bytes ? bytes.buffer.slice(Math.min(start, bytes.length), Math.min(end, bytes.length)) : new Uint8Array(0);
   }
 
   async commit(token: string, batch: StorageBatch): Promise<string | undefined> {
@@ -58,18 +64,23 @@ class MemoryQueueStorage implements QueueStorage {
     if (token !== String(stored.version)) return undefined;
     const { write, meta, remove, quarantine } = batch;
     if (write) {
-      const old = stored.segments.get(write.segment) ?? new Uint8Array(0);
-      const next = new Uint8Array(write.offset + write.bytes.length);
-      next.set(old.subarray(0, write.offset));
-      next.set(write.bytes, write.offset);
-      stored.segments.set(write.segment, next);
+      const segment = stored.segments.get(write.segment) ?? { buffer: new Uint8Array(0), length: 0 };
+      const length = write.offset + write.bytes.length;
+      if (length > segment.buffer.length) {
+        const grown = new Uint8Array(Math.max(length, segment.buffer.length * 2, 256));
+        grown.set(segment.buffer.subarray(0, Math.min(segment.length, write.offset)));
+        segment.buffer = grown;
+      }
+      segment.buffer.set(write.bytes, write.offset);
+      segment.length = length;
+      stored.segments.set(write.segment, segment);
     }
     // Copied so that a caller reusing its buffer cannot change what is stored.
     if (meta) stored.meta = meta.slice();
     for (const id of remove ?? []) stored.segments.delete(id);
     for (const id of quarantine ?? []) {
-      const bytes = stored.segments.get(id);
-      if (bytes) stored.quarantined.set(id, bytes);
+      const segment = stored.segments.get(id);
+      if (segment) stored.quarantined.set(id, segment.buffer.slice(0, segment.length));
       stored.segments.delete(id);
     }
     stored.version++;
