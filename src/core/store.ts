@@ -6,7 +6,8 @@
  * What one queue's storage holds:
  * - numbered segments: byte strings that only grow by appends at their current end (or are cut back by a write
  *   at an earlier offset, which the Queue uses to drop a torn tail), and are removed whole;
- * - one small metadata blob, replaced whole.
+ * - one metadata byte string, replaced whole (atomically) or grown by appends: a take or an ack appends a small
+ *   record instead of rewriting the state of every lease, so its cost does not grow with the leases outstanding.
  *
  * Every change goes through `commit`, guarded by a token: the store applies a batch only when nothing was
  * committed (by any handle, process or tab) since the snapshot that returned the token. That one rule is how
@@ -41,7 +42,7 @@ export interface QueueStorage {
    * the token differs, writes nothing and resolves `undefined` (the caller reloads and tries again).
    *
    * Stores that cannot make the whole batch atomic must apply it in this order, which keeps every crash point
-   * recoverable: `write` (then, when strict, sync it), then `meta`, then `remove` and `quarantine`.
+   * recoverable: `write` (then, when strict, sync it), then `meta` or `metaAppend`, then `remove` and `quarantine`.
    * Rejects (leaving the stored token unchanged where the store can promise it) when the medium fails.
    */
   commit(token: string, batch: StorageBatch): Promise<string | undefined>;
@@ -64,7 +65,7 @@ export interface QueueStorage {
 /** What a queue's storage holds, as of `token`. */
 export interface StorageSnapshot {
   readonly token: string;
-  /** The metadata blob, or `undefined` when none was ever written. */
+  /** The metadata (as last written whole, with what was appended since), or `undefined` when none was ever written. */
   readonly meta: Uint8Array | undefined;
   /** Every segment, in ascending `id` order, with its current length in bytes. */
   readonly segments: readonly SegmentInfo[];
@@ -84,8 +85,15 @@ export interface StorageBatch {
    * Anything stored past `offset` is cut off first: the new length is `offset + bytes.length`.
    */
   readonly write?: { readonly segment: number; readonly offset: number; readonly bytes: Uint8Array };
-  /** The new metadata blob, replacing the old one whole. */
+  /** The new metadata, replacing the old whole and atomically: a reader sees the old or the new, never a mix. */
   readonly meta?: Uint8Array;
+  /**
+   * Bytes to write into the metadata at `offset`, cutting off anything stored past it (as `write` does for a
+   * segment): how a small change is appended. Never in the same batch as `meta`; `offset` is never below the length
+   * of the last `meta` written whole, nor past the metadata's current length. Unlike `meta`, it need not be atomic:
+   * the Queue frames and checksums what it appends and ignores a torn end.
+   */
+  readonly metaAppend?: { readonly offset: number; readonly bytes: Uint8Array };
   /** Segments to delete whole. */
   readonly remove?: readonly number[];
   /** Segments to set aside (kept for inspection, no longer listed), e.g. a file renamed to `.bad`. */

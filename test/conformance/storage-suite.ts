@@ -75,6 +75,28 @@ export function storageConformance(t: TestApi, label: string, harness: StoreHarn
       expect((await s.load()).segments).toEqual([{ id: 0, length: 1 }]);
     });
 
+    it('.commit() appends to the metadata, cuts what lies past an earlier offset, and a whole write replaces it', async () => {
+      const s = await open();
+      let token = (await s.load()).token;
+      token = (await s.commit(token, { meta: bytes(1, 2), durability: 'strict' }))!;
+      token = (await s.commit(token, { metaAppend: { offset: 2, bytes: bytes(3, 4) }, durability: 'strict' }))!;
+      token = (await s.commit(token, { metaAppend: { offset: 4, bytes: bytes(5) }, durability: 'relaxed' }))!;
+      expect([...(await s.load()).meta!]).toEqual([1, 2, 3, 4, 5]);
+      token = (await s.commit(token, { metaAppend: { offset: 3, bytes: bytes(9) }, durability: 'relaxed' }))!;
+      expect([...(await s.load()).meta!]).toEqual([1, 2, 3, 9]);
+      token = (await s.commit(token, { metaAppend: { offset: 2, bytes: bytes() }, write: { segment: 0, offset: 0, bytes: bytes(7) }, durability: 'relaxed' }))!;
+      expect([...(await s.load()).meta!]).toEqual([1, 2]);
+      token = (await s.commit(token, { metaAppend: { offset: 2, bytes: bytes(6) }, durability: 'relaxed' }))!;
+      token = (await s.commit(token, { meta: bytes(8), durability: 'relaxed' }))!;
+      expect([...(await s.load()).meta!]).toEqual([8]);
+      token = (await s.commit(token, { metaAppend: { offset: 1, bytes: bytes(4) }, durability: 'relaxed' }))!;
+      const again = await open('q', await place.open());
+      expect([...(await again.load()).meta!]).toEqual([8, 4]);
+      expect((await again.load()).segments).toEqual([{ id: 0, length: 1 }]);
+      expect(await s.commit(token.replace(/./, 'x') + 'stale', { metaAppend: { offset: 2, bytes: bytes(1) }, durability: 'relaxed' })).toBeUndefined();
+      expect([...(await s.load()).meta!]).toEqual([8, 4]);
+    });
+
     it('.load() lists segments in ascending id order', async () => {
       const s = await open();
       let token = (await s.load()).token;

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, ftruncateSync, openSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, ftruncateSync, openSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import type { QueueStorage, SegmentInfo, StorageBatch, StorageSnapshot } from '../../core/store.js';
 import { Descriptors } from './descriptors.js';
-import { CommitCounter, errno, type FileSync, readRange, segmentFile, segmentId, syncDir, unlinkQuiet, writeAll } from './files.js';
+import { closeQuiet, CommitCounter, errno, type FileSync, readRange, segmentFile, segmentId, syncDir, unlinkQuiet, writeAll } from './files.js';
 import { removeLeftovers } from './leftovers.js';
 import type { ProcessLock } from './lock.js';
 import { isDead, ownerName, parseOwner, thisProcess } from './process-id.js';
@@ -27,6 +27,8 @@ export class FileQueueStorage implements QueueStorage {
   #seen = -1;
   /** The commit count this handle's own last commit made. */
   #mine = -1;
+  /** The open `meta` file, for appends; dropped when it may have been replaced (a rename makes a new inode). */
+  #metaFd: number | undefined;
   readonly #unwatch = new Set<() => void>();
   #failed: SluiceError | undefined;
 
@@ -114,6 +116,7 @@ export class FileQueueStorage implements QueueStorage {
     this.#counter.close();
     this.#lock.dispose();
     this.#fds.forgetAll();
+    this.#forgetMeta();
     await this.#spares.dispose();
   }
 
@@ -143,9 +146,19 @@ export class FileQueueStorage implements QueueStorage {
         ]);
       }
     }
+    if (batch.metaAppend) {
+      // In place: a torn append is a frame the Queue's reader drops, so it needs no temp file and rename.
+      const { offset, bytes } = batch.metaAppend;
+      const fd = (this.#metaFd ??= openSync(join(this.#dir, 'meta'), constants.O_RDWR));
+      writeAll(fd, bytes, offset);
+      const end = offset + bytes.length;
+      if (fstatSync(fd).size > end) ftruncateSync(fd, end);
+      if (strict) await this.#synced(() => this.#sync.fdatasync(fd));
+    }
     if (batch.meta) {
-      // Written under a temp name, then renamed over the old. (Spare files made ahead would save the create here
-      // too, but making one per take and per ack in the background costs as much as it saves.)
+      this.#forgetMeta();
+      // Written under a temp name, then renamed over the old: the whole state is replaced only now and then (a
+      // take or an ack appends), so the create this costs is rare.
       const tmp = join(this.#dir, `meta.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
       const fd = openSync(tmp, 'w');
       try {
@@ -191,9 +204,17 @@ export class FileQueueStorage implements QueueStorage {
   /** The commit count, read under the lock; cached descriptors are dropped when another handle committed. */
   #current(): number {
     const count = this.#counter.read();
-    if (count !== this.#seen) this.#fds.forgetAll();
+    if (count !== this.#seen) {
+      this.#fds.forgetAll();
+      this.#forgetMeta();
+    }
     this.#seen = count;
     return count;
+  }
+
+  #forgetMeta(): void {
+    if (this.#metaFd !== undefined) closeQuiet(this.#metaFd);
+    this.#metaFd = undefined;
   }
 
   /** An fsync that fails is fatal for the handle: what reached the disk is unknown, and retrying would lie. */

@@ -1,5 +1,6 @@
 import { unwrap, type StoreNames } from 'idb';
 import { SluiceError } from '../../core/errors.js';
+import { concat } from '../../core/encode.js';
 import { randomId } from '../../core/ids.js';
 import type { QueueStorage, StorageBatch, StorageSnapshot } from '../../core/store.js';
 import type { Database, Head, SluiceDB } from './schema.js';
@@ -13,6 +14,8 @@ interface Known {
   readonly version: number;
   readonly tail: Head['tail'];
   readonly lengths: ReadonlyMap<number, number>;
+  /** The metadata's length: an append before its end must cut what lies past (a write at an earlier offset). */
+  readonly metaLength: number;
 }
 
 /** One queue's storage in an IndexedDbStore's database, as opened by one handle. */
@@ -40,15 +43,17 @@ export class IndexedDbQueueStorage implements QueueStorage {
 
   async load(): Promise<StorageSnapshot> {
     const db = await this.#db();
-    const tx = db.transaction(['heads', 'meta', 'segments'], 'readonly');
-    const [head, meta, stored] = await Promise.all([
+    const tx = db.transaction(['heads', 'meta', 'segments', 'chunks'], 'readonly');
+    const [head, whole, appended, stored] = await Promise.all([
       tx.objectStore('heads').index('queue').get(this.#name),
       tx.objectStore('meta').get(this.#name),
-      tx.objectStore('segments').getAll(IDBKeyRange.bound([this.#name, -Infinity], [this.#name, Infinity])),
+      tx.objectStore('chunks').getAll(this.#chunks(META, 0)),
+      tx.objectStore('segments').getAll(IDBKeyRange.bound([this.#name, 0], [this.#name, Infinity])),
     ]);
+    const meta = whole && appended.length > 0 ? concat([whole, ...appended]) : whole;
     const lengths = new Map(stored.map(({ id, length }) => [id, length]));
     if (head?.tail) lengths.set(head.tail.id, head.tail.length);
-    this.#known = { db, version: head?.version ?? 0, tail: head?.tail, lengths };
+    this.#known = { db, version: head?.version ?? 0, tail: head?.tail, lengths, metaLength: meta?.length ?? 0 };
     const segments = [...lengths].map(([id, length]) => ({ id, length })).sort((a, b) => a.id - b.id);
     return { token: String(this.#known.version), meta, segments };
   }
@@ -155,12 +160,13 @@ export class IndexedDbQueueStorage implements QueueStorage {
    */
   #issue(tx: IDBTransaction, known: Known, batch: StorageBatch): { known: Known; reads: boolean } {
     const name = this.#name;
-    const { write, meta, remove = [], quarantine = [] } = batch;
+    const { write, meta, metaAppend, remove = [], quarantine = [] } = batch;
     // Object stores are taken when used: the transaction's scope holds only those this batch needs.
     const chunks = () => tx.objectStore('chunks');
     const segments = () => tx.objectStore('segments');
     const lengths = new Map(known.lengths);
     let tail = known.tail;
+    let metaLength = known.metaLength;
     let reads = false;
     if (write) {
       const { segment, offset, bytes } = write;
@@ -175,7 +181,17 @@ export class IndexedDbQueueStorage implements QueueStorage {
       tail = { id: segment, length };
       lengths.set(segment, length);
     }
-    if (meta) tx.objectStore('meta').put(meta.slice(), name);
+    if (meta) {
+      tx.objectStore('meta').put(meta.slice(), name);
+      chunks().delete(this.#chunks(META, 0));
+      metaLength = meta.length;
+    }
+    if (metaAppend) {
+      const { offset, bytes } = metaAppend;
+      if (metaLength > offset) reads = this.#cut(chunks(), META, offset) || reads;
+      if (bytes.length > 0) chunks().put(bytes.slice(), [name, META, offset]);
+      metaLength = offset + bytes.length;
+    }
     for (const id of quarantine) {
       const keys = chunks().getAllKeys(this.#chunks(id, 0));
       const values = chunks().getAll(this.#chunks(id, 0));
@@ -195,7 +211,7 @@ export class IndexedDbQueueStorage implements QueueStorage {
     const version = known.version + 1;
     const head: Head = tail ? { queue: name, version, tail } : { queue: name, version };
     heads.add(head, [name, version]);
-    return { known: { db: known.db, version, tail, lengths }, reads };
+    return { known: { db: known.db, version, tail, lengths, metaLength }, reads };
   }
 
   /**
@@ -226,10 +242,10 @@ export class IndexedDbQueueStorage implements QueueStorage {
 
 /** The object stores a commit touches: each one more in a transaction's scope costs a push measurable time. */
 function scope(batch: StorageBatch, known: Known): StoreNames<SluiceDB>[] {
-  const { write, meta, remove = [], quarantine = [] } = batch;
+  const { write, meta, metaAppend, remove = [], quarantine = [] } = batch;
   const names: StoreNames<SluiceDB>[] = ['heads'];
   const dropping = remove.length > 0 || quarantine.length > 0;
-  if (write || dropping) names.push('chunks');
+  if (write || dropping || meta || metaAppend) names.push('chunks');
   if ((write && write.segment !== known.tail?.id) || dropping) names.push('segments');
   if (meta) names.push('meta');
   if (quarantine.length > 0) names.push('quarantine');
@@ -237,6 +253,12 @@ function scope(batch: StorageBatch, known: Known): StoreNames<SluiceDB>[] {
 }
 
 const ownerLock = (owner: string) => `sluice-owner:${owner}`;
+
+/**
+ * What was appended to a queue's metadata lives in `chunks` under this segment id, which no segment has (theirs are
+ * never negative): an append is one small record, and the blob in `meta` is rewritten only when replaced whole.
+ */
+const META = -1;
 
 function abort(tx: IDBTransaction): void {
   try {

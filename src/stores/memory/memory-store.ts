@@ -1,15 +1,15 @@
 import type { QueueStorage, StorageBatch, StorageSnapshot, Store } from '../../core/store.js';
 
-/** A segment's bytes are `buffer[0, length)`; the buffer grows by doubling, so appends do not copy the segment. */
-interface Segment {
+/** A segment's (or the metadata's) bytes are `buffer[0, length)`; the buffer grows by doubling, so appends do not copy it. */
+interface Bytes {
   buffer: Uint8Array;
   length: number;
 }
 
 interface Stored {
   version: number;
-  meta: Uint8Array | undefined;
-  segments: Map<number, Segment>;
+  meta: Bytes | undefined;
+  segments: Map<number, Bytes>;
   quarantined: Map<number, Uint8Array>;
   listeners: Set<() => void>;
 }
@@ -47,7 +47,7 @@ class MemoryQueueStorage implements QueueStorage {
   async load(): Promise<StorageSnapshot> {
     const { version, meta, segments } = this.#stored;
     const ids = [...segments.keys()].sort((a, b) => a - b);
-    return { token: String(version), meta, segments: ids.map((id) => ({ id, length: segments.get(id)!.length })) };
+    return { token: String(version), meta: meta?.buffer.slice(0, meta.length), segments: ids.map((id) => ({ id, length: segments.get(id)!.length })) };
   }
 
   async token(): Promise<string> {
@@ -62,21 +62,10 @@ class MemoryQueueStorage implements QueueStorage {
   async commit(token: string, batch: StorageBatch): Promise<string | undefined> {
     const stored = this.#stored;
     if (token !== String(stored.version)) return undefined;
-    const { write, meta, remove, quarantine } = batch;
-    if (write) {
-      const segment = stored.segments.get(write.segment) ?? { buffer: new Uint8Array(0), length: 0 };
-      const length = write.offset + write.bytes.length;
-      if (length > segment.buffer.length) {
-        const grown = new Uint8Array(Math.max(length, segment.buffer.length * 2, 256));
-        grown.set(segment.buffer.subarray(0, Math.min(segment.length, write.offset)));
-        segment.buffer = grown;
-      }
-      segment.buffer.set(write.bytes, write.offset);
-      segment.length = length;
-      stored.segments.set(write.segment, segment);
-    }
-    // Copied so that a caller reusing its buffer cannot change what is stored.
-    if (meta) stored.meta = meta.slice();
+    const { write, meta, metaAppend, remove, quarantine } = batch;
+    if (write) stored.segments.set(write.segment, writeAt(stored.segments.get(write.segment), write.offset, write.bytes));
+    if (meta) stored.meta = writeAt(undefined, 0, meta);
+    if (metaAppend) stored.meta = writeAt(stored.meta, metaAppend.offset, metaAppend.bytes);
     for (const id of remove ?? []) stored.segments.delete(id);
     for (const id of quarantine ?? []) {
       const segment = stored.segments.get(id);
@@ -97,4 +86,18 @@ class MemoryQueueStorage implements QueueStorage {
   async close(): Promise<void> {
     if (this.#listener) this.#stored.listeners.delete(this.#listener);
   }
+}
+
+/** `segment` (or a new one) with `bytes` copied in at `offset` and cut there; grown by doubling when it must. */
+function writeAt(segment: Bytes = { buffer: new Uint8Array(0), length: 0 }, offset: number, bytes: Uint8Array): Bytes {
+  const length = offset + bytes.length;
+  if (length > segment.buffer.length) {
+    const grown = new Uint8Array(Math.max(length, segment.buffer.length * 2, 256));
+    grown.set(segment.buffer.subarray(0, Math.min(segment.length, offset)));
+    segment.buffer = grown;
+  }
+  // Copied, so that a caller reusing its buffer cannot change what is stored.
+  segment.buffer.set(bytes, offset);
+  segment.length = length;
+  return segment;
 }
