@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-const scripts = ['memory.mjs', 'fs.mjs', 'outbox.mjs', 'indexeddb.mjs', 'size.mjs'];
+const scripts = ['memory.mjs', 'leasing.mjs', 'fs.mjs', 'outbox.mjs', 'indexeddb.mjs', 'size.mjs'];
 const only = process.argv.slice(2);
 let failed = false;
 for (const script of scripts) {

@@ -10,6 +10,7 @@ export type SluiceErrorCode =
   | 'ERR_LOCKED'
   | 'ERR_CORRUPT'
   | 'ERR_LEASE_EXPIRED'
+  | 'ERR_INCOMPATIBLE_STORE'
   | 'ERR_STORAGE';
 
 const brand = Symbol.for('sluice.SluiceError');

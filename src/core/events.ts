@@ -3,11 +3,18 @@ export interface PushDetail {
   readonly count: number;
 }
 
-/** Sent when a torn or damaged tail was cut off (after a crash mid-write), or unreadable metadata was rebuilt. */
+/**
+ * Sent when opening (or reading again) found storage that needed repair, once the repair is stored:
+ * - 'tail': bytes past the last complete commit of the tail segment were cut (a writer died mid-write, or damage);
+ * - 'meta': the metadata failed its checksum and was rebuilt from the segments;
+ * - 'meta-missing': the metadata was gone while segments remained (deleted under the queue) and was rebuilt;
+ * - 'meta-damaged': records of the metadata after a damaged one were dropped, so changes they held may be undone;
+ * - 'rollback': what the metadata said of ids from `from` on (acks, leases, attempts) was forgotten, because the
+ *   items it spoke of were cut off and those ids will be given to new pushes.
+ */
 export interface RecoverDetail {
   readonly queue: string;
-  /** 'tail': bytes past the last complete commit were cut. 'meta': metadata failed its checksum and was rebuilt. */
-  readonly kind: 'tail' | 'meta';
+  readonly kind: 'tail' | 'meta' | 'meta-missing' | 'meta-damaged' | 'rollback';
   readonly segment?: number;
   /** Where the cut was made, in bytes. */
   readonly offset?: number;
@@ -15,6 +22,10 @@ export interface RecoverDetail {
   readonly bytes?: number;
   /** True when valid data followed the damage, so it was corruption rather than a torn write. */
   readonly corrupt?: boolean;
+  /** Ids `[first, end)` among which items already acked may be delivered again (at-least-once, never lost). */
+  readonly again?: readonly [first: string, end: string];
+  /** For 'rollback': the first id whose state was forgotten. */
+  readonly from?: string;
 }
 
 /** Sent when a segment fails its checksum where a torn write cannot explain it. */

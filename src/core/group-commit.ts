@@ -1,7 +1,8 @@
+import type { CommitView } from './commit-view.js';
 import { concat } from './encode.js';
 
-/** Pushes waiting for the next group commit. A `pushMany` is one unit: all its items commit together. */
-export interface Unit {
+/** A push waiting for the next group commit. A `pushMany` is one: all its items commit together. */
+export interface PendingPush {
   readonly frames: Uint8Array;
   readonly count: number;
   readonly resolve: () => void;
@@ -15,19 +16,77 @@ interface Tail {
   readonly count: number;
 }
 
+interface Limits {
+  readonly segmentItems: number;
+  readonly segmentBytes: number;
+}
+
 /**
- * Which of the waiting units go into the next commit, and where: as many as fit in the tail segment, else in a
+ * The group commit: pushes started in one tick wait a microtask and are committed together, as many as fit the
+ * tail segment per commit; pushes started while a commit runs go in the next. 1 000 concurrent pushes cost a few
+ * storage commits, not 1 000.
+ */
+export class GroupCommit {
+  readonly #view: CommitView;
+  readonly #limits: Limits;
+  readonly #serial: (fn: () => Promise<void>) => Promise<void>;
+  readonly #pushed: (count: number) => void;
+  #pending: PendingPush[] = [];
+  #queued = false;
+
+  constructor(view: CommitView, limits: Limits, serial: (fn: () => Promise<void>) => Promise<void>, pushed: (count: number) => void) {
+    this.#view = view;
+    this.#limits = limits;
+    this.#serial = serial;
+    this.#pushed = pushed;
+  }
+
+  /** Resolves once `frames` (a unit of `count` items) are committed. */
+  add(frames: Uint8Array, count: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ frames, count, resolve, reject });
+      if (this.#queued) return;
+      this.#queued = true;
+      // A microtask later, every push started in this tick is waiting: they commit together.
+      queueMicrotask(() => void this.#serial(() => this.flush()));
+    });
+  }
+
+  /** Commits every waiting push, in order, a segment at a time; a failed commit rejects every push waiting. */
+  async flush(): Promise<void> {
+    this.#queued = false;
+    while (this.#pending.length > 0) {
+      let units: PendingPush[] = [];
+      try {
+        await this.#view.commit(() => {
+          const planned = planAppend(this.#pending, this.#view.segments.tail, this.#view.next, this.#limits);
+          units = planned.units;
+          return { batch: { write: planned.write }, result: undefined };
+        });
+      } catch (error) {
+        for (const unit of this.#pending.splice(0)) unit.reject(error);
+        return;
+      }
+      this.#pending.splice(0, units.length);
+      for (const unit of units) unit.resolve();
+      this.#pushed(units.reduce((sum, u) => sum + u.count, 0));
+    }
+  }
+}
+
+/**
+ * Which of the waiting pushes go into the next commit, and where: as many as fit in the tail segment, else in a
  * new segment starting at `next`. A unit never spans segments, so one commit is one write to one segment; a unit
  * larger than a whole segment gets a segment of its own.
  */
 export function planAppend(
-  pending: readonly Unit[],
+  pending: readonly PendingPush[],
   tail: Tail | undefined,
   next: number,
-  limits: { readonly segmentItems: number; readonly segmentBytes: number },
-): { units: Unit[]; write: { segment: number; offset: number; bytes: Uint8Array } } {
-  const fitting = (items: number, bytes: number): Unit[] => {
-    const out: Unit[] = [];
+  limits: Limits,
+): { units: PendingPush[]; write: { segment: number; offset: number; bytes: Uint8Array } } {
+  const fitting = (items: number, bytes: number): PendingPush[] => {
+    const out: PendingPush[] = [];
     for (const unit of pending) {
       if (items + unit.count > limits.segmentItems || bytes + unit.frames.length > limits.segmentBytes) break;
       items += unit.count;
@@ -36,7 +95,7 @@ export function planAppend(
     }
     return out;
   };
-  let units: Unit[] = [];
+  let units: PendingPush[] = [];
   let segment = next;
   let offset = 0;
   if (tail && tail.id + tail.count === next && tail.count < limits.segmentItems && tail.end < limits.segmentBytes) {

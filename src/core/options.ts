@@ -4,6 +4,7 @@ import { jsonCodec, type Codec } from './codec.js';
 import { describe, SluiceError } from './errors.js';
 import { MAX_PAYLOAD } from './frame.js';
 import type { Durability, Store } from './store.js';
+import { check, integer, invalid, oneOf, positive, withMethods } from './validate.js';
 
 /** Options of `Queue.open`. */
 export interface QueueOptions<T> {
@@ -81,14 +82,25 @@ export function checkName(name: unknown): asserts name is string {
   }
 }
 
+const RULES = {
+  store: withMethods('open'),
+  codec: withMethods('encode', 'decode'),
+  segmentItems: integer(1, 2 ** 31),
+  segmentBytes: integer(64, MAX_PAYLOAD),
+  maxItemBytes: integer(1, MAX_PAYLOAD - 8),
+  leaseMs: positive,
+  pollMs: positive,
+  durability: oneOf('strict', 'relaxed'),
+  corruption: oneOf('throw', 'skip'),
+  clock: withMethods('now', 'setTimeout', 'clearTimeout'),
+};
+
 /** Defaults merged once and every option checked at once; the caller's object is left alone. */
 export function resolveOptions<T>(options: QueueOptions<T>, defaultStore?: () => Store): ResolvedOptions<T> {
   if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
   checkName(options.name);
   const store = options.store ?? defaultStore?.();
-  if (!store || typeof store.open !== 'function') {
-    invalid('store', options.store === undefined ? 'a Store (this platform has no default store)' : 'a Store', options.store);
-  }
+  if (!store) invalid('store', 'a Store (this platform has no default store)', store);
   const resolved: ResolvedOptions<T> = {
     name: options.name,
     store,
@@ -102,38 +114,6 @@ export function resolveOptions<T>(options: QueueOptions<T>, defaultStore?: () =>
     pollMs: options.pollMs ?? 1000,
     clock: options.clock ?? systemClock,
   };
-  const codec = resolved.codec as Partial<Codec<T>>;
-  if (typeof codec.encode !== 'function' || typeof codec.decode !== 'function') {
-    invalid('codec', 'an object with encode and decode functions', resolved.codec);
-  }
-  integer('segmentItems', resolved.segmentItems, 1, 2 ** 31);
-  integer('segmentBytes', resolved.segmentBytes, 64, MAX_PAYLOAD);
-  integer('maxItemBytes', resolved.maxItemBytes, 1, MAX_PAYLOAD - 8);
-  positive('leaseMs', resolved.leaseMs);
-  positive('pollMs', resolved.pollMs);
-  oneOf('durability', resolved.durability, ['strict', 'relaxed']);
-  oneOf('corruption', resolved.corruption, ['throw', 'skip']);
-  const clock = resolved.clock as Partial<Clock>;
-  if (typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
-    invalid('clock', 'an object with now, setTimeout and clearTimeout', resolved.clock);
-  }
+  check(resolved, RULES);
   return resolved;
-}
-
-export function invalid(option: string, expected: string, given: unknown): never {
-  throw new SluiceError('ERR_INVALID_OPTION', `Expected \`${option}\` to be ${expected}, got ${describe(given)}.`);
-}
-
-export function integer(option: string, value: unknown, min: number, max: number): void {
-  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
-    invalid(option, `an integer from ${min} to ${max}`, value);
-  }
-}
-
-export function positive(option: string, value: unknown): void {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) invalid(option, 'a finite number > 0', value);
-}
-
-export function oneOf(option: string, value: unknown, allowed: readonly string[]): void {
-  if (!allowed.includes(value as string)) invalid(option, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
 }

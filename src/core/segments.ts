@@ -1,5 +1,5 @@
 import { scanFrames, validFrameAfter } from './frame.js';
-import { allAcked, type QueueMeta } from './meta.js';
+import type { QueueState } from './queue-state.js';
 import type { Range } from './ranges.js';
 import type { QueueStorage, SegmentInfo } from './store.js';
 
@@ -138,16 +138,16 @@ export class Segments {
   }
 
   /**
-   * Segments that `meta` (after acking `acked`; the head was `head` before) leaves wholly acked: damaged ones to
+   * Segments that `state` (after acking `acked`; the head was `head` before) leaves wholly acked: damaged ones to
    * quarantine, the rest to remove. Only segments the ack touched can have changed, besides those the head passed
    * and the one before the tail (which waited for the head while it was the tail): the rest of a long queue is
    * not looked at.
    */
-  freeable(meta: QueueMeta, acked: readonly Range[], head: number): { remove: number[]; quarantine: number[] } {
+  freeable(state: QueueState, acked: readonly Range[], head: number): { remove: number[]; quarantine: number[] } {
     const list = this.#list;
     const candidates = new Set<number>();
     const first = Math.min(acked[0]?.[0] ?? head, head);
-    const last = Math.max(acked[acked.length - 1]?.[1] ?? head, meta.head);
+    const last = Math.max(acked[acked.length - 1]?.[1] ?? head, state.head);
     for (let i = Math.max(0, this.indexOf(first)); i < list.length && list[i]!.id < last; i++) candidates.add(i);
     if (list.length > 1) candidates.add(list.length - 2);
     if (list.length > 0) candidates.add(list.length - 1);
@@ -156,9 +156,9 @@ export class Segments {
     for (const i of [...candidates].sort((a, b) => a - b)) {
       const info = list[i]!;
       const after = list[i + 1];
-      const end = after ? after.id : this.next(meta.head);
+      const end = after ? after.id : this.next(state.head);
       // The tail goes only once the head has passed it: otherwise its numbers could be handed out again.
-      if (!allAcked(meta, info.id, end) || (!after && meta.head < end)) continue;
+      if (!state.allAcked(info.id, end) || (!after && state.head < end)) continue;
       (this.#damaged.has(info.id) ? quarantine : remove).push(info.id);
     }
     return { remove, quarantine };

@@ -1,4 +1,4 @@
-import type { LeaseEntry } from '../core/lease.js';
+import type { LeaseEntry } from '../core/queue-types.js';
 import { batchable } from './request.js';
 import { laneOf, type Ordering } from './scheduler.js';
 import { taskBytes, type StoredTask } from './task.js';

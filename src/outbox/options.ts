@@ -1,5 +1,6 @@
 import { systemClock, type Clock } from '../core/clock.js';
-import { checkName, invalid, oneOf } from '../core/options.js';
+import { checkName } from '../core/options.js';
+import { check, invalid, oneOf } from '../core/validate.js';
 import type { Durability, Store } from '../core/store.js';
 import type { Connectivity } from '../platform/connectivity.js';
 import { defaultClassify, type Classify } from './classify.js';
@@ -171,7 +172,7 @@ export function resolveOutboxOptions(options: OutboxOptions): ResolvedOutboxOpti
   const limits: Required<LimitOptions> = { maxTasks: l.maxTasks ?? Infinity, maxBytes: l.maxBytes ?? Infinity, overflow: l.overflow ?? 'reject' };
   count('limits.maxTasks', limits.maxTasks, 1);
   count('limits.maxBytes', limits.maxBytes, 1);
-  oneOf('limits.overflow', limits.overflow, ['reject', 'drop-oldest']);
+  check(limits, { overflow: oneOf('reject', 'drop-oldest') }, 'limits.');
   let batch: Required<BatchOptions> | undefined;
   if (options.batch !== undefined) {
     if (typeof options.batch !== 'object' || options.batch === null || typeof options.batch.url !== 'string') {
@@ -211,9 +212,9 @@ export function resolveOutboxOptions(options: OutboxOptions): ResolvedOutboxOpti
   };
   count('concurrency', resolved.concurrency, 1);
   if (resolved.concurrency === Infinity) invalid('concurrency', 'a finite integer >= 1', resolved.concurrency);
-  oneOf('ordering', resolved.ordering, ['group', 'fifo', 'none']);
+  check(resolved, { ordering: oneOf('group', 'fifo', 'none') });
   duration('timeoutMs', resolved.timeoutMs, 1);
-  oneOf('durability', resolved.durability, ['strict', 'relaxed']);
+  check(resolved, { durability: oneOf('strict', 'relaxed') });
   if (typeof resolved.unloadFlush !== 'boolean') invalid('unloadFlush', 'a boolean', resolved.unloadFlush);
   fn('fetch', resolved.fetch);
   fn('headers', resolved.headers);

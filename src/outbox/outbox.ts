@@ -1,7 +1,7 @@
 import { SluiceError } from '../core/errors.js';
 import { TypedEventTarget } from '../core/typed-events.js';
 import { randomId } from '../core/ids.js';
-import type { Lease, LeaseEntry } from '../core/lease.js';
+import type { Lease, LeaseEntry } from '../core/queue-types.js';
 import { Queue } from '../core/queue.js';
 import type { Store } from '../core/store.js';
 import { platformConnectivity } from '../platform/connectivity.js';

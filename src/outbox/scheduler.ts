@@ -1,4 +1,4 @@
-import type { QueueEntry } from '../core/lease.js';
+import type { QueueEntry } from '../core/queue-types.js';
 import type { StoredTask } from './task.js';
 
 export type Ordering = 'group' | 'fifo' | 'none';

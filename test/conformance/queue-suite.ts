@@ -512,7 +512,10 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
         // Half of a frame header, as a writer killed mid-write leaves.
         await damage(-1, (b) => ({ offset: b.length, bytes: new Uint8Array([200, 1, 0]) }));
         const again = await open({}, await place.open());
-        const event = await recoverEvent(again);
+        const heard = recoverEvent(again);
+        // Dispatched a tick after open, on the queue's clock (a fake one here), so listeners added after open hear it.
+        clock.advance(0);
+        const event = await heard;
         expect(event.detail).toMatchObject({ kind: 'tail', bytes: 3, corrupt: false });
         expect(again.recovered).toHaveLength(1);
         await again.push({ n: 5 });

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
-import { checkName, integer, invalid } from '../../core/options.js';
+import { checkName } from '../../core/options.js';
+import { check, integer, invalid } from '../../core/validate.js';
 import type { QueueStorage, Store } from '../../core/store.js';
 import { errno, type FileSync, nodeSync, syncDir } from './files.js';
 import { ProcessLock } from './lock.js';
@@ -57,8 +58,7 @@ export class FileStore implements Store {
     if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
     const { dir = '.sluice', lockTimeoutMs = 10_000, staleMs = 10_000, sync = nodeSync } = options;
     if (typeof dir !== 'string' || dir === '') invalid('dir', 'a non-empty path', dir);
-    integer('lockTimeoutMs', lockTimeoutMs, 0, 2 ** 31);
-    integer('staleMs', staleMs, 0, 2 ** 31);
+    check({ lockTimeoutMs, staleMs }, { lockTimeoutMs: integer(0, 2 ** 31), staleMs: integer(0, 2 ** 31) });
     if (typeof sync?.fsync !== 'function' || typeof sync.fdatasync !== 'function') {
       invalid('sync', 'an object with fsync and fdatasync functions', sync);
     }

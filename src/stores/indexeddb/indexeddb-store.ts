@@ -1,5 +1,6 @@
 import { SluiceError } from '../../core/errors.js';
-import { checkName, invalid } from '../../core/options.js';
+import { checkName } from '../../core/options.js';
+import { invalid } from '../../core/validate.js';
 import type { QueueStorage, Store } from '../../core/store.js';
 import { IndexedDbQueueStorage, storageError } from './queue-storage.js';
 import { openDatabase, type Database } from './schema.js';

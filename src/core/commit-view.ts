@@ -1,0 +1,153 @@
+import type { Clock } from './clock.js';
+import { storageError } from './storage-errors.js';
+import { MetaLog } from './meta-log.js';
+import { QueueState, type Op } from './queue-state.js';
+import { Segments, type TailDamage } from './segments.js';
+import type { Durability, QueueStorage, StorageBatch } from './store.js';
+
+type Batch = Pick<StorageBatch, 'write' | 'remove' | 'quarantine'>;
+
+/** One commit as planned against the current view. */
+export interface Plan<R> {
+  /** Changes to the state, appended to the metadata (or written whole with it). */
+  readonly ops?: readonly Op[];
+  /** Write the whole state rather than append `ops`. */
+  readonly whole?: boolean;
+  /** What to write or remove; a function is called once the ops are applied (what an ack frees depends on it). */
+  readonly batch?: Batch | (() => Batch);
+  readonly result: R;
+  /** Runs once the store accepted the commit. */
+  readonly done?: () => void;
+}
+
+/** Thrown inside a plan when what the view says is no longer in the store: reload and plan again. */
+export const STALE = Symbol('stale');
+
+/** What a reload found wrong with the metadata. */
+export type MetaTrouble = 'unreadable' | 'missing' | 'damaged' | undefined;
+
+/**
+ * One handle's view of its queue's storage, and the only way it changes: a plan is made against the view, its ops
+ * applied, then committed as a compare-and-write; when another handle committed first, the view is read again and
+ * the plan made again. A failed commit leaves the view marked stale, so the next operation reads the store first.
+ */
+export class CommitView {
+  state = new QueueState();
+  readonly segments: Segments;
+  /** Damage past the tail's last complete unit, found by the last reload and not yet cut. */
+  damage: TailDamage | undefined;
+  /** What the last reload found wrong with the metadata, until the state is written whole again. */
+  trouble: MetaTrouble;
+  readonly #storage: QueueStorage;
+  readonly #log = new MetaLog();
+  readonly #name: string;
+  readonly #durability: Durability;
+  readonly #clock: Clock;
+  readonly #repair: () => Plan<undefined> | undefined;
+  #token = '';
+
+  constructor(
+    storage: QueueStorage,
+    options: { readonly name: string; readonly durability: Durability; readonly maxItemBytes: number; readonly clock: Clock },
+    repair: () => Plan<undefined> | undefined,
+  ) {
+    this.#storage = storage;
+    this.#name = options.name;
+    this.#durability = options.durability;
+    this.#clock = options.clock;
+    this.#repair = repair;
+    this.segments = new Segments(storage, options.maxItemBytes);
+  }
+
+  /** The sequence number the next pushed item gets. */
+  get next(): number {
+    return this.segments.next(this.state.head);
+  }
+
+  /**
+   * Plans against the current view and commits; when another handle committed first, reloads and plans again.
+   * The plan's ops are applied to the state before the commit (the metadata written may be that state whole); a
+   * commit that does not happen leaves the view to be read again.
+   */
+  async commit<R>(plan: () => Plan<R> | Promise<Plan<R>>): Promise<R> {
+    for (;;) {
+      // What a reload found wrong is put right before any other change.
+      let planned: Plan<R | undefined> | undefined;
+      let repairing = false;
+      try {
+        planned = this.#repair();
+        repairing = planned !== undefined;
+        planned ??= await plan();
+      } catch (error) {
+        if (error !== STALE) throw error;
+        await this.reload();
+        continue;
+      }
+      const { ops = [], whole = false, result, done } = planned;
+      if (ops.length === 0 && !whole && !planned.batch) {
+        if (repairing) continue;
+        return result as R;
+      }
+      for (const op of ops) this.state.apply(op);
+      const batch = typeof planned.batch === 'function' ? planned.batch() : planned.batch;
+      // A queue's first commit writes its state too, so that a queue with segments and no metadata is known to
+      // have lost it (and is reported), never taken for a new one.
+      const meta = ops.length > 0 || whole || !this.#log.started ? this.#log.write(ops, this.state, whole, this.#clock.now()) : {};
+      let token: string | undefined;
+      try {
+        token = await this.#storage.commit(this.#token, { ...batch, ...meta, durability: this.#durability });
+      } catch (error) {
+        // What a failed commit left behind is unknown: read the store again before the next operation plans.
+        this.invalidate();
+        throw storageError(error, `The store failed to commit to queue "${this.#name}".`);
+      }
+      if (token === undefined) {
+        this.invalidate();
+        await this.reload();
+        continue;
+      }
+      this.#token = token;
+      this.#log.wrote(meta);
+      if (batch?.write) this.segments.appended(batch.write.segment, batch.write.offset, batch.write.bytes);
+      if (batch?.remove || batch?.quarantine) {
+        const dropped = new Set([...(batch.remove ?? []), ...(batch.quarantine ?? [])]);
+        await this.segments.refresh(this.segments.list.filter((s) => !dropped.has(s.id)));
+      }
+      done?.();
+      if (!repairing) return result as R;
+    }
+  }
+
+  /** Reads the store again: the metadata's new records (or all of it), and the segments' listing and tail. */
+  async reload(): Promise<void> {
+    const snapshot = await this.#storage.load();
+    this.#token = snapshot.token;
+    const read = this.#log.read(snapshot.meta, this.state, this.#clock.now());
+    this.state = read.state;
+    const first = snapshot.segments[0];
+    const missing = !snapshot.meta && first !== undefined;
+    // Nothing can be stored below the first segment: a state that was lost starts there.
+    if (first && this.state.head < first.id && (read.unreadable || missing)) this.state.head = first.id;
+    this.damage = await this.segments.refresh(snapshot.segments);
+    this.trouble = read.unreadable ? 'unreadable' : missing ? 'missing' : read.damaged ? 'damaged' : undefined;
+  }
+
+  /**
+   * Forgets the view: the state may hold ops the store never took, so the next operation reads the store whole
+   * (not only what was appended since).
+   */
+  invalidate(): void {
+    this.#token = '';
+    this.#log.reset();
+  }
+
+  /** Reloads when another handle committed since this view was read. */
+  async refresh(): Promise<void> {
+    if (!this.#token || (await this.#storage.token()) !== this.#token) await this.reload();
+  }
+
+  /** True when another handle committed since this view was read. */
+  async changed(): Promise<boolean> {
+    return (await this.#storage.token()) !== this.#token;
+  }
+}

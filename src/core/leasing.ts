@@ -1,0 +1,190 @@
+import type { Clock } from './clock.js';
+import { STALE, type CommitView, type Plan } from './commit-view.js';
+import { SluiceError } from './errors.js';
+import type { Hold } from './holds.js';
+import { randomId } from './ids.js';
+import type { Lease, LeaseEntry, QueueEntry, TakeOptions } from './queue-types.js';
+import { flat, type Op } from './queue-state.js';
+import { toRanges } from './ranges.js';
+import type { StoredItem } from './segments.js';
+import type { QueueStorage } from './store.js';
+import { walk } from './walk.js';
+
+/** What leasing needs of the queue it serves. */
+export interface LeasingContext<T> {
+  readonly view: CommitView;
+  readonly storage: QueueStorage;
+  readonly clock: Clock;
+  readonly decode: (item: StoredItem) => T;
+  /** Runs `fn` alone among the queue's operations, once the queue is known open. */
+  readonly run: <R>(fn: () => Promise<R>) => Promise<R>;
+  /** Items `[from, to)` of `segment` cannot be read: report, then throw or count them acked. */
+  readonly lost: (segment: number, from: number, to: number) => Promise<void>;
+  /** Something may have become available (released items). */
+  readonly wake: () => void;
+}
+
+/**
+ * Takes, acks, releases and expiry: who holds which items and until when. Each change is one op appended to the
+ * queue's metadata, planned against the lease index, so its cost does not grow with the leases outstanding.
+ */
+export class Leasing<T> {
+  /** The name leases carry: a live process or tab the store can check, or random. */
+  readonly owner: string;
+  readonly #c: LeasingContext<T>;
+  /** Lease ids: random once per handle, then counted, so a take costs no trip to the CSPRNG. */
+  readonly #prefix = randomId();
+  #count = 0;
+  /** Owners the store said are gone: they stay gone. */
+  readonly #gone = new Set<string>();
+
+  constructor(context: LeasingContext<T>) {
+    this.#c = context;
+    this.owner = context.storage.owner ?? randomId();
+  }
+
+  /** The plan of a take: up to `max` of the first entries that are ready (and that `filter` picks). */
+  async take(max: number, leaseMs: number, options: TakeOptions<T>): Promise<Plan<Lease<T> | undefined>> {
+    const { view, clock } = this.#c;
+    const now = clock.now();
+    const ops: Op[] = (await this.#goneOwners()).map((owner): Op => ['o', owner]);
+    // Applied now so that the walk sees those items free; the commit applies them again, which changes nothing. A
+    // take that ends without committing leaves the view to be read again.
+    for (const op of ops) view.state.apply(op);
+    view.state.holds.expire(now);
+    const chosen: LeaseEntry<T>[] = [];
+    const { filter } = options;
+    try {
+      for await (const { item, held } of walk(view, now, !filter, this.#c.lost)) {
+        const entry = this.entry(item, held);
+        const wanted = filter ? filter(entry) : true;
+        if (wanted === 'stop') break;
+        if (wanted && entry.state === 'ready') chosen.push({ id: entry.id, value: entry.value, attempts: entry.attempts + 1 });
+        if (chosen.length === max) break;
+      }
+      options.signal?.throwIfAborted();
+    } catch (error) {
+      if (ops.length > 0) view.invalidate();
+      throw error;
+    }
+    if (chosen.length === 0) {
+      // Nothing here: look once whether another handle pushed since this view was read.
+      if (await view.changed()) throw STALE;
+      return { ops, result: undefined };
+    }
+    const lease = `${this.#prefix}.${(this.#count++).toString(36)}`;
+    const until = now + leaseMs;
+    const ranges = toRanges(chosen.map((e) => Number(e.id)));
+    ops.push(['t', lease, this.owner, until, flat(ranges)]);
+    return { ops, result: this.#lease(lease, until, chosen) };
+  }
+
+  /** An entry as `list` and filters see it; its value is decoded when read. */
+  entry(item: StoredItem, held: Hold | undefined): QueueEntry<T> {
+    const decode = this.#c.decode;
+    let value: { v: T } | undefined;
+    return {
+      id: String(item.seq),
+      get value() {
+        value ??= { v: decode(item) };
+        return value.v;
+      },
+      attempts: this.#c.view.state.attemptsOf(item.seq),
+      state: !held ? 'ready' : held.lease ? 'leased' : 'delayed',
+      availableAt: held ? held.until : 0,
+    };
+  }
+
+  /** The plan of an ack of `seqs`: removed for good, and their segments freed once wholly acked. */
+  acking<R>(seqs: readonly number[], result: R): Plan<R> {
+    const { view } = this.#c;
+    const live = seqs.filter((seq) => !view.state.isAcked(seq));
+    if (live.length === 0) return { result };
+    const ranges = toRanges(live);
+    const head = view.state.head;
+    return {
+      ops: [['a', flat(ranges)]],
+      result,
+      // Which segments empty is known once the ack is applied.
+      batch: () => {
+        const { remove, quarantine } = view.segments.freeable(view.state, ranges, head);
+        return { ...(remove.length > 0 && { remove }), ...(quarantine.length > 0 && { quarantine }) };
+      },
+    };
+  }
+
+  /** This handle's holds end (it closes): its leased items are available again at once. */
+  releaseOwn(): Plan<undefined> {
+    const mine = [...this.#c.view.state.holds.owners()].includes(this.owner);
+    return mine ? { ops: [['o', this.owner]], result: undefined } : { result: undefined };
+  }
+
+  #lease(lease: string, until: number, entries: LeaseEntry<T>[]): Lease<T> {
+    const own = new Set(entries.map((e) => e.id));
+    const pick = (ids: readonly string[] | undefined): number[] => {
+      if (ids === undefined) return entries.map((e) => Number(e.id));
+      if (!Array.isArray(ids)) throw new SluiceError('ERR_INVALID_OPTION', 'Expected `ids` to be an array of entry ids.');
+      for (const id of ids) {
+        if (!own.has(id)) throw new SluiceError('ERR_INVALID_OPTION', `Expected \`ids\` to hold ids of this lease's entries, got "${String(id)}".`);
+      }
+      return [...new Set(ids)].map(Number).sort((a, b) => a - b);
+    };
+    return {
+      entries,
+      expiresAt: until,
+      ack: (ids) => this.#c.run(() => this.#c.view.commit(() => this.#ack(lease, pick(ids)))),
+      release: (ids, options) =>
+        this.#c.run(async () => {
+          const delayMs = options?.delayMs ?? 0;
+          if (typeof delayMs !== 'number' || !(delayMs >= 0) || !Number.isFinite(delayMs)) {
+            throw new SluiceError('ERR_INVALID_OPTION', `Expected \`delayMs\` to be a finite number >= 0, got ${String(delayMs)}.`);
+          }
+          const seqs = pick(ids);
+          return this.#c.view.commit(() => this.#release(lease, seqs, delayMs));
+        }),
+    };
+  }
+
+  /**
+   * An ack rejects only when another lease holds one of the items now (it expired and was taken again); items
+   * released or expired but not taken since are acked.
+   */
+  #ack(lease: string, seqs: number[]): Plan<undefined> {
+    const { state } = this.#c.view;
+    const now = this.#c.clock.now();
+    const taken = seqs.filter((seq) => {
+      const held = state.holds.at(seq, now);
+      return held !== undefined && held.lease !== '' && held.lease !== lease && !state.isAcked(seq);
+    });
+    if (taken.length > 0) {
+      throw new SluiceError('ERR_LEASE_EXPIRED', `The lease on ${taken.length} of these items expired and another lease holds them now; nothing was acked.`);
+    }
+    return this.acking(seqs, undefined);
+  }
+
+  /** A release skips items the lease no longer holds. */
+  #release(lease: string, seqs: number[], delayMs: number): Plan<undefined> {
+    const { state } = this.#c.view;
+    const held = state.holds.lease(lease);
+    const mine = seqs.filter((seq) => held !== undefined && state.holds.at(seq, -Infinity) === held && !state.isAcked(seq));
+    if (mine.length === 0) return { result: undefined };
+    const ranges = flat(toRanges(mine));
+    const op: Op = delayMs > 0 ? ['u', ranges, this.#c.clock.now() + delayMs] : ['u', ranges];
+    return { ops: [op], result: undefined, done: this.#c.wake };
+  }
+
+  /** Owners of holds that the store says are gone (their leases come back before they expire). */
+  async #goneOwners(): Promise<string[]> {
+    const { storage, view } = this.#c;
+    if (!storage.isGone) return [];
+    const out: string[] = [];
+    for (const owner of view.state.holds.owners()) {
+      if (owner === this.owner) continue;
+      if (this.#gone.has(owner) || (await storage.isGone(owner))) {
+        this.#gone.add(owner);
+        out.push(owner);
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,154 @@
+import { SluiceError } from './errors.js';
+import { FRAME_HEADER, MAX_PAYLOAD, encodeUnit, scanFrames, validFrameAfter } from './frame.js';
+import { randomId } from './ids.js';
+import { flat, QueueState, unflat, type Op } from './queue-state.js';
+import type { StorageBatch } from './store.js';
+
+const FORMAT = 2;
+/** Appended bytes past which the state is written whole again (and past the checkpoint's own size). */
+const COMPACT_BYTES = 32_768;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** What reading the metadata found. */
+export interface LogRead {
+  readonly state: QueueState;
+  /** Damage past which records were dropped (valid ones followed it): changes after it may be undone. */
+  readonly damaged?: true;
+  /** The state could not be read at all: the caller rebuilds it from the segments. */
+  readonly unreadable?: true;
+}
+
+/**
+ * A queue's metadata as a log: a checkpoint of the whole state, then one record per commit with that commit's ops,
+ * each in a checksummed frame. A take or an ack appends a record of a few dozen bytes, whatever the size of the
+ * state; the state is written whole again once the records outgrow it. A torn last record (a writer that died
+ * mid-append) is dropped on reading and overwritten by the next append.
+ */
+export class MetaLog {
+  /** Appended bytes past which the state is written whole again (when it is smaller). */
+  readonly #compactBytes: number;
+  /** Where the next record goes: the end of the last complete one. */
+  #end = 0;
+  /** Where the checkpoint ends. */
+  #base = 0;
+  /** The checkpoint's frame header (its length and checksum): when the stored one still has it, only what was appended since needs reading. */
+  #header: Uint8Array | undefined;
+
+  constructor(compactBytes = COMPACT_BYTES) {
+    this.#compactBytes = compactBytes;
+  }
+
+  /** True once a state was read or written whole: appends have something to follow. */
+  get started(): boolean {
+    return this.#header !== undefined;
+  }
+
+  /** Reads `bytes` into `state` when they extend what was read last, else into a new state. */
+  read(bytes: Uint8Array | undefined, state: QueueState, now: number): LogRead {
+    const header = this.#header;
+    if (bytes && header && bytes.length >= this.#end && header.every((b, i) => bytes[i] === b)) {
+      return this.#records(bytes, this.#end, state);
+    }
+    this.#end = this.#base = 0;
+    this.#header = undefined;
+    if (!bytes) return { state: new QueueState() };
+    const { frames } = scanFrames(bytes, 0, MAX_PAYLOAD);
+    const first = frames[0];
+    const fresh = first && decodeCheckpoint(bytes.subarray(first.start, first.end), now);
+    if (!fresh) return { state: new QueueState(), unreadable: true };
+    this.#base = this.#end = first.end;
+    this.#header = bytes.slice(0, FRAME_HEADER);
+    return this.#records(bytes, first.end, fresh);
+  }
+
+  /** The metadata of a commit whose `ops` were applied to `state`: appended, or the state whole when due or `whole`. */
+  write(ops: readonly Op[], state: QueueState, whole: boolean, now: number): Pick<StorageBatch, 'meta' | 'metaAppend'> {
+    if (whole || !this.#header || this.#end - this.#base > Math.max(this.#compactBytes, this.#base)) {
+      return { meta: encodeCheckpoint(state, now) };
+    }
+    return { metaAppend: { offset: this.#end, bytes: frame(JSON.stringify(ops)) } };
+  }
+
+  /** Records that the store accepted `part`. */
+  wrote(part: Pick<StorageBatch, 'meta' | 'metaAppend'>): void {
+    if (part.meta) {
+      this.#base = this.#end = part.meta.length;
+      this.#header = part.meta.slice(0, FRAME_HEADER);
+    } else if (part.metaAppend) {
+      this.#end = part.metaAppend.offset + part.metaAppend.bytes.length;
+    }
+  }
+
+  /** Forgets what was read: the next read starts over. */
+  reset(): void {
+    this.#header = undefined;
+  }
+
+  #records(bytes: Uint8Array, from: number, state: QueueState): LogRead {
+    const scan = scanFrames(bytes, from, MAX_PAYLOAD);
+    for (const { start, end } of scan.frames) {
+      let ops: Op[];
+      try {
+        ops = JSON.parse(decoder.decode(bytes.subarray(start, end))) as Op[];
+      } catch {
+        // A frame whose checksum holds but whose text does not parse was not written by this code.
+        this.#end = start - FRAME_HEADER;
+        return { state, damaged: true };
+      }
+      for (const op of ops) state.apply(op);
+      this.#end = end;
+    }
+    // A torn or half-written last record is a commit that never happened; damage with valid records after it is not.
+    return scan.stop === 'corrupt' && validFrameAfter(bytes, scan.end, MAX_PAYLOAD) ? { state, damaged: true } : { state };
+  }
+}
+
+function frame(text: string): Uint8Array {
+  const bytes = encoder.encode(text);
+  return encodeUnit(bytes, [bytes.length]);
+}
+
+/** The whole state, holds that ended before `now` left out. */
+function encodeCheckpoint(state: QueueState, now: number): Uint8Array {
+  const holds = [...state.holds.all()]
+    .filter((h) => h.until > now)
+    .map((h) => [h.lease, h.owner, h.until, ...flat(state.holds.pieces(h))]);
+  const attempts = state.attempts.runs().flatMap((r) => [r.s, r.e, r.v]);
+  const acked = flat(state.acked.runs().map((r) => [r.s, r.e] as const));
+  return frame(JSON.stringify({ v: FORMAT, gen: randomId(), head: state.head, acked, attempts, holds }));
+}
+
+/** The state in a checkpoint, or undefined when it is not one. Throws 'ERR_INCOMPATIBLE_STORE' for a newer format. */
+function decodeCheckpoint(bytes: Uint8Array, now: number): QueueState | undefined {
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(decoder.decode(bytes));
+  } catch {
+    return undefined;
+  }
+  const { v, head } = parsed;
+  if (typeof v === 'number' && v > FORMAT) {
+    throw new SluiceError('ERR_INCOMPATIBLE_STORE', `The queue's metadata is of format ${v}, newer than this version of sluice reads (${FORMAT}); upgrade sluice.`);
+  }
+  if ((v !== 1 && v !== 2) || !Number.isSafeInteger(head)) return undefined;
+  const state = new QueueState();
+  state.head = head as number;
+  try {
+    if (v === 1) {
+      // The first format: ranges as pairs, holds as objects.
+      const old = parsed as { acked: [number, number][]; attempts: [number, number, number][]; holds: { lease: string; owner: string; until: number; ranges: [number, number][] }[] };
+      for (const [s, e] of old.acked) state.acked.set(s, e, true);
+      for (const [s, e, n] of old.attempts) state.attempts.set(s, e, n);
+      for (const h of old.holds) if (h.until > now) state.holds.add(h);
+    } else {
+      const { acked, attempts, holds } = parsed as { acked: number[]; attempts: number[]; holds: [string, string, number, ...number[]][] };
+      for (const [s, e] of unflat(acked)) state.acked.set(s, e, true);
+      for (let i = 0; i + 2 < attempts.length; i += 3) state.attempts.set(attempts[i]!, attempts[i + 1]!, attempts[i + 2]!);
+      for (const [lease, owner, until, ...ranges] of holds) if (until > now) state.holds.add({ lease, owner, until, ranges: unflat(ranges) });
+    }
+  } catch {
+    return undefined;
+  }
+  return state;
+}

@@ -1,0 +1,101 @@
+import { Holds } from './holds.js';
+import { Intervals } from './intervals.js';
+import type { Range } from './ranges.js';
+
+/** Ranges flattened for storage: `[s0, e0, s1, e1, …]`. */
+export type Flat = readonly number[];
+
+/**
+ * One change to a queue's state, as appended to its metadata. Applying the same ops in the same order gives the same
+ * state in every handle, which is what lets a handle catch up by reading only what was appended since it last looked.
+ */
+export type Op =
+  /** Take: `ranges` leased to `owner` under `lease` until `until`, one more attempt each. */
+  | readonly ['t', lease: string, owner: string, until: number, ranges: Flat]
+  /** Release: `ranges` out of their holds; with `until`, held back as a delay until then. */
+  | readonly ['u', ranges: Flat, until?: number]
+  /** Ack: `ranges` removed for good. */
+  | readonly ['a', ranges: Flat]
+  /** Every hold of `owner` ends (it closed, or it is gone). */
+  | readonly ['o', owner: string]
+  /** Everything known of numbers at or past `next` is forgotten: they were cut off by a repair and will be reused. */
+  | readonly ['c', next: number];
+
+export const flat = (ranges: readonly Range[]): number[] => ranges.flatMap(([s, e]) => [s, e]);
+
+export function unflat(list: Flat): Range[] {
+  const out: Range[] = [];
+  for (let i = 0; i + 1 < list.length; i += 2) out.push([list[i]!, list[i + 1]!]);
+  return out;
+}
+
+/**
+ * A queue's small state: what is acked, held and how often tried. Items themselves live in segments; an item's
+ * sequence number is its segment's id plus its index there. Everything below `head` is gone.
+ */
+export class QueueState {
+  head = 0;
+  /** Acked items at or above `head`. */
+  readonly acked = new Intervals<true>();
+  /** How often each item at or above `head` was handed out; items never handed out are absent. */
+  readonly attempts = new Intervals<number>();
+  readonly holds = new Holds();
+
+  isAcked(seq: number): boolean {
+    return seq < this.head || this.acked.get(seq) === true;
+  }
+
+  /** True when every item of `[s, e)` is acked. */
+  allAcked(s: number, e: number): boolean {
+    return e <= this.head || this.acked.endOf(Math.max(s, this.head)) >= e;
+  }
+
+  /** True when the state says anything of numbers at or past `next` (which a repair cut off). */
+  knowsPast(next: number): boolean {
+    return this.acked.count(next, Infinity) + this.attempts.count(next, Infinity) + this.holds.count(next, Infinity) > 0;
+  }
+
+  attemptsOf(seq: number): number {
+    return this.attempts.get(seq) ?? 0;
+  }
+
+  apply(op: Op): void {
+    switch (op[0]) {
+      case 't': {
+        const ranges = unflat(op[4]);
+        this.holds.add({ lease: op[1], owner: op[2], until: op[3], ranges });
+        for (const [s, e] of ranges) this.attempts.update(s, e, (n = 0) => n + 1);
+        return;
+      }
+      case 'u': {
+        const ranges = unflat(op[1]);
+        if (op[2] == null) this.holds.remove(ranges);
+        else this.holds.add({ lease: '', owner: '', until: op[2], ranges });
+        return;
+      }
+      case 'a':
+        return this.#ack(unflat(op[1]));
+      case 'o':
+        return this.holds.dropOwner(op[1]);
+      case 'c':
+        this.acked.delete(op[1], Infinity);
+        this.attempts.delete(op[1], Infinity);
+        this.holds.remove([[op[1], Infinity]]);
+    }
+  }
+
+  #ack(ranges: readonly Range[]): void {
+    for (const [s, e] of ranges) {
+      const from = Math.max(s, this.head);
+      if (from < e) this.acked.set(from, e, true);
+      this.attempts.delete(s, e);
+    }
+    this.holds.remove(ranges);
+    // The head moves past what is acked right above it.
+    const first = this.acked.first();
+    if (first && first.s <= this.head) {
+      this.head = first.e;
+      this.acked.delete(first.s, first.e);
+    }
+  }
+}

@@ -1,0 +1,59 @@
+import { describe, SluiceError } from './errors.js';
+
+/** What a valid value is, in the words of an error message, and the test of it. */
+export type Rule = readonly [expected: string, test: (value: unknown) => boolean];
+
+// The rules every option of sluice is checked against: one table per options object (Queue, Outbox, each store),
+// one message style, "Expected `leaseMs` to be a finite number > 0, got -1."
+
+export const integer = (min: number, max = Number.MAX_SAFE_INTEGER): Rule => [
+  `an integer from ${min} to ${max}`,
+  (v) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max,
+];
+
+/** A count that may be Infinity (no limit). */
+export const limit = (min: number): Rule => [`an integer >= ${min} (or Infinity)`, (v) => v === Infinity || (Number.isInteger(v) && (v as number) >= min)];
+
+export const positive: Rule = ['a finite number > 0', (v) => typeof v === 'number' && Number.isFinite(v) && v > 0];
+
+export const atLeast = (min: number): Rule => [`a number >= ${min}`, (v) => typeof v === 'number' && v >= min];
+
+export const oneOf = (...values: readonly string[]): Rule => [`one of ${values.map((v) => `'${v}'`).join(', ')}`, (v) => values.includes(v as string)];
+
+export const isFunction: Rule = ['a function', (v) => typeof v === 'function'];
+
+export const isBoolean: Rule = ['a boolean', (v) => typeof v === 'boolean'];
+
+export const text: Rule = ['a non-empty string', (v) => typeof v === 'string' && v !== ''];
+
+export const isObject: Rule = ['an object', (v) => typeof v === 'object' && v !== null];
+
+/** An object with these methods (a codec, a clock, a store). */
+export const withMethods = (...names: readonly string[]): Rule => [
+  `an object with ${names.join(', ')}`,
+  (v) => typeof v === 'object' && v !== null && names.every((name) => typeof (v as Record<string, unknown>)[name] === 'function'),
+];
+
+/** The same rule, `undefined` allowed. */
+export const optional = ([expected, test]: Rule): Rule => [expected, (v) => v === undefined || test(v)];
+
+/** Throws 'ERR_INVALID_OPTION' for the first field of `values` that its rule rejects, naming it (after `prefix`). */
+export function check(values: object, rules: Readonly<Record<string, Rule>>, prefix = ''): void {
+  for (const key in rules) {
+    const [expected, test] = rules[key]!;
+    const value = (values as Record<string, unknown>)[key];
+    if (!test(value)) invalid(prefix + key, expected, value);
+  }
+}
+
+/** Throws 'ERR_INVALID_OPTION': "Expected `option` to be `expected`, got `given`." */
+export function invalid(option: string, expected: string, given: unknown): never {
+  throw new SluiceError('ERR_INVALID_OPTION', `Expected \`${option}\` to be ${expected}, got ${describe(given)}.`);
+}
+
+/** `options` when it is an object or undefined (then `{}`); 'ERR_INVALID_OPTION' naming `name` otherwise. */
+export function optionsObject<O extends object>(options: O | undefined, name = 'options'): O {
+  if (options === undefined) return {} as O;
+  if (typeof options !== 'object' || options === null) invalid(name, 'an object', options);
+  return options;
+}

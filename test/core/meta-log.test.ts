@@ -1,0 +1,142 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { SluiceError } from '../../src/core/errors.js';
+import { encodeUnit } from '../../src/core/frame.js';
+import { MetaLog } from '../../src/core/meta-log.js';
+import { QueueState, type Op } from '../../src/core/queue-state.js';
+
+/** What a state says at NOW, as plain data to compare (a hold whose time is up holds nothing). */
+const view = (state: QueueState) => ({
+  head: state.head,
+  acked: state.acked.runs().map((r) => [r.s, r.e]),
+  attempts: state.attempts.runs().map((r) => [r.s, r.e, r.v]),
+  holds: [...state.holds.all()].filter((h) => h.until > NOW).map((h) => [h.lease, h.owner, h.until, state.holds.pieces(h)]).map((h) => JSON.stringify(h)).sort(),
+});
+
+const NOW = 1_000;
+
+/** The metadata bytes a store would hold after the writer's commits. */
+class Stored {
+  bytes = new Uint8Array(0);
+  write(part: { meta?: Uint8Array; metaAppend?: { offset: number; bytes: Uint8Array } }) {
+    if (part.meta) this.bytes = part.meta.slice();
+    if (part.metaAppend) {
+      const { offset, bytes } = part.metaAppend;
+      const next = new Uint8Array(offset + bytes.length);
+      next.set(this.bytes.subarray(0, offset));
+      next.set(bytes, offset);
+      this.bytes = next;
+    }
+  }
+}
+
+describe('MetaLog', () => {
+  const op = fc.oneof(
+    fc.tuple(fc.constant('t' as const), fc.string({ maxLength: 3 }), fc.constantFrom('o1', 'o2'), fc.integer({ min: 900, max: 2000 }), fc.nat(40), fc.nat(4)).map(
+      ([, lease, owner, until, s, n]): Op => ['t', `l${lease}`, owner, until, [s, s + n + 1]],
+    ),
+    fc.tuple(fc.nat(40), fc.nat(4), fc.option(fc.integer({ min: 900, max: 2000 }), { nil: undefined })).map(([s, n, until]): Op => (until === undefined ? ['u', [s, s + n + 1]] : ['u', [s, s + n + 1], until])),
+    fc.tuple(fc.nat(40), fc.nat(4)).map(([s, n]): Op => ['a', [s, s + n + 1]]),
+    fc.constantFrom('o1', 'o2').map((owner): Op => ['o', owner]),
+    fc.nat(45).map((next): Op => ['c', next]),
+  );
+
+  it('a reader that replays what the writer appended, reading from scratch or only what is new, sees the writer\'s state', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(op, { minLength: 1, maxLength: 3 }), { maxLength: 60 }), fc.constantFrom(64, 32_768), (commits, compactBytes) => {
+        // A small threshold makes the writer write the state whole every few commits, under the reader's feet.
+        const writer = new MetaLog(compactBytes);
+        const state = new QueueState();
+        const stored = new Stored();
+        const follower = new MetaLog();
+        let followed = new QueueState();
+        for (const ops of commits) {
+          for (const o of ops) state.apply(o);
+          const part = writer.write(ops, state, false, NOW);
+          stored.write(part);
+          writer.wrote(part);
+          followed = follower.read(stored.bytes, followed, NOW).state;
+          expect(view(followed)).toEqual(view(state));
+        }
+        const fresh = new MetaLog().read(stored.bytes, new QueueState(), NOW);
+        expect(fresh.damaged).toBeUndefined();
+        expect(view(fresh.state)).toEqual(view(state));
+      }),
+    );
+  });
+
+  it('a torn last record is a commit that never happened: dropped on reading, overwritten by the next append', () => {
+    const log = new MetaLog();
+    const state = new QueueState();
+    const stored = new Stored();
+    for (const ops of [[['a', [0, 1]]], [['a', [1, 2]]]] as Op[][]) {
+      for (const o of ops) state.apply(o);
+      const part = log.write(ops, state, false, NOW);
+      stored.write(part);
+      log.wrote(part);
+    }
+    const torn = stored.bytes.subarray(0, stored.bytes.length - 3);
+    const reader = new MetaLog();
+    const read = reader.read(torn, new QueueState(), NOW);
+    expect(read.damaged).toBeUndefined();
+    expect(read.state.head).toBe(1);
+    const part = reader.write([['a', [5, 6]]], read.state, false, NOW);
+    expect(part.metaAppend!.offset).toBe(stored.bytes.length - encodeRecordLength([['a', [1, 2]]]));
+  });
+
+  it('damage with valid records after it is reported, and what follows it dropped', () => {
+    const log = new MetaLog();
+    const state = new QueueState();
+    const stored = new Stored();
+    for (const ops of [[['a', [0, 1]]], [['a', [1, 2]]], [['a', [2, 3]]]] as Op[][]) {
+      for (const o of ops) state.apply(o);
+      const part = log.write(ops, state, false, NOW);
+      stored.write(part);
+      log.wrote(part);
+    }
+    const bytes = stored.bytes.slice();
+    const second = bytes.length - 2 * encodeRecordLength([['a', [1, 2]]]);
+    bytes[second + 10] = bytes[second + 10]! ^ 0xff;
+    const read = new MetaLog().read(bytes, new QueueState(), NOW);
+    expect(read.damaged).toBe(true);
+    expect(read.state.head).toBe(1);
+  });
+
+  it('a checkpoint that does not read is unreadable; one of a newer format is ERR_INCOMPATIBLE_STORE', () => {
+    expect(new MetaLog().read(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]), new QueueState(), NOW).unreadable).toBe(true);
+    const newer = new TextEncoder().encode(JSON.stringify({ v: 99, head: 0 }));
+    try {
+      new MetaLog().read(encodeUnit(newer, [newer.length]), new QueueState(), NOW);
+      expect.unreachable();
+    } catch (error) {
+      expect((error as SluiceError).code).toBe('ERR_INCOMPATIBLE_STORE');
+    }
+  });
+
+  it('reads the first format (version 1) of an earlier release', () => {
+    const v1 = new TextEncoder().encode(
+      JSON.stringify({ v: 1, head: 3, acked: [[5, 7]], attempts: [[3, 5, 2]], holds: [{ lease: 'l', owner: 'o', until: 2_000, ranges: [[3, 4]] }] }),
+    );
+    const { state } = new MetaLog().read(encodeUnit(v1, [v1.length]), new QueueState(), NOW);
+    expect(view(state)).toEqual({ head: 3, acked: [[5, 7]], attempts: [[3, 5, 2]], holds: [JSON.stringify(['l', 'o', 2_000, [[3, 4]]])] });
+  });
+
+  it('writes the state whole again once the records outgrow it', () => {
+    const log = new MetaLog();
+    const state = new QueueState();
+    let wholes = 0;
+    for (let i = 0; i < 5_000; i++) {
+      const ops: Op[] = [['a', [i, i + 1]]];
+      for (const o of ops) state.apply(o);
+      const part = log.write(ops, state, false, NOW);
+      if (part.meta) wholes++;
+      log.wrote(part);
+    }
+    expect(wholes).toBeGreaterThan(1);
+    expect(wholes).toBeLessThan(20);
+  });
+});
+
+function encodeRecordLength(ops: Op[]): number {
+  return new TextEncoder().encode(JSON.stringify(ops)).length + 8;
+}
