@@ -5,7 +5,8 @@ import { concat } from './encode.js';
 export interface PendingPush {
   readonly frames: Uint8Array;
   readonly count: number;
-  readonly resolve: () => void;
+  /** Called with the entry id of the first item. */
+  readonly resolve: (first: number) => void;
   readonly reject: (error: unknown) => void;
 }
 
@@ -41,8 +42,8 @@ export class GroupCommit {
     this.#pushed = pushed;
   }
 
-  /** Resolves once `frames` (a unit of `count` items) are committed. */
-  add(frames: Uint8Array, count: number): Promise<void> {
+  /** Resolves with the first item's entry id once `frames` (a unit of `count` items) are committed. */
+  add(frames: Uint8Array, count: number): Promise<number> {
     return new Promise((resolve, reject) => {
       this.#pending.push({ frames, count, resolve, reject });
       if (this.#queued) return;
@@ -57,9 +58,11 @@ export class GroupCommit {
     this.#queued = false;
     while (this.#pending.length > 0) {
       let units: PendingPush[] = [];
+      let first = 0;
       try {
         await this.#view.commit(() => {
-          const planned = planAppend(this.#pending, this.#view.segments.tail, this.#view.next, this.#limits);
+          first = this.#view.next;
+          const planned = planAppend(this.#pending, this.#view.segments.tail, first, this.#limits);
           units = planned.units;
           return { batch: { write: planned.write }, result: undefined };
         });
@@ -68,7 +71,10 @@ export class GroupCommit {
         return;
       }
       this.#pending.splice(0, units.length);
-      for (const unit of units) unit.resolve();
+      for (const unit of units) {
+        unit.resolve(first);
+        first += unit.count;
+      }
       this.#pushed(units.reduce((sum, u) => sum + u.count, 0));
     }
   }

@@ -1,3 +1,4 @@
+import { Heap } from './heap.js';
 import { Intervals } from './intervals.js';
 import type { Range } from './ranges.js';
 
@@ -27,8 +28,9 @@ export class Holds {
   readonly #leases = new Map<string, Hold>();
   readonly #owners = new Map<string, Set<Hold>>();
   /** Holds by `until`, earliest first; holds emptied meanwhile are skipped when they come up. */
-  #expiry: Hold[] = [];
-  #live = 0;
+  readonly #expiry = new Heap<Hold>((a, b) => a.until - b.until);
+  /** Every hold that holds something. */
+  readonly #live = new Set<Hold>();
 
   /** The hold over `seq`, as long as it holds at `now`. */
   at(seq: number, now: number): Hold | undefined {
@@ -56,8 +58,8 @@ export class Holds {
   }
 
   /** Every hold that holds something. */
-  *all(): Generator<Hold> {
-    for (const hold of this.#expiry) if (hold.size > 0) yield hold;
+  all(): IterableIterator<Hold> {
+    return this.#live.values();
   }
 
   /** The runs `hold` still holds. */
@@ -81,7 +83,8 @@ export class Holds {
       if (!set) this.#owners.set(added.owner, (set = new Set()));
       set.add(added);
     }
-    this.#push(added);
+    this.#live.add(added);
+    this.#expiry.push(added);
     return added;
   }
 
@@ -105,67 +108,27 @@ export class Holds {
 
   /** Ends every hold whose time is up at `now`. */
   expire(now: number): void {
-    while (this.#expiry.length > 0 && this.#expiry[0]!.until <= now) {
-      const hold = this.#pop();
-      if (hold.size > 0) this.drop(hold);
+    for (let top = this.#expiry.peek(); top && top.until <= now; top = this.#expiry.peek()) {
+      this.#expiry.pop();
+      if (top.size > 0) this.drop(top);
     }
   }
 
   /** When the earliest hold ends, or Infinity. */
   nextEnd(): number {
-    while (this.#expiry.length > 0 && this.#expiry[0]!.size === 0) this.#pop();
-    return this.#expiry[0]?.until ?? Infinity;
+    while (this.#expiry.peek()?.size === 0) this.#expiry.pop();
+    return this.#expiry.peek()?.until ?? Infinity;
   }
 
   #shrink(hold: Hold, by: number): void {
     hold.size -= by;
     if (hold.size > 0) return;
-    this.#live--;
+    this.#live.delete(hold);
     if (this.#leases.get(hold.lease) === hold) this.#leases.delete(hold.lease);
     const set = this.#owners.get(hold.owner);
     set?.delete(hold);
     if (set?.size === 0) this.#owners.delete(hold.owner);
     // Emptied holds wait in the heap until their time comes; when they outnumber the live ones, sweep them out.
-    if (this.#expiry.length > 64 && this.#expiry.length > 4 * this.#live) {
-      const live = this.#expiry.filter((h) => h.size > 0);
-      this.#expiry = [];
-      for (const h of live) this.#heapUp(this.#expiry.push(h) - 1);
-    }
-  }
-
-  #push(hold: Hold): void {
-    this.#live++;
-    this.#heapUp(this.#expiry.push(hold) - 1);
-  }
-
-  #pop(): Hold {
-    const heap = this.#expiry;
-    const top = heap[0]!;
-    const last = heap.pop()!;
-    if (heap.length > 0) {
-      heap[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < heap.length && heap[l]!.until < heap[m]!.until) m = l;
-        if (r < heap.length && heap[r]!.until < heap[m]!.until) m = r;
-        if (m === i) break;
-        [heap[i], heap[m]] = [heap[m]!, heap[i]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-
-  #heapUp(i: number): void {
-    const heap = this.#expiry;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (heap[parent]!.until <= heap[i]!.until) break;
-      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
-      i = parent;
-    }
+    if (this.#expiry.size > 64 && this.#expiry.size > 4 * this.#live.size) this.#expiry.filter((h) => h.size > 0);
   }
 }

@@ -2,13 +2,13 @@ import type { Clock } from './clock.js';
 import { STALE, type CommitView, type Plan } from './commit-view.js';
 import { SluiceError } from './errors.js';
 import type { Hold } from './holds.js';
-import { randomId } from './ids.js';
+import { parseIds, randomId } from './ids.js';
 import type { Lease, LeaseEntry, QueueEntry, TakeOptions } from './queue-types.js';
 import { flat, type Op } from './queue-state.js';
 import { toRanges } from './ranges.js';
 import type { StoredItem } from './segments.js';
 import type { QueueStorage } from './store.js';
-import { walk } from './walk.js';
+import { itemAt, walk } from './walk.js';
 
 /** What leasing needs of the queue it serves. */
 export interface LeasingContext<T> {
@@ -53,14 +53,25 @@ export class Leasing<T> {
     for (const op of ops) view.state.apply(op);
     view.state.holds.expire(now);
     const chosen: LeaseEntry<T>[] = [];
-    const { filter } = options;
+    const { filter, ids, early } = options;
+    const choose = (item: StoredItem) => chosen.push({ id: String(item.seq), value: this.#c.decode(item), attempts: view.state.attemptsOf(item.seq) + 1 });
     try {
-      for await (const { item, held } of walk(view, now, !filter, this.#c.lost)) {
-        const entry = this.entry(item, held);
-        const wanted = filter ? filter(entry) : true;
-        if (wanted === 'stop') break;
-        if (wanted && entry.state === 'ready') chosen.push({ id: entry.id, value: entry.value, attempts: entry.attempts + 1 });
-        if (chosen.length === max) break;
+      if (ids) {
+        for (const seq of parseIds(ids)) {
+          const held = view.state.holds.at(seq, now);
+          if (held && !(early && held.lease === '')) continue;
+          const item = await itemAt(view, seq);
+          if (item) choose(item);
+          if (chosen.length === max) break;
+        }
+      } else {
+        for await (const { item, held } of walk(view, now, !filter, this.#c.lost)) {
+          const entry = this.entry(item, held);
+          const wanted = filter ? filter(entry) : true;
+          if (wanted === 'stop') break;
+          if (wanted && entry.state === 'ready') chosen.push({ id: entry.id, value: entry.value, attempts: entry.attempts + 1 });
+          if (chosen.length === max) break;
+        }
       }
       options.signal?.throwIfAborted();
     } catch (error) {

@@ -56,6 +56,30 @@ export interface TakeOptions<T> {
    * An entry's `value` is decoded only when read. Without a filter, the oldest ready entries are taken.
    */
   readonly filter?: (entry: QueueEntry<T>) => boolean | 'stop';
+  /**
+   * Take these entries only (those of them that are available), found by id without walking the queue: how a
+   * scheduler that keeps its own index of the entries takes the ones it chose. Not with `filter`.
+   */
+  readonly ids?: readonly string[];
+  /**
+   * With `ids`: take entries released with a delay before the delay ends (a retry brought forward, say because
+   * the network is back). Entries leased to others are never taken.
+   * @default false
+   */
+  readonly early?: boolean;
+}
+
+/** Options of `Queue.list`. */
+export interface ListOptions {
+  /**
+   * At most this many entries.
+   * @default Infinity
+   */
+  readonly limit?: number;
+  /** Only entries after this id (the last id of a previous page, say). */
+  readonly after?: string;
+  /** Only these entries (those of them still unacked), in queue order. */
+  readonly ids?: readonly string[];
 }
 
 /** What `Queue.stats` reports. */

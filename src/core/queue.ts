@@ -6,17 +6,20 @@ import { GroupCommit } from './group-commit.js';
 import { parseIds } from './ids.js';
 import { Leasing } from './leasing.js';
 import { resolveOptions, type QueueOptions, type ResolvedOptions } from './options.js';
-import type { IterateOptions, Lease, QueueEntry, QueueStats, TakeOptions } from './queue-types.js';
+import type { IterateOptions, Lease, ListOptions, QueueEntry, QueueStats, TakeOptions } from './queue-types.js';
 import { repairPlan } from './recovery.js';
 import type { StoredItem } from './segments.js';
 import { serial } from './serial.js';
 import type { QueueStorage, Store } from './store.js';
 import { TypedEventTarget } from './typed-events.js';
-import { check, integer, isFunction, optional, optionsObject, positive, withMethods } from './validate.js';
+import { check, integer, isBoolean, isFunction, optional, optionsObject, positive, text, withMethods } from './validate.js';
 import { waitFor, type Waiting } from './wait.js';
-import { walk, type Walked } from './walk.js';
+import { itemAt, walk } from './walk.js';
 
-const TAKE_RULES = { leaseMs: optional(positive), signal: optional(withMethods('throwIfAborted', 'addEventListener')), filter: optional(isFunction) };
+const SIGNAL = optional(withMethods('throwIfAborted', 'addEventListener'));
+const IDS = optional(['an array of entry ids', Array.isArray]);
+const TAKE_RULES = { leaseMs: optional(positive), signal: SIGNAL, filter: optional(isFunction), ids: IDS, early: optional(isBoolean) };
+const LIST_RULES = { limit: optional(['an integer >= 0 (or Infinity)', (v) => v === Infinity || (Number.isInteger(v) && (v as number) >= 0)]), after: optional(text), ids: IDS };
 
 /**
  * A durable FIFO of items. Pushes are stored before they resolve; `take` leases items to this handle until they
@@ -89,21 +92,18 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     });
   }
 
-  /** Stores `item`; resolves once it is durable (to the queue's `durability`). */
-  push(item: T): Promise<void> {
-    return this.pushMany([item]);
+  /** Stores `item`; resolves its entry id once it is durable (to the queue's `durability`). */
+  async push(item: T): Promise<string> {
+    return (await this.pushMany([item]))[0]!;
   }
 
-  /** Stores `items` all or nothing, in one commit; resolves once they are durable. */
-  pushMany(items: readonly T[]): Promise<void> {
-    try {
-      this.#checkOpen();
-      if (!Array.isArray(items)) throw new SluiceError('ERR_INVALID_OPTION', 'Expected `items` to be an array.');
-      if (items.length === 0) return Promise.resolve();
-      return this.#pushes.add(encodeItems(this.#options.codec, items, this.#options.maxItemBytes), items.length);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  /** Stores `items` all or nothing, in one commit; resolves their entry ids once they are durable. */
+  async pushMany(items: readonly T[]): Promise<string[]> {
+    this.#checkOpen();
+    if (!Array.isArray(items)) throw new SluiceError('ERR_INVALID_OPTION', 'Expected `items` to be an array.');
+    if (items.length === 0) return [];
+    const first = await this.#pushes.add(encodeItems(this.#options.codec, items, this.#options.maxItemBytes), items.length);
+    return items.map((_, i) => String(first + i));
   }
 
   /** Leases up to `max` of the oldest available items to this handle; `undefined` when none is available. */
@@ -131,7 +131,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
       check({ max }, { max: integer(1, 2 ** 31) });
       return this.#read(async () => {
         const out: T[] = [];
-        for await (const { item } of this.#items(true)) {
+        for await (const { item } of walk(this.#view, this.#expire(), true, this.#lostFn)) {
           out.push(this.#decode(item));
           if (out.length === max) break;
         }
@@ -140,15 +140,26 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     });
   }
 
-  /** Every unacked entry in queue order with its state (at most `limit`), for inspection and tools. */
-  list(options?: { readonly limit?: number }): Promise<QueueEntry<T>[]> {
+  /** Unacked entries in queue order with their state (at most `limit`, after `after`, or only `ids`), for inspection and tools. */
+  list(options?: ListOptions): Promise<QueueEntry<T>[]> {
     return this.#run(async () => {
-      const { limit = Infinity } = optionsObject(options);
-      if (limit !== Infinity) check({ limit }, { limit: integer(0, 2 ** 31) });
+      const o = optionsObject(options);
+      check(o, LIST_RULES);
+      const { limit = Infinity, after, ids } = o;
+      const from = after === undefined ? 0 : parseIds([after])[0]! + 1;
+      const wanted = ids && parseIds(ids);
       return this.#read(async () => {
         const out: QueueEntry<T>[] = [];
+        const now = this.#expire();
+        if (wanted) {
+          for (const seq of wanted) {
+            const item = await itemAt(this.#view, seq);
+            if (item && out.length < limit) out.push(this.#leasing.entry(item, this.#view.state.holds.at(seq, now)));
+          }
+          return out;
+        }
         if (limit === 0) return out;
-        for await (const { item, held } of this.#items(false)) {
+        for await (const { item, held } of walk(this.#view, now, false, this.#lostFn, from)) {
           out.push(this.#leasing.entry(item, held));
           if (out.length >= limit) break;
         }
@@ -226,7 +237,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   /** Leases as they become available, until the queue closes or `signal` aborts. Waits for pushes. */
   async *iterate(options?: IterateOptions): AsyncGenerator<Lease<T>, void, undefined> {
     const o = optionsObject(options);
-    check(o, { max: optional(integer(1, 2 ** 31)), leaseMs: optional(positive), signal: TAKE_RULES.signal });
+    check(o, { max: optional(integer(1, 2 ** 31)), leaseMs: optional(positive), signal: SIGNAL });
     const { max = 100, leaseMs, signal } = o;
     while (!this.#closing && !signal?.aborted) {
       const waiting = this.#waitForChange(signal);
@@ -273,12 +284,14 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     return this.#view.commit(async () => ({ result: await fn() }));
   }
 
-  /** Unacked items in order from the head; holds whose time is up are ended first. */
-  #items(skipHeld: boolean): AsyncGenerator<Walked> {
+  /** Ends the holds whose time is up; returns the time. */
+  #expire(): number {
     const now = this.#options.clock.now();
     this.#view.state.holds.expire(now);
-    return walk(this.#view, now, skipHeld, (segment, from, to) => this.#lost(segment, from, to));
+    return now;
   }
+
+  readonly #lostFn = (segment: number, from: number, to: number) => this.#lost(segment, from, to);
 
   #decode(item: StoredItem): T {
     return this.#options.codec.decode(item.bytes.subarray(item.start, item.end));

@@ -1,4 +1,4 @@
-import type { Clock } from './clock.js';
+import { after, type Clock } from './clock.js';
 
 export interface Waiting {
   readonly promise: Promise<void>;
@@ -14,10 +14,10 @@ export function waitFor(options: { clock: Clock; ms: number; signal: AbortSignal
   const { clock, ms, signal, waiters } = options;
   let done!: () => void;
   const promise = new Promise<void>((resolve) => (done = resolve));
-  const timer = ms === Infinity ? undefined : clock.setTimeout(() => cancel(), Math.max(0, ms));
+  const stop = ms === Infinity ? undefined : after(clock, ms, () => cancel());
   const cancel = () => {
     waiters.delete(cancel);
-    if (timer !== undefined) clock.clearTimeout(timer);
+    stop?.();
     signal?.removeEventListener('abort', cancel);
     done();
   };

@@ -19,10 +19,11 @@ export async function* walk(
   now: number,
   skipHeld: boolean,
   lost: (segment: number, from: number, to: number) => Promise<void>,
+  from = 0,
 ): AsyncGenerator<Walked> {
   const { state, segments } = view;
   const next = view.next;
-  for (let seq = state.head; ; ) {
+  for (let seq = Math.max(from, state.head); ; ) {
     for (let at = -1; at !== seq; ) {
       at = seq;
       seq = state.acked.endOf(seq);
@@ -52,4 +53,14 @@ export async function* walk(
     await lost(info.id, seq, end);
     seq = end;
   }
+}
+
+/** The unacked item `seq`, or undefined when it is acked, not pushed yet, or cannot be read. */
+export async function itemAt(view: CommitView, seq: number): Promise<StoredItem | undefined> {
+  if (seq >= view.next || view.state.isAcked(seq)) return undefined;
+  const index = view.segments.indexOf(seq);
+  if (index < 0) return undefined;
+  const { items, vanished } = await view.segments.items(index);
+  if (vanished) throw STALE;
+  return items[seq - view.segments.list[index]!.id];
 }

@@ -1,6 +1,6 @@
 import type { LeaseEntry } from '../core/queue-types.js';
 import { batchable } from './request.js';
-import { laneOf, type Ordering } from './scheduler.js';
+import { laneOf, type Ordering } from './pending.js';
 import { taskBytes, type StoredTask } from './task.js';
 
 type Entry = LeaseEntry<StoredTask>;

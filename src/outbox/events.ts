@@ -43,6 +43,27 @@ export interface FlushResult {
   readonly remaining: number;
 }
 
+/** A pending task as `Outbox.list` shows it: never its headers or body. */
+export interface PendingTask {
+  readonly id: string;
+  readonly method: string;
+  readonly url: string;
+  readonly group?: string;
+  /** Sends started so far. */
+  readonly attempts: number;
+  /**
+   * 'ready': waiting its turn. 'sending': a request is out (here or in another tab). 'retrying': failed, waiting
+   * for `nextAttemptAt`. 'scheduled': waiting for its `notBefore`.
+   */
+  readonly state: 'ready' | 'sending' | 'retrying' | 'scheduled';
+  /** Epoch ms of the next attempt, when retrying or scheduled. */
+  readonly nextAttemptAt?: number;
+  /** The last attempt's HTTP status, when it got one (in this session). */
+  readonly lastStatus?: number;
+  /** The last attempt's error, when it got no response (in this session). */
+  readonly lastError?: string;
+}
+
 export interface OutboxEventMap {
   /** Tasks of this handle are stored (what service-worker glue registers a sync for). */
   enqueue: CustomEvent<{ readonly ids: readonly string[] }>;
@@ -51,6 +72,8 @@ export interface OutboxEventMap {
   dead: CustomEvent<DeadDetail>;
   /** Nothing is left to deliver. */
   drained: Event;
+  /** The pending tasks changed (enqueued, sent, retried, dead, removed): what a UI listing them redraws on. */
+  change: Event;
   online: Event;
   offline: Event;
   /** A failure the outbox cannot hand to a caller (a storage error during background delivery). */

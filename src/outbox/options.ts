@@ -2,7 +2,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { checkName } from '../core/options.js';
 import { check, invalid, oneOf } from '../core/validate.js';
 import type { Durability, Store } from '../core/store.js';
-import type { Connectivity } from '../platform/connectivity.js';
+import type { Connectivity } from './connectivity.js';
 import { defaultClassify, type Classify } from './classify.js';
 import type { HttpTask } from './task.js';
 
@@ -119,6 +119,8 @@ export interface ResolvedOutboxOptions {
   readonly timeoutMs: number;
   readonly classify: Classify;
   readonly batch: Required<BatchOptions> | undefined;
+  /** `batch.url`, absolute. */
+  readonly batchUrl: string | undefined;
   readonly onBeforeSend: OutboxOptions['onBeforeSend'];
   readonly durability: Durability;
   readonly limits: Required<LimitOptions>;
@@ -201,6 +203,7 @@ export function resolveOutboxOptions(options: OutboxOptions): ResolvedOutboxOpti
     timeoutMs: options.timeoutMs ?? 30_000,
     classify: options.classify ?? defaultClassify,
     batch,
+    batchUrl: batch && new URL(batch.url, options.baseUrl).href,
     onBeforeSend: options.onBeforeSend,
     durability: options.durability ?? 'relaxed',
     limits,

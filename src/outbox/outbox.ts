@@ -1,49 +1,36 @@
 import { SluiceError } from '../core/errors.js';
-import { TypedEventTarget } from '../core/typed-events.js';
 import { randomId } from '../core/ids.js';
-import type { Lease, LeaseEntry } from '../core/queue-types.js';
+import type { Lease, QueueEntry } from '../core/queue-types.js';
 import { Queue } from '../core/queue.js';
+import { serial } from '../core/serial.js';
 import type { Store } from '../core/store.js';
-import { platformConnectivity } from '../platform/connectivity.js';
-import { backoffDelay } from './backoff.js';
+import { TypedEventTarget } from '../core/typed-events.js';
+import { platformConnectivity } from './connectivity.js';
 import { Coordination, type Relayed } from './coordination.js';
-import { DeadLetters, type DeadReason, type DeadRecord } from './dead-letters.js';
-import type { DeadDetail, FlushResult, OutboxEventMap, RetryDetail, SentDetail } from './events.js';
+import { DeadLetters, type DeadRecord } from './dead-letters.js';
+import { DeliveryLoop } from './delivery-loop.js';
+import { Dispatcher, type DeliveryRun, type ToDead } from './dispatcher.js';
+import type { DeadDetail, FlushResult, OutboxEventMap, PendingTask, SentDetail } from './events.js';
+import { makeRoom } from './limits.js';
 import { resolveOutboxOptions, type OutboxOptions, type ResolvedOutboxOptions } from './options.js';
-import { discard, isNetworkError, send } from './send.js';
+import { onPageHide } from './page-hide.js';
+import { PendingIndex, type Pending } from './pending.js';
+import { Reachability } from './reachability.js';
 import { buildRequest } from './request.js';
-import { onPageHide } from '../platform/connectivity-pagehide.js';
-import { parseRetryAfter } from './retry-after.js';
-import { byPriority, Eligibility, nextWake, pick } from './scheduler.js';
-import { normaliseTask, publicTask, resolveUrl, taskBytes, taskFromRequest, type HttpTask, type StoredTask } from './task.js';
-import { Budget } from './budget.js';
-import { packBatches } from './batching.js';
-import { AckBatcher } from './acks.js';
-import { reconcile, superseded } from './reconcile.js';
+import { reconcile } from './reconcile.js';
+import { isNetworkError } from './send.js';
+import { normaliseTask, publicTask, taskBytes, taskFromRequest, type HttpTask, type StoredTask } from './task.js';
 
-type Entry = LeaseEntry<StoredTask>;
-
-/** Counts of one delivery run (a `flush`, or the background loop). */
-interface Tally {
-  sent: number;
-  retried: number;
-  dead: number;
-  /** Task ids attempted in this run: a flush tries each task at most once. */
-  readonly attempted: Set<string>;
-}
-
-/** A task leaving for dead: where it was, and the record it becomes. */
-interface Burial {
-  readonly entryId: string;
-  readonly record: DeadRecord;
-}
-
-const tally = (): Tally => ({ sent: 0, retried: 0, dead: 0, attempted: new Set() });
+const newRun = (once: boolean): DeliveryRun => ({ sent: 0, retried: 0, dead: 0, parked: once ? new Set() : undefined });
 
 /**
  * HTTP tasks stored first and delivered with retry. A task leaves only as sent (acked after its response) or dead
  * (moved to `dead` with its reason); retry bookkeeping lives in the queue (attempts, delays), so it survives
  * restarts; a process that dies mid-request sends the task again with the same Idempotency-Key.
+ *
+ * The pieces: `PendingIndex` (what may go next, without scanning), `Dispatcher` (take, send, settle),
+ * `verdictFor` (the policy), `DeliveryLoop` (background delivery), `Reachability` (online/offline and probes),
+ * `Coordination` (tabs). This class checks arguments, stores tasks, and wires them.
  */
 export class Outbox extends TypedEventTarget<OutboxEventMap> {
   /** The store used when `OutboxOptions.store` is absent. Set by the platform entries. */
@@ -51,64 +38,43 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
 
   readonly name: string;
   readonly dead: DeadLetters;
-  readonly #o: ResolvedOutboxOptions;
+  readonly #options: ResolvedOutboxOptions;
   readonly #queue: Queue<StoredTask>;
-  readonly #graveyard: Queue<DeadRecord>;
-  readonly #coord: Coordination;
-  readonly #budget: Budget;
-  /** Requests in flight: what `concurrency` bounds. A slot frees when the response is in. */
-  readonly #active = new Set<Promise<void>>();
-  /** Deliveries not yet settled (acked, delayed or buried); a superset of `#active`. */
-  readonly #settling = new Set<Promise<void>>();
-  /** Bumped whenever a slot frees or a delivery settles; `#changed` waits for the next bump. */
-  #changes = 0;
-  #changeWaiters: (() => void)[] = [];
-  readonly #activeIds = new Set<string>();
-  readonly #buffer: { unit: Entry[]; lease: Lease<StoredTask>; run: Tally }[] = [];
-  readonly #acks: AckBatcher;
-  readonly #batchUrl: string | undefined;
-  readonly #background: Tally = tally();
-  readonly #unsubscribe: (() => void) | undefined;
+  readonly #deadQueue: Queue<DeadRecord>;
+  readonly #index: PendingIndex;
+  readonly #coordination: Coordination;
+  readonly #reachability: Reachability;
+  readonly #dispatcher: Dispatcher;
+  readonly #loop: DeliveryLoop;
+  readonly #serial = serial();
+  readonly #background = newRun(false);
   readonly #unpage: (() => void) | undefined;
   /** Tasks this handle enqueued and has not seen leave, for `unloadFlush` (which cannot read storage in time). */
   readonly #recent = new Map<string, StoredTask>();
-  #serial: Promise<unknown> = Promise.resolve();
-  #running = false;
-  #pumping = false;
-  #again = false;
-  #timer: unknown;
   #closing: Promise<void> | undefined;
-  /** What sends have shown; `#manual` (from `setOnline`) overrides it. */
-  #reachable = true;
-  #manual: boolean | undefined;
-  #probeFailures = 0;
-  #probeAt = 0;
-  /** Set once a task with a priority was seen: then each pass lists the queue to pick higher ones first. */
-  #prioritised = false;
   #drained = true;
   /** Bumped before every enqueue: an emptiness read that started before one is stale. */
   #epoch = 0;
+  #syncQueued = false;
+  #changeQueued = false;
 
   /** Opens (creating when absent) the outbox `options.name` and its dead letters `<name>.dead`. */
   static async open(options: OutboxOptions): Promise<Outbox> {
     const o = resolveOutboxOptions(options);
     const store = o.store ?? this.defaultStore?.();
-    // A lease outlives the request's timeout, so a live handle's task is never taken by another meanwhile. Small
-    // segments: a take walks the head segment from its start, acked items included, so its cost grows with it.
-    const common = { clock: o.clock, durability: o.durability, leaseMs: o.timeoutMs + 60_000, segmentItems: 128, ...(store && { store }) };
+    // A lease outlives the request's timeout, so a live handle's task is never taken by another meanwhile.
+    const common = { clock: o.clock, durability: o.durability, leaseMs: o.timeoutMs + 60_000, ...(store && { store }) };
     const queue = await Queue.open<StoredTask>({ name: o.name, ...common });
-    let graveyard: Queue<DeadRecord>;
+    let deadQueue: Queue<DeadRecord>;
     try {
-      graveyard = await Queue.open<DeadRecord>({ name: `${o.name}.dead`, ...common });
+      deadQueue = await Queue.open<DeadRecord>({ name: `${o.name}.dead`, ...common });
     } catch (error) {
       await queue.close();
       throw error;
     }
-    const outbox = new this(o, queue, graveyard);
+    const outbox = new this(o, queue, deadQueue);
     try {
-      await reconcile(queue, graveyard);
-      // Tasks left from an earlier session: 'drained' is owed once they are delivered.
-      if ((await queue.size()) > 0) outbox.#drained = false;
+      await outbox.#serial(() => outbox.#load());
     } catch (error) {
       await outbox.close();
       throw error;
@@ -117,51 +83,65 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   }
 
   /** Use `Outbox.open`. */
-  protected constructor(options: ResolvedOutboxOptions, queue: Queue<StoredTask>, graveyard: Queue<DeadRecord>) {
+  protected constructor(options: ResolvedOutboxOptions, queue: Queue<StoredTask>, deadQueue: Queue<DeadRecord>) {
     super();
     this.name = options.name;
-    this.#o = options;
+    this.#options = options;
     this.#queue = queue;
-    this.#graveyard = graveyard;
-    this.#budget = new Budget(options.limits, queue);
-    // Delivered tasks are removed by id, many per commit: the response is in, whichever lease holds them now.
-    this.#acks = new AckBatcher((ids) => queue.remove(ids));
-    this.#batchUrl = options.batch && resolveUrl(options.batch.url, options.baseUrl);
-    this.dead = new DeadLetters(graveyard, (tasks) => this.#requeue(tasks));
-    this.#coord = new Coordination(options.name, {
+    this.#deadQueue = deadQueue;
+    this.#index = new PendingIndex(options.ordering);
+    this.dead = new DeadLetters(deadQueue, (records) => this.#requeue(records));
+    this.#coordination = new Coordination(options.name, {
       broadcast: true,
       onMessage: (messages) => this.#relayed(messages),
       // Granted while stopped: let the next handle have it.
-      onGranted: () => (this.#running ? this.#kick() : this.#coord.yieldDelivery()),
+      onGranted: () => (this.#loop.running ? this.#loop.kick() : this.#coordination.yieldDelivery()),
     });
-    queue.addEventListener('change', () => this.#kick());
-    const connectivity = options.connectivity ?? platformConnectivity();
-    if (connectivity?.online === false) this.#reachable = false;
+    this.#reachability = new Reachability({
+      clock: options.clock,
+      policy: options.retry,
+      connectivity: options.connectivity ?? platformConnectivity(),
+      changed: (online) => {
+        // Offline: what was taken ahead goes back, so that only a probe leaves.
+        if (!online) this.#unbuffer();
+        this.dispatchEvent(new Event(online ? 'online' : 'offline'));
+      },
+      wake: () => this.#loop.kick(),
+    });
+    this.#dispatcher = new Dispatcher(
+      {
+        options,
+        queue,
+        index: this.#index,
+        reachability: this.#reachability,
+        coordination: this.#coordination,
+        transport: () => this.#transport(),
+        emit: (type, detail) => this.dispatchEvent(detail === undefined ? new Event(type) : new CustomEvent(type, { detail })),
+        toDead: (list, lease, run) => this.#toDead(list, lease, run),
+        running: () => this.#loop.running,
+      },
+      () => this.#loop.kick(),
+    );
+    this.#loop = new DeliveryLoop({
+      clock: options.clock,
+      fill: () => this.#fill(this.#background),
+      settling: () => this.#dispatcher.settling,
+      idle: () => this.#idle(),
+      error: (error) => this.dispatchEvent(new CustomEvent('error', { detail: { error } })),
+    });
+    queue.addEventListener('change', () => this.#sync());
     this.#unpage = options.unloadFlush ? onPageHide(() => this.#unloadFlush(), options.page) : undefined;
-    this.#unsubscribe = connectivity?.subscribe((online) => {
-      if (online) {
-        // The event is a hint: probe at once rather than trusting it blindly.
-        this.#probeAt = 0;
-        this.#kick();
-      } else this.#setReachable(false);
-    });
   }
 
   /** Whether the outbox believes the network is there (a `setOnline` override wins). */
   get online(): boolean {
-    return this.#manual ?? this.#reachable;
+    return this.#reachability.online;
   }
 
   /** Overrides what sends and platform events say, until called again (Node has no online events). */
   setOnline(online: boolean): void {
-    const was = this.online;
-    this.#manual = online;
-    this.#probeFailures = 0;
-    this.#probeAt = 0;
-    if (online) this.#reachable = true;
-    else this.#release();
-    if (was !== online) this.dispatchEvent(new Event(online ? 'online' : 'offline'));
-    if (online) this.#kick();
+    this.#reachability.set(online);
+    if (!online) this.#unbuffer();
   }
 
   /** Stores `task` (an `HttpTask` or a `Request`) for delivery; resolves its id once it is durable. */
@@ -174,24 +154,30 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   async enqueueMany(tasks: readonly (HttpTask | Request)[]): Promise<string[]> {
     this.#checkOpen();
     if (!Array.isArray(tasks)) throw new SluiceError('ERR_INVALID_TASK', 'Expected `tasks` to be an array.');
-    const now = this.#o.clock.now();
+    const now = this.#options.clock.now();
     const plain = await Promise.all(tasks.map((t) => (isRequest(t) ? taskFromRequest(t) : t)));
-    const stored = plain.map((t) => normaliseTask(t, this.#o.baseUrl, now));
+    const stored = plain.map((t) => normaliseTask(t, this.#options.baseUrl, now));
     if (stored.length === 0) return [];
     this.#epoch++;
-    if (stored.some((t) => t.priority)) this.#prioritised = true;
-    await this.#exclusive(async () => {
-      const replaced = (await superseded(this.#queue, stored, (id) => this.#activeIds.has(id))).map((e) => this.#burial(e, 'superseded'));
-      const evicted = await this.#budget.makeRoom(stored, replaced);
-      const buried = [...replaced, ...evicted.map((e) => this.#burial(e, 'evicted'))];
-      await this.#queue.pushMany(stored.filter((t) => !buried.some((b) => b.record.task === t)));
-      await this.#bury(buried, undefined, this.#background);
+    await this.#serial(async () => {
+      await this.#catchUp();
+      // Coalescing: within the batch, the last task of a key wins too.
+      const keep = stored.filter((t, i) => t.key === undefined || !stored.slice(i + 1).some((u) => u.key === t.key));
+      const doomed: ToDead[] = stored.filter((t) => !keep.includes(t)).map((value) => ({ entry: { id: '', value, attempts: 0 }, reason: 'superseded' }));
+      const keys = new Set(keep.flatMap((t) => (t.key === undefined ? [] : [t.key])));
+      const replaced = await this.#entries([...keys].flatMap((key) => this.#index.withKey(key)));
+      doomed.push(...replaced.map((entry) => ({ entry, reason: 'superseded' as const })));
+      doomed.push(...(await this.#evictions(keep, replaced)).map((entry) => ({ entry, reason: 'evicted' as const })));
+      const ids = await this.#queue.pushMany(keep);
+      keep.forEach((task, i) => this.#index.add(Number(ids[i]), task, 0));
+      await this.#toDead(doomed, undefined, this.#background);
     });
     this.#drained = false;
     const ids = stored.map((t) => t.id);
     if (this.#unpage) for (const t of stored) this.#recent.set(t.id, t);
     this.dispatchEvent(new CustomEvent('enqueue', { detail: { ids } }));
-    this.#kick();
+    this.#changed();
+    this.#loop.kick();
     return ids;
   }
 
@@ -209,11 +195,11 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     headers.set('idempotency-key', task.id);
     try {
       const response = await this.#transport()(new Request(request, { headers }));
-      this.#setReachable(true);
+      this.#reachability.saw(true);
       return response;
     } catch (error) {
       if (!isNetworkError(error)) throw error;
-      this.#setReachable(false);
+      this.#reachability.saw(false);
       const id = await this.enqueue(task);
       return new Response(null, { status: 202, statusText: 'Accepted', headers: { 'Sluice-Queued': id } });
     }
@@ -222,18 +208,23 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   /** One delivery run now: every task that may go is tried once. Resolves with what happened and what is left. */
   async flush(options: { readonly signal?: AbortSignal } = {}): Promise<FlushResult> {
     this.#checkOpen();
-    const run = tally();
-    for (;;) {
-      options.signal?.throwIfAborted();
-      const seen = this.#changes;
-      const started = await this.#fill(run);
-      if (started === 0 && this.#settling.size === 0) break;
-      // Compared with the count before the fill, so a change during it is not waited for again (a lost wake-up).
-      if ((started === 0 || this.#active.size >= this.#o.concurrency) && seen === this.#changes) await this.#changed();
+    const run = newRun(true);
+    const dispatcher = this.#dispatcher;
+    try {
+      for (;;) {
+        options.signal?.throwIfAborted();
+        const seen = dispatcher.changes;
+        const started = await this.#fill(run);
+        if (started === 0 && dispatcher.settling === 0) break;
+        // Compared with the count before the fill, so a change during it is not waited for again (a lost wake-up).
+        if ((started === 0 || dispatcher.active >= this.#options.concurrency) && seen === dispatcher.changes) await dispatcher.changed();
+      }
+    } finally {
+      this.#index.unpark(run.parked!);
     }
-    if (!this.#running) {
-      await this.#exclusive(() => this.#unbuffer());
-      this.#coord.yieldDelivery();
+    if (!this.#loop.running) {
+      await this.#serial(() => dispatcher.unbuffer());
+      this.#coordination.yieldDelivery();
     }
     const epoch = this.#epoch;
     const remaining = await this.#queue.size();
@@ -244,19 +235,16 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   /** Delivers in the background from now on: at once, when tasks arrive, when delays end, when the network returns. */
   start(): void {
     this.#checkOpen();
-    this.#running = true;
-    this.#kick();
+    this.#loop.start();
   }
 
   /** Stops background delivery; resolves when the requests in flight have ended. */
   async stop(): Promise<void> {
-    this.#running = false;
-    if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
-    await this.#exclusive(() => this.#unbuffer());
-    while (this.#settling.size > 0) await Promise.allSettled([...this.#settling]);
-    await this.#exclusive(() => this.#unbuffer());
-    this.#coord.yieldDelivery();
+    this.#loop.stop();
+    await this.#serial(() => this.#dispatcher.unbuffer());
+    await this.#dispatcher.settled();
+    await this.#serial(() => this.#dispatcher.unbuffer());
+    this.#coordination.yieldDelivery();
   }
 
   /** Tasks not yet sent or dead (in flight included). */
@@ -264,15 +252,50 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     return this.#queue.size();
   }
 
+  /** Pending tasks in queue order (at most `limit`, of one `group`): for a UI or an operator. Never headers or bodies. */
+  async list(options: { readonly group?: string; readonly limit?: number } = {}): Promise<PendingTask[]> {
+    this.#checkOpen();
+    const { group, limit = Infinity } = options;
+    await this.#serial(() => this.#catchUp());
+    const chosen: Pending[] = [];
+    for (const pending of this.#index.values()) {
+      if (chosen.length >= limit) break;
+      if (group === undefined || pending.group === group) chosen.push(pending);
+    }
+    const entries = new Map((await this.#queue.list({ ids: chosen.map((p) => String(p.seq)) })).map((e) => [Number(e.id), e]));
+    return chosen.flatMap((p) => {
+      const entry = entries.get(p.seq);
+      return entry ? [pendingView(p, entry)] : [];
+    });
+  }
+
+  /** Withdraws pending tasks (by task id) that are not in flight; resolves how many were removed. */
+  async remove(ids: readonly string[]): Promise<number> {
+    this.#checkOpen();
+    if (!Array.isArray(ids)) throw new SluiceError('ERR_INVALID_OPTION', 'Expected `ids` to be an array of task ids.');
+    const removed = await this.#serial(async () => {
+      const gone = ids.flatMap((id) => {
+        const pending = this.#index.byId(id);
+        return pending && pending.state !== 'busy' ? [pending] : [];
+      });
+      if (gone.length === 0) return 0;
+      const count = await this.#queue.remove(gone.map((p) => String(p.seq)));
+      for (const pending of gone) this.#index.remove(pending);
+      return count;
+    });
+    if (removed > 0) this.#changed();
+    return removed;
+  }
+
   /** Stops, waits for requests in flight, and closes. Later calls reject 'ERR_CLOSED'. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.stop();
-      await this.#serial;
-      this.#unsubscribe?.();
+      await this.#serial(() => undefined);
+      this.#reachability.close();
       this.#unpage?.();
-      this.#coord.close();
-      await Promise.allSettled([this.#queue.close(), this.#graveyard.close()]);
+      this.#coordination.close();
+      await Promise.allSettled([this.#queue.close(), this.#deadQueue.close()]);
     })();
     return this.#closing;
   }
@@ -286,267 +309,128 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     return super.dispatchEvent(event);
   }
 
-  // ---- delivery ----
+  // ---- internals ----
 
-  /**
-   * Starts what may go now in the free slots; resolves how many tasks it started. Takes a few more than the free
-   * slots and keeps them leased in a buffer, so that a slot freed by a response starts the next task without
-   * waiting for a storage commit.
-   */
-  async #fill(run: Tally): Promise<number> {
-    return this.#exclusive(async () => {
-      if (this.#closing && !this.#running && run === this.#background) return 0;
-      let free = this.#o.concurrency - this.#active.size;
-      if (free <= 0 || this.#manual === false) return 0;
-      const now = this.#o.clock.now();
-      if (!this.#reachable) {
-        // Offline: one probe at a time, spaced by backoff, rather than a storm of doomed requests.
-        if (this.#active.size > 0 || now < this.#probeAt) return 0;
-        free = 1;
-      }
-      if (!(await this.#coord.mayDeliver(this.#running))) return 0;
-      // Only without ordering: with lanes, asking for more than can be eligible makes the take walk the whole queue.
-      const prefetch = this.#reachable && this.#o.ordering === 'none' ? this.#o.concurrency : 0;
-      let started = this.#startBuffered(free);
-      free -= started.slots;
-      // Refilled below half, after starting what was there: the take's commit overlaps requests in flight.
-      if ((free > 0 && this.#buffer.length === 0) || this.#buffer.length < prefetch / 2) {
-        const lease = await this.#take(free + prefetch - this.#buffer.length, run, now);
-        if (!lease) return started.tasks;
-        // A flush tries each task once; the background loop tries again whenever a task is ready again.
-        const once = run !== this.#background;
-        for (const entry of lease.entries) {
-          if (once) run.attempted.add(entry.value.id);
-          this.#activeIds.add(entry.value.id);
-        }
-        const { units, leftover } = this.#o.batch
-          ? packBatches(lease.entries, this.#o.ordering, this.#o.batch)
-          : { units: byPriority(lease.entries).map((e) => [e]), leftover: [] };
-        if (leftover.length > 0) await this.#unbuffer([{ unit: leftover, lease, run }]);
-        this.#buffer.push(...units.map((unit) => ({ unit, lease, run })));
-        const more = this.#startBuffered(free);
-        started = { tasks: started.tasks + more.tasks, slots: started.slots + more.slots };
-      }
-      return started.tasks;
+  /** Reads the queue into the index, settling what a crash left half done first. */
+  async #load(): Promise<void> {
+    const entries = await this.#queue.list();
+    const removed = await reconcile(entries, this.#queue, this.#deadQueue);
+    for (const e of entries) if (!removed.has(e.id)) this.#add(e);
+    // Tasks left from an earlier session: 'drained' is owed once they are delivered.
+    if (this.#index.size > 0) this.#drained = false;
+  }
+
+  #add(e: QueueEntry<StoredTask>): void {
+    const held = e.state !== 'ready';
+    this.#index.add(Number(e.id), e.value, e.attempts, held ? e.availableAt : 0, e.state === 'leased' ? 'lease' : 'server');
+  }
+
+  /** Another handle committed: take in what it pushed (coalesced; what it removed is found out when taken). */
+  #sync(): void {
+    if (this.#syncQueued || this.#closing) return;
+    this.#syncQueued = true;
+    void this.#serial(() => this.#catchUp())
+      .then(() => this.#loop.kick())
+      .catch((error: unknown) => this.dispatchEvent(new CustomEvent('error', { detail: { error } })));
+  }
+
+  /** Adds the entries pushed after the last one the index knows (call it alone). */
+  async #catchUp(): Promise<void> {
+    this.#syncQueued = false;
+    const last = this.#index.last;
+    for (const e of await this.#queue.list(last < 0 ? {} : { after: String(last) })) this.#add(e);
+  }
+
+  /** The stored entries of `pending` tasks that may be moved to dead (not in flight here or elsewhere). */
+  async #entries(pending: readonly Pending[]): Promise<QueueEntry<StoredTask>[]> {
+    const free = pending.filter((p) => p.state !== 'busy');
+    if (free.length === 0) return [];
+    const found = await this.#queue.list({ ids: free.map((p) => String(p.seq)) });
+    const ids = new Set(found.map((e) => e.id));
+    for (const p of free) if (!ids.has(String(p.seq))) this.#index.remove(p);
+    return found.filter((e) => {
+      if (e.state !== 'leased') return true;
+      this.#index.wait(this.#index.get(Number(e.id))!, e.availableAt, 'lease');
+      return false;
     });
   }
 
-  /** Starts buffered units in up to `free` slots; says how many tasks and slots that took. */
-  #startBuffered(free: number): { tasks: number; slots: number } {
-    let tasks = 0;
-    let slots = 0;
-    for (; slots < free && this.#buffer.length > 0; slots++) {
-      const { unit, lease, run } = this.#buffer.shift()!;
-      tasks += unit.length;
-      const freeSlot = () => {
-        if (this.#active.delete(sending)) this.#change();
-      };
-      const sending: Promise<void> = this.#deliver(unit, lease, run, freeSlot).finally(() => {
-        freeSlot();
-        this.#settling.delete(sending);
-        // Until settled, the tasks stay out of the next takes (their acks may not be committed yet).
-        for (const e of unit) this.#activeIds.delete(e.value.id);
-        this.#change();
-      });
-      this.#active.add(sending);
-      this.#settling.add(sending);
-    }
-    return { tasks, slots };
-  }
-
-  /** Puts buffered (taken, not started) units back in the queue, as if never taken. */
-  async #unbuffer(units = this.#buffer.splice(0)): Promise<void> {
-    for (const { unit, lease, run } of units) {
-      for (const e of unit) {
-        run.attempted.delete(e.value.id);
-        this.#activeIds.delete(e.value.id);
-      }
-      await lease.release(unit.map((e) => e.id));
+  /** The entries to evict so that `incoming` fits `limits` ('drop-oldest'), besides those `leaving` anyway. */
+  async #evictions(incoming: readonly StoredTask[], leaving: readonly QueueEntry<StoredTask>[]): Promise<QueueEntry<StoredTask>[]> {
+    const away = new Set(leaving.map((e) => this.#index.get(Number(e.id))!));
+    // Chosen on the index, then confirmed against the queue: one leased elsewhere meanwhile is passed over.
+    for (;;) {
+      const chosen = makeRoom(this.#options.limits, this.#index, incoming, away).filter((p) => p.state !== 'waiting' || p.cause !== 'lease');
+      const entries = await this.#entries(chosen);
+      if (entries.length === chosen.length) return entries;
     }
   }
 
-  async #take(free: number, run: Tally, now: number): Promise<Lease<StoredTask> | undefined> {
-    const skip = (id: string) => this.#activeIds.has(id) || run.attempted.has(id);
-    const eligibility = new Eligibility({ ordering: this.#o.ordering, now, skip, perLane: this.#o.batch?.maxItems ?? 1 });
-    const max = this.#o.batch ? free * this.#o.batch.maxItems : free;
-    if (this.#prioritised) {
-      const chosen = pick(await this.#queue.list(), eligibility, max);
-      if (chosen.size === 0) return undefined;
-      return this.#queue.take(chosen.size, { filter: (e) => chosen.has(e.id) });
+  #fill(run: DeliveryRun): Promise<number> {
+    return this.#serial(() => (this.#closing && !this.#loop.running && run === this.#background ? 0 : this.#dispatcher.fill(run)));
+  }
+
+  #unbuffer(): void {
+    void this.#serial(() => this.#dispatcher.unbuffer()).catch((error: unknown) => this.dispatchEvent(new CustomEvent('error', { detail: { error } })));
+  }
+
+  /** Nothing runs: says 'drained' when nothing is left, else when something may go next. */
+  async #idle(): Promise<number | undefined> {
+    const epoch = this.#epoch;
+    if (this.#index.size === 0) {
+      if ((await this.#queue.size()) === 0) this.#drain(epoch);
+      return undefined;
     }
-    const lease = await this.#queue.take(max, { filter: (e) => eligibility.admit(e) });
-    if (eligibility.prioritised) this.#prioritised = true;
-    return lease;
-  }
-
-  /** Sends one unit (a task, or a batch) and settles it: ack, release with a delay, or bury. */
-  async #deliver(unit: Entry[], lease: Lease<StoredTask>, run: Tally, freeSlot: () => void): Promise<void> {
-    try {
-      const now = this.#o.clock.now();
-      const burials: Burial[] = [];
-      const ready: { entry: Entry; task: StoredTask }[] = [];
-      for (const entry of unit) {
-        const task = entry.value;
-        if (task.expiresAt !== undefined && task.expiresAt <= now) {
-          burials.push(this.#burial(entry, 'expired'));
-          continue;
-        }
-        const edited = await this.#beforeSend(entry);
-        if ('record' in edited) burials.push(edited);
-        else ready.push({ entry, task: edited.task });
-      }
-      await this.#bury(burials, lease, run);
-      if (ready.length === 0) return;
-      const outcome = await this.#send(ready.map((r) => r.task));
-      // The next request may start while this one's ack commits.
-      freeSlot();
-      await this.#settle(ready, outcome, lease, run);
-    } catch (error) {
-      // A storage failure mid-settle: the lease expires and the task is tried again, never lost.
-      this.dispatchEvent(new CustomEvent('error', { detail: { error } }));
-    }
-  }
-
-  async #beforeSend(entry: Entry): Promise<{ task: StoredTask } | Burial> {
-    const hook = this.#o.onBeforeSend;
-    if (!hook) return { task: entry.value };
-    const stored = entry.value;
-    const edited = await hook(publicTask(stored));
-    if (edited === false) return this.#burial(entry, 'skipped');
-    try {
-      // The id (the Idempotency-Key) and the age stay the task's own, whatever the hook returns.
-      const task = normaliseTask({ ...edited, id: stored.id }, this.#o.baseUrl, stored.createdAt);
-      return { task };
-    } catch (error) {
-      return this.#burial(entry, 'invalid', { error: error instanceof Error ? error.message : String(error) });
-    }
-  }
-
-  async #send(tasks: readonly StoredTask[]): Promise<Response | Error> {
-    const { outcome, reachable } = await send(tasks, {
-      fetch: this.#transport(),
-      clock: this.#o.clock,
-      timeoutMs: this.#o.timeoutMs,
-      headers: this.#o.headers,
-      batchUrl: this.#batchUrl,
-    });
-    if (reachable !== undefined) this.#setReachable(reachable);
-    return outcome;
-  }
-
-  async #settle(ready: readonly { entry: Entry; task: StoredTask }[], outcome: Response | Error, lease: Lease<StoredTask>, run: Tally): Promise<void> {
-    const entries = ready.map((r) => r.entry);
-    const ids = entries.map((e) => e.id);
-    const verdict = this.#o.classify(outcome, publicTask(ready[0]!.task));
-    const status = outcome instanceof Error ? undefined : outcome.status;
-    const error = outcome instanceof Error ? outcome.message : undefined;
-    try {
-      if (verdict === 'sent') {
-        await this.#acks.add(ids);
-        run.sent += ready.length;
-        for (const { entry, task } of ready) {
-          const detail: SentDetail = { task: publicTask(task), status: status ?? 0, attempts: entry.attempts };
-          this.dispatchEvent(new CustomEvent('sent', { detail: outcome instanceof Error ? detail : { ...detail, response: outcome } }));
-          this.#coord.post({ type: 'sent', detail });
-        }
-        return;
-      }
-      const extra = { ...(status !== undefined && { status }), ...(error !== undefined && { error }) };
-      if (verdict === 'dead') {
-        await this.#bury(entries.map((e) => this.#burial(e, outcome instanceof Error ? 'network' : 'status', extra)), lease, run);
-        return;
-      }
-      const now = this.#o.clock.now();
-      const { retry } = this.#o;
-      const attempts = Math.max(...entries.map((e) => e.attempts));
-      const oldest = Math.min(...entries.map((e) => e.value.createdAt));
-      if (attempts >= retry.maxAttempts || now - oldest >= retry.maxAgeMs) {
-        const reason: DeadReason = attempts >= retry.maxAttempts ? 'max-attempts' : 'max-age';
-        await this.#bury(entries.map((e) => this.#burial(e, reason, extra)), lease, run);
-        return;
-      }
-      const asked = outcome instanceof Error ? undefined : parseRetryAfter(outcome.headers.get('retry-after'), now);
-      const delayMs = asked ?? backoffDelay(retry, attempts, this.#o.random);
-      await lease.release(ids, { delayMs });
-      run.retried += ready.length;
-      for (const { entry, task } of ready) {
-        const detail: RetryDetail = { task: publicTask(task), attempts: entry.attempts, delayMs, ...extra };
-        this.dispatchEvent(new CustomEvent('retry', { detail }));
-      }
-    } finally {
-      if (!(outcome instanceof Error)) await discard(outcome);
-    }
-  }
-
-  #burial(entry: { id: string; value: StoredTask; attempts: number }, reason: DeadReason, extra: { status?: number; error?: string } = {}): Burial {
-    return { entryId: entry.id, record: { task: entry.value, reason, attempts: entry.attempts, at: this.#o.clock.now(), ...extra } };
+    const wake = this.#index.nextWake();
+    const probeAt = this.#reachability.probeAt;
+    return this.#reachability.reachable ? wake : Math.max(wake ?? probeAt, probeAt);
   }
 
   /**
-   * Moves tasks to dead: into `<name>.dead` first, then out of the outbox. A crash between leaves a task in both,
+   * Moves tasks to dead: into dead letters first, then out of the outbox. A crash between leaves a task in both,
    * which `reconcile` settles on the next open; the other order could lose it.
    */
-  async #bury(burials: readonly Burial[], lease: Lease<StoredTask> | undefined, run: Tally): Promise<void> {
-    if (burials.length === 0) return;
-    await this.#graveyard.pushMany(burials.map((b) => b.record));
-    const ids = burials.map((b) => b.entryId).filter((id) => id !== '');
+  async #toDead(list: readonly ToDead[], lease: Lease<StoredTask> | undefined, run: DeliveryRun): Promise<void> {
+    if (list.length === 0) return;
+    const at = this.#options.clock.now();
+    const records = list.map(({ entry, reason, status, error }): DeadRecord => ({
+      task: entry.value,
+      reason,
+      attempts: entry.attempts,
+      at,
+      ...(status !== undefined && { status }),
+      ...(error !== undefined && { error }),
+    }));
+    await this.#deadQueue.pushMany(records);
+    const ids = list.map((d) => d.entry.id).filter((id) => id !== '');
     if (lease) await lease.ack(ids);
     else if (ids.length > 0) await this.#queue.remove(ids);
-    run.dead += burials.length;
-    for (const { record } of burials) {
-      const { task, reason, status, attempts, error } = record;
+    for (const id of ids) {
+      const pending = this.#index.get(Number(id));
+      if (pending) this.#index.remove(pending);
+    }
+    run.dead += list.length;
+    for (const { task, reason, status, attempts, error } of records) {
       const detail: DeadDetail = { task: publicTask(task), reason, attempts, ...(status !== undefined && { status }), ...(error !== undefined && { error }) };
       this.dispatchEvent(new CustomEvent('dead', { detail }));
-      this.#coord.post({ type: 'dead', detail });
+      this.#coordination.post({ type: 'dead', detail });
     }
+    this.#changed();
   }
 
-  // ---- background loop ----
-
-  /** Runs the background loop once more (coalesced): on start, enqueue, a finished send, a timer, going online. */
-  #kick(): void {
-    if (!this.#running || this.#closing) return;
-    if (this.#pumping) {
-      this.#again = true;
-      return;
-    }
-    this.#pumping = true;
-    void this.#pump().finally(() => (this.#pumping = false));
-  }
-
-  async #pump(): Promise<void> {
-    try {
-      for (;;) {
-        this.#again = false;
-        while (this.#running && (await this.#fill(this.#background)) > 0);
-        if (!this.#running) return;
-        if (this.#settling.size === 0) await this.#schedule();
-        // A kick while this pass ran (a lock granted, a task enqueued) must not be lost.
-        if (!this.#again) return;
-      }
-    } catch (error) {
-      this.dispatchEvent(new CustomEvent('error', { detail: { error } }));
-    }
-  }
-
-  /** Idle: sets a timer for the next moment something may go (a delay ending, a `notBefore`, a probe). */
-  async #schedule(): Promise<void> {
-    if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
-    const now = this.#o.clock.now();
-    const epoch = this.#epoch;
-    const entries = await this.#queue.list();
-    if (entries.length === 0) {
-      this.#drain(epoch);
-      return;
-    }
-    let wake = nextWake(entries, now);
-    if (!this.#reachable && this.#manual === undefined) wake = Math.max(wake ?? this.#probeAt, this.#probeAt);
-    if (wake === undefined || !this.#running) return;
-    this.#timer = this.#o.clock.setTimeout(() => {
-      this.#timer = undefined;
-      this.#kick();
-    }, Math.max(0, wake - now));
+  /** Puts dead tasks back with their ids, fresh age and attempts, stamped after their move to dead (see `reconcile`). */
+  async #requeue(records: readonly DeadRecord[]): Promise<void> {
+    this.#checkOpen();
+    const now = this.#options.clock.now();
+    this.#epoch++;
+    await this.#serial(async () => {
+      const tasks = records.map((r) => ({ ...r.task, createdAt: Math.max(now, r.at + 1) }));
+      const ids = await this.#queue.pushMany(tasks);
+      tasks.forEach((task, i) => this.#index.add(Number(ids[i]), task, 0));
+    });
+    this.#drained = false;
+    this.#changed();
+    this.#loop.kick();
   }
 
   /** Says 'drained' once per emptying, unless an enqueue started since the emptiness was read (`epoch`). */
@@ -556,6 +440,16 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     this.dispatchEvent(new Event('drained'));
   }
 
+  /** 'change', once per tick however many tasks changed. */
+  #changed(): void {
+    if (this.#changeQueued) return;
+    this.#changeQueued = true;
+    queueMicrotask(() => {
+      this.#changeQueued = false;
+      this.dispatchEvent(new Event('change'));
+    });
+  }
+
   /**
    * The page is going away: send what fits in keepalive requests (64 KB in all, the browsers' budget), without
    * waiting, since nothing can be awaited now. The tasks stay stored: if a request did not make it, the next session
@@ -563,10 +457,10 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
    * not in flight: with ordering, an older task of the same group may still be stored and must go first.
    */
   #unloadFlush(): void {
-    if (this.#o.ordering !== 'none' || !this.online || !this.#coord.holdsOrAlone()) return;
+    if (this.#options.ordering !== 'none' || !this.online || !this.#coordination.holdsOrAlone()) return;
     let budget = 65_536;
     for (const task of this.#recent.values()) {
-      if (this.#activeIds.has(task.id) || (task.notBefore ?? 0) > this.#o.clock.now()) continue;
+      if (this.#index.byId(task.id)?.state === 'busy' || (task.notBefore ?? 0) > this.#options.clock.now()) continue;
       const size = taskBytes(task);
       if (size > budget) break;
       budget -= size;
@@ -575,69 +469,18 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     }
   }
 
-  // ---- connectivity ----
-
-  #setReachable(reachable: boolean): void {
-    const was = this.online;
-    if (reachable) {
-      this.#probeFailures = 0;
-      this.#probeAt = 0;
-    } else {
-      this.#probeFailures++;
-      const { initialDelayMs, maxDelayMs, factor } = this.#o.retry;
-      this.#probeAt = this.#o.clock.now() + Math.min(maxDelayMs, initialDelayMs * factor ** (this.#probeFailures - 1));
-    }
-    this.#reachable = reachable;
-    if (!reachable) this.#release();
-    if (was !== this.online) this.dispatchEvent(new Event(this.online ? 'online' : 'offline'));
-    if (reachable && !was) this.#kick();
-  }
-
-  #change(): void {
-    this.#changes++;
-    const waiters = this.#changeWaiters;
-    this.#changeWaiters = [];
-    for (const wake of waiters) wake();
-    this.#kick();
-  }
-
-  #changed(): Promise<void> {
-    return new Promise((resolve) => this.#changeWaiters.push(resolve));
-  }
-
-  /** Offline: what was taken ahead goes back, so that only a probe leaves. */
-  #release(): void {
-    if (this.#buffer.length === 0) return;
-    void this.#exclusive(() => this.#unbuffer()).catch((error: unknown) => this.dispatchEvent(new CustomEvent('error', { detail: { error } })));
-  }
-
-  // ---- bookkeeping ----
-
-  /** Puts dead tasks back with their ids, fresh age and attempts, stamped after their burial (see `reconcile`). */
-  async #requeue(records: readonly DeadRecord[]): Promise<void> {
-    this.#checkOpen();
-    const now = this.#o.clock.now();
-    this.#epoch++;
-    await this.#exclusive(() => this.#queue.pushMany(records.map((r) => ({ ...r.task, createdAt: Math.max(now, r.at + 1) }))));
-    this.#drained = false;
-    this.#kick();
-  }
-
   #relayed(messages: readonly Relayed[]): void {
     for (const message of messages) {
       if (message?.type !== 'sent' && message?.type !== 'dead') continue;
+      const detail = message.detail as SentDetail;
+      const pending = this.#index.byId(detail.task?.id);
+      if (pending && pending.state !== 'busy') this.#index.remove(pending);
       this.dispatchEvent(new CustomEvent(message.type, { detail: { ...message.detail, remote: true } }));
     }
   }
 
   #transport(): typeof fetch {
-    return this.#o.fetch ?? ((input, init) => globalThis.fetch(input, init));
-  }
-
-  #exclusive<R>(fn: () => Promise<R>): Promise<R> {
-    const run = this.#serial.then(fn);
-    this.#serial = run.catch(() => undefined);
-    return run;
+    return this.#options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   }
 
   #checkOpen(): void {
@@ -647,4 +490,21 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
 
 function isRequest(value: unknown): value is Request {
   return typeof Request === 'function' && value instanceof Request;
+}
+
+/** A pending task as `Outbox.list` shows it. */
+function pendingView(p: Pending, entry: QueueEntry<StoredTask>): PendingTask {
+  const { method, url } = entry.value;
+  const state = p.state === 'busy' || p.cause === 'lease' ? 'sending' : p.cause === 'schedule' ? 'scheduled' : p.state === 'ready' ? 'ready' : 'retrying';
+  return {
+    id: p.id,
+    method,
+    url,
+    ...(p.group !== undefined && { group: p.group }),
+    attempts: entry.attempts,
+    state,
+    ...(state === 'retrying' || state === 'scheduled' ? { nextAttemptAt: p.until } : {}),
+    ...(p.last?.status !== undefined && { lastStatus: p.last.status }),
+    ...(p.last?.error !== undefined && { lastError: p.last.error }),
+  };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { eventConnectivity, platformConnectivity } from '../../src/platform/connectivity.js';
+import { eventConnectivity, platformConnectivity } from '../../src/outbox/connectivity.js';
 
 describe('platformConnectivity()', () => {
   it('is undefined in Node, which has no online events: sends decide there', () => {

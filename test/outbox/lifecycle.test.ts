@@ -59,7 +59,7 @@ describe('connectivity', () => {
 
   it('follows injected online/offline hints, and probes when told online', async () => {
     const target = Object.assign(new EventTarget(), { navigator: { onLine: false } });
-    const { eventConnectivity } = await import('../../src/platform/connectivity.js');
+    const { eventConnectivity } = await import('../../src/outbox/connectivity.js');
     await r.reopen({ connectivity: eventConnectivity(target) });
     expect(r.outbox.online).toBe(false);
     await r.outbox.enqueue({ url: '/x' });

@@ -1,5 +1,5 @@
-import type { QueueEntry } from '../core/queue-types.js';
-import type { StoredTask } from './task.js';
+import type { QueueEntry } from '../../src/core/queue-types.js';
+import type { StoredTask } from '../../src/outbox/task.js';
 
 export type Ordering = 'group' | 'fifo' | 'none';
 

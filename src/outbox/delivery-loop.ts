@@ -1,0 +1,82 @@
+import { after, type Clock } from '../core/clock.js';
+
+/** What the background loop drives. */
+export interface LoopContext {
+  readonly clock: Clock;
+  /** Starts what may go now; resolves how many tasks it started. */
+  readonly fill: () => Promise<number>;
+  /** Deliveries not yet settled. */
+  readonly settling: () => number;
+  /** Nothing is running or due: when something next may go (undefined: nothing waits). */
+  readonly idle: () => Promise<number | undefined>;
+  readonly error: (error: unknown) => void;
+}
+
+/**
+ * Background delivery (`Outbox.start`): a pass starts whatever may go, as often as slots free; when nothing is in
+ * flight it sets one timer for the next moment something may go (a retry delay ending, a `notBefore`, a probe).
+ * Kicks (an enqueue, a response, a lock granted, the network back) coalesce into at most one more pass.
+ */
+export class DeliveryLoop {
+  readonly #c: LoopContext;
+  #running = false;
+  #pumping = false;
+  #again = false;
+  #cancelTimer: (() => void) | undefined;
+
+  constructor(context: LoopContext) {
+    this.#c = context;
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  start(): void {
+    this.#running = true;
+    this.kick();
+  }
+
+  stop(): void {
+    this.#running = false;
+    this.#cancelTimer?.();
+    this.#cancelTimer = undefined;
+  }
+
+  /** Runs a pass soon (coalesced with one running). */
+  kick(): void {
+    if (!this.#running) return;
+    if (this.#pumping) {
+      this.#again = true;
+      return;
+    }
+    this.#pumping = true;
+    void this.#pump().finally(() => (this.#pumping = false));
+  }
+
+  async #pump(): Promise<void> {
+    try {
+      for (;;) {
+        this.#again = false;
+        while (this.#running && (await this.#c.fill()) > 0);
+        if (!this.#running) return;
+        if (this.#c.settling() === 0) await this.#schedule();
+        // A kick while this pass ran (a lock granted, a task enqueued) must not be lost.
+        if (!this.#again) return;
+      }
+    } catch (error) {
+      this.#c.error(error);
+    }
+  }
+
+  async #schedule(): Promise<void> {
+    this.#cancelTimer?.();
+    this.#cancelTimer = undefined;
+    const wake = await this.#c.idle();
+    if (wake === undefined || !this.#running) return;
+    this.#cancelTimer = after(this.#c.clock, wake - this.#c.clock.now(), () => {
+      this.#cancelTimer = undefined;
+      this.kick();
+    });
+  }
+}

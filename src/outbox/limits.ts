@@ -1,0 +1,39 @@
+import { SluiceError } from '../core/errors.js';
+import { FRAME_HEADER } from '../core/frame.js';
+import type { LimitOptions } from './options.js';
+import type { Pending, PendingIndex } from './pending.js';
+import { taskBytes, type StoredTask } from './task.js';
+
+/**
+ * The storage budget of `OutboxOptions.limits`, counted on the pending index (no scan of the queue): the tasks to
+ * evict so that `incoming` fits, none when it fits already. 'reject' refuses what does not fit with
+ * 'ERR_QUOTA_EXCEEDED'; 'drop-oldest' names the oldest tasks not in flight (the outbox moves them to dead as
+ * 'evicted', so even an eviction is told in an event). `leaving` are tasks already on their way out (superseded).
+ */
+export function makeRoom(limits: Required<LimitOptions>, index: PendingIndex, incoming: readonly StoredTask[], leaving: ReadonlySet<Pending>): Pending[] {
+  const { maxTasks, maxBytes, overflow } = limits;
+  if (maxTasks === Infinity && maxBytes === Infinity) return [];
+  const cost = (bytes: number) => bytes + FRAME_HEADER;
+  const adding = incoming.reduce((sum, t) => sum + cost(taskBytes(t)), 0);
+  let tasks = index.size - leaving.size + incoming.length;
+  let bytes = index.bytes + index.size * FRAME_HEADER + adding - [...leaving].reduce((sum, p) => sum + cost(p.bytes), 0);
+  if (tasks <= maxTasks && bytes <= maxBytes) return [];
+  const fail = (): never => {
+    throw new SluiceError(
+      'ERR_QUOTA_EXCEEDED',
+      `The outbox holds ${index.size} tasks in ${index.bytes + index.size * FRAME_HEADER} bytes; ${incoming.length} more do not fit its limits ` +
+        `(maxTasks ${maxTasks}, maxBytes ${maxBytes}). Nothing was enqueued.`,
+    );
+  };
+  if (overflow === 'reject' || incoming.length > maxTasks || adding > maxBytes) fail();
+  const evict: Pending[] = [];
+  for (const pending of index.values()) {
+    if (tasks <= maxTasks && bytes <= maxBytes) break;
+    if (pending.state === 'busy' || leaving.has(pending)) continue;
+    evict.push(pending);
+    tasks--;
+    bytes -= cost(pending.bytes);
+  }
+  if (tasks > maxTasks || bytes > maxBytes) fail();
+  return evict;
+}

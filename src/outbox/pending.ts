@@ -1,0 +1,283 @@
+import { Heap } from '../core/heap.js';
+import { taskBytes, type StoredTask } from './task.js';
+
+export type Ordering = 'group' | 'fifo' | 'none';
+
+/**
+ * Why a task waits: a network failure (a success elsewhere ends it), the server's word (a status, Retry-After), its
+ * own schedule (`notBefore`), or another handle's lease on it.
+ */
+export type WaitCause = 'network' | 'server' | 'schedule' | 'lease';
+
+/** A pending task as the index keeps it: what scheduling needs, without its body. */
+export interface Pending {
+  /** Its entry id in the outbox's queue, as a number: queue order. */
+  readonly seq: number;
+  readonly id: string;
+  readonly lane: string | undefined;
+  /** 0 high, 1 normal, 2 low. */
+  readonly rank: number;
+  readonly notBefore: number;
+  readonly expiresAt: number;
+  readonly key: string | undefined;
+  /** What it takes in storage, near enough for `limits`. */
+  readonly bytes: number;
+  readonly group: string | undefined;
+  /**
+   * 'ready': may go. 'busy': taken by this handle (buffered, in flight or settling). 'waiting': until `until`
+   * (a retry delay, another handle's lease, `notBefore`). 'parked': tried in this flush, not again before it ends.
+   */
+  state: 'ready' | 'busy' | 'waiting' | 'parked';
+  until: number;
+  cause: WaitCause | undefined;
+  attempts: number;
+  /** The last HTTP status or error, for `Outbox.list()` (kept in memory only). */
+  last?: { readonly status?: number; readonly error?: string };
+}
+
+const RANK = { high: 0, normal: 1, low: 2 } as const;
+
+/** The ordering lane of a task: tasks of one lane go out in queue order, and a lane waits for no other. */
+export function laneOf(task: StoredTask, ordering: Ordering): string | undefined {
+  if (ordering === 'none') return undefined;
+  return ordering === 'fifo' ? '' : (task.group ?? '');
+}
+
+/** A lane's tasks in queue order; `at` skips those gone from the front. */
+interface Lane {
+  seqs: number[];
+  at: number;
+}
+
+/**
+ * The outbox's pending tasks, indexed for scheduling: by lane (in queue order), by coalescing key, by task id, with
+ * a heap of the tasks (or, with ordering, the lane heads) that may go now by priority and queue order, and a heap
+ * of waiting tasks by the time their wait ends. Choosing the next tasks costs O(tasks chosen); nothing on the hot
+ * path looks at every task. Built from the queue on open, kept by the outbox as tasks come, go and change state.
+ */
+export class PendingIndex {
+  readonly #ordering: Ordering;
+  readonly #tasks = new Map<number, Pending>();
+  readonly #byId = new Map<string, Pending>();
+  readonly #byKey = new Map<string, Set<Pending>>();
+  readonly #lanes = new Map<string, Lane>();
+  /** Candidates: ready tasks without ordering, ready lane heads with it; stale entries are skipped when popped. */
+  readonly #runnable = new Heap<Pending>((a, b) => a.rank - b.rank || a.seq - b.seq);
+  readonly #waiting = new Heap<{ task: Pending; until: number }>((a, b) => a.until - b.until);
+  /** Waiting for the network: a success elsewhere ends their wait. */
+  readonly #offline = new Set<Pending>();
+  #bytes = 0;
+  #last = -1;
+  /** The latest time `take` was asked about: a wait that ended by then is no wait. */
+  #now = 0;
+
+  constructor(ordering: Ordering) {
+    this.#ordering = ordering;
+  }
+
+  get size(): number {
+    return this.#tasks.size;
+  }
+
+  /** Stored bytes of the pending tasks, as `limits.maxBytes` counts them. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** The highest entry id added. */
+  get last(): number {
+    return this.#last;
+  }
+
+  get(seq: number): Pending | undefined {
+    return this.#tasks.get(seq);
+  }
+
+  byId(id: string): Pending | undefined {
+    return this.#byId.get(id);
+  }
+
+  /** Pending tasks in queue order. */
+  values(): IterableIterator<Pending> {
+    return this.#tasks.values();
+  }
+
+  /** Pending tasks with coalescing key `key`. */
+  withKey(key: string): readonly Pending[] {
+    return [...(this.#byKey.get(key) ?? [])];
+  }
+
+  /** Adds a task stored as entry `seq` (in queue order: after every seq added before), ready or waiting until `until`. */
+  add(seq: number, task: StoredTask, attempts: number, until = 0, cause: WaitCause = 'server'): Pending {
+    const known = this.#tasks.get(seq);
+    if (known) return known;
+    const pending: Pending = {
+      seq,
+      id: task.id,
+      lane: laneOf(task, this.#ordering),
+      rank: RANK[task.priority ?? 'normal'],
+      notBefore: task.notBefore ?? 0,
+      expiresAt: task.expiresAt ?? Infinity,
+      key: task.key,
+      bytes: taskBytes(task),
+      group: task.group,
+      state: 'ready',
+      until: 0,
+      cause: undefined,
+      attempts,
+    };
+    this.#tasks.set(seq, pending);
+    this.#last = Math.max(this.#last, seq);
+    this.#byId.set(pending.id, pending);
+    this.#bytes += pending.bytes;
+    if (pending.key !== undefined) {
+      let set = this.#byKey.get(pending.key);
+      if (!set) this.#byKey.set(pending.key, (set = new Set()));
+      set.add(pending);
+    }
+    if (pending.lane !== undefined) {
+      let lane = this.#lanes.get(pending.lane);
+      if (!lane) this.#lanes.set(pending.lane, (lane = { seqs: [], at: 0 }));
+      lane.seqs.push(seq);
+    }
+    this.wait(pending, until, cause);
+    return pending;
+  }
+
+  /** Forgets a task: sent, dead, or found gone from the queue. */
+  remove(pending: Pending): void {
+    if (this.#tasks.get(pending.seq) !== pending) return;
+    this.#tasks.delete(pending.seq);
+    this.#byId.delete(pending.id);
+    this.#bytes -= pending.bytes;
+    if (pending.key !== undefined) {
+      const set = this.#byKey.get(pending.key)!;
+      set.delete(pending);
+      if (set.size === 0) this.#byKey.delete(pending.key);
+    }
+    this.#set(pending, 'busy');
+    if (pending.lane !== undefined) this.#offerLane(pending.lane);
+  }
+
+  /** Taken by this handle. */
+  busy(pending: Pending): void {
+    this.#set(pending, 'busy');
+  }
+
+  /** May go now. */
+  ready(pending: Pending): void {
+    this.wait(pending, 0, undefined);
+  }
+
+  /** May go once `until` has passed (at once when it has); its own `notBefore` is kept. */
+  wait(pending: Pending, until: number, cause: WaitCause | undefined): void {
+    if (this.#tasks.get(pending.seq) !== pending) return;
+    // Its schedule: sendable from `notBefore`, or, expired before that, from `expiresAt` (to go to dead).
+    const scheduled = Math.min(pending.notBefore, pending.expiresAt);
+    const end = Math.max(until, scheduled);
+    pending.until = end;
+    const waits = end > this.#now;
+    this.#set(pending, waits ? 'waiting' : 'ready', scheduled >= until ? 'schedule' : cause);
+    if (waits) this.#waiting.push({ task: pending, until: end });
+    this.#offer(pending);
+  }
+
+  /** Tried in this flush: not offered again until `unpark`. */
+  park(pending: Pending): void {
+    if (this.#tasks.get(pending.seq) === pending) this.#set(pending, 'parked', pending.cause);
+  }
+
+  /** Parked tasks may go again (their own waits kept). */
+  unpark(tasks: Iterable<Pending>): void {
+    for (const pending of tasks) if (pending.state === 'parked') this.wait(pending, pending.until, pending.cause);
+  }
+
+  /** The tasks waiting because the network failed them (a success just showed it is there). */
+  waitingForNetwork(): Pending[] {
+    return [...this.#offline];
+  }
+
+  /**
+   * Up to `max` tasks that may go at `now`, higher priority first, then in queue order; with ordering, only a
+   * lane's first pending task (or, `perLane` > 1, its first consecutive ready ones) may go. They are marked busy.
+   */
+  take(max: number, now: number, perLane = 1): Pending[] {
+    this.#now = Math.max(this.#now, now);
+    this.#wakeUp(now);
+    const out: Pending[] = [];
+    while (out.length < max) {
+      const top = this.#runnable.pop();
+      if (!top) break;
+      if (top.state !== 'ready' || this.#tasks.get(top.seq) !== top) continue;
+      if (top.lane === undefined) {
+        this.#set(top, 'busy');
+        out.push(top);
+        continue;
+      }
+      const lane = this.#lanes.get(top.lane)!;
+      if (this.#head(lane) !== top) continue;
+      for (let i = lane.at, n = 0; i < lane.seqs.length && n < perLane && out.length < max; i++) {
+        const next = this.#tasks.get(lane.seqs[i]!);
+        if (!next) continue;
+        if (next.state !== 'ready') break;
+        this.#set(next, 'busy');
+        out.push(next);
+        n++;
+      }
+    }
+    return out;
+  }
+
+  /** When the earliest wait ends, or undefined when nothing waits. */
+  nextWake(): number | undefined {
+    for (;;) {
+      const top = this.#waiting.peek();
+      if (!top) return undefined;
+      if (top.task.state === 'waiting' && top.task.until === top.until && this.#tasks.get(top.task.seq) === top.task) return top.until;
+      this.#waiting.pop();
+    }
+  }
+
+  #set(pending: Pending, state: Pending['state'], cause?: WaitCause): void {
+    pending.state = state;
+    pending.cause = state === 'waiting' || state === 'parked' ? cause : undefined;
+    if (state === 'waiting' && cause === 'network') this.#offline.add(pending);
+    else this.#offline.delete(pending);
+  }
+
+  /** Moves tasks whose wait has ended to ready. */
+  #wakeUp(now: number): void {
+    for (let top = this.#waiting.peek(); top && top.until <= now; top = this.#waiting.peek()) {
+      this.#waiting.pop();
+      const { task } = top;
+      if (task.state === 'waiting' && task.until === top.until) {
+        this.#set(task, 'ready');
+        this.#offer(task);
+      }
+    }
+  }
+
+  /** Puts a ready task (or its lane, when it heads it) among the candidates. */
+  #offer(pending: Pending): void {
+    if (pending.state !== 'ready') return;
+    if (pending.lane === undefined) this.#runnable.push(pending);
+    else this.#offerLane(pending.lane);
+  }
+
+  #offerLane(name: string): void {
+    const lane = this.#lanes.get(name)!;
+    const head = this.#head(lane);
+    if (!head) this.#lanes.delete(name);
+    else if (head.state === 'ready') this.#runnable.push(head);
+  }
+
+  /** The first task of `lane` still pending, dropping those gone from its front. */
+  #head(lane: Lane): Pending | undefined {
+    while (lane.at < lane.seqs.length && !this.#tasks.has(lane.seqs[lane.at]!)) lane.at++;
+    if (lane.at > 64 && lane.at * 2 > lane.seqs.length) {
+      lane.seqs = lane.seqs.slice(lane.at);
+      lane.at = 0;
+    }
+    return lane.at < lane.seqs.length ? this.#tasks.get(lane.seqs[lane.at]!) : undefined;
+  }
+}

@@ -1,0 +1,94 @@
+import type { Clock } from '../core/clock.js';
+import type { BackoffPolicy } from './backoff.js';
+import type { Connectivity } from './connectivity.js';
+
+/**
+ * Whether the outbox believes the network is there, learnt mostly from its own sends (a response: online; a network
+ * error: offline), with the platform's online/offline events as hints and `setOnline` as a manual override. While
+ * offline it allows one probe at a time, spaced by backoff, instead of a storm of doomed requests.
+ */
+export class Reachability {
+  readonly #clock: Clock;
+  readonly #policy: BackoffPolicy;
+  /** Called when what `online` says changes. */
+  readonly #changed: (online: boolean) => void;
+  /** Called when delivery should look again at once (back online, or told so). */
+  readonly #wake: () => void;
+  readonly #unsubscribe: (() => void) | undefined;
+  #reachable = true;
+  #manual: boolean | undefined;
+  #failures = 0;
+  #probeAt = 0;
+
+  constructor(options: {
+    clock: Clock;
+    policy: BackoffPolicy;
+    connectivity: Connectivity | undefined;
+    changed: (online: boolean) => void;
+    wake: () => void;
+  }) {
+    this.#clock = options.clock;
+    this.#policy = options.policy;
+    this.#changed = options.changed;
+    this.#wake = options.wake;
+    const { connectivity } = options;
+    if (connectivity?.online === false) this.#reachable = false;
+    this.#unsubscribe = connectivity?.subscribe((online) => {
+      if (!online) return this.saw(false);
+      // The event is a hint: probe at once rather than trusting it blindly.
+      this.#probeAt = 0;
+      this.#wake();
+    });
+  }
+
+  /** What the outbox believes (a `setOnline` override wins). */
+  get online(): boolean {
+    return this.#manual ?? this.#reachable;
+  }
+
+  /** False only when told offline with `setOnline(false)`: then nothing is sent at all. */
+  get allowed(): boolean {
+    return this.#manual !== false;
+  }
+
+  /** True when sends showed the network is there (probing otherwise). */
+  get reachable(): boolean {
+    return this.#reachable;
+  }
+
+  /** When the next probe may go, while unreachable (0: now). */
+  get probeAt(): number {
+    return this.#manual === undefined ? this.#probeAt : 0;
+  }
+
+  /** Overrides what sends and hints say, until called again. */
+  set(online: boolean): void {
+    const was = this.online;
+    this.#manual = online;
+    this.#failures = 0;
+    this.#probeAt = 0;
+    if (online) this.#reachable = true;
+    if (was !== online) this.#changed(online);
+    if (online) this.#wake();
+  }
+
+  /** A send came back with a response (true) or a network error (false). */
+  saw(reachable: boolean): void {
+    const was = this.online;
+    if (reachable) {
+      this.#failures = 0;
+      this.#probeAt = 0;
+    } else {
+      this.#failures++;
+      const { initialDelayMs, maxDelayMs, factor } = this.#policy;
+      this.#probeAt = this.#clock.now() + Math.min(maxDelayMs, initialDelayMs * factor ** (this.#failures - 1));
+    }
+    this.#reachable = reachable;
+    if (was !== this.online) this.#changed(this.online);
+    if (reachable && !was) this.#wake();
+  }
+
+  close(): void {
+    this.#unsubscribe?.();
+  }
+}

@@ -1,0 +1,47 @@
+import { backoffDelay } from './backoff.js';
+import type { Classify } from './classify.js';
+import type { DeadReason } from './dead-letters.js';
+import type { RetryOptions } from './options.js';
+import { parseRetryAfter } from './retry-after.js';
+import { isNetworkError } from './send.js';
+import type { HttpTask } from './task.js';
+
+/** What becomes of the tasks of one attempt. */
+export type Verdict =
+  | { readonly kind: 'sent' }
+  /** Tried again after `delayMs`; `cause` 'network' when no response came (a success elsewhere ends the wait). */
+  | { readonly kind: 'retry'; readonly delayMs: number; readonly cause: 'network' | 'server' }
+  | { readonly kind: 'dead'; readonly reason: DeadReason };
+
+/** The rules a verdict follows: `OutboxOptions.classify` and `retry`, and the jitter's source. */
+export interface Policy {
+  readonly classify: Classify;
+  readonly retry: Required<RetryOptions>;
+  readonly random: () => number;
+}
+
+/**
+ * The verdict on an attempt that ended in `outcome`, for tasks that have now been tried `attempts` times and
+ * whose oldest was first enqueued at `createdAt`. Pure, so the policy is tested without a network: `classify`
+ * decides sent, retry or dead; a retry past `maxAttempts` or `maxAgeMs` is dead; a retry waits as long as
+ * `Retry-After` asks, else a full-jitter backoff.
+ */
+export function verdictFor(
+  outcome: Response | Error,
+  task: HttpTask,
+  policy: Policy,
+  attempt: { readonly attempts: number; readonly createdAt: number; readonly now: number },
+): Verdict {
+  const decided = policy.classify(outcome, task);
+  if (decided === 'sent') return { kind: 'sent' };
+  if (decided === 'dead') return { kind: 'dead', reason: outcome instanceof Error ? 'network' : 'status' };
+  const { retry } = policy;
+  if (attempt.attempts >= retry.maxAttempts) return { kind: 'dead', reason: 'max-attempts' };
+  if (attempt.now - attempt.createdAt >= retry.maxAgeMs) return { kind: 'dead', reason: 'max-age' };
+  const asked = outcome instanceof Error ? undefined : parseRetryAfter(outcome.headers.get('retry-after'), attempt.now);
+  return {
+    kind: 'retry',
+    delayMs: asked ?? backoffDelay(retry, attempt.attempts, policy.random),
+    cause: asked === undefined && isNetworkError(outcome) ? 'network' : 'server',
+  };
+}
