@@ -86,9 +86,18 @@ export class Coordination {
     this.#release = undefined;
   }
 
-  /** Relays `message` to the other handles; messages of one tick travel together (one structured clone). */
+  /**
+   * Relays `message` to the other handles; messages of one tick travel together (one structured clone). A task goes
+   * without its body and headers: a relayed event says which task left, and a body (a photo, say) is not copied
+   * to every tab for it.
+   */
   post(message: Relayed): void {
     if (!this.#channel) return;
+    const { task, response: _response, ...rest } = message.detail as { task?: { body?: unknown; headers?: unknown }; response?: unknown };
+    if (task) {
+      const { body: _body, headers: _headers, ...light } = task;
+      message = { type: message.type, detail: { ...rest, task: light } };
+    }
     this.#outgoing.push(message);
     if (this.#outgoing.length > 1) return;
     queueMicrotask(() => {

@@ -1,35 +1,17 @@
-import type { Lease, LeaseEntry } from '../core/queue-types.js';
+import type { Lease } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
 import { AckBatcher } from './ack-batcher.js';
 import { packBatches } from './batching.js';
 import type { Coordination } from './coordination.js';
-import type { DeadReason } from './dead-letters.js';
-import type { OutboxEventMap, RetryDetail, SentDetail } from './events.js';
+import { deliver, type DeliveryContext, type DeliveryRun, type Entry, type ToDead } from './delivery.js';
+import type { OutboxEventMap } from './events.js';
 import type { ResolvedOutboxOptions } from './options.js';
-import type { Pending, PendingIndex } from './pending.js';
+import type { PendingIndex } from './pending.js';
 import type { Reachability } from './reachability.js';
-import { discard, send } from './send.js';
-import { normaliseTask, publicTask, type StoredTask } from './task.js';
-import { verdictFor } from './verdict.js';
+import type { StoredTask } from './task.js';
 
-export type Entry = LeaseEntry<StoredTask>;
-
-/** Counts of one delivery run (a `flush`, or the background loop). */
-export interface DeliveryRun {
-  sent: number;
-  retried: number;
-  dead: number;
-  /** A flush tries each task at most once: those it retried wait here, parked, until it ends. */
-  readonly parked: Set<Pending> | undefined;
-}
-
-/** A task on its way to dead: its entry (id '' when it was never stored) and why. */
-export interface ToDead {
-  readonly entry: { readonly id: string; readonly value: StoredTask; readonly attempts: number };
-  readonly reason: DeadReason;
-  readonly status?: number;
-  readonly error?: string;
-}
+/** With ordering, how many tasks of a lane are taken at once, to be sent one after another (a chain). */
+const CHAIN = 8;
 
 /** Units taken and not started yet, with the lease holding them and the run that took them. */
 interface Buffered {
@@ -56,9 +38,9 @@ export interface DispatcherContext {
 
 /**
  * Starts requests within `concurrency`: it chooses tasks on the pending index, takes exactly those from the queue,
- * sends them, and settles each by its verdict (acked in groups, released with a delay, or moved to dead). It takes
- * a few more than the free slots without ordering and keeps them leased in a buffer, so that a slot freed by a
- * response starts the next task without waiting for a storage commit.
+ * and hands each unit to `deliver` (acks go in groups). Without ordering it takes a few more than the free slots
+ * and keeps them leased in a buffer, so that a slot freed by a response starts the next task without waiting for
+ * a storage commit; with ordering it takes a lane's next tasks together, sent one after another as a chain.
  */
 export class Dispatcher {
   readonly #c: DispatcherContext;
@@ -73,11 +55,13 @@ export class Dispatcher {
   #changes = 0;
   #waiters: (() => void)[] = [];
   readonly #onChange: () => void;
+  readonly #delivery: DeliveryContext;
 
   constructor(context: DispatcherContext, onChange: () => void) {
     this.#c = context;
     this.#onChange = onChange;
     this.#acks = new AckBatcher((ids) => context.queue.remove(ids));
+    this.#delivery = { ...context, acks: this.#acks, giveBack: (entries, lease) => this.#giveBack(entries, lease) };
   }
 
   get changes(): number {
@@ -129,21 +113,16 @@ export class Dispatcher {
   }
 
   /** Puts buffered (taken, not started) units back in the queue, as if never taken. */
-  async unbuffer(units = this.#buffer.splice(0)): Promise<void> {
-    for (const { unit, lease } of units) {
-      await lease.release(unit.map((e) => e.id));
-      for (const e of unit) {
-        const pending = this.#c.index.get(Number(e.id));
-        if (pending) this.#c.index.ready(pending);
-      }
-    }
+  async unbuffer(): Promise<void> {
+    for (const { unit, lease } of this.#buffer.splice(0)) await this.#giveBack(unit, lease);
   }
 
   /** Takes up to `free` units' worth of the tasks the index says may go now. */
   async #take(free: number, run: DeliveryRun, now: number): Promise<Buffered[]> {
     const { options, index, queue } = this.#c;
-    const perLane = options.batch?.maxItems ?? 1;
-    const chosen = index.take(options.batch ? free * perLane : free, now, perLane);
+    const chained = !options.batch && options.ordering !== 'none';
+    const perLane = options.batch?.maxItems ?? (chained ? CHAIN : 1);
+    const chosen = index.take(perLane * free, now, perLane);
     if (chosen.length === 0) return [];
     const ids = chosen.map((p) => String(p.seq));
     let lease: Lease<StoredTask> | undefined;
@@ -161,19 +140,42 @@ export class Dispatcher {
       for (const p of missing) {
         const entry = found.get(p.seq);
         if (!entry) index.remove(p);
-        else index.wait(p, entry.availableAt, 'server');
+        else index.wait(p, entry.availableAt, entry.state === 'leased' ? 'lease' : 'server');
       }
     }
     if (!lease) return [];
-    // In the order the index chose them: higher priority first.
-    const entries = chosen.flatMap((p) => taken.get(String(p.seq)) ?? []);
-    for (const e of entries) {
-      const pending = index.get(Number(e.id));
-      if (pending) pending.attempts = e.attempts;
+    // In the order the index chose them: higher priority first, a lane's tasks together and in queue order. A lane
+    // with a task missing is cut there: what follows it must wait for it.
+    const units: Entry[][] = [];
+    const late: Entry[] = [];
+    let lane: string | undefined;
+    let broken = false;
+    for (const p of chosen) {
+      const entry = taken.get(String(p.seq));
+      p.attempts = entry?.attempts ?? p.attempts;
+      const same = chained && units.length > 0 && p.lane === lane;
+      if (!same) broken = false;
+      lane = p.lane;
+      if (!entry) broken = chained;
+      else if (broken) late.push(entry);
+      else if (same) units[units.length - 1]!.push(entry);
+      else units.push([entry]);
     }
-    const { units, leftover } = options.batch ? packBatches(entries, options.ordering, options.batch) : { units: entries.map((e) => [e]), leftover: [] };
-    if (leftover.length > 0) await this.unbuffer([{ unit: leftover, lease, run }]);
-    return units.map((unit) => ({ unit, lease: lease!, run }));
+    if (late.length > 0) await this.#giveBack(late, lease);
+    if (!options.batch) return units.map((unit) => ({ unit, lease: lease!, run }));
+    const packed = packBatches(units.flat(), options.ordering, options.batch);
+    if (packed.leftover.length > 0) await this.#giveBack(packed.leftover, lease);
+    return packed.units.map((unit) => ({ unit, lease: lease!, run }));
+  }
+
+  /** Puts taken entries back, as if never taken. */
+  async #giveBack(entries: Entry[], lease: Lease<StoredTask>): Promise<void> {
+    if (entries.length === 0) return;
+    await lease.release(entries.map((e) => e.id));
+    for (const e of entries) {
+      const pending = this.#c.index.get(Number(e.id));
+      if (pending) this.#c.index.ready(pending);
+    }
   }
 
   /** Starts buffered units in up to `free` slots; says how many tasks and slots that took. */
@@ -186,7 +188,7 @@ export class Dispatcher {
       const freeSlot = () => {
         if (this.#active.delete(sending)) this.#change();
       };
-      const sending: Promise<void> = this.#deliver(unit, lease, run, freeSlot).finally(() => {
+      const sending: Promise<void> = deliver(this.#delivery, unit, lease, run, freeSlot).finally(() => {
         freeSlot();
         this.#settling.delete(sending);
         this.#change();
@@ -195,104 +197,6 @@ export class Dispatcher {
       this.#settling.add(sending);
     }
     return { tasks, slots };
-  }
-
-  /** Sends one unit (a task, or a batch) and settles it. */
-  async #deliver(unit: Entry[], lease: Lease<StoredTask>, run: DeliveryRun, freeSlot: () => void): Promise<void> {
-    const { options, emit } = this.#c;
-    try {
-      const now = options.clock.now();
-      const doomed: ToDead[] = [];
-      const ready: { entry: Entry; task: StoredTask }[] = [];
-      // Expiry is decided before the send, never during it.
-      for (const entry of unit) {
-        const task = entry.value;
-        if (task.expiresAt !== undefined && task.expiresAt <= now) doomed.push({ entry, reason: 'expired' });
-        else {
-          const edited = await this.#beforeSend(entry);
-          if ('reason' in edited) doomed.push(edited);
-          else ready.push({ entry, task: edited.task });
-        }
-      }
-      await this.#c.toDead(doomed, lease, run);
-      if (ready.length === 0) return;
-      const { outcome, reachable } = await send(
-        ready.map((r) => r.task),
-        { fetch: this.#c.transport(), clock: options.clock, timeoutMs: options.timeoutMs, headers: options.headers, batchUrl: options.batchUrl },
-      );
-      if (reachable !== undefined) this.#c.reachability.saw(reachable);
-      // The next request may start while this one's ack commits.
-      freeSlot();
-      await this.#settle(ready, outcome, lease, run);
-    } catch (error) {
-      // A storage failure mid-settle: the lease expires and the task is tried again, never lost.
-      emit('error', { error });
-    }
-  }
-
-  async #beforeSend(entry: Entry): Promise<{ task: StoredTask } | ToDead> {
-    const hook = this.#c.options.onBeforeSend;
-    const stored = entry.value;
-    if (!hook) return { task: stored };
-    const edited = await hook(publicTask(stored));
-    if (edited === false) return { entry, reason: 'skipped' };
-    try {
-      // The id (the Idempotency-Key) and the age stay the task's own, whatever the hook returns.
-      return { task: normaliseTask({ ...edited, id: stored.id }, this.#c.options.baseUrl, stored.createdAt) };
-    } catch (error) {
-      return { entry, reason: 'invalid', error: error instanceof Error ? error.message : String(error) };
-    }
-  }
-
-  async #settle(ready: readonly { entry: Entry; task: StoredTask }[], outcome: Response | Error, lease: Lease<StoredTask>, run: DeliveryRun): Promise<void> {
-    const { options, index, emit, coordination } = this.#c;
-    const entries = ready.map((r) => r.entry);
-    const ids = entries.map((e) => e.id);
-    const status = outcome instanceof Error ? undefined : outcome.status;
-    const error = outcome instanceof Error ? outcome.message : undefined;
-    const extra = { ...(status !== undefined && { status }), ...(error !== undefined && { error }) };
-    const now = options.clock.now();
-    const verdict = verdictFor(outcome, publicTask(ready[0]!.task), options, {
-      attempts: Math.max(...entries.map((e) => e.attempts)),
-      createdAt: Math.min(...entries.map((e) => e.value.createdAt)),
-      now,
-    });
-    try {
-      if (verdict.kind === 'sent') {
-        await this.#acks.add(ids);
-        run.sent += ready.length;
-        for (const { entry, task } of ready) {
-          const pending = index.get(Number(entry.id));
-          if (pending) index.remove(pending);
-          const detail: SentDetail = { task: publicTask(task), status: status ?? 0, attempts: entry.attempts };
-          emit('sent', outcome instanceof Error ? detail : { ...detail, response: outcome });
-          coordination.post({ type: 'sent', detail });
-        }
-        return;
-      }
-      if (verdict.kind === 'dead') {
-        await this.#c.toDead(entries.map((entry) => ({ entry, reason: verdict.reason, ...extra })), lease, run);
-        return;
-      }
-      const { delayMs, cause } = verdict;
-      await lease.release(ids, { delayMs });
-      run.retried += ready.length;
-      for (const { entry, task } of ready) {
-        const pending = index.get(Number(entry.id));
-        if (pending) {
-          pending.last = extra;
-          index.wait(pending, now + delayMs, cause);
-          if (run.parked) {
-            index.park(pending);
-            run.parked.add(pending);
-          }
-        }
-        const detail: RetryDetail = { task: publicTask(task), attempts: entry.attempts, delayMs, ...extra };
-        emit('retry', detail);
-      }
-    } finally {
-      if (!(outcome instanceof Error)) await discard(outcome);
-    }
   }
 
   #change(): void {

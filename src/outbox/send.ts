@@ -30,7 +30,8 @@ export async function send(tasks: readonly StoredTask[], options: SendOptions): 
     options.timeoutMs,
   );
   try {
-    const perSend = (await options.headers?.()) ?? {};
+    // Awaited only when there is a provider: each await is a turn of the event loop on every request.
+    const perSend = options.headers ? ((await options.headers()) ?? {}) : {};
     const request: Send =
       options.batchUrl !== undefined && (tasks.length > 1 || batchable(tasks[0]!))
         ? buildBatchRequest(options.batchUrl, tasks, perSend, controller.signal)
