@@ -1,10 +1,10 @@
 // IndexedDbStore in real Chromium, each row against its baseline measured in the same page and run.
-import { findChromium } from '../test/browser/find-chromium.mjs';
+import { findEngine } from '../test/browser/engines.mjs';
 import { startBrowser } from '../test/e2e/browser-page.mjs';
 import { fmt, table } from './lib.mjs';
 
-const chromium = findChromium();
-if (!chromium) {
+const chromium = findEngine('chromium');
+if (chromium.missing) {
   console.log('\n### IndexedDbStore in Chromium\n\nSKIPPED: no Chromium found (CHROME_PATH, /usr/bin/chromium, …).');
   process.exit(0);
 }
