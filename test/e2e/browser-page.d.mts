@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Engine } from '../browser/engines.mjs';
-import type { DrivenBrowser, DrivenPage } from '../browser/drive/index.mjs';
+import type { DrivenBrowser, DrivenPage, LaunchOptions } from '../browser/drive/index.mjs';
 
 export function bundle(source: string, globalName?: string): Promise<string>;
 
@@ -16,5 +16,5 @@ export interface ServedBrowser {
 
 export function startBrowser(
   engine: Engine,
-  options?: { handle?: (req: IncomingMessage, res: ServerResponse) => boolean | undefined },
+  options?: { handle?: (req: IncomingMessage, res: ServerResponse) => boolean | undefined; launch?: LaunchOptions },
 ): Promise<ServedBrowser>;

@@ -22,9 +22,9 @@ export async function bundle(source, globalName) {
 /**
  * Starts a server and a browser of `engine`. `open()` gives a new page of the server's origin (so pages share
  * IndexedDB, as tabs do) with the library loaded as `globalThis.sluice`; `/sluice.js` is that script. `handle(req,
- * res)` may answer other requests (returning true when it did). Call `close()` when done.
+ * res)` may answer other requests (returning true when it did); `launch` goes to launchBrowser. Call `close()` when done.
  */
-export async function startBrowser(engine, { handle } = {}) {
+export async function startBrowser(engine, { handle, launch } = {}) {
   const script = await bundle(`export * from './src/index.browser.ts'; export { IndexedDbStore } from './src/indexeddb.ts';`, 'sluice');
   const server = createServer((req, res) => {
     if (handle?.(req, res)) return;
@@ -41,7 +41,7 @@ export async function startBrowser(engine, { handle } = {}) {
   const closeServer = () => new Promise((resolve) => server.close(resolve));
   let browser;
   try {
-    browser = await launchBrowser(engine);
+    browser = await launchBrowser(engine, launch);
   } catch (error) {
     await closeServer();
     throw error;

@@ -2,9 +2,12 @@
 import { chromium } from 'playwright-core';
 import { chromiumArgs } from '../engines.mjs';
 
-/** @param {import('../engines.mjs').Engine} engine */
-export async function launchChromium(engine) {
-  const browser = await chromium.launch({ executablePath: engine.executablePath, args: chromiumArgs });
+/**
+ * @param {import('../engines.mjs').Engine} engine
+ * @param {{ chromiumArgs?: string[] }} options flags added to the usual ones
+ */
+export async function launchChromium(engine, options = {}) {
+  const browser = await chromium.launch({ executablePath: engine.executablePath, args: [...chromiumArgs, ...(options.chromiumArgs ?? [])] });
   // One context: its pages share an origin's storage, as tabs of one profile do.
   const context = await browser.newContext();
   return {

@@ -9,6 +9,8 @@ export async function launchFirefox(engine) {
     headless: true,
     // Lets a BiDi script run in the browser's own (chrome) scope: the only way to take the whole browser offline.
     args: ['--remote-allow-system-access'],
+    // A benchmark's page script may run for minutes (the default is 3).
+    protocolTimeout: 1_800_000,
   });
 
   // Firefox's offline switch, as when the OS reports the network gone and back: every page and worker, service

@@ -2,7 +2,10 @@ import type { Engine } from '../engines.mjs';
 
 /** A page of one engine, driven from Node. */
 export interface DrivenPage {
-  /** Runs `fn` (its source, so it may use only its argument and the page's globals) in the page. */
+  /**
+   * Runs `fn` (its source, so it may use only its argument and the page's globals) in the page. Argument and result
+   * travel as JSON: keep to JSON values (WebDriver, for WebKit, turns `undefined` into `null`).
+   */
   evaluate<R, A = undefined>(fn: (arg: A) => R | Promise<R>, arg?: A): Promise<R>;
   close(): Promise<void>;
 }
@@ -18,4 +21,9 @@ export interface DrivenBrowser {
   close(): Promise<void>;
 }
 
-export function launchBrowser(engine: Engine): Promise<DrivenBrowser>;
+export interface LaunchOptions {
+  /** Chromium only: flags added to the usual ones. */
+  readonly chromiumArgs?: readonly string[];
+}
+
+export function launchBrowser(engine: Engine, options?: LaunchOptions): Promise<DrivenBrowser>;
