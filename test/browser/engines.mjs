@@ -55,7 +55,7 @@ function firefox() {
 /** @returns {Engine | MissingEngine} */
 function webkit() {
   const label = 'WebKit';
-  const driverPath = process.env.WEBKIT_WEBDRIVER_PATH ?? onPath('WebKitWebDriver');
+  const driverPath = process.env.WEBKIT_WEBDRIVER_PATH ? firstExisting([process.env.WEBKIT_WEBDRIVER_PATH]) : onPath('WebKitWebDriver');
   if (!driverPath) return { name: 'webkit', label, missing: 'no WebKitWebDriver on PATH; install it (apt-get install -y webkit2gtk-driver) or set WEBKIT_WEBDRIVER_PATH' };
   const executablePath = findMiniBrowser();
   if (!executablePath) return { name: 'webkit', label, missing: 'no MiniBrowser found under /usr/lib/*-linux-gnu/webkit2gtk-*; install it (apt-get install -y webkit2gtk-driver) or set MINIBROWSER_PATH' };

@@ -96,7 +96,8 @@ console.log(`\n### Browser suites by engine (${((Date.now() - started) / 1000).t
 console.log('| engine | web-test-runner | time | end-to-end (vitest) | time |');
 console.log('| --- | --- | --- | --- | --- |');
 for (const engine of found) {
-  const [wtr, e2e] = parts.filter((part) => part.engine === engine).map((part) => results.get(part));
+  const resultOf = (name) => results.get(parts.find((part) => part.engine === engine && part.name.startsWith(name)));
+  const [wtr, e2e] = [resultOf('web-test-runner'), resultOf('end-to-end')];
   console.log(`| ${engine.label} | ${show(wtr.counts)} | ${wtr.seconds.toFixed(1)} s | ${show(e2e.counts)} | ${e2e.seconds.toFixed(1)} s |`);
   for (const [name, result] of [['web-test-runner', wtr], ['end-to-end', e2e]]) {
     if (result.code !== 0) problems.push(`${engine.label}: ${name} exited ${result.code}`);
