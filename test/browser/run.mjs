@@ -61,7 +61,16 @@ function partsOf(engine) {
         const args = ['vitest', 'run', '--project', 'e2e', '--reporter=default', '--reporter=json', `--outputFile.json=${e2eReport}`];
         const result = await run('npx', args, env);
         const report = readJson(e2eReport);
-        const counts = report && { passed: report.numPassedTests, failed: report.numFailedTests, skipped: report.numPendingTests + report.numTodoTests };
+        // vitest counts an `it.fails` test that failed as passed; those pinning a known bug end their title with
+        // "(known bug)" and are shown apart, so that the passed count is what works.
+        const titles = report?.testResults.flatMap((file) => file.assertionResults) ?? [];
+        const knownBugs = titles.filter((test) => test.status === 'passed' && test.title.endsWith('(known bug)')).length;
+        const counts = report && {
+          passed: report.numPassedTests - knownBugs,
+          knownBugs,
+          failed: report.numFailedTests,
+          skipped: report.numPendingTests + report.numTodoTests,
+        };
         return { ...result, counts };
       },
     },
@@ -90,7 +99,10 @@ rmSync(scratch, { recursive: true, force: true });
 
 // What ran where, and whether that is enough.
 const problems = [];
-const show = (c) => (c ? `${c.passed} passed, ${c.failed} failed${c.skipped ? `, ${c.skipped} skipped` : ''}` : 'no counts (did not finish)');
+const show = (c) =>
+  c
+    ? `${c.passed} passed, ${c.failed} failed${c.skipped ? `, ${c.skipped} skipped` : ''}${c.knownBugs ? `, ${c.knownBugs} known bug (it.fails)` : ''}`
+    : 'no counts (did not finish)';
 const wtrPassed = [];
 console.log(`\n### Browser suites by engine (${((Date.now() - started) / 1000).toFixed(1)} s in all, ${JOBS} parts at a time)\n`);
 console.log('| engine | web-test-runner | time | end-to-end (vitest) | time |');

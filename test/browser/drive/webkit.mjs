@@ -10,7 +10,7 @@ export async function launchWebKit(engine) {
   const driver = await startWebKitDriver(engine);
   let session;
   try {
-    session = await WebDriver.newSession({ hostname: driver.hostname, port: driver.port, capabilities: driver.capabilities, logLevel: process.env.WDIO_LOG ?? 'error' });
+    session = await WebDriver.newSession({ hostname: driver.hostname, port: driver.port, capabilities: driver.capabilities, logLevel: 'error' });
   } catch (error) {
     await driver.stop();
     throw error;
