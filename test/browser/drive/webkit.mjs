@@ -1,7 +1,10 @@
 // WebKitGTK's MiniBrowser through WebKitWebDriver, with the plain WebDriver protocol client (no webdriverio layer,
 // which switches windows on its own after a window closes, racing the commands that follow).
-import WebDriver from 'webdriver';
 import { startWebKitDriver } from '../webkit-driver.mjs';
+
+// The client's loggers take their level from WDIO_LOG_LEVEL when they load ('info' by default, a line per session).
+process.env.WDIO_LOG_LEVEL ??= 'error';
+const { default: WebDriver } = await import('webdriver');
 
 const POLL_MS = 20;
 
