@@ -1,24 +1,21 @@
 import { esbuildPlugin } from '@web/dev-server-esbuild';
-import { chromeLauncher } from '@web/test-runner-chrome';
-import { chromiumArgs } from './test/browser/find-chromium.mjs';
+import { defaultReporter } from '@web/test-runner';
+import { countReporter } from './test/browser/count-reporter.mjs';
+import { findEngines } from './test/browser/engines.mjs';
+import { launcherFor } from './test/browser/launchers.mjs';
 
-// test/browser/run.mjs finds Chromium and passes it here; run through `npm run test:browser`.
-const executablePath = process.env.CHROME_PATH;
+// Run through `npm run test:browser` (test/browser/run.mjs), which starts one web-test-runner per engine with
+// SLUICE_ENGINES naming it and reports an engine that is missing; here, only the engines that were found run.
+const engines = findEngines().filter((engine) => !engine.missing);
 
 export default {
   files: ['test/browser/**/*.test.ts'],
   nodeResolve: true,
   concurrency: 1,
   plugins: [esbuildPlugin({ ts: true, target: 'es2022' })],
-  browsers: [
-    chromeLauncher({
-      launchOptions: {
-        executablePath,
-        headless: true,
-        args: chromiumArgs,
-      },
-    }),
-  ],
+  browsers: engines.map(launcherFor),
+  reporters: [defaultReporter(), ...(process.env.SLUICE_WTR_COUNTS ? [countReporter(process.env.SLUICE_WTR_COUNTS)] : [])],
   testFramework: { config: { timeout: 120_000 } },
+  browserStartTimeout: 120_000,
   testsFinishTimeout: 600_000,
 };

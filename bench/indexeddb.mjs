@@ -1,95 +1,66 @@
-// IndexedDbStore in real Chromium, each row against its baseline measured in the same page and run.
-import { findChromium } from '../test/browser/find-chromium.mjs';
+// IndexedDbStore in Chromium, Firefox and WebKit, one engine after the other (so that they do not share the CPU),
+// each row against raw IndexedDB measured in the same page and run; one table across engines.
+// `node bench/indexeddb.mjs [engine…]` narrows the engines (as SLUICE_ENGINES does).
+import { findEngines } from '../test/browser/engines.mjs';
 import { startBrowser } from '../test/e2e/browser-page.mjs';
+import { installBench } from './indexeddb-page.mjs';
 import { fmt, table } from './lib.mjs';
 
-const chromium = findChromium();
-if (!chromium) {
-  console.log('\n### IndexedDbStore in Chromium\n\nSKIPPED: no Chromium found (CHROME_PATH, /usr/bin/chromium, …).');
-  process.exit(0);
+const RUNS = 5;
+const BURST = 5_000;
+const SEQUENTIAL = 500;
+const DRAIN = 5_000;
+const LARGE = 1_000_000;
+const MiB = 1024 * 1024;
+
+const only = process.argv.slice(2);
+const engines = findEngines().filter((engine) => only.length === 0 || only.includes(engine.name));
+
+const rows = [];
+for (const engine of engines) {
+  if (engine.missing) {
+    console.log(`\nSKIPPED: the IndexedDB benchmark in ${engine.label}: ${engine.missing}.`);
+    rows.push([engine.label, ...Array(4).fill(`skipped: ${engine.label} not found`)]);
+    continue;
+  }
+  const t0 = Date.now();
+  // Chromium shows the page its heap (precisely, and after a collection it can ask for); the others show none.
+  const browser = await startBrowser(engine, { launch: { chromiumArgs: ['--enable-precise-memory-info', '--js-flags=--expose-gc'] } });
+  try {
+    const page = await browser.open();
+    await page.evaluate(installBench, RUNS);
+    const burst = await page.evaluate((n) => globalThis.bench.burst(n), BURST);
+    const sequential = await page.evaluate((n) => globalThis.bench.sequential(n), SEQUENTIAL);
+    const drain = await page.evaluate((n) => globalThis.bench.drain(n), DRAIN);
+    const filled = await page.evaluate((n) => globalThis.bench.fillLarge(n), LARGE);
+    if (filled.size !== LARGE) throw new Error(`the large queue holds ${filled.size} items, not ${LARGE}`);
+    const large = await page.evaluate((name) => globalThis.bench.openLarge(name), filled.dbName);
+
+    const ratio = ({ subject, baseline }, target) =>
+      `${(subject / baseline).toFixed(1)}x (${fmt(subject)} vs ${fmt(baseline)} items/s; target ${target})`;
+    const memory =
+      large.addedBytes === null ? `memory n/a: ${engine.label} shows pages no heap size` : `+${(large.addedBytes / MiB).toFixed(1)} MiB (target < 64 MiB)`;
+    rows.push([
+      engine.label,
+      ratio(burst, '>= 20x'),
+      ratio(sequential, '>= 1.0x'),
+      ratio(drain, '>= 20x'),
+      `${large.openMs.toFixed(0)} ms (target < 200 ms; bare indexedDB.open ${large.rawOpenMs.toFixed(0)} ms), ${memory}`,
+    ]);
+    console.error(`bench: ${engine.label} measured in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  } finally {
+    await browser.close();
+  }
 }
-const browser = await startBrowser(chromium);
-const page = await browser.open();
-const rows = await page.evaluate(async () => {
-  const { Queue, IndexedDbStore } = globalThis.sluice;
-  const RUNS = 5;
-  const item = (n) => ({ id: n, kind: 'note', text: 'x'.repeat(50), at: 1_700_000_000_000 + n });
-  let dbCount = 0;
-  const del = (name) => new Promise((r) => { const q = indexedDB.deleteDatabase(name); q.onsuccess = q.onerror = q.onblocked = r; });
-  const req = (r) => new Promise((resolve, reject) => { r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
-  const txDone = (tx) => new Promise((resolve, reject) => { tx.oncomplete = resolve; tx.onerror = tx.onabort = () => reject(tx.error); });
-  // The baseline: what Workbox's background sync does, one record and one readwrite transaction per item.
-  async function rawDb() {
-    const name = `raw-${dbCount++}`;
-    const open = indexedDB.open(name, 1);
-    open.onupgradeneeded = () => open.result.createObjectStore('items', { autoIncrement: true });
-    return { db: await req(open), name };
-  }
-  const putEach = (db, n) => { const tx = db.transaction('items', 'readwrite'); tx.objectStore('items').put(item(n)); return txDone(tx); };
-  // Each run times the baseline and then the queue, back to back, so that both see the same machine load (other
-  // processes come and go on a shared box); the first run of each is a warm-up. Medians of the rest.
-  async function paired(baseline, subject) {
-    const times = [[], []];
-    for (let run = 0; run < RUNS + 1; run++) {
-      for (const [i, [setup, fn]] of [baseline, subject].entries()) {
-        const ctx = await setup();
-        const t0 = performance.now();
-        await fn(ctx);
-        if (run > 0) times[i].push(performance.now() - t0);
-        await ctx.cleanup?.();
-      }
-    }
-    return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]);
-  }
-  const raw = async () => { const r = await rawDb(); return { ...r, cleanup: async () => { r.db.close(); await del(r.name); } }; };
-  const queue = async (fill = 0) => {
-    const dbName = `queue-${dbCount++}`;
-    const q = await Queue.open({ name: 'bench', store: new IndexedDbStore({ dbName }) });
-    for (let i = 0; i < fill; i += 500) await q.pushMany(Array.from({ length: 500 }, (_, j) => item(i + j)));
-    return { q, cleanup: async () => { await q.close(); await del(dbName); } };
-  };
 
-  const CONCURRENT = 5000;
-  const SEQUENTIAL = 500;
-  const DRAIN = 5000;
-  const out = {};
-  const rate = (n, [baseline, subject]) => [(n / baseline) * 1000, (n / subject) * 1000];
-  [out.concurrentRaw, out.concurrentQueue] = rate(CONCURRENT, await paired(
-    [raw, ({ db }) => Promise.all(Array.from({ length: CONCURRENT }, (_, n) => putEach(db, n)))],
-    [() => queue(), ({ q }) => Promise.all(Array.from({ length: CONCURRENT }, (_, n) => q.push(item(n))))],
-  ));
-  [out.sequentialRaw, out.sequentialQueue] = rate(SEQUENTIAL, await paired(
-    [raw, async ({ db }) => { for (let n = 0; n < SEQUENTIAL; n++) await putEach(db, n); }],
-    [() => queue(), async ({ q }) => { for (let n = 0; n < SEQUENTIAL; n++) await q.push(item(n)); }],
-  ));
-  [out.drainRaw, out.drainQueue] = rate(DRAIN, await paired(
-    [async () => {
-      const r = await raw();
-      const tx = r.db.transaction('items', 'readwrite');
-      for (let n = 0; n < DRAIN; n++) tx.objectStore('items').put(item(n));
-      await txDone(tx);
-      return r;
-    }, async ({ db }) => {
-      // Read the oldest, then delete it in its own transaction: one item at a time.
-      for (;;) {
-        const tx = db.transaction('items', 'readwrite');
-        const cursor = await req(tx.objectStore('items').openCursor());
-        if (!cursor) break;
-        cursor.delete();
-        await txDone(tx);
-      }
-    }],
-    [() => queue(DRAIN), async ({ q }) => {
-      for (let lease = await q.take(100); lease; lease = await q.take(100)) await lease.ack();
-    }],
-  ));
-  return out;
-});
-await browser.close();
-
-const x = (a, b) => `${(a / b).toFixed(1)}x`;
-table('IndexedDbStore in Chromium (median of 5 runs, each run timing the baseline and the queue back to back in one page)', ['operation', 'items/s', 'baseline', 'baseline items/s', 'ratio', 'target'], [
-  ['5 000 concurrent push', fmt(rows.concurrentQueue), 'one readwrite transaction per item', fmt(rows.concurrentRaw), x(rows.concurrentQueue, rows.concurrentRaw), '>= 20x'],
-  ['500 sequential awaited push', fmt(rows.sequentialQueue), 'one transaction per item, awaited', fmt(rows.sequentialRaw), x(rows.sequentialQueue, rows.sequentialRaw), '>= 1x'],
-  ['drain: take(100) + ack', fmt(rows.drainQueue), 'one delete transaction per item', fmt(rows.drainRaw), x(rows.drainQueue, rows.drainRaw), '>= 20x'],
-]);
+table(
+  `IndexedDbStore by engine: queue vs raw IndexedDB in the same page and run (medians of ${RUNS} runs, each timing both back to back)`,
+  [
+    'engine',
+    `${fmt(BURST)} concurrent push vs one readwrite transaction per item`,
+    `${SEQUENTIAL} sequential awaited push vs one transaction per item, awaited`,
+    `drain ${fmt(DRAIN)}: take(100) + ack vs one delete transaction per item`,
+    `open a ${fmt(LARGE)}-item queue: time, heap added`,
+  ],
+  rows,
+);

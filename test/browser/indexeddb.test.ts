@@ -6,7 +6,7 @@ import { storageConformance } from '../conformance/storage-suite.js';
 import { t } from './mocha.js';
 
 let n = 0;
-// Real IndexedDB in Chromium: a fresh database per test, each `open` a new connection to it (as another tab has).
+// Real IndexedDB (web-test-runner runs this file in each engine): a fresh database per test, each `open` a new connection to it (as another tab has).
 const indexedDb: StoreHarness = {
   async setup() {
     const dbName = `sluice-browser-${Date.now()}-${n++}`;
@@ -21,9 +21,9 @@ const indexedDb: StoreHarness = {
   },
 };
 
-storageConformance(t, 'IndexedDbStore in Chromium', indexedDb);
-queueConformance(t, 'IndexedDbStore in Chromium', indexedDb);
-modelConformance(t, 'IndexedDbStore in Chromium', indexedDb);
+storageConformance(t, 'IndexedDbStore in a real browser', indexedDb);
+queueConformance(t, 'IndexedDbStore in a real browser', indexedDb);
+modelConformance(t, 'IndexedDbStore in a real browser', indexedDb);
 
 t.describe('the browser entry', () => {
   t.it('Queue.open without a store keeps the queue in IndexedDB (database "sluice")', async () => {
@@ -38,7 +38,7 @@ t.describe('the browser entry', () => {
   });
 });
 
-t.describe('IndexedDbStore in Chromium: tabs', () => {
+t.describe('IndexedDbStore in a real browser: tabs', () => {
   const open = (dbName: string) => new IndexedDbStore({ dbName }).open('q');
 
   t.it('.isGone(owner) is false while the handle lives and true once it closed (Web Locks)', async () => {

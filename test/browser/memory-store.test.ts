@@ -12,6 +12,6 @@ const memory: StoreHarness = {
   },
 };
 
-storageConformance(t, 'MemoryStore in Chromium', memory);
-queueConformance(t, 'MemoryStore in Chromium', memory);
-modelConformance(t, 'MemoryStore in Chromium', memory);
+storageConformance(t, 'MemoryStore in a real browser', memory);
+queueConformance(t, 'MemoryStore in a real browser', memory);
+modelConformance(t, 'MemoryStore in a real browser', memory);

@@ -1,23 +1,18 @@
-// Serves the library, bundled for the browser, from 127.0.0.1 and drives it in Chromium through playwright-core.
+// Serves the library, bundled for the browser, from 127.0.0.1 and opens pages of that origin in one engine.
 // Used by the end-to-end tests and the browser benchmark.
 import { createServer } from 'node:http';
 import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
-import { chromiumArgs } from '../browser/find-chromium.mjs';
+import { launchBrowser } from '../browser/drive/index.mjs';
 
 const root = new URL('../../', import.meta.url).pathname;
 
-/** The library as one script that sets `globalThis.sluice`. */
-async function bundle() {
+/** `source` (TypeScript importing from the repository root) bundled as one classic script. */
+export async function bundle(source, globalName) {
   const result = await build({
-    stdin: {
-      contents: `export * from './src/index.browser.ts'; export { IndexedDbStore } from './src/indexeddb.ts';`,
-      resolveDir: root,
-      loader: 'ts',
-    },
+    stdin: { contents: source, resolveDir: root, loader: 'ts' },
     bundle: true,
     format: 'iife',
-    globalName: 'sluice',
+    ...(globalName ? { globalName } : {}),
     target: 'es2022',
     write: false,
   });
@@ -25,12 +20,14 @@ async function bundle() {
 }
 
 /**
- * Starts a server and a browser. `open()` gives a new page of the same origin (so pages share IndexedDB, as tabs
- * do) with `sluice` loaded. Call `close()` when done.
+ * Starts a server and a browser of `engine`. `open()` gives a new page of the server's origin (so pages share
+ * IndexedDB, as tabs do) with the library loaded as `globalThis.sluice`; `/sluice.js` is that script. `handle(req,
+ * res)` may answer other requests (returning true when it did); `launch` goes to launchBrowser. Call `close()` when done.
  */
-export async function startBrowser(executablePath) {
-  const script = await bundle();
+export async function startBrowser(engine, { handle, launch } = {}) {
+  const script = await bundle(`export * from './src/index.browser.ts'; export { IndexedDbStore } from './src/indexeddb.ts';`, 'sluice');
   const server = createServer((req, res) => {
+    if (handle?.(req, res)) return;
     if (req.url === '/sluice.js') {
       res.writeHead(200, { 'content-type': 'text/javascript' });
       res.end(script);
@@ -40,22 +37,28 @@ export async function startBrowser(executablePath) {
     }
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${server.address().port}/`;
-  const browser = await chromium.launch({
-    executablePath,
-    args: chromiumArgs,
-  });
-  const context = await browser.newContext();
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  const closeServer = () => new Promise((resolve) => server.close(resolve));
+  let browser;
+  try {
+    browser = await launchBrowser(engine, launch);
+  } catch (error) {
+    await closeServer();
+    throw error;
+  }
   return {
+    origin,
+    setOffline: browser.setOffline,
     async open() {
-      const page = await context.newPage();
-      await page.goto(url);
-      await page.waitForFunction(() => globalThis.sluice !== undefined);
+      const page = await browser.newPage(`${origin}/`);
+      // A classic script in the head has run by the time the page has loaded, but say so if it did not.
+      if (!(await page.evaluate(() => globalThis.sluice !== undefined))) throw new Error('the library did not load in the page');
       return page;
     },
     async close() {
       await browser.close();
-      await new Promise((resolve) => server.close(resolve));
+      server.closeAllConnections();
+      await closeServer();
     },
   };
 }

@@ -1,24 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// @ts-expect-error plain ES modules without types
-import { browserRequired, findChromium, skipNotice } from '../browser/find-chromium.mjs';
-// @ts-expect-error plain ES modules without types
-import { startBrowser } from './browser-page.mjs';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { DrivenPage as Page } from '../browser/drive/index.mjs';
+import { startBrowser, type ServedBrowser } from './browser-page.mjs';
+import { eachEngine } from './each-engine.js';
 
-const chromium: string | undefined = findChromium();
-if (!chromium) {
-  console.warn(skipNotice('the multi-tab IndexedDB test (playwright-core)'));
-  if (browserRequired) throw new Error('SLUICE_REQUIRE_BROWSER=1 and no Chromium: the browser suites cannot be skipped here.');
-}
-
-interface Page {
-  evaluate<R, A>(fn: (arg: A) => R | Promise<R>, arg: A): Promise<R>;
-}
-
-describe.skipIf(!chromium)('IndexedDbStore across tabs, in Chromium', () => {
-  let browser: { open(): Promise<Page>; close(): Promise<void> };
+eachEngine('IndexedDbStore across tabs and workers', (engine) => {
+  let browser: ServedBrowser;
   beforeAll(async () => {
-    browser = await startBrowser(chromium);
-  }, 60_000);
+    browser = await startBrowser(engine);
+  }, 120_000);
   afterAll(() => browser?.close());
 
   it('two tabs pushing and draining one queue at once count every item exactly once', async () => {
@@ -133,7 +122,7 @@ describe.skipIf(!chromium)('IndexedDbStore across tabs, in Chromium', () => {
       return lease.entries.map((e: { value: number }) => e.value);
     }, undefined);
     expect(before).toEqual([3]);
-    await (a as unknown as { close(): Promise<void> }).close();
+    await a.close();
     const after = await b.evaluate(async () => {
       const { Queue, IndexedDbStore } = (globalThis as any).sluice;
       const q = await Queue.open({ name: 'leases', store: new IndexedDbStore({ dbName: 'e2e-leases' }) });

@@ -1,19 +1,121 @@
-import { spawnSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
-// @ts-expect-error plain ES modules without types
-import { browserRequired, findChromium, skipNotice } from '../browser/find-chromium.mjs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startBrowser, type ServedBrowser } from './browser-page.mjs';
+import { eachEngine } from './each-engine.js';
 
-const chromium: string | undefined = findChromium();
-if (!chromium) {
-  console.warn(skipNotice('the outbox-across-handles check in Chromium (playwright-core)'));
-  if (browserRequired) throw new Error('SLUICE_REQUIRE_BROWSER=1 and no Chromium: the browser suites cannot be skipped here.');
+interface Received {
+  path: string | undefined;
+  method: string | undefined;
+  key: string | undefined;
+  type: string | undefined;
+  body: string;
 }
 
-describe.skipIf(!chromium)('Outbox handles in Chromium', () => {
-  it('one handle delivers (Web Locks), the other hears it (BroadcastChannel), a Request\'s bytes are kept, fetch() goes network first', () => {
-    const script = new URL('./outbox-chromium-check.mjs', import.meta.url).pathname;
-    const run = spawnSync(process.execPath, [script], { encoding: 'utf8', env: { ...process.env, CHROME_PATH: chromium }, timeout: 60_000 });
-    expect(run.stdout).toContain('chromium check: ok');
-    expect(run.status).toBe(0);
-  }, 90_000);
+eachEngine('Outbox across tabs', (engine) => {
+  let browser: ServedBrowser;
+  const received: Received[] = [];
+  // Requests to /api/hang the server holds unanswered (only the first one: the others are answered).
+  const hanging: ServerResponse[] = [];
+
+  beforeAll(async () => {
+    // Every request under /api/ is recorded and answered 201 with a small JSON body, except the first to /api/hang.
+    const handle = (req: IncomingMessage, res: ServerResponse) => {
+      if (!req.url?.startsWith('/api/')) return false;
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const [key, type] = [req.headers['idempotency-key'], req.headers['content-type']] as (string | undefined)[];
+        received.push({ path: req.url, method: req.method, key, type, body: Buffer.concat(chunks).toString('hex') });
+        if (req.url === '/api/hang' && hanging.length === 0) return void hanging.push(res);
+        res.writeHead(201, { 'content-type': 'application/json' }).end('{"id":42}');
+      });
+      return true;
+    };
+    browser = await startBrowser(engine, { handle });
+  }, 120_000);
+  afterAll(async () => {
+    for (const res of hanging) res.destroy();
+    await browser?.close();
+  });
+
+  it('one tab delivers (Web Lock), the other only enqueues and hears the sent event (BroadcastChannel); a Request keeps its bytes', async () => {
+    const [a, b] = await Promise.all([browser.open(), browser.open()]);
+    // Tab a starts delivering and so holds the outbox's lock.
+    await a.evaluate(async () => {
+      const { Outbox, IndexedDbStore } = (globalThis as any).sluice;
+      const outbox = await Outbox.open({ name: 'api', store: new IndexedDbStore({ dbName: 'e2e-outbox-tabs' }), baseUrl: location.origin });
+      outbox.start();
+      await outbox.flush();
+      (globalThis as any).outbox = outbox;
+    });
+    const fromB = await b.evaluate(async () => {
+      const { Outbox, IndexedDbStore } = (globalThis as any).sluice;
+      const outbox = await Outbox.open({ name: 'api', store: new IndexedDbStore({ dbName: 'e2e-outbox-tabs' }), baseUrl: location.origin });
+      const relayed = new Promise<any>((resolve) => outbox.addEventListener('sent', (e: CustomEvent) => resolve(e.detail)));
+      const request = new Request(`${location.origin}/api/bytes`, {
+        method: 'PUT',
+        body: new Uint8Array([0, 1, 254, 255]),
+        headers: { 'content-type': 'application/octet-stream' },
+      });
+      const id = await outbox.enqueue(request);
+      const flushed = await outbox.flush();
+      const sent = await Promise.race([relayed, new Promise((resolve) => setTimeout(() => resolve('no sent event within 20 s'), 20_000))]);
+      await outbox.close();
+      return { id, flushed, sent: typeof sent === 'string' ? sent : { remote: sent.remote, id: sent.task.id, status: sent.status } };
+    });
+    // b's flush sent nothing: a holds the lock, and it delivered b's task.
+    expect(fromB.flushed.sent).toBe(0);
+    expect(fromB.sent).toEqual({ remote: true, id: fromB.id, status: 201 });
+    expect(received.filter((r) => r.key === fromB.id)).toEqual([
+      { path: '/api/bytes', method: 'PUT', key: fromB.id, type: 'application/octet-stream', body: '0001feff' },
+    ]);
+    await a.evaluate(() => (globalThis as any).outbox.close());
+    await Promise.all([a.close(), b.close()]);
+  }, 60_000);
+
+  it('a tab that closes mid-request hands its task to a running tab, which sends it again with the same Idempotency-Key', async () => {
+    const [a, b] = await Promise.all([browser.open(), browser.open()]);
+    const open = async () => {
+      const { Outbox, IndexedDbStore } = (globalThis as any).sluice;
+      const outbox = await Outbox.open({ name: 'takeover', store: new IndexedDbStore({ dbName: 'e2e-outbox-takeover' }), baseUrl: location.origin });
+      outbox.start();
+      (globalThis as any).outbox = outbox;
+    };
+    // a opens first and takes the delivery lock; b queues for it.
+    await a.evaluate(open);
+    await b.evaluate(open);
+    const id = await a.evaluate(() => (globalThis as any).outbox.enqueue({ url: '/api/hang', body: { n: 1 } }));
+    // The server holds the first request to /api/hang unanswered: a's request is in flight when a goes.
+    for (let i = 0; i < 200 && !hanging.length; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    expect(received.filter((r) => r.key === id)).toHaveLength(1);
+    await a.close();
+    const left = await b.evaluate(async () => {
+      const outbox = (globalThis as any).outbox;
+      for (let i = 0; i < 400 && (await outbox.size()) > 0; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+      const size = await outbox.size();
+      await outbox.close();
+      return size;
+    });
+    expect(left).toBe(0);
+    expect(received.filter((r) => r.key === id).map((r) => [r.path, Buffer.from(r.body, 'hex').toString()])).toEqual([
+      ['/api/hang', '{"n":1}'],
+      ['/api/hang', '{"n":1}'],
+    ]);
+    await b.close();
+  }, 60_000);
+
+  it('.fetch() goes to the network first: a reachable server answers, nothing is stored', async () => {
+    const page = await browser.open();
+    const result = await page.evaluate(async () => {
+      const { Outbox, IndexedDbStore } = (globalThis as any).sluice;
+      const outbox = await Outbox.open({ name: 'live', store: new IndexedDbStore({ dbName: 'e2e-outbox-fetch' }), baseUrl: location.origin });
+      const response = await outbox.fetch(`${location.origin}/api/live`, { method: 'POST', body: 'x' });
+      const stored = await outbox.size();
+      await outbox.close();
+      return { status: response.status, queued: response.headers.get('Sluice-Queued'), body: await response.text(), stored };
+    });
+    expect(result).toEqual({ status: 201, queued: null, body: '{"id":42}', stored: 0 });
+    expect(received.filter((r) => r.path === '/api/live').map((r) => Buffer.from(r.body, 'hex').toString())).toEqual(['x']);
+    await page.close();
+  }, 60_000);
 });

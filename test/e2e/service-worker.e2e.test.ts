@@ -1,18 +1,12 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { build } from 'esbuild';
-import { chromium as playwright, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// @ts-expect-error plain ES modules without types
-import { browserRequired, chromiumArgs, findChromium, skipNotice } from '../browser/find-chromium.mjs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { DrivenPage } from '../browser/drive/index.mjs';
+import { bundle, startBrowser, type ServedBrowser } from './browser-page.mjs';
+import { eachEngine, skipLoudly } from './each-engine.js';
 
-const chromium: string | undefined = findChromium();
-if (!chromium) {
-  console.warn(skipNotice('the service-worker test (playwright-core)'));
-  if (browserRequired) throw new Error('SLUICE_REQUIRE_BROWSER=1 and no Chromium: the browser suites cannot be skipped here.');
-}
-
-// The service worker a user would write: listeners added at once, the outbox opening behind a promise.
+// The service worker a user would write: listeners added at once, the outbox opening behind a promise. The
+// outbox lives in the default store (IndexedDB database "sluice"), where a page's `Outbox.open({ name: 'api' })`
+// finds it too.
 const worker = `
   import { Outbox } from './src/index.browser.ts';
   import { backgroundSync } from './src/sw.ts';
@@ -23,80 +17,225 @@ const worker = `
   self.addEventListener('fetch', (event) => {
     if (new URL(event.request.url).pathname.startsWith('/api/')) event.respondWith(outbox.then((o) => o.fetch(event.request)));
   });
+  // For the tests only: the worker's handle looks at the queue (size() reads it afresh) and answers on the port.
+  self.addEventListener('message', (event) => {
+    if (event.data?.type === 'test:look') event.waitUntil(outbox.then((o) => o.size()).then(() => event.ports[0].postMessage('looked')));
+  });
 `;
 
-describe.skipIf(!chromium)('sluice/sw in a real service worker, in Chromium', () => {
-  let server: Server;
-  let browser: Browser;
-  let page: Page;
+// How long a test watches that nothing delivers a task before it does what should.
+const QUIET_MS = 1_000;
+
+eachEngine('sluice/sw in a real service worker', (engine) => {
+  // Only Chromium has Background Sync; elsewhere backgroundSync() falls back to start-up, `online` and messages.
+  const backgroundSync = engine.name === 'chromium';
+  let browser: ServedBrowser;
+  let page: DrivenPage;
   let apiUp = true;
-  const received: { key: string | undefined; body: string }[] = [];
+  const received: { path: string | undefined; key: string | undefined; body: string }[] = [];
+  const deliveredWithKey = (key: string) => received.filter((r) => r.key === key);
 
   beforeAll(async () => {
-    const root = new URL('../../', import.meta.url).pathname;
-    const bundled = await build({ stdin: { contents: worker, resolveDir: root, loader: 'ts' }, bundle: true, format: 'iife', target: 'es2022', write: false });
-    const script = bundled.outputFiles[0]!.text;
-    server = createServer((req, res) => {
-      if (req.url === '/sw.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
-      if (req.url?.startsWith('/api/')) {
-        // Down: the connection is cut, which fetch reports as a network error.
-        if (!apiUp) return req.socket.destroy();
-        let body = '';
-        req.on('data', (d) => (body += d));
-        req.on('end', () => {
-          received.push({ key: req.headers['idempotency-key'] as string | undefined, body });
-          res.writeHead(201, { 'content-type': 'application/json' }).end('{"ok":true}');
-        });
-        return;
+    const script = await bundle(worker);
+    const handle = (req: IncomingMessage, res: ServerResponse) => {
+      if (req.url?.startsWith('/sw.js')) {
+        res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
+        return true;
       }
-      res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>sw</title>');
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    browser = await playwright.launch({
-      executablePath: chromium,
-      args: chromiumArgs,
-    });
-    page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-    await page.evaluate(async () => {
+      if (!req.url?.startsWith('/api/')) return false;
+      // Down: the connection is cut, which fetch reports as a network error.
+      if (!apiUp) {
+        req.socket.destroy();
+        return true;
+      }
+      let body = '';
+      req.on('data', (chunk) => (body += chunk));
+      req.on('end', () => {
+        received.push({ path: req.url, key: req.headers['idempotency-key'] as string | undefined, body });
+        res.writeHead(201, { 'content-type': 'application/json' }).end('{"ok":true}');
+      });
+      return true;
+    };
+    browser = await startBrowser(engine, { handle });
+    page = await browser.open();
+    const hasSyncManager = await page.evaluate(async () => {
       await navigator.serviceWorker.register('/sw.js');
       await navigator.serviceWorker.ready;
       if (!navigator.serviceWorker.controller) {
         await new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }));
       }
+      return 'SyncManager' in self;
     });
-  }, 60_000);
+    // Which of backgroundSync()'s paths these tests check rests on this: say so if a browser changes.
+    expect(hasSyncManager).toBe(backgroundSync);
+  }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await new Promise((resolve) => server?.close(resolve));
-  });
+  afterAll(() => browser?.close());
 
-  const post = (text: string) =>
-    page.evaluate(async (text) => {
-      const res = await fetch('/api/notes', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text }) });
-      return { status: res.status, queued: res.headers.get('Sluice-Queued') };
-    }, text);
+  const post = (path: string, text: string) =>
+    page.evaluate(
+      async ({ path, text }) => {
+        const res = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text }) });
+        return { status: res.status, queued: res.headers.get('Sluice-Queued') };
+      },
+      { path, text },
+    );
+
+  // A page stores a task in the worker's outbox (a second handle on the same IndexedDB queue), and closes its
+  // handle without delivering: only the worker can send it.
+  const enqueueFromPage = (path: string, text: string) =>
+    page.evaluate(
+      async ({ path, text }) => {
+        const outbox = await (globalThis as any).sluice.Outbox.open({ name: 'api', baseUrl: location.origin });
+        const id: string = await outbox.enqueue({ url: path, body: { text } });
+        await outbox.close();
+        return id;
+      },
+      { path, text },
+    );
+
+  const waitForDelivery = async (key: string, ms = 20_000) => {
+    for (const end = Date.now() + ms; deliveredWithKey(key).length === 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
+    return deliveredWithKey(key);
+  };
+
+  const staysUndelivered = async (key: string) => {
+    await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
+    return deliveredWithKey(key).length === 0;
+  };
 
   it('outbox.fetch() in the fetch handler goes to the network first', async () => {
-    const result = await post('online');
+    const result = await post('/api/live', 'online');
     expect(result).toEqual({ status: 201, queued: null });
-    expect(received.at(-1)?.body).toBe('{"text":"online"}');
+    expect(received.filter((r) => r.path === '/api/live').map((r) => r.body)).toEqual(['{"text":"online"}']);
   });
 
-  it('with the network failing, the request is stored (202, Sluice-Queued), then delivered with that key on a page\'s flush message', async () => {
+  it('with the network failing, the request is stored (202, Sluice-Queued), then delivered with that key', async () => {
     apiUp = false;
-    const result = await post('offline');
+    const result = await post('/api/stored', 'offline');
+    apiUp = true;
     expect(result.status).toBe(202);
     expect(result.queued).toMatch(/\S+/);
-    apiUp = true;
-    // The page asks the worker to deliver (Background Sync may also fire on its own); retry delays are short here.
-    for (let i = 0; i < 50 && !received.some((r) => r.key === result.queued); i++) {
+    // Stored where another handle sees it: the one task waiting.
+    const waiting = await page.evaluate(async () => {
+      const outbox = await (globalThis as any).sluice.Outbox.open({ name: 'api', baseUrl: location.origin });
+      const size: number = await outbox.size();
+      await outbox.close();
+      return size;
+    });
+    expect(waiting).toBe(1);
+    // Whatever the engine's trigger (Background Sync may fire on its own), a page's message asks for delivery.
+    for (let i = 0; i < 50 && deliveredWithKey(result.queued!).length === 0; i++) {
       await page.evaluate(() => navigator.serviceWorker.controller?.postMessage({ type: 'sluice:flush' }));
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    const delivered = received.filter((r) => r.key === result.queued);
-    expect(delivered.length).toBeGreaterThanOrEqual(1);
-    expect(delivered[0]!.body).toBe('{"text":"offline"}');
+    expect(deliveredWithKey(result.queued!).map((r) => [r.path, r.body])).toEqual([['/api/stored', '{"text":"offline"}']]);
   }, 30_000);
+
+  // The worker's handle reads the queue afresh (see the worker's 'test:look' listener), so that the flush a trigger
+  // starts does not meet the known bug pinned below and in test/outbox/tabs.test.ts (a handle's first flush after
+  // another handle committed may send nothing). `scope` picks the registration whose worker looks; the page's
+  // controller by default.
+  const look = (scope?: string) =>
+    page.evaluate(async (scope) => {
+      const registration = scope ? await navigator.serviceWorker.getRegistration(scope) : undefined;
+      const worker = scope ? registration!.active! : navigator.serviceWorker.controller!;
+      const channel = new MessageChannel();
+      const looked = new Promise((resolve) => (channel.port1.onmessage = resolve));
+      worker.postMessage({ type: 'test:look' }, [channel.port2]);
+      await looked;
+    }, scope);
+
+  // A new registration of the same script, with a scope of its own: a new worker over the same outbox, started.
+  const registerAnother = (scope: string) =>
+    page.evaluate(async (scope) => {
+      const registration = await navigator.serviceWorker.register(`/sw.js?${scope}`, { scope });
+      const worker = registration.installing ?? registration.waiting ?? registration.active!;
+      if (worker.state !== 'activated') {
+        await new Promise((resolve) => worker.addEventListener('statechange', () => worker.state === 'activated' && resolve(undefined)));
+      }
+    }, scope);
+
+  it("a page's { type: 'sluice:flush' } message makes the worker deliver what waits", async () => {
+    const id = await enqueueFromPage('/api/message', 'by message');
+    await look();
+    expect(await staysUndelivered(id)).toBe(true);
+    await page.evaluate(() => navigator.serviceWorker.controller!.postMessage({ type: 'sluice:flush' }));
+    expect((await waitForDelivery(id)).map((r) => [r.path, r.body])).toEqual([['/api/message', '{"text":"by message"}']]);
+  }, 30_000);
+
+  if (!backgroundSync) {
+    // KNOWN BUG, marked `it.fails` until fixed (then this test fails: drop the mark); pinned in Node by
+    // test/outbox/tabs.test.ts ('.flush() sends a task another handle enqueued since this handle last committed').
+    // The worker holds a task it stored itself; a page enqueues another; the worker's next flush sends nothing:
+    // Queue.take retries its commit on a fresh view with the Outbox's stateful filter, whose lane the walk over the
+    // stale view already blocked. (Only where no Background Sync event can deliver the first task meanwhile.)
+    it.fails("a page's message makes the worker deliver its own stored task and one a page enqueued since (known bug)", async () => {
+      apiUp = false;
+      const stored = await post('/api/unseen-own', 'stored by the worker');
+      apiUp = true;
+      expect(stored.status).toBe(202);
+      const id = await enqueueFromPage('/api/unseen-page', 'enqueued by the page');
+      await page.evaluate(() => navigator.serviceWorker.controller!.postMessage({ type: 'sluice:flush' }));
+      await waitForDelivery(id, 3_000);
+      expect(received.filter((r) => r.path?.startsWith('/api/unseen')).map((r) => r.path)).toEqual(['/api/unseen-own', '/api/unseen-page']);
+    }, 30_000);
+  }
+
+  if (backgroundSync) {
+    it("a sync event with the worker's tag delivers what waits (Background Sync)", async () => {
+      // A registration of its own: the first one's tag is in the browser's backoff since the sync that failed above.
+      await registerAnother('/sync/');
+      const id = await enqueueFromPage('/api/sync', 'by sync');
+      await look('/sync/');
+      expect(await staysUndelivered(id)).toBe(true);
+      await page.evaluate(async () => {
+        const registration = (await navigator.serviceWorker.getRegistration('/sync/')) as ServiceWorkerRegistration & { sync: { register(tag: string): Promise<void> } };
+        await registration.sync.register('api');
+      });
+      expect((await waitForDelivery(id)).map((r) => [r.path, r.body])).toEqual([['/api/sync', '{"text":"by sync"}']]);
+    }, 30_000);
+  } else if (engine.name === 'firefox') {
+    // Offline longer than the probe backoff the offline event starts (100 ms here): see the next test for shorter.
+    it('the browser coming back online makes the worker deliver what waits (without Background Sync)', async () => {
+      const id = await enqueueFromPage('/api/online', 'by online');
+      await look();
+      expect(await staysUndelivered(id)).toBe(true);
+      await browser.setOffline!(true);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await browser.setOffline!(false);
+      expect((await waitForDelivery(id)).map((r) => [r.path, r.body])).toEqual([['/api/online', '{"text":"by online"}']]);
+    }, 30_000);
+
+    // KNOWN BUG, marked `it.fails` until fixed (then this test fails: drop the mark). The README promises that an
+    // online event probes at once, but backgroundSync()'s `online` listener is added when the worker's script runs,
+    // before the outbox's own one (added once the outbox has opened), so its flush runs first and finds the probe
+    // backoff the `offline` event set (now < probeAt): it sends nothing, and nothing flushes again afterwards.
+    it.fails('the browser coming back online at once, within the probe backoff, makes the worker deliver what waits (known bug)', async () => {
+      const id = await enqueueFromPage('/api/online-at-once', 'online at once');
+      await look();
+      await browser.setOffline!(true);
+      await browser.setOffline!(false);
+      expect((await waitForDelivery(id, 3_000)).map((r) => r.path)).toEqual(['/api/online-at-once']);
+    }, 30_000);
+  } else {
+    skipLoudly(
+      'the browser coming back online makes the worker deliver what waits (without Background Sync)',
+      engine,
+      'WebKitWebDriver has no command to take MiniBrowser offline, so no real online event can be sent to its service worker',
+    );
+  }
+
+  it(
+    backgroundSync
+      ? 'a worker that starts with tasks waiting registers its sync tag, and the sync event delivers them'
+      : 'a worker that starts with tasks waiting delivers them (start-up flush, without Background Sync)',
+    async () => {
+      const id = await enqueueFromPage('/api/startup', 'at start-up');
+      expect(await staysUndelivered(id)).toBe(true);
+      await registerAnother('/second/');
+      expect((await waitForDelivery(id)).map((r) => [r.path, r.body])).toEqual([['/api/startup', '{"text":"at start-up"}']]);
+    },
+    30_000,
+  );
 });

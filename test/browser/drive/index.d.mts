@@ -1,0 +1,29 @@
+import type { Engine } from '../engines.mjs';
+
+/** A page of one engine, driven from Node. */
+export interface DrivenPage {
+  /**
+   * Runs `fn` (its source, so it may use only its argument and the page's globals) in the page. Argument and result
+   * travel as JSON: keep to JSON values (WebDriver, for WebKit, turns `undefined` into `null`).
+   */
+  evaluate<R, A = undefined>(fn: (arg: A) => R | Promise<R>, arg?: A): Promise<R>;
+  close(): Promise<void>;
+}
+
+/** A running browser of one engine; its pages share one profile, as tabs do. */
+export interface DrivenBrowser {
+  newPage(url: string): Promise<DrivenPage>;
+  /**
+   * Takes the whole browser offline or online, as when the OS reports the network gone or back: pages and
+   * workers, service workers included, get `offline` / `online` events. Only where the engine's driver can.
+   */
+  setOffline?(offline: boolean): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface LaunchOptions {
+  /** Chromium only: flags added to the usual ones. */
+  readonly chromiumArgs?: readonly string[];
+}
+
+export function launchBrowser(engine: Engine, options?: LaunchOptions): Promise<DrivenBrowser>;
