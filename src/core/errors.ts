@@ -10,7 +10,8 @@ export type SluiceErrorCode =
   | 'ERR_LOCKED'
   | 'ERR_CORRUPT'
   | 'ERR_LEASE_EXPIRED'
-  | 'ERR_STORAGE';
+  | 'ERR_STORAGE'
+  | 'ERR_NOT_FOUND';
 
 const brand = Symbol.for('sluice.SluiceError');
 
