@@ -67,9 +67,9 @@ describe('the packed package', () => {
     expect(seen['sluice/sw']).toEqual(['backgroundSync']);
     expect(seen['taken']).toEqual([{ n: 1 }]);
     const bin = join(packed.project, 'node_modules/.bin/sluice');
-    const ls = await exec(bin, ['ls', '--dir', data], packed.project);
+    const ls = await exec(bin, ['ls', '--dir', data, '--json'], packed.project);
     expect(ls.code, ls.output).toBe(0);
-    expect(ls.output).toMatch(/^jobs\s+1\s/m);
+    expect(JSON.parse(ls.output)).toMatchObject({ queue: 'jobs', kind: 'queue', size: 1 });
   });
 
   it('bundles for a browser with the browser condition (and sluice/fs for Node)', async () => {
