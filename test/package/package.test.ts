@@ -31,7 +31,8 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => packed?.remove());
 
-describe('the packed package', () => {
+// Concurrent: the checks that run other processes (attw, node, tar) overlap with the type checks done in this one.
+describe.concurrent('the packed package', () => {
   it('holds dist (code, maps, types), README, LICENSE and package.json; npm pack builds it first', async () => {
     const { stdout } = await run('tar', ['-tzf', packed.tarball]);
     const files = stdout.trim().split('\n').map((f) => f.replace(/^package\//, ''));
@@ -99,7 +100,7 @@ describe('the packed package', () => {
   });
 });
 
-describe('the packed types compile, every listener typed, in the set-up of', () => {
+describe.concurrent('the packed types compile, every listener typed, in the set-up of', () => {
   // Programs share parsed files: TypeScript's libs and @types/node are parsed once for all set-ups.
   const cache = new Map<string, ts.SourceFile>();
   for (const setup of setups) {
