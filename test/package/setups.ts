@@ -20,7 +20,7 @@ export const setups: readonly Setup[] = [
   {
     name: 'Node, @tsconfig/node20 as it is (lib es2023, node16 resolution, no DOM)',
     tsconfig: { extends: createRequire(import.meta.url).resolve('@tsconfig/node20/tsconfig.json'), compilerOptions: checked },
-    files: ['consumer.ts'],
+    files: ['consumer.ts', 'commonjs.cts'],
   },
   {
     name: 'Node, nodenext resolution, no DOM',
