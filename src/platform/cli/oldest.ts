@@ -35,6 +35,7 @@ function itemTime(value: unknown, kind: QueueKind): number | undefined {
 /** '5m 3s' when exact, '12s to 3h 2m' between bounds, '-' for an empty queue. */
 export function ageText(age: OldestAge | null): string {
   if (!age) return '-';
-  if (age.maxMs === age.minMs) return duration(age.minMs);
-  return age.maxMs === null ? `at least ${duration(age.minMs)}` : `${duration(age.minMs)} to ${duration(age.maxMs)}`;
+  if (age.maxMs === null) return `at least ${duration(age.minMs)}`;
+  const [min, max] = [duration(age.minMs), duration(age.maxMs)];
+  return min === max ? min : `${min} to ${max}`;
 }
