@@ -35,7 +35,8 @@ export default [
     plugins: [
       typescript({
         tsconfig: './tsconfig.build.json',
-        compilerOptions: { declaration: false, sourceMap: true, outDir: 'dist', rootDir: 'src', noEmit: false },
+        // Sources inlined in the maps: the package ships no src/, and a map pointing at missing files makes bundlers warn.
+        compilerOptions: { declaration: false, sourceMap: true, inlineSources: true, outDir: 'dist', rootDir: 'src', noEmit: false },
       }),
     ],
   },

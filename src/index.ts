@@ -12,4 +12,4 @@ export type { OutboxOptions, RetryOptions, BatchOptions, LimitOptions } from './
 export type { HttpTask } from './outbox/task.js';
 export type { Classify, Verdict } from './outbox/classify.js';
 export type { DeadLetters, DeadLetter, DeadReason } from './outbox/dead-letters.js';
-export type { OutboxEventMap, FlushResult, SentDetail, RetryDetail, DeadDetail, TaskView } from './outbox/events.js';
+export type { OutboxEventMap, FlushOptions, FlushResult, PendingTask, SentDetail, RetryDetail, DeadDetail, TaskView } from './outbox/events.js';

@@ -1,1 +1,1 @@
-export { IndexedDbStore, type IndexedDbStoreOptions } from './stores/indexeddb/indexeddb-store.js';
+export { IndexedDbStore, type IndexedDbStoreOptions, type IndexedDbFactory } from './stores/indexeddb/indexeddb-store.js';

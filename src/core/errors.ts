@@ -11,7 +11,8 @@ export type SluiceErrorCode =
   | 'ERR_CORRUPT'
   | 'ERR_LEASE_EXPIRED'
   | 'ERR_INCOMPATIBLE_STORE'
-  | 'ERR_STORAGE';
+  | 'ERR_STORAGE'
+  | 'ERR_NOT_FOUND';
 
 const brand = Symbol.for('sluice.SluiceError');
 

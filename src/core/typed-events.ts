@@ -1,15 +1,38 @@
+// The listener types below are sluice's own, not the DOM's `EventListenerObject` and `AddEventListenerOptions`:
+// Node's types (`@types/node` without `lib: ["dom"]`) declare neither globally, and the public types must compile
+// there as they do with the DOM and webworker libs. Structurally they are the DOM's, so either side accepts the other.
+
+/** A listener object for events of type `E`, as `addEventListener` takes one. */
+export interface TypedListenerObject<E> {
+  handleEvent(event: E): void;
+}
+
+/** A listener for events of type `E`: a function, or an object with `handleEvent`. */
+export type TypedListener<E> = ((event: E) => void) | TypedListenerObject<E>;
+
+/** Options of `addEventListener`, as every platform takes them. */
+export interface ListenerOptions {
+  readonly capture?: boolean;
+  readonly once?: boolean;
+  readonly passive?: boolean;
+  readonly signal?: AbortSignal;
+}
+
 /**
- * An EventTarget whose `addEventListener` knows the events of `M` (type name -> event class), so listeners get
- * `event.detail` typed. Nothing but types: the runtime is the platform's EventTarget.
+ * An EventTarget whose `addEventListener` and `removeEventListener` know the events of `M` (type name -> event
+ * class), so listeners get `event.detail` typed, and a typed listener can be removed again. Nothing but types: the
+ * runtime is the platform's EventTarget.
  */
 export class TypedEventTarget<M extends { [K in keyof M]: Event }> extends EventTarget {
-  override addEventListener<K extends keyof M & string>(
-    type: K,
-    listener: ((event: M[K]) => void) | EventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
-  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void {
+  override addEventListener<K extends keyof M & string>(type: K, listener: TypedListener<M[K]> | null, options?: boolean | ListenerOptions): void;
+  override addEventListener(type: string, listener: TypedListener<Event> | null, options?: boolean | ListenerOptions): void;
+  override addEventListener(type: string, listener: TypedListener<Event> | null, options?: boolean | ListenerOptions): void {
     super.addEventListener(type, listener, options);
+  }
+
+  override removeEventListener<K extends keyof M & string>(type: K, listener: TypedListener<M[K]> | null, options?: boolean | Pick<ListenerOptions, 'capture'>): void;
+  override removeEventListener(type: string, listener: TypedListener<Event> | null, options?: boolean | Pick<ListenerOptions, 'capture'>): void;
+  override removeEventListener(type: string, listener: TypedListener<Event> | null, options?: boolean | Pick<ListenerOptions, 'capture'>): void {
+    super.removeEventListener(type, listener, options);
   }
 }

@@ -43,6 +43,8 @@ export interface DeliveryContext {
   readonly toDead: (list: readonly ToDead[], lease: Lease<StoredTask> | undefined, run: DeliveryRun) => Promise<void>;
   /** Puts taken entries back, as if never taken. */
   readonly giveBack: (entries: Entry[], lease: Lease<StoredTask>) => Promise<void>;
+  /** A task was delivered: the network is there. */
+  readonly delivered: () => void;
 }
 
 /** Tasks a response showed delivered: acked together at the end of their unit, then told. */
@@ -158,6 +160,7 @@ async function settle(
   };
   if (verdict.kind === 'sent') {
     run.sent += ready.length;
+    c.delivered();
     delivered.push({
       ids,
       tell: () =>

@@ -34,6 +34,8 @@ export interface DispatcherContext {
   readonly toDead: (list: readonly ToDead[], lease: Lease<StoredTask> | undefined, run: DeliveryRun) => Promise<void>;
   /** True while the background loop runs (a granted lock is then kept). */
   readonly running: () => boolean;
+  /** A task was delivered: the network is there. */
+  readonly delivered: () => void;
 }
 
 /**
@@ -127,7 +129,8 @@ export class Dispatcher {
     const ids = chosen.map((p) => String(p.seq));
     let lease: Lease<StoredTask> | undefined;
     try {
-      lease = await queue.take(ids.length, { ids });
+      // The index decides when a task may go; a delay stored in the queue (for restarts) may be brought forward.
+      lease = await queue.take(ids.length, { ids, early: true });
     } catch (error) {
       for (const p of chosen) index.ready(p);
       throw error;

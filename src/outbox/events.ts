@@ -35,6 +35,18 @@ export interface DeadDetail {
   readonly remote?: boolean;
 }
 
+/** Options of `Outbox.flush`. */
+export interface FlushOptions {
+  /** Ends the run early (it rejects with the signal's reason); requests in flight settle as usual. */
+  readonly signal?: AbortSignal;
+  /**
+   * The caller knows the network is back (a Background Sync event, an `online` event, a page's word): tasks waiting
+   * only because the network failed them, and the probe backoff, end now; waits a server asked for are kept.
+   * @default false
+   */
+  readonly reachable?: boolean;
+}
+
 /** What `flush` resolves with: tasks sent, scheduled for a retry and sent to dead during it, and those left. */
 export interface FlushResult {
   readonly sent: number;

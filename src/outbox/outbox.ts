@@ -11,7 +11,7 @@ import { DeadLetters, type DeadRecord } from './dead-letters.js';
 import { DeliveryLoop } from './delivery-loop.js';
 import type { DeliveryRun, ToDead } from './delivery.js';
 import { Dispatcher } from './dispatcher.js';
-import type { DeadDetail, FlushResult, OutboxEventMap, PendingTask, SentDetail } from './events.js';
+import type { DeadDetail, FlushOptions, FlushResult, OutboxEventMap, PendingTask, SentDetail } from './events.js';
 import { makeRoom } from './limits.js';
 import { resolveOutboxOptions, type OutboxOptions, type ResolvedOutboxOptions } from './options.js';
 import { onPageHide } from './page-hide.js';
@@ -120,6 +120,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
         emit: (type, detail) => this.dispatchEvent(detail === undefined ? new Event(type) : new CustomEvent(type, { detail })),
         toDead: (list, lease, run) => this.#toDead(list, lease, run),
         running: () => this.#loop.running,
+        delivered: () => this.#networkBack(false),
       },
       () => this.#loop.kick(),
     );
@@ -197,6 +198,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     try {
       const response = await this.#transport()(new Request(request, { headers }));
       this.#reachability.saw(true);
+      if (response.ok) this.#networkBack(false);
       return response;
     } catch (error) {
       if (!isNetworkError(error)) throw error;
@@ -207,8 +209,9 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   }
 
   /** One delivery run now: every task that may go is tried once. Resolves with what happened and what is left. */
-  async flush(options: { readonly signal?: AbortSignal } = {}): Promise<FlushResult> {
+  async flush(options: FlushOptions = {}): Promise<FlushResult> {
     this.#checkOpen();
+    if (options.reachable) this.#networkBack(true);
     const run = newRun(true);
     const dispatcher = this.#dispatcher;
     try {
@@ -373,6 +376,18 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
 
   #unbuffer(): void {
     void this.#serial(() => this.#dispatcher.unbuffer()).catch((error: unknown) => this.dispatchEvent(new CustomEvent('error', { detail: { error } })));
+  }
+
+  /**
+   * The network is there (a success showed it, or the platform or a page says so): tasks that wait only because the
+   * network failed them are tried at once; waits a server asked for (a status, Retry-After) are kept. `told`: also
+   * end the probe backoff, since it was not a send that showed it.
+   */
+  #networkBack(told: boolean): void {
+    if (told) this.#reachability.saw(true);
+    const waiting = this.#index.waitingForNetwork();
+    for (const pending of waiting) this.#index.ready(pending);
+    if (waiting.length > 0) this.#loop.kick();
   }
 
   /** Nothing runs: says 'drained' when nothing is left, else when something may go next. */

@@ -1,6 +1,13 @@
 import { describe, SluiceError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
 
+// `Request.mode` and `Request.credentials` spelled out: Node's types have no global `RequestMode` or
+// `RequestCredentials`, and the public types must compile without the DOM lib.
+/** A `Request`'s `mode`. */
+export type TaskMode = 'cors' | 'navigate' | 'no-cors' | 'same-origin';
+/** A `Request`'s `credentials`. */
+export type TaskCredentials = 'include' | 'omit' | 'same-origin';
+
 /** An HTTP request to deliver, as users give it to `Outbox.enqueue`. */
 export interface HttpTask {
   /** Absolute, or relative to `OutboxOptions.baseUrl`; http(s) only. */
@@ -24,9 +31,9 @@ export interface HttpTask {
   /** Coalescing key: a newer task with the same key replaces an older one not yet in flight ('superseded'). */
   key?: string;
   /** Kept from a `Request`; passed to fetch. */
-  mode?: RequestMode;
+  mode?: TaskMode;
   /** Kept from a `Request`; passed to fetch. */
-  credentials?: RequestCredentials;
+  credentials?: TaskCredentials;
 }
 
 /** A body as stored: JSON for objects, text for strings, base64 for bytes, so each comes back as it went in. */
@@ -44,8 +51,8 @@ export interface StoredTask {
   readonly notBefore?: number;
   readonly expiresAt?: number;
   readonly key?: string;
-  readonly mode?: RequestMode;
-  readonly credentials?: RequestCredentials;
+  readonly mode?: TaskMode;
+  readonly credentials?: TaskCredentials;
   /** Epoch ms of the first enqueue: `retry.maxAgeMs` counts from here. */
   readonly createdAt: number;
 }

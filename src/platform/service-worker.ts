@@ -2,7 +2,7 @@ import { SluiceError } from '../core/errors.js';
 
 /** What `backgroundSync` needs of an outbox (an `Outbox` has it all). */
 export interface SyncableOutbox extends EventTarget {
-  flush(): Promise<{ readonly sent: number; readonly retried: number; readonly dead: number; readonly remaining: number }>;
+  flush(options?: { readonly reachable?: boolean }): Promise<{ readonly sent: number; readonly retried: number; readonly dead: number; readonly remaining: number }>;
   size(): Promise<number>;
 }
 
@@ -67,7 +67,9 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
     listeners.push([target, type, listener]);
   };
   // Failures of a background flush are the outbox's to report ('error' events); here they only must not escape.
-  const flushQuietly = () => ready.then((o) => o.flush()).catch(() => undefined);
+  // Each trigger says the network is there (the browser saw it come back, or a page says so): waits that only a
+  // network failure caused end at once.
+  const flushQuietly = () => ready.then((o) => o.flush({ reachable: true })).catch(() => undefined);
 
   on(scope, 'message', (event) => {
     const message = event as ExtendableMessageEvent;
@@ -80,7 +82,7 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
       const syncEvent = event as SyncEvent;
       if (syncEvent.tag !== tag) return;
       syncEvent.waitUntil(
-        ready.then((o) => o.flush()).then((result) => {
+        ready.then((o) => o.flush({ reachable: true })).then((result) => {
           if (result.remaining > 0) {
             // Rejecting asks the browser to fire the sync again later, with its own backoff.
             throw new SluiceError('ERR_STORAGE', `${result.remaining} tasks are still waiting to be delivered.`);

@@ -132,9 +132,8 @@ eachEngine('sluice/sw in a real service worker', (engine) => {
     expect(deliveredWithKey(result.queued!).map((r) => [r.path, r.body])).toEqual([['/api/stored', '{"text":"offline"}']]);
   }, 30_000);
 
-  // The worker's handle reads the queue afresh (see the worker's 'test:look' listener), so that the flush a trigger
-  // starts does not meet the known bug pinned below and in test/outbox/tabs.test.ts (a handle's first flush after
-  // another handle committed may send nothing). `scope` picks the registration whose worker looks; the page's
+  // The worker's handle reads the queue afresh (see the worker's 'test:look' listener), so that each test starts from
+  // a worker that has seen what the page stored. `scope` picks the registration whose worker looks; the page's
   // controller by default.
   const look = (scope?: string) =>
     page.evaluate(async (scope) => {
@@ -165,12 +164,10 @@ eachEngine('sluice/sw in a real service worker', (engine) => {
   }, 30_000);
 
   if (!backgroundSync) {
-    // KNOWN BUG, marked `it.fails` until fixed (then this test fails: drop the mark); pinned in Node by
-    // test/outbox/tabs.test.ts ('.flush() sends a task another handle enqueued since this handle last committed').
-    // The worker holds a task it stored itself; a page enqueues another; the worker's next flush sends nothing:
-    // Queue.take retries its commit on a fresh view with the Outbox's stateful filter, whose lane the walk over the
-    // stale view already blocked. (Only where no Background Sync event can deliver the first task meanwhile.)
-    it.fails("a page's message makes the worker deliver its own stored task and one a page enqueued since (known bug)", async () => {
+    // The worker holds a task it stored itself; a page enqueues another; the worker's next flush sends both, in order
+    // (test/outbox/tabs.test.ts pins the same in Node). Only where no Background Sync event can deliver the first
+    // task meanwhile.
+    it("a page's message makes the worker deliver its own stored task and one a page enqueued since", async () => {
       apiUp = false;
       const stored = await post('/api/unseen-own', 'stored by the worker');
       apiUp = true;
@@ -207,11 +204,9 @@ eachEngine('sluice/sw in a real service worker', (engine) => {
       expect((await waitForDelivery(id)).map((r) => [r.path, r.body])).toEqual([['/api/online', '{"text":"by online"}']]);
     }, 30_000);
 
-    // KNOWN BUG, marked `it.fails` until fixed (then this test fails: drop the mark). The README promises that an
-    // online event probes at once, but backgroundSync()'s `online` listener is added when the worker's script runs,
-    // before the outbox's own one (added once the outbox has opened), so its flush runs first and finds the probe
-    // backoff the `offline` event set (now < probeAt): it sends nothing, and nothing flushes again afterwards.
-    it.fails('the browser coming back online at once, within the probe backoff, makes the worker deliver what waits (known bug)', async () => {
+    // An online event within the probe backoff the offline event set: the worker's flush is told the network is
+    // back, so the backoff ends and the task goes at once.
+    it('the browser coming back online at once, within the probe backoff, makes the worker deliver what waits', async () => {
       const id = await enqueueFromPage('/api/online-at-once', 'online at once');
       await look();
       await browser.setOffline!(true);

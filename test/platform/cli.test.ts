@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -10,77 +10,266 @@ import { Outbox } from '../../src/outbox/outbox.js';
 let dir: string;
 let out: string[];
 let err: string[];
-const io = { out: (line: string) => void out.push(line), err: (line: string) => void err.push(line) };
+let drawn: string[];
+const io = {
+  out: (line: string) => void out.push(line),
+  err: (line: string) => void err.push(line),
+  progress: { isTTY: false as boolean, columns: 80, write: (text: string) => void drawn.push(text) },
+};
 const run = (...args: string[]) => main([...args, '--dir', dir], io);
+const json = () => out.map((line) => JSON.parse(line) as Record<string, unknown>);
+const store = () => new FileStore({ dir });
+
+/** Every file under `root`, relative, sorted: what a command must leave as it was. */
+function tree(root: string): string[] {
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { recursive: true, encoding: 'utf8' }).sort();
+}
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
   out = [];
   err = [];
-  const q = await Queue.open<{ n: number }>({ name: 'jobs', store: new FileStore({ dir }) });
+  drawn = [];
+  io.progress.isTTY = false;
+  const q = await Queue.open<{ n: number }>({ name: 'jobs', store: store() });
   await q.pushMany([{ n: 1 }, { n: 2 }, { n: 3 }]);
-  await q.take(1);
   await q.close();
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('sluice (the CLI)', () => {
-  it('ls shows every queue with its counts', async () => {
+/** An outbox "api" with two dead letters, one with the task id "order-42". */
+async function deadLetters(): Promise<void> {
+  const outbox = await Outbox.open({ name: 'api', store: store(), fetch: async () => new Response(null, { status: 400 }) });
+  await outbox.enqueueMany([{ url: 'https://api.example.test/a', body: { a: 1 } }, { url: 'https://api.example.test/b', id: 'order-42' }]);
+  await outbox.flush();
+  await outbox.close();
+}
+
+describe('sluice ls, stats', () => {
+  it('ls shows every queue with its kind, counts and oldest age; --json gives one object per line', async () => {
+    await deadLetters();
     expect(await run('ls')).toBe(0);
-    expect(out[0]).toBe('queue\tsize\tleased\tdelayed\tsegments\tbytes');
-    expect(out[1]).toMatch(/^jobs\t3\t0\t0\t1\t\d+$/);
-  });
-
-  it('peek lists entries as JSON lines without leasing them', async () => {
-    expect(await run('peek', 'jobs', '--limit', '2')).toBe(0);
-    expect(out.map((l) => JSON.parse(l).value)).toEqual([{ n: 1 }, { n: 2 }]);
-    expect(JSON.parse(out[0]!).attempts).toBe(1);
-  });
-
-  it('drain prints and removes entries; clear removes the rest', async () => {
-    expect(await run('drain', 'jobs', '--limit', '2')).toBe(0);
-    expect(out.map((l) => JSON.parse(l).value.n)).toEqual([1, 2]);
+    expect(out[0]).toMatch(/^queue\s+kind\s+size\s+leased\s+delayed\s+segments\s+bytes\s+oldest$/);
+    expect(out.slice(1).map((line) => line.split(/\s{2,}/).slice(0, 3))).toEqual([
+      ['api', 'outbox', '0'],
+      ['api.dead', 'dead-letters', '2'],
+      ['jobs', 'queue', '3'],
+    ]);
     out = [];
-    expect(await run('clear', 'jobs')).toBe(0);
-    expect(out).toEqual(['Removed 1 entries from jobs.']);
-    const q = await Queue.open({ name: 'jobs', store: new FileStore({ dir }) });
+    expect(await run('ls', '--json')).toBe(0);
+    expect(json().map((q) => [q['queue'], q['kind'], q['size']])).toEqual([
+      ['api', 'outbox', 0],
+      ['api.dead', 'dead-letters', 2],
+      ['jobs', 'queue', 3],
+    ]);
+  });
+
+  it('stats gives size, leased, delayed, segments, bytes and the oldest item\'s age', async () => {
+    const holder = await Queue.open<{ n: number }>({ name: 'jobs', store: store() });
+    await holder.take(1);
+    expect(await run('stats', 'jobs', '--json')).toBe(0);
+    const [stats] = json();
+    expect(stats).toMatchObject({ queue: 'jobs', kind: 'queue', size: 3, leased: 1, delayed: 0, segments: 1 });
+    expect(stats!['bytes']).toBeGreaterThan(0);
+    // A plain queue's items carry no time: bounds from the times of the segment file holding the oldest.
+    const { minMs, maxMs } = stats!['oldest'] as { minMs: number; maxMs: number | null };
+    expect(minMs).toBeGreaterThanOrEqual(0);
+    if (maxMs !== null) expect(maxMs).toBeGreaterThanOrEqual(minMs);
+    await holder.close();
+    out = [];
+    expect(await run('stats', 'jobs')).toBe(0);
+    expect(out.map((line) => line.split(/\s+/)[0])).toEqual(['queue', 'kind', 'size', 'leased', 'delayed', 'segments', 'bytes', 'oldest']);
+  });
+
+  it('an outbox\'s oldest age is exact: its tasks carry their enqueue time', async () => {
+    const outbox = await Outbox.open({ name: 'api', store: store() });
+    await outbox.enqueue({ url: 'https://api.example.test/a' });
+    await outbox.close();
+    const later = Date.now() + 90_000;
+    expect(await main(['stats', 'api', '--dir', dir, '--json'], { ...io, now: () => later })).toBe(0);
+    const { minMs, maxMs } = json()[0]!['oldest'] as { minMs: number; maxMs: number };
+    expect(minMs).toBe(maxMs);
+    expect(minMs).toBeGreaterThanOrEqual(90_000);
+    expect(minMs).toBeLessThan(100_000);
+  });
+});
+
+describe('read-only commands', () => {
+  it('ls, peek, stats and dead list create nothing, and leave existing queues as they were', async () => {
+    await deadLetters();
+    const before = tree(dir);
+    for (const args of [['ls'], ['peek', 'jobs'], ['stats', 'jobs'], ['dead', 'api'], ['dead', 'api', 'list']]) {
+      expect(await run(...args), args.join(' ')).toBe(0);
+    }
+    expect(tree(dir)).toEqual(before);
+  });
+
+  it('a missing queue or directory is an error (ERR_NOT_FOUND, exit 2) and stays missing', async () => {
+    const before = tree(dir);
+    for (const args of [['peek', 'nope'], ['stats', 'nope'], ['drain', 'nope'], ['clear', 'nope'], ['dead', 'nope'], ['dead', 'nope', 'purge']]) {
+      err = [];
+      expect(await run(...args), args.join(' ')).toBe(2);
+      expect(err[0]).toMatch(/^sluice: ERR_NOT_FOUND: There is no queue "nope"/);
+    }
+    expect(tree(dir)).toEqual(before);
+    const missing = join(dir, 'missing');
+    for (const args of [['ls'], ['stats', 'jobs']]) {
+      err = [];
+      expect(await main([...args, '--dir', missing], io)).toBe(2);
+      expect(err[0]).toMatch(/^sluice: ERR_NOT_FOUND: The directory .* does not exist/);
+    }
+    expect(existsSync(missing)).toBe(false);
+  });
+});
+
+describe('sluice peek', () => {
+  it('shows each entry\'s state as the queue has it: a live lease with its expiry, a lapsed one ready again', async () => {
+    const live = await Queue.open<{ n: number }>({ name: 'jobs', store: store() });
+    await live.take(1, { leaseMs: 60_000 });
+    // A holder whose clock is a minute behind: its 30 s lease lapsed 30 s ago.
+    const behind = { now: () => Date.now() - 60_000, setTimeout, clearTimeout };
+    const lapsed = await Queue.open<{ n: number }>({ name: 'jobs', store: store(), clock: behind });
+    await lapsed.take(1, { leaseMs: 30_000 });
+    expect(await run('peek', 'jobs', '--json')).toBe(0);
+    const [first, second, third] = json();
+    expect(first).toMatchObject({ id: '0', state: 'leased', attempts: 1, value: { n: 1 } });
+    expect(first!['availableAt']).toBeGreaterThan(Date.now() + 50_000);
+    expect(second).toMatchObject({ id: '1', state: 'ready', attempts: 1, availableAt: 0 });
+    expect(third).toMatchObject({ id: '2', state: 'ready', attempts: 0 });
+    out = [];
+    expect(await run('peek', 'jobs')).toBe(0);
+    expect(out[1]).toMatch(/^0\s+leased\s+1\s+in (59|60)s\s+\{"n":1\}$/);
+    expect(out[2]).toMatch(/^1\s+ready\s+1\s+-\s+\{"n":2\}$/);
+    await Promise.all([live.close(), lapsed.close()]);
+  });
+
+  it('--limit bounds the entries, and the rest is counted', async () => {
+    expect(await run('peek', 'jobs', '--limit', '2')).toBe(0);
+    expect(out).toHaveLength(4);
+    expect(out[3]).toBe('(2 of 3 entries; --limit shows more)');
+  });
+});
+
+describe('sluice drain, clear', () => {
+  it('drain prints entries, then acks them; --limit takes that many', async () => {
+    expect(await run('drain', 'jobs', '--limit', '2', '--json')).toBe(0);
+    expect(json().map((e) => e['value'])).toEqual([{ n: 1 }, { n: 2 }]);
+    out = [];
+    expect(await run('drain', 'jobs')).toBe(0);
+    expect(out).toEqual(['2  {"n":3}', 'Drained 1 entries from jobs.']);
+    const q = await Queue.open({ name: 'jobs', store: store() });
     expect(await q.size()).toBe(0);
     await q.close();
   });
 
-  it('dead lists, retries and purges an outbox\'s dead letters', async () => {
-    const outbox = await Outbox.open({ name: 'api', store: new FileStore({ dir }), fetch: async () => new Response(null, { status: 400 }) });
-    await outbox.enqueueMany([{ url: 'https://api.example.test/a', body: { a: 1 } }, { url: 'https://api.example.test/b' }]);
-    await outbox.flush();
-    await outbox.close();
-    expect(await run('dead', 'api')).toBe(0);
-    const letters = out.map((l) => JSON.parse(l));
-    expect(letters.map((l) => [l.task.url, l.reason, l.status])).toEqual([
-      ['https://api.example.test/a', 'status', 400],
-      ['https://api.example.test/b', 'status', 400],
+  it('draws a progress bar on a TTY only, and clears it when done', async () => {
+    expect(await run('drain', 'jobs', '--limit', '1')).toBe(0);
+    expect(drawn).toEqual([]);
+    io.progress.isTTY = true;
+    expect(await run('drain', 'jobs')).toBe(0);
+    expect(drawn[0]).toMatch(/^\rDraining jobs \[#+\] 100% 2\/2$/);
+    expect(drawn.at(-1)).toBe('\r\x1b[2K');
+  });
+
+  it('clear removes every entry', async () => {
+    expect(await run('clear', 'jobs')).toBe(0);
+    expect(out).toEqual(['Removed 3 entries from jobs.']);
+    out = [];
+    expect(await run('clear', 'jobs', '--json')).toBe(0);
+    expect(json()).toEqual([{ queue: 'jobs', removed: 0 }]);
+  });
+});
+
+describe('sluice dead', () => {
+  it('lists an outbox\'s dead letters with their task ids, reason, status and attempts', async () => {
+    await deadLetters();
+    expect(await run('dead', 'api', '--json')).toBe(0);
+    expect(json().map((l) => [(l['task'] as { url: string }).url, l['reason'], l['status'], l['attempts']])).toEqual([
+      ['https://api.example.test/a', 'status', 400, 1],
+      ['https://api.example.test/b', 'status', 400, 1],
     ]);
     out = [];
-    expect(await run('dead', 'api', 'retry', letters[0].id)).toBe(0);
+    expect(await run('dead', 'api')).toBe(0);
+    expect(out[0]).toMatch(/^task\s+id\s+reason\s+status\s+attempts\s+died\s+request$/);
+    expect(out[2]).toMatch(/^order-42\s+1\s+status\s+400\s+1\s+\S+ ago\s+POST https:\/\/api\.example\.test\/b$/);
+  });
+
+  it('retry and purge take task ids as well as entry ids', async () => {
+    await deadLetters();
+    expect(await run('dead', 'api', 'retry', 'order-42')).toBe(0);
     expect(out).toEqual(['Put 1 tasks back into api.']);
     out = [];
-    expect(await run('dead', 'api', 'purge')).toBe(0);
-    expect(out).toEqual(['Purged 1 dead letters of api.']);
-    const again = await Outbox.open({ name: 'api', store: new FileStore({ dir }) });
-    expect(await again.size()).toBe(1);
-    expect(await again.dead.size()).toBe(0);
-    await again.close();
+    expect(await run('dead', 'api', 'purge', '0', '--json')).toBe(0);
+    expect(json()).toEqual([{ outbox: 'api', purged: 1 }]);
+    const outbox = await Outbox.open({ name: 'api', store: store() });
+    expect(await outbox.size()).toBe(1);
+    expect(await outbox.dead.size()).toBe(0);
+    await outbox.close();
   });
 
-  it('says how to use it, with exit code 2, on a bad command or option', async () => {
-    expect(await run('frobnicate')).toBe(2);
-    expect(await run('peek')).toBe(2);
-    expect(await run('peek', 'jobs', '--limit', 'x')).toBe(2);
-    expect(err.join('\n')).toContain('Usage: sluice');
+  it('unknown ids exit 1 naming them, and nothing is retried or purged', async () => {
+    await deadLetters();
+    expect(await run('dead', 'api', 'retry', 'order-42', 'nope', '7')).toBe(1);
+    expect(err).toEqual([expect.stringMatching(/^sluice: ERR_NOT_FOUND: No dead letter of api has the id "nope", "7"; nothing was retried\./)]);
+    err = [];
+    expect(await run('dead', 'api', 'purge', 'nope', '--json')).toBe(1);
+    expect(JSON.parse(err[0]!)).toEqual({ error: { code: 'ERR_NOT_FOUND', message: expect.stringContaining('"nope"') } });
+    const outbox = await Outbox.open({ name: 'api', store: store() });
+    expect(await outbox.dead.size()).toBe(2);
+    await outbox.close();
+  });
+
+  it('retry of all dead letters shows progress on a TTY', async () => {
+    await deadLetters();
+    io.progress.isTTY = true;
+    expect(await run('dead', 'api', 'retry')).toBe(0);
+    expect(out).toEqual(['Put 2 tasks back into api.']);
+    expect(drawn[0]).toMatch(/^\rRetrying dead letters of api \[#+\] 100% 2\/2$/);
+  });
+
+  it('a plain queue has no dead letters: ERR_NOT_FOUND, exit 2', async () => {
+    expect(await run('dead', 'jobs')).toBe(2);
+    expect(err[0]).toMatch(/^sluice: ERR_NOT_FOUND: "jobs" in .* is a queue, not an outbox/);
+  });
+});
+
+describe('usage', () => {
+  it('an unknown command or flag, or missing or extra arguments, print the usage and exit 2', async () => {
+    const cases = [
+      ['frobnicate'],
+      ['--frob'],
+      ['peek'],
+      ['peek', 'jobs', 'extra'],
+      ['ls', 'extra'],
+      ['peek', 'jobs', '--limit', 'x'],
+      ['peek', 'jobs', '--limit', '-1'],
+      ['clear', 'jobs', '--limit', '1'],
+      ['dead'],
+      ['dead', 'api', 'resurrect'],
+      ['dead', 'api', 'list', 'x'],
+    ];
+    for (const args of cases) {
+      err = [];
+      expect(await run(...args), args.join(' ')).toBe(2);
+      expect(err[0], args.join(' ')).toMatch(/^sluice: ERR_INVALID_OPTION: /);
+      expect(err.join('\n'), args.join(' ')).toContain('Usage: sluice');
+    }
+    expect(await main([], io)).toBe(2);
+  });
+
+  it('--json reports a usage error as JSON, without the usage text', async () => {
+    expect(await run('frobnicate', '--json')).toBe(2);
+    expect(err.map((line) => JSON.parse(line))).toEqual([{ error: { code: 'ERR_INVALID_OPTION', message: 'Unknown command "frobnicate".' } }]);
+  });
+
+  it('--help prints the usage and exits 0', async () => {
     expect(await main(['--help'], io)).toBe(0);
+    expect(out.join('\n')).toContain('Exit codes: 0 done; 1 failed');
   });
 
-  it('reports a bad queue name with its error code', async () => {
-    expect(await run('peek', '../etc')).toBe(1);
-    expect(err.at(-1)).toMatch(/^ERR_INVALID_NAME/);
+  it('a name that cannot be a queue is ERR_INVALID_NAME, exit 2', async () => {
+    expect(await run('peek', '../etc')).toBe(2);
+    expect(err.at(-1)).toMatch(/^sluice: ERR_INVALID_NAME: /);
   });
 });

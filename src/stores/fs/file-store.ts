@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
@@ -37,6 +37,12 @@ export interface FileStoreOptions {
    * @default `fsync` and `fdatasync` of `node:fs`
    */
   readonly sync?: FileSync;
+  /**
+   * Whether `open` may create a queue (and `dir`) that does not exist. With `false`, for tools that inspect queues,
+   * opening one that does not exist rejects with 'ERR_NOT_FOUND' and creates nothing: no directory, no file.
+   * @default true
+   */
+  readonly create?: boolean;
 }
 
 /**
@@ -53,11 +59,13 @@ export class FileStore implements Store {
   readonly #lockTimeoutMs: number;
   readonly #staleMs: number;
   readonly #sync: FileSync;
+  readonly #create: boolean;
 
   constructor(options: FileStoreOptions = {}) {
     if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
-    const { dir = '.sluice', lockTimeoutMs = 10_000, staleMs = 10_000, sync = nodeSync } = options;
+    const { dir = '.sluice', lockTimeoutMs = 10_000, staleMs = 10_000, sync = nodeSync, create = true } = options;
     if (typeof dir !== 'string' || dir === '') invalid('dir', 'a non-empty path', dir);
+    if (typeof create !== 'boolean') invalid('create', 'a boolean', create);
     check({ lockTimeoutMs, staleMs }, { lockTimeoutMs: integer(0, 2 ** 31), staleMs: integer(0, 2 ** 31) });
     if (typeof sync?.fsync !== 'function' || typeof sync.fdatasync !== 'function') {
       invalid('sync', 'an object with fsync and fdatasync functions', sync);
@@ -66,12 +74,14 @@ export class FileStore implements Store {
     this.#lockTimeoutMs = lockTimeoutMs;
     this.#staleMs = staleMs;
     this.#sync = sync;
+    this.#create = create;
   }
 
   async open(name: string): Promise<QueueStorage> {
     // Checked again here, before the name becomes part of a path, whoever calls.
     checkName(name);
     const dir = join(this.dir, name);
+    if (!this.#create) mustExist(this.dir, name);
     let storage: FileQueueStorage;
     try {
       const made = mkdirSync(dir, { recursive: true });
@@ -98,3 +108,12 @@ export class FileStore implements Store {
   }
 }
 
+/**
+ * Throws 'ERR_NOT_FOUND' unless `dir` holds the queue `name`. Every queue's directory has its `commits` counter from
+ * the first open on, so a directory without one (or none at all) is no queue.
+ */
+function mustExist(dir: string, name: string): void {
+  if (existsSync(join(dir, name, 'commits'))) return;
+  const where = existsSync(dir) ? `There is no queue "${name}" in ${dir}` : `The directory ${dir} does not exist, so there is no queue "${name}" in it`;
+  throw new SluiceError('ERR_NOT_FOUND', `${where}. This FileStore opens existing queues only (create: false).`);
+}

@@ -39,7 +39,6 @@ export class FileQueueStorage implements QueueStorage {
     this.#counter = new CommitCounter(join(dir, 'commits'));
     this.#spares = new Spares(dir);
     this.#fds = new Descriptors(dir, this.#spares);
-    this.#spares.prepare();
   }
 
   /** Removes temp and lock files that writers which died left behind. */
@@ -79,6 +78,9 @@ export class FileQueueStorage implements QueueStorage {
   }
 
   async commit(token: string, batch: StorageBatch): Promise<string | undefined> {
+    // Spare files from the first commit on, not from open: a handle that only reads (a tool inspecting the queue)
+    // leaves no file behind. The first new segment is created in its commit instead, once per handle.
+    this.#spares.prepare();
     return this.#locked(async () => {
       const count = this.#current();
       if (String(count) !== token) return undefined;

@@ -5,6 +5,12 @@ import type { QueueStorage, Store } from '../../core/store.js';
 import { IndexedDbQueueStorage, storageError } from './queue-storage.js';
 import { openDatabase, type Database } from './schema.js';
 
+/**
+ * An IndexedDB implementation: the platform's `IDBFactory`. Named through `globalThis` because Node's types have no
+ * `IDBFactory` without the DOM lib, and the public types must compile there too (where any object with `open` fits).
+ */
+export type IndexedDbFactory = typeof globalThis extends { indexedDB: infer F } ? F : { open(name: string, version?: number): unknown };
+
 /** Options of `new IndexedDbStore()`. */
 export interface IndexedDbStoreOptions {
   /**
@@ -17,7 +23,7 @@ export interface IndexedDbStoreOptions {
    * `import 'fake-indexeddb/auto'`, whose globals idb needs), or a fresh `new IDBFactory()` per test.
    * @default globalThis.indexedDB
    */
-  readonly indexedDB?: IDBFactory;
+  readonly indexedDB?: IndexedDbFactory;
 }
 
 /**
@@ -42,7 +48,7 @@ export class IndexedDbStore implements Store {
     if (factory !== undefined && typeof (factory as Partial<IDBFactory> | null)?.open !== 'function') {
       invalid('indexedDB', 'an IDBFactory', factory);
     }
-    this.#factory = factory;
+    this.#factory = factory as IDBFactory | undefined;
   }
 
   async open(name: string): Promise<QueueStorage> {

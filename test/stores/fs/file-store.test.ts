@@ -67,6 +67,43 @@ describe('new FileStore()', () => {
   });
 });
 
+describe('new FileStore({ create: false })', () => {
+  it('opens an existing queue; a handle that only reads adds nothing but its lock file, gone on close', async () => {
+    const q = await Queue.open<number>({ name: 'jobs', store: new FileStore({ dir }) });
+    await q.pushMany([1, 2, 3]);
+    await q.close();
+    const before = readdirSync(join(dir, 'jobs')).sort();
+    const reader = await Queue.open<number>({ name: 'jobs', store: new FileStore({ dir, create: false }) });
+    expect(await reader.peek(3)).toEqual([1, 2, 3]);
+    expect(await reader.stats()).toMatchObject({ size: 3 });
+    // Loads hold the queue's lock too, so that a view never mixes two commits: the handle's lock file is its one.
+    expect(readdirSync(join(dir, 'jobs')).filter((f) => !before.includes(f))).toEqual([expect.stringMatching(/^lock\.\d+\.[0-9a-f]+\.own$/)]);
+    await reader.close();
+    expect(readdirSync(join(dir, 'jobs')).sort()).toEqual(before);
+  });
+
+  it('a missing queue or directory is ERR_NOT_FOUND, and nothing is created', async () => {
+    const store = new FileStore({ dir, create: false });
+    await expect(store.open('jobs')).rejects.toMatchObject({ code: 'ERR_NOT_FOUND', message: expect.stringContaining('no queue "jobs"') });
+    expect(readdirSync(dir)).toEqual([]);
+    // A directory that is no queue (no commit counter) is not opened as one.
+    mkdirSync(join(dir, 'photos'));
+    await expect(store.open('photos')).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+    expect(readdirSync(join(dir, 'photos'))).toEqual([]);
+    const missing = join(dir, 'nowhere');
+    await expect(new FileStore({ dir: missing, create: false }).open('jobs')).rejects.toMatchObject({
+      code: 'ERR_NOT_FOUND',
+      message: expect.stringContaining('does not exist'),
+    });
+    expect(existsSync(missing)).toBe(false);
+  });
+
+  it('create must be a boolean', () => {
+    // @ts-expect-error a string
+    expect(() => new FileStore({ dir, create: 'no' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+  });
+});
+
 describe('the process lock', () => {
   it('a live holder past lockTimeoutMs: ERR_LOCKED naming its pid', async () => {
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);

@@ -1,0 +1,118 @@
+import { parseArgs } from 'node:util';
+import { SluiceError } from '../../core/errors.js';
+
+export const USAGE = `Usage: sluice <command> [options]
+
+Inspect and repair the queues of a FileStore directory. Nothing is ever created: a missing directory or queue
+is an error.
+
+Commands:
+  ls                               every queue: kind, size, leased, delayed, segments, bytes, oldest item's age
+  stats <queue>                    one queue's size, leased, delayed, segments, bytes and oldest item's age
+  peek <queue> [--limit N]         the first N unacked entries (default 20) with state and attempts; leases nothing
+  drain <queue> [--limit N]        takes entries (all, or N), prints them, and acks them: they are removed
+  clear <queue>                    removes every entry
+  dead <outbox> [list] [--limit N] the outbox's dead letters, oldest first
+  dead <outbox> retry [ids...]     puts dead tasks (all, or those ids) back into the outbox
+  dead <outbox> purge [ids...]     deletes dead letters (all, or those ids)
+                                   ids: task ids (as dead list and the outbox's events show them) or entry ids
+
+Options:
+  --dir <path>    the FileStore directory (default .sluice)
+  --limit <n>     at most n entries
+  --json          JSON for scripts: one object per line on stdout; errors as {"error":{code,message}} on stderr
+  -h, --help      this text
+
+Exit codes: 0 done; 1 failed (unknown ids, a locked or damaged queue); 2 usage error, or no such directory or queue.`;
+
+export type Command =
+  | { readonly name: 'help' }
+  | { readonly name: 'ls' }
+  | { readonly name: 'stats' | 'clear'; readonly queue: string }
+  | { readonly name: 'peek'; readonly queue: string; readonly limit: number }
+  | { readonly name: 'drain'; readonly queue: string; readonly limit: number | undefined }
+  | { readonly name: 'dead'; readonly outbox: string; readonly action: 'list'; readonly limit: number | undefined }
+  | { readonly name: 'dead'; readonly outbox: string; readonly action: 'retry' | 'purge'; readonly ids: readonly string[] };
+
+export interface Invocation {
+  readonly command: Command;
+  /** The FileStore directory, as given (resolved by the store). */
+  readonly dir: string;
+  readonly json: boolean;
+}
+
+const PEEK_LIMIT = 20;
+
+function usage(message: string): never {
+  throw new SluiceError('ERR_INVALID_OPTION', message);
+}
+
+/** Reads the command line; a usage error is a SluiceError 'ERR_INVALID_OPTION' saying what was wrong. */
+export function parse(argv: readonly string[]): Invocation {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        dir: { type: 'string', default: '.sluice' },
+        limit: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    // node:util's own messages name the flag ("Unknown option '--x'").
+    usage((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const invocation = (command: Command): Invocation => ({ command, dir: values.dir, json: values.json });
+  if (values.help) return invocation({ name: 'help' });
+  const limit = values.limit === undefined ? undefined : whole('--limit', values.limit);
+  const [name, target, ...rest] = positionals;
+  const takes = (count: number, what: string) => {
+    if (positionals.length - 1 < count) usage(`${name} needs ${what}.`);
+    if (positionals.length - 1 > count) usage(`${name} takes ${what} only; unexpected "${positionals[count + 1]}".`);
+  };
+  const noLimit = () => {
+    if (limit !== undefined) usage(`--limit does not apply to ${name}.`);
+  };
+  switch (name) {
+    case undefined:
+      return usage('Missing command.');
+    case 'ls':
+      takes(0, 'no arguments');
+      noLimit();
+      return invocation({ name });
+    case 'stats':
+    case 'clear':
+      takes(1, 'a queue name');
+      noLimit();
+      return invocation({ name, queue: target! });
+    case 'peek':
+      takes(1, 'a queue name');
+      return invocation({ name, queue: target!, limit: limit ?? PEEK_LIMIT });
+    case 'drain':
+      takes(1, 'a queue name');
+      return invocation({ name, queue: target!, limit });
+    case 'dead': {
+      if (target === undefined) usage('dead needs an outbox name.');
+      const [action = 'list', ...ids] = rest;
+      if (action === 'list') {
+        if (ids.length > 0) usage(`dead list takes no ids; unexpected "${ids[0]}".`);
+        return invocation({ name, outbox: target, action, limit });
+      }
+      if (action !== 'retry' && action !== 'purge') usage(`Unknown dead-letter action "${action}": use list, retry or purge.`);
+      noLimit();
+      return invocation({ name, outbox: target, action, ids });
+    }
+    default:
+      return usage(`Unknown command "${name}".`);
+  }
+}
+
+function whole(flag: string, text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value)) usage(`${flag} must be a whole number >= 0, got "${text}".`);
+  return value;
+}

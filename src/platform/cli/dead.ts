@@ -1,0 +1,90 @@
+import { SluiceError } from '../../core/errors.js';
+import type { DeadLetter } from '../../outbox/dead-letters.js';
+import { Outbox } from '../../outbox/outbox.js';
+import type { Context } from './context.js';
+import { duration, printError, table } from './io.js';
+import { isQueue } from './layout.js';
+import { Progress } from './progress.js';
+
+type Action = { readonly action: 'list'; readonly limit: number | undefined } | { readonly action: 'retry' | 'purge'; readonly ids: readonly string[] };
+
+/** `dead <outbox> list|retry|purge`. */
+export async function dead(ctx: Context, name: string, command: Action): Promise<number> {
+  if (isQueue(ctx.dir, name) && !isQueue(ctx.dir, `${name}.dead`)) {
+    throw new SluiceError('ERR_NOT_FOUND', `"${name}" in ${ctx.store.dir} is a queue, not an outbox: it has no dead letters ("${name}.dead").`);
+  }
+  const outbox = await Outbox.open({ name, store: ctx.store });
+  try {
+    if (command.action === 'list') return list(ctx, await outbox.dead.list(command.limit === undefined ? {} : { limit: command.limit }));
+    return await settle(ctx, outbox, command.action, command.ids);
+  } finally {
+    await outbox.close();
+  }
+}
+
+function list(ctx: Context, letters: readonly DeadLetter[]): number {
+  if (ctx.json) {
+    for (const letter of letters) ctx.io.out(JSON.stringify(letter));
+    return 0;
+  }
+  const now = ctx.now();
+  const rows = letters.map((l) => [
+    l.task.id,
+    l.id,
+    l.reason,
+    l.status === undefined ? '-' : String(l.status),
+    String(l.attempts),
+    `${duration(now - l.at)} ago`,
+    `${l.task.method ?? 'POST'} ${l.task.url}${l.error ? `  (${l.error})` : ''}`,
+  ]);
+  for (const line of table([['task', 'id', 'reason', 'status', 'attempts', 'died', 'request'], ...rows])) ctx.io.out(line);
+  return 0;
+}
+
+/**
+ * Retries or purges the dead letters `ids` names (all when none is given). An id is a task id (what `dead list` and
+ * the outbox's events show) or a dead letter's entry id. All ids are resolved first: an unknown one changes nothing
+ * and exits 1, naming it.
+ */
+async function settle(ctx: Context, outbox: Outbox, action: 'retry' | 'purge', ids: readonly string[]): Promise<number> {
+  const done = action === 'retry' ? 'retried' : 'purged';
+  if (action === 'purge' && ids.length === 0) return report(ctx, outbox.name, done, await outbox.dead.purge());
+  const letters = await outbox.dead.list();
+  let chosen = letters.map((l) => l.id);
+  if (ids.length > 0) {
+    const byId = new Map<string, string[]>();
+    const add = (key: string, id: string) => byId.set(key, [...(byId.get(key) ?? []), id]);
+    for (const letter of letters) {
+      add(letter.id, letter.id);
+      if (letter.task.id !== letter.id) add(letter.task.id, letter.id);
+    }
+    const unknown = ids.filter((id) => !byId.has(id));
+    if (unknown.length > 0) {
+      const named = unknown.map((id) => JSON.stringify(id)).join(', ');
+      const error = new SluiceError('ERR_NOT_FOUND', `No dead letter of ${outbox.name} has the id ${named}; nothing was ${done}. Ids are task ids (as dead list shows them) or entry ids.`);
+      printError(ctx.io, error, ctx.json);
+      return 1;
+    }
+    chosen = [...new Set(ids.flatMap((id) => byId.get(id)!))];
+  }
+  // In steps, for the progress bar: each step lists the dead letters again, so there are few of them.
+  const step = Math.max(1000, Math.ceil(chosen.length / 20));
+  const progress = new Progress(ctx.io.progress, `${action === 'retry' ? 'Retrying' : 'Purging'} dead letters of ${outbox.name}`, chosen.length, ctx.now);
+  let count = 0;
+  try {
+    for (let i = 0; i < chosen.length; i += step) {
+      const part = chosen.slice(i, i + step);
+      count += action === 'retry' ? await outbox.dead.retry(part) : await outbox.dead.purge(part);
+      progress.update(i + part.length);
+    }
+  } finally {
+    progress.clear();
+  }
+  return report(ctx, outbox.name, done, count);
+}
+
+function report(ctx: Context, outbox: string, done: 'retried' | 'purged', count: number): number {
+  const text = done === 'retried' ? `Put ${count} tasks back into ${outbox}.` : `Purged ${count} dead letters of ${outbox}.`;
+  ctx.io.out(ctx.json ? JSON.stringify({ outbox, [done]: count }) : text);
+  return 0;
+}

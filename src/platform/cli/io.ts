@@ -1,0 +1,42 @@
+import { SluiceError } from '../../core/errors.js';
+import type { ProgressSink } from './progress.js';
+
+/** Where the CLI writes; the process's streams by default. */
+export interface CliIo {
+  /** A line of results (stdout). */
+  out(line: string): void;
+  /** A line of diagnostics (stderr). */
+  err(line: string): void;
+  /** Where progress bars are drawn (stderr): only when it is a TTY. */
+  readonly progress?: ProgressSink;
+  /** The time, for ages and relative times. @default Date.now */
+  readonly now?: () => number;
+}
+
+export const processIo: CliIo = {
+  out: (line) => void process.stdout.write(`${line}\n`),
+  err: (line) => void process.stderr.write(`${line}\n`),
+  progress: process.stderr,
+};
+
+/** Prints `error` with its code: `sluice: CODE: message`, or as JSON for scripts. */
+export function printError(io: CliIo, error: SluiceError, json: boolean): void {
+  io.err(json ? JSON.stringify({ error: { code: error.code, message: error.message } }) : `sluice: ${error.code}: ${error.message}`);
+}
+
+/** Rows as aligned columns (the first row is the header); the last column is not padded. */
+export function table(rows: readonly (readonly string[])[]): string[] {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  '));
+}
+
+/** A span of time for people: 850ms, 12s, 5m 3s, 3h 2m, 2d 4h. */
+export function duration(ms: number): string {
+  const abs = Math.abs(Math.round(ms));
+  if (abs < 1000) return `${abs}ms`;
+  const s = Math.floor(abs / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`;
+}

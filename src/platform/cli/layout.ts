@@ -1,0 +1,53 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { SluiceError } from '../../core/errors.js';
+import { errno, segmentId } from '../../stores/fs/files.js';
+
+// What the CLI reads of a FileStore directory beyond the Queue API: which queues there are, which are outboxes,
+// and the times of a queue's head segment file. The names are FileStore's (see src/stores/fs).
+
+/** What a queue is, by the FileStore's naming: an outbox `x` keeps its dead letters in the queue `x.dead`. */
+export type QueueKind = 'queue' | 'outbox' | 'dead-letters';
+
+const DEAD = '.dead';
+
+/** Whether `dir` holds the queue `name` (every queue directory has its commit counter from its first open on). */
+export function isQueue(dir: string, name: string): boolean {
+  return existsSync(join(resolve(dir), name, 'commits'));
+}
+
+export function kindOf(dir: string, name: string): QueueKind {
+  if (isQueue(dir, `${name}${DEAD}`)) return 'outbox';
+  if (name.endsWith(DEAD) && isQueue(dir, name.slice(0, -DEAD.length))) return 'dead-letters';
+  return 'queue';
+}
+
+/** The queues in `dir`, sorted; 'ERR_NOT_FOUND' when `dir` does not exist. */
+export function queueNames(dir: string): string[] {
+  const root = resolve(dir);
+  let entries;
+  try {
+    entries = readdirSync(root, { withFileTypes: true });
+  } catch (error) {
+    if (errno(error) === 'ENOENT') throw new SluiceError('ERR_NOT_FOUND', `The directory ${root} does not exist (--dir names a FileStore directory).`);
+    throw new SluiceError('ERR_STORAGE', `Cannot read the directory ${root} (${errno(error) || 'error'}).`, { cause: error });
+  }
+  return entries.filter((e) => e.isDirectory() && isQueue(root, e.name)).map((e) => e.name).sort();
+}
+
+/**
+ * Birth and last-change times (epoch ms) of the queue's first segment file, which holds its oldest item: that item
+ * was pushed between the two. `born` is undefined where the file system keeps no birth time.
+ */
+export function headSegmentTimes(dir: string, name: string): { born: number | undefined; changed: number } | undefined {
+  const queueDir = join(resolve(dir), name);
+  let head: string | undefined;
+  let headId = Infinity;
+  for (const file of readdirSync(queueDir)) {
+    const id = segmentId(file);
+    if (id !== undefined && id < headId) [head, headId] = [file, id];
+  }
+  if (head === undefined) return undefined;
+  const stat = statSync(join(queueDir, head));
+  return { born: stat.birthtimeMs > 0 ? stat.birthtimeMs : undefined, changed: stat.mtimeMs };
+}

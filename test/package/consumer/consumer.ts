@@ -1,0 +1,78 @@
+// Compiled by test/package/package.test.ts in projects that installed the packed tarball, once per TypeScript set-up
+// users have (Node without the DOM lib, DOM, webworker; node16, nodenext and bundler resolution). It uses every
+// entry and pins the types a user meets, so a public type that leans on one lib's names fails here.
+import {
+  MemoryStore,
+  Outbox,
+  Queue,
+  SluiceError,
+  type CorruptDetail,
+  type DeadDetail,
+  type FlushResult,
+  type HttpTask,
+  type PushDetail,
+  type QueueEntry,
+  type RecoverDetail,
+  type RetryDetail,
+  type SentDetail,
+} from 'sluice';
+import { FileStore } from 'sluice/fs';
+import { IndexedDbStore } from 'sluice/indexeddb';
+import { backgroundSync } from 'sluice/sw';
+
+type Equals<A, B> = (<X>() => X extends A ? 1 : 2) extends <X>() => X extends B ? 1 : 2 ? true : false;
+/** Compiles only when `A` and `B` are the same type (`any` matches nothing but `any`). */
+function same<A, B>(proof: Equals<A, B>): void {
+  void proof;
+}
+
+export async function queue(signal: AbortSignal): Promise<void> {
+  await using q = await Queue.open<{ n: number }>({ name: 'jobs', store: new MemoryStore() });
+  q.addEventListener('push', (event) => same<typeof event.detail, PushDetail>(true));
+  q.addEventListener('recover', (event) => same<typeof event.detail, RecoverDetail>(true));
+  q.addEventListener('corrupt', (event) => same<typeof event.detail, CorruptDetail>(true));
+  q.addEventListener('change', (event) => same<typeof event, Event>(true));
+  q.addEventListener('push', { handleEvent: (event) => same<typeof event.detail, PushDetail>(true) });
+  // @ts-expect-error a push event's detail has no such field
+  q.addEventListener('push', (event) => event.detail.missing);
+
+  const onPush = (event: CustomEvent<PushDetail>): void => void event.detail.count;
+  q.addEventListener('push', onPush, { once: true, signal });
+  q.removeEventListener('push', onPush);
+  q.removeEventListener('push', onPush, { capture: false });
+
+  await q.push({ n: 1 });
+  const lease = await q.take(10);
+  for (const entry of lease?.entries ?? []) same<typeof entry.value, { n: number }>(true);
+  same<Awaited<ReturnType<typeof q.list>>, QueueEntry<{ n: number }>[]>(true);
+  for await (const next of q.iterate({ signal })) await next.ack();
+}
+
+export async function outbox(request: Request): Promise<void> {
+  const box = await Outbox.open({ name: 'api', store: new FileStore({ dir: '.sluice' }) });
+  box.addEventListener('enqueue', (event) => same<typeof event.detail.ids, readonly string[]>(true));
+  box.addEventListener('sent', (event) => same<typeof event.detail, SentDetail>(true));
+  box.addEventListener('retry', (event) => same<typeof event.detail, RetryDetail>(true));
+  box.addEventListener('dead', (event) => same<typeof event.detail, DeadDetail>(true));
+  box.addEventListener('error', (event) => same<typeof event.detail.error, unknown>(true));
+  box.addEventListener('drained', (event) => same<typeof event, Event>(true));
+  box.addEventListener('online', (event) => same<typeof event, Event>(true));
+  box.addEventListener('offline', (event) => same<typeof event, Event>(true));
+  box.addEventListener('sent', (event) => same<typeof event.detail.task.id, string>(true));
+
+  const task: HttpTask = { url: 'https://example.test/notes', body: { text: 'hi' }, mode: 'cors', credentials: 'include' };
+  same<Awaited<ReturnType<typeof box.enqueue>>, string>(true);
+  await box.enqueueMany([task, request]);
+  same<Awaited<ReturnType<typeof box.flush>>, FlushResult>(true);
+  const stop = backgroundSync(box, { tag: 'api' });
+  stop();
+  try {
+    await box.close();
+  } catch (error) {
+    // @ts-expect-error not a code sluice has
+    if (error instanceof SluiceError && error.code === 'ERR_NOPE') return;
+    if (error instanceof SluiceError && error.code === 'ERR_LOCKED') throw error;
+  }
+}
+
+export const stores = [new MemoryStore(), new FileStore(), new IndexedDbStore({ dbName: 'app' })];

@@ -1,0 +1,117 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { build, type Platform } from 'esbuild';
+import { publint } from 'publint';
+import type ts from 'typescript';
+import { formatMessage } from 'publint/utils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packAndInstall, repo, type Packed } from './pack.js';
+import { setups, withoutDisposable } from './setups.js';
+import { typecheck } from './typecheck.js';
+
+const run = promisify(execFile);
+
+/** Runs a command, resolving its exit code and output instead of rejecting on a non-zero exit. */
+async function exec(file: string, args: readonly string[], cwd: string): Promise<{ code: number; output: string }> {
+  try {
+    const { stdout, stderr } = await run(file, [...args], { cwd });
+    return { code: 0, output: stdout + stderr };
+  } catch (error) {
+    const { code, stdout, stderr } = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof code === 'number' ? code : 1, output: `${stdout ?? ''}${stderr ?? ''}${String(error)}` };
+  }
+}
+
+// One tarball for every check: packed and installed once.
+let packed: Packed;
+beforeAll(async () => {
+  packed = await packAndInstall();
+}, 120_000);
+afterAll(() => packed?.remove());
+
+// Concurrent: the checks that run other processes (attw, node, tar) overlap with the type checks done in this one.
+describe.concurrent('the packed package', () => {
+  it('holds dist (code, maps, types), README, LICENSE and package.json; npm pack builds it first', async () => {
+    const { stdout } = await run('tar', ['-tzf', packed.tarball]);
+    const files = stdout.trim().split('\n').map((f) => f.replace(/^package\//, ''));
+    expect(files.filter((f) => !f.startsWith('dist/')).sort()).toEqual(['LICENSE', 'README.md', 'package.json']);
+    for (const entry of ['index', 'index.browser', 'index.node', 'fs', 'indexeddb', 'sw']) {
+      expect(files).toContain(`dist/${entry}.js`);
+    }
+    expect(files).toContain('dist/cli.js');
+    expect(files.filter((f) => f.endsWith('.d.ts')).length).toBeGreaterThanOrEqual(5);
+    const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.prepack).toBe('npm run build');
+  });
+
+  it('passes publint, suggestions included', async () => {
+    const tarball = readFileSync(packed.tarball);
+    const { messages, pkg } = await publint({ pack: { tarball: tarball.buffer.slice(tarball.byteOffset, tarball.byteOffset + tarball.byteLength) }, strict: true });
+    expect(messages.map((m) => `${m.type}: ${formatMessage(m, pkg) ?? m.code}`)).toEqual([]);
+  });
+
+  it('passes attw in every resolution mode (ignoring only cjs-resolves-to-esm, see .attw.json)', async () => {
+    const attw = join(repo, 'node_modules/@arethetypeswrong/cli/dist/index.js');
+    const { code, output } = await exec(process.execPath, [attw, packed.tarball, '--format', 'table-flipped', '--no-color'], repo);
+    expect(code, output).toBe(0);
+  });
+
+  it('imports every entry in Node, and its bin runs', async () => {
+    const data = mkdtempSync(join(packed.project, 'data-'));
+    const { stdout } = await run(process.execPath, ['imports.mjs', data], { cwd: packed.project });
+    const seen = JSON.parse(stdout) as Record<string, string[]>;
+    expect(seen['sluice']).toEqual(expect.arrayContaining(['MemoryStore', 'Outbox', 'Queue', 'SluiceError', 'jsonCodec']));
+    expect(seen['sluice/fs']).toEqual(['FileStore']);
+    expect(seen['sluice/indexeddb']).toEqual(['IndexedDbStore']);
+    expect(seen['sluice/sw']).toEqual(['backgroundSync']);
+    expect(seen['taken']).toEqual([{ n: 1 }]);
+    const bin = join(packed.project, 'node_modules/.bin/sluice');
+    const ls = await exec(bin, ['ls', '--dir', data, '--json'], packed.project);
+    expect(ls.code, ls.output).toBe(0);
+    expect(JSON.parse(ls.output)).toMatchObject({ queue: 'jobs', kind: 'queue', size: 1 });
+  });
+
+  it('bundles for a browser with the browser condition (and sluice/fs for Node)', async () => {
+    const bundle = async (specifier: string, platform: Platform) => {
+      const result = await build({
+        stdin: { contents: `export * from '${specifier}';`, resolveDir: packed.project, sourcefile: 'entry.js' },
+        bundle: true,
+        platform,
+        format: 'esm',
+        write: false,
+        metafile: true,
+        logLevel: 'silent',
+        absWorkingDir: packed.project,
+      });
+      return { inputs: Object.keys(result.metafile.inputs), code: result.outputFiles[0]!.text };
+    };
+    const main = await bundle('sluice', 'browser');
+    expect(main.inputs).toContain('node_modules/sluice/dist/index.browser.js');
+    expect(main.inputs.some((file) => file.includes('/stores/fs/'))).toBe(false);
+    for (const specifier of ['sluice', 'sluice/indexeddb', 'sluice/sw']) {
+      const { inputs, code } = await bundle(specifier, 'browser');
+      expect(code, specifier).not.toMatch(/["']node:/);
+      if (specifier !== 'sluice/sw') expect(inputs.some((file) => file.includes('node_modules/idb/'))).toBe(true);
+    }
+    const fs = await bundle('sluice/fs', 'node');
+    expect(fs.inputs).toContain('node_modules/sluice/dist/fs.js');
+  });
+});
+
+describe.concurrent('the packed types compile, every listener typed, in the set-up of', () => {
+  // Programs share parsed files: TypeScript's libs and @types/node are parsed once for all set-ups.
+  const cache = new Map<string, ts.SourceFile>();
+  for (const setup of setups) {
+    it(setup.name, () => {
+      expect(typecheck(packed.project, setup, cache)).toEqual([]);
+    });
+  }
+
+  it('a browser without esnext.disposable, where Symbol.asyncDispose is missing (as the README says)', () => {
+    const errors = typecheck(packed.project, withoutDisposable, cache);
+    expect(errors.length).toBeGreaterThan(0);
+    for (const error of errors) expect(error).toMatch(/asyncDispose|AsyncDisposable|Disposable/);
+  });
+});
