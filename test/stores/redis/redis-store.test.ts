@@ -136,7 +136,7 @@ describeRedis('RedisStore', (server) => {
   it('one subscriber connection per store, shared by its queues, closed with the last queue', async () => {
     fresh();
     const s = store();
-    const subscribers = async () => (await redis.client('LIST')).split('\n').filter((line) => / sub=[1-9]/.test(line)).length;
+    const subscribers = async () => String(await redis.client('LIST')).split('\n').filter((line) => / sub=[1-9]/.test(line)).length;
     const before = await subscribers();
     const queues = await Promise.all(['a', 'b', 'c'].map((name) => Queue.open<number>({ name, store: s })));
     await new Promise((resolve) => setTimeout(resolve, 100));
