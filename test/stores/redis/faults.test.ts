@@ -124,6 +124,9 @@ describeRedis('RedisStore under faults', (server) => {
     await producers.close();
     await consumers.close();
 
+    if (process.env.SLUICE_REDIS_FAULT_KILLS) {
+      console.log(`${kills} kills: ${pushed.length} pushes resolved, ${acked.size} items acked once, ${failures.length} calls failed, ${left.length} left`);
+    }
     expect(kills).toBe(KILLS);
     expect(pushed.length).toBeGreaterThan(100);
     // No call failed for good: every outage was shorter than retryMs, and a retried commit is never doubled.
