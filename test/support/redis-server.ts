@@ -6,7 +6,12 @@ import { delimiter, join } from 'node:path';
 
 /** Where redis-server is (SLUICE_REDIS_SERVER first, then PATH), or undefined. */
 export function findRedisServer(): string | undefined {
-  const candidates = [process.env.SLUICE_REDIS_SERVER, ...(process.env.PATH ?? '').split(delimiter).map((dir) => dir && join(dir, 'redis-server')), '/usr/bin/redis-server'];
+  return findTool('redis-server', process.env.SLUICE_REDIS_SERVER);
+}
+
+/** Where a program is on PATH (or at `given`), or undefined. */
+export function findTool(name: string, given?: string): string | undefined {
+  const candidates = [given, ...(process.env.PATH ?? '').split(delimiter).map((dir) => dir && join(dir, name)), `/usr/bin/${name}`];
   return candidates.find((path): path is string => !!path && existsSync(path));
 }
 
@@ -14,8 +19,8 @@ export function findRedisServer(): string | undefined {
 export const redisRequired = process.env.SLUICE_REQUIRE_REDIS === '1';
 
 /** The words said, loudly, when a Redis suite cannot run. */
-export function redisSkipNotice(suite: string): string {
-  return `\n*** SKIPPED: ${suite} did not run: redis-server not found (looked at SLUICE_REDIS_SERVER and PATH). Install it (apt-get install -y redis-server) or set SLUICE_REDIS_SERVER. ***\n`;
+export function redisSkipNotice(suite: string, missing = 'redis-server'): string {
+  return `\n*** SKIPPED: ${suite} did not run: ${missing} not found (looked at SLUICE_REDIS_SERVER and PATH). Install it (apt-get install -y redis-server redis-tools) or set SLUICE_REDIS_SERVER. ***\n`;
 }
 
 /** A free TCP port on 127.0.0.1 (free when asked: the caller binds it at once). */

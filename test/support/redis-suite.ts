@@ -1,19 +1,20 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { RedisStore, type RedisStoreOptions } from '../../src/redis.js';
 import type { StoreHarness } from '../conformance/harness.js';
-import { findRedisServer, redisRequired, redisSkipNotice, RedisServer, type RedisServerOptions } from './redis-server.js';
+import { findRedisServer, findTool, redisRequired, redisSkipNotice, RedisServer, type RedisServerOptions } from './redis-server.js';
 
 /**
  * `describe` for suites that need a real redis-server: one server of their own for the block (started before,
  * stopped after). Where redis-server is missing the block is skipped, loudly, or fails under SLUICE_REQUIRE_REDIS=1.
  */
-export function describeRedis(name: string, fn: (server: () => RedisServer) => void, options: RedisServerOptions = {}): void {
-  if (!findRedisServer()) {
-    console.warn(redisSkipNotice(name));
+export function describeRedis(name: string, fn: (server: () => RedisServer) => void, options: RedisServerOptions & { tools?: string[] } = {}): void {
+  const missing = !findRedisServer() ? 'redis-server' : (options.tools ?? []).find((tool) => !findTool(tool));
+  if (missing) {
+    console.warn(redisSkipNotice(name, missing));
     if (redisRequired) {
       describe(name, () => {
-        it('needs redis-server (SLUICE_REQUIRE_REDIS=1)', () => {
-          throw new Error(redisSkipNotice(name));
+        it(`needs ${missing} (SLUICE_REQUIRE_REDIS=1)`, () => {
+          throw new Error(redisSkipNotice(name, missing));
         });
       });
     } else {

@@ -118,4 +118,4 @@ describeRedis('RedisStore on a 3-node Redis Cluster', () => {
     }
     await Promise.all([...producerStores, ...consumerStores].map((s) => s.close()));
   }, 60_000);
-});
+}, { tools: ['redis-cli'] });
