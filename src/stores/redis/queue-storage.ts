@@ -90,7 +90,16 @@ export class RedisQueueStorage implements QueueStorage {
     const wait = batch.durability === 'strict' ? await this.#context.strictReplicas() : 0;
     const { client, scripts, options } = this.#context;
     const result = await this.#call('commit', async () => {
-      if (wait === 0) return { token: await scripts.sluiceCommit1(String(keyCount), ...args), acked: 0 };
+      if (wait === 0) {
+        try {
+          return { token: await scripts.sluiceCommit1(String(keyCount), ...args), acked: 0 };
+        } catch (error) {
+          // At maxmemory, a commit that adds no segment bytes runs anyway: acks must be able to free a full Redis.
+          // The refused run wrote nothing (Redis refuses a script's first write), so the same token may run again.
+          if (write?.bytes.length || !/\bOOM\b/.test(String((error as Error)?.message))) throw error;
+          return { token: await scripts.sluiceCommitWhenFull1(String(keyCount), ...args), acked: 0 };
+        }
+      }
       // WAIT right behind the script, on the same connection (a Cluster routes the pipeline by the queue's slot).
       const pipeline = client.pipeline() as unknown as ScriptedPipeline;
       const replies = await pipeline.sluiceCommit1(String(keyCount), ...args).wait(wait, options.replicaTimeoutMs).exec();

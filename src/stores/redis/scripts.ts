@@ -88,9 +88,17 @@ return out
 /** The token of a queue nothing was ever committed to. */
 export const INITIAL_TOKEN = '0';
 
+/**
+ * The same commit, allowed to run when Redis is at `maxmemory` (Redis 7 script flags): used for commits that write
+ * no segment bytes (takes, acks, releases), so that consumers can still drain, and free, a full Redis. Under the
+ * default `noeviction` policy every write would be refused, acks included, and nothing could ever free memory.
+ */
+const COMMIT_WHEN_FULL = `#!lua flags=allow-oom\n${COMMIT}`;
+
 /** The commands the store adds to a client. Versioned names: two sluice versions may share one client. */
 export interface ScriptedClient {
   sluiceCommit1(...args: (string | number | Buffer)[]): Promise<string>;
+  sluiceCommitWhenFull1(...args: (string | number | Buffer)[]): Promise<string>;
   sluiceLoad1Buffer(...args: string[]): Promise<Buffer[]>;
 }
 
@@ -101,6 +109,7 @@ export interface ScriptedClient {
 export function defineScripts(client: Redis | Cluster): ScriptedClient {
   const scripted = client as unknown as Partial<ScriptedClient>;
   if (typeof scripted.sluiceCommit1 !== 'function') client.defineCommand('sluiceCommit1', { lua: COMMIT });
+  if (typeof scripted.sluiceCommitWhenFull1 !== 'function') client.defineCommand('sluiceCommitWhenFull1', { lua: COMMIT_WHEN_FULL });
   if (typeof scripted.sluiceLoad1Buffer !== 'function') client.defineCommand('sluiceLoad1', { lua: LOAD });
   return client as unknown as ScriptedClient;
 }

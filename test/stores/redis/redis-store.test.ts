@@ -291,3 +291,33 @@ describeRedis('RedisStore durability "strict"', () => {
     }
   });
 });
+
+describeRedis('RedisStore at maxmemory', (server) => {
+  it('a push Redis refuses for want of memory is ERR_QUOTA_EXCEEDED and stores nothing; acks still free it', async () => {
+    const store = new RedisStore({ url: server().url, onWarning: () => undefined });
+    const q = await Queue.open<string>({ name: 'q', store, segmentBytes: 8 << 20, maxItemBytes: 1 << 20 });
+    const item = 'x'.repeat(100_000);
+    let pushed = 0;
+    let error: unknown;
+    for (let i = 0; i < 200 && !error; i++) {
+      try {
+        await q.push(item);
+        pushed++;
+      } catch (e) {
+        error = e;
+      }
+    }
+    expect(error).toMatchObject({ code: 'ERR_QUOTA_EXCEEDED' });
+    expect(pushed).toBeGreaterThan(0);
+    expect(await q.size()).toBe(pushed);
+    // Full, yet not stuck: takes and acks still commit, and the acks free the memory for new pushes.
+    const lease = await q.take(1000);
+    expect(lease!.entries).toHaveLength(pushed);
+    await lease!.ack();
+    expect(await q.size()).toBe(0);
+    await q.push(item);
+    expect(await q.size()).toBe(1);
+    await q.close();
+    await store.close();
+  });
+}, { args: ['--maxmemory', '4mb', '--maxmemory-policy', 'noeviction'] });
