@@ -47,6 +47,8 @@ describeRedis('RedisStore durability "strict"', () => {
     try {
       // Connected is not enough: WAIT counts a replica once its first sync is done.
       while (!/slave0:.*state=online/.test(await admin.info('replication'))) await new Promise((resolve) => setTimeout(resolve, 50));
+      // Online is not yet answering: a replica just synced may take a moment before it confirms a first WAIT.
+      while ((await admin.set('warm', '1').then(() => admin.wait(1, 1000))) < 1);
       const store = new RedisStore({ url: primary.url, replicaTimeoutMs: 300, onWarning: (m) => warnings.push(m) });
       const q = await Queue.open<number>({ name: 'q', store, durability: 'strict' });
       await q.push(1);
