@@ -43,6 +43,7 @@ export class Heartbeats {
   }
 
   #beat(): void {
+    if (this.#keys.size === 0) return;
     const client = this.#client();
     for (const key of this.#keys) {
       // SET ... GET says what was there: nothing means the key expired, so other handles may have counted this one

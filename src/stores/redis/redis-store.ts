@@ -98,16 +98,15 @@ export class RedisStore implements Store {
   }
 
   async #disconnect(): Promise<void> {
-    await this.#watches.close();
+    // Everything is detached before the first await: a queue opened meanwhile gets new connections, never these.
+    const closing = [this.#watches.close()];
     const client = this.#client;
-    if (!client || client === this.#o.client) return;
-    this.#client = undefined;
-    this.#durability = undefined;
-    try {
-      await client.quit();
-    } catch {
-      client.disconnect();
+    if (client && client !== this.#o.client) {
+      this.#client = undefined;
+      this.#durability = undefined;
+      closing.push(client.quit().then(() => undefined, () => client.disconnect()));
     }
+    await Promise.all(closing);
   }
 
   async #strictReplicas(): Promise<number> {

@@ -147,6 +147,24 @@ describeRedis('RedisStore', (server) => {
     expect(await subscribers()).toBe(before);
   });
 
+  it('a queue opened while the store\'s last queue closes gets connections of its own', async () => {
+    fresh();
+    const s = store();
+    const a = await Queue.open<number>({ name: 'a', store: s });
+    const closing = a.close();
+    const b = await Queue.open<number>({ name: 'b', store: s, pollMs: 3_600_000 });
+    await closing;
+    const other = await Queue.open<number>({ name: 'b', store: store() });
+    const waiting = (async () => {
+      for await (const lease of b) return lease.entries.map((e) => e.value);
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await other.push(7);
+    expect(await waiting).toEqual([7]);
+    await b.close();
+    await other.close();
+  });
+
   it('.isGone(): the leases of a process killed with SIGKILL come back after ownerTtlMs, not leaseMs', async () => {
     fresh();
     const source = `
