@@ -118,4 +118,18 @@ describeRedis('RedisStore on a 3-node Redis Cluster', () => {
     }
     await Promise.all([...producerStores, ...consumerStores].map((s) => s.close()));
   }, 60_000);
+
+  it("durability 'strict' with replicas: WAIT runs behind the commit on the queue's node", async () => {
+    const warnings: string[] = [];
+    const store = new RedisStore({ client: client(), prefix: 'strict:', replicas: 1, replicaTimeoutMs: 50, onWarning: (m) => warnings.push(m) });
+    const q = await Queue.open<number>({ name: 'q', store, durability: 'strict' });
+    // This cluster has no replicas: the commit lands on the queue's primary, and WAIT there says nobody confirmed it.
+    await expect(q.push(1)).rejects.toMatchObject({ code: 'ERR_STORAGE', message: expect.stringMatching(/only 0 of 1 replicas/) });
+    expect(warnings).toEqual([expect.stringMatching(/asks 1 replicas to confirm each commit, but only 0 are connected/)]);
+    const relaxed = await Queue.open<number>({ name: 'q', store: new RedisStore({ client: client(), prefix: 'strict:', onWarning: () => undefined }) });
+    expect(await relaxed.peek()).toEqual([1]);
+    await relaxed.close();
+    await q.close();
+    await store.close();
+  });
 }, { tools: ['redis-cli'] });
