@@ -9,9 +9,10 @@ export function findRedisServer(): string | undefined {
   return findTool('redis-server', process.env.SLUICE_REDIS_SERVER);
 }
 
-/** Where a program is on PATH (or at `given`), or undefined. */
+/** Where a program is: at `given` when one is given (and nowhere else), else on PATH; undefined when not found. */
 export function findTool(name: string, given?: string): string | undefined {
-  const candidates = [given, ...(process.env.PATH ?? '').split(delimiter).map((dir) => dir && join(dir, name)), `/usr/bin/${name}`];
+  if (given) return existsSync(given) ? given : undefined;
+  const candidates = [...(process.env.PATH ?? '').split(delimiter).map((dir) => dir && join(dir, name)), `/usr/bin/${name}`];
   return candidates.find((path): path is string => !!path && existsSync(path));
 }
 
@@ -20,7 +21,7 @@ export const redisRequired = process.env.SLUICE_REQUIRE_REDIS === '1';
 
 /** The words said, loudly, when a Redis suite cannot run. */
 export function redisSkipNotice(suite: string, missing = 'redis-server'): string {
-  return `\n*** SKIPPED: ${suite} did not run: ${missing} not found (looked at SLUICE_REDIS_SERVER and PATH). Install it (apt-get install -y redis-server redis-tools) or set SLUICE_REDIS_SERVER. ***\n`;
+  return `\n*** SKIPPED: ${suite} did not run: ${missing} not found (looked at SLUICE_REDIS_SERVER, else PATH). Install it (apt-get install -y redis-server redis-tools) or set SLUICE_REDIS_SERVER. ***\n`;
 }
 
 /** A free TCP port on 127.0.0.1 (free when asked: the caller binds it at once). */
