@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { integer, invalid } from '../../core/options.js';
+import { describe, SluiceError } from '../../core/errors.js';
 
 /** Options of `new RedisStore()`. Give `client` or `url`, not both. */
 export interface RedisStoreOptions {
@@ -83,4 +83,14 @@ export function resolveRedisOptions(options: RedisStoreOptions): ResolvedRedisOp
   integer('replicaTimeoutMs', replicaTimeoutMs, 1, 2 ** 31);
   if (typeof onWarning !== 'function') invalid('onWarning', 'a function', onWarning);
   return { client, url, prefix, ownerTtlMs, retryMs, replicas, replicaTimeoutMs, onWarning };
+}
+
+// The Queue's message style, "Expected `prefix` to be a non-empty string, got 5.", kept here so that this store
+// depends on nothing of the core but its errors.
+function invalid(option: string, expected: string, given: unknown): never {
+  throw new SluiceError('ERR_INVALID_OPTION', `Expected \`${option}\` to be ${expected}, got ${describe(given)}.`);
+}
+
+function integer(option: string, value: unknown, min: number, max: number): void {
+  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) invalid(option, `an integer from ${min} to ${max}`, value);
 }
