@@ -12,11 +12,13 @@ const entries = Object.fromEntries(
     ['fs', 'src/fs.ts'],
     ['indexeddb', 'src/indexeddb.ts'],
     ['sw', 'src/sw.ts'],
+    ['redis', 'src/redis.ts'],
     ['cli', 'src/cli.ts'],
   ].filter(([, file]) => existsSync(file)),
 );
 
-const external = (id) => id === 'idb' || id.startsWith('node:');
+// ioredis is an optional peer dependency: the app brings its own copy, the one its clients come from.
+const external = (id) => id === 'idb' || id === 'ioredis' || id.startsWith('node:');
 
 export default [
   {

@@ -1,7 +1,16 @@
 import { defineConfig } from 'vitest/config';
+import { findRedisServer, redisRequired, redisSkipNotice } from './test/support/redis-server.js';
 
-// Two projects: `node` (npm run test:node) and `e2e`, the end-to-end tests that drive real browsers, which
-// test/browser/run.mjs (npm run test:browser) runs once per engine beside web-test-runner.
+/** The Outbox suites that run on a RedisStore as well as on a MemoryStore (they open their store through `rig`). */
+const outboxOnRedis = ['delivery', 'lifecycle', 'scheduling', 'tabs'].map((name) => `test/outbox/${name}.test.ts`);
+
+// Without redis-server the Redis project is left out, loudly; under SLUICE_REQUIRE_REDIS=1 it stays, and its setup
+// fails the run.
+const redis = findRedisServer() !== undefined || redisRequired;
+if (!redis) console.warn(redisSkipNotice('the Outbox suites on RedisStore'));
+
+// Projects: `node` and `outbox-on-redis` (npm run test:node), and `e2e`, the end-to-end tests that drive real
+// browsers, which test/browser/run.mjs (npm run test:browser) runs once per engine beside web-test-runner.
 export default defineConfig({
   test: {
     testTimeout: 30_000,
@@ -15,6 +24,19 @@ export default defineConfig({
         extends: true,
         test: { name: 'e2e', include: ['test/e2e/**/*.e2e.test.ts'], hookTimeout: 120_000 },
       },
+      ...(redis
+        ? [
+            {
+              extends: true,
+              test: {
+                name: 'outbox-on-redis',
+                include: outboxOnRedis,
+                globalSetup: ['test/support/redis-global-setup.ts'],
+                env: { SLUICE_OUTBOX_STORE: 'redis' },
+              },
+            },
+          ]
+        : []),
     ],
   },
 });

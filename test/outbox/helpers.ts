@@ -1,3 +1,5 @@
+import { inject } from 'vitest';
+import type { Store } from '../../src/core/store.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { Outbox } from '../../src/outbox/outbox.js';
 import type { OutboxOptions } from '../../src/outbox/options.js';
@@ -5,10 +7,13 @@ import type { OutboxEventMap } from '../../src/outbox/events.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { FaultServer } from './fault-server.js';
 
-/** An outbox on a MemoryStore and a fake clock, against a fresh fault server; `reopen` is a restart. */
+/**
+ * An outbox on a MemoryStore (or, with SLUICE_OUTBOX_STORE=redis, a RedisStore on the redis-server the
+ * 'outbox-on-redis' project starts) and a fake clock, against a fresh fault server; `reopen` is a restart.
+ */
 export interface Rig {
   readonly server: FaultServer;
-  readonly store: MemoryStore;
+  readonly store: Store;
   readonly clock: FakeClock;
   outbox: Outbox;
   /** Every fetch the outbox started. */
@@ -23,7 +28,7 @@ export interface Rig {
 
 export async function rig(options: Partial<OutboxOptions> = {}): Promise<Rig> {
   const server = await FaultServer.start();
-  const store = new MemoryStore();
+  const { store, close } = await makeStore();
   const clock = new FakeClock();
   const calls: string[] = [];
   const seen = new Map<string, unknown[]>();
@@ -61,10 +66,28 @@ export async function rig(options: Partial<OutboxOptions> = {}): Promise<Rig> {
     async teardown() {
       await server.close();
       await Promise.allSettled(opened.map((o) => o.close()));
+      await close();
     },
   };
   await r.open();
   return r;
+}
+
+let stores = 0;
+
+/** The store the suites run on: SLUICE_OUTBOX_STORE picks it ('memory' by default). */
+async function makeStore(): Promise<{ store: Store; close: () => Promise<void> }> {
+  if (process.env.SLUICE_OUTBOX_STORE !== 'redis') return { store: new MemoryStore(), close: async () => undefined };
+  const { RedisStore } = await import('../../src/redis.js');
+  // A prefix per rig: every test starts from empty queues on the one server.
+  const store = new RedisStore({ url: inject('sluiceRedisUrl'), prefix: `outbox.${process.pid}.${stores++}:` });
+  return { store, close: () => store.close() };
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    sluiceRedisUrl: string;
+  }
 }
 
 /** Resolves with the next event of `type` on `target`. */

@@ -38,7 +38,8 @@ export async function packAndInstall(): Promise<Packed> {
     mkdirSync(project);
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'sluice-consumer', private: true, type: 'module' }));
     const offline = ['--offline', '--no-audit', '--no-fund', '--ignore-scripts', '--no-package-lock', '--cache', join(root, 'npm-cache')];
-    await run(npm, ['install', tarball, join(repo, 'node_modules/idb'), ...offline], { cwd: project });
+    // ioredis, the optional peer dependency of sluice/redis, the same way.
+    await run(npm, ['install', tarball, join(repo, 'node_modules/idb'), join(repo, 'node_modules/ioredis'), ...offline], { cwd: project });
     // Node's types for the set-ups that have them, as a Node project installs them.
     mkdirSync(join(project, 'node_modules/@types'), { recursive: true });
     symlinkSync(join(repo, 'node_modules/@types/node'), join(project, 'node_modules/@types/node'), 'junction');

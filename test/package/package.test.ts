@@ -66,6 +66,7 @@ describe.concurrent('the packed package', () => {
     expect(seen['sluice/fs']).toEqual(['FileStore']);
     expect(seen['sluice/indexeddb']).toEqual(['IndexedDbStore']);
     expect(seen['sluice/sw']).toEqual(['backgroundSync']);
+    expect(seen['sluice/redis']).toEqual(['RedisStore']);
     expect(seen['taken']).toEqual([{ n: 1 }]);
     const bin = join(packed.project, 'node_modules/.bin/sluice');
     const ls = await exec(bin, ['ls', '--dir', data, '--json'], packed.project);

@@ -1,0 +1,160 @@
+// RedisStore under several consumer processes, through a proxy that simulates a network round trip.
+//
+// One redis-server of its own (127.0.0.1, a temp dir, AOF with appendfsync everysec) behind a TCP proxy that delays
+// each chunk (default 1 ms towards Redis, 0 ms back: a 1 ms round trip; Node's timers cannot wait less than 1 ms,
+// so a 0.5 + 0.5 split would cost 2). N consumer processes (N = 1, 2, 4, 8) drain 100 000 items with take+ack:
+// from one queue, from N independent queues, and, as a baseline, from a native Redis Stream with a consumer group
+// (XREADGROUP + XACK, the least work a Redis queue can do). Every run checks exactly-once: each item acked once,
+// none missing. Prints medians of several runs: items/s, and p50/p99 of one take+ack.
+//
+//   npm run bench:redis
+//   BENCH_REDIS_ITEMS=100000 BENCH_REDIS_RUNS=3 BENCH_REDIS_TAKE=100 BENCH_REDIS_UP_MS=1 BENCH_REDIS_DOWN_MS=0
+import { fork, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { Queue } from '../dist/index.js';
+import { RedisStore } from '../dist/redis.js';
+import { TcpProxy } from '../test/support/tcp-proxy.mjs';
+import { fmt, table } from './lib.mjs';
+
+const ITEMS = Number(process.env.BENCH_REDIS_ITEMS ?? 100_000);
+const RUNS = Number(process.env.BENCH_REDIS_RUNS ?? 3);
+const TAKE = Number(process.env.BENCH_REDIS_TAKE ?? 100);
+const UP_MS = Number(process.env.BENCH_REDIS_UP_MS ?? 1);
+const DOWN_MS = Number(process.env.BENCH_REDIS_DOWN_MS ?? 0);
+const CONSUMERS = (process.env.BENCH_REDIS_CONSUMERS ?? '1,2,4,8').split(',').map(Number);
+const consumerScript = new URL('redis-consumer.mjs', import.meta.url).pathname;
+
+const port = await new Promise((resolve) => {
+  const s = createServer().listen(0, '127.0.0.1', () => {
+    const { port } = s.address();
+    s.close(() => resolve(port));
+  });
+});
+const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-redis-'));
+const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--logfile', ''], { stdio: ['ignore', 'pipe', 'inherit'] });
+await new Promise((resolve, reject) => {
+  let log = '';
+  server.stdout.on('data', (d) => (log += d) && log.includes('Ready to accept connections') && resolve());
+  server.once('exit', (code) => reject(new Error(`redis-server exited (${code}): is it installed?\n${log}`)));
+});
+server.stdout.resume();
+const direct = `redis://127.0.0.1:${port}`;
+const proxy = await TcpProxy.start({ port }, { upMs: UP_MS, downMs: DOWN_MS });
+const admin = new Redis(direct, { protocol: 2 });
+
+/** The round trip through the proxy, as measured: median of 200 PINGs. */
+async function roundTrip() {
+  const client = new Redis(proxy.url);
+  const times = [];
+  for (let i = 0; i < 200; i++) {
+    const started = performance.now();
+    await client.ping();
+    times.push(performance.now() - started);
+  }
+  client.disconnect();
+  return percentile(times, 0.5);
+}
+
+function percentile(values, p) {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
+}
+const median = (values) => percentile(values, 0.5);
+
+let run = 0;
+
+/** Fills `queues` with ITEMS items (0..ITEMS-1, split evenly), over a direct connection. */
+async function fillQueues(prefix, queues) {
+  const store = new RedisStore({ url: direct, prefix, onWarning: () => undefined });
+  const per = Math.ceil(ITEMS / queues.length);
+  for (let k = 0; k < queues.length; k++) {
+    const q = await Queue.open({ name: queues[k], store });
+    for (let from = k * per; from < Math.min(ITEMS, (k + 1) * per); from += 1000) {
+      await q.pushMany(Array.from({ length: Math.min(1000, ITEMS - from, (k + 1) * per - from) }, (_, i) => from + i));
+    }
+    await q.close();
+  }
+  await store.close();
+}
+
+async function fillStream(key) {
+  for (let from = 0; from < ITEMS; from += 1000) {
+    const pipeline = admin.pipeline();
+    for (let i = from; i < Math.min(ITEMS, from + 1000); i++) pipeline.xadd(key, '*', 'v', String(i));
+    await pipeline.exec();
+  }
+  await admin.xgroup('CREATE', key, 'g', '0');
+}
+
+/** Starts the children, waits until all are connected, lets them go at once, and checks exactly-once. */
+async function drain(argsOf, n) {
+  const children = Array.from({ length: n }, (_, i) => fork(consumerScript, argsOf(i), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const ready = children.map((child) => new Promise((resolve) => child.once('message', resolve)));
+  await Promise.all(ready);
+  const results = children.map(
+    (child) =>
+      new Promise((resolve, reject) => {
+        child.once('message', resolve);
+        child.once('exit', (code) => code !== 0 && reject(new Error(`consumer exited with ${code}`)));
+      }),
+  );
+  const started = performance.now();
+  for (const child of children) child.send('go');
+  const done = await Promise.all(results);
+  const ms = performance.now() - started;
+  const seen = new Uint8Array(ITEMS);
+  for (const { values } of done) for (const v of values) seen[v]++;
+  const wrong = seen.reduce((count, times) => count + (times === 1 ? 0 : 1), 0);
+  if (wrong > 0) throw new Error(`exactly-once broken: ${wrong} of ${ITEMS} items acked other than once`);
+  const latencies = done.flatMap((d) => d.latencies);
+  return { rate: (ITEMS / ms) * 1000, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
+}
+
+const scenarios = {
+  'one queue': async (n) => {
+    const prefix = `b${run++}:`;
+    await fillQueues(prefix, ['q']);
+    return drain(() => ['sluice', proxy.url, prefix, 'q', String(TAKE)], n);
+  },
+  'N queues, one per consumer': async (n) => {
+    const prefix = `b${run++}:`;
+    const names = Array.from({ length: n }, (_, i) => `q${i}`);
+    await fillQueues(prefix, names);
+    return drain((i) => ['sluice', proxy.url, prefix, names[i], String(TAKE)], n);
+  },
+  'Redis Streams group (baseline)': async (n) => {
+    const key = `stream${run++}`;
+    await fillStream(key);
+    return drain((i) => ['stream', proxy.url, key, `c${i}`, String(TAKE)], n);
+  },
+};
+
+const rtt = await roundTrip();
+console.log(`\n## RedisStore: ${ITEMS.toLocaleString('en-US')} items drained by N consumer processes with take(${TAKE}) + ack`);
+console.log(`\nredis-server ${(await admin.info('server')).match(/redis_version:(\S+)/)[1]} on 127.0.0.1 (AOF, appendfsync everysec), behind a proxy adding ${UP_MS} ms up / ${DOWN_MS} ms down: PING round trip ${rtt.toFixed(2)} ms (median). Medians of ${RUNS} runs; every run checked exactly-once.`);
+const rows = [];
+for (const [name, scenario] of Object.entries(scenarios)) {
+  for (const n of CONSUMERS) {
+    const runs = [];
+    for (let r = 0; r < RUNS; r++) {
+      runs.push(await scenario(n));
+      await admin.flushall();
+    }
+    rows.push([name, String(n), fmt(median(runs.map((x) => x.rate))), median(runs.map((x) => x.p50)).toFixed(2), median(runs.map((x) => x.p99)).toFixed(2), 'yes']);
+    console.error(`  done: ${name}, N = ${n}`);
+  }
+}
+// Partitions (Queue.open({ partitions: K })) do not exist yet. When they land, add the row the design targets here:
+// one queue with K = 8 partitions drained by 8 consumers (>= 40 000 items/s, >= 5x one partition).
+rows.push(['one queue, K = 8 partitions', '8', '(partitions not implemented yet)', '', '', '']);
+table('Drain rate and take+ack latency', ['scenario', 'N consumers', 'items/s', 'p50 take+ack (ms)', 'p99 take+ack (ms)', 'exactly-once'], rows);
+
+admin.disconnect();
+await proxy.close();
+server.kill('SIGTERM');
+await new Promise((resolve) => server.once('exit', resolve));
+rmSync(dir, { recursive: true, force: true });

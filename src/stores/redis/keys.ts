@@ -1,0 +1,43 @@
+/**
+ * Where one queue lives in Redis. Every key of a queue carries the queue's name as its hash tag (`{name}`), so a
+ * Redis Cluster keeps them in one slot, on one node, and a commit script may touch them all atomically.
+ *
+ * - `v`: the version token of the last commit (absent before the first);
+ * - `m`: the metadata bytes;
+ * - `l`: a hash of segment id -> length in bytes (which segments exist, and how long: one read lists them all);
+ * - `s:<id>`: a segment's bytes; `bad:<id>`: a quarantined segment, kept for inspection;
+ * - `c:<owner>`: the token of that handle's last applied commit, so that a replayed commit is recognised;
+ * - `h:<owner>`: that handle's heartbeat, which expires when the handle's process is gone;
+ * - `w`: the pub/sub channel on which every commit is announced.
+ */
+export class QueueKeys {
+  readonly version: string;
+  readonly meta: string;
+  readonly lengths: string;
+  readonly channel: string;
+  readonly #base: string;
+
+  constructor(prefix: string, name: string) {
+    this.#base = `${prefix}{${name}}:`;
+    this.version = `${this.#base}v`;
+    this.meta = `${this.#base}m`;
+    this.lengths = `${this.#base}l`;
+    this.channel = `${this.#base}w`;
+  }
+
+  segment(id: number): string {
+    return `${this.#base}s:${id}`;
+  }
+
+  quarantined(id: number): string {
+    return `${this.#base}bad:${id}`;
+  }
+
+  lastCommit(owner: string): string {
+    return `${this.#base}c:${owner}`;
+  }
+
+  heartbeat(owner: string): string {
+    return `${this.#base}h:${owner}`;
+  }
+}

@@ -1,0 +1,96 @@
+import type { Cluster, Redis } from 'ioredis';
+import { describe, SluiceError } from '../../core/errors.js';
+
+/** Options of `new RedisStore()`. Give `client` or `url`, not both. */
+export interface RedisStoreOptions {
+  /**
+   * An ioredis `Redis` or `Cluster` client. The store adds its scripts to it (`defineCommand`) and never closes it:
+   * you do, after closing the queues. The store makes one more connection of its own (`duplicate()`) for pub/sub.
+   * @example new RedisStore({ client: new Redis('redis://cache:6379') })
+   */
+  readonly client?: Redis | Cluster;
+  /**
+   * A Redis URL (`redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS). The store then makes its
+   * client and owns it: it connects on the first open and disconnects once its last queue closes.
+   * @example new RedisStore({ url: process.env.REDIS_URL })
+   */
+  readonly url?: string;
+  /**
+   * Put before every key (`sluice:{orders}:v`...), so that several applications share one Redis. No braces: the
+   * queue's name is the hash tag.
+   * @default 'sluice:'
+   */
+  readonly prefix?: string;
+  /**
+   * How long a handle's heartbeat key lives without a refresh (refreshed every third of it). When a process dies,
+   * other processes take its leases back this long after, instead of after `leaseMs`.
+   * @default 10_000
+   */
+  readonly ownerTtlMs?: number;
+  /**
+   * How long a command may keep failing for want of a connection (Redis restarting, a failover) before the call
+   * rejects with 'ERR_STORAGE'. Retrying a commit is safe: a commit whose reply was lost is recognised when sent
+   * again and is never applied twice.
+   * @default 10_000
+   */
+  readonly retryMs?: number;
+  /**
+   * For `durability: 'strict'`: how many replicas must confirm each commit (`WAIT`) before it resolves. By default
+   * none when the primary fsyncs every write (`appendonly yes`, `appendfsync always`), else every replica connected
+   * when the store first opened a queue.
+   * @default undefined (decided from the server)
+   */
+  readonly replicas?: number;
+  /**
+   * How long a strict commit waits for its replicas; too few confirmations then reject it with 'ERR_STORAGE'.
+   * @default 1000
+   */
+  readonly replicaTimeoutMs?: number;
+  /**
+   * Told, once each, what the store cannot promise: 'strict' commits the server cannot make durable, a heartbeat
+   * that had expired. Never told about data: every failure of a call rejects that call.
+   * @default console.warn
+   */
+  readonly onWarning?: (message: string) => void;
+}
+
+export interface ResolvedRedisOptions {
+  readonly client: Redis | Cluster | undefined;
+  readonly url: string | undefined;
+  readonly prefix: string;
+  readonly ownerTtlMs: number;
+  readonly retryMs: number;
+  readonly replicas: number | undefined;
+  readonly replicaTimeoutMs: number;
+  readonly onWarning: (message: string) => void;
+}
+
+/** Validates `options` at once and merges the defaults; never changes the caller's object. */
+export function resolveRedisOptions(options: RedisStoreOptions): ResolvedRedisOptions {
+  if (typeof options !== 'object' || options === null) invalid('options', 'an object with `client` or `url`', options);
+  const { client, url, prefix = 'sluice:', ownerTtlMs = 10_000, retryMs = 10_000, replicas, replicaTimeoutMs = 1000, onWarning = console.warn } = options;
+  if (client === undefined && url === undefined) invalid('client', 'an ioredis Redis or Cluster (or give `url`)', client);
+  if (client !== undefined && url !== undefined) invalid('url', 'absent when `client` is given', url);
+  if (client !== undefined && (typeof client !== 'object' || client === null || typeof (client as Redis).defineCommand !== 'function')) {
+    invalid('client', 'an ioredis Redis or Cluster', client);
+  }
+  if (url !== undefined && (typeof url !== 'string' || !/^rediss?:\/\//.test(url))) invalid('url', 'a redis:// or rediss:// URL', url);
+  if (typeof prefix !== 'string' || prefix === '') invalid('prefix', 'a non-empty string', prefix);
+  if (/[{}]/.test(prefix)) invalid('prefix', 'a string without braces (the queue name is the hash tag)', prefix);
+  integer('ownerTtlMs', ownerTtlMs, 100, 2 ** 31);
+  integer('retryMs', retryMs, 0, 2 ** 31);
+  if (replicas !== undefined) integer('replicas', replicas, 0, 64);
+  integer('replicaTimeoutMs', replicaTimeoutMs, 1, 2 ** 31);
+  if (typeof onWarning !== 'function') invalid('onWarning', 'a function', onWarning);
+  return { client, url, prefix, ownerTtlMs, retryMs, replicas, replicaTimeoutMs, onWarning };
+}
+
+// The Queue's message style, "Expected `prefix` to be a non-empty string, got 5.", kept here so that this store
+// depends on nothing of the core but its errors.
+function invalid(option: string, expected: string, given: unknown): never {
+  throw new SluiceError('ERR_INVALID_OPTION', `Expected \`${option}\` to be ${expected}, got ${describe(given)}.`);
+}
+
+function integer(option: string, value: unknown, min: number, max: number): void {
+  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) invalid(option, `an integer from ${min} to ${max}`, value);
+}

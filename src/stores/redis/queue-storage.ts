@@ -1,0 +1,172 @@
+import type { Cluster, Redis } from 'ioredis';
+import { randomId } from '../../core/ids.js';
+import { SluiceError } from '../../core/errors.js';
+import type { QueueStorage, SegmentInfo, StorageBatch, StorageSnapshot } from '../../core/store.js';
+import { attempt } from './attempt.js';
+import type { Heartbeats } from './heartbeat.js';
+import type { QueueKeys } from './keys.js';
+import type { ResolvedRedisOptions } from './options.js';
+import { INITIAL_TOKEN, type ScriptedClient } from './scripts.js';
+import type { Watches } from './watch.js';
+
+/** What a queue's storage needs from its store. */
+export interface StoreContext {
+  readonly client: Redis | Cluster;
+  readonly scripts: ScriptedClient;
+  readonly options: ResolvedRedisOptions;
+  readonly heartbeats: Heartbeats;
+  readonly watches: Watches;
+  /** How many replicas a 'strict' commit waits for (warning once when 'strict' cannot be honoured). */
+  strictReplicas(): Promise<number>;
+  /** This handle closed. */
+  closed(storage: RedisQueueStorage): Promise<void>;
+}
+
+/** How long a commit's token is kept as its handle's last: longer than any replay of it can arrive. */
+const LAST_COMMIT_TTL_MS = 600_000;
+/** How long another handle, once seen alive, is taken to be alive without asking again. */
+const ALIVE_CACHE_MS = 1000;
+const OWNER = /^[0-9a-f]{16}$/;
+const EMPTY = new Uint8Array(0);
+
+/** One queue in Redis, as opened by one handle (see keys.ts for the layout, scripts.ts for the commit). */
+export class RedisQueueStorage implements QueueStorage {
+  /** Random per handle: this handle's heartbeat key and its leases carry it. */
+  readonly owner = randomId();
+  readonly #name: string;
+  readonly #keys: QueueKeys;
+  readonly #context: StoreContext;
+  #commits = 0;
+  readonly #alive = new Map<string, number>();
+
+  constructor(name: string, keys: QueueKeys, context: StoreContext) {
+    this.#name = name;
+    this.#keys = keys;
+    this.#context = context;
+  }
+
+  /** Starts the heartbeat: the handle is alive before it can lease anything. */
+  async start(): Promise<void> {
+    await this.#call('open', () => this.#context.heartbeats.start(this.#keys.heartbeat(this.owner)));
+  }
+
+  async load(): Promise<StorageSnapshot> {
+    const { version, meta, lengths } = this.#keys;
+    const reply = await this.#call('load', () => this.#context.scripts.sluiceLoad1Buffer('3', version, meta, lengths));
+    const segments: SegmentInfo[] = [];
+    for (let i = 3; i + 1 < reply.length; i += 2) segments.push({ id: Number(reply[i]!.toString()), length: Number(reply[i + 1]!.toString()) });
+    segments.sort((a, b) => a.id - b.id);
+    return { token: reply[0]!.toString(), meta: reply[2]!.toString() === '1' ? copy(reply[1]!) : undefined, segments };
+  }
+
+  async token(): Promise<string> {
+    return (await this.#call('read the token', () => this.#context.client.get(this.#keys.version))) ?? INITIAL_TOKEN;
+  }
+
+  async read(segment: number, start: number, end: number): Promise<Uint8Array> {
+    // GETRANGE's end is inclusive, and a negative end counts from the string's end: an empty range asks nothing.
+    if (end <= start) return EMPTY;
+    const bytes = await this.#call('read', () => this.#context.client.getrangeBuffer(this.#keys.segment(segment), start, end - 1));
+    return copy(bytes);
+  }
+
+  async commit(token: string, batch: StorageBatch): Promise<string | undefined> {
+    const keys = this.#keys;
+    // The new token names this handle and counts its commits: unique, so a replay of this commit is recognisable.
+    const next = `${this.owner}.${(++this.#commits).toString(36)}`;
+    const { write, meta, metaAppend, remove = [], quarantine = [] } = batch;
+    const args: (string | Buffer)[] = [keys.version, keys.meta, keys.lengths, keys.lastCommit(this.owner)];
+    if (write) args.push(keys.segment(write.segment));
+    for (const id of remove) args.push(keys.segment(id));
+    for (const id of quarantine) args.push(keys.segment(id), keys.quarantined(id));
+    const keyCount = args.length;
+    args.push(token, next, keys.channel, this.owner, String(LAST_COMMIT_TTL_MS));
+    args.push(write ? String(write.segment) : '', write ? String(write.offset) : '0', write ? buffer(write.bytes) : '');
+    if (meta) args.push('set', '0', buffer(meta));
+    else if (metaAppend) args.push('append', String(metaAppend.offset), buffer(metaAppend.bytes));
+    else args.push('', '0', '');
+    args.push(String(remove.length), String(quarantine.length), ...remove.map(String), ...quarantine.map(String));
+
+    const wait = batch.durability === 'strict' ? await this.#context.strictReplicas() : 0;
+    const { client, scripts, options } = this.#context;
+    const result = await this.#call('commit', async () => {
+      if (wait === 0) {
+        try {
+          return { token: await scripts.sluiceCommit1(String(keyCount), ...args), acked: 0 };
+        } catch (error) {
+          // At maxmemory, a commit that adds no segment bytes runs anyway: acks must be able to free a full Redis.
+          // The refused run wrote nothing (Redis refuses a script's first write), so the same token may run again.
+          if (write?.bytes.length || !/\bOOM\b/.test(String((error as Error)?.message))) throw error;
+          return { token: await scripts.sluiceCommitWhenFull1(String(keyCount), ...args), acked: 0 };
+        }
+      }
+      // WAIT right behind the script, on the same connection (a Cluster routes the pipeline by the queue's slot).
+      const pipeline = client.pipeline() as unknown as ScriptedPipeline;
+      const replies = await pipeline.sluiceCommit1(String(keyCount), ...args).wait(wait, options.replicaTimeoutMs).exec();
+      for (const [error] of replies ?? []) if (error) throw error;
+      return { token: String(replies?.[0]?.[1]), acked: Number(replies?.[1]?.[1]) };
+    });
+    if (result.token === '') return undefined;
+    if (wait > 0 && result.acked < wait) {
+      throw new SluiceError(
+        'ERR_STORAGE',
+        `Commit to queue "${this.#name}" is on the Redis primary but only ${result.acked} of ${wait} replicas confirmed it within ${options.replicaTimeoutMs} ms, so durability 'strict' is not met; it may be lost if the primary fails now.`,
+      );
+    }
+    return result.token;
+  }
+
+  watch(listener: () => void): () => void {
+    return this.#context.watches.add(this.#keys.channel, this.owner, listener);
+  }
+
+  /** True once `owner`'s heartbeat key has expired or was deleted by its close. */
+  async isGone(owner: string): Promise<boolean> {
+    if (!OWNER.test(owner)) return false;
+    const now = Date.now();
+    if ((this.#alive.get(owner) ?? 0) > now) return false;
+    try {
+      const exists = await this.#context.client.exists(this.#keys.heartbeat(owner));
+      if (exists === 0) return true;
+      this.#alive.set(owner, now + ALIVE_CACHE_MS);
+      return false;
+    } catch {
+      // Unknown is not gone.
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    const { heartbeats, client } = this.#context;
+    const heartbeat = this.#keys.heartbeat(this.owner);
+    heartbeats.stop(heartbeat);
+    try {
+      await client.del(heartbeat, this.#keys.lastCommit(this.owner));
+    } catch {
+      // Unreachable: the key expires by itself within ownerTtlMs.
+    } finally {
+      await this.#context.closed(this);
+    }
+  }
+
+  #call<T>(what: string, call: () => Promise<T>): Promise<T> {
+    const client = this.#context.client;
+    return attempt(`${what} queue "${this.#name}"`, this.#context.options.retryMs, () => client.status, call);
+  }
+}
+
+interface ScriptedPipeline {
+  sluiceCommit1(...args: (string | Buffer)[]): ScriptedPipeline;
+  wait(replicas: number, timeoutMs: number): ScriptedPipeline;
+  exec(): Promise<[Error | null, unknown][] | null>;
+}
+
+/** A Buffer over the same memory (no copy): ioredis writes Buffers as they are. */
+function buffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** A plain Uint8Array copy: nothing keeps the socket's chunk alive, and Buffer's view-returning slice never leaks. */
+function copy(bytes: Buffer): Uint8Array {
+  return new Uint8Array(bytes);
+}

@@ -1,0 +1,126 @@
+import { Redis, type Cluster } from 'ioredis';
+import { SluiceError } from '../../core/errors.js';
+import { checkName } from '../../core/options.js';
+import type { QueueStorage, Store } from '../../core/store.js';
+import { readDurability, strictPlan, type ServerDurability } from './durability.js';
+import { Heartbeats } from './heartbeat.js';
+import { QueueKeys } from './keys.js';
+import { resolveRedisOptions, type RedisStoreOptions, type ResolvedRedisOptions } from './options.js';
+import { RedisQueueStorage, type StoreContext } from './queue-storage.js';
+import { defineScripts, type ScriptedClient } from './scripts.js';
+import { Watches } from './watch.js';
+
+/**
+ * Keeps queues in Redis (standalone or Cluster), shared by every process that opens them: a fleet of Node
+ * processes on several machines pushes to and drains one queue or outbox. Each commit is one Lua script that checks
+ * the queue's version and writes data and metadata together; consumers wake through pub/sub; a process that dies
+ * has its leases taken back within `ownerTtlMs`.
+ *
+ * @example
+ * const store = new RedisStore({ url: 'redis://127.0.0.1:6379' });
+ * const queue = await Queue.open({ name: 'emails', store });
+ */
+export class RedisStore implements Store {
+  /** What every key of this store starts with. */
+  readonly prefix: string;
+  readonly #o: ResolvedRedisOptions;
+  readonly #heartbeats: Heartbeats;
+  readonly #watches: Watches;
+  readonly #open = new Set<RedisQueueStorage>();
+  readonly #warned = new Set<string>();
+  #client: Redis | Cluster | undefined;
+  #durability: Promise<ServerDurability | undefined> | undefined;
+  #closed = false;
+
+  constructor(options: RedisStoreOptions) {
+    this.#o = resolveRedisOptions(options);
+    this.prefix = this.#o.prefix;
+    this.#heartbeats = new Heartbeats(() => this.#connect(), this.#o.ownerTtlMs, (message) => this.#warn(message));
+    // A Cluster duplicates into a Cluster, a Redis into a Redis: the cast only unites the two signatures.
+    this.#watches = new Watches(() => (this.#connect() as Redis).duplicate(), (message) => this.#warn(message));
+  }
+
+  async open(name: string): Promise<QueueStorage> {
+    checkName(name);
+    if (this.#closed) throw new SluiceError('ERR_CLOSED', 'This RedisStore is closed; make a new one to open queues.');
+    const client = this.#connect();
+    const context: StoreContext = {
+      client,
+      scripts: defineScripts(client) as ScriptedClient,
+      options: this.#o,
+      heartbeats: this.#heartbeats,
+      watches: this.#watches,
+      strictReplicas: () => this.#strictReplicas(),
+      closed: (storage) => this.#release(storage),
+    };
+    const storage = new RedisQueueStorage(name, new QueueKeys(this.prefix, name), context);
+    this.#open.add(storage);
+    try {
+      await storage.start();
+    } catch (error) {
+      await this.#release(storage);
+      throw error;
+    }
+    // What 'strict' can mean on this server, read once per client, in the background: only strict commits wait.
+    this.#durability ??= readDurability(client).catch((error: unknown) => {
+      this.#warn(`sluice: cannot read the Redis server's persistence settings (${error instanceof Error ? error.message : String(error)}); durability 'strict' is not verified.`);
+      return undefined;
+    });
+    return storage;
+  }
+
+  /**
+   * Closes every queue handle's connection state this store holds: heartbeats stop (and their keys are deleted, so
+   * other processes take this one's leases back at once), the pub/sub connection closes, and a client the store
+   * made from `url` disconnects. A `client` you gave stays open. Close the queues first.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const open = [...this.#open];
+    await Promise.allSettled(open.map((storage) => storage.close()));
+    await this.#disconnect();
+  }
+
+  #connect(): Redis | Cluster {
+    if (this.#client) return this.#client;
+    if (this.#o.client) return (this.#client = this.#o.client);
+    // A client of our own: commands wait through a few reconnection attempts, then the store's own retry (retryMs)
+    // decides; connection errors surface as rejected calls, so the 'error' events need no printing.
+    const client = new Redis(this.#o.url!, { maxRetriesPerRequest: 3 });
+    client.on('error', () => undefined);
+    return (this.#client = client);
+  }
+
+  async #release(storage: RedisQueueStorage): Promise<void> {
+    this.#open.delete(storage);
+    // Nothing open: hold no connection, so that a process whose queues are closed can exit.
+    if (this.#open.size === 0) await this.#disconnect();
+  }
+
+  async #disconnect(): Promise<void> {
+    // Everything is detached before the first await: a queue opened meanwhile gets new connections, never these.
+    const closing = [this.#watches.close()];
+    const client = this.#client;
+    if (client && client !== this.#o.client) {
+      this.#client = undefined;
+      this.#durability = undefined;
+      closing.push(client.quit().then(() => undefined, () => client.disconnect()));
+    }
+    await Promise.all(closing);
+  }
+
+  async #strictReplicas(): Promise<number> {
+    const server = await this.#durability;
+    if (!server) return this.#o.replicas ?? 0;
+    const plan = strictPlan(server, this.#o.replicas);
+    if (plan.warning) this.#warn(plan.warning);
+    return plan.wait;
+  }
+
+  /** Each warning once per store. */
+  #warn(message: string): void {
+    if (this.#warned.has(message)) return;
+    this.#warned.add(message);
+    this.#o.onWarning(message);
+  }
+}

@@ -1,0 +1,99 @@
+import { Redis } from 'ioredis';
+import { expect, it } from 'vitest';
+import { Queue } from '../../../src/index.js';
+import { RedisStore } from '../../../src/redis.js';
+import { RedisServer } from '../../support/redis-server.js';
+import { describeRedis } from '../../support/redis-suite.js';
+
+describeRedis('RedisStore durability "strict"', () => {
+  const strictWarnings = async (args: string[], extra: object = {}) => {
+    const server = await RedisServer.start({ args });
+    const warnings: string[] = [];
+    try {
+      const store = new RedisStore({ url: server.url, onWarning: (m) => warnings.push(m), ...extra });
+      const q = await Queue.open<number>({ name: 'q', store, durability: 'strict' });
+      await q.push(1);
+      await q.push(2);
+      await q.close();
+      await store.close();
+    } finally {
+      await server.stop();
+    }
+    return warnings;
+  };
+
+  it('says nothing where every write is fsynced (appendonly yes, appendfsync always)', async () => {
+    expect(await strictWarnings([])).toEqual([]);
+  });
+
+  it('warns once where it cannot be honoured (appendfsync everysec, no replicas)', async () => {
+    const warnings = await strictWarnings(['--appendfsync', 'everysec']);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/cannot be honoured/);
+  });
+
+  it('warns once that it cannot verify where CONFIG is disabled, as on managed Redis', async () => {
+    const warnings = await strictWarnings(['--rename-command', 'CONFIG', '""']);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/cannot be verified: CONFIG GET is refused/);
+  });
+
+  it('WAITs for replicas; too few confirmations reject the commit with ERR_STORAGE', async () => {
+    // No 5 s wait for more replicas before the first (diskless) sync.
+    const primary = await RedisServer.start({ args: ['--appendonly', 'no', '--repl-diskless-sync-delay', '0'] });
+    const replica = await RedisServer.start({ args: ['--appendonly', 'no', '--replicaof', '127.0.0.1', String(primary.port)] });
+    const admin = new Redis(primary.url);
+    const warnings: string[] = [];
+    try {
+      // Connected is not enough: WAIT counts a replica once its first sync is done.
+      while (!/slave0:.*state=online/.test(await admin.info('replication'))) await new Promise((resolve) => setTimeout(resolve, 50));
+      // Online is not yet answering: a replica just synced may take a moment before it confirms a first WAIT.
+      while ((await admin.set('warm', '1').then(() => admin.wait(1, 1000))) < 1);
+      const store = new RedisStore({ url: primary.url, replicaTimeoutMs: 300, onWarning: (m) => warnings.push(m) });
+      const q = await Queue.open<number>({ name: 'q', store, durability: 'strict' });
+      await q.push(1);
+      expect(await admin.info('commandstats')).toMatch(/cmdstat_wait:calls=[1-9]/);
+      await replica.stop();
+      const error = await q.push(2).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'ERR_STORAGE' });
+      expect((error as Error).message).toMatch(/only 0 of 1 replicas confirmed/);
+      await q.close();
+      await store.close();
+      expect(warnings).toEqual([]);
+    } finally {
+      admin.disconnect();
+      await replica.stop();
+      await primary.stop();
+    }
+  });
+});
+
+describeRedis('RedisStore at maxmemory', (server) => {
+  it('a push Redis refuses for want of memory is ERR_QUOTA_EXCEEDED and stores nothing; acks still free it', async () => {
+    const store = new RedisStore({ url: server().url, onWarning: () => undefined });
+    const q = await Queue.open<string>({ name: 'q', store, segmentBytes: 8 << 20, maxItemBytes: 1 << 20 });
+    const item = 'x'.repeat(100_000);
+    let pushed = 0;
+    let error: unknown;
+    for (let i = 0; i < 200 && !error; i++) {
+      try {
+        await q.push(item);
+        pushed++;
+      } catch (e) {
+        error = e;
+      }
+    }
+    expect(error).toMatchObject({ code: 'ERR_QUOTA_EXCEEDED' });
+    expect(pushed).toBeGreaterThan(0);
+    expect(await q.size()).toBe(pushed);
+    // Full, yet not stuck: takes and acks still commit, and the acks free the memory for new pushes.
+    const lease = await q.take(1000);
+    expect(lease!.entries).toHaveLength(pushed);
+    await lease!.ack();
+    expect(await q.size()).toBe(0);
+    await q.push(item);
+    expect(await q.size()).toBe(1);
+    await q.close();
+    await store.close();
+  });
+}, { args: ['--maxmemory', '4mb', '--maxmemory-policy', 'noeviction'] });

@@ -1,0 +1,170 @@
+import { Redis } from 'ioredis';
+import { expect, it } from 'vitest';
+import { Queue, type SluiceError } from '../../../src/index.js';
+import { RedisStore } from '../../../src/redis.js';
+import { describeRedis } from '../../support/redis-suite.js';
+import { TcpProxy } from '../../support/tcp-proxy.mjs';
+
+/** SLUICE_REDIS_FAULT_KILLS=50 for a long run; a few kills in `npm test`. */
+const KILLS = Number(process.env.SLUICE_REDIS_FAULT_KILLS ?? 3);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A commit's reply alone in a chunk: a bulk string holding a token (16 hex digits of owner, '.', a counter). */
+const COMMIT_REPLY = /^\$\d+\r\n[0-9a-f]{16}\.[0-9a-z]+\r\n$/;
+
+describeRedis('RedisStore under faults', (server) => {
+  let n = 0;
+
+  it('a connection dropped after the commit ran: the resent commit is recognised, applied once', async () => {
+    const prefix = `drop${n++}:`;
+    const proxy = await TcpProxy.start({ port: server().port });
+    const flaky = new RedisStore({ url: proxy.url, prefix, onWarning: () => undefined });
+    const direct = new RedisStore({ url: server().url, prefix, onWarning: () => undefined });
+    try {
+      const q = await Queue.open<number>({ name: 'q', store: flaky });
+      const other = await Queue.open<number>({ name: 'q', store: direct });
+      await q.push(1);
+
+      // 1. The reply is lost, the connection comes back, nothing else happened meanwhile.
+      let dropped = proxy.dropReply((chunk) => COMMIT_REPLY.test(chunk.toString('latin1')));
+      await q.push(2);
+      await dropped;
+
+      // 2. The worst moment: the reply is lost, and another process commits before the connection comes back, so
+      //    the stored token has moved on. Comparing tokens alone would answer "stale" and the push would go again.
+      dropped = proxy.dropReply((chunk) => COMMIT_REPLY.test(chunk.toString('latin1')));
+      proxy.hold();
+      const pushing = q.pushMany([3, 4]);
+      await dropped;
+      await other.push(100);
+      proxy.release();
+      await pushing;
+
+      // 3. The same for a take and an ack: a lease is handed out once, an ack counts once.
+      dropped = proxy.dropReply((chunk) => COMMIT_REPLY.test(chunk.toString('latin1')));
+      const lease = await q.take(2);
+      await dropped;
+      expect(lease!.entries.map((e) => [e.value, e.attempts])).toEqual([[1, 1], [2, 1]]);
+      dropped = proxy.dropReply((chunk) => COMMIT_REPLY.test(chunk.toString('latin1')));
+      await lease!.ack();
+      await dropped;
+
+      await q.push(5);
+      expect((await other.list()).map((e) => [e.value, e.state, e.attempts])).toEqual([
+        [3, 'ready', 0],
+        [4, 'ready', 0],
+        [100, 'ready', 0],
+        [5, 'ready', 0],
+      ]);
+      await q.close();
+      await other.close();
+    } finally {
+      await flaky.close();
+      await direct.close();
+      await proxy.close();
+    }
+  });
+
+  it('redis-server killed (SIGKILL) and restarted under push/take/ack: no resolved push lost, no acked item back', async () => {
+    const prefix = `kill${n++}:`;
+    const options = { prefix, retryMs: 30_000, ownerTtlMs: 60_000, onWarning: () => undefined };
+    const producers = new RedisStore({ url: server().url, ...options });
+    const consumers = new RedisStore({ url: server().url, ...options });
+    const pushed: number[] = [];
+    const acked = new Map<number, number>();
+    const failures: SluiceError[] = [];
+    let stop = false;
+    let next = 0;
+    const produce = async () => {
+      const q = await Queue.open<number>({ name: 'q', store: producers, segmentItems: 50 });
+      while (!stop) {
+        const values = Array.from({ length: 1 + (next % 7) }, () => next++);
+        try {
+          if (values.length === 1) await q.push(values[0]!);
+          else await q.pushMany(values);
+          pushed.push(...values);
+        } catch (error) {
+          failures.push(error as SluiceError);
+        }
+      }
+      await q.close();
+    };
+    const consume = async (until: () => boolean) => {
+      const q = await Queue.open<number>({ name: 'q', store: consumers, segmentItems: 50, leaseMs: 120_000 });
+      while (!until()) {
+        try {
+          const lease = await q.take(10);
+          if (!lease) {
+            await sleep(5);
+            continue;
+          }
+          await lease.ack();
+          for (const e of lease.entries) acked.set(e.value, (acked.get(e.value) ?? 0) + 1);
+        } catch (error) {
+          failures.push(error as SluiceError);
+        }
+      }
+      await q.close();
+    };
+    const work = [produce(), produce(), consume(() => stop), consume(() => stop)];
+    let kills = 0;
+    for (; kills < KILLS; kills++) {
+      await sleep(250 + Math.random() * 250);
+      await server().kill();
+      await sleep(Math.random() * 200);
+      await server().restart();
+    }
+    await sleep(300);
+    stop = true;
+    await Promise.all(work);
+    // What is left (pushed while the consumers were stopping) drains now.
+    await consume(() => pushed.every((v) => acked.has(v)));
+    const check = await Queue.open<number>({ name: 'q', store: consumers });
+    const left = (await check.list()).map((e) => e.value);
+    await check.close();
+    await producers.close();
+    await consumers.close();
+
+    if (process.env.SLUICE_REDIS_FAULT_KILLS) {
+      console.log(`${kills} kills: ${pushed.length} pushes resolved, ${acked.size} items acked once, ${failures.length} calls failed, ${left.length} left`);
+    }
+    expect(kills).toBe(KILLS);
+    expect(pushed.length).toBeGreaterThan(100);
+    // No call failed for good: every outage was shorter than retryMs, and a retried commit is never doubled.
+    expect(failures.map((e) => e.message)).toEqual([]);
+    expect(pushed.filter((v) => acked.get(v) !== 1)).toEqual([]);
+    expect([...acked.keys()].filter((v) => v >= next)).toEqual([]);
+    expect(left).toEqual([]);
+  }, 120_000);
+});
+
+describeRedis('RedisStore, pub/sub across a restart', (server) => {
+  it('a waiting consumer still wakes after redis-server was killed and restarted', async () => {
+    const store = new RedisStore({ url: server().url, prefix: 'wake:', onWarning: () => undefined });
+    const producer = new RedisStore({ url: server().url, prefix: 'wake:', onWarning: () => undefined });
+    const q = await Queue.open<number>({ name: 'q', store, pollMs: 3_600_000 });
+    const p = await Queue.open<number>({ name: 'q', store: producer });
+    const got: number[] = [];
+    const consumer = (async () => {
+      for await (const lease of q) {
+        got.push(...lease.entries.map((e) => e.value));
+        await lease.ack();
+        if (got.length === 2) break;
+      }
+    })();
+    await p.push(1);
+    while (got.length < 1) await sleep(10);
+    await server().kill();
+    await server().restart();
+    const admin = new Redis(server().url);
+    // Both stores' subscribers (every handle watches, the producer's too) are back on the channel.
+    while (((await admin.pubsub('NUMSUB', 'wake:{q}:w')) as unknown[])[1] !== 2) await sleep(20);
+    admin.disconnect();
+    await p.push(2);
+    await consumer;
+    expect(got).toEqual([1, 2]);
+    await q.close();
+    await p.close();
+    await store.close();
+    await producer.close();
+  });
+});

@@ -1,0 +1,250 @@
+import { execSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Queue, SluiceError } from '../../../src/index.js';
+import { RedisStore } from '../../../src/redis.js';
+import { freePort } from '../../support/redis-server.js';
+import { describeRedis } from '../../support/redis-suite.js';
+
+describe('new RedisStore() options', () => {
+  const rejects = (options: unknown, message: string) => {
+    try {
+      new RedisStore(options as never);
+    } catch (error) {
+      expect(error).toBeInstanceOf(SluiceError);
+      expect((error as SluiceError).code).toBe('ERR_INVALID_OPTION');
+      expect((error as SluiceError).message).toBe(message);
+      return;
+    }
+    throw new Error('expected ERR_INVALID_OPTION');
+  };
+
+  it('names the option, the expected and the given value', () => {
+    rejects({ url: 'redis://x', prefix: 5 }, 'Expected `prefix` to be a non-empty string, got 5.');
+    rejects({ url: 'redis://x', prefix: '' }, 'Expected `prefix` to be a non-empty string, got "".');
+    rejects({ url: 'redis://x', prefix: 'a{b}:' }, 'Expected `prefix` to be a string without braces (the queue name is the hash tag), got "a{b}:".');
+    rejects({}, 'Expected `client` to be an ioredis Redis or Cluster (or give `url`), got undefined.');
+    rejects({ client: {} }, 'Expected `client` to be an ioredis Redis or Cluster, got an object.');
+    rejects({ url: 'http://x' }, 'Expected `url` to be a redis:// or rediss:// URL, got "http://x".');
+    rejects({ url: 'redis://x', ownerTtlMs: 5 }, 'Expected `ownerTtlMs` to be an integer from 100 to 2147483648, got 5.');
+    rejects({ url: 'redis://x', replicas: -1 }, 'Expected `replicas` to be an integer from 0 to 64, got -1.');
+    rejects({ url: 'redis://x', onWarning: 'log' }, 'Expected `onWarning` to be a function, got "log".');
+    rejects(null, 'Expected `options` to be an object with `client` or `url`, got null.');
+  });
+
+  it('makes no connection before a queue opens', () => {
+    const store = new RedisStore({ url: 'redis://127.0.0.1:1' });
+    expect(store.prefix).toBe('sluice:');
+  });
+});
+
+describeRedis('RedisStore', (server) => {
+  let redis: Redis;
+  let stores: RedisStore[];
+  let prefix: string;
+  let n = 0;
+  const store = (extra: object = {}) => {
+    const s = new RedisStore({ url: server().url, prefix, onWarning: () => undefined, ...extra });
+    stores.push(s);
+    return s;
+  };
+  const stat = async (command: string) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(await redis.info('commandstats'))?.[1] ?? 0);
+
+  beforeAll(() => {
+    if (!existsSync('dist/redis.js')) execSync('npm run build', { stdio: 'ignore' });
+  });
+  afterEach(async () => {
+    for (const s of stores) await s.close();
+    redis?.disconnect();
+  });
+  const fresh = () => {
+    prefix = `s${n++}:`;
+    stores = [];
+    redis = new Redis(server().url);
+  };
+
+  it('keeps every key of a queue under its hash tag, below the prefix', async () => {
+    fresh();
+    const q = await Queue.open<number>({ name: 'orders', store: store() });
+    await q.pushMany([1, 2, 3]);
+    const keys = (await redis.keys(`${prefix}*`)).sort();
+    expect(keys.length).toBeGreaterThanOrEqual(5);
+    for (const key of keys) expect(key.startsWith(`${prefix}{orders}:`)).toBe(true);
+    expect(keys).toEqual(expect.arrayContaining([`${prefix}{orders}:v`, `${prefix}{orders}:l`, `${prefix}{orders}:s:0`]));
+    await q.close();
+    // Closed: its heartbeat and last-commit record are gone with it.
+    expect((await redis.keys(`${prefix}*`)).filter((k) => /:[hc]:/.test(k))).toEqual([]);
+  });
+
+  it('the default prefix is "sluice:"', async () => {
+    fresh();
+    const s = new RedisStore({ url: server().url });
+    stores.push(s);
+    const q = await Queue.open<number>({ name: `default-prefix-${n}`, store: s });
+    await q.push(1);
+    expect(await redis.exists(`sluice:{default-prefix-${n}}:v`)).toBe(1);
+    await q.clear();
+    await q.close();
+  });
+
+  it('.commit() runs by EVALSHA: after the first, no commit sends the script text', async () => {
+    fresh();
+    const q = await Queue.open<number>({ name: 'q', store: store() });
+    await q.push(0);
+    const [evals, evalshas] = [await stat('eval'), await stat('evalsha')];
+    for (let i = 1; i <= 20; i++) await q.push(i);
+    expect(await stat('eval')).toBe(evals);
+    expect(await stat('evalsha')).toBeGreaterThanOrEqual(evalshas + 20);
+    await q.close();
+  });
+
+  it('a push appends its bytes (APPEND), never rewriting what the segment holds', async () => {
+    fresh();
+    const q = await Queue.open<string>({ name: 'q', store: store(), segmentItems: 10_000 });
+    await q.push('x'.repeat(1000));
+    const [appends, getranges, sets] = [await stat('append'), await stat('getrange'), await stat('set')];
+    for (let i = 0; i < 20; i++) await q.push(`item ${i}`);
+    expect(await stat('append')).toBe(appends + 20);
+    // GETRANGE inside a commit would mean a segment rebuilt; SETs are the token and the last-commit record only.
+    expect(await stat('getrange')).toBe(getranges);
+    expect(await stat('set')).toBe(sets + 40);
+    await q.close();
+  });
+
+  it('.watch(): a waiting consumer wakes on another process\'s push, with no polling', async () => {
+    fresh();
+    const consumer = await Queue.open<number>({ name: 'q', store: store(), pollMs: 3_600_000 });
+    const producer = await Queue.open<number>({ name: 'q', store: store() });
+    const got: number[] = [];
+    const done = (async () => {
+      for await (const lease of consumer) {
+        got.push(...lease.entries.map((e) => e.value));
+        await lease.ack();
+        if (got.length === 3) break;
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await producer.push(1);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await producer.pushMany([2, 3]);
+    await done;
+    expect(got).toEqual([1, 2, 3]);
+    await Promise.all([consumer.close(), producer.close()]);
+  });
+
+  it('one subscriber connection per store, shared by its queues, closed with the last queue', async () => {
+    fresh();
+    const s = store();
+    const subscribers = async () => String(await redis.client('LIST')).split('\n').filter((line) => / sub=[1-9]/.test(line)).length;
+    const before = await subscribers();
+    const queues = await Promise.all(['a', 'b', 'c'].map((name) => Queue.open<number>({ name, store: s })));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await redis.pubsub('NUMSUB', `${prefix}{a}:w`, `${prefix}{c}:w`)).filter((x) => x === 1)).toHaveLength(2);
+    expect(await subscribers()).toBe(before + 1);
+    for (const q of queues) await q.close();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await subscribers()).toBe(before);
+  });
+
+  it('a queue opened while the store\'s last queue closes gets connections of its own', async () => {
+    fresh();
+    const s = store();
+    const a = await Queue.open<number>({ name: 'a', store: s });
+    const closing = a.close();
+    const b = await Queue.open<number>({ name: 'b', store: s, pollMs: 3_600_000 });
+    await closing;
+    const other = await Queue.open<number>({ name: 'b', store: store() });
+    const waiting = (async () => {
+      for await (const lease of b) return lease.entries.map((e) => e.value);
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await other.push(7);
+    expect(await waiting).toEqual([7]);
+    await b.close();
+    await other.close();
+  });
+
+  it('.isGone(): the leases of a process killed with SIGKILL come back after ownerTtlMs, not leaseMs', async () => {
+    fresh();
+    const source = `
+      import { Queue } from '${process.cwd()}/dist/index.js';
+      import { RedisStore } from '${process.cwd()}/dist/redis.js';
+      const q = await Queue.open({ name: 'q', store: new RedisStore({ url: '${server().url}', prefix: '${prefix}', ownerTtlMs: 300 }), leaseMs: 600000 });
+      await q.pushMany([1, 2, 3]);
+      await q.take(2);
+      console.log('taken');`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', source], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => String(d).includes('taken') && resolve()));
+    child.kill('SIGKILL');
+    const q = await Queue.open<number>({ name: 'q', store: store(), leaseMs: 600_000 });
+    const first = await q.take(10);
+    expect(first?.entries.map((e) => e.value)).toEqual([3]);
+    const started = Date.now();
+    let back;
+    // Back within ownerTtlMs (plus the second a live owner is believed alive), not after the lease's ten minutes.
+    while (!(back = await q.take(10)) && Date.now() - started < 10_000) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(back?.entries.map((e) => [e.value, e.attempts])).toEqual([[1, 2], [2, 2]]);
+    await q.close();
+  });
+
+  it('.close() leaves nothing running: a process that closes its queues exits by itself', async () => {
+    fresh();
+    const exits = async (body: string) => {
+      const source = `
+        import { Redis } from 'ioredis';
+        import { Queue } from '${process.cwd()}/dist/index.js';
+        import { RedisStore } from '${process.cwd()}/dist/redis.js';
+        const url = '${server().url}';
+        ${body}`;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', source], { stdio: ['ignore', 'inherit', 'inherit'], cwd: process.cwd() });
+      const code = await new Promise<number | null>((resolve) => {
+        // Still running after this long means something kept it alive: killed, and the test fails on the code.
+        const timer = setTimeout(() => (child.kill('SIGKILL'), resolve(-1)), 20_000);
+        child.on('exit', (c) => (clearTimeout(timer), resolve(c)));
+      });
+      return { code };
+    };
+    const work = `
+        const a = await Queue.open({ name: 'exit-a', store, durability: 'strict' });
+        const b = await Queue.open({ name: 'exit-b', store });
+        await a.pushMany([1, 2]);
+        const consumer = (async () => { for await (const lease of b) { await lease.ack(); break; } })();
+        await b.push(3);
+        await consumer;
+        (await a.take(1)).ack();
+        await a.close();
+        await b.close();`;
+    // A store made from a URL: closing the queues is enough.
+    expect(await exits(`const store = new RedisStore({ url, prefix: '${prefix}' });${work}`)).toMatchObject({ code: 0 });
+    // Your client: the store's own connection (pub/sub) closes with the queues; you quit yours.
+    const own = await exits(`const client = new Redis(url); const store = new RedisStore({ client, prefix: '${prefix}' });${work} await store.close(); await client.quit();`);
+    expect(own).toMatchObject({ code: 0 });
+  }, 60_000);
+
+  it('every failure is a SluiceError: an unreachable server is ERR_STORAGE with the cause, after retryMs', async () => {
+    fresh();
+    const port = await freePort();
+    const s = new RedisStore({ url: `redis://127.0.0.1:${port}`, retryMs: 300, onWarning: () => undefined });
+    const started = Date.now();
+    const error = await Queue.open({ name: 'q', store: s }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SluiceError);
+    expect((error as SluiceError).code).toBe('ERR_STORAGE');
+    expect((error as SluiceError).cause).toBeInstanceOf(Error);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    await s.close();
+    await expect(s.open('q')).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+  });
+
+  it('a store error reply (not a connection failure) fails at once, unretried, and changes nothing', async () => {
+    fresh();
+    const s = store();
+    const storage = await s.open('q');
+    const { token } = await storage.load();
+    // Writing past the end of a segment breaks the contract: the script refuses before writing anything.
+    const error = await storage.commit(token, { write: { segment: 0, offset: 5, bytes: new Uint8Array([1]) }, meta: new Uint8Array([1]), durability: 'relaxed' }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_STORAGE' });
+    expect(await storage.load()).toEqual({ token, meta: undefined, segments: [] });
+    await storage.close();
+  });
+});
