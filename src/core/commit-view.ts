@@ -1,6 +1,7 @@
 import type { Clock } from './clock.js';
 import { storageError } from './storage-errors.js';
 import { MetaLog } from './meta-log.js';
+import type { QueueStats } from './queue-types.js';
 import { QueueState, type Op } from './queue-state.js';
 import { Segments, type TailDamage } from './segments.js';
 import type { Durability, QueueStorage, StorageBatch } from './store.js';
@@ -62,6 +63,26 @@ export class CommitView {
   /** The sequence number the next pushed item gets. */
   get next(): number {
     return this.segments.next(this.state.head);
+  }
+
+  /** Items pushed and not yet acked. */
+  get size(): number {
+    const { state } = this;
+    const next = this.next;
+    return next - state.head - state.acked.count(state.head, next);
+  }
+
+  /** What `Queue.stats` reports, as of `now`. */
+  stats(now: number): QueueStats {
+    let leased = 0;
+    let delayed = 0;
+    for (const hold of this.state.holds.all()) {
+      if (hold.until <= now) continue;
+      if (hold.lease) leased += hold.size;
+      else delayed += hold.size;
+    }
+    const list = this.segments.list;
+    return { size: this.size, leased, delayed, segments: list.length, bytes: list.reduce((sum, s) => sum + s.length, 0) };
   }
 
   /**

@@ -28,7 +28,10 @@ export interface RecoverDetail {
   readonly from?: string;
 }
 
-/** Sent when a segment fails its checksum where a torn write cannot explain it. */
+/**
+ * Sent when unacked items cannot be read: a segment fails its checksum where a torn write cannot explain it
+ * ('checksum'), or the storage that held them is gone ('missing': a segment file deleted or cut under the queue).
+ */
 export interface CorruptDetail {
   readonly queue: string;
   readonly segment: number;
@@ -38,6 +41,7 @@ export interface CorruptDetail {
   readonly lost: readonly string[];
   /** 'throw': reads reject with 'ERR_CORRUPT'. 'skip': the lost items were counted as acked. */
   readonly action: 'throw' | 'skip';
+  readonly reason: 'checksum' | 'missing';
 }
 
 export interface QueueEventMap {

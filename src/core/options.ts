@@ -4,7 +4,7 @@ import { jsonCodec, type Codec } from './codec.js';
 import { describe, SluiceError } from './errors.js';
 import { MAX_PAYLOAD } from './frame.js';
 import type { Durability, Store } from './store.js';
-import { check, integer, invalid, oneOf, positive, withMethods } from './validate.js';
+import { check, integer, invalid, isBoolean, isFunction, limit, oneOf, optional, positive, text, withMethods } from './validate.js';
 
 /** Options of `Queue.open`. */
 export interface QueueOptions<T> {
@@ -117,3 +117,11 @@ export function resolveOptions<T>(options: QueueOptions<T>, defaultStore?: () =>
   check(resolved, RULES);
   return resolved;
 }
+
+const SIGNAL = optional(withMethods('throwIfAborted', 'addEventListener'));
+const IDS = optional(['an array of entry ids', Array.isArray]);
+
+/** Options of `take`, `list` and `iterate`, checked when called. */
+export const TAKE_RULES = { leaseMs: optional(positive), signal: SIGNAL, filter: optional(isFunction), ids: IDS, early: optional(isBoolean) };
+export const LIST_RULES = { limit: optional(limit(0)), after: optional(text), ids: IDS };
+export const ITERATE_RULES = { max: optional(integer(1, 2 ** 31)), leaseMs: optional(positive), signal: SIGNAL };

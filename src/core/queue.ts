@@ -1,25 +1,20 @@
-import { CommitView, STALE } from './commit-view.js';
+import { CommitView } from './commit-view.js';
 import { encodeItems } from './encode.js';
 import { SluiceError } from './errors.js';
-import type { CorruptDetail, QueueEventMap, RecoverDetail } from './events.js';
+import type { QueueEventMap, RecoverDetail } from './events.js';
 import { GroupCommit } from './group-commit.js';
 import { parseIds } from './ids.js';
+import { leases } from './iteration.js';
 import { Leasing } from './leasing.js';
-import { resolveOptions, type QueueOptions, type ResolvedOptions } from './options.js';
+import { ITERATE_RULES, LIST_RULES, resolveOptions, TAKE_RULES, type QueueOptions, type ResolvedOptions } from './options.js';
 import type { IterateOptions, Lease, ListOptions, QueueEntry, QueueStats, TakeOptions } from './queue-types.js';
-import { repairPlan } from './recovery.js';
+import { lost, repairPlan } from './recovery.js';
 import type { StoredItem } from './segments.js';
 import { serial } from './serial.js';
 import type { QueueStorage, Store } from './store.js';
 import { TypedEventTarget } from './typed-events.js';
-import { check, integer, isBoolean, isFunction, optional, optionsObject, positive, text, withMethods } from './validate.js';
-import { waitFor, type Waiting } from './wait.js';
+import { check, integer, optionsObject } from './validate.js';
 import { itemAt, walk } from './walk.js';
-
-const SIGNAL = optional(withMethods('throwIfAborted', 'addEventListener'));
-const IDS = optional(['an array of entry ids', Array.isArray]);
-const TAKE_RULES = { leaseMs: optional(positive), signal: SIGNAL, filter: optional(isFunction), ids: IDS, early: optional(isBoolean) };
-const LIST_RULES = { limit: optional(['an integer >= 0 (or Infinity)', (v) => v === Infinity || (Number.isInteger(v) && (v as number) >= 0)]), after: optional(text), ids: IDS };
 
 /**
  * A durable FIFO of items. Pushes are stored before they resolve; `take` leases items to this handle until they
@@ -184,23 +179,14 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   size(): Promise<number> {
     return this.#run(async () => {
       await this.#view.refresh();
-      return this.#size();
+      return this.#view.size;
     });
   }
 
   stats(): Promise<QueueStats> {
     return this.#run(async () => {
       await this.#view.refresh();
-      const now = this.#options.clock.now();
-      let leased = 0;
-      let delayed = 0;
-      for (const hold of this.#view.state.holds.all()) {
-        if (hold.until <= now) continue;
-        if (hold.lease) leased += hold.size;
-        else delayed += hold.size;
-      }
-      const list = this.#view.segments.list;
-      return { size: this.#size(), leased, delayed, segments: list.length, bytes: list.reduce((sum, s) => sum + s.length, 0) };
+      return this.#view.stats(this.#options.clock.now());
     });
   }
 
@@ -235,27 +221,22 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   }
 
   /** Leases as they become available, until the queue closes or `signal` aborts. Waits for pushes. */
-  async *iterate(options?: IterateOptions): AsyncGenerator<Lease<T>, void, undefined> {
+  iterate(options?: IterateOptions): AsyncGenerator<Lease<T>, void, undefined> {
     const o = optionsObject(options);
-    check(o, { max: optional(integer(1, 2 ** 31)), leaseMs: optional(positive), signal: SIGNAL });
-    const { max = 100, leaseMs, signal } = o;
-    while (!this.#closing && !signal?.aborted) {
-      const waiting = this.#waitForChange(signal);
-      let lease: Lease<T> | undefined;
-      try {
-        lease = await this.take(max, leaseMs === undefined ? { signal } : { leaseMs, signal });
-      } catch (error) {
-        waiting.cancel();
-        if (this.#closing || signal?.aborted) return;
-        throw error;
-      }
-      if (lease) {
-        waiting.cancel();
-        yield lease;
-      } else {
-        await waiting.promise;
-      }
-    }
+    check(o, ITERATE_RULES);
+    const { clock, pollMs } = this.#options;
+    const context = {
+      clock,
+      take: (max: number, options: TakeOptions<T>) => this.take(max, options),
+      closed: () => this.#closing !== undefined,
+      waiters: this.#waiters,
+      nextEnd: (now: number) => {
+        this.#view.state.holds.expire(now);
+        return this.#view.state.holds.nextEnd();
+      },
+      pollMs: this.#storage.watch ? Infinity : pollMs,
+    };
+    return leases(context, o.max ?? 100, o.leaseMs, o.signal);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Lease<T>> {
@@ -303,46 +284,15 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     this.#options.clock.setTimeout(() => this.dispatchEvent(new CustomEvent('recover', { detail })), 0);
   }
 
-  /** Items `[from, to)` that `segment` should hold cannot be read (damage, or a segment gone). */
-  async #lost(segment: number, from: number, to: number): Promise<void> {
-    const state = this.#view.state;
-    const lost: number[] = [];
-    for (let seq = from; seq < to; seq = state.acked.endOf(seq + 1)) if (!state.isAcked(seq)) lost.push(seq);
-    if (lost.length === 0) return;
-    const offset = this.#view.segments.damageOf(segment) ?? 0;
-    const { corruption } = this.#options;
-    const detail: CorruptDetail = { queue: this.name, segment, offset, lost: lost.map(String), action: corruption };
-    this.dispatchEvent(new CustomEvent('corrupt', { detail }));
-    if (corruption === 'throw') {
-      throw new SluiceError(
-        'ERR_CORRUPT',
-        `Segment ${segment} of queue "${this.name}" fails its checksum at byte ${offset}: ${lost.length} unacked items after it cannot be read. ` +
-          `Open the queue with corruption: 'skip' to deliver the rest and count those as lost.`,
-      );
-    }
-    // 'skip': count the unreadable items as acked, then walk again on the new state.
-    await this.#view.commit(() => this.#leasing.acking(lost, undefined));
-    throw STALE;
-  }
-
-  #size(): number {
-    const { state } = this.#view;
-    const next = this.#view.next;
-    return next - state.head - state.acked.count(state.head, next);
+  /** Items `[from, to)` that `segment` should hold cannot be read (see `lost`). */
+  #lost(segment: number, from: number, to: number): Promise<void> {
+    return lost(this.#view, { queue: this.name, segment, from, to, corruption: this.#options.corruption }, {
+      tell: (detail) => this.dispatchEvent(new CustomEvent('corrupt', { detail })),
+      ack: (seqs) => this.#leasing.acking(seqs, undefined),
+    });
   }
 
   #wake(): void {
     for (const waiter of this.#waiters) waiter();
-  }
-
-  /** Resolves when something may have become available: a push, another handle's commit, a hold ending, a poll. */
-  #waitForChange(signal: AbortSignal | undefined): Waiting {
-    const now = this.#options.clock.now();
-    this.#view.state.holds.expire(now);
-    const ends = this.#view.state.holds.nextEnd() - now;
-    const ms = Math.min(this.#storage.watch ? Infinity : this.#options.pollMs, ends > 0 ? ends : Infinity);
-    const waiting = waitFor({ clock: this.#options.clock, ms, signal, waiters: this.#waiters });
-    if (this.#closing) waiting.cancel();
-    return waiting;
   }
 }

@@ -1,6 +1,6 @@
-import type { CommitView, Plan } from './commit-view.js';
+import { STALE, type CommitView, type Plan } from './commit-view.js';
 import { SluiceError } from './errors.js';
-import type { RecoverDetail } from './events.js';
+import type { CorruptDetail, RecoverDetail } from './events.js';
 import type { Op } from './queue-state.js';
 
 /**
@@ -41,4 +41,33 @@ export function repairPlan(view: CommitView, name: string, corruption: 'throw' |
       for (const detail of reports) report(detail);
     },
   };
+}
+
+/**
+ * Unacked items `[from, to)` that `segment` should hold cannot be read: the segment failed its checksum there, or
+ * it (or a part of it) is gone. A 'corrupt' event names them; then, with corruption 'throw', 'ERR_CORRUPT'; with
+ * 'skip', they are counted as acked (lost, and said so) and the walk starts again on the new state (STALE).
+ */
+export async function lost(
+  view: CommitView,
+  where: { readonly queue: string; readonly segment: number; readonly from: number; readonly to: number; readonly corruption: 'throw' | 'skip' },
+  c: { readonly tell: (detail: CorruptDetail) => void; readonly ack: (seqs: number[]) => Plan<undefined> },
+): Promise<void> {
+  const { state } = view;
+  const { queue, segment, from, to, corruption } = where;
+  const seqs: number[] = [];
+  for (let seq = from; seq < to; seq = state.acked.endOf(seq + 1)) if (!state.isAcked(seq)) seqs.push(seq);
+  if (seqs.length === 0) return;
+  const damage = view.segments.damageOf(segment);
+  const reason = damage === undefined ? 'missing' : 'checksum';
+  c.tell({ queue, segment, offset: damage ?? 0, lost: seqs.map(String), action: corruption, reason });
+  if (corruption === 'throw') {
+    const what =
+      reason === 'checksum'
+        ? `Segment ${segment} of queue "${queue}" fails its checksum at byte ${damage}: ${seqs.length} unacked items after it cannot be read.`
+        : `${seqs.length} unacked items of queue "${queue}" (ids ${seqs[0]} to ${seqs[seqs.length - 1]}) are in no segment: storage under the queue was removed or cut.`;
+    throw new SluiceError('ERR_CORRUPT', `${what} Open the queue with corruption: 'skip' to deliver the rest and count those as lost.`);
+  }
+  await view.commit(() => c.ack(seqs));
+  throw STALE;
 }

@@ -1,5 +1,8 @@
+import type { Lease } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
 import { parseIds } from '../core/ids.js';
+import type { ToDead } from './delivery.js';
+import type { PendingIndex } from './pending.js';
 import { publicTask, type HttpTask, type StoredTask } from './task.js';
 
 /** Why a task went to dead. */
@@ -103,4 +106,36 @@ export class DeadLetters {
     const wanted = new Set(parseIds(ids).map(String));
     return entries.filter((e) => wanted.has(e.id));
   }
+}
+
+/**
+ * Moves tasks to dead: into the dead letters first, then out of the outbox (`lease` acks those it holds). A crash
+ * between leaves a task in both, which `reconcile` settles on the next open; the other order could lose it.
+ * Resolves the records stored.
+ */
+export async function moveToDead(
+  dead: Queue<DeadRecord>,
+  queue: Queue<StoredTask>,
+  index: PendingIndex,
+  list: readonly ToDead[],
+  lease: Lease<StoredTask> | undefined,
+  at: number,
+): Promise<DeadRecord[]> {
+  const records = list.map(({ entry, reason, status, error }): DeadRecord => ({
+    task: entry.value,
+    reason,
+    attempts: entry.attempts,
+    at,
+    ...(status !== undefined && { status }),
+    ...(error !== undefined && { error }),
+  }));
+  await dead.pushMany(records);
+  const ids = list.map((d) => d.entry.id).filter((id) => id !== '');
+  if (lease) await lease.ack(ids);
+  else if (ids.length > 0) await queue.remove(ids);
+  for (const id of ids) {
+    const pending = index.get(Number(id));
+    if (pending) index.remove(pending);
+  }
+  return records;
 }

@@ -8,7 +8,8 @@ import { taskBytes, type StoredTask } from './task.js';
  * The storage budget of `OutboxOptions.limits`, counted on the pending index (no scan of the queue): the tasks to
  * evict so that `incoming` fits, none when it fits already. 'reject' refuses what does not fit with
  * 'ERR_QUOTA_EXCEEDED'; 'drop-oldest' names the oldest tasks not in flight (the outbox moves them to dead as
- * 'evicted', so even an eviction is told in an event). `leaving` are tasks already on their way out (superseded).
+ * 'evicted', so even an eviction is told in an event), never one in flight. `leaving` are tasks already on their
+ * way out (superseded).
  */
 export function makeRoom(limits: Required<LimitOptions>, index: PendingIndex, incoming: readonly StoredTask[], leaving: ReadonlySet<Pending>): Pending[] {
   const { maxTasks, maxBytes, overflow } = limits;
@@ -29,7 +30,8 @@ export function makeRoom(limits: Required<LimitOptions>, index: PendingIndex, in
   const evict: Pending[] = [];
   for (const pending of index.values()) {
     if (tasks <= maxTasks && bytes <= maxBytes) break;
-    if (pending.state === 'busy' || leaving.has(pending)) continue;
+    // In flight here, or leased by another handle: not to be evicted from under a request.
+    if (pending.state === 'busy' || pending.cause === 'lease' || leaving.has(pending)) continue;
     evict.push(pending);
     tasks--;
     bytes -= cost(pending.bytes);

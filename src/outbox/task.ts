@@ -195,3 +195,7 @@ function fromBase64(text: string): Uint8Array {
   for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
   return out;
 }
+
+export function isRequest(value: unknown): value is Request {
+  return typeof Request === 'function' && value instanceof Request;
+}

@@ -1,0 +1,49 @@
+import type { Clock } from './clock.js';
+import type { Lease, TakeOptions } from './queue-types.js';
+import { waitFor, type Waiting } from './wait.js';
+
+/** What iterating needs of the queue. */
+export interface IterationContext<T> {
+  readonly clock: Clock;
+  readonly take: (max: number, options: TakeOptions<T>) => Promise<Lease<T> | undefined>;
+  readonly closed: () => boolean;
+  /** Functions called when something may have become available (a push, another handle's commit). */
+  readonly waiters: Set<() => void>;
+  /** When the earliest hold ends (Infinity: none). */
+  readonly nextEnd: (now: number) => number;
+  /** How long to wait at most before looking again (Infinity when the store tells of other handles' commits). */
+  readonly pollMs: number;
+}
+
+/**
+ * Leases as they become available, until the queue closes or `signal` aborts: a take, and when it finds nothing, a
+ * wait for a push, another handle's commit, a hold ending or a poll (whichever comes first). The wait starts before
+ * the take, so a push landing during the take is not missed.
+ */
+export async function* leases<T>(c: IterationContext<T>, max: number, leaseMs: number | undefined, signal: AbortSignal | undefined): AsyncGenerator<Lease<T>, void, undefined> {
+  while (!c.closed() && !signal?.aborted) {
+    const waiting = waitForChange(c, signal);
+    let lease: Lease<T> | undefined;
+    try {
+      lease = await c.take(max, leaseMs === undefined ? { signal } : { leaseMs, signal });
+    } catch (error) {
+      waiting.cancel();
+      if (c.closed() || signal?.aborted) return;
+      throw error;
+    }
+    if (lease) {
+      waiting.cancel();
+      yield lease;
+    } else {
+      await waiting.promise;
+    }
+  }
+}
+
+function waitForChange<T>(c: IterationContext<T>, signal: AbortSignal | undefined): Waiting {
+  const now = c.clock.now();
+  const ends = c.nextEnd(now) - now;
+  const waiting = waitFor({ clock: c.clock, ms: Math.min(c.pollMs, ends > 0 ? ends : Infinity), signal, waiters: c.waiters });
+  if (c.closed()) waiting.cancel();
+  return waiting;
+}

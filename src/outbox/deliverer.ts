@@ -1,0 +1,202 @@
+import type { Lease } from '../core/queue-types.js';
+import type { Queue } from '../core/queue.js';
+import type { Serial } from '../core/serial.js';
+import { platformConnectivity } from './connectivity.js';
+import { Coordination, type Relayed } from './coordination.js';
+import type { DeliveryRun, ToDead } from './delivery.js';
+import { DeliveryLoop } from './delivery-loop.js';
+import { Dispatcher } from './dispatcher.js';
+import type { OutboxEventMap } from './events.js';
+import type { ResolvedOutboxOptions } from './options.js';
+import type { PendingIndex } from './pending.js';
+import { Reachability } from './reachability.js';
+import type { StoredTask } from './task.js';
+
+/** What delivering needs of the outbox it serves. */
+export interface DelivererContext {
+  readonly options: ResolvedOutboxOptions;
+  readonly queue: Queue<StoredTask>;
+  readonly index: PendingIndex;
+  /** The outbox's serialiser: index changes run one at a time. */
+  readonly serial: Serial;
+  readonly transport: () => typeof fetch;
+  readonly emit: (type: keyof OutboxEventMap, detail?: unknown) => void;
+  readonly toDead: (list: readonly ToDead[], lease: Lease<StoredTask> | undefined, run: DeliveryRun) => Promise<void>;
+  /** The background loop found nothing pending in the index: the outbox checks the queue and says 'drained'. */
+  readonly empty: () => Promise<void>;
+  readonly closing: () => boolean;
+}
+
+export const newRun = (once: boolean): DeliveryRun => ({ sent: 0, retried: 0, dead: 0, parked: once ? new Set() : undefined });
+
+/**
+ * Everything that delivers, wired together: whether the network is there (`Reachability`), which handle delivers
+ * (`Coordination`), starting and settling requests (`Dispatcher`), and the background loop (`DeliveryLoop`).
+ */
+export class Deliverer {
+  readonly #c: DelivererContext;
+  readonly #reachability: Reachability;
+  readonly #coordination: Coordination;
+  readonly #dispatcher: Dispatcher;
+  readonly #loop: DeliveryLoop;
+  readonly #background = newRun(false);
+
+  constructor(context: DelivererContext) {
+    this.#c = context;
+    const { options } = context;
+    this.#coordination = new Coordination(options.name, {
+      broadcast: true,
+      onMessage: (messages) => this.#relayed(messages),
+      // Granted while stopped: let the next handle have it.
+      onGranted: () => (this.#loop.running ? this.#loop.kick() : this.#coordination.yieldDelivery()),
+    });
+    this.#reachability = new Reachability({
+      clock: options.clock,
+      policy: options.retry,
+      connectivity: options.connectivity ?? platformConnectivity(),
+      changed: (online) => {
+        // Offline: what was taken ahead goes back, so that only a probe leaves.
+        if (!online) this.#unbuffer();
+        context.emit(online ? 'online' : 'offline');
+      },
+      wake: () => this.#loop.kick(),
+    });
+    this.#dispatcher = new Dispatcher(
+      {
+        ...context,
+        reachability: this.#reachability,
+        coordination: this.#coordination,
+        running: () => this.#loop.running,
+        delivered: () => this.networkBack(false),
+      },
+      () => this.#loop.kick(),
+    );
+    this.#loop = new DeliveryLoop({
+      clock: options.clock,
+      fill: () => this.#fill(this.#background),
+      settling: () => this.#dispatcher.settling,
+      idle: () => this.#idle(),
+      error: (error) => context.emit('error', { error }),
+    });
+  }
+
+  get online(): boolean {
+    return this.#reachability.online;
+  }
+
+  get running(): boolean {
+    return this.#loop.running;
+  }
+
+  /** The background run's counts, for work (like coalescing) that is no flush's. */
+  get background(): DeliveryRun {
+    return this.#background;
+  }
+
+  /** True when this handle may send unasked (it holds the delivery lock, or there is none). */
+  get deliversAlone(): boolean {
+    return this.#coordination.holdsOrAlone();
+  }
+
+  setOnline(online: boolean): void {
+    this.#reachability.set(online);
+    if (!online) this.#unbuffer();
+  }
+
+  /** A request outside delivery (a live `fetch`) got a response (true) or a network error (false). */
+  saw(response: boolean, ok = false): void {
+    this.#reachability.saw(response);
+    if (ok) this.networkBack(false);
+  }
+
+  /**
+   * The network is there (a success showed it, or the platform or a page says so): tasks that wait only because the
+   * network failed them are tried at once; waits a server asked for (a status, Retry-After) are kept. `told`: also
+   * end the probe backoff, since it was not a send that showed it.
+   */
+  networkBack(told: boolean): void {
+    if (told) this.#reachability.saw(true);
+    const waiting = this.#c.index.waitingForNetwork();
+    for (const pending of waiting) this.#c.index.ready(pending);
+    if (waiting.length > 0) this.#loop.kick();
+  }
+
+  /** Relays a message to the other handles. */
+  post(message: Relayed): void {
+    this.#coordination.post(message);
+  }
+
+  kick(): void {
+    this.#loop.kick();
+  }
+
+  start(): void {
+    this.#loop.start();
+  }
+
+  /** One run now: every task that may go is tried once; resolves its counts once every request it started settled. */
+  async flush(signal: AbortSignal | undefined): Promise<DeliveryRun> {
+    const run = newRun(true);
+    const dispatcher = this.#dispatcher;
+    try {
+      for (;;) {
+        signal?.throwIfAborted();
+        const seen = dispatcher.changes;
+        const started = await this.#fill(run);
+        if (started === 0 && dispatcher.settling === 0) break;
+        // Compared with the count before the fill, so a change during it is not waited for again (a lost wake-up).
+        if ((started === 0 || dispatcher.active >= this.#c.options.concurrency) && seen === dispatcher.changes) await dispatcher.changed();
+      }
+    } finally {
+      this.#c.index.unpark(run.parked!);
+    }
+    if (!this.#loop.running) {
+      await this.#c.serial(() => dispatcher.unbuffer());
+      this.#coordination.yieldDelivery();
+    }
+    return run;
+  }
+
+  /** Stops background delivery; resolves when the requests in flight have ended. */
+  async stop(): Promise<void> {
+    this.#loop.stop();
+    await this.#c.serial(() => this.#dispatcher.unbuffer());
+    await this.#dispatcher.settled();
+    await this.#c.serial(() => this.#dispatcher.unbuffer());
+    this.#coordination.yieldDelivery();
+  }
+
+  close(): void {
+    this.#reachability.close();
+    this.#coordination.close();
+  }
+
+  /** Another handle sent tasks or moved them to dead: they leave the index, and this handle's listeners hear it. */
+  #relayed(messages: readonly Relayed[]): void {
+    for (const message of messages) {
+      if (message?.type !== 'sent' && message?.type !== 'dead') continue;
+      const pending = this.#c.index.byId((message.detail as { task?: { id?: string } }).task?.id ?? '');
+      if (pending && pending.state !== 'busy') this.#c.index.remove(pending);
+      this.#c.emit(message.type, { ...message.detail, remote: true });
+    }
+  }
+
+  #fill(run: DeliveryRun): Promise<number> {
+    return this.#c.serial(() => (this.#c.closing() && !this.#loop.running && run === this.#background ? 0 : this.#dispatcher.fill(run)));
+  }
+
+  #unbuffer(): void {
+    void this.#c.serial(() => this.#dispatcher.unbuffer()).catch((error: unknown) => this.#c.emit('error', { error }));
+  }
+
+  /** Nothing runs: when something may go next (undefined: nothing waits). */
+  async #idle(): Promise<number | undefined> {
+    if (this.#c.index.size === 0) {
+      await this.#c.empty();
+      return undefined;
+    }
+    const wake = this.#c.index.nextWake();
+    const probeAt = this.#reachability.probeAt;
+    return this.#reachability.reachable ? wake : Math.max(wake ?? probeAt, probeAt);
+  }
+}

@@ -1,0 +1,141 @@
+import type { QueueEntry } from '../core/queue-types.js';
+import type { Queue } from '../core/queue.js';
+import type { DeadRecord } from './dead-letters.js';
+import type { ToDead } from './delivery.js';
+import type { PendingTask } from './events.js';
+import { makeRoom } from './limits.js';
+import type { LimitOptions } from './options.js';
+import type { Pending, PendingIndex } from './pending.js';
+import { reconcile } from './reconcile.js';
+import type { StoredTask } from './task.js';
+
+/**
+ * The outbox's queue seen through its index: loads the index on open, catches it up with what other handles
+ * pushed, and stores new tasks, replacing those with the same coalescing key and making room within `limits`.
+ * Its methods run alone (the outbox serialises them).
+ */
+export class PendingStore {
+  readonly #queue: Queue<StoredTask>;
+  readonly #index: PendingIndex;
+  readonly #limits: Required<LimitOptions>;
+
+  constructor(queue: Queue<StoredTask>, index: PendingIndex, limits: Required<LimitOptions>) {
+    this.#queue = queue;
+    this.#index = index;
+    this.#limits = limits;
+  }
+
+  /** Reads the queue into the index, settling what a crash left half done first (see `reconcile`). */
+  async load(dead: Queue<DeadRecord>): Promise<void> {
+    const entries = await this.#queue.list();
+    const removed = await reconcile(entries, this.#queue, dead);
+    for (const e of entries) if (!removed.has(e.id)) this.#add(e);
+  }
+
+  /** Adds the entries pushed (by any handle) after the last one the index knows. */
+  async catchUp(): Promise<void> {
+    const last = this.#index.last;
+    for (const e of await this.#queue.list(last < 0 ? {} : { after: String(last) })) this.#add(e);
+  }
+
+  /**
+   * Stores `tasks`; resolves the tasks that leave for it: older pending tasks (and earlier ones of `tasks`) with the
+   * same key, as 'superseded', and the oldest tasks 'drop-oldest' evicts, as 'evicted'. Rejects
+   * 'ERR_QUOTA_EXCEEDED', storing nothing, when they do not fit the limits.
+   */
+  async admit(tasks: readonly StoredTask[]): Promise<ToDead[]> {
+    await this.catchUp();
+    // Within the batch, the last task of a key wins too.
+    const keep = tasks.filter((t, i) => t.key === undefined || !tasks.slice(i + 1).some((u) => u.key === t.key));
+    const doomed: ToDead[] = tasks.filter((t) => !keep.includes(t)).map((value) => ({ entry: { id: '', value, attempts: 0 }, reason: 'superseded' }));
+    const keys = new Set(keep.flatMap((t) => (t.key === undefined ? [] : [t.key])));
+    const replaced = await this.entries([...keys].flatMap((key) => this.#index.withKey(key)));
+    doomed.push(...replaced.map((entry) => ({ entry, reason: 'superseded' as const })));
+    doomed.push(...(await this.#evictions(keep, replaced)).map((entry) => ({ entry, reason: 'evicted' as const })));
+    await this.push(keep);
+    return doomed;
+  }
+
+  /** Stores `tasks` as they are (a dead letter retried, say) and indexes them. */
+  async push(tasks: readonly StoredTask[]): Promise<void> {
+    const ids = await this.#queue.pushMany(tasks);
+    tasks.forEach((task, i) => this.#index.add(Number(ids[i]), task, 0));
+  }
+
+  /**
+   * The stored entries of `pending` tasks that may leave the outbox now: not in flight, here or in another handle.
+   * Those gone from the queue meanwhile leave the index.
+   */
+  async entries(pending: readonly Pending[]): Promise<QueueEntry<StoredTask>[]> {
+    const free = pending.filter((p) => p.state !== 'busy');
+    if (free.length === 0) return [];
+    const found = await this.#queue.list({ ids: free.map((p) => String(p.seq)) });
+    const ids = new Set(found.map((e) => e.id));
+    for (const p of free) if (!ids.has(String(p.seq))) this.#index.remove(p);
+    return found.filter((e) => {
+      if (e.state !== 'leased') return true;
+      this.#index.wait(this.#index.get(Number(e.id))!, e.availableAt, 'lease');
+      return false;
+    });
+  }
+
+  /** Pending tasks in queue order, at most `limit`, of one `group` when given. */
+  async list(group: string | undefined, limit: number): Promise<PendingTask[]> {
+    await this.catchUp();
+    const chosen: Pending[] = [];
+    for (const pending of this.#index.values()) {
+      if (chosen.length >= limit) break;
+      if (group === undefined || pending.group === group) chosen.push(pending);
+    }
+    const entries = new Map((await this.#queue.list({ ids: chosen.map((p) => String(p.seq)) })).map((e) => [Number(e.id), e]));
+    return chosen.flatMap((p) => {
+      const entry = entries.get(p.seq);
+      return entry ? [view(p, entry)] : [];
+    });
+  }
+
+  /** Removes the pending tasks `ids` (task ids) that are not in flight; resolves how many. */
+  async remove(ids: readonly string[]): Promise<number> {
+    const gone = ids.flatMap((id) => {
+      const pending = this.#index.byId(id);
+      return pending && pending.state !== 'busy' ? [pending] : [];
+    });
+    if (gone.length === 0) return 0;
+    const count = await this.#queue.remove(gone.map((p) => String(p.seq)));
+    for (const pending of gone) this.#index.remove(pending);
+    return count;
+  }
+
+  #add(e: QueueEntry<StoredTask>): void {
+    const held = e.state !== 'ready';
+    this.#index.add(Number(e.id), e.value, e.attempts, held ? e.availableAt : 0, e.state === 'leased' ? 'lease' : 'server');
+  }
+
+  /** The entries to evict so that `incoming` fits `limits` ('drop-oldest'), besides those `leaving` anyway. */
+  async #evictions(incoming: readonly StoredTask[], leaving: readonly QueueEntry<StoredTask>[]): Promise<QueueEntry<StoredTask>[]> {
+    const away = new Set(leaving.map((e) => this.#index.get(Number(e.id))!));
+    // Chosen on the index, then confirmed against the queue: one leased elsewhere meanwhile is passed over.
+    for (;;) {
+      const chosen = makeRoom(this.#limits, this.#index, incoming, away);
+      const entries = await this.entries(chosen);
+      if (entries.length === chosen.length) return entries;
+    }
+  }
+}
+
+/** A pending task as `Outbox.list` shows it. */
+function view(p: Pending, entry: QueueEntry<StoredTask>): PendingTask {
+  const { method, url } = entry.value;
+  const state = p.state === 'busy' || p.cause === 'lease' ? 'sending' : p.cause === 'schedule' ? 'scheduled' : p.state === 'ready' ? 'ready' : 'retrying';
+  return {
+    id: p.id,
+    method,
+    url,
+    ...(p.group !== undefined && { group: p.group }),
+    attempts: entry.attempts,
+    state,
+    ...(state === 'retrying' || state === 'scheduled' ? { nextAttemptAt: p.until } : {}),
+    ...(p.last?.status !== undefined && { lastStatus: p.last.status }),
+    ...(p.last?.error !== undefined && { lastError: p.last.error }),
+  };
+}
