@@ -11,18 +11,17 @@ const MEANING: Readonly<Record<string, string>> = {
   EIO: 'an I/O error',
 };
 
-const FULL = new Set(['QuotaExceededError', 'ENOSPC', 'EDQUOT']);
-
 /**
- * Any store's failure as a SluiceError, the one translation every store uses: a full disk or quota is
- * 'ERR_QUOTA_EXCEEDED', anything else 'ERR_STORAGE'; `cause` keeps the original. SluiceErrors pass through.
+ * Any store's failure as a SluiceError, the one translation every store uses: a full disk, quota or memory
+ * (ENOSPC, EDQUOT, QuotaExceededError, Redis's OOM) is 'ERR_QUOTA_EXCEEDED', anything else 'ERR_STORAGE'; the
+ * message says what failed and why, and `cause` keeps the original. SluiceErrors pass through.
  */
 export function storageError(error: unknown, message: string): SluiceError {
   if (error instanceof SluiceError) return error;
-  const { code, name } = (error ?? {}) as { code?: unknown; name?: unknown };
+  const { code, name, message: said } = (error ?? {}) as { code?: unknown; name?: unknown; message?: unknown };
   const key = typeof code === 'string' && code ? code : typeof name === 'string' ? name : '';
-  const meaning = MEANING[key];
-  return new SluiceError(FULL.has(key) ? 'ERR_QUOTA_EXCEEDED' : 'ERR_STORAGE', meaning ? `${message} ${key}: ${meaning}.` : key ? `${message} (${key})` : message, {
-    cause: error,
-  });
+  const text = typeof said === 'string' ? said : String(error);
+  const full = key === 'QuotaExceededError' || key === 'ENOSPC' || key === 'EDQUOT' || /^OOM\b/.test(text);
+  const why = MEANING[key] ?? (full ? 'out of memory' : text);
+  return new SluiceError(full ? 'ERR_QUOTA_EXCEEDED' : 'ERR_STORAGE', `${message} ${key ? `${key}: ` : ''}${why}`, { cause: error });
 }

@@ -7,7 +7,7 @@ export type Rule = readonly [expected: string, test: (value: unknown) => boolean
 // one message style, "Expected `leaseMs` to be a finite number > 0, got -1."
 
 export const integer = (min: number, max = Number.MAX_SAFE_INTEGER): Rule => [
-  `an integer from ${min} to ${max}`,
+  max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`,
   (v) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max,
 ];
 

@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from '../core/clock.js';
 import { checkName } from '../core/options.js';
-import { check, invalid, oneOf } from '../core/validate.js';
+import { atLeast, check, integer, invalid, isBoolean, isFunction, limit, oneOf, optional, optionsObject, withMethods, type Rule } from '../core/validate.js';
 import type { Durability, Store } from '../core/store.js';
 import type { Connectivity } from './connectivity.js';
 import { defaultClassify, type Classify } from './classify.js';
@@ -131,65 +131,58 @@ export interface ResolvedOutboxOptions {
   readonly connectivity: Connectivity | undefined;
 }
 
-function count(option: string, value: number, min: number): void {
-  if (typeof value !== 'number' || Number.isNaN(value) || value < min || (value !== Infinity && !Number.isInteger(value))) {
-    invalid(option, `an integer >= ${min} (or Infinity)`, value);
-  }
-}
+/** An http(s) URL, absolute or relative to `base`. */
+const httpUrl = (base: string | undefined): Rule => [
+  base ? `an http(s) URL, absolute or relative to ${base}` : 'an absolute http(s) URL',
+  (v) => {
+    try {
+      return /^https?:$/.test(new URL(v as string, base).protocol);
+    } catch {
+      return false;
+    }
+  },
+];
 
-function duration(option: string, value: number, min = 0): void {
-  if (typeof value !== 'number' || Number.isNaN(value) || value < min) invalid(option, `a number >= ${min}`, value);
-}
-
-function fn(option: string, value: unknown): void {
-  if (value !== undefined && typeof value !== 'function') invalid(option, 'a function', value);
-}
+const RETRY_RULES = { initialDelayMs: atLeast(0), maxDelayMs: atLeast(0), factor: atLeast(1), maxAttempts: limit(1), maxAgeMs: atLeast(1) };
+const LIMIT_RULES = { maxTasks: limit(1), maxBytes: limit(1), overflow: oneOf('reject', 'drop-oldest') };
+const RULES = {
+  concurrency: integer(1),
+  ordering: oneOf('group', 'fifo', 'none'),
+  timeoutMs: atLeast(1),
+  durability: oneOf('strict', 'relaxed'),
+  unloadFlush: isBoolean,
+  fetch: optional(isFunction),
+  headers: optional(isFunction),
+  classify: isFunction,
+  onBeforeSend: optional(isFunction),
+  random: isFunction,
+  clock: withMethods('now', 'setTimeout', 'clearTimeout'),
+  connectivity: optional(withMethods('subscribe')),
+  page: optional(withMethods('addEventListener')),
+};
 
 /** Defaults merged once and every option checked at once; the caller's object is left alone. */
 export function resolveOutboxOptions(options: OutboxOptions): ResolvedOutboxOptions {
   if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
   checkName(options.name);
   if (options.name.length > 123) invalid('name', 'at most 123 characters (the dead letters take `<name>.dead`)', options.name);
-  if (options.baseUrl !== undefined) {
-    try {
-      new URL(options.baseUrl);
-    } catch {
-      invalid('baseUrl', 'an absolute URL', options.baseUrl);
-    }
-  }
-  const r = options.retry ?? {};
+  check(options, { baseUrl: optional(httpUrl(undefined)) });
   const retry: Required<RetryOptions> = {
-    initialDelayMs: r.initialDelayMs ?? 1000,
-    maxDelayMs: r.maxDelayMs ?? 300_000,
-    factor: r.factor ?? 2,
-    maxAttempts: r.maxAttempts ?? Infinity,
-    maxAgeMs: r.maxAgeMs ?? 7 * 24 * 3600_000,
+    initialDelayMs: 1000,
+    maxDelayMs: 300_000,
+    factor: 2,
+    maxAttempts: Infinity,
+    maxAgeMs: 7 * 24 * 3600_000,
+    ...defined(optionsObject(options.retry, 'retry')),
   };
-  duration('retry.initialDelayMs', retry.initialDelayMs);
-  duration('retry.maxDelayMs', retry.maxDelayMs);
-  duration('retry.factor', retry.factor, 1);
-  count('retry.maxAttempts', retry.maxAttempts, 1);
-  duration('retry.maxAgeMs', retry.maxAgeMs, 1);
-  const l = options.limits ?? {};
-  const limits: Required<LimitOptions> = { maxTasks: l.maxTasks ?? Infinity, maxBytes: l.maxBytes ?? Infinity, overflow: l.overflow ?? 'reject' };
-  count('limits.maxTasks', limits.maxTasks, 1);
-  count('limits.maxBytes', limits.maxBytes, 1);
-  check(limits, { overflow: oneOf('reject', 'drop-oldest') }, 'limits.');
+  check(retry, RETRY_RULES, 'retry.');
+  const limits: Required<LimitOptions> = { maxTasks: Infinity, maxBytes: Infinity, overflow: 'reject', ...defined(optionsObject(options.limits, 'limits')) };
+  check(limits, LIMIT_RULES, 'limits.');
   let batch: Required<BatchOptions> | undefined;
   if (options.batch !== undefined) {
-    if (typeof options.batch !== 'object' || options.batch === null || typeof options.batch.url !== 'string') {
-      invalid('batch', 'an object with a `url`', options.batch);
-    }
-    batch = { url: options.batch.url, maxItems: options.batch.maxItems ?? 100, maxBytes: options.batch.maxBytes ?? 1 << 20 };
-    let url: URL | undefined;
-    try {
-      url = new URL(batch.url, options.baseUrl);
-    } catch {
-      url = undefined;
-    }
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) invalid('batch.url', 'an http(s) URL, absolute or relative to `baseUrl`', batch.url);
-    count('batch.maxItems', batch.maxItems, 1);
-    count('batch.maxBytes', batch.maxBytes, 1);
+    check(options, { batch: ['an object with a `url`', (v) => typeof (v as { url?: unknown } | null)?.url === 'string'] });
+    batch = { maxItems: 100, maxBytes: 1 << 20, ...defined(optionsObject(options.batch, 'batch')) } as Required<BatchOptions>;
+    check(batch, { url: httpUrl(options.baseUrl), maxItems: limit(1), maxBytes: limit(1) }, 'batch.');
   }
   const resolved: ResolvedOutboxOptions = {
     name: options.name,
@@ -213,20 +206,11 @@ export function resolveOutboxOptions(options: OutboxOptions): ResolvedOutboxOpti
     random: options.random ?? Math.random,
     connectivity: options.connectivity,
   };
-  count('concurrency', resolved.concurrency, 1);
-  if (resolved.concurrency === Infinity) invalid('concurrency', 'a finite integer >= 1', resolved.concurrency);
-  check(resolved, { ordering: oneOf('group', 'fifo', 'none') });
-  duration('timeoutMs', resolved.timeoutMs, 1);
-  check(resolved, { durability: oneOf('strict', 'relaxed') });
-  if (typeof resolved.unloadFlush !== 'boolean') invalid('unloadFlush', 'a boolean', resolved.unloadFlush);
-  fn('fetch', resolved.fetch);
-  fn('headers', resolved.headers);
-  fn('classify', resolved.classify);
-  fn('onBeforeSend', resolved.onBeforeSend);
-  fn('random', resolved.random);
-  const clock = resolved.clock as Partial<Clock>;
-  if (typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
-    invalid('clock', 'an object with now, setTimeout and clearTimeout', resolved.clock);
-  }
+  check(resolved, RULES);
   return resolved;
+}
+
+/** `options` without the fields set to `undefined`, so that defaults spread before them hold. */
+function defined<O extends object>(options: O): Partial<O> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<O>;
 }

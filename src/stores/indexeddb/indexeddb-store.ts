@@ -2,7 +2,8 @@ import { SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
 import { invalid } from '../../core/validate.js';
 import type { QueueStorage, Store } from '../../core/store.js';
-import { IndexedDbQueueStorage, storageError } from './queue-storage.js';
+import { storageError } from '../../core/storage-errors.js';
+import { IndexedDbQueueStorage } from './queue-storage.js';
 import { openDatabase, type Database } from './schema.js';
 
 /**

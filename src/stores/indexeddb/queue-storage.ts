@@ -1,7 +1,7 @@
 import { unwrap, type StoreNames } from 'idb';
-import { SluiceError } from '../../core/errors.js';
 import { concat } from '../../core/encode.js';
 import { randomId } from '../../core/ids.js';
+import { storageError } from '../../core/storage-errors.js';
 import type { QueueStorage, StorageBatch, StorageSnapshot } from '../../core/store.js';
 import type { Database, Head, SluiceDB } from './schema.js';
 
@@ -266,14 +266,4 @@ function abort(tx: IDBTransaction): void {
   } catch {
     // Already finished or aborted.
   }
-}
-
-/** A failure as a SluiceError: a full quota is ERR_QUOTA_EXCEEDED, anything else ERR_STORAGE; `cause` keeps it. */
-export function storageError(error: unknown, message: string): SluiceError {
-  if (error instanceof SluiceError) return error;
-  const name = (error as { name?: string } | null)?.name;
-  if (name === 'QuotaExceededError') {
-    return new SluiceError('ERR_QUOTA_EXCEEDED', `${message} The browser's storage quota for this site is exhausted.`, { cause: error });
-  }
-  return new SluiceError('ERR_STORAGE', message, { cause: error });
 }

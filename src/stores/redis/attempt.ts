@@ -1,4 +1,5 @@
-import { SluiceError } from '../../core/errors.js';
+import type { SluiceError } from '../../core/errors.js';
+import { storageError as translate } from '../../core/storage-errors.js';
 
 /** Redis error replies that mean "not now" rather than "never": a restarted server, a cluster failing over. */
 const PASSING = /^(LOADING|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY)\b/;
@@ -30,14 +31,9 @@ function passing(error: unknown): boolean {
   return PASSING.test(error.message);
 }
 
-/** The error a store call rejects with: out of memory is a quota, anything else a storage failure. */
+/** The error a store call rejects with (see the core's `storageError`): out of memory is a quota. */
 export function storageError(what: string, error: unknown): SluiceError {
-  if (error instanceof SluiceError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  if (/\bOOM\b/.test(message)) {
-    return new SluiceError('ERR_QUOTA_EXCEEDED', `Redis is out of memory (maxmemory): ${what} was refused and wrote nothing.`, { cause: error });
-  }
-  return new SluiceError('ERR_STORAGE', `Redis failed to ${what}: ${message}`, { cause: error });
+  return translate(error, `Redis failed to ${what}:`);
 }
 
 function sleep(ms: number): Promise<void> {

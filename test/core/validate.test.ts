@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { SluiceError } from '../../src/core/errors.js';
+import { atLeast, check, integer, isFunction, limit, oneOf, optional, optionsObject, positive, withMethods } from '../../src/core/validate.js';
+
+const messageOf = (fn: () => void): string => {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(SluiceError);
+    expect((error as SluiceError).code).toBe('ERR_INVALID_OPTION');
+    return (error as SluiceError).message;
+  }
+  throw new Error('expected ERR_INVALID_OPTION');
+};
+
+describe('check()', () => {
+  it('names the option, what it should be and what it got, in one style', () => {
+    expect(messageOf(() => check({ leaseMs: -1 }, { leaseMs: positive }))).toBe('Expected `leaseMs` to be a finite number > 0, got -1.');
+    expect(messageOf(() => check({ n: 1.5 }, { n: integer(1, 10) }))).toBe('Expected `n` to be an integer from 1 to 10, got 1.5.');
+    expect(messageOf(() => check({ n: 0 }, { n: integer(1) }))).toBe('Expected `n` to be an integer >= 1, got 0.');
+    expect(messageOf(() => check({ mode: 'x' }, { mode: oneOf('a', 'b') }))).toBe("Expected `mode` to be one of 'a', 'b', got \"x\".");
+    expect(messageOf(() => check({ factor: 0.5 }, { factor: atLeast(1) }, 'retry.'))).toBe('Expected `retry.factor` to be a number >= 1, got 0.5.');
+    expect(messageOf(() => check({ clock: {} }, { clock: withMethods('now', 'setTimeout') }))).toBe('Expected `clock` to be an object with now, setTimeout, got an object.');
+  });
+
+  it('lets optional values be absent, and only them', () => {
+    check({}, { fetch: optional(isFunction), max: optional(limit(1)) });
+    check({ max: Infinity }, { max: optional(limit(1)) });
+    expect(messageOf(() => check({ fetch: 'x' }, { fetch: optional(isFunction) }))).toContain('`fetch`');
+  });
+
+  it('optionsObject() takes an object or nothing, and rejects null and the rest', () => {
+    expect(optionsObject(undefined)).toEqual({});
+    expect(optionsObject({ a: 1 })).toEqual({ a: 1 });
+    expect(messageOf(() => optionsObject(null as unknown as object))).toBe('Expected `options` to be an object, got null.');
+    expect(messageOf(() => optionsObject(5 as unknown as object, 'retry'))).toBe('Expected `retry` to be an object, got 5.');
+  });
+});
