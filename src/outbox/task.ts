@@ -1,5 +1,6 @@
 import { describe, SluiceError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
+import { hasCredentials, headersProblem, isUsableId, methodProblem } from './http-checks.js';
 
 // `Request.mode` and `Request.credentials` spelled out: Node's types have no global `RequestMode` or
 // `RequestCredentials`, and the public types must compile without the DOM lib.
@@ -58,10 +59,17 @@ export interface StoredTask {
 }
 
 const PRIORITIES = ['high', 'normal', 'low'];
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const MODES = ['cors', 'navigate', 'no-cors', 'same-origin'];
+const CREDENTIALS = ['include', 'omit', 'same-origin'];
 
+/** Throws 'ERR_INVALID_TASK' naming `field`, what was expected and what was given. */
 function bad(field: string, expected: string, given: unknown): never {
-  throw new SluiceError('ERR_INVALID_TASK', `Expected task \`${field}\` to be ${expected}, got ${describe(given)}.`);
+  refuse(field, `${expected}, got ${describe(given)}`);
+}
+
+/** Throws 'ERR_INVALID_TASK' naming `field`; `expectation` says what was given where that is safe to repeat. */
+function refuse(field: string, expectation: string): never {
+  throw new SluiceError('ERR_INVALID_TASK', `Expected task \`${field}\` to be ${expectation}.`);
 }
 
 function optionalString(task: Record<string, unknown>, field: string): string | undefined {
@@ -88,6 +96,8 @@ export function resolveUrl(url: unknown, baseUrl: string | undefined): string {
     bad('url', baseUrl ? `a URL (absolute or relative to ${baseUrl})` : 'an absolute URL (no `baseUrl` is set)', url);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') bad('url', 'an http(s) URL', url);
+  // Not echoed: the password is the point.
+  if (hasCredentials(parsed)) refuse('url', 'a URL without credentials (user:password@): send them in `OutboxOptions.headers`');
   return parsed.href;
 }
 
@@ -113,14 +123,13 @@ export function normaliseTask(input: HttpTask, baseUrl: string | undefined, now:
   const task = input as unknown as Record<string, unknown>;
   const url = resolveUrl(task.url, baseUrl);
   const method = (optionalString(task, 'method') ?? 'POST').toUpperCase();
-  if (!TOKEN.test(method)) bad('method', 'an HTTP method', task.method);
+  const methodError = methodProblem(method);
+  if (methodError) bad('method', methodError, task.method);
   const headers: Record<string, string> = {};
   if (task.headers !== undefined) {
-    if (typeof task.headers !== 'object' || task.headers === null || Array.isArray(task.headers)) bad('headers', 'a record of strings', task.headers);
-    for (const [name, value] of Object.entries(task.headers)) {
-      if (!TOKEN.test(name) || typeof value !== 'string') bad(`headers.${name}`, 'a string under a valid header name', value);
-      headers[name.toLowerCase()] = value;
-    }
+    const problem = headersProblem(task.headers);
+    if (problem) refuse(`headers${problem.field}`, problem.expected);
+    for (const [name, value] of Object.entries(task.headers as Record<string, string>)) headers[name.toLowerCase()] = value;
   }
   const body = encodeBody(task.body);
   if (body && 'json' in body && !headers['content-type']) headers['content-type'] = 'application/json';
@@ -128,6 +137,7 @@ export function normaliseTask(input: HttpTask, baseUrl: string | undefined, now:
   const priority = task.priority ?? 'normal';
   if (!PRIORITIES.includes(priority as string)) bad('priority', "'high', 'normal' or 'low'", task.priority);
   const id = optionalString(task, 'id') ?? randomId() + randomId();
+  if (!isUsableId(id)) bad('id', 'usable as an Idempotency-Key: 1–256 visible ASCII characters, without \'"\' and \',\'', id);
   const out: Record<string, unknown> = { id, url, method, headers, createdAt: now };
   if (body) out.body = body;
   for (const field of ['group', 'key'] as const) {
@@ -139,8 +149,14 @@ export function normaliseTask(input: HttpTask, baseUrl: string | undefined, now:
     const value = optionalTime(task, field);
     if (value !== undefined) out[field] = value;
   }
-  if (task.mode !== undefined) out.mode = task.mode;
-  if (task.credentials !== undefined) out.credentials = task.credentials;
+  if (task.mode !== undefined) {
+    if (!MODES.includes(task.mode as string)) bad('mode', "'cors', 'navigate', 'no-cors' or 'same-origin'", task.mode);
+    out.mode = task.mode;
+  }
+  if (task.credentials !== undefined) {
+    if (!CREDENTIALS.includes(task.credentials as string)) bad('credentials', "'include', 'omit' or 'same-origin'", task.credentials);
+    out.credentials = task.credentials;
+  }
   return out as unknown as StoredTask;
 }
 

@@ -50,6 +50,36 @@ describe('normaliseTask()', () => {
     rejects(() => normaliseTask({ url: 'http://a.test', method: 'GET', body: 'x' }, undefined, now), 'ERR_INVALID_TASK', '`body`');
     rejects(() => normaliseTask({ url: 'http://a.test', id: '' }, undefined, now), 'ERR_INVALID_TASK', '`id`');
   });
+
+  it('refuses what fetch would refuse, naming the field, and never repeats a header value', () => {
+    const task = (extra: object) => () => normaliseTask({ url: 'http://a.test', ...extra }, undefined, now);
+    for (const value of ['s3cr3t\r\nx-injected: 1', 's3cr3t\nsplit', 's3cr3t\0', 's3cr3t\u20ac']) {
+      try {
+        task({ headers: { 'x-api-key': value } })();
+        expect.unreachable();
+      } catch (error) {
+        expect(error).toMatchObject({ code: 'ERR_INVALID_TASK' });
+        expect((error as Error).message).toContain('`headers.x-api-key`');
+        expect((error as Error).message).not.toContain('s3cr3t');
+      }
+    }
+    // Latin-1 is a byte string: fetch sends it.
+    expect(task({ headers: { 'x-name': 'caf\u00e9' } })().headers['x-name']).toBe('caf\u00e9');
+    rejects(task({ headers: { 'bad name': 'x' } }), 'ERR_INVALID_TASK', '`headers."bad name"`');
+    rejects(task({ headers: { 'x-n': 1 } }), 'ERR_INVALID_TASK', '`headers.x-n`');
+    for (const id of ['a,b', 'with space', 'quote"', 'line\nbreak', 'x'.repeat(257), '\u00e9t\u00e9']) rejects(task({ id }), 'ERR_INVALID_TASK', '`id`');
+    expect(task({ id: 'order-42:v1/\u0021~' })().id).toBe('order-42:v1/!~');
+    rejects(task({ url: 'https://user:secret@a.test/x' }), 'ERR_INVALID_TASK', 'without credentials');
+    try {
+      task({ url: 'https://user:secret@a.test/x' })();
+    } catch (error) {
+      expect((error as Error).message).not.toContain('secret');
+    }
+    for (const method of ['CONNECT', 'trace', 'TRACK']) rejects(task({ method }), 'ERR_INVALID_TASK', '`method`');
+    rejects(task({ mode: 'websocket' }), 'ERR_INVALID_TASK', '`mode`');
+    rejects(task({ credentials: 'always' }), 'ERR_INVALID_TASK', '`credentials`');
+    rejects(task({ method: 'HEAD', body: { a: 1 } }), 'ERR_INVALID_TASK', '`body`');
+  });
 });
 
 describe('taskFromRequest()', () => {

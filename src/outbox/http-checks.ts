@@ -1,0 +1,60 @@
+/**
+ * What fetch would refuse, checked before anything is stored: a task that cannot be sent is refused at `enqueue`,
+ * not discovered at every retry. The rules are fetch's own (https://fetch.spec.whatwg.org/): a header name is a
+ * token; a header value is a byte string (Latin-1) without CR, LF or NUL; CONNECT, TRACE and TRACK are forbidden
+ * methods; a URL must not carry credentials. Messages never echo a header value: it may be a secret.
+ */
+
+/** An HTTP token (RFC 9110 §5.6.2): header names and methods. */
+export const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** Methods fetch throws on. */
+const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
+
+/** A value fetch accepts: code units up to 0xFF (a byte string), without CR, LF or NUL. */
+// eslint-disable-next-line no-control-regex
+const HEADER_VALUE = /^[^\0\r\n\u0100-\uffff]*$/;
+
+/**
+ * An id usable as an 'Idempotency-Key' value: 1–256 visible ASCII characters, without '"' and ',' (a batch's key
+ * joins its tasks' ids with commas).
+ */
+const ID = /^[\x21\x23-\x2b\x2d-\x7e]{1,256}$/;
+
+/** Why `method` cannot be sent, or undefined when it can. */
+export function methodProblem(method: string): string | undefined {
+  if (!TOKEN.test(method)) return 'an HTTP method (a token)';
+  if (FORBIDDEN_METHODS.has(method.toUpperCase())) return 'a method fetch allows (not CONNECT, TRACE or TRACK)';
+  return undefined;
+}
+
+/** Why `value` cannot be a header value, in words that do not repeat it, or undefined when it can. */
+export function headerValueProblem(value: unknown): string | undefined {
+  if (typeof value !== 'string') return `a string, got ${value === null ? 'null' : typeof value}`;
+  if (HEADER_VALUE.test(value)) return undefined;
+  const what = /[\r\n]/.test(value) ? 'a line break' : value.includes('\0') ? 'a NUL character' : 'a character outside Latin-1';
+  return `a header value (Latin-1, without CR, LF or NUL), got a string of ${value.length} characters with ${what}`;
+}
+
+/**
+ * Why `headers` (a record, as `OutboxOptions.headers` returns or a task holds) cannot be sent, naming the header
+ * but never its value; undefined when it can.
+ */
+export function headersProblem(headers: unknown): { readonly field: string; readonly expected: string } | undefined {
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) return { field: '', expected: 'a record of strings' };
+  for (const name in headers) {
+    if (!TOKEN.test(name)) return { field: `.${JSON.stringify(name)}`, expected: 'a valid header name (a token)' };
+    const problem = headerValueProblem((headers as Record<string, unknown>)[name]);
+    if (problem) return { field: `.${name}`, expected: problem };
+  }
+  return undefined;
+}
+
+export function isUsableId(id: string): boolean {
+  return ID.test(id);
+}
+
+/** True when `url` carries a user name or password (fetch refuses those). */
+export function hasCredentials(url: URL): boolean {
+  return url.username !== '' || url.password !== '';
+}
