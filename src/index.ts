@@ -9,7 +9,8 @@ export type { Store, QueueStorage, StorageSnapshot, StorageBatch, SegmentInfo, D
 export { MemoryStore } from './stores/memory/memory-store.js';
 export { Outbox } from './outbox/outbox.js';
 export type { OutboxOptions, RetryOptions, BatchOptions, LimitOptions } from './outbox/options.js';
+export type { RedirectPolicy } from './outbox/redirects.js';
 export type { HttpTask } from './outbox/task.js';
 export type { Classify, Verdict } from './outbox/classify.js';
 export type { DeadLetters, DeadLetter, DeadReason } from './outbox/dead-letters.js';
-export type { OutboxEventMap, FlushOptions, FlushResult, PendingTask, SentDetail, RetryDetail, DeadDetail, TaskView } from './outbox/events.js';
+export type { OutboxEventMap, FlushOptions, FlushResult, PendingTask, SentDetail, RetryDetail, DeadDetail, HandedOverDetail, TaskView } from './outbox/events.js';

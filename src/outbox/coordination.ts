@@ -1,6 +1,6 @@
 /** What one handle tells the others about tasks that left the outbox. */
 export interface Relayed {
-  readonly type: 'sent' | 'dead';
+  readonly type: 'sent' | 'dead' | 'handed-over';
   readonly detail: object;
 }
 

@@ -15,7 +15,8 @@ export type DeadReason =
   | 'superseded' // a newer task with the same `key` replaced it
   | 'skipped' // `onBeforeSend` returned false
   | 'evicted' // `limits` with overflow 'drop-oldest' made room for newer tasks
-  | 'invalid'; // `onBeforeSend` returned a task that does not validate
+  | 'invalid' // its request could not be built: `onBeforeSend` or `headers()` threw or returned what fetch refuses
+  | 'redirect'; // the server answered with a redirect that `OutboxOptions.redirect` does not follow
 
 /** A dead task as stored in `<name>.dead`. */
 export interface DeadRecord {
@@ -27,8 +28,10 @@ export interface DeadRecord {
   readonly attempts: number;
   /** Epoch ms when it went to dead. */
   readonly at: number;
-  /** The last error's message, for network failures and timeouts. */
+  /** The last error's message, for network failures and timeouts (scrubbed of header values). */
   readonly error?: string;
+  /** For 'redirect': where the redirect pointed, when the platform shows it (browsers hide it). */
+  readonly location?: string;
 }
 
 /** A dead letter as `dead.list()` shows it. */
@@ -41,6 +44,7 @@ export interface DeadLetter {
   readonly attempts: number;
   readonly at: number;
   readonly error?: string;
+  readonly location?: string;
 }
 
 /**
@@ -67,6 +71,7 @@ export class DeadLetters {
         ...letter,
         ...(value.status !== undefined && { status: value.status }),
         ...(value.error !== undefined && { error: value.error }),
+        ...(value.location !== undefined && { location: value.location }),
       };
     });
   }
@@ -121,13 +126,14 @@ export async function moveToDead(
   lease: Lease<StoredTask> | undefined,
   at: number,
 ): Promise<DeadRecord[]> {
-  const records = list.map(({ entry, reason, status, error }): DeadRecord => ({
+  const records = list.map(({ entry, reason, status, error, location }): DeadRecord => ({
     task: entry.value,
     reason,
     attempts: entry.attempts,
     at,
     ...(status !== undefined && { status }),
     ...(error !== undefined && { error }),
+    ...(location !== undefined && { location }),
   }));
   await dead.pushMany(records);
   const ids = list.map((d) => d.entry.id).filter((id) => id !== '');

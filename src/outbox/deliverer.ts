@@ -27,7 +27,7 @@ export interface DelivererContext {
   readonly closing: () => boolean;
 }
 
-export const newRun = (once: boolean): DeliveryRun => ({ sent: 0, retried: 0, dead: 0, parked: once ? new Set() : undefined });
+export const newRun = (once: boolean): DeliveryRun => ({ sent: 0, retried: 0, dead: 0, handedOver: 0, parked: once ? new Set() : undefined });
 
 /**
  * Everything that delivers, wired together: whether the network is there (`Reachability`), which handle delivers
@@ -171,10 +171,10 @@ export class Deliverer {
     this.#coordination.close();
   }
 
-  /** Another handle sent tasks or moved them to dead: they leave the index, and this handle's listeners hear it. */
+  /** Another handle sent, handed over or buried tasks: they leave the index, and this handle's listeners hear it. */
   #relayed(messages: readonly Relayed[]): void {
     for (const message of messages) {
-      if (message?.type !== 'sent' && message?.type !== 'dead') continue;
+      if (message?.type !== 'sent' && message?.type !== 'dead' && message?.type !== 'handed-over') continue;
       const pending = this.#c.index.byId((message.detail as { task?: { id?: string } }).task?.id ?? '');
       if (pending && pending.state !== 'busy') this.#c.index.remove(pending);
       this.#c.emit(message.type, { ...message.detail, remote: true });

@@ -1,14 +1,16 @@
 import type { Lease, LeaseEntry } from '../core/queue-types.js';
 import type { AckBatcher } from './ack-batcher.js';
 import type { Coordination } from './coordination.js';
+import { Deadline, isTimeout } from './deadline.js';
 import type { DeadReason } from './dead-letters.js';
-import type { OutboxEventMap, RetryDetail, SentDetail } from './events.js';
+import type { OutboxEventMap } from './events.js';
 import type { ResolvedOutboxOptions } from './options.js';
 import type { Pending, PendingIndex } from './pending.js';
 import type { Reachability } from './reachability.js';
-import { discard, send } from './send.js';
+import { errorText } from './scrub.js';
+import { send, type Exchange } from './send.js';
+import { settle, type Delivered } from './settle.js';
 import { normaliseTask, publicTask, type StoredTask } from './task.js';
-import { verdictFor } from './verdict.js';
 
 export type Entry = LeaseEntry<StoredTask>;
 
@@ -17,6 +19,7 @@ export interface DeliveryRun {
   sent: number;
   retried: number;
   dead: number;
+  handedOver: number;
   /** A flush tries each task at most once: those it retried wait here, parked, until it ends. */
   readonly parked: Set<Pending> | undefined;
 }
@@ -27,6 +30,7 @@ export interface ToDead {
   readonly reason: DeadReason;
   readonly status?: number;
   readonly error?: string;
+  readonly location?: string;
 }
 
 /** What delivering needs of the outbox. */
@@ -45,15 +49,6 @@ export interface DeliveryContext {
   readonly giveBack: (entries: Entry[], lease: Lease<StoredTask>) => Promise<void>;
   /** A task was delivered: the network is there. */
   readonly delivered: () => void;
-}
-
-/** Tasks a response showed delivered: acked together at the end of their unit, then told. */
-interface Delivered {
-  readonly ids: readonly string[];
-  /** Says 'sent' for them, once their ack is committed. */
-  readonly tell: () => void;
-  /** Frees the response, after the listeners had it. */
-  readonly free: () => Promise<void>;
 }
 
 /**
@@ -84,133 +79,70 @@ export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<St
       for (const d of delivered) d.tell();
     } catch (error) {
       c.emit('error', { error });
-    } finally {
-      for (const d of delivered) await d.free();
     }
   }
 }
 
-/** One request: expired or skipped tasks go to dead first, the rest are sent and settled. True when all were sent. */
+/**
+ * One request, within one `Deadline` from the first hook to the last byte of the response: expired tasks go to dead
+ * first (expiry is decided before a send, never during it), `onBeforeSend` edits or skips the rest, then they are
+ * sent and settled. True when the lane may go on (all sent, or out of it).
+ */
 async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<StoredTask>, run: DeliveryRun, delivered: Delivered[]): Promise<boolean> {
   const { options } = c;
-  const now = options.clock.now();
-  const doomed: ToDead[] = [];
-  const ready: { entry: Entry; task: StoredTask }[] = [];
-  // Expiry is decided before the send, never during it.
-  for (const entry of entries) {
-    const task = entry.value;
-    if (task.expiresAt !== undefined && task.expiresAt <= now) doomed.push({ entry, reason: 'expired' });
-    else if (!options.onBeforeSend) ready.push({ entry, task });
-    else {
-      const edited = await beforeSend(c, entry);
-      if ('reason' in edited) doomed.push(edited);
-      else ready.push({ entry, task: edited.task });
+  const deadline = new Deadline(options.clock, options.timeoutMs);
+  try {
+    const now = options.clock.now();
+    const doomed: ToDead[] = [];
+    const ready: { entry: Entry; task: StoredTask }[] = [];
+    let timedOut: Error | undefined;
+    for (const entry of entries) {
+      const task = entry.value;
+      if (task.expiresAt !== undefined && task.expiresAt <= now) doomed.push({ entry, reason: 'expired' });
+      else if (!options.onBeforeSend || timedOut) ready.push({ entry, task });
+      else {
+        const edited = await beforeSend(c, entry, deadline);
+        if ('reason' in edited) doomed.push(edited);
+        else ready.push({ entry, task: 'task' in edited ? edited.task : task });
+        if ('timeout' in edited) timedOut = edited.timeout;
+      }
     }
+    await c.toDead(doomed, lease, run);
+    if (ready.length === 0) return true;
+    const exchange: Exchange = timedOut
+      ? { kind: 'error', error: timedOut, network: false, secrets: [] }
+      : await send(
+          ready.map((r) => r.task),
+          { fetch: c.transport(), headers: options.headers, batchUrl: options.batchUrl, redirect: options.redirect },
+          deadline,
+        );
+    if (exchange.kind === 'response' || exchange.kind === 'redirect') c.reachability.saw(true);
+    else if (exchange.kind === 'error' && exchange.network) c.reachability.saw(false);
+    return await settle(c, ready, exchange, { lease, run, delivered, deadline });
+  } finally {
+    deadline.end();
   }
-  await c.toDead(doomed, lease, run);
-  if (ready.length === 0) return true;
-  const tasks = ready.map((r) => r.task);
-  const { outcome, reachable } = await send(tasks, {
-    fetch: c.transport(),
-    clock: options.clock,
-    timeoutMs: options.timeoutMs,
-    headers: options.headers,
-    batchUrl: options.batchUrl,
-  });
-  if (reachable !== undefined) c.reachability.saw(reachable);
-  return settle(c, ready, outcome, lease, run, delivered);
 }
 
-async function beforeSend(c: DeliveryContext, entry: Entry): Promise<{ task: StoredTask } | ToDead> {
+/**
+ * `onBeforeSend` on one task, within the attempt's time: its edit, a skip or a failure (dead: 'skipped', or
+ * 'invalid' when it throws or returns what does not validate: the task cannot be built, which no retry changes),
+ * or the time running out (the attempt is a retry).
+ */
+async function beforeSend(c: DeliveryContext, entry: Entry, deadline: Deadline): Promise<{ task: StoredTask } | { timeout: Error } | ToDead> {
   const stored = entry.value;
-  const edited = await c.options.onBeforeSend!(publicTask(stored));
+  let edited: Awaited<ReturnType<NonNullable<ResolvedOutboxOptions['onBeforeSend']>>>;
+  try {
+    edited = await deadline.race(c.options.onBeforeSend!(publicTask(stored)));
+  } catch (error) {
+    if (isTimeout(error)) return { timeout: error as Error };
+    return { entry, reason: 'invalid', error: `\`onBeforeSend\` threw: ${errorText(error, [])}` };
+  }
   if (edited === false) return { entry, reason: 'skipped' };
   try {
     // The id (the Idempotency-Key) and the age stay the task's own, whatever the hook returns.
     return { task: normaliseTask({ ...edited, id: stored.id }, c.options.baseUrl, stored.createdAt) };
   } catch (error) {
     return { entry, reason: 'invalid', error: error instanceof Error ? error.message : String(error) };
-  }
-}
-
-/** Applies the verdict on `outcome`: acked (in the background, into `acks`), released with a delay, or dead. */
-async function settle(
-  c: DeliveryContext,
-  ready: readonly { entry: Entry; task: StoredTask }[],
-  outcome: Response | Error,
-  lease: Lease<StoredTask>,
-  run: DeliveryRun,
-  delivered: Delivered[],
-): Promise<boolean> {
-  const { options, index } = c;
-  const entries = ready.map((r) => r.entry);
-  const ids = entries.map((e) => e.id);
-  const status = outcome instanceof Error ? undefined : outcome.status;
-  const error = outcome instanceof Error ? outcome.message : undefined;
-  const extra = { ...(status !== undefined && { status }), ...(error !== undefined && { error }) };
-  const now = options.clock.now();
-  const views = ready.map((r) => publicTask(r.task));
-  const verdict = verdictFor(outcome, views[0]!, options, {
-    attempts: Math.max(...entries.map((e) => e.attempts)),
-    createdAt: Math.min(...entries.map((e) => e.value.createdAt)),
-    now,
-  });
-  const done = async () => {
-    if (!(outcome instanceof Error)) await discard(outcome);
-  };
-  if (verdict.kind === 'sent') {
-    run.sent += ready.length;
-    c.delivered();
-    delivered.push({
-      ids,
-      tell: () =>
-        ready.forEach(({ entry }, i) => {
-          const pending = index.get(Number(entry.id));
-          if (pending) index.remove(pending);
-          const detail: SentDetail = { task: views[i]!, status: status ?? 0, attempts: entry.attempts };
-          c.emit('sent', outcome instanceof Error ? detail : { ...detail, response: outcome });
-          c.coordination.post({ type: 'sent', detail });
-        }),
-      free: done,
-    });
-    return true;
-  }
-  try {
-    if (verdict.kind === 'dead') {
-      await c.toDead(entries.map((entry) => ({ entry, reason: verdict.reason, ...extra })), lease, run);
-      // Out of its lane: the next task of a chain may go.
-      return true;
-    }
-    await retry(c, ready, verdict, extra, lease, run, now);
-    return false;
-  } finally {
-    await done();
-  }
-}
-
-async function retry(
-  c: DeliveryContext,
-  ready: readonly { entry: Entry; task: StoredTask }[],
-  { delayMs, cause }: { readonly delayMs: number; readonly cause: 'network' | 'server' },
-  extra: { readonly status?: number; readonly error?: string },
-  lease: Lease<StoredTask>,
-  run: DeliveryRun,
-  now: number,
-): Promise<void> {
-  const { index } = c;
-  await lease.release(ready.map((r) => r.entry.id), { delayMs });
-  run.retried += ready.length;
-  for (const { entry, task } of ready) {
-    const pending = index.get(Number(entry.id));
-    if (pending) {
-      pending.last = extra;
-      index.wait(pending, now + delayMs, cause);
-      if (run.parked) {
-        index.park(pending);
-        run.parked.add(pending);
-      }
-    }
-    const detail: RetryDetail = { task: publicTask(task), attempts: entry.attempts, delayMs, ...extra };
-    c.emit('retry', detail);
   }
 }

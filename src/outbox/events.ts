@@ -31,7 +31,22 @@ export interface DeadDetail {
   readonly reason: DeadReason;
   readonly status?: number;
   readonly attempts: number;
+  /** The last error's message (scrubbed of header values). */
   readonly error?: string;
+  /** For 'redirect': where it pointed, when the platform shows it. */
+  readonly location?: string;
+  readonly remote?: boolean;
+}
+
+/**
+ * A service worker's outbox answered the request for the network (a 202 with 'Sluice-Queued'): it stored the
+ * request as its own task, to deliver it. The task left this outbox, but it is not sent yet.
+ */
+export interface HandedOverDetail {
+  readonly task: TaskView;
+  /** The id of the task the worker stored (its 'Sluice-Queued' header): the same Idempotency-Key. */
+  readonly queuedAs: string;
+  readonly attempts: number;
   readonly remote?: boolean;
 }
 
@@ -47,11 +62,15 @@ export interface FlushOptions {
   readonly reachable?: boolean;
 }
 
-/** What `flush` resolves with: tasks sent, scheduled for a retry and sent to dead during it, and those left. */
+/**
+ * What `flush` resolves with: tasks sent, scheduled for a retry, sent to dead and handed over to a service worker's
+ * outbox during it, and those left.
+ */
 export interface FlushResult {
   readonly sent: number;
   readonly retried: number;
   readonly dead: number;
+  readonly handedOver: number;
   readonly remaining: number;
 }
 
@@ -82,6 +101,8 @@ export interface OutboxEventMap {
   sent: CustomEvent<SentDetail>;
   retry: CustomEvent<RetryDetail>;
   dead: CustomEvent<DeadDetail>;
+  /** A service worker's outbox took the task over (see `HandedOverDetail`); it left this outbox. */
+  'handed-over': CustomEvent<HandedOverDetail>;
   /** Nothing is left to deliver. */
   drained: Event;
   /** The pending tasks changed (enqueued, sent, retried, dead, removed): what a UI listing them redraws on. */

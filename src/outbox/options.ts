@@ -4,6 +4,7 @@ import { atLeast, check, integer, invalid, isBoolean, isFunction, limit, oneOf, 
 import type { Durability, Store } from '../core/store.js';
 import type { Connectivity } from './connectivity.js';
 import { defaultClassify, type Classify } from './classify.js';
+import type { RedirectPolicy } from './redirects.js';
 import type { HttpTask } from './task.js';
 
 /** Options of `OutboxOptions.retry`. */
@@ -78,8 +79,24 @@ export interface OutboxOptions {
   readonly ordering?: 'group' | 'fifo' | 'none';
   /** @default { initialDelayMs: 1000, maxDelayMs: 300_000, factor: 2, maxAttempts: Infinity, maxAgeMs: 7 days } */
   readonly retry?: RetryOptions;
-  /** Per request; past it the request is aborted and retried. @default 30_000 */
+  /**
+   * The time limit of one attempt, whatever the server does: the `headers()` provider, `onBeforeSend`, connecting,
+   * the response's headers and reading its body. Past it the request is aborted and the attempt counts as a retry.
+   * `flush`, `stop`, `close` and `fetch` settle within it (plus a storage commit). Measured on the clock's monotonic
+   * reading, so a wall-clock step does not change it.
+   * @default 30_000
+   */
   readonly timeoutMs?: number;
+  /**
+   * Requests go out with fetch's `redirect: 'manual'`, and a redirect is never success: a task is sent only on a
+   * final 2xx from the URL it was sent to. 'error': a redirect sends the task to dead as 'redirect', with the status
+   * and the Location (where the platform shows it; browsers hide it). 'follow-same-origin': redirects within the
+   * task's origin are followed (up to 5; 307 and 308 keep method and body, 301, 302 and 303 turn into a GET as fetch
+   * does), one to another origin is dead as 'redirect'; the task's and `headers()`'s headers never reach another
+   * origin either way.
+   * @default 'error'
+   */
+  readonly redirect?: RedirectPolicy;
   /** @default 2xx sent; 408, 425, 429, 5xx, network errors and timeouts retry; other statuses dead */
   readonly classify?: Classify;
   /** @default undefined: one request per task */
@@ -117,6 +134,7 @@ export interface ResolvedOutboxOptions {
   readonly ordering: 'group' | 'fifo' | 'none';
   readonly retry: Required<RetryOptions>;
   readonly timeoutMs: number;
+  readonly redirect: RedirectPolicy;
   readonly classify: Classify;
   readonly batch: Required<BatchOptions> | undefined;
   /** `batch.url`, absolute. */
@@ -149,6 +167,7 @@ const RULES = {
   concurrency: integer(1),
   ordering: oneOf('group', 'fifo', 'none'),
   timeoutMs: atLeast(1),
+  redirect: oneOf('error', 'follow-same-origin'),
   durability: oneOf('strict', 'relaxed'),
   unloadFlush: isBoolean,
   fetch: optional(isFunction),
@@ -194,6 +213,7 @@ export function resolveOutboxOptions(options: OutboxOptions): ResolvedOutboxOpti
     ordering: options.ordering ?? 'group',
     retry,
     timeoutMs: options.timeoutMs ?? 30_000,
+    redirect: options.redirect ?? 'error',
     classify: options.classify ?? defaultClassify,
     batch,
     batchUrl: batch && new URL(batch.url, options.baseUrl).href,

@@ -160,7 +160,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     const epoch = this.#epoch;
     const remaining = await this.#queue.size();
     if (remaining === 0) this.#drain(epoch);
-    return { sent: run.sent, retried: run.retried, dead: run.dead, remaining };
+    return { sent: run.sent, retried: run.retried, dead: run.dead, handedOver: run.handedOver, remaining };
   }
 
   /** Delivers in the background from now on: at once, when tasks arrive, when delays end, when the network returns. */
@@ -213,7 +213,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   }
 
   override dispatchEvent(event: Event): boolean {
-    if (this.#unload && (event.type === 'sent' || event.type === 'dead')) this.#unload.forget((event as CustomEvent<SentDetail>).detail.task.id);
+    if (this.#unload && (event.type === 'sent' || event.type === 'dead' || event.type === 'handed-over')) this.#unload.forget((event as CustomEvent<SentDetail>).detail.task.id);
     return super.dispatchEvent(event);
   }
 
@@ -236,8 +236,15 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     if (list.length === 0) return;
     const records = await moveToDead(this.#deadQueue, this.#queue, this.#index, list, lease, this.#options.clock.now());
     run.dead += list.length;
-    for (const { task, reason, status, attempts, error } of records) {
-      const detail: DeadDetail = { task: publicTask(task), reason, attempts, ...(status !== undefined && { status }), ...(error !== undefined && { error }) };
+    for (const { task, reason, status, attempts, error, location } of records) {
+      const detail: DeadDetail = {
+        task: publicTask(task),
+        reason,
+        attempts,
+        ...(status !== undefined && { status }),
+        ...(error !== undefined && { error }),
+        ...(location !== undefined && { location }),
+      };
       this.dispatchEvent(new CustomEvent('dead', { detail }));
       this.#deliverer.post({ type: 'dead', detail });
     }

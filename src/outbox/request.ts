@@ -22,7 +22,8 @@ export function buildRequest(task: StoredTask, perSend: Readonly<Record<string, 
   const headers: Record<string, string> = { ...task.headers };
   for (const name in perSend) headers[name.toLowerCase()] = perSend[name]!;
   headers['idempotency-key'] = task.id;
-  const init: RequestInit = { method: task.method, headers };
+  // 'manual': a redirect is the outbox's to judge (see redirects.ts), never followed with the task's headers.
+  const init: RequestInit = { method: task.method, headers, redirect: 'manual' };
   const body = bodyOf(task.body);
   if (body !== undefined) init.body = body;
   if (signal) init.signal = signal;
@@ -47,10 +48,10 @@ export function batchable(task: StoredTask): boolean {
  * a server can deduplicate each item, and the same batch retried carries the same key.
  */
 export function buildBatchRequest(url: string, tasks: readonly StoredTask[], perSend: Readonly<Record<string, string>>, signal: AbortSignal | undefined): Send {
-  const headers = new Headers({ 'content-type': 'application/json' });
-  for (const [name, value] of Object.entries(perSend)) headers.set(name, value);
-  headers.set('idempotency-key', tasks.map((t) => t.id).join(','));
-  const init: RequestInit = { method: 'POST', headers, body: batchBody(tasks) };
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  for (const name in perSend) headers[name.toLowerCase()] = perSend[name]!;
+  headers['idempotency-key'] = tasks.map((t) => t.id).join(',');
+  const init: RequestInit = { method: 'POST', headers, body: batchBody(tasks), redirect: 'manual' };
   if (signal) init.signal = signal;
   return { url, init };
 }

@@ -1,50 +1,97 @@
-import type { Clock } from '../core/clock.js';
+import type { Deadline } from './deadline.js';
+import { isTimeout } from './deadline.js';
+import { headersProblem } from './http-checks.js';
+import { nextHop, redirectOf, withoutBodyHeaders, MAX_HOPS, type Redirect, type RedirectPolicy } from './redirects.js';
 import { batchable, buildBatchRequest, buildRequest, type Send } from './request.js';
+import { errorText } from './scrub.js';
 import type { StoredTask } from './task.js';
 
-/** What one request came to, and whether it says anything about the network. */
-export interface SendOutcome {
-  /** The response, or the error (a network error, a timeout, a failing `headers()`). */
-  readonly outcome: Response | Error;
-  /** true: a response came (the network is there). false: a network error (it is not). undefined: neither. */
-  readonly reachable: boolean | undefined;
-}
+/**
+ * How one attempt's exchange ended: a final response (not a redirect), no response (an error: a network failure, a
+ * timeout), a request that could not be built (a verdict on the task, never a network failure), or a redirect that
+ * is not to be followed. `secrets` are the values of the per-send headers, to scrub from any error text kept.
+ */
+export type Exchange =
+  | { readonly kind: 'response'; readonly response: Response; readonly secrets: readonly string[] }
+  | { readonly kind: 'error'; readonly error: Error; readonly network: boolean; readonly secrets: readonly string[] }
+  | { readonly kind: 'invalid'; readonly error: string }
+  | { readonly kind: 'redirect'; readonly redirect: Redirect };
 
 export interface SendOptions {
   readonly fetch: typeof fetch;
-  readonly clock: Clock;
-  readonly timeoutMs: number;
   readonly headers: (() => Record<string, string> | Promise<Record<string, string>>) | undefined;
   /** The absolute batch URL in batch mode. */
   readonly batchUrl: string | undefined;
+  readonly redirect: RedirectPolicy;
+}
+
+const NONE: readonly string[] = [];
+
+/**
+ * Sends one task, or several as a batch, within `deadline`; never rejects. The per-send headers are asked for and
+ * checked first: a provider that throws or returns what fetch would refuse makes the request unbuildable
+ * ('invalid'), which must not pass for a network failure. Redirects are followed only as `redirect` allows.
+ */
+export async function send(tasks: readonly StoredTask[], options: SendOptions, deadline: Deadline): Promise<Exchange> {
+  let perSend: Readonly<Record<string, string>> = {};
+  let secrets = NONE;
+  // Awaited only when there is a provider: each await is a turn of the event loop on every request.
+  if (options.headers) {
+    try {
+      perSend = (await deadline.race(options.headers())) ?? {};
+    } catch (error) {
+      if (isTimeout(error)) return { kind: 'error', error: error as Error, network: false, secrets };
+      return { kind: 'invalid', error: `\`headers()\` threw: ${errorText(error, NONE)}` };
+    }
+    const problem = headersProblem(perSend);
+    if (problem) return { kind: 'invalid', error: `Expected \`headers()\` to return${problem.field ? ` for \`${problem.field.slice(1)}\`` : ''} ${problem.expected}.` };
+    secrets = Object.values(perSend);
+  }
+  const batch = options.batchUrl !== undefined && (tasks.length > 1 || batchable(tasks[0]!));
+  let request: Send = batch ? buildBatchRequest(options.batchUrl!, tasks, perSend, deadline.signal) : buildRequest(tasks[0]!, perSend, deadline.signal);
+  for (let hops = 0; ; hops++) {
+    let response: Response;
+    try {
+      response = await options.fetch(request.url, request.init);
+    } catch (error) {
+      return failed(error, deadline, secrets);
+    }
+    const redirect = redirectOf(response);
+    if (!redirect) return { kind: 'response', response, secrets };
+    // Its body is of no use; cancelled so the connection is not held.
+    void response.body?.cancel().catch(() => undefined);
+    if (options.redirect === 'error') return { kind: 'redirect', redirect };
+    if (redirect.status === 0) return followOpaque(request, options.fetch, redirect, deadline, secrets);
+    const hop = hops < MAX_HOPS ? nextHop(request.url, (request.init.method ?? 'GET').toUpperCase(), redirect) : undefined;
+    if (!hop) return { kind: 'redirect', redirect };
+    const init: RequestInit = { ...request.init, method: hop.method };
+    if (!hop.hasBody) {
+      delete init.body;
+      init.headers = withoutBodyHeaders(init.headers as Record<string, string>);
+    } else if (batch) init.body = buildBatchRequest(options.batchUrl!, tasks, perSend, deadline.signal).init.body!;
+    else init.body = buildRequest(tasks[0]!, perSend, deadline.signal).init.body!;
+    request = { url: hop.url, init };
+  }
 }
 
 /**
- * Sends one task, or several as a batch, with a timeout on the injected clock (so tests move time instead of
- * waiting). Never rejects: whatever happened is the outcome `classify` judges.
+ * A browser's opaque redirect hides where it points. Sent again with fetch following redirects in mode
+ * 'same-origin', fetch itself refuses (a network error, before any request leaves) a redirect to another origin,
+ * or a task whose URL is not of the page's origin: then the redirect stands, dead as 'redirect'.
  */
-export async function send(tasks: readonly StoredTask[], options: SendOptions): Promise<SendOutcome> {
-  const controller = new AbortController();
-  const timer = options.clock.setTimeout(
-    () => controller.abort(new DOMException(`No response within ${options.timeoutMs} ms.`, 'TimeoutError')),
-    options.timeoutMs,
-  );
+async function followOpaque(request: Send, transport: typeof fetch, redirect: Redirect, deadline: Deadline, secrets: readonly string[]): Promise<Exchange> {
   try {
-    // Awaited only when there is a provider: each await is a turn of the event loop on every request.
-    const perSend = options.headers ? ((await options.headers()) ?? {}) : {};
-    const request: Send =
-      options.batchUrl !== undefined && (tasks.length > 1 || batchable(tasks[0]!))
-        ? buildBatchRequest(options.batchUrl, tasks, perSend, controller.signal)
-        : buildRequest(tasks[0]!, perSend, controller.signal);
-    const response = await options.fetch(request.url, request.init);
-    return { outcome: response, reachable: true };
+    const response = await transport(request.url, { ...request.init, redirect: 'follow', mode: 'same-origin' });
+    return { kind: 'response', response, secrets };
   } catch (error) {
-    const reachable = isNetworkError(error) && !controller.signal.aborted ? false : undefined;
-    // A transport may reject with anything; classify always gets an Error.
-    return { outcome: error instanceof Error ? error : new TypeError(`The request failed: ${String(error)}`, { cause: error }), reachable };
-  } finally {
-    options.clock.clearTimeout(timer);
+    return isTimeout(error) || deadline.expired ? failed(error, deadline, secrets) : { kind: 'redirect', redirect };
   }
+}
+
+function failed(error: unknown, deadline: Deadline, secrets: readonly string[]): Exchange {
+  // A transport may reject with anything; classify always gets an Error.
+  const err = error instanceof Error ? error : new TypeError(`The request failed: ${String(error)}`, { cause: error });
+  return { kind: 'error', error: deadline.expired ? deadline.error() : err, network: isNetworkError(err) && !deadline.expired, secrets };
 }
 
 /** fetch rejects with a TypeError when no response came (DNS, refused, reset); aborts are not network errors. */
@@ -53,13 +100,14 @@ export function isNetworkError(error: unknown): boolean {
 }
 
 /**
- * Frees the connection unless a 'sent' listener started reading the body. A small body is read to its end, so the
- * connection goes back to the pool (cancelling a body can close it); a large or unsized one is cancelled.
+ * Frees the connection of a response whose body nobody reads. A small body is read to its end, so the connection
+ * goes back to the pool (cancelling a body can close it); a large or unsized one is cancelled. Within `deadline`:
+ * a body that stalls is given up when the attempt's time is up.
  */
-export async function discard(response: Response): Promise<void> {
+export async function discard(response: Response, deadline: Deadline): Promise<void> {
   if (response.bodyUsed || !response.body) return;
   const length = Number(response.headers.get('content-length') ?? Infinity);
   // A failed read or cancel only means the connection is gone: there is nothing left to free.
-  if (length <= 65_536) await response.arrayBuffer().catch(() => undefined);
+  if (length <= 65_536 && !deadline.expired) await deadline.race(response.arrayBuffer()).catch(() => response.body?.cancel().catch(() => undefined));
   else await response.body.cancel().catch(() => undefined);
 }

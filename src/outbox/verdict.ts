@@ -6,6 +6,14 @@ import { parseRetryAfter } from './retry-after.js';
 import { isNetworkError } from './send.js';
 import type { HttpTask } from './task.js';
 
+/**
+ * The id under which a service worker's outbox stored the request, when `response` is its answer for the network
+ * (`Outbox.fetch` answers 202 with 'Sluice-Queued'): the task is handed over, not sent.
+ */
+export function handedOver(response: Response): string | undefined {
+  return response.status === 202 ? (response.headers.get('sluice-queued') ?? undefined) : undefined;
+}
+
 /** What becomes of the tasks of one attempt. */
 export type Verdict =
   | { readonly kind: 'sent' }

@@ -12,7 +12,7 @@ describe('Outbox.enqueue() and flush()', () => {
     const id = await r.outbox.enqueue({ url: '/notes', body: { text: 'hi' } });
     expect(await r.outbox.size()).toBe(1);
     expect(r.server.received).toHaveLength(0);
-    expect(await r.outbox.flush()).toEqual({ sent: 1, retried: 0, dead: 0, remaining: 0 });
+    expect(await r.outbox.flush()).toEqual({ sent: 1, retried: 0, dead: 0, handedOver: 0, remaining: 0 });
     const [got] = r.server.received;
     expect(got).toMatchObject({ method: 'POST', path: '/notes', key: id });
     expect(got!.headers['content-type']).toBe('application/json');

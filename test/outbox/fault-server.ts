@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 
 /** What the server does with one request. The default is a 200 with an empty body. */
 export interface Fault {
@@ -12,6 +12,8 @@ export interface Fault {
   readonly hang?: boolean;
   /** Destroy the connection instead of answering (the client sees a reset). */
   readonly reset?: boolean;
+  /** Send the status, headers and this much of the body, then nothing more (until the server closes). */
+  readonly stallBody?: string;
 }
 
 /** A request as the server received it. */
@@ -140,8 +142,39 @@ export class FaultServer {
     }
     if (fault.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
     const status = fault.status ?? 200;
+    if (fault.stallBody !== undefined) {
+      this.#hanging.add(res);
+      res.writeHead(status, { 'content-type': 'text/plain', 'content-length': String(fault.stallBody.length + 100), ...fault.headers });
+      res.write(fault.stallBody);
+      return;
+    }
     if (status >= 200 && status < 300) this.delivered.push(received);
     res.writeHead(status, { 'content-type': 'text/plain', ...fault.headers });
     res.end(fault.body ?? '');
   }
+}
+
+/**
+ * A TCP server on 127.0.0.1 that accepts connections and never says a word: no HTTP response, not even a read of
+ * the request. `connections` counts what it accepted.
+ */
+export async function silentServer(): Promise<{ url: string; connections: () => number; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  const server = createTcpServer((socket) => {
+    accepted++;
+    sockets.add(socket);
+    socket.pause();
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    connections: () => accepted,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }

@@ -1,0 +1,65 @@
+import { after, type Clock } from '../core/clock.js';
+
+/**
+ * The time limit of one attempt (`OutboxOptions.timeoutMs`), on the clock's monotonic reading so that a wall-clock
+ * step neither cuts a request short nor lets it run on. It covers everything the attempt waits for: the
+ * `headers()` provider, `onBeforeSend`, connecting, the response's headers and its body. At the limit the request
+ * is aborted through `signal`, and whatever is still awaited through `race` rejects with a 'TimeoutError'.
+ */
+export class Deadline {
+  readonly #controller = new AbortController();
+  readonly #cancel: () => void;
+  readonly #ms: number;
+
+  constructor(clock: Clock, ms: number) {
+    this.#ms = ms;
+    this.#cancel = after(clock, ms, () => this.#controller.abort(this.error()));
+  }
+
+  /** Aborts the request once the time is up. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  get expired(): boolean {
+    return this.#controller.signal.aborted;
+  }
+
+  /** The error an attempt that ran out of time ends with (a DOMException, as fetch's own timeouts are). */
+  error(): DOMException {
+    return new DOMException(`No response within ${this.#ms} ms.`, 'TimeoutError');
+  }
+
+  /**
+   * Settles as `work` does, or rejects with the timeout when the time is up first: for what the abort signal cannot
+   * stop (a user's hook, a transport that ignores the signal). `work` runs on; its result is dropped.
+   */
+  race<T>(work: Promise<T> | T): Promise<T> {
+    const signal = this.#controller.signal;
+    if (signal.aborted) return Promise.reject(this.error());
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(this.error());
+      signal.addEventListener('abort', onAbort, { once: true });
+      Promise.resolve(work).then(
+        (value) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** The attempt is over: no abort after this. */
+  end(): void {
+    this.#cancel();
+  }
+}
+
+/** True for the error an attempt's time limit ended it with. */
+export function isTimeout(error: unknown): boolean {
+  return (error as { name?: unknown } | null)?.name === 'TimeoutError';
+}

@@ -1,0 +1,156 @@
+import type { Lease } from '../core/queue-types.js';
+import type { Deadline } from './deadline.js';
+import type { DeliveryContext, DeliveryRun, Entry, ToDead } from './delivery.js';
+import type { HandedOverDetail, RetryDetail, SentDetail } from './events.js';
+import { errorText } from './scrub.js';
+import { discard, type Exchange } from './send.js';
+import { publicTask, type StoredTask } from './task.js';
+import { handedOver, verdictFor, type Verdict } from './verdict.js';
+
+/** Tasks that left the outbox by a response: acked together at the end of their unit, then told. */
+export interface Delivered {
+  readonly ids: readonly string[];
+  /** Says so ('sent' or 'handed-over' events), once their ack is committed. */
+  readonly tell: () => void;
+}
+
+type Ready = readonly { entry: Entry; task: StoredTask }[];
+
+interface Attempt {
+  readonly lease: Lease<StoredTask>;
+  readonly run: DeliveryRun;
+  readonly delivered: Delivered[];
+  readonly deadline: Deadline;
+}
+
+/**
+ * Applies the verdict on an exchange: acked (at the end of the unit, into `acks`), handed over to a service
+ * worker's outbox (acked too), released with a delay, or dead. A response judged sent is read to its end first,
+ * within the attempt's time: a body that stalls makes the attempt a timeout (a retry), so an event says what is
+ * final. True when the lane may go on.
+ */
+export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchange, a: Attempt): Promise<boolean> {
+  const { options } = c;
+  const entries = ready.map((r) => r.entry);
+  if (exchange.kind === 'invalid' || exchange.kind === 'redirect') {
+    const what: Omit<ToDead, 'entry'> =
+      exchange.kind === 'invalid'
+        ? { reason: 'invalid', error: exchange.error }
+        : { reason: 'redirect', status: exchange.redirect.status, ...(exchange.redirect.location !== undefined && { location: exchange.redirect.location }) };
+    await c.toDead(entries.map((entry) => ({ entry, ...what })), a.lease, a.run);
+    // Out of its lane: the next task of a chain may go.
+    return true;
+  }
+  let outcome: Response | Error = exchange.kind === 'response' ? exchange.response : exchange.error;
+  const views = ready.map((r) => publicTask(r.task));
+  if (outcome instanceof Response) {
+    const queuedAs = handedOver(outcome);
+    if (queuedAs !== undefined) {
+      await discard(outcome, a.deadline);
+      a.run.handedOver += ready.length;
+      a.delivered.push({ ids: entries.map((e) => e.id), tell: () => tellHandedOver(c, ready, views, queuedAs) });
+      return true;
+    }
+  }
+  const attempt = {
+    attempts: Math.max(...entries.map((e) => e.attempts)),
+    createdAt: Math.min(...entries.map((e) => e.value.createdAt)),
+    now: options.clock.now(),
+  };
+  let verdict = verdictFor(outcome, views[0]!, options, attempt);
+  let body: ArrayBuffer | undefined;
+  if (verdict.kind === 'sent' && outcome instanceof Response && outcome.body) {
+    try {
+      body = await a.deadline.race(outcome.arrayBuffer());
+    } catch (error) {
+      // The body stalled or broke off: no complete response, so not sent.
+      outcome = a.deadline.expired ? a.deadline.error() : error instanceof Error ? error : new Error(String(error));
+      verdict = verdictFor(outcome, views[0]!, options, attempt);
+    }
+  }
+  if (verdict.kind === 'sent') {
+    a.run.sent += ready.length;
+    c.delivered();
+    const response = outcome instanceof Response ? outcome : undefined;
+    a.delivered.push({ ids: entries.map((e) => e.id), tell: () => tellSent(c, ready, views, response, body) });
+    return true;
+  }
+  const secrets = exchange.kind === 'response' || exchange.kind === 'error' ? exchange.secrets : [];
+  const extra = outcome instanceof Error ? { error: errorText(outcome, secrets) } : { status: outcome.status };
+  try {
+    if (verdict.kind === 'dead') {
+      await c.toDead(entries.map((entry) => ({ entry, reason: verdict.reason, ...extra })), a.lease, a.run);
+      return true;
+    }
+    await retry(c, ready, verdict, extra, a);
+    return false;
+  } finally {
+    if (outcome instanceof Response) await discard(outcome, a.deadline);
+  }
+}
+
+function tellSent(c: DeliveryContext, ready: Ready, views: SentDetail['task'][], response: Response | undefined, body: ArrayBuffer | undefined): void {
+  const { index } = c;
+  ready.forEach(({ entry }, i) => {
+    const pending = index.get(Number(entry.id));
+    if (pending) index.remove(pending);
+    const detail: SentDetail = { task: views[i]!, status: response?.status ?? 0, attempts: entry.attempts };
+    c.emit('sent', response ? withResponse(detail, response, body) : detail);
+    c.coordination.post({ type: 'sent', detail });
+  });
+}
+
+/** `detail` with a `response` made when read: the body was read to judge the attempt, so listeners get a copy. */
+function withResponse(detail: SentDetail, response: Response, body: ArrayBuffer | undefined): SentDetail {
+  let copy: Response | undefined;
+  return {
+    ...detail,
+    get response(): Response {
+      // A status the constructor refuses (a custom classify calling an opaque response sent) keeps the original.
+      if (!copy) {
+        try {
+          copy = new Response(body ?? null, { status: response.status, statusText: response.statusText, headers: response.headers });
+        } catch {
+          copy = response;
+        }
+      }
+      return copy;
+    },
+  };
+}
+
+function tellHandedOver(c: DeliveryContext, ready: Ready, views: HandedOverDetail['task'][], queuedAs: string): void {
+  ready.forEach(({ entry }, i) => {
+    const pending = c.index.get(Number(entry.id));
+    if (pending) c.index.remove(pending);
+    const detail: HandedOverDetail = { task: views[i]!, queuedAs, attempts: entry.attempts };
+    c.emit('handed-over', detail);
+    c.coordination.post({ type: 'handed-over', detail });
+  });
+}
+
+async function retry(
+  c: DeliveryContext,
+  ready: Ready,
+  { delayMs, cause }: Extract<Verdict, { kind: 'retry' }>,
+  extra: { readonly status?: number; readonly error?: string },
+  { lease, run }: Attempt,
+): Promise<void> {
+  const { index } = c;
+  await lease.release(ready.map((r) => r.entry.id), { delayMs });
+  run.retried += ready.length;
+  const now = c.options.clock.now();
+  for (const { entry, task } of ready) {
+    const pending = index.get(Number(entry.id));
+    if (pending) {
+      pending.last = extra;
+      index.wait(pending, now + delayMs, cause);
+      if (run.parked) {
+        index.park(pending);
+        run.parked.add(pending);
+      }
+    }
+    const detail: RetryDetail = { task: publicTask(task), attempts: entry.attempts, delayMs, ...extra };
+    c.emit('retry', detail);
+  }
+}

@@ -1,0 +1,125 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MemoryStore } from '../../src/stores/memory/memory-store.js';
+import { Outbox } from '../../src/outbox/outbox.js';
+import { silentServer } from './fault-server.js';
+import { rig, type Rig } from './helpers.js';
+
+let r: Rig;
+beforeEach(async () => {
+  r = await rig({ timeoutMs: 5000 });
+});
+afterEach(() => r.teardown());
+
+/** Resolves true if `promise` settles within `ms` of real time, false otherwise. */
+const within = (promise: Promise<unknown>, ms: number) =>
+  Promise.race([promise.then(() => true, () => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms))]);
+
+/** Lets the I/O of a request in flight happen (the fake clock does not move meanwhile). */
+const io = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+describe('timeoutMs bounds the whole attempt', () => {
+  it('a 200 whose body stalls is not sent: at the limit the attempt is aborted and retried', async () => {
+    r.server.next({ status: 200, stallBody: 'half a bo' });
+    const id = await r.outbox.enqueue({ url: '/x' });
+    const flushing = r.outbox.flush();
+    await r.server.waitFor(1);
+    await io();
+    expect(r.events('sent')).toEqual([]);
+    r.clock.advance(5000);
+    expect(await flushing).toMatchObject({ sent: 0, retried: 1, remaining: 1 });
+    expect(r.events('sent')).toEqual([]);
+    expect(r.events('retry')).toMatchObject([{ task: { id }, error: expect.stringMatching(/5000 ms/) }]);
+    expect(r.outbox.online).toBe(true);
+    r.clock.advance(500);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1 });
+    expect(r.events('sent')).toMatchObject([{ task: { id }, attempts: 2 }]);
+  });
+
+  it("a 'sent' listener gets the whole body, read before the verdict, whenever it reads it", async () => {
+    r.server.next({ status: 201, body: '{"id":42}' });
+    await r.outbox.enqueue({ url: '/x' });
+    const responses: Response[] = [];
+    r.outbox.addEventListener('sent', (e) => responses.push(e.detail.response!));
+    await r.outbox.flush();
+    await io();
+    expect(responses[0]!.status).toBe(201);
+    expect(await responses[0]!.json()).toEqual({ id: 42 });
+  });
+
+  it('a 500 whose body stalls is retried, and the flush still settles at the limit', async () => {
+    r.server.next({ status: 500, stallBody: 'x' });
+    await r.outbox.enqueue({ url: '/x' });
+    const flushing = r.outbox.flush();
+    await r.server.waitFor(1);
+    await io();
+    r.clock.advance(5000);
+    expect(await within(flushing, 2000)).toBe(true);
+    expect(await flushing).toMatchObject({ retried: 1 });
+  });
+
+  it('a headers() provider that never resolves: the attempt times out (a retry), nothing is sent', async () => {
+    await r.reopen({ headers: () => new Promise(() => undefined) });
+    await r.outbox.enqueue({ url: '/x' });
+    const flushing = r.outbox.flush();
+    await io();
+    r.clock.advance(5000);
+    expect(await flushing).toMatchObject({ retried: 1, dead: 0 });
+    expect(r.calls).toEqual([]);
+    expect(r.outbox.online).toBe(true);
+  });
+
+  it('an onBeforeSend that never resolves: the attempt times out (a retry)', async () => {
+    await r.reopen({ onBeforeSend: () => new Promise(() => undefined) });
+    await r.outbox.enqueue({ url: '/x' });
+    const flushing = r.outbox.flush();
+    await io();
+    r.clock.advance(5000);
+    expect(await flushing).toMatchObject({ retried: 1, dead: 0 });
+    expect(r.calls).toEqual([]);
+  });
+});
+
+describe('flush(), stop() and close() always settle', () => {
+  it('against a server that accepts the connection and never says a word', async () => {
+    const silent = await silentServer();
+    try {
+      await r.reopen({ baseUrl: silent.url });
+      await r.outbox.enqueueMany([{ url: '/a', group: 'a' }, { url: '/b', group: 'b' }]);
+      r.outbox.start();
+      const flushing = r.outbox.flush();
+      while (silent.connections() < 2) await io();
+      const closing = r.outbox.close();
+      expect(await within(closing, 100)).toBe(false);
+      r.clock.advance(5000);
+      expect(await within(Promise.all([flushing, closing]), 2000)).toBe(true);
+    } finally {
+      await silent.close();
+    }
+  });
+
+  it('stop() against a body that stalls', async () => {
+    r.server.next({ status: 200, stallBody: 'x' });
+    r.outbox.start();
+    await r.outbox.enqueue({ url: '/x' });
+    await r.server.waitFor(1);
+    await io();
+    const stopping = r.outbox.stop();
+    r.clock.advance(5000);
+    expect(await within(stopping, 2000)).toBe(true);
+    expect(r.events('sent')).toEqual([]);
+  });
+
+  it('on the real clock: a flush against a silent server settles within timeoutMs and a small margin', async () => {
+    const silent = await silentServer();
+    const outbox = await Outbox.open({ name: 'real', store: new MemoryStore(), baseUrl: silent.url, timeoutMs: 300 });
+    try {
+      await outbox.enqueue({ url: '/x' });
+      const started = performance.now();
+      expect(await outbox.flush()).toMatchObject({ retried: 1 });
+      expect(performance.now() - started).toBeLessThan(300 + 700);
+    } finally {
+      await outbox.close();
+      await silent.close();
+    }
+  });
+});

@@ -1,0 +1,140 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FileStore } from '../../src/fs.js';
+import { Outbox } from '../../src/outbox/outbox.js';
+import type { HttpTask } from '../../src/outbox/task.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { rig, type Rig } from './helpers.js';
+
+let r: Rig;
+beforeEach(async () => {
+  r = await rig();
+});
+afterEach(() => r.teardown());
+
+describe('Outbox.enqueue() refuses what cannot be sent, storing nothing', () => {
+  it('header injection attempts, bad ids, credentials in the URL, forbidden methods, unknown mode', async () => {
+    const refused: HttpTask[] = [
+      { url: '/x', headers: { 'x-note': 'a\r\nx-admin: true' } },
+      { url: '/x', headers: { 'x-note': 'ok\nGET /admin HTTP/1.1' } },
+      { url: '/x', headers: { 'x-note': 'nul\0byte' } },
+      { url: '/x', headers: { 'x-note': 'snow \u2603' } },
+      { url: '/x', headers: { 'x no': 'spaces' } },
+      { url: '/x', id: 'two\r\nlines' },
+      { url: '/x', id: 'a,b' },
+      { url: `${r.server.url.replace('//', '//user:pw@')}/x` },
+      { url: '/x', method: 'TRACE' },
+      { url: '/x', method: 'CONNECT' },
+      { url: '/x', mode: 'websocket' as 'cors' },
+      { url: '/x', credentials: 'sometimes' as 'omit' },
+      { url: '/x', method: 'GET', body: 'x' },
+    ];
+    for (const task of refused) {
+      await expect(r.outbox.enqueue(task), JSON.stringify(task)).rejects.toMatchObject({ code: 'ERR_INVALID_TASK' });
+    }
+    // All or nothing: one bad task refuses the lot.
+    await expect(r.outbox.enqueueMany([{ url: '/ok' }, refused[0]!])).rejects.toMatchObject({ code: 'ERR_INVALID_TASK' });
+    expect(await r.outbox.size()).toBe(0);
+    await r.outbox.flush();
+    expect(r.server.received).toEqual([]);
+  });
+
+  it('a Request whose Idempotency-Key is unusable is refused too', async () => {
+    const request = new Request(`${r.server.url}/x`, { method: 'POST', body: 'x', headers: { 'idempotency-key': 'a,b' } });
+    await expect(r.outbox.enqueue(request)).rejects.toMatchObject({ code: 'ERR_INVALID_TASK' });
+  });
+});
+
+describe('a request that cannot be built at send time is a verdict on that task', () => {
+  it("headers() returning a value with a line break: dead 'invalid', online, naming the header, never its value", async () => {
+    await r.reopen({ headers: () => ({ 'x-api-key': 'k3y\r\nx-injected: 1' }) });
+    await r.outbox.enqueue({ url: '/x' });
+    expect(await r.outbox.flush()).toMatchObject({ dead: 1, retried: 0 });
+    expect(r.calls).toEqual([]);
+    expect(r.outbox.online).toBe(true);
+    const [letter] = await r.outbox.dead.list();
+    expect(letter).toMatchObject({ reason: 'invalid', error: expect.stringContaining('x-api-key') });
+    expect(letter!.error).not.toContain('k3y');
+  });
+
+  it("headers() throwing (even a TypeError, what fetch's network errors are): dead 'invalid', not offline", async () => {
+    await r.reopen({
+      headers: () => {
+        throw new TypeError('token store unavailable');
+      },
+    });
+    await r.outbox.enqueue({ url: '/x' });
+    expect(await r.outbox.flush()).toMatchObject({ dead: 1 });
+    expect(r.outbox.online).toBe(true);
+    expect(r.events('offline')).toEqual([]);
+    expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'invalid', error: expect.stringContaining('token store unavailable') }]);
+  });
+
+  it("onBeforeSend throwing or returning an invalid task: dead 'invalid', and the group goes on", async () => {
+    await r.reopen({
+      onBeforeSend: (task) => {
+        if (task.id === 'a') throw new Error('no local id yet');
+        if (task.id === 'b') return { ...task, headers: { 'x-bad': 'line\nbreak' } };
+        return task;
+      },
+    });
+    await r.outbox.enqueueMany([
+      { url: '/a', id: 'a', group: 'g' },
+      { url: '/b', id: 'b', group: 'g' },
+      { url: '/c', id: 'c', group: 'g' },
+    ]);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, dead: 2, remaining: 0 });
+    expect(r.server.delivered.map((x) => x.key)).toEqual(['c']);
+    const dead = await r.outbox.dead.list();
+    expect(dead.map((d) => [d.task.id, d.reason])).toEqual([
+      ['a', 'invalid'],
+      ['b', 'invalid'],
+    ]);
+    expect(dead[0]!.error).toContain('no local id yet');
+  });
+});
+
+/** Every byte under `dir`, as one string. */
+function everything(dir: string): string {
+  let out = '';
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    out += statSync(path).isDirectory() ? everything(path) : readFileSync(path).toString('latin1');
+  }
+  return out;
+}
+
+describe('secrets never reach storage, also inside error text', () => {
+  it('a transport error quoting a headers() value is scrubbed from dead letters, events and list()', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-secrets-'));
+    const secret = 'Bearer sk_live_0123456789';
+    const clock = new FakeClock();
+    // As undici words it when a value is refused: the value, quoted, in the message.
+    const transport: typeof fetch = async (_input, init) => {
+      const value = (init?.headers as Record<string, string>).authorization!;
+      throw new TypeError(`Headers.append: "${value}" is an invalid header value.`);
+    };
+    const outbox = await Outbox.open({ name: 'api', store: new FileStore({ dir }), clock, baseUrl: r.server.url, fetch: transport, headers: () => ({ authorization: secret }), retry: { maxAttempts: 2 } });
+    try {
+      const errors: string[] = [];
+      outbox.addEventListener('retry', (e) => errors.push(e.detail.error!));
+      outbox.addEventListener('dead', (e) => errors.push(e.detail.error!));
+      await outbox.enqueue({ url: '/x' });
+      await outbox.flush();
+      const [listed] = await outbox.list();
+      expect(listed!.lastError).toContain('[redacted]');
+      clock.advance(300_000);
+      await outbox.flush();
+      const [letter] = await outbox.dead.list();
+      expect(letter!.error).toMatch(/Headers\.append: "\[redacted\]"/);
+      expect(errors).toHaveLength(2);
+      for (const text of [...errors, listed!.lastError!, letter!.error!]) expect(text).not.toContain('sk_live');
+      expect(everything(dir)).not.toContain('sk_live');
+    } finally {
+      await outbox.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
