@@ -2,6 +2,7 @@ import type { Lease } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
 import { parseIds } from '../core/ids.js';
 import type { ToDead } from './delivery.js';
+import type { DeadDetail } from './events.js';
 import type { PendingIndex } from './pending.js';
 import { publicTask, type HttpTask, type StoredTask } from './task.js';
 
@@ -144,4 +145,16 @@ export async function moveToDead(
     if (pending) index.remove(pending);
   }
   return records;
+}
+
+/** What a 'dead' event says of `record`. */
+export function deadDetail({ task, reason, status, attempts, error, location }: DeadRecord): DeadDetail {
+  return {
+    task: publicTask(task),
+    reason,
+    attempts,
+    ...(status !== undefined && { status }),
+    ...(error !== undefined && { error }),
+    ...(location !== undefined && { location }),
+  };
 }

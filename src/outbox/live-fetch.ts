@@ -1,33 +1,86 @@
+import type { Clock } from '../core/clock.js';
 import { randomId } from '../core/ids.js';
+import { Deadline, isTimeout } from './deadline.js';
 import { isNetworkError } from './send.js';
 import { taskFromRequest, type HttpTask } from './task.js';
+
+/** The request header that names a live request's group (`Outbox.fetch`); never sent, never stored. */
+export const GROUP_HEADER = 'sluice-group';
 
 /** What a live request needs of its outbox. */
 export interface LiveFetchContext {
   readonly transport: typeof fetch;
+  readonly clock: Clock;
+  readonly timeoutMs: number;
+  /** The group from `Outbox.fetch`'s options (wins over the 'Sluice-Group' header). */
+  readonly group: string | undefined;
+  /** True when tasks of `group` are pending: a live request of that group must queue behind them. */
+  readonly behind: (group: string | undefined) => Promise<boolean>;
   /** A response came (`ok` when 2xx), or a network error (`response` false). */
   readonly saw: (response: boolean, ok?: boolean) => void;
   readonly enqueue: (task: HttpTask) => Promise<string>;
 }
 
 /**
- * `Outbox.fetch`: the request goes to the network now; when it fails with a network error it is stored as a task and
- * answered with a 202 whose 'Sluice-Queued' header holds the task id (a service worker's fetch handler). The live
- * try carries the Idempotency-Key the stored task keeps: if its response was lost, the retry is deduplicated.
+ * `Outbox.fetch`: the request goes to the network now, unless tasks of its group wait (then it is stored behind them,
+ * so the group's order holds between live and stored requests). When it fails with a network error, or no response
+ * comes within `timeoutMs`, it is stored as a task; either way a stored request is answered with a 202 whose
+ * 'Sluice-Queued' header holds the task id (a service worker's fetch handler). The live try carries the
+ * Idempotency-Key the stored task keeps: if its response was lost, the retry is deduplicated. The response's body
+ * must arrive within `timeoutMs` too: the request is aborted at the limit.
  */
 export async function liveFetch(request: Request, c: LiveFetchContext): Promise<Response> {
-  const task = await taskFromRequest(request);
-  task.id ??= randomId() + randomId();
   const headers = new Headers(request.headers);
-  headers.set('idempotency-key', task.id);
-  try {
-    const response = await c.transport(new Request(request, { headers }));
-    c.saw(true, response.ok);
-    return response;
-  } catch (error) {
-    if (!isNetworkError(error)) throw error;
-    c.saw(false);
+  const group = c.group ?? headers.get(GROUP_HEADER) ?? undefined;
+  headers.delete(GROUP_HEADER);
+  // One copy without the group header, for both the stored task (read from a clone) and the live request.
+  const live = new Request(request, { headers });
+  const task = await taskFromRequest(live);
+  task.id ??= randomId() + randomId();
+  if (group !== undefined) task.group = group;
+  const queue = async () => {
     const id = await c.enqueue(task);
     return new Response(null, { status: 202, statusText: 'Accepted', headers: { 'Sluice-Queued': id } });
+  };
+  if (await c.behind(group)) return queue();
+  headers.set('idempotency-key', task.id);
+  const deadline = new Deadline(c.clock, c.timeoutMs);
+  const signal = live.signal ? anySignal(live.signal, deadline.signal) : deadline.signal;
+  try {
+    const response = await c.transport(new Request(live, { headers, signal }));
+    c.saw(true, response.ok);
+    return bounded(response, deadline);
+  } catch (error) {
+    if (live.signal?.aborted) throw error;
+    if (isTimeout(error) || deadline.expired) return queue();
+    if (!isNetworkError(error)) throw error;
+    c.saw(false);
+    return queue();
   }
+}
+
+/**
+ * `response`, its body still bounded by `deadline` (the request's signal errors it at the limit), and the deadline
+ * ended once the body is read, so that no timer outlives the exchange (one would keep a Node process alive).
+ */
+function bounded(response: Response, deadline: Deadline): Response {
+  if (!response.body || response.status < 200 || response.status > 599) {
+    if (!response.body) deadline.end();
+    return response;
+  }
+  const body = response.body.pipeThrough(new TransformStream({ flush: () => deadline.end() }));
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+}
+
+/** Aborts when either signal does (AbortSignal.any where the platform has it). */
+function anySignal(a: AbortSignal, b: AbortSignal): AbortSignal {
+  const any = (AbortSignal as { any?: (signals: AbortSignal[]) => AbortSignal }).any;
+  if (any) return any([a, b]);
+  const controller = new AbortController();
+  const abort = (from: AbortSignal) => () => controller.abort(from.reason);
+  if (a.aborted) controller.abort(a.reason);
+  else if (b.aborted) controller.abort(b.reason);
+  a.addEventListener('abort', abort(a), { once: true });
+  b.addEventListener('abort', abort(b), { once: true });
+  return controller.signal;
 }

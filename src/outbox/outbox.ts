@@ -5,13 +5,13 @@ import { serial } from '../core/serial.js';
 import type { Store } from '../core/store.js';
 import { TypedEventTarget } from '../core/typed-events.js';
 import { check, isBoolean, limit as count, optional, optionsObject, text, withMethods } from '../core/validate.js';
-import { DeadLetters, moveToDead, type DeadRecord } from './dead-letters.js';
+import { DeadLetters, deadDetail, moveToDead, type DeadRecord } from './dead-letters.js';
 import type { DeliveryRun, ToDead } from './delivery.js';
 import { Deliverer } from './deliverer.js';
-import type { DeadDetail, FlushOptions, FlushResult, OutboxEventMap, PendingTask, SentDetail } from './events.js';
+import type { FlushOptions, FlushResult, OutboxEventMap, PendingTask, SentDetail } from './events.js';
 import { resolveOutboxOptions, type OutboxOptions, type ResolvedOutboxOptions } from './options.js';
 import { UnloadSender } from './page-hide.js';
-import { PendingIndex } from './pending.js';
+import { laneOf, PendingIndex } from './pending.js';
 import { PendingStore } from './pending-store.js';
 import { liveFetch } from './live-fetch.js';
 import { isRequest, normaliseTask, publicTask, taskFromRequest, type HttpTask, type StoredTask } from './task.js';
@@ -138,13 +138,23 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   }
 
   /**
-   * Tries the network now; on a network error, stores the request and resolves a 202 whose 'Sluice-Queued' header
-   * holds the task id (for service-worker fetch handlers). Responses, even 5xx ones, are returned as they are.
+   * For service-worker fetch handlers: tries the network now and returns the response (any status); on a network error,
+   * or no response within `timeoutMs`, stores the request and resolves a 202 whose 'Sluice-Queued' header holds the
+   * task id. A request of a group with tasks waiting is stored behind them at once (202), so a group's order holds
+   * between live and stored requests; its group is `init.group`, else its 'Sluice-Group' header (never sent or
+   * stored), else the default group.
    */
-  fetch(input: Request | string, init?: RequestInit): Promise<Response> {
+  fetch(input: Request | string, init?: RequestInit & { readonly group?: string }): Promise<Response> {
     this.#checkOpen();
-    return liveFetch(new Request(input, init), {
+    const { group, ...rest } = init ?? {};
+    check({ group }, { group: optional(text) });
+    const o = this.#options;
+    return liveFetch(new Request(input, rest), {
       transport: this.#transport(),
+      clock: o.clock,
+      timeoutMs: o.timeoutMs,
+      group,
+      behind: (g) => this.#serial(() => this.#pending.holds(laneOf({ group: g }, o.ordering))),
       saw: (response, ok) => this.#deliverer.saw(response, ok),
       enqueue: (task) => this.enqueue(task),
     });
@@ -236,15 +246,8 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     if (list.length === 0) return;
     const records = await moveToDead(this.#deadQueue, this.#queue, this.#index, list, lease, this.#options.clock.now());
     run.dead += list.length;
-    for (const { task, reason, status, attempts, error, location } of records) {
-      const detail: DeadDetail = {
-        task: publicTask(task),
-        reason,
-        attempts,
-        ...(status !== undefined && { status }),
-        ...(error !== undefined && { error }),
-        ...(location !== undefined && { location }),
-      };
+    for (const record of records) {
+      const detail = deadDetail(record);
       this.dispatchEvent(new CustomEvent('dead', { detail }));
       this.#deliverer.post({ type: 'dead', detail });
     }

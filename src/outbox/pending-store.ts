@@ -38,6 +38,13 @@ export class PendingStore {
     for (const e of await this.#queue.list(last < 0 ? {} : { after: String(last) })) this.#add(e);
   }
 
+  /** Whether tasks of `lane` are pending (in flight included), as far as every handle's pushes are known. */
+  async holds(lane: string | undefined): Promise<boolean> {
+    if (lane === undefined) return false;
+    await this.catchUp();
+    return this.#index.holds(lane);
+  }
+
   /**
    * Stores `tasks`; resolves the tasks that leave for it: older pending tasks (and earlier ones of `tasks`) with the
    * same key, as 'superseded', and the oldest tasks 'drop-oldest' evicts, as 'evicted'. Rejects

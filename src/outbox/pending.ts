@@ -38,7 +38,7 @@ export interface Pending {
 const RANK = { high: 0, normal: 1, low: 2 } as const;
 
 /** The ordering lane of a task: tasks of one lane go out in queue order, and a lane waits for no other. */
-export function laneOf(task: StoredTask, ordering: Ordering): string | undefined {
+export function laneOf(task: { readonly group?: string | undefined }, ordering: Ordering): string | undefined {
   if (ordering === 'none') return undefined;
   return ordering === 'fifo' ? '' : (task.group ?? '');
 }
@@ -100,6 +100,11 @@ export class PendingIndex {
   /** Pending tasks in queue order. */
   values(): IterableIterator<Pending> {
     return this.#tasks.values();
+  }
+
+  /** True while `lane` holds pending tasks (in flight included): a request of that lane must wait behind them. */
+  holds(lane: string | undefined): boolean {
+    return lane !== undefined && this.#lanes.has(lane);
   }
 
   /** Pending tasks with coalescing key `key`. */

@@ -1,0 +1,92 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { silentServer } from './fault-server.js';
+import { rig, type Rig } from './helpers.js';
+
+let r: Rig;
+beforeEach(async () => {
+  r = await rig({ timeoutMs: 5000 });
+});
+afterEach(() => r.teardown());
+
+const io = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+describe('Outbox.fetch() and the order of a group', () => {
+  it('a live request of a group with queued tasks is queued behind them (202), and goes after them', async () => {
+    r.server.next({ status: 503 });
+    await r.outbox.enqueue({ url: '/first', group: 'note-1' });
+    await r.outbox.flush();
+    const response = await r.outbox.fetch(`${r.server.url}/second`, { method: 'POST', body: 'x', group: 'note-1' });
+    expect(response.status).toBe(202);
+    const id = response.headers.get('Sluice-Queued');
+    expect(r.server.received.map((x) => x.path)).toEqual(['/first']);
+    r.clock.advance(500);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 2, remaining: 0 });
+    expect(r.server.delivered.map((x) => x.path)).toEqual(['/first', '/second']);
+    expect(r.server.delivered[1]!.key).toBe(id);
+  });
+
+  it("its group may come in a 'Sluice-Group' header, which is neither sent nor stored", async () => {
+    await r.outbox.enqueue({ url: '/first', group: 'g' });
+    const response = await r.outbox.fetch(new Request(`${r.server.url}/second`, { method: 'POST', body: 'x', headers: { 'Sluice-Group': 'g', 'x-kept': '1' } }));
+    expect(response.status).toBe(202);
+    expect(await r.outbox.list()).toMatchObject([{ url: `${r.server.url}/first`, group: 'g' }, { url: `${r.server.url}/second`, group: 'g' }]);
+    await r.outbox.flush();
+    const second = r.server.received[1]!;
+    expect(second.headers['sluice-group']).toBeUndefined();
+    expect(second.headers['x-kept']).toBe('1');
+  });
+
+  it('with nothing queued for its group, it goes to the network first, whatever other groups hold', async () => {
+    r.server.next({ status: 503 });
+    await r.outbox.enqueue({ url: '/other', group: 'other' });
+    await r.outbox.flush();
+    const response = await r.outbox.fetch(new Request(`${r.server.url}/live`, { method: 'POST', body: 'x', headers: { 'Sluice-Group': 'mine' } }));
+    expect(response.status).toBe(200);
+    expect(r.server.received.at(-1)!.headers['sluice-group']).toBeUndefined();
+  });
+
+  it("a request without a group is in the default group: behind the default group's tasks", async () => {
+    await r.outbox.enqueue({ url: '/queued' });
+    expect((await r.outbox.fetch(`${r.server.url}/live`, { method: 'POST', body: 'x' })).status).toBe(202);
+    expect((await r.outbox.fetch(`${r.server.url}/live`, { method: 'POST', body: 'x', group: 'elsewhere' })).status).toBe(200);
+  });
+
+  it("with ordering 'none' there is no order to keep: it goes to the network", async () => {
+    await r.reopen({ ordering: 'none' });
+    await r.outbox.enqueue({ url: '/queued' });
+    expect((await r.outbox.fetch(`${r.server.url}/live`, { method: 'POST', body: 'x' })).status).toBe(200);
+  });
+});
+
+describe('Outbox.fetch() never hangs', () => {
+  it('against a server that never answers: at timeoutMs the request is stored and answered 202', async () => {
+    const silent = await silentServer();
+    try {
+      const answer = r.outbox.fetch(`${silent.url}/x`, { method: 'POST', body: 'payload' });
+      while (silent.connections() < 1) await io();
+      r.clock.advance(5000);
+      const response = await answer;
+      expect(response.status).toBe(202);
+      expect(await r.outbox.list()).toMatchObject([{ id: response.headers.get('Sluice-Queued'), url: `${silent.url}/x` }]);
+      expect(r.outbox.online).toBe(true);
+    } finally {
+      await silent.close();
+    }
+  });
+
+  it("a response whose body stalls: reading it fails at timeoutMs instead of hanging", async () => {
+    r.server.next({ status: 200, stallBody: 'part' });
+    const response = await r.outbox.fetch(`${r.server.url}/x`, { method: 'POST', body: 'x' });
+    const reading = response.text();
+    await io();
+    r.clock.advance(5000);
+    await expect(reading).rejects.toBeDefined();
+  });
+
+  it('leaves no timer behind once the body is read', async () => {
+    r.server.next({ status: 200, body: 'ok' });
+    const response = await r.outbox.fetch(`${r.server.url}/x`, { method: 'POST', body: 'x' });
+    expect(await response.text()).toBe('ok');
+    expect(r.clock.pending).toBe(0);
+  });
+});
