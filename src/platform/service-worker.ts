@@ -22,6 +22,8 @@ export interface BackgroundSyncOptions {
 
 interface SyncEvent extends Event {
   readonly tag: string;
+  /** True on the browser's last attempt for this registration: no sync event follows, whatever it resolves. */
+  readonly lastChance?: boolean;
   waitUntil(promise: Promise<unknown>): void;
 }
 
@@ -37,7 +39,9 @@ interface ServiceWorkerScope extends EventTarget {
 /**
  * Delivers `outbox` from a service worker. Where Background Sync exists, the tag is registered after each enqueue
  * and on start-up when tasks wait, and each `sync` event flushes inside `waitUntil`, rejecting while tasks remain so
- * that the browser tries again later. Where it does not, the outbox is flushed on start-up, on `online`, and on a
+ * that the browser tries again later (except on `event.lastChance`, after which no sync follows). A sync event, like
+ * every trigger here, means the network is back: tasks a network failure held back go at once, while waits a server
+ * asked for (a Retry-After, a 503's backoff) are kept. Where it does not, the outbox is flushed on start-up, on `online`, and on a
  * `{ type: 'sluice:flush' }` message from a page. Returns a function that stops listening.
  *
  * `outbox` may be the promise `Outbox.open` returns: a service worker must add its event listeners while its script
@@ -83,8 +87,9 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
       if (syncEvent.tag !== tag) return;
       syncEvent.waitUntil(
         ready.then((o) => o.flush({ reachable: true })).then((result) => {
-          if (result.remaining > 0) {
-            // Rejecting asks the browser to fire the sync again later, with its own backoff.
+          // Rejecting asks the browser to fire the sync again later, with its own backoff; on its last chance none
+          // follows, so there is nothing to ask: what remains goes on the next enqueue, start-up or page message.
+          if (result.remaining > 0 && !syncEvent.lastChance) {
             throw new SluiceError('ERR_STORAGE', `${result.remaining} tasks are still waiting to be delivered.`);
           }
         }),

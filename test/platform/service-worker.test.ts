@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { backgroundSync } from '../../src/sw.js';
 import { SluiceError } from '../../src/index.js';
+import { rig, type Rig } from '../outbox/helpers.js';
 
 /** An outbox double: counts flushes and answers with a scripted result. */
 class FakeOutbox extends EventTarget {
@@ -62,6 +63,17 @@ describe('backgroundSync()', () => {
     expect(outbox.flushes).toBe(2);
   });
 
+  it('on event.lastChance it resolves even with tasks left: no sync follows, the fallbacks take over', async () => {
+    const scope = Object.assign(new EventTarget(), { registration: { sync: { register: async () => undefined } } });
+    const outbox = new FakeOutbox();
+    outbox.remaining = 3;
+    backgroundSync(outbox, { tag: 'api', scope });
+    const last = new Extendable('sync', { tag: 'api', lastChance: true });
+    scope.dispatchEvent(last);
+    await expect(last.promises[0]).resolves.toBeUndefined();
+    expect(outbox.flushes).toBe(1);
+  });
+
   it('without Background Sync: flushes on start-up, on online, and on a sluice:flush message', async () => {
     const scope = new EventTarget();
     const outbox = new FakeOutbox();
@@ -98,5 +110,77 @@ describe('backgroundSync(outboxPromise)', () => {
     await Promise.all(message.promises);
     await tick();
     expect(outbox.flushes).toBe(2); // start-up and the message
+  });
+});
+
+describe('backgroundSync() with a real outbox (Node, an injected scope)', () => {
+  let r: Rig;
+  beforeEach(async () => {
+    r = await rig();
+  });
+  afterEach(() => r.teardown());
+
+  /** A task the network failed (refused), and one the server asked to wait an hour (429, Retry-After). */
+  async function twoWaits(): Promise<{ network: string; server: string }> {
+    r.server.plan('server', [{ status: 429, headers: { 'retry-after': '3600' } }]);
+    const server = await r.outbox.enqueue({ url: '/server', id: 'server', group: 'a' });
+    await r.outbox.flush();
+    await r.server.down();
+    const network = await r.outbox.enqueue({ url: '/network', id: 'network', group: 'b' });
+    await r.outbox.flush();
+    await r.server.up();
+    expect(r.outbox.online).toBe(false);
+    return { network, server };
+  }
+
+  it('a sync event sends what the network held back at once, keeps the wait the server asked for, and rejects', async () => {
+    const { network } = await twoWaits();
+    const scope = Object.assign(new EventTarget(), { registration: { sync: { register: async () => undefined } } });
+    backgroundSync(r.outbox, { tag: 'api', scope });
+    const sync = new Extendable('sync', { tag: 'api' });
+    scope.dispatchEvent(sync);
+    await expect(sync.promises[0]).rejects.toMatchObject({ code: 'ERR_STORAGE' });
+    expect(r.server.delivered.map((x) => x.key)).toEqual([network]);
+    expect(await r.outbox.list()).toMatchObject([{ id: 'server', state: 'retrying' }]);
+    // The server's hour is honoured; only then does it go.
+    r.clock.advance(3600_000);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, remaining: 0 });
+  });
+
+  it('the same on its last chance, but it resolves', async () => {
+    await twoWaits();
+    const scope = Object.assign(new EventTarget(), { registration: { sync: { register: async () => undefined } } });
+    backgroundSync(r.outbox, { tag: 'api', scope });
+    const sync = new Extendable('sync', { tag: 'api', lastChance: true });
+    scope.dispatchEvent(sync);
+    await expect(sync.promises[0]).resolves.toBeUndefined();
+    expect(await r.outbox.size()).toBe(1);
+  });
+
+  it('without Background Sync: start-up, online and a page message each send what the network held back', async () => {
+    const { network } = await twoWaits();
+    const scope = new EventTarget();
+    backgroundSync(r.outbox, { scope });
+    for (let i = 0; i < 20 && r.server.delivered.length === 0; i++) await tick();
+    expect(r.server.delivered.map((x) => x.key)).toEqual([network]);
+    expect(await r.outbox.size()).toBe(1);
+    // Another network failure; the platform's 'online' sends it at once.
+    await r.server.down();
+    await r.outbox.enqueue({ url: '/again', id: 'again', group: 'c' });
+    await r.outbox.flush();
+    await r.server.up();
+    scope.dispatchEvent(new Event('online'));
+    for (let i = 0; i < 20 && r.server.delivered.length === 1; i++) await tick();
+    expect(r.server.delivered.map((x) => x.key)).toEqual([network, 'again']);
+    // And a page's message, the same.
+    await r.server.down();
+    await r.outbox.enqueue({ url: '/third', id: 'third', group: 'd' });
+    await r.outbox.flush();
+    await r.server.up();
+    const message = new Extendable('message', { data: { type: 'sluice:flush' } });
+    scope.dispatchEvent(message);
+    await Promise.all(message.promises);
+    expect(r.server.delivered.map((x) => x.key)).toEqual([network, 'again', 'third']);
+    expect(await r.outbox.list()).toMatchObject([{ id: 'server', state: 'retrying' }]);
   });
 });
