@@ -13,4 +13,4 @@ export type { RedirectPolicy } from './outbox/redirects.js';
 export type { HttpTask } from './outbox/task.js';
 export type { Classify, Verdict } from './outbox/classify.js';
 export type { DeadLetters, DeadLetter, DeadReason } from './outbox/dead-letters.js';
-export type { OutboxEventMap, FlushOptions, FlushResult, PendingTask, SentDetail, RetryDetail, DeadDetail, HandedOverDetail, TaskView } from './outbox/events.js';
+export type { OutboxEventMap, FlushOptions, FlushResult, ListPendingOptions, PendingTask, SentDetail, RetryDetail, DeadDetail, HandedOverDetail, TaskView } from './outbox/events.js';

@@ -95,6 +95,24 @@ export interface PendingTask {
   readonly lastError?: string;
 }
 
+/** Options of `Outbox.list`. */
+export interface ListPendingOptions {
+  /** Only tasks of this group. @default every group */
+  readonly group?: string;
+  /** At most this many. @default Infinity */
+  readonly limit?: number;
+  /** Only tasks in this state, or in any of these. @default every state */
+  readonly state?: PendingTask['state'] | readonly PendingTask['state'][];
+}
+
+const STATE_NAMES: readonly string[] = ['ready', 'sending', 'retrying', 'scheduled'];
+
+/** The rule `ListPendingOptions.state` is checked by. */
+export const STATES: readonly [string, (value: unknown) => boolean] = [
+  "'ready', 'sending', 'retrying' or 'scheduled', or an array of them",
+  (value) => (Array.isArray(value) ? value : [value]).every((s) => STATE_NAMES.includes(s as string)),
+];
+
 export interface OutboxEventMap {
   /** Tasks of this handle are stored (what service-worker glue registers a sync for). */
   enqueue: CustomEvent<{ readonly ids: readonly string[] }>;

@@ -8,7 +8,7 @@ import { check, isBoolean, limit as count, optional, optionsObject, text, withMe
 import { DeadLetters, deadDetail, moveToDead, type DeadRecord } from './dead-letters.js';
 import type { DeliveryRun, ToDead } from './delivery.js';
 import { Deliverer } from './deliverer.js';
-import type { FlushOptions, FlushResult, OutboxEventMap, PendingTask, SentDetail } from './events.js';
+import { STATES, type FlushOptions, type FlushResult, type ListPendingOptions, type OutboxEventMap, type PendingTask, type SentDetail } from './events.js';
 import { resolveOutboxOptions, type OutboxOptions, type ResolvedOutboxOptions } from './options.js';
 import { UnloadSender } from './page-hide.js';
 import { laneOf, PendingIndex } from './pending.js';
@@ -189,12 +189,15 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     return this.#queue.size();
   }
 
-  /** Pending tasks in queue order (at most `limit`, of one `group`): for a UI or an operator. Never headers or bodies. */
-  async list(options: { readonly group?: string; readonly limit?: number } = {}): Promise<PendingTask[]> {
+  /**
+   * Pending tasks in queue order (at most `limit`, of one `group`, in one `state` or any of several): for a UI or an
+   * operator. Never headers or bodies.
+   */
+  async list(options: ListPendingOptions = {}): Promise<PendingTask[]> {
     this.#checkOpen();
-    const { group, limit = Infinity } = optionsObject(options);
-    check({ group, limit }, { group: optional(text), limit: optional(count(0)) });
-    return this.#serial(() => this.#pending.list(group, limit));
+    const { group, limit = Infinity, state } = optionsObject(options);
+    check({ group, limit, state }, { group: optional(text), limit: optional(count(0)), state: optional(STATES) });
+    return this.#serial(() => this.#pending.list(group, limit, state === undefined ? undefined : [state].flat()));
   }
 
   /** Withdraws pending tasks (by task id) that are not in flight; resolves how many were removed. */

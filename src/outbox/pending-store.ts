@@ -86,13 +86,13 @@ export class PendingStore {
     });
   }
 
-  /** Pending tasks in queue order, at most `limit`, of one `group` when given. */
-  async list(group: string | undefined, limit: number): Promise<PendingTask[]> {
+  /** Pending tasks in queue order, at most `limit`, of one `group` and in one of `states` when given. */
+  async list(group: string | undefined, limit: number, states: readonly PendingTask['state'][] | undefined): Promise<PendingTask[]> {
     await this.catchUp();
     const chosen: Pending[] = [];
     for (const pending of this.#index.values()) {
       if (chosen.length >= limit) break;
-      if (group === undefined || pending.group === group) chosen.push(pending);
+      if ((group === undefined || pending.group === group) && (!states || states.includes(stateOf(pending)))) chosen.push(pending);
     }
     const entries = new Map((await this.#queue.list({ ids: chosen.map((p) => String(p.seq)) })).map((e) => [Number(e.id), e]));
     return chosen.flatMap((p) => {
@@ -130,10 +130,15 @@ export class PendingStore {
   }
 }
 
+/** Where a pending task stands, as `Outbox.list` says it. */
+function stateOf(p: Pending): PendingTask['state'] {
+  return p.state === 'busy' || p.cause === 'lease' ? 'sending' : p.cause === 'schedule' ? 'scheduled' : p.state === 'ready' ? 'ready' : 'retrying';
+}
+
 /** A pending task as `Outbox.list` shows it. */
 function view(p: Pending, entry: QueueEntry<StoredTask>): PendingTask {
   const { method, url } = entry.value;
-  const state = p.state === 'busy' || p.cause === 'lease' ? 'sending' : p.cause === 'schedule' ? 'scheduled' : p.state === 'ready' ? 'ready' : 'retrying';
+  const state = stateOf(p);
   return {
     id: p.id,
     method,

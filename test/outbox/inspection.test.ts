@@ -1,0 +1,78 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { rig, type Rig } from './helpers.js';
+
+let r: Rig;
+beforeEach(async () => {
+  r = await rig({ headers: () => ({ authorization: 'Bearer s3cret-token' }) });
+});
+afterEach(() => r.teardown());
+
+/** Four tasks: 'retrying' (a 503), 'scheduled' (notBefore), and two in flight that the server holds. */
+async function oneOfEach(): Promise<{ flushing: Promise<unknown> }> {
+  r.server.plan('retrying', [{ status: 503 }]).plan('sending', [{ hang: true }]);
+  await r.outbox.enqueue({ url: '/r', id: 'retrying', group: 'r' });
+  await r.outbox.flush();
+  await r.outbox.enqueueMany([
+    { url: '/s', id: 'sending', group: 's', headers: { 'x-task': 'kept' }, body: { private: 'body' } },
+    { url: '/n', id: 'scheduled', group: 'n', notBefore: r.clock.now() + 60_000 },
+    { url: '/q', id: 'ready', group: 'q' },
+  ]);
+  // Both free tasks go, and the server holds them: they are 'sending' until it lets go.
+  r.server.plan('ready', [{ hang: true }]);
+  const flushing = r.outbox.flush();
+  await r.server.waitFor(3);
+  return { flushing };
+}
+
+describe('Outbox.list()', () => {
+  it('shows each pending task with its state, attempts and last status, never headers or bodies', async () => {
+    const { flushing } = await oneOfEach();
+    const listed = await r.outbox.list();
+    expect(listed.map((t) => [t.id, t.state])).toEqual([
+      ['retrying', 'retrying'],
+      ['sending', 'sending'],
+      ['scheduled', 'scheduled'],
+      ['ready', 'sending'],
+    ]);
+    expect(listed[0]).toMatchObject({ method: 'POST', url: `${r.server.url}/r`, group: 'r', attempts: 1, lastStatus: 503, nextAttemptAt: r.clock.now() + 500 });
+    expect(listed[2]).toMatchObject({ nextAttemptAt: r.clock.now() + 60_000 });
+    const text = JSON.stringify(listed);
+    for (const secret of ['s3cret', 'kept', 'private', 'x-task']) expect(text).not.toContain(secret);
+    await r.server.down();
+    await flushing;
+  });
+
+  it('filters by state (one, or several), by group, and stops at limit', async () => {
+    const { flushing } = await oneOfEach();
+    expect((await r.outbox.list({ state: 'sending' })).map((t) => t.id)).toEqual(['sending', 'ready']);
+    expect((await r.outbox.list({ state: ['retrying', 'scheduled'] })).map((t) => t.id)).toEqual(['retrying', 'scheduled']);
+    expect((await r.outbox.list({ state: 'sending', limit: 1 })).map((t) => t.id)).toEqual(['sending']);
+    expect((await r.outbox.list({ group: 'n', state: 'scheduled' })).map((t) => t.id)).toEqual(['scheduled']);
+    expect(await r.outbox.list({ group: 'n', state: 'ready' })).toEqual([]);
+    await expect(r.outbox.list({ state: 'stuck' as 'ready' })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+    await r.server.down();
+    await flushing;
+  });
+
+  it("a task ready to go is 'ready'; the last error of a network failure is its lastError", async () => {
+    await r.outbox.enqueue({ url: '/a', id: 'a' });
+    expect(await r.outbox.list({ state: 'ready' })).toMatchObject([{ id: 'a', state: 'ready', attempts: 0 }]);
+    await r.server.down();
+    await r.outbox.flush();
+    expect(await r.outbox.list()).toMatchObject([{ id: 'a', state: 'retrying', attempts: 1, lastError: expect.any(String) }]);
+  });
+});
+
+describe('Outbox.remove()', () => {
+  it("withdraws pending tasks that are not in flight, and says 'change'", async () => {
+    const { flushing } = await oneOfEach();
+    let changes = 0;
+    r.outbox.addEventListener('change', () => changes++);
+    expect(await r.outbox.remove(['retrying', 'sending', 'unknown'])).toBe(1);
+    await Promise.resolve();
+    expect(changes).toBe(1);
+    expect((await r.outbox.list()).map((t) => t.id)).toEqual(['sending', 'scheduled', 'ready']);
+    await r.server.down();
+    await flushing;
+  });
+});
