@@ -189,12 +189,17 @@ export class Deliverer {
     void this.#c.serial(() => this.#dispatcher.unbuffer()).catch((error: unknown) => this.#c.emit('error', { error }));
   }
 
-  /** Nothing runs: when something may go next (undefined: nothing waits). */
+  /**
+   * Nothing runs: when something may go next (undefined: nothing waits, or nothing may go until a wake-up: told
+   * online by `setOnline(true)`, or granted the delivery lock another tab holds). A wait that ended while sending is
+   * not allowed must not set a timer: it would fire at once, again and again.
+   */
   async #idle(): Promise<number | undefined> {
     if (this.#c.index.size === 0) {
       await this.#c.empty();
       return undefined;
     }
+    if (!this.#reachability.allowed || !this.#coordination.holdsOrAlone()) return undefined;
     const wake = this.#c.index.nextWake();
     const probeAt = this.#reachability.probeAt;
     return this.#reachability.reachable ? wake : Math.max(wake ?? probeAt, probeAt);

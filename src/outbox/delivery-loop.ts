@@ -1,5 +1,8 @@
 import { after, type Clock } from '../core/clock.js';
 
+/** How long the loop waits before looking again when something was due but nothing could start. */
+const IDLE_RETRY_MS = 1000;
+
 /** What the background loop drives. */
 export interface LoopContext {
   readonly clock: Clock;
@@ -74,7 +77,9 @@ export class DeliveryLoop {
     this.#cancelTimer = undefined;
     const wake = await this.#c.idle();
     if (wake === undefined || !this.#running) return;
-    this.#cancelTimer = after(this.#c.clock, wake - this.#c.clock.now(), () => {
+    // A moment already past, after a pass that could start nothing, would be a busy loop: look again a little later.
+    const delay = wake - this.#c.clock.now();
+    this.#cancelTimer = after(this.#c.clock, delay > 0 ? delay : IDLE_RETRY_MS, () => {
       this.#cancelTimer = undefined;
       this.kick();
     });

@@ -1,0 +1,111 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Queue } from '../../src/core/queue.js';
+import { MemoryStore } from '../../src/stores/memory/memory-store.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { next, rig, type Rig } from './helpers.js';
+
+const DAY = 86_400_000;
+/** Lets promise callbacks and real I/O run while the fake clock stands still. */
+const io = (ms = 20) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Moves the clock `ms` forward in `steps`, letting the outbox work between steps; says how many timers fired. */
+async function pass(clock: FakeClock, ms: number, steps = 10): Promise<number> {
+  const before = clock.fired;
+  for (let i = 0; i < steps; i++) {
+    clock.advance(ms / steps);
+    await io(5);
+  }
+  return clock.fired - before;
+}
+
+let r: Rig;
+beforeEach(async () => {
+  r = await rig();
+});
+afterEach(() => r.teardown());
+
+describe('waits past what a timer holds (2^31 - 1 ms), in the background loop', () => {
+  it('a Retry-After of 30 days (in seconds): not sent before, sent after, and no busy loop meanwhile', async () => {
+    r.server.next({ status: 503, headers: { 'retry-after': String(30 * 86_400) } });
+    r.outbox.start();
+    const retried = next(r.outbox, 'retry');
+    await r.outbox.enqueue({ url: '/x' });
+    await retried;
+    await io();
+    expect(await pass(r.clock, 30 * DAY - 1000)).toBeLessThan(10);
+    expect(r.server.received).toHaveLength(1);
+    const sent = next(r.outbox, 'sent');
+    await pass(r.clock, 2000);
+    await sent;
+    expect(r.server.delivered).toHaveLength(1);
+  });
+
+  it('a Retry-After HTTP date two years ahead: waits, with a handful of timers', async () => {
+    const date = new Date(r.clock.now() + 730 * DAY).toUTCString();
+    r.server.next({ status: 429, headers: { 'retry-after': date } });
+    r.outbox.start();
+    const retried = next<{ delayMs: number }>(r.outbox, 'retry');
+    await r.outbox.enqueue({ url: '/x' });
+    expect((await retried).delayMs).toBe(730 * DAY);
+    await io();
+    expect(await pass(r.clock, 365 * DAY, 20)).toBeLessThan(40);
+    expect(r.server.received).toHaveLength(1);
+    expect(await r.outbox.list()).toMatchObject([{ state: 'retrying', nextAttemptAt: r.clock.now() + 365 * DAY }]);
+  });
+
+  it('notBefore three weeks ahead: sent then, not before, and no busy loop', async () => {
+    r.outbox.start();
+    await r.outbox.enqueue({ url: '/x', notBefore: r.clock.now() + 21 * DAY });
+    await io();
+    expect(await pass(r.clock, 21 * DAY - 1000)).toBeLessThan(10);
+    expect(r.server.received).toEqual([]);
+    const sent = next(r.outbox, 'sent');
+    await pass(r.clock, 2000);
+    await sent;
+  });
+
+  it('told offline (setOnline(false)) while a retry wait ends: no timer spins until told online', async () => {
+    r.server.next({ status: 503 });
+    await r.outbox.enqueue({ url: '/x' });
+    await r.outbox.flush();
+    r.outbox.setOnline(false);
+    r.outbox.start();
+    await io();
+    expect(await pass(r.clock, 60_000, 30)).toBeLessThan(3);
+    const sent = next(r.outbox, 'sent');
+    r.outbox.setOnline(true);
+    await sent;
+  });
+});
+
+describe('the queue iterator waits through long holds', () => {
+  it('a release delayed 30 days and a lease of 30 days: each comes back then, with a handful of timers', async () => {
+    const clock = new FakeClock();
+    const queue = await Queue.open<string>({ name: 'q', store: new MemoryStore(), clock });
+    try {
+      await queue.pushMany(['delayed', 'leased']);
+      const first = (await queue.take(1))!;
+      await first.release(undefined, { delayMs: 30 * DAY });
+      await queue.take(1, { leaseMs: 31 * DAY });
+      const got: string[] = [];
+      const controller = new AbortController();
+      const iterating = (async () => {
+        for await (const lease of queue.iterate({ signal: controller.signal })) {
+          got.push(...lease.entries.map((e) => e.value));
+          await lease.ack();
+        }
+      })();
+      await io();
+      expect(await pass(clock, 30 * DAY - 1000)).toBeLessThan(10);
+      expect(got).toEqual([]);
+      await pass(clock, 2000);
+      expect(got).toEqual(['delayed']);
+      expect(await pass(clock, DAY)).toBeLessThan(10);
+      expect(got).toEqual(['delayed', 'leased']);
+      controller.abort();
+      await iterating;
+    } finally {
+      await queue.close();
+    }
+  });
+});
