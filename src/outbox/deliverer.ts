@@ -1,3 +1,4 @@
+import { monotonic } from '../core/clock.js';
 import type { Lease } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
 import type { Serial } from '../core/serial.js';
@@ -40,6 +41,8 @@ export class Deliverer {
   readonly #dispatcher: Dispatcher;
   readonly #loop: DeliveryLoop;
   readonly #background = newRun(false);
+  /** The wall clock's lead over the monotonic one, when last looked at. */
+  #skew: number | undefined;
 
   constructor(context: DelivererContext) {
     this.#c = context;
@@ -182,7 +185,23 @@ export class Deliverer {
   }
 
   #fill(run: DeliveryRun): Promise<number> {
-    return this.#c.serial(() => (this.#c.closing() && !this.#loop.running && run === this.#background ? 0 : this.#dispatcher.fill(run)));
+    return this.#c.serial(() => {
+      if (this.#c.closing() && !this.#loop.running && run === this.#background) return 0;
+      this.#watchClock();
+      return this.#dispatcher.fill(run);
+    });
+  }
+
+  /**
+   * Notices the wall clock stepping back (its distance to the monotonic one shrinking by more than a second), which
+   * would stretch every retry wait by the step: those waits are moved back with it (see `PendingIndex.stepBack`). A
+   * step forward needs nothing: waits end early, which is harmless, and a machine waking from sleep looks the same.
+   */
+  #watchClock(): void {
+    const { clock } = this.#c.options;
+    const skew = clock.now() - monotonic(clock);
+    if (this.#skew !== undefined && skew < this.#skew - 1000) this.#c.index.stepBack(skew - this.#skew);
+    this.#skew = skew;
   }
 
   #unbuffer(): void {
@@ -201,7 +220,7 @@ export class Deliverer {
     }
     if (!this.#reachability.allowed || !this.#coordination.holdsOrAlone()) return undefined;
     const wake = this.#c.index.nextWake();
-    const probeAt = this.#reachability.probeAt;
+    const probeAt = this.#c.options.clock.now() + this.#reachability.probeIn();
     return this.#reachability.reachable ? wake : Math.max(wake ?? probeAt, probeAt);
   }
 }

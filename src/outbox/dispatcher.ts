@@ -96,7 +96,7 @@ export class Dispatcher {
     const now = options.clock.now();
     if (!reachability.reachable) {
       // Offline: one probe at a time, spaced by backoff.
-      if (this.#active.size > 0 || now < reachability.probeAt) return 0;
+      if (this.#active.size > 0 || reachability.probeIn() > 0) return 0;
       free = 1;
     }
     if (!(await this.#c.coordination.mayDeliver(this.#c.running()))) return 0;

@@ -1,47 +1,8 @@
 import { Heap } from '../core/heap.js';
+import { laneOf, RANK, type Ordering, type Pending, type WaitCause } from './pending-task.js';
 import { taskBytes, type StoredTask } from './task.js';
 
-export type Ordering = 'group' | 'fifo' | 'none';
-
-/**
- * Why a task waits: a network failure (a success elsewhere ends it), the server's word (a status, Retry-After), its
- * own schedule (`notBefore`), or another handle's lease on it.
- */
-export type WaitCause = 'network' | 'server' | 'schedule' | 'lease';
-
-/** A pending task as the index keeps it: what scheduling needs, without its body. */
-export interface Pending {
-  /** Its entry id in the outbox's queue, as a number: queue order. */
-  readonly seq: number;
-  readonly id: string;
-  readonly lane: string | undefined;
-  /** 0 high, 1 normal, 2 low. */
-  readonly rank: number;
-  readonly notBefore: number;
-  readonly expiresAt: number;
-  readonly key: string | undefined;
-  /** What it takes in storage, near enough for `limits`. */
-  readonly bytes: number;
-  readonly group: string | undefined;
-  /**
-   * 'ready': may go. 'busy': taken by this handle (buffered, in flight or settling). 'waiting': until `until`
-   * (a retry delay, another handle's lease, `notBefore`). 'parked': tried in this flush, not again before it ends.
-   */
-  state: 'ready' | 'busy' | 'waiting' | 'parked';
-  until: number;
-  cause: WaitCause | undefined;
-  attempts: number;
-  /** The last HTTP status or error, for `Outbox.list()` (kept in memory only). */
-  last?: { readonly status?: number; readonly error?: string };
-}
-
-const RANK = { high: 0, normal: 1, low: 2 } as const;
-
-/** The ordering lane of a task: tasks of one lane go out in queue order, and a lane waits for no other. */
-export function laneOf(task: { readonly group?: string | undefined }, ordering: Ordering): string | undefined {
-  if (ordering === 'none') return undefined;
-  return ordering === 'fifo' ? '' : (task.group ?? '');
-}
+export { laneOf, type Ordering, type Pending, type WaitCause } from './pending-task.js';
 
 /** A lane's tasks in queue order; `at` skips those gone from the front. */
 interface Lane {
@@ -195,6 +156,20 @@ export class PendingIndex {
   /** Parked tasks may go again (their own waits kept). */
   unpark(tasks: Iterable<Pending>): void {
     for (const pending of tasks) if (pending.state === 'parked') this.wait(pending, pending.until, pending.cause);
+  }
+
+  /**
+   * The wall clock stepped back by `-delta` ms (NTP, a user): waits that are durations (a retry's delay, whatever its
+   * cause) are moved back with it, so each ends as long from now as it was going to; deadlines that are wall times
+   * (`notBefore`, `expiresAt`, another handle's lease) stay. Rare, so it may look at every task.
+   */
+  stepBack(delta: number): void {
+    this.#now += delta;
+    for (const pending of this.#tasks.values()) {
+      if (pending.cause !== 'network' && pending.cause !== 'server') continue;
+      if (pending.state === 'waiting') this.wait(pending, pending.until + delta, pending.cause);
+      else if (pending.state === 'parked') pending.until += delta;
+    }
   }
 
   /** The tasks waiting because the network failed them (a success just showed it is there). */

@@ -1,4 +1,4 @@
-import type { Clock } from '../core/clock.js';
+import { monotonic, type Clock } from '../core/clock.js';
 import type { BackoffPolicy } from './backoff.js';
 import type { Connectivity } from './connectivity.js';
 
@@ -56,9 +56,12 @@ export class Reachability {
     return this.#reachable;
   }
 
-  /** When the next probe may go, while unreachable (0: now). */
-  get probeAt(): number {
-    return this.#manual === undefined ? this.#probeAt : 0;
+  /**
+   * How long until the next probe may go, while unreachable (0: now). Kept on the monotonic clock: a wall-clock step
+   * back must not hold the probes off for as long as it stepped.
+   */
+  probeIn(): number {
+    return this.#manual === undefined ? Math.max(0, this.#probeAt - monotonic(this.#clock)) : 0;
   }
 
   /** Overrides what sends and hints say, until called again. */
@@ -81,7 +84,7 @@ export class Reachability {
     } else {
       this.#failures++;
       const { initialDelayMs, maxDelayMs, factor } = this.#policy;
-      this.#probeAt = this.#clock.now() + Math.min(maxDelayMs, initialDelayMs * factor ** (this.#failures - 1));
+      this.#probeAt = monotonic(this.#clock) + Math.min(maxDelayMs, initialDelayMs * factor ** (this.#failures - 1));
     }
     this.#reachable = reachable;
     if (was !== this.online) this.#changed(this.online);

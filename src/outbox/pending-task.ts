@@ -1,0 +1,44 @@
+/** What the pending index keeps of a task, and the lanes that ordering puts tasks in. */
+
+export type Ordering = 'group' | 'fifo' | 'none';
+
+/**
+ * Why a task waits: a network failure (a success elsewhere ends it), the server's word (a status, Retry-After), its
+ * own schedule (`notBefore`), or another handle's lease on it.
+ */
+export type WaitCause = 'network' | 'server' | 'schedule' | 'lease';
+
+/** A pending task as the index keeps it: what scheduling needs, without its body. */
+export interface Pending {
+  /** Its entry id in the outbox's queue, as a number: queue order. */
+  readonly seq: number;
+  readonly id: string;
+  readonly lane: string | undefined;
+  /** 0 high, 1 normal, 2 low. */
+  readonly rank: number;
+  readonly notBefore: number;
+  readonly expiresAt: number;
+  readonly key: string | undefined;
+  /** What it takes in storage, near enough for `limits`. */
+  readonly bytes: number;
+  readonly group: string | undefined;
+  /**
+   * 'ready': may go. 'busy': taken by this handle (buffered, in flight or settling). 'waiting': until `until`
+   * (a retry delay, another handle's lease, `notBefore`). 'parked': tried in this flush, not again before it ends.
+   */
+  state: 'ready' | 'busy' | 'waiting' | 'parked';
+  until: number;
+  cause: WaitCause | undefined;
+  attempts: number;
+  /** The last HTTP status or error, for `Outbox.list()` (kept in memory only). */
+  last?: { readonly status?: number; readonly error?: string };
+}
+
+/** Priorities as ranks: lower goes first. */
+export const RANK = { high: 0, normal: 1, low: 2 } as const;
+
+/** The ordering lane of a task: tasks of one lane go out in queue order, and a lane waits for no other. */
+export function laneOf(task: { readonly group?: string | undefined }, ordering: Ordering): string | undefined {
+  if (ordering === 'none') return undefined;
+  return ordering === 'fifo' ? '' : (task.group ?? '');
+}
