@@ -60,6 +60,33 @@ export interface QueueStorage {
   readonly owner?: string;
   /** Optional: true when the handle named `owner` is certainly gone, so its leases come back before they expire. */
   isGone?(owner: string): boolean | Promise<boolean>;
+  /**
+   * Optional: large values kept beside the queue's items (an outbox's request bodies: photos, uploads), which would
+   * not fit an item. Without it, an outbox on this store keeps only bodies that fit in an item.
+   */
+  readonly blobs?: BlobStorage;
+}
+
+/**
+ * Byte strings by key, beside one queue: written in pieces (appended), read by range, deleted whole. Nothing here is
+ * part of a `commit`: whoever uses it orders its writes against the queue's commits (store the blob, then commit the
+ * item that names it; commit the item's removal, then delete the blob) and collects what a crash between the two
+ * left. A store keeps bytes and says what is there, as for segments.
+ *
+ * Keys are 1–200 characters of `[A-Za-z0-9._-]` (safe as a file name, a Redis key part or an IndexedDB key).
+ */
+export interface BlobStorage {
+  /**
+   * Writes `bytes` into blob `key` at `offset`, which is 0 (the blob starts afresh, dropping what it held) or the
+   * blob's current length (an append). Resolves once the bytes are as durable as `durability` asks.
+   */
+  write(key: string, offset: number, bytes: Uint8Array, durability: Durability): Promise<void>;
+  /** Bytes `[start, end)` of blob `key`; fewer when it is shorter; empty when it does not exist. */
+  read(key: string, start: number, end: number): Promise<Uint8Array>;
+  /** Deletes the blobs `keys` whole; keys that do not exist are skipped. */
+  delete(keys: readonly string[]): Promise<void>;
+  /** The keys of every blob stored, in no particular order. */
+  keys(): Promise<string[]>;
 }
 
 /** What a queue's storage holds, as of `token`. */

@@ -2,6 +2,7 @@ import { IndexedDbStore } from '../../src/indexeddb.js';
 import type { StoreHarness } from '../conformance/harness.js';
 import { modelConformance } from '../conformance/model-suite.js';
 import { queueConformance } from '../conformance/queue-suite.js';
+import { blobConformance } from '../conformance/blob-suite.js';
 import { storageConformance } from '../conformance/storage-suite.js';
 import { t } from './mocha.js';
 
@@ -12,16 +13,21 @@ const indexedDb: StoreHarness = {
     const dbName = `sluice-browser-${Date.now()}-${n++}`;
     return {
       open: () => new IndexedDbStore({ dbName }),
-      teardown: () =>
-        new Promise<void>((resolve) => {
-          const request = indexedDB.deleteDatabase(dbName);
-          request.onsuccess = request.onerror = request.onblocked = () => resolve();
-        }),
+      // The store's database, and the one beside it that holds its blobs.
+      teardown: async () => {
+        for (const name of [dbName, `${dbName}.blobs`]) {
+          await new Promise<void>((resolve) => {
+            const request = indexedDB.deleteDatabase(name);
+            request.onsuccess = request.onerror = request.onblocked = () => resolve();
+          });
+        }
+      },
     };
   },
 };
 
 storageConformance(t, 'IndexedDbStore in a real browser', indexedDb);
+blobConformance(t, 'IndexedDbStore in a real browser', indexedDb);
 queueConformance(t, 'IndexedDbStore in a real browser', indexedDb);
 modelConformance(t, 'IndexedDbStore in a real browser', indexedDb);
 

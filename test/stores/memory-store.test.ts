@@ -3,6 +3,7 @@ import { MemoryStore } from '../../src/index.js';
 import type { StoreHarness } from '../conformance/harness.js';
 import { modelConformance } from '../conformance/model-suite.js';
 import { queueConformance } from '../conformance/queue-suite.js';
+import { blobConformance } from '../conformance/blob-suite.js';
 import { storageConformance } from '../conformance/storage-suite.js';
 
 // Handles on one MemoryStore share its queues, as processes share a directory: "reopening" is a new handle on it.
@@ -15,5 +16,6 @@ const memory: StoreHarness = {
 
 const t = { describe, it, expect, beforeEach, afterEach };
 storageConformance(t, 'MemoryStore', memory);
+blobConformance(t, 'MemoryStore', memory);
 queueConformance(t, 'MemoryStore', memory);
 modelConformance(t, 'MemoryStore', memory);

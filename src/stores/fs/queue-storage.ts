@@ -3,6 +3,7 @@ import { closeSync, constants, fstatSync, ftruncateSync, openSync, readdirSync, 
 import { join } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import type { QueueStorage, SegmentInfo, StorageBatch, StorageSnapshot } from '../../core/store.js';
+import { FileBlobs } from './blobs.js';
 import { Descriptors } from './descriptors.js';
 import { closeQuiet, CommitCounter, errno, type FileSync, readRange, segmentFile, segmentId, syncDir, unlinkQuiet, writeAll } from './files.js';
 import { removeLeftovers } from './leftovers.js';
@@ -17,6 +18,8 @@ import { watchCounter } from './watch.js';
  */
 export class FileQueueStorage implements QueueStorage {
   readonly owner = ownerName(thisProcess(), randomBytes(6).toString('hex'));
+  /** Side files in `blobs/`, beside the segments. */
+  readonly blobs: FileBlobs;
   readonly #dir: string;
   readonly #lock: ProcessLock;
   readonly #sync: FileSync;
@@ -39,6 +42,7 @@ export class FileQueueStorage implements QueueStorage {
     this.#counter = new CommitCounter(join(dir, 'commits'));
     this.#spares = new Spares(dir);
     this.#fds = new Descriptors(dir, this.#spares);
+    this.blobs = new FileBlobs(dir, sync);
   }
 
   /** Removes temp and lock files that writers which died left behind. */

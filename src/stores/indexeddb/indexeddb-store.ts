@@ -3,6 +3,7 @@ import { checkName } from '../../core/options.js';
 import { invalid } from '../../core/validate.js';
 import type { QueueStorage, Store } from '../../core/store.js';
 import { storageError } from '../../core/storage-errors.js';
+import { BlobDatabase, IndexedDbBlobs } from './blobs.js';
 import { IndexedDbQueueStorage } from './queue-storage.js';
 import { openDatabase, type Database } from './schema.js';
 
@@ -40,6 +41,8 @@ export class IndexedDbStore implements Store {
   readonly dbName: string;
   readonly #factory: IDBFactory | undefined;
   #db: Promise<Database> | undefined;
+  /** Outbox bodies and other blobs, in a database of their own (see blobs.ts). */
+  readonly #blobs: BlobDatabase;
 
   constructor(options: IndexedDbStoreOptions = {}) {
     if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
@@ -50,12 +53,13 @@ export class IndexedDbStore implements Store {
       invalid('indexedDB', 'an IDBFactory', factory);
     }
     this.#factory = factory as IDBFactory | undefined;
+    this.#blobs = new BlobDatabase(() => this.#factory ?? globalThis.indexedDB, this.dbName);
   }
 
   async open(name: string): Promise<QueueStorage> {
     checkName(name);
     await this.#connection();
-    return new IndexedDbQueueStorage(name, this.dbName, () => this.#connection());
+    return Object.assign(new IndexedDbQueueStorage(name, this.dbName, () => this.#connection()), { blobs: new IndexedDbBlobs(name, this.#blobs) });
   }
 
   /** The database, opened lazily, and again after another tab's upgrade (or the browser) closed it. */

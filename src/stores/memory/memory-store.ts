@@ -1,4 +1,5 @@
 import type { QueueStorage, StorageBatch, StorageSnapshot, Store } from '../../core/store.js';
+import { MemoryBlobs } from './memory-blobs.js';
 
 /** A segment's (or the metadata's) bytes are `buffer[0, length)`; the buffer grows by doubling, so appends do not copy it. */
 interface Bytes {
@@ -12,6 +13,7 @@ interface Stored {
   segments: Map<number, Bytes>;
   quarantined: Map<number, Uint8Array>;
   listeners: Set<() => void>;
+  blobs: MemoryBlobs;
 }
 
 /**
@@ -24,7 +26,7 @@ export class MemoryStore implements Store {
   async open(name: string): Promise<QueueStorage> {
     let stored = this.#queues.get(name);
     if (!stored) {
-      stored = { version: 0, meta: undefined, segments: new Map(), quarantined: new Map(), listeners: new Set() };
+      stored = { version: 0, meta: undefined, segments: new Map(), quarantined: new Map(), listeners: new Set(), blobs: new MemoryBlobs() };
       this.#queues.set(name, stored);
     }
     return new MemoryQueueStorage(stored);
@@ -38,10 +40,12 @@ export class MemoryStore implements Store {
 
 class MemoryQueueStorage implements QueueStorage {
   readonly #stored: Stored;
+  readonly blobs: MemoryBlobs;
   #listener: (() => void) | undefined;
 
   constructor(stored: Stored) {
     this.#stored = stored;
+    this.blobs = stored.blobs;
   }
 
   async load(): Promise<StorageSnapshot> {

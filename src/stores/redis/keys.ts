@@ -8,7 +8,8 @@
  * - `s:<id>`: a segment's bytes; `bad:<id>`: a quarantined segment, kept for inspection;
  * - `c:<owner>`: the token of that handle's last applied commit, so that a replayed commit is recognised;
  * - `h:<owner>`: that handle's heartbeat, which expires when the handle's process is gone;
- * - `w`: the pub/sub channel on which every commit is announced.
+ * - `w`: the pub/sub channel on which every commit is announced;
+ * - `b:<key>`: a blob's bytes (an outbox's large bodies); `bk`: the set of blob keys, so listing needs no SCAN.
  */
 export class QueueKeys {
   readonly version: string;
@@ -39,5 +40,13 @@ export class QueueKeys {
 
   heartbeat(owner: string): string {
     return `${this.#base}h:${owner}`;
+  }
+
+  blob(key: string): string {
+    return `${this.#base}b:${key}`;
+  }
+
+  get blobIndex(): string {
+    return `${this.#base}bk`;
   }
 }

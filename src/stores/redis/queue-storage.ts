@@ -3,6 +3,7 @@ import { randomId } from '../../core/ids.js';
 import { SluiceError } from '../../core/errors.js';
 import type { QueueStorage, SegmentInfo, StorageBatch, StorageSnapshot } from '../../core/store.js';
 import { attempt } from './attempt.js';
+import { RedisBlobs } from './blobs.js';
 import type { Heartbeats } from './heartbeat.js';
 import type { QueueKeys } from './keys.js';
 import type { ResolvedRedisOptions } from './options.js';
@@ -33,6 +34,7 @@ const EMPTY = new Uint8Array(0);
 export class RedisQueueStorage implements QueueStorage {
   /** Random per handle: this handle's heartbeat key and its leases carry it. */
   readonly owner = randomId();
+  readonly blobs: RedisBlobs;
   readonly #name: string;
   readonly #keys: QueueKeys;
   readonly #context: StoreContext;
@@ -43,6 +45,7 @@ export class RedisQueueStorage implements QueueStorage {
     this.#name = name;
     this.#keys = keys;
     this.#context = context;
+    this.blobs = new RedisBlobs(name, keys, context);
   }
 
   /** Starts the heartbeat: the handle is alive before it can lease anything. */

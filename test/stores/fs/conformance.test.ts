@@ -6,6 +6,7 @@ import { FileStore } from '../../../src/fs.js';
 import type { StoreHarness } from '../../conformance/harness.js';
 import { modelConformance } from '../../conformance/model-suite.js';
 import { queueConformance } from '../../conformance/queue-suite.js';
+import { blobConformance } from '../../conformance/blob-suite.js';
 import { storageConformance } from '../../conformance/storage-suite.js';
 
 /** A fresh temp directory per test; every `open` is a new FileStore over it, as a restarted process would make. */
@@ -18,6 +19,7 @@ export const files: StoreHarness = {
 
 const t = { describe, it, expect, beforeEach, afterEach };
 storageConformance(t, 'FileStore', files);
+blobConformance(t, 'FileStore', files);
 queueConformance(t, 'FileStore', files);
 modelConformance(t, 'FileStore', files);
 modelConformance(t, 'FileStore', files, { reopenEveryStep: true });

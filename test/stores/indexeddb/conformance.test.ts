@@ -5,6 +5,7 @@ import { IndexedDbStore } from '../../../src/indexeddb.js';
 import type { StoreHarness } from '../../conformance/harness.js';
 import { modelConformance } from '../../conformance/model-suite.js';
 import { queueConformance } from '../../conformance/queue-suite.js';
+import { blobConformance } from '../../conformance/blob-suite.js';
 import { storageConformance } from '../../conformance/storage-suite.js';
 
 /** A fresh IndexedDB per test (its own factory); every `open` is a new IndexedDbStore over it, as another tab's. */
@@ -20,5 +21,6 @@ export const indexedDb: StoreHarness = {
 
 const t = { describe, it, expect, beforeEach, afterEach };
 storageConformance(t, 'IndexedDbStore over fake-indexeddb', indexedDb);
+blobConformance(t, 'IndexedDbStore over fake-indexeddb', indexedDb);
 queueConformance(t, 'IndexedDbStore over fake-indexeddb', indexedDb);
 modelConformance(t, 'IndexedDbStore over fake-indexeddb', indexedDb);

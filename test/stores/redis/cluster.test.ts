@@ -4,6 +4,7 @@ import { Queue } from '../../../src/index.js';
 import { RedisStore } from '../../../src/redis.js';
 import type { StoreHarness } from '../../conformance/harness.js';
 import { queueConformance } from '../../conformance/queue-suite.js';
+import { blobConformance } from '../../conformance/blob-suite.js';
 import { storageConformance } from '../../conformance/storage-suite.js';
 import { RedisCluster } from '../../support/redis-cluster.js';
 import { describeRedis } from '../../support/redis-suite.js';
@@ -45,6 +46,7 @@ describeRedis('RedisStore on a 3-node Redis Cluster', () => {
     },
   };
   storageConformance(t, 'RedisStore (Cluster)', harness);
+  blobConformance(t, 'RedisStore (Cluster)', harness);
   queueConformance(t, 'RedisStore (Cluster)', harness);
 
   it('several queues spread over the nodes: every item pushed by several processes is taken and acked exactly once', async () => {

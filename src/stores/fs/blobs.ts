@@ -1,0 +1,77 @@
+import { closeSync, mkdirSync, openSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BlobStorage, Durability } from '../../core/store.js';
+import { storageError } from '../../core/storage-errors.js';
+import { errno, type FileSync, readRange, syncDir, unlinkQuiet, writeAll } from './files.js';
+
+/**
+ * One queue's blobs as side files, `<queue dir>/blobs/<key>`: appended to by positional writes, read by `pread`,
+ * removed by `unlink`. No lock: a blob has one writer (the handle that made its key), and its readers come after the
+ * commit that names it. 'strict' syncs the file after each write, and the directory when a file appears in it.
+ */
+export class FileBlobs implements BlobStorage {
+  readonly #queueDir: string;
+  readonly #dir: string;
+  readonly #sync: FileSync;
+  #made = false;
+
+  constructor(queueDir: string, sync: FileSync) {
+    this.#queueDir = queueDir;
+    this.#dir = join(queueDir, 'blobs');
+    this.#sync = sync;
+  }
+
+  async write(key: string, offset: number, bytes: Uint8Array, durability: Durability): Promise<void> {
+    try {
+      const strict = durability === 'strict';
+      if (!this.#made) {
+        // A directory made now is durable only once its parent is synced.
+        if (mkdirSync(this.#dir, { recursive: true }) !== undefined && strict) await syncDir(this.#queueDir, this.#sync);
+        this.#made = true;
+      }
+      // 'w' creates or empties the file: offset 0 starts the blob afresh. 'r+' writes into it in place.
+      const fd = openSync(join(this.#dir, key), offset === 0 ? 'w' : 'r+');
+      try {
+        writeAll(fd, bytes, offset);
+        if (strict) await this.#sync.fdatasync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      if (strict && offset === 0) await syncDir(this.#dir, this.#sync);
+    } catch (error) {
+      throw storageError(error, `Cannot write the blob ${key} in ${this.#dir}:`);
+    }
+  }
+
+  async read(key: string, start: number, end: number): Promise<Uint8Array> {
+    let fd: number;
+    try {
+      fd = openSync(join(this.#dir, key), 'r');
+    } catch (error) {
+      if (errno(error) === 'ENOENT') return new Uint8Array(0);
+      throw storageError(error, `Cannot read the blob ${key} in ${this.#dir}:`);
+    }
+    try {
+      return readRange(fd, start, end);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  async delete(keys: readonly string[]): Promise<void> {
+    try {
+      for (const key of keys) unlinkQuiet(join(this.#dir, key));
+    } catch (error) {
+      throw storageError(error, `Cannot delete blobs in ${this.#dir}:`);
+    }
+  }
+
+  async keys(): Promise<string[]> {
+    try {
+      return readdirSync(this.#dir);
+    } catch (error) {
+      if (errno(error) === 'ENOENT') return [];
+      throw storageError(error, `Cannot list the blobs in ${this.#dir}:`);
+    }
+  }
+}
