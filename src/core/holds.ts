@@ -114,6 +114,12 @@ export class Holds {
     }
   }
 
+  /** Ends the holds whose time is up at `now`, then says when the earliest one left ends (Infinity: none). */
+  nextEndAfter(now: number): number {
+    this.expire(now);
+    return this.nextEnd();
+  }
+
   /** When the earliest hold ends, or Infinity. */
   nextEnd(): number {
     while (this.#expiry.peek()?.size === 0) this.#expiry.pop();

@@ -1,3 +1,4 @@
+import { QueueBlobs } from './blobs.js';
 import { CommitView } from './commit-view.js';
 import { encodeItems } from './encode.js';
 import { SluiceError } from './errors.js';
@@ -30,6 +31,8 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   protected static defaultStore: (() => Store) | undefined;
 
   readonly name: string;
+  /** Large values beside the items, where the store keeps them (see `BlobStorage`); undefined where it does not. */
+  readonly blobs: QueueBlobs | undefined;
   /** What recovery found and repaired, also sent as 'recover' events. */
   readonly recovered: RecoverDetail[] = [];
   readonly #options: ResolvedOptions<T>;
@@ -67,6 +70,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     this.name = options.name;
     this.#options = options;
     this.#storage = storage;
+    this.blobs = storage.blobs && new QueueBlobs(storage.blobs, options.durability, () => this.#checkOpen());
     this.#view = new CommitView(storage, options, () => repairPlan(this.#view, this.name, options.corruption, (detail) => this.#report(detail)));
     this.#pushes = new GroupCommit(this.#view, options, this.#serial, (count) => {
       this.#wake();
@@ -224,17 +228,13 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   iterate(options?: IterateOptions): AsyncGenerator<Lease<T>, void, undefined> {
     const o = optionsObject(options);
     check(o, ITERATE_RULES);
-    const { clock, pollMs } = this.#options;
     const context = {
-      clock,
+      clock: this.#options.clock,
       take: (max: number, options: TakeOptions<T>) => this.take(max, options),
       closed: () => this.#closing !== undefined,
       waiters: this.#waiters,
-      nextEnd: (now: number) => {
-        this.#view.state.holds.expire(now);
-        return this.#view.state.holds.nextEnd();
-      },
-      pollMs: this.#storage.watch ? Infinity : pollMs,
+      nextEnd: (now: number) => this.#view.state.holds.nextEndAfter(now),
+      pollMs: this.#storage.watch ? Infinity : this.#options.pollMs,
     };
     return leases(context, o.max ?? 100, o.leaseMs, o.signal);
   }

@@ -1,0 +1,53 @@
+import { describe, SluiceError } from './errors.js';
+import type { BlobStorage, Durability } from './store.js';
+
+const KEY = /^[A-Za-z0-9._-]{1,200}$/;
+
+/**
+ * A queue's blobs (`Queue.blobs`): large values kept beside its items in the queue's store (see `BlobStorage`),
+ * written with the queue's durability. Keys are checked before they reach the store; calls on a closed queue
+ * reject 'ERR_CLOSED'.
+ */
+export class QueueBlobs {
+  readonly #storage: BlobStorage;
+  readonly #durability: Durability;
+  readonly #checkOpen: () => void;
+
+  /** @internal Made by the queue. */
+  constructor(storage: BlobStorage, durability: Durability, checkOpen: () => void) {
+    this.#storage = storage;
+    this.#durability = durability;
+    this.#checkOpen = checkOpen;
+  }
+
+  /** Writes `bytes` at `offset` of blob `key`: 0 starts it afresh, its current length appends. */
+  async write(key: string, offset: number, bytes: Uint8Array): Promise<void> {
+    this.#check([key]);
+    return this.#storage.write(key, offset, bytes, this.#durability);
+  }
+
+  /** Bytes `[start, end)` of blob `key`: fewer at its end, none when it does not exist. */
+  async read(key: string, start: number, end: number): Promise<Uint8Array> {
+    this.#check([key]);
+    return this.#storage.read(key, start, end);
+  }
+
+  async delete(keys: readonly string[]): Promise<void> {
+    this.#check(keys);
+    if (keys.length > 0) await this.#storage.delete(keys);
+  }
+
+  async keys(): Promise<string[]> {
+    this.#checkOpen();
+    return this.#storage.keys();
+  }
+
+  #check(keys: readonly string[]): void {
+    this.#checkOpen();
+    for (const key of keys) {
+      if (typeof key !== 'string' || !KEY.test(key)) {
+        throw new SluiceError('ERR_INVALID_OPTION', `Expected a blob key of 1–200 characters of [A-Za-z0-9._-], got ${describe(key)}.`);
+      }
+    }
+  }
+}
