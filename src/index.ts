@@ -1,4 +1,5 @@
 export { Queue } from './core/queue.js';
+export type { QueueBlobs } from './core/blobs.js';
 export type { QueueOptions } from './core/options.js';
 export type { IterateOptions, Lease, LeaseEntry, ListOptions, QueueEntry, QueueStats, ReleaseOptions, TakeOptions } from './core/queue-types.js';
 export type { QueueEventMap, PushDetail, RecoverDetail, CorruptDetail } from './core/events.js';

@@ -4,7 +4,7 @@ import { parseIds } from '../core/ids.js';
 import type { ToDead } from './delivery.js';
 import type { DeadDetail } from './events.js';
 import type { PendingIndex } from './pending.js';
-import { publicTask, type HttpTask, type StoredTask } from './task.js';
+import { blobKey, publicTask, type HttpTask, type StoredTask } from './task.js';
 
 /** Why a task went to dead. */
 export type DeadReason =
@@ -56,11 +56,16 @@ export interface DeadLetter {
 export class DeadLetters {
   readonly #queue: Queue<DeadRecord>;
   readonly #requeue: (records: DeadRecord[]) => Promise<void>;
+  readonly #forget: (bodies: string[]) => Promise<void>;
 
-  /** @internal The outbox makes it; `requeue` puts tasks back into the outbox with their ids. */
-  constructor(queue: Queue<DeadRecord>, requeue: (records: DeadRecord[]) => Promise<void>) {
+  /**
+   * @internal The outbox makes it; `requeue` puts tasks back into the outbox with their ids, `forget` deletes the
+   * bodies of purged tasks stored beside them.
+   */
+  constructor(queue: Queue<DeadRecord>, requeue: (records: DeadRecord[]) => Promise<void>, forget: (bodies: string[]) => Promise<void>) {
     this.#queue = queue;
     this.#requeue = requeue;
+    this.#forget = forget;
   }
 
   /** Dead letters, oldest first (at most `limit`). */
@@ -75,6 +80,12 @@ export class DeadLetters {
         ...(value.location !== undefined && { location: value.location }),
       };
     });
+  }
+
+  /** @internal The keys of the bodies dead tasks keep beside them (a retry sends them again). */
+  async bodyKeys(): Promise<string[]> {
+    if ((await this.#queue.size()) === 0) return [];
+    return (await this.#queue.list()).flatMap((e) => blobKey(e.value.task) ?? []);
   }
 
   /** How many dead letters there are. */
@@ -96,14 +107,17 @@ export class DeadLetters {
     return records.length;
   }
 
-  /** Deletes dead letters for good (all, or those of `ids`). Resolves how many were deleted. */
+  /** Deletes dead letters for good (all, or those of `ids`), and their bodies. Resolves how many were deleted. */
   async purge(ids?: readonly string[]): Promise<number> {
+    const records = await this.#select(ids);
+    let count: number;
     if (ids === undefined) {
-      const size = await this.#queue.size();
+      count = await this.#queue.size();
       await this.#queue.clear();
-      return size;
-    }
-    return this.#queue.remove(ids);
+    } else count = await this.#queue.remove(ids);
+    // The records first, their bodies after: a crash between leaves bodies nothing names, which a later open deletes.
+    await this.#forget(records.flatMap((r) => blobKey(r.value.task) ?? []));
+    return count;
   }
 
   async #select(ids: readonly string[] | undefined): Promise<{ id: string; value: DeadRecord }[]> {

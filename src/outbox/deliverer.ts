@@ -9,6 +9,7 @@ import { DeliveryLoop } from './delivery-loop.js';
 import { Dispatcher } from './dispatcher.js';
 import type { OutboxEventMap } from './events.js';
 import type { ResolvedOutboxOptions } from './options.js';
+import type { BodyStore } from './body-store.js';
 import type { PendingIndex } from './pending.js';
 import { Reachability } from './reachability.js';
 import type { StoredTask } from './task.js';
@@ -18,6 +19,8 @@ export interface DelivererContext {
   readonly options: ResolvedOutboxOptions;
   readonly queue: Queue<StoredTask>;
   readonly index: PendingIndex;
+  /** Request bodies stored beside their tasks. */
+  readonly bodies: BodyStore;
   /** The outbox's serialiser: index changes run one at a time. */
   readonly serial: Serial;
   readonly transport: () => typeof fetch;

@@ -5,6 +5,7 @@ import { Deadline, isTimeout } from './deadline.js';
 import type { DeadReason } from './dead-letters.js';
 import type { OutboxEventMap } from './events.js';
 import type { ResolvedOutboxOptions } from './options.js';
+import type { BodyStore } from './body-store.js';
 import type { Pending, PendingIndex } from './pending.js';
 import type { Reachability } from './reachability.js';
 import { errorText } from './scrub.js';
@@ -37,6 +38,8 @@ export interface ToDead {
 export interface DeliveryContext {
   readonly options: ResolvedOutboxOptions;
   readonly index: PendingIndex;
+  /** Request bodies stored beside their tasks. */
+  readonly bodies: BodyStore;
   readonly reachability: Reachability;
   readonly coordination: Coordination;
   readonly acks: AckBatcher;
@@ -77,6 +80,8 @@ export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<St
     try {
       if (delivered.length > 0) await c.acks.add(delivered.flatMap((d) => d.ids));
       for (const d of delivered) d.tell();
+      // Bodies after their tasks: a crash between leaves a body nothing names, which a later open deletes.
+      await c.bodies.delete(delivered.flatMap((d) => d.bodies));
     } catch (error) {
       c.emit('error', { error });
     }
@@ -113,7 +118,7 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
       ? { kind: 'error', error: timedOut, network: false, secrets: [] }
       : await send(
           ready.map((r) => r.task),
-          { fetch: c.transport(), headers: options.headers, batchUrl: options.batchUrl, redirect: options.redirect },
+          { fetch: c.transport(), headers: options.headers, batchUrl: options.batchUrl, redirect: options.redirect, bodies: c.bodies },
           deadline,
         );
     if (exchange.kind === 'response' || exchange.kind === 'redirect') c.reachability.saw(true);

@@ -6,6 +6,7 @@ import type { Coordination } from './coordination.js';
 import { deliver, type DeliveryContext, type DeliveryRun, type Entry, type ToDead } from './delivery.js';
 import type { OutboxEventMap } from './events.js';
 import type { ResolvedOutboxOptions } from './options.js';
+import type { BodyStore } from './body-store.js';
 import type { PendingIndex } from './pending.js';
 import type { Reachability } from './reachability.js';
 import type { StoredTask } from './task.js';
@@ -25,6 +26,8 @@ export interface DispatcherContext {
   readonly options: ResolvedOutboxOptions;
   readonly queue: Queue<StoredTask>;
   readonly index: PendingIndex;
+  /** Request bodies stored beside their tasks. */
+  readonly bodies: BodyStore;
   readonly reachability: Reachability;
   readonly coordination: Coordination;
   readonly transport: () => typeof fetch;

@@ -97,6 +97,13 @@ export interface OutboxOptions {
    * @default 'error'
    */
   readonly redirect?: RedirectPolicy;
+  /**
+   * The largest request body a task may have, in bytes: Blobs, files, FormData, streams and bytes over 64 KB are
+   * stored beside the task (in the store's blobs, in chunks) and streamed when sent. A larger body makes `enqueue`
+   * reject with 'ERR_ITEM_TOO_LARGE', storing nothing. Counted in `limits.maxBytes`.
+   * @default 52_428_800 (50 MiB)
+   */
+  readonly maxBodyBytes?: number;
   /** @default 2xx sent; 408, 425, 429, 5xx, network errors and timeouts retry; other statuses dead */
   readonly classify?: Classify;
   /** @default undefined: one request per task */
@@ -135,6 +142,7 @@ export interface ResolvedOutboxOptions {
   readonly retry: Required<RetryOptions>;
   readonly timeoutMs: number;
   readonly redirect: RedirectPolicy;
+  readonly maxBodyBytes: number;
   readonly classify: Classify;
   readonly batch: Required<BatchOptions> | undefined;
   /** `batch.url`, absolute. */
@@ -168,6 +176,7 @@ const RULES = {
   ordering: oneOf('group', 'fifo', 'none'),
   timeoutMs: atLeast(1),
   redirect: oneOf('error', 'follow-same-origin'),
+  maxBodyBytes: integer(1),
   durability: oneOf('strict', 'relaxed'),
   unloadFlush: isBoolean,
   fetch: optional(isFunction),
@@ -214,6 +223,7 @@ export function resolveOutboxOptions(options: OutboxOptions): ResolvedOutboxOpti
     retry,
     timeoutMs: options.timeoutMs ?? 30_000,
     redirect: options.redirect ?? 'error',
+    maxBodyBytes: options.maxBodyBytes ?? 50 * 1024 * 1024,
     classify: options.classify ?? defaultClassify,
     batch,
     batchUrl: batch && new URL(batch.url, options.baseUrl).href,

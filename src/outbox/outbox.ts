@@ -14,7 +14,10 @@ import { UnloadSender } from './page-hide.js';
 import { laneOf, PendingIndex } from './pending.js';
 import { PendingStore } from './pending-store.js';
 import { liveFetch } from './live-fetch.js';
-import { isRequest, normaliseTask, publicTask, taskFromRequest, type HttpTask, type StoredTask } from './task.js';
+import { Notices } from './notices.js';
+import { BodyStore } from './body-store.js';
+import { bodiesOf, prepareAll, storedNothing } from './enqueue.js';
+import type { HttpTask, StoredTask } from './task.js';
 
 
 /**
@@ -29,6 +32,8 @@ import { isRequest, normaliseTask, publicTask, taskFromRequest, type HttpTask, t
 export class Outbox extends TypedEventTarget<OutboxEventMap> {
   /** The store used when `OutboxOptions.store` is absent. Set by the platform entries. */
   protected static defaultStore: (() => Store) | undefined;
+  /** Whether fetch streams request bodies here (Node does; browsers only over HTTP/2). Set by the platform entries. */
+  protected static streamBodies = false;
 
   readonly name: string;
   readonly dead: DeadLetters;
@@ -37,15 +42,13 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   readonly #deadQueue: Queue<DeadRecord>;
   readonly #index: PendingIndex;
   readonly #pending: PendingStore;
+  readonly #bodies: BodyStore;
   readonly #deliverer: Deliverer;
   readonly #serial = serial();
   readonly #unload: UnloadSender | undefined;
+  readonly #notices = new Notices((type) => this.dispatchEvent(new Event(type)));
   #closing: Promise<void> | undefined;
-  #drained = true;
-  /** Bumped before every enqueue: an emptiness read that started before one is stale. */
-  #epoch = 0;
   #syncQueued = false;
-  #changeQueued = false;
 
   /** Opens (creating when absent) the outbox `options.name` and its dead letters `<name>.dead`. */
   static async open(options: OutboxOptions): Promise<Outbox> {
@@ -63,9 +66,13 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     }
     const outbox = new this(o, queue, deadQueue);
     try {
-      await outbox.#serial(() => outbox.#pending.load(deadQueue));
+      await outbox.#serial(async () => {
+        await outbox.#pending.load(deadQueue);
+        // Bodies a crash left without a task (stored, then the enqueue died; or the task gone, then the process).
+        await outbox.#bodies.sweep(async () => new Set([...(await outbox.#pending.bodyKeys()), ...(await outbox.dead.bodyKeys())]));
+      });
       // Tasks left from an earlier session: 'drained' is owed once they are delivered.
-      if (outbox.#index.size > 0) outbox.#drained = false;
+      if (outbox.#index.size > 0) outbox.#notices.owed();
     } catch (error) {
       await outbox.close();
       throw error;
@@ -81,19 +88,22 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     this.#queue = queue;
     this.#deadQueue = deadQueue;
     this.#index = new PendingIndex(options.ordering);
-    this.#pending = new PendingStore(queue, this.#index, options.limits);
-    this.dead = new DeadLetters(deadQueue, (records) => this.#requeue(records));
+    const stream = (this.constructor as typeof Outbox).streamBodies;
+    this.#bodies = new BodyStore(queue.blobs, { clock: options.clock, maxBodyBytes: options.maxBodyBytes, stream });
+    this.#pending = new PendingStore(queue, this.#index, options.limits, this.#bodies);
+    this.dead = new DeadLetters(deadQueue, (records) => this.#requeue(records), (keys) => this.#bodies.delete(keys));
     this.#deliverer = new Deliverer({
       options,
       queue,
       index: this.#index,
+      bodies: this.#bodies,
       serial: this.#serial,
       transport: () => this.#transport(),
       emit: (type, detail) => this.dispatchEvent(detail === undefined ? new Event(type) : new CustomEvent(type, { detail })),
       toDead: (list, lease, run) => this.#toDead(list, lease, run),
       empty: async () => {
-        const epoch = this.#epoch;
-        if ((await this.#queue.size()) === 0) this.#drain(epoch);
+        const epoch = this.#notices.epoch;
+        if ((await this.#queue.size()) === 0) this.#notices.drain(epoch);
       },
       closing: () => this.#closing !== undefined,
     });
@@ -122,17 +132,21 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   async enqueueMany(tasks: readonly (HttpTask | Request)[]): Promise<string[]> {
     this.#checkOpen();
     if (!Array.isArray(tasks)) throw new SluiceError('ERR_INVALID_TASK', 'Expected `tasks` to be an array.');
-    const now = this.#options.clock.now();
-    const plain = await Promise.all(tasks.map((t) => (isRequest(t) ? taskFromRequest(t) : t)));
-    const stored = plain.map((t) => normaliseTask(t, this.#options.baseUrl, now));
+    const stored = await prepareAll(tasks, { baseUrl: this.#options.baseUrl, now: this.#options.clock.now(), bodies: this.#bodies });
     if (stored.length === 0) return [];
-    this.#epoch++;
-    await this.#serial(async () => this.#toDead(await this.#pending.admit(stored), undefined, this.#deliverer.background));
-    this.#drained = false;
+    this.#notices.coming();
+    await this.#serial(async () => {
+      const doomed = await this.#pending.admit(stored).catch(async (error: unknown) => {
+        if (storedNothing(error)) await this.#bodies.delete(bodiesOf(stored)).catch(() => undefined);
+        throw error;
+      });
+      await this.#toDead(doomed, undefined, this.#deliverer.background);
+    });
+    this.#notices.owed();
     const ids = stored.map((t) => t.id);
     this.#unload?.track(stored);
     this.dispatchEvent(new CustomEvent('enqueue', { detail: { ids } }));
-    this.#changed();
+    this.#notices.changed();
     this.#deliverer.kick();
     return ids;
   }
@@ -167,9 +181,9 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     check({ signal, reachable }, { signal: optional(withMethods('throwIfAborted')), reachable: optional(isBoolean) });
     if (reachable) this.#deliverer.networkBack(true);
     const run = await this.#deliverer.flush(signal);
-    const epoch = this.#epoch;
+    const epoch = this.#notices.epoch;
     const remaining = await this.#queue.size();
-    if (remaining === 0) this.#drain(epoch);
+    if (remaining === 0) this.#notices.drain(epoch);
     return { sent: run.sent, retried: run.retried, dead: run.dead, handedOver: run.handedOver, remaining };
   }
 
@@ -205,7 +219,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     this.#checkOpen();
     check({ ids }, { ids: ['an array of task ids', Array.isArray] });
     const removed = await this.#serial(() => this.#pending.remove(ids));
-    if (removed > 0) this.#changed();
+    if (removed > 0) this.#notices.changed();
     return removed;
   }
 
@@ -254,35 +268,18 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       this.dispatchEvent(new CustomEvent('dead', { detail }));
       this.#deliverer.post({ type: 'dead', detail });
     }
-    this.#changed();
+    this.#notices.changed();
   }
 
   /** Puts dead tasks back with their ids, fresh age and attempts, stamped after their move to dead (see `reconcile`). */
   async #requeue(records: readonly DeadRecord[]): Promise<void> {
     this.#checkOpen();
     const now = this.#options.clock.now();
-    this.#epoch++;
+    this.#notices.coming();
     await this.#serial(() => this.#pending.push(records.map((r) => ({ ...r.task, createdAt: Math.max(now, r.at + 1) }))));
-    this.#drained = false;
-    this.#changed();
+    this.#notices.owed();
+    this.#notices.changed();
     this.#deliverer.kick();
-  }
-
-  /** Says 'drained' once per emptying, unless an enqueue started since the emptiness was read (`epoch`). */
-  #drain(epoch: number): void {
-    if (this.#drained || epoch !== this.#epoch) return;
-    this.#drained = true;
-    this.dispatchEvent(new Event('drained'));
-  }
-
-  /** 'change', once per tick however many tasks changed. */
-  #changed(): void {
-    if (this.#changeQueued) return;
-    this.#changeQueued = true;
-    queueMicrotask(() => {
-      this.#changeQueued = false;
-      this.dispatchEvent(new Event('change'));
-    });
   }
 
   /** Of `tasks`, those that may go as the page hides: when this handle delivers, not in flight, and due. */

@@ -57,6 +57,8 @@ export class UnloadSender {
 function send(recent: StoredTask[], transport: typeof fetch, pick: (tasks: StoredTask[]) => StoredTask[]): void {
   let budget = 65_536;
   for (const task of pick(recent)) {
+    // A body stored beside its task cannot be read in time (nothing can be awaited now): it waits for the next session.
+    if (task.body && 'blob' in task.body) continue;
     const size = taskBytes(task);
     if (size > budget) break;
     budget -= size;

@@ -1,5 +1,6 @@
 import type { QueueEntry } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
+import type { BodyStore } from './body-store.js';
 import type { DeadRecord } from './dead-letters.js';
 import type { ToDead } from './delivery.js';
 import type { PendingTask } from './events.js';
@@ -18,11 +19,21 @@ export class PendingStore {
   readonly #queue: Queue<StoredTask>;
   readonly #index: PendingIndex;
   readonly #limits: Required<LimitOptions>;
+  readonly #bodies: BodyStore;
 
-  constructor(queue: Queue<StoredTask>, index: PendingIndex, limits: Required<LimitOptions>) {
+  constructor(queue: Queue<StoredTask>, index: PendingIndex, limits: Required<LimitOptions>, bodies: BodyStore) {
     this.#queue = queue;
     this.#index = index;
     this.#limits = limits;
+    this.#bodies = bodies;
+  }
+
+  /** The keys of the bodies pending tasks have stored beside them, as far as every handle's pushes are known. */
+  async bodyKeys(): Promise<Set<string>> {
+    await this.catchUp();
+    const keys = new Set<string>();
+    for (const pending of this.#index.values()) if (pending.blob !== undefined) keys.add(pending.blob);
+    return keys;
   }
 
   /** Reads the queue into the index, settling what a crash left half done first (see `reconcile`). */
@@ -110,6 +121,8 @@ export class PendingStore {
     if (gone.length === 0) return 0;
     const count = await this.#queue.remove(gone.map((p) => String(p.seq)));
     for (const pending of gone) this.#index.remove(pending);
+    // Their bodies after them: a crash between leaves a body no task names, which the next open's sweep deletes.
+    await this.#bodies.delete(gone.flatMap((p) => (p.blob === undefined ? [] : [p.blob])));
     return count;
   }
 

@@ -22,6 +22,8 @@ export interface Pending {
   /** What it takes in storage, near enough for `limits`. */
   readonly bytes: number;
   readonly group: string | undefined;
+  /** The key of its body stored beside it, if it has one: deleted once the task leaves for good. */
+  readonly blob: string | undefined;
   /**
    * 'ready': may go. 'busy': taken by this handle (buffered, in flight or settling). 'waiting': until `until`
    * (a retry delay, another handle's lease, `notBefore`). 'parked': tried in this flush, not again before it ends.

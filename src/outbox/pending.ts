@@ -1,6 +1,6 @@
 import { Heap } from '../core/heap.js';
 import { laneOf, RANK, type Ordering, type Pending, type WaitCause } from './pending-task.js';
-import { taskBytes, type StoredTask } from './task.js';
+import { blobKey, taskBytes, type StoredTask } from './task.js';
 
 export { laneOf, type Ordering, type Pending, type WaitCause } from './pending-task.js';
 
@@ -87,6 +87,7 @@ export class PendingIndex {
       key: task.key,
       bytes: taskBytes(task),
       group: task.group,
+      blob: blobKey(task),
       state: 'ready',
       until: 0,
       cause: undefined,

@@ -1,4 +1,6 @@
-import { decodeBody, type StoredBody, type StoredTask } from './task.js';
+import { decodeBody } from './body.js';
+import type { OpenedBody } from './body-store.js';
+import type { StoredBody, StoredTask } from './task.js';
 
 /** What `fetch` is called with for one send. */
 export interface Send {
@@ -6,26 +8,35 @@ export interface Send {
   readonly init: RequestInit;
 }
 
+/** A body kept inside its task, as fetch takes it (one stored beside it comes opened, see `BodyStore.open`). */
 function bodyOf(body: StoredBody | undefined): BodyInit | undefined {
   if (!body) return undefined;
   if ('json' in body) return JSON.stringify(body.json);
-  const decoded = decodeBody(body);
-  return decoded as BodyInit;
+  return decodeBody(body, undefined) as BodyInit;
 }
 
 /**
  * The request for one task: its stored headers, then the per-send headers (never stored), then 'Idempotency-Key'
  * set to the task id, last, so that neither can change the key a server deduplicates on across retries.
  */
-export function buildRequest(task: StoredTask, perSend: Readonly<Record<string, string>>, signal: AbortSignal | undefined): Send {
+export function buildRequest(task: StoredTask, perSend: Readonly<Record<string, string>>, signal: AbortSignal | undefined, opened?: OpenedBody): Send {
   // A plain record (names lower-cased, as stored tasks' are): fetch checks it as it would a Headers object, for less.
   const headers: Record<string, string> = { ...task.headers };
   for (const name in perSend) headers[name.toLowerCase()] = perSend[name]!;
   headers['idempotency-key'] = task.id;
   // 'manual': a redirect is the outbox's to judge (see redirects.ts), never followed with the task's headers.
   const init: RequestInit = { method: task.method, headers, redirect: 'manual' };
-  const body = bodyOf(task.body);
-  if (body !== undefined) init.body = body;
+  if (opened) {
+    init.body = opened.body;
+    // A stream goes with its length (not chunked: some servers refuse that for uploads) and fetch's duplex flag.
+    if (!(opened.body instanceof Blob)) {
+      headers['content-length'] = String(opened.length);
+      (init as { duplex?: 'half' }).duplex = 'half';
+    }
+  } else {
+    const body = bodyOf(task.body);
+    if (body !== undefined) init.body = body;
+  }
   if (signal) init.signal = signal;
   if (task.mode !== undefined && task.mode !== 'navigate') init.mode = task.mode;
   if (task.credentials !== undefined) init.credentials = task.credentials;
@@ -34,13 +45,13 @@ export function buildRequest(task: StoredTask, perSend: Readonly<Record<string, 
 
 /** A JSON body for a batch: the tasks' bodies in order (objects as JSON, strings as strings). */
 export function batchBody(tasks: readonly StoredTask[]): string {
-  const parts = tasks.map((t) => (!t.body ? 'null' : 'json' in t.body ? JSON.stringify(t.body.json) : JSON.stringify(decodeBody(t.body))));
+  const parts = tasks.map((t) => (!t.body ? 'null' : 'json' in t.body ? JSON.stringify(t.body.json) : JSON.stringify(decodeBody(t.body, undefined))));
   return `[${parts.join(',')}]`;
 }
 
 /** Whether a task can travel inside a batch: bytes cannot be JSON, so they go alone. */
 export function batchable(task: StoredTask): boolean {
-  return !task.body || !('base64' in task.body);
+  return !task.body || 'json' in task.body || 'text' in task.body;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { BodyStore, OpenedBody } from './body-store.js';
 import type { Deadline } from './deadline.js';
 import { isTimeout } from './deadline.js';
 import { headersProblem } from './http-checks.js';
@@ -23,6 +24,7 @@ export interface SendOptions {
   /** The absolute batch URL in batch mode. */
   readonly batchUrl: string | undefined;
   readonly redirect: RedirectPolicy;
+  readonly bodies: BodyStore;
 }
 
 const NONE: readonly string[] = [];
@@ -48,7 +50,26 @@ export async function send(tasks: readonly StoredTask[], options: SendOptions, d
     secrets = Object.values(perSend);
   }
   const batch = options.batchUrl !== undefined && (tasks.length > 1 || batchable(tasks[0]!));
-  let request: Send = batch ? buildBatchRequest(options.batchUrl!, tasks, perSend, deadline.signal) : buildRequest(tasks[0]!, perSend, deadline.signal);
+  const task = tasks[0]!;
+  // A body stored beside the task is opened for each request (a stream is read once): an await only for those.
+  const open = async (): Promise<OpenedBody | Exchange | undefined> => {
+    if (batch || !task.body || !('blob' in task.body)) return undefined;
+    let opened: OpenedBody | undefined;
+    try {
+      opened = await deadline.race(options.bodies.open(task.body.blob, task.headers['content-type']));
+    } catch (error) {
+      return failed(error, deadline, secrets);
+    }
+    return opened ?? { kind: 'invalid', error: 'Its body, stored beside it, is no longer all in the store.' };
+  };
+  const build = async (): Promise<Send | Exchange> => {
+    if (batch) return buildBatchRequest(options.batchUrl!, tasks, perSend, deadline.signal);
+    const opened = await open();
+    return opened && 'kind' in opened ? opened : buildRequest(task, perSend, deadline.signal, opened);
+  };
+  const first = await build();
+  if ('kind' in first) return first;
+  let request = first;
   for (let hops = 0; ; hops++) {
     let response: Response;
     try {
@@ -65,11 +86,15 @@ export async function send(tasks: readonly StoredTask[], options: SendOptions, d
     const hop = hops < MAX_HOPS ? nextHop(request.url, (request.init.method ?? 'GET').toUpperCase(), redirect) : undefined;
     if (!hop) return { kind: 'redirect', redirect };
     const init: RequestInit = { ...request.init, method: hop.method };
-    if (!hop.hasBody) {
+    if (hop.hasBody) {
+      const again = await build();
+      if ('kind' in again) return again;
+      init.body = again.init.body!;
+    } else {
       delete init.body;
+      delete (init as { duplex?: string }).duplex;
       init.headers = withoutBodyHeaders(init.headers as Record<string, string>);
-    } else if (batch) init.body = buildBatchRequest(options.batchUrl!, tasks, perSend, deadline.signal).init.body!;
-    else init.body = buildRequest(tasks[0]!, perSend, deadline.signal).init.body!;
+    }
     request = { url: hop.url, init };
   }
 }

@@ -2,6 +2,7 @@ import type { Lease } from '../core/queue-types.js';
 import type { Deadline } from './deadline.js';
 import type { DeliveryContext, DeliveryRun, Entry, ToDead } from './delivery.js';
 import type { HandedOverDetail, RetryDetail, SentDetail } from './events.js';
+import { bodiesOf } from './enqueue.js';
 import { errorText } from './scrub.js';
 import { discard, type Exchange } from './send.js';
 import { publicTask, type StoredTask } from './task.js';
@@ -10,6 +11,8 @@ import { handedOver, verdictFor, type Verdict } from './verdict.js';
 /** Tasks that left the outbox by a response: acked together at the end of their unit, then told. */
 export interface Delivered {
   readonly ids: readonly string[];
+  /** The keys of their bodies stored beside them, deleted once they are acked. */
+  readonly bodies: readonly string[];
   /** Says so ('sent' or 'handed-over' events), once their ack is committed. */
   readonly tell: () => void;
 }
@@ -48,7 +51,7 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
     if (queuedAs !== undefined) {
       await discard(outcome, a.deadline);
       a.run.handedOver += ready.length;
-      a.delivered.push({ ids: entries.map((e) => e.id), tell: () => tellHandedOver(c, ready, views, queuedAs) });
+      a.delivered.push({ ids: entries.map((e) => e.id), bodies: bodiesOf(entries.map((e) => e.value)), tell: () => tellHandedOver(c, ready, views, queuedAs) });
       return true;
     }
   }
@@ -72,7 +75,7 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
     a.run.sent += ready.length;
     c.delivered();
     const response = outcome instanceof Response ? outcome : undefined;
-    a.delivered.push({ ids: entries.map((e) => e.id), tell: () => tellSent(c, ready, views, response, body) });
+    a.delivered.push({ ids: entries.map((e) => e.id), bodies: bodiesOf(entries.map((e) => e.value)), tell: () => tellSent(c, ready, views, response, body) });
     return true;
   }
   const secrets = exchange.kind === 'response' || exchange.kind === 'error' ? exchange.secrets : [];

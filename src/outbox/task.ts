@@ -1,6 +1,9 @@
 import { describe, SluiceError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
+import { decodeBody, encodeBody, impliedType, INLINE_MAX, isSource, type BodySource, type StoredBody } from './body.js';
 import { hasCredentials, headersProblem, isUsableId, methodProblem } from './http-checks.js';
+
+export type { StoredBody } from './body.js';
 
 // `Request.mode` and `Request.credentials` spelled out: Node's types have no global `RequestMode` or
 // `RequestCredentials`, and the public types must compile without the DOM lib.
@@ -17,8 +20,14 @@ export interface HttpTask {
   method?: string;
   /** Stored with the task: no secrets here (use `OutboxOptions.headers`, evaluated per send and never stored). */
   headers?: Record<string, string>;
-  /** A string or bytes are sent as they are; an object is sent as JSON with content-type application/json. */
-  body?: string | Uint8Array | object;
+  /**
+   * A string, bytes (an ArrayBuffer or any typed array), a Blob or File, FormData, URLSearchParams, a ReadableStream
+   * or (in Node) a Readable: sent as they are, with their content type where they have one; any other object is sent
+   * as JSON with content-type application/json. Bodies over 64 KB, and every Blob, FormData and stream, are stored
+   * beside the task in chunks (up to `OutboxOptions.maxBodyBytes`) and streamed when sent; events and dead letters
+   * show them as a `BodyRef` (size and type).
+   */
+  body?: string | Uint8Array | ArrayBuffer | object;
   /** The idempotency key, sent as 'Idempotency-Key' on every attempt. Generated when absent. */
   id?: string;
   /** Tasks of one group are delivered in enqueue order. A task without a group is in the default group. */
@@ -36,9 +45,6 @@ export interface HttpTask {
   /** Kept from a `Request`; passed to fetch. */
   credentials?: TaskCredentials;
 }
-
-/** A body as stored: JSON for objects, text for strings, base64 for bytes, so each comes back as it went in. */
-export type StoredBody = { readonly json: unknown } | { readonly text: string } | { readonly base64: string };
 
 /** A task as the outbox stores it: normalised, absolute, with its id and enqueue time. */
 export interface StoredTask {
@@ -101,24 +107,21 @@ export function resolveUrl(url: unknown, baseUrl: string | undefined): string {
   return parsed.href;
 }
 
-export function encodeBody(body: unknown): StoredBody | undefined {
-  if (body === undefined || body === null) return undefined;
-  if (typeof body === 'string') return { text: body };
-  if (body instanceof Uint8Array) return { base64: toBase64(body) };
-  if (body instanceof ArrayBuffer) return { base64: toBase64(new Uint8Array(body)) };
-  if (typeof body !== 'object') bad('body', 'a string, a Uint8Array or a JSON object', body);
-  let json: string | undefined;
-  try {
-    json = JSON.stringify(body);
-  } catch (error) {
-    throw new SluiceError('ERR_INVALID_TASK', 'Expected task `body` to survive JSON; it does not.', { cause: error });
-  }
-  if (json === undefined) bad('body', 'a JSON object', body);
-  return { json: JSON.parse(json) as unknown };
+/**
+ * Validates an `HttpTask` and returns its stored form, for a body that fits the task (what `onBeforeSend` may
+ * return: a body to store beside the task must come through `enqueue`). Bad input: 'ERR_INVALID_TASK' naming the field.
+ */
+export function normaliseTask(input: HttpTask, baseUrl: string | undefined, now: number): StoredTask {
+  const { task, upload } = prepareTask(input, baseUrl, now);
+  if (upload) refuse('body', `one that fits the task (at most ${INLINE_MAX} bytes, not a Blob, FormData or stream) when not enqueued`);
+  return task;
 }
 
-/** Validates an `HttpTask` and returns its stored form. Bad input: 'ERR_INVALID_TASK' naming the field. */
-export function normaliseTask(input: HttpTask, baseUrl: string | undefined, now: number): StoredTask {
+/**
+ * Validates an `HttpTask`: its stored form, and the body to store beside it first (`upload`, then `body` is set to
+ * where it went). Bad input: 'ERR_INVALID_TASK' naming the field.
+ */
+export function prepareTask(input: HttpTask, baseUrl: string | undefined, now: number): { task: StoredTask; upload?: BodySource } {
   if (typeof input !== 'object' || input === null) bad('', 'an HttpTask object or a Request', input);
   const task = input as unknown as Record<string, unknown>;
   const url = resolveUrl(task.url, baseUrl);
@@ -131,9 +134,12 @@ export function normaliseTask(input: HttpTask, baseUrl: string | undefined, now:
     if (problem) refuse(`headers${problem.field}`, problem.expected);
     for (const [name, value] of Object.entries(task.headers as Record<string, string>)) headers[name.toLowerCase()] = value;
   }
-  const body = encodeBody(task.body);
-  if (body && 'json' in body && !headers['content-type']) headers['content-type'] = 'application/json';
-  if (body && (method === 'GET' || method === 'HEAD')) bad('body', `absent for a ${method} request`, task.body);
+  const encoded = encodeBody(task.body);
+  if (encoded && (method === 'GET' || method === 'HEAD')) bad('body', `absent for a ${method} request`, task.body);
+  const upload = isSource(encoded) ? encoded : undefined;
+  const body = isSource(encoded) ? undefined : encoded;
+  const type = body && 'json' in body ? 'application/json' : (upload?.type ?? impliedType(task.body));
+  if (type !== undefined && (upload?.typeWins || !headers['content-type'])) headers['content-type'] = type;
   const priority = task.priority ?? 'normal';
   if (!PRIORITIES.includes(priority as string)) bad('priority', "'high', 'normal' or 'low'", task.priority);
   const id = optionalString(task, 'id') ?? randomId() + randomId();
@@ -157,7 +163,7 @@ export function normaliseTask(input: HttpTask, baseUrl: string | undefined, now:
     if (!CREDENTIALS.includes(task.credentials as string)) bad('credentials', "'include', 'omit' or 'same-origin'", task.credentials);
     out.credentials = task.credentials;
   }
-  return out as unknown as StoredTask;
+  return upload ? { task: out as unknown as StoredTask, upload } : { task: out as unknown as StoredTask };
 }
 
 /** Reads a `Request` (body, method, headers, mode, credentials) into an `HttpTask`, faithfully. */
@@ -165,10 +171,7 @@ export async function taskFromRequest(request: Request): Promise<HttpTask> {
   const headers: Record<string, string> = {};
   request.headers.forEach((value, name) => (headers[name] = value));
   const task: HttpTask = { url: request.url, method: request.method, headers, mode: request.mode, credentials: request.credentials };
-  if (request.body !== null) {
-    const bytes = new Uint8Array(await request.clone().arrayBuffer());
-    task.body = bytes;
-  }
+  if (request.body !== null) task.body = await prefix(request.clone().body!, INLINE_MAX);
   const id = request.headers.get('idempotency-key');
   if (id) task.id = id;
   return task;
@@ -177,7 +180,7 @@ export async function taskFromRequest(request: Request): Promise<HttpTask> {
 /** The stored task as users see it in events and dead letters. */
 export function publicTask(task: StoredTask): HttpTask & { id: string } {
   const out: HttpTask & { id: string } = { id: task.id, url: task.url, method: task.method, headers: { ...task.headers } };
-  if (task.body) out.body = decodeBody(task.body);
+  if (task.body) out.body = decodeBody(task.body, task.headers['content-type']);
   if (task.group !== undefined) out.group = task.group;
   out.priority = task.priority ?? 'normal';
   if (task.notBefore !== undefined) out.notBefore = task.notBefore;
@@ -188,30 +191,52 @@ export function publicTask(task: StoredTask): HttpTask & { id: string } {
   return out;
 }
 
-export function decodeBody(body: StoredBody): string | Uint8Array | object {
-  if ('text' in body) return body.text;
-  if ('base64' in body) return fromBase64(body.base64);
-  return body.json as object;
-}
-
-/** Bytes the task takes in storage, near enough for budgets. */
+/** Bytes the task takes in storage, its body beside it included, near enough for budgets. */
 export function taskBytes(task: StoredTask): number {
-  return JSON.stringify(task).length;
+  const beside = task.body && 'blob' in task.body ? task.body.blob.size : 0;
+  return JSON.stringify(task).length + beside;
 }
 
-function toBase64(bytes: Uint8Array): string {
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
-}
-
-function fromBase64(text: string): Uint8Array {
-  const binary = atob(text);
-  const out = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-  return out;
+/** The blob key of a task's body stored beside it, if it has one. */
+export function blobKey(task: StoredTask): string | undefined {
+  return task.body && 'blob' in task.body ? task.body.blob.key : undefined;
 }
 
 export function isRequest(value: unknown): value is Request {
   return typeof Request === 'function' && value instanceof Request;
+}
+
+/**
+ * A stream's bytes when they fit `limit` (read whole), else a stream that gives them all, what was read first
+ * included: a request's body is not read into memory to find out that it is large.
+ */
+async function prefix(stream: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array | ReadableStream<Uint8Array>> {
+  const reader = stream.getReader();
+  const head: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) {
+      const bytes = new Uint8Array(size);
+      let at = 0;
+      for (const chunk of head) {
+        bytes.set(chunk, at);
+        at += chunk.length;
+      }
+      return bytes;
+    }
+    head.push(value);
+    size += value.length;
+    if (size > limit) break;
+  }
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = head.shift();
+      if (next) return controller.enqueue(next);
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
 }

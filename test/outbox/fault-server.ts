@@ -45,6 +45,8 @@ export class FaultServer {
   #script: ((request: Omit<Received, 'fault'>) => Fault | undefined) | undefined;
   readonly #waiters: { count: number; resolve: () => void }[] = [];
   readonly #hanging = new Set<ServerResponse>();
+  /** Called when a request's headers have arrived; the body is read once what it returns has settled. */
+  onHeaders: ((request: IncomingMessage) => unknown) | undefined;
 
   private constructor() {
     this.#server = this.#create();
@@ -119,6 +121,7 @@ export class FaultServer {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    await this.onHeaders?.(req);
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const key = req.headers['idempotency-key'] as string | undefined;

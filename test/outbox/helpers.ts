@@ -1,7 +1,8 @@
 import { inject } from 'vitest';
 import type { Store } from '../../src/core/store.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
-import { Outbox } from '../../src/outbox/outbox.js';
+// The Node entry's Outbox: what a Node app gets (bodies stored beside their tasks are streamed).
+import { Outbox } from '../../src/index.node.js';
 import type { OutboxOptions } from '../../src/outbox/options.js';
 import type { OutboxEventMap } from '../../src/outbox/events.js';
 import { FakeClock } from '../support/fake-clock.js';

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { SluiceError } from '../../src/core/errors.js';
 import { resolveOutboxOptions } from '../../src/outbox/options.js';
 import { buildBatchRequest, buildRequest } from '../../src/outbox/request.js';
-import { decodeBody, normaliseTask, publicTask, taskFromRequest } from '../../src/outbox/task.js';
+import { decodeBody } from '../../src/outbox/body.js';
+import { normaliseTask, publicTask, taskFromRequest } from '../../src/outbox/task.js';
 
 const now = 1_700_000_000_000;
 
@@ -36,7 +37,7 @@ describe('normaliseTask()', () => {
   it('stores Uint8Array bodies byte for byte, through JSON storage', () => {
     const bytes = new Uint8Array([0, 1, 2, 255, 128, 10]);
     const stored = JSON.parse(JSON.stringify(normaliseTask({ url: 'http://a.test', body: bytes }, undefined, now)));
-    expect(decodeBody(stored.body)).toEqual(bytes);
+    expect(decodeBody(stored.body, undefined)).toEqual(bytes);
   });
 
   it('rejects bad input with ERR_INVALID_TASK naming the field', () => {

@@ -1,0 +1,153 @@
+import type { QueueBlobs } from '../core/blobs.js';
+import type { Clock } from '../core/clock.js';
+import { SluiceError } from '../core/errors.js';
+import { randomId } from '../core/ids.js';
+import { toBase64, type BlobRef, type BodySource, type StoredBody } from './body.js';
+
+/** A stored body is written, and read when sent, this much at a time: what a send holds in memory. */
+export const CHUNK = 256 * 1024;
+
+/** A blob no task names is left this long after it was made: the enqueue that made it may not have committed yet. */
+export const ORPHAN_GRACE_MS = 3600_000;
+
+/** Without blobs in the store, a body is kept inside its task up to this size (an item holds 1 MiB, base64 grows 4/3). */
+const WITHOUT_BLOBS_MAX = 512 * 1024;
+
+/** A stored body made ready for one request: a stream (read a chunk at a time) or a Blob, and its length. */
+export interface OpenedBody {
+  readonly body: ReadableStream<Uint8Array> | Blob;
+  readonly length: number;
+}
+
+/**
+ * Request bodies kept beside their tasks, in the outbox queue's blobs, keyed by task: stored in chunks before the
+ * task is committed, read back a chunk at a time when sent, deleted after the task is. The order (body first, then
+ * the task; task removed, then the body) means a crash leaves at worst a body no task names, which `sweep` deletes
+ * on a later open, never a task without its body.
+ */
+export class BodyStore {
+  readonly #blobs: QueueBlobs | undefined;
+  readonly #clock: Clock;
+  readonly #maxBytes: number;
+  readonly #stream: boolean;
+
+  constructor(blobs: QueueBlobs | undefined, options: { readonly clock: Clock; readonly maxBodyBytes: number; readonly stream: boolean }) {
+    this.#blobs = blobs;
+    this.#clock = options.clock;
+    this.#maxBytes = options.maxBodyBytes;
+    this.#stream = options.stream;
+  }
+
+  /**
+   * Stores `source` for the task `id`; resolves the stored body. Over `maxBodyBytes`: 'ERR_ITEM_TOO_LARGE', and
+   * nothing is left behind. Without blobs in the store, a body up to 512 KiB is kept inside its task.
+   */
+  async store(id: string, source: BodySource): Promise<StoredBody> {
+    const blobs = this.#blobs;
+    const limit = blobs ? this.#maxBytes : Math.min(this.#maxBytes, WITHOUT_BLOBS_MAX);
+    const key = `${this.#clock.now().toString(36)}-${randomId()}-${id.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64)}`;
+    const held: Uint8Array[] = [];
+    let size = 0;
+    let written = 0;
+    let heldBytes = 0;
+    try {
+      for await (const piece of source.chunks()) {
+        size += piece.length;
+        if (size > limit) throw tooLarge(limit, blobs !== undefined);
+        held.push(piece);
+        heldBytes += piece.length;
+        // Written a chunk at a time: memory holds about one chunk, whatever the body's size.
+        while (blobs && heldBytes >= CHUNK) {
+          const chunk = take(held, CHUNK);
+          heldBytes -= chunk.length;
+          await blobs.write(key, written, chunk);
+          written += chunk.length;
+        }
+      }
+      if (!blobs || size === 0) return { base64: toBase64(take(held, heldBytes)) };
+      if (heldBytes > 0) await blobs.write(key, written, take(held, heldBytes));
+      return { blob: { key, size } };
+    } catch (error) {
+      if (written > 0) await blobs!.delete([key]).catch(() => undefined);
+      if (error instanceof SluiceError) throw error;
+      throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\` to be readable; reading it failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  }
+
+  /**
+   * The body `ref` names, ready for one request: a stream that reads a chunk when fetch asks for one (where the
+   * platform streams request bodies), else a Blob put together a chunk at a time. Undefined when the store no
+   * longer holds all of it (the task cannot be sent; no retry changes that).
+   */
+  async open(ref: BlobRef, type: string | undefined): Promise<OpenedBody | undefined> {
+    const blobs = this.#blobs;
+    if (!blobs || (await blobs.read(ref.key, ref.size - 1, ref.size)).length !== 1) return undefined;
+    if (!this.#stream) {
+      let blob = new Blob([], type === undefined ? {} : { type });
+      for (let at = 0; at < ref.size; at += CHUNK) {
+        const bytes = await blobs.read(ref.key, at, Math.min(ref.size, at + CHUNK));
+        if (bytes.length === 0) return undefined;
+        // Grown a chunk at a time, so that each chunk can be let go once the Blob holds it.
+        blob = new Blob([blob, bytes as Uint8Array<ArrayBuffer>], type === undefined ? {} : { type });
+      }
+      return { body: blob, length: ref.size };
+    }
+    let at = 0;
+    const body = new ReadableStream<Uint8Array>(
+      {
+        async pull(controller) {
+          const bytes = await blobs.read(ref.key, at, Math.min(ref.size, at + CHUNK));
+          if (bytes.length === 0) throw new SluiceError('ERR_STORAGE', `The stored body ${ref.key} ended at byte ${at} of ${ref.size}.`);
+          at += bytes.length;
+          controller.enqueue(bytes);
+          if (at >= ref.size) controller.close();
+        },
+      },
+      // Nothing read ahead of what fetch asks for.
+      { highWaterMark: 0 },
+    );
+    return { body, length: ref.size };
+  }
+
+  /** Deletes the bodies `keys` (their tasks are gone). */
+  async delete(keys: readonly string[]): Promise<void> {
+    if (this.#blobs && keys.length > 0) await this.#blobs.delete(keys);
+  }
+
+  /**
+   * Deletes bodies no task names, older than `ORPHAN_GRACE_MS` (a crash between storing a body and its task, or
+   * between removing a task and its body, left them). `named` reads the bodies pending tasks and dead letters
+   * name; it is asked twice around the listing, so that a task moving between the two (to dead, or back from it)
+   * while this runs is seen in one place or the other.
+   */
+  async sweep(named: () => Promise<Set<string>>): Promise<void> {
+    const blobs = this.#blobs;
+    if (!blobs) return;
+    const before = await named();
+    const now = this.#clock.now();
+    const old = (await blobs.keys()).filter((key) => !before.has(key) && now - parseInt(key, 36) > ORPHAN_GRACE_MS);
+    if (old.length === 0) return;
+    const after = await named();
+    await blobs.delete(old.filter((key) => !after.has(key)));
+  }
+}
+
+/** The first `n` bytes held (all of them when fewer), taken out of `held`. */
+function take(held: Uint8Array[], n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let at = 0;
+  while (at < n && held.length > 0) {
+    const first = held[0]!;
+    const part = first.subarray(0, n - at);
+    out.set(part, at);
+    at += part.length;
+    if (part.length === first.length) held.shift();
+    else held[0] = first.subarray(part.length);
+  }
+  return at === n ? out : out.subarray(0, at);
+}
+
+function tooLarge(limit: number, blobs: boolean): SluiceError {
+  const why = blobs ? '`maxBodyBytes`' : 'what an outbox keeps inside a task (its store keeps no blobs, see `BlobStorage`)';
+  return new SluiceError('ERR_ITEM_TOO_LARGE', `The task's body is over ${limit} bytes, ${why}; nothing was enqueued.`);
+}

@@ -1,0 +1,176 @@
+import { describe, SluiceError } from '../core/errors.js';
+
+/** Binary or text bodies up to this size are stored inside the task's item; larger ones beside it, in chunks. */
+export const INLINE_MAX = 64 * 1024;
+
+/** Where a body stored beside its task is: its blob's key and its size in bytes. */
+export interface BlobRef {
+  readonly key: string;
+  readonly size: number;
+}
+
+/**
+ * A body as stored: JSON for objects, text for strings, base64 for small bytes, so each comes back as it went in;
+ * large bodies (and every Blob, FormData or stream) beside the task, in the store's blobs.
+ */
+export type StoredBody = { readonly json: unknown } | { readonly text: string } | { readonly base64: string } | { readonly blob: BlobRef };
+
+/** A body to store beside its task, read in pieces (never whole in memory). */
+export interface BodySource {
+  /** Its bytes in order, in pieces of any size. */
+  chunks(): AsyncIterable<Uint8Array>;
+  /** Its own content type, if it has one (a Blob's, a multipart body's with its boundary). */
+  readonly type: string | undefined;
+  /** True when that type must win over the task's content-type header: a multipart boundary must match the bytes. */
+  readonly typeWins: boolean;
+}
+
+/**
+ * A body kept beside its task in the store, as events, dead letters and `onBeforeSend` show it: its size and content
+ * type, not its bytes (a photo is not read into memory to say that it was sent). Returned unchanged from
+ * `onBeforeSend`, it keeps the stored body.
+ */
+export class BodyRef {
+  readonly size: number;
+  readonly type: string | undefined;
+  readonly #blob: BlobRef;
+
+  /** @internal */
+  constructor(blob: BlobRef, type: string | undefined) {
+    this.#blob = blob;
+    this.size = blob.size;
+    this.type = type;
+  }
+
+  /** @internal The stored body `value` stands for, when it is a `BodyRef`. */
+  static blobOf(value: unknown): BlobRef | undefined {
+    return value instanceof BodyRef ? value.#blob : undefined;
+  }
+
+  toJSON(): { size: number; type?: string } {
+    return this.type === undefined ? { size: this.size } : { size: this.size, type: this.type };
+  }
+}
+
+/**
+ * What `body` becomes: a stored body (inline, or a `BodyRef` handed back), a source to store beside the task, or
+ * nothing. Objects that are not bytes, Blobs, forms or streams are JSON. Bad bodies: 'ERR_INVALID_TASK'.
+ */
+export function encodeBody(body: unknown): StoredBody | BodySource | undefined {
+  if (body === undefined || body === null) return undefined;
+  // A string's content type, as fetch gives it, unless the task names another.
+  if (typeof body === 'string') return body.length <= INLINE_MAX ? { text: body } : bytesSource(new TextEncoder().encode(body), 'text/plain;charset=UTF-8');
+  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) {
+    const bytes = body instanceof ArrayBuffer ? new Uint8Array(body) : new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+    return bytes.length <= INLINE_MAX ? { base64: toBase64(bytes) } : bytesSource(bytes, undefined);
+  }
+  if (typeof body !== 'object' && typeof body !== 'function') bad(body);
+  const blob = BodyRef.blobOf(body);
+  if (blob) return { blob };
+  if (isA(body, 'Blob')) return blobSource(body as Blob);
+  if (isA(body, 'FormData')) {
+    // Encoded once, as fetch would: the bytes and the content type with its boundary travel together.
+    const encoded = new Response(body as FormData);
+    return { chunks: () => streamChunks(encoded.body!), type: encoded.headers.get('content-type') ?? undefined, typeWins: true };
+  }
+  if (isA(body, 'URLSearchParams')) return { text: String(body) };
+  if (isA(body, 'ReadableStream')) return { chunks: () => streamChunks(body as ReadableStream<unknown>), type: undefined, typeWins: false };
+  if (typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
+    // A Node Readable, or any async iterable of bytes or strings.
+    return { chunks: () => iterableChunks(body as AsyncIterable<unknown>), type: undefined, typeWins: false };
+  }
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(body);
+  } catch (error) {
+    throw new SluiceError('ERR_INVALID_TASK', 'Expected task `body` to survive JSON; it does not.', { cause: error });
+  }
+  if (json === undefined) bad(body);
+  return { json: JSON.parse(json) as unknown };
+}
+
+/** The content type a body implies when the task names none. */
+export function impliedType(body: unknown): string | undefined {
+  return isA(body, 'URLSearchParams') ? 'application/x-www-form-urlencoded;charset=UTF-8' : undefined;
+}
+
+export function isSource(body: StoredBody | BodySource | undefined): body is BodySource {
+  return body !== undefined && 'chunks' in body;
+}
+
+/** An inline stored body as users gave it; a body stored beside its task as a `BodyRef`. */
+export function decodeBody(body: StoredBody, type: string | undefined): string | Uint8Array | object {
+  if ('text' in body) return body.text;
+  if ('base64' in body) return fromBase64(body.base64);
+  if ('blob' in body) return new BodyRef(body.blob, type);
+  return body.json as object;
+}
+
+function bad(given: unknown): never {
+  throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\` to be a string, bytes, a Blob, FormData, a stream or a JSON object, got ${describe(given)}.`);
+}
+
+/** `value instanceof globalThis[name]`, where the platform has that class (read when called). */
+function isA(value: unknown, name: 'Blob' | 'FormData' | 'URLSearchParams' | 'ReadableStream'): boolean {
+  const type = (globalThis as Record<string, unknown>)[name];
+  return typeof type === 'function' && value instanceof (type as new () => object);
+}
+
+function bytesSource(bytes: Uint8Array, type: string | undefined): BodySource {
+  return {
+    type,
+    typeWins: false,
+    async *chunks() {
+      yield bytes;
+    },
+  };
+}
+
+function blobSource(blob: Blob): BodySource {
+  const PIECE = 256 * 1024;
+  return {
+    type: blob.type || undefined,
+    typeWins: false,
+    async *chunks() {
+      for (let at = 0; at < blob.size; at += PIECE) yield new Uint8Array(await blob.slice(at, at + PIECE).arrayBuffer());
+    },
+  };
+}
+
+async function* streamChunks(stream: ReadableStream<unknown>): AsyncIterable<Uint8Array> {
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield toBytes(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+async function* iterableChunks(iterable: AsyncIterable<unknown>): AsyncIterable<Uint8Array> {
+  for await (const value of iterable) yield toBytes(value);
+}
+
+function toBytes(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) return value;
+  if (typeof value === 'string') return new TextEncoder().encode(value);
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\`'s stream to give bytes or strings, got ${describe(value)}.`);
+}
+
+export function toBase64(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+export function fromBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
+}

@@ -1,0 +1,36 @@
+import type { SluiceError } from '../core/errors.js';
+import type { BodyStore } from './body-store.js';
+import { blobKey, isRequest, prepareTask, taskFromRequest, type HttpTask, type StoredTask } from './task.js';
+
+/**
+ * `tasks` (HttpTasks or Requests) checked, all of them before anything is stored, then made ready to push: a body
+ * that goes beside its task is stored first, one at a time (memory holds one chunk), so that the task committed
+ * after it always finds it. A failure deletes the bodies stored so far: nothing is left behind.
+ */
+export async function prepareAll(tasks: readonly (HttpTask | Request)[], o: { baseUrl: string | undefined; now: number; bodies: BodyStore }): Promise<StoredTask[]> {
+  const plain = await Promise.all(tasks.map((t) => (isRequest(t) ? taskFromRequest(t) : t)));
+  const prepared = plain.map((t) => prepareTask(t, o.baseUrl, o.now));
+  const out: StoredTask[] = [];
+  try {
+    for (const { task, upload } of prepared) out.push(upload ? { ...task, body: await o.bodies.store(task.id, upload) } : task);
+  } catch (error) {
+    await o.bodies.delete(bodiesOf(out)).catch(() => undefined);
+    throw error;
+  }
+  return out;
+}
+
+/** The keys of the bodies `tasks` store beside them. */
+export function bodiesOf(tasks: readonly StoredTask[]): string[] {
+  return tasks.flatMap((t) => blobKey(t) ?? []);
+}
+
+/**
+ * True when a failed push surely stored nothing: refused before or by the store's commit as too large, not
+ * serialisable or over quota. After any other failure (a connection lost mid-commit) the push may have landed, so
+ * the bodies stay, for the task to find, or for a later open's sweep when it did not land.
+ */
+export function storedNothing(error: unknown): boolean {
+  const code = (error as Partial<SluiceError> | null)?.code;
+  return code === 'ERR_QUOTA_EXCEEDED' || code === 'ERR_ITEM_TOO_LARGE' || code === 'ERR_NOT_SERIALIZABLE' || code === 'ERR_INVALID_TASK';
+}

@@ -1,0 +1,306 @@
+import { Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Queue } from '../../src/core/queue.js';
+import { BodyRef } from '../../src/outbox/body.js';
+import { CHUNK, ORPHAN_GRACE_MS } from '../../src/outbox/body-store.js';
+import { rig, type Rig } from './helpers.js';
+
+const MiB = 1024 * 1024;
+/** Bytes that differ from one position to the next, so that a shifted or repeated chunk shows. */
+const bytes = (length: number, seed = 1) => {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = (i * 7 + seed + (i >> 8)) & 0xff;
+  return out;
+};
+const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
+
+let r: Rig;
+beforeEach(async () => {
+  r = await rig();
+});
+afterEach(() => r.teardown());
+
+/** The blobs the outbox's queue holds now, read through a handle of its own. */
+async function blobKeys(): Promise<string[]> {
+  const queue = await Queue.open({ name: 'api', store: r.store, clock: r.clock });
+  try {
+    return await queue.blobs!.keys();
+  } finally {
+    await queue.close();
+  }
+}
+
+describe('large bodies are stored beside their tasks, streamed on send, and deleted with them', () => {
+  it('a File of 1.5 MiB: stored in chunks, sent byte for byte with its type, its blob gone once sent', async () => {
+    const data = bytes(1.5 * MiB);
+    const id = await r.outbox.enqueue({ url: '/photos', body: new File([data], 'photo.jpg', { type: 'image/jpeg' }) });
+    expect(await blobKeys()).toHaveLength(1);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1 });
+    const [got] = r.server.received;
+    expect(got).toMatchObject({ path: '/photos', key: id });
+    expect(got!.headers['content-type']).toBe('image/jpeg');
+    expect(got!.headers['content-length']).toBe(String(data.length));
+    expect(same(got!.body, data)).toBe(true);
+    expect(await blobKeys()).toEqual([]);
+  });
+
+  it('ArrayBuffer, typed arrays and DataView: small ones inside the task, large ones beside it; all sent as bytes', async () => {
+    const small = bytes(1000);
+    const large = bytes(200_000, 3);
+    await r.outbox.enqueueMany([
+      { url: '/1', body: small.buffer },
+      { url: '/2', body: new Int16Array(small.buffer) },
+      { url: '/3', body: new DataView(large.buffer, 1000, 150_000) },
+      { url: '/4', body: Buffer.from(large) },
+    ]);
+    expect(await blobKeys()).toHaveLength(2);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 4 });
+    const got = r.server.received.map((x) => new Uint8Array(x.body));
+    expect(same(got[0]!, small)).toBe(true);
+    expect(same(got[1]!, small)).toBe(true);
+    expect(same(got[2]!, large.subarray(1000, 151_000))).toBe(true);
+    expect(same(got[3]!, large)).toBe(true);
+  });
+
+  it('FormData with files: sent as multipart whose boundary matches its content type', async () => {
+    const form = new FormData();
+    form.append('note', 'hello');
+    form.append('photo', new File([bytes(300_000)], 'a.png', { type: 'image/png' }));
+    await r.outbox.enqueue({ url: '/form', body: form, headers: { 'content-type': 'multipart/form-data' } });
+    await r.outbox.flush();
+    const [got] = r.server.received;
+    expect(got!.headers['content-type']).toMatch(/^multipart\/form-data; boundary=/);
+    const parsed = await new Response(new Uint8Array(got!.body), { headers: { 'content-type': got!.headers['content-type'] as string } }).formData();
+    expect(parsed.get('note')).toBe('hello');
+    const photo = parsed.get('photo') as File;
+    expect(photo.name).toBe('a.png');
+    expect(same(new Uint8Array(await photo.arrayBuffer()), bytes(300_000))).toBe(true);
+  });
+
+  it('a ReadableStream and a Node Readable', async () => {
+    const data = bytes(700_000, 5);
+    const web = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let at = 0; at < data.length; at += 100_000) controller.enqueue(data.slice(at, at + 100_000));
+        controller.close();
+      },
+    });
+    const node = Readable.from((function* () {
+      for (let at = 0; at < data.length; at += 65_536) yield Buffer.from(data.subarray(at, at + 65_536));
+    })());
+    await r.outbox.enqueueMany([{ url: '/web', body: web }, { url: '/node', body: node }]);
+    await r.outbox.flush();
+    for (const got of r.server.received) expect(same(got.body, data)).toBe(true);
+  });
+
+  it('a Request with a large body is read a chunk at a time into the store', async () => {
+    const data = bytes(600_000, 9);
+    await r.outbox.enqueue(new Request(`${r.server.url}/up`, { method: 'PUT', body: data, headers: { 'content-type': 'application/octet-stream' } }));
+    expect(await blobKeys()).toHaveLength(1);
+    await r.outbox.flush();
+    expect(r.server.received[0]).toMatchObject({ method: 'PUT', path: '/up' });
+    expect(same(r.server.received[0]!.body, data)).toBe(true);
+  });
+
+  // The store's reads are counted by wrapping a MemoryStore's blobs (on Redis, this file runs without it).
+  it.skipIf(process.env.SLUICE_OUTBOX_STORE === 'redis')('streams on send: while the server does not read, the body is not read from the store either', async () => {
+    const size = 32 * MiB;
+    const data = bytes(size);
+    await r.outbox.enqueue({ url: '/big', body: new Blob([data]) });
+    // Count the store's reads of the body, a chunk each.
+    const storage = await r.store.open('api');
+    const blobs = storage.blobs!;
+    const read = blobs.read.bind(blobs);
+    const reads: number[] = [];
+    blobs.read = async (key, start, end) => {
+      reads.push(end - start);
+      return read(key, start, end);
+    };
+    // The server takes the headers, then waits before it reads the body: only the sockets' buffers fill meanwhile.
+    let readsWhileWaiting = -1;
+    r.server.onHeaders = () => new Promise((resolve) => setTimeout(() => resolve((readsWhileWaiting = reads.length)), 300));
+    await r.outbox.flush();
+    expect(same(r.server.received[0]!.body, data)).toBe(true);
+    expect(Math.max(...reads)).toBeLessThanOrEqual(CHUNK);
+    expect(reads.length).toBeGreaterThanOrEqual(size / CHUNK);
+    expect(readsWhileWaiting).toBeLessThan(size / CHUNK / 2);
+  });
+
+  it('a retry, and a same-origin 307 followed, send the whole body again', async () => {
+    await r.reopen({ redirect: 'follow-same-origin' });
+    const data = bytes(500_000, 2);
+    r.server.next({ status: 503 }, { status: 307, headers: { location: '/moved' } });
+    await r.outbox.enqueue({ url: '/x', body: new Blob([data]) });
+    await r.outbox.flush();
+    r.clock.advance(500);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1 });
+    expect(r.server.received.map((x) => x.path)).toEqual(['/x', '/x', '/moved']);
+    for (const got of r.server.received) expect(same(got.body, data)).toBe(true);
+  });
+});
+
+describe('budgets', () => {
+  it('over maxBodyBytes: ERR_ITEM_TOO_LARGE, and nothing is stored', async () => {
+    await r.reopen({ maxBodyBytes: MiB });
+    await expect(r.outbox.enqueue({ url: '/x', body: new Blob([bytes(MiB + 1)]) })).rejects.toMatchObject({ code: 'ERR_ITEM_TOO_LARGE' });
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        controller.enqueue(bytes(CHUNK));
+      },
+    });
+    await expect(r.outbox.enqueue({ url: '/x', body: stream })).rejects.toMatchObject({ code: 'ERR_ITEM_TOO_LARGE' });
+    expect(await r.outbox.size()).toBe(0);
+    expect(await blobKeys()).toEqual([]);
+  });
+
+  it('a stream that fails while it is read: the enqueue rejects, and nothing is stored', async () => {
+    let n = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (n++ === 3) controller.error(new Error('camera unplugged'));
+        else controller.enqueue(bytes(CHUNK));
+      },
+    });
+    await expect(r.outbox.enqueue({ url: '/x', body: stream })).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: expect.stringContaining('camera unplugged') });
+    expect(await r.outbox.size()).toBe(0);
+    expect(await blobKeys()).toEqual([]);
+  });
+
+  it('limits.maxBytes counts the body: a body over it is refused (ERR_QUOTA_EXCEEDED) and deleted', async () => {
+    await r.reopen({ limits: { maxBytes: MiB } });
+    await expect(r.outbox.enqueue({ url: '/x', body: new Blob([bytes(2 * MiB)]) })).rejects.toMatchObject({ code: 'ERR_QUOTA_EXCEEDED' });
+    expect(await blobKeys()).toEqual([]);
+  });
+});
+
+describe('what users see of a stored body', () => {
+  it('events, dead letters and onBeforeSend show a BodyRef (size, type); returned as it is, it keeps the body', async () => {
+    const data = bytes(100_000);
+    const seen: unknown[] = [];
+    await r.reopen({ onBeforeSend: (task) => (seen.push(task.body), { ...task, headers: { ...task.headers, 'x-edited': '1' } }) });
+    r.server.next({ status: 400 });
+    await r.outbox.enqueue({ url: '/x', body: new Blob([data], { type: 'application/pdf' }) });
+    await r.outbox.flush();
+    expect(seen[0]).toBeInstanceOf(BodyRef);
+    expect(JSON.parse(JSON.stringify(seen[0]))).toEqual({ size: 100_000, type: 'application/pdf' });
+    const [letter] = await r.outbox.dead.list();
+    expect(letter!.task.body).toBeInstanceOf(BodyRef);
+    // Dead, its body stays: a retry sends it again.
+    expect(await blobKeys()).toHaveLength(1);
+    await r.outbox.dead.retry();
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1 });
+    expect(r.server.received[1]!.headers['x-edited']).toBe('1');
+    expect(same(r.server.received[1]!.body, data)).toBe(true);
+    expect(await blobKeys()).toEqual([]);
+  });
+
+  it("onBeforeSend giving a new large body: dead as 'invalid' (a body to store must be enqueued)", async () => {
+    await r.reopen({ onBeforeSend: (task) => ({ ...task, body: new Blob([bytes(10)]) }) });
+    await r.outbox.enqueue({ url: '/x', body: 'small' });
+    await r.outbox.flush();
+    expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'invalid', error: expect.stringContaining('`body`') }]);
+  });
+
+  it('dead.purge() and remove() delete the bodies', async () => {
+    r.server.next({ status: 400 });
+    await r.outbox.enqueue({ url: '/a', body: new Blob([bytes(70_000)]), group: 'a' });
+    await r.outbox.flush();
+    const id = await r.outbox.enqueue({ url: '/b', body: new Blob([bytes(70_000)]), notBefore: r.clock.now() + 60_000, group: 'b' });
+    expect(await blobKeys()).toHaveLength(2);
+    expect(await r.outbox.dead.purge()).toBe(1);
+    expect(await blobKeys()).toHaveLength(1);
+    expect(await r.outbox.remove([id])).toBe(1);
+    expect(await blobKeys()).toEqual([]);
+  });
+});
+
+describe('recovery: no orphan forever, never a task without its body', () => {
+  it('a body whose task never committed (a crash between) is deleted by an open once it is old enough', async () => {
+    const queue = await Queue.open({ name: 'api', store: r.store, clock: r.clock });
+    const key = `${r.clock.now().toString(36)}-0000000000000000-crashed`;
+    await queue.blobs!.write(key, 0, bytes(1000));
+    await queue.close();
+    await r.reopen();
+    expect(await blobKeys()).toEqual([key]);
+    r.clock.advance(ORPHAN_GRACE_MS + 1);
+    await r.reopen();
+    expect(await blobKeys()).toEqual([]);
+  });
+
+  it('a body whose task was removed (a crash before the body) is deleted; bodies pending and dead tasks name stay', async () => {
+    r.server.plan('dead', [{ status: 400 }]);
+    await r.outbox.enqueueMany([
+      { url: '/d', id: 'dead', body: new Blob([bytes(70_000)]), group: 'd' },
+      { url: '/p', id: 'pending', body: new Blob([bytes(70_000)]), group: 'p', notBefore: r.clock.now() + 10 * ORPHAN_GRACE_MS },
+      { url: '/g', id: 'gone', body: new Blob([bytes(70_000)]), group: 'g', notBefore: r.clock.now() + 10 * ORPHAN_GRACE_MS },
+    ]);
+    await r.outbox.flush();
+    // The crash: 'gone' is removed from the queue, and the process dies before deleting its body.
+    const queue = await Queue.open<{ id: string }>({ name: 'api', store: r.store, clock: r.clock });
+    const entry = (await queue.list()).find((e) => e.value.id === 'gone')!;
+    await queue.remove([entry.id]);
+    await queue.close();
+    expect(await blobKeys()).toHaveLength(3);
+    r.clock.advance(ORPHAN_GRACE_MS + 1);
+    await r.reopen();
+    expect(await blobKeys()).toHaveLength(2);
+    expect((await r.outbox.list()).map((t) => t.id)).toEqual(['pending']);
+    await r.outbox.dead.retry();
+    r.clock.advance(10 * ORPHAN_GRACE_MS);
+    const sent = await r.outbox.flush();
+    expect(sent).toMatchObject({ sent: 2, remaining: 0 });
+    expect(r.server.delivered.map((x) => [x.key, x.body.length])).toEqual([
+      ['pending', 70_000],
+      ['dead', 70_000],
+    ]);
+  });
+
+  it("without blobs in the store, a body up to 512 KiB stays inside its task; a larger one is refused", async () => {
+    const { MemoryStore } = await import('../../src/stores/memory/memory-store.js');
+    const inner = new MemoryStore();
+    const store = { open: async (name: string) => Object.assign(await inner.open(name), { blobs: undefined }) };
+    await r.reopen({ store });
+    await r.outbox.enqueue({ url: '/x', body: new Blob([bytes(200_000)]) });
+    await expect(r.outbox.enqueue({ url: '/y', body: new Blob([bytes(600_000)]) })).rejects.toMatchObject({ code: 'ERR_ITEM_TOO_LARGE' });
+    await r.outbox.flush();
+    expect(same(r.server.received[0]!.body, bytes(200_000))).toBe(true);
+  });
+
+  it('in a FileStore, a body is a side file in <queue>/blobs/, deleted once its task is sent', async () => {
+    const { mkdtempSync, readdirSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { FileStore } = await import('../../src/fs.js');
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-bodies-'));
+    try {
+      await r.reopen({ store: new FileStore({ dir }), durability: 'strict' });
+      const id = await r.outbox.enqueue({ url: '/x', id: 'photo/1', body: new Blob([bytes(MiB)]) });
+      const files = readdirSync(join(dir, 'api', 'blobs'));
+      expect(files).toHaveLength(1);
+      expect(files[0]).toMatch(/-photo_1$/);
+      await r.outbox.flush();
+      expect(r.server.received[0]).toMatchObject({ key: id });
+      expect(same(r.server.received[0]!.body, bytes(MiB))).toBe(true);
+      expect(readdirSync(join(dir, 'api', 'blobs'))).toEqual([]);
+    } finally {
+      await r.outbox.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('where fetch cannot stream request bodies (browsers), a stored body is sent as a Blob made a chunk at a time', async () => {
+    const { Outbox } = await import('../../src/outbox/outbox.js');
+    const { MemoryStore } = await import('../../src/stores/memory/memory-store.js');
+    const outbox = await Outbox.open({ name: 'blobs', store: new MemoryStore(), baseUrl: r.server.url });
+    try {
+      const data = bytes(MiB + 17, 4);
+      await outbox.enqueue({ url: '/x', body: new Blob([data], { type: 'video/mp4' }) });
+      expect(await outbox.flush()).toMatchObject({ sent: 1 });
+      const [got] = r.server.received;
+      expect(got!.headers['content-type']).toBe('video/mp4');
+      expect(same(got!.body, data)).toBe(true);
+    } finally {
+      await outbox.close();
+    }
+  });
+});
