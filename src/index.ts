@@ -12,6 +12,7 @@ export { Outbox } from './outbox/outbox.js';
 export type { OutboxOptions, RetryOptions, BatchOptions, LimitOptions } from './outbox/options.js';
 export type { RedirectPolicy } from './outbox/redirects.js';
 export type { HttpTask } from './outbox/task.js';
+export { BodyRef } from './outbox/body.js';
 export type { Classify, Verdict } from './outbox/classify.js';
 export type { DeadLetters, DeadLetter, DeadReason } from './outbox/dead-letters.js';
 export type { OutboxEventMap, FlushOptions, FlushResult, ListPendingOptions, PendingTask, SentDetail, RetryDetail, DeadDetail, HandedOverDetail, TaskView } from './outbox/events.js';
