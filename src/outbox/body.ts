@@ -1,4 +1,5 @@
 import { describe, SluiceError } from '../core/errors.js';
+import { randomId } from '../core/ids.js';
 
 /** Binary or text bodies up to this size are stored inside the task's item; larger ones beside it, in chunks. */
 export const INLINE_MAX = 64 * 1024;
@@ -68,11 +69,7 @@ export function encodeBody(body: unknown): StoredBody | BodySource | undefined {
   const blob = BodyRef.blobOf(body);
   if (blob) return { blob };
   if (isA(body, 'Blob')) return blobSource(body as Blob);
-  if (isA(body, 'FormData')) {
-    // Encoded once, as fetch would: the bytes and the content type with its boundary travel together.
-    const encoded = new Response(body as FormData);
-    return { chunks: () => streamChunks(encoded.body!), type: encoded.headers.get('content-type') ?? undefined, typeWins: true };
-  }
+  if (isA(body, 'FormData')) return formSource(body as FormData);
   if (isA(body, 'URLSearchParams')) return { text: String(body) };
   if (isA(body, 'ReadableStream')) return { chunks: () => streamChunks(body as ReadableStream<unknown>), type: undefined, typeWins: false };
   if (typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
@@ -127,14 +124,43 @@ function bytesSource(bytes: Uint8Array, type: string | undefined): BodySource {
 }
 
 function blobSource(blob: Blob): BodySource {
-  const PIECE = 256 * 1024;
+  return { type: blob.type || undefined, typeWins: false, chunks: () => sliceChunks(blob) };
+}
+
+/**
+ * A form as multipart/form-data (the HTML standard's encoding, as fetch sends a FormData), written here rather than
+ * read from `new Response(form)`: WebKit cannot read that when the form holds a File ("Unable to read form data
+ * blob"), and this way a file goes a slice at a time. The boundary is chosen once, so the stored bytes and the
+ * content type stored with them agree.
+ */
+function formSource(form: FormData): BodySource {
+  const boundary = `----sluice${randomId()}${randomId()}`;
+  const encoder = new TextEncoder();
+  // Names and file names escaped as the standard says: newlines and quotes as percent-escapes.
+  const quote = (text: string) => `"${text.replace(/\n/g, '%0A').replace(/\r/g, '%0D').replace(/"/g, '%22')}"`;
   return {
-    type: blob.type || undefined,
-    typeWins: false,
+    type: `multipart/form-data; boundary=${boundary}`,
+    typeWins: true,
     async *chunks() {
-      for (let at = 0; at < blob.size; at += PIECE) yield new Uint8Array(await blob.slice(at, at + PIECE).arrayBuffer());
+      for (const [name, value] of form as unknown as Iterable<[string, string | File]>) {
+        const head = `--${boundary}\r\nContent-Disposition: form-data; name=${quote(name)}`;
+        if (typeof value === 'string') {
+          yield encoder.encode(`${head}\r\n\r\n${value}\r\n`);
+          continue;
+        }
+        yield encoder.encode(`${head}; filename=${quote(value.name ?? 'blob')}\r\nContent-Type: ${value.type || 'application/octet-stream'}\r\n\r\n`);
+        yield* sliceChunks(value);
+        yield encoder.encode('\r\n');
+      }
+      yield encoder.encode(`--${boundary}--\r\n`);
     },
   };
+}
+
+/** A Blob's bytes a slice at a time: never the whole of it in memory. */
+async function* sliceChunks(blob: Blob): AsyncIterable<Uint8Array> {
+  const PIECE = 256 * 1024;
+  for (let at = 0; at < blob.size; at += PIECE) yield new Uint8Array(await blob.slice(at, at + PIECE).arrayBuffer());
 }
 
 async function* streamChunks(stream: ReadableStream<unknown>): AsyncIterable<Uint8Array> {
