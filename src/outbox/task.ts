@@ -171,7 +171,13 @@ export async function taskFromRequest(request: Request): Promise<HttpTask> {
   const headers: Record<string, string> = {};
   request.headers.forEach((value, name) => (headers[name] = value));
   const task: HttpTask = { url: request.url, method: request.method, headers, mode: request.mode, credentials: request.credentials };
-  if (request.body !== null) task.body = await prefix(request.clone().body!, INLINE_MAX);
+  const copy = request.clone();
+  if (copy.body) task.body = await prefix(copy.body, INLINE_MAX);
+  else if (copy.body === undefined) {
+    // No `Request.body` (Firefox before 142): a Blob, which a large body need not be read into memory for.
+    const blob = await copy.blob();
+    if (blob.size > 0) task.body = blob.size <= INLINE_MAX ? new Uint8Array(await blob.arrayBuffer()) : blob;
+  }
   const id = request.headers.get('idempotency-key');
   if (id) task.id = id;
   return task;
