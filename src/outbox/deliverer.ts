@@ -53,8 +53,12 @@ export class Deliverer {
     this.#coordination = new Coordination(options.name, {
       broadcast: true,
       onMessage: (messages) => this.#relayed(messages),
-      // Granted while stopped: let the next handle have it.
-      onGranted: () => (this.#loop.running ? this.#loop.kick() : this.#coordination.yieldDelivery()),
+      // Granted while stopped: let the next handle have it. Granted while running: the handle that held it may have
+      // closed mid-request, and its leases are over (see `leasesMayHaveEnded`).
+      onGranted: () => {
+        if (!this.#loop.running) return this.#coordination.yieldDelivery();
+        void this.#c.serial(() => this.#c.index.leasesMayHaveEnded()).then(() => this.#loop.kick());
+      },
     });
     this.#reachability = new Reachability({
       clock: options.clock,

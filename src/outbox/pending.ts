@@ -173,6 +173,15 @@ export class PendingIndex {
     }
   }
 
+  /**
+   * Tasks waiting for another handle's lease to end may go now, to be taken if their holder is gone (the queue
+   * knows, and says when to look again if not): this handle was just handed the delivery lock, maybe by a tab that
+   * closed mid-request.
+   */
+  leasesMayHaveEnded(): void {
+    for (const pending of this.#tasks.values()) if (pending.state === 'waiting' && pending.cause === 'lease') this.ready(pending);
+  }
+
   /** The tasks waiting because the network failed them (a success just showed it is there). */
   waitingForNetwork(): Pending[] {
     return [...this.#offline];
