@@ -123,7 +123,11 @@ export interface OutboxOptions {
   readonly unloadFlush?: boolean;
   /** Where 'pagehide' is listened for. Pass one only to test. @default globalThis */
   readonly page?: EventTarget;
-  /** The source of time for delays, timeouts and probes. @default the system clock */
+  /**
+   * The source of time: `now()` for what is stored (retry times, `notBefore`, `expiresAt`), `monotonic()` where it
+   * has one for what is measured in the process (timeouts, the probe backoff), timers for waits.
+   * @default the system clock (`Date.now`, `performance.now`)
+   */
   readonly clock?: Clock;
   /** Uniform in [0, 1), for jitter. @default Math.random */
   readonly random?: () => number;

@@ -82,8 +82,8 @@ export class IndexedDbBlobs implements BlobStorage {
       const db = await this.#db.connection();
       const tx = db.transaction('chunks', 'readonly');
       // The chunk that holds `start` begins at or before it: the last offset up to `start`, then every one before `end`.
-      const before = await tx.store.getAllKeys(this.#range(key, 0, start + 1));
-      const from = before.length > 0 ? before[before.length - 1]![2] : start;
+      const before = await tx.store.openKeyCursor(this.#range(key, 0, start + 1), 'prev');
+      const from = before ? before.key[2] : start;
       const keys = await tx.store.getAllKeys(this.#range(key, from, end));
       const chunks = await tx.store.getAll(this.#range(key, from, end));
       const out = new Uint8Array(end - start);
