@@ -4,7 +4,7 @@ import { jsonCodec, type Codec } from './codec.js';
 import { describe, SluiceError } from './errors.js';
 import { MAX_PAYLOAD } from './frame.js';
 import type { Durability, Store } from './store.js';
-import { check, integer, invalid, isBoolean, isFunction, limit, oneOf, optional, positive, text, withMethods } from './validate.js';
+import { check, integer, invalid, isBoolean, isClock, isFunction, limit, oneOf, optional, positive, text, withMethods } from './validate.js';
 
 /** Options of `Queue.open`. */
 export interface QueueOptions<T> {
@@ -92,7 +92,7 @@ const RULES = {
   pollMs: positive,
   durability: oneOf('strict', 'relaxed'),
   corruption: oneOf('throw', 'skip'),
-  clock: withMethods('now', 'setTimeout', 'clearTimeout'),
+  clock: isClock,
 };
 
 /** Defaults merged once and every option checked at once; the caller's object is left alone. */

@@ -34,6 +34,12 @@ export const withMethods = (...names: readonly string[]): Rule => [
   (v) => typeof v === 'object' && v !== null && names.every((name) => typeof (v as Record<string, unknown>)[name] === 'function'),
 ];
 
+/** A `Clock`: `now`, `setTimeout`, `clearTimeout`, and `monotonic` if it has one. */
+export const isClock: Rule = [
+  'an object with now, setTimeout, clearTimeout (and monotonic, if any, a function)',
+  (v) => withMethods('now', 'setTimeout', 'clearTimeout')[1](v) && ['undefined', 'function'].includes(typeof (v as { monotonic?: unknown }).monotonic),
+];
+
 /** The same rule, `undefined` allowed. */
 export const optional = ([expected, test]: Rule): Rule => [expected, (v) => v === undefined || test(v)];
 

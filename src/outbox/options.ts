@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from '../core/clock.js';
 import { checkName } from '../core/options.js';
-import { atLeast, check, integer, invalid, isBoolean, isFunction, limit, oneOf, optional, optionsObject, withMethods, type Rule } from '../core/validate.js';
+import { atLeast, check, integer, invalid, isBoolean, isClock, isFunction, limit, oneOf, optional, optionsObject, withMethods, type Rule } from '../core/validate.js';
 import type { Durability, Store } from '../core/store.js';
 import type { Connectivity } from './connectivity.js';
 import { defaultClassify, type Classify } from './classify.js';
@@ -188,7 +188,7 @@ const RULES = {
   classify: isFunction,
   onBeforeSend: optional(isFunction),
   random: isFunction,
-  clock: withMethods('now', 'setTimeout', 'clearTimeout'),
+  clock: isClock,
   connectivity: optional(withMethods('subscribe')),
   page: optional(withMethods('addEventListener')),
 };

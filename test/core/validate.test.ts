@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SluiceError } from '../../src/core/errors.js';
-import { atLeast, check, integer, isFunction, limit, oneOf, optional, optionsObject, positive, withMethods } from '../../src/core/validate.js';
+import { atLeast, check, integer, isClock, isFunction, limit, oneOf, optional, optionsObject, positive, withMethods } from '../../src/core/validate.js';
 
 const messageOf = (fn: () => void): string => {
   try {
@@ -21,6 +21,13 @@ describe('check()', () => {
     expect(messageOf(() => check({ mode: 'x' }, { mode: oneOf('a', 'b') }))).toBe("Expected `mode` to be one of 'a', 'b', got \"x\".");
     expect(messageOf(() => check({ factor: 0.5 }, { factor: atLeast(1) }, 'retry.'))).toBe('Expected `retry.factor` to be a number >= 1, got 0.5.');
     expect(messageOf(() => check({ clock: {} }, { clock: withMethods('now', 'setTimeout') }))).toBe('Expected `clock` to be an object with now, setTimeout, got an object.');
+  });
+
+  it('isClock: a monotonic reading is optional, but a function when there is one', () => {
+    const timers = { setTimeout: () => 0, clearTimeout: () => undefined };
+    check({ clock: { now: () => 0, ...timers } }, { clock: isClock });
+    check({ clock: { now: () => 0, monotonic: () => 0, ...timers } }, { clock: isClock });
+    expect(messageOf(() => check({ clock: { now: () => 0, monotonic: 5, ...timers } }, { clock: isClock }))).toContain('monotonic');
   });
 
   it('lets optional values be absent, and only them', () => {
