@@ -7,7 +7,7 @@ import { Descriptors } from './descriptors.js';
 import { closeQuiet, CommitCounter, errno, type FileSync, readRange, segmentFile, segmentId, syncDir, unlinkQuiet, writeAll } from './files.js';
 import { removeLeftovers } from './leftovers.js';
 import type { ProcessLock } from './lock.js';
-import { isDead, ownerName, parseOwner, thisProcess } from './process-id.js';
+import { fileTag, isDead, ownerName, parseOwner, thisProcess } from './process-id.js';
 import { Spares } from './spare.js';
 import { watchCounter } from './watch.js';
 
@@ -16,7 +16,9 @@ import { watchCounter } from './watch.js';
  * in `commits` is the token, so `token()` is one read and a commit by any process changes it.
  */
 export class FileQueueStorage implements QueueStorage {
-  readonly owner = ownerName(thisProcess(), randomBytes(6).toString('hex'));
+  readonly owner: string;
+  /** Names this process in the names of the files it makes (see `fileTag`). */
+  readonly #tag: string;
   readonly #dir: string;
   readonly #lock: ProcessLock;
   readonly #sync: FileSync;
@@ -33,11 +35,14 @@ export class FileQueueStorage implements QueueStorage {
   #failed: SluiceError | undefined;
 
   constructor(dir: string, lock: ProcessLock, sync: FileSync) {
+    const me = thisProcess();
+    this.owner = ownerName(me, randomBytes(6).toString('hex'));
+    this.#tag = fileTag(me);
     this.#dir = dir;
     this.#lock = lock;
     this.#sync = sync;
     this.#counter = new CommitCounter(join(dir, 'commits'));
-    this.#spares = new Spares(dir);
+    this.#spares = new Spares(dir, this.#tag);
     this.#fds = new Descriptors(dir, this.#spares);
     this.#spares.prepare();
   }
@@ -159,7 +164,7 @@ export class FileQueueStorage implements QueueStorage {
       this.#forgetMeta();
       // Written under a temp name, then renamed over the old: the whole state is replaced only now and then (a
       // take or an ack appends), so the create this costs is rare.
-      const tmp = join(this.#dir, `meta.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+      const tmp = join(this.#dir, `meta.${this.#tag}.${randomBytes(4).toString('hex')}.tmp`);
       const fd = openSync(tmp, 'w');
       try {
         try {

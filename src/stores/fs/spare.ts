@@ -16,17 +16,20 @@ export interface Spare {
  * Empty files made ahead of time, off the event loop, to become new segments by a rename. Creating a file costs
  * far more than renaming one (here 0.5–1.5 ms against 20 µs: inode allocation and journaling), so a commit that
  * starts a segment would spend most of its time creating the file; with a spare, the next segment's file is made
- * while the current one fills. Named `spare.<pid>.<random>.tmp`, so a dead process's spares are cleared on open,
+ * while the current one fills. Named `spare.<pid>_<start>.<random>.tmp`, so a dead process's spares are cleared on open,
  * and a live one's never are.
  */
 export class Spares {
   readonly #dir: string;
+  readonly #tag: string;
   readonly #ready: Spare[] = [];
   readonly #making = new Set<Promise<void>>();
   #disposed = false;
 
-  constructor(dir: string) {
+  /** `tag` names this process in the files' names (see `fileTag`). */
+  constructor(dir: string, tag: string) {
     this.#dir = dir;
+    this.#tag = tag;
   }
 
   /** Starts making spare files, so that one is ready by the time the first is needed. */
@@ -53,7 +56,7 @@ export class Spares {
 
   #fill(): void {
     while (!this.#disposed && this.#ready.length + this.#making.size < KEEP) {
-      const path = join(this.#dir, `spare.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+      const path = join(this.#dir, `spare.${this.#tag}.${randomBytes(4).toString('hex')}.tmp`);
       const making: Promise<void> = new Promise((resolve) => {
         open(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, (error, fd) => {
           this.#making.delete(making);
