@@ -44,13 +44,20 @@ export class Spares {
     return spare;
   }
 
-  /** Removes the spare files, once those being made are done. */
+  /**
+   * Removes the spare files, once those being made are done. Best effort: in a directory that refuses changes
+   * (read-only, say) they stay, and are cleared as leftovers once this process is gone.
+   */
   async dispose(): Promise<void> {
     this.#disposed = true;
     await Promise.all(this.#making);
     for (const { path, fd } of this.#ready.splice(0)) {
       closeQuiet(fd);
-      unlinkQuiet(path);
+      try {
+        unlinkQuiet(path);
+      } catch {
+        // Left for the clearing of leftovers.
+      }
     }
   }
 

@@ -213,9 +213,9 @@ describe('FileQueueStorage with a failing disk', () => {
 
   it('a full disk is ERR_QUOTA_EXCEEDED, and the handle stays usable once there is room', async () => {
     const s = await open();
-    const token = (await s.load()).token;
     // Linux's /dev/full answers every write with ENOSPC.
     symlinkSync('/dev/full', seg(0));
+    const token = (await s.load()).token;
     const error = await s.commit(token, relaxed({ write: { segment: 0, offset: 0, bytes: bytes(1) } })).catch((e: unknown) => e);
     expect((error as SluiceError).code).toBe('ERR_QUOTA_EXCEEDED');
     expect(((error as SluiceError).cause as NodeJS.ErrnoException).code).toBe('ENOSPC');
