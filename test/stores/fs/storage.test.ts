@@ -7,6 +7,7 @@ import type { QueueStorage, StorageBatch } from '../../../src/core/store.js';
 import { SluiceError } from '../../../src/index.js';
 import { FileStore, type FileStoreOptions } from '../../../src/fs.js';
 import { deferred } from '../../conformance/harness.js';
+import { Scratch } from '../../faults/scratch.js';
 
 // The raw Store contract as FileStore keeps it on disk: what each commit leaves in the queue's directory.
 let dir: string;
@@ -220,6 +221,36 @@ describe('FileQueueStorage with a failing disk', () => {
     expect((error as SluiceError).code).toBe('ERR_QUOTA_EXCEEDED');
     expect(((error as SluiceError).cause as NodeJS.ErrnoException).code).toBe('ENOSPC');
     expect(await s.commit(await s.token(), relaxed({ remove: [0], meta: bytes(1) }))).toBeDefined();
+  });
+
+  it('a directory that refuses changes: commits fail with ERR_STORAGE, close still releases everything, and it works again once writable', async () => {
+    const scratch = Scratch.create(1 << 20);
+    const canRefuse = scratch.mounted || process.getuid?.() !== 0;
+    try {
+      if (!canRefuse) return;
+      mkdirSync(join(scratch.path, 'q'));
+      const s = await new FileStore({ dir: scratch.path }).open('q');
+      let token = (await s.load()).token;
+      token = (await s.commit(token, relaxed({ write: { segment: 0, offset: 0, bytes: bytes(1) } })))!;
+      const restore = scratch.readOnly(join(scratch.path, 'q'));
+      try {
+        const error = await s.commit(token, relaxed({ write: { segment: 0, offset: 1, bytes: bytes(2) } })).catch((e: unknown) => e);
+        expect((error as SluiceError).code).toBe('ERR_STORAGE');
+        expect(['EROFS', 'EACCES']).toContain(((error as SluiceError).cause as NodeJS.ErrnoException).code);
+        const other = await new FileStore({ dir: scratch.path }).open('q').catch((e: unknown) => e);
+        expect((other as SluiceError).code).toBe('ERR_STORAGE');
+        await s.close();
+      } finally {
+        restore();
+      }
+      const again = await new FileStore({ dir: scratch.path }).open('q');
+      const snapshot = await again.load();
+      expect(snapshot.segments).toEqual([{ id: 0, length: 1 }]);
+      expect(await again.commit(snapshot.token, relaxed({ write: { segment: 0, offset: 1, bytes: bytes(2) } }))).toBeDefined();
+      await again.close();
+    } finally {
+      scratch.dispose();
+    }
   });
 
   it('after close, every call is ERR_CLOSED', async () => {
