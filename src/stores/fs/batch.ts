@@ -4,6 +4,7 @@ import { closeSync, constants, ftruncateSync, openSync, renameSync } from 'node:
 import type { StorageBatch } from '../../core/store.js';
 import { Descriptors, type FileState, identityOf, stateOf } from './descriptors.js';
 import { closeQuiet, errno, type FileSync, segmentFile, syncDir, unlinkQuiet, writeAll } from './files.js';
+import { createFile, NOFOLLOW } from './permissions.js';
 
 /** Files as a handle knows them: name → `identity:size` (see `FileState`). */
 export type Known = Map<string, string>;
@@ -20,10 +21,13 @@ export class BatchWriter {
   readonly #tag: string;
   readonly #fds: Descriptors;
   readonly #sync: FileSync;
+  readonly #mode: number;
   #meta: { fd: number; identity: string } | undefined;
 
-  constructor(dir: string, tag: string, fds: Descriptors, sync: FileSync) {
+  /** New files are made with `mode`; `tag` names this process in temp files' names (see `fileTag`). */
+  constructor(dir: string, tag: string, fds: Descriptors, sync: FileSync, mode: number) {
     this.#dir = dir;
+    this.#mode = mode;
     this.#tag = tag;
     this.#fds = fds;
     this.#sync = sync;
@@ -94,7 +98,7 @@ export class BatchWriter {
       const now = files.get('meta')!;
       if (this.#meta?.identity !== now.identity) {
         this.forgetMeta();
-        const fd = openSync(join(this.#dir, 'meta'), constants.O_RDWR);
+        const fd = openSync(join(this.#dir, 'meta'), constants.O_RDWR | NOFOLLOW);
         this.#meta = { fd, identity: identityOf(fd) };
       }
       const { fd, identity } = this.#meta;
@@ -109,7 +113,7 @@ export class BatchWriter {
       // Written under a temp name, then renamed over the old: the whole state is replaced only now and then (a
       // take or an ack appends), so the create this costs is rare.
       const tmp = join(this.#dir, `meta.${this.#tag}.${randomBytes(4).toString('hex')}.tmp`);
-      const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL);
+      const fd = createFile(tmp, constants.O_WRONLY, this.#mode);
       try {
         let identity: string;
         try {

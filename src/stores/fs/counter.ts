@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, fstatSync, linkSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { crc32 } from '../../core/crc32.js';
 import { closeQuiet, errno, unlinkQuiet } from './files.js';
+import { createFile, NOFOLLOW } from './permissions.js';
 
 // [f64 count][8 random bytes, the stamp][u32 CRC-32 of the 16 bytes before], little-endian.
 const SIZE = 20;
@@ -110,13 +111,13 @@ export class CommitCounter {
     for (;;) {
       try {
         // Not O_APPEND: Linux ignores the offset of a positional write to a file opened for appending.
-        this.#fd = openSync(this.#path, constants.O_RDWR);
+        this.#fd = openSync(this.#path, constants.O_RDWR | NOFOLLOW);
         break;
       } catch (error) {
         if (errno(error) !== 'ENOENT') throw error;
       }
       const tmp = this.#tmp();
-      const fd = openSync(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, this.#mode);
+      const fd = createFile(tmp, constants.O_RDWR, this.#mode);
       try {
         this.#fd = fd;
         this.#write(0, randomBytes(8));

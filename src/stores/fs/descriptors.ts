@@ -1,5 +1,7 @@
 import { constants, fstatSync, lstatSync, openSync, renameSync } from 'node:fs';
+import { SluiceError } from '../../core/errors.js';
 import { closeQuiet, errno, segmentFile, unlinkQuiet } from './files.js';
+import { createFile, NOFOLLOW } from './permissions.js';
 import type { Spares } from './spare.js';
 
 // Few segments are in use at once: the tail being written and the head being read.
@@ -11,10 +13,23 @@ export interface FileState {
   readonly size: number;
 }
 
-/** The state of the file at `path`, not following a link; undefined when there is none. */
+/**
+ * The state of the file at `path`; undefined when there is none. Anything but a regular file there (a symbolic
+ * link planted under the name of a queue file, say) is refused, never followed.
+ */
 export function stateOf(path: string): FileState | undefined {
   const stat = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+  if (stat && !stat.isFile()) throw notAFile(path, stat.isSymbolicLink());
   return stat && { identity: `${stat.dev}:${stat.ino}`, size: Number(stat.size) };
+}
+
+/** The error for a queue file that is not a regular file. */
+export function notAFile(path: string, link: boolean, cause?: unknown): SluiceError {
+  return new SluiceError(
+    'ERR_STORAGE',
+    `${path} is ${link ? 'a symbolic link' : 'not a regular file'}, which is never followed or used as a queue file (another user could plant links). Remove it.`,
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 /** The identity (device and inode) of the file open as `fd`. */
@@ -33,10 +48,13 @@ export class Descriptors {
   readonly #dir: string;
   readonly #fds = new Map<number, { fd: number; identity: string }>();
   readonly #spares: Spares;
+  readonly #mode: number;
 
-  constructor(dir: string, spares: Spares) {
+  /** New segment files are made with `mode`. */
+  constructor(dir: string, spares: Spares, mode: number) {
     this.#dir = dir;
     this.#spares = spares;
+    this.#mode = mode;
   }
 
   /**
@@ -71,7 +89,7 @@ export class Descriptors {
         unlinkQuiet(spare.path);
       }
     }
-    return this.#keep(id, openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL));
+    return this.#keep(id, createFile(path, constants.O_RDWR, this.#mode));
   }
 
   forget(id: number): void {
@@ -89,7 +107,7 @@ export class Descriptors {
     let fd: number;
     try {
       // Read-write and never O_APPEND: Linux ignores the offset of a positional write to a file opened for appending.
-      fd = openSync(segmentFile(this.#dir, id), constants.O_RDWR);
+      fd = openSync(segmentFile(this.#dir, id), constants.O_RDWR | NOFOLLOW);
     } catch (error) {
       if (errno(error) === 'ENOENT') return undefined;
       throw error;

@@ -1,10 +1,12 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import { checkName, integer, invalid } from '../../core/options.js';
 import type { QueueStorage, Store } from '../../core/store.js';
+import { notAFile } from './descriptors.js';
 import { errno, type FileSync, nodeSync, syncDir } from './files.js';
 import { ProcessLock } from './lock.js';
+import { checkDirectory, checkMode, directoryMode } from './permissions.js';
 import { FileQueueStorage } from './queue-storage.js';
 
 export type { FileSync } from './files.js';
@@ -39,6 +41,20 @@ export interface FileStoreOptions {
    * @default `fsync` and `fdatasync` of `node:fs`
    */
   readonly sync?: FileSync;
+  /**
+   * The permissions of the files this store creates; directories it creates get the matching search bits (0o600 →
+   * 0o700, 0o660 → 0o770). Private by default: queued items often hold personal data or credentials, and no other
+   * local user should read them. Widen it to share queues with a group on purpose; the umask does not narrow it.
+   * Read and write for the owner are required; execute, setuid, setgid and sticky bits are refused.
+   *
+   * Opening a store or queue directory that another user could plant files or links in is refused with
+   * 'ERR_INVALID_OPTION' naming the directory: one owned by another user (root excepted; with a group `mode`, a
+   * member of the directory's group is accepted), or writable by group or others beyond what `mode` shares, unless it
+   * has the sticky bit (as /tmp). Files are opened without following symbolic links.
+   * @default 0o600
+   * @example new FileStore({ dir: '/srv/queues', mode: 0o660 }) // processes of one group share the queues
+   */
+  readonly mode?: number;
 }
 
 /**
@@ -55,20 +71,23 @@ export class FileStore implements Store {
   readonly #lockTimeoutMs: number;
   readonly #staleMs: number;
   readonly #sync: FileSync;
+  readonly #mode: number;
 
   constructor(options: FileStoreOptions = {}) {
     if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
-    const { dir = '.sluice', lockTimeoutMs = 10_000, staleMs = 10_000, sync = nodeSync } = options;
+    const { dir = '.sluice', lockTimeoutMs = 10_000, staleMs = 10_000, sync = nodeSync, mode = 0o600 } = options;
     if (typeof dir !== 'string' || dir === '') invalid('dir', 'a non-empty path', dir);
     integer('lockTimeoutMs', lockTimeoutMs, 0, 2 ** 31);
     integer('staleMs', staleMs, 0, 2 ** 31);
     if (typeof sync?.fsync !== 'function' || typeof sync.fdatasync !== 'function') {
       invalid('sync', 'an object with fsync and fdatasync functions', sync);
     }
+    checkMode(mode);
     this.dir = resolve(dir);
     this.#lockTimeoutMs = lockTimeoutMs;
     this.#staleMs = staleMs;
     this.#sync = sync;
+    this.#mode = mode;
   }
 
   async open(name: string): Promise<QueueStorage> {
@@ -77,19 +96,27 @@ export class FileStore implements Store {
     const dir = join(this.dir, name);
     let storage: FileQueueStorage;
     try {
-      const made = mkdirSync(dir, { recursive: true });
-      // A new directory's name is durable only once its parent is synced: without it, a power cut could take the
-      // whole queue with it, strict pushes included. Once per new queue, so done whatever the durability.
+      const made = mkdirSync(dir, { recursive: true, mode: directoryMode(this.#mode) });
       if (made !== undefined) {
         for (let child = dir; ; child = dirname(child)) {
+          // Exactly the mode asked for: the umask would take a group's bits away.
+          if (this.#mode & 0o066) chmodSync(child, directoryMode(this.#mode));
+          // A new directory's name is durable only once its parent is synced: without it, a power cut could take the
+          // whole queue with it, strict pushes included. Once per new queue, so done whatever the durability.
           await syncDir(dirname(child), this.#sync);
           if (child === made) break;
         }
       }
-      storage = new FileQueueStorage(dir, new ProcessLock(dir, this.#lockTimeoutMs, this.#staleMs), this.#sync);
     } catch (error) {
-      const quota = errno(error) === 'ENOSPC' || errno(error) === 'EDQUOT';
-      throw new SluiceError(quota ? 'ERR_QUOTA_EXCEEDED' : 'ERR_STORAGE', `Cannot set up the queue directory ${dir} (${errno(error) || 'error'}).`, { cause: error });
+      throw setupFailed(dir, error);
+    }
+    // Before any file is opened in them: another user must not be able to plant files or links there.
+    checkDirectory(this.dir, this.#mode, "store's directory");
+    checkDirectory(dir, this.#mode, 'queue directory');
+    try {
+      storage = new FileQueueStorage(dir, new ProcessLock(dir, this.#lockTimeoutMs, this.#staleMs, this.#mode), this.#sync, this.#mode);
+    } catch (error) {
+      throw setupFailed(dir, error);
     }
     try {
       await storage.cleanUp();
@@ -101,3 +128,11 @@ export class FileStore implements Store {
   }
 }
 
+function setupFailed(dir: string, error: unknown): SluiceError {
+  if (error instanceof SluiceError) return error;
+  const code = errno(error);
+  const quota = code === 'ENOSPC' || code === 'EDQUOT';
+  // O_NOFOLLOW met a symbolic link planted under the name of a queue file (`commits`, say).
+  if (code === 'ELOOP') return notAFile((error as NodeJS.ErrnoException).path ?? dir, true, error);
+  return new SluiceError(quota ? 'ERR_QUOTA_EXCEEDED' : 'ERR_STORAGE', `Cannot set up the queue directory ${dir} (${code || 'error'}).`, { cause: error });
+}

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, linkSync, lstatSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, linkSync, lstatSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import { errno, unlinkQuiet } from './files.js';
+import { createFile, NOFOLLOW } from './permissions.js';
 import { fileTag, liveness, type ProcessId, thisProcess } from './process-id.js';
 
 /** A lock file as read: who holds it (or `unreadable`: a power cut can leave one whose content never reached the disk), which inode it is, how old. */
@@ -38,14 +39,17 @@ export class ProcessLock {
   readonly #guard: string;
   readonly #timeoutMs: number;
   readonly #staleMs: number;
+  readonly #mode: number;
   /** This handle's lock content, written when the handle is made; taking the lock links it to `lock`. */
   readonly #own: string;
   readonly #me = thisProcess();
   /** The inode of `#own`: the lock is this handle's while `lock` is that inode. */
   #ino = 0;
 
-  constructor(dir: string, timeoutMs: number, staleMs: number) {
+  /** Lock files are made with `mode` (see `FileStoreOptions.mode`). */
+  constructor(dir: string, timeoutMs: number, staleMs: number, mode: number) {
     this.#dir = dir;
+    this.#mode = mode;
     this.#path = join(dir, 'lock');
     this.#guard = join(dir, 'lock.steal');
     this.#timeoutMs = timeoutMs;
@@ -114,15 +118,20 @@ export class ProcessLock {
   }
 
   #writeOwn(): void {
-    writeFileSync(this.#own, JSON.stringify(this.#me));
-    this.#ino = lstatSync(this.#own).ino;
+    const fd = createFile(this.#own, constants.O_WRONLY, this.#mode);
+    try {
+      writeSync(fd, JSON.stringify(this.#me));
+      this.#ino = fstatSync(fd).ino;
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Reads a lock file; undefined when there is none. Content and inode come from one descriptor, so they agree. */
   #read(path: string): LockFile | undefined {
     let fd: number;
     try {
-      fd = openSync(path, 'r');
+      fd = openSync(path, constants.O_RDONLY | NOFOLLOW);
     } catch (error) {
       if (errno(error) === 'ENOENT') return undefined;
       throw error;

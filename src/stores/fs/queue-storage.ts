@@ -5,10 +5,11 @@ import { SluiceError } from '../../core/errors.js';
 import type { QueueStorage, SegmentInfo, StorageBatch, StorageSnapshot } from '../../core/store.js';
 import { BatchWriter, describeState, type Known } from './batch.js';
 import { CommitCounter } from './counter.js';
-import { Descriptors, stateOf } from './descriptors.js';
+import { Descriptors, notAFile, stateOf } from './descriptors.js';
 import { closeQuiet, errno, type FileSync, readRange, segmentId } from './files.js';
 import { removeLeftovers } from './leftovers.js';
 import type { ProcessLock } from './lock.js';
+import { NOFOLLOW } from './permissions.js';
 import { fileTag, isDead, ownerName, parseOwner, thisProcess } from './process-id.js';
 import { Spares } from './spare.js';
 import { watchCounter } from './watch.js';
@@ -39,16 +40,17 @@ export class FileQueueStorage implements QueueStorage {
   readonly #unwatch = new Set<() => void>();
   #failed: SluiceError | undefined;
 
-  constructor(dir: string, lock: ProcessLock, sync: FileSync) {
+  /** Files are made with `mode` (see `FileStoreOptions.mode`). */
+  constructor(dir: string, lock: ProcessLock, sync: FileSync, mode: number) {
     const me = thisProcess();
     const tag = fileTag(me);
     this.owner = ownerName(me, randomBytes(6).toString('hex'));
     this.#dir = dir;
     this.#lock = lock;
-    this.#counter = new CommitCounter(join(dir, 'commits'), 0o600, () => join(dir, `commits.${tag}.${randomBytes(4).toString('hex')}.tmp`));
-    this.#spares = new Spares(dir, tag);
-    this.#fds = new Descriptors(dir, this.#spares);
-    this.#writer = new BatchWriter(dir, tag, this.#fds, sync);
+    this.#counter = new CommitCounter(join(dir, 'commits'), mode, () => join(dir, `commits.${tag}.${randomBytes(4).toString('hex')}.tmp`));
+    this.#spares = new Spares(dir, tag, mode);
+    this.#fds = new Descriptors(dir, this.#spares, mode);
+    this.#writer = new BatchWriter(dir, tag, this.#fds, sync, mode);
     this.#spares.prepare();
   }
 
@@ -65,7 +67,7 @@ export class FileQueueStorage implements QueueStorage {
       let meta: Uint8Array | undefined;
       let fd: number | undefined;
       try {
-        fd = openSync(join(this.#dir, 'meta'), constants.O_RDONLY);
+        fd = openSync(join(this.#dir, 'meta'), constants.O_RDONLY | NOFOLLOW);
         // Content and identity from one descriptor, so that they agree.
         meta = new Uint8Array(readFileSync(fd));
         const { dev, ino } = fstatSync(fd, { bigint: true });
@@ -226,6 +228,8 @@ export class FileQueueStorage implements QueueStorage {
     } catch (error) {
       if (error instanceof SluiceError) throw error;
       const code = errno(error);
+      // O_NOFOLLOW met a symbolic link planted under the name of a queue file.
+      if (code === 'ELOOP') throw notAFile((error as NodeJS.ErrnoException).path ?? this.#dir, true, error);
       const quota = code === 'ENOSPC' || code === 'EDQUOT';
       throw new SluiceError(quota ? 'ERR_QUOTA_EXCEEDED' : 'ERR_STORAGE', `File storage failed in ${this.#dir} (${code || 'error'}).`, { cause: error });
     }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, open } from 'node:fs';
 import { join } from 'node:path';
 import { closeQuiet, unlinkQuiet } from './files.js';
+import { fitMode } from './permissions.js';
 
 // A new segment is needed every `segmentItems` items: one made ahead is plenty.
 const KEEP = 1;
@@ -22,14 +23,16 @@ export interface Spare {
 export class Spares {
   readonly #dir: string;
   readonly #tag: string;
+  readonly #mode: number;
   readonly #ready: Spare[] = [];
   readonly #making = new Set<Promise<void>>();
   #disposed = false;
 
-  /** `tag` names this process in the files' names (see `fileTag`). */
-  constructor(dir: string, tag: string) {
+  /** `tag` names this process in the files' names (see `fileTag`); files are made with `mode`. */
+  constructor(dir: string, tag: string, mode: number) {
     this.#dir = dir;
     this.#tag = tag;
+    this.#mode = mode;
   }
 
   /** Starts making spare files, so that one is ready by the time the first is needed. */
@@ -65,10 +68,18 @@ export class Spares {
     while (!this.#disposed && this.#ready.length + this.#making.size < KEEP) {
       const path = join(this.#dir, `spare.${this.#tag}.${randomBytes(4).toString('hex')}.tmp`);
       const making: Promise<void> = new Promise((resolve) => {
-        open(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, (error, fd) => {
+        open(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, this.#mode, (error, fd) => {
           this.#making.delete(making);
           // No spare this time (the directory is gone, say): the next file is created in its commit instead.
-          if (!error) this.#ready.push({ path, fd });
+          if (!error) {
+            try {
+              fitMode(fd, this.#mode);
+              this.#ready.push({ path, fd });
+            } catch {
+              closeQuiet(fd);
+              unlinkQuiet(path);
+            }
+          }
           resolve();
         });
       });
