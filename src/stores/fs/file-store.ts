@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import { checkName, integer, invalid } from '../../core/options.js';
@@ -95,6 +95,9 @@ export class FileStore implements Store {
     checkName(name);
     const dir = join(this.dir, name);
     let storage: FileQueueStorage;
+    // Before anything is made in it: another user must not be able to plant files or links there. (A directory this
+    // call makes is this user's.)
+    if (existsSync(this.dir)) checkDirectory(this.dir, this.#mode, "store's directory");
     try {
       const made = mkdirSync(dir, { recursive: true, mode: directoryMode(this.#mode) });
       if (made !== undefined) {
@@ -110,8 +113,6 @@ export class FileStore implements Store {
     } catch (error) {
       throw setupFailed(dir, error);
     }
-    // Before any file is opened in them: another user must not be able to plant files or links there.
-    checkDirectory(this.dir, this.#mode, "store's directory");
     checkDirectory(dir, this.#mode, 'queue directory');
     try {
       storage = new FileQueueStorage(dir, new ProcessLock(dir, this.#lockTimeoutMs, this.#staleMs, this.#mode), this.#sync, this.#mode);

@@ -85,6 +85,8 @@ describe.runIf(posix)('directories another user could plant files or links in', 
     const error = await refusal(new FileStore({ dir }).open('q'));
     expect(error.code).toBe('ERR_INVALID_OPTION');
     expect(error.message).toContain(`store's directory ${dir} is owned by user 65534`);
+    // Nothing was made in it.
+    expect(readdirSync(dir)).toEqual([]);
   });
 
   it('a directory writable by group or others without the sticky bit is refused; with it, it is not', async () => {

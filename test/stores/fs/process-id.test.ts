@@ -74,6 +74,23 @@ describe('ownerName() and parseOwner()', () => {
   });
 });
 
+describe('FileQueueStorage.isGone()', () => {
+  it.runIf(linux)('is true for a lease owner with this pid but an earlier start time, false for this handle', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-owner-'));
+    try {
+      const storage = await new FileStore({ dir }).open('q');
+      const me = thisProcess();
+      expect(storage.isGone!(storage.owner!)).toBe(false);
+      expect(storage.isGone!(ownerName({ ...me, start: me.start! - 1 }, 'abc'))).toBe(true);
+      // Another container's process: its pid means nothing here, so its leases wait for their expiry.
+      expect(storage.isGone!(ownerName({ ...me, pid: deadPid(), ns: '1' }, 'abc'))).toBe(false);
+      await storage.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('leftover files', () => {
   let dir: string;
   beforeEach(() => {
