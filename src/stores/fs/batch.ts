@@ -2,14 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { closeSync, constants, ftruncateSync, openSync, renameSync } from 'node:fs';
 import type { StorageBatch } from '../../core/store.js';
-import { Descriptors, type FileState, identityOf, stateOf } from './descriptors.js';
+import { type Descriptors, type FileState, identityOf, stateOf } from './descriptors.js';
 import { closeQuiet, errno, type FileSync, segmentFile, syncDir, unlinkQuiet, writeAll } from './files.js';
 import { createFile, NOFOLLOW } from './permissions.js';
 
 /** Files as a handle knows them: name → `identity:size` (see `FileState`). */
 export type Known = Map<string, string>;
 
-export const describeState = (state: FileState | undefined): string => (state ? `${state.identity}:${state.size}` : 'absent');
+/** A file's state as `Known` records it. */
+export const describeState = (state: FileState): string => `${state.identity}:${state.size}`;
 
 /**
  * Writes one commit's batch into a queue directory, under the lock, in the order that keeps every crash point
@@ -35,7 +36,7 @@ export class BatchWriter {
 
   /**
    * The files `batch` writes, as they are now, by name (`meta`, the segment written to). The caller compares them
-   * with what it knows, and passes them to `check` and `apply`. Segments removed need no look: removing what is
+   * with what it knows, and passes them to `fits` and `apply`. Segments removed need no look: removing what is
    * already gone changes nothing.
    */
   look(batch: StorageBatch): Map<string, FileState | undefined> {
@@ -49,25 +50,24 @@ export class BatchWriter {
   }
 
   /**
-   * Why `batch` cannot be applied to the files as they are, or undefined when it can: a write or an append past the
-   * end of its file, or into a file that is not there, was planned on a view of files that have since been cut or
-   * removed outside any commit. Written anyway, it would leave a hole of zeros, or land in a new file nobody reads.
+   * False when `batch` cannot be applied to the files as they are: a write or an append past the end of its file, or
+   * into a file that is not there, was planned on a view of files that have since been cut or removed outside any
+   * commit. Written anyway, it would leave a hole of zeros, or land in a new file nobody reads.
    */
-  check(batch: StorageBatch, files: Map<string, FileState | undefined>): string | undefined {
+  fits(batch: StorageBatch, files: Map<string, FileState | undefined>): boolean {
     if (batch.write) {
-      const { segment, offset } = batch.write;
-      const now = files.get(basename(segmentFile(this.#dir, segment)));
-      if (offset > (now?.size ?? 0)) return `segment ${segment} holds ${now ? `${now.size} bytes` : 'nothing'}, the write starts at ${offset}`;
+      const now = files.get(basename(segmentFile(this.#dir, batch.write.segment)));
+      if (batch.write.offset > (now?.size ?? 0)) return false;
     }
     if (batch.metaAppend) {
       const now = files.get('meta');
-      if (!now || batch.metaAppend.offset > now.size) return `meta holds ${now ? `${now.size} bytes` : 'nothing'}, the append starts at ${batch.metaAppend.offset}`;
+      if (!now || batch.metaAppend.offset > now.size) return false;
     }
-    return undefined;
+    return true;
   }
 
   /**
-   * Applies `batch` (already checked) and records what it made in `known`, when given. `synced` runs each sync, so
+   * Applies `batch` (which `fits`) and records what it made in `known`, when given. `synced` runs each sync, so
    * that the caller can make an fsync failure fatal.
    */
   async apply(batch: StorageBatch, files: Map<string, FileState | undefined>, known: Known | undefined, synced: (sync: () => Promise<void>) => Promise<void>): Promise<void> {

@@ -16,7 +16,8 @@ import { watchCounter } from './watch.js';
 
 /**
  * One queue's directory as one handle sees it. Every commit and load holds the directory's lock; the commit counter
- * in `commits` is the token, so `token()` is one read and a commit by any process changes it.
+ * in `commits`, with that file's identity, is the token, so `token()` is one read and a commit by any process
+ * changes it.
  *
  * Files may also change outside any commit: an operator or a temp cleaner removes `commits`, `meta` or a segment,
  * a disk cuts one short. The handle remembers which files it saw or made (device, inode, size) as of the last
@@ -112,7 +113,7 @@ export class FileQueueStorage implements QueueStorage {
       const files = this.#writer.look(batch);
       const known = now.fresh ? this.#known : undefined;
       const moved = known && [...files].find(([name, state]) => known.get(name) !== (state && describeState(state)));
-      if (moved || this.#writer.check(batch, files)) {
+      if (moved || !this.#writer.fits(batch, files)) {
         // Planned on files that changed outside any commit: nothing is written, and every handle reads again.
         this.#known = undefined;
         this.#bump();
