@@ -45,10 +45,10 @@ export class CommitCounter {
 
   /**
    * Under the lock: makes the descriptor name the counter at the path, opening it again when the file was replaced,
-   * making a new one when it was removed, and writing a new stamp over content that is not whole. Returns the count,
-   * and whether it had to do any of that (the directory changed outside any commit).
+   * making a new one when it was removed, and writing a new stamp over content that is not whole. Says whether it
+   * had to do any of that (the directory changed outside any commit); `held` then gives the current token.
    */
-  verify(): { count: number; changed: boolean } {
+  verify(): { changed: boolean } {
     let changed = false;
     const stat = statSync(this.#path, { bigint: true, throwIfNoEntry: false });
     if (!stat || `${stat.dev}:${stat.ino}` !== this.#identity) {
@@ -62,7 +62,7 @@ export class CommitCounter {
       this.#write(0, randomBytes(8));
       changed = true;
     }
-    return { count: this.#held.count, changed };
+    return { changed };
   }
 
   /** Under the lock, after `verify`: the token of the count it read or last wrote. */
@@ -70,10 +70,9 @@ export class CommitCounter {
     return this.#token(this.#held);
   }
 
-  /** Under the lock, after `verify`: counts one commit more; returns the new count. */
-  bump(): number {
+  /** Under the lock, after `verify`: counts one commit more (`held` then gives the new token). */
+  bump(): void {
     this.#write(this.#held.count + 1, Buffer.from(this.#held.stamp, 'hex'));
-    return this.#held.count;
   }
 
   close(): void {

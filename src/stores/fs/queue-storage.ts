@@ -32,8 +32,8 @@ export class FileQueueStorage implements QueueStorage {
   readonly #fds: Descriptors;
   readonly #spares: Spares;
   readonly #writer: BatchWriter;
-  /** The commit count as of which `#known` describes the directory. */
-  #seen = -1;
+  /** The token as of which `#known` describes the directory. */
+  #seen = '';
   /** The token this handle's own last commit made: a watcher hears of other handles' commits only. */
   #mine = '';
   /** The files this handle saw or made, as of commit `#seen`; undefined when it does not know them. */
@@ -175,17 +175,18 @@ export class FileQueueStorage implements QueueStorage {
    * directory (nobody committed since, and the counter was not removed or damaged).
    */
   #current(): { token: string; fresh: boolean } {
-    const { count, changed } = this.#counter.verify();
-    const fresh = !changed && count === this.#seen && this.#known !== undefined;
+    const { changed } = this.#counter.verify();
+    const token = this.#counter.held();
+    const fresh = !changed && token === this.#seen && this.#known !== undefined;
     if (!fresh) this.#known = undefined;
-    this.#seen = count;
-    return { token: this.#counter.held(), fresh };
+    this.#seen = token;
+    return { token, fresh };
   }
 
   /** Counts a commit (this handle's, or a change found outside any commit): every other view is stale. */
   #bump(): string {
-    this.#seen = this.#counter.bump();
-    return this.#counter.held();
+    this.#counter.bump();
+    return (this.#seen = this.#counter.held());
   }
 
   /** An fsync that fails is fatal for the handle: what reached the disk is unknown, and retrying would lie. */
