@@ -32,6 +32,12 @@ export const CORE_GAPS: readonly CoreGap[] = [
     matches: (fault, f) => f.kind === 'loss' && ['delete-segment', 'empty-segment', 'truncate-segment'].includes(fault) && !f.reused && !f.afterRepair,
   },
   {
+    name: 'damaged tail freed unreported',
+    description:
+      "tail damage a reload finds is reported only when a flush or an open repairs it: an ack that frees the tail segment first removes it, damaged items and all, without a 'recover' event",
+    matches: (fault, f) => f.kind === 'loss' && ['flip-segment', 'zero-segment'].includes(fault) && !f.reused && !f.afterRepair,
+  },
+  {
     name: 'removed meta not reported',
     description: "a removed meta file is taken for a new queue: every acked item still in a segment comes again, without a 'recover' event",
     matches: (fault, f) => f.kind === 'repeat' && fault === 'delete-meta',
@@ -56,5 +62,6 @@ export const KNOWN_CORE_GAP_SEEDS: readonly { readonly seed: number; readonly ga
   { seed: 57, gap: 'lost segment not reported', what: 'delete-segment: the tail segment removed, its items gone, their numbers handed out again' },
   { seed: 61, gap: 'lost segment not reported', what: 'empty-segment: a segment emptied, its unacked items gone without an event' },
   { seed: 5481, gap: 'removed meta not reported', what: 'delete-meta: acked items handed out again, no recover event' },
+  { seed: 1054925229, gap: 'damaged tail freed unreported', what: 'zero-segment: value 1 damaged in the tail, the ack of value 0 removes the segment, no event' },
   { seed: 5576, gap: 'cut numbers keep their acks', what: "flip-segment: after the cut, a new push gets seq 1, and the ack of the old lease on seq 1 removes it" },
 ];
