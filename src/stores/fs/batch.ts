@@ -1,13 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { closeSync, constants, ftruncateSync, openSync, renameSync } from 'node:fs';
 import type { StorageBatch } from '../../core/store.js';
 import { type Descriptors, type FileState, identityOf, stateOf } from './descriptors.js';
-import { closeQuiet, errno, type FileSync, segmentFile, syncDir, unlinkQuiet, writeAll } from './files.js';
+import { closeQuiet, errno, type FileSync, segmentFile, segmentName, syncDir, unlinkQuiet, writeAll } from './files.js';
 import { createFile, NOFOLLOW } from './permissions.js';
 
 /** Files as a handle knows them: name → `identity:size` (see `FileState`). */
 export type Known = Map<string, string>;
+
+/** Files as a commit found them under the lock, by name; `state` undefined when there is none. */
+export type Looked = { readonly name: string; readonly state: FileState | undefined }[];
+
+const stateIn = (looked: Looked, name: string) => looked.find((file) => file.name === name)?.state;
 
 /** A file's state as `Known` records it. */
 export const describeState = (state: FileState): string => `${state.identity}:${state.size}`;
@@ -35,18 +40,18 @@ export class BatchWriter {
   }
 
   /**
-   * The files `batch` writes, as they are now, by name (`meta`, the segment written to). The caller compares them
-   * with what it knows, and passes them to `fits` and `apply`. Segments removed need no look: removing what is
-   * already gone changes nothing.
+   * The files `batch` writes, as they are now: `meta` (when the batch writes it) and the segment written to. The
+   * caller compares them with what it knows, and passes them to `fits` and `apply`. Segments removed need no look:
+   * removing what is already gone changes nothing.
    */
-  look(batch: StorageBatch): Map<string, FileState | undefined> {
-    const files = new Map<string, FileState | undefined>();
-    if (batch.meta || batch.metaAppend) files.set('meta', stateOf(join(this.#dir, 'meta')));
+  look(batch: StorageBatch): Looked {
+    const looked: Looked = [];
+    if (batch.meta || batch.metaAppend) looked.push({ name: 'meta', state: stateOf(join(this.#dir, 'meta')) });
     if (batch.write) {
-      const path = segmentFile(this.#dir, batch.write.segment);
-      files.set(basename(path), stateOf(path));
+      const name = segmentName(batch.write.segment);
+      looked.push({ name, state: stateOf(join(this.#dir, name)) });
     }
-    return files;
+    return looked;
   }
 
   /**
@@ -54,13 +59,10 @@ export class BatchWriter {
    * into a file that is not there, was planned on a view of files that have since been cut or removed outside any
    * commit. Written anyway, it would leave a hole of zeros, or land in a new file nobody reads.
    */
-  fits(batch: StorageBatch, files: Map<string, FileState | undefined>): boolean {
-    if (batch.write) {
-      const now = files.get(basename(segmentFile(this.#dir, batch.write.segment)));
-      if (batch.write.offset > (now?.size ?? 0)) return false;
-    }
+  fits(batch: StorageBatch, looked: Looked): boolean {
+    if (batch.write && batch.write.offset > (stateIn(looked, segmentName(batch.write.segment))?.size ?? 0)) return false;
     if (batch.metaAppend) {
-      const now = files.get('meta');
+      const now = stateIn(looked, 'meta');
       if (!now || batch.metaAppend.offset > now.size) return false;
     }
     return true;
@@ -70,15 +72,15 @@ export class BatchWriter {
    * Applies `batch` (which `fits`) and records what it made in `known`, when given. `synced` runs each sync, so
    * that the caller can make an fsync failure fatal.
    */
-  async apply(batch: StorageBatch, files: Map<string, FileState | undefined>, known: Known | undefined, synced: (sync: () => Promise<void>) => Promise<void>): Promise<void> {
+  async apply(batch: StorageBatch, looked: Looked, known: Known | undefined, synced: (sync: () => Promise<void>) => Promise<void>): Promise<void> {
     // Order matters for a crash at any point: data, then the metadata that may refer to it, then removals of what
     // the new metadata no longer needs (go-diskqueue deleted first, and its depth drifted).
     const strict = batch.durability === 'strict';
     let dirChanged = false;
     if (batch.write) {
       const { segment, offset, bytes } = batch.write;
-      const name = basename(segmentFile(this.#dir, segment));
-      const now = files.get(name);
+      const name = segmentName(segment);
+      const now = stateIn(looked, name);
       const created = now === undefined;
       const { fd, identity } = created ? this.#fds.create(segment) : this.#fds.open(segment, now)!;
       writeAll(fd, bytes, offset);
@@ -95,7 +97,7 @@ export class BatchWriter {
     if (batch.metaAppend) {
       // In place: a torn append is a frame the Queue's reader drops, so it needs no temp file and rename.
       const { offset, bytes } = batch.metaAppend;
-      const now = files.get('meta')!;
+      const now = stateIn(looked, 'meta')!;
       if (this.#meta?.identity !== now.identity) {
         this.forgetMeta();
         const fd = openSync(join(this.#dir, 'meta'), constants.O_RDWR | NOFOLLOW);
@@ -140,9 +142,8 @@ export class BatchWriter {
     }
     for (const id of batch.remove ?? []) {
       this.#fds.forget(id);
-      const path = segmentFile(this.#dir, id);
-      unlinkQuiet(path);
-      known?.delete(basename(path));
+      unlinkQuiet(segmentFile(this.#dir, id));
+      known?.delete(segmentName(id));
       dirChanged = true;
     }
     for (const id of batch.quarantine ?? []) {
@@ -154,7 +155,7 @@ export class BatchWriter {
         // Already gone: nothing is left to set aside.
         if (errno(error) !== 'ENOENT') throw error;
       }
-      known?.delete(basename(path));
+      known?.delete(segmentName(id));
       dirChanged = true;
     }
     if (strict && dirChanged) await synced(() => syncDir(this.#dir, this.#sync));

@@ -50,7 +50,7 @@ export class CommitCounter {
    */
   verify(): { changed: boolean } {
     let changed = false;
-    const stat = statSync(this.#path, { bigint: true, throwIfNoEntry: false });
+    const stat = statSync(this.#path, { throwIfNoEntry: false });
     if (!stat || `${stat.dev}:${stat.ino}` !== this.#identity) {
       closeQuiet(this.#fd);
       this.#open();
@@ -130,7 +130,7 @@ export class CommitCounter {
         unlinkQuiet(tmp);
       }
     }
-    const { dev, ino } = fstatSync(this.#fd, { bigint: true });
+    const { dev, ino } = fstatSync(this.#fd);
     this.#identity = `${dev}:${ino}`;
   }
 }

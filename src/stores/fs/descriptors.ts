@@ -7,7 +7,10 @@ import type { Spares } from './spare.js';
 // Few segments are in use at once: the tail being written and the head being read.
 const KEEP = 4;
 
-/** A file as found at a path: which file it is (device and inode) and how long. */
+/**
+ * A file as found at a path: which file it is (device and inode) and how long. Inode numbers are exact as numbers up
+ * to 2^53, which the file systems Node runs on stay below.
+ */
 export interface FileState {
   readonly identity: string;
   readonly size: number;
@@ -18,9 +21,9 @@ export interface FileState {
  * link planted under the name of a queue file, say) is refused, never followed.
  */
 export function stateOf(path: string): FileState | undefined {
-  const stat = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+  const stat = lstatSync(path, { throwIfNoEntry: false });
   if (stat && !stat.isFile()) throw notAFile(path, stat.isSymbolicLink());
-  return stat && { identity: `${stat.dev}:${stat.ino}`, size: Number(stat.size) };
+  return stat && { identity: `${stat.dev}:${stat.ino}`, size: stat.size };
 }
 
 /** The error for a queue file that is not a regular file. */
@@ -34,7 +37,7 @@ export function notAFile(path: string, link: boolean, cause?: unknown): SluiceEr
 
 /** The identity (device and inode) of the file open as `fd`. */
 export function identityOf(fd: number): string {
-  const { dev, ino } = fstatSync(fd, { bigint: true });
+  const { dev, ino } = fstatSync(fd);
   return `${dev}:${ino}`;
 }
 

@@ -4,8 +4,12 @@ import { join } from 'node:path';
 // Segment files are named by id, zero-padded so that a directory listing sorts like the queue.
 const SEGMENT = /^(\d{16})\.seg$/;
 
+export function segmentName(id: number): string {
+  return `${String(id).padStart(16, '0')}.seg`;
+}
+
 export function segmentFile(dir: string, id: number): string {
-  return join(dir, `${String(id).padStart(16, '0')}.seg`);
+  return join(dir, segmentName(id));
 }
 
 /** The id of a segment file name, or undefined for any other file. */

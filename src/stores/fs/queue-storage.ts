@@ -71,7 +71,7 @@ export class FileQueueStorage implements QueueStorage {
         fd = openSync(join(this.#dir, 'meta'), constants.O_RDONLY | NOFOLLOW);
         // Content and identity from one descriptor, so that they agree.
         meta = new Uint8Array(readFileSync(fd));
-        const { dev, ino } = fstatSync(fd, { bigint: true });
+        const { dev, ino } = fstatSync(fd);
         files.set('meta', `${dev}:${ino}:${meta.length}`);
       } catch (error) {
         if (errno(error) !== 'ENOENT') throw error;
@@ -110,17 +110,17 @@ export class FileQueueStorage implements QueueStorage {
     return this.#locked(async () => {
       const now = this.#current();
       if (now.token !== token) return undefined;
-      const files = this.#writer.look(batch);
+      const looked = this.#writer.look(batch);
       const known = now.fresh ? this.#known : undefined;
-      const moved = known && [...files].find(([name, state]) => known.get(name) !== (state && describeState(state)));
-      if (moved || !this.#writer.fits(batch, files)) {
+      const moved = known && looked.some(({ name, state }) => known.get(name) !== (state && describeState(state)));
+      if (moved || !this.#writer.fits(batch, looked)) {
         // Planned on files that changed outside any commit: nothing is written, and every handle reads again.
         this.#known = undefined;
         this.#bump();
         return undefined;
       }
       try {
-        await this.#writer.apply(batch, files, known, (sync) => this.#synced(sync));
+        await this.#writer.apply(batch, looked, known, (sync) => this.#synced(sync));
       } catch (error) {
         this.#known = undefined;
         throw error;
