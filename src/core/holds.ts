@@ -43,6 +43,11 @@ export class Holds {
     return this.#covered.endOf(seq);
   }
 
+  /** The end of the last held run (0 when nothing is held). */
+  end(): number {
+    return this.#covered.last()?.e ?? 0;
+  }
+
   /** How many items of `[s, e)` are held (expired holds included, until `expire` ends them). */
   count(s: number, e: number): number {
     return this.#covered.count(s, e);

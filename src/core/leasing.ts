@@ -109,7 +109,9 @@ export class Leasing<T> {
   /** The plan of an ack of `seqs`: removed for good, and their segments freed once wholly acked. */
   acking<R>(seqs: readonly number[], result: R): Plan<R> {
     const { view } = this.#c;
-    const live = seqs.filter((seq) => !view.state.isAcked(seq));
+    const next = view.next;
+    // Numbers not given out (or made void by a repair) hold nothing to ack.
+    const live = seqs.filter((seq) => seq < next && !view.state.isAcked(seq));
     if (live.length === 0) return { result };
     const ranges = toRanges(live);
     const head = view.state.head;
@@ -118,7 +120,7 @@ export class Leasing<T> {
       result,
       // Which segments empty is known once the ack is applied.
       batch: () => {
-        const { remove, quarantine } = view.segments.freeable(view.state, ranges, head);
+        const { remove, quarantine } = view.segments.freeable(view.state, ranges, head, view.next);
         return { ...(remove.length > 0 && { remove }), ...(quarantine.length > 0 && { quarantine }) };
       },
     };

@@ -1,7 +1,7 @@
 import { CommitView } from './commit-view.js';
 import { encodeItems } from './encode.js';
 import { SluiceError } from './errors.js';
-import type { QueueEventMap, RecoverDetail } from './events.js';
+import type { CorruptDetail, QueueEventMap, RecoverDetail } from './events.js';
 import { GroupCommit } from './group-commit.js';
 import { parseIds } from './ids.js';
 import { leases } from './iteration.js';
@@ -67,7 +67,9 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     this.name = options.name;
     this.#options = options;
     this.#storage = storage;
-    this.#view = new CommitView(storage, options, () => repairPlan(this.#view, this.name, options.corruption, (detail) => this.#report(detail)));
+    this.#view = new CommitView(storage, options, () =>
+      repairPlan(this.#view, this.name, options.corruption, (detail) => this.#report(detail), (detail) => this.#later('corrupt', detail)),
+    );
     this.#pushes = new GroupCommit(this.#view, options, this.#serial, (count) => {
       this.#wake();
       this.dispatchEvent(new CustomEvent('push', { detail: { count } }));
@@ -280,8 +282,12 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
 
   #report(detail: RecoverDetail): void {
     this.recovered.push(detail);
-    // Later, so that listeners added right after `open` resolves hear about what open repaired.
-    this.#options.clock.setTimeout(() => this.dispatchEvent(new CustomEvent('recover', { detail })), 0);
+    this.#later('recover', detail);
+  }
+
+  /** Dispatched a tick later, so that listeners added right after `open` resolves hear what open found. */
+  #later(type: 'recover' | 'corrupt', detail: RecoverDetail | CorruptDetail): void {
+    this.#options.clock.setTimeout(() => this.dispatchEvent(new CustomEvent(type, { detail })), 0);
   }
 
   /** Items `[from, to)` that `segment` should hold cannot be read (see `lost`). */
