@@ -8,6 +8,7 @@ import { flat, type Op } from './queue-state.js';
 import { toRanges } from './ranges.js';
 import type { StoredItem } from './segments.js';
 import type { QueueStorage } from './store.js';
+import { check, optionsObject } from './validate.js';
 import { itemAt, walk } from './walk.js';
 
 /** What leasing needs of the queue it serves. */
@@ -148,10 +149,8 @@ export class Leasing<T> {
       ack: (ids) => this.#c.run(() => this.#c.view.commit(() => this.#ack(lease, pick(ids)))),
       release: (ids, options) =>
         this.#c.run(async () => {
-          const delayMs = options?.delayMs ?? 0;
-          if (typeof delayMs !== 'number' || !(delayMs >= 0) || !Number.isFinite(delayMs)) {
-            throw new SluiceError('ERR_INVALID_OPTION', `Expected \`delayMs\` to be a finite number >= 0, got ${String(delayMs)}.`);
-          }
+          const { delayMs = 0 } = optionsObject(options);
+          check({ delayMs }, { delayMs: ['a finite number >= 0', (v) => typeof v === 'number' && v >= 0 && Number.isFinite(v)] });
           const seqs = pick(ids);
           return this.#c.view.commit(() => this.#release(lease, seqs, delayMs));
         }),

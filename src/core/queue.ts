@@ -223,7 +223,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   }
 
   /** Leases as they become available, until the queue closes or `signal` aborts. Waits for pushes. */
-  iterate(options?: IterateOptions): AsyncGenerator<Lease<T>, void, undefined> {
+  async *iterate(options?: IterateOptions): AsyncGenerator<Lease<T>, void, undefined> {
     const o = optionsObject(options);
     check(o, ITERATE_RULES);
     const { clock, pollMs } = this.#options;
@@ -238,7 +238,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
       },
       pollMs: this.#storage.watch ? Infinity : pollMs,
     };
-    return leases(context, o.max ?? 100, o.leaseMs, o.signal);
+    yield* leases(context, o.max ?? 100, o.leaseMs, o.signal);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Lease<T>> {
