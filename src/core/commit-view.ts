@@ -84,6 +84,12 @@ export class CommitView {
     return next - state.head - state.acked.count(state.head, next);
   }
 
+  /** When the earliest hold still holding at `now` ends (Infinity: none); holds whose time is up are ended. */
+  holdsEndAfter(now: number): number {
+    this.state.holds.expire(now);
+    return this.state.holds.nextEnd();
+  }
+
   /** What `Queue.stats` reports, as of `now`. */
   stats(now: number): QueueStats {
     let leased = 0;

@@ -232,10 +232,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
       take: (max: number, options: TakeOptions<T>) => this.take(max, options),
       closed: () => this.#closing !== undefined,
       waiters: this.#waiters,
-      nextEnd: (now: number) => {
-        this.#view.state.holds.expire(now);
-        return this.#view.state.holds.nextEnd();
-      },
+      nextEnd: (now: number) => this.#view.holdsEndAfter(now),
       pollMs: this.#storage.watch ? Infinity : pollMs,
     };
     yield* leases(context, o.max ?? 100, o.leaseMs, o.signal);
