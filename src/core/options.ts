@@ -122,6 +122,6 @@ const SIGNAL = optional(withMethods('throwIfAborted', 'addEventListener'));
 const IDS = optional(['an array of entry ids', Array.isArray]);
 
 /** Options of `take`, `list` and `iterate`, checked when called. */
-export const TAKE_RULES = { leaseMs: optional(positive), signal: SIGNAL, filter: optional(isFunction), ids: IDS, early: optional(isBoolean) };
+export const TAKE_RULES = { max: integer(1, 2 ** 31), leaseMs: optional(positive), signal: SIGNAL, filter: optional(isFunction), ids: IDS, early: optional(isBoolean) };
 export const LIST_RULES = { limit: optional(limit(0)), after: optional(text), ids: IDS };
 export const ITERATE_RULES = { max: optional(integer(1, 2 ** 31)), leaseMs: optional(positive), signal: SIGNAL };

@@ -97,7 +97,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   /** Stores `items` all or nothing, in one commit; resolves their entry ids once they are durable. */
   async pushMany(items: readonly T[]): Promise<string[]> {
     this.#checkOpen();
-    if (!Array.isArray(items)) throw new SluiceError('ERR_INVALID_OPTION', 'Expected `items` to be an array.');
+    check({ items }, { items: ['an array', Array.isArray] });
     if (items.length === 0) return [];
     const first = await this.#pushes.add(encodeItems(this.#options.codec, items, this.#options.maxItemBytes), items.length);
     return items.map((_, i) => String(first + i));
@@ -106,9 +106,8 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   /** Leases up to `max` of the oldest available items to this handle; `undefined` when none is available. */
   take(max = 1, options?: TakeOptions<T>): Promise<Lease<T> | undefined> {
     return this.#run(async () => {
-      check({ max }, { max: integer(1, 2 ** 31) });
       const o = optionsObject(options);
-      check(o, TAKE_RULES);
+      check({ ...o, max }, TAKE_RULES);
       o.signal?.throwIfAborted();
       return this.#view.commit(() => this.#leasing.take(max, o.leaseMs ?? this.#options.leaseMs, o));
     });
