@@ -121,7 +121,7 @@ function encodeCheckpoint(state: QueueState, now: number, next: number): Uint8Ar
   const attempts = state.attempts.runs().flatMap((r) => [r.s, r.e, r.v]);
   const acked = flat(state.acked.runs().map((r) => [r.s, r.e] as const));
   const floor = Math.max(state.floor, next);
-  return frame(JSON.stringify({ v: FORMAT, gen: randomId(), head: state.head, next: floor, acked, attempts, holds }));
+  return frame(JSON.stringify({ v: FORMAT, gen: randomId(), head: state.head, next: floor, k: state.partitions, acked, attempts, holds }));
 }
 
 /** The state in a checkpoint, or undefined when it is not one. Throws 'ERR_INCOMPATIBLE_STORE' for a newer format. */
@@ -132,7 +132,7 @@ function decodeCheckpoint(bytes: Uint8Array, now: number): QueueState | undefine
   } catch {
     return undefined;
   }
-  const { v, head, next } = parsed;
+  const { v, head, next, k } = parsed;
   if (typeof v === 'number' && v > FORMAT) {
     throw new SluiceError('ERR_INCOMPATIBLE_STORE', `The queue's metadata is of format ${v}, newer than this version of sluice reads (${FORMAT}); upgrade sluice.`);
   }
@@ -140,6 +140,7 @@ function decodeCheckpoint(bytes: Uint8Array, now: number): QueueState | undefine
   const state = new QueueState();
   state.head = head as number;
   if (Number.isSafeInteger(next)) state.floor = next as number;
+  if (Number.isSafeInteger(k)) state.partitions = k as number;
   try {
     if (v === 1) {
       // The first format: ranges as pairs, holds as objects.

@@ -20,6 +20,8 @@ export type Op =
   | readonly ['o', owner: string]
   /** The writer's next sequence number when it wrote: how far the queue had grown (a floor for later readers). */
   | readonly ['n', next: number]
+  /** The queue is made of `count` partitions (kept in its first partition). */
+  | readonly ['k', count: number]
   /**
    * A repair: everything known of numbers at or past `from` is forgotten (their items were cut off or lost), and the
    * numbers `[from, to)` are void: acked, never handed out, never given to a new item.
@@ -42,6 +44,8 @@ export class QueueState {
   head = 0;
   /** How far the queue is known to have grown: no item number below it is ever given out again. */
   floor = 0;
+  /** How many partitions the queue was made with (recorded in its first partition). */
+  partitions = 1;
   /** Acked items at or above `head`. */
   readonly acked = new Intervals<true>();
   /** How often each item at or above `head` was handed out; items never handed out are absent. */
@@ -86,6 +90,9 @@ export class QueueState {
         return this.holds.dropOwner(op[1]);
       case 'n':
         this.floor = Math.max(this.floor, op[1]);
+        return;
+      case 'k':
+        this.partitions = op[1];
         return;
       case 'c': {
         const [, from, to] = op;

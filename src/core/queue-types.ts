@@ -7,6 +7,16 @@ export interface LeaseEntry<T> {
   readonly attempts: number;
 }
 
+/** Options of `Queue.push` and `Queue.pushMany`. */
+export interface PushOptions {
+  /**
+   * Items of one key go to one partition, in the order pushed (with `partitions` > 1; without a key, items go to the
+   * partitions in turn). With one partition, order holds for every item anyway.
+   * @default undefined
+   */
+  readonly key?: string;
+}
+
 /** Options of `Lease.release`. */
 export interface ReleaseOptions {
   /**
