@@ -49,6 +49,8 @@ export class CommitView {
   readonly #repair: () => Plan<undefined> | undefined;
   #token = '';
   #highWater = 0;
+  /** Commits this view lost to another handle (and made again on a fresh view). */
+  conflicts = 0;
 
   constructor(
     storage: QueueStorage,
@@ -145,6 +147,7 @@ export class CommitView {
         throw storageError(error, `The store failed to commit to queue "${this.#name}".`);
       }
       if (token === undefined) {
+        this.conflicts++;
         this.invalidate();
         await this.reload();
         continue;

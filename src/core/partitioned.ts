@@ -1,6 +1,7 @@
 import { SluiceError } from './errors.js';
 import { PARTITION_SPAN, partitionOf } from './ids.js';
 import type { CorruptDetail, RecoverDetail } from './events.js';
+import type { Partition } from './partition.js';
 import type { Lease, QueueStats, ReleaseOptions } from './queue-types.js';
 
 /**
@@ -53,4 +54,32 @@ export function sum(stats: readonly QueueStats[]): QueueStats {
   const all = { size: 0, leased: 0, delayed: 0, segments: 0, bytes: 0 };
   for (const s of stats) for (const k of Object.keys(all) as (keyof QueueStats)[]) all[k] += s[k];
   return all;
+}
+
+/**
+ * Takes up to `max` items from `parts`, in turn from `start`: a handle stays with a partition while it yields items
+ * without contention, and moves on when another handle got in its way, so that handles spread over the partitions.
+ * Resolves the leases taken and where this handle should start next time.
+ */
+export async function takeInTurn<T>(
+  parts: readonly Partition<T>[],
+  start: number,
+  max: number,
+  take: (part: Partition<T>, p: number, max: number) => Promise<Lease<T> | undefined>,
+): Promise<{ taken: [number, Lease<T>][]; next: number }> {
+  const taken: [number, Lease<T>][] = [];
+  let next = start;
+  let got = 0;
+  for (let i = 0; i < parts.length && got < max; i++) {
+    const p = (start + i) % parts.length;
+    const { view } = parts[p]!;
+    const conflicts = view.conflicts;
+    const lease = await take(parts[p]!, p, max - got);
+    if (view.conflicts > conflicts) next = (p + 1) % parts.length;
+    if (!lease) continue;
+    taken.push([p, lease]);
+    got += lease.entries.length;
+    if (view.conflicts === conflicts) next = p;
+  }
+  return { taken, next };
 }

@@ -6,7 +6,7 @@ import { leases } from './iteration.js';
 import { ITERATE_RULES, LIST_RULES, resolveOptions, TAKE_RULES, type QueueOptions, type ResolvedOptions } from './options.js';
 import { Partition } from './partition.js';
 import type { IterateOptions, Lease, ListOptions, PushOptions, QueueEntry, QueueStats, TakeOptions } from './queue-types.js';
-import { combine, inPartition, sum } from './partitioned.js';
+import { combine, inPartition, sum, takeInTurn } from './partitioned.js';
 import { serial } from './serial.js';
 import type { Store } from './store.js';
 import { TypedEventTarget } from './typed-events.js';
@@ -82,20 +82,13 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
       const leaseMs = o.leaseMs ?? this.#options.leaseMs;
       const parts = this.#parts;
       if (parts.length === 1) return parts[0]!.take(max, leaseMs, o);
-      const taken: [number, Lease<T>][] = [];
       const wanted = o.ids && byPartition(o.ids);
-      let got = 0;
-      // In turn from where this handle left off, so that handles spread over the partitions.
-      const start = this.#takeAt;
-      for (let i = 0; i < parts.length && got < max; i++) {
-        const p = (start + i) % parts.length;
-        if (wanted && !wanted.has(p)) continue;
-        const lease = await parts[p]!.take(max - got, leaseMs, wanted ? { ...o, ids: wanted.get(p)!.map(String) } : o);
-        if (!lease) continue;
-        taken.push([p, lease]);
-        got += lease.entries.length;
-        this.#takeAt = (p + 1) % parts.length;
-      }
+      const { taken, next } = await takeInTurn(parts, this.#takeAt, max, async (part, p, n) => {
+        if (!wanted) return part.take(n, leaseMs, o);
+        const ids = wanted.get(p);
+        return ids && part.take(n, leaseMs, { ...o, ids: ids.map(String) });
+      });
+      this.#takeAt = next;
       return taken.length === 0 ? undefined : combine(taken);
     });
   }

@@ -53,6 +53,9 @@ for (const [label, makeStore] of [
       expect(new Set(ids).size).toBe(6);
       expect((await q.list()).map((e) => e.id).sort()).toEqual([...ids].sort());
       expect(await q.list({ ids: [ids[4]!] })).toMatchObject([{ id: ids[4], value: { n: 4 } }]);
+      const chosen = (await q.take(10, { ids: [ids[2]!, ids[5]!] }))!;
+      expect(chosen.entries.map((e) => e.id).sort()).toEqual([ids[2], ids[5]].sort());
+      await chosen.release();
       expect(await q.remove([ids[0]!])).toBe(1);
       const lease = (await q.take(10))!;
       expect(lease.entries).toHaveLength(5);
