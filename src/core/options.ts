@@ -137,5 +137,5 @@ const IDS = optional(['an array of entry ids', Array.isArray]);
 
 /** Options of `take`, `list` and `iterate`, checked when called. */
 export const TAKE_RULES = { max: integer(1, 2 ** 31), leaseMs: optional(positive), signal: SIGNAL, filter: optional(isFunction), ids: IDS, early: optional(isBoolean) };
-export const LIST_RULES = { limit: optional(limit(0)), after: optional(text), ids: IDS };
+export const LIST_RULES = { limit: optional(limit(0)), after: optional(text), ids: IDS, partition: optional(integer(0, 8191)) };
 export const ITERATE_RULES = { max: optional(integer(1, 2 ** 31)), leaseMs: optional(positive), signal: SIGNAL };

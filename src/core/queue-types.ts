@@ -90,6 +90,8 @@ export interface ListOptions {
   readonly after?: string;
   /** Only these entries (those of them still unacked), in queue order. */
   readonly ids?: readonly string[];
+  /** Only entries of this partition (0 to `partitions - 1`): with `after`, what it gained since. */
+  readonly partition?: number;
 }
 
 /** What `Queue.stats` reports. */

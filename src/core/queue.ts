@@ -26,6 +26,10 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   protected static defaultStore: (() => Store) | undefined;
 
   readonly name: string;
+  /** How many partitions the queue is made of. */
+  get partitions(): number {
+    return this.#parts.length;
+  }
   /** What recovery found and repaired, also sent as 'recover' events. */
   readonly recovered: RecoverDetail[] = [];
   readonly #options: ResolvedOptions<T>;
@@ -116,12 +120,12 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     return this.#run(async () => {
       const o = optionsObject(options);
       check(o, LIST_RULES);
-      const { limit = Infinity, after, ids } = o;
-      const [start, from] = after === undefined ? [0, 0] : partitionOf(parseIds([after])[0]! + 1);
+      const { limit = Infinity, after, ids, partition } = o;
+      const [start, from] = after === undefined ? [partition ?? 0, 0] : partitionOf(parseIds([after])[0]! + 1);
       const wanted = ids && byPartition(ids);
       const out: QueueEntry<T>[] = [];
       for (let p = start; p < this.#parts.length; p++) {
-        if (wanted && !wanted.has(p)) continue;
+        if ((wanted && !wanted.has(p)) || (partition !== undefined && p !== partition)) continue;
         const entries = await this.#parts[p]!.list(limit - out.length, p === start ? from : 0, wanted?.get(p));
         out.push(...(p === 0 ? entries : entries.map((e) => ({ ...e, id: String(p * PARTITION_SPAN + Number(e.id)) }))));
       }

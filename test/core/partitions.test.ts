@@ -53,6 +53,10 @@ for (const [label, makeStore] of [
       expect(new Set(ids).size).toBe(6);
       expect((await q.list()).map((e) => e.id).sort()).toEqual([...ids].sort());
       expect(await q.list({ ids: [ids[4]!] })).toMatchObject([{ id: ids[4], value: { n: 4 } }]);
+      expect(q.partitions).toBe(3);
+      const second = await q.list({ partition: 1 });
+      expect(second.length).toBe(2);
+      expect(await q.list({ partition: 1, after: second[0]!.id })).toEqual([second[1]]);
       const chosen = (await q.take(10, { ids: [ids[2]!, ids[5]!] }))!;
       expect(chosen.entries.map((e) => e.id).sort()).toEqual([ids[2], ids[5]].sort());
       await chosen.release();
