@@ -37,6 +37,9 @@ export interface Pending {
 
 const RANK = { high: 0, normal: 1, low: 2 } as const;
 
+/** How long a task leased by another handle waits before the queue is asked again whether the lease still holds. */
+const LEASE_RECHECK_MS = 5_000;
+
 /** The ordering lane of a task: tasks of one lane go out in queue order, and a lane waits for no other. */
 export function laneOf(task: StoredTask, ordering: Ordering): string | undefined {
   if (ordering === 'none') return undefined;
@@ -64,8 +67,9 @@ export class PendingIndex {
   /** Candidates: ready tasks without ordering, ready lane heads with it; stale entries are skipped when popped. */
   readonly #runnable = new Heap<Pending>((a, b) => a.rank - b.rank || a.seq - b.seq);
   readonly #waiting = new Heap<{ task: Pending; until: number }>((a, b) => a.until - b.until);
-  /** Waiting for the network: a success elsewhere ends their wait. */
+  /** Waiting for the network (a success elsewhere ends their wait), and for another handle's lease. */
   readonly #offline = new Set<Pending>();
+  readonly #leased = new Set<Pending>();
   #bytes = 0;
   #last = -1;
   /** The latest time `take` was asked about: a wait that ended by then is no wait. */
@@ -169,9 +173,13 @@ export class PendingIndex {
     this.wait(pending, 0, undefined);
   }
 
-  /** May go once `until` has passed (at once when it has); its own `notBefore` is kept. */
+  /**
+   * May go once `until` has passed (at once when it has); its own `notBefore` is kept. Another handle's lease is
+   * looked at again within `LEASE_RECHECK_MS`: its holder may be gone, and the queue then frees it at once.
+   */
   wait(pending: Pending, until: number, cause: WaitCause | undefined): void {
     if (this.#tasks.get(pending.seq) !== pending) return;
+    if (cause === 'lease') until = Math.min(until, this.#now + LEASE_RECHECK_MS);
     // Its schedule: sendable from `notBefore`, or, expired before that, from `expiresAt` (to go to dead).
     const scheduled = Math.min(pending.notBefore, pending.expiresAt);
     const end = Math.max(until, scheduled);
@@ -195,6 +203,11 @@ export class PendingIndex {
   /** The tasks waiting because the network failed them (a success just showed it is there). */
   waitingForNetwork(): Pending[] {
     return [...this.#offline];
+  }
+
+  /** The tasks waiting because another handle leased them (the handle that delivered may just have gone). */
+  waitingForLease(): Pending[] {
+    return [...this.#leased];
   }
 
   /**
@@ -243,6 +256,8 @@ export class PendingIndex {
     pending.cause = state === 'waiting' || state === 'parked' ? cause : undefined;
     if (state === 'waiting' && cause === 'network') this.#offline.add(pending);
     else this.#offline.delete(pending);
+    if (state === 'waiting' && cause === 'lease') this.#leased.add(pending);
+    else this.#leased.delete(pending);
   }
 
   /** Moves tasks whose wait has ended to ready. */
