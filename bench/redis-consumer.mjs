@@ -1,21 +1,23 @@
 // One consumer process of bench/redis.mjs. Connects, says 'ready', drains on 'go', then sends what it acked and
 // how long each take+ack took.
-//   sluice <url> <prefix> <queue> <max>:   Queue.take(max) + lease.ack() until the queue is empty
+//   sluice <url> <prefix> <queue> <max> [partitions]:   Queue.take(max) + lease.ack() until the queue is empty
+//   file <dir> - <queue> <max> [partitions]:             the same on a FileStore
 //   stream <url> <key> <consumer> <max>:   XREADGROUP COUNT max + XACK until the stream has nothing new
 import { Redis } from 'ioredis';
 import { Queue } from '../dist/index.js';
+import { FileStore } from '../dist/fs.js';
 import { RedisStore } from '../dist/redis.js';
 
-const [mode, url, a, b, max] = process.argv.slice(2);
+const [mode, url, a, b, max, partitions = '1'] = process.argv.slice(2);
 const take = Number(max);
 const values = [];
 const latencies = [];
 const go = () => new Promise((resolve) => process.once('message', resolve));
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-if (mode === 'sluice') {
-  const store = new RedisStore({ url, prefix: a, onWarning: () => undefined });
-  const q = await Queue.open({ name: b, store, leaseMs: 120_000 });
+if (mode === 'sluice' || mode === 'file') {
+  const store = mode === 'file' ? new FileStore({ dir: url }) : new RedisStore({ url, prefix: a, onWarning: () => undefined });
+  const q = await Queue.open({ name: b, store, leaseMs: 120_000, partitions: Number(partitions) });
   process.send({ ready: true });
   await go();
   for (;;) {

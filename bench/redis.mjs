@@ -4,8 +4,9 @@
 // each chunk (default 1 ms towards Redis, 0 ms back: a 1 ms round trip; Node's timers cannot wait less than 1 ms,
 // so a 0.5 + 0.5 split would cost 2). N consumer processes (N = 1, 2, 4, 8) drain 100 000 items with take+ack:
 // from one queue, from N independent queues, and, as a baseline, from a native Redis Stream with a consumer group
-// (XREADGROUP + XACK, the least work a Redis queue can do). Every run checks exactly-once: each item acked once,
-// none missing. Prints medians of several runs: items/s, and p50/p99 of one take+ack.
+// (XREADGROUP + XACK, the least work a Redis queue can do), and from one queue of K = 8 partitions
+// (Queue.open({ partitions: 8 })). Then the same over a FileStore directory. Every run checks exactly-once: each
+// item acked once, none missing. Prints medians of several runs: items/s, and p50/p99 of one take+ack.
 //
 //   npm run bench:redis
 //   BENCH_REDIS_ITEMS=100000 BENCH_REDIS_RUNS=3 BENCH_REDIS_TAKE=100 BENCH_REDIS_UP_MS=1 BENCH_REDIS_DOWN_MS=0
@@ -16,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Queue } from '../dist/index.js';
+import { FileStore } from '../dist/fs.js';
 import { RedisStore } from '../dist/redis.js';
 import { TcpProxy } from '../test/support/tcp-proxy.mjs';
 import { fmt, table } from './lib.mjs';
@@ -67,18 +69,18 @@ const median = (values) => percentile(values, 0.5);
 
 let run = 0;
 
-/** Fills `queues` with ITEMS items (0..ITEMS-1, split evenly), over a direct connection. */
-async function fillQueues(prefix, queues) {
-  const store = new RedisStore({ url: direct, prefix, onWarning: () => undefined });
+/** Fills `queues` with ITEMS items (0..ITEMS-1, split evenly), over a direct connection (or into a FileStore). */
+async function fillQueues(prefix, queues, partitions = 1, store = new RedisStore({ url: direct, prefix, onWarning: () => undefined })) {
   const per = Math.ceil(ITEMS / queues.length);
   for (let k = 0; k < queues.length; k++) {
-    const q = await Queue.open({ name: queues[k], store });
+    // A pushMany goes to one partition; the partitions take the batches in turn.
+    const q = await Queue.open({ name: queues[k], store, partitions });
     for (let from = k * per; from < Math.min(ITEMS, (k + 1) * per); from += 1000) {
       await q.pushMany(Array.from({ length: Math.min(1000, ITEMS - from, (k + 1) * per - from) }, (_, i) => from + i));
     }
     await q.close();
   }
-  await store.close();
+  await store.close?.();
 }
 
 async function fillStream(key) {
@@ -131,13 +133,35 @@ const scenarios = {
     await fillStream(key);
     return drain((i) => ['stream', proxy.url, key, `c${i}`, String(TAKE)], n);
   },
+  'one queue, K = 8 partitions': async (n) => {
+    const prefix = `b${run++}:`;
+    await fillQueues(prefix, ['q'], 8);
+    return drain(() => ['sluice', proxy.url, prefix, 'q', String(TAKE), '8'], n);
+  },
+};
+
+/** The same on a FileStore directory of its own (no proxy: one machine's processes). */
+const fileScenario = (queues, partitions) => async (n) => {
+  const files = mkdtempSync(join(tmpdir(), 'sluice-bench-files-'));
+  try {
+    const names = queues === 'N' ? Array.from({ length: n }, (_, i) => `q${i}`) : ['q'];
+    await fillQueues('', names, partitions, new FileStore({ dir: files }));
+    return await drain((i) => ['file', files, '-', names[queues === 'N' ? i : 0], String(TAKE), String(partitions)], n);
+  } finally {
+    rmSync(files, { recursive: true, force: true });
+  }
+};
+const fileScenarios = {
+  'FileStore: one queue': fileScenario('1', 1),
+  'FileStore: N queues, one per consumer': fileScenario('N', 1),
+  'FileStore: one queue, K = 8 partitions': fileScenario('1', 8),
 };
 
 const rtt = await roundTrip();
 console.log(`\n## RedisStore: ${ITEMS.toLocaleString('en-US')} items drained by N consumer processes with take(${TAKE}) + ack`);
 console.log(`\nredis-server ${(await admin.info('server')).match(/redis_version:(\S+)/)[1]} on 127.0.0.1 (AOF, appendfsync everysec), behind a proxy adding ${UP_MS} ms up / ${DOWN_MS} ms down: PING round trip ${rtt.toFixed(2)} ms (median). Medians of ${RUNS} runs; every run checked exactly-once.`);
 const rows = [];
-for (const [name, scenario] of Object.entries(scenarios)) {
+for (const [name, scenario] of [...Object.entries(scenarios), ...Object.entries(fileScenarios)]) {
   for (const n of CONSUMERS) {
     const runs = [];
     for (let r = 0; r < RUNS; r++) {
@@ -148,9 +172,10 @@ for (const [name, scenario] of Object.entries(scenarios)) {
     console.error(`  done: ${name}, N = ${n}`);
   }
 }
-// Partitions (Queue.open({ partitions: K })) do not exist yet. When they land, add the row the design targets here:
-// one queue with K = 8 partitions drained by 8 consumers (>= 40 000 items/s, >= 5x one partition).
-rows.push(['one queue, K = 8 partitions', '8', '(partitions not implemented yet)', '', '', '']);
+// DESIGN.md's target: one queue of K = 8 partitions drained by 8 consumers at >= 40 000 items/s, >= 5x one partition.
+const rate = (name, n) => Number(rows.find((r) => r[0] === name && r[1] === String(n))?.[2].replace(/,/g, '') ?? NaN);
+const k8 = rate('one queue, K = 8 partitions', 8);
+console.log(`\nK = 8 with 8 consumers: ${fmt(k8)} items/s (target >= 40,000), ${(k8 / rate('one queue', 8)).toFixed(1)}x one partition with 8 consumers, ${(k8 / rate('one queue', 1)).toFixed(1)}x one consumer on one partition (target >= 5x).`);
 table('Drain rate and take+ack latency', ['scenario', 'N consumers', 'items/s', 'p50 take+ack (ms)', 'p99 take+ack (ms)', 'exactly-once'], rows);
 
 admin.disconnect();

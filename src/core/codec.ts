@@ -17,7 +17,8 @@ const decoder = new TextDecoder();
 /**
  * The default codec: JSON, checked so that what comes out equals what went in. Rejected with
  * 'ERR_NOT_SERIALIZABLE': functions, symbols, BigInt, `undefined` at the top level or in an array, non-finite
- * numbers, circular structures, and objects that are not plain (Date, Map, Set, class instances), which JSON would
+ * numbers and -0, circular structures, items nested more than 512 levels deep, arrays with properties besides their
+ * items, symbol-keyed properties, and objects that are not plain (Date, Map, Set, class instances), which JSON would
  * silently turn into something else. Object properties whose value is `undefined` are dropped, as JSON does.
  */
 export function jsonCodec<T>(): Codec<T> {
@@ -45,39 +46,61 @@ export function jsonCodec<T>(): Codec<T> {
   };
 }
 
+/** Deeper items are refused: JSON.parse and JSON.stringify recurse, and a deeper one would overflow the stack. */
+const MAX_DEPTH = 512;
+
+/**
+ * Throws 'ERR_NOT_SERIALIZABLE' unless `value` comes back from JSON as itself. Walked with a stack of its own, not
+ * by recursion, so that an item nested too deep is an error with a code, never a RangeError.
+ */
 function check(value: unknown, path: string, seen: Set<object>): void {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return;
-    case 'number':
-      if (Number.isFinite(value)) return;
-      return reject(path, `${value} has no JSON form`);
-    case 'object':
-      break;
-    default:
-      return reject(path, `${value === undefined ? "undefined" : `a ${typeof value}`} has no JSON form`);
-  }
-  if (value === null) return;
-  if (seen.has(value)) reject(path, 'the structure is circular');
-  const proto = Object.getPrototypeOf(value);
-  if (Array.isArray(value)) {
-    seen.add(value);
-    for (let i = 0; i < value.length; i++) {
-      if (value[i] === undefined) reject(`${path}[${i}]`, 'undefined in an array would come back as null');
-      check(value[i], `${path}[${i}]`, seen);
+  const stack: { value: unknown; path: string; depth: number; leave?: object }[] = [{ value, path, depth: 0 }];
+  while (stack.length > 0) {
+    const top = stack.pop()!;
+    if (top.leave) {
+      seen.delete(top.leave);
+      continue;
     }
-  } else if (proto === Object.prototype || proto === null) {
-    seen.add(value);
-    for (const key of Object.keys(value)) {
-      const v = (value as Record<string, unknown>)[key];
-      if (v !== undefined) check(v, `${path}.${key}`, seen);
+    const { value: v, path: at, depth } = top;
+    switch (typeof v) {
+      case 'string':
+      case 'boolean':
+        continue;
+      case 'number':
+        if (Object.is(v, -0)) reject(at, '-0 would come back as 0');
+        if (Number.isFinite(v)) continue;
+        return reject(at, `${v} has no JSON form`);
+      case 'object':
+        break;
+      default:
+        return reject(at, `${v === undefined ? 'undefined' : `a ${typeof v}`} has no JSON form`);
     }
-  } else {
-    const kind = (proto?.constructor as { name?: string } | undefined)?.name ?? 'object';
-    reject(path, `a ${kind} would not come back from JSON as itself; convert it (e.g. a Date to its ISO string) or pass a codec`);
+    if (v === null) continue;
+    if (depth >= MAX_DEPTH) reject(at, `the item is nested more than ${MAX_DEPTH} levels deep`);
+    if (seen.has(v)) reject(at, 'the structure is circular');
+    if (Object.getOwnPropertySymbols(v).length > 0) reject(at, 'symbol-keyed properties would be dropped');
+    const proto = Object.getPrototypeOf(v);
+    const children: [unknown, string][] = [];
+    if (Array.isArray(v)) {
+      if (Object.keys(v).length !== v.length) reject(at, 'an array with properties besides its items would lose them');
+      for (let i = 0; i < v.length; i++) {
+        if (v[i] === undefined) reject(`${at}[${i}]`, 'undefined in an array would come back as null');
+        children.push([v[i], `${at}[${i}]`]);
+      }
+    } else if (proto === Object.prototype || proto === null) {
+      for (const key of Object.keys(v)) {
+        const child = (v as Record<string, unknown>)[key];
+        if (child !== undefined) children.push([child, `${at}.${key}`]);
+      }
+    } else {
+      const kind = (proto?.constructor as { name?: string } | undefined)?.name ?? 'object';
+      reject(at, `a ${kind} would not come back from JSON as itself; convert it (e.g. a Date to its ISO string) or pass a codec`);
+    }
+    // Visited depth first and in order, so the first fault reported is the first JSON would meet.
+    seen.add(v);
+    stack.push({ value: undefined, path: at, depth, leave: v });
+    for (let i = children.length - 1; i >= 0; i--) stack.push({ value: children[i]![0], path: children[i]![1], depth: depth + 1 });
   }
-  seen.delete(value);
 }
 
 function reject(path: string, why: string): never {

@@ -39,6 +39,8 @@ export class CommitView {
   damage: TailDamage | undefined;
   /** What the last reload found wrong with the metadata, until the state is written whole again. */
   trouble: MetaTrouble;
+  /** Bytes of the newest segment the store recorded and no longer holds (removed or cut under the queue). */
+  missing: { readonly segment: number; readonly bytes: number } | undefined;
   readonly #storage: QueueStorage;
   readonly #log = new MetaLog();
   readonly #name: string;
@@ -46,6 +48,9 @@ export class CommitView {
   readonly #clock: Clock;
   readonly #repair: () => Plan<undefined> | undefined;
   #token = '';
+  #highWater = 0;
+  /** Commits this view lost to another handle (and made again on a fresh view). */
+  conflicts = 0;
 
   constructor(
     storage: QueueStorage,
@@ -60,9 +65,18 @@ export class CommitView {
     this.segments = new Segments(storage, options.maxItemBytes);
   }
 
-  /** The sequence number the next pushed item gets. */
+  /**
+   * The sequence number the next pushed item gets: past the tail's last item and past numbers a repair made void
+   * (acked right after the tail), so that no number is ever given out twice.
+   */
   get next(): number {
-    return this.segments.next(this.state.head);
+    const { state } = this;
+    return Math.max(state.head, state.acked.endOf(this.segments.end));
+  }
+
+  /** The highest `next` this view has seen: the queue never shrinks below it but by loss. */
+  get highWater(): number {
+    return this.#highWater;
   }
 
   /** Items pushed and not yet acked. */
@@ -70,6 +84,12 @@ export class CommitView {
     const { state } = this;
     const next = this.next;
     return next - state.head - state.acked.count(state.head, next);
+  }
+
+  /** When the earliest hold still holding at `now` ends (Infinity: none); holds whose time is up are ended. */
+  holdsEndAfter(now: number): number {
+    this.state.holds.expire(now);
+    return this.state.holds.nextEnd();
   }
 
   /** What `Queue.stats` reports, as of `now`. */
@@ -111,9 +131,13 @@ export class CommitView {
       }
       for (const op of ops) this.state.apply(op);
       const batch = typeof planned.batch === 'function' ? planned.batch() : planned.batch;
+      // Every record says how far the queue had grown, so a reader can tell numbers that went missing under it.
+      const grown: Op = ['n', this.next];
+      this.state.apply(grown);
+      const recorded: Op[] = ops.length > 0 ? [grown, ...ops] : [];
       // A queue's first commit writes its state too, so that a queue with segments and no metadata is known to
       // have lost it (and is reported), never taken for a new one.
-      const meta = ops.length > 0 || whole || !this.#log.started ? this.#log.write(ops, this.state, whole, this.#clock.now()) : {};
+      const meta = ops.length > 0 || whole || !this.#log.started ? this.#log.write(recorded, this.state, whole, this.#clock.now(), this.next) : {};
       let token: string | undefined;
       try {
         token = await this.#storage.commit(this.#token, { ...batch, ...meta, durability: this.#durability });
@@ -123,6 +147,7 @@ export class CommitView {
         throw storageError(error, `The store failed to commit to queue "${this.#name}".`);
       }
       if (token === undefined) {
+        this.conflicts++;
         this.invalidate();
         await this.reload();
         continue;
@@ -130,6 +155,7 @@ export class CommitView {
       this.#token = token;
       this.#log.wrote(meta);
       if (batch?.write) this.segments.appended(batch.write.segment, batch.write.offset, batch.write.bytes);
+      this.#highWater = Math.max(this.#highWater, this.next);
       if (batch?.remove || batch?.quarantine) {
         const dropped = new Set([...(batch.remove ?? []), ...(batch.quarantine ?? [])]);
         await this.segments.refresh(this.segments.list.filter((s) => !dropped.has(s.id)));
@@ -150,6 +176,15 @@ export class CommitView {
     // Nothing can be stored below the first segment: a state that was lost starts there.
     if (first && this.state.head < first.id && (read.unreadable || missing)) this.state.head = first.id;
     this.damage = await this.segments.refresh(snapshot.segments);
+    this.#highWater = Math.max(this.#highWater, this.state.floor);
+    const recorded = snapshot.tail;
+    const listed = recorded && snapshot.segments.find((s) => s.id === recorded.id);
+    const newest = snapshot.segments[snapshot.segments.length - 1];
+    // Only when it is still the newest (or gone, with nothing newer): a newer segment means commits came after it.
+    this.missing =
+      recorded && (listed?.length ?? 0) < recorded.length && (!newest || newest.id <= recorded.id)
+        ? { segment: recorded.id, bytes: recorded.length - (listed?.length ?? 0) }
+        : undefined;
     this.trouble = read.unreadable ? 'unreadable' : missing ? 'missing' : read.damaged ? 'damaged' : undefined;
   }
 

@@ -9,8 +9,9 @@ export interface PushDetail {
  * - 'meta': the metadata failed its checksum and was rebuilt from the segments;
  * - 'meta-missing': the metadata was gone while segments remained (deleted under the queue) and was rebuilt;
  * - 'meta-damaged': records of the metadata after a damaged one were dropped, so changes they held may be undone;
- * - 'rollback': what the metadata said of ids from `from` on (acks, leases, attempts) was forgotten, because the
- *   items it spoke of were cut off and those ids will be given to new pushes.
+ * - 'rollback': the ids `[from, to)` were given out but their items are gone (cut off, or in storage removed under
+ *   the queue): they are made void, so they are never handed out and never given to a new item, and what the
+ *   metadata said of them (acks, leases, attempts) is forgotten.
  */
 export interface RecoverDetail {
   readonly queue: string;
@@ -24,8 +25,9 @@ export interface RecoverDetail {
   readonly corrupt?: boolean;
   /** Ids `[first, end)` among which items already acked may be delivered again (at-least-once, never lost). */
   readonly again?: readonly [first: string, end: string];
-  /** For 'rollback': the first id whose state was forgotten. */
+  /** For 'rollback': the void ids, `[from, to)`. */
   readonly from?: string;
+  readonly to?: string;
 }
 
 /**

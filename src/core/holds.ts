@@ -43,6 +43,11 @@ export class Holds {
     return this.#covered.endOf(seq);
   }
 
+  /** The end of the last held run (0 when nothing is held). */
+  end(): number {
+    return this.#covered.last()?.e ?? 0;
+  }
+
   /** How many items of `[s, e)` are held (expired holds included, until `expire` ends them). */
   count(s: number, e: number): number {
     return this.#covered.count(s, e);
@@ -112,12 +117,6 @@ export class Holds {
       this.#expiry.pop();
       if (top.size > 0) this.drop(top);
     }
-  }
-
-  /** Ends the holds whose time is up at `now`, then says when the earliest one left ends (Infinity: none). */
-  nextEndAfter(now: number): number {
-    this.expire(now);
-    return this.nextEnd();
   }
 
   /** When the earliest hold ends, or Infinity. */

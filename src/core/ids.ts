@@ -28,3 +28,14 @@ export function parseIds(ids: readonly string[]): number[] {
   });
   return [...new Set(seqs)].sort((a, b) => a - b);
 }
+
+/**
+ * Entry ids of a partitioned queue: partition `p`'s item `seq` is `p * 2^40 + seq`, so partition 0's ids are its
+ * sequence numbers (a queue of one partition has ids as it always had), and every id stays a safe integer for up to
+ * 8192 partitions of a trillion items each.
+ */
+export const PARTITION_SPAN = 2 ** 40;
+
+export function partitionOf(id: number): [partition: number, seq: number] {
+  return [Math.floor(id / PARTITION_SPAN), id % PARTITION_SPAN];
+}

@@ -34,6 +34,11 @@ export class Intervals<V> {
     return this.#runs[0];
   }
 
+  /** The last run, if any. */
+  last(): Run<V> | undefined {
+    return this.#runs[this.#runs.length - 1];
+  }
+
   /** The runs overlapping `[s, e)`, cut to it, in order. A snapshot: the map may change while it is read. */
   runs(s = -Infinity, e = Infinity): Run<V>[] {
     const out: Run<V>[] = [];

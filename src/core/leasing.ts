@@ -8,6 +8,7 @@ import { flat, type Op } from './queue-state.js';
 import { toRanges } from './ranges.js';
 import type { StoredItem } from './segments.js';
 import type { QueueStorage } from './store.js';
+import { check, optionsObject } from './validate.js';
 import { itemAt, walk } from './walk.js';
 
 /** What leasing needs of the queue it serves. */
@@ -109,7 +110,9 @@ export class Leasing<T> {
   /** The plan of an ack of `seqs`: removed for good, and their segments freed once wholly acked. */
   acking<R>(seqs: readonly number[], result: R): Plan<R> {
     const { view } = this.#c;
-    const live = seqs.filter((seq) => !view.state.isAcked(seq));
+    const next = view.next;
+    // Numbers not given out (or made void by a repair) hold nothing to ack.
+    const live = seqs.filter((seq) => seq < next && !view.state.isAcked(seq));
     if (live.length === 0) return { result };
     const ranges = toRanges(live);
     const head = view.state.head;
@@ -118,7 +121,7 @@ export class Leasing<T> {
       result,
       // Which segments empty is known once the ack is applied.
       batch: () => {
-        const { remove, quarantine } = view.segments.freeable(view.state, ranges, head);
+        const { remove, quarantine } = view.segments.freeable(view.state, ranges, head, view.next);
         return { ...(remove.length > 0 && { remove }), ...(quarantine.length > 0 && { quarantine }) };
       },
     };
@@ -146,10 +149,8 @@ export class Leasing<T> {
       ack: (ids) => this.#c.run(() => this.#c.view.commit(() => this.#ack(lease, pick(ids)))),
       release: (ids, options) =>
         this.#c.run(async () => {
-          const delayMs = options?.delayMs ?? 0;
-          if (typeof delayMs !== 'number' || !(delayMs >= 0) || !Number.isFinite(delayMs)) {
-            throw new SluiceError('ERR_INVALID_OPTION', `Expected \`delayMs\` to be a finite number >= 0, got ${String(delayMs)}.`);
-          }
+          const { delayMs = 0 } = optionsObject(options);
+          check({ delayMs }, { delayMs: ['a finite number >= 0', (v) => typeof v === 'number' && v >= 0 && Number.isFinite(v)] });
           const seqs = pick(ids);
           return this.#c.view.commit(() => this.#release(lease, seqs, delayMs));
         }),

@@ -1,5 +1,5 @@
 import { SluiceError } from './errors.js';
-import { FRAME_HEADER, MAX_PAYLOAD, encodeUnit, scanFrames, validFrameAfter } from './frame.js';
+import { FRAME_HEADER, MAX_PAYLOAD, encodeUnit, scanFrames } from './frame.js';
 import { randomId } from './ids.js';
 import { flat, QueueState, unflat, type Op } from './queue-state.js';
 import type { StorageBatch } from './store.js';
@@ -13,7 +13,7 @@ const decoder = new TextDecoder();
 /** What reading the metadata found. */
 export interface LogRead {
   readonly state: QueueState;
-  /** Damage past which records were dropped (valid ones followed it): changes after it may be undone. */
+  /** Records were dropped (torn, damaged or cut off): changes they held may be undone. */
   readonly damaged?: true;
   /** The state could not be read at all: the caller rebuilds it from the segments. */
   readonly unreadable?: true;
@@ -47,9 +47,10 @@ export class MetaLog {
   /** Reads `bytes` into `state` when they extend what was read last, else into a new state. */
   read(bytes: Uint8Array | undefined, state: QueueState, now: number): LogRead {
     const header = this.#header;
-    if (bytes && header && bytes.length >= this.#end && header.every((b, i) => bytes[i] === b)) {
-      return this.#records(bytes, this.#end, state);
-    }
+    const same = bytes && header && header.every((b, i) => bytes[i] === b);
+    if (same && bytes.length >= this.#end) return this.#records(bytes, this.#end, state);
+    // Records this handle read are gone from under it (the metadata cut short): what they said may be undone.
+    const shrunk = same && bytes.length < this.#end;
     this.#end = this.#base = 0;
     this.#header = undefined;
     if (!bytes) return { state: new QueueState() };
@@ -59,13 +60,14 @@ export class MetaLog {
     if (!fresh) return { state: new QueueState(), unreadable: true };
     this.#base = this.#end = first.end;
     this.#header = bytes.slice(0, FRAME_HEADER);
-    return this.#records(bytes, first.end, fresh);
+    const read = this.#records(bytes, first.end, fresh);
+    return shrunk ? { ...read, damaged: true } : read;
   }
 
   /** The metadata of a commit whose `ops` were applied to `state`: appended, or the state whole when due or `whole`. */
-  write(ops: readonly Op[], state: QueueState, whole: boolean, now: number): Pick<StorageBatch, 'meta' | 'metaAppend'> {
+  write(ops: readonly Op[], state: QueueState, whole: boolean, now: number, next: number): Pick<StorageBatch, 'meta' | 'metaAppend'> {
     if (whole || !this.#header || this.#end - this.#base > Math.max(this.#compactBytes, this.#base)) {
-      return { meta: encodeCheckpoint(state, now) };
+      return { meta: encodeCheckpoint(state, now, next) };
     }
     return { metaAppend: { offset: this.#end, bytes: frame(JSON.stringify(ops)) } };
   }
@@ -99,8 +101,10 @@ export class MetaLog {
       for (const op of ops) state.apply(op);
       this.#end = end;
     }
-    // A torn or half-written last record is a commit that never happened; damage with valid records after it is not.
-    return scan.stop === 'corrupt' && validFrameAfter(bytes, scan.end, MAX_PAYLOAD) ? { state, damaged: true } : { state };
+    // Bytes past the last whole record: a writer that died mid-append (that commit never happened), or records cut
+    // or damaged after they were committed. They cannot be told apart, so it is said either way: what they held
+    // (acks, say) may be undone, and items may come again.
+    return scan.end < bytes.length ? { state, damaged: true } : { state };
   }
 }
 
@@ -109,14 +113,15 @@ function frame(text: string): Uint8Array {
   return encodeUnit(bytes, [bytes.length]);
 }
 
-/** The whole state, holds that ended before `now` left out. */
-function encodeCheckpoint(state: QueueState, now: number): Uint8Array {
+/** The whole state, holds that ended before `now` left out; `next` is how far the queue has grown. */
+function encodeCheckpoint(state: QueueState, now: number, next: number): Uint8Array {
   const holds = [...state.holds.all()]
     .filter((h) => h.until > now)
     .map((h) => [h.lease, h.owner, h.until, ...flat(state.holds.pieces(h))]);
   const attempts = state.attempts.runs().flatMap((r) => [r.s, r.e, r.v]);
   const acked = flat(state.acked.runs().map((r) => [r.s, r.e] as const));
-  return frame(JSON.stringify({ v: FORMAT, gen: randomId(), head: state.head, acked, attempts, holds }));
+  const floor = Math.max(state.floor, next);
+  return frame(JSON.stringify({ v: FORMAT, gen: randomId(), head: state.head, next: floor, k: state.partitions, acked, attempts, holds }));
 }
 
 /** The state in a checkpoint, or undefined when it is not one. Throws 'ERR_INCOMPATIBLE_STORE' for a newer format. */
@@ -127,13 +132,15 @@ function decodeCheckpoint(bytes: Uint8Array, now: number): QueueState | undefine
   } catch {
     return undefined;
   }
-  const { v, head } = parsed;
+  const { v, head, next, k } = parsed;
   if (typeof v === 'number' && v > FORMAT) {
     throw new SluiceError('ERR_INCOMPATIBLE_STORE', `The queue's metadata is of format ${v}, newer than this version of sluice reads (${FORMAT}); upgrade sluice.`);
   }
   if ((v !== 1 && v !== 2) || !Number.isSafeInteger(head)) return undefined;
   const state = new QueueState();
   state.head = head as number;
+  if (Number.isSafeInteger(next)) state.floor = next as number;
+  if (Number.isSafeInteger(k)) state.partitions = k as number;
   try {
     if (v === 1) {
       // The first format: ranges as pairs, holds as objects.

@@ -66,6 +66,15 @@ export interface QueueOptions<T> {
    * @default the system clock
    */
   readonly clock?: Clock;
+  /**
+   * How many independent sub-queues (partitions) the queue is made of, each with its own commit order, so that
+   * handles working on different partitions never contend (on a Redis Cluster, they spread over its nodes). `push`
+   * places an item by its `key` (round-robin without one); order holds per key; `take` draws from the partitions in
+   * turn. The first partition is stored under the queue's name, the others under `<name>.p<i>`. Opening a queue with
+   * another count than it was made with is refused with 'ERR_INVALID_OPTION' unless it is empty (then it changes).
+   * @default 1
+   */
+  readonly partitions?: number;
 }
 
 export type ResolvedOptions<T> = Required<Omit<QueueOptions<T>, 'store'>> & { readonly store: Store };
@@ -93,6 +102,7 @@ const RULES = {
   durability: oneOf('strict', 'relaxed'),
   corruption: oneOf('throw', 'skip'),
   clock: isClock,
+  partitions: integer(1, 8192),
 };
 
 /** Defaults merged once and every option checked at once; the caller's object is left alone. */
@@ -113,8 +123,12 @@ export function resolveOptions<T>(options: QueueOptions<T>, defaultStore?: () =>
     corruption: options.corruption ?? 'throw',
     pollMs: options.pollMs ?? 1000,
     clock: options.clock ?? systemClock,
+    partitions: options.partitions ?? 1,
   };
   check(resolved, RULES);
+  if (resolved.partitions > 1 && `${resolved.name}.p${resolved.partitions - 1}`.length > 128) {
+    invalid('partitions', `a count whose partition names (<name>.p<i>) fit in 128 characters`, resolved.partitions);
+  }
   return resolved;
 }
 
@@ -122,6 +136,6 @@ const SIGNAL = optional(withMethods('throwIfAborted', 'addEventListener'));
 const IDS = optional(['an array of entry ids', Array.isArray]);
 
 /** Options of `take`, `list` and `iterate`, checked when called. */
-export const TAKE_RULES = { leaseMs: optional(positive), signal: SIGNAL, filter: optional(isFunction), ids: IDS, early: optional(isBoolean) };
-export const LIST_RULES = { limit: optional(limit(0)), after: optional(text), ids: IDS };
+export const TAKE_RULES = { max: integer(1, 2 ** 31), leaseMs: optional(positive), signal: SIGNAL, filter: optional(isFunction), ids: IDS, early: optional(isBoolean) };
+export const LIST_RULES = { limit: optional(limit(0)), after: optional(text), ids: IDS, partition: optional(integer(0, 8191)) };
 export const ITERATE_RULES = { max: optional(integer(1, 2 ** 31)), leaseMs: optional(positive), signal: SIGNAL };

@@ -18,8 +18,15 @@ export type Op =
   | readonly ['a', ranges: Flat]
   /** Every hold of `owner` ends (it closed, or it is gone). */
   | readonly ['o', owner: string]
-  /** Everything known of numbers at or past `next` is forgotten: they were cut off by a repair and will be reused. */
-  | readonly ['c', next: number];
+  /** The writer's next sequence number when it wrote: how far the queue had grown (a floor for later readers). */
+  | readonly ['n', next: number]
+  /** The queue is made of `count` partitions (kept in its first partition). */
+  | readonly ['k', count: number]
+  /**
+   * A repair: everything known of numbers at or past `from` is forgotten (their items were cut off or lost), and the
+   * numbers `[from, to)` are void: acked, never handed out, never given to a new item.
+   */
+  | readonly ['c', from: number, to: number];
 
 export const flat = (ranges: readonly Range[]): number[] => ranges.flatMap(([s, e]) => [s, e]);
 
@@ -35,6 +42,10 @@ export function unflat(list: Flat): Range[] {
  */
 export class QueueState {
   head = 0;
+  /** How far the queue is known to have grown: no item number below it is ever given out again. */
+  floor = 0;
+  /** How many partitions the queue was made with (recorded in its first partition). */
+  partitions = 1;
   /** Acked items at or above `head`. */
   readonly acked = new Intervals<true>();
   /** How often each item at or above `head` was handed out; items never handed out are absent. */
@@ -50,9 +61,9 @@ export class QueueState {
     return e <= this.head || this.acked.endOf(Math.max(s, this.head)) >= e;
   }
 
-  /** True when the state says anything of numbers at or past `next` (which a repair cut off). */
-  knowsPast(next: number): boolean {
-    return this.acked.count(next, Infinity) + this.attempts.count(next, Infinity) + this.holds.count(next, Infinity) > 0;
+  /** The end of every number the state speaks of: the floor, and what is acked, held or was tried. */
+  knownEnd(): number {
+    return Math.max(this.floor, this.head, this.acked.last()?.e ?? 0, this.attempts.last()?.e ?? 0, this.holds.end());
   }
 
   attemptsOf(seq: number): number {
@@ -77,10 +88,20 @@ export class QueueState {
         return this.#ack(unflat(op[1]));
       case 'o':
         return this.holds.dropOwner(op[1]);
-      case 'c':
-        this.acked.delete(op[1], Infinity);
-        this.attempts.delete(op[1], Infinity);
-        this.holds.remove([[op[1], Infinity]]);
+      case 'n':
+        this.floor = Math.max(this.floor, op[1]);
+        return;
+      case 'k':
+        this.partitions = op[1];
+        return;
+      case 'c': {
+        const [, from, to] = op;
+        this.acked.delete(from, Infinity);
+        this.attempts.delete(from, Infinity);
+        this.holds.remove([[from, Infinity]]);
+        this.floor = Math.max(this.floor, to);
+        return this.#ack([[from, to]]);
+      }
     }
   }
 

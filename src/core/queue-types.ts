@@ -7,6 +7,16 @@ export interface LeaseEntry<T> {
   readonly attempts: number;
 }
 
+/** Options of `Queue.push` and `Queue.pushMany`. */
+export interface PushOptions {
+  /**
+   * Items of one key go to one partition, in the order pushed (with `partitions` > 1; without a key, items go to the
+   * partitions in turn). With one partition, order holds for every item anyway.
+   * @default undefined
+   */
+  readonly key?: string;
+}
+
 /** Options of `Lease.release`. */
 export interface ReleaseOptions {
   /**
@@ -80,6 +90,8 @@ export interface ListOptions {
   readonly after?: string;
   /** Only these entries (those of them still unacked), in queue order. */
   readonly ids?: readonly string[];
+  /** Only entries of this partition (0 to `partitions - 1`): with `after`, what it gained since. */
+  readonly partition?: number;
 }
 
 /** What `Queue.stats` reports. */

@@ -1,21 +1,17 @@
 import { QueueBlobs } from './blobs.js';
-import { CommitView } from './commit-view.js';
 import { encodeItems } from './encode.js';
 import { SluiceError } from './errors.js';
-import type { QueueEventMap, RecoverDetail } from './events.js';
-import { GroupCommit } from './group-commit.js';
-import { parseIds } from './ids.js';
+import type { CorruptDetail, QueueEventMap, RecoverDetail } from './events.js';
+import { parseIds, PARTITION_SPAN, partitionOf, randomId } from './ids.js';
 import { leases } from './iteration.js';
-import { Leasing } from './leasing.js';
 import { ITERATE_RULES, LIST_RULES, resolveOptions, TAKE_RULES, type QueueOptions, type ResolvedOptions } from './options.js';
-import type { IterateOptions, Lease, ListOptions, QueueEntry, QueueStats, TakeOptions } from './queue-types.js';
-import { lost, repairPlan } from './recovery.js';
-import type { StoredItem } from './segments.js';
+import { Partition } from './partition.js';
+import type { IterateOptions, Lease, ListOptions, PushOptions, QueueEntry, QueueStats, TakeOptions } from './queue-types.js';
+import { combine, hash, inPartition, sum, takeInTurn } from './partitioned.js';
 import { serial } from './serial.js';
-import type { QueueStorage, Store } from './store.js';
+import type { Store } from './store.js';
 import { TypedEventTarget } from './typed-events.js';
-import { check, integer, optionsObject } from './validate.js';
-import { itemAt, walk } from './walk.js';
+import { check, integer, optional, optionsObject, text } from './validate.js';
 
 /**
  * A durable FIFO of items. Pushes are stored before they resolve; `take` leases items to this handle until they
@@ -23,96 +19,87 @@ import { itemAt, walk } from './walk.js';
  * Several handles (tabs, processes) may open one queue: every change is a compare-and-write on the store, made
  * again on a fresh view when another handle got there first.
  *
- * The pieces: `CommitView` (the state and how it changes), `GroupCommit` (pushes), `Leasing` (take, ack, release,
- * expiry), `walk` (items in order), `repairPlan` (recovery). This class checks arguments and wires them.
+ * A queue is one `Partition` (its storage, view, group commit, leasing and recovery), or several behind one name.
+ * This class checks arguments and spreads the work over them.
  */
 export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   /** The store used when `QueueOptions.store` is absent. Set by the platform entries (`sluice` in Node, browsers). */
   protected static defaultStore: (() => Store) | undefined;
 
   readonly name: string;
+  /** How many partitions the queue is made of. */
+  get partitions(): number {
+    return this.#parts.length;
+  }
   /** Large values beside the items, where the store keeps them (see `BlobStorage`); undefined where it does not. */
-  readonly blobs: QueueBlobs | undefined;
+  get blobs(): QueueBlobs | undefined {
+    return this.#blobs;
+  }
   /** What recovery found and repaired, also sent as 'recover' events. */
   readonly recovered: RecoverDetail[] = [];
   readonly #options: ResolvedOptions<T>;
-  readonly #storage: QueueStorage;
-  readonly #view: CommitView;
-  readonly #pushes: GroupCommit;
-  readonly #leasing: Leasing<T>;
+  readonly #parts: Partition<T>[] = [];
   readonly #serial = serial();
   #closing: Promise<void> | undefined;
   readonly #waiters = new Set<() => void>();
-  readonly #unwatch: (() => void) | undefined;
+  #blobs: QueueBlobs | undefined;
+  /** Where the next keyless push goes, and where the next take starts (each handle at its own place). */
+  #pushAt = 0;
+  #takeAt: number;
 
   /** Opens (creating when absent) the queue `options.name` in `options.store`. */
   static async open<T>(options: QueueOptions<T>): Promise<Queue<T>> {
-    const resolved = resolveOptions(options, this.defaultStore);
-    const storage = await resolved.store.open(resolved.name);
-    const queue = new this(resolved, storage);
+    const queue = new this(resolveOptions(options, this.defaultStore));
     try {
-      // Reading the storage finds what needs repair; the first commit makes it.
-      await queue.#serial(async () => {
-        await queue.#view.reload();
-        await queue.#view.commit(() => ({ result: undefined }));
-      });
+      await queue.#openParts();
     } catch (error) {
-      queue.#unwatch?.();
-      await storage.close();
+      await Promise.allSettled(queue.#parts.map((p) => p.close()));
       throw error;
     }
     return queue;
   }
 
   /** Use `Queue.open`. */
-  protected constructor(options: ResolvedOptions<T>, storage: QueueStorage) {
+  protected constructor(options: ResolvedOptions<T>) {
     super();
     this.name = options.name;
     this.#options = options;
-    this.#storage = storage;
-    this.blobs = storage.blobs && new QueueBlobs(storage.blobs, options.durability, () => this.#checkOpen());
-    this.#view = new CommitView(storage, options, () => repairPlan(this.#view, this.name, options.corruption, (detail) => this.#report(detail)));
-    this.#pushes = new GroupCommit(this.#view, options, this.#serial, (count) => {
-      this.#wake();
-      this.dispatchEvent(new CustomEvent('push', { detail: { count } }));
-    });
-    this.#leasing = new Leasing<T>({
-      view: this.#view,
-      storage,
-      clock: options.clock,
-      decode: (item) => this.#decode(item),
-      run: (fn) => this.#run(fn),
-      lost: (segment, from, to) => this.#lost(segment, from, to),
-      wake: () => this.#wake(),
-    });
-    this.#unwatch = storage.watch?.(() => {
-      this.#wake();
-      this.dispatchEvent(new Event('change'));
-    });
+    this.#takeAt = parseInt(randomId().slice(0, 8), 16) % options.partitions;
   }
 
   /** Stores `item`; resolves its entry id once it is durable (to the queue's `durability`). */
-  async push(item: T): Promise<string> {
-    return (await this.pushMany([item]))[0]!;
+  async push(item: T, options?: PushOptions): Promise<string> {
+    return (await this.pushMany([item], options))[0]!;
   }
 
-  /** Stores `items` all or nothing, in one commit; resolves their entry ids once they are durable. */
-  async pushMany(items: readonly T[]): Promise<string[]> {
+  /** Stores `items` all or nothing (in one partition), in one commit; resolves their entry ids once they are durable. */
+  async pushMany(items: readonly T[], options?: PushOptions): Promise<string[]> {
     this.#checkOpen();
-    if (!Array.isArray(items)) throw new SluiceError('ERR_INVALID_OPTION', 'Expected `items` to be an array.');
+    const { key } = optionsObject(options);
+    check({ items, key }, { items: ['an array', Array.isArray], key: optional(text) });
     if (items.length === 0) return [];
-    const first = await this.#pushes.add(encodeItems(this.#options.codec, items, this.#options.maxItemBytes), items.length);
-    return items.map((_, i) => String(first + i));
+    const p = key === undefined ? this.#pushAt++ % this.#parts.length : hash(key) % this.#parts.length;
+    const first = await this.#parts[p]!.push(encodeItems(this.#options.codec, items, this.#options.maxItemBytes), items.length);
+    return items.map((_, i) => String(p * PARTITION_SPAN + first + i));
   }
 
   /** Leases up to `max` of the oldest available items to this handle; `undefined` when none is available. */
   take(max = 1, options?: TakeOptions<T>): Promise<Lease<T> | undefined> {
     return this.#run(async () => {
-      check({ max }, { max: integer(1, 2 ** 31) });
       const o = optionsObject(options);
-      check(o, TAKE_RULES);
+      check({ ...o, max }, TAKE_RULES);
       o.signal?.throwIfAborted();
-      return this.#view.commit(() => this.#leasing.take(max, o.leaseMs ?? this.#options.leaseMs, o));
+      const leaseMs = o.leaseMs ?? this.#options.leaseMs;
+      const parts = this.#parts;
+      if (parts.length === 1) return parts[0]!.take(max, leaseMs, o);
+      const wanted = o.ids && byPartition(o.ids);
+      const { taken, next } = await takeInTurn(parts, this.#takeAt, max, async (part, p, n) => {
+        if (!wanted) return part.take(n, leaseMs, o);
+        const ids = wanted.get(p);
+        return ids && part.take(n, leaseMs, { ...o, ids: ids.map(String) });
+      });
+      this.#takeAt = next;
+      return taken.length === 0 ? undefined : combine(taken);
     });
   }
 
@@ -124,18 +111,13 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     return lease.entries[0]!.value;
   }
 
-  /** The oldest available items, without leasing them. */
+  /** The oldest available items (partition by partition), without leasing them. */
   peek(max = 1): Promise<T[]> {
     return this.#run(async () => {
       check({ max }, { max: integer(1, 2 ** 31) });
-      return this.#read(async () => {
-        const out: T[] = [];
-        for await (const { item } of walk(this.#view, this.#expire(), true, this.#lostFn)) {
-          out.push(this.#decode(item));
-          if (out.length === max) break;
-        }
-        return out;
-      });
+      const out: T[] = [];
+      for (const part of this.#parts) if (out.length < max) out.push(...(await part.peek(max - out.length)));
+      return out;
     });
   }
 
@@ -144,77 +126,56 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     return this.#run(async () => {
       const o = optionsObject(options);
       check(o, LIST_RULES);
-      const { limit = Infinity, after, ids } = o;
-      const from = after === undefined ? 0 : parseIds([after])[0]! + 1;
-      const wanted = ids && parseIds(ids);
-      return this.#read(async () => {
-        const out: QueueEntry<T>[] = [];
-        const now = this.#expire();
-        if (wanted) {
-          for (const seq of wanted) {
-            const item = await itemAt(this.#view, seq);
-            if (item && out.length < limit) out.push(this.#leasing.entry(item, this.#view.state.holds.at(seq, now)));
-          }
-          return out;
-        }
-        if (limit === 0) return out;
-        for await (const { item, held } of walk(this.#view, now, false, this.#lostFn, from)) {
-          out.push(this.#leasing.entry(item, held));
-          if (out.length >= limit) break;
-        }
-        return out;
-      });
+      const { limit = Infinity, after, ids, partition } = o;
+      const [start, from] = after === undefined ? [partition ?? 0, 0] : partitionOf(parseIds([after])[0]! + 1);
+      const wanted = ids && byPartition(ids);
+      const out: QueueEntry<T>[] = [];
+      for (let p = start; p < this.#parts.length; p++) {
+        if ((wanted && !wanted.has(p)) || (partition !== undefined && p !== partition)) continue;
+        const entries = await this.#parts[p]!.list(limit - out.length, p === start ? from : 0, wanted?.get(p));
+        out.push(...(p === 0 ? entries : entries.map((e) => ({ ...e, id: String(p * PARTITION_SPAN + Number(e.id)) }))));
+      }
+      return out;
     });
   }
 
   /** Removes the items `ids` whatever their state (leased ones included); resolves how many were removed. */
   remove(ids: readonly string[]): Promise<number> {
     return this.#run(async () => {
-      const seqs = parseIds(ids);
-      return this.#view.commit(() => {
-        const next = this.#view.next;
-        const live = seqs.filter((s) => s < next && !this.#view.state.isAcked(s));
-        return this.#leasing.acking(live, live.length);
-      });
+      let removed = 0;
+      for (const [p, seqs] of byPartition(ids)) if (p < this.#parts.length) removed += await this.#parts[p]!.remove(seqs);
+      return removed;
     });
   }
 
   /** Items pushed and not yet acked, leased ones included. */
   size(): Promise<number> {
-    return this.#run(async () => {
-      await this.#view.refresh();
-      return this.#view.size;
-    });
+    return this.#run(() => this.#size());
   }
 
   stats(): Promise<QueueStats> {
     return this.#run(async () => {
-      await this.#view.refresh();
-      return this.#view.stats(this.#options.clock.now());
+      const all: QueueStats[] = [];
+      for (const part of this.#parts) all.push(await part.stats());
+      return sum(all);
     });
   }
 
   /** Removes every item, leased ones included (acking them later is a harmless no-op). */
   clear(): Promise<void> {
-    return this.#run(() =>
-      this.#view.commit(() => {
-        const next = this.#view.next;
-        const remove = this.#view.segments.list.map((s) => s.id);
-        return { ops: [['a', [this.#view.state.head, next]]], whole: true, batch: { remove }, result: undefined };
-      }),
-    );
+    return this.#run(async () => {
+      for (const part of this.#parts) await part.clear();
+    });
   }
 
   /** Waits for pending pushes, releases this handle's unacked leases, and closes. Later calls reject 'ERR_CLOSED'. */
   close(): Promise<void> {
     this.#closing ??= this.#serial(async () => {
       try {
-        await this.#pushes.flush();
-        await this.#view.commit(() => this.#leasing.releaseOwn());
+        for (const part of this.#parts) await part.settle();
       } finally {
-        this.#unwatch?.();
         this.#wake();
-        await this.#storage.close();
+        await Promise.all(this.#parts.map((p) => p.close()));
       }
     });
     return this.#closing;
@@ -225,7 +186,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   }
 
   /** Leases as they become available, until the queue closes or `signal` aborts. Waits for pushes. */
-  iterate(options?: IterateOptions): AsyncGenerator<Lease<T>, void, undefined> {
+  async *iterate(options?: IterateOptions): AsyncGenerator<Lease<T>, void, undefined> {
     const o = optionsObject(options);
     check(o, ITERATE_RULES);
     const context = {
@@ -233,10 +194,10 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
       take: (max: number, options: TakeOptions<T>) => this.take(max, options),
       closed: () => this.#closing !== undefined,
       waiters: this.#waiters,
-      nextEnd: (now: number) => this.#view.state.holds.nextEndAfter(now),
-      pollMs: this.#storage.watch ? Infinity : this.#options.pollMs,
+      nextEnd: (now: number) => Math.min(...this.#parts.map((p) => p.view.holdsEndAfter(now))),
+      pollMs: this.#parts.every((p) => p.watched) ? Infinity : this.#options.pollMs,
     };
-    return leases(context, o.max ?? 100, o.leaseMs, o.signal);
+    yield* leases(context, o.max ?? 100, o.leaseMs, o.signal);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Lease<T>> {
@@ -244,6 +205,61 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   }
 
   // ---- internals ----
+
+  /** Opens the partitions; the first records how many there are, and a count that differs is refused unless empty. */
+  async #openParts(): Promise<void> {
+    const { partitions } = this.#options;
+    const base = await this.#openPart(0);
+    const recorded = base.view.state.partitions;
+    if (recorded !== partitions) {
+      for (let p = 1; p < recorded; p++) await this.#openPart(p);
+      const size = await this.#size();
+      if (size > 0) {
+        throw new SluiceError(
+          'ERR_INVALID_OPTION',
+          `Queue "${this.name}" was made with partitions: ${recorded} and holds ${size} items: open it with partitions: ${recorded}, or drain it first.`,
+        );
+      }
+      await Promise.all(this.#parts.splice(1).map((p) => p.close()));
+      await this.#serial(() => base.view.commit(() => ({ ops: [['k', partitions]], result: undefined })));
+    }
+    for (let p = 1; p < partitions; p++) await this.#openPart(p);
+  }
+
+  async #openPart(p: number): Promise<Partition<T>> {
+    const { store, name } = this.#options;
+    const storage = await store.open(p === 0 ? name : `${name}.p${p}`);
+    // A queue's blobs are its first partition's: one place, whatever the partition count.
+    if (p === 0 && storage.blobs) this.#blobs = new QueueBlobs(storage.blobs, this.#options.durability, () => this.#checkOpen());
+    const part = await Partition.open<T>(storage, {
+      options: this.#options,
+      queue: this.name,
+      serial: this.#serial,
+      run: (fn) => this.#run(fn),
+      wake: () => this.#wake(),
+      pushed: (count) => {
+        this.#wake();
+        this.dispatchEvent(new CustomEvent('push', { detail: { count } }));
+      },
+      changed: () => {
+        this.#wake();
+        this.dispatchEvent(new Event('change'));
+      },
+      recovered: (detail) => {
+        this.recovered.push(inPartition(detail, p));
+        this.#later('recover', inPartition(detail, p));
+      },
+      corrupt: (detail, later) => (later ? this.#later('corrupt', inPartition(detail, p)) : this.dispatchEvent(new CustomEvent('corrupt', { detail: inPartition(detail, p) }))),
+    });
+    this.#parts[p] = part;
+    return part;
+  }
+
+  async #size(): Promise<number> {
+    let size = 0;
+    for (const part of this.#parts) size += await part.size();
+    return size;
+  }
 
   #checkOpen(): void {
     if (this.#closing) throw new SluiceError('ERR_CLOSED', `Queue "${this.name}" is closed; open it again to use it.`);
@@ -259,40 +275,23 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     return this.#serial(fn);
   }
 
-  /** Reads through a fresh view, read again (and put right) when it turns out stale. */
-  async #read<R>(fn: () => Promise<R>): Promise<R> {
-    await this.#view.refresh();
-    return this.#view.commit(async () => ({ result: await fn() }));
-  }
-
-  /** Ends the holds whose time is up; returns the time. */
-  #expire(): number {
-    const now = this.#options.clock.now();
-    this.#view.state.holds.expire(now);
-    return now;
-  }
-
-  readonly #lostFn = (segment: number, from: number, to: number) => this.#lost(segment, from, to);
-
-  #decode(item: StoredItem): T {
-    return this.#options.codec.decode(item.bytes.subarray(item.start, item.end));
-  }
-
-  #report(detail: RecoverDetail): void {
-    this.recovered.push(detail);
-    // Later, so that listeners added right after `open` resolves hear about what open repaired.
-    this.#options.clock.setTimeout(() => this.dispatchEvent(new CustomEvent('recover', { detail })), 0);
-  }
-
-  /** Items `[from, to)` that `segment` should hold cannot be read (see `lost`). */
-  #lost(segment: number, from: number, to: number): Promise<void> {
-    return lost(this.#view, { queue: this.name, segment, from, to, corruption: this.#options.corruption }, {
-      tell: (detail) => this.dispatchEvent(new CustomEvent('corrupt', { detail })),
-      ack: (seqs) => this.#leasing.acking(seqs, undefined),
-    });
+  /** Dispatched a tick later, so that listeners added right after `open` resolves hear what open found. */
+  #later(type: 'recover' | 'corrupt', detail: RecoverDetail | CorruptDetail): void {
+    this.#options.clock.setTimeout(() => this.dispatchEvent(new CustomEvent(type, { detail })), 0);
   }
 
   #wake(): void {
     for (const waiter of this.#waiters) waiter();
   }
+}
+
+/** Entry ids grouped by partition, as sequence numbers. */
+function byPartition(ids: readonly string[]): Map<number, number[]> {
+  const out = new Map<number, number[]>();
+  for (const id of parseIds(ids)) {
+    const [p, seq] = partitionOf(id);
+    if (!out.has(p)) out.set(p, []);
+    out.get(p)!.push(seq);
+  }
+  return out;
 }

@@ -1,19 +1,31 @@
 import { STALE, type CommitView, type Plan } from './commit-view.js';
 import { SluiceError } from './errors.js';
 import type { CorruptDetail, RecoverDetail } from './events.js';
+import { FRAME_HEADER } from './frame.js';
 import type { Op } from './queue-state.js';
 
 /**
  * The commit that puts storage right after a reload found it wrong, or undefined when nothing is: a torn or
- * damaged tail is cut back to its last complete unit; what the state says of numbers the cut took (acks, leases,
- * attempts) is forgotten, since the next pushes reuse them; metadata that was unreadable or missing is written
- * again whole. Each repair is reported once it is stored.
+ * damaged tail is cut back to its last complete unit; numbers the queue had given out past what its segments still
+ * hold (cut off, or in a segment gone under the queue) are made void, so no number is ever given to a second item
+ * and a stale ack can never remove a new one; metadata that was unreadable or missing is written again whole. Items
+ * lost on the way are reported ('corrupt', or ERR_CORRUPT with corruption 'throw'); each repair is reported
+ * ('recover') once it is stored.
  */
-export function repairPlan(view: CommitView, name: string, corruption: 'throw' | 'skip', report: (detail: RecoverDetail) => void): Plan<undefined> | undefined {
-  const { damage, trouble } = view;
+export function repairPlan(
+  view: CommitView,
+  name: string,
+  corruption: 'throw' | 'skip',
+  report: (detail: RecoverDetail) => void,
+  tell: (detail: CorruptDetail) => void,
+): Plan<undefined> | undefined {
+  const { damage, trouble, missing, state } = view;
   const next = view.next;
-  const forget = view.state.knowsPast(next);
-  if (!damage && !trouble && !forget) return undefined;
+  // Cut or lost bytes may have held as many items as they hold frame headers.
+  const cut = damage ? next + Math.floor(damage.bytes / FRAME_HEADER) : 0;
+  const gone = missing ? Math.max(next, missing.segment) + Math.ceil(missing.bytes / FRAME_HEADER) : 0;
+  const known = Math.max(state.knownEnd(), view.highWater, cut, gone);
+  if (!damage && !trouble && known <= next) return undefined;
   if (damage?.corrupt && corruption === 'throw') {
     throw new SluiceError(
       'ERR_CORRUPT',
@@ -21,15 +33,29 @@ export function repairPlan(view: CommitView, name: string, corruption: 'throw' |
         `Open the queue with corruption: 'skip' to cut the segment there (losing ${damage.bytes} bytes), or inspect the store first.`,
     );
   }
-  const ops: Op[] = forget ? [['c', next]] : [];
   const reports: RecoverDetail[] = [];
+  const lostIds: string[] = [];
   if (damage) reports.push({ queue: name, kind: 'tail', segment: damage.segment, offset: damage.offset, bytes: damage.bytes, corrupt: damage.corrupt });
+  if (known > Math.max(next, cut)) {
+    // No torn bytes explain it: items the queue had were removed under it.
+    for (let seq = Math.max(next, cut); seq < known; seq = state.acked.endOf(seq + 1)) if (!state.isAcked(seq)) lostIds.push(String(seq));
+    const lost: CorruptDetail = { queue: name, segment: view.segments.list[view.segments.list.length - 1]?.id ?? next, offset: 0, lost: lostIds, action: corruption, reason: 'missing' };
+    if (lostIds.length > 0) tell(lost);
+    if (lostIds.length > 0 && corruption === 'throw') {
+      throw new SluiceError(
+        'ERR_CORRUPT',
+        `${lostIds.length} unacked items of queue "${name}" (ids ${lostIds[0]} to ${lostIds[lostIds.length - 1]}) are in no segment: storage under the queue was removed or cut. ` +
+          `Open the queue with corruption: 'skip' to count them as lost and go on.`,
+      );
+    }
+  }
   if (trouble) {
     // Everything the segments hold may be handed out again: the state that said it was acked is gone or in doubt.
-    const from = view.segments.list[0]?.id ?? view.state.head;
+    const from = view.segments.list[0]?.id ?? state.head;
     reports.push({ queue: name, kind: trouble === 'unreadable' ? 'meta' : trouble === 'missing' ? 'meta-missing' : 'meta-damaged', again: [String(from), String(next)] });
   }
-  if (forget) reports.push({ queue: name, kind: 'rollback', from: String(next) });
+  if (known > next) reports.push({ queue: name, kind: 'rollback', from: String(next), to: String(known) });
+  const ops: Op[] = known > next ? [['c', next, known]] : [];
   return {
     ops,
     whole: trouble !== undefined,
@@ -38,6 +64,7 @@ export function repairPlan(view: CommitView, name: string, corruption: 'throw' |
     done: () => {
       view.damage = undefined;
       view.trouble = undefined;
+      view.missing = undefined;
       for (const detail of reports) report(detail);
     },
   };

@@ -62,10 +62,10 @@ export class Segments {
     return { id: last.id, end: parsed.end, count: parsed.frames.length, length: last.length };
   }
 
-  /** The sequence number the next pushed item gets. */
-  next(head: number): number {
+  /** Where the last item of the tail ends: one past its sequence number (0 with no segment). */
+  get end(): number {
     const tail = this.tail;
-    return Math.max(head, tail ? tail.id + tail.count : 0);
+    return tail ? tail.id + tail.count : 0;
   }
 
   /** Takes in a new listing, reads what the tail gained, and reports damage past its last complete unit. */
@@ -138,12 +138,13 @@ export class Segments {
   }
 
   /**
-   * Segments that `state` (after acking `acked`; the head was `head` before) leaves wholly acked: damaged ones to
+   * Segments that `state` (after acking `acked`; the head was `head` before; `next` is the next item's number)
+   * leaves wholly acked: damaged ones to
    * quarantine, the rest to remove. Only segments the ack touched can have changed, besides those the head passed
    * and the one before the tail (which waited for the head while it was the tail): the rest of a long queue is
    * not looked at.
    */
-  freeable(state: QueueState, acked: readonly Range[], head: number): { remove: number[]; quarantine: number[] } {
+  freeable(state: QueueState, acked: readonly Range[], head: number, next: number): { remove: number[]; quarantine: number[] } {
     const list = this.#list;
     const candidates = new Set<number>();
     const first = Math.min(acked[0]?.[0] ?? head, head);
@@ -156,7 +157,7 @@ export class Segments {
     for (const i of [...candidates].sort((a, b) => a - b)) {
       const info = list[i]!;
       const after = list[i + 1];
-      const end = after ? after.id : this.next(state.head);
+      const end = after ? after.id : next;
       // The tail goes only once the head has passed it: otherwise its numbers could be handed out again.
       if (!state.allAcked(info.id, end) || (!after && state.head < end)) continue;
       (this.#damaged.has(info.id) ? quarantine : remove).push(info.id);

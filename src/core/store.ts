@@ -96,6 +96,13 @@ export interface StorageSnapshot {
   readonly meta: Uint8Array | undefined;
   /** Every segment, in ascending `id` order, with its current length in bytes. */
   readonly segments: readonly SegmentInfo[];
+  /**
+   * Optional: the newest segment and its length as the last commit left them, recorded apart from the segment
+   * itself (a store whose files can be removed or cut under it, like FileStore, keeps it). A listing that shows the
+   * segment shorter, or not at all, means bytes were lost under the queue: the Queue reports the items that may be
+   * missing and never gives their numbers out again.
+   */
+  readonly tail?: SegmentInfo;
 }
 
 export interface SegmentInfo {

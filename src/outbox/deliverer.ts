@@ -53,11 +53,12 @@ export class Deliverer {
     this.#coordination = new Coordination(options.name, {
       broadcast: true,
       onMessage: (messages) => this.#relayed(messages),
-      // Granted while stopped: let the next handle have it. Granted while running: the handle that held it may have
-      // closed mid-request, and its leases are over (see `leasesMayHaveEnded`).
+      // Granted while stopped: let the next handle have it. Granted while running: the handle that delivered is gone
+      // or stopped, so tasks it held may be free (the queue frees a gone owner's leases at once).
       onGranted: () => {
         if (!this.#loop.running) return this.#coordination.yieldDelivery();
-        void this.#c.serial(() => this.#c.index.leasesMayHaveEnded()).then(() => this.#loop.kick());
+        for (const pending of context.index.waitingForLease()) context.index.ready(pending);
+        this.#loop.kick();
       },
     });
     this.#reachability = new Reachability({

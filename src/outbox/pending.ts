@@ -4,6 +4,9 @@ import { blobKey, taskBytes, type StoredTask } from './task.js';
 
 export { laneOf, type Ordering, type Pending, type WaitCause } from './pending-task.js';
 
+/** How long a task leased by another handle waits before the queue is asked again whether the lease still holds. */
+const LEASE_RECHECK_MS = 5_000;
+
 /** A lane's tasks in queue order; `at` skips those gone from the front. */
 interface Lane {
   seqs: number[];
@@ -25,8 +28,9 @@ export class PendingIndex {
   /** Candidates: ready tasks without ordering, ready lane heads with it; stale entries are skipped when popped. */
   readonly #runnable = new Heap<Pending>((a, b) => a.rank - b.rank || a.seq - b.seq);
   readonly #waiting = new Heap<{ task: Pending; until: number }>((a, b) => a.until - b.until);
-  /** Waiting for the network: a success elsewhere ends their wait. */
+  /** Waiting for the network (a success elsewhere ends their wait), and for another handle's lease. */
   readonly #offline = new Set<Pending>();
+  readonly #leased = new Set<Pending>();
   #bytes = 0;
   #last = -1;
   /** The latest time `take` was asked about: a wait that ended by then is no wait. */
@@ -136,9 +140,13 @@ export class PendingIndex {
     this.wait(pending, 0, undefined);
   }
 
-  /** May go once `until` has passed (at once when it has); its own `notBefore` is kept. */
+  /**
+   * May go once `until` has passed (at once when it has); its own `notBefore` is kept. Another handle's lease is
+   * looked at again within `LEASE_RECHECK_MS`: its holder may be gone, and the queue then frees it at once.
+   */
   wait(pending: Pending, until: number, cause: WaitCause | undefined): void {
     if (this.#tasks.get(pending.seq) !== pending) return;
+    if (cause === 'lease') until = Math.min(until, this.#now + LEASE_RECHECK_MS);
     // Its schedule: sendable from `notBefore`, or, expired before that, from `expiresAt` (to go to dead).
     const scheduled = Math.min(pending.notBefore, pending.expiresAt);
     const end = Math.max(until, scheduled);
@@ -173,18 +181,14 @@ export class PendingIndex {
     }
   }
 
-  /**
-   * Tasks waiting for another handle's lease to end may go now, to be taken if their holder is gone (the queue
-   * knows, and says when to look again if not): this handle was just handed the delivery lock, maybe by a tab that
-   * closed mid-request.
-   */
-  leasesMayHaveEnded(): void {
-    for (const pending of this.#tasks.values()) if (pending.state === 'waiting' && pending.cause === 'lease') this.ready(pending);
-  }
-
   /** The tasks waiting because the network failed them (a success just showed it is there). */
   waitingForNetwork(): Pending[] {
     return [...this.#offline];
+  }
+
+  /** The tasks waiting because another handle leased them (the handle that delivered may just have gone). */
+  waitingForLease(): Pending[] {
+    return [...this.#leased];
   }
 
   /**
@@ -233,6 +237,8 @@ export class PendingIndex {
     pending.cause = state === 'waiting' || state === 'parked' ? cause : undefined;
     if (state === 'waiting' && cause === 'network') this.#offline.add(pending);
     else this.#offline.delete(pending);
+    if (state === 'waiting' && cause === 'lease') this.#leased.add(pending);
+    else this.#leased.delete(pending);
   }
 
   /** Moves tasks whose wait has ended to ready. */

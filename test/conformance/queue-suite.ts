@@ -437,6 +437,37 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
         expect(await snapshot(q)).toEqual(before);
       });
 
+      it('ERR_INVALID_OPTION, naming the option, for null or wrongly typed options to every method, and nothing changes', async () => {
+        const q = await open();
+        await q.pushMany(items(0, 3));
+        const before = await snapshot(q);
+        const calls: [() => Promise<unknown>, string][] = [
+          [() => q.take(1, null as never), '`options`'],
+          [() => q.take(1, { signal: {} as AbortSignal }), '`signal`'],
+          [() => q.take(1, { filter: 'all' as never }), '`filter`'],
+          [() => q.take(1, { ids: '1' as never }), '`ids`'],
+          [() => q.take(1, { leaseMs: '5' as never }), '`leaseMs`'],
+          [() => q.list(null as never), '`options`'],
+          [() => q.list({ limit: -1 }), '`limit`'],
+          [() => q.list({ after: 5 as never }), '`after`'],
+          [() => q.pushMany('abc' as never), '`items`'],
+          [() => q.remove('1' as never), '`ids`'],
+          [() => q.iterate(null as never).next(), '`options`'],
+          [() => q.iterate({ max: 0 }).next(), '`max`'],
+          [() => q.iterate({ signal: 'x' as never }).next(), '`signal`'],
+        ];
+        for (const [call, name] of calls) {
+          const error = await rejection(call());
+          expect(error.code, name).toBe('ERR_INVALID_OPTION');
+          expect(error.message).toContain(name);
+        }
+        const lease = await q.take(1);
+        expect((await rejection(lease!.release(undefined, null as never))).code).toBe('ERR_INVALID_OPTION');
+        expect((await rejection(lease!.ack('0' as never))).code).toBe('ERR_INVALID_OPTION');
+        await lease!.release();
+        expect(await snapshot(q)).toEqual(before);
+      });
+
       it('ERR_NOT_SERIALIZABLE for what JSON cannot carry, before anything is written', async () => {
         const counting = new CountingStore(store);
         const q = await open({}, counting);

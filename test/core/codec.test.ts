@@ -31,6 +31,9 @@ describe('jsonCodec()', () => {
       [{ a: [{ f: () => 1 }] }, '$.a[0].f'],
       [circular, '$.me'],
       [new (class Point {})(), '$'],
+      [{ zero: -0 }, '$.zero'],
+      [Object.assign([1, 2], { extra: true }), '$'],
+      [{ [Symbol('k')]: 1 }, '$'],
     ];
     for (const [value, path] of cases) {
       let error: unknown;
@@ -43,6 +46,23 @@ describe('jsonCodec()', () => {
       expect((error as SluiceError).code).toBe('ERR_NOT_SERIALIZABLE');
       expect((error as SluiceError).message).toContain(`at ${path},`);
     }
+  });
+
+  it('rejects an item nested too deep with ERR_NOT_SERIALIZABLE, never a RangeError, in encode and encodeMany', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    for (const encode of [() => codec.encode(deep), () => codec.encodeMany!([1, deep])]) {
+      expect(encode).toThrow(SluiceError);
+      try {
+        encode();
+      } catch (error) {
+        expect((error as SluiceError).code).toBe('ERR_NOT_SERIALIZABLE');
+        expect((error as SluiceError).message).toContain('nested more than 512 levels');
+      }
+    }
+    let ok: unknown = 1;
+    for (let i = 0; i < 500; i++) ok = { a: ok };
+    expect(roundTrip(ok)).toEqual(ok);
   });
 
   it('accepts a shared (not circular) object twice', () => {

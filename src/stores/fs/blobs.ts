@@ -1,24 +1,28 @@
-import { closeSync, mkdirSync, openSync, readdirSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BlobStorage, Durability } from '../../core/store.js';
 import { storageError } from '../../core/storage-errors.js';
 import { errno, type FileSync, readRange, syncDir, unlinkQuiet, writeAll } from './files.js';
+import { directoryMode, fitMode, NOFOLLOW } from './permissions.js';
 
 /**
  * One queue's blobs as side files, `<queue dir>/blobs/<key>`: appended to by positional writes, read by `pread`,
  * removed by `unlink`. No lock: a blob has one writer (the handle that made its key), and its readers come after the
- * commit that names it. 'strict' syncs the file after each write, and the directory when a file appears in it.
+ * commit that names it. 'strict' syncs the file after each write, and the directory when a file appears in it. Files
+ * are made with the store's `mode` and opened without following a link planted under their name, as segments are.
  */
 export class FileBlobs implements BlobStorage {
   readonly #queueDir: string;
   readonly #dir: string;
   readonly #sync: FileSync;
+  readonly #mode: number;
   #made = false;
 
-  constructor(queueDir: string, sync: FileSync) {
+  constructor(queueDir: string, sync: FileSync, mode: number) {
     this.#queueDir = queueDir;
     this.#dir = join(queueDir, 'blobs');
     this.#sync = sync;
+    this.#mode = mode;
   }
 
   async write(key: string, offset: number, bytes: Uint8Array, durability: Durability): Promise<void> {
@@ -26,12 +30,14 @@ export class FileBlobs implements BlobStorage {
       const strict = durability === 'strict';
       if (!this.#made) {
         // A directory made now is durable only once its parent is synced.
-        if (mkdirSync(this.#dir, { recursive: true }) !== undefined && strict) await syncDir(this.#queueDir, this.#sync);
+        if (mkdirSync(this.#dir, { recursive: true, mode: directoryMode(this.#mode) }) !== undefined && strict) await syncDir(this.#queueDir, this.#sync);
         this.#made = true;
       }
-      // 'w' creates or empties the file: offset 0 starts the blob afresh. 'r+' writes into it in place.
-      const fd = openSync(join(this.#dir, key), offset === 0 ? 'w' : 'r+');
+      // Offset 0 creates or empties the file: the blob starts afresh. Otherwise it is written into in place.
+      const flags = offset === 0 ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC : constants.O_WRONLY;
+      const fd = openSync(join(this.#dir, key), flags | NOFOLLOW, this.#mode);
       try {
+        if (offset === 0) fitMode(fd, this.#mode);
         writeAll(fd, bytes, offset);
         if (strict) await this.#sync.fdatasync(fd);
       } finally {
@@ -46,7 +52,7 @@ export class FileBlobs implements BlobStorage {
   async read(key: string, start: number, end: number): Promise<Uint8Array> {
     let fd: number;
     try {
-      fd = openSync(join(this.#dir, key), 'r');
+      fd = openSync(join(this.#dir, key), constants.O_RDONLY | NOFOLLOW);
     } catch (error) {
       if (errno(error) === 'ENOENT') return new Uint8Array(0);
       throw storageError(error, `Cannot read the blob ${key} in ${this.#dir}:`);

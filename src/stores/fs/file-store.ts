@@ -1,11 +1,14 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
-import { check, integer, invalid } from '../../core/validate.js';
+import { storageError } from '../../core/storage-errors.js';
+import { check, integer, invalid, isBoolean } from '../../core/validate.js';
 import type { QueueStorage, Store } from '../../core/store.js';
+import { notAFile } from './descriptors.js';
 import { errno, type FileSync, nodeSync, syncDir } from './files.js';
 import { ProcessLock } from './lock.js';
+import { checkDirectory, checkMode, directoryMode } from './permissions.js';
 import { FileQueueStorage } from './queue-storage.js';
 
 export type { FileSync } from './files.js';
@@ -26,8 +29,11 @@ export interface FileStoreOptions {
    */
   readonly lockTimeoutMs?: number;
   /**
-   * A lock file (or takeover marker) whose content cannot be read, which only a power cut leaves behind (lock files
-   * appear whole), counts as abandoned once it is this old. Locks of dead processes on this host do not wait for it.
+   * A lock file (or takeover marker) whose holder cannot be judged counts as abandoned once it is this old: one whose
+   * content cannot be read, which only a power cut leaves behind (lock files appear whole), or one held by a process
+   * in another pid namespace on this host (another container), whose pid means nothing here. A live holder keeps the
+   * lock for one commit. Locks of processes provably dead (this host and pid namespace; no such pid, or that pid
+   * started at another time, or an earlier boot) do not wait for it.
    * @default 10_000
    */
   readonly staleMs?: number;
@@ -43,6 +49,20 @@ export interface FileStoreOptions {
    * @default true
    */
   readonly create?: boolean;
+  /**
+   * The permissions of the files this store creates; directories it creates get the matching search bits (0o600 →
+   * 0o700, 0o660 → 0o770). Private by default: queued items often hold personal data or credentials, and no other
+   * local user should read them. Widen it to share queues with a group on purpose; the umask does not narrow it.
+   * Read and write for the owner are required; execute, setuid, setgid and sticky bits are refused.
+   *
+   * Opening a store or queue directory that another user could plant files or links in is refused with
+   * 'ERR_INVALID_OPTION' naming the directory: one owned by another user (root excepted; with a group `mode`, a
+   * member of the directory's group is accepted), or writable by group or others beyond what `mode` shares, unless it
+   * has the sticky bit (as /tmp). Files are opened without following symbolic links.
+   * @default 0o600
+   * @example new FileStore({ dir: '/srv/queues', mode: 0o660 }) // processes of one group share the queues
+   */
+  readonly mode?: number;
 }
 
 /**
@@ -59,21 +79,23 @@ export class FileStore implements Store {
   readonly #lockTimeoutMs: number;
   readonly #staleMs: number;
   readonly #sync: FileSync;
+  readonly #mode: number;
   readonly #create: boolean;
 
   constructor(options: FileStoreOptions = {}) {
     if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
-    const { dir = '.sluice', lockTimeoutMs = 10_000, staleMs = 10_000, sync = nodeSync, create = true } = options;
+    const { dir = '.sluice', lockTimeoutMs = 10_000, staleMs = 10_000, sync = nodeSync, mode = 0o600, create = true } = options;
     if (typeof dir !== 'string' || dir === '') invalid('dir', 'a non-empty path', dir);
-    if (typeof create !== 'boolean') invalid('create', 'a boolean', create);
-    check({ lockTimeoutMs, staleMs }, { lockTimeoutMs: integer(0, 2 ** 31), staleMs: integer(0, 2 ** 31) });
+    check({ lockTimeoutMs, staleMs, create }, { lockTimeoutMs: integer(0, 2 ** 31), staleMs: integer(0, 2 ** 31), create: isBoolean });
     if (typeof sync?.fsync !== 'function' || typeof sync.fdatasync !== 'function') {
       invalid('sync', 'an object with fsync and fdatasync functions', sync);
     }
+    checkMode(mode);
     this.dir = resolve(dir);
     this.#lockTimeoutMs = lockTimeoutMs;
     this.#staleMs = staleMs;
     this.#sync = sync;
+    this.#mode = mode;
     this.#create = create;
   }
 
@@ -83,20 +105,29 @@ export class FileStore implements Store {
     const dir = join(this.dir, name);
     if (!this.#create) mustExist(this.dir, name);
     let storage: FileQueueStorage;
+    // Before anything is made in it: another user must not be able to plant files or links there. (A directory this
+    // call makes is this user's.)
+    if (existsSync(this.dir)) checkDirectory(this.dir, this.#mode, "store's directory");
     try {
-      const made = mkdirSync(dir, { recursive: true });
-      // A new directory's name is durable only once its parent is synced: without it, a power cut could take the
-      // whole queue with it, strict pushes included. Once per new queue, so done whatever the durability.
+      const made = mkdirSync(dir, { recursive: true, mode: directoryMode(this.#mode) });
       if (made !== undefined) {
         for (let child = dir; ; child = dirname(child)) {
+          // Exactly the mode asked for: the umask would take a group's bits away.
+          if (this.#mode & 0o066) chmodSync(child, directoryMode(this.#mode));
+          // A new directory's name is durable only once its parent is synced: without it, a power cut could take the
+          // whole queue with it, strict pushes included. Once per new queue, so done whatever the durability.
           await syncDir(dirname(child), this.#sync);
           if (child === made) break;
         }
       }
-      storage = new FileQueueStorage(dir, new ProcessLock(dir, this.#lockTimeoutMs, this.#staleMs), this.#sync);
     } catch (error) {
-      const quota = errno(error) === 'ENOSPC' || errno(error) === 'EDQUOT';
-      throw new SluiceError(quota ? 'ERR_QUOTA_EXCEEDED' : 'ERR_STORAGE', `Cannot set up the queue directory ${dir} (${errno(error) || 'error'}).`, { cause: error });
+      throw setupFailed(dir, error);
+    }
+    checkDirectory(dir, this.#mode, 'queue directory');
+    try {
+      storage = new FileQueueStorage(dir, new ProcessLock(dir, this.#lockTimeoutMs, this.#staleMs, this.#mode), this.#sync, this.#mode);
+    } catch (error) {
+      throw setupFailed(dir, error);
     }
     try {
       await storage.cleanUp();
@@ -108,6 +139,11 @@ export class FileStore implements Store {
   }
 }
 
+function setupFailed(dir: string, error: unknown): SluiceError {
+  // O_NOFOLLOW met a symbolic link planted under the name of a queue file (`commits`, say).
+  if (errno(error) === 'ELOOP') return notAFile((error as NodeJS.ErrnoException).path ?? dir, true, error);
+  return storageError(error, `Cannot set up the queue directory ${dir}.`);
+}
 /**
  * Throws 'ERR_NOT_FOUND' unless `dir` holds the queue `name`. Every queue's directory has its `commits` counter from
  * the first open on, so a directory without one (or none at all) is no queue.
@@ -117,3 +153,4 @@ function mustExist(dir: string, name: string): void {
   const where = existsSync(dir) ? `There is no queue "${name}" in ${dir}` : `The directory ${dir} does not exist, so there is no queue "${name}" in it`;
   throw new SluiceError('ERR_NOT_FOUND', `${where}. This FileStore opens existing queues only (create: false).`);
 }
+

@@ -1,11 +1,15 @@
-import { closeSync, constants, fdatasync, fsync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fsync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 // Segment files are named by id, zero-padded so that a directory listing sorts like the queue.
 const SEGMENT = /^(\d{16})\.seg$/;
 
+export function segmentName(id: number): string {
+  return `${String(id).padStart(16, '0')}.seg`;
+}
+
 export function segmentFile(dir: string, id: number): string {
-  return join(dir, `${String(id).padStart(16, '0')}.seg`);
+  return join(dir, segmentName(id));
 }
 
 /** The id of a segment file name, or undefined for any other file. */
@@ -45,38 +49,6 @@ export async function syncDir(dir: string, sync: FileSync): Promise<void> {
     if (!['EINVAL', 'EBADF', 'EISDIR', 'EPERM'].includes(errno(error))) throw error;
   } finally {
     closeSync(fd);
-  }
-}
-
-/**
- * A counter in a small file, bumped under the lock by every commit of every process: the token that tells a handle
- * whether its view is still current. Reading it is one `pread` (about a microsecond), so `token()` stays cheap on
- * the hot path; an 8-byte write at offset 0 never tears on the file systems Node runs on. It is not synced: after
- * a power cut every handle is new and loads afresh, so only its changing matters, not its value.
- */
-export class CommitCounter {
-  readonly #fd: number;
-  readonly #buffer = new Uint8Array(8);
-  readonly #view = new DataView(this.#buffer.buffer);
-
-  constructor(path: string) {
-    // Not O_APPEND: Linux ignores the offset of a positional write to a file opened for appending.
-    this.#fd = openSync(path, constants.O_RDWR | constants.O_CREAT);
-  }
-
-  read(): number {
-    const n = readSync(this.#fd, this.#buffer, 0, 8, 0);
-    const value = n === 8 ? this.#view.getFloat64(0, true) : 0;
-    return Number.isSafeInteger(value) && value >= 0 ? value : 0;
-  }
-
-  write(value: number): void {
-    this.#view.setFloat64(0, value, true);
-    writeSync(this.#fd, this.#buffer, 0, 8, 0);
-  }
-
-  close(): void {
-    closeSync(this.#fd);
   }
 }
 

@@ -3,20 +3,24 @@ import { join } from 'node:path';
 import { unlinkQuiet } from './files.js';
 import { isDead, thisProcess } from './process-id.js';
 
-// Files named `<kind>.<pid>.<random>.<suffix>`: the pid says whose they are.
-const LEFTOVER = /^(meta|lock|spare)\.(\d+)\.[0-9a-f]+\.(tmp|own)$/;
+// Files named `<kind>.<pid>_<start>.<random>.<suffix>` (or `<kind>.<pid>.<random>.<suffix>` by older versions): the
+// pid and its start time say whose they are, so that a later process with the same pid (pid 1 of a restarted
+// container) still clears what the earlier one left.
+const LEFTOVER = /^(meta|lock|spare|commits)\.(\d+)(?:_(\d+))?\.[0-9a-f]+\.(tmp|own)$/;
 
 /**
  * Removes what writers that died left in a queue directory: metadata temp files (a process killed between writing
- * and renaming one), and lock and spare files of dead processes. Called under the queue's lock: metadata temp
- * files are only written under it, so any one seen then is a leftover; lock files (a takeover, a handle's lock
- * content) and spare segment files are made without the lock, so only those of dead processes go.
+ * and renaming one), and lock, spare and counter files of dead processes. Called under the queue's lock: metadata
+ * temp files are only written under it, so any one seen then is a leftover; lock files (a takeover, a handle's lock
+ * content), spare segment files and new counter files are made without the lock, so only those of dead processes go.
  */
 export function removeLeftovers(dir: string): void {
   const { host } = thisProcess();
   for (const name of readdirSync(dir)) {
     const match = LEFTOVER.exec(name);
     if (!match) continue;
-    if (match[1] === 'meta' ? match[3] === 'tmp' : isDead({ pid: Number(match[2]), host })) unlinkQuiet(join(dir, name));
+    const [, kind, pid, start, suffix] = match;
+    const owner = { host, pid: Number(pid), ...(start !== undefined && { start: Number(start) }) };
+    if (kind === 'meta' ? suffix === 'tmp' : isDead(owner)) unlinkQuiet(join(dir, name));
   }
 }

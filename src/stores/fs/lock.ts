@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, linkSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, linkSync, lstatSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import { errno, unlinkQuiet } from './files.js';
-import { isDead, type ProcessId, thisProcess } from './process-id.js';
+import { createFile, NOFOLLOW } from './permissions.js';
+import { fileTag, liveness, type ProcessId, thisProcess } from './process-id.js';
 
 /** A lock file as read: who holds it (or `unreadable`: a power cut can leave one whose content never reached the disk), which inode it is, how old. */
 interface LockFile {
@@ -13,15 +14,20 @@ interface LockFile {
 }
 
 /**
- * A lock between processes on one queue directory: a `lock` file holding the owner's pid and host. It appears whole
+ * A lock between processes on one queue directory: a `lock` file naming its owner (host, boot, pid and the pid's
+ * start time, pid namespace). It appears whole
  * or not at all, because taking it is `link`ing it to a file the owner wrote beforehand (an O_EXCL create followed
  * by a write would leave an empty, unattributable lock if killed in between). It is held per commit, so processes
  * interleave.
  *
- * A lock whose holder is provably gone (same host, and an earlier boot or no such pid) is taken over at once, by an atomic rename, never
+ * A lock whose holder is provably gone (same host and pid namespace, and an earlier boot, or no such pid, or that pid
+ * started at another time: pid 1 of a restarted container) is taken over at once, by an atomic rename, never
  * remove-then-create, which can leave two holders (proper-lockfile #121). Takeovers go one at a time through a
  * `lock.steal` file made the same way; a takeover that was itself killed leaves that file naming a dead process,
- * so it is cleared at once too. Lock files left unreadable by a power cut count as abandoned after `staleMs`.
+ * so it is cleared at once too. Lock files that cannot be judged count as abandoned after `staleMs` (a live
+ * holder keeps the lock for one commit): those a power cut left unreadable, and those of a process in another pid
+ * namespace on this host (another container), whose pids mean nothing here. A holder on another host is waited
+ * for, never taken over.
  *
  * Cost: a `link` and an `unlink`, about 12 µs with the commit counter on a local disk, so holding it per commit is
  * affordable (pushes are group-committed: a busy process takes it once per batch, not per item). Holding it
@@ -33,17 +39,23 @@ export class ProcessLock {
   readonly #guard: string;
   readonly #timeoutMs: number;
   readonly #staleMs: number;
-  /** This handle's lock content, written once when the handle is made; taking the lock links it to `lock`. */
+  readonly #mode: number;
+  /** This handle's lock content, written when the handle is made; taking the lock links it to `lock`. */
   readonly #own: string;
+  readonly #me = thisProcess();
+  /** The inode of `#own`: the lock is this handle's while `lock` is that inode. */
+  #ino = 0;
 
-  constructor(dir: string, timeoutMs: number, staleMs: number) {
+  /** Lock files are made with `mode` (see `FileStoreOptions.mode`). */
+  constructor(dir: string, timeoutMs: number, staleMs: number, mode: number) {
     this.#dir = dir;
+    this.#mode = mode;
     this.#path = join(dir, 'lock');
     this.#guard = join(dir, 'lock.steal');
     this.#timeoutMs = timeoutMs;
     this.#staleMs = staleMs;
-    this.#own = join(dir, `lock.${process.pid}.${randomBytes(4).toString('hex')}.own`);
-    writeFileSync(this.#own, JSON.stringify(thisProcess()));
+    this.#own = join(dir, `lock.${fileTag(this.#me)}.${randomBytes(4).toString('hex')}.own`);
+    this.#writeOwn();
   }
 
   /** Removes this handle's lock content file. */
@@ -63,7 +75,8 @@ export class ProcessLock {
       if (lock && this.#abandoned(lock) && this.#steal(lock)) return true;
       if (Date.now() >= deadline) {
         const { holder } = lock ?? {};
-        const who = holder === 'unreadable' ? 'a lock file whose holder cannot be read' : `process ${holder?.pid ?? '(unknown)'} on ${holder?.host ?? 'an unknown host'}`;
+        const hidden = holder && holder !== 'unreadable' && liveness(holder) === 'hidden' ? ' in another pid namespace (another container)' : '';
+        const who = holder === 'unreadable' ? 'a lock file whose holder cannot be read' : `process ${holder?.pid ?? '(unknown)'} on ${holder?.host ?? 'an unknown host'}${hidden}`;
         throw new SluiceError(
           'ERR_LOCKED',
           `The queue directory ${this.#dir} is locked by ${who}; waited ${this.#timeoutMs} ms (lockTimeoutMs). ` +
@@ -74,8 +87,17 @@ export class ProcessLock {
     }
   }
 
-  /** Gives the lock up. Only its holder calls this, and a live holder's lock is never taken over. */
+  /**
+   * Gives the lock up. Only its holder calls this, and a live holder's lock is never taken over; but someone may
+   * have removed the file meanwhile and another process taken the lock: theirs stays.
+   */
   release(): void {
+    try {
+      if (lstatSync(this.#path).ino !== this.#ino) return;
+    } catch (error) {
+      if (errno(error) === 'ENOENT') return;
+      throw error;
+    }
     unlinkQuiet(this.#path);
   }
 
@@ -86,7 +108,22 @@ export class ProcessLock {
       return true;
     } catch (error) {
       if (errno(error) === 'EEXIST') return false;
+      // This handle's content file is gone (a temp cleaner, say): written again, and linked.
+      if (errno(error) === 'ENOENT' && !existsSync(this.#own)) {
+        this.#writeOwn();
+        return this.#link(path);
+      }
       throw error;
+    }
+  }
+
+  #writeOwn(): void {
+    const fd = createFile(this.#own, constants.O_WRONLY, this.#mode);
+    try {
+      writeSync(fd, JSON.stringify(this.#me));
+      this.#ino = fstatSync(fd).ino;
+    } finally {
+      closeSync(fd);
     }
   }
 
@@ -94,7 +131,7 @@ export class ProcessLock {
   #read(path: string): LockFile | undefined {
     let fd: number;
     try {
-      fd = openSync(path, 'r');
+      fd = openSync(path, constants.O_RDONLY | NOFOLLOW);
     } catch (error) {
       if (errno(error) === 'ENOENT') return undefined;
       throw error;
@@ -107,9 +144,11 @@ export class ProcessLock {
     }
   }
 
-  /** True when the lock's holder can no longer release it. */
+  /** True when the lock's holder can no longer release it, or cannot be judged and has held it past `staleMs`. */
   #abandoned(lock: LockFile): boolean {
-    return lock.holder === 'unreadable' ? Date.now() - lock.mtimeMs > this.#staleMs : isDead(lock.holder);
+    const state = lock.holder === 'unreadable' ? 'unreadable' : liveness(lock.holder);
+    if (state === 'dead') return true;
+    return (state === 'unreadable' || state === 'hidden') && Date.now() - lock.mtimeMs > this.#staleMs;
   }
 
   /** Takes over the abandoned `dead` lock, unless another process is doing so or did. */
@@ -124,7 +163,7 @@ export class ProcessLock {
       // and same holder: an inode freed meanwhile could be reused by a new lock file).
       const now = this.#read(this.#path);
       if (!now || now.ino !== dead.ino || JSON.stringify(now.holder) !== JSON.stringify(dead.holder)) return false;
-      const mine = join(this.#dir, `lock.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+      const mine = join(this.#dir, `lock.${fileTag(this.#me)}.${randomBytes(4).toString('hex')}.tmp`);
       linkSync(this.#own, mine);
       renameSync(mine, this.#path);
       return true;
@@ -138,7 +177,7 @@ export class ProcessLock {
    * (a live process made a new one meanwhile), that one is put back rather than lost.
    */
   #removeAbandoned(path: string, seen: LockFile): void {
-    const aside = join(this.#dir, `lock.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    const aside = join(this.#dir, `lock.${fileTag(this.#me)}.${randomBytes(4).toString('hex')}.tmp`);
     try {
       renameSync(path, aside);
     } catch (error) {
@@ -158,8 +197,16 @@ export class ProcessLock {
 
 function parseHolder(text: string): ProcessId | 'unreadable' {
   try {
-    const { pid, host, boot } = JSON.parse(text) as Partial<ProcessId>;
-    if (typeof pid === 'number' && typeof host === 'string') return { pid, host, ...(typeof boot === 'string' && { boot }) };
+    const { pid, host, boot, start, ns } = JSON.parse(text) as Partial<ProcessId>;
+    if (typeof pid === 'number' && typeof host === 'string') {
+      return {
+        pid,
+        host,
+        ...(typeof boot === 'string' && { boot }),
+        ...(typeof start === 'number' && { start }),
+        ...(typeof ns === 'string' && { ns }),
+      };
+    }
   } catch {
     // Not a lock this code wrote whole.
   }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 
 /** A process, named so that another process on the same machine can tell whether it is still alive. */
@@ -7,41 +7,77 @@ export interface ProcessId {
   readonly pid: number;
   /** The machine's boot id (Linux), so that a pid from before a reboot is never taken for a live process. */
   readonly boot?: string;
+  /**
+   * When the process started, in clock ticks since boot (field 22 of `/proc/<pid>/stat`, Linux). A pid that a later
+   * process has again (pid 1 of a restarted container: same host name, same boot) has a later start.
+   */
+  readonly start?: number;
+  /** The pid namespace (Linux): a pid means nothing in another one, such as another container's. */
+  readonly ns?: string;
 }
+
+/**
+ * What can be told about a process from here: 'dead' and 'alive' are certain; 'elsewhere' (another host) and
+ * 'hidden' (this host, another pid namespace) cannot be checked.
+ */
+export type Liveness = 'dead' | 'alive' | 'elsewhere' | 'hidden';
 
 /** This process. */
 export function thisProcess(): ProcessId {
   const boot = bootId();
-  return { host: hostname(), pid: process.pid, ...(boot && { boot }) };
+  const start = stat('self')?.start;
+  const ns = pidNamespace();
+  return { host: hostname(), pid: process.pid, ...(boot && { boot }), ...(start !== undefined && { start }), ...(ns && { ns }) };
 }
 
 /**
- * True only when `id` is certainly dead: it ran on this host, and either before the last boot or under a pid that
- * no process has now. A process on another host is never judged dead: its liveness cannot be checked from here.
+ * Whether `id` still runs. Dead only when certain: it ran on this host and in this pid namespace, and either before
+ * the last boot, or under a pid that no process has now, or that a process started at another time has now (or a
+ * zombie, which can release nothing). A process on another host or in another pid namespace cannot be seen.
  */
-export function isDead(id: ProcessId): boolean {
-  if (id.host !== hostname()) return false;
+export function liveness(id: ProcessId): Liveness {
+  if (id.host !== hostname()) return 'elsewhere';
   const boot = bootId();
-  if (id.boot && boot && id.boot !== boot) return true;
+  if (id.boot && boot && id.boot !== boot) return 'dead';
+  const ns = pidNamespace();
+  if (id.ns && ns && id.ns !== ns) return 'hidden';
   try {
     process.kill(id.pid, 0);
-    return false;
   } catch (error) {
-    // EPERM: the pid exists but belongs to another user, so it is alive.
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+    // EPERM: the pid exists but belongs to another user.
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return 'dead';
   }
+  if (id.start === undefined) return 'alive';
+  // The pid exists. Its start time says whether it is still the same process; when it cannot be read (no /proc,
+  // or /proc mounted with hidepid), the pid alone decides.
+  const now = stat(String(id.pid));
+  if (!now) return 'alive';
+  return now.start !== id.start || now.state === 'Z' || now.state === 'X' ? 'dead' : 'alive';
 }
 
-/** `host:pid:boot:random`, the form in which handles name their owner. */
+/** True only when `id` is certainly dead (see `liveness`). */
+export function isDead(id: ProcessId): boolean {
+  return liveness(id) === 'dead';
+}
+
+/** `host:pid:boot:start:ns:random`, the form in which handles name their owner. */
 export function ownerName(id: ProcessId, random: string): string {
-  return `${id.host}:${id.pid}:${id.boot ?? ''}:${random}`;
+  return `${id.host}:${id.pid}:${id.boot ?? ''}:${id.start ?? ''}:${id.ns ?? ''}:${random}`;
 }
 
-/** The process an owner name names; undefined for names in another form. */
+/** The process an owner name names (also in the older form `host:pid:boot:random`); undefined for other names. */
 export function parseOwner(owner: string): ProcessId | undefined {
-  const [host, pid, boot, random] = owner.split(':');
-  if (host === undefined || !/^\d+$/.test(pid ?? '') || boot === undefined || random === undefined) return undefined;
-  return { host, pid: Number(pid), ...(boot && { boot }) };
+  const parts = owner.split(':');
+  if (parts.length !== 4 && parts.length !== 6) return undefined;
+  const [host, pid, boot] = parts as [string, string, string];
+  const [start, ns] = parts.length === 6 ? [parts[3]!, parts[4]!] : ['', ''];
+  if (!/^\d+$/.test(pid) || !/^\d*$/.test(start)) return undefined;
+  return { host, pid: Number(pid), ...(boot && { boot }), ...(start && { start: Number(start) }), ...(ns && { ns }) };
+}
+
+/** `pid_start` (or `pid` where there is no start time): how file names say which process made them. */
+export function fileTag(id: ProcessId): string {
+  return id.start === undefined ? String(id.pid) : `${id.pid}_${id.start}`;
 }
 
 // Linux gives every boot a random id; elsewhere the pid check alone decides.
@@ -51,4 +87,30 @@ function bootId(): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+function pidNamespace(): string | undefined {
+  try {
+    // "pid:[4026531836]": the namespace's inode number.
+    return /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * State and start time of process `pid` (or 'self') from `/proc/<pid>/stat`: `pid (comm) state ppid …`, where the
+ * command name may hold spaces and parentheses, so fields are counted from the last ')'. State is field 3, the
+ * start time field 22 (see proc(5)).
+ */
+function stat(pid: string): { state: string; start: number } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const start = Number(fields[19]);
+  return fields[0] && Number.isSafeInteger(start) ? { state: fields[0], start } : undefined;
 }

@@ -1,48 +1,61 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, ftruncateSync, openSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { constants, fstatSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import type { QueueStorage, SegmentInfo, StorageBatch, StorageSnapshot } from '../../core/store.js';
+import { BatchWriter, describeState, type Known } from './batch.js';
 import { FileBlobs } from './blobs.js';
-import { Descriptors } from './descriptors.js';
-import { closeQuiet, CommitCounter, errno, type FileSync, readRange, segmentFile, segmentId, syncDir, unlinkQuiet, writeAll } from './files.js';
+import { CommitCounter, type Tail } from './counter.js';
+import { Descriptors, notAFile, stateOf } from './descriptors.js';
+import { closeQuiet, errno, type FileSync, readRange, segmentId } from './files.js';
 import { removeLeftovers } from './leftovers.js';
 import type { ProcessLock } from './lock.js';
-import { isDead, ownerName, parseOwner, thisProcess } from './process-id.js';
+import { NOFOLLOW } from './permissions.js';
+import { fileTag, isDead, ownerName, parseOwner, thisProcess } from './process-id.js';
 import { Spares } from './spare.js';
 import { watchCounter } from './watch.js';
 
 /**
  * One queue's directory as one handle sees it. Every commit and load holds the directory's lock; the commit counter
- * in `commits` is the token, so `token()` is one read and a commit by any process changes it.
+ * in `commits`, with that file's identity, is the token, so `token()` is one read and a commit by any process
+ * changes it.
+ *
+ * Files may also change outside any commit: an operator or a temp cleaner removes `commits`, `meta` or a segment,
+ * a disk cuts one short. The handle remembers which files it saw or made (device, inode, size) as of the last
+ * commit it knows of; when, under the lock, they are not what it remembers, it commits nothing, bumps the counter so
+ * that every handle reads the directory again, and reports what is there now.
  */
 export class FileQueueStorage implements QueueStorage {
-  readonly owner = ownerName(thisProcess(), randomBytes(6).toString('hex'));
+  readonly owner: string;
   /** Side files in `blobs/`, beside the segments. */
   readonly blobs: FileBlobs;
   readonly #dir: string;
   readonly #lock: ProcessLock;
-  readonly #sync: FileSync;
   readonly #counter: CommitCounter;
   readonly #fds: Descriptors;
   readonly #spares: Spares;
-  /** The commit count as of which `#fds` is known to name the current files. */
-  #seen = -1;
-  /** The commit count this handle's own last commit made. */
-  #mine = -1;
-  /** The open `meta` file, for appends; dropped when it may have been replaced (a rename makes a new inode). */
-  #metaFd: number | undefined;
+  readonly #writer: BatchWriter;
+  /** The token as of which `#known` describes the directory. */
+  #seen = '';
+  /** The token this handle's own last commit made: a watcher hears of other handles' commits only. */
+  #mine = '';
+  /** The files this handle saw or made, as of commit `#seen`; undefined when it does not know them. */
+  #known: Known | undefined;
   readonly #unwatch = new Set<() => void>();
   #failed: SluiceError | undefined;
 
-  constructor(dir: string, lock: ProcessLock, sync: FileSync) {
+  /** Files are made with `mode` (see `FileStoreOptions.mode`). */
+  constructor(dir: string, lock: ProcessLock, sync: FileSync, mode: number) {
+    const me = thisProcess();
+    const tag = fileTag(me);
+    this.owner = ownerName(me, randomBytes(6).toString('hex'));
     this.#dir = dir;
     this.#lock = lock;
-    this.#sync = sync;
-    this.#counter = new CommitCounter(join(dir, 'commits'));
-    this.#spares = new Spares(dir);
-    this.#fds = new Descriptors(dir, this.#spares);
-    this.blobs = new FileBlobs(dir, sync);
+    this.#counter = new CommitCounter(join(dir, 'commits'), mode, () => join(dir, `commits.${tag}.${randomBytes(4).toString('hex')}.tmp`));
+    this.#spares = new Spares(dir, tag, mode);
+    this.#fds = new Descriptors(dir, this.#spares, mode);
+    this.#writer = new BatchWriter(dir, tag, this.#fds, sync, mode);
+    this.blobs = new FileBlobs(dir, sync, mode);
   }
 
   /** Removes temp and lock files that writers which died left behind. */
@@ -53,25 +66,41 @@ export class FileQueueStorage implements QueueStorage {
   async load(): Promise<StorageSnapshot> {
     // Under the lock, so the snapshot never mixes two commits.
     return this.#locked(() => {
-      const count = this.#current();
+      const { fresh } = this.#current();
+      const files: Known = new Map();
       let meta: Uint8Array | undefined;
+      let fd: number | undefined;
       try {
-        meta = new Uint8Array(readFileSync(join(this.#dir, 'meta')));
+        fd = openSync(join(this.#dir, 'meta'), constants.O_RDONLY | NOFOLLOW);
+        // Content and identity from one descriptor, so that they agree.
+        meta = new Uint8Array(readFileSync(fd));
+        const { dev, ino } = fstatSync(fd);
+        files.set('meta', `${dev}:${ino}:${meta.length}`);
       } catch (error) {
         if (errno(error) !== 'ENOENT') throw error;
+      } finally {
+        if (fd !== undefined) closeQuiet(fd);
       }
       const segments: SegmentInfo[] = [];
       for (const name of readdirSync(this.#dir)) {
         const id = segmentId(name);
-        if (id !== undefined) segments.push({ id, length: statSync(join(this.#dir, name)).size });
+        const state = id === undefined ? undefined : stateOf(join(this.#dir, name));
+        if (id === undefined || !state) continue;
+        segments.push({ id, length: state.size });
+        files.set(name, describeState(state));
       }
       segments.sort((a, b) => a.id - b.id);
-      return { token: String(count), meta, segments };
+      // What this handle knew changed outside any commit: every other handle must read the directory again too.
+      if (fresh && !sameFiles(files, this.#known!)) this.#bump();
+      this.#known = files;
+      const tail = this.#counter.tail();
+      return { token: this.#counter.held(), meta, segments, ...(tail && { tail }) };
     });
   }
 
   async token(): Promise<string> {
-    return this.#guarded(() => String(this.#counter.read()));
+    // Content that is not whole (a torn read, damage) is never current: the caller loads, which repairs it.
+    return this.#guarded(() => this.#counter.token() ?? 'unreadable');
   }
 
   async read(segment: number, start: number, end: number): Promise<Uint8Array> {
@@ -86,16 +115,33 @@ export class FileQueueStorage implements QueueStorage {
     // leaves no file behind. The first new segment is created in its commit instead, once per handle.
     this.#spares.prepare();
     return this.#locked(async () => {
-      const count = this.#current();
-      if (String(count) !== token) return undefined;
-      try {
-        await this.#apply(batch);
-      } finally {
-        // Bumped even when applying failed half way, so that every handle reads the directory again.
-        this.#counter.write(count + 1);
-        this.#seen = this.#mine = count + 1;
+      const now = this.#current();
+      if (now.token !== token) return undefined;
+      const looked = this.#writer.look(batch);
+      const known = now.fresh ? this.#known : undefined;
+      const moved = known && looked.some(({ name, state }) => known.get(name) !== (state && describeState(state)));
+      if (moved || !this.#writer.fits(batch, looked)) {
+        // Planned on files that changed outside any commit: nothing is written, and every handle reads again.
+        this.#known = undefined;
+        this.#bump();
+        return undefined;
       }
-      return String(count + 1);
+      let applied = false;
+      const tail = tailAfter(this.#counter.tail(), batch);
+      try {
+        // The newest segment is recorded before any segment is removed: a process killed between must not leave a
+        // record of a segment that was freed on purpose (a reader would take it for one lost).
+        await this.#writer.apply(batch, looked, known, (sync) => this.#synced(sync), () => this.#counter.setTail(tail ?? undefined));
+        applied = true;
+      } catch (error) {
+        this.#known = undefined;
+        throw error;
+      } finally {
+        // Bumped even when applying failed half way, so that every handle reads the directory again. The newest
+        // segment's length is recorded with it (when the batch went in whole), for a reader to tell bytes lost later.
+        this.#mine = applied ? this.#bump(tail) : this.#bump();
+      }
+      return this.#mine;
     });
   }
 
@@ -103,8 +149,8 @@ export class FileQueueStorage implements QueueStorage {
   watch(listener: () => void): () => void {
     const unwatch = watchCounter(
       join(this.#dir, 'commits'),
-      () => (this.#failed ? undefined : this.#counter.read()),
-      (count) => count === this.#mine,
+      () => (this.#failed ? undefined : this.#counter.token() ?? 'unreadable'),
+      (token) => token === this.#mine,
       listener,
     );
     const stop = () => {
@@ -120,9 +166,15 @@ export class FileQueueStorage implements QueueStorage {
     for (const stop of [...this.#unwatch]) stop();
     this.#failed = new SluiceError('ERR_CLOSED', `The storage of ${this.#dir} was closed.`);
     this.#counter.close();
-    this.#lock.dispose();
     this.#fds.forgetAll();
-    this.#forgetMeta();
+    this.#writer.forgetMeta();
+    // Best effort: a directory that refuses changes (read-only, gone) keeps this handle's lock content and spare
+    // files, which are cleared once this process is gone; closing releases the descriptors whatever happens.
+    try {
+      this.#lock.dispose();
+    } catch {
+      // Left for the clearing of leftovers.
+    }
     await this.#spares.dispose();
   }
 
@@ -131,96 +183,23 @@ export class FileQueueStorage implements QueueStorage {
     return id !== undefined && isDead(id);
   }
 
-  // Order matters for a crash at any point: data, then the metadata that may refer to it, then removals of what
-  // the new metadata no longer needs (go-diskqueue deleted first, and its depth drifted).
-  async #apply(batch: StorageBatch): Promise<void> {
-    const strict = batch.durability === 'strict';
-    let dirChanged = false;
-    if (batch.write) {
-      const { segment, offset, bytes } = batch.write;
-      const { fd, created } = this.#fds.create(segment);
-      writeAll(fd, bytes, offset);
-      // A write at an earlier offset cuts what lay past it (the Queue dropping a torn tail).
-      const end = offset + bytes.length;
-      if (fstatSync(fd).size > end) ftruncateSync(fd, end);
-      // A new file's name is durable only once its directory is synced. Both syncs at once: they are independent,
-      // and both are done before the metadata that may count on them, and before the commit resolves.
-      if (strict) {
-        await Promise.all([
-          this.#synced(() => this.#sync.fdatasync(fd)),
-          created && this.#synced(() => syncDir(this.#dir, this.#sync)),
-        ]);
-      }
-    }
-    if (batch.metaAppend) {
-      // In place: a torn append is a frame the Queue's reader drops, so it needs no temp file and rename.
-      const { offset, bytes } = batch.metaAppend;
-      const fd = (this.#metaFd ??= openSync(join(this.#dir, 'meta'), constants.O_RDWR));
-      writeAll(fd, bytes, offset);
-      const end = offset + bytes.length;
-      if (fstatSync(fd).size > end) ftruncateSync(fd, end);
-      if (strict) await this.#synced(() => this.#sync.fdatasync(fd));
-    }
-    if (batch.meta) {
-      this.#forgetMeta();
-      // Written under a temp name, then renamed over the old: the whole state is replaced only now and then (a
-      // take or an ack appends), so the create this costs is rare.
-      const tmp = join(this.#dir, `meta.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-      const fd = openSync(tmp, 'w');
-      try {
-        try {
-          writeAll(fd, batch.meta, 0);
-          if (strict) await this.#synced(() => this.#sync.fsync(fd));
-        } finally {
-          closeSync(fd);
-        }
-        // The rename even when relaxed: a reader sees the old metadata or the new one, never a mix.
-        renameSync(tmp, join(this.#dir, 'meta'));
-      } catch (error) {
-        unlinkQuiet(tmp);
-        throw error;
-      }
-      dirChanged = true;
-    }
-    const removing = (batch.remove?.length ?? 0) + (batch.quarantine?.length ?? 0) > 0;
-    // Segments go only once the metadata that no longer needs them is durable (rare: when a segment is freed).
-    if (strict && dirChanged && removing) {
-      await this.#synced(() => syncDir(this.#dir, this.#sync));
-      dirChanged = false;
-    }
-    for (const id of batch.remove ?? []) {
-      this.#fds.forget(id);
-      unlinkQuiet(segmentFile(this.#dir, id));
-      dirChanged = true;
-    }
-    for (const id of batch.quarantine ?? []) {
-      this.#fds.forget(id);
-      const path = segmentFile(this.#dir, id);
-      try {
-        renameSync(path, `${path}.bad`);
-      } catch (error) {
-        // Already gone: nothing is left to set aside.
-        if (errno(error) !== 'ENOENT') throw error;
-      }
-      dirChanged = true;
-    }
-    if (strict && dirChanged) await this.#synced(() => syncDir(this.#dir, this.#sync));
+  /**
+   * Under the lock: the counter as the directory holds it now, and whether `#known` still describes the
+   * directory (nobody committed since, and the counter was not removed or damaged).
+   */
+  #current(): { token: string; fresh: boolean } {
+    const { changed } = this.#counter.verify();
+    const token = this.#counter.held();
+    const fresh = !changed && token === this.#seen && this.#known !== undefined;
+    if (!fresh) this.#known = undefined;
+    this.#seen = token;
+    return { token, fresh };
   }
 
-  /** The commit count, read under the lock; cached descriptors are dropped when another handle committed. */
-  #current(): number {
-    const count = this.#counter.read();
-    if (count !== this.#seen) {
-      this.#fds.forgetAll();
-      this.#forgetMeta();
-    }
-    this.#seen = count;
-    return count;
-  }
-
-  #forgetMeta(): void {
-    if (this.#metaFd !== undefined) closeQuiet(this.#metaFd);
-    this.#metaFd = undefined;
+  /** Counts a commit (this handle's, or a change found outside any commit): every other view is stale. */
+  #bump(tail: Tail | null = this.#counter.tail()): string {
+    this.#counter.bump(tail ?? undefined);
+    return (this.#seen = this.#counter.held());
   }
 
   /** An fsync that fails is fatal for the handle: what reached the disk is unknown, and retrying would lie. */
@@ -239,7 +218,10 @@ export class FileQueueStorage implements QueueStorage {
     try {
       result = await this.#guarded(() => {
         // A holder that died mid-commit left changes behind without bumping the counter: make every view stale.
-        if (stolen) this.#counter.write(this.#counter.read() + 1);
+        if (stolen) {
+          this.#counter.verify();
+          this.#bump();
+        }
         return fn();
       });
     } finally {
@@ -261,8 +243,25 @@ export class FileQueueStorage implements QueueStorage {
     } catch (error) {
       if (error instanceof SluiceError) throw error;
       const code = errno(error);
+      // O_NOFOLLOW met a symbolic link planted under the name of a queue file.
+      if (code === 'ELOOP') throw notAFile((error as NodeJS.ErrnoException).path ?? this.#dir, true, error);
       const quota = code === 'ENOSPC' || code === 'EDQUOT';
       throw new SluiceError(quota ? 'ERR_QUOTA_EXCEEDED' : 'ERR_STORAGE', `File storage failed in ${this.#dir} (${code || 'error'}).`, { cause: error });
     }
   }
+}
+
+function sameFiles(a: Known, b: Known): boolean {
+  return a.size === b.size && [...a].every(([name, state]) => b.get(name) === state);
+}
+
+
+/** The newest segment once `batch` is in, given the one recorded before: `null` when none is left. */
+function tailAfter(before: Tail, batch: StorageBatch): Tail | null {
+  let tail: Tail | null = before;
+  const gone = [...(batch.remove ?? []), ...(batch.quarantine ?? [])];
+  if (tail && gone.includes(tail.id)) tail = null;
+  const { write } = batch;
+  if (write && (!tail || write.segment >= tail.id)) tail = { id: write.segment, length: write.offset + write.bytes.length };
+  return tail;
 }

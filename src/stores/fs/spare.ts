@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, open } from 'node:fs';
 import { join } from 'node:path';
 import { closeQuiet, unlinkQuiet } from './files.js';
+import { fitMode } from './permissions.js';
 
 // A new segment is needed every `segmentItems` items: one made ahead is plenty.
 const KEEP = 1;
@@ -16,17 +17,22 @@ export interface Spare {
  * Empty files made ahead of time, off the event loop, to become new segments by a rename. Creating a file costs
  * far more than renaming one (here 0.5–1.5 ms against 20 µs: inode allocation and journaling), so a commit that
  * starts a segment would spend most of its time creating the file; with a spare, the next segment's file is made
- * while the current one fills. Named `spare.<pid>.<random>.tmp`, so a dead process's spares are cleared on open,
+ * while the current one fills. Named `spare.<pid>_<start>.<random>.tmp`, so a dead process's spares are cleared on open,
  * and a live one's never are.
  */
 export class Spares {
   readonly #dir: string;
+  readonly #tag: string;
+  readonly #mode: number;
   readonly #ready: Spare[] = [];
   readonly #making = new Set<Promise<void>>();
   #disposed = false;
 
-  constructor(dir: string) {
+  /** `tag` names this process in the files' names (see `fileTag`); files are made with `mode`. */
+  constructor(dir: string, tag: string, mode: number) {
     this.#dir = dir;
+    this.#tag = tag;
+    this.#mode = mode;
   }
 
   /** Starts making spare files, so that one is ready by the time the first is needed. */
@@ -41,24 +47,39 @@ export class Spares {
     return spare;
   }
 
-  /** Removes the spare files, once those being made are done. */
+  /**
+   * Removes the spare files, once those being made are done. Best effort: in a directory that refuses changes
+   * (read-only, say) they stay, and are cleared as leftovers once this process is gone.
+   */
   async dispose(): Promise<void> {
     this.#disposed = true;
     await Promise.all(this.#making);
     for (const { path, fd } of this.#ready.splice(0)) {
       closeQuiet(fd);
-      unlinkQuiet(path);
+      try {
+        unlinkQuiet(path);
+      } catch {
+        // Left for the clearing of leftovers.
+      }
     }
   }
 
   #fill(): void {
     while (!this.#disposed && this.#ready.length + this.#making.size < KEEP) {
-      const path = join(this.#dir, `spare.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+      const path = join(this.#dir, `spare.${this.#tag}.${randomBytes(4).toString('hex')}.tmp`);
       const making: Promise<void> = new Promise((resolve) => {
-        open(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, (error, fd) => {
+        open(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, this.#mode, (error, fd) => {
           this.#making.delete(making);
           // No spare this time (the directory is gone, say): the next file is created in its commit instead.
-          if (!error) this.#ready.push({ path, fd });
+          if (!error) {
+            try {
+              fitMode(fd, this.#mode);
+              this.#ready.push({ path, fd });
+            } catch {
+              closeQuiet(fd);
+              unlinkQuiet(path);
+            }
+          }
           resolve();
         });
       });

@@ -1,35 +1,46 @@
 import { type FSWatcher, watch } from 'node:fs';
+import { stateOf } from './descriptors.js';
 
 /** How often the commit counter is read, behind the file system's change notices. */
 const POLL_MS = 1000;
 
 /**
- * Calls `onChange` when the commit counter at `path` changes to a value `ignore` does not accept (a handle's own
+ * Calls `onChange` when the commit counter at `path` gives a token that `ignore` does not accept (a handle's own
  * commit is no news to it). The file system's change notices make that prompt; a poll of the counter stands behind
  * them, for file systems that send none (network mounts) and notices coalesced or lost. Neither keeps the process
  * alive. `read` returns undefined once the counter can no longer be read (the handle closed or failed).
+ *
+ * A counter removed and made again is another file: its notices come to a new watch, and `onChange` is called
+ * at once, since the handle must then read the directory again.
  */
-export function watchCounter(
-  path: string,
-  read: () => number | undefined,
-  ignore: (count: number) => boolean,
-  onChange: () => void,
-): () => void {
+export function watchCounter(path: string, read: () => string | undefined, ignore: (token: string) => boolean, onChange: () => void): () => void {
   let last = read();
-  const check = () => {
-    const count = read();
-    if (count === undefined || count === last) return;
-    last = count;
-    if (!ignore(count)) onChange();
-  };
+  let identity = stateOf(path)?.identity;
   let watcher: FSWatcher | undefined;
-  try {
-    watcher = watch(path, { persistent: false }, check);
-    // Out of watches (ENOSPC) or the like: the poll alone then.
-    watcher.on('error', () => watcher?.close());
-  } catch {
-    watcher = undefined;
-  }
+  const check = () => {
+    const now = stateOf(path)?.identity;
+    if (now !== identity) {
+      identity = now;
+      rewatch();
+      if (read() !== undefined) onChange();
+      return;
+    }
+    const token = read();
+    if (token === undefined || token === last) return;
+    last = token;
+    if (!ignore(token)) onChange();
+  };
+  const rewatch = () => {
+    watcher?.close();
+    try {
+      watcher = watch(path, { persistent: false }, check);
+      // Out of watches (ENOSPC) or the like: the poll alone then.
+      watcher.on('error', () => watcher?.close());
+    } catch {
+      watcher = undefined;
+    }
+  };
+  rewatch();
   const poll = setInterval(check, POLL_MS);
   poll.unref();
   return () => {

@@ -58,11 +58,15 @@ export async function launchWebKit(engine) {
               [id, arg ?? null],
             ),
           );
-          for (;;) {
+          // Under load MiniBrowser may now and then answer a poll from another window's context (the result is not
+          // there): that poll is retried, and only a result missing for a whole second is an error.
+          for (let missing = 0; ; ) {
             const result = await inWindow(handle, () =>
-              session.executeScript('const r = window.__e2eResults[arguments[0]]; if (r.done) delete window.__e2eResults[arguments[0]]; return r;', [id]),
+              session.executeScript('const r = (window.__e2eResults ?? {})[arguments[0]]; if (r?.done) delete window.__e2eResults[arguments[0]]; return r ?? null;', [id]),
             );
-            if (result.done) {
+            if (!result) {
+              if (++missing * POLL_MS > 1000) throw new Error(`in WebKit: the page lost the result of script ${id} (reloaded or closed?)`);
+            } else if (result.done) {
               if ('error' in result) throw new Error(`in WebKit: ${result.error}`);
               return result.value;
             }

@@ -44,7 +44,13 @@ describe('FileStore under SIGKILL', () => {
         await q.push(11);`;
       const child = spawn(process.execPath, ['--input-type=module', '-e', source, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
       await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => String(d).includes('hanging') && resolve()));
-      expect(JSON.parse(readFileSync(join(dir, 'q', 'lock'), 'utf8')).pid).toBe(child.pid);
+      const lock = JSON.parse(readFileSync(join(dir, 'q', 'lock'), 'utf8'));
+      expect(lock.pid).toBe(child.pid);
+      // With the time that pid started, so that a later process with the same pid is not taken for the holder.
+      if (existsSync(`/proc/${child.pid}/stat`)) {
+        const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+        expect(lock.start).toBe(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]));
+      }
       const exited = new Promise((resolve) => child.on('exit', resolve));
       child.kill('SIGKILL');
       await exited;

@@ -7,6 +7,7 @@ import type { QueueStorage, StorageBatch } from '../../../src/core/store.js';
 import { SluiceError } from '../../../src/index.js';
 import { FileStore, type FileStoreOptions } from '../../../src/fs.js';
 import { deferred } from '../../conformance/harness.js';
+import { Scratch } from '../../faults/scratch.js';
 
 // The raw Store contract as FileStore keeps it on disk: what each commit leaves in the queue's directory.
 let dir: string;
@@ -211,15 +212,63 @@ describe('FileQueueStorage with a failing disk', () => {
     expect(await codeOf(other.commit((await other.load()).token, relaxed({ meta: bytes(1) })))).toBe('resolved');
   });
 
-  it('a full disk is ERR_QUOTA_EXCEEDED, and the handle stays usable once there is room', async () => {
-    const s = await open();
-    const token = (await s.load()).token;
-    // Linux's /dev/full answers every write with ENOSPC.
-    symlinkSync('/dev/full', seg(0));
-    const error = await s.commit(token, relaxed({ write: { segment: 0, offset: 0, bytes: bytes(1) } })).catch((e: unknown) => e);
-    expect((error as SluiceError).code).toBe('ERR_QUOTA_EXCEEDED');
-    expect(((error as SluiceError).cause as NodeJS.ErrnoException).code).toBe('ENOSPC');
-    expect(await s.commit(await s.token(), relaxed({ remove: [0], meta: bytes(1) }))).toBeDefined();
+  it('a full disk is ERR_QUOTA_EXCEEDED, and the handle stays usable once there is room', async (context) => {
+    // A real full disk: a small tmpfs, filled up (as root; skipped elsewhere).
+    const scratch = Scratch.create(1 << 20);
+    try {
+      if (!scratch.canFill) context.skip();
+      mkdirSync(join(scratch.path, 'q'));
+      const s = await new FileStore({ dir: scratch.path }).open('q');
+      const token = (await s.load()).token;
+      const free = scratch.fill();
+      let error: unknown;
+      try {
+        // Pages the disk no longer has.
+        error = await s.commit(token, relaxed({ write: { segment: 0, offset: 0, bytes: new Uint8Array(64 << 10).fill(1) } })).catch((e: unknown) => e);
+      } finally {
+        free();
+      }
+      expect((error as SluiceError).code).toBe('ERR_QUOTA_EXCEEDED');
+      expect(((error as SluiceError).cause as NodeJS.ErrnoException).code).toBe('ENOSPC');
+      // What a failed commit left is unknown: every view is stale, and the next commit on a fresh one goes through.
+      expect(await s.commit(token, relaxed({ meta: bytes(1) }))).toBeUndefined();
+      const snapshot = await s.load();
+      expect(await s.commit(snapshot.token, relaxed({ write: { segment: 0, offset: 0, bytes: bytes(1) }, meta: bytes(1) }))).toBeDefined();
+      expect([...(await s.read(0, 0, 9))]).toEqual([1]);
+      await s.close();
+    } finally {
+      scratch.dispose();
+    }
+  });
+
+  it('a directory that refuses changes: commits fail with ERR_STORAGE, close still releases everything, and it works again once writable', async (context) => {
+    const scratch = Scratch.create(1 << 20);
+    try {
+      // Root ignores permissions: then a read-only mount, which needs the scratch tmpfs.
+      if (!scratch.mounted && process.getuid?.() === 0) context.skip();
+      mkdirSync(join(scratch.path, 'q'));
+      const s = await new FileStore({ dir: scratch.path }).open('q');
+      let token = (await s.load()).token;
+      token = (await s.commit(token, relaxed({ write: { segment: 0, offset: 0, bytes: bytes(1) } })))!;
+      const restore = scratch.readOnly(join(scratch.path, 'q'));
+      try {
+        const error = await s.commit(token, relaxed({ write: { segment: 0, offset: 1, bytes: bytes(2) } })).catch((e: unknown) => e);
+        expect((error as SluiceError).code).toBe('ERR_STORAGE');
+        expect(['EROFS', 'EACCES']).toContain(((error as SluiceError).cause as NodeJS.ErrnoException).code);
+        const other = await new FileStore({ dir: scratch.path }).open('q').catch((e: unknown) => e);
+        expect((other as SluiceError).code).toBe('ERR_STORAGE');
+        await s.close();
+      } finally {
+        restore();
+      }
+      const again = await new FileStore({ dir: scratch.path }).open('q');
+      const snapshot = await again.load();
+      expect(snapshot.segments).toEqual([{ id: 0, length: 1 }]);
+      expect(await again.commit(snapshot.token, relaxed({ write: { segment: 0, offset: 1, bytes: bytes(2) } }))).toBeDefined();
+      await again.close();
+    } finally {
+      scratch.dispose();
+    }
   });
 
   it('after close, every call is ERR_CLOSED', async () => {

@@ -121,6 +121,37 @@ describeRedis('RedisStore on a 3-node Redis Cluster', () => {
     await Promise.all([...producerStores, ...consumerStores].map((s) => s.close()));
   }, 60_000);
 
+  it("a queue's partitions spread over the nodes; two handles drain it exactly once", async () => {
+    const stores = [0, 1, 2].map(() => new RedisStore({ client: client(), prefix: 'parts:', onWarning: () => undefined }));
+    const K = 6;
+    const queues = await Promise.all(stores.map((store) => Queue.open<{ key: string; n: number }>({ name: 'orders', store, partitions: K })));
+    const [producer, ...consumers] = queues as [(typeof queues)[0], ...typeof queues];
+    const TOTAL = 300;
+    for (let n = 0; n < TOTAL; n += 3) {
+      const items = [0, 1, 2].map((i) => ({ key: `k${(n + i) % 10}`, n: n + i }));
+      await Promise.all(items.map((item) => producer.push(item, { key: item.key })));
+    }
+    const got: { key: string; n: number }[] = [];
+    await Promise.all(
+      consumers.map(async (q) => {
+        for (let lease = await q.take(9); lease; lease = await q.take(9)) {
+          got.push(...lease.entries.map((e) => e.value));
+          await lease.ack();
+        }
+      }),
+    );
+    expect(got.map((i) => i.n).sort((a, b) => a - b)).toEqual(Array.from({ length: TOTAL }, (_, n) => n));
+    // The partitions' hash tags ({orders}, {orders.p1}, …) land on every node of the cluster.
+    const admin = client();
+    const slots = (await admin.cluster('SLOTS')) as unknown as [number, number, [string, number]][];
+    const portOf = (slot: number) => slots.find(([from, to]) => slot >= from && slot <= to)![2][1];
+    const names = Array.from({ length: K }, (_, p) => (p === 0 ? 'orders' : `orders.p${p}`));
+    const ports = new Set(await Promise.all(names.map(async (name) => portOf(Number(await admin.cluster('KEYSLOT', `parts:{${name}}:v`))))));
+    expect(ports.size).toBe(3);
+    await Promise.all(queues.map((q) => q.close()));
+    await Promise.all(stores.map((s) => s.close()));
+  }, 60_000);
+
   it("durability 'strict' with replicas: WAIT runs behind the commit on the queue's node", async () => {
     const warnings: string[] = [];
     const store = new RedisStore({ client: client(), prefix: 'strict:', replicas: 1, replicaTimeoutMs: 50, onWarning: (m) => warnings.push(m) });

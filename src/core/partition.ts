@@ -1,0 +1,186 @@
+import { CommitView } from './commit-view.js';
+import type { CorruptDetail, RecoverDetail } from './events.js';
+import { GroupCommit } from './group-commit.js';
+import { Leasing } from './leasing.js';
+import type { ResolvedOptions } from './options.js';
+import type { Lease, QueueEntry, QueueStats, TakeOptions } from './queue-types.js';
+import { lost, repairPlan } from './recovery.js';
+import type { StoredItem } from './segments.js';
+import type { Serial } from './serial.js';
+import type { QueueStorage } from './store.js';
+import { itemAt, walk } from './walk.js';
+
+/** What a partition needs of the queue it is part of. */
+export interface PartitionContext<T> {
+  readonly options: ResolvedOptions<T>;
+  /** The queue's name, for messages and events. */
+  readonly queue: string;
+  readonly serial: Serial;
+  /** Runs `fn` alone among the queue's operations, once the queue is known open. */
+  readonly run: <R>(fn: () => Promise<R>) => Promise<R>;
+  /** Something may have become available. */
+  readonly wake: () => void;
+  readonly pushed: (count: number) => void;
+  /** Another handle committed to this partition. */
+  readonly changed: () => void;
+  readonly recovered: (detail: RecoverDetail) => void;
+  readonly corrupt: (detail: CorruptDetail, later: boolean) => void;
+}
+
+/**
+ * One storage's worth of a queue: its view (`CommitView`), group commit, leasing and recovery. A queue is one
+ * partition, or `partitions` of them behind one name, each with its own commit order, so that handles working on
+ * different partitions never contend.
+ */
+export class Partition<T> {
+  readonly view: CommitView;
+  readonly #storage: QueueStorage;
+  readonly #c: PartitionContext<T>;
+  readonly #pushes: GroupCommit;
+  readonly #leasing: Leasing<T>;
+  readonly #unwatch: (() => void) | undefined;
+
+  /** Opens `storage` as a partition, reading it and putting right what a reload finds wrong. */
+  static async open<T>(storage: QueueStorage, context: PartitionContext<T>): Promise<Partition<T>> {
+    const partition = new Partition(storage, context);
+    try {
+      await context.serial(async () => {
+        await partition.view.reload();
+        await partition.view.commit(() => ({ result: undefined }));
+      });
+    } catch (error) {
+      partition.#unwatch?.();
+      await storage.close();
+      throw error;
+    }
+    return partition;
+  }
+
+  private constructor(storage: QueueStorage, context: PartitionContext<T>) {
+    const { options } = context;
+    this.#storage = storage;
+    this.#c = context;
+    this.view = new CommitView(storage, options, () =>
+      repairPlan(this.view, context.queue, options.corruption, context.recovered, (detail) => context.corrupt(detail, true)),
+    );
+    this.#pushes = new GroupCommit(this.view, options, context.serial, context.pushed);
+    this.#leasing = new Leasing<T>({
+      view: this.view,
+      storage,
+      clock: options.clock,
+      decode: (item) => this.#decode(item),
+      run: context.run,
+      lost: this.#lost,
+      wake: context.wake,
+    });
+    this.#unwatch = storage.watch?.(context.changed);
+  }
+
+  /** True when the store tells of other handles' commits (no polling needed). */
+  get watched(): boolean {
+    return this.#unwatch !== undefined;
+  }
+
+  /** Resolves the sequence number of the first of `count` items framed in `frames`, once they are durable. */
+  push(frames: Uint8Array, count: number): Promise<number> {
+    return this.#pushes.add(frames, count);
+  }
+
+  take(max: number, leaseMs: number, options: TakeOptions<T>): Promise<Lease<T> | undefined> {
+    return this.view.commit(() => this.#leasing.take(max, leaseMs, options));
+  }
+
+  /** Up to `max` of the oldest available items, leasing none. */
+  peek(max: number): Promise<T[]> {
+    return this.#read(async () => {
+      const out: T[] = [];
+      for await (const { item } of walk(this.view, this.#expire(), true, this.#lost)) {
+        out.push(this.#decode(item));
+        if (out.length === max) break;
+      }
+      return out;
+    });
+  }
+
+  /** Unacked entries in order from `from` (at most `limit`), or those of `seqs`. */
+  list(limit: number, from: number, seqs: readonly number[] | undefined): Promise<QueueEntry<T>[]> {
+    return this.#read(async () => {
+      const out: QueueEntry<T>[] = [];
+      const now = this.#expire();
+      if (seqs) {
+        for (const seq of seqs) {
+          const item = await itemAt(this.view, seq);
+          if (item && out.length < limit) out.push(this.#leasing.entry(item, this.view.state.holds.at(seq, now)));
+        }
+        return out;
+      }
+      if (limit === 0) return out;
+      for await (const { item, held } of walk(this.view, now, false, this.#lost, from)) {
+        out.push(this.#leasing.entry(item, held));
+        if (out.length >= limit) break;
+      }
+      return out;
+    });
+  }
+
+  /** Removes `seqs` whatever their state; resolves how many were there. */
+  remove(seqs: readonly number[]): Promise<number> {
+    return this.view.commit(() => {
+      const next = this.view.next;
+      const live = seqs.filter((s) => s < next && !this.view.state.isAcked(s));
+      return this.#leasing.acking(live, live.length);
+    });
+  }
+
+  async size(): Promise<number> {
+    await this.view.refresh();
+    return this.view.size;
+  }
+
+  async stats(): Promise<QueueStats> {
+    await this.view.refresh();
+    return this.view.stats(this.#c.options.clock.now());
+  }
+
+  clear(): Promise<void> {
+    return this.view.commit(() => {
+      const remove = this.view.segments.list.map((s) => s.id);
+      return { ops: [['a', [this.view.state.head, this.view.next]]], whole: true, batch: { remove }, result: undefined };
+    });
+  }
+
+  /** Commits what waits to be pushed and ends this handle's holds (run inside the queue's serial). */
+  async settle(): Promise<void> {
+    await this.#pushes.flush();
+    await this.view.commit(() => this.#leasing.releaseOwn());
+  }
+
+  async close(): Promise<void> {
+    this.#unwatch?.();
+    await this.#storage.close();
+  }
+
+  /** Reads through a fresh view, read again (and put right) when it turns out stale. */
+  async #read<R>(fn: () => Promise<R>): Promise<R> {
+    await this.view.refresh();
+    return this.view.commit(async () => ({ result: await fn() }));
+  }
+
+  /** Ends the holds whose time is up; returns the time. */
+  #expire(): number {
+    const now = this.#c.options.clock.now();
+    this.view.state.holds.expire(now);
+    return now;
+  }
+
+  #decode(item: StoredItem): T {
+    return this.#c.options.codec.decode(item.bytes.subarray(item.start, item.end));
+  }
+
+  /** Items `[from, to)` that `segment` should hold cannot be read (see `lost`). */
+  readonly #lost = (segment: number, from: number, to: number): Promise<void> =>
+    lost(this.view, { queue: this.#c.queue, segment, from, to, corruption: this.#c.options.corruption }, {
+      tell: (detail) => this.#c.corrupt(detail, false),
+      ack: (seqs) => this.#leasing.acking(seqs, undefined),
+    });
+}

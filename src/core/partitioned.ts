@@ -1,0 +1,92 @@
+import { SluiceError } from './errors.js';
+import { PARTITION_SPAN, partitionOf } from './ids.js';
+import type { CorruptDetail, RecoverDetail } from './events.js';
+import type { Partition } from './partition.js';
+import type { Lease, QueueStats, ReleaseOptions } from './queue-types.js';
+
+/**
+ * One lease over the leases taken from several partitions: entry ids carry their partition, and an ack or a release
+ * goes to each partition's lease with its own ids. Each partition commits on its own, so an ack spanning
+ * partitions is not one atomic step: each item is acked exactly once all the same.
+ */
+export function combine<T>(taken: readonly (readonly [partition: number, lease: Lease<T>])[]): Lease<T> {
+  const entries = taken.flatMap(([p, lease]) => lease.entries.map((e) => ({ ...e, id: String(p * PARTITION_SPAN + Number(e.id)) })));
+  const own = new Set(entries.map((e) => e.id));
+  const split = (ids: readonly string[] | undefined): [Lease<T>, string[] | undefined][] => {
+    if (ids === undefined) return taken.map(([, lease]) => [lease, undefined]);
+    if (!Array.isArray(ids)) throw new SluiceError('ERR_INVALID_OPTION', 'Expected `ids` to be an array of entry ids.');
+    const out = new Map<Lease<T>, string[]>();
+    for (const id of ids) {
+      if (!own.has(id)) throw new SluiceError('ERR_INVALID_OPTION', `Expected \`ids\` to hold ids of this lease's entries, got "${String(id)}".`);
+      const [p, seq] = partitionOf(Number(id));
+      const lease = taken.find(([q]) => q === p)![1];
+      if (!out.has(lease)) out.set(lease, []);
+      out.get(lease)!.push(String(seq));
+    }
+    return [...out];
+  };
+  return {
+    entries,
+    expiresAt: Math.min(...taken.map(([, lease]) => lease.expiresAt)),
+    async ack(ids) {
+      for (const [lease, part] of split(ids)) await lease.ack(part);
+    },
+    async release(ids, options?: ReleaseOptions) {
+      for (const [lease, part] of split(ids)) await lease.release(part, options);
+    },
+  };
+}
+
+/** `detail` with the ids of partition `p` as the queue gives them (partition 0's are its own). */
+export function inPartition<D extends RecoverDetail | CorruptDetail>(detail: D, p: number): D {
+  if (p === 0) return detail;
+  const id = (seq: string) => String(p * PARTITION_SPAN + Number(seq));
+  const out: Record<string, unknown> = { ...detail };
+  if ('lost' in detail) out.lost = detail.lost.map(id);
+  if ('again' in detail && detail.again) out.again = detail.again.map(id);
+  if ('from' in detail && detail.from !== undefined) out.from = id(detail.from);
+  if ('to' in detail && detail.to !== undefined) out.to = id(detail.to);
+  return out as D;
+}
+
+/** The partitions' stats as the queue's. */
+export function sum(stats: readonly QueueStats[]): QueueStats {
+  const all = { size: 0, leased: 0, delayed: 0, segments: 0, bytes: 0 };
+  for (const s of stats) for (const k of Object.keys(all) as (keyof QueueStats)[]) all[k] += s[k];
+  return all;
+}
+
+/**
+ * Takes up to `max` items from `parts`, in turn from `start`: a handle stays with a partition while it yields items
+ * without contention, and moves on when another handle got in its way, so that handles spread over the partitions.
+ * Resolves the leases taken and where this handle should start next time.
+ */
+export async function takeInTurn<T>(
+  parts: readonly Partition<T>[],
+  start: number,
+  max: number,
+  take: (part: Partition<T>, p: number, max: number) => Promise<Lease<T> | undefined>,
+): Promise<{ taken: [number, Lease<T>][]; next: number }> {
+  const taken: [number, Lease<T>][] = [];
+  let next = start;
+  let got = 0;
+  for (let i = 0; i < parts.length && got < max; i++) {
+    const p = (start + i) % parts.length;
+    const { view } = parts[p]!;
+    const conflicts = view.conflicts;
+    const lease = await take(parts[p]!, p, max - got);
+    if (view.conflicts > conflicts) next = (p + 1) % parts.length;
+    if (!lease) continue;
+    taken.push([p, lease]);
+    got += lease.entries.length;
+    if (view.conflicts === conflicts) next = p;
+  }
+  return { taken, next };
+}
+
+/** A key's partition: FNV-1a, so that every handle places a key alike. */
+export function hash(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}

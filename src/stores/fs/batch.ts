@@ -1,0 +1,175 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { closeSync, constants, ftruncateSync, openSync, renameSync } from 'node:fs';
+import type { StorageBatch } from '../../core/store.js';
+import { type Descriptors, type FileState, identityOf, stateOf } from './descriptors.js';
+import { closeQuiet, errno, type FileSync, segmentFile, segmentName, syncDir, unlinkQuiet, writeAll } from './files.js';
+import { createFile, NOFOLLOW } from './permissions.js';
+
+/** Files as a handle knows them: name → `identity:size` (see `FileState`). */
+export type Known = Map<string, string>;
+
+/** Files as a commit found them under the lock, by name; `state` undefined when there is none. */
+export type Looked = { readonly name: string; readonly state: FileState | undefined }[];
+
+const stateIn = (looked: Looked, name: string) => looked.find((file) => file.name === name)?.state;
+
+/** A file's state as `Known` records it. */
+export const describeState = (state: FileState): string => `${state.identity}:${state.size}`;
+
+/**
+ * Writes one commit's batch into a queue directory, under the lock, in the order that keeps every crash point
+ * recoverable. Keeps the segment descriptors and the `meta` descriptor (for appends) between commits, each checked
+ * against the file its path names before use.
+ */
+export class BatchWriter {
+  readonly #dir: string;
+  readonly #tag: string;
+  readonly #fds: Descriptors;
+  readonly #sync: FileSync;
+  readonly #mode: number;
+  #meta: { fd: number; identity: string } | undefined;
+
+  /** New files are made with `mode`; `tag` names this process in temp files' names (see `fileTag`). */
+  constructor(dir: string, tag: string, fds: Descriptors, sync: FileSync, mode: number) {
+    this.#dir = dir;
+    this.#mode = mode;
+    this.#tag = tag;
+    this.#fds = fds;
+    this.#sync = sync;
+  }
+
+  /**
+   * The files `batch` writes, as they are now: `meta` (when the batch writes it) and the segment written to. The
+   * caller compares them with what it knows, and passes them to `fits` and `apply`. Segments removed need no look:
+   * removing what is already gone changes nothing.
+   */
+  look(batch: StorageBatch): Looked {
+    const looked: Looked = [];
+    if (batch.meta || batch.metaAppend) looked.push({ name: 'meta', state: stateOf(join(this.#dir, 'meta')) });
+    if (batch.write) {
+      const name = segmentName(batch.write.segment);
+      looked.push({ name, state: stateOf(join(this.#dir, name)) });
+    }
+    return looked;
+  }
+
+  /**
+   * False when `batch` cannot be applied to the files as they are: a write or an append past the end of its file, or
+   * into a file that is not there, was planned on a view of files that have since been cut or removed outside any
+   * commit. Written anyway, it would leave a hole of zeros, or land in a new file nobody reads.
+   */
+  fits(batch: StorageBatch, looked: Looked): boolean {
+    if (batch.write && batch.write.offset > (stateIn(looked, segmentName(batch.write.segment))?.size ?? 0)) return false;
+    if (batch.metaAppend) {
+      const now = stateIn(looked, 'meta');
+      if (!now || batch.metaAppend.offset > now.size) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Applies `batch` (which `fits`) and records what it made in `known`, when given. `synced` runs each sync, so
+   * that the caller can make an fsync failure fatal.
+   */
+  async apply(
+    batch: StorageBatch,
+    looked: Looked,
+    known: Known | undefined,
+    synced: (sync: () => Promise<void>) => Promise<void>,
+    beforeRemovals: () => void = () => undefined,
+  ): Promise<void> {
+    // Order matters for a crash at any point: data, then the metadata that may refer to it, then removals of what
+    // the new metadata no longer needs (go-diskqueue deleted first, and its depth drifted).
+    const strict = batch.durability === 'strict';
+    let dirChanged = false;
+    if (batch.write) {
+      const { segment, offset, bytes } = batch.write;
+      const name = segmentName(segment);
+      const now = stateIn(looked, name);
+      const created = now === undefined;
+      const { fd, identity } = created ? this.#fds.create(segment) : this.#fds.open(segment, now)!;
+      writeAll(fd, bytes, offset);
+      // A write at an earlier offset cuts what lay past it (the Queue dropping a torn tail).
+      const end = offset + bytes.length;
+      if ((now?.size ?? 0) > end) ftruncateSync(fd, end);
+      known?.set(name, `${identity}:${end}`);
+      // A new file's name is durable only once its directory is synced. Both syncs at once: they are independent,
+      // and both are done before the metadata that may count on them, and before the commit resolves.
+      if (strict) {
+        await Promise.all([synced(() => this.#sync.fdatasync(fd)), created && synced(() => syncDir(this.#dir, this.#sync))]);
+      }
+    }
+    if (batch.metaAppend) {
+      // In place: a torn append is a frame the Queue's reader drops, so it needs no temp file and rename.
+      const { offset, bytes } = batch.metaAppend;
+      const now = stateIn(looked, 'meta')!;
+      if (this.#meta?.identity !== now.identity) {
+        this.forgetMeta();
+        const fd = openSync(join(this.#dir, 'meta'), constants.O_RDWR | NOFOLLOW);
+        this.#meta = { fd, identity: identityOf(fd) };
+      }
+      const { fd, identity } = this.#meta;
+      writeAll(fd, bytes, offset);
+      const end = offset + bytes.length;
+      if (now.size > end) ftruncateSync(fd, end);
+      known?.set('meta', `${identity}:${end}`);
+      if (strict) await synced(() => this.#sync.fdatasync(fd));
+    }
+    if (batch.meta) {
+      this.forgetMeta();
+      // Written under a temp name, then renamed over the old: the whole state is replaced only now and then (a
+      // take or an ack appends), so the create this costs is rare.
+      const tmp = join(this.#dir, `meta.${this.#tag}.${randomBytes(4).toString('hex')}.tmp`);
+      const fd = createFile(tmp, constants.O_WRONLY, this.#mode);
+      try {
+        let identity: string;
+        try {
+          writeAll(fd, batch.meta, 0);
+          identity = identityOf(fd);
+          if (strict) await synced(() => this.#sync.fsync(fd));
+        } finally {
+          closeSync(fd);
+        }
+        // The rename even when relaxed: a reader sees the old metadata or the new one, never a mix.
+        renameSync(tmp, join(this.#dir, 'meta'));
+        known?.set('meta', `${identity}:${batch.meta.length}`);
+      } catch (error) {
+        unlinkQuiet(tmp);
+        throw error;
+      }
+      dirChanged = true;
+    }
+    const removing = (batch.remove?.length ?? 0) + (batch.quarantine?.length ?? 0) > 0;
+    // Segments go only once the metadata that no longer needs them is durable (rare: when a segment is freed).
+    if (strict && dirChanged && removing) {
+      await synced(() => syncDir(this.#dir, this.#sync));
+      dirChanged = false;
+    }
+    if (removing) beforeRemovals();
+    for (const id of batch.remove ?? []) {
+      this.#fds.forget(id);
+      unlinkQuiet(segmentFile(this.#dir, id));
+      known?.delete(segmentName(id));
+      dirChanged = true;
+    }
+    for (const id of batch.quarantine ?? []) {
+      this.#fds.forget(id);
+      const path = segmentFile(this.#dir, id);
+      try {
+        renameSync(path, `${path}.bad`);
+      } catch (error) {
+        // Already gone: nothing is left to set aside.
+        if (errno(error) !== 'ENOENT') throw error;
+      }
+      known?.delete(segmentName(id));
+      dirChanged = true;
+    }
+    if (strict && dirChanged) await synced(() => syncDir(this.#dir, this.#sync));
+  }
+
+  forgetMeta(): void {
+    if (this.#meta) closeQuiet(this.#meta.fd);
+    this.#meta = undefined;
+  }
+}

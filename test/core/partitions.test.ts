@@ -1,0 +1,135 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MemoryStore, Queue, SluiceError, type Store } from '../../src/index.js';
+import { FileStore } from '../../src/stores/fs/file-store.js';
+import { FakeClock } from '../support/fake-clock.js';
+
+interface Item {
+  key: string;
+  n: number;
+}
+
+for (const [label, makeStore] of [
+  ['MemoryStore', () => new MemoryStore()],
+  ['FileStore', (dir: string) => new FileStore({ dir })],
+] as const) {
+  describe(`Queue.open({ partitions }) on ${label}`, () => {
+    let dir: string;
+    let store: Store;
+    let clock: FakeClock;
+    const open = (partitions: number, from: Store = store) => Queue.open<Item>({ name: 'jobs', store: from, clock, partitions });
+
+    beforeEach(() => {
+      dir = mkdtempSync(join(tmpdir(), 'sluice-partitions-'));
+      store = makeStore(dir);
+      clock = new FakeClock();
+    });
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('keeps order per key, takes from every partition, and hands out each item once', async () => {
+      const q = await open(4);
+      const keys = ['a', 'b', 'c', 'd', 'e', 'f'];
+      for (let n = 0; n < 60; n++) await q.push({ key: keys[n % keys.length]!, n }, { key: keys[n % keys.length] });
+      expect(await q.size()).toBe(60);
+      const seen: Item[] = [];
+      for (let lease = await q.take(7); lease; lease = await q.take(7)) {
+        seen.push(...lease.entries.map((e) => e.value));
+        await lease.ack();
+      }
+      expect(seen.map((i) => i.n).sort((x, y) => x - y)).toEqual(Array.from({ length: 60 }, (_, n) => n));
+      for (const key of keys) {
+        const ns = seen.filter((i) => i.key === key).map((i) => i.n);
+        expect(ns).toEqual([...ns].sort((x, y) => x - y));
+      }
+      expect(await q.size()).toBe(0);
+      await q.close();
+    });
+
+    it('spreads keyless pushes over the partitions, and entry ids work for list, remove, ack and release', async () => {
+      const q = await open(3);
+      const ids = await Promise.all(Array.from({ length: 6 }, (_, n) => q.push({ key: '', n })));
+      expect(new Set(ids).size).toBe(6);
+      expect((await q.list()).map((e) => e.id).sort()).toEqual([...ids].sort());
+      expect(await q.list({ ids: [ids[4]!] })).toMatchObject([{ id: ids[4], value: { n: 4 } }]);
+      expect(q.partitions).toBe(3);
+      const second = await q.list({ partition: 1 });
+      expect(second.length).toBe(2);
+      expect(await q.list({ partition: 1, after: second[0]!.id })).toEqual([second[1]]);
+      const chosen = (await q.take(10, { ids: [ids[2]!, ids[5]!] }))!;
+      expect(chosen.entries.map((e) => e.id).sort()).toEqual([ids[2], ids[5]].sort());
+      await chosen.release();
+      expect(await q.remove([ids[0]!])).toBe(1);
+      const lease = (await q.take(10))!;
+      expect(lease.entries).toHaveLength(5);
+      await lease.release([ids[1]!]);
+      await lease.ack(lease.entries.map((e) => e.id).filter((id) => id !== ids[1]));
+      expect((await q.list()).map((e) => e.id)).toEqual([ids[1]]);
+      expect(await q.stats()).toMatchObject({ size: 1, leased: 0 });
+      await q.close();
+    });
+
+    it('two handles drain a partitioned queue together, every item exactly once', async () => {
+      const a = await open(4);
+      const b = await open(4, label === 'FileStore' ? makeStore(dir) : store);
+      await a.pushMany(Array.from({ length: 20 }, (_, n) => ({ key: 'x', n })));
+      for (let n = 20; n < 100; n++) await (n % 2 ? a : b).push({ key: String(n % 5), n }, { key: String(n % 5) });
+      const got: number[] = [];
+      for (;;) {
+        const [la, lb] = [await a.take(5), await b.take(5)];
+        if (!la && !lb) break;
+        for (const lease of [la, lb]) {
+          if (!lease) continue;
+          got.push(...lease.entries.map((e) => e.value.n));
+          await lease.ack();
+        }
+      }
+      expect(got.sort((x, y) => x - y)).toEqual(Array.from({ length: 100 }, (_, n) => n));
+      await a.close();
+      await b.close();
+    });
+
+    it('refuses another partition count while the queue holds items, and changes it once the queue is empty', async () => {
+      const q = await open(4);
+      await q.push({ key: 'k', n: 1 }, { key: 'k' });
+      await q.close();
+      const error = await open(2).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SluiceError);
+      expect((error as SluiceError).code).toBe('ERR_INVALID_OPTION');
+      expect((error as SluiceError).message).toContain('partitions: 4');
+      const again = await open(4);
+      await (await again.take(1))!.ack();
+      await again.close();
+      const two = await open(2);
+      await two.push({ key: 'k', n: 2 });
+      await two.close();
+      expect((await open(1).catch((e: unknown) => e)) as SluiceError).toMatchObject({ code: 'ERR_INVALID_OPTION' });
+      if (label === 'FileStore') expect(readdirSync(dir).sort()).toEqual(['jobs', 'jobs.p1', 'jobs.p2', 'jobs.p3']);
+    });
+
+    it('iterate wakes for a push to any partition', async () => {
+      const q = await open(3);
+      const abort = new AbortController();
+      const got: number[] = [];
+      const iterating = (async () => {
+        for await (const lease of q.iterate({ signal: abort.signal })) {
+          got.push(...lease.entries.map((e) => e.value.n));
+          await lease.ack();
+          if (got.length === 3) abort.abort();
+        }
+      })();
+      for (let n = 0; n < 3; n++) await q.push({ key: String(n), n }, { key: String(n) });
+      await iterating;
+      expect(got.sort()).toEqual([0, 1, 2]);
+      await q.close();
+    });
+
+    it('a queue of one partition gives the ids it always gave, and a key changes nothing', async () => {
+      const q = await open(1);
+      expect(await q.pushMany([{ key: 'a', n: 0 }], { key: 'a' })).toEqual(['0']);
+      expect(await q.push({ key: 'b', n: 1 })).toBe('1');
+      await q.close();
+    });
+  });
+}

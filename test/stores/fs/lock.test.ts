@@ -1,0 +1,119 @@
+import { spawn } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { QueueStorage, StorageBatch } from '../../../src/core/store.js';
+import { SluiceError } from '../../../src/index.js';
+import { FileStore, type FileStoreOptions } from '../../../src/fs.js';
+import { thisProcess } from '../../../src/stores/fs/process-id.js';
+import { deferred } from '../../conformance/harness.js';
+
+// The queue directory's lock across restarts: whose lock is taken over, whose never.
+let dir: string;
+let opened: QueueStorage[];
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sluice-lock-'));
+  mkdirSync(join(dir, 'q'));
+  opened = [];
+});
+afterEach(async () => {
+  for (const storage of opened) await storage.close().catch(() => undefined);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const open = async (options: Omit<FileStoreOptions, 'dir'> = {}) => {
+  const storage = await new FileStore({ dir, ...options }).open('q');
+  opened.push(storage);
+  return storage;
+};
+const file = (name: string) => join(dir, 'q', name);
+const relaxed = (batch: Omit<StorageBatch, 'durability'>): StorageBatch => ({ ...batch, durability: 'relaxed' });
+const codeOf = (promise: Promise<unknown>) =>
+  promise.then(
+    () => 'resolved',
+    (error: unknown) => (error instanceof SluiceError ? error.code : `not a SluiceError: ${String(error)}`),
+  );
+const linux = existsSync('/proc/self/stat');
+const startOf = (pid: number) => {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[19]);
+};
+const plant = (holder: object) => writeFileSync(file('lock'), JSON.stringify(holder));
+
+describe.runIf(linux)('a lock left by an earlier process with the same pid', () => {
+  it('(pid 1 of a restarted container: same host, boot and pid, earlier start) is taken over at once', async () => {
+    const me = thisProcess();
+    plant({ ...me, start: me.start! - 50 });
+    expect(await codeOf(open({ lockTimeoutMs: 0 }))).toBe('resolved');
+    expect(existsSync(file('lock'))).toBe(false);
+  });
+
+  it('is never this live process\'s own lock, nor a live child\'s', async () => {
+    plant(thisProcess());
+    const error = await open({ lockTimeoutMs: 50 }).catch((e: unknown) => e);
+    expect((error as SluiceError).code).toBe('ERR_LOCKED');
+    expect((error as SluiceError).message).toContain(`process ${process.pid}`);
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    try {
+      await new Promise((resolve) => child.once('spawn', resolve));
+      plant({ ...thisProcess(), pid: child.pid, start: startOf(child.pid!) });
+      expect(await codeOf(open({ lockTimeoutMs: 50 }))).toBe('ERR_LOCKED');
+      // Killed, the same lock is taken over at once.
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+      expect(await codeOf(open({ lockTimeoutMs: 0 }))).toBe('resolved');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('of another pid namespace on this host (another container) is taken over only once older than staleMs', async () => {
+    const me = thisProcess();
+    if (!me.ns) return;
+    plant({ ...me, ns: '1' });
+    const error = await open({ lockTimeoutMs: 0 }).catch((e: unknown) => e);
+    expect((error as SluiceError).code).toBe('ERR_LOCKED');
+    expect((error as SluiceError).message).toContain('another pid namespace');
+    const minuteAgo = new Date(Date.now() - 60_000);
+    utimesSync(file('lock'), minuteAgo, minuteAgo);
+    expect(await codeOf(open({ lockTimeoutMs: 0 }))).toBe('resolved');
+  });
+});
+
+describe('the lock files of live handles', () => {
+  it('a handle whose lock content file a temp cleaner removed writes it again', async () => {
+    const s = await open();
+    for (const name of readdirSync(join(dir, 'q')).filter((n) => n.endsWith('.own'))) unlinkSync(file(name));
+    expect(await s.commit((await s.load()).token, relaxed({ meta: Uint8Array.of(1) }))).toBeDefined();
+  });
+
+  it('a holder whose lock file was removed and taken meanwhile leaves the new holder\'s lock in place', async () => {
+    const entered = [deferred(), deferred()];
+    const held = [deferred(), deferred()];
+    const slow = (i: number) => ({
+      fsync: async () => undefined,
+      fdatasync: async () => {
+        entered[i]!.resolve();
+        await held[i]!.promise;
+      },
+    });
+    const a = await open({ sync: slow(0) });
+    const b = await open({ sync: slow(1) });
+    const strict = (bytes: number[]): StorageBatch => ({ write: { segment: 0, offset: 0, bytes: Uint8Array.from(bytes) }, durability: 'strict' });
+    const first = a.commit((await a.load()).token, strict([1]));
+    await entered[0]!.promise;
+    // Someone removes the lock while a commits; b takes it.
+    unlinkSync(file('lock'));
+    const second = b.commit(await b.token(), strict([2]));
+    await entered[1]!.promise;
+    const bLock = lstatSync(file('lock')).ino;
+    held[0]!.resolve();
+    await first;
+    // a's release left b's lock alone.
+    expect(lstatSync(file('lock')).ino).toBe(bLock);
+    held[1]!.resolve();
+    await second;
+    expect(existsSync(file('lock'))).toBe(false);
+  });
+});

@@ -1,0 +1,191 @@
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { QueueStorage, StorageBatch } from '../../../src/core/store.js';
+import { Queue } from '../../../src/index.js';
+import { FileStore } from '../../../src/fs.js';
+import { deferred } from '../../conformance/harness.js';
+
+// Files removed, cut or replaced under live handles, outside any commit (an operator, a temp cleaner, a bug): a
+// handle notices at its next commit or load, never writes into a file nobody else sees, and makes every handle
+// read the directory again.
+let dir: string;
+let opened: QueueStorage[];
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sluice-outside-'));
+  mkdirSync(join(dir, 'q'));
+  opened = [];
+});
+afterEach(async () => {
+  for (const storage of opened) await storage.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const open = async () => {
+  const storage = await new FileStore({ dir }).open('q');
+  opened.push(storage);
+  return storage;
+};
+const bytes = (...values: number[]) => Uint8Array.from(values);
+const relaxed = (batch: Omit<StorageBatch, 'durability'>): StorageBatch => ({ ...batch, durability: 'relaxed' });
+const file = (name: string) => join(dir, 'q', name);
+const seg = (id: number) => file(`${String(id).padStart(16, '0')}.seg`);
+
+describe('the commit counter removed or emptied under live handles', () => {
+  it('through the Queue: two handles and a new one agree on one counter, and every resolved push stays', async () => {
+    const a = await Queue.open<number>({ name: 'q', store: new FileStore({ dir }) });
+    const b = await Queue.open<number>({ name: 'q', store: new FileStore({ dir }) });
+    await b.push(0);
+    await a.push(1);
+    unlinkSync(file('commits'));
+    // A handle opened now makes a new counter, which starts again at 0.
+    await b.close();
+    const c = await Queue.open<number>({ name: 'q', store: new FileStore({ dir }) });
+    await c.push(2);
+    await a.push(3);
+    await c.push(4);
+    await a.push(5);
+    const lease = await a.take(10);
+    expect(lease!.entries.map((e) => e.value)).toEqual([0, 1, 2, 3, 4, 5]);
+    // The other handle cannot lease them a second time.
+    expect(await c.take(10)).toBeUndefined();
+    await lease!.ack();
+    await a.close();
+    await c.close();
+  });
+
+  it('a token from before never matches the counter made again, though it restarts at 0', async () => {
+    const a = await open();
+    const b = await open();
+    const t0 = (await a.load()).token;
+    expect((await b.load()).token).toBe(t0);
+    await a.commit(t0, relaxed({ write: { segment: 0, offset: 0, bytes: bytes(1) } }));
+    unlinkSync(file('commits'));
+    const c = await open();
+    const fresh = (await c.load()).token;
+    expect(fresh).not.toBe(t0);
+    // b's view is from before a's commit: it must not commit on it, whatever the new counter says.
+    expect(await b.commit(t0, relaxed({ write: { segment: 0, offset: 0, bytes: bytes(9) } }))).toBeUndefined();
+    expect([...readFileSync(seg(0))]).toEqual([1]);
+    expect(await a.token()).not.toBe(t0);
+  });
+
+  it('emptied (or damaged), it is made again with a new identity, and no earlier token matches', async () => {
+    const a = await open();
+    const b = await open();
+    const t0 = (await a.load()).token;
+    const t1 = (await a.commit(t0, relaxed({ write: { segment: 0, offset: 0, bytes: bytes(1) } })))!;
+    truncateSync(file('commits'), 0);
+    expect(await b.commit(t0, relaxed({ write: { segment: 0, offset: 0, bytes: bytes(9) } }))).toBeUndefined();
+    expect(await a.commit(t1, relaxed({ write: { segment: 0, offset: 1, bytes: bytes(2) } }))).toBeUndefined();
+    writeFileSync(file('commits'), 'garbage that fails the checksum');
+    const { token } = await a.load();
+    expect(await a.commit(token, relaxed({ write: { segment: 0, offset: 1, bytes: bytes(2) } }))).toBeDefined();
+    expect([...readFileSync(seg(0))]).toEqual([1, 2]);
+  });
+
+  it('a watcher hears of commits to the counter made again', async () => {
+    const a = await open();
+    const heard = deferred();
+    const stop = a.watch!(() => heard.resolve());
+    try {
+      unlinkSync(file('commits'));
+      const b = await open();
+      await b.commit((await b.load()).token, relaxed({ meta: bytes(1) }));
+      await heard.promise;
+    } finally {
+      stop();
+    }
+  });
+});
+
+describe('a segment removed, cut or replaced under a live handle', () => {
+  it('removed: the next commit writes nothing into the unlinked file, and every handle reads again', async () => {
+    const a = await open();
+    const b = await open();
+    let token = (await a.load()).token;
+    token = (await a.commit(token, relaxed({ write: { segment: 0, offset: 0, bytes: bytes(1, 2) } })))!;
+    expect((await b.load()).token).toBe(token);
+    unlinkSync(seg(0));
+    // a keeps segment 0 open: appending to it would resolve a push nobody can read.
+    expect(await a.commit(token, relaxed({ write: { segment: 0, offset: 2, bytes: bytes(3) } }))).toBeUndefined();
+    expect(await b.token()).not.toBe(token);
+    const snapshot = await a.load();
+    expect(snapshot.segments).toEqual([]);
+    expect(await a.commit(snapshot.token, relaxed({ write: { segment: 0, offset: 0, bytes: bytes(3) } }))).toBeDefined();
+    expect([...(await b.read(0, 0, 9))]).toEqual([3]);
+  });
+
+  it('cut short: a write past its end is refused rather than leaving a hole of zeros', async () => {
+    const a = await open();
+    let token = (await a.load()).token;
+    token = (await a.commit(token, relaxed({ write: { segment: 0, offset: 0, bytes: bytes(1, 2, 3, 4) } })))!;
+    truncateSync(seg(0), 2);
+    expect(await a.commit(token, relaxed({ write: { segment: 0, offset: 4, bytes: bytes(5) } }))).toBeUndefined();
+    expect((await a.load()).segments).toEqual([{ id: 0, length: 2 }]);
+    expect([...readFileSync(seg(0))]).toEqual([1, 2]);
+  });
+
+  it('replaced: reads and writes reach the file the path names now', async () => {
+    const a = await open();
+    let token = (await a.load()).token;
+    token = (await a.commit(token, relaxed({ write: { segment: 0, offset: 0, bytes: bytes(1, 1) } })))!;
+    expect([...(await a.read(0, 0, 9))]).toEqual([1, 1]);
+    writeFileSync(file('new.seg.tmp'), bytes(7, 7, 7));
+    renameSync(file('new.seg.tmp'), seg(0));
+    expect([...(await a.read(0, 0, 9))]).toEqual([7, 7, 7]);
+    expect(await a.commit(token, relaxed({ write: { segment: 0, offset: 2, bytes: bytes(2) } }))).toBeUndefined();
+    token = (await a.load()).token;
+    expect(await a.commit(token, relaxed({ write: { segment: 0, offset: 3, bytes: bytes(8) } }))).toBeDefined();
+    expect([...readFileSync(seg(0))]).toEqual([7, 7, 7, 8]);
+  });
+
+  it('a load that finds what it knew changed makes every other handle\'s token stale', async () => {
+    const a = await open();
+    const b = await open();
+    let token = (await a.load()).token;
+    token = (await a.commit(token, relaxed({ write: { segment: 0, offset: 0, bytes: bytes(1) } })))!;
+    await a.load();
+    expect((await b.load()).token).toBe(token);
+    unlinkSync(seg(0));
+    expect((await a.load()).token).not.toBe(token);
+    expect(await b.commit(token, relaxed({ meta: bytes(1) }))).toBeUndefined();
+  });
+});
+
+describe('the metadata removed or replaced under a live handle', () => {
+  it('removed: an append is refused, and every handle sees that there is none', async () => {
+    const a = await open();
+    const b = await open();
+    let token = (await a.load()).token;
+    token = (await a.commit(token, relaxed({ meta: bytes(1, 2) })))!;
+    expect((await b.load()).token).toBe(token);
+    unlinkSync(file('meta'));
+    expect(await a.commit(token, relaxed({ metaAppend: { offset: 2, bytes: bytes(3) } }))).toBeUndefined();
+    expect(await b.token()).not.toBe(token);
+    expect((await b.load()).meta).toBeUndefined();
+  });
+
+  it('replaced: an append is refused instead of going into the file that was renamed over', async () => {
+    const a = await open();
+    let token = (await a.load()).token;
+    token = (await a.commit(token, relaxed({ meta: bytes(1, 2) })))!;
+    token = (await a.commit(token, relaxed({ metaAppend: { offset: 2, bytes: bytes(3) } })))!;
+    writeFileSync(file('other'), bytes(5, 5, 5));
+    renameSync(file('other'), file('meta'));
+    expect(await a.commit(token, relaxed({ metaAppend: { offset: 3, bytes: bytes(4) } }))).toBeUndefined();
+    expect([...(await a.load()).meta!]).toEqual([5, 5, 5]);
+  });
+
+  it('removed under a handle that then replaces it whole: every other handle reads again first', async () => {
+    const a = await open();
+    const b = await open();
+    let token = (await a.load()).token;
+    token = (await a.commit(token, relaxed({ meta: bytes(1) })))!;
+    await b.load();
+    unlinkSync(file('meta'));
+    expect(await a.commit(token, relaxed({ meta: bytes(2) }))).toBeUndefined();
+    expect(await b.token()).not.toBe(token);
+  });
+});
