@@ -1,0 +1,126 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Queue } from '../../src/core/queue.js';
+import { ORPHAN_GRACE_MS } from '../../src/outbox/body-store.js';
+import { rig, type Rig } from './helpers.js';
+
+const MiB = 1024 * 1024;
+/** Bytes that differ from one position to the next, so that a shifted or repeated chunk shows. */
+const bytes = (length: number, seed = 1) => {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = (i * 7 + seed + (i >> 8)) & 0xff;
+  return out;
+};
+const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
+
+let r: Rig;
+beforeEach(async () => {
+  r = await rig();
+});
+afterEach(() => r.teardown());
+
+/** The blobs the outbox's queue holds now, read through a handle of its own. */
+async function blobKeys(): Promise<string[]> {
+  const queue = await Queue.open({ name: 'api', store: r.store, clock: r.clock });
+  try {
+    return await queue.blobs!.keys();
+  } finally {
+    await queue.close();
+  }
+}
+
+describe('recovery: no orphan forever, never a task without its body', () => {
+  it('a body whose task never committed (a crash between) is deleted by an open once it is old enough', async () => {
+    const queue = await Queue.open({ name: 'api', store: r.store, clock: r.clock });
+    const key = `${r.clock.now().toString(36)}-0000000000000000-crashed`;
+    await queue.blobs!.write(key, 0, bytes(1000));
+    await queue.close();
+    await r.reopen();
+    expect(await blobKeys()).toEqual([key]);
+    r.clock.advance(ORPHAN_GRACE_MS + 1);
+    await r.reopen();
+    expect(await blobKeys()).toEqual([]);
+  });
+
+  it('a body whose task was removed (a crash before the body) is deleted; bodies pending and dead tasks name stay', async () => {
+    r.server.plan('dead', [{ status: 400 }]);
+    await r.outbox.enqueueMany([
+      { url: '/d', id: 'dead', body: new Blob([bytes(70_000)]), group: 'd' },
+      { url: '/p', id: 'pending', body: new Blob([bytes(70_000)]), group: 'p', notBefore: r.clock.now() + 10 * ORPHAN_GRACE_MS },
+      { url: '/g', id: 'gone', body: new Blob([bytes(70_000)]), group: 'g', notBefore: r.clock.now() + 10 * ORPHAN_GRACE_MS },
+    ]);
+    await r.outbox.flush();
+    // The crash: 'gone' is removed from the queue, and the process dies before deleting its body.
+    const queue = await Queue.open<{ id: string }>({ name: 'api', store: r.store, clock: r.clock });
+    const entry = (await queue.list()).find((e) => e.value.id === 'gone')!;
+    await queue.remove([entry.id]);
+    await queue.close();
+    expect(await blobKeys()).toHaveLength(3);
+    r.clock.advance(ORPHAN_GRACE_MS + 1);
+    await r.reopen();
+    expect(await blobKeys()).toHaveLength(2);
+    expect((await r.outbox.list()).map((t) => t.id)).toEqual(['pending']);
+    await r.outbox.dead.retry();
+    r.clock.advance(10 * ORPHAN_GRACE_MS);
+    const sent = await r.outbox.flush();
+    expect(sent).toMatchObject({ sent: 2, remaining: 0 });
+    expect(r.server.delivered.map((x) => [x.key, x.body.length])).toEqual([
+      ['pending', 70_000],
+      ['dead', 70_000],
+    ]);
+  });
+
+});
+
+describe('where a body lives, by store and platform', () => {
+  it("without blobs in the store, a body up to 512 KiB stays inside its task; a larger one is refused", async () => {
+    const { MemoryStore } = await import('../../src/stores/memory/memory-store.js');
+    const inner = new MemoryStore();
+    const store = { open: async (name: string) => Object.assign(await inner.open(name), { blobs: undefined }) };
+    await r.reopen({ store });
+    await r.outbox.enqueue({ url: '/x', body: new Blob([bytes(200_000)]) });
+    await expect(r.outbox.enqueue({ url: '/y', body: new Blob([bytes(600_000)]) })).rejects.toMatchObject({ code: 'ERR_ITEM_TOO_LARGE' });
+    await r.outbox.flush();
+    expect(same(r.server.received[0]!.body, bytes(200_000))).toBe(true);
+  });
+
+  it('in a FileStore, a body is a side file in <queue>/blobs/, deleted once its task is sent', async () => {
+    const { mkdtempSync, readdirSync, rmSync, statSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { FileStore } = await import('../../src/fs.js');
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-bodies-'));
+    try {
+      await r.reopen({ store: new FileStore({ dir }), durability: 'strict' });
+      const id = await r.outbox.enqueue({ url: '/x', id: 'photo/1', body: new Blob([bytes(MiB)]) });
+      const files = readdirSync(join(dir, 'api', 'blobs'));
+      expect(files).toHaveLength(1);
+      expect(files[0]).toMatch(/-photo_1$/);
+      // Private, as the store's other files (its `mode`, 0o600 by default): a photo is personal data.
+      expect(statSync(join(dir, 'api', 'blobs', files[0]!)).mode & 0o777).toBe(0o600);
+      expect(statSync(join(dir, 'api', 'blobs')).mode & 0o777).toBe(0o700);
+      await r.outbox.flush();
+      expect(r.server.received[0]).toMatchObject({ key: id });
+      expect(same(r.server.received[0]!.body, bytes(MiB))).toBe(true);
+      expect(readdirSync(join(dir, 'api', 'blobs'))).toEqual([]);
+    } finally {
+      await r.outbox.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('where fetch cannot stream request bodies (browsers), a stored body is sent as a Blob made a chunk at a time', async () => {
+    const { Outbox } = await import('../../src/outbox/outbox.js');
+    const { MemoryStore } = await import('../../src/stores/memory/memory-store.js');
+    const outbox = await Outbox.open({ name: 'blobs', store: new MemoryStore(), baseUrl: r.server.url });
+    try {
+      const data = bytes(MiB + 17, 4);
+      await outbox.enqueue({ url: '/x', body: new Blob([data], { type: 'video/mp4' }) });
+      expect(await outbox.flush()).toMatchObject({ sent: 1 });
+      const [got] = r.server.received;
+      expect(got!.headers['content-type']).toBe('video/mp4');
+      expect(same(got!.body, data)).toBe(true);
+    } finally {
+      await outbox.close();
+    }
+  });
+});
