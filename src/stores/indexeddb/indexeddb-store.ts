@@ -6,6 +6,7 @@ import { check, invalid, isObject, limit, optional, text } from '../../core/vali
 import { connect, type Connection } from './connection.js';
 import { IndexedDbQueueStorage } from './queue-storage.js';
 import { VERSION } from './schema.js';
+import type { Locks } from './writer-lock.js';
 
 /**
  * An IndexedDB implementation: the platform's `IDBFactory`. Named through `globalThis` because Node's types have no
@@ -67,6 +68,7 @@ export class IndexedDbStore extends TypedEventTarget<IndexedDbStoreEventMap> imp
   readonly dbName: string;
   readonly #factory: IDBFactory | undefined;
   readonly #blockedTimeoutMs: number;
+  readonly #locks: Locks | undefined;
   #connection: Promise<Connection> | undefined;
 
   constructor(options: IndexedDbStoreOptions = {}) {
@@ -80,11 +82,13 @@ export class IndexedDbStore extends TypedEventTarget<IndexedDbStoreEventMap> imp
     this.dbName = dbName;
     this.#factory = indexedDB as IDBFactory | undefined;
     this.#blockedTimeoutMs = blockedTimeoutMs;
+    // Web Locks, where the platform has them (not Node 20, not before Safari 15.4): see IndexedDbQueueStorage.
+    this.#locks = (globalThis as { navigator?: { locks?: Locks } }).navigator?.locks;
   }
 
   async open(name: string): Promise<QueueStorage> {
     checkName(name);
-    return new IndexedDbQueueStorage(name, this.dbName, await this.#connect());
+    return new IndexedDbQueueStorage(name, this.dbName, await this.#connect(), this.#locks);
   }
 
   /** The database, opened lazily, and again after it closed under its handles (deleted, upgraded by another tab). */

@@ -2,17 +2,12 @@ import { concat } from '../../core/encode.js';
 import { randomId } from '../../core/ids.js';
 import { storageError } from '../../core/storage-errors.js';
 import type { QueueStorage, StorageBatch, StorageSnapshot } from '../../core/store.js';
+import { QueueChannel } from './channel.js';
 import type { Connection } from './connection.js';
 import { abort, chunksOf, completion, dataOf, recordsOf, result } from './requests.js';
 import type { Head, SegmentRecord } from './schema.js';
 import { WriterLock, type Locks } from './writer-lock.js';
 import { appendsOnly, issue, META, scope, tokenOf, type Known } from './writes.js';
-
-/** On the queue's BroadcastChannel: another handle asks for the writer lock. Anything else tells of a commit. */
-const WANT = 'want';
-const COMMITTED = 'commit';
-/** Most often a handle tells the others of its commits (see `#notify`). */
-const NOTIFY_MS = 10;
 
 type ChunkKey = [string, number, number];
 
@@ -34,27 +29,23 @@ export class IndexedDbQueueStorage implements QueueStorage {
   readonly owner = randomId();
   readonly #name: string;
   readonly #connection: Connection;
-  readonly #channel: BroadcastChannel | undefined;
+  readonly #channel: QueueChannel;
   readonly #lock: WriterLock | undefined;
-  readonly #locks: (Locks & Pick<LockManager, 'query'>) | undefined;
+  readonly #locks: Locks | undefined;
   readonly #releaseOwner: (() => void) | undefined;
   #known: Known | undefined;
   /** The lock's tenure under which `known` was read or checked: it is exact while that tenure lasts. */
   #tenure = -1;
-  #notifying: ReturnType<typeof setTimeout> | undefined;
-  #missed = false;
+  #readFailed = false;
 
-  constructor(name: string, dbName: string, connection: Connection) {
+  constructor(name: string, dbName: string, connection: Connection, locks: Locks | undefined) {
     this.#name = name;
     this.#connection = connection;
-    const Channel = globalThis.BroadcastChannel;
-    const channel = Channel ? new Channel(`sluice:${dbName}:${name}`) : undefined;
-    this.#channel = channel;
-    const locks = (globalThis.navigator as { locks?: Locks & Pick<LockManager, 'query'> } | undefined)?.locks;
+    const channel = (this.#channel = new QueueChannel(`sluice:${dbName}:${name}`));
     this.#locks = locks;
-    if (locks && channel) {
-      const lock = new WriterLock(locks, `sluice-writer:${dbName}:${name}`, () => channel.postMessage(WANT));
-      channel.addEventListener('message', (event) => event.data === WANT && lock.asked());
+    if (locks && channel.present) {
+      const lock = new WriterLock(locks, `sluice-writer:${dbName}:${name}`, channel.ask);
+      channel.onAsk(() => lock.asked());
       this.#lock = lock;
     }
     // Held for the handle's life: other tabs see it gone (and take its leases back) once this one closes or dies.
@@ -66,7 +57,26 @@ export class IndexedDbQueueStorage implements QueueStorage {
     }
   }
 
-  async load(): Promise<StorageSnapshot> {
+  load(): Promise<StorageSnapshot> {
+    return this.#reading(this.#load());
+  }
+
+  async token(): Promise<string> {
+    const connection = this.#open();
+    return this.#exact() ? this.#known!.token : this.#reading(this.#stored(connection));
+  }
+
+  read(segment: number, start: number, end: number): Promise<Uint8Array> {
+    return this.#reading(this.#read(segment, start, end)).catch((error: unknown) => {
+      // The Queue adopts a load's token before it reads the tail's new bytes; when that read fails, its view of
+      // the tail is short of what is stored, and a push planned on it would write over another handle's items.
+      // The next commit is refused as stale, so the Queue reads again before it writes.
+      this.#readFailed = true;
+      throw error;
+    });
+  }
+
+  async #load(): Promise<StorageSnapshot> {
     const connection = this.#open();
     const lock = this.#lock;
     const tenure = lock?.held ? lock.tenure : -1;
@@ -98,9 +108,8 @@ export class IndexedDbQueueStorage implements QueueStorage {
     return { token, meta, segments };
   }
 
-  async token(): Promise<string> {
-    const connection = this.#open();
-    if (this.#exact()) return this.#known!.token;
+  /** The token as stored (see `tokenOf`). */
+  async #stored(connection: Connection): Promise<string> {
     const name = this.#name;
     const tx = connection.db.transaction(['heads', 'chunks'], 'readonly');
     const chunks = tx.objectStore('chunks');
@@ -113,7 +122,7 @@ export class IndexedDbQueueStorage implements QueueStorage {
     return tokenOf(head?.version ?? 0, key && [key[1], key[2]], (meta?.primaryKey as ChunkKey | undefined)?.[2]);
   }
 
-  async read(segment: number, start: number, end: number): Promise<Uint8Array> {
+  async #read(segment: number, start: number, end: number): Promise<Uint8Array> {
     const tx = this.#open().db.transaction('chunks', 'readonly');
     const chunks = await result<Uint8Array[]>(tx.objectStore('chunks').getAll(chunksOf(this.#name, segment)));
     const out = new Uint8Array(Math.max(0, end - start));
@@ -137,6 +146,10 @@ export class IndexedDbQueueStorage implements QueueStorage {
    */
   async commit(token: string, batch: StorageBatch): Promise<string | undefined> {
     const connection = this.#open();
+    if (this.#readFailed) {
+      this.#readFailed = false;
+      return undefined;
+    }
     const lock = this.#lock;
     if (lock) {
       await lock.acquire();
@@ -144,10 +157,10 @@ export class IndexedDbQueueStorage implements QueueStorage {
         // Newly taken: is what this handle knows still what is stored?
         let stored: string;
         try {
-          stored = await this.token();
+          stored = await this.#stored(connection);
         } catch (error) {
           lock.done(false);
-          throw storageError(error, this.#failed());
+          throw storageError(this.#connection.lost ?? error, this.#failed());
         }
         if (stored === this.#known?.token && this.#known.connection === connection) this.#tenure = lock.tenure;
         else this.#known = undefined;
@@ -184,29 +197,25 @@ export class IndexedDbQueueStorage implements QueueStorage {
       throw storageError(this.#connection.lost ?? error, this.#failed());
     }
     const now = (this.#known = next());
-    this.#notify();
+    this.#channel.committed();
     lock?.done(true);
     return now.token;
   }
 
   async close(): Promise<void> {
     this.#lock?.close();
-    clearTimeout(this.#notifying);
-    if (this.#missed) this.#channel?.postMessage(COMMITTED);
-    this.#channel?.close();
+    this.#channel.close();
     this.#releaseOwner?.();
   }
 
   watch(listener: () => void): () => void {
-    const channel = this.#channel;
-    const onMessage = (event: MessageEvent) => event.data !== WANT && listener();
-    channel?.addEventListener('message', onMessage);
+    const unwatch = this.#channel.watch(listener);
     // A consumer waiting for pushes wakes when the database goes away under it, to hear why from its next call.
     const { db } = this.#connection;
     db.addEventListener('versionchange', listener);
     db.addEventListener('close', listener);
     return () => {
-      channel?.removeEventListener('message', onMessage);
+      unwatch();
       db.removeEventListener('versionchange', listener);
       db.removeEventListener('close', listener);
     };
@@ -219,24 +228,11 @@ export class IndexedDbQueueStorage implements QueueStorage {
     return ![...held, ...pending].some((lock) => lock.name === ownerLock(owner));
   }
 
-  /**
-   * Tells the other handles that this one committed: at once, then at most once per `NOTIFY_MS` while commits
-   * follow each other (posting costs a push measurable time in some engines, and a watcher wants to wake, not to
-   * count).
-   */
-  #notify(): void {
-    if (this.#notifying !== undefined) {
-      this.#missed = true;
-      return;
-    }
-    this.#channel?.postMessage(COMMITTED);
-    this.#notifying = setTimeout(() => {
-      this.#notifying = undefined;
-      if (this.#missed) {
-        this.#missed = false;
-        this.#notify();
-      }
-    }, NOTIFY_MS);
+  /** `reading`, its failure as a SluiceError. */
+  #reading<T>(reading: Promise<T>): Promise<T> {
+    return reading.catch((error: unknown) => {
+      throw storageError(this.#connection.lost ?? error, `Cannot read queue "${this.#name}" from IndexedDB.`);
+    });
   }
 
   /** The connection, or why it can no longer be used. */

@@ -1,6 +1,7 @@
-/** The part of the Web Locks API (`navigator.locks`) the writer lock uses. */
+/** The part of the Web Locks API (`navigator.locks`) the store uses. */
 export interface Locks {
   request(name: string, callback: () => Promise<void>): Promise<unknown>;
+  query(): Promise<{ held?: { name?: string }[]; pending?: { name?: string }[] }>;
 }
 
 /**
