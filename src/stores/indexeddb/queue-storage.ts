@@ -152,7 +152,8 @@ export class IndexedDbQueueStorage implements QueueStorage {
     }
     const lock = this.#lock;
     if (lock) {
-      await lock.acquire();
+      // Awaited only when not held: a push under the lock waits for nothing but its transaction.
+      if (!lock.enter()) await lock.acquire();
       if (!this.#exact()) {
         // Newly taken: is what this handle knows still what is stored?
         let stored: string;

@@ -46,16 +46,21 @@ export class WriterLock {
     this.#ask = ask;
   }
 
-  /** Resolves once this handle holds the lock; it stays held at least until `done`. */
-  async acquire(): Promise<void> {
+  /** Begins a commit: true when this handle holds the lock already (else `acquire` it). Held at least until `done`. */
+  enter(): boolean {
     this.#busy = true;
+    return this.held;
+  }
+
+  /** Resolves once this handle holds the lock (after `enter`). */
+  async acquire(): Promise<void> {
     while (!this.held) {
       if (this.#closed) throw new DOMException('The queue storage is closed.', 'InvalidStateError');
       await (this.#waiting ??= this.#request());
     }
   }
 
-  /** The commit that `acquire` began has ended; `wrote` when it changed what is stored. */
+  /** The commit that `enter` began has ended; `wrote` when it changed what is stored. */
   done(wrote: boolean): void {
     this.#busy = false;
     this.#wrote = wrote;

@@ -77,7 +77,7 @@ export function issue(tx: IDBTransaction, name: string, known: Known, batch: Sto
     const { segment, offset, bytes } = write;
     const had = lengths.get(segment);
     if ((had ?? 0) > offset) reads = cut(chunks, name, segment, offset);
-    if (bytes.length > 0) chunks.put(bytes.slice(), [name, segment, offset]);
+    if (bytes.length > 0) chunks.put(whole(bytes), [name, segment, offset]);
     const length = offset + bytes.length;
     if (segment !== tail) {
       // A new tail seals the old one: its record gets the length that, as the tail, only its chunks told.
@@ -89,14 +89,14 @@ export function issue(tx: IDBTransaction, name: string, known: Known, batch: Sto
     data = [segment, offset];
   }
   if (meta) {
-    tx.objectStore('meta').put(meta.slice(), name);
+    tx.objectStore('meta').put(whole(meta), name);
     chunks.delete(chunksOf(name, META));
     metaLength = meta.length;
   }
   if (metaAppend) {
     const { offset, bytes } = metaAppend;
     if (metaLength > offset) reads = cut(chunks, name, META, offset) || reads;
-    if (bytes.length > 0) chunks.put(bytes.slice(), [name, META, offset]);
+    if (bytes.length > 0) chunks.put(whole(bytes), [name, META, offset]);
     metaLength = offset + bytes.length;
     metaKey = offset;
   }
@@ -151,4 +151,12 @@ function cut(chunks: IDBObjectStore, name: string, segment: number, offset: numb
     if (found && bytes && at + bytes.length > offset) found.update(bytes.slice(0, offset - at));
   };
   return true;
+}
+
+/**
+ * `bytes` as a value to store: a put clones it at once (so later changes to the caller's buffer do not reach the
+ * store), but a view clones its whole buffer, so a view on part of one is copied out first.
+ */
+function whole(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
 }
