@@ -67,7 +67,7 @@ for (const engine of engines) {
 }
 
 table(
-  `IndexedDbStore by engine: queue vs raw IndexedDB in the same page and run (medians of ${RUNS} runs, each timing both back to back)`,
+  `IndexedDbStore by engine: queue vs raw IndexedDB in the same page and run (medians of ${RUNS} runs, baseline, floors and queue timed back to back in each)`,
   [
     'engine',
     `${fmt(BURST)} concurrent push vs one readwrite transaction per item`,

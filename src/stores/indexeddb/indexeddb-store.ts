@@ -1,7 +1,6 @@
 import { SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
 import type { QueueStorage, Store } from '../../core/store.js';
-import { TypedEventTarget } from '../../core/typed-events.js';
 import { check, invalid, isObject, limit, optional, text } from '../../core/validate.js';
 import { connect, type Connection } from './connection.js';
 import { IndexedDbQueueStorage } from './queue-storage.js';
@@ -51,6 +50,18 @@ export interface IndexedDbStoreEventMap {
   blocked: CustomEvent<BlockedDetail>;
 }
 
+type Listener<E> = ((event: E) => void) | { handleEvent(event: E): void } | null;
+type ListenerOptions = boolean | { readonly capture?: boolean; readonly once?: boolean; readonly passive?: boolean; readonly signal?: AbortSignal };
+
+// Listeners typed by event name, as the Queue's are, declared here rather than through the core's TypedEventTarget
+// so that the `sluice/indexeddb` types share no unexported type with `sluice`'s (and with no code to run).
+export interface IndexedDbStore {
+  addEventListener<K extends keyof IndexedDbStoreEventMap>(type: K, listener: Listener<IndexedDbStoreEventMap[K]>, options?: ListenerOptions): void;
+  addEventListener(type: string, listener: Listener<Event>, options?: ListenerOptions): void;
+  removeEventListener<K extends keyof IndexedDbStoreEventMap>(type: K, listener: Listener<IndexedDbStoreEventMap[K]>, options?: boolean | { readonly capture?: boolean }): void;
+  removeEventListener(type: string, listener: Listener<Event>, options?: boolean | { readonly capture?: boolean }): void;
+}
+
 /**
  * Keeps queues in IndexedDB (browsers, web workers, service workers; Node with fake-indexeddb). Every commit is one
  * readwrite transaction holding data and metadata together, with the transaction's durability hint set from the
@@ -64,7 +75,7 @@ export interface IndexedDbStoreEventMap {
  * store.addEventListener('blocked', () => showBanner('Close the other tabs of this app to continue.'));
  * const queue = await Queue.open({ name: 'uploads', store });
  */
-export class IndexedDbStore extends TypedEventTarget<IndexedDbStoreEventMap> implements Store {
+export class IndexedDbStore extends EventTarget implements Store {
   readonly dbName: string;
   readonly #factory: IDBFactory | undefined;
   readonly #blockedTimeoutMs: number;

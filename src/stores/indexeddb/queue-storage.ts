@@ -82,44 +82,28 @@ export class IndexedDbQueueStorage implements QueueStorage {
     const tenure = lock?.held ? lock.tenure : -1;
     const name = this.#name;
     const tx = connection.db.transaction(['heads', 'meta', 'segments', 'chunks'], 'readonly');
-    const chunks = tx.objectStore('chunks');
-    const [head, whole, appended, records, last, lastMeta] = await Promise.all([
-      result<Head | undefined>(tx.objectStore('heads').index('queue').get(name)),
+    const [stamp, whole, appended, records] = await Promise.all([
+      stamped(tx, name, true),
       result<Uint8Array | undefined>(tx.objectStore('meta').get(name)),
-      result<Uint8Array[]>(chunks.getAll(chunksOf(name, META))),
+      result<Uint8Array[]>(tx.objectStore('chunks').getAll(chunksOf(name, META))),
       result<SegmentRecord[]>(tx.objectStore('segments').getAll(recordsOf(name))),
-      result(chunks.openCursor(dataOf(name), 'prev')),
-      result(chunks.openKeyCursor(chunksOf(name, META), 'prev')),
     ]);
     const meta = appended.length > 0 ? concat(whole ? [whole, ...appended] : appended) : whole;
     const lengths = new Map(records.map(({ id, length }) => [id, length]));
     const tail = records[records.length - 1]?.id;
-    const lastKey = last?.primaryKey as ChunkKey | undefined;
+    const { last, ...token } = stamp;
     // The tail's record may lag behind it (a push is one put into `chunks`): its last chunk tells its length.
-    if (tail !== undefined) lengths.set(tail, lastKey?.[1] === tail ? lastKey[2] + (last!.value as Uint8Array).length : 0);
-    const version = head?.version ?? 0;
-    const data: [number, number] | undefined = lastKey && [lastKey[1], lastKey[2]];
-    const metaKey = (lastMeta?.primaryKey as ChunkKey | undefined)?.[2];
-    const token = tokenOf(version, data, metaKey);
-    this.#known = { connection, token, version, data, metaKey, lengths, tail, metaLength: meta?.length ?? 0 };
+    if (tail !== undefined) lengths.set(tail, token.data?.[0] === tail ? token.data[1] + (last as IDBCursorWithValue).value.length : 0);
+    this.#known = { connection, ...token, lengths, tail, metaLength: meta?.length ?? 0 };
     // Read under the writer lock, held throughout: exact for as long as the lock stays held.
     if (tenure >= 0 && lock!.held && lock!.tenure === tenure) this.#tenure = tenure;
     const segments = [...lengths].map(([id, length]) => ({ id, length })).sort((a, b) => a.id - b.id);
-    return { token, meta, segments };
+    return { token: stamp.token, meta, segments };
   }
 
   /** The token as stored (see `tokenOf`). */
   async #stored(connection: Connection): Promise<string> {
-    const name = this.#name;
-    const tx = connection.db.transaction(['heads', 'chunks'], 'readonly');
-    const chunks = tx.objectStore('chunks');
-    const [head, data, meta] = await Promise.all([
-      result<Head | undefined>(tx.objectStore('heads').index('queue').get(name)),
-      result(chunks.openKeyCursor(dataOf(name), 'prev')),
-      result(chunks.openKeyCursor(chunksOf(name, META), 'prev')),
-    ]);
-    const key = data?.primaryKey as ChunkKey | undefined;
-    return tokenOf(head?.version ?? 0, key && [key[1], key[2]], (meta?.primaryKey as ChunkKey | undefined)?.[2]);
+    return (await stamped(connection.db.transaction(['heads', 'chunks'], 'readonly'), this.#name, false)).token;
   }
 
   async #read(segment: number, start: number, end: number): Promise<Uint8Array> {
@@ -257,3 +241,21 @@ export class IndexedDbQueueStorage implements QueueStorage {
 }
 
 const ownerLock = (owner: string) => `sluice-owner:${owner}`;
+
+/**
+ * What makes the token (see `tokenOf`), read in `tx`: the head's version and the keys of the last data chunk (that
+ * chunk itself too, `withValue`, for the tail's length) and of the last metadata chunk.
+ */
+async function stamped(tx: IDBTransaction, name: string, withValue: boolean) {
+  const chunks = tx.objectStore('chunks');
+  const [head, last, lastMeta] = await Promise.all([
+    result<Head | undefined>(tx.objectStore('heads').index('queue').get(name)),
+    result((withValue ? chunks.openCursor(dataOf(name), 'prev') : chunks.openKeyCursor(dataOf(name), 'prev')) as IDBRequest<IDBCursor | null>),
+    result(chunks.openKeyCursor(chunksOf(name, META), 'prev')),
+  ]);
+  const key = last?.primaryKey as ChunkKey | undefined;
+  const data: [number, number] | undefined = key && [key[1], key[2]];
+  const version = head?.version ?? 0;
+  const metaKey = (lastMeta?.primaryKey as ChunkKey | undefined)?.[2];
+  return { version, data, metaKey, token: tokenOf(version, data, metaKey), last };
+}
