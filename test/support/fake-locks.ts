@@ -8,7 +8,7 @@ interface Ask {
 
 /**
  * The Web Locks API within one process, for Node tests (Node 20 has no `navigator.locks`): exclusive locks granted in
- * the order asked, `ifAvailable`, and `query()`. The manager is the origin's; `context()` is one tab's or worker's
+ * the order asked, `ifAvailable`, `signal`, and `query()`. The manager is the origin's; `context()` is one tab's or worker's
  * `navigator.locks`, and `kill()` ends that context the way a crashed tab ends: the locks it holds are released and
  * its waiting requests dropped, without its callbacks being told.
  */
@@ -39,7 +39,10 @@ export class FakeLocks {
     this.#manager = manager;
   }
 
-  request(name: string, ...args: [callback: (lock: unknown) => unknown] | [options: { ifAvailable?: boolean }, callback: (lock: unknown) => unknown]): Promise<unknown> {
+  request(
+    name: string,
+    ...args: [callback: (lock: unknown) => unknown] | [options: { ifAvailable?: boolean; signal?: AbortSignal }, callback: (lock: unknown) => unknown]
+  ): Promise<unknown> {
     const callback = args.length === 1 ? args[0] : args[1];
     const options = args.length === 1 ? {} : args[0];
     const manager = this.#manager;
@@ -67,6 +70,12 @@ export class FakeLocks {
         drop: () => manager.pending.splice(manager.pending.indexOf(ask), 1),
       };
       manager.pending.push(ask);
+      // An aborted signal takes back a request not yet granted.
+      options.signal?.addEventListener('abort', () => {
+        if (!manager.pending.includes(ask)) return;
+        ask.drop();
+        reject(new DOMException('The request was aborted.', 'AbortError'));
+      });
       manager.next();
     });
   }

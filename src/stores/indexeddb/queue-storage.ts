@@ -3,6 +3,7 @@ import { randomId } from '../../core/ids.js';
 import { storageError } from '../../core/storage-errors.js';
 import type { QueueStorage, StorageBatch, StorageSnapshot } from '../../core/store.js';
 import { QueueChannel } from './channel.js';
+import { Owners } from './owners.js';
 import type { Connection } from './connection.js';
 import { abort, chunksOf, completion, dataOf, recordsOf, result } from './requests.js';
 import type { Head, SegmentRecord } from './schema.js';
@@ -31,8 +32,8 @@ export class IndexedDbQueueStorage implements QueueStorage {
   readonly #connection: Connection;
   readonly #channel: QueueChannel;
   readonly #lock: WriterLock | undefined;
-  readonly #locks: Locks | undefined;
-  readonly #releaseOwner: (() => void) | undefined;
+  readonly #owners: Owners | undefined;
+  readonly #listeners = new Set<() => void>();
   #known: Known | undefined;
   /** The lock's tenure under which `known` was read or checked: it is exact while that tenure lasts. */
   #tenure = -1;
@@ -42,19 +43,13 @@ export class IndexedDbQueueStorage implements QueueStorage {
     this.#name = name;
     this.#connection = connection;
     const channel = (this.#channel = new QueueChannel(`sluice:${dbName}:${name}`));
-    this.#locks = locks;
     if (locks && channel.present) {
       const lock = new WriterLock(locks, `sluice-writer:${dbName}:${name}`, channel.ask);
       channel.onAsk(() => lock.asked());
       this.#lock = lock;
     }
-    // Held for the handle's life: other tabs see it gone (and take its leases back) once this one closes or dies.
-    if (locks) {
-      let release!: () => void;
-      const held = new Promise<void>((resolve) => (release = resolve));
-      void locks.request(ownerLock(this.owner), () => held).catch(() => undefined);
-      this.#releaseOwner = release;
-    }
+    // Other tabs see this handle gone (and take its leases back) once it closes or dies; it hears theirs go.
+    if (locks) this.#owners = new Owners(locks, this.owner, () => this.#listeners.forEach((listener) => listener()));
   }
 
   load(): Promise<StorageSnapshot> {
@@ -190,27 +185,27 @@ export class IndexedDbQueueStorage implements QueueStorage {
   async close(): Promise<void> {
     this.#lock?.close();
     this.#channel.close();
-    this.#releaseOwner?.();
+    this.#owners?.close();
   }
 
   watch(listener: () => void): () => void {
     const unwatch = this.#channel.watch(listener);
-    // A consumer waiting for pushes wakes when the database goes away under it, to hear why from its next call.
+    // A consumer waiting wakes when another handle holding leases goes (see Owners), and when the database goes
+    // away under it, to hear why from its next call.
+    this.#listeners.add(listener);
     const { db } = this.#connection;
     db.addEventListener('versionchange', listener);
     db.addEventListener('close', listener);
     return () => {
       unwatch();
+      this.#listeners.delete(listener);
       db.removeEventListener('versionchange', listener);
       db.removeEventListener('close', listener);
     };
   }
 
   async isGone(owner: string): Promise<boolean> {
-    const locks = this.#locks;
-    if (!locks) return false;
-    const { held = [], pending = [] } = await locks.query();
-    return ![...held, ...pending].some((lock) => lock.name === ownerLock(owner));
+    return (await this.#owners?.isGone(owner)) ?? false;
   }
 
   /** `reading`, its failure as a SluiceError. */
@@ -240,7 +235,6 @@ export class IndexedDbQueueStorage implements QueueStorage {
   }
 }
 
-const ownerLock = (owner: string) => `sluice-owner:${owner}`;
 
 /**
  * What makes the token (see `tokenOf`), read in `tx`: the head's version and the keys of the last data chunk (that

@@ -1,6 +1,6 @@
 /** The part of the Web Locks API (`navigator.locks`) the store uses. */
 export interface Locks {
-  request(name: string, callback: () => Promise<void>): Promise<unknown>;
+  request(name: string, options: { readonly signal?: AbortSignal }, callback: () => unknown): Promise<unknown>;
   query(): Promise<{ held?: { name?: string }[]; pending?: { name?: string }[] }>;
 }
 
@@ -111,7 +111,7 @@ export class WriterLock {
         this.#waiting = undefined;
       };
       this.#locks
-        .request(this.#name, () => {
+        .request(this.#name, {}, () => {
           stop();
           granted();
           if (this.#closed) return Promise.resolve();

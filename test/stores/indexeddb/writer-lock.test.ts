@@ -157,6 +157,30 @@ describe('with Web Locks', () => {
   });
 });
 
+describe('owner locks', () => {
+  it('a consumer waiting for items leased to another tab wakes as soon as that tab dies, not when the leases run out', async () => {
+    const dying = inTab();
+    const a = await dying.open<number>();
+    await a.pushMany([1, 2]);
+    await a.take(2);
+    const b = await inTab().open<number>();
+    const got = (async () => {
+      for await (const lease of b) {
+        await lease.ack();
+        return lease.entries.map((e) => [e.value, e.attempts]);
+      }
+      return [];
+    })();
+    await sleep(50);
+    dying.tab.kill();
+    expect(await Promise.race([got, sleep(2_000).then(() => 'still waiting')])).toEqual([
+      [1, 2],
+      [2, 2],
+    ]);
+    await b.close();
+  });
+});
+
 describe('the token', () => {
   it('is read from the database by a handle not holding the lock, and known without a read by the holder', async () => {
     const store = (tab: FakeLocks) => {
