@@ -28,11 +28,11 @@ export class Owners {
   async isGone(owner: string): Promise<boolean> {
     const name = ownerLock(owner);
     const { held = [], pending = [] } = await this.#locks.query();
-    if (![...held, ...pending].some((lock) => lock.name === name)) return true;
+    // Owners hold their lock exclusive; watchers (this handle's, other tabs') ask for it shared, and do not count.
+    if (![...held, ...pending].some((lock) => lock.name === name && lock.mode !== 'shared')) return true;
     if (!this.#watched.has(owner)) {
       this.#watched.add(owner);
-      // Released at once when granted; told only after, so that a look at the locks then finds it free.
-      void this.#locks.request(name, { signal: this.#closed.signal }, () => undefined).then(
+      void this.#locks.request(name, { mode: 'shared', signal: this.#closed.signal }, () => undefined).then(
         () => {
           this.#watched.delete(owner);
           this.#gone();

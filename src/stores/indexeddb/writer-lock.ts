@@ -1,7 +1,7 @@
 /** The part of the Web Locks API (`navigator.locks`) the store uses. */
 export interface Locks {
-  request(name: string, options: { readonly signal?: AbortSignal }, callback: () => unknown): Promise<unknown>;
-  query(): Promise<{ held?: { name?: string }[]; pending?: { name?: string }[] }>;
+  request(name: string, options: { readonly signal?: AbortSignal; readonly mode?: 'exclusive' | 'shared' }, callback: () => unknown): Promise<unknown>;
+  query(): Promise<{ held?: { name?: string; mode?: string }[]; pending?: { name?: string; mode?: string }[] }>;
 }
 
 /**
