@@ -4,7 +4,7 @@
 
 /** Defines `globalThis.bench` in the page. `runs` timed runs per row, after one warm-up run. */
 export function installBench(runs) {
-  const { Queue, IndexedDbStore } = globalThis.sluice;
+  const { Queue, IndexedDbStore, MemoryStore } = globalThis.sluice;
   const item = (n) => ({ id: n, kind: 'note', text: 'x'.repeat(50), at: 1_700_000_000_000 + n });
   let dbCount = 0;
   const del = (name) =>
@@ -37,12 +37,33 @@ export function installBench(runs) {
     return { q, cleanup: async () => (await q.close(), await del(dbName)) };
   };
 
-  // Each run times the baseline and then the queue back to back, so that both see the same load (other processes
-  // come and go on a shared machine); the first run of each is a warm-up. Medians of the rest, in items/s.
-  async function paired(items, [setupBaseline, baseline], [setupSubject, subject]) {
-    const times = [[], []];
+  // The floors: what no store under this Queue can beat in this engine. The Queue's own work per item, on a
+  // MemoryStore (no storage at all), and the storage's alone: one put of an item's bytes (about the size of one
+  // framed item) under a chunk's key in one readwrite transaction, relaxed, as a push to the tail is.
+  const memory = async () => {
+    const q = await Queue.open({ name: 'bench', store: new MemoryStore() });
+    return { q, cleanup: () => q.close() };
+  };
+  const chunks = async () => {
+    const name = `chunks-${Date.now()}-${dbCount++}`;
+    const open = indexedDB.open(name, 1);
+    open.onupgradeneeded = () => open.result.createObjectStore('chunks');
+    const db = await req(open);
+    return { db, bytes: new Uint8Array(90), cleanup: async () => (db.close(), await del(name)) };
+  };
+  const putChunk = ({ db, bytes }, n) => {
+    const tx = db.transaction('chunks', 'readwrite', { durability: 'relaxed' });
+    tx.objectStore('chunks').put(bytes, ['bench', 0, n * bytes.length]);
+    tx.commit?.();
+    return txDone(tx);
+  };
+
+  // Each run times the baseline, the floors and the queue back to back, so that all see the same load (other
+  // processes come and go on a shared machine); the first run of each is a warm-up. Medians of the rest, in items/s.
+  async function paired(items, ...cases) {
+    const times = cases.map(() => []);
     for (let run = 0; run <= runs; run++) {
-      for (const [i, [setup, fn]] of [[setupBaseline, baseline], [setupSubject, subject]].entries()) {
+      for (const [i, [setup, fn]] of cases.entries()) {
         const ctx = await setup();
         const t0 = performance.now();
         await fn(ctx);
@@ -50,8 +71,8 @@ export function installBench(runs) {
         await ctx.cleanup();
       }
     }
-    const [baselineMs, subjectMs] = times.map(median);
-    return { baseline: (items / baselineMs) * 1000, subject: (items / subjectMs) * 1000 };
+    const rates = times.map((t) => (items / median(t)) * 1000);
+    return { baseline: rates[0], subject: rates[rates.length - 1], floors: rates.slice(1, -1) };
   }
 
   // JS heap in use after a full collection, where the page can read it: Chromium launched with
@@ -67,12 +88,15 @@ export function installBench(runs) {
       paired(
         n,
         [raw, ({ db }) => Promise.all(Array.from({ length: n }, (_, i) => putEach(db, i)))],
+        [memory, ({ q }) => Promise.all(Array.from({ length: n }, (_, i) => q.push(item(i))))],
         [() => queue(), ({ q }) => Promise.all(Array.from({ length: n }, (_, i) => q.push(item(i))))],
       ),
     sequential: (n) =>
       paired(
         n,
         [raw, async ({ db }) => { for (let i = 0; i < n; i++) await putEach(db, i); }],
+        [chunks, async (ctx) => { for (let i = 0; i < n; i++) await putChunk(ctx, i); }],
+        [memory, async ({ q }) => { for (let i = 0; i < n; i++) await q.push(item(i)); }],
         [() => queue(), async ({ q }) => { for (let i = 0; i < n; i++) await q.push(item(i)); }],
       ),
     drain: (n) =>

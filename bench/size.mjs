@@ -9,7 +9,7 @@ const root = new URL('../', import.meta.url).pathname;
 
 const rows = [
   {
-    name: '`IndexedDbStore` alone (with idb)',
+    name: '`IndexedDbStore` alone',
     source: `import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = IndexedDbStore;`,
   },
   {

@@ -1,1 +1,7 @@
-export { IndexedDbStore, type IndexedDbStoreOptions, type IndexedDbFactory } from './stores/indexeddb/indexeddb-store.js';
+export {
+  IndexedDbStore,
+  type BlockedDetail,
+  type IndexedDbFactory,
+  type IndexedDbStoreEventMap,
+  type IndexedDbStoreOptions,
+} from './stores/indexeddb/indexeddb-store.js';

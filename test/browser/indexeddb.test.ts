@@ -88,4 +88,44 @@ t.describe('IndexedDbStore in a real browser: tabs', () => {
     await s.close();
     indexedDB.deleteDatabase(dbName);
   });
+
+  t.it('another tab deleting the database: this handle rejects ERR_NOT_FOUND from then on, and nothing is made again', async () => {
+    const dbName = `deleted-${Date.now()}`;
+    const s = await open(dbName);
+    const token = await s.commit((await s.load()).token, { write: { segment: 0, offset: 0, bytes: new Uint8Array([1]) }, durability: 'relaxed' });
+    await new Promise<void>((resolve, reject) => {
+      const request = indexedDB.deleteDatabase(dbName);
+      request.onsuccess = () => resolve();
+      request.onerror = () => reject(request.error);
+      request.onblocked = () => reject(new Error('blocked by the open queue'));
+    });
+    await t.expect(s.commit(token!, { write: { segment: 0, offset: 1, bytes: new Uint8Array([2]) }, durability: 'relaxed' })).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+    await t.expect(s.load()).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+    const names = (await indexedDB.databases?.())?.map((d) => d.name);
+    if (names) t.expect(names).not.toContain(dbName);
+    await s.close();
+  });
+
+  t.it("opening blocked by another tab that keeps an old version open: 'blocked', then ERR_LOCKED after blockedTimeoutMs", async () => {
+    const dbName = `blocked-${Date.now()}`;
+    // The other tab: version 1 of the layout, and no versionchange handler, so it never closes when asked.
+    const old = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(dbName, 1);
+      request.onupgradeneeded = () => {
+        request.result.createObjectStore('heads').createIndex('queue', 'queue', { unique: true });
+        for (const name of ['meta', 'segments', 'chunks', 'quarantine']) request.result.createObjectStore(name);
+      };
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const store = new IndexedDbStore({ dbName, blockedTimeoutMs: 300 });
+    const events: unknown[] = [];
+    store.addEventListener('blocked', (event) => events.push(event.detail));
+    await t.expect(store.open('q')).rejects.toMatchObject({ code: 'ERR_LOCKED' });
+    t.expect(events).toEqual([{ dbName, version: 2, oldVersion: 1 }]);
+    old.close();
+    const q = await store.open('q');
+    await q.close();
+    indexedDB.deleteDatabase(dbName);
+  });
 });

@@ -143,4 +143,74 @@ eachEngine('IndexedDbStore across tabs and workers', (engine) => {
     expect((after as number[][]).map(([v]) => v)).toEqual([1, 2, 3]);
     expect((after as number[][]).slice(0, 2).map(([, attempts]) => attempts)).toEqual([2, 2]);
   }, 60_000);
+
+  it('a tab that dies while pushing (holding the writer lock): the other tab commits next, and every push that resolved is there once', async () => {
+    const [a, b] = await Promise.all([browser.open(), browser.open()]);
+    await a.evaluate(async () => {
+      const { Queue, IndexedDbStore } = (globalThis as any).sluice;
+      const q = await Queue.open({ name: 'dies', store: new IndexedDbStore({ dbName: 'e2e-dies' }), segmentItems: 20 });
+      const resolved: number[] = ((globalThis as any).resolved = []);
+      void (async () => {
+        for (let i = 0; ; i++) {
+          await q.push(i);
+          resolved.push(i);
+        }
+      })();
+    }, undefined);
+    let seen: number[] = [];
+    for (let i = 0; i < 400 && seen.length < 50; i++) {
+      seen = await a.evaluate(() => [...(globalThis as any).resolved], undefined);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(seen.length).toBeGreaterThanOrEqual(50);
+    await a.close();
+    const after = await b.evaluate(async () => {
+      const { Queue, IndexedDbStore } = (globalThis as any).sluice;
+      const q = await Queue.open({ name: 'dies', store: new IndexedDbStore({ dbName: 'e2e-dies' }), segmentItems: 20 });
+      await q.push(-1);
+      const values: number[] = [];
+      for (let lease = await q.take(100); lease; lease = await q.take(100)) {
+        values.push(...lease.entries.map((e: { value: number }) => e.value));
+        await lease.ack();
+      }
+      await q.close();
+      return values;
+    }, undefined);
+    // Pushes that resolved after the last look may be there too, once; nothing is there twice, and b's push last.
+    expect(new Set(after).size).toBe(after.length);
+    for (const v of seen) expect(after).toContain(v);
+    expect(after.at(-1)).toBe(-1);
+    await b.close();
+  }, 60_000);
+
+  it('a tab deleting the database: the tab with the queue open hears ERR_NOT_FOUND from its next call, and the database is not made again', async () => {
+    const [a, b] = await Promise.all([browser.open(), browser.open()]);
+    await a.evaluate(async () => {
+      const { Queue, IndexedDbStore } = (globalThis as any).sluice;
+      const q = await Queue.open({ name: 'gone', store: new IndexedDbStore({ dbName: 'e2e-deleted' }) });
+      await q.push(1);
+      (globalThis as any).q = q;
+    }, undefined);
+    const deleted = await b.evaluate(
+      () =>
+        new Promise<string>((resolve) => {
+          const request = indexedDB.deleteDatabase('e2e-deleted');
+          request.onsuccess = () => resolve('deleted');
+          request.onerror = () => resolve(`error ${request.error?.name}`);
+          request.onblocked = () => resolve('blocked');
+        }),
+      undefined,
+    );
+    expect(deleted).toBe('deleted');
+    const after = await a.evaluate(async () => {
+      const q = (globalThis as any).q;
+      const code = await q.push(2).then(() => 'resolved', (error: { code?: string }) => error.code);
+      const names = (await indexedDB.databases?.())?.map((d) => d.name) ?? [];
+      await q.close().catch(() => undefined);
+      return { code, remade: names.includes('e2e-deleted') };
+    }, undefined);
+    expect(after).toEqual({ code: 'ERR_NOT_FOUND', remade: false });
+    await a.close();
+    await b.close();
+  }, 60_000);
 });

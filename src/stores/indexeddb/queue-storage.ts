@@ -1,70 +1,109 @@
-import { unwrap, type StoreNames } from 'idb';
 import { concat } from '../../core/encode.js';
 import { randomId } from '../../core/ids.js';
 import { storageError } from '../../core/storage-errors.js';
 import type { QueueStorage, StorageBatch, StorageSnapshot } from '../../core/store.js';
-import type { Database, Head, SluiceDB } from './schema.js';
+import { QueueChannel } from './channel.js';
+import { Owners } from './owners.js';
+import type { Connection } from './connection.js';
+import { abort, chunksOf, completion, dataOf, recordsOf, result } from './requests.js';
+import type { Head, SegmentRecord } from './schema.js';
+import { WriterLock, type Locks } from './writer-lock.js';
+import { appendsOnly, issue, META, scope, tokenOf, type Known } from './writes.js';
+
+type ChunkKey = [string, number, number];
 
 /**
- * What this handle knows is stored as of `version`: every segment's length. Kept exact by `load` and `commit`, and
- * good only on the connection it was read through: a database deleted and made again under it starts over.
+ * One queue's storage in an IndexedDbStore's database, as opened by one handle.
+ *
+ * Who commits how:
+ * - With Web Locks (and BroadcastChannel), a handle commits only while it holds the queue's writer lock
+ *   (`WriterLock`). Having taken it, it checks once that the stored token is still the one it knows; from then
+ *   on nobody else commits, so a commit is planned from what it knows and written blind, and a push appending to
+ *   the tail is one put in one transaction. Another handle that wants to commit asks for the lock over the
+ *   channel and gets it as soon as the holder's running commit ends. A holder that dies loses the lock with its
+ *   context; a transaction it had in flight committed whole or not at all, and the next holder reads what is there.
+ * - Without them (fake-indexeddb in Node, old browsers), every commit replaces the queue's head record under a
+ *   unique index, so a commit made on a stale view aborts whole and resolves `undefined`.
+ * Both keep to one token (`tokenOf`), read from the store by `token()` unless this handle holds the lock.
  */
-interface Known {
-  readonly db: Database;
-  readonly version: number;
-  readonly tail: Head['tail'];
-  readonly lengths: ReadonlyMap<number, number>;
-  /** The metadata's length: an append before its end must cut what lies past (a write at an earlier offset). */
-  readonly metaLength: number;
-}
-
-/** One queue's storage in an IndexedDbStore's database, as opened by one handle. */
 export class IndexedDbQueueStorage implements QueueStorage {
   readonly owner = randomId();
   readonly #name: string;
-  readonly #db: () => Promise<Database>;
-  readonly #channel: BroadcastChannel | undefined;
-  readonly #releaseOwner: (() => void) | undefined;
+  readonly #connection: Connection;
+  readonly #channel: QueueChannel;
+  readonly #lock: WriterLock | undefined;
+  readonly #owners: Owners | undefined;
+  readonly #listeners = new Set<() => void>();
   #known: Known | undefined;
+  /** The lock's tenure under which `known` was read or checked: it is exact while that tenure lasts. */
+  #tenure = -1;
+  #readFailed = false;
 
-  constructor(name: string, dbName: string, db: () => Promise<Database>) {
+  constructor(name: string, dbName: string, connection: Connection, locks: Locks | undefined) {
     this.#name = name;
-    this.#db = db;
-    this.#channel = globalThis.BroadcastChannel ? new BroadcastChannel(`sluice:${dbName}:${name}`) : undefined;
-    // Held for the handle's life: other tabs see it gone (and take its leases back) once this one closes or dies.
-    const locks = (globalThis.navigator as Navigator | undefined)?.locks;
-    if (locks) {
-      let release!: () => void;
-      const held = new Promise<void>((resolve) => (release = resolve));
-      void locks.request(ownerLock(this.owner), () => held).catch(() => undefined);
-      this.#releaseOwner = release;
+    this.#connection = connection;
+    const channel = (this.#channel = new QueueChannel(`sluice:${dbName}:${name}`));
+    if (locks && channel.present) {
+      const lock = new WriterLock(locks, `sluice-writer:${dbName}:${name}`, channel.ask);
+      channel.onAsk(() => lock.asked());
+      this.#lock = lock;
     }
+    // Other tabs see this handle gone (and take its leases back) once it closes or dies; it hears theirs go.
+    if (locks) this.#owners = new Owners(locks, this.owner, () => this.#listeners.forEach((listener) => listener()));
   }
 
-  async load(): Promise<StorageSnapshot> {
-    const db = await this.#db();
-    const tx = db.transaction(['heads', 'meta', 'segments', 'chunks'], 'readonly');
-    const [head, whole, appended, stored] = await Promise.all([
-      tx.objectStore('heads').index('queue').get(this.#name),
-      tx.objectStore('meta').get(this.#name),
-      tx.objectStore('chunks').getAll(this.#chunks(META, 0)),
-      tx.objectStore('segments').getAll(IDBKeyRange.bound([this.#name, 0], [this.#name, Infinity])),
-    ]);
-    const meta = whole && appended.length > 0 ? concat([whole, ...appended]) : whole;
-    const lengths = new Map(stored.map(({ id, length }) => [id, length]));
-    if (head?.tail) lengths.set(head.tail.id, head.tail.length);
-    this.#known = { db, version: head?.version ?? 0, tail: head?.tail, lengths, metaLength: meta?.length ?? 0 };
-    const segments = [...lengths].map(([id, length]) => ({ id, length })).sort((a, b) => a.id - b.id);
-    return { token: String(this.#known.version), meta, segments };
+  load(): Promise<StorageSnapshot> {
+    return this.#reading(this.#load());
   }
 
   async token(): Promise<string> {
-    const head = await (await this.#db()).getFromIndex('heads', 'queue', this.#name);
-    return String(head?.version ?? 0);
+    const connection = this.#open();
+    return this.#exact() ? this.#known!.token : this.#reading(this.#stored(connection));
   }
 
-  async read(segment: number, start: number, end: number): Promise<Uint8Array> {
-    const chunks = await (await this.#db()).getAll('chunks', this.#chunks(segment, 0));
+  read(segment: number, start: number, end: number): Promise<Uint8Array> {
+    return this.#reading(this.#read(segment, start, end)).catch((error: unknown) => {
+      // The Queue adopts a load's token before it reads the tail's new bytes; when that read fails, its view of
+      // the tail is short of what is stored, and a push planned on it would write over another handle's items.
+      // The next commit is refused as stale, so the Queue reads again before it writes.
+      this.#readFailed = true;
+      throw error;
+    });
+  }
+
+  async #load(): Promise<StorageSnapshot> {
+    const connection = this.#open();
+    const lock = this.#lock;
+    const tenure = lock?.held ? lock.tenure : -1;
+    const name = this.#name;
+    const tx = connection.db.transaction(['heads', 'meta', 'segments', 'chunks'], 'readonly');
+    const [stamp, whole, appended, records] = await Promise.all([
+      stamped(tx, name, true),
+      result<Uint8Array | undefined>(tx.objectStore('meta').get(name)),
+      result<Uint8Array[]>(tx.objectStore('chunks').getAll(chunksOf(name, META))),
+      result<SegmentRecord[]>(tx.objectStore('segments').getAll(recordsOf(name))),
+    ]);
+    const meta = appended.length > 0 ? concat(whole ? [whole, ...appended] : appended) : whole;
+    const lengths = new Map(records.map(({ id, length }) => [id, length]));
+    const tail = records[records.length - 1]?.id;
+    const { last, ...token } = stamp;
+    // The tail's record may lag behind it (a push is one put into `chunks`): its last chunk tells its length.
+    if (tail !== undefined) lengths.set(tail, token.data?.[0] === tail ? token.data[1] + (last as IDBCursorWithValue).value.length : 0);
+    this.#known = { connection, ...token, lengths, tail, metaLength: meta?.length ?? 0 };
+    // Read under the writer lock, held throughout: exact for as long as the lock stays held.
+    if (tenure >= 0 && lock!.held && lock!.tenure === tenure) this.#tenure = tenure;
+    const segments = [...lengths].map(([id, length]) => ({ id, length })).sort((a, b) => a.id - b.id);
+    return { token: stamp.token, meta, segments };
+  }
+
+  /** The token as stored (see `tokenOf`). */
+  async #stored(connection: Connection): Promise<string> {
+    return (await stamped(connection.db.transaction(['heads', 'chunks'], 'readonly'), this.#name, false)).token;
+  }
+
+  async #read(segment: number, start: number, end: number): Promise<Uint8Array> {
+    const tx = this.#open().db.transaction('chunks', 'readonly');
+    const chunks = await result<Uint8Array[]>(tx.objectStore('chunks').getAll(chunksOf(this.#name, segment)));
     const out = new Uint8Array(Math.max(0, end - start));
     let at = 0;
     let filled = 0;
@@ -81,189 +120,136 @@ export class IndexedDbQueueStorage implements QueueStorage {
   }
 
   /**
-   * One readwrite transaction, planned from what this handle knows is stored at `token`: every request is issued
-   * at once and the transaction is committed straight away, with no read to wait for. When another handle
-   * committed first, replacing the head breaks its unique index and the transaction aborts, writing nothing.
-   * Requests go through the bare IndexedDB API here, not idb's promises: a push is this path, and a promise per
-   * request (each rejecting, unhandled, when the transaction aborts) was a third of its time.
+   * One readwrite transaction, planned from what this handle knows is stored at `token`: every request is issued at
+   * once and the transaction committed straight away, with no read to wait for (see the class for who may).
    */
   async commit(token: string, batch: StorageBatch): Promise<string | undefined> {
-    const version = Number(token);
-    if (!Number.isSafeInteger(version)) return undefined;
-    // A token this handle has not seen the state of, a state it stopped tracking after a failure, or a connection
-    // opened since (another tab deleted the database): look first, since the blind writes below trust `known`.
-    const current = await this.#db();
-    if ((this.#known?.version !== version || this.#known.db !== current) && (await this.load()).token !== token) return undefined;
+    const connection = this.#open();
+    if (this.#readFailed) {
+      this.#readFailed = false;
+      return undefined;
+    }
+    const lock = this.#lock;
+    if (lock) {
+      // Awaited only when not held: a push under the lock waits for nothing but its transaction.
+      if (!lock.enter()) await lock.acquire();
+      if (!this.#exact()) {
+        // Newly taken: is what this handle knows still what is stored?
+        let stored: string;
+        try {
+          stored = await this.#stored(connection);
+        } catch (error) {
+          lock.done(false);
+          throw storageError(this.#connection.lost ?? error, this.#failed());
+        }
+        if (stored === this.#known?.token && this.#known.connection === connection) this.#tenure = lock.tenure;
+        else this.#known = undefined;
+      }
+      if (token !== this.#known?.token) {
+        lock.done(false);
+        return undefined;
+      }
+    } else if (this.#known?.token !== token || this.#known.connection !== connection) {
+      // A token this handle has not seen the state of, or a state it stopped tracking after a failure: look first,
+      // since the writes below trust `known`.
+      if ((await this.load()).token !== token) return undefined;
+    }
     const known = this.#known!;
-    let tx: IDBTransaction;
+    const appends = lock !== undefined && appendsOnly(known, batch);
+    let next: () => Known;
+    let tx: IDBTransaction | undefined;
+    let done: Promise<void> | undefined;
     try {
-      tx = unwrap(known.db).transaction(scope(batch, known), 'readwrite', { durability: batch.durability === 'strict' ? 'strict' : 'relaxed' });
-    } catch (error) {
-      // The connection closed since (another tab's upgrade): the next call opens again.
-      this.#known = undefined;
-      throw storageError(error, this.#failed());
-    }
-    const done = new Promise<void>((resolve, reject) => {
-      tx.oncomplete = () => resolve();
-      // The first failing request's error (ConstraintError, QuotaExceededError) says more than the abort after it.
-      tx.onerror = (event) => reject((event.target as IDBRequest | null)?.error ?? tx.error);
-      tx.onabort = () => reject(tx.error ?? new DOMException('The transaction was aborted.', 'AbortError'));
-    });
-    let next: Known;
-    try {
-      const { known: planned, reads } = this.#issue(tx, known, batch);
-      next = planned;
+      tx = connection.db.transaction(scope(known, batch, appends), 'readwrite', { durability: batch.durability === 'strict' ? 'strict' : 'relaxed' });
+      done = completion(tx);
+      const issued = issue(tx, this.#name, known, batch, appends);
+      next = issued.next;
       // Only cuts and quarantines read inside the transaction; otherwise nothing is left to wait for.
-      if (!reads) tx.commit();
-    } catch (error) {
-      // A request that threw (quota, a bad value) leaves the others standing: abort so the commit is all or nothing.
-      abort(tx);
-      void done.catch(() => undefined);
-      this.#known = undefined;
-      throw storageError(error, this.#failed());
-    }
-    try {
+      if (!issued.reads) tx.commit?.();
       await done;
     } catch (error) {
-      if ((error as { name?: string } | null)?.name === 'ConstraintError') return undefined;
+      // A request that threw (quota, a bad value) leaves the others standing: abort, so the commit is all or nothing.
+      if (tx) abort(tx);
+      void done?.catch(() => undefined);
       this.#known = undefined;
-      throw storageError(error, this.#failed());
+      lock?.done(false);
+      if ((error as { name?: string } | null)?.name === 'ConstraintError') return undefined;
+      throw storageError(this.#connection.lost ?? error, this.#failed());
     }
-    this.#known = next;
-    this.#channel?.postMessage(next.version);
-    return String(next.version);
+    const now = (this.#known = next());
+    this.#channel.committed();
+    lock?.done(true);
+    return now.token;
   }
 
   async close(): Promise<void> {
-    this.#channel?.close();
-    this.#releaseOwner?.();
+    this.#lock?.close();
+    this.#channel.close();
+    this.#owners?.close();
   }
 
   watch(listener: () => void): () => void {
-    const channel = this.#channel;
-    if (!channel) return () => undefined;
-    const onMessage = () => listener();
-    channel.addEventListener('message', onMessage);
-    return () => channel.removeEventListener('message', onMessage);
+    const unwatch = this.#channel.watch(listener);
+    // A consumer waiting wakes when another handle holding leases goes (see Owners), and when the database goes
+    // away under it, to hear why from its next call.
+    this.#listeners.add(listener);
+    const { db } = this.#connection;
+    db.addEventListener('versionchange', listener);
+    db.addEventListener('close', listener);
+    return () => {
+      unwatch();
+      this.#listeners.delete(listener);
+      db.removeEventListener('versionchange', listener);
+      db.removeEventListener('close', listener);
+    };
   }
 
   async isGone(owner: string): Promise<boolean> {
-    const locks = (globalThis.navigator as Navigator | undefined)?.locks;
-    if (!locks) return false;
-    const { held = [], pending = [] } = await locks.query();
-    return ![...held, ...pending].some((lock) => lock.name === ownerLock(owner));
+    return (await this.#owners?.isGone(owner)) ?? false;
   }
 
-  /**
-   * Issues the batch's writes in the contract's order and says what will be stored once they commit, and whether
-   * some request reads first (a cut or a quarantine), so that the transaction must not be committed at once.
-   */
-  #issue(tx: IDBTransaction, known: Known, batch: StorageBatch): { known: Known; reads: boolean } {
-    const name = this.#name;
-    const { write, meta, metaAppend, remove = [], quarantine = [] } = batch;
-    // Object stores are taken when used: the transaction's scope holds only those this batch needs.
-    const chunks = () => tx.objectStore('chunks');
-    const segments = () => tx.objectStore('segments');
-    const lengths = new Map(known.lengths);
-    let tail = known.tail;
-    let metaLength = known.metaLength;
-    let reads = false;
-    if (write) {
-      const { segment, offset, bytes } = write;
-      if ((lengths.get(segment) ?? 0) > offset) reads = this.#cut(chunks(), segment, offset);
-      if (bytes.length > 0) chunks().put(bytes.slice(), [name, segment, offset]);
-      const length = offset + bytes.length;
-      if (tail?.id !== segment) {
-        // The write moves to another segment: the old tail's length goes to `segments`, where the new one is listed.
-        if (tail) segments().put({ ...tail }, [name, tail.id]);
-        segments().put({ id: segment, length }, [name, segment]);
-      }
-      tail = { id: segment, length };
-      lengths.set(segment, length);
-    }
-    if (meta) {
-      tx.objectStore('meta').put(meta.slice(), name);
-      chunks().delete(this.#chunks(META, 0));
-      metaLength = meta.length;
-    }
-    if (metaAppend) {
-      const { offset, bytes } = metaAppend;
-      if (metaLength > offset) reads = this.#cut(chunks(), META, offset) || reads;
-      if (bytes.length > 0) chunks().put(bytes.slice(), [name, META, offset]);
-      metaLength = offset + bytes.length;
-    }
-    for (const id of quarantine) {
-      const keys = chunks().getAllKeys(this.#chunks(id, 0));
-      const values = chunks().getAll(this.#chunks(id, 0));
-      values.onsuccess = () => keys.result.forEach((key, i) => tx.objectStore('quarantine').put(values.result[i], key));
-      reads = true;
-    }
-    // Deleted after the reads above: the requests of one transaction run in the order they were made.
-    for (const id of [...remove, ...quarantine]) {
-      segments().delete([name, id]);
-      chunks().delete(this.#chunks(id, 0));
-      lengths.delete(id);
-      if (tail?.id === id) tail = undefined;
-    }
-    // Replacing the head last: when another handle committed first, this add aborts everything above.
-    const heads = tx.objectStore('heads');
-    heads.delete([name, known.version]);
-    const version = known.version + 1;
-    const head: Head = tail ? { queue: name, version, tail } : { queue: name, version };
-    heads.add(head, [name, version]);
-    return { known: { db: known.db, version, tail, lengths, metaLength }, reads };
+  /** `reading`, its failure as a SluiceError. */
+  #reading<T>(reading: Promise<T>): Promise<T> {
+    return reading.catch((error: unknown) => {
+      throw storageError(this.#connection.lost ?? error, `Cannot read queue "${this.#name}" from IndexedDB.`);
+    });
   }
 
-  /**
-   * Cuts a segment back to `offset` (the Queue dropping a torn tail): chunks past it go, and the last one starting
-   * before it, the only one that can reach across, is shortened. True when that needs a read.
-   */
-  #cut(chunks: IDBObjectStore, segment: number, offset: number): boolean {
-    chunks.delete(this.#chunks(segment, offset));
-    if (offset === 0) return false;
-    const cursor = chunks.openCursor(IDBKeyRange.bound([this.#name, segment, 0], [this.#name, segment, offset], false, true), 'prev');
-    cursor.onsuccess = () => {
-      const found = cursor.result;
-      const at = (found?.primaryKey as [string, number, number] | undefined)?.[2] ?? 0;
-      const bytes = found?.value as Uint8Array | undefined;
-      if (found && bytes && at + bytes.length > offset) found.update(bytes.slice(0, offset - at));
-    };
-    return true;
+  /** The connection, or why it can no longer be used. */
+  #open(): Connection {
+    const connection = this.#connection;
+    if (connection.lost) {
+      this.#lock?.release();
+      throw connection.lost;
+    }
+    return connection;
+  }
+
+  /** True while `known` is exact: read or checked under the writer lock, which has stayed held since. */
+  #exact(): boolean {
+    return this.#known !== undefined && this.#lock?.held === true && this.#lock.tenure === this.#tenure;
   }
 
   #failed(): string {
     return `The IndexedDB commit to queue "${this.#name}" failed; nothing of it was stored.`;
   }
-
-  #chunks(segment: number, from: number): IDBKeyRange {
-    return IDBKeyRange.bound([this.#name, segment, from], [this.#name, segment, Infinity]);
-  }
 }
 
-/** The object stores a commit touches: each one more in a transaction's scope costs a push measurable time. */
-function scope(batch: StorageBatch, known: Known): StoreNames<SluiceDB>[] {
-  const { write, meta, metaAppend, remove = [], quarantine = [] } = batch;
-  const names: StoreNames<SluiceDB>[] = ['heads'];
-  const dropping = remove.length > 0 || quarantine.length > 0;
-  if (write || dropping || meta || metaAppend) names.push('chunks');
-  if ((write && write.segment !== known.tail?.id) || dropping) names.push('segments');
-  if (meta) names.push('meta');
-  if (quarantine.length > 0) names.push('quarantine');
-  return names;
-}
-
-const ownerLock = (owner: string) => `sluice-owner:${owner}`;
 
 /**
- * What was appended to a queue's metadata lives in `chunks` under this segment id, which no segment has (theirs are
- * never negative): an append is one small record, and the blob in `meta` is rewritten only when replaced whole.
+ * What makes the token (see `tokenOf`), read in `tx`: the head's version and the keys of the last data chunk (that
+ * chunk itself too, `withValue`, for the tail's length) and of the last metadata chunk.
  */
-const META = -1;
-
-function abort(tx: IDBTransaction): void {
-  try {
-    tx.abort();
-  } catch {
-    // Already finished or aborted.
-  }
+async function stamped(tx: IDBTransaction, name: string, withValue: boolean) {
+  const chunks = tx.objectStore('chunks');
+  const [head, last, lastMeta] = await Promise.all([
+    result<Head | undefined>(tx.objectStore('heads').index('queue').get(name)),
+    result((withValue ? chunks.openCursor(dataOf(name), 'prev') : chunks.openKeyCursor(dataOf(name), 'prev')) as IDBRequest<IDBCursor | null>),
+    result(chunks.openKeyCursor(chunksOf(name, META), 'prev')),
+  ]);
+  const key = last?.primaryKey as ChunkKey | undefined;
+  const data: [number, number] | undefined = key && [key[1], key[2]];
+  const version = head?.version ?? 0;
+  const metaKey = (lastMeta?.primaryKey as ChunkKey | undefined)?.[2];
+  return { version, data, metaKey, token: tokenOf(version, data, metaKey), last };
 }

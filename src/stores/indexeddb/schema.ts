@@ -1,41 +1,39 @@
-import { wrap, type DBSchema, type IDBPDatabase } from 'idb';
-
-/** A queue's head record: which commit it is at, and how long its newest segment is. */
+/**
+ * A queue's head record: the count of the commits that were not plain appends. Together with the keys of the
+ * last data chunk and the last metadata chunk it makes the queue's token (see `queue-storage.ts`).
+ */
 export interface Head {
   readonly queue: string;
-  /** The commit counter: the queue's token. */
   readonly version: number;
-  /** The segment the last write went to, with its length (kept here, not in `segments`, while it grows). */
-  readonly tail?: { readonly id: number; readonly length: number };
+}
+
+/** A segment's record. For the segment with the greatest id, `length` may lag: its chunks tell (see `Known`). */
+export interface SegmentRecord {
+  readonly id: number;
+  readonly length: number;
 }
 
 /**
  * The database layout. One database holds any number of queues:
- * - `heads`: [queue, version] -> the queue's head. A unique index on `queue` lets each queue have one head only,
- *   so a commit can replace it blind (delete the head it read, add the next one) and still fail when another
- *   handle committed first: the add then breaks the index and the whole transaction aborts. No read has to come
- *   back before the transaction can commit, which is what makes an append one round trip;
- * - `meta`: queue name -> its metadata blob, apart from the head so that a push does not rewrite it;
- * - `segments`: [queue, segment id] -> the segment's length (the newest segment's length is its head's `tail`);
- * - `chunks`: [queue, segment id, byte offset] -> the bytes one commit appended there;
+ * - `heads`: [queue, version] -> Head. A unique index on `queue` lets a queue have one head only, so a commit can
+ *   replace it blind (delete the head it knew, add the next one) and still fail when another handle did so first:
+ *   the add breaks the index and the whole transaction aborts, with no read to wait for;
+ * - `meta`: queue -> the metadata as last written whole;
+ * - `segments`: [queue, segment id] -> SegmentRecord, written when a segment is started and when it is sealed;
+ * - `chunks`: [queue, segment id, byte offset] -> the bytes one commit wrote there; what was appended to the
+ *   metadata is under segment id -1. An append is one small record, not a rewrite of the segment;
  * - `quarantine`: chunks of segments set aside, under their old keys.
- * A commit appends one chunk instead of rewriting its segment, so a push costs one small record.
+ *
+ * Version 2 moved the tail segment's length out of the head: a push that appends to the tail is one put into
+ * `chunks` and nothing else (the head is replaced only by commits that are not plain appends).
  */
-export interface SluiceDB extends DBSchema {
-  heads: { key: [string, number]; value: Head; indexes: { queue: string } };
-  meta: { key: string; value: Uint8Array };
-  segments: { key: [string, number]; value: { id: number; length: number } };
-  chunks: { key: [string, number, number]; value: Uint8Array };
-  quarantine: { key: [string, number, number]; value: Uint8Array };
-}
-
-export type Database = IDBPDatabase<SluiceDB>;
+export const STORES = ['chunks', 'heads', 'meta', 'quarantine', 'segments'] as const;
 
 /** The schema version. Each version's upgrade step below runs once, in order, from whatever version a database has. */
-export const VERSION = 1;
+export const VERSION = 2;
 
 /** `upgrades[v]` takes a database from version `v` to `v + 1`. A new version appends a step; none is ever edited. */
-export const upgrades: readonly ((db: Database) => void)[] = [
+export const upgrades: readonly ((db: IDBDatabase, tx: IDBTransaction) => void)[] = [
   // 0 -> 1: the first layout.
   (db) => {
     db.createObjectStore('heads').createIndex('queue', 'queue', { unique: true });
@@ -44,25 +42,31 @@ export const upgrades: readonly ((db: Database) => void)[] = [
     db.createObjectStore('chunks');
     db.createObjectStore('quarantine');
   },
+  // 1 -> 2: each head's `tail` (the newest segment and its length) moves to that segment's record in `segments`.
+  // Version 1 code wrote blind relying on every commit replacing the head; that it cannot open this version is
+  // what keeps it from writing beside version 2 code, which does not.
+  (_db, tx) => {
+    const segments = tx.objectStore('segments');
+    const cursor = tx.objectStore('heads').openCursor();
+    cursor.onsuccess = () => {
+      const found = cursor.result;
+      if (!found) return;
+      const { queue, version, tail } = found.value as Head & { tail?: SegmentRecord };
+      if (tail) {
+        segments.put({ id: tail.id, length: tail.length }, [queue, tail.id]);
+        found.update({ queue, version });
+      }
+      found.continue();
+    };
+  },
 ];
 
 /**
- * Opens (creating or upgrading) the database through `factory`. When another tab asks for a newer version, this
- * connection closes at once instead of blocking it, and `onClose` lets the owner open again lazily.
+ * What `db` holds in place of sluice's object stores, or undefined when it has exactly those (every version so far
+ * has the same five; a version that changes them makes this a table by version).
  */
-export async function openDatabase(factory: IDBFactory, name: string, onClose: () => void): Promise<Database> {
-  // idb's openDB, with the factory passed in rather than read from the global.
-  const request = factory.open(name, VERSION);
-  request.addEventListener('upgradeneeded', (event) => {
-    const db = wrap(request.result) as unknown as Database;
-    for (let v = event.oldVersion; v < VERSION; v++) upgrades[v]!(db);
-  });
-  const db = (await wrap(request)) as unknown as Database;
-  db.addEventListener('versionchange', () => {
-    db.close();
-    onClose();
-  });
-  // The browser closed it (site data cleared, a disk error): the next call opens again.
-  db.addEventListener('close', onClose);
-  return db;
+export function layoutMismatch(db: IDBDatabase): string | undefined {
+  const names = [...db.objectStoreNames].sort();
+  if (names.join() === STORES.join()) return undefined;
+  return names.length === 0 ? 'no object stores' : `the object stores ${names.map((n) => `"${n}"`).join(', ')}`;
 }

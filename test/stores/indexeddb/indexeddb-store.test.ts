@@ -4,28 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { Queue, SluiceError } from '../../../src/index.js';
 import type { QueueStorage } from '../../../src/core/store.js';
 import { IndexedDbStore } from '../../../src/indexeddb.js';
-import { upgrades, VERSION } from '../../../src/stores/indexeddb/schema.js';
+import { dump, request } from './helpers.js';
 
 // Every test gets a database nobody else sees: its own factory, as a fresh browser profile.
 const fresh = (dbName = 'sluice') => new IndexedDbStore({ dbName, indexedDB: new IDBFactory() });
 const bytes = (...values: number[]) => Uint8Array.from(values);
 const relaxed = { durability: 'relaxed' } as const;
-
-function request<T>(r: IDBRequest<T>): Promise<T> {
-  return new Promise((resolve, reject) => {
-    r.onsuccess = () => resolve(r.result);
-    r.onerror = () => reject(r.error);
-  });
-}
-
-/** Reads an object store of the database whole, bypassing the store under test. */
-async function dump(factory: IDBFactory, dbName: string, name: string): Promise<{ key: IDBValidKey; value: unknown }[]> {
-  const db = await request(factory.open(dbName));
-  const tx = db.transaction(name, 'readonly');
-  const [keys, values] = await Promise.all([request(tx.objectStore(name).getAllKeys()), request(tx.objectStore(name).getAll())]);
-  db.close();
-  return keys.map((key, i) => ({ key, value: values[i] }));
-}
 
 describe('new IndexedDbStore()', () => {
   it('defaults to the database "sluice" and rejects bad options', () => {
@@ -136,14 +120,18 @@ describe('.commit()', () => {
     expect(await dump(factory, 'd', 'quarantine')).toEqual([{ key: ['q', 0, 0], value: bytes(1, 2) }]);
   });
 
-  it('after another tab deleted the database, plans from a fresh look instead of writing blind', async () => {
+  it('after another tab deleted the database, rejects ERR_NOT_FOUND and never makes it again', async () => {
     const factory = new IDBFactory();
     const s = await new IndexedDbStore({ dbName: 'd', indexedDB: factory }).open('q');
     let token = (await s.load()).token;
     token = (await s.commit(token, { write: { segment: 0, offset: 0, bytes: bytes(1, 2) }, ...relaxed }))!;
     await request(factory.deleteDatabase('d'));
-    expect(await s.commit(token, { write: { segment: 0, offset: 2, bytes: bytes(3) }, ...relaxed })).toBeUndefined();
-    expect(await s.load()).toEqual({ token: '0', meta: undefined, segments: [] });
+    await expect(s.commit(token, { write: { segment: 0, offset: 2, bytes: bytes(3) }, ...relaxed })).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+    await expect(s.load()).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+    await expect(s.token()).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+    await expect(s.read(0, 0, 2)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+    expect(await factory.databases()).toEqual([]);
+    await s.close();
   });
 });
 
@@ -196,82 +184,5 @@ describe('a failed commit', () => {
     expect(error).toMatchObject({ code: 'ERR_STORAGE' });
     expect(await q.peek(10)).toEqual(['a']);
     await q.close();
-  });
-});
-
-describe('schema', () => {
-  // One entry per schema version ever released: how a database of that version was made, with a queue in it. When
-  // VERSION moves on, the entry for the old version is rewritten with plain IndexedDB calls of its layout.
-  const released: { version: number; make(factory: IDBFactory): Promise<void> }[] = [
-    {
-      version: 1,
-      async make(factory) {
-        const q = await Queue.open<string>({ name: 'q', store: new IndexedDbStore({ indexedDB: factory }) });
-        await q.pushMany(['a', 'b', 'c']);
-        await (await q.take(1))!.ack();
-        await q.close();
-      },
-    },
-  ];
-
-  it('every version ever released is upgraded to the current one, keeping its queues', async () => {
-    expect(released.map((r) => r.version)).toEqual(Array.from({ length: VERSION }, (_, i) => i + 1));
-    for (const { make } of released) {
-      const factory = new IDBFactory();
-      await make(factory);
-      const q = await Queue.open<string>({ name: 'q', store: new IndexedDbStore({ indexedDB: factory }) });
-      expect(await q.peek(10)).toEqual(['b', 'c']);
-      await q.close();
-      const db = await request(factory.open('sluice'));
-      expect(db.version).toBe(VERSION);
-      db.close();
-    }
-  });
-
-  it('a new database gets every upgrade step in order', async () => {
-    const factory = new IDBFactory();
-    await (await new IndexedDbStore({ indexedDB: factory }).open('q')).close();
-    const db = await request(factory.open('sluice'));
-    expect(db.version).toBe(VERSION);
-    expect(upgrades).toHaveLength(VERSION);
-    expect([...db.objectStoreNames].sort()).toEqual(['chunks', 'heads', 'meta', 'quarantine', 'segments']);
-    expect(db.transaction('heads').objectStore('heads').index('queue').unique).toBe(true);
-    db.close();
-  });
-});
-
-describe('versionchange', () => {
-  it('another tab upgrading the database is not blocked: this connection closes', async () => {
-    const factory = new IDBFactory();
-    const q = await Queue.open<number>({ name: 'q', store: new IndexedDbStore({ indexedDB: factory }) });
-    await q.push(1);
-    const upgrading = factory.open('sluice', VERSION + 1);
-    let blocked = false;
-    upgrading.onblocked = () => (blocked = true);
-    const db = await request(upgrading);
-    expect(blocked).toBe(false);
-    expect(db.version).toBe(VERSION + 1);
-    db.close();
-    // This older code cannot use the newer database: it says so instead of hanging.
-    await expect(q.push(2)).rejects.toBeInstanceOf(SluiceError);
-    await q.close().catch(() => undefined);
-  });
-
-  it('another tab deleting the database is not blocked; the next call says what was lost, never silently', async () => {
-    const factory = new IDBFactory();
-    const q = await Queue.open<number>({ name: 'q', store: new IndexedDbStore({ indexedDB: factory }) });
-    await q.push(1);
-    const deleting = factory.deleteDatabase('sluice');
-    let blocked = false;
-    deleting.onblocked = () => (blocked = true);
-    await request(deleting);
-    expect(blocked).toBe(false);
-    // The item pushed before is gone with the database: the handle names it rather than going on as if empty.
-    await expect(q.push(2)).rejects.toMatchObject({ code: 'ERR_CORRUPT', message: expect.stringContaining('ids 0 to 0') });
-    await q.close().catch(() => undefined);
-    const skipping = await Queue.open<number>({ name: 'q', store: new IndexedDbStore({ indexedDB: factory }), corruption: 'skip' });
-    await skipping.push(2);
-    expect(await skipping.peek(10)).toEqual([2]);
-    await skipping.close();
   });
 });

@@ -1,0 +1,113 @@
+import { SluiceError } from '../../core/errors.js';
+import { storageError } from '../../core/storage-errors.js';
+import { layoutMismatch, upgrades, VERSION } from './schema.js';
+
+/** An open database, and, once it closed under the handles using it, why. */
+export interface Connection {
+  readonly db: IDBDatabase;
+  /** Set when the connection closed under its handles: every later call of theirs rejects with it. */
+  lost?: SluiceError;
+}
+
+export interface ConnectOptions {
+  /** How long an open blocked by another connection waits before it rejects ('ERR_LOCKED'). */
+  readonly blockedTimeoutMs: number;
+  /** Another connection holds the database at `oldVersion` and has not closed it: this open waits. */
+  readonly onBlocked: (oldVersion: number) => void;
+  /** The connection closed under its handles: deleted, upgraded by newer code, or closed by the browser. */
+  readonly onLost: () => void;
+}
+
+/**
+ * Opens (creating or upgrading) the database `name` through `factory`. A database that is not sluice's (another
+ * library's under the same name, or a newer sluice's) is refused with 'ERR_INCOMPATIBLE_STORE' and left as it was:
+ * an upgrade of a layout that is not ours is aborted before it writes. When another tab asks for a newer version
+ * or deletes the database, this connection closes at once instead of blocking it, and says why from then on.
+ */
+export function connect(factory: IDBFactory, name: string, options: ConnectOptions): Promise<Connection> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const fail = (error: SluiceError) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(error);
+    };
+    const request = factory.open(name, VERSION);
+    request.onupgradeneeded = (event) => {
+      const db = request.result;
+      const tx = request.transaction!;
+      const found = event.oldVersion > 0 && layoutMismatch(db);
+      if (found) {
+        fail(foreign(name, event.oldVersion, found));
+        tx.abort();
+        return;
+      }
+      for (let v = event.oldVersion; v < VERSION; v++) upgrades[v]!(db, tx);
+    };
+    request.onblocked = (event) => {
+      options.onBlocked(event.oldVersion);
+      const ms = options.blockedTimeoutMs;
+      if (timer === undefined && ms !== Infinity) {
+        timer = setTimeout(() => {
+          fail(
+            new SluiceError(
+              'ERR_LOCKED',
+              `Opening the IndexedDB database "${name}" at version ${VERSION} waits for another tab or worker that holds it open at ` +
+                `version ${event.oldVersion} and does not close it; waited ${ms} ms (blockedTimeoutMs). Close that tab.`,
+            ),
+          );
+        }, ms);
+      }
+    };
+    request.onerror = () => {
+      const error = request.error;
+      fail(
+        error?.name === 'VersionError'
+          ? new SluiceError('ERR_INCOMPATIBLE_STORE', `The IndexedDB database "${name}" is at a version newer than this sluice reads (${VERSION}): ${newer}`, { cause: error })
+          : storageError(error, `Cannot open the IndexedDB database "${name}".`),
+      );
+    };
+    request.onsuccess = () => {
+      const db = request.result;
+      const found = layoutMismatch(db);
+      if (settled || found) {
+        // Opened after this call gave up waiting (it is opened again when next needed), or not sluice's.
+        db.close();
+        if (found) fail(foreign(name, db.version, found));
+        return;
+      }
+      settled = true;
+      clearTimeout(timer);
+      const connection: Connection = { db };
+      const lose = (error: SluiceError) => {
+        if (connection.lost) return;
+        connection.lost = error;
+        db.close();
+        options.onLost();
+      };
+      db.onversionchange = ({ newVersion }) =>
+        lose(
+          newVersion === null
+            ? new SluiceError(
+                'ERR_NOT_FOUND',
+                `The IndexedDB database "${name}" was deleted (by another tab or worker, or with the site's data) while this queue was open; what it held is gone. Open the queue again to start anew.`,
+              )
+            : new SluiceError('ERR_INCOMPATIBLE_STORE', `Another tab or worker opened the IndexedDB database "${name}" at version ${newVersion}: ${newer}`),
+        );
+      // The browser closed it (site data cleared, a disk error): what it held may be gone too.
+      db.onclose = () => lose(new SluiceError('ERR_STORAGE', `The browser closed the IndexedDB database "${name}" (site data cleared, or a storage error). Open the queue again.`));
+      resolve(connection);
+    };
+  });
+}
+
+const newer = `newer code (a newer sluice in another tab, or another library using the name). Reload the page, or pass another \`dbName\`.`;
+
+function foreign(name: string, version: number, found: string): SluiceError {
+  return new SluiceError(
+    'ERR_INCOMPATIBLE_STORE',
+    `The IndexedDB database "${name}" is not a sluice database: it is at version ${version} with ${found}. Nothing was written to it; pass another \`dbName\`.`,
+  );
+}

@@ -1,0 +1,50 @@
+import type { Locks } from './writer-lock.js';
+
+const ownerLock = (owner: string) => `sluice-owner:${owner}`;
+
+/**
+ * Owner locks: each handle holds the Web Lock `sluice-owner:<owner>` for its life, so that other handles can tell
+ * it gone once it closes or its tab dies (its leases then come back before they expire), and hear when that
+ * happens: asking for the lock of an owner still alive is granted once it has gone, and `gone` is called then, so
+ * a consumer waiting for its leased items wakes at once rather than when the leases run out.
+ */
+export class Owners {
+  readonly #locks: Locks;
+  readonly #gone: () => void;
+  readonly #release: () => void;
+  readonly #closed = new AbortController();
+  readonly #watched = new Set<string>();
+
+  constructor(locks: Locks, owner: string, gone: () => void) {
+    this.#locks = locks;
+    this.#gone = gone;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    void locks.request(ownerLock(owner), {}, () => held).catch(() => undefined);
+    this.#release = release;
+  }
+
+  /** True when the handle named `owner` is certainly gone; while it lives, its going is watched. */
+  async isGone(owner: string): Promise<boolean> {
+    const name = ownerLock(owner);
+    const { held = [], pending = [] } = await this.#locks.query();
+    // Owners hold their lock exclusive; watchers (this handle's, other tabs') ask for it shared, and do not count.
+    if (![...held, ...pending].some((lock) => lock.name === name && lock.mode !== 'shared')) return true;
+    if (!this.#watched.has(owner)) {
+      this.#watched.add(owner);
+      void this.#locks.request(name, { mode: 'shared', signal: this.#closed.signal }, () => undefined).then(
+        () => {
+          this.#watched.delete(owner);
+          this.#gone();
+        },
+        () => undefined,
+      );
+    }
+    return false;
+  }
+
+  close(): void {
+    this.#closed.abort();
+    this.#release();
+  }
+}

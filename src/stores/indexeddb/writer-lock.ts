@@ -1,0 +1,129 @@
+/** The part of the Web Locks API (`navigator.locks`) the store uses. */
+export interface Locks {
+  request(name: string, options: { readonly signal?: AbortSignal; readonly mode?: 'exclusive' | 'shared' }, callback: () => unknown): Promise<unknown>;
+  query(): Promise<{ held?: { name?: string; mode?: string }[]; pending?: { name?: string; mode?: string }[] }>;
+}
+
+/**
+ * How long a holder keeps the lock after its last commit. Long enough that commits following each other (a loop of
+ * awaited pushes, a drain) keep it; short enough that a tab frozen or gone quiet right after a commit cannot keep
+ * others waiting long. Asking (below) takes it over sooner.
+ */
+const IDLE_MS = 100;
+/**
+ * How often a handle waiting for the lock asks the holder again: an ask can reach the holder while it hands the
+ * lock over to someone else, and then it would keep the lock it takes back for as long as it stays busy.
+ */
+const ASK_MS = 50;
+
+/**
+ * One queue's writer lock: a Web Lock that a handle holds across its commits, so that while it holds it, no other
+ * handle (tab, worker) commits and what the handle knows is stored is exact: a push is then one put in one
+ * transaction, with no read and no check. Asking for the lock is the costly part (about as much as a transaction),
+ * so it is kept: released when the handle has committed nothing for `IDLE_MS`, closes or dies (the browser
+ * releases a dead context's locks), or hands it over at once when another handle asks (`asked`, through the
+ * queue's BroadcastChannel) and its last commit wrote.
+ */
+export class WriterLock {
+  /** Counts the grants: what a handle checked under one grant holds until the lock is released. */
+  tenure = 0;
+  held = false;
+  readonly #locks: Locks;
+  readonly #name: string;
+  readonly #ask: () => void;
+  #busy = false;
+  #wanted = false;
+  #wrote = false;
+  #closed = false;
+  #release: (() => void) | undefined;
+  #waiting: Promise<void> | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #idleSince = 0;
+
+  constructor(locks: Locks, name: string, ask: () => void) {
+    this.#locks = locks;
+    this.#name = name;
+    this.#ask = ask;
+  }
+
+  /** Begins a commit: true when this handle holds the lock already (else `acquire` it). Held at least until `done`. */
+  enter(): boolean {
+    this.#busy = true;
+    return this.held;
+  }
+
+  /** Resolves once this handle holds the lock (after `enter`). */
+  async acquire(): Promise<void> {
+    while (!this.held) {
+      if (this.#closed) throw new DOMException('The queue storage is closed.', 'InvalidStateError');
+      await (this.#waiting ??= this.#request());
+    }
+  }
+
+  /** The commit that `enter` began has ended; `wrote` when it changed what is stored. */
+  done(wrote: boolean): void {
+    this.#busy = false;
+    this.#wrote = wrote;
+    // A commit that found the view stale is retried at once, reloaded: keep the lock for it, else two handles that
+    // keep asking could each give it away before getting anything done.
+    if (wrote && this.#wanted) return this.release();
+    // One timer for a run of commits, not one per commit: a push is short enough for a timer to show.
+    this.#idleSince = Date.now();
+    this.#timer ??= setTimeout(this.#check, IDLE_MS);
+  }
+
+  /** Another handle asks for the lock. */
+  asked(): void {
+    if (!this.held && !this.#waiting) return;
+    this.#wanted = true;
+    if (this.held && !this.#busy && this.#wrote) this.release();
+  }
+
+  release(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.held = false;
+    this.#wanted = false;
+    this.#release?.();
+    this.#release = undefined;
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.release();
+  }
+
+  /** Releases the lock once no commit has run for `IDLE_MS`; a running commit re-arms this when it ends. */
+  readonly #check = (): void => {
+    this.#timer = undefined;
+    if (!this.held || this.#busy) return;
+    const left = this.#idleSince + IDLE_MS - Date.now();
+    if (left > 0) this.#timer = setTimeout(this.#check, left);
+    else this.release();
+  };
+
+  #request(): Promise<void> {
+    return new Promise<void>((granted, failed) => {
+      this.#ask();
+      const asking = setInterval(this.#ask, ASK_MS);
+      const stop = () => {
+        clearInterval(asking);
+        this.#waiting = undefined;
+      };
+      this.#locks
+        .request(this.#name, {}, () => {
+          stop();
+          granted();
+          if (this.#closed) return Promise.resolve();
+          this.held = true;
+          this.tenure++;
+          this.#wanted = this.#wrote = false;
+          return new Promise<void>((resolve) => (this.#release = resolve));
+        })
+        .catch((error: unknown) => {
+          stop();
+          failed(error);
+        });
+    });
+  }
+}
