@@ -6,6 +6,7 @@ import type { QueueStorage, SegmentInfo, StorageBatch, StorageSnapshot } from '.
 import { BatchWriter, describeState, type Known } from './batch.js';
 import { CommitCounter, type Tail } from './counter.js';
 import { Descriptors, notAFile, stateOf } from './descriptors.js';
+import { type LockTiming, lockChannel } from './diagnostics.js';
 import { closeQuiet, errno, type FileSync, readRange, segmentId } from './files.js';
 import { removeLeftovers } from './leftovers.js';
 import type { ProcessLock } from './lock.js';
@@ -209,7 +210,10 @@ export class FileQueueStorage implements QueueStorage {
   }
 
   async #locked<R>(fn: () => R | Promise<R>): Promise<R> {
+    const timing = lockChannel();
+    const asked = timing.hasSubscribers ? performance.now() : undefined;
     const stolen = await this.#guarded(() => this.#lock.acquire());
+    const taken = asked === undefined ? 0 : performance.now();
     let result: R;
     try {
       result = await this.#guarded(() => {
@@ -223,6 +227,7 @@ export class FileQueueStorage implements QueueStorage {
     } finally {
       // Released even by a handle that has just failed: the lock is never left to other processes' stale check.
       await this.#translated(() => this.#lock.release());
+      if (asked !== undefined) timing.publish({ dir: this.#dir, waitMs: taken - asked, holdMs: performance.now() - taken } satisfies LockTiming);
     }
     return result;
   }
