@@ -11,7 +11,7 @@ import { closeQuiet, errno, type FileSync, readRange, segmentId } from './files.
 import { removeLeftovers } from './leftovers.js';
 import type { ProcessLock } from './lock.js';
 import { NOFOLLOW } from './permissions.js';
-import { fileTag, isDead, ownerName, parseOwner, thisProcess } from './process-id.js';
+import { fileTag, ownerName, Owners, thisProcess } from './process-id.js';
 import { Spares } from './spare.js';
 import { watchCounter } from './watch.js';
 
@@ -28,6 +28,7 @@ import { watchCounter } from './watch.js';
 export class FileQueueStorage implements QueueStorage {
   readonly owner: string;
   readonly #dir: string;
+  readonly #owners: Owners;
   readonly #lock: ProcessLock;
   readonly #counter: CommitCounter;
   readonly #fds: Descriptors;
@@ -45,6 +46,7 @@ export class FileQueueStorage implements QueueStorage {
   /** Files are made with `mode` (see `FileStoreOptions.mode`). */
   constructor(dir: string, lock: ProcessLock, sync: FileSync, mode: number) {
     const me = thisProcess();
+    this.#owners = new Owners(me);
     const tag = fileTag(me);
     this.owner = ownerName(me, randomBytes(6).toString('hex'));
     this.#dir = dir;
@@ -176,8 +178,7 @@ export class FileQueueStorage implements QueueStorage {
   }
 
   isGone(owner: string): boolean {
-    const id = parseOwner(owner);
-    return id !== undefined && isDead(id);
+    return this.#owners.isGone(owner);
   }
 
   /**
