@@ -1,24 +1,33 @@
-import { randomBytes } from 'node:crypto';
-import { closeSync, constants, existsSync, fstatSync, linkSync, lstatSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { existsSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
-import { errno, unlinkQuiet } from './files.js';
-import { createFile, NOFOLLOW } from './permissions.js';
-import { fileTag, liveness, type ProcessId, thisProcess } from './process-id.js';
+import { type LockFile, LockFiles } from './lock-files.js';
+import { LockNotices } from './lock-notices.js';
+import { liveness } from './process-id.js';
 
-/** A lock file as read: who holds it (or `unreadable`: a power cut can leave one whose content never reached the disk), which inode it is, how old. */
-interface LockFile {
-  readonly holder: ProcessId | 'unreadable';
-  readonly ino: number;
-  readonly mtimeMs: number;
-}
+/** A waiter that has waited this long claims the next turn: the lock is then its as soon as it is free. */
+const TURN_AFTER_MS = 5;
+/**
+ * How long another handle's turn is kept to, at most, while the lock lies free: a claimant whose event loop is busy
+ * elsewhere must not hold up every other process.
+ */
+const TURN_KEPT_MS = 10;
+/** The longest sleep between looks at the lock when no change notice comes (network mounts, notices lost). */
+const POLL_MS = 10;
+/** The files whose changes wake a waiter: the lock and the turn, or the turn alone. */
+const ANY: ReadonlySet<string> = new Set(['lock', 'lock.turn']);
+const TURN: ReadonlySet<string> = new Set(['lock.turn']);
 
 /**
- * A lock between processes on one queue directory: a `lock` file naming its owner (host, boot, pid and the pid's
- * start time, pid namespace). It appears whole
- * or not at all, because taking it is `link`ing it to a file the owner wrote beforehand (an O_EXCL create followed
- * by a write would leave an empty, unattributable lock if killed in between). It is held per commit, so processes
- * interleave.
+ * A lock between processes on one queue directory: a `lock` file linked to its holder's lock content (see
+ * `LockFiles`). It is held per commit, so processes interleave.
+ *
+ * Waiting: a handle that finds the lock taken watches the directory and tries again when the lock file goes (see
+ * `LockNotices`), with a short poll behind the notices. So that a process taking the lock in a loop cannot starve
+ * the others (it gives the lock up and takes it again before a waiter has even woken), a waiter that has waited
+ * `TURN_AFTER_MS` claims the next turn (`lock.turn`, linked to its content like the lock): while a live handle's
+ * turn is pending, no other handle takes the lock, and the claimant gives the turn up once it holds the lock.
+ * Turns go one at a time, to whichever long waiter claims first.
  *
  * A lock whose holder is provably gone (same host and pid namespace, and an earlier boot, or no such pid, or that pid
  * started at another time: pid 1 of a restarted container) is taken over at once, by an atomic rename, never
@@ -27,64 +36,62 @@ interface LockFile {
  * so it is cleared at once too. Lock files that cannot be judged count as abandoned after `staleMs` (a live
  * holder keeps the lock for one commit): those a power cut left unreadable, and those of a process in another pid
  * namespace on this host (another container), whose pids mean nothing here. A holder on another host is waited
- * for, never taken over.
+ * for, never taken over. A turn is judged the same way.
  *
- * Cost: a `link` and an `unlink`, about 12 µs with the commit counter on a local disk, so holding it per commit is
- * affordable (pushes are group-committed: a busy process takes it once per batch, not per item). Holding it
- * across a burst of commits would save little and keep other processes waiting.
+ * Cost: a `link`, an `unlink` and a look for a pending turn, about 15 µs on a local disk, so holding it per commit
+ * is affordable (pushes are group-committed: a busy process takes it once per batch, not per item).
  */
 export class ProcessLock {
   readonly #dir: string;
   readonly #path: string;
+  readonly #turn: string;
   readonly #guard: string;
   readonly #timeoutMs: number;
-  readonly #staleMs: number;
-  readonly #mode: number;
-  /** This handle's lock content, written when the handle is made; taking the lock links it to `lock`. */
-  readonly #own: string;
-  readonly #me = thisProcess();
-  /** The inode of `#own`: the lock is this handle's while `lock` is that inode. */
-  #ino = 0;
+  readonly #files: LockFiles;
+  /** The lock is held past a commit, to be given up at the end of this task unless taken again first (see `keep`). */
+  #kept: NodeJS.Immediate | undefined;
+  /** Giving up a kept lock failed: the lock file is still this handle's, and the next `acquire` takes it as is. */
+  #stuck = false;
+  /** Another handle's pending turn (its inode and change time), and since when the lock lies free while it pends. */
+  #seen: { key: string; free: number | undefined } | undefined;
 
   /** Lock files are made with `mode` (see `FileStoreOptions.mode`). */
   constructor(dir: string, timeoutMs: number, staleMs: number, mode: number) {
     this.#dir = dir;
-    this.#mode = mode;
     this.#path = join(dir, 'lock');
+    this.#turn = join(dir, 'lock.turn');
     this.#guard = join(dir, 'lock.steal');
     this.#timeoutMs = timeoutMs;
-    this.#staleMs = staleMs;
-    this.#own = join(dir, `lock.${fileTag(this.#me)}.${randomBytes(4).toString('hex')}.own`);
-    this.#writeOwn();
+    this.#files = new LockFiles(dir, staleMs, mode);
   }
 
-  /** Removes this handle's lock content file. */
+  /** Gives up a lock kept (see `keep`), and removes this handle's lock content file. */
   dispose(): void {
-    unlinkQuiet(this.#own);
+    if (this.#kept || this.#stuck) {
+      clearImmediate(this.#kept);
+      this.#kept = undefined;
+      this.#stuck = false;
+      this.release();
+    }
+    this.#files.dispose();
   }
 
   /**
-   * Takes the lock, waiting for a live holder up to the timeout ('ERR_LOCKED' naming its pid after that).
-   * Resolves `true` when the lock was taken over from a dead holder, whose commit may be half done.
+   * Takes the lock, waiting for a live holder up to the timeout ('ERR_LOCKED' naming its pid after that). Resolves
+   * 'kept' when this handle held it still (see `keep`), 'stolen' when it was taken over from a dead holder, whose
+   * commit may be half done.
    */
-  async acquire(): Promise<boolean> {
-    const deadline = Date.now() + this.#timeoutMs;
-    for (let wait = 1; ; wait = Math.min(wait * 2, 20)) {
-      if (this.#link(this.#path)) return false;
-      const lock = this.#read(this.#path);
-      if (lock && this.#abandoned(lock) && this.#steal(lock)) return true;
-      if (Date.now() >= deadline) {
-        const { holder } = lock ?? {};
-        const hidden = holder && holder !== 'unreadable' && liveness(holder) === 'hidden' ? ' in another pid namespace (another container)' : '';
-        const who = holder === 'unreadable' ? 'a lock file whose holder cannot be read' : `process ${holder?.pid ?? '(unknown)'} on ${holder?.host ?? 'an unknown host'}${hidden}`;
-        throw new SluiceError(
-          'ERR_LOCKED',
-          `The queue directory ${this.#dir} is locked by ${who}; waited ${this.#timeoutMs} ms (lockTimeoutMs). ` +
-            `If that process is hung, stop it; a dead process's lock is taken over at once.`,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, wait));
+  async acquire(): Promise<'taken' | 'kept' | 'stolen'> {
+    if (this.#kept || this.#stuck) {
+      clearImmediate(this.#kept);
+      this.#kept = undefined;
+      this.#stuck = false;
+      // Still this handle's, unless someone removed it meanwhile (and another may hold it now).
+      if (this.#files.holds(this.#path)) return 'kept';
     }
+    // Uncontended: no turn is pending, and the lock is free.
+    if (!existsSync(this.#turn) && this.#files.link(this.#path)) return 'taken';
+    return (await this.#wait()) ? 'stolen' : 'taken';
   }
 
   /**
@@ -92,123 +99,118 @@ export class ProcessLock {
    * have removed the file meanwhile and another process taken the lock: theirs stays.
    */
   release(): void {
-    try {
-      if (lstatSync(this.#path).ino !== this.#ino) return;
-    } catch (error) {
-      if (errno(error) === 'ENOENT') return;
-      throw error;
-    }
-    unlinkQuiet(this.#path);
+    this.#files.drop(this.#path);
   }
 
-  /** Makes `path` a link to this handle's content: true when it did, false when `path` exists. */
-  #link(path: string): boolean {
-    try {
-      linkSync(this.#own, path);
-      return true;
-    } catch (error) {
-      if (errno(error) === 'EEXIST') return false;
-      // This handle's content file is gone (a temp cleaner, say): written again, and linked.
-      if (errno(error) === 'ENOENT' && !existsSync(this.#own)) {
-        this.#writeOwn();
-        return this.#link(path);
+  /**
+   * Gives the lock up at the end of this task (a macrotask later), unless this handle takes it again first: then it
+   * has held it throughout. For a handle whose commit found its view stale: it reads the store again and commits
+   * at once, and holding the lock meanwhile means that commit finds its view current, instead of losing the race
+   * again to the processes that committed while it read and planned.
+   */
+  keep(): void {
+    this.#kept = setImmediate(() => {
+      this.#kept = undefined;
+      try {
+        this.release();
+      } catch {
+        // The directory refuses the removal (read-only, say): still this handle's, given up by its next release.
+        this.#stuck = true;
       }
-      throw error;
-    }
+    });
   }
 
-  #writeOwn(): void {
-    const fd = createFile(this.#own, constants.O_WRONLY, this.#mode);
+  async #wait(): Promise<boolean> {
+    const started = performance.now();
+    const deadline = Date.now() + this.#timeoutMs;
+    // Watched before the next try, so that a lock given up in between is noticed.
+    const notices = new LockNotices(this.#dir, ANY);
+    let mine = false;
+    // A live holder is the likely case: the holder is judged (its lock file read, its process looked up) only when
+    // no notice came since the last look, or when the wait is over.
+    let judge = false;
     try {
-      writeSync(fd, JSON.stringify(this.#me));
-      this.#ino = fstatSync(fd).ino;
+      for (let wait = 1; ; wait = Math.min(wait * 2, POLL_MS)) {
+        const over = Date.now() >= deadline;
+        judge ||= over;
+        const turn = this.#turnNow(judge);
+        mine = turn === 'mine';
+        // A look first: a link that fails throws, which costs many times more.
+        if (turn !== 'theirs' && !existsSync(this.#path) && this.#files.link(this.#path)) return false;
+        const lock = judge ? this.#files.read(this.#path) : undefined;
+        if (lock && this.#files.abandoned(lock) && this.#steal(lock)) return true;
+        if (turn === 'free' && performance.now() - started >= TURN_AFTER_MS) mine = this.#files.link(this.#turn);
+        if (over) throw this.#locked(lock);
+        // While another handle's turn is pending, the lock is not this handle's to take: only the turn's end matters.
+        notices.watchFor(turn === 'theirs' ? TURN : ANY);
+        judge = !(await notices.next(Math.max(0, Math.min(wait, deadline - Date.now()))));
+      }
     } finally {
-      closeSync(fd);
+      notices.close();
+      // Taken or given up: either way the turn is over.
+      if (mine) this.#files.drop(this.#turn);
     }
   }
 
-  /** Reads a lock file; undefined when there is none. Content and inode come from one descriptor, so they agree. */
-  #read(path: string): LockFile | undefined {
-    let fd: number;
-    try {
-      fd = openSync(path, constants.O_RDONLY | NOFOLLOW);
-    } catch (error) {
-      if (errno(error) === 'ENOENT') return undefined;
-      throw error;
+  /**
+   * Whose turn is pending: this handle's, another's (to be kept to), or nobody's. Another handle's turn is not kept
+   * to once the lock has lain free for `TURN_KEPT_MS` while it pends, nor when `judge` finds its holder gone (it is
+   * then removed).
+   */
+  #turnNow(judge: boolean): 'mine' | 'theirs' | 'free' {
+    const stat = lstatSync(this.#turn, { throwIfNoEntry: false });
+    if (!stat) {
+      this.#seen = undefined;
+      return 'free';
     }
-    try {
-      const { ino, mtimeMs } = fstatSync(fd);
-      return { holder: parseHolder(readFileSync(fd, 'utf8')), ino, mtimeMs };
-    } finally {
-      closeSync(fd);
+    if (this.#files.owns(stat.ino)) return 'mine';
+    const key = `${stat.ino}:${stat.ctimeMs}`;
+    const now = performance.now();
+    if (this.#seen?.key !== key) this.#seen = { key, free: undefined };
+    if (existsSync(this.#path)) this.#seen.free = undefined;
+    else if (now - (this.#seen.free ??= now) > TURN_KEPT_MS) return 'free';
+    if (judge) {
+      const turn = this.#files.read(this.#turn);
+      if (turn && this.#files.abandoned(turn)) {
+        this.#files.removeAbandoned(this.#turn, turn);
+        return 'free';
+      }
     }
-  }
-
-  /** True when the lock's holder can no longer release it, or cannot be judged and has held it past `staleMs`. */
-  #abandoned(lock: LockFile): boolean {
-    const state = lock.holder === 'unreadable' ? 'unreadable' : liveness(lock.holder);
-    if (state === 'dead') return true;
-    return (state === 'unreadable' || state === 'hidden') && Date.now() - lock.mtimeMs > this.#staleMs;
+    return 'theirs';
   }
 
   /** Takes over the abandoned `dead` lock, unless another process is doing so or did. */
   #steal(dead: LockFile): boolean {
-    if (!this.#link(this.#guard)) {
-      const guard = this.#read(this.#guard);
-      if (guard && this.#abandoned(guard)) this.#removeAbandoned(this.#guard, guard);
+    if (!this.#files.link(this.#guard)) {
+      const guard = this.#files.read(this.#guard);
+      if (guard && this.#files.abandoned(guard)) this.#files.removeAbandoned(this.#guard, guard);
       return false;
     }
     try {
       // The one stealer checks again: the lock may have changed hands since it was judged abandoned (same inode
       // and same holder: an inode freed meanwhile could be reused by a new lock file).
-      const now = this.#read(this.#path);
+      const now = this.#files.read(this.#path);
       if (!now || now.ino !== dead.ino || JSON.stringify(now.holder) !== JSON.stringify(dead.holder)) return false;
-      const mine = join(this.#dir, `lock.${fileTag(this.#me)}.${randomBytes(4).toString('hex')}.tmp`);
-      linkSync(this.#own, mine);
-      renameSync(mine, this.#path);
+      this.#files.replace(this.#path);
       return true;
     } finally {
-      unlinkQuiet(this.#guard);
+      this.#files.drop(this.#guard);
     }
   }
 
-  /**
-   * Removes `path`, judged abandoned as `seen`. Moved aside first and checked: when it is no longer the file judged
-   * (a live process made a new one meanwhile), that one is put back rather than lost.
-   */
-  #removeAbandoned(path: string, seen: LockFile): void {
-    const aside = join(this.#dir, `lock.${fileTag(this.#me)}.${randomBytes(4).toString('hex')}.tmp`);
-    try {
-      renameSync(path, aside);
-    } catch (error) {
-      if (errno(error) === 'ENOENT') return;
-      throw error;
-    }
-    try {
-      if (statSync(aside).ino !== seen.ino) linkSync(aside, path);
-    } catch (error) {
-      // EEXIST: yet another one was made meanwhile; ENOENT: the aside file was itself cleared as a leftover.
-      if (errno(error) !== 'EEXIST' && errno(error) !== 'ENOENT') throw error;
-    } finally {
-      unlinkQuiet(aside);
-    }
+  #locked(lock: LockFile | undefined): SluiceError {
+    const { holder } = lock ?? {};
+    const hidden = holder && holder !== 'unreadable' && liveness(holder) === 'hidden' ? ' in another pid namespace (another container)' : '';
+    const who =
+      holder === 'unreadable'
+        ? 'a lock file whose holder cannot be read'
+        : holder
+          ? `process ${holder.pid} on ${holder.host}${hidden}`
+          : 'another process whose turn is pending';
+    return new SluiceError(
+      'ERR_LOCKED',
+      `The queue directory ${this.#dir} is locked by ${who}; waited ${this.#timeoutMs} ms (lockTimeoutMs). ` +
+        `If that process is hung, stop it; a dead process's lock is taken over at once.`,
+    );
   }
-}
-
-function parseHolder(text: string): ProcessId | 'unreadable' {
-  try {
-    const { pid, host, boot, start, ns } = JSON.parse(text) as Partial<ProcessId>;
-    if (typeof pid === 'number' && typeof host === 'string') {
-      return {
-        pid,
-        host,
-        ...(typeof boot === 'string' && { boot }),
-        ...(typeof start === 'number' && { start }),
-        ...(typeof ns === 'string' && { ns }),
-      };
-    }
-  } catch {
-    // Not a lock this code wrote whole.
-  }
-  return 'unreadable';
 }

@@ -141,7 +141,8 @@ export class FileQueueStorage implements QueueStorage {
         this.#mine = applied ? this.#bump(tail) : this.#bump();
       }
       return this.#mine;
-    });
+      // A stale view is read again and the commit made again at once: the lock is kept for them (see `keep`).
+    }, (token) => token === undefined);
   }
 
   /** Calls `listener` soon after another handle's commit (see `watchCounter`). */
@@ -210,12 +211,18 @@ export class FileQueueStorage implements QueueStorage {
     }
   }
 
-  async #locked<R>(fn: () => R | Promise<R>): Promise<R> {
+  /**
+   * Runs `fn` holding the lock; given up after, or kept to the end of the task (see `ProcessLock.keep`) when `keep`
+   * says so of the result, or when it was kept for this call (a load after a stale commit: for the commit after it).
+   */
+  async #locked<R>(fn: () => R | Promise<R>, keep?: (result: R) => boolean): Promise<R> {
     const timing = lockChannel();
     const asked = timing.hasSubscribers ? performance.now() : undefined;
-    const stolen = await this.#guarded(() => this.#lock.acquire());
+    const how = await this.#guarded(() => this.#lock.acquire());
+    const stolen = how === 'stolen';
     const taken = asked === undefined ? 0 : performance.now();
     let result: R;
+    let kept = false;
     try {
       result = await this.#guarded(() => {
         // A holder that died mid-commit left changes behind without bumping the counter: make every view stale.
@@ -225,9 +232,10 @@ export class FileQueueStorage implements QueueStorage {
         }
         return fn();
       });
+      kept = (keep ? keep(result) : how === 'kept') && !this.#failed;
     } finally {
       // Released even by a handle that has just failed: the lock is never left to other processes' stale check.
-      await this.#translated(() => this.#lock.release());
+      await this.#translated(() => (kept ? this.#lock.keep() : this.#lock.release()));
       if (asked !== undefined) timing.publish({ dir: this.#dir, waitMs: taken - asked, holdMs: performance.now() - taken } satisfies LockTiming);
     }
     return result;
