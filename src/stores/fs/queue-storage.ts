@@ -1,16 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { constants, fstatSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import type { QueueStorage, SegmentInfo, StorageBatch, StorageSnapshot } from '../../core/store.js';
-import { BatchWriter, describeState, type Known } from './batch.js';
+import { BatchWriter, describeState, type Known, type Looked } from './batch.js';
 import { CommitCounter, type Tail } from './counter.js';
-import { Descriptors, notAFile, stateOf } from './descriptors.js';
+import { Descriptors, notAFile } from './descriptors.js';
 import { type LockTiming, lockChannel } from './diagnostics.js';
-import { closeQuiet, errno, type FileSync, readRange, segmentId } from './files.js';
+import { errno, type FileSync, readRange, segmentName } from './files.js';
+import { Listing } from './listing.js';
 import { removeLeftovers } from './leftovers.js';
 import type { ProcessLock } from './lock.js';
-import { NOFOLLOW } from './permissions.js';
 import { fileTag, ownerName, Owners, thisProcess } from './process-id.js';
 import { Spares } from './spare.js';
 import { watchCounter } from './watch.js';
@@ -34,6 +33,7 @@ export class FileQueueStorage implements QueueStorage {
   readonly #fds: Descriptors;
   readonly #spares: Spares;
   readonly #writer: BatchWriter;
+  readonly #listing: Listing;
   /** The token as of which `#known` describes the directory. */
   #seen = '';
   /** The token this handle's own last commit made: a watcher hears of other handles' commits only. */
@@ -55,6 +55,7 @@ export class FileQueueStorage implements QueueStorage {
     this.#spares = new Spares(dir, tag, mode);
     this.#fds = new Descriptors(dir, this.#spares, mode);
     this.#writer = new BatchWriter(dir, tag, this.#fds, sync, mode);
+    this.#listing = new Listing(dir);
   }
 
   /** Removes temp and lock files that writers which died left behind. */
@@ -67,33 +68,20 @@ export class FileQueueStorage implements QueueStorage {
     return this.#locked(() => {
       const { fresh } = this.#current();
       const files: Known = new Map();
-      let meta: Uint8Array | undefined;
-      let fd: number | undefined;
-      try {
-        fd = openSync(join(this.#dir, 'meta'), constants.O_RDONLY | NOFOLLOW);
-        // Content and identity from one descriptor, so that they agree.
-        meta = new Uint8Array(readFileSync(fd));
-        const { dev, ino } = fstatSync(fd);
-        files.set('meta', `${dev}:${ino}:${meta.length}`);
-      } catch (error) {
-        if (errno(error) !== 'ENOENT') throw error;
-      } finally {
-        if (fd !== undefined) closeQuiet(fd);
-      }
+      const read = this.#writer.readMeta();
+      if (read) files.set('meta', describeState(read.state));
       const segments: SegmentInfo[] = [];
-      for (const name of readdirSync(this.#dir)) {
-        const id = segmentId(name);
-        const state = id === undefined ? undefined : stateOf(join(this.#dir, name));
-        if (id === undefined || !state) continue;
+      // A view that was current is checked file by file against what the handle knew; a stale one is brought up to
+      // date, which needs a full listing only when a commit made or removed a segment since the last.
+      for (const { id, name, state } of this.#listing.list(this.#counter.listed(), fresh)) {
         segments.push({ id, length: state.size });
         files.set(name, describeState(state));
       }
-      segments.sort((a, b) => a.id - b.id);
       // What this handle knew changed outside any commit: every other handle must read the directory again too.
       if (fresh && !sameFiles(files, this.#known!)) this.#bump();
       this.#known = files;
       const tail = this.#counter.tail();
-      return { token: this.#counter.held(), meta, segments, ...(tail && { tail }) };
+      return { token: this.#counter.held(), meta: read?.bytes, segments, ...(tail && { tail }) };
     });
   }
 
@@ -105,7 +93,10 @@ export class FileQueueStorage implements QueueStorage {
   async read(segment: number, start: number, end: number): Promise<Uint8Array> {
     return this.#guarded(() => {
       const fd = this.#fds.get(segment);
-      return fd === undefined ? new Uint8Array(0) : readRange(fd, start, end);
+      const bytes = fd === undefined ? new Uint8Array(0) : readRange(fd, start, end);
+      // Shorter than the listing said: the segment was cut or removed, and the listing is to be made again.
+      if (bytes.length < end - start) this.#listing.forget();
+      return bytes;
     });
   }
 
@@ -138,7 +129,7 @@ export class FileQueueStorage implements QueueStorage {
       } finally {
         // Bumped even when applying failed half way, so that every handle reads the directory again. The newest
         // segment's length is recorded with it (when the batch went in whole), for a reader to tell bytes lost later.
-        this.#mine = applied ? this.#bump(tail) : this.#bump();
+        this.#mine = applied ? this.#bump(tail, sameSegments(batch, looked)) : this.#bump();
       }
       return this.#mine;
       // A stale view is read again and the commit made again at once: the lock is kept for them (see `keep`).
@@ -195,9 +186,12 @@ export class FileQueueStorage implements QueueStorage {
     return { token, fresh };
   }
 
-  /** Counts a commit (this handle's, or a change found outside any commit): every other view is stale. */
-  #bump(tail: Tail | null = this.#counter.tail()): string {
-    this.#counter.bump(tail ?? undefined);
+  /**
+   * Counts a commit (this handle's, or a change found outside any commit): every other view is stale. `same` when it
+   * made and removed no segment file.
+   */
+  #bump(tail: Tail | null = this.#counter.tail(), same = false): string {
+    this.#counter.bump(tail ?? undefined, same);
     return (this.#seen = this.#counter.held());
   }
 
@@ -259,6 +253,12 @@ export class FileQueueStorage implements QueueStorage {
       throw new SluiceError(quota ? 'ERR_QUOTA_EXCEEDED' : 'ERR_STORAGE', `File storage failed in ${this.#dir} (${code || 'error'}).`, { cause: error });
     }
   }
+}
+
+/** True when `batch`, applied to the files as `looked` found them, makes and removes no segment file. */
+function sameSegments(batch: StorageBatch, looked: Looked): boolean {
+  if ((batch.remove?.length ?? 0) + (batch.quarantine?.length ?? 0) > 0) return false;
+  return !batch.write || looked.some(({ name, state }) => name === segmentName(batch.write!.segment) && state !== undefined);
 }
 
 function sameFiles(a: Known, b: Known): boolean {
