@@ -5,8 +5,13 @@ import { type LockFile, LockFiles } from './lock-files.js';
 import { LockNotices } from './lock-notices.js';
 import { liveness } from './process-id.js';
 
-/** A waiter that has waited this long claims the next turn: the lock is then its as soon as it is free. */
-const TURN_AFTER_MS = 5;
+/**
+ * The time slice: a handle that commits again and again may go on taking the lock between its commits for this long
+ * while others wait, before the next waiter's turn comes.
+ */
+const SLICE_MS = 10;
+/** A lock given up and not taken again for this long: its holder is done, and the next waiter takes it. */
+const AFFINITY_MS = 3;
 /**
  * How long another handle's turn is kept to, at most, while the lock lies free: a claimant whose event loop is busy
  * elsewhere must not hold up every other process.
@@ -22,12 +27,16 @@ const TURN: ReadonlySet<string> = new Set(['lock.turn']);
  * A lock between processes on one queue directory: a `lock` file linked to its holder's lock content (see
  * `LockFiles`). It is held per commit, so processes interleave.
  *
- * Waiting: a handle that finds the lock taken watches the directory and tries again when the lock file goes (see
- * `LockNotices`), with a short poll behind the notices. So that a process taking the lock in a loop cannot starve
- * the others (it gives the lock up and takes it again before a waiter has even woken), a waiter that has waited
- * `TURN_AFTER_MS` claims the next turn (`lock.turn`, linked to its content like the lock): while a live handle's
- * turn is pending, no other handle takes the lock, and the claimant gives the turn up once it holds the lock.
- * Turns go one at a time, to whichever long waiter claims first.
+ * Waiting: a handle that finds the lock taken claims the next turn (`lock.turn`, linked to its content like the lock)
+ * unless another handle has, and waits. The turn's holder watches the directory (see `LockNotices`) and takes the lock
+ * when it is given up; the other waiters watch the turn only, and claim it when it goes; a short poll stands behind
+ * the notices (network mounts, notices lost). A live handle's pending turn keeps every other handle off the lock but
+ * the holder in its slice: a handle that commits again and again may go on taking the lock between its commits for
+ * `SLICE_MS` while others wait. Handing the lock over at every release costs more than it gives: the waiter woken
+ * takes it before the releaser's next commit, so every commit is planned on a view just made stale and planned
+ * again, and under 'strict' every process's sync runs into the others' writes. The turn's holder takes the lock once
+ * the holder's slice is over, or once the lock has lain free `AFFINITY_MS` (its holder is done): a waiter waits about
+ * a slice per handle ahead of it, and a process that takes the lock in a loop starves nobody.
  *
  * A lock whose holder is provably gone (same host and pid namespace, and an earlier boot, or no such pid, or that pid
  * started at another time: pid 1 of a restarted container) is taken over at once, by an atomic rename, never
@@ -38,7 +47,7 @@ const TURN: ReadonlySet<string> = new Set(['lock.turn']);
  * namespace on this host (another container), whose pids mean nothing here. A holder on another host is waited
  * for, never taken over. A turn is judged the same way.
  *
- * Cost: a `link`, an `unlink` and a look for a pending turn, about 15 µs on a local disk, so holding it per commit
+ * Cost: a look for a pending turn, a `link` and an `unlink`, about 15 µs on a local disk, so holding it per commit
  * is affordable (pushes are group-committed: a busy process takes it once per batch, not per item).
  */
 export class ProcessLock {
@@ -52,11 +61,17 @@ export class ProcessLock {
   #kept: NodeJS.Immediate | undefined;
   /** Giving up a kept lock failed: the lock file is still this handle's, and the next `acquire` takes it as is. */
   #stuck = false;
+  /** This handle's current run of holds (see `SLICE_MS`): when it began, and when the lock was last given up. */
+  #run: { since: number; last: number } | undefined;
   /** Another handle's pending turn (its inode and change time), and since when the lock lies free while it pends. */
   #seen: { key: string; free: number | undefined } | undefined;
 
-  /** Lock files are made with `mode` (see `FileStoreOptions.mode`). */
-  constructor(dir: string, timeoutMs: number, staleMs: number, mode: number) {
+  /** Monotonic milliseconds: slices and turns are timed by it. */
+  readonly #now: () => number;
+
+  /** Lock files are made with `mode` (see `FileStoreOptions.mode`); `now` is replaced by tests. */
+  constructor(dir: string, timeoutMs: number, staleMs: number, mode: number, now: () => number = () => performance.now()) {
+    this.#now = now;
     this.#dir = dir;
     this.#path = join(dir, 'lock');
     this.#turn = join(dir, 'lock.turn');
@@ -89,8 +104,14 @@ export class ProcessLock {
       // Still this handle's, unless someone removed it meanwhile (and another may hold it now).
       if (this.#files.holds(this.#path)) return 'kept';
     }
-    // Uncontended: no turn is pending, and the lock is free.
-    if (!existsSync(this.#turn) && this.#files.link(this.#path)) return 'taken';
+    // Uncontended, or in this handle's slice: the lock is free, and no other handle's turn pends or it may wait.
+    const now = this.#now();
+    const run = this.#run;
+    const inSlice = run !== undefined && now - run.last < AFFINITY_MS && now - run.since < SLICE_MS;
+    if ((inSlice || !existsSync(this.#turn)) && this.#files.link(this.#path)) {
+      if (!inSlice) this.#run = { since: now, last: now };
+      return 'taken';
+    }
     return (await this.#wait()) ? 'stolen' : 'taken';
   }
 
@@ -99,6 +120,7 @@ export class ProcessLock {
    * have removed the file meanwhile and another process taken the lock: theirs stays.
    */
   release(): void {
+    if (this.#run) this.#run.last = this.#now();
     this.#files.drop(this.#path);
   }
 
@@ -121,35 +143,57 @@ export class ProcessLock {
   }
 
   async #wait(): Promise<boolean> {
-    const started = performance.now();
     const deadline = Date.now() + this.#timeoutMs;
-    // Watched before the next try, so that a lock given up in between is noticed.
-    const notices = new LockNotices(this.#dir, ANY);
+    // Watched before the next look, so that a lock given up in between is noticed.
+    const notices = new LockNotices(this.#dir, TURN);
     let mine = false;
     // A live holder is the likely case: the holder is judged (its lock file read, its process looked up) only when
     // no notice came since the last look, or when the wait is over.
     let judge = false;
+    /** Since when the lock lies free, as seen from here. */
+    let free: number | undefined;
+    /** The holder as last seen (the inode of its lock content), and since when it has held the lock, on and off. */
+    let holder: { ino: number; since: number } | undefined;
     try {
       for (let wait = 1; ; wait = Math.min(wait * 2, POLL_MS)) {
         const over = Date.now() >= deadline;
         judge ||= over;
-        const turn = this.#turnNow(judge);
+        let turn = this.#turnNow(judge);
+        // The next turn is the first waiter's: only it watches the lock; the others wait for the turn to pass.
+        if (turn === 'free' && this.#files.link(this.#turn)) turn = 'mine';
         mine = turn === 'mine';
-        // A look first: a link that fails throws, which costs many times more.
-        if (turn !== 'theirs' && !existsSync(this.#path) && this.#files.link(this.#path)) return false;
-        const lock = judge ? this.#files.read(this.#path) : undefined;
-        if (lock && this.#files.abandoned(lock) && this.#steal(lock)) return true;
-        if (turn === 'free' && performance.now() - started >= TURN_AFTER_MS) mine = this.#files.link(this.#turn);
+        const now = this.#now();
+        const held = lstatSync(this.#path, { throwIfNoEntry: false });
+        if (held && holder?.ino !== held.ino) holder = { ino: held.ino, since: now };
+        free = held ? undefined : (free ?? now);
+        let pause = wait;
+        if (free !== undefined && turn !== 'theirs') {
+          // The holder may take the lock again between its commits for the rest of its slice, so that it commits
+          // in a run rather than on views every other process has just made stale: the lock is this handle's once
+          // the slice is over, or once it has lain free a while (its holder is done).
+          const sliceLeft = holder ? Math.max(0, holder.since + SLICE_MS - now) : 0;
+          const due = Math.min(sliceLeft, Math.max(0, AFFINITY_MS - (now - free)));
+          if (due === 0 && this.#files.link(this.#path)) return this.#began(false);
+          pause = Math.max(due, 1);
+        }
+        const lock = judge && held ? this.#files.read(this.#path) : undefined;
+        if (lock && this.#files.abandoned(lock) && this.#steal(lock)) return this.#began(true);
         if (over) throw this.#locked(lock);
-        // While another handle's turn is pending, the lock is not this handle's to take: only the turn's end matters.
-        notices.watchFor(turn === 'theirs' ? TURN : ANY);
-        judge = !(await notices.next(Math.max(0, Math.min(wait, deadline - Date.now()))));
+        notices.watchFor(mine ? ANY : TURN);
+        judge = !(await notices.next(Math.max(0, Math.min(pause, deadline - Date.now())))) && held !== undefined;
       }
     } finally {
       notices.close();
       // Taken or given up: either way the turn is over.
       if (mine) this.#files.drop(this.#turn);
     }
+  }
+
+  /** The lock was taken after a wait: this handle's slice begins. */
+  #began(stolen: boolean): boolean {
+    const now = this.#now();
+    this.#run = { since: now, last: now };
+    return stolen;
   }
 
   /**
@@ -165,7 +209,7 @@ export class ProcessLock {
     }
     if (this.#files.owns(stat.ino)) return 'mine';
     const key = `${stat.ino}:${stat.ctimeMs}`;
-    const now = performance.now();
+    const now = this.#now();
     if (this.#seen?.key !== key) this.#seen = { key, free: undefined };
     if (existsSync(this.#path)) this.#seen.free = undefined;
     else if (now - (this.#seen.free ??= now) > TURN_KEPT_MS) return 'free';

@@ -7,6 +7,7 @@ import type { QueueStorage, StorageBatch } from '../../../src/core/store.js';
 import { SluiceError } from '../../../src/index.js';
 import { FileStore, type FileStoreOptions } from '../../../src/fs.js';
 import { LockNotices } from '../../../src/stores/fs/lock-notices.js';
+import { ProcessLock } from '../../../src/stores/fs/lock.js';
 import { thisProcess } from '../../../src/stores/fs/process-id.js';
 import { deferred } from '../../conformance/harness.js';
 
@@ -42,6 +43,8 @@ const startOf = (pid: number) => {
   const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[19]);
 };
+/** Past the slice in which a handle that has just held the lock (to open, say) may take it again, turns or not. */
+const pastSlice = () => new Promise((resolve) => setTimeout(resolve, 30));
 const nextTask = () => new Promise((resolve) => setImmediate(resolve));
 /** A file naming `holder` as lock content, linked under `name` (as a handle links its content to take the lock or a turn). */
 const plant = (name: string, holder: object) => {
@@ -79,13 +82,14 @@ describe('LockNotices', () => {
   });
 });
 
-describe('turns: a waiter that waited long goes next', () => {
+describe('turns: the first waiter goes next, after the holder\'s slice', () => {
   it('a live process\'s pending turn keeps other handles off the free lock, for a moment only', async () => {
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
     try {
       await new Promise((resolve) => child.once('spawn', resolve));
       const s = await open({ lockTimeoutMs: 0 });
       plant('lock.turn', { ...thisProcess(), pid: child.pid, start: startOf(child.pid!) });
+      await pastSlice();
       // Not waiting at all: the lock is free, but it is the other's turn.
       const error = await s.commit(await s.token(), meta(1)).catch((e: unknown) => e);
       expect((error as SluiceError).code).toBe('ERR_LOCKED');
@@ -102,11 +106,35 @@ describe('turns: a waiter that waited long goes next', () => {
     const dead = Number(String(spawnSync(process.execPath, ['-e', 'console.log(process.pid)']).stdout).trim());
     const s = await open({ lockTimeoutMs: 0 });
     plant('lock.turn', { ...thisProcess(), pid: dead });
+    await pastSlice();
     expect(await codeOf(s.commit(await s.token(), meta(1)))).toBe('resolved');
     expect(existsSync(file('lock.turn'))).toBe(false);
   });
 
-  it('a handle that has waited a while claims the next turn, and gives it up once it holds the lock', async () => {
+  it('a handle that takes the lock again and again may, despite a pending turn, for one slice', async () => {
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    let now = 0;
+    const lock = new ProcessLock(join(dir, 'q'), 0, 10_000, 0o600, () => now);
+    try {
+      await new Promise((resolve) => child.once('spawn', resolve));
+      expect(await lock.acquire()).toBe('taken');
+      lock.release();
+      plant('lock.turn', { ...thisProcess(), pid: child.pid, start: startOf(child.pid!) });
+      // Taken again at once, and again: still its slice.
+      for (now = 1; now < 10; now += 1) {
+        expect(await lock.acquire()).toBe('taken');
+        lock.release();
+      }
+      // Its slice is over, though it never stopped: the lock waits for the other's turn.
+      expect(now).toBe(10);
+      expect(await codeOf(lock.acquire())).toBe('ERR_LOCKED');
+    } finally {
+      lock.dispose();
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('a handle that finds the lock taken claims the next turn, and gives it up once it holds the lock', async () => {
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
     try {
       await new Promise((resolve) => child.once('spawn', resolve));

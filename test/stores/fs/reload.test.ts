@@ -8,7 +8,8 @@ import { Queue } from '../../../src/index.js';
 import { crc32 } from '../../../src/core/crc32.js';
 import { FileStore, type FileStoreOptions, type LockTiming } from '../../../src/fs.js';
 
-// What a handle reads again when other handles committed, and what its holds of the lock tell.
+// What a handle reads again when other handles committed, what a strict commit syncs while it holds the lock, and
+// what its holds of the lock tell.
 let dir: string;
 let opened: QueueStorage[];
 beforeEach(() => {
@@ -91,6 +92,35 @@ describe('FileQueueStorage.load() after other handles committed', () => {
     expect(lost.flat()).toEqual(['2', '3']);
     await a.close();
     await b.close();
+  });
+});
+
+describe('strict commits and the lock', () => {
+  it('a commit that appends metadata syncs it before it gives the lock up', async () => {
+    // Not after: an fsync stalls the other processes' writes to the same file system (their lock files, counter and
+    // metadata) while it runs, and freeing the lock before it lets them run into that stall holding the lock.
+    const seen: boolean[] = [];
+    const s = await open({ sync: { fsync: async () => undefined, fdatasync: async () => void seen.push(existsSync(file('lock'))) } });
+    let token = (await s.load()).token;
+    token = (await s.commit(token, { meta: Uint8Array.of(1), durability: 'relaxed' }))!;
+    expect(await s.commit(token, { metaAppend: { offset: 1, bytes: Uint8Array.of(2) }, durability: 'strict' })).toBeDefined();
+    expect(seen).toEqual([true]);
+  });
+
+  it('a commit that removes a segment syncs the metadata before the removal, holding the lock', async () => {
+    const order: string[] = [];
+    const s = await open({
+      sync: {
+        fsync: async () => void order.push('fsync'),
+        fdatasync: async () => void order.push(`fdatasync (lock ${existsSync(file('lock')) ? 'held' : 'free'}, segment ${existsSync(seg(0)) ? 'there' : 'gone'})`),
+      },
+    });
+    let token = (await s.load()).token;
+    token = (await s.commit(token, { ...write(0, 0, 1), meta: Uint8Array.of(1) }))!;
+    order.length = 0;
+    await s.commit(token, { metaAppend: { offset: 1, bytes: Uint8Array.of(2) }, remove: [0], durability: 'strict' });
+    expect(order[0]).toBe('fdatasync (lock held, segment there)');
+    expect(existsSync(seg(0))).toBe(false);
   });
 });
 
