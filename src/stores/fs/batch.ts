@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { closeSync, constants, ftruncateSync, openSync, renameSync } from 'node:fs';
 import type { StorageBatch } from '../../core/store.js';
 import { type Descriptors, type FileState, identityOf, stateOf } from './descriptors.js';
-import { closeQuiet, errno, type FileSync, segmentFile, segmentName, syncDir, unlinkQuiet, writeAll } from './files.js';
+import { closeQuiet, errno, type FileSync, readRange, segmentFile, segmentName, syncDir, unlinkQuiet, writeAll } from './files.js';
 import { createFile, NOFOLLOW } from './permissions.js';
 
 /** Files as a handle knows them: name → `identity:size` (see `FileState`). */
@@ -28,7 +28,8 @@ export class BatchWriter {
   readonly #fds: Descriptors;
   readonly #sync: FileSync;
   readonly #mode: number;
-  #meta: { fd: number; identity: string } | undefined;
+  /** The metadata file, open for appends (or, where the file system refuses writing, for reading only). */
+  #meta: { fd: number; identity: string; writable: boolean } | undefined;
 
   /** New files are made with `mode`; `tag` names this process in temp files' names (see `fileTag`). */
   constructor(dir: string, tag: string, fds: Descriptors, sync: FileSync, mode: number) {
@@ -104,10 +105,10 @@ export class BatchWriter {
       // In place: a torn append is a frame the Queue's reader drops, so it needs no temp file and rename.
       const { offset, bytes } = batch.metaAppend;
       const now = stateIn(looked, 'meta')!;
-      if (this.#meta?.identity !== now.identity) {
+      if (this.#meta?.identity !== now.identity || !this.#meta.writable) {
         this.forgetMeta();
         const fd = openSync(join(this.#dir, 'meta'), constants.O_RDWR | NOFOLLOW);
-        this.#meta = { fd, identity: identityOf(fd) };
+        this.#meta = { fd, identity: identityOf(fd), writable: true };
       }
       const { fd, identity } = this.#meta;
       writeAll(fd, bytes, offset);
@@ -166,6 +167,39 @@ export class BatchWriter {
       dirChanged = true;
     }
     if (strict && dirChanged) await synced(() => syncDir(this.#dir, this.#sync));
+  }
+
+  /**
+   * The metadata file's content and state, read through the descriptor kept for appends when it still names the
+   * file at the path (one `lstat` and one read, no `open`); undefined when there is none.
+   */
+  readMeta(): { bytes: Uint8Array; state: FileState } | undefined {
+    const state = stateOf(join(this.#dir, 'meta'));
+    if (!state) return undefined;
+    if (this.#meta?.identity !== state.identity) {
+      this.forgetMeta();
+      const path = join(this.#dir, 'meta');
+      let fd: number;
+      let writable = true;
+      try {
+        try {
+          fd = openSync(path, constants.O_RDWR | NOFOLLOW);
+        } catch (error) {
+          // A read-only file system (or file) can still be read: a commit then opens it again, and fails as it must.
+          if (!['EROFS', 'EACCES', 'EPERM'].includes(errno(error))) throw error;
+          fd = openSync(path, constants.O_RDONLY | NOFOLLOW);
+          writable = false;
+        }
+      } catch (error) {
+        if (errno(error) === 'ENOENT') return undefined;
+        throw error;
+      }
+      this.#meta = { fd, identity: identityOf(fd), writable };
+    }
+    const { fd, identity } = this.#meta;
+    // Under the lock nobody writes it; the size read through the descriptor is the size of what was read.
+    const bytes = readRange(fd, 0, state.size);
+    return { bytes, state: { identity, size: bytes.length } };
   }
 
   forgetMeta(): void {

@@ -5,8 +5,11 @@ import { closeQuiet, errno, unlinkQuiet } from './files.js';
 import { createFile, NOFOLLOW } from './permissions.js';
 
 // [f64 count][8 random bytes, the stamp][f64 tail segment, -1 for none][f64 its length][u32 CRC-32 of the 32 bytes
-// before], little-endian.
-const SIZE = 36;
+// before], little-endian; then an extension: [f64 count again][f64 the count as of which the segment files were last
+// made or removed][u32 CRC-32 of the 16 bytes before]. A writer that knows only the first 36 bytes (an earlier
+// version) leaves the extension naming another count: it is then not believed.
+const BASE = 36;
+const SIZE = 56;
 
 /** The newest segment and its length as the last commit left them (see `StorageSnapshot.tail`). */
 export type Tail = { readonly id: number; readonly length: number } | undefined;
@@ -26,6 +29,8 @@ interface Held {
   readonly count: number;
   readonly stamp: string;
   readonly tail: Tail;
+  /** The count as of which the set of segment files is as it was last listed; undefined when unknown. */
+  readonly listed: number | undefined;
 }
 
 export class CommitCounter {
@@ -37,7 +42,7 @@ export class CommitCounter {
   #fd = -1;
   #identity = '';
   /** The count, stamp and tail as last read or written under the lock. */
-  #held: Held = { count: 0, stamp: '', tail: undefined };
+  #held: Held = { count: 0, stamp: '', tail: undefined, listed: undefined };
 
   /** `tmp` names a temp file to make a new counter in (see `fileTag`); files are made with `mode`. */
   constructor(path: string, mode: number, tmp: () => string) {
@@ -69,7 +74,7 @@ export class CommitCounter {
     const read = this.#read();
     if (read) this.#held = read;
     else {
-      this.#write(0, randomBytes(8), undefined);
+      this.#write(0, randomBytes(8), undefined, undefined);
       changed = true;
     }
     return { changed };
@@ -85,14 +90,28 @@ export class CommitCounter {
     return this.#held.tail;
   }
 
-  /** Under the lock, after `verify`: records `tail` without counting a commit (a removal about to be made). */
-  setTail(tail: Tail): void {
-    this.#write(this.#held.count, Buffer.from(this.#held.stamp, 'hex'), tail);
+  /**
+   * Under the lock, after `verify`: names the commit as of which the set of segment files is unchanged (by any
+   * commit), or undefined when that is not known. A listing made when this said the same still names every segment.
+   */
+  listed(): string | undefined {
+    const { listed } = this.#held;
+    return listed === undefined ? undefined : this.#token({ ...this.#held, count: listed });
   }
 
-  /** Under the lock, after `verify`: counts one commit more (`held` then gives the new token), recording `tail`. */
-  bump(tail: Tail): void {
-    this.#write(this.#held.count + 1, Buffer.from(this.#held.stamp, 'hex'), tail);
+  /** Under the lock, after `verify`: records `tail` without counting a commit (a removal about to be made). */
+  setTail(tail: Tail): void {
+    this.#write(this.#held.count, Buffer.from(this.#held.stamp, 'hex'), tail, undefined);
+  }
+
+  /**
+   * Under the lock, after `verify`: counts one commit more (`held` then gives the new token), recording `tail`, and
+   * whether the commit left the set of segment files as it was (`same`: none made, removed or set aside).
+   */
+  bump(tail: Tail, same: boolean): void {
+    const count = this.#held.count + 1;
+    const { listed } = this.#held;
+    this.#write(count, Buffer.from(this.#held.stamp, 'hex'), tail, same && listed !== undefined ? listed : count);
   }
 
   close(): void {
@@ -104,17 +123,20 @@ export class CommitCounter {
   }
 
   #read(): Held | undefined {
+    const view = this.#view;
     const n = readSync(this.#fd, this.#buffer, 0, SIZE, 0);
-    if (n !== SIZE || this.#view.getUint32(32, true) !== crc32(this.#buffer, 0, 32)) return undefined;
-    const count = this.#view.getFloat64(0, true);
+    if (n < BASE || view.getUint32(32, true) !== crc32(this.#buffer, 0, 32)) return undefined;
+    const count = view.getFloat64(0, true);
     if (!Number.isSafeInteger(count) || count < 0) return undefined;
-    const id = this.#view.getFloat64(16, true);
-    const length = this.#view.getFloat64(24, true);
+    const id = view.getFloat64(16, true);
+    const length = view.getFloat64(24, true);
     const tail = Number.isSafeInteger(id) && id >= 0 && Number.isSafeInteger(length) ? { id, length } : undefined;
-    return { count, stamp: Buffer.from(this.#buffer.buffer, 8, 8).toString('hex'), tail };
+    const extended = n === SIZE && view.getUint32(52, true) === crc32(this.#buffer, BASE, 52) && view.getFloat64(BASE, true) === count;
+    const listed = extended ? view.getFloat64(44, true) : -1;
+    return { count, stamp: Buffer.from(this.#buffer.buffer, 8, 8).toString('hex'), tail, listed: Number.isSafeInteger(listed) && listed >= 0 ? listed : undefined };
   }
 
-  #write(count: number, stamp: Uint8Array, tail: Tail): void {
+  #write(count: number, stamp: Uint8Array, tail: Tail, listed: number | undefined): void {
     const out = new Uint8Array(SIZE);
     const view = new DataView(out.buffer);
     view.setFloat64(0, count, true);
@@ -122,9 +144,12 @@ export class CommitCounter {
     view.setFloat64(16, tail?.id ?? -1, true);
     view.setFloat64(24, tail?.length ?? 0, true);
     view.setUint32(32, crc32(out, 0, 32), true);
+    view.setFloat64(BASE, count, true);
+    view.setFloat64(44, listed ?? -1, true);
+    view.setUint32(52, crc32(out, BASE, 52), true);
     // One write at offset 0, smaller than a page: a reader sees it whole, or fails the checksum and reads again.
     writeSync(this.#fd, out, 0, SIZE, 0);
-    this.#held = { count, stamp: Buffer.from(stamp).toString('hex'), tail };
+    this.#held = { count, stamp: Buffer.from(stamp).toString('hex'), tail, listed };
   }
 
   /**
@@ -144,7 +169,7 @@ export class CommitCounter {
       const fd = createFile(tmp, constants.O_RDWR, this.#mode);
       try {
         this.#fd = fd;
-        this.#write(0, randomBytes(8), undefined);
+        this.#write(0, randomBytes(8), undefined, undefined);
         linkSync(tmp, this.#path);
         break;
       } catch (error) {

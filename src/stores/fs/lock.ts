@@ -1,24 +1,42 @@
-import { randomBytes } from 'node:crypto';
-import { closeSync, constants, existsSync, fstatSync, linkSync, lstatSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { existsSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
-import { errno, unlinkQuiet } from './files.js';
-import { createFile, NOFOLLOW } from './permissions.js';
-import { fileTag, liveness, type ProcessId, thisProcess } from './process-id.js';
-
-/** A lock file as read: who holds it (or `unreadable`: a power cut can leave one whose content never reached the disk), which inode it is, how old. */
-interface LockFile {
-  readonly holder: ProcessId | 'unreadable';
-  readonly ino: number;
-  readonly mtimeMs: number;
-}
+import { type LockFile, LockFiles } from './lock-files.js';
+import { LockNotices } from './lock-notices.js';
+import { liveness } from './process-id.js';
 
 /**
- * A lock between processes on one queue directory: a `lock` file naming its owner (host, boot, pid and the pid's
- * start time, pid namespace). It appears whole
- * or not at all, because taking it is `link`ing it to a file the owner wrote beforehand (an O_EXCL create followed
- * by a write would leave an empty, unattributable lock if killed in between). It is held per commit, so processes
- * interleave.
+ * The time slice: a handle that commits again and again may go on taking the lock between its commits for this long
+ * while others wait, before the next waiter's turn comes.
+ */
+const SLICE_MS = 10;
+/** A lock given up and not taken again for this long: its holder is done, and the next waiter takes it. */
+const AFFINITY_MS = 3;
+/**
+ * How long another handle's turn is kept to, at most, while the lock lies free: a claimant whose event loop is busy
+ * elsewhere must not hold up every other process.
+ */
+const TURN_KEPT_MS = 10;
+/** The longest sleep between looks at the lock when no change notice comes (network mounts, notices lost). */
+const POLL_MS = 10;
+/** The files whose changes wake a waiter: the lock and the turn, or the turn alone. */
+const ANY: ReadonlySet<string> = new Set(['lock', 'lock.turn']);
+const TURN: ReadonlySet<string> = new Set(['lock.turn']);
+
+/**
+ * A lock between processes on one queue directory: a `lock` file linked to its holder's lock content (see
+ * `LockFiles`). It is held per commit, so processes interleave.
+ *
+ * Waiting: a handle that finds the lock taken claims the next turn (`lock.turn`, linked to its content like the lock)
+ * unless another handle has, and waits. The turn's holder watches the directory (see `LockNotices`) and takes the lock
+ * when it is given up; the other waiters watch the turn only, and claim it when it goes; a short poll stands behind
+ * the notices (network mounts, notices lost). A live handle's pending turn keeps every other handle off the lock but
+ * the holder in its slice: a handle that commits again and again may go on taking the lock between its commits for
+ * `SLICE_MS` while others wait. Handing the lock over at every release costs more than it gives: the waiter woken
+ * takes it before the releaser's next commit, so every commit is planned on a view just made stale and planned
+ * again, and under 'strict' every process's sync runs into the others' writes. The turn's holder takes the lock once
+ * the holder's slice is over, or once the lock has lain free `AFFINITY_MS` (its holder is done): a waiter waits about
+ * a slice per handle ahead of it, and a process that takes the lock in a loop starves nobody.
  *
  * A lock whose holder is provably gone (same host and pid namespace, and an earlier boot, or no such pid, or that pid
  * started at another time: pid 1 of a restarted container) is taken over at once, by an atomic rename, never
@@ -27,64 +45,74 @@ interface LockFile {
  * so it is cleared at once too. Lock files that cannot be judged count as abandoned after `staleMs` (a live
  * holder keeps the lock for one commit): those a power cut left unreadable, and those of a process in another pid
  * namespace on this host (another container), whose pids mean nothing here. A holder on another host is waited
- * for, never taken over.
+ * for, never taken over. A turn is judged the same way.
  *
- * Cost: a `link` and an `unlink`, about 12 µs with the commit counter on a local disk, so holding it per commit is
- * affordable (pushes are group-committed: a busy process takes it once per batch, not per item). Holding it
- * across a burst of commits would save little and keep other processes waiting.
+ * Cost: a look for a pending turn, a `link` and an `unlink`, about 15 µs on a local disk, so holding it per commit
+ * is affordable (pushes are group-committed: a busy process takes it once per batch, not per item).
  */
 export class ProcessLock {
   readonly #dir: string;
   readonly #path: string;
+  readonly #turn: string;
   readonly #guard: string;
   readonly #timeoutMs: number;
-  readonly #staleMs: number;
-  readonly #mode: number;
-  /** This handle's lock content, written when the handle is made; taking the lock links it to `lock`. */
-  readonly #own: string;
-  readonly #me = thisProcess();
-  /** The inode of `#own`: the lock is this handle's while `lock` is that inode. */
-  #ino = 0;
+  readonly #files: LockFiles;
+  /** The lock is held past a commit, to be given up at the end of this task unless taken again first (see `keep`). */
+  #kept: NodeJS.Immediate | undefined;
+  /** Giving up a kept lock failed: the lock file is still this handle's, and the next `acquire` takes it as is. */
+  #stuck = false;
+  /** This handle's current run of holds (see `SLICE_MS`): when it began, and when the lock was last given up. */
+  #run: { since: number; last: number } | undefined;
+  /** Another handle's pending turn (its inode and change time), and since when the lock lies free while it pends. */
+  #seen: { key: string; free: number | undefined } | undefined;
 
-  /** Lock files are made with `mode` (see `FileStoreOptions.mode`). */
-  constructor(dir: string, timeoutMs: number, staleMs: number, mode: number) {
+  /** Monotonic milliseconds: slices and turns are timed by it. */
+  readonly #now: () => number;
+
+  /** Lock files are made with `mode` (see `FileStoreOptions.mode`); `now` is replaced by tests. */
+  constructor(dir: string, timeoutMs: number, staleMs: number, mode: number, now: () => number = () => performance.now()) {
+    this.#now = now;
     this.#dir = dir;
-    this.#mode = mode;
     this.#path = join(dir, 'lock');
+    this.#turn = join(dir, 'lock.turn');
     this.#guard = join(dir, 'lock.steal');
     this.#timeoutMs = timeoutMs;
-    this.#staleMs = staleMs;
-    this.#own = join(dir, `lock.${fileTag(this.#me)}.${randomBytes(4).toString('hex')}.own`);
-    this.#writeOwn();
+    this.#files = new LockFiles(dir, staleMs, mode);
   }
 
-  /** Removes this handle's lock content file. */
+  /** Gives up a lock kept (see `keep`), and removes this handle's lock content file. */
   dispose(): void {
-    unlinkQuiet(this.#own);
+    if (this.#kept || this.#stuck) {
+      clearImmediate(this.#kept);
+      this.#kept = undefined;
+      this.#stuck = false;
+      this.release();
+    }
+    this.#files.dispose();
   }
 
   /**
-   * Takes the lock, waiting for a live holder up to the timeout ('ERR_LOCKED' naming its pid after that).
-   * Resolves `true` when the lock was taken over from a dead holder, whose commit may be half done.
+   * Takes the lock, waiting for a live holder up to the timeout ('ERR_LOCKED' naming its pid after that). Resolves
+   * 'kept' when this handle held it still (see `keep`), 'stolen' when it was taken over from a dead holder, whose
+   * commit may be half done.
    */
-  async acquire(): Promise<boolean> {
-    const deadline = Date.now() + this.#timeoutMs;
-    for (let wait = 1; ; wait = Math.min(wait * 2, 20)) {
-      if (this.#link(this.#path)) return false;
-      const lock = this.#read(this.#path);
-      if (lock && this.#abandoned(lock) && this.#steal(lock)) return true;
-      if (Date.now() >= deadline) {
-        const { holder } = lock ?? {};
-        const hidden = holder && holder !== 'unreadable' && liveness(holder) === 'hidden' ? ' in another pid namespace (another container)' : '';
-        const who = holder === 'unreadable' ? 'a lock file whose holder cannot be read' : `process ${holder?.pid ?? '(unknown)'} on ${holder?.host ?? 'an unknown host'}${hidden}`;
-        throw new SluiceError(
-          'ERR_LOCKED',
-          `The queue directory ${this.#dir} is locked by ${who}; waited ${this.#timeoutMs} ms (lockTimeoutMs). ` +
-            `If that process is hung, stop it; a dead process's lock is taken over at once.`,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, wait));
+  async acquire(): Promise<'taken' | 'kept' | 'stolen'> {
+    if (this.#kept || this.#stuck) {
+      clearImmediate(this.#kept);
+      this.#kept = undefined;
+      this.#stuck = false;
+      // Still this handle's, unless someone removed it meanwhile (and another may hold it now).
+      if (this.#files.holds(this.#path)) return 'kept';
     }
+    // Uncontended, or in this handle's slice: the lock is free, and no other handle's turn pends or it may wait.
+    const now = this.#now();
+    const run = this.#run;
+    const inSlice = run !== undefined && now - run.last < AFFINITY_MS && now - run.since < SLICE_MS;
+    if ((inSlice || !existsSync(this.#turn)) && this.#files.link(this.#path)) {
+      if (!inSlice) this.#run = { since: now, last: now };
+      return 'taken';
+    }
+    return (await this.#wait()) ? 'stolen' : 'taken';
   }
 
   /**
@@ -92,123 +120,141 @@ export class ProcessLock {
    * have removed the file meanwhile and another process taken the lock: theirs stays.
    */
   release(): void {
-    try {
-      if (lstatSync(this.#path).ino !== this.#ino) return;
-    } catch (error) {
-      if (errno(error) === 'ENOENT') return;
-      throw error;
-    }
-    unlinkQuiet(this.#path);
+    if (this.#run) this.#run.last = this.#now();
+    this.#files.drop(this.#path);
   }
 
-  /** Makes `path` a link to this handle's content: true when it did, false when `path` exists. */
-  #link(path: string): boolean {
-    try {
-      linkSync(this.#own, path);
-      return true;
-    } catch (error) {
-      if (errno(error) === 'EEXIST') return false;
-      // This handle's content file is gone (a temp cleaner, say): written again, and linked.
-      if (errno(error) === 'ENOENT' && !existsSync(this.#own)) {
-        this.#writeOwn();
-        return this.#link(path);
+  /**
+   * Gives the lock up at the end of this task (a macrotask later), unless this handle takes it again first: then it
+   * has held it throughout. For a handle whose commit found its view stale: it reads the store again and commits
+   * at once, and holding the lock meanwhile means that commit finds its view current, instead of losing the race
+   * again to the processes that committed while it read and planned.
+   */
+  keep(): void {
+    this.#kept = setImmediate(() => {
+      this.#kept = undefined;
+      try {
+        this.release();
+      } catch {
+        // The directory refuses the removal (read-only, say): still this handle's, given up by its next release.
+        this.#stuck = true;
       }
-      throw error;
-    }
+    });
   }
 
-  #writeOwn(): void {
-    const fd = createFile(this.#own, constants.O_WRONLY, this.#mode);
+  async #wait(): Promise<boolean> {
+    const deadline = Date.now() + this.#timeoutMs;
+    // Watched before the next look, so that a lock given up in between is noticed.
+    const notices = new LockNotices(this.#dir, TURN);
+    let mine = false;
+    // A live holder is the likely case: the holder is judged (its lock file read, its process looked up) only when
+    // no notice came since the last look, or when the wait is over.
+    let judge = false;
+    /** Since when the lock lies free, as seen from here. */
+    let free: number | undefined;
+    /** The holder as last seen (the inode of its lock content), and since when it has held the lock, on and off. */
+    let holder: { ino: number; since: number } | undefined;
     try {
-      writeSync(fd, JSON.stringify(this.#me));
-      this.#ino = fstatSync(fd).ino;
+      for (let wait = 1; ; wait = Math.min(wait * 2, POLL_MS)) {
+        const over = Date.now() >= deadline;
+        judge ||= over;
+        let turn = this.#turnNow(judge);
+        // The next turn is the first waiter's: only it watches the lock; the others wait for the turn to pass.
+        if (turn === 'free' && this.#files.link(this.#turn)) turn = 'mine';
+        mine = turn === 'mine';
+        const now = this.#now();
+        const held = lstatSync(this.#path, { throwIfNoEntry: false });
+        if (held && holder?.ino !== held.ino) holder = { ino: held.ino, since: now };
+        free = held ? undefined : (free ?? now);
+        let pause = wait;
+        if (free !== undefined && turn !== 'theirs') {
+          // The holder may take the lock again between its commits for the rest of its slice, so that it commits
+          // in a run rather than on views every other process has just made stale: the lock is this handle's once
+          // the slice is over, or once it has lain free a while (its holder is done).
+          const sliceLeft = holder ? Math.max(0, holder.since + SLICE_MS - now) : 0;
+          const due = Math.min(sliceLeft, Math.max(0, AFFINITY_MS - (now - free)));
+          if (due === 0 && this.#files.link(this.#path)) return this.#began(false);
+          pause = Math.max(due, 1);
+        }
+        const lock = judge && held ? this.#files.read(this.#path) : undefined;
+        if (lock && this.#files.abandoned(lock) && this.#steal(lock)) return this.#began(true);
+        if (over) throw this.#locked(lock);
+        notices.watchFor(mine ? ANY : TURN);
+        judge = !(await notices.next(Math.max(0, Math.min(pause, deadline - Date.now())))) && held !== undefined;
+      }
     } finally {
-      closeSync(fd);
+      notices.close();
+      // Taken or given up: either way the turn is over.
+      if (mine) this.#files.drop(this.#turn);
     }
   }
 
-  /** Reads a lock file; undefined when there is none. Content and inode come from one descriptor, so they agree. */
-  #read(path: string): LockFile | undefined {
-    let fd: number;
-    try {
-      fd = openSync(path, constants.O_RDONLY | NOFOLLOW);
-    } catch (error) {
-      if (errno(error) === 'ENOENT') return undefined;
-      throw error;
-    }
-    try {
-      const { ino, mtimeMs } = fstatSync(fd);
-      return { holder: parseHolder(readFileSync(fd, 'utf8')), ino, mtimeMs };
-    } finally {
-      closeSync(fd);
-    }
+  /** The lock was taken after a wait: this handle's slice begins. */
+  #began(stolen: boolean): boolean {
+    const now = this.#now();
+    this.#run = { since: now, last: now };
+    return stolen;
   }
 
-  /** True when the lock's holder can no longer release it, or cannot be judged and has held it past `staleMs`. */
-  #abandoned(lock: LockFile): boolean {
-    const state = lock.holder === 'unreadable' ? 'unreadable' : liveness(lock.holder);
-    if (state === 'dead') return true;
-    return (state === 'unreadable' || state === 'hidden') && Date.now() - lock.mtimeMs > this.#staleMs;
+  /**
+   * Whose turn is pending: this handle's, another's (to be kept to), or nobody's. Another handle's turn is not kept
+   * to once the lock has lain free for `TURN_KEPT_MS` while it pends, nor when `judge` finds its holder gone (it is
+   * then removed).
+   */
+  #turnNow(judge: boolean): 'mine' | 'theirs' | 'free' {
+    const stat = lstatSync(this.#turn, { throwIfNoEntry: false });
+    if (!stat) {
+      this.#seen = undefined;
+      return 'free';
+    }
+    if (this.#files.owns(stat.ino)) return 'mine';
+    const key = `${stat.ino}:${stat.ctimeMs}`;
+    const now = this.#now();
+    if (this.#seen?.key !== key) this.#seen = { key, free: undefined };
+    if (existsSync(this.#path)) this.#seen.free = undefined;
+    else if (now - (this.#seen.free ??= now) > TURN_KEPT_MS) return 'free';
+    if (judge) {
+      const turn = this.#files.read(this.#turn);
+      if (turn && this.#files.abandoned(turn)) {
+        this.#files.removeAbandoned(this.#turn, turn);
+        return 'free';
+      }
+    }
+    return 'theirs';
   }
 
   /** Takes over the abandoned `dead` lock, unless another process is doing so or did. */
   #steal(dead: LockFile): boolean {
-    if (!this.#link(this.#guard)) {
-      const guard = this.#read(this.#guard);
-      if (guard && this.#abandoned(guard)) this.#removeAbandoned(this.#guard, guard);
+    if (!this.#files.link(this.#guard)) {
+      const guard = this.#files.read(this.#guard);
+      if (guard && this.#files.abandoned(guard)) this.#files.removeAbandoned(this.#guard, guard);
       return false;
     }
     try {
       // The one stealer checks again: the lock may have changed hands since it was judged abandoned (same inode
       // and same holder: an inode freed meanwhile could be reused by a new lock file).
-      const now = this.#read(this.#path);
+      const now = this.#files.read(this.#path);
       if (!now || now.ino !== dead.ino || JSON.stringify(now.holder) !== JSON.stringify(dead.holder)) return false;
-      const mine = join(this.#dir, `lock.${fileTag(this.#me)}.${randomBytes(4).toString('hex')}.tmp`);
-      linkSync(this.#own, mine);
-      renameSync(mine, this.#path);
+      this.#files.replace(this.#path);
       return true;
     } finally {
-      unlinkQuiet(this.#guard);
+      this.#files.drop(this.#guard);
     }
   }
 
-  /**
-   * Removes `path`, judged abandoned as `seen`. Moved aside first and checked: when it is no longer the file judged
-   * (a live process made a new one meanwhile), that one is put back rather than lost.
-   */
-  #removeAbandoned(path: string, seen: LockFile): void {
-    const aside = join(this.#dir, `lock.${fileTag(this.#me)}.${randomBytes(4).toString('hex')}.tmp`);
-    try {
-      renameSync(path, aside);
-    } catch (error) {
-      if (errno(error) === 'ENOENT') return;
-      throw error;
-    }
-    try {
-      if (statSync(aside).ino !== seen.ino) linkSync(aside, path);
-    } catch (error) {
-      // EEXIST: yet another one was made meanwhile; ENOENT: the aside file was itself cleared as a leftover.
-      if (errno(error) !== 'EEXIST' && errno(error) !== 'ENOENT') throw error;
-    } finally {
-      unlinkQuiet(aside);
-    }
+  #locked(lock: LockFile | undefined): SluiceError {
+    const { holder } = lock ?? {};
+    const hidden = holder && holder !== 'unreadable' && liveness(holder) === 'hidden' ? ' in another pid namespace (another container)' : '';
+    const who =
+      holder === 'unreadable'
+        ? 'a lock file whose holder cannot be read'
+        : holder
+          ? `process ${holder.pid} on ${holder.host}${hidden}`
+          : 'another process whose turn is pending';
+    return new SluiceError(
+      'ERR_LOCKED',
+      `The queue directory ${this.#dir} is locked by ${who}; waited ${this.#timeoutMs} ms (lockTimeoutMs). ` +
+        `If that process is hung, stop it; a dead process's lock is taken over at once.`,
+    );
   }
-}
-
-function parseHolder(text: string): ProcessId | 'unreadable' {
-  try {
-    const { pid, host, boot, start, ns } = JSON.parse(text) as Partial<ProcessId>;
-    if (typeof pid === 'number' && typeof host === 'string') {
-      return {
-        pid,
-        host,
-        ...(typeof boot === 'string' && { boot }),
-        ...(typeof start === 'number' && { start }),
-        ...(typeof ns === 'string' && { ns }),
-      };
-    }
-  } catch {
-    // Not a lock this code wrote whole.
-  }
-  return 'unreadable';
 }

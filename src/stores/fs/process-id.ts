@@ -33,14 +33,13 @@ export function thisProcess(): ProcessId {
 /**
  * Whether `id` still runs. Dead only when certain: it ran on this host and in this pid namespace, and either before
  * the last boot, or under a pid that no process has now, or that a process started at another time has now (or a
- * zombie, which can release nothing). A process on another host or in another pid namespace cannot be seen.
+ * zombie, which can release nothing). A process on another host or in another pid namespace cannot be seen. `here`
+ * is this process (host, boot, namespace), as the caller read it once: they do not change while it runs.
  */
-export function liveness(id: ProcessId): Liveness {
-  if (id.host !== hostname()) return 'elsewhere';
-  const boot = bootId();
-  if (id.boot && boot && id.boot !== boot) return 'dead';
-  const ns = pidNamespace();
-  if (id.ns && ns && id.ns !== ns) return 'hidden';
+export function liveness(id: ProcessId, here: ProcessId = thisProcess()): Liveness {
+  if (id.host !== here.host) return 'elsewhere';
+  if (id.boot && here.boot && id.boot !== here.boot) return 'dead';
+  if (id.ns && here.ns && id.ns !== here.ns) return 'hidden';
   try {
     process.kill(id.pid, 0);
   } catch (error) {
@@ -56,8 +55,39 @@ export function liveness(id: ProcessId): Liveness {
 }
 
 /** True only when `id` is certainly dead (see `liveness`). */
-export function isDead(id: ProcessId): boolean {
-  return liveness(id) === 'dead';
+export function isDead(id: ProcessId, here?: ProcessId): boolean {
+  return liveness(id, here) === 'dead';
+}
+
+/** How long an owner found alive is taken to be, before it is looked up again. */
+const ALIVE_MS = 1000;
+
+/**
+ * Whether the owners of leases are gone, for one handle, which asks at every take about every other owner holding
+ * items. Looking a process up costs a few system calls, so an owner found alive is not looked up again for a second;
+ * one found gone stays gone. A process that dies has its leases back within a second, not after `leaseMs`.
+ */
+export class Owners {
+  readonly #here: ProcessId;
+  /** Owner names found alive, with until when that holds. */
+  readonly #alive = new Map<string, number>();
+
+  /** `here` is this process (see `liveness`). */
+  constructor(here: ProcessId) {
+    this.#here = here;
+  }
+
+  isGone(owner: string): boolean {
+    const now = performance.now();
+    if ((this.#alive.get(owner) ?? 0) > now) return false;
+    const id = parseOwner(owner);
+    const gone = id !== undefined && isDead(id, this.#here);
+    // Names of handles long closed are dropped now and then, so that the map stays small.
+    if (this.#alive.size > 1000) this.#alive.clear();
+    if (gone) this.#alive.delete(owner);
+    else this.#alive.set(owner, now + ALIVE_MS);
+    return gone;
+  }
 }
 
 /** `host:pid:boot:start:ns:random`, the form in which handles name their owner. */

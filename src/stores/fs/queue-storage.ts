@@ -1,17 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { constants, fstatSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import type { QueueStorage, SegmentInfo, StorageBatch, StorageSnapshot } from '../../core/store.js';
-import { BatchWriter, describeState, type Known } from './batch.js';
+import { BatchWriter, describeState, type Known, type Looked } from './batch.js';
 import { FileBlobs } from './blobs.js';
 import { CommitCounter, type Tail } from './counter.js';
-import { Descriptors, notAFile, stateOf } from './descriptors.js';
-import { closeQuiet, errno, type FileSync, readRange, segmentId } from './files.js';
+import { Descriptors, notAFile } from './descriptors.js';
+import { type LockTiming, lockChannel } from './diagnostics.js';
+import { errno, type FileSync, readRange, segmentName } from './files.js';
+import { Listing } from './listing.js';
 import { removeLeftovers } from './leftovers.js';
 import type { ProcessLock } from './lock.js';
-import { NOFOLLOW } from './permissions.js';
-import { fileTag, isDead, ownerName, parseOwner, thisProcess } from './process-id.js';
+import { fileTag, ownerName, Owners, thisProcess } from './process-id.js';
 import { Spares } from './spare.js';
 import { watchCounter } from './watch.js';
 
@@ -30,11 +30,13 @@ export class FileQueueStorage implements QueueStorage {
   /** Side files in `blobs/`, beside the segments. */
   readonly blobs: FileBlobs;
   readonly #dir: string;
+  readonly #owners: Owners;
   readonly #lock: ProcessLock;
   readonly #counter: CommitCounter;
   readonly #fds: Descriptors;
   readonly #spares: Spares;
   readonly #writer: BatchWriter;
+  readonly #listing: Listing;
   /** The token as of which `#known` describes the directory. */
   #seen = '';
   /** The token this handle's own last commit made: a watcher hears of other handles' commits only. */
@@ -47,6 +49,7 @@ export class FileQueueStorage implements QueueStorage {
   /** Files are made with `mode` (see `FileStoreOptions.mode`). */
   constructor(dir: string, lock: ProcessLock, sync: FileSync, mode: number) {
     const me = thisProcess();
+    this.#owners = new Owners(me);
     const tag = fileTag(me);
     this.owner = ownerName(me, randomBytes(6).toString('hex'));
     this.#dir = dir;
@@ -56,6 +59,7 @@ export class FileQueueStorage implements QueueStorage {
     this.#fds = new Descriptors(dir, this.#spares, mode);
     this.#writer = new BatchWriter(dir, tag, this.#fds, sync, mode);
     this.blobs = new FileBlobs(dir, sync, mode);
+    this.#listing = new Listing(dir);
   }
 
   /** Removes temp and lock files that writers which died left behind. */
@@ -68,33 +72,20 @@ export class FileQueueStorage implements QueueStorage {
     return this.#locked(() => {
       const { fresh } = this.#current();
       const files: Known = new Map();
-      let meta: Uint8Array | undefined;
-      let fd: number | undefined;
-      try {
-        fd = openSync(join(this.#dir, 'meta'), constants.O_RDONLY | NOFOLLOW);
-        // Content and identity from one descriptor, so that they agree.
-        meta = new Uint8Array(readFileSync(fd));
-        const { dev, ino } = fstatSync(fd);
-        files.set('meta', `${dev}:${ino}:${meta.length}`);
-      } catch (error) {
-        if (errno(error) !== 'ENOENT') throw error;
-      } finally {
-        if (fd !== undefined) closeQuiet(fd);
-      }
+      const read = this.#writer.readMeta();
+      if (read) files.set('meta', describeState(read.state));
       const segments: SegmentInfo[] = [];
-      for (const name of readdirSync(this.#dir)) {
-        const id = segmentId(name);
-        const state = id === undefined ? undefined : stateOf(join(this.#dir, name));
-        if (id === undefined || !state) continue;
+      // A view that was current is checked file by file against what the handle knew; a stale one is brought up to
+      // date, which needs a full listing only when a commit made or removed a segment since the last.
+      for (const { id, name, state } of this.#listing.list(this.#counter.listed(), fresh)) {
         segments.push({ id, length: state.size });
         files.set(name, describeState(state));
       }
-      segments.sort((a, b) => a.id - b.id);
       // What this handle knew changed outside any commit: every other handle must read the directory again too.
       if (fresh && !sameFiles(files, this.#known!)) this.#bump();
       this.#known = files;
       const tail = this.#counter.tail();
-      return { token: this.#counter.held(), meta, segments, ...(tail && { tail }) };
+      return { token: this.#counter.held(), meta: read?.bytes, segments, ...(tail && { tail }) };
     });
   }
 
@@ -106,7 +97,10 @@ export class FileQueueStorage implements QueueStorage {
   async read(segment: number, start: number, end: number): Promise<Uint8Array> {
     return this.#guarded(() => {
       const fd = this.#fds.get(segment);
-      return fd === undefined ? new Uint8Array(0) : readRange(fd, start, end);
+      const bytes = fd === undefined ? new Uint8Array(0) : readRange(fd, start, end);
+      // Shorter than the listing said: the segment was cut or removed, and the listing is to be made again.
+      if (bytes.length < end - start) this.#listing.forget();
+      return bytes;
     });
   }
 
@@ -139,10 +133,11 @@ export class FileQueueStorage implements QueueStorage {
       } finally {
         // Bumped even when applying failed half way, so that every handle reads the directory again. The newest
         // segment's length is recorded with it (when the batch went in whole), for a reader to tell bytes lost later.
-        this.#mine = applied ? this.#bump(tail) : this.#bump();
+        this.#mine = applied ? this.#bump(tail, sameSegments(batch, looked)) : this.#bump();
       }
       return this.#mine;
-    });
+      // A stale view is read again and the commit made again at once: the lock is kept for them (see `keep`).
+    }, (token) => token === undefined);
   }
 
   /** Calls `listener` soon after another handle's commit (see `watchCounter`). */
@@ -179,8 +174,7 @@ export class FileQueueStorage implements QueueStorage {
   }
 
   isGone(owner: string): boolean {
-    const id = parseOwner(owner);
-    return id !== undefined && isDead(id);
+    return this.#owners.isGone(owner);
   }
 
   /**
@@ -196,9 +190,12 @@ export class FileQueueStorage implements QueueStorage {
     return { token, fresh };
   }
 
-  /** Counts a commit (this handle's, or a change found outside any commit): every other view is stale. */
-  #bump(tail: Tail | null = this.#counter.tail()): string {
-    this.#counter.bump(tail ?? undefined);
+  /**
+   * Counts a commit (this handle's, or a change found outside any commit): every other view is stale. `same` when it
+   * made and removed no segment file.
+   */
+  #bump(tail: Tail | null = this.#counter.tail(), same = false): string {
+    this.#counter.bump(tail ?? undefined, same);
     return (this.#seen = this.#counter.held());
   }
 
@@ -212,9 +209,18 @@ export class FileQueueStorage implements QueueStorage {
     }
   }
 
-  async #locked<R>(fn: () => R | Promise<R>): Promise<R> {
-    const stolen = await this.#guarded(() => this.#lock.acquire());
+  /**
+   * Runs `fn` holding the lock; given up after, or kept to the end of the task (see `ProcessLock.keep`) when `keep`
+   * says so of the result, or when it was kept for this call (a load after a stale commit: for the commit after it).
+   */
+  async #locked<R>(fn: () => R | Promise<R>, keep?: (result: R) => boolean): Promise<R> {
+    const timing = lockChannel();
+    const asked = timing.hasSubscribers ? performance.now() : undefined;
+    const how = await this.#guarded(() => this.#lock.acquire());
+    const stolen = how === 'stolen';
+    const taken = asked === undefined ? 0 : performance.now();
     let result: R;
+    let kept = false;
     try {
       result = await this.#guarded(() => {
         // A holder that died mid-commit left changes behind without bumping the counter: make every view stale.
@@ -224,9 +230,11 @@ export class FileQueueStorage implements QueueStorage {
         }
         return fn();
       });
+      kept = (keep ? keep(result) : how === 'kept') && !this.#failed;
     } finally {
       // Released even by a handle that has just failed: the lock is never left to other processes' stale check.
-      await this.#translated(() => this.#lock.release());
+      await this.#translated(() => (kept ? this.#lock.keep() : this.#lock.release()));
+      if (asked !== undefined) timing.publish({ dir: this.#dir, waitMs: taken - asked, holdMs: performance.now() - taken } satisfies LockTiming);
     }
     return result;
   }
@@ -249,6 +257,12 @@ export class FileQueueStorage implements QueueStorage {
       throw new SluiceError(quota ? 'ERR_QUOTA_EXCEEDED' : 'ERR_STORAGE', `File storage failed in ${this.#dir} (${code || 'error'}).`, { cause: error });
     }
   }
+}
+
+/** True when `batch`, applied to the files as `looked` found them, makes and removes no segment file. */
+function sameSegments(batch: StorageBatch, looked: Looked): boolean {
+  if ((batch.remove?.length ?? 0) + (batch.quarantine?.length ?? 0) > 0) return false;
+  return !batch.write || looked.some(({ name, state }) => name === segmentName(batch.write!.segment) && state !== undefined);
 }
 
 function sameFiles(a: Known, b: Known): boolean {

@@ -1,0 +1,73 @@
+// A child process of bench/fs.mjs, so that what it measures starts from a fresh process:
+//   drain <dir> <queue> <max> <durability>: warms up on a queue of its own (so that what is measured is a process
+//     that has run a while, not the compiler's first pass), opens the queue, says 'ready', drains it on 'go' with
+//     take(max) + ack until nothing is left, then sends what it acked, how long each take+ack took, how long it
+//     waited for and held the queue directory's lock (the store's 'sluice:fs:lock' diagnostics channel), and how
+//     long it drained.
+//   open <dir> <queue>: opens the queue, reads its size, takes and releases 100 items, and sends how long the open
+//     (with the size) took and how much resident memory the whole added.
+import { subscribe } from 'node:diagnostics_channel';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Queue } from '../dist/index.js';
+import { FileStore } from '../dist/fs.js';
+
+const [mode, dir, name, max, durability] = process.argv.slice(2);
+
+if (mode === 'open') {
+  globalThis.gc?.();
+  const before = process.memoryUsage().rss;
+  const started = performance.now();
+  const q = await Queue.open({ name, store: new FileStore({ dir }) });
+  const size = await q.size();
+  const openMs = performance.now() - started;
+  const lease = await q.take(100);
+  await lease?.release();
+  globalThis.gc?.();
+  const addedMiB = (process.memoryUsage().rss - before) / 2 ** 20;
+  await q.close();
+  process.send({ size, openMs, addedMiB }, () => process.exit(0));
+} else {
+  const take = Number(max);
+  const values = [];
+  const latencies = [];
+  let lockWaitMs = 0;
+  let lockHoldMs = 0;
+  let locks = 0;
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const warm = mkdtempSync(join(tmpdir(), 'sluice-bench-warm-'));
+  try {
+    const own = await Queue.open({ name: 'warm', store: new FileStore({ dir: warm }), durability });
+    for (let i = 0; i < 10_000; i += 1000) await own.pushMany(Array.from({ length: 1000 }, (_, j) => ({ id: i + j, kind: 'note', text: 'x'.repeat(50) })));
+    for (let lease = await own.take(take); lease; lease = await own.take(take)) await lease.ack();
+    await own.close();
+  } finally {
+    rmSync(warm, { recursive: true, force: true });
+  }
+  const q = await Queue.open({ name, store: new FileStore({ dir }), durability, leaseMs: 120_000 });
+  process.send({ ready: true });
+  await new Promise((resolve) => process.once('message', resolve));
+  subscribe('sluice:fs:lock', ({ waitMs, holdMs }) => {
+    lockWaitMs += waitMs;
+    lockHoldMs += holdMs;
+    locks++;
+  });
+  const started = performance.now();
+  for (;;) {
+    const begun = performance.now();
+    const lease = await q.take(take);
+    if (!lease) {
+      // Nothing available: done when nothing is left at all, else others hold the rest for now.
+      if ((await q.size()) === 0) break;
+      await sleep(1);
+      continue;
+    }
+    await lease.ack();
+    latencies.push(performance.now() - begun);
+    for (const e of lease.entries) values.push(e.value.id);
+  }
+  const drainMs = performance.now() - started;
+  await q.close();
+  process.send({ values, latencies, lockWaitMs, lockHoldMs, locks, drainMs }, () => process.exit(0));
+}

@@ -1,0 +1,162 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, existsSync, fstatSync, linkSync, lstatSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { errno, unlinkQuiet } from './files.js';
+import { createFile, NOFOLLOW } from './permissions.js';
+import { fileTag, liveness, type ProcessId, thisProcess } from './process-id.js';
+
+/** A lock file as read: who holds it (or `unreadable`: a power cut can leave one whose content never reached the disk), which inode it is, how old. */
+export interface LockFile {
+  readonly holder: ProcessId | 'unreadable';
+  readonly ino: number;
+  readonly mtimeMs: number;
+}
+
+/**
+ * One handle's lock content, and the lock files of its queue directory as it sees them. The content (a file naming
+ * this process: host, boot, pid, start time, pid namespace) is written once, when the handle is made; holding a
+ * lock file is having it `link`ed to that content, so a lock file appears whole or not at all (an O_EXCL create
+ * followed by a write would leave an empty, unattributable lock if killed in between), and whose it is can be told
+ * by its inode.
+ */
+export class LockFiles {
+  readonly #dir: string;
+  readonly #staleMs: number;
+  readonly #mode: number;
+  readonly #me = thisProcess();
+  /** This handle's lock content, written when the handle is made. */
+  readonly #own: string;
+  /** The inode of `#own`: a lock file is this handle's while it is that inode. */
+  #ino = 0;
+
+  /** Lock files are made with `mode`; unreadable or unjudgeable ones count as abandoned after `staleMs`. */
+  constructor(dir: string, staleMs: number, mode: number) {
+    this.#dir = dir;
+    this.#staleMs = staleMs;
+    this.#mode = mode;
+    this.#own = join(dir, `lock.${fileTag(this.#me)}.${randomBytes(4).toString('hex')}.own`);
+    this.#writeOwn();
+  }
+
+  /** Removes this handle's lock content file. */
+  dispose(): void {
+    unlinkQuiet(this.#own);
+  }
+
+  /** Makes `path` a link to this handle's content: true when it did, false when `path` exists. */
+  link(path: string): boolean {
+    try {
+      linkSync(this.#own, path);
+      return true;
+    } catch (error) {
+      if (errno(error) === 'EEXIST') return false;
+      // This handle's content file is gone (a temp cleaner, say): written again, and linked.
+      if (errno(error) === 'ENOENT' && !existsSync(this.#own)) {
+        this.#writeOwn();
+        return this.link(path);
+      }
+      throw error;
+    }
+  }
+
+  /** Makes `path` this handle's by an atomic rename, whatever it was. */
+  replace(path: string): void {
+    const mine = this.#aside();
+    linkSync(this.#own, mine);
+    renameSync(mine, path);
+  }
+
+  /** True when `path` is this handle's (a link to its content). */
+  holds(path: string): boolean {
+    return this.owns(lstatSync(path, { throwIfNoEntry: false })?.ino);
+  }
+
+  /** True when the inode `ino` is this handle's content. */
+  owns(ino: number | undefined): boolean {
+    return ino === this.#ino;
+  }
+
+  /** Removes `path` when it is this handle's: someone may have removed it meanwhile, and another made it again. */
+  drop(path: string): void {
+    if (this.holds(path)) unlinkQuiet(path);
+  }
+
+  /** Reads a lock file; undefined when there is none. Content and inode come from one descriptor, so they agree. */
+  read(path: string): LockFile | undefined {
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_RDONLY | NOFOLLOW);
+    } catch (error) {
+      if (errno(error) === 'ENOENT') return undefined;
+      throw error;
+    }
+    try {
+      const { ino, mtimeMs } = fstatSync(fd);
+      return { holder: parseHolder(readFileSync(fd, 'utf8')), ino, mtimeMs };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** True when the lock's holder can no longer release it, or cannot be judged and has held it past `staleMs`. */
+  abandoned(lock: LockFile): boolean {
+    const state = lock.holder === 'unreadable' ? 'unreadable' : liveness(lock.holder, this.#me);
+    if (state === 'dead') return true;
+    return (state === 'unreadable' || state === 'hidden') && Date.now() - lock.mtimeMs > this.#staleMs;
+  }
+
+  /**
+   * Removes `path`, judged abandoned as `seen`. Moved aside first and checked: when it is no longer the file judged
+   * (a live process made a new one meanwhile), that one is put back rather than lost.
+   */
+  removeAbandoned(path: string, seen: LockFile): void {
+    const aside = this.#aside();
+    try {
+      renameSync(path, aside);
+    } catch (error) {
+      if (errno(error) === 'ENOENT') return;
+      throw error;
+    }
+    try {
+      if (statSync(aside).ino !== seen.ino) linkSync(aside, path);
+    } catch (error) {
+      // EEXIST: yet another one was made meanwhile; ENOENT: the aside file was itself cleared as a leftover.
+      if (errno(error) !== 'EEXIST' && errno(error) !== 'ENOENT') throw error;
+    } finally {
+      unlinkQuiet(aside);
+    }
+  }
+
+  /** A temp name for this process (cleared as a leftover once it is gone). */
+  #aside(): string {
+    return join(this.#dir, `lock.${fileTag(this.#me)}.${randomBytes(4).toString('hex')}.tmp`);
+  }
+
+  #writeOwn(): void {
+    const fd = createFile(this.#own, constants.O_WRONLY, this.#mode);
+    try {
+      writeSync(fd, JSON.stringify(this.#me));
+      this.#ino = fstatSync(fd).ino;
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+function parseHolder(text: string): ProcessId | 'unreadable' {
+  try {
+    const { pid, host, boot, start, ns } = JSON.parse(text) as Partial<ProcessId>;
+    if (typeof pid === 'number' && typeof host === 'string') {
+      return {
+        pid,
+        host,
+        ...(typeof boot === 'string' && { boot }),
+        ...(typeof start === 'number' && { start }),
+        ...(typeof ns === 'string' && { ns }),
+      };
+    }
+  } catch {
+    // Not a lock this code wrote whole.
+  }
+  return 'unreadable';
+}
