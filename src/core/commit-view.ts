@@ -4,7 +4,7 @@ import { MetaLog } from './meta-log.js';
 import type { QueueStats } from './queue-types.js';
 import { QueueState, type Op } from './queue-state.js';
 import { Segments, type TailDamage } from './segments.js';
-import type { Durability, QueueStorage, StorageBatch } from './store.js';
+import type { Durability, QueueStorage, StorageBatch, StorageSnapshot } from './store.js';
 
 type Batch = Pick<StorageBatch, 'write' | 'remove' | 'quarantine'>;
 
@@ -168,7 +168,18 @@ export class CommitView {
   /** Reads the store again: the metadata's new records (or all of it), and the segments' listing and tail. */
   async reload(): Promise<void> {
     const snapshot = await this.#storage.load();
+    try {
+      await this.#adopt(snapshot);
+    } catch (error) {
+      this.invalidate();
+      throw error;
+    }
+    // The token is adopted only once the tail is read too: a view that took it with a tail read short would plan
+    // its next push over items it never saw, and the store would take that commit as current.
     this.#token = snapshot.token;
+  }
+
+  async #adopt(snapshot: StorageSnapshot): Promise<void> {
     const read = this.#log.read(snapshot.meta, this.state, this.#clock.now());
     this.state = read.state;
     const first = snapshot.segments[0];
