@@ -1,9 +1,10 @@
 import type { Clock } from './clock.js';
+import { SluiceError } from './errors.js';
 import { storageError } from './storage-errors.js';
 import { MetaLog } from './meta-log.js';
 import type { QueueStats } from './queue-types.js';
 import { QueueState, type Op } from './queue-state.js';
-import { Segments, type TailDamage } from './segments.js';
+import { MOVED, Segments, type TailDamage } from './segments.js';
 import type { Durability, QueueStorage, StorageBatch, StorageSnapshot } from './store.js';
 
 type Batch = Pick<StorageBatch, 'write' | 'remove' | 'quarantine'>;
@@ -23,6 +24,9 @@ export interface Plan<R> {
 
 /** Thrown inside a plan when what the view says is no longer in the store: reload and plan again. */
 export const STALE = Symbol('stale');
+
+/** Loads in a row whose tail moved on before it was read, before the store is taken for one that loses data. */
+const MAX_RELOADS = 8;
 
 /** What a reload found wrong with the metadata. */
 export type MetaTrouble = 'unreadable' | 'missing' | 'damaged' | undefined;
@@ -158,7 +162,7 @@ export class CommitView {
       this.#highWater = Math.max(this.#highWater, this.next);
       if (batch?.remove || batch?.quarantine) {
         const dropped = new Set([...(batch.remove ?? []), ...(batch.quarantine ?? [])]);
-        await this.segments.refresh(this.segments.list.filter((s) => !dropped.has(s.id)));
+        if ((await this.segments.refresh(this.segments.list.filter((s) => !dropped.has(s.id)))) === MOVED) this.invalidate();
       }
       done?.();
       if (!repairing) return result as R;
@@ -167,26 +171,44 @@ export class CommitView {
 
   /** Reads the store again: the metadata's new records (or all of it), and the segments' listing and tail. */
   async reload(): Promise<void> {
-    const snapshot = await this.#storage.load();
-    try {
-      await this.#adopt(snapshot);
-    } catch (error) {
+    for (let tries = 1; ; tries++) {
+      const snapshot = await this.#storage.load();
+      let moved: boolean;
+      try {
+        moved = await this.#adopt(snapshot);
+      } catch (error) {
+        this.invalidate();
+        throw error;
+      }
+      // The token is adopted only once the tail is read too: a view that took it with a tail read short would
+      // plan its next push over items it never saw, and the store would take that commit as current.
+      if (!moved) {
+        this.#token = snapshot.token;
+        return;
+      }
+      // Another handle removed or cut the tail between the listing and its read (acked it all, say): the state
+      // read with that listing may name items the read did not find, which is no loss. Read both again.
       this.invalidate();
-      throw error;
+      if (tries === MAX_RELOADS) {
+        throw new SluiceError(
+          'ERR_STORAGE',
+          `The tail segment of queue "${this.#name}" read back shorter than the store listed it, ${tries} times in a row: the store does not keep what it lists.`,
+        );
+      }
     }
-    // The token is adopted only once the tail is read too: a view that took it with a tail read short would plan
-    // its next push over items it never saw, and the store would take that commit as current.
-    this.#token = snapshot.token;
   }
 
-  async #adopt(snapshot: StorageSnapshot): Promise<void> {
+  /** Takes `snapshot` in; true when its tail had moved on by the time it was read (see reload). */
+  async #adopt(snapshot: StorageSnapshot): Promise<boolean> {
     const read = this.#log.read(snapshot.meta, this.state, this.#clock.now());
     this.state = read.state;
     const first = snapshot.segments[0];
     const missing = !snapshot.meta && first !== undefined;
     // Nothing can be stored below the first segment: a state that was lost starts there.
     if (first && this.state.head < first.id && (read.unreadable || missing)) this.state.head = first.id;
-    this.damage = await this.segments.refresh(snapshot.segments);
+    const damage = await this.segments.refresh(snapshot.segments);
+    if (damage === MOVED) return true;
+    this.damage = damage;
     this.#highWater = Math.max(this.#highWater, this.state.floor);
     const recorded = snapshot.tail;
     const listed = recorded && snapshot.segments.find((s) => s.id === recorded.id);
@@ -197,6 +219,7 @@ export class CommitView {
         ? { segment: recorded.id, bytes: recorded.length - (listed?.length ?? 0) }
         : undefined;
     this.trouble = read.unreadable ? 'unreadable' : missing ? 'missing' : read.damaged ? 'damaged' : undefined;
+    return false;
   }
 
   /**

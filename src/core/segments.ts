@@ -21,6 +21,9 @@ interface Parsed {
   items?: StoredItem[];
 }
 
+/** The tail read back shorter than the listing said: the listing is out of date, and must be taken again. */
+export const MOVED = 'moved';
+
 /** What was found past the last complete unit of the tail segment. */
 export interface TailDamage {
   readonly segment: number;
@@ -69,7 +72,7 @@ export class Segments {
   }
 
   /** Takes in a new listing, reads what the tail gained, and reports damage past its last complete unit. */
-  async refresh(list: readonly SegmentInfo[]): Promise<TailDamage | undefined> {
+  async refresh(list: readonly SegmentInfo[]): Promise<TailDamage | typeof MOVED | undefined> {
     this.#list = list.slice();
     const lengths = new Map(list.map((s) => [s.id, s.length]));
     const last = list[list.length - 1];
@@ -86,6 +89,8 @@ export class Segments {
     }
     if (last.length === parsed.end) return undefined;
     const bytes = await this.#storage.read(last.id, parsed.end, last.length);
+    // Shorter than listed: another handle cut or removed the tail between the listing and this read.
+    if (bytes.length < last.length - parsed.end) return MOVED;
     const scan = scanFrames(bytes, 0, this.#maxPayload);
     for (const f of scan.frames) parsed.frames.push({ bytes, start: f.start, end: f.end });
     parsed.items = undefined;
