@@ -4,6 +4,7 @@
 //
 // Run with: npm run demo (builds first). `node demo/server.mjs` serves an existing build; PORT picks the port.
 import { createServer } from 'node:http';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -243,6 +244,10 @@ ${rows || '<tr><td colspan="4">Nothing yet.</td></tr>'}
 // As a script: serve demo/build (or DEMO_ROOT) and say where.
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const root = process.env.DEMO_ROOT ?? fileURLToPath(new URL('./build/', import.meta.url));
+  if (!existsSync(join(root, 'index.html'))) {
+    console.error(`There is no built app in ${root}: run \`npm run demo\`, which builds it first.`);
+    process.exit(1);
+  }
   const server = await startDemoServer({ root, port: Number(process.env.PORT ?? 0) });
   console.log(`Field notes: ${server.url}/`);
   console.log(`What the server received: ${server.url}/received`);
