@@ -5,18 +5,13 @@ import { Outbox, SluiceError, type HttpTask } from 'sluice';
 import { reclaimFromClosedTabs } from './closed-tabs';
 import { GROUP, OUTBOX, outboxOptions, SYNC_TAG } from './config';
 import { loadNotes, onOtherTab, outcomeOf, recordOutcome, saveNote, type NoteRecord } from './notes';
+import { LostTasks } from './lost-tasks';
 import { photoTask, preparePhoto, thumbnail } from './photo';
 import { RetryRelay } from './retry-relay';
 import { serverControls } from './server-controls';
 import { h, renderDead, renderNotes, type TaskState } from './view';
 
 const $ = <T extends HTMLElement = HTMLElement>(selector: string) => document.querySelector<T>(selector)!;
-
-await reclaimFromClosedTabs(OUTBOX);
-const outbox = await Outbox.open(outboxOptions(location.origin));
-// Deliver now, when tasks arrive, when retries are due, when the network returns. One tab delivers at a time (a Web
-// Lock); the others only enqueue and hear what was sent.
-outbox.start();
 
 // ---- writing a note ----
 
@@ -111,24 +106,56 @@ const noteText = (taskId: string) => {
 
 const relay = new RetryRelay(() => void refresh());
 
-outbox.addEventListener('sent', (e) => {
-  relay.forget(e.detail.task.id);
-  recordOutcome(e.detail.task.id, { outcome: 'sent', status: e.detail.status, at: Date.now() });
-  log(`sent ${noteText(e.detail.task.id)} (${e.detail.status})${e.detail.remote ? ' by another tab or the worker' : ''}`);
-});
-outbox.addEventListener('retry', (e) => {
-  const why = e.detail.status ?? e.detail.error ?? 'failed';
-  log(`${noteText(e.detail.task.id)}: ${why}, next try in ${(e.detail.delayMs / 1000).toFixed(1)} s`);
-  relay.tell(e.detail.task.id, e.detail.delayMs, e.detail.status, e.detail.error);
-  void syncWhenBack();
-});
-outbox.addEventListener('dead', (e) => relay.forget(e.detail.task.id));
-outbox.addEventListener('dead', (e) => log(`gave up on ${noteText(e.detail.task.id)}: ${e.detail.reason}${e.detail.status ? ` ${e.detail.status}` : ''}`));
-outbox.addEventListener('drained', () => log('everything was delivered'));
-outbox.addEventListener('offline', () => log('cannot reach the server'));
-outbox.addEventListener('online', () => log('the server answers again'));
-outbox.addEventListener('error', (e) => log(`storage error: ${String(e.detail.error)}`));
-for (const type of ['change', 'sent', 'retry', 'dead', 'enqueue', 'online', 'offline', 'drained'] as const) outbox.addEventListener(type, () => void refresh());
+/** Wires an outbox's events to the page. */
+function listen(target: Outbox): void {
+  target.addEventListener('sent', (e) => {
+    relay.forget(e.detail.task.id);
+    recordOutcome(e.detail.task.id, { outcome: 'sent', status: e.detail.status, at: Date.now() });
+    log(`sent ${noteText(e.detail.task.id)} (${e.detail.status})${e.detail.remote ? ' by another tab or the worker' : ''}`);
+  });
+  target.addEventListener('retry', (e) => {
+    const why = e.detail.status ?? e.detail.error ?? 'failed';
+    log(`${noteText(e.detail.task.id)}: ${why}, next try in ${(e.detail.delayMs / 1000).toFixed(1)} s`);
+    relay.tell(e.detail.task.id, e.detail.delayMs, e.detail.status, e.detail.error);
+    void syncWhenBack();
+  });
+  target.addEventListener('dead', (e) => {
+    relay.forget(e.detail.task.id);
+    log(`gave up on ${noteText(e.detail.task.id)}: ${e.detail.reason}${e.detail.status ? ` ${e.detail.status}` : ''}`);
+  });
+  target.addEventListener('drained', () => log('everything was delivered'));
+  target.addEventListener('offline', () => log('cannot reach the server'));
+  target.addEventListener('online', () => log('the server answers again'));
+  target.addEventListener('error', (e) => log(`storage error: ${String(e.detail.error)}`));
+  for (const type of ['change', 'sent', 'retry', 'dead', 'enqueue', 'online', 'offline', 'drained'] as const) target.addEventListener(type, () => void refresh());
+}
+
+/** Opens the outbox (after taking back what closed tabs held) and delivers from it while the page is open. */
+async function openOutbox(): Promise<Outbox> {
+  await reclaimFromClosedTabs(OUTBOX);
+  const opened = await Outbox.open(outboxOptions(location.origin));
+  listen(opened);
+  // Deliver now, when tasks arrive, when retries are due, when the network returns. One tab delivers at a time (a
+  // Web Lock); the others only enqueue and hear what was sent.
+  opened.start();
+  return opened;
+}
+
+let outbox = await openOutbox();
+const lost = new LostTasks();
+let reopening: Promise<void> | undefined;
+
+/** Opens the outbox afresh (see lost-tasks.ts); the new handle takes over delivery when the old one closes. */
+function reopen(): void {
+  reopening ??= (async () => {
+    const old = outbox;
+    outbox = await openOutbox();
+    lost.reset();
+    await old.close();
+    log('opened the outbox again: it had lost sight of tasks another tab stored');
+  })().finally(() => (reopening = undefined));
+}
+
 addEventListener('online', () => void refresh());
 addEventListener('offline', () => void refresh());
 onOtherTab(() => void refresh());
@@ -148,8 +175,10 @@ const CONNECTIVITY = {
 
 async function draw(): Promise<void> {
   // Pending first, dead second: a task moving to dead in between is then seen in one of the two.
-  const pending = new Map((await outbox.list()).map((task) => [task.id, task]));
+  const listed = await outbox.list();
+  const pending = new Map(listed.map((task) => [task.id, task]));
   const dead = await outbox.dead.list();
+  if (lost.check(await outbox.size(), listed.length)) reopen();
   const deadByTask = new Map(dead.map((letter) => [letter.task.id, letter]));
   const stateOf = (taskId: string): TaskState => {
     const task = pending.get(taskId);
@@ -181,7 +210,8 @@ function refresh(): Promise<void> {
       await draw();
     } while (again);
   })()
-    .catch((error: unknown) => log(`could not read the outbox: ${String(error)}`))
+    // A handle closed under a redraw (opened afresh meanwhile) is no news: the next redraw reads the new one.
+    .catch((error: unknown) => (error instanceof SluiceError && error.code === 'ERR_CLOSED' ? undefined : log(`could not read the outbox: ${String(error)}`)))
     .finally(() => (drawing = undefined));
   return drawing;
 }
@@ -207,4 +237,5 @@ $('#dead').addEventListener('click', async (event) => {
 
 serverControls($<HTMLFieldSetElement>('#server'), $('#server-note'), (mode) => log(`the server is now: ${mode}`));
 await refresh();
+form.querySelector('button')!.disabled = false;
 document.documentElement.dataset.ready = '';
