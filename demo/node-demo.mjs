@@ -1,5 +1,5 @@
 // A tour of the Queue on the in-memory store: push, lease, crash-like abandonment, redelivery, acks.
-// Run with: npm run demo
+// Run with: npm run demo:node
 import { MemoryStore, Queue } from '../dist/index.js';
 
 const store = new MemoryStore();

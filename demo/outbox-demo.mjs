@@ -1,24 +1,32 @@
 // The outbox against a flaky local server: tasks are stored first, retried with backoff through 503s, a 429 with
-// Retry-After and a dead server, survive a restart of the "app", and each arrives once per Idempotency-Key.
-// Run with: npm run demo
+// Retry-After and a dead server, survive a restart of the "app", and each arrives once per Idempotency-Key. Then a
+// backlog of 100 000 tasks drained in batches, with a progress bar on a terminal.
+// Run with: npm run demo:node
 import { createServer } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Outbox } from '../dist/index.js';
 import { FileStore } from '../dist/fs.js';
+import { Progress } from './progress.mjs';
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-demo-'));
 const store = () => new FileStore({ dir });
 const log = (...args) => console.log('  ', ...args);
 
 // A server that fails on purpose: the first requests get 503, then one 429 asking for a pause, then it works.
+// /batch takes a JSON array of many tasks' bodies at once (step 4).
 const received = new Map();
 let requests = 0;
+let batched = 0;
 const server = createServer((req, res) => {
   let body = '';
   req.on('data', (d) => (body += d));
   req.on('end', () => {
+    if (req.url === '/batch') {
+      batched += JSON.parse(body).length;
+      return res.writeHead(200).end();
+    }
     requests++;
     const key = req.headers['idempotency-key'];
     if (requests <= 3) return res.writeHead(503).end();
@@ -52,9 +60,31 @@ outbox.start();
 await drained;
 const dead = await outbox.dead.size();
 await outbox.close();
-server.close();
 
 log(`server saw ${requests} requests; each note arrived ${[...received.values()].join(', ')} time(s) by Idempotency-Key`);
 log('dead letters:', dead);
+
+console.log('4. A backlog: 100 000 tasks stored while offline, then delivered 100 to a request (`batch`)');
+const TASKS = 100_000;
+const backlog = await Outbox.open({ name: 'events', store: store(), baseUrl, batch: { url: '/batch', maxItems: 100 } });
+backlog.setOnline(false);
+let started = Date.now();
+for (let i = 0; i < TASKS; i += 1000) {
+  await backlog.enqueueMany(Array.from({ length: 1000 }, (_, j) => ({ url: '/events', body: { n: i + j } })));
+}
+log(`stored ${await backlog.size()} tasks in ${Date.now() - started} ms`);
+const progress = new Progress('   delivering', TASKS);
+let sent = 0;
+backlog.addEventListener('sent', () => progress.update(++sent));
+const empty = new Promise((resolve) => backlog.addEventListener('drained', resolve, { once: true }));
+started = Date.now();
+backlog.setOnline(true);
+backlog.start();
+await empty;
+progress.done();
+log(`delivered ${sent} tasks in ${Date.now() - started} ms; the server got ${batched} items in ${Math.ceil(batched / 100)} requests`);
+await backlog.close();
+server.close();
+
 rmSync(dir, { recursive: true, force: true });
 console.log('Done: stored first, retried with backoff, nothing lost, nothing doubled.');

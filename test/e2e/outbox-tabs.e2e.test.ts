@@ -14,11 +14,11 @@ interface Received {
 eachEngine('Outbox across tabs', (engine) => {
   let browser: ServedBrowser;
   const received: Received[] = [];
-  // Requests to /api/hang the server holds unanswered (only the first one: the others are answered).
-  const hanging: ServerResponse[] = [];
+  // The first request to each /api/hang… path the server holds unanswered (the others are answered).
+  const hanging = new Map<string, ServerResponse>();
 
   beforeAll(async () => {
-    // Every request under /api/ is recorded and answered 201 with a small JSON body, except the first to /api/hang.
+    // Every request under /api/ is recorded and answered 201 with a small JSON body, except the first to each /api/hang….
     const handle = (req: IncomingMessage, res: ServerResponse) => {
       if (!req.url?.startsWith('/api/')) return false;
       const chunks: Buffer[] = [];
@@ -26,7 +26,7 @@ eachEngine('Outbox across tabs', (engine) => {
       req.on('end', () => {
         const [key, type] = [req.headers['idempotency-key'], req.headers['content-type']] as (string | undefined)[];
         received.push({ path: req.url, method: req.method, key, type, body: Buffer.concat(chunks).toString('hex') });
-        if (req.url === '/api/hang' && hanging.length === 0) return void hanging.push(res);
+        if (req.url?.startsWith('/api/hang') && !hanging.has(req.url)) return void hanging.set(req.url, res);
         res.writeHead(201, { 'content-type': 'application/json' }).end('{"id":42}');
       });
       return true;
@@ -34,7 +34,7 @@ eachEngine('Outbox across tabs', (engine) => {
     browser = await startBrowser(engine, { handle });
   }, 120_000);
   afterAll(async () => {
-    for (const res of hanging) res.destroy();
+    for (const res of hanging.values()) res.destroy();
     await browser?.close();
   });
 
@@ -73,6 +73,8 @@ eachEngine('Outbox across tabs', (engine) => {
     await Promise.all([a.close(), b.close()]);
   }, 60_000);
 
+  // Both tabs know the task before it is taken: b stores it, a (which delivers) takes it. The order where a tab first
+  // reads the task while another holds it is the known bug below.
   it('a tab that closes mid-request hands its task to a running tab, which sends it again with the same Idempotency-Key', async () => {
     const [a, b] = await Promise.all([browser.open(), browser.open()]);
     const open = async () => {
@@ -84,9 +86,9 @@ eachEngine('Outbox across tabs', (engine) => {
     // a opens first and takes the delivery lock; b queues for it.
     await a.evaluate(open);
     await b.evaluate(open);
-    const id = await a.evaluate(() => (globalThis as any).outbox.enqueue({ url: '/api/hang', body: { n: 1 } }));
-    // The server holds the first request to /api/hang unanswered: a's request is in flight when a goes.
-    for (let i = 0; i < 200 && !hanging.length; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    const id = await b.evaluate(() => (globalThis as any).outbox.enqueue({ url: '/api/hang', body: { n: 1 } }));
+    // The server holds a's request unanswered: it is in flight when a goes.
+    for (let i = 0; i < 200 && !hanging.has('/api/hang'); i++) await new Promise((resolve) => setTimeout(resolve, 25));
     expect(received.filter((r) => r.key === id)).toHaveLength(1);
     await a.close();
     const left = await b.evaluate(async () => {
@@ -102,6 +104,40 @@ eachEngine('Outbox across tabs', (engine) => {
       ['/api/hang', '{"n":1}'],
     ]);
     await b.close();
+  }, 60_000);
+
+  // The outbox learns a task's state once, when it first reads it: a task another tab had taken then is waited for
+  // until that lease would end (timeoutMs + 60 s, here 90 s), though the tab that held it closed at once. (The
+  // Queue's take would see the holder gone, but the outbox does not try to take it before the lease ends.) The demo
+  // works around it (demo/app/closed-tabs.ts).
+  it.fails('a tab that opens while another has a task in flight sends it soon after that tab closes (known bug)', async () => {
+    const a = await browser.open();
+    const open = async () => {
+      const { Outbox, IndexedDbStore } = (globalThis as any).sluice;
+      const outbox = await Outbox.open({ name: 'late', store: new IndexedDbStore({ dbName: 'e2e-outbox-late' }), baseUrl: location.origin });
+      outbox.start();
+      (globalThis as any).outbox = outbox;
+    };
+    await a.evaluate(open);
+    const id = await a.evaluate(() => (globalThis as any).outbox.enqueue({ url: '/api/hang-late', body: { n: 2 } }));
+    for (let i = 0; i < 200 && !hanging.has('/api/hang-late'); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    expect(received.filter((r) => r.key === id)).toHaveLength(1);
+    // b opens while a's request is in flight, then a goes.
+    const b = await browser.open();
+    try {
+      await b.evaluate(open);
+      await a.close();
+      const left = await b.evaluate(async () => {
+        const outbox = (globalThis as any).outbox;
+        for (let i = 0; i < 200 && (await outbox.size()) > 0; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+        const size = await outbox.size();
+        await outbox.close();
+        return size;
+      });
+      expect(left).toBe(0);
+    } finally {
+      await b.close();
+    }
   }, 60_000);
 
   it('.fetch() goes to the network first: a reachable server answers, nothing is stored', async () => {

@@ -113,16 +113,17 @@ eachEngine('sluice/sw in a real service worker', (engine) => {
   it('with the network failing, the request is stored (202, Sluice-Queued), then delivered with that key', async () => {
     apiUp = false;
     const result = await post('/api/stored', 'offline');
-    apiUp = true;
     expect(result.status).toBe(202);
     expect(result.queued).toMatch(/\S+/);
-    // Stored where another handle sees it: the one task waiting.
+    // Stored where another handle sees it: the one task waiting. (The server stays down until it is counted: a sync
+    // event the worker's enqueue asked for could deliver it first.)
     const waiting = await page.evaluate(async () => {
       const outbox = await (globalThis as any).sluice.Outbox.open({ name: 'api', baseUrl: location.origin });
       const size: number = await outbox.size();
       await outbox.close();
       return size;
     });
+    apiUp = true;
     expect(waiting).toBe(1);
     // Whatever the engine's trigger (Background Sync may fire on its own), a page's message asks for delivery.
     for (let i = 0; i < 50 && deliveredWithKey(result.queued!).length === 0; i++) {

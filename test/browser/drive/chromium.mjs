@@ -14,7 +14,18 @@ export async function launchChromium(engine, options = {}) {
     async newPage(url) {
       const page = await context.newPage();
       await page.goto(url);
-      return { evaluate: (fn, arg) => page.evaluate(fn, arg), close: () => page.close() };
+      return {
+        evaluate: (fn, arg) => page.evaluate(fn, arg),
+        screenshot: async (path) => void (await page.screenshot({ path, fullPage: true })),
+        close: () => page.close(),
+      };
+    },
+    // Pages and workers of the context, service workers included (Background Sync waits for the network, too).
+    setOffline: (offline) => context.setOffline(offline),
+    async evaluateInServiceWorker(scriptUrl, fn) {
+      const worker = context.serviceWorkers().find((w) => w.url() === scriptUrl);
+      if (!worker) throw new Error(`no service worker runs ${scriptUrl}`);
+      return worker.evaluate(fn);
     },
     close: () => browser.close(),
   };

@@ -9,6 +9,9 @@ export async function launchFirefox(engine) {
     headless: true,
     // Lets a BiDi script run in the browser's own (chrome) scope: the only way to take the whole browser offline.
     args: ['--remote-allow-system-access'],
+    // Offline means offline for pages of http://localhost too (Firefox lets loopback through by default; even with
+    // this, it lets 127.0.0.1 through, so a test that needs requests to fail offline serves its pages as localhost).
+    extraPrefsFirefox: { 'network.disable-localhost-when-offline': true },
     // A benchmark's page script may run for minutes (the default is 3).
     protocolTimeout: 1_800_000,
   });
@@ -27,7 +30,11 @@ export async function launchFirefox(engine) {
       // would starve every page but the last one opened.
       const page = await browser.newPage({ type: 'window' });
       await page.goto(url);
-      return { evaluate: (fn, arg) => page.evaluate(fn, arg), close: () => page.close() };
+      return {
+        evaluate: (fn, arg) => page.evaluate(fn, arg),
+        screenshot: async (path) => void (await page.screenshot({ path, fullPage: true })),
+        close: () => page.close(),
+      };
     },
     setOffline,
     close: () => browser.close(),

@@ -7,6 +7,8 @@ export interface DrivenPage {
    * travel as JSON: keep to JSON values (WebDriver, for WebKit, turns `undefined` into `null`).
    */
   evaluate<R, A = undefined>(fn: (arg: A) => R | Promise<R>, arg?: A): Promise<R>;
+  /** Saves a PNG of the page at `path`: the whole page in Chromium and Firefox, the window's view in WebKit. */
+  screenshot(path: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -18,6 +20,11 @@ export interface DrivenBrowser {
    * workers, service workers included, get `offline` / `online` events. Only where the engine's driver can.
    */
   setOffline?(offline: boolean): Promise<void>;
+  /**
+   * Runs `fn` (its source) in the running service worker whose script is `scriptUrl`, even when no page is open.
+   * Only where the engine's driver can (Chromium).
+   */
+  evaluateInServiceWorker?<R>(scriptUrl: string, fn: () => R | Promise<R>): Promise<R>;
   close(): Promise<void>;
 }
 

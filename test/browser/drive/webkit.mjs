@@ -1,5 +1,6 @@
 // WebKitGTK's MiniBrowser through WebKitWebDriver, with the plain WebDriver protocol client (no webdriverio layer,
 // which switches windows on its own after a window closes, racing the commands that follow).
+import { writeFile } from 'node:fs/promises';
 import { startWebKitDriver } from '../webkit-driver.mjs';
 
 // The client's loggers take their level from WDIO_LOG_LEVEL when they load ('info' by default, a line per session).
@@ -72,6 +73,11 @@ export async function launchWebKit(engine) {
             }
             await new Promise((resolve) => setTimeout(resolve, POLL_MS));
           }
+        },
+        // What the window shows (WebDriver captures the viewport, not the whole page).
+        async screenshot(path) {
+          const png = await inWindow(handle, () => session.takeScreenshot());
+          await writeFile(path, Buffer.from(png, 'base64'));
         },
         close: () =>
           inWindow(handle, async () => {

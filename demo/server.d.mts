@@ -1,0 +1,21 @@
+export const FAULTS: Map<string, string>;
+
+export interface Received {
+  readonly fault: string;
+  /** What arrived, in order: each note and photo once (the first request with its Idempotency-Key). */
+  readonly arrivals: readonly { readonly kind: 'note' | 'photo'; readonly note: string; readonly key: string }[];
+  readonly notes: readonly { readonly id: string; readonly text: string; readonly key: string; readonly photo?: { readonly type: string; readonly bytes: number; readonly key: string } }[];
+  /** Per Idempotency-Key: requests accepted (more than 1: duplicates) and the statuses of those refused. */
+  readonly keys: Readonly<Record<string, { readonly accepted: number; readonly refused: readonly number[] }>>;
+}
+
+export interface DemoServer {
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly state: { fault: string; notes: Map<string, { photo?: { bytes: Buffer } }> };
+  setFault(mode: string): void;
+  received(): Received;
+  close(): Promise<void>;
+}
+
+export function startDemoServer(options: { root: string; port?: number; retryAfterSeconds?: number; slowMs?: number }): Promise<DemoServer>;
