@@ -29,6 +29,25 @@ globalThis.outbox = await Outbox.open({ name: 'readme', store: new MemoryStore()
   job: {
     types: `interface Job { readonly id: string; readonly kind: string }`,
   },
+  /** An order, its type, and a store to keep orders in. */
+  order: {
+    types: `interface Order { readonly id: string; readonly customerId: string }
+declare const order: Order;
+declare const store: import('sluice').Store;`,
+  },
+  /** A page's own functions that show things. */
+  ui: {
+    types: `declare function redraw(): void;
+declare function showBanner(text: string): void;
+declare function showDone(id: string): void;
+declare function showQueued(): void;`,
+  },
+  /** What a page uploads, and where. */
+  upload: {
+    types: `declare const formData: FormData;
+declare const siteId: string;
+declare const body: string;`,
+  },
   /** An Express-like app. */
   app: {
     types: `declare const app: {
