@@ -1,5 +1,5 @@
 import type { BlobStorage, QueueStorage, Store } from '../../src/core/store.js';
-import type { StoreHarness, TestApi } from './harness.js';
+import { placeEachTest, type StoreHarness, type TestApi } from './harness.js';
 
 const bytes = (length: number, seed = 0) => Uint8Array.from({ length }, (_, i) => (i * 31 + seed) & 0xff);
 
@@ -12,28 +12,15 @@ function same(a: Uint8Array, b: Uint8Array): boolean {
 
 /** The `blobs` part of the Store contract (an outbox's large bodies live there), which every store of sluice keeps. */
 export function blobConformance(t: TestApi, label: string, harness: StoreHarness): void {
-  const { describe, it, expect, beforeEach, afterEach } = t;
+  const { describe, it, expect } = t;
 
   describe(`Store contract, blobs: ${label}`, () => {
-    let place: Awaited<ReturnType<StoreHarness['setup']>>;
-    let store: Store;
-    let opened: QueueStorage[];
-    const open = async (name = 'q', from: Store = store): Promise<BlobStorage> => {
-      const s = await from.open(name);
-      opened.push(s);
+    const here = placeEachTest(t, harness);
+    const open = async (name = 'q', from?: Store): Promise<BlobStorage> => {
+      const s = await here.open(name, from);
       expect(s.blobs, 'the store keeps blobs').toBeDefined();
       return s.blobs!;
     };
-
-    beforeEach(async () => {
-      place = await harness.setup();
-      store = await place.open();
-      opened = [];
-    });
-    afterEach(async () => {
-      for (const s of opened) await s.close();
-      await place.teardown();
-    });
 
     it('.write() at 0 then appends; .read() gives any range, shorter at the end, empty when absent', async () => {
       const b = await open();
@@ -87,8 +74,8 @@ export function blobConformance(t: TestApi, label: string, harness: StoreHarness
     });
 
     it('blobs are not segments: the queue storage lists none of them', async () => {
-      const s = await store.open('q');
-      opened.push(s);
+      const s = await here.store.open('q');
+      here.opened.push(s);
       await s.blobs!.write('k', 0, bytes(64), 'relaxed');
       expect((await s.load()).segments).toEqual([]);
     });
@@ -96,7 +83,7 @@ export function blobConformance(t: TestApi, label: string, harness: StoreHarness
     it('another handle, or a new store over the same place, reads what was written', async () => {
       const a = await open();
       await a.write('shared', 0, bytes(20), 'strict');
-      const b = await open('q', await place.open());
+      const b = await open('q', await here.place.open());
       expect([...(await b.read('shared', 0, 20))]).toEqual([...bytes(20)]);
       expect(await b.keys()).toEqual(['shared']);
     });

@@ -19,6 +19,40 @@ export interface StoreHarness {
   setup(): Promise<{ open(): Store | Promise<Store>; teardown(): Promise<void> }>;
 }
 
+/**
+ * A fresh place and store for each test of a suite, and the queues it opened, closed after it: `open` opens a
+ * queue through the suite's store, or through `from` (another store over the same place: `place.open()`).
+ */
+export interface PlacePerTest {
+  place: Awaited<ReturnType<StoreHarness['setup']>>;
+  store: Store;
+  opened: QueueStorage[];
+  open(name?: string, from?: Store): Promise<QueueStorage>;
+}
+
+export function placeEachTest(t: TestApi, harness: StoreHarness): PlacePerTest {
+  const here: PlacePerTest = {
+    place: undefined as unknown as Awaited<ReturnType<StoreHarness['setup']>>,
+    store: undefined as unknown as Store,
+    opened: [] as QueueStorage[],
+    async open(name = 'q', from: Store = here.store): Promise<QueueStorage> {
+      const s = await from.open(name);
+      here.opened.push(s);
+      return s;
+    },
+  };
+  t.beforeEach(async () => {
+    here.place = await harness.setup();
+    here.store = await here.place.open();
+    here.opened = [];
+  });
+  t.afterEach(async () => {
+    for (const s of here.opened) await s.close();
+    await here.place.teardown();
+  });
+  return here;
+}
+
 export { FakeClock } from '../support/fake-clock.js';
 
 /** Counts what a store is asked to do, and can be told to fail the next commit. */

@@ -1,31 +1,15 @@
 import type { QueueStorage, Store } from '../../src/core/store.js';
-import type { StoreHarness, TestApi } from './harness.js';
+import { placeEachTest, type StoreHarness, type TestApi } from './harness.js';
 
 const bytes = (...values: number[]) => new Uint8Array(values);
 
 /** The raw Store contract, which every store must keep for the Queue to be correct on it. */
 export function storageConformance(t: TestApi, label: string, harness: StoreHarness): void {
-  const { describe, it, expect, beforeEach, afterEach } = t;
+  const { describe, it, expect } = t;
 
   describe(`Store contract: ${label}`, () => {
-    let place: Awaited<ReturnType<StoreHarness['setup']>>;
-    let store: Store;
-    let opened: QueueStorage[];
-    const open = async (name = 'q', from: Store = store) => {
-      const s = await from.open(name);
-      opened.push(s);
-      return s;
-    };
-
-    beforeEach(async () => {
-      place = await harness.setup();
-      store = await place.open();
-      opened = [];
-    });
-    afterEach(async () => {
-      for (const s of opened) await s.close();
-      await place.teardown();
-    });
+    const here = placeEachTest(t, harness);
+    const open = (name?: string, from?: Store) => here.open(name, from);
 
     it('.open() of a new queue holds nothing', async () => {
       const s = await open();
@@ -90,7 +74,7 @@ export function storageConformance(t: TestApi, label: string, harness: StoreHarn
       token = (await s.commit(token, { meta: bytes(8), durability: 'relaxed' }))!;
       expect([...(await s.load()).meta!]).toEqual([8]);
       token = (await s.commit(token, { metaAppend: { offset: 1, bytes: bytes(4) }, durability: 'relaxed' }))!;
-      const again = await open('q', await place.open());
+      const again = await open('q', await here.place.open());
       expect([...(await again.load()).meta!]).toEqual([8, 4]);
       expect((await again.load()).segments).toEqual([{ id: 0, length: 1 }]);
       expect(await s.commit(token.replace(/./, 'x') + 'stale', { metaAppend: { offset: 2, bytes: bytes(1) }, durability: 'relaxed' })).toBeUndefined();
@@ -137,7 +121,7 @@ export function storageConformance(t: TestApi, label: string, harness: StoreHarn
 
     it('a second handle sees commits, and only one of two racing commits wins', async () => {
       const a = await open();
-      const b = await open('q', await place.open());
+      const b = await open('q', await here.place.open());
       const token = (await a.load()).token;
       expect((await b.load()).token).toBe(token);
       const results = await Promise.all([
@@ -154,8 +138,8 @@ export function storageConformance(t: TestApi, label: string, harness: StoreHarn
       const s = await open();
       await s.commit((await s.load()).token, { write: { segment: 7, offset: 0, bytes: bytes(1, 2) }, meta: bytes(5), durability: 'strict' });
       await s.close();
-      opened = [];
-      const again = await open('q', await place.open());
+      here.opened = [];
+      const again = await open('q', await here.place.open());
       const snap = await again.load();
       expect(snap.segments).toEqual([{ id: 7, length: 2 }]);
       expect([...snap.meta!]).toEqual([5]);

@@ -4,19 +4,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { DrivenPage } from '../browser/drive/index.mjs';
 import { bundle, startBrowser, type ServedBrowser } from './browser-page.mjs';
 import { eachEngine, skipLoudly } from './each-engine.js';
+import { OUTBOX_WORKER } from './outbox-worker.js';
 
-// The worker of service-worker.e2e.test.ts: its fetch handler answers /api/ requests through the outbox.
-const worker = `
-  import { Outbox } from './src/index.browser.ts';
-  import { backgroundSync } from './src/sw.ts';
-  const outbox = Outbox.open({ name: 'api', baseUrl: self.location.origin, retry: { initialDelayMs: 100, maxDelayMs: 200 } });
-  backgroundSync(outbox, { tag: 'api' });
-  self.addEventListener('install', () => self.skipWaiting());
-  self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
-  self.addEventListener('fetch', (event) => {
-    if (new URL(event.request.url).pathname.startsWith('/api/')) event.respondWith(outbox.then((o) => o.fetch(event.request)));
-  });
-`;
+const worker = OUTBOX_WORKER;
 
 interface Received {
   path: string | undefined;

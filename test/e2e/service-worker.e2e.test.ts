@@ -3,21 +3,11 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { DrivenPage } from '../browser/drive/index.mjs';
 import { bundle, startBrowser, type ServedBrowser } from './browser-page.mjs';
 import { eachEngine, skipLoudly } from './each-engine.js';
+import { OUTBOX_WORKER } from './outbox-worker.js';
 
-// The service worker a user would write: listeners added at once, the outbox opening behind a promise. The
-// outbox lives in the default store (IndexedDB database "sluice"), where a page's `Outbox.open({ name: 'api' })`
-// finds it too.
-const worker = `
-  import { Outbox } from './src/index.browser.ts';
-  import { backgroundSync } from './src/sw.ts';
-  const outbox = Outbox.open({ name: 'api', baseUrl: self.location.origin, retry: { initialDelayMs: 100, maxDelayMs: 200 } });
-  backgroundSync(outbox, { tag: 'api' });
-  self.addEventListener('install', () => self.skipWaiting());
-  self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
-  self.addEventListener('fetch', (event) => {
-    if (new URL(event.request.url).pathname.startsWith('/api/')) event.respondWith(outbox.then((o) => o.fetch(event.request)));
-  });
-  // For the tests only: the worker's handle looks at the queue (size() reads it afresh) and answers on the port.
+// The worker a user would write (outbox-worker.ts), and, for the tests only, a listener through which its handle
+// looks at the queue (size() reads it afresh) and answers on the port.
+const worker = `${OUTBOX_WORKER}
   self.addEventListener('message', (event) => {
     if (event.data?.type === 'test:look') event.waitUntil(outbox.then((o) => o.size()).then(() => event.ports[0].postMessage('looked')));
   });

@@ -1,32 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Queue } from '../../src/core/queue.js';
 import { ORPHAN_GRACE_MS } from '../../src/outbox/body-store.js';
+import { blobKeys, bytes, MiB, same } from './body-bytes.js';
 import { rig, type Rig } from './helpers.js';
-
-const MiB = 1024 * 1024;
-/** Bytes that differ from one position to the next, so that a shifted or repeated chunk shows. */
-const bytes = (length: number, seed = 1) => {
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = (i * 7 + seed + (i >> 8)) & 0xff;
-  return out;
-};
-const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
 
 let r: Rig;
 beforeEach(async () => {
   r = await rig();
 });
 afterEach(() => r.teardown());
-
-/** The blobs the outbox's queue holds now, read through a handle of its own. */
-async function blobKeys(): Promise<string[]> {
-  const queue = await Queue.open({ name: 'api', store: r.store, clock: r.clock });
-  try {
-    return await queue.blobs!.keys();
-  } finally {
-    await queue.close();
-  }
-}
 
 describe('recovery: no orphan forever, never a task without its body', () => {
   it('a body whose task never committed (a crash between) is deleted by an open once it is old enough', async () => {
@@ -35,10 +17,10 @@ describe('recovery: no orphan forever, never a task without its body', () => {
     await queue.blobs!.write(key, 0, bytes(1000));
     await queue.close();
     await r.reopen();
-    expect(await blobKeys()).toEqual([key]);
+    expect(await blobKeys(r)).toEqual([key]);
     r.clock.advance(ORPHAN_GRACE_MS + 1);
     await r.reopen();
-    expect(await blobKeys()).toEqual([]);
+    expect(await blobKeys(r)).toEqual([]);
   });
 
   it('a body whose task was removed (a crash before the body) is deleted; bodies pending and dead tasks name stay', async () => {
@@ -54,10 +36,10 @@ describe('recovery: no orphan forever, never a task without its body', () => {
     const entry = (await queue.list()).find((e) => e.value.id === 'gone')!;
     await queue.remove([entry.id]);
     await queue.close();
-    expect(await blobKeys()).toHaveLength(3);
+    expect(await blobKeys(r)).toHaveLength(3);
     r.clock.advance(ORPHAN_GRACE_MS + 1);
     await r.reopen();
-    expect(await blobKeys()).toHaveLength(2);
+    expect(await blobKeys(r)).toHaveLength(2);
     expect((await r.outbox.list()).map((t) => t.id)).toEqual(['pending']);
     await r.outbox.dead.retry();
     r.clock.advance(10 * ORPHAN_GRACE_MS);

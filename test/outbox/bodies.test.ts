@@ -3,16 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Queue } from '../../src/core/queue.js';
 import { BodyRef } from '../../src/outbox/body.js';
 import { CHUNK, ORPHAN_GRACE_MS } from '../../src/outbox/body-store.js';
+import { blobKeys, bytes, MiB, same } from './body-bytes.js';
 import { rig, type Rig } from './helpers.js';
-
-const MiB = 1024 * 1024;
-/** Bytes that differ from one position to the next, so that a shifted or repeated chunk shows. */
-const bytes = (length: number, seed = 1) => {
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = (i * 7 + seed + (i >> 8)) & 0xff;
-  return out;
-};
-const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
 
 let r: Rig;
 beforeEach(async () => {
@@ -20,28 +12,18 @@ beforeEach(async () => {
 });
 afterEach(() => r.teardown());
 
-/** The blobs the outbox's queue holds now, read through a handle of its own. */
-async function blobKeys(): Promise<string[]> {
-  const queue = await Queue.open({ name: 'api', store: r.store, clock: r.clock });
-  try {
-    return await queue.blobs!.keys();
-  } finally {
-    await queue.close();
-  }
-}
-
 describe('large bodies are stored beside their tasks, streamed on send, and deleted with them', () => {
   it('a File of 1.5 MiB: stored in chunks, sent byte for byte with its type, its blob gone once sent', async () => {
     const data = bytes(1.5 * MiB);
     const id = await r.outbox.enqueue({ url: '/photos', body: new File([data], 'photo.jpg', { type: 'image/jpeg' }) });
-    expect(await blobKeys()).toHaveLength(1);
+    expect(await blobKeys(r)).toHaveLength(1);
     expect(await r.outbox.flush()).toMatchObject({ sent: 1 });
     const [got] = r.server.received;
     expect(got).toMatchObject({ path: '/photos', key: id });
     expect(got!.headers['content-type']).toBe('image/jpeg');
     expect(got!.headers['content-length']).toBe(String(data.length));
     expect(same(got!.body, data)).toBe(true);
-    expect(await blobKeys()).toEqual([]);
+    expect(await blobKeys(r)).toEqual([]);
   });
 
   it('ArrayBuffer, typed arrays and DataView: small ones inside the task, large ones beside it; all sent as bytes', async () => {
@@ -53,7 +35,7 @@ describe('large bodies are stored beside their tasks, streamed on send, and dele
       { url: '/3', body: new DataView(large.buffer, 1000, 150_000) },
       { url: '/4', body: Buffer.from(large) },
     ]);
-    expect(await blobKeys()).toHaveLength(2);
+    expect(await blobKeys(r)).toHaveLength(2);
     expect(await r.outbox.flush()).toMatchObject({ sent: 4 });
     const got = r.server.received.map((x) => new Uint8Array(x.body));
     expect(same(got[0]!, small)).toBe(true);
@@ -96,7 +78,7 @@ describe('large bodies are stored beside their tasks, streamed on send, and dele
   it('a Request with a large body is read a chunk at a time into the store', async () => {
     const data = bytes(600_000, 9);
     await r.outbox.enqueue(new Request(`${r.server.url}/up`, { method: 'PUT', body: data, headers: { 'content-type': 'application/octet-stream' } }));
-    expect(await blobKeys()).toHaveLength(1);
+    expect(await blobKeys(r)).toHaveLength(1);
     await r.outbox.flush();
     expect(r.server.received[0]).toMatchObject({ method: 'PUT', path: '/up' });
     expect(same(r.server.received[0]!.body, data)).toBe(true);
@@ -150,7 +132,7 @@ describe('budgets', () => {
     });
     await expect(r.outbox.enqueue({ url: '/x', body: stream })).rejects.toMatchObject({ code: 'ERR_ITEM_TOO_LARGE' });
     expect(await r.outbox.size()).toBe(0);
-    expect(await blobKeys()).toEqual([]);
+    expect(await blobKeys(r)).toEqual([]);
   });
 
   it('a stream that fails while it is read: the enqueue rejects, and nothing is stored', async () => {
@@ -163,13 +145,13 @@ describe('budgets', () => {
     });
     await expect(r.outbox.enqueue({ url: '/x', body: stream })).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: expect.stringContaining('camera unplugged') });
     expect(await r.outbox.size()).toBe(0);
-    expect(await blobKeys()).toEqual([]);
+    expect(await blobKeys(r)).toEqual([]);
   });
 
   it('limits.maxBytes counts the body: a body over it is refused (ERR_QUOTA_EXCEEDED) and deleted', async () => {
     await r.reopen({ limits: { maxBytes: MiB } });
     await expect(r.outbox.enqueue({ url: '/x', body: new Blob([bytes(2 * MiB)]) })).rejects.toMatchObject({ code: 'ERR_QUOTA_EXCEEDED' });
-    expect(await blobKeys()).toEqual([]);
+    expect(await blobKeys(r)).toEqual([]);
   });
 });
 
@@ -186,12 +168,12 @@ describe('what users see of a stored body', () => {
     const [letter] = await r.outbox.dead.list();
     expect(letter!.task.body).toBeInstanceOf(BodyRef);
     // Dead, its body stays: a retry sends it again.
-    expect(await blobKeys()).toHaveLength(1);
+    expect(await blobKeys(r)).toHaveLength(1);
     await r.outbox.dead.retry();
     expect(await r.outbox.flush()).toMatchObject({ sent: 1 });
     expect(r.server.received[1]!.headers['x-edited']).toBe('1');
     expect(same(r.server.received[1]!.body, data)).toBe(true);
-    expect(await blobKeys()).toEqual([]);
+    expect(await blobKeys(r)).toEqual([]);
   });
 
   it("onBeforeSend giving a new large body: dead as 'invalid' (a body to store must be enqueued)", async () => {
@@ -206,10 +188,10 @@ describe('what users see of a stored body', () => {
     await r.outbox.enqueue({ url: '/a', body: new Blob([bytes(70_000)]), group: 'a' });
     await r.outbox.flush();
     const id = await r.outbox.enqueue({ url: '/b', body: new Blob([bytes(70_000)]), notBefore: r.clock.now() + 60_000, group: 'b' });
-    expect(await blobKeys()).toHaveLength(2);
+    expect(await blobKeys(r)).toHaveLength(2);
     expect(await r.outbox.dead.purge()).toBe(1);
-    expect(await blobKeys()).toHaveLength(1);
+    expect(await blobKeys(r)).toHaveLength(1);
     expect(await r.outbox.remove([id])).toBe(1);
-    expect(await blobKeys()).toEqual([]);
+    expect(await blobKeys(r)).toEqual([]);
   });
 });
