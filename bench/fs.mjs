@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { Queue } from '../dist/index.js';
 import { FileStore } from '../dist/fs.js';
-import { fmt, measure, table } from './lib.mjs';
+import { fmt, measure, percentile, race, table } from './lib.mjs';
 
 const item = (n) => ({ id: n, kind: 'note', text: 'x'.repeat(50), at: 1_700_000_000_000 + n }); // ~100 bytes of JSON
 const N = 50_000;
@@ -121,7 +121,6 @@ const SHARED_TAKE = Number(env.BENCH_FS_TAKE ?? 100);
 const PROCESSES = (env.BENCH_FS_PROCESSES ?? '1,2,4,8').split(',').map(Number);
 const consumer = new URL('fs-consumer.mjs', import.meta.url).pathname;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const percentile = (values, p) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(p * values.length))] ?? NaN;
 
 /**
  * Fills the queues (one shared, or one per process), drains them with `n` processes started together, and checks
@@ -142,23 +141,7 @@ async function drainBy(n, durability, separate) {
   const children = Array.from({ length: n }, (_, k) =>
     fork(consumer, ['drain', dir, names[k % names.length], String(SHARED_TAKE), durability], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
   );
-  await Promise.all(children.map((child) => new Promise((resolve) => child.once('message', resolve))));
-  const results = children.map(
-    (child) =>
-      new Promise((resolve, reject) => {
-        child.once('message', resolve);
-        child.once('exit', (code) => code !== 0 && reject(new Error(`consumer exited with ${code}`)));
-      }),
-  );
-  const started = performance.now();
-  for (const child of children) child.send('go');
-  const done = await Promise.all(results);
-  const ms = performance.now() - started;
-  const seen = new Uint8Array(total);
-  for (const { values } of done) for (const v of values) seen[v]++;
-  const wrong = seen.reduce((count, times) => count + (times === 1 ? 0 : 1), 0);
-  if (wrong > 0) throw new Error(`exactly-once broken with ${n} processes: ${wrong} of ${total} items acked other than once`);
-  const latencies = done.flatMap((d) => d.latencies);
+  const { ms, done, latencies } = await race(children, total);
   const drainMs = done.reduce((sum, d) => sum + d.drainMs, 0);
   return {
     rate: (total / ms) * 1000,

@@ -25,3 +25,31 @@ export function table(title, header, rows) {
   console.log(`| ${header.map(() => '---').join(' | ')} |`);
   for (const row of rows) console.log(`| ${row.join(' | ')} |`);
 }
+
+/** The value at quantile `p` (0..1) of `values`, NaN when there are none. */
+export const percentile = (values, p) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(p * values.length))] ?? NaN;
+
+/**
+ * Lets forked consumers (each sends a message once ready, then one with `{ values, latencies }` when done) go at
+ * once, and checks that the `items` values 0..items-1 were each acked exactly once between them.
+ * Resolves the time from the start signal to the last result, the results and every take+ack latency.
+ */
+export async function race(children, items) {
+  await Promise.all(children.map((child) => new Promise((resolve) => child.once('message', resolve))));
+  const results = children.map(
+    (child) =>
+      new Promise((resolve, reject) => {
+        child.once('message', resolve);
+        child.once('exit', (code) => code !== 0 && reject(new Error(`consumer exited with ${code}`)));
+      }),
+  );
+  const started = performance.now();
+  for (const child of children) child.send('go');
+  const done = await Promise.all(results);
+  const ms = performance.now() - started;
+  const seen = new Uint8Array(items);
+  for (const { values } of done) for (const v of values) seen[v]++;
+  const wrong = seen.reduce((count, times) => count + (times === 1 ? 0 : 1), 0);
+  if (wrong > 0) throw new Error(`exactly-once broken with ${children.length} processes: ${wrong} of ${items} items acked other than once`);
+  return { ms, done, latencies: done.flatMap((d) => d.latencies) };
+}

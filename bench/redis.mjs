@@ -20,7 +20,7 @@ import { Queue } from '../dist/index.js';
 import { FileStore } from '../dist/fs.js';
 import { RedisStore } from '../dist/redis.js';
 import { TcpProxy } from '../test/support/tcp-proxy.mjs';
-import { fmt, table } from './lib.mjs';
+import { fmt, percentile, race, table } from './lib.mjs';
 
 const ITEMS = Number(process.env.BENCH_REDIS_ITEMS ?? 100_000);
 const RUNS = Number(process.env.BENCH_REDIS_RUNS ?? 3);
@@ -61,10 +61,6 @@ async function roundTrip() {
   return percentile(times, 0.5);
 }
 
-function percentile(values, p) {
-  const sorted = [...values].sort((x, y) => x - y);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
-}
 const median = (values) => percentile(values, 0.5);
 
 let run = 0;
@@ -95,24 +91,7 @@ async function fillStream(key) {
 /** Starts the children, waits until all are connected, lets them go at once, and checks exactly-once. */
 async function drain(argsOf, n) {
   const children = Array.from({ length: n }, (_, i) => fork(consumerScript, argsOf(i), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-  const ready = children.map((child) => new Promise((resolve) => child.once('message', resolve)));
-  await Promise.all(ready);
-  const results = children.map(
-    (child) =>
-      new Promise((resolve, reject) => {
-        child.once('message', resolve);
-        child.once('exit', (code) => code !== 0 && reject(new Error(`consumer exited with ${code}`)));
-      }),
-  );
-  const started = performance.now();
-  for (const child of children) child.send('go');
-  const done = await Promise.all(results);
-  const ms = performance.now() - started;
-  const seen = new Uint8Array(ITEMS);
-  for (const { values } of done) for (const v of values) seen[v]++;
-  const wrong = seen.reduce((count, times) => count + (times === 1 ? 0 : 1), 0);
-  if (wrong > 0) throw new Error(`exactly-once broken: ${wrong} of ${ITEMS} items acked other than once`);
-  const latencies = done.flatMap((d) => d.latencies);
+  const { ms, latencies } = await race(children, ITEMS);
   return { rate: (ITEMS / ms) * 1000, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
 }
 

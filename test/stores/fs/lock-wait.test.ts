@@ -1,42 +1,18 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { QueueStorage, StorageBatch } from '../../../src/core/store.js';
+import { existsSync, linkSync, lstatSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { StorageBatch } from '../../../src/core/store.js';
 import { SluiceError } from '../../../src/index.js';
-import { FileStore, type FileStoreOptions } from '../../../src/fs.js';
 import { LockNotices } from '../../../src/stores/fs/lock-notices.js';
 import { ProcessLock } from '../../../src/stores/fs/lock.js';
 import { thisProcess } from '../../../src/stores/fs/process-id.js';
 import { deferred } from '../../conformance/harness.js';
+import { codeOf, tempQueueDir } from './queue-dir.js';
 
 // How handles wait for a queue directory's lock: woken when it is given up, in turn when one has waited long, and
 // holding it through the reload and retry of a commit that found its view stale.
-let dir: string;
-let opened: QueueStorage[];
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'sluice-wait-'));
-  mkdirSync(join(dir, 'q'));
-  opened = [];
-});
-afterEach(async () => {
-  for (const storage of opened) await storage.close().catch(() => undefined);
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const open = async (options: Omit<FileStoreOptions, 'dir'> = {}) => {
-  const storage = await new FileStore({ dir, ...options }).open('q');
-  opened.push(storage);
-  return storage;
-};
-const file = (name: string) => join(dir, 'q', name);
+const { file, open } = tempQueueDir('sluice-wait-');
 const meta = (n: number): StorageBatch => ({ meta: Uint8Array.of(n), durability: 'relaxed' });
-const codeOf = (promise: Promise<unknown>) =>
-  promise.then(
-    () => 'resolved',
-    (error: unknown) => (error instanceof SluiceError ? error.code : `not a SluiceError: ${String(error)}`),
-  );
 /** The start time of process `pid` (field 22 of its /proc stat), or undefined where there is no /proc. */
 const startOf = (pid: number) => {
   if (!existsSync(`/proc/${pid}/stat`)) return undefined;
@@ -56,7 +32,7 @@ const plant = (name: string, holder: object) => {
 describe('LockNotices', () => {
   it('wakes a waiter when a watched file is removed, long before its timer', async () => {
     writeFileSync(file('lock'), '');
-    const notices = new LockNotices(join(dir, 'q'), new Set(['lock']));
+    const notices = new LockNotices(file(), new Set(['lock']));
     try {
       expect(notices.watching).toBe(true);
       const started = Date.now();
@@ -70,7 +46,7 @@ describe('LockNotices', () => {
   });
 
   it('sleeps through changes of other files; its timer ends the wait', async () => {
-    const notices = new LockNotices(join(dir, 'q'), new Set(['lock.turn']));
+    const notices = new LockNotices(file(), new Set(['lock.turn']));
     try {
       const woken = notices.next(200);
       writeFileSync(file('meta'), 'x');
@@ -114,7 +90,7 @@ describe('turns: the first waiter goes next, after the holder\'s slice', () => {
   it('a handle that takes the lock again and again may, despite a pending turn, for one slice', async () => {
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
     let now = 0;
-    const lock = new ProcessLock(join(dir, 'q'), 0, 10_000, 0o600, () => now);
+    const lock = new ProcessLock(file(), 0, 10_000, 0o600, () => now);
     try {
       await new Promise((resolve) => child.once('spawn', resolve));
       expect(await lock.acquire()).toBe('taken');
@@ -143,7 +119,7 @@ describe('turns: the first waiter goes next, after the holder\'s slice', () => {
       const committed = s.commit(await s.token(), meta(1));
       while (!existsSync(file('lock.turn'))) await new Promise((resolve) => setTimeout(resolve, 5));
       // The turn is this handle's: a link to its lock content.
-      const own = readdirSync(join(dir, 'q')).find((name) => name.endsWith('.own'))!;
+      const own = readdirSync(file()).find((name) => name.endsWith('.own'))!;
       expect(lstatSync(file('lock.turn')).ino).toBe(lstatSync(file(own)).ino);
       unlinkSync(file('lock'));
       expect(await committed).toBeDefined();
@@ -178,7 +154,7 @@ describe('a commit that found its view stale', () => {
     expect(await a.commit(t0, meta(2))).toBeUndefined();
     await nextTask();
     expect(existsSync(file('lock'))).toBe(false);
-    expect(readdirSync(join(dir, 'q')).filter((name) => name.startsWith('lock') && !name.endsWith('.own'))).toEqual([]);
+    expect(readdirSync(file()).filter((name) => name.startsWith('lock') && !name.endsWith('.own'))).toEqual([]);
   });
 
   it('takes the lock again when the one it kept was removed meanwhile, and another handle took it', async () => {

@@ -1,39 +1,15 @@
 import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { QueueStorage, StorageBatch } from '../../../src/core/store.js';
+import { existsSync, lstatSync, readdirSync, readFileSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { StorageBatch } from '../../../src/core/store.js';
 import { SluiceError } from '../../../src/index.js';
-import { FileStore, type FileStoreOptions } from '../../../src/fs.js';
 import { thisProcess } from '../../../src/stores/fs/process-id.js';
 import { deferred } from '../../conformance/harness.js';
+import { codeOf, tempQueueDir } from './queue-dir.js';
 
 // The queue directory's lock across restarts: whose lock is taken over, whose never.
-let dir: string;
-let opened: QueueStorage[];
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'sluice-lock-'));
-  mkdirSync(join(dir, 'q'));
-  opened = [];
-});
-afterEach(async () => {
-  for (const storage of opened) await storage.close().catch(() => undefined);
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const open = async (options: Omit<FileStoreOptions, 'dir'> = {}) => {
-  const storage = await new FileStore({ dir, ...options }).open('q');
-  opened.push(storage);
-  return storage;
-};
-const file = (name: string) => join(dir, 'q', name);
+const { file, open } = tempQueueDir('sluice-lock-');
 const relaxed = (batch: Omit<StorageBatch, 'durability'>): StorageBatch => ({ ...batch, durability: 'relaxed' });
-const codeOf = (promise: Promise<unknown>) =>
-  promise.then(
-    () => 'resolved',
-    (error: unknown) => (error instanceof SluiceError ? error.code : `not a SluiceError: ${String(error)}`),
-  );
 const linux = existsSync('/proc/self/stat');
 const startOf = (pid: number) => {
   const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -84,7 +60,7 @@ describe.runIf(linux)('a lock left by an earlier process with the same pid', () 
 describe('the lock files of live handles', () => {
   it('a handle whose lock content file a temp cleaner removed writes it again', async () => {
     const s = await open();
-    for (const name of readdirSync(join(dir, 'q')).filter((n) => n.endsWith('.own'))) unlinkSync(file(name));
+    for (const name of readdirSync(file()).filter((n) => n.endsWith('.own'))) unlinkSync(file(name));
     expect(await s.commit((await s.load()).token, relaxed({ meta: Uint8Array.of(1) }))).toBeDefined();
   });
 

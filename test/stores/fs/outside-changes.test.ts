@@ -1,47 +1,29 @@
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { QueueStorage, StorageBatch } from '../../../src/core/store.js';
+import { readFileSync, renameSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { StorageBatch } from '../../../src/core/store.js';
 import { Queue } from '../../../src/index.js';
 import { FileStore } from '../../../src/fs.js';
 import { deferred } from '../../conformance/harness.js';
+import { tempQueueDir } from './queue-dir.js';
 
 // Files removed, cut or replaced under live handles, outside any commit (an operator, a temp cleaner, a bug): a
 // handle notices at its next commit or load, never writes into a file nobody else sees, and makes every handle
 // read the directory again.
-let dir: string;
-let opened: QueueStorage[];
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'sluice-outside-'));
-  mkdirSync(join(dir, 'q'));
-  opened = [];
-});
-afterEach(async () => {
-  for (const storage of opened) await storage.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const open = async () => {
-  const storage = await new FileStore({ dir }).open('q');
-  opened.push(storage);
-  return storage;
-};
+const { root, file, open } = tempQueueDir('sluice-outside-');
 const bytes = (...values: number[]) => Uint8Array.from(values);
 const relaxed = (batch: Omit<StorageBatch, 'durability'>): StorageBatch => ({ ...batch, durability: 'relaxed' });
-const file = (name: string) => join(dir, 'q', name);
 const seg = (id: number) => file(`${String(id).padStart(16, '0')}.seg`);
 
 describe('the commit counter removed or emptied under live handles', () => {
   it('through the Queue: two handles and a new one agree on one counter, and every resolved push stays', async () => {
-    const a = await Queue.open<number>({ name: 'q', store: new FileStore({ dir }) });
-    const b = await Queue.open<number>({ name: 'q', store: new FileStore({ dir }) });
+    const a = await Queue.open<number>({ name: 'q', store: new FileStore({ dir: root() }) });
+    const b = await Queue.open<number>({ name: 'q', store: new FileStore({ dir: root() }) });
     await b.push(0);
     await a.push(1);
     unlinkSync(file('commits'));
     // A handle opened now makes a new counter, which starts again at 0.
     await b.close();
-    const c = await Queue.open<number>({ name: 'q', store: new FileStore({ dir }) });
+    const c = await Queue.open<number>({ name: 'q', store: new FileStore({ dir: root() }) });
     await c.push(2);
     await a.push(3);
     await c.push(4);

@@ -1,33 +1,15 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, closeSync, rmSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { QueueStorage, StorageBatch } from '../../../src/core/store.js';
+import { existsSync, openSync, readFileSync, closeSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { StorageBatch } from '../../../src/core/store.js';
 import { Queue } from '../../../src/index.js';
 import { crc32 } from '../../../src/core/crc32.js';
-import { FileStore, type FileStoreOptions, type LockTiming } from '../../../src/fs.js';
+import { FileStore, type LockTiming } from '../../../src/fs.js';
+import { tempQueueDir } from './queue-dir.js';
 
 // What a handle reads again when other handles committed, what a strict commit syncs while it holds the lock, and
 // what its holds of the lock tell.
-let dir: string;
-let opened: QueueStorage[];
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'sluice-reload-'));
-  mkdirSync(join(dir, 'q'));
-  opened = [];
-});
-afterEach(async () => {
-  for (const storage of opened) await storage.close().catch(() => undefined);
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const open = async (options: Omit<FileStoreOptions, 'dir'> = {}) => {
-  const storage = await new FileStore({ dir, ...options }).open('q');
-  opened.push(storage);
-  return storage;
-};
-const file = (name: string) => join(dir, 'q', name);
+const { root, file, open } = tempQueueDir('sluice-reload-');
 const seg = (id: number) => file(`${String(id).padStart(16, '0')}.seg`);
 const write = (segment: number, offset: number, ...values: number[]): StorageBatch => ({
   write: { segment, offset, bytes: Uint8Array.from(values) },
@@ -70,9 +52,9 @@ describe('FileQueueStorage.load() after other handles committed', () => {
   });
 
   it('a sealed segment cut under the queue: the read that comes up short makes the next load look again', async () => {
-    const store = new FileStore({ dir });
+    const store = new FileStore({ dir: root() });
     const a = await Queue.open<number>({ name: 'q', store, segmentItems: 2, corruption: 'skip' });
-    const b = await Queue.open<number>({ name: 'q', store: new FileStore({ dir }), segmentItems: 2, corruption: 'skip' });
+    const b = await Queue.open<number>({ name: 'q', store: new FileStore({ dir: root() }), segmentItems: 2, corruption: 'skip' });
     await a.pushMany([0, 1]);
     await a.pushMany([2, 3]);
     await a.pushMany([4, 5]);
@@ -137,7 +119,7 @@ describe("the 'sluice:fs:lock' diagnostics channel", () => {
     }
     expect(heard).toHaveLength(2);
     for (const timing of heard) {
-      expect(timing.dir).toBe(join(dir, 'q'));
+      expect(timing.dir).toBe(file());
       expect(timing.waitMs).toBeGreaterThanOrEqual(0);
       expect(timing.holdMs).toBeGreaterThanOrEqual(0);
     }

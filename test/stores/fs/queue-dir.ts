@@ -1,0 +1,44 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
+import type { QueueStorage } from '../../../src/core/store.js';
+import { SluiceError } from '../../../src/index.js';
+import { FileStore, type FileStoreOptions } from '../../../src/fs.js';
+
+/**
+ * A fresh directory for each test holding the queue directory 'q', and FileStore handles on it that are closed
+ * after the test, so that a failed test leaves no lock or watcher behind for the next.
+ */
+export function tempQueueDir(prefix: string) {
+  let dir = '';
+  let opened: QueueStorage[] = [];
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), prefix));
+    mkdirSync(join(dir, 'q'));
+    opened = [];
+  });
+  afterEach(async () => {
+    for (const storage of opened) await storage.close().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    /** The directory the stores are given. */
+    root: () => dir,
+    /** A file in queue 'q''s directory, or the directory itself. */
+    file: (name = '') => join(dir, 'q', name),
+    /** A handle on queue 'q', closed after the test. */
+    open: async (options: Omit<FileStoreOptions, 'dir'> = {}) => {
+      const storage = await new FileStore({ dir, ...options }).open('q');
+      opened.push(storage);
+      return storage;
+    },
+  };
+}
+
+/** The code a promise rejects with, 'resolved', or what it rejected with that is not a SluiceError. */
+export const codeOf = (promise: Promise<unknown>) =>
+  promise.then(
+    () => 'resolved',
+    (error: unknown) => (error instanceof SluiceError ? error.code : `not a SluiceError: ${String(error)}`),
+  );
