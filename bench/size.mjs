@@ -14,7 +14,7 @@ const rows = [
   },
   {
     name: '`Queue` alone (`sluice` under `default`, MemoryStore default)',
-    source: `import { Queue } from './dist/index.js'; globalThis.x = Queue;`,
+    source: `import { Queue } from './dist/prod/index.js'; globalThis.x = Queue;`,
   },
   {
     name: '`Queue` + `IndexedDbStore`',
