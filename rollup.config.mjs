@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import terser from '@rollup/plugin-terser';
 import typescript from '@rollup/plugin-typescript';
 import { dts } from 'rollup-plugin-dts';
 import { shortMessages } from './build/short-messages.mjs';
@@ -57,13 +58,20 @@ export default [
   },
   {
     // The production build (dist/prod/): each SluiceError's message cut to its code, a few words and the name it
-    // quotes (build/short-messages.mjs).
+    // quotes (build/short-messages.mjs). Then terser with two passes: alone it saves nothing over the app's own
+    // minifier, but after the cut it drops the arguments and parameters that only the long messages used, which a
+    // bundler does not do across modules (bench/size.mjs: 0.5 KB gzipped off the Queue, 0.8 KB off the Outbox).
+    // Names are left to the app's minifier, and `/* @__PURE__ */` annotations kept: without them an app's bundler
+    // would keep the Outbox in a bundle that imports only the Queue.
     input: Object.fromEntries(production.filter((name) => name in entries).map((name) => [name, entries[name]])),
     external,
     output: {
       ...output,
       dir: 'dist/prod',
-      plugins: [shortMessages()],
+      plugins: [
+        shortMessages(),
+        terser({ module: true, ecma: 2022, compress: { passes: 2 }, mangle: false, format: { comments: false, preserve_annotations: true }, maxWorkers: 1 }),
+      ],
     },
     plugins: [compile('dist/prod')],
   },
