@@ -29,6 +29,15 @@ export function parseIds(ids: readonly string[]): number[] {
   return [...new Set(seqs)].sort((a, b) => a - b);
 }
 
+/** `ids`, checked to name only entries of one lease (`own`): 'ERR_INVALID_OPTION' for anything else. */
+export function leaseIds(ids: readonly string[], own: ReadonlySet<string>): readonly string[] {
+  if (!Array.isArray(ids)) throw new SluiceError('ERR_INVALID_OPTION', 'Expected `ids` to be an array of entry ids.');
+  for (const id of ids) {
+    if (!own.has(id)) throw new SluiceError('ERR_INVALID_OPTION', `Expected \`ids\` to hold ids of this lease's entries, got "${String(id)}".`);
+  }
+  return ids;
+}
+
 /**
  * Entry ids of a partitioned queue: partition `p`'s item `seq` is `p * 2^40 + seq`, so partition 0's ids are its
  * sequence numbers (a queue of one partition has ids as it always had), and every id stays a safe integer for up to

@@ -2,7 +2,7 @@ import type { Clock } from './clock.js';
 import { STALE, type CommitView, type Plan } from './commit-view.js';
 import { SluiceError } from './errors.js';
 import type { Hold } from './holds.js';
-import { parseIds, randomId } from './ids.js';
+import { leaseIds, parseIds, randomId } from './ids.js';
 import type { Lease, LeaseEntry, QueueEntry, TakeOptions } from './queue-types.js';
 import { flat, type Op } from './queue-state.js';
 import { toRanges } from './ranges.js';
@@ -137,11 +137,7 @@ export class Leasing<T> {
     const own = new Set(entries.map((e) => e.id));
     const pick = (ids: readonly string[] | undefined): number[] => {
       if (ids === undefined) return entries.map((e) => Number(e.id));
-      if (!Array.isArray(ids)) throw new SluiceError('ERR_INVALID_OPTION', 'Expected `ids` to be an array of entry ids.');
-      for (const id of ids) {
-        if (!own.has(id)) throw new SluiceError('ERR_INVALID_OPTION', `Expected \`ids\` to hold ids of this lease's entries, got "${String(id)}".`);
-      }
-      return [...new Set(ids)].map(Number).sort((a, b) => a - b);
+      return [...new Set(leaseIds(ids, own))].map(Number).sort((a, b) => a - b);
     };
     return {
       entries,

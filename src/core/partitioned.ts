@@ -1,5 +1,4 @@
-import { SluiceError } from './errors.js';
-import { PARTITION_SPAN, partitionOf } from './ids.js';
+import { leaseIds, PARTITION_SPAN, partitionOf } from './ids.js';
 import type { CorruptDetail, RecoverDetail } from './events.js';
 import type { Partition } from './partition.js';
 import type { Lease, QueueStats, ReleaseOptions } from './queue-types.js';
@@ -14,10 +13,8 @@ export function combine<T>(taken: readonly (readonly [partition: number, lease: 
   const own = new Set(entries.map((e) => e.id));
   const split = (ids: readonly string[] | undefined): [Lease<T>, string[] | undefined][] => {
     if (ids === undefined) return taken.map(([, lease]) => [lease, undefined]);
-    if (!Array.isArray(ids)) throw new SluiceError('ERR_INVALID_OPTION', 'Expected `ids` to be an array of entry ids.');
     const out = new Map<Lease<T>, string[]>();
-    for (const id of ids) {
-      if (!own.has(id)) throw new SluiceError('ERR_INVALID_OPTION', `Expected \`ids\` to hold ids of this lease's entries, got "${String(id)}".`);
+    for (const id of leaseIds(ids, own)) {
       const [p, seq] = partitionOf(Number(id));
       const lease = taken.find(([q]) => q === p)![1];
       if (!out.has(lease)) out.set(lease, []);

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { build, type Platform } from 'esbuild';
@@ -39,6 +39,9 @@ describe.concurrent('the packed package', () => {
     expect(files.filter((f) => !f.startsWith('dist/')).sort()).toEqual(['LICENSE', 'README.md', 'package.json']);
     for (const entry of ['index', 'index.browser', 'index.node', 'fs', 'indexeddb', 'sw']) {
       expect(files).toContain(`dist/${entry}.js`);
+    }
+    for (const entry of ['index', 'index.browser', 'indexeddb', 'sw']) {
+      expect(files).toContain(`dist/prod/${entry}.js`);
     }
     expect(files).toContain('dist/cli.js');
     expect(files.filter((f) => f.endsWith('.d.ts')).length).toBeGreaterThanOrEqual(5);
@@ -89,18 +92,43 @@ describe.concurrent('the packed package', () => {
       return { inputs: Object.keys(result.metafile.inputs), code: result.outputFiles[0]!.text };
     };
     const main = await bundle('sluice', 'browser');
-    expect(main.inputs).toContain('node_modules/sluice/dist/index.browser.js');
+    expect(main.inputs).toContain('node_modules/sluice/dist/prod/index.browser.js');
     expect(main.inputs.some((file) => file.includes('/stores/fs/'))).toBe(false);
     for (const specifier of ['sluice', 'sluice/indexeddb', 'sluice/sw']) {
       const { inputs, code } = await bundle(specifier, 'browser');
       expect(code, specifier).not.toMatch(/["']node:/);
       // IndexedDbStore is built on idb, a dependency: bundles that hold the store hold idb too, resolved by the app.
-      const store = inputs.includes('node_modules/sluice/dist/stores/indexeddb/indexeddb-store.js');
+      const store = inputs.includes('node_modules/sluice/dist/prod/stores/indexeddb/indexeddb-store.js');
       if (specifier !== 'sluice/sw') expect(store, specifier).toBe(true);
       expect(inputs.some((file) => file.includes('node_modules/idb/')), specifier).toBe(store);
     }
     const fs = await bundle('sluice/fs', 'node');
     expect(fs.inputs).toContain('node_modules/sluice/dist/fs.js');
+  });
+
+  it('gives browsers short messages, and the full ones under the development condition and in Node', async () => {
+    const thrown = async (conditions: string[] | undefined, platform: Platform) => {
+      const result = await build({
+        stdin: { contents: `import { Queue } from 'sluice'; await Queue.open({ name: 'q', leaseMs: -1 });`, resolveDir: packed.project, sourcefile: 'entry.js' },
+        bundle: true,
+        platform,
+        format: 'esm',
+        write: false,
+        logLevel: 'silent',
+        absWorkingDir: packed.project,
+        ...(conditions ? { conditions } : {}),
+        // A bundle for the browser, run here: only its import of idb is left to Node.
+        external: ['idb'],
+      });
+      const file = join(mkdtempSync(join(packed.project, 'bundle-')), 'entry.mjs');
+      writeFileSync(file, result.outputFiles[0]!.text);
+      const error = await import(file).then(() => undefined, (e: unknown) => e as { code: string; message: string });
+      return { code: error?.code, message: error?.message };
+    };
+    expect(await thrown(undefined, 'browser')).toEqual({ code: 'ERR_INVALID_OPTION', message: 'ERR_INVALID_OPTION: invalid option `leaseMs`' });
+    const full = { code: 'ERR_INVALID_OPTION', message: 'Expected `leaseMs` to be a finite number > 0, got -1.' };
+    expect(await thrown(['development'], 'browser')).toEqual(full);
+    expect(await thrown(undefined, 'node')).toEqual(full);
   });
 });
 

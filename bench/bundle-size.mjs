@@ -1,0 +1,64 @@
+// Bundle size as a browser app pays it: the built package (`dist/`, through package.json's `exports` under the
+// `browser` condition and without `development`, idb included) bundled by esbuild, minified, then gzipped. Shared
+// by bench/size.mjs, which prints the table, and test/package/size.test.ts, which fails `npm test` over a limit.
+import { existsSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+
+export const root = new URL('../', import.meta.url).pathname;
+
+const KB = 1024;
+
+/**
+ * What an app imports. `budget` is issue #9's (gzipped); `limit` is what `npm test` holds the row to.
+ *
+ * The budgets are not met: the Queue's crash-safe segments, checksums, leases, partitions and recovery, and the
+ * Outbox's retry, redirects, bodies, dead letters and tab coordination are features the 8 KB and 13 KB were set
+ * without, and what could go without removing any (short messages in the production build, terser) is taken. The
+ * limits are the sizes measured then, plus 3%: a change that makes an app's bundle grow past them has to raise the
+ * limit here, in review, or win the bytes back.
+ */
+export const rows = [
+  {
+    name: '`IndexedDbStore` alone',
+    source: `import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = IndexedDbStore;`,
+  },
+  {
+    name: '`Queue` alone (`sluice` under `default`, MemoryStore default)',
+    source: `import { Queue } from './dist/prod/index.js'; globalThis.x = Queue;`,
+  },
+  {
+    name: '`Queue` + `IndexedDbStore`',
+    source: `import { Queue } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = [Queue, IndexedDbStore];`,
+    budget: 8 * KB,
+    limit: 18.9 * KB,
+  },
+  {
+    name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
+    source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
+    budget: 13 * KB,
+    limit: 34.8 * KB,
+  },
+];
+
+/** Whether `npm run build` has made what the rows import. */
+export const built = () => existsSync(new URL('dist/prod/index.browser.js', `file://${root}`));
+
+/** Minified and gzipped bytes of `source` bundled for a browser, or the reason it cannot be bundled. */
+export async function measure(source) {
+  const result = await build({
+    stdin: { contents: source, resolveDir: root, loader: 'js' },
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    logLevel: 'silent',
+  }).catch((error) => ({ error }));
+  if (result.error) return { missing: result.error.errors?.[0]?.text ?? String(result.error) };
+  const bytes = result.outputFiles[0].contents;
+  return { min: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
+}
+
+export const kb = (n) => `${(n / KB).toFixed(2)} KB`;
