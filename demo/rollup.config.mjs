@@ -15,7 +15,9 @@ const STATIC = ['index.html', 'style.css', 'icon.svg', 'manifest.webmanifest'];
 
 /**
  * `sluice` and `sluice/*` as an app that installed the package resolves them: through package.json's `exports`,
- * with the `browser` condition. (Rollup's node-resolve does not resolve a package's own name from inside it.)
+ * with the `development` and `browser` conditions: the demo is run by someone trying sluice out, who should read the
+ * full error messages, not the production build's short ones. (Rollup's node-resolve does not resolve a package's own
+ * name from inside it.)
  */
 function sluicePackage() {
   const { name, exports } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -23,8 +25,9 @@ function sluicePackage() {
     name: 'sluice-package',
     resolveId(source) {
       if (source !== name && !source.startsWith(`${name}/`)) return null;
+      const pick = (entry) => (typeof entry === 'string' || entry === undefined ? entry : (entry.browser ?? entry.default));
       const entry = exports[`.${source.slice(name.length)}`];
-      const target = typeof entry === 'string' ? entry : (entry?.browser ?? entry?.default);
+      const target = typeof entry === 'string' ? entry : pick(entry?.development) ?? pick(entry);
       if (!target) return this.error(`${source} is not exported by package.json`);
       return join(root, target);
     },
