@@ -128,7 +128,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     return id!;
   }
 
-  /** Stores `tasks` all or nothing; resolves their ids once they are durable. */
+  /** Stores `tasks` all or nothing (with `partitions`, see there); resolves their ids once they are durable. */
   async enqueueMany(tasks: readonly (HttpTask | Request)[]): Promise<string[]> {
     this.#checkOpen();
     if (!Array.isArray(tasks)) throw new SluiceError('ERR_INVALID_TASK', 'Expected `tasks` to be an array.');
