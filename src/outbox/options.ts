@@ -133,6 +133,16 @@ export interface OutboxOptions {
   readonly random?: () => number;
   /** Online/offline hints. @default the platform's (browser events where present, none in Node) */
   readonly connectivity?: Connectivity;
+  /**
+   * The partitions of the outbox's queue (see `QueueOptions.partitions`), so that handles on many processes deliver
+   * without contending: the tasks of an ordering lane stay in one partition, so the order that `ordering` keeps
+   * holds ('group': a group, and the ungrouped tasks together; 'fifo': every task, so it gains nothing; 'none':
+   * tasks go to the partitions in turn). `enqueueMany` is all or nothing per partition; when one partition's share
+   * fails, the shares stored before it are removed again. Dead letters stay in one partition. Opening with another
+   * count than the outbox was made with is refused with 'ERR_INVALID_OPTION' unless it is empty (then it changes).
+   * @default 1
+   */
+  readonly partitions?: number;
 }
 
 export interface ResolvedOutboxOptions {
@@ -159,6 +169,7 @@ export interface ResolvedOutboxOptions {
   readonly clock: Clock;
   readonly random: () => number;
   readonly connectivity: Connectivity | undefined;
+  readonly partitions: number;
 }
 
 /** An http(s) URL, absolute or relative to `base`. */
@@ -191,6 +202,7 @@ const RULES = {
   clock: isClock,
   connectivity: optional(withMethods('subscribe')),
   page: optional(withMethods('addEventListener')),
+  partitions: integer(1, 8192),
 };
 
 /** Defaults merged once and every option checked at once; the caller's object is left alone. */
@@ -239,6 +251,7 @@ export function resolveOutboxOptions(options: OutboxOptions): ResolvedOutboxOpti
     clock: options.clock ?? systemClock,
     random: options.random ?? Math.random,
     connectivity: options.connectivity,
+    partitions: options.partitions ?? 1,
   };
   check(resolved, RULES);
   return resolved;

@@ -19,7 +19,6 @@ import { BodyStore } from './body-store.js';
 import { bodiesOf, prepareAll, storedNothing } from './enqueue.js';
 import type { HttpTask, StoredTask } from './task.js';
 
-
 /**
  * HTTP tasks stored first and delivered with retry. A task leaves only as sent (acked after its response) or dead
  * (moved to `dead` with its reason); retry bookkeeping lives in the queue (attempts, delays), so it survives
@@ -56,7 +55,8 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     const store = o.store ?? this.defaultStore?.();
     // A lease outlives the request's timeout, so a live handle's task is never taken by another meanwhile.
     const common = { clock: o.clock, durability: o.durability, leaseMs: o.timeoutMs + 60_000, ...(store && { store }) };
-    const queue = await Queue.open<StoredTask>({ name: o.name, ...common });
+    // Dead letters keep one partition: moved there rarely, and listed oldest first, which one order gives.
+    const queue = await Queue.open<StoredTask>({ name: o.name, ...common, partitions: o.partitions });
     let deadQueue: Queue<DeadRecord>;
     try {
       deadQueue = await Queue.open<DeadRecord>({ name: `${o.name}.dead`, ...common });
@@ -128,7 +128,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     return id!;
   }
 
-  /** Stores `tasks` all or nothing; resolves their ids once they are durable. */
+  /** Stores `tasks` all or nothing (with `partitions`, see there); resolves their ids once they are durable. */
   async enqueueMany(tasks: readonly (HttpTask | Request)[]): Promise<string[]> {
     this.#checkOpen();
     if (!Array.isArray(tasks)) throw new SluiceError('ERR_INVALID_TASK', 'Expected `tasks` to be an array.');

@@ -7,6 +7,7 @@ import type { PendingTask } from './events.js';
 import { makeRoom } from './limits.js';
 import type { LimitOptions } from './options.js';
 import type { Pending, PendingIndex } from './pending.js';
+import { pushPlaced } from './placement.js';
 import { reconcile } from './reconcile.js';
 import type { StoredTask } from './task.js';
 
@@ -43,10 +44,12 @@ export class PendingStore {
     for (const e of entries) if (!removed.has(e.id)) this.#add(e);
   }
 
-  /** Adds the entries pushed (by any handle) after the last one the index knows. */
+  /** Adds the entries pushed (by any handle) after the last one the index knows, partition by partition. */
   async catchUp(): Promise<void> {
-    const last = this.#index.last;
-    for (const e of await this.#queue.list(last < 0 ? {} : { after: String(last) })) this.#add(e);
+    for (let p = 0; p < this.#queue.partitions; p++) {
+      const last = this.#index.lastIn(p);
+      for (const e of await this.#queue.list(last < 0 ? { partition: p } : { partition: p, after: String(last) })) this.#add(e);
+    }
   }
 
   /** Whether tasks of `lane` are pending (in flight included), as far as every handle's pushes are known. */
@@ -76,7 +79,7 @@ export class PendingStore {
 
   /** Stores `tasks` as they are (a dead letter retried, say) and indexes them. */
   async push(tasks: readonly StoredTask[]): Promise<void> {
-    const ids = await this.#queue.pushMany(tasks);
+    const ids = await pushPlaced(this.#queue, tasks, this.#index.ordering);
     tasks.forEach((task, i) => this.#index.add(Number(ids[i]), task, 0));
   }
 

@@ -1,4 +1,5 @@
 import { Heap } from '../core/heap.js';
+import { PARTITION_SPAN } from '../core/ids.js';
 import { laneOf, RANK, type Ordering, type Pending, type WaitCause } from './pending-task.js';
 import { blobKey, taskBytes, type StoredTask } from './task.js';
 
@@ -26,13 +27,17 @@ export class PendingIndex {
   readonly #byKey = new Map<string, Set<Pending>>();
   readonly #lanes = new Map<string, Lane>();
   /** Candidates: ready tasks without ordering, ready lane heads with it; stale entries are skipped when popped. */
-  readonly #runnable = new Heap<Pending>((a, b) => a.rank - b.rank || a.seq - b.seq);
+  // Across partitions by place within each (ids of partition p start at p * 2^40), so that lanes of a later
+  // partition are not always behind those of an earlier one; with one partition, queue order.
+  readonly #runnable = new Heap<Pending>((a, b) => a.rank - b.rank || (a.seq % PARTITION_SPAN) - (b.seq % PARTITION_SPAN) || a.seq - b.seq);
   readonly #waiting = new Heap<{ task: Pending; until: number }>((a, b) => a.until - b.until);
   /** Waiting for the network (a success elsewhere ends their wait), and for another handle's lease. */
   readonly #offline = new Set<Pending>();
   readonly #leased = new Set<Pending>();
   #bytes = 0;
   #last = -1;
+  /** The highest entry id added, per partition. */
+  readonly #lasts = new Map<number, number>();
   /** The latest time `take` was asked about: a wait that ended by then is no wait. */
   #now = 0;
 
@@ -52,6 +57,15 @@ export class PendingIndex {
   /** The highest entry id added. */
   get last(): number {
     return this.#last;
+  }
+
+  /** The highest entry id added of partition `p`, or -1. */
+  lastIn(p: number): number {
+    return this.#lasts.get(p) ?? -1;
+  }
+
+  get ordering(): Ordering {
+    return this.#ordering;
   }
 
   get(seq: number): Pending | undefined {
@@ -99,6 +113,8 @@ export class PendingIndex {
     };
     this.#tasks.set(seq, pending);
     this.#last = Math.max(this.#last, seq);
+    const p = Math.floor(seq / PARTITION_SPAN);
+    this.#lasts.set(p, Math.max(this.lastIn(p), seq));
     this.#byId.set(pending.id, pending);
     this.#bytes += pending.bytes;
     if (pending.key !== undefined) {

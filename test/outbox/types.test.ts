@@ -17,6 +17,7 @@ describe('Outbox types', () => {
     expectTypeOf<Outbox['online']>().toBeBoolean();
     expectTypeOf<Awaited<ReturnType<Outbox['dead']['list']>>>().toEqualTypeOf<DeadLetter[]>();
     expectTypeOf<DeadLetter['reason']>().toEqualTypeOf<DeadReason>();
+    expectTypeOf<OutboxOptions['partitions']>().toEqualTypeOf<number | undefined>();
   });
 
   it('types event listeners by name', () => {

@@ -1,0 +1,43 @@
+import { hash } from '../core/partitioned.js';
+import type { Queue } from '../core/queue.js';
+import { laneOf, type Ordering } from './pending-task.js';
+import type { StoredTask } from './task.js';
+
+/**
+ * The push key of the tasks of the lane that has no group ('' : the ungrouped tasks under 'group', every task under
+ * 'fifo'). A group of this name shares their partition, which costs nothing: order is kept per lane, not per partition.
+ */
+const DEFAULT_LANE_KEY = 'sluice.default-lane';
+
+/**
+ * Pushes `tasks` so that every ordering lane lives in one partition of `queue`: the index orders a lane by entry
+ * id, and ids order only within a partition. Without ordering there are no lanes: the tasks go round-robin, in one
+ * commit. With it, one commit per partition the lanes fall in; when one fails, the shares committed before it are
+ * removed again, so that the push stays all or nothing as far as the store lets it (should that removal fail too,
+ * its error is thrown, which does not say "stored nothing": the bodies stay for the tasks that may be left).
+ * Resolves the entry ids in the order of `tasks`.
+ */
+export async function pushPlaced(queue: Queue<StoredTask>, tasks: readonly StoredTask[], ordering: Ordering): Promise<string[]> {
+  if (queue.partitions === 1 || ordering === 'none') return queue.pushMany(tasks);
+  const shares = new Map<number, { key: string; at: number[] }>();
+  tasks.forEach((task, i) => {
+    const key = laneOf(task, ordering) || DEFAULT_LANE_KEY;
+    // The queue places a key by this same hash, so tasks of keys that share a partition share a commit.
+    const p = hash(key) % queue.partitions;
+    if (!shares.has(p)) shares.set(p, { key, at: [] });
+    shares.get(p)!.at.push(i);
+  });
+  const ids: string[] = new Array(tasks.length);
+  const done: string[] = [];
+  try {
+    for (const { key, at } of shares.values()) {
+      const pushed = await queue.pushMany(at.map((i) => tasks[i]!), { key });
+      at.forEach((i, j) => (ids[i] = pushed[j]!));
+      done.push(...pushed);
+    }
+  } catch (error) {
+    if (done.length > 0) await queue.remove(done);
+    throw error;
+  }
+  return ids;
+}
