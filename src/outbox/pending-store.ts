@@ -1,4 +1,5 @@
-import type { QueueEntry } from '../core/queue-types.js';
+import { PARTITION_SPAN } from '../core/ids.js';
+import type { ListOptions, QueueEntry } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
 import type { BodyStore } from './body-store.js';
 import type { DeadRecord } from './dead-letters.js';
@@ -20,6 +21,12 @@ export class PendingStore {
   readonly #index: PendingIndex;
   readonly #limits: Required<LimitOptions>;
   readonly #bodies: BodyStore;
+  /**
+   * Per partition of the queue, the entry id up to which every committed entry has been read into the index: what
+   * other handles pushed is found by reading past it. Never moved past an entry not read: a handle's own push can be
+   * numbered after another handle's that it has not read yet, and "after the last entry it knows" would skip that.
+   */
+  readonly #readTo = new Map<number, number>();
 
   constructor(queue: Queue<StoredTask>, index: PendingIndex, limits: Required<LimitOptions>, bodies: BodyStore) {
     this.#queue = queue;
@@ -40,13 +47,20 @@ export class PendingStore {
   async load(dead: Queue<DeadRecord>): Promise<void> {
     const entries = await this.#queue.list();
     const removed = await reconcile(entries, this.#queue, dead);
-    for (const e of entries) if (!removed.has(e.id)) this.#add(e);
+    for (const e of entries) {
+      if (!removed.has(e.id)) this.#add(e);
+      this.#read(Number(e.id));
+    }
   }
 
-  /** Adds the entries pushed (by any handle) after the last one the index knows. */
+  /** Adds the entries pushed (by any handle) that the index has not read yet, partition by partition. */
   async catchUp(): Promise<void> {
-    const last = this.#index.last;
-    for (const e of await this.#queue.list(last < 0 ? {} : { after: String(last) })) this.#add(e);
+    for (let p = 0; p < this.#queue.partitions; p++) {
+      for (const e of await this.#queue.list(this.#unread(p))) {
+        this.#add(e);
+        this.#read(Number(e.id));
+      }
+    }
   }
 
   /** Whether tasks of `lane` are pending (in flight included), as far as every handle's pushes are known. */
@@ -76,8 +90,20 @@ export class PendingStore {
 
   /** Stores `tasks` as they are (a dead letter retried, say) and indexes them. */
   async push(tasks: readonly StoredTask[]): Promise<void> {
-    const ids = await this.#queue.pushMany(tasks);
-    tasks.forEach((task, i) => this.#index.add(Number(ids[i]), task, 0));
+    const ids = (await this.#queue.pushMany(tasks)).map(Number);
+    if (ids.length === 0) return;
+    // Entries other handles committed just before these are read first: the index adds a lane's tasks in queue order.
+    const first = ids[0]!;
+    const p = Math.floor(first / PARTITION_SPAN);
+    const gap = first - (this.#readTo.get(p) ?? p * PARTITION_SPAN - 1) - 1;
+    if (gap > 0) {
+      for (const e of await this.#queue.list({ ...this.#unread(p), limit: gap })) {
+        this.#add(e);
+        this.#read(Number(e.id));
+      }
+    }
+    tasks.forEach((task, i) => this.#index.add(ids[i]!, task, 0));
+    this.#read(ids[ids.length - 1]!);
   }
 
   /**
@@ -124,6 +150,17 @@ export class PendingStore {
     // Their bodies after them: a crash between leaves a body no task names, which the next open's sweep deletes.
     await this.#bodies.delete(gone.flatMap((p) => (p.blob === undefined ? [] : [p.blob])));
     return count;
+  }
+
+  /** What to list of partition `p` to read the entries the index has not read. */
+  #unread(p: number): ListOptions {
+    const to = this.#readTo.get(p);
+    return to === undefined ? { partition: p } : { partition: p, after: String(to) };
+  }
+
+  #read(id: number): void {
+    const p = Math.floor(id / PARTITION_SPAN);
+    this.#readTo.set(p, Math.max(this.#readTo.get(p) ?? -1, id));
   }
 
   #add(e: QueueEntry<StoredTask>): void {

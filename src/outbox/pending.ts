@@ -32,7 +32,6 @@ export class PendingIndex {
   readonly #offline = new Set<Pending>();
   readonly #leased = new Set<Pending>();
   #bytes = 0;
-  #last = -1;
   /** The latest time `take` was asked about: a wait that ended by then is no wait. */
   #now = 0;
 
@@ -47,11 +46,6 @@ export class PendingIndex {
   /** Stored bytes of the pending tasks, as `limits.maxBytes` counts them. */
   get bytes(): number {
     return this.#bytes;
-  }
-
-  /** The highest entry id added. */
-  get last(): number {
-    return this.#last;
   }
 
   get(seq: number): Pending | undefined {
@@ -98,7 +92,6 @@ export class PendingIndex {
       attempts,
     };
     this.#tasks.set(seq, pending);
-    this.#last = Math.max(this.#last, seq);
     this.#byId.set(pending.id, pending);
     this.#bytes += pending.bytes;
     if (pending.key !== undefined) {

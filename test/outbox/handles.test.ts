@@ -1,0 +1,60 @@
+// Several handles of one outbox over one store (tabs, a worker, processes): every task any of them stores is seen,
+// listed and delivered once, whichever handle stored it and however their commits interleave.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Queue } from '../../src/core/queue.js';
+import { Outbox } from '../../src/outbox/outbox.js';
+import { MemoryStore } from '../../src/stores/memory/memory-store.js';
+import { FaultServer } from './fault-server.js';
+
+let server: FaultServer;
+const opened: Outbox[] = [];
+const open = async (store: MemoryStore, extra: Partial<Parameters<typeof Outbox.open>[0]> = {}) => {
+  const outbox = await Outbox.open({ name: 'handles', store, baseUrl: server.url, ...extra });
+  opened.push(outbox);
+  return outbox;
+};
+
+beforeEach(async () => {
+  server = await FaultServer.start();
+});
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((outbox) => outbox.close()));
+  await server.close();
+});
+
+describe('.enqueue() from several handles', () => {
+  it('every handle lists every task stored, whichever handle stored it and in whatever order they commit', async () => {
+    const store = new MemoryStore();
+    const handles = await Promise.all(Array.from({ length: 4 }, () => open(store)));
+    const ids = (
+      await Promise.all(
+        Array.from({ length: 60 }, (_, n) => handles[n % 4]!.enqueueMany([{ url: `/n/${n}`, group: `g${n % 3}` }, { url: `/m/${n}`, group: `g${n % 3}` }])),
+      )
+    ).flat();
+    // Queue order as stored: what each handle's lanes must follow, wherever it learned a task from.
+    const queue = await Queue.open<{ id: string }>({ name: 'handles', store });
+    const order = (await queue.list()).map((e) => e.value.id);
+    await queue.close();
+    expect([...order].sort()).toEqual([...ids].sort());
+    for (const handle of handles) expect((await handle.list()).map((t) => t.id)).toEqual(order);
+  });
+
+  it('a delivering handle sends every task once while three others store more concurrently', async () => {
+    const store = new MemoryStore();
+    const [delivering, ...others] = [await open(store), await open(store), await open(store), await open(store)];
+    delivering.start();
+    const enqueued = await Promise.all(
+      Array.from({ length: 120 }, async (_, n) => {
+        const handle = n % 4 === 0 ? delivering : others[n % 3]!;
+        const [id] = await handle.enqueueMany([{ url: `/g${n % 5}/${n}`, group: `g${n % 5}` }]);
+        return { id: id!, group: `g${n % 5}` };
+      }),
+    );
+    await server.waitFor(120);
+    for (let i = 0; i < 100 && (await delivering.size()) > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(await delivering.size()).toBe(0);
+    const keys = server.delivered.map((r) => r.key!);
+    expect(keys.sort()).toEqual(enqueued.map((e) => e.id).sort());
+    for (const handle of [delivering, ...others]) expect(await handle.list()).toEqual([]);
+  });
+});
