@@ -194,7 +194,7 @@ function view(p: Pending, entry: QueueEntry<StoredTask>): PendingTask {
     method,
     url,
     ...(p.group !== undefined && { group: p.group }),
-    attempts: entry.attempts,
+    attempts: Math.max(0, entry.attempts - p.unsent),
     state,
     ...(state === 'retrying' || state === 'scheduled' ? { nextAttemptAt: p.until } : {}),
     ...(p.last?.status !== undefined && { lastStatus: p.last.status }),

@@ -90,6 +90,7 @@ export class PendingIndex {
       until: 0,
       cause: undefined,
       attempts,
+      unsent: 0,
     };
     this.#tasks.set(seq, pending);
     this.#byId.set(pending.id, pending);
@@ -186,9 +187,9 @@ export class PendingIndex {
 
   /**
    * Up to `max` tasks that may go at `now`, higher priority first, then in queue order; with ordering, only a
-   * lane's first pending task (or, `perLane` > 1, its first consecutive ready ones) may go. They are marked busy.
+   * lane's first pending task (or, `perLane(head)` > 1, its first consecutive ready ones) may go. They are marked busy.
    */
-  take(max: number, now: number, perLane = 1): Pending[] {
+  take(max: number, now: number, perLane: (head: Pending) => number = () => 1): Pending[] {
     this.#now = Math.max(this.#now, now);
     this.#wakeUp(now);
     const out: Pending[] = [];
@@ -203,7 +204,8 @@ export class PendingIndex {
       }
       const lane = this.#lanes.get(top.lane)!;
       if (this.#head(lane) !== top) continue;
-      for (let i = lane.at, n = 0; i < lane.seqs.length && n < perLane && out.length < max; i++) {
+      const most = perLane(top);
+      for (let i = lane.at, n = 0; i < lane.seqs.length && n < most && out.length < max; i++) {
         const next = this.#tasks.get(lane.seqs[i]!);
         if (!next) continue;
         if (next.state !== 'ready') break;
