@@ -123,19 +123,32 @@ export class PendingStore {
     });
   }
 
-  /** Pending tasks in queue order, at most `limit`, of one `group` and in one of `states` when given. */
-  async list(group: string | undefined, limit: number, states: readonly PendingTask['state'][] | undefined): Promise<PendingTask[]> {
+  /**
+   * Pending tasks in queue order, at most `limit`, of one `group` and in one of `states` when given. Where the index
+   * knows nothing of a task's wait, its entry tells what another handle did (a delay, a lease): see `view`.
+   */
+  async list(group: string | undefined, limit: number, states: readonly PendingTask['state'][] | undefined, now: number): Promise<PendingTask[]> {
     await this.catchUp();
-    const chosen: Pending[] = [];
+    const out: PendingTask[] = [];
+    let page: Pending[] = [];
+    const read = async () => {
+      const entries = new Map((await this.#queue.list({ ids: page.map((p) => String(p.seq)) })).map((e) => [Number(e.id), e]));
+      for (const p of page) {
+        const entry = entries.get(p.seq);
+        const task = entry && view(p, entry, now);
+        if (task && out.length < limit && (!states || states.includes(task.state))) out.push(task);
+      }
+      page = [];
+    };
     for (const pending of this.#index.values()) {
-      if (chosen.length >= limit) break;
-      if ((group === undefined || pending.group === group) && (!states || states.includes(stateOf(pending)))) chosen.push(pending);
+      if (out.length >= limit) break;
+      if (group !== undefined && pending.group !== group) continue;
+      if (states && !states.includes(stateOf(pending)) && !(unsure(pending) && states.some((s) => s === 'ready' || s === 'retrying' || s === 'sending'))) continue;
+      page.push(pending);
+      if (page.length >= Math.min(limit - out.length, LIST_PAGE)) await read();
     }
-    const entries = new Map((await this.#queue.list({ ids: chosen.map((p) => String(p.seq)) })).map((e) => [Number(e.id), e]));
-    return chosen.flatMap((p) => {
-      const entry = entries.get(p.seq);
-      return entry ? [view(p, entry)] : [];
-    });
+    if (page.length > 0) await read();
+    return out;
   }
 
   /** Removes the pending tasks `ids` (task ids) that are not in flight; resolves how many. */
@@ -180,15 +193,33 @@ export class PendingStore {
   }
 }
 
-/** Where a pending task stands, as `Outbox.list` says it. */
+/** Tasks whose entries `list` reads at once. */
+const LIST_PAGE = 500;
+
+/** Where a pending task stands, as the index knows it. */
 function stateOf(p: Pending): PendingTask['state'] {
   return p.state === 'busy' || p.cause === 'lease' ? 'sending' : p.cause === 'schedule' ? 'scheduled' : p.state === 'ready' ? 'ready' : 'retrying';
 }
 
-/** A pending task as `Outbox.list` shows it. */
-function view(p: Pending, entry: QueueEntry<StoredTask>): PendingTask {
+/**
+ * Whether what the index says of a task may be out of date: one it holds ready may be in flight in another handle,
+ * or waiting for a retry there; one it saw leased by another handle may since have been released, with a delay or
+ * not. This handle learns that from the queue (or from the handle that delivers, see `Deliverer`).
+ */
+function unsure(p: Pending): boolean {
+  return p.state === 'ready' || (p.state === 'waiting' && p.cause === 'lease');
+}
+
+/** A pending task as `Outbox.list` shows it: as the index knows it, or, when unsure, as its entry says. */
+function view(p: Pending, entry: QueueEntry<StoredTask>, now: number): PendingTask {
   const { method, url } = entry.value;
-  const state = stateOf(p);
+  let state = stateOf(p);
+  let nextAttemptAt = p.until;
+  if (unsure(p)) {
+    if (entry.state === 'leased') state = 'sending';
+    else if (entry.state === 'delayed' && entry.availableAt > now) [state, nextAttemptAt] = ['retrying', entry.availableAt];
+    else state = 'ready';
+  }
   return {
     id: p.id,
     method,
@@ -196,7 +227,7 @@ function view(p: Pending, entry: QueueEntry<StoredTask>): PendingTask {
     ...(p.group !== undefined && { group: p.group }),
     attempts: Math.max(0, entry.attempts - p.unsent),
     state,
-    ...(state === 'retrying' || state === 'scheduled' ? { nextAttemptAt: p.until } : {}),
+    ...(state === 'retrying' || state === 'scheduled' ? { nextAttemptAt } : {}),
     ...(p.last?.status !== undefined && { lastStatus: p.last.status }),
     ...(p.last?.error !== undefined && { lastError: p.last.error }),
   };

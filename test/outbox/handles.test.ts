@@ -58,3 +58,51 @@ describe('.enqueue() from several handles', () => {
     for (const handle of [delivering, ...others]) expect(await handle.list()).toEqual([]);
   });
 });
+
+describe('retries across handles', () => {
+  const retrying = { retry: { initialDelayMs: 60_000, maxDelayMs: 60_000 }, random: () => 0.5 };
+  const heard = <T>(target: EventTarget, type: string) => new Promise<T>((resolve) => target.addEventListener(type, (e) => resolve((e as CustomEvent<T>).detail), { once: true }));
+
+  it('a handle that does not deliver hears another retry a task ("retry", "change") and lists it as retrying, with its last status', async () => {
+    server.next({ status: 503 });
+    const store = new MemoryStore();
+    const [delivering, other] = [await open(store, retrying), await open(store, retrying)];
+    const id = await other.enqueue({ url: '/x' });
+    const [retry, change] = [heard<{ remote?: boolean; status?: number; delayMs: number }>(other, 'retry'), heard(other, 'change')];
+    const before = Date.now();
+    expect(await delivering.flush()).toMatchObject({ retried: 1 });
+    expect(await retry).toMatchObject({ remote: true, status: 503, delayMs: 30_000 });
+    await change;
+    const [listed] = await other.list();
+    expect(listed).toMatchObject({ id, state: 'retrying', attempts: 1, lastStatus: 503 });
+    expect(listed!.nextAttemptAt).toBeGreaterThanOrEqual(before + 30_000);
+    expect(await other.list({ state: 'retrying' })).toHaveLength(1);
+    expect(await other.list({ state: 'ready' })).toEqual([]);
+  });
+
+  it('a handle that hears nothing (another process) still lists what the store says: retrying until the delay ends, or in flight', async () => {
+    // Without BroadcastChannel, nothing is relayed: what the handles share is the store.
+    const Channel = globalThis.BroadcastChannel;
+    (globalThis as { BroadcastChannel?: unknown }).BroadcastChannel = undefined;
+    try {
+      server.next({ status: 503 });
+      const store = new MemoryStore();
+      // A request that hangs ends within 3 s, so that closing does not wait long for it.
+      const [delivering, other] = [await open(store, { ...retrying, timeoutMs: 3000 }), await open(store, retrying)];
+      const [a, b] = await other.enqueueMany([{ url: '/a', group: 'a' }, { url: '/b', group: 'b' }]);
+      server.script(() => ({ hang: true }));
+      const change = heard(other, 'change');
+      delivering.start();
+      await server.waitFor(2);
+      await change;
+      const listed = await other.list();
+      expect(listed.map((t) => [t.id, t.state])).toEqual([
+        [a, 'retrying'],
+        [b, 'sending'],
+      ]);
+      expect(listed[0]!.nextAttemptAt).toBeGreaterThan(Date.now() + 20_000);
+    } finally {
+      globalThis.BroadcastChannel = Channel;
+    }
+  });
+});
