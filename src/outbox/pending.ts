@@ -136,7 +136,9 @@ export class PendingIndex {
 
   /**
    * May go once `until` has passed (at once when it has); its own `notBefore` is kept. Another handle's lease is
-   * looked at again within `LEASE_RECHECK_MS`: its holder may be gone, and the queue then frees it at once.
+   * looked at again within `LEASE_RECHECK_MS` of the latest take (at once by a handle that has taken nothing yet,
+   * which is how a tab or worker that opens or starts delivering finds a closed tab's tasks): its holder may be gone,
+   * and the queue then frees it at once.
    */
   wait(pending: Pending, until: number, cause: WaitCause | undefined): void {
     if (this.#tasks.get(pending.seq) !== pending) return;
