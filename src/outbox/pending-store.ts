@@ -143,7 +143,7 @@ export class PendingStore {
     for (const pending of this.#index.values()) {
       if (out.length >= limit) break;
       if (group !== undefined && pending.group !== group) continue;
-      if (states && !states.includes(stateOf(pending)) && !(unsure(pending) && states.some((s) => s === 'ready' || s === 'retrying' || s === 'sending'))) continue;
+      if (states && !states.includes(stateOf(pending)) && !(unsure(pending, now) && states.some((s) => s === 'ready' || s === 'retrying' || s === 'sending'))) continue;
       page.push(pending);
       if (page.length >= Math.min(limit - out.length, LIST_PAGE)) await read();
     }
@@ -204,10 +204,11 @@ function stateOf(p: Pending): PendingTask['state'] {
 /**
  * Whether what the index says of a task may be out of date: one it holds ready may be in flight in another handle,
  * or waiting for a retry there; one it saw leased by another handle may since have been released, with a delay or
- * not. This handle learns that from the queue (or from the handle that delivers, see `Deliverer`).
+ * not; one whose wait has ended (a retry another handle relayed, say) may be in flight there again. This handle
+ * learns that from the queue (or from the handle that delivers, see `Deliverer`).
  */
-function unsure(p: Pending): boolean {
-  return p.state === 'ready' || (p.state === 'waiting' && p.cause === 'lease');
+function unsure(p: Pending, now: number): boolean {
+  return p.state === 'ready' || (p.state === 'waiting' && (p.cause === 'lease' || p.until <= now));
 }
 
 /** A pending task as `Outbox.list` shows it: as the index knows it, or, when unsure, as its entry says. */
@@ -215,7 +216,7 @@ function view(p: Pending, entry: QueueEntry<StoredTask>, now: number): PendingTa
   const { method, url } = entry.value;
   let state = stateOf(p);
   let nextAttemptAt = p.until;
-  if (unsure(p)) {
+  if (unsure(p, now)) {
     if (entry.state === 'leased') state = 'sending';
     else if (entry.state === 'delayed' && entry.availableAt > now) [state, nextAttemptAt] = ['retrying', entry.availableAt];
     else state = 'ready';

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Queue } from '../../src/core/queue.js';
 import { Outbox } from '../../src/outbox/outbox.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
+import { FakeClock } from '../support/fake-clock.js';
 import { FaultServer } from './fault-server.js';
 
 let server: FaultServer;
@@ -78,6 +79,26 @@ describe('retries across handles', () => {
     expect(listed!.nextAttemptAt).toBeGreaterThanOrEqual(before + 30_000);
     expect(await other.list({ state: 'retrying' })).toHaveLength(1);
     expect(await other.list({ state: 'ready' })).toEqual([]);
+  });
+
+  it('once the wait another handle relayed has ended, a handle lists the task as the store has it: ready, then sending', async () => {
+    server.next({ status: 503 }, { hang: true });
+    const [store, clock] = [new MemoryStore(), new FakeClock()];
+    const [delivering, other] = [await open(store, { ...retrying, clock }), await open(store, { ...retrying, clock })];
+    const id = await other.enqueue({ url: '/x' });
+    const retry = heard(other, 'retry');
+    await delivering.flush();
+    await retry;
+    expect(await other.list()).toMatchObject([{ id, state: 'retrying', nextAttemptAt: clock.now() + 30_000 }]);
+    clock.advance(30_000);
+    expect(await other.list()).toMatchObject([{ id, state: 'ready', lastStatus: 503 }]);
+    const sending = heard(other, 'change');
+    void delivering.flush();
+    await server.waitFor(2);
+    await sending;
+    expect(await other.list()).toMatchObject([{ id, state: 'sending' }]);
+    // The fake clock never ends the hanging request: the server drops it.
+    await server.down();
   });
 
   it('a handle that hears nothing (another process) still lists what the store says: retrying until the delay ends, or in flight', async () => {
