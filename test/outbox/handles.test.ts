@@ -60,6 +60,35 @@ describe('.enqueue() from several handles', () => {
   });
 });
 
+describe('delivery from several handles', () => {
+  it('every task is delivered once (one 2xx per key) while handles store, deliver, fail and close', async () => {
+    let n = 0;
+    // Every fifth request fails (a retry), every request takes a moment, so that closing catches some in flight.
+    server.script(() => ({ status: ++n % 5 === 0 ? 503 : 200, delayMs: n % 3 }));
+    const store = new MemoryStore();
+    const options = { retry: { initialDelayMs: 0, maxDelayMs: 5 } };
+    const handles = await Promise.all(Array.from({ length: 4 }, () => open(store, options)));
+    // Two deliver (Node has no Web Locks: each handle delivers what it takes); the first closes midway.
+    handles[0]!.start();
+    handles[1]!.start();
+    const stored: { id: string; group: string }[] = [];
+    const writers = handles.map(async (handle, h) => {
+      for (let i = 0; i < 40; i++) {
+        if (h === 0 && i === 20) return handle.close();
+        const group = `g${(h + i) % 3}`;
+        const ids = await handle.enqueueMany([{ url: `/${group}/${h}-${i}`, group }]);
+        stored.push({ id: ids[0]!, group });
+      }
+    });
+    await Promise.all(writers);
+    for (let i = 0; i < 300 && (await handles[1]!.size()) > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(await handles[1]!.size()).toBe(0);
+    const delivered = server.delivered.map((r) => r.key!);
+    expect([...delivered].sort()).toEqual(stored.map((s) => s.id).sort());
+    for (const handle of handles.slice(1)) expect(await handle.list()).toEqual([]);
+  });
+});
+
 describe('retries across handles', () => {
   const retrying = { retry: { initialDelayMs: 60_000, maxDelayMs: 60_000 }, random: () => 0.5 };
   const heard = <T>(target: EventTarget, type: string) => new Promise<T>((resolve) => target.addEventListener(type, (e) => resolve((e as CustomEvent<T>).detail), { once: true }));
