@@ -2,12 +2,9 @@
 // and delivers while it is open; the worker delivers what is left once every tab is closed (see the README's Demo
 // section for why this split). Everything shown comes from the outbox: `list()`, `dead.list()` and its events.
 import { Outbox, SluiceError, type HttpTask } from 'sluice';
-import { reclaimFromClosedTabs } from './closed-tabs';
-import { GROUP, OUTBOX, outboxOptions, SYNC_TAG } from './config';
+import { GROUP, outboxOptions, SYNC_TAG } from './config';
 import { loadNotes, onOtherTab, outcomeOf, recordOutcome, saveNote, type NoteRecord } from './notes';
-import { LostTasks } from './lost-tasks';
 import { photoTask, preparePhoto, thumbnail } from './photo';
-import { RetryRelay } from './retry-relay';
 import { serverControls } from './server-controls';
 import { h, renderDead, renderNotes, type TaskState } from './view';
 
@@ -23,7 +20,7 @@ async function addNote(text: string, file: File | undefined): Promise<void> {
   let preview: string | undefined;
   if (file) {
     const image = await preparePhoto(file);
-    tasks.push(await photoTask(id, image, GROUP));
+    tasks.push(photoTask(id, image, GROUP));
     preview = await thumbnail(image);
   }
   // Stored all or nothing before anything is sent: from here on the note reaches the server, whatever happens to
@@ -104,23 +101,19 @@ const noteText = (taskId: string) => {
   return note ? `${taskId.startsWith('photo-') ? 'photo of ' : ''}“${short(note.text)}”` : taskId;
 };
 
-const relay = new RetryRelay(() => void refresh());
-
 /** Wires an outbox's events to the page. */
 function listen(target: Outbox): void {
   target.addEventListener('sent', (e) => {
-    relay.forget(e.detail.task.id);
     recordOutcome(e.detail.task.id, { outcome: 'sent', status: e.detail.status, at: Date.now() });
     log(`sent ${noteText(e.detail.task.id)} (${e.detail.status})${e.detail.remote ? ' by another tab or the worker' : ''}`);
   });
   target.addEventListener('retry', (e) => {
     const why = e.detail.status ?? e.detail.error ?? 'failed';
-    log(`${noteText(e.detail.task.id)}: ${why}, next try in ${(e.detail.delayMs / 1000).toFixed(1)} s`);
-    relay.tell(e.detail.task.id, e.detail.delayMs, e.detail.status, e.detail.error);
-    void syncWhenBack();
+    log(`${noteText(e.detail.task.id)}: ${why}, next try in ${(e.detail.delayMs / 1000).toFixed(1)} s${e.detail.remote ? ' (another tab or the worker tried it)' : ''}`);
+    // Only the tab that tried it asks for a sync: the others hear its retries, and do not deliver meanwhile.
+    if (!e.detail.remote) void syncWhenBack();
   });
   target.addEventListener('dead', (e) => {
-    relay.forget(e.detail.task.id);
     log(`gave up on ${noteText(e.detail.task.id)}: ${e.detail.reason}${e.detail.status ? ` ${e.detail.status}` : ''}`);
   });
   target.addEventListener('drained', () => log('everything was delivered'));
@@ -130,31 +123,12 @@ function listen(target: Outbox): void {
   for (const type of ['change', 'sent', 'retry', 'dead', 'enqueue', 'online', 'offline', 'drained'] as const) target.addEventListener(type, () => void refresh());
 }
 
-/** Opens the outbox (after taking back what closed tabs held) and delivers from it while the page is open. */
-async function openOutbox(): Promise<Outbox> {
-  await reclaimFromClosedTabs(OUTBOX);
-  const opened = await Outbox.open(outboxOptions(location.origin));
-  listen(opened);
-  // Deliver now, when tasks arrive, when retries are due, when the network returns. One tab delivers at a time (a
-  // Web Lock); the others only enqueue and hear what was sent.
-  opened.start();
-  return opened;
-}
-
-let outbox = await openOutbox();
-const lost = new LostTasks();
-let reopening: Promise<void> | undefined;
-
-/** Opens the outbox afresh (see lost-tasks.ts); the new handle takes over delivery when the old one closes. */
-function reopen(): void {
-  reopening ??= (async () => {
-    const old = outbox;
-    outbox = await openOutbox();
-    lost.reset();
-    await old.close();
-    log('opened the outbox again: it had lost sight of tasks another tab stored');
-  })().finally(() => (reopening = undefined));
-}
+const outbox = await Outbox.open(outboxOptions(location.origin));
+listen(outbox);
+// Deliver now, when tasks arrive, when retries are due, when the network returns. One tab delivers at a time (a Web
+// Lock); the others only enqueue, and hear what was sent, retried or given up on. Tasks a closed tab had in flight
+// are taken up at once by the tab that delivers next (the store sees the closed tab gone).
+outbox.start();
 
 addEventListener('online', () => void refresh());
 addEventListener('offline', () => void refresh());
@@ -178,11 +152,10 @@ async function draw(): Promise<void> {
   const listed = await outbox.list();
   const pending = new Map(listed.map((task) => [task.id, task]));
   const dead = await outbox.dead.list();
-  if (lost.check(await outbox.size(), listed.length)) reopen();
   const deadByTask = new Map(dead.map((letter) => [letter.task.id, letter]));
   const stateOf = (taskId: string): TaskState => {
     const task = pending.get(taskId);
-    if (task) return { kind: 'pending', task: relay.view(task) };
+    if (task) return { kind: 'pending', task };
     const letter = deadByTask.get(taskId);
     if (letter) return { kind: 'dead', letter };
     return { kind: 'gone', outcome: outcomeOf(taskId) };
@@ -210,8 +183,7 @@ function refresh(): Promise<void> {
       await draw();
     } while (again);
   })()
-    // A handle closed under a redraw (opened afresh meanwhile) is no news: the next redraw reads the new one.
-    .catch((error: unknown) => (error instanceof SluiceError && error.code === 'ERR_CLOSED' ? undefined : log(`could not read the outbox: ${String(error)}`)))
+    .catch((error: unknown) => log(`could not read the outbox: ${String(error)}`))
     .finally(() => (drawing = undefined));
   return drawing;
 }

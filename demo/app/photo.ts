@@ -1,26 +1,24 @@
-// A note's photo: made small enough to store, and turned into an outbox task.
+// A note's photo: made small enough to upload over a weak network, and turned into an outbox task.
 import type { HttpTask } from 'sluice';
 
 /**
- * The photo's upload: a PUT of the image to its note, in the note's group so that it goes after the note.
- *
- * The outbox takes a body as a string, bytes or JSON today, so the image is read into bytes here. Once it takes
- * `Blob` bodies, `body: image` will do (and the image will not be read into memory first).
+ * The photo's upload: a PUT of the image to its note, in the note's group so that it goes after the note. The Blob
+ * is the body: the outbox stores it beside the task, a chunk at a time, and sends it with its type.
  */
-export async function photoTask(noteId: string, image: Blob, group: string): Promise<HttpTask> {
+export function photoTask(noteId: string, image: Blob, group: string): HttpTask {
   return {
     id: `photo-${noteId}`,
     url: `/api/notes/${encodeURIComponent(noteId)}/photo`,
     method: 'PUT',
     headers: { 'content-type': image.type || 'application/octet-stream' },
-    body: new Uint8Array(await image.arrayBuffer()),
+    body: image,
     group,
   };
 }
 
 /**
- * Largest photo kept as it is. A task is stored whole (a body as base64 inside the item), and an item is at most
- * 1 MiB: a camera's 4 MB photo is scaled down first, as a field app would before uploading over a weak network.
+ * Largest photo sent as it is. The outbox would store a camera's 4 MB photo whole (a body up to `maxBodyBytes`,
+ * 50 MiB by default), but a field app scales it down first, to upload over a weak network in seconds, not minutes.
  */
 const KEEP_BYTES = 600_000;
 const MAX_SIDE = [1600, 1200, 800];
@@ -37,7 +35,7 @@ export async function preparePhoto(file: Blob): Promise<Blob> {
   } finally {
     bitmap.close();
   }
-  throw new Error('This photo is too large to store, even scaled down.');
+  throw new Error('This photo is too large to upload, even scaled down.');
 }
 
 /** A small JPEG preview as a data: URL, for the list (kept with the note on this device). */

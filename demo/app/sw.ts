@@ -2,9 +2,9 @@
 // same outbox as the page, so that what the page stored is delivered after every tab is closed (on a Background
 // Sync event in Chromium; on start-up, on 'online' and on a page's message elsewhere).
 /// <reference lib="webworker" />
+import { Outbox } from 'sluice';
 import { backgroundSync } from 'sluice/sw';
 import { outboxOptions, SYNC_TAG } from './config';
-import { FreshOutbox } from './fresh-outbox';
 
 declare const self: ServiceWorkerGlobalScope;
 /** A hash of the app's files, set by the build: a new build is a new worker with a cache of its own. */
@@ -13,10 +13,10 @@ declare const SHELL_VERSION: string;
 const SHELL = ['/', '/app.js', '/style.css', '/icon.svg', '/manifest.webmanifest'];
 const CACHE = `field-notes-shell-${SHELL_VERSION}`;
 
-// Listeners must be added while the script first runs, or the browser does not deliver those events to them. In an
-// app without the workaround of fresh-outbox.ts, the outbox opens behind a promise that backgroundSync awaits:
-//   backgroundSync(Outbox.open(outboxOptions(self.location.origin)), { tag: SYNC_TAG });
-backgroundSync(new FreshOutbox(outboxOptions(self.location.origin)), { tag: SYNC_TAG });
+// Listeners must be added while the script first runs, or the browser does not deliver those events to them: the
+// outbox opens behind a promise that backgroundSync awaits. One handle for the worker's life: it reads what the tabs
+// store as they store it, and takes up at once what a closed tab had in flight.
+backgroundSync(Outbox.open(outboxOptions(self.location.origin)), { tag: SYNC_TAG });
 
 self.addEventListener('install', (event) => {
   // The new shell is cached before this worker takes over, then it takes over at once (no waiting for every tab of

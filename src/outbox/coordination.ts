@@ -1,7 +1,9 @@
-/** What one handle tells the others about tasks that left the outbox. */
+/** What one handle tells the others about tasks that left the outbox, or wait for a retry. */
 export interface Relayed {
-  readonly type: 'sent' | 'dead' | 'handed-over';
+  readonly type: 'sent' | 'dead' | 'handed-over' | 'retry';
   readonly detail: object;
+  /** Of a retry: why it waits (a success ends a wait for the network), for a handle that takes over delivery. */
+  readonly cause?: 'network' | 'server';
 }
 
 interface LockManagerLike {
@@ -10,7 +12,7 @@ interface LockManagerLike {
 
 /**
  * Handles of one outbox in several tabs and workers: exactly one delivers at a time (a Web Lock held while
- * delivering) and every handle hears what was sent or buried (a BroadcastChannel). Where either API is missing
+ * delivering) and every handle hears what was sent, buried or retried (a BroadcastChannel). Where either API is missing
  * (Node), a handle is alone and always may deliver. The globals are read when a handle opens, never at import.
  */
 export class Coordination {
@@ -96,7 +98,7 @@ export class Coordination {
     const { task, response: _response, ...rest } = message.detail as { task?: { body?: unknown; headers?: unknown }; response?: unknown };
     if (task) {
       const { body: _body, headers: _headers, ...light } = task;
-      message = { type: message.type, detail: { ...rest, task: light } };
+      message = { ...message, detail: { ...rest, task: light } };
     }
     this.#outgoing.push(message);
     if (this.#outgoing.length > 1) return;

@@ -182,13 +182,26 @@ export class Deliverer {
     this.#coordination.close();
   }
 
-  /** Another handle sent, handed over or buried tasks: they leave the index, and this handle's listeners hear it. */
+  /**
+   * Another handle sent, handed over or buried tasks (they leave the index) or retries them (they wait, with what
+   * their last attempt got, as `list()` shows): this handle's listeners hear it, and 'change'.
+   */
   #relayed(messages: readonly Relayed[]): void {
+    const { index } = this.#c;
     for (const message of messages) {
-      if (message?.type !== 'sent' && message?.type !== 'dead' && message?.type !== 'handed-over') continue;
-      const pending = this.#c.index.byId((message.detail as { task?: { id?: string } }).task?.id ?? '');
-      if (pending && pending.state !== 'busy') this.#c.index.remove(pending);
-      this.#c.emit(message.type, { ...message.detail, remote: true });
+      const type = message?.type;
+      if (type !== 'sent' && type !== 'dead' && type !== 'handed-over' && type !== 'retry') continue;
+      const detail = message.detail as { task?: { id?: string }; delayMs?: unknown; status?: unknown; error?: unknown };
+      const pending = index.byId(detail.task?.id ?? '');
+      if (pending && pending.state !== 'busy') {
+        if (type !== 'retry') index.remove(pending);
+        else if (typeof detail.delayMs === 'number') {
+          pending.last = { ...(typeof detail.status === 'number' && { status: detail.status }), ...(typeof detail.error === 'string' && { error: detail.error }) };
+          index.wait(pending, this.#c.options.clock.now() + detail.delayMs, message.cause === 'network' ? 'network' : 'server');
+        }
+      }
+      this.#c.emit(type, { ...message.detail, remote: true });
+      this.#c.emit('change');
     }
   }
 

@@ -127,7 +127,8 @@ export class Dispatcher {
     const { options, index, queue } = this.#c;
     const chained = !options.batch && options.ordering !== 'none';
     const perLane = options.batch?.maxItems ?? (chained ? CHAIN : 1);
-    const chosen = index.take(perLane * free, now, perLane);
+    // A head that failed before goes alone: what is behind it would most likely be taken for nothing again.
+    const chosen = index.take(perLane * free, now, (head) => (chained && head.attempts > 0 ? 1 : perLane));
     if (chosen.length === 0) return [];
     const ids = chosen.map((p) => String(p.seq));
     let lease: Lease<StoredTask> | undefined;
@@ -138,7 +139,13 @@ export class Dispatcher {
       for (const p of chosen) index.ready(p);
       throw error;
     }
-    const taken = new Map((lease?.entries ?? []).map((e) => [e.id, e]));
+    // Attempts as requests made: takes that made none (see `Pending.unsent`) are not counted.
+    const taken = new Map(
+      (lease?.entries ?? []).map((e) => {
+        const unsent = index.get(Number(e.id))?.unsent ?? 0;
+        return [e.id, unsent === 0 ? e : { ...e, attempts: Math.max(0, e.attempts - unsent) }];
+      }),
+    );
     const missing = chosen.filter((p) => !taken.has(String(p.seq)));
     // Gone (another handle delivered or removed them) or held by another handle: the index learns which.
     if (missing.length > 0) {
@@ -174,13 +181,16 @@ export class Dispatcher {
     return packed.units.map((unit) => ({ unit, lease: lease!, run }));
   }
 
-  /** Puts taken entries back, as if never taken. */
+  /** Puts taken entries back, as if never taken: the take made no request, so it counts no attempt. */
   async #giveBack(entries: Entry[], lease: Lease<StoredTask>): Promise<void> {
     if (entries.length === 0) return;
     await lease.release(entries.map((e) => e.id));
     for (const e of entries) {
       const pending = this.#c.index.get(Number(e.id));
-      if (pending) this.#c.index.ready(pending);
+      if (!pending) continue;
+      pending.unsent++;
+      pending.attempts = Math.max(0, pending.attempts - 1);
+      this.#c.index.ready(pending);
     }
   }
 

@@ -24,6 +24,8 @@ export interface RetryDetail {
   readonly delayMs: number;
   readonly status?: number;
   readonly error?: string;
+  /** True when another handle (tab, worker) tried it. */
+  readonly remote?: boolean;
 }
 
 export interface DeadDetail {

@@ -99,7 +99,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       bodies: this.#bodies,
       serial: this.#serial,
       transport: () => this.#transport(),
-      emit: (type, detail) => this.dispatchEvent(detail === undefined ? new Event(type) : new CustomEvent(type, { detail })),
+      emit: (type, detail) => (type === 'change' ? this.#notices.changed() : this.dispatchEvent(detail === undefined ? new Event(type) : new CustomEvent(type, { detail }))),
       toDead: (list, lease, run) => this.#toDead(list, lease, run),
       empty: async () => {
         const epoch = this.#notices.epoch;
@@ -211,7 +211,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     this.#checkOpen();
     const { group, limit = Infinity, state } = optionsObject(options);
     check({ group, limit, state }, { group: optional(text), limit: optional(count(0)), state: optional(STATES) });
-    return this.#serial(() => this.#pending.list(group, limit, state === undefined ? undefined : [state].flat()));
+    return this.#serial(() => this.#pending.list(group, limit, state === undefined ? undefined : [state].flat(), this.#options.clock.now()));
   }
 
   /** Withdraws pending tasks (by task id) that are not in flight; resolves how many were removed. */
@@ -246,7 +246,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
 
   // ---- internals ----
 
-  /** Another handle committed: take in what it pushed (coalesced; what it removed is found out when taken). */
+  /** Another handle committed: take in what it pushed (coalesced; what it removed is found out when taken); 'change'. */
   #sync(): void {
     if (this.#syncQueued || this.#closing) return;
     this.#syncQueued = true;
@@ -254,7 +254,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       this.#syncQueued = false;
       return this.#pending.catchUp();
     })
-      .then(() => this.#deliverer.kick())
+      .then(() => (this.#notices.changed(), this.#deliverer.kick()))
       .catch((error: unknown) => this.dispatchEvent(new CustomEvent('error', { detail: { error } })));
   }
 

@@ -1,4 +1,5 @@
-import type { QueueEntry } from '../core/queue-types.js';
+import { PARTITION_SPAN } from '../core/ids.js';
+import type { ListOptions, QueueEntry } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
 import type { BodyStore } from './body-store.js';
 import type { DeadRecord } from './dead-letters.js';
@@ -21,6 +22,12 @@ export class PendingStore {
   readonly #index: PendingIndex;
   readonly #limits: Required<LimitOptions>;
   readonly #bodies: BodyStore;
+  /**
+   * Per partition of the queue, the entry id up to which every committed entry has been read into the index: what
+   * other handles pushed is found by reading past it. Never moved past an entry not read: a handle's own push can be
+   * numbered after another handle's that it has not read yet, and "after the last entry it knows" would skip that.
+   */
+  readonly #readTo = new Map<number, number>();
 
   constructor(queue: Queue<StoredTask>, index: PendingIndex, limits: Required<LimitOptions>, bodies: BodyStore) {
     this.#queue = queue;
@@ -41,14 +48,19 @@ export class PendingStore {
   async load(dead: Queue<DeadRecord>): Promise<void> {
     const entries = await this.#queue.list();
     const removed = await reconcile(entries, this.#queue, dead);
-    for (const e of entries) if (!removed.has(e.id)) this.#add(e);
+    for (const e of entries) {
+      if (!removed.has(e.id)) this.#add(e);
+      this.#read(Number(e.id));
+    }
   }
 
-  /** Adds the entries pushed (by any handle) after the last one the index knows, partition by partition. */
+  /** Adds the entries pushed (by any handle) that the index has not read yet, partition by partition. */
   async catchUp(): Promise<void> {
     for (let p = 0; p < this.#queue.partitions; p++) {
-      const last = this.#index.lastIn(p);
-      for (const e of await this.#queue.list(last < 0 ? { partition: p } : { partition: p, after: String(last) })) this.#add(e);
+      for (const e of await this.#queue.list(this.#unread(p))) {
+        this.#add(e);
+        this.#read(Number(e.id));
+      }
     }
   }
 
@@ -79,8 +91,26 @@ export class PendingStore {
 
   /** Stores `tasks` as they are (a dead letter retried, say) and indexes them. */
   async push(tasks: readonly StoredTask[]): Promise<void> {
-    const ids = await pushPlaced(this.#queue, tasks, this.#index.ordering);
-    tasks.forEach((task, i) => this.#index.add(Number(ids[i]), task, 0));
+    const ids = (await pushPlaced(this.#queue, tasks, this.#index.ordering)).map(Number);
+    // Entries other handles committed just before these, in each partition they went to, are read first: the index
+    // adds a lane's tasks in queue order. (One push per partition: the ids in each are consecutive.)
+    const firsts = new Map<number, number>();
+    for (const id of ids) {
+      const p = Math.floor(id / PARTITION_SPAN);
+      firsts.set(p, Math.min(firsts.get(p) ?? id, id));
+    }
+    for (const [p, first] of firsts) {
+      const gap = first - (this.#readTo.get(p) ?? p * PARTITION_SPAN - 1) - 1;
+      if (gap <= 0) continue;
+      for (const e of await this.#queue.list({ ...this.#unread(p), limit: gap })) {
+        this.#add(e);
+        this.#read(Number(e.id));
+      }
+    }
+    tasks.forEach((task, i) => {
+      this.#index.add(ids[i]!, task, 0);
+      this.#read(ids[i]!);
+    });
   }
 
   /**
@@ -100,19 +130,32 @@ export class PendingStore {
     });
   }
 
-  /** Pending tasks in queue order, at most `limit`, of one `group` and in one of `states` when given. */
-  async list(group: string | undefined, limit: number, states: readonly PendingTask['state'][] | undefined): Promise<PendingTask[]> {
+  /**
+   * Pending tasks in queue order, at most `limit`, of one `group` and in one of `states` when given. Where the index
+   * knows nothing of a task's wait, its entry tells what another handle did (a delay, a lease): see `view`.
+   */
+  async list(group: string | undefined, limit: number, states: readonly PendingTask['state'][] | undefined, now: number): Promise<PendingTask[]> {
     await this.catchUp();
-    const chosen: Pending[] = [];
+    const out: PendingTask[] = [];
+    let page: Pending[] = [];
+    const read = async () => {
+      const entries = new Map((await this.#queue.list({ ids: page.map((p) => String(p.seq)) })).map((e) => [Number(e.id), e]));
+      for (const p of page) {
+        const entry = entries.get(p.seq);
+        const task = entry && view(p, entry, now);
+        if (task && out.length < limit && (!states || states.includes(task.state))) out.push(task);
+      }
+      page = [];
+    };
     for (const pending of this.#index.values()) {
-      if (chosen.length >= limit) break;
-      if ((group === undefined || pending.group === group) && (!states || states.includes(stateOf(pending)))) chosen.push(pending);
+      if (out.length >= limit) break;
+      if (group !== undefined && pending.group !== group) continue;
+      if (states && !states.includes(stateOf(pending)) && !(unsure(pending, now) && states.some((s) => s === 'ready' || s === 'retrying' || s === 'sending'))) continue;
+      page.push(pending);
+      if (page.length >= Math.min(limit - out.length, LIST_PAGE)) await read();
     }
-    const entries = new Map((await this.#queue.list({ ids: chosen.map((p) => String(p.seq)) })).map((e) => [Number(e.id), e]));
-    return chosen.flatMap((p) => {
-      const entry = entries.get(p.seq);
-      return entry ? [view(p, entry)] : [];
-    });
+    if (page.length > 0) await read();
+    return out;
   }
 
   /** Removes the pending tasks `ids` (task ids) that are not in flight; resolves how many. */
@@ -127,6 +170,17 @@ export class PendingStore {
     // Their bodies after them: a crash between leaves a body no task names, which the next open's sweep deletes.
     await this.#bodies.delete(gone.flatMap((p) => (p.blob === undefined ? [] : [p.blob])));
     return count;
+  }
+
+  /** What to list of partition `p` to read the entries the index has not read. */
+  #unread(p: number): ListOptions {
+    const to = this.#readTo.get(p);
+    return to === undefined ? { partition: p } : { partition: p, after: String(to) };
+  }
+
+  #read(id: number): void {
+    const p = Math.floor(id / PARTITION_SPAN);
+    this.#readTo.set(p, Math.max(this.#readTo.get(p) ?? -1, id));
   }
 
   #add(e: QueueEntry<StoredTask>): void {
@@ -146,23 +200,42 @@ export class PendingStore {
   }
 }
 
-/** Where a pending task stands, as `Outbox.list` says it. */
+/** Tasks whose entries `list` reads at once. */
+const LIST_PAGE = 500;
+
+/** Where a pending task stands, as the index knows it. */
 function stateOf(p: Pending): PendingTask['state'] {
   return p.state === 'busy' || p.cause === 'lease' ? 'sending' : p.cause === 'schedule' ? 'scheduled' : p.state === 'ready' ? 'ready' : 'retrying';
 }
 
-/** A pending task as `Outbox.list` shows it. */
-function view(p: Pending, entry: QueueEntry<StoredTask>): PendingTask {
+/**
+ * Whether what the index says of a task may be out of date: one it holds ready may be in flight in another handle,
+ * or waiting for a retry there; one it saw leased by another handle may since have been released, with a delay or
+ * not; one whose wait has ended (a retry another handle relayed, say) may be in flight there again. This handle
+ * learns that from the queue (or from the handle that delivers, see `Deliverer`).
+ */
+function unsure(p: Pending, now: number): boolean {
+  return p.state === 'ready' || (p.state === 'waiting' && (p.cause === 'lease' || p.until <= now));
+}
+
+/** A pending task as `Outbox.list` shows it: as the index knows it, or, when unsure, as its entry says. */
+function view(p: Pending, entry: QueueEntry<StoredTask>, now: number): PendingTask {
   const { method, url } = entry.value;
-  const state = stateOf(p);
+  let state = stateOf(p);
+  let nextAttemptAt = p.until;
+  if (unsure(p, now)) {
+    if (entry.state === 'leased') state = 'sending';
+    else if (entry.state === 'delayed' && entry.availableAt > now) [state, nextAttemptAt] = ['retrying', entry.availableAt];
+    else state = 'ready';
+  }
   return {
     id: p.id,
     method,
     url,
     ...(p.group !== undefined && { group: p.group }),
-    attempts: entry.attempts,
+    attempts: Math.max(0, entry.attempts - p.unsent),
     state,
-    ...(state === 'retrying' || state === 'scheduled' ? { nextAttemptAt: p.until } : {}),
+    ...(state === 'retrying' || state === 'scheduled' ? { nextAttemptAt } : {}),
     ...(p.last?.status !== undefined && { lastStatus: p.last.status }),
     ...(p.last?.error !== undefined && { lastError: p.last.error }),
   };

@@ -35,9 +35,6 @@ export class PendingIndex {
   readonly #offline = new Set<Pending>();
   readonly #leased = new Set<Pending>();
   #bytes = 0;
-  #last = -1;
-  /** The highest entry id added, per partition. */
-  readonly #lasts = new Map<number, number>();
   /** The latest time `take` was asked about: a wait that ended by then is no wait. */
   #now = 0;
 
@@ -52,16 +49,6 @@ export class PendingIndex {
   /** Stored bytes of the pending tasks, as `limits.maxBytes` counts them. */
   get bytes(): number {
     return this.#bytes;
-  }
-
-  /** The highest entry id added. */
-  get last(): number {
-    return this.#last;
-  }
-
-  /** The highest entry id added of partition `p`, or -1. */
-  lastIn(p: number): number {
-    return this.#lasts.get(p) ?? -1;
   }
 
   get ordering(): Ordering {
@@ -110,11 +97,9 @@ export class PendingIndex {
       until: 0,
       cause: undefined,
       attempts,
+      unsent: 0,
     };
     this.#tasks.set(seq, pending);
-    this.#last = Math.max(this.#last, seq);
-    const p = Math.floor(seq / PARTITION_SPAN);
-    this.#lasts.set(p, Math.max(this.lastIn(p), seq));
     this.#byId.set(pending.id, pending);
     this.#bytes += pending.bytes;
     if (pending.key !== undefined) {
@@ -158,7 +143,9 @@ export class PendingIndex {
 
   /**
    * May go once `until` has passed (at once when it has); its own `notBefore` is kept. Another handle's lease is
-   * looked at again within `LEASE_RECHECK_MS`: its holder may be gone, and the queue then frees it at once.
+   * looked at again within `LEASE_RECHECK_MS` of the latest take (at once by a handle that has taken nothing yet,
+   * which is how a tab or worker that opens or starts delivering finds a closed tab's tasks): its holder may be gone,
+   * and the queue then frees it at once.
    */
   wait(pending: Pending, until: number, cause: WaitCause | undefined): void {
     if (this.#tasks.get(pending.seq) !== pending) return;
@@ -209,9 +196,9 @@ export class PendingIndex {
 
   /**
    * Up to `max` tasks that may go at `now`, higher priority first, then in queue order; with ordering, only a
-   * lane's first pending task (or, `perLane` > 1, its first consecutive ready ones) may go. They are marked busy.
+   * lane's first pending task (or, `perLane(head)` > 1, its first consecutive ready ones) may go. They are marked busy.
    */
-  take(max: number, now: number, perLane = 1): Pending[] {
+  take(max: number, now: number, perLane: (head: Pending) => number = () => 1): Pending[] {
     this.#now = Math.max(this.#now, now);
     this.#wakeUp(now);
     const out: Pending[] = [];
@@ -226,7 +213,8 @@ export class PendingIndex {
       }
       const lane = this.#lanes.get(top.lane)!;
       if (this.#head(lane) !== top) continue;
-      for (let i = lane.at, n = 0; i < lane.seqs.length && n < perLane && out.length < max; i++) {
+      const most = perLane(top);
+      for (let i = lane.at, n = 0; i < lane.seqs.length && n < most && out.length < max; i++) {
         const next = this.#tasks.get(lane.seqs[i]!);
         if (!next) continue;
         if (next.state !== 'ready') break;

@@ -155,5 +155,6 @@ async function retry(
     }
     const detail: RetryDetail = { task: publicTask(task), attempts: entry.attempts, delayMs, ...extra };
     c.emit('retry', detail);
+    c.coordination.post({ type: 'retry', detail, cause });
   }
 }

@@ -126,9 +126,16 @@ eachEngine('the field-notes demo', (engine) => {
       await page.close();
       // A closed tab lets go of its Web Locks (the outbox's delivery lock among them) a moment after it is gone: a
       // sync event fired before that finds delivery taken, and the browser puts the next one off for minutes. A
-      // network coming back that soon after a tab closed is the test's haste, not a user's.
+      // network coming back that soon after a tab closed is the test's haste, not a user's. The worker's own locks
+      // (its outbox handle's) stay: those held by the worker's client are told apart by a lock it takes to look.
       await waitFor('the closed tab to let go of its locks', () =>
-        browser.evaluateInServiceWorker!(`${origin(server)}/sw.js`, async () => ((await navigator.locks.query()).held?.length === 0 ? true : undefined)),
+        browser.evaluateInServiceWorker!(`${origin(server)}/sw.js`, () =>
+          navigator.locks.request('field-notes-test:whoami', async () => {
+            const { held = [] } = await navigator.locks.query();
+            const self = held.find((lock) => lock.name === 'field-notes-test:whoami')?.clientId;
+            return held.every((lock) => lock.clientId === self) ? true : undefined;
+          }),
+        ),
       );
 
       await browser.setOffline!(false);

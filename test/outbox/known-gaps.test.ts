@@ -1,6 +1,6 @@
-// Outbox behaviour the field-notes demo (demo/app/) had to work around, pinned as known bugs: each test states what
-// should happen and fails while the bug is there (`it.fails`); once fixed, it fails the run, to be unmarked, and the
-// demo's workaround can go.
+// Outbox behaviour the field-notes demo (demo/app/) had to work around, once pinned here as known bugs and now fixed.
+// A known bug is pinned with `it.fails` and '(known bug)' in its name: the test states what should happen and fails
+// while the bug is there; once fixed, it fails the run, to be unmarked.
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { Outbox } from '../../src/outbox/outbox.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
@@ -22,10 +22,10 @@ afterEach(async () => {
   await server.close();
 });
 
-// A handle reads what other handles stored after the last task it knows of; when its own enqueue is numbered after
-// another handle's that it had not read yet, that task is never read: stored, but neither sent nor listed by this
-// handle until it is opened again. (demo/app/lost-tasks.ts reopens the outbox when size() and list() disagree.)
-it.fails('a delivering handle sends every task another handle stores while it stores its own (known bug)', async () => {
+// A handle read what other handles stored after the last task it knew of; when its own enqueue was numbered after
+// another handle's that it had not read yet, that task was never read: stored, but neither sent nor listed by this
+// handle until it was opened again. It now reads every range it has not read (see PendingStore).
+it('a delivering handle sends every task another handle stores while it stores its own', async () => {
   const store = new MemoryStore();
   const [delivering, other] = [await open(store), await open(store)];
   await Promise.all(Array.from({ length: 100 }, (_, n) => (n % 2 ? delivering : other).enqueue({ url: `/n/${n}` })));
@@ -34,14 +34,33 @@ it.fails('a delivering handle sends every task another handle stores while it st
   expect(server.delivered).toHaveLength(100);
 });
 
-// With group ordering, a group's next tasks are taken together (a chain), and every task taken counts an attempt,
-// sent or not: a task behind a failing one accrues attempts it never made, and `retry.maxAttempts` sends it to the
-// dead letters after one request of its own. (The demo sets no maxAttempts.)
-it.fails('retry.maxAttempts counts the requests a task made, not the times its group was taken (known bug)', async () => {
+// With group ordering, a group's next tasks are taken together (a chain), and the queue counts every take as an
+// attempt: a task behind a failing one accrued attempts it never made. Takes given back unsent are now not counted.
+it('retry.maxAttempts counts the requests a task made, not the times its group was taken', async () => {
   server.script(() => ({ status: 503 }));
   const outbox = await open(new MemoryStore(), { retry: { initialDelayMs: 0, maxDelayMs: 0, maxAttempts: 3 } });
   await outbox.enqueueMany(['/a', '/b', '/c'].map((url) => ({ url, group: 'one' })));
   for (let i = 0; i < 20 && (await outbox.size()) > 0; i++) await outbox.flush();
   const requests = (path: string) => server.received.filter((r) => r.path === path).length;
   expect([requests('/a'), requests('/b'), requests('/c')]).toEqual([3, 3, 3]);
+  expect((await outbox.dead.list()).map((d) => [d.task.url, d.reason, d.attempts])).toEqual(
+    ['/a', '/b', '/c'].map((url) => [`${server.url}${url}`, 'max-attempts', 3]),
+  );
+});
+
+// Without ordering, tasks are taken ahead of free slots; those that `stop()` gives back made no request either.
+it('retry.maxAttempts does not count the takes of tasks taken ahead and given back', async () => {
+  server.script(() => ({ status: 503, delayMs: 20 }));
+  const outbox = await open(new MemoryStore(), { ordering: 'none', concurrency: 1, retry: { initialDelayMs: 0, maxDelayMs: 0, maxAttempts: 2 } });
+  await outbox.enqueueMany(['/a', '/b', '/c', '/d'].map((url) => ({ url })));
+  // Each run sends one request while the next task waits, taken ahead, and is given back when it stops.
+  for (let i = 1; i <= 4; i++) {
+    outbox.start();
+    await server.waitFor(i);
+    await outbox.stop();
+  }
+  for (let i = 0; i < 20 && (await outbox.size()) > 0; i++) await outbox.flush();
+  const requests = (path: string) => server.received.filter((r) => r.path === path).length;
+  expect([requests('/a'), requests('/b'), requests('/c'), requests('/d')]).toEqual([2, 2, 2, 2]);
+  expect((await outbox.dead.list()).map((d) => d.attempts)).toEqual([2, 2, 2, 2]);
 });

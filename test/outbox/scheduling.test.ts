@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { rig, type Rig } from './helpers.js';
+import { batchKey } from '../../src/outbox/request.js';
 
 let r: Rig;
 beforeEach(async () => {
@@ -136,7 +137,19 @@ describe('batch', () => {
     expect(paths()).toEqual(['/batch', '/batch', '/batch']);
     const items = r.server.received.flatMap((x) => JSON.parse(x.body.toString()) as { i: number }[]);
     expect(items.map((x) => x.i)).toEqual(Array.from({ length: 250 }, (_, i) => i));
-    expect(r.server.received[0]!.key!.split(',')).toHaveLength(100);
+    expect(r.server.received.map((x) => x.key)).toEqual([expect.stringMatching(/^batch-100-[0-9a-f]{32}$/), expect.stringMatching(/^batch-100-/), expect.stringMatching(/^batch-50-/)]);
+    expect(new Set(r.server.received.map((x) => x.key)).size).toBe(3);
+  });
+
+  it('keeps the batch key short: 1000 tasks in one batch reach a server with the usual 16 KiB header limit', async () => {
+    await r.reopen({ batch: { url: '/batch', maxItems: 1000 } });
+    const ids = await r.outbox.enqueueMany(Array.from({ length: 1000 }, (_, i) => ({ url: '/one', body: { i } })));
+    // Node's http server refuses (431) headers past its maxHeaderSize, 16 KiB by default; the ids alone are 32 KiB.
+    expect(ids.join(',').length).toBeGreaterThan(16 * 1024);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1000, remaining: 0 });
+    expect(r.server.received).toHaveLength(1);
+    expect(r.server.received[0]!.key).toMatch(/^batch-1000-[0-9a-f]{32}$/);
+    expect((JSON.parse(r.server.received[0]!.body.toString()) as unknown[]).length).toBe(1000);
   });
 
   it('retries a failed batch as a whole, with the same key', async () => {
@@ -147,6 +160,19 @@ describe('batch', () => {
     r.clock.advance(500);
     expect(await r.outbox.flush()).toMatchObject({ sent: 2 });
     expect(r.server.received[0]!.key).toBe(r.server.received[1]!.key);
+  });
+});
+
+describe('batchKey()', () => {
+  it('names the ids in order: the same list gives the same key, another list (a subset, another order, one character) another', () => {
+    const ids = Array.from({ length: 50 }, (_, i) => `task-${i}`);
+    const variants = [ids, ids.slice(1), ids.slice(0, -1), [...ids].reverse(), [ids[1]!, ids[0]!, ...ids.slice(2)], ids.map((id, i) => (i === 7 ? `${id}x` : id))];
+    const keys = variants.map(batchKey);
+    expect(new Set(keys).size).toBe(variants.length);
+    expect(batchKey([...ids])).toBe(keys[0]);
+    // No two of many random lists share a key.
+    const random = Array.from({ length: 20_000 }, (_, i) => batchKey([`${i}`, `${(i * 7919) % 20_000}`]));
+    expect(new Set(random).size).toBe(20_000);
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SluiceError } from '../../src/core/errors.js';
 import { resolveOutboxOptions } from '../../src/outbox/options.js';
-import { buildBatchRequest, buildRequest } from '../../src/outbox/request.js';
+import { batchKey, buildBatchRequest, buildRequest } from '../../src/outbox/request.js';
 import { decodeBody } from '../../src/outbox/body.js';
 import { normaliseTask, publicTask, taskFromRequest } from '../../src/outbox/task.js';
 
@@ -116,14 +116,15 @@ describe('buildRequest()', () => {
     expect(await request.text()).toBe('hi');
   });
 
-  it('sends a batch as one JSON array, keyed by the ids in order', async () => {
+  it('sends a batch as one JSON array, keyed by a hash of the ids in order', async () => {
     const tasks = [
       normaliseTask({ url: 'http://a.test/1', id: 'a', body: { n: 1 } }, undefined, now),
       normaliseTask({ url: 'http://a.test/2', id: 'b', body: 'text' }, undefined, now),
     ];
     const { init } = buildBatchRequest('http://a.test/batch', tasks, {}, undefined);
     const request = new Request('http://a.test/batch', init);
-    expect(request.headers.get('idempotency-key')).toBe('a,b');
+    expect(request.headers.get('idempotency-key')).toBe(batchKey(['a', 'b']));
+    expect(batchKey(['a', 'b'])).toMatch(/^batch-2-[0-9a-f]{32}$/);
     expect(await request.json()).toEqual([{ n: 1 }, 'text']);
   });
 });

@@ -1,0 +1,158 @@
+// Several handles of one outbox over one store (tabs, a worker, processes): every task any of them stores is seen,
+// listed and delivered once, whichever handle stored it and however their commits interleave.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Queue } from '../../src/core/queue.js';
+import { Outbox } from '../../src/outbox/outbox.js';
+import { MemoryStore } from '../../src/stores/memory/memory-store.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { FaultServer } from './fault-server.js';
+
+let server: FaultServer;
+const opened: Outbox[] = [];
+const open = async (store: MemoryStore, extra: Partial<Parameters<typeof Outbox.open>[0]> = {}) => {
+  const outbox = await Outbox.open({ name: 'handles', store, baseUrl: server.url, ...extra });
+  opened.push(outbox);
+  return outbox;
+};
+
+beforeEach(async () => {
+  server = await FaultServer.start();
+});
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((outbox) => outbox.close()));
+  await server.close();
+});
+
+describe('.enqueue() from several handles', () => {
+  it('every handle lists every task stored, whichever handle stored it and in whatever order they commit', async () => {
+    const store = new MemoryStore();
+    const handles = await Promise.all(Array.from({ length: 4 }, () => open(store)));
+    const ids = (
+      await Promise.all(
+        Array.from({ length: 60 }, (_, n) => handles[n % 4]!.enqueueMany([{ url: `/n/${n}`, group: `g${n % 3}` }, { url: `/m/${n}`, group: `g${n % 3}` }])),
+      )
+    ).flat();
+    // Queue order as stored: what each handle's lanes must follow, wherever it learned a task from.
+    const queue = await Queue.open<{ id: string }>({ name: 'handles', store });
+    const order = (await queue.list()).map((e) => e.value.id);
+    await queue.close();
+    expect([...order].sort()).toEqual([...ids].sort());
+    for (const handle of handles) expect((await handle.list()).map((t) => t.id)).toEqual(order);
+  });
+
+  it('a delivering handle sends every task once while three others store more concurrently', async () => {
+    const store = new MemoryStore();
+    const [delivering, ...others] = [await open(store), await open(store), await open(store), await open(store)];
+    delivering.start();
+    const enqueued = await Promise.all(
+      Array.from({ length: 120 }, async (_, n) => {
+        const handle = n % 4 === 0 ? delivering : others[n % 3]!;
+        const [id] = await handle.enqueueMany([{ url: `/g${n % 5}/${n}`, group: `g${n % 5}` }]);
+        return { id: id!, group: `g${n % 5}` };
+      }),
+    );
+    await server.waitFor(120);
+    for (let i = 0; i < 100 && (await delivering.size()) > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(await delivering.size()).toBe(0);
+    const keys = server.delivered.map((r) => r.key!);
+    expect(keys.sort()).toEqual(enqueued.map((e) => e.id).sort());
+    for (const handle of [delivering, ...others]) expect(await handle.list()).toEqual([]);
+  });
+});
+
+describe('delivery from several handles', () => {
+  it('every task is delivered once (one 2xx per key) while handles store, deliver, fail and close', async () => {
+    let n = 0;
+    // Every fifth request fails (a retry), every request takes a moment, so that closing catches some in flight.
+    server.script(() => ({ status: ++n % 5 === 0 ? 503 : 200, delayMs: n % 3 }));
+    const store = new MemoryStore();
+    const options = { retry: { initialDelayMs: 0, maxDelayMs: 5 } };
+    const handles = await Promise.all(Array.from({ length: 4 }, () => open(store, options)));
+    // Two deliver (Node has no Web Locks: each handle delivers what it takes); the first closes midway.
+    handles[0]!.start();
+    handles[1]!.start();
+    const stored: { id: string; group: string }[] = [];
+    const writers = handles.map(async (handle, h) => {
+      for (let i = 0; i < 40; i++) {
+        if (h === 0 && i === 20) return handle.close();
+        const group = `g${(h + i) % 3}`;
+        const ids = await handle.enqueueMany([{ url: `/${group}/${h}-${i}`, group }]);
+        stored.push({ id: ids[0]!, group });
+      }
+    });
+    await Promise.all(writers);
+    for (let i = 0; i < 300 && (await handles[1]!.size()) > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(await handles[1]!.size()).toBe(0);
+    const delivered = server.delivered.map((r) => r.key!);
+    expect([...delivered].sort()).toEqual(stored.map((s) => s.id).sort());
+    for (const handle of handles.slice(1)) expect(await handle.list()).toEqual([]);
+  });
+});
+
+describe('retries across handles', () => {
+  const retrying = { retry: { initialDelayMs: 60_000, maxDelayMs: 60_000 }, random: () => 0.5 };
+  const heard = <T>(target: EventTarget, type: string) => new Promise<T>((resolve) => target.addEventListener(type, (e) => resolve((e as CustomEvent<T>).detail), { once: true }));
+
+  it('a handle that does not deliver hears another retry a task ("retry", "change") and lists it as retrying, with its last status', async () => {
+    server.next({ status: 503 });
+    const store = new MemoryStore();
+    const [delivering, other] = [await open(store, retrying), await open(store, retrying)];
+    const id = await other.enqueue({ url: '/x' });
+    const [retry, change] = [heard<{ remote?: boolean; status?: number; delayMs: number }>(other, 'retry'), heard(other, 'change')];
+    const before = Date.now();
+    expect(await delivering.flush()).toMatchObject({ retried: 1 });
+    expect(await retry).toMatchObject({ remote: true, status: 503, delayMs: 30_000 });
+    await change;
+    const [listed] = await other.list();
+    expect(listed).toMatchObject({ id, state: 'retrying', attempts: 1, lastStatus: 503 });
+    expect(listed!.nextAttemptAt).toBeGreaterThanOrEqual(before + 30_000);
+    expect(await other.list({ state: 'retrying' })).toHaveLength(1);
+    expect(await other.list({ state: 'ready' })).toEqual([]);
+  });
+
+  it('once the wait another handle relayed has ended, a handle lists the task as the store has it: ready, then sending', async () => {
+    server.next({ status: 503 }, { hang: true });
+    const [store, clock] = [new MemoryStore(), new FakeClock()];
+    const [delivering, other] = [await open(store, { ...retrying, clock }), await open(store, { ...retrying, clock })];
+    const id = await other.enqueue({ url: '/x' });
+    const retry = heard(other, 'retry');
+    await delivering.flush();
+    await retry;
+    expect(await other.list()).toMatchObject([{ id, state: 'retrying', nextAttemptAt: clock.now() + 30_000 }]);
+    clock.advance(30_000);
+    expect(await other.list()).toMatchObject([{ id, state: 'ready', lastStatus: 503 }]);
+    const sending = heard(other, 'change');
+    void delivering.flush();
+    await server.waitFor(2);
+    await sending;
+    expect(await other.list()).toMatchObject([{ id, state: 'sending' }]);
+    // The fake clock never ends the hanging request: the server drops it.
+    await server.down();
+  });
+
+  it('a handle that hears nothing (another process) still lists what the store says: retrying until the delay ends, or in flight', async () => {
+    // Without BroadcastChannel, nothing is relayed: what the handles share is the store.
+    const Channel = globalThis.BroadcastChannel;
+    (globalThis as { BroadcastChannel?: unknown }).BroadcastChannel = undefined;
+    try {
+      server.next({ status: 503 });
+      const store = new MemoryStore();
+      // A request that hangs ends within 3 s, so that closing does not wait long for it.
+      const [delivering, other] = [await open(store, { ...retrying, timeoutMs: 3000 }), await open(store, retrying)];
+      const [a, b] = await other.enqueueMany([{ url: '/a', group: 'a' }, { url: '/b', group: 'b' }]);
+      server.script(() => ({ hang: true }));
+      const change = heard(other, 'change');
+      delivering.start();
+      await server.waitFor(2);
+      await change;
+      const listed = await other.list();
+      expect(listed.map((t) => [t.id, t.state])).toEqual([
+        [a, 'retrying'],
+        [b, 'sending'],
+      ]);
+      expect(listed[0]!.nextAttemptAt).toBeGreaterThan(Date.now() + 20_000);
+    } finally {
+      globalThis.BroadcastChannel = Channel;
+    }
+  });
+});
