@@ -40,9 +40,11 @@ describe('.enqueue() from several handles', () => {
     for (const handle of handles) expect((await handle.list()).map((t) => t.id)).toEqual(order);
   });
 
-  it('a delivering handle sends every task once while three others store more concurrently', async () => {
+  it.each([1, 4])('a delivering handle sends every task once, each group in order, while three others store more concurrently (partitions: %i)', async (partitions) => {
     const store = new MemoryStore();
-    const [delivering, ...others] = [await open(store), await open(store), await open(store), await open(store)];
+    const handles = [];
+    for (let i = 0; i < 4; i++) handles.push(await open(store, { partitions }));
+    const [delivering, ...others] = handles as [Outbox, ...Outbox[]];
     delivering.start();
     const enqueued = await Promise.all(
       Array.from({ length: 120 }, async (_, n) => {
@@ -55,8 +57,17 @@ describe('.enqueue() from several handles', () => {
     for (let i = 0; i < 100 && (await delivering.size()) > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(await delivering.size()).toBe(0);
     const keys = server.delivered.map((r) => r.key!);
-    expect(keys.sort()).toEqual(enqueued.map((e) => e.id).sort());
-    for (const handle of [delivering, ...others]) expect(await handle.list()).toEqual([]);
+    expect([...keys].sort()).toEqual(enqueued.map((e) => e.id).sort());
+    // Each handle's enqueues of one group resolve in the order they were stored, so that order is the group's.
+    for (let g = 0; g < 5; g++) {
+      const stored = enqueued.filter((e) => e.group === `g${g}`).map((e) => e.id);
+      const sent = keys.filter((key) => stored.includes(key));
+      for (const handle of handles) {
+        const own = enqueued.filter((e, n) => e.group === `g${g}` && (n % 4 === 0 ? delivering : others[n % 3]) === handle).map((e) => e.id);
+        expect(sent.filter((key) => own.includes(key))).toEqual(own);
+      }
+    }
+    for (const handle of handles) expect(await handle.list()).toEqual([]);
   });
 });
 
