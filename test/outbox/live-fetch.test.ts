@@ -45,6 +45,17 @@ describe('Outbox.fetch() and the order of a group', () => {
     expect(r.server.received.at(-1)!.headers['sluice-group']).toBeUndefined();
   });
 
+  it('a live 2xx proves the network is back: tasks waiting after a network error are tried at once, not at their backoff', async () => {
+    r.server.next({ reset: true });
+    await r.outbox.enqueue({ url: '/stored', group: 'a' });
+    expect(await r.outbox.flush()).toMatchObject({ sent: 0, remaining: 1 });
+    // On the fake clock no backoff ends by itself: without a success, the task still waits.
+    expect(await r.outbox.flush()).toMatchObject({ sent: 0, remaining: 1 });
+    expect((await r.outbox.fetch(`${r.server.url}/live`, { method: 'POST', body: 'x', group: 'b' })).status).toBe(200);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, remaining: 0 });
+    expect(r.server.delivered.map((x) => x.path)).toEqual(['/live', '/stored']);
+  });
+
   it("a request without a group is in the default group: behind the default group's tasks", async () => {
     await r.outbox.enqueue({ url: '/queued' });
     expect((await r.outbox.fetch(`${r.server.url}/live`, { method: 'POST', body: 'x' })).status).toBe(202);
