@@ -8,7 +8,7 @@ import { flat, type Op } from './queue-state.js';
 import { toRanges } from './ranges.js';
 import type { StoredItem } from './segments.js';
 import type { QueueStorage } from './store.js';
-import { check, optionsObject } from './validate.js';
+import { check, isBoolean, optionsObject } from './validate.js';
 import { itemAt, walk } from './walk.js';
 
 /** What leasing needs of the queue it serves. */
@@ -145,10 +145,10 @@ export class Leasing<T> {
       ack: (ids) => this.#c.run(() => this.#c.view.commit(() => this.#ack(lease, pick(ids)))),
       release: (ids, options) =>
         this.#c.run(async () => {
-          const { delayMs = 0 } = optionsObject(options);
-          check({ delayMs }, { delayMs: ['a finite number >= 0', (v) => typeof v === 'number' && v >= 0 && Number.isFinite(v)] });
+          const { delayMs = 0, untried = false } = optionsObject(options);
+          check({ delayMs, untried }, { delayMs: ['a finite number >= 0', (v) => typeof v === 'number' && v >= 0 && Number.isFinite(v)], untried: isBoolean });
           const seqs = pick(ids);
-          return this.#c.view.commit(() => this.#release(lease, seqs, delayMs));
+          return this.#c.view.commit(() => this.#release(lease, seqs, delayMs, untried));
         }),
     };
   }
@@ -171,13 +171,14 @@ export class Leasing<T> {
   }
 
   /** A release skips items the lease no longer holds. */
-  #release(lease: string, seqs: number[], delayMs: number): Plan<undefined> {
+  #release(lease: string, seqs: number[], delayMs: number, untried: boolean): Plan<undefined> {
     const { state } = this.#c.view;
     const held = state.holds.lease(lease);
     const mine = seqs.filter((seq) => held !== undefined && state.holds.at(seq, -Infinity) === held && !state.isAcked(seq));
     if (mine.length === 0) return { result: undefined };
     const ranges = flat(toRanges(mine));
-    const op: Op = delayMs > 0 ? ['u', ranges, this.#c.clock.now() + delayMs] : ['u', ranges];
+    const until = delayMs > 0 ? this.#c.clock.now() + delayMs : undefined;
+    const op: Op = untried ? ['u', ranges, until ?? null, 1] : until !== undefined ? ['u', ranges, until] : ['u', ranges];
     return { ops: [op], result: undefined, done: this.#c.wake };
   }
 

@@ -12,8 +12,11 @@ export type Flat = readonly number[];
 export type Op =
   /** Take: `ranges` leased to `owner` under `lease` until `until`, one more attempt each. */
   | readonly ['t', lease: string, owner: string, until: number, ranges: Flat]
-  /** Release: `ranges` out of their holds; with `until`, held back as a delay until then. */
-  | readonly ['u', ranges: Flat, until?: number]
+  /**
+   * Release: `ranges` out of their holds; with `until`, held back as a delay until then; with `untried` 1, the take
+   * made no attempt at them, so each counts one attempt less.
+   */
+  | readonly ['u', ranges: Flat, until?: number | null, untried?: 1]
   /** Ack: `ranges` removed for good. */
   | readonly ['a', ranges: Flat]
   /** Every hold of `owner` ends (it closed, or it is gone). */
@@ -82,6 +85,7 @@ export class QueueState {
         const ranges = unflat(op[1]);
         if (op[2] == null) this.holds.remove(ranges);
         else this.holds.add({ lease: '', owner: '', until: op[2], ranges });
+        if (op[3] === 1) for (const [s, e] of ranges) this.attempts.update(s, e, (n) => (n !== undefined && n > 1 ? n - 1 : undefined));
         return;
       }
       case 'a':

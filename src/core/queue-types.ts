@@ -24,6 +24,12 @@ export interface ReleaseOptions {
    * @default 0
    */
   readonly delayMs?: number;
+  /**
+   * The items were not tried while held (taken ahead, or behind one that failed): their attempt counts go back to
+   * what they were before this take, so `attempts` counts only tries made.
+   * @default false
+   */
+  readonly untried?: boolean;
 }
 
 /** Items taken from a queue, held for this handle until acked, released or expired. */

@@ -139,13 +139,7 @@ export class Dispatcher {
       for (const p of chosen) index.ready(p);
       throw error;
     }
-    // Attempts as requests made: takes that made none (see `Pending.unsent`) are not counted.
-    const taken = new Map(
-      (lease?.entries ?? []).map((e) => {
-        const unsent = index.get(Number(e.id))?.unsent ?? 0;
-        return [e.id, unsent === 0 ? e : { ...e, attempts: Math.max(0, e.attempts - unsent) }];
-      }),
-    );
+    const taken = new Map((lease?.entries ?? []).map((e) => [e.id, e]));
     const missing = chosen.filter((p) => !taken.has(String(p.seq)));
     // Gone (another handle delivered or removed them) or held by another handle: the index learns which.
     if (missing.length > 0) {
@@ -181,14 +175,16 @@ export class Dispatcher {
     return packed.units.map((unit) => ({ unit, lease: lease!, run }));
   }
 
-  /** Puts taken entries back, as if never taken: the take made no request, so it counts no attempt. */
+  /**
+   * Puts taken entries back, as if never taken: the take made no request, so the queue takes its attempt back too,
+   * and `retry.maxAttempts` counts requests, in this handle, in others and after a restart.
+   */
   async #giveBack(entries: Entry[], lease: Lease<StoredTask>): Promise<void> {
     if (entries.length === 0) return;
-    await lease.release(entries.map((e) => e.id));
+    await lease.release(entries.map((e) => e.id), { untried: true });
     for (const e of entries) {
       const pending = this.#c.index.get(Number(e.id));
       if (!pending) continue;
-      pending.unsent++;
       pending.attempts = Math.max(0, pending.attempts - 1);
       this.#c.index.ready(pending);
     }

@@ -233,7 +233,7 @@ function view(p: Pending, entry: QueueEntry<StoredTask>, now: number): PendingTa
     method,
     url,
     ...(p.group !== undefined && { group: p.group }),
-    attempts: Math.max(0, entry.attempts - p.unsent),
+    attempts: entry.attempts,
     state,
     ...(state === 'retrying' || state === 'scheduled' ? { nextAttemptAt } : {}),
     ...(p.last?.status !== undefined && { lastStatus: p.last.status }),

@@ -31,14 +31,8 @@ export interface Pending {
   state: 'ready' | 'busy' | 'waiting' | 'parked';
   until: number;
   cause: WaitCause | undefined;
-  /** Requests it made, as far as known: the queue's count of takes, less `unsent`. */
+  /** Requests it made: the queue's count of takes, from which takes given back untried are taken off. */
   attempts: number;
-  /**
-   * Takes of this session that made no request (taken behind a lane head that failed, or ahead of a free slot, and
-   * given back): the queue counts every take, so these are taken off its count. Kept in memory only: after a
-   * restart such takes of an earlier session count as attempts (at most a chain's, per task ahead that failed).
-   */
-  unsent: number;
   /** The last HTTP status or error, for `Outbox.list()` (kept in memory only). */
   last?: { readonly status?: number; readonly error?: string };
 }

@@ -97,7 +97,6 @@ export class PendingIndex {
       until: 0,
       cause: undefined,
       attempts,
-      unsent: 0,
     };
     this.#tasks.set(seq, pending);
     this.#byId.set(pending.id, pending);

@@ -227,6 +227,22 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
       expect(next!.entries.map((e) => e.attempts)).toEqual([2, 2, 1, 1, 1, 1]);
     });
 
+    it('.release(ids, { untried: true }) takes the take\'s attempt back, for good (a new handle sees the same counts)', async () => {
+      const q = await open({ segmentItems: 3 });
+      await q.pushMany(items(0, 4));
+      const first = await q.take(4);
+      await first!.release([first!.entries[0]!.id]);
+      await first!.release(first!.entries.slice(1).map((e) => e.id), { untried: true, delayMs: 1 });
+      const second = await q.take(4, { ids: first!.entries.map((e) => e.id), early: true });
+      expect(second!.entries.map((e) => e.attempts)).toEqual([2, 1, 1, 1]);
+      await second!.release(undefined, { untried: true });
+      await expect(second!.release(undefined, { untried: 'yes' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+      await q.close();
+      const again = await open({ segmentItems: 3 }, await place.open());
+      const third = await again.take(4);
+      expect(third!.entries.map((e) => e.attempts)).toEqual([2, 1, 1, 1]);
+    });
+
     it('two handles pushing at once: every item lands once, each handle\'s in its order', async () => {
       const a = await open({ segmentItems: 16 });
       const b = await open({ segmentItems: 16 }, await place.open());

@@ -64,3 +64,19 @@ it('retry.maxAttempts does not count the takes of tasks taken ahead and given ba
   expect([requests('/a'), requests('/b'), requests('/c'), requests('/d')]).toEqual([2, 2, 2, 2]);
   expect((await outbox.dead.list()).map((d) => d.attempts)).toEqual([2, 2, 2, 2]);
 });
+
+// The queue itself takes back the attempt of a take given back untried, so the count holds in a new session too.
+it('retry.maxAttempts counts requests across a restart: a new handle does not count the last session\'s untried takes', async () => {
+  server.script(() => ({ status: 503 }));
+  const store = new MemoryStore();
+  const options = { retry: { initialDelayMs: 0, maxDelayMs: 0, maxAttempts: 3 } };
+  const first = await open(store, options);
+  await first.enqueueMany(['/a', '/b', '/c'].map((url) => ({ url, group: 'one' })));
+  for (let i = 0; i < 2; i++) await first.flush();
+  await first.close();
+  const second = await open(store, options);
+  expect((await second.list()).map((t) => t.attempts)).toEqual([2, 0, 0]);
+  for (let i = 0; i < 20 && (await second.size()) > 0; i++) await second.flush();
+  const requests = (path: string) => server.received.filter((r) => r.path === path).length;
+  expect([requests('/a'), requests('/b'), requests('/c')]).toEqual([3, 3, 3]);
+});
