@@ -16,7 +16,8 @@ const KB = 1024;
  * Outbox's retry, redirects, bodies, dead letters and tab coordination are features the 8 KB and 13 KB were set
  * without, and what could go without removing any (short messages in the production build, terser) is taken. The
  * limits are the sizes measured then, plus 3%: a change that makes an app's bundle grow past them has to raise the
- * limit here, in review, or win the bytes back.
+ * limit here, in review, or win the bytes back. Raised once so far: the Outbox's from 34.8 KB to 35.75 KB for its
+ * partitions and for what handles learn of each other (every task read, retries relayed, the store's view in list).
  */
 export const rows = [
   {
@@ -37,7 +38,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 34.8 * KB,
+    limit: 35.75 * KB,
   },
 ];
 
