@@ -1,27 +1,14 @@
 // Several handles of one outbox over one store (tabs, a worker, processes): every task any of them stores is seen,
 // listed and delivered once, whichever handle stored it and however their commits interleave.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Queue } from '../../src/core/queue.js';
-import { Outbox } from '../../src/outbox/outbox.js';
+import type { Outbox } from '../../src/outbox/outbox.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { FaultServer } from './fault-server.js';
+import { handlesOf } from './helpers.js';
 
-let server: FaultServer;
-const opened: Outbox[] = [];
-const open = async (store: MemoryStore, extra: Partial<Parameters<typeof Outbox.open>[0]> = {}) => {
-  const outbox = await Outbox.open({ name: 'handles', store, baseUrl: server.url, ...extra });
-  opened.push(outbox);
-  return outbox;
-};
-
-beforeEach(async () => {
-  server = await FaultServer.start();
-});
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((outbox) => outbox.close()));
-  await server.close();
-});
+const shared = handlesOf('handles');
+const open = shared.open;
 
 describe('.enqueue() from several handles', () => {
   it('every handle lists every task stored, whichever handle stored it and in whatever order they commit', async () => {
@@ -53,10 +40,10 @@ describe('.enqueue() from several handles', () => {
         return { id: id!, group: `g${n % 5}` };
       }),
     );
-    await server.waitFor(120);
+    await shared.server.waitFor(120);
     for (let i = 0; i < 100 && (await delivering.size()) > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(await delivering.size()).toBe(0);
-    const keys = server.delivered.map((r) => r.key!);
+    const keys = shared.server.delivered.map((r) => r.key!);
     expect([...keys].sort()).toEqual(enqueued.map((e) => e.id).sort());
     // Each handle's enqueues of one group resolve in the order they were stored, so that order is the group's.
     for (let g = 0; g < 5; g++) {
@@ -75,7 +62,7 @@ describe('delivery from several handles', () => {
   it('every task is delivered once (one 2xx per key) while handles store, deliver, fail and close', async () => {
     let n = 0;
     // Every fifth request fails (a retry), every request takes a moment, so that closing catches some in flight.
-    server.script(() => ({ status: ++n % 5 === 0 ? 503 : 200, delayMs: n % 3 }));
+    shared.server.script(() => ({ status: ++n % 5 === 0 ? 503 : 200, delayMs: n % 3 }));
     const store = new MemoryStore();
     const options = { retry: { initialDelayMs: 0, maxDelayMs: 5 } };
     const handles = await Promise.all(Array.from({ length: 4 }, () => open(store, options)));
@@ -94,7 +81,7 @@ describe('delivery from several handles', () => {
     await Promise.all(writers);
     for (let i = 0; i < 300 && (await handles[1]!.size()) > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(await handles[1]!.size()).toBe(0);
-    const delivered = server.delivered.map((r) => r.key!);
+    const delivered = shared.server.delivered.map((r) => r.key!);
     expect([...delivered].sort()).toEqual(stored.map((s) => s.id).sort());
     for (const handle of handles.slice(1)) expect(await handle.list()).toEqual([]);
   });
@@ -105,7 +92,7 @@ describe('retries across handles', () => {
   const heard = <T>(target: EventTarget, type: string) => new Promise<T>((resolve) => target.addEventListener(type, (e) => resolve((e as CustomEvent<T>).detail), { once: true }));
 
   it('a handle that does not deliver hears another retry a task ("retry", "change") and lists it as retrying, with its last status', async () => {
-    server.next({ status: 503 });
+    shared.server.next({ status: 503 });
     const store = new MemoryStore();
     const [delivering, other] = [await open(store, retrying), await open(store, retrying)];
     const id = await other.enqueue({ url: '/x' });
@@ -122,7 +109,7 @@ describe('retries across handles', () => {
   });
 
   it('once the wait another handle relayed has ended, a handle lists the task as the store has it: ready, then sending', async () => {
-    server.next({ status: 503 }, { hang: true });
+    shared.server.next({ status: 503 }, { hang: true });
     const [store, clock] = [new MemoryStore(), new FakeClock()];
     const [delivering, other] = [await open(store, { ...retrying, clock }), await open(store, { ...retrying, clock })];
     const id = await other.enqueue({ url: '/x' });
@@ -134,11 +121,11 @@ describe('retries across handles', () => {
     expect(await other.list()).toMatchObject([{ id, state: 'ready', lastStatus: 503 }]);
     const sending = heard(other, 'change');
     void delivering.flush();
-    await server.waitFor(2);
+    await shared.server.waitFor(2);
     await sending;
     expect(await other.list()).toMatchObject([{ id, state: 'sending' }]);
     // The fake clock never ends the hanging request: the server drops it.
-    await server.down();
+    await shared.server.down();
   });
 
   it('a handle that hears nothing (another process) still lists what the store says: retrying until the delay ends, or in flight', async () => {
@@ -146,15 +133,15 @@ describe('retries across handles', () => {
     const Channel = globalThis.BroadcastChannel;
     (globalThis as { BroadcastChannel?: unknown }).BroadcastChannel = undefined;
     try {
-      server.next({ status: 503 });
+      shared.server.next({ status: 503 });
       const store = new MemoryStore();
       // A request that hangs ends within 3 s, so that closing does not wait long for it.
       const [delivering, other] = [await open(store, { ...retrying, timeoutMs: 3000 }), await open(store, retrying)];
       const [a, b] = await other.enqueueMany([{ url: '/a', group: 'a' }, { url: '/b', group: 'b' }]);
-      server.script(() => ({ hang: true }));
+      shared.server.script(() => ({ hang: true }));
       const change = heard(other, 'change');
       delivering.start();
-      await server.waitFor(2);
+      await shared.server.waitFor(2);
       await change;
       const listed = await other.list();
       expect(listed.map((t) => [t.id, t.state])).toEqual([

@@ -1,4 +1,4 @@
-import { inject } from 'vitest';
+import { afterEach, beforeEach, inject } from 'vitest';
 import type { Store } from '../../src/core/store.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 // The Node entry's Outbox: what a Node app gets (bodies stored beside their tasks are streamed).
@@ -94,4 +94,28 @@ declare module 'vitest' {
 /** Resolves with the next event of `type` on `target`. */
 export function next<T = unknown>(target: EventTarget, type: string): Promise<T> {
   return new Promise((resolve) => target.addEventListener(type, (e) => resolve((e instanceof CustomEvent ? e.detail : e) as T), { once: true }));
+}
+
+/**
+ * For tests of several handles of one outbox over one store (tabs, a worker, processes): a local server started
+ * before each test, and `open`, which opens a handle on it that is closed after the test, with the server.
+ */
+export function handlesOf(name: string) {
+  const opened: Outbox[] = [];
+  const shared = {
+    server: undefined as unknown as FaultServer,
+    async open(store: MemoryStore, extra: Partial<OutboxOptions> = {}): Promise<Outbox> {
+      const outbox = await Outbox.open({ name, store, baseUrl: shared.server.url, ...extra });
+      opened.push(outbox);
+      return outbox;
+    },
+  };
+  beforeEach(async () => {
+    shared.server = await FaultServer.start();
+  });
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((outbox) => outbox.close()));
+    await shared.server.close();
+  });
+  return shared;
 }
