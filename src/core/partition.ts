@@ -76,6 +76,11 @@ export class Partition<T> {
     this.#unwatch = storage.watch?.(context.changed);
   }
 
+  /** The owner this handle's leases carry. */
+  get owner(): string {
+    return this.#leasing.owner;
+  }
+
   /** True when the store tells of other handles' commits (no polling needed). */
   get watched(): boolean {
     return this.#unwatch !== undefined;

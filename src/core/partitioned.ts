@@ -54,15 +54,18 @@ export function sum(stats: readonly QueueStats[]): QueueStats {
 }
 
 /**
- * Takes up to `max` items from `parts`, in turn from `start`: a handle stays with a partition while it yields items
- * without contention, and moves on when another handle got in its way, so that handles spread over the partitions.
- * Resolves the leases taken and where this handle should start next time.
+ * Takes up to `max` items from `parts`, from `start` (this handle's partition of the moment) first, then the others
+ * in turn. A handle stays with its partition while it takes there without contention; when another handle got in
+ * its way there, or nothing was left, it moves to a partition that, as far as it last read, holds items and no other
+ * handle's leases (one at random, so that handles that met do not move together), else to any other. Partitions
+ * visited only to fill up `max` do not become its own. Resolves the leases taken and where to start next time.
  */
 export async function takeInTurn<T>(
   parts: readonly Partition<T>[],
   start: number,
   max: number,
   take: (part: Partition<T>, p: number, max: number) => Promise<Lease<T> | undefined>,
+  random: () => number = Math.random,
 ): Promise<{ taken: [number, Lease<T>][]; next: number }> {
   const taken: [number, Lease<T>][] = [];
   let next = start;
@@ -72,13 +75,25 @@ export async function takeInTurn<T>(
     const { view } = parts[p]!;
     const conflicts = view.conflicts;
     const lease = await take(parts[p]!, p, max - got);
-    if (view.conflicts > conflicts) next = (p + 1) % parts.length;
+    const met = view.conflicts > conflicts;
+    if (p === start && (met || !lease)) next = elsewhere(parts, p, random);
     if (!lease) continue;
     taken.push([p, lease]);
     got += lease.entries.length;
-    if (view.conflicts === conflicts) next = p;
   }
   return { taken, next };
+}
+
+/** Another partition than `p`: one that holds items and no other handle's leases, as last read, when there is one. */
+function elsewhere<T>(parts: readonly Partition<T>[], p: number, random: () => number): number {
+  const free: number[] = [];
+  for (let q = 0; q < parts.length; q++) {
+    if (q === p) continue;
+    const { view, owner } = parts[q]!;
+    if (view.size > 0 && [...view.state.holds.owners()].every((o) => o === owner)) free.push(q);
+  }
+  if (free.length > 0) return free[Math.floor(random() * free.length)]!;
+  return (p + 1 + Math.floor(random() * (parts.length - 1))) % parts.length;
 }
 
 /** A key's partition: FNV-1a, so that every handle places a key alike. */
