@@ -96,6 +96,8 @@ export class Holds {
   /** Takes `ranges` out of every hold. */
   remove(ranges: readonly Range[]): void {
     for (const [s, e] of ranges) {
+      // Most ranges an ack names are held by nothing any more (their lease was acked whole): nothing to cut.
+      if (!this.#covered.overlaps(s, e)) continue;
       for (const run of this.#bySeq.runs(s, e)) this.#shrink(run.v, run.e - run.s);
       this.#bySeq.delete(s, e);
       this.#covered.delete(s, e);

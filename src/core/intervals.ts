@@ -49,6 +49,12 @@ export class Intervals<V> {
     return out;
   }
 
+  /** Whether some run holds a number of `[s, e)`. */
+  overlaps(s: number, e: number): boolean {
+    const run = this.#runs[this.#after(s)];
+    return run !== undefined && run.s < e && s < e;
+  }
+
   /** How many numbers of `[s, e)` some run holds. */
   count(s: number, e: number): number {
     return this.runs(s, e).reduce((n, r) => n + r.e - r.s, 0);
@@ -93,6 +99,19 @@ export class Intervals<V> {
     if (s >= e) return;
     const runs = this.#runs;
     const i = this.#after(s);
+    // Nothing lies in [s, e) (the common case of an ack, or a replay of many): deleting is nothing, and one piece
+    // that merges with neither neighbour goes in as it is, without building a list to merge.
+    if (i === runs.length || runs[i]!.s >= e) {
+      if (pieces.length === 0) return;
+      const piece = pieces[0]!;
+      const before = runs[i - 1];
+      const after = runs[i];
+      if (pieces.length === 1 && !(before && before.e === piece.s && before.v === piece.v) && !(after && after.s === piece.e && after.v === piece.v)) {
+        if (i === runs.length) runs.push(piece);
+        else runs.splice(i, 0, piece);
+        return;
+      }
+    }
     let j = i;
     while (j < runs.length && runs[j]!.s < e) j++;
     // The runs just outside take part too, so that a piece equal to its neighbour merges with it.

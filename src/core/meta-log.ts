@@ -150,7 +150,7 @@ function decodeCheckpoint(bytes: Uint8Array, now: number): QueueState | undefine
       for (const h of old.holds) if (h.until > now) state.holds.add(h);
     } else {
       const { acked, attempts, holds } = parsed as { acked: number[]; attempts: number[]; holds: [string, string, number, ...number[]][] };
-      for (const [s, e] of unflat(acked)) state.acked.set(s, e, true);
+      for (let i = 0; i + 1 < acked.length; i += 2) state.acked.set(acked[i]!, acked[i + 1]!, true);
       for (let i = 0; i + 2 < attempts.length; i += 3) state.attempts.set(attempts[i]!, attempts[i + 1]!, attempts[i + 2]!);
       for (const [lease, owner, until, ...ranges] of holds) if (until > now) state.holds.add({ lease, owner, until, ranges: unflat(ranges) });
     }
