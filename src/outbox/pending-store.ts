@@ -1,4 +1,4 @@
-import { PARTITION_SPAN } from '../core/ids.js';
+import { PARTITION_SPAN, partitionOf } from '../core/ids.js';
 import type { ListOptions, QueueEntry } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
 import type { BodyStore } from './body-store.js';
@@ -56,12 +56,7 @@ export class PendingStore {
 
   /** Adds the entries pushed (by any handle) that the index has not read yet, partition by partition. */
   async catchUp(): Promise<void> {
-    for (let p = 0; p < this.#queue.partitions; p++) {
-      for (const e of await this.#queue.list(this.#unread(p))) {
-        this.#add(e);
-        this.#read(Number(e.id));
-      }
-    }
+    for (let p = 0; p < this.#queue.partitions; p++) await this.#readIn(this.#unread(p));
   }
 
   /** Whether tasks of `lane` are pending (in flight included), as far as every handle's pushes are known. */
@@ -96,16 +91,12 @@ export class PendingStore {
     // adds a lane's tasks in queue order. (One push per partition: the ids in each are consecutive.)
     const firsts = new Map<number, number>();
     for (const id of ids) {
-      const p = Math.floor(id / PARTITION_SPAN);
+      const [p] = partitionOf(id);
       firsts.set(p, Math.min(firsts.get(p) ?? id, id));
     }
     for (const [p, first] of firsts) {
       const gap = first - (this.#readTo.get(p) ?? p * PARTITION_SPAN - 1) - 1;
-      if (gap <= 0) continue;
-      for (const e of await this.#queue.list({ ...this.#unread(p), limit: gap })) {
-        this.#add(e);
-        this.#read(Number(e.id));
-      }
+      if (gap > 0) await this.#readIn({ ...this.#unread(p), limit: gap });
     }
     tasks.forEach((task, i) => {
       this.#index.add(ids[i]!, task, 0);
@@ -178,8 +169,16 @@ export class PendingStore {
     return to === undefined ? { partition: p } : { partition: p, after: String(to) };
   }
 
+  /** Adds the entries `options` lists to the index, and counts them read. */
+  async #readIn(options: ListOptions): Promise<void> {
+    for (const e of await this.#queue.list(options)) {
+      this.#add(e);
+      this.#read(Number(e.id));
+    }
+  }
+
   #read(id: number): void {
-    const p = Math.floor(id / PARTITION_SPAN);
+    const [p] = partitionOf(id);
     this.#readTo.set(p, Math.max(this.#readTo.get(p) ?? -1, id));
   }
 
