@@ -1,3 +1,5 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
 // The service worker a user would write: listeners added at once, the outbox opening behind a promise, its fetch
 // handler answering /api/ requests through the outbox. The outbox lives in the default store (IndexedDB database
 // "sluice"), where a page's `Outbox.open({ name: 'api' })` finds it too.
@@ -12,3 +14,21 @@ export const OUTBOX_WORKER = `
     if (new URL(event.request.url).pathname.startsWith('/api/')) event.respondWith(outbox.then((o) => o.fetch(event.request)));
   });
 `;
+
+/** Answers a request for `/sw.js` with the bundled worker `script`; false for any other request. */
+export function serveWorker(script: string) {
+  return (req: IncomingMessage, res: ServerResponse): boolean => {
+    if (!req.url?.startsWith('/sw.js')) return false;
+    res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
+    return true;
+  };
+}
+
+/** Run in the page: registers `/sw.js` and waits until that worker controls the page (clients.claim). */
+export async function registerWorker(): Promise<void> {
+  await navigator.serviceWorker.register('/sw.js');
+  await navigator.serviceWorker.ready;
+  if (!navigator.serviceWorker.controller) {
+    await new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }));
+  }
+}

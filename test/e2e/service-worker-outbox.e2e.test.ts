@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { DrivenPage } from '../browser/drive/index.mjs';
 import { bundle, startBrowser, type ServedBrowser } from './browser-page.mjs';
 import { eachEngine, skipLoudly } from './each-engine.js';
-import { OUTBOX_WORKER } from './outbox-worker.js';
+import { OUTBOX_WORKER, registerWorker, serveWorker } from './outbox-worker.js';
 
 const worker = OUTBOX_WORKER;
 
@@ -30,11 +30,9 @@ eachEngine('An outbox in a service worker, with pages', (engine) => {
 
   beforeAll(async () => {
     const script = await bundle(worker);
+    const serve = serveWorker(script);
     const handle = (req: IncomingMessage, res: ServerResponse) => {
-      if (req.url?.startsWith('/sw.js')) {
-        res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
-        return true;
-      }
+      if (serve(req, res)) return true;
       if (!req.url?.startsWith('/api/')) return false;
       if (!apiUp) {
         refused.push(req.url);
@@ -54,13 +52,7 @@ eachEngine('An outbox in a service worker, with pages', (engine) => {
     };
     browser = await startBrowser(engine, { handle });
     page = await browser.open();
-    await page.evaluate(async () => {
-      await navigator.serviceWorker.register('/sw.js');
-      await navigator.serviceWorker.ready;
-      if (!navigator.serviceWorker.controller) {
-        await new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }));
-      }
-    });
+    await page.evaluate(registerWorker);
   }, 120_000);
 
   afterAll(() => browser?.close());

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { DrivenPage } from '../browser/drive/index.mjs';
 import { bundle, startBrowser, type ServedBrowser } from './browser-page.mjs';
 import { eachEngine, skipLoudly } from './each-engine.js';
-import { OUTBOX_WORKER } from './outbox-worker.js';
+import { OUTBOX_WORKER, registerWorker, serveWorker } from './outbox-worker.js';
 
 // The worker a user would write (outbox-worker.ts), and, for the tests only, a listener through which its handle
 // looks at the queue (size() reads it afresh) and answers on the port.
@@ -27,11 +27,9 @@ eachEngine('sluice/sw in a real service worker', (engine) => {
 
   beforeAll(async () => {
     const script = await bundle(worker);
+    const serve = serveWorker(script);
     const handle = (req: IncomingMessage, res: ServerResponse) => {
-      if (req.url?.startsWith('/sw.js')) {
-        res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
-        return true;
-      }
+      if (serve(req, res)) return true;
       if (!req.url?.startsWith('/api/')) return false;
       // Down: the connection is cut, which fetch reports as a network error.
       if (!apiUp) {
@@ -48,14 +46,8 @@ eachEngine('sluice/sw in a real service worker', (engine) => {
     };
     browser = await startBrowser(engine, { handle });
     page = await browser.open();
-    const hasSyncManager = await page.evaluate(async () => {
-      await navigator.serviceWorker.register('/sw.js');
-      await navigator.serviceWorker.ready;
-      if (!navigator.serviceWorker.controller) {
-        await new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }));
-      }
-      return 'SyncManager' in self;
-    });
+    await page.evaluate(registerWorker);
+    const hasSyncManager = await page.evaluate(() => 'SyncManager' in self);
     // Which of backgroundSync()'s paths these tests check rests on this: say so if a browser changes.
     expect(hasSyncManager).toBe(backgroundSync);
   }, 120_000);
