@@ -55,10 +55,10 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     const store = o.store ?? this.defaultStore?.();
     // A lease outlives the request's timeout, so a live handle's task is never taken by another meanwhile.
     const common = { clock: o.clock, durability: o.durability, leaseMs: o.timeoutMs + 60_000, ...(store && { store }) };
-    // Dead letters keep one partition: moved there rarely, and listed oldest first, which one order gives.
     const queue = await Queue.open<StoredTask>({ name: o.name, ...common, partitions: o.partitions });
     let deadQueue: Queue<DeadRecord>;
     try {
+      // Dead letters keep one partition: moved there rarely, and listed oldest first, which one order gives.
       deadQueue = await Queue.open<DeadRecord>({ name: `${o.name}.dead`, ...common });
     } catch (error) {
       await queue.close();
