@@ -54,46 +54,30 @@ export function sum(stats: readonly QueueStats[]): QueueStats {
 }
 
 /**
- * Takes up to `max` items from `parts`, from `start` (this handle's partition of the moment) first, then the others
- * in turn. A handle stays with its partition while it takes there without contention; when another handle got in
- * its way there, or nothing was left, it moves to a partition that, as far as it last read, holds items and no other
- * handle's leases (one at random, so that handles that met do not move together), else to any other. Partitions
- * visited only to fill up `max` do not become its own. Resolves the leases taken and where to start next time.
+ * Takes up to `max` items from `parts`, visiting them in `order` (this handle's own partitions first, see
+ * `Members`) until it has `max`. Resolves the leases taken, and whether another handle committed to the first
+ * partition visited meanwhile: a handle meeting this one where it takes first.
  */
 export async function takeInTurn<T>(
   parts: readonly Partition<T>[],
-  start: number,
+  order: readonly number[],
   max: number,
   take: (part: Partition<T>, p: number, max: number) => Promise<Lease<T> | undefined>,
-  random: () => number = Math.random,
-): Promise<{ taken: [number, Lease<T>][]; next: number }> {
+): Promise<{ taken: [number, Lease<T>][]; met: boolean }> {
   const taken: [number, Lease<T>][] = [];
-  let next = start;
+  let met = false;
   let got = 0;
-  for (let i = 0; i < parts.length && got < max; i++) {
-    const p = (start + i) % parts.length;
+  for (let i = 0; i < order.length && got < max; i++) {
+    const p = order[i]!;
     const { view } = parts[p]!;
     const conflicts = view.conflicts;
     const lease = await take(parts[p]!, p, max - got);
-    const met = view.conflicts > conflicts;
-    if (p === start && (met || !lease)) next = elsewhere(parts, p, random);
+    if (i === 0) met = view.conflicts > conflicts;
     if (!lease) continue;
     taken.push([p, lease]);
     got += lease.entries.length;
   }
-  return { taken, next };
-}
-
-/** Another partition than `p`: one that holds items and no other handle's leases, as last read, when there is one. */
-function elsewhere<T>(parts: readonly Partition<T>[], p: number, random: () => number): number {
-  const free: number[] = [];
-  for (let q = 0; q < parts.length; q++) {
-    if (q === p) continue;
-    const { view, owner } = parts[q]!;
-    if (view.size > 0 && [...view.state.holds.owners()].every((o) => o === owner)) free.push(q);
-  }
-  if (free.length > 0) return free[Math.floor(random() * free.length)]!;
-  return (p + 1 + Math.floor(random() * (parts.length - 1))) % parts.length;
+  return { taken, met };
 }
 
 /** A key's partition: FNV-1a, so that every handle places a key alike. */

@@ -2,8 +2,9 @@ import { QueueBlobs } from './blobs.js';
 import { encodeItems } from './encode.js';
 import { SluiceError } from './errors.js';
 import type { CorruptDetail, QueueEventMap, RecoverDetail } from './events.js';
-import { parseIds, PARTITION_SPAN, partitionOf, randomId } from './ids.js';
+import { parseIds, PARTITION_SPAN, partitionOf } from './ids.js';
 import { leases } from './iteration.js';
+import { Members } from './members.js';
 import { ITERATE_RULES, LIST_RULES, resolveOptions, TAKE_RULES, type QueueOptions, type ResolvedOptions } from './options.js';
 import { Partition } from './partition.js';
 import type { IterateOptions, Lease, ListOptions, PushOptions, QueueEntry, QueueStats, TakeOptions } from './queue-types.js';
@@ -43,9 +44,10 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   #closing: Promise<void> | undefined;
   readonly #waiters = new Set<() => void>();
   #blobs: QueueBlobs | undefined;
-  /** Where the next keyless push goes, and where the next take starts (each handle at its own place). */
+  /** Where the next keyless push goes. */
   #pushAt = 0;
-  #takeAt: number;
+  /** The handles taking from this queue's partitions, so that each takes from partitions of its own first. */
+  readonly #members: Members | undefined;
 
   /** Opens (creating when absent) the queue `options.name` in `options.store`. */
   static async open<T>(options: QueueOptions<T>): Promise<Queue<T>> {
@@ -64,7 +66,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     super();
     this.name = options.name;
     this.#options = options;
-    this.#takeAt = parseInt(randomId().slice(0, 8), 16) % options.partitions;
+    if (options.partitions > 1) this.#members = new Members(() => options.store.open(`${options.name}.pm`), options.clock);
   }
 
   /** Stores `item`; resolves its entry id once it is durable (to the queue's `durability`). */
@@ -93,12 +95,12 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
       const parts = this.#parts;
       if (parts.length === 1) return parts[0]!.take(max, leaseMs, o);
       const wanted = o.ids && byPartition(o.ids);
-      const { taken, next } = await takeInTurn(parts, this.#takeAt, max, async (part, p, n) => {
+      const { taken, met } = await takeInTurn(parts, await this.#members!.order(parts.length), max, async (part, p, n) => {
         if (!wanted) return part.take(n, leaseMs, o);
         const ids = wanted.get(p);
         return ids && part.take(n, leaseMs, { ...o, ids: ids.map(String) });
       });
-      this.#takeAt = next;
+      if (met) this.#members!.suspect();
       return taken.length === 0 ? undefined : combine(taken);
     });
   }
@@ -175,7 +177,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
         for (const part of this.#parts) await part.settle();
       } finally {
         this.#wake();
-        await Promise.all(this.#parts.map((p) => p.close()));
+        await Promise.all([...this.#parts.map((p) => p.close()), this.#members?.leave()]);
       }
     });
     return this.#closing;

@@ -105,7 +105,7 @@ for (const [label, makeStore] of [
       await two.push({ key: 'k', n: 2 });
       await two.close();
       expect((await open(1).catch((e: unknown) => e)) as SluiceError).toMatchObject({ code: 'ERR_INVALID_OPTION' });
-      if (label === 'FileStore') expect(readdirSync(dir).sort()).toEqual(['jobs', 'jobs.p1', 'jobs.p2', 'jobs.p3']);
+      if (label === 'FileStore') expect(readdirSync(dir).sort()).toEqual(['jobs', 'jobs.p1', 'jobs.p2', 'jobs.p3', 'jobs.pm']);
     });
 
     it('iterate wakes for a push to any partition', async () => {

@@ -3,19 +3,17 @@ import type { Partition } from '../../src/core/partition.js';
 import { takeInTurn } from '../../src/core/partitioned.js';
 import type { Lease } from '../../src/core/queue-types.js';
 
-// Where a handle of a partitioned queue takes next: its own partition while that goes without contention, else one
-// that holds items and no other handle's leases.
+// How a handle of a partitioned queue takes: partitions in the order given (its own first) until it has enough,
+// noting whether another handle met it on the first.
 
 interface Fake {
-  size: number;
-  owners: string[];
   /** What a take there does: yields `n` items, and meets another handle's commit first when `meets`. */
   n: number;
   meets?: boolean;
 }
 
-function run(fakes: Fake[], start: number, max: number) {
-  const parts = fakes.map((f) => ({ owner: 'me', view: { conflicts: 0, size: f.size, state: { holds: { owners: () => f.owners.values() } } } }));
+function run(fakes: Fake[], order: number[], max: number) {
+  const parts = fakes.map(() => ({ view: { conflicts: 0 } }));
   const visited: number[] = [];
   const take = async (part: (typeof parts)[number], p: number, want: number) => {
     visited.push(p);
@@ -23,47 +21,28 @@ function run(fakes: Fake[], start: number, max: number) {
     const n = Math.min(want, fakes[p]!.n);
     return n === 0 ? undefined : ({ entries: Array.from({ length: n }, (_, i) => ({ id: `${p}:${i}` })) } as unknown as Lease<unknown>);
   };
-  return takeInTurn(parts as unknown as Partition<unknown>[], start, max, take as never, () => 0.99).then((r) => ({ ...r, visited }));
+  return takeInTurn(parts as unknown as Partition<unknown>[], order, max, take as never).then((r) => ({ ...r, visited }));
 }
 
 describe('takeInTurn', () => {
-  it('stays with its partition while it takes there without contention', async () => {
-    const { next, visited } = await run([{ size: 9, owners: [], n: 9 }, { size: 9, owners: [], n: 9 }], 1, 5);
-    expect([next, visited]).toEqual([1, [1]]);
+  it('takes from the first partition of the order alone when it holds enough', async () => {
+    const { taken, met, visited } = await run([{ n: 9 }, { n: 9 }], [1, 0], 5);
+    expect([visited, met, taken.map(([p, l]) => [p, l.entries.length])]).toEqual([[1], false, [[1, 5]]]);
   });
 
-  it('after meeting another handle there, moves to a partition with items and no other handle\'s leases', async () => {
-    const fakes: Fake[] = [
-      { size: 9, owners: ['other'], n: 9 },
-      { size: 9, owners: ['me', 'other'], n: 5, meets: true },
-      { size: 0, owners: [], n: 0 },
-      { size: 9, owners: ['me'], n: 9 },
-      { size: 9, owners: ['other'], n: 9 },
-    ];
-    const { next, taken } = await run(fakes, 1, 5);
-    expect(next).toBe(3);
-    expect(taken.map(([p]) => p)).toEqual([1]);
+  it('fills up from the next partitions in order, skipping empty ones', async () => {
+    const { taken, visited } = await run([{ n: 9 }, { n: 0 }, { n: 3 }, { n: 9 }], [1, 2, 3, 0], 5);
+    expect(visited).toEqual([1, 2, 3]);
+    expect(taken.map(([p, l]) => [p, l.entries.length])).toEqual([[2, 3], [3, 2]]);
   });
 
-  it('with its partition empty, fills up elsewhere, and moves to a free partition rather than where it filled up', async () => {
-    const fakes: Fake[] = [
-      { size: 9, owners: [], n: 9 },
-      { size: 0, owners: [], n: 0 },
-      { size: 9, owners: ['other'], n: 3 },
-      { size: 9, owners: ['other'], n: 9 },
-    ];
-    const { next, taken } = await run(fakes, 1, 5);
-    expect(taken.map(([p, lease]) => [p, lease.entries.length])).toEqual([[2, 3], [3, 2]]);
-    expect(next).toBe(0);
+  it('says when another handle met it on the first partition, and only there', async () => {
+    expect((await run([{ n: 2, meets: true }, { n: 9 }], [0, 1], 5)).met).toBe(true);
+    expect((await run([{ n: 2 }, { n: 9, meets: true }], [0, 1], 5)).met).toBe(false);
   });
 
-  it('where every other partition is held by others, moves to one of them all the same', async () => {
-    const fakes: Fake[] = [
-      { size: 9, owners: ['a'], n: 9 },
-      { size: 9, owners: ['b'], n: 0, meets: true },
-      { size: 9, owners: ['c'], n: 9 },
-    ];
-    const { next } = await run(fakes, 1, 5);
-    expect([0, 2]).toContain(next);
+  it('resolves nothing taken when every partition is empty, having visited each once', async () => {
+    const { taken, visited } = await run([{ n: 0 }, { n: 0 }, { n: 0 }], [2, 0, 1], 5);
+    expect([taken, visited]).toEqual([[], [2, 0, 1]]);
   });
 });

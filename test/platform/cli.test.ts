@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Queue } from '../../src/index.js';
 import { FileStore } from '../../src/fs.js';
 import { main } from '../../src/platform/cli.js';
+import { queueNames } from '../../src/platform/cli/layout.js';
 import { Outbox } from '../../src/outbox/outbox.js';
 
 let dir: string;
@@ -63,6 +64,15 @@ describe('sluice ls, stats', () => {
       ['api.dead', 'dead-letters', 2],
       ['jobs', 'queue', 3],
     ]);
+  });
+
+  it('the queues listed leave out the list of handles taking from a partitioned queue, which holds no items', async () => {
+    const q = await Queue.open<number>({ name: 'parts', store: store(), partitions: 2 });
+    await q.pushMany([1, 2]);
+    await (await q.take(1))!.ack();
+    await q.close();
+    expect(readdirSync(dir)).toContain('parts.pm');
+    expect(queueNames(dir)).toEqual(['jobs', 'parts', 'parts.p1']);
   });
 
   it('stats gives size, leased, delayed, segments, bytes and the oldest item\'s age', async () => {

@@ -10,6 +10,7 @@ import { errno, segmentId } from '../../stores/fs/files.js';
 export type QueueKind = 'queue' | 'outbox' | 'dead-letters';
 
 const DEAD = '.dead';
+const MEMBERS = '.pm';
 
 /** Whether `dir` holds the queue `name` (every queue directory has its commit counter from its first open on). */
 export function isQueue(dir: string, name: string): boolean {
@@ -32,7 +33,9 @@ export function queueNames(dir: string): string[] {
     if (errno(error) === 'ENOENT') throw new SluiceError('ERR_NOT_FOUND', `The directory ${root} does not exist (--dir names a FileStore directory).`);
     throw new SluiceError('ERR_STORAGE', `Cannot read the directory ${root} (${errno(error) || 'error'}).`, { cause: error });
   }
-  return entries.filter((e) => e.isDirectory() && isQueue(root, e.name)).map((e) => e.name).sort();
+  // `<queue>.pm` lists the handles taking from a partitioned queue (core/members.ts): not a queue of items.
+  const names = entries.filter((e) => e.isDirectory() && isQueue(root, e.name)).map((e) => e.name);
+  return names.filter((name) => !(name.endsWith(MEMBERS) && names.includes(name.slice(0, -MEMBERS.length)))).sort();
 }
 
 /**
