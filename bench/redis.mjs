@@ -10,7 +10,8 @@
 //
 //   npm run bench:redis
 //   BENCH_REDIS_ITEMS=100000 BENCH_REDIS_RUNS=3 BENCH_REDIS_TAKE=100 BENCH_REDIS_UP_MS=1 BENCH_REDIS_DOWN_MS=0
-//   BENCH_REDIS_CONSUMERS=1,2,4,8 BENCH_REDIS_ONLY='K = 8' (only the scenarios whose name holds it)
+//   BENCH_REDIS_CONSUMERS=1,2,4,8 BENCH_REDIS_ONLY='K = 8|N queues' (only the scenarios whose name holds one)
+//   BENCH_REDIS_CALLS=1 (print the Redis commands each run made: e.g. commits tried beyond those that landed)
 import { fork, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -29,8 +30,8 @@ const TAKE = Number(process.env.BENCH_REDIS_TAKE ?? 100);
 const UP_MS = Number(process.env.BENCH_REDIS_UP_MS ?? 1);
 const DOWN_MS = Number(process.env.BENCH_REDIS_DOWN_MS ?? 0);
 const CONSUMERS = (process.env.BENCH_REDIS_CONSUMERS ?? '1,2,4,8').split(',').map(Number);
-// Only the scenarios whose name holds this text (e.g. "K = 8"), to look at one closely.
-const ONLY = process.env.BENCH_REDIS_ONLY ?? '';
+// Only the scenarios whose name holds one of these texts (e.g. "K = 8|N queues"), to look at a few closely.
+const ONLY = (process.env.BENCH_REDIS_ONLY ?? '').split('|');
 const consumerScript = new URL('redis-consumer.mjs', import.meta.url).pathname;
 
 const port = await new Promise((resolve) => {
@@ -144,11 +145,13 @@ console.log(`\n## RedisStore: ${ITEMS.toLocaleString('en-US')} items drained by 
 console.log(`\nredis-server ${(await admin.info('server')).match(/redis_version:(\S+)/)[1]} on 127.0.0.1 (AOF, appendfsync everysec), behind a proxy adding ${UP_MS} ms up / ${DOWN_MS} ms down: PING round trip ${rtt.toFixed(2)} ms (median). Medians of ${RUNS} runs; every run checked exactly-once.`);
 const rows = [];
 for (const [name, scenario] of [...Object.entries(scenarios), ...Object.entries(fileScenarios)]) {
-  if (!name.includes(ONLY)) continue;
+  if (!ONLY.some((text) => name.includes(text))) continue;
   for (const n of CONSUMERS) {
     const runs = [];
     for (let r = 0; r < RUNS; r++) {
+      await admin.config('RESETSTAT');
       runs.push(await scenario(n));
+      if (process.env.BENCH_REDIS_CALLS) console.error(name, n, (await admin.info('commandstats')).split('\n').filter((l) => l.startsWith('cmdstat')).map((l) => l.replace(/,usec_per_call.*/, '')).join(' '));
       await admin.flushall();
     }
     rows.push([name, String(n), fmt(median(runs.map((x) => x.rate))), median(runs.map((x) => x.p50)).toFixed(2), median(runs.map((x) => x.p99)).toFixed(2), 'yes']);
