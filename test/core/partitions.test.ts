@@ -1,9 +1,12 @@
+import 'fake-indexeddb/auto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryStore, Queue, SluiceError, type Store } from '../../src/index.js';
+import { IDBFactory } from 'fake-indexeddb';
 import { FileStore } from '../../src/stores/fs/file-store.js';
+import { IndexedDbStore } from '../../src/stores/indexeddb/indexeddb-store.js';
 import { FakeClock } from '../support/fake-clock.js';
 
 interface Item {
@@ -14,6 +17,7 @@ interface Item {
 for (const [label, makeStore] of [
   ['MemoryStore', () => new MemoryStore()],
   ['FileStore', (dir: string) => new FileStore({ dir })],
+  ['IndexedDbStore', () => new IndexedDbStore({ indexedDB: new IDBFactory() })],
 ] as const) {
   describe(`Queue.open({ partitions }) on ${label}`, () => {
     let dir: string;
