@@ -50,8 +50,8 @@ export class Members {
     this.#clock = clock;
   }
 
-  /** The partitions of `count`, in the order this handle takes from them: its own first (starting with each in turn), then the others. */
-  async order(count: number): Promise<number[]> {
+  /** The partitions of `count`, in the order this handle takes from them: its `own` first (starting with each in turn), then the others. */
+  async order(count: number): Promise<{ order: number[]; own: number }> {
     const now = this.#clock.now();
     if (this.#renewAt === -Infinity) await this.#write(now, true);
     else if (!this.#busy && (now >= this.#renewAt || this.#changed || (this.#stale && now >= this.#checkAt))) {
@@ -67,7 +67,7 @@ export class Members {
     for (let p = 0; p < count; p++) ((n > count ? p === rank % count : p % n === rank) ? own : others).push(p);
     const turn = this.#turn++;
     // The others from a point that moves: members whose own partitions ran dry do not all fill up at the same one.
-    return [...rotate(own, turn), ...rotate(others, turn + rank)];
+    return { order: [...rotate(own, turn), ...rotate(others, turn + rank)], own: own.length };
   }
 
   /** Another handle committed to a partition of this one's: the list may have changed. */

@@ -54,20 +54,22 @@ export function sum(stats: readonly QueueStats[]): QueueStats {
 }
 
 /**
- * Takes up to `max` items from `parts`, visiting them in `order` (this handle's own partitions first, see
- * `Members`) until it has `max`. Resolves the leases taken, and whether another handle committed to the first
- * partition visited meanwhile: a handle meeting this one where it takes first.
+ * Takes up to `max` items from `parts`, visiting them in `order`: the first `own` (this handle's, see `Members`)
+ * until it has `max`, then, only when those had nothing, the others until one has something. A handle whose own
+ * partitions ran dry helps with one other partition at a time, so it meets that partition's handle on one commit at
+ * most. Resolves the leases taken, and whether another handle committed to the first partition visited meanwhile: a
+ * handle meeting this one where it takes first.
  */
 export async function takeInTurn<T>(
   parts: readonly Partition<T>[],
-  order: readonly number[],
+  { order, own }: { readonly order: readonly number[]; readonly own: number },
   max: number,
   take: (part: Partition<T>, p: number, max: number) => Promise<Lease<T> | undefined>,
 ): Promise<{ taken: [number, Lease<T>][]; met: boolean }> {
   const taken: [number, Lease<T>][] = [];
   let met = false;
   let got = 0;
-  for (let i = 0; i < order.length && got < max; i++) {
+  for (let i = 0; i < order.length && got < max && (i < own || got === 0); i++) {
     const p = order[i]!;
     const { view } = parts[p]!;
     const conflicts = view.conflicts;

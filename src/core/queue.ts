@@ -95,7 +95,9 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
       const parts = this.#parts;
       if (parts.length === 1) return parts[0]!.take(max, leaseMs, o);
       const wanted = o.ids && byPartition(o.ids);
-      const { taken, met } = await takeInTurn(parts, await this.#members!.order(parts.length), max, async (part, p, n) => {
+      const { order, own } = await this.#members!.order(parts.length);
+      // Chosen items are taken wherever they are.
+      const { taken, met } = await takeInTurn(parts, { order, own: wanted ? order.length : own }, max, async (part, p, n) => {
         if (!wanted) return part.take(n, leaseMs, o);
         const ids = wanted.get(p);
         return ids && part.take(n, leaseMs, { ...o, ids: ids.map(String) });

@@ -12,7 +12,7 @@ interface Fake {
   meets?: boolean;
 }
 
-function run(fakes: Fake[], order: number[], max: number) {
+function run(fakes: Fake[], order: number[], max: number, own = order.length) {
   const parts = fakes.map(() => ({ view: { conflicts: 0 } }));
   const visited: number[] = [];
   const take = async (part: (typeof parts)[number], p: number, want: number) => {
@@ -21,7 +21,7 @@ function run(fakes: Fake[], order: number[], max: number) {
     const n = Math.min(want, fakes[p]!.n);
     return n === 0 ? undefined : ({ entries: Array.from({ length: n }, (_, i) => ({ id: `${p}:${i}` })) } as unknown as Lease<unknown>);
   };
-  return takeInTurn(parts as unknown as Partition<unknown>[], order, max, take as never).then((r) => ({ ...r, visited }));
+  return takeInTurn(parts as unknown as Partition<unknown>[], { order, own }, max, take as never).then((r) => ({ ...r, visited }));
 }
 
 describe('takeInTurn', () => {
@@ -34,6 +34,13 @@ describe('takeInTurn', () => {
     const { taken, visited } = await run([{ n: 9 }, { n: 0 }, { n: 3 }, { n: 9 }], [1, 2, 3, 0], 5);
     expect(visited).toEqual([1, 2, 3]);
     expect(taken.map(([p, l]) => [p, l.entries.length])).toEqual([[2, 3], [3, 2]]);
+  });
+
+  it('visits the partitions past its own only when its own had nothing, and then only until one has something', async () => {
+    const fakes: Fake[] = [{ n: 2 }, { n: 0 }, { n: 3 }, { n: 9 }];
+    expect((await run(fakes, [0, 1, 2, 3], 5, 2)).visited).toEqual([0, 1]);
+    const { visited, taken } = await run([{ n: 0 }, { n: 0 }, { n: 3 }, { n: 9 }], [0, 1, 2, 3], 5, 2);
+    expect([visited, taken.map(([p, l]) => [p, l.entries.length])]).toEqual([[0, 1, 2], [[2, 3]]]);
   });
 
   it('says when another handle met it on the first partition, and only there', async () => {
