@@ -37,9 +37,6 @@ export class Members {
   #renewAt = -Infinity;
   #checkAt = -Infinity;
   #stale = false;
-  /** Another member wrote the list since this one last read it. */
-  #changed = false;
-  #unwatch: (() => void) | undefined;
   #left = false;
   #turn = 0;
   /** A renewal or read under way: takes go on with the list as it was meanwhile. */
@@ -54,7 +51,7 @@ export class Members {
   async order(count: number): Promise<{ order: number[]; own: number }> {
     const now = this.#clock.now();
     if (this.#renewAt === -Infinity) await this.#write(now, true);
-    else if (!this.#busy && (now >= this.#renewAt || this.#changed || (this.#stale && now >= this.#checkAt))) {
+    else if (!this.#busy && (now >= this.#renewAt || (this.#stale && now >= this.#checkAt))) {
       this.#busy = (now >= this.#renewAt ? this.#write(now, true) : this.#read(now)).finally(() => (this.#busy = undefined));
     }
     const live = this.#list.filter(([id, until]) => until > now && id !== this.#id).map(([id]) => id);
@@ -83,7 +80,6 @@ export class Members {
       await this.#busy;
       await this.#write(this.#clock.now(), false);
     } finally {
-      this.#unwatch?.();
       await (await this.#storage.catch(() => undefined))?.close();
     }
   }
@@ -99,7 +95,6 @@ export class Members {
         const list: Entry[] = stay ? [...others, [this.#id, now + TTL_MS]] : others;
         list.sort(([a], [b]) => (a < b ? -1 : 1));
         if ((await storage.commit(token, { meta: encoder.encode(JSON.stringify(list)), durability: 'relaxed' })) !== undefined) {
-          this.#changed = false;
           this.#seen(now, list);
           return;
         }
@@ -112,14 +107,17 @@ export class Members {
   async #read(now: number): Promise<void> {
     try {
       const storage = await this.#opened();
-      this.#changed = false;
       this.#seen(now, decode((await storage.load()).meta));
     } catch {
       // As in #write.
     }
   }
 
-  /** The list's storage, watched: a member that joins or leaves is known to the others at their next take. */
+  /**
+   * The list's storage, not watched: a member reads the list at each renewal anyway, so it learns of a join or a
+   * leave within `RENEW_MS`, sooner when it meets another handle; watching would keep a subscription (on Redis, a
+   * connection and a message per renewal of every member) for no more than that.
+   */
   #opened(): Promise<QueueStorage> {
     return (this.#storage ??= this.#open().then(async (storage) => {
       // Opened as the queue closed: nothing may stay open after.
@@ -127,7 +125,6 @@ export class Members {
         await storage.close();
         throw new SluiceError('ERR_CLOSED', 'The queue closed.');
       }
-      this.#unwatch = storage.watch?.(() => (this.#changed = true));
       return storage;
     }));
   }

@@ -14,11 +14,14 @@ function members(store: Store, clock: FakeClock, n: number): Members[] {
 }
 
 /** Each member's own partitions, once every member has joined and read the list. */
-async function own(list: Members[], count: number): Promise<number[][]> {
+async function own(list: Members[], count: number, clock: FakeClock): Promise<number[][]> {
   for (const m of list) await m.order(count);
-  // The first members joined before the later ones: they read the list again (in the background) at their next take.
-  for (const m of list) await m.order(count);
-  await tick();
+  // The first members joined before the later ones: they read the list again when they renew, a second on.
+  clock.advance(1000);
+  for (const m of list) {
+    await m.order(count);
+    await tick();
+  }
   const out: number[][] = [];
   for (const m of list) {
     const { order, own } = await m.order(count);
@@ -31,14 +34,15 @@ describe('Members', () => {
   it('gives each of N members the partitions p with p % N = its rank, and every partition to one member', async () => {
     const clock = new FakeClock();
     const list = members(new MemoryStore(), clock, 3);
-    const mine = await own(list, 8);
+    const mine = await own(list, 8, clock);
     // Rank by id, not by joining order: the three sets are those of ranks 0, 1 and 2 in some order.
     expect(mine.map((ps) => ps.join(',')).sort()).toEqual(['0,3,6', '1,4,7', '2,5']);
   });
 
   it('orders every partition on each take: its own first, starting with each in turn, then the others', async () => {
-    const list = members(new MemoryStore(), new FakeClock(), 2);
-    await own(list, 4);
+    const clock = new FakeClock();
+    const list = members(new MemoryStore(), clock, 2);
+    await own(list, 4, clock);
     const orders = [await list[0]!.order(4), await list[0]!.order(4)];
     for (const { order, own } of orders) expect([[...order].sort(), own]).toEqual([[0, 1, 2, 3], 2]);
     expect(orders[0]!.order[0]).not.toBe(orders[1]!.order[0]);
@@ -46,25 +50,26 @@ describe('Members', () => {
   });
 
   it('where members outnumber partitions, two share a partition and none is left without', async () => {
-    const list = members(new MemoryStore(), new FakeClock(), 3);
-    const mine = await own(list, 2);
+    const clock = new FakeClock();
+    const list = members(new MemoryStore(), clock, 3);
+    const mine = await own(list, 2, clock);
     expect(mine.map((ps) => ps.join(',')).sort()).toEqual(['0', '0', '1']);
   });
 
-  it('a member that leaves gives its partitions up at once; one that stops renewing, after a few seconds', async () => {
+  it('a member that leaves gives its partitions up at the others\' next renewal; one that stops renewing, after a few seconds', async () => {
     const clock = new FakeClock();
     const store = new MemoryStore();
     const [a, b, c] = members(store, clock, 3);
-    await own([a!, b!, c!], 6);
+    await own([a!, b!, c!], 6, clock);
     await c!.leave();
-    expect((await own([a!, b!], 6)).map((ps) => ps.length)).toEqual([3, 3]);
+    expect((await own([a!, b!], 6, clock)).map((ps) => ps.length)).toEqual([3, 3]);
     // b takes no more: a renews (in the background, once a second) and counts b out once b's word runs out.
     for (let s = 0; s < 4; s++) {
       clock.advance(1000);
       await a!.order(6);
       await tick();
     }
-    expect((await own([a!], 6))[0]).toEqual([0, 1, 2, 3, 4, 5]);
+    expect((await own([a!], 6, clock))[0]).toEqual([0, 1, 2, 3, 4, 5]);
   });
 
   it('takes all the same, in an order of its own, when its list cannot be read or written', async () => {
@@ -80,13 +85,18 @@ describe('Members', () => {
 
   it('two handles of a queue take from partitions of their own, and never meet while those hold items', async () => {
     const store = new MemoryStore();
-    const [a, b] = await Promise.all([0, 1].map(() => Queue.open<number>({ name: 'q', store, partitions: 4 })));
+    const clock = new FakeClock();
+    const [a, b] = await Promise.all([0, 1].map(() => Queue.open<number>({ name: 'q', store, clock, partitions: 4 })));
     for (let p = 0; p < 4; p++) await a!.pushMany(Array.from({ length: 10 }, (_, i) => p * 10 + i));
-    // The first takes join; from then on each takes from its own two partitions only.
+    // The first takes join; a second on, each has renewed and read the other in: from then on each takes from its
+    // own two partitions only.
     await (await a!.take(1))!.release();
     await (await b!.take(1))!.release();
-    await (await a!.take(1))!.release();
-    await tick();
+    clock.advance(1000);
+    for (const q of [a!, b!]) {
+      await (await q.take(1))!.release();
+      await tick();
+    }
     const seen = [new Set<number>(), new Set<number>()];
     for (let i = 0; i < 8; i++) {
       for (const [k, q] of [a!, b!].entries()) {
