@@ -66,12 +66,18 @@ export class Leasing<T> {
           if (chosen.length === max) break;
         }
       } else {
-        for await (const { item, held } of walk(view, now, !filter, this.#c.lost)) {
-          const entry = this.entry(item, held);
-          const wanted = filter ? filter(entry) : true;
-          if (wanted === 'stop') break;
-          if (wanted && entry.state === 'ready') chosen.push({ id: entry.id, value: entry.value, attempts: entry.attempts + 1 });
-          if (chosen.length === max) break;
+        walking: for await (const items of walk(view, now, !filter, this.#c.lost)) {
+          for (const { item, held } of items) {
+            // Without a filter the walk skips held items, so every item walked is ready: no entry to build.
+            if (!filter) choose(item);
+            else {
+              const entry = this.entry(item, held);
+              const wanted = filter(entry);
+              if (wanted === 'stop') break walking;
+              if (wanted && entry.state === 'ready') chosen.push({ id: entry.id, value: entry.value, attempts: entry.attempts + 1 });
+            }
+            if (chosen.length === max) break walking;
+          }
         }
       }
       options.signal?.throwIfAborted();

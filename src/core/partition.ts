@@ -99,9 +99,11 @@ export class Partition<T> {
   peek(max: number): Promise<T[]> {
     return this.#read(async () => {
       const out: T[] = [];
-      for await (const { item } of walk(this.view, this.#expire(), true, this.#lost)) {
-        out.push(this.#decode(item));
-        if (out.length === max) break;
+      walking: for await (const items of walk(this.view, this.#expire(), true, this.#lost)) {
+        for (const { item } of items) {
+          out.push(this.#decode(item));
+          if (out.length === max) break walking;
+        }
       }
       return out;
     });
@@ -120,9 +122,11 @@ export class Partition<T> {
         return out;
       }
       if (limit === 0) return out;
-      for await (const { item, held } of walk(this.view, now, false, this.#lost, from)) {
-        out.push(this.#leasing.entry(item, held));
-        if (out.length >= limit) break;
+      walking: for await (const items of walk(this.view, now, false, this.#lost, from)) {
+        for (const { item, held } of items) {
+          out.push(this.#leasing.entry(item, held));
+          if (out.length >= limit) break walking;
+        }
       }
       return out;
     });
