@@ -140,9 +140,11 @@ export class Leasing<T> {
   }
 
   #lease(lease: string, until: number, entries: LeaseEntry<T>[]): Lease<T> {
-    const own = new Set(entries.map((e) => e.id));
+    // The set of the lease's ids is made only for an ack or release that names some: most name none.
+    let own: Set<string> | undefined;
     const pick = (ids: readonly string[] | undefined): number[] => {
       if (ids === undefined) return entries.map((e) => Number(e.id));
+      own ??= new Set(entries.map((e) => e.id));
       return [...new Set(leaseIds(ids, own))].map(Number).sort((a, b) => a - b);
     };
     return {
