@@ -10,7 +10,8 @@
 //
 //   npm run bench:redis
 //   BENCH_REDIS_ITEMS=100000 BENCH_REDIS_RUNS=3 BENCH_REDIS_TAKE=100 BENCH_REDIS_UP_MS=1 BENCH_REDIS_DOWN_MS=0
-//   BENCH_REDIS_CONSUMERS=1,2,4,8 BENCH_REDIS_ONLY='K = 8|N queues' (only the scenarios whose name holds one)
+//   BENCH_REDIS_CONSUMERS=1,2,4,8 BENCH_REDIS_ONLY='K = 8' (only the scenarios whose name matches it, a regular
+//   expression: '^N queues|Stream' runs N independent queues beside the Redis Streams baseline)
 //   BENCH_REDIS_CALLS=1 (print the Redis commands each run made: e.g. commits tried beyond those that landed)
 import { fork, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -30,8 +31,9 @@ const TAKE = Number(process.env.BENCH_REDIS_TAKE ?? 100);
 const UP_MS = Number(process.env.BENCH_REDIS_UP_MS ?? 1);
 const DOWN_MS = Number(process.env.BENCH_REDIS_DOWN_MS ?? 0);
 const CONSUMERS = (process.env.BENCH_REDIS_CONSUMERS ?? '1,2,4,8').split(',').map(Number);
-// Only the scenarios whose name holds one of these texts (e.g. "K = 8|N queues"), to look at a few closely.
-const ONLY = (process.env.BENCH_REDIS_ONLY ?? '').split('|');
+// Only the scenarios whose name matches (e.g. "K = 8"), to look at one closely; with "|", a scenario and its baseline
+// print in one run, and their ratio is what a noisy machine can compare.
+const ONLY = new RegExp(process.env.BENCH_REDIS_ONLY ?? '');
 const consumerScript = new URL('redis-consumer.mjs', import.meta.url).pathname;
 
 const port = await new Promise((resolve) => {
@@ -145,7 +147,7 @@ console.log(`\n## RedisStore: ${ITEMS.toLocaleString('en-US')} items drained by 
 console.log(`\nredis-server ${(await admin.info('server')).match(/redis_version:(\S+)/)[1]} on 127.0.0.1 (AOF, appendfsync everysec), behind a proxy adding ${UP_MS} ms up / ${DOWN_MS} ms down: PING round trip ${rtt.toFixed(2)} ms (median). Medians of ${RUNS} runs; every run checked exactly-once.`);
 const rows = [];
 for (const [name, scenario] of [...Object.entries(scenarios), ...Object.entries(fileScenarios)]) {
-  if (!ONLY.some((text) => name.includes(text))) continue;
+  if (!ONLY.test(name)) continue;
   for (const n of CONSUMERS) {
     const runs = [];
     for (let r = 0; r < RUNS; r++) {

@@ -48,3 +48,14 @@ export const PARTITION_SPAN = 2 ** 40;
 export function partitionOf(id: number): [partition: number, seq: number] {
   return [Math.floor(id / PARTITION_SPAN), id % PARTITION_SPAN];
 }
+
+/** Entry ids grouped by partition, as sequence numbers. */
+export function byPartition(ids: readonly string[]): Map<number, number[]> {
+  const out = new Map<number, number[]>();
+  for (const id of parseIds(ids)) {
+    const [p, seq] = partitionOf(id);
+    if (!out.has(p)) out.set(p, []);
+    out.get(p)!.push(seq);
+  }
+  return out;
+}

@@ -13,6 +13,8 @@ export interface IterationContext<T> {
   readonly nextEnd: (now: number) => number;
   /** How long to wait at most before looking again (Infinity when the store tells of other handles' commits). */
   readonly pollMs: number;
+  /** From now on, have the store tell of other handles' commits (idempotent). */
+  readonly watch: () => void;
 }
 
 /**
@@ -35,6 +37,9 @@ export async function* leases<T>(c: IterationContext<T>, max: number, leaseMs: n
       waiting.cancel();
       yield lease;
     } else {
+      // Told of other handles' commits only once it waits: a consumer that always finds items never subscribes. A
+      // commit between the take and the start of watching still wakes this wait: the store tells each new watcher.
+      c.watch();
       await waiting.promise;
     }
   }

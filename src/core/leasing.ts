@@ -66,12 +66,18 @@ export class Leasing<T> {
           if (chosen.length === max) break;
         }
       } else {
-        for await (const { item, held } of walk(view, now, !filter, this.#c.lost)) {
-          const entry = this.entry(item, held);
-          const wanted = filter ? filter(entry) : true;
-          if (wanted === 'stop') break;
-          if (wanted && entry.state === 'ready') chosen.push({ id: entry.id, value: entry.value, attempts: entry.attempts + 1 });
-          if (chosen.length === max) break;
+        walking: for await (const items of walk(view, now, !filter, this.#c.lost)) {
+          for (const { item, held } of items) {
+            // Without a filter the walk skips held items, so every item walked is ready: no entry to build.
+            if (!filter) choose(item);
+            else {
+              const entry = this.entry(item, held);
+              const wanted = filter(entry);
+              if (wanted === 'stop') break walking;
+              if (wanted && entry.state === 'ready') chosen.push({ id: entry.id, value: entry.value, attempts: entry.attempts + 1 });
+            }
+            if (chosen.length === max) break walking;
+          }
         }
       }
       options.signal?.throwIfAborted();
@@ -134,9 +140,11 @@ export class Leasing<T> {
   }
 
   #lease(lease: string, until: number, entries: LeaseEntry<T>[]): Lease<T> {
-    const own = new Set(entries.map((e) => e.id));
+    // The set of the lease's ids is made only for an ack or release that names some: most name none.
+    let own: Set<string> | undefined;
     const pick = (ids: readonly string[] | undefined): number[] => {
       if (ids === undefined) return entries.map((e) => Number(e.id));
+      own ??= new Set(entries.map((e) => e.id));
       return [...new Set(leaseIds(ids, own))].map(Number).sort((a, b) => a - b);
     };
     return {

@@ -38,7 +38,8 @@ export class Partition<T> {
   readonly #c: PartitionContext<T>;
   readonly #pushes: GroupCommit;
   readonly #leasing: Leasing<T>;
-  readonly #unwatch: (() => void) | undefined;
+  #unwatch: (() => void) | undefined;
+  #closed = false;
 
   /** Opens `storage` as a partition, reading it and putting right what a reload finds wrong. */
   static async open<T>(storage: QueueStorage, context: PartitionContext<T>): Promise<Partition<T>> {
@@ -73,7 +74,6 @@ export class Partition<T> {
       lost: this.#lost,
       wake: context.wake,
     });
-    this.#unwatch = storage.watch?.(context.changed);
   }
 
   /** The owner this handle's leases carry. */
@@ -81,9 +81,20 @@ export class Partition<T> {
     return this.#leasing.owner;
   }
 
-  /** True when the store tells of other handles' commits (no polling needed). */
+  /** True when the store can tell of other handles' commits (no polling needed). */
   get watched(): boolean {
-    return this.#unwatch !== undefined;
+    return this.#storage.watch !== undefined;
+  }
+
+  /**
+   * Asks the store to tell of other handles' commits from now on, once something waits for them: a handle that only
+   * takes and acks is never told, so it costs the store (a Redis subscriber, its messages) nothing.
+   */
+  watch(): void {
+    if (this.#unwatch || this.#closed) return;
+    this.#unwatch = this.#storage.watch?.(this.#c.changed);
+    // Another handle may have committed since the caller last looked, before anything would have told: look again.
+    if (this.#unwatch) this.#c.wake();
   }
 
   /** Resolves the sequence number of the first of `count` items framed in `frames`, once they are durable. */
@@ -99,9 +110,11 @@ export class Partition<T> {
   peek(max: number): Promise<T[]> {
     return this.#read(async () => {
       const out: T[] = [];
-      for await (const { item } of walk(this.view, this.#expire(), true, this.#lost)) {
-        out.push(this.#decode(item));
-        if (out.length === max) break;
+      walking: for await (const items of walk(this.view, this.#expire(), true, this.#lost)) {
+        for (const { item } of items) {
+          out.push(this.#decode(item));
+          if (out.length === max) break walking;
+        }
       }
       return out;
     });
@@ -120,9 +133,11 @@ export class Partition<T> {
         return out;
       }
       if (limit === 0) return out;
-      for await (const { item, held } of walk(this.view, now, false, this.#lost, from)) {
-        out.push(this.#leasing.entry(item, held));
-        if (out.length >= limit) break;
+      walking: for await (const items of walk(this.view, now, false, this.#lost, from)) {
+        for (const { item, held } of items) {
+          out.push(this.#leasing.entry(item, held));
+          if (out.length >= limit) break walking;
+        }
       }
       return out;
     });
@@ -161,6 +176,7 @@ export class Partition<T> {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     this.#unwatch?.();
     await this.#storage.close();
   }

@@ -2,7 +2,7 @@ import { QueueBlobs } from './blobs.js';
 import { encodeItems } from './encode.js';
 import { SluiceError } from './errors.js';
 import type { CorruptDetail, QueueEventMap, RecoverDetail } from './events.js';
-import { parseIds, PARTITION_SPAN, partitionOf } from './ids.js';
+import { byPartition, parseIds, PARTITION_SPAN, partitionOf } from './ids.js';
 import { leases } from './iteration.js';
 import { Members } from './members.js';
 import { ITERATE_RULES, LIST_RULES, resolveOptions, TAKE_RULES, type QueueOptions, type ResolvedOptions } from './options.js';
@@ -200,12 +200,18 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
       waiters: this.#waiters,
       nextEnd: (now: number) => Math.min(...this.#parts.map((p) => p.view.holdsEndAfter(now))),
       pollMs: this.#parts.every((p) => p.watched) ? Infinity : this.#options.pollMs,
+      watch: () => this.#parts.forEach((p) => p.watch()),
     };
     yield* leases(context, o.max ?? 100, o.leaseMs, o.signal);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Lease<T>> {
     return this.iterate();
+  }
+
+  /** A 'change' listener hears of other handles' commits from then on (see `Partition.watch`). */
+  protected override listening(type: string): void {
+    if (type === 'change') for (const part of this.#parts) part.watch();
   }
 
   // ---- internals ----
@@ -287,15 +293,4 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   #wake(): void {
     for (const waiter of this.#waiters) waiter();
   }
-}
-
-/** Entry ids grouped by partition, as sequence numbers. */
-function byPartition(ids: readonly string[]): Map<number, number[]> {
-  const out = new Map<number, number[]>();
-  for (const id of parseIds(ids)) {
-    const [p, seq] = partitionOf(id);
-    if (!out.has(p)) out.set(p, []);
-    out.get(p)!.push(seq);
-  }
-  return out;
 }

@@ -20,15 +20,19 @@ export interface ListenerOptions {
 
 /**
  * An EventTarget whose `addEventListener` and `removeEventListener` know the events of `M` (type name -> event
- * class), so listeners get `event.detail` typed, and a typed listener can be removed again. Nothing but types: the
- * runtime is the platform's EventTarget.
+ * class), so listeners get `event.detail` typed, and a typed listener can be removed again. The runtime is the
+ * platform's EventTarget; `listening` lets a subclass start what only listeners need.
  */
 export class TypedEventTarget<M extends { [K in keyof M]: Event }> extends EventTarget {
   override addEventListener<K extends keyof M & string>(type: K, listener: TypedListener<M[K]> | null, options?: boolean | ListenerOptions): void;
   override addEventListener(type: string, listener: TypedListener<Event> | null, options?: boolean | ListenerOptions): void;
   override addEventListener(type: string, listener: TypedListener<Event> | null, options?: boolean | ListenerOptions): void {
     super.addEventListener(type, listener, options);
+    if (listener) this.listening(type);
   }
+
+  /** Called when a listener for `type` is added: a subclass starts there what only listeners need. */
+  protected listening(_type: string): void {}
 
   override removeEventListener<K extends keyof M & string>(type: K, listener: TypedListener<M[K]> | null, options?: boolean | Pick<ListenerOptions, 'capture'>): void;
   override removeEventListener(type: string, listener: TypedListener<Event> | null, options?: boolean | Pick<ListenerOptions, 'capture'>): void;

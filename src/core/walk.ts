@@ -1,5 +1,6 @@
 import { STALE, type CommitView } from './commit-view.js';
 import type { Hold } from './holds.js';
+import type { QueueState } from './queue-state.js';
 import type { StoredItem } from './segments.js';
 
 /** An unacked item, with the hold over it (if one holds it now). */
@@ -9,10 +10,13 @@ export interface Walked {
 }
 
 /**
- * Unacked items in order from the head, read a segment at a time. Runs of acked items, and of held ones when
- * `skipHeld`, are jumped over whole, so leases and acks outstanding cost a lookup each, not a step per item. Unacked
- * numbers that no segment holds any more (damaged, cut or deleted under the queue) go to `lost`, which decides
- * whether the walk may go on past them.
+ * Unacked items in order from the head, read a segment at a time: each step yields the items of one segment, as a
+ * plain iterator, so that a take of a hundred items awaits once per segment rather than once per item. Runs of acked
+ * items, and of held ones when `skipHeld`, are jumped over whole, so leases and acks outstanding cost a lookup each,
+ * not a step per item. Unacked numbers that no segment holds any more (damaged, cut or deleted under the queue) go
+ * to `lost`, which decides whether the walk may go on past them.
+ *
+ *     for await (const items of walk(...)) for (const { item, held } of items) ...
  */
 export async function* walk(
   view: CommitView,
@@ -20,39 +24,62 @@ export async function* walk(
   skipHeld: boolean,
   lost: (segment: number, from: number, to: number) => Promise<void>,
   from = 0,
-): AsyncGenerator<Walked> {
+): AsyncGenerator<Iterable<Walked>> {
   const { state, segments } = view;
   const next = view.next;
-  for (let seq = Math.max(from, state.head); ; ) {
-    for (let at = -1; at !== seq; ) {
-      at = seq;
-      seq = state.acked.endOf(seq);
-      if (skipHeld) seq = state.holds.skip(seq);
-    }
+  // Where the walk goes on: the segment's iterator moves it past each item it yields.
+  const at = { seq: Math.max(from, state.head) };
+  for (;;) {
+    const seq = skip(state, skipHeld, at.seq);
     if (seq >= next) return;
     const index = segments.indexOf(seq);
     const list = segments.list;
     if (index < 0) {
       // Below the first segment: a segment that held these is gone.
       await lost(seq, seq, list[0]?.id ?? next);
-      seq = list[0]?.id ?? next;
+      at.seq = list[0]?.id ?? next;
       continue;
     }
     const info = list[index]!;
     const { items, vanished } = await segments.items(index);
     if (vanished) throw STALE;
-    const k = seq - info.id;
-    if (k < items.length) {
-      const item = items[k]!;
-      yield { item, held: state.holds.at(seq, now) };
-      seq++;
+    if (seq - info.id < items.length) {
+      at.seq = seq;
+      yield inSegment(state, items, info.id, next, now, skipHeld, at);
       continue;
     }
     // Past the last readable item of a segment, and short of the next one: those items cannot be read.
     const end = list[index + 1]?.id ?? next;
     await lost(info.id, seq, end);
-    seq = end;
+    at.seq = end;
   }
+}
+
+/** The walk's items within one segment (`items`, the first numbered `first`), from `at.seq` on. */
+function* inSegment(
+  state: QueueState,
+  items: readonly StoredItem[],
+  first: number,
+  next: number,
+  now: number,
+  skipHeld: boolean,
+  at: { seq: number },
+): Generator<Walked> {
+  for (let seq = at.seq; seq < next && seq - first < items.length; seq = skip(state, skipHeld, seq + 1)) {
+    at.seq = seq + 1;
+    // A number the walk did not skip is held by nothing when held ones are skipped.
+    yield { item: items[seq - first]!, held: skipHeld ? undefined : state.holds.at(seq, now) };
+  }
+}
+
+/** The first number at or after `seq` that is not acked (nor held, when `skipHeld`). */
+function skip(state: QueueState, skipHeld: boolean, seq: number): number {
+  for (let at = -1; at !== seq; ) {
+    at = seq;
+    seq = state.acked.endOf(seq);
+    if (skipHeld) seq = state.holds.skip(seq);
+  }
+  return seq;
 }
 
 /** The unacked item `seq`, or undefined when it is acked, not pushed yet, or cannot be read. */

@@ -133,18 +133,32 @@ describeRedis('RedisStore', (server) => {
     await Promise.all([consumer.close(), producer.close()]);
   });
 
-  it('one subscriber connection per store, shared by its queues, closed with the last queue', async () => {
+  it('one subscriber connection per store, shared by its queues that listen, closed with the last queue', async () => {
     fresh();
     const s = store();
     const subscribers = async () => String(await redis.client('LIST')).split('\n').filter((line) => / sub=[1-9]/.test(line)).length;
     const before = await subscribers();
     const queues = await Promise.all(['a', 'b', 'c'].map((name) => Queue.open<number>({ name, store: s })));
+    for (const q of queues) q.addEventListener('change', () => undefined);
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect((await redis.pubsub('NUMSUB', `${prefix}{a}:w`, `${prefix}{c}:w`)).filter((x) => x === 1)).toHaveLength(2);
     expect(await subscribers()).toBe(before + 1);
     for (const q of queues) await q.close();
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(await subscribers()).toBe(before);
+  });
+
+  it('a handle that only takes and acks never subscribes: commits wake only handles that wait or listen', async () => {
+    fresh();
+    const q = await Queue.open<number>({ name: 'q', store: store() });
+    await q.pushMany([1, 2, 3]);
+    for (let lease = await q.take(2); lease; lease = await q.take(2)) await lease.ack();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await redis.pubsub('NUMSUB', `${prefix}{q}:w`)).toEqual([`${prefix}{q}:w`, 0]);
+    q.addEventListener('change', () => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await redis.pubsub('NUMSUB', `${prefix}{q}:w`)).toEqual([`${prefix}{q}:w`, 1]);
+    await q.close();
   });
 
   it('a queue opened while the store\'s last queue closes gets connections of its own', async () => {
