@@ -6,8 +6,11 @@ import type { QueueStorage } from './store.js';
 /** How often a member says it is still taking, and how long after its last word it still counts. */
 const RENEW_MS = 1000;
 const TTL_MS = 3000;
-/** The soonest a member reads the others again after it met one of them on a partition of its own. */
-const RECHECK_MS = 250;
+/**
+ * The soonest a member reads the list again after it met another handle on a partition of its own, or after it
+ * joined: handles started together join together, and each learns of the others here rather than a renewal later.
+ */
+const RECHECK_MS = 50;
 /** Commits that lose to other members' before this one gives up until its next turn (it takes all the same). */
 const TRIES = 8;
 
@@ -50,7 +53,10 @@ export class Members {
   /** The partitions of `count`, in the order this handle takes from them: its `own` first (starting with each in turn), then the others. */
   async order(count: number): Promise<{ order: number[]; own: number }> {
     const now = this.#clock.now();
-    if (this.#renewAt === -Infinity) await this.#write(now, true);
+    if (this.#renewAt === -Infinity) {
+      await this.#write(now, true);
+      this.#stale = true;
+    }
     else if (!this.#busy && (now >= this.#renewAt || (this.#stale && now >= this.#checkAt))) {
       this.#busy = (now >= this.#renewAt ? this.#write(now, true) : this.#read(now)).finally(() => (this.#busy = undefined));
     }
@@ -86,7 +92,8 @@ export class Members {
 
   /** Writes this member in (`stay`) or out, with the entries of others that are still live. */
   async #write(now: number, stay: boolean): Promise<void> {
-    this.#renewAt = now + RENEW_MS;
+    // Spread out: handles started together would otherwise renew together, each commit losing to another's.
+    this.#renewAt = now + RENEW_MS * (0.75 + Math.random() / 2);
     try {
       const storage = await this.#opened();
       for (let i = 0; i < TRIES; i++) {
