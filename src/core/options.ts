@@ -69,9 +69,11 @@ export interface QueueOptions<T> {
   /**
    * How many independent sub-queues (partitions) the queue is made of, each with its own commit order, so that
    * handles working on different partitions never contend (on a Redis Cluster, they spread over its nodes). `push`
-   * places an item by its `key` (round-robin without one); order holds per key; `take` draws from the partitions in
-   * turn. The first partition is stored under the queue's name, the others under `<name>.p<i>`. Opening a queue with
-   * another count than it was made with is refused with 'ERR_INVALID_OPTION' unless it is empty (then it changes).
+   * places an item by its `key` (round-robin without one); order holds per key. The handles taking from the queue
+   * share the partitions out by rank (listed under `<name>.pm`): `take` draws from this handle's own partitions in
+   * turn, and when they are empty, from one other partition per call. The first partition is stored under the
+   * queue's name, the others under `<name>.p<i>`. Opening a queue with another count than it was made with is
+   * refused with 'ERR_INVALID_OPTION' unless it is empty (then it changes).
    * @default 1
    */
   readonly partitions?: number;

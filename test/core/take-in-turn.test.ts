@@ -30,17 +30,19 @@ describe('takeInTurn', () => {
     expect([visited, met, taken.map(([p, l]) => [p, l.entries.length])]).toEqual([[1], false, [[1, 5]]]);
   });
 
-  it('fills up from the next partitions in order, skipping empty ones', async () => {
+  it('fills up from its own partitions in order, skipping empty ones', async () => {
     const { taken, visited } = await run([{ n: 9 }, { n: 0 }, { n: 3 }, { n: 9 }], [1, 2, 3, 0], 5);
     expect(visited).toEqual([1, 2, 3]);
     expect(taken.map(([p, l]) => [p, l.entries.length])).toEqual([[2, 3], [3, 2]]);
   });
 
-  it('visits the partitions past its own only when its own had nothing, and then only until one has something', async () => {
+  it('visits one partition past its own, and only when its own had nothing', async () => {
     const fakes: Fake[] = [{ n: 2 }, { n: 0 }, { n: 3 }, { n: 9 }];
     expect((await run(fakes, [0, 1, 2, 3], 5, 2)).visited).toEqual([0, 1]);
     const { visited, taken } = await run([{ n: 0 }, { n: 0 }, { n: 3 }, { n: 9 }], [0, 1, 2, 3], 5, 2);
     expect([visited, taken.map(([p, l]) => [p, l.entries.length])]).toEqual([[0, 1, 2], [[2, 3]]]);
+    const none = await run([{ n: 0 }, { n: 0 }, { n: 0 }, { n: 9 }], [0, 1, 2, 3], 5, 2);
+    expect([none.visited, none.taken]).toEqual([[0, 1, 2], []]);
   });
 
   it('says when another handle met it on the first partition, and only there', async () => {
