@@ -158,11 +158,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   }
 
   stats(): Promise<QueueStats> {
-    return this.#run(async () => {
-      const all: QueueStats[] = [];
-      for (const part of this.#parts) all.push(await part.stats());
-      return sum(all);
-    });
+    return this.#run(async () => sum(await Promise.all(this.#parts.map((part) => part.stats()))));
   }
 
   /** Removes every item, leased ones included (acking them later is a harmless no-op). */
@@ -265,10 +261,9 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     return part;
   }
 
+  /** Partitions are read side by side: one round trip to a remote store, not one per partition. */
   async #size(): Promise<number> {
-    let size = 0;
-    for (const part of this.#parts) size += await part.size();
-    return size;
+    return (await Promise.all(this.#parts.map((part) => part.size()))).reduce((a, b) => a + b, 0);
   }
 
   #checkOpen(): void {
