@@ -1,7 +1,6 @@
 import { Heap } from '../core/heap.js';
-import { PARTITION_SPAN } from '../core/ids.js';
-import { laneOf, RANK, type Ordering, type Pending, type WaitCause } from './pending-task.js';
-import { blobKey, taskBytes, type StoredTask } from './task.js';
+import { byTurn, pendingOf, type Ordering, type Pending, type WaitCause } from './pending-task.js';
+import type { StoredTask } from './task.js';
 
 export { laneOf, type Ordering, type Pending, type WaitCause } from './pending-task.js';
 
@@ -27,9 +26,7 @@ export class PendingIndex {
   readonly #byKey = new Map<string, Set<Pending>>();
   readonly #lanes = new Map<string, Lane>();
   /** Candidates: ready tasks without ordering, ready lane heads with it; stale entries are skipped when popped. */
-  // Across partitions by place within each (ids of partition p start at p * 2^40), so that lanes of a later
-  // partition are not always behind those of an earlier one; with one partition, queue order.
-  readonly #runnable = new Heap<Pending>((a, b) => a.rank - b.rank || (a.seq % PARTITION_SPAN) - (b.seq % PARTITION_SPAN) || a.seq - b.seq);
+  readonly #runnable = new Heap<Pending>(byTurn);
   readonly #waiting = new Heap<{ task: Pending; until: number }>((a, b) => a.until - b.until);
   /** Waiting for the network (a success elsewhere ends their wait), and for another handle's lease. */
   readonly #offline = new Set<Pending>();
@@ -82,22 +79,7 @@ export class PendingIndex {
   add(seq: number, task: StoredTask, attempts: number, until = 0, cause: WaitCause = 'server'): Pending {
     const known = this.#tasks.get(seq);
     if (known) return known;
-    const pending: Pending = {
-      seq,
-      id: task.id,
-      lane: laneOf(task, this.#ordering),
-      rank: RANK[task.priority ?? 'normal'],
-      notBefore: task.notBefore ?? 0,
-      expiresAt: task.expiresAt ?? Infinity,
-      key: task.key,
-      bytes: taskBytes(task),
-      group: task.group,
-      blob: blobKey(task),
-      state: 'ready',
-      until: 0,
-      cause: undefined,
-      attempts,
-    };
+    const pending = pendingOf(seq, task, attempts, this.#ordering);
     this.#tasks.set(seq, pending);
     this.#byId.set(pending.id, pending);
     this.#bytes += pending.bytes;
