@@ -31,7 +31,7 @@ export interface DelivererContext {
   readonly closing: () => boolean;
 }
 
-export const newRun = (once: boolean): DeliveryRun => ({ sent: 0, retried: 0, dead: 0, handedOver: 0, parked: once ? new Set() : undefined });
+export const newRun = (once: boolean): DeliveryRun => ({ sent: 0, retried: 0, dead: 0, handedOver: 0, parked: once ? new Set() : undefined, over: false });
 
 /**
  * Everything that delivers, wired together: whether the network is there (`Reachability`), which handle delivers
@@ -159,6 +159,7 @@ export class Deliverer {
         if ((started === 0 || dispatcher.active >= this.#c.options.concurrency) && seen === dispatcher.changes) await dispatcher.changed();
       }
     } finally {
+      run.over = true;
       this.#c.index.unpark(run.parked!);
     }
     if (!this.#loop.running) {

@@ -193,18 +193,50 @@ export class PendingIndex {
         continue;
       }
       const lane = this.#lanes.get(top.lane)!;
-      if (this.#head(lane) !== top) continue;
-      const most = perLane(top);
-      for (let i = lane.at, n = 0; i < lane.seqs.length && n < most && out.length < max; i++) {
-        const next = this.#tasks.get(lane.seqs[i]!);
-        if (!next) continue;
-        if (next.state !== 'ready') break;
-        this.#set(next, 'busy');
-        out.push(next);
-        n++;
-      }
+      if (this.#head(lane) === top) this.#takeRun(lane, lane.at, Math.min(perLane(top), max - out.length), out);
     }
     return out;
+  }
+
+  /**
+   * With ordering: up to `perLane(first)` consecutive ready tasks of lane `name` right behind its unit in flight (busy),
+   * marked busy: taken ahead, to go once that unit is done. None when another candidate would be taken first.
+   */
+  takeAhead(name: string, now: number, perLane: (first: Pending) => number): Pending[] {
+    this.#now = Math.max(this.#now, now);
+    this.#wakeUp(now);
+    const lane = this.#lanes.get(name);
+    if (!lane) return [];
+    let at = lane.at;
+    // Past the unit in flight (busy), and what left the index meanwhile.
+    while (at < lane.seqs.length && (this.#tasks.get(lane.seqs[at]!)?.state ?? 'busy') === 'busy') at++;
+    const first = this.#tasks.get(lane.seqs[at]!);
+    if (!first || first.state !== 'ready' || this.outranked(first)) return [];
+    const out: Pending[] = [];
+    this.#takeRun(lane, at, perLane(first), out);
+    return out;
+  }
+
+  /** True when a ready task (or lane head) would be taken before `pending`, by priority, then queue order. */
+  outranked(pending: Pending): boolean {
+    for (let top = this.#runnable.peek(); top; top = this.#runnable.peek()) {
+      const live = top.state === 'ready' && this.#tasks.get(top.seq) === top && (top.lane === undefined || this.#head(this.#lanes.get(top.lane)!) === top);
+      if (live) return top !== pending && byTurn(top, pending) < 0;
+      this.#runnable.pop();
+    }
+    return false;
+  }
+
+  /** Marks busy, into `out`, up to `most` consecutive ready tasks of `lane` from its place `at`. */
+  #takeRun(lane: Lane, at: number, most: number, out: Pending[]): void {
+    for (let i = at, n = 0; i < lane.seqs.length && n < most; i++) {
+      const next = this.#tasks.get(lane.seqs[i]!);
+      if (!next) continue;
+      if (next.state !== 'ready') break;
+      this.#set(next, 'busy');
+      out.push(next);
+      n++;
+    }
   }
 
   /** When the earliest wait ends, or undefined when nothing waits. */
