@@ -64,7 +64,7 @@ export class Dispatcher {
   constructor(context: DispatcherContext, onChange: () => void) {
     this.#c = context;
     this.#onChange = onChange;
-    this.#acks = new AckBatcher((ids) => context.queue.remove(ids));
+    this.#acks = new AckBatcher((ids) => context.queue.remove(ids), { clock: context.options.clock, busy: () => this.#active.size > 0 });
     this.#delivery = { ...context, acks: this.#acks, giveBack: (entries, lease) => this.#giveBack(entries, lease) };
     this.#ahead = new TakeAhead({
       serial: context.serial,
@@ -94,11 +94,19 @@ export class Dispatcher {
 
   /** Resolves once every delivery started has settled. */
   async settled(): Promise<void> {
+    this.#acks.release();
     while (this.#settling.size > 0) await Promise.allSettled([...this.#settling]);
   }
 
   /** Starts what may go now in the free slots (call it alone: the outbox serialises it); resolves how many tasks it started. */
   async fill(run: DeliveryRun): Promise<number> {
+    const started = await this.#fill(run);
+    // A slot free and nothing to start: no response is coming that acks held back could be grouped with.
+    if (started === 0 && this.#active.size < this.#c.options.concurrency) this.#acks.release();
+    return started;
+  }
+
+  async #fill(run: DeliveryRun): Promise<number> {
     const { options, reachability } = this.#c;
     let free = options.concurrency - this.#active.size;
     if (free <= 0 || !reachability.allowed) return 0;
