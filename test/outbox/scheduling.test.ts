@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { rig, type Rig } from './helpers.js';
 import { batchKey } from '../../src/outbox/request.js';
+import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 
 let r: Rig;
 beforeEach(async () => {
@@ -84,6 +85,27 @@ describe("ordering: 'fifo' and 'none'", () => {
 });
 
 describe('concurrency', () => {
+  it('commits the acks of responses that come while others are in flight together, not one commit per task', async () => {
+    // A MemoryStore that counts the commits to the outbox's queue.
+    let commits = 0;
+    const store = new MemoryStore();
+    const open = store.open.bind(store);
+    store.open = async (name) => {
+      const storage = await open(name);
+      const commit = storage.commit.bind(storage);
+      if (name === 'api') storage.commit = (token, batch) => (commits++, commit(token, batch));
+      return storage;
+    };
+    await r.reopen({ store, ordering: 'none', concurrency: 4 });
+    await r.outbox.enqueueMany(Array.from({ length: 32 }, (_, n) => ({ url: `/${n}` })));
+    r.server.script(() => ({ delayMs: 2 }));
+    const before = commits;
+    expect(await r.outbox.flush()).toMatchObject({ sent: 32, remaining: 0 });
+    // The acks alone, one commit each, would be 32; takes (several tasks each) and grouped acks stay well below.
+    expect(commits - before).toBeLessThan(24);
+    expect(r.events('sent')).toHaveLength(32);
+  });
+
   it('keeps at most `concurrency` requests in flight', async () => {
     await r.reopen({ ordering: 'none', concurrency: 2, timeoutMs: 1000 });
     r.server.script(() => ({ hang: true }));
