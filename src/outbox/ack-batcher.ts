@@ -26,7 +26,7 @@ export class AckBatcher {
   #pending: { ids: readonly string[]; resolve: () => void; reject: (error: unknown) => void }[] = [];
   #held = 0;
   #running = false;
-  #cancelHold: (() => void) | undefined;
+  #timer: (() => void) | undefined;
 
   constructor(commit: (ids: string[]) => Promise<unknown>, options: AckBatcherOptions) {
     this.#commit = commit;
@@ -41,8 +41,8 @@ export class AckBatcher {
       if (this.#running) return;
       if (this.#held >= GROUP || !this.#options.busy()) void this.#drain();
       else
-        this.#cancelHold ??= after(this.#options.clock, HOLD_MS, () => {
-          this.#cancelHold = undefined;
+        this.#timer ??= after(this.#options.clock, HOLD_MS, () => {
+          this.#timer = undefined;
           this.release();
         });
     });
@@ -55,8 +55,8 @@ export class AckBatcher {
 
   async #drain(): Promise<void> {
     this.#running = true;
-    this.#cancelHold?.();
-    this.#cancelHold = undefined;
+    this.#timer?.();
+    this.#timer = undefined;
     // A microtask first, so that everything settled in this tick joins the first commit.
     await Promise.resolve();
     while (this.#pending.length > 0) {

@@ -46,10 +46,8 @@ export class TakeAhead {
     void this.#c
       .serial(async () => {
         if (this.#lanes.get(lane) !== slot) return;
-        const taken = await this.#c.take(lane, run).catch((error: unknown) => {
-          this.#lanes.delete(lane);
-          throw error;
-        });
+        // A take that fails leaves the slot empty: the unit in flight ends as if nothing were taken behind it.
+        const taken = await this.#c.take(lane, run);
         if (this.#lanes.get(lane) === slot) {
           slot.taken = taken;
           if (taken.length === 0) this.#lanes.delete(lane);
