@@ -1,31 +1,68 @@
+import { after, type Clock } from '../core/clock.js';
+
+/** The most acks held back for more to join them: what a crash may send again beside the requests in flight. */
+const GROUP = 16;
+/** How long acks are held back at most, so that 'sent' events are not late behind slow requests. */
+const HOLD_MS = 50;
+
+/** What grouping acks needs. */
+export interface AckBatcherOptions {
+  readonly clock: Clock;
+  /** True while more responses are on their way (requests in flight), whose acks may join those waiting. */
+  readonly busy: () => boolean;
+}
+
 /**
  * Group commit for acks: ids added while a commit is running wait for it to end, then go together in the next
  * one. Responses arrive one by one; without this, each delivered task would cost a storage commit of its own.
+ * Responses of requests in flight together arrive in separate turns of the event loop, so acks are also held back
+ * while `busy()` (up to `GROUP` of them, `HOLD_MS` at most, or until `release`): a stream of responses commits its
+ * acks a group at a time. Holding an ack only delays it: a crash meanwhile sends those tasks again, with the same
+ * Idempotency-Key, and a task is never acked before its response is in.
  */
 export class AckBatcher {
   readonly #commit: (ids: string[]) => Promise<unknown>;
-  #pending: { ids: string[]; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  readonly #options: AckBatcherOptions;
+  #pending: { ids: readonly string[]; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  #held = 0;
   #running = false;
+  #timer: (() => void) | undefined;
 
-  constructor(commit: (ids: string[]) => Promise<unknown>) {
+  constructor(commit: (ids: string[]) => Promise<unknown>, options: AckBatcherOptions) {
     this.#commit = commit;
+    this.#options = options;
   }
 
   /** Resolves once `ids` are committed (with whatever else was waiting). */
   add(ids: readonly string[]): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#pending.push({ ids: [...ids], resolve, reject });
-      if (!this.#running) void this.#drain();
+      this.#pending.push({ ids, resolve, reject });
+      this.#held += ids.length;
+      if (this.#running) return;
+      if (this.#held >= GROUP || !this.#options.busy()) void this.#drain();
+      else
+        this.#timer ??= after(this.#options.clock, HOLD_MS, () => {
+          this.#timer = undefined;
+          this.release();
+        });
     });
+  }
+
+  /** Commits what is held back now (nothing more is on its way, or the outbox stops). */
+  release(): void {
+    if (!this.#running && this.#pending.length > 0) void this.#drain();
   }
 
   async #drain(): Promise<void> {
     this.#running = true;
+    this.#timer?.();
+    this.#timer = undefined;
     // A microtask first, so that everything settled in this tick joins the first commit.
     await Promise.resolve();
     while (this.#pending.length > 0) {
       const waiting = this.#pending;
       this.#pending = [];
+      this.#held = 0;
       try {
         await this.#commit(waiting.flatMap((w) => w.ids));
         for (const w of waiting) w.resolve();

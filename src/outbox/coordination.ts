@@ -1,6 +1,9 @@
-/** What one handle tells the others about tasks that left the outbox, or wait for a retry. */
+/**
+ * What one handle tells the others about tasks that left the outbox, wait for a retry, or were given back untried
+ * ('released', detail `{ ids }`: a handle that found them leased need not wait for that lease to end).
+ */
 export interface Relayed {
-  readonly type: 'sent' | 'dead' | 'handed-over' | 'retry';
+  readonly type: 'sent' | 'dead' | 'handed-over' | 'retry' | 'released';
   readonly detail: object;
   /** Of a retry: why it waits (a success ends a wait for the network), for a handle that takes over delivery. */
   readonly cause?: 'network' | 'server';

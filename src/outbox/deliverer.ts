@@ -31,7 +31,7 @@ export interface DelivererContext {
   readonly closing: () => boolean;
 }
 
-export const newRun = (once: boolean): DeliveryRun => ({ sent: 0, retried: 0, dead: 0, handedOver: 0, parked: once ? new Set() : undefined });
+export const newRun = (once: boolean): DeliveryRun => ({ sent: 0, retried: 0, dead: 0, handedOver: 0, parked: once ? new Set() : undefined, over: false });
 
 /**
  * Everything that delivers, wired together: whether the network is there (`Reachability`), which handle delivers
@@ -159,6 +159,7 @@ export class Deliverer {
         if ((started === 0 || dispatcher.active >= this.#c.options.concurrency) && seen === dispatcher.changes) await dispatcher.changed();
       }
     } finally {
+      run.over = true;
       this.#c.index.unpark(run.parked!);
     }
     if (!this.#loop.running) {
@@ -188,8 +189,10 @@ export class Deliverer {
    */
   #relayed(messages: readonly Relayed[]): void {
     const { index } = this.#c;
+    let changed = false;
     for (const message of messages) {
       const type = message?.type;
+      if (type === 'released') this.#released(message.detail);
       if (type !== 'sent' && type !== 'dead' && type !== 'handed-over' && type !== 'retry') continue;
       const detail = message.detail as { task?: { id?: string }; delayMs?: unknown; status?: unknown; error?: unknown };
       const pending = index.byId(detail.task?.id ?? '');
@@ -199,10 +202,27 @@ export class Deliverer {
           pending.last = { ...(typeof detail.status === 'number' && { status: detail.status }), ...(typeof detail.error === 'string' && { error: detail.error }) };
           index.wait(pending, this.#c.options.clock.now() + detail.delayMs, message.cause === 'network' ? 'network' : 'server');
         }
+        changed = true;
       }
       this.#c.emit(type, { ...message.detail, remote: true });
       this.#c.emit('change');
     }
+    // What may go, and when, changed (a lane moved on, a wait began): a sleeping loop looks again, and sets its timer.
+    if (changed) this.#loop.kick();
+  }
+
+  /** Another handle gave tasks back untried: those this handle waits on for that handle's lease may go now. */
+  #released(detail: object): void {
+    const ids = (detail as { ids?: unknown }).ids;
+    if (!Array.isArray(ids)) return;
+    let freed = false;
+    for (const id of ids) {
+      const pending = this.#c.index.byId(String(id));
+      if (pending?.state !== 'waiting' || pending.cause !== 'lease') continue;
+      this.#c.index.ready(pending);
+      freed = true;
+    }
+    if (freed) this.#loop.kick();
   }
 
   #fill(run: DeliveryRun): Promise<number> {

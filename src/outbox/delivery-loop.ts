@@ -54,7 +54,11 @@ export class DeliveryLoop {
       return;
     }
     this.#pumping = true;
-    void this.#pump().finally(() => (this.#pumping = false));
+    void this.#pump().finally(() => {
+      this.#pumping = false;
+      // A kick after the pass ended but before this ran found it pumping: it must not be lost.
+      if (this.#again) this.kick();
+    });
   }
 
   async #pump(): Promise<void> {

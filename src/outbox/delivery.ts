@@ -23,6 +23,8 @@ export interface DeliveryRun {
   handedOver: number;
   /** A flush tries each task at most once: those it retried wait here, parked, until it ends. */
   readonly parked: Set<Pending> | undefined;
+  /** The flush has returned: nothing more starts for it (what was taken ahead for it goes back). */
+  over: boolean;
 }
 
 /** A task on its way to dead: its entry (id '' when it was never stored) and why. */
@@ -59,12 +61,16 @@ export interface DeliveryContext {
  * request starting once the previous one's response was judged sent. A chain stops at the first task that is not
  * sent; the rest go back, so the lane's order holds across the retry. What was sent is acked in one commit at the
  * end, then said in 'sent' events: a crash before that sends those tasks again, with the same Idempotency-Key.
+ * `freeSlot` is called before that commit, with whether the lane goes on (every task of the unit left it), so that
+ * the lane's next chain may start meanwhile.
  */
-export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<StoredTask>, run: DeliveryRun, freeSlot: () => void): Promise<void> {
+export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<StoredTask>, run: DeliveryRun, freeSlot: (goesOn: boolean) => void): Promise<void> {
   const delivered: Delivered[] = [];
+  let goesOn = false;
   try {
     const requests = c.options.batch ? [unit] : unit.map((e) => [e]);
-    for (let i = 0; i < requests.length; i++) {
+    let i = 0;
+    for (; i < requests.length; i++) {
       // A request that could outlast the lease is not started: another handle could take the task meanwhile.
       const late = i > 0 && c.options.clock.now() + c.options.timeoutMs >= lease.expiresAt;
       if (late || !(await attempt(c, requests[i]!, lease, run, delivered))) {
@@ -72,11 +78,12 @@ export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<St
         break;
       }
     }
+    goesOn = i === requests.length;
   } catch (error) {
     // A storage failure mid-settle: the lease expires and the task is tried again, never lost.
     c.emit('error', { error });
   } finally {
-    freeSlot();
+    freeSlot(goesOn);
     try {
       if (delivered.length > 0) await c.acks.add(delivered.flatMap((d) => d.ids));
       for (const d of delivered) d.tell();
@@ -112,7 +119,8 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
         if ('timeout' in edited) timedOut = edited.timeout;
       }
     }
-    await c.toDead(doomed, lease, run);
+    // Each await is a turn of the microtask queue between one response and the next request: none for nothing.
+    if (doomed.length > 0) await c.toDead(doomed, lease, run);
     if (ready.length === 0) return true;
     const exchange: Exchange = timedOut
       ? { kind: 'error', error: timedOut, network: false, secrets: [] }

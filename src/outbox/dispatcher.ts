@@ -1,5 +1,6 @@
 import type { Lease } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
+import type { Serial } from '../core/serial.js';
 import { AckBatcher } from './ack-batcher.js';
 import { packBatches } from './batching.js';
 import type { Coordination } from './coordination.js';
@@ -7,19 +8,13 @@ import { deliver, type DeliveryContext, type DeliveryRun, type Entry, type ToDea
 import type { OutboxEventMap } from './events.js';
 import type { ResolvedOutboxOptions } from './options.js';
 import type { BodyStore } from './body-store.js';
-import type { PendingIndex } from './pending.js';
+import { laneOf, type Pending, type PendingIndex } from './pending.js';
 import type { Reachability } from './reachability.js';
+import { TakeAhead, type Buffered } from './take-ahead.js';
 import type { StoredTask } from './task.js';
 
 /** With ordering, how many tasks of a lane are taken at once, to be sent one after another (a chain). */
 const CHAIN = 8;
-
-/** Units taken and not started yet, with the lease holding them and the run that took them. */
-interface Buffered {
-  readonly unit: Entry[];
-  readonly lease: Lease<StoredTask>;
-  readonly run: DeliveryRun;
-}
 
 /** What the dispatcher needs of the outbox it serves. */
 export interface DispatcherContext {
@@ -31,6 +26,8 @@ export interface DispatcherContext {
   readonly reachability: Reachability;
   readonly coordination: Coordination;
   readonly transport: () => typeof fetch;
+  /** The outbox's serialiser: what changes the index runs in turn. */
+  readonly serial: Serial;
   /** Dispatches `type` on the outbox (a CustomEvent with `detail`). */
   readonly emit: (type: keyof OutboxEventMap, detail?: unknown) => void;
   /** Moves tasks to dead (into dead letters first, then out of the outbox). */
@@ -45,7 +42,8 @@ export interface DispatcherContext {
  * Starts requests within `concurrency`: it chooses tasks on the pending index, takes exactly those from the queue,
  * and hands each unit to `deliver` (acks go in groups). Without ordering it takes a few more than the free slots
  * and keeps them leased in a buffer, so that a slot freed by a response starts the next task without waiting for
- * a storage commit; with ordering it takes a lane's next tasks together, sent one after another as a chain.
+ * a storage commit; with ordering it takes a lane's next tasks together, sent one after another as a chain, and
+ * takes the chain behind it while it is in flight (`TakeAhead`).
  */
 export class Dispatcher {
   readonly #c: DispatcherContext;
@@ -56,6 +54,7 @@ export class Dispatcher {
   readonly #buffer: Buffered[] = [];
   /** Delivered tasks are removed by id, many per commit: the response is in, whichever lease holds them now. */
   readonly #acks: AckBatcher;
+  readonly #ahead: TakeAhead;
   /** Bumped whenever a slot frees or a delivery settles; `changed` waits for the next bump. */
   #changes = 0;
   #waiters: (() => void)[] = [];
@@ -65,8 +64,15 @@ export class Dispatcher {
   constructor(context: DispatcherContext, onChange: () => void) {
     this.#c = context;
     this.#onChange = onChange;
-    this.#acks = new AckBatcher((ids) => context.queue.remove(ids));
+    this.#acks = new AckBatcher((ids) => context.queue.remove(ids), { clock: context.options.clock, busy: () => this.#active.size > 0 });
     this.#delivery = { ...context, acks: this.#acks, giveBack: (entries, lease) => this.#giveBack(entries, lease) };
+    this.#ahead = new TakeAhead({
+      serial: context.serial,
+      take: (lane, run) => this.#takeAhead(lane, run),
+      start: (b) => this.#startAhead(b),
+      giveBack: (b) => this.#giveBack(b.unit, b.lease),
+      error: (error) => context.emit('error', { error }),
+    });
   }
 
   get changes(): number {
@@ -88,11 +94,19 @@ export class Dispatcher {
 
   /** Resolves once every delivery started has settled. */
   async settled(): Promise<void> {
+    this.#acks.release();
     while (this.#settling.size > 0) await Promise.allSettled([...this.#settling]);
   }
 
   /** Starts what may go now in the free slots (call it alone: the outbox serialises it); resolves how many tasks it started. */
   async fill(run: DeliveryRun): Promise<number> {
+    const started = await this.#fill(run);
+    // A slot free and nothing to start: no response is coming that acks held back could be grouped with.
+    if (started === 0 && this.#active.size < this.#c.options.concurrency) this.#acks.release();
+    return started;
+  }
+
+  async #fill(run: DeliveryRun): Promise<number> {
     const { options, reachability } = this.#c;
     let free = options.concurrency - this.#active.size;
     if (free <= 0 || !reachability.allowed) return 0;
@@ -103,7 +117,7 @@ export class Dispatcher {
       free = 1;
     }
     if (!(await this.#c.coordination.mayDeliver(this.#c.running()))) return 0;
-    // Only without ordering: with lanes, only a lane's head may go, so there is little to take ahead.
+    // Only without ordering: with lanes, only a lane's head may go; the chain behind one in flight is taken by `#ahead`.
     const prefetch = reachability.reachable && options.ordering === 'none' ? options.concurrency : 0;
     let started = this.#startBuffered(free);
     free -= started.slots;
@@ -119,17 +133,65 @@ export class Dispatcher {
 
   /** Puts buffered (taken, not started) units back in the queue, as if never taken. */
   async unbuffer(): Promise<void> {
-    for (const { unit, lease } of this.#buffer.splice(0)) await this.#giveBack(unit, lease);
+    for (const { unit, lease } of [...this.#buffer.splice(0), ...this.#ahead.drop()]) await this.#giveBack(unit, lease);
+  }
+
+  /** With ordering, a lane is a chain of up to `CHAIN` tasks at a time (without batches). */
+  get #chained(): boolean {
+    return !this.#c.options.batch && this.#c.options.ordering !== 'none';
+  }
+
+  /**
+   * How many tasks of a lane go in one unit, from its first. A first task that failed before goes alone: what is
+   * behind it would most likely be taken for nothing again.
+   */
+  #perLane(first: Pending): number {
+    if (!this.#chained) return this.#c.options.batch?.maxItems ?? 1;
+    return first.attempts > 0 ? 1 : CHAIN;
   }
 
   /** Takes up to `free` units' worth of the tasks the index says may go now. */
   async #take(free: number, run: DeliveryRun, now: number): Promise<Buffered[]> {
+    const { options, index } = this.#c;
+    const chosen = index.take((options.batch?.maxItems ?? (this.#chained ? CHAIN : 1)) * free, now, (p) => this.#perLane(p));
+    return chosen.length === 0 ? [] : this.#lease(chosen, run);
+  }
+
+  /** Takes the chain of `lane` behind its unit in flight, when the run may go on without a fill. */
+  async #takeAhead(lane: string, run: DeliveryRun): Promise<Buffered[]> {
+    if (!this.#goesOn(run)) return [];
+    const chosen = this.#c.index.takeAhead(lane, this.#c.options.clock.now(), (p) => this.#perLane(p));
+    return chosen.length === 0 ? [] : this.#lease(chosen, run);
+  }
+
+  /**
+   * Starts a chain taken ahead in the slot its lane just freed, unless it may not go now: the run is over, the
+   * network or the delivery lock is gone, its lease could end during its first request, or a task that came meanwhile
+   * goes first (a higher priority). Then it goes back, and a fill chooses.
+   */
+  #startAhead(b: Buffered): boolean {
+    const { options, index } = this.#c;
+    const first = index.get(Number(b.unit[0]!.id));
+    const ok =
+      this.#active.size < options.concurrency &&
+      this.#goesOn(b.run) &&
+      options.clock.now() + options.timeoutMs < b.lease.expiresAt &&
+      !(first && index.outranked(first));
+    if (ok) this.#start(b);
+    return ok;
+  }
+
+  /** Whether units of `run` may start without a fill: it is on, the network is there and this handle delivers. */
+  #goesOn(run: DeliveryRun): boolean {
+    const { reachability } = this.#c;
+    const on = run.parked ? !run.over : this.#c.running();
+    return on && reachability.allowed && reachability.reachable && this.#c.coordination.holdsOrAlone();
+  }
+
+  /** Leases the tasks `chosen` on the index, in units (chains of a lane, batches, or one task each). */
+  async #lease(chosen: Pending[], run: DeliveryRun): Promise<Buffered[]> {
     const { options, index, queue } = this.#c;
-    const chained = !options.batch && options.ordering !== 'none';
-    const perLane = options.batch?.maxItems ?? (chained ? CHAIN : 1);
-    // A head that failed before goes alone: what is behind it would most likely be taken for nothing again.
-    const chosen = index.take(perLane * free, now, (head) => (chained && head.attempts > 0 ? 1 : perLane));
-    if (chosen.length === 0) return [];
+    const chained = this.#chained;
     const ids = chosen.map((p) => String(p.seq));
     let lease: Lease<StoredTask> | undefined;
     try {
@@ -182,6 +244,8 @@ export class Dispatcher {
   async #giveBack(entries: Entry[], lease: Lease<StoredTask>): Promise<void> {
     if (entries.length === 0) return;
     await lease.release(entries.map((e) => e.id), { untried: true });
+    // Another handle that tried to take them found them leased, and waits for the lease to end: not any more.
+    this.#c.coordination.post({ type: 'released', detail: { ids: entries.map((e) => e.value.id) } });
     for (const e of entries) {
       const pending = this.#c.index.get(Number(e.id));
       if (!pending) continue;
@@ -195,20 +259,29 @@ export class Dispatcher {
     let tasks = 0;
     let slots = 0;
     for (; slots < free && this.#buffer.length > 0; slots++) {
-      const { unit, lease, run } = this.#buffer.shift()!;
-      tasks += unit.length;
-      const freeSlot = () => {
-        if (this.#active.delete(sending)) this.#change();
-      };
-      const sending: Promise<void> = deliver(this.#delivery, unit, lease, run, freeSlot).finally(() => {
-        freeSlot();
-        this.#settling.delete(sending);
-        this.#change();
-      });
-      this.#active.add(sending);
-      this.#settling.add(sending);
+      const unit = this.#buffer.shift()!;
+      tasks += unit.unit.length;
+      this.#start(unit);
     }
     return { tasks, slots };
+  }
+
+  /** Delivers `unit` in a slot; a chain's lane gets its next chain taken ahead, started when this one frees the slot. */
+  #start({ unit, lease, run }: Buffered): void {
+    const lane = this.#chained ? laneOf(unit[0]!.value, this.#c.options.ordering) : undefined;
+    const freeSlot = (goesOn = false) => {
+      if (!this.#active.delete(sending)) return;
+      if (lane !== undefined) this.#ahead.ended(lane, goesOn);
+      this.#change();
+    };
+    const sending: Promise<void> = deliver(this.#delivery, unit, lease, run, freeSlot).finally(() => {
+      freeSlot();
+      this.#settling.delete(sending);
+      this.#change();
+    });
+    this.#active.add(sending);
+    this.#settling.add(sending);
+    if (lane !== undefined) this.#ahead.started(lane, run);
   }
 
   #change(): void {

@@ -1,4 +1,6 @@
 /** What the pending index keeps of a task, and the lanes that ordering puts tasks in. */
+import { PARTITION_SPAN } from '../core/ids.js';
+import { blobKey, taskBytes, type StoredTask } from './task.js';
 
 export type Ordering = 'group' | 'fifo' | 'none';
 
@@ -40,8 +42,34 @@ export interface Pending {
 /** Priorities as ranks: lower goes first. */
 export const RANK = { high: 0, normal: 1, low: 2 } as const;
 
+/**
+ * Which of two tasks goes first: by priority, then by place within their partition (ids of partition p start at
+ * p * 2^40), so that lanes of a later partition are not always behind those of an earlier one; with one, queue order.
+ */
+export const byTurn = (a: Pending, b: Pending): number => a.rank - b.rank || (a.seq % PARTITION_SPAN) - (b.seq % PARTITION_SPAN) || a.seq - b.seq;
+
 /** The ordering lane of a task: tasks of one lane go out in queue order, and a lane waits for no other. */
 export function laneOf(task: { readonly group?: string | undefined }, ordering: Ordering): string | undefined {
   if (ordering === 'none') return undefined;
   return ordering === 'fifo' ? '' : (task.group ?? '');
+}
+
+/** A task stored as entry `seq` as the index keeps it: ready, until the index says otherwise. */
+export function pendingOf(seq: number, task: StoredTask, attempts: number, ordering: Ordering): Pending {
+  return {
+    seq,
+    id: task.id,
+    lane: laneOf(task, ordering),
+    rank: RANK[task.priority ?? 'normal'],
+    notBefore: task.notBefore ?? 0,
+    expiresAt: task.expiresAt ?? Infinity,
+    key: task.key,
+    bytes: taskBytes(task),
+    group: task.group,
+    blob: blobKey(task),
+    state: 'ready',
+    until: 0,
+    cause: undefined,
+    attempts,
+  };
 }

@@ -1,7 +1,6 @@
 import { Heap } from '../core/heap.js';
-import { PARTITION_SPAN } from '../core/ids.js';
-import { laneOf, RANK, type Ordering, type Pending, type WaitCause } from './pending-task.js';
-import { blobKey, taskBytes, type StoredTask } from './task.js';
+import { byTurn, pendingOf, type Ordering, type Pending, type WaitCause } from './pending-task.js';
+import type { StoredTask } from './task.js';
 
 export { laneOf, type Ordering, type Pending, type WaitCause } from './pending-task.js';
 
@@ -27,9 +26,7 @@ export class PendingIndex {
   readonly #byKey = new Map<string, Set<Pending>>();
   readonly #lanes = new Map<string, Lane>();
   /** Candidates: ready tasks without ordering, ready lane heads with it; stale entries are skipped when popped. */
-  // Across partitions by place within each (ids of partition p start at p * 2^40), so that lanes of a later
-  // partition are not always behind those of an earlier one; with one partition, queue order.
-  readonly #runnable = new Heap<Pending>((a, b) => a.rank - b.rank || (a.seq % PARTITION_SPAN) - (b.seq % PARTITION_SPAN) || a.seq - b.seq);
+  readonly #runnable = new Heap<Pending>(byTurn);
   readonly #waiting = new Heap<{ task: Pending; until: number }>((a, b) => a.until - b.until);
   /** Waiting for the network (a success elsewhere ends their wait), and for another handle's lease. */
   readonly #offline = new Set<Pending>();
@@ -82,22 +79,7 @@ export class PendingIndex {
   add(seq: number, task: StoredTask, attempts: number, until = 0, cause: WaitCause = 'server'): Pending {
     const known = this.#tasks.get(seq);
     if (known) return known;
-    const pending: Pending = {
-      seq,
-      id: task.id,
-      lane: laneOf(task, this.#ordering),
-      rank: RANK[task.priority ?? 'normal'],
-      notBefore: task.notBefore ?? 0,
-      expiresAt: task.expiresAt ?? Infinity,
-      key: task.key,
-      bytes: taskBytes(task),
-      group: task.group,
-      blob: blobKey(task),
-      state: 'ready',
-      until: 0,
-      cause: undefined,
-      attempts,
-    };
+    const pending = pendingOf(seq, task, attempts, this.#ordering);
     this.#tasks.set(seq, pending);
     this.#byId.set(pending.id, pending);
     this.#bytes += pending.bytes;
@@ -211,18 +193,50 @@ export class PendingIndex {
         continue;
       }
       const lane = this.#lanes.get(top.lane)!;
-      if (this.#head(lane) !== top) continue;
-      const most = perLane(top);
-      for (let i = lane.at, n = 0; i < lane.seqs.length && n < most && out.length < max; i++) {
-        const next = this.#tasks.get(lane.seqs[i]!);
-        if (!next) continue;
-        if (next.state !== 'ready') break;
-        this.#set(next, 'busy');
-        out.push(next);
-        n++;
-      }
+      if (this.#head(lane) === top) this.#takeRun(lane, lane.at, Math.min(perLane(top), max - out.length), out);
     }
     return out;
+  }
+
+  /**
+   * With ordering: up to `perLane(first)` consecutive ready tasks of lane `name` right behind its unit in flight (busy),
+   * marked busy: taken ahead, to go once that unit is done. None when another candidate would be taken first.
+   */
+  takeAhead(name: string, now: number, perLane: (first: Pending) => number): Pending[] {
+    this.#now = Math.max(this.#now, now);
+    this.#wakeUp(now);
+    const lane = this.#lanes.get(name);
+    if (!lane) return [];
+    let at = lane.at;
+    // Past the unit in flight (busy), and what left the index meanwhile.
+    while (at < lane.seqs.length && (this.#tasks.get(lane.seqs[at]!)?.state ?? 'busy') === 'busy') at++;
+    const first = this.#tasks.get(lane.seqs[at]!);
+    if (!first || first.state !== 'ready' || this.outranked(first)) return [];
+    const out: Pending[] = [];
+    this.#takeRun(lane, at, perLane(first), out);
+    return out;
+  }
+
+  /** True when a ready task (or lane head) would be taken before `pending`, by priority, then queue order. */
+  outranked(pending: Pending): boolean {
+    for (let top = this.#runnable.peek(); top; top = this.#runnable.peek()) {
+      const live = top.state === 'ready' && this.#tasks.get(top.seq) === top && (top.lane === undefined || this.#head(this.#lanes.get(top.lane)!) === top);
+      if (live) return top !== pending && byTurn(top, pending) < 0;
+      this.#runnable.pop();
+    }
+    return false;
+  }
+
+  /** Marks busy, into `out`, up to `most` consecutive ready tasks of `lane` from its place `at`. */
+  #takeRun(lane: Lane, at: number, most: number, out: Pending[]): void {
+    for (let i = at, n = 0; i < lane.seqs.length && n < most; i++) {
+      const next = this.#tasks.get(lane.seqs[i]!);
+      if (!next) continue;
+      if (next.state !== 'ready') break;
+      this.#set(next, 'busy');
+      out.push(next);
+      n++;
+    }
   }
 
   /** When the earliest wait ends, or undefined when nothing waits. */
