@@ -33,12 +33,14 @@ async function own(list: Members[], count: number, clock: FakeClock): Promise<nu
 }
 
 describe('Members', () => {
-  it('gives each of N members the partitions p with p % N = its rank, and every partition to one member', async () => {
+  // Ranks go by id, not by joining order: the sets are those of ranks 0, 1, … in some order.
+  it.each([
+    ['gives each of N members the partitions p with p % N = its rank, and every partition to one member', 8, ['0,3,6', '1,4,7', '2,5']],
+    ['where members outnumber partitions, two share a partition and none is left without', 2, ['0', '0', '1']],
+  ])('%s', async (_, partitions, expected) => {
     const clock = new FakeClock();
-    const list = members(new MemoryStore(), clock, 3);
-    const mine = await own(list, 8, clock);
-    // Rank by id, not by joining order: the three sets are those of ranks 0, 1 and 2 in some order.
-    expect(mine.map((ps) => ps.join(',')).sort()).toEqual(['0,3,6', '1,4,7', '2,5']);
+    const mine = await own(members(new MemoryStore(), clock, 3), partitions, clock);
+    expect(mine.map((ps) => ps.join(',')).sort()).toEqual(expected);
   });
 
   it('orders every partition on each take: its own first, starting with each in turn, then the others', async () => {
@@ -51,12 +53,6 @@ describe('Members', () => {
     expect(new Set(orders.map(({ order }) => order[0]))).toEqual(new Set(orders[0]!.order.slice(0, 2)));
   });
 
-  it('where members outnumber partitions, two share a partition and none is left without', async () => {
-    const clock = new FakeClock();
-    const list = members(new MemoryStore(), clock, 3);
-    const mine = await own(list, 2, clock);
-    expect(mine.map((ps) => ps.join(',')).sort()).toEqual(['0', '0', '1']);
-  });
 
   it('a member that leaves gives its partitions up at the others\' next renewal; one that stops renewing, after a few seconds', async () => {
     const clock = new FakeClock();
