@@ -131,13 +131,18 @@ class Trial {
     if (op === 'push' || op === 'pushMany') {
       const values = Array.from({ length: random.int(1, op === 'push' ? 4 : 6) }, () => this.#next++);
       // One outcome per value: a push each, or the one pushMany for all.
-      const outcomes: { ok: boolean; reason?: unknown }[] =
+      const outcomes: { ok: boolean; id?: string; reason?: unknown }[] =
         op === 'push'
-          ? (await Promise.allSettled(values.map((v) => q.push(v)))).map((s) => (s.status === 'fulfilled' ? { ok: true } : { ok: false, reason: s.reason }))
-          : Array(values.length).fill(await q.pushMany(values).then(() => ({ ok: true }), (reason: unknown) => ({ ok: false, reason })));
+          ? (await Promise.allSettled(values.map((v) => q.push(v)))).map((s) => (s.status === 'fulfilled' ? { ok: true, id: s.value } : { ok: false, reason: s.reason }))
+          : await q.pushMany(values).then(
+              (ids) => ids.map((id) => ({ ok: true, id })),
+              (reason: unknown) => values.map(() => ({ ok: false, reason })),
+            );
       this.#collect(h);
       const resolved = values.filter((_, i) => outcomes[i]!.ok);
       this.ledger.pushResolved(resolved);
+      // The ids a push resolves with: an event naming them names these values, even where no later list can say so.
+      for (const [i, { id }] of outcomes.entries()) if (id !== undefined) this.ledger.seen(Number(id), values[i]!);
       this.ledger.pushFailed(values.filter((_, i) => !outcomes[i]!.ok));
       const failed = outcomes.find((o) => !o.ok);
       this.ledger.note(`${h.name} ${op} ${values.join(',')}: ${resolved.length === values.length ? 'resolved' : `resolved ${resolved.join(',') || 'none'}`}`);
