@@ -48,6 +48,8 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   #pushAt = 0;
   /** The handles taking from this queue's partitions, so that each takes from partitions of its own first. */
   readonly #members: Members | undefined;
+  /** What open found, held until it resolves: a tick of its own I/O would otherwise tell nobody. */
+  #found: [type: 'recover' | 'corrupt', detail: RecoverDetail | CorruptDetail][] | undefined = [];
 
   /** Opens (creating when absent) the queue `options.name` in `options.store`. */
   static async open<T>(options: QueueOptions<T>): Promise<Queue<T>> {
@@ -58,6 +60,9 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
       await Promise.allSettled(queue.#parts.map((p) => p.close()));
       throw error;
     }
+    const found = queue.#found!;
+    queue.#found = undefined;
+    for (const [type, detail] of found) queue.#later(type, detail);
     return queue;
   }
 
@@ -282,7 +287,8 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
 
   /** Dispatched a tick later, so that listeners added right after `open` resolves hear what open found. */
   #later(type: 'recover' | 'corrupt', detail: RecoverDetail | CorruptDetail): void {
-    this.#options.clock.setTimeout(() => this.dispatchEvent(new CustomEvent(type, { detail })), 0);
+    if (this.#found) this.#found.push([type, detail]);
+    else this.#options.clock.setTimeout(() => this.dispatchEvent(new CustomEvent(type, { detail })), 0);
   }
 
   #wake(): void {

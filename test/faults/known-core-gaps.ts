@@ -44,6 +44,8 @@ export const REGRESSION_SEEDS: readonly { readonly seed: number; readonly gap: s
   { seed: 5481, gap: 'removed meta not reported', what: 'delete-meta: acked items handed out again, no recover event' },
   { seed: 1054925229, gap: 'damaged tail freed unreported', what: 'zero-segment: value 1 damaged in the tail, the ack of value 0 removes the segment, no event' },
   { seed: 5576, gap: 'cut numbers keep their acks', what: "flip-segment: after the cut, a new push gets seq 1, and the ack of the old lease on seq 1 removes it" },
+  { seed: 530836145, gap: "open's corrupt event told nobody", what: 'empty-segment: the open that repairs names the lost items in a corrupt event dispatched before open resolved' },
+  { seed: 530836634, gap: "open's corrupt event told nobody", what: 'delete-segment: the same, when the repair commit outlasts a tick of the timers' },
   // Not a core gap: the check itself learned an item's id only from a list after its push, so an item a 'corrupt'
   // event named before any list could succeed was counted lost. The check now takes the ids pushes resolve with.
   { seed: 530834843, gap: 'ids known from the push', what: 'flip-segment: a push into a damaged segment resolves, then a corrupt event names its id and every list fails' },

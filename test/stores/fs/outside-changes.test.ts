@@ -1,6 +1,6 @@
 import { readFileSync, renameSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { StorageBatch } from '../../../src/core/store.js';
+import type { StorageBatch, Store } from '../../../src/core/store.js';
 import { Queue } from '../../../src/index.js';
 import { FileStore } from '../../../src/fs.js';
 import { deferred } from '../../conformance/harness.js';
@@ -13,6 +13,27 @@ const { root, file, open } = tempQueueDir('sluice-outside-');
 const bytes = (...values: number[]) => Uint8Array.from(values);
 const relaxed = (batch: Omit<StorageBatch, 'durability'>): StorageBatch => ({ ...batch, durability: 'relaxed' });
 const seg = (id: number) => file(`${String(id).padStart(16, '0')}.seg`);
+
+/** `store`, with each commit 20 ms late: timers run while the Queue waits for it. */
+function slowCommits(store: Store): Store {
+  return {
+    async open(name) {
+      const s = await store.open(name);
+      return {
+        owner: s.owner,
+        load: () => s.load(),
+        token: () => s.token(),
+        read: (segment, start, end) => s.read(segment, start, end),
+        commit: async (token, batch) => {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          return s.commit(token, batch);
+        },
+        close: () => s.close(),
+        isGone: (owner) => s.isGone?.(owner) ?? false,
+      };
+    },
+  };
+}
 
 describe('the commit counter removed or emptied under live handles', () => {
   it('through the Queue: two handles and a new one agree on one counter, and every resolved push stays', async () => {
@@ -83,6 +104,23 @@ describe('the commit counter removed or emptied under live handles', () => {
 });
 
 describe('a segment removed, cut or replaced under a live handle', () => {
+  it('emptied: open names the lost items, and with skip a listener added once open resolves hears them', async () => {
+    const options = { name: 'q', segmentItems: 4, durability: 'strict' } as const;
+    const a = await Queue.open<number>({ ...options, store: new FileStore({ dir: root() }) });
+    await a.push(0);
+    truncateSync(seg(0), 0);
+    const error = await Queue.open<number>({ ...options, store: new FileStore({ dir: root() }) }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_CORRUPT' });
+    // Open commits the repair after it found the loss, here slowly: the event must still wait for a listener.
+    const b = await Queue.open<number>({ ...options, store: slowCommits(new FileStore({ dir: root() })), corruption: 'skip' });
+    const heard: unknown[] = [];
+    b.addEventListener('corrupt', (event) => heard.push(event.detail));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(heard).toEqual([{ queue: 'q', segment: 0, offset: 0, lost: ['0', '1'], action: 'skip', reason: 'missing' }]);
+    await b.close();
+    await a.close().catch(() => undefined);
+  });
+
   it('removed: the next commit writes nothing into the unlinked file, and every handle reads again', async () => {
     const a = await open();
     const b = await open();
