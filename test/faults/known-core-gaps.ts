@@ -46,6 +46,8 @@ export const REGRESSION_SEEDS: readonly { readonly seed: number; readonly gap: s
   { seed: 5576, gap: 'cut numbers keep their acks', what: "flip-segment: after the cut, a new push gets seq 1, and the ack of the old lease on seq 1 removes it" },
   { seed: 530836145, gap: "open's corrupt event told nobody", what: 'empty-segment: the open that repairs names the lost items in a corrupt event dispatched before open resolved' },
   { seed: 530836634, gap: "open's corrupt event told nobody", what: 'delete-segment: the same, when the repair commit outlasts a tick of the timers' },
+  { seed: 530834688, gap: 'a closed handle keeps the lock', what: 'read-only: a handle closed while the directory was read-only left its lock file, naming this live process, and no handle of it could open the queue again' },
+  { seed: 530835130, gap: 'a closed handle keeps the lock', what: 'read-only: the same, after a relaxed push failed' },
   // Not a core gap: the check itself learned an item's id only from a list after its push, so an item a 'corrupt'
   // event named before any list could succeed was counted lost. The check now takes the ids pushes resolve with.
   { seed: 530834843, gap: 'ids known from the push', what: 'flip-segment: a push into a damaged segment resolves, then a corrupt event names its id and every list fails' },

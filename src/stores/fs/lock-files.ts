@@ -13,6 +13,12 @@ export interface LockFile {
 }
 
 /**
+ * Lock contents of handles closed in this process that could not be removed (a read-only directory, say), by path,
+ * with their inodes: a lock file still linked to one has no holder left to give it up, though its process lives.
+ */
+const closedContents = new Map<string, number>();
+
+/**
  * One handle's lock content, and the lock files of its queue directory as it sees them. The content (a file naming
  * this process: host, boot, pid, start time, pid namespace) is written once, when the handle is made; holding a
  * lock file is having it `link`ed to that content, so a lock file appears whole or not at all (an O_EXCL create
@@ -38,9 +44,14 @@ export class LockFiles {
     this.#writeOwn();
   }
 
-  /** Removes this handle's lock content file. */
+  /** Removes this handle's lock content file; when it cannot, says so to later handles of this process. */
   dispose(): void {
-    unlinkQuiet(this.#own);
+    try {
+      unlinkQuiet(this.#own);
+    } catch (error) {
+      closedContents.set(this.#own, this.#ino);
+      throw error;
+    }
   }
 
   /** Makes `path` a link to this handle's content: true when it did, false when `path` exists. */
@@ -100,6 +111,7 @@ export class LockFiles {
 
   /** True when the lock's holder can no longer release it, or cannot be judged and has held it past `staleMs`. */
   abandoned(lock: LockFile): boolean {
+    if (closedContents.size > 0 && this.#closedHere(lock.ino)) return true;
     const state = lock.holder === 'unreadable' ? 'unreadable' : liveness(lock.holder, this.#me);
     if (state === 'dead') return true;
     return (state === 'unreadable' || state === 'hidden') && Date.now() - lock.mtimeMs > this.#staleMs;
@@ -125,6 +137,19 @@ export class LockFiles {
     } finally {
       unlinkQuiet(aside);
     }
+  }
+
+  /**
+   * True when `ino` is the content of a handle closed in this process: the content file is still there, the same
+   * inode (while it is, the inode cannot have been given to another file).
+   */
+  #closedHere(ino: number): boolean {
+    for (const [own, was] of closedContents) {
+      const now = lstatSync(own, { throwIfNoEntry: false })?.ino;
+      if (now !== was) closedContents.delete(own);
+      else if (was === ino) return true;
+    }
+    return false;
   }
 
   /** A temp name for this process (cleared as a leftover once it is gone). */

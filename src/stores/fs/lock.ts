@@ -82,13 +82,18 @@ export class ProcessLock {
 
   /** Gives up a lock kept (see `keep`), and removes this handle's lock content file. */
   dispose(): void {
-    if (this.#kept || this.#stuck) {
-      clearImmediate(this.#kept);
-      this.#kept = undefined;
-      this.#stuck = false;
-      this.release();
+    try {
+      if (this.#kept || this.#stuck) {
+        clearImmediate(this.#kept);
+        this.#kept = undefined;
+        this.#stuck = false;
+        this.release();
+      }
+    } finally {
+      // Also when the lock could not be given up: a lock left linked to a content file that stays is known as
+      // abandoned to this process's later handles (see LockFiles).
+      this.#files.dispose();
     }
-    this.#files.dispose();
   }
 
   /**
