@@ -66,13 +66,26 @@ describe('sluice ls, stats', () => {
     ]);
   });
 
-  it('the queues listed leave out the list of handles taking from a partitioned queue, which holds no items', async () => {
-    const q = await Queue.open<number>({ name: 'parts', store: store(), partitions: 2 });
+  it('a partitioned queue is listed once, with all its items, and opened with the partitions it was made with', async () => {
+    const q = await Queue.open<number>({ name: 'parts', store: store(), partitions: 3 });
     await q.pushMany([1, 2]);
-    await (await q.take(1))!.ack();
+    await q.pushMany([3]);
+    await (await q.take(1))!.release();
     await q.close();
-    expect(readdirSync(dir)).toContain('parts.pm');
-    expect(queueNames(dir)).toEqual(['jobs', 'parts', 'parts.p1']);
+    expect(readdirSync(dir).sort()).toEqual(['jobs', 'parts', 'parts.p1', 'parts.p2', 'parts.pm']);
+    expect(queueNames(dir)).toEqual(['jobs', 'parts']);
+    expect(await run('ls', '--json')).toBe(0);
+    expect(json().map((q) => [q['queue'], q['size']])).toEqual([
+      ['jobs', 3],
+      ['parts', 3],
+    ]);
+    out = [];
+    expect(await run('peek', 'parts', '--json')).toBe(0);
+    expect(json().map((e) => e['value']).sort()).toEqual([1, 2, 3]);
+    // Still a queue of 3 partitions: an app opening it as made finds every item.
+    const again = await Queue.open<number>({ name: 'parts', store: store(), partitions: 3 });
+    expect(await again.size()).toBe(3);
+    await again.close();
   });
 
   it('stats gives size, leased, delayed, segments, bytes and the oldest item\'s age', async () => {

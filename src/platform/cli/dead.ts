@@ -1,7 +1,7 @@
 import { SluiceError } from '../../core/errors.js';
 import type { DeadLetter } from '../../outbox/dead-letters.js';
 import { Outbox } from '../../outbox/outbox.js';
-import type { Context } from './context.js';
+import { partitionsOf, type Context } from './context.js';
 import { duration, printError, table } from './io.js';
 import { isQueue } from './layout.js';
 import { Progress } from './progress.js';
@@ -13,7 +13,7 @@ export async function dead(ctx: Context, name: string, command: Action): Promise
   if (isQueue(ctx.dir, name) && !isQueue(ctx.dir, `${name}.dead`)) {
     throw new SluiceError('ERR_NOT_FOUND', `"${name}" in ${ctx.store.dir} is a queue, not an outbox: it has no dead letters ("${name}.dead").`);
   }
-  const outbox = await Outbox.open({ name, store: ctx.store });
+  const outbox = await Outbox.open({ name, store: ctx.store, partitions: await partitionsOf(ctx.store, name) });
   try {
     if (command.action === 'list') return list(ctx, await outbox.dead.list(command.limit === undefined ? {} : { limit: command.limit }));
     return await settle(ctx, outbox, command.action, command.ids);

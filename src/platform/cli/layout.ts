@@ -10,7 +10,7 @@ import { errno, segmentId } from '../../stores/fs/files.js';
 export type QueueKind = 'queue' | 'outbox' | 'dead-letters';
 
 const DEAD = '.dead';
-const MEMBERS = '.pm';
+const PART = /^(.+)\.p(?:[1-9]\d*|m)$/;
 
 /** Whether `dir` holds the queue `name` (every queue directory has its commit counter from its first open on). */
 export function isQueue(dir: string, name: string): boolean {
@@ -33,9 +33,11 @@ export function queueNames(dir: string): string[] {
     if (errno(error) === 'ENOENT') throw new SluiceError('ERR_NOT_FOUND', `The directory ${root} does not exist (--dir names a FileStore directory).`);
     throw new SluiceError('ERR_STORAGE', `Cannot read the directory ${root} (${errno(error) || 'error'}).`, { cause: error });
   }
-  // `<queue>.pm` lists the handles taking from a partitioned queue (core/members.ts): not a queue of items.
+  // A partitioned queue `<queue>` keeps its other partitions in `<queue>.p<i>` and the handles taking from it in
+  // `<queue>.pm` (core/members.ts): parts of it, not queues of their own.
   const names = entries.filter((e) => e.isDirectory() && isQueue(root, e.name)).map((e) => e.name);
-  return names.filter((name) => !(name.endsWith(MEMBERS) && names.includes(name.slice(0, -MEMBERS.length)))).sort();
+  const partOf = (name: string) => PART.exec(name)?.[1];
+  return names.filter((name) => !names.includes(partOf(name) ?? '')).sort();
 }
 
 /**
