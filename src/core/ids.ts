@@ -49,6 +49,11 @@ export function partitionOf(id: number): [partition: number, seq: number] {
   return [Math.floor(id / PARTITION_SPAN), id % PARTITION_SPAN];
 }
 
+/** The entry id of partition `p`'s item `seq`: `partitionOf` undone. */
+export function entryId(p: number, seq: number): string {
+  return String(p * PARTITION_SPAN + seq);
+}
+
 /** Entry ids grouped by partition, as sequence numbers. */
 export function byPartition(ids: readonly string[]): Map<number, number[]> {
   const out = new Map<number, number[]>();

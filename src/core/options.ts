@@ -3,6 +3,7 @@ import { systemClock } from './clock.js';
 import { jsonCodec, type Codec } from './codec.js';
 import { describe, SluiceError } from './errors.js';
 import { MAX_PAYLOAD } from './frame.js';
+import { partitionName } from './partitioned.js';
 import type { Durability, Store } from './store.js';
 import { check, integer, invalid, isBoolean, isClock, isFunction, limit, oneOf, optional, positive, text, withMethods } from './validate.js';
 
@@ -128,7 +129,7 @@ export function resolveOptions<T>(options: QueueOptions<T>, defaultStore?: () =>
     partitions: options.partitions ?? 1,
   };
   check(resolved, RULES);
-  if (resolved.partitions > 1 && `${resolved.name}.p${resolved.partitions - 1}`.length > 128) {
+  if (resolved.partitions > 1 && partitionName(resolved.name, resolved.partitions - 1).length > 128) {
     invalid('partitions', `a count whose partition names (<name>.p<i>) fit in 128 characters`, resolved.partitions);
   }
   return resolved;

@@ -1,4 +1,4 @@
-import { leaseIds, PARTITION_SPAN, partitionOf } from './ids.js';
+import { entryId, leaseIds, partitionOf } from './ids.js';
 import type { CorruptDetail, RecoverDetail } from './events.js';
 import type { Partition } from './partition.js';
 import type { Lease, QueueStats, ReleaseOptions } from './queue-types.js';
@@ -9,7 +9,7 @@ import type { Lease, QueueStats, ReleaseOptions } from './queue-types.js';
  * partitions is not one atomic step: each item is acked exactly once all the same.
  */
 export function combine<T>(taken: readonly (readonly [partition: number, lease: Lease<T>])[]): Lease<T> {
-  const entries = taken.flatMap(([p, lease]) => lease.entries.map((e) => ({ ...e, id: String(p * PARTITION_SPAN + Number(e.id)) })));
+  const entries = taken.flatMap(([p, lease]) => lease.entries.map((e) => ({ ...e, id: entryId(p, Number(e.id)) })));
   const own = new Set(entries.map((e) => e.id));
   const split = (ids: readonly string[] | undefined): [Lease<T>, string[] | undefined][] => {
     if (ids === undefined) return taken.map(([, lease]) => [lease, undefined]);
@@ -37,7 +37,7 @@ export function combine<T>(taken: readonly (readonly [partition: number, lease: 
 /** `detail` with the ids of partition `p` as the queue gives them (partition 0's are its own). */
 export function inPartition<D extends RecoverDetail | CorruptDetail>(detail: D, p: number): D {
   if (p === 0) return detail;
-  const id = (seq: string) => String(p * PARTITION_SPAN + Number(seq));
+  const id = (seq: string) => entryId(p, Number(seq));
   const out: Record<string, unknown> = { ...detail };
   if ('lost' in detail) out.lost = detail.lost.map(id);
   if ('again' in detail && detail.again) out.again = detail.again.map(id);
@@ -81,6 +81,21 @@ export async function takeInTurn<T>(
     got += lease.entries.length;
   }
   return { taken, met };
+}
+
+/** The storage name of partition `p` of the queue `name`: the first keeps the queue's own. */
+export function partitionName(name: string, p: number): string {
+  return p === 0 ? name : `${name}.p${p}`;
+}
+
+/** The storage name of the list of handles taking from the partitioned queue `name` (see `Members`). */
+export function membersName(name: string): string {
+  return `${name}.pm`;
+}
+
+/** The partitioned queue whose part (a partition past the first, or the list of its handles) `storage` names, if any. */
+export function partOf(storage: string): string | undefined {
+  return /^(.+)\.p(?:[1-9]\d*|m)$/.exec(storage)?.[1];
 }
 
 /** A key's partition: FNV-1a, so that every handle places a key alike. */

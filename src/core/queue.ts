@@ -2,13 +2,13 @@ import { QueueBlobs } from './blobs.js';
 import { encodeItems } from './encode.js';
 import { SluiceError } from './errors.js';
 import type { CorruptDetail, QueueEventMap, RecoverDetail } from './events.js';
-import { byPartition, parseIds, PARTITION_SPAN, partitionOf } from './ids.js';
+import { byPartition, entryId, parseIds, partitionOf } from './ids.js';
 import { leases } from './iteration.js';
 import { Members } from './members.js';
 import { ITERATE_RULES, LIST_RULES, resolveOptions, TAKE_RULES, type QueueOptions, type ResolvedOptions } from './options.js';
 import { Partition } from './partition.js';
 import type { IterateOptions, Lease, ListOptions, PushOptions, QueueEntry, QueueStats, TakeOptions } from './queue-types.js';
-import { combine, hash, inPartition, sum, takeInTurn } from './partitioned.js';
+import { combine, hash, inPartition, membersName, partitionName, sum, takeInTurn } from './partitioned.js';
 import { serial } from './serial.js';
 import type { Store } from './store.js';
 import { TypedEventTarget } from './typed-events.js';
@@ -71,7 +71,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     super();
     this.name = options.name;
     this.#options = options;
-    if (options.partitions > 1) this.#members = new Members(() => options.store.open(`${options.name}.pm`), options.clock);
+    if (options.partitions > 1) this.#members = new Members(() => options.store.open(membersName(options.name)), options.clock);
   }
 
   /** Stores `item`; resolves its entry id once it is durable (to the queue's `durability`). */
@@ -87,7 +87,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     if (items.length === 0) return [];
     const p = key === undefined ? this.#pushAt++ % this.#parts.length : hash(key) % this.#parts.length;
     const first = await this.#parts[p]!.push(encodeItems(this.#options.codec, items, this.#options.maxItemBytes), items.length);
-    return items.map((_, i) => String(p * PARTITION_SPAN + first + i));
+    return items.map((_, i) => entryId(p, first + i));
   }
 
   /** Leases up to `max` of the oldest available items to this handle; `undefined` when none is available. */
@@ -142,7 +142,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
       for (let p = start; p < this.#parts.length; p++) {
         if ((wanted && !wanted.has(p)) || (partition !== undefined && p !== partition)) continue;
         const entries = await this.#parts[p]!.list(limit - out.length, p === start ? from : 0, wanted?.get(p));
-        out.push(...(p === 0 ? entries : entries.map((e) => ({ ...e, id: String(p * PARTITION_SPAN + Number(e.id)) }))));
+        out.push(...(p === 0 ? entries : entries.map((e) => ({ ...e, id: entryId(p, Number(e.id)) }))));
       }
       return out;
     });
@@ -239,7 +239,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
 
   async #openPart(p: number): Promise<Partition<T>> {
     const { store, name } = this.#options;
-    const storage = await store.open(p === 0 ? name : `${name}.p${p}`);
+    const storage = await store.open(partitionName(name, p));
     // A queue's blobs are its first partition's: one place, whatever the partition count.
     if (p === 0 && storage.blobs) this.#blobs = new QueueBlobs(storage.blobs, this.#options.durability, () => this.#checkOpen());
     const part = await Partition.open<T>(storage, {

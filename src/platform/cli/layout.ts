@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
+import { partOf } from '../../core/partitioned.js';
 import { errno, segmentId } from '../../stores/fs/files.js';
 
 // What the CLI reads of a FileStore directory beyond the Queue API: which queues there are, which are outboxes,
@@ -10,7 +11,6 @@ import { errno, segmentId } from '../../stores/fs/files.js';
 export type QueueKind = 'queue' | 'outbox' | 'dead-letters';
 
 const DEAD = '.dead';
-const PART = /^(.+)\.p(?:[1-9]\d*|m)$/;
 
 /** Whether `dir` holds the queue `name` (every queue directory has its commit counter from its first open on). */
 export function isQueue(dir: string, name: string): boolean {
@@ -33,10 +33,8 @@ export function queueNames(dir: string): string[] {
     if (errno(error) === 'ENOENT') throw new SluiceError('ERR_NOT_FOUND', `The directory ${root} does not exist (--dir names a FileStore directory).`);
     throw new SluiceError('ERR_STORAGE', `Cannot read the directory ${root} (${errno(error) || 'error'}).`, { cause: error });
   }
-  // A partitioned queue `<queue>` keeps its other partitions in `<queue>.p<i>` and the handles taking from it in
-  // `<queue>.pm` (core/members.ts): parts of it, not queues of their own.
+  // A partitioned queue's other partitions and the list of its handles are parts of it, not queues of their own.
   const names = entries.filter((e) => e.isDirectory() && isQueue(root, e.name)).map((e) => e.name);
-  const partOf = (name: string) => PART.exec(name)?.[1];
   return names.filter((name) => !names.includes(partOf(name) ?? '')).sort();
 }
 
