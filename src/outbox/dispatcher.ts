@@ -141,19 +141,23 @@ export class Dispatcher {
     return !this.#c.options.batch && this.#c.options.ordering !== 'none';
   }
 
+  /** The most tasks that go in one unit: a batch, a chain of a lane, or one task. */
+  get #unitSize(): number {
+    return this.#c.options.batch?.maxItems ?? (this.#chained ? CHAIN : 1);
+  }
+
   /**
-   * How many tasks of a lane go in one unit, from its first. A first task that failed before goes alone: what is
-   * behind it would most likely be taken for nothing again.
+   * How many tasks of a lane go in one unit, from its first. A first task of a chain that failed before goes alone:
+   * what is behind it would most likely be taken for nothing again.
    */
   #perLane(first: Pending): number {
-    if (!this.#chained) return this.#c.options.batch?.maxItems ?? 1;
-    return first.attempts > 0 ? 1 : CHAIN;
+    return this.#chained && first.attempts > 0 ? 1 : this.#unitSize;
   }
 
   /** Takes up to `free` units' worth of the tasks the index says may go now. */
   async #take(free: number, run: DeliveryRun, now: number): Promise<Buffered[]> {
-    const { options, index } = this.#c;
-    const chosen = index.take((options.batch?.maxItems ?? (this.#chained ? CHAIN : 1)) * free, now, (p) => this.#perLane(p));
+    const { index } = this.#c;
+    const chosen = index.take(this.#unitSize * free, now, (p) => this.#perLane(p));
     return chosen.length === 0 ? [] : this.#lease(chosen, run);
   }
 
