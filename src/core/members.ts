@@ -56,8 +56,7 @@ export class Members {
     if (this.#renewAt === -Infinity) {
       await this.#write(now, true);
       this.#stale = true;
-    }
-    else if (!this.#busy && (now >= this.#renewAt || (this.#stale && now >= this.#checkAt))) {
+    } else if (!this.#busy && (now >= this.#renewAt || (this.#stale && now >= this.#checkAt))) {
       this.#busy = (now >= this.#renewAt ? this.#write(now, true) : this.#read(now)).finally(() => (this.#busy = undefined));
     }
     const live = this.#list.filter(([id, until]) => until > now && id !== this.#id).map(([id]) => id);
