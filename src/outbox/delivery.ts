@@ -54,29 +54,35 @@ export interface DeliveryContext {
   readonly giveBack: (entries: Entry[], lease: Lease<StoredTask>) => Promise<void>;
   /** A task was delivered: the network is there. */
   readonly delivered: () => void;
+  /** True when a chain should stop before `next`: a task of a higher priority waits for its slot. */
+  readonly yields: (next: Entry) => boolean;
 }
 
 /**
  * Delivers one unit of taken tasks: a batch (one request), or a chain of one lane's tasks in queue order, each
  * request starting once the previous one's response was judged sent. A chain stops at the first task that is not
- * sent; the rest go back, so the lane's order holds across the retry. What was sent is acked in one commit at the
- * end, then said in 'sent' events: a crash before that sends those tasks again, with the same Idempotency-Key.
- * `freeSlot` is called before that commit, with whether the lane goes on (every task of the unit left it), so that
- * the lane's next chain may start meanwhile.
+ * sent, and before a request that could outlast the lease or that would keep a task of a higher priority waiting
+ * for the slot; the rest go back, so the lane's order holds across the retry. What each response sent is acked as
+ * the chain goes on (in groups, see `AckBatcher`), then said in 'sent' events: a crash before that sends those tasks
+ * again, with the same Idempotency-Key. `freeSlot` is called once the last response is in, with whether the lane
+ * goes on (every task of the unit left it), so that the lane's next chain may start while the last acks commit.
  */
 export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<StoredTask>, run: DeliveryRun, freeSlot: (goesOn: boolean) => void): Promise<void> {
   const delivered: Delivered[] = [];
+  const acking: Promise<void>[] = [];
   let goesOn = false;
   try {
     const requests = c.options.batch ? [unit] : unit.map((e) => [e]);
     let i = 0;
     for (; i < requests.length; i++) {
-      // A request that could outlast the lease is not started: another handle could take the task meanwhile.
-      const late = i > 0 && c.options.clock.now() + c.options.timeoutMs >= lease.expiresAt;
-      if (late || !(await attempt(c, requests[i]!, lease, run, delivered))) {
-        await c.giveBack(requests.slice(late ? i : i + 1).flat(), lease);
+      // Another handle could take a task whose request outlasts the lease.
+      const cut = i > 0 && (c.options.clock.now() + c.options.timeoutMs >= lease.expiresAt || c.yields(requests[i]![0]!));
+      if (cut || !(await attempt(c, requests[i]!, lease, run, delivered))) {
+        await c.giveBack(requests.slice(cut ? i : i + 1).flat(), lease);
         break;
       }
+      // Not at the end of the chain: a long chain holds back neither its acks nor its events.
+      if (delivered.length > 0) acking.push(acknowledge(c, delivered.splice(0)));
     }
     goesOn = i === requests.length;
   } catch (error) {
@@ -84,14 +90,20 @@ export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<St
     c.emit('error', { error });
   } finally {
     freeSlot(goesOn);
-    try {
-      if (delivered.length > 0) await c.acks.add(delivered.flatMap((d) => d.ids));
-      for (const d of delivered) d.tell();
-      // Bodies after their tasks: a crash between leaves a body nothing names, which a later open deletes.
-      await c.bodies.delete(delivered.flatMap((d) => d.bodies));
-    } catch (error) {
-      c.emit('error', { error });
-    }
+    if (delivered.length > 0) acking.push(acknowledge(c, delivered.splice(0)));
+    await Promise.all(acking);
+  }
+}
+
+/** Acks tasks that left by a response, says so, then deletes their bodies; never rejects (a failure is an 'error'). */
+async function acknowledge(c: DeliveryContext, delivered: readonly Delivered[]): Promise<void> {
+  try {
+    await c.acks.add(delivered.flatMap((d) => d.ids));
+    for (const d of delivered) d.tell();
+    // Bodies after their tasks: a crash between leaves a body nothing names, which a later open deletes.
+    await c.bodies.delete(delivered.flatMap((d) => d.bodies));
+  } catch (error) {
+    c.emit('error', { error });
   }
 }
 

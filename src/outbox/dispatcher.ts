@@ -3,6 +3,7 @@ import type { Queue } from '../core/queue.js';
 import type { Serial } from '../core/serial.js';
 import { AckBatcher } from './ack-batcher.js';
 import { packBatches } from './batching.js';
+import { chainUnits } from './chains.js';
 import type { Coordination } from './coordination.js';
 import { deliver, type DeliveryContext, type DeliveryRun, type Entry, type ToDead } from './delivery.js';
 import type { OutboxEventMap } from './events.js';
@@ -13,8 +14,13 @@ import type { Reachability } from './reachability.js';
 import { TakeAhead, type Buffered } from './take-ahead.js';
 import type { StoredTask } from './task.js';
 
-/** With ordering, how many tasks of a lane are taken at once, to be sent one after another (a chain). */
-const CHAIN = 8;
+/**
+ * With ordering, how many tasks of a lane are taken at once, to be sent one after another (a chain). Long, for one
+ * take's commit per many requests: a chain acks as it goes, and stops early for a task of a higher priority.
+ */
+const CHAIN = 32;
+/** Without ordering, how many units are kept taken ahead per slot, so that a take's commit serves many requests. */
+const PREFETCH = 4;
 
 /** What the dispatcher needs of the outbox it serves. */
 export interface DispatcherContext {
@@ -65,7 +71,7 @@ export class Dispatcher {
     this.#c = context;
     this.#onChange = onChange;
     this.#acks = new AckBatcher((ids) => context.queue.remove(ids), { clock: context.options.clock, busy: () => this.#active.size > 0 });
-    this.#delivery = { ...context, acks: this.#acks, giveBack: (entries, lease) => this.#giveBack(entries, lease) };
+    this.#delivery = { ...context, acks: this.#acks, giveBack: (entries, lease) => this.#giveBack(entries, lease), yields: (next) => this.#yields(next) };
     this.#ahead = new TakeAhead({
       serial: context.serial,
       take: (lane, run) => this.#takeAhead(lane, run),
@@ -118,7 +124,7 @@ export class Dispatcher {
     }
     if (!(await this.#c.coordination.mayDeliver(this.#c.running()))) return 0;
     // Only without ordering: with lanes, only a lane's head may go; the chain behind one in flight is taken by `#ahead`.
-    const prefetch = reachability.reachable && options.ordering === 'none' ? options.concurrency : 0;
+    const prefetch = reachability.reachable && options.ordering === 'none' ? options.concurrency * PREFETCH : 0;
     let started = this.#startBuffered(free);
     free -= started.slots;
     // Refilled below half, after starting what was there: the take's commit overlaps requests in flight.
@@ -185,6 +191,13 @@ export class Dispatcher {
     return ok;
   }
 
+  /** A chain stops before `next` when every slot is busy and a task of a higher priority waits for one. */
+  #yields(next: Entry): boolean {
+    const { index, options } = this.#c;
+    const pending = index.get(Number(next.id));
+    return this.#active.size >= options.concurrency && pending !== undefined && index.outranked(pending, true);
+  }
+
   /** Whether units of `run` may start without a fill: it is on, the network is there and this handle delivers. */
   #goesOn(run: DeliveryRun): boolean {
     const { reachability } = this.#c;
@@ -217,23 +230,7 @@ export class Dispatcher {
       }
     }
     if (!lease) return [];
-    // In the order the index chose them: higher priority first, a lane's tasks together and in queue order. A lane
-    // with a task missing is cut there: what follows it must wait for it.
-    const units: Entry[][] = [];
-    const late: Entry[] = [];
-    let lane: string | undefined;
-    let broken = false;
-    for (const p of chosen) {
-      const entry = taken.get(String(p.seq));
-      p.attempts = entry?.attempts ?? p.attempts;
-      const same = chained && units.length > 0 && p.lane === lane;
-      if (!same) broken = false;
-      lane = p.lane;
-      if (!entry) broken = chained;
-      else if (broken) late.push(entry);
-      else if (same) units[units.length - 1]!.push(entry);
-      else units.push([entry]);
-    }
+    const { units, late } = chainUnits(chosen, taken, chained);
     if (late.length > 0) await this.#giveBack(late, lease);
     if (!options.batch) return units.map((unit) => ({ unit, lease: lease!, run }));
     const packed = packBatches(units.flat(), options.ordering, options.batch);

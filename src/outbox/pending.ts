@@ -217,11 +217,14 @@ export class PendingIndex {
     return out;
   }
 
-  /** True when a ready task (or lane head) would be taken before `pending`, by priority, then queue order. */
-  outranked(pending: Pending): boolean {
+  /**
+   * True when a ready task (or lane head) would be taken before `pending`: by priority, then queue order; or, with
+   * `priorityOnly`, by priority alone.
+   */
+  outranked(pending: Pending, priorityOnly = false): boolean {
     for (let top = this.#runnable.peek(); top; top = this.#runnable.peek()) {
       const live = top.state === 'ready' && this.#tasks.get(top.seq) === top && (top.lane === undefined || this.#head(this.#lanes.get(top.lane)!) === top);
-      if (live) return top !== pending && byTurn(top, pending) < 0;
+      if (live) return top !== pending && (priorityOnly ? top.rank < pending.rank : byTurn(top, pending) < 0);
       this.#runnable.pop();
     }
     return false;

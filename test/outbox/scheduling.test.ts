@@ -51,8 +51,26 @@ describe("ordering: 'group' (the default)", () => {
       if (req.url === '/a3') await r.outbox.enqueue({ url: '/urgent', group: 'b', priority: 'high' });
     };
     await r.outbox.flush();
-    // The first chain (8 tasks) was under way; the urgent task goes next, before the chain taken behind it.
-    expect(paths()).toEqual([...ids.slice(0, 8).map((id) => `/${id}`), '/urgent', ...ids.slice(8).map((id) => `/${id}`)]);
+    // The chain under way (all 20) stops before its next request, with the only slot wanted: the urgent task goes
+    // next, and the rest of the group after it, in order.
+    expect(paths()).toEqual([...ids.slice(0, 4).map((id) => `/${id}`), '/urgent', ...ids.slice(4).map((id) => `/${id}`)]);
+    expect((await r.outbox.list()).length).toBe(0);
+  });
+
+  it("says 'sent' while a long chain of a group is still under way, not at its end", async () => {
+    await r.reopen({ concurrency: 1 });
+    const ids = Array.from({ length: 30 }, (_, n) => `a${n}`);
+    await r.outbox.enqueueMany(ids.map((id) => ({ url: `/${id}`, id, group: 'a' })));
+    const sent: string[] = [];
+    let seen!: () => void;
+    const sixteen = new Promise<void>((resolve) => (seen = resolve));
+    r.outbox.addEventListener('sent', (e) => sent.push(e.detail.task.id) === 16 && seen());
+    // The response to a20 waits until the first sixteen tasks were said sent: told only at the end of the chain,
+    // they never would be, and the test would time out.
+    r.server.onHeaders = (req) => (req.url === '/a20' ? sixteen : undefined);
+    await r.outbox.flush();
+    expect(sent).toEqual(ids);
+    expect(await r.outbox.size()).toBe(0);
   });
 
   it('puts tasks without a group in one default group, delivered in enqueue order', async () => {
