@@ -125,6 +125,9 @@ export class Dispatcher {
     if (!(await this.#c.coordination.mayDeliver(this.#c.running()))) return 0;
     // Only without ordering: with lanes, only a lane's head may go; the chain behind one in flight is taken by `#ahead`.
     const prefetch = reachability.reachable && options.ordering === 'none' ? options.concurrency * PREFETCH : 0;
+    // A task of a higher priority came after these were taken ahead: they go back, and the take below chooses.
+    const head = this.#buffer[0] && this.#c.index.get(Number(this.#buffer[0].unit[0]!.id));
+    if (head && this.#c.index.outranked(head, true)) for (const b of this.#buffer.splice(0)) await this.#giveBack(b.unit, b.lease);
     let started = this.#startBuffered(free);
     free -= started.slots;
     // Refilled below half, after starting what was there: the take's commit overlaps requests in flight.
@@ -175,9 +178,9 @@ export class Dispatcher {
   }
 
   /**
-   * Starts a chain taken ahead in the slot its lane just freed, unless it may not go now: the run is over, the
-   * network or the delivery lock is gone, its lease could end during its first request, or a task that came meanwhile
-   * goes first (a higher priority). Then it goes back, and a fill chooses.
+   * Starts a unit taken ahead (a lane's next chain, or the next buffered unit) in the slot that just freed, unless it
+   * may not go now: the run is over, the network or the delivery lock is gone, its lease could end during its first
+   * request, or a task that came meanwhile goes first (a higher priority). Then a fill chooses (a chain goes back).
    */
   #startAhead(b: Buffered): boolean {
     const { options, index } = this.#c;
@@ -259,7 +262,7 @@ export class Dispatcher {
   #startBuffered(free: number): { tasks: number; slots: number } {
     let tasks = 0;
     let slots = 0;
-    for (; slots < free && this.#buffer.length > 0; slots++) {
+    for (; slots < free && this.#buffer.length > 0 && this.#active.size < this.#c.options.concurrency; slots++) {
       const unit = this.#buffer.shift()!;
       tasks += unit.unit.length;
       this.#start(unit);
@@ -273,6 +276,8 @@ export class Dispatcher {
     const freeSlot = (goesOn = false) => {
       if (!this.#active.delete(sending)) return;
       if (lane !== undefined) this.#ahead.ended(lane, goesOn);
+      // Without chains, the next buffered unit takes the slot at once, as a lane's next chain does, without a fill.
+      else if (this.#buffer.length > 0 && this.#startAhead(this.#buffer[0]!)) this.#buffer.shift();
       this.#change();
     };
     const sending: Promise<void> = deliver(this.#delivery, unit, lease, run, freeSlot).finally(() => {

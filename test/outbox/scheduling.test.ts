@@ -168,6 +168,20 @@ describe('notBefore, expiresAt, priority', () => {
     await r.outbox.flush();
     expect(paths()).toEqual(['/high', '/normal', '/low']);
   });
+
+  it("'none': a task of higher priority that came while others were taken ahead goes next, before them", async () => {
+    await r.reopen({ concurrency: 1, ordering: 'none' });
+    const ids = Array.from({ length: 10 }, (_, n) => `t${n}`);
+    await r.outbox.enqueueMany(ids.map((id) => ({ url: `/${id}` })));
+    r.server.onHeaders = async (req) => {
+      if (req.url === '/t0') await r.outbox.enqueue({ url: '/urgent', priority: 'high' });
+    };
+    await r.outbox.flush();
+    // t1… were taken ahead while t0 was in flight; they go back, untried, and the urgent task goes first.
+    expect(paths()).toEqual(['/t0', '/urgent', ...ids.slice(1).map((id) => `/${id}`)]);
+    expect((await r.outbox.list()).length).toBe(0);
+    expect(r.events('sent').every((e) => e.attempts === 1)).toBe(true);
+  });
 });
 
 describe('coalescing by key', () => {
