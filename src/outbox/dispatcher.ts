@@ -15,11 +15,11 @@ import { TakeAhead, type Buffered } from './take-ahead.js';
 import type { StoredTask } from './task.js';
 
 /**
- * With ordering, how many tasks of a lane are taken at once, to be sent one after another (a chain). Long, for one
- * take's commit per many requests: a chain acks as it goes, and stops early for a task of a higher priority.
+ * How many tasks of a lane are taken at once, sent one after another (a chain); without ordering, how many units
+ * are kept taken ahead per slot (a batch, many tasks already: one). Either way one take's commit serves many
+ * requests; a chain acks as it goes and stops early for a task of a higher priority.
  */
 const CHAIN = 32;
-/** Without ordering, how many units are kept taken ahead per slot, so that a take's commit serves many requests. */
 const PREFETCH = 4;
 
 /** What the dispatcher needs of the outbox it serves. */
@@ -124,7 +124,7 @@ export class Dispatcher {
     }
     if (!(await this.#c.coordination.mayDeliver(this.#c.running()))) return 0;
     // Only without ordering: with lanes, only a lane's head may go; the chain behind one in flight is taken by `#ahead`.
-    const prefetch = reachability.reachable && options.ordering === 'none' ? options.concurrency * PREFETCH : 0;
+    const prefetch = reachability.reachable && options.ordering === 'none' ? options.concurrency * (options.batch ? 1 : PREFETCH) : 0;
     // A task of a higher priority came after these were taken ahead: they go back, and the take below chooses.
     const head = this.#buffer[0] && this.#c.index.get(Number(this.#buffer[0].unit[0]!.id));
     if (head && this.#c.index.outranked(head, true)) for (const b of this.#buffer.splice(0)) await this.#giveBack(b.unit, b.lease);
