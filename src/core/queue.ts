@@ -250,11 +250,11 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
       wake: () => this.#wake(),
       pushed: (count) => {
         this.#wake();
-        this.dispatchEvent(new CustomEvent('push', { detail: { count } }));
+        this.dispatchHeard('push', () => new CustomEvent('push', { detail: { count } }));
       },
       changed: () => {
         this.#wake();
-        this.dispatchEvent(new Event('change'));
+        this.dispatchHeard('change', () => new Event('change'));
       },
       recovered: (detail) => {
         this.recovered.push(inPartition(detail, p));

@@ -24,15 +24,28 @@ export interface ListenerOptions {
  * platform's EventTarget; `listening` lets a subclass start what only listeners need.
  */
 export class TypedEventTarget<M extends { [K in keyof M]: Event }> extends EventTarget {
+  /** The types a listener was ever added for (never forgotten: a listener removed by `once` or a signal says nothing). */
+  readonly #heard = new Set<string>();
+
   override addEventListener<K extends keyof M & string>(type: K, listener: TypedListener<M[K]> | null, options?: boolean | ListenerOptions): void;
   override addEventListener(type: string, listener: TypedListener<Event> | null, options?: boolean | ListenerOptions): void;
   override addEventListener(type: string, listener: TypedListener<Event> | null, options?: boolean | ListenerOptions): void {
     super.addEventListener(type, listener, options);
-    if (listener) this.listening(type);
+    if (!listener) return;
+    this.#heard.add(type);
+    this.listening(type);
   }
 
   /** Called when a listener for `type` is added: a subclass starts there what only listeners need. */
   protected listening(_type: string): void {}
+
+  /**
+   * Dispatches the event `make` builds, unless no listener for `type` was ever added: an event made on every commit
+   * or response costs a few µs that nobody would hear, and a listener added later hears only later events anyway.
+   */
+  protected dispatchHeard(type: string, make: () => Event): void {
+    if (this.#heard.has(type)) this.dispatchEvent(make());
+  }
 
   override removeEventListener<K extends keyof M & string>(type: K, listener: TypedListener<M[K]> | null, options?: boolean | Pick<ListenerOptions, 'capture'>): void;
   override removeEventListener(type: string, listener: TypedListener<Event> | null, options?: boolean | Pick<ListenerOptions, 'capture'>): void;
