@@ -24,38 +24,33 @@ const child = spawn(process.execPath, ['-e', serverSource], { stdio: ['ignore', 
 const [chunk] = await once(child.stdout, 'data');
 const base = `http://127.0.0.1:${String(chunk).trim()}`;
 
-/** `count` POSTs, `inFlight` at a time: the least any outbox must do per task. */
-async function bareLoop(count, inFlight) {
+/** `count` POSTs, `inFlight` at a time, each made by `post(n)`, which reads its response to the end. */
+async function fetchLoop(count, inFlight, post) {
   let next = 0;
   const worker = async () => {
-    while (next < count) {
-      next++;
-      const res = await fetch(`${base}/task`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      await res.arrayBuffer();
-    }
+    while (next < count) await post(next++);
   };
   await Promise.all(Array.from({ length: inFlight }, worker));
 }
 
+/** The bare request: the least any outbox must do per task. */
+async function barePost() {
+  const res = await fetch(`${base}/task`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  await res.arrayBuffer();
+}
+
 /**
- * The same loop, each request carrying what every task's must (the floor under any outbox on this fetch): an
- * Idempotency-Key, `redirect: 'manual'` (a redirect is judged, never followed blindly) and a time limit (an abort
- * signal with its timer). On Node's fetch, 'manual' alone costs a copy of the request body per request.
+ * The request carrying what every task's must (the floor under any outbox on this fetch): an Idempotency-Key,
+ * `redirect: 'manual'` (a redirect is judged, never followed blindly) and a time limit over the whole exchange (an
+ * abort signal with its timer). On Node's fetch, 'manual' alone costs a copy of the request body per request.
  */
-async function floorLoop(count, inFlight) {
-  let next = 0;
-  const worker = async () => {
-    while (next < count) {
-      const key = `task-${next++}`;
-      const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(), 30_000);
-      const headers = { 'content-type': 'application/json', 'idempotency-key': key };
-      const res = await fetch(`${base}/task`, { method: 'POST', headers, body: JSON.stringify(body), redirect: 'manual', signal: controller.signal });
-      await res.arrayBuffer();
-      clearTimeout(timer);
-    }
-  };
-  await Promise.all(Array.from({ length: inFlight }, worker));
+async function floorPost(n) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), 30_000);
+  const headers = { 'content-type': 'application/json', 'idempotency-key': `task-${n}` };
+  const res = await fetch(`${base}/task`, { method: 'POST', headers, body: JSON.stringify(body), redirect: 'manual', signal: controller.signal });
+  await res.arrayBuffer();
+  clearTimeout(timer);
 }
 
 let outbox;
@@ -71,12 +66,12 @@ const drain = (count) => async () => {
 };
 
 const cases = {
-  bare1: { name: 'bare fetch loop, 1 in flight', items: 1_000, fn: () => bareLoop(1_000, 1) },
-  floor1: { name: 'fetch loop with what each task needs, 1 in flight', items: 1_000, fn: () => floorLoop(1_000, 1) },
+  bare1: { name: 'bare fetch loop, 1 in flight', items: 1_000, fn: () => fetchLoop(1_000, 1, barePost) },
+  floor1: { name: 'fetch loop with what each task needs, 1 in flight', items: 1_000, fn: () => fetchLoop(1_000, 1, floorPost) },
   default1k: { name: 'Outbox, default options (one group, in order), 1 000 pending', items: 1_000, setup: filled(1_000), fn: drain(1_000) },
   default20k: { name: 'Outbox, default options, 20 000 pending', items: 20_000, setup: filled(20_000), fn: drain(20_000) },
-  bare4: { name: 'bare fetch loop, 4 in flight', items: 1_000, fn: () => bareLoop(1_000, 4) },
-  floor4: { name: 'fetch loop with what each task needs, 4 in flight', items: 1_000, fn: () => floorLoop(1_000, 4) },
+  bare4: { name: 'bare fetch loop, 4 in flight', items: 1_000, fn: () => fetchLoop(1_000, 4, barePost) },
+  floor4: { name: 'fetch loop with what each task needs, 4 in flight', items: 1_000, fn: () => fetchLoop(1_000, 4, floorPost) },
   none4: { name: "Outbox, ordering 'none', concurrency 4, 1 000 pending", items: 1_000, setup: filled(1_000, { ordering: 'none', concurrency: 4 }), fn: drain(1_000) },
   batch: {
     name: "Outbox, batch of 100, ordering 'none', concurrency 4",
