@@ -5,7 +5,7 @@ import { MetaLog } from './meta-log.js';
 import type { QueueStats } from './queue-types.js';
 import { QueueState, type Op } from './queue-state.js';
 import { MOVED, Segments, type TailDamage } from './segments.js';
-import type { Durability, QueueStorage, StorageBatch, StorageSnapshot } from './store.js';
+import type { Durability, HeldStorage, QueueStorage, StorageBatch, StorageSnapshot } from './store.js';
 
 type Batch = Pick<StorageBatch, 'write' | 'remove' | 'quarantine'>;
 
@@ -53,6 +53,8 @@ export class CommitView {
   readonly #repair: () => Plan<undefined> | undefined;
   #token = '';
   #highWater = 0;
+  /** The storage as `QueueStorage.exclusive` hands it over, while a commit holds the store's lock. */
+  #held: HeldStorage | undefined;
   /** Commits this view lost to another handle (and made again on a fresh view). */
   conflicts = 0;
 
@@ -112,9 +114,30 @@ export class CommitView {
   /**
    * Plans against the current view and commits; when another handle committed first, reloads and plans again.
    * The plan's ops are applied to the state before the commit (the metadata written may be that state whole); a
-   * commit that does not happen leaves the view to be read again.
+   * commit that does not happen leaves the view to be read again, whole. On a store that has a lock to hold
+   * (`QueueStorage.exclusive`), the view is brought up to date and the plan made under it, unless `reading`: a
+   * plan made on a view that another handle's commit made stale is wasted, and under contention most would be.
    */
-  async commit<R>(plan: () => Plan<R> | Promise<Plan<R>>): Promise<R> {
+  async commit<R>(plan: () => Plan<R> | Promise<Plan<R>>, reading = false): Promise<R> {
+    const storage = this.#storage;
+    // A commit made inside a plan (one that finds items lost, say) runs under the lock its plan holds.
+    if (this.#held) return this.#commit(this.#held, plan);
+    // A plan that only reads (a peek, a list) takes no lock, however long it walks; the rare commit it makes after
+    // all (a repair) is a compare-and-write as any.
+    if (!storage.exclusive || reading) return this.#commit(storage, plan);
+    return storage.exclusive(async (held) => {
+      this.#held = held;
+      try {
+        // Under the store's lock: what others committed is read first, so the plan is made on the current view.
+        if (!this.#token || (await storage.token()) !== this.#token) await this.#reload(held);
+        return await this.#commit(held, plan);
+      } finally {
+        this.#held = undefined;
+      }
+    });
+  }
+
+  async #commit<R>(storage: HeldStorage, plan: () => Plan<R> | Promise<Plan<R>>): Promise<R> {
     for (;;) {
       // What a reload found wrong is put right before any other change.
       let planned: Plan<R | undefined> | undefined;
@@ -125,7 +148,7 @@ export class CommitView {
         planned ??= await plan();
       } catch (error) {
         if (error !== STALE) throw error;
-        await this.reload();
+        await this.#reload(storage);
         continue;
       }
       const { ops = [], whole = false, result, done } = planned;
@@ -144,7 +167,7 @@ export class CommitView {
       const meta = ops.length > 0 || whole || !this.#log.started ? this.#log.write(recorded, this.state, whole, this.#clock.now(), this.next) : {};
       let token: string | undefined;
       try {
-        token = await this.#storage.commit(this.#token, { ...batch, ...meta, durability: this.#durability });
+        token = await storage.commit(this.#token, { ...batch, ...meta, durability: this.#durability });
       } catch (error) {
         // What a failed commit left behind is unknown: read the store again before the next operation plans.
         this.invalidate();
@@ -153,7 +176,7 @@ export class CommitView {
       if (token === undefined) {
         this.conflicts++;
         this.invalidate();
-        await this.reload();
+        await this.#reload(storage);
         continue;
       }
       this.#token = token;
@@ -170,9 +193,13 @@ export class CommitView {
   }
 
   /** Reads the store again: the metadata's new records (or all of it), and the segments' listing and tail. */
-  async reload(): Promise<void> {
+  reload(): Promise<void> {
+    return this.#reload(this.#storage);
+  }
+
+  async #reload(storage: HeldStorage): Promise<void> {
     for (let tries = 1; ; tries++) {
-      const snapshot = await this.#storage.load();
+      const snapshot = await storage.load();
       let moved: boolean;
       try {
         moved = await this.#adopt(snapshot);

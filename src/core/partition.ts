@@ -184,7 +184,7 @@ export class Partition<T> {
   /** Reads through a fresh view, read again (and put right) when it turns out stale. */
   async #read<R>(fn: () => Promise<R>): Promise<R> {
     await this.view.refresh();
-    return this.view.commit(async () => ({ result: await fn() }));
+    return this.view.commit(async () => ({ result: await fn() }), true);
   }
 
   /** Ends the holds whose time is up; returns the time. */

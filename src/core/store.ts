@@ -49,6 +49,13 @@ export interface QueueStorage {
   /** Releases what the handle holds (descriptors, connections). Pending commits have settled before. */
   close(): Promise<void>;
   /**
+   * Optional, for stores that take a lock around every commit anyway (a lock file): runs `fn` holding that lock,
+   * handing it `held`, this storage as it reads and commits without taking the lock again. The Queue then reads
+   * what others committed and plans its commit under the lock, so that the commit cannot find its view stale:
+   * a plan made on a stale view is made again after a reload, and under contention most of them would be.
+   */
+  exclusive?<R>(fn: (held: HeldStorage) => Promise<R>): Promise<R>;
+  /**
    * Optional: calls `listener` soon after another handle commits, so waiting consumers wake without polling.
    * Returns an unsubscribe function.
    */
@@ -66,6 +73,9 @@ export interface QueueStorage {
    */
   readonly blobs?: BlobStorage;
 }
+
+/** A queue's storage as `QueueStorage.exclusive` hands it over: its lock is held throughout. */
+export type HeldStorage = Pick<QueueStorage, 'load' | 'commit'>;
 
 /**
  * Byte strings by key, beside one queue: written in pieces (appended), read by range, deleted whole. Nothing here is

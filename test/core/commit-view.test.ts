@@ -74,3 +74,84 @@ describe('a reload', () => {
 function bindAll(s: QueueStorage): QueueStorage {
   return { load: () => s.load(), token: () => s.token(), read: (i, f, t) => s.read(i, f, t), commit: (t, b) => s.commit(t, b), close: () => s.close() };
 }
+
+/**
+ * `inner` as a store with a lock to hold (see `QueueStorage.exclusive`): one holder at a time, in this process. Counts
+ * the commits that found their view stale, and says whether the lock was held when each load and commit ran.
+ */
+function locking(inner: Store, seen: { stale: number; unlocked: string[]; held: number }): Store {
+  let lock = Promise.resolve();
+  let holding = false;
+  return {
+    async open(name) {
+      const s = await inner.open(name);
+      const commit: QueueStorage['commit'] = async (token, batch) => {
+        if (!holding) seen.unlocked.push('commit');
+        const made = await s.commit(token, batch);
+        if (made === undefined) seen.stale++;
+        return made;
+      };
+      return {
+        ...bindAll(s),
+        load: () => {
+          if (!holding) seen.unlocked.push('load');
+          return s.load();
+        },
+        commit,
+        exclusive: async (fn) => {
+          const before = lock;
+          let free!: () => void;
+          lock = new Promise((resolve) => (free = resolve));
+          await before;
+          holding = true;
+          seen.held++;
+          try {
+            return await fn({ load: () => s.load(), commit });
+          } finally {
+            holding = false;
+            free();
+          }
+        },
+      };
+    },
+  };
+}
+
+describe('a store with a lock to hold', () => {
+  it('has what others committed read, and the plan made, under the lock: a commit never finds its view stale', async () => {
+    const memory = new MemoryStore();
+    const seen = { stale: 0, unlocked: [] as string[], held: 0 };
+    const a = await Queue.open<number>({ name: 'q', store: locking(memory, seen) });
+    const b = await Queue.open<number>({ name: 'q', store: locking(memory, seen) });
+    seen.unlocked = [];
+    for (let i = 0; i < 5; i++) {
+      await a.push(i);
+      const lease = (await b.take(1))!;
+      expect(lease.entries.map((e) => e.value)).toEqual([i]);
+      await Promise.all([lease.ack(), a.push(10 + i)]);
+      expect((await a.take(1))!.entries.map((e) => e.value)).toEqual([10 + i]);
+    }
+    expect(seen.stale).toBe(0);
+    // Every read of what others committed was made under the lock too.
+    expect(seen.unlocked).toEqual([]);
+    await a.close();
+    await b.close();
+  });
+
+  it('takes no lock for a plan that only reads, however stale the view', async () => {
+    const memory = new MemoryStore();
+    const seen = { stale: 0, unlocked: [] as string[], held: 0 };
+    const a = await Queue.open<number>({ name: 'q', store: memory });
+    const b = await Queue.open<number>({ name: 'q', store: locking(memory, seen) });
+    await a.pushMany([1, 2, 3]);
+    const held = seen.held;
+    expect(await b.peek(2)).toEqual([1, 2]);
+    expect((await b.list()).map((e) => e.value)).toEqual([1, 2, 3]);
+    expect(seen.held).toBe(held);
+    // A take does.
+    await b.take(1);
+    expect(seen.held).toBe(held + 1);
+    await a.close();
+    await b.close();
+  });
+});

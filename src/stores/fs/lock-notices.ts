@@ -1,40 +1,47 @@
 import { type FSWatcher, watch } from 'node:fs';
+import { errno } from './files.js';
 
 /**
- * Change notices of the lock files in a queue directory, for a handle waiting for the lock: it wakes as soon as the
- * lock (or the turn) is given up, instead of sleeping on a timer while the lock lies free. The notices come from
- * the file system (inotify on Linux, FSEvents or kqueue elsewhere) on a watch of the directory, filtered by name;
- * a short timer stands behind them (see `next`), for file systems that send none (network mounts) and notices
- * lost or coalesced. Made per wait, closed when the lock is taken: an idle handle watches nothing.
+ * Change notices of one lock file, for a handle waiting for the lock: it wakes as soon as the file's holder gives it
+ * up (or takes it again), instead of sleeping on a timer while the lock lies free. A lock file is a link to its
+ * holder's content (see `LockFiles`), so a watch of its path is a watch of that content: the file system's notices
+ * (inotify on Linux, FSEvents or kqueue elsewhere) come when its links change, and none for the queue's other files.
+ * A watch of the whole directory would wake every waiter at every write of every commit, and on a busy queue those
+ * wake-ups cost the holder more CPU than its commits. A watch follows one holder: the waiter watches again when
+ * the path names another file. A short timer stands behind the notices (see `next`), for file systems that send
+ * none (network mounts) and notices lost or coalesced. Closed when the lock is taken: an idle handle watches nothing.
  */
 export class LockNotices {
-  /** The names whose changes wake the waiter (see `watchFor`). */
-  #names: ReadonlySet<string>;
   #watcher: FSWatcher | undefined;
+  /** The path and inode watched; undefined when none. */
+  #target: string | undefined;
   /** A notice came since the last `next`: the next one resolves at once. */
   #noticed = false;
   #wake: ((noticed: boolean) => void) | undefined;
 
-  /** Watches `dir` for changes of the files `names`. */
-  constructor(dir: string, names: ReadonlySet<string>) {
-    this.#names = names;
+  /**
+   * Watches the file at `path`, which a look just found to be inode `ino` (undefined: no file there, nothing to
+   * watch). True when that is not what was watched: the file may have changed between the look and the watch, so
+   * the caller looks again before it sleeps.
+   */
+  watch(path: string, ino: number | undefined): boolean {
+    const target = ino === undefined ? undefined : `${path}:${ino}`;
+    if (target === this.#target && (target === undefined || this.#watcher)) return false;
+    this.#unwatch();
+    this.#target = target;
+    if (target === undefined) return true;
     try {
-      this.#watcher = watch(dir, { persistent: false }, (_event, name) => {
-        // Some platforms do not say which file changed: then any change may be the lock's.
-        if (name !== null && !this.#names.has(String(name))) return;
+      this.#watcher = watch(path, { persistent: false }, () => {
         this.#noticed = true;
         this.#wake?.(true);
       });
-      // Out of watches (ENOSPC), the directory gone: the timer alone then.
+      // Out of watches (ENOSPC), the file system gone: the timer alone then.
       this.#watcher.on('error', () => this.#unwatch());
-    } catch {
-      this.#watcher = undefined;
+    } catch (error) {
+      // Gone since the look: that is a change.
+      if (errno(error) === 'ENOENT') this.#noticed = true;
     }
-  }
-
-  /** From now on, changes of the files `names` only wake the waiter. */
-  watchFor(names: ReadonlySet<string>): void {
-    this.#names = names;
+    return true;
   }
 
   /** True while notices come; false when only the timer is left. */

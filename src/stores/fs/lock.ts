@@ -19,22 +19,19 @@ const AFFINITY_MS = 3;
 const TURN_KEPT_MS = 10;
 /** The longest sleep between looks at the lock when no change notice comes (network mounts, notices lost). */
 const POLL_MS = 10;
-/** The files whose changes wake a waiter: the lock and the turn, or the turn alone. */
-const ANY: ReadonlySet<string> = new Set(['lock', 'lock.turn']);
-const TURN: ReadonlySet<string> = new Set(['lock.turn']);
 
 /**
  * A lock between processes on one queue directory: a `lock` file linked to its holder's lock content (see
  * `LockFiles`). It is held per commit, so processes interleave.
  *
  * Waiting: a handle that finds the lock taken claims the next turn (`lock.turn`, linked to its content like the lock)
- * unless another handle has, and waits. The turn's holder watches the directory (see `LockNotices`) and takes the lock
- * when it is given up; the other waiters watch the turn only, and claim it when it goes; a short poll stands behind
+ * unless another handle has, and waits. The turn's holder watches the lock (see `LockNotices`) and takes it when it
+ * is given up; the other waiters watch the turn, and claim it when it goes; a short poll stands behind
  * the notices (network mounts, notices lost). A live handle's pending turn keeps every other handle off the lock but
  * the holder in its slice: a handle that commits again and again may go on taking the lock between its commits for
- * `SLICE_MS` while others wait. Handing the lock over at every release costs more than it gives: the waiter woken
- * takes it before the releaser's next commit, so every commit is planned on a view just made stale and planned
- * again, and under 'strict' every process's sync runs into the others' writes. The turn's holder takes the lock once
+ * `SLICE_MS` while others wait. Handing the lock over at every release costs more than it gives: each hand-over
+ * wakes a process, which reads what the others committed before it plans, and under 'strict' every process's sync
+ * runs into the others' writes. The turn's holder takes the lock once
  * the holder's slice is over, or once the lock has lain free `AFFINITY_MS` (its holder is done): a waiter waits about
  * a slice per handle ahead of it, and a process that takes the lock in a loop starves nobody.
  *
@@ -149,8 +146,7 @@ export class ProcessLock {
 
   async #wait(): Promise<boolean> {
     const deadline = Date.now() + this.#timeoutMs;
-    // Watched before the next look, so that a lock given up in between is noticed.
-    const notices = new LockNotices(this.#dir, TURN);
+    const notices = new LockNotices();
     let mine = false;
     // A live holder is the likely case: the holder is judged (its lock file read, its process looked up) only when
     // no notice came since the last look, or when the wait is over.
@@ -174,8 +170,8 @@ export class ProcessLock {
         let pause = wait;
         if (free !== undefined && turn !== 'theirs') {
           // The holder may take the lock again between its commits for the rest of its slice, so that it commits
-          // in a run rather than on views every other process has just made stale: the lock is this handle's once
-          // the slice is over, or once it has lain free a while (its holder is done).
+          // in a run: the lock is this handle's once the slice is over, or once it has lain free a while (its
+          // holder is done).
           const sliceLeft = holder ? Math.max(0, holder.since + SLICE_MS - now) : 0;
           const due = Math.min(sliceLeft, Math.max(0, AFFINITY_MS - (now - free)));
           if (due === 0 && this.#files.link(this.#path)) return this.#began(false);
@@ -184,7 +180,10 @@ export class ProcessLock {
         const lock = judge && held ? this.#files.read(this.#path) : undefined;
         if (lock && this.#files.abandoned(lock) && this.#steal(lock)) return this.#began(true);
         if (over) throw this.#locked(lock);
-        notices.watchFor(mine ? ANY : TURN);
+        // The turn's holder watches the lock, the other waiters the turn. A file watched anew is looked at again
+        // before the wait: it may have been given up between the look and the watch.
+        const watched = mine ? held : lstatSync(this.#turn, { throwIfNoEntry: false });
+        if (notices.watch(mine ? this.#path : this.#turn, watched?.ino) && watched) continue;
         judge = !(await notices.next(Math.max(0, Math.min(pause, deadline - Date.now())))) && held !== undefined;
       }
     } finally {

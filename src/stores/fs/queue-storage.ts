@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
-import type { QueueStorage, SegmentInfo, StorageBatch, StorageSnapshot } from '../../core/store.js';
+import type { HeldStorage, QueueStorage, SegmentInfo, StorageBatch, StorageSnapshot } from '../../core/store.js';
 import { BatchWriter, describeState, type Known, type Looked } from './batch.js';
 import { FileBlobs } from './blobs.js';
 import { CommitCounter, type Tail } from './counter.js';
@@ -67,26 +67,39 @@ export class FileQueueStorage implements QueueStorage {
     await this.#locked(() => removeLeftovers(this.#dir));
   }
 
-  async load(): Promise<StorageSnapshot> {
+  /** This storage as `exclusive` hands it over: the lock is already held. */
+  readonly #held: HeldStorage = {
+    load: () => this.#guarded(() => this.#load()),
+    commit: (token, batch) => this.#guarded(() => this.#commit(token, batch)),
+  };
+
+  /** Runs `fn` holding the lock: the Queue reads what others committed and plans its commit under it. */
+  exclusive<R>(fn: (held: HeldStorage) => Promise<R>): Promise<R> {
+    return this.#locked(() => fn(this.#held), undefined, false);
+  }
+
+  load(): Promise<StorageSnapshot> {
     // Under the lock, so the snapshot never mixes two commits.
-    return this.#locked(() => {
-      const { fresh } = this.#current();
-      const files: Known = new Map();
-      const read = this.#writer.readMeta();
-      if (read) files.set('meta', describeState(read.state));
-      const segments: SegmentInfo[] = [];
-      // A view that was current is checked file by file against what the handle knew; a stale one is brought up to
-      // date, which needs a full listing only when a commit made or removed a segment since the last.
-      for (const { id, name, state } of this.#listing.list(this.#counter.listed(), fresh)) {
-        segments.push({ id, length: state.size });
-        files.set(name, describeState(state));
-      }
-      // What this handle knew changed outside any commit: every other handle must read the directory again too.
-      if (fresh && !sameFiles(files, this.#known!)) this.#bump();
-      this.#known = files;
-      const tail = this.#counter.tail();
-      return { token: this.#counter.held(), meta: read?.bytes, segments, ...(tail && { tail }) };
-    });
+    return this.#locked(() => this.#load());
+  }
+
+  #load(): StorageSnapshot {
+    const { fresh } = this.#current();
+    const files: Known = new Map();
+    const read = this.#writer.readMeta();
+    if (read) files.set('meta', describeState(read.state));
+    const segments: SegmentInfo[] = [];
+    // A view that was current is checked file by file against what the handle knew; a stale one is brought up to
+    // date, which needs a full listing only when a commit made or removed a segment since the last.
+    for (const { id, name, state } of this.#listing.list(this.#counter.listed(), fresh)) {
+      segments.push({ id, length: state.size });
+      files.set(name, describeState(state));
+    }
+    // What this handle knew changed outside any commit: every other handle must read the directory again too.
+    if (fresh && !sameFiles(files, this.#known!)) this.#bump();
+    this.#known = files;
+    const tail = this.#counter.tail();
+    return { token: this.#counter.held(), meta: read?.bytes, segments, ...(tail && { tail }) };
   }
 
   async token(): Promise<string> {
@@ -104,40 +117,42 @@ export class FileQueueStorage implements QueueStorage {
     });
   }
 
-  async commit(token: string, batch: StorageBatch): Promise<string | undefined> {
+  commit(token: string, batch: StorageBatch): Promise<string | undefined> {
+    // A stale view is read again and the commit made again at once: the lock is kept for them (see `keep`).
+    return this.#locked(() => this.#commit(token, batch), (token) => token === undefined);
+  }
+
+  async #commit(token: string, batch: StorageBatch): Promise<string | undefined> {
     // Spare files from the first commit on, not from open: a handle that only reads (a tool inspecting the queue)
     // leaves no file behind. The first new segment is created in its commit instead, once per handle.
     this.#spares.prepare();
-    return this.#locked(async () => {
-      const now = this.#current();
-      if (now.token !== token) return undefined;
-      const looked = this.#writer.look(batch);
-      const known = now.fresh ? this.#known : undefined;
-      const moved = known && looked.some(({ name, state }) => known.get(name) !== (state && describeState(state)));
-      if (moved || !this.#writer.fits(batch, looked)) {
-        // Planned on files that changed outside any commit: nothing is written, and every handle reads again.
-        this.#known = undefined;
-        this.#bump();
-        return undefined;
-      }
-      let applied = false;
-      const tail = tailAfter(this.#counter.tail(), batch);
-      try {
-        // The newest segment is recorded before any segment is removed: a process killed between must not leave a
-        // record of a segment that was freed on purpose (a reader would take it for one lost).
-        await this.#writer.apply(batch, looked, known, (sync) => this.#synced(sync), () => this.#counter.setTail(tail ?? undefined));
-        applied = true;
-      } catch (error) {
-        this.#known = undefined;
-        throw error;
-      } finally {
-        // Bumped even when applying failed half way, so that every handle reads the directory again. The newest
-        // segment's length is recorded with it (when the batch went in whole), for a reader to tell bytes lost later.
-        this.#mine = applied ? this.#bump(tail, sameSegments(batch, looked)) : this.#bump();
-      }
-      return this.#mine;
-      // A stale view is read again and the commit made again at once: the lock is kept for them (see `keep`).
-    }, (token) => token === undefined);
+    const now = this.#current();
+    if (now.token !== token) return undefined;
+    const looked = this.#writer.look(batch);
+    const known = now.fresh ? this.#known : undefined;
+    const moved = known && looked.some(({ name, state }) => known.get(name) !== (state && describeState(state)));
+    if (moved || !this.#writer.fits(batch, looked)) {
+      // Planned on files that changed outside any commit: nothing is written, and every handle reads again.
+      this.#known = undefined;
+      this.#bump();
+      return undefined;
+    }
+    let applied = false;
+    const tail = tailAfter(this.#counter.tail(), batch);
+    try {
+      // The newest segment is recorded before any segment is removed: a process killed between must not leave a
+      // record of a segment that was freed on purpose (a reader would take it for one lost).
+      await this.#writer.apply(batch, looked, known, (sync) => this.#synced(sync), () => this.#counter.setTail(tail ?? undefined));
+      applied = true;
+    } catch (error) {
+      this.#known = undefined;
+      throw error;
+    } finally {
+      // Bumped even when applying failed half way, so that every handle reads the directory again. The newest
+      // segment's length is recorded with it (when the batch went in whole), for a reader to tell bytes lost later.
+      this.#mine = applied ? this.#bump(tail, sameSegments(batch, looked)) : this.#bump();
+    }
+    return this.#mine;
   }
 
   /** Calls `listener` soon after another handle's commit (see `watchCounter`). */
@@ -212,24 +227,24 @@ export class FileQueueStorage implements QueueStorage {
   /**
    * Runs `fn` holding the lock; given up after, or kept to the end of the task (see `ProcessLock.keep`) when `keep`
    * says so of the result, or when it was kept for this call (a load after a stale commit: for the commit after it).
+   * What `fn` throws is taken for a file system error unless `guard` is false (`fn` guards its own calls).
    */
-  async #locked<R>(fn: () => R | Promise<R>, keep?: (result: R) => boolean): Promise<R> {
+  async #locked<R>(fn: () => R | Promise<R>, keep?: (result: R) => boolean, guard = true): Promise<R> {
     const timing = lockChannel();
     const asked = timing.hasSubscribers ? performance.now() : undefined;
     const how = await this.#guarded(() => this.#lock.acquire());
-    const stolen = how === 'stolen';
     const taken = asked === undefined ? 0 : performance.now();
     let result: R;
     let kept = false;
     try {
-      result = await this.#guarded(() => {
-        // A holder that died mid-commit left changes behind without bumping the counter: make every view stale.
-        if (stolen) {
+      // A holder that died mid-commit left changes behind without bumping the counter: make every view stale.
+      if (how === 'stolen') {
+        await this.#guarded(() => {
           this.#counter.verify();
           this.#bump();
-        }
-        return fn();
-      });
+        });
+      }
+      result = await (guard ? this.#guarded(fn) : fn());
       kept = (keep ? keep(result) : how === 'kept') && !this.#failed;
     } finally {
       // Released even by a handle that has just failed: the lock is never left to other processes' stale check.

@@ -30,10 +30,17 @@ const plant = (name: string, holder: object) => {
 };
 
 describe('LockNotices', () => {
-  it('wakes a waiter when a watched file is removed, long before its timer', async () => {
-    writeFileSync(file('lock'), '');
-    const notices = new LockNotices(file(), new Set(['lock']));
+  /** A lock file as a handle makes one: a link to its content. */
+  const linked = (name: string) => {
+    writeFileSync(file(`${name}.own`), 'holder');
+    linkSync(file(`${name}.own`), file(name));
+    return lstatSync(file(name)).ino;
+  };
+
+  it('wakes a waiter when the watched lock is given up, long before its timer', async () => {
+    const notices = new LockNotices();
     try {
+      expect(notices.watch(file('lock'), linked('lock'))).toBe(true);
       expect(notices.watching).toBe(true);
       const started = Date.now();
       const woken = notices.next(60_000);
@@ -45,15 +52,48 @@ describe('LockNotices', () => {
     }
   });
 
-  it('sleeps through changes of other files; its timer ends the wait', async () => {
-    const notices = new LockNotices(file(), new Set(['lock.turn']));
+  it('sleeps through changes of the queue\'s other files, and of other lock files; its timer ends the wait', async () => {
+    const notices = new LockNotices();
     try {
+      notices.watch(file('lock'), linked('lock'));
       const woken = notices.next(200);
       writeFileSync(file('meta'), 'x');
-      writeFileSync(file('lock'), '');
+      writeFileSync(file('commits'), 'y');
+      linked('lock.turn');
+      unlinkSync(file('lock.turn'));
       expect(await woken).toBe(false);
     } finally {
       notices.close();
+    }
+  });
+
+  it('watches again when the path names another file, and says so; a file gone before its watch is a change', async () => {
+    const notices = new LockNotices();
+    try {
+      const first = linked('lock');
+      expect(notices.watch(file('lock'), first)).toBe(true);
+      expect(notices.watch(file('lock'), first)).toBe(false);
+      unlinkSync(file('lock'));
+      writeFileSync(file('other.own'), 'another holder');
+      linkSync(file('other.own'), file('lock'));
+      const second = lstatSync(file('lock')).ino;
+      expect(notices.watch(file('lock'), second)).toBe(true);
+      // Given up by the second holder: heard, though the first watch is gone.
+      await notices.next(0);
+      const woken = notices.next(60_000);
+      unlinkSync(file('lock'));
+      expect(await woken).toBe(true);
+    } finally {
+      notices.close();
+    }
+    // Looked at, then gone before the watch.
+    const late = new LockNotices();
+    try {
+      expect(late.watch(file('lock'), 1234)).toBe(true);
+      expect(late.watching).toBe(false);
+      expect(await late.next(60_000)).toBe(true);
+    } finally {
+      late.close();
     }
   });
 });
