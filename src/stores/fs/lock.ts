@@ -24,16 +24,16 @@ const POLL_MS = 10;
  * A lock between processes on one queue directory: a `lock` file linked to its holder's lock content (see
  * `LockFiles`). It is held per commit, so processes interleave.
  *
- * Waiting: a handle that finds the lock taken claims the next turn (`lock.turn`, linked to its content like the lock)
- * unless another handle has, and waits. The turn's holder watches the lock (see `LockNotices`) and takes it when it
- * is given up; the other waiters watch the turn, and claim it when it goes; a short poll stands behind
- * the notices (network mounts, notices lost). A live handle's pending turn keeps every other handle off the lock but
- * the holder in its slice: a handle that commits again and again may go on taking the lock between its commits for
+ * Waiting: a handle that finds the lock taken claims the next turn (`lock.turn`, linked to its content like the
+ * lock) unless another handle has, and waits. The turn's holder watches the lock (see `LockNotices`) and takes it
+ * when it is given up; the other waiters watch the turn, and claim it when it goes; a short poll stands behind the
+ * notices (network mounts, notices lost). A live handle's pending turn keeps every other handle off the lock but the
+ * holder in its slice: a handle that commits again and again may go on taking the lock between its commits for
  * `SLICE_MS` while others wait. Handing the lock over at every release costs more than it gives: each hand-over
  * wakes a process, which reads what the others committed before it plans, and under 'strict' every process's sync
- * runs into the others' writes. The turn's holder takes the lock once
- * the holder's slice is over, or once the lock has lain free `AFFINITY_MS` (its holder is done): a waiter waits about
- * a slice per handle ahead of it, and a process that takes the lock in a loop starves nobody.
+ * runs into the others' writes. The turn's holder takes the lock once the holder's slice is over, or once the lock
+ * has lain free `AFFINITY_MS` (its holder is done): a waiter waits about a slice per handle ahead of it, and a
+ * process that takes the lock in a loop starves nobody.
  *
  * A lock whose holder is provably gone (same host and pid namespace, and an earlier boot, or no such pid, or that pid
  * started at another time: pid 1 of a restarted container) is taken over at once, by an atomic rename, never
