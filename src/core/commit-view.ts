@@ -22,6 +22,17 @@ export interface Plan<R> {
   readonly done?: () => void;
 }
 
+/** A plan as made: a repair's (then the caller's plan follows it), or the caller's. */
+interface Planned<R> {
+  readonly planned: Plan<R | undefined>;
+  readonly repairing: boolean;
+}
+
+/** True when `plan` changes nothing: nothing to commit. */
+function idle(plan: Plan<unknown>): boolean {
+  return (plan.ops?.length ?? 0) === 0 && !plan.whole && !plan.batch;
+}
+
 /** Thrown inside a plan when what the view says is no longer in the store: reload and plan again. */
 export const STALE = Symbol('stale');
 
@@ -115,8 +126,8 @@ export class CommitView {
    * Plans against the current view and commits; when another handle committed first, reloads and plans again.
    * The plan's ops are applied to the state before the commit (the metadata written may be that state whole); a
    * commit that does not happen leaves the view to be read again, whole. On a store that has a lock to hold
-   * (`QueueStorage.exclusive`), the view is brought up to date and the plan made under it, unless `reading`: a
-   * plan made on a view that another handle's commit made stale is wasted, and under contention most would be.
+   * (`QueueStorage.exclusive`), the commit is made under it, and a plan found made on a stale view is made again
+   * there after a reload, so it never loses: under contention most plans made on stale views would.
    */
   async commit<R>(plan: () => Plan<R> | Promise<Plan<R>>, reading = false): Promise<R> {
     const storage = this.#storage;
@@ -125,34 +136,46 @@ export class CommitView {
     // A plan that only reads (a peek, a list) takes no lock, however long it walks; the rare commit it makes after
     // all (a repair) is a compare-and-write as any.
     if (!storage.exclusive || reading) return this.#commit(storage, plan);
+    // A current view is planned on first, without the lock: a plan that changes nothing (a take that finds nothing,
+    // a close) then takes none. A stale one is read again and planned on under the lock.
+    let first: Planned<R> | undefined;
+    if (this.#token && (await storage.token()) === this.#token) {
+      first = await this.#plan(storage, plan);
+      if (!first.repairing && idle(first.planned)) return first.planned.result as R;
+    }
     return storage.exclusive(async (held) => {
       this.#held = held;
       try {
-        // Under the store's lock: what others committed is read first, so the plan is made on the current view.
-        if (!this.#token || (await storage.token()) !== this.#token) await this.#reload(held);
-        return await this.#commit(held, plan);
+        if (!this.#token || (await storage.token()) !== this.#token) {
+          await this.#reload(held);
+          first = undefined;
+        }
+        return await this.#commit(held, plan, first);
       } finally {
         this.#held = undefined;
       }
     });
   }
 
-  async #commit<R>(storage: HeldStorage, plan: () => Plan<R> | Promise<Plan<R>>): Promise<R> {
+  /** The next plan: a repair of what a reload found wrong, first; a plan that finds its view stale is made again after a reload. */
+  async #plan<R>(storage: HeldStorage, plan: () => Plan<R> | Promise<Plan<R>>): Promise<Planned<R>> {
     for (;;) {
-      // What a reload found wrong is put right before any other change.
-      let planned: Plan<R | undefined> | undefined;
-      let repairing = false;
       try {
-        planned = this.#repair();
-        repairing = planned !== undefined;
-        planned ??= await plan();
+        const repair = this.#repair();
+        return repair ? { planned: repair, repairing: true } : { planned: await plan(), repairing: false };
       } catch (error) {
         if (error !== STALE) throw error;
         await this.#reload(storage);
-        continue;
       }
+    }
+  }
+
+  async #commit<R>(storage: HeldStorage, plan: () => Plan<R> | Promise<Plan<R>>, first?: Planned<R>): Promise<R> {
+    for (;;) {
+      const { planned, repairing } = first ?? (await this.#plan(storage, plan));
+      first = undefined;
       const { ops = [], whole = false, result, done } = planned;
-      if (ops.length === 0 && !whole && !planned.batch) {
+      if (idle(planned)) {
         if (repairing) continue;
         return result as R;
       }

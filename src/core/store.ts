@@ -50,9 +50,9 @@ export interface QueueStorage {
   close(): Promise<void>;
   /**
    * Optional, for stores that take a lock around every commit anyway (a lock file): runs `fn` holding that lock,
-   * handing it `held`, this storage as it reads and commits without taking the lock again. The Queue then reads
-   * what others committed and plans its commit under the lock, so that the commit cannot find its view stale:
-   * a plan made on a stale view is made again after a reload, and under contention most of them would be.
+   * handing it `held`, this storage as it reads and commits without taking the lock again. The Queue then commits
+   * under the lock, and a view it finds stale there is read again and planned on under it, so that the commit cannot
+   * lose: a plan made on a stale view is made again after a reload, and under contention most of them would be.
    */
   exclusive?<R>(fn: (held: HeldStorage) => Promise<R>): Promise<R>;
   /**

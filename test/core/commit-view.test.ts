@@ -75,16 +75,18 @@ function bindAll(s: QueueStorage): QueueStorage {
   return { load: () => s.load(), token: () => s.token(), read: (i, f, t) => s.read(i, f, t), commit: (t, b) => s.commit(t, b), close: () => s.close() };
 }
 
+/** The lock that `locking` stores share: one holder at a time among them. */
+const gate = { lock: Promise.resolve() };
+
 /**
- * `inner` as a store with a lock to hold (see `QueueStorage.exclusive`): one holder at a time, in this process. Counts
+ * `inner` as a store with a lock to hold (see `QueueStorage.exclusive`), the one `gate` of every such store. Counts
  * the commits that found their view stale, and says whether the lock was held when each load and commit ran.
  */
 function locking(inner: Store, seen: { stale: number; unlocked: string[]; held: number }): Store {
-  let lock = Promise.resolve();
-  let holding = false;
   return {
     async open(name) {
       const s = await inner.open(name);
+      let holding = false;
       const commit: QueueStorage['commit'] = async (token, batch) => {
         if (!holding) seen.unlocked.push('commit');
         const made = await s.commit(token, batch);
@@ -99,9 +101,9 @@ function locking(inner: Store, seen: { stale: number; unlocked: string[]; held: 
         },
         commit,
         exclusive: async (fn) => {
-          const before = lock;
+          const before = gate.lock;
           let free!: () => void;
-          lock = new Promise((resolve) => (free = resolve));
+          gate.lock = new Promise((resolve) => (free = resolve));
           await before;
           holding = true;
           seen.held++;
@@ -118,7 +120,7 @@ function locking(inner: Store, seen: { stale: number; unlocked: string[]; held: 
 }
 
 describe('a store with a lock to hold', () => {
-  it('has what others committed read, and the plan made, under the lock: a commit never finds its view stale', async () => {
+  it('commits under the lock, and a view found stale is read and planned on again there: no commit loses', async () => {
     const memory = new MemoryStore();
     const seen = { stale: 0, unlocked: [] as string[], held: 0 };
     const a = await Queue.open<number>({ name: 'q', store: locking(memory, seen) });
@@ -132,13 +134,13 @@ describe('a store with a lock to hold', () => {
       expect((await a.take(1))!.entries.map((e) => e.value)).toEqual([10 + i]);
     }
     expect(seen.stale).toBe(0);
-    // Every read of what others committed was made under the lock too.
+    // Each of those operations found its view stale before it planned, and read what others committed under the lock.
     expect(seen.unlocked).toEqual([]);
     await a.close();
     await b.close();
   });
 
-  it('takes no lock for a plan that only reads, however stale the view', async () => {
+  it('takes no lock for a plan that only reads, however stale the view, nor for one that changes nothing', async () => {
     const memory = new MemoryStore();
     const seen = { stale: 0, unlocked: [] as string[], held: 0 };
     const a = await Queue.open<number>({ name: 'q', store: memory });
@@ -148,10 +150,13 @@ describe('a store with a lock to hold', () => {
     expect(await b.peek(2)).toEqual([1, 2]);
     expect((await b.list()).map((e) => e.value)).toEqual([1, 2, 3]);
     expect(seen.held).toBe(held);
-    // A take does.
-    await b.take(1);
-    expect(seen.held).toBe(held + 1);
-    await a.close();
+    // A take and an ack do.
+    await (await b.take(3))!.ack();
+    expect(seen.held).toBe(held + 2);
+    // One that finds nothing, on a current view, does not; nor does a close with nothing to give back.
+    expect(await b.take(1)).toBeUndefined();
     await b.close();
+    expect(seen.held).toBe(held + 2);
+    await a.close();
   });
 });

@@ -107,7 +107,7 @@ describe('strict commits and the lock', () => {
 });
 
 describe('a queue shared by handles', () => {
-  it('reads what others committed and plans each take and ack under one hold of the lock: none is planned twice', async () => {
+  it('takes the lock once per take and ack that follows another handle\'s commit: none loses and is made again', async () => {
     const store = new FileStore({ dir: root() });
     const a = await Queue.open<number>({ name: 'q', store });
     const b = await Queue.open<number>({ name: 'q', store });
