@@ -212,4 +212,14 @@ describe('failures', () => {
     expect(['ERR_STORAGE', 'ERR_LOCKED']).toContain(await code(q.push(2)));
     await q.close().catch(() => undefined);
   });
+
+  it('a handle with nothing to commit closes, and finds nothing to take, though its directory was removed', async () => {
+    const store = new FileStore({ dir });
+    const q = await Queue.open<number>({ name: 'q', store });
+    await q.push(1);
+    await (await q.take(1))!.ack();
+    rmSync(join(dir, 'q'), { recursive: true, force: true });
+    expect(await q.take(1)).toBeUndefined();
+    await q.close();
+  });
 });
