@@ -73,7 +73,7 @@ export class FileQueueStorage implements QueueStorage {
     commit: (token, batch) => this.#guarded(() => this.#commit(token, batch)),
   };
 
-  /** Runs `fn` holding the lock: the Queue reads what others committed and plans its commit under it. */
+  /** Runs `fn` holding the lock: the Queue commits under it, and reads and plans again under it when its view is stale. */
   exclusive<R>(fn: (held: HeldStorage) => Promise<R>): Promise<R> {
     return this.#locked(() => fn(this.#held), undefined, false);
   }
