@@ -139,14 +139,14 @@ export class CommitView {
     // A current view is planned on first, without the lock: a plan that changes nothing (a take that finds nothing,
     // a close) then takes none. A stale one is read again and planned on under the lock.
     let first: Planned<R> | undefined;
-    if (this.#token && (await storage.token()) === this.#token) {
+    if (!(await this.#stale())) {
       first = await this.#plan(storage, plan);
       if (!first.repairing && idle(first.planned)) return first.planned.result as R;
     }
     return storage.exclusive(async (held) => {
       this.#held = held;
       try {
-        if (!this.#token || (await storage.token()) !== this.#token) {
+        if (await this.#stale()) {
           await this.#reload(held);
           first = undefined;
         }
@@ -283,7 +283,12 @@ export class CommitView {
 
   /** Reloads when another handle committed since this view was read. */
   async refresh(): Promise<void> {
-    if (!this.#token || (await this.#storage.token()) !== this.#token) await this.reload();
+    if (await this.#stale()) await this.reload();
+  }
+
+  /** True when this view is to be read (again): never read, forgotten, or another handle committed since. */
+  async #stale(): Promise<boolean> {
+    return !this.#token || (await this.#storage.token()) !== this.#token;
   }
 
   /** True when another handle committed since this view was read. */
