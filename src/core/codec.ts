@@ -14,6 +14,34 @@ export interface Codec<T> {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** An item's JSON text, checked (see `jsonCodec`). */
+export function jsonText(value: unknown): string {
+  check(value);
+  return JSON.stringify(value);
+}
+
+/**
+ * The default codec's `encode`, one function for every queue: `encodeItems` knows it by identity and then frames the
+ * item's text in one step. A codec that replaces `encode` (even one spread from `jsonCodec()`) is used as it is.
+ */
+export function jsonEncode(value: unknown): Uint8Array {
+  return encoder.encode(jsonText(value));
+}
+
+function jsonDecode(bytes: Uint8Array): unknown {
+  return JSON.parse(decoder.decode(bytes));
+}
+
+// One TextEncoder call for the whole batch instead of one per item: JSON.stringify never emits a raw newline (it
+// escapes control characters in strings and adds no whitespace), so newlines can separate the items.
+function jsonEncodeMany(values: readonly unknown[]): { bytes: Uint8Array; ends: number[] } {
+  const bytes = encoder.encode(values.map(jsonText).join('\n'));
+  const ends: number[] = [];
+  for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) ends.push(i);
+  ends.push(bytes.length);
+  return { bytes, ends };
+}
+
 /**
  * The default codec: JSON, checked so that what comes out equals what went in. Rejected with
  * 'ERR_NOT_SERIALIZABLE': functions, symbols, BigInt, `undefined` at the top level or in an array, non-finite
@@ -22,85 +50,84 @@ const decoder = new TextDecoder();
  * silently turn into something else. Object properties whose value is `undefined` are dropped, as JSON does.
  */
 export function jsonCodec<T>(): Codec<T> {
-  return {
-    encode(value: T): Uint8Array {
-      check(value, '$', new Set());
-      return encoder.encode(JSON.stringify(value));
-    },
-    decode(bytes: Uint8Array): T {
-      return JSON.parse(decoder.decode(bytes)) as T;
-    },
-    // One TextEncoder call for the whole batch instead of one per item: JSON.stringify never emits a raw newline
-    // (it escapes control characters in strings and adds no whitespace), so newlines can separate the items.
-    encodeMany(values: readonly T[]) {
-      const texts = values.map((value) => {
-        check(value, '$', new Set());
-        return JSON.stringify(value);
-      });
-      const bytes = encoder.encode(texts.join('\n'));
-      const ends: number[] = [];
-      for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) ends.push(i);
-      ends.push(bytes.length);
-      return { bytes, ends };
-    },
-  };
+  return { encode: jsonEncode, decode: jsonDecode as (bytes: Uint8Array) => T, encodeMany: jsonEncodeMany };
 }
 
 /** Deeper items are refused: JSON.parse and JSON.stringify recurse, and a deeper one would overflow the stack. */
 const MAX_DEPTH = 512;
 
 /**
- * Throws 'ERR_NOT_SERIALIZABLE' unless `value` comes back from JSON as itself. Walked with a stack of its own, not
- * by recursion, so that an item nested too deep is an error with a code, never a RangeError.
+ * A value still to check, with where it sits (its parent and its key there): the path an error names is put
+ * together only when there is an error, and the parents are the objects a circular one would come back to. `wrong`:
+ * a value already found wrong, reported once everything before it has been checked.
  */
-function check(value: unknown, path: string, seen: Set<object>): void {
-  const stack: { value: unknown; path: string; depth: number; leave?: object }[] = [{ value, path, depth: 0 }];
+interface Visit {
+  readonly value: unknown;
+  readonly parent: Visit | undefined;
+  readonly key: string | number | undefined;
+  readonly depth: number;
+  readonly wrong?: boolean;
+}
+
+/**
+ * Throws 'ERR_NOT_SERIALIZABLE' unless `value` comes back from JSON as itself. Walked with a stack of its own, not
+ * by recursion, so that an item nested too deep is an error with a code, never a RangeError. Only objects go on the
+ * stack (and a wrong value, to be reported in its turn): the strings, numbers and booleans inside one are checked as
+ * it is, which for a typical item (a flat record) is all there is.
+ */
+function check(value: unknown): void {
+  const stack: Visit[] = [{ value, parent: undefined, key: undefined, depth: 0 }];
   while (stack.length > 0) {
-    const top = stack.pop()!;
-    if (top.leave) {
-      seen.delete(top.leave);
+    const visit = stack.pop()!;
+    const v = visit.value;
+    if (typeof v !== 'object' || v === null) {
+      if (visit.wrong || !faithful(v)) reject(pathOf(visit), /* @__PURE__ */ fault(v, typeof visit.key === 'number'));
       continue;
     }
-    const { value: v, path: at, depth } = top;
-    switch (typeof v) {
-      case 'string':
-      case 'boolean':
-        continue;
-      case 'number':
-        if (Object.is(v, -0)) reject(at, '-0 would come back as 0');
-        if (Number.isFinite(v)) continue;
-        return reject(at, `${v} has no JSON form`);
-      case 'object':
-        break;
-      default:
-        return reject(at, `${v === undefined ? 'undefined' : `a ${typeof v}`} has no JSON form`);
+    if (visit.depth >= MAX_DEPTH) reject(pathOf(visit), `the item is nested more than ${MAX_DEPTH} levels deep`);
+    for (let at = visit.parent; at; at = at.parent) if (at.value === v) reject(pathOf(visit), 'the structure is circular');
+    if (Object.getOwnPropertySymbols(v).length > 0) reject(pathOf(visit), 'symbol-keyed properties would be dropped');
+    const keys = Array.isArray(v) ? undefined : Object.keys(v);
+    const proto = Object.getPrototypeOf(v) as object | null;
+    if (!keys && Object.keys(v).length !== (v as unknown[]).length) reject(pathOf(visit), 'an array with properties besides its items would lose them');
+    if (keys && proto !== Object.prototype && proto !== null) {
+      const kind = (proto.constructor as { name?: string } | undefined)?.name ?? 'object';
+      reject(pathOf(visit), `a ${kind} would not come back from JSON as itself; convert it (e.g. a Date to its ISO string) or pass a codec`);
     }
-    if (v === null) continue;
-    if (depth >= MAX_DEPTH) reject(at, `the item is nested more than ${MAX_DEPTH} levels deep`);
-    if (seen.has(v)) reject(at, 'the structure is circular');
-    if (Object.getOwnPropertySymbols(v).length > 0) reject(at, 'symbol-keyed properties would be dropped');
-    const proto = Object.getPrototypeOf(v);
-    const children: [unknown, string][] = [];
-    if (Array.isArray(v)) {
-      if (Object.keys(v).length !== v.length) reject(at, 'an array with properties besides its items would lose them');
-      for (let i = 0; i < v.length; i++) {
-        if (v[i] === undefined) reject(`${at}[${i}]`, 'undefined in an array would come back as null');
-        children.push([v[i], `${at}[${i}]`]);
-      }
-    } else if (proto === Object.prototype || proto === null) {
-      for (const key of Object.keys(v)) {
-        const child = (v as Record<string, unknown>)[key];
-        if (child !== undefined) children.push([child, `${at}.${key}`]);
-      }
-    } else {
-      const kind = (proto?.constructor as { name?: string } | undefined)?.name ?? 'object';
-      reject(at, `a ${kind} would not come back from JSON as itself; convert it (e.g. a Date to its ISO string) or pass a codec`);
+    // Children go on in order, up to the first wrong value, and are turned around after: they are visited depth
+    // first and in order, so the first fault reported is the first JSON would meet.
+    const first = stack.length;
+    const count = keys ? keys.length : (v as unknown[]).length;
+    for (let i = 0; i < count; i++) {
+      const key = keys ? keys[i]! : i;
+      const c = (v as Record<string | number, unknown>)[key];
+      const object = typeof c === 'object' && c !== null;
+      // An undefined property is dropped, as JSON drops it; an undefined array item would come back as null.
+      const wrong = !object && (c === undefined ? !keys : !faithful(c));
+      if (object || wrong) stack.push({ value: c, parent: visit, key, depth: visit.depth + 1, wrong });
+      if (wrong) break;
     }
-    // Visited depth first and in order, so the first fault reported is the first JSON would meet.
-    seen.add(v);
-    stack.push({ value: undefined, path: at, depth, leave: v });
-    for (let i = children.length - 1; i >= 0; i--) stack.push({ value: children[i]![0], path: children[i]![1], depth: depth + 1 });
+    for (let i = first, j = stack.length - 1; i < j; i++, j--) [stack[i], stack[j]] = [stack[j]!, stack[i]!];
   }
+}
+
+/** Whether a value that is not an object comes back from JSON as itself. */
+function faithful(v: unknown): boolean {
+  return v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v) && !Object.is(v, -0));
+}
+
+/** Why a value that is not an object has no faithful JSON form (only the message: unused, it leaves the build). */
+function fault(v: unknown, inArray: boolean): string {
+  if (v === undefined) return inArray ? 'undefined in an array would come back as null' : 'undefined has no JSON form';
+  if (typeof v === 'number') return Object.is(v, -0) ? '-0 would come back as 0' : `${v} has no JSON form`;
+  return `a ${typeof v} has no JSON form`;
+}
+
+/** The path of `visit` from the item's root: `$.a[0].f`. */
+function pathOf(visit: Visit): string {
+  let path = '';
+  for (let at: Visit | undefined = visit; at?.key !== undefined; at = at.parent) path = (typeof at.key === 'number' ? `[${at.key}]` : `.${at.key}`) + path;
+  return `$${path}`;
 }
 
 function reject(path: string, why: string): never {

@@ -6,7 +6,7 @@ describe('jsonCodec()', () => {
   const roundTrip = (value: unknown) => codec.decode(codec.encode(value));
 
   it('round-trips what JSON carries faithfully', () => {
-    for (const value of [null, 0, -1.5, 'ü ✓ \n', true, [], [1, 'a', null], { a: { b: [{}] } }, Object.create(null)]) {
+    for (const value of [null, 0, -1.5, 'ü ✓ \n', true, [], [1, 'a', null], { a: { b: [{}] } }, { a: null, b: [null, false, ''] }, Object.create(null)]) {
       expect(roundTrip(value)).toEqual(value);
     }
   });
@@ -34,6 +34,11 @@ describe('jsonCodec()', () => {
       [{ zero: -0 }, '$.zero'],
       [Object.assign([1, 2], { extra: true }), '$'],
       [{ [Symbol('k')]: 1 }, '$'],
+      // The first fault JSON would meet, depth first and in order, whatever comes after it.
+      [{ a: { f: () => 1 }, b: NaN }, '$.a.f'],
+      [[{ x: [1, { y: undefined, z: 1n }] }, NaN], '$[0].x[1].z'],
+      [{ a: 1, b: -0, c: { d: () => 1 } }, '$.b'],
+      [{ a: [null, { b: [0, undefined] }] }, '$.a[1].b[1]'],
     ];
     for (const [value, path] of cases) {
       let error: unknown;

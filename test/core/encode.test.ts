@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { jsonCodec, type Codec } from '../../src/core/codec.js';
+import { encodeItems } from '../../src/core/encode.js';
+import { encodeUnit, scanFrames } from '../../src/core/frame.js';
+
+const codec = jsonCodec<unknown>();
+const framed = (item: unknown) => {
+  const bytes = codec.encode(item);
+  return encodeUnit(bytes, [bytes.length]);
+};
+
+describe('encodeItems()', () => {
+  it('frames one item of the default codec as its encode and encodeUnit would, short or long, ASCII or not', () => {
+    const items = [
+      { id: 1, text: 'x'.repeat(50) },
+      'é ✓ 😀 \u2028',
+      // Past what is encoded in place (a third of the 64 KiB scratch room), with 3-byte characters at the boundary.
+      { text: '✓'.repeat(21_843) },
+      { text: '✓'.repeat(21_844) },
+      { text: 'x'.repeat(30_000) },
+    ];
+    for (const item of items) {
+      const out = encodeItems(codec, [item], Infinity);
+      expect(out).toEqual(framed(item));
+      // An exact copy, not a view of shared room a later push would write over.
+      expect(out.byteLength).toBe(out.buffer.byteLength);
+      const scan = scanFrames(out, 0, 1 << 30);
+      expect(scan.stop).toBeUndefined();
+      expect(codec.decode(out.subarray(scan.frames[0]!.start, scan.frames[0]!.end))).toEqual(item);
+    }
+  });
+
+  it('keeps each framed item its own: a later push does not change an earlier one', () => {
+    const first = encodeItems(codec, [{ a: 'first' }], Infinity);
+    const copy = first.slice();
+    encodeItems(codec, [{ a: 'second, and longer' }], Infinity);
+    expect(first).toEqual(copy);
+  });
+
+  it('refuses an item over maxItemBytes by its encoded size, in the one-item path too', () => {
+    const item = { text: 'é'.repeat(60) }; // 131 bytes of JSON text
+    expect(() => encodeItems(codec, [item], 130)).toThrow(expect.objectContaining({ code: 'ERR_ITEM_TOO_LARGE' }));
+    expect(() => encodeItems(codec, [item, item], 130)).toThrow(expect.objectContaining({ code: 'ERR_ITEM_TOO_LARGE' }));
+    expect(encodeItems(codec, [item], 131)).toEqual(framed(item));
+  });
+
+  it('uses a codec that replaces encode, even one spread from jsonCodec()', () => {
+    const upper: Codec<unknown> = { ...jsonCodec(), encode: (value) => new TextEncoder().encode(JSON.stringify(value).toUpperCase()) };
+    const out = encodeItems(upper, [{ a: 'b' }], Infinity);
+    expect(new TextDecoder().decode(out.subarray(8))).toBe('{"A":"B"}');
+  });
+});
