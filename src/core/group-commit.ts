@@ -42,10 +42,10 @@ export class GroupCommit {
     this.#pushed = pushed;
   }
 
-  /** Resolves with the first item's entry id once `frames` (a unit of `count` items) are committed. */
-  add(frames: Uint8Array, count: number): Promise<number> {
+  /** Resolves with `done` of the first item's sequence number once `frames` (a unit of `count` items) are committed. */
+  add<R>(frames: Uint8Array, count: number, done: (first: number) => R): Promise<R> {
     return new Promise((resolve, reject) => {
-      this.#pending.push({ frames, count, resolve, reject });
+      this.#pending.push({ frames, count, resolve: (first) => resolve(done(first)), reject });
       if (this.#queued) return;
       this.#queued = true;
       // A microtask later, every push started in this tick is waiting: they commit together.

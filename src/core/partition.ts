@@ -97,9 +97,9 @@ export class Partition<T> {
     if (this.#unwatch) this.#c.wake();
   }
 
-  /** Resolves the sequence number of the first of `count` items framed in `frames`, once they are durable. */
-  push(frames: Uint8Array, count: number): Promise<number> {
-    return this.#pushes.add(frames, count);
+  /** Resolves `done` of the sequence number of the first of `count` items framed in `frames`, once they are durable. */
+  push<R>(frames: Uint8Array, count: number, done: (first: number) => R): Promise<R> {
+    return this.#pushes.add(frames, count, done);
   }
 
   take(max: number, leaseMs: number, options: TakeOptions<T>): Promise<Lease<T> | undefined> {

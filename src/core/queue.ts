@@ -75,19 +75,30 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   }
 
   /** Stores `item`; resolves its entry id once it is durable (to the queue's `durability`). */
-  async push(item: T, options?: PushOptions): Promise<string> {
-    return (await this.pushMany([item], options))[0]!;
+  push(item: T, options?: PushOptions): Promise<string> {
+    return this.#push([item], options, (p, first) => entryId(p, first));
   }
 
   /** Stores `items` all or nothing (in one partition), in one commit; resolves their entry ids once they are durable. */
-  async pushMany(items: readonly T[], options?: PushOptions): Promise<string[]> {
-    this.#checkOpen();
-    const { key } = optionsObject(options);
-    check({ items, key }, { items: ['an array', Array.isArray], key: optional(text) });
-    if (items.length === 0) return [];
-    const p = key === undefined ? this.#pushAt++ % this.#parts.length : hash(key) % this.#parts.length;
-    const first = await this.#parts[p]!.push(encodeItems(this.#options.codec, items, this.#options.maxItemBytes), items.length);
-    return items.map((_, i) => entryId(p, first + i));
+  pushMany(items: readonly T[], options?: PushOptions): Promise<string[]> {
+    return this.#push(items, options, (p, first) => items.map((_, i) => entryId(p, first + i)), []);
+  }
+
+  /**
+   * The one promise of a push is the group commit's, resolving to the ids `ids` makes of the partition and the first
+   * item's sequence number: a burst of pushes is mostly promises, and each layer more costs (most in Firefox).
+   */
+  #push<R>(items: readonly T[], options: PushOptions | undefined, ids: (p: number, first: number) => R, none?: R): Promise<R> {
+    try {
+      this.#checkOpen();
+      const { key } = optionsObject(options);
+      check({ items, key }, { items: ['an array', Array.isArray], key: optional(text) });
+      if (items.length === 0) return Promise.resolve(none!);
+      const p = key === undefined ? this.#pushAt++ % this.#parts.length : hash(key) % this.#parts.length;
+      return this.#parts[p]!.push(encodeItems(this.#options.codec, items, this.#options.maxItemBytes), items.length, (first) => ids(p, first));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Leases up to `max` of the oldest available items to this handle; `undefined` when none is available. */
