@@ -129,13 +129,18 @@ export class CommitView {
    * (`QueueStorage.exclusive`), the commit is made under it, and a plan found made on a stale view is made again
    * there after a reload, so it never loses: under contention most plans made on stale views would.
    */
-  async commit<R>(plan: () => Plan<R> | Promise<Plan<R>>, reading = false): Promise<R> {
+  commit<R>(plan: () => Plan<R> | Promise<Plan<R>>, reading = false): Promise<R> {
     const storage = this.#storage;
+    // Not itself async: every promise between a push and its commit is a turn of the event loop, in every push.
     // A commit made inside a plan (one that finds items lost, say) runs under the lock its plan holds.
     if (this.#held) return this.#commit(this.#held, plan);
     // A plan that only reads (a peek, a list) takes no lock, however long it walks; the rare commit it makes after
     // all (a repair) is a compare-and-write as any.
     if (!storage.exclusive || reading) return this.#commit(storage, plan);
+    return this.#exclusive(storage as QueueStorage & Pick<Required<QueueStorage>, 'exclusive'>, plan);
+  }
+
+  async #exclusive<R>(storage: QueueStorage & Pick<Required<QueueStorage>, 'exclusive'>, plan: () => Plan<R> | Promise<Plan<R>>): Promise<R> {
     // A current view is planned on first, without the lock: a plan that changes nothing (a take that finds nothing,
     // a close) then takes none. A stale one is read again and planned on under the lock.
     let first: Planned<R> | undefined;
@@ -157,22 +162,30 @@ export class CommitView {
     });
   }
 
-  /** The next plan: a repair of what a reload found wrong, first; a plan that finds its view stale is made again after a reload. */
-  async #plan<R>(storage: HeldStorage, plan: () => Plan<R> | Promise<Plan<R>>): Promise<Planned<R>> {
-    for (;;) {
-      try {
-        const repair = this.#repair();
-        return repair ? { planned: repair, repairing: true } : { planned: await plan(), repairing: false };
-      } catch (error) {
-        if (error !== STALE) throw error;
-        await this.#reload(storage);
-      }
+  /**
+   * The next plan: a repair of what a reload found wrong, first; a plan that finds its view stale is made again after
+   * a reload. Made at once when `plan` is synchronous (a push's is): no turn of the event loop for it.
+   */
+  #plan<R>(storage: HeldStorage, plan: () => Plan<R> | Promise<Plan<R>>): Planned<R> | Promise<Planned<R>> {
+    const again = (error: unknown): Promise<Planned<R>> => {
+      if (error !== STALE) throw error;
+      return this.#reload(storage).then(() => this.#plan(storage, plan));
+    };
+    let planned: Plan<R> | Promise<Plan<R>>;
+    try {
+      const repair = this.#repair();
+      if (repair) return { planned: repair, repairing: true };
+      planned = plan();
+    } catch (error) {
+      return again(error);
     }
+    return planned instanceof Promise ? planned.then((p) => ({ planned: p, repairing: false }), again) : { planned, repairing: false };
   }
 
   async #commit<R>(storage: HeldStorage, plan: () => Plan<R> | Promise<Plan<R>>, first?: Planned<R>): Promise<R> {
     for (;;) {
-      const { planned, repairing } = first ?? (await this.#plan(storage, plan));
+      const next = first ?? this.#plan(storage, plan);
+      const { planned, repairing } = next instanceof Promise ? await next : next;
       first = undefined;
       const { ops = [], whole = false, result, done } = planned;
       if (idle(planned)) {
