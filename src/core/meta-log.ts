@@ -1,5 +1,5 @@
 import { SluiceError } from './errors.js';
-import { FRAME_HEADER, MAX_PAYLOAD, encodeUnit, scanFrames } from './frame.js';
+import { FRAME_HEADER, MAX_PAYLOAD, frameText, scanFrames } from './frame.js';
 import { randomId } from './ids.js';
 import { flat, QueueState, unflat, type Op } from './queue-state.js';
 import type { StorageBatch } from './store.js';
@@ -7,7 +7,6 @@ import type { StorageBatch } from './store.js';
 const FORMAT = 2;
 /** Appended bytes past which the state is written whole again (and past the checkpoint's own size). */
 const COMPACT_BYTES = 32_768;
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** What reading the metadata found. */
@@ -69,7 +68,7 @@ export class MetaLog {
     if (whole || !this.#header || this.#end - this.#base > Math.max(this.#compactBytes, this.#base)) {
       return { meta: encodeCheckpoint(state, now, next) };
     }
-    return { metaAppend: { offset: this.#end, bytes: frame(JSON.stringify(ops)) } };
+    return { metaAppend: { offset: this.#end, bytes: frameText(JSON.stringify(ops)) } };
   }
 
   /** Records that the store accepted `part`. */
@@ -108,11 +107,6 @@ export class MetaLog {
   }
 }
 
-function frame(text: string): Uint8Array {
-  const bytes = encoder.encode(text);
-  return encodeUnit(bytes, [bytes.length]);
-}
-
 /** The whole state, holds that ended before `now` left out; `next` is how far the queue has grown. */
 function encodeCheckpoint(state: QueueState, now: number, next: number): Uint8Array {
   const holds = [...state.holds.all()]
@@ -121,7 +115,7 @@ function encodeCheckpoint(state: QueueState, now: number, next: number): Uint8Ar
   const attempts = state.attempts.runs().flatMap((r) => [r.s, r.e, r.v]);
   const acked = flat(state.acked.runs().map((r) => [r.s, r.e] as const));
   const floor = Math.max(state.floor, next);
-  return frame(JSON.stringify({ v: FORMAT, gen: randomId(), head: state.head, next: floor, k: state.partitions, acked, attempts, holds }));
+  return frameText(JSON.stringify({ v: FORMAT, gen: randomId(), head: state.head, next: floor, k: state.partitions, acked, attempts, holds }));
 }
 
 /** The state in a checkpoint, or undefined when it is not one. Throws 'ERR_INCOMPATIBLE_STORE' for a newer format. */
