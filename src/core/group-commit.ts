@@ -5,8 +5,9 @@ import { concat } from './encode.js';
 export interface PendingPush {
   readonly frames: Uint8Array;
   readonly count: number;
-  /** Called with the entry id of the first item. */
-  readonly resolve: (first: number) => void;
+  /** What the push resolves to, made of the sequence number of its first item. */
+  readonly done: (first: number) => unknown;
+  readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
 
@@ -45,7 +46,7 @@ export class GroupCommit {
   /** Resolves with `done` of the first item's sequence number once `frames` (a unit of `count` items) are committed. */
   add<R>(frames: Uint8Array, count: number, done: (first: number) => R): Promise<R> {
     return new Promise((resolve, reject) => {
-      this.#pending.push({ frames, count, resolve: (first) => resolve(done(first)), reject });
+      this.#pending.push({ frames, count, done, resolve: resolve as (value: unknown) => void, reject });
       if (this.#queued) return;
       this.#queued = true;
       // A microtask later, every push started in this tick is waiting: they commit together.
@@ -72,7 +73,7 @@ export class GroupCommit {
       }
       this.#pending.splice(0, units.length);
       for (const unit of units) {
-        unit.resolve(first);
+        unit.resolve(unit.done(first));
         first += unit.count;
       }
       this.#pushed(units.reduce((sum, u) => sum + u.count, 0));

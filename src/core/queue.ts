@@ -5,14 +5,14 @@ import type { CorruptDetail, QueueEventMap, RecoverDetail } from './events.js';
 import { byPartition, entryId, parseIds, partitionOf } from './ids.js';
 import { leases } from './iteration.js';
 import { Members } from './members.js';
-import { ITERATE_RULES, LIST_RULES, resolveOptions, TAKE_RULES, type QueueOptions, type ResolvedOptions } from './options.js';
+import { ITERATE_RULES, LIST_RULES, PUSH_RULES, resolveOptions, TAKE_RULES, type QueueOptions, type ResolvedOptions } from './options.js';
 import { Partition } from './partition.js';
 import type { IterateOptions, Lease, ListOptions, PushOptions, QueueEntry, QueueStats, TakeOptions } from './queue-types.js';
 import { combine, hash, inPartition, membersName, partitionName, sum, takeInTurn } from './partitioned.js';
 import { serial } from './serial.js';
 import type { Store } from './store.js';
 import { TypedEventTarget } from './typed-events.js';
-import { check, integer, optional, optionsObject, text } from './validate.js';
+import { check, integer, optionsObject } from './validate.js';
 
 /**
  * A durable FIFO of items. Pushes are stored before they resolve; `take` leases items to this handle until they
@@ -92,7 +92,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     try {
       this.#checkOpen();
       const { key } = optionsObject(options);
-      check({ items, key }, { items: ['an array', Array.isArray], key: optional(text) });
+      check({ items, key }, PUSH_RULES);
       if (items.length === 0) return Promise.resolve(none!);
       const p = key === undefined ? this.#pushAt++ % this.#parts.length : hash(key) % this.#parts.length;
       return this.#parts[p]!.push(encodeItems(this.#options.codec, items, this.#options.maxItemBytes), items.length, (first) => ids(p, first));
