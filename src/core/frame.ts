@@ -31,13 +31,16 @@ const scratch = new Uint8Array(64 * 1024);
 
 /**
  * A text UTF-8 encoded as one frame, a unit of its own. A short one (most items) is encoded straight into place:
- * in browsers a typed array costs about a microsecond to allocate, more than encoding a small item takes. UTF-8
- * takes at most 3 bytes per UTF-16 unit, which is the room a longer one gets.
+ * in every engine a typed array costs about a microsecond to allocate, more than encoding a small item takes. One
+ * that might not fit (UTF-8 takes up to 3 bytes per UTF-16 unit) is encoded on its own first, to its exact size.
  */
 export function frameText(text: string): Uint8Array {
-  const room = FRAME_HEADER + 3 * text.length > scratch.length ? new Uint8Array(FRAME_HEADER + 3 * text.length) : scratch;
-  const { written } = encoder.encodeInto(text, room.subarray(FRAME_HEADER));
-  return room.slice(0, seal(room, 0, written, true));
+  if (FRAME_HEADER + 3 * text.length > scratch.length) {
+    const bytes = encoder.encode(text);
+    return encodeUnit(bytes, [bytes.length]);
+  }
+  const { written } = encoder.encodeInto(text, scratch.subarray(FRAME_HEADER));
+  return scratch.slice(0, seal(scratch, 0, written, true));
 }
 
 /** Writes the header of the frame at `at` whose `length` bytes of payload are in place; returns where it ends. */
