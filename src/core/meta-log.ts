@@ -33,6 +33,8 @@ export class MetaLog {
   #base = 0;
   /** The checkpoint's frame header (its length and checksum): when the stored one still has it, only what was appended since needs reading. */
   #header: Uint8Array | undefined;
+  /** The next read builds the state from the checkpoint up, though it may still tell the records it read cut short. */
+  #whole = false;
 
   constructor(compactBytes = COMPACT_BYTES) {
     this.#compactBytes = compactBytes;
@@ -40,18 +42,20 @@ export class MetaLog {
 
   /** True once a state was read or written whole: appends have something to follow. */
   get started(): boolean {
-    return this.#header !== undefined;
+    return this.#header !== undefined && !this.#whole;
   }
 
   /** Reads `bytes` into `state` when they extend what was read last, else into a new state. */
   read(bytes: Uint8Array | undefined, state: QueueState, now: number): LogRead {
     const header = this.#header;
     const same = bytes && header && header.every((b, i) => bytes[i] === b);
-    if (same && bytes.length >= this.#end) return this.#records(bytes, this.#end, state);
-    // Records this handle read are gone from under it (the metadata cut short): what they said may be undone.
+    if (same && bytes.length >= this.#end && !this.#whole) return this.#records(bytes, this.#end, state);
+    // Records this handle read are gone from under it (the metadata cut short): what they said may be undone. Told
+    // after a reset too: a cut at a record's end leaves a log that reads clean, and only the length shows the loss.
     const shrunk = same && bytes.length < this.#end;
     this.#end = this.#base = 0;
     this.#header = undefined;
+    this.#whole = false;
     if (!bytes) return { state: new QueueState() };
     const { frames } = scanFrames(bytes, 0, MAX_PAYLOAD);
     const first = frames[0];
@@ -65,7 +69,7 @@ export class MetaLog {
 
   /** The metadata of a commit whose `ops` were applied to `state`: appended, or the state whole when due or `whole`. */
   write(ops: readonly Op[], state: QueueState, whole: boolean, now: number, next: number): Pick<StorageBatch, 'meta' | 'metaAppend'> {
-    if (whole || !this.#header || this.#end - this.#base > Math.max(this.#compactBytes, this.#base)) {
+    if (whole || !this.started || this.#end - this.#base > Math.max(this.#compactBytes, this.#base)) {
       return { meta: encodeCheckpoint(state, now, next) };
     }
     return { metaAppend: { offset: this.#end, bytes: frameText(JSON.stringify(ops)) } };
@@ -81,9 +85,9 @@ export class MetaLog {
     }
   }
 
-  /** Forgets what was read: the next read starts over. */
+  /** Forgets the state read: the next read starts over from the checkpoint. */
   reset(): void {
-    this.#header = undefined;
+    this.#whole = true;
   }
 
   #records(bytes: Uint8Array, from: number, state: QueueState): LogRead {

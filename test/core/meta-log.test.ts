@@ -84,6 +84,52 @@ describe('MetaLog', () => {
     expect(part.metaAppend!.offset).toBe(stored.bytes.length - encodeRecordLength([['a', [1, 2]]]));
   });
 
+  it('records cut off at a record\'s end are said to be missing, after a reset too (what is read again is read whole)', () => {
+    const log = new MetaLog();
+    const state = new QueueState();
+    const stored = new Stored();
+    for (const ops of [[['a', [0, 1]]], [['a', [1, 2]]], [['a', [2, 3]]]] as Op[][]) {
+      for (const o of ops) state.apply(o);
+      const part = log.write(ops, state, false, NOW, 0);
+      stored.write(part);
+      log.wrote(part);
+    }
+    // The last two records gone, at a frame boundary: what is left reads as a clean, shorter log.
+    const cut = stored.bytes.subarray(0, stored.bytes.length - 2 * encodeRecordLength([['a', [1, 2]]]));
+    expect(new MetaLog().read(cut, new QueueState(), NOW).damaged).toBeUndefined();
+    for (const reset of [false, true]) {
+      const reader = new MetaLog();
+      expect(reader.read(stored.bytes, new QueueState(), NOW).state.head).toBe(3);
+      if (reset) reader.reset();
+      const read = reader.read(cut, new QueueState(), NOW);
+      expect(read.damaged).toBe(true);
+      expect(read.state.head).toBe(1);
+    }
+  });
+
+  it('after a reset, builds the state again from the checkpoint, and writes the state whole', () => {
+    const log = new MetaLog();
+    const state = new QueueState();
+    const stored = new Stored();
+    for (const ops of [[['a', [0, 1]]], [['a', [1, 2]]]] as Op[][]) {
+      for (const o of ops) state.apply(o);
+      const part = log.write(ops, state, false, NOW, 0);
+      stored.write(part);
+      log.wrote(part);
+    }
+    const reader = new MetaLog();
+    const wrong = reader.read(stored.bytes, new QueueState(), NOW).state;
+    // Ops the store never took: the state is no longer what is stored.
+    wrong.apply(['a', [2, 9]]);
+    reader.reset();
+    expect(reader.started).toBe(false);
+    expect(reader.write([['a', [9, 10]]], wrong, false, NOW, 0).meta).toBeDefined();
+    const read = reader.read(stored.bytes, wrong, NOW);
+    expect(read.damaged).toBeUndefined();
+    expect(read.state.head).toBe(2);
+    expect(reader.started).toBe(true);
+  });
+
   it('damage with valid records after it is reported, and what follows it dropped', () => {
     const log = new MetaLog();
     const state = new QueueState();

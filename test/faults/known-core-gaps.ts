@@ -48,6 +48,11 @@ export const REGRESSION_SEEDS: readonly { readonly seed: number; readonly gap: s
   { seed: 530836634, gap: "open's corrupt event told nobody", what: 'delete-segment: the same, when the repair commit outlasts a tick of the timers' },
   { seed: 530834688, gap: 'a closed handle keeps the lock', what: 'read-only: a handle closed while the directory was read-only left its lock file, naming this live process, and no handle of it could open the queue again' },
   { seed: 530835130, gap: 'a closed handle keeps the lock', what: 'read-only: the same, after a relaxed push failed' },
+  {
+    seed: 533246415,
+    gap: 'a cut at a record end read clean after a failed commit',
+    what: "truncate-meta: the metadata cut at a record's end; the commit that found it moved forgot what it had read, read the shorter log as clean, and acked items came again with no event",
+  },
   // Not a core gap: the check itself learned an item's id only from a list after its push, so an item a 'corrupt'
   // event named before any list could succeed was counted lost. The check now takes the ids pushes resolve with.
   { seed: 530834843, gap: 'ids known from the push', what: 'flip-segment: a push into a damaged segment resolves, then a corrupt event names its id and every list fails' },
