@@ -30,6 +30,20 @@ class Stored {
   }
 }
 
+/** The metadata a writer leaves after committing `commits` (each a list of ops) one after another, appending each. */
+function appended(commits: Op[][]): Stored {
+  const log = new MetaLog();
+  const state = new QueueState();
+  const stored = new Stored();
+  for (const ops of commits) {
+    for (const o of ops) state.apply(o);
+    const part = log.write(ops, state, false, NOW, 0);
+    stored.write(part);
+    log.wrote(part);
+  }
+  return stored;
+}
+
 describe('MetaLog', () => {
   const op = fc.oneof(
     fc.tuple(fc.constant('t' as const), fc.string({ maxLength: 3 }), fc.constantFrom('o1', 'o2'), fc.integer({ min: 900, max: 2000 }), fc.nat(40), fc.nat(4)).map(
@@ -66,15 +80,7 @@ describe('MetaLog', () => {
   });
 
   it('a torn last record is dropped on reading and said (it may have been cut after it was committed), then overwritten by the next append', () => {
-    const log = new MetaLog();
-    const state = new QueueState();
-    const stored = new Stored();
-    for (const ops of [[['a', [0, 1]]], [['a', [1, 2]]]] as Op[][]) {
-      for (const o of ops) state.apply(o);
-      const part = log.write(ops, state, false, NOW, 0);
-      stored.write(part);
-      log.wrote(part);
-    }
+    const stored = appended([[['a', [0, 1]]], [['a', [1, 2]]]]);
     const torn = stored.bytes.subarray(0, stored.bytes.length - 3);
     const reader = new MetaLog();
     const read = reader.read(torn, new QueueState(), NOW);
@@ -85,15 +91,7 @@ describe('MetaLog', () => {
   });
 
   it('records cut off at a record\'s end are said to be missing, after a reset too (what is read again is read whole)', () => {
-    const log = new MetaLog();
-    const state = new QueueState();
-    const stored = new Stored();
-    for (const ops of [[['a', [0, 1]]], [['a', [1, 2]]], [['a', [2, 3]]]] as Op[][]) {
-      for (const o of ops) state.apply(o);
-      const part = log.write(ops, state, false, NOW, 0);
-      stored.write(part);
-      log.wrote(part);
-    }
+    const stored = appended([[['a', [0, 1]]], [['a', [1, 2]]], [['a', [2, 3]]]]);
     // The last two records gone, at a frame boundary: what is left reads as a clean, shorter log.
     const cut = stored.bytes.subarray(0, stored.bytes.length - 2 * encodeRecordLength([['a', [1, 2]]]));
     expect(new MetaLog().read(cut, new QueueState(), NOW).damaged).toBeUndefined();
@@ -108,15 +106,7 @@ describe('MetaLog', () => {
   });
 
   it('after a reset, builds the state again from the checkpoint, and writes the state whole', () => {
-    const log = new MetaLog();
-    const state = new QueueState();
-    const stored = new Stored();
-    for (const ops of [[['a', [0, 1]]], [['a', [1, 2]]]] as Op[][]) {
-      for (const o of ops) state.apply(o);
-      const part = log.write(ops, state, false, NOW, 0);
-      stored.write(part);
-      log.wrote(part);
-    }
+    const stored = appended([[['a', [0, 1]]], [['a', [1, 2]]]]);
     const reader = new MetaLog();
     const wrong = reader.read(stored.bytes, new QueueState(), NOW).state;
     // Ops the store never took: the state is no longer what is stored.
@@ -131,15 +121,7 @@ describe('MetaLog', () => {
   });
 
   it('damage with valid records after it is reported, and what follows it dropped', () => {
-    const log = new MetaLog();
-    const state = new QueueState();
-    const stored = new Stored();
-    for (const ops of [[['a', [0, 1]]], [['a', [1, 2]]], [['a', [2, 3]]]] as Op[][]) {
-      for (const o of ops) state.apply(o);
-      const part = log.write(ops, state, false, NOW, 0);
-      stored.write(part);
-      log.wrote(part);
-    }
+    const stored = appended([[['a', [0, 1]]], [['a', [1, 2]]], [['a', [2, 3]]]]);
     const bytes = stored.bytes.slice();
     const second = bytes.length - 2 * encodeRecordLength([['a', [1, 2]]]);
     bytes[second + 10] = bytes[second + 10]! ^ 0xff;
