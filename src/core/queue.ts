@@ -81,19 +81,20 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
 
   /** Stores `items` all or nothing (in one partition), in one commit; resolves their entry ids once they are durable. */
   pushMany(items: readonly T[], options?: PushOptions): Promise<string[]> {
-    return this.#push(items, options, (p, first) => items.map((_, i) => entryId(p, first + i)), []);
+    return this.#push(items, options, (p, first) => items.map((_, i) => entryId(p, first + i)));
   }
 
   /**
    * The one promise of a push is the group commit's, resolving to the ids `ids` makes of the partition and the first
    * item's sequence number: a burst of pushes is mostly promises, and each layer more costs (most in Firefox).
    */
-  #push<R>(items: readonly T[], options: PushOptions | undefined, ids: (p: number, first: number) => R, none?: R): Promise<R> {
+  #push<R>(items: readonly T[], options: PushOptions | undefined, ids: (p: number, first: number) => R): Promise<R> {
     try {
       this.#checkOpen();
       const { key } = optionsObject(options);
       check({ items, key }, PUSH_RULES);
-      if (items.length === 0) return Promise.resolve(none!);
+      // No items, no ids: nothing to commit.
+      if (items.length === 0) return Promise.resolve(ids(0, 0));
       const p = key === undefined ? this.#pushAt++ % this.#parts.length : hash(key) % this.#parts.length;
       return this.#parts[p]!.push(encodeItems(this.#options.codec, items, this.#options.maxItemBytes), items.length, (first) => ids(p, first));
     } catch (error) {

@@ -62,6 +62,13 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
       expect(await q.size()).toBe(0);
     });
 
+    it('.pushMany([]) resolves no ids and stores nothing', async () => {
+      const q = await open();
+      expect(await q.pushMany([])).toEqual([]);
+      expect(await q.size()).toBe(0);
+      expect(await q.take()).toBeUndefined();
+    });
+
     it('.take(max) hands out at most max of the oldest available items, with attempts', async () => {
       const q = await open();
       await q.pushMany(items(0, 5));
