@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, existsSync, fstatSync, linkSync, lstatSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, linkSync, lstatSync, openSync, readFileSync, renameSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { errno, unlinkQuiet } from './files.js';
 import { createFile, NOFOLLOW } from './permissions.js';
@@ -9,6 +9,7 @@ import { fileTag, liveness, type ProcessId, thisProcess } from './process-id.js'
 export interface LockFile {
   readonly holder: ProcessId | 'unreadable';
   readonly ino: number;
+  /** When its holder last began to hold it (see `LockFiles.touch`), or when its content was written. */
   readonly mtimeMs: number;
 }
 
@@ -51,6 +52,24 @@ export class LockFiles {
     } catch (error) {
       closedContents.set(this.#own, this.#ino);
       throw error;
+    }
+  }
+
+  /**
+   * Sets the time of this handle's content to now, before it links it as the lock for a run of holds: a lock file's
+   * time then says when its holder began to hold it, by which a waiter judges a holder it cannot look up (in
+   * another container: see `abandoned`) and tells how much of the holder's slice is left (see `ProcessLock`). The
+   * time the content was written would make a live holder in another container look abandoned once its handle is
+   * older than `staleMs`, and its lock be taken in the middle of its commit.
+   */
+  touch(): void {
+    const now = new Date();
+    try {
+      utimesSync(this.#own, now, now);
+    } catch (error) {
+      // Removed by a temp cleaner, say: written again, which dates it now.
+      if (errno(error) !== 'ENOENT') throw error;
+      this.#writeOwn();
     }
   }
 

@@ -33,16 +33,17 @@ const POLL_MS = 10;
  * wakes a process, which reads what the others committed before it plans, and under 'strict' every process's sync
  * runs into the others' writes. The turn's holder takes the lock once the holder's slice is over, or once the lock
  * has lain free `AFFINITY_MS` (its holder is done): a waiter waits about a slice per handle ahead of it, and a
- * process that takes the lock in a loop starves nobody.
+ * process that takes the lock in a loop starves nobody. A holder dates its lock content as each run of holds begins
+ * (see `LockFiles.touch`), so the waiter knows how much of the slice is left, however late it came.
  *
  * A lock whose holder is provably gone (same host and pid namespace, and an earlier boot, or no such pid, or that pid
  * started at another time: pid 1 of a restarted container) is taken over at once, by an atomic rename, never
  * remove-then-create, which can leave two holders (proper-lockfile #121). Takeovers go one at a time through a
  * `lock.steal` file made the same way; a takeover that was itself killed leaves that file naming a dead process,
- * so it is cleared at once too. Lock files that cannot be judged count as abandoned after `staleMs` (a live
- * holder keeps the lock for one commit): those a power cut left unreadable, and those of a process in another pid
- * namespace on this host (another container), whose pids mean nothing here. A holder on another host is waited
- * for, never taken over. A turn is judged the same way.
+ * so it is cleared at once too. Lock files that cannot be judged count as abandoned once their holder began holding
+ * them `staleMs` ago (a live holder keeps the lock for one commit): those a power cut left unreadable, and those of a
+ * process in another pid namespace on this host (another container), whose pids mean nothing here. A holder on
+ * another host is waited for, never taken over. A turn is judged the same way.
  *
  * Cost: a look for a pending turn, a `link` and an `unlink`, about 15 µs on a local disk, so holding it per commit
  * is affordable (pushes are group-committed: a busy process takes it once per batch, not per item).
@@ -110,7 +111,7 @@ export class ProcessLock {
     const now = this.#now();
     const run = this.#run;
     const inSlice = run !== undefined && now - run.last < AFFINITY_MS && now - run.since < SLICE_MS;
-    if ((inSlice || !existsSync(this.#turn)) && this.#files.link(this.#path)) {
+    if (inSlice ? this.#files.link(this.#path) : !existsSync(this.#turn) && this.#take()) {
       if (!inSlice) this.#run = { since: now, last: now };
       return 'taken';
     }
@@ -153,8 +154,8 @@ export class ProcessLock {
     let judge = false;
     /** Since when the lock lies free, as seen from here. */
     let free: number | undefined;
-    /** The holder as last seen (the inode of its lock content), and since when it has held the lock, on and off. */
-    let holder: { ino: number; since: number } | undefined;
+    /** The holder as last seen: the inode of its lock content, and when its run of holds began (wall clock). */
+    let holder: { ino: number; began: number } | undefined;
     try {
       for (let wait = 1; ; wait = Math.min(wait * 2, POLL_MS)) {
         const over = Date.now() >= deadline;
@@ -165,16 +166,17 @@ export class ProcessLock {
         mine = turn === 'mine';
         const now = this.#now();
         const held = lstatSync(this.#path, { throwIfNoEntry: false });
-        if (held && holder?.ino !== held.ino) holder = { ino: held.ino, since: now };
+        if (held) holder = { ino: held.ino, began: held.mtimeMs };
         free = held ? undefined : (free ?? now);
         let pause = wait;
         if (free !== undefined && turn !== 'theirs') {
           // The holder may take the lock again between its commits for the rest of its slice, so that it commits
           // in a run: the lock is this handle's once the slice is over, or once it has lain free a while (its
-          // holder is done).
-          const sliceLeft = holder ? Math.max(0, holder.since + SLICE_MS - now) : 0;
+          // holder is done). The slice is timed from the holder's lock file (see `LockFiles.touch`), on the
+          // holder's clock: bounded, so that clocks that disagree cost at most one slice's wait.
+          const sliceLeft = holder ? Math.min(SLICE_MS, Math.max(0, holder.began + SLICE_MS - Date.now())) : 0;
           const due = Math.min(sliceLeft, Math.max(0, AFFINITY_MS - (now - free)));
-          if (due === 0 && this.#files.link(this.#path)) return this.#began(false);
+          if (due === 0 && this.#take()) return this.#began(false);
           pause = Math.max(due, 1);
         }
         const lock = judge && held ? this.#files.read(this.#path) : undefined;
@@ -191,6 +193,12 @@ export class ProcessLock {
       // Taken or given up: either way the turn is over.
       if (mine) this.#files.drop(this.#turn);
     }
+  }
+
+  /** Takes the free lock for a run of holds, dated now (see `LockFiles.touch`). */
+  #take(): boolean {
+    this.#files.touch();
+    return this.#files.link(this.#path);
   }
 
   /** The lock was taken after a wait: this handle's slice begins. */
@@ -239,6 +247,7 @@ export class ProcessLock {
       // and same holder: an inode freed meanwhile could be reused by a new lock file).
       const now = this.#files.read(this.#path);
       if (!now || now.ino !== dead.ino || JSON.stringify(now.holder) !== JSON.stringify(dead.holder)) return false;
+      this.#files.touch();
       this.#files.replace(this.#path);
       return true;
     } finally {

@@ -57,6 +57,41 @@ describe.runIf(linux)('a lock left by an earlier process with the same pid', () 
   });
 });
 
+describe.runIf(linux)('a live holder in another pid namespace (another container)', () => {
+  it('keeps the lock through a slow commit however long ago its handle was made', async () => {
+    const me = thisProcess();
+    if (!me.ns) return;
+    const entered = deferred();
+    const held = deferred();
+    const slow = {
+      fsync: async () => undefined,
+      fdatasync: async () => {
+        entered.resolve();
+        await held.promise;
+      },
+    };
+    const a = await open({ sync: slow });
+    // a's lock content as a handle made a minute ago in another container would have it.
+    const [own] = readdirSync(file()).filter((n) => n.endsWith('.own'));
+    writeFileSync(file(own), JSON.stringify({ ...me, ns: '1' }));
+    const minuteAgo = new Date(Date.now() - 60_000);
+    utimesSync(file(own), minuteAgo, minuteAgo);
+    const b = await open({ staleMs: 10_000, lockTimeoutMs: 5_000 });
+    // Past the run of holds a's open began (a run's first hold dates the lock).
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const first = a.commit((await a.load()).token, { write: { segment: 0, offset: 0, bytes: Uint8Array.of(1) }, durability: 'strict' });
+    await entered.promise;
+    // b waits past several of its looks at the holder (each a few milliseconds apart) while a's fsync goes on.
+    let bDone = false;
+    const second = b.token().then((token) => b.commit(token, relaxed({ meta: Uint8Array.of(2) }))).then(() => (bDone = true));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(bDone).toBe(false);
+    held.resolve();
+    expect(await first).toBeDefined();
+    await second;
+  });
+});
+
 describe('the lock files of live handles', () => {
   it('a handle whose lock content file a temp cleaner removed writes it again', async () => {
     const s = await open();
