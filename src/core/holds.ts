@@ -68,7 +68,12 @@ export class Holds {
   }
 
   /** The runs `hold` still holds. */
-  pieces(hold: Hold): Range[] {
+  pieces(hold: Hold): readonly Range[] {
+    // Items only ever leave a hold: while it holds as many as it was put with, it holds its ranges whole. A checkpoint
+    // asks this of every hold, so most holds must not cost a lookup.
+    let put = 0;
+    for (const [s, e] of hold.ranges) put += e - s;
+    if (hold.size === put) return hold.ranges;
     return hold.ranges.flatMap(([s, e]) => this.#bySeq.runs(s, e).filter((run) => run.v === hold).map((run): Range => [run.s, run.e]));
   }
 

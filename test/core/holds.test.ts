@@ -16,6 +16,16 @@ describe('Holds (the lease index)', () => {
     expect(holds.pieces(a)).toEqual([[0, 5]]);
   });
 
+  it('.pieces() is a hold\'s ranges while it holds them whole, and what is left of them after', () => {
+    const holds = new Holds();
+    const a = holds.add({ lease: 'a', owner: 'x', until: 100, ranges: [[0, 4], [10, 14]] });
+    expect(holds.pieces(a)).toEqual([[0, 4], [10, 14]]);
+    holds.remove([[2, 3]]);
+    expect(holds.pieces(a)).toEqual([[0, 2], [3, 4], [10, 14]]);
+    holds.add({ lease: 'b', owner: 'x', until: 100, ranges: [[12, 20]] });
+    expect(holds.pieces(a)).toEqual([[0, 2], [3, 4], [10, 12]]);
+  });
+
   it('.skip() jumps over every held item at once, whatever holds it', () => {
     const holds = new Holds();
     for (let i = 0; i < 10_000; i++) holds.add({ lease: `l${i}`, owner: 'x', until: 100, ranges: [[i, i + 1]] });

@@ -68,7 +68,9 @@ class MemoryQueueStorage implements QueueStorage {
     if (token !== String(stored.version)) return undefined;
     const { write, meta, metaAppend, remove, quarantine } = batch;
     if (write) stored.segments.set(write.segment, writeAt(stored.segments.get(write.segment), write.offset, write.bytes));
-    if (meta) stored.meta = writeAt(undefined, 0, meta);
+    // Into the buffer the metadata had (a snapshot is a copy): a large queue's state, written whole again and again,
+    // would otherwise cost a fresh buffer each time, and another as the appends after it outgrow that.
+    if (meta) stored.meta = writeAt(stored.meta, 0, meta);
     if (metaAppend) stored.meta = writeAt(stored.meta, metaAppend.offset, metaAppend.bytes);
     for (const id of remove ?? []) stored.segments.delete(id);
     for (const id of quarantine ?? []) {
