@@ -47,6 +47,11 @@ export class Segments {
   readonly #cache = new Map<number, Parsed>();
   /** Byte offset of the first bad frame of each damaged sealed segment seen, kept while the segment exists. */
   readonly #damaged = new Map<number, number>();
+  /**
+   * Segments found wholly acked while they were the tail, kept because the head had not passed them: looked at again
+   * by every later ack, which may find them sealed, however many segments came after them meanwhile.
+   */
+  readonly #waiting = new Set<number>();
 
   constructor(storage: QueueStorage, maxPayload: number) {
     this.#storage = storage;
@@ -77,6 +82,7 @@ export class Segments {
     const lengths = new Map(list.map((s) => [s.id, s.length]));
     const last = list[list.length - 1];
     for (const id of this.#damaged.keys()) if (!lengths.has(id)) this.#damaged.delete(id);
+    for (const id of this.#waiting) if (!lengths.has(id)) this.#waiting.delete(id);
     // A sealed segment cached while it was still the tail may have grown since: read it again when needed.
     for (const [id, parsed] of this.#cache) {
       if (!lengths.has(id) || (id !== last?.id && parsed.end !== lengths.get(id))) this.#cache.delete(id);
@@ -144,17 +150,20 @@ export class Segments {
 
   /**
    * Segments that `state` (after acking `acked`; the head was `head` before; `next` is the next item's number)
-   * leaves wholly acked: damaged ones to
-   * quarantine, the rest to remove. Only segments the ack touched can have changed, besides those the head passed
-   * and the one before the tail (which waited for the head while it was the tail): the rest of a long queue is
-   * not looked at.
+   * leaves wholly acked: damaged ones to quarantine, the rest to remove. Only segments the ack touched can have
+   * changed, besides those the head passed and those that waited for the head while they were the tail: the rest of a
+   * long queue, and the segments of items held between the head and an ack, are not looked at.
    */
   freeable(state: QueueState, acked: readonly Range[], head: number, next: number): { remove: number[]; quarantine: number[] } {
     const list = this.#list;
     const candidates = new Set<number>();
-    const first = Math.min(acked[0]?.[0] ?? head, head);
-    const last = Math.max(acked[acked.length - 1]?.[1] ?? head, state.head);
-    for (let i = Math.max(0, this.indexOf(first)); i < list.length && list[i]!.id < last; i++) candidates.add(i);
+    const overlapping = (s: number, e: number) => {
+      for (let i = Math.max(0, this.indexOf(s)); i < list.length && list[i]!.id < e; i++) candidates.add(i);
+    };
+    for (const [s, e] of acked) overlapping(s, e);
+    if (state.head > head) overlapping(head, state.head);
+    for (const id of this.#waiting) overlapping(id, id + 1);
+    // Another handle may have acked the one before the tail while it was the tail.
     if (list.length > 1) candidates.add(list.length - 2);
     if (list.length > 0) candidates.add(list.length - 1);
     const remove: number[] = [];
@@ -163,8 +172,13 @@ export class Segments {
       const info = list[i]!;
       const after = list[i + 1];
       const end = after ? after.id : next;
+      if (!state.allAcked(info.id, end)) continue;
       // The tail goes only once the head has passed it: otherwise its numbers could be handed out again.
-      if (!state.allAcked(info.id, end) || (!after && state.head < end)) continue;
+      if (!after && state.head < end) {
+        this.#waiting.add(info.id);
+        continue;
+      }
+      this.#waiting.delete(info.id);
       (this.#damaged.has(info.id) ? quarantine : remove).push(info.id);
     }
     return { remove, quarantine };
