@@ -127,9 +127,10 @@ export class CommitView {
    * The plan's ops are applied to the state before the commit (the metadata written may be that state whole); a
    * commit that does not happen leaves the view to be read again, whole. On a store that has a lock to hold
    * (`QueueStorage.exclusive`), the commit is made under it, and a plan found made on a stale view is made again
-   * there after a reload, so it never loses: under contention most plans made on stale views would.
+   * there after a reload, so it never loses: under contention most plans made on stale views would. `warm` reads,
+   * before that lock is taken, what the plan is likely to read that no commit changes (see `Leasing.warm`).
    */
-  commit<R>(plan: () => Plan<R> | Promise<Plan<R>>, reading = false): Promise<R> {
+  commit<R>(plan: () => Plan<R> | Promise<Plan<R>>, reading = false, warm?: () => Promise<void>): Promise<R> {
     const storage = this.#storage;
     // Not itself async: every promise between a push and its commit is a turn of the event loop, in every push.
     // A commit made inside a plan (one that finds items lost, say) runs under the lock its plan holds.
@@ -137,17 +138,21 @@ export class CommitView {
     // A plan that only reads (a peek, a list) takes no lock, however long it walks; the rare commit it makes after
     // all (a repair) is a compare-and-write as any.
     if (!storage.exclusive || reading) return this.#commit(storage, plan);
-    return this.#exclusive(storage as QueueStorage & Pick<Required<QueueStorage>, 'exclusive'>, plan);
+    return this.#exclusive(storage as QueueStorage & Pick<Required<QueueStorage>, 'exclusive'>, plan, warm);
   }
 
-  async #exclusive<R>(storage: QueueStorage & Pick<Required<QueueStorage>, 'exclusive'>, plan: () => Plan<R> | Promise<Plan<R>>): Promise<R> {
+  async #exclusive<R>(
+    storage: QueueStorage & Pick<Required<QueueStorage>, 'exclusive'>,
+    plan: () => Plan<R> | Promise<Plan<R>>,
+    warm: (() => Promise<void>) | undefined,
+  ): Promise<R> {
     // A current view is planned on first, without the lock: a plan that changes nothing (a take that finds nothing,
     // a close) then takes none. A stale one is read again and planned on under the lock.
     let first: Planned<R> | undefined;
     if (!(await this.#stale())) {
       first = await this.#plan(storage, plan);
       if (!first.repairing && idle(first.planned)) return first.planned.result as R;
-    }
+    } else await warm?.();
     return storage.exclusive(async (held) => {
       this.#held = held;
       try {

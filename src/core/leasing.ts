@@ -9,7 +9,7 @@ import { toRanges } from './ranges.js';
 import type { StoredItem } from './segments.js';
 import type { QueueStorage } from './store.js';
 import { check, isBoolean, optionsObject } from './validate.js';
-import { itemAt, walk } from './walk.js';
+import { itemAt, nextReady, walk } from './walk.js';
 
 /** What leasing needs of the queue it serves. */
 export interface LeasingContext<T> {
@@ -95,6 +95,21 @@ export class Leasing<T> {
     const ranges = toRanges(chosen.map((e) => Number(e.id)));
     ops.push(['t', lease, this.owner, until, flat(ranges)]);
     return { ops, result: this.#lease(lease, until, chosen) };
+  }
+
+  /**
+   * Reads the segment a take would start in, as this view sees it (other handles may have committed since), and the
+   * one after it (others may have taken the rest meanwhile), those of them that are sealed. A segment is read whole
+   * and checked the first time it is needed; a stale view plans under the store's lock, where that read would keep
+   * every other process waiting. Sealed, its bytes no longer change; one acked away meanwhile reads short and is not
+   * kept, and a failure is met again by the take.
+   */
+  async warm(): Promise<void> {
+    const { segments, state } = this.#c.view;
+    const first = segments.indexOf(nextReady(state, state.head));
+    for (let index = Math.max(first, 0); index <= first + 1 && index < segments.list.length - 1; index++) {
+      await segments.items(index).catch(() => undefined);
+    }
   }
 
   /** An entry as `list` and filters see it; its value is decoded when read. */

@@ -103,7 +103,7 @@ export class Partition<T> {
   }
 
   take(max: number, leaseMs: number, options: TakeOptions<T>): Promise<Lease<T> | undefined> {
-    return this.view.commit(() => this.#leasing.take(max, leaseMs, options));
+    return this.view.commit(() => this.#leasing.take(max, leaseMs, options), false, () => this.#leasing.warm());
   }
 
   /** Up to `max` of the oldest available items, leasing none. */

@@ -72,6 +72,9 @@ function* inSegment(
   }
 }
 
+/** The first number at or after `seq` that is neither acked nor held. */
+export const nextReady = (state: QueueState, seq: number): number => skip(state, true, seq);
+
 /** The first number at or after `seq` that is not acked (nor held, when `skipHeld`). */
 function skip(state: QueueState, skipHeld: boolean, seq: number): number {
   for (let at = -1; at !== seq; ) {

@@ -82,7 +82,7 @@ const gate = { lock: Promise.resolve() };
  * `inner` as a store with a lock to hold (see `QueueStorage.exclusive`), the one `gate` of every such store. Counts
  * the commits that found their view stale, and says whether the lock was held when each load and commit ran.
  */
-function locking(inner: Store, seen: { stale: number; unlocked: string[]; held: number }): Store {
+function locking(inner: Store, seen: { stale: number; unlocked: string[]; held: number; reads?: [number, boolean][] }): Store {
   return {
     async open(name) {
       const s = await inner.open(name);
@@ -95,6 +95,10 @@ function locking(inner: Store, seen: { stale: number; unlocked: string[]; held: 
       };
       return {
         ...bindAll(s),
+        read: (segment, from, to) => {
+          seen.reads?.push([segment, holding]);
+          return s.read(segment, from, to);
+        },
         load: () => {
           if (!holding) seen.unlocked.push('load');
           return s.load();
@@ -136,6 +140,24 @@ describe('a store with a lock to hold', () => {
     expect(seen.stale).toBe(0);
     // Each of those operations found its view stale before it planned, and read what others committed under the lock.
     expect(seen.unlocked).toEqual([]);
+    await a.close();
+    await b.close();
+  });
+
+  it('a take on a stale view reads the sealed segment it starts in before it takes the lock', async () => {
+    const memory = new MemoryStore();
+    const seen = { stale: 0, unlocked: [] as string[], held: 0, reads: [] as [number, boolean][] };
+    const a = await Queue.open<number>({ name: 'q', store: memory, segmentItems: 5 });
+    await a.pushMany([0, 1, 2, 3, 4]);
+    await a.pushMany([5, 6, 7, 8, 9]);
+    const b = await Queue.open<number>({ name: 'q', store: locking(memory, seen), segmentItems: 5 });
+    // Another handle commits: b's view is stale, and b has read no segment yet but the tail.
+    await a.push(10);
+    seen.reads = [];
+    expect((await b.take(2))!.entries.map((e) => e.value)).toEqual([0, 1]);
+    expect(seen.reads).toContainEqual([0, false]);
+    // Under the lock: only what the tail gained, read by the reload.
+    expect(seen.reads.filter(([, held]) => held)).toEqual([[10, true]]);
     await a.close();
     await b.close();
   });

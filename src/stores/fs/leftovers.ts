@@ -5,12 +5,12 @@ import { isDead, thisProcess } from './process-id.js';
 
 // Files named `<kind>.<pid>_<start>.<random>.<suffix>` (or `<kind>.<pid>.<random>.<suffix>` by older versions): the
 // pid and its start time say whose they are, so that a later process with the same pid (pid 1 of a restarted
-// container) still clears what the earlier one left.
-const LEFTOVER = /^(meta|lock|spare|commits)\.(\d+)(?:_(\d+))?\.[0-9a-f]+\.(tmp|own)$/;
+// container) still clears what the earlier one left. A waiter's ticket (see `LockLine`) ends `.<time>.wait`.
+const LEFTOVER = /^(meta|lock|spare|commits)\.(\d+)(?:_(\d+))?\.[0-9a-f]+\.(tmp|own|\d+\.wait)$/;
 
 /**
  * Removes what writers that died left in a queue directory: metadata temp files (a process killed between writing
- * and renaming one), and lock, spare and counter files of dead processes. Called under the queue's lock: metadata
+ * and renaming one), and lock (content, takeover, ticket), spare and counter files of dead processes. Called under the queue's lock: metadata
  * temp files are only written under it, so any one seen then is a leftover; lock files (a takeover, a handle's lock
  * content), spare segment files and new counter files are made without the lock, so only those of dead processes go.
  */

@@ -2,6 +2,7 @@ import { existsSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import { type LockFile, LockFiles } from './lock-files.js';
+import { LockLine } from './lock-line.js';
 import { LockNotices } from './lock-notices.js';
 import { liveness } from './process-id.js';
 
@@ -24,8 +25,8 @@ const POLL_MS = 10;
  * A lock between processes on one queue directory: a `lock` file linked to its holder's lock content (see
  * `LockFiles`). It is held per commit, so processes interleave.
  *
- * Waiting: a handle that finds the lock taken claims the next turn (`lock.turn`, linked to its content like the
- * lock) unless another handle has, and waits. The turn's holder watches the lock (see `LockNotices`) and takes it
+ * Waiting: a handle that finds the lock taken joins the line of waiters (see `LockLine`), claims the next turn
+ * (`lock.turn`, linked to its content like the lock) when it is first in line and the turn is free, and waits. The turn's holder watches the lock (see `LockNotices`) and takes it
  * when it is given up; the other waiters watch the turn, and claim it when it goes; a short poll stands behind the
  * notices (network mounts, notices lost). A live handle's pending turn keeps every other handle off the lock but the
  * holder in its slice: a handle that commits again and again may go on taking the lock between its commits for
@@ -55,6 +56,7 @@ export class ProcessLock {
   readonly #guard: string;
   readonly #timeoutMs: number;
   readonly #files: LockFiles;
+  readonly #line: LockLine;
   /** The lock is held past a commit, to be given up at the end of this task unless taken again first (see `keep`). */
   #kept: NodeJS.Immediate | undefined;
   /** Giving up a kept lock failed: the lock file is still this handle's, and the next `acquire` takes it as is. */
@@ -76,6 +78,7 @@ export class ProcessLock {
     this.#guard = join(dir, 'lock.steal');
     this.#timeoutMs = timeoutMs;
     this.#files = new LockFiles(dir, staleMs, mode);
+    this.#line = new LockLine(dir, this.#files);
   }
 
   /** Gives up a lock kept (see `keep`), and removes this handle's lock content file. */
@@ -156,15 +159,24 @@ export class ProcessLock {
     let free: number | undefined;
     /** The holder as last seen: the inode of its lock content, and when its run of holds began (wall clock). */
     let holder: { ino: number; began: number } | undefined;
+    /** Since when the next turn lies free, as seen from here. */
+    let turnFree: number | undefined;
+    this.#line.join();
     try {
       for (let wait = 1; ; wait = Math.min(wait * 2, POLL_MS)) {
         const over = Date.now() >= deadline;
         judge ||= over;
-        let turn = this.#turnNow(judge);
-        // The next turn is the first waiter's: only it watches the lock; the others wait for the turn to pass.
-        if (turn === 'free' && this.#files.link(this.#turn)) turn = 'mine';
-        mine = turn === 'mine';
         const now = this.#now();
+        let turn = this.#turnNow(judge);
+        // The next turn is the first waiter's in line (see `LockLine`): only it watches the lock; the others wait for
+        // the turn to pass. One that lets the free turn lie (its event loop busy elsewhere, say) is passed over.
+        if (turn !== 'free') turnFree = undefined;
+        else if (now - (turnFree ??= now) <= TURN_KEPT_MS && !this.#line.first(judge || now - turnFree > AFFINITY_MS)) turn = 'theirs';
+        else if (this.#files.link(this.#turn)) {
+          turn = 'mine';
+          this.#line.leave();
+        }
+        mine = turn === 'mine';
         const held = lstatSync(this.#path, { throwIfNoEntry: false });
         if (held) holder = { ino: held.ino, began: held.mtimeMs };
         free = held ? undefined : (free ?? now);
@@ -190,7 +202,8 @@ export class ProcessLock {
       }
     } finally {
       notices.close();
-      // Taken or given up: either way the turn is over.
+      // Taken or given up: either way the turn is over, and this handle out of the line.
+      this.#line.leave();
       if (mine) this.#files.drop(this.#turn);
     }
   }
