@@ -18,6 +18,7 @@ export interface Listed {
  * set of segment files is unchanged (`CommitCounter.listed`): while that is the count this listing was made at, the
  * files listed are still all there is, and only the newest, which appends grow, is looked at again.
  *
+ * When the set did change, the files are listed again, and only those this listing did not have sealed are looked at.
  * Segments changed outside any commit (cut, removed) are found when reading them comes up short (`forget`), and by
  * every full listing, which a load makes whenever the handle's view was current (see `FileQueueStorage.load`).
  */
@@ -46,11 +47,17 @@ export class Listing {
         return files;
       }
     }
+    // Unless `full`, a sealed segment this listing had is as it was (appends go to the newest only; changes outside any
+    // commit are found as said above): a busy queue makes or removes a segment every few commits, and a `stat` of
+    // every segment at each of those reloads cost the processes sharing it more than all else a reload does.
+    const sealed = full ? undefined : new Map(files?.slice(0, -1).map((file) => [file.name, file]));
     const out: Listed[] = [];
     for (const name of readdirSync(this.#dir)) {
       const id = segmentId(name);
-      const state = id === undefined ? undefined : stateOf(join(this.#dir, name));
-      if (id !== undefined && state) out.push({ id, name, state });
+      if (id === undefined) continue;
+      const had = sealed?.get(name);
+      const state = had ? had.state : stateOf(join(this.#dir, name));
+      if (state) out.push(had ?? { id, name, state });
     }
     out.sort((a, b) => a.id - b.id);
     this.#files = out;
