@@ -136,8 +136,10 @@ export class CommitView {
     // A commit made inside a plan (one that finds items lost, say) runs under the lock its plan holds.
     if (this.#held) return this.#commit(this.#held, plan);
     // A plan that only reads (a peek, a list) takes no lock, however long it walks; the rare commit it makes after
-    // all (a repair) is a compare-and-write as any.
-    if (!storage.exclusive || reading) return this.#commit(storage, plan);
+    // all (a repair) is a compare-and-write as any. A view forgotten (a commit or a reload failed half way) is read
+    // again first: half read, it can hold a tail listed longer than the items read from it, and a repair planned on
+    // that takes the items not read for lost.
+    if (!storage.exclusive || reading) return this.#token ? this.#commit(storage, plan) : this.#reload(storage).then(() => this.#commit(storage, plan));
     return this.#exclusive(storage as QueueStorage & Pick<Required<QueueStorage>, 'exclusive'>, plan, warm);
   }
 
