@@ -35,7 +35,9 @@ const POLL_MS = 10;
  * runs into the others' writes. The turn's holder takes the lock once the holder's slice is over, or once the lock
  * has lain free `AFFINITY_MS` (its holder is done): a waiter waits about a slice per handle ahead of it, and a
  * process that takes the lock in a loop starves nobody. A holder dates its lock content as each run of holds begins
- * (see `LockFiles.touch`), so the waiter knows how much of the slice is left, however late it came.
+ * (see `LockFiles.touch`), so the waiter knows how much of the slice is left, however late it came. The first hold
+ * after a wait is given up at the end of the task, and the slice counts from there (see `release`): that hold reads
+ * what the others committed, and a take's ack that found the slice spent by it would wait a whole round.
  *
  * A lock whose holder is provably gone (same host and pid namespace, and an earlier boot, or no such pid, or that pid
  * started at another time: pid 1 of a restarted container) is taken over at once, by an atomic rename, never
@@ -61,6 +63,10 @@ export class ProcessLock {
   #kept: NodeJS.Immediate | undefined;
   /** Giving up a kept lock failed: the lock file is still this handle's, and the next `acquire` takes it as is. */
   #stuck = false;
+  /** Whether `acquire` says 'kept' of a lock kept (see `keep`), or 'taken' (a hold after a wait, see `release`). */
+  #sayKept = true;
+  /** The current hold began after a wait: its release is put off to the end of the task (see `release`). */
+  #waited = false;
   /** This handle's current run of holds (see `SLICE_MS`): when it began, and when the lock was last given up. */
   #run: { since: number; last: number } | undefined;
   /** Another handle's pending turn (its inode and change time), and since when the lock lies free while it pends. */
@@ -88,6 +94,7 @@ export class ProcessLock {
         clearImmediate(this.#kept);
         this.#kept = undefined;
         this.#stuck = false;
+        this.#waited = false;
         this.release();
       }
     } finally {
@@ -108,7 +115,7 @@ export class ProcessLock {
       this.#kept = undefined;
       this.#stuck = false;
       // Still this handle's, unless someone removed it meanwhile (and another may hold it now).
-      if (this.#files.holds(this.#path)) return 'kept';
+      if (this.#files.holds(this.#path)) return this.#sayKept ? 'kept' : 'taken';
     }
     // Uncontended, or in this handle's slice: the lock is free, and no other handle's turn pends or it may wait.
     const now = this.#now();
@@ -126,7 +133,17 @@ export class ProcessLock {
    * have removed the file meanwhile and another process taken the lock: theirs stays.
    */
   release(): void {
-    if (this.#run) this.#run.last = this.#now();
+    const now = this.#now();
+    if (this.#waited) {
+      // The first hold after a wait reads what the others committed meanwhile, and may end when the slice that began
+      // with it would: given up at the end of the task instead, so that a commit that follows at once (a take's ack)
+      // is made in the same hold rather than a round of the others later, and the slice counts from here.
+      this.#waited = false;
+      if (this.#run) this.#run.since = now;
+      this.#defer(false);
+      return;
+    }
+    if (this.#run) this.#run.last = now;
     this.#files.drop(this.#path);
   }
 
@@ -137,6 +154,13 @@ export class ProcessLock {
    * again to the processes that committed while it read and planned.
    */
   keep(): void {
+    this.#waited = false;
+    this.#defer(true);
+  }
+
+  /** Gives the lock up at the end of this task, unless this handle takes it again first (then `acquire` says `say`). */
+  #defer(say: boolean): void {
+    this.#sayKept = say;
     this.#kept = setImmediate(() => {
       this.#kept = undefined;
       try {
@@ -214,10 +238,12 @@ export class ProcessLock {
     return this.#files.link(this.#path);
   }
 
-  /** The lock was taken after a wait: this handle's slice begins. */
+  /** The lock was taken after a wait: this handle's slice begins (counted from the end of this hold, see `release`). */
   #began(stolen: boolean): boolean {
     const now = this.#now();
     this.#run = { since: now, last: now };
+    // A takeover is rare, and its first hold repairs what the dead holder left: it ends as any.
+    this.#waited = !stolen;
     return stolen;
   }
 

@@ -170,6 +170,37 @@ describe('turns: the first waiter goes next, after the holder\'s slice', () => {
   });
 });
 
+describe('a hold after a wait', () => {
+  it('is given up at the end of the task: a commit that follows at once (a take\'s ack) is made in the same hold', async () => {
+    const a = new ProcessLock(file(), 10_000, 10_000, 0o600);
+    const b = new ProcessLock(file(), 10_000, 10_000, 0o600);
+    try {
+      for (const follows of [true, false]) {
+        await a.acquire();
+        const waited = b.acquire();
+        await pastSlice();
+        a.release();
+        expect(await waited).toBe('taken');
+        b.release();
+        // Still b's: the rest of its slice counts from here.
+        expect(existsSync(file('lock'))).toBe(true);
+        if (follows) {
+          expect(await b.acquire()).toBe('taken');
+          b.release();
+          expect(existsSync(file('lock'))).toBe(false);
+        } else {
+          await nextTask();
+          expect(existsSync(file('lock'))).toBe(false);
+        }
+        await pastSlice();
+      }
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  });
+});
+
 describe('a commit that found its view stale', () => {
   it('keeps the lock for the load and the commit after it: no other handle commits in between', async () => {
     const a = await open();
