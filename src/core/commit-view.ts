@@ -136,10 +136,8 @@ export class CommitView {
     // A commit made inside a plan (one that finds items lost, say) runs under the lock its plan holds.
     if (this.#held) return this.#commit(this.#held, plan);
     // A plan that only reads (a peek, a list) takes no lock, however long it walks; the rare commit it makes after
-    // all (a repair) is a compare-and-write as any. A view forgotten (a commit or a reload failed half way) is read
-    // again first: half read, it can hold a tail listed longer than the items read from it, and a repair planned on
-    // that takes the items not read for lost.
-    if (!storage.exclusive || reading) return this.#token ? this.#commit(storage, plan) : this.#reload(storage).then(() => this.#commit(storage, plan));
+    // all (a repair) is a compare-and-write as any.
+    if (!storage.exclusive || reading) return this.#commit(storage, plan);
     return this.#exclusive(storage as QueueStorage & Pick<Required<QueueStorage>, 'exclusive'>, plan, warm);
   }
 
@@ -270,14 +268,17 @@ export class CommitView {
 
   /** Takes `snapshot` in; true when its tail had moved on by the time it was read (see reload). */
   async #adopt(snapshot: StorageSnapshot): Promise<boolean> {
+    // The segments first: reading what the tail gained can fail, and then the view must be as it was, whole. A state
+    // newer than its segments would name items the view cannot find, and a plan made on it (the next operation's,
+    // before the store says the view is stale) would take them for lost.
+    const damage = await this.segments.refresh(snapshot.segments);
+    if (damage === MOVED) return true;
     const read = this.#log.read(snapshot.meta, this.state, this.#clock.now());
     this.state = read.state;
     const first = snapshot.segments[0];
     const missing = !snapshot.meta && first !== undefined;
     // Nothing can be stored below the first segment: a state that was lost starts there.
     if (first && this.state.head < first.id && (read.unreadable || missing)) this.state.head = first.id;
-    const damage = await this.segments.refresh(snapshot.segments);
-    if (damage === MOVED) return true;
     this.damage = damage;
     this.#highWater = Math.max(this.#highWater, this.state.floor);
     const recorded = snapshot.tail;

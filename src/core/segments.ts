@@ -76,11 +76,18 @@ export class Segments {
     return tail ? tail.id + tail.count : 0;
   }
 
-  /** Takes in a new listing, reads what the tail gained, and reports damage past its last complete unit. */
+  /**
+   * Takes in a new listing, reads what the tail gained, and reports damage past its last complete unit. The read
+   * comes first: when it fails, nothing here has changed.
+   */
   async refresh(list: readonly SegmentInfo[]): Promise<TailDamage | typeof MOVED | undefined> {
+    const last = list[list.length - 1];
+    const cached = last && this.#cache.get(last.id);
+    const kept = cached && cached.damage === undefined && last.length >= cached.end ? cached : undefined;
+    const from = kept?.end ?? 0;
+    const bytes = last && last.length > from ? await this.#storage.read(last.id, from, last.length) : undefined;
     this.#list = list.slice();
     const lengths = new Map(list.map((s) => [s.id, s.length]));
-    const last = list[list.length - 1];
     for (const id of this.#damaged.keys()) if (!lengths.has(id)) this.#damaged.delete(id);
     for (const id of this.#waiting) if (!lengths.has(id)) this.#waiting.delete(id);
     // A sealed segment cached while it was still the tail may have grown since: read it again when needed.
@@ -88,13 +95,9 @@ export class Segments {
       if (!lengths.has(id) || (id !== last?.id && parsed.end !== lengths.get(id))) this.#cache.delete(id);
     }
     if (!last) return undefined;
-    let parsed = this.#cache.get(last.id);
-    if (!parsed || parsed.damage !== undefined || last.length < parsed.end) {
-      parsed = { end: 0, frames: [] };
-      this.#cache.set(last.id, parsed);
-    }
-    if (last.length === parsed.end) return undefined;
-    const bytes = await this.#storage.read(last.id, parsed.end, last.length);
+    const parsed = kept ?? { end: 0, frames: [] };
+    this.#cache.set(last.id, parsed);
+    if (!bytes) return undefined;
     // Shorter than listed: another handle cut or removed the tail between the listing and this read.
     if (bytes.length < last.length - parsed.end) return MOVED;
     const scan = scanFrames(bytes, 0, this.#maxPayload);

@@ -66,9 +66,8 @@ describe('a reload', () => {
     const b = await Queue.open<number>({ name: 'q', store: lying });
     await a.pushMany([1, 2, 3]);
     await expect(b.size()).rejects.toMatchObject({ code: 'ERR_STORAGE', message: expect.stringContaining('shorter than the store listed') });
-    // Closing reads the store again first (to give back what this handle holds), and says so again.
-    await expect(b.close()).rejects.toMatchObject({ code: 'ERR_STORAGE' });
     await a.close();
+    await b.close();
   });
 });
 
