@@ -4,8 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { StorageBatch } from '../../../src/core/store.js';
 import { SluiceError } from '../../../src/index.js';
 import { thisProcess } from '../../../src/stores/fs/process-id.js';
-import { deferred } from '../../conformance/harness.js';
-import { codeOf, tempQueueDir } from './queue-dir.js';
+import { codeOf, heldSync, tempQueueDir } from './queue-dir.js';
 
 // The queue directory's lock across restarts: whose lock is taken over, whose never.
 const { file, open } = tempQueueDir('sluice-lock-');
@@ -61,16 +60,8 @@ describe.runIf(linux)('a live holder in another pid namespace (another container
   it('keeps the lock through a slow commit however long ago its handle was made', async () => {
     const me = thisProcess();
     if (!me.ns) return;
-    const entered = deferred();
-    const held = deferred();
-    const slow = {
-      fsync: async () => undefined,
-      fdatasync: async () => {
-        entered.resolve();
-        await held.promise;
-      },
-    };
-    const a = await open({ sync: slow });
+    const slow = heldSync();
+    const a = await open({ sync: slow.sync });
     // a's lock content as a handle made a minute ago in another container would have it.
     const [own] = readdirSync(file()).filter((n) => n.endsWith('.own'));
     writeFileSync(file(own), JSON.stringify({ ...me, ns: '1' }));
@@ -80,13 +71,13 @@ describe.runIf(linux)('a live holder in another pid namespace (another container
     // Past the run of holds a's open began (a run's first hold dates the lock).
     await new Promise((resolve) => setTimeout(resolve, 30));
     const first = a.commit((await a.load()).token, { write: { segment: 0, offset: 0, bytes: Uint8Array.of(1) }, durability: 'strict' });
-    await entered.promise;
+    await slow.entered;
     // b waits past several of its looks at the holder (each a few milliseconds apart) while a's fsync goes on.
     let bDone = false;
     const second = b.token().then((token) => b.commit(token, relaxed({ meta: Uint8Array.of(2) }))).then(() => (bDone = true));
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(bDone).toBe(false);
-    held.resolve();
+    slow.release();
     expect(await first).toBeDefined();
     await second;
   });
@@ -100,30 +91,22 @@ describe('the lock files of live handles', () => {
   });
 
   it('a holder whose lock file was removed and taken meanwhile leaves the new holder\'s lock in place', async () => {
-    const entered = [deferred(), deferred()];
-    const held = [deferred(), deferred()];
-    const slow = (i: number) => ({
-      fsync: async () => undefined,
-      fdatasync: async () => {
-        entered[i]!.resolve();
-        await held[i]!.promise;
-      },
-    });
-    const a = await open({ sync: slow(0) });
-    const b = await open({ sync: slow(1) });
+    const slow = [heldSync(), heldSync()];
+    const a = await open({ sync: slow[0]!.sync });
+    const b = await open({ sync: slow[1]!.sync });
     const strict = (bytes: number[]): StorageBatch => ({ write: { segment: 0, offset: 0, bytes: Uint8Array.from(bytes) }, durability: 'strict' });
     const first = a.commit((await a.load()).token, strict([1]));
-    await entered[0]!.promise;
+    await slow[0]!.entered;
     // Someone removes the lock while a commits; b takes it.
     unlinkSync(file('lock'));
     const second = b.commit(await b.token(), strict([2]));
-    await entered[1]!.promise;
+    await slow[1]!.entered;
     const bLock = lstatSync(file('lock')).ino;
-    held[0]!.resolve();
+    slow[0]!.release();
     await first;
     // a's release left b's lock alone.
     expect(lstatSync(file('lock')).ino).toBe(bLock);
-    held[1]!.resolve();
+    slow[1]!.release();
     await second;
     expect(existsSync(file('lock'))).toBe(false);
   });

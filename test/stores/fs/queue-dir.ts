@@ -5,6 +5,7 @@ import { afterEach, beforeEach } from 'vitest';
 import type { QueueStorage } from '../../../src/core/store.js';
 import { SluiceError } from '../../../src/index.js';
 import { FileStore, type FileStoreOptions } from '../../../src/fs.js';
+import { deferred } from '../../conformance/harness.js';
 
 /**
  * A fresh directory for each test holding the queue directory 'q', and FileStore handles on it that are closed
@@ -42,3 +43,23 @@ export const codeOf = (promise: Promise<unknown>) =>
     () => 'resolved',
     (error: unknown) => (error instanceof SluiceError ? error.code : `not a SluiceError: ${String(error)}`),
   );
+
+/**
+ * A `sync` whose fdatasync (a strict commit's) holds up until `release`: `entered` resolves when a commit reaches it,
+ * so a test can act while that commit holds the queue's lock.
+ */
+export function heldSync() {
+  const entered = deferred();
+  const held = deferred();
+  return {
+    entered: entered.promise,
+    release: () => held.resolve(),
+    sync: {
+      fsync: async () => undefined,
+      fdatasync: async () => {
+        entered.resolve();
+        await held.promise;
+      },
+    },
+  };
+}

@@ -8,6 +8,7 @@ import { SluiceError } from '../../../src/index.js';
 import { FileStore, type FileStoreOptions } from '../../../src/fs.js';
 import { deferred } from '../../conformance/harness.js';
 import { Scratch } from '../../faults/scratch.js';
+import { heldSync } from './queue-dir.js';
 
 // The raw Store contract as FileStore keeps it on disk: what each commit leaves in the queue's directory.
 let dir: string;
@@ -284,28 +285,20 @@ describe('FileQueueStorage with a failing disk', () => {
 
 describe('the process lock between FileStores', () => {
   it('a commit waits while another handle holds the lock, then sees that handle\'s commit', async () => {
-    const held = deferred();
-    const entered = deferred();
-    const slow = {
-      fsync: async () => undefined,
-      fdatasync: async () => {
-        entered.resolve();
-        await held.promise;
-      },
-    };
-    const a = await open({ sync: slow });
+    const slow = heldSync();
+    const a = await open({ sync: slow.sync });
     const b = await open();
     const impatient = await open({ lockTimeoutMs: 0 });
     const token = (await a.load()).token;
     const first = a.commit(token, strict({ write: { segment: 0, offset: 0, bytes: bytes(1) } }));
-    await entered.promise;
+    await slow.entered;
     // a holds the lock mid-commit: a FileStore that will not wait fails at once, naming this process.
     const locked = await impatient.commit(token, relaxed({ meta: bytes(1) })).catch((e: unknown) => e);
     expect((locked as SluiceError).code).toBe('ERR_LOCKED');
     expect((locked as SluiceError).message).toContain(`process ${process.pid} on ${hostname()}`);
     // One that waits gets in after a's commit, and its stale view writes nothing.
     const second = b.commit(token, relaxed({ write: { segment: 0, offset: 0, bytes: bytes(2) } }));
-    held.resolve();
+    slow.release();
     expect(await first).toBeDefined();
     expect(await second).toBeUndefined();
     expect([...readFileSync(seg(0))]).toEqual([1]);
