@@ -26,9 +26,9 @@ const POLL_MS = 10;
  * `LockFiles`). It is held per commit, so processes interleave.
  *
  * Waiting: a handle that finds the lock taken joins the line of waiters (see `LockLine`), claims the next turn
- * (`lock.turn`, linked to its content like the lock) when it is first in line and the turn is free, and waits. The turn's holder watches the lock (see `LockNotices`) and takes it
- * when it is given up; the other waiters watch the turn, and claim it when it goes; a short poll stands behind the
- * notices (network mounts, notices lost). A live handle's pending turn keeps every other handle off the lock but the
+ * (`lock.turn`, linked to its content like the lock) when it is first in line and the turn is free, and waits. The
+ * turn's holder watches the lock (see `LockNotices`) and takes it when it is given up; the other waiters watch the
+ * turn, and claim it when it goes; a short poll stands behind the notices (network mounts, notices lost). A live handle's pending turn keeps every other handle off the lock but the
  * holder in its slice: a handle that commits again and again may go on taking the lock between its commits for
  * `SLICE_MS` while others wait. Handing the lock over at every release costs more than it gives: each hand-over
  * wakes a process, which reads what the others committed before it plans, and under 'strict' every process's sync
