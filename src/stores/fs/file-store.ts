@@ -32,8 +32,9 @@ export interface FileStoreOptions {
    * A lock file (or takeover marker) whose holder cannot be judged counts as abandoned once its holder began holding it
    * this long ago (a holder dates its lock as each run of commits begins): one whose content cannot be read, which only
    * a power cut leaves behind (lock files appear whole), or one held by a process in another pid namespace on this host
-   * (another container), whose pid means nothing here. A live holder keeps the lock for one commit. Locks of processes provably dead (this host and pid namespace; no such pid, or that pid
-   * started at another time, or an earlier boot) do not wait for it.
+   * (another container), whose pid means nothing here. A live holder keeps the lock for one commit. Locks of processes
+   * provably dead (this host and pid namespace; no such pid, or that pid started at another time, or an earlier boot)
+   * do not wait for it.
    * @default 10_000
    */
   readonly staleMs?: number;

@@ -10,9 +10,10 @@ const LEFTOVER = /^(meta|lock|spare|commits)\.(\d+)(?:_(\d+))?\.[0-9a-f]+\.(tmp|
 
 /**
  * Removes what writers that died left in a queue directory: metadata temp files (a process killed between writing
- * and renaming one), and lock (content, takeover, ticket), spare and counter files of dead processes. Called under the queue's lock: metadata
- * temp files are only written under it, so any one seen then is a leftover; lock files (a takeover, a handle's lock
- * content), spare segment files and new counter files are made without the lock, so only those of dead processes go.
+ * and renaming one), and lock (content, takeover, ticket), spare and counter files of dead processes. Called under
+ * the queue's lock: metadata temp files are only written under it, so any one seen then is a leftover; lock files (a
+ * takeover, a handle's lock content, a waiter's ticket), spare segment files and new counter files are made without
+ * the lock, so only those of dead processes go.
  */
 export function removeLeftovers(dir: string): void {
   const { host } = thisProcess();

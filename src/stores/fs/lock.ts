@@ -28,16 +28,17 @@ const POLL_MS = 10;
  * Waiting: a handle that finds the lock taken joins the line of waiters (see `LockLine`), claims the next turn
  * (`lock.turn`, linked to its content like the lock) when it is first in line and the turn is free, and waits. The
  * turn's holder watches the lock (see `LockNotices`) and takes it when it is given up; the other waiters watch the
- * turn, and claim it when it goes; a short poll stands behind the notices (network mounts, notices lost). A live handle's pending turn keeps every other handle off the lock but the
- * holder in its slice: a handle that commits again and again may go on taking the lock between its commits for
- * `SLICE_MS` while others wait. Handing the lock over at every release costs more than it gives: each hand-over
- * wakes a process, which reads what the others committed before it plans, and under 'strict' every process's sync
- * runs into the others' writes. The turn's holder takes the lock once the holder's slice is over, or once the lock
- * has lain free `AFFINITY_MS` (its holder is done): a waiter waits about a slice per handle ahead of it, and a
- * process that takes the lock in a loop starves nobody. A holder dates its lock content as each run of holds begins
- * (see `LockFiles.touch`), so the waiter knows how much of the slice is left, however late it came. The first hold
- * after a wait is given up at the end of the task, and the slice counts from there (see `release`): that hold reads
- * what the others committed, and a take's ack that found the slice spent by it would wait a whole round.
+ * turn, and claim it when it goes; a short poll stands behind the notices (network mounts, notices lost). A live
+ * handle's pending turn keeps every other handle off the lock but the holder in its slice: a handle that commits again
+ * and again may go on taking the lock between its commits for `SLICE_MS` while others wait. Handing the lock over at
+ * every release costs more than it gives: each hand-over wakes a process, which reads what the others committed before
+ * it plans, and under 'strict' every process's sync runs into the others' writes. The turn's holder takes the lock once
+ * the holder's slice is over, or once the lock has lain free `AFFINITY_MS` (its holder is done): a waiter waits about a
+ * slice per handle ahead of it, and a process that takes the lock in a loop starves nobody. A holder dates its lock
+ * content as each run of holds begins (see `LockFiles.touch`), so the waiter knows how much of the slice is left,
+ * however late it came. The first hold after a wait is given up at the end of the task, and the slice counts from there
+ * (see `release`): that hold reads what the others committed, and a take's ack that found the slice spent by it would
+ * wait a whole round.
  *
  * A lock whose holder is provably gone (same host and pid namespace, and an earlier boot, or no such pid, or that pid
  * started at another time: pid 1 of a restarted container) is taken over at once, by an atomic rename, never
@@ -195,7 +196,9 @@ export class ProcessLock {
         // The next turn is the first waiter's in line (see `LockLine`): only it watches the lock; the others wait for
         // the turn to pass. One that lets the free turn lie (its event loop busy elsewhere, say) is passed over.
         if (turn !== 'free') turnFree = undefined;
-        else if (now - (turnFree ??= now) <= TURN_KEPT_MS && !this.#line.first(judge || now - turnFree > AFFINITY_MS)) turn = 'theirs';
+        else if (now - (turnFree ??= now) <= TURN_KEPT_MS && !this.#line.first(judge || now - turnFree > AFFINITY_MS)) {
+          turn = 'theirs';
+        }
         else if (this.#files.link(this.#turn)) {
           turn = 'mine';
           this.#line.leave();
