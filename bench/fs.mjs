@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { Queue } from '../dist/index.js';
 import { FileStore } from '../dist/fs.js';
-import { fmt, measure, percentile, race, table } from './lib.mjs';
+import { fmt, measure, median, percentile, race, table } from './lib.mjs';
 
 const item = (n) => ({ id: n, kind: 'note', text: 'x'.repeat(50), at: 1_700_000_000_000 + n }); // ~100 bytes of JSON
 const N = 50_000;
@@ -32,8 +32,7 @@ async function paired(base, subject, runs = 5) {
   await time(subject);
   const rates = [];
   for (let i = 0; i < runs; i++) rates.push([await time(base), await time(subject)]);
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  return [
+    return [
     { name: base.name, rate: median(rates.map(([b]) => b)) },
     { name: subject.name, rate: median(rates.map(([, s]) => s)), ratio: median(rates.map(([b, s]) => s / b)) },
   ];
@@ -120,7 +119,6 @@ const SHARED_RUNS = Number(env.BENCH_FS_RUNS ?? 5);
 const SHARED_TAKE = Number(env.BENCH_FS_TAKE ?? 100);
 const PROCESSES = (env.BENCH_FS_PROCESSES ?? '1,2,4,8').split(',').map(Number);
 const consumer = new URL('fs-consumer.mjs', import.meta.url).pathname;
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /**
  * Fills the queues (one shared, or one per process), drains them with `n` processes started together, and checks

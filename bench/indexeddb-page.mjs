@@ -2,8 +2,11 @@
 // sets `globalThis.bench`, whose functions each measure one row. Everything here runs in the browser, so it may use
 // only the page's globals and `globalThis.sluice` (the library, loaded by the page).
 
-/** Defines `globalThis.bench` in the page. `runs` timed runs per row, after one warm-up run. */
-export function installBench(runs) {
+/**
+ * Defines `globalThis.bench` in the page. `runs` timed runs per row, after one warm-up run; `sequentialRuns` for the
+ * sequential row, whose runs are the shortest (a quarter of a second) and so the most shaken by the machine's load.
+ */
+export function installBench({ runs, sequentialRuns = runs }) {
   const { Queue, IndexedDbStore, MemoryStore } = globalThis.sluice;
   const item = (n) => ({ id: n, kind: 'note', text: 'x'.repeat(50), at: 1_700_000_000_000 + n });
   let dbCount = 0;
@@ -68,10 +71,11 @@ export function installBench(runs) {
   };
 
   // Each run times the baseline, the floors and the queue back to back, so that all see the same load (other
-  // processes come and go on a shared machine); the first run of each is a warm-up. Medians of the rest, in items/s.
-  async function paired(items, ...cases) {
+  // processes come and go on a shared machine); the first run of each is a warm-up. Resolves with each case's times
+  // of the rest, in ms, run by run (see `ratioOf` in indexeddb.mjs).
+  async function paired(items, count, ...cases) {
     const times = cases.map(() => []);
-    for (let run = 0; run <= runs; run++) {
+    for (let run = 0; run <= count; run++) {
       for (const [i, [setup, fn]] of cases.entries()) {
         const ctx = await setup();
         const t0 = performance.now();
@@ -80,8 +84,7 @@ export function installBench(runs) {
         await ctx.cleanup();
       }
     }
-    const rates = times.map((t) => (items / median(t)) * 1000);
-    return { baseline: rates[0], subject: rates[rates.length - 1], floors: rates.slice(1, -1) };
+    return { items, times };
   }
 
   // JS heap in use after a full collection, where the page can read it: Chromium launched with
@@ -96,6 +99,7 @@ export function installBench(runs) {
     burst: (n) =>
       paired(
         n,
+        runs,
         [raw, ({ db }) => Promise.all(Array.from({ length: n }, (_, i) => putEach(db, i)))],
         [memory, ({ q }) => Promise.all(Array.from({ length: n }, (_, i) => q.push(item(i))))],
         [() => queue(), ({ q }) => Promise.all(Array.from({ length: n }, (_, i) => q.push(item(i))))],
@@ -103,6 +107,7 @@ export function installBench(runs) {
     sequential: (n) =>
       paired(
         n,
+        sequentialRuns,
         [raw, async ({ db }) => { for (let i = 0; i < n; i++) await putEach(db, i); }],
         [chunks, async (ctx) => { for (let i = 0; i < n; i++) await putChunk(ctx, i); }],
         [memory, async ({ q }) => { for (let i = 0; i < n; i++) await q.push(item(i)); }],
@@ -112,6 +117,7 @@ export function installBench(runs) {
     drain: (n) =>
       paired(
         n,
+        runs,
         [
           async () => {
             const r = await raw();

@@ -4,14 +4,23 @@
 import { findEngines } from '../test/browser/engines.mjs';
 import { startBrowser } from '../test/e2e/browser-page.mjs';
 import { installBench } from './indexeddb-page.mjs';
-import { fmt, table } from './lib.mjs';
+import { fmt, median, table } from './lib.mjs';
 
 const RUNS = 5;
+const SEQUENTIAL_RUNS = 11;
 const BURST = 5_000;
 const SEQUENTIAL = 500;
 const DRAIN = 5_000;
 const LARGE = 1_000_000;
 const MiB = 1024 * 1024;
+
+/** Case `i` of a paired row (see `paired` in the page): its median rate in items/s. */
+const rateOf = ({ items, times }, i) => (items / median(times[i])) * 1000;
+/**
+ * Case `i`'s rate over case `of`'s, as the median of the runs' own ratios (each the same run's times, taken back to
+ * back): a slow moment of the machine in one case's run is then never set against a quiet one in another's.
+ */
+const ratioOf = ({ times }, i, of = 0) => median(times[i].map((ms, run) => times[of][run] / ms));
 
 const only = process.argv.slice(2);
 const engines = findEngines().filter((engine) => only.length === 0 || only.includes(engine.name));
@@ -30,7 +39,7 @@ for (const engine of engines) {
   const browser = await startBrowser(engine, { launch: { chromiumArgs: ['--enable-precise-memory-info', '--js-flags=--expose-gc'] } });
   try {
     const page = await browser.open();
-    await page.evaluate(installBench, RUNS);
+    await page.evaluate(installBench, { runs: RUNS, sequentialRuns: SEQUENTIAL_RUNS });
     const burst = await page.evaluate((n) => globalThis.bench.burst(n), BURST);
     const sequential = await page.evaluate((n) => globalThis.bench.sequential(n), SEQUENTIAL);
     const drain = await page.evaluate((n) => globalThis.bench.drain(n), DRAIN);
@@ -38,8 +47,11 @@ for (const engine of engines) {
     if (filled.size !== LARGE) throw new Error(`the large queue holds ${filled.size} items, not ${LARGE}`);
     const large = await page.evaluate((name) => globalThis.bench.openLarge(name), filled.dbName);
 
-    const ratio = ({ subject, baseline }, target) =>
-      `${(subject / baseline).toFixed(1)}x (${fmt(subject)} vs ${fmt(baseline)} items/s; target ${target})`;
+    // The queue is each row's last case, the baseline its first.
+    const ratio = (row, target) => {
+      const last = row.times.length - 1;
+      return `${ratioOf(row, last).toFixed(1)}x (${fmt(rateOf(row, last))} vs ${fmt(rateOf(row, 0))} items/s; target ${target})`;
+    };
     const memory =
       large.addedBytes === null ? `memory n/a: ${engine.label} shows pages no heap size` : `+${(large.addedBytes / MiB).toFixed(1)} MiB (target < 64 MiB)`;
     rows.push([
@@ -50,16 +62,17 @@ for (const engine of engines) {
       `${large.openMs.toFixed(0)} ms (target < 200 ms; bare indexedDB.open ${large.rawOpenMs.toFixed(0)} ms), ${memory}`,
     ]);
     // The best any store could do: the Queue's cost per item added to the storage's alone.
-    const [memoryBurst] = burst.floors;
-    const [putAlone, memorySequential, together] = sequential.floors;
+    // Sequential cases: the baseline, the put alone, a push into a MemoryStore, the two in one loop, the queue.
+    const memoryBurst = rateOf(burst, 1);
+    const [putAlone, memorySequential, together] = [1, 2, 3].map((i) => rateOf(sequential, i));
     const usPerPush = (rate) => `${(1e6 / rate).toFixed(0)} µs`;
     const best = 1 / (1 / putAlone + 1 / memorySequential);
     floors.push([
       engine.label,
-      `${(memoryBurst / burst.baseline).toFixed(1)}x (${fmt(memoryBurst)} items/s; ${usPerPush(memoryBurst)} of the Queue's own work per item)`,
-      `${(putAlone / sequential.baseline).toFixed(1)}x (${fmt(putAlone)} items/s)`,
-      `${usPerPush(memorySequential)} per push; with the put alone: at best ${(best / sequential.baseline).toFixed(1)}x (${fmt(best)} items/s)`,
-      `${(together / sequential.baseline).toFixed(2)}x (${fmt(together)} items/s); the queue's push: ${(sequential.subject / together).toFixed(2)}x of it`,
+      `${ratioOf(burst, 1).toFixed(1)}x (${fmt(memoryBurst)} items/s; ${usPerPush(memoryBurst)} of the Queue's own work per item)`,
+      `${ratioOf(sequential, 1).toFixed(1)}x (${fmt(putAlone)} items/s)`,
+      `${usPerPush(memorySequential)} per push; with the put alone: at best ${(best / rateOf(sequential, 0)).toFixed(1)}x (${fmt(best)} items/s)`,
+      `${ratioOf(sequential, 3).toFixed(2)}x (${fmt(together)} items/s); the queue's push: ${ratioOf(sequential, 4, 3).toFixed(2)}x of it`,
     ]);
     console.error(`bench: ${engine.label} measured in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   } finally {
@@ -68,7 +81,7 @@ for (const engine of engines) {
 }
 
 table(
-  `IndexedDbStore by engine: queue vs raw IndexedDB in the same page and run (medians of ${RUNS} runs, baseline, floors and queue timed back to back in each)`,
+  `IndexedDbStore by engine: queue vs raw IndexedDB in the same page and run (medians of ${RUNS} runs, ${SEQUENTIAL_RUNS} of the sequential pushes, baseline, floors and queue timed back to back in each; each ratio the median of the runs' own)`,
   [
     'engine',
     `${fmt(BURST)} concurrent push vs one readwrite transaction per item`,

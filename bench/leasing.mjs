@@ -6,11 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileStore } from '../dist/fs.js';
 import { MemoryStore, Queue } from '../dist/index.js';
-import { fmt, table } from './lib.mjs';
+import { fmt, median, table } from './lib.mjs';
 
 const CALLS = 2_000;
 const RUNS = 5;
-const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Per-call microseconds of take(1) + ack with `outstanding` one-item leases held meanwhile. */
 async function perCall(makeStore, outstanding) {

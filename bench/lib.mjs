@@ -29,6 +29,9 @@ export function table(title, header, rows) {
 /** The value at quantile `p` (0..1) of `values`, NaN when there are none. */
 export const percentile = (values, p) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(p * values.length))] ?? NaN;
 
+/** The middle value (the upper of the two middle ones for an even count). */
+export const median = (values) => percentile(values, 0.5);
+
 /**
  * Lets forked consumers (each sends a message once ready, then one with `{ values, latencies }` when done) go at
  * once, and checks that the `items` values 0..items-1 were each acked exactly once between them.

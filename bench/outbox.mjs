@@ -3,7 +3,7 @@
 // flat in the backlog: 20 000 pending drain at the per-task rate of 1 000.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fmt, table } from './lib.mjs';
+import { fmt, median, table } from './lib.mjs';
 
 const { MemoryStore, Outbox } = await import(process.env.SLUICE_DIST ?? '../dist/index.js');
 if (typeof Outbox !== 'function') throw new TypeError('The built entry has no Outbox export: build first (npm run build).');
@@ -96,7 +96,6 @@ for (let run = -1; run < RUNS; run++) {
 await outbox.close();
 child.kill();
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ratio = (a, b) => median(rates[a].map((r, k) => r / rates[b][k]));
 const pct = (x) => `${(x * 100).toFixed(0)}%`;
 const row = (key, vs, target, floor, shown = vs && pct(ratio(key, vs))) => [cases[key].name, fmt(median(rates[key])), shown ?? '', vs ? cases[vs].name : '', target, floor ? pct(ratio(key, floor)) : ''];

@@ -23,7 +23,7 @@ import { Queue } from '../dist/index.js';
 import { FileStore } from '../dist/fs.js';
 import { RedisStore } from '../dist/redis.js';
 import { TcpProxy } from '../test/support/tcp-proxy.mjs';
-import { fmt, percentile, race, table } from './lib.mjs';
+import { fmt, median, percentile, race, table } from './lib.mjs';
 
 const ITEMS = Number(process.env.BENCH_REDIS_ITEMS ?? 100_000);
 const RUNS = Number(process.env.BENCH_REDIS_RUNS ?? 3);
@@ -67,7 +67,6 @@ async function roundTrip() {
   return percentile(times, 0.5);
 }
 
-const median = (values) => percentile(values, 0.5);
 
 let run = 0;
 
