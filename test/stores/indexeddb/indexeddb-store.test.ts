@@ -93,6 +93,21 @@ describe('.commit()', () => {
     expect((await a.load()).segments).toEqual([{ id: 0, length: 0 }]);
   });
 
+  it('stores the bytes of a view on part of a buffer, not the whole buffer (pushes are framed into shared blocks)', async () => {
+    const factory = new IDBFactory();
+    const storage = await new IndexedDbStore({ indexedDB: factory }).open('q');
+    const block = Uint8Array.from({ length: 4096 }, (_, i) => i % 251);
+    const token = (await storage.load()).token;
+    await storage.commit(token, { write: { segment: 0, offset: 0, bytes: block.subarray(100, 110) }, metaAppend: { offset: 0, bytes: block.subarray(7, 9) }, ...relaxed });
+    const chunks = (await dump(factory, 'sluice', 'chunks')).map(({ value }) => value as Uint8Array);
+    expect(chunks.map((c) => [c.byteLength, c.buffer.byteLength])).toEqual([
+      [2, 2],
+      [10, 10],
+    ]);
+    expect(await storage.read(0, 0, 100)).toEqual(block.slice(100, 110));
+    await storage.close();
+  });
+
   it('keeps every segment length right as writes move from segment to segment', async () => {
     const [a, b] = await pair();
     let token = (await a.load()).token;
