@@ -35,10 +35,11 @@ let used = 0;
  * A text UTF-8 encoded as one frame, a unit of its own. A short one (most items) is encoded straight into place, in
  * a block shared with the frames before it, and comes back as a view: in every engine a buffer costs about a
  * microsecond to allocate, more than encoding a small item takes, and a burst of pushes allocating one each kept the
- * collector busy (a quarter of the time of 5 000 concurrent pushes in Chromium and Firefox). A view keeps its block
- * alive, so what is kept long is copied out (a commit of several pushes writes one buffer of its own; IndexedDB
- * copies a view it stores). One that might not fit (UTF-8 takes up to 3 bytes per UTF-16 unit) is encoded on its own
- * first, to its exact size.
+ * collector busy (a quarter of the time of 5 000 concurrent pushes into a MemoryStore, in Chromium and Firefox). A
+ * view keeps its whole block alive: a commit of several pushes writes one buffer of its own, stores copy what they
+ * keep (IndexedDB copies a view before it stores it), and what stays is the queue's own cache of a few segments and
+ * the items leased. One that might not fit (UTF-8 takes up to 3 bytes per UTF-16 unit) is encoded on its own first,
+ * to its exact size.
  */
 export function frameText(text: string): Uint8Array {
   const most = FRAME_HEADER + 3 * text.length;

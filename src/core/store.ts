@@ -122,12 +122,11 @@ export interface SegmentInfo {
   readonly length: number;
 }
 
-/** The changes of one commit. Any field may be absent. */
 /**
- * One commit's changes. Its bytes may be views on part of a larger buffer (several pushes are framed into one block):
- * read them through the view (`byteOffset`, `byteLength`), never `.buffer` whole, and copy what you keep in memory,
- * since a view keeps its whole buffer alive (an IndexedDB put of a view clones its whole buffer: copy it out first).
- * Neither the store nor the Queue changes them once `commit` is called.
+ * The changes of one commit. Any field may be absent. Its bytes may be views on part of a larger buffer (pushes are
+ * framed side by side in shared blocks): read them through the view (`byteOffset`, `byteLength`), never `.buffer`
+ * whole, and copy what you keep in memory, since a view keeps its whole buffer alive (an IndexedDB put of a view
+ * clones its whole buffer: copy it out first). Neither the store nor the Queue changes them once `commit` is called.
  */
 export interface StorageBatch {
   /**
