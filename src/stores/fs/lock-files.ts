@@ -41,8 +41,16 @@ export class LockFiles {
     this.#dir = dir;
     this.#staleMs = staleMs;
     this.#mode = mode;
-    this.#own = join(dir, `lock.${fileTag(this.#me)}.${randomBytes(4).toString('hex')}.own`);
+    this.#own = join(dir, this.name('own'));
     this.#writeOwn();
+  }
+
+  /**
+   * A new name for a lock file of this handle's (its content, a takeover's temp file, a waiter's ticket):
+   * `lock.<pid>_<start>.<random>.<suffix>`, by which the files of a dead process are cleared (see `removeLeftovers`).
+   */
+  name(suffix: string): string {
+    return `lock.${fileTag(this.#me)}.${randomBytes(4).toString('hex')}.${suffix}`;
   }
 
   /** Removes this handle's lock content file; when it cannot, says so to later handles of this process. */
@@ -173,7 +181,7 @@ export class LockFiles {
 
   /** A temp name for this process (cleared as a leftover once it is gone). */
   #aside(): string {
-    return join(this.#dir, `lock.${fileTag(this.#me)}.${randomBytes(4).toString('hex')}.tmp`);
+    return join(this.#dir, this.name('tmp'));
   }
 
   #writeOwn(): void {

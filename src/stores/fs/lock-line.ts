@@ -1,9 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { unlinkQuiet } from './files.js';
 import type { LockFiles } from './lock-files.js';
-import { fileTag, thisProcess } from './process-id.js';
 
 /** A ticket's name: `lock.<pid>_<start>.<random>.<when it was taken, ms>.wait`. */
 const TICKET = /^lock\.\d+(?:_\d+)?\.[0-9a-f]+\.(\d+)\.wait$/;
@@ -29,7 +27,7 @@ export class LockLine {
   /** Takes a ticket, unless this handle has one. */
   join(): void {
     if (this.#ticket) return;
-    const name = `lock.${fileTag(thisProcess())}.${randomBytes(4).toString('hex')}.${Date.now()}.wait`;
+    const name = this.#files.name(`${Date.now()}.wait`);
     if (this.#files.link(join(this.#dir, name))) this.#ticket = name;
   }
 
