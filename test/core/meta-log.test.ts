@@ -30,17 +30,21 @@ class Stored {
   }
 }
 
+/** One commit of `ops` by a writer: applied to its `state`, written through `log` (into `stored`, when given). */
+function commit(log: MetaLog, state: QueueState, ops: Op[], stored?: Stored): ReturnType<MetaLog['write']> {
+  for (const o of ops) state.apply(o);
+  const part = log.write(ops, state, false, NOW, 0);
+  stored?.write(part);
+  log.wrote(part);
+  return part;
+}
+
 /** The metadata a writer leaves after committing `commits` (each a list of ops) one after another, appending each. */
 function appended(commits: Op[][]): Stored {
   const log = new MetaLog();
   const state = new QueueState();
   const stored = new Stored();
-  for (const ops of commits) {
-    for (const o of ops) state.apply(o);
-    const part = log.write(ops, state, false, NOW, 0);
-    stored.write(part);
-    log.wrote(part);
-  }
+  for (const ops of commits) commit(log, state, ops, stored);
   return stored;
 }
 
@@ -65,10 +69,7 @@ describe('MetaLog', () => {
         const follower = new MetaLog();
         let followed = new QueueState();
         for (const ops of commits) {
-          for (const o of ops) state.apply(o);
-          const part = writer.write(ops, state, false, NOW, 0);
-          stored.write(part);
-          writer.wrote(part);
+          commit(writer, state, ops, stored);
           followed = follower.read(stored.bytes, followed, NOW).state;
           expect(view(followed)).toEqual(view(state));
         }
@@ -154,11 +155,7 @@ describe('MetaLog', () => {
     const state = new QueueState();
     let wholes = 0;
     for (let i = 0; i < 5_000; i++) {
-      const ops: Op[] = [['a', [i, i + 1]]];
-      for (const o of ops) state.apply(o);
-      const part = log.write(ops, state, false, NOW, 0);
-      if (part.meta) wholes++;
-      log.wrote(part);
+      if (commit(log, state, [['a', [i, i + 1]]]).meta) wholes++;
     }
     expect(wholes).toBeGreaterThan(1);
     expect(wholes).toBeLessThan(20);
