@@ -15,6 +15,8 @@ export interface DemoServer {
   readonly state: { fault: string; notes: Map<string, { photo?: { bytes: Buffer } }> };
   setFault(mode: string): void;
   received(): Received;
+  /** Ends every open connection (kept-alive ones too), as a network that went away would. */
+  dropConnections(): void;
   close(): Promise<void>;
 }
 

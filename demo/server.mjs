@@ -168,8 +168,11 @@ export async function startDemoServer({ root, port = 0, retryAfterSeconds = 3, s
       state.fault = mode;
     },
     received: () => receivedJson(state),
-    close() {
+    dropConnections() {
       for (const socket of sockets) socket.destroy();
+    },
+    close() {
+      this.dropConnections();
       return new Promise((resolve) => server.close(resolve));
     },
   };
