@@ -1,15 +1,29 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import type { DrivenPage } from '../browser/drive/index.mjs';
 import { bundle, startBrowser, type ServedBrowser } from './browser-page.mjs';
 import { eachEngine, skipLoudly } from './each-engine.js';
-import { OUTBOX_WORKER, registerWorker, serveWorker } from './outbox-worker.js';
+import { OUTBOX_WORKER, outboxWorker, registerWorker, serveWorker } from './outbox-worker.js';
 
-// The worker a user would write (outbox-worker.ts), and, for the tests only, a listener through which its handle
-// looks at the queue (size() reads it afresh) and answers on the port.
+// The worker a user would write (outbox-worker.ts), and, for the tests only, listeners through which its handle
+// looks at the queue (size() reads it afresh), or waits until no flush has run for a while (one that an earlier
+// test's event started, still running, would take a task stored since), and answers on the port.
 const worker = `${OUTBOX_WORKER}
+  let flushing = 0;
+  let lastFlushEnd = 0;
+  outbox.then((o) => {
+    const flush = o.flush.bind(o);
+    o.flush = (options) => {
+      flushing++;
+      return flush(options).finally(() => (flushing--, (lastFlushEnd = Date.now())));
+    };
+  });
+  const quiet = async (ms) => {
+    while (flushing > 0 || Date.now() - lastFlushEnd < ms) await new Promise((resolve) => setTimeout(resolve, 20));
+  };
   self.addEventListener('message', (event) => {
     if (event.data?.type === 'test:look') event.waitUntil(outbox.then((o) => o.size()).then(() => event.ports[0].postMessage('looked')));
+    if (event.data?.type === 'test:quiet') event.waitUntil(quiet(event.data.ms).then(() => event.ports[0].postMessage('quiet')));
   });
 `;
 
@@ -26,10 +40,10 @@ eachEngine('sluice/sw in a real service worker', (engine) => {
   const deliveredWithKey = (key: string) => received.filter((r) => r.key === key);
 
   beforeAll(async () => {
-    const script = await bundle(worker);
-    const serve = serveWorker(script);
+    const serve = serveWorker(await bundle(worker));
+    const serveStartup = serveWorker(await bundle(outboxWorker('startup')), '/sw-startup.js');
     const handle = (req: IncomingMessage, res: ServerResponse) => {
-      if (serve(req, res)) return true;
+      if (serve(req, res) || serveStartup(req, res)) return true;
       if (!req.url?.startsWith('/api/')) return false;
       // Down: the connection is cut, which fetch reports as a network error.
       if (!apiUp) {
@@ -65,15 +79,15 @@ eachEngine('sluice/sw in a real service worker', (engine) => {
 
   // A page stores a task in the worker's outbox (a second handle on the same IndexedDB queue), and closes its
   // handle without delivering: only the worker can send it.
-  const enqueueFromPage = (path: string, text: string) =>
+  const enqueueFromPage = (path: string, text: string, name = 'api') =>
     page.evaluate(
-      async ({ path, text }) => {
-        const outbox = await (globalThis as any).sluice.Outbox.open({ name: 'api', baseUrl: location.origin });
+      async ({ path, text, name }) => {
+        const outbox = await (globalThis as any).sluice.Outbox.open({ name, baseUrl: location.origin });
         const id: string = await outbox.enqueue({ url: path, body: { text } });
         await outbox.close();
         return id;
       },
-      { path, text },
+      { path, text, name },
     );
 
   const waitForDelivery = async (key: string, ms = 20_000) => {
@@ -115,28 +129,41 @@ eachEngine('sluice/sw in a real service worker', (engine) => {
     expect(deliveredWithKey(result.queued!).map((r) => [r.path, r.body])).toEqual([['/api/stored', '{"text":"offline"}']]);
   }, 30_000);
 
-  // The worker's handle reads the queue afresh (see the worker's 'test:look' listener), so that each test starts from
-  // a worker that has seen what the page stored. `scope` picks the registration whose worker looks; the page's
-  // controller by default.
-  const look = (scope?: string) =>
-    page.evaluate(async (scope) => {
-      const registration = scope ? await navigator.serviceWorker.getRegistration(scope) : undefined;
-      const worker = scope ? registration!.active! : navigator.serviceWorker.controller!;
-      const channel = new MessageChannel();
-      const looked = new Promise((resolve) => (channel.port1.onmessage = resolve));
-      worker.postMessage({ type: 'test:look' }, [channel.port2]);
-      await looked;
-    }, scope);
+  // Asks a worker (the page's controller, or the active one of the registration of `scope`) one of the test listeners'
+  // questions, and waits for its answer.
+  const ask = (data: { type: string; ms?: number }, scope?: string) =>
+    page.evaluate(
+      async ({ data, scope }) => {
+        const registration = scope ? await navigator.serviceWorker.getRegistration(scope) : undefined;
+        const worker = scope ? registration!.active! : navigator.serviceWorker.controller!;
+        const channel = new MessageChannel();
+        const answered = new Promise((resolve) => (channel.port1.onmessage = resolve));
+        worker.postMessage(data, [channel.port2]);
+        await answered;
+      },
+      { data, scope },
+    );
 
-  // A new registration of the same script, with a scope of its own: a new worker over the same outbox, started.
-  const registerAnother = (scope: string) =>
-    page.evaluate(async (scope) => {
-      const registration = await navigator.serviceWorker.register(`/sw.js?${scope}`, { scope });
-      const worker = registration.installing ?? registration.waiting ?? registration.active!;
-      if (worker.state !== 'activated') {
-        await new Promise((resolve) => worker.addEventListener('statechange', () => worker.state === 'activated' && resolve(undefined)));
-      }
-    }, scope);
+  // The worker's handle reads the queue afresh, so that a test starts from a worker that has seen what the page stored.
+  const look = (scope?: string) => ask({ type: 'test:look' }, scope);
+
+  // Each test starts once the page's worker has run no flush for a while: the events of the test before (a message,
+  // `online`) must not deliver this test's tasks.
+  beforeEach(() => ask({ type: 'test:quiet', ms: 300 }));
+
+  // A new registration with a scope of its own, started: of the same script (a new worker over the same outbox) unless
+  // `script` names another.
+  const registerAnother = (scope: string, script = '/sw.js') =>
+    page.evaluate(
+      async ({ scope, script }) => {
+        const registration = await navigator.serviceWorker.register(`${script}?${scope}`, { scope });
+        const worker = registration.installing ?? registration.waiting ?? registration.active!;
+        if (worker.state !== 'activated') {
+          await new Promise((resolve) => worker.addEventListener('statechange', () => worker.state === 'activated' && resolve(undefined)));
+        }
+      },
+      { scope, script },
+    );
 
   it("a page's { type: 'sluice:flush' } message makes the worker deliver what waits", async () => {
     const id = await enqueueFromPage('/api/message', 'by message');
@@ -204,14 +231,16 @@ eachEngine('sluice/sw in a real service worker', (engine) => {
     );
   }
 
+  // The task waits in an outbox of its own ('startup'), which no worker has opened before: only the new worker's
+  // start-up can deliver it.
   it(
     backgroundSync
       ? 'a worker that starts with tasks waiting registers its sync tag, and the sync event delivers them'
       : 'a worker that starts with tasks waiting delivers them (start-up flush, without Background Sync)',
     async () => {
-      const id = await enqueueFromPage('/api/startup', 'at start-up');
+      const id = await enqueueFromPage('/api/startup', 'at start-up', 'startup');
       expect(await staysUndelivered(id)).toBe(true);
-      await registerAnother('/second/');
+      await registerAnother('/second/', '/sw-startup.js');
       expect((await waitForDelivery(id)).map((r) => [r.path, r.body])).toEqual([['/api/startup', '{"text":"at start-up"}']]);
     },
     30_000,
