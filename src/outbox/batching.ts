@@ -1,16 +1,22 @@
 import type { LeaseEntry } from '../core/queue-types.js';
 import { batchable } from './request.js';
 import { laneOf, type Ordering } from './pending.js';
-import { taskBytes, type StoredTask } from './task.js';
+import type { StoredTask } from './task.js';
 
 type Entry = LeaseEntry<StoredTask>;
 
 /**
  * Packs taken entries into batch requests. Batches of one call run in parallel, so each lane (group) must travel
  * in one batch to keep its order; what of a lane does not fit (bytes), or follows a task with a binary body (which
- * goes alone), is `leftover`, to be released at once and taken on the next pass.
+ * goes alone), is `leftover`, to be released at once and taken on the next pass. `bytesOf` gives an entry's size as
+ * `maxBytes` counts it (the pending index keeps it: measuring a task means encoding it).
  */
-export function packBatches(entries: readonly Entry[], ordering: Ordering, limits: { maxItems: number; maxBytes: number }): { units: Entry[][]; leftover: Entry[] } {
+export function packBatches(
+  entries: readonly Entry[],
+  ordering: Ordering,
+  limits: { maxItems: number; maxBytes: number },
+  bytesOf: (entry: Entry) => number,
+): { units: Entry[][]; leftover: Entry[] } {
   const lanes = new Map<string | symbol, Entry[]>();
   for (const entry of entries) {
     // Without ordering, every task is a lane of its own.
@@ -37,7 +43,11 @@ export function packBatches(entries: readonly Entry[], ordering: Ordering, limit
     if (cut < 0) cut = lane.length;
     let size = 0;
     let fits = 0;
-    while (fits < cut && size + taskBytes(lane[fits]!.value) <= limits.maxBytes) size += taskBytes(lane[fits++]!.value);
+    for (; fits < cut; fits++) {
+      const next = bytesOf(lane[fits]!);
+      if (size + next > limits.maxBytes) break;
+      size += next;
+    }
     fits = Math.max(fits, 1);
     if (current.length + fits > limits.maxItems || bytes + size > limits.maxBytes) close();
     current.push(...lane.slice(0, fits));

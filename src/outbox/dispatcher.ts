@@ -12,7 +12,7 @@ import type { BodyStore } from './body-store.js';
 import { laneOf, type Pending, type PendingIndex } from './pending.js';
 import type { Reachability } from './reachability.js';
 import { TakeAhead, type Buffered } from './take-ahead.js';
-import type { StoredTask } from './task.js';
+import { taskBytes, type StoredTask } from './task.js';
 
 /**
  * How many tasks of a lane are taken at once, sent one after another (a chain); without ordering, how many units
@@ -236,7 +236,7 @@ export class Dispatcher {
     const { units, late } = chainUnits(chosen, taken, chained);
     if (late.length > 0) await this.#giveBack(late, lease);
     if (!options.batch) return units.map((unit) => ({ unit, lease: lease!, run }));
-    const packed = packBatches(units.flat(), options.ordering, options.batch);
+    const packed = packBatches(units.flat(), options.ordering, options.batch, (e) => index.get(Number(e.id))?.bytes ?? taskBytes(e.value));
     if (packed.leftover.length > 0) await this.#giveBack(packed.leftover, lease);
     return packed.units.map((unit) => ({ unit, lease: lease!, run }));
   }

@@ -233,6 +233,20 @@ describe('batch', () => {
     expect((JSON.parse(r.server.received[0]!.body.toString()) as unknown[]).length).toBe(1000);
   });
 
+  it('keeps each batch within maxBytes, in order, and sends a task larger than maxBytes alone', async () => {
+    await r.reopen({ batch: { url: '/batch', maxItems: 100, maxBytes: 10_000 } });
+    const tasks = Array.from({ length: 30 }, (_, i) => ({ url: '/one', body: { i, s: 'x'.repeat(i === 12 ? 20_000 : 900) } }));
+    await r.outbox.enqueueMany(tasks);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 30, remaining: 0 });
+    const batches = r.server.received.map((x) => JSON.parse(x.body.toString()) as { i: number }[]);
+    expect(batches.flat().map((x) => x.i)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect(batches.filter((b) => b.length === 1 && b[0]!.i === 12)).toHaveLength(1);
+    for (const [k, x] of r.server.received.entries()) if (batches[k]![0]!.i !== 12) expect(x.body.length).toBeLessThanOrEqual(10_000);
+    // Nine tasks of about 1 KB fill a batch: 29 of them go in more than three, fewer than ten.
+    expect(batches.length).toBeGreaterThan(4);
+    expect(batches.length).toBeLessThan(10);
+  });
+
   it('retries a failed batch as a whole, with the same key', async () => {
     await r.reopen({ batch: { url: '/batch' } });
     r.server.next({ status: 503 });
