@@ -52,9 +52,27 @@ export function frameText(text: string): Uint8Array {
     used = 0;
   }
   const start = used;
-  const { written } = encoder.encodeInto(text, block.subarray(start + FRAME_HEADER, start + most));
+  let written = text.length <= SHORT_TEXT ? asciiInto(text, block, start + FRAME_HEADER) : -1;
+  if (written < 0) written = encoder.encodeInto(text, block.subarray(start + FRAME_HEADER, start + most)).written;
   used = seal(block, start, written, true);
   return block.subarray(start, used);
+}
+
+/**
+ * Texts up to this long are copied a character at a time when they are ASCII: a call to `encodeInto` costs 1-2 µs
+ * in Chromium and 0.6 µs in WebKit whatever the length, more than the copy of a short text (0.1-0.2 µs for 100
+ * characters). Node's `encodeInto` is quicker than the copy at every length, by under 0.1 µs at this one.
+ */
+const SHORT_TEXT = 128;
+
+/** Copies `text` into `out` at `at` when it is all ASCII (its UTF-8 is its UTF-16 units) and says how many bytes; else -1. */
+function asciiInto(text: string, out: Uint8Array, at: number): number {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0x7f) return -1;
+    out[at + i] = code;
+  }
+  return text.length;
 }
 
 /** Writes the header of the frame at `at` whose `length` bytes of payload are in place; returns where it ends. */

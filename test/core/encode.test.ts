@@ -14,6 +14,12 @@ describe('encodeItems()', () => {
     const items = [
       { id: 1, text: 'x'.repeat(50) },
       'é ✓ 😀 \u2028',
+      // Short texts are copied a character at a time while ASCII: one that turns out not to be (at its end, or at the
+      // first character past ASCII), and texts either side of the length copied so.
+      `${'x'.repeat(100)}é`,
+      '\u007f\u0080',
+      'x'.repeat(126),
+      'x'.repeat(127),
       // Past what is framed in a shared block (a third of its 64 KiB), with 3-byte characters at the boundary.
       { text: '✓'.repeat(21_843) },
       { text: '✓'.repeat(21_844) },
