@@ -16,13 +16,15 @@ const KB = 1024;
  * Outbox's retry, redirects, bodies, dead letters and tab coordination are features the 8 KB and 13 KB were set
  * without, and what could go without removing any (short messages in the production build, terser) is taken. The
  * limits are the sizes measured then, plus 3%: a change that makes an app's bundle grow past them has to raise the
- * limit here, in review, or win the bytes back. Raised three times so far: the Outbox's from 34.8 KB to 35.75 KB for its
+ * limit here, in review, or win the bytes back. Raised four times so far: the Outbox's from 34.8 KB to 35.75 KB for its
  * partitions and for what handles learn of each other (every task read, retries relayed, the store's view in list);
  * then both (to 19.9 KB and 37.6 KB, the sizes measured plus 3%) for the list of handles that shares a partitioned
  * queue's partitions out (about 0.6 KB gzipped), a take that walks segments without a promise per item, and the
  * Outbox's take-ahead and grouped acks; then the Queue's to 20.1 KB (0.14 KB more, measured 20.01 KB) for leases that
  * cost the same with 10 or 10 000 outstanding (acks that free only the segments they touched, remembering tails that
- * waited for the head; checkpoints that look no hold up) and takes that read sealed segments before the store's lock.
+ * waited for the head; checkpoints that look no hold up) and takes that read sealed segments before the store's lock;
+ * then the Queue's to 20.2 KB (measured 20.13 KB) for short texts framed by a copy instead of a call to encodeInto,
+ * which costs 1-2 µs per push in Chromium, and acked runs appended in order when a checkpoint is read.
  */
 export const rows = [
   {
@@ -37,7 +39,7 @@ export const rows = [
     name: '`Queue` + `IndexedDbStore`',
     source: `import { Queue } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = [Queue, IndexedDbStore];`,
     budget: 8 * KB,
-    limit: 20.1 * KB,
+    limit: 20.2 * KB,
   },
   {
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',

@@ -67,16 +67,11 @@ export class Intervals<V> {
   }
 
   set(s: number, e: number, v: V): void {
-    const runs = this.#runs;
-    const last = runs[runs.length - 1];
-    // At or past the end of every run (a checkpoint read in order, acks in the order items were taken): no search,
-    // and no list of pieces to merge, which opening a queue with 100 000 acked runs made by the 100 000.
-    if (s < e && (!last || last.e <= s)) {
-      if (last && last.e === s && last.v === v) runs[runs.length - 1] = { s: last.s, e, v };
-      else runs.push({ s, e, v });
-      return;
-    }
-    this.#replace(s, e, [{ s, e, v }]);
+    const last = this.#runs[this.#runs.length - 1];
+    // Past the end of every run, apart (a checkpoint read in order): no search, and no list of pieces to merge, which
+    // opening a queue with 100 000 acked runs made by the 100 000.
+    if (s < e && !(last && last.e >= s)) this.#runs.push({ s, e, v });
+    else this.#replace(s, e, [{ s, e, v }]);
   }
 
   delete(s: number, e: number): void {
