@@ -10,10 +10,17 @@ export class Deadline {
   readonly #controller = new AbortController();
   readonly #cancel: () => void;
   readonly #ms: number;
+  /** What `race` awaits, rejected when the time is up (kept here, not as listeners on the signal: those cost more). */
+  readonly #racing = new Set<(error: DOMException) => void>();
 
   constructor(clock: Clock, ms: number) {
     this.#ms = ms;
-    this.#cancel = after(clock, ms, () => this.#controller.abort(this.error()));
+    this.#cancel = after(clock, ms, () => {
+      const error = this.error();
+      this.#controller.abort(error);
+      for (const reject of this.#racing) reject(error);
+      this.#racing.clear();
+    });
   }
 
   /** Aborts the request once the time is up. */
@@ -35,18 +42,16 @@ export class Deadline {
    * stop (a user's hook, a transport that ignores the signal). `work` runs on; its result is dropped.
    */
   race<T>(work: Promise<T> | T): Promise<T> {
-    const signal = this.#controller.signal;
-    if (signal.aborted) return Promise.reject(this.error());
+    if (this.expired) return Promise.reject(this.error());
     return new Promise<T>((resolve, reject) => {
-      const onAbort = () => reject(this.error());
-      signal.addEventListener('abort', onAbort, { once: true });
+      this.#racing.add(reject);
       Promise.resolve(work).then(
         (value) => {
-          signal.removeEventListener('abort', onAbort);
+          this.#racing.delete(reject);
           resolve(value);
         },
         (error: unknown) => {
-          signal.removeEventListener('abort', onAbort);
+          this.#racing.delete(reject);
           reject(error);
         },
       );
