@@ -32,7 +32,7 @@ async function paired(base, subject, runs = 5) {
   await time(subject);
   const rates = [];
   for (let i = 0; i < runs; i++) rates.push([await time(base), await time(subject)]);
-    return [
+  return [
     { name: base.name, rate: median(rates.map(([b]) => b)) },
     { name: subject.name, rate: median(rates.map(([, s]) => s)), ratio: median(rates.map(([b, s]) => s / b)) },
   ];
