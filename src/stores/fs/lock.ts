@@ -195,11 +195,11 @@ export class ProcessLock {
         let turn = this.#turnNow(judge);
         // The next turn is the first waiter's in line (see `LockLine`): only it watches the lock; the others wait for
         // the turn to pass. One that lets the free turn lie (its event loop busy elsewhere, say) is passed over.
-        if (turn !== 'free') turnFree = undefined;
-        else if (now - (turnFree ??= now) <= TURN_KEPT_MS && !this.#line.first(judge || now - turnFree > AFFINITY_MS)) {
+        if (turn !== 'free') {
+          turnFree = undefined;
+        } else if (now - (turnFree ??= now) <= TURN_KEPT_MS && !this.#line.first(judge || now - turnFree > AFFINITY_MS)) {
           turn = 'theirs';
-        }
-        else if (this.#files.link(this.#turn)) {
+        } else if (this.#files.link(this.#turn)) {
           turn = 'mine';
           this.#line.leave();
         }
