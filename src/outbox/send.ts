@@ -74,9 +74,14 @@ export async function send(tasks: readonly StoredTask[], options: SendOptions, d
   let request = first;
   for (let hops = 0; ; hops++) {
     let response: Response;
+    // Raced: a transport that ignores the abort signal (a wrapper that drops it) must not hold the attempt, and with
+    // it `flush`, `stop` and `close`, past the deadline.
+    let sent: Promise<Response> | undefined;
     try {
-      response = await options.fetch(request.url, request.init);
+      sent = options.fetch(request.url, request.init);
+      response = await deadline.race(sent);
     } catch (error) {
+      if (sent && deadline.expired) cancelLate(sent);
       return failed(error, deadline, secrets);
     }
     const redirect = redirectOf(response);
@@ -107,12 +112,20 @@ export async function send(tasks: readonly StoredTask[], options: SendOptions, d
  * or a task whose URL is not of the page's origin: then the redirect stands, dead as 'redirect'.
  */
 async function followOpaque(request: Send, transport: typeof fetch, redirect: Redirect, deadline: Deadline, secrets: readonly string[]): Promise<Exchange> {
+  let sent: Promise<Response> | undefined;
   try {
-    const response = await transport(request.url, { ...request.init, redirect: 'follow', mode: 'same-origin' });
+    sent = transport(request.url, { ...request.init, redirect: 'follow', mode: 'same-origin' });
+    const response = await deadline.race(sent);
     return { kind: 'response', response, secrets };
   } catch (error) {
+    if (sent && deadline.expired) cancelLate(sent);
     return isTimeout(error) || deadline.expired ? failed(error, deadline, secrets) : { kind: 'redirect', redirect };
   }
+}
+
+/** A response that comes after its attempt gave up on it: its body is cancelled, so that its connection is not held. */
+export function cancelLate(response: Promise<Response>): void {
+  void Promise.resolve(response).then((late) => late?.body?.cancel().catch(() => undefined), () => undefined);
 }
 
 function failed(error: unknown, deadline: Deadline, secrets: readonly string[]): Exchange {

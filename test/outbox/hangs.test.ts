@@ -102,6 +102,30 @@ describe('flush(), stop() and close() always settle', () => {
     expect(r.events('sent')).toEqual([]);
   });
 
+  it('against a transport that ignores the abort signal: the attempt ends at the limit, and a late response is cancelled', async () => {
+    let answer: (response: Response) => void = () => undefined;
+    const deaf: typeof fetch = () => new Promise<Response>((resolve) => (answer = resolve));
+    await r.reopen({ fetch: deaf });
+    await r.outbox.enqueue({ url: '/x' });
+    const flushing = r.outbox.flush();
+    await io();
+    r.clock.advance(5000);
+    expect(await within(flushing, 2000)).toBe(true);
+    expect(await flushing).toMatchObject({ sent: 0, retried: 1 });
+    expect(r.events('retry')).toMatchObject([{ error: expect.stringMatching(/5000 ms/) }]);
+    let cancelled = false;
+    answer(new Response(new ReadableStream({ cancel: () => void (cancelled = true) })));
+    await io();
+    expect(cancelled).toBe(true);
+    expect(r.events('sent')).toEqual([]);
+    r.outbox.start();
+    r.clock.advance(1000);
+    await io();
+    expect(await within(r.outbox.stop(), 100)).toBe(false);
+    r.clock.advance(5000);
+    expect(await within(Promise.all([r.outbox.stop(), r.outbox.close()]), 2000)).toBe(true);
+  });
+
   it('on the real clock: a flush against a silent server settles within timeoutMs and a small margin', async () => {
     const silent = await silentServer();
     const outbox = await Outbox.open({ name: 'real', store: new MemoryStore(), baseUrl: silent.url, timeoutMs: 300 });

@@ -85,6 +85,16 @@ describe('Outbox.fetch() never hangs', () => {
     }
   });
 
+  it('against a transport that ignores the abort signal: at timeoutMs the request is stored and answered 202', async () => {
+    await r.reopen({ fetch: () => new Promise<Response>(() => undefined) });
+    const answer = r.outbox.fetch(`${r.server.url}/x`, { method: 'POST', body: 'payload' });
+    await io();
+    r.clock.advance(5000);
+    const response = await answer;
+    expect(response.status).toBe(202);
+    expect(await r.outbox.list()).toMatchObject([{ id: response.headers.get('Sluice-Queued'), url: `${r.server.url}/x` }]);
+  });
+
   it("a response whose body stalls: reading it fails at timeoutMs instead of hanging", async () => {
     r.server.next({ status: 200, stallBody: 'part' });
     const response = await r.outbox.fetch(`${r.server.url}/x`, { method: 'POST', body: 'x' });

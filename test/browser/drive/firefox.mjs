@@ -2,7 +2,7 @@
 import puppeteer from 'puppeteer-core';
 
 /** @param {import('../engines.mjs').Engine} engine */
-export async function launchFirefox(engine) {
+export async function launchFirefox(engine, options = {}) {
   const browser = await puppeteer.launch({
     browser: 'firefox',
     executablePath: engine.executablePath,
@@ -11,7 +11,7 @@ export async function launchFirefox(engine) {
     args: ['--remote-allow-system-access'],
     // Offline means offline for pages of http://localhost too (Firefox lets loopback through by default; even with
     // this, it lets 127.0.0.1 through, so a test that needs requests to fail offline serves its pages as localhost).
-    extraPrefsFirefox: { 'network.disable-localhost-when-offline': true },
+    extraPrefsFirefox: { 'network.disable-localhost-when-offline': true, ...options.firefoxPrefs },
     // A benchmark's page script may run for minutes (the default is 3).
     protocolTimeout: 1_800_000,
   });
