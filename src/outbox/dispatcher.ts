@@ -233,7 +233,7 @@ export class Dispatcher {
       }
     }
     if (!lease) return [];
-    const { units, late } = chainUnits(chosen, taken, chained);
+    const { units, late } = chainUnits(chosen, taken, { chained, ordered: options.ordering !== 'none' });
     if (late.length > 0) await this.#giveBack(late, lease);
     if (!options.batch) return units.map((unit) => ({ unit, lease: lease!, run }));
     const packed = packBatches(units.flat(), options.ordering, options.batch, (e) => index.get(Number(e.id))?.bytes ?? taskBytes(e.value));

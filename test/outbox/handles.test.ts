@@ -87,6 +87,25 @@ describe('delivery from several handles', () => {
   });
 });
 
+describe('group order across handles', () => {
+  it("a handle does not send a group's next task while another handle has the group's first in flight", async () => {
+    shared.server.next({ status: 200, delayMs: 400 });
+    const store = new MemoryStore();
+    const [a, b] = [await open(store), await open(store)] as [Outbox, Outbox];
+    const [first] = await a.enqueueMany([{ url: '/first', group: 'g' }]);
+    const flushingA = a.flush();
+    await shared.server.waitFor(1);
+    const [second] = await b.enqueueMany([{ url: '/second', group: 'g' }]);
+    // b's index has the first task ready: its take finds it leased, and the second must wait behind it.
+    expect(await b.flush()).toMatchObject({ sent: 0 });
+    expect(shared.server.received.map((r) => r.path)).toEqual(['/first']);
+    // a's flush goes on to the second once the first is sent; b has nothing left to send.
+    await flushingA;
+    await b.flush();
+    expect(shared.server.delivered.map((r) => r.key)).toEqual([first, second]);
+  });
+});
+
 describe('retries across handles', () => {
   const retrying = { retry: { initialDelayMs: 60_000, maxDelayMs: 60_000 }, random: () => 0.5 };
   const heard = <T>(target: EventTarget, type: string) => new Promise<T>((resolve) => target.addEventListener(type, (e) => resolve((e as CustomEvent<T>).detail), { once: true }));
