@@ -86,8 +86,13 @@ export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<St
     }
     goesOn = i === requests.length;
   } catch (error) {
-    // A storage failure mid-settle: the lease expires and the task is tried again, never lost.
+    // A storage failure mid-settle: the lease expires and the task is tried again, never lost. Until then this
+    // handle's index has its tasks wait for that, instead of holding them (and their lanes) as in flight for good.
     c.emit('error', { error });
+    for (const entry of unit) {
+      const pending = c.index.get(Number(entry.id));
+      if (pending?.state === 'busy') c.index.wait(pending, lease.expiresAt, 'lease');
+    }
   } finally {
     freeSlot(goesOn);
     if (delivered.length > 0) acking.push(acknowledge(c, delivered.splice(0)));

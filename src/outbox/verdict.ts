@@ -32,7 +32,7 @@ export interface Policy {
  * The verdict on an attempt that ended in `outcome`, for tasks that have now been tried `attempts` times and
  * whose oldest was first enqueued at `createdAt`. Pure, so the policy is tested without a network: `classify`
  * decides sent, retry or dead; a retry past `maxAttempts` or `maxAgeMs` is dead; a retry waits as long as
- * `Retry-After` asks, else a full-jitter backoff.
+ * `Retry-After` asks (dead at once when that wait would end past `maxAgeMs`), else a full-jitter backoff.
  */
 export function verdictFor(
   outcome: Response | Error,
@@ -47,6 +47,8 @@ export function verdictFor(
   if (attempt.attempts >= retry.maxAttempts) return { kind: 'dead', reason: 'max-attempts' };
   if (attempt.now - attempt.createdAt >= retry.maxAgeMs) return { kind: 'dead', reason: 'max-age' };
   const asked = outcome instanceof Error ? undefined : parseRetryAfter(outcome.headers.get('retry-after'), attempt.now);
+  // A server that asks for a wait past the task's age limit is obeyed by giving up now, not at the next attempt.
+  if (asked !== undefined && attempt.now + asked - attempt.createdAt >= retry.maxAgeMs) return { kind: 'dead', reason: 'max-age' };
   return {
     kind: 'retry',
     delayMs: asked ?? backoffDelay(retry, attempt.attempts, policy.random),

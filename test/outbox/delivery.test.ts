@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { rig, type Rig } from './helpers.js';
 
 let r: Rig;
@@ -187,5 +188,34 @@ describe('Outbox retry policy (fake clock)', () => {
     expect(r.server.received.map((x) => x.key)).toEqual([id, id]);
     await r.server.down();
     await lost;
+  });
+});
+
+describe('a storage failure while an attempt settles', () => {
+  it("says so in an 'error' event, and the task is tried again once its lease ends: never held as in flight", async () => {
+    // A MemoryStore whose next commit to the outbox's queue fails once armed.
+    let failing = false;
+    const store = new MemoryStore();
+    const open = store.open.bind(store);
+    store.open = async (name) => {
+      const storage = await open(name);
+      const commit = storage.commit.bind(storage);
+      if (name === 'api') storage.commit = (token, batch) => (failing ? ((failing = false), Promise.reject(new Error('the disk is gone'))) : commit(token, batch));
+      return storage;
+    };
+    await r.reopen({ store });
+    r.server.next({ status: 503, delayMs: 100 });
+    const id = await r.outbox.enqueue({ url: '/x', group: 'g' });
+    await r.outbox.enqueue({ url: '/y', group: 'g' });
+    const flushing = r.outbox.flush();
+    await r.server.waitFor(1);
+    // The 503's retry (a release of the lease) is the commit that fails.
+    failing = true;
+    await flushing;
+    expect(r.events('error')).toHaveLength(1);
+    expect(r.events('retry')).toEqual([]);
+    r.clock.advance(10 * 60_000);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 2, remaining: 0 });
+    expect(r.server.delivered.map((x) => x.key)[0]).toBe(id);
   });
 });

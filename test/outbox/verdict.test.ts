@@ -28,8 +28,23 @@ describe('verdictFor()', () => {
 
   it('Retry-After wins over the backoff, in seconds or as a date', () => {
     expect(verdictFor(response(429, { 'retry-after': '7' }), task, policy, at(1))).toEqual({ kind: 'retry', delayMs: 7000, cause: 'server' });
-    const date = new Date(NOW + 90_000).toUTCString();
-    expect(verdictFor(response(503, { 'retry-after': date }), task, policy, at(1))).toMatchObject({ kind: 'retry', delayMs: 90_000 });
+    const date = new Date(NOW + 50_000).toUTCString();
+    expect(verdictFor(response(503, { 'retry-after': date }), task, policy, at(1))).toMatchObject({ kind: 'retry', delayMs: 50_000 });
+  });
+
+  it('a Retry-After whose wait would end past maxAgeMs makes the task dead as "max-age" now', () => {
+    expect(verdictFor(response(503, { 'retry-after': '59' }), task, policy, at(1))).toMatchObject({ kind: 'retry', delayMs: 59_000 });
+    expect(verdictFor(response(503, { 'retry-after': '60' }), task, policy, at(1))).toEqual({ kind: 'dead', reason: 'max-age' });
+    expect(verdictFor(response(503, { 'retry-after': '30' }), task, policy, at(1, 30_000))).toEqual({ kind: 'dead', reason: 'max-age' });
+    const year = new Date(NOW + 365 * 86_400_000).toUTCString();
+    expect(verdictFor(response(429, { 'retry-after': year }), task, policy, at(1))).toEqual({ kind: 'dead', reason: 'max-age' });
+  });
+
+  it('a Retry-After of more digits than a number holds is a finite wait (a hundred years at most), never Infinity', () => {
+    const forever = { ...policy, retry: { ...policy.retry, maxAgeMs: Infinity } };
+    const verdict = verdictFor(response(503, { 'retry-after': '9'.repeat(400) }), task, forever, at(1));
+    expect(verdict).toEqual({ kind: 'retry', delayMs: 100 * 365 * 86_400_000, cause: 'server' });
+    expect(verdictFor(response(503, { 'retry-after': '9'.repeat(400) }), task, policy, at(1))).toEqual({ kind: 'dead', reason: 'max-age' });
   });
 
   it('a status classify calls dead is dead as "status"; a network error it calls dead is "network"', () => {
