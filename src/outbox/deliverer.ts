@@ -44,6 +44,8 @@ export class Deliverer {
   readonly #dispatcher: Dispatcher;
   readonly #loop: DeliveryLoop;
   readonly #background = newRun(false);
+  /** The flushes running: `stop` ends them (they start nothing more, and settle once what they started has). */
+  readonly #flushes = new Set<DeliveryRun>();
   /** The wall clock's lead over the monotonic one, when last looked at. */
   #skew: number | undefined;
 
@@ -149,6 +151,7 @@ export class Deliverer {
   async flush(signal: AbortSignal | undefined): Promise<DeliveryRun> {
     const run = newRun(true);
     const dispatcher = this.#dispatcher;
+    this.#flushes.add(run);
     try {
       for (;;) {
         signal?.throwIfAborted();
@@ -160,6 +163,7 @@ export class Deliverer {
       }
     } finally {
       run.over = true;
+      this.#flushes.delete(run);
       this.#c.index.unpark(run.parked!);
     }
     if (!this.#loop.running) {
@@ -169,8 +173,9 @@ export class Deliverer {
     return run;
   }
 
-  /** Stops background delivery; resolves when the requests in flight have ended. */
+  /** Stops delivery, a flush's too; resolves when the requests in flight have ended. */
   async stop(): Promise<void> {
+    for (const run of this.#flushes) run.over = true;
     this.#loop.stop();
     await this.#c.serial(() => this.#dispatcher.unbuffer());
     await this.#dispatcher.settled();
@@ -227,7 +232,7 @@ export class Deliverer {
 
   #fill(run: DeliveryRun): Promise<number> {
     return this.#c.serial(() => {
-      if (this.#c.closing() && !this.#loop.running && run === this.#background) return 0;
+      if (run.over || (this.#c.closing() && !this.#loop.running && run === this.#background)) return 0;
       this.#watchClock();
       return this.#dispatcher.fill(run);
     });

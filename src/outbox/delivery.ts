@@ -54,15 +54,15 @@ export interface DeliveryContext {
   readonly giveBack: (entries: Entry[], lease: Lease<StoredTask>) => Promise<void>;
   /** A task was delivered: the network is there. */
   readonly delivered: () => void;
-  /** True when a chain should stop before `next`: a task of a higher priority waits for its slot. */
-  readonly yields: (next: Entry) => boolean;
+  /** True when a chain should stop before `next`: its run was stopped, or a task of a higher priority waits for its slot. */
+  readonly yields: (next: Entry, run: DeliveryRun) => boolean;
 }
 
 /**
  * Delivers one unit of taken tasks: a batch (one request), or a chain of one lane's tasks in queue order, each
  * request starting once the previous one's response was judged sent. A chain stops at the first task that is not
- * sent, and before a request that could outlast the lease or that would keep a task of a higher priority waiting
- * for the slot; the rest go back, so the lane's order holds across the retry. What each response sent is acked as
+ * sent, and before a request that could outlast the lease, that its stopped run would make, or that would keep a
+ * task of a higher priority waiting for the slot; the rest go back, so the lane's order holds across the retry. What each response sent is acked as
  * the chain goes on (in groups, see `AckBatcher`), then said in 'sent' events: a crash before that sends those tasks
  * again, with the same Idempotency-Key. `freeSlot` is called once the last response is in, with whether the lane
  * goes on (every task of the unit left it), so that the lane's next chain may start while the last acks commit.
@@ -76,7 +76,7 @@ export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<St
     let i = 0;
     for (; i < requests.length; i++) {
       // Another handle could take a task whose request outlasts the lease.
-      const cut = i > 0 && (c.options.clock.now() + c.options.timeoutMs >= lease.expiresAt || c.yields(requests[i]![0]!));
+      const cut = i > 0 && (c.options.clock.now() + c.options.timeoutMs >= lease.expiresAt || c.yields(requests[i]![0]!, run));
       if (cut || !(await attempt(c, requests[i]!, lease, run, delivered))) {
         await c.giveBack(requests.slice(cut ? i : i + 1).flat(), lease);
         break;

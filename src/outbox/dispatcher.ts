@@ -71,7 +71,7 @@ export class Dispatcher {
     this.#c = context;
     this.#onChange = onChange;
     this.#acks = new AckBatcher((ids) => context.queue.remove(ids), { clock: context.options.clock, busy: () => this.#active.size > 0 });
-    this.#delivery = { ...context, acks: this.#acks, giveBack: (entries, lease) => this.#giveBack(entries, lease), yields: (next) => this.#yields(next) };
+    this.#delivery = { ...context, acks: this.#acks, giveBack: (entries, lease) => this.#giveBack(entries, lease), yields: (next, run) => !this.#on(run) || this.#yields(next) };
     this.#ahead = new TakeAhead({
       serial: context.serial,
       take: (lane, run) => this.#takeAhead(lane, run),
@@ -204,8 +204,12 @@ export class Dispatcher {
   /** Whether units of `run` may start without a fill: it is on, the network is there and this handle delivers. */
   #goesOn(run: DeliveryRun): boolean {
     const { reachability } = this.#c;
-    const on = run.parked ? !run.over : this.#c.running();
-    return on && reachability.allowed && reachability.reachable && this.#c.coordination.holdsOrAlone();
+    return this.#on(run) && reachability.allowed && reachability.reachable && this.#c.coordination.holdsOrAlone();
+  }
+
+  /** A flush is on until it ends or `stop` ends it; the background run while the outbox runs. */
+  #on(run: DeliveryRun): boolean {
+    return run.parked ? !run.over : this.#c.running();
   }
 
   /** Leases the tasks `chosen` on the index, in units (chains of a lane, batches, or one task each). */

@@ -126,6 +126,31 @@ describe('flush(), stop() and close() always settle', () => {
     expect(await within(Promise.all([r.outbox.stop(), r.outbox.close()]), 2000)).toBe(true);
   });
 
+  it.each([
+    ['stop()', (outbox: Outbox) => outbox.stop()],
+    ['close()', (outbox: Outbox) => outbox.close()],
+  ] as const)('%s during a flush ends it: the requests in flight settle, nothing more is sent', async (_, end) => {
+    r.server.script(() => ({ status: 200, delayMs: 30 }));
+    // Both kinds of unit: a chain of one group (a request after another), and tasks of groups of their own.
+    await r.outbox.enqueueMany([
+      ...Array.from({ length: 20 }, (_, n) => ({ url: `/chain/${n}`, group: 'chain' })),
+      ...Array.from({ length: 20 }, (_, n) => ({ url: `/own/${n}`, group: `own-${n}` })),
+    ]);
+    await r.reopen({ concurrency: 2 });
+    const flushing = r.outbox.flush();
+    await r.server.waitFor(2);
+    const ending = end(r.outbox);
+    // The acks of what was sent wait a moment on the (fake) clock, to go in one commit with those that follow.
+    await io();
+    r.clock.advance(1000);
+    expect(await within(Promise.all([flushing, ending]), 2000)).toBe(true);
+    const sent = r.server.received.length;
+    expect(sent).toBeLessThanOrEqual(4);
+    expect(await flushing).toMatchObject({ sent: r.server.delivered.length });
+    await io();
+    expect(r.server.received).toHaveLength(sent);
+  });
+
   it('on the real clock: a flush against a silent server settles within timeoutMs and a small margin', async () => {
     const silent = await silentServer();
     const outbox = await Outbox.open({ name: 'real', store: new MemoryStore(), baseUrl: silent.url, timeoutMs: 300 });
