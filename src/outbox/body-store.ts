@@ -2,7 +2,7 @@ import type { QueueBlobs } from '../core/blobs.js';
 import type { Clock } from '../core/clock.js';
 import { SluiceError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
-import { toBase64, type BlobRef, type BodySource, type StoredBody } from './body.js';
+import { INLINE_MAX, inlineBytes, toBase64, type BlobRef, type BodySource, type StoredBody } from './body.js';
 
 /** A stored body is written, and read when sent, this much at a time: what a send holds in memory. */
 export const CHUNK = 256 * 1024;
@@ -36,6 +36,14 @@ export class BodyStore {
     this.#clock = options.clock;
     this.#maxBytes = options.maxBodyBytes;
     this.#stream = options.stream;
+  }
+
+  /**
+   * Refuses a body kept inside its task that is over `maxBodyBytes` ('ERR_ITEM_TOO_LARGE'): the limit is the same
+   * wherever a body is kept. Inside, a body is at most `INLINE_MAX` characters: only a lower limit needs a count.
+   */
+  check(body: StoredBody): void {
+    if (this.#maxBytes < INLINE_MAX * 3 && inlineBytes(body) > this.#maxBytes) throw tooLarge(this.#maxBytes, true);
   }
 
   /**

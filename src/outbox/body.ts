@@ -70,7 +70,10 @@ export function encodeBody(body: unknown): StoredBody | BodySource | undefined {
   if (blob) return { blob };
   if (isA(body, 'Blob')) return blobSource(body as Blob);
   if (isA(body, 'FormData')) return formSource(body as FormData);
-  if (isA(body, 'URLSearchParams')) return { text: String(body) };
+  if (isA(body, 'URLSearchParams')) {
+    const text = String(body);
+    return text.length <= INLINE_MAX ? { text } : bytesSource(new TextEncoder().encode(text), undefined);
+  }
   if (isA(body, 'ReadableStream')) return { chunks: () => streamChunks(body as ReadableStream<unknown>), type: undefined, typeWins: false };
   if (typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
     // A Node Readable, or any async iterable of bytes or strings.
@@ -83,7 +86,20 @@ export function encodeBody(body: unknown): StoredBody | BodySource | undefined {
     throw new SluiceError('ERR_INVALID_TASK', 'Expected task `body` to survive JSON; it does not.', { cause: error });
   }
   if (json === undefined) bad(body);
-  return { json: JSON.parse(json) as unknown };
+  // A large one goes beside the task as any large body does (up to `maxBodyBytes`), not inside its item.
+  return json.length <= INLINE_MAX ? { json: JSON.parse(json) as unknown } : bytesSource(new TextEncoder().encode(json), 'application/json');
+}
+
+/** The size in bytes of a body stored inside its task, as it is sent. */
+export function inlineBytes(body: StoredBody): number {
+  if ('text' in body) return utf8Length(body.text);
+  if ('base64' in body) return Math.floor((body.base64.length * 3) / 4) - (body.base64.endsWith('==') ? 2 : body.base64.endsWith('=') ? 1 : 0);
+  if ('json' in body) return utf8Length(JSON.stringify(body.json));
+  return body.blob.size;
+}
+
+function utf8Length(text: string): number {
+  return new TextEncoder().encode(text).length;
 }
 
 /** The content type a body implies when the task names none. */

@@ -12,6 +12,7 @@ export async function prepareAll(tasks: readonly (HttpTask | Request)[], o: { ba
   const prepared = plain.map((t) => prepareTask(t, o.baseUrl, o.now));
   const out: StoredTask[] = [];
   try {
+    for (const { task } of prepared) if (task.body) o.bodies.check(task.body);
     for (const { task, upload } of prepared) out.push(upload ? { ...task, body: await o.bodies.store(task.id, upload) } : task);
   } catch (error) {
     await o.bodies.delete(bodiesOf(out)).catch(() => undefined);

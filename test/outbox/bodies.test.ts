@@ -108,6 +108,26 @@ describe('large bodies are stored beside their tasks, streamed on send, and dele
     expect(readsWhileWaiting).toBeLessThan(size / CHUNK / 2);
   });
 
+  it('a JSON object and a form of 2 MiB: beside the task too (not refused as a queue item), sent whole with their types', async () => {
+    const big = { text: 'é'.repeat(MiB) };
+    const form = new URLSearchParams({ field: 'x'.repeat(2 * MiB) });
+    const [json, params] = await r.outbox.enqueueMany([
+      { url: '/json', body: big },
+      { url: '/form', body: form },
+    ]);
+    expect(await blobKeys(r)).toHaveLength(2);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 2 });
+    expect(r.events('sent').map((e) => e.task.body)).toEqual([expect.any(BodyRef), expect.any(BodyRef)]);
+    const [gotJson, gotForm] = r.server.received;
+    expect(gotJson).toMatchObject({ key: json });
+    expect(gotJson!.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(gotJson!.body.toString())).toEqual(big);
+    expect(gotForm).toMatchObject({ key: params });
+    expect(gotForm!.headers['content-type']).toBe('application/x-www-form-urlencoded;charset=UTF-8');
+    expect(gotForm!.body.toString()).toBe(form.toString());
+    expect(await blobKeys(r)).toEqual([]);
+  });
+
   it('a retry, and a same-origin 307 followed, send the whole body again', async () => {
     await r.reopen({ redirect: 'follow-same-origin' });
     const data = bytes(500_000, 2);
@@ -133,6 +153,18 @@ describe('budgets', () => {
     await expect(r.outbox.enqueue({ url: '/x', body: stream })).rejects.toMatchObject({ code: 'ERR_ITEM_TOO_LARGE' });
     expect(await r.outbox.size()).toBe(0);
     expect(await blobKeys(r)).toEqual([]);
+  });
+
+  it('maxBodyBytes holds for bodies kept inside the task too: text, bytes, JSON and forms over it are refused', async () => {
+    await r.reopen({ maxBodyBytes: 1000 });
+    for (const body of ['x'.repeat(1001), 'é'.repeat(501), bytes(1001), { text: 'x'.repeat(1000) }, new URLSearchParams({ a: 'x'.repeat(1000) })]) {
+      await expect(r.outbox.enqueue({ url: '/x', body })).rejects.toMatchObject({ code: 'ERR_ITEM_TOO_LARGE', message: expect.stringMatching(/maxBodyBytes/) });
+    }
+    expect(await r.outbox.size()).toBe(0);
+    await r.outbox.enqueueMany([{ url: '/x', body: 'x'.repeat(1000) }, { url: '/x', body: 'é'.repeat(500) }, { url: '/x', body: bytes(1000) }, { url: '/x', body: { t: 'x'.repeat(980) } }]);
+    expect(await r.outbox.size()).toBe(4);
+    await r.reopen({ maxBodyBytes: 200 * 1024 });
+    await expect(r.outbox.enqueue({ url: '/x', body: { text: 'x'.repeat(200 * 1024) } })).rejects.toMatchObject({ code: 'ERR_ITEM_TOO_LARGE' });
   });
 
   it('a stream that fails while it is read: the enqueue rejects, and nothing is stored', async () => {
