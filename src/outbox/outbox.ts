@@ -158,12 +158,19 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
    * between live and stored requests; its group is `init.group`, else its 'Sluice-Group' header (never sent or
    * stored), else the default group.
    */
-  fetch(input: Request | string, init?: RequestInit & { readonly group?: string }): Promise<Response> {
+  async fetch(input: Request | string, init?: RequestInit & { readonly group?: string }): Promise<Response> {
     this.#checkOpen();
     const { group, ...rest } = init ?? {};
     check({ group }, { group: optional(text) });
     const o = this.#options;
-    return liveFetch(new Request(input, rest), {
+    let request: Request;
+    try {
+      request = new Request(input, rest);
+    } catch (error) {
+      // fetch's own refusal (a bad URL, a forbidden method, a GET with a body) is the task's fault: the code says so.
+      throw new SluiceError('ERR_INVALID_TASK', `Expected a request fetch accepts: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    return liveFetch(request, {
       transport: this.#transport(),
       clock: o.clock,
       timeoutMs: o.timeoutMs,

@@ -69,6 +69,28 @@ describe('Outbox.fetch() and the order of a group', () => {
   });
 });
 
+describe('Outbox.fetch() refuses bad input as every call does', () => {
+  it('with a rejected promise (never a synchronous throw) carrying a SluiceError code', async () => {
+    const calls: [string, () => Promise<Response>, string][] = [
+      ['a URL fetch refuses', () => r.outbox.fetch('not a url'), 'ERR_INVALID_TASK'],
+      ['a URL with credentials', () => r.outbox.fetch('https://user:pw@api.test/a'), 'ERR_INVALID_TASK'],
+      ['a forbidden method', () => r.outbox.fetch('https://api.test/a', { method: 'TRACE' }), 'ERR_INVALID_TASK'],
+      ['a GET with a body', () => r.outbox.fetch('https://api.test/a', { method: 'GET', body: 'x' }), 'ERR_INVALID_TASK'],
+      ['a group that is not a string', () => r.outbox.fetch('https://api.test/a', { group: 5 as unknown as string }), 'ERR_INVALID_OPTION'],
+    ];
+    for (const [what, call, code] of calls) {
+      let promise: Promise<Response> | undefined;
+      expect(() => (promise = call()), what).not.toThrow();
+      await expect(promise, what).rejects.toMatchObject({ name: 'SluiceError', code });
+    }
+    await r.outbox.close();
+    let closed: Promise<Response> | undefined;
+    expect(() => (closed = r.outbox.fetch('https://api.test/a'))).not.toThrow();
+    await expect(closed).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+    expect(r.calls).toEqual([]);
+  });
+});
+
 describe('Outbox.fetch() never hangs', () => {
   it('against a server that never answers: at timeoutMs the request is stored and answered 202', async () => {
     const silent = await silentServer();
