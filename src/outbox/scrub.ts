@@ -14,16 +14,20 @@ export function errorText(error: unknown, secrets: readonly string[]): string {
 }
 
 /**
- * `text` with every secret, and every line of a secret (a value with a line break may be quoted split), replaced.
- * Parts shorter than 4 characters are left: they would redact ordinary words, and say nothing of the secret.
+ * `text` with every secret replaced, and every part of one a message may quote alone: each line (a value with a line
+ * break may be quoted split) and each word (a proxy may quote the token of "Bearer <token>", a cookie's value), all
+ * but a credential's scheme ("Bearer", "Basic"), which is no secret. Parts shorter than 4 characters are left: they
+ * would redact ordinary words, and say nothing of the secret.
  */
 export function scrub(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const secret of secrets) {
-    for (const part of [secret, ...secret.split(/[\r\n\0]+/)]) {
-      const trimmed = part.trim();
-      if (trimmed.length >= 4) out = out.split(trimmed).join(REDACTED);
-    }
+    const words = secret.trim().split(/[\s,;=\0]+/);
+    // An authorization value's scheme, as in "Bearer <token>": a word, a space, then the credentials.
+    const scheme = /^([A-Za-z][\w-]*) +\S/.exec(secret.trim())?.[1];
+    const parts = [secret, ...secret.split(/[\r\n\0]+/), ...words].map((part) => part.trim()).filter((part) => part.length >= 4 && part !== scheme);
+    // Longest first: a whole value is replaced before any word of it.
+    for (const part of parts.sort((a, b) => b.length - a.length)) out = out.split(part).join(REDACTED);
   }
   return out;
 }

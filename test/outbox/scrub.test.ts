@@ -1,0 +1,17 @@
+import { describe, expect, it } from 'vitest';
+import { scrub } from '../../src/outbox/scrub.js';
+
+describe('scrub()', () => {
+  it('a message quoting only a word of the value (the token of "Bearer <token>", a cookie) is scrubbed too; the scheme is kept', () => {
+    const secrets = ['Bearer tok-ABCDEFG123', 'sid=s3ss10n-value; theme=dark'];
+    expect(scrub('proxy refused credentials tok-ABCDEFG123', secrets)).toBe('proxy refused credentials [redacted]');
+    expect(scrub('Bearer tok-ABCDEFG123 is not valid', secrets)).toBe('[redacted] is not valid');
+    expect(scrub('expected Bearer auth', secrets)).toBe('expected Bearer auth');
+    expect(scrub('unknown session s3ss10n-value', secrets)).toBe('unknown session [redacted]');
+  });
+
+  it('a value split over lines is scrubbed line by line; parts under 4 characters are left', () => {
+    expect(scrub('got "line-one" then "line-two"', ['line-one\nline-two'])).toBe('got "[redacted]" then "[redacted]"');
+    expect(scrub('a b c', ['a b c d'])).toBe('a b c');
+  });
+});
