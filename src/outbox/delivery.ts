@@ -137,7 +137,7 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
       }
     }
     // Each await is a turn of the microtask queue between one response and the next request: none for nothing.
-    if (doomed.length > 0) await c.toDead(doomed, lease, run);
+    if (doomed.length > 0) await c.toDead(doomed.map((d) => unsent(c, d)), lease, run);
     if (ready.length === 0) return true;
     const exchange: Exchange = timedOut
       ? { kind: 'error', error: timedOut, network: false, secrets: [] }
@@ -152,6 +152,16 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
   } finally {
     deadline.end();
   }
+}
+
+/**
+ * A task that goes to dead before its request (expired, skipped, or made unsendable by `onBeforeSend`): this take
+ * made no request, so its attempts are those made before, and its dead letter keeps what the last of them got.
+ */
+function unsent(c: DeliveryContext, dead: ToDead): ToDead {
+  const { entry } = dead;
+  const last = c.index.get(Number(entry.id))?.last;
+  return { ...last, ...dead, entry: { id: entry.id, value: entry.value, attempts: Math.max(0, entry.attempts - 1) } };
 }
 
 /**

@@ -155,7 +155,30 @@ describe('notBefore, expiresAt, priority', () => {
     r.clock.advance(1000);
     expect(await r.outbox.flush()).toMatchObject({ dead: 1, sent: 0 });
     expect(r.server.received).toHaveLength(0);
-    expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'expired', attempts: 1 }]);
+    expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'expired', attempts: 0 }]);
+  });
+
+  it("a task that expires, or that onBeforeSend skips, after a failed attempt: its dead letter counts requests made and keeps the last status", async () => {
+    let skip = false;
+    await r.reopen({ onBeforeSend: (task) => (skip && task.url.endsWith('/skipped') ? false : task) });
+    r.server.plan('e', [{ status: 503 }]);
+    r.server.plan('s', [{ status: 503 }]);
+    await r.outbox.enqueueMany([
+      { url: '/stale', id: 'e', group: 'e', expiresAt: r.clock.now() + 5000 },
+      { url: '/skipped', id: 's', group: 's' },
+    ]);
+    expect(await r.outbox.flush()).toMatchObject({ retried: 2 });
+    r.clock.advance(5000);
+    skip = true;
+    expect(await r.outbox.flush()).toMatchObject({ dead: 2, sent: 0 });
+    expect(r.server.received).toHaveLength(2);
+    const letters = await r.outbox.dead.list();
+    expect(letters.map((l) => [l.task.id, l.reason, l.attempts, l.status])).toEqual(
+      expect.arrayContaining([
+        ['e', 'expired', 1, 503],
+        ['s', 'skipped', 1, 503],
+      ]),
+    );
   });
 
   it('drains higher priorities first among tasks that ordering lets go', async () => {
