@@ -1,4 +1,5 @@
 import { systemClock, type Clock } from '../core/clock.js';
+import { SluiceError } from '../core/errors.js';
 import { checkName } from '../core/options.js';
 import { atLeast, check, integer, invalid, isBoolean, isClock, isFunction, limit, oneOf, optional, optionsObject, withMethods, type Rule } from '../core/validate.js';
 import type { Durability, Store } from '../core/store.js';
@@ -209,7 +210,9 @@ const RULES = {
 export function resolveOutboxOptions(options: OutboxOptions): ResolvedOutboxOptions {
   if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
   checkName(options.name);
-  if (options.name.length > 123) invalid('name', 'at most 123 characters (the dead letters take `<name>.dead`)', options.name);
+  if (options.name.length > 123) {
+    throw new SluiceError('ERR_INVALID_NAME', `Expected an outbox's \`name\` to be at most 123 characters (its dead letters take \`<name>.dead\`), got ${options.name.length}.`);
+  }
   check(options, { baseUrl: optional(httpUrl(undefined)) });
   const retry: Required<RetryOptions> = {
     initialDelayMs: 1000,

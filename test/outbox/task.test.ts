@@ -148,4 +148,10 @@ describe('resolveOutboxOptions()', () => {
     rejects(() => resolveOutboxOptions({ name: 'api', fetch: 'x' as unknown as typeof fetch }), 'ERR_INVALID_OPTION', '`fetch`');
     rejects(() => resolveOutboxOptions({ name: 'bad name' }), 'ERR_INVALID_NAME', '`name`');
   });
+
+  it('a name of 124–128 characters, valid for a queue, is too long for an outbox: ERR_INVALID_NAME, as any bad name', () => {
+    expect(resolveOutboxOptions({ name: 'a'.repeat(123) }).name).toHaveLength(123);
+    for (const length of [124, 128]) rejects(() => resolveOutboxOptions({ name: 'a'.repeat(length) }), 'ERR_INVALID_NAME', 'at most 123 characters');
+    rejects(() => resolveOutboxOptions({ name: 'a'.repeat(129) }), 'ERR_INVALID_NAME', '`name`');
+  });
 });
