@@ -1,7 +1,7 @@
 export { Queue } from './core/queue.js';
 export type { QueueBlobs } from './core/blobs.js';
 export type { QueueOptions } from './core/options.js';
-export type { IterateOptions, Lease, LeaseEntry, ListOptions, PushOptions, QueueEntry, QueueStats, ReleaseOptions, TakeOptions } from './core/queue-types.js';
+export type { IterateOptions, Lease, LeaseEntry, ListOptions, PushOptions, QueueEntry, QueueStats, ReleaseOptions, RemoveOptions, TakeOptions } from './core/queue-types.js';
 export type { QueueEventMap, PushDetail, RecoverDetail, CorruptDetail } from './core/events.js';
 export { jsonCodec, type Codec } from './core/codec.js';
 export { SluiceError, type SluiceErrorCode } from './core/errors.js';

@@ -143,11 +143,13 @@ export class Partition<T> {
     });
   }
 
-  /** Removes `seqs` whatever their state; resolves how many were there. */
-  remove(seqs: readonly number[]): Promise<number> {
+  /** Removes `seqs` whatever their state (leased ones only when `leased`); resolves how many were there. */
+  remove(seqs: readonly number[], leased = true): Promise<number> {
     return this.view.commit(() => {
       const next = this.view.next;
-      const live = seqs.filter((s) => s < next && !this.view.state.isAcked(s));
+      const now = this.#c.options.clock.now();
+      const { state } = this.view;
+      const live = seqs.filter((s) => s < next && !state.isAcked(s) && (leased || !state.holds.at(s, now)?.lease));
       return this.#leasing.acking(live, live.length);
     });
   }

@@ -32,6 +32,16 @@ export interface ReleaseOptions {
   readonly untried?: boolean;
 }
 
+/** Options of `Queue.remove`. */
+export interface RemoveOptions {
+  /**
+   * Remove leased items too. `false` leaves the items a handle holds (another handle may have them in flight): only
+   * items that are ready or delayed go.
+   * @default true
+   */
+  readonly leased?: boolean;
+}
+
 /** Items taken from a queue, held for this handle until acked, released or expired. */
 export interface Lease<T> {
   readonly entries: readonly LeaseEntry<T>[];

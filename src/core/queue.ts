@@ -7,12 +7,12 @@ import { leases } from './iteration.js';
 import { Members } from './members.js';
 import { ITERATE_RULES, LIST_RULES, PUSH_RULES, resolveOptions, TAKE_RULES, type QueueOptions, type ResolvedOptions } from './options.js';
 import { Partition } from './partition.js';
-import type { IterateOptions, Lease, ListOptions, PushOptions, QueueEntry, QueueStats, TakeOptions } from './queue-types.js';
+import type { IterateOptions, Lease, ListOptions, PushOptions, QueueEntry, QueueStats, RemoveOptions, TakeOptions } from './queue-types.js';
 import { combine, hash, inPartition, membersName, partitionName, sum, takeInTurn } from './partitioned.js';
 import { serial } from './serial.js';
 import type { Store } from './store.js';
 import { TypedEventTarget } from './typed-events.js';
-import { check, integer, optionsObject } from './validate.js';
+import { check, integer, isBoolean, optionsObject } from './validate.js';
 
 /**
  * A durable FIFO of items. Pushes are stored before they resolve; `take` leases items to this handle until they
@@ -160,11 +160,13 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     });
   }
 
-  /** Removes the items `ids` whatever their state (leased ones included); resolves how many were removed. */
-  remove(ids: readonly string[]): Promise<number> {
+  /** Removes the items `ids` whatever their state (leased ones included, unless `leased` is false); resolves how many were removed. */
+  remove(ids: readonly string[], options?: RemoveOptions): Promise<number> {
     return this.#run(async () => {
+      const { leased = true } = optionsObject(options);
+      check({ leased }, { leased: isBoolean });
       let removed = 0;
-      for (const [p, seqs] of byPartition(ids)) if (p < this.#parts.length) removed += await this.#parts[p]!.remove(seqs);
+      for (const [p, seqs] of byPartition(ids)) if (p < this.#parts.length) removed += await this.#parts[p]!.remove(seqs, leased);
       return removed;
     });
   }

@@ -327,6 +327,21 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
       expect(ns(await q.list())).toEqual([1, 3]);
     });
 
+    it(".remove(ids, { leased: false }) leaves leased items (another handle's in flight), removes ready and delayed ones", async () => {
+      const q = await open({ leaseMs: 100 });
+      await q.pushMany(items(0, 4));
+      const lease = await q.take(2);
+      await lease!.release([lease!.entries[1]!.id], { delayMs: 50 });
+      const ids = (await q.list()).map((e) => e.id);
+      expect(await q.remove(ids, { leased: false })).toBe(3);
+      expect((await q.list()).map((e) => [e.value.n, e.state])).toEqual([[0, 'leased']]);
+      // Once its lease is over it is an item like any: removed.
+      clock.advance(100);
+      expect(await q.remove(ids, { leased: false })).toBe(1);
+      expect(await q.size()).toBe(0);
+      expect((await rejection(q.remove(ids, { leased: 'no' as unknown as boolean }))).code).toBe('ERR_INVALID_OPTION');
+    });
+
     it('.clear() removes everything, leased items included', async () => {
       const q = await open({ segmentItems: 3 });
       await q.pushMany(items(0, 7));

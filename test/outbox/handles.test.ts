@@ -106,6 +106,25 @@ describe('group order across handles', () => {
   });
 });
 
+describe('remove() across handles', () => {
+  it('leaves a task another handle has in flight: its response decides, and it is sent once', async () => {
+    shared.server.next({ status: 200, delayMs: 300 });
+    const store = new MemoryStore();
+    const [a, b] = [await open(store), await open(store)] as [Outbox, Outbox];
+    const [inFlight, waiting] = await a.enqueueMany([{ url: '/a', group: 'a' }, { url: '/b', group: 'b' }]);
+    await b.list();
+    const flushing = a.flush({ reachable: true });
+    await shared.server.waitFor(1);
+    const first = shared.server.received[0]!.path === '/a' ? inFlight! : waiting!;
+    const other = first === inFlight ? waiting! : inFlight!;
+    expect(await b.remove([first])).toBe(0);
+    await flushing;
+    expect(shared.server.delivered.map((r) => r.key)).toContain(first);
+    expect(await b.remove([other])).toBe(0);
+    expect(await b.list()).toEqual([]);
+  });
+});
+
 describe('retries across handles', () => {
   const retrying = { retry: { initialDelayMs: 60_000, maxDelayMs: 60_000 }, random: () => 0.5 };
   const heard = <T>(target: EventTarget, type: string) => new Promise<T>((resolve) => target.addEventListener(type, (e) => resolve((e as CustomEvent<T>).detail), { once: true }));
