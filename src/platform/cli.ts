@@ -2,13 +2,15 @@ import { SluiceError } from '../core/errors.js';
 import { errno } from '../stores/fs/files.js';
 import { type Command, parse, USAGE } from './cli/args.js';
 import { context, type Context } from './cli/context.js';
+import { forTheCommandLine, REPAIRED } from './cli/damage.js';
 import { dead } from './cli/dead.js';
 import { type CliIo, printError, processIo } from './cli/io.js';
 import { clear, drain, ls, peek, stats } from './cli/queues.js';
 
 export type { CliIo } from './cli/io.js';
 
-// Exit codes: 0 done; 1 the operation failed; 2 the command could not be understood or names nothing there.
+// Exit codes: 0 done; 1 the operation failed; 2 the command could not be understood or names nothing there; 3
+// (REPAIRED) a queue needed repair or lost items, reported on stderr, and --accept-repairs was not given.
 const FAILED = 1;
 const USAGE_ERROR = 2;
 
@@ -27,11 +29,16 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     io.out(USAGE);
     return 0;
   }
-  const ctx = context(io, invocation.dir, invocation.json);
+  const { dir, json, corruption, acceptRepairs } = invocation;
+  const ctx = context(io, { dir, json, corruption, acceptRepairs });
   try {
-    return await run(ctx, invocation.command);
+    const code = await run(ctx, invocation.command);
+    const damaged = ctx.damage.queues;
+    if (code !== 0 || damaged.length === 0 || acceptRepairs) return code;
+    ctx.damage.notice(`${damaged.join(', ')} needed repair or lost items (above); the repair is stored. Exit code ${REPAIRED}: pass --accept-repairs to accept it.`);
+    return REPAIRED;
   } catch (error) {
-    const failure = asSluiceError(error);
+    const failure = forTheCommandLine(asSluiceError(error), ctx.corruption);
     printError(io, failure, ctx.json);
     // A queue or directory that is not there, or a name that cannot be one, is a mistake in the command line.
     return failure.code === 'ERR_NOT_FOUND' || failure.code === 'ERR_INVALID_NAME' ? USAGE_ERROR : FAILED;

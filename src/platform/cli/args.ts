@@ -18,12 +18,21 @@ Commands:
                                    ids: task ids (as dead list and the outbox's events show them) or entry ids
 
 Options:
-  --dir <path>    the FileStore directory (default .sluice)
-  --limit <n>     at most n entries
-  --json          JSON for scripts: one object per line on stdout; errors as {"error":{code,message}} on stderr
-  -h, --help      this text
+  --dir <path>          the FileStore directory (default .sluice)
+  --limit <n>           at most n entries
+  --json                JSON for scripts: one object per line on stdout; on stderr, errors as {"error":{code,message}}
+                        and repairs as {"recover":detail} or {"corrupt":detail}
+  --corruption <mode>   throw (default): items that cannot be read fail the command (ERR_CORRUPT);
+                        skip: they are counted as lost, and named
+  --accept-repairs      go on past repairs and losses (still reported), and exit 0
+  -h, --help            this text
 
-Exit codes: 0 done; 1 failed (unknown ids, a locked or damaged queue); 2 usage error, or no such directory or queue.`;
+Opening a queue repairs what it finds (a missing or damaged meta file, a torn tail, items gone): every command,
+read-only ones included, reports each repair and loss on stderr, one line each. drain, clear and dead retry|purge
+then change nothing, unless --accept-repairs.
+
+Exit codes: 0 done; 1 failed (unknown ids, a locked or damaged queue); 2 usage error, or no such directory or queue;
+3 done, but a queue needed repair or lost items (reported on stderr; not with --accept-repairs).`;
 
 export type Command =
   | { readonly name: 'help' }
@@ -39,6 +48,9 @@ export interface Invocation {
   /** The FileStore directory, as given (resolved by the store). */
   readonly dir: string;
   readonly json: boolean;
+  /** The queues' `corruption` option. */
+  readonly corruption: 'throw' | 'skip';
+  readonly acceptRepairs: boolean;
 }
 
 const PEEK_LIMIT = 20;
@@ -58,6 +70,8 @@ export function parse(argv: readonly string[]): Invocation {
         dir: { type: 'string', default: '.sluice' },
         limit: { type: 'string' },
         json: { type: 'boolean', default: false },
+        corruption: { type: 'string', default: 'throw' },
+        'accept-repairs': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -66,8 +80,10 @@ export function parse(argv: readonly string[]): Invocation {
     usage((error as Error).message);
   }
   const { values, positionals } = parsed;
-  const invocation = (command: Command): Invocation => ({ command, dir: values.dir, json: values.json });
-  if (values.help) return invocation({ name: 'help' });
+  const { corruption } = values;
+  if (values.help) return { command: { name: 'help' }, dir: values.dir, json: values.json, corruption: 'throw', acceptRepairs: false };
+  if (corruption !== 'throw' && corruption !== 'skip') usage(`--corruption must be "throw" or "skip", got "${corruption}".`);
+  const invocation = (command: Command): Invocation => ({ command, dir: values.dir, json: values.json, corruption, acceptRepairs: values['accept-repairs'] });
   const limit = values.limit === undefined ? undefined : whole('--limit', values.limit);
   const [name, target, ...rest] = positionals;
   const takes = (count: number, what: string) => {

@@ -3,6 +3,7 @@ import { QueueState } from '../../core/queue-state.js';
 import { Queue } from '../../core/queue.js';
 import type { Store } from '../../core/store.js';
 import { FileStore } from '../../stores/fs/file-store.js';
+import { DamageReport, settled } from './damage.js';
 import type { CliIo } from './io.js';
 
 /** What every command works with. */
@@ -14,20 +15,52 @@ export interface Context {
   /** Opens existing queues only: the CLI never creates a queue or a directory, whatever the command. */
   readonly store: FileStore;
   readonly now: () => number;
+  /** The queues' `corruption` option (`--corruption`). */
+  readonly corruption: 'throw' | 'skip';
+  /** `--accept-repairs`: damage found is reported, and the command goes on and exits 0. */
+  readonly acceptRepairs: boolean;
+  /** Says every repair and loss of every queue opened. */
+  readonly damage: DamageReport;
 }
 
-export function context(io: CliIo, dir: string, json: boolean): Context {
-  return { io, json, dir, store: new FileStore({ dir, create: false }), now: io.now ?? Date.now };
+export interface ContextOptions {
+  readonly dir: string;
+  readonly json: boolean;
+  readonly corruption: 'throw' | 'skip';
+  readonly acceptRepairs: boolean;
 }
 
-/** Runs `fn` on the queue `name` ('ERR_NOT_FOUND' when there is none), and closes it. */
+export function context(io: CliIo, o: ContextOptions): Context {
+  const { dir, json, corruption, acceptRepairs } = o;
+  return { io, json, dir, corruption, acceptRepairs, store: new FileStore({ dir, create: false }), now: io.now ?? Date.now, damage: new DamageReport(io, json) };
+}
+
+/**
+ * Runs `fn` on the queue `name` ('ERR_NOT_FOUND' when there is none), and closes it. Opening repairs what it finds
+ * (the core has no open that only looks): every repair is reported before `fn` runs, and what reads find later too.
+ */
 export async function withQueue<R>(ctx: Context, name: string, fn: (queue: Queue<unknown>) => Promise<R>): Promise<R> {
-  const queue = await Queue.open<unknown>({ name, store: ctx.store, partitions: await partitionsOf(ctx.store, name) });
+  const queue = await Queue.open<unknown>({ name, store: ctx.store, partitions: await partitionsOf(ctx.store, name), corruption: ctx.corruption });
+  ctx.damage.watch(queue);
   try {
+    await settled();
     return await fn(queue);
   } finally {
     await queue.close();
+    await settled();
   }
+}
+
+/**
+ * Whether a command may go on to change items (take, ack, remove, retry): not when opening found damage that the user
+ * has not seen yet, unless `--accept-repairs`; then `nothing` says what was not done. The repair is stored either way,
+ * so a run that knows of it goes on.
+ */
+export function mayChange(ctx: Context, nothing: string): boolean {
+  const damaged = ctx.damage.queues;
+  if (ctx.acceptRepairs || damaged.length === 0) return true;
+  ctx.damage.notice(`${nothing}: ${damaged.join(', ')} needed repair (above). The repair is stored: run the command again to go on, or pass --accept-repairs.`);
+  return false;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Queue } from '../../core/queue.js';
-import { type Context, withQueue } from './context.js';
+import { type Context, mayChange, withQueue } from './context.js';
+import { REPAIRED } from './damage.js';
 import { duration, table } from './io.js';
 import { kindOf, queueNames, type QueueKind } from './layout.js';
 import { ageText, oldestAge, type OldestAge } from './oldest.js';
@@ -68,6 +69,8 @@ const DRAIN_BATCH = 100;
 /** Takes entries (all available, or `limit`), prints each, then acks them; a progress bar on a TTY. */
 export async function drain(ctx: Context, name: string, limit: number | undefined): Promise<number> {
   return withQueue(ctx, name, async (queue) => {
+    // Acked items a repair made deliverable again would be printed as new: not before the user has seen the repair.
+    if (!mayChange(ctx, `Nothing was drained from ${name}`)) return REPAIRED;
     const { size, leased, delayed } = await queue.stats();
     const wanted = Math.min(limit ?? Infinity, size - leased - delayed);
     const progress = new Progress(ctx.io.progress, `Draining ${name}`, wanted, ctx.now);
@@ -95,6 +98,7 @@ export async function drain(ctx: Context, name: string, limit: number | undefine
 
 export async function clear(ctx: Context, name: string): Promise<number> {
   return withQueue(ctx, name, async (queue) => {
+    if (!mayChange(ctx, `Nothing was removed from ${name}`)) return REPAIRED;
     const removed = await queue.size();
     await queue.clear();
     ctx.io.out(ctx.json ? JSON.stringify({ queue: name, removed }) : `Removed ${removed} entries from ${name}.`);

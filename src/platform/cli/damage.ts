@@ -1,0 +1,101 @@
+import { SluiceError } from '../../core/errors.js';
+import type { CorruptDetail, RecoverDetail } from '../../core/events.js';
+import type { Queue } from '../../core/queue.js';
+import type { CliIo } from './io.js';
+
+/** The exit code of a command that found damage (and reported it) when `--accept-repairs` was not given. */
+export const REPAIRED = 3;
+
+/**
+ * What the CLI tells of the repairs that opening (or reading) its queues made. The core repairs on open and stores the
+ * repair, so the app's next open is told nothing: the CLI is then the only one that can say it, and says every
+ * 'recover' and 'corrupt' event on stderr, one line each, for every queue it opens (dead letters included).
+ */
+export class DamageReport {
+  readonly #io: CliIo;
+  readonly #json: boolean;
+  readonly #queues = new Set<string>();
+
+  constructor(io: CliIo, json: boolean) {
+    this.#io = io;
+    this.#json = json;
+  }
+
+  /** The queues whose events were reported, in the order first reported. */
+  get queues(): readonly string[] {
+    return [...this.#queues];
+  }
+
+  /**
+   * Reports `queue`'s events from now on. Call it as soon as `Queue.open` resolves: what open found is dispatched a
+   * tick later (see `Queue.open`), so a listener added before that tick hears it; `settled` waits for that tick.
+   */
+  watch(queue: Queue<unknown>): void {
+    queue.addEventListener('recover', (event) => this.#report('recover', event.detail));
+    queue.addEventListener('corrupt', (event) => this.#report('corrupt', event.detail));
+  }
+
+  #report(type: 'recover' | 'corrupt', detail: RecoverDetail | CorruptDetail): void {
+    this.#queues.add(detail.queue);
+    this.#io.err(this.#json ? JSON.stringify({ [type]: detail }) : `sluice: ${type}: ${detail.queue}: ${type === 'recover' ? recoverText(detail as RecoverDetail) : corruptText(detail as CorruptDetail)}`);
+  }
+
+  /** A line of prose on stderr (skipped with --json, where the events and the exit code say it). */
+  notice(text: string): void {
+    if (!this.#json) this.#io.err(`sluice: ${text}`);
+  }
+}
+
+/** Waits for the events a queue dispatches a tick after its open resolves (`Queue.open` holds them until then). */
+export function settled(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+function recoverText(d: RecoverDetail): string {
+  const again = d.again ? `; ids [${d.again[0]}, ${d.again[1]}) may be delivered again, acked ones included` : '';
+  switch (d.kind) {
+    case 'tail':
+      return `tail: cut ${d.bytes} bytes at byte ${d.offset} of segment ${d.segment} (${d.corrupt ? 'damage: valid data followed' : 'a torn write'}).`;
+    case 'meta':
+      return `meta: the metadata failed its checksum and was rebuilt from the segments${again}.`;
+    case 'meta-missing':
+      return `meta-missing: the metadata was gone and was rebuilt from the segments${again}.`;
+    case 'meta-damaged':
+      return `meta-damaged: metadata records after a damaged one were dropped (acks and leases they held may be undone)${again}.`;
+    case 'rollback':
+      return `rollback: ids [${d.from}, ${d.to}) were given out but their items are gone: they are void, never handed out or reused.`;
+  }
+}
+
+function corruptText(d: CorruptDetail): string {
+  const n = d.lost.length;
+  const where = d.reason === 'checksum' ? `segment ${d.segment} fails its checksum at byte ${d.offset}` : `segment ${d.segment}`;
+  const action = d.action === 'skip' ? 'skipped: counted as lost' : 'reads fail with ERR_CORRUPT';
+  return `${d.reason}: ${n} unacked item${n === 1 ? '' : 's'} lost (${n === 1 ? 'id' : 'ids'} ${ranges(d.lost)}), ${where}; ${action}.`;
+}
+
+/** Ids as runs: `3-7, 9` (all of them, however many: nothing lost goes unnamed). */
+function ranges(ids: readonly string[]): string {
+  const runs: string[] = [];
+  let i = 0;
+  while (i < ids.length) {
+    let j = i;
+    while (j + 1 < ids.length && Number(ids[j + 1]) === Number(ids[j]) + 1) j++;
+    runs.push(j === i ? ids[i]! : `${ids[i]}-${ids[j]}`);
+    i = j + 1;
+  }
+  return runs.join(', ');
+}
+
+// The core's ERR_CORRUPT messages speak to an app ("Open the queue with corruption: 'skip'"); here the option is a flag.
+const API_HINT = /Open the queue with corruption: 'skip'/;
+const CLI_HINT = 'Run the command again with --corruption skip';
+
+/** `error` as the CLI prints it: an ERR_CORRUPT tells how to go on from the command line. */
+export function forTheCommandLine(error: SluiceError, corruption: 'throw' | 'skip'): SluiceError {
+  if (error.code !== 'ERR_CORRUPT' || corruption === 'skip') return error;
+  const message = API_HINT.test(error.message)
+    ? error.message.replace(API_HINT, CLI_HINT)
+    : `${error.message} ${CLI_HINT} to count the items that cannot be read as lost and go on.`;
+  return new SluiceError('ERR_CORRUPT', message, { cause: error });
+}
