@@ -1,6 +1,7 @@
 import type { QueueBlobs } from '../core/blobs.js';
 import type { Clock } from '../core/clock.js';
 import { SluiceError } from '../core/errors.js';
+import { crc32 } from '../core/crc32.js';
 import { randomId } from '../core/ids.js';
 import { INLINE_MAX, inlineBytes, toBase64, type BlobRef, type BodySource, type StoredBody } from './body.js';
 
@@ -17,7 +18,15 @@ const WITHOUT_BLOBS_MAX = 512 * 1024;
 export interface OpenedBody {
   readonly body: ReadableStream<Uint8Array> | Blob;
   readonly length: number;
+  /**
+   * Why the stream failed, when its bytes were found damaged as they went (the request then fails): the task cannot be
+   * sent, and no retry changes that.
+   */
+  readonly damaged?: () => string | undefined;
 }
+
+/** What a body whose bytes fail their checksum is told. */
+const DAMAGED = 'Its body, stored beside it, fails its checksum: the stored bytes are not those enqueued.';
 
 /**
  * Request bodies kept beside their tasks, in the outbox queue's blobs, keyed by task: stored in chunks before the
@@ -58,9 +67,11 @@ export class BodyStore {
     let size = 0;
     let written = 0;
     let heldBytes = 0;
+    let crc = 0;
     try {
       for await (const piece of source.chunks()) {
         size += piece.length;
+        crc = crc32(piece, 0, piece.length, crc);
         if (size > limit) throw tooLarge(limit, blobs !== undefined);
         held.push(piece);
         heldBytes += piece.length;
@@ -74,7 +85,7 @@ export class BodyStore {
       }
       if (!blobs || size === 0) return { base64: toBase64(take(held, heldBytes)) };
       if (heldBytes > 0) await blobs.write(key, written, take(held, heldBytes));
-      return { blob: { key, size } };
+      return { blob: { key, size, crc } };
     } catch (error) {
       if (written > 0) await blobs!.delete([key]).catch(() => undefined);
       if (error instanceof SluiceError) throw error;
@@ -84,29 +95,41 @@ export class BodyStore {
 
   /**
    * The body `ref` names, ready for one request: a stream that reads a chunk when fetch asks for one (where the
-   * platform streams request bodies), else a Blob put together a chunk at a time. Undefined when the store no
-   * longer holds all of it (the task cannot be sent; no retry changes that).
+   * platform streams request bodies), else a Blob put together a chunk at a time. A string says why it cannot be
+   * sent (no retry changes that): the store no longer holds all of it, or its bytes fail their checksum. A stream's
+   * bytes are checked as they go, the last chunk held back until they pass, so that a damaged body never reaches a
+   * server whole: its request fails, and `damaged` says why.
    */
-  async open(ref: BlobRef, type: string | undefined): Promise<OpenedBody | undefined> {
+  async open(ref: BlobRef, type: string | undefined): Promise<OpenedBody | string> {
     const blobs = this.#blobs;
-    if (!blobs || (await blobs.read(ref.key, ref.size - 1, ref.size)).length !== 1) return undefined;
+    const gone = 'Its body, stored beside it, is no longer all in the store.';
+    if (!blobs || (await blobs.read(ref.key, ref.size - 1, ref.size)).length !== 1) return gone;
     if (!this.#stream) {
       let blob = new Blob([], type === undefined ? {} : { type });
+      let crc = 0;
       for (let at = 0; at < ref.size; at += CHUNK) {
         const bytes = await blobs.read(ref.key, at, Math.min(ref.size, at + CHUNK));
-        if (bytes.length === 0) return undefined;
+        if (bytes.length === 0) return gone;
+        crc = crc32(bytes, 0, bytes.length, crc);
         // Grown a chunk at a time, so that each chunk can be let go once the Blob holds it.
         blob = new Blob([blob, bytes as Uint8Array<ArrayBuffer>], type === undefined ? {} : { type });
       }
-      return { body: blob, length: ref.size };
+      return ref.crc !== undefined && crc !== ref.crc ? DAMAGED : { body: blob, length: ref.size };
     }
     let at = 0;
+    let crc = 0;
+    let damaged: string | undefined;
     const body = new ReadableStream<Uint8Array>(
       {
         async pull(controller) {
           const bytes = await blobs.read(ref.key, at, Math.min(ref.size, at + CHUNK));
           if (bytes.length === 0) throw new SluiceError('ERR_STORAGE', `The stored body ${ref.key} ended at byte ${at} of ${ref.size}.`);
           at += bytes.length;
+          crc = crc32(bytes, 0, bytes.length, crc);
+          if (at >= ref.size && ref.crc !== undefined && crc !== ref.crc) {
+            damaged = DAMAGED;
+            throw new SluiceError('ERR_CORRUPT', DAMAGED);
+          }
           controller.enqueue(bytes);
           if (at >= ref.size) controller.close();
         },
@@ -114,7 +137,7 @@ export class BodyStore {
       // Nothing read ahead of what fetch asks for.
       { highWaterMark: 0 },
     );
-    return { body, length: ref.size };
+    return { body, length: ref.size, damaged: () => damaged };
   }
 
   /** Deletes the bodies `keys` (their tasks are gone). */

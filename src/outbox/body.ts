@@ -4,10 +4,12 @@ import { randomId } from '../core/ids.js';
 /** Binary or text bodies up to this size are stored inside the task's item; larger ones beside it, in chunks. */
 export const INLINE_MAX = 64 * 1024;
 
-/** Where a body stored beside its task is: its blob's key and its size in bytes. */
+/** Where a body stored beside its task is: its blob's key, its size in bytes and their CRC-32. */
 export interface BlobRef {
   readonly key: string;
   readonly size: number;
+  /** CRC-32 of the bytes as stored, checked as they are read back; absent in bodies stored by earlier versions. */
+  readonly crc?: number;
 }
 
 /**

@@ -53,14 +53,14 @@ export async function send(tasks: readonly StoredTask[], options: SendOptions, d
   const batch = options.batchUrl !== undefined && (tasks.length > 1 || batchable(tasks[0]!));
   const task = tasks[0]!;
   // A body stored beside the task is opened for each request (a stream is read once).
+  let opened: OpenedBody | string | undefined;
   const open = async (blob: BlobRef): Promise<OpenedBody | Exchange> => {
-    let opened: OpenedBody | undefined;
     try {
       opened = await deadline.race(options.bodies.open(blob, task.headers['content-type']));
     } catch (error) {
       return failed(error, deadline, secrets);
     }
-    return opened ?? { kind: 'invalid', error: 'Its body, stored beside it, is no longer all in the store.' };
+    return typeof opened === 'string' ? { kind: 'invalid', error: opened } : opened;
   };
   // Built at once when there is nothing to open: no turn of the microtask queue before the request goes.
   const build = (): Send | Exchange | Promise<Send | Exchange> => {
@@ -82,6 +82,9 @@ export async function send(tasks: readonly StoredTask[], options: SendOptions, d
       response = await deadline.race(sent);
     } catch (error) {
       if (sent && deadline.expired) cancelLate(sent);
+      // The stored body broke off the request when its bytes failed their checksum: no retry sends it whole.
+      const damaged = typeof opened === 'object' ? opened.damaged?.() : undefined;
+      if (damaged) return { kind: 'invalid', error: damaged };
       return failed(error, deadline, secrets);
     }
     const redirect = redirectOf(response);

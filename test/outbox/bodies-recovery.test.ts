@@ -90,6 +90,34 @@ describe('where a body lives, by store and platform', () => {
     }
   });
 
+  it.each([
+    ['streamed (Node)', false],
+    ['as a Blob (browsers)', true],
+  ] as const)('a stored body whose bytes changed (a flipped bit) is never sent whole, %s: dead as invalid, saying so', async (_, asBlob) => {
+    const { Outbox: CoreOutbox } = await import('../../src/outbox/outbox.js');
+    const data = bytes(600 * 1024, 5);
+    const outbox = asBlob ? await CoreOutbox.open({ name: 'api', store: r.store, clock: r.clock, baseUrl: r.server.url }) : r.outbox;
+    try {
+      const id = await outbox.enqueue({ url: '/photo', body: new Blob([data]) });
+      const queue = await Queue.open({ name: 'api', store: r.store, clock: r.clock });
+      try {
+        const [key] = await queue.blobs!.keys();
+        // Written back from there to its end: a blob write sets its length.
+        const rest = await queue.blobs!.read(key!, 300 * 1024, data.length);
+        rest[3] ^= 0x10;
+        await queue.blobs!.write(key!, 300 * 1024, rest);
+      } finally {
+        await queue.close();
+      }
+      expect(await outbox.flush()).toMatchObject({ sent: 0, dead: 1 });
+      expect(r.server.delivered).toEqual([]);
+      expect(r.server.received.filter((got) => got.body.length === data.length)).toEqual([]);
+      expect(await outbox.dead.list()).toMatchObject([{ task: { id }, reason: 'invalid', error: expect.stringMatching(/fails its checksum/) }]);
+    } finally {
+      if (asBlob) await outbox.close();
+    }
+  });
+
   it('where fetch cannot stream request bodies (browsers), a stored body is sent as a Blob made a chunk at a time', async () => {
     const { Outbox } = await import('../../src/outbox/outbox.js');
     const { MemoryStore } = await import('../../src/stores/memory/memory-store.js');

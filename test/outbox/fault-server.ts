@@ -123,7 +123,12 @@ export class FaultServer {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     await this.onHeaders?.(req);
     const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
+    try {
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+    } catch {
+      // The client broke the request off mid-body (a stored body found damaged as it went): nothing was received.
+      return;
+    }
     const key = req.headers['idempotency-key'] as string | undefined;
     const request = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks), key };
     const fault = (key !== undefined ? this.#plans.get(key)?.shift() : undefined) ?? this.#queue.shift() ?? this.#script?.(request) ?? {};
