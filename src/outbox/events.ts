@@ -1,3 +1,4 @@
+import type { CorruptDetail, RecoverDetail } from '../core/events.js';
 import type { DeadReason } from './dead-letters.js';
 import type { HttpTask } from './task.js';
 
@@ -131,4 +132,11 @@ export interface OutboxEventMap {
   offline: Event;
   /** A failure the outbox cannot hand to a caller (a storage error during background delivery). */
   error: CustomEvent<{ readonly error: unknown }>;
+  /**
+   * One of the outbox's queues (`<name>`, or `<name>.dead`, as `queue` says) repaired what it found: tasks that may
+   * be sent again, or ids made void. What `open` found comes a tick after it resolves.
+   */
+  recover: CustomEvent<RecoverDetail>;
+  /** Stored tasks or dead letters that failed their checksum, named (see `OutboxOptions.corruption`). */
+  corrupt: CustomEvent<CorruptDetail>;
 }

@@ -113,6 +113,13 @@ export interface OutboxOptions {
   readonly onBeforeSend?: (task: HttpTask & { id: string }) => HttpTask | false | Promise<HttpTask | false>;
   /** @default 'relaxed' */
   readonly durability?: Durability;
+  /**
+   * What the outbox's queues do with stored tasks or dead letters that fail their checksum: 'throw' rejects with
+   * 'ERR_CORRUPT' (`open` too, when it meets them) until someone decides; 'skip' sets them aside, counted as lost in
+   * a 'corrupt' event.
+   * @default 'throw'
+   */
+  readonly corruption?: 'throw' | 'skip';
   /** @default no limits */
   readonly limits?: LimitOptions;
   /**
@@ -164,6 +171,7 @@ export interface ResolvedOutboxOptions {
   readonly batchUrl: string | undefined;
   readonly onBeforeSend: OutboxOptions['onBeforeSend'];
   readonly durability: Durability;
+  readonly corruption: 'throw' | 'skip';
   readonly limits: Required<LimitOptions>;
   readonly unloadFlush: boolean;
   readonly page: EventTarget | undefined;
@@ -194,6 +202,7 @@ const RULES = {
   redirect: oneOf('error', 'follow-same-origin'),
   maxBodyBytes: integer(1),
   durability: oneOf('strict', 'relaxed'),
+  corruption: oneOf('throw', 'skip'),
   unloadFlush: isBoolean,
   fetch: optional(isFunction),
   headers: optional(isFunction),
@@ -248,6 +257,7 @@ export function resolveOutboxOptions(options: OutboxOptions): ResolvedOutboxOpti
     batchUrl: batch && new URL(batch.url, options.baseUrl).href,
     onBeforeSend: options.onBeforeSend,
     durability: options.durability ?? 'relaxed',
+    corruption: options.corruption ?? 'throw',
     limits,
     unloadFlush: options.unloadFlush ?? true,
     page: options.page,

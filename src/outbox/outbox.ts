@@ -5,6 +5,7 @@ import { serial } from '../core/serial.js';
 import type { Store } from '../core/store.js';
 import { TypedEventTarget } from '../core/typed-events.js';
 import { check, isBoolean, limit as count, optional, optionsObject, text, withMethods } from '../core/validate.js';
+import { Relay } from './damage-relay.js';
 import { DeadLetters, deadDetail, moveToDead, type DeadRecord } from './dead-letters.js';
 import type { DeliveryRun, ToDead } from './delivery.js';
 import { Deliverer } from './deliverer.js';
@@ -54,12 +55,13 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     const o = resolveOutboxOptions(options);
     const store = o.store ?? this.defaultStore?.();
     // A lease outlives the request's timeout, so a live handle's task is never taken by another meanwhile.
-    const common = { clock: o.clock, durability: o.durability, leaseMs: o.timeoutMs + 60_000, ...(store && { store }) };
-    const queue = await Queue.open<StoredTask>({ name: o.name, ...common, partitions: o.partitions });
+    const common = { clock: o.clock, durability: o.durability, corruption: o.corruption, leaseMs: o.timeoutMs + 60_000, ...(store && { store }) };
+    const damage = new Relay(o.clock);
+    const queue = damage.from(await Queue.open<StoredTask>({ name: o.name, ...common, partitions: o.partitions }));
     let deadQueue: Queue<DeadRecord>;
     try {
       // Dead letters keep one partition: moved there rarely, and listed oldest first, which one order gives.
-      deadQueue = await Queue.open<DeadRecord>({ name: `${o.name}.dead`, ...common });
+      deadQueue = damage.from(await Queue.open<DeadRecord>({ name: `${o.name}.dead`, ...common }));
     } catch (error) {
       await queue.close();
       throw error;
@@ -77,6 +79,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       await outbox.close();
       throw error;
     }
+    damage.to(outbox);
     return outbox;
   }
 

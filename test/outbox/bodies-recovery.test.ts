@@ -104,7 +104,7 @@ describe('where a body lives, by store and platform', () => {
         const [key] = await queue.blobs!.keys();
         // Written back from there to its end: a blob write sets its length.
         const rest = await queue.blobs!.read(key!, 300 * 1024, data.length);
-        rest[3] ^= 0x10;
+        rest[3]! ^= 0x10;
         await queue.blobs!.write(key!, 300 * 1024, rest);
       } finally {
         await queue.close();

@@ -1,0 +1,46 @@
+import type { Clock } from '../core/clock.js';
+import type { CorruptDetail, RecoverDetail } from '../core/events.js';
+import type { Queue } from '../core/queue.js';
+
+type Found = readonly [type: 'recover' | 'corrupt', detail: RecoverDetail | CorruptDetail];
+
+/**
+ * Tells an outbox's listeners what its queues repaired or found lost ('recover', 'corrupt'): a queue says it a tick
+ * after its open resolves, while the outbox is still opening and nobody can listen to it yet. What comes before the
+ * outbox is handed over is held, and told a tick after `Outbox.open` resolves, as a queue does.
+ */
+export class Relay {
+  readonly #clock: Clock;
+  #held: Found[] | undefined = [];
+  #target: EventTarget | undefined;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  /** Listens to `queue` (at once, before the tick in which it tells what its open found); returns it. */
+  from<Q extends Queue<unknown>>(queue: Q): Q {
+    queue.addEventListener('recover', (event) => this.#tell(['recover', event.detail]));
+    queue.addEventListener('corrupt', (event) => this.#tell(['corrupt', event.detail]));
+    return queue;
+  }
+
+  /** The outbox is open: what was held goes to it a tick later, and everything after at once. */
+  to(target: EventTarget): void {
+    this.#target = target;
+    this.#clock.setTimeout(() => {
+      const held = this.#held ?? [];
+      this.#held = undefined;
+      for (const found of held) this.#dispatch(found);
+    }, 0);
+  }
+
+  #tell(found: Found): void {
+    if (this.#held) this.#held.push(found);
+    else this.#dispatch(found);
+  }
+
+  #dispatch([type, detail]: Found): void {
+    this.#target?.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
