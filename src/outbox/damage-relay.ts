@@ -25,9 +25,16 @@ export class Relay {
     return queue;
   }
 
-  /** The outbox is open: what was held goes to it a tick later, and everything after at once. */
+  /**
+   * The outbox is open: what was held goes to it a tick later, and everything after at once (a queue tells what its
+   * open found a tick after that open, so what has not come yet comes after the caller could listen).
+   */
   to(target: EventTarget): void {
     this.#target = target;
+    if (this.#held?.length === 0) {
+      this.#held = undefined;
+      return;
+    }
     this.#clock.setTimeout(() => {
       const held = this.#held ?? [];
       this.#held = undefined;
