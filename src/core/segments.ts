@@ -37,6 +37,12 @@ export interface TailDamage {
 const CACHED = 4;
 
 /**
+ * Reads in a row of one sealed segment that came back shorter than listed before what it holds is taken for all
+ * there is (as many as the loads `CommitView` allows a tail that keeps moving).
+ */
+const SHORT_READS = 8;
+
+/**
  * The queue's view of its segments: which exist, where the tail's last complete unit ends, and the parsed frames
  * of the few segments being read. It reads only the tail on refresh, so opening a long queue reads one segment.
  */
@@ -52,6 +58,8 @@ export class Segments {
    * by every later ack, which may find them sealed, however many segments came after them meanwhile.
    */
   readonly #waiting = new Set<number>();
+  /** Reads in a row of each sealed segment that came back shorter than listed (see `items`). */
+  readonly #short = new Map<number, number>();
 
   constructor(storage: QueueStorage, maxPayload: number) {
     this.#storage = storage;
@@ -90,6 +98,7 @@ export class Segments {
     const lengths = new Map(list.map((s) => [s.id, s.length]));
     for (const id of this.#damaged.keys()) if (!lengths.has(id)) this.#damaged.delete(id);
     for (const id of this.#waiting) if (!lengths.has(id)) this.#waiting.delete(id);
+    for (const id of this.#short.keys()) if (!lengths.has(id)) this.#short.delete(id);
     // A sealed segment cached while it was still the tail may have grown since: read it again when needed.
     for (const [id, parsed] of this.#cache) {
       if (!lengths.has(id) || (id !== last?.id && parsed.end !== lengths.get(id))) this.#cache.delete(id);
@@ -134,8 +143,15 @@ export class Segments {
     let parsed = this.#cache.get(info.id);
     if (!parsed) {
       const bytes = await this.#storage.read(info.id, 0, info.length);
-      // Shorter than listed: another handle removed or cut it since this view was taken.
-      if (bytes.length < info.length) return { items: [], damaged: false, vanished: true };
+      if (bytes.length < info.length) {
+        // Shorter than listed: another handle removed or cut it since this view was taken, and the listing is read
+        // again. A store that goes on listing more than it reads (a record that outlived its data) would have that go
+        // on for ever: after a few times what it reads is all there is, and the walk reports the items past it lost,
+        // as it does for a segment listed short.
+        const times = (this.#short.get(info.id) ?? 0) + 1;
+        this.#short.set(info.id, times);
+        if (times < SHORT_READS) return { items: [], damaged: false, vanished: true };
+      } else this.#short.delete(info.id);
       const scan = scanFrames(bytes, 0, this.#maxPayload);
       // A sealed segment was complete once: whole frames of a unit cut short by damage are still good items.
       const frames = scan.partial ? [...scan.frames, ...scan.partial] : scan.frames;

@@ -5,10 +5,11 @@ import type { QueueStorage, StorageBatch, StorageSnapshot } from '../../core/sto
 import { QueueChannel } from './channel.js';
 import { Owners } from './owners.js';
 import type { Connection } from './connection.js';
+import { assemble, reach } from './chunks.js';
 import { abort, chunksOf, completion, dataOf, recordsOf, result } from './requests.js';
 import type { Head, SegmentRecord } from './schema.js';
 import { WriterLock, type Locks } from './writer-lock.js';
-import { appendsOnly, issue, META, scope, tokenOf, type Known } from './writes.js';
+import { appendsOnly, headOf, issue, META, scope, tokenOf, type Known } from './writes.js';
 
 type ChunkKey = [string, number, number];
 
@@ -38,13 +39,20 @@ export class IndexedDbQueueStorage implements QueueStorage {
   /** The lock's tenure under which `known` was read or checked: it is exact while that tenure lasts. */
   #tenure = -1;
   #readFailed = false;
+  /** Appends under the writer lock moved the tail on past what the head records: recorded when the lock goes. */
+  #unrecorded = false;
+  /**
+   * Segments whose chunks a read found short of what they were listed at: their chunks are checked by the loads that
+   * follow (the others' records are trusted, so that a load reads no segment's data but the tail's last chunk).
+   */
+  readonly #short = new Set<number>();
 
   constructor(name: string, dbName: string, connection: Connection, locks: Locks | undefined) {
     this.#name = name;
     this.#connection = connection;
     const channel = (this.#channel = new QueueChannel(`sluice:${dbName}:${name}`));
     if (locks && channel.present) {
-      const lock = new WriterLock(locks, `sluice-writer:${dbName}:${name}`, channel.ask);
+      const lock = new WriterLock(locks, `sluice-writer:${dbName}:${name}`, channel.ask, this.#record);
       channel.onAsk(() => lock.asked());
       this.#lock = lock;
     }
@@ -77,23 +85,37 @@ export class IndexedDbQueueStorage implements QueueStorage {
     const tenure = lock?.held ? lock.tenure : -1;
     const name = this.#name;
     const tx = connection.db.transaction(['heads', 'meta', 'segments', 'chunks'], 'readonly');
-    const [stamp, whole, appended, records] = await Promise.all([
+    const short = [...this.#short];
+    const [stamp, whole, appended, records, checked] = await Promise.all([
       stamped(tx, name, true),
       result<Uint8Array | undefined>(tx.objectStore('meta').get(name)),
       result<Uint8Array[]>(tx.objectStore('chunks').getAll(chunksOf(name, META))),
       result<SegmentRecord[]>(tx.objectStore('segments').getAll(recordsOf(name))),
+      Promise.all(short.map((id) => chunksIn(tx, name, id))),
     ]);
     const meta = appended.length > 0 ? concat(whole ? [whole, ...appended] : appended) : whole;
     const lengths = new Map(records.map(({ id, length }) => [id, length]));
-    const tail = records[records.length - 1]?.id;
-    const { last, ...token } = stamp;
+    const { last, recorded, ...token } = stamp;
+    // The tail is the newest segment with a record, or with chunks: chunks past every record (their records removed
+    // under the queue) are the tail's, or the appends to the tail would not move the token on.
+    const newest = records[records.length - 1]?.id;
+    const tail = token.data && (newest === undefined || token.data[0] > newest) ? token.data[0] : newest;
     // The tail's record may lag behind it (a push is one put into `chunks`): its last chunk tells its length.
     if (tail !== undefined) lengths.set(tail, token.data?.[0] === tail ? token.data[1] + (last as IDBCursorWithValue).value.length : 0);
+    // Segments read short are listed as far as their chunks reach (the Queue then reports what is missing). What the
+    // handle knows keeps the length the records tell, so that a write below it cuts the chunks past it.
+    const listed = new Map(lengths);
+    short.forEach((id, i) => {
+      const held = reach(...checked[i]!);
+      const length = lengths.get(id);
+      if (length !== undefined && held < length) listed.set(id, held);
+      else this.#short.delete(id);
+    });
     this.#known = { connection, ...token, lengths, tail, metaLength: meta?.length ?? 0 };
     // Read under the writer lock, held throughout: exact for as long as the lock stays held.
     if (tenure >= 0 && lock!.held && lock!.tenure === tenure) this.#tenure = tenure;
-    const segments = [...lengths].map(([id, length]) => ({ id, length })).sort((a, b) => a.id - b.id);
-    return { token: stamp.token, meta, segments };
+    const segments = [...listed].map(([id, length]) => ({ id, length })).sort((a, b) => a.id - b.id);
+    return { token: stamp.token, meta, segments, ...(recorded && { tail: { id: recorded.id, length: recorded.length } }) };
   }
 
   /** The token as stored (see `tokenOf`). */
@@ -103,20 +125,11 @@ export class IndexedDbQueueStorage implements QueueStorage {
 
   async #read(segment: number, start: number, end: number): Promise<Uint8Array> {
     const tx = this.#open().db.transaction('chunks', 'readonly');
-    const chunks = await result<Uint8Array[]>(tx.objectStore('chunks').getAll(chunksOf(this.#name, segment)));
-    const out = new Uint8Array(Math.max(0, end - start));
-    let at = 0;
-    let filled = 0;
-    for (const chunk of chunks) {
-      const from = Math.max(start, at);
-      const to = Math.min(end, at + chunk.length);
-      if (to > from) {
-        out.set(chunk.subarray(from - at, to - at), from - start);
-        filled = to - start;
-      }
-      at += chunk.length;
-    }
-    return filled === out.length ? out : out.subarray(0, filled);
+    const bytes = assemble(...(await chunksIn(tx, this.#name, segment)), start, end);
+    // Short of what the listing said: removed or cut by another handle, or its chunks removed under the queue while
+    // its record stayed. The next loads look at its chunks, not only at its record.
+    if (bytes.length < end - start) this.#short.add(segment);
+    return bytes;
   }
 
   /**
@@ -179,13 +192,15 @@ export class IndexedDbQueueStorage implements QueueStorage {
       throw storageError(this.#connection.lost ?? error, this.#failed());
     }
     const now = (this.#known = next());
+    // A commit that replaced the head recorded the tail in it; appends leave that to the lock's release.
+    this.#unrecorded = appends ? this.#unrecorded || batch.write !== undefined : false;
     this.#channel.committed();
     lock?.done(true);
     return now.token;
   }
 
   async close(): Promise<void> {
-    this.#lock?.close();
+    await this.#lock?.close();
     this.#channel.close();
     this.#owners?.close();
   }
@@ -209,6 +224,27 @@ export class IndexedDbQueueStorage implements QueueStorage {
   async isGone(owner: string): Promise<boolean> {
     return (await this.#owners?.isGone(owner)) ?? false;
   }
+
+  /**
+   * Run as the writer lock goes, still holding it: records in the head the tail that appends under it moved on, so that
+   * their chunks, removed under the queue later, are reported missing (see `Head.tail`). Not in every push's
+   * transaction: a push stays one put. Best effort: chunks removed before this ran, by the same accident that ended
+   * this handle before it could, go reported as far as the head recorded them.
+   */
+  readonly #record = async (): Promise<void> => {
+    const known = this.#known;
+    if (!this.#unrecorded || !known || this.#connection.lost) return;
+    this.#unrecorded = false;
+    try {
+      const tx = known.connection.db.transaction('heads', 'readwrite', { durability: 'relaxed' });
+      // Under the head's key as the handle knows it: had another handle replaced the head, the put would break the
+      // unique index and write nothing.
+      tx.objectStore('heads').put(headOf(this.#name, known.version, known.tail, known.lengths), [this.#name, known.version]);
+      await completion(tx);
+    } catch {
+      // Left as the last commit that replaced the head recorded it: never more than was there.
+    }
+  };
 
   /** `reading`, its failure as a SluiceError. */
   #reading<T>(reading: Promise<T>): Promise<T> {
@@ -253,5 +289,11 @@ async function stamped(tx: IDBTransaction, name: string, withValue: boolean) {
   const data: [number, number] | undefined = key && [key[1], key[2]];
   const version = head?.version ?? 0;
   const metaKey = (lastMeta?.primaryKey as ChunkKey | undefined)?.[2];
-  return { version, data, metaKey, token: tokenOf(version, data, metaKey), last };
+  return { version, data, metaKey, token: tokenOf(version, data, metaKey), last, recorded: head?.tail };
+}
+
+/** The keys and values of one segment's chunks, read in `tx`. */
+function chunksIn(tx: IDBTransaction, name: string, segment: number): Promise<[IDBValidKey[], Uint8Array[]]> {
+  const chunks = tx.objectStore('chunks');
+  return Promise.all([result(chunks.getAllKeys(chunksOf(name, segment))), result<Uint8Array[]>(chunks.getAll(chunksOf(name, segment)))]);
 }

@@ -5,6 +5,13 @@
 export interface Head {
   readonly queue: string;
   readonly version: number;
+  /**
+   * The newest segment and its length as the commit that wrote the head left them, or as the appends after it did
+   * once their writer let go of the lock (see `StorageSnapshot.tail`): kept apart from the chunks, so that chunks
+   * removed under the queue are told from a queue that never had them. Absent (unknown) in heads written before it
+   * was recorded, still schema version 2: those read it as no record, as a FileStore counter without one.
+   */
+  readonly tail?: SegmentRecord;
 }
 
 /** A segment's record. For the segment with the greatest id, `length` may lag: its chunks tell (see `Known`). */

@@ -31,6 +31,9 @@ export class WriterLock {
   readonly #locks: Locks;
   readonly #name: string;
   readonly #ask: () => void;
+  readonly #letGo: (() => Promise<void>) | undefined;
+  /** The current (or last) grant's end, once the holder let go and `letGo` ran. */
+  #ended: Promise<void> = Promise.resolve();
   #busy = false;
   #wanted = false;
   #wrote = false;
@@ -40,10 +43,12 @@ export class WriterLock {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #idleSince = 0;
 
-  constructor(locks: Locks, name: string, ask: () => void) {
+  /** `letGo` runs each time the holder lets go, while the lock is still its own (it must not throw). */
+  constructor(locks: Locks, name: string, ask: () => void, letGo?: () => Promise<void>) {
     this.#locks = locks;
     this.#name = name;
     this.#ask = ask;
+    this.#letGo = letGo;
   }
 
   /** Begins a commit: true when this handle holds the lock already (else `acquire` it). Held at least until `done`. */
@@ -88,9 +93,11 @@ export class WriterLock {
     this.#release = undefined;
   }
 
-  close(): void {
+  /** Lets go for good; resolves once the last grant ended. */
+  close(): Promise<void> {
     this.#closed = true;
     this.release();
+    return this.#ended;
   }
 
   /** Releases the lock once no commit has run for `IDLE_MS`; a running commit re-arms this when it ends. */
@@ -118,7 +125,7 @@ export class WriterLock {
           this.held = true;
           this.tenure++;
           this.#wanted = this.#wrote = false;
-          return new Promise<void>((resolve) => (this.#release = resolve));
+          return (this.#ended = new Promise<void>((resolve) => (this.#release = resolve)).then(this.#letGo));
         })
         .catch((error: unknown) => {
           stop();

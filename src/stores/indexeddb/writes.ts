@@ -1,6 +1,7 @@
 import type { StorageBatch } from '../../core/store.js';
 import type { Connection } from './connection.js';
 import { chunksOf, dataOf } from './requests.js';
+import type { Head } from './schema.js';
 
 /**
  * What one handle knows is stored, as of `token`: enough to plan a commit's writes without reading first. Good only
@@ -76,7 +77,9 @@ export function issue(tx: IDBTransaction, name: string, known: Known, batch: Sto
   if (write) {
     const { segment, offset, bytes } = write;
     const had = lengths.get(segment);
-    if ((had ?? 0) > offset) reads = cut(chunks, name, segment, offset);
+    // A segment started afresh drops every chunk under its id, whatever its record says: a record can be gone while
+    // chunks stay (removed under the queue), and those must not be read as part of it. No read is needed for that.
+    if (offset === 0 || had === undefined || had > offset) reads = cut(chunks, name, segment, offset);
     if (bytes.length > 0) chunks.put(whole(bytes), [name, segment, offset]);
     const length = offset + bytes.length;
     if (segment !== tail) {
@@ -121,7 +124,7 @@ export function issue(tx: IDBTransaction, name: string, known: Known, batch: Sto
   const heads = tx.objectStore('heads');
   const version = known.version + 1;
   heads.delete([name, known.version]);
-  heads.add({ queue: name, version }, [name, version]);
+  heads.add(headOf(name, version, tail, lengths), [name, version]);
   // What the token's keys are now, read after every change above (a removal or a cut can move them back).
   const lastData = chunks.openKeyCursor(dataOf(name), 'prev');
   const lastMeta = chunks.openKeyCursor(chunksOf(name, META), 'prev');
@@ -134,6 +137,11 @@ export function issue(tx: IDBTransaction, name: string, known: Known, batch: Sto
       return { ...base, version, data: at, metaKey: m, token: tokenOf(version, at, m) };
     },
   };
+}
+
+/** The head of `version`, recording the newest segment and its length (see `Head.tail`). */
+export function headOf(queue: string, version: number, tail: number | undefined, lengths: ReadonlyMap<number, number>): Head {
+  return tail === undefined ? { queue, version } : { queue, version, tail: { id: tail, length: lengths.get(tail) ?? 0 } };
 }
 
 /**

@@ -75,7 +75,8 @@ describe('.commit()', () => {
     expect(await a.commit(old, { write: { segment: 0, offset: 0, bytes: bytes(9, 9, 9) }, meta: bytes(7), ...relaxed })).toBeUndefined();
     expect(await a.commit(String(Number(token) - 1), { write: { segment: 0, offset: 2, bytes: bytes(9) }, ...relaxed })).toBeUndefined();
     const now = await a.load();
-    expect(now).toEqual({ token, meta: undefined, segments: [{ id: 0, length: 2 }] });
+    // The head records the newest segment and its length as the last commit left them (see `Head.tail`).
+    expect(now).toEqual({ token, meta: undefined, segments: [{ id: 0, length: 2 }], tail: { id: 0, length: 2 } });
     expect(await a.read(0, 0, 10)).toEqual(bytes(1, 2));
   });
 
