@@ -24,7 +24,10 @@ const KB = 1024;
  * cost the same with 10 or 10 000 outstanding (acks that free only the segments they touched, remembering tails that
  * waited for the head; checkpoints that look no hold up) and takes that read sealed segments before the store's lock;
  * then the Queue's to 20.2 KB (measured 20.13 KB) for short texts framed by a copy instead of a call to encodeInto,
- * which costs 1-2 µs per push in Chromium, and acked runs appended in order when a checkpoint is read.
+ * which costs 1-2 µs per push in Chromium, and acked runs appended in order when a checkpoint is read; then both (to
+ * 20.7 KB and 39.0 KB, measured 20.58 KB and 38.80 KB) for damage that went unreported: IndexedDbStore records the
+ * tail as FileStore does and reads chunks up to a gap (0.45 KB), and the Outbox checks its stored bodies' CRC-32, tells
+ * its queues' repairs, stops a running flush on stop() and close(), and stores large JSON bodies beside the task.
  */
 export const rows = [
   {
@@ -39,13 +42,13 @@ export const rows = [
     name: '`Queue` + `IndexedDbStore`',
     source: `import { Queue } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = [Queue, IndexedDbStore];`,
     budget: 8 * KB,
-    limit: 20.2 * KB,
+    limit: 20.7 * KB,
   },
   {
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 37.6 * KB,
+    limit: 39.0 * KB,
   },
 ];
 
