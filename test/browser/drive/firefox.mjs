@@ -1,7 +1,10 @@
 // Firefox through puppeteer-core over WebDriver BiDi, on the Firefox ESR this machine has.
 import puppeteer from 'puppeteer-core';
 
-/** @param {import('../engines.mjs').Engine} engine */
+/**
+ * @param {import('../engines.mjs').Engine} engine
+ * @param {{ firefoxPrefs?: Record<string, unknown> }} options preferences set besides the usual ones
+ */
 export async function launchFirefox(engine, options = {}) {
   const browser = await puppeteer.launch({
     browser: 'firefox',

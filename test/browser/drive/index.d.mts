@@ -31,6 +31,8 @@ export interface DrivenBrowser {
 export interface LaunchOptions {
   /** Chromium only: flags added to the usual ones. */
   readonly chromiumArgs?: readonly string[];
+  /** Firefox only: preferences set besides the usual ones. */
+  readonly firefoxPrefs?: Readonly<Record<string, unknown>>;
 }
 
 export function launchBrowser(engine: Engine, options?: LaunchOptions): Promise<DrivenBrowser>;

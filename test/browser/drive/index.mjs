@@ -9,7 +9,8 @@ const launchers = { chromium: launchChromium, firefox: launchFirefox, webkit: la
  * Launches `engine` (a found engine of engines.mjs). Its pages share one profile, so pages of one origin share
  * IndexedDB, Web Locks and BroadcastChannel, as tabs do.
  * @param {import('../engines.mjs').Engine} engine
- * @param {{ chromiumArgs?: string[] }} [options] Chromium only: flags added to the usual ones
+ * @param {{ chromiumArgs?: string[], firefoxPrefs?: Record<string, unknown> }} [options] Chromium's flags added to the
+ *   usual ones; Firefox's preferences set besides the usual ones
  */
 export function launchBrowser(engine, options = {}) {
   return launchers[engine.name](engine, options);
