@@ -160,7 +160,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     });
   }
 
-  /** Removes the items `ids` whatever their state (leased ones included, unless `leased` is false); resolves how many were removed. */
+  /** Removes the items `ids` whatever their state (leased ones too, unless `leased` is false); resolves how many. */
   remove(ids: readonly string[], options?: RemoveOptions): Promise<number> {
     return this.#run(async () => {
       const { leased = true } = optionsObject(options);

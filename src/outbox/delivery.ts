@@ -54,18 +54,18 @@ export interface DeliveryContext {
   readonly giveBack: (entries: Entry[], lease: Lease<StoredTask>) => Promise<void>;
   /** A task was delivered: the network is there. */
   readonly delivered: () => void;
-  /** True when a chain should stop before `next`: its run was stopped, or a task of a higher priority waits for its slot. */
+  /** True when a chain should stop before `next`: its run was stopped, or a higher priority task waits for its slot. */
   readonly yields: (next: Entry, run: DeliveryRun) => boolean;
 }
 
 /**
- * Delivers one unit of taken tasks: a batch (one request), or a chain of one lane's tasks in queue order, each
- * request starting once the previous one's response was judged sent. A chain stops at the first task that is not
- * sent, and before a request that could outlast the lease, that its stopped run would make, or that would keep a
- * task of a higher priority waiting for the slot; the rest go back, so the lane's order holds across the retry. What each response sent is acked as
- * the chain goes on (in groups, see `AckBatcher`), then said in 'sent' events: a crash before that sends those tasks
- * again, with the same Idempotency-Key. `freeSlot` is called once the last response is in, with whether the lane
- * goes on (every task of the unit left it), so that the lane's next chain may start while the last acks commit.
+ * Delivers one unit of taken tasks: a batch (one request), or a chain of one lane's tasks in queue order, each request
+ * starting once the previous one's response was judged sent. A chain stops at the first task that is not sent, and
+ * before a request that could outlast the lease, that its stopped run would make, or that would keep a task of a higher
+ * priority waiting for the slot; the rest go back, so the lane's order holds across the retry. What each response sent
+ * is acked as the chain goes on (in groups, see `AckBatcher`), then said in 'sent' events: a crash before that sends
+ * those tasks again, with the same Idempotency-Key. `freeSlot` is called once the last response is in, with whether the
+ * lane goes on (every task of the unit left it), so that the lane's next chain may start while the last acks commit.
  */
 export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<StoredTask>, run: DeliveryRun, freeSlot: (goesOn: boolean) => void): Promise<void> {
   const delivered: Delivered[] = [];

@@ -100,8 +100,9 @@ export interface OutboxOptions {
   readonly redirect?: RedirectPolicy;
   /**
    * The largest request body a task may have, in bytes, wherever it is kept: Blobs, files, FormData, streams, and
-   * bytes, text and JSON over 64 KB are stored beside the task (in the store's blobs, in chunks) and streamed when sent. A larger body makes `enqueue`
-   * reject with 'ERR_ITEM_TOO_LARGE', storing nothing. Counted in `limits.maxBytes`.
+   * bytes, text and JSON over 64 KB are stored beside the task (in the store's blobs, in chunks) and streamed when
+   * sent. A larger body makes `enqueue` reject with 'ERR_ITEM_TOO_LARGE', storing nothing. Counted in
+   * `limits.maxBytes`.
    * @default 52_428_800 (50 MiB)
    */
   readonly maxBodyBytes?: number;

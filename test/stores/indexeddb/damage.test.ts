@@ -71,6 +71,13 @@ describe.each([
     return { factory, open };
   }
 
+  /** Twelve items in segments of five (0-4, 5-9, then 10 and 11 in the tail), pushed one at a time, then closed. */
+  async function pushTwelve(open: ReturnType<typeof setup>['open']): Promise<void> {
+    const { q } = await open();
+    for (let n = 0; n < 12; n++) await q.push({ n });
+    await q.close();
+  }
+
   async function drain(q: Queue<Item>): Promise<string[]> {
     const ids: string[] = [];
     for (let lease = await q.take(100); lease; lease = await q.take(100)) {
@@ -84,9 +91,7 @@ describe.each([
 
   it('.take() over a sealed segment whose chunks were removed reports its items lost and delivers the rest', async () => {
     const { factory, open } = setup();
-    const a = await open();
-    for (let n = 0; n < 12; n++) await a.q.push({ n });
-    await a.q.close();
+    await pushTwelve(open);
     await damage(factory, ['chunks'], (tx) => tx.objectStore('chunks').delete(chunksOf(5)));
     const b = await open();
     expect(await drain(b.q)).toEqual([...range(0, 5), '10', '11']);
@@ -96,9 +101,7 @@ describe.each([
 
   it('.take() over a sealed segment that lost its chunks while the queue was open reports them and settles', async () => {
     const { factory, open } = setup();
-    const a = await open();
-    for (let n = 0; n < 12; n++) await a.q.push({ n });
-    await a.q.close();
+    await pushTwelve(open);
     // Opened first: it has read the tail only (a handle that pushed them would still hold them in memory).
     const b = await open();
     await damage(factory, ['chunks'], (tx) => tx.objectStore('chunks').delete(chunksOf(5)));
@@ -109,9 +112,7 @@ describe.each([
 
   it('Queue.open() after the chunks and segments were cleared reports every item lost, and never gives an id out again', async () => {
     const { factory, open } = setup();
-    const a = await open();
-    for (let n = 0; n < 12; n++) await a.q.push({ n });
-    await a.q.close();
+    await pushTwelve(open);
     await damage(factory, ['chunks', 'segments'], (tx) => {
       tx.objectStore('chunks').clear();
       tx.objectStore('segments').clear();
@@ -131,9 +132,7 @@ describe.each([
 
   it('Queue.open() after the tail segment lost its chunks reports its items lost, and never gives their ids out again', async () => {
     const { factory, open } = setup();
-    const a = await open();
-    for (let n = 0; n < 12; n++) await a.q.push({ n });
-    await a.q.close();
+    await pushTwelve(open);
     await damage(factory, ['chunks'], (tx) => tx.objectStore('chunks').delete(chunksOf(10)));
     const b = await open();
     expect(b.corrupt).toHaveLength(1);
@@ -159,9 +158,7 @@ describe.each([
 
   it('.push() after the segment records were cleared (the tail unrecorded, as earlier version 2 code left it) is kept', async () => {
     const { factory, open } = setup();
-    const a = await open();
-    for (let n = 0; n < 12; n++) await a.q.push({ n });
-    await a.q.close();
+    await pushTwelve(open);
     // Heads as version 2 code before the tail was recorded wrote them, and no segment records: the chunks stay.
     await damage(factory, ['heads', 'segments'], (tx) => {
       tx.objectStore('segments').clear();
