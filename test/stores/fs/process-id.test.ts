@@ -45,6 +45,10 @@ describe('liveness()', () => {
       const pid = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(String(d).trim()))));
       const id = { ...thisProcess(), pid, start: startOf(pid) };
       expect(liveness(id)).toBe('alive');
+      // Killed only once the shell is `sleep 61`: a shell that has not exec'd yet reaps its child, and no zombie stays.
+      const execd = () => readFileSync(`/proc/${parent.pid}/cmdline`, 'utf8') === 'sleep\x0061\x00';
+      for (let i = 0; i < 200 && !execd(); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(execd()).toBe(true);
       process.kill(pid, 'SIGKILL');
       for (let i = 0; i < 100 && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z '); i++) await new Promise((r) => setTimeout(r, 10));
       expect(readFileSync(`/proc/${pid}/stat`, 'utf8')).toContain(') Z ');
