@@ -1,6 +1,6 @@
 import { SluiceError } from '../../core/errors.js';
 import type { CorruptDetail, RecoverDetail } from '../../core/events.js';
-import type { Queue } from '../../core/queue.js';
+import type { TypedEventTarget } from '../../core/typed-events.js';
 import type { CliIo } from './io.js';
 
 /** The exit code of a command that found damage (and reported it) when `--accept-repairs` was not given. */
@@ -27,10 +27,11 @@ export class DamageReport {
   }
 
   /**
-   * Reports `queue`'s events from now on. Call it as soon as `Queue.open` resolves: what open found is dispatched a
-   * tick later (see `Queue.open`), so a listener added before that tick hears it; `settled` waits for that tick.
+   * Reports `queue`'s events (or an outbox's, which tells its queues') from now on. Call it as soon as `open`
+   * resolves: what open found is dispatched a tick later (see `Queue.open`), so a listener added before that tick
+   * hears it; `settled` waits for that tick.
    */
-  watch(queue: Queue<unknown>): void {
+  watch(queue: TypedEventTarget<{ recover: CustomEvent<RecoverDetail>; corrupt: CustomEvent<CorruptDetail> }>): void {
     queue.addEventListener('recover', (event) => this.#report('recover', event.detail));
     queue.addEventListener('corrupt', (event) => this.#report('corrupt', event.detail));
   }

@@ -1,9 +1,8 @@
 import { SluiceError } from '../../core/errors.js';
-import type { Queue } from '../../core/queue.js';
 import type { DeadLetter } from '../../outbox/dead-letters.js';
 import { Outbox } from '../../outbox/outbox.js';
-import { mayChange, partitionsOf, withQueue, type Context } from './context.js';
-import { REPAIRED } from './damage.js';
+import { mayChange, partitionsOf, type Context } from './context.js';
+import { REPAIRED, settled } from './damage.js';
 import { duration, printError, table } from './io.js';
 import { isQueue } from './layout.js';
 import { Progress } from './progress.js';
@@ -15,33 +14,17 @@ export async function dead(ctx: Context, name: string, command: Action): Promise
   if (isQueue(ctx.dir, name) && !isQueue(ctx.dir, `${name}.dead`)) {
     throw new SluiceError('ERR_NOT_FOUND', `"${name}" in ${ctx.store.dir} is a queue, not an outbox: it has no dead letters ("${name}.dead").`);
   }
-  await readOutboxQueues(ctx, name);
-  if (command.action !== 'list' && !mayChange(ctx, `Nothing was ${command.action === 'retry' ? 'retried' : 'purged'}`)) return REPAIRED;
-  const outbox = await Outbox.open({ name, store: ctx.store, partitions: await partitionsOf(ctx.store, name) });
+  // The Outbox reads both its queues whole as it opens, and tells their repairs: reported before anything changes.
+  const outbox = await Outbox.open({ name, store: ctx.store, partitions: await partitionsOf(ctx.store, name), corruption: ctx.corruption });
+  ctx.damage.watch(outbox);
   try {
+    await settled();
     if (command.action === 'list') return list(ctx, await outbox.dead.list(command.limit === undefined ? {} : { limit: command.limit }));
+    if (!mayChange(ctx, `Nothing was ${command.action === 'retry' ? 'retried' : 'purged'}`)) return REPAIRED;
     return await settle(ctx, outbox, command.action, command.ids);
   } finally {
     await outbox.close();
-  }
-}
-
-/**
- * Opens and reads the outbox's queues (its tasks and `<name>.dead`) as the CLI opens any queue, before the Outbox
- * does: the Outbox tells no 'recover' or 'corrupt' of its queues, and reads them with `corruption: 'throw'`. Read
- * here, every repair and loss is reported, and `--corruption skip` sets aside what cannot be read.
- */
-async function readOutboxQueues(ctx: Context, name: string): Promise<void> {
-  for (const queue of [name, `${name}.dead`]) await withQueue(ctx, queue, readAll);
-}
-
-const PAGE = 1000;
-
-async function readAll(queue: Queue<unknown>): Promise<void> {
-  for (let after: string | undefined; ; ) {
-    const page = await queue.list({ limit: PAGE, ...(after !== undefined && { after }) });
-    if (page.length < PAGE) return;
-    after = page.at(-1)!.id;
+    await settled();
   }
 }
 
