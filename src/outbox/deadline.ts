@@ -39,19 +39,29 @@ export class Deadline {
 
   /**
    * Settles as `work` does, or rejects with the timeout when the time is up first: for what the abort signal cannot
-   * stop (a user's hook, a transport that ignores the signal). `work` runs on; its result is dropped.
+   * stop (a user's hook, a transport that ignores the signal). `work` runs on; its result is dropped, or handed to
+   * `late` when it comes after the limit (a response whose body must be let go).
    */
-  race<T>(work: Promise<T> | T): Promise<T> {
-    if (this.expired) return Promise.reject(this.error());
+  race<T>(work: Promise<T> | T, late?: (value: T) => void): Promise<T> {
+    if (this.expired) {
+      if (late) void Promise.resolve(work).then(late, () => undefined);
+      return Promise.reject(this.error());
+    }
     return new Promise<T>((resolve, reject) => {
-      this.#racing.add(reject);
+      const giveUp = late
+        ? (error: DOMException) => {
+            reject(error);
+            void Promise.resolve(work).then(late, () => undefined);
+          }
+        : reject;
+      this.#racing.add(giveUp);
       Promise.resolve(work).then(
         (value) => {
-          this.#racing.delete(reject);
+          this.#racing.delete(giveUp);
           resolve(value);
         },
         (error: unknown) => {
-          this.#racing.delete(reject);
+          this.#racing.delete(giveUp);
           reject(error);
         },
       );

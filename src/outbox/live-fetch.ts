@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import { randomId } from '../core/ids.js';
 import { Deadline, isTimeout } from './deadline.js';
-import { cancelLate, isNetworkError } from './send.js';
+import { isNetworkError, letGo } from './send.js';
 import { taskFromRequest, type HttpTask } from './task.js';
 
 /** The request header that names a live request's group (`Outbox.fetch`); never sent, never stored. */
@@ -46,15 +46,12 @@ export async function liveFetch(request: Request, c: LiveFetchContext): Promise<
   headers.set('idempotency-key', task.id);
   const deadline = new Deadline(c.clock, c.timeoutMs);
   const signal = live.signal ? anySignal(live.signal, deadline.signal) : deadline.signal;
-  let sent: Promise<Response> | undefined;
   try {
-    sent = c.transport(new Request(live, { headers, signal }));
     // Raced, for a transport that ignores the signal: the request is queued at the limit all the same.
-    const response = await deadline.race(sent);
+    const response = await deadline.race(c.transport(new Request(live, { headers, signal })), letGo);
     c.saw(true, response.ok);
     return bounded(response, deadline);
   } catch (error) {
-    if (sent && deadline.expired) cancelLate(sent);
     if (live.signal?.aborted) throw error;
     if (isTimeout(error) || deadline.expired) return queue();
     if (!isNetworkError(error)) throw error;

@@ -74,14 +74,11 @@ export async function send(tasks: readonly StoredTask[], options: SendOptions, d
   let request = first;
   for (let hops = 0; ; hops++) {
     let response: Response;
-    // Raced: a transport that ignores the abort signal (a wrapper that drops it) must not hold the attempt, and with
-    // it `flush`, `stop` and `close`, past the deadline.
-    let sent: Promise<Response> | undefined;
     try {
-      sent = options.fetch(request.url, request.init);
-      response = await deadline.race(sent);
+      // Raced: a transport that ignores the abort signal (a wrapper that drops it) must not hold the attempt, and
+      // with it `flush`, `stop` and `close`, past the deadline.
+      response = await deadline.race(options.fetch(request.url, request.init), letGo);
     } catch (error) {
-      if (sent && deadline.expired) cancelLate(sent);
       // The stored body broke off the request when its bytes failed their checksum: no retry sends it whole.
       const damaged = typeof opened === 'object' ? opened.damaged?.() : undefined;
       if (damaged) return { kind: 'invalid', error: damaged };
@@ -115,20 +112,17 @@ export async function send(tasks: readonly StoredTask[], options: SendOptions, d
  * or a task whose URL is not of the page's origin: then the redirect stands, dead as 'redirect'.
  */
 async function followOpaque(request: Send, transport: typeof fetch, redirect: Redirect, deadline: Deadline, secrets: readonly string[]): Promise<Exchange> {
-  let sent: Promise<Response> | undefined;
   try {
-    sent = transport(request.url, { ...request.init, redirect: 'follow', mode: 'same-origin' });
-    const response = await deadline.race(sent);
+    const response = await deadline.race(transport(request.url, { ...request.init, redirect: 'follow', mode: 'same-origin' }), letGo);
     return { kind: 'response', response, secrets };
   } catch (error) {
-    if (sent && deadline.expired) cancelLate(sent);
     return isTimeout(error) || deadline.expired ? failed(error, deadline, secrets) : { kind: 'redirect', redirect };
   }
 }
 
-/** A response that comes after its attempt gave up on it: its body is cancelled, so that its connection is not held. */
-export function cancelLate(response: Promise<Response>): void {
-  void Promise.resolve(response).then((late) => late?.body?.cancel().catch(() => undefined), () => undefined);
+/** A response that came after its attempt gave up on it: its body is cancelled, so that its connection is not held. */
+export function letGo(late: Response): void {
+  void late?.body?.cancel().catch(() => undefined);
 }
 
 function failed(error: unknown, deadline: Deadline, secrets: readonly string[]): Exchange {
