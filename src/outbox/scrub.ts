@@ -22,9 +22,10 @@ export function errorText(error: unknown, secrets: readonly string[]): string {
 export function scrub(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const secret of secrets) {
-    const words = secret.trim().split(/[\s,;=\0]+/);
+    const value = secret.trim();
+    const words = value.split(/[\s,;=\0]+/);
     // An authorization value's scheme, as in "Bearer <token>": a word, a space, then the credentials.
-    const scheme = /^([A-Za-z][\w-]*) +\S/.exec(secret.trim())?.[1];
+    const scheme = /^([A-Za-z][\w-]*) +\S/.exec(value)?.[1];
     const parts = [secret, ...secret.split(/[\r\n\0]+/), ...words].map((part) => part.trim()).filter((part) => part.length >= 4 && part !== scheme);
     // Longest first: a whole value is replaced before any word of it.
     for (const part of parts.sort((a, b) => b.length - a.length)) out = out.split(part).join(REDACTED);

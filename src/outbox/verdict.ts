@@ -45,10 +45,9 @@ export function verdictFor(
   if (decided === 'dead') return { kind: 'dead', reason: outcome instanceof Error ? 'network' : 'status' };
   const { retry } = policy;
   if (attempt.attempts >= retry.maxAttempts) return { kind: 'dead', reason: 'max-attempts' };
-  if (attempt.now - attempt.createdAt >= retry.maxAgeMs) return { kind: 'dead', reason: 'max-age' };
   const asked = outcome instanceof Error ? undefined : parseRetryAfter(outcome.headers.get('retry-after'), attempt.now);
-  // A server that asks for a wait past the task's age limit is obeyed by giving up now, not at the next attempt.
-  if (asked !== undefined && attempt.now + asked - attempt.createdAt >= retry.maxAgeMs) return { kind: 'dead', reason: 'max-age' };
+  // Past its age limit now, or when the wait a server asks for would end: given up now, not at the next attempt.
+  if (attempt.now + (asked ?? 0) - attempt.createdAt >= retry.maxAgeMs) return { kind: 'dead', reason: 'max-age' };
   return {
     kind: 'retry',
     delayMs: asked ?? backoffDelay(retry, attempt.attempts, policy.random),
