@@ -240,7 +240,10 @@ export class Dispatcher {
     const { units, late } = chainUnits(chosen, taken, { chained, ordered: options.ordering !== 'none' });
     if (late.length > 0) await this.#giveBack(late, lease);
     if (!options.batch) return units.map((unit) => ({ unit, lease: lease!, run }));
-    const packed = packBatches(units.flat(), options.ordering, options.batch, (e) => index.get(Number(e.id))?.bytes ?? taskBytes(e.value));
+    const packed = packBatches(units.flat(), options.ordering, options.batch, {
+      bytesOf: (e) => index.get(Number(e.id))?.bytes ?? taskBytes(e.value),
+      batchedWith: (e) => index.get(Number(e.id))?.batchedWith,
+    });
     if (packed.leftover.length > 0) await this.#giveBack(packed.leftover, lease);
     return packed.units.map((unit) => ({ unit, lease: lease!, run }));
   }

@@ -37,6 +37,11 @@ export interface Pending {
   attempts: number;
   /** The last HTTP status or error, for `Outbox.list()` (kept in memory only). */
   last?: { readonly status?: number; readonly error?: string };
+  /**
+   * In batch mode, the entry ids of the batch its last request carried, in order, while that batch waits for its
+   * retry: kept together, it goes again under the same Idempotency-Key (kept in memory only).
+   */
+  batchedWith?: readonly string[];
 }
 
 /** Priorities as ranks: lower goes first. */

@@ -140,13 +140,15 @@ async function retry(
   { lease, run }: Attempt,
 ): Promise<void> {
   const { index } = c;
-  await lease.release(ready.map((r) => r.entry.id), { delayMs });
+  const ids = ready.map((r) => r.entry.id);
+  await lease.release(ids, { delayMs });
   run.retried += ready.length;
   const now = c.options.clock.now();
   for (const { entry, task } of ready) {
     const pending = index.get(Number(entry.id));
     if (pending) {
       pending.last = extra;
+      if (c.options.batch) pending.batchedWith = ids;
       index.wait(pending, now + delayMs, cause);
       if (run.parked) {
         index.park(pending);

@@ -281,6 +281,58 @@ describe('batch', () => {
   });
 });
 
+describe('a batch that failed', () => {
+  const bodies = () => r.server.received.map((x) => (JSON.parse(x.body.toString()) as { n: string }[]).map((b) => b.n));
+  const task = (n: string, group?: string) => ({ url: '/one', body: { n }, ...(group !== undefined && { group }) });
+
+  for (const ordering of ['group', 'none'] as const) {
+    it(`goes again as it was, under the same key, without the tasks stored since (ordering: '${ordering}')`, async () => {
+      await r.reopen({ batch: { url: '/batch' }, ordering });
+      r.server.next({ status: 503 });
+      await r.outbox.enqueueMany([task('a'), task('b'), task('c')]);
+      expect(await r.outbox.flush()).toMatchObject({ retried: 3 });
+      await r.outbox.enqueueMany([task('d'), task('e')]);
+      r.clock.advance(500);
+      expect(await r.outbox.flush()).toMatchObject({ sent: 5, remaining: 0 });
+      const sent = bodies();
+      expect(sent[0]).toEqual(['a', 'b', 'c']);
+      expect(sent.slice(1)).toContainEqual(['a', 'b', 'c']);
+      expect(sent.slice(1)).toContainEqual(['d', 'e']);
+      expect(r.server.received[1 + sent.slice(1).findIndex((b) => b[0] === 'a')]!.key).toBe(r.server.received[0]!.key);
+      // In a lane, the tasks stored since go after the batch before them.
+      if (ordering === 'group') expect(sent).toEqual([['a', 'b', 'c'], ['a', 'b', 'c'], ['d', 'e']]);
+    });
+  }
+
+  it('keeps the order of its groups, and lets other groups go beside it', async () => {
+    await r.reopen({ batch: { url: '/batch' } });
+    r.server.next({ status: 503 });
+    await r.outbox.enqueueMany([task('a1', 'a'), task('b1', 'b'), task('a2', 'a')]);
+    expect(await r.outbox.flush()).toMatchObject({ retried: 3 });
+    await r.outbox.enqueueMany([task('a3', 'a'), task('c1', 'c'), task('b2', 'b')]);
+    r.clock.advance(500);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 6, remaining: 0 });
+    const sent = bodies();
+    expect(sent[1]).toEqual(sent[0]);
+    expect(r.server.received[1]!.key).toBe(r.server.received[0]!.key);
+    expect(sent.slice(2).flat().sort()).toEqual(['a3', 'b2', 'c1']);
+    // a3 and b2 waited for the batch ahead of them in their group; c1 did not have to.
+    expect(sent.slice(2).find((b) => b.includes('a3'))).toEqual(expect.arrayContaining(['a3', 'b2']));
+  });
+
+  it('goes without a task removed meanwhile, under the key of what it now carries', async () => {
+    await r.reopen({ batch: { url: '/batch' }, ordering: 'none' });
+    r.server.next({ status: 503 });
+    const ids = await r.outbox.enqueueMany([task('a'), task('b'), task('c')]);
+    await r.outbox.flush();
+    await r.outbox.remove([ids[1]!]);
+    r.clock.advance(500);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 2, remaining: 0 });
+    expect(bodies()).toEqual([['a', 'b', 'c'], ['a', 'c']]);
+    expect(r.server.received[1]!.key).toBe(batchKey([ids[0]!, ids[2]!]));
+  });
+});
+
 describe('batchKey()', () => {
   it('names the ids in order: the same list gives the same key, another list (a subset, another order, one character) another', () => {
     const ids = Array.from({ length: 50 }, (_, i) => `task-${i}`);
