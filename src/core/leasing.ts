@@ -165,7 +165,7 @@ export class Leasing<T> {
     return {
       entries,
       expiresAt: until,
-      ack: (ids) => this.#c.run(() => this.#c.view.commit(() => this.#ack(lease, pick(ids)))),
+      ack: (ids) => this.#c.run(() => this.#c.view.commit(() => this.#ack(lease, pick(ids), entries))),
       release: (ids, options) =>
         this.#c.run(async () => {
           const { delayMs = 0, untried = false } = optionsObject(options);
@@ -177,18 +177,38 @@ export class Leasing<T> {
   }
 
   /**
-   * An ack rejects only when another lease holds one of the items now (it expired and was taken again); items
-   * released or expired but not taken since are acked.
+   * An ack rejects only when another lease holds one of the items now (it expired and was taken again), or when an
+   * item is no longer the one the lease took; items released or expired but not taken since are acked.
+   *
+   * An item out of the lease's hold that counts fewer attempts than the lease gave it is another item under the
+   * same id: the storage went back to an earlier state (a Redis restarted from an older snapshot, a failover to a
+   * replica behind, a restored backup), where that id was free, and a push since took it. Acking it would remove an
+   * item nobody was given.
    */
-  #ack(lease: string, seqs: number[]): Plan<undefined> {
+  #ack(lease: string, seqs: number[], entries: readonly LeaseEntry<T>[]): Plan<undefined> {
     const { state } = this.#c.view;
     const now = this.#c.clock.now();
-    const taken = seqs.filter((seq) => {
+    const own = state.holds.lease(lease);
+    let given: Map<number, number> | undefined;
+    const taken: number[] = [];
+    const other: number[] = [];
+    for (const seq of seqs) {
+      if (state.isAcked(seq)) continue;
       const held = state.holds.at(seq, now);
-      return held !== undefined && held.lease !== '' && held.lease !== lease && !state.isAcked(seq);
-    });
+      if (held !== undefined && held.lease !== '' && held.lease !== lease) taken.push(seq);
+      else if (held?.lease !== lease && (own === undefined || state.holds.at(seq, -Infinity) !== own)) {
+        given ??= new Map(entries.map((e) => [Number(e.id), e.attempts]));
+        if (state.attemptsOf(seq) < (given.get(seq) ?? 0)) other.push(seq);
+      }
+    }
     if (taken.length > 0) {
       throw new SluiceError('ERR_LEASE_EXPIRED', `The lease on ${taken.length} of these items expired and another lease holds them now; nothing was acked.`);
+    }
+    if (other.length > 0) {
+      throw new SluiceError(
+        'ERR_LEASE_EXPIRED',
+        `The queue's storage went back to an earlier state since this lease was taken: the ids of ${other.length} of these items now name other items, pushed since; nothing was acked.`,
+      );
     }
     return this.acking(seqs, undefined);
   }

@@ -1,4 +1,5 @@
-import { readFileSync, renameSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { StorageBatch, Store } from '../../../src/core/store.js';
 import { Queue } from '../../../src/index.js';
@@ -207,5 +208,44 @@ describe('the metadata removed or replaced under a live handle', () => {
     unlinkSync(file('meta'));
     expect(await a.commit(token, relaxed({ meta: bytes(2) }))).toBeUndefined();
     expect(await b.token()).not.toBe(token);
+  });
+});
+
+describe('the directory put back as a backup had it, under a live handle', () => {
+  /** Copies the queue's data files (its meta, counter and segments), or puts those of `from` back, removing the newer. */
+  const dataFiles = (dir: string) => readdirSync(dir).filter((name) => name === 'meta' || name === 'commits' || name.endsWith('.seg'));
+  const copy = (from: string, to: string) => {
+    for (const name of dataFiles(to)) if (!existsSync(join(from, name))) unlinkSync(join(to, name));
+    for (const name of dataFiles(from)) copyFileSync(join(from, name), join(to, name));
+  };
+
+  it("does not let a lease taken before ack the items pushed since under the same ids: they are another handle's", async () => {
+    const backup = join(root(), 'backup');
+    mkdirSync(backup);
+    const a = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: root() }) });
+    await a.pushMany(['a0', 'a1', 'a2']);
+    copy(file(), backup);
+    await a.pushMany(['a3', 'a4']);
+    const lease = await a.take(5);
+    expect(lease!.entries.map((e) => e.id)).toEqual(['0', '1', '2', '3', '4']);
+    // The backup comes back: the take and a3, a4 never were, and ids 3 and 4 are free again.
+    copy(backup, file());
+    const b = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: root() }) });
+    expect(await b.pushMany(['b3', 'b4'])).toEqual(['3', '4']);
+    await expect(lease!.ack()).rejects.toMatchObject({ code: 'ERR_LEASE_EXPIRED', message: expect.stringMatching(/earlier state/) });
+    // Nothing was acked: b3 and b4, which nobody was given, are there, and so are a0-a2, which the backup brought back.
+    expect((await b.list()).map((e) => e.value)).toEqual(['a0', 'a1', 'a2', 'b3', 'b4']);
+    await a.close();
+    await b.close();
+  });
+
+  it('still acks what the lease took when its hold is gone but the items are the same (expired, not taken since)', async () => {
+    const a = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: root() }), leaseMs: 50 });
+    await a.pushMany(['x', 'y']);
+    const lease = await a.take(2);
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    await lease!.ack();
+    expect(await a.size()).toBe(0);
+    await a.close();
   });
 });
