@@ -58,7 +58,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
       await queue.#openParts();
     } catch (error) {
       await Promise.allSettled(queue.#parts.map((p) => p.close()));
-      throw error;
+      throw withFound(error, queue.#found!);
     }
     const found = queue.#found!;
     queue.#found = undefined;
@@ -308,4 +308,14 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   #wake(): void {
     for (const waiter of this.#waiters) waiter();
   }
+}
+
+/**
+ * `error` of an open that failed, telling what the open found and stored on the way (repairs, lost items): with no
+ * handle to hear them, its 'recover' and 'corrupt' events would tell nobody.
+ */
+function withFound(error: unknown, found: readonly [type: string, detail: RecoverDetail | CorruptDetail][]): unknown {
+  if (!(error instanceof SluiceError) || found.length === 0) return error;
+  const told = found.map(([type, detail]) => `${type} ${JSON.stringify(detail)}`).join('; ');
+  return new SluiceError(error.code, `${error.message} Before that, opening it found (and stored what was repaired): ${told}.`, { cause: error.cause });
 }
