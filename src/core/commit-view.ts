@@ -68,6 +68,8 @@ export class CommitView {
   #held: HeldStorage | undefined;
   /** Commits this view lost to another handle (and made again on a fresh view). */
   conflicts = 0;
+  /** Reads of the store: a plan that finds it moved on knows the view took in another handle's commit meanwhile. */
+  loads = 0;
 
   constructor(
     storage: QueueStorage,
@@ -252,6 +254,7 @@ export class CommitView {
       // plan its next push over items it never saw, and the store would take that commit as current.
       if (!moved) {
         this.#token = snapshot.token;
+        this.loads++;
         return;
       }
       // Another handle removed or cut the tail between the listing and its read (acked it all, say): the state
@@ -279,6 +282,8 @@ export class CommitView {
     const missing = !snapshot.meta && first !== undefined;
     // Nothing can be stored below the first segment: a state that was lost starts there.
     if (first && this.state.head < first.id && (read.unreadable || missing)) this.state.head = first.id;
+    // The partition count went with it: 0 says so, where nothing recorded would pass for a queue of one partition.
+    if (read.unreadable || missing) this.state.partitions = 0;
     this.damage = damage;
     this.#highWater = Math.max(this.#highWater, this.state.floor);
     const recorded = snapshot.tail;

@@ -33,14 +33,27 @@ export class GroupCommit {
   readonly #limits: Limits;
   readonly #serial: (fn: () => Promise<void>) => Promise<void>;
   readonly #pushed: (count: number) => void;
+  readonly #check: () => void;
   #pending: PendingPush[] = [];
   #queued = false;
 
-  constructor(view: CommitView, limits: Limits, serial: (fn: () => Promise<void>) => Promise<void>, pushed: (count: number) => void) {
+  /**
+   * `check` runs in every commit's plan, on the view that commit is made against, and throws to refuse the pushes
+   * waiting: what it reads of the state is then as current as the commit (a commit on a stale view fails and plans
+   * again after a reload), at no read of its own.
+   */
+  constructor(
+    view: CommitView,
+    limits: Limits,
+    serial: (fn: () => Promise<void>) => Promise<void>,
+    pushed: (count: number) => void,
+    check: () => void = () => {},
+  ) {
     this.#view = view;
     this.#limits = limits;
     this.#serial = serial;
     this.#pushed = pushed;
+    this.#check = check;
   }
 
   /** Resolves with `done` of the first item's sequence number once `frames` (a unit of `count` items) are committed. */
@@ -62,6 +75,7 @@ export class GroupCommit {
       let first = 0;
       try {
         await this.#view.commit(() => {
+          this.#check();
           first = this.#view.next;
           const planned = planAppend(this.#pending, this.#view.segments.tail, first, this.#limits);
           units = planned.units;

@@ -1,4 +1,5 @@
 import { CommitView } from './commit-view.js';
+import { SluiceError } from './errors.js';
 import type { CorruptDetail, RecoverDetail } from './events.js';
 import { GroupCommit } from './group-commit.js';
 import { Leasing } from './leasing.js';
@@ -64,7 +65,7 @@ export class Partition<T> {
     this.view = new CommitView(storage, options, () =>
       repairPlan(this.view, context.queue, options.corruption, context.recovered, (detail) => context.corrupt(detail, true)),
     );
-    this.#pushes = new GroupCommit(this.view, options, context.serial, context.pushed);
+    this.#pushes = new GroupCommit(this.view, options, context.serial, context.pushed, () => this.#counted());
     this.#leasing = new Leasing<T>({
       view: this.view,
       storage,
@@ -103,7 +104,14 @@ export class Partition<T> {
   }
 
   take(max: number, leaseMs: number, options: TakeOptions<T>): Promise<Lease<T> | undefined> {
-    return this.view.commit(() => this.#leasing.take(max, leaseMs, options), false, () => this.#leasing.warm());
+    return this.view.commit(
+      () => {
+        this.#counted();
+        return this.#leasing.take(max, leaseMs, options);
+      },
+      false,
+      () => this.#leasing.warm(),
+    );
   }
 
   /** Up to `max` of the oldest available items, leasing none. */
@@ -187,6 +195,24 @@ export class Partition<T> {
   async #read<R>(fn: () => Promise<R>): Promise<R> {
     await this.view.refresh();
     return this.view.commit(async () => ({ result: await fn() }), true);
+  }
+
+  /**
+   * Refuses a push or a take of a handle opened with another partition count than this partition records: another
+   * handle changed the count since (see `settleCount`), and a push could land where no handle with the new count
+   * looks, a take would miss partitions that handles with the new count push to. Run inside the commit's plan, so
+   * it reads what the commit is made against. Nothing recorded (a queue of one partition) or a record lost with its
+   * metadata (0) refuses nothing: the next open records the count again.
+   */
+  #counted(): void {
+    const recorded = this.view.state.partitions;
+    const mine = this.#c.options.partitions;
+    if (recorded === undefined || recorded === 0 || recorded === mine) return;
+    throw new SluiceError(
+      'ERR_INVALID_OPTION',
+      `Queue "${this.#c.queue}" was opened again with partitions: ${recorded} after this handle opened it with partitions: ${mine}, ` +
+        `so this handle can no longer push or take: close it and open the queue with partitions: ${recorded}.`,
+    );
   }
 
   /** Ends the holds whose time is up; returns the time. */

@@ -23,7 +23,10 @@ export type Op =
   | readonly ['o', owner: string]
   /** The writer's next sequence number when it wrote: how far the queue had grown (a floor for later readers). */
   | readonly ['n', next: number]
-  /** The queue is made of `count` partitions (kept in its first partition). */
+  /**
+   * The queue is made of `count` partitions. Recorded in every partition: the first's is the queue's count, read by
+   * every open; the others' let a handle's commit there find out that the count changed (see `Partition`).
+   */
   | readonly ['k', count: number]
   /**
    * A repair: everything known of numbers at or past `from` is forgotten (their items were cut off or lost), and the
@@ -47,8 +50,11 @@ export class QueueState {
   head = 0;
   /** How far the queue is known to have grown: no item number below it is ever given out again. */
   floor = 0;
-  /** How many partitions the queue was made with (recorded in its first partition). */
-  partitions = 1;
+  /**
+   * How many partitions the queue is made of, as this partition records it: undefined when none was ever recorded (a
+   * queue of one partition that never changed it), 0 when the metadata that recorded it was lost (see `CommitView`).
+   */
+  partitions: number | undefined;
   /** Acked items at or above `head`. */
   readonly acked = new Intervals<true>();
   /** How often each item at or above `head` was handed out; items never handed out are absent. */

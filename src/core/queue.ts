@@ -6,6 +6,7 @@ import { byPartition, entryId, parseIds, partitionOf } from './ids.js';
 import { leases } from './iteration.js';
 import { Members } from './members.js';
 import { ITERATE_RULES, LIST_RULES, PUSH_RULES, resolveOptions, TAKE_RULES, type QueueOptions, type ResolvedOptions } from './options.js';
+import { settleCount } from './partition-count.js';
 import { Partition } from './partition.js';
 import type { IterateOptions, Lease, ListOptions, PushOptions, QueueEntry, QueueStats, RemoveOptions, TakeOptions } from './queue-types.js';
 import { combine, hash, inPartition, membersName, partitionName, sum, takeInTurn } from './partitioned.js';
@@ -231,24 +232,10 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
 
   // ---- internals ----
 
-  /** Opens the partitions; the first records how many there are, and a count that differs is refused unless empty. */
+  /** Opens the partitions, settling how many there are (see `settleCount`). */
   async #openParts(): Promise<void> {
-    const { partitions } = this.#options;
-    const base = await this.#openPart(0);
-    const recorded = base.view.state.partitions;
-    if (recorded !== partitions) {
-      for (let p = 1; p < recorded; p++) await this.#openPart(p);
-      const size = await this.#size();
-      if (size > 0) {
-        throw new SluiceError(
-          'ERR_INVALID_OPTION',
-          `Queue "${this.name}" was made with partitions: ${recorded} and holds ${size} items: open it with partitions: ${recorded}, or drain it first.`,
-        );
-      }
-      await Promise.all(this.#parts.splice(1).map((p) => p.close()));
-      await this.#serial(() => base.view.commit(() => ({ ops: [['k', partitions]], result: undefined })));
-    }
-    for (let p = 1; p < partitions; p++) await this.#openPart(p);
+    await this.#openPart(0);
+    await settleCount({ name: this.name, parts: this.#parts, open: (p) => this.#openPart(p), serial: this.#serial }, this.#options.partitions);
   }
 
   async #openPart(p: number): Promise<Partition<T>> {

@@ -70,7 +70,8 @@ export function mayChange(ctx: Context, nothing: string): boolean {
 export async function partitionsOf(store: Store, name: string): Promise<number> {
   const storage = await store.open(name);
   try {
-    return new MetaLog().read((await storage.load()).meta, new QueueState(), Date.now()).state.partitions;
+    // Nothing recorded is a queue of one partition; a record lost (0) is looked for further by Queue.open.
+    return new MetaLog().read((await storage.load()).meta, new QueueState(), Date.now()).state.partitions || 1;
   } finally {
     await storage.close();
   }

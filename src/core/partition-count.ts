@@ -1,0 +1,169 @@
+import { SluiceError } from './errors.js';
+import type { Partition } from './partition.js';
+import type { Serial } from './serial.js';
+
+/** What settling the partition count needs of the queue being opened. */
+export interface CountContext<T> {
+  /** The queue's name, for messages. */
+  readonly name: string;
+  /** The partitions opened so far, by number; the first is open before `settleCount` is called. */
+  readonly parts: Partition<T>[];
+  /** Opens partition `p` into `parts`. */
+  readonly open: (p: number) => Promise<Partition<T>>;
+  readonly serial: Serial;
+}
+
+/**
+ * Makes the queue's partition count `wanted`, and every one of its partitions record it, or refuses the open: the
+ * count the queue was made with is kept while the queue holds items (see `change`). Every partition records the
+ * count, so that a handle opened with another count learns of a change at its next commit to any of them (see
+ * `Partition`), and so that the count survives the loss of the first partition's metadata. Partitions past `wanted`
+ * that were opened to look at them are closed again.
+ */
+export async function settleCount<T>(c: CountContext<T>, wanted: number): Promise<void> {
+  const made = await madeWith(c, wanted);
+  if (made !== wanted) await change(c, made, wanted);
+  for (let p = 1; p < wanted; p++) if (!c.parts[p]) await c.open(p);
+  const parts = c.parts.slice(0, wanted);
+  const stale = parts.filter((part) => recordedIn(part) === 0 || (recordedIn(part) ?? 1) !== wanted);
+  // Another count than the first's is a queue made before every partition recorded it (they say 1), a change that
+  // was cut short, or one still running in another handle (see `change`): this commit to the first partition makes
+  // that change refuse rather than end with a partition marked back here, and refuses this open if it ended first.
+  // Nothing recorded, or a record lost (0), cannot be a change's mark.
+  if (stale.some((part) => part !== parts[0] && (recordedIn(part) ?? 0) > 0)) await touch(c, parts[0]!, wanted, recordedIn(parts[0]!));
+  for (const part of stale) await record(c, part, wanted, recordedIn(part));
+  await Promise.all(c.parts.splice(wanted).map((part) => part.close()));
+}
+
+/** What `part` records: undefined when nothing was ever recorded, 0 when the record was lost with its metadata. */
+function recordedIn(part: Partition<unknown>): number | undefined {
+  return part.view.state.partitions;
+}
+
+/**
+ * The count the queue was made with: as its first partition records it, or, when that record is lost (the metadata
+ * deleted or unreadable; its 'recover' event says so) or none was ever made there, as the second partition records
+ * it. Only then is the second partition opened to look, and only when it would be opened anyway or the first lost
+ * its record: opening it makes storage, which a queue of one partition should not get.
+ */
+async function madeWith<T>(c: CountContext<T>, wanted: number): Promise<number> {
+  const first = recordedIn(c.parts[0]!);
+  if (first !== undefined && first > 0) return first;
+  if (first === undefined && wanted === 1) return 1;
+  const second = c.parts[1] ?? (await c.open(1));
+  const recorded = recordedIn(second);
+  // Inside a queue of that count (past the first, a partition of a queue made before every one recorded it says 1).
+  if (recorded !== undefined && recorded > 1) return recorded;
+  const held = await second.size();
+  if (held === 0) return 1;
+  // Items in a second partition that does not tell the count: the count asked for is all there is to go by.
+  if (wanted > 1) return wanted;
+  throw new SluiceError(
+    'ERR_INVALID_OPTION',
+    `Queue "${c.name}" was made with more than one partition (its second holds ${held} items), and neither of its first two records how many: ` +
+      `open it with the partitions it was made with.`,
+  );
+}
+
+/**
+ * Changes the count from `made` to `wanted`, which is only allowed while the queue is empty. Handles still open with
+ * `made` push without reading the count first: a push learns of it only when its commit (a compare-and-write) finds
+ * that another handle committed to that partition since. So the order of the steps is what makes it safe:
+ * 1. Every old partition but the first records `wanted`. From that commit on, a push there by an old handle is
+ *    refused; one committed before it is counted in step 2.
+ * 2. They are counted, each on a view read after step 1, and each must still record `wanted` (an open with `made`
+ *    may have marked it back meanwhile).
+ * 3. The first partition records `wanted` last, in a commit that also checks that it holds nothing and still records
+ *    what it did: its record is the queue's count, which every open reads, so no handle opens with `wanted` before
+ *    the change is known to be safe, and a push to it by an old handle is either counted there or refused after.
+ * A queue found holding items gets its old count back in the partitions marked (the first never changed), and the
+ * open is refused: the old handles go on as before.
+ */
+async function change<T>(c: CountContext<T>, made: number, wanted: number): Promise<void> {
+  for (let p = 1; p < made; p++) if (!c.parts[p]) await c.open(p);
+  const old = c.parts.slice(0, made);
+  await old[0]!.view.refresh();
+  const first = recordedIn(old[0]!);
+  const loads = old[0]!.view.loads;
+  let held = 0;
+  let moved = false;
+  try {
+    for (let p = 1; p < made; p++) await record(c, old[p]!, wanted, recordedIn(old[p]!));
+    for (let p = 1; p < made; p++) {
+      held += await old[p]!.size();
+      moved ||= recordedIn(old[p]!) !== wanted;
+    }
+    if (moved) throw movedError(c.name);
+    held += await (held > 0 ? old[0]!.size() : flip(c, old[0]!, { was: first, loads }, wanted));
+  } catch (error) {
+    await restore(c, old, made, wanted);
+    throw error;
+  }
+  if (held === 0) return;
+  await restore(c, old, made, wanted);
+  throw new SluiceError(
+    'ERR_INVALID_OPTION',
+    `Queue "${c.name}" was made with partitions: ${made} and holds ${held} items: open it with partitions: ${made}, or drain it first.`,
+  );
+}
+
+/**
+ * Step 3 of `change`: the first partition records `wanted` when it holds nothing; resolves how many items it holds.
+ * Only while it records what it did (`was`) and took no commit since the change began (`loads`): an open with the old
+ * count that met the marks made one there before it marks anything back (see `settleCount`).
+ */
+function flip<T>(c: CountContext<T>, part: Partition<T>, since: { was: number | undefined; loads: number }, wanted: number): Promise<number> {
+  const { view } = part;
+  return c.serial(() =>
+    view.commit(() => {
+      // Another open with the same count got there first: it found the queue empty.
+      if (view.state.partitions === wanted) return { result: 0 };
+      if (view.state.partitions !== since.was || view.loads !== since.loads) throw movedError(c.name);
+      if (view.size > 0) return { result: view.size };
+      return { ops: [['k', wanted]], result: 0 };
+    }),
+  );
+}
+
+/** The old partitions but the first (which a refused change never marked) record `made` again, where they say `wanted`. */
+async function restore<T>(c: CountContext<T>, old: readonly Partition<T>[], made: number, wanted: number): Promise<void> {
+  for (let p = old.length - 1; p >= 1; p--) {
+    const { view } = old[p]!;
+    await c.serial(() => view.commit(() => (view.state.partitions === wanted ? { ops: [['k', made]], result: undefined } : { result: undefined })));
+  }
+}
+
+/**
+ * `part` records `count`, in a commit made only while it records `was` (what the caller read): another record there
+ * means another handle is changing the count at the same time, and the open is refused rather than undo its work.
+ */
+function record<T>(c: CountContext<T>, part: Partition<T>, count: number, was: number | undefined): Promise<void> {
+  const { view } = part;
+  return c.serial(() =>
+    view.commit(() => {
+      const now = view.state.partitions;
+      if (now === count) return { result: undefined };
+      if (now !== was) throw movedError(c.name);
+      return { ops: [['k', count]], result: undefined };
+    }),
+  );
+}
+
+/** As `record`, but a commit is made even when `part` records `count` already: one that a `flip` running meanwhile sees. */
+function touch<T>(c: CountContext<T>, part: Partition<T>, count: number, was: number | undefined): Promise<void> {
+  const { view } = part;
+  return c.serial(() =>
+    view.commit(() => {
+      const now = view.state.partitions;
+      if (now !== count && now !== was) throw movedError(c.name);
+      return { ops: [['k', count]], result: undefined };
+    }),
+  );
+}
+
+function movedError(name: string): SluiceError {
+  return new SluiceError(
+    'ERR_INVALID_OPTION',
+    `The partition count of queue "${name}" changed while this handle opened it (another handle opened it with another count): open it again.`,
+  );
+}
