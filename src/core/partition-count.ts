@@ -10,6 +10,8 @@ export interface CountContext<T> {
   readonly parts: Partition<T>[];
   /** Opens partition `p` into `parts`. */
   readonly open: (p: number) => Promise<Partition<T>>;
+  /** True when partition `p`'s storage was ever made; undefined when the store cannot tell (see `Store.exists`). */
+  readonly exists: (p: number) => Promise<boolean | undefined>;
   readonly serial: Serial;
 }
 
@@ -43,26 +45,22 @@ function recordedIn(part: Partition<unknown>): number | undefined {
 /**
  * The count the queue was made with: as its first partition records it, or, when that record is lost (the metadata
  * deleted or unreadable; its 'recover' event says so) or none was ever made there, as the second partition records
- * it. Only then is the second partition opened to look, and only when it would be opened anyway or the first lost
- * its record: opening it makes storage, which a queue of one partition should not get.
+ * it. The second is opened to look only when it would be opened anyway, or when it exists (where the store cannot
+ * tell, only when the first lost its record): opening it makes storage, which a queue of one partition should not
+ * get. Where neither tells, the count asked for is all there is to go by.
  */
 async function madeWith<T>(c: CountContext<T>, wanted: number): Promise<number> {
   const first = recordedIn(c.parts[0]!);
   if (first !== undefined && first > 0) return first;
-  if (first === undefined && wanted === 1) return 1;
+  if (wanted === 1) {
+    const there = await c.exists(1);
+    // Nothing recorded is what a queue of one partition always was: only a second partition that exists says more.
+    if (there === false || (first === undefined && there === undefined)) return 1;
+  }
   const second = c.parts[1] ?? (await c.open(1));
   const recorded = recordedIn(second);
   // Inside a queue of that count (past the first, a partition of a queue made before every one recorded it says 1).
-  if (recorded !== undefined && recorded > 1) return recorded;
-  const held = await second.size();
-  if (held === 0) return 1;
-  // Items in a second partition that does not tell the count: the count asked for is all there is to go by.
-  if (wanted > 1) return wanted;
-  throw new SluiceError(
-    'ERR_INVALID_OPTION',
-    `Queue "${c.name}" was made with more than one partition (its second holds ${held} items), and neither of its first two records how many: ` +
-      `open it with the partitions it was made with.`,
-  );
+  return recorded !== undefined && recorded > 1 ? recorded : wanted;
 }
 
 /**

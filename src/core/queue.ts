@@ -235,7 +235,9 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   /** Opens the partitions, settling how many there are (see `settleCount`). */
   async #openParts(): Promise<void> {
     await this.#openPart(0);
-    await settleCount({ name: this.name, parts: this.#parts, open: (p) => this.#openPart(p), serial: this.#serial }, this.#options.partitions);
+    const { store, name, partitions } = this.#options;
+    const exists = async (p: number) => store.exists?.(partitionName(name, p));
+    await settleCount({ name, parts: this.#parts, open: (p) => this.#openPart(p), exists, serial: this.#serial }, partitions);
   }
 
   async #openPart(p: number): Promise<Partition<T>> {

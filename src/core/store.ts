@@ -21,6 +21,12 @@ export interface Store {
    * 1–128 chars of `[A-Za-z0-9._-]`, never `.` or `..`.
    */
   open(name: string): Promise<QueueStorage>;
+  /**
+   * Optional: true when the storage of the queue `name` was ever made (by `open`), without making it. The Queue asks
+   * before it opens a storage only to look into it (the second partition of a queue whose first lost its metadata),
+   * so that a queue of one partition gets no storage beside it. Without it, the Queue opens the storage to look.
+   */
+  exists?(name: string): Promise<boolean>;
 }
 
 /** How hard a commit must be pressed to the medium before it resolves. */

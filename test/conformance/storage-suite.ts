@@ -20,6 +20,15 @@ export function storageConformance(t: TestApi, label: string, harness: StoreHarn
       expect(await s.token()).toBe(snap.token);
     });
 
+    it('.exists(), where the store has it, tells a name opened from one never opened, and makes nothing', async () => {
+      const { store } = here;
+      if (!store.exists) return;
+      expect(await store.exists('never')).toBe(false);
+      expect(await store.exists('never')).toBe(false);
+      await open('opened');
+      expect(await store.exists('opened')).toBe(true);
+    });
+
     it('.commit() writes segments and meta and returns a new token', async () => {
       const s = await open();
       const { token } = await s.load();

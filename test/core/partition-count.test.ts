@@ -1,5 +1,5 @@
 import 'fake-indexeddb/auto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -213,6 +213,33 @@ for (const [label, makeStore] of [
       const again = await open(4);
       expect(await again.size()).toBe(8);
       await again.close();
+    });
+
+    it('partition 0 emptied, then without its metadata: an open with partitions 1 is refused all the same', async () => {
+      const q = await open(4);
+      const ids = await Promise.all([0, 1, 2, 3].map((n) => q.push({ n })));
+      expect(await q.remove([ids[0]!])).toBe(1);
+      await q.close();
+      await loseFirstMeta();
+      const error = await open(1).catch((e: unknown) => e);
+      expect(codeOf(error)).toBe('ERR_INVALID_OPTION');
+      expect((error as Error).message).toContain('partitions: 4');
+      const again = await open(4);
+      expect(await again.size()).toBe(3);
+      await again.close();
+    });
+
+    it('a queue of one partition that lost its metadata opens as one, and no storage is made beside it', async () => {
+      const q = await open(1);
+      for (let n = 0; n < 3; n++) await q.push({ n });
+      await q.close();
+      await loseFirstMeta();
+      const again = await open(1);
+      expect(await again.size()).toBe(3);
+      expect(again.recovered).toHaveLength(1);
+      await again.close();
+      const names = label === 'FileStore' ? readdirSync(dir) : (store as MemoryStore).names();
+      expect(names).toEqual(['jobs']);
     });
 
     it('a change of count cut short before the first partition recorded it: an open with the old count puts every partition right', async () => {

@@ -100,6 +100,11 @@ export class FileStore implements Store {
     this.#create = create;
   }
 
+  async exists(name: string): Promise<boolean> {
+    checkName(name);
+    return existsSync(join(this.dir, name));
+  }
+
   async open(name: string): Promise<QueueStorage> {
     // Checked again here, before the name becomes part of a path, whoever calls.
     checkName(name);

@@ -32,6 +32,10 @@ export class MemoryStore implements Store {
     return new MemoryQueueStorage(stored);
   }
 
+  async exists(name: string): Promise<boolean> {
+    return this.#queues.has(name);
+  }
+
   /** Names of the queues this store holds. */
   names(): string[] {
     return [...this.#queues.keys()];
