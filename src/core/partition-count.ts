@@ -80,7 +80,10 @@ async function madeWith<T>(c: CountContext<T>, wanted: number): Promise<number> 
 async function change<T>(c: CountContext<T>, made: number, wanted: number): Promise<void> {
   for (let p = 1; p < made; p++) if (!c.parts[p]) await c.open(p);
   const old = c.parts.slice(0, made);
-  await old[0]!.view.refresh();
+  // Counted first, too: a queue that holds items is refused before any mark could refuse its handles' pushes.
+  const before = (await Promise.all(old.map((part) => part.size()))).reduce((a, b) => a + b, 0);
+  if (before > 0) throw refusal(c.name, made, before);
+  // The first partition's view is current (its size was just read): from here, a load means another handle committed.
   const first = recordedIn(old[0]!);
   const loads = old[0]!.view.loads;
   let held = 0;
@@ -99,9 +102,13 @@ async function change<T>(c: CountContext<T>, made: number, wanted: number): Prom
   }
   if (held === 0) return;
   await restore(c, old, made, wanted);
-  throw new SluiceError(
+  throw refusal(c.name, made, held);
+}
+
+function refusal(name: string, made: number, held: number): SluiceError {
+  return new SluiceError(
     'ERR_INVALID_OPTION',
-    `Queue "${c.name}" was made with partitions: ${made} and holds ${held} items: open it with partitions: ${made}, or drain it first.`,
+    `Queue "${name}" was made with partitions: ${made} and holds ${held} items: open it with partitions: ${made}, or drain it first.`,
   );
 }
 
@@ -116,8 +123,9 @@ function flip<T>(c: CountContext<T>, part: Partition<T>, since: { was: number | 
     view.commit(() => {
       // Another open with the same count got there first: it found the queue empty.
       if (view.state.partitions === wanted) return { result: 0 };
-      if (view.state.partitions !== since.was || view.loads !== since.loads) throw movedError(c.name);
+      if (view.state.partitions !== since.was) throw movedError(c.name);
       if (view.size > 0) return { result: view.size };
+      if (view.loads !== since.loads) throw movedError(c.name);
       return { ops: [['k', wanted]], result: 0 };
     }),
   );
@@ -162,6 +170,6 @@ function touch<T>(c: CountContext<T>, part: Partition<T>, count: number, was: nu
 function movedError(name: string): SluiceError {
   return new SluiceError(
     'ERR_INVALID_OPTION',
-    `The partition count of queue "${name}" changed while this handle opened it (another handle opened it with another count): open it again.`,
+    `The partition count of queue "${name}" could not be settled: another handle opened it with another count, or used it, meanwhile. Open it again.`,
   );
 }

@@ -210,8 +210,8 @@ export class Partition<T> {
     if (recorded === undefined || recorded === 0 || recorded === mine) return;
     throw new SluiceError(
       'ERR_INVALID_OPTION',
-      `Queue "${this.#c.queue}" was opened again with partitions: ${recorded} after this handle opened it with partitions: ${mine}, ` +
-        `so this handle can no longer push or take: close it and open the queue with partitions: ${recorded}.`,
+      `Queue "${this.#c.queue}" records partitions: ${recorded} now (another handle opened it with that count), not the ${mine} this handle ` +
+        `was opened with, so this handle can no longer push or take: close it and open the queue again with partitions: ${recorded}.`,
     );
   }
 

@@ -1,4 +1,5 @@
 import { MetaLog } from '../../core/meta-log.js';
+import { partitionName } from '../../core/partitioned.js';
 import { QueueState } from '../../core/queue-state.js';
 import { Queue } from '../../core/queue.js';
 import type { Store } from '../../core/store.js';
@@ -68,10 +69,20 @@ export function mayChange(ctx: Context, nothing: string): boolean {
  * not make, and another count would be refused (or, for an empty queue, recorded in its place).
  */
 export async function partitionsOf(store: Store, name: string): Promise<number> {
+  const first = await recordedIn(store, name);
+  // Nothing recorded is a queue of one partition.
+  if (first !== 0) return first ?? 1;
+  // The record was lost with the first partition's metadata: the second has it, where there is one.
+  const second = partitionName(name, 1);
+  if (store.exists && !(await store.exists(second))) return 1;
+  return Math.max(1, (await recordedIn(store, second)) ?? 1);
+}
+
+/** The partition count that the storage `name` records (see `QueueState.partitions`). */
+async function recordedIn(store: Store, name: string): Promise<number | undefined> {
   const storage = await store.open(name);
   try {
-    // Nothing recorded is a queue of one partition; a record lost (0) is looked for further by Queue.open.
-    return new MetaLog().read((await storage.load()).meta, new QueueState(), Date.now()).state.partitions || 1;
+    return new MetaLog().read((await storage.load()).meta, new QueueState(), Date.now()).state.partitions;
   } finally {
     await storage.close();
   }
