@@ -301,10 +301,12 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
 
 /**
  * `error` of an open that failed, telling what the open found and stored on the way (repairs, lost items): with no
- * handle to hear them, its 'recover' and 'corrupt' events would tell nobody.
+ * handle to hear them, its 'recover' and 'corrupt' events would tell nobody. Told in the message of the error itself
+ * (this open's own): the production build shortens the message given to each `new SluiceError`, and this must stay.
  */
 function withFound(error: unknown, found: readonly [type: string, detail: RecoverDetail | CorruptDetail][]): unknown {
   if (!(error instanceof SluiceError) || found.length === 0) return error;
   const told = found.map(([type, detail]) => `${type} ${JSON.stringify(detail)}`).join('; ');
-  return new SluiceError(error.code, `${error.message} Before that, opening it found (and stored what was repaired): ${told}.`, { cause: error.cause });
+  error.message += ` Before that, opening it found (and stored what was repaired): ${told}.`;
+  return error;
 }
