@@ -16,7 +16,7 @@ const KB = 1024;
  * Outbox's retry, redirects, bodies, dead letters and tab coordination are features the 8 KB and 13 KB were set
  * without, and what could go without removing any (short messages in the production build, terser) is taken. The
  * limits are the sizes measured then, plus 3%: a change that makes an app's bundle grow past them has to raise the
- * limit here, in review, or win the bytes back. Raised four times so far: the Outbox's from 34.8 KB to 35.75 KB for its
+ * limit here, in review, or win the bytes back. Raised six times so far: the Outbox's from 34.8 KB to 35.75 KB for its
  * partitions and for what handles learn of each other (every task read, retries relayed, the store's view in list);
  * then both (to 19.9 KB and 37.6 KB, the sizes measured plus 3%) for the list of handles that shares a partitioned
  * queue's partitions out (about 0.6 KB gzipped), a take that walks segments without a promise per item, and the
@@ -27,7 +27,11 @@ const KB = 1024;
  * which costs 1-2 µs per push in Chromium, and acked runs appended in order when a checkpoint is read; then both (to
  * 20.7 KB and 39.0 KB, measured 20.58 KB and 38.80 KB) for damage that went unreported: IndexedDbStore records the
  * tail as FileStore does and reads chunks up to a gap (0.45 KB), and the Outbox checks its stored bodies' CRC-32, tells
- * its queues' repairs, stops a running flush on stop() and close(), and stores large JSON bodies beside the task.
+ * its queues' repairs, stops a running flush on stop() and close(), and stores large JSON bodies beside the task;
+ * then both (to 21.4 KB and 39.6 KB, measured 21.27 KB and 39.48 KB, 0.69 KB more) for partition counts that hide
+ * nothing: every partition records the count, a handle left with an old one has its pushes and takes refused, a
+ * change of count is made in an order safe against such handles pushing meanwhile and against an open with the old
+ * count, a lost count is learnt from the second partition, and a refused open's error tells what the open repaired.
  */
 export const rows = [
   {
@@ -42,13 +46,13 @@ export const rows = [
     name: '`Queue` + `IndexedDbStore`',
     source: `import { Queue } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = [Queue, IndexedDbStore];`,
     budget: 8 * KB,
-    limit: 20.7 * KB,
+    limit: 21.4 * KB,
   },
   {
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 39.0 * KB,
+    limit: 39.6 * KB,
   },
 ];
 

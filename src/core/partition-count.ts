@@ -29,11 +29,13 @@ export async function settleCount<T>(c: CountContext<T>, wanted: number): Promis
   const parts = c.parts.slice(0, wanted);
   const stale = parts.filter((part) => recordedIn(part) === 0 || (recordedIn(part) ?? 1) !== wanted);
   // Another count than the first's is a queue made before every partition recorded it (they say 1), a change that
-  // was cut short, or one still running in another handle (see `change`): this commit to the first partition makes
-  // that change refuse rather than end with a partition marked back here, and refuses this open if it ended first.
-  // Nothing recorded, or a record lost (0), cannot be a change's mark.
-  if (stale.some((part) => part !== parts[0] && (recordedIn(part) ?? 0) > 0)) await touch(c, parts[0]!, wanted, recordedIn(parts[0]!));
-  for (const part of stale) await record(c, part, wanted, recordedIn(part));
+  // was cut short, or one still running in another handle (see `change`): this commit to the first partition, made
+  // even where it records `wanted` already, makes that change refuse rather than end with a partition marked back
+  // here, and refuses this open if the change ended first. Nothing recorded, or a record lost (0), is no change's mark.
+  const [base] = parts as [Partition<T>];
+  const was = recordedIn(base);
+  if (stale.some((part) => part !== base && (recordedIn(part) ?? 0) > 0)) await record(c, base, (now) => (now === wanted || now === was ? wanted : moved(c.name)));
+  for (const part of stale) await mark(c, part, wanted);
   await Promise.all(c.parts.splice(wanted).map((part) => part.close()));
 }
 
@@ -80,29 +82,40 @@ async function madeWith<T>(c: CountContext<T>, wanted: number): Promise<number> 
 async function change<T>(c: CountContext<T>, made: number, wanted: number): Promise<void> {
   for (let p = 1; p < made; p++) if (!c.parts[p]) await c.open(p);
   const old = c.parts.slice(0, made);
+  const [base, ...rest] = old as [Partition<T>, ...Partition<T>[]];
   // Counted first, too: a queue that holds items is refused before any mark could refuse its handles' pushes.
-  const before = (await Promise.all(old.map((part) => part.size()))).reduce((a, b) => a + b, 0);
-  if (before > 0) throw refusal(c.name, made, before);
+  let held = await sizeOf(old);
+  if (held > 0) throw refusal(c.name, made, held);
   // The first partition's view is current (its size was just read): from here, a load means another handle committed.
-  const first = recordedIn(old[0]!);
-  const loads = old[0]!.view.loads;
-  let held = 0;
-  let moved = false;
+  const was = recordedIn(base);
+  const loads = base.view.loads;
   try {
-    for (let p = 1; p < made; p++) await record(c, old[p]!, wanted, recordedIn(old[p]!));
-    for (let p = 1; p < made; p++) {
-      held += await old[p]!.size();
-      moved ||= recordedIn(old[p]!) !== wanted;
+    for (const part of rest) await mark(c, part, wanted);
+    held = await sizeOf(rest);
+    if (rest.some((part) => recordedIn(part) !== wanted)) moved(c.name);
+    if (held > 0) held += await base.size();
+    else {
+      await record(c, base, (now) => {
+        // Another open with the same count got there first: it found the queue empty.
+        if (now === wanted) return undefined;
+        if (now !== was) moved(c.name);
+        held = base.view.size;
+        if (held > 0) return undefined;
+        return base.view.loads === loads ? wanted : moved(c.name);
+      });
     }
-    if (moved) throw movedError(c.name);
-    held += await (held > 0 ? old[0]!.size() : flip(c, old[0]!, { was: first, loads }, wanted));
   } catch (error) {
-    await restore(c, old, made, wanted);
+    await restore(c, rest, made, wanted);
     throw error;
   }
   if (held === 0) return;
-  await restore(c, old, made, wanted);
+  await restore(c, rest, made, wanted);
   throw refusal(c.name, made, held);
+}
+
+/** Partitions are read side by side: one round trip to a remote store, not one per partition. */
+async function sizeOf(parts: readonly Partition<unknown>[]): Promise<number> {
+  return (await Promise.all(parts.map((part) => part.size()))).reduce((a, b) => a + b, 0);
 }
 
 function refusal(name: string, made: number, held: number): SluiceError {
@@ -112,63 +125,35 @@ function refusal(name: string, made: number, held: number): SluiceError {
   );
 }
 
-/**
- * Step 3 of `change`: the first partition records `wanted` when it holds nothing; resolves how many items it holds.
- * Only while it records what it did (`was`) and took no commit since the change began (`loads`): an open with the old
- * count that met the marks made one there before it marks anything back (see `settleCount`).
- */
-function flip<T>(c: CountContext<T>, part: Partition<T>, since: { was: number | undefined; loads: number }, wanted: number): Promise<number> {
-  const { view } = part;
-  return c.serial(() =>
-    view.commit(() => {
-      // Another open with the same count got there first: it found the queue empty.
-      if (view.state.partitions === wanted) return { result: 0 };
-      if (view.state.partitions !== since.was) throw movedError(c.name);
-      if (view.size > 0) return { result: view.size };
-      if (view.loads !== since.loads) throw movedError(c.name);
-      return { ops: [['k', wanted]], result: 0 };
-    }),
-  );
-}
-
-/** The old partitions but the first (which a refused change never marked) record `made` again, where they say `wanted`. */
-async function restore<T>(c: CountContext<T>, old: readonly Partition<T>[], made: number, wanted: number): Promise<void> {
-  for (let p = old.length - 1; p >= 1; p--) {
-    const { view } = old[p]!;
-    await c.serial(() => view.commit(() => (view.state.partitions === wanted ? { ops: [['k', made]], result: undefined } : { result: undefined })));
-  }
+/** The partitions a refused change marked record `made` again, where they still say `wanted`. */
+async function restore<T>(c: CountContext<T>, marked: readonly Partition<T>[], made: number, wanted: number): Promise<void> {
+  for (const part of marked) await record(c, part, (now) => (now === wanted ? made : undefined));
 }
 
 /**
- * `part` records `count`, in a commit made only while it records `was` (what the caller read): another record there
- * means another handle is changing the count at the same time, and the open is refused rather than undo its work.
+ * Commits to `part` the count `to` gives of what `part` records as the commit is made (nothing: no commit). `to` runs
+ * in the commit's plan, on the view the compare-and-write is made against: what it checks there holds when the count
+ * is recorded. A record other than expected means another handle is changing the count at the same time: `to` throws
+ * (`moved`), and the open is refused rather than undo the other's work.
  */
-function record<T>(c: CountContext<T>, part: Partition<T>, count: number, was: number | undefined): Promise<void> {
+function record<T>(c: CountContext<T>, part: Partition<T>, to: (now: number | undefined) => number | undefined): Promise<void> {
   const { view } = part;
   return c.serial(() =>
     view.commit(() => {
-      const now = view.state.partitions;
-      if (now === count) return { result: undefined };
-      if (now !== was) throw movedError(c.name);
-      return { ops: [['k', count]], result: undefined };
+      const count = to(view.state.partitions);
+      return count === undefined ? { result: undefined } : { ops: [['k', count]], result: undefined };
     }),
   );
 }
 
-/** As `record`, but a commit is made even when `part` records `count` already: one that a `flip` running meanwhile sees. */
-function touch<T>(c: CountContext<T>, part: Partition<T>, count: number, was: number | undefined): Promise<void> {
-  const { view } = part;
-  return c.serial(() =>
-    view.commit(() => {
-      const now = view.state.partitions;
-      if (now !== count && now !== was) throw movedError(c.name);
-      return { ops: [['k', count]], result: undefined };
-    }),
-  );
+/** `part` records `count`, unless another handle made it record something else than it did when this was called. */
+function mark<T>(c: CountContext<T>, part: Partition<T>, count: number): Promise<void> {
+  const seen = recordedIn(part);
+  return record(c, part, (now) => (now === count ? undefined : now === seen ? count : moved(c.name)));
 }
 
-function movedError(name: string): SluiceError {
-  return new SluiceError(
+function moved(name: string): never {
+  throw new SluiceError(
     'ERR_INVALID_OPTION',
     `The partition count of queue "${name}" could not be settled: another handle opened it with another count, or used it, meanwhile. Open it again.`,
   );
