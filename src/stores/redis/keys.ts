@@ -27,7 +27,12 @@ export class QueueKeys {
   }
 
   segment(id: number): string {
-    return `${this.#base}s:${id}`;
+    return `${this.segmentPrefix}${id}`;
+  }
+
+  /** What every segment key starts with: the load script appends the ids it lists (same hash tag, same slot). */
+  get segmentPrefix(): string {
+    return `${this.#base}s:`;
   }
 
   quarantined(id: number): string {

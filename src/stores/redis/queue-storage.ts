@@ -54,12 +54,19 @@ export class RedisQueueStorage implements QueueStorage {
   }
 
   async load(): Promise<StorageSnapshot> {
-    const { version, meta, lengths } = this.#keys;
-    const reply = await this.#call('load', () => this.#context.scripts.sluiceLoad1Buffer('3', version, meta, lengths));
+    const { version, meta, lengths, segmentPrefix } = this.#keys;
+    const reply = await this.#call('load', () => this.#context.scripts.sluiceLoad1Buffer('4', version, meta, lengths, segmentPrefix));
     const segments: SegmentInfo[] = [];
-    for (let i = 3; i + 1 < reply.length; i += 2) segments.push({ id: Number(reply[i]!.toString()), length: Number(reply[i + 1]!.toString()) });
+    let tail: SegmentInfo | undefined;
+    for (let i = 3; i + 2 < reply.length; i += 3) {
+      const id = Number(reply[i]!.toString());
+      segments.push({ id, length: Number(reply[i + 2]!.toString()) });
+      // The newest segment as the last commit that wrote it left it: a shorter string (or none) lost bytes under
+      // the queue (deleted, evicted, cut), which the core reports instead of taking it for a race with a commit.
+      if (!tail || id > tail.id) tail = { id, length: Number(reply[i + 1]!.toString()) };
+    }
     segments.sort((a, b) => a.id - b.id);
-    return { token: reply[0]!.toString(), meta: reply[2]!.toString() === '1' ? copy(reply[1]!) : undefined, segments };
+    return { token: reply[0]!.toString(), meta: reply[2]!.toString() === '1' ? copy(reply[1]!) : undefined, segments, ...(tail && { tail }) };
   }
 
   async token(): Promise<string> {

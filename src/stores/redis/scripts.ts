@@ -74,14 +74,22 @@ return new
 `;
 
 /**
- * A consistent snapshot: token, metadata (with a flag telling absent from empty) and the segment lengths.
- * KEYS: version, meta, lengths. Reply: [token, meta, hasMeta '1'|'0', id1, length1, id2, length2, ...].
+ * A consistent snapshot: token, metadata (with a flag telling absent from empty), and for every segment `l` lists,
+ * its length as recorded by the last commit that wrote it and its length as stored now (`STRLEN`, 0 for a missing
+ * key). The two differ only when the segment was deleted, evicted or cut under the queue: the store then reports
+ * the recorded length of the newest as the snapshot's tail, and the core reports what was lost.
+ * KEYS: version, meta, lengths, segment key prefix.
+ * Reply: [token, meta, hasMeta '1'|'0', id1, recorded1, stored1, id2, recorded2, stored2, ...].
  */
 const LOAD = `
 local meta = redis.call('GET', KEYS[2])
 local out = { redis.call('GET', KEYS[1]) or '0', meta or '', meta and '1' or '0' }
 local lengths = redis.call('HGETALL', KEYS[3])
-for i = 1, #lengths do out[#out + 1] = lengths[i] end
+for i = 1, #lengths, 2 do
+  out[#out + 1] = lengths[i]
+  out[#out + 1] = lengths[i + 1]
+  out[#out + 1] = tostring(redis.call('STRLEN', KEYS[4] .. lengths[i]))
+end
 return out
 `;
 

@@ -168,3 +168,58 @@ describeRedis('RedisStore, pub/sub across a restart', (server) => {
     await producer.close();
   });
 });
+
+describeRedis('RedisStore, segments lost under the queue', (server) => {
+  let n = 0;
+  /** Items 0–14 in segments 0 (0–9) and 10 (10–14), then `damage` done to segment 10 by another client. */
+  async function damaged(damage: (admin: Redis, key: string) => Promise<unknown>): Promise<RedisStore> {
+    const prefix = `lost${n++}:`;
+    const store = new RedisStore({ url: server().url, prefix, retryMs: 1000, onWarning: () => undefined });
+    const q = await Queue.open<number>({ name: 'q', store, segmentItems: 10 });
+    for (let k = 0; k < 15; k++) await q.push(k);
+    await q.close();
+    const admin = new Redis(server().url);
+    await damage(admin, `${prefix}{q}:s:10`);
+    admin.disconnect();
+    return store;
+  }
+
+  /** Open refuses with ERR_CORRUPT, then with skip names the loss once and gives `kept` and what is pushed after. */
+  async function opensPastTheLoss(store: RedisStore, kept: number): Promise<string[]> {
+    const survivors = Array.from({ length: kept }, (_, k) => k);
+    const options = { name: 'q', store, segmentItems: 10 } as const;
+    const refused = await Queue.open<number>(options).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'ERR_CORRUPT' });
+    const q = await Queue.open<number>({ ...options, corruption: 'skip' });
+    const heard: { reason: string; lost: readonly string[] }[] = [];
+    q.addEventListener('corrupt', (event) => heard.push(event.detail));
+    await sleep(20);
+    expect(heard.map((d) => d.reason)).toEqual(['missing']);
+    expect((await q.list()).map((e) => e.value)).toEqual(survivors);
+    await q.push(99);
+    await q.close();
+    const again = await Queue.open<number>({ ...options, corruption: 'skip' });
+    expect((await again.list()).map((e) => e.value)).toEqual([...survivors, 99]);
+    await again.close();
+    await store.close();
+    return [...heard[0]!.lost];
+  }
+
+  it('the newest segment deleted (by hand, or evicted): open reports the loss, and with skip reaches the older items', async () => {
+    const store = await damaged((admin, key) => admin.del(key));
+    expect(await opensPastTheLoss(store, 10)).toEqual(expect.arrayContaining(['10', '11', '12', '13', '14']));
+  });
+
+  it('the newest segment cut short: open reports the items past the cut, and with skip goes on', async () => {
+    let kept = 0;
+    const store = await damaged(async (admin, key) => {
+      await admin.set(key, await admin.getrangeBuffer(key, 0, 19));
+      kept = await admin.strlen(key);
+    });
+    expect(kept).toBe(20);
+    // 20 bytes still hold items 10 and 11 whole.
+    const lost = await opensPastTheLoss(store, 12);
+    expect(lost).toEqual(expect.arrayContaining(['12', '13', '14']));
+    expect(lost).not.toContain('11');
+  });
+});
