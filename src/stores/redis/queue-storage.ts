@@ -23,7 +23,10 @@ export interface StoreContext {
   closed(storage: RedisQueueStorage): Promise<void>;
 }
 
-/** How long a commit's token is kept as its handle's last: longer than any replay of it can arrive. */
+/**
+ * How long a commit's token is kept as its handle's last, at least: longer than any replay of it can arrive. A call
+ * retries for up to `retryMs`, so the token is kept for twice that when it is longer (see `lastCommitTtlMs`).
+ */
 const LAST_COMMIT_TTL_MS = 600_000;
 /** How long another handle, once seen alive, is taken to be alive without asking again. */
 const ALIVE_CACHE_MS = 1000;
@@ -90,7 +93,7 @@ export class RedisQueueStorage implements QueueStorage {
     for (const id of remove) args.push(keys.segment(id));
     for (const id of quarantine) args.push(keys.segment(id), keys.quarantined(id));
     const keyCount = args.length;
-    args.push(token, next, keys.channel, this.owner, String(LAST_COMMIT_TTL_MS));
+    args.push(token, next, keys.channel, this.owner, String(lastCommitTtlMs(this.#context.options.retryMs)));
     args.push(write ? String(write.segment) : '', write ? String(write.offset) : '0', write ? buffer(write.bytes) : '');
     if (meta) args.push('set', '0', buffer(meta));
     else if (metaAppend) args.push('append', String(metaAppend.offset), buffer(metaAppend.bytes));
@@ -163,6 +166,11 @@ export class RedisQueueStorage implements QueueStorage {
     const client = this.#context.client;
     return attempt(`${what} queue "${this.#name}"`, this.#context.options.retryMs, () => client.status, call);
   }
+}
+
+/** How long `c:<owner>` keeps a commit's token: a replay arrives within retryMs of the first send, at the latest. */
+export function lastCommitTtlMs(retryMs: number): number {
+  return Math.max(LAST_COMMIT_TTL_MS, 2 * retryMs);
 }
 
 interface ScriptedPipeline {

@@ -2,8 +2,10 @@ import type { Cluster, Redis } from 'ioredis';
 
 /**
  * The commit: one atomic compare-and-write. Checks, in this order:
- * 1. `c:<owner>` already holds the new token: this very commit was applied and its reply lost with the connection;
- *    the client sent it again. Report success again and write nothing (a commit is never applied twice).
+ * 1. `c:<owner>` or the version itself already holds the new token: this very commit was applied and its reply lost
+ *    with the connection; the client sent it again. Report success again and write nothing (a commit is never
+ *    applied twice). Tokens are unique per commit, so either is proof; the version alone still proves it once
+ *    `c:<owner>` has expired or was evicted, as long as no other handle committed since.
  * 2. The stored token differs from the caller's: another handle committed first. Write nothing, reply ''.
  * Then it validates every offset before the first write (a script that fails midway keeps what it wrote), applies
  * the segment write, the metadata (whole or appended), removals and quarantines, stores the new token, records it
@@ -20,7 +22,9 @@ const COMMIT = `
 local v, m, l, c = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local new = ARGV[2]
 if redis.call('GET', c) == new then return new end
-if (redis.call('GET', v) or '0') ~= ARGV[1] then return '' end
+local current = redis.call('GET', v) or '0'
+if current == new then return new end
+if current ~= ARGV[1] then return '' end
 local k = 5
 local seg = ARGV[6]
 local wkey, woff, wlen

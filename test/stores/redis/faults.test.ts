@@ -64,6 +64,49 @@ describeRedis('RedisStore under faults', (server) => {
     }
   });
 
+  it('a commit resent after its handle\'s last-commit key is gone (expired, evicted) is still applied once', async () => {
+    const prefix = `replay${n++}:`;
+    const proxy = await TcpProxy.start({ port: server().port });
+    const flaky = new RedisStore({ url: proxy.url, prefix, retryMs: 60_000, onWarning: () => undefined });
+    const admin = new Redis(server().url);
+    try {
+      const q = await Queue.open<string>({ name: 'q', store: flaky });
+      await q.push('one');
+      const dropped = proxy.dropReply((chunk) => COMMIT_REPLY.test(chunk.toString('latin1')));
+      proxy.hold();
+      const pushing = q.push('two');
+      await dropped;
+      const guards = await admin.keys(`${prefix}{q}:c:*`);
+      expect(guards).toHaveLength(1);
+      await admin.del(...guards);
+      proxy.release();
+      await pushing;
+      expect((await q.list()).map((e) => e.value)).toEqual(['one', 'two']);
+      await q.close();
+    } finally {
+      admin.disconnect();
+      await flaky.close();
+      await proxy.close();
+    }
+  });
+
+  it('a handle\'s last-commit key outlives twice retryMs, when that is longer than 10 minutes', async () => {
+    const prefix = `guard${n++}:`;
+    const retryMs = 3_600_000;
+    const store = new RedisStore({ url: server().url, prefix, retryMs, onWarning: () => undefined });
+    const admin = new Redis(server().url);
+    try {
+      const q = await Queue.open<string>({ name: 'q', store });
+      await q.push('one');
+      const [guard] = await admin.keys(`${prefix}{q}:c:*`);
+      expect(await admin.pttl(guard!)).toBeGreaterThan(2 * retryMs - 60_000);
+      await q.close();
+    } finally {
+      admin.disconnect();
+      await store.close();
+    }
+  });
+
   it('redis-server killed (SIGKILL) and restarted under push/take/ack: no resolved push lost, no acked item back', async () => {
     const prefix = `kill${n++}:`;
     const options = { prefix, retryMs: 30_000, ownerTtlMs: 60_000, onWarning: () => undefined };
