@@ -103,6 +103,15 @@ export class RedisServer {
     child.stdout!.resume();
   }
 
+  /**
+   * Sends `signal` to the running server: SIGSTOP makes it stop answering while its connections stay open (a hung
+   * server, a long GC pause of a VM), SIGCONT lets it go on.
+   */
+  signal(signal: NodeJS.Signals): void {
+    if (!this.#child) throw new Error('redis-server is not running');
+    this.#child.kill(signal);
+  }
+
   /** SIGKILL: the server dies at once, as in a crash; what its AOF holds is all that survives. */
   async kill(): Promise<void> {
     await this.#end('SIGKILL');

@@ -1,4 +1,4 @@
-import type { SluiceError } from '../../core/errors.js';
+import { SluiceError } from '../../core/errors.js';
 import { storageError as translate } from '../../core/storage-errors.js';
 
 /** Redis error replies that mean "not now" rather than "never": a restarted server, a cluster failing over. */
@@ -8,20 +8,66 @@ const PASSING = /^(LOADING|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY)\b/;
 const ENDED = 'end';
 
 /**
+ * The least a call is given to answer, even with a `retryMs` below it (0: no retry): a busy server is not a hung one.
+ */
+export const MIN_ANSWER_MS = 1000;
+
+/** How long a call outside `attempt` (a close's cleanup, a settings read) waits for an answer. */
+export function answerMs(retryMs: number): number {
+  return Math.max(retryMs, MIN_ANSWER_MS);
+}
+
+/**
  * Runs `call` until it succeeds, retrying what a lost connection or a failover makes fail (with backoff, for at
  * most `retryMs`), and turns the final failure into a `SluiceError`. Only idempotent calls come here: reads, and
  * commits (a commit's script recognises its own replay, see scripts.ts).
+ *
+ * Each try is given the time left before the deadline (at least MIN_ANSWER_MS), plus `graceMs` for a call that waits
+ * on the server by design (WAIT for replicas): a server that stops answering (stopped, paused, stuck) while its
+ * connection stays open fails no command, and without this bound the call would wait for ever. The command itself
+ * stays sent: a commit given up on this way may still be applied when the server wakes, so its outcome is unknown,
+ * as after any failed commit (the caller reads the store again before planning; a resend is recognised as a replay).
  */
-export async function attempt<T>(what: string, retryMs: number, status: () => string, call: () => Promise<T>): Promise<T> {
+export async function attempt<T>(what: string, retryMs: number, status: () => string, call: () => Promise<T>, graceMs = 0): Promise<T> {
   const deadline = Date.now() + retryMs;
   for (let tries = 0; ; tries++) {
     try {
-      return await call();
+      return await within(call(), Math.max(deadline - Date.now(), MIN_ANSWER_MS) + graceMs, () => noAnswer(what, retryMs));
     } catch (error) {
+      if (error instanceof SluiceError) throw error;
       if (!passing(error) || status() === ENDED || Date.now() >= deadline) throw storageError(what, error);
       await sleep(Math.min(50 * 2 ** tries, 1000, Math.max(0, deadline - Date.now())));
     }
   }
+}
+
+/**
+ * `promise`, or a rejection with `late()` once `ms` passed without it settling. What `promise` does after is ignored
+ * (never an unhandled rejection); the timer never keeps a process alive.
+ */
+export function within<T>(promise: Promise<T>, ms: number, late: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(late()), ms);
+    timer.unref?.();
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+function noAnswer(what: string, retryMs: number): SluiceError {
+  return new SluiceError(
+    'ERR_STORAGE',
+    `Redis did not answer within retryMs (${answerMs(retryMs)} ms) to ${what}: the server is stopped, paused or overloaded while its connection stays open. ` +
+      'A commit given up on this way may still be applied when the server answers again: its outcome is unknown, and the queue reads the store again before its next operation.',
+  );
 }
 
 /** True for failures worth another try: anything but an error reply from the server, or a passing reply. */

@@ -37,7 +37,7 @@ export class RedisBlobs implements BlobStorage {
       const replies = await pipeline.exec();
       for (const [error] of replies ?? []) if (error) throw error;
       return wait > 0 ? Number(replies?.at(-1)?.[1]) : 0;
-    });
+    }, wait > 0 ? options.replicaTimeoutMs : 0);
     if (acked < wait) {
       throw new SluiceError(
         'ERR_STORAGE',
@@ -69,8 +69,8 @@ export class RedisBlobs implements BlobStorage {
     return this.#call('list the blobs of', () => this.#context.client.smembers(this.#keys.blobIndex));
   }
 
-  #call<T>(what: string, call: () => Promise<T>): Promise<T> {
+  #call<T>(what: string, call: () => Promise<T>, graceMs = 0): Promise<T> {
     const client = this.#context.client;
-    return attempt(`${what} queue "${this.#name}"`, this.#context.options.retryMs, () => client.status, call);
+    return attempt(`${what} queue "${this.#name}"`, this.#context.options.retryMs, () => client.status, call, graceMs);
   }
 }

@@ -2,7 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { randomId } from '../../core/ids.js';
 import { SluiceError } from '../../core/errors.js';
 import type { QueueStorage, SegmentInfo, StorageBatch, StorageSnapshot } from '../../core/store.js';
-import { attempt } from './attempt.js';
+import { answerMs, attempt, within } from './attempt.js';
 import { RedisBlobs } from './blobs.js';
 import type { Heartbeats } from './heartbeat.js';
 import type { QueueKeys } from './keys.js';
@@ -118,7 +118,7 @@ export class RedisQueueStorage implements QueueStorage {
       const replies = await pipeline.sluiceCommit1(String(keyCount), ...args).wait(wait, options.replicaTimeoutMs).exec();
       for (const [error] of replies ?? []) if (error) throw error;
       return { token: String(replies?.[0]?.[1]), acked: Number(replies?.[1]?.[1]) };
-    });
+    }, wait > 0 ? options.replicaTimeoutMs : 0);
     if (result.token === '') return undefined;
     if (wait > 0 && result.acked < wait) {
       throw new SluiceError(
@@ -154,17 +154,18 @@ export class RedisQueueStorage implements QueueStorage {
     const heartbeat = this.#keys.heartbeat(this.owner);
     heartbeats.stop(heartbeat);
     try {
-      await client.del(heartbeat, this.#keys.lastCommit(this.owner));
+      // Bounded: close always settles, even on a server that stopped answering.
+      await within(client.del(heartbeat, this.#keys.lastCommit(this.owner)), answerMs(this.#context.options.retryMs), () => new Error('no answer'));
     } catch {
-      // Unreachable: the key expires by itself within ownerTtlMs.
+      // Unreachable: the heartbeat expires by itself within ownerTtlMs, the last commit's token after its TTL.
     } finally {
       await this.#context.closed(this);
     }
   }
 
-  #call<T>(what: string, call: () => Promise<T>): Promise<T> {
+  #call<T>(what: string, call: () => Promise<T>, graceMs = 0): Promise<T> {
     const client = this.#context.client;
-    return attempt(`${what} queue "${this.#name}"`, this.#context.options.retryMs, () => client.status, call);
+    return attempt(`${what} queue "${this.#name}"`, this.#context.options.retryMs, () => client.status, call, graceMs);
   }
 }
 

@@ -2,6 +2,7 @@ import { Redis, type Cluster } from 'ioredis';
 import { SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
 import type { QueueStorage, Store } from '../../core/store.js';
+import { answerMs, within } from './attempt.js';
 import { readDurability, strictPlan, type ServerDurability } from './durability.js';
 import { Heartbeats } from './heartbeat.js';
 import { QueueKeys } from './keys.js';
@@ -37,7 +38,7 @@ export class RedisStore implements Store {
     this.prefix = this.#o.prefix;
     this.#heartbeats = new Heartbeats(() => this.#connect(), this.#o.ownerTtlMs, (message) => this.#warn(message));
     // A Cluster duplicates into a Cluster, a Redis into a Redis: the cast only unites the two signatures.
-    this.#watches = new Watches(() => (this.#connect() as Redis).duplicate(), (message) => this.#warn(message));
+    this.#watches = new Watches(() => (this.#connect() as Redis).duplicate(), (message) => this.#warn(message), answerMs(this.#o.retryMs));
   }
 
   async open(name: string): Promise<QueueStorage> {
@@ -62,7 +63,8 @@ export class RedisStore implements Store {
       throw error;
     }
     // What 'strict' can mean on this server, read once per client, in the background: only strict commits wait.
-    this.#durability ??= readDurability(client).catch((error: unknown) => {
+    // Bounded: a strict commit awaits it, and a server that stopped answering must fail that commit, not hang it.
+    this.#durability ??= within(readDurability(client), answerMs(this.#o.retryMs), () => new Error('no answer')).catch((error: unknown) => {
       this.#warn(`sluice: cannot read the Redis server's persistence settings (${error instanceof Error ? error.message : String(error)}); durability 'strict' is not verified.`);
       return undefined;
     });
@@ -85,8 +87,11 @@ export class RedisStore implements Store {
     if (this.#client) return this.#client;
     if (this.#o.client) return (this.#client = this.#o.client);
     // A client of our own: commands wait through a few reconnection attempts, then the store's own retry (retryMs)
-    // decides; connection errors surface as rejected calls, so the 'error' events need no printing.
-    const client = new Redis(this.#o.url!, { maxRetriesPerRequest: 3 });
+    // decides; connection errors surface as rejected calls, so the 'error' events need no printing. A command the
+    // server never answers (stopped, paused) times out too, heartbeats and cleanup included, after no less than a
+    // call is given (a WAIT for replicas, after that too).
+    const { retryMs, replicaTimeoutMs } = this.#o;
+    const client = new Redis(this.#o.url!, { maxRetriesPerRequest: 3, commandTimeout: answerMs(retryMs) + replicaTimeoutMs });
     client.on('error', () => undefined);
     return (this.#client = client);
   }
@@ -104,7 +109,8 @@ export class RedisStore implements Store {
     if (client && client !== this.#o.client) {
       this.#client = undefined;
       this.#durability = undefined;
-      closing.push(client.quit().then(() => undefined, () => client.disconnect()));
+      const quit = within(client.quit(), answerMs(this.#o.retryMs), () => new Error('no answer to QUIT'));
+      closing.push(quit.then(() => undefined, () => client.disconnect()));
     }
     await Promise.all(closing);
   }

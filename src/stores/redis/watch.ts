@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
+import { within } from './attempt.js';
 
 interface Watcher {
   /** The handle that watches: its own commits do not wake it. */
@@ -18,12 +19,15 @@ interface Watcher {
 export class Watches {
   readonly #make: () => Redis | Cluster;
   readonly #warn: (message: string) => void;
+  readonly #quitMs: number;
   readonly #channels = new Map<string, Set<Watcher>>();
   #subscriber: Redis | Cluster | undefined;
 
-  constructor(make: () => Redis | Cluster, warn: (message: string) => void) {
+  /** `quitMs`: how long closing waits for the server to answer QUIT before it drops the connection. */
+  constructor(make: () => Redis | Cluster, warn: (message: string) => void, quitMs: number) {
     this.#make = make;
     this.#warn = warn;
+    this.#quitMs = quitMs;
   }
 
   /** Calls `listener` soon after a handle other than `owner` commits to `channel`. Returns an unsubscribe function. */
@@ -54,7 +58,7 @@ export class Watches {
     this.#channels.clear();
     if (!subscriber) return;
     try {
-      await subscriber.quit();
+      await within(subscriber.quit(), this.#quitMs, () => new Error('no answer to QUIT'));
     } catch {
       subscriber.disconnect();
     }

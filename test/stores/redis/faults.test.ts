@@ -266,3 +266,54 @@ describeRedis('RedisStore, segments lost under the queue', (server) => {
     expect(lost).not.toContain('11');
   });
 });
+
+describeRedis('RedisStore, a server that stops answering', (server) => {
+  let n = 0;
+  /** Generous: the bound is retryMs, the margin is for a loaded machine. */
+  const MARGIN_MS = 8000;
+  const settles = <T>(promise: Promise<T>, ms: number) =>
+    Promise.race([promise.then(() => 'settled', (error: unknown) => error), sleep(ms).then(() => 'pending')]);
+
+  async function stoppedServer(store: RedisStore, retryMs: number, prefix: string): Promise<void> {
+    const q = await Queue.open<number>({ name: 'q', store });
+    await q.push(1);
+    server().signal('SIGSTOP');
+    try {
+      const pushed = await settles(q.push(2), retryMs + MARGIN_MS);
+      expect(pushed).toMatchObject({ code: 'ERR_STORAGE' });
+      expect((pushed as Error).message).toMatch(/did not answer within retryMs/);
+      expect(await settles(q.close(), 3 * (retryMs + MARGIN_MS))).toBe('settled');
+    } finally {
+      server().signal('SIGCONT');
+    }
+    // The push's outcome was unknown: its commit may have run once the server woke, but never twice.
+    const check = new RedisStore({ url: server().url, prefix, onWarning: () => undefined });
+    const c = await Queue.open<number>({ name: 'q', store: check });
+    const values = (await c.list()).map((e) => e.value);
+    expect(values[0]).toBe(1);
+    expect(values.filter((v) => v === 2).length).toBeLessThanOrEqual(1);
+    await c.close();
+    await check.close();
+  }
+
+  it('a push rejects with ERR_STORAGE after about retryMs, and close() settles (a client the store made)', async () => {
+    const prefix = `stop${n++}:`;
+    const retryMs = 1000;
+    const store = new RedisStore({ url: server().url, prefix, retryMs, ownerTtlMs: 60_000, onWarning: () => undefined });
+    await stoppedServer(store, retryMs, prefix);
+    expect(await settles(store.close(), retryMs + MARGIN_MS)).toBe('settled');
+  }, 60_000);
+
+  it('the same with a client of your own, which has no command timeout', async () => {
+    const prefix = `stop${n++}:`;
+    const retryMs = 1000;
+    const client = new Redis(server().url);
+    const store = new RedisStore({ client, prefix, retryMs, ownerTtlMs: 60_000, onWarning: () => undefined });
+    try {
+      await stoppedServer(store, retryMs, prefix);
+      expect(await settles(store.close(), retryMs + MARGIN_MS)).toBe('settled');
+    } finally {
+      client.disconnect();
+    }
+  }, 60_000);
+});
