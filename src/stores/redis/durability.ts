@@ -8,17 +8,24 @@ export interface ServerDurability {
   readonly replicas: number;
   /** Why `fsyncAlways` is unknown, for the warning. */
   readonly unknownBecause?: string;
+  /**
+   * The `maxmemory-policy` of a primary that may evict keys (an `allkeys-*` one before a `volatile-*` one);
+   * undefined when every primary has `noeviction`, or when CONFIG GET is refused.
+   */
+  readonly eviction?: string;
 }
 
 /**
- * Reads what the server allows: `CONFIG GET appendonly appendfsync` and the replicas in `INFO replication`, on
- * every primary of a Cluster. Managed services often disable CONFIG: then fsyncAlways is unknown, not assumed.
+ * Reads what the server allows: `CONFIG GET appendonly appendfsync`, `maxmemory-policy` and the replicas in
+ * `INFO replication`, on every primary of a Cluster. Managed services often disable CONFIG: then fsyncAlways is
+ * unknown, not assumed, and the eviction policy unchecked.
  */
 export async function readDurability(client: Redis | Cluster): Promise<ServerDurability> {
   const nodes: Redis[] = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
   let fsyncAlways: boolean | undefined = true;
   let replicas = Infinity;
   let unknownBecause: string | undefined;
+  let eviction: string | undefined;
   for (const node of nodes) {
     const info = await node.info('replication');
     replicas = Math.min(replicas, Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 0));
@@ -27,12 +34,16 @@ export async function readDurability(client: Redis | Cluster): Promise<ServerDur
       // A flat [name, value, ...] array, or an object where the client maps RESP3 replies to objects.
       const get = (name: string) => (Array.isArray(config) ? config[config.indexOf(name) + 1] : config[name]);
       if (get('appendonly') !== 'yes' || get('appendfsync') !== 'always') fsyncAlways = false;
+      // One pattern per CONFIG GET: Redis 6.2 takes no more.
+      const memory = (await node.config('GET', 'maxmemory-policy')) as unknown as string[] | Record<string, string>;
+      const policy = Array.isArray(memory) ? memory[memory.indexOf('maxmemory-policy') + 1] : memory['maxmemory-policy'];
+      if (policy && policy !== 'noeviction' && !eviction?.startsWith('allkeys-')) eviction = policy;
     } catch (error) {
       if (fsyncAlways) fsyncAlways = undefined;
       unknownBecause = `CONFIG GET is refused (${error instanceof Error ? error.message : String(error)}), as managed Redis services often do`;
     }
   }
-  return { fsyncAlways, replicas: replicas === Infinity ? 0 : replicas, ...(unknownBecause && { unknownBecause }) };
+  return { fsyncAlways, replicas: replicas === Infinity ? 0 : replicas, ...(unknownBecause && { unknownBecause }), ...(eviction && { eviction }) };
 }
 
 /**
@@ -58,4 +69,26 @@ export function strictPlan(server: ServerDurability, replicas: number | undefine
       "sluice: durability 'strict' cannot be honoured: Redis neither fsyncs every write (appendonly yes, appendfsync always) nor has replicas " +
       "to WAIT for. Commits resolve once Redis has them in memory, as durable as its configured persistence ('relaxed').",
   };
+}
+
+/**
+ * What to say, once, about a server whose eviction policy can delete what the store keeps (undefined: nothing).
+ * Redis evicts at `maxmemory`: `allkeys-*` policies pick any key, a queue's segments and metadata included;
+ * `volatile-*` ones pick keys that have a TTL, which are a handle's heartbeat (evicted, the handle looks dead and its
+ * leased items are handed out again) and its last commit's token (evicted, a resent commit may be applied twice).
+ */
+export function evictionWarning(server: ServerDurability): string | undefined {
+  const policy = server.eviction;
+  if (!policy) return undefined;
+  if (policy.startsWith('volatile-')) {
+    return (
+      `sluice: Redis evicts keys that have a TTL at maxmemory (maxmemory-policy ${policy}): a live handle's heartbeat can be evicted, and its leased items ` +
+      'handed out again to another, and a commit\'s replay guard, so that a commit resent after a lost reply may be applied twice. Set maxmemory-policy noeviction ' +
+      '(pushes are then refused with ERR_QUOTA_EXCEEDED at maxmemory, and acks still free memory).'
+    );
+  }
+  return (
+    `sluice: Redis evicts keys at maxmemory (maxmemory-policy ${policy}): a queue's segments and metadata can be evicted, and the items in them lost. ` +
+    'Set maxmemory-policy noeviction (pushes are then refused with ERR_QUOTA_EXCEEDED at maxmemory, and acks still free memory), or keep queues in a Redis of their own.'
+  );
 }

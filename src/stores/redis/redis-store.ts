@@ -3,7 +3,7 @@ import { SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
 import type { QueueStorage, Store } from '../../core/store.js';
 import { answerMs, within } from './attempt.js';
-import { readDurability, strictPlan, type ServerDurability } from './durability.js';
+import { evictionWarning, readDurability, strictPlan, type ServerDurability } from './durability.js';
 import { Heartbeats } from './heartbeat.js';
 import { QueueKeys } from './keys.js';
 import { resolveRedisOptions, type RedisStoreOptions, type ResolvedRedisOptions } from './options.js';
@@ -62,12 +62,17 @@ export class RedisStore implements Store {
       await this.#release(storage);
       throw error;
     }
-    // What 'strict' can mean on this server, read once per client, in the background: only strict commits wait.
-    // Bounded: a strict commit awaits it, and a server that stopped answering must fail that commit, not hang it.
-    this.#durability ??= within(readDurability(client), answerMs(this.#o.retryMs), () => new Error('no answer')).catch((error: unknown) => {
-      this.#warn(`sluice: cannot read the Redis server's persistence settings (${error instanceof Error ? error.message : String(error)}); durability 'strict' is not verified.`);
-      return undefined;
-    });
+    // What 'strict' can mean on this server, and whether it may evict the queue's keys: read once per client, in
+    // the background (only strict commits wait for it).
+    if (!this.#durability) {
+      // Bounded: a strict commit awaits it, and a server that stopped answering must fail that commit, not hang it.
+      const read = within(readDurability(client), answerMs(this.#o.retryMs), () => new Error('no answer')).catch((error: unknown) => {
+        this.#warn(`sluice: cannot read the Redis server's persistence settings (${error instanceof Error ? error.message : String(error)}); durability 'strict' is not verified.`);
+        return undefined;
+      });
+      this.#durability = read;
+      void read.then((server) => this.#warnEviction(server));
+    }
     return storage;
   }
 
@@ -121,6 +126,11 @@ export class RedisStore implements Store {
     const plan = strictPlan(server, this.#o.replicas);
     if (plan.warning) this.#warn(plan.warning);
     return plan.wait;
+  }
+
+  #warnEviction(server: ServerDurability | undefined): void {
+    const warning = server && evictionWarning(server);
+    if (warning) this.#warn(warning);
   }
 
   /** Each warning once per store. */

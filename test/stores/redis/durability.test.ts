@@ -97,3 +97,43 @@ describeRedis('RedisStore at maxmemory', (server) => {
     await store.close();
   });
 }, { args: ['--maxmemory', '4mb', '--maxmemory-policy', 'noeviction'] });
+
+describeRedis('RedisStore and the eviction policy', () => {
+  /** The eviction warnings a store gives once a queue opened on a server started with `args`. */
+  const evictionWarnings = async (args: string[]) => {
+    const server = await RedisServer.start({ args });
+    const warnings: string[] = [];
+    try {
+      const store = new RedisStore({ url: server.url, onWarning: (m) => warnings.push(m) });
+      // The settings are read in the background; a strict commit waits for that read, and so for the warning.
+      const q = await Queue.open<number>({ name: 'q', store, durability: 'strict' });
+      await q.push(1);
+      await q.close();
+      await store.close();
+    } finally {
+      await server.stop();
+    }
+    return warnings.filter((m) => /maxmemory-policy/.test(m));
+  };
+
+  it('warns once that queues can be lost where any key may be evicted (allkeys-*)', async () => {
+    const warnings = await evictionWarnings(['--maxmemory-policy', 'allkeys-lru']);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/maxmemory-policy allkeys-lru/);
+    expect(warnings[0]).toMatch(/lost/);
+    expect(warnings[0]).toMatch(/set maxmemory-policy noeviction/i);
+  });
+
+  it('warns once that items may be delivered twice where keys with a TTL may be evicted (volatile-*)', async () => {
+    const warnings = await evictionWarnings(['--maxmemory-policy', 'volatile-lru']);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/maxmemory-policy volatile-lru/);
+    expect(warnings[0]).toMatch(/heartbeat/);
+    expect(warnings[0]).toMatch(/set maxmemory-policy noeviction/i);
+  });
+
+  it('says nothing with noeviction, nor where CONFIG is refused', async () => {
+    expect(await evictionWarnings(['--maxmemory-policy', 'noeviction'])).toEqual([]);
+    expect(await evictionWarnings(['--maxmemory-policy', 'allkeys-lru', '--rename-command', 'CONFIG', '""'])).toEqual([]);
+  });
+});
