@@ -31,6 +31,8 @@ export class RedisStore implements Store {
   readonly #warned = new Set<string>();
   #client: Redis | Cluster | undefined;
   #durability: Promise<ServerDurability | undefined> | undefined;
+  /** Stops reading the server's settings again on each reconnection of the client. */
+  #unwatchSettings: (() => void) | undefined;
   #closed = false;
 
   constructor(options: RedisStoreOptions) {
@@ -63,15 +65,16 @@ export class RedisStore implements Store {
       throw error;
     }
     // What 'strict' can mean on this server, and whether it may evict the queue's keys: read once per client, in
-    // the background (only strict commits wait for it).
+    // the background (only strict commits wait for it), and again after each reconnection: a server restarted, or
+    // failed over to another, may run with other settings.
     if (!this.#durability) {
-      // Bounded: a strict commit awaits it, and a server that stopped answering must fail that commit, not hang it.
-      const read = within(readDurability(client), answerMs(this.#o.retryMs), () => new Error('no answer')).catch((error: unknown) => {
-        this.#warn(`sluice: cannot read the Redis server's persistence settings (${error instanceof Error ? error.message : String(error)}); durability 'strict' is not verified.`);
-        return undefined;
-      });
-      this.#durability = read;
-      void read.then((server) => this.#warnEviction(server));
+      this.#readSettings(client);
+      const reread = () => {
+        if (this.#client === client) this.#readSettings(client);
+      };
+      // The client is ready now (the heartbeat was written): any later 'ready' is a reconnection.
+      client.on('ready', reread);
+      this.#unwatchSettings = () => client.off('ready', reread);
     }
     return storage;
   }
@@ -86,6 +89,9 @@ export class RedisStore implements Store {
     const open = [...this.#open];
     await Promise.allSettled(open.map((storage) => storage.close()));
     await this.#disconnect();
+    // A client you gave outlives the store: it keeps no listener of the store's.
+    this.#unwatchSettings?.();
+    this.#unwatchSettings = undefined;
   }
 
   #connect(): Redis | Cluster {
@@ -114,6 +120,8 @@ export class RedisStore implements Store {
     if (client && client !== this.#o.client) {
       this.#client = undefined;
       this.#durability = undefined;
+      this.#unwatchSettings?.();
+      this.#unwatchSettings = undefined;
       const quit = within(client.quit(), answerMs(this.#o.retryMs), () => new Error('no answer to QUIT'));
       closing.push(quit.then(() => undefined, () => client.disconnect()));
     }
@@ -126,6 +134,16 @@ export class RedisStore implements Store {
     const plan = strictPlan(server, this.#o.replicas);
     if (plan.warning) this.#warn(plan.warning);
     return plan.wait;
+  }
+
+  #readSettings(client: Redis | Cluster): void {
+    // Bounded: a strict commit awaits it, and a server that stopped answering must fail that commit, not hang it.
+    const read = within(readDurability(client), answerMs(this.#o.retryMs), () => new Error('no answer')).catch((error: unknown) => {
+      this.#warn(`sluice: cannot read the Redis server's persistence settings (${error instanceof Error ? error.message : String(error)}); durability 'strict' is not verified.`);
+      return undefined;
+    });
+    this.#durability = read;
+    void read.then((server) => this.#warnEviction(server));
   }
 
   #warnEviction(server: ServerDurability | undefined): void {

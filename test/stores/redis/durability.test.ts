@@ -137,3 +137,32 @@ describeRedis('RedisStore and the eviction policy', () => {
     expect(await evictionWarnings(['--maxmemory-policy', 'allkeys-lru', '--rename-command', 'CONFIG', '""'])).toEqual([]);
   });
 });
+
+describeRedis('RedisStore after a reconnection', (server) => {
+  it('reads the settings again: persistence or an eviction policy weakened meanwhile is warned about', async () => {
+    const warnings: string[] = [];
+    const admin = new Redis(server().url);
+    const store = new RedisStore({ url: server().url, onWarning: (m) => warnings.push(m) });
+    try {
+      const q = await Queue.open<number>({ name: 'q', store, durability: 'strict' });
+      await q.push(1);
+      expect(warnings).toEqual([]);
+      // A restart with another configuration, or a failover to a server that has one: the connection drops and comes back.
+      await admin.config('SET', 'appendonly', 'no');
+      await admin.config('SET', 'maxmemory-policy', 'allkeys-lru');
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+      // A strict push waits for the settings as last read: once the reconnected client has read them again, it warns.
+      for (let i = 0; i < 100 && warnings.length < 2; i++) {
+        await q.push(2);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(warnings).toHaveLength(2);
+      expect(warnings).toEqual(expect.arrayContaining([expect.stringMatching(/maxmemory-policy allkeys-lru/), expect.stringMatching(/'strict' cannot be honoured/)]));
+      await q.close();
+    } finally {
+      // The server is this block's own: it stops with its settings as they are.
+      admin.disconnect();
+      await store.close();
+    }
+  });
+});
