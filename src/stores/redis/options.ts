@@ -28,9 +28,9 @@ export interface RedisStoreOptions {
    */
   readonly ownerTtlMs?: number;
   /**
-   * How long a command may keep failing for want of a connection (Redis restarting, a failover) before the call
-   * rejects with 'ERR_STORAGE'. Retrying a commit is safe: a commit whose reply was lost is recognised when sent
-   * again and is never applied twice.
+   * How long a command may keep failing for want of a connection (Redis restarting, a failover), or wait for a server
+   * that stopped answering (at least 1 s), before the call rejects with 'ERR_STORAGE'. Retrying a commit is safe: a
+   * commit whose reply was lost is recognised when sent again and is never applied twice.
    * @default 10_000
    */
   readonly retryMs?: number;
@@ -47,8 +47,9 @@ export interface RedisStoreOptions {
    */
   readonly replicaTimeoutMs?: number;
   /**
-   * Told, once each, what the store cannot promise: 'strict' commits the server cannot make durable, a heartbeat
-   * that had expired. Never told about data: every failure of a call rejects that call.
+   * Told, once each, what the store cannot promise: 'strict' commits the server cannot make durable, a
+   * `maxmemory-policy` that can evict the queue's keys, a heartbeat that had expired. Never told about data: every
+   * failure of a call rejects that call.
    * @default console.warn
    */
   readonly onWarning?: (message: string) => void;
