@@ -31,7 +31,9 @@ const KB = 1024;
  * then both (to 21.4 KB and 39.6 KB, measured 21.27 KB and 39.48 KB, 0.69 KB more) for partition counts that hide
  * nothing: every partition records the count, a handle left with an old one has its pushes and takes refused, a
  * change of count is made in an order safe against such handles pushing meanwhile and against an open with the old
- * count, a lost count is learnt from the second partition, and a refused open's error tells what the open repaired.
+ * count, a lost count is learnt from the second partition, and a refused open's error tells what the open repaired;
+ * then the Outbox's to 39.9 KB (measured 39.79 KB) for a failed batch that goes again as it was, under its key, and
+ * acks that refuse items pushed since the storage went back to an earlier state.
  */
 export const rows = [
   {
@@ -52,7 +54,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 39.6 * KB,
+    limit: 39.9 * KB,
   },
 ];
 
