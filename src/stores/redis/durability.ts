@@ -13,11 +13,19 @@ export interface ServerDurability {
    * undefined when every primary has `noeviction`, or when CONFIG GET is refused.
    */
   readonly eviction?: string;
+  /**
+   * How far this machine's clock is from a primary's (`TIME`), in ms, beyond what the round trip leaves uncertain:
+   * positive when the server's runs ahead, the largest of every primary's; 0 when they agree or TIME is refused.
+   */
+  readonly clockSkewMs: number;
 }
+
+/** A clock this far from the server's (in ms) is said once: leases are timed by each machine's own clock. */
+export const CLOCK_SKEW_WARN_MS = 1000;
 
 /**
  * Reads what the server allows: `CONFIG GET appendonly appendfsync`, `maxmemory-policy` and the replicas in
- * `INFO replication`, on every primary of a Cluster. Managed services often disable CONFIG: then fsyncAlways is
+ * `INFO replication`, on every primary of a Cluster, and how far its clock is from this machine's (`TIME`). Managed services often disable CONFIG: then fsyncAlways is
  * unknown, not assumed, and the eviction policy unchecked.
  */
 export async function readDurability(client: Redis | Cluster): Promise<ServerDurability> {
@@ -26,7 +34,10 @@ export async function readDurability(client: Redis | Cluster): Promise<ServerDur
   let replicas = Infinity;
   let unknownBecause: string | undefined;
   let eviction: string | undefined;
+  let clockSkewMs = 0;
   for (const node of nodes) {
+    const skew = await skewOf(node);
+    if (Math.abs(skew) > Math.abs(clockSkewMs)) clockSkewMs = skew;
     const info = await node.info('replication');
     replicas = Math.min(replicas, Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 0));
     try {
@@ -43,7 +54,35 @@ export async function readDurability(client: Redis | Cluster): Promise<ServerDur
       unknownBecause = `CONFIG GET is refused (${error instanceof Error ? error.message : String(error)}), as managed Redis services often do`;
     }
   }
-  return { fsyncAlways, replicas: replicas === Infinity ? 0 : replicas, ...(unknownBecause && { unknownBecause }), ...(eviction && { eviction }) };
+  return { fsyncAlways, replicas: replicas === Infinity ? 0 : replicas, ...(unknownBecause && { unknownBecause }), ...(eviction && { eviction }), clockSkewMs };
+}
+
+/** `node`'s clock less this machine's, less the half round trip either way could hide; 0 where TIME is refused. */
+async function skewOf(node: Redis): Promise<number> {
+  try {
+    const sent = Date.now();
+    const [seconds, micros] = await node.time();
+    const back = Date.now();
+    const offset = Number(seconds) * 1000 + Number(micros) / 1000 - (sent + back) / 2;
+    const unsure = (back - sent) / 2;
+    return Math.abs(offset) <= unsure ? 0 : offset - Math.sign(offset) * unsure;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * What to say, once, about a machine whose clock is `CLOCK_SKEW_WARN_MS` or more from the server's (undefined:
+ * nothing). A lease's end is a time written by the machine that took it and compared with the clock of the machine
+ * that would take it next, so machines out of step hand out items whose lease has not ended (or keep them too long).
+ */
+export function clockWarning(server: ServerDurability): string | undefined {
+  const skew = Math.round(server.clockSkewMs);
+  if (Math.abs(skew) < CLOCK_SKEW_WARN_MS) return undefined;
+  return (
+    `sluice: this machine's clock is ${Math.abs(skew)} ms ${skew > 0 ? 'behind' : 'ahead of'} the Redis server's. Leases are timed by each machine's clock: ` +
+    "a machine whose clock runs ahead takes items whose lease has not ended, one behind keeps them too long. Keep the machines' clocks synchronised (NTP)."
+  );
 }
 
 /**

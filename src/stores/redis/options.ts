@@ -48,7 +48,8 @@ export interface RedisStoreOptions {
   readonly replicaTimeoutMs?: number;
   /**
    * Told, once each, what the store cannot promise: 'strict' commits the server cannot make durable, a
-   * `maxmemory-policy` that can evict the queue's keys, a heartbeat that had expired. Never told about data: every
+   * `maxmemory-policy` that can evict the queue's keys, this machine's clock a second or more from the server's
+   * (leases are timed by each machine's clock), a heartbeat that had expired. Never told about data: every
    * failure of a call rejects that call.
    * @default console.warn
    */

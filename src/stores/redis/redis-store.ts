@@ -3,7 +3,7 @@ import { SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
 import type { QueueStorage, Store } from '../../core/store.js';
 import { answerMs, within } from './attempt.js';
-import { evictionWarning, readDurability, strictPlan, type ServerDurability } from './durability.js';
+import { clockWarning, evictionWarning, readDurability, strictPlan, type ServerDurability } from './durability.js';
 import { Heartbeats } from './heartbeat.js';
 import { QueueKeys } from './keys.js';
 import { resolveRedisOptions, type RedisStoreOptions, type ResolvedRedisOptions } from './options.js';
@@ -143,12 +143,11 @@ export class RedisStore implements Store {
       return undefined;
     });
     this.#durability = read;
-    void read.then((server) => this.#warnEviction(server));
+    void read.then((server) => this.#warnSettings(server));
   }
 
-  #warnEviction(server: ServerDurability | undefined): void {
-    const warning = server && evictionWarning(server);
-    if (warning) this.#warn(warning);
+  #warnSettings(server: ServerDurability | undefined): void {
+    for (const warning of server ? [evictionWarning(server), clockWarning(server)] : []) if (warning) this.#warn(warning);
   }
 
   /** Each warning once per store. */

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { expect, it } from 'vitest';
+import { expect, it, vi } from 'vitest';
 import { Queue } from '../../../src/index.js';
 import { RedisStore } from '../../../src/redis.js';
 import { RedisServer } from '../../support/redis-server.js';
@@ -164,5 +164,37 @@ describeRedis('RedisStore after a reconnection', (server) => {
       admin.disconnect();
       await store.close();
     }
+  });
+});
+
+describeRedis("RedisStore and the machines' clocks", (server) => {
+  /** The clock warnings a store gives once a queue opened with this machine's clock `offsetMs` off. */
+  const clockWarnings = async (offsetMs: number) => {
+    const now = Date.now.bind(Date);
+    const shifted = vi.spyOn(Date, 'now').mockImplementation(() => now() + offsetMs);
+    const warnings: string[] = [];
+    const store = new RedisStore({ url: server().url, prefix: `clock${offsetMs}:`, onWarning: (m) => warnings.push(m) });
+    try {
+      // The settings are read in the background; a strict commit waits for that read, and so for the warning.
+      const q = await Queue.open<number>({ name: 'q', store, durability: 'strict' });
+      await q.push(1);
+      await q.close();
+    } finally {
+      await store.close();
+      shifted.mockRestore();
+    }
+    return warnings.filter((m) => /clock/.test(m));
+  };
+
+  it("warns once when this machine's clock is a minute ahead of the server's, or behind it", async () => {
+    const ahead = await clockWarnings(60_000);
+    expect(ahead).toHaveLength(1);
+    expect(ahead[0]).toMatch(/this machine's clock is (59\d{3}|60\d{3}) ms ahead of the Redis server's/);
+    expect(ahead[0]).toMatch(/NTP/);
+    expect(await clockWarnings(-60_000)).toEqual([expect.stringMatching(/ms behind the Redis server's/)]);
+  });
+
+  it('says nothing when the clocks agree', async () => {
+    expect(await clockWarnings(0)).toEqual([]);
   });
 });
