@@ -1,5 +1,6 @@
 import { SluiceError } from './errors.js';
 import type { Partition } from './partition.js';
+import { sizeOf } from './partitioned.js';
 import type { Serial } from './serial.js';
 
 /** What settling the partition count needs of the queue being opened. */
@@ -111,11 +112,6 @@ async function change<T>(c: CountContext<T>, made: number, wanted: number): Prom
   if (held === 0) return;
   await restore(c, rest, made, wanted);
   throw refusal(c.name, made, held);
-}
-
-/** Partitions are read side by side: one round trip to a remote store, not one per partition. */
-async function sizeOf(parts: readonly Partition<unknown>[]): Promise<number> {
-  return (await Promise.all(parts.map((part) => part.size()))).reduce((a, b) => a + b, 0);
 }
 
 function refusal(name: string, made: number, held: number): SluiceError {

@@ -46,6 +46,11 @@ export function inPartition<D extends RecoverDetail | CorruptDetail>(detail: D, 
   return out as D;
 }
 
+/** How many items `parts` hold, read side by side: one round trip to a remote store, not one per partition. */
+export async function sizeOf(parts: readonly Partition<unknown>[]): Promise<number> {
+  return (await Promise.all(parts.map((part) => part.size()))).reduce((a, b) => a + b, 0);
+}
+
 /** The partitions' stats as the queue's. */
 export function sum(stats: readonly QueueStats[]): QueueStats {
   const all = { size: 0, leased: 0, delayed: 0, segments: 0, bytes: 0 };

@@ -9,7 +9,7 @@ import { ITERATE_RULES, LIST_RULES, PUSH_RULES, resolveOptions, TAKE_RULES, type
 import { settleCount } from './partition-count.js';
 import { Partition } from './partition.js';
 import type { IterateOptions, Lease, ListOptions, PushOptions, QueueEntry, QueueStats, RemoveOptions, TakeOptions } from './queue-types.js';
-import { combine, hash, inPartition, membersName, partitionName, sum, takeInTurn } from './partitioned.js';
+import { combine, hash, inPartition, membersName, partitionName, sizeOf, sum, takeInTurn } from './partitioned.js';
 import { serial } from './serial.js';
 import type { Store } from './store.js';
 import { TypedEventTarget } from './typed-events.js';
@@ -174,7 +174,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
 
   /** Items pushed and not yet acked, leased ones included. */
   size(): Promise<number> {
-    return this.#run(() => this.#size());
+    return this.#run(() => sizeOf(this.#parts));
   }
 
   stats(): Promise<QueueStats> {
@@ -267,11 +267,6 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     });
     this.#parts[p] = part;
     return part;
-  }
-
-  /** Partitions are read side by side: one round trip to a remote store, not one per partition. */
-  async #size(): Promise<number> {
-    return (await Promise.all(this.#parts.map((part) => part.size()))).reduce((a, b) => a + b, 0);
   }
 
   #checkOpen(): void {
