@@ -228,14 +228,7 @@ export class Dispatcher {
     const taken = new Map((lease?.entries ?? []).map((e) => [e.id, e]));
     const missing = chosen.filter((p) => !taken.has(String(p.seq)));
     // Gone (another handle delivered or removed them) or held by another handle: the index learns which.
-    if (missing.length > 0) {
-      const found = new Map((await queue.list({ ids: missing.map((p) => String(p.seq)) })).map((e) => [Number(e.id), e]));
-      for (const p of missing) {
-        const entry = found.get(p.seq);
-        if (!entry) index.remove(p);
-        else index.wait(p, entry.availableAt, entry.state === 'leased' ? 'lease' : 'server');
-      }
-    }
+    if (missing.length > 0) index.relearn(missing, await queue.list({ ids: missing.map((p) => String(p.seq)) }));
     if (!lease) return [];
     const { units, late } = chainUnits(chosen, taken, { chained, ordered: options.ordering !== 'none' });
     if (late.length > 0) await this.#giveBack(late, lease);

@@ -151,22 +151,15 @@ export class PendingStore {
 
   /** Removes the pending tasks `ids` (task ids) that are not in flight, here or in another handle; resolves how many. */
   async remove(ids: readonly string[]): Promise<number> {
-    let gone = ids.flatMap((id) => {
+    const asked = ids.flatMap((id) => {
       const pending = this.#index.byId(id);
       return pending && pending.state !== 'busy' ? [pending] : [];
     });
-    if (gone.length === 0) return 0;
+    if (asked.length === 0) return 0;
+    const seqs = asked.map((p) => String(p.seq));
     // Leased ones stay: another handle has them in flight, and their response decides.
-    const count = await this.#queue.remove(gone.map((p) => String(p.seq)), { leased: false });
-    if (count < gone.length) {
-      const kept = new Map((await this.#queue.list({ ids: gone.map((p) => String(p.seq)) })).map((e) => [Number(e.id), e]));
-      gone = gone.filter((pending) => {
-        const entry = kept.get(pending.seq);
-        if (entry) this.#index.wait(pending, entry.availableAt, entry.state === 'leased' ? 'lease' : 'server');
-        return !entry;
-      });
-    }
-    for (const pending of gone) this.#index.remove(pending);
+    const count = await this.#queue.remove(seqs, { leased: false });
+    const gone = this.#index.relearn(asked, count < asked.length ? await this.#queue.list({ ids: seqs }) : []);
     // Their bodies after them: a crash between leaves a body no task names, which the next open's sweep deletes.
     await this.#bodies.delete(gone.flatMap((p) => (p.blob === undefined ? [] : [p.blob])));
     return count;

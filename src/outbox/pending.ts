@@ -1,4 +1,5 @@
 import { Heap } from '../core/heap.js';
+import type { QueueEntry } from '../core/queue-types.js';
 import { byTurn, pendingOf, type Ordering, type Pending, type WaitCause } from './pending-task.js';
 import type { StoredTask } from './task.js';
 
@@ -110,6 +111,21 @@ export class PendingIndex {
     }
     this.#set(pending, 'busy');
     if (pending.lane !== undefined) this.#offerLane(pending.lane);
+  }
+
+  /**
+   * Learns where `tasks` are from `listed`, the queue's entries of those still in it, after this handle could not take
+   * or remove them: those gone (another handle delivered or removed them) are forgotten, and the others wait for what
+   * holds them (another handle's lease, a delay). Returns the ones gone.
+   */
+  relearn(tasks: readonly Pending[], listed: readonly QueueEntry<StoredTask>[]): Pending[] {
+    const found = new Map(listed.map((e) => [Number(e.id), e]));
+    return tasks.filter((pending) => {
+      const entry = found.get(pending.seq);
+      if (entry) this.wait(pending, entry.availableAt, entry.state === 'leased' ? 'lease' : 'server');
+      else this.remove(pending);
+      return !entry;
+    });
   }
 
   /** Taken by this handle. */
