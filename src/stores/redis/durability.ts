@@ -25,8 +25,8 @@ export const CLOCK_SKEW_WARN_MS = 1000;
 
 /**
  * Reads what the server allows: `CONFIG GET appendonly appendfsync`, `maxmemory-policy` and the replicas in
- * `INFO replication`, on every primary of a Cluster, and how far its clock is from this machine's (`TIME`). Managed services often disable CONFIG: then fsyncAlways is
- * unknown, not assumed, and the eviction policy unchecked.
+ * `INFO replication`, on every primary of a Cluster, and how far its clock is from this machine's (`TIME`). Managed
+ * services often disable CONFIG: then fsyncAlways is unknown, not assumed, and the eviction policy unchecked.
  */
 export async function readDurability(client: Redis | Cluster): Promise<ServerDurability> {
   const nodes: Redis[] = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
