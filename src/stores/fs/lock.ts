@@ -22,6 +22,16 @@ const TURN_KEPT_MS = 10;
 const POLL_MS = 10;
 
 /**
+ * The locks of this process kept past a commit (see `ProcessLock.keep`). A task can last long: a loop of commits
+ * whose file calls are synchronous goes from microtask to microtask and never reaches the end of its task, so a
+ * lock kept on one directory would stay held while the loop works on others (a partitioned queue's other partitions,
+ * another queue), and every other process would wait for the loop to end. Taking the lock of one directory gives up
+ * those kept on others (one kept on the same directory by another handle of this process keeps it off, as it keeps
+ * off other processes: that handle may be about to commit).
+ */
+const keptLocks = new Set<ProcessLock>();
+
+/**
  * A lock between processes on one queue directory: a `lock` file linked to its holder's lock content (see
  * `LockFiles`). It is held per commit, so processes interleave.
  *
@@ -90,6 +100,7 @@ export class ProcessLock {
 
   /** Gives up a lock kept (see `keep`), and removes this handle's lock content file. */
   dispose(): void {
+    keptLocks.delete(this);
     try {
       if (this.#kept || this.#stuck) {
         clearImmediate(this.#kept);
@@ -111,7 +122,9 @@ export class ProcessLock {
    * commit may be half done.
    */
   async acquire(): Promise<'taken' | 'kept' | 'stolen'> {
+    for (const other of keptLocks) if (other.#path !== this.#path) other.#giveUpKept();
     if (this.#kept || this.#stuck) {
+      keptLocks.delete(this);
       clearImmediate(this.#kept);
       this.#kept = undefined;
       this.#stuck = false;
@@ -162,15 +175,21 @@ export class ProcessLock {
   /** Gives the lock up at the end of this task, unless this handle takes it again first (then `acquire` says `say`). */
   #defer(say: boolean): void {
     this.#sayKept = say;
-    this.#kept = setImmediate(() => {
-      this.#kept = undefined;
-      try {
-        this.release();
-      } catch {
-        // The directory refuses the removal (read-only, say): still this handle's, given up by its next release.
-        this.#stuck = true;
-      }
-    });
+    keptLocks.add(this);
+    this.#kept = setImmediate(() => this.#giveUpKept());
+  }
+
+  /** Gives up the lock kept (see `#defer`) now. */
+  #giveUpKept(): void {
+    keptLocks.delete(this);
+    clearImmediate(this.#kept);
+    this.#kept = undefined;
+    try {
+      this.release();
+    } catch {
+      // The directory refuses the removal (read-only, say): still this handle's, given up by its next release.
+      this.#stuck = true;
+    }
   }
 
   async #wait(): Promise<boolean> {

@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, linkSync, lstatSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { StorageBatch } from '../../../src/core/store.js';
 import { SluiceError } from '../../../src/index.js';
@@ -11,7 +12,7 @@ import { codeOf, tempQueueDir } from './queue-dir.js';
 
 // How handles wait for a queue directory's lock: woken when it is given up, in turn when one has waited long, and
 // holding it through the reload and retry of a commit that found its view stale.
-const { file, open } = tempQueueDir('sluice-wait-');
+const { file, open, root } = tempQueueDir('sluice-wait-');
 const meta = (n: number): StorageBatch => ({ meta: Uint8Array.of(n), durability: 'relaxed' });
 /** The start time of process `pid` (field 22 of its /proc stat), or undefined where there is no /proc. */
 const startOf = (pid: number) => {
@@ -197,6 +198,44 @@ describe('a hold after a wait', () => {
     } finally {
       a.dispose();
       b.dispose();
+    }
+  });
+});
+
+describe('a lock kept past a commit', () => {
+  it('is given up when this process takes another lock: a loop whose task never ends holds none while it works elsewhere', async () => {
+    // Commits whose file calls are synchronous go from microtask to microtask: the end of the task, where a kept lock
+    // is given up, may be far off while the loop works on another directory (a partitioned queue's other partition).
+    const other = join(root(), 'r');
+    mkdirSync(other);
+    const a = new ProcessLock(file(), 10_000, 10_000, 0o600);
+    const b = new ProcessLock(file(), 10_000, 10_000, 0o600);
+    const c = new ProcessLock(other, 10_000, 10_000, 0o600);
+    try {
+      // Kept for the commit after a stale one.
+      await a.acquire();
+      a.keep();
+      expect(existsSync(file('lock'))).toBe(true);
+      await c.acquire();
+      expect(existsSync(file('lock'))).toBe(false);
+      expect(existsSync(join(other, 'lock'))).toBe(true);
+      c.release();
+      await pastSlice();
+      // The first hold after a wait, kept for the ack that may follow.
+      await b.acquire();
+      const waited = a.acquire();
+      await pastSlice();
+      b.release();
+      expect(await waited).toBe('taken');
+      a.release();
+      expect(existsSync(file('lock'))).toBe(true);
+      await c.acquire();
+      expect(existsSync(file('lock'))).toBe(false);
+      c.release();
+    } finally {
+      a.dispose();
+      b.dispose();
+      c.dispose();
     }
   });
 });
