@@ -1,5 +1,5 @@
 // A child process of bench/fs.mjs, so that what it measures starts from a fresh process:
-//   drain <dir> <queue> <max> <durability>: warms up on a queue of its own (so that what is measured is a process
+//   drain <dir> <queue> <max> <durability> [partitions]: warms up on a queue of its own (so that what is measured is a process
 //     that has run a while, not the compiler's first pass), opens the queue, says 'ready', drains it on 'go' with
 //     take(max) + ack until nothing is left, then sends what it acked, how long each take+ack took, how long it
 //     waited for and held the queue directory's lock (the store's 'sluice:fs:lock' diagnostics channel), and how
@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Queue } from '../dist/index.js';
 import { FileStore } from '../dist/fs.js';
 
-const [mode, dir, name, max, durability] = process.argv.slice(2);
+const [mode, dir, name, max, durability, partitions = '1'] = process.argv.slice(2);
 
 if (mode === 'open') {
   globalThis.gc?.();
@@ -45,7 +45,7 @@ if (mode === 'open') {
   } finally {
     rmSync(warm, { recursive: true, force: true });
   }
-  const q = await Queue.open({ name, store: new FileStore({ dir }), durability, leaseMs: 120_000 });
+  const q = await Queue.open({ name, store: new FileStore({ dir }), durability, leaseMs: 120_000, partitions: Number(partitions) });
   process.send({ ready: true });
   await new Promise((resolve) => process.once('message', resolve));
   subscribe('sluice:fs:lock', ({ waitMs, holdMs }) => {

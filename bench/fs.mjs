@@ -121,23 +121,24 @@ const PROCESSES = (env.BENCH_FS_PROCESSES ?? '1,2,4,8').split(',').map(Number);
 const consumer = new URL('fs-consumer.mjs', import.meta.url).pathname;
 
 /**
- * Fills the queues (one shared, or one per process), drains them with `n` processes started together, and checks
- * that each item was acked exactly once.
+ * Fills the queues (one shared; one per process, `own`; or one of `n` partitions, `parts`), drains them with `n`
+ * processes started together, and checks that each item was acked exactly once.
  */
-async function drainBy(n, durability, separate) {
+async function drainBy(n, durability, layout = 'one') {
   freshDir();
   const total = SHARED_ITEMS[durability];
-  const names = separate ? Array.from({ length: n }, (_, k) => `own${k}`) : ['shared'];
+  const names = layout === 'own' ? Array.from({ length: n }, (_, k) => `own${k}`) : ['shared'];
+  const partitions = layout === 'parts' ? n : 1;
   const per = Math.ceil(total / names.length);
   for (const [k, name] of names.entries()) {
-    const filler = await Queue.open({ name, store: new FileStore({ dir }) });
+    const filler = await Queue.open({ name, store: new FileStore({ dir }), partitions });
     for (let i = k * per; i < Math.min(total, (k + 1) * per); i += 1000) {
       await filler.pushMany(items.slice(0, Math.min(1000, total - i, (k + 1) * per - i)).map((x, j) => ({ ...x, id: i + j })));
     }
     await filler.close();
   }
   const children = Array.from({ length: n }, (_, k) =>
-    fork(consumer, ['drain', dir, names[k % names.length], String(SHARED_TAKE), durability], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+    fork(consumer, ['drain', dir, names[k % names.length], String(SHARED_TAKE), durability, String(partitions)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
   );
   const { ms, done, latencies } = await race(children, total);
   const drainMs = done.reduce((sum, d) => sum + d.drainMs, 0);
@@ -155,7 +156,10 @@ for (const durability of ['relaxed', 'strict']) {
   const runs = [];
   for (let run = 0; run < SHARED_RUNS; run++) {
     const byN = new Map();
-    for (const n of PROCESSES) byN.set(n, { one: await drainBy(n, durability, false), own: n === 1 ? undefined : await drainBy(n, durability, true) });
+    for (const n of PROCESSES) {
+      const alone = n === 1;
+      byN.set(n, { one: await drainBy(n, durability), own: alone ? undefined : await drainBy(n, durability, 'own'), parts: alone ? undefined : await drainBy(n, durability, 'parts') });
+    }
     runs.push(byN);
   }
   for (const n of PROCESSES) {
@@ -168,6 +172,7 @@ for (const durability of ['relaxed', 'strict']) {
       rate: of((r) => r.rate),
       ratio: ratio((r) => r.one.rate),
       ceiling: n === 1 ? 1 : ratio((r) => r.own?.rate),
+      parts: n === 1 ? undefined : { ratio: ratio((r) => r.parts?.rate), p99: median(runs.map((byN) => byN.get(n).parts.p99)) },
       p50: of((r) => r.p50),
       p99: of((r) => r.p99),
       wait: of((r) => r.wait),
@@ -222,14 +227,17 @@ table(
   `FileStore shared by N processes: ${SHARED_ITEMS.relaxed.toLocaleString('en-US')} items (strict: ${SHARED_ITEMS.strict.toLocaleString('en-US')}) ` +
     `drained with take(${SHARED_TAKE}) + ack, each process warmed up first on a queue of its own (medians of ${SHARED_RUNS} runs; ` +
     `every ratio to N = 1 of its own run; every run checked exactly-once; ${cores} CPUs, so N > ${cores} processes share them, ` +
-    `as does whatever else the machine runs: "N own queues" is what N processes that share nothing reach here, in the same run)`,
-  ['durability', 'N', 'items/s', 'of N = 1', 'N own queues, of N = 1', 'p50 take+ack', 'p99 take+ack', 'waiting for the lock', 'holding it', 'target'],
+    `as does whatever else the machine runs: "N own queues" is what N processes that share nothing reach here, in the same run; ` +
+    `"N partitions" is one queue opened with \`partitions: N\` drained by the N processes, each taking from a partition of its own first)`,
+  ['durability', 'N', 'items/s', 'of N = 1', 'N own queues, of N = 1', 'N partitions, of N = 1', 'its p99', 'p50 take+ack', 'p99 take+ack', 'waiting for the lock', 'holding it', 'target'],
   shared.map((r) => [
     r.durability,
     String(r.n),
     fmt(r.rate),
     share(r.ratio),
     share(r.ceiling),
+    r.parts ? share(r.parts.ratio) : '',
+    r.parts ? `${ms(r.parts.p99)} ms` : '',
     `${ms(r.p50)} ms`,
     `${ms(r.p99)} ms`,
     share(r.wait),
