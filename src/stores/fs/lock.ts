@@ -2,6 +2,7 @@ import { existsSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import { type LockFile, LockFiles } from './lock-files.js';
+import { IdleOffer } from './lock-idle.js';
 import { LockLine } from './lock-line.js';
 import { LockNotices } from './lock-notices.js';
 import { liveness } from './process-id.js';
@@ -70,8 +71,11 @@ export class ProcessLock {
   readonly #timeoutMs: number;
   readonly #files: LockFiles;
   readonly #line: LockLine;
+  readonly #idle: IdleOffer;
   /** The lock is held past a commit, to be given up at the end of this task unless taken again first (see `keep`). */
   #kept: NodeJS.Immediate | undefined;
+  /** The lock kept is offered to the waiters (see `IdleOffer`). */
+  #offered = false;
   /** Giving up a kept lock failed: the lock file is still this handle's, and the next `acquire` takes it as is. */
   #stuck = false;
   /** Whether `acquire` says 'kept' of a lock kept (see `keep`), or 'taken' (a hold after a wait, see `release`). */
@@ -96,15 +100,14 @@ export class ProcessLock {
     this.#timeoutMs = timeoutMs;
     this.#files = new LockFiles(dir, staleMs, mode);
     this.#line = new LockLine(dir, this.#files);
+    this.#idle = new IdleOffer(dir, this.#files);
   }
 
   /** Gives up a lock kept (see `keep`), and removes this handle's lock content file. */
   dispose(): void {
-    keptLocks.delete(this);
     try {
-      if (this.#kept || this.#stuck) {
-        clearImmediate(this.#kept);
-        this.#kept = undefined;
+      if (this.#kept) this.#giveUpKept();
+      if (this.#stuck) {
         this.#stuck = false;
         this.#waited = false;
         this.release();
@@ -128,8 +131,11 @@ export class ProcessLock {
       clearImmediate(this.#kept);
       this.#kept = undefined;
       this.#stuck = false;
-      // Still this handle's, unless someone removed it meanwhile (and another may hold it now).
-      if (this.#files.holds(this.#path)) return this.#sayKept ? 'kept' : 'taken';
+      // Still this handle's, unless a waiter took it over (see `IdleOffer`), or someone removed it meanwhile (and
+      // another may hold it now).
+      const offered = this.#offered;
+      this.#offered = false;
+      if ((!offered || this.#idle.withdraw()) && this.#files.holds(this.#path)) return this.#sayKept ? 'kept' : 'taken';
     }
     // Uncontended, or in this handle's slice: the lock is free, and no other handle's turn pends or it may wait.
     const now = this.#now();
@@ -176,15 +182,19 @@ export class ProcessLock {
   #defer(say: boolean): void {
     this.#sayKept = say;
     keptLocks.add(this);
+    this.#offered = this.#idle.offer();
     this.#kept = setImmediate(() => this.#giveUpKept());
   }
 
-  /** Gives up the lock kept (see `#defer`) now. */
+  /** Gives up the lock kept (see `#defer`) now, unless a waiter took it over. */
   #giveUpKept(): void {
     keptLocks.delete(this);
     clearImmediate(this.#kept);
     this.#kept = undefined;
+    const offered = this.#offered;
+    this.#offered = false;
     try {
+      if (offered && !this.#idle.withdraw()) return;
       this.release();
     } catch {
       // The directory refuses the removal (read-only, say): still this handle's, given up by its next release.
@@ -227,6 +237,10 @@ export class ProcessLock {
         if (held) holder = { ino: held.ino, began: held.mtimeMs };
         free = held ? undefined : (free ?? now);
         let pause = wait;
+        // A holder that left the lock idle past a slice (its caller computing between two commits) gives it up.
+        const idle = held && mine ? this.#idle.claim(held.ino, now, SLICE_MS) : undefined;
+        if (idle === 'claimed') return this.#began(false);
+        if (idle !== undefined) pause = Math.max(1, Math.min(pause, idle));
         if (free !== undefined && turn !== 'theirs') {
           // The holder may take the lock again between its commits for the rest of its slice, so that it commits
           // in a run: the lock is this handle's once the slice is over, or once it has lain free a while (its

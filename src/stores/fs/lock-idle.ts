@@ -1,0 +1,91 @@
+import { lstatSync, renameSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { errno, unlinkQuiet } from './files.js';
+import type { LockFiles } from './lock-files.js';
+
+/**
+ * A held lock left idle between two commits (see `ProcessLock.keep`), offered to the waiters: `lock.idle`, a link to
+ * the holder's lock content, says its holder is not committing. The holder keeps the lock so for the commit that
+ * usually follows (a take's ack), but the code that runs meanwhile is the caller's, and may compute for seconds
+ * without letting the holder run: the waiter whose turn it is takes the lock over once it has lain idle that long.
+ *
+ * The offer is the token of the hand-over: the holder withdraws it (removes it) before its next commit, a waiter
+ * claims it (moves it aside) before it takes the lock over, and only one of the two can succeed. A holder that lost
+ * its offer leaves the lock file alone: the waiter that claimed it replaces it.
+ */
+export class IdleOffer {
+  readonly #path: string;
+  readonly #lock: string;
+  readonly #files: LockFiles;
+  /**
+   * The offer this waiter saw, and since when (monotonic ms). Told by its inode and change time: a holder that
+   * withdraws its offer and makes another (it committed between) links its content again, which changes that time.
+   */
+  #seen: { key: string; since: number } | undefined;
+
+  constructor(dir: string, files: LockFiles) {
+    this.#path = join(dir, 'lock.idle');
+    this.#lock = join(dir, 'lock');
+    this.#files = files;
+  }
+
+  /** Offers this handle's lock, which it holds. False when it cannot (then the lock is kept as it is). */
+  offer(): boolean {
+    try {
+      if (this.#files.link(this.#path)) return true;
+      // Left by a holder that died while it kept the lock: only the lock's holder offers it, and that is this handle.
+      unlinkQuiet(this.#path);
+      return this.#files.link(this.#path);
+    } catch {
+      // A directory that refuses the link (read-only, say): kept without an offer.
+      return false;
+    }
+  }
+
+  /** Withdraws the offer before this handle's next commit: false when a waiter claimed it, and the lock is theirs. */
+  withdraw(): boolean {
+    if (!this.#files.holds(this.#path)) return false;
+    try {
+      unlinkSync(this.#path);
+      return true;
+    } catch (error) {
+      if (errno(error) === 'ENOENT') return false;
+      throw error;
+    }
+  }
+
+  /**
+   * For the waiter whose turn it is, while the lock is held as inode `held`: 'claimed' once it took over a lock that
+   * has lain idle `ms` (since this waiter saw it offered), else how long to wait for that; undefined when its
+   * holder offers nothing.
+   */
+  claim(held: number, now: number, ms: number): 'claimed' | number | undefined {
+    const offered = lstatSync(this.#path, { throwIfNoEntry: false });
+    // An offer linking another file than the lock is one left behind: it offers nothing.
+    if (offered?.ino !== held) {
+      this.#seen = undefined;
+      return undefined;
+    }
+    const key = `${offered.ino}:${offered.ctimeMs}`;
+    if (this.#seen?.key !== key) this.#seen = { key, since: now };
+    const left = this.#seen.since + ms - now;
+    if (left > 0) return left;
+    this.#seen = undefined;
+    const aside = join(this.#path, '..', this.#files.name('tmp'));
+    try {
+      renameSync(this.#path, aside);
+    } catch (error) {
+      // Withdrawn meanwhile: the holder is committing.
+      if (errno(error) === 'ENOENT') return undefined;
+      throw error;
+    }
+    try {
+      // The offer claimed is the holder's of the lock as it is now (the holder cannot take it back without it).
+      if (lstatSync(aside, { throwIfNoEntry: false })?.ino !== lstatSync(this.#lock, { throwIfNoEntry: false })?.ino) return undefined;
+      this.#files.replace(this.#lock);
+      return 'claimed';
+    } finally {
+      unlinkQuiet(aside);
+    }
+  }
+}
