@@ -110,7 +110,7 @@ export class ProcessLock {
       if (this.#stuck) {
         this.#stuck = false;
         this.#waited = false;
-        this.release();
+        if (this.#withdrawn()) this.release();
       }
     } finally {
       // Also when the lock could not be given up: a lock left linked to a content file that stays is known as
@@ -130,12 +130,12 @@ export class ProcessLock {
       keptLocks.delete(this);
       clearImmediate(this.#kept);
       this.#kept = undefined;
+      // Stuck until known: a withdrawal that fails is tried again by the next call.
+      this.#stuck = true;
+      const still = this.#withdrawn() && this.#files.holds(this.#path);
       this.#stuck = false;
-      // Still this handle's, unless a waiter took it over (see `IdleOffer`), or someone removed it meanwhile (and
-      // another may hold it now).
-      const offered = this.#offered;
-      this.#offered = false;
-      if ((!offered || this.#idle.withdraw()) && this.#files.holds(this.#path)) return this.#sayKept ? 'kept' : 'taken';
+      // Still this handle's, unless a waiter took it over, or someone removed it meanwhile (and another may hold it).
+      if (still) return this.#sayKept ? 'kept' : 'taken';
     }
     // Uncontended, or in this handle's slice: the lock is free, and no other handle's turn pends or it may wait.
     const now = this.#now();
@@ -191,15 +191,24 @@ export class ProcessLock {
     keptLocks.delete(this);
     clearImmediate(this.#kept);
     this.#kept = undefined;
-    const offered = this.#offered;
-    this.#offered = false;
     try {
-      if (offered && !this.#idle.withdraw()) return;
+      if (!this.#withdrawn()) return;
       this.release();
     } catch {
       // The directory refuses the removal (read-only, say): still this handle's, given up by its next release.
       this.#stuck = true;
     }
+  }
+
+  /**
+   * False when a waiter claimed the offer of the lock kept (see `IdleOffer`): the lock is theirs, and its file is left
+   * to them. An offer that cannot be withdrawn (the directory refuses) stays standing, and the call throws.
+   */
+  #withdrawn(): boolean {
+    if (!this.#offered) return true;
+    const withdrawn = this.#idle.withdraw();
+    this.#offered = false;
+    return withdrawn;
   }
 
   async #wait(): Promise<boolean> {
