@@ -13,15 +13,19 @@ import { tempQueueDir } from './queue-dir.js';
 const { file, root } = tempQueueDir('sluice-idle-');
 const handle = () => {
   const files = new LockFiles(file(), 10_000, 0o600);
-  return { files, offer: new IdleOffer(file(), files), ino: () => lstatSync(file('lock')).ino };
+  return { files, offer: new IdleOffer(file(), files) };
+};
+/** A handle holding the lock and one waiting for it, with the lock's inode. */
+const holderAndWaiter = () => {
+  const holder = handle();
+  const waiter = handle();
+  holder.files.link(file('lock'));
+  return { holder, waiter, held: lstatSync(file('lock')).ino };
 };
 
 describe('IdleOffer', () => {
   it('a waiter takes over a lock offered a slice ago; the holder then knows it is no longer its own', () => {
-    const holder = handle();
-    const waiter = handle();
-    holder.files.link(file('lock'));
-    const held = holder.ino();
+    const { holder, waiter, held } = holderAndWaiter();
     expect(holder.offer.offer()).toBe(true);
     expect(waiter.offer.claim(held, 0, 10)).toBe(10);
     expect(waiter.offer.claim(held, 6, 10)).toBe(4);
@@ -33,10 +37,7 @@ describe('IdleOffer', () => {
   });
 
   it('a holder that takes its offer back first keeps the lock; the waiter finds nothing to claim', () => {
-    const holder = handle();
-    const waiter = handle();
-    holder.files.link(file('lock'));
-    const held = holder.ino();
+    const { holder, waiter, held } = holderAndWaiter();
     holder.offer.offer();
     expect(waiter.offer.claim(held, 0, 10)).toBe(10);
     expect(holder.offer.withdraw()).toBe(true);
@@ -46,10 +47,7 @@ describe('IdleOffer', () => {
   });
 
   it('an offer made again (the holder committed between) is timed afresh', () => {
-    const holder = handle();
-    const waiter = handle();
-    holder.files.link(file('lock'));
-    const held = holder.ino();
+    const { holder, waiter, held } = holderAndWaiter();
     holder.offer.offer();
     expect(waiter.offer.claim(held, 0, 10)).toBe(10);
     holder.offer.withdraw();
@@ -59,12 +57,8 @@ describe('IdleOffer', () => {
   });
 
   it('an offer left by an earlier holder offers nothing, and the next holder replaces it', () => {
-    const gone = handle();
-    const holder = handle();
-    const waiter = handle();
-    gone.files.link(file('lock.idle'));
-    holder.files.link(file('lock'));
-    const held = holder.ino();
+    const { holder, waiter, held } = holderAndWaiter();
+    handle().files.link(file('lock.idle'));
     expect(waiter.offer.claim(held, 0, 10)).toBeUndefined();
     expect(waiter.offer.claim(held, 100, 10)).toBeUndefined();
     expect(holder.files.holds(file('lock'))).toBe(true);
