@@ -49,7 +49,8 @@ const keptLocks = new Set<ProcessLock>();
  * content as each run of holds begins (see `LockFiles.touch`), so the waiter knows how much of the slice is left,
  * however late it came. The first hold after a wait is given up at the end of the task, and the slice counts from there
  * (see `release`): that hold reads what the others committed, and a take's ack that found the slice spent by it would
- * wait a whole round.
+ * wait a whole round. A lock so kept is offered to the waiters meanwhile (see `IdleOffer`): the caller's code runs
+ * before the end of the task, and may compute for long.
  *
  * A lock whose holder is provably gone (same host and pid namespace, and an earlier boot, or no such pid, or that pid
  * started at another time: pid 1 of a restarted container) is taken over at once, by an atomic rename, never
