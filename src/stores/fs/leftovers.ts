@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { unlinkQuiet } from './files.js';
-import { isDead, thisProcess } from './process-id.js';
+import { isDead, type ProcessId, thisProcess } from './process-id.js';
 
 // Files named `<kind>.<pid>_<start>.<random>.<suffix>` (or `<kind>.<pid>.<random>.<suffix>` by older versions): the
 // pid and its start time say whose they are, so that a later process with the same pid (pid 1 of a restarted
@@ -16,12 +16,16 @@ const LEFTOVER = /^(meta|lock|spare|commits)\.(\d+)(?:_(\d+))?\.[0-9a-f]+\.(tmp|
  * the lock, so only those of dead processes go.
  */
 export function removeLeftovers(dir: string): void {
-  const { host } = thisProcess();
   for (const name of readdirSync(dir)) {
-    const match = LEFTOVER.exec(name);
-    if (!match) continue;
-    const [, kind, pid, start, suffix] = match;
-    const owner = { host, pid: Number(pid), ...(start !== undefined && { start: Number(start) }) };
-    if (kind === 'meta' ? suffix === 'tmp' : isDead(owner)) unlinkQuiet(join(dir, name));
+    const file = leftover(name);
+    if (file && (file.kind === 'meta' ? file.suffix === 'tmp' : isDead(file.owner))) unlinkQuiet(join(dir, name));
   }
+}
+
+/** What a file's name says of it, when it is one of a process's own (see `LEFTOVER`): its kind, owner and suffix. */
+export function leftover(name: string): { kind: string; owner: ProcessId; suffix: string } | undefined {
+  const match = LEFTOVER.exec(name);
+  if (!match) return undefined;
+  const [, kind, pid, start, suffix] = match;
+  return { kind: kind!, owner: { host: thisProcess().host, pid: Number(pid), ...(start !== undefined && { start: Number(start) }) }, suffix: suffix! };
 }

@@ -1,7 +1,9 @@
-import { lstatSync, renameSync, unlinkSync } from 'node:fs';
+import { lstatSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { errno, unlinkQuiet } from './files.js';
+import { leftover } from './leftovers.js';
 import type { LockFiles } from './lock-files.js';
+import { isDead } from './process-id.js';
 
 /**
  * A held lock left idle between two commits (see `ProcessLock.keep`), offered to the waiters: `lock.idle`, a link to
@@ -11,9 +13,10 @@ import type { LockFiles } from './lock-files.js';
  *
  * The offer is the token of the hand-over: the holder withdraws it (removes it) before its next commit, a waiter
  * claims it (moves it aside) before it takes the lock over, and only one of the two can succeed. A holder that lost
- * its offer leaves the lock file alone: the waiter that claimed it replaces it.
+ * its offer leaves the lock file alone: the waiter that claimed it replaces it, unless it was killed in between.
  */
 export class IdleOffer {
+  readonly #dir: string;
   readonly #path: string;
   readonly #lock: string;
   readonly #files: LockFiles;
@@ -24,6 +27,7 @@ export class IdleOffer {
   #seen: { key: string; since: number } | undefined;
 
   constructor(dir: string, files: LockFiles) {
+    this.#dir = dir;
     this.#path = join(dir, 'lock.idle');
     this.#lock = join(dir, 'lock');
     this.#files = files;
@@ -52,6 +56,23 @@ export class IdleOffer {
       if (errno(error) === 'ENOENT') return false;
       throw error;
     }
+  }
+
+  /**
+   * After `withdraw` found the offer claimed: true when the lock is another's, or about to be (a live waiter claimed
+   * the offer and replaces the lock file); false when the lock file is this handle's still and its claimer was
+   * killed before it replaced it (the claim, set aside under its name, names a dead process, or was cleared): the
+   * lock is then this handle's, which nobody else would ever give up. The claims are looked at before the lock file:
+   * a claimer replaces the lock before it removes its claim.
+   */
+  takenOver(): boolean {
+    const own = lstatSync(this.#lock, { throwIfNoEntry: false })?.ino;
+    for (const name of readdirSync(this.#dir)) {
+      const file = leftover(name);
+      if (file?.kind !== 'lock' || file.suffix !== 'tmp' || isDead(file.owner)) continue;
+      if (own !== undefined && lstatSync(join(this.#dir, name), { throwIfNoEntry: false })?.ino === own) return true;
+    }
+    return !this.#files.holds(this.#lock);
   }
 
   /**

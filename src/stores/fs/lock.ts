@@ -203,11 +203,12 @@ export class ProcessLock {
 
   /**
    * False when a waiter claimed the offer of the lock kept (see `IdleOffer`): the lock is theirs, and its file is left
-   * to them. An offer that cannot be withdrawn (the directory refuses) stays standing, and the call throws.
+   * to them (unless that waiter was killed before it took it). An offer that cannot be withdrawn (the directory
+   * refuses) stays standing, and the call throws.
    */
   #withdrawn(): boolean {
     if (!this.#offered) return true;
-    const withdrawn = this.#idle.withdraw();
+    const withdrawn = this.#idle.withdraw() || !this.#idle.takenOver();
     this.#offered = false;
     return withdrawn;
   }

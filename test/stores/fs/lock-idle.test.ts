@@ -1,10 +1,11 @@
-import { execSync, spawn } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync } from 'node:fs';
+import { execSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, readdirSync, renameSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from '../../../src/index.js';
 import { FileStore } from '../../../src/fs.js';
 import { IdleOffer } from '../../../src/stores/fs/lock-idle.js';
 import { LockFiles } from '../../../src/stores/fs/lock-files.js';
+import { ProcessLock } from '../../../src/stores/fs/lock.js';
 import { deferred } from '../../conformance/harness.js';
 import { tempQueueDir } from './queue-dir.js';
 
@@ -64,6 +65,33 @@ describe('IdleOffer', () => {
     expect(holder.files.holds(file('lock'))).toBe(true);
     expect(holder.offer.offer()).toBe(true);
     expect(holder.files.holds(file('lock.idle'))).toBe(true);
+  });
+});
+
+describe('a waiter killed between claiming the offer and taking the lock over', () => {
+  const deadPid = () => Number(String(spawnSync(process.execPath, ['-e', 'console.log(process.pid)']).stdout).trim());
+
+  it('leaves the lock to its holder, which uses it at once instead of waiting for itself', async () => {
+    const lock = new ProcessLock(file(), 0, 10_000, 0o600);
+    try {
+      await lock.acquire();
+      lock.keep();
+      // The claim, set aside under the name of a process that is gone.
+      renameSync(file('lock.idle'), file(`lock.${deadPid()}.0badc1a1.tmp`));
+      expect(await lock.acquire()).toBe('kept');
+      lock.release();
+      expect(existsSync(file('lock'))).toBe(false);
+    } finally {
+      lock.dispose();
+    }
+  });
+
+  it('but a live claimer is left to replace the lock file', () => {
+    const { holder, waiter } = holderAndWaiter();
+    holder.offer.offer();
+    renameSync(file('lock.idle'), file(waiter.files.name('tmp')));
+    expect(holder.offer.withdraw()).toBe(false);
+    expect(holder.offer.takenOver()).toBe(true);
   });
 });
 
