@@ -27,5 +27,6 @@ export function leftover(name: string): { kind: string; owner: ProcessId; suffix
   const match = LEFTOVER.exec(name);
   if (!match) return undefined;
   const [, kind, pid, start, suffix] = match;
-  return { kind: kind!, owner: { host: thisProcess().host, pid: Number(pid), ...(start !== undefined && { start: Number(start) }) }, suffix: suffix! };
+  const owner = { host: thisProcess().host, pid: Number(pid), ...(start !== undefined && { start: Number(start) }) };
+  return { kind: kind!, owner, suffix: suffix! };
 }

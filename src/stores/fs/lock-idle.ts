@@ -102,7 +102,8 @@ export class IdleOffer {
     }
     try {
       // The offer claimed is the holder's of the lock as it is now (the holder cannot take it back without it).
-      if (lstatSync(aside, { throwIfNoEntry: false })?.ino !== lstatSync(this.#lock, { throwIfNoEntry: false })?.ino) return undefined;
+      const claimed = lstatSync(aside, { throwIfNoEntry: false })?.ino;
+      if (claimed !== lstatSync(this.#lock, { throwIfNoEntry: false })?.ino) return undefined;
       this.#files.replace(this.#lock);
       return 'claimed';
     } finally {
