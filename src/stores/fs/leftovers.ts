@@ -16,17 +16,21 @@ const LEFTOVER = /^(meta|lock|spare|commits)\.(\d+)(?:_(\d+))?\.[0-9a-f]+\.(tmp|
  * the lock, so only those of dead processes go.
  */
 export function removeLeftovers(dir: string): void {
+  const here = thisProcess();
   for (const name of readdirSync(dir)) {
-    const file = leftover(name);
-    if (file && (file.kind === 'meta' ? file.suffix === 'tmp' : isDead(file.owner))) unlinkQuiet(join(dir, name));
+    const file = leftover(name, here);
+    if (file && (file.kind === 'meta' ? file.suffix === 'tmp' : isDead(file.owner, here))) unlinkQuiet(join(dir, name));
   }
 }
 
-/** What a file's name says of it, when it is one of a process's own (see `LEFTOVER`): its kind, owner and suffix. */
-export function leftover(name: string): { kind: string; owner: ProcessId; suffix: string } | undefined {
+/**
+ * What a file's name says of it, when it is one of a process's own (see `LEFTOVER`): its kind, owner (a process on
+ * this host, `here`) and suffix.
+ */
+export function leftover(name: string, here: ProcessId): { kind: string; owner: ProcessId; suffix: string } | undefined {
   const match = LEFTOVER.exec(name);
   if (!match) return undefined;
   const [, kind, pid, start, suffix] = match;
-  const owner = { host: thisProcess().host, pid: Number(pid), ...(start !== undefined && { start: Number(start) }) };
+  const owner = { host: here.host, pid: Number(pid), ...(start !== undefined && { start: Number(start) }) };
   return { kind: kind!, owner, suffix: suffix! };
 }

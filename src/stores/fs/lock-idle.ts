@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { errno, unlinkQuiet } from './files.js';
 import { leftover } from './leftovers.js';
 import type { LockFiles } from './lock-files.js';
-import { isDead } from './process-id.js';
+import { isDead, thisProcess } from './process-id.js';
 
 /**
  * A held lock left idle between two commits (see `ProcessLock.keep`), offered to the waiters: `lock.idle`, a link to
@@ -67,10 +67,11 @@ export class IdleOffer {
    */
   takenOver(): boolean {
     const own = lstatSync(this.#lock, { throwIfNoEntry: false })?.ino;
+    const here = thisProcess();
     for (const name of readdirSync(this.#dir)) {
-      const file = leftover(name);
-      if (file?.kind !== 'lock' || file.suffix !== 'tmp' || isDead(file.owner)) continue;
-      if (own !== undefined && lstatSync(join(this.#dir, name), { throwIfNoEntry: false })?.ino === own) return true;
+      const file = leftover(name, here);
+      if (file?.kind !== 'lock' || file.suffix !== 'tmp' || own === undefined) continue;
+      if (lstatSync(join(this.#dir, name), { throwIfNoEntry: false })?.ino === own && !isDead(file.owner, here)) return true;
     }
     return !this.#files.holds(this.#lock);
   }
@@ -92,7 +93,7 @@ export class IdleOffer {
     const left = this.#seen.since + ms - now;
     if (left > 0) return left;
     this.#seen = undefined;
-    const aside = join(this.#path, '..', this.#files.name('tmp'));
+    const aside = join(this.#dir, this.#files.name('tmp'));
     try {
       renameSync(this.#path, aside);
     } catch (error) {
