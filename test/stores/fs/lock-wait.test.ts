@@ -23,6 +23,15 @@ const startOf = (pid: number) => {
 /** Past the slice in which a handle that has just held the lock (to open, say) may take it again, turns or not. */
 const pastSlice = () => new Promise((resolve) => setTimeout(resolve, 30));
 const nextTask = () => new Promise((resolve) => setImmediate(resolve));
+/** `waiter` takes the lock once `holder` gives it up, after a wait, and gives it up in turn: kept to the end of the task. */
+const holdAfterWait = async (holder: ProcessLock, waiter: ProcessLock) => {
+  await holder.acquire();
+  const waited = waiter.acquire();
+  await pastSlice();
+  holder.release();
+  expect(await waited).toBe('taken');
+  waiter.release();
+};
 /** A file naming `holder` as lock content, linked under `name` (as a handle links its content to take the lock or a turn). */
 const plant = (name: string, holder: object) => {
   const content = file(`planted.${name}`);
@@ -177,12 +186,7 @@ describe('a hold after a wait', () => {
     const b = new ProcessLock(file(), 10_000, 10_000, 0o600);
     try {
       for (const follows of [true, false]) {
-        await a.acquire();
-        const waited = b.acquire();
-        await pastSlice();
-        a.release();
-        expect(await waited).toBe('taken');
-        b.release();
+        await holdAfterWait(a, b);
         // Still b's: the rest of its slice counts from here.
         expect(existsSync(file('lock'))).toBe(true);
         if (follows) {
@@ -222,12 +226,7 @@ describe('a lock kept past a commit', () => {
       c.release();
       await pastSlice();
       // The first hold after a wait, kept for the ack that may follow.
-      await b.acquire();
-      const waited = a.acquire();
-      await pastSlice();
-      b.release();
-      expect(await waited).toBe('taken');
-      a.release();
+      await holdAfterWait(b, a);
       expect(existsSync(file('lock'))).toBe(true);
       await c.acquire();
       expect(existsSync(file('lock'))).toBe(false);
