@@ -1,6 +1,14 @@
-/** On the channel: another handle asks for the writer lock. Anything else tells of a commit. */
+import { randomId } from '../../core/ids.js';
+
+/** On the channel: another handle asks for the writer lock. */
 const WANT = 'want';
+/** A handle committed. */
 const COMMITTED = 'commit';
+/** A handle opened: those that watch say so (`WATCHING`), so that it knows to tell them of its commits. */
+const HELLO = 'hello';
+/** Prefixes of a handle's id: it watches (from now, or still, answering `HELLO`), or it stopped. */
+const WATCHING = 'watching:';
+const UNWATCHED = 'unwatched:';
 /** Most often a handle tells the others of its commits (see `committed`). */
 const NOTIFY_MS = 10;
 
@@ -8,15 +16,32 @@ const NOTIFY_MS = 10;
  * A queue's BroadcastChannel, between its handles in every tab and worker of the origin: commit notices, so that
  * waiting consumers wake without polling, and asks for the writer lock. Absent where the platform has no
  * BroadcastChannel (then nothing is said, and nothing heard).
+ *
+ * Commit notices go out only while another handle watches: a post costs a push as much as a tenth of its time in
+ * Chromium and Firefox (in the renderer, and in the browser process that also runs IndexedDB), and most queues are
+ * open in one context. A handle that starts watching says so, and one that opens asks who watches; a handle that
+ * hears of a watcher after it committed tells it at once, since that watcher may have looked before the commit and
+ * started watching after it. A watcher that dies without saying it stopped is told on (a notice too many, never one
+ * too few).
  */
 export class QueueChannel {
   readonly #channel: BroadcastChannel | undefined;
+  readonly #id = randomId();
+  /** This handle's watchers. */
+  readonly #listeners = new Set<() => void>();
+  /** The other handles that watch, by id. */
+  readonly #watchers = new Set<string>();
+  #asked: (() => void) | undefined;
+  #committed = false;
   #notifying: ReturnType<typeof setTimeout> | undefined;
   #missed = false;
 
   constructor(name: string) {
     const Channel = globalThis.BroadcastChannel;
-    this.#channel = Channel ? new Channel(name) : undefined;
+    if (!Channel) return;
+    const channel = (this.#channel = new Channel(name));
+    channel.onmessage = (event: MessageEvent) => this.#heard(event.data);
+    channel.postMessage(HELLO);
   }
 
   get present(): boolean {
@@ -28,15 +53,16 @@ export class QueueChannel {
 
   /** Calls `asked` when another handle asks for the writer lock. */
   onAsk(asked: () => void): void {
-    this.#channel?.addEventListener('message', (event) => event.data === WANT && asked());
+    this.#asked = asked;
   }
 
   /**
-   * Tells the other handles that this one committed: at once, then at most once per `NOTIFY_MS` while commits
-   * follow each other (posting costs a push measurable time in some engines, and a watcher wants to wake, not to
-   * count).
+   * Tells the handles that watch that this one committed: at once, then at most once per `NOTIFY_MS` while commits
+   * follow each other (a watcher wants to wake, not to count).
    */
   committed(): void {
+    this.#committed = true;
+    if (this.#watchers.size === 0) return;
     if (this.#notifying !== undefined) {
       this.#missed = true;
       return;
@@ -53,15 +79,31 @@ export class QueueChannel {
 
   /** Calls `listener` when another handle committed; returns the unsubscribe function. */
   watch(listener: () => void): () => void {
-    const channel = this.#channel;
-    const onMessage = (event: MessageEvent) => event.data !== WANT && listener();
-    channel?.addEventListener('message', onMessage);
-    return () => channel?.removeEventListener('message', onMessage);
+    // A function of its own per call: the same listener watching twice is unwatched once per call.
+    const call = () => listener();
+    this.#listeners.add(call);
+    if (this.#listeners.size === 1) this.#channel?.postMessage(WATCHING + this.#id);
+    return () => {
+      if (this.#listeners.delete(call) && this.#listeners.size === 0) this.#channel?.postMessage(UNWATCHED + this.#id);
+    };
   }
 
   close(): void {
     clearTimeout(this.#notifying);
-    if (this.#missed) this.#channel?.postMessage(COMMITTED);
+    if (this.#missed && this.#watchers.size > 0) this.#channel?.postMessage(COMMITTED);
+    if (this.#listeners.size > 0) this.#channel?.postMessage(UNWATCHED + this.#id);
+    this.#listeners.clear();
     this.#channel?.close();
+  }
+
+  #heard(data: unknown): void {
+    if (data === WANT) this.#asked?.();
+    else if (data === COMMITTED) this.#listeners.forEach((listener) => listener());
+    else if (data === HELLO) {
+      if (this.#listeners.size > 0) this.#channel?.postMessage(WATCHING + this.#id);
+    } else if (typeof data === 'string' && data.startsWith(WATCHING)) {
+      this.#watchers.add(data.slice(WATCHING.length));
+      if (this.#committed) this.#channel?.postMessage(COMMITTED);
+    } else if (typeof data === 'string' && data.startsWith(UNWATCHED)) this.#watchers.delete(data.slice(UNWATCHED.length));
   }
 }

@@ -1,0 +1,175 @@
+import 'fake-indexeddb/auto';
+import { IDBFactory } from 'fake-indexeddb';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Queue } from '../../../src/index.js';
+import { IndexedDbStore } from '../../../src/indexeddb.js';
+import { QueueChannel } from '../../../src/stores/indexeddb/channel.js';
+
+// Node has BroadcastChannel: the handles below talk as tabs do, within this process.
+let count = 0;
+const fresh = () => {
+  const name = `channel-test-${process.pid}-${count++}`;
+  return name;
+};
+
+/** Every message on `name`, in order: what a handle posted, as any other context hears it. */
+function overhear(name: string) {
+  const channel = new BroadcastChannel(name);
+  const heard: unknown[] = [];
+  channel.onmessage = (event: MessageEvent) => heard.push(event.data);
+  (channel as unknown as { unref(): void }).unref();
+  return {
+    heard,
+    /**
+     * Resolves once `handle` asked for the writer lock: its messages arrive in the order it posted them, so what it
+     * posted before that ask has been heard by then.
+     */
+    async after(handle: QueueChannel): Promise<unknown[]> {
+      const from = heard.length;
+      handle.ask();
+      await vi.waitFor(() => expect(heard.slice(from)).toContain('want'));
+      return heard.slice(0, heard.lastIndexOf('want'));
+    },
+    close: () => channel.close(),
+  };
+}
+
+const open: { close(): void }[] = [];
+const channel = (name: string) => {
+  const c = new QueueChannel(name);
+  open.push(c);
+  return c;
+};
+afterEach(() => {
+  open.splice(0).forEach((c) => c.close());
+});
+
+describe('QueueChannel', () => {
+  it('posts no commit notice while no other handle watches', async () => {
+    const name = fresh();
+    const ear = overhear(name);
+    const a = channel(name);
+    a.committed();
+    a.committed();
+    expect(await ear.after(a)).toEqual(['hello']);
+    ear.close();
+  });
+
+  it('tells a handle that watched before it opened (it asks who watches)', async () => {
+    const name = fresh();
+    const b = channel(name);
+    const woken = vi.fn();
+    b.watch(woken);
+    const a = channel(name);
+    // Committed before a heard b answer: told once it hears (b may have looked before the commit).
+    a.committed();
+    await vi.waitFor(() => expect(woken).toHaveBeenCalled());
+  });
+
+  it('tells a handle that starts watching after a commit, and every commit from then on', async () => {
+    const name = fresh();
+    const a = channel(name);
+    const b = channel(name);
+    a.committed();
+    const woken = vi.fn();
+    b.watch(woken);
+    await vi.waitFor(() => expect(woken).toHaveBeenCalledTimes(1));
+    // Past the notices' spacing, so that the next commit is told at once.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    a.committed();
+    await vi.waitFor(() => expect(woken).toHaveBeenCalledTimes(2));
+  });
+
+  it('stops telling a handle once it stopped watching or closed', async () => {
+    const name = fresh();
+    const a = channel(name);
+    const [b, c] = [channel(name), channel(name)];
+    const unwatch = b.watch(() => {});
+    c.watch(() => {});
+    const ear = overhear(name);
+    await vi.waitFor(async () => expect(await ear.after(a)).toEqual(expect.arrayContaining([expect.stringMatching(/^watching:/)])));
+    unwatch();
+    c.close();
+    await vi.waitFor(async () => expect((await ear.after(a)).filter((m) => String(m).startsWith('unwatched:'))).toHaveLength(2));
+    // Heard here, and by now by a too (another receiver of the same posts).
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const from = ear.heard.length;
+    a.committed();
+    expect((await ear.after(a)).slice(from)).not.toContain('commit');
+    ear.close();
+  });
+
+  it('a listener added twice is removed once per call; the handle watches until the last goes', async () => {
+    const name = fresh();
+    const a = channel(name);
+    const b = channel(name);
+    const woken = vi.fn();
+    const first = b.watch(woken);
+    const second = b.watch(woken);
+    first();
+    first();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    a.committed();
+    await vi.waitFor(() => expect(woken).toHaveBeenCalled());
+    const ear = overhear(name);
+    second();
+    await vi.waitFor(async () => expect(await ear.after(b)).toContainEqual(expect.stringMatching(/^unwatched:/)));
+    ear.close();
+  });
+
+  it('spaces commit notices while commits follow each other, and tells the last one', async () => {
+    const name = fresh();
+    const a = channel(name);
+    const b = channel(name);
+    const woken = vi.fn();
+    b.watch(woken);
+    const ear = overhear(name);
+    // Once b was told of a commit, a knows it watches.
+    a.committed();
+    await vi.waitFor(() => expect(woken).toHaveBeenCalled());
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const from = ear.heard.length;
+    for (let i = 0; i < 100; i++) a.committed();
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    const notices = (await ear.after(a)).slice(from).filter((m) => m === 'commit');
+    expect(notices).toHaveLength(2);
+    ear.close();
+  });
+});
+
+describe('a consumer waiting in one handle, pushes in another', () => {
+  const handles: Queue<number>[] = [];
+  afterEach(async () => {
+    await Promise.all(handles.splice(0).map((q) => q.close()));
+  });
+  // Stores that tell of commits are never polled: a notice not posted leaves the consumer waiting for good.
+  for (const order of ['producer first', 'consumer first'] as const) {
+    it(`wakes the consumer (${order}), every time`, async () => {
+      const factory = new IDBFactory();
+      const dbName = fresh();
+      const openIn = async () => {
+        const q = await Queue.open<number>({ name: 'q', store: new IndexedDbStore({ dbName, indexedDB: factory }) });
+        handles.push(q);
+        return q;
+      };
+      const producer = order === 'producer first' ? await openIn() : undefined;
+      const consumer = await openIn();
+      const got: number[] = [];
+      const done = (async () => {
+        for await (const lease of consumer.iterate({ max: 10 })) {
+          got.push(...lease.entries.map((e) => e.value));
+          await lease.ack();
+          if (got.length === 30) return;
+        }
+      })();
+      const p = producer ?? (await openIn());
+      for (let i = 0; i < 3; i++) {
+        // Each after the consumer found the queue empty and waits.
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        await p.pushMany(Array.from({ length: 10 }, (_, k) => i * 10 + k));
+      }
+      await done;
+      expect(got.sort((x, y) => x - y)).toEqual(Array.from({ length: 30 }, (_, k) => k));
+    });
+  }
+});
