@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -112,6 +112,16 @@ describe('leftover files', () => {
     const names = readdirSync(join(dir, 'q'));
     for (const name of earlier) expect(names).not.toContain(name);
     for (const name of mine) expect(names).toContain(name);
+    await storage.close();
+  });
+  it('an idle lock\'s offer left by a holder killed while it kept the lock is cleared', async () => {
+    mkdirSync(join(dir, 'q'));
+    // What a killed holder leaves: its lock content (cleared as a dead process's) and the offer linking to it.
+    const content = join(dir, 'q', `lock.${deadPid()}_1.0a.own`);
+    writeFileSync(content, 'dead');
+    linkSync(content, join(dir, 'q', 'lock.idle'));
+    const storage = await new FileStore({ dir }).open('q');
+    expect(readdirSync(join(dir, 'q'))).not.toContain('lock.idle');
     await storage.close();
   });
 });
