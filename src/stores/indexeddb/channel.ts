@@ -1,14 +1,11 @@
-import { randomId } from '../../core/ids.js';
-
 /** On the channel: another handle asks for the writer lock. */
 const WANT = 'want';
 /** A handle committed. */
 const COMMITTED = 'commit';
 /** A handle opened: those that watch say so (`WATCHING`), so that it knows to tell them of its commits. */
 const HELLO = 'hello';
-/** Prefixes of a handle's id: it watches (from now, or still, answering `HELLO`), or it stopped. */
-const WATCHING = 'watching:';
-const UNWATCHED = 'unwatched:';
+/** A handle watches: from now, or still (answering `HELLO`). */
+const WATCHING = 'watching';
 /** Most often a handle tells the others of its commits (see `committed`). */
 const NOTIFY_MS = 10;
 
@@ -17,20 +14,19 @@ const NOTIFY_MS = 10;
  * waiting consumers wake without polling, and asks for the writer lock. Absent where the platform has no
  * BroadcastChannel (then nothing is said, and nothing heard).
  *
- * Commit notices go out only while another handle watches: a post costs a push as much as a tenth of its time in
- * Chromium and Firefox (in the renderer, and in the browser process that also runs IndexedDB), and most queues are
- * open in one context. A handle that starts watching says so, and one that opens asks who watches; a handle that
- * hears of a watcher after it committed tells it at once, since that watcher may have looked before the commit and
- * started watching after it. A watcher that dies without saying it stopped is told on (a notice too many, never one
- * too few).
+ * Commit notices go out only once another handle watches: a post costs a push measurable time (in Chromium, a few
+ * percent of a sequential push's), every other context of the origin that has the channel open runs to receive it,
+ * and most queues are open in one context. A handle that starts watching says so, and one that opens asks who
+ * watches; a handle that hears of a watcher after it committed tells it at once, since that watcher may have looked
+ * before the commit and started watching after it. From then on it tells of every commit, for good: a watcher that
+ * stopped or died is told on (a notice too many, never one too few).
  */
 export class QueueChannel {
   readonly #channel: BroadcastChannel | undefined;
-  readonly #id = randomId();
   /** This handle's watchers. */
   readonly #listeners = new Set<() => void>();
-  /** The other handles that watch, by id. */
-  readonly #watchers = new Set<string>();
+  /** Another handle watches, or did. */
+  #watched = false;
   #asked: (() => void) | undefined;
   #committed = false;
   #notifying: ReturnType<typeof setTimeout> | undefined;
@@ -62,7 +58,7 @@ export class QueueChannel {
    */
   committed(): void {
     this.#committed = true;
-    if (this.#watchers.size === 0) return;
+    if (!this.#watched) return;
     if (this.#notifying !== undefined) {
       this.#missed = true;
       return;
@@ -82,17 +78,13 @@ export class QueueChannel {
     // A function of its own per call: the same listener watching twice is unwatched once per call.
     const call = () => listener();
     this.#listeners.add(call);
-    if (this.#listeners.size === 1) this.#channel?.postMessage(WATCHING + this.#id);
-    return () => {
-      if (this.#listeners.delete(call) && this.#listeners.size === 0) this.#channel?.postMessage(UNWATCHED + this.#id);
-    };
+    if (this.#listeners.size === 1) this.#channel?.postMessage(WATCHING);
+    return () => this.#listeners.delete(call);
   }
 
   close(): void {
     clearTimeout(this.#notifying);
-    if (this.#missed && this.#watchers.size > 0) this.#channel?.postMessage(COMMITTED);
-    if (this.#listeners.size > 0) this.#channel?.postMessage(UNWATCHED + this.#id);
-    this.#listeners.clear();
+    if (this.#missed) this.#channel?.postMessage(COMMITTED);
     this.#channel?.close();
   }
 
@@ -100,10 +92,10 @@ export class QueueChannel {
     if (data === WANT) this.#asked?.();
     else if (data === COMMITTED) this.#listeners.forEach((listener) => listener());
     else if (data === HELLO) {
-      if (this.#listeners.size > 0) this.#channel?.postMessage(WATCHING + this.#id);
-    } else if (typeof data === 'string' && data.startsWith(WATCHING)) {
-      this.#watchers.add(data.slice(WATCHING.length));
+      if (this.#listeners.size > 0) this.#channel?.postMessage(WATCHING);
+    } else if (data === WATCHING) {
+      this.#watched = true;
       if (this.#committed) this.#channel?.postMessage(COMMITTED);
-    } else if (typeof data === 'string' && data.startsWith(UNWATCHED)) this.#watchers.delete(data.slice(UNWATCHED.length));
+    }
   }
 }
