@@ -67,10 +67,12 @@ export class IdleOffer {
    */
   takenOver(): boolean {
     const own = lstatSync(this.#lock, { throwIfNoEntry: false })?.ino;
+    // No lock file: the lock is not this handle's (whoever removed it, the next holder takes it afresh).
+    if (own === undefined) return true;
     const here = thisProcess();
     for (const name of readdirSync(this.#dir)) {
       const file = leftover(name, here);
-      if (file?.kind !== 'lock' || file.suffix !== 'tmp' || own === undefined) continue;
+      if (file?.kind !== 'lock' || file.suffix !== 'tmp') continue;
       if (lstatSync(join(this.#dir, name), { throwIfNoEntry: false })?.ino === own && !isDead(file.owner, here)) return true;
     }
     return !this.#files.holds(this.#lock);
