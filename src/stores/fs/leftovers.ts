@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { unlinkQuiet } from './files.js';
 import { isDead, type ProcessId, thisProcess } from './process-id.js';
@@ -13,8 +13,7 @@ const LEFTOVER = /^(meta|lock|spare|commits)\.(\d+)(?:_(\d+))?\.[0-9a-f]+\.(tmp|
  * and renaming one), and lock (content, takeover, ticket), spare and counter files of dead processes. Called under
  * the queue's lock: metadata temp files are only written under it, so any one seen then is a leftover; lock files (a
  * takeover, a handle's lock content, a waiter's ticket), spare segment files and new counter files are made without
- * the lock, so only those of dead processes go. So does an idle lock's offer (see `IdleOffer`) that is not of the lock
- * as it is now: its holder was killed while it kept the lock, and what the offer links to is a dead process's.
+ * the lock, so only those of dead processes go.
  */
 export function removeLeftovers(dir: string): void {
   const here = thisProcess();
@@ -22,8 +21,6 @@ export function removeLeftovers(dir: string): void {
     const file = leftover(name, here);
     if (file && (file.kind === 'meta' ? file.suffix === 'tmp' : isDead(file.owner, here))) unlinkQuiet(join(dir, name));
   }
-  const offer = lstatSync(join(dir, 'lock.idle'), { throwIfNoEntry: false });
-  if (offer && offer.ino !== lstatSync(join(dir, 'lock'), { throwIfNoEntry: false })?.ino) unlinkQuiet(join(dir, 'lock.idle'));
 }
 
 /**

@@ -33,6 +33,16 @@ export class IdleOffer {
     this.#files = files;
   }
 
+  /**
+   * Removes an offer in `dir` that is not of the lock as it is now (call it under the lock, with the leftovers): its
+   * holder was killed while it kept the lock, and what the offer links to is a dead process's.
+   */
+  static removeStale(dir: string): void {
+    const path = join(dir, 'lock.idle');
+    const offer = lstatSync(path, { throwIfNoEntry: false });
+    if (offer && offer.ino !== lstatSync(join(dir, 'lock'), { throwIfNoEntry: false })?.ino) unlinkQuiet(path);
+  }
+
   /** Offers this handle's lock, which it holds. False when it cannot (then the lock is kept as it is). */
   offer(): boolean {
     try {

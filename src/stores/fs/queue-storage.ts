@@ -11,6 +11,7 @@ import { errno, type FileSync, readRange, segmentName } from './files.js';
 import { Listing } from './listing.js';
 import { removeLeftovers } from './leftovers.js';
 import type { ProcessLock } from './lock.js';
+import { IdleOffer } from './lock-idle.js';
 import { fileTag, ownerName, Owners, thisProcess } from './process-id.js';
 import { Spares } from './spare.js';
 import { watchCounter } from './watch.js';
@@ -64,7 +65,10 @@ export class FileQueueStorage implements QueueStorage {
 
   /** Removes temp and lock files that writers which died left behind. */
   async cleanUp(): Promise<void> {
-    await this.#locked(() => removeLeftovers(this.#dir));
+    await this.#locked(() => {
+      removeLeftovers(this.#dir);
+      IdleOffer.removeStale(this.#dir);
+    });
   }
 
   /** This storage as `exclusive` hands it over: the lock is already held. */

@@ -57,6 +57,20 @@ describe('IdleOffer', () => {
     expect(waiter.offer.claim(held, 18, 10)).toBe('claimed');
   });
 
+  it('clearing leftovers removes an offer of another lock than the current one, and keeps the current one', () => {
+    const { holder, waiter } = holderAndWaiter();
+    holder.offer.offer();
+    IdleOffer.removeStale(file());
+    expect(holder.files.holds(file('lock.idle'))).toBe(true);
+    // The lock changed hands, and the offer stayed behind (its holder was killed while it kept the lock).
+    holder.files.drop(file('lock'));
+    waiter.files.link(file('lock'));
+    IdleOffer.removeStale(file());
+    expect(existsSync(file('lock.idle'))).toBe(false);
+    expect(waiter.files.holds(file('lock'))).toBe(true);
+    waiter.files.drop(file('lock'));
+  });
+
   it('an offer left by an earlier holder offers nothing, and the next holder replaces it', () => {
     const { holder, waiter, held } = holderAndWaiter();
     handle().files.link(file('lock.idle'));
