@@ -16,7 +16,7 @@ const KB = 1024;
  * Outbox's retry, redirects, bodies, dead letters and tab coordination are features the 8 KB and 13 KB were set
  * without, and what could go without removing any (short messages in the production build, terser) is taken. The
  * limits are the sizes measured then, plus 3%: a change that makes an app's bundle grow past them has to raise the
- * limit here, in review, or win the bytes back. Raised six times so far: the Outbox's from 34.8 KB to 35.75 KB for its
+ * limit here, in review, or win the bytes back. Raised seven times so far: the Outbox's from 34.8 KB to 35.75 KB for its
  * partitions and for what handles learn of each other (every task read, retries relayed, the store's view in list);
  * then both (to 19.9 KB and 37.6 KB, the sizes measured plus 3%) for the list of handles that shares a partitioned
  * queue's partitions out (about 0.6 KB gzipped), a take that walks segments without a promise per item, and the
@@ -33,7 +33,9 @@ const KB = 1024;
  * change of count is made in an order safe against such handles pushing meanwhile and against an open with the old
  * count, a lost count is learnt from the second partition, and a refused open's error tells what the open repaired;
  * then the Outbox's to 39.9 KB (measured 39.79 KB) for a failed batch that goes again as it was, under its key, and
- * acks that refuse items pushed since the storage went back to an earlier state.
+ * acks that refuse items pushed since the storage went back to an earlier state; then the Queue's to 21.5 KB (measured
+ * 21.44 KB, 0.05 KB more) for IndexedDbStore commit notices that reach a consumer which began to wait just as another
+ * handle committed and closed or died (a notice at close, and a look again when none came).
  */
 export const rows = [
   {
@@ -48,7 +50,7 @@ export const rows = [
     name: '`Queue` + `IndexedDbStore`',
     source: `import { Queue } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = [Queue, IndexedDbStore];`,
     budget: 8 * KB,
-    limit: 21.4 * KB,
+    limit: 21.5 * KB,
   },
   {
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',

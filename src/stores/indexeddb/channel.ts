@@ -8,6 +8,11 @@ const HELLO = 'hello';
 const WATCHING = 'watching';
 /** Most often a handle tells the others of its commits (see `committed`). */
 const NOTIFY_MS = 10;
+/**
+ * How long after it says it watches a handle that has heard no notice since looks again, once (see `QueueChannel`):
+ * far longer than a message takes between two contexts that run.
+ */
+const LATE_MS = 200;
 
 /**
  * A queue's BroadcastChannel, between its handles in every tab and worker of the origin: commit notices, so that
@@ -19,7 +24,9 @@ const NOTIFY_MS = 10;
  * and most queues are open in one context. A handle that starts watching says so, and one that opens asks who
  * watches; a handle that hears of a watcher after it committed tells it at once, since that watcher may have looked
  * before the commit and started watching after it. From then on it tells of every commit, for good: a watcher that
- * stopped or died is told on (a notice too many, never one too few).
+ * stopped or died is told on (a notice too many, never one too few). A handle that committed and closes before it
+ * heard of a watcher tells as it closes; one that committed and died before it heard cannot, so a watcher that has
+ * heard no notice `LATE_MS` after it said it watches looks again, once, as if told.
  */
 export class QueueChannel {
   readonly #channel: BroadcastChannel | undefined;
@@ -31,6 +38,8 @@ export class QueueChannel {
   #committed = false;
   #notifying: ReturnType<typeof setTimeout> | undefined;
   #missed = false;
+  /** The look again after saying this handle watches (see `LATE_MS`); cleared by the first notice heard. */
+  #late: ReturnType<typeof setTimeout> | undefined;
 
   constructor(name: string) {
     const Channel = globalThis.BroadcastChannel;
@@ -78,21 +87,35 @@ export class QueueChannel {
     // A function of its own per call: the same listener watching twice is unwatched once per call.
     const call = () => listener();
     this.#listeners.add(call);
-    if (this.#listeners.size === 1) this.#channel?.postMessage(WATCHING);
+    if (this.#listeners.size === 1) this.#sayWatching();
     return () => this.#listeners.delete(call);
   }
 
   close(): void {
     clearTimeout(this.#notifying);
-    if (this.#missed) this.#channel?.postMessage(COMMITTED);
+    clearTimeout(this.#late);
+    // Unheard: a watcher may have looked before this handle's commits and said it watches only after them.
+    if (this.#missed || (this.#committed && !this.#watched)) this.#channel?.postMessage(COMMITTED);
+    this.#missed = this.#committed = false;
     this.#channel?.close();
+  }
+
+  #sayWatching(): void {
+    this.#channel?.postMessage(WATCHING);
+    clearTimeout(this.#late);
+    this.#late = setTimeout(() => this.#tell(), LATE_MS);
+  }
+
+  #tell(): void {
+    clearTimeout(this.#late);
+    this.#listeners.forEach((listener) => listener());
   }
 
   #heard(data: unknown): void {
     if (data === WANT) this.#asked?.();
-    else if (data === COMMITTED) this.#listeners.forEach((listener) => listener());
+    else if (data === COMMITTED) this.#tell();
     else if (data === HELLO) {
-      if (this.#listeners.size > 0) this.#channel?.postMessage(WATCHING);
+      if (this.#listeners.size > 0) this.#sayWatching();
     } else if (data === WATCHING) {
       this.#watched = true;
       if (this.#committed) this.#channel?.postMessage(COMMITTED);

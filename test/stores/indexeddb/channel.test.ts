@@ -102,6 +102,41 @@ describe('QueueChannel', () => {
     ear.close();
   });
 
+  it('a handle that closes before it heard that another watches tells of its commits as it closes', async () => {
+    const { name, a, b, woken } = handles();
+    const ear = overhear(name);
+    a.committed();
+    // b may have looked before that commit; a closes before b's word that it watches reaches it.
+    b.watch(woken);
+    a.close();
+    a.close();
+    await vi.waitFor(() => expect(ear.heard).toContain('commit'));
+    await vi.waitFor(() => expect(woken).toHaveBeenCalled());
+    ear.close();
+  });
+
+  it('a watcher that hears no notice looks again once, a while after it said it watches', async () => {
+    const name = fresh();
+    const b = channel(name);
+    const woken = vi.fn();
+    // As if a handle committed and died before it heard that b watches: nobody will tell.
+    b.watch(woken);
+    await sleep(100);
+    expect(woken).not.toHaveBeenCalled();
+    await vi.waitFor(() => expect(woken).toHaveBeenCalledTimes(1));
+    await sleep(300);
+    expect(woken).toHaveBeenCalledTimes(1);
+  });
+
+  it('a watcher told of a commit does not look again for nothing', async () => {
+    const { a, b, woken } = handles();
+    b.watch(woken);
+    a.committed();
+    await vi.waitFor(() => expect(woken).toHaveBeenCalledTimes(1));
+    await sleep(300);
+    expect(woken).toHaveBeenCalledTimes(1);
+  });
+
   it('spaces commit notices while commits follow each other, and tells the last one', async () => {
     const { name, a, b, woken } = handles();
     b.watch(woken);
