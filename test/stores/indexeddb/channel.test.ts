@@ -45,6 +45,14 @@ const handles = () => {
   const name = fresh();
   return { name, a: channel(name), b: channel(name), woken: vi.fn() };
 };
+/** A handle of a fresh queue that watches with `woken`. */
+const watcher = () => {
+  const name = fresh();
+  const b = channel(name);
+  const woken = vi.fn();
+  b.watch(woken);
+  return { name, woken };
+};
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 afterEach(() => {
   open.splice(0).forEach((c) => c.close());
@@ -62,10 +70,7 @@ describe('QueueChannel', () => {
   });
 
   it('tells a handle that watched before it opened (it asks who watches)', async () => {
-    const name = fresh();
-    const b = channel(name);
-    const woken = vi.fn();
-    b.watch(woken);
+    const { name, woken } = watcher();
     const a = channel(name);
     // Committed before a heard b answer: told once it hears (b may have looked before the commit).
     a.committed();
@@ -116,11 +121,8 @@ describe('QueueChannel', () => {
   });
 
   it('a watcher that hears no notice looks again once, a while after it said it watches', async () => {
-    const name = fresh();
-    const b = channel(name);
-    const woken = vi.fn();
-    // As if a handle committed and died before it heard that b watches: nobody will tell.
-    b.watch(woken);
+    // As if a handle committed and died before it heard that this one watches: nobody will tell.
+    const { woken } = watcher();
     await sleep(100);
     expect(woken).not.toHaveBeenCalled();
     await vi.waitFor(() => expect(woken).toHaveBeenCalledTimes(1));
