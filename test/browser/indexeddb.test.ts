@@ -63,7 +63,11 @@ t.describe('IndexedDbStore in a real browser: tabs', () => {
   t.it('.watch() hears another handle commit (BroadcastChannel)', async () => {
     const dbName = `watch-${Date.now()}`;
     const [a, b] = [await open(dbName), await open(dbName)];
-    const heard = new Promise<void>((resolve) => b.watch!(resolve));
+    let wake = () => {};
+    b.watch!(() => wake());
+    // Past the one look a watcher takes unbidden a while after it says it watches: from here only a notice wakes it.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const heard = new Promise<void>((resolve) => (wake = resolve));
     await a.commit((await a.load()).token, { meta: new Uint8Array([1]), durability: 'relaxed' });
     await heard;
     t.expect((await b.load()).meta).toEqual(new Uint8Array([1]));

@@ -182,6 +182,8 @@ describe('a consumer waiting in one handle, pushes in another', () => {
         }
       })();
       const p = producer ?? (await openIn());
+      // Past the one look a watcher takes unbidden a while after it says it watches: from here only notices wake it.
+      await sleep(300);
       for (let i = 0; i < 3; i++) {
         // Each after the consumer found the queue empty and waits.
         await sleep(30);
