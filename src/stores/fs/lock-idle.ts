@@ -5,6 +5,9 @@ import { leftover } from './leftovers.js';
 import type { LockFiles } from './lock-files.js';
 import { isDead, thisProcess } from './process-id.js';
 
+/** The offer's file name in the queue directory. */
+const OFFER = 'lock.idle';
+
 /**
  * A held lock left idle between two commits (see `ProcessLock.keep`), offered to the waiters: `lock.idle`, a link to
  * the holder's lock content, says its holder is not committing. The holder keeps the lock so for the commit that
@@ -28,7 +31,7 @@ export class IdleOffer {
 
   constructor(dir: string, files: LockFiles) {
     this.#dir = dir;
-    this.#path = join(dir, 'lock.idle');
+    this.#path = join(dir, OFFER);
     this.#lock = join(dir, 'lock');
     this.#files = files;
   }
@@ -38,7 +41,7 @@ export class IdleOffer {
    * holder was killed while it kept the lock, and what the offer links to is a dead process's.
    */
   static removeStale(dir: string): void {
-    const path = join(dir, 'lock.idle');
+    const path = join(dir, OFFER);
     const offer = lstatSync(path, { throwIfNoEntry: false });
     if (offer && offer.ino !== lstatSync(join(dir, 'lock'), { throwIfNoEntry: false })?.ino) unlinkQuiet(path);
   }
