@@ -234,14 +234,18 @@ export class ProcessLock {
         const now = this.#now();
         let turn = this.#turnNow(judge);
         // The next turn is the first waiter's in line (see `LockLine`): only it watches the lock; the others wait for
-        // the turn to pass. One that lets the free turn lie (its event loop busy elsewhere, say) is passed over.
+        // the turn to pass. One that lets the free turn lie (its event loop busy elsewhere, say) is passed over. The
+        // tickets of the dead are judged once the turn has lain free a while, before it passes on: a waiter whose looks
+        // came late (a loaded machine) still clears them before it goes.
         if (turn !== 'free') {
           turnFree = undefined;
-        } else if (now - (turnFree ??= now) <= TURN_KEPT_MS && !this.#line.first(judge || now - turnFree > AFFINITY_MS)) {
-          turn = 'theirs';
-        } else if (this.#files.link(this.#turn)) {
-          turn = 'mine';
-          this.#line.leave();
+        } else {
+          const lain = now - (turnFree ??= now);
+          if (!this.#line.first(judge || lain > AFFINITY_MS) && lain <= TURN_KEPT_MS) turn = 'theirs';
+          else if (this.#files.link(this.#turn)) {
+            turn = 'mine';
+            this.#line.leave();
+          }
         }
         mine = turn === 'mine';
         const held = lstatSync(this.#path, { throwIfNoEntry: false });

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, linkSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { LockFiles } from '../../../src/stores/fs/lock-files.js';
 import { LockLine } from '../../../src/stores/fs/lock-line.js';
 import { ProcessLock } from '../../../src/stores/fs/lock.js';
@@ -70,21 +70,47 @@ describe('the line of waiters', () => {
     const dead = Number(String(spawnSync(process.execPath, ['-e', 'console.log(process.pid)']).stdout).trim());
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
     const lock = new ProcessLock(file(), 10_000, 10_000, 0o600);
+    let taken: Promise<string> | undefined;
     try {
       await new Promise((resolve) => child.once('spawn', resolve));
       // A live process holds the lock; a dead one's ticket stands first in line.
       plant('lock', { ...thisProcess(), pid: child.pid, start: startOf(child.pid!) });
       plant(`lock.${dead}.00000000.1.wait`, { ...thisProcess(), pid: dead });
-      const taken = lock.acquire();
-      await sleep(100);
-      expect(tickets().some((name) => name.startsWith(`lock.${dead}.`))).toBe(false);
+      taken = lock.acquire();
+      // Waited for rather than slept on: a loaded machine can delay the waiter's looks well past any fixed time.
+      await vi.waitFor(() => expect(tickets().some((name) => name.startsWith(`lock.${dead}.`))).toBe(false), { timeout: 5_000 });
       // It claimed the turn, and takes the lock once it is given up.
-      expect(existsSync(file('lock.turn'))).toBe(true);
+      await vi.waitFor(() => expect(existsSync(file('lock.turn'))).toBe(true), { timeout: 5_000 });
       child.kill('SIGKILL');
       expect(await taken).toBe('stolen');
     } finally {
-      lock.dispose();
       child.kill('SIGKILL');
+      // A failed check leaves the wait going: it ends (taking the dead child's lock) before the directory goes.
+      await taken?.catch(() => undefined);
+      lock.dispose();
+    }
+  });
+
+  it('a waiter whose looks come late still clears a dead ticket ahead before it takes the turn', async () => {
+    const dead = Number(String(spawnSync(process.execPath, ['-e', 'console.log(process.pid)']).stdout).trim());
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    // Each look sees 20 ms pass: the free turn has lain past the time it is kept to a waiter ahead by the second look.
+    let late = performance.now();
+    const lock = new ProcessLock(file(), 10_000, 10_000, 0o600, () => (late += 20));
+    let taken: Promise<string> | undefined;
+    try {
+      await new Promise((resolve) => child.once('spawn', resolve));
+      plant('lock', { ...thisProcess(), pid: child.pid, start: startOf(child.pid!) });
+      plant(`lock.${dead}.00000000.1.wait`, { ...thisProcess(), pid: dead });
+      taken = lock.acquire();
+      await vi.waitFor(() => expect(existsSync(file('lock.turn'))).toBe(true), { timeout: 5_000 });
+      expect(tickets().some((name) => name.startsWith(`lock.${dead}.`))).toBe(false);
+      child.kill('SIGKILL');
+      expect(await taken).toBe('stolen');
+    } finally {
+      child.kill('SIGKILL');
+      await taken?.catch(() => undefined);
+      lock.dispose();
     }
   });
 
