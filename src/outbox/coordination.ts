@@ -7,6 +7,12 @@ export interface Relayed {
   readonly detail: object;
   /** Of a retry: why it waits (a success ends a wait for the network), for a handle that takes over delivery. */
   readonly cause?: 'network' | 'server';
+  /**
+   * The task's entry in the outbox's queue, which every handle indexes by: its id is the user's, and may be shared by
+   * several tasks. Absent from handles of earlier versions (they are found by task id) and from tasks that never
+   * entered the queue.
+   */
+  readonly entry?: string;
 }
 
 interface LockManagerLike {

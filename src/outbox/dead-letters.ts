@@ -33,6 +33,11 @@ export interface DeadRecord {
   readonly error?: string;
   /** For 'redirect': where the redirect pointed, when the platform shows it (browsers hide it). */
   readonly location?: string;
+  /**
+   * The outbox entry the task left ('' when it never entered: superseded within its own batch), so that `reconcile`
+   * finds that very entry after a crash, never another task with the same id. Absent in records of earlier versions.
+   */
+  readonly from?: string;
 }
 
 /** A dead letter as `dead.list()` shows it. */
@@ -55,14 +60,14 @@ export interface DeadLetter {
  */
 export class DeadLetters {
   readonly #queue: Queue<DeadRecord>;
-  readonly #requeue: (records: DeadRecord[]) => Promise<void>;
+  readonly #requeue: (letters: { id: string; value: DeadRecord }[]) => Promise<void>;
   readonly #forget: (bodies: string[]) => Promise<void>;
 
   /**
    * @internal The outbox makes it; `requeue` puts tasks back into the outbox with their ids, `forget` deletes the
    * bodies of purged tasks stored beside them.
    */
-  constructor(queue: Queue<DeadRecord>, requeue: (records: DeadRecord[]) => Promise<void>, forget: (bodies: string[]) => Promise<void>) {
+  constructor(queue: Queue<DeadRecord>, requeue: (letters: { id: string; value: DeadRecord }[]) => Promise<void>, forget: (bodies: string[]) => Promise<void>) {
     this.#queue = queue;
     this.#requeue = requeue;
     this.#forget = forget;
@@ -102,7 +107,7 @@ export class DeadLetters {
     if (records.length === 0) return 0;
     // Into the outbox first, then out of here: a crash between leaves the task in both, and the outbox's open
     // keeps the newer of the two (this requeue), never neither.
-    await this.#requeue(records.map((r) => r.value));
+    await this.#requeue(records);
     await this.#queue.remove(records.map((r) => r.id));
     return records.length;
   }
@@ -149,6 +154,7 @@ export async function moveToDead(
     ...(status !== undefined && { status }),
     ...(error !== undefined && { error }),
     ...(location !== undefined && { location }),
+    from: entry.id,
   }));
   await dead.pushMany(records);
   const ids = list.map((d) => d.entry.id).filter((id) => id !== '');

@@ -10,7 +10,7 @@ import { Dispatcher } from './dispatcher.js';
 import type { OutboxEventMap } from './events.js';
 import type { ResolvedOutboxOptions } from './options.js';
 import type { BodyStore } from './body-store.js';
-import type { PendingIndex } from './pending.js';
+import type { Pending, PendingIndex } from './pending.js';
 import { Reachability } from './reachability.js';
 import type { StoredTask } from './task.js';
 
@@ -200,8 +200,8 @@ export class Deliverer {
       if (type === 'released') this.#released(message.detail);
       if (type !== 'sent' && type !== 'dead' && type !== 'handed-over' && type !== 'retry') continue;
       const detail = message.detail as { task?: { id?: string }; delayMs?: unknown; status?: unknown; error?: unknown };
-      const pending = index.byId(detail.task?.id ?? '');
-      if (pending && pending.state !== 'busy') {
+      const pending = this.#relayedTask(message.entry, detail.task?.id);
+      if (pending) {
         if (type !== 'retry') index.remove(pending);
         else if (typeof detail.delayMs === 'number') {
           pending.last = { ...(typeof detail.status === 'number' && { status: detail.status }), ...(typeof detail.error === 'string' && { error: detail.error }) };
@@ -216,17 +216,27 @@ export class Deliverer {
     if (changed) this.#loop.kick();
   }
 
+  /**
+   * The task another handle speaks of, unless this handle has it in flight: by its entry, or (from a handle of an
+   * earlier version) the first of the tasks with its id.
+   */
+  #relayedTask(entry: string | undefined, id: string | undefined): Pending | undefined {
+    const { index } = this.#c;
+    const pending = entry !== undefined ? index.get(Number(entry)) : index.withId(id ?? '')[0];
+    return pending?.state === 'busy' ? undefined : pending;
+  }
+
   /** Another handle gave tasks back untried: those this handle waits on for that handle's lease may go now. */
   #released(detail: object): void {
-    const ids = (detail as { ids?: unknown }).ids;
-    if (!Array.isArray(ids)) return;
+    const { ids, entries } = detail as { ids?: unknown; entries?: unknown };
+    const named = Array.isArray(entries) ? entries : Array.isArray(ids) ? ids : [];
     let freed = false;
-    for (const id of ids) {
-      const pending = this.#c.index.byId(String(id));
-      if (pending?.state !== 'waiting' || pending.cause !== 'lease') continue;
+    named.forEach((name: unknown) => {
+      const pending = this.#relayedTask(Array.isArray(entries) ? String(name) : undefined, String(name));
+      if (pending?.state !== 'waiting' || pending.cause !== 'lease') return;
       this.#c.index.ready(pending);
       freed = true;
-    }
+    });
     if (freed) this.#loop.kick();
   }
 

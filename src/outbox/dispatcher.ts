@@ -249,7 +249,7 @@ export class Dispatcher {
     if (entries.length === 0) return;
     await lease.release(entries.map((e) => e.id), { untried: true });
     // Another handle that tried to take them found them leased, and waits for the lease to end: not any more.
-    this.#c.coordination.post({ type: 'released', detail: { ids: entries.map((e) => e.value.id) } });
+    this.#c.coordination.post({ type: 'released', detail: { ids: entries.map((e) => e.value.id), entries: entries.map((e) => e.id) } });
     for (const e of entries) {
       const pending = this.#c.index.get(Number(e.id));
       if (!pending) continue;

@@ -276,17 +276,21 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     for (const record of records) {
       const detail = deadDetail(record);
       this.dispatchEvent(new CustomEvent('dead', { detail }));
-      this.#deliverer.post({ type: 'dead', detail });
+      this.#deliverer.post({ type: 'dead', detail, ...(record.from && { entry: record.from }) });
     }
     this.#notices.changed();
   }
 
-  /** Puts dead tasks back with their ids, fresh age and attempts, stamped after their move to dead (see `reconcile`). */
-  async #requeue(records: readonly DeadRecord[]): Promise<void> {
+  /**
+   * Puts dead tasks back with their ids, fresh age and attempts, stamped after their move to dead and naming the dead
+   * letter each came from (see `reconcile`).
+   */
+  async #requeue(letters: readonly { id: string; value: DeadRecord }[]): Promise<void> {
     this.#checkOpen();
     const now = this.#options.clock.now();
     this.#notices.coming();
-    await this.#serial(() => this.#pending.push(records.map((r) => ({ ...r.task, createdAt: Math.max(now, r.at + 1) }))));
+    const tasks = letters.map(({ id, value }): StoredTask => ({ ...value.task, createdAt: Math.max(now, value.at + 1), retriedFrom: id }));
+    await this.#serial(() => this.#pending.push(tasks));
     this.#notices.owed();
     this.#notices.changed();
     this.#deliverer.kick();
@@ -296,7 +300,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   #sendable(tasks: StoredTask[]): StoredTask[] {
     if (!this.online || !this.#deliverer.deliversAlone) return [];
     const now = this.#options.clock.now();
-    return tasks.filter((t) => this.#index.byId(t.id)?.state !== 'busy' && (t.notBefore ?? 0) <= now);
+    return tasks.filter((t) => this.#index.withId(t.id).every((p) => p.state !== 'busy') && (t.notBefore ?? 0) <= now);
   }
 
   #transport(): typeof fetch {

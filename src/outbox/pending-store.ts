@@ -151,10 +151,7 @@ export class PendingStore {
 
   /** Removes the pending tasks `ids` (task ids) that are not in flight, here or in another handle; resolves how many. */
   async remove(ids: readonly string[]): Promise<number> {
-    const asked = ids.flatMap((id) => {
-      const pending = this.#index.byId(id);
-      return pending && pending.state !== 'busy' ? [pending] : [];
-    });
+    const asked = ids.flatMap((id) => this.#index.withId(id).filter((pending) => pending.state !== 'busy'));
     if (asked.length === 0) return 0;
     const seqs = asked.map((p) => String(p.seq));
     // Leased ones stay: another handle has them in flight, and their response decides.

@@ -23,7 +23,8 @@ interface Lane {
 export class PendingIndex {
   readonly #ordering: Ordering;
   readonly #tasks = new Map<number, Pending>();
-  readonly #byId = new Map<string, Pending>();
+  /** Task ids are the user's (an Idempotency-Key), and several pending tasks may share one. */
+  readonly #byId = new Map<string, Set<Pending>>();
   readonly #byKey = new Map<string, Set<Pending>>();
   readonly #lanes = new Map<string, Lane>();
   /** Candidates: ready tasks without ordering, ready lane heads with it; stale entries are skipped when popped. */
@@ -57,8 +58,9 @@ export class PendingIndex {
     return this.#tasks.get(seq);
   }
 
-  byId(id: string): Pending | undefined {
-    return this.#byId.get(id);
+  /** Pending tasks with task id `id`, in queue order. */
+  withId(id: string): readonly Pending[] {
+    return [...(this.#byId.get(id) ?? [])];
   }
 
   /** Pending tasks in queue order. */
@@ -82,13 +84,9 @@ export class PendingIndex {
     if (known) return known;
     const pending = pendingOf(seq, task, attempts, this.#ordering);
     this.#tasks.set(seq, pending);
-    this.#byId.set(pending.id, pending);
+    addTo(this.#byId, pending.id, pending);
     this.#bytes += pending.bytes;
-    if (pending.key !== undefined) {
-      let set = this.#byKey.get(pending.key);
-      if (!set) this.#byKey.set(pending.key, (set = new Set()));
-      set.add(pending);
-    }
+    if (pending.key !== undefined) addTo(this.#byKey, pending.key, pending);
     if (pending.lane !== undefined) {
       let lane = this.#lanes.get(pending.lane);
       if (!lane) this.#lanes.set(pending.lane, (lane = { seqs: [], at: 0 }));
@@ -102,13 +100,9 @@ export class PendingIndex {
   remove(pending: Pending): void {
     if (this.#tasks.get(pending.seq) !== pending) return;
     this.#tasks.delete(pending.seq);
-    this.#byId.delete(pending.id);
+    deleteFrom(this.#byId, pending.id, pending);
     this.#bytes -= pending.bytes;
-    if (pending.key !== undefined) {
-      const set = this.#byKey.get(pending.key)!;
-      set.delete(pending);
-      if (set.size === 0) this.#byKey.delete(pending.key);
-    }
+    if (pending.key !== undefined) deleteFrom(this.#byKey, pending.key, pending);
     this.#set(pending, 'busy');
     if (pending.lane !== undefined) this.#offerLane(pending.lane);
   }
@@ -312,4 +306,18 @@ export class PendingIndex {
     }
     return lane.at < lane.seqs.length ? this.#tasks.get(lane.seqs[lane.at]!) : undefined;
   }
+}
+
+/** Files `pending` under `name` in a map of several tasks per name (a key, an id). */
+function addTo(map: Map<string, Set<Pending>>, name: string, pending: Pending): void {
+  let set = map.get(name);
+  if (!set) map.set(name, (set = new Set()));
+  set.add(pending);
+}
+
+/** Takes `pending` out from under `name`, and the name out once nothing is left under it. */
+function deleteFrom(map: Map<string, Set<Pending>>, name: string, pending: Pending): void {
+  const set = map.get(name);
+  set?.delete(pending);
+  if (set?.size === 0) map.delete(name);
 }

@@ -6,22 +6,43 @@ import type { StoredTask } from './task.js';
 /**
  * After a crash between the two steps of a move to dead (into dead letters first, then out of the outbox) or of a
  * dead-letter retry (into the outbox first, then out of dead letters), a task is both pending and dead: the later
- * decision stands. A retry always stamps the task later than its dead record, so the order is never a tie.
- * Resolves the entries of `pending` that it removed.
+ * decision stands. Each step names the other's entry (a dead letter the outbox entry it left, a retried task the
+ * letter it came from), so that only that very twin goes: task ids are the user's, and two tasks may share one (an
+ * Idempotency-Key reused on purpose), which must never take one for the other. Resolves the entries of `pending`
+ * that it removed.
  */
 export async function reconcile(pending: readonly QueueEntry<StoredTask>[], queue: Queue<StoredTask>, dead: Queue<DeadRecord>): Promise<Set<string>> {
   const removed = new Set<string>();
   if ((await dead.size()) === 0) return removed;
-  const records = new Map<string, { id: string; at: number }>();
-  for (const e of await dead.list()) records.set(e.value.task.id, { id: e.id, at: e.value.at });
-  const deadTwice: string[] = [];
-  for (const e of pending) {
-    const twin = records.get(e.value.id);
-    if (!twin) continue;
-    if (twin.at >= e.value.createdAt) removed.add(e.id);
-    else deadTwice.push(twin.id);
+  const letters = new Map((await dead.list()).map((e) => [e.id, e.value]));
+  const entries = new Map(pending.map((e) => [e.id, e.value]));
+  const byTaskId = new Map<string, QueueEntry<StoredTask>[]>();
+  for (const e of pending) byTaskId.set(e.value.id, [...(byTaskId.get(e.value.id) ?? []), e]);
+  const deadTwice = new Set<string>();
+  for (const [id, record] of letters) {
+    const { from, task } = record;
+    // A move to dead cut short: the entry it left is still pending.
+    if (from !== undefined) {
+      if (entries.get(from)?.id === task.id && entries.get(from)?.createdAt === task.createdAt) removed.add(from);
+      continue;
+    }
+    // A letter of an earlier version names no entry: only an exact copy of it is its twin, whichever came later.
+    for (const e of byTaskId.get(task.id) ?? []) {
+      if (e.value.retriedFrom !== undefined || !sameRequest(e.value, task)) continue;
+      if (record.at >= e.value.createdAt) removed.add(e.id);
+      else deadTwice.add(id);
+    }
+  }
+  // A retry cut short: the letter it came from is still there.
+  for (const { retriedFrom, id } of entries.values()) {
+    if (retriedFrom !== undefined && letters.get(retriedFrom)?.task.id === id) deadTwice.add(retriedFrom);
   }
   if (removed.size > 0) await queue.remove([...removed]);
-  if (deadTwice.length > 0) await dead.remove(deadTwice);
+  if (deadTwice.size > 0) await dead.remove([...deadTwice]);
   return removed;
+}
+
+/** True when `a` and `b` are the same request, stored alike but for when it was (re)enqueued. */
+function sameRequest(a: StoredTask, b: StoredTask): boolean {
+  return JSON.stringify({ ...a, createdAt: 0 }) === JSON.stringify({ ...b, createdAt: 0 });
 }

@@ -99,7 +99,7 @@ function tellSent(c: DeliveryContext, ready: Ready, views: SentDetail['task'][],
     if (pending) index.remove(pending);
     const detail: SentDetail = { task: views[i]!, status: response?.status ?? 0, attempts: entry.attempts };
     c.emit('sent', response ? withResponse(detail, response, body) : detail);
-    c.coordination.post({ type: 'sent', detail });
+    c.coordination.post({ type: 'sent', detail, entry: entry.id });
   });
 }
 
@@ -128,7 +128,7 @@ function tellHandedOver(c: DeliveryContext, ready: Ready, views: HandedOverDetai
     if (pending) c.index.remove(pending);
     const detail: HandedOverDetail = { task: views[i]!, queuedAs, attempts: entry.attempts };
     c.emit('handed-over', detail);
-    c.coordination.post({ type: 'handed-over', detail });
+    c.coordination.post({ type: 'handed-over', detail, entry: entry.id });
   });
 }
 
@@ -157,6 +157,6 @@ async function retry(
     }
     const detail: RetryDetail = { task: publicTask(task), attempts: entry.attempts, delayMs, ...extra };
     c.emit('retry', detail);
-    c.coordination.post({ type: 'retry', detail, cause });
+    c.coordination.post({ type: 'retry', detail, cause, entry: entry.id });
   }
 }

@@ -62,6 +62,8 @@ export interface StoredTask {
   readonly credentials?: TaskCredentials;
   /** Epoch ms of the first enqueue: `retry.maxAgeMs` counts from here. */
   readonly createdAt: number;
+  /** The dead letter it was retried from, so that `reconcile` finds that very letter after a crash. */
+  readonly retriedFrom?: string;
 }
 
 const PRIORITIES = ['high', 'normal', 'low'];

@@ -164,25 +164,44 @@ describe('Outbox.dead', () => {
     const { Queue } = await import('../../src/core/queue.js');
     const graveyard = await Queue.open({ name: 'api.dead', store: r.store, clock: r.clock });
     const [pending] = await (await Queue.open<{ id: string; createdAt: number }>({ name: 'api', store: r.store, clock: r.clock })).list();
-    await graveyard.push({ task: pending!.value, reason: 'status', status: 400, attempts: 1, at: r.clock.now() });
+    await graveyard.push({ task: pending!.value, reason: 'status', status: 400, attempts: 1, at: r.clock.now(), from: pending!.id });
     await graveyard.close();
     await r.reopen();
     expect(await r.outbox.size()).toBe(0);
     expect((await r.outbox.dead.list()).map((l) => l.task.id)).toEqual([id]);
   });
 
+  it('a task and a dead letter that share an id (a key used again) both outlive a reopen', async () => {
+    // One request goes dead; the same Idempotency-Key is enqueued again for another, before and after the burial.
+    r.server.next({ status: 400 });
+    await r.outbox.enqueue({ url: '/a', id: 'order-17' });
+    await r.outbox.enqueue({ url: '/b', id: 'order-17', notBefore: r.clock.now() + 60_000 });
+    expect(await r.outbox.flush()).toMatchObject({ dead: 1 });
+    await r.outbox.enqueue({ url: '/c', id: 'order-17', notBefore: r.clock.now() + 60_000 });
+    await r.reopen();
+    expect((await r.outbox.list()).map((t) => t.url.slice(-2))).toEqual(['/b', '/c']);
+    expect((await r.outbox.dead.list()).map((l) => l.task.url.slice(-2))).toEqual(['/a']);
+    // A retry of the letter puts it back beside them; all three go.
+    await r.outbox.dead.retry();
+    await r.reopen();
+    r.clock.advance(60_000);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 3, dead: 0 });
+    expect(await r.outbox.dead.size()).toBe(0);
+  });
+
   it('a retried dead letter is never lost to a crash between its two steps', async () => {
     r.server.next({ status: 400 });
     const id = await r.outbox.enqueue({ url: '/x' });
     await r.outbox.flush();
-    // Simulate the crash: the task is back in the outbox (stamped after its burial), its dead record still there.
+    // Simulate the crash: the task is back in the outbox (stamped after its burial, naming its letter), the letter
+    // still there.
     const { Queue } = await import('../../src/core/queue.js');
     const [letter] = await r.outbox.dead.list();
     await r.outbox.close();
     const queue = await Queue.open({ name: 'api', store: r.store, clock: r.clock });
     const graveyard = await Queue.open<{ task: object; at: number }>({ name: 'api.dead', store: r.store, clock: r.clock });
     const [record] = await graveyard.list();
-    await queue.push({ ...record!.value.task, createdAt: record!.value.at + 1 });
+    await queue.push({ ...record!.value.task, createdAt: record!.value.at + 1, retriedFrom: record!.id });
     await Promise.all([queue.close(), graveyard.close()]);
     await r.open();
     expect(await r.outbox.dead.list()).toEqual([]);
@@ -224,6 +243,21 @@ describe('several handles', () => {
       const id = await r.outbox.enqueue({ url: '/x' });
       await r.outbox.flush();
       expect(await relayed).toMatchObject({ remote: true, task: { id } });
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('a relayed send takes out of the other handle only the task sent, not another with the same id', async () => {
+    const other = await Outbox.open({ name: 'api', store: r.store, clock: r.clock, baseUrl: r.server.url });
+    try {
+      await r.outbox.enqueue({ url: '/a', id: 'order-17', group: 'later', notBefore: r.clock.now() + 60_000 });
+      await r.outbox.enqueue({ url: '/b', id: 'order-17' });
+      expect((await other.list()).map((t) => t.url.slice(-2))).toEqual(['/a', '/b']);
+      const relayed = next(other, 'sent');
+      expect(await r.outbox.flush()).toMatchObject({ sent: 1 });
+      await relayed;
+      expect((await other.list()).map((t) => t.url.slice(-2))).toEqual(['/a']);
     } finally {
       await other.close();
     }

@@ -66,7 +66,7 @@ describe('PendingIndex', () => {
     expect(index.take(10, NOW)).toEqual([]);
     expect(index.nextWake()).toBe(NOW + 100);
     expect(index.take(10, NOW + 100).map((p) => p.id)).toEqual(['a0']);
-    index.remove(index.byId('a0')!);
+    index.remove(index.withId('a0')[0]!);
     expect(index.take(10, NOW + 100).map((p) => p.id)).toEqual(['a1']);
   });
 
@@ -77,13 +77,25 @@ describe('PendingIndex', () => {
     index.add(1, task('b', 'k'), 0);
     expect(index.size).toBe(2);
     expect(index.withKey('k').map((p) => p.id)).toEqual(['a', 'b']);
-    expect(index.byId('b')?.seq).toBe(1);
+    expect(index.withId('b').map((p) => p.seq)).toEqual([1]);
     index.wait(a, NOW + 10, 'network');
     expect(index.waitingForNetwork()).toEqual([a]);
     index.remove(a);
     expect(index.waitingForNetwork()).toEqual([]);
     expect(index.size).toBe(1);
     expect(index.bytes).toBeGreaterThan(0);
+  });
+
+  it('keeps tasks that share an id apart: each is found, and forgotten, on its own', () => {
+    // Ids are the user's Idempotency-Keys: enqueueing a request again under its key is what they are for.
+    const index = new PendingIndex('none');
+    const task = (url: string): StoredTask => ({ id: 'order-17', url, method: 'POST', headers: {}, createdAt: 0 });
+    const [first, second] = [index.add(0, task('https://x.test/a'), 0), index.add(1, task('https://x.test/b'), 0)];
+    expect(index.withId('order-17')).toEqual([first, second]);
+    index.remove(first);
+    expect(index.withId('order-17')).toEqual([second]);
+    index.remove(second);
+    expect(index.withId('order-17')).toEqual([]);
   });
 
   it('choosing the next task costs the same with 100 000 pending: no step looks at every task', () => {
