@@ -30,6 +30,8 @@ export interface StoreContext {
 const LAST_COMMIT_TTL_MS = 600_000;
 /** How long another handle, once seen alive, is taken to be alive without asking again. */
 const ALIVE_CACHE_MS = 1000;
+/** Owners known alive past which those whose word is out of date are dropped. */
+const ALIVE_CACHED = 64;
 const OWNER = /^[0-9a-f]{16}$/;
 const EMPTY = new Uint8Array(0);
 
@@ -102,22 +104,23 @@ export class RedisQueueStorage implements QueueStorage {
 
     const wait = batch.durability === 'strict' ? await this.#context.strictReplicas() : 0;
     const { client, scripts, options } = this.#context;
-    const result = await this.#call('commit', async () => {
-      if (wait === 0) {
-        try {
-          return { token: await scripts.sluiceCommit1(String(keyCount), ...args), acked: 0 };
-        } catch (error) {
-          // At maxmemory, a commit that adds no segment bytes runs anyway: acks must be able to free a full Redis.
-          // The refused run wrote nothing (Redis refuses a script's first write), so the same token may run again.
-          if (write?.bytes.length || !/\bOOM\b/.test(String((error as Error)?.message))) throw error;
-          return { token: await scripts.sluiceCommitWhenFull1(String(keyCount), ...args), acked: 0 };
-        }
-      }
+    const run = async (script: 'sluiceCommit1' | 'sluiceCommitWhenFull1'): Promise<{ token: string; acked: number }> => {
+      if (wait === 0) return { token: await scripts[script](String(keyCount), ...args), acked: 0 };
       // WAIT right behind the script, on the same connection (a Cluster routes the pipeline by the queue's slot).
       const pipeline = client.pipeline() as unknown as ScriptedPipeline;
-      const replies = await pipeline.sluiceCommit1(String(keyCount), ...args).wait(wait, options.replicaTimeoutMs).exec();
+      const replies = await pipeline[script](String(keyCount), ...args).wait(wait, options.replicaTimeoutMs).exec();
       for (const [error] of replies ?? []) if (error) throw error;
       return { token: String(replies?.[0]?.[1]), acked: Number(replies?.[1]?.[1]) };
+    };
+    const result = await this.#call('commit', async () => {
+      try {
+        return await run('sluiceCommit1');
+      } catch (error) {
+        // At maxmemory, a commit that adds no segment bytes runs anyway: acks must be able to free a full Redis.
+        // The refused run wrote nothing (Redis refuses a script's first write), so the same token may run again.
+        if (write?.bytes.length || !/\bOOM\b/.test(String((error as Error)?.message))) throw error;
+        return run('sluiceCommitWhenFull1');
+      }
     }, wait > 0 ? options.replicaTimeoutMs : 0);
     if (result.token === '') return undefined;
     if (wait > 0 && result.acked < wait) {
@@ -141,6 +144,8 @@ export class RedisQueueStorage implements QueueStorage {
     try {
       const exists = await this.#context.client.exists(this.#keys.heartbeat(owner));
       if (exists === 0) return true;
+      // Owners come and go in a fleet: those whose word is out of date are dropped, so that the map stays small.
+      if (this.#alive.size >= ALIVE_CACHED) for (const [known, until] of this.#alive) if (until <= now) this.#alive.delete(known);
       this.#alive.set(owner, now + ALIVE_CACHE_MS);
       return false;
     } catch {
@@ -176,6 +181,7 @@ export function lastCommitTtlMs(retryMs: number): number {
 
 interface ScriptedPipeline {
   sluiceCommit1(...args: (string | Buffer)[]): ScriptedPipeline;
+  sluiceCommitWhenFull1(...args: (string | Buffer)[]): ScriptedPipeline;
   wait(replicas: number, timeoutMs: number): ScriptedPipeline;
   exec(): Promise<[Error | null, unknown][] | null>;
 }

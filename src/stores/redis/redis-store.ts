@@ -64,6 +64,12 @@ export class RedisStore implements Store {
       await this.#release(storage);
       throw error;
     }
+    // Closed while this handle started: `close` could not stop a heartbeat that was not yet running, and that
+    // heartbeat would open a connection of its own, kept for good.
+    if (this.#closed) {
+      await storage.close();
+      throw new SluiceError('ERR_CLOSED', 'This RedisStore was closed while the queue opened; make a new one to open queues.');
+    }
     // What 'strict' can mean on this server, and whether it may evict the queue's keys: read once per client, in
     // the background (only strict commits wait for it), and again after each reconnection: a server restarted, or
     // failed over to another, may run with other settings.

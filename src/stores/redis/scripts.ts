@@ -7,9 +7,10 @@ import type { Cluster, Redis } from 'ioredis';
  *    applied twice). Tokens are unique per commit, so either is proof; the version alone still proves it once
  *    `c:<owner>` has expired or was evicted, as long as no other handle committed since.
  * 2. The stored token differs from the caller's: another handle committed first. Write nothing, reply ''.
- * Then it validates every offset before the first write (a script that fails midway keeps what it wrote), applies
- * the segment write, the metadata (whole or appended), removals and quarantines, stores the new token, records it
- * as the handle's last commit, announces the commit on the queue's channel and replies the new token.
+ * Then it validates every offset and announces the commit on the queue's channel, all before the first write (a
+ * script that fails midway keeps what it wrote; subscribers read only once the script has run), applies the segment
+ * write, the metadata (whole or appended), removals and quarantines, stores the new token, records it as the
+ * handle's last commit and replies the new token.
  *
  * A write at the current end is an APPEND (cost: the bytes pushed); a write before the end rebuilds the string up
  * to the offset, which only the repair of a torn tail does.
@@ -42,6 +43,9 @@ if mode == 'append' then
   mlen = redis.call('STRLEN', m)
   if moff > mlen then return redis.error_reply('ERR sluice: metadata append at ' .. moff .. ' past its end (' .. mlen .. ')') end
 end
+-- Announced before the first write: a refused PUBLISH (an ACL without the channel) stops the script, and one that
+-- stopped after writing would leave a commit applied that its caller is told failed.
+redis.call('PUBLISH', ARGV[3], ARGV[4])
 local function put(key, offset, length, bytes)
   if offset == length then
     redis.call('APPEND', key, bytes)
@@ -73,7 +77,6 @@ for i = 1, quarantines do
 end
 redis.call('SET', v, new)
 redis.call('SET', c, new, 'PX', ARGV[5])
-redis.call('PUBLISH', ARGV[3], ARGV[4])
 return new
 `;
 

@@ -1,6 +1,10 @@
 import type { Cluster, Redis } from 'ioredis';
 import { within } from './attempt.js';
 
+/** The first wait before a refused subscription is asked again; it doubles up to `RESUBSCRIBE_MAX_MS`. */
+const RESUBSCRIBE_MS = 100;
+const RESUBSCRIBE_MAX_MS = 5_000;
+
 interface Watcher {
   /** The handle that watches: its own commits do not wake it. */
   readonly owner: string;
@@ -14,13 +18,17 @@ interface Watcher {
  *
  * Pub/sub forgets what it sent while nobody listened, so every watcher of a channel is also woken when its
  * subscription starts and after each reconnection: a commit in such a gap then costs one spurious check, never a
- * consumer asleep beside a full queue.
+ * consumer asleep beside a full queue. A subscription refused (a connection not yet up, a server restarting) is
+ * asked again, waking the channel's watchers each time meanwhile: a queue that has `watch` is never polled, and a
+ * subscription given up on would leave its consumers asleep for good.
  */
 export class Watches {
   readonly #make: () => Redis | Cluster;
   readonly #warn: (message: string) => void;
   readonly #quitMs: number;
   readonly #channels = new Map<string, Set<Watcher>>();
+  /** Subscriptions to ask for again (see `#subscribe`). */
+  readonly #retries = new Set<ReturnType<typeof setTimeout>>();
   #subscriber: Redis | Cluster | undefined;
 
   /** `quitMs`: how long closing waits for the server to answer QUIT before it drops the connection. */
@@ -37,11 +45,7 @@ export class Watches {
     if (!watchers) {
       watchers = new Set();
       this.#channels.set(channel, watchers);
-      const subscriber = this.#connect();
-      subscriber.subscribe(channel).then(
-        () => this.#wake(channel),
-        (error: Error) => this.#warn(`sluice: cannot subscribe to ${channel} (${error.message}); consumers wake only on their own pushes.`),
-      );
+      this.#subscribe(channel, watchers, 0);
     }
     watchers.add(watcher);
     return () => {
@@ -56,12 +60,40 @@ export class Watches {
     const subscriber = this.#subscriber;
     this.#subscriber = undefined;
     this.#channels.clear();
+    for (const timer of this.#retries) clearTimeout(timer);
+    this.#retries.clear();
     if (!subscriber) return;
     try {
       await within(subscriber.quit(), this.#quitMs, () => new Error('no answer to QUIT'));
     } catch {
       subscriber.disconnect();
     }
+  }
+
+  /** Subscribes to `channel` for `watchers`, asking again after a refusal for as long as they watch. */
+  #subscribe(channel: string, watchers: Set<Watcher>, refusals: number): void {
+    this.#connect()
+      .subscribe(channel)
+      .then(
+        () => this.#wake(channel),
+        (error: Error) => {
+          if (this.#channels.get(channel) !== watchers) return;
+          if (refusals === 0) this.#warn(`sluice: cannot subscribe to ${channel} (${error.message}); asking again, and its consumers look for commits meanwhile.`);
+          const timer = setTimeout(
+            () => {
+              this.#retries.delete(timer);
+              if (this.#channels.get(channel) !== watchers) return;
+              // A commit may have come while nobody listened.
+              this.#wake(channel);
+              this.#subscribe(channel, watchers, refusals + 1);
+            },
+            Math.min(RESUBSCRIBE_MS * 2 ** refusals, RESUBSCRIBE_MAX_MS),
+          );
+          // A watch keeps no process alive (the queue's own timers decide that).
+          timer.unref?.();
+          this.#retries.add(timer);
+        },
+      );
   }
 
   #connect(): Redis | Cluster {

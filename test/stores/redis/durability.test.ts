@@ -98,6 +98,34 @@ describeRedis('RedisStore at maxmemory', (server) => {
   });
 }, { args: ['--maxmemory', '4mb', '--maxmemory-policy', 'noeviction'] });
 
+describeRedis('RedisStore at maxmemory, strict with a replica', () => {
+  it('takes and acks still commit (and WAIT) once pushes are refused', async () => {
+    const primary = await RedisServer.start({ args: ['--appendonly', 'no', '--repl-diskless-sync-delay', '0', '--maxmemory', '4mb', '--maxmemory-policy', 'noeviction'] });
+    const replica = await RedisServer.start({ args: ['--appendonly', 'no', '--replicaof', '127.0.0.1', String(primary.port)] });
+    const admin = new Redis(primary.url);
+    try {
+      while (!/slave0:.*state=online/.test(await admin.info('replication'))) await new Promise((resolve) => setTimeout(resolve, 50));
+      while ((await admin.set('warm', '1').then(() => admin.wait(1, 1000))) < 1);
+      const store = new RedisStore({ url: primary.url, onWarning: () => undefined });
+      const q = await Queue.open<string>({ name: 'q', store, durability: 'strict', segmentBytes: 8 << 20, maxItemBytes: 1 << 20 });
+      let error: unknown;
+      let pushed = 0;
+      for (let i = 0; i < 200 && !error; i++) await q.push('x'.repeat(100_000)).then(() => pushed++, (e: unknown) => (error = e));
+      expect(error).toMatchObject({ code: 'ERR_QUOTA_EXCEEDED' });
+      const lease = await q.take(1000);
+      expect(lease!.entries).toHaveLength(pushed);
+      await lease!.ack();
+      expect(await q.size()).toBe(0);
+      await q.close();
+      await store.close();
+    } finally {
+      admin.disconnect();
+      await replica.stop();
+      await primary.stop();
+    }
+  });
+});
+
 describeRedis('RedisStore and the eviction policy', () => {
   /** The eviction warnings a store gives once a queue opened on a server started with `args`. */
   const evictionWarnings = async (args: string[]) => {

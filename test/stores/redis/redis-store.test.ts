@@ -2,7 +2,7 @@ import { execSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Queue, SluiceError } from '../../../src/index.js';
+import { Queue, SluiceError, type Lease } from '../../../src/index.js';
 import { RedisStore } from '../../../src/redis.js';
 import { freePort } from '../../support/redis-server.js';
 import { describeRedis } from '../../support/redis-suite.js';
@@ -133,6 +133,32 @@ describeRedis('RedisStore', (server) => {
     await Promise.all([consumer.close(), producer.close()]);
   });
 
+  it('.watch(): a refused subscription is asked for again, and the consumer still wakes on another\'s push', async () => {
+    fresh();
+    // Without the offline queue, the subscriber connection (a duplicate of this client) refuses to subscribe until
+    // it is up: the first subscription always fails.
+    const client = new Redis(server().url, { enableOfflineQueue: false });
+    await new Promise((resolve) => client.once('ready', resolve));
+    const warnings: string[] = [];
+    const consumer = await Queue.open<number>({ name: 'q', store: store({ client, url: undefined, onWarning: (m: string) => warnings.push(m) }), pollMs: 3_600_000 });
+    const producer = await Queue.open<number>({ name: 'q', store: store() });
+    try {
+      const waiting = consumer[Symbol.asyncIterator]();
+      const taken = waiting.next();
+      // Well past the second subscription (0.1 s), so that only a notice can wake the consumer.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await producer.push(7);
+      const lease = (await taken).value as Lease<number> | undefined;
+      expect(lease?.entries.map((e) => e.value)).toEqual([7]);
+      expect(warnings.join('\n')).toMatch(/cannot subscribe .* asking again/);
+      await lease?.ack();
+      await waiting.return?.();
+    } finally {
+      await Promise.all([consumer.close(), producer.close()]);
+      client.disconnect();
+    }
+  });
+
   it('one subscriber connection per store, shared by its queues that listen, closed with the last queue', async () => {
     fresh();
     const s = store();
@@ -202,6 +228,21 @@ describeRedis('RedisStore', (server) => {
     await q.close();
   });
 
+  it('a queue that opens while its store closes is closed with it: ERR_CLOSED, no heartbeat, no connection left', async () => {
+    fresh();
+    const clients = async () => String(await redis.client('LIST')).split('\n').filter((line) => line.trim()).length;
+    await redis.ping();
+    const before = await clients();
+    const s = store({ ownerTtlMs: 300 });
+    const opening = s.open('q');
+    await s.close();
+    expect(await opening.then(() => 'opened', (error: unknown) => (error as SluiceError).code)).toBe('ERR_CLOSED');
+    // Past a few heartbeats: none refreshes a key, and none made a connection of its own.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await redis.keys(`${prefix}*`)).toEqual([]);
+    expect(await clients()).toBe(before);
+  });
+
   it('.close() leaves nothing running: a process that closes its queues exits by itself', async () => {
     fresh();
     const exits = async (body: string) => {
@@ -248,6 +289,30 @@ describeRedis('RedisStore', (server) => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
     await s.close();
     await expect(s.open('q')).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+  });
+
+  it('a user who may not publish (an ACL without channels) gets ERR_STORAGE, and the commit is not applied', async () => {
+    fresh();
+    // Redis 7 gives a new ACL user no pub/sub channels by default.
+    const user = `nopub${n}`;
+    await redis.call('ACL', 'SETUSER', user, 'on', '>pw', '~*', '+@all', 'resetchannels');
+    const url = new URL(server().url);
+    url.username = user;
+    url.password = 'pw';
+    try {
+      const queue = await Queue.open<number>({ name: 'q', store: store({ url: url.href }) }).catch((error: unknown) => error);
+      const refused = queue instanceof Queue ? await queue.push(1).catch((error: unknown) => error) : queue;
+      expect(refused).toBeInstanceOf(SluiceError);
+      expect((refused as SluiceError).code).toBe('ERR_STORAGE');
+      expect((refused as SluiceError).message + String((refused as Error).cause)).toMatch(/can't publish/);
+      // Nothing of it is stored: another user's handle finds the queue empty.
+      const reader = await Queue.open<number>({ name: 'q', store: store() });
+      expect(await reader.size()).toBe(0);
+      await reader.close();
+      if (queue instanceof Queue) await queue.close();
+    } finally {
+      await redis.call('ACL', 'DELUSER', user);
+    }
   });
 
   it('a store error reply (not a connection failure) fails at once, unretried, and changes nothing', async () => {
