@@ -8,6 +8,7 @@ import type { ResolvedOutboxOptions } from './options.js';
 import type { BodyStore } from './body-store.js';
 import type { Pending, PendingIndex } from './pending.js';
 import type { Reachability } from './reachability.js';
+import { batchable } from './request.js';
 import { errorText } from './scrub.js';
 import { send, type Exchange } from './send.js';
 import { settle, type Delivered } from './settle.js';
@@ -179,10 +180,16 @@ async function beforeSend(c: DeliveryContext, entry: Entry, deadline: Deadline):
     return { entry, reason: 'invalid', error: `\`onBeforeSend\` threw: ${errorText(error, [])}` };
   }
   if (edited === false) return { entry, reason: 'skipped' };
+  let task: StoredTask;
   try {
     // The id (the Idempotency-Key) and the age stay the task's own, whatever the hook returns.
-    return { task: normaliseTask({ ...edited, id: stored.id }, c.options.baseUrl, stored.createdAt) };
+    task = normaliseTask({ ...edited, id: stored.id }, c.options.baseUrl, stored.createdAt);
   } catch (error) {
     return { entry, reason: 'invalid', error: error instanceof Error ? error.message : String(error) };
   }
+  // It was chosen to travel in a batch, a JSON array of bodies, which bytes cannot join.
+  if (c.options.batchUrl !== undefined && batchable(stored) && !batchable(task)) {
+    return { entry, reason: 'invalid', error: '`onBeforeSend` returned a body of bytes for a task sent in a batch: a batch carries JSON and text bodies only.' };
+  }
+  return { task };
 }

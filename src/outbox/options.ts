@@ -110,7 +110,10 @@ export interface OutboxOptions {
   readonly classify?: Classify;
   /** @default undefined: one request per task */
   readonly batch?: BatchOptions;
-  /** Edit a task just before it is sent, or return false to skip it (dead as 'skipped'). @default undefined */
+  /**
+   * Edit a task just before it is sent, or return false to skip it (dead as 'skipped'). With `batch`, a task whose
+   * body travels in a batch must keep a JSON or text body (bytes make it dead as 'invalid'). @default undefined
+   */
   readonly onBeforeSend?: (task: HttpTask & { id: string }) => HttpTask | false | Promise<HttpTask | false>;
   /** @default 'relaxed' */
   readonly durability?: Durability;

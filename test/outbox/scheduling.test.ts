@@ -270,6 +270,17 @@ describe('batch', () => {
     expect(batches.length).toBeLessThan(10);
   });
 
+  it("a batched task that onBeforeSend turns into bytes is dead as 'invalid'; the rest of its batch goes as JSON", async () => {
+    await r.reopen({
+      batch: { url: '/batch' },
+      onBeforeSend: (task) => (task.url.endsWith('/b') ? { ...task, body: new TextEncoder().encode('{"raw":1}') } : task),
+    });
+    await r.outbox.enqueueMany([{ url: '/a', body: { n: 1 } }, { url: '/b', body: { n: 2 } }, { url: '/c', body: { n: 3 } }]);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 2, dead: 1 });
+    expect(r.server.received.map((x) => JSON.parse(x.body.toString()))).toEqual([[{ n: 1 }, { n: 3 }]]);
+    expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'invalid', task: { url: expect.stringMatching(/\/b$/) }, error: expect.stringMatching(/batch/) }]);
+  });
+
   it('retries a failed batch as a whole, with the same key', async () => {
     await r.reopen({ batch: { url: '/batch' } });
     r.server.next({ status: 503 });
