@@ -135,8 +135,9 @@ export class DeadLetters {
 
 /**
  * Moves tasks to dead: into the dead letters first, then out of the outbox (`lease` acks those it holds). A crash
- * between leaves a task in both, which `reconcile` settles on the next open; the other order could lose it.
- * Resolves the records stored.
+ * between leaves a task in both, which `reconcile` settles on the next open; the other order could lose it. Without
+ * a lease (a task superseded or evicted as another is enqueued), a task another handle took meanwhile stays theirs:
+ * its response decides, so its letter is taken back. Resolves the records that stand.
  */
 export async function moveToDead(
   dead: Queue<DeadRecord>,
@@ -156,15 +157,19 @@ export async function moveToDead(
     ...(location !== undefined && { location }),
     from: entry.id,
   }));
-  await dead.pushMany(records);
+  const letters = await dead.pushMany(records);
   const ids = list.map((d) => d.entry.id).filter((id) => id !== '');
+  let taken = new Set<string>();
   if (lease) await lease.ack(ids);
-  else if (ids.length > 0) await queue.remove(ids);
+  else if (ids.length > 0 && (await queue.remove(ids, { leased: false })) < ids.length) {
+    taken = new Set((await queue.list({ ids })).filter((e) => e.state === 'leased').map((e) => e.id));
+    if (taken.size > 0) await dead.remove(letters.filter((_, i) => taken.has(records[i]!.from!)));
+  }
   for (const id of ids) {
     const pending = index.get(Number(id));
-    if (pending) index.remove(pending);
+    if (pending && !taken.has(id)) index.remove(pending);
   }
-  return records;
+  return records.filter((r) => !taken.has(r.from!));
 }
 
 /** What a 'dead' event says of `record`. */

@@ -272,7 +272,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   async #toDead(list: readonly ToDead[], lease: Lease<StoredTask> | undefined, run: DeliveryRun): Promise<void> {
     if (list.length === 0) return;
     const records = await moveToDead(this.#deadQueue, this.#queue, this.#index, list, lease, this.#options.clock.now());
-    run.dead += list.length;
+    run.dead += records.length;
     for (const record of records) {
       const detail = deadDetail(record);
       this.dispatchEvent(new CustomEvent('dead', { detail }));

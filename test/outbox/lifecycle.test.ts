@@ -248,6 +248,44 @@ describe('several handles', () => {
     }
   });
 
+  it('a task superseded just as another handle takes it stays theirs: not buried, no dead event', async () => {
+    // The other handle's take lands between the letter's write and the old task's removal.
+    let between: (() => Promise<void>) | undefined;
+    const store = new MemoryStore();
+    const open = store.open.bind(store);
+    store.open = async (name) => {
+      const storage = await open(name);
+      const commit = storage.commit.bind(storage);
+      if (name === 'api.dead') {
+        storage.commit = async (token, batch) => {
+          const committed = await commit(token, batch);
+          const run = between;
+          between = undefined;
+          await run?.();
+          return committed;
+        };
+      }
+      return storage;
+    };
+    await r.reopen({ store });
+    const { Queue } = await import('../../src/core/queue.js');
+    const other = await Queue.open<{ url: string }>({ name: 'api', store, clock: r.clock });
+    try {
+      await r.outbox.enqueue({ url: '/old', key: 'k' });
+      let taken: string[] = [];
+      between = async () => {
+        taken = ((await other.take(1))?.entries ?? []).map((e) => e.value.url.slice(-4));
+      };
+      await r.outbox.enqueue({ url: '/new', key: 'k' });
+      expect(taken).toEqual(['/old']);
+      expect(await r.outbox.dead.list()).toEqual([]);
+      expect(r.events('dead')).toEqual([]);
+      expect(await r.outbox.size()).toBe(2);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('a relayed send takes out of the other handle only the task sent, not another with the same id', async () => {
     const other = await Outbox.open({ name: 'api', store: r.store, clock: r.clock, baseUrl: r.server.url });
     try {
