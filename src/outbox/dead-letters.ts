@@ -1,6 +1,7 @@
 import type { Lease } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
 import { parseIds } from '../core/ids.js';
+import { serial } from '../core/serial.js';
 import type { ToDead } from './delivery.js';
 import type { DeadDetail } from './events.js';
 import type { PendingIndex } from './pending.js';
@@ -62,6 +63,8 @@ export class DeadLetters {
   readonly #queue: Queue<DeadRecord>;
   readonly #requeue: (letters: { id: string; value: DeadRecord }[]) => Promise<void>;
   readonly #forget: (bodies: string[]) => Promise<void>;
+  /** Retries and purges of this handle, one at a time: a purge never deletes a body that a retry just put back. */
+  readonly #serial = serial();
 
   /**
    * @internal The outbox makes it; `requeue` puts tasks back into the outbox with their ids, `forget` deletes the
@@ -102,27 +105,32 @@ export class DeadLetters {
    * Puts dead tasks back into the outbox (all, or those of `ids`) with their ids, so the server sees the same
    * Idempotency-Key, and fresh attempts and age. Resolves how many went back.
    */
-  async retry(ids?: readonly string[]): Promise<number> {
-    const records = await this.#select(ids);
-    if (records.length === 0) return 0;
-    // Into the outbox first, then out of here: a crash between leaves the task in both, and the outbox's open
-    // keeps the newer of the two (this requeue), never neither.
-    await this.#requeue(records);
-    await this.#queue.remove(records.map((r) => r.id));
-    return records.length;
+  retry(ids?: readonly string[]): Promise<number> {
+    return this.#serial(async () => {
+      const records = await this.#select(ids);
+      if (records.length === 0) return 0;
+      // Into the outbox first, then out of here: a crash between leaves the task in both, and the outbox's open
+      // keeps the newer of the two (this requeue), never neither.
+      await this.#requeue(records);
+      await this.#queue.remove(records.map((r) => r.id));
+      return records.length;
+    });
   }
 
   /** Deletes dead letters for good (all, or those of `ids`), and their bodies. Resolves how many were deleted. */
-  async purge(ids?: readonly string[]): Promise<number> {
-    const records = await this.#select(ids);
-    let count: number;
-    if (ids === undefined) {
-      count = await this.#queue.size();
-      await this.#queue.clear();
-    } else count = await this.#queue.remove(ids);
-    // The records first, their bodies after: a crash between leaves bodies nothing names, which a later open deletes.
-    await this.#forget(records.flatMap((r) => blobKey(r.value.task) ?? []));
-    return count;
+  purge(ids?: readonly string[]): Promise<number> {
+    return this.#serial(async () => {
+      const records = await this.#select(ids);
+      let count: number;
+      if (ids === undefined) {
+        count = await this.#queue.size();
+        await this.#queue.clear();
+      } else count = await this.#queue.remove(ids);
+      // The records first, their bodies after (those nothing names any more): a crash between leaves bodies nothing
+      // names, which a later open deletes.
+      await this.#forget(records.flatMap((r) => blobKey(r.value.task) ?? []));
+      return count;
+    });
   }
 
   async #select(ids: readonly string[] | undefined): Promise<{ id: string; value: DeadRecord }[]> {

@@ -71,7 +71,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       await outbox.#serial(async () => {
         await outbox.#pending.load(deadQueue);
         // Bodies a crash left without a task (stored, then the enqueue died; or the task gone, then the process).
-        await outbox.#bodies.sweep(async () => new Set([...(await outbox.#pending.bodyKeys()), ...(await outbox.dead.bodyKeys())]));
+        await outbox.#bodies.sweep(() => outbox.#namedBodies());
       });
       // Tasks left from an earlier session: 'drained' is owed once they are delivered.
       if (outbox.#index.size > 0) outbox.#notices.owed();
@@ -94,7 +94,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     const stream = (this.constructor as typeof Outbox).streamBodies;
     this.#bodies = new BodyStore(queue.blobs, { clock: options.clock, maxBodyBytes: options.maxBodyBytes, stream });
     this.#pending = new PendingStore(queue, this.#index, options.limits, this.#bodies);
-    this.dead = new DeadLetters(deadQueue, (records) => this.#requeue(records), (keys) => this.#bodies.delete(keys));
+    this.dead = new DeadLetters(deadQueue, (records) => this.#requeue(records), (keys) => this.#forgetBodies(keys));
     this.#deliverer = new Deliverer({
       options,
       queue,
@@ -294,6 +294,23 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     this.#notices.owed();
     this.#notices.changed();
     this.#deliverer.kick();
+  }
+
+  /** The keys of the bodies pending tasks and dead letters keep beside them. */
+  async #namedBodies(): Promise<Set<string>> {
+    return new Set([...(await this.#pending.bodyKeys()), ...(await this.dead.bodyKeys())]);
+  }
+
+  /**
+   * Deletes the bodies of purged dead letters that nothing names any more: a letter retried meanwhile (here or in
+   * another handle) is pending with the same body, and two copies of one retried letter share it.
+   */
+  #forgetBodies(keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return Promise.resolve();
+    return this.#serial(async () => {
+      const named = await this.#namedBodies();
+      await this.#bodies.delete(keys.filter((key) => !named.has(key)));
+    });
   }
 
   /** Of `tasks`, those that may go as the page hides: when this handle delivers, not in flight, and due. */

@@ -158,6 +158,22 @@ describe('Outbox.dead', () => {
     expect(await r.outbox.dead.list()).toEqual([]);
   });
 
+  it('a retry and a purge of one letter at once: the letter goes back with its body, or is purged, never half of each', async () => {
+    // A body stored beside the task (over 64 KB), which a purge deletes.
+    const body = new Uint8Array(100_000).fill(7);
+    for (const second of ['purge', 'retry'] as const) {
+      r.server.next({ status: 400 });
+      await r.outbox.enqueue({ url: `/${second}`, body });
+      await r.outbox.flush();
+      const [letter] = await r.outbox.dead.list();
+      const [retried, other] = await Promise.all([r.outbox.dead.retry([letter!.id]), r.outbox.dead[second]([letter!.id])]);
+      expect([retried, other]).toEqual([1, 0]);
+      expect(await r.outbox.flush()).toMatchObject({ sent: 1, dead: 0 });
+      expect(r.server.received.at(-1)!.body.length).toBe(body.length);
+      expect(await r.outbox.dead.size()).toBe(0);
+    }
+  });
+
   it('a task is never both pending and dead after a crash between the two steps of a burial', async () => {
     // Simulate the crash: the dead record is written, the pending task not yet removed.
     const id = await r.outbox.enqueue({ url: '/x' });
