@@ -83,33 +83,46 @@ export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<St
         break;
       }
       // Not at the end of the chain: a long chain holds back neither its acks nor its events.
-      if (delivered.length > 0) acking.push(acknowledge(c, delivered.splice(0)));
+      if (delivered.length > 0) acking.push(acknowledge(c, delivered.splice(0), lease));
     }
     goesOn = i === requests.length;
   } catch (error) {
     // A storage failure mid-settle: the lease expires and the task is tried again, never lost. Until then this
     // handle's index has its tasks wait for that, instead of holding them (and their lanes) as in flight for good.
     c.emit('error', { error });
-    for (const entry of unit) {
-      const pending = c.index.get(Number(entry.id));
-      if (pending?.state === 'busy') c.index.wait(pending, lease.expiresAt, 'lease');
-    }
+    holdUntilExpiry(c, unit.map((entry) => entry.id), lease);
   } finally {
     freeSlot(goesOn);
-    if (delivered.length > 0) acking.push(acknowledge(c, delivered.splice(0)));
+    if (delivered.length > 0) acking.push(acknowledge(c, delivered.splice(0), lease));
     await Promise.all(acking);
   }
 }
 
 /** Acks tasks that left by a response, says so, then deletes their bodies; never rejects (a failure is an 'error'). */
-async function acknowledge(c: DeliveryContext, delivered: readonly Delivered[]): Promise<void> {
+async function acknowledge(c: DeliveryContext, delivered: readonly Delivered[], lease: Lease<StoredTask>): Promise<void> {
+  const ids = delivered.flatMap((d) => d.ids);
   try {
-    await c.acks.add(delivered.flatMap((d) => d.ids));
+    await c.acks.add(ids);
+  } catch (error) {
+    // Not acked: sent again, with the same Idempotency-Key, once the lease ends, and held until then, not for good.
+    c.emit('error', { error });
+    holdUntilExpiry(c, ids, lease);
+    return;
+  }
+  try {
     for (const d of delivered) d.tell();
     // Bodies after their tasks: a crash between leaves a body nothing names, which a later open deletes.
     await c.bodies.delete(delivered.flatMap((d) => d.bodies));
   } catch (error) {
     c.emit('error', { error });
+  }
+}
+
+/** Has this handle's tasks `ids`, held as in flight, wait for `lease` to end instead: they go again after it. */
+function holdUntilExpiry(c: DeliveryContext, ids: readonly string[], lease: Lease<StoredTask>): void {
+  for (const id of ids) {
+    const pending = c.index.get(Number(id));
+    if (pending?.state === 'busy') c.index.wait(pending, lease.expiresAt, 'lease');
   }
 }
 

@@ -13,7 +13,7 @@ export interface Delivered {
   readonly ids: readonly string[];
   /** The keys of their bodies stored beside them, deleted once they are acked. */
   readonly bodies: readonly string[];
-  /** Says so ('sent' or 'handed-over' events), once their ack is committed. */
+  /** Counts them in the run and says so ('sent' or 'handed-over' events), once their ack is committed. */
   readonly tell: () => void;
 }
 
@@ -50,8 +50,14 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
     const queuedAs = handedOver(outcome);
     if (queuedAs !== undefined) {
       await discard(outcome, a.deadline);
-      a.run.handedOver += ready.length;
-      a.delivered.push({ ids: entries.map((e) => e.id), bodies: bodiesOf(entries.map((e) => e.value)), tell: () => tellHandedOver(c, ready, views, queuedAs) });
+      a.delivered.push({
+        ids: entries.map((e) => e.id),
+        bodies: bodiesOf(entries.map((e) => e.value)),
+        tell: () => {
+          a.run.handedOver += ready.length;
+          tellHandedOver(c, ready, views, queuedAs);
+        },
+      });
       return true;
     }
   }
@@ -72,10 +78,17 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
     }
   }
   if (verdict.kind === 'sent') {
-    a.run.sent += ready.length;
     c.delivered();
     const response = outcome instanceof Response ? outcome : undefined;
-    a.delivered.push({ ids: entries.map((e) => e.id), bodies: bodiesOf(entries.map((e) => e.value)), tell: () => tellSent(c, ready, views, response, body) });
+    a.delivered.push({
+      ids: entries.map((e) => e.id),
+      bodies: bodiesOf(entries.map((e) => e.value)),
+      // Counted once acked, as the event: a task whose ack fails is sent again, and a flush says it is not sent yet.
+      tell: () => {
+        a.run.sent += ready.length;
+        tellSent(c, ready, views, response, body);
+      },
+    });
     return true;
   }
   const secrets = exchange.kind === 'response' || exchange.kind === 'error' ? exchange.secrets : [];

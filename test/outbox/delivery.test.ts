@@ -218,4 +218,29 @@ describe('a storage failure while an attempt settles', () => {
     expect(await r.outbox.flush()).toMatchObject({ sent: 2, remaining: 0 });
     expect(r.server.delivered.map((x) => x.key)[0]).toBe(id);
   });
+
+  it("an ack that fails leaves the task unsent in the flush's count and events; it is sent again, same key", async () => {
+    let failing = false;
+    const store = new MemoryStore();
+    const open = store.open.bind(store);
+    store.open = async (name) => {
+      const storage = await open(name);
+      const commit = storage.commit.bind(storage);
+      if (name === 'api') storage.commit = (token, batch) => (failing ? ((failing = false), Promise.reject(new Error('the disk is gone'))) : commit(token, batch));
+      return storage;
+    };
+    await r.reopen({ store });
+    r.server.next({ status: 200, delayMs: 100 });
+    const id = await r.outbox.enqueue({ url: '/x' });
+    const flushing = r.outbox.flush();
+    await r.server.waitFor(1);
+    // The response's ack is the commit that fails.
+    failing = true;
+    expect(await flushing).toMatchObject({ sent: 0 });
+    expect(r.events('sent')).toEqual([]);
+    expect(r.events('error')).toHaveLength(1);
+    r.clock.advance(10 * 60_000);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, remaining: 0 });
+    expect(r.server.delivered.map((x) => x.key)).toEqual([id, id]);
+  });
 });
