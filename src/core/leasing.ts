@@ -58,9 +58,10 @@ export class Leasing<T> {
     const choose = (item: StoredItem) => chosen.push({ id: String(item.seq), value: this.#c.decode(item), attempts: view.state.attemptsOf(item.seq) + 1 });
     try {
       if (ids) {
+        const forward = Array.isArray(early) ? new Set(parseIds(early)) : undefined;
         for (const seq of parseIds(ids)) {
           const held = view.state.holds.at(seq, now);
-          if (held && !(early && held.lease === '')) continue;
+          if (held && !(held.lease === '' && (forward ? forward.has(seq) : early))) continue;
           const item = await itemAt(view, seq);
           if (item) choose(item);
           if (chosen.length === max) break;

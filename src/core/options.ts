@@ -5,7 +5,7 @@ import { describe, SluiceError } from './errors.js';
 import { MAX_PAYLOAD } from './frame.js';
 import { partitionName } from './partitioned.js';
 import type { Durability, Store } from './store.js';
-import { check, integer, invalid, isBoolean, isClock, isFunction, limit, oneOf, optional, positive, text, withMethods, type Rule } from './validate.js';
+import { check, integer, invalid, isClock, isFunction, limit, oneOf, optional, positive, text, withMethods, type Rule } from './validate.js';
 
 /** Options of `Queue.open`. */
 export interface QueueOptions<T> {
@@ -140,6 +140,6 @@ const IDS = optional(['an array of entry ids', Array.isArray]);
 
 /** Arguments of `push` and `pushMany`, and options of `take`, `list` and `iterate`, checked when called. */
 export const PUSH_RULES = { items: ['an array', Array.isArray] as Rule, key: optional(text) };
-export const TAKE_RULES = { max: integer(1, 2 ** 31), leaseMs: optional(positive), signal: SIGNAL, filter: optional(isFunction), ids: IDS, early: optional(isBoolean) };
+export const TAKE_RULES = { max: integer(1, 2 ** 31), leaseMs: optional(positive), signal: SIGNAL, filter: optional(isFunction), ids: IDS, early: optional(['a boolean or an array of entry ids', (v) => typeof v === 'boolean' || Array.isArray(v)]) };
 export const LIST_RULES = { limit: optional(limit(0)), after: optional(text), ids: IDS, partition: optional(integer(0, 8191)) };
 export const ITERATE_RULES = { max: optional(integer(1, 2 ** 31)), leaseMs: optional(positive), signal: SIGNAL };

@@ -89,10 +89,10 @@ export interface TakeOptions<T> {
   readonly ids?: readonly string[];
   /**
    * With `ids`: take entries released with a delay before the delay ends (a retry brought forward, say because
-   * the network is back). Entries leased to others are never taken.
+   * the network is back): all of `ids` (true), or those of this list only. Entries leased to others are never taken.
    * @default false
    */
-  readonly early?: boolean;
+  readonly early?: boolean | readonly string[];
 }
 
 /** Options of `Queue.list`. */

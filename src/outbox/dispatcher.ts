@@ -219,8 +219,11 @@ export class Dispatcher {
     const ids = chosen.map((p) => String(p.seq));
     let lease: Lease<StoredTask> | undefined;
     try {
-      // The index decides when a task may go; a delay stored in the queue (for restarts) may be brought forward.
-      lease = await queue.take(ids.length, { ids, early: true });
+      // The index decides when a task may go: a delay stored in the queue (for restarts) that it knows of may be
+      // brought forward (the network is back, the wall clock stepped back). One it does not know of, another
+      // process's (a Retry-After), is kept to: the take passes the task over, and the index learns of the delay.
+      const forward = chosen.filter((p) => p.delayKnown).map((p) => String(p.seq));
+      lease = await queue.take(ids.length, { ids, early: forward.length > 0 && (forward.length === ids.length || forward) });
     } catch (error) {
       for (const p of chosen) index.ready(p);
       throw error;

@@ -141,6 +141,7 @@ export class PendingIndex {
   wait(pending: Pending, until: number, cause: WaitCause | undefined): void {
     if (this.#tasks.get(pending.seq) !== pending) return;
     if (cause === 'lease') until = Math.min(until, this.#now + LEASE_RECHECK_MS);
+    if ((cause === 'server' || cause === 'network') && until > 0) pending.delayKnown = true;
     // Its schedule: sendable from `notBefore`, or, expired before that, from `expiresAt` (to go to dead).
     const scheduled = Math.min(pending.notBefore, pending.expiresAt);
     const end = Math.max(until, scheduled);

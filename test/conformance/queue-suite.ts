@@ -267,6 +267,21 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
       expect(third!.entries.map((e) => e.attempts)).toEqual([2, 1, 1, 1]);
     });
 
+    it('.take({ ids, early }): early as a list brings forward the delays of those entries only', async () => {
+      const q = await open({ segmentItems: 3 });
+      await q.pushMany(items(0, 4));
+      const first = await q.take(4);
+      const ids = first!.entries.map((e) => e.id);
+      await first!.release(undefined, { delayMs: 60_000 });
+      expect(await q.take(4, { ids })).toBeUndefined();
+      const some = await q.take(4, { ids, early: [ids[1]!, ids[3]!] });
+      expect(some!.entries.map((e) => e.id)).toEqual([ids[1], ids[3]]);
+      const rest = await q.take(4, { ids, early: true });
+      expect(rest!.entries.map((e) => e.id)).toEqual([ids[0], ids[2]]);
+      await expect(q.take(1, { ids, early: 'yes' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+      await q.close();
+    });
+
     it('two handles pushing at once: every item lands once, each handle\'s in its order', async () => {
       const a = await open({ segmentItems: 16 });
       const b = await open({ segmentItems: 16 }, await place.open());

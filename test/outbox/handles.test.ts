@@ -191,4 +191,26 @@ describe('retries across handles', () => {
       globalThis.BroadcastChannel = Channel;
     }
   });
+
+  it("a handle that hears nothing keeps to the delay another set (a Retry-After): it does not send before it", async () => {
+    const Channel = globalThis.BroadcastChannel;
+    (globalThis as { BroadcastChannel?: unknown }).BroadcastChannel = undefined;
+    try {
+      const store = new MemoryStore();
+      const [first, second] = [await open(store, retrying), await open(store, retrying)];
+      const id = await first.enqueue({ url: '/x' });
+      // The second handle knows the task, ready, before the first is told to wait an hour.
+      expect(await second.list()).toMatchObject([{ id, state: 'ready' }]);
+      shared.server.next({ status: 429, headers: { 'retry-after': '3600' } });
+      expect(await first.flush()).toMatchObject({ retried: 1 });
+      const before = shared.server.received.length;
+      expect(await second.flush()).toMatchObject({ sent: 0, remaining: 1 });
+      expect(shared.server.received.length).toBe(before);
+      const [listed] = await second.list();
+      expect(listed).toMatchObject({ id, state: 'retrying' });
+      expect(listed!.nextAttemptAt).toBeGreaterThan(Date.now() + 3_500_000);
+    } finally {
+      globalThis.BroadcastChannel = Channel;
+    }
+  });
 });
