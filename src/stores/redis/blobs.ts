@@ -30,7 +30,10 @@ export class RedisBlobs implements BlobStorage {
     const acked = await this.#call('write a blob of', async () => {
       const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       const pipeline = client.pipeline();
-      if (offset === 0) pipeline.sadd(this.#keys.blobIndex, key).set(this.#keys.blob(key), data);
+      // Listed at every piece, not only the first: a blob deleted between two pieces (collected as a leftover) comes
+      // back with the next piece, and must be listed to be collected again.
+      pipeline.sadd(this.#keys.blobIndex, key);
+      if (offset === 0) pipeline.set(this.#keys.blob(key), data);
       else pipeline.setrange(this.#keys.blob(key), offset, data);
       // WAIT on the same connection, right behind the write (a Cluster routes the pipeline by the queue's slot).
       if (wait > 0) pipeline.wait(wait, options.replicaTimeoutMs);
