@@ -192,25 +192,30 @@ describe('Outbox retry policy (fake clock)', () => {
 });
 
 describe('a storage failure while an attempt settles', () => {
-  it("says so in an 'error' event, and the task is tried again once its lease ends: never held as in flight", async () => {
-    // A MemoryStore whose next commit to the outbox's queue fails once armed.
-    let failing = false;
+  /** Reopens the outbox over a MemoryStore whose next commit to the outbox's queue fails, once armed. */
+  const failOnce = async () => {
+    let armed = false;
     const store = new MemoryStore();
     const open = store.open.bind(store);
     store.open = async (name) => {
       const storage = await open(name);
       const commit = storage.commit.bind(storage);
-      if (name === 'api') storage.commit = (token, batch) => (failing ? ((failing = false), Promise.reject(new Error('the disk is gone'))) : commit(token, batch));
+      if (name === 'api') storage.commit = (token, batch) => (armed ? ((armed = false), Promise.reject(new Error('the disk is gone'))) : commit(token, batch));
       return storage;
     };
     await r.reopen({ store });
+    return { arm: () => (armed = true) };
+  };
+
+  it("says so in an 'error' event, and the task is tried again once its lease ends: never held as in flight", async () => {
+    const failing = await failOnce();
     r.server.next({ status: 503, delayMs: 100 });
     const id = await r.outbox.enqueue({ url: '/x', group: 'g' });
     await r.outbox.enqueue({ url: '/y', group: 'g' });
     const flushing = r.outbox.flush();
     await r.server.waitFor(1);
     // The 503's retry (a release of the lease) is the commit that fails.
-    failing = true;
+    failing.arm();
     await flushing;
     expect(r.events('error')).toHaveLength(1);
     expect(r.events('retry')).toEqual([]);
@@ -220,22 +225,13 @@ describe('a storage failure while an attempt settles', () => {
   });
 
   it("an ack that fails leaves the task unsent in the flush's count and events; it is sent again, same key", async () => {
-    let failing = false;
-    const store = new MemoryStore();
-    const open = store.open.bind(store);
-    store.open = async (name) => {
-      const storage = await open(name);
-      const commit = storage.commit.bind(storage);
-      if (name === 'api') storage.commit = (token, batch) => (failing ? ((failing = false), Promise.reject(new Error('the disk is gone'))) : commit(token, batch));
-      return storage;
-    };
-    await r.reopen({ store });
+    const failing = await failOnce();
     r.server.next({ status: 200, delayMs: 100 });
     const id = await r.outbox.enqueue({ url: '/x' });
     const flushing = r.outbox.flush();
     await r.server.waitFor(1);
     // The response's ack is the commit that fails.
-    failing = true;
+    failing.arm();
     expect(await flushing).toMatchObject({ sent: 0 });
     expect(r.events('sent')).toEqual([]);
     expect(r.events('error')).toHaveLength(1);

@@ -66,21 +66,20 @@ describe('the line of waiters', () => {
     }
   });
 
-  it('a ticket whose holder died is removed by the waiter behind it, which goes next', async () => {
+  /**
+   * A live child holds the lock and a dead process's ticket stands first in line: `lock` waits, `look` checks on it
+   * (given the dead pid), then the holder dies and `lock` must take the lock over.
+   */
+  const behindADeadTicket = async (lock: ProcessLock, look: (dead: number) => Promise<void>) => {
     const dead = Number(String(spawnSync(process.execPath, ['-e', 'console.log(process.pid)']).stdout).trim());
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
-    const lock = new ProcessLock(file(), 10_000, 10_000, 0o600);
     let taken: Promise<string> | undefined;
     try {
       await new Promise((resolve) => child.once('spawn', resolve));
-      // A live process holds the lock; a dead one's ticket stands first in line.
       plant('lock', { ...thisProcess(), pid: child.pid, start: startOf(child.pid!) });
       plant(`lock.${dead}.00000000.1.wait`, { ...thisProcess(), pid: dead });
       taken = lock.acquire();
-      // Waited for rather than slept on: a loaded machine can delay the waiter's looks well past any fixed time.
-      await vi.waitFor(() => expect(tickets().some((name) => name.startsWith(`lock.${dead}.`))).toBe(false), { timeout: 5_000 });
-      // It claimed the turn, and takes the lock once it is given up.
-      await vi.waitFor(() => expect(existsSync(file('lock.turn'))).toBe(true), { timeout: 5_000 });
+      await look(dead);
       child.kill('SIGKILL');
       expect(await taken).toBe('stolen');
     } finally {
@@ -89,29 +88,25 @@ describe('the line of waiters', () => {
       await taken?.catch(() => undefined);
       lock.dispose();
     }
+  };
+  const ticketOf = (pid: number) => tickets().some((name) => name.startsWith(`lock.${pid}.`));
+
+  it('a ticket whose holder died is removed by the waiter behind it, which goes next', async () => {
+    await behindADeadTicket(new ProcessLock(file(), 10_000, 10_000, 0o600), async (dead) => {
+      // Waited for rather than slept on: a loaded machine can delay the waiter's looks well past any fixed time.
+      await vi.waitFor(() => expect(ticketOf(dead)).toBe(false), { timeout: 5_000 });
+      // It claimed the turn, and takes the lock once it is given up.
+      await vi.waitFor(() => expect(existsSync(file('lock.turn'))).toBe(true), { timeout: 5_000 });
+    });
   });
 
   it('a waiter whose looks come late still clears a dead ticket ahead before it takes the turn', async () => {
-    const dead = Number(String(spawnSync(process.execPath, ['-e', 'console.log(process.pid)']).stdout).trim());
-    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
     // Each look sees 20 ms pass: the free turn has lain past the time it is kept to a waiter ahead by the second look.
     let late = performance.now();
-    const lock = new ProcessLock(file(), 10_000, 10_000, 0o600, () => (late += 20));
-    let taken: Promise<string> | undefined;
-    try {
-      await new Promise((resolve) => child.once('spawn', resolve));
-      plant('lock', { ...thisProcess(), pid: child.pid, start: startOf(child.pid!) });
-      plant(`lock.${dead}.00000000.1.wait`, { ...thisProcess(), pid: dead });
-      taken = lock.acquire();
+    await behindADeadTicket(new ProcessLock(file(), 10_000, 10_000, 0o600, () => (late += 20)), async (dead) => {
       await vi.waitFor(() => expect(existsSync(file('lock.turn'))).toBe(true), { timeout: 5_000 });
-      expect(tickets().some((name) => name.startsWith(`lock.${dead}.`))).toBe(false);
-      child.kill('SIGKILL');
-      expect(await taken).toBe('stolen');
-    } finally {
-      child.kill('SIGKILL');
-      await taken?.catch(() => undefined);
-      lock.dispose();
-    }
+      expect(ticketOf(dead)).toBe(false);
+    });
   });
 
   it('a live waiter ahead that lets the free turn lie is passed over', async () => {
