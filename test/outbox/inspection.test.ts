@@ -75,4 +75,10 @@ describe('Outbox.remove()', () => {
     await r.server.down();
     await flushing;
   });
+
+  it('withdraws every pending task with the id, when tasks share it', async () => {
+    await r.outbox.enqueueMany([{ url: '/a', id: 'order-17' }, { url: '/b', id: 'other' }, { url: '/c', id: 'order-17' }]);
+    expect(await r.outbox.remove(['order-17'])).toBe(2);
+    expect((await r.outbox.list()).map((t) => t.id)).toEqual(['other']);
+  });
 });
