@@ -35,7 +35,12 @@ const KB = 1024;
  * then the Outbox's to 39.9 KB (measured 39.79 KB) for a failed batch that goes again as it was, under its key, and
  * acks that refuse items pushed since the storage went back to an earlier state; then the Queue's to 21.5 KB (measured
  * 21.44 KB, 0.05 KB more) for IndexedDbStore commit notices that reach a consumer which began to wait just as another
- * handle committed and closed or died (a notice at close, and a look again when none came).
+ * handle committed and closed or died (a notice at close, and a look again when none came); then the Outbox's to
+ * 40.5 KB (measured 40.43 KB, 0.58 KB more) for fixes to what could lose or misreport tasks: dead letters and retried
+ * tasks that name each other's entries (a reopen dropped tasks that only shared an id), relays by entry, burials that
+ * leave a task another handle took, purges that keep a body a retry put back, counts and waits for an ack that failed,
+ * bytes refused in a batch, and takes that keep to a delay another process set (the Queue's `early` as a list, 0.05 KB
+ * of the Queue's, which still fits its 21.5 KB at 21.49 KB).
  */
 export const rows = [
   {
@@ -56,7 +61,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 39.9 * KB,
+    limit: 40.5 * KB,
   },
 ];
 

@@ -202,7 +202,7 @@ async function beforeSend(c: DeliveryContext, entry: Entry, deadline: Deadline):
   }
   // It was chosen to travel in a batch, a JSON array of bodies, which bytes cannot join.
   if (c.options.batchUrl !== undefined && batchable(stored) && !batchable(task)) {
-    return { entry, reason: 'invalid', error: '`onBeforeSend` returned a body of bytes for a task sent in a batch: a batch carries JSON and text bodies only.' };
+    return { entry, reason: 'invalid', error: '`onBeforeSend` returned bytes for a task sent in a batch (JSON and text only).' };
   }
   return { task };
 }
