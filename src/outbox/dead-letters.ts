@@ -171,13 +171,13 @@ export async function moveToDead(
   if (lease) await lease.ack(ids);
   else if (ids.length > 0 && (await queue.remove(ids, { leased: false })) < ids.length) {
     taken = new Set((await queue.list({ ids })).filter((e) => e.state === 'leased').map((e) => e.id));
-    if (taken.size > 0) await dead.remove(letters.filter((_, i) => taken.has(records[i]!.from!)));
+    if (taken.size > 0) await dead.remove(letters.filter((_, i) => taken.has(list[i]!.entry.id)));
   }
   for (const id of ids) {
     const pending = index.get(Number(id));
     if (pending && !taken.has(id)) index.remove(pending);
   }
-  return records.filter((r) => !taken.has(r.from!));
+  return records.filter((_, i) => !taken.has(list[i]!.entry.id));
 }
 
 /** What a 'dead' event says of `record`. */

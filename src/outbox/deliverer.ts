@@ -229,14 +229,16 @@ export class Deliverer {
   /** Another handle gave tasks back untried: those this handle waits on for that handle's lease may go now. */
   #released(detail: object): void {
     const { ids, entries } = detail as { ids?: unknown; entries?: unknown };
-    const named = Array.isArray(entries) ? entries : Array.isArray(ids) ? ids : [];
+    // By entry; from a handle of an earlier version, by task id.
+    const byEntry = Array.isArray(entries);
+    const named: unknown[] = byEntry ? entries : Array.isArray(ids) ? ids : [];
     let freed = false;
-    named.forEach((name: unknown) => {
-      const pending = this.#relayedTask(Array.isArray(entries) ? String(name) : undefined, String(name));
-      if (pending?.state !== 'waiting' || pending.cause !== 'lease') return;
+    for (const name of named) {
+      const pending = this.#relayedTask(byEntry ? String(name) : undefined, String(name));
+      if (pending?.state !== 'waiting' || pending.cause !== 'lease') continue;
       this.#c.index.ready(pending);
       freed = true;
-    });
+    }
     if (freed) this.#loop.kick();
   }
 

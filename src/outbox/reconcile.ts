@@ -17,13 +17,18 @@ export async function reconcile(pending: readonly QueueEntry<StoredTask>[], queu
   const letters = new Map((await dead.list()).map((e) => [e.id, e.value]));
   const entries = new Map(pending.map((e) => [e.id, e.value]));
   const byTaskId = new Map<string, QueueEntry<StoredTask>[]>();
-  for (const e of pending) byTaskId.set(e.value.id, [...(byTaskId.get(e.value.id) ?? []), e]);
+  for (const e of pending) {
+    const same = byTaskId.get(e.value.id);
+    if (same) same.push(e);
+    else byTaskId.set(e.value.id, [e]);
+  }
   const deadTwice = new Set<string>();
   for (const [id, record] of letters) {
     const { from, task } = record;
     // A move to dead cut short: the entry it left is still pending.
     if (from !== undefined) {
-      if (entries.get(from)?.id === task.id && entries.get(from)?.createdAt === task.createdAt) removed.add(from);
+      const left = entries.get(from);
+      if (left?.id === task.id && left.createdAt === task.createdAt) removed.add(from);
       continue;
     }
     // A letter of an earlier version names no entry: only an exact copy of it is its twin, whichever came later.
