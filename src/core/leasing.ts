@@ -58,10 +58,9 @@ export class Leasing<T> {
     const choose = (item: StoredItem) => chosen.push({ id: String(item.seq), value: this.#c.decode(item), attempts: view.state.attemptsOf(item.seq) + 1 });
     try {
       if (ids) {
-        const forward = Array.isArray(early) ? new Set(parseIds(early)) : undefined;
         for (const seq of parseIds(ids)) {
           const held = view.state.holds.at(seq, now);
-          if (held && !(held.lease === '' && (forward ? forward.has(seq) : early))) continue;
+          if (held && !(held.lease === '' && (typeof early === 'function' ? early({ id: String(seq), availableAt: held.until }) : early))) continue;
           const item = await itemAt(view, seq);
           if (item) choose(item);
           if (chosen.length === max) break;

@@ -140,6 +140,6 @@ const IDS = optional(['an array of entry ids', Array.isArray]);
 
 /** Arguments of `push` and `pushMany`, and options of `take`, `list` and `iterate`, checked when called. */
 export const PUSH_RULES = { items: ['an array', Array.isArray] as Rule, key: optional(text) };
-export const TAKE_RULES = { max: integer(1, 2 ** 31), leaseMs: optional(positive), signal: SIGNAL, filter: optional(isFunction), ids: IDS, early: optional(['a boolean or an array of entry ids', (v) => typeof v === 'boolean' || Array.isArray(v)]) };
+export const TAKE_RULES = { max: integer(1, 2 ** 31), leaseMs: optional(positive), signal: SIGNAL, filter: optional(isFunction), ids: IDS, early: optional(['a boolean or a function', (v) => typeof v === 'boolean' || typeof v === 'function']) };
 export const LIST_RULES = { limit: optional(limit(0)), after: optional(text), ids: IDS, partition: optional(integer(0, 8191)) };
 export const ITERATE_RULES = { max: optional(integer(1, 2 ** 31)), leaseMs: optional(positive), signal: SIGNAL };

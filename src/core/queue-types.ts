@@ -89,10 +89,12 @@ export interface TakeOptions<T> {
   readonly ids?: readonly string[];
   /**
    * With `ids`: take entries released with a delay before the delay ends (a retry brought forward, say because
-   * the network is back): all of `ids` (true), or those of this list only. Entries leased to others are never taken.
+   * the network is back): all of `ids` (true), or those for which this returns true, given each delayed entry's id
+   * and the time its delay ends (so that a delay set elsewhere, later than the one the caller knows of, is kept to).
+   * Entries leased to others are never taken.
    * @default false
    */
-  readonly early?: boolean | readonly string[];
+  readonly early?: boolean | ((entry: { readonly id: string; readonly availableAt: number }) => boolean);
 }
 
 /** Options of `Queue.list`. */

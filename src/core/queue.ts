@@ -118,7 +118,10 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
       const { taken, met } = await takeInTurn(parts, { order, own: wanted ? order.length : own }, max, async (part, p, n) => {
         if (!wanted) return part.take(n, leaseMs, o);
         const ids = wanted.get(p);
-        return ids && part.take(n, leaseMs, { ...o, ids: ids.map(String) });
+        // A partition knows its own sequence numbers; the caller's `early` is given entry ids.
+        const { early } = o;
+        const forward = typeof early === 'function' ? (e: { id: string; availableAt: number }) => early({ ...e, id: entryId(p, +e.id) }) : early;
+        return ids && part.take(n, leaseMs, { ...o, ids: ids.map(String), early: forward });
       });
       if (met) this.#members!.suspect();
       return taken.length === 0 ? undefined : combine(taken);

@@ -222,13 +222,15 @@ export class Dispatcher {
       // The index decides when a task may go: a delay stored in the queue (for restarts) that it knows of may be
       // brought forward (the network is back, the wall clock stepped back). One it does not know of, another
       // process's (a Retry-After), is kept to: the take passes the task over, and the index learns of the delay.
-      const forward = chosen.filter((p) => p.delayKnown).map((p) => String(p.seq));
-      lease = await queue.take(ids.length, { ids, early: forward.length > 0 && (forward.length === ids.length || forward) });
+      const early = ({ id, availableAt }: { id: string; availableAt: number }) => availableAt <= (index.get(Number(id))?.storedUntil ?? 0);
+      lease = await queue.take(ids.length, { ids, early });
     } catch (error) {
       for (const p of chosen) index.ready(p);
       throw error;
     }
     const taken = new Map((lease?.entries ?? []).map((e) => [e.id, e]));
+    // A take ends the delays the queue held: the next is whatever this lease's release sets.
+    for (const p of chosen) if (taken.has(String(p.seq))) p.storedUntil = 0;
     const missing = chosen.filter((p) => !taken.has(String(p.seq)));
     // Gone (another handle delivered or removed them) or held by another handle: the index learns which.
     if (missing.length > 0) index.relearn(missing, await queue.list({ ids: missing.map((p) => String(p.seq)) }));

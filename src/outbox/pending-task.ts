@@ -38,11 +38,12 @@ export interface Pending {
   /** The last HTTP status or error, for `Outbox.list()` (kept in memory only). */
   last?: { readonly status?: number; readonly error?: string };
   /**
-   * The queue may hold a delay for it that this index knows of (a retry's, from this handle, another's word, or its
-   * entry): the index's own word on when it goes stands over that delay (see `Dispatcher`). One it knows of no delay
-   * for is taken only when the queue holds none: a delay another process set is kept to.
+   * The latest end of a delay the queue may hold for it that this index knows of (a retry's, from this handle,
+   * another's word, or its entry; 0: none): the index's own word on when it goes stands over a stored delay that
+   * ends by then (see `Dispatcher`). A later one was set elsewhere, by a process this one does not hear (a
+   * Retry-After), and is kept to: the take passes the task over and the index learns of it.
    */
-  delayKnown: boolean;
+  storedUntil: number;
   /**
    * In batch mode, the entry ids of the batch its last request carried, in order, while that batch waits for its
    * retry: kept together, it goes again under the same Idempotency-Key (kept in memory only).
@@ -82,6 +83,6 @@ export function pendingOf(seq: number, task: StoredTask, attempts: number, order
     until: 0,
     cause: undefined,
     attempts,
-    delayKnown: false,
+    storedUntil: 0,
   };
 }

@@ -267,18 +267,23 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
       expect(third!.entries.map((e) => e.attempts)).toEqual([2, 1, 1, 1]);
     });
 
-    it('.take({ ids, early }): early as a list brings forward the delays of those entries only', async () => {
+    it('.take({ ids, early }): early as a function brings forward the delays it returns true for, given each entry id and its delay\'s end', async () => {
       const q = await open({ segmentItems: 3 });
       await q.pushMany(items(0, 4));
       const first = await q.take(4);
       const ids = first!.entries.map((e) => e.id);
-      await first!.release(undefined, { delayMs: 60_000 });
+      await first!.release([ids[0]!, ids[2]!], { delayMs: 60_000 });
+      await first!.release([ids[1]!, ids[3]!], { delayMs: 120_000 });
+      const ends = new Map((await q.list()).map((e) => [e.id, e.availableAt]));
       expect(await q.take(4, { ids })).toBeUndefined();
-      const some = await q.take(4, { ids, early: [ids[1]!, ids[3]!] });
-      expect(some!.entries.map((e) => e.id)).toEqual([ids[1], ids[3]]);
+      const asked: [string, number][] = [];
+      const some = await q.take(4, { ids, early: ({ id, availableAt }) => asked.push([id, availableAt]) > 0 && availableAt <= ends.get(ids[0]!)! });
+      expect(some!.entries.map((e) => e.id)).toEqual([ids[0], ids[2]]);
+      expect(asked).toEqual(ids.map((id) => [id, ends.get(id)]));
       const rest = await q.take(4, { ids, early: true });
-      expect(rest!.entries.map((e) => e.id)).toEqual([ids[0], ids[2]]);
+      expect(rest!.entries.map((e) => e.id)).toEqual([ids[1], ids[3]]);
       await expect(q.take(1, { ids, early: 'yes' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+      await expect(q.take(1, { ids, early: [ids[0]!] as never })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
       await q.close();
     });
 

@@ -63,7 +63,14 @@ for (const [label, makeStore] of [
       expect(await q.list({ partition: 1, after: second[0]!.id })).toEqual([second[1]]);
       const chosen = (await q.take(10, { ids: [ids[2]!, ids[5]!] }))!;
       expect(chosen.entries.map((e) => e.id).sort()).toEqual([ids[2], ids[5]].sort());
-      await chosen.release();
+      await chosen.release(undefined, { delayMs: 60_000 });
+      // A delay is brought forward by entry id, whatever partition holds the entry.
+      const asked: string[] = [];
+      const early = (await q.take(10, { ids: [ids[2]!, ids[5]!], early: ({ id }) => asked.push(id) > 0 && id === ids[5] }))!;
+      expect(early.entries.map((e) => e.id)).toEqual([ids[5]]);
+      expect(asked.sort()).toEqual([ids[2], ids[5]].sort());
+      await early.release();
+      await (await q.take(10, { ids: [ids[2]!], early: true }))!.release();
       expect(await q.remove([ids[0]!])).toBe(1);
       const lease = (await q.take(10))!;
       expect(lease.entries).toHaveLength(5);

@@ -213,4 +213,27 @@ describe('retries across handles', () => {
       globalThis.BroadcastChannel = Channel;
     }
   });
+
+  it('a handle that hears nothing keeps to a delay another set after its own (a Retry-After): its own, ended, does not stand', async () => {
+    const Channel = globalThis.BroadcastChannel;
+    (globalThis as { BroadcastChannel?: unknown }).BroadcastChannel = undefined;
+    try {
+      const [store, clock] = [new MemoryStore(), new FakeClock()];
+      const [first, second] = [await open(store, { ...retrying, clock }), await open(store, { ...retrying, clock })];
+      const id = await second.enqueue({ url: '/x' });
+      shared.server.next({ status: 503 });
+      expect(await second.flush()).toMatchObject({ retried: 1 });
+      clock.advance(30_000);
+      // Its own delay over, the second handle has it ready; the first sends it and is told to wait an hour.
+      expect(await second.list()).toMatchObject([{ id, state: 'ready' }]);
+      shared.server.next({ status: 429, headers: { 'retry-after': '3600' } });
+      expect(await first.flush()).toMatchObject({ retried: 1 });
+      const before = shared.server.received.length;
+      expect(await second.flush()).toMatchObject({ sent: 0, remaining: 1 });
+      expect(shared.server.received.length).toBe(before);
+      expect(await second.list()).toMatchObject([{ id, state: 'retrying', nextAttemptAt: clock.now() + 3_600_000 }]);
+    } finally {
+      globalThis.BroadcastChannel = Channel;
+    }
+  });
 });

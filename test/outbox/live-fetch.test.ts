@@ -45,15 +45,20 @@ describe('Outbox.fetch() and the order of a group', () => {
     expect(r.server.received.at(-1)!.headers['sluice-group']).toBeUndefined();
   });
 
-  it('a live 2xx proves the network is back: tasks waiting after a network error are tried at once, not at their backoff', async () => {
-    r.server.next({ reset: true });
-    await r.outbox.enqueue({ url: '/stored', group: 'a' });
-    expect(await r.outbox.flush()).toMatchObject({ sent: 0, remaining: 1 });
-    // On the fake clock no backoff ends by itself: without a success, the task still waits.
-    expect(await r.outbox.flush()).toMatchObject({ sent: 0, remaining: 1 });
+  it.each([1, 4])('a live 2xx proves the network is back: tasks waiting after a network error are tried at once, not at their backoff (partitions: %i)', async (partitions) => {
+    await r.reopen({ partitions });
+    // Groups spread over partitions 1 to 3 (none in 0, whose entry ids are the partition's own numbers), so that
+    // each is found by its entry id.
+    const groups = ['c', 'd', 'f', 'g', 'h', 'j', 'k', 'l'];
+    r.server.script(() => ({ reset: true }));
+    await r.outbox.enqueueMany(groups.map((group) => ({ url: `/stored/${group}`, group })));
+    expect(await r.outbox.flush()).toMatchObject({ sent: 0, remaining: groups.length });
+    r.server.script(() => ({}));
+    // On the fake clock no backoff ends by itself: without a success, the tasks still wait.
+    expect(await r.outbox.flush()).toMatchObject({ sent: 0, remaining: groups.length });
     expect((await r.outbox.fetch(`${r.server.url}/live`, { method: 'POST', body: 'x', group: 'b' })).status).toBe(200);
-    expect(await r.outbox.flush()).toMatchObject({ sent: 1, remaining: 0 });
-    expect(r.server.delivered.map((x) => x.path)).toEqual(['/live', '/stored']);
+    expect(await r.outbox.flush()).toMatchObject({ sent: groups.length, remaining: 0 });
+    expect(r.server.delivered.map((x) => x.path).sort()).toEqual(['/live', ...groups.map((g) => `/stored/${g}`)].sort());
   });
 
   it("a request without a group is in the default group: behind the default group's tasks", async () => {
