@@ -1,4 +1,5 @@
 import { SluiceError } from '../core/errors.js';
+import { check, invalid, optional, optionsObject, text } from '../core/validate.js';
 
 /** What `backgroundSync` needs of an outbox (an `Outbox` has it all). */
 export interface SyncableOutbox extends EventTarget {
@@ -19,6 +20,8 @@ export interface BackgroundSyncOptions {
    */
   readonly scope?: EventTarget;
 }
+
+const SYNC_RULES = { tag: optional(text), scope: optional(['an EventTarget', (v) => typeof (v as EventTarget | null)?.addEventListener === 'function']) } as const;
 
 interface SyncEvent extends Event {
   readonly tag: string;
@@ -41,8 +44,9 @@ interface ServiceWorkerScope extends EventTarget {
  * and on start-up when tasks wait, and each `sync` event flushes inside `waitUntil`, rejecting while tasks remain so
  * that the browser tries again later (except on `event.lastChance`, after which no sync follows). A sync event, like
  * every trigger here, means the network is back: tasks a network failure held back go at once, while waits a server
- * asked for (a Retry-After, a 503's backoff) are kept. Where it does not, the outbox is flushed on start-up, on `online`, and on a
- * `{ type: 'sluice:flush' }` message from a page. Returns a function that stops listening.
+ * asked for (a Retry-After, a 503's backoff) are kept. Where it does not, or refuses the tag, the outbox is flushed
+ * on start-up (or on the refusal), on `online`, and on a `{ type: 'sluice:flush' }` message from a page. A bad
+ * `outbox` or option throws 'ERR_INVALID_OPTION'. Returns a function that stops listening.
  *
  * `outbox` may be the promise `Outbox.open` returns: a service worker must add its event listeners while its script
  * first runs, before any await, or the browser does not deliver those events to it.
@@ -56,10 +60,11 @@ interface ServiceWorkerScope extends EventTarget {
  * });
  */
 export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>, options: BackgroundSyncOptions = {}): () => void {
-  const tag = options.tag ?? 'sluice';
-  if (typeof tag !== 'string' || tag === '') {
-    throw new SluiceError('ERR_INVALID_OPTION', `Expected \`tag\` to be a non-empty string, got ${String(tag)}.`);
+  if (typeof (outbox as Partial<SyncableOutbox> | null)?.flush !== 'function' && typeof (outbox as Partial<Promise<unknown>> | null)?.then !== 'function') {
+    invalid('outbox', 'an outbox or the promise Outbox.open returns', outbox);
   }
+  check(optionsObject(options), SYNC_RULES);
+  const tag = options.tag ?? 'sluice';
   const scope = (options.scope ?? globalThis) as ServiceWorkerScope;
   const ready = Promise.resolve(outbox);
   const sync = scope.registration?.sync;
@@ -80,8 +85,17 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
     if ((message.data as { type?: unknown } | null)?.type === 'sluice:flush') message.waitUntil(flushQuietly());
   });
 
+  // Without Background Sync, or where it refuses this tag (permission denied, no active worker yet), the network
+  // coming back is heard of as 'online'; the flush now covers what waits.
+  let hearsOnline = false;
+  const fallBack = () => {
+    if (!hearsOnline) on(scope, 'online', () => void flushQuietly());
+    hearsOnline = true;
+    return flushQuietly();
+  };
+
   if (sync) {
-    const register = () => sync.register(tag).catch(() => flushQuietly());
+    const register = () => sync.register(tag).catch(fallBack);
     on(scope, 'sync', (event) => {
       const syncEvent = event as SyncEvent;
       if (syncEvent.tag !== tag) return;
@@ -98,14 +112,12 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
     void ready.then(
       async (o) => {
         on(o, 'enqueue', () => void register());
-        if ((await o.size()) > 0) await register();
+        // An outbox that cannot say what it holds may hold something: the sync event's flush finds out.
+        if ((await o.size().catch(() => 1)) > 0) await register();
       },
       () => undefined,
     );
-  } else {
-    on(scope, 'online', () => void flushQuietly());
-    void flushQuietly();
-  }
+  } else void fallBack();
   return () => {
     stopped = true;
     for (const [target, type, listener] of listeners) target.removeEventListener(type, listener);

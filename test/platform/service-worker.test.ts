@@ -88,11 +88,54 @@ describe('backgroundSync()', () => {
     expect(outbox.flushes).toBe(3);
     stop();
     scope.dispatchEvent(new Event('online'));
+    await tick();
     expect(outbox.flushes).toBe(3);
   });
 
-  it('rejects a bad tag with ERR_INVALID_OPTION', () => {
-    expect(() => backgroundSync(new FakeOutbox(), { tag: '', scope: new EventTarget() })).toThrow(/tag/);
+  it('where Background Sync refuses the tag (permission denied), it flushes at once and again on online', async () => {
+    const scope = Object.assign(new EventTarget(), { registration: { sync: { register: () => Promise.reject(new DOMException('Permission denied.', 'NotAllowedError')) } } });
+    const outbox = new FakeOutbox();
+    outbox.waiting = 1;
+    backgroundSync(outbox, { scope });
+    await tick();
+    expect(outbox.flushes).toBe(1);
+    outbox.dispatchEvent(new Event('enqueue'));
+    await tick();
+    expect(outbox.flushes).toBe(2);
+    scope.dispatchEvent(new Event('online'));
+    await tick();
+    expect(outbox.flushes).toBe(3);
+  });
+
+  it('an outbox that cannot say its size on start-up still gets the tag registered, with nothing unhandled', async () => {
+    const registered: string[] = [];
+    const scope = Object.assign(new EventTarget(), { registration: { sync: { register: async (tag: string) => void registered.push(tag) } } });
+    const outbox = new FakeOutbox();
+    outbox.size = () => Promise.reject(new SluiceError('ERR_CLOSED', 'closed'));
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      backgroundSync(outbox, { scope });
+      await tick();
+      await tick();
+      expect(registered).toEqual(['sluice']);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', record);
+    }
+  });
+
+  it('rejects a bad outbox, options, tag or scope with ERR_INVALID_OPTION', () => {
+    const bad: [string, () => unknown][] = [
+      ['an empty tag', () => backgroundSync(new FakeOutbox(), { tag: '', scope: new EventTarget() })],
+      ['a tag that is not a string', () => backgroundSync(new FakeOutbox(), { tag: 5 as never, scope: new EventTarget() })],
+      ['a scope that is no EventTarget', () => backgroundSync(new FakeOutbox(), { scope: 5 as never })],
+      ['options that are no object', () => backgroundSync(new FakeOutbox(), null as never)],
+      ['no outbox', () => backgroundSync(null as never, { scope: new EventTarget() })],
+      ['something else', () => backgroundSync({} as never, { scope: new EventTarget() })],
+    ];
+    for (const [what, call] of bad) expect(call, what).toThrow(expect.objectContaining({ name: 'SluiceError', code: 'ERR_INVALID_OPTION' }));
   });
 });
 
