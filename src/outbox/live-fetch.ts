@@ -52,6 +52,7 @@ export async function liveFetch(request: Request, c: LiveFetchContext): Promise<
     c.saw(true, response.ok);
     return bounded(response, deadline);
   } catch (error) {
+    deadline.end();
     if (live.signal?.aborted) throw error;
     if (isTimeout(error) || deadline.expired) return queue();
     if (!isNetworkError(error)) throw error;

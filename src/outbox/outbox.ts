@@ -122,6 +122,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
 
   /** Overrides what sends and platform events say, until called again (Node has no online events). */
   setOnline(online: boolean): void {
+    check({ online }, { online: isBoolean });
     this.#deliverer.setOnline(online);
   }
 

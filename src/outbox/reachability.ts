@@ -2,6 +2,9 @@ import { monotonic, type Clock } from '../core/clock.js';
 import type { BackoffPolicy } from './backoff.js';
 import type { Connectivity } from './connectivity.js';
 
+/** The least time between probes while offline, whatever the retry policy. */
+const MIN_PROBE_GAP_MS = 1000;
+
 /**
  * Whether the outbox believes the network is there, learnt mostly from its own sends (a response: online; a network
  * error: offline), with the platform's online/offline events as hints and `setOnline` as a manual override. While
@@ -84,7 +87,8 @@ export class Reachability {
     } else {
       this.#failures++;
       const { initialDelayMs, maxDelayMs, factor } = this.#policy;
-      this.#probeAt = monotonic(this.#clock) + Math.min(maxDelayMs, initialDelayMs * factor ** (this.#failures - 1));
+      // A retry policy of no delay (retry at once, a few times) must not make the probes a storm while offline.
+      this.#probeAt = monotonic(this.#clock) + Math.max(MIN_PROBE_GAP_MS, Math.min(maxDelayMs, initialDelayMs * factor ** (this.#failures - 1)));
     }
     this.#reachable = reachable;
     if (was !== this.online) this.#changed(this.online);

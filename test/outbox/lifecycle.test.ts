@@ -35,6 +35,20 @@ describe('connectivity', () => {
     expect(r.server.delivered).toHaveLength(8);
   });
 
+  it('with a retry policy of no delay, probes while offline are still spaced (no storm of doomed requests)', async () => {
+    await r.reopen({ retry: { initialDelayMs: 0, maxDelayMs: 0 } });
+    await r.server.down();
+    await r.outbox.enqueue({ url: '/x' });
+    await r.outbox.flush();
+    expect(r.outbox.online).toBe(false);
+    const afterFirst = r.calls.length;
+    for (let i = 0; i < 5; i++) await r.outbox.flush();
+    expect(r.calls.length).toBe(afterFirst);
+    r.clock.advance(1000);
+    await r.outbox.flush();
+    expect(r.calls.length).toBe(afterFirst + 1);
+  });
+
   it('treats a connection reset as a network error, retried', async () => {
     r.server.next({ reset: true });
     await r.outbox.enqueue({ url: '/x' });
@@ -55,6 +69,13 @@ describe('connectivity', () => {
     expect(await r.outbox.flush()).toMatchObject({ sent: 1 });
     expect(r.events('offline')).toHaveLength(1);
     expect(r.events('online')).toHaveLength(1);
+  });
+
+  it('setOnline refuses anything but a boolean, changing nothing', () => {
+    for (const value of [0, 'false', undefined, null]) {
+      expect(() => r.outbox.setOnline(value as never), String(value)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+    }
+    expect(r.outbox.online).toBe(true);
   });
 
   it('follows injected online/offline hints, and probes when told online', async () => {

@@ -61,6 +61,17 @@ describe('Outbox.fetch() and the order of a group', () => {
     expect(r.server.delivered.map((x) => x.path).sort()).toEqual(['/live', ...groups.map((g) => `/stored/${g}`)].sort());
   });
 
+  it('a request that fails, queued (202) or thrown, leaves no timer behind (one would keep a Node process alive)', async () => {
+    r.server.next({ reset: true });
+    expect((await r.outbox.fetch(`${r.server.url}/live`, { method: 'POST', body: 'x' })).status).toBe(202);
+    const controller = new AbortController();
+    const aborted = r.outbox.fetch(`${r.server.url}/live`, { method: 'POST', body: 'x', group: 'other', signal: controller.signal });
+    controller.abort();
+    await expect(aborted).rejects.toThrow();
+    await r.outbox.close();
+    expect(r.clock.pending).toBe(0);
+  });
+
   it("a request without a group is in the default group: behind the default group's tasks", async () => {
     await r.outbox.enqueue({ url: '/queued' });
     expect((await r.outbox.fetch(`${r.server.url}/live`, { method: 'POST', body: 'x' })).status).toBe(202);
