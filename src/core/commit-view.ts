@@ -130,16 +130,22 @@ export class CommitView {
    * commit that does not happen leaves the view to be read again, whole. On a store that has a lock to hold
    * (`QueueStorage.exclusive`), the commit is made under it, and a plan found made on a stale view is made again
    * there after a reload, so it never loses: under contention most plans made on stale views would. `warm` reads,
-   * before that lock is taken, what the plan is likely to read that no commit changes (see `Leasing.warm`).
+   * before that lock is taken, what the plan is likely to read that no commit changes (see `Leasing.warm`). `asIs`
+   * plans on a forgotten view without reading it again first.
    */
-  commit<R>(plan: () => Plan<R> | Promise<Plan<R>>, reading = false, warm?: () => Promise<void>): Promise<R> {
+  commit<R>(plan: () => Plan<R> | Promise<Plan<R>>, reading = false, warm?: () => Promise<void>, asIs = false): Promise<R> {
     const storage = this.#storage;
     // Not itself async: every promise between a push and its commit is a turn of the event loop, in every push.
     // A commit made inside a plan (one that finds items lost, say) runs under the lock its plan holds.
     if (this.#held) return this.#commit(this.#held, plan);
     // A plan that only reads (a peek, a list) takes no lock, however long it walks; the rare commit it makes after
     // all (a repair) is a compare-and-write as any.
-    if (!storage.exclusive || reading) return this.#commit(storage, plan);
+    if (!storage.exclusive || reading) {
+      // A view forgotten (a commit failed) may hold what the store never took: an ack planned on it would find the
+      // items acked already and resolve without committing. It is read again first, unless `asIs` (a close, which
+      // must not wait on a store that stopped answering to find it has nothing to do).
+      return this.#token || asIs ? this.#commit(storage, plan) : this.#reload(storage).then(() => this.#commit(storage, plan));
+    }
     return this.#exclusive(storage as QueueStorage & Pick<Required<QueueStorage>, 'exclusive'>, plan, warm);
   }
 

@@ -182,7 +182,8 @@ export class Partition<T> {
   /** Commits what waits to be pushed and ends this handle's holds (run inside the queue's serial). */
   async settle(): Promise<void> {
     await this.#pushes.flush();
-    await this.view.commit(() => this.#leasing.releaseOwn());
+    // On the view as it is: holds a failed commit hid from it end with their leases.
+    await this.view.commit(() => this.#leasing.releaseOwn(), false, undefined, true);
   }
 
   async close(): Promise<void> {

@@ -596,6 +596,27 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
         expect(await drain(q)).toEqual([0, 4]);
       });
 
+      it('an ack, release or remove whose commit failed, called again, commits (never resolves on what the failed one planned)', async () => {
+        const counting = new CountingStore(store);
+        const q = await open({ leaseMs: 60_000 }, counting);
+        const ids = await q.pushMany(items(0, 3));
+        const fail = () => (counting.failNext = new SluiceError('ERR_STORAGE', 'The store failed.'));
+        const lease = (await q.take(2))!;
+        fail();
+        expect((await rejection(lease.ack([ids[0]!]))).code).toBe('ERR_STORAGE');
+        await lease.ack([ids[0]!]);
+        fail();
+        expect((await rejection(lease.release([ids[1]!]))).code).toBe('ERR_STORAGE');
+        await lease.release([ids[1]!]);
+        fail();
+        expect((await rejection(q.remove([ids[2]!]))).code).toBe('ERR_STORAGE');
+        expect(await q.remove([ids[2]!])).toBe(1);
+        // Another handle sees what the calls said: the first acked, the second free, the third gone.
+        const other = await open({}, await place.open());
+        expect(await snapshot(other)).toEqual({ size: 1, items: [1] });
+        expect((await other.take(1))!.entries.map((e) => e.id)).toEqual([ids[1]]);
+      });
+
       it('ERR_LEASE_EXPIRED is covered above; ERR_CORRUPT below', () => undefined);
     });
 
