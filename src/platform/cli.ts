@@ -1,48 +1,66 @@
-import { SluiceError } from '../core/errors.js';
 import { errno } from '../stores/fs/files.js';
-import { type Command, parse, USAGE } from './cli/args.js';
+import { type Command, type Invocation, parse, USAGE } from './cli/args.js';
 import { context, type Context } from './cli/context.js';
-import { forTheCommandLine, REPAIRED } from './cli/damage.js';
+import { REPAIRED } from './cli/damage.js';
 import { dead } from './cli/dead.js';
-import { type CliIo, printError, processIo } from './cli/io.js';
+import { failure } from './cli/failure.js';
+import { type CliIo, printError } from './cli/io.js';
+import { processIo } from './cli/output.js';
 import { clear, drain, ls, peek, stats } from './cli/queues.js';
 
 export type { CliIo } from './cli/io.js';
 
-// Exit codes: 0 done; 1 the operation failed; 2 the command could not be understood or names nothing there; 3
-// (REPAIRED) a queue needed repair or lost items, reported on stderr, and --accept-repairs was not given.
+// Exit codes: 0 done; 1 the operation failed (a write to stdout too); 2 the command could not be understood or names
+// nothing there; 3 (REPAIRED) a queue needed repair or lost items, reported on stderr, and --accept-repairs was not
+// given.
 const FAILED = 1;
 const USAGE_ERROR = 2;
 
 /** Runs the CLI on `argv` (without node and the script); resolves the exit code. */
-export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
-  let invocation;
+export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  let invocation: Invocation;
+  let ctx: Context | undefined;
   try {
     invocation = parse(argv);
+    // The store checks --dir as it is made (an empty one, say): a bad option, like the parser's.
+    if (invocation.command.name !== 'help') ctx = context(io, invocation);
   } catch (error) {
     const json = argv.includes('--json');
-    printError(io, error as SluiceError, json);
+    printError(io, failure(error, 'throw'), json);
     if (!json) io.err(`\n${USAGE}`);
     return USAGE_ERROR;
   }
-  if (invocation.command.name === 'help') {
-    io.out(USAGE);
-    return 0;
-  }
-  const { dir, json, corruption, acceptRepairs } = invocation;
-  const ctx = context(io, { dir, json, corruption, acceptRepairs });
+  const { command, json } = invocation;
   try {
-    const code = await run(ctx, invocation.command);
-    const damaged = ctx.damage.queues;
-    if (code !== 0 || damaged.length === 0 || acceptRepairs) return code;
-    ctx.damage.notice(`${damaged.join(', ')} needed repair or lost items (above); the repair is stored. Exit code ${REPAIRED}: pass --accept-repairs to accept it.`);
-    return REPAIRED;
+    const code = ctx && command.name !== 'help' ? await run(ctx, command) : help(io);
+    // What was printed is written, or the exit code says it was not.
+    await io.written?.();
+    return ctx ? repaired(ctx, code) : code;
   } catch (error) {
-    const failure = forTheCommandLine(asSluiceError(error), ctx.corruption);
-    printError(io, failure, ctx.json);
+    const fault = failure(error, invocation.corruption);
+    // A reader that stops early (`sluice ls | head -1`) is no fault of a command that changed nothing: as other Unix
+    // tools do, it ends without a word (but not with 0: the output was cut).
+    if (!(readOnly(command) && errno(fault.cause) === 'EPIPE')) printError(io, fault, json);
     // A queue or directory that is not there, or a name that cannot be one, is a mistake in the command line.
-    return failure.code === 'ERR_NOT_FOUND' || failure.code === 'ERR_INVALID_NAME' ? USAGE_ERROR : FAILED;
+    return fault.code === 'ERR_NOT_FOUND' || fault.code === 'ERR_INVALID_NAME' ? USAGE_ERROR : FAILED;
   }
+}
+
+function help(io: CliIo): number {
+  io.out(USAGE);
+  return 0;
+}
+
+/** `code`, or REPAIRED when the command went well but a queue needed repair and --accept-repairs was not given. */
+function repaired(ctx: Context, code: number): number {
+  const damaged = ctx.damage.queues;
+  if (code !== 0 || damaged.length === 0 || ctx.acceptRepairs) return code;
+  ctx.damage.notice(`${damaged.join(', ')} needed repair or lost items (above); the repair is stored. Exit code ${REPAIRED}: pass --accept-repairs to accept it.`);
+  return REPAIRED;
+}
+
+function readOnly(command: Command): boolean {
+  return command.name !== 'drain' && command.name !== 'clear' && !(command.name === 'dead' && command.action !== 'list');
 }
 
 function run(ctx: Context, command: Exclude<Command, { name: 'help' }>): Promise<number> {
@@ -60,11 +78,4 @@ function run(ctx: Context, command: Exclude<Command, { name: 'help' }>): Promise
     case 'dead':
       return dead(ctx, command.outbox, command);
   }
-}
-
-/** File system errors from the CLI's own reads become SluiceErrors like the store's; anything else is a bug. */
-function asSluiceError(error: unknown): SluiceError {
-  if (error instanceof SluiceError) return error;
-  if (errno(error)) return new SluiceError('ERR_STORAGE', `File storage failed (${errno(error)}): ${(error as Error).message}`, { cause: error });
-  throw error;
 }

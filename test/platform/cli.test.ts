@@ -204,6 +204,40 @@ describe('sluice drain, clear', () => {
   });
 });
 
+describe('items that are not JSON (a queue written with a codec of its own)', () => {
+  // Each item is 0xff 0xfe and its number: not UTF-8, so not JSON.
+  const codec = { encode: (n: number) => new Uint8Array([0xff, 0xfe, n]), decode: (bytes: Uint8Array) => bytes[2]! };
+  beforeEach(async () => {
+    const q = await Queue.open<number>({ name: 'bin', store: store(), codec });
+    await q.pushMany([0, 1, 2]);
+    await q.close();
+  });
+
+  it('peek shows their bytes as base64, marked as not JSON; --json gives them as "base64" in place of "value"', async () => {
+    expect(await run('peek', 'bin')).toBe(0);
+    expect(out[1]).toMatch(/^0\s+ready\s+0\s+-\s+\(not JSON, 3 bytes\) base64:\/\/4A$/);
+    out = [];
+    expect(await run('peek', 'bin', '--json')).toBe(0);
+    expect(json()).toEqual([0, 1, 2].map((n) => ({ id: String(n), state: 'ready', attempts: 0, availableAt: 0, base64: Buffer.from([0xff, 0xfe, n]).toString('base64') })));
+  });
+
+  it('drain prints the bytes whole before it acks: the app\'s codec reads them back', async () => {
+    expect(await run('drain', 'bin', '--json')).toBe(0);
+    expect(json().map((e) => codec.decode(Buffer.from(e['base64'] as string, 'base64')))).toEqual([0, 1, 2]);
+    out = [];
+    expect(await run('ls')).toBe(0);
+    expect(out[1]).toMatch(/^bin\s+queue\s+0\s/);
+  });
+
+  it('ls lists the queue', async () => {
+    expect(await run('ls', '--json')).toBe(0);
+    expect(json().map((q) => [q['queue'], q['size']])).toEqual([
+      ['bin', 3],
+      ['jobs', 3],
+    ]);
+  });
+});
+
 describe('sluice dead', () => {
   it('lists an outbox\'s dead letters with their task ids, reason, status and attempts', async () => {
     await deadLetters();
@@ -289,6 +323,12 @@ describe('usage', () => {
   it('--help prints the usage and exits 0', async () => {
     expect(await main(['--help'], io)).toBe(0);
     expect(out.join('\n')).toContain('Exit codes: 0 done; 1 failed');
+  });
+
+  it('an empty --dir is a usage error: one line and the usage, exit 2', async () => {
+    expect(await main(['ls', '--dir', ''], io)).toBe(2);
+    expect(err[0]).toBe('sluice: ERR_INVALID_OPTION: --dir must name a directory, got "".');
+    expect(err.join('\n')).toContain('Usage: sluice');
   });
 
   it('a name that cannot be a queue is ERR_INVALID_NAME, exit 2', async () => {

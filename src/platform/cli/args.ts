@@ -10,7 +10,7 @@ Commands:
   ls                               every queue: kind, size, leased, delayed, segments, bytes, oldest item's age
   stats <queue>                    one queue's size, leased, delayed, segments, bytes and oldest item's age
   peek <queue> [--limit N]         the first N unacked entries (default 20) with state and attempts; leases nothing
-  drain <queue> [--limit N]        takes entries (all, or N), prints them, and acks them: they are removed
+  drain <queue> [--limit N]        takes entries (all, or N), prints them, and acks each batch once written
   clear <queue>                    removes every entry
   dead <outbox> [list] [--limit N] the outbox's dead letters, oldest first
   dead <outbox> retry [ids...]     puts dead tasks (all, or those ids) back into the outbox
@@ -31,8 +31,8 @@ Opening a queue repairs what it finds (a missing or damaged meta file, a torn ta
 read-only ones included, reports each repair and loss on stderr, one line each. drain, clear and dead retry|purge
 then change nothing, unless --accept-repairs.
 
-Exit codes: 0 done; 1 failed (unknown ids, a locked or damaged queue); 2 usage error, or no such directory or queue;
-3 done, but a queue needed repair or lost items (reported on stderr; not with --accept-repairs).`;
+Exit codes: 0 done; 1 failed (unknown ids, a locked or damaged queue, stdout not written); 2 usage error, or no such
+directory or queue; 3 done, but a queue needed repair or lost items (reported on stderr; not with --accept-repairs).`;
 
 export type Command =
   | { readonly name: 'help' }
@@ -82,6 +82,7 @@ export function parse(argv: readonly string[]): Invocation {
   const { values, positionals } = parsed;
   const { corruption } = values;
   if (values.help) return { command: { name: 'help' }, dir: values.dir, json: values.json, corruption: 'throw', acceptRepairs: false };
+  if (values.dir === '') usage('--dir must name a directory, got "".');
   if (corruption !== 'throw' && corruption !== 'skip') usage(`--corruption must be "throw" or "skip", got "${corruption}".`);
   const invocation = (command: Command): Invocation => ({ command, dir: values.dir, json: values.json, corruption, acceptRepairs: values['accept-repairs'] });
   const limit = values.limit === undefined ? undefined : whole('--limit', values.limit);

@@ -6,6 +6,7 @@ import type { Store } from '../../core/store.js';
 import { FileStore } from '../../stores/fs/file-store.js';
 import { DamageReport, settled } from './damage.js';
 import type { CliIo } from './io.js';
+import { lenientCodec } from './values.js';
 
 /** What every command works with. */
 export interface Context {
@@ -39,9 +40,11 @@ export function context(io: CliIo, o: ContextOptions): Context {
 /**
  * Runs `fn` on the queue `name` ('ERR_NOT_FOUND' when there is none), and closes it. Opening repairs what it finds
  * (the core has no open that only looks): every repair is reported before `fn` runs, and what reads find later too.
+ * Items that are not JSON (a queue with a codec of its own) are read as `Undecoded` bytes.
  */
 export async function withQueue<R>(ctx: Context, name: string, fn: (queue: Queue<unknown>) => Promise<R>): Promise<R> {
-  const queue = await Queue.open<unknown>({ name, store: ctx.store, partitions: await partitionsOf(ctx.store, name), corruption: ctx.corruption });
+  const partitions = await partitionsOf(ctx.store, name);
+  const queue = await Queue.open<unknown>({ name, store: ctx.store, partitions, corruption: ctx.corruption, codec: lenientCodec() });
   ctx.damage.watch(queue);
   try {
     await settled();

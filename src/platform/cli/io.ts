@@ -7,17 +7,16 @@ export interface CliIo {
   out(line: string): void;
   /** A line of diagnostics (stderr). */
   err(line: string): void;
+  /**
+   * Resolves once every line given to `out` so far is written (to the pipe or file: what a reader does with it is
+   * beyond knowing); rejects with a SluiceError when a write failed. Without it, `out` writes at once or throws.
+   */
+  written?(): Promise<void>;
   /** Where progress bars are drawn (stderr): only when it is a TTY. */
   readonly progress?: ProgressSink;
   /** The time, for ages and relative times. @default Date.now */
   readonly now?: () => number;
 }
-
-export const processIo: CliIo = {
-  out: (line) => void process.stdout.write(`${line}\n`),
-  err: (line) => void process.stderr.write(`${line}\n`),
-  progress: process.stderr,
-};
 
 /** Prints `error` with its code: `sluice: CODE: message`, or as JSON for scripts. */
 export function printError(io: CliIo, error: SluiceError, json: boolean): void {

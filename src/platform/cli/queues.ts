@@ -1,10 +1,14 @@
+import { SluiceError } from '../../core/errors.js';
 import type { Queue } from '../../core/queue.js';
+import type { Lease } from '../../core/queue-types.js';
 import { type Context, mayChange, withQueue } from './context.js';
 import { REPAIRED } from './damage.js';
-import { duration, table } from './io.js';
+import { failure } from './failure.js';
+import { duration, printError, table } from './io.js';
 import { kindOf, queueNames, type QueueKind } from './layout.js';
 import { ageText, oldestAge, type OldestAge } from './oldest.js';
 import { Progress } from './progress.js';
+import { valueFields, valueText } from './values.js';
 
 interface Summary {
   readonly queue: string;
@@ -26,16 +30,31 @@ async function summarize(ctx: Context, queue: Queue<unknown>): Promise<Summary> 
 const COLUMNS = ['queue', 'kind', 'size', 'leased', 'delayed', 'segments', 'bytes', 'oldest'] as const;
 const cells = (s: Summary) => COLUMNS.map((column) => (column === 'oldest' ? ageText(s.oldest) : String(s[column])));
 
-/** Every queue of the directory, one row (or JSON line) each. */
+/**
+ * Every queue of the directory, one row (or JSON line) each. A queue that cannot be read (damaged, locked) hides none
+ * of the others: its row says so, its error is on stderr, and the exit code is 1 once all are listed.
+ */
 export async function ls(ctx: Context): Promise<number> {
   const rows: string[][] = [[...COLUMNS]];
+  let code = 0;
   for (const name of queueNames(ctx.dir)) {
-    const summary = await withQueue(ctx, name, (queue) => summarize(ctx, queue));
+    let summary: Summary;
+    try {
+      summary = await withQueue(ctx, name, (queue) => summarize(ctx, queue));
+    } catch (error) {
+      const { code: errorCode, message } = failure(error, ctx.corruption);
+      const kind = kindOf(ctx.dir, name);
+      printError(ctx.io, new SluiceError(errorCode, `${name}: ${message}`, { cause: error }), ctx.json);
+      if (ctx.json) ctx.io.out(JSON.stringify({ queue: name, kind, error: { code: errorCode, message } }));
+      else rows.push([name, kind, ...COLUMNS.slice(2, -1).map(() => '-'), `${errorCode} (on stderr)`]);
+      code = 1;
+      continue;
+    }
     if (ctx.json) ctx.io.out(JSON.stringify(summary));
     else rows.push(cells(summary));
   }
   if (!ctx.json) for (const line of table(rows)) ctx.io.out(line);
-  return 0;
+  return code;
 }
 
 export async function stats(ctx: Context, name: string): Promise<number> {
@@ -51,11 +70,11 @@ export async function peek(ctx: Context, name: string, limit: number): Promise<n
     const entries = await queue.list({ limit });
     const now = ctx.now();
     if (ctx.json) {
-      for (const { id, state, attempts, availableAt, value } of entries) ctx.io.out(JSON.stringify({ id, state, attempts, availableAt, value }));
+      for (const { id, state, attempts, availableAt, value } of entries) ctx.io.out(JSON.stringify({ id, state, attempts, availableAt, ...valueFields(value) }));
       return 0;
     }
     const when = (at: number) => (at === 0 ? '-' : at > now ? `in ${duration(at - now)}` : `${duration(now - at)} ago`);
-    const rows = entries.map((e) => [e.id, e.state, String(e.attempts), when(e.availableAt), JSON.stringify(e.value)]);
+    const rows = entries.map((e) => [e.id, e.state, String(e.attempts), when(e.availableAt), valueText(e.value)]);
     for (const line of table([['id', 'state', 'attempts', 'available', 'value'], ...rows])) ctx.io.out(line);
     const size = await queue.size();
     if (size > entries.length) ctx.io.out(`(${entries.length} of ${size} entries; --limit shows more)`);
@@ -65,25 +84,35 @@ export async function peek(ctx: Context, name: string, limit: number): Promise<n
 
 // Items per lease: large enough that a drain of 100 000 items is a thousand commits, not 100 000.
 const DRAIN_BATCH = 100;
+/**
+ * How long a drain holds each batch: from the take, while the batch is written (as slowly as stdout takes it: a pager,
+ * a slow pipe), to the ack. A lease that lapsed first would give the items to another consumer as well. A drain that
+ * dies gives its items back at once (FileStore sees its process gone), so the length costs nothing then.
+ */
+const DRAIN_LEASE_MS = 60 * 60_000;
 
-/** Takes entries (all available, or `limit`), prints each, then acks them; a progress bar on a TTY. */
-export async function drain(ctx: Context, name: string, limit: number | undefined): Promise<number> {
+/**
+ * Takes entries (all there are, or `limit`), prints each, and acks each batch once it is written: a reader that goes
+ * away (EPIPE) or a failed write puts the batch back, unacked, and fails the drain. A progress bar on a TTY.
+ */
+export async function drain(ctx: Context, name: string, limit = Infinity): Promise<number> {
   return withQueue(ctx, name, async (queue) => {
     // Acked items a repair made deliverable again would be printed as new: not before the user has seen the repair.
     if (!mayChange(ctx, `Nothing was drained from ${name}`)) return REPAIRED;
-    const { size, leased, delayed } = await queue.stats();
-    const wanted = Math.min(limit ?? Infinity, size - leased - delayed);
-    const progress = new Progress(ctx.io.progress, `Draining ${name}`, wanted, ctx.now);
+    // For the progress bar only: `take` also hands out what stats counts as leased to a process that has died.
+    const { size, delayed } = await queue.stats();
+    const progress = new Progress(ctx.io.progress, `Draining ${name}`, Math.min(limit, size - delayed), ctx.now);
     let done = 0;
     try {
-      while (done < wanted) {
-        const lease = await queue.take(Math.min(DRAIN_BATCH, wanted - done));
+      while (done < limit) {
+        const lease = await queue.take(Math.min(DRAIN_BATCH, limit - done), { leaseMs: DRAIN_LEASE_MS });
         if (!lease) break;
-        // Printed before the ack: an interrupted drain loses nothing it did not print.
         progress.clear();
         for (const { id, attempts, value } of lease.entries) {
-          ctx.io.out(ctx.json ? JSON.stringify({ id, attempts, value }) : `${id}  ${JSON.stringify(value)}`);
+          ctx.io.out(ctx.json ? JSON.stringify({ id, attempts, ...valueFields(value) }) : `${id}  ${valueText(value)}`);
         }
+        // Acked only once written: a reader that went away (`| head -1`) must not take the items with it.
+        await writtenOrReleased(ctx, lease, `${done} entries were drained from ${name} (written, then acked)`);
         await lease.ack();
         done += lease.entries.length;
         progress.update(done);
@@ -94,6 +123,22 @@ export async function drain(ctx: Context, name: string, limit: number | undefine
     if (!ctx.json) ctx.io.out(`Drained ${done} entries from ${name}.`);
     return 0;
   });
+}
+
+/** Waits until the lease's entries are written; when they cannot be, puts them back and throws, saying `drained`. */
+async function writtenOrReleased(ctx: Context, lease: Lease<unknown>, drained: string): Promise<void> {
+  try {
+    await ctx.io.written?.();
+  } catch (error) {
+    const { code, message } = failure(error, ctx.corruption);
+    const n = lease.entries.length;
+    // Put back as they were handed out (attempts counted): some may have reached the reader before it went.
+    const back = await lease.release().then(
+      () => `the ${n} being written were put back, unacked.`,
+      (cause: unknown) => `the ${n} being written could not be put back (${failure(cause, ctx.corruption).code}); they are not acked, and come back once this process has exited.`,
+    );
+    throw new SluiceError(code, `${message} ${drained}; ${back}`, { cause: error });
+  }
 }
 
 export async function clear(ctx: Context, name: string): Promise<number> {

@@ -132,6 +132,32 @@ describe('items lost from a cut segment', () => {
     expect(err).toEqual([]);
   });
 
+  it('ls lists the other queues, gives the damaged one a row naming its error, and exits 1 at the end', async () => {
+    const ok = await Queue.open<number>({ name: 'ok', store: store() });
+    await ok.pushMany([1, 2]);
+    await ok.close();
+    const q = await Queue.open<number>({ name: 'r', store: store() });
+    await q.push(1);
+    await q.close();
+    expect(await run('ls')).toBe(1);
+    expect(out.map((line) => line.split(/\s{2,}/))).toEqual([
+      ['queue', 'kind', 'size', 'leased', 'delayed', 'segments', 'bytes', 'oldest'],
+      ['ok', 'queue', '2', '0', '0', '1', expect.any(String), expect.any(String)],
+      ['q', 'queue', '-', '-', '-', '-', '-', 'ERR_CORRUPT (on stderr)'],
+      ['r', 'queue', '1', '0', '0', '1', expect.any(String), expect.any(String)],
+    ]);
+    expect(err).toContainEqual(expect.stringMatching(/^sluice: ERR_CORRUPT: q: .*run the command again with --corruption skip/i));
+    out = [];
+    err = [];
+    expect(await run('ls', '--json')).toBe(1);
+    expect(out.map((line) => JSON.parse(line) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({ queue: 'ok', size: 2 }),
+      { queue: 'q', kind: 'queue', error: { code: 'ERR_CORRUPT', message: expect.stringMatching(/--corruption skip/) } },
+      expect.objectContaining({ queue: 'r', size: 1 }),
+    ]);
+    expect(err.map((line) => JSON.parse(line) as unknown)).toContainEqual({ error: { code: 'ERR_CORRUPT', message: expect.stringMatching(/^q: /) } });
+  });
+
   it('--corruption takes throw or skip only', async () => {
     expect(await run('stats', 'q', '--corruption', 'ignore')).toBe(2);
     expect(err[0]).toBe('sluice: ERR_INVALID_OPTION: --corruption must be "throw" or "skip", got "ignore".');

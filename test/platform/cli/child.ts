@@ -1,0 +1,48 @@
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+
+// The CLI as the shell runs it, in a process of its own with real pipes: bundled from src/ (not dist/, which may be
+// older than the code under test), with the library beside it for helper processes.
+
+export interface Bundle {
+  /** Runs `sluice ...args` with stdout and stderr piped to this process. */
+  cli(args: readonly string[]): ChildProcessWithoutNullStreams;
+  /** Runs `sluice ...args` with stdout on the file descriptor `fd`, stderr piped. */
+  cliTo(fd: number, args: readonly string[]): ChildProcess;
+  /** Runs the ES module `source`, with `Queue` and `FileStore` in scope, and `args` as process.argv[1...]. */
+  script(source: string, args: readonly string[]): ChildProcessWithoutNullStreams;
+  remove(): void;
+}
+
+export async function bundle(): Promise<Bundle> {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-cli-bundle-'));
+  await build({
+    entryPoints: { cli: 'src/cli.ts', lib: 'src/fs.ts', index: 'src/index.ts' },
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    outdir: dir,
+    outExtension: { '.js': '.mjs' },
+    logLevel: 'error',
+  });
+  const lib = `import { Queue } from '${join(dir, 'index.mjs')}'; import { FileStore } from '${join(dir, 'lib.mjs')}';`;
+  return {
+    cli: (args) => spawn(process.execPath, [join(dir, 'cli.mjs'), ...args], { stdio: 'pipe' }),
+    cliTo: (fd, args) => spawn(process.execPath, [join(dir, 'cli.mjs'), ...args], { stdio: ['ignore', fd, 'pipe'] }),
+    script: (source, args) => spawn(process.execPath, ['--input-type=module', '-e', `${lib}\n${source}`, ...args], { stdio: 'pipe' }),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** What a finished child wrote and how it ended. */
+export async function exited(child: ChildProcess): Promise<{ code: number | null; signal: string | null; stderr: string }> {
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const [code, signal] = (await new Promise((resolve) => child.on('close', (...end) => resolve(end)))) as [number | null, string | null];
+  return { code, signal, stderr };
+}

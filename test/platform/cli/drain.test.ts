@@ -1,0 +1,102 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Queue, SluiceError } from '../../../src/index.js';
+import { FileStore } from '../../../src/fs.js';
+import { main } from '../../../src/platform/cli.js';
+import { bundle, exited, type Bundle } from './child.js';
+
+// How `sluice drain` hands items over: it takes until the queue has none ready, and holds what it takes for as long
+// as stdout needs to take it.
+
+let sluice: Bundle;
+let dir: string;
+let out: string[];
+let err: string[];
+const io = { out: (line: string) => void out.push(line), err: (line: string) => void err.push(line) };
+const store = () => new FileStore({ dir });
+
+beforeAll(async () => {
+  sluice = await bundle();
+});
+afterAll(() => sluice.remove());
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'sluice-cli-drain-'));
+  out = [];
+  err = [];
+  const q = await Queue.open<{ i: number }>({ name: 'q', store: store() });
+  await q.pushMany(Array.from({ length: 30 }, (_, i) => ({ i })));
+  await q.close();
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+async function size(): Promise<number> {
+  const q = await Queue.open({ name: 'q', store: store() });
+  try {
+    return await q.size();
+  } finally {
+    await q.close();
+  }
+}
+
+describe('sluice drain', () => {
+  it('takes the items of a process that died holding them, though stats still counts them as leased', async () => {
+    const holder = sluice.script(
+      `const q = await Queue.open({ name: 'q', store: new FileStore({ dir: process.argv[1] }), leaseMs: 600_000 });
+       console.log((await q.take(10)).entries.length);
+       setInterval(() => {}, 60_000);`,
+      [dir],
+    );
+    const end = exited(holder);
+    expect(String(await new Promise((resolve) => holder.stdout.once('data', resolve))).trim()).toBe('10');
+    holder.kill('SIGKILL');
+    expect((await end).signal).toBe('SIGKILL');
+    const q = await Queue.open({ name: 'q', store: store() });
+    expect(await q.stats()).toMatchObject({ size: 30, leased: 10 });
+    await q.close();
+
+    expect(await main(['drain', 'q', '--dir', dir], io)).toBe(0);
+    expect(out.at(-1)).toBe('Drained 30 entries from q.');
+    expect(out.slice(0, -1).map((line) => JSON.parse(line.split('  ')[1]!).i).sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect(await size()).toBe(0);
+  });
+
+  it('holds what it took while stdout is slow to take it: a consumer does not get the items too', { timeout: 5000 }, async () => {
+    let writing!: () => void;
+    let write!: () => void;
+    const started = new Promise<void>((resolve) => (writing = resolve));
+    const gate = new Promise<void>((resolve) => (write = resolve));
+    const slow = { ...io, written: () => (writing(), gate) };
+    const drained = main(['drain', 'q', '--dir', dir, '--limit', '5'], slow);
+    await started;
+    // A consumer whose clock is a minute ahead: to it, a lease of the queue's default 30 s has lapsed.
+    const ahead = { now: () => Date.now() + 60_000, setTimeout, clearTimeout };
+    const other = await Queue.open<{ i: number }>({ name: 'q', store: store(), clock: ahead });
+    const lease = await other.take(10);
+    expect(lease?.entries.map((e) => e.value.i)).toEqual([5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+    await lease!.release();
+    await other.close();
+    write();
+    expect(await drained).toBe(0);
+    expect(out).toHaveLength(6);
+    expect(await size()).toBe(25);
+  });
+
+  it('a write that fails puts the batch back unacked, and exits 1 saying how far it got', async () => {
+    const q = await Queue.open<{ i: number }>({ name: 'q', store: store() });
+    await q.pushMany(Array.from({ length: 200 }, (_, i) => ({ i: 30 + i })));
+    await q.close();
+    // Batches of 100: the first is written, the second fails.
+    let batches = 0;
+    const failing = {
+      ...io,
+      written: async () => {
+        if (++batches === 2) throw new SluiceError('ERR_STORAGE', 'Writing to stdout failed (EIO).');
+      },
+    };
+    expect(await main(['drain', 'q', '--dir', dir], failing)).toBe(1);
+    expect(err).toEqual(['sluice: ERR_STORAGE: Writing to stdout failed (EIO). 100 entries were drained from q (written, then acked); the 100 being written were put back, unacked.']);
+    expect(await size()).toBe(130);
+  });
+});
