@@ -7,10 +7,15 @@ import { IndexedDbStore } from './stores/indexeddb/indexeddb-store.js';
 
 export * from './index.js';
 
-/** A durable FIFO; in browsers and workers, queues without a `store` live in `new IndexedDbStore()`. */
-export const Queue = /* @__PURE__ */ withDefaultStore(CoreQueue, () => new IndexedDbStore());
+// One store for every queue and outbox of the realm that names none: one connection to the database while any is
+// open, none once all closed (the store closes it then).
+let shared: IndexedDbStore | undefined;
+const defaultStore = () => (shared ??= new IndexedDbStore());
+
+/** A durable FIFO; in browsers and workers, queues without a `store` live in the default `IndexedDbStore`. */
+export const Queue = /* @__PURE__ */ withDefaultStore(CoreQueue, defaultStore);
 export type Queue<T> = CoreQueue<T>;
 
-/** HTTP tasks delivered with retry; in browsers and workers, outboxes without a `store` live in `new IndexedDbStore()`. */
-export const Outbox = /* @__PURE__ */ withDefaultStore(CoreOutbox, () => new IndexedDbStore());
+/** HTTP tasks delivered with retry; in browsers and workers, outboxes without a `store` live in the default `IndexedDbStore`. */
+export const Outbox = /* @__PURE__ */ withDefaultStore(CoreOutbox, defaultStore);
 export type Outbox = CoreOutbox;

@@ -1,6 +1,6 @@
 import { SluiceError } from '../../core/errors.js';
 import { storageError } from '../../core/storage-errors.js';
-import { layoutMismatch, upgrades, VERSION } from './schema.js';
+import { layoutMismatch, type Schema } from './schema.js';
 
 /** An open database, and, once it closed under the handles using it, why. */
 export interface Connection {
@@ -19,32 +19,70 @@ export interface ConnectOptions {
 }
 
 /**
- * Opens (creating or upgrading) the database `name` through `factory`. A database that is not sluice's (another
- * library's under the same name, or a newer sluice's) is refused with 'ERR_INCOMPATIBLE_STORE' and left as it was:
- * an upgrade of a layout that is not ours is aborted before it writes. When another tab asks for a newer version
- * or deletes the database, this connection closes at once instead of blocking it, and says why from then on.
+ * A database of a store: connected when first needed, and again after it closed under its handles (deleted,
+ * upgraded by another tab) or was closed by `close`.
  */
-export function connect(factory: IDBFactory, name: string, options: ConnectOptions): Promise<Connection> {
-  return new Promise((resolve, reject) => {
+export class Database {
+  readonly #open: (onLost: () => void) => Promise<Connection>;
+  #connection: Promise<Connection> | undefined;
+
+  constructor(open: (onLost: () => void) => Promise<Connection>) {
+    this.#open = open;
+  }
+
+  get(): Promise<Connection> {
+    if (this.#connection) return this.#connection;
+    const forget = () => {
+      if (this.#connection === connecting) this.#connection = undefined;
+    };
+    const connecting = this.#open(forget);
+    connecting.catch(forget);
+    return (this.#connection = connecting);
+  }
+
+  /** Closes the connection (once its running transactions end); the next `get` connects again. */
+  close(): void {
+    const connection = this.#connection;
+    this.#connection = undefined;
+    connection?.then(({ db }) => db.close(), () => undefined);
+  }
+}
+
+/**
+ * Opens (creating or upgrading) the database `name` with the layout `schema` through `factory`. A database that is
+ * not sluice's (another library's under the same name, or a newer sluice's) is refused with 'ERR_INCOMPATIBLE_STORE'
+ * and left as it was: an upgrade of a layout that is not ours is aborted before it writes. When another tab asks for
+ * a newer version or deletes the database, this connection closes at once instead of blocking it, and says why from
+ * then on.
+ */
+export function connect(factory: IDBFactory | undefined, name: string, schema: Schema, options: ConnectOptions): Promise<Connection> {
+  const { version, stores, upgrades } = schema;
+  return new Promise<Connection>((resolve, reject) => {
     let settled = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const fail = (error: SluiceError) => {
+    const fail = (error: unknown) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       reject(error);
     };
-    const request = factory.open(name, VERSION);
+    if (!factory) throw new SluiceError('ERR_STORAGE', 'IndexedDB is not available here. In Node, pass `indexedDB` from fake-indexeddb, or use FileStore.');
+    // May throw at once (a SecurityError where storage is denied: an opaque origin, some private modes), which
+    // rejects this promise and is wrapped below like any other failure to open.
+    const request = factory.open(name, version);
     request.onupgradeneeded = (event) => {
       const db = request.result;
       const tx = request.transaction!;
-      const found = event.oldVersion > 0 && layoutMismatch(db);
+      // A database with no object stores is new, whatever its version: `indexedDB.open(name)` without a version (a
+      // probe from devtools or another script) makes one at version 1, and refusing it would refuse it for good.
+      const from = db.objectStoreNames.length > 0 ? event.oldVersion : 0;
+      const found = from > 0 && layoutMismatch(db, stores);
       if (found) {
         fail(foreign(name, event.oldVersion, found));
         tx.abort();
         return;
       }
-      for (let v = event.oldVersion; v < VERSION; v++) upgrades[v]!(db, tx);
+      for (let v = from; v < version; v++) upgrades[v]!(db, tx);
     };
     request.onblocked = (event) => {
       options.onBlocked(event.oldVersion);
@@ -54,7 +92,7 @@ export function connect(factory: IDBFactory, name: string, options: ConnectOptio
           fail(
             new SluiceError(
               'ERR_LOCKED',
-              `Opening the IndexedDB database "${name}" at version ${VERSION} waits for another tab or worker that holds it open at ` +
+              `Opening the IndexedDB database "${name}" at version ${version} waits for another tab or worker that holds it open at ` +
                 `version ${event.oldVersion} and does not close it; waited ${ms} ms (blockedTimeoutMs). Close that tab.`,
             ),
           );
@@ -65,13 +103,13 @@ export function connect(factory: IDBFactory, name: string, options: ConnectOptio
       const error = request.error;
       fail(
         error?.name === 'VersionError'
-          ? new SluiceError('ERR_INCOMPATIBLE_STORE', `The IndexedDB database "${name}" is at a version newer than this sluice reads (${VERSION}): ${newer}`, { cause: error })
-          : storageError(error, `Cannot open the IndexedDB database "${name}".`),
+          ? new SluiceError('ERR_INCOMPATIBLE_STORE', `The IndexedDB database "${name}" is at a version newer than this sluice reads (${version}): ${newer}`, { cause: error })
+          : error,
       );
     };
     request.onsuccess = () => {
       const db = request.result;
-      const found = layoutMismatch(db);
+      const found = layoutMismatch(db, stores);
       if (settled || found) {
         // Opened after this call gave up waiting (it is opened again when next needed), or not sluice's.
         db.close();
@@ -100,6 +138,8 @@ export function connect(factory: IDBFactory, name: string, options: ConnectOptio
       db.onclose = () => lose(new SluiceError('ERR_STORAGE', `The browser closed the IndexedDB database "${name}" (site data cleared, or a storage error). Open the queue again.`));
       resolve(connection);
     };
+  }).catch((error: unknown) => {
+    throw storageError(error, `Cannot open the IndexedDB database "${name}".`);
   });
 }
 

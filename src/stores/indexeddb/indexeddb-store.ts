@@ -1,11 +1,10 @@
-import { SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
 import type { QueueStorage, Store } from '../../core/store.js';
-import { check, invalid, isObject, limit, optional, text } from '../../core/validate.js';
-import { BlobDatabase, IndexedDbBlobs } from './blobs.js';
-import { connect, type Connection } from './connection.js';
+import { check, integer, invalid, isObject, optional, text } from '../../core/validate.js';
+import { BLOBS, IndexedDbBlobs } from './blobs.js';
+import { connect, Database } from './connection.js';
 import { IndexedDbQueueStorage } from './queue-storage.js';
-import { VERSION } from './schema.js';
+import { QUEUES, type Schema } from './schema.js';
 import type { Locks } from './writer-lock.js';
 
 /**
@@ -31,7 +30,8 @@ export interface IndexedDbStoreOptions {
   /**
    * How long opening waits, once blocked, for another tab or worker that holds the database open at an older
    * version and does not close it (a 'blocked' event says so when the wait begins). Then the open rejects with
-   * 'ERR_LOCKED'; the next one tries again. `Infinity` waits as long as it takes.
+   * 'ERR_LOCKED'; the next one tries again. At most 2147483647 (what a timer holds, about 24.8 days); `Infinity`
+   * waits as long as it takes.
    * @default 10_000
    */
   readonly blockedTimeoutMs?: number;
@@ -39,6 +39,7 @@ export interface IndexedDbStoreOptions {
 
 /** Sent when opening the database waits for another tab or worker to close its connection. */
 export interface BlockedDetail {
+  /** The database waited for: the store's `dbName`, or its blobs' beside it (`<dbName>.blobs`). */
   readonly dbName: string;
   /** The version this sluice opens at. */
   readonly version: number;
@@ -71,6 +72,9 @@ export interface IndexedDbStore {
  *
  * Events: 'blocked' (`BlockedDetail`), when opening waits for another tab to close an older version.
  *
+ * The store connects when a queue opens and closes its connections once every queue opened on it has closed (a
+ * connection left open would keep other tabs' upgrades and deletions waiting on this one, and cost memory).
+ *
  * @example
  * const store = new IndexedDbStore({ dbName: 'my-app' });
  * store.addEventListener('blocked', () => showBanner('Close the other tabs of this app to continue.'));
@@ -81,9 +85,11 @@ export class IndexedDbStore extends EventTarget implements Store {
   readonly #factory: IDBFactory | undefined;
   readonly #blockedTimeoutMs: number;
   readonly #locks: Locks | undefined;
-  #connection: Promise<Connection> | undefined;
+  readonly #queues: Database;
   /** Outbox bodies and other blobs, in a database of their own (see blobs.ts). */
-  readonly #blobs: BlobDatabase;
+  readonly #blobs: Database;
+  /** Queue storages open on this store, and blob calls running: the connections close when none are left. */
+  #users = 0;
 
   constructor(options: IndexedDbStoreOptions = {}) {
     super();
@@ -91,38 +97,60 @@ export class IndexedDbStore extends EventTarget implements Store {
     const { dbName = 'sluice', indexedDB, blockedTimeoutMs = 10_000 } = options;
     check(
       { dbName, indexedDB, blockedTimeoutMs },
-      { dbName: text, indexedDB: optional(['an IDBFactory', (v) => isObject[1](v) && typeof (v as IDBFactory).open === 'function']), blockedTimeoutMs: limit(0) },
+      {
+        dbName: text,
+        indexedDB: optional(['an IDBFactory', (v) => isObject[1](v) && typeof (v as IDBFactory).open === 'function']),
+        // A longer timer would fire at once (browsers and Node keep its delay in 32 bits).
+        blockedTimeoutMs: ['an integer from 0 to 2147483647 (or Infinity)', (v) => v === Infinity || integer(0, 2 ** 31 - 1)[1](v)],
+      },
     );
     this.dbName = dbName;
     this.#factory = indexedDB as IDBFactory | undefined;
     this.#blockedTimeoutMs = blockedTimeoutMs;
     // Web Locks, where the platform has them (not Node 20, not before Safari 15.4): see IndexedDbQueueStorage.
     this.#locks = (globalThis as { navigator?: { locks?: Locks } }).navigator?.locks;
-    this.#blobs = new BlobDatabase(() => this.#factory ?? globalThis.indexedDB, this.dbName);
+    this.#queues = this.#database(dbName, QUEUES);
+    this.#blobs = this.#database(`${dbName}.blobs`, BLOBS);
   }
 
   async open(name: string): Promise<QueueStorage> {
     checkName(name);
-    const storage = new IndexedDbQueueStorage(name, this.dbName, await this.#connect(), this.#locks);
-    return Object.assign(storage, { blobs: new IndexedDbBlobs(name, this.#blobs) });
+    // Counted before the connection is asked for, so that another queue closing meanwhile does not close it.
+    this.#users++;
+    try {
+      const storage = new IndexedDbQueueStorage(name, this.dbName, await this.#queues.get(), this.#locks, this.#release);
+      return Object.assign(storage, { blobs: new IndexedDbBlobs(name, this.#useBlobs) });
+    } catch (error) {
+      this.#release();
+      throw error;
+    }
   }
 
-  /** The database, opened lazily, and again after it closed under its handles (deleted, upgraded by another tab). */
-  #connect(): Promise<Connection> {
-    if (this.#connection) return this.#connection;
-    const factory = this.#factory ?? globalThis.indexedDB;
-    if (!factory) {
-      return Promise.reject(new SluiceError('ERR_STORAGE', 'IndexedDB is not available here. In Node, pass `indexedDB` from fake-indexeddb, or use FileStore.'));
-    }
-    const forget = () => {
-      if (this.#connection === connecting) this.#connection = undefined;
-    };
-    const connecting = connect(factory, this.dbName, {
-      blockedTimeoutMs: this.#blockedTimeoutMs,
-      onBlocked: (oldVersion) => this.dispatchEvent(new CustomEvent('blocked', { detail: { dbName: this.dbName, version: VERSION, oldVersion } })),
-      onLost: forget,
-    });
-    connecting.catch(forget);
-    return (this.#connection = connecting);
+  /** The database `name`, opened lazily through the factory read then (see `IndexedDbStoreOptions.indexedDB`). */
+  #database(name: string, schema: Schema): Database {
+    return new Database((onLost) =>
+      connect(this.#factory ?? globalThis.indexedDB, name, schema, {
+        blockedTimeoutMs: this.#blockedTimeoutMs,
+        onBlocked: (oldVersion) => this.dispatchEvent(new CustomEvent('blocked', { detail: { dbName: name, version: schema.version, oldVersion } })),
+        onLost,
+      }),
+    );
   }
+
+  // A blob call holds the store open while it runs: one made after its queue closed neither fails because the last
+  // queue closing closed the connection under it, nor leaves a connection open behind it.
+  readonly #useBlobs = async <T>(fn: (db: IDBDatabase) => Promise<T>): Promise<T> => {
+    this.#users++;
+    try {
+      return await fn((await this.#blobs.get()).db);
+    } finally {
+      this.#release();
+    }
+  };
+
+  readonly #release = (): void => {
+    if (--this.#users > 0) return;
+    this.#queues.close();
+    this.#blobs.close();
+  };
 }

@@ -5,7 +5,7 @@ import type { QueueStorage, StorageBatch, StorageSnapshot } from '../../core/sto
 import { QueueChannel } from './channel.js';
 import { Owners } from './owners.js';
 import type { Connection } from './connection.js';
-import { assemble, reach } from './chunks.js';
+import { assemble, chunksIn, reach } from './chunks.js';
 import { abort, chunksOf, completion, dataOf, recordsOf, result } from './requests.js';
 import type { Head, SegmentRecord } from './schema.js';
 import { WriterLock, type Locks } from './writer-lock.js';
@@ -46,10 +46,13 @@ export class IndexedDbQueueStorage implements QueueStorage {
    * follow (the others' records are trusted, so that a load reads no segment's data but the tail's last chunk).
    */
   readonly #short = new Set<number>();
+  /** Tells the store this handle closed, once (see `IndexedDbStore`). */
+  #closed: (() => void) | undefined;
 
-  constructor(name: string, dbName: string, connection: Connection, locks: Locks | undefined) {
+  constructor(name: string, dbName: string, connection: Connection, locks: Locks | undefined, closed?: () => void) {
     this.#name = name;
     this.#connection = connection;
+    this.#closed = closed;
     const channel = (this.#channel = new QueueChannel(`sluice:${dbName}:${name}`));
     if (locks && channel.present) {
       const lock = new WriterLock(locks, `sluice-writer:${dbName}:${name}`, channel.ask, this.#record);
@@ -200,9 +203,12 @@ export class IndexedDbQueueStorage implements QueueStorage {
   }
 
   async close(): Promise<void> {
+    // After the lock: as it goes it records the tail, in a transaction of its own on the connection.
     await this.#lock?.close();
     this.#channel.close();
     this.#owners?.close();
+    this.#closed?.();
+    this.#closed = undefined;
   }
 
   watch(listener: () => void): () => void {
@@ -273,7 +279,6 @@ export class IndexedDbQueueStorage implements QueueStorage {
   }
 }
 
-
 /**
  * What makes the token (see `tokenOf`), read in `tx`: the head's version and the keys of the last data chunk (that
  * chunk itself too, `withValue`, for the tail's length) and of the last metadata chunk.
@@ -290,10 +295,4 @@ async function stamped(tx: IDBTransaction, name: string, withValue: boolean) {
   const version = head?.version ?? 0;
   const metaKey = (lastMeta?.primaryKey as ChunkKey | undefined)?.[2];
   return { version, data, metaKey, token: tokenOf(version, data, metaKey), last, recorded: head?.tail };
-}
-
-/** The keys and values of one segment's chunks, read in `tx`. */
-function chunksIn(tx: IDBTransaction, name: string, segment: number): Promise<[IDBValidKey[], Uint8Array[]]> {
-  const chunks = tx.objectStore('chunks');
-  return Promise.all([result(chunks.getAllKeys(chunksOf(name, segment))), result<Uint8Array[]>(chunks.getAll(chunksOf(name, segment)))]);
 }

@@ -68,12 +68,22 @@ export const upgrades: readonly ((db: IDBDatabase, tx: IDBTransaction) => void)[
   },
 ];
 
+/** A database's layout: its version, its object stores, and the steps that make it (see `upgrades`). */
+export interface Schema {
+  readonly version: number;
+  readonly stores: readonly string[];
+  readonly upgrades: readonly ((db: IDBDatabase, tx: IDBTransaction) => void)[];
+}
+
+/** The queues' database. */
+export const QUEUES: Schema = { version: VERSION, stores: STORES, upgrades };
+
 /**
- * What `db` holds in place of sluice's object stores, or undefined when it has exactly those (every version so far
- * has the same five; a version that changes them makes this a table by version).
+ * What `db` holds in place of the object stores `stores` (sorted), or undefined when it has exactly those (every
+ * version so far has the same ones; a version that changes them makes this a table by version).
  */
-export function layoutMismatch(db: IDBDatabase): string | undefined {
+export function layoutMismatch(db: IDBDatabase, stores: readonly string[]): string | undefined {
   const names = [...db.objectStoreNames].sort();
-  if (names.join() === STORES.join()) return undefined;
+  if (names.join() === stores.join()) return undefined;
   return names.length === 0 ? 'no object stores' : `the object stores ${names.map((n) => `"${n}"`).join(', ')}`;
 }

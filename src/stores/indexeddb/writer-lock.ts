@@ -73,7 +73,7 @@ export class WriterLock {
     // keep asking could each give it away before getting anything done.
     if (wrote && this.#wanted) return this.release();
     // One timer for a run of commits, not one per commit: a push is short enough for a timer to show.
-    this.#idleSince = Date.now();
+    this.#idleSince = performance.now();
     this.#timer ??= setTimeout(this.#check, IDLE_MS);
   }
 
@@ -104,7 +104,9 @@ export class WriterLock {
   readonly #check = (): void => {
     this.#timer = undefined;
     if (!this.held || this.#busy) return;
-    const left = this.#idleSince + IDLE_MS - Date.now();
+    // On the monotonic clock: the wall clock set back (NTP, a VM resumed) would keep the lock, and every other tab
+    // waiting, for as long as it stepped.
+    const left = this.#idleSince + IDLE_MS - performance.now();
     if (left > 0) this.#timer = setTimeout(this.#check, left);
     else this.release();
   };

@@ -1,6 +1,6 @@
 import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Queue, SluiceError } from '../../../src/index.js';
 import { IndexedDbStore, type BlockedDetail } from '../../../src/indexeddb.js';
 import { VERSION } from '../../../src/stores/indexeddb/schema.js';
@@ -105,8 +105,132 @@ describe('opening blocked by another tab', () => {
     await (await opening).close();
   });
 
-  it('{ blockedTimeoutMs } is checked: an integer >= 0, or Infinity', () => {
-    expect(() => new IndexedDbStore({ blockedTimeoutMs: -1 })).toThrow(/Expected `blockedTimeoutMs` to be an integer >= 0 \(or Infinity\), got -1/);
+  it('{ blockedTimeoutMs } is checked: an integer from 0 to 2^31 - 1 (what a timer holds), or Infinity', () => {
+    expect(() => new IndexedDbStore({ blockedTimeoutMs: -1 })).toThrow(/Expected `blockedTimeoutMs` to be an integer from 0 to 2147483647 \(or Infinity\), got -1/);
     expect(() => new IndexedDbStore({ blockedTimeoutMs: '5' as unknown as number })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+    // A longer timer would fire at once: the open would give up as soon as it was blocked.
+    expect(() => new IndexedDbStore({ blockedTimeoutMs: 2 ** 31 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('got 2147483648') }));
+    expect(new IndexedDbStore({ blockedTimeoutMs: 2 ** 31 - 1 })).toBeInstanceOf(IndexedDbStore);
+    expect(new IndexedDbStore({ blockedTimeoutMs: 0 })).toBeInstanceOf(IndexedDbStore);
+  });
+});
+
+describe('an open that the platform refuses at once', () => {
+  it('a SecurityError thrown by indexedDB.open (an opaque origin, storage denied) rejects as ERR_STORAGE, with it as cause', async () => {
+    const denied = new DOMException('Access to the IndexedDB API is denied in this context.', 'SecurityError');
+    const factory = { open: () => { throw denied; } } as unknown as IDBFactory;
+    const store = new IndexedDbStore({ indexedDB: factory });
+    const error = await Queue.open({ name: 'q', store }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SluiceError);
+    expect(error).toMatchObject({ code: 'ERR_STORAGE', message: expect.stringMatching(/Cannot open the IndexedDB database "sluice".*SecurityError/), cause: denied });
+    // Blob calls too (they open a database of their own).
+    const blobs = new IndexedDbStore({ indexedDB: factory });
+    await expect(blobs.open('q')).rejects.toMatchObject({ code: 'ERR_STORAGE' });
+  });
+});
+
+describe('connections', () => {
+  /** A factory that remembers every connection it opened. */
+  function counted(): { factory: IDBFactory; open: () => string[] } {
+    const inner = new IDBFactory();
+    const opened: IDBDatabase[] = [];
+    const factory = new Proxy(inner, {
+      get(target, key) {
+        if (key === 'open') {
+          return (...args: Parameters<IDBFactory['open']>) => {
+            const r = target.open(...args);
+            r.addEventListener('success', () => opened.push(r.result));
+            return r;
+          };
+        }
+        const value = Reflect.get(target, key) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    // A closed connection refuses to start a transaction (InvalidStateError).
+    const isOpen = (db: IDBDatabase) => {
+      try {
+        db.transaction([...db.objectStoreNames], 'readonly');
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    return { factory, open: () => opened.filter(isOpen).map((db) => db.name) };
+  }
+
+  it('are closed once every queue opened on the store has closed, and opened again when the next one opens', async () => {
+    const { factory, open } = counted();
+    const store = new IndexedDbStore({ indexedDB: factory });
+    const a = await Queue.open<number>({ name: 'a', store });
+    const b = await Queue.open<number>({ name: 'b', store });
+    await a.push(1);
+    await a.blobs!.write('k', 0, Uint8Array.of(1));
+    expect(open().sort()).toEqual(['sluice', 'sluice.blobs']);
+    await a.close();
+    // `b` still uses them.
+    expect(open().sort()).toEqual(['sluice', 'sluice.blobs']);
+    await b.push(2);
+    await b.close();
+    expect(open()).toEqual([]);
+    for (let i = 0; i < 3; i++) {
+      await using q = await Queue.open<number>({ name: 'a', store });
+      await q.blobs!.keys();
+      expect(await q.peek(5)).toEqual([1]);
+    }
+    expect(open()).toEqual([]);
+  });
+
+  it("a blob call made after its queue's storage closed works, and leaves no connection open", async () => {
+    const { factory, open } = counted();
+    const storage = await new IndexedDbStore({ indexedDB: factory }).open('q');
+    const blobs = storage.blobs!;
+    await blobs.write('k', 0, Uint8Array.of(5), 'relaxed');
+    await storage.close();
+    expect(open()).toEqual([]);
+    expect(await blobs.read('k', 0, 1)).toEqual(Uint8Array.of(5));
+    expect(open()).toEqual([]);
+  });
+
+  it('a queue opening while the last other one closes gets a connection that stays open', async () => {
+    const { factory, open } = counted();
+    const store = new IndexedDbStore({ indexedDB: factory });
+    const a = await store.open('a');
+    // Closed in the same turn as the next opens: the connection must not be closed under the one opening.
+    const closing = a.close();
+    const b = await store.open('b');
+    await closing;
+    expect(open()).toEqual(['sluice']);
+    const { token } = await b.load();
+    expect(await b.commit(token, { write: { segment: 0, offset: 0, bytes: Uint8Array.of(1) }, durability: 'relaxed' })).toEqual(expect.any(String));
+    await b.close();
+    expect(open()).toEqual([]);
+  });
+
+  it("the browser entry's default store (`Queue.open({ name })`, `Outbox.open()`) leaves none open once closed", async () => {
+    const { factory, open } = counted();
+    vi.stubGlobal('indexedDB', factory);
+    try {
+      const { Queue: BrowserQueue, Outbox } = await import('../../../src/index.browser.js');
+      const a = await BrowserQueue.open<number>({ name: 'a' });
+      const b = await BrowserQueue.open<number>({ name: 'b' });
+      await a.push(1);
+      await b.push(2);
+      // One store for the realm: one connection however many queues are open.
+      expect(open()).toEqual(['sluice']);
+      await a.close();
+      await b.close();
+      expect(open()).toEqual([]);
+      for (let i = 0; i < 3; i++) {
+        await using q = await BrowserQueue.open<number>({ name: 'a' });
+        await q.push(i);
+        await q.blobs!.keys();
+      }
+      const outbox = await Outbox.open({ name: 'api', fetch: () => Promise.resolve(new Response(null, { status: 204 })) });
+      await outbox.close();
+      expect(open()).toEqual([]);
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 });

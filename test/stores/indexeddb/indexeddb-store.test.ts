@@ -202,3 +202,25 @@ describe('a failed commit', () => {
     await q.close();
   });
 });
+
+describe('.blobs.read()', () => {
+  it('stops at the first gap between chunks (a short read), never filling it with zeros', async () => {
+    const storage = await fresh().open('q');
+    const blobs = storage.blobs!;
+    // Written past the end: the bytes before offset 100 were never written.
+    await blobs.write('after', 100, bytes(9, 9), 'relaxed');
+    expect(await blobs.read('after', 0, 102)).toEqual(bytes());
+    expect(await blobs.read('after', 100, 102)).toEqual(bytes(9, 9));
+    // A gap in the middle: the read ends where the first run of bytes ends.
+    await blobs.write('holed', 0, bytes(1, 2, 3), 'relaxed');
+    await blobs.write('holed', 5, bytes(6, 7), 'relaxed');
+    expect(await blobs.read('holed', 0, 7)).toEqual(bytes(1, 2, 3));
+    expect(await blobs.read('holed', 1, 7)).toEqual(bytes(2, 3));
+    expect(await blobs.read('holed', 5, 7)).toEqual(bytes(6, 7));
+    // Chunks without a gap are read whole, across their boundaries, and up to the end of what is there.
+    await blobs.write('whole', 0, bytes(1, 2), 'relaxed');
+    await blobs.write('whole', 2, bytes(3, 4), 'relaxed');
+    expect(await blobs.read('whole', 1, 10)).toEqual(bytes(2, 3, 4));
+    await storage.close();
+  });
+});

@@ -157,3 +157,69 @@ describe('a database that is not sluice\'s', () => {
     await untouched(factory, VERSION + 5);
   });
 });
+
+describe('an empty database of that name (an `indexedDB.open(name)` without a version, by devtools or another script)', () => {
+  /** Makes database `name` as such a probe leaves it: version 1, no object stores. */
+  async function probed(factory: IDBFactory, name: string): Promise<void> {
+    const db = await request(factory.open(name));
+    expect([db.version, db.objectStoreNames.length]).toEqual([1, 0]);
+    db.close();
+  }
+
+  it('"sluice": taken as new, its layout made; the queue works', async () => {
+    const factory = new IDBFactory();
+    await probed(factory, 'sluice');
+    const q = await Queue.open<number>({ name: 'q', store: new IndexedDbStore({ indexedDB: factory }) });
+    await q.push(1);
+    expect(await q.peek()).toEqual([1]);
+    await q.close();
+    const db = await request(factory.open('sluice'));
+    expect([db.version, [...db.objectStoreNames].sort()]).toEqual([VERSION, [...STORES]]);
+    db.close();
+  });
+
+  it('"sluice.blobs": taken as new, its layout made; blob calls work', async () => {
+    const factory = new IDBFactory();
+    await probed(factory, 'sluice.blobs');
+    const blobs = (await new IndexedDbStore({ indexedDB: factory }).open('q')).blobs!;
+    await blobs.write('k', 0, Uint8Array.of(1, 2), 'relaxed');
+    expect(await blobs.read('k', 0, 2)).toEqual(Uint8Array.of(1, 2));
+    expect(await blobs.keys()).toEqual(['k']);
+  });
+});
+
+describe('the blobs database ("<dbName>.blobs")', () => {
+  it('as version 1 left it: upgraded, keeping its blobs', async () => {
+    const factory = new IDBFactory();
+    const open = factory.open('sluice.blobs', 1);
+    open.onupgradeneeded = () => open.result.createObjectStore('chunks').put(Uint8Array.of(7, 8), ['q', 'k', 0]);
+    (await request(open)).close();
+    const blobs = (await new IndexedDbStore({ indexedDB: factory }).open('q')).blobs!;
+    expect(await blobs.read('k', 0, 2)).toEqual(Uint8Array.of(7, 8));
+  });
+
+  it("another library's under that name: ERR_INCOMPATIBLE_STORE from blob calls, and left untouched", async () => {
+    const factory = new IDBFactory();
+    const open = factory.open('sluice.blobs', 1);
+    open.onupgradeneeded = () => open.result.createObjectStore('keyval').put('theirs', 'key');
+    (await request(open)).close();
+    const blobs = (await new IndexedDbStore({ indexedDB: factory }).open('q')).blobs!;
+    await expect(blobs.write('k', 0, Uint8Array.of(1), 'relaxed')).rejects.toMatchObject({
+      code: 'ERR_INCOMPATIBLE_STORE',
+      message: expect.stringMatching(/"sluice.blobs" is not a sluice database.*"keyval"/),
+    });
+    await expect(blobs.keys()).rejects.toMatchObject({ code: 'ERR_INCOMPATIBLE_STORE' });
+    expect(await dump(factory, 'sluice.blobs', 'keyval')).toEqual([{ key: 'key', value: 'theirs' }]);
+  });
+
+  it('at a newer version: ERR_INCOMPATIBLE_STORE, not a raw VersionError', async () => {
+    const factory = new IDBFactory();
+    const open = factory.open('sluice.blobs', 9);
+    open.onupgradeneeded = () => open.result.createObjectStore('chunks');
+    (await request(open)).close();
+    const blobs = (await new IndexedDbStore({ indexedDB: factory }).open('q')).blobs!;
+    const error = await blobs.keys().catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'SluiceError', code: 'ERR_INCOMPATIBLE_STORE', message: expect.stringContaining('"sluice.blobs"') });
+    expect((error as Error).cause).toMatchObject({ name: 'VersionError' });
+  });
+});

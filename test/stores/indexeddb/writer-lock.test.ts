@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Queue } from '../../../src/index.js';
 import type { QueueStorage } from '../../../src/core/store.js';
 import { IndexedDbStore } from '../../../src/indexeddb.js';
+import { WriterLock } from '../../../src/stores/indexeddb/writer-lock.js';
 import { FakeLockManager, type FakeLocks } from '../../support/fake-locks.js';
 
 // The writer lock, in Node: an in-process LockManager stands in for Web Locks (one `context()` per tab), and Node's
@@ -81,6 +82,28 @@ describe('with Web Locks', () => {
     expect(await q.peek(5)).toEqual([1, 2]);
     await q.close();
     expect(writerHeld()).toEqual([]);
+  });
+
+  it('the holder gives it back after 100 ms idle on the monotonic clock, even when the wall clock is set back meanwhile', async () => {
+    // Only the timers and clocks: fake-indexeddb and the lock manager keep running on their own.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+    try {
+      const lock = new WriterLock(manager.context(), 'sluice-writer:test', () => undefined);
+      expect(lock.enter()).toBe(false);
+      await lock.acquire();
+      // A commit that failed (quota, a stale view): the lock is kept for the retry, and only going idle lets it go.
+      lock.done(false);
+      // NTP, or a machine resumed, sets the wall clock back an hour.
+      vi.setSystemTime(Date.now() - 3_600_000);
+      await vi.advanceTimersByTimeAsync(99);
+      expect(lock.held).toBe(true);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(lock.held).toBe(false);
+      expect(writerHeld()).toEqual([]);
+      await lock.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('another tab asking gets the lock as soon as the holder\'s commit ends, even while the holder keeps committing', async () => {
