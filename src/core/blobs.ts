@@ -1,5 +1,6 @@
 import { describe, SluiceError } from './errors.js';
 import type { BlobStorage, Durability } from './store.js';
+import { check, integer } from './validate.js';
 
 const KEY = /^[A-Za-z0-9._-]{1,200}$/;
 
@@ -23,12 +24,14 @@ export class QueueBlobs {
   /** Writes `bytes` at `offset` of blob `key`: 0 starts it afresh, its current length appends. */
   async write(key: string, offset: number, bytes: Uint8Array): Promise<void> {
     this.#check([key]);
+    check({ offset, bytes }, { offset: integer(0), bytes: ['a Uint8Array', (v) => v instanceof Uint8Array] });
     return this.#storage.write(key, offset, bytes, this.#durability);
   }
 
   /** Bytes `[start, end)` of blob `key`: fewer at its end, none when it does not exist. */
   async read(key: string, start: number, end: number): Promise<Uint8Array> {
     this.#check([key]);
+    check({ start, end }, { start: integer(0), end: integer(0) });
     return this.#storage.read(key, start, end);
   }
 

@@ -2,8 +2,23 @@ import { jsonEncode, jsonText, type Codec } from './codec.js';
 import { SluiceError } from './errors.js';
 import { encodeUnit, frameText, FRAME_HEADER } from './frame.js';
 
-/** Encodes and frames `items` as one commit unit, refusing any item over `maxItemBytes`. */
+/**
+ * Encodes and frames `items` as one commit unit, refusing any item over `maxItemBytes`. A codec that throws (a getter
+ * that throws, say) refuses the item as not serializable, its error as the cause.
+ */
 export function encodeItems<T>(codec: Codec<T>, items: readonly T[], maxItemBytes: number): Uint8Array {
+  // A hole (`pushMany([, x])`) is no item: map and join pass over it, and it would be stored as no bytes at all,
+  // which no codec reads back.
+  for (let i = 0; i < items.length; i++) if (!(i in items)) throw new SluiceError('ERR_NOT_SERIALIZABLE', `Item ${i} is a hole in the array, not an item.`);
+  try {
+    return encode(codec, items, maxItemBytes);
+  } catch (error) {
+    if (error instanceof SluiceError) throw error;
+    throw new SluiceError('ERR_NOT_SERIALIZABLE', `The codec could not encode an item: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  }
+}
+
+function encode<T>(codec: Codec<T>, items: readonly T[], maxItemBytes: number): Uint8Array {
   if (codec.encode === jsonEncode && items.length === 1) {
     // One item of the default codec, the common push: its text is encoded straight into its frame.
     const framed = frameText(jsonText(items[0]));

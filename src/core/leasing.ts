@@ -157,8 +157,10 @@ export class Leasing<T> {
   #lease(lease: string, until: number, entries: LeaseEntry<T>[]): Lease<T> {
     // The set of the lease's ids is made only for an ack or release that names some: most name none.
     let own: Set<string> | undefined;
+    // Given back by this lease: "all of the lease" no longer names them (an ack of the rest must not remove them).
+    let released: Set<number> | undefined;
     const pick = (ids: readonly string[] | undefined): number[] => {
-      if (ids === undefined) return entries.map((e) => Number(e.id));
+      if (ids === undefined) return entries.map((e) => Number(e.id)).filter((seq) => !released?.has(seq));
       own ??= new Set(entries.map((e) => e.id));
       return [...new Set(leaseIds(ids, own))].map(Number).sort((a, b) => a - b);
     };
@@ -171,7 +173,9 @@ export class Leasing<T> {
           const { delayMs = 0, untried = false } = optionsObject(options);
           check({ delayMs, untried }, { delayMs: ['a finite number >= 0', (v) => typeof v === 'number' && v >= 0 && Number.isFinite(v)], untried: isBoolean });
           const seqs = pick(ids);
-          return this.#c.view.commit(() => this.#release(lease, seqs, delayMs, untried));
+          await this.#c.view.commit(() => this.#release(lease, seqs, delayMs, untried));
+          released ??= new Set();
+          for (const seq of seqs) released.add(seq);
         }),
     };
   }

@@ -40,7 +40,7 @@ export interface QueueOptions<T> {
    */
   readonly maxItemBytes?: number;
   /**
-   * How long a taken item stays leased when neither acked nor released; then it becomes available again.
+   * How long a taken item stays leased when neither acked nor released; then it becomes available again. At least 1.
    * @default 30_000
    */
   readonly leaseMs?: number;
@@ -83,6 +83,8 @@ export interface QueueOptions<T> {
 export type ResolvedOptions<T> = Required<Omit<QueueOptions<T>, 'store'>> & { readonly store: Store };
 
 const NAME = /^[A-Za-z0-9._-]{1,128}$/;
+// A lease shorter than a millisecond ends where it starts: the next take, in the same millisecond, gets its items too.
+const LEASE: Rule = ['a finite number >= 1', (v) => typeof v === 'number' && Number.isFinite(v) && v >= 1];
 
 /** Throws 'ERR_INVALID_NAME' unless `name` is a valid queue name. */
 export function checkName(name: unknown): asserts name is string {
@@ -100,7 +102,7 @@ const RULES = {
   segmentItems: integer(1, 2 ** 31),
   segmentBytes: integer(64, MAX_PAYLOAD),
   maxItemBytes: integer(1, MAX_PAYLOAD - 8),
-  leaseMs: positive,
+  leaseMs: LEASE,
   pollMs: positive,
   durability: oneOf('strict', 'relaxed'),
   corruption: oneOf('throw', 'skip'),
@@ -140,6 +142,6 @@ const IDS = optional(['an array of entry ids', Array.isArray]);
 
 /** Arguments of `push` and `pushMany`, and options of `take`, `list` and `iterate`, checked when called. */
 export const PUSH_RULES = { items: ['an array', Array.isArray] as Rule, key: optional(text) };
-export const TAKE_RULES = { max: integer(1, 2 ** 31), leaseMs: optional(positive), signal: SIGNAL, filter: optional(isFunction), ids: IDS, early: optional(['a boolean or a function', (v) => typeof v === 'boolean' || typeof v === 'function']) };
+export const TAKE_RULES = { max: integer(1, 2 ** 31), leaseMs: optional(LEASE), signal: SIGNAL, filter: optional(isFunction), ids: IDS, early: optional(['a boolean or a function', (v) => typeof v === 'boolean' || typeof v === 'function']) };
 export const LIST_RULES = { limit: optional(limit(0)), after: optional(text), ids: IDS, partition: optional(integer(0, 8191)) };
-export const ITERATE_RULES = { max: optional(integer(1, 2 ** 31)), leaseMs: optional(positive), signal: SIGNAL };
+export const ITERATE_RULES = { max: optional(integer(1, 2 ** 31)), leaseMs: optional(LEASE), signal: SIGNAL };

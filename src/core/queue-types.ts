@@ -48,11 +48,11 @@ export interface Lease<T> {
   /** Epoch ms after which the items become available to others again. */
   readonly expiresAt: number;
   /**
-   * Removes the items for good (all of the lease's, or those of `ids`). Rejects 'ERR_LEASE_EXPIRED', removing none,
-   * when the lease expired and another lease holds any of them now.
+   * Removes the items for good (all of the lease's but those it released, or those of `ids`). Rejects
+   * 'ERR_LEASE_EXPIRED', removing none, when the lease expired and another lease holds any of them now.
    */
   ack(ids?: readonly string[]): Promise<void>;
-  /** Puts the items back at the head of the queue in their order (all, or those of `ids`). */
+  /** Puts the items back at the head of the queue in their order (all, or those of `ids`); `ack()` no longer names them. */
   release(ids?: readonly string[], options?: ReleaseOptions): Promise<void>;
 }
 

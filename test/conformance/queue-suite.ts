@@ -96,6 +96,20 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
       expect(await q.size()).toBe(0);
     });
 
+    it('.ack() after a partial .release() acks the rest only, whether or not another consumer took the released item', async () => {
+      for (const takenMeanwhile of [false, true]) {
+        const q = await open();
+        await q.pushMany(items(0, 3));
+        const lease = (await q.take(3))!;
+        await lease.release([lease.entries[1]!.id]);
+        const other = takenMeanwhile ? await q.take(1) : undefined;
+        await lease.ack();
+        expect(ns(await q.list()), String(takenMeanwhile)).toEqual([1]);
+        await (other ?? (await q.take(1)))!.ack();
+        await q.close();
+      }
+    });
+
     it('.release(ids, { delayMs }) keeps items unavailable until the delay passes, in their place', async () => {
       const q = await open();
       await q.pushMany(items(0, 3));
@@ -489,6 +503,7 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
           { segmentBytes: 1.5 },
           { maxItemBytes: -1 },
           { leaseMs: Infinity },
+          { leaseMs: 0.5 },
           { durability: 'fast' as 'strict' },
           { corruption: 'ignore' as 'skip' },
           { codec: {} as never },
@@ -504,6 +519,8 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
         const before = await snapshot(q);
         expect((await rejection(q.take(0))).code).toBe('ERR_INVALID_OPTION');
         expect((await rejection(q.take(1, { leaseMs: -5 }))).code).toBe('ERR_INVALID_OPTION');
+        // Shorter than a millisecond, a lease would end where it began, and the next take get its items too.
+        expect((await rejection(q.take(1, { leaseMs: 1e-4 }))).code).toBe('ERR_INVALID_OPTION');
         expect((await rejection(q.peek(-1))).code).toBe('ERR_INVALID_OPTION');
         expect((await rejection(q.remove(['abc']))).code).toBe('ERR_INVALID_OPTION');
         const lease = await q.take(1);
@@ -553,10 +570,16 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
         const circular: Record<string, unknown> = { a: 1 };
         circular.self = circular;
         const bad: unknown[] = [() => 1, Symbol('s'), 10n, circular, undefined, NaN, Infinity, new Date(0), new Map(), [1, undefined], { deep: { f: () => 1 } }];
-        for (const value of bad) {
+        const throwing = Object.defineProperty({}, 'n', { enumerable: true, get: () => { throw new Error('no'); } });
+        for (const value of [...bad, throwing]) {
           expect((await rejection(q.push(value as Item))).code).toBe('ERR_NOT_SERIALIZABLE');
           expect((await rejection(q.pushMany([{ n: 1 }, value as Item, { n: 2 }]))).code).toBe('ERR_NOT_SERIALIZABLE');
         }
+        // A hole is no item, with the default codec or one of the app's (which has no encodeMany).
+        expect((await rejection(q.pushMany([, { n: 1 }] as Item[]))).code).toBe('ERR_NOT_SERIALIZABLE');
+        const own = await Queue.open<Item>({ name: 'q', store: counting, clock, codec: { encode: (v) => new TextEncoder().encode(JSON.stringify(v)), decode: (b) => JSON.parse(new TextDecoder().decode(b)) as Item } });
+        expect((await rejection(own.pushMany([{ n: 1 }, , { n: 3 }] as Item[]))).code).toBe('ERR_NOT_SERIALIZABLE');
+        await own.close();
         expect(counting.commits).toBe(commits);
         expect(await snapshot(q)).toEqual(before);
       });
