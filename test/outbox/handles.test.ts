@@ -127,6 +127,26 @@ describe('remove() across handles', () => {
 
 describe('retries across handles', () => {
   const retrying = { retry: { initialDelayMs: 60_000, maxDelayMs: 60_000 }, random: () => 0.5 };
+
+  /** Runs `fn` with no BroadcastChannel: handles hear nothing of each other, as processes do. */
+  const hearingNothing = async (fn: () => Promise<void>) => {
+    const Channel = globalThis.BroadcastChannel;
+    (globalThis as { BroadcastChannel?: unknown }).BroadcastChannel = undefined;
+    try {
+      await fn();
+    } finally {
+      globalThis.BroadcastChannel = Channel;
+    }
+  };
+
+  /** `first` sends the task and is told to wait an hour (429, Retry-After); `second` then flushes and sends nothing. */
+  const waitAnHourThenLook = async (first: Outbox, second: Outbox) => {
+    shared.server.next({ status: 429, headers: { 'retry-after': '3600' } });
+    expect(await first.flush()).toMatchObject({ retried: 1 });
+    const before = shared.server.received.length;
+    expect(await second.flush()).toMatchObject({ sent: 0, remaining: 1 });
+    expect(shared.server.received.length).toBe(before);
+  };
   const heard = <T>(target: EventTarget, type: string) => new Promise<T>((resolve) => target.addEventListener(type, (e) => resolve((e as CustomEvent<T>).detail), { once: true }));
 
   it('a handle that does not deliver hears another retry a task ("retry", "change") and lists it as retrying, with its last status', async () => {
@@ -167,10 +187,8 @@ describe('retries across handles', () => {
   });
 
   it('a handle that hears nothing (another process) still lists what the store says: retrying until the delay ends, or in flight', async () => {
-    // Without BroadcastChannel, nothing is relayed: what the handles share is the store.
-    const Channel = globalThis.BroadcastChannel;
-    (globalThis as { BroadcastChannel?: unknown }).BroadcastChannel = undefined;
-    try {
+    // Nothing is relayed: what the handles share is the store.
+    await hearingNothing(async () => {
       shared.server.next({ status: 503 });
       const store = new MemoryStore();
       // A request that hangs ends within 3 s, so that closing does not wait long for it.
@@ -187,37 +205,25 @@ describe('retries across handles', () => {
         [b, 'sending'],
       ]);
       expect(listed[0]!.nextAttemptAt).toBeGreaterThan(Date.now() + 20_000);
-    } finally {
-      globalThis.BroadcastChannel = Channel;
-    }
+    });
   });
 
   it("a handle that hears nothing keeps to the delay another set (a Retry-After): it does not send before it", async () => {
-    const Channel = globalThis.BroadcastChannel;
-    (globalThis as { BroadcastChannel?: unknown }).BroadcastChannel = undefined;
-    try {
+    await hearingNothing(async () => {
       const store = new MemoryStore();
       const [first, second] = [await open(store, retrying), await open(store, retrying)];
       const id = await first.enqueue({ url: '/x' });
       // The second handle knows the task, ready, before the first is told to wait an hour.
       expect(await second.list()).toMatchObject([{ id, state: 'ready' }]);
-      shared.server.next({ status: 429, headers: { 'retry-after': '3600' } });
-      expect(await first.flush()).toMatchObject({ retried: 1 });
-      const before = shared.server.received.length;
-      expect(await second.flush()).toMatchObject({ sent: 0, remaining: 1 });
-      expect(shared.server.received.length).toBe(before);
+      await waitAnHourThenLook(first, second);
       const [listed] = await second.list();
       expect(listed).toMatchObject({ id, state: 'retrying' });
       expect(listed!.nextAttemptAt).toBeGreaterThan(Date.now() + 3_500_000);
-    } finally {
-      globalThis.BroadcastChannel = Channel;
-    }
+    });
   });
 
   it('a handle that hears nothing keeps to a delay another set after its own (a Retry-After): its own, ended, does not stand', async () => {
-    const Channel = globalThis.BroadcastChannel;
-    (globalThis as { BroadcastChannel?: unknown }).BroadcastChannel = undefined;
-    try {
+    await hearingNothing(async () => {
       const [store, clock] = [new MemoryStore(), new FakeClock()];
       const [first, second] = [await open(store, { ...retrying, clock }), await open(store, { ...retrying, clock })];
       const id = await second.enqueue({ url: '/x' });
@@ -226,14 +232,8 @@ describe('retries across handles', () => {
       clock.advance(30_000);
       // Its own delay over, the second handle has it ready; the first sends it and is told to wait an hour.
       expect(await second.list()).toMatchObject([{ id, state: 'ready' }]);
-      shared.server.next({ status: 429, headers: { 'retry-after': '3600' } });
-      expect(await first.flush()).toMatchObject({ retried: 1 });
-      const before = shared.server.received.length;
-      expect(await second.flush()).toMatchObject({ sent: 0, remaining: 1 });
-      expect(shared.server.received.length).toBe(before);
+      await waitAnHourThenLook(first, second);
       expect(await second.list()).toMatchObject([{ id, state: 'retrying', nextAttemptAt: clock.now() + 3_600_000 }]);
-    } finally {
-      globalThis.BroadcastChannel = Channel;
-    }
+    });
   });
 });
