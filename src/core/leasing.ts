@@ -48,10 +48,7 @@ export class Leasing<T> {
   async take(max: number, leaseMs: number, options: TakeOptions<T>): Promise<Plan<Lease<T> | undefined>> {
     const { view, clock } = this.#c;
     const now = clock.now();
-    const ops: Op[] = (await this.#goneOwners()).map((owner): Op => ['o', owner]);
-    // Applied now so that the walk sees those items free; the commit applies them again, which changes nothing. A
-    // take that ends without committing leaves the view to be read again.
-    for (const op of ops) view.state.apply(op);
+    const ops = await this.freeGone();
     view.state.holds.expire(now);
     const chosen: LeaseEntry<T>[] = [];
     const { filter, ids, early } = options;
@@ -227,6 +224,17 @@ export class Leasing<T> {
     const until = delayMs > 0 ? this.#c.clock.now() + delayMs : undefined;
     const op: Op = untried ? ['u', ranges, until ?? null, 1] : until !== undefined ? ['u', ranges, until] : ['u', ranges];
     return { ops: [op], result: undefined, done: this.#c.wake };
+  }
+
+  /**
+   * Ends the holds of owners that the store says are gone (their leases come back before they expire): applied now,
+   * so that what is planned next sees those items free; the ops returned are for the plan to commit (applied again,
+   * which changes nothing). A plan that ends without committing must leave the view to be read again.
+   */
+  async freeGone(): Promise<Op[]> {
+    const ops = (await this.#goneOwners()).map((owner): Op => ['o', owner]);
+    for (const op of ops) this.#c.view.state.apply(op);
+    return ops;
   }
 
   /** Owners of holds that the store says are gone (their leases come back before they expire). */

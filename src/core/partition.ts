@@ -167,9 +167,8 @@ export class Partition<T> {
     return this.view.size;
   }
 
-  async stats(): Promise<QueueStats> {
-    await this.view.refresh();
-    return this.view.stats(this.#c.options.clock.now());
+  stats(): Promise<QueueStats> {
+    return this.#read(async () => this.view.stats(this.#c.options.clock.now()));
   }
 
   clear(): Promise<void> {
@@ -192,10 +191,21 @@ export class Partition<T> {
     await this.#storage.close();
   }
 
-  /** Reads through a fresh view, read again (and put right) when it turns out stale. */
+  /**
+   * Reads through a fresh view, read again (and put right) when it turns out stale. The leases of owners gone are
+   * ended first, as a take ends them: what is read shows what a take would get.
+   */
   async #read<R>(fn: () => Promise<R>): Promise<R> {
     await this.view.refresh();
-    return this.view.commit(async () => ({ result: await fn() }), true);
+    return this.view.commit(async () => {
+      const ops = await this.#leasing.freeGone();
+      try {
+        return { ops, result: await fn() };
+      } catch (error) {
+        if (ops.length > 0) this.view.invalidate();
+        throw error;
+      }
+    }, true);
   }
 
   /**

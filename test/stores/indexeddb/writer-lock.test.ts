@@ -181,6 +181,22 @@ describe('with Web Locks', () => {
 });
 
 describe('owner locks', () => {
+  it("another tab's peek, list and stats show a dead tab's leased items free at once, as its take does", async () => {
+    const dying = inTab();
+    const a = await dying.open<number>();
+    await a.pushMany([1, 2, 3]);
+    await a.take(2);
+    const b = await inTab().open<number>();
+    expect(await b.peek(5)).toEqual([3]);
+    dying.tab.kill();
+    expect(await b.peek(5)).toEqual([1, 2, 3]);
+    expect((await b.list()).map((e) => e.state)).toEqual(['ready', 'ready', 'ready']);
+    expect(await b.stats()).toMatchObject({ size: 3, leased: 0 });
+    // Freed in the store too: a handle opened now sees the same.
+    expect(await (await inTab().open<number>()).peek(5)).toEqual([1, 2, 3]);
+    await b.close();
+  });
+
   it('a consumer waiting for items leased to another tab wakes as soon as that tab dies, not when the leases run out', async () => {
     const dying = inTab();
     const a = await dying.open<number>();
