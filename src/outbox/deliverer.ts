@@ -70,7 +70,7 @@ export class Deliverer {
       changed: (online) => {
         // Offline: what was taken ahead goes back, so that only a probe leaves.
         if (!online) this.#unbuffer();
-        context.emit(online ? 'online' : 'offline');
+        context.emit(online ? 'online' : 'offline', { online });
       },
       wake: () => this.#loop.kick(),
     });

@@ -124,12 +124,17 @@ export interface OutboxEventMap {
   dead: CustomEvent<DeadDetail>;
   /** A service worker's outbox took the task over (see `HandedOverDetail`); it left this outbox. */
   'handed-over': CustomEvent<HandedOverDetail>;
-  /** Nothing is left to deliver. */
-  drained: Event;
-  /** The pending tasks changed (enqueued, sent, retried, dead, removed): what a UI listing them redraws on. */
-  change: Event;
-  online: Event;
-  offline: Event;
+  /** Nothing is left to deliver. `detail` is null. */
+  drained: CustomEvent<null>;
+  /**
+   * The pending tasks changed (enqueued, sent, retried, dead, removed): what a UI listing them redraws on. Once per
+   * tick however many changed; `detail` is null.
+   */
+  change: CustomEvent<null>;
+  /** The outbox believes the network is back (a response arrived, or the platform or `setOnline` says so). */
+  online: CustomEvent<{ readonly online: true }>;
+  /** A send failed with a network error, or the platform or `setOnline` says the network is gone. */
+  offline: CustomEvent<{ readonly online: false }>;
   /** A failure the outbox cannot hand to a caller (a storage error during background delivery). */
   error: CustomEvent<{ readonly error: unknown }>;
   /**

@@ -12,7 +12,7 @@ import { Deliverer } from './deliverer.js';
 import { STATES, type FlushOptions, type FlushResult, type ListPendingOptions, type OutboxEventMap, type PendingTask, type SentDetail } from './events.js';
 import { resolveOutboxOptions, type OutboxOptions, type ResolvedOutboxOptions } from './options.js';
 import { UnloadSender } from './page-hide.js';
-import { laneOf, PendingIndex } from './pending.js';
+import { laneOf, PendingIndex, type Pending } from './pending.js';
 import { PendingStore } from './pending-store.js';
 import { liveFetch } from './live-fetch.js';
 import { Notices } from './notices.js';
@@ -46,7 +46,8 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   readonly #deliverer: Deliverer;
   readonly #serial = serial();
   readonly #unload: UnloadSender | undefined;
-  readonly #notices = new Notices((type) => this.dispatchEvent(new Event(type)));
+  // Every outbox event is a CustomEvent (API.md); these have nothing to tell, so their `detail` is null.
+  readonly #notices = new Notices((type) => this.dispatchEvent(new CustomEvent(type)));
   #closing: Promise<void> | undefined;
   #syncQueued = false;
 
@@ -102,7 +103,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       bodies: this.#bodies,
       serial: this.#serial,
       transport: () => this.#transport(),
-      emit: (type, detail) => (type === 'change' ? this.#notices.changed() : this.dispatchEvent(detail === undefined ? new Event(type) : new CustomEvent(type, { detail }))),
+      emit: (type, detail) => (type === 'change' ? this.#notices.changed() : this.dispatchEvent(new CustomEvent(type, { detail }))),
       toDead: (list, lease, run) => this.#toDead(list, lease, run),
       empty: async () => {
         const epoch = this.#notices.epoch;
@@ -111,8 +112,11 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       closing: () => this.#closing !== undefined,
     });
     queue.addEventListener('change', () => this.#sync());
-    // Only without ordering, and only tasks not in flight: with ordering, an older task may still be stored.
-    this.#unload = options.unloadFlush && options.ordering === 'none' ? UnloadSender.on(options.page, () => this.#transport(), (tasks) => this.#sendable(tasks)) : undefined;
+    // Only without ordering: with it, an older task may still be stored. Not with `headers`, `onBeforeSend` or `batch`
+    // either: a keepalive request is built synchronously in 'pagehide', so their promises cannot be awaited, and a
+    // request without them (no token, a skipped task, one request per task) is not the one the task asked for.
+    const unload = options.unloadFlush && options.ordering === 'none' && !options.headers && !options.onBeforeSend && !options.batch;
+    this.#unload = unload ? UnloadSender.on(options.page, () => this.#transport(), (tasks) => this.#sendable(tasks)) : undefined;
   }
 
   /** Whether the outbox believes the network is there (a `setOnline` override wins). */
@@ -314,11 +318,20 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     });
   }
 
-  /** Of `tasks`, those that may go as the page hides: when this handle delivers, not in flight, and due. */
+  /**
+   * Of `tasks`, those that may go as the page hides: when this handle delivers, those the index holds (not removed
+   * meanwhile) as ready now, as delivery would take them: no wait left (a retry's delay, a Retry-After, `notBefore`),
+   * not in flight, not expired (delivery moves those to dead). Another handle's lease is never over by its `until`,
+   * which is only when to ask the queue again.
+   */
   #sendable(tasks: StoredTask[]): StoredTask[] {
     if (!this.online || !this.#deliverer.deliversAlone) return [];
     const now = this.#options.clock.now();
-    return tasks.filter((t) => this.#index.withId(t.id).every((p) => p.state !== 'busy') && (t.notBefore ?? 0) <= now);
+    const due = (p: Pending): boolean => (p.state === 'ready' || (p.state === 'waiting' && p.cause !== 'lease')) && p.until <= now && p.expiresAt > now;
+    return tasks.filter((t) => {
+      const held = this.#index.withId(t.id);
+      return held[0] && held.every(due);
+    });
   }
 
   #transport(): typeof fetch {

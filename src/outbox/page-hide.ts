@@ -19,10 +19,11 @@ export function onPageHide(listener: () => void, target: unknown = globalThis): 
 }
 
 /**
- * `OutboxOptions.unloadFlush`: on 'pagehide', this handle's own pending tasks go out as keepalive requests (64 KB in
- * all, the browsers' budget), without waiting, since nothing can be awaited then. It remembers what this handle
- * enqueued until it leaves, because storage cannot be read in time. The tasks stay stored: if a request did not
- * make it, the next session sends the task again with the same Idempotency-Key.
+ * `OutboxOptions.unloadFlush`: on 'pagehide', this handle's own pending tasks that delivery would send now (`pick`
+ * says which) go out as keepalive requests (64 KB in all, the browsers' budget), without waiting, since nothing can
+ * be awaited then: so the outbox uses it only where a request needs no hook that may be async (see `Outbox`). It
+ * remembers what this handle enqueued until it leaves, because storage cannot be read in time. The tasks stay
+ * stored: if a request did not make it, the next session sends the task again with the same Idempotency-Key.
  */
 export class UnloadSender {
   readonly #recent: Map<string, StoredTask>;

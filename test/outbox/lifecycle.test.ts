@@ -339,27 +339,6 @@ describe('several handles', () => {
   });
 });
 
-describe('unloadFlush', () => {
-  it("on 'pagehide', sends this handle's pending tasks as keepalive requests, keeping them stored", async () => {
-    const page = Object.assign(new EventTarget(), { onpagehide: null });
-    await r.reopen({ ordering: 'none', page });
-    const ids = await r.outbox.enqueueMany([{ url: '/a' }, { url: '/b' }]);
-    page.dispatchEvent(new Event('pagehide'));
-    await r.server.waitFor(2);
-    expect(r.server.received.map((x) => x.key).sort()).toEqual([...ids].sort());
-    // Nothing can be acked while the page goes away: the next session sends them again, with the same keys.
-    expect(await r.outbox.size()).toBe(2);
-  });
-
-  it('sends nothing on pagehide with ordering, where older stored tasks must go first', async () => {
-    const page = Object.assign(new EventTarget(), { onpagehide: null });
-    await r.reopen({ page });
-    await r.outbox.enqueue({ url: '/a' });
-    page.dispatchEvent(new Event('pagehide'));
-    expect(r.calls).toHaveLength(0);
-  });
-});
-
 describe('reopened with tasks left', () => {
   it("says 'drained' once the tasks an earlier session left are delivered", async () => {
     const store = new MemoryStore();

@@ -55,9 +55,9 @@ export async function outbox(request: Request): Promise<void> {
   box.addEventListener('retry', (event) => same<typeof event.detail, RetryDetail>(true));
   box.addEventListener('dead', (event) => same<typeof event.detail, DeadDetail>(true));
   box.addEventListener('error', (event) => same<typeof event.detail.error, unknown>(true));
-  box.addEventListener('drained', (event) => same<typeof event, Event>(true));
-  box.addEventListener('online', (event) => same<typeof event, Event>(true));
-  box.addEventListener('offline', (event) => same<typeof event, Event>(true));
+  box.addEventListener('drained', (event) => same<typeof event.detail, null>(true));
+  box.addEventListener('online', (event) => same<typeof event.detail, { readonly online: true }>(true));
+  box.addEventListener('offline', (event) => same<typeof event.detail, { readonly online: false }>(true));
   box.addEventListener('sent', (event) => same<typeof event.detail.task.id, string>(true));
 
   const task: HttpTask = { url: 'https://example.test/notes', body: { text: 'hi' }, mode: 'cors', credentials: 'include' };

@@ -1,0 +1,49 @@
+import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
+import type { OutboxEventMap } from '../../src/outbox/events.js';
+import { rig, type Rig } from './helpers.js';
+
+let r: Rig;
+beforeEach(async () => {
+  r = await rig();
+});
+afterEach(() => r.teardown());
+
+describe('Outbox events', () => {
+  it("'change', 'drained', 'online' and 'offline' are CustomEvents, as every outbox event", async () => {
+    const seen: Record<string, unknown[]> = {};
+    for (const type of ['change', 'drained', 'online', 'offline'] as const) {
+      r.outbox.addEventListener(type, (event: Event) => (seen[type] ??= []).push(event instanceof CustomEvent ? event.detail : 'a plain Event'));
+    }
+    await r.outbox.enqueue({ url: '/a' });
+    await r.outbox.flush();
+    r.outbox.setOnline(false);
+    r.outbox.setOnline(true);
+    // 'change' comes at the end of the tick.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(seen).toEqual({
+      change: expect.arrayContaining([null]),
+      drained: [null],
+      offline: [{ online: false }],
+      online: [{ online: true }],
+    });
+    expect(new Set(seen.change)).toEqual(new Set([null]));
+  });
+
+  it("'offline' after a network error and 'online' after the next response say so in their detail", async () => {
+    await r.outbox.enqueue({ url: '/a' });
+    await r.server.down();
+    await r.outbox.flush();
+    await r.server.up();
+    r.clock.advance(300_000);
+    await r.outbox.flush();
+    expect(r.events('offline')).toEqual([{ online: false }]);
+    expect(r.events('online')).toEqual([{ online: true }]);
+  });
+
+  it('types each detail', () => {
+    expectTypeOf<OutboxEventMap['drained']>().toEqualTypeOf<CustomEvent<null>>();
+    expectTypeOf<OutboxEventMap['change']>().toEqualTypeOf<CustomEvent<null>>();
+    expectTypeOf<OutboxEventMap['online']['detail']>().toEqualTypeOf<{ readonly online: true }>();
+    expectTypeOf<OutboxEventMap['offline']['detail']>().toEqualTypeOf<{ readonly online: false }>();
+  });
+});

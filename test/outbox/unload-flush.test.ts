@@ -1,0 +1,76 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { OutboxOptions } from '../../src/outbox/options.js';
+import { rig, type Rig } from './helpers.js';
+
+let r: Rig;
+let page: EventTarget;
+beforeEach(async () => {
+  r = await rig();
+  page = Object.assign(new EventTarget(), { onpagehide: null });
+});
+afterEach(() => r.teardown());
+
+/** Hides the page; returns the paths of the requests it started (synchronously, as a real 'pagehide' must). */
+function hide(): string[] {
+  const before = r.calls.length;
+  page.dispatchEvent(new Event('pagehide'));
+  return r.calls.slice(before).map((url) => new URL(url).pathname);
+}
+
+describe('unloadFlush', () => {
+  it("on 'pagehide', sends this handle's pending tasks as keepalive requests, keeping them stored", async () => {
+    await r.reopen({ ordering: 'none', page });
+    const ids = await r.outbox.enqueueMany([{ url: '/a' }, { url: '/b' }]);
+    page.dispatchEvent(new Event('pagehide'));
+    await r.server.waitFor(2);
+    expect(r.server.received.map((x) => x.key).sort()).toEqual([...ids].sort());
+    // Nothing can be acked while the page goes away: the next session sends them again, with the same keys.
+    expect(await r.outbox.size()).toBe(2);
+  });
+
+  it('sends nothing on pagehide with ordering, where older stored tasks must go first', async () => {
+    await r.reopen({ page });
+    await r.outbox.enqueue({ url: '/a' });
+    expect(hide()).toEqual([]);
+  });
+
+  it('keeps to a Retry-After: a task waiting out its delay goes on pagehide only once the delay is over', async () => {
+    await r.reopen({ ordering: 'none', page });
+    r.server.next({ status: 429, headers: { 'retry-after': '3600' } });
+    await r.outbox.enqueue({ url: '/a' });
+    expect(await r.outbox.flush()).toMatchObject({ retried: 1 });
+    expect(await r.outbox.list()).toMatchObject([{ state: 'retrying' }]);
+    expect(hide()).toEqual([]);
+    r.clock.advance(3_600_000);
+    expect(hide()).toEqual(['/a']);
+    await r.server.waitFor(2);
+  });
+
+  it('sends neither a task scheduled for later (notBefore) nor an expired one (delivery moves it to dead)', async () => {
+    await r.reopen({ ordering: 'none', page });
+    const now = r.clock.now();
+    await r.outbox.enqueueMany([{ url: '/later', notBefore: now + 60_000 }, { url: '/expiring', expiresAt: now + 1_000 }, { url: '/now' }]);
+    r.clock.advance(1_000);
+    expect(hide()).toEqual(['/now']);
+    await r.server.waitFor(1);
+  });
+
+  it('sends no task removed meanwhile', async () => {
+    await r.reopen({ ordering: 'none', page });
+    const [gone] = await r.outbox.enqueueMany([{ url: '/gone' }, { url: '/kept' }]);
+    expect(await r.outbox.remove([gone!])).toBe(1);
+    expect(hide()).toEqual(['/kept']);
+    await r.server.waitFor(1);
+  });
+
+  // A request built as the page hides cannot await them: without them it is not the request the task asked for.
+  it.each<[string, Partial<OutboxOptions>]>([
+    ['headers', { headers: () => ({ authorization: 'Bearer T' }) }],
+    ['onBeforeSend', { onBeforeSend: (task) => task }],
+    ['batch', { batch: { url: '/batch' } }],
+  ])('is off with %s', async (_, hook) => {
+    await r.reopen({ ordering: 'none', page, ...hook });
+    await r.outbox.enqueue({ url: '/a' });
+    expect(hide()).toEqual([]);
+  });
+});
