@@ -1,6 +1,6 @@
 import type { Clock } from './clock.js';
 import type { Lease, TakeOptions } from './queue-types.js';
-import { waitFor, type Waiting } from './wait.js';
+import { waitFor } from './wait.js';
 
 /** What iterating needs of the queue. */
 export interface IterationContext<T> {
@@ -19,12 +19,15 @@ export interface IterationContext<T> {
 
 /**
  * Leases as they become available, until the queue closes or `signal` aborts: a take, and when it finds nothing, a
- * wait for a push, another handle's commit, a hold ending or a poll (whichever comes first). The wait starts before
- * the take, so a push landing during the take is not missed.
+ * wait for a push, another handle's commit, a hold ending or a poll (whichever comes first). The wait listens from
+ * before the take, so a push landing during the take is not missed; its timer is armed after it, from what the take
+ * read: a take that finds another handle's lease (taken since this handle last looked, or in a partition it had not
+ * read) must wake when that lease runs out, which nothing else would tell.
  */
 export async function* leases<T>(c: IterationContext<T>, max: number, leaseMs: number | undefined, signal: AbortSignal | undefined): AsyncGenerator<Lease<T>, void, undefined> {
   while (!c.closed() && !signal?.aborted) {
-    const waiting = waitForChange(c, signal);
+    const waiting = waitFor({ clock: c.clock, signal, waiters: c.waiters });
+    if (c.closed()) waiting.cancel();
     let lease: Lease<T> | undefined;
     try {
       lease = await c.take(max, leaseMs === undefined ? { signal } : { leaseMs, signal });
@@ -40,15 +43,10 @@ export async function* leases<T>(c: IterationContext<T>, max: number, leaseMs: n
       // Told of other handles' commits only once it waits: a consumer that always finds items never subscribes. A
       // commit between the take and the start of watching still wakes this wait: the store tells each new watcher.
       c.watch();
+      const now = c.clock.now();
+      const ends = c.nextEnd(now) - now;
+      waiting.until(Math.min(c.pollMs, ends > 0 ? ends : Infinity));
       await waiting.promise;
     }
   }
-}
-
-function waitForChange<T>(c: IterationContext<T>, signal: AbortSignal | undefined): Waiting {
-  const now = c.clock.now();
-  const ends = c.nextEnd(now) - now;
-  const waiting = waitFor({ clock: c.clock, ms: Math.min(c.pollMs, ends > 0 ? ends : Infinity), signal, waiters: c.waiters });
-  if (c.closed()) waiting.cancel();
-  return waiting;
 }

@@ -48,22 +48,28 @@ function recordedIn(part: Partition<unknown>): number | undefined {
 /**
  * The count the queue was made with: as its first partition records it, or, when that record is lost (the metadata
  * deleted or unreadable; its 'recover' event says so) or none was ever made there, as the second partition records
- * it. The second is opened to look only when it would be opened anyway, or when it exists (where the store cannot
- * tell, only when the first lost its record): opening it makes storage, which a queue of one partition should not
- * get. Where neither tells, the count asked for is all there is to go by.
+ * it. The second is opened to look only when it would be opened anyway (though not when the store says it does not
+ * exist and the first never recorded a count), or when it exists (where the store cannot tell, only when the first
+ * lost its record): opening it makes storage, which a queue of one partition should not get. Where neither tells, a
+ * first partition that never recorded a count says 1, and one whose record was lost leaves the count asked for as all
+ * there is to go by.
  */
 async function madeWith<T>(c: CountContext<T>, wanted: number): Promise<number> {
   const first = recordedIn(c.parts[0]!);
   if (first !== undefined && first > 0) return first;
+  // Nothing recorded is what a queue of one partition always was: only a second partition that exists says more.
   if (wanted === 1) {
     const there = await c.exists(1);
-    // Nothing recorded is what a queue of one partition always was: only a second partition that exists says more.
     if (there === false || (first === undefined && there === undefined)) return 1;
-  }
+  } else if (first === undefined && (await c.exists(1)) === false) return 1;
   const second = c.parts[1] ?? (await c.open(1));
   const recorded = recordedIn(second);
   // Inside a queue of that count (past the first, a partition of a queue made before every one recorded it says 1).
-  return recorded !== undefined && recorded > 1 ? recorded : wanted;
+  if (recorded !== undefined && recorded > 1) return recorded;
+  // A first partition that never recorded a count is a queue of one partition (or a new, empty one): going by
+  // `wanted` would skip `change`, and the items it holds would stay where their keys' newer items no longer go.
+  // `change` refuses it while it holds items, and records the count in the same commit that finds it empty.
+  return first === undefined ? 1 : wanted;
 }
 
 /**

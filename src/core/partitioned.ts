@@ -60,11 +60,13 @@ export function sum(stats: readonly QueueStats[]): QueueStats {
 
 /**
  * Takes up to `max` items from `parts`, visiting them in `order`: the first `own` (this handle's, see `Members`)
- * until it has `max`, then, only when those had nothing, the next one. A handle whose own partitions ran dry helps
- * with one other partition per take (the order moves on each time), so it meets that partition's handle on one
- * commit at most, and a handle with nothing left to do does not read every other partition at each take. Resolves
- * the leases taken, and whether another handle committed to the first partition visited meanwhile: a handle meeting
- * this one where it takes first.
+ * until it has `max`, then, only when those had nothing, the others until one has something. A handle whose own
+ * partitions ran dry helps with one other partition per take (the order moves on each time, so helpers spread out),
+ * so it meets that partition's handle on one commit at most. It stops at the first that has items, not at the first
+ * visited: a take that found nothing must have looked everywhere, or it would report an empty queue while items wait
+ * in a partition it skipped, and an iterator would sleep on them (nothing wakes it for items already there).
+ * Resolves the leases taken, and whether another handle committed to the first partition visited meanwhile: a handle
+ * meeting this one where it takes first.
  */
 export async function takeInTurn<T>(
   parts: readonly Partition<T>[],
@@ -75,7 +77,7 @@ export async function takeInTurn<T>(
   const taken: [number, Lease<T>][] = [];
   let met = false;
   let got = 0;
-  for (let i = 0; i < Math.min(order.length, own + 1) && got < max && (i < own || got === 0); i++) {
+  for (let i = 0; i < order.length && got < max && (i < own || got === 0); i++) {
     const p = order[i]!;
     const { view } = parts[p]!;
     const conflicts = view.conflicts;

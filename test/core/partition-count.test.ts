@@ -8,7 +8,7 @@ import type { RecoverDetail } from '../../src/core/events.js';
 import type { HeldStorage, QueueStorage, StorageBatch } from '../../src/core/store.js';
 import { frameText } from '../../src/core/frame.js';
 import { MetaLog } from '../../src/core/meta-log.js';
-import { partitionName } from '../../src/core/partitioned.js';
+import { hash, partitionName } from '../../src/core/partitioned.js';
 import { QueueState } from '../../src/core/queue-state.js';
 import { FileStore } from '../../src/stores/fs/file-store.js';
 import { IndexedDbStore } from '../../src/stores/indexeddb/indexeddb-store.js';
@@ -230,6 +230,28 @@ for (const [label, makeStore] of [
       const again = await open(4);
       expect(await again.size()).toBe(3);
       await again.close();
+    });
+
+    it('a queue of one partition (which records no count) is refused another count while it holds items, and changes once empty', async () => {
+      // A key that a queue of two partitions places in the second: its items pushed before would stay in the first.
+      const key = ['a', 'b', 'c', 'd'].find((k) => hash(k) % 2 === 1)!;
+      const one = await open(1);
+      await one.push({ n: 1 }, { key });
+      await one.push({ n: 2 }, { key });
+      const error = await open(2, other()).catch((e: unknown) => e);
+      expect(codeOf(error)).toBe('ERR_INVALID_OPTION');
+      expect((error as Error).message).toContain('partitions: 1');
+      // IndexedDbStore cannot tell what exists: it opens the second partition to look.
+      if (label !== 'IndexedDbStore') expect(label === 'FileStore' ? readdirSync(dir) : (store as MemoryStore).names()).toEqual(['jobs']);
+      expect(await one.size()).toBe(2);
+      await (await one.take(2))!.ack();
+      const two = await open(2, other());
+      // The handle still open with one partition would now store where handles with two do not look for its key.
+      expect(codeOf(await one.push({ n: 3 }, { key }).catch((e: unknown) => e))).toBe('ERR_INVALID_OPTION');
+      await two.push({ n: 3 }, { key });
+      expect(codeOf(await open(1, other()).catch((e: unknown) => e))).toBe('ERR_INVALID_OPTION');
+      await one.close();
+      await two.close();
     });
 
     it('a queue of one partition that lost its metadata opens as one, and no storage is made beside it', async () => {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryStore, Queue, SluiceError, type Store } from '../../src/index.js';
 import { IDBFactory } from 'fake-indexeddb';
+import { hash } from '../../src/core/partitioned.js';
 import { FileStore } from '../../src/stores/fs/file-store.js';
 import { IndexedDbStore } from '../../src/stores/indexeddb/indexeddb-store.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -134,6 +135,44 @@ for (const [label, makeStore] of [
       await iterating;
       expect(got.sort()).toEqual([0, 1, 2]);
       await q.close();
+    });
+
+    it("take() and iterate() find an item waiting in another handle's partition, whichever partition they visit first", async () => {
+      const a = await open(4);
+      const b = await open(4, label === 'FileStore' ? makeStore(dir) : store);
+      // Both join at their first take; a renewal later each has read the other in, and owns two partitions.
+      for (const q of [a, b]) await q.take(1);
+      clock.advance(1300);
+      for (const q of [a, b, a, b]) {
+        await q.take(1);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const keys = [0, 1, 2, 3].map((p) => Array.from({ length: 99 }, (_, i) => `k${i}`).find((k) => hash(k) % 4 === p)!);
+      for (const [p, key] of keys.entries()) await a.push({ key, n: p }, { key });
+      // a fills up from its own partitions first and stops there: the others are b's.
+      const mine = (await a.take(4))!;
+      const own = mine.entries.map((e) => e.value.n);
+      expect(own).toHaveLength(2);
+      await mine.ack();
+      const theirs = [0, 1, 2, 3].filter((p) => !own.includes(p));
+      await (await b.take(4))!.ack();
+      await a.push({ key: keys[theirs[0]!]!, n: 9 }, { key: keys[theirs[0]!] });
+      // Each take starts at another of a's partitions, and goes on to another of b's: b's empty one, half the time.
+      for (let i = 0; i < 4; i++) {
+        const lease = await a.take(1);
+        expect(lease?.entries.map((e) => e.value.n)).toEqual([9]);
+        await lease!.release();
+      }
+      const abort = new AbortController();
+      const iterated = a.iterate({ max: 1, signal: abort.signal })[Symbol.asyncIterator]();
+      for (let i = 0; i < 4; i++) {
+        const { value } = await iterated.next();
+        expect(value?.entries.map((e) => e.value.n)).toEqual([9]);
+        await value!.release();
+      }
+      abort.abort();
+      await a.close();
+      await b.close();
     });
 
     it('a queue of one partition gives the ids it always gave, and a key changes nothing', async () => {

@@ -36,13 +36,18 @@ describe('takeInTurn', () => {
     expect(taken.map(([p, l]) => [p, l.entries.length])).toEqual([[2, 3], [3, 2]]);
   });
 
-  it('visits one partition past its own, and only when its own had nothing', async () => {
+  it('past its own, takes from one other partition, and only when its own had nothing', async () => {
     const fakes: Fake[] = [{ n: 2 }, { n: 0 }, { n: 3 }, { n: 9 }];
     expect((await run(fakes, [0, 1, 2, 3], 5, 2)).visited).toEqual([0, 1]);
     const { visited, taken } = await run([{ n: 0 }, { n: 0 }, { n: 3 }, { n: 9 }], [0, 1, 2, 3], 5, 2);
     expect([visited, taken.map(([p, l]) => [p, l.entries.length])]).toEqual([[0, 1, 2], [[2, 3]]]);
-    const none = await run([{ n: 0 }, { n: 0 }, { n: 0 }, { n: 9 }], [0, 1, 2, 3], 5, 2);
-    expect([none.visited, none.taken]).toEqual([[0, 1, 2], []]);
+  });
+
+  it('past its own, goes on to the next other partition while those visited had nothing: never empty while items wait', async () => {
+    const some = await run([{ n: 0 }, { n: 0 }, { n: 0 }, { n: 9 }], [0, 1, 2, 3], 5, 2);
+    expect([some.visited, some.taken.map(([p, l]) => [p, l.entries.length])]).toEqual([[0, 1, 2, 3], [[3, 5]]]);
+    const none = await run([{ n: 0 }, { n: 0 }, { n: 0 }, { n: 0 }], [0, 1, 2, 3], 5, 2);
+    expect([none.visited, none.taken]).toEqual([[0, 1, 2, 3], []]);
   });
 
   it('says when another handle met it on the first partition, and only there', async () => {

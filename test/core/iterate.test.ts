@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { Queue } from '../../src/core/queue.js';
+import { MemoryStore } from '../../src/stores/memory/memory-store.js';
+import { FakeClock } from '../support/fake-clock.js';
+
+// How an iterator waits: on what (pushes, other handles' commits, holds ending), and what it holds meanwhile.
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+describe('Queue.iterate()', () => {
+  // MemoryStore tells of other handles' commits, as FileStore does: the wait has no poll to end it, and in Node the
+  // store's notices keep no process alive. The timer it holds is what does (see test/stores/fs/iterate-alive).
+  it('holds a timer from the clock while it waits for items, and none once it ends (queue closed, signal aborted)', async () => {
+    const clock = new FakeClock();
+    const store = new MemoryStore();
+    const q = await Queue.open<number>({ name: 'q', store, clock });
+    await q.push(1);
+    await (await q.take(1))!.ack();
+    expect(clock.pending).toBe(0);
+    const abort = new AbortController();
+    const aborted = q.iterate({ signal: abort.signal }).next();
+    await tick();
+    expect(clock.pending).toBe(1);
+    abort.abort();
+    expect(await aborted).toEqual({ done: true, value: undefined });
+    expect(clock.pending).toBe(0);
+    const closed = q.iterate().next();
+    await tick();
+    expect(clock.pending).toBe(1);
+    await q.close();
+    expect(await closed).toEqual({ done: true, value: undefined });
+    expect(clock.pending).toBe(0);
+  });
+
+  it('a wait with no end runs no timer callback in a busy loop', async () => {
+    const clock = new FakeClock();
+    const q = await Queue.open<number>({ name: 'q', store: new MemoryStore(), clock });
+    const next = q.iterate().next();
+    await tick();
+    const fired = clock.fired;
+    clock.advance(365 * 24 * 3600 * 1000);
+    // Re-armed every 2^31 - 1 ms (about 24.8 days): some 15 times a year.
+    expect(clock.fired - fired).toBeLessThan(20);
+    await q.push(1);
+    expect((await next).value?.entries.map((e) => e.value)).toEqual([1]);
+    await q.close();
+  });
+
+  it('wakes when a lease another handle took since this one last looked runs out', async () => {
+    const clock = new FakeClock();
+    const store = new MemoryStore();
+    const a = await Queue.open<number>({ name: 'q', store, clock });
+    const b = await Queue.open<number>({ name: 'q', store, clock });
+    const iterated = a.iterate({ max: 1 })[Symbol.asyncIterator]();
+    // a waits once (so it is told of b's commits from then on), then takes 1 of 2 and acks it.
+    const first = iterated.next();
+    await tick();
+    await b.pushMany([1, 2]);
+    await (await first).value!.ack();
+    // b takes 2 while a's iterator waits for no one (a has not read that take), and then never acks it.
+    expect((await b.take(1, { leaseMs: 1000 }))?.entries.map((e) => e.value)).toEqual([2]);
+    const second = iterated.next();
+    await tick();
+    clock.advance(1000);
+    const woke = second.then(({ value }) => value?.entries.map((e) => e.value));
+    expect(await Promise.race([woke, new Promise((resolve) => setTimeout(resolve, 1000, 'still waiting'))])).toEqual([2]);
+    await a.close();
+    await b.close();
+  });
+});
