@@ -16,7 +16,7 @@ const KB = 1024;
  * Outbox's retry, redirects, bodies, dead letters and tab coordination are features the 8 KB and 13 KB were set
  * without, and what could go without removing any (short messages in the production build, terser) is taken. The
  * limits are the sizes measured then, plus 3%: a change that makes an app's bundle grow past them has to raise the
- * limit here, in review, or win the bytes back. Raised seven times so far: the Outbox's from 34.8 KB to 35.75 KB for its
+ * limit here, in review, or win the bytes back. Raised ten times so far: the Outbox's from 34.8 KB to 35.75 KB for its
  * partitions and for what handles learn of each other (every task read, retries relayed, the store's view in list);
  * then both (to 19.9 KB and 37.6 KB, the sizes measured plus 3%) for the list of handles that shares a partitioned
  * queue's partitions out (about 0.6 KB gzipped), a take that walks segments without a promise per item, and the
@@ -40,7 +40,13 @@ const KB = 1024;
  * tasks that name each other's entries (a reopen dropped tasks that only shared an id), relays by entry, burials that
  * leave a task another handle took, purges that keep a body a retry put back, counts and waits for an ack that failed,
  * bytes refused in a batch, and takes that keep to a delay another process set (the Queue's `early` as a list, 0.05 KB
- * of the Queue's, which still fits its 21.5 KB at 21.49 KB).
+ * of the Queue's, which still fits its 21.5 KB at 21.49 KB); then both (to 21.9 KB and 41.0 KB, measured 21.79 KB and
+ * 40.86 KB, 0.30 KB and 0.43 KB more) for a review's findings: IndexedDbStore closes its connections when its last
+ * queue closes, shares one default store per realm, takes an empty database as new and opens its blobs database on
+ * the same checked path; the core reads a view again after a failed commit (a retried ack resolved without
+ * committing), refuses holes and bad blob ranges, frees dead owners' leases in peek, list and stats, looks in every
+ * partition before a take finds nothing, and holds a timer while an iterator waits; `early` as a function of the
+ * delay's end; backgroundSync falls back to 'online' when its tag is refused.
  */
 export const rows = [
   {
@@ -55,13 +61,13 @@ export const rows = [
     name: '`Queue` + `IndexedDbStore`',
     source: `import { Queue } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = [Queue, IndexedDbStore];`,
     budget: 8 * KB,
-    limit: 21.5 * KB,
+    limit: 21.9 * KB,
   },
   {
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 40.5 * KB,
+    limit: 41.0 * KB,
   },
 ];
 
