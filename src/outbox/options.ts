@@ -204,7 +204,8 @@ const LIMIT_RULES = { maxTasks: limit(1), maxBytes: limit(1), overflow: oneOf('r
 const RULES = {
   concurrency: integer(1),
   ordering: oneOf('group', 'fifo', 'none'),
-  timeoutMs: atLeast(1),
+  // Finite: it bounds `flush`, `stop` and `close`, and the queue's leases are it plus a minute.
+  timeoutMs: ['a finite number >= 1', (v) => typeof v === 'number' && Number.isFinite(v) && v >= 1] as Rule,
   redirect: oneOf('error', 'follow-same-origin'),
   maxBodyBytes: integer(1),
   durability: oneOf('strict', 'relaxed'),

@@ -297,6 +297,8 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     const tasks = letters.map(({ id, value }): StoredTask => ({ ...value.task, createdAt: Math.max(now, value.at + 1), retriedFrom: id }));
     await this.#serial(() => this.#pending.push(tasks));
     this.#notices.owed();
+    // Stored again, as an enqueue stores: a service worker's backgroundSync registers its sync on this.
+    this.dispatchEvent(new CustomEvent('enqueue', { detail: { ids: tasks.map((t) => t.id) } }));
     this.#notices.changed();
     this.#deliverer.kick();
   }

@@ -47,7 +47,7 @@ export async function rig(options: Partial<OutboxOptions> = {}): Promise<Rig> {
     async open(extra = {}, withClock = clock) {
       const outbox = await Outbox.open({ name: 'api', store, clock: withClock, random: () => 0.5, baseUrl: server.url, fetch: fetchSpy, ...options, ...extra });
       seen.clear();
-      for (const type of ['sent', 'retry', 'dead', 'drained', 'online', 'offline', 'error']) {
+      for (const type of ['enqueue', 'sent', 'retry', 'dead', 'drained', 'online', 'offline', 'error']) {
         outbox.addEventListener(type, (e) => {
           if (!seen.has(type)) seen.set(type, []);
           seen.get(type)!.push(e instanceof CustomEvent ? e.detail : e);

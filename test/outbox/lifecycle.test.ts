@@ -172,7 +172,10 @@ describe('Outbox.dead', () => {
     await r.outbox.flush();
     const letters = await r.outbox.dead.list();
     expect(letters.map((l) => l.task.id)).toEqual([a, b]);
+    const enqueued = r.events('enqueue').length;
     expect(await r.outbox.dead.retry([letters[0]!.id])).toBe(1);
+    // Stored again as an enqueue stores (a service worker's backgroundSync registers its sync on it).
+    expect(r.events('enqueue').slice(enqueued)).toEqual([{ ids: [a] }]);
     expect(await r.outbox.flush()).toMatchObject({ sent: 1 });
     expect(r.server.received.at(-1)!.key).toBe(a);
     expect(await r.outbox.dead.purge()).toBe(1);

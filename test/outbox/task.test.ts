@@ -140,6 +140,8 @@ describe('resolveOutboxOptions()', () => {
   it('rejects bad options with ERR_INVALID_OPTION naming option, expected and given', () => {
     rejects(() => resolveOutboxOptions({ name: 'api', concurrency: 0 }), 'ERR_INVALID_OPTION', '`concurrency` to be an integer >= 1');
     rejects(() => resolveOutboxOptions({ name: 'api', ordering: 'lifo' as 'fifo' }), 'ERR_INVALID_OPTION', 'got "lifo"');
+    // Named as given: not as the queue's lease it sets (timeoutMs plus a minute), which the user never passed.
+    rejects(() => resolveOutboxOptions({ name: 'api', timeoutMs: Infinity }), 'ERR_INVALID_OPTION', '`timeoutMs` to be a finite number >= 1');
     rejects(() => resolveOutboxOptions({ name: 'api', retry: { factor: 0.5 } }), 'ERR_INVALID_OPTION', '`retry.factor`');
     rejects(() => resolveOutboxOptions({ name: 'api', retry: { maxAttempts: 1.5 } }), 'ERR_INVALID_OPTION', '`retry.maxAttempts`');
     rejects(() => resolveOutboxOptions({ name: 'api', baseUrl: 'nope' }), 'ERR_INVALID_OPTION', '`baseUrl`');
