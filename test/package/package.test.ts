@@ -126,7 +126,7 @@ describe.concurrent('the packed package', () => {
       return { code: error?.code, message: error?.message };
     };
     expect(await thrown(undefined, 'browser')).toEqual({ code: 'ERR_INVALID_OPTION', message: 'ERR_INVALID_OPTION: invalid option `leaseMs`' });
-    const full = { code: 'ERR_INVALID_OPTION', message: 'Expected `leaseMs` to be a finite number > 0, got -1.' };
+    const full = { code: 'ERR_INVALID_OPTION', message: 'Expected `leaseMs` to be a finite number >= 1, got -1.' };
     expect(await thrown(['development'], 'browser')).toEqual(full);
     expect(await thrown(undefined, 'node')).toEqual(full);
   });
