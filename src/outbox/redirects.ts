@@ -28,7 +28,8 @@ export function redirectOf(response: Response): Redirect | undefined {
 const BODY_HEADERS = ['content-encoding', 'content-language', 'content-location', 'content-type', 'content-length'];
 
 /**
- * The request a same-origin redirect asks for, or undefined when it points to another origin (or nowhere usable).
+ * The request a same-origin redirect asks for, or undefined when it points to another origin (or nowhere usable, or
+ * to a URL with credentials).
  * The method changes as fetch changes it: 301 and 302 turn a POST into a GET, 303 turns anything but GET and HEAD
  * into a GET, each without its body; 307 and 308 keep method and body. `hasBody` says whether the next request
  * still carries the body (the caller builds it again: a body is sent once per request).
@@ -41,7 +42,8 @@ export function nextHop(from: string, method: string, { status, location }: Redi
   } catch {
     return undefined;
   }
-  if (target.origin !== new URL(from).origin) return undefined;
+  // Credentials in the URL: fetch refuses such a request, which would pass for a network failure and retry for ever.
+  if (target.origin !== new URL(from).origin || target.username || target.password) return undefined;
   const toGet = ((status === 301 || status === 302) && method === 'POST') || (status === 303 && method !== 'GET' && method !== 'HEAD');
   return { url: target.href, method: toGet ? 'GET' : method, hasBody: !toGet };
 }

@@ -72,6 +72,8 @@ export async function send(tasks: readonly StoredTask[], options: SendOptions, d
   const first = built instanceof Promise ? await built : built;
   if ('kind' in first) return first;
   let request = first;
+  // Once a hop turned the request into a GET, no later hop (a 307 keeps what it is given) puts the body back.
+  let bodied = true;
   for (let hops = 0; ; hops++) {
     let response: Response;
     try {
@@ -93,7 +95,8 @@ export async function send(tasks: readonly StoredTask[], options: SendOptions, d
     const hop = hops < MAX_HOPS ? nextHop(request.url, (request.init.method ?? 'GET').toUpperCase(), redirect) : undefined;
     if (!hop) return { kind: 'redirect', redirect };
     const init: RequestInit = { ...request.init, method: hop.method };
-    if (hop.hasBody) {
+    bodied &&= hop.hasBody;
+    if (bodied) {
       const again = await build();
       if ('kind' in again) return again;
       init.body = again.init.body!;

@@ -104,6 +104,27 @@ describe("redirect: 'follow-same-origin'", () => {
     });
   }
 
+  it('a POST turned into a GET (302) stays without its body through a 307 after it: sent once, never retried', async () => {
+    r.server.next({ status: 302, headers: { location: '/hop' } }, { status: 307, headers: { location: '/result' } });
+    await r.outbox.enqueue({ url: '/notes', body: { text: 'hi' } });
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, retried: 0 });
+    expect(r.server.received.map((x) => [x.method, x.path, x.body.length])).toEqual([
+      ['POST', '/notes', 13],
+      ['GET', '/hop', 0],
+      ['GET', '/result', 0],
+    ]);
+    expect(r.outbox.online).toBe(true);
+  });
+
+  it('a same-origin Location with credentials in it is not followed (fetch refuses it): dead as redirect, not retried', async () => {
+    const location = r.server.url.replace('http://', 'http://user:pw@') + '/hop';
+    r.server.next({ status: 307, headers: { location } });
+    await r.outbox.enqueue({ url: '/notes', body: 'x' });
+    expect(await r.outbox.flush()).toMatchObject({ sent: 0, retried: 0, dead: 1 });
+    expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'redirect', status: 307 }]);
+    expect(r.outbox.online).toBe(true);
+  });
+
   it('a same-origin hop that then points to another origin stops there', async () => {
     r.server.next({ status: 307, headers: { location: '/hop' } }, { status: 307, headers: { location: `${other.url}/steal` } });
     await r.outbox.enqueue({ url: '/notes', body: 'payload' });
