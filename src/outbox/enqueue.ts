@@ -13,7 +13,11 @@ export async function prepareAll(tasks: readonly (HttpTask | Request)[], o: { ba
   const out: StoredTask[] = [];
   try {
     for (const { task } of prepared) if (task.body) o.bodies.check(task.body);
-    for (const { task, upload } of prepared) out.push(upload ? { ...task, body: await o.bodies.store(task.id, upload) } : task);
+    for (const { task, upload } of prepared) {
+      // A stored body named again (a BodyRef) is copied: two tasks naming one would delete it under each other.
+      const source = upload ?? (task.body && 'blob' in task.body ? o.bodies.copyOf(task.body.blob) : undefined);
+      out.push(source ? { ...task, body: await o.bodies.store(task.id, source) } : task);
+    }
   } catch (error) {
     await o.bodies.delete(bodiesOf(out)).catch(() => undefined);
     throw error;

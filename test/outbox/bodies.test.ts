@@ -208,6 +208,34 @@ describe('what users see of a stored body', () => {
     expect(await blobKeys(r)).toEqual([]);
   });
 
+  it("a dead task enqueued again (its body a BodyRef) gets a copy: the copy's send leaves the letter's body", async () => {
+    const data = bytes(300_000, 9);
+    r.server.next({ status: 400 });
+    await r.outbox.enqueue({ url: '/a', body: data });
+    await r.outbox.flush();
+    const [letter] = await r.outbox.dead.list();
+    await r.outbox.enqueue({ ...letter!.task, id: undefined, url: '/fixed' });
+    expect(await blobKeys(r)).toHaveLength(2);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1 });
+    expect(await r.outbox.dead.retry([letter!.id])).toBe(1);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, dead: 0 });
+    expect(r.server.received.map((x) => [x.path, same(x.body, data)])).toEqual([
+      ['/a', true],
+      ['/fixed', true],
+      ['/a', true],
+    ]);
+    expect(await blobKeys(r)).toEqual([]);
+    // One whose body is gone (purged) is refused at once, storing nothing.
+    r.server.next({ status: 400 });
+    await r.outbox.enqueue({ url: '/b', body: data });
+    await r.outbox.flush();
+    const [gone] = await r.outbox.dead.list();
+    await r.outbox.dead.purge();
+    await expect(r.outbox.enqueue({ url: '/c', body: gone!.task.body })).rejects.toMatchObject({ code: 'ERR_INVALID_TASK' });
+    expect(await r.outbox.size()).toBe(0);
+    expect(await blobKeys(r)).toEqual([]);
+  });
+
   it("onBeforeSend giving a new large body: dead as 'invalid' (a body to store must be enqueued)", async () => {
     await r.reopen({ onBeforeSend: (task) => ({ ...task, body: new Blob([bytes(10)]) }) });
     await r.outbox.enqueue({ url: '/x', body: 'small' });
