@@ -168,8 +168,20 @@ export function prepareTask(input: HttpTask, baseUrl: string | undefined, now: n
   return upload ? { task: out as unknown as StoredTask, upload } : { task: out as unknown as StoredTask };
 }
 
-/** Reads a `Request` (body, method, headers, mode, credentials) into an `HttpTask`, faithfully. */
+/**
+ * Reads a `Request` (body, method, headers, mode, credentials) into an `HttpTask`, faithfully. One whose body cannot
+ * be read (used already, or its stream failed) is refused as 'ERR_INVALID_TASK', its error as the cause.
+ */
 export async function taskFromRequest(request: Request): Promise<HttpTask> {
+  try {
+    return await readRequest(request);
+  } catch (error) {
+    if (error instanceof SluiceError) throw error;
+    throw new SluiceError('ERR_INVALID_TASK', `The request's body could not be read: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  }
+}
+
+async function readRequest(request: Request): Promise<HttpTask> {
   const headers: Record<string, string> = {};
   request.headers.forEach((value, name) => (headers[name] = value));
   const task: HttpTask = { url: request.url, method: request.method, headers, mode: request.mode, credentials: request.credentials };

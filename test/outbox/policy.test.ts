@@ -30,10 +30,15 @@ describe('parseRetryAfter()', () => {
   it('reads an HTTP date, relative to now, and a past date as 0', () => {
     expect(parseRetryAfter('Thu, 01 Jan 2026 12:00:30 GMT', now)).toBe(30_000);
     expect(parseRetryAfter('Thu, 01 Jan 2026 11:00:00 GMT', now)).toBe(0);
+    // The obsolete forms a recipient must read too (RFC 9110 §5.6.7); asctime's has no zone and is GMT.
+    expect(parseRetryAfter('Thursday, 01-Jan-26 12:00:30 GMT', now)).toBe(30_000);
+    expect(parseRetryAfter('Thu Jan  1 12:00:30 2026', now)).toBe(30_000);
   });
 
   it('ignores what it cannot read, so the computed backoff applies', () => {
     for (const value of [null, undefined, '', '-5', '1.5', 'soon-ish', '12 34']) expect(parseRetryAfter(value, now)).toBeUndefined();
+    // What Date.parse would read as dates (a year, a century, months away) is no HTTP date.
+    for (const value of ['next 2027', 'retry 3000', 'May 2026', '2026-03-01', 'Thu, 01 Jan 2026']) expect(parseRetryAfter(value, now), value).toBeUndefined();
   });
 });
 

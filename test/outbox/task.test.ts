@@ -103,6 +103,17 @@ describe('taskFromRequest()', () => {
     const task = await taskFromRequest(new Request('https://api.test/', { method: 'POST', body: 'x', headers: { 'Idempotency-Key': 'k1' } }));
     expect(task.id).toBe('k1');
   });
+
+  it('refuses a request whose body cannot be read (used already, or its stream failed) as ERR_INVALID_TASK', async () => {
+    const used = new Request('https://api.test/', { method: 'POST', body: 'x' });
+    await used.text();
+    const failing = new Request('https://api.test/', {
+      method: 'POST',
+      body: new ReadableStream({ pull: (controller) => controller.error(new Error('disk gone')) }),
+      duplex: 'half',
+    } as RequestInit);
+    for (const request of [used, failing]) await expect(taskFromRequest(request)).rejects.toMatchObject({ name: 'SluiceError', code: 'ERR_INVALID_TASK' });
+  });
 });
 
 describe('buildRequest()', () => {
