@@ -16,7 +16,7 @@ const KB = 1024;
  * Outbox's retry, redirects, bodies, dead letters and tab coordination are features the 8 KB and 13 KB were set
  * without, and what could go without removing any (short messages in the production build, terser) is taken. The
  * limits are the sizes measured then, plus 3%: a change that makes an app's bundle grow past them has to raise the
- * limit here, in review, or win the bytes back. Raised ten times so far: the Outbox's from 34.8 KB to 35.75 KB for its
+ * limit here, in review, or win the bytes back. Raised eleven times so far: the Outbox's from 34.8 KB to 35.75 KB for its
  * partitions and for what handles learn of each other (every task read, retries relayed, the store's view in list);
  * then both (to 19.9 KB and 37.6 KB, the sizes measured plus 3%) for the list of handles that shares a partitioned
  * queue's partitions out (about 0.6 KB gzipped), a take that walks segments without a promise per item, and the
@@ -46,7 +46,10 @@ const KB = 1024;
  * the same checked path; the core reads a view again after a failed commit (a retried ack resolved without
  * committing), refuses holes and bad blob ranges, frees dead owners' leases in peek, list and stats, looks in every
  * partition before a take finds nothing, and holds a timer while an iterator waits; `early` as a function of the
- * delay's end; backgroundSync falls back to 'online' when its tag is refused.
+ * delay's end; backgroundSync falls back to 'online' when its tag is refused. Then the Outbox's to 41.4 KB (measured
+ * 41.28 KB, 0.42 KB more) for a second review's findings: a body dropped by a redirect stays dropped, a BodyRef given
+ * to enqueue is copied (checked as it is read), Retry-After dates in HTTP's three forms only, dead letters put back
+ * say 'enqueue', and a stored body that breaks off mid-stream goes dead instead of being retried for ever.
  */
 export const rows = [
   {
@@ -67,7 +70,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 41.0 * KB,
+    limit: 41.4 * KB,
   },
 ];
 
