@@ -107,30 +107,37 @@ export class DeadLetters {
    */
   retry(ids?: readonly string[]): Promise<number> {
     return this.#serial(async () => {
-      const records = await this.#select(ids);
-      if (records.length === 0) return 0;
+      const lease = await this.#claim(ids);
+      if (!lease) return 0;
       // Into the outbox first, then out of here: a crash between leaves the task in both, and the outbox's open
       // keeps the newer of the two (this requeue), never neither.
-      await this.#requeue(records);
-      await this.#queue.remove(records.map((r) => r.id));
-      return records.length;
+      await this.#requeue(lease.entries.map(({ id, value }) => ({ id, value })));
+      await lease.ack();
+      return lease.entries.length;
     });
   }
 
   /** Deletes dead letters for good (all, or those of `ids`), and their bodies. Resolves how many were deleted. */
   purge(ids?: readonly string[]): Promise<number> {
     return this.#serial(async () => {
-      const records = await this.#select(ids);
-      let count: number;
-      if (ids === undefined) {
-        count = await this.#queue.size();
-        await this.#queue.clear();
-      } else count = await this.#queue.remove(ids);
+      const lease = await this.#claim(ids);
+      if (!lease) return 0;
+      await lease.ack();
       // The records first, their bodies after (those nothing names any more): a crash between leaves bodies nothing
       // names, which a later open deletes.
-      await this.#forget(records.flatMap((r) => blobKey(r.value.task) ?? []));
-      return count;
+      await this.#forget(lease.entries.flatMap((e) => blobKey(e.value.task) ?? []));
+      return lease.entries.length;
     });
+  }
+
+  /**
+   * The letters of `ids` (all, when undefined), leased to this call: a retry and a purge in two handles at once
+   * never both get a letter (the retry's task would go back while the purge deleted its body, and both count it).
+   */
+  async #claim(ids: readonly string[] | undefined): Promise<Lease<DeadRecord> | undefined> {
+    const records = await this.#select(ids);
+    if (records.length === 0) return undefined;
+    return this.#queue.take(records.length, { ids: records.map((r) => r.id) });
   }
 
   async #select(ids: readonly string[] | undefined): Promise<{ id: string; value: DeadRecord }[]> {

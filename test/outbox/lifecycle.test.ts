@@ -1,5 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Outbox } from '../../src/outbox/outbox.js';
+import { PendingStore } from '../../src/outbox/pending-store.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { next, rig, type Rig } from './helpers.js';
 
@@ -195,6 +196,39 @@ describe('Outbox.dead', () => {
       expect(await r.outbox.flush()).toMatchObject({ sent: 1, dead: 0 });
       expect(r.server.received.at(-1)!.body.length).toBe(body.length);
       expect(await r.outbox.dead.size()).toBe(0);
+    }
+  });
+
+  it('a retry in one handle and a purge in another at once: one of them gets the letter, never both', async () => {
+    const body = new Uint8Array(100_000).fill(7);
+    r.server.next({ status: 400 });
+    await r.outbox.enqueue({ url: '/a', body });
+    await r.outbox.flush();
+    const other = await Outbox.open({ name: 'api', store: r.store, clock: r.clock, baseUrl: r.server.url });
+    try {
+      const [letter] = await r.outbox.dead.list();
+      // The retry's push into the outbox is held until the other handle's purge has run.
+      const requeue = PendingStore.prototype.push;
+      let entered!: () => void;
+      let go!: () => void;
+      const pushing = new Promise<void>((resolve) => (entered = resolve));
+      const gate = new Promise<void>((resolve) => (go = resolve));
+      const push = vi.spyOn(PendingStore.prototype, 'push').mockImplementation(async function (this: PendingStore, tasks) {
+        entered();
+        await gate;
+        return requeue.call(this, tasks);
+      });
+      const retrying = r.outbox.dead.retry([letter!.id]);
+      await pushing;
+      push.mockRestore();
+      const purged = await other.dead.purge([letter!.id]);
+      go();
+      expect([await retrying, purged]).toEqual([1, 0]);
+      expect(await r.outbox.flush()).toMatchObject({ sent: 1, dead: 0 });
+      expect(r.server.received.at(-1)!.body.length).toBe(body.length);
+      expect(await r.outbox.dead.size()).toBe(0);
+    } finally {
+      await other.close();
     }
   });
 
