@@ -103,11 +103,13 @@ export class DeadLetters {
 
   /**
    * Puts dead tasks back into the outbox (all, or those of `ids`) with their ids, so the server sees the same
-   * Idempotency-Key, and fresh attempts and age. Resolves how many went back.
+   * Idempotency-Key, and fresh attempts and age. All of them but the superseded: a newer task with the same `key`
+   * replaced those, and sending them after it would put older data over newer (name them to retry them all the same).
+   * Resolves how many went back.
    */
   retry(ids?: readonly string[]): Promise<number> {
     return this.#serial(async () => {
-      const lease = await this.#claim(ids);
+      const lease = await this.#claim(ids, ids === undefined ? 'superseded' : undefined);
       if (!lease) return 0;
       // Into the outbox first, then out of here: a crash between leaves the task in both, and the outbox's open
       // keeps the newer of the two (this requeue), never neither.
@@ -131,11 +133,11 @@ export class DeadLetters {
   }
 
   /**
-   * The letters of `ids` (all, when undefined), leased to this call: a retry and a purge in two handles at once
+   * The letters of `ids` (all, when undefined; none with the reason `except`), leased to this call: a retry and a purge in two handles at once
    * never both get a letter (the retry's task would go back while the purge deleted its body, and both count it).
    */
-  async #claim(ids: readonly string[] | undefined): Promise<Lease<DeadRecord> | undefined> {
-    const records = await this.#select(ids);
+  async #claim(ids: readonly string[] | undefined, except?: DeadReason): Promise<Lease<DeadRecord> | undefined> {
+    const records = (await this.#select(ids)).filter((r) => r.value.reason !== except);
     if (records.length === 0) return undefined;
     return this.#queue.take(records.length, { ids: records.map((r) => r.id) });
   }

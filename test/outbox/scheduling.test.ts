@@ -219,6 +219,23 @@ describe('coalescing by key', () => {
     expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'superseded', task: { id: old, body: { v: 1 } } }]);
   });
 
+  it('dead.retry() of all leaves the superseded (older data would go over newer); named, they go back', async () => {
+    const old = await r.outbox.enqueue({ url: '/draft', key: 'draft-1', body: { v: 1 } });
+    await r.outbox.enqueue({ url: '/draft', key: 'draft-1', body: { v: 2 } });
+    const failed = await r.outbox.enqueue({ url: '/other' });
+    r.server.plan(failed, [{ status: 400 }]);
+    await r.outbox.flush();
+    expect((await r.outbox.dead.list()).map((l) => l.reason).sort()).toEqual(['status', 'superseded']);
+    expect(await r.outbox.dead.retry()).toBe(1);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1 });
+    expect(r.server.received.at(-1)!.key).toBe(failed);
+    const [superseded] = await r.outbox.dead.list();
+    expect(superseded).toMatchObject({ reason: 'superseded', task: { id: old } });
+    expect(await r.outbox.dead.retry([superseded!.id])).toBe(1);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1 });
+    expect(r.server.received.at(-1)!.key).toBe(old);
+  });
+
   it('does not replace a task in flight', async () => {
     r.server.next({ hang: true });
     await r.reopen({ timeoutMs: 1000 });

@@ -285,6 +285,19 @@ describe('sluice dead', () => {
     expect(drawn[0]).toMatch(/^\rRetrying dead letters of api \[#+\] 100% 2\/2$/);
   });
 
+  it('retry of all leaves the superseded (a newer task replaced them); named, they go back', async () => {
+    const outbox = await Outbox.open({ name: 'api', store: store(), fetch: async () => new Response(null, { status: 400 }) });
+    await outbox.enqueue({ url: 'https://api.example.test/draft', key: 'draft', id: 'v1' });
+    await outbox.enqueue({ url: 'https://api.example.test/draft', key: 'draft', id: 'v2' });
+    await outbox.flush();
+    await outbox.close();
+    expect(await run('dead', 'api', 'retry')).toBe(0);
+    expect(out).toEqual(['Put 1 tasks back into api.']);
+    out = [];
+    expect(await run('dead', 'api', 'retry', 'v1')).toBe(0);
+    expect(out).toEqual(['Put 1 tasks back into api.']);
+  });
+
   it('a plain queue has no dead letters: ERR_NOT_FOUND, exit 2', async () => {
     expect(await run('dead', 'jobs')).toBe(2);
     expect(err[0]).toMatch(/^sluice: ERR_NOT_FOUND: "jobs" in .* is a queue, not an outbox/);

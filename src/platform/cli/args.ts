@@ -13,7 +13,7 @@ Commands:
   drain <queue> [--limit N]        takes entries (all, or N), prints them, and acks each batch once written
   clear <queue>                    removes every entry
   dead <outbox> [list] [--limit N] the outbox's dead letters, oldest first
-  dead <outbox> retry [ids...]     puts dead tasks (all, or those ids) back into the outbox
+  dead <outbox> retry [ids...]     puts dead tasks (all but superseded, or those ids) back into the outbox
   dead <outbox> purge [ids...]     deletes dead letters (all, or those ids)
                                    ids: task ids (as dead list and the outbox's events show them) or entry ids
 

@@ -56,7 +56,8 @@ async function settle(ctx: Context, outbox: Outbox, action: 'retry' | 'purge', i
   const done = action === 'retry' ? 'retried' : 'purged';
   if (action === 'purge' && ids.length === 0) return report(ctx, outbox.name, done, await outbox.dead.purge());
   const letters = await outbox.dead.list();
-  let chosen = letters.map((l) => l.id);
+  // All, as `dead.retry()` takes them: but the superseded, which would put older data over newer.
+  let chosen = letters.filter((l) => l.reason !== 'superseded').map((l) => l.id);
   if (ids.length > 0) {
     const byId = new Map<string, string[]>();
     const add = (key: string, id: string) => byId.set(key, [...(byId.get(key) ?? []), id]);
