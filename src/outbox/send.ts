@@ -112,14 +112,16 @@ export async function send(tasks: readonly StoredTask[], options: SendOptions, d
 /**
  * A browser's opaque redirect hides where it points. Sent again with fetch following redirects in mode
  * 'same-origin', fetch itself refuses (a network error, before any request leaves) a redirect to another origin,
- * or a task whose URL is not of the page's origin: then the redirect stands, dead as 'redirect'.
+ * or a task whose URL is not of the page's origin: then the redirect stands, dead as 'redirect'. The same error
+ * comes when the network went in between; where the platform says it is gone, that is what it is, and it is retried.
  */
 async function followOpaque(request: Send, transport: typeof fetch, redirect: Redirect, deadline: Deadline, secrets: readonly string[]): Promise<Exchange> {
   try {
     const response = await deadline.race(transport(request.url, { ...request.init, redirect: 'follow', mode: 'same-origin' }), letGo);
     return { kind: 'response', response, secrets };
   } catch (error) {
-    return isTimeout(error) || deadline.expired ? failed(error, deadline, secrets) : { kind: 'redirect', redirect };
+    const offline = (globalThis as { navigator?: { onLine?: boolean } }).navigator?.onLine === false;
+    return isTimeout(error) || deadline.expired || offline ? failed(error, deadline, secrets) : { kind: 'redirect', redirect };
   }
 }
 

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FaultServer } from './fault-server.js';
 import { rig, type Rig } from './helpers.js';
 
@@ -57,6 +57,27 @@ describe("redirect: 'error' (the default)", () => {
     await r.outbox.enqueue({ url: '/x' });
     await r.outbox.flush();
     expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'status', status: 300 }]);
+  });
+});
+
+describe("redirect: 'follow-same-origin' and a browser's opaque redirect", () => {
+  // As a browser's fetch answers: the manual request gets an opaque redirect, and the one that follows it in mode
+  // 'same-origin' fails, whether fetch refused the redirect or the network went in between.
+  const opaque = async (input: RequestInfo | URL, init?: RequestInit) => {
+    if (init?.redirect === 'manual') return Object.defineProperties(new Response(null), { type: { value: 'opaqueredirect' }, status: { value: 0 } });
+    throw new TypeError('Failed to fetch');
+  };
+  afterEach(() => vi.unstubAllGlobals());
+
+  it("a refused follow is dead as 'redirect'; one that failed while the platform says offline is retried", async () => {
+    await r.reopen({ redirect: 'follow-same-origin', fetch: opaque });
+    await r.outbox.enqueue({ url: '/a', body: 'x' });
+    vi.stubGlobal('navigator', { onLine: false });
+    expect(await r.outbox.flush()).toMatchObject({ retried: 1, dead: 0 });
+    vi.stubGlobal('navigator', { onLine: true });
+    r.clock.advance(300_000);
+    expect(await r.outbox.flush()).toMatchObject({ dead: 1 });
+    expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'redirect', status: 0 }]);
   });
 });
 
