@@ -8,7 +8,7 @@ import { flat, type Op } from './queue-state.js';
 import { toRanges } from './ranges.js';
 import type { StoredItem } from './segments.js';
 import type { QueueStorage } from './store.js';
-import { check, isBoolean, optionsObject } from './validate.js';
+import { check, finiteFrom, isBoolean, optionsObject } from './validate.js';
 import { itemAt, nextReady, walk } from './walk.js';
 
 /** What leasing needs of the queue it serves. */
@@ -168,7 +168,7 @@ export class Leasing<T> {
       release: (ids, options) =>
         this.#c.run(async () => {
           const { delayMs = 0, untried = false } = optionsObject(options);
-          check({ delayMs, untried }, { delayMs: ['a finite number >= 0', (v) => typeof v === 'number' && v >= 0 && Number.isFinite(v)], untried: isBoolean });
+          check({ delayMs, untried }, { delayMs: finiteFrom(0), untried: isBoolean });
           const seqs = pick(ids);
           await this.#c.view.commit(() => this.#release(lease, seqs, delayMs, untried));
           released ??= new Set();

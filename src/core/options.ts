@@ -5,7 +5,7 @@ import { describe, SluiceError } from './errors.js';
 import { MAX_PAYLOAD } from './frame.js';
 import { partitionName } from './partitioned.js';
 import type { Durability, Store } from './store.js';
-import { check, integer, invalid, isClock, isFunction, limit, oneOf, optional, positive, text, withMethods, type Rule } from './validate.js';
+import { check, finiteFrom, integer, invalid, isClock, isFunction, limit, oneOf, optional, positive, text, withMethods, type Rule } from './validate.js';
 
 /** Options of `Queue.open`. */
 export interface QueueOptions<T> {
@@ -84,7 +84,7 @@ export type ResolvedOptions<T> = Required<Omit<QueueOptions<T>, 'store'>> & { re
 
 const NAME = /^[A-Za-z0-9._-]{1,128}$/;
 // A lease shorter than a millisecond ends where it starts: the next take, in the same millisecond, gets its items too.
-const LEASE: Rule = ['a finite number >= 1', (v) => typeof v === 'number' && Number.isFinite(v) && v >= 1];
+const LEASE = finiteFrom(1);
 
 /** Throws 'ERR_INVALID_NAME' unless `name` is a valid queue name. */
 export function checkName(name: unknown): asserts name is string {

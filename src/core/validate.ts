@@ -16,6 +16,9 @@ export const limit = (min: number): Rule => [`an integer >= ${min} (or Infinity)
 
 export const positive: Rule = ['a finite number > 0', (v) => typeof v === 'number' && Number.isFinite(v) && v > 0];
 
+/** A number from `min` on, not Infinity: a time that must end (a lease, a timeout, a delay). */
+export const finiteFrom = (min: number): Rule => [`a finite number >= ${min}`, (v) => typeof v === 'number' && Number.isFinite(v) && v >= min];
+
 export const atLeast = (min: number): Rule => [`a number >= ${min}`, (v) => typeof v === 'number' && v >= min];
 
 export const oneOf = (...values: readonly string[]): Rule => [`one of ${values.map((v) => `'${v}'`).join(', ')}`, (v) => values.includes(v as string)];

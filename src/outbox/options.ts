@@ -1,7 +1,7 @@
 import { systemClock, type Clock } from '../core/clock.js';
 import { SluiceError } from '../core/errors.js';
 import { checkName } from '../core/options.js';
-import { atLeast, check, integer, invalid, isBoolean, isClock, isFunction, limit, oneOf, optional, optionsObject, withMethods, type Rule } from '../core/validate.js';
+import { atLeast, check, finiteFrom, integer, invalid, isBoolean, isClock, isFunction, limit, oneOf, optional, optionsObject, withMethods, type Rule } from '../core/validate.js';
 import type { Durability, Store } from '../core/store.js';
 import type { Connectivity } from './connectivity.js';
 import { defaultClassify, type Classify } from './classify.js';
@@ -205,7 +205,7 @@ const RULES = {
   concurrency: integer(1),
   ordering: oneOf('group', 'fifo', 'none'),
   // Finite: it bounds `flush`, `stop` and `close`, and the queue's leases are it plus a minute.
-  timeoutMs: ['a finite number >= 1', (v) => typeof v === 'number' && Number.isFinite(v) && v >= 1] as Rule,
+  timeoutMs: finiteFrom(1),
   redirect: oneOf('error', 'follow-same-origin'),
   maxBodyBytes: integer(1),
   durability: oneOf('strict', 'relaxed'),
