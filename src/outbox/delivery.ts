@@ -157,7 +157,14 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
       ? { kind: 'error', error: timedOut, network: false, secrets: [] }
       : await send(
           ready.map((r) => r.task),
-          { fetch: c.transport(), headers: options.headers, batchUrl: options.batchUrl, redirect: options.redirect, bodies: c.bodies },
+          {
+            fetch: c.transport(),
+            headers: options.headers,
+            batchUrl: options.batchUrl,
+            redirect: options.redirect,
+            bodies: c.bodies,
+            offline: () => c.reachability.hintsOffline,
+          },
           deadline,
         );
     if (exchange.kind === 'response' || exchange.kind === 'redirect') c.reachability.saw(true);

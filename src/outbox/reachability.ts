@@ -18,6 +18,7 @@ export class Reachability {
   /** Called when delivery should look again at once (back online, or told so). */
   readonly #wake: () => void;
   readonly #unsubscribe: (() => void) | undefined;
+  readonly #connectivity: Connectivity | undefined;
   #reachable = true;
   #manual: boolean | undefined;
   #failures = 0;
@@ -35,6 +36,7 @@ export class Reachability {
     this.#changed = options.changed;
     this.#wake = options.wake;
     const { connectivity } = options;
+    this.#connectivity = connectivity;
     if (connectivity?.online === false) this.#reachable = false;
     this.#unsubscribe = connectivity?.subscribe((online) => {
       if (!online) return this.saw(false);
@@ -52,6 +54,11 @@ export class Reachability {
   /** False only when told offline with `setOnline(false)`: then nothing is sent at all. */
   get allowed(): boolean {
     return this.#manual !== false;
+  }
+
+  /** True when the platform's hint says the network is gone (never where it cannot tell). */
+  get hintsOffline(): boolean {
+    return this.#connectivity?.online === false;
   }
 
   /** True when sends showed the network is there (probing otherwise). */

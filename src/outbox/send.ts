@@ -26,6 +26,8 @@ export interface SendOptions {
   readonly batchUrl: string | undefined;
   readonly redirect: RedirectPolicy;
   readonly bodies: BodyStore;
+  /** Whether the platform says the network is gone, asked when a failure could be either that or a refusal. */
+  readonly offline: () => boolean;
 }
 
 const NONE: readonly string[] = [];
@@ -91,7 +93,7 @@ export async function send(tasks: readonly StoredTask[], options: SendOptions, d
     // Its body is of no use; cancelled so the connection is not held.
     void response.body?.cancel().catch(() => undefined);
     if (options.redirect === 'error') return { kind: 'redirect', redirect };
-    if (redirect.status === 0) return followOpaque(request, options.fetch, redirect, deadline, secrets);
+    if (redirect.status === 0) return followOpaque(request, options, redirect, deadline, secrets);
     const hop = hops < MAX_HOPS ? nextHop(request.url, (request.init.method ?? 'GET').toUpperCase(), redirect) : undefined;
     if (!hop) return { kind: 'redirect', redirect };
     const init: RequestInit = { ...request.init, method: hop.method };
@@ -115,13 +117,12 @@ export async function send(tasks: readonly StoredTask[], options: SendOptions, d
  * or a task whose URL is not of the page's origin: then the redirect stands, dead as 'redirect'. The same error
  * comes when the network went in between; where the platform says it is gone, that is what it is, and it is retried.
  */
-async function followOpaque(request: Send, transport: typeof fetch, redirect: Redirect, deadline: Deadline, secrets: readonly string[]): Promise<Exchange> {
+async function followOpaque(request: Send, options: SendOptions, redirect: Redirect, deadline: Deadline, secrets: readonly string[]): Promise<Exchange> {
   try {
-    const response = await deadline.race(transport(request.url, { ...request.init, redirect: 'follow', mode: 'same-origin' }), letGo);
+    const response = await deadline.race(options.fetch(request.url, { ...request.init, redirect: 'follow', mode: 'same-origin' }), letGo);
     return { kind: 'response', response, secrets };
   } catch (error) {
-    const offline = (globalThis as { navigator?: { onLine?: boolean } }).navigator?.onLine === false;
-    return isTimeout(error) || deadline.expired || offline ? failed(error, deadline, secrets) : { kind: 'redirect', redirect };
+    return isTimeout(error) || deadline.expired || options.offline() ? failed(error, deadline, secrets) : { kind: 'redirect', redirect };
   }
 }
 
