@@ -62,21 +62,18 @@ export class BodyStore {
    */
   copyOf(ref: BlobRef): BodySource {
     const blobs = this.#blobs;
-    const refuse = (why: string) => new SluiceError('ERR_INVALID_TASK', `Expected \`body\` to name a body still stored: ${why}`);
     // Its content type is the task's header, which goes with the task.
     return {
       type: undefined,
       typeWins: false,
       async *chunks() {
-        let crc = 0;
-        for (let at = 0; at < ref.size; ) {
-          const bytes = blobs ? await blobs.read(ref.key, at, Math.min(ref.size, at + CHUNK)) : new Uint8Array(0);
-          if (bytes.length === 0) throw refuse(`it ends at byte ${at} of ${ref.size}.`);
-          crc = crc32(bytes, 0, bytes.length, crc);
-          at += bytes.length;
-          yield bytes;
+        try {
+          yield* checkedChunks(blobs, ref);
+        } catch (error) {
+          if (!(error instanceof Unreadable)) throw error;
+          const why = error.gapAt === undefined ? 'its bytes fail their checksum.' : `it ends at byte ${error.gapAt} of ${ref.size}.`;
+          throw new SluiceError('ERR_INVALID_TASK', `Expected \`body\` to name a body still stored: ${why}`);
         }
-        if (ref.crc !== undefined && crc !== ref.crc) throw refuse('its bytes fail their checksum.');
       },
     };
   }
@@ -132,36 +129,36 @@ export class BodyStore {
     if (!blobs || (await blobs.read(ref.key, ref.size - 1, ref.size)).length !== 1) return gone;
     if (!this.#stream) {
       let blob = new Blob([], type === undefined ? {} : { type });
-      let crc = 0;
-      for (let at = 0; at < ref.size; at += CHUNK) {
-        const bytes = await blobs.read(ref.key, at, Math.min(ref.size, at + CHUNK));
-        if (bytes.length === 0) return gone;
-        crc = crc32(bytes, 0, bytes.length, crc);
+      try {
         // Grown a chunk at a time, so that each chunk can be let go once the Blob holds it.
-        blob = new Blob([blob, bytes as Uint8Array<ArrayBuffer>], type === undefined ? {} : { type });
+        for await (const bytes of checkedChunks(blobs, ref)) blob = new Blob([blob, bytes as Uint8Array<ArrayBuffer>], type === undefined ? {} : { type });
+      } catch (error) {
+        if (!(error instanceof Unreadable)) throw error;
+        return error.gapAt === undefined ? DAMAGED : gone;
       }
-      return ref.crc !== undefined && crc !== ref.crc ? DAMAGED : { body: blob, length: ref.size };
+      return { body: blob, length: ref.size };
     }
-    let at = 0;
-    let crc = 0;
+    const chunks = checkedChunks(blobs, ref);
+    let sent = 0;
     let damaged: string | undefined;
     const body = new ReadableStream<Uint8Array>(
       {
         async pull(controller) {
-          const bytes = await blobs.read(ref.key, at, Math.min(ref.size, at + CHUNK));
-          if (bytes.length === 0) {
-            // A gap the check at open (its last byte) could not see: no retry sends it whole.
-            damaged = gone;
-            throw new SluiceError('ERR_CORRUPT', `The stored body ${ref.key} ended at byte ${at} of ${ref.size}.`);
-          }
-          at += bytes.length;
-          crc = crc32(bytes, 0, bytes.length, crc);
-          if (at >= ref.size && ref.crc !== undefined && crc !== ref.crc) {
-            damaged = DAMAGED;
-            throw new SluiceError('ERR_CORRUPT', DAMAGED);
+          let bytes: Uint8Array;
+          try {
+            bytes = (await chunks.next()).value!;
+          } catch (error) {
+            if (!(error instanceof Unreadable)) throw error;
+            // A gap the check at open (its last byte) could not see, or damage: no retry sends it whole.
+            damaged = error.gapAt === undefined ? DAMAGED : gone;
+            throw new SluiceError('ERR_CORRUPT', error.gapAt === undefined ? DAMAGED : `The stored body ${ref.key} ended at byte ${error.gapAt} of ${ref.size}.`);
           }
           controller.enqueue(bytes);
-          if (at >= ref.size) controller.close();
+          sent += bytes.length;
+          if (sent >= ref.size) controller.close();
+        },
+        cancel() {
+          void chunks.return(undefined);
         },
       },
       // Nothing read ahead of what fetch asks for.
@@ -190,6 +187,29 @@ export class BodyStore {
     if (old.length === 0) return;
     const after = await named();
     await blobs.delete(old.filter((key) => !after.has(key)));
+  }
+}
+
+/** Why a stored body cannot be read whole: a gap at `gapAt` (the store no longer holds all of it), else damage. */
+class Unreadable extends Error {
+  constructor(readonly gapAt: number | undefined) {
+    super(gapAt === undefined ? DAMAGED : `The stored body ends at byte ${gapAt}.`);
+  }
+}
+
+/**
+ * The stored body `ref` names, a chunk at a time, its checksum folded as they go. The last chunk is held back until
+ * the bytes pass, so that a damaged body is never handed on whole; a gap or damage throws `Unreadable`.
+ */
+async function* checkedChunks(blobs: QueueBlobs | undefined, ref: BlobRef): AsyncGenerator<Uint8Array, void, undefined> {
+  let crc = 0;
+  for (let at = 0; at < ref.size; ) {
+    const bytes = blobs ? await blobs.read(ref.key, at, Math.min(ref.size, at + CHUNK)) : new Uint8Array(0);
+    if (bytes.length === 0) throw new Unreadable(at);
+    crc = crc32(bytes, 0, bytes.length, crc);
+    at += bytes.length;
+    if (at >= ref.size && ref.crc !== undefined && crc !== ref.crc) throw new Unreadable(undefined);
+    yield bytes;
   }
 }
 

@@ -118,9 +118,11 @@ describe('where a body lives, by store and platform', () => {
     }
   });
 
-  it('a stored body whose middle is gone (its last byte there) is never sent whole: dead as invalid, not retried', async () => {
-    // Node's, which streams a stored body: the gap is met mid-request.
-    const { Outbox } = await import('../../src/index.node.js');
+  it.each([
+    ['streamed (Node): the gap is met mid-request', '../../src/index.node.js'],
+    ['as a Blob (browsers)', '../../src/outbox/outbox.js'],
+  ] as const)('a stored body whose middle is gone (its last byte there) is never sent whole, %s: dead as invalid, not retried', async (_, entry) => {
+    const { Outbox } = (await import(entry)) as typeof import('../../src/outbox/outbox.js');
     const { MemoryStore } = await import('../../src/stores/memory/memory-store.js');
     const { MemoryBlobs } = await import('../../src/stores/memory/memory-blobs.js');
     const outbox = await Outbox.open({ name: 'gap', store: new MemoryStore(), clock: r.clock, baseUrl: r.server.url });

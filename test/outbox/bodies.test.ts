@@ -236,6 +236,28 @@ describe('what users see of a stored body', () => {
     expect(await blobKeys(r)).toEqual([]);
   });
 
+  it('a BodyRef whose stored bytes changed is refused at enqueue (ERR_INVALID_TASK), storing nothing', async () => {
+    r.server.next({ status: 400 });
+    await r.outbox.enqueue({ url: '/a', body: bytes(CHUNK + 1000, 2) });
+    await r.outbox.flush();
+    const [letter] = await r.outbox.dead.list();
+    const queue = await Queue.open({ name: r.outbox.name, store: r.store, clock: r.clock });
+    try {
+      const [key] = await queue.blobs!.keys();
+      const tail = await queue.blobs!.read(key!, CHUNK, CHUNK + 1000);
+      tail[7]! ^= 0x01;
+      await queue.blobs!.write(key!, CHUNK, tail);
+    } finally {
+      await queue.close();
+    }
+    await expect(r.outbox.enqueue({ url: '/b', body: letter!.task.body })).rejects.toMatchObject({
+      code: 'ERR_INVALID_TASK',
+      message: expect.stringMatching(/fail their checksum/),
+    });
+    expect(await r.outbox.size()).toBe(0);
+    expect(await blobKeys(r)).toHaveLength(1);
+  });
+
   it("onBeforeSend giving a new large body: dead as 'invalid' (a body to store must be enqueued)", async () => {
     await r.reopen({ onBeforeSend: (task) => ({ ...task, body: new Blob([bytes(10)]) }) });
     await r.outbox.enqueue({ url: '/x', body: 'small' });
