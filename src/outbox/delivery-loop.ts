@@ -3,6 +3,9 @@ import { after, type Clock } from '../core/clock.js';
 /** How long the loop waits before looking again when something was due but nothing could start. */
 const IDLE_RETRY_MS = 1000;
 
+/** The longest wait before a pass that failed (a store that failed a commit) is tried again. */
+const MAX_FAILED_RETRY_MS = 60_000;
+
 /** What the background loop drives. */
 export interface LoopContext {
   readonly clock: Clock;
@@ -25,6 +28,8 @@ export class DeliveryLoop {
   #running = false;
   #pumping = false;
   #again = false;
+  /** Passes that failed in a row: each waits twice as long as the one before. */
+  #failures = 0;
   #cancelTimer: (() => void) | undefined;
 
   constructor(context: LoopContext) {
@@ -68,11 +73,15 @@ export class DeliveryLoop {
         while (this.#running && (await this.#c.fill()) > 0);
         if (!this.#running) return;
         if (this.#c.settling() === 0) await this.#schedule();
+        this.#failures = 0;
         // A kick while this pass ran (a lock granted, a task enqueued) must not be lost.
         if (!this.#again) return;
       }
     } catch (error) {
       this.#c.error(error);
+      // Nothing else may come to kick it (no enqueue, no response, the network there all along): a failed pass must
+      // not end delivery. Looked at again later, backing off while the store keeps failing.
+      if (this.#running) this.#wakeIn(Math.min(IDLE_RETRY_MS * 2 ** this.#failures++, MAX_FAILED_RETRY_MS));
     }
   }
 
@@ -83,7 +92,12 @@ export class DeliveryLoop {
     if (wake === undefined || !this.#running) return;
     // A moment already past, after a pass that could start nothing, would be a busy loop: look again a little later.
     const delay = wake - this.#c.clock.now();
-    this.#cancelTimer = after(this.#c.clock, delay > 0 ? delay : IDLE_RETRY_MS, () => {
+    this.#wakeIn(delay > 0 ? delay : IDLE_RETRY_MS);
+  }
+
+  #wakeIn(delay: number): void {
+    this.#cancelTimer?.();
+    this.#cancelTimer = after(this.#c.clock, delay, () => {
       this.#cancelTimer = undefined;
       this.kick();
     });

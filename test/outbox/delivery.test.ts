@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { rig, type Rig } from './helpers.js';
 
@@ -222,6 +222,18 @@ describe('a storage failure while an attempt settles', () => {
     r.clock.advance(10 * 60_000);
     expect(await r.outbox.flush()).toMatchObject({ sent: 2, remaining: 0 });
     expect(r.server.delivered.map((x) => x.key)[0]).toBe(id);
+  });
+
+  it('a take that fails in background delivery: the loop looks again by itself, with nothing to kick it', async () => {
+    const failing = await failOnce();
+    await r.outbox.enqueue({ url: '/x' });
+    failing.arm();
+    r.outbox.start();
+    await vi.waitFor(() => expect(r.events('error')).toHaveLength(1));
+    expect(r.server.received).toEqual([]);
+    r.clock.advance(1000);
+    await vi.waitFor(() => expect(r.events('sent')).toHaveLength(1));
+    expect(await r.outbox.size()).toBe(0);
   });
 
   it("an ack that fails leaves the task unsent in the flush's count and events; it is sent again, same key", async () => {
