@@ -11,12 +11,13 @@ import type { HttpTask } from './task.js';
 /** Options of `OutboxOptions.retry`. */
 export interface RetryOptions {
   /**
-   * The ceiling of the first retry delay; each later one multiplies it by `factor` (full jitter draws below it).
+   * The ceiling of the first retry delay; each later one multiplies it by `factor` (full jitter draws below it). 0
+   * retries at once: what a test's `flush` wants, and a request a turn against a failing server in background delivery.
    * @default 1000
    */
   readonly initialDelayMs?: number;
   /**
-   * The largest computed delay. A `Retry-After` header wins over it.
+   * The largest computed delay, a finite number. A `Retry-After` header wins over it.
    * @default 300_000 (5 minutes)
    */
   readonly maxDelayMs?: number;
@@ -199,7 +200,8 @@ const httpUrl = (base: string | undefined): Rule => [
   },
 ];
 
-const RETRY_RULES = { initialDelayMs: atLeast(0), maxDelayMs: atLeast(0), factor: atLeast(1), maxAttempts: limit(1), maxAgeMs: atLeast(1) };
+// Finite: a delay grown past any number (a factor or ceiling of Infinity) would be no retry at all.
+const RETRY_RULES = { initialDelayMs: finiteFrom(0), maxDelayMs: finiteFrom(0), factor: finiteFrom(1), maxAttempts: limit(1), maxAgeMs: atLeast(1) };
 const LIMIT_RULES = { maxTasks: limit(1), maxBytes: limit(1), overflow: oneOf('reject', 'drop-oldest') };
 const RULES = {
   concurrency: integer(1),

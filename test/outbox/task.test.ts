@@ -154,6 +154,10 @@ describe('resolveOutboxOptions()', () => {
     // Named as given: not as the queue's lease it sets (timeoutMs plus a minute), which the user never passed.
     rejects(() => resolveOutboxOptions({ name: 'api', timeoutMs: Infinity }), 'ERR_INVALID_OPTION', '`timeoutMs` to be a finite number >= 1');
     rejects(() => resolveOutboxOptions({ name: 'api', retry: { factor: 0.5 } }), 'ERR_INVALID_OPTION', '`retry.factor`');
+    // A delay grown to Infinity is no retry: it failed only at the first delivery, the task held until its lease ended.
+    for (const retry of [{ initialDelayMs: Infinity }, { maxDelayMs: Infinity }, { factor: Infinity }]) {
+      rejects(() => resolveOutboxOptions({ name: 'api', retry }), 'ERR_INVALID_OPTION', `\`retry.${Object.keys(retry)[0]}\``);
+    }
     rejects(() => resolveOutboxOptions({ name: 'api', retry: { maxAttempts: 1.5 } }), 'ERR_INVALID_OPTION', '`retry.maxAttempts`');
     rejects(() => resolveOutboxOptions({ name: 'api', baseUrl: 'nope' }), 'ERR_INVALID_OPTION', '`baseUrl`');
     rejects(() => resolveOutboxOptions({ name: 'api', batch: {} as { url: string } }), 'ERR_INVALID_OPTION', '`batch`');
