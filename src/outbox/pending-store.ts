@@ -1,3 +1,4 @@
+import { SluiceError } from '../core/errors.js';
 import { PARTITION_SPAN, partitionOf } from '../core/ids.js';
 import type { ListOptions, QueueEntry } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
@@ -28,6 +29,8 @@ export class PendingStore {
    * numbered after another handle's that it has not read yet, and "after the last entry it knows" would skip that.
    */
   readonly #readTo = new Map<number, number>();
+  /** How many tasks the index held when it was last checked against the queue (see `#forgetGone`). */
+  #checked = 0;
 
   constructor(queue: Queue<StoredTask>, index: PendingIndex, limits: Required<LimitOptions>, bodies: BodyStore) {
     this.#queue = queue;
@@ -73,6 +76,7 @@ export class PendingStore {
    */
   async admit(tasks: readonly StoredTask[]): Promise<ToDead[]> {
     await this.catchUp();
+    if (this.#index.size >= 2 * Math.max(this.#checked, GONE_CHECK_FROM)) await this.#forgetGone();
     // Within the batch, the last task of a key wins too.
     const keep = tasks.filter((t, i) => t.key === undefined || !tasks.slice(i + 1).some((u) => u.key === t.key));
     const doomed: ToDead[] = tasks.filter((t) => !keep.includes(t)).map((value) => ({ entry: { id: '', value, attempts: 0 }, reason: 'superseded' }));
@@ -189,14 +193,42 @@ export class PendingStore {
   /** The entries to evict so that `incoming` fits `limits` ('drop-oldest'), besides those `leaving` anyway. */
   async #evictions(incoming: readonly StoredTask[], leaving: readonly QueueEntry<StoredTask>[]): Promise<QueueEntry<StoredTask>[]> {
     const away = new Set(leaving.map((e) => this.#index.get(Number(e.id))!));
+    let confirmed = false;
     // Chosen on the index, then confirmed against the queue: one leased elsewhere meanwhile is passed over.
     for (;;) {
-      const chosen = makeRoom(this.#limits, this.#index, incoming, away);
+      let chosen: Pending[];
+      try {
+        chosen = makeRoom(this.#limits, this.#index, incoming, away);
+      } catch (error) {
+        // The index may still count tasks another process sent: a refusal is for what the queue holds.
+        if (confirmed || !(error instanceof SluiceError && error.code === 'ERR_QUOTA_EXCEEDED')) throw error;
+        confirmed = true;
+        await this.#forgetGone();
+        continue;
+      }
       const entries = await this.entries(chosen);
       if (entries.length === chosen.length) return entries;
     }
   }
+
+  /**
+   * Forgets the tasks gone from the queue. A handle finds out what other handles removed when it takes a task, and
+   * from their messages; one that only enqueues, in another process (nothing relayed), would do neither, and count
+   * tasks long sent for ever: against `limits`, and in memory. Checked before a refusal, and as the index doubles.
+   */
+  async #forgetGone(): Promise<void> {
+    const idle = [...this.#index.values()].filter((p) => p.state !== 'busy');
+    for (let at = 0; at < idle.length; at += LIST_PAGE) {
+      const page = idle.slice(at, at + LIST_PAGE);
+      const found = new Set((await this.#queue.list({ ids: page.map((p) => String(p.seq)) })).map((e) => Number(e.id)));
+      for (const p of page) if (!found.has(p.seq)) this.#index.remove(p);
+    }
+    this.#checked = this.#index.size;
+  }
 }
+
+/** The index is first checked for tasks gone (see `#forgetGone`) when it holds this many. */
+const GONE_CHECK_FROM = 1024;
 
 /** Tasks whose entries `list` reads at once. */
 const LIST_PAGE = 500;

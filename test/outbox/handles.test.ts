@@ -139,6 +139,21 @@ describe('retries across handles', () => {
     }
   };
 
+  it("limits: a handle that only enqueues does not count tasks another process sent (no false ERR_QUOTA_EXCEEDED)", async () => {
+    await hearingNothing(async () => {
+      const store = new MemoryStore();
+      const limits = { maxTasks: 3, overflow: 'reject' as const };
+      const [web, worker] = [await open(store, { limits }), await open(store, { limits })];
+      await web.enqueueMany([{ url: '/a' }, { url: '/b' }, { url: '/c' }]);
+      expect(await worker.flush()).toMatchObject({ sent: 3, remaining: 0 });
+      await expect(web.enqueue({ url: '/d' })).resolves.toBeTypeOf('string');
+      // And what does not fit is still refused.
+      await web.enqueueMany([{ url: '/e' }, { url: '/f' }]);
+      await expect(web.enqueue({ url: '/g' })).rejects.toMatchObject({ code: 'ERR_QUOTA_EXCEEDED' });
+      expect(await web.size()).toBe(3);
+    });
+  });
+
   /** `first` sends the task and is told to wait an hour (429, Retry-After); `second` then flushes and sends nothing. */
   const waitAnHourThenLook = async (first: Outbox, second: Outbox) => {
     shared.server.next({ status: 429, headers: { 'retry-after': '3600' } });
