@@ -1,11 +1,10 @@
 import type { Clock } from './clock.js';
-import { SluiceError } from './errors.js';
 import { storageError } from './storage-errors.js';
-import { MetaLog } from './meta-log.js';
 import type { QueueStats } from './queue-types.js';
 import { QueueState, type Op } from './queue-state.js';
 import { MOVED, Segments, type TailDamage } from './segments.js';
-import type { Durability, HeldStorage, QueueStorage, StorageBatch, StorageSnapshot } from './store.js';
+import type { Durability, HeldStorage, QueueStorage, StorageBatch } from './store.js';
+import { ViewReader, type MetaTrouble } from './view-reader.js';
 
 type Batch = Pick<StorageBatch, 'write' | 'remove' | 'quarantine'>;
 
@@ -36,12 +35,6 @@ function idle(plan: Plan<unknown>): boolean {
 /** Thrown inside a plan when what the view says is no longer in the store: reload and plan again. */
 export const STALE = Symbol('stale');
 
-/** Loads in a row whose tail moved on before it was read, before the store is taken for one that loses data. */
-const MAX_RELOADS = 8;
-
-/** What a reload found wrong with the metadata. */
-export type MetaTrouble = 'unreadable' | 'missing' | 'damaged' | undefined;
-
 /**
  * One handle's view of its queue's storage, and the only way it changes: a plan is made against the view, its ops
  * applied, then committed as a compare-and-write; when another handle committed first, the view is read again and
@@ -57,13 +50,12 @@ export class CommitView {
   /** Bytes of the newest segment the store recorded and no longer holds (removed or cut under the queue). */
   missing: { readonly segment: number; readonly bytes: number } | undefined;
   readonly #storage: QueueStorage;
-  readonly #log = new MetaLog();
+  /** How far the view was read (or written): the store's token, the metadata log's place, the high water. */
+  readonly #reader: ViewReader;
   readonly #name: string;
   readonly #durability: Durability;
   readonly #clock: Clock;
   readonly #repair: () => Plan<undefined> | undefined;
-  #token = '';
-  #highWater = 0;
   /** The storage as `QueueStorage.exclusive` hands it over, while a commit holds the store's lock. */
   #held: HeldStorage | undefined;
   /** Commits this view lost to another handle (and made again on a fresh view). */
@@ -82,6 +74,7 @@ export class CommitView {
     this.#clock = options.clock;
     this.#repair = repair;
     this.segments = new Segments(storage, options.maxItemBytes);
+    this.#reader = new ViewReader(this, options.name, options.clock);
   }
 
   /**
@@ -95,7 +88,7 @@ export class CommitView {
 
   /** The highest `next` this view has seen: the queue never shrinks below it but by loss. */
   get highWater(): number {
-    return this.#highWater;
+    return this.#reader.highWater;
   }
 
   /** Items pushed and not yet acked. */
@@ -144,7 +137,7 @@ export class CommitView {
       // A view forgotten (a commit failed) may hold what the store never took: an ack planned on it would find the
       // items acked already and resolve without committing. It is read again first, unless `asIs` (a close, which
       // must not wait on a store that stopped answering to find it has nothing to do).
-      return this.#token || asIs ? this.#commit(storage, plan) : this.#reload(storage).then(() => this.#commit(storage, plan));
+      return this.#reader.token || asIs ? this.#commit(storage, plan) : this.#reader.load(storage).then(() => this.#commit(storage, plan));
     }
     return this.#exclusive(storage as QueueStorage & Pick<Required<QueueStorage>, 'exclusive'>, plan, warm);
   }
@@ -165,7 +158,7 @@ export class CommitView {
       this.#held = held;
       try {
         if (await this.#stale()) {
-          await this.#reload(held);
+          await this.#reader.load(held);
           first = undefined;
         }
         return await this.#commit(held, plan, first);
@@ -182,7 +175,7 @@ export class CommitView {
   #plan<R>(storage: HeldStorage, plan: () => Plan<R> | Promise<Plan<R>>): Planned<R> | Promise<Planned<R>> {
     const again = (error: unknown): Promise<Planned<R>> => {
       if (error !== STALE) throw error;
-      return this.#reload(storage).then(() => this.#plan(storage, plan));
+      return this.#reader.load(storage).then(() => this.#plan(storage, plan));
     };
     let planned: Plan<R> | Promise<Plan<R>>;
     try {
@@ -213,10 +206,11 @@ export class CommitView {
       const recorded: Op[] = ops.length > 0 ? [grown, ...ops] : [];
       // A queue's first commit writes its state too, so that a queue with segments and no metadata is known to
       // have lost it (and is reported), never taken for a new one.
-      const meta = ops.length > 0 || whole || !this.#log.started ? this.#log.write(recorded, this.state, whole, this.#clock.now(), this.next) : {};
+      const reader = this.#reader;
+      const meta = ops.length > 0 || whole || !reader.log.started ? reader.log.write(recorded, this.state, whole, this.#clock.now(), this.next) : {};
       let token: string | undefined;
       try {
-        token = await storage.commit(this.#token, { ...batch, ...meta, durability: this.#durability });
+        token = await storage.commit(reader.token, { ...batch, ...meta, durability: this.#durability });
       } catch (error) {
         // What a failed commit left behind is unknown: read the store again before the next operation plans.
         this.invalidate();
@@ -225,13 +219,13 @@ export class CommitView {
       if (token === undefined) {
         this.conflicts++;
         this.invalidate();
-        await this.#reload(storage);
+        await reader.load(storage);
         continue;
       }
-      this.#token = token;
-      this.#log.wrote(meta);
+      reader.token = token;
+      reader.log.wrote(meta);
       if (batch?.write) this.segments.appended(batch.write.segment, batch.write.offset, batch.write.bytes);
-      this.#highWater = Math.max(this.#highWater, this.next);
+      reader.highWater = Math.max(reader.highWater, this.next);
       if (batch?.remove || batch?.quarantine) {
         const dropped = new Set([...(batch.remove ?? []), ...(batch.quarantine ?? [])]);
         if ((await this.segments.refresh(this.segments.list.filter((s) => !dropped.has(s.id)))) === MOVED) this.invalidate();
@@ -243,65 +237,7 @@ export class CommitView {
 
   /** Reads the store again: the metadata's new records (or all of it), and the segments' listing and tail. */
   reload(): Promise<void> {
-    return this.#reload(this.#storage);
-  }
-
-  async #reload(storage: HeldStorage): Promise<void> {
-    for (let tries = 1; ; tries++) {
-      const snapshot = await storage.load();
-      let moved: boolean;
-      try {
-        moved = await this.#adopt(snapshot);
-      } catch (error) {
-        this.invalidate();
-        throw error;
-      }
-      // The token is adopted only once the tail is read too: a view that took it with a tail read short would
-      // plan its next push over items it never saw, and the store would take that commit as current.
-      if (!moved) {
-        this.#token = snapshot.token;
-        this.loads++;
-        return;
-      }
-      // Another handle removed or cut the tail between the listing and its read (acked it all, say): the state
-      // read with that listing may name items the read did not find, which is no loss. Read both again.
-      this.invalidate();
-      if (tries === MAX_RELOADS) {
-        throw new SluiceError(
-          'ERR_STORAGE',
-          `The tail segment of queue "${this.#name}" read back shorter than the store listed it, ${tries} times in a row: the store does not keep what it lists.`,
-        );
-      }
-    }
-  }
-
-  /** Takes `snapshot` in; true when its tail had moved on by the time it was read (see reload). */
-  async #adopt(snapshot: StorageSnapshot): Promise<boolean> {
-    // The segments first: reading what the tail gained can fail, and then the view must be as it was, whole. A state
-    // newer than its segments would name items the view cannot find, and a plan made on it (the next operation's,
-    // before the store says the view is stale) would take them for lost.
-    const damage = await this.segments.refresh(snapshot.segments);
-    if (damage === MOVED) return true;
-    const read = this.#log.read(snapshot.meta, this.state, this.#clock.now());
-    this.state = read.state;
-    const first = snapshot.segments[0];
-    const missing = !snapshot.meta && first !== undefined;
-    // Nothing can be stored below the first segment: a state that was lost starts there.
-    if (first && this.state.head < first.id && (read.unreadable || missing)) this.state.head = first.id;
-    // The partition count went with it: 0 says so, where nothing recorded would pass for a queue of one partition.
-    if (read.unreadable || missing) this.state.partitions = 0;
-    this.damage = damage;
-    this.#highWater = Math.max(this.#highWater, this.state.floor);
-    const recorded = snapshot.tail;
-    const listed = recorded && snapshot.segments.find((s) => s.id === recorded.id);
-    const newest = snapshot.segments[snapshot.segments.length - 1];
-    // Only when it is still the newest (or gone, with nothing newer): a newer segment means commits came after it.
-    this.missing =
-      recorded && (listed?.length ?? 0) < recorded.length && (!newest || newest.id <= recorded.id)
-        ? { segment: recorded.id, bytes: recorded.length - (listed?.length ?? 0) }
-        : undefined;
-    this.trouble = read.unreadable ? 'unreadable' : missing ? 'missing' : read.damaged ? 'damaged' : undefined;
-    return false;
+    return this.#reader.load(this.#storage);
   }
 
   /**
@@ -309,8 +245,7 @@ export class CommitView {
    * (not only what was appended since).
    */
   invalidate(): void {
-    this.#token = '';
-    this.#log.reset();
+    this.#reader.forget();
   }
 
   /** Reloads when another handle committed since this view was read. */
@@ -320,11 +255,11 @@ export class CommitView {
 
   /** True when this view is to be read (again): never read, forgotten, or another handle committed since. */
   async #stale(): Promise<boolean> {
-    return !this.#token || (await this.#storage.token()) !== this.#token;
+    return !this.#reader.token || (await this.#storage.token()) !== this.#reader.token;
   }
 
   /** True when another handle committed since this view was read. */
   async changed(): Promise<boolean> {
-    return (await this.#storage.token()) !== this.#token;
+    return (await this.#storage.token()) !== this.#reader.token;
   }
 }

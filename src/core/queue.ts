@@ -1,7 +1,7 @@
 import { QueueBlobs } from './blobs.js';
 import { encodeItems } from './encode.js';
 import { SluiceError } from './errors.js';
-import type { CorruptDetail, QueueEventMap, RecoverDetail } from './events.js';
+import type { QueueEventMap, RecoverDetail } from './events.js';
 import { byPartition, entryId, parseIds, partitionOf } from './ids.js';
 import { leases } from './iteration.js';
 import { Members } from './members.js';
@@ -9,7 +9,8 @@ import { ITERATE_RULES, LIST_RULES, PUSH_RULES, resolveOptions, TAKE_RULES, type
 import { settleCount } from './partition-count.js';
 import { Partition } from './partition.js';
 import type { IterateOptions, Lease, ListOptions, PushOptions, QueueEntry, QueueStats, RemoveOptions, TakeOptions } from './queue-types.js';
-import { combine, hash, inPartition, membersName, partitionName, sizeOf, sum, takeInTurn } from './partitioned.js';
+import { combine, hash, membersName, partitionName, sizeOf, sum, takeInTurn } from './partitioned.js';
+import { RecoveryEvents } from './recovery-events.js';
 import { serial } from './serial.js';
 import type { Store } from './store.js';
 import { TypedEventTarget } from './typed-events.js';
@@ -49,8 +50,8 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   #pushAt = 0;
   /** The handles taking from this queue's partitions, so that each takes from partitions of its own first. */
   readonly #members: Members | undefined;
-  /** What open found, held until it resolves: a tick of its own I/O would otherwise tell nobody. */
-  #found: [type: 'recover' | 'corrupt', detail: RecoverDetail | CorruptDetail][] | undefined = [];
+  /** Tells what recovery finds in the partitions ('recover' and 'corrupt' events, `recovered`). */
+  readonly #found: RecoveryEvents;
 
   /** Opens (creating when absent) the queue `options.name` in `options.store`. */
   static async open<T>(options: QueueOptions<T>): Promise<Queue<T>> {
@@ -59,11 +60,9 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
       await queue.#openParts();
     } catch (error) {
       await Promise.allSettled(queue.#parts.map((p) => p.close()));
-      throw withFound(error, queue.#found!);
+      throw queue.#found.failed(error);
     }
-    const found = queue.#found!;
-    queue.#found = undefined;
-    for (const [type, detail] of found) queue.#later(type, detail);
+    queue.#found.opened();
     return queue;
   }
 
@@ -72,6 +71,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     super();
     this.name = options.name;
     this.#options = options;
+    this.#found = new RecoveryEvents(this, options.clock, this.recovered);
     if (options.partitions > 1) this.#members = new Members(() => options.store.open(membersName(options.name)), options.clock);
   }
 
@@ -262,11 +262,8 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
         this.#wake();
         this.dispatchHeard('change', () => new Event('change'));
       },
-      recovered: (detail) => {
-        this.recovered.push(inPartition(detail, p));
-        this.#later('recover', inPartition(detail, p));
-      },
-      corrupt: (detail, later) => (later ? this.#later('corrupt', inPartition(detail, p)) : this.dispatchEvent(new CustomEvent('corrupt', { detail: inPartition(detail, p) }))),
+      recovered: (detail) => this.#found.recovered(detail, p),
+      corrupt: (detail, later) => this.#found.corrupt(detail, p, later),
     });
     this.#parts[p] = part;
     return part;
@@ -286,25 +283,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     return this.#serial(fn);
   }
 
-  /** Dispatched a tick later, so that listeners added right after `open` resolves hear what open found. */
-  #later(type: 'recover' | 'corrupt', detail: RecoverDetail | CorruptDetail): void {
-    if (this.#found) this.#found.push([type, detail]);
-    else this.#options.clock.setTimeout(() => this.dispatchEvent(new CustomEvent(type, { detail })), 0);
-  }
-
   #wake(): void {
     for (const waiter of this.#waiters) waiter();
   }
-}
-
-/**
- * `error` of an open that failed, telling what the open found and stored on the way (repairs, lost items): with no
- * handle to hear them, its 'recover' and 'corrupt' events would tell nobody. Told in the message of the error itself
- * (this open's own): the production build shortens the message given to each `new SluiceError`, and this must stay.
- */
-function withFound(error: unknown, found: readonly [type: string, detail: RecoverDetail | CorruptDetail][]): unknown {
-  if (!(error instanceof SluiceError) || found.length === 0) return error;
-  const told = found.map(([type, detail]) => `${type} ${JSON.stringify(detail)}`).join('; ');
-  error.message += ` Before that, opening it found (and stored what was repaired): ${told}.`;
-  return error;
 }
