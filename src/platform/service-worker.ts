@@ -66,6 +66,8 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
   check(optionsObject(options), SYNC_RULES);
   const tag = options.tag ?? 'sluice';
   const scope = (options.scope ?? globalThis) as ServiceWorkerScope;
+  // Where this global is no worker's (Node, say), the scope must be given: what is refused here is the missing option.
+  if (typeof scope.addEventListener !== 'function') invalid('scope', 'an EventTarget (here, outside a worker, one must be given)', options.scope);
   const ready = Promise.resolve(outbox);
   const sync = scope.registration?.sync;
   const listeners: [EventTarget, string, EventListener][] = [];

@@ -131,6 +131,8 @@ describe('backgroundSync()', () => {
       ['an empty tag', () => backgroundSync(new FakeOutbox(), { tag: '', scope: new EventTarget() })],
       ['a tag that is not a string', () => backgroundSync(new FakeOutbox(), { tag: 5 as never, scope: new EventTarget() })],
       ['a scope that is no EventTarget', () => backgroundSync(new FakeOutbox(), { scope: 5 as never })],
+      // Node's global is no EventTarget: outside a worker, the scope must be given.
+      ['no scope, outside a worker', () => backgroundSync(new FakeOutbox())],
       ['options that are no object', () => backgroundSync(new FakeOutbox(), null as never)],
       ['no outbox', () => backgroundSync(null as never, { scope: new EventTarget() })],
       ['something else', () => backgroundSync({} as never, { scope: new EventTarget() })],
