@@ -1,4 +1,4 @@
-import { scanFrames, validFrameAfter } from './frame.js';
+import { MAX_PAYLOAD, scanFrames, validFrameAfter } from './frame.js';
 import type { QueueState } from './queue-state.js';
 import type { Range } from './ranges.js';
 import type { QueueStorage, SegmentInfo } from './store.js';
@@ -48,7 +48,12 @@ const SHORT_READS = 8;
  */
 export class Segments {
   readonly #storage: QueueStorage;
-  readonly #maxPayload: number;
+  /**
+   * This handle's `maxItemBytes`: the largest frame looked for past damage, to tell corruption from a torn write.
+   * Never a cap on frames read: another handle (a CLI, a process with other options) may write larger items, and a
+   * frame that passes its checksum is data, whatever its length.
+   */
+  readonly #probeMax: number;
   #list: SegmentInfo[] = [];
   readonly #cache = new Map<number, Parsed>();
   /** Byte offset of the first bad frame of each damaged sealed segment seen, kept while the segment exists. */
@@ -61,9 +66,9 @@ export class Segments {
   /** Reads in a row of each sealed segment that came back shorter than listed (see `items`). */
   readonly #short = new Map<number, number>();
 
-  constructor(storage: QueueStorage, maxPayload: number) {
+  constructor(storage: QueueStorage, probeMax: number) {
     this.#storage = storage;
-    this.#maxPayload = maxPayload;
+    this.#probeMax = probeMax;
   }
 
   get list(): readonly SegmentInfo[] {
@@ -109,13 +114,18 @@ export class Segments {
     if (!bytes) return undefined;
     // Shorter than listed: another handle cut or removed the tail between the listing and this read.
     if (bytes.length < last.length - parsed.end) return MOVED;
-    const scan = scanFrames(bytes, 0, this.#maxPayload);
+    const scan = scanFrames(bytes, 0, MAX_PAYLOAD);
     for (const f of scan.frames) parsed.frames.push({ bytes, start: f.start, end: f.end });
     parsed.items = undefined;
     const offset = parsed.end + scan.end;
     parsed.end = offset;
     if (!scan.stop) return undefined;
-    const corrupt = scan.stop === 'corrupt' && validFrameAfter(bytes, scan.end, this.#maxPayload);
+    // A bad frame with good ones after it is damage, not the writer dying mid-write: a length run past the end (a
+    // garbage length word) is looked past from the frame itself, not from the unit's start, whose whole frames a
+    // torn write of several items leaves.
+    const stoppedAt = scan.partial?.[scan.partial.length - 1]?.end ?? scan.end;
+    const corrupt =
+      scan.stop === 'corrupt' ? validFrameAfter(bytes, scan.end, this.#probeMax) : scan.stop === 'torn' && validFrameAfter(bytes, stoppedAt, this.#probeMax);
     return { segment: last.id, offset, bytes: last.length - offset, corrupt };
   }
 
@@ -128,7 +138,7 @@ export class Segments {
     // Appends go at the end of the tail's last complete unit, which is where its parsed frames end.
     let parsed = this.#cache.get(id);
     if (!parsed) this.#cache.set(id, (parsed = { end: 0, frames: [] }));
-    const scan = scanFrames(bytes, 0, this.#maxPayload);
+    const scan = scanFrames(bytes, 0, MAX_PAYLOAD);
     for (const f of scan.frames) parsed.frames.push({ bytes, start: f.start, end: f.end });
     parsed.items = undefined;
     parsed.end = info.length;
@@ -152,7 +162,7 @@ export class Segments {
         this.#short.set(info.id, times);
         if (times < SHORT_READS) return { items: [], damaged: false, vanished: true };
       } else this.#short.delete(info.id);
-      const scan = scanFrames(bytes, 0, this.#maxPayload);
+      const scan = scanFrames(bytes, 0, MAX_PAYLOAD);
       // A sealed segment was complete once: whole frames of a unit cut short by damage are still good items.
       const frames = scan.partial ? [...scan.frames, ...scan.partial] : scan.frames;
       parsed = { end: scan.end, frames: frames.map((f) => ({ bytes, start: f.start, end: f.end })) };

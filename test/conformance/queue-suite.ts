@@ -593,6 +593,26 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
         await q.close();
       });
 
+      it('maxItemBytes limits what a handle writes, never what it reads: a larger item another handle wrote is data', async () => {
+        const big = await Queue.open<{ s: string }>({ name: 'q', store, clock, maxItemBytes: 4000 });
+        const small = await Queue.open<{ s: string }>({ name: 'q', store: await place.open(), clock, maxItemBytes: 100 });
+        const events: string[] = [];
+        for (const type of ['recover', 'corrupt']) small.addEventListener(type, () => events.push(type));
+        try {
+          await small.push({ s: 'first' });
+          await big.pushMany([{ s: 'x'.repeat(2000) }, { s: 'last' }]);
+          const got: number[] = [];
+          for (let lease = await small.take(1); lease; lease = await small.take(1)) {
+            got.push(lease.entries[0]!.value.s.length);
+            await lease.ack();
+          }
+          expect(got).toEqual([5, 2000, 4]);
+          expect(events).toEqual([]);
+        } finally {
+          await Promise.all([big.close(), small.close()]);
+        }
+      });
+
       it('ERR_CLOSED after close, and the stored queue is unchanged', async () => {
         const q = await open();
         await q.pushMany(items(0, 2));
