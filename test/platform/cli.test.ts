@@ -328,6 +328,14 @@ describe('usage', () => {
     expect(await main([], io)).toBe(2);
   });
 
+  it('--limit -1 is told what --limit abc is told, not node:util\'s "ambiguous"', async () => {
+    for (const value of ['-1', 'abc']) {
+      err = [];
+      expect(await run('peek', 'jobs', '--limit', value)).toBe(2);
+      expect(err[0]).toBe(`sluice: ERR_INVALID_OPTION: --limit must be a whole number >= 0, got "${value}".`);
+    }
+  });
+
   it('--json reports a usage error as JSON, without the usage text', async () => {
     expect(await run('frobnicate', '--json')).toBe(2);
     expect(err.map((line) => JSON.parse(line))).toEqual([{ error: { code: 'ERR_INVALID_OPTION', message: 'Unknown command "frobnicate".' } }]);

@@ -59,12 +59,27 @@ function usage(message: string): never {
   throw new SluiceError('ERR_INVALID_OPTION', message);
 }
 
+/**
+ * `--limit -1` as `--limit=-1`: node:util takes a value that starts with a dash for a flag, and says so in words of
+ * its own ("ambiguous"); joined, the value gets the same check, and message, as `--limit abc`.
+ */
+function joinNegatives(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (/^--(?:limit|dir|corruption)$/.test(arg) && next !== undefined && /^-\d/.test(next)) out.push(`${arg}=${argv[++i]}`);
+    else out.push(arg);
+  }
+  return out;
+}
+
 /** Reads the command line; a usage error is a SluiceError 'ERR_INVALID_OPTION' saying what was wrong. */
 export function parse(argv: readonly string[]): Invocation {
   let parsed;
   try {
     parsed = parseArgs({
-      args: [...argv],
+      args: joinNegatives(argv),
       allowPositionals: true,
       options: {
         dir: { type: 'string', default: '.sluice' },
