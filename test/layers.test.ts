@@ -77,4 +77,12 @@ describe('layers (DESIGN.md)', () => {
     expect(imported).toEqual(['outbox/outbox.js']);
     expect(layers.core!.may.some((prefix) => imported[0]!.startsWith(prefix))).toBe(false);
   });
+
+  it('no file in src/ is over 300 lines: one that grows past it holds two things', () => {
+    const long = sources(src)
+      .map((file) => [relative(src, file), readFileSync(file, 'utf8').split('\n').length - 1] as const)
+      .filter(([, lines]) => lines > 300)
+      .map(([file, lines]) => `${file}: ${lines} lines`);
+    expect(long).toEqual([]);
+  });
 });

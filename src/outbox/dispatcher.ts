@@ -2,17 +2,16 @@ import type { Lease } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
 import type { Serial } from '../core/serial.js';
 import { AckBatcher } from './ack-batcher.js';
-import { packBatches } from './batching.js';
-import { chainUnits } from './chains.js';
 import type { Coordination } from './coordination.js';
 import { deliver, type DeliveryContext, type DeliveryRun, type Entry, type ToDead } from './delivery.js';
 import type { OutboxEventMap } from './events.js';
 import type { ResolvedOutboxOptions } from './options.js';
 import type { BodyStore } from './body-store.js';
+import { chainsLanes, leaseUnits, type LeaseContext } from './lease-units.js';
 import { laneOf, type Pending, type PendingIndex } from './pending.js';
 import type { Reachability } from './reachability.js';
 import { TakeAhead, type Buffered } from './take-ahead.js';
-import { taskBytes, type StoredTask } from './task.js';
+import type { StoredTask } from './task.js';
 
 /**
  * How many tasks of a lane are taken at once, sent one after another (a chain); without ordering, how many units
@@ -65,7 +64,7 @@ export class Dispatcher {
   #changes = 0;
   #waiters: (() => void)[] = [];
   readonly #onChange: () => void;
-  readonly #delivery: DeliveryContext;
+  readonly #delivery: DeliveryContext & LeaseContext;
 
   constructor(context: DispatcherContext, onChange: () => void) {
     this.#c = context;
@@ -147,7 +146,7 @@ export class Dispatcher {
 
   /** With ordering, a lane is a chain of up to `CHAIN` tasks at a time (without batches). */
   get #chained(): boolean {
-    return !this.#c.options.batch && this.#c.options.ordering !== 'none';
+    return chainsLanes(this.#c.options);
   }
 
   /** The most tasks that go in one unit: a batch, a chain of a lane, or one task. */
@@ -167,14 +166,14 @@ export class Dispatcher {
   async #take(free: number, run: DeliveryRun, now: number): Promise<Buffered[]> {
     const { index } = this.#c;
     const chosen = index.take(this.#unitSize * free, now, (p) => this.#perLane(p));
-    return chosen.length === 0 ? [] : this.#lease(chosen, run);
+    return chosen.length === 0 ? [] : leaseUnits(this.#delivery, chosen, run);
   }
 
   /** Takes the chain of `lane` behind its unit in flight, when the run may go on without a fill. */
   async #takeAhead(lane: string, run: DeliveryRun): Promise<Buffered[]> {
     if (!this.#goesOn(run)) return [];
     const chosen = this.#c.index.takeAhead(lane, this.#c.options.clock.now(), (p) => this.#perLane(p));
-    return chosen.length === 0 ? [] : this.#lease(chosen, run);
+    return chosen.length === 0 ? [] : leaseUnits(this.#delivery, chosen, run);
   }
 
   /**
@@ -210,40 +209,6 @@ export class Dispatcher {
   /** A flush is on until it ends or `stop` ends it; the background run while the outbox runs. */
   #on(run: DeliveryRun): boolean {
     return run.parked ? !run.over : this.#c.running();
-  }
-
-  /** Leases the tasks `chosen` on the index, in units (chains of a lane, batches, or one task each). */
-  async #lease(chosen: Pending[], run: DeliveryRun): Promise<Buffered[]> {
-    const { options, index, queue } = this.#c;
-    const chained = this.#chained;
-    const ids = chosen.map((p) => String(p.seq));
-    let lease: Lease<StoredTask> | undefined;
-    try {
-      // The index decides when a task may go: a delay stored in the queue (for restarts) that it knows of may be
-      // brought forward (the network is back, the wall clock stepped back). One it does not know of, another
-      // process's (a Retry-After), is kept to: the take passes the task over, and the index learns of the delay.
-      const early = ({ id, availableAt }: { id: string; availableAt: number }) => availableAt <= (index.get(Number(id))?.storedUntil ?? 0);
-      lease = await queue.take(ids.length, { ids, early });
-    } catch (error) {
-      for (const p of chosen) index.ready(p);
-      throw error;
-    }
-    const taken = new Map((lease?.entries ?? []).map((e) => [e.id, e]));
-    // A take ends the delays the queue held: the next is whatever this lease's release sets.
-    for (const p of chosen) if (taken.has(String(p.seq))) p.storedUntil = 0;
-    const missing = chosen.filter((p) => !taken.has(String(p.seq)));
-    // Gone (another handle delivered or removed them) or held by another handle: the index learns which.
-    if (missing.length > 0) index.relearn(missing, await queue.list({ ids: missing.map((p) => String(p.seq)) }));
-    if (!lease) return [];
-    const { units, late } = chainUnits(chosen, taken, { chained, ordered: options.ordering !== 'none' });
-    if (late.length > 0) await this.#giveBack(late, lease);
-    if (!options.batch) return units.map((unit) => ({ unit, lease: lease!, run }));
-    const packed = packBatches(units.flat(), options.ordering, options.batch, {
-      bytesOf: (e) => index.get(Number(e.id))?.bytes ?? taskBytes(e.value),
-      batchedWith: (e) => index.get(Number(e.id))?.batchedWith,
-    });
-    if (packed.leftover.length > 0) await this.#giveBack(packed.leftover, lease);
-    return packed.units.map((unit) => ({ unit, lease: lease!, run }));
   }
 
   /**

@@ -1,22 +1,22 @@
 import { SluiceError } from '../core/errors.js';
-import type { Lease } from '../core/queue-types.js';
-import { Queue } from '../core/queue.js';
+import type { Queue } from '../core/queue.js';
 import { serial } from '../core/serial.js';
 import type { Store } from '../core/store.js';
 import { TypedEventTarget } from '../core/typed-events.js';
 import { check, isBoolean, limit as count, optional, optionsObject, text, withMethods } from '../core/validate.js';
-import { Relay } from './damage-relay.js';
-import { DeadLetters, deadDetail, moveToDead, type DeadRecord } from './dead-letters.js';
-import type { DeliveryRun, ToDead } from './delivery.js';
+import { DeadLetters, type DeadRecord } from './dead-letters.js';
+import { DeadMoves } from './dead-moves.js';
 import { Deliverer } from './deliverer.js';
 import { STATES, type FlushOptions, type FlushResult, type ListPendingOptions, type OutboxEventMap, type PendingTask, type SentDetail } from './events.js';
 import { resolveOutboxOptions, type OutboxOptions, type ResolvedOutboxOptions } from './options.js';
 import { UnloadSender } from './page-hide.js';
-import { laneOf, PendingIndex, type Pending } from './pending.js';
+import { laneOf, PendingIndex } from './pending.js';
 import { PendingStore } from './pending-store.js';
 import { liveFetch } from './live-fetch.js';
+import { openQueues } from './open-queues.js';
 import { Notices } from './notices.js';
 import { BodyStore } from './body-store.js';
+import { OrphanBodies } from './orphan-bodies.js';
 import { bodiesOf, prepareAll, storedNothing } from './enqueue.js';
 import type { HttpTask, StoredTask } from './task.js';
 
@@ -43,7 +43,9 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   readonly #index: PendingIndex;
   readonly #pending: PendingStore;
   readonly #bodies: BodyStore;
+  readonly #orphans: OrphanBodies;
   readonly #deliverer: Deliverer;
+  readonly #moves: DeadMoves;
   readonly #serial = serial();
   readonly #unload: UnloadSender | undefined;
   // Every outbox event is a CustomEvent (API.md); these have nothing to tell, so their `detail` is null.
@@ -54,25 +56,12 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   /** Opens (creating when absent) the outbox `options.name` and its dead letters `<name>.dead`. */
   static async open(options: OutboxOptions): Promise<Outbox> {
     const o = resolveOutboxOptions(options);
-    const store = o.store ?? this.defaultStore?.();
-    // A lease outlives the request's timeout, so a live handle's task is never taken by another meanwhile.
-    const common = { clock: o.clock, durability: o.durability, corruption: o.corruption, leaseMs: o.timeoutMs + 60_000, ...(store && { store }) };
-    const damage = new Relay(o.clock);
-    const queue = damage.from(await Queue.open<StoredTask>({ name: o.name, ...common, partitions: o.partitions }));
-    let deadQueue: Queue<DeadRecord>;
-    try {
-      // Dead letters keep one partition: moved there rarely, and listed oldest first, which one order gives.
-      deadQueue = damage.from(await Queue.open<DeadRecord>({ name: `${o.name}.dead`, ...common }));
-    } catch (error) {
-      await queue.close();
-      throw error;
-    }
+    const { queue, deadQueue, damage } = await openQueues(o, o.store ?? this.defaultStore?.());
     const outbox = new this(o, queue, deadQueue);
     try {
       await outbox.#serial(async () => {
         await outbox.#pending.load(deadQueue);
-        // Bodies a crash left without a task (stored, then the enqueue died; or the task gone, then the process).
-        await outbox.#bodies.sweep(() => outbox.#namedBodies());
+        await outbox.#orphans.sweep();
       });
       // Tasks left from an earlier session: 'drained' is owed once they are delivered.
       if (outbox.#index.size > 0) outbox.#notices.owed();
@@ -95,7 +84,8 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     const stream = (this.constructor as typeof Outbox).streamBodies;
     this.#bodies = new BodyStore(queue.blobs, { clock: options.clock, maxBodyBytes: options.maxBodyBytes, stream });
     this.#pending = new PendingStore(queue, this.#index, options.limits, this.#bodies);
-    this.dead = new DeadLetters(deadQueue, (records) => this.#requeue(records), (keys) => this.#forgetBodies(keys));
+    this.dead = new DeadLetters(deadQueue, (records) => this.#moves.requeue(records), (keys) => this.#orphans.forget(keys));
+    this.#orphans = new OrphanBodies(this.#bodies, this.#serial, this.#pending, this.dead);
     this.#deliverer = new Deliverer({
       options,
       queue,
@@ -104,19 +94,32 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       serial: this.#serial,
       transport: () => this.#transport(),
       emit: (type, detail) => (type === 'change' ? this.#notices.changed() : this.dispatchEvent(new CustomEvent(type, { detail }))),
-      toDead: (list, lease, run) => this.#toDead(list, lease, run),
+      toDead: (list, lease, run) => this.#moves.toDead(list, lease, run),
       empty: async () => {
         const epoch = this.#notices.epoch;
         if ((await this.#queue.size()) === 0) this.#notices.drain(epoch);
       },
       closing: () => this.#closing !== undefined,
     });
+    this.#moves = new DeadMoves({
+      clock: options.clock,
+      queue,
+      deadQueue,
+      index: this.#index,
+      pending: this.#pending,
+      serial: this.#serial,
+      notices: this.#notices,
+      target: this,
+      deliverer: this.#deliverer,
+      checkOpen: () => this.#checkOpen(),
+    });
     queue.addEventListener('change', () => this.#sync());
-    // Only without ordering: with it, an older task may still be stored. Not with `headers`, `onBeforeSend` or `batch`
-    // either: a keepalive request is built synchronously in 'pagehide', so their promises cannot be awaited, and a
-    // request without them (no token, a skipped task, one request per task) is not the one the task asked for.
-    const unload = options.unloadFlush && options.ordering === 'none' && !options.headers && !options.onBeforeSend && !options.batch;
-    this.#unload = unload ? UnloadSender.on(options.page, () => this.#transport(), (tasks) => this.#sendable(tasks)) : undefined;
+    this.#unload = UnloadSender.for({
+      options,
+      index: this.#index,
+      transport: () => this.#transport(),
+      delivers: () => this.online && this.#deliverer.deliversAlone,
+    });
   }
 
   /** Whether the outbox believes the network is there (a `setOnline` override wins). */
@@ -148,7 +151,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
         if (storedNothing(error)) await this.#bodies.delete(bodiesOf(stored)).catch(() => undefined);
         throw error;
       });
-      await this.#toDead(doomed, undefined, this.#deliverer.background);
+      await this.#moves.toDead(doomed, undefined, this.#deliverer.background);
     });
     this.#notices.owed();
     const ids = stored.map((t) => t.id);
@@ -271,69 +274,6 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     })
       .then(() => (this.#notices.changed(), this.#deliverer.kick()))
       .catch((error: unknown) => this.dispatchEvent(new CustomEvent('error', { detail: { error } })));
-  }
-
-  /** Moves tasks to dead (see `moveToDead`) and says so. */
-  async #toDead(list: readonly ToDead[], lease: Lease<StoredTask> | undefined, run: DeliveryRun): Promise<void> {
-    if (list.length === 0) return;
-    const records = await moveToDead(this.#deadQueue, this.#queue, this.#index, list, lease, this.#options.clock.now());
-    run.dead += records.length;
-    for (const record of records) {
-      const detail = deadDetail(record);
-      this.dispatchEvent(new CustomEvent('dead', { detail }));
-      this.#deliverer.post({ type: 'dead', detail, ...(record.from && { entry: record.from }) });
-    }
-    this.#notices.changed();
-  }
-
-  /**
-   * Puts dead tasks back with their ids, fresh age and attempts, stamped after their move to dead and naming the dead
-   * letter each came from (see `reconcile`).
-   */
-  async #requeue(letters: readonly { id: string; value: DeadRecord }[]): Promise<void> {
-    this.#checkOpen();
-    const now = this.#options.clock.now();
-    this.#notices.coming();
-    const tasks = letters.map(({ id, value }): StoredTask => ({ ...value.task, createdAt: Math.max(now, value.at + 1), retriedFrom: id }));
-    await this.#serial(() => this.#pending.push(tasks));
-    this.#notices.owed();
-    // Stored again, as an enqueue stores: a service worker's backgroundSync registers its sync on this.
-    this.dispatchEvent(new CustomEvent('enqueue', { detail: { ids: tasks.map((t) => t.id) } }));
-    this.#notices.changed();
-    this.#deliverer.kick();
-  }
-
-  /** The keys of the bodies pending tasks and dead letters keep beside them. */
-  async #namedBodies(): Promise<Set<string>> {
-    return new Set([...(await this.#pending.bodyKeys()), ...(await this.dead.bodyKeys())]);
-  }
-
-  /**
-   * Deletes the bodies of purged dead letters that nothing names any more: a letter retried meanwhile (here or in
-   * another handle) is pending with the same body, and two copies of one retried letter share it.
-   */
-  #forgetBodies(keys: readonly string[]): Promise<void> {
-    if (keys.length === 0) return Promise.resolve();
-    return this.#serial(async () => {
-      const named = await this.#namedBodies();
-      await this.#bodies.delete(keys.filter((key) => !named.has(key)));
-    });
-  }
-
-  /**
-   * Of `tasks`, those that may go as the page hides: when this handle delivers, those the index holds (not removed
-   * meanwhile) as ready now, as delivery would take them: no wait left (a retry's delay, a Retry-After, `notBefore`),
-   * not in flight, not expired (delivery moves those to dead). Another handle's lease is never over by its `until`,
-   * which is only when to ask the queue again.
-   */
-  #sendable(tasks: StoredTask[]): StoredTask[] {
-    if (!this.online || !this.#deliverer.deliversAlone) return [];
-    const now = this.#options.clock.now();
-    const due = (p: Pending): boolean => (p.state === 'ready' || (p.state === 'waiting' && p.cause !== 'lease')) && p.until <= now && p.expiresAt > now;
-    return tasks.filter((t) => {
-      const held = this.#index.withId(t.id);
-      return held[0] && held.every(due);
-    });
   }
 
   #transport(): typeof fetch {

@@ -1,3 +1,6 @@
+import type { ResolvedOutboxOptions } from './options.js';
+import type { PendingIndex } from './pending.js';
+import { isDue } from './pending-task.js';
 import { buildRequest } from './request.js';
 import { taskBytes, type StoredTask } from './task.js';
 
@@ -18,16 +21,35 @@ export function onPageHide(listener: () => void, target: unknown = globalThis): 
   return () => page.removeEventListener?.('pagehide', listener);
 }
 
+/** What sending as the page hides needs of the outbox. */
+export interface UnloadContext {
+  readonly options: ResolvedOutboxOptions;
+  readonly index: PendingIndex;
+  readonly transport: () => typeof fetch;
+  /** Whether this handle would deliver now: the network is there, and no other tab or worker delivers. */
+  readonly delivers: () => boolean;
+}
+
 /**
  * `OutboxOptions.unloadFlush`: on 'pagehide', this handle's own pending tasks that delivery would send now (`pick`
  * says which) go out as keepalive requests (64 KB in all, the browsers' budget), without waiting, since nothing can
- * be awaited then: so the outbox uses it only where a request needs no hook that may be async (see `Outbox`). It
+ * be awaited then: so the outbox uses it only where a request needs no hook that may be async (see `for`). It
  * remembers what this handle enqueued until it leaves, because storage cannot be read in time. The tasks stay
  * stored: if a request did not make it, the next session sends the task again with the same Idempotency-Key.
  */
 export class UnloadSender {
   readonly #recent: Map<string, StoredTask>;
   readonly #stop: () => void;
+
+  /** The sender for an outbox with these options, where they allow one and there are pages; else undefined. */
+  static for(c: UnloadContext): UnloadSender | undefined {
+    const { options } = c;
+    // Only without ordering: with it, an older task may still be stored. Not with `headers`, `onBeforeSend` or `batch`
+    // either: a keepalive request is built synchronously in 'pagehide', so their promises cannot be awaited, and a
+    // request without them (no token, a skipped task, one request per task) is not the one the task asked for.
+    const unload = options.unloadFlush && options.ordering === 'none' && !options.headers && !options.onBeforeSend && !options.batch;
+    return unload ? UnloadSender.on(options.page, c.transport, (tasks) => sendable(tasks, c)) : undefined;
+  }
 
   /** Undefined where there are no pages. `pick` chooses, when the page hides, which of the tasks may go now. */
   static on(target: unknown, transport: () => typeof fetch, pick: (tasks: StoredTask[]) => StoredTask[]): UnloadSender | undefined {
@@ -53,6 +75,19 @@ export class UnloadSender {
   close(): void {
     this.#stop();
   }
+}
+
+/**
+ * Of `tasks`, those that may go as the page hides: when this handle delivers, those the index holds (not removed
+ * meanwhile) and would send now, every task of their id (see `isDue`).
+ */
+function sendable(tasks: StoredTask[], c: UnloadContext): StoredTask[] {
+  if (!c.delivers()) return [];
+  const now = c.options.clock.now();
+  return tasks.filter((t) => {
+    const held = c.index.withId(t.id);
+    return held[0] && held.every((p) => isDue(p, now));
+  });
 }
 
 function send(recent: StoredTask[], transport: typeof fetch, pick: (tasks: StoredTask[]) => StoredTask[]): void {

@@ -51,6 +51,16 @@ export interface Pending {
   batchedWith?: readonly string[];
 }
 
+/**
+ * Whether `p` would be sent at `now` if delivery took it: ready, or waiting with its wait over (a retry's delay, a
+ * Retry-After, `notBefore`); not busy (in flight) nor parked; not expired (delivery moves those to dead). Another
+ * handle's lease is never over by its `until`, which is only when to ask the queue again. `PendingIndex.take` also
+ * takes those two (to bury them, to ask the queue); this is for when nothing can be asked (the page hiding).
+ */
+export function isDue(p: Pending, now: number): boolean {
+  return (p.state === 'ready' || (p.state === 'waiting' && p.cause !== 'lease')) && p.until <= now && p.expiresAt > now;
+}
+
 /** Priorities as ranks: lower goes first. */
 export const RANK = { high: 0, normal: 1, low: 2 } as const;
 

@@ -1,18 +1,14 @@
 import { Heap } from '../core/heap.js';
 import type { QueueEntry } from '../core/queue-types.js';
 import { byTurn, pendingOf, type Ordering, type Pending, type WaitCause } from './pending-task.js';
+import { Lanes, type Lane } from './lanes.js';
 import type { StoredTask } from './task.js';
+import { Waits } from './waits.js';
 
 export { laneOf, type Ordering, type Pending, type WaitCause } from './pending-task.js';
 
 /** How long a task leased by another handle waits before the queue is asked again whether the lease still holds. */
 const LEASE_RECHECK_MS = 5_000;
-
-/** A lane's tasks in queue order; `at` skips those gone from the front. */
-interface Lane {
-  seqs: number[];
-  at: number;
-}
 
 /**
  * The outbox's pending tasks, indexed for scheduling: by lane (in queue order), by coalescing key, by task id, with
@@ -26,13 +22,10 @@ export class PendingIndex {
   /** Task ids are the user's (an Idempotency-Key), and several pending tasks may share one. */
   readonly #byId = new Map<string, Set<Pending>>();
   readonly #byKey = new Map<string, Set<Pending>>();
-  readonly #lanes = new Map<string, Lane>();
+  readonly #lanes = new Lanes(this.#tasks);
   /** Candidates: ready tasks without ordering, ready lane heads with it; stale entries are skipped when popped. */
   readonly #runnable = new Heap<Pending>(byTurn);
-  readonly #waiting = new Heap<{ task: Pending; until: number }>((a, b) => a.until - b.until);
-  /** Waiting for the network (a success elsewhere ends their wait), and for another handle's lease. */
-  readonly #offline = new Set<Pending>();
-  readonly #leased = new Set<Pending>();
+  readonly #waits = new Waits(this.#tasks);
   #bytes = 0;
   /** The latest time `take` was asked about: a wait that ended by then is no wait. */
   #now = 0;
@@ -87,11 +80,7 @@ export class PendingIndex {
     addTo(this.#byId, pending.id, pending);
     this.#bytes += pending.bytes;
     if (pending.key !== undefined) addTo(this.#byKey, pending.key, pending);
-    if (pending.lane !== undefined) {
-      let lane = this.#lanes.get(pending.lane);
-      if (!lane) this.#lanes.set(pending.lane, (lane = { seqs: [], at: 0 }));
-      lane.seqs.push(seq);
-    }
+    if (pending.lane !== undefined) this.#lanes.add(pending.lane, seq);
     this.wait(pending, until, cause);
     return pending;
   }
@@ -149,7 +138,7 @@ export class PendingIndex {
     pending.until = end;
     const waits = end > this.#now;
     this.#set(pending, waits ? 'waiting' : 'ready', scheduled >= until ? 'schedule' : cause);
-    if (waits) this.#waiting.push({ task: pending, until: end });
+    if (waits) this.#waits.push(pending, end);
     this.#offer(pending);
   }
 
@@ -179,12 +168,12 @@ export class PendingIndex {
 
   /** The tasks waiting because the network failed them (a success just showed it is there). */
   waitingForNetwork(): Pending[] {
-    return [...this.#offline];
+    return this.#waits.forNetwork();
   }
 
   /** The tasks waiting because another handle leased them (the handle that delivered may just have gone). */
   waitingForLease(): Pending[] {
-    return [...this.#leased];
+    return this.#waits.forLease();
   }
 
   /**
@@ -205,7 +194,7 @@ export class PendingIndex {
         continue;
       }
       const lane = this.#lanes.get(top.lane)!;
-      if (this.#head(lane) === top) this.#takeRun(lane, lane.at, Math.min(perLane(top), max - out.length), out);
+      if (this.#lanes.head(lane) === top) this.#takeRun(lane, lane.at, Math.min(perLane(top), max - out.length), out);
     }
     return out;
   }
@@ -235,7 +224,7 @@ export class PendingIndex {
    */
   outranked(pending: Pending, priorityOnly = false): boolean {
     for (let top = this.#runnable.peek(); top; top = this.#runnable.peek()) {
-      const live = top.state === 'ready' && this.#tasks.get(top.seq) === top && (top.lane === undefined || this.#head(this.#lanes.get(top.lane)!) === top);
+      const live = top.state === 'ready' && this.#tasks.get(top.seq) === top && (top.lane === undefined || this.#lanes.head(this.#lanes.get(top.lane)!) === top);
       if (live) return top !== pending && (priorityOnly ? top.rank < pending.rank : byTurn(top, pending) < 0);
       this.#runnable.pop();
     }
@@ -256,32 +245,20 @@ export class PendingIndex {
 
   /** When the earliest wait ends, or undefined when nothing waits. */
   nextWake(): number | undefined {
-    for (;;) {
-      const top = this.#waiting.peek();
-      if (!top) return undefined;
-      if (top.task.state === 'waiting' && top.task.until === top.until && this.#tasks.get(top.task.seq) === top.task) return top.until;
-      this.#waiting.pop();
-    }
+    return this.#waits.next();
   }
 
   #set(pending: Pending, state: Pending['state'], cause?: WaitCause): void {
     pending.state = state;
     pending.cause = state === 'waiting' || state === 'parked' ? cause : undefined;
-    if (state === 'waiting' && cause === 'network') this.#offline.add(pending);
-    else this.#offline.delete(pending);
-    if (state === 'waiting' && cause === 'lease') this.#leased.add(pending);
-    else this.#leased.delete(pending);
+    this.#waits.file(pending);
   }
 
   /** Moves tasks whose wait has ended to ready. */
   #wakeUp(now: number): void {
-    for (let top = this.#waiting.peek(); top && top.until <= now; top = this.#waiting.peek()) {
-      this.#waiting.pop();
-      const { task } = top;
-      if (task.state === 'waiting' && task.until === top.until) {
-        this.#set(task, 'ready');
-        this.#offer(task);
-      }
+    for (let task = this.#waits.ended(now); task; task = this.#waits.ended(now)) {
+      this.#set(task, 'ready');
+      this.#offer(task);
     }
   }
 
@@ -293,20 +270,8 @@ export class PendingIndex {
   }
 
   #offerLane(name: string): void {
-    const lane = this.#lanes.get(name)!;
-    const head = this.#head(lane);
-    if (!head) this.#lanes.delete(name);
-    else if (head.state === 'ready') this.#runnable.push(head);
-  }
-
-  /** The first task of `lane` still pending, dropping those gone from its front. */
-  #head(lane: Lane): Pending | undefined {
-    while (lane.at < lane.seqs.length && !this.#tasks.has(lane.seqs[lane.at]!)) lane.at++;
-    if (lane.at > 64 && lane.at * 2 > lane.seqs.length) {
-      lane.seqs = lane.seqs.slice(lane.at);
-      lane.at = 0;
-    }
-    return lane.at < lane.seqs.length ? this.#tasks.get(lane.seqs[lane.at]!) : undefined;
+    const head = this.#lanes.headOf(name);
+    if (head?.state === 'ready') this.#runnable.push(head);
   }
 }
 

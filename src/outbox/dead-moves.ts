@@ -1,0 +1,73 @@
+import type { Clock } from '../core/clock.js';
+import type { Lease } from '../core/queue-types.js';
+import type { Queue } from '../core/queue.js';
+import type { Serial } from '../core/serial.js';
+import { deadDetail, moveToDead, type DeadRecord } from './dead-letters.js';
+import type { Deliverer } from './deliverer.js';
+import type { DeliveryRun, ToDead } from './delivery.js';
+import type { Notices } from './notices.js';
+import type { PendingIndex } from './pending.js';
+import type { PendingStore } from './pending-store.js';
+import type { StoredTask } from './task.js';
+
+/** What moving tasks to and from the dead letters needs of the outbox. */
+export interface DeadMovesContext {
+  readonly clock: Clock;
+  readonly queue: Queue<StoredTask>;
+  readonly deadQueue: Queue<DeadRecord>;
+  readonly index: PendingIndex;
+  readonly pending: PendingStore;
+  /** The outbox's serialiser: tasks put back join the index in turn. */
+  readonly serial: Serial;
+  readonly notices: Notices;
+  /** The outbox, whose listeners are told. */
+  readonly target: EventTarget;
+  /** Tells other handles of tasks gone dead, and delivers tasks put back. */
+  readonly deliverer: Deliverer;
+  /** Throws 'ERR_CLOSED' once the outbox is closing. */
+  readonly checkOpen: () => void;
+}
+
+/**
+ * Tasks passing between the outbox and its dead letters, each way said as it happens: moved to dead ('dead', to
+ * this handle's listeners and to other handles), and put back by a retry ('enqueue', as an enqueue says it).
+ */
+export class DeadMoves {
+  readonly #c: DeadMovesContext;
+
+  constructor(context: DeadMovesContext) {
+    this.#c = context;
+  }
+
+  /** Moves tasks to dead (see `moveToDead`) and says so. */
+  async toDead(list: readonly ToDead[], lease: Lease<StoredTask> | undefined, run: DeliveryRun): Promise<void> {
+    if (list.length === 0) return;
+    const c = this.#c;
+    const records = await moveToDead(c.deadQueue, c.queue, c.index, list, lease, c.clock.now());
+    run.dead += records.length;
+    for (const record of records) {
+      const detail = deadDetail(record);
+      c.target.dispatchEvent(new CustomEvent('dead', { detail }));
+      c.deliverer.post({ type: 'dead', detail, ...(record.from && { entry: record.from }) });
+    }
+    c.notices.changed();
+  }
+
+  /**
+   * Puts dead tasks back with their ids, fresh age and attempts, stamped after their move to dead and naming the dead
+   * letter each came from (see `reconcile`).
+   */
+  async requeue(letters: readonly { id: string; value: DeadRecord }[]): Promise<void> {
+    const c = this.#c;
+    c.checkOpen();
+    const now = c.clock.now();
+    c.notices.coming();
+    const tasks = letters.map(({ id, value }): StoredTask => ({ ...value.task, createdAt: Math.max(now, value.at + 1), retriedFrom: id }));
+    await c.serial(() => c.pending.push(tasks));
+    c.notices.owed();
+    // Stored again, as an enqueue stores: a service worker's backgroundSync registers its sync on this.
+    c.target.dispatchEvent(new CustomEvent('enqueue', { detail: { ids: tasks.map((t) => t.id) } }));
+    c.notices.changed();
+    c.deliverer.kick();
+  }
+}

@@ -1,0 +1,61 @@
+import type { Lease } from '../core/queue-types.js';
+import type { Queue } from '../core/queue.js';
+import { packBatches } from './batching.js';
+import { chainUnits } from './chains.js';
+import type { DeliveryRun, Entry } from './delivery.js';
+import type { ResolvedOutboxOptions } from './options.js';
+import type { Pending, PendingIndex } from './pending.js';
+import type { Buffered } from './take-ahead.js';
+import { taskBytes, type StoredTask } from './task.js';
+
+/** What leasing tasks needs of the dispatcher. */
+export interface LeaseContext {
+  readonly options: ResolvedOutboxOptions;
+  readonly queue: Queue<StoredTask>;
+  readonly index: PendingIndex;
+  /** Puts taken entries back, as if never taken. */
+  readonly giveBack: (entries: Entry[], lease: Lease<StoredTask>) => Promise<void>;
+}
+
+/** With ordering, a lane is a chain of several tasks at a time, sent one after another (without batches). */
+export function chainsLanes(options: ResolvedOutboxOptions): boolean {
+  return !options.batch && options.ordering !== 'none';
+}
+
+/**
+ * Leases the tasks `chosen` on the index for `run`, in units (chains of a lane, batches, or one task each): the
+ * queue is asked for exactly those, the index learns where the ones it did not give are, and what was taken but
+ * cannot go in a unit goes back untried.
+ */
+export async function leaseUnits(c: LeaseContext, chosen: Pending[], run: DeliveryRun): Promise<Buffered[]> {
+  const { options, index, queue } = c;
+  const chained = chainsLanes(options);
+  const ids = chosen.map((p) => String(p.seq));
+  let lease: Lease<StoredTask> | undefined;
+  try {
+    // The index decides when a task may go: a delay stored in the queue (for restarts) that it knows of may be
+    // brought forward (the network is back, the wall clock stepped back). One it does not know of, another
+    // process's (a Retry-After), is kept to: the take passes the task over, and the index learns of the delay.
+    const early = ({ id, availableAt }: { id: string; availableAt: number }) => availableAt <= (index.get(Number(id))?.storedUntil ?? 0);
+    lease = await queue.take(ids.length, { ids, early });
+  } catch (error) {
+    for (const p of chosen) index.ready(p);
+    throw error;
+  }
+  const taken = new Map((lease?.entries ?? []).map((e) => [e.id, e]));
+  // A take ends the delays the queue held: the next is whatever this lease's release sets.
+  for (const p of chosen) if (taken.has(String(p.seq))) p.storedUntil = 0;
+  const missing = chosen.filter((p) => !taken.has(String(p.seq)));
+  // Gone (another handle delivered or removed them) or held by another handle: the index learns which.
+  if (missing.length > 0) index.relearn(missing, await queue.list({ ids: missing.map((p) => String(p.seq)) }));
+  if (!lease) return [];
+  const { units, late } = chainUnits(chosen, taken, { chained, ordered: options.ordering !== 'none' });
+  if (late.length > 0) await c.giveBack(late, lease);
+  if (!options.batch) return units.map((unit) => ({ unit, lease: lease!, run }));
+  const packed = packBatches(units.flat(), options.ordering, options.batch, {
+    bytesOf: (e) => index.get(Number(e.id))?.bytes ?? taskBytes(e.value),
+    batchedWith: (e) => index.get(Number(e.id))?.batchedWith,
+  });
+  if (packed.leftover.length > 0) await c.giveBack(packed.leftover, lease);
+  return packed.units.map((unit) => ({ unit, lease: lease!, run }));
+}

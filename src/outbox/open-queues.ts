@@ -1,0 +1,34 @@
+import { Queue } from '../core/queue.js';
+import type { Store } from '../core/store.js';
+import { Relay } from './damage-relay.js';
+import type { DeadRecord } from './dead-letters.js';
+import type { ResolvedOutboxOptions } from './options.js';
+import type { StoredTask } from './task.js';
+
+/** An outbox's two queues, open, and what tells the outbox what their opens found. */
+export interface OutboxQueues {
+  readonly queue: Queue<StoredTask>;
+  readonly deadQueue: Queue<DeadRecord>;
+  /** Holds what the queues repaired or found lost until the outbox is handed to it (`Relay.to`). */
+  readonly damage: Relay;
+}
+
+/**
+ * Opens (creating when absent) the queue `o.name` and its dead letters `<name>.dead` in `store` (the queue's
+ * default when undefined). Both or neither: the first is closed again when the second fails.
+ */
+export async function openQueues(o: ResolvedOutboxOptions, store: Store | undefined): Promise<OutboxQueues> {
+  // A lease outlives the request's timeout, so a live handle's task is never taken by another meanwhile.
+  const common = { clock: o.clock, durability: o.durability, corruption: o.corruption, leaseMs: o.timeoutMs + 60_000, ...(store && { store }) };
+  const damage = new Relay(o.clock);
+  const queue = damage.from(await Queue.open<StoredTask>({ name: o.name, ...common, partitions: o.partitions }));
+  let deadQueue: Queue<DeadRecord>;
+  try {
+    // Dead letters keep one partition: moved there rarely, and listed oldest first, which one order gives.
+    deadQueue = damage.from(await Queue.open<DeadRecord>({ name: `${o.name}.dead`, ...common }));
+  } catch (error) {
+    await queue.close();
+    throw error;
+  }
+  return { queue, deadQueue, damage };
+}
