@@ -70,7 +70,13 @@ export class Dispatcher {
     this.#c = context;
     this.#onChange = onChange;
     this.#acks = new AckBatcher((ids) => context.queue.remove(ids), { clock: context.options.clock, busy: () => this.#active.size > 0 });
-    this.#delivery = { ...context, acks: this.#acks, giveBack: (entries, lease) => this.#giveBack(entries, lease), yields: (next, run) => !this.#on(run) || this.#yields(next) };
+    this.#delivery = {
+      ...context,
+      acks: this.#acks,
+      giveBack: (entries, lease) => this.#giveBack(entries, lease),
+      // Told offline (\`setOnline(false)\`), a chain sends nothing more: nothing at all is sent then.
+      yields: (next, run) => !this.#on(run) || !context.reachability.allowed || this.#yields(next),
+    };
     this.#ahead = new TakeAhead({
       serial: context.serial,
       take: (lane, run) => this.#takeAhead(lane, run),
@@ -127,6 +133,7 @@ export class Dispatcher {
     // A task of a higher priority came after these were taken ahead: they go back, and the take below chooses.
     const head = this.#buffer[0] && this.#c.index.get(Number(this.#buffer[0].unit[0]!.id));
     if (head && this.#c.index.outranked(head, true)) for (const b of this.#buffer.splice(0)) await this.#giveBack(b.unit, b.lease);
+    await this.#dropStale();
     let started = this.#startBuffered(free);
     free -= started.slots;
     // Refilled below half, after starting what was there: the take's commit overlaps requests in flight.
@@ -226,6 +233,19 @@ export class Dispatcher {
       pending.attempts = Math.max(0, pending.attempts - 1);
       this.#c.index.ready(pending);
     }
+  }
+
+  /**
+   * Gives back the buffered units whose lease could end during their first request: they waited behind slow requests.
+   * Started, another handle could take them once the lease ends, and send them while this one's request is out.
+   */
+  async #dropStale(): Promise<void> {
+    const { clock, timeoutMs } = this.#c.options;
+    const end = clock.now() + timeoutMs;
+    if (!this.#buffer.some((b) => end >= b.lease.expiresAt)) return;
+    const stale = this.#buffer.filter((b) => end >= b.lease.expiresAt);
+    this.#buffer.splice(0, this.#buffer.length, ...this.#buffer.filter((b) => end < b.lease.expiresAt));
+    for (const b of stale) await this.#giveBack(b.unit, b.lease);
   }
 
   /** Starts buffered units in up to `free` slots; says how many tasks and slots that took. */

@@ -72,6 +72,18 @@ describe('connectivity', () => {
     expect(r.events('online')).toHaveLength(1);
   });
 
+  it("setOnline(false) while a group's chain is in flight: no later request of the chain starts", async () => {
+    r.server.next({ status: 200, delayMs: 200 });
+    await r.outbox.enqueueMany([1, 2, 3].map((n) => ({ url: `/t${n}`, group: 'g' })));
+    const flushing = r.outbox.flush();
+    await r.server.waitFor(1);
+    r.outbox.setOnline(false);
+    expect(await flushing).toMatchObject({ sent: 1, remaining: 2 });
+    expect(r.calls).toHaveLength(1);
+    r.outbox.setOnline(true);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 2, remaining: 0 });
+  });
+
   it('setOnline refuses anything but a boolean, changing nothing', () => {
     for (const value of [0, 'false', undefined, null]) {
       expect(() => r.outbox.setOnline(value as never), String(value)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
