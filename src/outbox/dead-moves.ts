@@ -48,7 +48,9 @@ export class DeadMoves {
     for (const record of records) {
       const detail = deadDetail(record);
       c.target.dispatchEvent(new CustomEvent('dead', { detail }));
-      c.deliverer.post({ type: 'dead', detail, ...(record.from && { entry: record.from }) });
+      // An entry of '' says the task never entered the queue (superseded within its own enqueue): no handle holds
+      // it, and one holding a task with the same id must not take it for this one.
+      c.deliverer.post({ type: 'dead', detail, ...(record.from !== undefined && { entry: record.from }) });
     }
     c.notices.changed();
   }

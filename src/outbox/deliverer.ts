@@ -222,6 +222,7 @@ export class Deliverer {
    */
   #relayedTask(entry: string | undefined, id: string | undefined): Pending | undefined {
     const { index } = this.#c;
+    if (entry === '') return undefined;
     const pending = entry !== undefined ? index.get(Number(entry)) : index.withId(id ?? '')[0];
     return pending?.state === 'busy' ? undefined : pending;
   }
