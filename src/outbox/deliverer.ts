@@ -81,6 +81,7 @@ export class Deliverer {
         coordination: this.#coordination,
         running: () => this.#loop.running,
         delivered: () => this.networkBack(false),
+        waitsFrom: () => this.#waitsFrom(),
       },
       () => this.#loop.kick(),
     );
@@ -205,7 +206,7 @@ export class Deliverer {
         if (type !== 'retry') index.remove(pending);
         else if (typeof detail.delayMs === 'number') {
           pending.last = { ...(typeof detail.status === 'number' && { status: detail.status }), ...(typeof detail.error === 'string' && { error: detail.error }) };
-          index.wait(pending, this.#c.options.clock.now() + detail.delayMs, message.cause === 'network' ? 'network' : 'server');
+          index.wait(pending, this.#waitsFrom() + detail.delayMs, message.cause === 'network' ? 'network' : 'server');
         }
         changed = true;
       }
@@ -246,21 +247,25 @@ export class Deliverer {
   #fill(run: DeliveryRun): Promise<number> {
     return this.#c.serial(() => {
       if (run.over || (this.#c.closing() && !this.#loop.running && run === this.#background)) return 0;
-      this.#watchClock();
+      this.#waitsFrom();
       return this.#dispatcher.fill(run);
     });
   }
 
   /**
-   * Notices the wall clock stepping back (its distance to the monotonic one shrinking by more than a second), which
-   * would stretch every retry wait by the step: those waits are moved back with it (see `PendingIndex.stepBack`). A
-   * step forward needs nothing: waits end early, which is harmless, and a machine waking from sleep looks the same.
+   * The wall clock's time, once a step back of it (its distance to the monotonic one shrinking by more than a second)
+   * has been noticed: that would stretch every retry wait by the step, so the waits set before it are moved back
+   * with it (see `PendingIndex.stepBack`). Read before every wait is set, so that one set after a step, on the new
+   * time, is never moved again. A step forward needs nothing: waits end early, which is harmless, and a machine
+   * waking from sleep looks the same.
    */
-  #watchClock(): void {
+  #waitsFrom(): number {
     const { clock } = this.#c.options;
-    const skew = clock.now() - monotonic(clock);
+    const now = clock.now();
+    const skew = now - monotonic(clock);
     if (this.#skew !== undefined && skew < this.#skew - 1000) this.#c.index.stepBack(skew - this.#skew);
     this.#skew = skew;
+    return now;
   }
 
   #unbuffer(): void {

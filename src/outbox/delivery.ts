@@ -55,6 +55,8 @@ export interface DeliveryContext {
   readonly giveBack: (entries: Entry[], lease: Lease<StoredTask>) => Promise<void>;
   /** A task was delivered: the network is there. */
   readonly delivered: () => void;
+  /** The wall clock's time for a wait that starts now (see `DispatcherContext.waitsFrom`). */
+  readonly waitsFrom: () => number;
   /** True when a chain should stop before `next`: its run was stopped, or a higher priority task waits for its slot. */
   readonly yields: (next: Entry, run: DeliveryRun) => boolean;
 }

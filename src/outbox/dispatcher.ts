@@ -41,6 +41,11 @@ export interface DispatcherContext {
   readonly running: () => boolean;
   /** A task was delivered: the network is there. */
   readonly delivered: () => void;
+  /**
+   * The wall clock's time for a wait that starts now: a step back of the clock since it was last read is first
+   * applied to the waits set before it (see \`Deliverer\`), so that none is moved twice or missed.
+   */
+  readonly waitsFrom: () => number;
 }
 
 /**

@@ -156,7 +156,7 @@ async function retry(
   const ids = ready.map((r) => r.entry.id);
   await lease.release(ids, { delayMs });
   run.retried += ready.length;
-  const now = c.options.clock.now();
+  const now = c.waitsFrom();
   for (const { entry, task } of ready) {
     const pending = index.get(Number(entry.id));
     if (pending) {

@@ -78,6 +78,26 @@ describe('a wall-clock step never makes a task both sent and dead, nor neither',
     expect(r.server.delivered).toHaveLength(1);
   });
 
+  it('a step back during the request keeps the delay its response asked for (Retry-After): not moved back twice', async () => {
+    r.server.next({ status: 429, headers: { 'retry-after': '600' }, delayMs: 200 });
+    r.outbox.start();
+    const retried = next(r.outbox, 'retry');
+    await r.outbox.enqueue({ url: '/x' });
+    await r.server.waitFor(1);
+    r.clock.step(-3_600_000);
+    await retried;
+    // Nine minutes of the ten it asked for: nothing goes.
+    for (let minute = 0; minute < 9; minute++) {
+      r.clock.advance(60_000);
+      await io(5);
+    }
+    expect(r.server.received).toHaveLength(1);
+    const sent = next(r.outbox, 'sent');
+    r.clock.advance(61_000);
+    await sent;
+    expect(r.server.delivered).toHaveLength(1);
+  });
+
   it('a step back while offline does not hold the probes off for as long as it stepped', async () => {
     await r.server.down();
     await r.outbox.enqueue({ url: '/x' });
