@@ -1,11 +1,11 @@
 import { systemClock, type Clock } from '../core/clock.js';
-import { SluiceError } from '../core/errors.js';
-import { checkName } from '../core/options.js';
-import { atLeast, check, finiteFrom, integer, invalid, isBoolean, isClock, isFunction, limit, oneOf, optional, optionsObject, withMethods, type Rule } from '../core/validate.js';
+import { check, invalid, limit, optional, optionsObject } from '../core/validate.js';
 import type { Durability, Store } from '../core/store.js';
 import type { Connectivity } from './connectivity.js';
 import { defaultClassify, type Classify } from './classify.js';
 import type { RedirectPolicy } from './redirects.js';
+import { hasCredentials } from './http-checks.js';
+import { checkOutboxName, httpUrl, LIMIT_RULES, RETRY_RULES, RULES } from './option-rules.js';
 import type { HttpTask } from './task.js';
 
 /** Options of `OutboxOptions.retry`. */
@@ -61,7 +61,7 @@ export interface LimitOptions {
 
 /** Options of `Outbox.open`. */
 export interface OutboxOptions {
-  /** The outbox's name (a queue name: 1–128 characters of `[A-Za-z0-9._-]`). Dead letters live in `<name>.dead`. */
+  /** The outbox's name: 1–123 characters of `[A-Za-z0-9._-]`, not `.` or `..`. Dead letters live in `<name>.dead`. */
   readonly name: string;
   /** @default the platform's store */
   readonly store?: Store;
@@ -188,50 +188,13 @@ export interface ResolvedOutboxOptions {
   readonly partitions: number;
 }
 
-/** An http(s) URL, absolute or relative to `base`. */
-const httpUrl = (base: string | undefined): Rule => [
-  base ? `an http(s) URL, absolute or relative to ${base}` : 'an absolute http(s) URL',
-  (v) => {
-    try {
-      return /^https?:$/.test(new URL(v as string, base).protocol);
-    } catch {
-      return false;
-    }
-  },
-];
-
-// Finite: a delay grown past any number (a factor or ceiling of Infinity) would be no retry at all.
-const RETRY_RULES = { initialDelayMs: finiteFrom(0), maxDelayMs: finiteFrom(0), factor: finiteFrom(1), maxAttempts: limit(1), maxAgeMs: atLeast(1) };
-const LIMIT_RULES = { maxTasks: limit(1), maxBytes: limit(1), overflow: oneOf('reject', 'drop-oldest') };
-const RULES = {
-  concurrency: integer(1),
-  ordering: oneOf('group', 'fifo', 'none'),
-  // Finite: it bounds `flush`, `stop` and `close`, and the queue's leases are it plus a minute.
-  timeoutMs: finiteFrom(1),
-  redirect: oneOf('error', 'follow-same-origin'),
-  maxBodyBytes: integer(1),
-  durability: oneOf('strict', 'relaxed'),
-  corruption: oneOf('throw', 'skip'),
-  unloadFlush: isBoolean,
-  fetch: optional(isFunction),
-  headers: optional(isFunction),
-  classify: isFunction,
-  onBeforeSend: optional(isFunction),
-  random: isFunction,
-  clock: isClock,
-  connectivity: optional(withMethods('subscribe')),
-  page: optional(withMethods('addEventListener')),
-  partitions: integer(1, 8192),
-};
-
 /** Defaults merged once and every option checked at once; the caller's object is left alone. */
 export function resolveOutboxOptions(options: OutboxOptions): ResolvedOutboxOptions {
   if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
-  checkName(options.name);
-  if (options.name.length > 123) {
-    throw new SluiceError('ERR_INVALID_NAME', `Expected an outbox's \`name\` to be at most 123 characters (its dead letters take \`<name>.dead\`), got ${options.name.length}.`);
-  }
+  checkOutboxName(options.name);
   check(options, { baseUrl: optional(httpUrl(undefined)) });
+  // fetch refuses a URL with credentials: every task relative to this base would be refused at enqueue.
+  if (options.baseUrl !== undefined && hasCredentials(new URL(options.baseUrl))) invalid('baseUrl', 'a URL without a user name or password', '(a URL with credentials)');
   const retry: Required<RetryOptions> = {
     initialDelayMs: 1000,
     maxDelayMs: 300_000,
@@ -245,7 +208,8 @@ export function resolveOutboxOptions(options: OutboxOptions): ResolvedOutboxOpti
   check(limits, LIMIT_RULES, 'limits.');
   let batch: Required<BatchOptions> | undefined;
   if (options.batch !== undefined) {
-    check(options, { batch: ['an object with a `url`', (v) => typeof (v as { url?: unknown } | null)?.url === 'string'] });
+    // An empty url would be the base URL itself: surely a slip, not where batches are meant to go.
+    check(options, { batch: ['an object with a `url`', (v) => typeof (v as { url?: unknown } | null)?.url === 'string' && (v as { url: string }).url !== ''] });
     batch = { maxItems: 100, maxBytes: 1 << 20, ...defined(optionsObject(options.batch, 'batch')) } as Required<BatchOptions>;
     check(batch, { url: httpUrl(options.baseUrl), maxItems: limit(1), maxBytes: limit(1) }, 'batch.');
   }

@@ -217,7 +217,8 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   }
 
   /** Tasks not yet sent or dead (in flight included). */
-  size(): Promise<number> {
+  async size(): Promise<number> {
+    this.#checkOpen();
     return this.#queue.size();
   }
 

@@ -174,7 +174,8 @@ describe('Outbox.start() and stop()', () => {
       await using box = await r.open();
       await box.enqueue({ url: '/y' });
     }
-    await expect(r.outbox.size()).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+    // Named as the outbox, not as the queue under it.
+    await expect(r.outbox.size()).rejects.toMatchObject({ code: 'ERR_CLOSED', message: expect.stringMatching(/^Outbox "api" is closed/) });
   });
 });
 
