@@ -1,5 +1,5 @@
-// The outbox against a flaky local server: tasks are stored first, retried with backoff through 503s, a 429 with
-// Retry-After and a dead server, survive a restart of the "app", and each arrives once per Idempotency-Key. Then a
+// The outbox against a flaky local server: tasks are stored first, retried with backoff through 503s and a 429 with
+// Retry-After, survive a restart of the "app", and each arrives once per Idempotency-Key. Then a
 // backlog of 100 000 tasks drained in batches, with a progress bar on a terminal.
 // Run with: npm run demo:node
 import { createServer } from 'node:http';

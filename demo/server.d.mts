@@ -4,7 +4,8 @@ export interface Received {
   readonly fault: string;
   /** What arrived, in order: each note and photo once (the first request with its Idempotency-Key). */
   readonly arrivals: readonly { readonly kind: 'note' | 'photo'; readonly note: string; readonly key: string }[];
-  readonly notes: readonly { readonly id: string; readonly text: string; readonly key: string; readonly photo?: { readonly type: string; readonly bytes: number; readonly key: string } }[];
+  /** Each note once: `key` the first it arrived under, `keys` every one (more than one: it was enqueued twice). */
+  readonly notes: readonly { readonly id: string; readonly text: string; readonly key: string; readonly keys: readonly string[]; readonly photo?: { readonly type: string; readonly bytes: number; readonly key: string } }[];
   /** Per Idempotency-Key: requests accepted (more than 1: duplicates) and the statuses of those refused. */
   readonly keys: Readonly<Record<string, { readonly accepted: number; readonly refused: readonly number[] }>>;
 }

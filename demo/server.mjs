@@ -75,7 +75,12 @@ export async function startDemoServer({ root, port = 0, retryAfterSeconds = 3, s
 
   async function fault(req, res) {
     if (req.method === 'POST') {
-      const { mode } = JSON.parse((await body(req)).toString() || '{}');
+      let mode;
+      try {
+        ({ mode } = JSON.parse((await body(req)).toString() || '{}') ?? {});
+      } catch {
+        return json(res, 400, { error: 'the body is not JSON: send {"mode": "<mode>"}' });
+      }
       if (!FAULTS.has(mode)) return json(res, 400, { error: `mode must be one of ${[...FAULTS.keys()].join(', ')}` });
       state.fault = mode;
     }
@@ -110,7 +115,10 @@ export async function startDemoServer({ root, port = 0, retryAfterSeconds = 3, s
     count.accepted++;
     // A repeat of a request already stored (same Idempotency-Key) is answered as the first was, and stored once.
     if (count.accepted === 1) {
-      state.notes.set(note.id, { id: note.id, text: note.text, createdAt: note.createdAt, key, receivedAt: Date.now() });
+      const known = state.notes.get(note.id);
+      // The same note under another key is a duplicate too (it was enqueued twice): kept in view, never overwritten.
+      if (known) known.keys.push(key);
+      else state.notes.set(note.id, { id: note.id, text: note.text, createdAt: note.createdAt, key, keys: [key], receivedAt: Date.now() });
       state.arrivals.push({ kind: 'note', note: note.id, key, at: Date.now() });
     }
     json(res, count.accepted === 1 ? 201 : 200, { id: note.id });
@@ -208,6 +216,7 @@ function receivedJson(state) {
       id: n.id,
       text: n.text,
       key: n.key,
+      keys: n.keys,
       ...(n.photo && { photo: { type: n.photo.type, bytes: n.photo.bytes.length, key: n.photo.key } }),
     })),
     keys: Object.fromEntries(state.keys),
@@ -223,9 +232,18 @@ function receivedPage(state) {
     const refused = c.refused.length ? `, refused ${c.refused.length}× (${c.refused.join(', ')})` : '';
     return `accepted ${c.accepted}×${dup}${refused}`;
   };
+  const keys = (n) => {
+    const again = n.keys.length > 1 ? `<br><strong class="dup">arrived under ${n.keys.length} keys</strong>` : '';
+    return n.keys.map((key) => `<br><code>${escape(key)}</code>: ${count(key)}`).join('') + again;
+  };
+  const stored = new Set([...state.notes.values()].flatMap((n) => [...n.keys, ...(n.photo ? [n.photo.key] : [])]));
+  const refusedOnly = [...state.keys].filter(([key]) => !stored.has(key));
+  const refusals = refusedOnly.length
+    ? `<p>Refused, and not stored (yet): ${refusedOnly.map(([key]) => `<code>${escape(key)}</code>: ${count(key)}`).join('; ')}.</p>`
+    : '';
   const rows = [...state.notes.values()]
     .map(
-      (n, i) => `<tr><td>${i + 1}</td><td>${escape(n.text)}<br><code>${escape(n.key)}</code>: ${count(n.key)}</td>
+      (n, i) => `<tr><td>${i + 1}</td><td>${escape(n.text)}${keys(n)}</td>
       <td>${n.photo ? `<img src="/api/photos/${encodeURIComponent(n.id)}" alt=""><br><code>${escape(n.photo.key)}</code>: ${count(n.photo.key)}` : '–'}</td>
       <td>${new Date(n.receivedAt).toLocaleTimeString()}</td></tr>`,
     )
@@ -239,6 +257,7 @@ code{font-size:.8em;color:#55625d}.dup{color:#a3361b}</style>
 <p>The server is <strong>${escape(state.fault)}</strong>: it ${escape(FAULTS.get(state.fault))}. ${state.notes.size} notes,
 ${state.arrivals.filter((a) => a.kind === 'photo').length} photos. Each row counts the requests that came with its
 Idempotency-Key: a duplicate would show here. This page refreshes itself.</p>
+${refusals}
 <table><tr><th>#</th><th>note</th><th>photo</th><th>arrived</th></tr>
 ${rows || '<tr><td colspan="4">Nothing yet.</td></tr>'}
 </table></html>`;

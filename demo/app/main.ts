@@ -197,7 +197,8 @@ $('#dead').addEventListener('click', async (event) => {
   const chosen = button.dataset.id ? all.filter((letter) => letter.id === button.dataset.id) : all;
   const ids = chosen.map((letter) => letter.id);
   if (button.dataset.action === 'retry' || button.dataset.action === 'retry-all') {
-    await outbox.dead.retry(ids);
+    // All: \`retry()\` without ids, which leaves letters a newer task of the same key replaced (superseded).
+    await outbox.dead.retry(button.dataset.id ? ids : undefined);
     log(`retrying ${chosen.length} dead letter${chosen.length === 1 ? '' : 's'}`);
   } else {
     for (const letter of chosen) recordOutcome(letter.task.id, { outcome: 'purged', at: Date.now() });
