@@ -1,4 +1,4 @@
-import { SluiceError } from './errors.js';
+import { describe, SluiceError } from './errors.js';
 
 // Random bytes are drawn from the platform's CSPRNG (browsers, workers, Node >= 19) a pool at a time: one call per
 // 64 ids instead of one per id, which an enqueue of many tasks would otherwise pay for each.
@@ -33,7 +33,7 @@ export function parseIds(ids: readonly string[]): number[] {
 export function leaseIds(ids: readonly string[], own: ReadonlySet<string>): readonly string[] {
   if (!Array.isArray(ids)) throw new SluiceError('ERR_INVALID_OPTION', 'Expected `ids` to be an array of entry ids.');
   for (const id of ids) {
-    if (!own.has(id)) throw new SluiceError('ERR_INVALID_OPTION', `Expected \`ids\` to hold ids of this lease's entries, got "${String(id)}".`);
+    if (!own.has(id)) throw new SluiceError('ERR_INVALID_OPTION', `Expected \`ids\` to hold ids of this lease's entries, got ${describe(id)}.`);
   }
   return ids;
 }

@@ -142,6 +142,22 @@ const IDS = optional(['an array of entry ids', Array.isArray]);
 
 /** Arguments of `push` and `pushMany`, and options of `take`, `list` and `iterate`, checked when called. */
 export const PUSH_RULES = { items: ['an array', Array.isArray] as Rule, key: optional(text) };
-export const TAKE_RULES = { max: integer(1, 2 ** 31), leaseMs: optional(LEASE), signal: SIGNAL, filter: optional(isFunction), ids: IDS, early: optional(['a boolean or a function', (v) => typeof v === 'boolean' || typeof v === 'function']) };
-export const LIST_RULES = { limit: optional(limit(0)), after: optional(text), ids: IDS, partition: optional(integer(0, 8191)) };
+const TAKE_RULES = { max: integer(1, 2 ** 31), leaseMs: optional(LEASE), signal: SIGNAL, filter: optional(isFunction), ids: IDS, early: optional(['a boolean or a function', (v) => typeof v === 'boolean' || typeof v === 'function']) };
+const LIST_RULES = { limit: optional(limit(0)), after: optional(text), ids: IDS, partition: optional(integer(0, 8191)) };
 export const ITERATE_RULES = { max: optional(integer(1, 2 ** 31)), leaseMs: optional(LEASE), signal: SIGNAL };
+
+/** `take`'s options, alone and together: `ids` choose the entries (a `filter` would have none to choose), and `early` acts on them. */
+export function checkTake(options: { readonly ids?: unknown; readonly filter?: unknown; readonly early?: unknown }, max: unknown): void {
+  check({ ...options, max }, TAKE_RULES);
+  if (options.ids !== undefined && options.filter !== undefined) invalid('filter', 'left out with `ids` (they choose the entries)', options.filter);
+  if (options.early !== undefined && options.ids === undefined) invalid('early', 'given only with `ids`', options.early);
+}
+
+/** `list`'s options, for a queue of `partitions` partitions. */
+export function checkList(options: { readonly after?: unknown; readonly partition?: unknown }, partitions: number): void {
+  check(options, LIST_RULES);
+  if (typeof options.partition === 'number' && options.partition >= partitions) {
+    invalid('partition', `a partition of this queue (0 to ${partitions - 1})`, options.partition);
+  }
+  if (options.after !== undefined && !/^\d{1,16}$/.test(options.after as string)) invalid('after', 'an entry id', options.after);
+}

@@ -5,7 +5,7 @@ import type { QueueEventMap, RecoverDetail } from './events.js';
 import { byPartition, entryId, parseIds, partitionOf } from './ids.js';
 import { leases } from './iteration.js';
 import { Members } from './members.js';
-import { ITERATE_RULES, LIST_RULES, PUSH_RULES, resolveOptions, TAKE_RULES, type QueueOptions, type ResolvedOptions } from './options.js';
+import { checkList, checkTake, ITERATE_RULES, PUSH_RULES, resolveOptions, type QueueOptions, type ResolvedOptions } from './options.js';
 import { settleCount } from './partition-count.js';
 import { Partition } from './partition.js';
 import type { IterateOptions, Lease, ListOptions, PushOptions, QueueEntry, QueueStats, RemoveOptions, TakeOptions } from './queue-types.js';
@@ -107,7 +107,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   take(max = 1, options?: TakeOptions<T>): Promise<Lease<T> | undefined> {
     return this.#run(async () => {
       const o = optionsObject(options);
-      check({ ...o, max }, TAKE_RULES);
+      checkTake(o, max);
       o.signal?.throwIfAborted();
       const leaseMs = o.leaseMs ?? this.#options.leaseMs;
       const parts = this.#parts;
@@ -150,7 +150,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   list(options?: ListOptions): Promise<QueueEntry<T>[]> {
     return this.#run(async () => {
       const o = optionsObject(options);
-      check(o, LIST_RULES);
+      checkList(o, this.#parts.length);
       const { limit = Infinity, after, ids, partition } = o;
       const [start, from] = after === undefined ? [partition ?? 0, 0] : partitionOf(parseIds([after])[0]! + 1);
       const wanted = ids && byPartition(ids);

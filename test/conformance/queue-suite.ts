@@ -543,6 +543,12 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
           [() => q.list(null as never), '`options`'],
           [() => q.list({ limit: -1 }), '`limit`'],
           [() => q.list({ after: 5 as never }), '`after`'],
+          [() => q.list({ after: 'abc' }), '`after`'],
+          // One partition: 0 is the only one there is.
+          [() => q.list({ partition: 1 }), '`partition`'],
+          // `ids` choose the entries: a filter has none to choose, and `early` brings theirs forward.
+          [() => q.take(1, { ids: ['0'], filter: () => true }), '`filter`'],
+          [() => q.take(1, { early: true }), '`early`'],
           [() => q.pushMany('abc' as never), '`items`'],
           [() => q.remove('1' as never), '`ids`'],
           [() => q.iterate(null as never).next(), '`options`'],
@@ -557,6 +563,8 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
         const lease = await q.take(1);
         expect((await rejection(lease!.release(undefined, null as never))).code).toBe('ERR_INVALID_OPTION');
         expect((await rejection(lease!.ack('0' as never))).code).toBe('ERR_INVALID_OPTION');
+        // A number is no entry id, and is told as what it is.
+        expect((await rejection(lease!.ack([5 as never]))).message).toContain('got 5.');
         await lease!.release();
         expect(await snapshot(q)).toEqual(before);
       });
