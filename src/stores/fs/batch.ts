@@ -4,13 +4,21 @@ import { closeSync, constants, ftruncateSync, openSync, renameSync } from 'node:
 import type { StorageBatch } from '../../core/store.js';
 import { type Descriptors, type FileState, identityOf, stateOf } from './descriptors.js';
 import { closeQuiet, errno, type FileSync, readRange, segmentFile, segmentName, syncDir, unlinkQuiet, writeAll } from './files.js';
+import type { CommitCounter, Tail } from './counter.js';
 import { createFile, NOFOLLOW } from './permissions.js';
+import { Undo } from './undo.js';
 
 /** Files as a handle knows them: name → `identity:size` (see `FileState`). */
 export type Known = Map<string, string>;
 
 /** Files as a commit found them under the lock, by name; `state` undefined when there is none. */
 export type Looked = { readonly name: string; readonly state: FileState | undefined }[];
+
+/** The tail a commit that removes segments records in the commit counter first (see `CommitCounter.setTail`). */
+export interface TailRecord {
+  readonly counter: CommitCounter;
+  readonly tail: Tail;
+}
 
 const stateIn = (looked: Looked, name: string) => looked.find((file) => file.name === name)?.state;
 
@@ -71,25 +79,82 @@ export class BatchWriter {
 
   /**
    * Applies `batch` (which `fits`) and records what it made in `known`, when given. `synced` runs each sync, so
-   * that the caller can make an fsync failure fatal.
+   * that the caller can make an fsync failure fatal. `removal` is the tail to record in the commit counter before
+   * any segment is removed.
    */
   async apply(
     batch: StorageBatch,
     looked: Looked,
     known: Known | undefined,
     synced: (sync: () => Promise<void>) => Promise<void>,
-    beforeRemovals: () => void = () => undefined,
+    removal?: TailRecord,
   ): Promise<void> {
     // Order matters for a crash at any point: data, then the metadata that may refer to it, then removals of what
     // the new metadata no longer needs (go-diskqueue deleted first, and its depth drifted).
     const strict = batch.durability === 'strict';
-    let dirChanged = false;
+    const undo = new Undo(this.#sync);
+    let dirChanged: boolean;
+    try {
+      dirChanged = await this.#write(batch, looked, known, synced, undo);
+    } catch (error) {
+      // A commit that rejects leaves nothing: its pushes would be delivered later.
+      throw await undo.run(error, strict, this.#dir);
+    }
+    // The commit is in; what follows removes only what its metadata no longer needs.
+    const removing = (batch.remove?.length ?? 0) + (batch.quarantine?.length ?? 0) > 0;
+    // Segments go only once the metadata that no longer needs them is durable (rare: when a segment is freed).
+    if (strict && dirChanged && removing) {
+      await synced(() => syncDir(this.#dir, this.#sync));
+      dirChanged = false;
+    }
+    if (removing && removal) {
+      removal.counter.setTail(removal.tail);
+      // Durable before the removal: an older record that outlived a power cut would name a segment no longer
+      // there, and the next open would report its items lost. Only here: an ordinary commit never syncs `commits`.
+      if (strict) await synced(() => removal.counter.sync(this.#sync));
+    }
+    for (const id of batch.remove ?? []) {
+      this.#fds.forget(id);
+      unlinkQuiet(segmentFile(this.#dir, id));
+      known?.delete(segmentName(id));
+      dirChanged = true;
+    }
+    for (const id of batch.quarantine ?? []) {
+      this.#fds.forget(id);
+      const path = segmentFile(this.#dir, id);
+      try {
+        renameSync(path, `${path}.bad`);
+      } catch (error) {
+        // Already gone: nothing is left to set aside.
+        if (errno(error) !== 'ENOENT') throw error;
+      }
+      known?.delete(segmentName(id));
+      dirChanged = true;
+    }
+    if (strict && dirChanged) await synced(() => syncDir(this.#dir, this.#sync));
+  }
+
+  /**
+   * Writes `batch`'s data and metadata, each step recorded in `undo` before it begins. Says whether the directory
+   * changed (a new metadata file renamed into place).
+   */
+  async #write(
+    batch: StorageBatch,
+    looked: Looked,
+    known: Known | undefined,
+    synced: (sync: () => Promise<void>) => Promise<void>,
+    undo: Undo,
+  ): Promise<boolean> {
+    const strict = batch.durability === 'strict';
     if (batch.write) {
       const { segment, offset, bytes } = batch.write;
       const name = segmentName(segment);
       const now = stateIn(looked, name);
       const created = now === undefined;
       const { fd, identity } = created ? this.#fds.create(segment) : this.#fds.open(segment, now)!;
+      // Back to where this commit began: what lay past `offset` is a torn tail the Queue is dropping.
+      if (created) undo.made(segmentFile(this.#dir, segment), () => this.#fds.forget(segment));
+      else undo.cut(fd, offset);
       writeAll(fd, bytes, offset);
       // A write at an earlier offset cuts what lay past it (the Queue dropping a torn tail).
       const end = offset + bytes.length;
@@ -111,62 +176,36 @@ export class BatchWriter {
         this.#meta = { fd, identity: identityOf(fd), writable: true };
       }
       const { fd, identity } = this.#meta;
+      undo.cut(fd, offset);
       writeAll(fd, bytes, offset);
       const end = offset + bytes.length;
       if (now.size > end) ftruncateSync(fd, end);
       known?.set('meta', `${identity}:${end}`);
       if (strict) await synced(() => this.#sync.fdatasync(fd));
     }
-    if (batch.meta) {
-      this.forgetMeta();
-      // Written under a temp name, then renamed over the old: the whole state is replaced only now and then (a
-      // take or an ack appends), so the create this costs is rare.
-      const tmp = join(this.#dir, `meta.${this.#tag}.${randomBytes(4).toString('hex')}.tmp`);
-      const fd = createFile(tmp, constants.O_WRONLY, this.#mode);
+    if (!batch.meta) return false;
+    this.forgetMeta();
+    // Written under a temp name, then renamed over the old: the whole state is replaced only now and then (a
+    // take or an ack appends), so the create this costs is rare.
+    const tmp = join(this.#dir, `meta.${this.#tag}.${randomBytes(4).toString('hex')}.tmp`);
+    const fd = createFile(tmp, constants.O_WRONLY, this.#mode);
+    try {
+      let identity: string;
       try {
-        let identity: string;
-        try {
-          writeAll(fd, batch.meta, 0);
-          identity = identityOf(fd);
-          if (strict) await synced(() => this.#sync.fsync(fd));
-        } finally {
-          closeSync(fd);
-        }
-        // The rename even when relaxed: a reader sees the old metadata or the new one, never a mix.
-        renameSync(tmp, join(this.#dir, 'meta'));
-        known?.set('meta', `${identity}:${batch.meta.length}`);
-      } catch (error) {
-        unlinkQuiet(tmp);
-        throw error;
+        writeAll(fd, batch.meta, 0);
+        identity = identityOf(fd);
+        if (strict) await synced(() => this.#sync.fsync(fd));
+      } finally {
+        closeSync(fd);
       }
-      dirChanged = true;
+      // The rename even when relaxed: a reader sees the old metadata or the new one, never a mix.
+      renameSync(tmp, join(this.#dir, 'meta'));
+      known?.set('meta', `${identity}:${batch.meta.length}`);
+    } catch (error) {
+      unlinkQuiet(tmp);
+      throw error;
     }
-    const removing = (batch.remove?.length ?? 0) + (batch.quarantine?.length ?? 0) > 0;
-    // Segments go only once the metadata that no longer needs them is durable (rare: when a segment is freed).
-    if (strict && dirChanged && removing) {
-      await synced(() => syncDir(this.#dir, this.#sync));
-      dirChanged = false;
-    }
-    if (removing) beforeRemovals();
-    for (const id of batch.remove ?? []) {
-      this.#fds.forget(id);
-      unlinkQuiet(segmentFile(this.#dir, id));
-      known?.delete(segmentName(id));
-      dirChanged = true;
-    }
-    for (const id of batch.quarantine ?? []) {
-      this.#fds.forget(id);
-      const path = segmentFile(this.#dir, id);
-      try {
-        renameSync(path, `${path}.bad`);
-      } catch (error) {
-        // Already gone: nothing is left to set aside.
-        if (errno(error) !== 'ENOENT') throw error;
-      }
-      known?.delete(segmentName(id));
-      dirChanged = true;
-    }
-    if (strict && dirChanged) await synced(() => syncDir(this.#dir, this.#sync));
+    return true;
   }
 
   /**

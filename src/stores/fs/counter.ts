@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants, fstatSync, linkSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { crc32 } from '../../core/crc32.js';
-import { closeQuiet, errno, unlinkQuiet } from './files.js';
+import { closeQuiet, errno, type FileSync, unlinkQuiet } from './files.js';
 import { createFile, NOFOLLOW } from './permissions.js';
 
 // [f64 count][8 random bytes, the stamp][f64 tail segment, -1 for none][f64 its length][u32 CRC-32 of the 32 bytes
@@ -22,8 +22,9 @@ export type Tail = { readonly id: number; readonly length: number } | undefined;
  * from before other handles' commits, and items would be lost or handed out twice).
  *
  * Reading it is one `pread` (`token`), cheap enough for the hot path; under the lock, `verify` first checks that the
- * descriptor still names the file at the path and that its content is whole. It is not synced: after a power cut
- * every handle is new and loads afresh, so only its changing matters, not its value.
+ * descriptor still names the file at the path and that its content is whole. Its count is not synced: after a power
+ * cut every handle is new and loads afresh, so only its changing matters, not its value. Its tail is, by a strict
+ * commit that removes a segment (see `BatchWriter.apply`).
  */
 interface Held {
   readonly count: number;
@@ -102,6 +103,11 @@ export class CommitCounter {
   /** Under the lock, after `verify`: records `tail` without counting a commit (a removal about to be made). */
   setTail(tail: Tail): void {
     this.#write(this.#held.count, Buffer.from(this.#held.stamp, 'hex'), tail, undefined);
+  }
+
+  /** Flushes what was last written (a tail that must outlive a power cut). */
+  sync(how: FileSync): Promise<void> {
+    return how.fsync(this.#fd);
   }
 
   /**

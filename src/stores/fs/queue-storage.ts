@@ -141,21 +141,22 @@ export class FileQueueStorage implements QueueStorage {
       this.#bump();
       return undefined;
     }
-    let applied = false;
     const tail = tailAfter(this.#counter.tail(), batch);
     try {
       // The newest segment is recorded before any segment is removed: a process killed between must not leave a
       // record of a segment that was freed on purpose (a reader would take it for one lost).
-      await this.#writer.apply(batch, looked, known, (sync) => this.#synced(sync), () => this.#counter.setTail(tail ?? undefined));
-      applied = true;
+      await this.#writer.apply(batch, looked, known, (sync) => this.#synced(sync), { counter: this.#counter, tail: tail ?? undefined });
     } catch (error) {
       this.#known = undefined;
-      throw error;
-    } finally {
-      // Bumped even when applying failed half way, so that every handle reads the directory again. The newest
-      // segment's length is recorded with it (when the batch went in whole), for a reader to tell bytes lost later.
-      this.#mine = applied ? this.#bump(tail, sameSegments(batch, looked)) : this.#bump();
+      // Bumped even so, for every handle to read the directory again. A bump failing too (a full disk) must not hide
+      // the first error, nor a failed fsync's (see `#synced`); each handle's look at its files backs the counter up.
+      try {
+        this.#mine = this.#bump();
+      } catch {}
+      throw this.#failed ?? error;
     }
+    // With the newest segment's length (the batch went in whole), for a reader to tell bytes lost later.
+    this.#mine = this.#bump(tail, sameSegments(batch, looked));
     return this.#mine;
   }
 
@@ -287,7 +288,6 @@ function sameSegments(batch: StorageBatch, looked: Looked): boolean {
 function sameFiles(a: Known, b: Known): boolean {
   return a.size === b.size && [...a].every(([name, state]) => b.get(name) === state);
 }
-
 
 /** The newest segment once `batch` is in, given the one recorded before: `null` when none is left. */
 function tailAfter(before: Tail, batch: StorageBatch): Tail | null {

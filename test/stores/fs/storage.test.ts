@@ -170,6 +170,7 @@ describe('FileQueueStorage durability', () => {
       'fsync dir meta=1 seg0=yes', // its name
       'fsync file meta=1 seg0=yes', // the new metadata, still under its temp name
       'fsync dir meta=2 seg0=yes', // the rename, before any segment goes
+      'fsync file meta=2 seg0=yes', // `commits`, whose record of the newest segment must not name one since removed
       'fsync dir meta=2 seg0=no', // the removal
     ]);
   });

@@ -1,0 +1,109 @@
+import fs, { existsSync, readFileSync, statSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { StorageBatch } from '../../../src/core/store.js';
+import { Queue, SluiceError } from '../../../src/index.js';
+import { FileStore } from '../../../src/fs.js';
+import { codeOf, tempQueueDir } from './queue-dir.js';
+
+const q = tempQueueDir('sluice-failed-');
+const bytes = (...values: number[]) => Uint8Array.from(values);
+const relaxed = (batch: Omit<StorageBatch, 'durability'>): StorageBatch => ({ ...batch, durability: 'relaxed' });
+const seg = (id: number) => q.file(`${String(id).padStart(16, '0')}.seg`);
+const failure = (code: string) => Object.assign(new Error(`${code}: simulated, write`), { code });
+
+// Replaces functions of node:fs for the ESM imports of the store as well (`syncBuiltinESMExports`).
+const real = { writeSync: fs.writeSync, ftruncateSync: fs.ftruncateSync };
+function patch(replacements: Partial<typeof real>): void {
+  Object.assign(fs, replacements);
+  syncBuiltinESMExports();
+}
+afterEach(() => patch(real));
+
+/**
+ * A disk that fills up at the `n`th write from now (counting each `writeSync`): that write puts down the first half of
+ * what it was asked to (as the kernel does when room runs out part way), the next one fails with ENOSPC.
+ */
+function fillUpAt(n: number): void {
+  let calls = 0;
+  let torn = false;
+  patch({
+    writeSync: ((fd: number, buffer: Uint8Array, offset: number, length: number, position: number) => {
+      if (torn) throw failure('ENOSPC');
+      if (++calls < n) return real.writeSync(fd, buffer, offset, length, position);
+      torn = true;
+      return real.writeSync(fd, buffer, offset, Math.floor(length / 2), position);
+    }) as typeof fs.writeSync,
+  });
+}
+
+describe('FileStore: a commit that fails part way leaves nothing behind', () => {
+  it('Queue.push(): pushes rejected with ERR_QUOTA_EXCEEDED, the disk full part way through their write, are never delivered', async () => {
+    const queue = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: q.root() }) });
+    try {
+      await queue.push('before');
+      fillUpAt(1);
+      const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => queue.push(`job-${i}`)));
+      patch(real);
+      expect(results.map((r) => (r.status === 'rejected' && r.reason instanceof SluiceError ? r.reason.code : r.status))).toEqual(
+        Array(6).fill('ERR_QUOTA_EXCEEDED'),
+      );
+      const delivered: string[] = [];
+      for (let lease = await queue.take(1); lease; lease = await queue.take(1)) {
+        delivered.push(lease.entries[0]!.value);
+        await lease.ack();
+      }
+      expect(delivered).toEqual(['before']);
+    } finally {
+      await queue.close();
+    }
+  });
+
+  it('FileQueueStorage.commit(): a failing metadata write takes back the segment written before it', async () => {
+    const s = await q.open();
+    let token = (await s.load()).token;
+    token = (await s.commit(token, relaxed({ write: { segment: 0, offset: 0, bytes: bytes(1, 2) }, meta: bytes(7) })))!;
+    // The segment's write goes through; the metadata's, the next, finds the disk full.
+    fillUpAt(2);
+    const batch = relaxed({ write: { segment: 0, offset: 2, bytes: bytes(3, 4, 5, 6) }, meta: bytes(8, 8, 8, 8) });
+    expect(await codeOf(s.commit(token, batch))).toBe('ERR_QUOTA_EXCEEDED');
+    patch(real);
+    expect([...readFileSync(seg(0))]).toEqual([1, 2]);
+    expect([...readFileSync(q.file('meta'))]).toEqual([7]);
+  });
+
+  it('FileQueueStorage.commit(): a segment the failed commit made is removed, an append to `meta` cut back', async () => {
+    const s = await q.open();
+    let token = (await s.load()).token;
+    token = (await s.commit(token, relaxed({ write: { segment: 0, offset: 0, bytes: bytes(1) }, meta: bytes(7, 7) })))!;
+    fillUpAt(2);
+    const batch = relaxed({ write: { segment: 1, offset: 0, bytes: bytes(2, 3) }, metaAppend: { offset: 2, bytes: bytes(9, 9, 9, 9) } });
+    expect(await codeOf(s.commit(token, batch))).toBe('ERR_QUOTA_EXCEEDED');
+    patch(real);
+    expect(existsSync(seg(1))).toBe(false);
+    expect([...readFileSync(q.file('meta'))]).toEqual([7, 7]);
+    // Nothing is left that the next commit trips on.
+    const snapshot = await s.load();
+    expect(snapshot.segments).toEqual([{ id: 0, length: 1 }]);
+    expect(await s.commit(snapshot.token, relaxed({ write: { segment: 1, offset: 0, bytes: bytes(2) } }))).toBeDefined();
+  });
+
+  it('FileQueueStorage.commit(): when the partial write cannot be taken back, the error says the queue may hold it', async () => {
+    const s = await q.open();
+    let token = (await s.load()).token;
+    token = (await s.commit(token, relaxed({ write: { segment: 0, offset: 0, bytes: bytes(1, 2) } })))!;
+    fillUpAt(1);
+    patch({
+      ftruncateSync: () => {
+        throw failure('EIO');
+      },
+    });
+    const error = await s.commit(token, relaxed({ write: { segment: 0, offset: 2, bytes: bytes(3, 4, 5, 6) } })).catch((e: unknown) => e);
+    patch(real);
+    expect(error).toBeInstanceOf(SluiceError);
+    expect((error as SluiceError).code).toBe('ERR_STORAGE');
+    expect((error as SluiceError).message).toMatch(/ENOSPC.*EIO.*may hold part of that commit/);
+    expect(((error as SluiceError).cause as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    expect(statSync(seg(0)).size).toBe(4);
+  });
+});
