@@ -15,22 +15,42 @@ const POLL_MS = 1000;
  * at once, since the handle must then read the directory again.
  */
 export function watchCounter(path: string, read: () => string | undefined, ignore: (token: string) => boolean, onChange: () => void): () => void {
-  let last = read();
-  let identity = stateOf(path)?.identity;
+  let last: string | undefined;
+  let identity: string | undefined;
   let watcher: FSWatcher | undefined;
-  const check = () => {
+  // Set while the counter cannot be read: told once, not at every poll.
+  let failing = false;
+  const changed = (): boolean => {
     const now = stateOf(path)?.identity;
     if (now !== identity) {
       identity = now;
       rewatch();
-      if (read() !== undefined) onChange();
-      return;
+      return read() !== undefined;
     }
     const token = read();
-    if (token === undefined || token === last) return;
+    if (token === undefined || token === last) return false;
     last = token;
-    if (!ignore(token)) onChange();
+    return !ignore(token);
   };
+  // Called from the file system's notices and a timer, where a throw would end the process: a counter that cannot
+  // be read (made a directory or a link, say) is told as a change instead, and the handle's next call reports it.
+  const check = () => {
+    let tell: boolean;
+    try {
+      tell = changed();
+      failing = false;
+    } catch {
+      tell = !failing;
+      failing = true;
+    }
+    if (tell) onChange();
+  };
+  try {
+    last = read();
+    identity = stateOf(path)?.identity;
+  } catch {
+    // Told at the first check.
+  }
   const rewatch = () => {
     watcher?.close();
     try {

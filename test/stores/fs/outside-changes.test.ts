@@ -1,11 +1,11 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { StorageBatch, Store } from '../../../src/core/store.js';
 import { Queue } from '../../../src/index.js';
 import { FileStore } from '../../../src/fs.js';
 import { deferred } from '../../conformance/harness.js';
-import { tempQueueDir } from './queue-dir.js';
+import { codeOf, tempQueueDir } from './queue-dir.js';
 
 // Files removed, cut or replaced under live handles, outside any commit (an operator, a temp cleaner, a bug): a
 // handle notices at its next commit or load, never writes into a file nobody else sees, and makes every handle
@@ -102,6 +102,36 @@ describe('the commit counter removed or emptied under live handles', () => {
       stop();
     }
   });
+});
+
+describe('FileQueueStorage.watch() when the counter becomes unreadable', () => {
+  for (const [what, replace] of [
+    ['a directory', () => mkdirSync(file('commits'))],
+    ['a symbolic link', () => symlinkSync(file('meta'), file('commits'))],
+  ] as const) {
+    it(`\`commits\` replaced by ${what}: the listener hears of it once, and the next load says ERR_STORAGE`, async () => {
+      const a = await open();
+      await a.commit((await a.load()).token, relaxed({ meta: bytes(1) }));
+      let told = 0;
+      const heard = deferred();
+      // Thrown from a file system notice or a timer, the error would end the process (vitest reports it).
+      const stop = a.watch!(() => {
+        told++;
+        heard.resolve();
+      });
+      try {
+        unlinkSync(file('commits'));
+        replace();
+        await heard.promise;
+        expect(await codeOf(a.load())).toBe('ERR_STORAGE');
+        // A poll later (real time: the poll's timer is the store's own), the listener has not been told again.
+        await new Promise((resolve) => setTimeout(resolve, 1200));
+        expect(told).toBe(1);
+      } finally {
+        stop();
+      }
+    });
+  }
 });
 
 describe('a segment removed, cut or replaced under a live handle', () => {
