@@ -2,7 +2,8 @@ import { describe, SluiceError } from './errors.js';
 import type { BlobStorage, Durability } from './store.js';
 import { check, integer } from './validate.js';
 
-const KEY = /^[A-Za-z0-9._-]{1,200}$/;
+// Never '.' or '..': a store that keeps a blob as a file under its key would name a directory.
+const KEY = /^(?!\.\.?$)[A-Za-z0-9._-]{1,200}$/;
 
 /**
  * A queue's blobs (`Queue.blobs`): large values kept beside its items in the queue's store (see `BlobStorage`),
@@ -49,7 +50,7 @@ export class QueueBlobs {
     this.#checkOpen();
     for (const key of keys) {
       if (typeof key !== 'string' || !KEY.test(key)) {
-        throw new SluiceError('ERR_INVALID_OPTION', `Expected a blob key of 1–200 characters of [A-Za-z0-9._-], got ${describe(key)}.`);
+        throw new SluiceError('ERR_INVALID_OPTION', `Expected a blob key of 1–200 characters of [A-Za-z0-9._-] (not "." or ".."), got ${describe(key)}.`);
       }
     }
   }

@@ -89,12 +89,15 @@ export type HeldStorage = Pick<QueueStorage, 'load' | 'commit'>;
  * item that names it; commit the item's removal, then delete the blob) and collects what a crash between the two
  * left. A store keeps bytes and says what is there, as for segments.
  *
- * Keys are 1–200 characters of `[A-Za-z0-9._-]` (safe as a file name, a Redis key part or an IndexedDB key).
+ * Keys are 1–200 characters of `[A-Za-z0-9._-]`, never `.` or `..` (safe as a file name, a Redis key part or an
+ * IndexedDB key).
  */
 export interface BlobStorage {
   /**
    * Writes `bytes` into blob `key` at `offset`, which is 0 (the blob starts afresh, dropping what it held) or the
-   * blob's current length (an append). Resolves once the bytes are as durable as `durability` asks.
+   * blob's current length (an append). Resolves once the bytes are as durable as `durability` asks. Any other offset
+   * is the caller's mistake, which a store may refuse with 'ERR_INVALID_OPTION' where the blob's length is at hand
+   * (FileStore does), rather than leave a gap.
    */
   write(key: string, offset: number, bytes: Uint8Array, durability: Durability): Promise<void>;
   /** Bytes `[start, end)` of blob `key`; fewer when it is shorter; empty when it does not exist. */

@@ -26,4 +26,18 @@ describe('Queue.blobs', () => {
     await queue.close();
     expect(await rejection(blobs.read('k', 0, 1))).toMatchObject({ code: 'ERR_CLOSED' });
   });
+
+  it('refuses the keys "." and ".." (ERR_INVALID_OPTION) for every call, before they reach the store', async () => {
+    const queue = await Queue.open({ name: 'q', store: new MemoryStore() });
+    const blobs = queue.blobs!;
+    for (const key of ['.', '..']) {
+      for (const call of [blobs.write(key, 0, new Uint8Array([1])), blobs.read(key, 0, 1), blobs.delete([key])]) {
+        expect(await rejection(call), key).toMatchObject({ name: 'SluiceError', code: 'ERR_INVALID_OPTION' });
+      }
+    }
+    // Dots inside a key, or more of them, are a name like any other.
+    for (const key of ['...', '.a', 'a..b']) await blobs.write(key, 0, new Uint8Array([1]));
+    expect((await blobs.keys()).sort()).toEqual(['...', '.a', 'a..b']);
+    await queue.close();
+  });
 });
