@@ -5,7 +5,7 @@ import { describe, SluiceError } from './errors.js';
 import { MAX_PAYLOAD } from './frame.js';
 import { partitionName } from './partitioned.js';
 import type { Durability, Store } from './store.js';
-import { check, finiteFrom, integer, invalid, isClock, isFunction, limit, oneOf, optional, positive, text, withMethods, type Rule } from './validate.js';
+import { check, finiteFrom, integer, invalid, isClock, isFunction, limit, oneOf, onlyKnown, optional, positive, text, withMethods, type Rule } from './validate.js';
 
 /** Options of `Queue.open`. */
 export interface QueueOptions<T> {
@@ -110,9 +110,12 @@ const RULES = {
   partitions: integer(1, 8192),
 };
 
+const QUEUE_OPTIONS = ['name', ...Object.keys(RULES)];
+
 /** Defaults merged once and every option checked at once; the caller's object is left alone. */
 export function resolveOptions<T>(options: QueueOptions<T>, defaultStore?: () => Store): ResolvedOptions<T> {
   if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
+  onlyKnown(options, QUEUE_OPTIONS);
   checkName(options.name);
   const store = options.store ?? defaultStore?.();
   if (!store) invalid('store', 'a Store (this platform has no default store)', store);
@@ -145,9 +148,16 @@ export const PUSH_RULES = { items: ['an array', Array.isArray] as Rule, key: opt
 const TAKE_RULES = { max: integer(1, 2 ** 31), leaseMs: optional(LEASE), signal: SIGNAL, filter: optional(isFunction), ids: IDS, early: optional(['a boolean or a function', (v) => typeof v === 'boolean' || typeof v === 'function']) };
 const LIST_RULES = { limit: optional(limit(0)), after: optional(text), ids: IDS, partition: optional(integer(0, 8191)) };
 export const ITERATE_RULES = { max: optional(integer(1, 2 ** 31)), leaseMs: optional(LEASE), signal: SIGNAL };
+/** The names of the options of `push`, `take`, `list`, `remove` and `iterate`. */
+export const PUSH_OPTIONS = ['key'];
+const TAKE_OPTIONS = Object.keys(TAKE_RULES).filter((key) => key !== 'max');
+const LIST_OPTIONS = Object.keys(LIST_RULES);
+export const REMOVE_OPTIONS = ['leased'];
+export const ITERATE_OPTIONS = Object.keys(ITERATE_RULES);
 
 /** `take`'s options, alone and together: `ids` choose the entries (a `filter` would have none to choose), and `early` acts on them. */
 export function checkTake(options: { readonly ids?: unknown; readonly filter?: unknown; readonly early?: unknown }, max: unknown): void {
+  onlyKnown(options, TAKE_OPTIONS);
   check({ ...options, max }, TAKE_RULES);
   if (options.ids !== undefined && options.filter !== undefined) invalid('filter', 'left out with `ids` (they choose the entries)', options.filter);
   if (options.early !== undefined && options.ids === undefined) invalid('early', 'given only with `ids`', options.early);
@@ -155,6 +165,7 @@ export function checkTake(options: { readonly ids?: unknown; readonly filter?: u
 
 /** `list`'s options, for a queue of `partitions` partitions. */
 export function checkList(options: { readonly after?: unknown; readonly partition?: unknown }, partitions: number): void {
+  onlyKnown(options, LIST_OPTIONS);
   check(options, LIST_RULES);
   if (typeof options.partition === 'number' && options.partition >= partitions) {
     invalid('partition', `a partition of this queue (0 to ${partitions - 1})`, options.partition);

@@ -5,7 +5,7 @@ import type { QueueEventMap, RecoverDetail } from './events.js';
 import { byPartition, entryId, parseIds, partitionOf } from './ids.js';
 import { leases } from './iteration.js';
 import { Members } from './members.js';
-import { checkList, checkTake, ITERATE_RULES, PUSH_RULES, resolveOptions, type QueueOptions, type ResolvedOptions } from './options.js';
+import { checkList, checkTake, ITERATE_OPTIONS, ITERATE_RULES, PUSH_OPTIONS, PUSH_RULES, REMOVE_OPTIONS, resolveOptions, type QueueOptions, type ResolvedOptions } from './options.js';
 import { settleCount } from './partition-count.js';
 import { Partition } from './partition.js';
 import type { IterateOptions, Lease, ListOptions, PushOptions, QueueEntry, QueueStats, RemoveOptions, TakeOptions } from './queue-types.js';
@@ -92,7 +92,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   #push<R>(items: readonly T[], options: PushOptions | undefined, ids: (p: number, first: number) => R): Promise<R> {
     try {
       this.#checkOpen();
-      const { key } = optionsObject(options);
+      const { key } = optionsObject(options, 'options', PUSH_OPTIONS);
       check({ items, key }, PUSH_RULES);
       // No items, no ids: nothing to commit.
       if (items.length === 0) return Promise.resolve(ids(0, 0));
@@ -167,7 +167,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   /** Removes the items `ids` whatever their state (leased ones too, unless `leased` is false); resolves how many. */
   remove(ids: readonly string[], options?: RemoveOptions): Promise<number> {
     return this.#run(async () => {
-      const { leased = true } = optionsObject(options);
+      const { leased = true } = optionsObject(options, 'options', REMOVE_OPTIONS);
       check({ leased }, { leased: isBoolean });
       let removed = 0;
       for (const [p, seqs] of byPartition(ids)) if (p < this.#parts.length) removed += await this.#parts[p]!.remove(seqs, leased);
@@ -210,7 +210,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
 
   /** Leases as they become available, until the queue closes or `signal` aborts. Waits for pushes. */
   async *iterate(options?: IterateOptions): AsyncGenerator<Lease<T>, void, undefined> {
-    const o = optionsObject(options);
+    const o = optionsObject(options, 'options', ITERATE_OPTIONS);
     check(o, ITERATE_RULES);
     const context = {
       clock: this.#options.clock,

@@ -60,9 +60,22 @@ export function invalid(option: string, expected: string, given: unknown): never
   throw new SluiceError('ERR_INVALID_OPTION', `Expected \`${option}\` to be ${expected}, got ${describe(given)}.`);
 }
 
-/** `options` when it is an object or undefined (then `{}`); 'ERR_INVALID_OPTION' naming `name` otherwise. */
-export function optionsObject<O extends object>(options: O | undefined, name = 'options'): O {
+/**
+ * `options` when it is an object or undefined (then `{}`); 'ERR_INVALID_OPTION' naming `name` otherwise, or naming a
+ * key that is none of `known` (when given): a misspelt option would otherwise do nothing, silently.
+ */
+export function optionsObject<O extends object>(options: O | undefined, name = 'options', known?: readonly string[]): O {
   if (options === undefined) return {} as O;
   if (typeof options !== 'object' || options === null) invalid(name, 'an object', options);
+  if (known) onlyKnown(options, known, name === 'options' ? '' : `${name}.`);
   return options;
+}
+
+/** 'ERR_INVALID_OPTION' for a key of `options` (own, with a value) that is none of `known`. */
+export function onlyKnown(options: object, known: readonly string[], prefix = ''): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key) || (options as Record<string, unknown>)[key] === undefined) continue;
+    const names = known.map((k) => `\`${prefix}${k}\``).join(', ');
+    throw new SluiceError('ERR_INVALID_OPTION', `Unknown option \`${prefix}${key}\`: the options here are ${names}.`);
+  }
 }

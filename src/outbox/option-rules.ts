@@ -56,3 +56,6 @@ export function checkOutboxName(name: unknown): asserts name is string {
     );
   }
 }
+
+/** Every option an outbox takes: one not among them is refused, as a misspelling that would do nothing. */
+export const OUTBOX_OPTIONS = ['name', 'store', 'baseUrl', 'retry', 'limits', 'batch', ...Object.keys(RULES)];

@@ -1,11 +1,11 @@
 import { systemClock, type Clock } from '../core/clock.js';
-import { check, invalid, limit, optional, optionsObject } from '../core/validate.js';
+import { check, invalid, limit, onlyKnown, optional, optionsObject } from '../core/validate.js';
 import type { Durability, Store } from '../core/store.js';
 import type { Connectivity } from './connectivity.js';
 import { defaultClassify, type Classify } from './classify.js';
 import type { RedirectPolicy } from './redirects.js';
 import { hasCredentials } from './http-checks.js';
-import { checkOutboxName, httpUrl, LIMIT_RULES, RETRY_RULES, RULES } from './option-rules.js';
+import { checkOutboxName, httpUrl, LIMIT_RULES, OUTBOX_OPTIONS, RETRY_RULES, RULES } from './option-rules.js';
 import type { HttpTask } from './task.js';
 
 /** Options of `OutboxOptions.retry`. */
@@ -191,6 +191,7 @@ export interface ResolvedOutboxOptions {
 /** Defaults merged once and every option checked at once; the caller's object is left alone. */
 export function resolveOutboxOptions(options: OutboxOptions): ResolvedOutboxOptions {
   if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
+  onlyKnown(options, OUTBOX_OPTIONS);
   checkOutboxName(options.name);
   check(options, { baseUrl: optional(httpUrl(undefined)) });
   // fetch refuses a URL with credentials: every task relative to this base would be refused at enqueue.
@@ -201,16 +202,16 @@ export function resolveOutboxOptions(options: OutboxOptions): ResolvedOutboxOpti
     factor: 2,
     maxAttempts: Infinity,
     maxAgeMs: 7 * 24 * 3600_000,
-    ...defined(optionsObject(options.retry, 'retry')),
+    ...defined(optionsObject(options.retry, 'retry', Object.keys(RETRY_RULES))),
   };
   check(retry, RETRY_RULES, 'retry.');
-  const limits: Required<LimitOptions> = { maxTasks: Infinity, maxBytes: Infinity, overflow: 'reject', ...defined(optionsObject(options.limits, 'limits')) };
+  const limits: Required<LimitOptions> = { maxTasks: Infinity, maxBytes: Infinity, overflow: 'reject', ...defined(optionsObject(options.limits, 'limits', Object.keys(LIMIT_RULES))) };
   check(limits, LIMIT_RULES, 'limits.');
   let batch: Required<BatchOptions> | undefined;
   if (options.batch !== undefined) {
     // An empty url would be the base URL itself: surely a slip, not where batches are meant to go.
     check(options, { batch: ['an object with a `url`', (v) => typeof (v as { url?: unknown } | null)?.url === 'string' && (v as { url: string }).url !== ''] });
-    batch = { maxItems: 100, maxBytes: 1 << 20, ...defined(optionsObject(options.batch, 'batch')) } as Required<BatchOptions>;
+    batch = { maxItems: 100, maxBytes: 1 << 20, ...defined(optionsObject(options.batch, 'batch', ['url', 'maxItems', 'maxBytes'])) } as Required<BatchOptions>;
     check(batch, { url: httpUrl(options.baseUrl), maxItems: limit(1), maxBytes: limit(1) }, 'batch.');
   }
   const resolved: ResolvedOutboxOptions = {

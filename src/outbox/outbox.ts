@@ -195,7 +195,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   /** One delivery run now: every task that may go is tried once. Resolves with what happened and what is left. */
   async flush(options?: FlushOptions): Promise<FlushResult> {
     this.#checkOpen();
-    const { signal, reachable } = optionsObject(options);
+    const { signal, reachable } = optionsObject(options, 'options', ['signal', 'reachable']);
     check({ signal, reachable }, { signal: optional(withMethods('throwIfAborted')), reachable: optional(isBoolean) });
     if (reachable) this.#deliverer.networkBack(true);
     const run = await this.#deliverer.flush(signal);
@@ -228,7 +228,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
    */
   async list(options: ListPendingOptions = {}): Promise<PendingTask[]> {
     this.#checkOpen();
-    const { group, limit = Infinity, state } = optionsObject(options);
+    const { group, limit = Infinity, state } = optionsObject(options, 'options', ['group', 'limit', 'state']);
     check({ group, limit, state }, { group: optional(text), limit: optional(count(0)), state: optional(STATES) });
     return this.#serial(() => this.#pending.list(group, limit, state === undefined ? undefined : [state].flat(), this.#options.clock.now()));
   }

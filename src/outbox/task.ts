@@ -109,6 +109,8 @@ export function resolveUrl(url: unknown, baseUrl: string | undefined): string {
   return parsed.href;
 }
 
+const TASK_FIELDS = ['url', 'method', 'headers', 'body', 'id', 'group', 'priority', 'notBefore', 'expiresAt', 'key', 'mode', 'credentials'];
+
 /**
  * Validates an `HttpTask` and returns its stored form, for a body that fits the task (what `onBeforeSend` may
  * return: a body to store beside the task must come through `enqueue`). Bad input: 'ERR_INVALID_TASK' naming the field.
@@ -126,6 +128,10 @@ export function normaliseTask(input: HttpTask, baseUrl: string | undefined, now:
 export function prepareTask(input: HttpTask, baseUrl: string | undefined, now: number): { task: StoredTask; upload?: BodySource } {
   if (typeof input !== 'object' || input === null) bad('', 'an HttpTask object or a Request', input);
   const task = input as unknown as Record<string, unknown>;
+  // A misspelt field would be dropped, silently: \`methd: 'PUT'\` sent as a POST.
+  for (const field of Object.keys(task)) {
+    if (task[field] !== undefined && !TASK_FIELDS.includes(field)) refuse(field, `one of an HttpTask's fields (${TASK_FIELDS.join(', ')}): it is none`);
+  }
   const url = resolveUrl(task.url, baseUrl);
   const method = (optionalString(task, 'method') ?? 'POST').toUpperCase();
   const methodError = methodProblem(method);

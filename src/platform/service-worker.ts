@@ -63,7 +63,7 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
   if (typeof (outbox as Partial<SyncableOutbox> | null)?.flush !== 'function' && typeof (outbox as Partial<Promise<unknown>> | null)?.then !== 'function') {
     invalid('outbox', 'an outbox or the promise Outbox.open returns', outbox);
   }
-  check(optionsObject(options), SYNC_RULES);
+  check(optionsObject(options, 'options', Object.keys(SYNC_RULES)), SYNC_RULES);
   const tag = options.tag ?? 'sluice';
   const scope = (options.scope ?? globalThis) as ServiceWorkerScope;
   // Where this global is no worker's (Node, say), the scope must be given: what is refused here is the missing option.

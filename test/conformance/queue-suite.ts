@@ -508,6 +508,8 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
           { corruption: 'ignore' as 'skip' },
           { codec: {} as never },
           { clock: {} as never },
+          // Misspelt, an option would do nothing: refused, named.
+          { partition: 4 } as never,
         ];
         for (const options of bad) {
           const error = await rejection(Queue.open({ name: 'q', store, ...options }));
@@ -549,6 +551,12 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
           // `ids` choose the entries: a filter has none to choose, and `early` brings theirs forward.
           [() => q.take(1, { ids: ['0'], filter: () => true }), '`filter`'],
           [() => q.take(1, { early: true }), '`early`'],
+          // Options it does not know (a misspelling would do nothing): named.
+          [() => q.take(1, { lease: 5 } as never), '`lease`'],
+          [() => q.list({ status: 'ready' } as never), '`status`'],
+          [() => q.push({ n: 1 }, { keys: 'a' } as never), '`keys`'],
+          [() => q.remove(['0'], { leasd: false } as never), '`leasd`'],
+          [() => q.iterate({ maxx: 2 } as never).next(), '`maxx`'],
           [() => q.pushMany('abc' as never), '`items`'],
           [() => q.remove('1' as never), '`ids`'],
           [() => q.iterate(null as never).next(), '`options`'],

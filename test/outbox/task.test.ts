@@ -148,6 +148,17 @@ describe('resolveOutboxOptions()', () => {
     expect(o.limits).toEqual({ maxTasks: Infinity, maxBytes: Infinity, overflow: 'reject' });
   });
 
+  it('refuses an option or task field it does not know, naming it: a misspelling would do nothing, silently', () => {
+    rejects(() => resolveOutboxOptions({ name: 'api', timeout: 5 } as never), 'ERR_INVALID_OPTION', 'Unknown option `timeout`');
+    rejects(() => resolveOutboxOptions({ name: 'api', baseURL: 'http://a.test' } as never), 'ERR_INVALID_OPTION', '`baseURL`');
+    rejects(() => resolveOutboxOptions({ name: 'api', retry: { maxRetries: 3 } } as never), 'ERR_INVALID_OPTION', '`retry.maxRetries`');
+    rejects(() => resolveOutboxOptions({ name: 'api', limits: { max: 3 } } as never), 'ERR_INVALID_OPTION', '`limits.max`');
+    rejects(() => resolveOutboxOptions({ name: 'api', batch: { url: '/b', size: 3 } } as never), 'ERR_INVALID_OPTION', '`batch.size`');
+    rejects(() => normaliseTask({ url: 'https://a.test/x', methd: 'PUT' } as never, undefined, now), 'ERR_INVALID_TASK', '`methd`');
+    // A field left undefined is no field: a task spread with \`id: undefined\` is taken.
+    expect(normaliseTask({ url: 'https://a.test/x', id: undefined, extra: undefined } as never, undefined, now).url).toBe('https://a.test/x');
+  });
+
   it('rejects bad options with ERR_INVALID_OPTION naming option, expected and given', () => {
     rejects(() => resolveOutboxOptions({ name: 'api', concurrency: 0 }), 'ERR_INVALID_OPTION', '`concurrency` to be an integer >= 1');
     rejects(() => resolveOutboxOptions({ name: 'api', ordering: 'lifo' as 'fifo' }), 'ERR_INVALID_OPTION', 'got "lifo"');

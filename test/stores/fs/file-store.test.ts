@@ -33,6 +33,8 @@ describe('new FileStore()', () => {
 
   it('rejects bad options with ERR_INVALID_OPTION', () => {
     expect(() => new FileStore({ dir: '' })).toThrow(SluiceError);
+    // Misspelt, it would have put the queues in ./.sluice.
+    expect(() => new FileStore({ directory: dir } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('`directory`') }));
     expect(() => new FileStore({ dir, lockTimeoutMs: -1 })).toThrow(/lockTimeoutMs/);
     expect(() => new FileStore({ dir, staleMs: 1.5 })).toThrow(/staleMs/);
     // @ts-expect-error a sync without fdatasync
