@@ -85,7 +85,7 @@ export function encodeBody(body: unknown): StoredBody | BodySource | undefined {
   try {
     json = JSON.stringify(body);
   } catch (error) {
-    throw new SluiceError('ERR_INVALID_TASK', 'Expected task `body` to survive JSON; it does not.', { cause: error });
+    throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\` to be what JSON.stringify writes; it throws: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
   if (json === undefined) bad(body);
   // A large one goes beside the task as any large body does (up to `maxBodyBytes`), not inside its item.
