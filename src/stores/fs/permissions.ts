@@ -44,18 +44,16 @@ export function fitMode(fd: number, mode: number): void {
 export function checkDirectory(path: string, mode: number, what: string): void {
   if (process.platform === 'win32' || typeof process.geteuid !== 'function') return;
   const stat = lstatSync(path);
-  const refuse = (reason: string, fix: string) => {
-    throw new SluiceError(
-      'ERR_INVALID_OPTION',
-      `The ${what} ${path} ${reason}: another user could plant files or links in it. ${fix}`,
-    );
+  const refuse = (reason: string, fix: string, planted = true) => {
+    const risk = planted ? ': another user could plant files or links in it' : '';
+    throw new SluiceError('ERR_INVALID_OPTION', `The ${what} ${path} ${reason}${risk}. ${fix}`);
   };
   if (stat.isSymbolicLink() && what === 'queue directory') {
     refuse('is a symbolic link', 'Make it a directory of its own.');
   }
   // The store's directory may be a link to where the queues live: judged by the directory it leads to.
   const dir = stat.isSymbolicLink() ? statSync(path) : stat;
-  if (!dir.isDirectory()) refuse('is not a directory', 'Choose another path.');
+  if (!dir.isDirectory()) refuse('is not a directory', 'Choose another path.', false);
   const me = process.geteuid();
   const shared = (mode & 0o060) !== 0 && (dir.gid === process.getegid?.() || (process.getgroups?.() ?? []).includes(dir.gid));
   if (dir.uid !== me && dir.uid !== 0 && !shared) {

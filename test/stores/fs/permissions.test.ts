@@ -89,6 +89,14 @@ describe.runIf(posix)('directories another user could plant files or links in', 
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  it("a store's directory that is a file is refused as that, not as a place others could plant files in", async () => {
+    const file = join(root, 'file');
+    writeFileSync(file, 'x');
+    const error = await refusal(new FileStore({ dir: file }).open('q'));
+    expect(error.code).toBe('ERR_INVALID_OPTION');
+    expect(error.message).toBe(`The store's directory ${file} is not a directory. Choose another path.`);
+  });
+
   it('a directory writable by group or others without the sticky bit is refused; with it, it is not', async () => {
     const dir = join(root, 'store');
     mkdirSync(dir);
