@@ -3,15 +3,15 @@ import { systemClock } from './clock.js';
 import { jsonCodec, type Codec } from './codec.js';
 import { describe, SluiceError } from './errors.js';
 import { MAX_PAYLOAD } from './frame.js';
-import { partitionName } from './partitioned.js';
+import { partitionName, partOf } from './partitioned.js';
 import type { Durability, Store } from './store.js';
 import { check, finiteFrom, integer, invalid, isClock, isFunction, limit, oneOf, onlyKnown, optional, positive, text, withMethods, type Rule } from './validate.js';
 
 /** Options of `Queue.open`. */
 export interface QueueOptions<T> {
   /**
-   * The queue's name: 1–128 characters of `[A-Za-z0-9._-]`, not `.` or `..`. Anything else is rejected with
-   * 'ERR_INVALID_NAME' before it touches storage.
+   * The queue's name: 1–128 characters of `[A-Za-z0-9._-]`, not `.` or `..`, not ending in `.p<number>` or `.pm`
+   * (a partitioned queue's parts). Anything else is rejected with 'ERR_INVALID_NAME' before it touches storage.
    */
   readonly name: string;
   /**
@@ -117,6 +117,11 @@ export function resolveOptions<T>(options: QueueOptions<T>, defaultStore?: () =>
   if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
   onlyKnown(options, QUEUE_OPTIONS);
   checkName(options.name);
+  // Such a name is a partitioned queue's own storage (a partition, its list of handles): a queue of that name would
+  // share it, and its items be taken, or its acks undone, by the partitioned queue.
+  if (partOf(options.name) !== undefined) {
+    throw new SluiceError('ERR_INVALID_NAME', `Expected \`name\` not to end in .p<number> or .pm, which name a partitioned queue's parts, got ${describe(options.name)}.`);
+  }
   const store = options.store ?? defaultStore?.();
   if (!store) invalid('store', 'a Store (this platform has no default store)', store);
   const resolved: ResolvedOptions<T> = {

@@ -497,6 +497,14 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
         expect((await store.open('x'.repeat(128)))).toBeTruthy();
       });
 
+      it("ERR_INVALID_NAME for a name that is a partitioned queue's part (<name>.p<n>, <name>.pm): it would share its storage", async () => {
+        for (const name of ['x.p1', 'x.p8191', 'x.pm']) {
+          expect((await rejection(Queue.open({ name, store, clock }))).code, name).toBe('ERR_INVALID_NAME');
+        }
+        // Not every such ending: these name no part.
+        for (const name of ['x.p0', 'x.pmx', 'x.p']) await (await Queue.open({ name, store, clock })).close();
+      });
+
       it('ERR_INVALID_OPTION for a bad option, naming it', async () => {
         const bad: Partial<QueueOptions<Item>>[] = [
           { segmentItems: 0 },
