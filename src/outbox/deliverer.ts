@@ -166,6 +166,8 @@ export class Deliverer {
       run.over = true;
       this.#flushes.delete(run);
       this.#c.index.unpark(run.parked!);
+      // What the flush parked waits again: a background loop that slept meanwhile sets its timer for those waits.
+      this.#loop.kick();
     }
     if (!this.#loop.running) {
       await this.#c.serial(() => dispatcher.unbuffer());
