@@ -30,18 +30,26 @@ export interface LeasingContext<T> {
  * queue's metadata, planned against the lease index, so its cost does not grow with the leases outstanding.
  */
 export class Leasing<T> {
-  /** The name leases carry: a live process or tab the store can check, or random. */
-  readonly owner: string;
   readonly #c: LeasingContext<T>;
   /** Lease ids: random once per handle, then counted, so a take costs no trip to the CSPRNG. */
   readonly #prefix = randomId();
   #count = 0;
-  /** Owners the store said are gone: they stay gone. */
+  /** The name leases carry when the store has none for this handle. */
+  readonly #random = randomId();
+  /**
+   * Owners the store said are gone: they stay gone. Every store makes that so: a dead process or a closed tab never
+   * comes back, and a Redis handle judged gone while alive goes on under a new owner (its leases under the old one
+   * may be in other hands).
+   */
   readonly #gone = new Set<string>();
 
   constructor(context: LeasingContext<T>) {
     this.#c = context;
-    this.owner = context.storage.owner ?? randomId();
+  }
+
+  /** The name leases carry: a live process or tab the store can check (which the store may renew), or random. */
+  get owner(): string {
+    return this.#c.storage.owner ?? this.#random;
   }
 
   /** The plan of a take: up to `max` of the first entries that are ready (and that `filter` picks). */

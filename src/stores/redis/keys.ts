@@ -8,6 +8,7 @@
  * - `s:<id>`: a segment's bytes; `bad:<id>`: a quarantined segment, kept for inspection;
  * - `c:<owner>`: the token of that handle's last applied commit, so that a replayed commit is recognised;
  * - `h:<owner>`: that handle's heartbeat, which expires when the handle's process is gone;
+ * - `g:<owner>`: left when a handle judged that owner gone, so that it never comes back as that owner;
  * - `w`: the pub/sub channel on which every commit is announced;
  * - `b:<key>`: a blob's bytes (an outbox's large bodies); `bk`: the set of blob keys, so listing needs no SCAN.
  */
@@ -45,6 +46,10 @@ export class QueueKeys {
 
   heartbeat(owner: string): string {
     return `${this.#base}h:${owner}`;
+  }
+
+  gone(owner: string): string {
+    return `${this.#base}g:${owner}`;
   }
 
   blob(key: string): string {

@@ -4,10 +4,10 @@ import { SluiceError } from '../../core/errors.js';
 import type { QueueStorage, SegmentInfo, StorageBatch, StorageSnapshot } from '../../core/store.js';
 import { answerMs, attempt, within } from './attempt.js';
 import { RedisBlobs } from './blobs.js';
-import type { Heartbeats } from './heartbeat.js';
+import { GONE_TTL_MS, type Beat, type Heartbeats } from './heartbeat.js';
 import type { QueueKeys } from './keys.js';
 import type { ResolvedRedisOptions } from './options.js';
-import { INITIAL_TOKEN, type ScriptedClient } from './scripts.js';
+import { COMMITS, INITIAL_TOKEN, type ScriptedClient } from './scripts.js';
 import type { Watches } from './watch.js';
 
 /** What a queue's storage needs from its store. */
@@ -37,8 +37,7 @@ const EMPTY = new Uint8Array(0);
 
 /** One queue in Redis, as opened by one handle (see keys.ts for the layout, scripts.ts for the commit). */
 export class RedisQueueStorage implements QueueStorage {
-  /** Random per handle: this handle's heartbeat key and its leases carry it. */
-  readonly owner = randomId();
+  #owner = randomId();
   readonly blobs: RedisBlobs;
   readonly #name: string;
   readonly #keys: QueueKeys;
@@ -53,9 +52,30 @@ export class RedisQueueStorage implements QueueStorage {
     this.blobs = new RedisBlobs(name, keys, context);
   }
 
+  /**
+   * Random per handle: its heartbeat key and its leases carry it. A new one once other handles judged this one gone
+   * (its heartbeat expired: a stall, a cut connection): they took its leases back, and would take any later lease
+   * under the old name back too.
+   */
+  get owner(): string {
+    return this.#owner;
+  }
+
   /** Starts the heartbeat: the handle is alive before it can lease anything. */
   async start(): Promise<void> {
-    await this.#call('open', () => this.#context.heartbeats.start(this.#keys.heartbeat(this.owner)));
+    await this.#call('open', () => this.#context.heartbeats.start(this.#beat()));
+  }
+
+  #beat(): Beat {
+    const owner = this.#owner;
+    return {
+      key: this.#keys.heartbeat(owner),
+      tombstone: this.#keys.gone(owner),
+      gone: () => {
+        this.#owner = randomId();
+        return this.#beat();
+      },
+    };
   }
 
   async load(): Promise<StorageSnapshot> {
@@ -106,9 +126,11 @@ export class RedisQueueStorage implements QueueStorage {
     const { client, scripts, options } = this.#context;
     const run = async (script: 'sluiceCommit1' | 'sluiceCommitWhenFull1'): Promise<{ token: string; acked: number }> => {
       if (wait === 0) return { token: await scripts[script](String(keyCount), ...args), acked: 0 };
-      // WAIT right behind the script, on the same connection (a Cluster routes the pipeline by the queue's slot).
-      const pipeline = client.pipeline() as unknown as ScriptedPipeline;
-      const replies = await pipeline[script](String(keyCount), ...args).wait(wait, options.replicaTimeoutMs).exec();
+      // WAIT right behind the script, on the same connection (a Cluster routes the pipeline by the queue's slot). A
+      // script the server lost is refused (NOSCRIPT) without running: the pipeline goes again with its text.
+      const { lua, sha } = COMMITS[script];
+      let replies = await client.pipeline().evalsha(sha, keyCount, ...args).wait(wait, options.replicaTimeoutMs).exec();
+      if (/^NOSCRIPT/.test(String(replies?.[0]?.[0]?.message))) replies = await client.pipeline().eval(lua, keyCount, ...args).wait(wait, options.replicaTimeoutMs).exec();
       for (const [error] of replies ?? []) if (error) throw error;
       return { token: String(replies?.[0]?.[1]), acked: Number(replies?.[1]?.[1]) };
     };
@@ -136,14 +158,15 @@ export class RedisQueueStorage implements QueueStorage {
     return this.#context.watches.add(this.#keys.channel, this.owner, listener);
   }
 
-  /** True once `owner`'s heartbeat key has expired or was deleted by its close. */
+  /** True once `owner`'s heartbeat key has expired or was deleted by its close: for good (see GONE in scripts.ts). */
   async isGone(owner: string): Promise<boolean> {
     if (!OWNER.test(owner)) return false;
     const now = Date.now();
     if ((this.#alive.get(owner) ?? 0) > now) return false;
     try {
-      const exists = await this.#context.client.exists(this.#keys.heartbeat(owner));
-      if (exists === 0) return true;
+      const { ownerTtlMs } = this.#context.options;
+      const gone = await this.#context.scripts.sluiceGone1(this.#keys.heartbeat(owner), this.#keys.gone(owner), ownerTtlMs, GONE_TTL_MS);
+      if (gone === 1) return true;
       // Owners come and go in a fleet: those whose word is out of date are dropped, so that the map stays small.
       if (this.#alive.size >= ALIVE_CACHED) for (const [known, until] of this.#alive) if (until <= now) this.#alive.delete(known);
       this.#alive.set(owner, now + ALIVE_CACHE_MS);
@@ -159,7 +182,8 @@ export class RedisQueueStorage implements QueueStorage {
     const heartbeat = this.#keys.heartbeat(this.owner);
     heartbeats.stop(heartbeat);
     try {
-      // Bounded: close always settles, even on a server that stopped answering.
+      // Bounded: close always settles, even on a server that stopped answering. Its leases were given back by the
+      // queue's close: nobody needs to judge it gone, so it leaves no tombstone.
       await within(client.del(heartbeat, this.#keys.lastCommit(this.owner)), answerMs(this.#context.options.retryMs), () => new Error('no answer'));
     } catch {
       // Unreachable: the heartbeat expires by itself within ownerTtlMs, the last commit's token after its TTL.
@@ -177,13 +201,6 @@ export class RedisQueueStorage implements QueueStorage {
 /** How long `c:<owner>` keeps a commit's token: a replay arrives within retryMs of the first send, at the latest. */
 export function lastCommitTtlMs(retryMs: number): number {
   return Math.max(LAST_COMMIT_TTL_MS, 2 * retryMs);
-}
-
-interface ScriptedPipeline {
-  sluiceCommit1(...args: (string | Buffer)[]): ScriptedPipeline;
-  sluiceCommitWhenFull1(...args: (string | Buffer)[]): ScriptedPipeline;
-  wait(replicas: number, timeoutMs: number): ScriptedPipeline;
-  exec(): Promise<[Error | null, unknown][] | null>;
 }
 
 /** A Buffer over the same memory (no copy): ioredis writes Buffers as they are. */

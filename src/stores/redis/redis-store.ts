@@ -76,7 +76,10 @@ export class RedisStore implements Store {
     if (!this.#durability) {
       this.#readSettings(client);
       const reread = () => {
-        if (this.#client === client) this.#readSettings(client);
+        if (this.#client !== client) return;
+        this.#readSettings(client);
+        // A handle cut off for longer than ownerTtlMs learns it was judged gone before it commits again.
+        this.#heartbeats.beat();
       };
       // The client is ready now (the heartbeat was written): any later 'ready' is a reconnection.
       client.on('ready', reread);
@@ -108,7 +111,13 @@ export class RedisStore implements Store {
     // server never answers (stopped, paused) times out too, heartbeats and cleanup included, after no less than a
     // call is given (a WAIT for replicas, after that too).
     const { retryMs, replicaTimeoutMs } = this.#o;
-    const client = new Redis(this.#o.url!, { maxRetriesPerRequest: 3, commandTimeout: answerMs(retryMs) + replicaTimeoutMs });
+    let client: Redis;
+    try {
+      client = new Redis(this.#o.url!, { maxRetriesPerRequest: 3, commandTimeout: answerMs(retryMs) + replicaTimeoutMs });
+    } catch (error) {
+      // The URL was checked when the store was made; what ioredis still refuses is named the same way.
+      throw new SluiceError('ERR_INVALID_OPTION', `Expected \`url\` to be a Redis URL ioredis accepts (${error instanceof Error ? error.message : String(error)}).`, { cause: error });
+    }
     client.on('error', () => undefined);
     return (this.#client = client);
   }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 
 /**
@@ -110,11 +111,52 @@ export const INITIAL_TOKEN = '0';
  */
 const COMMIT_WHEN_FULL = `#!lua flags=allow-oom\n${COMMIT}`;
 
+/**
+ * A heartbeat's refresh, allowed at `maxmemory` (a refused refresh would make a live handle look dead). "Gone" is
+ * final: once another handle judged this owner gone (`GONE` left its tombstone) the key is not made again, and the
+ * handle must go on under a new owner. A key that expired unjudged (a server restarted without it) is made again when
+ * the caller allows it. KEYS: heartbeat, tombstone. ARGV: ttlMs, '1' to make an expired key again.
+ * Reply: 1 refreshed, 2 made again (had expired, nobody judged it), 0 judged gone.
+ */
+const BEAT = `#!lua flags=allow-oom
+if redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'XX') then return 1 end
+if ARGV[2] ~= '1' or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+return 2
+`;
+
+/**
+ * Whether an owner is gone, judged once for every handle: a missing heartbeat leaves a tombstone that its owner's
+ * next beat finds (see BEAT), so an owner judged gone never comes back under that name. A server up for less than
+ * `ownerTtlMs` (restarted, its heartbeats lost or expired while it was down) judges nobody: live owners have not yet
+ * had a beat to write theirs again. KEYS: heartbeat, tombstone. ARGV: ownerTtlMs, tombstone TTL. Reply: 1 gone.
+ */
+const GONE = `#!lua flags=allow-oom
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 1 end
+-- Whole seconds of the clock since the start: up to a second more than the time up.
+local uptime = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)')) or 0
+if (uptime - 1) * 1000 < tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+return 1
+`;
+
+/**
+ * The commit scripts' text and SHA1, for a commit pipelined with WAIT: ioredis would resend a defined command whose
+ * script the server lost (SCRIPT FLUSH, a restart) as EVAL on its own, after the WAIT, which then covers nothing.
+ */
+export const COMMITS = {
+  sluiceCommit1: { lua: COMMIT, sha: sha1(COMMIT) },
+  sluiceCommitWhenFull1: { lua: COMMIT_WHEN_FULL, sha: sha1(COMMIT_WHEN_FULL) },
+};
+
 /** The commands the store adds to a client. Versioned names: two sluice versions may share one client. */
 export interface ScriptedClient {
   sluiceCommit1(...args: (string | number | Buffer)[]): Promise<string>;
   sluiceCommitWhenFull1(...args: (string | number | Buffer)[]): Promise<string>;
   sluiceLoad1Buffer(...args: string[]): Promise<Buffer[]>;
+  sluiceBeat1(heartbeat: string, tombstone: string, ttlMs: number, remake: '0' | '1'): Promise<number>;
+  sluiceGone1(heartbeat: string, tombstone: string, ownerTtlMs: number, goneTtlMs: number): Promise<number>;
 }
 
 /**
@@ -126,5 +168,11 @@ export function defineScripts(client: Redis | Cluster): ScriptedClient {
   if (typeof scripted.sluiceCommit1 !== 'function') client.defineCommand('sluiceCommit1', { lua: COMMIT });
   if (typeof scripted.sluiceCommitWhenFull1 !== 'function') client.defineCommand('sluiceCommitWhenFull1', { lua: COMMIT_WHEN_FULL });
   if (typeof scripted.sluiceLoad1Buffer !== 'function') client.defineCommand('sluiceLoad1', { lua: LOAD });
+  if (typeof scripted.sluiceBeat1 !== 'function') client.defineCommand('sluiceBeat1', { lua: BEAT, numberOfKeys: 2 });
+  if (typeof scripted.sluiceGone1 !== 'function') client.defineCommand('sluiceGone1', { lua: GONE, numberOfKeys: 2 });
   return client as unknown as ScriptedClient;
+}
+
+function sha1(text: string): string {
+  return createHash('sha1').update(text).digest('hex');
 }

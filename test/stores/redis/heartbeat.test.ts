@@ -1,0 +1,137 @@
+import { Redis } from 'ioredis';
+import { expect, it } from 'vitest';
+import { Queue } from '../../../src/index.js';
+import { RedisStore } from '../../../src/redis.js';
+import { describeRedis } from '../../support/redis-suite.js';
+import { TcpProxy } from '../../support/tcp-proxy.mjs';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A server up for less than ownerTtlMs (and the second its uptime may over-report) judges nobody gone. */
+async function upFor(url: string, seconds: number): Promise<void> {
+  const admin = new Redis(url);
+  while (Number(/uptime_in_seconds:(\d+)/.exec(await admin.info('server'))?.[1]) < seconds) await sleep(100);
+  admin.disconnect();
+}
+const values = (lease: { entries: readonly { value: string }[] } | undefined) => lease?.entries.map((e) => e.value);
+
+describeRedis('RedisStore heartbeats', (server) => {
+  it('.isGone() is final: a handle judged gone while alive goes on under a new owner, and its later leases stay its own', async () => {
+    await upFor(server().url, 2);
+    const warnings: string[] = [];
+    const proxy = await TcpProxy.start({ port: server().port });
+    const options = { prefix: 'gone:', ownerTtlMs: 300, onWarning: (m: string) => warnings.push(m) };
+    const cut = new RedisStore({ url: proxy.url, ...options });
+    const direct = new RedisStore({ url: server().url, ...options });
+    try {
+      const a = await Queue.open<string>({ name: 'q', store: cut, leaseMs: 600_000 });
+      const b = await Queue.open<string>({ name: 'q', store: direct, leaseMs: 600_000 });
+      await a.pushMany(['x1', 'x2', 'x3', 'x4', 'x5']);
+      const before = await a.take(1);
+      // A cut off for longer than ownerTtlMs: B rightly takes its lease back.
+      proxy.hold();
+      proxy.cut();
+      await sleep(700);
+      expect(values(await b.take(1))).toEqual(['x1']);
+      proxy.release();
+      await sleep(600);
+      // Back, A is alive, but B knows its old name gone: under that name every lease A takes would be taken again.
+      const taken: string[] = [];
+      for (let round = 0; round < 2; round++) {
+        const la = await a.take(1);
+        const lb = await b.take(1);
+        taken.push(...values(la)!, ...(values(lb) ?? []));
+        await la!.ack();
+      }
+      expect(taken.sort()).toEqual(['x2', 'x3', 'x4', 'x5']);
+      // The lease from before the cut is B's now: A's ack fails rather than remove what B holds.
+      await expect(before!.ack()).rejects.toMatchObject({ code: 'ERR_LEASE_EXPIRED' });
+      expect(warnings.some((m) => /new owner/.test(m))).toBe(true);
+      await a.close();
+      await b.close();
+    } finally {
+      await cut.close();
+      await direct.close();
+      await proxy.close();
+    }
+  });
+}, { args: ['--appendonly', 'no'] });
+
+describeRedis('RedisStore heartbeats across a restart', (server) => {
+  it('.isGone(): a server up for less than ownerTtlMs judges nobody gone; live owners write their heartbeats again', async () => {
+    const options = { prefix: 'rs:', ownerTtlMs: 1000, retryMs: 20_000, onWarning: () => undefined };
+    const proxy = await TcpProxy.start({ port: server().port });
+    const sa = new RedisStore({ url: proxy.url, ...options });
+    const sb = new RedisStore({ url: server().url, ...options });
+    try {
+      const a = await Queue.open<string>({ name: 'q', store: sa, leaseMs: 600_000 });
+      const b = await Queue.open<string>({ name: 'q', store: sb, leaseMs: 600_000 });
+      await a.pushMany(['x1', 'x2', 'x3', 'x4']);
+      expect(values(await a.take(1))).toEqual(['x1']);
+      // Down longer than ownerTtlMs: every heartbeat expired meanwhile, though both handles are alive; A is the last
+      // to reconnect.
+      proxy.hold();
+      await server().kill();
+      await sleep(1500);
+      await server().restart();
+      expect(values(await b.take(1))).toEqual(['x2']);
+      proxy.release();
+      await sleep(2500);
+      const later = [values(await a.take(1)), values(await b.take(1))];
+      expect(later).toEqual([['x3'], ['x4']]);
+      await a.close();
+      await b.close();
+    } finally {
+      proxy.release();
+      await sa.close();
+      await sb.close();
+      await proxy.close();
+    }
+  });
+});
+
+describeRedis('RedisStore heartbeats at maxmemory', (server) => {
+  it('a full Redis (noeviction) still refreshes heartbeats: live consumers keep their leases', async () => {
+    await upFor(server().url, 2);
+    const warnings: string[] = [];
+    const options = { url: server().url, prefix: 'oom:', ownerTtlMs: 1000, onWarning: (m: string) => warnings.push(m) };
+    const sa = new RedisStore(options);
+    const sb = new RedisStore(options);
+    try {
+      const big = { leaseMs: 600_000, segmentBytes: 8 << 20, maxItemBytes: 1 << 20 };
+      const a = await Queue.open<string>({ name: 'q', store: sa, ...big });
+      const b = await Queue.open<string>({ name: 'q', store: sb, ...big });
+      let refused: unknown;
+      for (let i = 0; i < 200 && !refused; i++) await a.push(`${i}:${'x'.repeat(100_000)}`).catch((error: unknown) => (refused = error));
+      expect(refused).toMatchObject({ code: 'ERR_QUOTA_EXCEEDED' });
+      const lease = await a.take(1);
+      await sleep(1500);
+      expect(values(await b.take(1))?.map((v) => v.split(':')[0])).toEqual(['1']);
+      await lease!.ack();
+      expect(warnings.filter((m) => /heartbeat/.test(m))).toEqual([]);
+      await a.close();
+      await b.close();
+    } finally {
+      await sa.close();
+      await sb.close();
+    }
+  });
+
+  it('a heartbeat refresh that fails is told to onWarning', async () => {
+    const warnings: string[] = [];
+    const store = new RedisStore({ url: server().url, prefix: 'warn:', ownerTtlMs: 300, onWarning: (m: string) => warnings.push(m) });
+    const admin = new Redis(server().url);
+    try {
+      const q = await Queue.open<string>({ name: 'q', store });
+      // Refused by the server (an ACL changed under the store): the refresh fails, though the connection stays up.
+      await admin.acl('SETUSER', 'default', '-evalsha', '-eval');
+      await sleep(400);
+      expect(warnings.some((m) => /cannot refresh heartbeat/.test(m))).toBe(true);
+      await admin.acl('SETUSER', 'default', '+@all');
+      await q.close();
+    } finally {
+      await admin.acl('SETUSER', 'default', '+@all').catch(() => undefined);
+      await store.close();
+      admin.disconnect();
+    }
+  });
+}, { args: ['--appendonly', 'no', '--maxmemory', '4mb', '--maxmemory-policy', 'noeviction'] });
