@@ -30,7 +30,7 @@ export interface RedisStoreOptions {
   /**
    * How long a command may keep failing for want of a connection (Redis restarting, a failover), or wait for a server
    * that stopped answering (at least 1 s), before the call rejects with 'ERR_STORAGE'. Retrying a commit is safe: a
-   * commit whose reply was lost is recognised when sent again and is never applied twice.
+   * commit whose reply was lost is recognised when sent again and is never applied twice. At most 1_000_000_000.
    * @default 10_000
    */
   readonly retryMs?: number;
@@ -42,7 +42,8 @@ export interface RedisStoreOptions {
    */
   readonly replicas?: number;
   /**
-   * How long a strict commit waits for its replicas; too few confirmations then reject it with 'ERR_STORAGE'.
+   * How long a strict commit waits for its replicas; too few confirmations then reject it with 'ERR_STORAGE'. At most
+   * 1_000_000_000.
    * @default 1000
    */
   readonly replicaTimeoutMs?: number;
@@ -67,6 +68,9 @@ export interface ResolvedRedisOptions {
   readonly onWarning: (message: string) => void;
 }
 
+/** The most `retryMs` and `replicaTimeoutMs` may be: about 11.6 days. */
+const MAX_WAIT_MS = 1_000_000_000;
+
 /** Validates `options` at once and merges the defaults; never changes the caller's object. */
 export function resolveRedisOptions(options: RedisStoreOptions): ResolvedRedisOptions {
   if (typeof options !== 'object' || options === null) invalid('options', 'an object with `client` or `url`', options);
@@ -76,13 +80,15 @@ export function resolveRedisOptions(options: RedisStoreOptions): ResolvedRedisOp
   if (client !== undefined && (typeof client !== 'object' || client === null || typeof (client as Redis).defineCommand !== 'function')) {
     invalid('client', 'an ioredis Redis or Cluster', client);
   }
-  if (url !== undefined && (typeof url !== 'string' || !/^rediss?:\/\//.test(url))) invalid('url', 'a redis:// or rediss:// URL', url);
+  if (url !== undefined) checkUrl(url);
   if (typeof prefix !== 'string' || prefix === '') invalid('prefix', 'a non-empty string', prefix);
   if (/[{}]/.test(prefix)) invalid('prefix', 'a string without braces (the queue name is the hash tag)', prefix);
   integer('ownerTtlMs', ownerTtlMs, 100, 2 ** 31);
-  integer('retryMs', retryMs, 0, 2 ** 31);
+  // Timers are made from retryMs + replicaTimeoutMs (a call's bound): each at most MAX_WAIT_MS keeps the sum within
+  // what setTimeout takes (2^31 - 1 ms; beyond, Node fires it at once).
+  integer('retryMs', retryMs, 0, MAX_WAIT_MS);
   if (replicas !== undefined) integer('replicas', replicas, 0, 64);
-  integer('replicaTimeoutMs', replicaTimeoutMs, 1, 2 ** 31);
+  integer('replicaTimeoutMs', replicaTimeoutMs, 1, MAX_WAIT_MS);
   if (typeof onWarning !== 'function') invalid('onWarning', 'a function', onWarning);
   return { client, url, prefix, ownerTtlMs, retryMs, replicas, replicaTimeoutMs, onWarning };
 }
@@ -91,6 +97,21 @@ export function resolveRedisOptions(options: RedisStoreOptions): ResolvedRedisOp
 // depends on nothing of the core but its errors.
 function invalid(option: string, expected: string, given: unknown): never {
   throw new SluiceError('ERR_INVALID_OPTION', `Expected \`${option}\` to be ${expected}, got ${describe(given)}.`);
+}
+
+/** What ioredis would fail on with a raw TypeError or URIError, once it connects: said here, at once. */
+function checkUrl(url: unknown): void {
+  if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) invalid('url', 'a redis:// or rediss:// URL', url);
+  try {
+    const parsed = new URL(url);
+    decodeURIComponent(parsed.username);
+    decodeURIComponent(parsed.password);
+    if (parsed.hostname === '' || !/^(\/\d*)?$/.test(parsed.pathname)) throw new Error('no host, or a db that is not a number');
+  } catch {
+    // Never the password in a message: messages end up in logs.
+    const expected = 'a redis:// or rediss:// URL (`redis://[[user]:password@]host[:port][/db]`, user and password percent-encoded)';
+    invalid('url', expected, url.replace(/\/\/[^/]*@/, '//***@'));
+  }
 }
 
 function integer(option: string, value: unknown, min: number, max: number): void {

@@ -66,6 +66,35 @@ describeRedis('RedisStore durability "strict"', () => {
       await primary.stop();
     }
   });
+
+  it('WAITs behind the script even after the server lost its scripts (SCRIPT FLUSH): no commit resolves unreplicated', async () => {
+    const primary = await RedisServer.start({ args: ['--appendonly', 'no', '--repl-diskless-sync-delay', '0'] });
+    const replica = await RedisServer.start({ args: ['--appendonly', 'no', '--replicaof', '127.0.0.1', String(primary.port)] });
+    const admin = new Redis(primary.url);
+    try {
+      while (!/slave0:.*state=online/.test(await admin.info('replication'))) await new Promise((resolve) => setTimeout(resolve, 50));
+      while ((await admin.set('warm', '1').then(() => admin.wait(1, 1000))) < 1);
+      const store = new RedisStore({ url: primary.url, replicas: 1, replicaTimeoutMs: 300, onWarning: () => undefined });
+      const q = await Queue.open<string>({ name: 'q', store, durability: 'strict' });
+      await q.push('one');
+      // A replica acknowledges its offset once a second: let it catch up with the store's own writes since.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      // The only replica stops taking writes: a strict commit must not resolve.
+      replica.signal('SIGSTOP');
+      await admin.script('FLUSH');
+      const error = await q.push('two').catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'ERR_STORAGE' });
+      expect((error as Error).message).toMatch(/only 0 of 1 replicas confirmed/);
+      replica.signal('SIGCONT');
+      await q.close();
+      await store.close();
+    } finally {
+      replica.signal('SIGCONT');
+      admin.disconnect();
+      await replica.stop();
+      await primary.stop();
+    }
+  });
 });
 
 describeRedis('RedisStore at maxmemory', (server) => {

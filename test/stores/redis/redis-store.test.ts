@@ -33,6 +33,22 @@ describe('new RedisStore() options', () => {
     rejects(null, 'Expected `options` to be an object with `client` or `url`, got null.');
   });
 
+  it('a `url` ioredis cannot parse is ERR_INVALID_OPTION at once, never a raw TypeError or URIError, and hides the password', () => {
+    const expected = 'a redis:// or rediss:// URL (`redis://[[user]:password@]host[:port][/db]`, user and password percent-encoded)';
+    rejects({ url: 'redis://127.0.0.1:99999' }, `Expected \`url\` to be ${expected}, got "redis://127.0.0.1:99999".`);
+    rejects({ url: 'redis://:pw@[::1' }, `Expected \`url\` to be ${expected}, got "redis://***@[::1".`);
+    rejects({ url: 'redis://%zz@127.0.0.1:1' }, `Expected \`url\` to be ${expected}, got "redis://***@127.0.0.1:1".`);
+    rejects({ url: 'redis://127.0.0.1:1/abc' }, `Expected \`url\` to be ${expected}, got "redis://127.0.0.1:1/abc".`);
+    rejects({ url: 'rediss://' }, `Expected \`url\` to be ${expected}, got "rediss://".`);
+    expect(() => new RedisStore({ url: 'redis://user:p%40ss@127.0.0.1:6379/2' })).not.toThrow();
+  });
+
+  it('`retryMs` and `replicaTimeoutMs` stay within what a timer takes (2^31 - 1 ms), summed', () => {
+    rejects({ url: 'redis://x', retryMs: 2 ** 31 - 1500 }, `Expected \`retryMs\` to be an integer from 0 to 1000000000, got ${2 ** 31 - 1500}.`);
+    rejects({ url: 'redis://x', replicaTimeoutMs: 2 ** 31 }, `Expected \`replicaTimeoutMs\` to be an integer from 1 to 1000000000, got ${2 ** 31}.`);
+    expect(() => new RedisStore({ url: 'redis://x', retryMs: 1e9, replicaTimeoutMs: 1e9 })).not.toThrow();
+  });
+
   it('makes no connection before a queue opens', () => {
     const store = new RedisStore({ url: 'redis://127.0.0.1:1' });
     expect(store.prefix).toBe('sluice:');
