@@ -175,7 +175,7 @@ export class Leasing<T> {
       ack: (ids) => this.#c.run(() => this.#c.view.commit(() => this.#ack(lease, pick(ids), entries))),
       release: (ids, options) =>
         this.#c.run(async () => {
-          const { delayMs = 0, untried = false } = optionsObject(options);
+          const { delayMs = 0, untried = false } = optionsObject(options, 'options', ['delayMs', 'untried']);
           check({ delayMs, untried }, { delayMs: finiteFrom(0), untried: isBoolean });
           const seqs = pick(ids);
           await this.#c.view.commit(() => this.#release(lease, seqs, delayMs, untried));

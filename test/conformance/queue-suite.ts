@@ -578,6 +578,7 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
         }
         const lease = await q.take(1);
         expect((await rejection(lease!.release(undefined, null as never))).code).toBe('ERR_INVALID_OPTION');
+        expect((await rejection(lease!.release(undefined, { delay: 5 } as never))).message).toContain('`delay`');
         expect((await rejection(lease!.ack('0' as never))).code).toBe('ERR_INVALID_OPTION');
         // A number is no entry id, and is told as what it is.
         expect((await rejection(lease!.ack([5 as never]))).message).toContain('got 5.');

@@ -31,6 +31,10 @@ describe('new RedisStore() options', () => {
     rejects({ url: 'redis://x', replicas: -1 }, 'Expected `replicas` to be an integer from 0 to 64, got -1.');
     rejects({ url: 'redis://x', onWarning: 'log' }, 'Expected `onWarning` to be a function, got "log".');
     rejects(null, 'Expected `options` to be an object with `client` or `url`, got null.');
+    rejects(
+      { url: 'redis://x', ttlMs: 5 },
+      'Unknown option `ttlMs`: the options here are `client`, `url`, `prefix`, `ownerTtlMs`, `retryMs`, `replicas`, `replicaTimeoutMs`, `onWarning`.',
+    );
   });
 
   it('a `url` ioredis cannot parse is ERR_INVALID_OPTION at once, never a raw TypeError or URIError, and hides the password', () => {
