@@ -129,6 +129,11 @@ export class Segments {
     return { segment: last.id, offset, bytes: last.length - offset, corrupt };
   }
 
+  /** Forgets every segment's bytes read so far: the storage went back, and may hold other bytes under the same names. */
+  forgetReads(): void {
+    this.#cache.clear();
+  }
+
   /** Records a successful append of `bytes` at `offset` of segment `id`, which is (or now becomes) the tail. */
   appended(id: number, offset: number, bytes: Uint8Array): void {
     const at = this.#list.findIndex((s) => s.id === id);

@@ -122,6 +122,12 @@ export interface StorageSnapshot {
    * missing and never gives their numbers out again.
    */
   readonly tail?: SegmentInfo;
+  /**
+   * Optional: true when the storage may have gone back to an earlier state since this handle's last load (a server
+   * restarted from an older snapshot, a replica that lagged taking over): segments and metadata may have been
+   * rewritten since, so what the handle read before is read again, whole, not taken as a prefix of what is there.
+   */
+  readonly rewound?: boolean;
 }
 
 export interface SegmentInfo {

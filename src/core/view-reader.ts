@@ -38,6 +38,11 @@ export class ViewReader {
     const view = this.#view;
     for (let tries = 1; ; tries++) {
       const snapshot = await storage.load();
+      if (snapshot.rewound) {
+        // Gone back: bytes read before may have been rewritten since, under the same names and lengths.
+        this.log.reset();
+        view.segments.forgetReads();
+      }
       let moved: boolean;
       try {
         moved = await this.#adopt(snapshot);

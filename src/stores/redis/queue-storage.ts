@@ -21,6 +21,8 @@ export interface StoreContext {
   strictReplicas(): Promise<number>;
   /** This handle closed. */
   closed(storage: RedisQueueStorage): Promise<void>;
+  /** How many times the client reconnected so far. */
+  reconnections(): number;
 }
 
 /**
@@ -43,6 +45,8 @@ export class RedisQueueStorage implements QueueStorage {
   readonly #keys: QueueKeys;
   readonly #context: StoreContext;
   #commits = 0;
+  /** The client's reconnections as of this handle's last load. */
+  #loadedAt: number;
   readonly #alive = new Map<string, number>();
 
   constructor(name: string, keys: QueueKeys, context: StoreContext) {
@@ -50,6 +54,7 @@ export class RedisQueueStorage implements QueueStorage {
     this.#keys = keys;
     this.#context = context;
     this.blobs = new RedisBlobs(name, keys, context);
+    this.#loadedAt = context.reconnections();
   }
 
   /**
@@ -91,7 +96,14 @@ export class RedisQueueStorage implements QueueStorage {
       if (!tail || id > tail.id) tail = { id, length: Number(reply[i + 1]!.toString()) };
     }
     segments.sort((a, b) => a.id - b.id);
-    return { token: reply[0]!.toString(), meta: reply[2]!.toString() === '1' ? copy(reply[1]!) : undefined, segments, ...(tail && { tail }) };
+    // Reconnected since the last load: a server restarted from an older snapshot, or a replica that lagged and took
+    // over, holds an earlier state, and the segments and metadata rewritten since differ from what this handle read.
+    // Its reply came on the new connection, whose 'ready' came first: counted by now.
+    const reconnections = this.#context.reconnections();
+    const rewound = reconnections !== this.#loadedAt;
+    this.#loadedAt = reconnections;
+    const written = reply[2]!.toString() === '1' ? copy(reply[1]!) : undefined;
+    return { token: reply[0]!.toString(), meta: written, segments, ...(tail && { tail }), ...(rewound && { rewound }) };
   }
 
   async token(): Promise<string> {

@@ -34,6 +34,8 @@ export class RedisStore implements Store {
   /** Stops reading the server's settings again on each reconnection of the client. */
   #unwatchSettings: (() => void) | undefined;
   #closed = false;
+  /** Reconnections of the client seen: after one, the server may be another, or the same gone back (see `load`). */
+  #reconnections = 0;
 
   constructor(options: RedisStoreOptions) {
     this.#o = resolveRedisOptions(options);
@@ -55,6 +57,7 @@ export class RedisStore implements Store {
       watches: this.#watches,
       strictReplicas: () => this.#strictReplicas(),
       closed: (storage) => this.#release(storage),
+      reconnections: () => this.#reconnections,
     };
     const storage = new RedisQueueStorage(name, new QueueKeys(this.prefix, name), context);
     this.#open.add(storage);
@@ -77,6 +80,7 @@ export class RedisStore implements Store {
       this.#readSettings(client);
       const reread = () => {
         if (this.#client !== client) return;
+        this.#reconnections++;
         this.#readSettings(client);
         // A handle cut off for longer than ownerTtlMs learns it was judged gone before it commits again.
         this.#heartbeats.beat();
