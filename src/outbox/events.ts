@@ -116,9 +116,24 @@ export const STATES: readonly [string, (value: unknown) => boolean] = [
   (value) => (Array.isArray(value) ? value : [value]).every((s) => STATE_NAMES.includes(s as string)),
 ];
 
+/** 'enqueue': the ids of the tasks this handle stored. */
+export interface EnqueueDetail {
+  readonly ids: readonly string[];
+}
+
+/** 'online' (`OnlineDetail<true>`) and 'offline' (`OnlineDetail<false>`): what the outbox now believes. */
+export interface OnlineDetail<Online extends boolean = boolean> {
+  readonly online: Online;
+}
+
+/** 'error': a failure the outbox could hand to no caller. */
+export interface ErrorDetail {
+  readonly error: unknown;
+}
+
 export interface OutboxEventMap {
   /** Tasks of this handle are stored (what service-worker glue registers a sync for). */
-  enqueue: CustomEvent<{ readonly ids: readonly string[] }>;
+  enqueue: CustomEvent<EnqueueDetail>;
   sent: CustomEvent<SentDetail>;
   retry: CustomEvent<RetryDetail>;
   dead: CustomEvent<DeadDetail>;
@@ -132,11 +147,11 @@ export interface OutboxEventMap {
    */
   change: CustomEvent<null>;
   /** The outbox believes the network is back (a response arrived, or the platform or `setOnline` says so). */
-  online: CustomEvent<{ readonly online: true }>;
+  online: CustomEvent<OnlineDetail<true>>;
   /** A send failed with a network error, or the platform or `setOnline` says the network is gone. */
-  offline: CustomEvent<{ readonly online: false }>;
+  offline: CustomEvent<OnlineDetail<false>>;
   /** A failure the outbox cannot hand to a caller (a storage error during background delivery). */
-  error: CustomEvent<{ readonly error: unknown }>;
+  error: CustomEvent<ErrorDetail>;
   /**
    * One of the outbox's queues (`<name>`, or `<name>.dead`, as `queue` says) repaired what it found: tasks that may
    * be sent again, or ids made void. What `open` found comes a tick after it resolves.
