@@ -16,7 +16,7 @@ const KB = 1024;
  * Outbox's retry, redirects, bodies, dead letters and tab coordination are features the 8 KB and 13 KB were set
  * without, and what could go without removing any (short messages in the production build, terser) is taken. The
  * limits are the sizes measured then, plus 3%: a change that makes an app's bundle grow past them has to raise the
- * limit here, in review, or win the bytes back. Raised eleven times so far: the Outbox's from 34.8 KB to 35.75 KB for its
+ * limit here, in review, or win the bytes back. Raised twelve times so far: the Outbox's from 34.8 KB to 35.75 KB for its
  * partitions and for what handles learn of each other (every task read, retries relayed, the store's view in list);
  * then both (to 19.9 KB and 37.6 KB, the sizes measured plus 3%) for the list of handles that shares a partitioned
  * queue's partitions out (about 0.6 KB gzipped), a take that walks segments without a promise per item, and the
@@ -49,7 +49,14 @@ const KB = 1024;
  * delay's end; backgroundSync falls back to 'online' when its tag is refused. Then the Outbox's to 41.4 KB (measured
  * 41.28 KB, 0.42 KB more) for a second review's findings: a body dropped by a redirect stays dropped, a BodyRef given
  * to enqueue is copied (checked as it is read), Retry-After dates in HTTP's three forms only, dead letters put back
- * say 'enqueue', and a stored body that breaks off mid-stream goes dead instead of being retried for ever.
+ * say 'enqueue', and a stored body that breaks off mid-stream goes dead instead of being retried for ever. Then
+ * both (to 22.5 KB and 43.1 KB, measured 22.39 KB and 42.97 KB, 0.60 KB and 1.63 KB more) for a third review's findings
+ * and DESIGN.md's 300 lines a file: about 0.6 KB of the Outbox's and 0.1 KB of the Queue's are files split in two
+ * (a class or function of their own each: waits, lanes, leasing units, dead-letter moves, the view's reader); the
+ * rest is options a call does not know refused by name (every option and task field listed), take and list options
+ * checked together, a name that is a partitioned queue's part refused, a background pass that failed looked at again,
+ * units taken ahead that could outlast their lease given back, setOnline(false) stopping a chain, waits set on a
+ * stepped clock, limits checked against the queue before refusing, and a reader that reads again after a rewind.
  */
 export const rows = [
   {
@@ -64,13 +71,13 @@ export const rows = [
     name: '`Queue` + `IndexedDbStore`',
     source: `import { Queue } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = [Queue, IndexedDbStore];`,
     budget: 8 * KB,
-    limit: 21.9 * KB,
+    limit: 22.5 * KB,
   },
   {
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 41.4 * KB,
+    limit: 43.1 * KB,
   },
 ];
 
