@@ -23,6 +23,8 @@ export interface StoreContext {
   closed(storage: RedisQueueStorage): Promise<void>;
   /** How many times the client reconnected so far. */
   reconnections(): number;
+  /** When the client last reconnected (`Date.now()`; 0 before any reconnection). */
+  reconnectedAt(): number;
 }
 
 /**
@@ -77,10 +79,22 @@ export class RedisQueueStorage implements QueueStorage {
       key: this.#keys.heartbeat(owner),
       tombstone: this.#keys.gone(owner),
       gone: () => {
-        this.#owner = randomId();
+        if (this.#owner === owner) this.#owner = randomId();
         return this.#beat();
       },
     };
+  }
+
+  /**
+   * A commit found `owner` judged gone, and wrote nothing: unless a beat found it first, the handle goes on under a
+   * new owner, whose heartbeat is made before the commit is planned again (the caller takes it for a lost race).
+   */
+  async #judgedGone(owner: string): Promise<void> {
+    if (this.#owner !== owner) return;
+    const { heartbeats } = this.#context;
+    heartbeats.stop(this.#keys.heartbeat(owner));
+    this.#owner = randomId();
+    await this.#call('renew the heartbeat', () => heartbeats.start(this.#beat()));
   }
 
   async load(): Promise<StorageSnapshot> {
@@ -119,24 +133,26 @@ export class RedisQueueStorage implements QueueStorage {
 
   async commit(token: string, batch: StorageBatch): Promise<string | undefined> {
     const keys = this.#keys;
+    const owner = this.#owner;
     // The new token names this handle and counts its commits: unique, so a replay of this commit is recognisable.
-    const next = `${this.owner}.${(++this.#commits).toString(36)}`;
+    const next = `${owner}.${(++this.#commits).toString(36)}`;
     const { write, meta, metaAppend, remove = [], quarantine = [] } = batch;
-    const args: (string | Buffer)[] = [keys.version, keys.meta, keys.lengths, keys.lastCommit(this.owner)];
+    const args: (string | Buffer)[] = [keys.version, keys.meta, keys.lengths, keys.lastCommit(owner), keys.heartbeat(owner), keys.gone(owner)];
     if (write) args.push(keys.segment(write.segment));
     for (const id of remove) args.push(keys.segment(id));
     for (const id of quarantine) args.push(keys.segment(id), keys.quarantined(id));
     const keyCount = args.length;
-    args.push(token, next, keys.channel, this.owner, String(lastCommitTtlMs(this.#context.options.retryMs)));
+    args.push(token, next, keys.channel, owner, String(lastCommitTtlMs(this.#context.options.retryMs)));
     args.push(write ? String(write.segment) : '', write ? String(write.offset) : '0', write ? buffer(write.bytes) : '');
     if (meta) args.push('set', '0', buffer(meta));
     else if (metaAppend) args.push('append', String(metaAppend.offset), buffer(metaAppend.bytes));
     else args.push('', '0', '');
-    args.push(String(remove.length), String(quarantine.length), ...remove.map(String), ...quarantine.map(String));
+    args.push(String(remove.length), String(quarantine.length), String(this.#context.options.ownerTtlMs));
+    args.push(...remove.map(String), ...quarantine.map(String));
 
     const wait = batch.durability === 'strict' ? await this.#context.strictReplicas() : 0;
     const { client, scripts, options } = this.#context;
-    const run = async (script: 'sluiceCommit1' | 'sluiceCommitWhenFull1'): Promise<{ token: string; acked: number }> => {
+    const run = async (script: 'sluiceCommit2' | 'sluiceCommitWhenFull2'): Promise<{ token: string; acked: number }> => {
       if (wait === 0) return { token: await scripts[script](String(keyCount), ...args), acked: 0 };
       // WAIT right behind the script, on the same connection (a Cluster routes the pipeline by the queue's slot). A
       // script the server lost is refused (NOSCRIPT) without running: the pipeline goes again with its text.
@@ -148,15 +164,19 @@ export class RedisQueueStorage implements QueueStorage {
     };
     const result = await this.#call('commit', async () => {
       try {
-        return await run('sluiceCommit1');
+        return await run('sluiceCommit2');
       } catch (error) {
         // At maxmemory, a commit that adds no segment bytes runs anyway: acks must be able to free a full Redis.
         // The refused run wrote nothing (Redis refuses a script's first write), so the same token may run again.
         if (write?.bytes.length || !/\bOOM\b/.test(String((error as Error)?.message))) throw error;
-        return run('sluiceCommitWhenFull1');
+        return run('sluiceCommitWhenFull2');
       }
     }, wait > 0 ? options.replicaTimeoutMs : 0);
     if (result.token === '') return undefined;
+    if (result.token === 'gone') {
+      await this.#judgedGone(owner);
+      return undefined;
+    }
     if (wait > 0 && result.acked < wait) {
       throw new SluiceError(
         'ERR_STORAGE',
@@ -175,8 +195,11 @@ export class RedisQueueStorage implements QueueStorage {
     if (!OWNER.test(owner)) return false;
     const now = Date.now();
     if ((this.#alive.get(owner) ?? 0) > now) return false;
+    const { ownerTtlMs } = this.#context.options;
+    // Just reconnected, perhaps to another server (a failover) that has been up a while: the other handles' beats
+    // may not have reached it yet. Nobody is judged until they have had the time to.
+    if (now - this.#context.reconnectedAt() < ownerTtlMs) return false;
     try {
-      const { ownerTtlMs } = this.#context.options;
       const gone = await this.#context.scripts.sluiceGone1(this.#keys.heartbeat(owner), this.#keys.gone(owner), ownerTtlMs, GONE_TTL_MS);
       if (gone === 1) return true;
       // Owners come and go in a fleet: those whose word is out of date are dropped, so that the map stays small.

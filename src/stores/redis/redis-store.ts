@@ -36,6 +36,7 @@ export class RedisStore implements Store {
   #closed = false;
   /** Reconnections of the client seen: after one, the server may be another, or the same gone back (see `load`). */
   #reconnections = 0;
+  #reconnectedAt = 0;
 
   constructor(options: RedisStoreOptions) {
     this.#o = resolveRedisOptions(options);
@@ -58,6 +59,7 @@ export class RedisStore implements Store {
       strictReplicas: () => this.#strictReplicas(),
       closed: (storage) => this.#release(storage),
       reconnections: () => this.#reconnections,
+      reconnectedAt: () => this.#reconnectedAt,
     };
     const storage = new RedisQueueStorage(name, new QueueKeys(this.prefix, name), context);
     this.#open.add(storage);
@@ -81,6 +83,7 @@ export class RedisStore implements Store {
       const reread = () => {
         if (this.#client !== client) return;
         this.#reconnections++;
+        this.#reconnectedAt = Date.now();
         this.#readSettings(client);
         // A handle cut off for longer than ownerTtlMs learns it was judged gone before it commits again.
         this.#heartbeats.beat();

@@ -8,6 +8,10 @@ import type { Cluster, Redis } from 'ioredis';
  *    applied twice). Tokens are unique per commit, so either is proof; the version alone still proves it once
  *    `c:<owner>` has expired or was evicted, as long as no other handle committed since.
  * 2. The stored token differs from the caller's: another handle committed first. Write nothing, reply ''.
+ * 3. Another handle judged this owner gone (its tombstone, see GONE): its leases may be in other hands, and any it
+ *    took now would be taken back by the next take anywhere. Write nothing, reply 'gone': the handle goes on under a
+ *    new owner and plans again. A heartbeat that expired unjudged is made again, so that no judgement can fall
+ *    between this commit and the next beat and take back what it leased.
  * Then it validates every offset and announces the commit on the queue's channel, all before the first write (a
  * script that fails midway keeps what it wrote; subscribers read only once the script has run), applies the segment
  * write, the metadata (whole or appended), removals and quarantines, stores the new token, records it as the
@@ -16,9 +20,9 @@ import type { Cluster, Redis } from 'ioredis';
  * A write at the current end is an APPEND (cost: the bytes pushed); a write before the end rebuilds the string up
  * to the offset, which only the repair of a torn tail does.
  *
- * KEYS: version, meta, lengths, lastCommit, [segment], removed..., (quarantined, quarantine target)...
+ * KEYS: version, meta, lengths, lastCommit, heartbeat, tombstone, [segment], removed..., (quarantined, target)...
  * ARGV: expected, new, channel, owner, lastCommitTtlMs, segmentId|'', offset, bytes, metaMode ''|'set'|'append',
- *       metaOffset, metaBytes, removeCount, quarantineCount, removed ids..., quarantined ids...
+ *       metaOffset, metaBytes, removeCount, quarantineCount, ownerTtlMs, removed ids..., quarantined ids...
  */
 const COMMIT = `
 local v, m, l, c = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -27,7 +31,9 @@ if redis.call('GET', c) == new then return new end
 local current = redis.call('GET', v) or '0'
 if current == new then return new end
 if current ~= ARGV[1] then return '' end
-local k = 5
+if redis.call('EXISTS', KEYS[6]) == 1 then return 'gone' end
+if redis.call('EXISTS', KEYS[5]) == 0 then redis.call('SET', KEYS[5], '1', 'PX', ARGV[14]) end
+local k = 7
 local seg = ARGV[6]
 local wkey, woff, wlen
 if seg ~= '' then
@@ -68,12 +74,12 @@ end
 local removes, quarantines = tonumber(ARGV[12]), tonumber(ARGV[13])
 for i = 1, removes do
   redis.call('DEL', KEYS[k])
-  redis.call('HDEL', l, ARGV[13 + i])
+  redis.call('HDEL', l, ARGV[14 + i])
   k = k + 1
 end
 for i = 1, quarantines do
   if redis.call('EXISTS', KEYS[k]) == 1 then redis.call('RENAME', KEYS[k], KEYS[k + 1]) end
-  redis.call('HDEL', l, ARGV[13 + removes + i])
+  redis.call('HDEL', l, ARGV[14 + removes + i])
   k = k + 2
 end
 redis.call('SET', v, new)
@@ -146,14 +152,14 @@ return 1
  * script the server lost (SCRIPT FLUSH, a restart) as EVAL on its own, after the WAIT, which then covers nothing.
  */
 export const COMMITS = {
-  sluiceCommit1: { lua: COMMIT, sha: sha1(COMMIT) },
-  sluiceCommitWhenFull1: { lua: COMMIT_WHEN_FULL, sha: sha1(COMMIT_WHEN_FULL) },
+  sluiceCommit2: { lua: COMMIT, sha: sha1(COMMIT) },
+  sluiceCommitWhenFull2: { lua: COMMIT_WHEN_FULL, sha: sha1(COMMIT_WHEN_FULL) },
 };
 
 /** The commands the store adds to a client. Versioned names: two sluice versions may share one client. */
 export interface ScriptedClient {
-  sluiceCommit1(...args: (string | number | Buffer)[]): Promise<string>;
-  sluiceCommitWhenFull1(...args: (string | number | Buffer)[]): Promise<string>;
+  sluiceCommit2(...args: (string | number | Buffer)[]): Promise<string>;
+  sluiceCommitWhenFull2(...args: (string | number | Buffer)[]): Promise<string>;
   sluiceLoad1Buffer(...args: string[]): Promise<Buffer[]>;
   sluiceBeat1(heartbeat: string, tombstone: string, ttlMs: number, remake: '0' | '1'): Promise<number>;
   sluiceGone1(heartbeat: string, tombstone: string, ownerTtlMs: number, goneTtlMs: number): Promise<number>;
@@ -165,8 +171,8 @@ export interface ScriptedClient {
  */
 export function defineScripts(client: Redis | Cluster): ScriptedClient {
   const scripted = client as unknown as Partial<ScriptedClient>;
-  if (typeof scripted.sluiceCommit1 !== 'function') client.defineCommand('sluiceCommit1', { lua: COMMIT });
-  if (typeof scripted.sluiceCommitWhenFull1 !== 'function') client.defineCommand('sluiceCommitWhenFull1', { lua: COMMIT_WHEN_FULL });
+  if (typeof scripted.sluiceCommit2 !== 'function') client.defineCommand('sluiceCommit2', { lua: COMMIT });
+  if (typeof scripted.sluiceCommitWhenFull2 !== 'function') client.defineCommand('sluiceCommitWhenFull2', { lua: COMMIT_WHEN_FULL });
   if (typeof scripted.sluiceLoad1Buffer !== 'function') client.defineCommand('sluiceLoad1', { lua: LOAD });
   if (typeof scripted.sluiceBeat1 !== 'function') client.defineCommand('sluiceBeat1', { lua: BEAT, numberOfKeys: 2 });
   if (typeof scripted.sluiceGone1 !== 'function') client.defineCommand('sluiceGone1', { lua: GONE, numberOfKeys: 2 });

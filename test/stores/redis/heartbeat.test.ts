@@ -57,6 +57,63 @@ describeRedis('RedisStore heartbeats', (server) => {
 }, { args: ['--appendonly', 'no'] });
 
 describeRedis('RedisStore heartbeats across a restart', (server) => {
+  it('a commit under an owner judged gone writes nothing: the handle takes under a new owner before its next beat', async () => {
+    await upFor(server().url, 4);
+    const admin = new Redis(server().url);
+    const options = { url: server().url, prefix: 'judged:', ownerTtlMs: 3000, onWarning: () => undefined };
+    const stores = [new RedisStore(options), new RedisStore(options)];
+    try {
+      const a = await Queue.open<string>({ name: 'q', store: stores[0]!, leaseMs: 600_000 });
+      const b = await Queue.open<string>({ name: 'q', store: stores[1]!, leaseMs: 600_000 });
+      await a.pushMany(['x1', 'x2', 'x3', 'x4']);
+      const first = await a.take(1);
+      // A's heartbeat gone while A lives (expired in a stall, evicted): B judges A gone and takes its lease back.
+      const hearts = await admin.keys('judged:{q}:h:*');
+      const meta = (await admin.getBuffer('judged:{q}:m'))!.toString('latin1');
+      const owner = hearts.map((k) => k.split(':h:')[1]!).find((o) => meta.includes(o))!;
+      await admin.del(`judged:{q}:h:${owner}`);
+      expect(values(await b.take(1))).toEqual(['x1']);
+      // A takes at once, long before its next beat would tell it: the lease must be its own, not taken again by B.
+      const mine = await a.take(1);
+      const theirs = await b.take(1);
+      expect(values(mine)).toEqual(['x2']);
+      expect(values(theirs)).toEqual(['x3']);
+      await mine!.ack();
+      await expect(first!.ack()).rejects.toMatchObject({ code: 'ERR_LEASE_EXPIRED' });
+      await a.close();
+      await b.close();
+    } finally {
+      admin.disconnect();
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('a handle that just reconnected (perhaps to another server) judges nobody gone for ownerTtlMs', async () => {
+    await upFor(server().url, 4);
+    const admin = new Redis(server().url);
+    const proxy = await TcpProxy.start({ port: server().port });
+    const options = { prefix: 'reconnected:', ownerTtlMs: 3000, onWarning: () => undefined };
+    // B through a proxy, so that only B's client reconnects.
+    const stores = [new RedisStore({ url: server().url, ...options }), new RedisStore({ url: proxy.url, ...options })];
+    try {
+      const a = await Queue.open<string>({ name: 'q', store: stores[0]! });
+      const b = await Queue.open<string>({ name: 'q', store: stores[1]!, leaseMs: 600_000 });
+      await a.pushMany(['x1', 'x2']);
+      await a.take(1);
+      // As a failover to a server A's beats have not reached yet: its heartbeat missing there, B's client reconnected.
+      await admin.del(...(await admin.keys('reconnected:{q}:h:*')));
+      proxy.cut();
+      await sleep(200);
+      expect(values(await b.take(1))).toEqual(['x2']);
+      await a.close();
+      await b.close();
+    } finally {
+      admin.disconnect();
+      await Promise.all(stores.map((s) => s.close()));
+      await proxy.close();
+    }
+  });
+
   it('.isGone(): a server up for less than ownerTtlMs judges nobody gone; live owners write their heartbeats again', async () => {
     const options = { prefix: 'rs:', ownerTtlMs: 1000, retryMs: 20_000, onWarning: () => undefined };
     const proxy = await TcpProxy.start({ port: server().port });
