@@ -91,14 +91,16 @@ export class Segments {
 
   /**
    * Takes in a new listing, reads what the tail gained, and reports damage past its last complete unit. The read
-   * comes first: when it fails, nothing here has changed.
+   * comes first: when it fails, nothing here has changed. `rewound`: the storage went back to an earlier state, and
+   * may hold other bytes under the same names: every segment's bytes read before are forgotten, the tail read whole.
    */
-  async refresh(list: readonly SegmentInfo[]): Promise<TailDamage | typeof MOVED | undefined> {
+  async refresh(list: readonly SegmentInfo[], rewound = false): Promise<TailDamage | typeof MOVED | undefined> {
     const last = list[list.length - 1];
-    const cached = last && this.#cache.get(last.id);
+    const cached = !rewound && last && this.#cache.get(last.id);
     const kept = cached && cached.damage === undefined && last.length >= cached.end ? cached : undefined;
     const from = kept?.end ?? 0;
     const bytes = last && last.length > from ? await this.#storage.read(last.id, from, last.length) : undefined;
+    if (rewound) this.#cache.clear();
     this.#list = list.slice();
     const lengths = new Map(list.map((s) => [s.id, s.length]));
     for (const id of this.#damaged.keys()) if (!lengths.has(id)) this.#damaged.delete(id);
@@ -127,11 +129,6 @@ export class Segments {
     const corrupt =
       scan.stop === 'corrupt' ? validFrameAfter(bytes, scan.end, this.#probeMax) : scan.stop === 'torn' && validFrameAfter(bytes, stoppedAt, this.#probeMax);
     return { segment: last.id, offset, bytes: last.length - offset, corrupt };
-  }
-
-  /** Forgets every segment's bytes read so far: the storage went back, and may hold other bytes under the same names. */
-  forgetReads(): void {
-    this.#cache.clear();
   }
 
   /** Records a successful append of `bytes` at `offset` of segment `id`, which is (or now becomes) the tail. */

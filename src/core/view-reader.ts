@@ -26,6 +26,8 @@ export class ViewReader {
   readonly #view: CommitView;
   readonly #name: string;
   readonly #clock: Clock;
+  /** The store said it went back, and no load since was taken in whole (see `load`). */
+  #rewound = false;
 
   constructor(view: CommitView, name: string, clock: Clock) {
     this.#view = view;
@@ -38,11 +40,10 @@ export class ViewReader {
     const view = this.#view;
     for (let tries = 1; ; tries++) {
       const snapshot = await storage.load();
-      if (snapshot.rewound) {
-        // Gone back: bytes read before may have been rewritten since, under the same names and lengths.
-        this.log.reset();
-        view.segments.forgetReads();
-      }
+      // Gone back: bytes read before may have been rewritten since, under the same names and lengths. Kept in mind
+      // until a load is taken in whole: a store says so once, and a read that fails after it must not lose that.
+      if (snapshot.rewound) this.#rewound = true;
+      if (this.#rewound) this.log.reset();
       let moved: boolean;
       try {
         moved = await this.#adopt(snapshot);
@@ -53,6 +54,7 @@ export class ViewReader {
       // The token is adopted only once the tail is read too: a view that took it with a tail read short would
       // plan its next push over items it never saw, and the store would take that commit as current.
       if (!moved) {
+        this.#rewound = false;
         this.token = snapshot.token;
         view.loads++;
         return;
@@ -75,7 +77,7 @@ export class ViewReader {
     // The segments first: reading what the tail gained can fail, and then the view must be as it was, whole. A state
     // newer than its segments would name items the view cannot find, and a plan made on it (the next operation's,
     // before the store says the view is stale) would take them for lost.
-    const damage = await view.segments.refresh(snapshot.segments);
+    const damage = await view.segments.refresh(snapshot.segments, this.#rewound);
     if (damage === MOVED) return true;
     const read = this.log.read(snapshot.meta, view.state, this.#clock.now());
     view.state = read.state;

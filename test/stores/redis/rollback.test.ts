@@ -4,6 +4,8 @@ import { Queue } from '../../../src/index.js';
 import { RedisStore } from '../../../src/redis.js';
 import { describeRedis } from '../../support/redis-suite.js';
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 // Redis with snapshots only (the stock configuration): a crash brings back the last snapshot, and what handles did
 // since is gone. Handles that lived through it go on; one lease of theirs must not ack what was pushed after it.
 describeRedis(
@@ -69,6 +71,32 @@ describeRedis(
         }
       });
     }
+
+    it('a read that fails after a reconnection is read again whole later; close still gives the leases back', async () => {
+      const prefix = 'rollback-fails:';
+      const stores = [0, 1].map(() => new RedisStore({ url: server().url, prefix, retryMs: 1000, onWarning: () => undefined }));
+      const admin = new Redis(server().url);
+      try {
+        const a = await Queue.open<string>({ name: 'q', store: stores[0]! });
+        const b = await Queue.open<string>({ name: 'q', store: stores[1]! });
+        await a.pushMany(['x1', 'x2', 'x3']);
+        await a.take(1);
+        await b.push('x4');
+        // Every client reconnects (as after a restart), and the segment reads are refused for a while.
+        await admin.call('CLIENT', 'KILL', 'SKIPME', 'yes', 'TYPE', 'normal');
+        await sleep(300);
+        await admin.call('ACL', 'SETUSER', 'default', '-getrange');
+        await expect(a.size()).rejects.toMatchObject({ code: 'ERR_STORAGE' });
+        await admin.call('ACL', 'SETUSER', 'default', '+getrange');
+        await a.close();
+        expect((await b.take(5))!.entries.map((e) => e.value)).toEqual(['x1', 'x2', 'x3', 'x4']);
+        await b.close();
+      } finally {
+        await admin.call('ACL', 'SETUSER', 'default', '+getrange');
+        admin.disconnect();
+        await Promise.all(stores.map((s) => s.close()));
+      }
+    });
   },
   { args: ['--appendonly', 'no'] },
 );
