@@ -246,3 +246,23 @@ export class BatchWriter {
     this.#meta = undefined;
   }
 }
+
+/** True when `batch`, applied to the files as `looked` found them, makes and removes no segment file. */
+export function sameSegments(batch: StorageBatch, looked: Looked): boolean {
+  if ((batch.remove?.length ?? 0) + (batch.quarantine?.length ?? 0) > 0) return false;
+  return !batch.write || looked.some(({ name, state }) => name === segmentName(batch.write!.segment) && state !== undefined);
+}
+
+export function sameFiles(a: Known, b: Known): boolean {
+  return a.size === b.size && [...a].every(([name, state]) => b.get(name) === state);
+}
+
+/** The newest segment once `batch` is in, given the one recorded before: `null` when none is left. */
+export function tailAfter(before: Tail, batch: StorageBatch): Tail | null {
+  let tail: Tail | null = before;
+  const gone = [...(batch.remove ?? []), ...(batch.quarantine ?? [])];
+  if (tail && gone.includes(tail.id)) tail = null;
+  const { write } = batch;
+  if (write && (!tail || write.segment >= tail.id)) tail = { id: write.segment, length: write.offset + write.bytes.length };
+  return tail;
+}

@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import type { HeldStorage, QueueStorage, SegmentInfo, StorageBatch, StorageSnapshot } from '../../core/store.js';
-import { BatchWriter, describeState, type Known, type Looked } from './batch.js';
+import { BatchWriter, describeState, sameFiles, sameSegments, tailAfter, type Known, type Looked } from './batch.js';
 import { FileBlobs } from './blobs.js';
 import { CommitCounter, type Tail } from './counter.js';
 import { Descriptors, notAFile } from './descriptors.js';
 import { type LockTiming, lockChannel } from './diagnostics.js';
-import { errno, type FileSync, readRange, segmentName } from './files.js';
+import { errno, type FileSync, readRange } from './files.js';
 import { Listing } from './listing.js';
 import { removeLeftovers } from './leftovers.js';
 import type { ProcessLock } from './lock.js';
@@ -155,8 +155,14 @@ export class FileQueueStorage implements QueueStorage {
       } catch {}
       throw this.#failed ?? error;
     }
-    // With the newest segment's length (the batch went in whole), for a reader to tell bytes lost later.
-    this.#mine = this.#bump(tail, sameSegments(batch, looked));
+    // With the newest segment's length (the batch went in whole), for a reader to tell bytes lost later. The commit is
+    // in: a bump that fails now (a full disk) only leaves the others untold, and their look at the files under the
+    // lock finds the change all the same. Rejecting would leave stored a push its caller was told failed.
+    try {
+      this.#mine = this.#bump(tail, sameSegments(batch, looked));
+    } catch {
+      this.#known = undefined;
+    }
     return this.#mine;
   }
 
@@ -277,24 +283,4 @@ export class FileQueueStorage implements QueueStorage {
       throw new SluiceError(quota ? 'ERR_QUOTA_EXCEEDED' : 'ERR_STORAGE', `File storage failed in ${this.#dir} (${code || 'error'}).`, { cause: error });
     }
   }
-}
-
-/** True when `batch`, applied to the files as `looked` found them, makes and removes no segment file. */
-function sameSegments(batch: StorageBatch, looked: Looked): boolean {
-  if ((batch.remove?.length ?? 0) + (batch.quarantine?.length ?? 0) > 0) return false;
-  return !batch.write || looked.some(({ name, state }) => name === segmentName(batch.write!.segment) && state !== undefined);
-}
-
-function sameFiles(a: Known, b: Known): boolean {
-  return a.size === b.size && [...a].every(([name, state]) => b.get(name) === state);
-}
-
-/** The newest segment once `batch` is in, given the one recorded before: `null` when none is left. */
-function tailAfter(before: Tail, batch: StorageBatch): Tail | null {
-  let tail: Tail | null = before;
-  const gone = [...(batch.remove ?? []), ...(batch.quarantine ?? [])];
-  if (tail && gone.includes(tail.id)) tail = null;
-  const { write } = batch;
-  if (write && (!tail || write.segment >= tail.id)) tail = { id: write.segment, length: write.offset + write.bytes.length };
-  return tail;
 }

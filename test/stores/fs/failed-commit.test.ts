@@ -59,6 +59,31 @@ describe('FileStore: a commit that fails part way leaves nothing behind', () => 
     }
   });
 
+  it('Queue.push(): the data in, a commit counter that cannot be written (the disk full) does not reject the push', async () => {
+    const queue = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: q.root() }) });
+    const other = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: q.root() }) });
+    try {
+      await queue.push('before');
+      // Appends into the segment still fit; the counter's new file does not.
+      patch({
+        writeSync: ((fd: number, ...rest: unknown[]) => {
+          if (!fs.readlinkSync(`/proc/self/fd/${fd}`).endsWith('.seg')) throw failure('ENOSPC');
+          return (real.writeSync as (...args: unknown[]) => number)(fd, ...rest);
+        }) as typeof fs.writeSync,
+      });
+      await expect(queue.push('stored')).resolves.toBe('1');
+      patch(real);
+      // Untold by the counter, another handle finds the push all the same, and nothing it commits overwrites it.
+      await other.push('after');
+      expect((await other.list()).map((e) => e.value)).toEqual(['before', 'stored', 'after']);
+      expect((await queue.list()).map((e) => e.value)).toEqual(['before', 'stored', 'after']);
+    } finally {
+      patch(real);
+      await queue.close();
+      await other.close();
+    }
+  });
+
   it('FileQueueStorage.commit(): a failing metadata write takes back the segment written before it', async () => {
     const s = await q.open();
     let token = (await s.load()).token;
