@@ -122,12 +122,16 @@ export class Segments {
     const offset = parsed.end + scan.end;
     parsed.end = offset;
     if (!scan.stop) return undefined;
-    // A bad frame with good ones after it is damage, not the writer dying mid-write: a length run past the end (a
-    // garbage length word) is looked past from the frame itself, not from the unit's start, whose whole frames a
-    // torn write of several items leaves.
+    // A bad frame with good ones after it is damage, not the writer dying mid-write. A frame that runs past the end is
+    // what a torn write leaves, unless it claims more than this handle ever writes: then it may be a garbage length,
+    // looked past from the frame itself (not from the unit's start, whose whole frames a torn write of several items
+    // leaves). Looking past every torn frame would cost a checksum at each offset of a large torn item.
     const stoppedAt = scan.partial?.[scan.partial.length - 1]?.end ?? scan.end;
+    const claims = stoppedAt + 4 <= bytes.length ? new DataView(bytes.buffer, bytes.byteOffset).getUint32(stoppedAt, true) & MAX_PAYLOAD : 0;
     const corrupt =
-      scan.stop === 'corrupt' ? validFrameAfter(bytes, scan.end, this.#probeMax) : scan.stop === 'torn' && validFrameAfter(bytes, stoppedAt, this.#probeMax);
+      scan.stop === 'corrupt'
+        ? validFrameAfter(bytes, scan.end, this.#probeMax)
+        : scan.stop === 'torn' && claims > this.#probeMax && validFrameAfter(bytes, stoppedAt, this.#probeMax);
     return { segment: last.id, offset, bytes: last.length - offset, corrupt };
   }
 
