@@ -48,9 +48,10 @@ export class DeadMoves {
     for (const record of records) {
       const detail = deadDetail(record);
       c.target.dispatchEvent(new CustomEvent('dead', { detail }));
-      // An entry of '' says the task never entered the queue (superseded within its own enqueue): no handle holds
-      // it, and one holding a task with the same id must not take it for this one.
-      c.deliverer.post({ type: 'dead', detail, ...(record.from !== undefined && { entry: record.from }) });
+      // A task that never entered the queue (superseded within its own enqueue, `from` '') is not told to other
+      // handles: none holds it, and one holding a task with the same id (or, of an earlier version, entry 0 for an
+      // entry of '') would take it for that one.
+      if (record.from !== '') c.deliverer.post({ type: 'dead', detail, ...(record.from && { entry: record.from }) });
     }
     c.notices.changed();
   }
