@@ -1,5 +1,6 @@
 import { describe, SluiceError } from '../core/errors.js';
 import { checkName } from '../core/options.js';
+import { partOf } from '../core/partitioned.js';
 import { atLeast, finiteFrom, integer, isBoolean, isClock, isFunction, limit, oneOf, optional, withMethods, type Rule } from '../core/validate.js';
 
 /** What each option of an outbox must be: the rules `resolveOutboxOptions` checks them by. */
@@ -42,7 +43,8 @@ export const RULES = {
 
 /** A queue name short enough that its dead letters' queue, `<name>.dead`, is one too. */
 export function checkOutboxName(name: unknown): asserts name is string {
-  let valid = typeof name === 'string' && name.length <= 123;
+  // Not a partitioned queue's part (`<name>.p<number>`, `<name>.pm`) either, as a queue's name may not be.
+  let valid = typeof name === 'string' && name.length <= 123 && partOf(name) === undefined;
   try {
     if (valid) checkName(name);
   } catch {
@@ -52,7 +54,7 @@ export function checkOutboxName(name: unknown): asserts name is string {
   if (!valid) {
     throw new SluiceError(
       'ERR_INVALID_NAME',
-      `Expected an outbox's \`name\` to be 1–123 characters of [A-Za-z0-9._-] (not "." or ".."; its dead letters take \`<name>.dead\`), got ${describe(name)}.`,
+      `Expected an outbox's \`name\` to be 1–123 characters of [A-Za-z0-9._-] (not "." or "..", not ending in .p<number> or .pm; its dead letters take \`<name>.dead\`), got ${describe(name)}.`,
     );
   }
 }
