@@ -42,6 +42,7 @@ export class DeliveryLoop {
 
   start(): void {
     this.#running = true;
+    this.#failures = 0;
     this.kick();
   }
 
