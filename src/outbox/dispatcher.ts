@@ -43,7 +43,7 @@ export interface DispatcherContext {
   readonly delivered: () => void;
   /**
    * The wall clock's time for a wait that starts now: a step back of the clock since it was last read is first
-   * applied to the waits set before it (see \`Deliverer\`), so that none is moved twice or missed.
+   * applied to the waits set before it (see `Deliverer`), so that none is moved twice or missed.
    */
   readonly waitsFrom: () => number;
 }
@@ -79,7 +79,7 @@ export class Dispatcher {
       ...context,
       acks: this.#acks,
       giveBack: (entries, lease) => this.#giveBack(entries, lease),
-      // Told offline (\`setOnline(false)\`), a chain sends nothing more: nothing at all is sent then.
+      // Told offline (`setOnline(false)`), a chain sends nothing more: nothing at all is sent then.
       yields: (next, run) => !this.#on(run) || !context.reachability.allowed || this.#yields(next),
     };
     this.#ahead = new TakeAhead({

@@ -128,7 +128,7 @@ export function normaliseTask(input: HttpTask, baseUrl: string | undefined, now:
 export function prepareTask(input: HttpTask, baseUrl: string | undefined, now: number): { task: StoredTask; upload?: BodySource } {
   if (typeof input !== 'object' || input === null) bad('', 'an HttpTask object or a Request', input);
   const task = input as unknown as Record<string, unknown>;
-  // A misspelt field would be dropped, silently: \`methd: 'PUT'\` sent as a POST.
+  // A misspelt field would be dropped, silently: `methd: 'PUT'` sent as a POST.
   for (const field of Object.keys(task)) {
     if (task[field] !== undefined && !TASK_FIELDS.includes(field)) refuse(field, `one of an HttpTask's fields (${TASK_FIELDS.join(', ')}): it is none`);
   }

@@ -85,7 +85,7 @@ export class FileStore implements Store {
 
   constructor(options: FileStoreOptions = {}) {
     if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
-    // A misspelt \`dir\` would put the queues in ./.sluice, silently.
+    // A misspelt `dir` would put the queues in ./.sluice, silently.
     onlyKnown(options, ['dir', 'lockTimeoutMs', 'staleMs', 'sync', 'create', 'mode']);
     const { dir = '.sluice', lockTimeoutMs = 10_000, staleMs = 10_000, sync = nodeSync, mode = 0o600, create = true } = options;
     if (typeof dir !== 'string' || dir === '') invalid('dir', 'a non-empty path', dir);
