@@ -78,8 +78,7 @@ export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<St
     const requests = c.options.batch ? [unit] : unit.map((e) => [e]);
     let i = 0;
     for (; i < requests.length; i++) {
-      // Another handle could take a task whose request outlasts the lease.
-      const cut = i > 0 && (c.options.clock.now() + c.options.timeoutMs >= lease.expiresAt || c.yields(requests[i]![0]!, run));
+      const cut = i > 0 && (outlasts(c.options, lease) || c.yields(requests[i]![0]!, run));
       if (cut || !(await attempt(c, requests[i]!, lease, run, delivered))) {
         await c.giveBack(requests.slice(cut ? i : i + 1).flat(), lease);
         break;
@@ -126,6 +125,14 @@ function holdUntilExpiry(c: DeliveryContext, ids: readonly string[], lease: Leas
     const pending = c.index.get(Number(id));
     if (pending?.state === 'busy') c.index.wait(pending, lease.expiresAt, 'lease');
   }
+}
+
+/**
+ * Whether a request started now could outlast `lease` (it may take `timeoutMs`): another handle could take its tasks
+ * once the lease ends, and send them while this one's request is out.
+ */
+export function outlasts(options: Pick<ResolvedOutboxOptions, 'clock' | 'timeoutMs'>, lease: Pick<Lease<unknown>, 'expiresAt'>): boolean {
+  return options.clock.now() + options.timeoutMs >= lease.expiresAt;
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Queue } from '../core/queue.js';
 import type { Serial } from '../core/serial.js';
 import { AckBatcher } from './ack-batcher.js';
 import type { Coordination } from './coordination.js';
-import { deliver, type DeliveryContext, type DeliveryRun, type Entry, type ToDead } from './delivery.js';
+import { deliver, outlasts, type DeliveryContext, type DeliveryRun, type Entry, type ToDead } from './delivery.js';
 import type { OutboxEventMap } from './events.js';
 import type { ResolvedOutboxOptions } from './options.js';
 import type { BodyStore } from './body-store.js';
@@ -199,7 +199,7 @@ export class Dispatcher {
     const ok =
       this.#active.size < options.concurrency &&
       this.#goesOn(b.run) &&
-      options.clock.now() + options.timeoutMs < b.lease.expiresAt &&
+      !outlasts(options, b.lease) &&
       !(first && index.outranked(first));
     if (ok) this.#start(b);
     return ok;
@@ -245,11 +245,10 @@ export class Dispatcher {
    * Started, another handle could take them once the lease ends, and send them while this one's request is out.
    */
   async #dropStale(): Promise<void> {
-    const { clock, timeoutMs } = this.#c.options;
-    const end = clock.now() + timeoutMs;
-    if (!this.#buffer.some((b) => end >= b.lease.expiresAt)) return;
-    const stale = this.#buffer.filter((b) => end >= b.lease.expiresAt);
-    this.#buffer.splice(0, this.#buffer.length, ...this.#buffer.filter((b) => end < b.lease.expiresAt));
+    const { options } = this.#c;
+    if (!this.#buffer.some((b) => outlasts(options, b.lease))) return;
+    const stale = new Set(this.#buffer.filter((b) => outlasts(options, b.lease)));
+    this.#buffer.splice(0, this.#buffer.length, ...this.#buffer.filter((b) => !stale.has(b)));
     for (const b of stale) await this.#giveBack(b.unit, b.lease);
   }
 
