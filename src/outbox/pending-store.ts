@@ -115,9 +115,7 @@ export class PendingStore {
   async entries(pending: readonly Pending[]): Promise<QueueEntry<StoredTask>[]> {
     const free = pending.filter((p) => p.state !== 'busy');
     if (free.length === 0) return [];
-    const found = await this.#queue.list({ ids: free.map((p) => String(p.seq)) });
-    const ids = new Set(found.map((e) => e.id));
-    for (const p of free) if (!ids.has(String(p.seq))) this.#index.remove(p);
+    const found = await this.#stillThere(free);
     return found.filter((e) => {
       if (e.state !== 'leased') return true;
       this.#index.wait(this.#index.get(Number(e.id))!, e.availableAt, 'lease');
@@ -218,12 +216,16 @@ export class PendingStore {
    */
   async #forgetGone(): Promise<void> {
     const idle = [...this.#index.values()].filter((p) => p.state !== 'busy');
-    for (let at = 0; at < idle.length; at += LIST_PAGE) {
-      const page = idle.slice(at, at + LIST_PAGE);
-      const found = new Set((await this.#queue.list({ ids: page.map((p) => String(p.seq)) })).map((e) => Number(e.id)));
-      for (const p of page) if (!found.has(p.seq)) this.#index.remove(p);
-    }
+    for (let at = 0; at < idle.length; at += LIST_PAGE) await this.#stillThere(idle.slice(at, at + LIST_PAGE));
     this.#checked = this.#index.size;
+  }
+
+  /** The stored entries of `pending`; those gone from the queue (another handle sent or removed them) leave the index. */
+  async #stillThere(pending: readonly Pending[]): Promise<QueueEntry<StoredTask>[]> {
+    const found = await this.#queue.list({ ids: pending.map((p) => String(p.seq)) });
+    const ids = new Set(found.map((e) => e.id));
+    for (const p of pending) if (!ids.has(String(p.seq))) this.#index.remove(p);
+    return found;
   }
 }
 
