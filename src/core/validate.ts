@@ -71,11 +71,15 @@ export function optionsObject<O extends object>(options: O | undefined, name = '
   return options;
 }
 
-/** 'ERR_INVALID_OPTION' for a key of `options` (own, with a value) that is none of `known`. */
+/** 'ERR_INVALID_OPTION' for a key of `options` that is none of `known` (see `unknownKey`). */
 export function onlyKnown(options: object, known: readonly string[], prefix = ''): void {
-  for (const key of Object.keys(options)) {
-    if (known.includes(key) || (options as Record<string, unknown>)[key] === undefined) continue;
-    const names = known.map((k) => `\`${prefix}${k}\``).join(', ');
-    throw new SluiceError('ERR_INVALID_OPTION', `Unknown option \`${prefix}${key}\`: the options here are ${names}.`);
-  }
+  const key = unknownKey(options, known);
+  if (key === undefined) return;
+  const names = known.map((k) => `\`${prefix}${k}\``).join(', ');
+  throw new SluiceError('ERR_INVALID_OPTION', `Unknown option \`${prefix}${key}\`: the options here are ${names}.`);
+}
+
+/** The first own key of `object` with a value (not `undefined`) that is none of `known`. */
+export function unknownKey(object: object, known: readonly string[]): string | undefined {
+  return Object.keys(object).find((key) => !known.includes(key) && (object as Record<string, unknown>)[key] !== undefined);
 }

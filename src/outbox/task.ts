@@ -1,5 +1,6 @@
 import { describe, SluiceError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
+import { unknownKey } from '../core/validate.js';
 import { decodeBody, encodeBody, impliedType, INLINE_MAX, isSource, type BodySource, type StoredBody } from './body.js';
 import { hasCredentials, headersProblem, isUsableId, methodProblem } from './http-checks.js';
 
@@ -129,9 +130,8 @@ export function prepareTask(input: HttpTask, baseUrl: string | undefined, now: n
   if (typeof input !== 'object' || input === null) bad('', 'an HttpTask object or a Request', input);
   const task = input as unknown as Record<string, unknown>;
   // A misspelt field would be dropped, silently: `methd: 'PUT'` sent as a POST.
-  for (const field of Object.keys(task)) {
-    if (task[field] !== undefined && !TASK_FIELDS.includes(field)) refuse(field, `one of an HttpTask's fields (${TASK_FIELDS.join(', ')}): it is none`);
-  }
+  const unknown = unknownKey(task, TASK_FIELDS);
+  if (unknown !== undefined) refuse(unknown, `one of an HttpTask's fields (${TASK_FIELDS.join(', ')}): it is none`);
   const url = resolveUrl(task.url, baseUrl);
   const method = (optionalString(task, 'method') ?? 'POST').toUpperCase();
   const methodError = methodProblem(method);
