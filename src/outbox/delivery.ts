@@ -172,7 +172,7 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
             batchUrl: options.batchUrl,
             redirect: options.redirect,
             bodies: c.bodies,
-            offline: () => c.reachability.hintsOffline,
+            reachability: c.reachability,
           },
           deadline,
         );

@@ -1,6 +1,7 @@
 import type { BlobRef } from './body.js';
 import type { BodyStore, OpenedBody } from './body-store.js';
 import type { Deadline } from './deadline.js';
+import type { Reachability } from './reachability.js';
 import { isTimeout } from './deadline.js';
 import { headersProblem } from './http-checks.js';
 import { nextHop, redirectOf, withoutBodyHeaders, MAX_HOPS, type Redirect, type RedirectPolicy } from './redirects.js';
@@ -27,7 +28,7 @@ export interface SendOptions {
   readonly redirect: RedirectPolicy;
   readonly bodies: BodyStore;
   /** Whether the platform says the network is gone, asked when a failure could be either that or a refusal. */
-  readonly offline: () => boolean;
+  readonly reachability: Pick<Reachability, 'hintsOffline'>;
 }
 
 const NONE: readonly string[] = [];
@@ -122,7 +123,7 @@ async function followOpaque(request: Send, options: SendOptions, redirect: Redir
     const response = await deadline.race(options.fetch(request.url, { ...request.init, redirect: 'follow', mode: 'same-origin' }), letGo);
     return { kind: 'response', response, secrets };
   } catch (error) {
-    return isTimeout(error) || deadline.expired || options.offline() ? failed(error, deadline, secrets) : { kind: 'redirect', redirect };
+    return isTimeout(error) || deadline.expired || options.reachability.hintsOffline ? failed(error, deadline, secrets) : { kind: 'redirect', redirect };
   }
 }
 
