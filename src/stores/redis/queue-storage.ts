@@ -92,9 +92,11 @@ export class RedisQueueStorage implements QueueStorage {
   async #judgedGone(owner: string): Promise<void> {
     if (this.#owner !== owner) return;
     const { heartbeats } = this.#context;
-    heartbeats.stop(this.#keys.heartbeat(owner));
-    this.#owner = randomId();
-    await this.#call('renew the heartbeat', () => heartbeats.start(this.#beat()));
+    const beat = this.#beat();
+    heartbeats.stop(beat.key);
+    // As a beat that found it gone goes on: under the name `gone` gives, once.
+    const renewed = beat.gone();
+    await this.#call('renew the heartbeat', () => heartbeats.start(renewed));
   }
 
   async load(): Promise<StorageSnapshot> {
