@@ -1,5 +1,6 @@
 import type { Lease, LeaseEntry } from '../core/queue-types.js';
 import type { AckBatcher } from './ack-batcher.js';
+import type { BatchFit } from './batch-fit.js';
 import type { Coordination } from './coordination.js';
 import { Deadline, isTimeout } from './deadline.js';
 import type { DeadReason } from './dead-letters.js';
@@ -46,6 +47,8 @@ export interface DeliveryContext {
   readonly reachability: Reachability;
   readonly coordination: Coordination;
   readonly acks: AckBatcher;
+  /** With `batch`, how large this handle makes batches (lowered by a server's 413). */
+  readonly batchFit: BatchFit | undefined;
   readonly transport: () => typeof fetch;
   /** Dispatches `type` on the outbox (a CustomEvent with `detail`). */
   readonly emit: (type: keyof OutboxEventMap, detail?: unknown) => void;
@@ -79,10 +82,13 @@ export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<St
     let i = 0;
     for (; i < requests.length; i++) {
       const cut = i > 0 && (outlasts(c.options, lease) || c.yields(requests[i]![0]!, run));
-      if (cut || !(await attempt(c, requests[i]!, lease, run, delivered))) {
+      const went = cut ? false : await attempt(c, requests[i]!, lease, run, delivered);
+      if (!went) {
         await c.giveBack(requests.slice(cut ? i : i + 1).flat(), lease);
         break;
       }
+      // A batch refused as too large: its halves are the chain's next requests, in order (a group's too).
+      if (went !== true) requests.splice(i + 1, 0, ...went);
       // Not at the end of the chain: a long chain holds back neither its acks nor its events.
       if (delivered.length > 0) acking.push(acknowledge(c, delivered.splice(0), lease));
     }
@@ -138,9 +144,10 @@ export function outlasts(options: Pick<ResolvedOutboxOptions, 'clock' | 'timeout
 /**
  * One request, within one `Deadline` from the first hook to the last byte of the response: expired tasks go to dead
  * first (expiry is decided before a send, never during it), `onBeforeSend` edits or skips the rest, then they are
- * sent and settled. True when the lane may go on (all sent, or out of it).
+ * sent and settled. True when the lane may go on (all sent, or out of it); for a batch the server refused as too
+ * large, the halves its tasks go again in.
  */
-async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<StoredTask>, run: DeliveryRun, delivered: Delivered[]): Promise<boolean> {
+async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<StoredTask>, run: DeliveryRun, delivered: Delivered[]): Promise<boolean | Entry[][]> {
   const { options } = c;
   const deadline = new Deadline(options.clock, options.timeoutMs);
   try {
@@ -178,7 +185,8 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
         );
     if (exchange.kind === 'response' || exchange.kind === 'redirect') c.reachability.saw(true);
     else if (exchange.kind === 'error' && exchange.network) c.reachability.saw(false);
-    return await settle(c, ready, exchange, { lease, run, delivered, deadline });
+    const settled = await settle(c, ready, exchange, { lease, run, delivered, deadline });
+    return settled === 'too-large' ? c.batchFit!.refused(c.index, ready.map((r) => r.entry)) : settled;
   } finally {
     deadline.end();
   }

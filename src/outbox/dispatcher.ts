@@ -2,6 +2,7 @@ import type { Lease } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
 import type { Serial } from '../core/serial.js';
 import { AckBatcher } from './ack-batcher.js';
+import { BatchFit } from './batch-fit.js';
 import type { Coordination } from './coordination.js';
 import { deliver, outlasts, type DeliveryContext, type DeliveryRun, type Entry, type ToDead } from './delivery.js';
 import type { OutboxEventMap } from './events.js';
@@ -78,6 +79,7 @@ export class Dispatcher {
     this.#delivery = {
       ...context,
       acks: this.#acks,
+      batchFit: context.options.batch && new BatchFit(context.options.batch),
       giveBack: (entries, lease) => this.#giveBack(entries, lease),
       // Told offline (`setOnline(false)`), a chain sends nothing more: nothing at all is sent then.
       yields: (next, run) => !this.#on(run) || !context.reachability.allowed || this.#yields(next),

@@ -1,18 +1,21 @@
 import type { Lease } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
+import { entryBytes, type BatchFit } from './batch-fit.js';
 import { packBatches } from './batching.js';
 import { chainUnits } from './chains.js';
 import type { DeliveryRun, Entry } from './delivery.js';
 import type { ResolvedOutboxOptions } from './options.js';
 import type { Pending, PendingIndex } from './pending.js';
 import type { Buffered } from './take-ahead.js';
-import { taskBytes, type StoredTask } from './task.js';
+import type { StoredTask } from './task.js';
 
 /** What leasing tasks needs of the dispatcher. */
 export interface LeaseContext {
   readonly options: ResolvedOutboxOptions;
   readonly queue: Queue<StoredTask>;
   readonly index: PendingIndex;
+  /** With `batch`, how large batches are made (see `BatchFit`). */
+  readonly batchFit: BatchFit | undefined;
   /** Puts taken entries back, as if never taken. */
   readonly giveBack: (entries: Entry[], lease: Lease<StoredTask>) => Promise<void>;
 }
@@ -52,8 +55,8 @@ export async function leaseUnits(c: LeaseContext, chosen: Pending[], run: Delive
   const { units, late } = chainUnits(chosen, taken, { chained, ordered: options.ordering !== 'none' });
   if (late.length > 0) await c.giveBack(late, lease);
   if (!options.batch) return units.map((unit) => ({ unit, lease: lease!, run }));
-  const packed = packBatches(units.flat(), options.ordering, options.batch, {
-    bytesOf: (e) => index.get(Number(e.id))?.bytes ?? taskBytes(e.value),
+  const packed = packBatches(units.flat(), options.ordering, c.batchFit!.limits, {
+    bytesOf: (e) => entryBytes(index, e),
     batchedWith: (e) => index.get(Number(e.id))?.batchedWith,
   });
   if (packed.leftover.length > 0) await c.giveBack(packed.leftover, lease);

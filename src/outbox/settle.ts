@@ -1,4 +1,5 @@
 import type { Lease } from '../core/queue-types.js';
+import { tooLarge } from './batch-fit.js';
 import type { Deadline } from './deadline.js';
 import type { DeliveryContext, DeliveryRun, Entry, ToDead } from './delivery.js';
 import type { HandedOverDetail, RetryDetail, SentDetail } from './events.js';
@@ -30,9 +31,9 @@ interface Attempt {
  * Applies the verdict on an exchange: acked (at the end of the unit, into `acks`), handed over to a service
  * worker's outbox (acked too), released with a delay, or dead. A response judged sent is read to its end first,
  * within the attempt's time: a body that stalls makes the attempt a timeout (a retry), so an event says what is
- * final. True when the lane may go on.
+ * final. True when the lane may go on; 'too-large' for a batch refused with 413, which is sent again in halves.
  */
-export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchange, a: Attempt): Promise<boolean> {
+export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchange, a: Attempt): Promise<boolean | 'too-large'> {
   const { options } = c;
   const entries = ready.map((r) => r.entry);
   if (exchange.kind === 'invalid' || exchange.kind === 'redirect') {
@@ -60,6 +61,11 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
       });
       return true;
     }
+  }
+  // Too large as one request: its tasks go again at once in halves (see `deliver`), never to dead together.
+  if (outcome instanceof Response && tooLarge(outcome, ready.length)) {
+    await discard(outcome, a.deadline);
+    return 'too-large';
   }
   const attempt = {
     attempts: Math.max(...entries.map((e) => e.attempts)),
