@@ -154,7 +154,7 @@ export class BatchWriter {
       const { fd, identity } = created ? this.#fds.create(segment) : this.#fds.open(segment, now)!;
       // Back to where this commit began: what lay past `offset` is a torn tail the Queue is dropping.
       if (created) undo.made(segmentFile(this.#dir, segment), () => this.#fds.forget(segment));
-      else undo.cut(fd, offset);
+      else undo.cut(fd, identity, segmentFile(this.#dir, segment), offset);
       writeAll(fd, bytes, offset);
       // A write at an earlier offset cuts what lay past it (the Queue dropping a torn tail).
       const end = offset + bytes.length;
@@ -176,7 +176,7 @@ export class BatchWriter {
         this.#meta = { fd, identity: identityOf(fd), writable: true };
       }
       const { fd, identity } = this.#meta;
-      undo.cut(fd, offset);
+      undo.cut(fd, identity, join(this.#dir, 'meta'), offset);
       writeAll(fd, bytes, offset);
       const end = offset + bytes.length;
       if (now.size > end) ftruncateSync(fd, end);

@@ -1,7 +1,9 @@
-import { ftruncateSync } from 'node:fs';
+import { closeSync, constants, ftruncateSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
+import { identityOf } from './descriptors.js';
 import { errno, type FileSync, syncDir, unlinkQuiet } from './files.js';
+import { NOFOLLOW } from './permissions.js';
 
 /**
  * What one commit has written so far, taken back when the commit fails before its metadata is in place. A commit that
@@ -17,11 +19,23 @@ export class Undo {
   }
 
   /**
-   * `fd`, about to be written from `offset`, is cut back to it: what lay past it was a torn tail the Queue is
-   * dropping. Cutting needs no free space, so it works on the full disk that made the write fail.
+   * The file `identity` at `path`, open as `fd` and about to be written from `offset`, is cut back to it: what lay
+   * past it was a torn tail the Queue is dropping. Cutting needs no free space, so it works on the full disk that
+   * made the write fail. By the time it runs, a strict commit's awaited sync may have let `fd` be closed and its
+   * number given to another file (reads keep a few descriptors): the file is found by its identity, never its number.
    */
-  cut(fd: number, offset: number): void {
-    this.#steps.push({ undo: () => ftruncateSync(fd, offset), sync: () => this.#sync.fdatasync(fd) });
+  cut(fd: number, identity: string, path: string, offset: number): void {
+    this.#steps.push({
+      undo: () => withFile(fd, identity, path, (file) => ftruncateSync(file, offset)),
+      sync: async () => {
+        const file = ownDescriptor(fd, identity, path);
+        try {
+          if (file !== undefined) await this.#sync.fdatasync(file);
+        } finally {
+          if (file !== undefined && file !== fd) closeSync(file);
+        }
+      },
+    });
   }
 
   /** The file at `path` was made by this commit: it is removed (`forget` first closes what holds it open). */
@@ -52,5 +66,42 @@ export class Undo {
         { cause: error },
       );
     }
+  }
+}
+
+/** `fd` when it still has the file `identity` open; else that file opened again at `path`; undefined when it is gone. */
+function ownDescriptor(fd: number, identity: string, path: string): number | undefined {
+  if (identityQuiet(fd) === identity) return fd;
+  let file: number;
+  try {
+    file = openSync(path, constants.O_RDWR | NOFOLLOW);
+  } catch (error) {
+    // Removed or replaced since: the commit's bytes went with the file, and nothing is left to cut.
+    if (errno(error) === 'ENOENT') return undefined;
+    throw error;
+  }
+  if (identityOf(file) === identity) return file;
+  closeSync(file);
+  return undefined;
+}
+
+/** Runs `fn` on the file `identity` (see `ownDescriptor`), closing what was opened for it. */
+function withFile(fd: number, identity: string, path: string, fn: (file: number) => void): void {
+  const file = ownDescriptor(fd, identity, path);
+  if (file === undefined) return;
+  try {
+    fn(file);
+  } finally {
+    if (file !== fd) closeSync(file);
+  }
+}
+
+/** The identity of what `fd` has open; undefined when it is closed. */
+function identityQuiet(fd: number): string | undefined {
+  try {
+    return identityOf(fd);
+  } catch (error) {
+    if (errno(error) === 'EBADF') return undefined;
+    throw error;
   }
 }
