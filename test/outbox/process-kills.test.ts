@@ -9,7 +9,7 @@ beforeAll(() => {
   if (!existsSync('dist/fs.js') || !existsSync('dist/redis.js')) execSync('npm run build', { stdio: 'ignore' });
 });
 
-async function crashTest(options: { kills: number; ordering: 'group' | 'none'; redisUrl?: string }): Promise<void> {
+async function crashTest(options: { kills: number; mode: 'group' | 'none' | 'batch'; redisUrl?: string }): Promise<void> {
   // @ts-expect-error a plain ES module without types
   const { crashTest: run } = await import('../stress/outbox-crash.mjs');
   const result = (await run(options)) as { kills: number; enqueued: number; delivered: number };
@@ -19,13 +19,13 @@ async function crashTest(options: { kills: number; ordering: 'group' | 'none'; r
 }
 
 describe('an outbox on a FileStore whose processes are killed', () => {
-  for (const ordering of ['group', 'none'] as const) {
-    it(`loses nothing, sends nothing to dead and nothing again after its ack (ordering: '${ordering}')`, () => crashTest({ kills: 8, ordering }), 120_000);
+  for (const mode of ['group', 'none', 'batch'] as const) {
+    it(`loses nothing, sends nothing to dead and nothing again after its ack ('${mode}')`, () => crashTest({ kills: 8, mode }), 120_000);
   }
 });
 
 describeRedis('an outbox on a RedisStore whose processes are killed', (server) => {
-  for (const ordering of ['group', 'none'] as const) {
-    it(`loses nothing, sends nothing to dead and nothing again after its ack (ordering: '${ordering}')`, () => crashTest({ kills: 6, ordering, redisUrl: server().url }), 120_000);
+  for (const mode of ['group', 'none'] as const) {
+    it(`loses nothing, sends nothing to dead and nothing again after its ack ('${mode}')`, () => crashTest({ kills: 6, mode, redisUrl: server().url }), 120_000);
   }
 });

@@ -1,24 +1,16 @@
 // A process that the outbox crash test kills with SIGKILL at random moments.
-// <store> is a directory (a FileStore) or a redis:// URL with a key prefix after '#' (a RedisStore).
-//   enqueue <store> <url> <ordering> <from>: enqueues tasks t<from>, t<from+1>, … (alone and in groups, some with bodies
-//                                          large enough to be stored beside their tasks); prints "enqueued N" once
-//                                          the enqueue of N resolved.
-//   deliver <store> <url> <ordering>:      delivers in the background; prints "sent N" for each 'sent' event, which
-//                                          comes once the task's ack is committed.
+// <store> and <mode> are as `openStore` and `outboxOptions` (outbox-setup.mjs) take them.
+//   enqueue <store> <url> <mode> <from>: enqueues tasks t<from>, t<from+1>, … (alone and in groups, some with bodies
+//                                        large enough to be stored beside their tasks); prints "enqueued N" once
+//                                        the enqueue of N resolved.
+//   deliver <store> <url> <mode>:        delivers in the background; prints "sent N" for each 'sent' event, which
+//                                        comes once the task's ack is committed.
 import { writeSync } from 'node:fs';
 import { Outbox } from '../../dist/index.js';
-import { openStore } from './outbox-store.mjs';
+import { openStore, outboxOptions } from './outbox-setup.mjs';
 
-const [mode, where, url, ordering, from] = process.argv.slice(2);
-const outbox = await Outbox.open({
-  name: 'crash',
-  store: await openStore(where),
-  baseUrl: url,
-  ordering,
-  concurrency: 4,
-  timeoutMs: 2_000,
-  retry: { initialDelayMs: 10, maxDelayMs: 100 },
-});
+const [role, where, url, mode, from] = process.argv.slice(2);
+const outbox = await Outbox.open(outboxOptions(mode, url, await openStore(where)));
 // Synchronous: a line written to a pipe asynchronously may never leave a process killed right after.
 const out = (line) => writeSync(1, `${line}\n`);
 out('ready');
@@ -31,7 +23,7 @@ const task = (n) => ({
   body: { n, pad: 'x'.repeat(n % 10 === 7 ? 70_000 : 20) },
 });
 
-if (mode === 'enqueue') {
+if (role === 'enqueue') {
   let n = Number(from);
   for (;;) {
     const size = 1 + Math.floor(Math.random() * 8);
