@@ -239,7 +239,9 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   async #openParts(): Promise<void> {
     await this.#openPart(0);
     const { store, name, partitions } = this.#options;
-    const exists = async (p: number) => store.exists?.(partitionName(name, p));
+    // A partition whose name would be over 128 characters was never made: the queue has one partition, and no store
+    // is asked about a name it refuses (one near 128 characters would fail to open).
+    const exists = async (p: number) => (partitionName(name, p).length > 128 ? false : store.exists?.(partitionName(name, p)));
     await settleCount({ name, parts: this.#parts, open: (p) => this.#openPart(p), exists, serial: this.#serial }, partitions);
   }
 

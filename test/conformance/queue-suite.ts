@@ -497,6 +497,20 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
         expect((await store.open('x'.repeat(128)))).toBeTruthy();
       });
 
+      it('Queue.open() takes a name of 128 characters, and opens it again after its metadata is lost', async () => {
+        const name = 'x'.repeat(128);
+        const q = await open({ name });
+        await q.pushMany(items(0, 2));
+        await q.close();
+        const raw = await (await place.open()).open(name);
+        const snap = await raw.load();
+        await raw.commit(snap.token, { meta: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]), durability: 'relaxed' });
+        await raw.close();
+        const again = await open({ name }, await place.open());
+        expect(again.recovered[0]).toMatchObject({ kind: 'meta' });
+        expect(await drain(again)).toEqual([0, 1]);
+      });
+
       it("ERR_INVALID_NAME for a name that is a partitioned queue's part (<name>.p<n>, <name>.pm): it would share its storage", async () => {
         for (const name of ['x.p1', 'x.p8191', 'x.pm']) {
           expect((await rejection(Queue.open({ name, store, clock }))).code, name).toBe('ERR_INVALID_NAME');
