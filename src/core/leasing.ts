@@ -11,6 +11,15 @@ import type { QueueStorage } from './store.js';
 import { check, finiteFrom, isBoolean, optionsObject } from './validate.js';
 import { itemAt, nextReady, walk } from './walk.js';
 
+/**
+ * A partition's lease checks with this, without acking, that its `ack(ids)` would not be refused now: an ack spanning
+ * partitions checks every part before it acks any (see `combine`).
+ */
+export const CHECK_ACK = Symbol();
+
+/** A lease as one partition hands it out. */
+export type PartLease<T> = Lease<T> & { readonly [CHECK_ACK]: (ids?: readonly string[]) => Promise<void> };
+
 /** What leasing needs of the queue it serves. */
 export interface LeasingContext<T> {
   readonly view: CommitView;
@@ -53,7 +62,7 @@ export class Leasing<T> {
   }
 
   /** The plan of a take: up to `max` of the first entries that are ready (and that `filter` picks). */
-  async take(max: number, leaseMs: number, options: TakeOptions<T>): Promise<Plan<Lease<T> | undefined>> {
+  async take(max: number, leaseMs: number, options: TakeOptions<T>): Promise<Plan<PartLease<T> | undefined>> {
     const { view, clock } = this.#c;
     const now = clock.now();
     const ops = await this.freeGone();
@@ -159,7 +168,7 @@ export class Leasing<T> {
     return mine ? { ops: [['o', this.owner]], result: undefined } : { result: undefined };
   }
 
-  #lease(lease: string, until: number, entries: LeaseEntry<T>[]): Lease<T> {
+  #lease(lease: string, until: number, entries: LeaseEntry<T>[]): PartLease<T> {
     // The set of the lease's ids is made only for an ack or release that names some: most name none.
     let own: Set<string> | undefined;
     // Given back by this lease: "all of the lease" no longer names them (an ack of the rest must not remove them).
@@ -173,6 +182,13 @@ export class Leasing<T> {
       entries,
       expiresAt: until,
       ack: (ids) => this.#c.run(() => this.#c.view.commit(() => this.#ack(lease, pick(ids), entries))),
+      // Planned on the view read again (another handle may have taken an item since), and never committed: a plan
+      // that changes nothing commits nothing.
+      [CHECK_ACK]: (ids) =>
+        this.#c.run(async () => {
+          await this.#c.view.refresh();
+          await this.#c.view.commit(() => (this.#ack(lease, pick(ids), entries), { result: undefined }));
+        }),
       release: (ids, options) =>
         this.#c.run(async () => {
           const { delayMs = 0, untried = false } = optionsObject(options, 'options', ['delayMs', 'untried']);

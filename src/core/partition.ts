@@ -2,7 +2,7 @@ import { CommitView } from './commit-view.js';
 import { SluiceError } from './errors.js';
 import type { CorruptDetail, RecoverDetail } from './events.js';
 import { GroupCommit } from './group-commit.js';
-import { Leasing } from './leasing.js';
+import { Leasing, type PartLease } from './leasing.js';
 import type { ResolvedOptions } from './options.js';
 import type { Lease, QueueEntry, QueueStats, TakeOptions } from './queue-types.js';
 import { lost, repairPlan } from './recovery.js';
@@ -103,7 +103,7 @@ export class Partition<T> {
     return this.#pushes.add(frames, count, done);
   }
 
-  take(max: number, leaseMs: number, options: TakeOptions<T>): Promise<Lease<T> | undefined> {
+  take(max: number, leaseMs: number, options: TakeOptions<T>): Promise<PartLease<T> | undefined> {
     return this.view.commit(
       () => {
         this.#counted();

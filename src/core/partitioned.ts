@@ -1,19 +1,22 @@
 import { entryId, leaseIds, partitionOf } from './ids.js';
 import type { CorruptDetail, RecoverDetail } from './events.js';
+import { CHECK_ACK, type PartLease } from './leasing.js';
 import type { Partition } from './partition.js';
 import type { Lease, QueueStats, ReleaseOptions } from './queue-types.js';
 
 /**
  * One lease over the leases taken from several partitions: entry ids carry their partition, and an ack or a release
  * goes to each partition's lease with its own ids. Each partition commits on its own, so an ack spanning
- * partitions is not one atomic step: each item is acked exactly once all the same.
+ * partitions is not one atomic step: each item is acked exactly once all the same. It checks every part before it
+ * acks any, so that one refused (an item another lease took) acks none; only a lease running out between the check
+ * and the acks can still be refused part way.
  */
-export function combine<T>(taken: readonly (readonly [partition: number, lease: Lease<T>])[]): Lease<T> {
+export function combine<T>(taken: readonly (readonly [partition: number, lease: PartLease<T>])[]): Lease<T> {
   const entries = taken.flatMap(([p, lease]) => lease.entries.map((e) => ({ ...e, id: entryId(p, Number(e.id)) })));
   const own = new Set(entries.map((e) => e.id));
-  const split = (ids: readonly string[] | undefined): [Lease<T>, string[] | undefined][] => {
+  const split = (ids: readonly string[] | undefined): [PartLease<T>, string[] | undefined][] => {
     if (ids === undefined) return taken.map(([, lease]) => [lease, undefined]);
-    const out = new Map<Lease<T>, string[]>();
+    const out = new Map<PartLease<T>, string[]>();
     for (const id of leaseIds(ids, own)) {
       const [p, seq] = partitionOf(Number(id));
       const lease = taken.find(([q]) => q === p)![1];
@@ -26,7 +29,9 @@ export function combine<T>(taken: readonly (readonly [partition: number, lease: 
     entries,
     expiresAt: Math.min(...taken.map(([, lease]) => lease.expiresAt)),
     async ack(ids) {
-      for (const [lease, part] of split(ids)) await lease.ack(part);
+      const parts = split(ids);
+      for (const [lease, part] of parts) await lease[CHECK_ACK](part);
+      for (const [lease, part] of parts) await lease.ack(part);
     },
     async release(ids, options?: ReleaseOptions) {
       for (const [lease, part] of split(ids)) await lease.release(part, options);
@@ -72,9 +77,9 @@ export async function takeInTurn<T>(
   parts: readonly Partition<T>[],
   { order, own }: { readonly order: readonly number[]; readonly own: number },
   max: number,
-  take: (part: Partition<T>, p: number, max: number) => Promise<Lease<T> | undefined>,
-): Promise<{ taken: [number, Lease<T>][]; met: boolean }> {
-  const taken: [number, Lease<T>][] = [];
+  take: (part: Partition<T>, p: number, max: number) => Promise<PartLease<T> | undefined>,
+): Promise<{ taken: [number, PartLease<T>][]; met: boolean }> {
+  const taken: [number, PartLease<T>][] = [];
   let met = false;
   let got = 0;
   for (let i = 0; i < order.length && got < max && (i < own || got === 0); i++) {

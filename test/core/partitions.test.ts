@@ -82,6 +82,27 @@ for (const [label, makeStore] of [
       await q.close();
     });
 
+    it('.ack() of a lease spanning partitions that rejects ERR_LEASE_EXPIRED acks none of its items', async () => {
+      const a = await open(2);
+      const b = await open(2, label === 'FileStore' ? makeStore(dir) : store);
+      await a.push({ key: 'x', n: 0 }, { key: 'x' });
+      await a.push({ key: 'y', n: 1 }, { key: 'y' });
+      const lease = (await a.take(2, { leaseMs: 100 }))!;
+      const [first, second] = lease.entries.map((e) => e.id);
+      expect(new Set([first, second].map((id) => Math.floor(Number(id) / 2 ** 40))).size).toBe(2);
+      clock.advance(200);
+      // The lease ran out, and another handle took one of its items.
+      expect((await b.take(1, { ids: [second!] }))!.entries.map((e) => e.id)).toEqual([second]);
+      const error = await lease.ack().catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'ERR_LEASE_EXPIRED' });
+      expect((await a.list()).map((e) => [e.id, e.state])).toEqual([
+        [first, 'ready'],
+        [second, 'leased'],
+      ]);
+      await a.close();
+      await b.close();
+    });
+
     it('two handles drain a partitioned queue together, every item exactly once', async () => {
       const a = await open(4);
       const b = await open(4, label === 'FileStore' ? makeStore(dir) : store);
