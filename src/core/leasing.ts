@@ -17,8 +17,17 @@ import { itemAt, nextReady, walk } from './walk.js';
  */
 export const CHECK_ACK = Symbol();
 
+/**
+ * A partition's lease gives all its items back with this, as untried, from inside the queue's serial (where `run` would
+ * wait for itself): a take spanning partitions that fails part way so changes nothing (see `takeInTurn`).
+ */
+export const UNTAKE = Symbol();
+
 /** A lease as one partition hands it out. */
-export type PartLease<T> = Lease<T> & { readonly [CHECK_ACK]: (ids?: readonly string[]) => Promise<void> };
+export type PartLease<T> = Lease<T> & {
+  readonly [CHECK_ACK]: (ids?: readonly string[]) => Promise<void>;
+  readonly [UNTAKE]: () => Promise<void>;
+};
 
 /** What leasing needs of the queue it serves. */
 export interface LeasingContext<T> {
@@ -189,6 +198,7 @@ export class Leasing<T> {
           await this.#c.view.refresh();
           await this.#c.view.commit(() => (this.#ack(lease, pick(ids), entries), { result: undefined }));
         }),
+      [UNTAKE]: () => this.#c.view.commit(() => this.#release(lease, pick(undefined), 0, true)),
       release: (ids, options) =>
         this.#c.run(async () => {
           const { delayMs = 0, untried = false } = optionsObject(options, 'options', ['delayMs', 'untried']);

@@ -1,6 +1,6 @@
 import { entryId, leaseIds, partitionOf } from './ids.js';
 import type { CorruptDetail, RecoverDetail } from './events.js';
-import { CHECK_ACK, type PartLease } from './leasing.js';
+import { CHECK_ACK, UNTAKE, type PartLease } from './leasing.js';
 import type { Partition } from './partition.js';
 import type { Lease, QueueStats, ReleaseOptions } from './queue-types.js';
 
@@ -82,15 +82,23 @@ export async function takeInTurn<T>(
   const taken: [number, PartLease<T>][] = [];
   let met = false;
   let got = 0;
-  for (let i = 0; i < order.length && got < max && (i < own || got === 0); i++) {
-    const p = order[i]!;
-    const { view } = parts[p]!;
-    const conflicts = view.conflicts;
-    const lease = await take(parts[p]!, p, max - got);
-    if (i === 0) met = view.conflicts > conflicts;
-    if (!lease) continue;
-    taken.push([p, lease]);
-    got += lease.entries.length;
+  try {
+    for (let i = 0; i < order.length && got < max && (i < own || got === 0); i++) {
+      const p = order[i]!;
+      const { view } = parts[p]!;
+      const conflicts = view.conflicts;
+      const lease = await take(parts[p]!, p, max - got);
+      if (i === 0) met = view.conflicts > conflicts;
+      if (!lease) continue;
+      taken.push([p, lease]);
+      got += lease.entries.length;
+    }
+  } catch (error) {
+    // A take that rejects (aborted, refused, failed in a later partition) changes nothing: what the partitions before
+    // gave is given back. Where that fails too, those items stay leased until their lease ends or the handle closes;
+    // the take's own error is the one to tell.
+    for (const [, lease] of taken) await lease[UNTAKE]().catch(() => undefined);
+    throw error;
   }
   return { taken, met };
 }

@@ -103,6 +103,22 @@ for (const [label, makeStore] of [
       await b.close();
     });
 
+    it('.take() that rejects after some partitions were taken from (aborted between them) leaves nothing leased', async () => {
+      const q = await open(2);
+      await q.push({ key: 'x', n: 0 }, { key: 'x' });
+      await q.push({ key: 'y', n: 1 }, { key: 'y' });
+      const before = await q.list();
+      const aborting = new AbortController();
+      let seen = 0;
+      // The filter meets the second partition's item after the first partition's take committed.
+      const filter = () => (++seen === 2 && aborting.abort(), true);
+      await expect(q.take(10, { signal: aborting.signal, filter })).rejects.toThrow();
+      expect(seen).toBe(2);
+      expect(await q.list()).toEqual(before);
+      expect(await q.stats()).toMatchObject({ size: 2, leased: 0 });
+      await q.close();
+    });
+
     it('two handles drain a partitioned queue together, every item exactly once', async () => {
       const a = await open(4);
       const b = await open(4, label === 'FileStore' ? makeStore(dir) : store);
