@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,6 +7,8 @@ import { FileStore } from '../../src/fs.js';
 import { main } from '../../src/platform/cli.js';
 import { queueNames } from '../../src/platform/cli/layout.js';
 import { Outbox } from '../../src/outbox/outbox.js';
+import { hash } from '../../src/core/partitioned.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 let dir: string;
 let out: string[];
@@ -115,6 +117,30 @@ describe('sluice ls, stats', () => {
     expect(minMs).toBe(maxMs);
     expect(minMs).toBeGreaterThanOrEqual(90_000);
     expect(minMs).toBeLessThan(100_000);
+  });
+
+  it("a partitioned queue's oldest age is its oldest item's, whichever partition holds it", async () => {
+    // An outbox's: its oldest task is in the second partition, a newer one in the first.
+    const inPartition = (p: number) => Array.from({ length: 100 }, (_, i) => `g${i}`).find((g) => hash(g) % 2 === p)!;
+    const clock = new FakeClock();
+    const outbox = await Outbox.open({ name: 'api', store: store(), partitions: 2, clock });
+    await outbox.enqueue({ url: 'https://api.example.test/old', group: inPartition(1) });
+    clock.advance(3_600_000);
+    await outbox.enqueue({ url: 'https://api.example.test/new', group: inPartition(0) });
+    await outbox.close();
+    const later = clock.now() + 60_000;
+    expect(await main(['stats', 'api', '--dir', dir, '--json'], { ...io, now: () => later })).toBe(0);
+    expect(json()[0]!['oldest']).toEqual({ minMs: 3_660_000, maxMs: 3_660_000 });
+    // A plain queue's: bounded by the times of the segment file that holds it, in its own partition.
+    const q = await Queue.open<number>({ name: 'parts', store: store(), partitions: 2 });
+    const [id] = await q.pushMany([1], { key: inPartition(1) });
+    expect(Number(id)).toBeGreaterThanOrEqual(2 ** 40);
+    await q.close();
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    for (const file of readdirSync(join(dir, 'parts.p1')).filter((f) => f.endsWith('.seg'))) utimesSync(join(dir, 'parts.p1', file), hourAgo, hourAgo);
+    out = [];
+    expect(await run('stats', 'parts', '--json')).toBe(0);
+    expect((json()[0]!['oldest'] as { minMs: number }).minMs).toBeGreaterThanOrEqual(3_600_000);
   });
 });
 

@@ -1,3 +1,4 @@
+import { partitionName } from '../../core/partitioned.js';
 import type { Queue } from '../../core/queue.js';
 import type { DeadRecord } from '../../outbox/dead-letters.js';
 import type { StoredTask } from '../../outbox/task.js';
@@ -16,14 +17,28 @@ export interface OldestAge {
 }
 
 export async function oldestAge(queue: Queue<unknown>, kind: QueueKind, dir: string, now: number): Promise<OldestAge | null> {
-  const [head] = await queue.list({ limit: 1 });
+  // Partitions keep no order among them: the oldest item is the oldest of their heads.
+  let oldest: OldestAge | null = null;
+  for (let p = 0; p < queue.partitions; p++) oldest = older(oldest, await headAge(queue, p, kind, dir, now));
+  return oldest;
+}
+
+/** The age of partition `p`'s oldest unacked item. */
+async function headAge(queue: Queue<unknown>, p: number, kind: QueueKind, dir: string, now: number): Promise<OldestAge | null> {
+  const [head] = await queue.list({ partition: p, limit: 1 });
   if (!head) return null;
   const since = (time: number) => Math.max(0, Math.round(now - time));
   const at = itemTime(head.value, kind);
   if (at !== undefined) return { minMs: since(at), maxMs: since(at) };
-  const times = headSegmentTimes(dir, queue.name);
+  const times = headSegmentTimes(dir, partitionName(queue.name, p));
   if (!times) return { minMs: 0, maxMs: null };
   return { minMs: since(times.changed), maxMs: times.born === undefined ? null : since(times.born) };
+}
+
+/** The age of the older of two items, each known within bounds: the larger of each bound (no upper one if either has none). */
+function older(a: OldestAge | null, b: OldestAge | null): OldestAge | null {
+  if (!a || !b) return a ?? b;
+  return { minMs: Math.max(a.minMs, b.minMs), maxMs: a.maxMs === null || b.maxMs === null ? null : Math.max(a.maxMs, b.maxMs) };
 }
 
 function itemTime(value: unknown, kind: QueueKind): number | undefined {
