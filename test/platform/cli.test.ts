@@ -291,6 +291,30 @@ describe('sluice dead', () => {
     await outbox.close();
   });
 
+  it("an id that is one letter's task id and another's entry id is refused, naming it, and nothing is retried or purged", async () => {
+    const outbox = await Outbox.open({ name: 'api', store: store(), fetch: async () => new Response(null, { status: 400 }) });
+    // Entry 0 is the task "1"; entry 1 is the task "order-7": "1" names both.
+    await outbox.enqueueMany([{ url: 'https://api.example.test/a', id: '1' }, { url: 'https://api.example.test/b', id: 'order-7' }]);
+    await outbox.flush();
+    await outbox.close();
+    expect((await run('dead', 'api', '--json')) === 0 && json().map((l) => [l['id'], (l['task'] as { id: string }).id])).toEqual([
+      ['0', '1'],
+      ['1', 'order-7'],
+    ]);
+    for (const action of ['purge', 'retry']) {
+      err = [];
+      expect(await run('dead', 'api', action, '1')).toBe(1);
+      expect(err).toEqual([expect.stringMatching(/^sluice: ERR_INVALID_OPTION: .*"1".*more than one dead letter/)]);
+    }
+    const again = await Outbox.open({ name: 'api', store: store() });
+    expect(await again.dead.size()).toBe(2);
+    await again.close();
+    // Named by their other ids, each is found alone.
+    out = [];
+    expect(await run('dead', 'api', 'purge', '0', 'order-7', '--json')).toBe(0);
+    expect(json()).toEqual([{ outbox: 'api', purged: 2 }]);
+  });
+
   it('unknown ids exit 1 naming them, and nothing is retried or purged', async () => {
     await deadLetters();
     expect(await run('dead', 'api', 'retry', 'order-42', 'nope', '7')).toBe(1);

@@ -72,6 +72,15 @@ async function settle(ctx: Context, outbox: Outbox, action: 'retry' | 'purge', i
       printError(ctx.io, error, ctx.json);
       return 1;
     }
+    // Task ids are the app's own (an order number, say) and may be another letter's entry id: such an id names two
+    // letters, of which the user meant one. Neither is taken for it; each letter can be named by its other id.
+    const ambiguous = ids.filter((id) => byId.get(id)!.includes(id) && byId.get(id)!.some((entry) => entry !== id));
+    if (ambiguous.length > 0) {
+      const named = ambiguous.map((id) => JSON.stringify(id)).join(', ');
+      const error = new SluiceError('ERR_INVALID_OPTION', `The id ${named} names more than one dead letter of ${outbox.name} (the entry id of one, the task id of another); nothing was ${done}. Name each by its other id (dead list shows both).`);
+      printError(ctx.io, error, ctx.json);
+      return 1;
+    }
     chosen = [...new Set(ids.flatMap((id) => byId.get(id)!))];
   }
   // In steps, for the progress bar: each step lists the dead letters again, so there are few of them.
