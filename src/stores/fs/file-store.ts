@@ -104,7 +104,7 @@ export class FileStore implements Store {
 
   async exists(name: string): Promise<boolean> {
     checkName(name);
-    return existsSync(join(this.dir, name));
+    return made(this.dir, name);
   }
 
   async open(name: string): Promise<QueueStorage> {
@@ -152,6 +152,15 @@ function setupFailed(dir: string, error: unknown): SluiceError {
   if (errno(error) === 'ELOOP') return notAFile((error as NodeJS.ErrnoException).path ?? dir, true, error);
   return storageError(error, `Cannot set up the queue directory ${dir}.`);
 }
+/**
+ * Whether the queue `name` was ever opened in `dir`: its directory has its `commits` counter from the first open on,
+ * and its metadata from the first commit (either may be removed under it, not both). A directory of that name that
+ * sluice did not make is no queue, and is not opened as one.
+ */
+function made(dir: string, name: string): boolean {
+  return existsSync(join(dir, name, 'commits')) || existsSync(join(dir, name, 'meta'));
+}
+
 /**
  * Throws 'ERR_NOT_FOUND' unless `dir` holds the queue `name`. Every queue's directory has its `commits` counter from
  * the first open on, so a directory without one (or none at all) is no queue.

@@ -67,6 +67,20 @@ describe('new FileStore()', () => {
     expect(readdirSync(join(dir, 'q'))).not.toContain('meta.999.abcd.tmp');
     await q.close();
   });
+
+  it('.exists() is true once a queue was opened, not for any directory of that name', async () => {
+    const store = new FileStore({ dir });
+    // A directory sluice did not make, named as a second partition of "q" would be.
+    mkdirSync(join(dir, 'q.p1'), { mode: 0o700 });
+    writeFileSync(join(dir, 'q.p1', 'notes.txt'), 'mine');
+    expect(await store.exists('q.p1')).toBe(false);
+    const q = await Queue.open<number>({ name: 'q', store });
+    await q.push(1);
+    await q.close();
+    expect(await store.exists('q')).toBe(true);
+    // Opening "q" looked for its second partition there, and made nothing in it.
+    expect(readdirSync(join(dir, 'q.p1'))).toEqual(['notes.txt']);
+  });
 });
 
 describe('new FileStore({ create: false })', () => {
