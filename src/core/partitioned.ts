@@ -30,7 +30,8 @@ export function combine<T>(taken: readonly (readonly [partition: number, lease: 
     expiresAt: Math.min(...taken.map(([, lease]) => lease.expiresAt)),
     async ack(ids) {
       const parts = split(ids);
-      for (const [lease, part] of parts) await lease[CHECK_ACK](part);
+      // One part is all or nothing by itself: the check, a read of the storage more, is for several.
+      if (parts.length > 1) for (const [lease, part] of parts) await lease[CHECK_ACK](part);
       for (const [lease, part] of parts) await lease.ack(part);
     },
     async release(ids, options?: ReleaseOptions) {
