@@ -8,8 +8,12 @@ import { INLINE_MAX, inlineBytes, toBase64, type BlobRef, type BodySource, type 
 /** A stored body is written, and read when sent, this much at a time: what a send holds in memory. */
 export const CHUNK = 256 * 1024;
 
-/** A blob no task names is left this long after it was made: the enqueue that made it may not have committed yet. */
-export const ORPHAN_GRACE_MS = 3600_000;
+/**
+ * A blob no task names is left this long after its key's time, when its storing began: the enqueue that makes it may
+ * still be storing it (a slow stream) or not yet have committed its task, and another process's clock may be ahead.
+ * An hour proved short for a stream read over hours; what it costs is a crash's leftover kept a day.
+ */
+export const ORPHAN_GRACE_MS = 24 * 3600_000;
 
 /** Without blobs in the store, a body is kept inside its task up to this size (an item holds 1 MiB, base64 grows 4/3). */
 const WITHOUT_BLOBS_MAX = 512 * 1024;

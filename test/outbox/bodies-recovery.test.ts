@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Queue } from '../../src/core/queue.js';
+import { Outbox } from '../../src/outbox/outbox.js';
 import { ORPHAN_GRACE_MS } from '../../src/outbox/body-store.js';
 import { blobKeys, bytes, MiB, same } from './body-bytes.js';
 import { rig, type Rig } from './helpers.js';
@@ -54,6 +55,25 @@ describe('recovery: no orphan forever, never a task without its body', () => {
 });
 
 describe('where a body lives, by store and platform', () => {
+  it('a body still being stored hours after it began (a slow stream) is not deleted by another handle opening meanwhile', async () => {
+    let pulls = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        pulls++;
+        if (pulls === 1) return controller.enqueue(bytes(300_000));
+        if (pulls > 2) return controller.close();
+        // Three hours on, a second handle opens the outbox (and sweeps bodies no task names) while this one streams.
+        r.clock.advance(3 * 3600_000);
+        const other = await Outbox.open({ name: 'api', store: r.store, clock: r.clock, baseUrl: r.server.url });
+        await other.close();
+        controller.enqueue(bytes(1_000));
+      },
+    });
+    await r.outbox.enqueue({ url: '/slow', id: 'slow', body });
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, dead: 0 });
+    expect(r.server.delivered.map((x) => [x.key, x.body.length])).toEqual([['slow', 301_000]]);
+  });
+
   it("without blobs in the store, a body up to 512 KiB stays inside its task; a larger one is refused", async () => {
     const { MemoryStore } = await import('../../src/stores/memory/memory-store.js');
     const inner = new MemoryStore();
