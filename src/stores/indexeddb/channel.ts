@@ -6,6 +6,8 @@ const COMMITTED = 'commit';
 const HELLO = 'hello';
 /** A handle watches: from now, or still (answering `HELLO`). */
 const WATCHING = 'watching';
+/** A handle names itself (`here:<owner>`), answering `WATCHING`: the watcher hears when it goes (see `onPeer`). */
+const HERE = 'here:';
 /** Most often a handle tells the others of its commits (see `committed`). */
 const NOTIFY_MS = 10;
 /**
@@ -26,7 +28,10 @@ const LATE_MS = 200;
  * before the commit and started watching after it. From then on it tells of every commit, for good: a watcher that
  * stopped or died is told on (a notice too many, never one too few). A handle that committed and closes before it
  * heard of a watcher tells as it closes; one that committed and died before it heard cannot, so a watcher that has
- * heard no notice `LATE_MS` after it said it watches looks again, once, as if told.
+ * heard no notice `LATE_MS` after it said it watches looks again, once, as if told. Nor can one that dies after a
+ * commit and before its notice went (a tab closed, a worker terminated, while the notice waited out the spacing of
+ * notices): so each handle names itself to a watcher that says it watches, and the watcher looks again when a handle
+ * it was told of goes (through its owner lock, where Web Locks exist).
  */
 export class QueueChannel {
   readonly #channel: BroadcastChannel | undefined;
@@ -35,13 +40,17 @@ export class QueueChannel {
   /** Another handle watches, or did. */
   #watched = false;
   #asked: (() => void) | undefined;
+  #peer: ((owner: string) => void) | undefined;
+  /** This handle's name as other handles' `isGone` knows it; unnamed, it says nothing of itself. */
+  readonly #owner: string | undefined;
   #committed = false;
   #notifying: ReturnType<typeof setTimeout> | undefined;
   #missed = false;
   /** The look again after saying this handle watches (see `LATE_MS`); cleared by the first notice heard. */
   #late: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(name: string) {
+  constructor(name: string, owner?: string) {
+    this.#owner = owner;
     const Channel = globalThis.BroadcastChannel;
     if (!Channel) return;
     const channel = (this.#channel = new Channel(name));
@@ -59,6 +68,11 @@ export class QueueChannel {
   /** Calls `asked` when another handle asks for the writer lock. */
   onAsk(asked: () => void): void {
     this.#asked = asked;
+  }
+
+  /** Calls `peer` with the name of each handle that answers this one's word that it watches. */
+  onPeer(peer: (owner: string) => void): void {
+    this.#peer = peer;
   }
 
   /**
@@ -119,6 +133,9 @@ export class QueueChannel {
     } else if (data === WATCHING) {
       this.#watched = true;
       if (this.#committed) this.#channel?.postMessage(COMMITTED);
+      if (this.#owner !== undefined) this.#channel?.postMessage(HERE + this.#owner);
+    } else if (typeof data === 'string' && data.startsWith(HERE)) {
+      if (this.#listeners.size > 0) this.#peer?.(data.slice(HERE.length));
     }
   }
 }

@@ -30,17 +30,21 @@ export class Owners {
     const { held = [], pending = [] } = await this.#locks.query();
     // Owners hold their lock exclusive; watchers (this handle's, other tabs') ask for it shared, and do not count.
     if (![...held, ...pending].some((lock) => lock.name === name && lock.mode !== 'shared')) return true;
-    if (!this.#watched.has(owner)) {
-      this.#watched.add(owner);
-      void this.#locks.request(name, { mode: 'shared', signal: this.#closed.signal }, () => undefined).then(
-        () => {
-          this.#watched.delete(owner);
-          this.#gone();
-        },
-        () => undefined,
-      );
-    }
+    this.watch(owner);
     return false;
+  }
+
+  /** Calls `gone` once the handle named `owner` has gone (closed, or its context ended), unless already watched. */
+  watch(owner: string): void {
+    if (this.#watched.has(owner)) return;
+    this.#watched.add(owner);
+    void this.#locks.request(ownerLock(owner), { mode: 'shared', signal: this.#closed.signal }, () => undefined).then(
+      () => {
+        this.#watched.delete(owner);
+        this.#gone();
+      },
+      () => undefined,
+    );
   }
 
   close(): void {

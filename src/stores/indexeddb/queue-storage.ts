@@ -53,14 +53,16 @@ export class IndexedDbQueueStorage implements QueueStorage {
     this.#name = name;
     this.#connection = connection;
     this.#closed = closed;
-    const channel = (this.#channel = new QueueChannel(`sluice:${dbName}:${name}`));
+    // Other tabs see this handle gone (and take its leases back) once it closes or dies; it hears theirs go, and that
+    // of each handle its channel names (see QueueChannel). Asked for before the channel can name this one.
+    const owners = (this.#owners = locks && new Owners(locks, this.owner, () => this.#listeners.forEach((listener) => listener())));
+    const channel = (this.#channel = new QueueChannel(`sluice:${dbName}:${name}`, owners && this.owner));
+    channel.onPeer((owner) => owners?.watch(owner));
     if (locks && channel.present) {
       const lock = new WriterLock(locks, `sluice-writer:${dbName}:${name}`, channel.ask, this.#record);
       channel.onAsk(() => lock.asked());
       this.#lock = lock;
     }
-    // Other tabs see this handle gone (and take its leases back) once it closes or dies; it hears theirs go.
-    if (locks) this.#owners = new Owners(locks, this.owner, () => this.#listeners.forEach((listener) => listener()));
   }
 
   load(): Promise<StorageSnapshot> {

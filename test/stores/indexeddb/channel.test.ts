@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Queue } from '../../../src/index.js';
 import { IndexedDbStore } from '../../../src/indexeddb.js';
 import { QueueChannel } from '../../../src/stores/indexeddb/channel.js';
+import { FakeLockManager, type FakeLocks } from '../../support/fake-locks.js';
 
 // Node has BroadcastChannel: the handles below talk as tabs do, within this process.
 let count = 0;
@@ -193,4 +194,69 @@ describe('a consumer waiting in one handle, pushes in another', () => {
       expect(got.sort((x, y) => x - y)).toEqual(Array.from({ length: 30 }, (_, k) => k));
     });
   }
+});
+
+describe('a consumer waiting in one tab, pushes in a tab that dies', () => {
+  // Taken before the test fakes the timers: the waits below are real time.
+  const realTimeout = globalThis.setTimeout;
+  const realSleep = (ms: number) => new Promise((resolve) => realTimeout(resolve, ms));
+  /** Waits up to `ms` of real time for `got` to equal `values` (vi.waitFor would run the fake timers on). */
+  const until = async (got: number[], values: number[], ms: number) => {
+    for (let waited = 0; waited < ms && got.length < values.length; waited += 10) await realSleep(10);
+    expect(got).toEqual(values);
+  };
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.unstubAllGlobals();
+  });
+
+  it('wakes the consumer for a push whose notice the dying tab had held back (spaced after the one before)', async () => {
+    // Only the timers: fake-indexeddb and the lock manager keep running. The producer's spacing of its notices then
+    // lasts until its tab dies, as it does when the tab closes (or a worker is terminated) right after two pushes.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+    const manager = new FakeLockManager();
+    const factory = new IDBFactory();
+    const dbName = fresh();
+    const openIn = (tab: FakeLocks) => {
+      vi.stubGlobal('navigator', { locks: tab });
+      return Queue.open<number>({ name: 'q', store: new IndexedDbStore({ dbName, indexedDB: factory }) });
+    };
+    const consumer = await openIn(manager.context());
+    const got: number[] = [];
+    const consuming = (async () => {
+      for await (const lease of consumer.iterate({ max: 10 })) {
+        got.push(...lease.entries.map((e) => e.value));
+        await lease.ack();
+      }
+    })();
+    // The producer's tab: its BroadcastChannels are kept, to silence them when it dies.
+    const channels: BroadcastChannel[] = [];
+    vi.stubGlobal(
+      'BroadcastChannel',
+      class extends BroadcastChannel {
+        constructor(name: string) {
+          super(name);
+          channels.push(this);
+        }
+      },
+    );
+    const tab = manager.context();
+    const producer = await openIn(tab);
+    vi.unstubAllGlobals();
+    // The consumer's word that it watches has reached the producer, which tells of its commits from now on.
+    await realSleep(50);
+    await producer.push(1);
+    await until(got, [1], 2_000);
+    await realSleep(50);
+    // Committed within the spacing of the notice of 1: told only once it ends. The tab dies first.
+    await producer.push(2);
+    for (const channel of channels) {
+      channel.postMessage = () => undefined;
+      channel.close();
+    }
+    tab.kill();
+    await until(got, [1, 2], 2_000);
+    await consumer.close();
+    await consuming;
+  });
 });
