@@ -112,6 +112,14 @@ export class FakeLocks {
   /** Ends this context as a crash does: its locks go to whoever waits for them. */
   kill(): void {
     this.#dead = true;
+    this.evict();
+  }
+
+  /**
+   * Takes this context's locks and requests away while it lives on, as WebKit does to a page going into the
+   * back/forward cache: they go to whoever waits, and the callbacks' promises are never told. Later requests work.
+   */
+  evict(): void {
     const m = this.#manager;
     for (const ask of [...m.pending]) if (ask.context === this) ask.drop();
     for (const ask of [...m.holders]) if (ask.context === this) ask.drop();

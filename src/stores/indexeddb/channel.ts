@@ -105,6 +105,13 @@ export class QueueChannel {
     return () => this.#listeners.delete(call);
   }
 
+  /** Back from the back/forward cache, having heard nothing meanwhile: a watcher looks again, and says it watches. */
+  restored(): void {
+    if (this.#listeners.size === 0) return;
+    this.#tell();
+    this.#sayWatching();
+  }
+
   close(): void {
     clearTimeout(this.#notifying);
     clearTimeout(this.#late);

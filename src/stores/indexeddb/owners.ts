@@ -10,18 +10,31 @@ const ownerLock = (owner: string) => `sluice-owner:${owner}`;
  */
 export class Owners {
   readonly #locks: Locks;
+  readonly #owner: string;
   readonly #gone: () => void;
-  readonly #release: () => void;
+  /** Settles once this handle closes: its owner lock is held until then. */
+  readonly #held: Promise<void>;
+  #release!: () => void;
   readonly #closed = new AbortController();
   readonly #watched = new Set<string>();
 
   constructor(locks: Locks, owner: string, gone: () => void) {
     this.#locks = locks;
+    this.#owner = owner;
     this.#gone = gone;
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    void locks.request(ownerLock(owner), {}, () => held).catch(() => undefined);
-    this.#release = release;
+    this.#held = new Promise<void>((resolve) => (this.#release = resolve));
+    this.#hold();
+  }
+
+  /** Back from the back/forward cache (see page-restore.ts): the owner lock, and the watches, are asked for again. */
+  restored(): void {
+    this.#hold();
+    // Watched again when next asked about (`isGone`), or named (`watch`).
+    this.#watched.clear();
+  }
+
+  #hold(): void {
+    void this.#locks.request(ownerLock(this.#owner), {}, () => this.#held).catch(() => undefined);
   }
 
   /** True when the handle named `owner` is certainly gone; while it lives, its going is watched. */

@@ -4,6 +4,7 @@ import { storageError } from '../../core/storage-errors.js';
 import type { QueueStorage, StorageBatch, StorageSnapshot } from '../../core/store.js';
 import { QueueChannel } from './channel.js';
 import { Owners } from './owners.js';
+import { onRestore } from './page-restore.js';
 import type { Connection } from './connection.js';
 import { assemble, chunksIn, reach } from './chunks.js';
 import { abort, chunksOf, completion, dataOf, recordsOf, result } from './requests.js';
@@ -41,20 +42,17 @@ export class IndexedDbQueueStorage implements QueueStorage {
   #readFailed = false;
   /** Appends under the writer lock moved the tail on past what the head records: recorded when the lock goes. */
   #unrecorded = false;
-  /**
-   * Segments whose chunks a read found short of what they were listed at: their chunks are checked by the loads that
-   * follow (the others' records are trusted, so that a load reads no segment's data but the tail's last chunk).
-   */
+  /** Segments a read found short of their listing: loads check their chunks (others' records are trusted, unread). */
   readonly #short = new Set<number>();
   /** Tells the store this handle closed, once (see `IndexedDbStore`). */
   #closed: (() => void) | undefined;
+  readonly #unrestore: (() => void) | undefined;
 
   constructor(name: string, dbName: string, connection: Connection, locks: Locks | undefined, closed?: () => void) {
     this.#name = name;
     this.#connection = connection;
     this.#closed = closed;
-    // Other tabs see this handle gone (and take its leases back) once it closes or dies; it hears theirs go, and that
-    // of each handle its channel names (see QueueChannel). Asked for before the channel can name this one.
+    // Other tabs see this handle gone (taking its leases back) once it closes or dies; it hears theirs go (Owners).
     const owners = (this.#owners = locks && new Owners(locks, this.owner, () => this.#listeners.forEach((listener) => listener())));
     const channel = (this.#channel = new QueueChannel(`sluice:${dbName}:${name}`, owners && this.owner));
     channel.onPeer((owner) => owners?.watch(owner));
@@ -63,6 +61,7 @@ export class IndexedDbQueueStorage implements QueueStorage {
       channel.onAsk(() => lock.asked());
       this.#lock = lock;
     }
+    this.#unrestore = onRestore([this.#lock, owners, channel]);
   }
 
   load(): Promise<StorageSnapshot> {
@@ -207,6 +206,7 @@ export class IndexedDbQueueStorage implements QueueStorage {
   async close(): Promise<void> {
     // After the lock: as it goes it records the tail, in a transaction of its own on the connection.
     await this.#lock?.close();
+    this.#unrestore?.();
     this.#channel.close();
     this.#owners?.close();
     this.#closed?.();

@@ -93,6 +93,17 @@ export class WriterLock {
     this.#release = undefined;
   }
 
+  /**
+   * Back from the back/forward cache, where the platform let the lock go unasked: held no longer, and let go without
+   * `letGo`, which must not write without the lock. The next commit asks for it again (see page-restore.ts).
+   */
+  restored(): void {
+    if (!this.held) return;
+    this.#release = undefined;
+    this.#ended = Promise.resolve();
+    this.release();
+  }
+
   /** Lets go for good; resolves once the last grant ended. */
   close(): Promise<void> {
     this.#closed = true;
