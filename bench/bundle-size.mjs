@@ -57,6 +57,9 @@ const KB = 1024;
  * checked together, a name that is a partitioned queue's part refused, a background pass that failed looked at again,
  * units taken ahead that could outlast their lease given back, setOnline(false) stopping a chain, waits set on a
  * stepped clock, limits checked against the queue before refusing, and a reader that reads again after a rewind.
+ * Then both (to 22.8 KB and 43.4 KB, measured 22.69 KB and 43.24 KB, 0.22 KB and 0.20 KB more) for two IndexedDbStore
+ * fixes: a waiting consumer watches the owner lock of each handle that names itself on the channel (one that died
+ * with a commit untold), and a page back from the back/forward cache asks for its Web Locks again.
  */
 export const rows = [
   {
@@ -71,13 +74,13 @@ export const rows = [
     name: '`Queue` + `IndexedDbStore`',
     source: `import { Queue } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = [Queue, IndexedDbStore];`,
     budget: 8 * KB,
-    limit: 22.6 * KB,
+    limit: 22.8 * KB,
   },
   {
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 43.2 * KB,
+    limit: 43.4 * KB,
   },
 ];
 
