@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { DrivenPage as Page } from '../browser/drive/index.mjs';
 import { startBrowser, type ServedBrowser } from './browser-page.mjs';
-import { eachEngine } from './each-engine.js';
+import { eachEngine, skipLoudly } from './each-engine.js';
 
 eachEngine('IndexedDbStore across tabs and workers', (engine) => {
   let browser: ServedBrowser;
@@ -213,4 +213,60 @@ eachEngine('IndexedDbStore across tabs and workers', (engine) => {
     await a.close();
     await b.close();
   }, 60_000);
+  const restoredTitle =
+    'a page back from the back/forward cache pushes after what another tab pushed meanwhile, and keeps its leases its own';
+  if (engine.name !== 'webkit') {
+    skipLoudly(restoredTitle, engine, 'the engine keeps no page that holds Web Locks in its back/forward cache');
+  } else {
+    it(restoredTitle, async () => {
+      const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+      const [a, b] = await Promise.all([browser.open(), browser.open()]);
+      // a pushes (holding the writer lock, which it keeps a while) and leaves; the page goes into the cache, where
+      // WebKit lets its locks go. Left after the script has answered: a navigation loses an answer not yet polled.
+      await a.evaluate(async () => {
+        const { Queue, IndexedDbStore } = (globalThis as any).sluice;
+        const q = await Queue.open({ name: 'cached', store: new IndexedDbStore({ dbName: 'e2e-cached' }) });
+        (globalThis as any).q = q;
+        addEventListener('pageshow', (event) => {
+          if (event.persisted) (globalThis as any).pushed = q.push(3).then(() => 'pushed', String);
+        });
+        await q.push(0);
+        setTimeout(async () => {
+          await q.push(1);
+          location.href = '/elsewhere';
+        }, 300);
+      }, undefined);
+      await sleep(1_500);
+      await b.evaluate(async () => {
+        const { Queue, IndexedDbStore } = (globalThis as any).sluice;
+        const q = await Queue.open({ name: 'cached', store: new IndexedDbStore({ dbName: 'e2e-cached' }) });
+        await q.push(2);
+        await q.close();
+      }, undefined);
+      await a.evaluate(() => void setTimeout(() => history.back(), 300), undefined);
+      await sleep(1_500);
+      let restored: { pushed: string; taken: number[] } | undefined;
+      for (let i = 0; i < 5 && !restored; i++) {
+        restored = await a
+          .evaluate(async () => {
+            const { q, pushed } = globalThis as any;
+            if (!q) return { pushed: 'the page was loaded again, not restored', taken: [] };
+            const lease = await q.take(1);
+            return { pushed: await pushed, taken: lease.entries.map((e: { value: number }) => e.value) };
+          }, undefined)
+          .catch(() => sleep(500).then(() => undefined));
+      }
+      expect(restored).toEqual({ pushed: 'pushed', taken: [0] });
+      const rest = await b.evaluate(async () => {
+        const { Queue, IndexedDbStore } = (globalThis as any).sluice;
+        const q = await Queue.open({ name: 'cached', store: new IndexedDbStore({ dbName: 'e2e-cached' }) });
+        const values = (await q.take(10)).entries.map((e: { value: number }) => e.value);
+        await q.close();
+        return values;
+      }, undefined);
+      expect(rest).toEqual([1, 2, 3]);
+      await a.close();
+      await b.close();
+    }, 60_000);
+  }
 });
