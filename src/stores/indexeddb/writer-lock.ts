@@ -38,7 +38,8 @@ export class WriterLock {
   #wanted = false;
   #wrote = false;
   #closed = false;
-  #release: (() => void) | undefined;
+  /** Ends the current grant: `letGo` runs first unless `held` is false (the lock was taken away, see `restored`). */
+  #release: ((held: boolean) => void) | undefined;
   #waiting: Promise<void> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #idleSince = 0;
@@ -89,7 +90,7 @@ export class WriterLock {
     this.#timer = undefined;
     this.held = false;
     this.#wanted = false;
-    this.#release?.();
+    this.#release?.(true);
     this.#release = undefined;
   }
 
@@ -99,9 +100,11 @@ export class WriterLock {
    */
   restored(): void {
     if (!this.held) return;
+    // Ended all the same, should the platform have kept it after all: no other tab would ever get it.
+    const release = this.#release;
     this.#release = undefined;
-    this.#ended = Promise.resolve();
     this.release();
+    release?.(false);
   }
 
   /** Lets go for good; resolves once the last grant ended. */
@@ -138,7 +141,9 @@ export class WriterLock {
           this.held = true;
           this.tenure++;
           this.#wanted = this.#wrote = false;
-          return (this.#ended = new Promise<void>((resolve) => (this.#release = resolve)).then(this.#letGo));
+          return (this.#ended = new Promise<boolean>((resolve) => (this.#release = resolve)).then(async (held) => {
+            if (held) await this.#letGo?.();
+          }));
         })
         .catch((error: unknown) => {
           stop();

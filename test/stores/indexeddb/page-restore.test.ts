@@ -81,6 +81,17 @@ describe('a page back from the back/forward cache', () => {
     await Promise.all([a.close(), c.close()]);
   });
 
+  it('where the platform kept its locks after all, lets the writer lock go: another tab commits', async () => {
+    const a = await openIn(manager.context(), page);
+    await a.push(1);
+    page.dispatchEvent(Object.assign(new Event('pageshow'), { persisted: true }));
+    const b = await openIn(manager.context());
+    const pushed = b.push(2).then(() => 'pushed');
+    expect(await Promise.race([pushed, new Promise((resolve) => realTimeout(resolve, 1_000, 'still waiting for the lock'))])).toBe('pushed');
+    expect(await b.peek(10)).toEqual([1, 2]);
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it('holds its owner lock again: an item it takes is not handed to another tab while its lease holds', async () => {
     const tab = manager.context();
     const a = await openIn(tab, page);
