@@ -62,6 +62,8 @@ export class IndexedDbQueueStorage implements QueueStorage {
       this.#lock = lock;
     }
     this.#unrestore = onRestore([this.#lock, owners, channel]);
+    // No BroadcastChannel (Safari before 15.4): nothing tells of other tabs' commits, so no `watch`, and the Queue polls.
+    if (!channel.present) Object.defineProperty(this, 'watch', { value: undefined });
   }
 
   load(): Promise<StorageSnapshot> {
@@ -167,8 +169,7 @@ export class IndexedDbQueueStorage implements QueueStorage {
         return undefined;
       }
     } else if (this.#known?.token !== token || this.#known.connection !== connection) {
-      // A token this handle has not seen the state of, or a state it stopped tracking after a failure: look first,
-      // since the writes below trust `known`.
+      // A token whose state this handle has not seen, or stopped tracking after a failure: look first (see `known`).
       if ((await this.load()).token !== token) return undefined;
     }
     const known = this.#known!;
@@ -215,8 +216,7 @@ export class IndexedDbQueueStorage implements QueueStorage {
 
   watch(listener: () => void): () => void {
     const unwatch = this.#channel.watch(listener);
-    // A consumer waiting wakes when another handle holding leases goes (see Owners), and when the database goes
-    // away under it, to hear why from its next call.
+    // Also woken when another handle goes (see Owners), and when the database goes away under it (to hear why).
     this.#listeners.add(listener);
     const { db } = this.#connection;
     db.addEventListener('versionchange', listener);

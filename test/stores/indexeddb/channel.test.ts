@@ -260,3 +260,28 @@ describe('a consumer waiting in one tab, pushes in a tab that dies', () => {
     await consuming;
   });
 });
+
+describe('where there is no BroadcastChannel (Safari before 15.4)', () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it('a consumer waiting in one handle gets what another pushes: it polls, since no notice can come', async () => {
+    vi.stubGlobal('BroadcastChannel', undefined);
+    const factory = new IDBFactory();
+    const openIn = () => Queue.open<number>({ name: 'q', store: new IndexedDbStore({ indexedDB: factory }), pollMs: 50 });
+    const consumer = await openIn();
+    const producer = await openIn();
+    const got: number[] = [];
+    const consuming = (async () => {
+      for await (const lease of consumer.iterate()) {
+        got.push(...lease.entries.map((e) => e.value));
+        await lease.ack();
+      }
+    })();
+    // Long after the consumer found the queue empty and began to wait.
+    await sleep(300);
+    await producer.push(1);
+    await vi.waitFor(() => expect(got).toEqual([1]), { timeout: 2_000 });
+    await Promise.all([consumer.close(), producer.close()]);
+    await consuming;
+  });
+});
