@@ -105,8 +105,12 @@ export class QueueChannel {
     return () => this.#listeners.delete(call);
   }
 
-  /** Back from the back/forward cache, having heard nothing meanwhile: a watcher looks again, and says it watches. */
+  /**
+   * Back from the back/forward cache, having heard nothing meanwhile: asks again who watches (one may have begun to
+   * meanwhile); a watcher looks again, and says it watches.
+   */
   restored(): void {
+    this.#channel?.postMessage(HELLO);
     if (this.#listeners.size === 0) return;
     this.#tell();
     this.#sayWatching();

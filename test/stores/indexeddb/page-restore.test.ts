@@ -92,6 +92,29 @@ describe('a page back from the back/forward cache', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it("tells of its pushes a consumer that began to wait in another tab while it was cached", async () => {
+    const tab = manager.context();
+    const a = await openIn(tab, page);
+    const got: number[] = [];
+    let consuming: Promise<void> | undefined;
+    const b = await openIn(manager.context());
+    await cachedWhile(tab, async () => {
+      consuming = (async () => {
+        for await (const lease of b.iterate()) {
+          got.push(...lease.entries.map((e) => e.value));
+          await lease.ack();
+        }
+      })();
+      // The consumer found nothing and waits; what it said to the other tabs went unheard by the cached page.
+      await new Promise((resolve) => realTimeout(resolve, 50));
+    });
+    await a.push(1);
+    for (let waited = 0; waited < 2_000 && got.length === 0; waited += 10) await new Promise((resolve) => realTimeout(resolve, 10));
+    expect(got).toEqual([1]);
+    await Promise.all([a.close(), b.close()]);
+    await consuming;
+  });
+
   it('holds its owner lock again: an item it takes is not handed to another tab while its lease holds', async () => {
     const tab = manager.context();
     const a = await openIn(tab, page);
