@@ -212,7 +212,8 @@ describe('a consumer waiting in one tab, pushes in a tab that dies', () => {
 
   it('wakes the consumer for a push whose notice the dying tab had held back (spaced after the one before)', async () => {
     // Only the timers: fake-indexeddb and the lock manager keep running. The producer's spacing of its notices then
-    // lasts until its tab dies, as it does when the tab closes (or a worker is terminated) right after two pushes.
+    // lasts until its tab dies, as in a background tab (whose timers run a second late at the soonest) closed within
+    // a second of its second push.
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
     const manager = new FakeLockManager();
     const factory = new IDBFactory();
