@@ -121,6 +121,16 @@ export class Coordination {
     });
   }
 
+  /**
+   * The page is back from the back/forward cache, where WebKit lets its Web Locks go (their callbacks never settle):
+   * the delivery lock, and a place queued for it, are no longer this handle's, however it looks from here. The grant
+   * is ended all the same (should the platform have kept it); the next pass asks for the lock again.
+   */
+  restored(): void {
+    this.yieldDelivery();
+    this.#waiting = false;
+  }
+
   close(): void {
     this.#closed = true;
     this.yieldDelivery();

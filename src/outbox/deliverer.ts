@@ -10,6 +10,7 @@ import { Dispatcher } from './dispatcher.js';
 import type { OutboxEventMap } from './events.js';
 import type { ResolvedOutboxOptions } from './options.js';
 import type { BodyStore } from './body-store.js';
+import { onPageRestore } from './page-hide.js';
 import type { Pending, PendingIndex } from './pending.js';
 import { Reachability } from './reachability.js';
 import type { StoredTask } from './task.js';
@@ -41,6 +42,7 @@ export class Deliverer {
   readonly #c: DelivererContext;
   readonly #reachability: Reachability;
   readonly #coordination: Coordination;
+  readonly #unrestore: (() => void) | undefined;
   readonly #dispatcher: Dispatcher;
   readonly #loop: DeliveryLoop;
   readonly #background = newRun(false);
@@ -63,6 +65,11 @@ export class Deliverer {
         this.#loop.kick();
       },
     });
+    // Back from the back/forward cache: the delivery lock is asked for again, by a pass that looks at once.
+    this.#unrestore = onPageRestore(() => {
+      this.#coordination.restored();
+      if (this.#loop.running) this.#loop.kick();
+    }, options.page);
     this.#reachability = new Reachability({
       clock: options.clock,
       policy: options.retry,
@@ -187,6 +194,7 @@ export class Deliverer {
   }
 
   close(): void {
+    this.#unrestore?.();
     this.#reachability.close();
     this.#coordination.close();
   }

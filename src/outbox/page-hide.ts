@@ -5,8 +5,8 @@ import { buildRequest } from './request.js';
 import { taskBytes, type StoredTask } from './task.js';
 
 interface PageTarget {
-  addEventListener(type: string, listener: () => void): void;
-  removeEventListener(type: string, listener: () => void): void;
+  addEventListener(type: string, listener: (event: Event) => void): void;
+  removeEventListener(type: string, listener: (event: Event) => void): void;
 }
 
 /**
@@ -15,10 +15,19 @@ interface PageTarget {
  * Reads globalThis when called, never at import.
  */
 export function onPageHide(listener: () => void, target: unknown = globalThis): (() => void) | undefined {
-  const page = target as Partial<PageTarget> & { onpagehide?: unknown };
-  if (typeof page.addEventListener !== 'function' || !('onpagehide' in page)) return undefined;
-  page.addEventListener('pagehide', listener);
-  return () => page.removeEventListener?.('pagehide', listener);
+  return onPage('pagehide', listener, target);
+}
+
+/** Calls `listener` when the page comes back from the back/forward cache ('pageshow', persisted); as `onPageHide`. */
+export function onPageRestore(listener: () => void, target: unknown = globalThis): (() => void) | undefined {
+  return onPage('pageshow', (event) => (event as Event & { persisted?: boolean }).persisted && listener(), target);
+}
+
+function onPage(type: 'pagehide' | 'pageshow', listener: (event: Event) => void, target: unknown): (() => void) | undefined {
+  const page = target as Partial<PageTarget> & Record<string, unknown>;
+  if (typeof page.addEventListener !== 'function' || !(`on${type}` in page)) return undefined;
+  page.addEventListener(type, listener);
+  return () => page.removeEventListener?.(type, listener);
 }
 
 /** What sending as the page hides needs of the outbox. */

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Outbox } from '../../src/outbox/outbox.js';
+import { FakeLockManager, type FakeLocks as TabLocks } from '../support/fake-locks.js';
 import { next, rig, type Rig } from './helpers.js';
 
 /** A LockManager with exclusive locks and `ifAvailable`, enough for one process's tests. */
@@ -66,5 +67,41 @@ describe('handles sharing one outbox', () => {
     await other.enqueue({ url: '/other' });
     await other.close();
     expect(await r.outbox.flush()).toMatchObject({ sent: 2, remaining: 0 });
+  });
+});
+
+describe('a page back from the back/forward cache', () => {
+  // WebKit lets a cached page's Web Locks go (their callbacks never settle) and keeps its script as it was.
+  it('asks for the delivery lock again: while another tab holds it, the page delivers nothing; after, it does', async () => {
+    const manager = new FakeLockManager();
+    const [tabA, tabB] = [manager.context(), manager.context()];
+    const page = Object.assign(new EventTarget(), { onpageshow: null, onpagehide: null });
+    const open = (locks: TabLocks, extra: Partial<Parameters<typeof Outbox.open>[0]> = {}) => {
+      vi.stubGlobal('navigator', { locks });
+      return Outbox.open({ name: 'api', store: r.store, clock: r.clock, baseUrl: r.server.url, ...extra });
+    };
+    const a = await open(tabA, { page });
+    const b = await open(tabB);
+    try {
+      a.start();
+      await a.flush();
+      // A is cached: its lock goes to B, which holds it (told offline, so that it sends nothing itself).
+      tabA.evict();
+      b.start();
+      await b.flush();
+      b.setOnline(false);
+      page.dispatchEvent(Object.assign(new Event('pageshow'), { persisted: true }));
+      await a.enqueue({ url: '/x' });
+      expect(await a.flush()).toMatchObject({ sent: 0, remaining: 1 });
+      expect(r.server.received).toHaveLength(0);
+      // B goes: A, running and queued for the lock again, takes over.
+      const sent = next(a, 'sent');
+      await b.close();
+      await sent;
+      expect(r.server.delivered.map((x) => x.path)).toEqual(['/x']);
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
 });
