@@ -30,7 +30,7 @@ export class OrphanBodies {
     return this.#bodies.sweep(() => this.#named());
   }
 
-  /** Deletes the bodies of purged dead letters, `keys`, that nothing names any more. */
+  /** Deletes the bodies `keys` of tasks or dead letters gone (removed, purged) that nothing names any more. */
   forget(keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return Promise.resolve();
     return this.#serial(async () => {

@@ -2,7 +2,6 @@ import { SluiceError } from '../core/errors.js';
 import { PARTITION_SPAN, partitionOf } from '../core/ids.js';
 import type { ListOptions, QueueEntry } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
-import type { BodyStore } from './body-store.js';
 import type { DeadRecord } from './dead-letters.js';
 import type { ToDead } from './delivery.js';
 import type { PendingTask } from './events.js';
@@ -22,7 +21,6 @@ export class PendingStore {
   readonly #queue: Queue<StoredTask>;
   readonly #index: PendingIndex;
   readonly #limits: Required<LimitOptions>;
-  readonly #bodies: BodyStore;
   /**
    * Per partition of the queue, the entry id up to which every committed entry has been read into the index: what
    * other handles pushed is found by reading past it. Never moved past an entry not read: a handle's own push can be
@@ -32,11 +30,10 @@ export class PendingStore {
   /** How many tasks the index held when it was last checked against the queue (see `#forgetGone`). */
   #checked = 0;
 
-  constructor(queue: Queue<StoredTask>, index: PendingIndex, limits: Required<LimitOptions>, bodies: BodyStore) {
+  constructor(queue: Queue<StoredTask>, index: PendingIndex, limits: Required<LimitOptions>) {
     this.#queue = queue;
     this.#index = index;
     this.#limits = limits;
-    this.#bodies = bodies;
   }
 
   /** The keys of the bodies pending tasks have stored beside them, as far as every handle's pushes are known. */
@@ -151,17 +148,19 @@ export class PendingStore {
     return out;
   }
 
-  /** Removes the pending tasks `ids` (task ids) that are not in flight, here or in another handle; resolves how many. */
-  async remove(ids: readonly string[]): Promise<number> {
+  /**
+   * Removes the pending tasks `ids` (task ids) that are not in flight, here or in another handle; resolves how many,
+   * and the keys of the bodies of those gone from the queue. Those are not deleted here: a task another handle moved to
+   * dead meanwhile is gone too, and its dead letter keeps its body (see `OrphanBodies.forget`).
+   */
+  async remove(ids: readonly string[]): Promise<{ count: number; bodies: string[] }> {
     const asked = ids.flatMap((id) => this.#index.withId(id).filter((pending) => pending.state !== 'busy'));
-    if (asked.length === 0) return 0;
+    if (asked.length === 0) return { count: 0, bodies: [] };
     const seqs = asked.map((p) => String(p.seq));
     // Leased ones stay: another handle has them in flight, and their response decides.
     const count = await this.#queue.remove(seqs, { leased: false });
     const gone = this.#index.relearn(asked, count < asked.length ? await this.#queue.list({ ids: seqs }) : []);
-    // Their bodies after them: a crash between leaves a body no task names, which the next open's sweep deletes.
-    await this.#bodies.delete(gone.flatMap((p) => (p.blob === undefined ? [] : [p.blob])));
-    return count;
+    return { count, bodies: gone.flatMap((p) => (p.blob === undefined ? [] : [p.blob])) };
   }
 
   /** What to list of partition `p` to read the entries the index has not read. */

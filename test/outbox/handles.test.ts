@@ -140,6 +140,26 @@ describe('remove() across handles', () => {
     expect(await b.remove([other])).toBe(0);
     expect(await b.list()).toEqual([]);
   });
+
+  it("leaves the body of a task another handle moved to dead meanwhile: the dead letter's retry sends it whole", async () => {
+    // Processes: nothing relayed, so the handle that removes still holds the task in its index.
+    const Channel = globalThis.BroadcastChannel;
+    (globalThis as { BroadcastChannel?: unknown }).BroadcastChannel = undefined;
+    try {
+      const store = new MemoryStore();
+      const [web, worker] = [await open(store), await open(store)];
+      const body = new Uint8Array(100_000).fill(7);
+      const id = await web.enqueue({ url: '/x', body });
+      shared.server.next({ status: 400 });
+      expect(await worker.flush()).toMatchObject({ dead: 1 });
+      expect(await web.remove([id])).toBe(0);
+      expect(await worker.dead.retry()).toBe(1);
+      expect(await worker.flush()).toMatchObject({ sent: 1, dead: 0 });
+      expect(shared.server.delivered.at(-1)?.body.length).toBe(body.length);
+    } finally {
+      globalThis.BroadcastChannel = Channel;
+    }
+  });
 });
 
 describe('retries across handles', () => {
