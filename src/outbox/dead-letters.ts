@@ -153,8 +153,8 @@ export class DeadLetters {
 /**
  * Moves tasks to dead: into the dead letters first, then out of the outbox (`lease` acks those it holds). A crash
  * between leaves a task in both, which `reconcile` settles on the next open; the other order could lose it. Without
- * a lease (a task superseded or evicted as another is enqueued), a task another handle took meanwhile stays theirs:
- * its response decides, so its letter is taken back. Resolves the records that stand.
+ * a lease (a task superseded or evicted as another is enqueued), they are leased first (see `claim`). Resolves the
+ * records written.
  */
 export async function moveToDead(
   dead: Queue<DeadRecord>,
@@ -164,7 +164,9 @@ export async function moveToDead(
   lease: Lease<StoredTask> | undefined,
   at: number,
 ): Promise<DeadRecord[]> {
-  const records = list.map(({ entry, reason, status, error, location }): DeadRecord => ({
+  let moving = list;
+  if (!lease) ({ moving, lease } = await claim(queue, index, list));
+  const records = moving.map(({ entry, reason, status, error, location }): DeadRecord => ({
     task: entry.value,
     reason,
     attempts: entry.attempts,
@@ -174,19 +176,32 @@ export async function moveToDead(
     ...(location !== undefined && { location }),
     from: entry.id,
   }));
-  const letters = await dead.pushMany(records);
-  const ids = list.map((d) => d.entry.id).filter((id) => id !== '');
-  let taken = new Set<string>();
-  if (lease) await lease.ack(ids);
-  else if (ids.length > 0 && (await queue.remove(ids, { leased: false })) < ids.length) {
-    taken = new Set((await queue.list({ ids })).filter((e) => e.state === 'leased').map((e) => e.id));
-    if (taken.size > 0) await dead.remove(letters.filter((_, i) => taken.has(list[i]!.entry.id)));
-  }
+  if (records.length === 0) return records;
+  await dead.pushMany(records);
+  const ids = moving.map((d) => d.entry.id).filter((id) => id !== '');
+  if (ids.length > 0) await lease!.ack(ids);
   for (const id of ids) {
     const pending = index.get(Number(id));
-    if (pending && !taken.has(id)) index.remove(pending);
+    if (pending) index.remove(pending);
   }
-  return records.filter((_, i) => !taken.has(list[i]!.entry.id));
+  return records;
+}
+
+/**
+ * Leases the stored tasks of `list` that are still there and not leased (one never stored, entry '', needs none), so
+ * that only those are buried: one another handle took meanwhile is theirs (its response decides), and one it sent or
+ * removed meanwhile is gone, which a removal could not tell from those it removed itself. This handle's index learns
+ * where the others are.
+ */
+async function claim(queue: Queue<StoredTask>, index: PendingIndex, list: readonly ToDead[]): Promise<{ moving: readonly ToDead[]; lease: Lease<StoredTask> | undefined }> {
+  const ids = list.map((d) => d.entry.id).filter((id) => id !== '');
+  // Those waiting for a retry are taken too: a newer task replaces them, or a budget evicts them, all the same.
+  const lease = ids.length > 0 ? await queue.take(ids.length, { ids, early: true }) : undefined;
+  const claimed = new Set(lease?.entries.map((e) => e.id));
+  const missed = ids.filter((id) => !claimed.has(id));
+  // None of them is in flight here: they were chosen, and are moved, in one turn of the outbox's serial line.
+  if (missed.length > 0) index.relearn(missed.flatMap((id) => index.get(Number(id)) ?? []), await queue.list({ ids: missed }));
+  return { moving: list.filter((d) => d.entry.id === '' || claimed.has(d.entry.id)), lease };
 }
 
 /** What a 'dead' event says of `record`. */

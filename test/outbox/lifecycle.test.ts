@@ -335,32 +335,39 @@ describe('several handles', () => {
     }
   });
 
-  it('a task superseded just as another handle takes it stays theirs: not buried, no dead event', async () => {
-    // The other handle's take lands between the letter's write and the old task's removal.
-    let between: (() => Promise<void>) | undefined;
-    const store = new MemoryStore();
-    const open = store.open.bind(store);
-    store.open = async (name) => {
+  /**
+   * A store whose outbox queue runs `between` once, right after the commit that follows its setting: the enqueue that
+   * replaces or evicts a task stores the new one, and another handle acts before the old one leaves.
+   */
+  const racing = () => {
+    const race = { store: new MemoryStore(), between: undefined as (() => Promise<void>) | undefined };
+    const open = race.store.open.bind(race.store);
+    race.store.open = async (name) => {
       const storage = await open(name);
       const commit = storage.commit.bind(storage);
-      if (name === 'api.dead') {
+      if (name === 'api') {
         storage.commit = async (token, batch) => {
           const committed = await commit(token, batch);
-          const run = between;
-          between = undefined;
+          const run = race.between;
+          race.between = undefined;
           await run?.();
           return committed;
         };
       }
       return storage;
     };
-    await r.reopen({ store });
+    return race;
+  };
+
+  it('a task superseded just as another handle takes it stays theirs: not buried, no dead event', async () => {
+    const race = racing();
+    await r.reopen({ store: race.store });
     const { Queue } = await import('../../src/core/queue.js');
-    const other = await Queue.open<{ url: string }>({ name: 'api', store, clock: r.clock });
+    const other = await Queue.open<{ url: string }>({ name: 'api', store: race.store, clock: r.clock });
     try {
       await r.outbox.enqueue({ url: '/old', key: 'k' });
       let taken: string[] = [];
-      between = async () => {
+      race.between = async () => {
         taken = ((await other.take(1))?.entries ?? []).map((e) => e.value.url.slice(-4));
       };
       await r.outbox.enqueue({ url: '/new', key: 'k' });
@@ -368,6 +375,29 @@ describe('several handles', () => {
       expect(await r.outbox.dead.list()).toEqual([]);
       expect(r.events('dead')).toEqual([]);
       expect(await r.outbox.size()).toBe(2);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('a task evicted just as another handle sends it is not buried: no dead letter for dead.retry() to send again', async () => {
+    const race = racing();
+    await r.reopen({ store: race.store, limits: { maxTasks: 1, overflow: 'drop-oldest' } });
+    const { Queue } = await import('../../src/core/queue.js');
+    const other = await Queue.open<{ url: string }>({ name: 'api', store: race.store, clock: r.clock });
+    try {
+      await r.outbox.enqueue({ url: '/old' });
+      let sent: string[] = [];
+      race.between = async () => {
+        const lease = await other.take(1);
+        await lease?.ack();
+        sent = (lease?.entries ?? []).map((e) => e.value.url.slice(-4));
+      };
+      await r.outbox.enqueue({ url: '/new' });
+      expect(sent).toEqual(['/old']);
+      expect(await r.outbox.dead.list()).toEqual([]);
+      expect(r.events('dead')).toEqual([]);
+      expect(await r.outbox.size()).toBe(1);
     } finally {
       await other.close();
     }
