@@ -113,7 +113,14 @@ export class DeadLetters {
       if (!lease) return 0;
       // Into the outbox first, then out of here: a crash between leaves the task in both, and the outbox's open
       // keeps the newer of the two (this requeue), never neither.
-      await this.#requeue(lease.entries.map(({ id, value }) => ({ id, value })));
+      try {
+        await this.#requeue(lease.entries.map(({ id, value }) => ({ id, value })));
+      } catch (error) {
+        // Not put back: the letters are free again at once, not only once the lease ends (until then a retry or purge
+        // of them would find none).
+        await lease.release().catch(() => undefined);
+        throw error;
+      }
       await lease.ack();
       return lease.entries.length;
     });

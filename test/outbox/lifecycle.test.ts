@@ -245,6 +245,22 @@ describe('Outbox.dead', () => {
     }
   });
 
+  it('a retry that fails to store the tasks again leaves the letters as they were: a second retry puts them back', async () => {
+    r.server.next({ status: 400 });
+    const id = await r.outbox.enqueue({ url: '/x' });
+    await r.outbox.flush();
+    const failing = vi.spyOn(PendingStore.prototype, 'push').mockRejectedValueOnce(new Error('disk full'));
+    try {
+      await expect(r.outbox.dead.retry()).rejects.toThrow('disk full');
+    } finally {
+      failing.mockRestore();
+    }
+    expect(await r.outbox.dead.list()).toMatchObject([{ task: { id } }]);
+    expect(await r.outbox.dead.retry()).toBe(1);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1 });
+    expect(await r.outbox.dead.size()).toBe(0);
+  });
+
   it('a task is never both pending and dead after a crash between the two steps of a burial', async () => {
     // Simulate the crash: the dead record is written, the pending task not yet removed.
     const id = await r.outbox.enqueue({ url: '/x' });
