@@ -83,7 +83,12 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     this.#index = new PendingIndex(options.ordering);
     const stream = (this.constructor as typeof Outbox).streamBodies;
     this.#bodies = new BodyStore(queue.blobs, { clock: options.clock, maxBodyBytes: options.maxBodyBytes, stream });
-    this.#pending = new PendingStore(queue, this.#index, options.limits);
+    this.#pending = new PendingStore(queue, this.#index, options.limits, () => {
+      // Tasks another handle stored: 'drained' is owed here too once they are gone (a service worker delivering a page's
+      // tasks), and an emptiness read before they were found is stale.
+      this.#notices.coming();
+      this.#notices.owed();
+    });
     this.dead = new DeadLetters(deadQueue, (records) => this.#moves.requeue(records), (keys) => this.#orphans.forget(keys));
     this.#orphans = new OrphanBodies(this.#bodies, this.#serial, this.#pending, this.dead);
     this.#deliverer = new Deliverer({

@@ -27,13 +27,16 @@ export class PendingStore {
    * numbered after another handle's that it has not read yet, and "after the last entry it knows" would skip that.
    */
   readonly #readTo = new Map<number, number>();
+  /** Called when tasks other handles stored join the index. */
+  readonly #found: () => void;
   /** How many tasks the index held when it was last checked against the queue (see `#forgetGone`). */
   #checked = 0;
 
-  constructor(queue: Queue<StoredTask>, index: PendingIndex, limits: Required<LimitOptions>) {
+  constructor(queue: Queue<StoredTask>, index: PendingIndex, limits: Required<LimitOptions>, found: () => void) {
     this.#queue = queue;
     this.#index = index;
     this.#limits = limits;
+    this.#found = found;
   }
 
   /** The keys of the bodies pending tasks have stored beside them, as far as every handle's pushes are known. */
@@ -171,10 +174,12 @@ export class PendingStore {
 
   /** Adds the entries `options` lists to the index, and counts them read. */
   async #readIn(options: ListOptions): Promise<void> {
-    for (const e of await this.#queue.list(options)) {
+    const entries = await this.#queue.list(options);
+    for (const e of entries) {
       this.#add(e);
       this.#read(Number(e.id));
     }
+    if (entries.length > 0) this.#found();
   }
 
   #read(id: number): void {

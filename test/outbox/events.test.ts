@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
 import type { OutboxEventMap } from '../../src/outbox/events.js';
+import { Outbox } from '../../src/outbox/outbox.js';
 import { rig, type Rig } from './helpers.js';
 
 let r: Rig;
@@ -38,6 +39,17 @@ describe('Outbox events', () => {
     await r.outbox.flush();
     expect(r.events('offline')).toEqual([{ online: false }]);
     expect(r.events('online')).toEqual([{ online: true }]);
+  });
+
+  it("'drained' in a handle that delivers what another handle stored (a service worker, a page's tasks)", async () => {
+    const page = await Outbox.open({ name: 'api', store: r.store, clock: r.clock, baseUrl: r.server.url });
+    try {
+      await page.enqueue({ url: '/a' });
+      expect(await r.outbox.flush()).toMatchObject({ sent: 1, remaining: 0 });
+      expect(r.events('drained')).toEqual([null]);
+    } finally {
+      await page.close();
+    }
   });
 
   it('types each detail', () => {
