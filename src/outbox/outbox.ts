@@ -241,7 +241,8 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   /** Withdraws pending tasks (by task id) that are not in flight; resolves how many were removed. */
   async remove(ids: readonly string[]): Promise<number> {
     this.#checkOpen();
-    check({ ids }, { ids: ['an array of task ids', Array.isArray] });
+    // Task objects given for their ids (what `list()` resolves) would match none, and remove nothing, silently.
+    check({ ids }, { ids: ['an array of task ids', (v) => Array.isArray(v) && v.every((id) => typeof id === 'string')] });
     const { count, bodies } = await this.#serial(() => this.#pending.remove(ids));
     if (count > 0) this.#notices.changed();
     // Their bodies after them (a crash between leaves a body no task names, which the next open's sweep deletes), but

@@ -81,4 +81,13 @@ describe('Outbox.remove()', () => {
     expect(await r.outbox.remove(['order-17'])).toBe(2);
     expect((await r.outbox.list()).map((t) => t.id)).toEqual(['other']);
   });
+
+  it('refuses what is not an array of task ids (the tasks list() gives, say) with ERR_INVALID_OPTION, removing nothing', async () => {
+    await r.outbox.enqueue({ url: '/a', id: 'a' });
+    const listed = await r.outbox.list();
+    for (const ids of [listed, [undefined], [1], 'a']) {
+      await expect(r.outbox.remove(ids as never)).rejects.toMatchObject({ name: 'SluiceError', code: 'ERR_INVALID_OPTION' });
+    }
+    expect(await r.outbox.size()).toBe(1);
+  });
 });
