@@ -80,6 +80,11 @@ export class Deliverer {
         context.emit(online ? 'online' : 'offline', { online });
       },
       wake: () => this.#loop.kick(),
+      // Those the network failed may go, but while it is unproven only as probes, one at a time (a failed batch whole).
+      probe: () => {
+        this.networkBack(false);
+        this.#loop.kick();
+      },
     });
     this.#dispatcher = new Dispatcher(
       {

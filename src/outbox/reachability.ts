@@ -17,6 +17,8 @@ export class Reachability {
   readonly #changed: (online: boolean) => void;
   /** Called when delivery should look again at once (back online, or told so). */
   readonly #wake: () => void;
+  /** Called when the platform says the network is back: tasks a network failure holds back may go now, as probes. */
+  readonly #probe: () => void;
   readonly #unsubscribe: (() => void) | undefined;
   readonly #connectivity: Connectivity | undefined;
   #reachable = true;
@@ -30,19 +32,22 @@ export class Reachability {
     connectivity: Connectivity | undefined;
     changed: (online: boolean) => void;
     wake: () => void;
+    probe: () => void;
   }) {
     this.#clock = options.clock;
     this.#policy = options.policy;
     this.#changed = options.changed;
     this.#wake = options.wake;
+    this.#probe = options.probe;
     const { connectivity } = options;
     this.#connectivity = connectivity;
     if (connectivity?.online === false) this.#reachable = false;
     this.#unsubscribe = connectivity?.subscribe((online) => {
       if (!online) return this.saw(false);
-      // The event is a hint: probe at once rather than trusting it blindly.
+      // The event is a hint: probe at once rather than trusting it blindly. The probes are tasks the network failed,
+      // which would otherwise wait out their backoff (up to `maxDelayMs`) with the network long back.
       this.#probeAt = 0;
-      this.#wake();
+      this.#probe();
     });
   }
 

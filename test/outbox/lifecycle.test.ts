@@ -106,6 +106,38 @@ describe('connectivity', () => {
   });
 });
 
+describe('connectivity hints', () => {
+  /** Lets the outbox run (real I/O, fake time) until `done`, or gives up after 5 s: the fake time never moves here. */
+  const until = async (done: () => boolean) => {
+    for (const end = Date.now() + 5000; !done() && Date.now() < end; ) await new Promise((resolve) => setTimeout(resolve, 1));
+    expect(done()).toBe(true);
+  };
+
+  it("an 'online' event probes at once with a task a network failure holds back, and the rest go once it is sent", async () => {
+    const target = Object.assign(new EventTarget(), { navigator: { onLine: true } });
+    const { eventConnectivity } = await import('../../src/outbox/connectivity.js');
+    await r.reopen({ connectivity: eventConnectivity(target), ordering: 'none', retry: { initialDelayMs: 60_000, maxDelayMs: 60_000 } });
+    await r.server.down();
+    await r.outbox.enqueueMany([{ url: '/a' }, { url: '/b' }]);
+    r.outbox.start();
+    await until(() => r.events('retry').length === 2);
+    expect(r.outbox.online).toBe(false);
+    // A hint, not trusted blindly: while the network is still gone, one task goes as a probe, the other keeps waiting.
+    target.dispatchEvent(new Event('online'));
+    await until(() => r.events('retry').length === 3);
+    expect(r.calls).toHaveLength(3);
+    await r.server.up();
+    // The browser sees the network come back long before either retry's minute is up.
+    target.dispatchEvent(new Event('online'));
+    await until(() => r.server.delivered.length === 2);
+    expect(r.server.delivered.map((x) => x.path).sort()).toEqual(['/a', '/b']);
+    // The acks of responses that came together are held back a moment (on the clock) to commit together.
+    r.clock.advance(50);
+    await until(() => r.events('sent').length === 2);
+    await r.outbox.stop();
+  });
+});
+
 describe('Outbox.fetch()', () => {
   it('returns the network response when there is one, even a 500', async () => {
     r.server.next({ status: 500, body: 'nope' });
