@@ -15,9 +15,9 @@ export class Reachability {
   readonly #policy: BackoffPolicy;
   /** Called when what `online` says changes. */
   readonly #changed: (online: boolean) => void;
-  /** Called when delivery should look again at once (back online, or told so). */
+  /** Called when delivery should look again at once (a response came after network failures). */
   readonly #wake: () => void;
-  /** Called when the platform says the network is back: tasks a network failure holds back may go now, as probes. */
+  /** Called when the platform or `set` says the network is back: tasks a network failure holds back may go now. */
   readonly #probe: () => void;
   readonly #unsubscribe: (() => void) | undefined;
   readonly #connectivity: Connectivity | undefined;
@@ -87,7 +87,8 @@ export class Reachability {
     this.#probeAt = 0;
     if (online) this.#reachable = true;
     if (was !== online) this.#changed(online);
-    if (online) this.#wake();
+    // Told online, as an 'online' event says it (where there are none, as in Node): what the network failed goes now.
+    if (online) this.#probe();
   }
 
   /** A send came back with a response (true) or a network error (false). */

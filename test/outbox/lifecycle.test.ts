@@ -136,6 +136,18 @@ describe('connectivity hints', () => {
     await until(() => r.events('sent').length === 2);
     await r.outbox.stop();
   });
+
+  it('setOnline(true) lets the tasks a network failure holds back go at once (Node, which has no online events)', async () => {
+    await r.reopen({ retry: { initialDelayMs: 60_000, maxDelayMs: 60_000 } });
+    await r.server.down();
+    await r.outbox.enqueue({ url: '/a' });
+    r.outbox.start();
+    await until(() => r.events('retry').length === 1);
+    await r.server.up();
+    r.outbox.setOnline(true);
+    await until(() => r.events('sent').length === 1);
+    await r.outbox.stop();
+  });
 });
 
 describe('Outbox.fetch()', () => {
