@@ -1,3 +1,5 @@
+import { onPageRestore } from './page-hide.js';
+
 /**
  * What one handle tells the others about tasks that left the outbox, wait for a retry, or were given back untried
  * ('released', detail `{ ids }`: a handle that found them leased need not wait for that lease to end).
@@ -34,7 +36,11 @@ export class Coordination {
   #closed = false;
   readonly #outgoing: Relayed[] = [];
 
-  constructor(name: string, options: { onMessage: (messages: readonly Relayed[]) => void; onGranted: () => void; broadcast: boolean }) {
+  /**
+   * `onGranted` is also called when the page comes back from the back/forward cache (see `#restored`), so that a
+   * running handle asks for the lock again at once; `page` is where that is heard.
+   */
+  constructor(name: string, options: { onMessage: (messages: readonly Relayed[]) => void; onGranted: () => void; broadcast: boolean; page?: EventTarget | undefined }) {
     this.#name = `sluice-outbox:${name}`;
     const nav = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator;
     this.#locks = typeof nav?.locks?.request === 'function' ? nav.locks : undefined;
@@ -47,7 +53,13 @@ export class Coordination {
       (channel as unknown as { unref?: () => void }).unref?.();
       this.#channel = channel;
     }
+    this.#unrestore = onPageRestore(() => {
+      this.#restored();
+      this.#onGranted();
+    }, options.page);
   }
+
+  readonly #unrestore: (() => void) | undefined;
 
   readonly #onGranted: () => void;
 
@@ -126,12 +138,13 @@ export class Coordination {
    * the delivery lock, and a place queued for it, are no longer this handle's, however it looks from here. The grant
    * is ended all the same (should the platform have kept it); the next pass asks for the lock again.
    */
-  restored(): void {
+  #restored(): void {
     this.yieldDelivery();
     this.#waiting = false;
   }
 
   close(): void {
+    this.#unrestore?.();
     this.#closed = true;
     this.yieldDelivery();
     this.#channel?.close();

@@ -10,7 +10,6 @@ import { Dispatcher } from './dispatcher.js';
 import type { OutboxEventMap } from './events.js';
 import type { ResolvedOutboxOptions } from './options.js';
 import type { BodyStore } from './body-store.js';
-import { onPageRestore } from './page-hide.js';
 import type { Pending, PendingIndex } from './pending.js';
 import { Reachability } from './reachability.js';
 import type { StoredTask } from './task.js';
@@ -42,7 +41,6 @@ export class Deliverer {
   readonly #c: DelivererContext;
   readonly #reachability: Reachability;
   readonly #coordination: Coordination;
-  readonly #unrestore: (() => void) | undefined;
   readonly #dispatcher: Dispatcher;
   readonly #loop: DeliveryLoop;
   readonly #background = newRun(false);
@@ -56,6 +54,7 @@ export class Deliverer {
     const { options } = context;
     this.#coordination = new Coordination(options.name, {
       broadcast: true,
+      page: options.page,
       onMessage: (messages) => this.#relayed(messages),
       // Granted while stopped: let the next handle have it. Granted while running: the handle that delivered is gone
       // or stopped, so tasks it held may be free (the queue frees a gone owner's leases at once).
@@ -65,11 +64,6 @@ export class Deliverer {
         this.#loop.kick();
       },
     });
-    // Back from the back/forward cache: the delivery lock is asked for again, by a pass that looks at once.
-    this.#unrestore = onPageRestore(() => {
-      this.#coordination.restored();
-      if (this.#loop.running) this.#loop.kick();
-    }, options.page);
     this.#reachability = new Reachability({
       clock: options.clock,
       policy: options.retry,
@@ -199,7 +193,6 @@ export class Deliverer {
   }
 
   close(): void {
-    this.#unrestore?.();
     this.#reachability.close();
     this.#coordination.close();
   }
