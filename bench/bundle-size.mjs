@@ -16,7 +16,7 @@ const KB = 1024;
  * Outbox's retry, redirects, bodies, dead letters and tab coordination are features the 8 KB and 13 KB were set
  * without, and what could go without removing any (short messages in the production build, terser) is taken. The
  * limits are the sizes measured then, plus 3%: a change that makes an app's bundle grow past them has to raise the
- * limit here, in review, or win the bytes back. Raised twelve times so far: the Outbox's from 34.8 KB to 35.75 KB for its
+ * limit here, in review, or win the bytes back. Raised, so far: the Outbox's from 34.8 KB to 35.75 KB for its
  * partitions and for what handles learn of each other (every task read, retries relayed, the store's view in list);
  * then both (to 19.9 KB and 37.6 KB, the sizes measured plus 3%) for the list of handles that shares a partitioned
  * queue's partitions out (about 0.6 KB gzipped), a take that walks segments without a promise per item, and the
@@ -59,7 +59,13 @@ const KB = 1024;
  * stepped clock, limits checked against the queue before refusing, and a reader that reads again after a rewind.
  * Then both (to 22.8 KB and 43.4 KB, measured 22.69 KB and 43.24 KB, 0.22 KB and 0.20 KB more) for two IndexedDbStore
  * fixes: a waiting consumer watches the owner lock of each handle that names itself on the channel (one that died
- * with a commit untold), and a page back from the back/forward cache asks for its Web Locks again.
+ * with a commit untold), and a page back from the back/forward cache asks for its Web Locks again. Then both (to
+ * 23.0 KB and 44.0 KB, measured 22.86 KB and 43.79 KB; 0.38 KB and 0.77 KB over the 22.48 KB and 43.02 KB measured
+ * before this round) for a fourth review's findings, each measured on builds of the commits between: a batch refused
+ * as too large sent again in halves and smaller batches after it (0.21 KB of the Outbox's); an ack or take spanning
+ * partitions that acks or leaves none when a part is refused, and names up to 128 characters (0.12 KB of the Queue's,
+ * 0.06 KB of the Outbox's); the IndexedDbStore fixes above and a page's delivery lock asked for again after the
+ * back/forward cache (0.26 KB and 0.33 KB); and dead letters, bodies and 'online' probes in the Outbox (0.17 KB).
  */
 export const rows = [
   {
@@ -74,13 +80,13 @@ export const rows = [
     name: '`Queue` + `IndexedDbStore`',
     source: `import { Queue } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = [Queue, IndexedDbStore];`,
     budget: 8 * KB,
-    limit: 22.8 * KB,
+    limit: 23.0 * KB,
   },
   {
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 43.4 * KB,
+    limit: 44.0 * KB,
   },
 ];
 
