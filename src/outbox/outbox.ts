@@ -156,7 +156,9 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
         if (storedNothing(error)) await this.#bodies.delete(bodiesOf(stored)).catch(() => undefined);
         throw error;
       });
-      await this.#moves.toDead(doomed, undefined, this.#deliverer.background);
+      // The tasks are stored: a rejection would read as "not stored", and an enqueue again would send them twice.
+      // What they replace or evict stays pending (sent after all, or evicted again), and the failure is told.
+      await this.#moves.toDead(doomed, undefined, this.#deliverer.background).catch((error: unknown) => this.dispatchEvent(new CustomEvent('error', { detail: { error } })));
     });
     this.#notices.owed();
     const ids = stored.map((t) => t.id);

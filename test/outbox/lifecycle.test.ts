@@ -463,6 +463,25 @@ describe('several handles', () => {
     }
   });
 
+  it('an enqueue whose tasks are stored resolves though burying the task it supersedes fails: an error event says so', async () => {
+    let armed = false;
+    const store = new MemoryStore();
+    const open = store.open.bind(store);
+    store.open = async (name) => {
+      const storage = await open(name);
+      const commit = storage.commit.bind(storage);
+      if (name === 'api.dead') storage.commit = (token, batch) => (armed ? ((armed = false), Promise.reject(new Error('the disk is gone'))) : commit(token, batch));
+      return storage;
+    };
+    await r.reopen({ store });
+    await r.outbox.enqueue({ url: '/old', key: 'k' });
+    armed = true;
+    // Rejected, the caller would take the task for not stored, and enqueue it again: sent twice.
+    await expect(r.outbox.enqueue({ url: '/new', key: 'k', id: 'new' })).resolves.toBe('new');
+    expect(r.events('error')).toMatchObject([{ error: { message: expect.stringMatching(/disk is gone/) } }]);
+    expect((await r.outbox.list()).map((t) => t.url.slice(-4))).toContain('/new');
+  });
+
   it('a relayed send takes out of the other handle only the task sent, not another with the same id', async () => {
     const other = await Outbox.open({ name: 'api', store: r.store, clock: r.clock, baseUrl: r.server.url });
     try {
