@@ -105,7 +105,8 @@ function send(recent: StoredTask[], transport: typeof fetch, pick: (tasks: Store
     // A body stored beside its task cannot be read in time (nothing can be awaited now): it waits for the next session.
     if (task.body && 'blob' in task.body) continue;
     const size = taskBytes(task);
-    if (size > budget) break;
+    // Without ordering (the only mode this runs in), a smaller task after it may still fit.
+    if (size > budget) continue;
     budget -= size;
     const { url, init } = buildRequest(task, {}, undefined);
     void transport(url, { ...init, keepalive: true }).catch(() => undefined);

@@ -55,6 +55,18 @@ describe('unloadFlush', () => {
     await r.server.waitFor(1);
   });
 
+  it('passes over a task larger than what is left of the 64 KB and sends the smaller ones after it', async () => {
+    await r.reopen({ ordering: 'none', page });
+    const body = (kb: number) => 'x'.repeat(kb * 1024);
+    await r.outbox.enqueueMany([
+      { url: '/a', body: body(40) },
+      { url: '/b', body: body(30) },
+      { url: '/c', body: body(4) },
+    ]);
+    expect(hide()).toEqual(['/a', '/c']);
+    await r.server.waitFor(2);
+  });
+
   it('sends no task removed meanwhile', async () => {
     await r.reopen({ ordering: 'none', page });
     const [gone] = await r.outbox.enqueueMany([{ url: '/gone' }, { url: '/kept' }]);
