@@ -4,7 +4,7 @@ import type { CorruptDetail, RecoverDetail } from './events.js';
 import { GroupCommit } from './group-commit.js';
 import { Leasing, type PartLease } from './leasing.js';
 import type { ResolvedOptions } from './options.js';
-import type { Lease, QueueEntry, QueueStats, TakeOptions } from './queue-types.js';
+import type { QueueEntry, QueueStats, TakeOptions } from './queue-types.js';
 import { lost, repairPlan } from './recovery.js';
 import type { StoredItem } from './segments.js';
 import type { Serial } from './serial.js';

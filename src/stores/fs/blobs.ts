@@ -4,7 +4,7 @@ import { SluiceError } from '../../core/errors.js';
 import type { BlobStorage, Durability } from '../../core/store.js';
 import { storageError } from '../../core/storage-errors.js';
 import { errno, type FileSync, readRange, syncDir, unlinkQuiet, writeAll } from './files.js';
-import { directoryMode, fitMode, NOFOLLOW } from './permissions.js';
+import { directoryMode, fitMode, NOFOLLOW, openExisting } from './permissions.js';
 
 /**
  * One queue's blobs as side files, `<queue dir>/blobs/<key>`: appended to by positional writes (at the end only), read by `pread`,
@@ -57,13 +57,8 @@ export class FileBlobs implements BlobStorage {
 
   async read(key: string, start: number, end: number): Promise<Uint8Array> {
     try {
-      let fd: number;
-      try {
-        fd = openSync(join(this.#dir, key), constants.O_RDONLY | NOFOLLOW);
-      } catch (error) {
-        if (errno(error) === 'ENOENT') return new Uint8Array(0);
-        throw error;
-      }
+      const fd = openExisting(join(this.#dir, key), constants.O_RDONLY);
+      if (fd === undefined) return new Uint8Array(0);
       try {
         // What is there, whatever range was asked for: a buffer of `end - start` bytes could be terabytes.
         return readRange(fd, start, Math.min(end, fstatSync(fd).size));

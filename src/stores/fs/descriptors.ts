@@ -1,7 +1,7 @@
-import { constants, fstatSync, lstatSync, openSync, renameSync } from 'node:fs';
+import { constants, fstatSync, lstatSync, renameSync } from 'node:fs';
 import { SluiceError } from '../../core/errors.js';
-import { closeQuiet, errno, segmentFile, unlinkQuiet } from './files.js';
-import { createFile, NOFOLLOW } from './permissions.js';
+import { closeQuiet, segmentFile, unlinkQuiet } from './files.js';
+import { createFile, openExisting } from './permissions.js';
 import type { Spares } from './spare.js';
 
 // Few segments are in use at once: the tail being written and the head being read.
@@ -107,15 +107,9 @@ export class Descriptors {
   }
 
   #open(id: number): { fd: number; identity: string } | undefined {
-    let fd: number;
-    try {
-      // Read-write and never O_APPEND: Linux ignores the offset of a positional write to a file opened for appending.
-      fd = openSync(segmentFile(this.#dir, id), constants.O_RDWR | NOFOLLOW);
-    } catch (error) {
-      if (errno(error) === 'ENOENT') return undefined;
-      throw error;
-    }
-    return this.#keep(id, fd);
+    // Read-write and never O_APPEND: Linux ignores the offset of a positional write to a file opened for appending.
+    const fd = openExisting(segmentFile(this.#dir, id), constants.O_RDWR);
+    return fd === undefined ? undefined : this.#keep(id, fd);
   }
 
   #keep(id: number, fd: number): { fd: number; identity: string } {

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, existsSync, fstatSync, linkSync, lstatSync, openSync, readFileSync, renameSync, statSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, linkSync, lstatSync, readFileSync, renameSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { errno, unlinkQuiet } from './files.js';
-import { createFile, NOFOLLOW } from './permissions.js';
+import { createFile, openExisting } from './permissions.js';
 import { fileTag, liveness, type ProcessId, thisProcess } from './process-id.js';
 
 /** A lock file as read: who holds it (or `unreadable`: a power cut can leave one whose content never reached the disk), which inode it is, how old. */
@@ -121,13 +121,8 @@ export class LockFiles {
 
   /** Reads a lock file; undefined when there is none. Content and inode come from one descriptor, so they agree. */
   read(path: string): LockFile | undefined {
-    let fd: number;
-    try {
-      fd = openSync(path, constants.O_RDONLY | NOFOLLOW);
-    } catch (error) {
-      if (errno(error) === 'ENOENT') return undefined;
-      throw error;
-    }
+    const fd = openExisting(path, constants.O_RDONLY);
+    if (fd === undefined) return undefined;
     try {
       const { ino, mtimeMs } = fstatSync(fd);
       return { holder: parseHolder(readFileSync(fd, 'utf8')), ino, mtimeMs };

@@ -20,6 +20,16 @@ export function directoryMode(mode: number): number {
   return mode | ((mode & 0o444) >> 2);
 }
 
+/** Opens the file at `path` with `flags`, never following a link there; undefined when there is no such file. */
+export function openExisting(path: string, flags: number): number | undefined {
+  try {
+    return openSync(path, flags | NOFOLLOW);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
 /**
  * Creates the file `path` (which must not exist) with exactly `mode`, and opens it with `flags`. The umask could
  * take group bits away that `mode` asks for (a group-shared queue), so those are set again explicitly.

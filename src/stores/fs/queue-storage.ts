@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import type { HeldStorage, QueueStorage, SegmentInfo, StorageBatch, StorageSnapshot } from '../../core/store.js';
-import { BatchWriter, describeState, sameFiles, sameSegments, tailAfter, type Known, type Looked } from './batch.js';
+import { BatchWriter, describeState, sameFiles, sameSegments, tailAfter, type Known } from './batch.js';
 import { FileBlobs } from './blobs.js';
 import { CommitCounter, type Tail } from './counter.js';
 import { Descriptors, notAFile } from './descriptors.js';

@@ -1,9 +1,9 @@
-import { closeSync, constants, ftruncateSync, openSync } from 'node:fs';
+import { closeSync, constants, ftruncateSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import { identityOf } from './descriptors.js';
 import { errno, type FileSync, syncDir, unlinkQuiet } from './files.js';
-import { NOFOLLOW } from './permissions.js';
+import { openExisting } from './permissions.js';
 
 /**
  * What one commit has written so far, taken back when the commit fails before its metadata is in place. A commit that
@@ -72,14 +72,9 @@ export class Undo {
 /** `fd` when it still has the file `identity` open; else that file opened again at `path`; undefined when it is gone. */
 function ownDescriptor(fd: number, identity: string, path: string): number | undefined {
   if (identityQuiet(fd) === identity) return fd;
-  let file: number;
-  try {
-    file = openSync(path, constants.O_RDWR | NOFOLLOW);
-  } catch (error) {
-    // Removed or replaced since: the commit's bytes went with the file, and nothing is left to cut.
-    if (errno(error) === 'ENOENT') return undefined;
-    throw error;
-  }
+  // Removed or replaced since: the commit's bytes went with the file, and nothing is left to cut.
+  const file = openExisting(path, constants.O_RDWR);
+  if (file === undefined) return undefined;
   if (identityOf(file) === identity) return file;
   closeSync(file);
   return undefined;
