@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { MemoryStore } from '../../src/stores/memory/memory-store.js';
-import { rig, type Rig } from './helpers.js';
+import { failingCommit, rig, type Rig } from './helpers.js';
 
 let r: Rig;
 beforeEach(async () => {
@@ -194,17 +193,9 @@ describe('Outbox retry policy (fake clock)', () => {
 describe('a storage failure while an attempt settles', () => {
   /** Reopens the outbox over a MemoryStore whose next commit to the outbox's queue fails, once armed. */
   const failOnce = async () => {
-    let armed = false;
-    const store = new MemoryStore();
-    const open = store.open.bind(store);
-    store.open = async (name) => {
-      const storage = await open(name);
-      const commit = storage.commit.bind(storage);
-      if (name === 'api') storage.commit = (token, batch) => (armed ? ((armed = false), Promise.reject(new Error('the disk is gone'))) : commit(token, batch));
-      return storage;
-    };
+    const { store, arm } = failingCommit('api');
     await r.reopen({ store });
-    return { arm: () => (armed = true) };
+    return { arm };
   };
 
   it("says so in an 'error' event, and the task is tried again once its lease ends: never held as in flight", async () => {

@@ -91,6 +91,20 @@ declare module 'vitest' {
   }
 }
 
+/** A MemoryStore whose next commit to the queue `name` fails ('the disk is gone'), once `arm` was called. */
+export function failingCommit(name: string): { store: MemoryStore; arm: () => void } {
+  let armed = false;
+  const store = new MemoryStore();
+  const open = store.open.bind(store);
+  store.open = async (opened) => {
+    const storage = await open(opened);
+    const commit = storage.commit.bind(storage);
+    if (opened === name) storage.commit = (token, batch) => (armed ? ((armed = false), Promise.reject(new Error('the disk is gone'))) : commit(token, batch));
+    return storage;
+  };
+  return { store, arm: () => (armed = true) };
+}
+
 /** Resolves with the next event of `type` on `target`. */
 export function next<T = unknown>(target: EventTarget, type: string): Promise<T> {
   return new Promise((resolve) => target.addEventListener(type, (e) => resolve((e instanceof CustomEvent ? e.detail : e) as T), { once: true }));

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Outbox } from '../../src/outbox/outbox.js';
 import { PendingStore } from '../../src/outbox/pending-store.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
-import { next, rig, type Rig } from './helpers.js';
+import { failingCommit, next, rig, type Rig } from './helpers.js';
 
 let r: Rig;
 beforeEach(async () => {
@@ -464,18 +464,10 @@ describe('several handles', () => {
   });
 
   it('an enqueue whose tasks are stored resolves though burying the task it supersedes fails: an error event says so', async () => {
-    let armed = false;
-    const store = new MemoryStore();
-    const open = store.open.bind(store);
-    store.open = async (name) => {
-      const storage = await open(name);
-      const commit = storage.commit.bind(storage);
-      if (name === 'api.dead') storage.commit = (token, batch) => (armed ? ((armed = false), Promise.reject(new Error('the disk is gone'))) : commit(token, batch));
-      return storage;
-    };
+    const { store, arm } = failingCommit('api.dead');
     await r.reopen({ store });
     await r.outbox.enqueue({ url: '/old', key: 'k' });
-    armed = true;
+    arm();
     // Rejected, the caller would take the task for not stored, and enqueue it again: sent twice.
     await expect(r.outbox.enqueue({ url: '/new', key: 'k', id: 'new' })).resolves.toBe('new');
     expect(r.events('error')).toMatchObject([{ error: { message: expect.stringMatching(/disk is gone/) } }]);

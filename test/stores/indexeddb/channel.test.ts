@@ -5,6 +5,7 @@ import { Queue } from '../../../src/index.js';
 import { IndexedDbStore } from '../../../src/indexeddb.js';
 import { QueueChannel } from '../../../src/stores/indexeddb/channel.js';
 import { FakeLockManager, type FakeLocks } from '../../support/fake-locks.js';
+import { keepChannels } from './helpers.js';
 
 // Node has BroadcastChannel: the handles below talk as tabs do, within this process.
 let count = 0;
@@ -231,16 +232,7 @@ describe('a consumer waiting in one tab, pushes in a tab that dies', () => {
       }
     })();
     // The producer's tab: its BroadcastChannels are kept, to silence them when it dies.
-    const channels: BroadcastChannel[] = [];
-    vi.stubGlobal(
-      'BroadcastChannel',
-      class extends BroadcastChannel {
-        constructor(name: string) {
-          super(name);
-          channels.push(this);
-        }
-      },
-    );
+    const channels = keepChannels();
     const tab = manager.context();
     const producer = await openIn(tab);
     vi.unstubAllGlobals();

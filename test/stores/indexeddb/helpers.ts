@@ -1,3 +1,5 @@
+import { vi } from 'vitest';
+
 /** Resolves with a request's result. */
 export function request<T>(r: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -13,4 +15,19 @@ export async function dump(factory: IDBFactory, dbName: string, name: string): P
   const [keys, values] = await Promise.all([request(tx.objectStore(name).getAllKeys()), request(tx.objectStore(name).getAll())]);
   db.close();
   return keys.map((key, i) => ({ key, value: values[i] }));
+}
+
+/** Stubs BroadcastChannel so that every channel opened from now on is kept in the array returned (to silence a tab's). */
+export function keepChannels(): BroadcastChannel[] {
+  const channels: BroadcastChannel[] = [];
+  vi.stubGlobal(
+    'BroadcastChannel',
+    class extends BroadcastChannel {
+      constructor(name: string) {
+        super(name);
+        channels.push(this);
+      }
+    },
+  );
+  return channels;
 }

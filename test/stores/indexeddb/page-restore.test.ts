@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Queue } from '../../../src/index.js';
 import { IndexedDbStore } from '../../../src/indexeddb.js';
 import { FakeLockManager, type FakeLocks } from '../../support/fake-locks.js';
+import { keepChannels } from './helpers.js';
 
 // A page that goes into the back/forward cache and comes back. WebKit lets its Web Locks go while it is cached (the
 // lock callbacks' promises are never told) and keeps its script's state: on return, the handles open in it must not
@@ -35,16 +36,7 @@ async function openIn(tab: FakeLocks, window?: EventTarget): Promise<Queue<numbe
     vi.stubGlobal('onpageshow', null);
     vi.stubGlobal('addEventListener', window.addEventListener.bind(window));
     vi.stubGlobal('removeEventListener', window.removeEventListener.bind(window));
-    channels = [];
-    vi.stubGlobal(
-      'BroadcastChannel',
-      class extends BroadcastChannel {
-        constructor(name: string) {
-          super(name);
-          channels.push(this);
-        }
-      },
-    );
+    channels = keepChannels();
   }
   // The globals are read as the queue's storage opens.
   const queue = await Queue.open<number>({ name: 'q', store: new IndexedDbStore({ indexedDB: factory }) });
