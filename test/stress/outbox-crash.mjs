@@ -131,7 +131,8 @@ export async function crashTest({ kills, mode = 'group', redisUrl, maxMs = 600, 
     outbox.addEventListener('dead', (e) => dead.push(`${e.detail.task.id} (${e.detail.reason})`));
     // What dead processes held is theirs until the store sees them gone (FileStore at once, RedisStore once their
     // beat is 1 s old); what waits out a short retry delay, a moment.
-    for (let i = 0; i < 50 && (await outbox.size()) > 0; i++) {
+    // Up to 30 s: on a loaded machine a dead owner's leases (RedisStore: its beat 1 s old) take longer to go back.
+    for (const until = Date.now() + 30_000; Date.now() < until && (await outbox.size()) > 0; ) {
       await outbox.flush();
       if ((await outbox.size()) > 0) await new Promise((r) => setTimeout(r, 100));
     }
