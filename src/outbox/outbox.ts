@@ -50,6 +50,8 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   readonly #unload: UnloadSender | undefined;
   // Every outbox event is a CustomEvent (API.md); these have nothing to tell, so their `detail` is null.
   readonly #notices = new Notices((type) => this.dispatchEvent(new CustomEvent(type)));
+  /** Says in an 'error' event what failed where no call of the user's can reject with it. */
+  readonly #tellError = (error: unknown): boolean => this.dispatchEvent(new CustomEvent('error', { detail: { error } }));
   #closing: Promise<void> | undefined;
   #syncQueued = false;
 
@@ -158,7 +160,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       });
       // The tasks are stored: a rejection would read as "not stored", and an enqueue again would send them twice.
       // What they replace or evict stays pending (sent after all, or evicted again), and the failure is told.
-      await this.#moves.toDead(doomed, undefined, this.#deliverer.background).catch((error: unknown) => this.dispatchEvent(new CustomEvent('error', { detail: { error } })));
+      await this.#moves.toDead(doomed, undefined, this.#deliverer.background).catch(this.#tellError);
     });
     this.#notices.owed();
     const ids = stored.map((t) => t.id);
@@ -285,7 +287,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       return this.#pending.catchUp();
     })
       .then(() => (this.#notices.changed(), this.#deliverer.kick()))
-      .catch((error: unknown) => this.dispatchEvent(new CustomEvent('error', { detail: { error } })));
+      .catch(this.#tellError);
   }
 
   #transport(): typeof fetch {
