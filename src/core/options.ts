@@ -82,7 +82,9 @@ export interface QueueOptions<T> {
 
 export type ResolvedOptions<T> = Required<Omit<QueueOptions<T>, 'store'>> & { readonly store: Store };
 
-const NAME = /^[A-Za-z0-9._-]{1,128}$/;
+/** The longest name of a queue, and of each partition's storage: what a store may be asked to open. */
+export const MAX_NAME = 128;
+const NAME = new RegExp(`^[A-Za-z0-9._-]{1,${MAX_NAME}}$`);
 // A lease shorter than a millisecond ends where it starts: the next take, in the same millisecond, gets its items too.
 const LEASE = finiteFrom(1);
 
@@ -91,7 +93,7 @@ export function checkName(name: unknown): asserts name is string {
   if (typeof name !== 'string' || !NAME.test(name) || name === '.' || name === '..') {
     throw new SluiceError(
       'ERR_INVALID_NAME',
-      `Expected \`name\` to be 1–128 characters of [A-Za-z0-9._-] (not "." or ".."), got ${describe(name)}.`,
+      `Expected \`name\` to be 1–${MAX_NAME} characters of [A-Za-z0-9._-] (not "." or ".."), got ${describe(name)}.`,
     );
   }
 }
@@ -139,8 +141,8 @@ export function resolveOptions<T>(options: QueueOptions<T>, defaultStore?: () =>
     partitions: options.partitions ?? 1,
   };
   check(resolved, RULES);
-  if (resolved.partitions > 1 && partitionName(resolved.name, resolved.partitions - 1).length > 128) {
-    invalid('partitions', `a count whose partition names (<name>.p<i>) fit in 128 characters`, resolved.partitions);
+  if (resolved.partitions > 1 && partitionName(resolved.name, resolved.partitions - 1).length > MAX_NAME) {
+    invalid('partitions', `a count whose partition names (<name>.p<i>) fit in ${MAX_NAME} characters`, resolved.partitions);
   }
   return resolved;
 }

@@ -5,7 +5,7 @@ import type { QueueEventMap, RecoverDetail } from './events.js';
 import { byPartition, entryId, parseIds, partitionOf } from './ids.js';
 import { leases } from './iteration.js';
 import { Members } from './members.js';
-import { checkList, checkTake, ITERATE_OPTIONS, ITERATE_RULES, PUSH_OPTIONS, PUSH_RULES, REMOVE_OPTIONS, resolveOptions, type QueueOptions, type ResolvedOptions } from './options.js';
+import { checkList, checkTake, ITERATE_OPTIONS, ITERATE_RULES, MAX_NAME, PUSH_OPTIONS, PUSH_RULES, REMOVE_OPTIONS, resolveOptions, type QueueOptions, type ResolvedOptions } from './options.js';
 import { settleCount } from './partition-count.js';
 import { Partition } from './partition.js';
 import type { IterateOptions, Lease, ListOptions, PushOptions, QueueEntry, QueueStats, RemoveOptions, TakeOptions } from './queue-types.js';
@@ -239,9 +239,12 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   async #openParts(): Promise<void> {
     await this.#openPart(0);
     const { store, name, partitions } = this.#options;
-    // A partition whose name would be over 128 characters was never made: the queue has one partition, and no store
-    // is asked about a name it refuses (one near 128 characters would fail to open).
-    const exists = async (p: number) => (partitionName(name, p).length > 128 ? false : store.exists?.(partitionName(name, p)));
+    // A partition whose name would be over MAX_NAME characters was never made: the queue has one partition, and no store
+    // is asked about a name it refuses (one near MAX_NAME characters would fail to open).
+    const exists = async (p: number) => {
+      const part = partitionName(name, p);
+      return part.length > MAX_NAME ? false : store.exists?.(part);
+    };
     await settleCount({ name, parts: this.#parts, open: (p) => this.#openPart(p), exists, serial: this.#serial }, partitions);
   }
 
