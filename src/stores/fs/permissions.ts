@@ -1,6 +1,7 @@
 import { constants, fchmodSync, lstatSync, openSync, statSync } from 'node:fs';
 import { SluiceError } from '../../core/errors.js';
 import { invalid } from '../../core/validate.js';
+import { errno } from './files.js';
 
 /**
  * Added to every open of a file in a queue directory: a symbolic link planted under a file's name is refused
@@ -25,7 +26,7 @@ export function openExisting(path: string, flags: number): number | undefined {
   try {
     return openSync(path, flags | NOFOLLOW);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (errno(error) === 'ENOENT') return undefined;
     throw error;
   }
 }
