@@ -73,6 +73,13 @@ export function connect(factory: IDBFactory | undefined, name: string, schema: S
     request.onupgradeneeded = (event) => {
       const db = request.result;
       const tx = request.transaction!;
+      // No longer blocked: from here the wait is for the upgrade, however long it takes, not for another tab. One
+      // given up on already (ERR_LOCKED) changes nothing: the caller was told it failed.
+      clearTimeout(timer);
+      if (settled) {
+        tx.abort();
+        return;
+      }
       // A database with no object stores is new, whatever its version: `indexedDB.open(name)` without a version (a
       // probe from devtools or another script) makes one at version 1, and refusing it would refuse it for good.
       const from = db.objectStoreNames.length > 0 ? event.oldVersion : 0;

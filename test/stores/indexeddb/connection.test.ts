@@ -93,6 +93,58 @@ describe('opening blocked by another tab', () => {
     await q.close();
   });
 
+  it('an upgrade that begins before blockedTimeoutMs is out is not cut short by it: the open waits for the upgrade and succeeds', async () => {
+    const factory = new IDBFactory();
+    const old = await stubbornTab(factory);
+    // Once the upgrade has begun, the clock jumps far past blockedTimeoutMs before the upgrade's transaction can end (a
+    // long migration, a slow disk): only IndexedDB tells when the upgrade is over.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      let upgrading = false;
+      const watched = new Proxy(factory, {
+        get(target, key) {
+          if (key === 'open') {
+            return (...args: Parameters<IDBFactory['open']>) => {
+              const r = target.open(...args);
+              r.addEventListener('upgradeneeded', () => {
+                upgrading = true;
+                queueMicrotask(() => vi.advanceTimersByTime(60_000));
+              });
+              return r;
+            };
+          }
+          const value = Reflect.get(target, key) as unknown;
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      const store = new IndexedDbStore({ indexedDB: watched, blockedTimeoutMs: 50 });
+      const blocked = new Promise<void>((resolve) => store.addEventListener('blocked', () => resolve()));
+      const opening = store.open('q');
+      await blocked;
+      // The other tab closes in time (10 ms of the 50 ms).
+      vi.advanceTimersByTime(10);
+      old.close();
+      const storage = await opening;
+      expect(upgrading).toBe(true);
+      const { token } = await storage.load();
+      expect(await storage.commit(token, { write: { segment: 0, offset: 0, bytes: Uint8Array.of(1) }, durability: 'relaxed' })).toEqual(expect.any(String));
+      await storage.close();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('an open that gave up (ERR_LOCKED) does not upgrade the database when the other tab closes later', async () => {
+    const factory = new IDBFactory();
+    const old = await stubbornTab(factory);
+    const store = new IndexedDbStore({ indexedDB: factory, blockedTimeoutMs: 10 });
+    await expect(store.open('q')).rejects.toMatchObject({ code: 'ERR_LOCKED' });
+    old.close();
+    // The request given up on is still queued behind the other tab: it runs now, and must change nothing.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect((await factory.databases()).find((d) => d.name === 'sluice')?.version).toBe(1);
+  });
+
   it('with blockedTimeoutMs: Infinity, waits as long as the other tab keeps it', async () => {
     const factory = new IDBFactory();
     const old = await stubbornTab(factory);
