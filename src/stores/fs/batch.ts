@@ -93,12 +93,16 @@ export class BatchWriter {
     // the new metadata no longer needs (go-diskqueue deleted first, and its depth drifted).
     const strict = batch.durability === 'strict';
     const undo = new Undo(this.#sync);
+    // The segment written stays open until its sync, and any undo, is done (see `Descriptors`).
+    const pins: (() => void)[] = [];
     let dirChanged: boolean;
     try {
-      dirChanged = await this.#write(batch, looked, known, synced, undo);
+      dirChanged = await this.#write(batch, looked, known, synced, undo, pins);
     } catch (error) {
       // A commit that rejects leaves nothing: its pushes would be delivered later.
       throw await undo.run(error, strict, this.#dir);
+    } finally {
+      for (const unpin of pins) unpin();
     }
     // The commit is in; what follows removes only what its metadata no longer needs.
     const removing = (batch.remove?.length ?? 0) + (batch.quarantine?.length ?? 0) > 0;
@@ -144,6 +148,7 @@ export class BatchWriter {
     known: Known | undefined,
     synced: (sync: () => Promise<void>) => Promise<void>,
     undo: Undo,
+    pins: (() => void)[],
   ): Promise<boolean> {
     const strict = batch.durability === 'strict';
     if (batch.write) {
@@ -151,7 +156,9 @@ export class BatchWriter {
       const name = segmentName(segment);
       const now = stateIn(looked, name);
       const created = now === undefined;
-      const { fd, identity } = created ? this.#fds.create(segment) : this.#fds.open(segment, now)!;
+      const kept = created ? this.#fds.create(segment) : this.#fds.open(segment, now)!;
+      pins.push(this.#fds.pin(kept));
+      const { fd, identity } = kept;
       // Back to where this commit began: what lay past `offset` is a torn tail the Queue is dropping.
       if (created) undo.made(segmentFile(this.#dir, segment), () => this.#fds.forget(segment));
       else undo.cut(fd, identity, segmentFile(this.#dir, segment), offset);

@@ -41,15 +41,33 @@ export function identityOf(fd: number): string {
   return `${dev}:${ino}`;
 }
 
+/** A descriptor kept for a segment, with the identity of the file it has open. */
+export interface Kept {
+  readonly fd: number;
+  readonly identity: string;
+}
+
+interface Entry extends Kept {
+  /** Users that await with the descriptor in hand (a strict commit's sync): it is closed only once they are done. */
+  pins: number;
+  /** No longer kept: closed when the last pin goes. */
+  dropped: boolean;
+}
+
 /**
  * Open descriptors of one queue's segment files, so that an append or a read costs no `open`. A descriptor names
  * an inode, not a path: when the segment was removed (by another handle, an operator, a temp cleaner) or replaced,
  * a cached descriptor would still read, and write, a file nobody else sees. So every use first checks that the path
  * still names the file the descriptor has open (one `lstat`), and opens it again when not.
+ *
+ * Reads are not under the lock, nor in line with commits: a read may drop a descriptor (its file replaced, or the
+ * oldest of those kept) while a strict commit awaits the sync of it. A descriptor closed then would fail the sync
+ * (EBADF), or, its number given to the next file opened, have the sync press another file and the commit be said
+ * durable when it is not. So a commit pins what it uses (`pin`), and a pinned descriptor dropped is closed when unpinned.
  */
 export class Descriptors {
   readonly #dir: string;
-  readonly #fds = new Map<number, { fd: number; identity: string }>();
+  readonly #fds = new Map<number, Entry>();
   readonly #spares: Spares;
   readonly #mode: number;
 
@@ -69,7 +87,7 @@ export class Descriptors {
   }
 
   /** As `get`, with the identity of the file the descriptor has open. */
-  open(id: number, now: FileState | undefined): { fd: number; identity: string } | undefined {
+  open(id: number, now: FileState | undefined): Kept | undefined {
     const kept = this.#fds.get(id);
     if (kept && kept.identity === now?.identity) return kept;
     this.forget(id);
@@ -77,7 +95,7 @@ export class Descriptors {
   }
 
   /** Makes segment `id`, which the caller knows to be absent (under the lock); returns its descriptor and identity. */
-  create(id: number): { fd: number; identity: string } {
+  create(id: number): Kept {
     this.forget(id);
     const path = segmentFile(this.#dir, id);
     const spare = this.#spares.take();
@@ -95,26 +113,54 @@ export class Descriptors {
     return this.#keep(id, createFile(path, constants.O_RDWR, this.#mode));
   }
 
+  /**
+   * Keeps `kept` (as `open` or `create` gave it) open until the function returned is called, whatever drops it
+   * meanwhile (`forget`, `forgetAll`, another segment taking its place).
+   */
+  pin(kept: Kept): () => void {
+    const entry = kept as Entry;
+    entry.pins++;
+    let pinned = true;
+    return () => {
+      if (!pinned) return;
+      pinned = false;
+      if (--entry.pins === 0 && entry.dropped) closeQuiet(entry.fd);
+    };
+  }
+
   forget(id: number): void {
     const kept = this.#fds.get(id);
-    if (kept) closeQuiet(kept.fd);
+    if (kept) this.#drop(kept);
     this.#fds.delete(id);
   }
 
   forgetAll(): void {
-    for (const { fd } of this.#fds.values()) closeQuiet(fd);
+    for (const entry of this.#fds.values()) this.#drop(entry);
     this.#fds.clear();
   }
 
-  #open(id: number): { fd: number; identity: string } | undefined {
+  #drop(entry: Entry): void {
+    entry.dropped = true;
+    if (entry.pins === 0) closeQuiet(entry.fd);
+  }
+
+  #open(id: number): Kept | undefined {
     // Read-write and never O_APPEND: Linux ignores the offset of a positional write to a file opened for appending.
     const fd = openExisting(segmentFile(this.#dir, id), constants.O_RDWR);
     return fd === undefined ? undefined : this.#keep(id, fd);
   }
 
-  #keep(id: number, fd: number): { fd: number; identity: string } {
-    if (this.#fds.size >= KEEP) this.forget(this.#fds.keys().next().value as number);
-    const kept = { fd, identity: identityOf(fd) };
+  #keep(id: number, fd: number): Kept {
+    if (this.#fds.size >= KEEP) {
+      // The oldest not pinned: a pinned one stays kept too, and is used again by the next commit to its segment.
+      for (const [other, entry] of this.#fds) {
+        if (entry.pins === 0) {
+          this.forget(other);
+          break;
+        }
+      }
+    }
+    const kept: Entry = { fd, identity: identityOf(fd), pins: 0, dropped: false };
     this.#fds.set(id, kept);
     return kept;
   }

@@ -21,8 +21,8 @@ export class Undo {
   /**
    * The file `identity` at `path`, open as `fd` and about to be written from `offset`, is cut back to it: what lay
    * past it was a torn tail the Queue is dropping. Cutting needs no free space, so it works on the full disk that
-   * made the write fail. By the time it runs, a strict commit's awaited sync may have let `fd` be closed and its
-   * number given to another file (reads keep a few descriptors): the file is found by its identity, never its number.
+   * made the write fail. The commit keeps `fd` open until its undo is done (see `Descriptors.pin`); still the file is
+   * found by its identity, never its number alone.
    */
   cut(fd: number, identity: string, path: string, offset: number): void {
     this.#steps.push({

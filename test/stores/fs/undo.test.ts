@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { fdatasync, fstatSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
@@ -11,8 +11,8 @@ afterEach(() => {
 
 const bytes = (n: number, fill: number) => new Uint8Array(n).fill(fill);
 
-// A strict commit's fdatasync is awaited: reads meanwhile may close the tail's descriptor (only a few are kept) and
-// open another segment under its number. The commit then fails, and its undo must cut the file it wrote, not that one.
+// A strict commit's fdatasync is awaited: reads meanwhile open other segments, and only a few descriptors are kept.
+// The commit then fails, and its undo must cut the file it wrote, not another.
 it('a failed strict commit cuts back the segment it wrote, even when its descriptor number now names another file', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-undo-'));
   dirs.push(dir);
@@ -48,5 +48,63 @@ it('a failed strict commit cuts back the segment it wrote, even when its descrip
   hold = undefined;
   const size = (segment: number) => readFileSync(join(dir, 'q', `${String(segment).padStart(16, '0')}.seg`)).length;
   expect([0, 1, 2, 3, 4, 5].map(size)).toEqual([100, 100, 100, 100, 100, 4]);
+  await storage.close();
+});
+
+const identity = (fd: number) => {
+  try {
+    const { dev, ino } = fstatSync(fd);
+    return `${dev}:${ino}`;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code;
+  }
+};
+
+// A strict commit's fdatasync is awaited: reads meanwhile open other segments, and only a few descriptors are kept. The
+// one the commit syncs must stay open, on its file, until the sync is done: closed, the sync fails (EBADF) and makes the
+// handle unusable; closed and its number given to another segment, the sync presses that file and the commit is said
+// durable when it is not.
+it('a strict commit syncs the file it wrote, however many segments are read while the sync runs', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-pinned-'));
+  dirs.push(dir);
+  let hold: { entered: () => void; release: Promise<void> } | undefined;
+  const synced: { asked: string | undefined; done: string | undefined }[] = [];
+  const store = new FileStore({
+    dir,
+    sync: {
+      fsync: async () => undefined,
+      fdatasync: async (fd) => {
+        const asked = identity(fd);
+        if (hold) {
+          hold.entered();
+          await hold.release;
+        }
+        synced.push({ asked, done: identity(fd) });
+        await new Promise<void>((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
+      },
+    },
+  });
+  const storage = await store.open('q');
+  let token = (await storage.load()).token;
+  for (let segment = 0; segment < 6; segment++) {
+    token = (await storage.commit(token, { write: { segment, offset: 0, bytes: bytes(segment === 5 ? 4 : 100, 65 + segment) }, durability: 'relaxed' }))!;
+  }
+  let entered!: () => void;
+  const reached = new Promise<void>((resolve) => (entered = resolve));
+  let release!: () => void;
+  hold = { entered, release: new Promise<void>((resolve) => (release = resolve)) };
+  const committing = storage.commit(token, { write: { segment: 5, offset: 4, bytes: bytes(50, 90) }, durability: 'strict' });
+  await reached;
+  // Reads of every other segment, twice over: were the tail's descriptor closed, its number would go to another.
+  for (let round = 0; round < 2; round++) for (let segment = 0; segment < 5; segment++) expect(await storage.read(segment, 0, 100)).toEqual(bytes(100, 65 + segment));
+  release();
+  hold = undefined;
+  token = (await committing)!;
+  expect(token).toEqual(expect.any(String));
+  expect(synced).toHaveLength(1);
+  expect(synced[0]!.done).toBe(synced[0]!.asked);
+  // The handle goes on: its descriptors were neither lost nor leaked.
+  expect(await storage.read(5, 0, 54)).toEqual(Uint8Array.from([...bytes(4, 70), ...bytes(50, 90)]));
+  expect(await storage.commit(token, { write: { segment: 5, offset: 54, bytes: bytes(3, 1) }, durability: 'strict' })).toEqual(expect.any(String));
   await storage.close();
 });
