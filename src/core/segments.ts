@@ -93,8 +93,9 @@ export class Segments {
    * Takes in a new listing, reads what the tail gained, and reports damage past its last complete unit. The read
    * comes first: when it fails, nothing here has changed. `rewound`: the storage went back to an earlier state, and
    * may hold other bytes under the same names: every segment's bytes read before are forgotten, the tail read whole.
+   * `recorded`: the newest segment and its length as the last commit recorded them apart (see `StorageSnapshot.tail`).
    */
-  async refresh(list: readonly SegmentInfo[], rewound = false): Promise<TailDamage | typeof MOVED | undefined> {
+  async refresh(list: readonly SegmentInfo[], rewound = false, recorded?: SegmentInfo): Promise<TailDamage | typeof MOVED | undefined> {
     const last = list[list.length - 1];
     const cached = !rewound && last && this.#cache.get(last.id);
     const kept = cached && cached.damage === undefined && last.length >= cached.end ? cached : undefined;
@@ -123,15 +124,18 @@ export class Segments {
     parsed.end = offset;
     if (!scan.stop) return undefined;
     // A bad frame with good ones after it is damage, not the writer dying mid-write. A frame that runs past the end is
-    // what a torn write leaves, unless it claims more than this handle ever writes: then it may be a garbage length,
-    // looked past from the frame itself (not from the unit's start, whose whole frames a torn write of several items
-    // leaves). Looking past every torn frame would cost a checksum at each offset of a large torn item.
+    // what a torn write leaves, unless it claims more than this handle ever writes, or it starts within what a finished
+    // commit recorded (a torn write comes after that): then it may be a garbage length, looked past from the frame
+    // itself (not from the unit's start, whose whole frames a torn write of several items leaves). Looking past every
+    // torn frame would cost a checksum at each offset of a large torn item; a length word damaged to less than
+    // maxItemBytes, looked past only by its size, had the acknowledged items after it cut as a torn write, unreported.
     const stoppedAt = scan.partial?.[scan.partial.length - 1]?.end ?? scan.end;
     const claims = stoppedAt + 4 <= bytes.length ? new DataView(bytes.buffer, bytes.byteOffset).getUint32(stoppedAt, true) & MAX_PAYLOAD : 0;
+    const committed = recorded?.id === last.id && from + stoppedAt < recorded.length;
     const corrupt =
       scan.stop === 'corrupt'
         ? validFrameAfter(bytes, scan.end, this.#probeMax)
-        : scan.stop === 'torn' && claims > this.#probeMax && validFrameAfter(bytes, stoppedAt, this.#probeMax);
+        : scan.stop === 'torn' && (claims > this.#probeMax || committed) && validFrameAfter(bytes, stoppedAt, this.#probeMax);
     return { segment: last.id, offset, bytes: last.length - offset, corrupt };
   }
 

@@ -77,7 +77,7 @@ export class ViewReader {
     // The segments first: reading what the tail gained can fail, and then the view must be as it was, whole. A state
     // newer than its segments would name items the view cannot find, and a plan made on it (the next operation's,
     // before the store says the view is stale) would take them for lost.
-    const damage = await view.segments.refresh(snapshot.segments, this.#rewound);
+    const damage = await view.segments.refresh(snapshot.segments, this.#rewound, snapshot.tail);
     if (damage === MOVED) return true;
     const read = this.log.read(snapshot.meta, view.state, this.#clock.now());
     view.state = read.state;

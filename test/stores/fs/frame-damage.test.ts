@@ -1,0 +1,105 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { QueueStorage, Store } from '../../../src/core/store.js';
+import { Queue, type CorruptDetail } from '../../../src/index.js';
+import { FileStore } from '../../../src/fs.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A FileStore on `dir` that remembers the largest read asked of it. */
+function watched(dir: string): { store: Store; largest: () => number } {
+  const inner = new FileStore({ dir });
+  let largest = 0;
+  return {
+    largest: () => largest,
+    store: {
+      async open(name: string): Promise<QueueStorage> {
+        const storage = await inner.open(name);
+        const read = storage.read.bind(storage);
+        storage.read = (segment, start, end) => {
+          largest = Math.max(largest, end - start);
+          return read(segment, start, end);
+        };
+        return storage;
+      },
+    },
+  };
+}
+
+/**
+ * Queue 'q' with six items pushed one by one ('"item-0"'…, 8 bytes each: a frame is 16 bytes), `segmentItems` to a
+ * segment; then the length word of item `which`'s frame in the first segment set to `length` (flags kept).
+ */
+async function damaged(segmentItems: number, which: number, length: (after: number) => number): Promise<{ dir: string; size: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-frame-'));
+  dirs.push(dir);
+  const q = await Queue.open<string>({ name: 'q', store: new FileStore({ dir }), segmentItems });
+  for (let i = 0; i < 6; i++) await q.push(`item-${i}`);
+  await q.close();
+  const file = join(dir, 'q', readdirSync(join(dir, 'q')).filter((n) => n.endsWith('.seg')).sort()[0]!);
+  const bytes = readFileSync(file);
+  const at = which * 16;
+  bytes.writeUInt32LE(((bytes.readUInt32LE(at) & 0x8000_0000) | length(bytes.length - at - 8)) >>> 0, at);
+  writeFileSync(file, bytes);
+  return { dir, size: statSync(file).size };
+}
+
+async function open(dir: string, corruption: 'throw' | 'skip', segmentItems: number) {
+  const { store, largest } = watched(dir);
+  const corrupt: CorruptDetail[] = [];
+  const q = await Queue.open<string>({ name: 'q', store, segmentItems, corruption });
+  q.addEventListener('corrupt', (e) => corrupt.push(e.detail));
+  return { q, recovered: () => q.recovered, corrupt, largest };
+}
+
+// A length word damaged in place (a bit flip, a bad sector) makes the frame claim more bytes than the segment holds, as
+// a torn write's last frame does. The items after it were committed: cutting them as a torn write drops acknowledged
+// pushes with no word of loss.
+describe('a frame whose length word is damaged', () => {
+  const lengths: [string, (after: number) => number][] = [
+    ['to the largest length (2^31 - 1)', () => 0x7fff_ffff],
+    ['to just past the end of the segment (less than maxItemBytes)', (after) => after + 1],
+    ['to maxItemBytes exactly', () => 1 << 20],
+  ];
+
+  for (const [label, length] of lengths) {
+    it(`${label}, in the tail, with items after it: ERR_CORRUPT, or with 'skip' the cut reported as corruption`, async () => {
+      const { dir, size } = await damaged(100, 2, length);
+      await expect(open(dir, 'throw', 100)).rejects.toMatchObject({ code: 'ERR_CORRUPT', message: expect.stringMatching(/Segment 0 .* at byte 32, and valid data follows/) });
+      const { q, recovered, largest } = await open(dir, 'skip', 100);
+      expect((await q.list()).map((e) => e.value)).toEqual(['item-0', 'item-1']);
+      expect(recovered()[0]).toMatchObject({ kind: 'tail', segment: 0, offset: 32, bytes: 64, corrupt: true });
+      // Nothing read is sized by the damaged word: only what the files hold.
+      expect(largest()).toBeLessThanOrEqual(size);
+      await q.push('after');
+      expect((await q.list()).map((e) => e.value)).toEqual(['item-0', 'item-1', 'after']);
+      await q.close();
+    });
+
+    it(`${label}, in a sealed segment: the items past it are reported lost ('corrupt'), the rest delivered`, async () => {
+      const { dir, size } = await damaged(3, 1, length);
+      const strict = await open(dir, 'throw', 3);
+      await expect(strict.q.take(10)).rejects.toMatchObject({ code: 'ERR_CORRUPT' });
+      expect(strict.corrupt).toEqual([expect.objectContaining({ segment: 0, offset: 16, lost: ['1', '2'], reason: 'checksum' })]);
+      await strict.q.close();
+      const { q, corrupt, largest } = await open(dir, 'skip', 3);
+      expect((await q.list()).map((e) => e.value)).toEqual(['item-0', 'item-3', 'item-4', 'item-5']);
+      expect(corrupt).toEqual([expect.objectContaining({ lost: ['1', '2'], action: 'skip' })]);
+      expect(largest()).toBeLessThanOrEqual(size);
+      await q.close();
+    });
+  }
+
+  it('in the last frame of the tail, with nothing after it: a torn write, cut and reported (no valid data follows to tell)', async () => {
+    const { dir } = await damaged(100, 5, () => 0x7fff_ffff);
+    const { q, recovered } = await open(dir, 'throw', 100);
+    expect((await q.list()).map((e) => e.value)).toEqual(['item-0', 'item-1', 'item-2', 'item-3', 'item-4']);
+    expect(recovered()[0]).toMatchObject({ kind: 'tail', offset: 80, bytes: 16, corrupt: false });
+    await q.close();
+  });
+});
