@@ -40,8 +40,16 @@ export class IndexedDbBlobs implements BlobStorage {
     return this.#run(`Cannot write the blob ${key} of queue "${this.#queue}".`, (db) => {
       const tx = db.transaction('chunks', 'readwrite', { durability: durability === 'strict' ? 'strict' : 'relaxed' });
       // A failing request fails the transaction: `done` rejects with it, so the request's own promise is not awaited.
-      if (offset === 0) tx.store.delete(this.#range(key, 0, Infinity)).catch(() => undefined);
-      tx.store.put(bytes.slice(), [this.#queue, key, offset]).catch(() => undefined);
+      try {
+        if (offset === 0) tx.store.delete(this.#range(key, 0, Infinity)).catch(() => undefined);
+        tx.store.put(bytes.slice(), [this.#queue, key, offset]).catch(() => undefined);
+      } catch (error) {
+        // A put that threw (quota, a value it cannot store) leaves the delete standing, which would commit alone and
+        // take the blob's old bytes with it: the write changes nothing instead.
+        tx.done.catch(() => undefined);
+        tx.abort();
+        throw error;
+      }
       return tx.done;
     });
   }

@@ -201,6 +201,21 @@ describe('a failed commit', () => {
     expect(await q.peek(10)).toEqual(['a']);
     await q.close();
   });
+
+  it("a blob written anew (offset 0) that the quota refuses keeps what it held: the write's delete is not committed without it", async () => {
+    const storage = await fresh().open('q');
+    const blobs = storage.blobs!;
+    await blobs.write('k', 0, bytes(1, 2, 3), 'relaxed');
+    const error = await failingPut(
+      () => {
+        throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+      },
+      () => blobs.write('k', 0, bytes(4, 5), 'relaxed').catch((e: unknown) => e),
+    );
+    expect(error).toMatchObject({ code: 'ERR_QUOTA_EXCEEDED' });
+    expect(await blobs.read('k', 0, 10)).toEqual(bytes(1, 2, 3));
+    await storage.close();
+  });
 });
 
 describe('.blobs.read()', () => {
