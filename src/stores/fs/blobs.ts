@@ -1,14 +1,17 @@
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import type { BlobStorage, Durability } from '../../core/store.js';
 import { storageError } from '../../core/storage-errors.js';
 import { errno, type FileSync, readRange, syncDir, unlinkQuiet, writeAll } from './files.js';
-import { directoryMode, fitMode, NOFOLLOW, openExisting } from './permissions.js';
+import { createFile, directoryMode, fitMode, NOFOLLOW, openExisting } from './permissions.js';
+
+/** The name a blob written anew has until it is whole (`~` is in no key). */
+const NEW = '~new';
 
 /**
  * One queue's blobs as side files, `<queue dir>/blobs/<key>`: appended to by positional writes (at the end only), read by `pread`,
- * removed by `unlink`. No lock: a blob has one writer (the handle that made its key), and its readers come after the
+ * removed by `unlink`; a blob written anew over one that exists is written beside it and renamed over. No lock: a blob has one writer (the handle that made its key), and its readers come after the
  * commit that names it. 'strict' syncs the file after each write, and the directory when a file appears in it. Files
  * are made with the store's `mode` and opened without following a link planted under their name, as segments are.
  */
@@ -34,22 +37,17 @@ export class FileBlobs implements BlobStorage {
         if (mkdirSync(this.#dir, { recursive: true, mode: directoryMode(this.#mode) }) !== undefined && strict) await syncDir(this.#queueDir, this.#sync);
         this.#made = true;
       }
-      // Offset 0 creates or empties the file: the blob starts afresh. Otherwise it is appended to.
-      const flags = offset === 0 ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC : constants.O_WRONLY;
-      const fd = this.#open(key, offset, flags);
+      if (offset === 0) return await this.#writeAnew(key, bytes, strict);
+      const fd = this.#openToAppend(key, offset);
       try {
-        if (offset === 0) fitMode(fd, this.#mode);
-        else {
-          // Past its end, a write would leave a gap of zeros that reads back as the blob's bytes.
-          const { size } = fstatSync(fd);
-          if (size !== offset) throw notAtEnd(key, offset, size);
-        }
+        // Past its end, a write would leave a gap of zeros that reads back as the blob's bytes.
+        const { size } = fstatSync(fd);
+        if (size !== offset) throw notAtEnd(key, offset, size);
         writeAll(fd, bytes, offset);
         if (strict) await this.#sync.fdatasync(fd);
       } finally {
         closeSync(fd);
       }
-      if (strict && offset === 0) await syncDir(this.#dir, this.#sync);
     } catch (error) {
       throw storageError(error, `Cannot write the blob ${key} in ${this.#dir}:`);
     }
@@ -70,19 +68,54 @@ export class FileBlobs implements BlobStorage {
     }
   }
 
-  /** Opens blob `key` to write at `offset`; a blob that is not there is refused an append as one shorter would be. */
-  #open(key: string, offset: number, flags: number): number {
+  /**
+   * Blob `key` starts afresh with `bytes`, or, when the write fails, is as it was, as in the other stores: a new blob
+   * is removed, and one that exists is written beside (`<key>~new`, a name no key has) and renamed over only once whole.
+   */
+  async #writeAnew(key: string, bytes: Uint8Array, strict: boolean): Promise<void> {
+    const path = join(this.#dir, key);
+    let written = path;
+    let fd: number;
     try {
-      return openSync(join(this.#dir, key), flags | NOFOLLOW, this.#mode);
+      fd = createFile(path, constants.O_WRONLY, this.#mode);
     } catch (error) {
-      if (offset > 0 && errno(error) === 'ENOENT') throw notAtEnd(key, offset, 0);
+      if (errno(error) !== 'EEXIST') throw error;
+      written = path + NEW;
+      fd = openSync(written, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | NOFOLLOW, this.#mode);
+      fitMode(fd, this.#mode);
+    }
+    try {
+      try {
+        writeAll(fd, bytes, 0);
+        if (strict) await this.#sync.fdatasync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      if (written !== path) renameSync(written, path);
+    } catch (error) {
+      unlinkQuiet(written);
+      throw error;
+    }
+    if (strict) await syncDir(this.#dir, this.#sync);
+  }
+
+  /** Opens blob `key` to append at `offset`; a blob that is not there is refused an append as one shorter would be. */
+  #openToAppend(key: string, offset: number): number {
+    try {
+      return openSync(join(this.#dir, key), constants.O_WRONLY | NOFOLLOW);
+    } catch (error) {
+      if (errno(error) === 'ENOENT') throw notAtEnd(key, offset, 0);
       throw error;
     }
   }
 
   async delete(keys: readonly string[]): Promise<void> {
     try {
-      for (const key of keys) unlinkQuiet(join(this.#dir, key));
+      for (const key of keys) {
+        unlinkQuiet(join(this.#dir, key));
+        // Left by a process killed while writing the blob anew.
+        unlinkQuiet(join(this.#dir, key + NEW));
+      }
     } catch (error) {
       throw storageError(error, `Cannot delete blobs in ${this.#dir}:`);
     }
@@ -90,7 +123,7 @@ export class FileBlobs implements BlobStorage {
 
   async keys(): Promise<string[]> {
     try {
-      return readdirSync(this.#dir);
+      return readdirSync(this.#dir).filter((name) => !name.endsWith(NEW));
     } catch (error) {
       if (errno(error) === 'ENOENT') return [];
       throw storageError(error, `Cannot list the blobs in ${this.#dir}:`);

@@ -34,6 +34,21 @@ describe('FileStore blobs', () => {
     }
   });
 
+  it('.write() anew that fails changes nothing: the blob keeps its bytes, and a new blob is not left half made', async () => {
+    const failing = { fsync: async () => undefined, fdatasync: async () => Promise.reject(Object.assign(new Error('EIO'), { code: 'EIO' })) };
+    const { blobs } = await q.open({ sync: failing });
+    await blobs!.write('a', 0, bytes(1, 2, 3), 'relaxed');
+    // A strict write's sync fails: the write is refused, and the blob reads as it was, as in every other store.
+    expect(await codeOf(blobs!.write('a', 0, bytes(9, 9), 'strict'))).toBe('ERR_STORAGE');
+    expect([...(await blobs!.read('a', 0, 10))]).toEqual([1, 2, 3]);
+    expect(await codeOf(blobs!.write('b', 0, bytes(9), 'strict'))).toBe('ERR_STORAGE');
+    expect(await blobs!.keys()).toEqual(['a']);
+    // Written again, the blob starts afresh.
+    await blobs!.write('a', 0, bytes(7), 'relaxed');
+    expect([...(await blobs!.read('a', 0, 10))]).toEqual([7]);
+    expect(await blobs!.keys()).toEqual(['a']);
+  });
+
   it('.read() of a blob that cannot be read is ERR_STORAGE', async () => {
     const { blobs } = await q.open();
     await blobs!.write('a', 0, bytes(1), 'relaxed');
