@@ -20,19 +20,27 @@ export const GONE_TTL_MS = 86_400_000;
  * Keeps the heartbeat keys of a store's open handles alive: one timer per store refreshes every key with a TTL of
  * `ttlMs`, a third of that apart. A handle whose process dies stops being refreshed; its key expires, and other
  * handles then see it gone (`isGone`) and take its leases back without waiting for them to expire.
+ *
+ * Each outage is told (`tell`, never deduplicated): once a refresh is refused or fails, or half of `ttlMs` passes
+ * without one confirmed (a server that stopped answering, a client whose commands wait in its offline queue: neither
+ * fails a command in time), it says so, once for the outage, while there is still time before other handles may take
+ * the leases back; once every key is refreshed again, it says that too, and the next outage is told again. A handle
+ * that was judged gone meanwhile is told apart, each time.
  */
 export class Heartbeats {
   readonly #client: () => Redis | Cluster;
   readonly #ttlMs: number;
-  readonly #warn: (message: string) => void;
-  /** Key -> what it beats for, and when it was last refreshed. */
+  readonly #tell: (message: string) => void;
+  /** Key -> what it beats for, and when it was last refreshed (when the refresh that succeeded was sent). */
   readonly #beats = new Map<string, { beat: Beat; ok: number }>();
   #timer: ReturnType<typeof setInterval> | undefined;
+  /** Since when refreshes fail or go unanswered, once that was told; undefined while they succeed. */
+  #down: number | undefined;
 
-  constructor(client: () => Redis | Cluster, ttlMs: number, warn: (message: string) => void) {
+  constructor(client: () => Redis | Cluster, ttlMs: number, tell: (message: string) => void) {
     this.#client = client;
     this.#ttlMs = ttlMs;
-    this.#warn = warn;
+    this.#tell = tell;
   }
 
   /** Writes the key now (so that the handle is alive before it can lease anything) and keeps it alive. */
@@ -49,6 +57,7 @@ export class Heartbeats {
     if (this.#beats.size === 0 && this.#timer) {
       clearInterval(this.#timer);
       this.#timer = undefined;
+      this.#down = undefined;
     }
   }
 
@@ -64,6 +73,11 @@ export class Heartbeats {
   /** Refreshes every key now (on the timer, and at once after a reconnection, before the handles' next commits). */
   beat(): void {
     if (this.#beats.size === 0) return;
+    const now = Date.now();
+    // Unanswered for half their lifetime: the refreshes may be stuck (a server stopped, a connection that hangs, a
+    // client holding them in its offline queue), which fails no command before the keys expire.
+    const stale = [...this.#beats.values()].reduce((oldest, { ok }) => Math.min(oldest, ok), now);
+    if (now - stale > this.#ttlMs / 2) this.#failing(stale, `no refresh was confirmed for ${now - stale} ms`);
     const scripts = defineScripts(this.#client());
     for (const [key, entry] of this.#beats) {
       const sent = Date.now();
@@ -72,7 +86,8 @@ export class Heartbeats {
         (reply) => {
           if (this.#beats.get(key) !== entry) return;
           if (reply !== 0) {
-            entry.ok = sent;
+            entry.ok = Math.max(entry.ok, sent);
+            this.#recovered();
             return;
           }
           // Judged gone: its leases may be in other hands now. Going on under this name would have every later lease
@@ -81,15 +96,37 @@ export class Heartbeats {
           // Beaten at once, on the connection the handle commits on: the key is made before any lease under the name.
           this.#add(entry.beat.gone());
           this.beat();
-          this.#warn(
+          this.#tell(
             `sluice: heartbeat ${key} had expired (no refresh for ${this.#ttlMs} ms) and another handle took its leases back: this handle goes on under a new owner; acks of those items will fail with ERR_LEASE_EXPIRED.`,
           );
+          this.#recovered();
         },
         (error: unknown) => {
           // Unreachable, or refused: the next beat tries again; meanwhile other handles may take this one for gone.
-          this.#warn(`sluice: cannot refresh heartbeat ${key} (${error instanceof Error ? error.message : String(error)}); if this lasts ownerTtlMs, other handles take its leases back.`);
+          if (this.#beats.get(key) === entry) this.#failing(entry.ok, `a refresh failed: ${error instanceof Error ? error.message : String(error)}`);
         },
       );
     }
+  }
+
+  /** Refreshes fail or go unanswered since `since`: told once per outage. */
+  #failing(since: number, why: string): void {
+    if (this.#down !== undefined) return;
+    this.#down = since;
+    const keys = [...this.#beats.keys()];
+    this.#tell(
+      `sluice: cannot refresh heartbeat ${keys.length === 1 ? keys[0] : `${keys[0]} and ${keys.length - 1} more`} (${why}); if this lasts ownerTtlMs (${this.#ttlMs} ms), ` +
+        "other handles take these handles' leases back and deliver their items again (the acks here then fail with ERR_LEASE_EXPIRED). Told once until refreshes succeed again.",
+    );
+  }
+
+  /** A refresh succeeded: once every key is fresh again after an outage that was told, says so. */
+  #recovered(): void {
+    if (this.#down === undefined) return;
+    const now = Date.now();
+    for (const { ok } of this.#beats.values()) if (now - ok > this.#ttlMs / 2) return;
+    const since = this.#down;
+    this.#down = undefined;
+    this.#tell(`sluice: heartbeats are refreshed again, after ${now - since} ms without a confirmed refresh.`);
   }
 }

@@ -51,8 +51,10 @@ export interface RedisStoreOptions {
   /**
    * Told, once each, what the store cannot promise: 'strict' commits the server cannot make durable, a
    * `maxmemory-policy` that can evict the queue's keys, this machine's clock a second or more from the server's
-   * (leases are timed by each machine's clock), a heartbeat that had expired. Never told about data: every
-   * failure of a call rejects that call.
+   * (leases are timed by each machine's clock). Told every time: each outage of the heartbeats (refreshes refused,
+   * failing or unanswered for half of `ownerTtlMs`: other handles may soon take this process's leases back), and its
+   * end; each handle whose heartbeat had expired and that was judged gone (its leased items may be delivered again).
+   * Never told about data: every failure of a call rejects that call.
    * @default console.warn
    */
   readonly onWarning?: (message: string) => void;

@@ -41,7 +41,8 @@ export class RedisStore implements Store {
   constructor(options: RedisStoreOptions) {
     this.#o = resolveRedisOptions(options);
     this.prefix = this.#o.prefix;
-    this.#heartbeats = new Heartbeats(() => this.#connect(), this.#o.ownerTtlMs, (message) => this.#warn(message));
+    // Told each time, never once per store: each outage of the heartbeats matters (see Heartbeats).
+    this.#heartbeats = new Heartbeats(() => this.#connect(), this.#o.ownerTtlMs, (message) => this.#o.onWarning(message));
     // A Cluster duplicates into a Cluster, a Redis into a Redis: the cast only unites the two signatures.
     this.#watches = new Watches(() => (this.#connect() as Redis).duplicate(), (message) => this.#warn(message), answerMs(this.#o.retryMs));
   }

@@ -192,3 +192,68 @@ describeRedis('RedisStore heartbeats at maxmemory', (server) => {
     }
   });
 }, { args: ['--appendonly', 'no', '--maxmemory', '4mb', '--maxmemory-policy', 'noeviction'] });
+
+describeRedis('RedisStore heartbeats through outages', (server) => {
+  // A server that stops answering (SIGSTOP) fails no command in time: a client of your own has no command timeout, and
+  // the store's own times out only after retryMs. Each outage must be told while it lasts, not once per store.
+  for (const own of [false, true]) {
+    it(`each outage is told while it lasts, and its end; nothing is lost when Redis answers again (${own ? 'a client of your own' : 'a client the store made'})`, async () => {
+      await upFor(server().url, 2);
+      const warnings: string[] = [];
+      const prefix = `outage${own ? 'own' : ''}:`;
+      const client = own ? new Redis(server().url) : undefined;
+      const options = { prefix, ownerTtlMs: 600, retryMs: 20_000 };
+      const sa = new RedisStore({ ...(client ? { client } : { url: server().url }), ...options, onWarning: (m: string) => warnings.push(m) });
+      const sb = new RedisStore({ url: server().url, ...options, onWarning: () => undefined });
+      try {
+        const a = await Queue.open<string>({ name: 'q', store: sa, leaseMs: 600_000 });
+        const b = await Queue.open<string>({ name: 'q', store: sb, leaseMs: 600_000 });
+        await a.pushMany(['x1', 'x2', 'x3']);
+        const acked: string[] = [];
+        for (let outage = 0; outage < 2; outage++) {
+          const lease = await a.take(1);
+          warnings.length = 0;
+          server().signal('SIGSTOP');
+          let taking: Promise<unknown> | undefined;
+          try {
+            // B wants items meanwhile: once Redis answers, it may take A for gone (A's heartbeat expired meanwhile).
+            taking = b.take(1);
+            await sleep(1500);
+            expect(warnings.filter((m) => /cannot refresh heartbeat/.test(m))).toHaveLength(1);
+          } finally {
+            server().signal('SIGCONT');
+          }
+          const theirs = (await taking) as Awaited<ReturnType<typeof b.take>>;
+          await sleep(1000);
+          expect(warnings.filter((m) => /cannot refresh heartbeat/.test(m))).toHaveLength(1);
+          expect(warnings.some((m) => /refreshed again/.test(m))).toBe(true);
+          const ack = await lease!.ack().then(() => 'acked', (error: { code: string }) => error.code);
+          if (ack === 'acked') acked.push(...values(lease)!);
+          else {
+            // Taken back by B: A was told so, and its ack changed nothing.
+            expect(ack).toBe('ERR_LEASE_EXPIRED');
+            expect(warnings.some((m) => /another handle took its leases back/.test(m))).toBe(true);
+          }
+          if (theirs) {
+            await theirs.ack();
+            acked.push(...values(theirs)!);
+          }
+        }
+        const rest = await b.take(10);
+        if (rest) {
+          await rest.ack();
+          acked.push(...values(rest)!);
+        }
+        // Every item acked once: none lost, none removed twice.
+        expect(acked.sort()).toEqual(['x1', 'x2', 'x3']);
+        await a.close();
+        await b.close();
+      } finally {
+        server().signal('SIGCONT');
+        await sa.close();
+        await sb.close();
+        client?.disconnect();
+      }
+    }, 60_000);
+  }
+}, { args: ['--appendonly', 'no'] });
