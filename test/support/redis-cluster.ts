@@ -20,7 +20,10 @@ async function clusterPort(): Promise<number> {
   }
 }
 
-/** A Redis Cluster of `size` primaries (no replicas) on 127.0.0.1, made with `redis-cli --cluster create`. */
+/**
+ * A Redis Cluster of `size` primaries on 127.0.0.1, each with `replicas` replicas (none by default), made with
+ * `redis-cli --cluster create`.
+ */
 export class RedisCluster {
   readonly nodes: readonly RedisServer[];
 
@@ -28,19 +31,27 @@ export class RedisCluster {
     this.nodes = nodes;
   }
 
-  static async start(size = 3): Promise<RedisCluster> {
+  static async start(size = 3, replicas = 0): Promise<RedisCluster> {
     const nodes: RedisServer[] = [];
-    for (let i = 0; i < size; i++) {
+    for (let i = 0; i < size * (1 + replicas); i++) {
       const port = await clusterPort();
-      nodes.push(await RedisServer.start({ port, args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', '--appendfsync', 'everysec'] }));
+      nodes.push(await RedisServer.start({ port, args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', '--appendfsync', 'everysec', '--repl-diskless-sync-delay', '0'] }));
     }
     const cluster = new RedisCluster(nodes);
     try {
-      execFileSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { stdio: 'ignore' });
+      execFileSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { stdio: 'ignore' });
       for (const node of nodes) {
         const client = new Redis(node.url);
         try {
           while (!/cluster_state:ok/.test(String(await client.cluster('INFO')))) await new Promise((resolve) => setTimeout(resolve, 50));
+          // Every node sees each range served by a primary and its replicas, and each replica has done its first sync.
+          const ready = async () => {
+            const slots = (await client.cluster('SLOTS')) as unknown as unknown[][];
+            if (!slots.every((range) => range.length === 3 + replicas)) return false;
+            const info = await client.info('replication');
+            return !/role:slave/.test(info) || /master_link_status:up/.test(info);
+          };
+          while (!(await ready())) await new Promise((resolve) => setTimeout(resolve, 50));
         } finally {
           client.disconnect();
         }

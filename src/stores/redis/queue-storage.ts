@@ -49,6 +49,10 @@ export class RedisQueueStorage implements QueueStorage {
   #commits = 0;
   /** The client's reconnections as of this handle's last load. */
   #loadedAt: number;
+  /** The run_id of the server that answered this handle's last load (undefined before the first). */
+  #server: string | undefined;
+  /** The run_id of the server this handle last saw (a load, or a judgement of `isGone`), and since when. */
+  #judge: { server: string; since: number } | undefined;
   readonly #alive = new Map<string, number>();
 
   constructor(name: string, keys: QueueKeys, context: StoreContext) {
@@ -101,10 +105,10 @@ export class RedisQueueStorage implements QueueStorage {
 
   async load(): Promise<StorageSnapshot> {
     const { version, meta, lengths, segmentPrefix } = this.#keys;
-    const reply = await this.#call('load', () => this.#context.scripts.sluiceLoad1Buffer('4', version, meta, lengths, segmentPrefix));
+    const reply = await this.#call('load', () => this.#context.scripts.sluiceLoad2Buffer('4', version, meta, lengths, segmentPrefix));
     const segments: SegmentInfo[] = [];
     let tail: SegmentInfo | undefined;
-    for (let i = 3; i + 2 < reply.length; i += 3) {
+    for (let i = 4; i + 2 < reply.length; i += 3) {
       const id = Number(reply[i]!.toString());
       segments.push({ id, length: Number(reply[i + 2]!.toString()) });
       // The newest segment as the last commit that wrote it left it: a shorter string (or none) lost bytes under
@@ -112,12 +116,17 @@ export class RedisQueueStorage implements QueueStorage {
       if (!tail || id > tail.id) tail = { id, length: Number(reply[i + 1]!.toString()) };
     }
     segments.sort((a, b) => a.id - b.id);
-    // Reconnected since the last load: a server restarted from an older snapshot, or a replica that lagged and took
-    // over, holds an earlier state, and the segments and metadata rewritten since differ from what this handle read.
-    // Its reply came on the new connection, whose 'ready' came first: counted by now.
+    // Another server process than at the last load, or a reconnection since: a server restarted from an older
+    // snapshot, or a replica that lagged and took over, holds an earlier state, and the segments and metadata
+    // rewritten since differ from what this handle read. A Cluster's failover of one node (or a restart of one node)
+    // is seen by the first, as the client does not reconnect as a whole; a reply that came on a new connection was
+    // preceded by its 'ready', so the second is counted by now.
     const reconnections = this.#context.reconnections();
-    const rewound = reconnections !== this.#loadedAt;
+    const server = reply[3]!.toString();
+    const rewound = reconnections !== this.#loadedAt || (this.#server !== undefined && server !== this.#server);
     this.#loadedAt = reconnections;
+    this.#server = server;
+    this.#serverSeen(server);
     const written = reply[2]!.toString() === '1' ? copy(reply[1]!) : undefined;
     return { token: reply[0]!.toString(), meta: written, segments, ...(tail && { tail }), ...(rewound && { rewound }) };
   }
@@ -198,11 +207,17 @@ export class RedisQueueStorage implements QueueStorage {
     const now = Date.now();
     if ((this.#alive.get(owner) ?? 0) > now) return false;
     const { ownerTtlMs } = this.#context.options;
-    // Just reconnected, perhaps to another server (a failover) that has been up a while: the other handles' beats
-    // may not have reached it yet. Nobody is judged until they have had the time to.
+    // Just reconnected, or served by another server than before without a reconnection (a Cluster node failed over),
+    // perhaps to one that has been up a while: the other handles' beats may not have reached it yet. Nobody is judged
+    // until they have had the time to.
     if (now - this.#context.reconnectedAt() < ownerTtlMs) return false;
+    if (this.#judge && now - this.#judge.since < ownerTtlMs) return false;
     try {
-      const gone = await this.#context.scripts.sluiceGone1(this.#keys.heartbeat(owner), this.#keys.gone(owner), ownerTtlMs, GONE_TTL_MS);
+      const gone = await this.#context.scripts.sluiceGone2(this.#keys.heartbeat(owner), this.#keys.gone(owner), ownerTtlMs, GONE_TTL_MS, this.#judge?.server ?? '');
+      if (typeof gone === 'string') {
+        this.#serverSeen(gone);
+        return false;
+      }
       if (gone === 1) return true;
       // Owners come and go in a fleet: those whose word is out of date are dropped, so that the map stays small.
       if (this.#alive.size >= ALIVE_CACHED) for (const [known, until] of this.#alive) if (until <= now) this.#alive.delete(known);
@@ -212,6 +227,15 @@ export class RedisQueueStorage implements QueueStorage {
       // Unknown is not gone.
       return false;
     }
+  }
+
+  /**
+   * `server` (a run_id) answered this handle: when it is not the one seen before, `isGone` judges nobody for
+   * `ownerTtlMs` (the first one seen needs no wait: the handle has just opened, and the server was up as it did).
+   */
+  #serverSeen(server: string): void {
+    if (this.#judge?.server === server) return;
+    this.#judge = { server, since: this.#judge ? Date.now() : 0 };
   }
 
   async close(): Promise<void> {

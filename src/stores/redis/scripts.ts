@@ -88,16 +88,20 @@ return new
 `;
 
 /**
- * A consistent snapshot: token, metadata (with a flag telling absent from empty), and for every segment `l` lists,
- * its length as recorded by the last commit that wrote it and its length as stored now (`STRLEN`, 0 for a missing
- * key). The two differ only when the segment was deleted, evicted or cut under the queue: the store then reports
- * the recorded length of the newest as the snapshot's tail, and the core reports what was lost.
+ * A consistent snapshot: token, metadata (with a flag telling absent from empty), the `run_id` of the server that
+ * answered, and for every segment `l` lists, its length as recorded by the last commit that wrote it and its length
+ * as stored now (`STRLEN`, 0 for a missing key). The two lengths differ only when the segment was deleted, evicted or
+ * cut under the queue: the store then reports the recorded length of the newest as the snapshot's tail, and the core
+ * reports what was lost. The run_id is another whenever another process answers: a server restarted (perhaps from an
+ * older snapshot), a replica promoted (perhaps behind its primary), a Cluster node failed over, all of which the
+ * client may live through without a reconnection of its own; the handle then reads the queue again whole.
  * KEYS: version, meta, lengths, segment key prefix.
- * Reply: [token, meta, hasMeta '1'|'0', id1, recorded1, stored1, id2, recorded2, stored2, ...].
+ * Reply: [token, meta, hasMeta '1'|'0', runId, id1, recorded1, stored1, id2, recorded2, stored2, ...].
  */
 const LOAD = `
 local meta = redis.call('GET', KEYS[2])
-local out = { redis.call('GET', KEYS[1]) or '0', meta or '', meta and '1' or '0' }
+local server = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') or ''
+local out = { redis.call('GET', KEYS[1]) or '0', meta or '', meta and '1' or '0', server }
 local lengths = redis.call('HGETALL', KEYS[3])
 for i = 1, #lengths, 2 do
   out[#out + 1] = lengths[i]
@@ -135,13 +139,20 @@ return 2
  * Whether an owner is gone, judged once for every handle: a missing heartbeat leaves a tombstone that its owner's
  * next beat finds (see BEAT), so an owner judged gone never comes back under that name. A server up for less than
  * `ownerTtlMs` (restarted, its heartbeats lost or expired while it was down) judges nobody: live owners have not yet
- * had a beat to write theirs again. KEYS: heartbeat, tombstone. ARGV: ownerTtlMs, tombstone TTL. Reply: 1 gone.
+ * had a beat to write theirs again. Nor does a server other than the one the caller last knew (ARGV[3], its run_id;
+ * '' for any): a replica promoted (a Cluster node failed over) may have been up for long, yet missed the last beats
+ * while it lagged; the caller then judges nobody for `ownerTtlMs`.
+ * KEYS: heartbeat, tombstone. ARGV: ownerTtlMs, tombstone TTL, run_id expected.
+ * Reply: 1 gone, 0 not (or not judged), or the server's run_id when it is not the one expected (not judged).
  */
 const GONE = `#!lua flags=allow-oom
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 1 end
+local info = redis.call('INFO', 'server')
+local server = string.match(info, 'run_id:(%x+)') or ''
+if ARGV[3] ~= '' and server ~= ARGV[3] then return server end
 -- Whole seconds of the clock since the start: up to a second more than the time up.
-local uptime = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)')) or 0
+local uptime = tonumber(string.match(info, 'uptime_in_seconds:(%d+)')) or 0
 if (uptime - 1) * 1000 < tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
 return 1
@@ -160,9 +171,9 @@ export const COMMITS = {
 export interface ScriptedClient {
   sluiceCommit2(...args: (string | number | Buffer)[]): Promise<string>;
   sluiceCommitWhenFull2(...args: (string | number | Buffer)[]): Promise<string>;
-  sluiceLoad1Buffer(...args: string[]): Promise<Buffer[]>;
+  sluiceLoad2Buffer(...args: string[]): Promise<Buffer[]>;
   sluiceBeat1(heartbeat: string, tombstone: string, ttlMs: number, remake: '0' | '1'): Promise<number>;
-  sluiceGone1(heartbeat: string, tombstone: string, ownerTtlMs: number, goneTtlMs: number): Promise<number>;
+  sluiceGone2(heartbeat: string, tombstone: string, ownerTtlMs: number, goneTtlMs: number, server: string): Promise<number | string>;
 }
 
 /**
@@ -173,9 +184,9 @@ export function defineScripts(client: Redis | Cluster): ScriptedClient {
   const scripted = client as unknown as Partial<ScriptedClient>;
   if (typeof scripted.sluiceCommit2 !== 'function') client.defineCommand('sluiceCommit2', { lua: COMMIT });
   if (typeof scripted.sluiceCommitWhenFull2 !== 'function') client.defineCommand('sluiceCommitWhenFull2', { lua: COMMIT_WHEN_FULL });
-  if (typeof scripted.sluiceLoad1Buffer !== 'function') client.defineCommand('sluiceLoad1', { lua: LOAD });
+  if (typeof scripted.sluiceLoad2Buffer !== 'function') client.defineCommand('sluiceLoad2', { lua: LOAD });
   if (typeof scripted.sluiceBeat1 !== 'function') client.defineCommand('sluiceBeat1', { lua: BEAT, numberOfKeys: 2 });
-  if (typeof scripted.sluiceGone1 !== 'function') client.defineCommand('sluiceGone1', { lua: GONE, numberOfKeys: 2 });
+  if (typeof scripted.sluiceGone2 !== 'function') client.defineCommand('sluiceGone2', { lua: GONE, numberOfKeys: 2 });
   return client as unknown as ScriptedClient;
 }
 

@@ -1,7 +1,8 @@
-import { Redis } from 'ioredis';
-import { expect, it } from 'vitest';
-import { Queue } from '../../../src/index.js';
+import { Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Queue, type Lease } from '../../../src/index.js';
 import { RedisStore } from '../../../src/redis.js';
+import { RedisCluster } from '../../support/redis-cluster.js';
 import { describeRedis } from '../../support/redis-suite.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -100,3 +101,149 @@ describeRedis(
   },
   { args: ['--appendonly', 'no'] },
 );
+
+// A Cluster node fails over to a replica that had not caught up: the queue's slot is served by another process, which
+// holds an earlier state, while the Cluster client as a whole never reconnects. Each test uses a queue on a shard of
+// its own (SHARDS, one per test), so that they fail over one after another on one cluster.
+const SHARDS = 4;
+describeRedis('RedisStore on a Cluster whose node fails over to a replica behind it', () => {
+  let cluster: RedisCluster;
+  const clients: Cluster[] = [];
+  const client = () => {
+    const c = new Cluster(cluster.startupNodes);
+    clients.push(c);
+    return c;
+  };
+  /** The primaries of the shards handed to a test. */
+  const usedShards = new Set<number>();
+  beforeAll(async () => {
+    cluster = await RedisCluster.start(SHARDS, 1);
+  }, 60_000);
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    await cluster?.stop();
+  });
+
+  /**
+   * A queue name whose slot is on a shard no earlier test failed over, and `failover()`, which makes that shard's
+   * replica fall behind (stopped, its link cut) from now on, lets its primary take `behind()` alone, then kills the
+   * primary and promotes the replica.
+   */
+  async function shard(prefix: string): Promise<{ name: string; failover: (behind: () => Promise<unknown>) => Promise<void> }> {
+    const admin = client();
+    const slots = (await admin.cluster('SLOTS')) as unknown as [number, number, [string, number], [string, number]][];
+    for (let i = 0; i < 10_000; i++) {
+      const name = `q${i}`;
+      const slot = Number(await admin.cluster('KEYSLOT', `${prefix}{${name}}:v`));
+      const range = slots.find(([from, to]) => slot >= from && slot <= to)!;
+      // A shard failed over before has lost its primary, and serves without a replica now.
+      if (!range[3] || usedShards.has(range[2][1])) continue;
+      usedShards.add(range[2][1]);
+      const primary = cluster.nodes.find((n) => n.port === range[2][1])!;
+      const replica = cluster.nodes.find((n) => n.port === range[3][1])!;
+      const failover = async (behind: () => Promise<unknown>) => {
+        const toPrimary = new Redis(primary.url);
+        const toReplica = new Redis(replica.url);
+        try {
+          // Everything so far is on the replica; what `behind` writes will not be.
+          await toPrimary.set(`${prefix}{${name}}:sync`, '1');
+          expect(await toPrimary.wait(1, 5000)).toBe(1);
+          replica.signal('SIGSTOP');
+          await toPrimary.call('CLIENT', 'KILL', 'TYPE', 'replica');
+          await behind();
+          toPrimary.disconnect();
+          await primary.kill();
+          replica.signal('SIGCONT');
+          await toReplica.cluster('FAILOVER', 'TAKEOVER');
+          while (!/role:master/.test(await toReplica.info('replication'))) await sleep(50);
+        } finally {
+          replica.signal('SIGCONT');
+          toPrimary.disconnect();
+          toReplica.disconnect();
+        }
+      };
+      return { name, failover };
+    }
+    throw new Error(`every shard failed over already: make SHARDS (${SHARDS}) one per test`);
+  }
+
+  it("a lease taken before the failover does not ack the items pushed after it under the same ids: they are another's", async () => {
+    const prefix = 'failover-ack:';
+    const { name, failover } = await shard(prefix);
+    const stores = [0, 1].map(() => new RedisStore({ client: client(), prefix, onWarning: () => undefined }));
+    try {
+      const a = await Queue.open<string>({ name, store: stores[0]! });
+      await a.pushMany(['a0', 'a1', 'a2']);
+      let lease: Lease<string> | undefined;
+      await failover(async () => {
+        await a.pushMany(['a3', 'a4']);
+        lease = await a.take(5);
+      });
+      expect(lease!.entries.map((e) => e.id)).toEqual(['0', '1', '2', '3', '4']);
+      const b = await Queue.open<string>({ name, store: stores[1]! });
+      expect(await b.pushMany(['b3', 'b4'])).toEqual(['3', '4']);
+      await expect(lease!.ack()).rejects.toMatchObject({ code: 'ERR_LEASE_EXPIRED' });
+      expect((await b.list()).map((e) => e.value)).toEqual(['a0', 'a1', 'a2', 'b3', 'b4']);
+      await a.close();
+      await b.close();
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  }, 60_000);
+
+  it('a handle judges nobody gone for ownerTtlMs after the failover: live owners have not yet beaten on the new primary', async () => {
+    const prefix = 'failover-gone:';
+    const { name, failover } = await shard(prefix);
+    const warnings: string[] = [];
+    const options = { prefix, ownerTtlMs: 1000, onWarning: (m: string) => warnings.push(m) };
+    const stores = [0, 1].map(() => new RedisStore({ client: client(), ...options }));
+    try {
+      const a = await Queue.open<string>({ name, store: stores[0]!, leaseMs: 600_000 });
+      const b = await Queue.open<string>({ name, store: stores[1]!, leaseMs: 600_000 });
+      await a.pushMany(['x1', 'x2', 'x3']);
+      const mine = await a.take(1);
+      await (await b.take(1))!.ack();
+      // The replica misses A's heartbeat refreshes for longer than ownerTtlMs: on it, A's heartbeat has expired.
+      await failover(() => sleep(1500));
+      // B has read nothing new (nothing was committed): it takes at once, on the new primary.
+      const theirs = await b.take(1);
+      expect(theirs!.entries.map((e) => e.value)).toEqual(['x3']);
+      await theirs!.ack();
+      await mine!.ack();
+      expect(warnings.filter((m) => /took its leases back/.test(m))).toEqual([]);
+      await a.close();
+      await b.close();
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  }, 60_000);
+
+  for (const [shape, count] of [
+    ['the tail segment', 3],
+    ['a sealed segment', 10],
+  ] as const) {
+    it(`a handle that lived through it reads ${shape} again: it takes what is there, and its ack removes only that`, async () => {
+      const prefix = `failover-reads-${count}:`;
+      const { name, failover } = await shard(prefix);
+      const stores = [0, 1].map(() => new RedisStore({ client: client(), prefix, onWarning: () => undefined }));
+      try {
+        const a = await Queue.open<string>({ name, store: stores[0]!, segmentItems: 10 });
+        await a.pushMany(Array.from({ length: 10 }, (_, i) => `a${i}`));
+        await (await a.take(10))!.ack();
+        // Gone with the failover: pushed after the replica fell behind, read by this handle.
+        await failover(() => a.pushMany(Array.from({ length: count }, (_, i) => `a${10 + i}`)));
+        const b = await Queue.open<string>({ name, store: stores[1]!, segmentItems: 10 });
+        const pushed = Array.from({ length: count + 1 }, (_, i) => `b${10 + i}`);
+        await b.pushMany(pushed);
+        const lease = await a.take(count + 1);
+        expect(lease!.entries.map((e) => e.value)).toEqual(pushed);
+        await lease!.ack();
+        expect(await b.list()).toEqual([]);
+        await a.close();
+        await b.close();
+      } finally {
+        await Promise.all(stores.map((s) => s.close()));
+      }
+    }, 60_000);
+  }
+});
