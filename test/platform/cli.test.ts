@@ -315,6 +315,33 @@ describe('sluice dead', () => {
     expect(json()).toEqual([{ outbox: 'api', purged: 2 }]);
   });
 
+  it('a task id that two letters share (two tasks enqueued under one id, both dead) is refused: neither is retried or purged', async () => {
+    const outbox = await Outbox.open({ name: 'api', store: store(), fetch: async () => new Response(null, { status: 400 }) });
+    await outbox.enqueue({ url: 'https://api.example.test/v1', id: 'order-9' });
+    await outbox.flush();
+    // The app sent a corrected request under the same id: it died too.
+    await outbox.enqueue({ url: 'https://api.example.test/v2', id: 'order-9' });
+    await outbox.flush();
+    await outbox.close();
+    expect((await run('dead', 'api', '--json')) === 0 && json().map((l) => [l['id'], (l['task'] as { id: string }).id])).toEqual([
+      ['0', 'order-9'],
+      ['1', 'order-9'],
+    ]);
+    for (const action of ['retry', 'purge']) {
+      err = [];
+      expect(await run('dead', 'api', action, 'order-9')).toBe(1);
+      expect(err).toEqual([expect.stringMatching(/^sluice: ERR_INVALID_OPTION: The id "order-9" names more than one dead letter of api \("order-9" is the task id of 2 \(entry ids "0", "1"\)\); nothing was/)]);
+    }
+    const again = await Outbox.open({ name: 'api', store: store() });
+    expect(await again.size()).toBe(0);
+    expect(await again.dead.size()).toBe(2);
+    await again.close();
+    // Named by their entry ids, each is found alone.
+    out = [];
+    expect(await run('dead', 'api', 'retry', '1', '--json')).toBe(0);
+    expect(json()).toEqual([{ outbox: 'api', retried: 1 }]);
+  });
+
   it('unknown ids exit 1 naming them, and nothing is retried or purged', async () => {
     await deadLetters();
     expect(await run('dead', 'api', 'retry', 'order-42', 'nope', '7')).toBe(1);
@@ -376,6 +403,34 @@ describe('usage', () => {
       expect(err.join('\n'), args.join(' ')).toContain('Usage: sluice');
     }
     expect(await main([], io)).toBe(2);
+  });
+
+  it('an option given twice with different values is refused (which was meant?), and nothing changes', async () => {
+    const other = mkdtempSync(join(tmpdir(), 'sluice-cli-other-'));
+    try {
+      const q = await Queue.open<number>({ name: 'jobs', store: new FileStore({ dir: other }) });
+      await q.push(1);
+      await q.close();
+      const before = [tree(dir), tree(other)];
+      for (const args of [
+        ['clear', 'jobs', '--dir', other, '--dir', dir],
+        ['drain', 'jobs', '--dir', dir, '--dir', other],
+        ['drain', 'jobs', '--limit', '1', '--limit', '2', '--dir', dir],
+        ['peek', 'jobs', '--corruption', 'throw', '--corruption', 'skip', '--dir', dir],
+      ]) {
+        err = [];
+        expect(await main(args, io), args.join(' ')).toBe(2);
+        expect(err[0], args.join(' ')).toMatch(/^sluice: ERR_INVALID_OPTION: --(dir|limit|corruption) is given more than once, with different values/);
+      }
+      expect([tree(dir), tree(other)]).toEqual(before);
+      expect(await Queue.open<number>({ name: 'jobs', store: new FileStore({ dir: other }) }).then(async (again) => [await again.size(), await again.close()][0])).toBe(1);
+      // The same value twice is no doubt.
+      out = [];
+      expect(await main(['stats', 'jobs', '--dir', dir, '--dir', dir, '--json'], io)).toBe(0);
+      expect(json()[0]).toMatchObject({ queue: 'jobs', size: 3 });
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
   });
 
   it('--limit -1 is told what --limit abc is told, not node:util\'s "ambiguous"', async () => {

@@ -81,6 +81,7 @@ export function parse(argv: readonly string[]): Invocation {
     parsed = parseArgs({
       args: joinNegatives(argv),
       allowPositionals: true,
+      tokens: true,
       options: {
         dir: { type: 'string', default: '.sluice' },
         limit: { type: 'string' },
@@ -94,7 +95,12 @@ export function parse(argv: readonly string[]): Invocation {
     // node:util's own messages name the flag ("Unknown option '--x'").
     usage((error as Error).message);
   }
-  const { values, positionals } = parsed;
+  const { values, positionals, tokens } = parsed;
+  // node:util keeps the last of an option given twice: `clear jobs --dir a --dir b` would clear b's, whichever was meant.
+  for (const option of ['dir', 'limit', 'corruption']) {
+    const given = [...new Set(tokens.flatMap((t) => (t.kind === 'option' && t.name === option ? [t.value] : [])))];
+    if (given.length > 1) usage(`--${option} is given more than once, with different values (${given.map((v) => JSON.stringify(v)).join(', ')}): give it once.`);
+  }
   const { corruption } = values;
   if (values.help) return { command: { name: 'help' }, dir: values.dir, json: values.json, corruption: 'throw', acceptRepairs: false };
   if (values.dir === '') usage('--dir must name a directory, got "".');

@@ -49,8 +49,8 @@ function list(ctx: Context, letters: readonly DeadLetter[]): number {
 
 /**
  * Retries or purges the dead letters `ids` names (all when none is given). An id is a task id (what `dead list` and
- * the outbox's events show) or a dead letter's entry id. All ids are resolved first: an unknown one changes nothing
- * and exits 1, naming it.
+ * the outbox's events show) or a dead letter's entry id. All ids are resolved first: an unknown one, or one that names
+ * more than one letter, changes nothing and exits 1, naming it.
  */
 async function settle(ctx: Context, outbox: Outbox, action: 'retry' | 'purge', ids: readonly string[]): Promise<number> {
   const done = action === 'retry' ? 'retried' : 'purged';
@@ -72,12 +72,26 @@ async function settle(ctx: Context, outbox: Outbox, action: 'retry' | 'purge', i
       printError(ctx.io, error, ctx.json);
       return 1;
     }
-    // Task ids are the app's own (an order number, say) and may be another letter's entry id: such an id names two
-    // letters, of which the user meant one. Neither is taken for it; each letter can be named by its other id.
-    const ambiguous = ids.filter((id) => byId.get(id)!.includes(id) && byId.get(id)!.some((entry) => entry !== id));
+    // Task ids are the app's own (an order number, say): one may be another letter's entry id, or the task id of
+    // several letters (the app enqueued two tasks under one id, and both died). Such an id names several letters, of
+    // which the user may have meant one: none is taken for it; each letter can be named by its other id.
+    const ambiguous = ids.filter((id) => byId.get(id)!.length > 1);
     if (ambiguous.length > 0) {
       const named = ambiguous.map((id) => JSON.stringify(id)).join(', ');
-      const error = new SluiceError('ERR_INVALID_OPTION', `The id ${named} names more than one dead letter of ${outbox.name} (the entry id of one, the task id of another); nothing was ${done}. Name each by its other id (dead list shows both).`);
+      const how = ambiguous
+        .map((id) => {
+          const entries = byId.get(id)!;
+          const tasks = entries.filter((entry) => entry !== id);
+          const those = `entry id${tasks.length === 1 ? '' : 's'} ${tasks.map((entry) => JSON.stringify(entry)).join(', ')}`;
+          return entries.includes(id)
+            ? `${JSON.stringify(id)} is the entry id of one, the task id of ${tasks.length === 1 ? 'another' : `${tasks.length} others`} (${those})`
+            : `${JSON.stringify(id)} is the task id of ${tasks.length} (${those})`;
+        })
+        .join('; ');
+      const error = new SluiceError(
+        'ERR_INVALID_OPTION',
+        `The id ${named} names more than one dead letter of ${outbox.name} (${how}); nothing was ${done}. Name each letter by an id that is its alone (dead list shows both of its ids).`,
+      );
       printError(ctx.io, error, ctx.json);
       return 1;
     }
