@@ -14,16 +14,28 @@ const HTTP_DATE = new RegExp(
 
 /**
  * The delay a `Retry-After` header asks for, in ms from `now`: delta-seconds or an HTTP date (RFC 9110 §10.2.3), at
- * most a hundred years. `undefined` when the header is absent or unreadable, so the computed backoff applies.
+ * most a hundred years. A date is the server's clock: it is read against the response's `Date` (`date`, the same
+ * clock) when that is an HTTP date too, so that a client whose clock is ahead does not find the date already past and
+ * retry at once, over and over, a server that asked it to wait. `undefined` when the header is absent or unreadable,
+ * so the computed backoff applies.
  */
-export function parseRetryAfter(value: string | null | undefined, now: number): number | undefined {
+export function parseRetryAfter(value: string | null | undefined, now: number, date?: string | null): number | undefined {
   if (value == null) return undefined;
   const text = value.trim();
   if (/^\d+$/.test(text)) return Math.min(Number(text) * 1000, LONGEST_MS);
-  // Only the three date forms of HTTP (IMF-fixdate, RFC 850, asctime): Date.parse alone reads "5.5", "next 2027" or
-  // "May 2026" as dates, and a header that says nothing usable would make the task wait for months, or go dead.
+  const at = httpDate(text);
+  if (at === undefined) return undefined;
+  const sent = date == null ? undefined : httpDate(date.trim());
+  return Math.min(Math.max(0, at - (sent ?? now)), LONGEST_MS);
+}
+
+/**
+ * `text` as epoch ms when it is one of the three date forms of HTTP (IMF-fixdate, RFC 850, asctime), else undefined:
+ * Date.parse alone reads "5.5", "next 2027" or "May 2026" as dates, and a header that says nothing usable would make
+ * the task wait for months, or go dead.
+ */
+function httpDate(text: string): number | undefined {
   if (!HTTP_DATE.test(text)) return undefined;
   const at = Date.parse(text.endsWith('GMT') ? text : `${text} GMT`);
-  if (Number.isNaN(at)) return undefined;
-  return Math.min(Math.max(0, at - now), LONGEST_MS);
+  return Number.isNaN(at) ? undefined : at;
 }

@@ -32,7 +32,8 @@ export interface Policy {
  * The verdict on an attempt that ended in `outcome`, for tasks that have now been tried `attempts` times and
  * whose oldest was first enqueued at `createdAt`. Pure, so the policy is tested without a network: `classify`
  * decides sent, retry or dead; a retry past `maxAttempts` or `maxAgeMs` is dead; a retry waits as long as
- * `Retry-After` asks (dead at once when that wait would end past `maxAgeMs`), else a full-jitter backoff.
+ * `Retry-After` asks (dead at once when that wait would end past `maxAgeMs`), else (or when it asks for none) a
+ * full-jitter backoff.
  */
 export function verdictFor(
   outcome: Response | Error,
@@ -45,12 +46,14 @@ export function verdictFor(
   if (decided === 'dead') return { kind: 'dead', reason: outcome instanceof Error ? 'network' : 'status' };
   const { retry } = policy;
   if (attempt.attempts >= retry.maxAttempts) return { kind: 'dead', reason: 'max-attempts' };
-  const asked = outcome instanceof Error ? undefined : parseRetryAfter(outcome.headers.get('retry-after'), attempt.now);
+  const asked = outcome instanceof Error ? undefined : parseRetryAfter(outcome.headers.get('retry-after'), attempt.now, outcome.headers.get('date'));
   // Past its age limit now, or when the wait a server asks for would end: given up now, not at the next attempt.
   if (attempt.now + (asked ?? 0) - attempt.createdAt >= retry.maxAgeMs) return { kind: 'dead', reason: 'max-age' };
   return {
     kind: 'retry',
-    delayMs: asked ?? backoffDelay(retry, attempt.attempts, policy.random),
+    // No wait at all (0, a date already past) is no wait to keep to: taken at its word, a server that says so on every
+    // 503 would be sent a request a turn, while it is down. The backoff applies then.
+    delayMs: asked || backoffDelay(retry, attempt.attempts, policy.random),
     cause: asked === undefined && isNetworkError(outcome) ? 'network' : 'server',
   };
 }

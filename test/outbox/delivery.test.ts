@@ -87,10 +87,30 @@ describe('Outbox retry policy (fake clock)', () => {
 
   it('waits until a Retry-After HTTP date', async () => {
     const at = new Date(r.clock.now() + 90_000).toUTCString();
-    r.server.next({ status: 503, headers: { 'retry-after': at } });
+    r.server.next({ status: 503, headers: { 'retry-after': at, date: new Date(r.clock.now()).toUTCString() } });
     await r.outbox.enqueue({ url: '/x' });
     await r.outbox.flush();
     expect(r.events('retry')).toMatchObject([{ delayMs: 90_000 }]);
+  });
+
+  it("reads a Retry-After date on the server's clock (its Date): a client clock 10 minutes ahead still waits, and is no storm", async () => {
+    const server = r.clock.now() - 600_000;
+    r.server.script(() => ({ status: 503, headers: { 'retry-after': new Date(server + 60_000).toUTCString(), date: new Date(server).toUTCString() } }));
+    await r.outbox.enqueue({ url: '/x' });
+    await r.outbox.flush();
+    expect(r.events('retry')).toMatchObject([{ delayMs: 60_000 }]);
+  });
+
+  it('a Retry-After of no wait (0, or a date already past) is no storm of requests: the backoff applies', async () => {
+    r.server.script(() => ({ status: 503, headers: { 'retry-after': '0' } }));
+    await r.outbox.enqueue({ url: '/x' });
+    r.outbox.start();
+    await r.server.waitFor(1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await r.outbox.stop();
+    // The backoff's first delay (random 0.5 of 1 s) has not passed on the test's clock: one request, not one a turn.
+    expect(r.server.received).toHaveLength(1);
+    expect(r.events('retry')).toMatchObject([{ delayMs: 500 }]);
   });
 
   it('sends a 400 and a 401 to dead with reason, last status and attempts', async () => {

@@ -43,7 +43,8 @@ describe('waits past what a timer holds (2^31 - 1 ms), in the background loop', 
 
   it('a Retry-After HTTP date two years ahead: waits, with a handful of timers', async () => {
     const date = new Date(r.clock.now() + 730 * DAY).toUTCString();
-    r.server.next({ status: 429, headers: { 'retry-after': date } });
+    // The server's clock is the test's (a date is read against the response's Date).
+    r.server.next({ status: 429, headers: { 'retry-after': date, date: new Date(r.clock.now()).toUTCString() } });
     r.outbox.start();
     const retried = next<{ delayMs: number }>(r.outbox, 'retry');
     await r.outbox.enqueue({ url: '/x' });

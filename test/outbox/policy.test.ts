@@ -35,6 +35,13 @@ describe('parseRetryAfter()', () => {
     expect(parseRetryAfter('Thu Jan  1 12:00:30 2026', now)).toBe(30_000);
   });
 
+  it("reads an HTTP date against the response's Date (the server's clock) when it is one, else against now", () => {
+    const date = 'Thu, 01 Jan 2026 11:50:00 GMT';
+    expect(parseRetryAfter('Thu, 01 Jan 2026 11:51:00 GMT', now, date)).toBe(60_000);
+    expect(parseRetryAfter('Thu, 01 Jan 2026 12:00:30 GMT', now, 'yesterday')).toBe(30_000);
+    expect(parseRetryAfter('120', now, date)).toBe(120_000);
+  });
+
   it('ignores what it cannot read, so the computed backoff applies', () => {
     for (const value of [null, undefined, '', '-5', '1.5', 'soon-ish', '12 34']) expect(parseRetryAfter(value, now)).toBeUndefined();
     // What Date.parse would read as dates (a year, a century, months away) is no HTTP date.

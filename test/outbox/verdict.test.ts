@@ -32,6 +32,12 @@ describe('verdictFor()', () => {
     expect(verdictFor(response(503, { 'retry-after': date }), task, policy, at(1))).toMatchObject({ kind: 'retry', delayMs: 50_000 });
   });
 
+  it('a Retry-After of no wait (0, a date past) is taken for none: the backoff applies, never a request a turn', () => {
+    expect(verdictFor(response(503, { 'retry-after': '0' }), task, policy, at(1))).toEqual({ kind: 'retry', delayMs: 500, cause: 'server' });
+    const past = new Date(NOW - 50_000).toUTCString();
+    expect(verdictFor(response(503, { 'retry-after': past }), task, policy, at(3))).toEqual({ kind: 'retry', delayMs: 2000, cause: 'server' });
+  });
+
   it('a Retry-After whose wait would end past maxAgeMs makes the task dead as "max-age" now', () => {
     expect(verdictFor(response(503, { 'retry-after': '59' }), task, policy, at(1))).toMatchObject({ kind: 'retry', delayMs: 59_000 });
     expect(verdictFor(response(503, { 'retry-after': '60' }), task, policy, at(1))).toEqual({ kind: 'dead', reason: 'max-age' });
