@@ -2,10 +2,11 @@ import { onPageRestore } from './page-hide.js';
 
 /**
  * What one handle tells the others about tasks that left the outbox, wait for a retry, or were given back untried
- * ('released', detail `{ ids }`: a handle that found them leased need not wait for that lease to end).
+ * ('released', detail `{ ids }`: a handle that found them leased need not wait for that lease to end), or removed
+ * ('removed', detail `{ entries }`: handles of earlier versions find that out when they next take them).
  */
 export interface Relayed {
-  readonly type: 'sent' | 'dead' | 'handed-over' | 'retry' | 'released';
+  readonly type: 'sent' | 'dead' | 'handed-over' | 'retry' | 'released' | 'removed';
   readonly detail: object;
   /** Of a retry: why it waits (a success ends a wait for the network), for a handle that takes over delivery. */
   readonly cause?: 'network' | 'server';

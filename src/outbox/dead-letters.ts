@@ -2,9 +2,8 @@ import type { Lease } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
 import { parseIds } from '../core/ids.js';
 import { serial } from '../core/serial.js';
-import type { ToDead } from './delivery.js';
 import type { DeadDetail } from './events.js';
-import type { PendingIndex } from './pending.js';
+import type { Requeued } from './dead-moves.js';
 import { blobKey, publicTask, type HttpTask, type StoredTask } from './task.js';
 
 /** Why a task went to dead. */
@@ -61,7 +60,7 @@ export interface DeadLetter {
  */
 export class DeadLetters {
   readonly #queue: Queue<DeadRecord>;
-  readonly #requeue: (letters: { id: string; value: DeadRecord }[]) => Promise<void>;
+  readonly #requeue: (letters: { id: string; value: DeadRecord }[]) => Promise<Requeued>;
   readonly #forget: (bodies: string[]) => Promise<void>;
   /** Retries and purges of this handle, one at a time: a purge never deletes a body that a retry just put back. */
   readonly #serial = serial();
@@ -70,7 +69,7 @@ export class DeadLetters {
    * @internal The outbox makes it; `requeue` puts tasks back into the outbox with their ids, `forget` deletes the
    * bodies of purged tasks stored beside them.
    */
-  constructor(queue: Queue<DeadRecord>, requeue: (letters: { id: string; value: DeadRecord }[]) => Promise<void>, forget: (bodies: string[]) => Promise<void>) {
+  constructor(queue: Queue<DeadRecord>, requeue: (letters: { id: string; value: DeadRecord }[]) => Promise<Requeued>, forget: (bodies: string[]) => Promise<void>) {
     this.#queue = queue;
     this.#requeue = requeue;
     this.#forget = forget;
@@ -105,7 +104,9 @@ export class DeadLetters {
    * Puts dead tasks back into the outbox (all, or those of `ids`) with their ids, so the server sees the same
    * Idempotency-Key, and fresh attempts and age. All of them but the superseded: a newer task with the same `key`
    * replaced those, and sending them after it would put older data over newer (name them to retry them all the same).
-   * Resolves how many went back.
+   * They count against `limits` as enqueued tasks do: 'reject' refuses the retry ('ERR_QUOTA_EXCEEDED', all stay dead),
+   * 'drop-oldest' evicts the oldest pending tasks to make room. Resolves how many went back; a rejection leaves every
+   * letter dead and nothing put back.
    */
   retry(ids?: readonly string[]): Promise<number> {
     return this.#serial(async () => {
@@ -113,15 +114,27 @@ export class DeadLetters {
       if (!lease) return 0;
       // Into the outbox first, then out of here: a crash between leaves the task in both, and the outbox's open
       // keeps the newer of the two (this requeue), never neither.
+      let requeued: Requeued;
       try {
-        await this.#requeue(lease.entries.map(({ id, value }) => ({ id, value })));
+        requeued = await this.#requeue(lease.entries.map(({ id, value }) => ({ id, value })));
       } catch (error) {
         // Not put back: the letters are free again at once, not only once the lease ends (until then a retry or purge
         // of them would find none).
         await lease.release().catch(() => undefined);
         throw error;
       }
-      await lease.ack();
+      try {
+        await lease.ack();
+      } catch (error) {
+        // Rejected, the retry must have changed nothing: the tasks put back are taken out again. A long-lived handle
+        // would otherwise keep each both pending and dead (only an open reconciles them), and a second retry of the
+        // letters would send them twice. Should that fail too (or a task be in flight already), the next open keeps the
+        // tasks and deletes their letters (see `reconcile`).
+        await requeued.withdraw().catch(() => undefined);
+        await lease.release().catch(() => undefined);
+        throw error;
+      }
+      requeued.announce();
       return lease.entries.length;
     });
   }
@@ -155,60 +168,6 @@ export class DeadLetters {
     const wanted = new Set(parseIds(ids).map(String));
     return entries.filter((e) => wanted.has(e.id));
   }
-}
-
-/**
- * Moves tasks to dead: into the dead letters first, then out of the outbox (`lease` acks those it holds). A crash
- * between leaves a task in both, which `reconcile` settles on the next open; the other order could lose it. Without
- * a lease (a task superseded or evicted as another is enqueued), they are leased first (see `claim`). Resolves the
- * records written.
- */
-export async function moveToDead(
-  dead: Queue<DeadRecord>,
-  queue: Queue<StoredTask>,
-  index: PendingIndex,
-  list: readonly ToDead[],
-  lease: Lease<StoredTask> | undefined,
-  at: number,
-): Promise<DeadRecord[]> {
-  let moving = list;
-  if (!lease) ({ moving, lease } = await claim(queue, index, list));
-  const records = moving.map(({ entry, reason, status, error, location }): DeadRecord => ({
-    task: entry.value,
-    reason,
-    attempts: entry.attempts,
-    at,
-    ...(status !== undefined && { status }),
-    ...(error !== undefined && { error }),
-    ...(location !== undefined && { location }),
-    from: entry.id,
-  }));
-  if (records.length === 0) return records;
-  await dead.pushMany(records);
-  const ids = moving.map((d) => d.entry.id).filter((id) => id !== '');
-  if (ids.length > 0) await lease!.ack(ids);
-  for (const id of ids) {
-    const pending = index.get(Number(id));
-    if (pending) index.remove(pending);
-  }
-  return records;
-}
-
-/**
- * Leases the stored tasks of `list` that are still there and not leased (one never stored, entry '', needs none), so
- * that only those are buried: one another handle took meanwhile is theirs (its response decides), and one it sent or
- * removed meanwhile is gone, which a removal could not tell from those it removed itself. This handle's index learns
- * where the others are.
- */
-async function claim(queue: Queue<StoredTask>, index: PendingIndex, list: readonly ToDead[]): Promise<{ moving: readonly ToDead[]; lease: Lease<StoredTask> | undefined }> {
-  const ids = list.map((d) => d.entry.id).filter((id) => id !== '');
-  // Those waiting for a retry are taken too: a newer task replaces them, or a budget evicts them, all the same.
-  const lease = ids.length > 0 ? await queue.take(ids.length, { ids, early: true }) : undefined;
-  const claimed = new Set(lease?.entries.map((e) => e.id));
-  const missed = ids.filter((id) => !claimed.has(id));
-  // None of them is in flight here: they were chosen, and are moved, in one turn of the outbox's serial line.
-  if (missed.length > 0) index.relearn(missed.flatMap((id) => index.get(Number(id)) ?? []), await queue.list({ ids: missed }));
-  return { moving: list.filter((d) => d.entry.id === '' || claimed.has(d.entry.id)), lease };
 }
 
 /** What a 'dead' event says of `record`. */

@@ -1,18 +1,19 @@
-import type { Clock } from '../core/clock.js';
 import type { Lease } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
 import type { Serial } from '../core/serial.js';
-import { deadDetail, moveToDead, type DeadRecord } from './dead-letters.js';
+import { moveToDead } from './bury.js';
+import { deadDetail, type DeadRecord } from './dead-letters.js';
 import type { Deliverer } from './deliverer.js';
 import type { DeliveryRun, ToDead } from './delivery.js';
 import type { Notices } from './notices.js';
+import type { ResolvedOutboxOptions } from './options.js';
 import type { PendingIndex } from './pending.js';
 import type { PendingStore } from './pending-store.js';
 import type { StoredTask } from './task.js';
 
 /** What moving tasks to and from the dead letters needs of the outbox. */
 export interface DeadMovesContext {
-  readonly clock: Clock;
+  readonly options: ResolvedOutboxOptions;
   readonly queue: Queue<StoredTask>;
   readonly deadQueue: Queue<DeadRecord>;
   readonly index: PendingIndex;
@@ -43,7 +44,7 @@ export class DeadMoves {
   async toDead(list: readonly ToDead[], lease: Lease<StoredTask> | undefined, run: DeliveryRun): Promise<void> {
     if (list.length === 0) return;
     const c = this.#c;
-    const records = await moveToDead(c.deadQueue, c.queue, c.index, list, lease, c.clock.now());
+    const records = await moveToDead({ dead: c.deadQueue, queue: c.queue, index: c.index, options: c.options }, list, lease, c.options.clock.now());
     run.dead += records.length;
     for (const record of records) {
       const detail = deadDetail(record);
@@ -58,19 +59,39 @@ export class DeadMoves {
 
   /**
    * Puts dead tasks back with their ids, fresh age and attempts, stamped after their move to dead and naming the dead
-   * letter each came from (see `reconcile`).
+   * letter each came from (see `reconcile`). They count against `limits` as an enqueue's tasks do: refused, or room made
+   * by evicting the oldest; never coalesced with what replaced them (a retry named them). Stored, not yet said: the
+   * caller removes their letters, then `announce`s them, or `withdraw`s them should that removal fail.
    */
-  async requeue(letters: readonly { id: string; value: DeadRecord }[]): Promise<void> {
+  async requeue(letters: readonly { id: string; value: DeadRecord }[]): Promise<Requeued> {
     const c = this.#c;
     c.checkOpen();
-    const now = c.clock.now();
+    const now = c.options.clock.now();
     c.notices.coming();
     const tasks = letters.map(({ id, value }): StoredTask => ({ ...value.task, createdAt: Math.max(now, value.at + 1), retriedFrom: id }));
-    await c.serial(() => c.pending.push(tasks));
+    const entries = await c.serial(async () => {
+      const admitted = await c.pending.admit(tasks, false);
+      // Stored: what they evict stays pending should its burial fail, and the failure is told (as for an enqueue).
+      await this.toDead(admitted.doomed, undefined, c.deliverer.background).catch((error: unknown) => c.target.dispatchEvent(new CustomEvent('error', { detail: { error } })));
+      return admitted.stored.map((e) => e.id);
+    });
     c.notices.owed();
-    // Stored again, as an enqueue stores: a service worker's backgroundSync registers its sync on this.
-    c.target.dispatchEvent(new CustomEvent('enqueue', { detail: { ids: tasks.map((t) => t.id) } }));
-    c.notices.changed();
-    c.deliverer.kick();
+    return {
+      announce: () => {
+        // Stored again, as an enqueue stores: a service worker's backgroundSync registers its sync on this.
+        c.target.dispatchEvent(new CustomEvent('enqueue', { detail: { ids: tasks.map((t) => t.id) } }));
+        c.notices.changed();
+        c.deliverer.kick();
+      },
+      withdraw: () => c.serial(() => c.pending.withdraw(entries)),
+    };
   }
+}
+
+/** Dead tasks put back into the outbox, not yet said (see `DeadMoves.requeue`). */
+export interface Requeued {
+  /** Says they are back ('enqueue', 'change') and delivers them. */
+  readonly announce: () => void;
+  /** Takes them out again, those not taken meanwhile. */
+  readonly withdraw: () => Promise<void>;
 }

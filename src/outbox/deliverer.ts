@@ -4,13 +4,14 @@ import type { Queue } from '../core/queue.js';
 import type { Serial } from '../core/serial.js';
 import { platformConnectivity } from './connectivity.js';
 import { Coordination, type Relayed } from './coordination.js';
+import { hear } from './relayed.js';
 import type { DeliveryRun, ToDead } from './delivery.js';
 import { DeliveryLoop } from './delivery-loop.js';
 import { Dispatcher } from './dispatcher.js';
 import type { OutboxEventMap } from './events.js';
 import type { ResolvedOutboxOptions } from './options.js';
 import type { BodyStore } from './body-store.js';
-import type { Pending, PendingIndex } from './pending.js';
+import type { PendingIndex } from './pending.js';
 import { Reachability } from './reachability.js';
 import type { StoredTask } from './task.js';
 
@@ -55,7 +56,7 @@ export class Deliverer {
     this.#coordination = new Coordination(options.name, {
       broadcast: true,
       page: options.page,
-      onMessage: (messages) => this.#relayed(messages),
+      onMessage: (messages) => hear({ index: context.index, emit: context.emit, waitsFrom: () => this.#waitsFrom(), kick: () => this.#loop.kick() }, messages),
       // Granted while stopped: let the next handle have it. Granted while running: the handle that delivered is gone
       // or stopped, so tasks it held may be free (the queue frees a gone owner's leases at once).
       onGranted: () => {
@@ -195,61 +196,6 @@ export class Deliverer {
   close(): void {
     this.#reachability.close();
     this.#coordination.close();
-  }
-
-  /**
-   * Another handle sent, handed over or buried tasks (they leave the index) or retries them (they wait, with what
-   * their last attempt got, as `list()` shows): this handle's listeners hear it, and 'change'.
-   */
-  #relayed(messages: readonly Relayed[]): void {
-    const { index } = this.#c;
-    let changed = false;
-    for (const message of messages) {
-      const type = message?.type;
-      if (type === 'released') this.#released(message.detail);
-      if (type !== 'sent' && type !== 'dead' && type !== 'handed-over' && type !== 'retry') continue;
-      const detail = message.detail as { task?: { id?: string }; delayMs?: unknown; status?: unknown; error?: unknown };
-      const pending = this.#relayedTask(message.entry, detail.task?.id);
-      if (pending) {
-        if (type !== 'retry') index.remove(pending);
-        else if (typeof detail.delayMs === 'number') {
-          pending.last = { ...(typeof detail.status === 'number' && { status: detail.status }), ...(typeof detail.error === 'string' && { error: detail.error }) };
-          index.wait(pending, this.#waitsFrom() + detail.delayMs, message.cause === 'network' ? 'network' : 'server');
-        }
-        changed = true;
-      }
-      this.#c.emit(type, { ...message.detail, remote: true });
-      this.#c.emit('change');
-    }
-    // What may go, and when, changed (a lane moved on, a wait began): a sleeping loop looks again, and sets its timer.
-    if (changed) this.#loop.kick();
-  }
-
-  /**
-   * The task another handle speaks of, unless this handle has it in flight: by its entry, or (from a handle of an
-   * earlier version) the first of the tasks with its id.
-   */
-  #relayedTask(entry: string | undefined, id: string | undefined): Pending | undefined {
-    const { index } = this.#c;
-    if (entry === '') return undefined;
-    const pending = entry !== undefined ? index.get(Number(entry)) : index.withId(id ?? '')[0];
-    return pending?.state === 'busy' ? undefined : pending;
-  }
-
-  /** Another handle gave tasks back untried: those this handle waits on for that handle's lease may go now. */
-  #released(detail: object): void {
-    const { ids, entries } = detail as { ids?: unknown; entries?: unknown };
-    // By entry; from a handle of an earlier version, by task id.
-    const byEntry = Array.isArray(entries);
-    const named: unknown[] = byEntry ? entries : Array.isArray(ids) ? ids : [];
-    let freed = false;
-    for (const name of named) {
-      const pending = this.#relayedTask(byEntry ? String(name) : undefined, String(name));
-      if (pending?.state !== 'waiting' || pending.cause !== 'lease') continue;
-      this.#c.index.ready(pending);
-      freed = true;
-    }
-    if (freed) this.#loop.kick();
   }
 
   #fill(run: DeliveryRun): Promise<number> {

@@ -36,6 +36,8 @@ export interface ToDead {
   readonly status?: number;
   readonly error?: string;
   readonly location?: string;
+  /** Taken without a request made for it (expired, skipped): given back untried should its burial fail. */
+  readonly untried?: true;
 }
 
 /** What delivering needs of the outbox. */
@@ -77,9 +79,9 @@ export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<St
   const delivered: Delivered[] = [];
   const acking: Promise<void>[] = [];
   let goesOn = false;
+  const requests = c.options.batch ? [unit] : unit.map((e) => [e]);
+  let i = 0;
   try {
-    const requests = c.options.batch ? [unit] : unit.map((e) => [e]);
-    let i = 0;
     for (; i < requests.length; i++) {
       const cut = i > 0 && (outlasts(c.options, lease) || c.yields(requests[i]![0]!, run));
       const went = cut ? false : await attempt(c, requests[i]!, lease, run, delivered);
@@ -94,9 +96,11 @@ export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<St
     }
     goesOn = i === requests.length;
   } catch (error) {
-    // A storage failure mid-settle: the lease expires and the task is tried again, never lost. Until then this
-    // handle's index has its tasks wait for that, instead of holding them (and their lanes) as in flight for good.
+    // A storage failure mid-settle. What the chain had not reached goes back untried at once; a task the failure left
+    // held (a burial fails by giving its tasks back, see `moveToDead`) is tried again once the lease expires, never
+    // lost, and until then this handle's index has it wait for that, instead of holding it (and its lane) for good.
     c.emit('error', { error });
+    await c.giveBack(requests.slice(i + 1).flat(), lease).catch(() => undefined);
     holdUntilExpiry(c, unit.map((entry) => entry.id), lease);
   } finally {
     freeSlot(goesOn);
@@ -167,7 +171,8 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
       }
     }
     // Each await is a turn of the microtask queue between one response and the next request: none for nothing.
-    if (doomed.length > 0) await c.toDead(doomed.map((d) => unsent(c, d)), lease, run);
+    // Should their burial fail, they are given back (see `moveToDead`) and the rest of a batch goes all the same.
+    if (doomed.length > 0) await c.toDead(doomed.map((d) => unsent(c, d)), lease, run).catch((error: unknown) => c.emit('error', { error }));
     if (ready.length === 0) return true;
     const exchange: Exchange = timedOut
       ? { kind: 'error', error: timedOut, network: false, secrets: [] }
@@ -199,7 +204,7 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
 function unsent(c: DeliveryContext, dead: ToDead): ToDead {
   const { entry } = dead;
   const last = c.index.get(Number(entry.id))?.last;
-  return { ...last, ...dead, entry: { id: entry.id, value: entry.value, attempts: Math.max(0, entry.attempts - 1) } };
+  return { ...last, ...dead, entry: { id: entry.id, value: entry.value, attempts: Math.max(0, entry.attempts - 1) }, untried: true };
 }
 
 /**

@@ -7,7 +7,7 @@ import { check, isBoolean, limit as count, optional, optionsObject, text, withMe
 import { DeadLetters, type DeadRecord } from './dead-letters.js';
 import { DeadMoves } from './dead-moves.js';
 import { Deliverer } from './deliverer.js';
-import { STATES, type FlushOptions, type FlushResult, type ListPendingOptions, type OutboxEventMap, type PendingTask, type SentDetail } from './events.js';
+import { STATES, type FlushOptions, type FlushResult, type ListPendingOptions, type OutboxEventMap, type PendingTask } from './events.js';
 import { resolveOutboxOptions, type OutboxOptions, type ResolvedOutboxOptions } from './options.js';
 import { UnloadSender } from './page-hide.js';
 import { laneOf, PendingIndex } from './pending.js';
@@ -109,7 +109,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       closing: () => this.#closing !== undefined,
     });
     this.#moves = new DeadMoves({
-      clock: options.clock,
+      options,
       queue,
       deadQueue,
       index: this.#index,
@@ -153,18 +153,19 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     const stored = await prepareAll(tasks, { baseUrl: this.#options.baseUrl, now: this.#options.clock.now(), bodies: this.#bodies });
     if (stored.length === 0) return [];
     this.#notices.coming();
-    await this.#serial(async () => {
-      const doomed = await this.#pending.admit(stored).catch(async (error: unknown) => {
+    const entries = await this.#serial(async () => {
+      const admitted = await this.#pending.admit(stored).catch(async (error: unknown) => {
         if (storedNothing(error)) await this.#bodies.delete(bodiesOf(stored)).catch(() => undefined);
         throw error;
       });
       // The tasks are stored: a rejection would read as "not stored", and an enqueue again would send them twice.
       // What they replace or evict stays pending (sent after all, or evicted again), and the failure is told.
-      await this.#moves.toDead(doomed, undefined, this.#deliverer.background).catch(this.#tellError);
+      await this.#moves.toDead(admitted.doomed, undefined, this.#deliverer.background).catch(this.#tellError);
+      return admitted.stored;
     });
     this.#notices.owed();
     const ids = stored.map((t) => t.id);
-    this.#unload?.track(stored);
+    this.#unload?.track(entries);
     this.dispatchEvent(new CustomEvent('enqueue', { detail: { ids } }));
     this.#notices.changed();
     this.#deliverer.kick();
@@ -247,7 +248,9 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     this.#checkOpen();
     // Task objects given for their ids (what `list()` resolves) would match none, and remove nothing, silently.
     check({ ids }, { ids: ['an array of task ids', (v) => Array.isArray(v) && v.every((id) => typeof id === 'string')] });
-    const { count, bodies } = await this.#serial(() => this.#pending.remove(ids));
+    const { count, bodies, entries } = await this.#serial(() => this.#pending.remove(ids));
+    // Other handles find out at once (not only when they next take them): a tab hiding must not send them.
+    if (entries.length > 0) this.#deliverer.post({ type: 'removed', detail: { entries } });
     if (count > 0) this.#notices.changed();
     // Their bodies after them (a crash between leaves a body no task names, which the next open's sweep deletes), but
     // only those no dead letter names: another handle may have moved one of them to dead meanwhile.
@@ -269,11 +272,6 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
-  }
-
-  override dispatchEvent(event: Event): boolean {
-    if (this.#unload && (event.type === 'sent' || event.type === 'dead' || event.type === 'handed-over')) this.#unload.forget((event as CustomEvent<SentDetail>).detail.task.id);
-    return super.dispatchEvent(event);
   }
 
   // ---- internals ----

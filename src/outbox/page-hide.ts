@@ -43,12 +43,17 @@ export interface UnloadContext {
  * `OutboxOptions.unloadFlush`: on 'pagehide', this handle's own pending tasks that delivery would send now (`pick`
  * says which) go out as keepalive requests (64 KB in all, the browsers' budget), without waiting, since nothing can
  * be awaited then: so the outbox uses it only where a request needs no hook that may be async (see `for`). It
- * remembers what this handle enqueued until it leaves, because storage cannot be read in time. The tasks stay
- * stored: if a request did not make it, the next session sends the task again with the same Idempotency-Key.
+ * remembers what this handle enqueued, by entry, because storage cannot be read in time; a task the index no longer
+ * holds (sent, dead, or removed, here or in another tab) is never sent, and is forgotten. The tasks stay stored: if a
+ * request did not make it, the next session sends the task again with the same Idempotency-Key.
  */
 export class UnloadSender {
-  readonly #recent: Map<string, StoredTask>;
-  readonly #stop: () => void;
+  /** This handle's tasks, by their entry in the outbox's queue (task ids may be shared). */
+  readonly #recent = new Map<number, StoredTask>();
+  readonly #held: (entry: number) => boolean;
+  /** How many tasks were remembered after the last look for those gone: the next look comes once that doubled. */
+  #kept = 0;
+  #stop: () => void = () => undefined;
 
   /** The sender for an outbox with these options, where they allow one and there are pages; else undefined. */
   static for(c: UnloadContext): UnloadSender | undefined {
@@ -57,28 +62,25 @@ export class UnloadSender {
     // either: a keepalive request is built synchronously in 'pagehide', so their promises cannot be awaited, and a
     // request without them (no token, a skipped task, one request per task) is not the one the task asked for.
     const unload = options.unloadFlush && options.ordering === 'none' && !options.headers && !options.onBeforeSend && !options.batch;
-    return unload ? UnloadSender.on(options.page, c.transport, (tasks) => sendable(tasks, c)) : undefined;
+    if (!unload) return undefined;
+    const sender = new UnloadSender((entry) => c.index.get(entry) !== undefined);
+    const stop = onPageHide(() => send(sendable(sender.#recent, c), c.transport()), options.page);
+    if (!stop) return undefined;
+    sender.#stop = stop;
+    return sender;
   }
 
-  /** Undefined where there are no pages. `pick` chooses, when the page hides, which of the tasks may go now. */
-  static on(target: unknown, transport: () => typeof fetch, pick: (tasks: StoredTask[]) => StoredTask[]): UnloadSender | undefined {
-    const recent = new Map<string, StoredTask>();
-    const stop = onPageHide(() => send([...recent.values()], transport(), pick), target);
-    return stop && new UnloadSender(recent, stop);
+  private constructor(held: (entry: number) => boolean) {
+    this.#held = held;
   }
 
-  private constructor(recent: Map<string, StoredTask>, stop: () => void) {
-    this.#recent = recent;
-    this.#stop = stop;
-  }
-
-  track(tasks: readonly StoredTask[]): void {
-    for (const t of tasks) this.#recent.set(t.id, t);
-  }
-
-  /** The task left the outbox (sent or dead). */
-  forget(id: string): void {
-    this.#recent.delete(id);
+  /** Remembers tasks this handle stored, by entry. */
+  track(stored: readonly { readonly id: string; readonly value: StoredTask }[]): void {
+    for (const { id, value } of stored) this.#recent.set(Number(id), value);
+    // Those gone are found when the page hides; looked for now and then, they do not pile up in a long session.
+    if (this.#recent.size < 2 * Math.max(this.#kept, 64)) return;
+    for (const entry of this.#recent.keys()) if (!this.#held(entry)) this.#recent.delete(entry);
+    this.#kept = this.#recent.size;
   }
 
   close(): void {
@@ -87,21 +89,24 @@ export class UnloadSender {
 }
 
 /**
- * Of `tasks`, those that may go as the page hides: when this handle delivers, those the index holds (not removed
- * meanwhile) and would send now, every task of their id (see `isDue`).
+ * Of `recent`, the tasks that may go as the page hides: when this handle delivers, those the index still holds (not
+ * sent, dead or removed meanwhile, here or in another tab) and would send now, with every task of their id (see
+ * `isDue`).
  */
-function sendable(tasks: StoredTask[], c: UnloadContext): StoredTask[] {
+function sendable(recent: ReadonlyMap<number, StoredTask>, c: UnloadContext): StoredTask[] {
   if (!c.delivers()) return [];
   const now = c.options.clock.now();
-  return tasks.filter((t) => {
-    const held = c.index.withId(t.id);
-    return held[0] && held.every((p) => isDue(p, now));
-  });
+  const out: StoredTask[] = [];
+  for (const [entry, task] of recent) {
+    const pending = c.index.get(entry);
+    if (pending && isDue(pending, now) && c.index.withId(task.id).every((p) => isDue(p, now))) out.push(task);
+  }
+  return out;
 }
 
-function send(recent: StoredTask[], transport: typeof fetch, pick: (tasks: StoredTask[]) => StoredTask[]): void {
+function send(tasks: readonly StoredTask[], transport: typeof fetch): void {
   let budget = 65_536;
-  for (const task of pick(recent)) {
+  for (const task of tasks) {
     // A body stored beside its task cannot be read in time (nothing can be awaited now): it waits for the next session.
     if (task.body && 'blob' in task.body) continue;
     const size = taskBytes(task);

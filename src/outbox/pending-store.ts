@@ -71,25 +71,35 @@ export class PendingStore {
 
   /**
    * Stores `tasks`; resolves the tasks that leave for it: older pending tasks (and earlier ones of `tasks`) with the
-   * same key, as 'superseded', and the oldest tasks 'drop-oldest' evicts, as 'evicted'. Rejects
-   * 'ERR_QUOTA_EXCEEDED', storing nothing, when they do not fit the limits.
+   * same key, as 'superseded' (unless `coalesce` is false: dead letters put back, which may be older than what
+   * replaced them, and are retried beside it), and the oldest tasks 'drop-oldest' evicts, as 'evicted'. Rejects
+   * 'ERR_QUOTA_EXCEEDED', storing nothing, when they do not fit the limits. `stored`: the entries stored, in order.
    */
-  async admit(tasks: readonly StoredTask[]): Promise<ToDead[]> {
+  async admit(tasks: readonly StoredTask[], coalesce = true): Promise<{ doomed: ToDead[]; stored: Stored[] }> {
     await this.catchUp();
     if (this.#index.size >= 2 * Math.max(this.#checked, GONE_CHECK_FROM)) await this.#forgetGone();
     // Within the batch, the last task of a key wins too.
-    const keep = tasks.filter((t, i) => t.key === undefined || !tasks.slice(i + 1).some((u) => u.key === t.key));
+    const keep = coalesce ? tasks.filter((t, i) => t.key === undefined || !tasks.slice(i + 1).some((u) => u.key === t.key)) : tasks;
     const doomed: ToDead[] = tasks.filter((t) => !keep.includes(t)).map((value) => ({ entry: { id: '', value, attempts: 0 }, reason: 'superseded' }));
-    const keys = new Set(keep.flatMap((t) => (t.key === undefined ? [] : [t.key])));
+    const keys = new Set(coalesce ? keep.flatMap((t) => (t.key === undefined ? [] : [t.key])) : []);
     const replaced = await this.entries([...keys].flatMap((key) => this.#index.withKey(key)));
     doomed.push(...replaced.map((entry) => ({ entry, reason: 'superseded' as const })));
     doomed.push(...(await this.#evictions(keep, replaced)).map((entry) => ({ entry, reason: 'evicted' as const })));
-    await this.push(keep);
-    return doomed;
+    return { doomed, stored: await this.push(keep) };
   }
 
-  /** Stores `tasks` as they are (a dead letter retried, say) and indexes them. */
-  async push(tasks: readonly StoredTask[]): Promise<void> {
+  /**
+   * Takes out of the queue and the index the entries `entries` (a retry of dead letters that could not be finished),
+   * those not taken meanwhile.
+   */
+  async withdraw(entries: readonly string[]): Promise<void> {
+    const count = await this.#queue.remove(entries, { leased: false });
+    const idle = entries.flatMap((id) => this.#index.get(Number(id)) ?? []).filter((p) => p.state !== 'busy');
+    this.#index.relearn(idle, count < entries.length ? await this.#queue.list({ ids: [...entries] }) : []);
+  }
+
+  /** Stores `tasks` as they are and indexes them; resolves their entries. */
+  async push(tasks: readonly StoredTask[]): Promise<Stored[]> {
     const ids = (await pushPlaced(this.#queue, tasks, this.#index.ordering)).map(Number);
     // Entries other handles committed just before these, in each partition they went to, are read first: the index
     // adds a lane's tasks in queue order. (One push per partition: the ids in each are consecutive.)
@@ -106,6 +116,7 @@ export class PendingStore {
       this.#index.add(ids[i]!, task, 0);
       this.#read(ids[i]!);
     });
+    return tasks.map((value, i) => ({ id: String(ids[i]), value }));
   }
 
   /**
@@ -156,14 +167,14 @@ export class PendingStore {
    * and the keys of the bodies of those gone from the queue. Those are not deleted here: a task another handle moved to
    * dead meanwhile is gone too, and its dead letter keeps its body (see `OrphanBodies.forget`).
    */
-  async remove(ids: readonly string[]): Promise<{ count: number; bodies: string[] }> {
+  async remove(ids: readonly string[]): Promise<{ count: number; bodies: string[]; entries: string[] }> {
     const asked = ids.flatMap((id) => this.#index.withId(id).filter((pending) => pending.state !== 'busy'));
-    if (asked.length === 0) return { count: 0, bodies: [] };
+    if (asked.length === 0) return { count: 0, bodies: [], entries: [] };
     const seqs = asked.map((p) => String(p.seq));
     // Leased ones stay: another handle has them in flight, and their response decides.
     const count = await this.#queue.remove(seqs, { leased: false });
     const gone = this.#index.relearn(asked, count < asked.length ? await this.#queue.list({ ids: seqs }) : []);
-    return { count, bodies: gone.flatMap((p) => (p.blob === undefined ? [] : [p.blob])) };
+    return { count, bodies: gone.flatMap((p) => (p.blob === undefined ? [] : [p.blob])), entries: gone.map((p) => String(p.seq)) };
   }
 
   /** What to list of partition `p` to read the entries the index has not read. */
@@ -231,6 +242,12 @@ export class PendingStore {
     for (const p of pending) if (!ids.has(String(p.seq))) this.#index.remove(p);
     return found;
   }
+}
+
+/** A task as stored: its entry in the outbox's queue, and the task. */
+export interface Stored {
+  readonly id: string;
+  readonly value: StoredTask;
 }
 
 /** The index is first checked for tasks gone (see `#forgetGone`) when it holds this many. */

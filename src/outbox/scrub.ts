@@ -6,11 +6,35 @@
 
 const REDACTED = '[redacted]';
 
-/** A message for `error`, its cause's appended (fetch's "fetch failed" says why only there), without `secrets`. */
+/**
+ * The most characters of error text the outbox keeps (README, Dead letters): a transport or a hook may throw with a
+ * message of megabytes (a response body quoted whole), which would make every dead letter, event and relayed message
+ * that large, and a dead letter over the store's `maxItemBytes` could never be written.
+ */
+export const MAX_ERROR_TEXT = 4096;
+
+/**
+ * A message for `error`, its cause's appended (fetch's "fetch failed" says why only there), without `secrets`, at
+ * most `MAX_ERROR_TEXT` characters (see `capText`).
+ */
 export function errorText(error: unknown, secrets: readonly string[]): string {
   const message = error instanceof Error ? error.message : String(error);
   const cause = error instanceof Error && error.cause instanceof Error && error.cause.message !== message ? ` (${error.cause.message})` : '';
-  return scrub(message + cause, secrets);
+  // Scrubbed whole, then cut: a secret cut in two would no longer be found.
+  return capText(scrub(message + cause, secrets));
+}
+
+/**
+ * `text` when it has at most `MAX_ERROR_TEXT` characters; else its start, ending in a marker that says how much was
+ * cut (the whole, marker included, within the limit, never splitting a character of two UTF-16 units).
+ */
+export function capText(text: string): string {
+  if (text.length <= MAX_ERROR_TEXT) return text;
+  const marker = (cut: number) => `… [${cut} characters cut]`;
+  let keep = MAX_ERROR_TEXT - marker(text.length).length;
+  // A high surrogate at the end would be half a character.
+  if (/[\uD800-\uDBFF]/.test(text.charAt(keep - 1))) keep--;
+  return text.slice(0, keep) + marker(text.length - keep);
 }
 
 /**

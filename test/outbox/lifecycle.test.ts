@@ -375,6 +375,36 @@ describe('limits', () => {
     expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'evicted' }]);
   });
 
+  it("dead.retry() keeps to them as an enqueue does: 'reject' refuses it whole (ERR_QUOTA_EXCEEDED), every letter stays dead", async () => {
+    await r.reopen({ limits: { maxTasks: 2 } });
+    r.server.next({ status: 400 }, { status: 400 });
+    await r.outbox.enqueueMany([{ url: '/a' }, { url: '/b' }]);
+    expect(await r.outbox.flush()).toMatchObject({ dead: 2 });
+    await r.outbox.enqueue({ url: '/c', notBefore: r.clock.now() + 60_000 });
+    await expect(r.outbox.dead.retry()).rejects.toMatchObject({ code: 'ERR_QUOTA_EXCEEDED' });
+    expect(await r.outbox.size()).toBe(1);
+    expect(await r.outbox.dead.size()).toBe(2);
+    // One fits: named, it goes back.
+    const [first] = await r.outbox.dead.list();
+    expect(await r.outbox.dead.retry([first!.id])).toBe(1);
+    expect(await r.outbox.size()).toBe(2);
+    expect(await r.outbox.dead.size()).toBe(1);
+  });
+
+  it("dead.retry() with 'drop-oldest' evicts the oldest pending tasks to make room, as an enqueue does", async () => {
+    await r.reopen({ limits: { maxTasks: 2, overflow: 'drop-oldest' } });
+    r.server.next({ status: 400 });
+    const dead = await r.outbox.enqueue({ url: '/a' });
+    expect(await r.outbox.flush()).toMatchObject({ dead: 1 });
+    const later = r.clock.now() + 60_000;
+    const [oldest] = await r.outbox.enqueueMany([{ url: '/b', notBefore: later }, { url: '/c', notBefore: later }]);
+    expect(await r.outbox.dead.retry()).toBe(1);
+    expect((await r.outbox.list()).map((t) => t.url.slice(-2))).toEqual(['/c', '/a']);
+    expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'evicted', task: { id: oldest } }]);
+    expect(r.events('dead').at(-1)).toMatchObject({ reason: 'evicted', task: { id: oldest } });
+    expect((await r.outbox.list()).at(-1)!.id).toBe(dead);
+  });
+
   it('maxBytes counts stored bytes', async () => {
     await r.reopen({ limits: { maxBytes: 2000 } });
     await r.outbox.enqueue({ url: '/1', body: 'x'.repeat(500) });

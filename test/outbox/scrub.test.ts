@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { scrub } from '../../src/outbox/scrub.js';
+import { capText, errorText, MAX_ERROR_TEXT, scrub } from '../../src/outbox/scrub.js';
 
 describe('scrub()', () => {
   it('a message quoting only a word of the value (the token of "Bearer <token>", a cookie) is scrubbed too; the scheme is kept', () => {
@@ -13,5 +13,17 @@ describe('scrub()', () => {
   it('a value split over lines is scrubbed line by line; parts under 4 characters are left', () => {
     expect(scrub('got "line-one" then "line-two"', ['line-one\nline-two'])).toBe('got "[redacted]" then "[redacted]"');
     expect(scrub('a b c', ['a b c d'])).toBe('a b c');
+  });
+
+  it('error text is scrubbed whole, then cut to MAX_ERROR_TEXT characters with a marker; a character of two units is never split', () => {
+    const secret = 'tok-' + 'S'.repeat(40);
+    const text = errorText(new Error('y'.repeat(MAX_ERROR_TEXT - 30) + secret + 'z'.repeat(10_000)), [secret]);
+    expect(text).toHaveLength(MAX_ERROR_TEXT);
+    expect(text).not.toContain('SSSS');
+    expect(text).toMatch(/… \[\d+ characters cut\]$/);
+    expect(capText('short')).toBe('short');
+    const emoji = capText('😀'.repeat(MAX_ERROR_TEXT));
+    expect(emoji.length).toBeLessThanOrEqual(MAX_ERROR_TEXT);
+    expect(emoji).toMatch(/^(?:😀)+… \[\d+ characters cut\]$/u);
   });
 });

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Outbox } from '../../src/outbox/outbox.js';
 import type { OutboxOptions } from '../../src/outbox/options.js';
 import { rig, type Rig } from './helpers.js';
 
@@ -73,6 +74,41 @@ describe('unloadFlush', () => {
     expect(await r.outbox.remove([gone!])).toBe(1);
     expect(hide()).toEqual(['/kept']);
     await r.server.waitFor(1);
+  });
+
+  it('sends no task another tab removed: the removal is relayed, not found out only at the next take', async () => {
+    await r.reopen({ ordering: 'none', page });
+    const other = await Outbox.open({ name: 'api', store: r.store, clock: r.clock, baseUrl: r.server.url });
+    try {
+      const [gone] = await r.outbox.enqueueMany([{ url: '/gone' }, { url: '/kept' }]);
+      await other.list();
+      // What the tabs tell one another, heard here too.
+      const channel = new BroadcastChannel('sluice-outbox:api');
+      const relayed = new Promise((resolve) => (channel.onmessage = (e: MessageEvent) => (e.data as { type: string }[]).some((m) => m.type === 'removed') && resolve(null)));
+      expect(await other.remove([gone!])).toBe(1);
+      await relayed;
+      channel.close();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(hide()).toEqual(['/kept']);
+      await r.server.waitFor(1);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("sends no removed task in place of another task with its id (a key used again): tasks are told apart by entry", async () => {
+    await r.reopen({ ordering: 'none', page });
+    const other = await Outbox.open({ name: 'api', store: r.store, clock: r.clock, baseUrl: r.server.url });
+    try {
+      await r.outbox.enqueue({ url: '/first', id: 'order-17' });
+      expect(await r.outbox.remove(['order-17'])).toBe(1);
+      await other.enqueue({ url: '/second', id: 'order-17' });
+      await r.outbox.list();
+      // The other tab's task is not this handle's to send; the removed one is gone.
+      expect(hide()).toEqual([]);
+    } finally {
+      await other.close();
+    }
   });
 
   // A request built as the page hides cannot await them: without them it is not the request the task asked for.

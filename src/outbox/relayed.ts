@@ -1,0 +1,85 @@
+import type { Relayed } from './coordination.js';
+import type { OutboxEventMap } from './events.js';
+import type { Pending, PendingIndex } from './pending.js';
+
+/** What hearing other handles needs of the deliverer. */
+export interface HearingContext {
+  readonly index: PendingIndex;
+  readonly emit: (type: keyof OutboxEventMap, detail?: unknown) => void;
+  /** The wall clock's time for a wait that starts now (see `Deliverer`). */
+  readonly waitsFrom: () => number;
+  /** What may go, and when, changed: a sleeping loop looks again, and sets its timer. */
+  readonly kick: () => void;
+}
+
+/**
+ * Another handle sent, handed over, buried or removed tasks (they leave the index) or retries them (they wait, with
+ * what their last attempt got, as `list()` shows), or gave them back untried: this handle's listeners hear of those
+ * that left or wait, and 'change'.
+ */
+export function hear(c: HearingContext, messages: readonly Relayed[]): void {
+  const { index } = c;
+  let changed = false;
+  for (const message of messages) {
+    const type = message?.type;
+    if (type === 'released') changed = released(c, message.detail) || changed;
+    if (type === 'removed') changed = removed(c, message.detail) || changed;
+    if (type !== 'sent' && type !== 'dead' && type !== 'handed-over' && type !== 'retry') continue;
+    const detail = message.detail as { task?: { id?: string }; delayMs?: unknown; status?: unknown; error?: unknown };
+    const pending = relayedTask(index, message.entry, detail.task?.id);
+    if (pending) {
+      if (type !== 'retry') index.remove(pending);
+      else if (typeof detail.delayMs === 'number') {
+        pending.last = { ...(typeof detail.status === 'number' && { status: detail.status }), ...(typeof detail.error === 'string' && { error: detail.error }) };
+        index.wait(pending, c.waitsFrom() + detail.delayMs, message.cause === 'network' ? 'network' : 'server');
+      }
+      changed = true;
+    }
+    c.emit(type, { ...message.detail, remote: true });
+    c.emit('change');
+  }
+  if (changed) c.kick();
+}
+
+/**
+ * The task another handle speaks of, unless this handle has it in flight: by its entry, or (from a handle of an
+ * earlier version) the first of the tasks with its id.
+ */
+function relayedTask(index: PendingIndex, entry: string | undefined, id: string | undefined): Pending | undefined {
+  if (entry === '') return undefined;
+  const pending = entry !== undefined ? index.get(Number(entry)) : index.withId(id ?? '')[0];
+  return pending?.state === 'busy' ? undefined : pending;
+}
+
+/** Another handle gave tasks back untried: those this handle waits on for that handle's lease may go now. */
+function released(c: HearingContext, detail: object): boolean {
+  const { ids, entries } = detail as { ids?: unknown; entries?: unknown };
+  // By entry; from a handle of an earlier version, by task id.
+  const byEntry = Array.isArray(entries);
+  const named: unknown[] = byEntry ? entries : Array.isArray(ids) ? ids : [];
+  let freed = false;
+  for (const name of named) {
+    const pending = relayedTask(c.index, byEntry ? String(name) : undefined, String(name));
+    if (pending?.state !== 'waiting' || pending.cause !== 'lease') continue;
+    c.index.ready(pending);
+    freed = true;
+  }
+  return freed;
+}
+
+/**
+ * Another handle removed tasks (`remove`): they leave the index at once, so that nothing here sends them (a page
+ * hiding sends what its index holds, without asking the queue). No event but 'change': a removal is the caller's own.
+ */
+function removed(c: HearingContext, detail: object): boolean {
+  const { entries } = detail as { entries?: unknown };
+  let gone = false;
+  for (const entry of Array.isArray(entries) ? entries : []) {
+    const pending = relayedTask(c.index, String(entry), undefined);
+    if (!pending) continue;
+    c.index.remove(pending);
+    gone = true;
+  }
+  if (gone) c.emit('change');
+  return gone;
+}

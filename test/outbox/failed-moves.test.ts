@@ -1,0 +1,149 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MemoryStore } from '../../src/stores/memory/memory-store.js';
+import { failingCommit, rig, type Rig } from './helpers.js';
+
+let r: Rig;
+beforeEach(async () => {
+  r = await rig();
+});
+afterEach(() => r.teardown());
+
+/** A MemoryStore whose `nth` commit to the queue `name` after `arm(nth)` fails (1: the next), once. */
+function failingNth(name: string): { store: MemoryStore; arm: (nth: number) => void } {
+  let left = 0;
+  const store = new MemoryStore();
+  const open = store.open.bind(store);
+  store.open = async (opened) => {
+    const storage = await open(opened);
+    const commit = storage.commit.bind(storage);
+    if (opened === name) storage.commit = (token, batch) => (left > 0 && --left === 0 ? Promise.reject(new Error('the disk is gone')) : commit(token, batch));
+    return storage;
+  };
+  return { store, arm: (nth) => (left = nth) };
+}
+
+// The lease an outbox takes is timeoutMs + 60 s (90 s by default): what a failed burial held its tasks for.
+describe('a move to dead whose dead letter cannot be written', () => {
+  it("in delivery: an 'error' event, and the task is given back at once, tried again after a retry delay, not the lease's 90 s", async () => {
+    const { store, arm } = failingCommit('api.dead');
+    await r.reopen({ store });
+    r.server.next({ status: 400 }, { status: 400 });
+    const id = await r.outbox.enqueue({ url: '/x', group: 'g' });
+    await r.outbox.enqueue({ url: '/y', group: 'g' });
+    arm();
+    expect(await r.outbox.flush()).toMatchObject({ dead: 0, remaining: 2 });
+    expect(r.events('error')).toMatchObject([{ error: { message: expect.stringMatching(/disk is gone/) } }]);
+    expect(await r.outbox.dead.size()).toBe(0);
+    // Waiting out a retry delay (at most `retry.initialDelayMs`), not held as in flight; its group behind it.
+    expect(await r.outbox.list()).toMatchObject([{ id, state: 'retrying', attempts: 1 }, { state: 'ready' }]);
+    r.clock.advance(1_000);
+    expect(await r.outbox.flush()).toMatchObject({ dead: 1, sent: 1, remaining: 0 });
+    expect(await r.outbox.dead.list()).toMatchObject([{ task: { id }, reason: 'status', status: 400, attempts: 2 }]);
+    expect(r.server.received.map((x) => x.path)).toEqual(['/x', '/x', '/y']);
+  });
+
+  it('in delivery, an expired task: given back untried (no request was made), its group not held', async () => {
+    const { store, arm } = failingCommit('api.dead');
+    await r.reopen({ store });
+    await r.outbox.enqueue({ url: '/old', group: 'g', expiresAt: r.clock.now() + 1_000 });
+    await r.outbox.enqueue({ url: '/y', group: 'g' });
+    r.clock.advance(1_000);
+    arm();
+    // The chain goes on behind it: an expired task only waits to be buried.
+    expect(await r.outbox.flush()).toMatchObject({ dead: 0, sent: 1, remaining: 1 });
+    expect(r.events('error')).toHaveLength(1);
+    expect(r.server.received.map((x) => x.path)).toEqual(['/y']);
+    r.clock.advance(1_000);
+    expect(await r.outbox.flush()).toMatchObject({ dead: 1, remaining: 0 });
+    expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'expired', attempts: 0 }]);
+  });
+
+  it('as an enqueue replaces a task: the older one stays pending and free at once (it was held for 90 s, and its group with it)', async () => {
+    const { store, arm } = failingCommit('api.dead');
+    await r.reopen({ store });
+    await r.outbox.enqueue({ url: '/old', key: 'k' });
+    arm();
+    await r.outbox.enqueue({ url: '/new', key: 'k' });
+    expect(r.events('error')).toHaveLength(1);
+    expect(await r.outbox.list()).toMatchObject([{ url: expect.stringMatching(/\/old$/), state: 'ready', attempts: 0 }, { state: 'ready' }]);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 2, remaining: 0 });
+    expect(r.server.received.map((x) => x.path)).toEqual(['/old', '/new']);
+  });
+
+  it('as an enqueue evicts a task waiting for its retry: given back with the delay it had', async () => {
+    const { store, arm } = failingCommit('api.dead');
+    await r.reopen({ store, limits: { maxTasks: 1, overflow: 'drop-oldest' }, ordering: 'none' });
+    r.server.next({ status: 503, headers: { 'retry-after': '600' } });
+    await r.outbox.enqueue({ url: '/old' });
+    expect(await r.outbox.flush()).toMatchObject({ retried: 1 });
+    arm();
+    await r.outbox.enqueue({ url: '/new' });
+    expect(r.events('error')).toHaveLength(1);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, remaining: 1 });
+    // Another handle (or a restart) keeps to the stored delay too.
+    await r.reopen({ store, ordering: 'none' });
+    expect(await r.outbox.flush()).toMatchObject({ sent: 0, remaining: 1 });
+    r.clock.advance(600_000);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, remaining: 0 });
+  });
+});
+
+describe('a move to dead cut short in a long-lived handle (no open to reconcile it)', () => {
+  it('the letter written, the removal from the outbox failed: the letter is deleted again, the task retried; never both', async () => {
+    const { store, arm } = failingNth('api');
+    await r.reopen({ store });
+    r.server.next({ status: 400, delayMs: 50 });
+    await r.outbox.enqueue({ url: '/x' });
+    const flushing = r.outbox.flush();
+    await r.server.waitFor(1);
+    // The take has committed; the next commit to the outbox's queue is the burial's removal.
+    arm(1);
+    expect(await flushing).toMatchObject({ dead: 0, remaining: 1 });
+    expect(r.events('error')).toHaveLength(1);
+    expect(r.events('dead')).toEqual([]);
+    expect(await r.outbox.dead.size()).toBe(0);
+    // Tried again: before the fix it was sent (a 200 now) while its letter stayed, which a dead.retry() sent again.
+    r.clock.advance(1_000);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, remaining: 0 });
+    expect(await r.outbox.dead.size()).toBe(0);
+  });
+
+  it('a dead.retry() whose letters cannot be removed rejects and changes nothing: no task both pending and dead', async () => {
+    const { store, arm } = failingNth('api.dead');
+    await r.reopen({ store });
+    r.server.next({ status: 400 });
+    await r.outbox.enqueue({ url: '/x' });
+    await r.outbox.flush();
+    const enqueued = r.events('enqueue').length;
+    // The claim's take commits; the letters' removal fails.
+    arm(2);
+    await expect(r.outbox.dead.retry()).rejects.toThrow(/disk is gone/);
+    expect(await r.outbox.size()).toBe(0);
+    expect(await r.outbox.dead.size()).toBe(1);
+    expect(r.events('enqueue').slice(enqueued)).toEqual([]);
+    // The letters are free at once: a second retry puts the task back, once; it is sent once.
+    expect(await r.outbox.dead.retry()).toBe(1);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, remaining: 0 });
+    expect(await r.outbox.dead.retry()).toBe(0);
+    expect(r.server.delivered).toHaveLength(1);
+  });
+});
+
+describe('the error text a dead letter keeps', () => {
+  it('is cut to 4096 characters, saying so: a message of megabytes made a letter over maxItemBytes, never written', async () => {
+    const huge = 'x'.repeat(5_000_000);
+    await r.reopen({
+      fetch: async () => {
+        throw new Error(huge);
+      },
+      classify: (outcome) => (outcome instanceof Error ? 'dead' : 'sent'),
+    });
+    await r.outbox.enqueue({ url: '/x' });
+    expect(await r.outbox.flush()).toMatchObject({ dead: 1, remaining: 0 });
+    expect(r.events('error')).toEqual([]);
+    const [letter] = await r.outbox.dead.list();
+    expect(letter!.error).toHaveLength(4096);
+    expect(letter!.error).toMatch(/^x+… \[\d+ characters cut\]$/);
+    expect(r.events('dead')[0]!.error).toBe(letter!.error);
+  });
+});
