@@ -156,7 +156,7 @@ describe('read-only commands', () => {
 
   it('a missing queue or directory is an error (ERR_NOT_FOUND, exit 2) and stays missing', async () => {
     const before = tree(dir);
-    for (const args of [['peek', 'nope'], ['stats', 'nope'], ['drain', 'nope'], ['clear', 'nope'], ['dead', 'nope'], ['dead', 'nope', 'purge']]) {
+    for (const args of [['peek', 'nope'], ['stats', 'nope'], ['drain', 'nope'], ['clear', 'nope'], ['dead', 'nope'], ['dead', 'nope', 'purge', '--all']]) {
       err = [];
       expect(await run(...args), args.join(' ')).toBe(2);
       expect(err[0]).toMatch(/^sluice: ERR_NOT_FOUND: There is no queue "nope"/);
@@ -340,6 +340,23 @@ describe('sluice dead', () => {
     out = [];
     expect(await run('dead', 'api', 'retry', '1', '--json')).toBe(0);
     expect(json()).toEqual([{ outbox: 'api', retried: 1 }]);
+  });
+
+  it('purge deletes every letter only with --all: without ids (an empty $IDS) it is a usage error, and nothing is purged', async () => {
+    await deadLetters();
+    for (const args of [['dead', 'api', 'purge'], ['dead', 'api', 'purge', '0', '--all'], ['dead', 'api', 'retry', '--all'], ['ls', '--all']]) {
+      err = [];
+      expect(await run(...args), args.join(' ')).toBe(2);
+      expect(err[0], args.join(' ')).toMatch(/^sluice: ERR_INVALID_OPTION: .*(--all|ids)/);
+    }
+    let outbox = await Outbox.open({ name: 'api', store: store() });
+    expect(await outbox.dead.size()).toBe(2);
+    await outbox.close();
+    expect(await run('dead', 'api', 'purge', '--all', '--json')).toBe(0);
+    expect(json()).toEqual([{ outbox: 'api', purged: 2 }]);
+    outbox = await Outbox.open({ name: 'api', store: store() });
+    expect(await outbox.dead.size()).toBe(0);
+    await outbox.close();
   });
 
   it('unknown ids exit 1 naming them, and nothing is retried or purged', async () => {

@@ -14,12 +14,14 @@ Commands:
   clear <queue>                    removes every entry
   dead <outbox> [list] [--limit N] the outbox's dead letters, oldest first
   dead <outbox> retry [ids...]     puts dead tasks (all but superseded, or those ids) back into the outbox
-  dead <outbox> purge [ids...]     deletes dead letters (all, or those ids)
+  dead <outbox> purge <ids...>     deletes those dead letters
+  dead <outbox> purge --all        deletes every dead letter
                                    ids: task ids (as dead list and the outbox's events show them) or entry ids
 
 Options:
   --dir <path>          the FileStore directory (default .sluice)
   --limit <n>           at most n entries
+  --all                 dead purge: every dead letter (never implied by no ids: an empty $IDS would purge all)
   --json                JSON for scripts: one object per line on stdout; on stderr, errors as {"error":{code,message}}
                         and repairs as {"recover":detail} or {"corrupt":detail}
   --corruption <mode>   throw (default): items that cannot be read fail the command (ERR_CORRUPT);
@@ -88,6 +90,7 @@ export function parse(argv: readonly string[]): Invocation {
         json: { type: 'boolean', default: false },
         corruption: { type: 'string', default: 'throw' },
         'accept-repairs': { type: 'boolean', default: false },
+        all: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -115,6 +118,8 @@ export function parse(argv: readonly string[]): Invocation {
   const noLimit = () => {
     if (limit !== undefined) usage(`--limit does not apply to ${name}.`);
   };
+  const purge = name === 'dead' && rest[0] === 'purge';
+  if (values.all && !purge) usage('--all applies to dead <outbox> purge only.');
   switch (name) {
     case undefined:
       return usage('Missing command.');
@@ -142,6 +147,9 @@ export function parse(argv: readonly string[]): Invocation {
       }
       if (action !== 'retry' && action !== 'purge') usage(`Unknown dead-letter action "${action}": use list, retry or purge.`);
       noLimit();
+      // Deleting is for good: every letter only when asked in so many words, never for want of ids (an empty list).
+      if (purge && ids.length === 0 && !values.all) usage('dead purge needs the ids of the letters to delete, or --all to delete every one.');
+      if (purge && ids.length > 0 && values.all) usage('dead purge takes ids or --all, not both.');
       return invocation({ name, outbox: target, action, ids });
     }
     default:

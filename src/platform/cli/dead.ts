@@ -48,7 +48,7 @@ function list(ctx: Context, letters: readonly DeadLetter[]): number {
 }
 
 /**
- * Retries or purges the dead letters `ids` names (all when none is given). An id is a task id (what `dead list` and
+ * Retries or purges the dead letters `ids` names (all when none is given: a purge of all was asked with --all). An id is a task id (what `dead list` and
  * the outbox's events show) or a dead letter's entry id. All ids are resolved first: an unknown one, or one that names
  * more than one letter, changes nothing and exits 1, naming it.
  */
