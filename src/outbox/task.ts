@@ -127,7 +127,9 @@ export function normaliseTask(input: HttpTask, baseUrl: string | undefined, now:
  * where it went). Bad input: 'ERR_INVALID_TASK' naming the field.
  */
 export function prepareTask(input: HttpTask, baseUrl: string | undefined, now: number): { task: StoredTask; upload?: BodySource } {
-  if (typeof input !== 'object' || input === null) bad('', 'an HttpTask object or a Request', input);
+  if (typeof input !== 'object' || input === null) {
+    throw new SluiceError('ERR_INVALID_TASK', `Expected a task: an HttpTask ({ url, method, body, … }) or a Request, got ${describe(input)}.`);
+  }
   const task = input as unknown as Record<string, unknown>;
   // A misspelt field would be dropped, silently: `methd: 'PUT'` sent as a POST.
   const unknown = unknownKey(task, TASK_FIELDS);

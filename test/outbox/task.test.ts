@@ -52,6 +52,20 @@ describe('normaliseTask()', () => {
     rejects(() => normaliseTask({ url: 'http://a.test', id: '' }, undefined, now), 'ERR_INVALID_TASK', '`id`');
   });
 
+  it('refuses a URL string given as the task, saying what a task is (no empty field name)', () => {
+    const given = () => normaliseTask('https://a.test/x' as unknown as { url: string }, undefined, now);
+    rejects(given, 'ERR_INVALID_TASK', 'an HttpTask ({ url,');
+    expect(given).not.toThrow('``');
+  });
+
+  it('refuses headers given as a Headers or a Map, saying how to make the plain object (not naming their methods)', () => {
+    for (const headers of [new Headers({ 'x-a': 'b' }), new Map([['x-a', 'b']])]) {
+      const given = () => normaliseTask({ url: 'http://a.test', headers: headers as unknown as Record<string, string> }, undefined, now);
+      rejects(given, 'ERR_INVALID_TASK', 'Object.fromEntries(headers)');
+      expect(given).not.toThrow('append');
+    }
+  });
+
   it('refuses what fetch would refuse, naming the field, and never repeats a header value', () => {
     const task = (extra: object) => () => normaliseTask({ url: 'http://a.test', ...extra }, undefined, now);
     for (const value of ['s3cr3t\r\nx-injected: 1', 's3cr3t\nsplit', 's3cr3t\0', 's3cr3t\u20ac']) {
