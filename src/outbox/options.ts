@@ -107,7 +107,11 @@ export interface OutboxOptions {
    * @default 52_428_800 (50 MiB)
    */
   readonly maxBodyBytes?: number;
-  /** @default 2xx sent; 408, 425, 429, 5xx, network errors and timeouts retry; other statuses dead */
+  /**
+   * Synchronous. Any other return (a missing `return`, a Promise) or a throw leaves the task pending and emits
+   * `error` ('ERR_INVALID_OPTION' for a bad return), rather than retrying it for ever unseen.
+   * @default 2xx sent; 408, 425, 429, 5xx, network errors and timeouts retry; other statuses dead
+   */
   readonly classify?: Classify;
   /** @default undefined: one request per task */
   readonly batch?: BatchOptions;

@@ -1,3 +1,4 @@
+import { describe, SluiceError } from '../core/errors.js';
 import { backoffDelay } from './backoff.js';
 import type { Classify } from './classify.js';
 import type { DeadReason } from './dead-letters.js';
@@ -41,9 +42,14 @@ export function verdictFor(
   policy: Policy,
   attempt: { readonly attempts: number; readonly createdAt: number; readonly now: number },
 ): Verdict {
-  const decided = policy.classify(outcome, task);
+  const decided: unknown = policy.classify(outcome, task);
   if (decided === 'sent') return { kind: 'sent' };
   if (decided === 'dead') return { kind: 'dead', reason: outcome instanceof Error ? 'network' : 'status' };
+  // Taken for 'retry', a classify that forgot a `return` (or is async) would retry every task for ever, unseen.
+  if (decided !== 'retry') {
+    const hint = decided instanceof Promise ? ', a Promise (classify decides synchronously, from the status and headers)' : ` ${describe(decided)}`;
+    throw new SluiceError('ERR_INVALID_OPTION', `Expected \`classify\` to return 'sent', 'retry' or 'dead', got${hint}. The task stays pending.`);
+  }
   const { retry } = policy;
   if (attempt.attempts >= retry.maxAttempts) return { kind: 'dead', reason: 'max-attempts' };
   const asked = outcome instanceof Error ? undefined : parseRetryAfter(outcome.headers.get('retry-after'), attempt.now, outcome.headers.get('date'));

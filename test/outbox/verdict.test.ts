@@ -63,6 +63,13 @@ describe('verdictFor()', () => {
     expect(verdictFor(response(500), task, policy, at(1, 60_000))).toEqual({ kind: 'dead', reason: 'max-age' });
   });
 
+  it('a classify that returns no verdict (a missing return, a Promise) is ERR_INVALID_OPTION naming it, never a silent retry', () => {
+    for (const [returned, mention] of [[undefined, 'got undefined'], ['ok', 'got "ok"'], [Promise.resolve('sent'), 'synchronously']] as const) {
+      const bad = { ...policy, classify: () => returned as unknown as 'sent' };
+      expect(() => verdictFor(response(200), task, bad, at(1))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining(mention) }));
+    }
+  });
+
   it('hands classify the outcome and the task', () => {
     const seen: unknown[] = [];
     verdictFor(response(418), task, { ...policy, classify: (o, t) => (seen.push([o instanceof Response && o.status, t.id]), 'sent') }, at(1));
