@@ -47,8 +47,10 @@ export function verdictFor(
   if (decided === 'dead') return { kind: 'dead', reason: outcome instanceof Error ? 'network' : 'status' };
   // Taken for 'retry', a classify that forgot a `return` (or is async) would retry every task for ever, unseen.
   if (decided !== 'retry') {
-    const hint = decided instanceof Promise ? ', a Promise (classify decides synchronously, from the status and headers)' : ` ${describe(decided)}`;
-    throw new SluiceError('ERR_INVALID_OPTION', `Expected \`classify\` to return 'sent', 'retry' or 'dead', got${hint}. The task stays pending.`);
+    throw new SluiceError(
+      'ERR_INVALID_OPTION',
+      `Expected \`classify\` to return 'sent', 'retry' or 'dead', got ${decided instanceof Promise ? 'a Promise (classify decides synchronously, from the status and headers)' : describe(decided)}. The task stays pending.`,
+    );
   }
   const { retry } = policy;
   if (attempt.attempts >= retry.maxAttempts) return { kind: 'dead', reason: 'max-attempts' };
