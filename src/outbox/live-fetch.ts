@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.js';
+import { SluiceError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
 import { Deadline, isTimeout } from './deadline.js';
 import { isNetworkError, letGo } from './send.js';
@@ -6,6 +7,32 @@ import { taskFromRequest, type HttpTask } from './task.js';
 
 /** The request header that names a live request's group (`Outbox.fetch`); never sent, never stored. */
 export const GROUP_HEADER = 'sluice-group';
+
+/**
+ * `new Request(input, init)`, whose refusal (a bad URL, a forbidden method, a GET with a body) is the task's fault:
+ * 'ERR_INVALID_TASK'. A relative URL has no base where there is no page or worker location (Node), and `baseUrl`
+ * is for enqueued tasks: the message says to pass an absolute URL rather than fetch's bare "Failed to parse URL".
+ */
+export function toRequest(input: Request | string, init: RequestInit): Request {
+  try {
+    return new Request(input, init);
+  } catch (error) {
+    // The hint inside the message, so that the production build's short message drops it with `absolute`.
+    throw new SluiceError(
+      'ERR_INVALID_TASK',
+      `Expected a request fetch accepts${typeof input === 'string' && !absolute(input) ? ' (a relative URL needs a page or worker location to resolve against: pass an absolute one; `baseUrl` applies to enqueued tasks only)' : ''}: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
+}
+
+function absolute(url: string): boolean {
+  try {
+    return new URL(url) !== undefined;
+  } catch {
+    return false;
+  }
+}
 
 /** What a live request needs of its outbox. */
 export interface LiveFetchContext {

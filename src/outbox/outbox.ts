@@ -12,7 +12,7 @@ import { resolveOutboxOptions, type OutboxOptions, type ResolvedOutboxOptions } 
 import { UnloadSender } from './page-hide.js';
 import { laneOf, PendingIndex } from './pending.js';
 import { PendingStore } from './pending-store.js';
-import { liveFetch } from './live-fetch.js';
+import { liveFetch, toRequest } from './live-fetch.js';
 import { openQueues } from './open-queues.js';
 import { Notices } from './notices.js';
 import { BodyStore } from './body-store.js';
@@ -184,13 +184,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     const { group, ...rest } = init ?? {};
     check({ group }, { group: optional(text) });
     const o = this.#options;
-    let request: Request;
-    try {
-      request = new Request(input, rest);
-    } catch (error) {
-      // fetch's own refusal (a bad URL, a forbidden method, a GET with a body) is the task's fault: the code says so.
-      throw new SluiceError('ERR_INVALID_TASK', `Expected a request fetch accepts: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-    }
+    const request = toRequest(input, rest);
     return liveFetch(request, {
       transport: this.#transport(),
       clock: o.clock,

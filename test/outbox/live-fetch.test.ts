@@ -149,3 +149,17 @@ describe('Outbox.fetch() never hangs', () => {
     expect(r.clock.pending).toBe(0);
   });
 });
+
+describe('Outbox.fetch() given what fetch refuses', () => {
+  it('a relative URL in Node (no location to resolve against): ERR_INVALID_TASK saying to pass an absolute one, nothing stored', async () => {
+    const refused = r.outbox.fetch('/notes', { method: 'POST', body: 'x' });
+    await expect(refused).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: expect.stringContaining('pass an absolute one') });
+    expect(await r.outbox.size()).toBe(0);
+  });
+
+  it('an absolute URL refused for another reason is not told about relative URLs', async () => {
+    const refused = r.outbox.fetch(`${r.server.url}/x`, { method: 'GET', body: 'x' });
+    await expect(refused).rejects.toMatchObject({ code: 'ERR_INVALID_TASK' });
+    await expect(refused).rejects.not.toMatchObject({ message: expect.stringContaining('relative') });
+  });
+});
