@@ -458,6 +458,14 @@ describe('usage', () => {
     }
   });
 
+  it('an unknown flag is named with the flags there are, not node:util\'s advice about positionals after "--"', async () => {
+    for (const flag of ['--version', '-v']) {
+      err = [];
+      expect(await run('ls', flag)).toBe(2);
+      expect(err[0]).toBe(`sluice: ERR_INVALID_OPTION: Unknown option "${flag}": the options are --dir, --limit, --json, --corruption, --accept-repairs and -h/--help.`);
+    }
+  });
+
   it('--json reports a usage error as JSON, without the usage text', async () => {
     expect(await run('frobnicate', '--json')).toBe(2);
     expect(err.map((line) => JSON.parse(line))).toEqual([{ error: { code: 'ERR_INVALID_OPTION', message: 'Unknown command "frobnicate".' } }]);
