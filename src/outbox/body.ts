@@ -83,8 +83,9 @@ export function encodeBody(body: unknown): StoredBody | BodySource | undefined {
   }
   let json: string | undefined;
   try {
-    json = JSON.stringify(body);
+    json = JSON.stringify(body, refuseCollections);
   } catch (error) {
+    if (error instanceof SluiceError) throw error;
     throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\` to be what JSON.stringify writes; it throws: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
   if (json === undefined) bad(body);
@@ -123,6 +124,15 @@ export function decodeBody(body: StoredBody, type: string | undefined): string |
 
 function bad(given: unknown): never {
   throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\` to be a string, bytes, a Blob, FormData, a stream or a JSON object, got ${describe(given)}.`);
+}
+
+/** A JSON.stringify replacer: a Map or Set would be sent as `{}`, its entries lost without a word. */
+function refuseCollections(key: string, value: unknown): unknown {
+  if (value instanceof Map || value instanceof Set) {
+    const what = value instanceof Map ? 'a Map' : 'a Set';
+    throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\` to be JSON-able: ${what}${key ? ` at "${key}"` : ''} would be sent as {}; convert it (Object.fromEntries(map), [...set]).`);
+  }
+  return value;
 }
 
 /** `value instanceof globalThis[name]`, where the platform has that class (read when called). */

@@ -24,7 +24,7 @@ export interface HttpTask {
   /**
    * A string, bytes (an ArrayBuffer or any typed array), a Blob or File, FormData, URLSearchParams, a ReadableStream
    * or (in Node) a Readable: sent as they are, with their content type where they have one; any other object is sent
-   * as JSON with content-type application/json. Bodies over 64 KB, and every Blob, FormData and stream, are stored
+   * as JSON with content-type application/json (one holding a Map or Set, which JSON writes as `{}`, is refused). Bodies over 64 KB, and every Blob, FormData and stream, are stored
    * beside the task in chunks (up to `OutboxOptions.maxBodyBytes`) and streamed when sent; events and dead letters
    * show them as a `BodyRef` (size and type).
    */

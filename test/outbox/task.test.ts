@@ -66,6 +66,12 @@ describe('normaliseTask()', () => {
     }
   });
 
+  it('refuses a JSON body holding a Map or Set (JSON.stringify writes {}: its entries would be lost), at any depth', () => {
+    rejects(() => normaliseTask({ url: 'http://a.test', body: new Map([['a', 1]]) }, undefined, now), 'ERR_INVALID_TASK', 'a Map would be sent as {}');
+    rejects(() => normaliseTask({ url: 'http://a.test', body: { tags: new Set(['x']) } }, undefined, now), 'ERR_INVALID_TASK', 'a Set at "tags"');
+    expect(normaliseTask({ url: 'http://a.test', body: { at: new Date(0) } }, undefined, now).body).toEqual({ json: { at: '1970-01-01T00:00:00.000Z' } });
+  });
+
   it('refuses what fetch would refuse, naming the field, and never repeats a header value', () => {
     const task = (extra: object) => () => normaliseTask({ url: 'http://a.test', ...extra }, undefined, now);
     for (const value of ['s3cr3t\r\nx-injected: 1', 's3cr3t\nsplit', 's3cr3t\0', 's3cr3t\u20ac']) {
