@@ -49,7 +49,9 @@ export interface Lease<T> {
   readonly expiresAt: number;
   /**
    * Removes the items for good (all of the lease's but those it released, or those of `ids`). Rejects
-   * 'ERR_LEASE_EXPIRED', removing none, when the lease expired and another lease holds any of them now.
+   * 'ERR_LEASE_EXPIRED', removing none, when the lease expired and another lease holds any of them now. An item
+   * acked already is passed over, so an ack whose outcome is unknown (an error, a crash) may simply be made again;
+   * an id that is not the lease's is 'ERR_INVALID_OPTION'.
    */
   ack(ids?: readonly string[]): Promise<void>;
   /** Puts the items back at the head of the queue in their order (all, or those of `ids`); `ack()` no longer names them. */

@@ -151,6 +151,17 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
       expect(await q.size()).toBe(1);
     });
 
+    it('.ack() made again, as after an ack whose outcome was unknown, passes over what it acked and touches nothing else', async () => {
+      const q = await open();
+      await q.pushMany(items(0, 2));
+      const a = await q.take(1);
+      await a!.ack();
+      await a!.ack();
+      await a!.ack([a!.entries[0]!.id]);
+      expect(await q.size()).toBe(1);
+      expect((await q.peek(1))[0]).toEqual({ n: 1 });
+    });
+
     it('.ack() of an expired lease nobody took again still succeeds', async () => {
       const q = await open({ leaseMs: 1000 });
       await q.push({ n: 1 });
