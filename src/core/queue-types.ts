@@ -76,17 +76,22 @@ export interface TakeOptions<T> {
    * @default the queue's `leaseMs`
    */
   readonly leaseMs?: number;
-  /** Rejects with the signal's reason when aborted before the take commits. */
+  /**
+   * Rejects with the signal's reason when aborted before the take commits.
+   * @default undefined: the take runs to its end
+   */
   readonly signal?: AbortSignal;
   /**
    * Called for every unacked entry in queue order (leased and delayed ones too, so ordering rules can see what is
    * in flight); return true to take a ready one, or 'stop' to end the walk there (what was picked so far is taken).
-   * An entry's `value` is decoded only when read. Without a filter, the oldest ready entries are taken.
+   * An entry's `value` is decoded only when read.
+   * @default undefined: the oldest ready entries are taken
    */
   readonly filter?: (entry: QueueEntry<T>) => boolean | 'stop';
   /**
    * Take these entries only (those of them that are available), found by id without walking the queue: how a
    * scheduler that keeps its own index of the entries takes the ones it chose. Not with `filter`.
+   * @default undefined: entries are found by walking the queue
    */
   readonly ids?: readonly string[];
   /**
@@ -106,11 +111,20 @@ export interface ListOptions {
    * @default Infinity
    */
   readonly limit?: number;
-  /** Only entries after this id (the last id of a previous page, say). */
+  /**
+   * Only entries after this id (the last id of a previous page, say).
+   * @default undefined: from the oldest entry
+   */
   readonly after?: string;
-  /** Only these entries (those of them still unacked), in queue order. */
+  /**
+   * Only these entries (those of them still unacked), in queue order.
+   * @default undefined: every entry
+   */
   readonly ids?: readonly string[];
-  /** Only entries of this partition (0 to `partitions - 1`): with `after`, what it gained since. */
+  /**
+   * Only entries of this partition (0 to `partitions - 1`): with `after`, what it gained since.
+   * @default undefined: all partitions
+   */
   readonly partition?: number;
 }
 
@@ -139,6 +153,9 @@ export interface IterateOptions {
    * @default the queue's `leaseMs`
    */
   readonly leaseMs?: number;
-  /** Ends the iteration when aborted. */
+  /**
+   * Ends the iteration when aborted.
+   * @default undefined: it ends when the queue closes
+   */
   readonly signal?: AbortSignal;
 }

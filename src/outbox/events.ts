@@ -55,7 +55,10 @@ export interface HandedOverDetail {
 
 /** Options of `Outbox.flush`. */
 export interface FlushOptions {
-  /** Ends the run early (it rejects with the signal's reason); requests in flight settle as usual. */
+  /**
+   * Ends the run early (it rejects with the signal's reason); requests in flight settle as usual.
+   * @default undefined: the run goes to its end
+   */
   readonly signal?: AbortSignal;
   /**
    * The caller knows the network is back (a Background Sync event, an `online` event, a page's word): tasks waiting

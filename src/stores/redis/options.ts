@@ -8,12 +8,14 @@ export interface RedisStoreOptions {
    * An ioredis `Redis` or `Cluster` client. The store adds its scripts to it (`defineCommand`) and never closes it:
    * you do, after closing the queues. The store makes one more connection of its own (`duplicate()`) for pub/sub.
    * @example new RedisStore({ client: new Redis('redis://cache:6379') })
+   * @default undefined: one made from `url`
    */
   readonly client?: Redis | Cluster;
   /**
    * A Redis URL (`redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS). The store then makes its
    * client and owns it: it connects on the first open and disconnects once its last queue closes.
    * @example new RedisStore({ url: process.env.REDIS_URL })
+   * @default undefined: `client` is used
    */
   readonly url?: string;
   /**
