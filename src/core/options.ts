@@ -99,7 +99,8 @@ export function checkName(name: unknown): asserts name is string {
 }
 
 const RULES = {
-  store: withMethods('open'),
+  // Passing the class (`store: MemoryStore`) is the likely slip: the expectation names an instance.
+  store: ['a Store instance with open, such as new MemoryStore()', withMethods('open')[1]] as const,
   codec: withMethods('encode', 'decode'),
   segmentItems: integer(1, 2 ** 31),
   segmentBytes: integer(64, MAX_PAYLOAD),

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SluiceError } from '../../src/core/errors.js';
+import { Queue } from '../../src/core/queue.js';
+import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { atLeast, check, integer, isClock, isFunction, limit, oneOf, optional, optionsObject, positive, withMethods } from '../../src/core/validate.js';
 
 const messageOf = (fn: () => void): string => {
@@ -12,6 +14,13 @@ const messageOf = (fn: () => void): string => {
   }
   throw new Error('expected ERR_INVALID_OPTION');
 };
+
+describe('Queue.open() options', () => {
+  it('a store class given where an instance goes is told to pass an instance', async () => {
+    const refused = Queue.open({ name: 'q', store: MemoryStore as unknown as MemoryStore });
+    await expect(refused).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', message: 'Expected `store` to be a Store instance with open, such as new MemoryStore(), got a function.' });
+  });
+});
 
 describe('check()', () => {
   it('names the option, what it should be and what it got, in one style', () => {
