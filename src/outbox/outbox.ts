@@ -1,4 +1,4 @@
-import { SluiceError } from '../core/errors.js';
+import { describe, SluiceError } from '../core/errors.js';
 import type { Queue } from '../core/queue.js';
 import { serial } from '../core/serial.js';
 import type { Store } from '../core/store.js';
@@ -149,7 +149,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   /** Stores `tasks` all or nothing (with `partitions`, see there); resolves their ids once they are durable. */
   async enqueueMany(tasks: readonly (HttpTask | Request)[]): Promise<string[]> {
     this.#checkOpen();
-    if (!Array.isArray(tasks)) throw new SluiceError('ERR_INVALID_TASK', 'Expected `tasks` to be an array.');
+    if (!Array.isArray(tasks)) throw new SluiceError('ERR_INVALID_TASK', `Expected \`tasks\` to be an array of tasks (enqueue takes one), got ${describe(tasks)}.`);
     const stored = await prepareAll(tasks, { baseUrl: this.#options.baseUrl, now: this.#options.clock.now(), bodies: this.#bodies });
     if (stored.length === 0) return [];
     this.#notices.coming();

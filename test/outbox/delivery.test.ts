@@ -45,6 +45,11 @@ describe('Outbox.enqueue() and flush()', () => {
     await expect(r.outbox.enqueueMany([{ url: '/ok' }, { url: 'mailto:x@y.z' }])).rejects.toMatchObject({ code: 'ERR_INVALID_TASK' });
     expect(await r.outbox.size()).toBe(0);
   });
+
+  it('enqueueMany() given one task, not an array: ERR_INVALID_TASK saying what it got and that enqueue takes one', async () => {
+    const refused = r.outbox.enqueueMany({ url: '/ok' } as unknown as []);
+    await expect(refused).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: 'Expected `tasks` to be an array of tasks (enqueue takes one), got an object.' });
+  });
 });
 
 describe('Outbox retry policy (fake clock)', () => {
