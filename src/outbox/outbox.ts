@@ -209,7 +209,10 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     return { sent: run.sent, retried: run.retried, dead: run.dead, handedOver: run.handedOver, remaining };
   }
 
-  /** Delivers in the background from now on: at once, when tasks arrive, when delays end, when the network returns. */
+  /**
+   * Delivers in the background from now on: at once, when tasks arrive, when delays end, when the network returns.
+   * In Node, tasks waiting for a retry keep the process alive until they go, or until `stop()` or `close()`.
+   */
   start(): void {
     this.#checkOpen();
     this.#deliverer.start();
