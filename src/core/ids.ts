@@ -18,9 +18,14 @@ export function randomId(): string {
   return out;
 }
 
+/** `remove('5')` is the likely slip: one id, not in an array. */
+function notArray(ids: unknown): never {
+  throw new SluiceError('ERR_INVALID_OPTION', `Expected \`ids\` to be an array of entry ids, got ${typeof ids === 'string' ? `the string ${JSON.stringify(ids)}: pass [${JSON.stringify(ids)}]` : describe(ids)}.`);
+}
+
 /** Entry ids (decimal sequence numbers) as sorted, distinct numbers; 'ERR_INVALID_OPTION' for anything else. */
 export function parseIds(ids: readonly string[]): number[] {
-  if (!Array.isArray(ids)) throw new SluiceError('ERR_INVALID_OPTION', 'Expected `ids` to be an array of entry ids.');
+  if (!Array.isArray(ids)) notArray(ids);
   const seqs = ids.map((id) => {
     const seq = typeof id === 'string' && /^\d{1,16}$/.test(id) ? Number(id) : NaN;
     if (!Number.isSafeInteger(seq)) throw new SluiceError('ERR_INVALID_OPTION', `Expected \`ids\` to hold entry ids, got ${JSON.stringify(id)}.`);
@@ -31,7 +36,7 @@ export function parseIds(ids: readonly string[]): number[] {
 
 /** `ids`, checked to name only entries of one lease (`own`): 'ERR_INVALID_OPTION' for anything else. */
 export function leaseIds(ids: readonly string[], own: ReadonlySet<string>): readonly string[] {
-  if (!Array.isArray(ids)) throw new SluiceError('ERR_INVALID_OPTION', 'Expected `ids` to be an array of entry ids.');
+  if (!Array.isArray(ids)) notArray(ids);
   for (const id of ids) {
     if (!own.has(id)) throw new SluiceError('ERR_INVALID_OPTION', `Expected \`ids\` to hold ids of this lease's entries, got ${describe(id)}.`);
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseIds, randomId } from '../../src/core/ids.js';
+import { leaseIds, parseIds, randomId } from '../../src/core/ids.js';
 
 describe('randomId()', () => {
   it('gives 16 hex digits, distinct across many calls (pool refills included)', () => {
@@ -14,6 +14,15 @@ describe('parseIds()', () => {
     expect(parseIds(['3', '1', '3'])).toEqual([1, 3]);
     for (const bad of [['x'], ['-1'], ['1.5'], [1 as unknown as string], 'nope' as unknown as string[]]) {
       expect(() => parseIds(bad)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+    }
+  });
+});
+
+describe('parseIds() and leaseIds() given no array', () => {
+  it('say what they got; one id not in an array is shown in one', () => {
+    for (const check of [(ids: string[]) => parseIds(ids), (ids: string[]) => leaseIds(ids, new Set(['5']))]) {
+      expect(() => check('5' as unknown as string[])).toThrow('Expected `ids` to be an array of entry ids, got the string "5": pass ["5"].');
+      expect(() => check(5 as unknown as string[])).toThrow('Expected `ids` to be an array of entry ids, got 5.');
     }
   });
 });
