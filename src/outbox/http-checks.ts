@@ -41,10 +41,9 @@ export function headerValueProblem(value: unknown): string | undefined {
  * but never its value; undefined when it can.
  */
 export function headersProblem(headers: unknown): { readonly field: string; readonly expected: string } | undefined {
-  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) return { field: '', expected: 'a record of strings' };
   // `for…in` over a Headers or a Map sees its methods, not its entries: say what to pass instead of naming `append`.
-  if (typeof (headers as { get?: unknown }).get === 'function') {
-    return { field: '', expected: 'a plain object of header names to strings, not a Headers or Map (`Object.fromEntries(headers)` makes one)' };
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers) || typeof (headers as { get?: unknown }).get === 'function') {
+    return { field: '', expected: 'a plain object of strings (a Headers or Map: Object.fromEntries(headers))' };
   }
   for (const name in headers) {
     if (!TOKEN.test(name)) return { field: `.${JSON.stringify(name)}`, expected: 'a valid header name (a token)' };
