@@ -23,7 +23,8 @@ export function makeRoom(limits: Required<LimitOptions>, index: PendingIndex, in
     throw new SluiceError(
       'ERR_QUOTA_EXCEEDED',
       `The outbox holds ${index.size} tasks in ${index.bytes + index.size * FRAME_HEADER} bytes; ${incoming.length} more do not fit its limits ` +
-        `(maxTasks ${maxTasks}, maxBytes ${maxBytes}). Nothing was enqueued.`,
+        `(maxTasks ${maxTasks}, maxBytes ${maxBytes}). Nothing was enqueued: enqueue again once tasks are sent, raise \`limits\`, ` +
+        `or set \`limits.overflow\` to 'drop-oldest'.`,
     );
   };
   if (overflow === 'reject' || incoming.length > maxTasks || adding > maxBytes) fail();

@@ -366,6 +366,14 @@ describe('limits', () => {
     expect(await r.outbox.size()).toBe(2);
   });
 
+  it("'reject': the ERR_QUOTA_EXCEEDED message says what the caller can do", async () => {
+    await r.reopen({ limits: { maxTasks: 1 } });
+    await r.outbox.enqueue({ url: '/1' });
+    await expect(r.outbox.enqueue({ url: '/2' })).rejects.toMatchObject({
+      message: expect.stringContaining("enqueue again once tasks are sent, raise `limits`, or set `limits.overflow` to 'drop-oldest'"),
+    });
+  });
+
   it("'drop-oldest' evicts the oldest to dead as 'evicted', with an event", async () => {
     await r.reopen({ limits: { maxTasks: 2, overflow: 'drop-oldest' } });
     const [first] = await r.outbox.enqueueMany([{ url: '/1' }, { url: '/2' }]);
