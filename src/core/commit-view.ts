@@ -235,6 +235,11 @@ export class CommitView {
     }
   }
 
+  /** True when a failed commit (or read) made the view to be read again, whole (see `invalidate`). */
+  get forgotten(): boolean {
+    return !this.#reader.token;
+  }
+
   /** Reads the store again: the metadata's new records (or all of it), and the segments' listing and tail. */
   reload(): Promise<void> {
     return this.#reader.load(this.#storage);

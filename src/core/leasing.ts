@@ -3,31 +3,14 @@ import { STALE, type CommitView, type Plan } from './commit-view.js';
 import { SluiceError } from './errors.js';
 import type { Hold } from './holds.js';
 import { leaseIds, parseIds, randomId } from './ids.js';
-import type { Lease, LeaseEntry, QueueEntry, TakeOptions } from './queue-types.js';
+import { CHECK, CHECK_ACK, UNTAKE, type PartLease } from './part-lease.js';
+import type { LeaseEntry, QueueEntry, TakeOptions } from './queue-types.js';
 import { flat, type Op } from './queue-state.js';
 import { toRanges } from './ranges.js';
 import type { StoredItem } from './segments.js';
 import type { QueueStorage } from './store.js';
 import { check, finiteFrom, isBoolean, optionsObject } from './validate.js';
 import { itemAt, nextReady, walk } from './walk.js';
-
-/**
- * A partition's lease checks with this, without acking, that its `ack(ids)` would not be refused now: an ack spanning
- * partitions checks every part before it acks any (see `combine`).
- */
-export const CHECK_ACK = Symbol();
-
-/**
- * A partition's lease gives all its items back with this, as untried, from inside the queue's serial (where `run` would
- * wait for itself): a take spanning partitions that fails part way so changes nothing (see `takeInTurn`).
- */
-export const UNTAKE = Symbol();
-
-/** A lease as one partition hands it out. */
-export type PartLease<T> = Lease<T> & {
-  readonly [CHECK_ACK]: (ids?: readonly string[]) => Promise<void>;
-  readonly [UNTAKE]: () => Promise<void>;
-};
 
 /** What leasing needs of the queue it serves. */
 export interface LeasingContext<T> {
@@ -171,9 +154,14 @@ export class Leasing<T> {
     };
   }
 
-  /** This handle's holds end (it closes): its leased items are available again at once. */
+  /**
+   * This handle's holds end (it closes): its leased items are available again at once. A view a failed commit forgot
+   * may hide them (it holds that commit's ops): where this handle ever took, the op is committed all the same, which
+   * the store refuses (the view is stale), and it is planned again on the view read again.
+   */
   releaseOwn(): Plan<undefined> {
-    const mine = [...this.#c.view.state.holds.owners()].includes(this.owner);
+    const { view } = this.#c;
+    const mine = [...view.state.holds.owners()].includes(this.owner) || (view.forgotten && this.#count > 0);
     return mine ? { ops: [['o', this.owner]], result: undefined } : { result: undefined };
   }
 
@@ -191,13 +179,8 @@ export class Leasing<T> {
       entries,
       expiresAt: until,
       ack: (ids) => this.#c.run(() => this.#c.view.commit(() => this.#ack(lease, pick(ids), entries))),
-      // Planned on the view read again (another handle may have taken an item since), and never committed: a plan
-      // that changes nothing commits nothing.
-      [CHECK_ACK]: (ids) =>
-        this.#c.run(async () => {
-          await this.#c.view.refresh();
-          await this.#c.view.commit(() => (this.#ack(lease, pick(ids), entries), { result: undefined }));
-        }),
+      [CHECK_ACK]: (ids) => this.#check(() => this.#ack(lease, pick(ids), entries)),
+      [CHECK]: () => this.#check(() => undefined),
       [UNTAKE]: () => this.#c.view.commit(() => this.#release(lease, pick(undefined), 0, true)),
       release: (ids, options) =>
         this.#c.run(async () => {
@@ -209,6 +192,17 @@ export class Leasing<T> {
           for (const seq of seqs) released.add(seq);
         }),
     };
+  }
+
+  /**
+   * Runs `plan` on the view read again (another handle may have taken an item since), never committing it: a plan that
+   * changes nothing commits nothing (a repair the reload calls for is committed first).
+   */
+  #check(plan: () => void): Promise<void> {
+    return this.#c.run(async () => {
+      await this.#c.view.refresh();
+      await this.#c.view.commit(() => (plan(), { result: undefined }));
+    });
   }
 
   /**

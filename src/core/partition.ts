@@ -2,7 +2,8 @@ import { CommitView } from './commit-view.js';
 import { SluiceError } from './errors.js';
 import type { CorruptDetail, RecoverDetail } from './events.js';
 import { GroupCommit } from './group-commit.js';
-import { Leasing, type PartLease } from './leasing.js';
+import { Leasing } from './leasing.js';
+import { UNTAKE, type PartLease } from './part-lease.js';
 import type { ResolvedOptions } from './options.js';
 import type { QueueEntry, QueueStats, TakeOptions } from './queue-types.js';
 import { lost, repairPlan } from './recovery.js';
@@ -52,7 +53,8 @@ export class Partition<T> {
       });
     } catch (error) {
       partition.#unwatch?.();
-      await storage.close();
+      // The open's own error is the one to tell, not a close that fails after it.
+      await storage.close().catch(() => undefined);
       throw error;
     }
     return partition;
@@ -103,15 +105,27 @@ export class Partition<T> {
     return this.#pushes.add(frames, count, done);
   }
 
-  take(max: number, leaseMs: number, options: TakeOptions<T>): Promise<PartLease<T> | undefined> {
-    return this.view.commit(
-      () => {
-        this.#counted();
-        return this.#leasing.take(max, leaseMs, options);
-      },
-      false,
-      () => this.#leasing.warm(),
-    );
+  async take(max: number, leaseMs: number, options: TakeOptions<T>): Promise<PartLease<T> | undefined> {
+    // The lease of the plan last made: one whose commit failed may have landed all the same (a store can fail after
+    // it stored), and its items would stay leased to nobody until the lease ends. It is given back (where it landed)
+    // before the take rejects.
+    let planned: PartLease<T> | undefined;
+    try {
+      return await this.view.commit(
+        async () => {
+          planned = undefined;
+          this.#counted();
+          const plan = await this.#leasing.take(max, leaseMs, options);
+          planned = plan.result;
+          return plan;
+        },
+        false,
+        () => this.#leasing.warm(),
+      );
+    } catch (error) {
+      if (planned) await planned[UNTAKE]().catch(() => undefined);
+      throw error;
+    }
   }
 
   /** Up to `max` of the oldest available items, leasing none. */
@@ -162,6 +176,16 @@ export class Partition<T> {
     });
   }
 
+  /**
+   * Reads the storage again where another handle committed since, and puts right what that finds, changing nothing
+   * else: a call spanning partitions checks each this way before it changes any, so that one it cannot read (or that
+   * refuses, corrupt) stops it with nothing changed.
+   */
+  async ready(): Promise<void> {
+    await this.view.refresh();
+    await this.view.commit(() => ({ result: undefined }));
+  }
+
   async size(): Promise<number> {
     await this.view.refresh();
     return this.view.size;
@@ -181,7 +205,8 @@ export class Partition<T> {
   /** Commits what waits to be pushed and ends this handle's holds (run inside the queue's serial). */
   async settle(): Promise<void> {
     await this.#pushes.flush();
-    // On the view as it is: holds a failed commit hid from it end with their leases.
+    // On the view as it is, so that a close does not wait on a store that stopped answering to find it has nothing to
+    // do; a view a failed commit forgot is read again all the same where this handle ever took (see `releaseOwn`).
     await this.view.commit(() => this.#leasing.releaseOwn(), false, undefined, true);
   }
 

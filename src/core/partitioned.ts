@@ -1,15 +1,18 @@
+import { SluiceError, type SluiceErrorCode } from './errors.js';
 import { entryId, leaseIds, partitionOf } from './ids.js';
 import type { CorruptDetail, RecoverDetail } from './events.js';
-import { CHECK_ACK, UNTAKE, type PartLease } from './leasing.js';
+import { CHECK, CHECK_ACK, UNTAKE, type PartLease } from './part-lease.js';
 import type { Partition } from './partition.js';
 import type { Lease, QueueStats, ReleaseOptions } from './queue-types.js';
 
 /**
  * One lease over the leases taken from several partitions: entry ids carry their partition, and an ack or a release
- * goes to each partition's lease with its own ids. Each partition commits on its own, so an ack spanning
- * partitions is not one atomic step: each item is acked exactly once all the same. It checks every part before it
- * acks any, so that one refused (an item another lease took) acks none; only a lease running out between the check
- * and the acks can still be refused part way.
+ * goes to each partition's lease with its own ids. Each partition commits on its own, so an ack or a release spanning
+ * partitions is not one atomic step: each item is acked exactly once all the same. An ack checks every part before
+ * it acks any, so that one refused (an item another lease took) or a partition that cannot be read acks none; a
+ * release checks that every partition can be read. Only a store failing a commit (or a lease running out between
+ * the check and the acks) can still stop one part way, and then the error says which partitions are done (see
+ * `inTurn`): the same call again does the rest.
  */
 export function combine<T>(taken: readonly (readonly [partition: number, lease: PartLease<T>])[]): Lease<T> {
   const entries = taken.flatMap(([p, lease]) => lease.entries.map((e) => ({ ...e, id: entryId(p, Number(e.id)) })));
@@ -32,12 +35,49 @@ export function combine<T>(taken: readonly (readonly [partition: number, lease: 
       const parts = split(ids);
       // One part is all or nothing by itself: the check, a read of the storage more, is for several.
       if (parts.length > 1) for (const [lease, part] of parts) await lease[CHECK_ACK](part);
-      for (const [lease, part] of parts) await lease.ack(part);
+      await inTurn(parts, ([lease, part]) => lease.ack(part), partitions, 'acked');
     },
     async release(ids, options?: ReleaseOptions) {
-      for (const [lease, part] of split(ids)) await lease.release(part, options);
+      const parts = split(ids);
+      if (parts.length > 1) for (const [lease] of parts) await lease[CHECK]();
+      await inTurn(parts, ([lease, part]) => lease.release(part, options), partitions, 'released');
     },
   };
+  /** The partitions of `parts` (as `split` makes them), in order. */
+  function partitions(parts: readonly [PartLease<T>, unknown][]): number[] {
+    return parts.map(([lease]) => taken.find(([, l]) => l === lease)![0]);
+  }
+}
+
+/** Codes of refusals, which change nothing: not a store's failure, which may leave its commit made or not. */
+const REFUSALS = new Set<SluiceErrorCode>(['ERR_LEASE_EXPIRED', 'ERR_CORRUPT', 'ERR_CLOSED', 'ERR_INVALID_OPTION']);
+
+/**
+ * Runs `step` on each of `parts` in turn, each a commit to one partition of its own. A failure after some committed
+ * cannot take theirs back (an ack or a removal is for good; a release, once others may have taken the items, too):
+ * the error (its code the failure's own) says which partitions are done, whether the failing one's commit may have
+ * landed (a store's failure) or not (a refusal), and that those after it were not touched. Each of these calls skips what is
+ * done already, so the same call made again does the rest.
+ */
+export async function inTurn<S>(parts: readonly S[], step: (part: S) => Promise<unknown>, numbers: (parts: readonly S[]) => number[], did: string): Promise<void> {
+  for (let i = 0; i < parts.length; i++) {
+    try {
+      await step(parts[i]!);
+    } catch (error) {
+      if (i > 0 && error instanceof Error) {
+        const p = numbers(parts);
+        const plural = (list: number[]) => `partition${list.length > 1 ? 's' : ''} ${list.join(', ')}`;
+        // A refusal changed nothing where it was made; a store's failure may have committed all the same.
+        const refused = error instanceof SluiceError && REFUSALS.has(error.code);
+        const rest = p.slice(refused ? i : i + 1);
+        error.message = `${error.message.replace(/\.?$/, '.')}` +
+          ` It spans partitions, each committed on its own: the items of ${plural(p.slice(0, i))} were ${did} before this` +
+          `${refused ? '' : `; those of partition ${p[i]} may or may not have been`}${rest.length > 0 ? `, and those of ${plural(rest)} were not` : ''}.` +
+          ' The same call again does what is left.';
+      }
+      throw error;
+    }
+  }
 }
 
 /** `detail` with the ids of partition `p` as the queue gives them (partition 0's are its own). */
@@ -76,7 +116,7 @@ export function sum(stats: readonly QueueStats[]): QueueStats {
  */
 export async function takeInTurn<T>(
   parts: readonly Partition<T>[],
-  { order, own }: { readonly order: readonly number[]; readonly own: number },
+  { order, own, signal }: { readonly order: readonly number[]; readonly own: number; readonly signal?: AbortSignal | undefined },
   max: number,
   take: (part: Partition<T>, p: number, max: number) => Promise<PartLease<T> | undefined>,
 ): Promise<{ taken: [number, PartLease<T>][]; met: boolean }> {
@@ -95,10 +135,22 @@ export async function takeInTurn<T>(
       got += lease.entries.length;
     }
   } catch (error) {
-    // A take that rejects (aborted, refused, failed in a later partition) changes nothing: what the partitions before
-    // gave is given back. Where that fails too, those items stay leased until their lease ends or the handle closes;
-    // the take's own error is the one to tell.
-    for (const [, lease] of taken) await lease[UNTAKE]().catch(() => undefined);
+    // Aborted once a partition committed its part: the take committed, and resolves what it took, as a take from one
+    // partition aborted while it commits does (see `TakeOptions.signal`). Giving it back instead could fail, and leave
+    // the items leased to nobody until the lease ends.
+    if (got > 0 && signal?.aborted && error === signal.reason) return { taken, met };
+    // A take that rejects (refused, failed in a later partition) changes nothing: what the partitions before gave is
+    // given back. Where that fails too, those items stay leased until their lease ends or the handle closes, and the
+    // take's own error says so.
+    const kept: [number, PartLease<T>][] = [];
+    for (const part of taken) await part[1][UNTAKE]().catch(() => kept.push(part));
+    if (kept.length > 0 && error instanceof Error) {
+      const count = kept.reduce((sum, [, lease]) => sum + lease.entries.length, 0);
+      const until = new Date(Math.min(...kept.map(([, lease]) => lease.expiresAt))).toISOString();
+      error.message =
+        `${error.message.replace(/\.?$/, '.')} ${count} item${count > 1 ? 's' : ''} this take had leased from partition${kept.length > 1 ? 's' : ''} ` +
+        `${kept.map(([p]) => p).join(', ')} could not be given back: they stay leased until ${until} (or until this handle closes), then are handed out again.`;
+    }
     throw error;
   }
   return { taken, met };

@@ -77,7 +77,9 @@ export interface TakeOptions<T> {
    */
   readonly leaseMs?: number;
   /**
-   * Rejects with the signal's reason when aborted before the take commits.
+   * Rejects with the signal's reason when aborted before the take commits (on a queue of several partitions, before
+   * the first partition's part of it commits). Aborted later, the take resolves the lease it committed: ack or
+   * release it.
    * @default undefined: the take runs to its end
    */
   readonly signal?: AbortSignal;

@@ -1,5 +1,6 @@
 import { QueueBlobs } from './blobs.js';
 import { encodeItems } from './encode.js';
+import { existsGuarded, openGuarded } from './guarded-storage.js';
 import { SluiceError } from './errors.js';
 import type { QueueEventMap, RecoverDetail } from './events.js';
 import { byPartition, entryId, parseIds, partitionOf } from './ids.js';
@@ -9,9 +10,10 @@ import { checkList, checkTake, ITERATE_OPTIONS, ITERATE_RULES, MAX_NAME, PUSH_OP
 import { settleCount } from './partition-count.js';
 import { Partition } from './partition.js';
 import type { IterateOptions, Lease, ListOptions, PushOptions, QueueEntry, QueueStats, RemoveOptions, TakeOptions } from './queue-types.js';
-import { combine, hash, membersName, partitionName, sizeOf, sum, takeInTurn } from './partitioned.js';
+import { combine, hash, inTurn, membersName, partitionName, sizeOf, sum, takeInTurn } from './partitioned.js';
 import { RecoveryEvents } from './recovery-events.js';
 import { serial } from './serial.js';
+import { shiftOne } from './shift.js';
 import type { Store } from './store.js';
 import { TypedEventTarget } from './typed-events.js';
 import { check, integer, isBoolean, optionsObject } from './validate.js';
@@ -72,7 +74,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     this.name = options.name;
     this.#options = options;
     this.#found = new RecoveryEvents(this, options.clock, this.recovered);
-    if (options.partitions > 1) this.#members = new Members(() => options.store.open(membersName(options.name)), options.clock);
+    if (options.partitions > 1) this.#members = new Members(() => openGuarded(options.store, membersName(options.name), options.name), options.clock);
   }
 
   /** Stores `item`; resolves its entry id once it is durable (to the queue's `durability`). */
@@ -115,7 +117,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
       const wanted = o.ids && byPartition(o.ids);
       const { order, own } = await this.#members!.order(parts.length);
       // Chosen items are taken wherever they are.
-      const { taken, met } = await takeInTurn(parts, { order, own: wanted ? order.length : own }, max, async (part, p, n) => {
+      const { taken, met } = await takeInTurn(parts, { order, own: wanted ? order.length : own, signal: o.signal }, max, async (part, p, n) => {
         if (!wanted) return part.take(n, leaseMs, o);
         const ids = wanted.get(p);
         // A partition knows its own sequence numbers; the caller's `early` is given entry ids.
@@ -128,12 +130,12 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     });
   }
 
-  /** Takes the oldest available item and acks it at once: simple, but an item is lost if the caller then fails. */
-  async shift(): Promise<T | undefined> {
-    const lease = await this.take(1);
-    if (!lease) return undefined;
-    await lease.ack();
-    return lease.entries[0]!.value;
+  /**
+   * Takes the oldest available item and acks it at once: simple, but an item is lost if the caller then fails. An ack
+   * that fails puts the item back (see `shiftOne`).
+   */
+  shift(): Promise<T | undefined> {
+    return shiftOne(() => this.take(1), (id) => this.list({ ids: [id] }).then((entries) => entries.length > 0));
   }
 
   /** The oldest available items (partition by partition), without leasing them. */
@@ -169,8 +171,11 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     return this.#run(async () => {
       const { leased = true } = optionsObject(options, 'options', REMOVE_OPTIONS);
       check({ leased }, { leased: isBoolean });
+      const parts = [...byPartition(ids)].filter(([p]) => p < this.#parts.length);
+      // One partition is all or nothing by itself; several are each checked first (see `Partition.ready`, `inTurn`).
+      if (parts.length > 1) for (const [p] of parts) await this.#parts[p]!.ready();
       let removed = 0;
-      for (const [p, seqs] of byPartition(ids)) if (p < this.#parts.length) removed += await this.#parts[p]!.remove(seqs, leased);
+      await inTurn(parts, async ([p, seqs]) => (removed += await this.#parts[p]!.remove(seqs, leased)), (done) => done.map(([p]) => p), 'removed');
       return removed;
     });
   }
@@ -187,7 +192,8 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   /** Removes every item, leased ones included (acking them later is a harmless no-op). */
   clear(): Promise<void> {
     return this.#run(async () => {
-      for (const part of this.#parts) await part.clear();
+      if (this.#parts.length > 1) for (const part of this.#parts) await part.ready();
+      await inTurn(this.#parts, (part) => part.clear(), (all) => all.map((_, p) => p), 'removed');
     });
   }
 
@@ -243,14 +249,14 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     // is asked about a name it refuses (one near MAX_NAME characters would fail to open).
     const exists = async (p: number) => {
       const part = partitionName(name, p);
-      return part.length > MAX_NAME ? false : store.exists?.(part);
+      return part.length > MAX_NAME ? false : existsGuarded(store, part, name);
     };
     await settleCount({ name, parts: this.#parts, open: (p) => this.#openPart(p), exists, serial: this.#serial }, partitions);
   }
 
   async #openPart(p: number): Promise<Partition<T>> {
     const { store, name } = this.#options;
-    const storage = await store.open(partitionName(name, p));
+    const storage = await openGuarded(store, partitionName(name, p), name);
     // A queue's blobs are its first partition's: one place, whatever the partition count.
     if (p === 0 && storage.blobs) this.#blobs = new QueueBlobs(storage.blobs, this.#options.durability, () => this.#checkOpen());
     const part = await Partition.open<T>(storage, {

@@ -13,6 +13,10 @@
  * committed (by any handle, process or tab) since the snapshot that returned the token. That one rule is how
  * several handles share a queue without losing or doubling an item.
  *
+ * A store's failure (any method's, but `watch`) reaches the user as a `SluiceError`: throw one with the code that fits,
+ * or anything else, which the Queue makes 'ERR_STORAGE' ('ERR_QUOTA_EXCEEDED' for a full disk or quota: ENOSPC, EDQUOT,
+ * QuotaExceededError), keeping it as `cause`.
+ *
  * @example A store that keeps everything in a Map is about 100 lines: see `MemoryStore`.
  */
 export interface Store {

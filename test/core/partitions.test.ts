@@ -103,19 +103,41 @@ for (const [label, makeStore] of [
       await b.close();
     });
 
-    it('.take() that rejects after some partitions were taken from (aborted between them) leaves nothing leased', async () => {
+    it('.take() that rejects after some partitions were taken from (a filter throws in the second) leaves nothing leased', async () => {
       const q = await open(2);
       await q.push({ key: 'x', n: 0 }, { key: 'x' });
       await q.push({ key: 'y', n: 1 }, { key: 'y' });
       const before = await q.list();
+      let seen = 0;
+      // The filter meets the second partition's item after the first partition's take committed.
+      const filter = () => {
+        if (++seen === 2) throw new Error('filter failed');
+        return true;
+      };
+      await expect(q.take(10, { filter })).rejects.toThrow('filter failed');
+      expect(seen).toBe(2);
+      expect(await q.list()).toEqual(before);
+      expect(await q.stats()).toMatchObject({ size: 2, leased: 0 });
+      await q.close();
+    });
+
+    it('.take() aborted after a partition committed its part resolves what it took (nothing is left leased to nobody)', async () => {
+      const q = await open(2);
+      await q.push({ key: 'x', n: 0 }, { key: 'x' });
+      await q.push({ key: 'y', n: 1 }, { key: 'y' });
       const aborting = new AbortController();
       let seen = 0;
       // The filter meets the second partition's item after the first partition's take committed.
       const filter = () => (++seen === 2 && aborting.abort(), true);
-      await expect(q.take(10, { signal: aborting.signal, filter })).rejects.toThrow();
+      const lease = (await q.take(10, { signal: aborting.signal, filter }))!;
       expect(seen).toBe(2);
-      expect(await q.list()).toEqual(before);
-      expect(await q.stats()).toMatchObject({ size: 2, leased: 0 });
+      expect(lease.entries).toHaveLength(1);
+      expect((await q.list()).map((e) => e.state).sort()).toEqual(['leased', 'ready']);
+      await lease.ack();
+      expect(await q.stats()).toMatchObject({ size: 1, leased: 0 });
+      // Aborted before anything committed, it rejects with the signal's reason.
+      await expect(q.take(10, { signal: aborting.signal })).rejects.toMatchObject({ name: 'AbortError' });
+      expect(await q.stats()).toMatchObject({ size: 1, leased: 0 });
       await q.close();
     });
 

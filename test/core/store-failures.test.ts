@@ -1,0 +1,366 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryStore, Queue, SluiceError, type Store } from '../../src/index.js';
+import { PARTITION_SPAN } from '../../src/core/ids.js';
+import { FileStore } from '../../src/stores/fs/file-store.js';
+import { FaultyStore } from '../support/faulty-store.js';
+import { FakeClock } from '../support/fake-clock.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+const stores = [
+  ['MemoryStore', () => new MemoryStore()],
+  [
+    'FileStore',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'sluice-failures-'));
+      dirs.push(dir);
+      return new FileStore({ dir });
+    },
+  ],
+] as const;
+
+const partitionOf = (id: string) => Math.floor(Number(id) / PARTITION_SPAN);
+
+/** A queue of two partitions with one item in each, on a store that fails when told. */
+async function twoPartitions(inner: Store) {
+  const store = new FaultyStore(inner);
+  const q = await Queue.open<string>({ name: 'jobs', store, partitions: 2, clock: new FakeClock() });
+  // 'y' goes to partition 0, 'x' to partition 1.
+  const ids = [await q.push('p0', { key: 'y' }), await q.push('p1', { key: 'x' })];
+  expect(ids.map(partitionOf)).toEqual([0, 1]);
+  return { store, q, ids };
+}
+
+const states = async (q: Queue<string>) => (await q.list()).map((e) => [e.value, e.state]);
+
+for (const [label, make] of stores) {
+  describe(`calls spanning partitions, on a ${label} that fails (fault 1)`, () => {
+    it('a partition that cannot be read stops remove, clear, release and ack before any partition changed', async () => {
+      const { store, q, ids } = await twoPartitions(make());
+      for (const call of [() => q.remove(ids), () => q.clear()]) {
+        store.fail('token', { storage: 'jobs.p1' });
+        store.fail('load', { storage: 'jobs.p1' });
+        await expect(call()).rejects.toMatchObject({ code: 'ERR_STORAGE' });
+        store.heal();
+        expect(await states(q)).toEqual([
+          ['p0', 'ready'],
+          ['p1', 'ready'],
+        ]);
+      }
+      const lease = (await q.take(2))!;
+      for (const call of [() => lease.release(), () => lease.ack()]) {
+        store.fail('token', { storage: 'jobs.p1' });
+        await expect(call()).rejects.toMatchObject({ code: 'ERR_STORAGE' });
+        store.heal();
+        expect(await states(q)).toEqual([
+          ['p0', 'leased'],
+          ['p1', 'leased'],
+        ]);
+      }
+      await q.close();
+    });
+
+    for (const op of ['remove', 'clear', 'release', 'ack'] as const) {
+      it(`${op}() whose commit fails in the second partition says the first is done, and the same call again does the rest`, async () => {
+        const { store, q, ids } = await twoPartitions(make());
+        const lease = op === 'release' || op === 'ack' ? (await q.take(2))! : undefined;
+        const call = () => (op === 'remove' ? q.remove(ids) : op === 'clear' ? q.clear() : op === 'release' ? lease!.release() : lease!.ack());
+        store.fail('commit', { storage: 'jobs.p1' });
+        const error = await call().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(SluiceError);
+        expect(error).toMatchObject({ code: 'ERR_STORAGE', cause: expect.objectContaining({ message: 'commit failed' }) });
+        const done = op === 'release' ? 'released' : op === 'ack' ? 'acked' : 'removed';
+        expect((error as Error).message).toContain(`the items of partition 0 were ${done} before this; those of partition 1 may or may not have been.`);
+        expect(await states(q)).toEqual(op === 'release' ? [['p0', 'ready'], ['p1', 'leased']] : [['p1', op === 'ack' ? 'leased' : 'ready']]);
+        // The same call again finds partition 0 done and does partition 1.
+        const again = await call();
+        if (op === 'remove') expect(again).toBe(1);
+        expect(await states(q)).toEqual(op === 'release' ? [['p0', 'ready'], ['p1', 'ready']] : []);
+        await q.close();
+      });
+    }
+  });
+
+  describe(`take() on a ${label}, aborted while it commits (fault 3)`, () => {
+    it('of one partition: resolves the lease it committed, whose items ack', async () => {
+      const store = new FaultyStore(make());
+      const q = await Queue.open<number>({ name: 'jobs', store });
+      await q.pushMany([1, 2]);
+      const aborting = new AbortController();
+      store.beforeCommit = () => aborting.abort();
+      const lease = (await q.take(2, { signal: aborting.signal }))!;
+      store.beforeCommit = undefined;
+      expect(lease.entries.map((e) => e.value)).toEqual([1, 2]);
+      expect(await q.stats()).toMatchObject({ size: 2, leased: 2 });
+      await lease.ack();
+      expect(await q.size()).toBe(0);
+      await q.close();
+    });
+
+    it('of several: resolves what the partitions committed before the abort, and leaves the rest ready', async () => {
+      const { store, q } = await twoPartitions(make());
+      const aborting = new AbortController();
+      store.beforeCommit = (name) => void (name === 'jobs' && aborting.abort());
+      const lease = (await q.take(2, { signal: aborting.signal }))!;
+      store.beforeCommit = undefined;
+      expect(lease.entries.map((e) => e.value)).toEqual(['p0']);
+      expect(await states(q)).toEqual([
+        ['p0', 'leased'],
+        ['p1', 'ready'],
+      ]);
+      await lease.ack();
+      await q.close();
+    });
+
+    it('whose commit fails after it stored (a reply lost) gives the items back before it rejects', async () => {
+      const store = new FaultyStore(make());
+      const q = await Queue.open<number>({ name: 'jobs', store });
+      await q.pushMany([1, 2]);
+      store.fail('commit', { landed: true });
+      await expect(q.take(2)).rejects.toMatchObject({ code: 'ERR_STORAGE' });
+      expect(await q.stats()).toMatchObject({ size: 2, leased: 0 });
+      expect((await q.take(2))!.entries.map((e) => [e.value, e.attempts])).toEqual([
+        [1, 1],
+        [2, 1],
+      ]);
+      await q.close();
+    });
+
+    it('of several, failing in the second partition after the first committed, gives the first partition\'s items back', async () => {
+      const { store, q } = await twoPartitions(make());
+      store.fail('commit', { storage: 'jobs.p1' });
+      await expect(q.take(2)).rejects.toMatchObject({ code: 'ERR_STORAGE' });
+      expect(await q.stats()).toMatchObject({ size: 2, leased: 0 });
+      expect((await q.list()).map((e) => e.attempts)).toEqual([0, 0]);
+      await q.close();
+    });
+
+    it('of several, where giving the first partition\'s items back fails too, says until when they stay leased, and closing gives them back', async () => {
+      const { store, q } = await twoPartitions(make());
+      // The second partition's take fails, and so does the first's give-back after it.
+      store.beforeCommit = (name) => void (name === 'jobs.p1' && store.fail('commit', { storage: 'jobs' }));
+      store.fail('commit', { storage: 'jobs.p1' });
+      const error = (await q.take(2).then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as Error;
+      store.beforeCommit = undefined;
+      store.heal();
+      expect(error).toMatchObject({ code: 'ERR_STORAGE' });
+      expect(error.message).toMatch(/1 item this take had leased from partition 0 could not be given back: they stay leased until .* \(or until this handle closes\)/);
+      expect(await q.stats()).toMatchObject({ leased: 1 });
+      await q.close();
+      const again = await Queue.open<string>({ name: 'jobs', store, partitions: 2 });
+      expect(await again.stats()).toMatchObject({ size: 2, leased: 0 });
+      await again.close();
+    });
+  });
+
+  describe(`shift() on a ${label} whose ack fails (fault 4)`, () => {
+    it('puts the item back, untried, and says so', async () => {
+      const store = new FaultyStore(make());
+      const q = await Queue.open<number>({ name: 'jobs', store });
+      await q.push(7);
+      let commits = 0;
+      store.beforeCommit = () => void (++commits === 2 && store.fail('commit'));
+      const error = await q.shift().catch((e: unknown) => e as Error);
+      store.beforeCommit = undefined;
+      expect(error).toMatchObject({ code: 'ERR_STORAGE', message: expect.stringContaining('shift(): the item was put back, untried.') });
+      expect(await q.list()).toMatchObject([{ value: 7, state: 'ready', attempts: 0 }]);
+      expect(await q.shift()).toBe(7);
+      expect(await q.size()).toBe(0);
+      await q.close();
+    });
+
+    it('resolves the item when the ack landed after all', async () => {
+      const store = new FaultyStore(make());
+      const q = await Queue.open<number>({ name: 'jobs', store });
+      await q.push(7);
+      let commits = 0;
+      store.beforeCommit = () => void (++commits === 2 && store.fail('commit', { landed: true }));
+      expect(await q.shift()).toBe(7);
+      store.beforeCommit = undefined;
+      expect(await q.size()).toBe(0);
+      await q.close();
+    });
+
+    it('that cannot put the item back either says until when it stays leased', async () => {
+      const store = new FaultyStore(make());
+      const q = await Queue.open<number>({ name: 'jobs', store });
+      await q.push(7);
+      let commits = 0;
+      store.beforeCommit = () => void (++commits === 2 && store.fail('commit', { times: 2 }));
+      const error = await q.shift().catch((e: unknown) => e as Error);
+      store.beforeCommit = undefined;
+      expect(error).toMatchObject({ code: 'ERR_STORAGE', message: expect.stringMatching(/shift\(\): the item could not be put back either: it stays leased until .* \(or until this handle closes\)/) });
+      await q.close();
+      const again = await Queue.open<number>({ name: 'jobs', store });
+      expect(await again.shift()).toBe(7);
+      await again.close();
+    });
+  });
+}
+
+describe('a store of the user\'s that throws raw errors (fault 2)', () => {
+  const raw = () => new TypeError('the driver broke');
+
+  for (const method of ['load', 'token', 'read', 'close'] as const) {
+    it(`${method}(): the call rejects with a SluiceError whose cause is the raw error`, async () => {
+      const inner = new MemoryStore();
+      const seed = await Queue.open<number>({ name: 'q', store: inner });
+      await seed.pushMany([1, 2, 3]);
+      const store = new FaultyStore(inner);
+      const error = raw();
+      if (method === 'load') store.fail('load', { error });
+      const q = await Queue.open<number>({ name: 'q', store }).catch((e: unknown) => e);
+      if (method === 'load') {
+        expect(q).toBeInstanceOf(SluiceError);
+        expect(q).toMatchObject({ code: 'ERR_STORAGE', cause: error });
+        return;
+      }
+      const queue = q as Queue<number>;
+      // Another handle's push: the next read asks for the token, then reads what the tail gained.
+      await seed.push(4);
+      store.fail(method, { error });
+      const failed = await (method === 'close' ? queue.close() : queue.peek(4)).catch((e: unknown) => e);
+      expect(failed).toBeInstanceOf(SluiceError);
+      expect(failed).toMatchObject({ code: 'ERR_STORAGE', cause: error });
+      if (method !== 'close') expect(await queue.peek(4)).toEqual([1, 2, 3, 4]);
+      await queue.close().catch(() => undefined);
+      await seed.close();
+    });
+  }
+
+  it('open() and exists(), and a full medium as ERR_QUOTA_EXCEEDED', async () => {
+    const error = raw();
+    const opening: Store = { open: () => Promise.reject(error) };
+    await expect(Queue.open({ name: 'q', store: opening })).rejects.toMatchObject({ code: 'ERR_STORAGE', cause: error });
+    const memory = new MemoryStore();
+    const throwing: Store = {
+      open: (name) => memory.open(name),
+      exists: () => {
+        throw error;
+      },
+    };
+    await expect(Queue.open({ name: 'q', store: throwing })).rejects.toMatchObject({ code: 'ERR_STORAGE', cause: error });
+    const full = Object.assign(new Error('no space left'), { code: 'ENOSPC' });
+    const store = new FaultyStore(new MemoryStore());
+    const q = await Queue.open<number>({ name: 'q', store });
+    const b = await Queue.open<number>({ name: 'q', store });
+    await b.push(1);
+    store.fail('token', { error: full });
+    await expect(q.size()).rejects.toMatchObject({ code: 'ERR_QUOTA_EXCEEDED', cause: full });
+    expect(await q.size()).toBe(1);
+    await q.close();
+    await b.close();
+  });
+
+  it('isGone(): a take that asks rejects with a SluiceError', async () => {
+    const memory = new MemoryStore();
+    const error = raw();
+    let fail = false;
+    const store: Store = {
+      async open(name) {
+        const s = await memory.open(name);
+        const owner = Math.random().toString(36);
+        return {
+          load: () => s.load(),
+          token: () => s.token(),
+          read: (segment, start, end) => s.read(segment, start, end),
+          commit: (token, batch) => s.commit(token, batch),
+          close: () => s.close(),
+          owner,
+          isGone: (other) => {
+            if (fail) throw error;
+            return other === 'never';
+          },
+        };
+      },
+    };
+    const a = await Queue.open<number>({ name: 'q', store });
+    const b = await Queue.open<number>({ name: 'q', store });
+    await a.pushMany([1, 2]);
+    await a.take(1);
+    fail = true;
+    await expect(b.take(1)).rejects.toMatchObject({ code: 'ERR_STORAGE', cause: error });
+    fail = false;
+    expect((await b.take(1))!.entries.map((e) => e.value)).toEqual([2]);
+    await a.close();
+    await b.close();
+  });
+
+  it('blobs: every call that fails rejects with a SluiceError', async () => {
+    const memory = new MemoryStore();
+    const error = raw();
+    const store: Store = {
+      async open(name) {
+        const s = await memory.open(name);
+        const fail = () => Promise.reject(error);
+        return Object.assign(Object.create(s) as object, {
+          load: () => s.load(),
+          token: () => s.token(),
+          read: (segment: number, start: number, end: number) => s.read(segment, start, end),
+          commit: s.commit.bind(s),
+          close: () => s.close(),
+          blobs: { write: fail, read: fail, delete: fail, keys: fail },
+        });
+      },
+    };
+    const q = await Queue.open<number>({ name: 'q', store });
+    for (const call of [() => q.blobs!.write('a', 0, new Uint8Array(1)), () => q.blobs!.read('a', 0, 1), () => q.blobs!.delete(['a']), () => q.blobs!.keys()]) {
+      await expect(call()).rejects.toMatchObject({ code: 'ERR_STORAGE', cause: error });
+    }
+    await q.close();
+  });
+
+  it('exclusive(): the lock failing is a SluiceError; what the plan under it throws (a filter\'s error) passes through as it is', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-failures-'));
+    dirs.push(dir);
+    const files = new FileStore({ dir });
+    const error = raw();
+    let failLock = false;
+    const store: Store = {
+      async open(name) {
+        const s = await files.open(name);
+        return {
+          load: () => s.load(),
+          token: () => s.token(),
+          read: (segment, start, end) => s.read(segment, start, end),
+          commit: (token, batch) => s.commit(token, batch),
+          close: () => s.close(),
+          exclusive: (fn) => (failLock ? Promise.reject(error) : s.exclusive!(fn)),
+          owner: s.owner!,
+          isGone: (owner) => s.isGone!(owner),
+        };
+      },
+    };
+    const q = await Queue.open<number>({ name: 'q', store });
+    await q.pushMany([1, 2]);
+    failLock = true;
+    await expect(q.push(3)).rejects.toMatchObject({ code: 'ERR_STORAGE', cause: error });
+    failLock = false;
+    const mine = new RangeError('my filter');
+    // A view another handle made stale is planned on under the lock.
+    const other = await Queue.open<number>({ name: 'q', store: new FileStore({ dir }) });
+    await other.push(4);
+    await other.close();
+    await expect(
+      q.take(1, {
+        filter: () => {
+          throw mine;
+        },
+      }),
+    ).rejects.toBe(mine);
+    expect((await q.take(5))!.entries.map((e) => e.value)).toEqual([1, 2, 4]);
+    await q.close();
+  });
+});
