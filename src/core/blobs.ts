@@ -1,6 +1,6 @@
 import { describe, SluiceError } from './errors.js';
 import type { BlobStorage, Durability } from './store.js';
-import { check, integer } from './validate.js';
+import { check, integer, invalid } from './validate.js';
 
 // Never '.' or '..': a store that keeps a blob as a file under its key would name a directory.
 const KEY = /^(?!\.\.?$)[A-Za-z0-9._-]{1,200}$/;
@@ -37,6 +37,7 @@ export class QueueBlobs {
   }
 
   async delete(keys: readonly string[]): Promise<void> {
+    if (!Array.isArray(keys)) invalid('keys', 'an array of blob keys', keys);
     this.#check(keys);
     if (keys.length > 0) await this.#storage.delete(keys);
   }

@@ -28,7 +28,7 @@ export function parseIds(ids: readonly string[]): number[] {
   if (!Array.isArray(ids)) notArray(ids);
   const seqs = ids.map((id) => {
     const seq = typeof id === 'string' && /^\d{1,16}$/.test(id) ? Number(id) : NaN;
-    if (!Number.isSafeInteger(seq)) throw new SluiceError('ERR_INVALID_OPTION', `Expected \`ids\` to hold entry ids, got ${JSON.stringify(id)}.`);
+    if (!Number.isSafeInteger(seq)) throw new SluiceError('ERR_INVALID_OPTION', `Expected \`ids\` to hold entry ids, got ${describe(id)}.`);
     return seq;
   });
   return [...new Set(seqs)].sort((a, b) => a - b);

@@ -1,0 +1,88 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { MemoryStore, Queue, SluiceError, type Lease } from '../../src/index.js';
+import { FakeClock } from '../support/fake-clock.js';
+
+const RUNS = Number(process.env.SLUICE_PROPERTY_RUNS ?? 150);
+
+/** Resolves how `call` ended: 'ok', or the error it threw or rejected with. */
+async function outcome(call: () => unknown): Promise<unknown> {
+  try {
+    const result = call();
+    if (result && typeof (result as AsyncGenerator).next === 'function' && Symbol.asyncIterator in (result as object)) {
+      const it = result as AsyncGenerator;
+      await it.next();
+      await it.return(undefined);
+    } else await result;
+    return 'ok';
+  } catch (error) {
+    return error;
+  }
+}
+
+function isSluiceError(error: unknown): boolean {
+  return error === 'ok' || (error instanceof SluiceError && typeof error.code === 'string');
+}
+
+// Values a caller may pass by mistake: of every type, and near misses of the right ones.
+const junk = fc.oneof(
+  fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withNullPrototype: true, withSparseArray: true }),
+  fc.constantFrom(-1, 0, 0.5, NaN, Infinity, -Infinity, 2 ** 53, '', '1', '-1', '01', ' 1', [], [''], ['x'], [1], [-1], {}, null, undefined, () => true, Symbol('s')),
+);
+const options = fc.oneof(
+  junk,
+  fc.dictionary(fc.constantFrom('key', 'leaseMs', 'signal', 'filter', 'ids', 'early', 'limit', 'after', 'partition', 'leased', 'delayMs', 'untried', 'max', 'lease'), junk),
+);
+
+type Call = (q: Queue<unknown>, lease: Lease<unknown> | undefined) => unknown;
+const call: fc.Arbitrary<[string, Call]> = fc.oneof(
+  fc.tuple(junk, options).map(([item, o]): [string, Call] => ['push', (q) => q.push(item, o as never)]),
+  fc.tuple(junk, options).map(([items, o]): [string, Call] => ['pushMany', (q) => q.pushMany(items as never, o as never)]),
+  fc.tuple(junk, options).map(([max, o]): [string, Call] => ['take', (q) => q.take(max as never, o as never)]),
+  junk.map((max): [string, Call] => ['peek', (q) => q.peek(max as never)]),
+  options.map((o): [string, Call] => ['list', (q) => q.list(o as never)]),
+  fc.tuple(junk, options).map(([ids, o]): [string, Call] => ['remove', (q) => q.remove(ids as never, o as never)]),
+  options.map((o): [string, Call] => ['iterate', (q) => q.iterate({ ...(typeof o === 'object' && o), signal: AbortSignal.abort() } as never)]),
+  junk.map((ids): [string, Call] => ['ack', (_, lease) => lease?.ack(ids as never)]),
+  fc.tuple(junk, options).map(([ids, o]): [string, Call] => ['release', (_, lease) => lease?.release(ids as never, o as never)]),
+  fc.tuple(junk, junk, junk).map(([a, b, c]): [string, Call] => ['blobs.write', (q) => q.blobs!.write(a as never, b as never, c as never)]),
+  fc.tuple(junk, junk, junk).map(([a, b, c]): [string, Call] => ['blobs.read', (q) => q.blobs!.read(a as never, b as never, c as never)]),
+  junk.map((keys): [string, Call] => ['blobs.delete', (q) => q.blobs!.delete(keys as never)]),
+);
+
+describe('bad input', () => {
+  it('every call given anything rejects with a SluiceError (or works), and the queue goes on working', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(call, { maxLength: 12 }), async (calls) => {
+        const q = await Queue.open<unknown>({ name: 'q', store: new MemoryStore(), clock: new FakeClock() });
+        try {
+          await q.pushMany([1, 2, 3]);
+          const lease = await q.take(2);
+          for (const [name, c] of calls) {
+            const ended = await outcome(() => c(q, lease));
+            if (!isSluiceError(ended)) throw new Error(`${name} ended with ${String(ended)}`, { cause: ended });
+          }
+          // Whatever was refused, what was stored is still there and still works.
+          const before = await q.size();
+          await q.push('last');
+          expect(await q.size()).toBe(before + 1);
+        } finally {
+          await q.close();
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  }, 60_000);
+
+  it('Queue.open given anything rejects with a SluiceError (or opens)', async () => {
+    const names = ['name', 'store', 'codec', 'segmentItems', 'segmentBytes', 'maxItemBytes', 'leaseMs', 'durability', 'corruption', 'pollMs', 'clock', 'partitions', 'other'];
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(junk, fc.dictionary(fc.constantFrom(...names), junk)), fc.boolean(), async (o, fix) => {
+        const given = fix && typeof o === 'object' && o !== null ? { ...o, name: 'q', store: new MemoryStore() } : o;
+        const ended = await outcome(async () => (await Queue.open(given as never)).close());
+        if (!isSluiceError(ended)) throw new Error(`open ended with ${String(ended)}`, { cause: ended });
+      }),
+      { numRuns: RUNS },
+    );
+  }, 60_000);
+});
