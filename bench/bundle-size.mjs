@@ -65,7 +65,12 @@ const KB = 1024;
  * as too large sent again in halves and smaller batches after it (0.21 KB of the Outbox's); an ack or take spanning
  * partitions that acks or leaves none when a part is refused, and names up to 128 characters (0.12 KB of the Queue's,
  * 0.06 KB of the Outbox's); the IndexedDbStore fixes above and a page's delivery lock asked for again after the
- * back/forward cache (0.26 KB and 0.33 KB); and dead letters, bodies and 'online' probes in the Outbox (0.17 KB).
+ * back/forward cache (0.26 KB and 0.33 KB); and dead letters, bodies and 'online' probes in the Outbox (0.17 KB). Then both (to
+ * 24.2 KB and 45.2 KB, measured 24.06 KB and 45.05 KB, 1.18 KB and 1.24 KB over the 22.88 KB and 43.81 KB measured
+ * before) for a fifth review's Queue fixes: every call of a storage translated to a SluiceError at one place (a store
+ * of the user's threw raw errors through), calls spanning partitions checked first and their errors saying which
+ * partitions are done, takes that give back what a failed commit may have stored, and shift() putting back an item
+ * whose ack failed. Most of it is code that no message shortening reaches.
  */
 export const rows = [
   {
@@ -80,13 +85,13 @@ export const rows = [
     name: '`Queue` + `IndexedDbStore`',
     source: `import { Queue } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = [Queue, IndexedDbStore];`,
     budget: 8 * KB,
-    limit: 23.0 * KB,
+    limit: 24.2 * KB,
   },
   {
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 44.0 * KB,
+    limit: 45.2 * KB,
   },
 ];
 

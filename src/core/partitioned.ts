@@ -66,14 +66,12 @@ export async function inTurn<S>(parts: readonly S[], step: (part: S) => Promise<
     } catch (error) {
       if (i > 0 && error instanceof Error) {
         const p = numbers(parts);
-        const plural = (list: number[]) => `partition${list.length > 1 ? 's' : ''} ${list.join(', ')}`;
         // A refusal changed nothing where it was made; a store's failure may have committed all the same.
         const refused = error instanceof SluiceError && REFUSALS.has(error.code);
         const rest = p.slice(refused ? i : i + 1);
-        error.message = `${error.message.replace(/\.?$/, '.')}` +
-          ` It spans partitions, each committed on its own: the items of ${plural(p.slice(0, i))} were ${did} before this` +
-          `${refused ? '' : `; those of partition ${p[i]} may or may not have been`}${rest.length > 0 ? `, and those of ${plural(rest)} were not` : ''}.` +
-          ' The same call again does what is left.';
+        error.message +=
+          ` (partition${i > 1 ? 's' : ''} ${p.slice(0, i).join(', ')} ${did} before this${refused ? '' : `; partition ${p[i]} maybe`}${rest.length > 0 ? `; ${rest.join(', ')} not` : ''}:` +
+          ' the same call again does the rest)';
       }
       throw error;
     }
@@ -147,9 +145,7 @@ export async function takeInTurn<T>(
     if (kept.length > 0 && error instanceof Error) {
       const count = kept.reduce((sum, [, lease]) => sum + lease.entries.length, 0);
       const until = new Date(Math.min(...kept.map(([, lease]) => lease.expiresAt))).toISOString();
-      error.message =
-        `${error.message.replace(/\.?$/, '.')} ${count} item${count > 1 ? 's' : ''} this take had leased from partition${kept.length > 1 ? 's' : ''} ` +
-        `${kept.map(([p]) => p).join(', ')} could not be given back: they stay leased until ${until} (or until this handle closes), then are handed out again.`;
+      error.message += ` (${count} item${count > 1 ? 's' : ''} of partition${kept.length > 1 ? 's' : ''} ${kept.map(([p]) => p).join(', ')} not given back: leased until ${until} or this handle closes)`;
     }
     throw error;
   }

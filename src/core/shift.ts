@@ -23,12 +23,8 @@ export async function shiftOne<T>(take: () => Promise<Lease<T> | undefined>, lis
       () => true,
       () => false,
     );
-    const where = !back
-      ? `the item could not be put back either: it stays leased until ${new Date(lease.expiresAt).toISOString()} (or until this handle closes), then is handed out again.`
-      : there
-        ? 'the item was put back, untried.'
-        : 'the item was put back, untried, unless the ack landed after all (then it is gone).';
-    error.message = `${error.message.replace(/\.?$/, '.')} shift(): ${where}`;
+    const where = !back ? `not put back: leased until ${new Date(lease.expiresAt).toISOString()} or this handle closes` : there ? 'put back, untried' : 'put back, untried, unless the ack landed';
+    error.message += ` (shift: the item was ${where})`;
     throw error;
   }
 }
