@@ -66,11 +66,15 @@ const KB = 1024;
  * partitions that acks or leaves none when a part is refused, and names up to 128 characters (0.12 KB of the Queue's,
  * 0.06 KB of the Outbox's); the IndexedDbStore fixes above and a page's delivery lock asked for again after the
  * back/forward cache (0.26 KB and 0.33 KB); and dead letters, bodies and 'online' probes in the Outbox (0.17 KB). Then both (to
- * 24.2 KB and 45.2 KB, measured 24.06 KB and 45.05 KB, 1.18 KB and 1.24 KB over the 22.88 KB and 43.81 KB measured
- * before) for a fifth review's Queue fixes: every call of a storage translated to a SluiceError at one place (a store
- * of the user's threw raw errors through), calls spanning partitions checked first and their errors saying which
- * partitions are done, takes that give back what a failed commit may have stored, and shift() putting back an item
- * whose ack failed. Most of it is code that no message shortening reaches.
+ * 24.3 KB and 46.2 KB, measured 24.14 KB and 46.01 KB; 1.28 KB and 2.22 KB over the 22.86 KB and 43.79 KB measured
+ * before) for a fifth review's findings, each measured on builds of the commits between: the IndexedDbStore's open
+ * and blob fixes and the FileStore's (0.05 KB and 0.06 KB); the Outbox's failed moves to and from the dead letters
+ * undone at once, error text capped, dead.retry() held to limits, removals told to the other tabs' page-hide
+ * senders, and Retry-After read on the server's clock (0.76 KB of the Outbox's); messages that say what a new user
+ * should do instead (0.03 KB and 0.13 KB); and the Queue's: every call of a storage translated to a SluiceError at
+ * one place (a store of the user's threw raw errors through), calls spanning partitions checked first and their
+ * errors saying which partitions are done, takes that give back what a failed commit may have stored, and shift()
+ * putting back an item whose ack failed (1.20 KB and 1.27 KB). Most of it is code that no message shortening reaches.
  */
 export const rows = [
   {
@@ -85,13 +89,13 @@ export const rows = [
     name: '`Queue` + `IndexedDbStore`',
     source: `import { Queue } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = [Queue, IndexedDbStore];`,
     budget: 8 * KB,
-    limit: 24.2 * KB,
+    limit: 24.3 * KB,
   },
   {
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 45.2 * KB,
+    limit: 46.2 * KB,
   },
 ];
 
