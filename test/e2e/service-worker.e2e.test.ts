@@ -203,14 +203,26 @@ eachEngine('sluice/sw in a real service worker', (engine) => {
       expect((await waitForDelivery(id)).map((r) => [r.path, r.body])).toEqual([['/api/sync', '{"text":"by sync"}']]);
     }, 30_000);
   } else if (engine.name === 'firefox') {
+    // Offline is the API down as well as the browser offline: Firefox offline lets requests to 127.0.0.1 through, so
+    // its switch alone would not keep the worker from delivering before 'online'. Up again before 'online' fires.
+    const offline = async () => {
+      apiUp = false;
+      await browser.setOffline!(true);
+    };
+    const online = async () => {
+      apiUp = true;
+      await browser.setOffline!(false);
+    };
+
     // Offline longer than the probe backoff the offline event starts (100 ms here): see the next test for shorter.
     it('the browser coming back online makes the worker deliver what waits (without Background Sync)', async () => {
       const id = await enqueueFromPage('/api/online', 'by online');
       await look();
       expect(await staysUndelivered(id)).toBe(true);
-      await browser.setOffline!(true);
+      await offline();
       await new Promise((resolve) => setTimeout(resolve, 500));
-      await browser.setOffline!(false);
+      expect(deliveredWithKey(id)).toEqual([]);
+      await online();
       expect((await waitForDelivery(id)).map((r) => [r.path, r.body])).toEqual([['/api/online', '{"text":"by online"}']]);
     }, 30_000);
 
@@ -219,8 +231,9 @@ eachEngine('sluice/sw in a real service worker', (engine) => {
     it('the browser coming back online at once, within the probe backoff, makes the worker deliver what waits', async () => {
       const id = await enqueueFromPage('/api/online-at-once', 'online at once');
       await look();
-      await browser.setOffline!(true);
-      await browser.setOffline!(false);
+      await offline();
+      expect(deliveredWithKey(id)).toEqual([]);
+      await online();
       expect((await waitForDelivery(id, 3_000)).map((r) => r.path)).toEqual(['/api/online-at-once']);
     }, 30_000);
   } else {

@@ -20,7 +20,10 @@ export async function launchChromium(engine, options = {}) {
         close: () => page.close(),
       };
     },
-    // Pages and workers of the context, service workers included (Background Sync waits for the network, too).
+    // Pages and workers of the context, service workers included (Background Sync waits for the network, too). Not
+    // airtight: a page being closed runs on for a moment with the network back (it hears 'online', and its requests
+    // reach the server), and the browser's own requests (the update check of a service worker's script) go out
+    // regardless. A test that must see nothing reach its server while offline takes the server down as well.
     setOffline: (offline) => context.setOffline(offline),
     async evaluateInServiceWorker(scriptUrl, fn) {
       const worker = context.serviceWorkers().find((w) => w.url() === scriptUrl);

@@ -17,7 +17,9 @@ export interface DrivenBrowser {
   newPage(url: string): Promise<DrivenPage>;
   /**
    * Takes the whole browser offline or online, as when the OS reports the network gone or back: pages and
-   * workers, service workers included, get `offline` / `online` events. Only where the engine's driver can.
+   * workers, service workers included, get `offline` / `online` events. Only where the engine's driver can. Not
+   * airtight (Chromium: a page being closed, the browser's update check of a worker's script; Firefox: requests to
+   * 127.0.0.1, or over a connection kept alive): a test that must see nothing reach its server takes it down too.
    */
   setOffline?(offline: boolean): Promise<void>;
   /**
