@@ -7,6 +7,22 @@ import { describeRedis } from '../../support/redis-suite.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * After a rewind that took `count` items `a` had read: another handle pushes `count + 1` under the same ids, and `a`,
+ * reading again whole, takes and acks exactly those (not what it read before); then both close.
+ */
+async function expectReadAgain(a: Queue<string>, name: string, store: RedisStore, count: number): Promise<void> {
+  const b = await Queue.open<string>({ name, store, segmentItems: 10 });
+  const pushed = Array.from({ length: count + 1 }, (_, i) => `b${10 + i}`);
+  await b.pushMany(pushed);
+  const lease = await a.take(count + 1);
+  expect(lease!.entries.map((e) => e.value)).toEqual(pushed);
+  await lease!.ack();
+  expect(await b.list()).toEqual([]);
+  await a.close();
+  await b.close();
+}
+
 // Redis with snapshots only (the stock configuration): a crash brings back the last snapshot, and what handles did
 // since is gone. Handles that lived through it go on; one lease of theirs must not ack what was pushed after it.
 describeRedis(
@@ -57,15 +73,7 @@ describeRedis(
           admin.disconnect();
           await server().kill();
           await server().restart();
-          const b = await Queue.open<string>({ name: 'q', store: stores[1]!, segmentItems: 10 });
-          const pushed = Array.from({ length: count + 1 }, (_, i) => `b${10 + i}`);
-          await b.pushMany(pushed);
-          const lease = await a.take(count + 1);
-          expect(lease!.entries.map((e) => e.value)).toEqual(pushed);
-          await lease!.ack();
-          expect(await b.list()).toEqual([]);
-          await a.close();
-          await b.close();
+          await expectReadAgain(a, 'q', stores[1]!, count);
         } finally {
           admin.disconnect();
           await Promise.all(stores.map((s) => s.close()));
@@ -232,15 +240,7 @@ describeRedis('RedisStore on a Cluster whose node fails over to a replica behind
         await (await a.take(10))!.ack();
         // Gone with the failover: pushed after the replica fell behind, read by this handle.
         await failover(() => a.pushMany(Array.from({ length: count }, (_, i) => `a${10 + i}`)));
-        const b = await Queue.open<string>({ name, store: stores[1]!, segmentItems: 10 });
-        const pushed = Array.from({ length: count + 1 }, (_, i) => `b${10 + i}`);
-        await b.pushMany(pushed);
-        const lease = await a.take(count + 1);
-        expect(lease!.entries.map((e) => e.value)).toEqual(pushed);
-        await lease!.ack();
-        expect(await b.list()).toEqual([]);
-        await a.close();
-        await b.close();
+        await expectReadAgain(a, name, stores[1]!, count);
       } finally {
         await Promise.all(stores.map((s) => s.close()));
       }
