@@ -1,5 +1,7 @@
 import type { CommitView } from './commit-view.js';
 import { concat } from './encode.js';
+import { SluiceError } from './errors.js';
+import { PARTITION_SPAN } from './ids.js';
 
 /** A push waiting for the next group commit. A `pushMany` is one: all its items commit together. */
 export interface PendingPush {
@@ -19,6 +21,8 @@ interface Tail {
 }
 
 interface Limits {
+  /** The queue's, for messages. */
+  readonly name: string;
   readonly segmentItems: number;
   readonly segmentBytes: number;
 }
@@ -73,15 +77,36 @@ export class GroupCommit {
     while (this.#pending.length > 0) {
       let units: PendingPush[] = [];
       let first = 0;
+      let count = 0;
+      let full: SluiceError | undefined;
       try {
         await this.#view.commit(() => {
           this.#check();
           first = this.#view.next;
-          const planned = planAppend(this.#pending, this.#view.segments.tail, first, this.#limits);
-          units = planned.units;
+          const { segments } = this.#view;
+          let planned = planAppend(this.#pending, segments.tail, first, this.#limits);
+          // A partition's sequence numbers stay below 2^40, else its entry ids would run into the next partition's
+          // (see `entryId`). Near there pushes commit one at a time, and one that would pass it is refused alone.
+          if (first + planned.count > PARTITION_SPAN) {
+            const [push] = this.#pending as [PendingPush];
+            planned = planAppend([push], segments.tail, first, this.#limits);
+            if (first + push.count > PARTITION_SPAN) {
+              throw (full = new SluiceError(
+                'ERR_QUOTA_EXCEEDED',
+                `Queue "${this.#limits.name}" has no entry ids left for ${push.count === 1 ? 'an item' : `${push.count} items`}: a partition numbers ` +
+                  `at most 2^40 items, and this one is at ${first}, so their ids would run into the next partition's. Nothing was stored; ` +
+                  `move the items to a queue of another name.`,
+              ));
+            }
+          }
+          ({ units, count } = planned);
           return { batch: { write: planned.write }, result: undefined };
         });
       } catch (error) {
+        if (error === full) {
+          this.#pending.shift()!.reject(error);
+          continue;
+        }
         for (const unit of this.#pending.splice(0)) unit.reject(error);
         return;
       }
@@ -90,7 +115,7 @@ export class GroupCommit {
         unit.resolve(unit.done(first));
         first += unit.count;
       }
-      this.#pushed(units.reduce((sum, u) => sum + u.count, 0));
+      this.#pushed(count);
     }
   }
 }
@@ -105,7 +130,7 @@ export function planAppend(
   tail: Tail | undefined,
   next: number,
   limits: Limits,
-): { units: PendingPush[]; write: { segment: number; offset: number; bytes: Uint8Array } } {
+): { units: PendingPush[]; count: number; write: { segment: number; offset: number; bytes: Uint8Array } } {
   const fitting = (items: number, bytes: number): PendingPush[] => {
     const out: PendingPush[] = [];
     for (const unit of pending) {
@@ -129,5 +154,5 @@ export function planAppend(
   if (units.length === 0) units = fitting(0, 0);
   if (units.length === 0) units = pending.slice(0, 1);
   const bytes = units.length === 1 ? units[0]!.frames : concat(units.map((u) => u.frames));
-  return { units, write: { segment, offset, bytes } };
+  return { units, count: units.reduce((sum, u) => sum + u.count, 0), write: { segment, offset, bytes } };
 }

@@ -46,7 +46,7 @@ export function leaseIds(ids: readonly string[], own: ReadonlySet<string>): read
 /**
  * Entry ids of a partitioned queue: partition `p`'s item `seq` is `p * 2^40 + seq`, so partition 0's ids are its
  * sequence numbers (a queue of one partition has ids as it always had), and every id stays a safe integer for up to
- * 8192 partitions of a trillion items each.
+ * 8192 partitions of a trillion items each (a push past its partition's 2^40th item is refused: see `GroupCommit.flush`).
  */
 export const PARTITION_SPAN = 2 ** 40;
 
