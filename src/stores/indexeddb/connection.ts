@@ -14,8 +14,8 @@ export interface ConnectOptions {
   readonly blockedTimeoutMs: number;
   /** Another connection holds the database at `oldVersion` and has not closed it: this open waits. */
   readonly onBlocked: (oldVersion: number) => void;
-  /** The connection closed under its handles: deleted, upgraded by newer code, or closed by the browser. */
-  readonly onLost: () => void;
+  /** The connection closed under its handles (deleted, upgraded by newer code, or closed by the browser), and why. */
+  readonly onLost: (why: SluiceError) => void;
 }
 
 /**
@@ -23,16 +23,22 @@ export interface ConnectOptions {
  * upgraded by another tab) or was closed by `close`.
  */
 export class Database {
-  readonly #open: (onLost: () => void) => Promise<Connection>;
+  readonly #open: (onLost: (why: SluiceError) => void) => Promise<Connection>;
   #connection: Promise<Connection> | undefined;
+  /**
+   * Why the last connection to close under its handles did; undefined while none has. Each loss is an error of its
+   * own: a handle keeps the one of when it opened, and one it finds changed tells it the database was lost since.
+   */
+  lost: SluiceError | undefined;
 
-  constructor(open: (onLost: () => void) => Promise<Connection>) {
+  constructor(open: (onLost: (why: SluiceError) => void) => Promise<Connection>) {
     this.#open = open;
   }
 
   get(): Promise<Connection> {
     if (this.#connection) return this.#connection;
-    const forget = () => {
+    const forget = (why?: SluiceError) => {
+      if (why) this.lost = why;
       if (this.#connection === connecting) this.#connection = undefined;
     };
     const connecting = this.#open(forget);
@@ -130,7 +136,7 @@ export function connect(factory: IDBFactory | undefined, name: string, schema: S
         if (connection.lost) return;
         connection.lost = error;
         db.close();
-        options.onLost();
+        options.onLost(error);
       };
       db.onversionchange = ({ newVersion }) =>
         lose(

@@ -1,3 +1,4 @@
+import type { SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
 import type { QueueStorage, Store } from '../../core/store.js';
 import { check, integer, invalid, isObject, onlyKnown, optional, text } from '../../core/validate.js';
@@ -120,7 +121,9 @@ export class IndexedDbStore extends EventTarget implements Store {
     this.#users++;
     try {
       const storage = new IndexedDbQueueStorage(name, this.dbName, await this.#queues.get(), this.#locks, this.#release);
-      return Object.assign(storage, { blobs: new IndexedDbBlobs(name, this.#useBlobs) });
+      // The blob database as it is now: lost later (deleted, say), it is not made again, empty, under this handle.
+      const mark = this.#blobs.lost;
+      return Object.assign(storage, { blobs: new IndexedDbBlobs(name, (fn) => this.#useBlobs(fn, mark)) });
     } catch (error) {
       this.#release();
       throw error;
@@ -139,11 +142,20 @@ export class IndexedDbStore extends EventTarget implements Store {
   }
 
   // A blob call holds the store open while it runs: one made after its queue closed neither fails because the last
-  // queue closing closed the connection under it, nor leaves a connection open behind it.
-  readonly #useBlobs = async <T>(fn: (db: IDBDatabase) => Promise<T>): Promise<T> => {
+  // queue closing closed the connection under it, nor leaves a connection open behind it. A handle whose blob
+  // database was lost since it opened (`mark`: deleted by another tab or with the site's data, or closed by the
+  // browser) is told so, as its queue's calls are when the queue database is lost, rather than have the database made
+  // again, empty, under it (what it stored there, an outbox's bodies, would be gone without a word). A handle opened
+  // since starts anew.
+  readonly #useBlobs = async <T>(fn: (db: IDBDatabase) => Promise<T>, mark: SluiceError | undefined): Promise<T> => {
+    const blobs = this.#blobs;
     this.#users++;
     try {
-      return await fn((await this.#blobs.get()).db);
+      if (blobs.lost !== mark) throw blobs.lost;
+      return await fn((await blobs.get()).db);
+    } catch (error) {
+      // A call running when the database went fails on the closed connection: said as why it closed.
+      throw blobs.lost !== mark ? blobs.lost : error;
     } finally {
       this.#release();
     }
