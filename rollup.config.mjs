@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import terser from '@rollup/plugin-terser';
+import MagicString from 'magic-string';
 import typescript from '@rollup/plugin-typescript';
 import { dts } from 'rollup-plugin-dts';
 import { shortMessages } from './build/short-messages.mjs';
@@ -31,6 +32,22 @@ const production = ['index', 'index.browser', 'indexeddb', 'sw'];
 // ioredis is an optional peer dependency: the app brings its own copy, the one its clients come from.
 const external = (id) => id === 'idb' || id === 'ioredis' || id.startsWith('node:');
 
+// sluice's version, for `sluice --version`: read from the package.json beside this config and written in where the CLI
+// names it (`__SLUICE_VERSION__`, src/platform/cli/version.ts), so that the CLI never looks for a package.json when
+// it runs (dist/cli.js, node_modules/.bin/sluice and a bundle would each find it at another path, or none).
+const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
+const writeVersion = () => ({
+  name: 'write-version',
+  transform(code) {
+    if (!code.includes('__SLUICE_VERSION__')) return null;
+    const s = new MagicString(code);
+    for (const match of code.matchAll(/(?<!declare const )\b__SLUICE_VERSION__\b/g)) {
+      s.overwrite(match.index, match.index + match[0].length, JSON.stringify(version));
+    }
+    return { code: s.toString(), map: s.generateMap({ hires: true }) };
+  },
+});
+
 const compile = (outDir) =>
   typescript({
     tsconfig: './tsconfig.build.json',
@@ -54,7 +71,7 @@ export default [
     input: entries,
     external,
     output: { ...output, dir: 'dist', banner: (chunk) => (chunk.name === 'cli' ? '#!/usr/bin/env node' : '') },
-    plugins: [compile('dist')],
+    plugins: [compile('dist'), writeVersion()],
   },
   {
     // The production build (dist/prod/): each SluiceError's message cut to its code, a few words and the name it

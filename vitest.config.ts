@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
 import { findRedisServer, redisRequired, redisSkipNotice } from './test/support/redis-server.js';
 
@@ -11,7 +12,11 @@ if (!redis) console.warn(redisSkipNotice('the Outbox suites on RedisStore'));
 
 // Projects: `node` and `outbox-on-redis` (npm run test:node), and `e2e`, the end-to-end tests that drive real
 // browsers, which test/browser/run.mjs (npm run test:browser) runs once per engine beside web-test-runner.
+// sluice's version where the CLI names it, as the build writes it in (see rollup.config.mjs).
+const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { version: string };
+
 export default defineConfig({
+  define: { __SLUICE_VERSION__: JSON.stringify(version) },
   test: {
     testTimeout: 30_000,
     hookTimeout: 30_000,

@@ -7,6 +7,7 @@ import { failure } from './cli/failure.js';
 import { type CliIo, printError } from './cli/io.js';
 import { processIo } from './cli/output.js';
 import { clear, drain, ls, peek, stats } from './cli/queues.js';
+import { VERSION } from './cli/version.js';
 
 export type { CliIo } from './cli/io.js';
 
@@ -23,7 +24,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   try {
     invocation = parse(argv);
     // The store checks --dir as it is made (an empty one, say): a bad option, like the parser's.
-    if (invocation.command.name !== 'help') ctx = context(io, invocation);
+    if (!told(invocation.command)) ctx = context(io, invocation);
   } catch (error) {
     const json = argv.includes('--json');
     printError(io, failure(error, 'throw'), json);
@@ -32,7 +33,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   }
   const { command, json } = invocation;
   try {
-    const code = ctx && command.name !== 'help' ? await run(ctx, command) : help(io);
+    // A context is made for every command but those told.
+    const code = told(command) ? tell(io, command, json) : await run(ctx!, command);
     // What was printed is written, or the exit code says it was not.
     await io.written?.();
     return ctx ? repaired(ctx, code) : code;
@@ -46,8 +48,14 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   }
 }
 
-function help(io: CliIo): number {
-  io.out(USAGE);
+/** `help` and `--version`: told without opening anything. */
+function told(command: Command): command is Extract<Command, { name: 'help' | 'version' }> {
+  return command.name === 'help' || command.name === 'version';
+}
+
+function tell(io: CliIo, command: Extract<Command, { name: 'help' | 'version' }>, json: boolean): number {
+  if (command.name === 'help') io.out(USAGE);
+  else io.out(json ? JSON.stringify({ version: VERSION }) : VERSION);
   return 0;
 }
 
@@ -63,7 +71,7 @@ function readOnly(command: Command): boolean {
   return command.name !== 'drain' && command.name !== 'clear' && !(command.name === 'dead' && command.action !== 'list');
 }
 
-function run(ctx: Context, command: Exclude<Command, { name: 'help' }>): Promise<number> {
+function run(ctx: Context, command: Exclude<Command, { name: 'help' | 'version' }>): Promise<number> {
   switch (command.name) {
     case 'ls':
       return ls(ctx);

@@ -75,6 +75,10 @@ describe.concurrent('the packed package', () => {
     const ls = await exec(bin, ['ls', '--dir', data, '--json'], packed.project);
     expect(ls.code, ls.output).toBe(0);
     expect(JSON.parse(ls.output)).toMatchObject({ queue: 'jobs', kind: 'queue', size: 1 });
+    // The version the build wrote in: the package's own, whatever the path the bin runs from.
+    const { version } = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string };
+    const told = await exec(bin, ['--version'], packed.project);
+    expect(told, told.output).toEqual({ code: 0, output: `${version}\n` });
   });
 
   it('bundles for a browser with the browser condition (and sluice/fs for Node)', async () => {

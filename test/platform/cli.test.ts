@@ -1,10 +1,11 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync, utimesSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Queue } from '../../src/index.js';
 import { FileStore } from '../../src/fs.js';
 import { main } from '../../src/platform/cli.js';
+import { USAGE } from '../../src/platform/cli/args.js';
 import { queueNames } from '../../src/platform/cli/layout.js';
 import { Outbox } from '../../src/outbox/outbox.js';
 import { hash } from '../../src/core/partitioned.js';
@@ -459,10 +460,10 @@ describe('usage', () => {
   });
 
   it('an unknown flag is named with the flags there are, not node:util\'s advice about positionals after "--"', async () => {
-    for (const flag of ['--version', '-v']) {
+    for (const flag of ['-v', '--queue']) {
       err = [];
       expect(await run('ls', flag)).toBe(2);
-      expect(err[0]).toBe(`sluice: ERR_INVALID_OPTION: Unknown option "${flag}": the options are --dir, --limit, --json, --corruption, --accept-repairs and -h/--help.`);
+      expect(err[0]).toBe(`sluice: ERR_INVALID_OPTION: Unknown option "${flag}": the options are --dir, --limit, --json, --corruption, --accept-repairs, -h/--help and --version.`);
     }
   });
 
@@ -474,6 +475,39 @@ describe('usage', () => {
   it('--help prints the usage and exits 0', async () => {
     expect(await main(['--help'], io)).toBe(0);
     expect(out.join('\n')).toContain('Exit codes: 0 done; 1 failed');
+  });
+
+  it('help is --help as a command: the usage, exit 0, whatever follows it, and nothing opened or made', async () => {
+    const missing = join(dir, 'missing');
+    for (const args of [['help'], ['help', 'peek'], ['help', '--dir', missing], ['ls', '--help']]) {
+      out = [];
+      err = [];
+      expect(await main(args, io), args.join(' ')).toBe(0);
+      expect(out, args.join(' ')).toEqual([USAGE]);
+      expect(err).toEqual([]);
+    }
+    expect(USAGE).toMatch(/^ {2}help {2,}this text \(as --help\)$/m);
+    expect(existsSync(missing)).toBe(false);
+  });
+
+  it("--version prints the package's version (as package.json gives it) and exits 0, opening nothing; with --json as an object", async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(version).toMatch(/^\d+\.\d+\.\d+/);
+    const missing = join(dir, 'missing');
+    expect(await main(['--version'], io)).toBe(0);
+    expect(await main(['--version', '--dir', missing], io)).toBe(0);
+    expect(await main(['ls', '--version', '--dir', missing], io)).toBe(0);
+    expect(out).toEqual([version, version, version]);
+    out = [];
+    expect(await main(['--version', '--json'], io)).toBe(0);
+    expect(json()).toEqual([{ version }]);
+    expect(err).toEqual([]);
+    expect(existsSync(missing)).toBe(false);
+    // --help wins: asked for both, the usage says how to ask for the version.
+    out = [];
+    expect(await main(['--help', '--version'], io)).toBe(0);
+    expect(out).toEqual([USAGE]);
+    expect(USAGE).toMatch(/^ {2}--version {2,}sluice's version$/m);
   });
 
   it('an empty --dir is a usage error: one line and the usage, exit 2', async () => {

@@ -7,6 +7,7 @@ Inspect and repair the queues of a FileStore directory. Nothing is ever created:
 is an error.
 
 Commands:
+  help                             this text (as --help)
   ls                               every queue: kind, size, leased, delayed, segments, bytes, oldest item's age
   stats <queue>                    one queue's size, leased, delayed, segments, bytes and oldest item's age
   peek <queue> [--limit N]         the first N unacked entries (default 20) with state and attempts; leases nothing
@@ -28,6 +29,7 @@ Options:
                         skip: they are counted as lost, and named
   --accept-repairs      go on past repairs and losses (still reported), and exit 0
   -h, --help            this text
+  --version             sluice's version
 
 Opening a queue repairs what it finds (a missing or damaged meta file, a torn tail, items gone): every command,
 read-only ones included, reports each repair and loss on stderr, one line each. drain, clear and dead retry|purge
@@ -37,7 +39,7 @@ Exit codes: 0 done; 1 failed (unknown ids, a locked or damaged queue, stdout not
 directory or queue; 3 done, but a queue needed repair or lost items (reported on stderr; not with --accept-repairs).`;
 
 export type Command =
-  | { readonly name: 'help' }
+  | { readonly name: 'help' | 'version' }
   | { readonly name: 'ls' }
   | { readonly name: 'stats' | 'clear'; readonly queue: string }
   | { readonly name: 'peek'; readonly queue: string; readonly limit: number }
@@ -92,13 +94,14 @@ export function parse(argv: readonly string[]): Invocation {
         'accept-repairs': { type: 'boolean', default: false },
         all: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
+        version: { type: 'boolean', default: false },
       },
     });
   } catch (error) {
     // node:util's own messages name the flag; for an unknown one it goes on about positionals after '--', which
-    // tells someone who typed `--version` or `--queue` nothing: name the flags there are instead.
+    // tells someone who typed `-v` or `--queue` nothing: name the flags there are instead.
     const unknown = (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && /'([^']+)'/.exec((error as Error).message);
-    if (unknown) usage(`Unknown option "${unknown[1]}": the options are --dir, --limit, --json, --corruption, --accept-repairs and -h/--help.`);
+    if (unknown) usage(`Unknown option "${unknown[1]}": the options are --dir, --limit, --json, --corruption, --accept-repairs, -h/--help and --version.`);
     usage((error as Error).message);
   }
   const { values, positionals, tokens } = parsed;
@@ -108,7 +111,9 @@ export function parse(argv: readonly string[]): Invocation {
     if (given.length > 1) usage(`--${option} is given more than once, with different values (${given.map((v) => JSON.stringify(v)).join(', ')}): give it once.`);
   }
   const { corruption } = values;
-  if (values.help) return { command: { name: 'help' }, dir: values.dir, json: values.json, corruption: 'throw', acceptRepairs: false };
+  // `help` is --help as a command (what `git help` and `npm help` taught), whatever follows it; either wins over --version.
+  const asked = values.help || positionals[0] === 'help' ? 'help' : values.version ? 'version' : undefined;
+  if (asked) return { command: { name: asked }, dir: values.dir, json: values.json, corruption: 'throw', acceptRepairs: false };
   if (values.dir === '') usage('--dir must name a directory, got "".');
   if (corruption !== 'throw' && corruption !== 'skip') usage(`--corruption must be "throw" or "skip", got "${corruption}".`);
   const invocation = (command: Command): Invocation => ({ command, dir: values.dir, json: values.json, corruption, acceptRepairs: values['accept-repairs'] });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -29,6 +29,8 @@ export async function bundle(): Promise<Bundle> {
     outdir: dir,
     outExtension: { '.js': '.mjs' },
     logLevel: 'error',
+    // sluice's version where the CLI names it, as the build writes it in (see rollup.config.mjs).
+    define: { __SLUICE_VERSION__: JSON.stringify((JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version) },
   });
   const lib = `import { Queue } from '${join(dir, 'index.mjs')}'; import { FileStore } from '${join(dir, 'lib.mjs')}';`;
   return {

@@ -73,7 +73,7 @@ describe('drain into a pipe whose reader goes away', () => {
 describe('read-only commands into a pipe whose reader goes away', () => {
   it('end without a word, as Unix tools do, and exit 1: no stack trace', async () => {
     await fill(3);
-    for (const args of [['stats', 'q'], ['ls'], ['peek', 'q'], ['--help']]) {
+    for (const args of [['stats', 'q'], ['ls'], ['peek', 'q'], ['--help'], ['help'], ['--version']]) {
       const child = sluice.cli([...args, '--dir', dir]);
       child.stdout.destroy();
       expect(await exited(child), args.join(' ')).toEqual({ code: 1, signal: null, stderr: '' });
