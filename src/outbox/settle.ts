@@ -19,6 +19,8 @@ export interface Delivered {
 }
 
 type Ready = readonly { entry: Entry; task: StoredTask }[];
+/** A task of an attempt, with its verdict and what events show of it. */
+type Judged = Ready[number] & { readonly view: SentDetail['task']; readonly verdict: Verdict };
 
 interface Attempt {
   readonly lease: Lease<StoredTask>;
@@ -67,56 +69,57 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
     await discard(outcome, a.deadline);
     return 'too-large';
   }
-  const attempt = {
-    attempts: Math.max(...entries.map((e) => e.attempts)),
-    createdAt: Math.min(...entries.map((e) => e.value.createdAt)),
-    now: options.clock.now(),
-  };
-  let verdict = verdictFor(outcome, views[0]!, options, attempt);
+  // Each task is judged by its own attempts and age, one response for all: a fresh task batched with one past its
+  // limits is not buried with it. Those retried go again together, after the first one's delay.
+  const now = options.clock.now();
+  const judge = () => ready.map(({ entry }, i) => verdictFor(outcome, views[i]!, options, { attempts: entry.attempts, createdAt: entry.value.createdAt, now }));
+  let verdicts = judge();
   let body: ArrayBuffer | undefined;
-  if (verdict.kind === 'sent' && outcome instanceof Response && outcome.body) {
+  if (verdicts.some((v) => v.kind === 'sent') && outcome instanceof Response && outcome.body) {
     try {
       body = await a.deadline.race(outcome.arrayBuffer());
     } catch (error) {
       // The body stalled or broke off: no complete response, so not sent.
       outcome = a.deadline.expired ? a.deadline.error() : error instanceof Error ? error : new Error(String(error));
-      verdict = verdictFor(outcome, views[0]!, options, attempt);
+      verdicts = judge();
     }
   }
-  if (verdict.kind === 'sent') {
+  const to: Record<Verdict['kind'], Judged[]> = { sent: [], retry: [], dead: [] };
+  ready.forEach((r, i) => to[verdicts[i]!.kind].push({ ...r, view: views[i]!, verdict: verdicts[i]! }));
+  const { sent } = to;
+  if (sent.length > 0) {
     c.delivered();
     const response = outcome instanceof Response ? outcome : undefined;
     a.delivered.push({
-      ids: entries.map((e) => e.id),
-      bodies: bodiesOf(entries.map((e) => e.value)),
+      ids: sent.map((r) => r.entry.id),
+      bodies: bodiesOf(sent.map((r) => r.entry.value)),
       // Counted once acked, as the event: a task whose ack fails is sent again, and a flush says it is not sent yet.
       tell: () => {
-        a.run.sent += ready.length;
-        tellSent(c, ready, views, response, body);
+        a.run.sent += sent.length;
+        tellSent(c, sent, response, body);
       },
     });
-    return true;
+    if (sent.length === ready.length) return true;
   }
   const secrets = exchange.kind === 'response' || exchange.kind === 'error' ? exchange.secrets : [];
   const extra = outcome instanceof Error ? { error: errorText(outcome, secrets) } : { status: outcome.status };
   try {
-    if (verdict.kind === 'dead') {
-      await c.toDead(entries.map((entry) => ({ entry, reason: verdict.reason, ...extra })), a.lease, a.run);
-      return true;
-    }
-    await retry(c, ready, verdict, extra, a);
+    await c.toDead(to.dead.map(({ entry, verdict }) => ({ entry, reason: (verdict as Extract<Verdict, { kind: 'dead' }>).reason, ...extra })), a.lease, a.run);
+    const retrying = to.retry;
+    if (retrying.length === 0) return true;
+    await retry(c, retrying, retrying[0]!.verdict as Extract<Verdict, { kind: 'retry' }>, extra, a);
     return false;
   } finally {
     if (outcome instanceof Response) await discard(outcome, a.deadline);
   }
 }
 
-function tellSent(c: DeliveryContext, ready: Ready, views: SentDetail['task'][], response: Response | undefined, body: ArrayBuffer | undefined): void {
+function tellSent(c: DeliveryContext, sent: readonly Judged[], response: Response | undefined, body: ArrayBuffer | undefined): void {
   const { index } = c;
-  ready.forEach(({ entry }, i) => {
+  sent.forEach(({ entry, view }) => {
     const pending = index.get(Number(entry.id));
     if (pending) index.remove(pending);
-    const detail: SentDetail = { task: views[i]!, status: response?.status ?? 0, attempts: entry.attempts };
+    const detail: SentDetail = { task: view, status: response?.status ?? 0, attempts: entry.attempts };
     c.emit('sent', response ? withResponse(detail, response, body) : detail);
     c.coordination.post({ type: 'sent', detail, entry: entry.id });
   });

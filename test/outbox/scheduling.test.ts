@@ -309,6 +309,55 @@ describe('batch', () => {
   });
 });
 
+describe('a batch judged: one response, each task by its own limits', () => {
+  const names = (list: readonly { task: { url: string } }[]) => list.map((x) => new URL(x.task.url).pathname);
+
+  it("a task past its own maxAgeMs is dead as 'max-age'; a fresh one batched with it is retried, not buried with it", async () => {
+    await r.reopen({ batch: { url: '/batch' }, retry: { maxAgeMs: 60_000 } });
+    r.server.script(() => ({ status: 503 }));
+    await r.outbox.enqueue({ url: '/old', body: { n: 'old' } });
+    r.clock.advance(61_000);
+    await r.outbox.enqueue({ url: '/new', body: { n: 'new' } });
+    expect(await r.outbox.flush()).toMatchObject({ retried: 1, dead: 1, remaining: 1 });
+    expect(r.server.received.map((x) => JSON.parse(x.body.toString()))).toEqual([[{ n: 'old' }, { n: 'new' }]]);
+    expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'max-age', status: 503, attempts: 1, task: { url: expect.stringMatching(/\/old$/) } }]);
+    expect(names(r.events('retry'))).toEqual(['/new']);
+  });
+
+  it("a task at its maxAttempts is dead as 'max-attempts'; one tried fewer times is retried (batched anew after a restart)", async () => {
+    const options = { batch: { url: '/batch' }, retry: { maxAttempts: 2 } };
+    await r.reopen(options);
+    r.server.script(() => ({ status: 503 }));
+    await r.outbox.enqueue({ url: '/old', body: { n: 'old' } });
+    expect(await r.outbox.flush()).toMatchObject({ retried: 1 });
+    await r.reopen(options);
+    await r.outbox.enqueue({ url: '/new', body: { n: 'new' } });
+    r.clock.advance(5000);
+    expect(await r.outbox.flush()).toMatchObject({ retried: 1, dead: 1, remaining: 1 });
+    expect(JSON.parse(r.server.received[1]!.body.toString())).toEqual([{ n: 'old' }, { n: 'new' }]);
+    expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'max-attempts', attempts: 2, task: { url: expect.stringMatching(/\/old$/) } }]);
+    expect(r.events('retry')).toMatchObject([{ task: { url: expect.stringMatching(/\/new$/) }, attempts: 1 }]);
+  });
+
+  it('classify is asked for each task of the batch; those it retries wait one delay and go again together', async () => {
+    const asked: string[] = [];
+    await r.reopen({
+      batch: { url: '/batch' },
+      ordering: 'none',
+      classify: (outcome, task) => (asked.push(new URL(task.url).pathname), task.url.endsWith('/done') ? 'sent' : outcome instanceof Response && outcome.ok ? 'sent' : 'retry'),
+    });
+    r.server.next({ status: 500 });
+    await r.outbox.enqueueMany([{ url: '/a', body: { n: 'a' } }, { url: '/done', body: { n: 'done' } }, { url: '/b', body: { n: 'b' } }]);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, retried: 2, remaining: 2 });
+    expect(asked).toEqual(['/a', '/done', '/b']);
+    expect(names(r.events('sent'))).toEqual(['/done']);
+    expect(new Set(r.events('retry').map((x) => x.delayMs)).size).toBe(1);
+    r.clock.advance(1000);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 2, remaining: 0 });
+    expect(JSON.parse(r.server.received[1]!.body.toString())).toEqual([{ n: 'a' }, { n: 'b' }]);
+  });
+});
+
 describe('a batch that failed', () => {
   const bodies = () => r.server.received.map((x) => (JSON.parse(x.body.toString()) as { n: string }[]).map((b) => b.n));
   const task = (n: string, group?: string) => ({ url: '/one', body: { n }, ...(group !== undefined && { group }) });
