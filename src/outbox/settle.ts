@@ -2,7 +2,8 @@ import type { Lease } from '../core/queue-types.js';
 import { tooLarge } from './batch-fit.js';
 import type { Deadline } from './deadline.js';
 import type { DeliveryContext, DeliveryRun, Entry, ToDead } from './delivery.js';
-import type { HandedOverDetail, RetryDetail, SentDetail } from './events.js';
+import type { Relayed } from './coordination.js';
+import type { RetryDetail, SentDetail } from './events.js';
 import { bodiesOf } from './enqueue.js';
 import { errorText } from './scrub.js';
 import { discard, type Exchange } from './send.js';
@@ -53,13 +54,9 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
     const queuedAs = handedOver(outcome);
     if (queuedAs !== undefined) {
       await discard(outcome, a.deadline);
-      a.delivered.push({
-        ids: entries.map((e) => e.id),
-        bodies: bodiesOf(entries.map((e) => e.value)),
-        tell: () => {
-          a.run.handedOver += ready.length;
-          tellHandedOver(c, ready, views, queuedAs);
-        },
+      left(a, ready, () => {
+        a.run.handedOver += ready.length;
+        tell(c, 'handed-over', ready.map((r, i) => ({ ...r, view: views[i]! })), { queuedAs });
       });
       return true;
     }
@@ -87,17 +84,13 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
   const to: Record<Verdict['kind'], Judged[]> = { sent: [], retry: [], dead: [] };
   ready.forEach((r, i) => to[verdicts[i]!.kind].push({ ...r, view: views[i]!, verdict: verdicts[i]! }));
   const { sent } = to;
-  if (sent.length > 0) {
+  if (sent[0]) {
     c.delivered();
     const response = outcome instanceof Response ? outcome : undefined;
-    a.delivered.push({
-      ids: sent.map((r) => r.entry.id),
-      bodies: bodiesOf(sent.map((r) => r.entry.value)),
-      // Counted once acked, as the event: a task whose ack fails is sent again, and a flush says it is not sent yet.
-      tell: () => {
-        a.run.sent += sent.length;
-        tellSent(c, sent, response, body);
-      },
+    // Counted once acked, as the event: a task whose ack fails is sent again, and a flush says it is not sent yet.
+    left(a, sent, () => {
+      a.run.sent += sent.length;
+      tell(c, 'sent', sent, { status: response?.status ?? 0 }, (detail) => (response ? withResponse(detail, response, body) : detail));
     });
     if (sent.length === ready.length) return true;
   }
@@ -106,7 +99,7 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
   try {
     await c.toDead(to.dead.map(({ entry, verdict }) => ({ entry, reason: (verdict as Extract<Verdict, { kind: 'dead' }>).reason, ...extra })), a.lease, a.run);
     const retrying = to.retry;
-    if (retrying.length === 0) return true;
+    if (!retrying[0]) return true;
     await retry(c, retrying, retrying[0]!.verdict as Extract<Verdict, { kind: 'retry' }>, extra, a);
     return false;
   } finally {
@@ -114,15 +107,20 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
   }
 }
 
-function tellSent(c: DeliveryContext, sent: readonly Judged[], response: Response | undefined, body: ArrayBuffer | undefined): void {
-  const { index } = c;
-  sent.forEach(({ entry, view }) => {
-    const pending = index.get(Number(entry.id));
-    if (pending) index.remove(pending);
-    const detail: SentDetail = { task: view, status: response?.status ?? 0, attempts: entry.attempts };
-    c.emit('sent', response ? withResponse(detail, response, body) : detail);
-    c.coordination.post({ type: 'sent', detail, entry: entry.id });
-  });
+/** `ready` left the outbox by a response: acked at the end of the unit, then `tell`. */
+function left(a: Attempt, ready: Ready, tell: () => void): void {
+  a.delivered.push({ ids: ready.map((r) => r.entry.id), bodies: bodiesOf(ready.map((r) => r.entry.value)), tell });
+}
+
+/** Says that `list` left the outbox (`type`): out of the index, an event here, and one to the other handles. */
+function tell(c: DeliveryContext, type: 'sent' | 'handed-over', list: readonly Omit<Judged, 'verdict'>[], more: object, shown = (detail: SentDetail) => detail): void {
+  for (const { entry, view } of list) {
+    const pending = c.index.get(Number(entry.id));
+    if (pending) c.index.remove(pending);
+    const detail = { task: view, ...more, attempts: entry.attempts } as SentDetail;
+    c.emit(type, shown(detail));
+    c.coordination.post({ type, detail, entry: entry.id } as Relayed);
+  }
 }
 
 /** `detail` with a `response` made when read: the body was read to judge the attempt, so listeners get a copy. */
@@ -142,16 +140,6 @@ function withResponse(detail: SentDetail, response: Response, body: ArrayBuffer 
       return copy;
     },
   };
-}
-
-function tellHandedOver(c: DeliveryContext, ready: Ready, views: HandedOverDetail['task'][], queuedAs: string): void {
-  ready.forEach(({ entry }, i) => {
-    const pending = c.index.get(Number(entry.id));
-    if (pending) c.index.remove(pending);
-    const detail: HandedOverDetail = { task: views[i]!, queuedAs, attempts: entry.attempts };
-    c.emit('handed-over', detail);
-    c.coordination.post({ type: 'handed-over', detail, entry: entry.id });
-  });
 }
 
 async function retry(
