@@ -40,8 +40,10 @@ export function capText(text: string): string {
 /**
  * `text` with every secret replaced, and every part of one a message may quote alone: each line (a value with a line
  * break may be quoted split) and each word (a proxy may quote the token of "Bearer <token>", a cookie's value), all
- * but a credential's scheme ("Bearer", "Basic"), which is no secret. Parts shorter than 4 characters are left: they
- * would redact ordinary words, and say nothing of the secret.
+ * but a credential's scheme ("Bearer", "Basic"), which is no secret. Other parts shorter than 4 characters are left:
+ * they would redact ordinary words, and say nothing of the secret. The value itself and the credentials after its
+ * scheme are always replaced; when that short, only where they stand alone, since holes cut inside words would both
+ * garble the text and spell the secret out.
  */
 export function scrub(text: string, secrets: readonly string[]): string {
   let out = text;
@@ -50,9 +52,13 @@ export function scrub(text: string, secrets: readonly string[]): string {
     const words = value.split(/[\s,;=\0]+/);
     // An authorization value's scheme, as in "Bearer <token>": a word, a space, then the credentials.
     const scheme = /^([A-Za-z][\w-]*) +\S/.exec(value)?.[1];
-    const parts = [secret, ...secret.split(/[\r\n\0]+/), ...words].map((part) => part.trim()).filter((part) => part.length >= 4 && part !== scheme);
+    const whole = [value, value.slice(scheme?.length).trim()];
+    const parts = [secret, ...secret.split(/[\r\n\0]+/), ...words].map((part) => part.trim()).filter((part) => part && part !== scheme && (part[3] || whole.includes(part)));
     // Longest first: a whole value is replaced before any word of it.
-    for (const part of parts.sort((a, b) => b.length - a.length)) out = out.split(part).join(REDACTED);
+    for (const part of parts.sort((a, b) => b.length - a.length)) {
+      const escaped = part.replace(/\W/g, '\\$&');
+      out = out.replace(RegExp(part[3] ? `()${escaped}` : `(^|\\W)${escaped}(?!\\w)`, 'g'), '$1' + REDACTED);
+    }
   }
   return out;
 }

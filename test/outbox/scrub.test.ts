@@ -15,6 +15,13 @@ describe('scrub()', () => {
     expect(scrub('a b c', ['a b c d'])).toBe('a b c');
   });
 
+  it('a short secret (a value, or the credentials after a scheme) is redacted where it stands alone, never inside a word', () => {
+    expect(scrub('header value "k9z" refused', ['k9z'])).toBe('header value "[redacted]" refused');
+    expect(scrub('token abc expired; see abcdef', ['Bearer abc'])).toBe('token [redacted] expired; see abcdef');
+    expect(scrub('Bearer abc', ['Bearer abc'])).toBe('[redacted]');
+    expect(scrub('abc', [' '])).toBe('abc');
+  });
+
   it('error text is scrubbed whole, then cut to MAX_ERROR_TEXT characters with a marker; a character of two units is never split', () => {
     const secret = 'tok-' + 'S'.repeat(40);
     const text = errorText(new Error('y'.repeat(MAX_ERROR_TEXT - 30) + secret + 'z'.repeat(10_000)), [secret]);
