@@ -39,10 +39,11 @@ describe('nextHop()', () => {
 });
 
 describe('scrub() and errorText()', () => {
-  it('replaces secrets, and each line of a secret with a line break, but not short parts', () => {
+  it('replaces secrets, and each line of a secret with a line break, but not short parts (a short value only where it stands alone)', () => {
     expect(scrub('bad value "Bearer abc123" here', ['Bearer abc123'])).toBe('bad value "[redacted]" here');
     expect(scrub('got "tok3n-part" then "second-part"', ['tok3n-part\r\nsecond-part'])).toBe('got "[redacted]" then "[redacted]"');
-    expect(scrub('a b c', ['a'])).toBe('a b c');
+    expect(scrub('a b c', ['a b c d'])).toBe('a b c');
+    expect(scrub('a b cab', ['a'])).toBe('[redacted] b cab');
   });
 
   it("adds the cause's message (fetch says why only there), scrubbed too", () => {
