@@ -43,10 +43,11 @@ interface ServiceWorkerScope extends EventTarget {
  * Delivers `outbox` from a service worker. Where Background Sync exists, the tag is registered after each enqueue
  * and on start-up when tasks wait, and each `sync` event flushes inside `waitUntil`, rejecting while tasks remain so
  * that the browser tries again later (except on `event.lastChance`, after which no sync follows). A sync event, like
- * every trigger here, means the network is back: tasks a network failure held back go at once, while waits a server
- * asked for (a Retry-After, a 503's backoff) are kept. Where it does not, or refuses the tag, the outbox is flushed
- * on start-up (or on the refusal), on `online`, and on a `{ type: 'sluice:flush' }` message from a page. A bad
- * `outbox` or option throws 'ERR_INVALID_OPTION'. Returns a function that stops listening.
+ * every trigger here but a refused registration, means the network is back: tasks a network failure held back go at
+ * once, while waits a server asked for (a Retry-After, a 503's backoff) are kept. Where it does not, or refuses the
+ * tag, the outbox is flushed on start-up (or on the refusal), on `online`, and on a `{ type: 'sluice:flush' }` message
+ * from a page. A bad `outbox` or option throws 'ERR_INVALID_OPTION' (a promise that resolves to no outbox: each sync
+ * event rejects with it). Returns a function that stops listening.
  *
  * `outbox` may be the promise `Outbox.open` returns: a service worker must add its event listeners while its script
  * first runs, before any await, or the browser does not deliver those events to it.
@@ -68,7 +69,16 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
   const scope = (options.scope ?? globalThis) as ServiceWorkerScope;
   // Where this global is no worker's (Node, say), the scope must be given: what is refused here is the missing option.
   if (typeof scope.addEventListener !== 'function') invalid('scope', 'an EventTarget (here, outside a worker, one must be given)', options.scope);
-  const ready = Promise.resolve(outbox);
+  const opened = Promise.resolve(outbox);
+  // What the promise resolves to is checked as the outbox itself is: a mistake (a `.then` that loses the outbox on
+  // the way) is said once, as an unhandled rejection, and each sync event rejects with it, rather than a TypeError.
+  // An open that fails is the caller's own promise's to report.
+  const ready = opened.then((o) => {
+    const it = o as Partial<SyncableOutbox> | null | undefined;
+    if (typeof it?.flush !== 'function' || typeof it.size !== 'function') invalid('outbox', 'an outbox (here, what the promise given resolved to)', o);
+    return o;
+  });
+  void opened.then(() => ready, () => undefined);
   const sync = scope.registration?.sync;
   const listeners: [EventTarget, string, EventListener][] = [];
   let stopped = false;
@@ -78,26 +88,31 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
     listeners.push([target, type, listener]);
   };
   // Failures of a background flush are the outbox's to report ('error' events); here they only must not escape.
-  // Each trigger says the network is there (the browser saw it come back, or a page says so): waits that only a
-  // network failure caused end at once.
-  const flushQuietly = () => ready.then((o) => o.flush({ reachable: true })).catch(() => undefined);
+  // Each trigger but a refused registration says the network is there (the browser saw it come back, or a page says
+  // so): waits that only a network failure caused end at once. A refusal comes right after an enqueue, most often of
+  // a request the network just failed: it is no sign of the network, and must not end the probe backoff.
+  const flushQuietly = (reachable = true) => ready.then((o) => o.flush({ reachable })).catch(() => undefined);
 
   on(scope, 'message', (event) => {
     const message = event as ExtendableMessageEvent;
-    if ((message.data as { type?: unknown } | null)?.type === 'sluice:flush') message.waitUntil(flushQuietly());
+    if ((message.data as { type?: unknown } | null)?.type !== 'sluice:flush') return;
+    const flushing = flushQuietly();
+    // A plain MessageEvent (a dedicated worker's) has no waitUntil: the flush runs all the same.
+    if (typeof message.waitUntil === 'function') message.waitUntil(flushing);
   });
 
   // Without Background Sync, or where it refuses this tag (permission denied, no active worker yet), the network
   // coming back is heard of as 'online'; the flush now covers what waits.
   let hearsOnline = false;
-  const fallBack = () => {
+  const fallBack = (reachable: boolean) => {
     if (!hearsOnline) on(scope, 'online', () => void flushQuietly());
     hearsOnline = true;
-    return flushQuietly();
+    return flushQuietly(reachable);
   };
 
   if (sync) {
-    const register = () => sync.register(tag).catch(fallBack);
+    // A refusal that throws rather than rejects (a polyfill, a shim) falls back all the same, and escapes nowhere.
+    const register = () => new Promise<void>((resolve) => resolve(sync.register(tag))).catch(() => fallBack(false));
     on(scope, 'sync', (event) => {
       const syncEvent = event as SyncEvent;
       if (syncEvent.tag !== tag) return;
@@ -119,7 +134,7 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
       },
       () => undefined,
     );
-  } else void fallBack();
+  } else void fallBack(true);
   return () => {
     stopped = true;
     for (const [target, type, listener] of listeners) target.removeEventListener(type, listener);

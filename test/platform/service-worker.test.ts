@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { backgroundSync } from '../../src/sw.js';
 import { SluiceError } from '../../src/index.js';
-import { rig, type Rig } from '../outbox/helpers.js';
+import { handlesOf, rig, type Rig } from '../outbox/helpers.js';
+import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 
 /** An outbox double: counts flushes and answers with a scripted result. */
 class FakeOutbox extends EventTarget {
@@ -107,6 +108,75 @@ describe('backgroundSync()', () => {
     expect(outbox.flushes).toBe(3);
   });
 
+  it('a SyncManager that throws instead of rejecting falls back the same, with nothing thrown or unhandled', async () => {
+    const scope = Object.assign(new EventTarget(), {
+      registration: {
+        sync: {
+          register: () => {
+            throw new DOMException('Permission denied.', 'NotAllowedError');
+          },
+        },
+      },
+    });
+    const outbox = new FakeOutbox();
+    outbox.waiting = 1;
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    process.on('uncaughtException', record);
+    try {
+      backgroundSync(outbox, { scope });
+      await tick();
+      expect(outbox.flushes).toBe(1);
+      outbox.dispatchEvent(new Event('enqueue'));
+      await tick();
+      expect(outbox.flushes).toBe(2);
+      scope.dispatchEvent(new Event('online'));
+      await tick();
+      expect(outbox.flushes).toBe(3);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', record);
+      process.off('uncaughtException', record);
+    }
+  });
+
+  it('a message without waitUntil (a dedicated worker, a plain MessageEvent) still flushes, with nothing thrown', async () => {
+    const scope = new EventTarget();
+    const outbox = new FakeOutbox();
+    const thrown: unknown[] = [];
+    const record = (error: unknown) => thrown.push(error);
+    process.on('uncaughtException', record);
+    try {
+      backgroundSync(outbox, { scope });
+      await tick();
+      scope.dispatchEvent(new MessageEvent('message', { data: { type: 'sluice:flush' } }));
+      await tick();
+      expect(outbox.flushes).toBe(2);
+      expect(thrown).toEqual([]);
+    } finally {
+      process.off('uncaughtException', record);
+    }
+  });
+
+  it('a promise that resolves to no outbox: a sync event rejects ERR_INVALID_OPTION, and start-up says so too', async () => {
+    const scope = Object.assign(new EventTarget(), { registration: { sync: { register: async () => undefined } } });
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      // As `Outbox.open(...).then((o) => { o.start(); })` would: the outbox is lost on the way.
+      backgroundSync(Promise.resolve(undefined) as never, { scope });
+      const sync = new Extendable('sync', { tag: 'sluice' });
+      scope.dispatchEvent(sync);
+      await expect(sync.promises[0]).rejects.toMatchObject({ name: 'SluiceError', code: 'ERR_INVALID_OPTION' });
+      await tick();
+      expect(unhandled).toEqual([expect.objectContaining({ name: 'SluiceError', code: 'ERR_INVALID_OPTION' })]);
+    } finally {
+      process.off('unhandledRejection', record);
+    }
+  });
+
   it('an outbox that cannot say its size on start-up still gets the tag registered, with nothing unhandled', async () => {
     const registered: string[] = [];
     const scope = Object.assign(new EventTarget(), { registration: { sync: { register: async (tag: string) => void registered.push(tag) } } });
@@ -202,6 +272,26 @@ describe('backgroundSync() with a real outbox (Node, an injected scope)', () => 
     expect(await r.outbox.size()).toBe(1);
   });
 
+  it('a registration refused after a network failure does not count as the network back: no send at once, no online event', async () => {
+    const scope = Object.assign(new EventTarget(), { registration: { sync: { register: () => Promise.reject(new DOMException('Permission denied.', 'NotAllowedError')) } } });
+    backgroundSync(r.outbox, { tag: 'api', scope });
+    for (let i = 0; i < 5; i++) await tick();
+    await r.server.down();
+    // The worker's fetch handler: the network fails, the request is stored, and its enqueue asks for a sync, refused.
+    const response = await r.outbox.fetch(new Request(`${r.server.url}/stored`, { method: 'POST', body: 'x' }));
+    expect(response.status).toBe(202);
+    const tried = r.calls.length;
+    for (let i = 0; i < 20; i++) await tick();
+    expect(r.calls.length).toBe(tried);
+    expect(r.outbox.online).toBe(false);
+    expect(r.events('online')).toEqual([]);
+    // The platform's 'online' is the network back: then it goes.
+    await r.server.up();
+    scope.dispatchEvent(new Event('online'));
+    for (let i = 0; i < 50 && (await r.outbox.size()) > 0; i++) await tick();
+    expect(r.server.delivered.map((x) => x.path)).toEqual(['/stored']);
+  });
+
   it('without Background Sync: start-up, online and a page message each send what the network held back', async () => {
     const { network } = await twoWaits();
     const scope = new EventTarget();
@@ -228,5 +318,82 @@ describe('backgroundSync() with a real outbox (Node, an injected scope)', () => 
     await Promise.all(message.promises);
     expect(r.server.delivered.map((x) => x.key)).toEqual([network, 'again', 'third']);
     expect(await r.outbox.list()).toMatchObject([{ id: 'server', state: 'retrying' }]);
+  });
+});
+
+/**
+ * A MemoryStore whose notices of other handles' commits arrive only when `tell()` is called: as between a page and
+ * its service worker, where the notice (a BroadcastChannel message, spaced by the store) and the page's message or
+ * the browser's sync event travel apart, in either order.
+ */
+function laggingStore(): { store: MemoryStore; tell: () => void } {
+  const store = new MemoryStore();
+  const held: (() => void)[] = [];
+  const open = store.open.bind(store);
+  store.open = async (name) => {
+    const storage = await open(name);
+    const watch = storage.watch!.bind(storage);
+    storage.watch = (listener) => watch(() => held.push(listener));
+    return storage;
+  };
+  return { store, tell: () => held.splice(0).forEach((listener) => listener()) };
+}
+
+describe('backgroundSync() on a worker handle that has not heard of a page’s enqueue yet', () => {
+  const handles = handlesOf('api');
+
+  async function workerAndPage(scope: EventTarget) {
+    const { store, tell } = laggingStore();
+    const worker = await handles.open(store);
+    backgroundSync(worker, { tag: 'api', scope });
+    // The start-up flush (or registration) is over, with nothing to send.
+    await worker.flush();
+    const page = await handles.open(store);
+    const id = await page.enqueue({ url: '/from-page' });
+    return { worker, page, id, tell };
+  }
+
+  it("a page's message sends the task the page stored just before, whether or not the notice came first", async () => {
+    const scope = new EventTarget();
+    const { worker, id, tell } = await workerAndPage(scope);
+    const message = new Extendable('message', { data: { type: 'sluice:flush' } });
+    scope.dispatchEvent(message);
+    await Promise.all(message.promises);
+    expect(handles.server.delivered.map((x) => x.key)).toEqual([id]);
+    tell();
+    expect(await worker.size()).toBe(0);
+  });
+
+  it('a sync event sends it too, and resolves', async () => {
+    const scope = Object.assign(new EventTarget(), { registration: { sync: { register: async () => undefined } } });
+    const { worker, id, tell } = await workerAndPage(scope);
+    const sync = new Extendable('sync', { tag: 'api' });
+    scope.dispatchEvent(sync);
+    await expect(sync.promises[0]).resolves.toBeUndefined();
+    expect(handles.server.delivered.map((x) => x.key)).toEqual([id]);
+    tell();
+    expect(await worker.size()).toBe(0);
+  });
+});
+
+describe('backgroundSync(): a page message while a sync event delivers', () => {
+  const handles = handlesOf('api');
+
+  it('both settle once every task is delivered and acked, each sent once, and the sync resolves', async () => {
+    const outbox = await handles.open(new MemoryStore());
+    handles.server.script(() => ({ delayMs: 30 }));
+    const ids = [];
+    for (let i = 0; i < 6; i++) ids.push(await outbox.enqueue({ url: `/t${i}`, group: `g${i % 2}` }));
+    const scope = Object.assign(new EventTarget(), { registration: { sync: { register: async () => undefined } } });
+    backgroundSync(outbox, { tag: 'api', scope });
+    const sync = new Extendable('sync', { tag: 'api' });
+    scope.dispatchEvent(sync);
+    await handles.server.waitFor(2);
+    const message = new Extendable('message', { data: { type: 'sluice:flush' } });
+    scope.dispatchEvent(message);
+    const sizeWhen = (p: Promise<unknown>) => p.then(() => outbox.size());
+    const [atSync, atMessage] = await Promise.all([sizeWhen(sync.promises[0]!), sizeWhen(message.promises[0]!)]);
+    expect([atSync, atMessage]).toEqual([0, 0]);
+    expect(handles.server.received.map((x) => x.key).sort()).toEqual([...ids].sort());
   });
 });
