@@ -201,8 +201,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     this.#checkOpen();
     const { signal, reachable } = optionsObject(options, 'options', ['signal', 'reachable']);
     check({ signal, reachable }, { signal: optional(withMethods('throwIfAborted')), reachable: optional(isBoolean) });
-    // Tasks other handles stored before this call are this run's too, whether or not their commit's notice has arrived
-    // (it travels apart from what asked for the flush: a page's message, a sync event, in either order).
+    // What other handles stored before this call is this run's too, whether or not their commit's notice came yet.
     await this.#serial(() => this.#pending.catchUp());
     if (reachable) this.#deliverer.networkBack(true);
     const run = await this.#deliverer.flush(signal);
