@@ -75,6 +75,11 @@ const KB = 1024;
  * one place (a store of the user's threw raw errors through), calls spanning partitions checked first and their
  * errors saying which partitions are done, takes that give back what a failed commit may have stored, and shift()
  * putting back an item whose ack failed (1.20 KB and 1.27 KB). Most of it is code that no message shortening reaches.
+ * Then both (to 24.4 KB and 46.5 KB, measured 24.25 KB and 46.37 KB) for a sixth review's, measured the same way: a
+ * push refused where its id would pass a partition's 2^40, and blob calls refused once the blob database was deleted
+ * (0.11 KB and 0.11 KB); each task of a batch judged by its own limits, and short secrets redacted (0.14 KB of the
+ * Outbox's, after 0.06 KB won back); a flush that reads what other handles stored first, and backgroundSync's
+ * fallbacks on a SyncManager that throws or refuses (0.10 KB of the Outbox's).
  */
 export const rows = [
   {
@@ -89,13 +94,13 @@ export const rows = [
     name: '`Queue` + `IndexedDbStore`',
     source: `import { Queue } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = [Queue, IndexedDbStore];`,
     budget: 8 * KB,
-    limit: 24.3 * KB,
+    limit: 24.4 * KB,
   },
   {
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 46.2 * KB,
+    limit: 46.5 * KB,
   },
 ];
 
