@@ -1,4 +1,4 @@
-import type { BlobStorage, QueueStorage, Store } from '../../src/core/store.js';
+import type { BlobStorage, Store } from '../../src/core/store.js';
 import { placeEachTest, type StoreHarness, type TestApi } from './harness.js';
 
 const bytes = (length: number, seed = 0) => Uint8Array.from({ length }, (_, i) => (i * 31 + seed) & 0xff);

@@ -1,4 +1,4 @@
-import type { QueueStorage, Store } from '../../src/core/store.js';
+import type { Store } from '../../src/core/store.js';
 import { placeEachTest, type StoreHarness, type TestApi } from './harness.js';
 
 const bytes = (...values: number[]) => new Uint8Array(values);

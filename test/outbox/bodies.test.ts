@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Queue } from '../../src/core/queue.js';
 import { BodyRef } from '../../src/outbox/body.js';
-import { CHUNK, ORPHAN_GRACE_MS } from '../../src/outbox/body-store.js';
+import { CHUNK } from '../../src/outbox/body-store.js';
 import { blobKeys, bytes, MiB, same } from './body-bytes.js';
 import { rig, type Rig } from './helpers.js';
 
