@@ -91,7 +91,8 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
   // Each trigger but a refused registration says the network is there (the browser saw it come back, or a page says
   // so): waits that only a network failure caused end at once. A refusal comes right after an enqueue, most often of
   // a request the network just failed: it is no sign of the network, and must not end the probe backoff.
-  const flushQuietly = (reachable = true) => ready.then((o) => o.flush({ reachable })).catch(() => undefined);
+  // A flush asked for before a stop whose outbox opens after it is not run: stopped means this does nothing more.
+  const flushQuietly = (reachable = true) => ready.then((o) => (stopped ? undefined : o.flush({ reachable }))).catch(() => undefined);
 
   on(scope, 'message', (event) => {
     const message = event as ExtendableMessageEvent;
@@ -112,7 +113,7 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
 
   if (sync) {
     // A refusal that throws rather than rejects (a polyfill, a shim) falls back all the same, and escapes nowhere.
-    const register = () => new Promise<void>((resolve) => resolve(sync.register(tag))).catch(() => fallBack(false));
+    const register = () => new Promise<void>((resolve) => resolve(sync.register(tag))).catch(() => stopped || fallBack(false));
     on(scope, 'sync', (event) => {
       const syncEvent = event as SyncEvent;
       if (syncEvent.tag !== tag) return;
@@ -130,7 +131,7 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
       async (o) => {
         on(o, 'enqueue', () => void register());
         // An outbox that cannot say what it holds may hold something: the sync event's flush finds out.
-        if ((await o.size().catch(() => 1)) > 0) await register();
+        if ((await o.size().catch(() => 1)) > 0 && !stopped) await register();
       },
       () => undefined,
     );

@@ -93,6 +93,40 @@ describe('backgroundSync()', () => {
     expect(outbox.flushes).toBe(3);
   });
 
+  it('stopped before the outbox opens: no start-up registration, no flush, nothing heard after', async () => {
+    const registered: string[] = [];
+    const scope = Object.assign(new EventTarget(), { registration: { sync: { register: async (tag: string) => void registered.push(tag) } } });
+    const outbox = new FakeOutbox();
+    outbox.waiting = 2;
+    let open!: (o: FakeOutbox) => void;
+    const stop = backgroundSync(new Promise<FakeOutbox>((resolve) => (open = resolve)), { scope });
+    stop();
+    open(outbox);
+    await tick();
+    outbox.dispatchEvent(new Event('enqueue'));
+    await tick();
+    expect(registered).toEqual([]);
+
+    // Stopped while a refused registration is under way: no fallback flush, no 'online' listener.
+    const refusing = Object.assign(new EventTarget(), { registration: { sync: { register: () => Promise.reject(new DOMException('Permission denied.', 'NotAllowedError')) } } });
+    const other = new FakeOutbox();
+    other.waiting = 1;
+    const stopOther = backgroundSync(other, { scope: refusing });
+    stopOther();
+    await tick();
+    refusing.dispatchEvent(new Event('online'));
+    await tick();
+    expect(other.flushes).toBe(0);
+
+    // Without Background Sync: the start-up flush waits for the outbox, and a stop meanwhile calls it off.
+    const plain = new FakeOutbox();
+    let openPlain!: (o: FakeOutbox) => void;
+    backgroundSync(new Promise<FakeOutbox>((resolve) => (openPlain = resolve)), { scope: new EventTarget() })();
+    openPlain(plain);
+    await tick();
+    expect(plain.flushes).toBe(0);
+  });
+
   it('where Background Sync refuses the tag (permission denied), it flushes at once and again on online', async () => {
     const scope = Object.assign(new EventTarget(), { registration: { sync: { register: () => Promise.reject(new DOMException('Permission denied.', 'NotAllowedError')) } } });
     const outbox = new FakeOutbox();
