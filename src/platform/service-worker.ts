@@ -113,10 +113,14 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
 
   if (sync) {
     // A refusal that throws rather than rejects (a polyfill, a shim) falls back all the same, and escapes nowhere.
+    // A worker woken by a sync event must not register the tag again on start-up: Chromium would fire one more sync
+    // at once, for nothing; the event's own flush rejects while tasks remain, which asks for the next one.
+    let heardSync = false;
     const register = () => new Promise<void>((resolve) => resolve(sync.register(tag))).catch(() => stopped || fallBack(false));
     on(scope, 'sync', (event) => {
       const syncEvent = event as SyncEvent;
       if (syncEvent.tag !== tag) return;
+      heardSync = true;
       syncEvent.waitUntil(
         ready.then((o) => o.flush({ reachable: true })).then((result) => {
           // Rejecting asks the browser to fire the sync again later, with its own backoff; on its last chance none
@@ -131,7 +135,7 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
       async (o) => {
         on(o, 'enqueue', () => void register());
         // An outbox that cannot say what it holds may hold something: the sync event's flush finds out.
-        if ((await o.size().catch(() => 1)) > 0 && !stopped) await register();
+        if ((await o.size().catch(() => 1)) > 0 && !stopped && !heardSync) await register();
       },
       () => undefined,
     );

@@ -93,6 +93,23 @@ describe('backgroundSync()', () => {
     expect(outbox.flushes).toBe(3);
   });
 
+  it('a worker woken by a sync event does not register the tag again on start-up (the event asks for the next one)', async () => {
+    const registered: string[] = [];
+    const scope = Object.assign(new EventTarget(), { registration: { sync: { register: async (tag: string) => void registered.push(tag) } } });
+    const outbox = new FakeOutbox();
+    outbox.waiting = 2;
+    outbox.remaining = 2;
+    backgroundSync(outbox, { tag: 'api', scope });
+    const event = new Extendable('sync', { tag: 'api' });
+    scope.dispatchEvent(event);
+    await expect(event.promises[0]).rejects.toBeInstanceOf(SluiceError);
+    await tick();
+    expect(registered).toEqual([]);
+    outbox.dispatchEvent(new Event('enqueue'));
+    await tick();
+    expect(registered).toEqual(['api']);
+  });
+
   it('stopped before the outbox opens: no start-up registration, no flush, nothing heard after', async () => {
     const registered: string[] = [];
     const scope = Object.assign(new EventTarget(), { registration: { sync: { register: async (tag: string) => void registered.push(tag) } } });
