@@ -105,7 +105,9 @@ export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<St
   } finally {
     freeSlot(goesOn);
     if (delivered.length > 0) acking.push(acknowledge(c, delivered.splice(0), lease));
-    await Promise.all(acking);
+    // Mostly one ack (a unit of one task): awaited as it is, without the promises `Promise.all` makes.
+    if (acking.length === 1) await acking[0];
+    else if (acking.length > 1) await Promise.all(acking);
   }
 }
 
@@ -123,7 +125,8 @@ async function acknowledge(c: DeliveryContext, delivered: readonly Delivered[], 
   try {
     for (const d of delivered) d.tell();
     // Bodies after their tasks: a crash between leaves a body nothing names, which a later open deletes.
-    await c.bodies.delete(delivered.flatMap((d) => d.bodies));
+    const bodies = delivered.flatMap((d) => d.bodies);
+    if (bodies.length > 0) await c.bodies.delete(bodies);
   } catch (error) {
     c.emit('error', { error });
   }

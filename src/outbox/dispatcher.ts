@@ -134,13 +134,14 @@ export class Dispatcher {
       if (this.#active.size > 0 || reachability.probeIn() > 0) return 0;
       free = 1;
     }
-    if (!(await this.#c.coordination.mayDeliver(this.#c.running()))) return 0;
+    // Asked only when not held already: an await is a turn of the microtask queue on every response.
+    if (!this.#c.coordination.holdsOrAlone() && !(await this.#c.coordination.mayDeliver(this.#c.running()))) return 0;
     // Only without ordering: with lanes, only a lane's head may go; the chain behind one in flight is taken by `#ahead`.
     const prefetch = reachability.reachable && options.ordering === 'none' ? options.concurrency * (options.batch ? 1 : PREFETCH) : 0;
     // A task of a higher priority came after these were taken ahead: they go back, and the take below chooses.
     const head = this.#buffer[0] && this.#c.index.get(Number(this.#buffer[0].unit[0]!.id));
     if (head && this.#c.index.outranked(head, true)) for (const b of this.#buffer.splice(0)) await this.#giveBack(b.unit, b.lease);
-    await this.#dropStale();
+    if (this.#buffer.some((b) => outlasts(options, b.lease))) await this.#dropStale();
     let started = this.#startBuffered(free);
     free -= started.slots;
     // Refilled below half, after starting what was there: the take's commit overlaps requests in flight.
@@ -248,7 +249,6 @@ export class Dispatcher {
    */
   async #dropStale(): Promise<void> {
     const { options } = this.#c;
-    if (!this.#buffer.some((b) => outlasts(options, b.lease))) return;
     const stale = new Set(this.#buffer.filter((b) => outlasts(options, b.lease)));
     this.#buffer.splice(0, this.#buffer.length, ...this.#buffer.filter((b) => !stale.has(b)));
     for (const b of stale) await this.#giveBack(b.unit, b.lease);

@@ -100,7 +100,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       bodies: this.#bodies,
       serial: this.#serial,
       transport: () => this.#transport(),
-      emit: (type, detail) => (type === 'change' ? this.#notices.changed() : this.dispatchEvent(new CustomEvent(type, { detail }))),
+      emit: (type, detail) => (type === 'change' ? this.#notices.changed() : this.dispatchHeard(type, () => new CustomEvent(type, { detail }))),
       toDead: (list, lease, run) => this.#moves.toDead(list, lease, run),
       empty: async () => {
         const epoch = this.#notices.epoch;
