@@ -164,7 +164,8 @@ export class Deliverer {
       for (;;) {
         signal?.throwIfAborted();
         const seen = dispatcher.changes;
-        const started = await this.#fill(run);
+        // Every slot busy (a freed one was taken at once from what was taken ahead): a fill would start nothing.
+        const started = dispatcher.active < this.#c.options.concurrency ? await this.#fill(run) : 0;
         if (started === 0 && dispatcher.settling === 0) break;
         // Compared with the count before the fill, so a change during it is not waited for again (a lost wake-up).
         if ((started === 0 || dispatcher.active >= this.#c.options.concurrency) && seen === dispatcher.changes) await dispatcher.changed();
