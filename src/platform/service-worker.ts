@@ -116,7 +116,7 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
     // A worker woken by a sync event must not register the tag again on start-up: Chromium would fire one more sync
     // at once, for nothing; the event's own flush rejects while tasks remain, which asks for the next one.
     let heardSync = false;
-    const register = () => new Promise<void>((resolve) => resolve(sync.register(tag))).catch(() => stopped || fallBack(false));
+    const register = () => new Promise<void>((resolve) => resolve(sync.register(tag))).catch(() => (stopped ? undefined : fallBack(false)));
     on(scope, 'sync', (event) => {
       const syncEvent = event as SyncEvent;
       if (syncEvent.tag !== tag) return;
