@@ -1,6 +1,6 @@
 // FileStore against the least work any durable file queue must do, measured in the same run.
 import { fork } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync, fsyncSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync, fsyncSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 as zlibCrc32 } from 'node:zlib';
@@ -151,6 +151,41 @@ async function drainBy(n, durability, layout = 'one') {
   };
 }
 
+/**
+ * The floor: N processes taking turns on the store's own lock, doing per turn only the least file work of a take and
+ * an ack (see 'floor' in fs-consumer.mjs), so that what the hand-over alone allows N processes is measured in the
+ * same run. Its processes are started once per durability and kept, so that a measurement costs its drain alone.
+ */
+const floors = new Map();
+async function floorBy(n, durability, items = SHARED_ITEMS[durability]) {
+  let children = floors.get(n);
+  if (!children) {
+    children = Array.from({ length: n }, () => fork(consumer, ['floor', '-', String(SHARED_TAKE), durability], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    for (const child of children) child.once('exit', (code) => code !== 0 && console.error(`floor process exited with ${code}`));
+    floors.set(n, children);
+    await Promise.all(children.map((child) => new Promise((resolve) => child.once('message', resolve))));
+    // A first round, not measured: the compiler's first pass.
+    await floorBy(n, durability, 2000);
+  }
+  freshDir();
+  writeFileSync(join(dir, 'items'), String(items));
+  writeFileSync(join(dir, 'count'), new Uint8Array(8));
+  writeFileSync(join(dir, 'log'), '');
+  const results = children.map((child) => new Promise((resolve) => child.once('message', resolve)));
+  const started = performance.now();
+  for (const child of children) child.send({ dir });
+  const done = await Promise.all(results);
+  const ms = performance.now() - started;
+  const seen = new Uint8Array(items);
+  for (const { values } of done) for (const v of values) seen[v]++;
+  if (seen.some((times) => times !== 1)) throw new Error(`floor with ${n} processes: an item counted other than once`);
+  return { rate: (items / ms) * 1000 };
+}
+const closeFloors = () => {
+  for (const children of floors.values()) for (const child of children) child.send('exit');
+  floors.clear();
+};
+
 const shared = [];
 for (const durability of ['relaxed', 'strict']) {
   const runs = [];
@@ -158,10 +193,16 @@ for (const durability of ['relaxed', 'strict']) {
     const byN = new Map();
     for (const n of PROCESSES) {
       const alone = n === 1;
-      byN.set(n, { one: await drainBy(n, durability), own: alone ? undefined : await drainBy(n, durability, 'own'), parts: alone ? undefined : await drainBy(n, durability, 'parts') });
+      byN.set(n, {
+        one: await drainBy(n, durability),
+        own: alone ? undefined : await drainBy(n, durability, 'own'),
+        parts: alone ? undefined : await drainBy(n, durability, 'parts'),
+        floor: await floorBy(n, durability),
+      });
     }
     runs.push(byN);
   }
+  closeFloors();
   for (const n of PROCESSES) {
     const of = (pick) => median(runs.map((byN) => pick(byN.get(n).one)));
     // Ratios to one process in the same run: the machine's load changes between runs.
@@ -172,6 +213,8 @@ for (const durability of ['relaxed', 'strict']) {
       rate: of((r) => r.rate),
       ratio: ratio((r) => r.one.rate),
       ceiling: n === 1 ? 1 : ratio((r) => r.own?.rate),
+      // Its own N = 1 in the same run: what the lock's hand-over alone leaves of one process's rate.
+      floor: median(runs.map((byN) => byN.get(n).floor.rate / byN.get(1).floor.rate)),
       parts: n === 1 ? undefined : { ratio: ratio((r) => r.parts?.rate), p99: median(runs.map((byN) => byN.get(n).parts.p99)) },
       p50: of((r) => r.p50),
       p99: of((r) => r.p99),
@@ -228,14 +271,17 @@ table(
     `drained with take(${SHARED_TAKE}) + ack, each process warmed up first on a queue of its own (medians of ${SHARED_RUNS} runs; ` +
     `every ratio to N = 1 of its own run; every run checked exactly-once; ${cores} CPUs, so N > ${cores} processes share them, ` +
     `as does whatever else the machine runs: "N own queues" is what N processes that share nothing reach here, in the same run; ` +
+    `"bare hand-over" is N processes taking turns on the same lock doing only the least file work of a take and an ack per turn, ` +
+    `of its own N = 1: what the lock allows N processes here; ` +
     `"N partitions" is one queue opened with \`partitions: N\` drained by the N processes, each taking from a partition of its own first)`,
-  ['durability', 'N', 'items/s', 'of N = 1', 'N own queues, of N = 1', 'N partitions, of N = 1', 'its p99', 'p50 take+ack', 'p99 take+ack', 'waiting for the lock', 'holding it', 'target'],
+  ['durability', 'N', 'items/s', 'of N = 1', 'N own queues, of N = 1', 'bare hand-over, of N = 1', 'N partitions, of N = 1', 'its p99', 'p50 take+ack', 'p99 take+ack', 'waiting for the lock', 'holding it', 'target'],
   shared.map((r) => [
     r.durability,
     String(r.n),
     fmt(r.rate),
     share(r.ratio),
     share(r.ceiling),
+    share(r.floor),
     r.parts ? share(r.parts.ratio) : '',
     r.parts ? `${ms(r.parts.p99)} ms` : '',
     `${ms(r.p50)} ms`,
