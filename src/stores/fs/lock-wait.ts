@@ -121,7 +121,9 @@ export class LockWait {
         const held = lstatSync(this.#path, { throwIfNoEntry: false });
         if (held) holder = { ino: held.ino, began: held.mtimeMs };
         free = held ? undefined : (free ?? now);
-        let pause = wait;
+        // A waiter whose turn has not come sleeps until the turn passes, which its notices tell: the short sleeps
+        // are for the turn's holder, which takes the lock when a slice ends (no notice says so).
+        let pause = turn === 'theirs' && notices.watching ? POLL_MS : wait;
         // A holder that left the lock idle past a slice (its caller computing between two commits) gives it up.
         const idle = held && mine ? this.#idle.claim(held.ino, now, SLICE_MS) : undefined;
         if (idle === 'claimed') return this.#taken(false);
