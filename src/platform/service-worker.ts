@@ -91,7 +91,8 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
   // Each trigger but a refused registration says the network is there (the browser saw it come back, or a page says
   // so): waits that only a network failure caused end at once. A refusal comes right after an enqueue, most often of
   // a request the network just failed: it is no sign of the network, and must not end the probe backoff.
-  // A flush asked for before a stop whose outbox opens after it is not run: stopped means this does nothing more.
+  // A flush asked for before a stop whose outbox opens after it is not run: stopped means this does nothing more
+  // (with `on`, which adds no listener once stopped, this also keeps a refusal after a stop from falling back).
   const flushQuietly = (reachable = true) => ready.then((o) => (stopped ? undefined : o.flush({ reachable }))).catch(() => undefined);
 
   on(scope, 'message', (event) => {
@@ -116,7 +117,7 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
     // A worker woken by a sync event must not register the tag again on start-up: Chromium would fire one more sync
     // at once, for nothing; the event's own flush rejects while tasks remain, which asks for the next one.
     let heardSync = false;
-    const register = () => new Promise<void>((resolve) => resolve(sync.register(tag))).catch(() => (stopped ? undefined : fallBack(false)));
+    const register = () => new Promise<void>((resolve) => resolve(sync.register(tag))).catch(() => fallBack(false));
     on(scope, 'sync', (event) => {
       const syncEvent = event as SyncEvent;
       if (syncEvent.tag !== tag) return;

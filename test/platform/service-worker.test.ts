@@ -31,6 +31,19 @@ class Extendable extends Event {
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
+/** Where the tag is refused: a flush on start-up, another at an enqueue (its registration refused too), one on 'online'. */
+async function fallsBack(outbox: FakeOutbox, scope: EventTarget) {
+  backgroundSync(outbox, { scope });
+  await tick();
+  expect(outbox.flushes).toBe(1);
+  outbox.dispatchEvent(new Event('enqueue'));
+  await tick();
+  expect(outbox.flushes).toBe(2);
+  scope.dispatchEvent(new Event('online'));
+  await tick();
+  expect(outbox.flushes).toBe(3);
+}
+
 describe('backgroundSync()', () => {
   it('with Background Sync: registers the tag after each enqueue and on start-up when tasks wait', async () => {
     const registered: string[] = [];
@@ -125,11 +138,17 @@ describe('backgroundSync()', () => {
     expect(registered).toEqual([]);
 
     // Stopped while a refused registration is under way: no fallback flush, no 'online' listener.
-    const refusing = Object.assign(new EventTarget(), { registration: { sync: { register: () => Promise.reject(new DOMException('Permission denied.', 'NotAllowedError')) } } });
+    let refuse!: () => void;
+    const refused = new Promise<void>((_, reject) => (refuse = () => reject(new DOMException('Permission denied.', 'NotAllowedError'))));
+    let asked = 0;
+    const refusing = Object.assign(new EventTarget(), { registration: { sync: { register: () => (asked++, refused) } } });
     const other = new FakeOutbox();
     other.waiting = 1;
     const stopOther = backgroundSync(other, { scope: refusing });
+    await tick();
+    expect(asked).toBe(1);
     stopOther();
+    refuse();
     await tick();
     refusing.dispatchEvent(new Event('online'));
     await tick();
@@ -148,15 +167,7 @@ describe('backgroundSync()', () => {
     const scope = Object.assign(new EventTarget(), { registration: { sync: { register: () => Promise.reject(new DOMException('Permission denied.', 'NotAllowedError')) } } });
     const outbox = new FakeOutbox();
     outbox.waiting = 1;
-    backgroundSync(outbox, { scope });
-    await tick();
-    expect(outbox.flushes).toBe(1);
-    outbox.dispatchEvent(new Event('enqueue'));
-    await tick();
-    expect(outbox.flushes).toBe(2);
-    scope.dispatchEvent(new Event('online'));
-    await tick();
-    expect(outbox.flushes).toBe(3);
+    await fallsBack(outbox, scope);
   });
 
   it('a SyncManager that throws instead of rejecting falls back the same, with nothing thrown or unhandled', async () => {
@@ -176,15 +187,7 @@ describe('backgroundSync()', () => {
     process.on('unhandledRejection', record);
     process.on('uncaughtException', record);
     try {
-      backgroundSync(outbox, { scope });
-      await tick();
-      expect(outbox.flushes).toBe(1);
-      outbox.dispatchEvent(new Event('enqueue'));
-      await tick();
-      expect(outbox.flushes).toBe(2);
-      scope.dispatchEvent(new Event('online'));
-      await tick();
-      expect(outbox.flushes).toBe(3);
+      await fallsBack(outbox, scope);
       expect(unhandled).toEqual([]);
     } finally {
       process.off('unhandledRejection', record);
