@@ -166,12 +166,17 @@ for (const [label, make] of stores) {
   });
 
   describe(`shift() on a ${label} whose ack fails (fault 4)`, () => {
-    it('puts the item back, untried, and says so', async () => {
-      const store = new FaultyStore(make());
+    /** A queue holding 7 whose next shift fails at its second commit (the ack), as `fault` says. */
+    const ackFailing = async (fresh: () => Store, fault?: Parameters<FaultyStore['fail']>[1]) => {
+      const store = new FaultyStore(fresh());
       const q = await Queue.open<number>({ name: 'jobs', store });
       await q.push(7);
       let commits = 0;
-      store.beforeCommit = () => void (++commits === 2 && store.fail('commit'));
+      store.beforeCommit = () => void (++commits === 2 && store.fail('commit', fault));
+      return { store, q };
+    };
+    it('puts the item back, untried, and says so', async () => {
+      const { store, q } = await ackFailing(make);
       const error = await q.shift().catch((e: unknown) => e as Error);
       store.beforeCommit = undefined;
       expect(error).toMatchObject({ code: 'ERR_STORAGE', message: expect.stringContaining('(shift: the item was put back, untried)') });
@@ -182,11 +187,7 @@ for (const [label, make] of stores) {
     });
 
     it('resolves the item when the ack landed after all', async () => {
-      const store = new FaultyStore(make());
-      const q = await Queue.open<number>({ name: 'jobs', store });
-      await q.push(7);
-      let commits = 0;
-      store.beforeCommit = () => void (++commits === 2 && store.fail('commit', { landed: true }));
+      const { store, q } = await ackFailing(make, { landed: true });
       expect(await q.shift()).toBe(7);
       store.beforeCommit = undefined;
       expect(await q.size()).toBe(0);
@@ -194,11 +195,7 @@ for (const [label, make] of stores) {
     });
 
     it('that cannot put the item back either says until when it stays leased', async () => {
-      const store = new FaultyStore(make());
-      const q = await Queue.open<number>({ name: 'jobs', store });
-      await q.push(7);
-      let commits = 0;
-      store.beforeCommit = () => void (++commits === 2 && store.fail('commit', { times: 2 }));
+      const { store, q } = await ackFailing(make, { times: 2 });
       const error = await q.shift().catch((e: unknown) => e as Error);
       store.beforeCommit = undefined;
       expect(error).toMatchObject({ code: 'ERR_STORAGE', message: expect.stringMatching(/\(shift: the item was not put back: leased until .* or this handle closes\)/) });
