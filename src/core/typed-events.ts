@@ -42,9 +42,10 @@ export class TypedEventTarget<M extends { [K in keyof M]: Event }> extends Event
   /**
    * Dispatches the event `make` builds, unless no listener for `type` was ever added: an event made on every commit
    * or response costs a few µs that nobody would hear, and a listener added later hears only later events anyway.
+   * Says whether it was dispatched.
    */
-  protected dispatchHeard(type: string, make: () => Event): void {
-    if (this.#heard.has(type)) this.dispatchEvent(make());
+  protected dispatchHeard(type: string, make: () => Event): boolean {
+    return this.#heard.has(type) && (this.dispatchEvent(make()), true);
   }
 
   override removeEventListener<K extends keyof M & string>(type: K, listener: TypedListener<M[K]> | null, options?: boolean | Pick<ListenerOptions, 'capture'>): void;

@@ -23,6 +23,8 @@ export interface DeadMovesContext {
   readonly notices: Notices;
   /** The outbox, whose listeners are told. */
   readonly target: EventTarget;
+  /** Tells a failure no caller can reject with. */
+  readonly tellError: (error: unknown) => unknown;
   /** Tells other handles of tasks gone dead, and delivers tasks put back. */
   readonly deliverer: Deliverer;
   /** Throws 'ERR_CLOSED' once the outbox is closing. */
@@ -72,7 +74,7 @@ export class DeadMoves {
     const entries = await c.serial(async () => {
       const admitted = await c.pending.admit(tasks, false);
       // Stored: what they evict stays pending should its burial fail, and the failure is told (as for an enqueue).
-      await this.toDead(admitted.doomed, undefined, c.deliverer.background).catch((error: unknown) => c.target.dispatchEvent(new CustomEvent('error', { detail: { error } })));
+      await this.toDead(admitted.doomed, undefined, c.deliverer.background).catch(c.tellError);
       return admitted.stored.map((e) => e.id);
     });
     c.notices.owed();

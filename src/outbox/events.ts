@@ -153,7 +153,10 @@ export interface OutboxEventMap {
   online: CustomEvent<OnlineDetail<true>>;
   /** A send failed with a network error, or the platform or `setOnline` says the network is gone. */
   offline: CustomEvent<OnlineDetail<false>>;
-  /** A failure the outbox cannot hand to a caller (a storage error during background delivery). */
+  /**
+   * A failure the outbox cannot hand to a caller (a storage error during background delivery). Until a listener is
+   * added, each goes to `console.error`.
+   */
   error: CustomEvent<ErrorDetail>;
   /**
    * One of the outbox's queues (`<name>`, or `<name>.dead`, as `queue` says) repaired what it found: tasks that may

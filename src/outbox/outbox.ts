@@ -7,7 +7,7 @@ import { check, isBoolean, limit as count, optional, optionsObject, text, withMe
 import { DeadLetters, type DeadRecord } from './dead-letters.js';
 import { DeadMoves } from './dead-moves.js';
 import { Deliverer } from './deliverer.js';
-import { STATES, type FlushOptions, type FlushResult, type ListPendingOptions, type OutboxEventMap, type PendingTask } from './events.js';
+import { STATES, type ErrorDetail, type FlushOptions, type FlushResult, type ListPendingOptions, type OutboxEventMap, type PendingTask } from './events.js';
 import { resolveOutboxOptions, type OutboxOptions, type ResolvedOutboxOptions } from './options.js';
 import { UnloadSender } from './page-hide.js';
 import { laneOf, PendingIndex } from './pending.js';
@@ -50,8 +50,11 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   readonly #unload: UnloadSender | undefined;
   // Every outbox event is a CustomEvent (API.md); these have nothing to tell, so their `detail` is null.
   readonly #notices = new Notices((type) => this.dispatchEvent(new CustomEvent(type)));
+  /** Tells listeners; an 'error' nobody listens for goes to the console, as an unhandled rejection would. */
+  readonly #emit = (type: keyof OutboxEventMap, detail?: unknown): unknown =>
+    type === 'change' ? this.#notices.changed() : this.dispatchHeard(type, () => new CustomEvent(type, { detail })) || type !== 'error' || console.error('sluice: outbox error, no listener:', (detail as ErrorDetail).error);
   /** Says in an 'error' event what failed where no call of the user's can reject with it. */
-  readonly #tellError = (error: unknown): boolean => this.dispatchEvent(new CustomEvent('error', { detail: { error } }));
+  readonly #tellError = (error: unknown): unknown => this.#emit('error', { error });
   #closing: Promise<void> | undefined;
   #syncQueued = false;
 
@@ -86,8 +89,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     const stream = (this.constructor as typeof Outbox).streamBodies;
     this.#bodies = new BodyStore(queue.blobs, { clock: options.clock, maxBodyBytes: options.maxBodyBytes, stream });
     this.#pending = new PendingStore(queue, this.#index, options.limits, () => {
-      // Tasks another handle stored: 'drained' is owed here too once they are gone (a service worker delivering a page's
-      // tasks), and an emptiness read before they were found is stale.
+      // Another handle's tasks (a page's, in a service worker): 'drained' is owed once they are gone; an emptiness read is stale.
       this.#notices.coming();
       this.#notices.owed();
     });
@@ -100,7 +102,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       bodies: this.#bodies,
       serial: this.#serial,
       transport: () => this.#transport(),
-      emit: (type, detail) => (type === 'change' ? this.#notices.changed() : this.dispatchHeard(type, () => new CustomEvent(type, { detail }))),
+      emit: this.#emit,
       toDead: (list, lease, run) => this.#moves.toDead(list, lease, run),
       empty: async () => {
         const epoch = this.#notices.epoch;
@@ -117,6 +119,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       serial: this.#serial,
       notices: this.#notices,
       target: this,
+      tellError: this.#tellError,
       deliverer: this.#deliverer,
       checkOpen: () => this.#checkOpen(),
     });

@@ -1,4 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Outbox } from '../../src/index.node.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { failingCommit, rig, type Rig } from './helpers.js';
 
@@ -40,6 +41,30 @@ describe('a move to dead whose dead letter cannot be written', () => {
     expect(await r.outbox.flush()).toMatchObject({ dead: 1, sent: 1, remaining: 0 });
     expect(await r.outbox.dead.list()).toMatchObject([{ task: { id }, reason: 'status', status: 400, attempts: 2 }]);
     expect(r.server.received.map((x) => x.path)).toEqual(['/x', '/x', '/y']);
+  });
+
+  it("with no 'error' listener: the failure goes to the console (once a listener was added, only to it)", async () => {
+    const { store, arm } = failingCommit('quiet.dead');
+    const quiet = await Outbox.open({ name: 'quiet', store, clock: r.clock, random: () => 0.5, baseUrl: r.server.url });
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      r.server.next({ status: 400 }, { status: 400 });
+      await quiet.enqueue({ url: '/x' });
+      arm();
+      expect(await quiet.flush()).toMatchObject({ dead: 0, remaining: 1 });
+      expect(logged.mock.calls).toEqual([[expect.stringMatching(/sluice: .*no listener/), expect.objectContaining({ code: 'ERR_STORAGE', message: expect.stringMatching(/disk is gone/) })]]);
+      const heard: unknown[] = [];
+      quiet.addEventListener('error', (e) => heard.push(e.detail.error));
+      r.clock.advance(1_000);
+      await quiet.enqueue({ url: '/y' });
+      arm();
+      await quiet.flush();
+      expect(heard).toMatchObject([{ code: 'ERR_STORAGE' }]);
+      expect(logged).toHaveBeenCalledTimes(1);
+    } finally {
+      logged.mockRestore();
+      await quiet.close();
+    }
   });
 
   it('in delivery, an expired task: given back untried (no request was made), its group not held', async () => {
