@@ -20,7 +20,8 @@ export interface QueueOptions<T> {
    */
   readonly store?: Store;
   /**
-   * How items become bytes. Items the codec cannot carry are rejected with 'ERR_NOT_SERIALIZABLE'.
+   * How items become bytes. Items the codec cannot carry are rejected with 'ERR_NOT_SERIALIZABLE'; a stored item it
+   * cannot decode fails the calls that read it with 'ERR_CORRUPT' naming its id (`remove` takes it out unread).
    * @default jsonCodec()
    */
   readonly codec?: Codec<T>;

@@ -1,5 +1,6 @@
 import { CommitView } from './commit-view.js';
 import { SluiceError } from './errors.js';
+import { entryId } from './ids.js';
 import type { CorruptDetail, RecoverDetail } from './events.js';
 import { GroupCommit } from './group-commit.js';
 import { Leasing } from './leasing.js';
@@ -17,6 +18,8 @@ export interface PartitionContext<T> {
   readonly options: ResolvedOptions<T>;
   /** The queue's name, for messages and events. */
   readonly queue: string;
+  /** Its number in the queue: the high part of its entries' ids. */
+  readonly partition: number;
   readonly serial: Serial;
   /** Runs `fn` alone among the queue's operations, once the queue is known open. */
   readonly run: <R>(fn: () => Promise<R>) => Promise<R>;
@@ -259,7 +262,12 @@ export class Partition<T> {
   }
 
   #decode(item: StoredItem): T {
-    return this.#c.options.codec.decode(item.bytes.subarray(item.start, item.end));
+    try {
+      return this.#c.options.codec.decode(item.bytes.subarray(item.start, item.end));
+    } catch (error) {
+      // Else one item a codec cannot read fails every take with an error naming nothing; `remove` needs its id.
+      throw new SluiceError('ERR_CORRUPT', `Queue "${this.#c.queue}": its codec cannot decode item ${entryId(this.#c.partition, item.seq)}.`, { cause: error });
+    }
   }
 
   /** Items `[from, to)` that `segment` should hold cannot be read (see `lost`). */

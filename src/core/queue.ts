@@ -115,8 +115,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
       const parts = this.#parts;
       if (parts.length === 1) return parts[0]!.take(max, leaseMs, o);
       const wanted = o.ids && byPartition(o.ids);
-      const { order, own } = await this.#members!.order(parts.length);
-      // Chosen items are taken wherever they are.
+      const { order, own } = await this.#members!.order(parts.length); // chosen items are taken wherever they are
       const { taken, met } = await takeInTurn(parts, { order, own: wanted ? order.length : own, signal: o.signal }, max, async (part, p, n) => {
         if (!wanted) return part.take(n, leaseMs, o);
         const ids = wanted.get(p);
@@ -262,6 +261,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     const part = await Partition.open<T>(storage, {
       options: this.#options,
       queue: this.name,
+      partition: p,
       serial: this.#serial,
       run: (fn) => this.#run(fn),
       wake: () => this.#wake(),
