@@ -24,8 +24,10 @@ export async function openQueues(o: ResolvedOutboxOptions, store: Store | undefi
   const queue = damage.from(await Queue.open<StoredTask>({ name: o.name, ...common, partitions: o.partitions }));
   let deadQueue: Queue<DeadRecord>;
   try {
-    // Dead letters keep one partition: moved there rarely, and listed oldest first, which one order gives.
-    deadQueue = damage.from(await Queue.open<DeadRecord>({ name: `${o.name}.dead`, ...common }));
+    // Dead letters keep one partition: moved there rarely, and listed oldest first, which one order gives. A letter
+    // holds its task, up to 4096 characters of error text (at most 6 bytes each in JSON) and a Location (servers
+    // cap headers near 16 KB): 64 KiB over the tasks' limit buries any task.
+    deadQueue = damage.from(await Queue.open<DeadRecord>({ name: `${o.name}.dead`, ...common, maxItemBytes: (1 << 20) + (1 << 16) }));
   } catch (error) {
     await queue.close();
     throw error;

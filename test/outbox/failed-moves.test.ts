@@ -172,3 +172,21 @@ describe('the error text a dead letter keeps', () => {
     expect(r.events('dead')[0]!.error).toBe(letter!.error);
   });
 });
+
+describe('a task near maxItemBytes', () => {
+  it('is buried all the same: its letter (the task and 4096 characters of error text) has room in the dead letters', async () => {
+    // A task of just under 1 MiB (the queue's maxItemBytes), its size in a header nobody should send.
+    const pad = 'x'.repeat((1 << 20) - 600);
+    await r.reopen({
+      fetch: async () => {
+        throw new Error('é'.repeat(5000));
+      },
+      classify: (outcome) => (outcome instanceof Error ? 'dead' : 'sent'),
+    });
+    const id = await r.outbox.enqueue({ url: '/x', headers: { 'x-pad': pad } });
+    expect(await r.outbox.flush()).toMatchObject({ dead: 1, remaining: 0 });
+    expect(r.events('error')).toEqual([]);
+    const [letter] = await r.outbox.dead.list();
+    expect(letter).toMatchObject({ task: { id, headers: { 'x-pad': pad } }, error: expect.stringMatching(/^é+… \[\d+ characters cut\]$/) });
+  });
+});
