@@ -117,10 +117,13 @@ export class Coordination {
    */
   post(message: Relayed): void {
     if (!this.#channel) return;
-    const { task, response: _response, ...rest } = message.detail as { task?: { body?: unknown; headers?: unknown }; response?: unknown };
+    const { task } = message.detail as { task?: object };
     if (task) {
-      const { body: _body, headers: _headers, ...light } = task;
-      message = { ...message, detail: { ...rest, task: light } };
+      const detail = without(message.detail, 'response');
+      detail.task = without(task, 'body', 'headers');
+      const light = without(message, 'detail');
+      light.detail = detail;
+      message = light as unknown as Relayed;
     }
     this.#outgoing.push(message);
     if (this.#outgoing.length > 1) return;
@@ -150,4 +153,11 @@ export class Coordination {
     this.yieldDelivery();
     this.#channel?.close();
   }
+}
+
+/** A copy of `from` without the fields `drop` names: a loop, where rest destructuring takes a slow path on every task. */
+function without(from: object, ...drop: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key in from) if (!drop.includes(key)) out[key] = (from as Record<string, unknown>)[key];
+  return out;
 }

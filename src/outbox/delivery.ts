@@ -113,7 +113,8 @@ export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<St
 
 /** Acks tasks that left by a response, says so, then deletes their bodies; never rejects (a failure is an 'error'). */
 async function acknowledge(c: DeliveryContext, delivered: readonly Delivered[], lease: Lease<StoredTask>): Promise<void> {
-  const ids = delivered.flatMap((d) => d.ids);
+  // Mostly one unit of one task: flatMap costs several times more, on every response.
+  const ids = delivered.length === 1 ? delivered[0]!.ids : delivered.flatMap((d) => d.ids);
   try {
     await c.acks.add(ids);
   } catch (error) {
@@ -125,7 +126,7 @@ async function acknowledge(c: DeliveryContext, delivered: readonly Delivered[], 
   try {
     for (const d of delivered) d.tell();
     // Bodies after their tasks: a crash between leaves a body nothing names, which a later open deletes.
-    const bodies = delivered.flatMap((d) => d.bodies);
+    const bodies = delivered.length === 1 ? delivered[0]!.bodies : delivered.flatMap((d) => d.bodies);
     if (bodies.length > 0) await c.bodies.delete(bodies);
   } catch (error) {
     c.emit('error', { error });

@@ -27,7 +27,8 @@ export async function prepareAll(tasks: readonly (HttpTask | Request)[], o: { ba
 
 /** The keys of the bodies `tasks` store beside them. */
 export function bodiesOf(tasks: readonly StoredTask[]): string[] {
-  return tasks.flatMap((t) => blobKey(t) ?? []);
+  // Not flatMap, which costs several times more, on every response.
+  return tasks.map(blobKey).filter((key) => key !== undefined);
 }
 
 /**
