@@ -23,8 +23,10 @@ export interface AckBatcherOptions {
 export class AckBatcher {
   readonly #commit: (ids: string[]) => Promise<unknown>;
   readonly #options: AckBatcherOptions;
-  #pending: { ids: readonly string[]; resolve: () => void; reject: (error: unknown) => void }[] = [];
-  #held = 0;
+  /** The ids for the next commit, and the one promise of its outcome that every `add` among them gets: none per ack. */
+  #ids: string[] = [];
+  #done: Promise<void> | undefined;
+  #settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
   #running = false;
   #timer: (() => void) | undefined;
 
@@ -35,22 +37,23 @@ export class AckBatcher {
 
   /** Resolves once `ids` are committed (with whatever else was waiting). */
   add(ids: readonly string[]): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#pending.push({ ids, resolve, reject });
-      this.#held += ids.length;
-      if (this.#running) return;
-      if (this.#held >= GROUP || !this.#options.busy()) void this.#drain();
+    this.#done ??= new Promise((resolve, reject) => (this.#settle = { resolve, reject }));
+    this.#ids.push(...ids);
+    if (!this.#running) {
+      if (this.#ids.length >= GROUP || !this.#options.busy()) void this.#drain();
       else
         this.#timer ??= after(this.#options.clock, HOLD_MS, () => {
           this.#timer = undefined;
           this.release();
         });
-    });
+    }
+    // Still this group's: a drain started above takes it only after a microtask.
+    return this.#done;
   }
 
   /** Commits what is held back now (nothing more is on its way, or the outbox stops). */
   release(): void {
-    if (!this.#running && this.#pending.length > 0) void this.#drain();
+    if (!this.#running && this.#done) void this.#drain();
   }
 
   async #drain(): Promise<void> {
@@ -59,15 +62,16 @@ export class AckBatcher {
     this.#timer = undefined;
     // A microtask first, so that everything settled in this tick joins the first commit.
     await Promise.resolve();
-    while (this.#pending.length > 0) {
-      const waiting = this.#pending;
-      this.#pending = [];
-      this.#held = 0;
+    while (this.#done) {
+      const ids = this.#ids;
+      const { resolve, reject } = this.#settle!;
+      this.#ids = [];
+      this.#done = undefined;
       try {
-        await this.#commit(waiting.flatMap((w) => w.ids));
-        for (const w of waiting) w.resolve();
+        await this.#commit(ids);
+        resolve();
       } catch (error) {
-        for (const w of waiting) w.reject(error);
+        reject(error);
       }
     }
     this.#running = false;

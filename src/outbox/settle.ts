@@ -82,8 +82,8 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
     }
   }
   const to: Record<Verdict['kind'], Judged[]> = { sent: [], retry: [], dead: [] };
-  // Named, not spread from `r`: a literal that starts with a spread and adds fields costs about 2 µs in V8.
-  ready.forEach((r, i) => to[verdicts[i]!.kind].push({ entry: r.entry, task: r.task, view: views[i]!, verdict: verdicts[i]! }));
+  // Named, not spread: a literal that starts with a spread and adds fields costs about 2 µs in V8.
+  ready.forEach(({ entry, task }, i) => to[verdicts[i]!.kind].push({ entry, task, view: views[i]!, verdict: verdicts[i]! }));
   const { sent } = to;
   if (sent[0]) {
     c.delivered();
