@@ -25,7 +25,7 @@ export interface DelivererContext {
   /** The outbox's serialiser: index changes run one at a time. */
   readonly serial: Serial;
   readonly transport: () => typeof fetch;
-  readonly emit: (type: keyof OutboxEventMap, detail?: unknown) => void;
+  readonly emit: (type: keyof OutboxEventMap, detail?: unknown, shown?: (detail: never) => unknown) => void;
   readonly toDead: (list: readonly ToDead[], lease: Lease<StoredTask> | undefined, run: DeliveryRun) => Promise<void>;
   /** The background loop found nothing pending in the index: the outbox checks the queue and says 'drained'. */
   readonly empty: () => Promise<void>;

@@ -52,8 +52,8 @@ export interface DeliveryContext {
   /** With `batch`, how large this handle makes batches (lowered by a server's 413). */
   readonly batchFit: BatchFit | undefined;
   readonly transport: () => typeof fetch;
-  /** Dispatches `type` on the outbox (a CustomEvent with `detail`). */
-  readonly emit: (type: keyof OutboxEventMap, detail?: unknown) => void;
+  /** Dispatches `type` on the outbox (a CustomEvent with `detail`, or with what `shown` makes of it, made only if heard). */
+  readonly emit: (type: keyof OutboxEventMap, detail?: unknown, shown?: (detail: never) => unknown) => void;
   /** Moves tasks to dead (into dead letters first, then out of the outbox). */
   readonly toDead: (list: readonly ToDead[], lease: Lease<StoredTask> | undefined, run: DeliveryRun) => Promise<void>;
   /** Puts taken entries back, as if never taken. */

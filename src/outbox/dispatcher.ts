@@ -34,8 +34,8 @@ export interface DispatcherContext {
   readonly transport: () => typeof fetch;
   /** The outbox's serialiser: what changes the index runs in turn. */
   readonly serial: Serial;
-  /** Dispatches `type` on the outbox (a CustomEvent with `detail`). */
-  readonly emit: (type: keyof OutboxEventMap, detail?: unknown) => void;
+  /** Dispatches `type` on the outbox (a CustomEvent with `detail`, or with what `shown` makes of it, made only if heard). */
+  readonly emit: (type: keyof OutboxEventMap, detail?: unknown, shown?: (detail: never) => unknown) => void;
   /** Moves tasks to dead (into dead letters first, then out of the outbox). */
   readonly toDead: (list: readonly ToDead[], lease: Lease<StoredTask> | undefined, run: DeliveryRun) => Promise<void>;
   /** True while the background loop runs (a granted lock is then kept). */

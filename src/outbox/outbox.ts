@@ -51,8 +51,8 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   // Every outbox event is a CustomEvent (API.md); these have nothing to tell, so their `detail` is null.
   readonly #notices = new Notices((type) => this.dispatchEvent(new CustomEvent(type)));
   /** Tells listeners; an 'error' nobody listens for goes to the console, as an unhandled rejection would. */
-  readonly #emit = (type: keyof OutboxEventMap, detail?: unknown): unknown =>
-    type === 'change' ? this.#notices.changed() : this.dispatchHeard(type, () => new CustomEvent(type, { detail })) || type !== 'error' || console.error('sluice: outbox error, no listener:', (detail as ErrorDetail).error);
+  readonly #emit = (type: keyof OutboxEventMap, detail?: unknown, shown?: (detail: never) => unknown): unknown =>
+    type === 'change' ? this.#notices.changed() : this.dispatchHeard(type, () => new CustomEvent(type, { detail: shown ? shown(detail as never) : detail })) || type !== 'error' || console.error('sluice: outbox error, no listener:', (detail as ErrorDetail).error);
   /** Says in an 'error' event what failed where no call of the user's can reject with it. */
   readonly #tellError = (error: unknown): unknown => this.#emit('error', { error });
   #closing: Promise<void> | undefined;
