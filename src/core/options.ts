@@ -85,6 +85,8 @@ export type ResolvedOptions<T> = Required<Omit<QueueOptions<T>, 'store'>> & { re
 
 /** The longest name of a queue, and of each partition's storage: what a store may be asked to open. */
 export const MAX_NAME = 128;
+/** `maxItemBytes` by default: 1 MiB. */
+export const MAX_ITEM_BYTES = 1 << 20;
 const NAME = new RegExp(`^[A-Za-z0-9._-]{1,${MAX_NAME}}$`);
 // A lease shorter than a millisecond ends where it starts: the next take, in the same millisecond, gets its items too.
 const LEASE = finiteFrom(1);
@@ -134,7 +136,7 @@ export function resolveOptions<T>(options: QueueOptions<T>, defaultStore?: () =>
     codec: options.codec ?? jsonCodec<T>(),
     segmentItems: options.segmentItems ?? 1000,
     segmentBytes: options.segmentBytes ?? 1 << 20,
-    maxItemBytes: options.maxItemBytes ?? 1 << 20,
+    maxItemBytes: options.maxItemBytes ?? MAX_ITEM_BYTES,
     leaseMs: options.leaseMs ?? 30_000,
     durability: options.durability ?? 'relaxed',
     corruption: options.corruption ?? 'throw',

@@ -45,7 +45,9 @@ export class TypedEventTarget<M extends { [K in keyof M]: Event }> extends Event
    * Says whether it was dispatched.
    */
   protected dispatchHeard(type: string, make: () => Event): boolean {
-    return this.#heard.has(type) && (this.dispatchEvent(make()), true);
+    if (!this.#heard.has(type)) return false;
+    this.dispatchEvent(make());
+    return true;
   }
 
   override removeEventListener<K extends keyof M & string>(type: K, listener: TypedListener<M[K]> | null, options?: boolean | Pick<ListenerOptions, 'capture'>): void;

@@ -23,10 +23,8 @@ export interface AckBatcherOptions {
 export class AckBatcher {
   readonly #commit: (ids: string[]) => Promise<unknown>;
   readonly #options: AckBatcherOptions;
-  /** The ids for the next commit, and the one promise of its outcome that every `add` among them gets: none per ack. */
-  #ids: string[] = [];
-  #done: Promise<void> | undefined;
-  #settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
+  /** The next commit: its ids, and the one promise of its outcome that every `add` among them gets (none per ack). */
+  #next: Group | undefined;
   #running = false;
   #timer: (() => void) | undefined;
 
@@ -37,10 +35,10 @@ export class AckBatcher {
 
   /** Resolves once `ids` are committed (with whatever else was waiting). */
   add(ids: readonly string[]): Promise<void> {
-    this.#done ??= new Promise((resolve, reject) => (this.#settle = { resolve, reject }));
-    this.#ids.push(...ids);
+    const next = (this.#next ??= group());
+    next.ids.push(...ids);
     if (!this.#running) {
-      if (this.#ids.length >= GROUP || !this.#options.busy()) void this.#drain();
+      if (next.ids.length >= GROUP || !this.#options.busy()) void this.#drain();
       else
         this.#timer ??= after(this.#options.clock, HOLD_MS, () => {
           this.#timer = undefined;
@@ -48,12 +46,12 @@ export class AckBatcher {
         });
     }
     // Still this group's: a drain started above takes it only after a microtask.
-    return this.#done;
+    return next.done;
   }
 
   /** Commits what is held back now (nothing more is on its way, or the outbox stops). */
   release(): void {
-    if (!this.#running && this.#done) void this.#drain();
+    if (!this.#running && this.#next) void this.#drain();
   }
 
   async #drain(): Promise<void> {
@@ -62,11 +60,9 @@ export class AckBatcher {
     this.#timer = undefined;
     // A microtask first, so that everything settled in this tick joins the first commit.
     await Promise.resolve();
-    while (this.#done) {
-      const ids = this.#ids;
-      const { resolve, reject } = this.#settle!;
-      this.#ids = [];
-      this.#done = undefined;
+    while (this.#next) {
+      const { ids, resolve, reject } = this.#next;
+      this.#next = undefined;
       try {
         await this.#commit(ids);
         resolve();
@@ -76,4 +72,17 @@ export class AckBatcher {
     }
     this.#running = false;
   }
+}
+
+interface Group {
+  readonly ids: string[];
+  readonly done: Promise<void>;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+function group(): Group {
+  let settle!: Pick<Group, 'resolve' | 'reject'>;
+  const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  return { ids: [], done, ...settle };
 }

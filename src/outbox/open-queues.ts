@@ -1,3 +1,4 @@
+import { MAX_ITEM_BYTES } from '../core/options.js';
 import { Queue } from '../core/queue.js';
 import type { Store } from '../core/store.js';
 import { Relay } from './damage-relay.js';
@@ -27,7 +28,7 @@ export async function openQueues(o: ResolvedOutboxOptions, store: Store | undefi
     // Dead letters keep one partition: moved there rarely, and listed oldest first, which one order gives. A letter
     // holds its task, up to 4096 characters of error text (at most 6 bytes each in JSON) and a Location (servers
     // cap headers near 16 KB): 64 KiB over the tasks' limit buries any task.
-    deadQueue = damage.from(await Queue.open<DeadRecord>({ name: `${o.name}.dead`, ...common, maxItemBytes: (1 << 20) + (1 << 16) }));
+    deadQueue = damage.from(await Queue.open<DeadRecord>({ name: `${o.name}.dead`, ...common, maxItemBytes: MAX_ITEM_BYTES + (1 << 16) }));
   } catch (error) {
     await queue.close();
     throw error;
