@@ -29,7 +29,7 @@ export const CLOCK_SKEW_WARN_MS = 1000;
  * services often disable CONFIG: then fsyncAlways is unknown, not assumed, and the eviction policy unchecked.
  */
 export async function readDurability(client: Redis | Cluster): Promise<ServerDurability> {
-  const nodes: Redis[] = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
+  const nodes = primaries(client);
   let fsyncAlways: boolean | undefined = true;
   let replicas = Infinity;
   let unknownBecause: string | undefined;
@@ -55,6 +55,19 @@ export async function readDurability(client: Redis | Cluster): Promise<ServerDur
     }
   }
   return { fsyncAlways, replicas: replicas === Infinity ? 0 : replicas, ...(unknownBecause && { unknownBecause }), ...(eviction && { eviction }), clockSkewMs };
+}
+
+/** The servers `client` writes to: itself, or a Cluster's primaries as its slot map last listed them. */
+function primaries(client: Redis | Cluster): Redis[] {
+  return client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
+}
+
+/** Names the servers `client` writes to (host:port), to tell when a Cluster's primaries change. */
+export function primaryAddresses(client: Redis | Cluster): string {
+  return primaries(client)
+    .map(({ options }) => `${options.host}:${options.port}`)
+    .sort()
+    .join(' ');
 }
 
 /** `node`'s clock less this machine's, less the half round trip either way could hide; 0 where TIME is refused. */

@@ -40,7 +40,8 @@ export interface RedisStoreOptions {
   /**
    * For `durability: 'strict'`: how many replicas must confirm each commit (`WAIT`) before it resolves. By default
    * none when the primary fsyncs every write (`appendonly yes`, `appendfsync always`), else every replica connected
-   * when the store first opened a queue.
+   * (the fewest of any Cluster primary), as read when the store first opened a queue and again after each
+   * reconnection or change of a Cluster's primaries.
    * @default undefined (decided from the server)
    */
   readonly replicas?: number;

@@ -3,7 +3,7 @@ import { SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
 import type { QueueStorage, Store } from '../../core/store.js';
 import { answerMs, within } from './attempt.js';
-import { clockWarning, evictionWarning, readDurability, strictPlan, type ServerDurability } from './durability.js';
+import { clockWarning, evictionWarning, primaryAddresses, readDurability, strictPlan, type ServerDurability } from './durability.js';
 import { Heartbeats } from './heartbeat.js';
 import { QueueKeys } from './keys.js';
 import { resolveRedisOptions, type RedisStoreOptions, type ResolvedRedisOptions } from './options.js';
@@ -91,7 +91,17 @@ export class RedisStore implements Store {
       };
       // The client is ready now (the heartbeat was written): any later 'ready' is a reconnection.
       client.on('ready', reread);
-      this.#unwatchSettings = () => client.off('ready', reread);
+      // A Cluster client stays ready through a failover: its slot map, refreshed, lists a replica promoted, a server
+      // of its own, with settings of its own.
+      let written = primaryAddresses(client);
+      const refreshed = () => {
+        const now = primaryAddresses(client);
+        if (this.#client !== client || now === written) return;
+        written = now;
+        this.#readSettings(client);
+      };
+      client.on('refresh', refreshed);
+      this.#unwatchSettings = () => client.off('ready', reread).off('refresh', refreshed);
     }
     return storage;
   }

@@ -4,6 +4,7 @@ import { Queue, type Lease } from '../../../src/index.js';
 import { RedisStore } from '../../../src/redis.js';
 import { RedisCluster } from '../../support/redis-cluster.js';
 import { describeRedis } from '../../support/redis-suite.js';
+import type { RedisServer } from '../../support/redis-server.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -113,7 +114,7 @@ describeRedis(
 // A Cluster node fails over to a replica that had not caught up: the queue's slot is served by another process, which
 // holds an earlier state, while the Cluster client as a whole never reconnects. Each test uses a queue on a shard of
 // its own (SHARDS, one per test), so that they fail over one after another on one cluster.
-const SHARDS = 4;
+const SHARDS = 5;
 describeRedis('RedisStore on a Cluster whose node fails over to a replica behind it', () => {
   let cluster: RedisCluster;
   const clients: Cluster[] = [];
@@ -137,7 +138,7 @@ describeRedis('RedisStore on a Cluster whose node fails over to a replica behind
    * replica fall behind (stopped, its link cut) from now on, lets its primary take `behind()` alone, then kills the
    * primary and promotes the replica.
    */
-  async function shard(prefix: string): Promise<{ name: string; failover: (behind: () => Promise<unknown>) => Promise<void> }> {
+  async function shard(prefix: string): Promise<{ name: string; replica: RedisServer; failover: (behind: () => Promise<unknown>) => Promise<void> }> {
     const admin = client();
     const slots = (await admin.cluster('SLOTS')) as unknown as [number, number, [string, number], [string, number]][];
     for (let i = 0; i < 10_000; i++) {
@@ -171,7 +172,7 @@ describeRedis('RedisStore on a Cluster whose node fails over to a replica behind
           toReplica.disconnect();
         }
       };
-      return { name, failover };
+      return { name, replica, failover };
     }
     throw new Error(`every shard failed over already: make SHARDS (${SHARDS}) one per test`);
   }
@@ -224,6 +225,34 @@ describeRedis('RedisStore on a Cluster whose node fails over to a replica behind
       await b.close();
     } finally {
       await Promise.all(stores.map((s) => s.close()));
+    }
+  }, 60_000);
+
+  it("reads the promoted replica's settings: its eviction policy is warned about, and strict commits go on", async () => {
+    const prefix = 'failover-settings:';
+    const { name, replica, failover } = await shard(prefix);
+    const warnings: string[] = [];
+    const evictions = () => warnings.filter((m) => /maxmemory-policy/.test(m));
+    const store = new RedisStore({ client: client(), prefix, replicaTimeoutMs: 500, onWarning: (m) => warnings.push(m) });
+    try {
+      const q = await Queue.open<number>({ name, store, durability: 'strict' });
+      await q.push(1);
+      expect(evictions()).toEqual([]);
+      const toReplica = new Redis(replica.url);
+      await toReplica.config('SET', 'maxmemory-policy', 'allkeys-lru');
+      toReplica.disconnect();
+      await failover(async () => undefined);
+      // The Cluster client never reconnects as a whole: only its slot map tells of the new primary.
+      for (const end = Date.now() + 20_000; Date.now() < end && evictions().length === 0; ) {
+        await q.push(2).catch(() => undefined);
+        await sleep(50);
+      }
+      expect(evictions()).toEqual([expect.stringMatching(/maxmemory-policy allkeys-lru/)]);
+      // Promoted, the replica has none of its own: a strict commit no longer WAITs for one in vain.
+      await q.push(3);
+      await q.close();
+    } finally {
+      await store.close();
     }
   }, 60_000);
 
