@@ -60,13 +60,16 @@ export function invalid(option: string, expected: string, given: unknown): never
   throw new SluiceError('ERR_INVALID_OPTION', `Expected \`${option}\` to be ${expected}, got ${describe(given)}.`);
 }
 
+/** An options object: not null, nor an array, whose methods (`filter`, `keys`) would be read as options. */
+export const isOptions = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 /**
- * `options` when it is an object or undefined (then `{}`); 'ERR_INVALID_OPTION' naming `name` otherwise, or naming a
- * key that is none of `known` (when given): a misspelt option would otherwise do nothing, silently.
+ * `options` when it is an object or undefined (then `{}`); 'ERR_INVALID_OPTION' naming `name` otherwise (an array
+ * too), or naming a key that is none of `known` (when given): a misspelt option would otherwise do nothing, silently.
  */
 export function optionsObject<O extends object>(options: O | undefined, name = 'options', known?: readonly string[]): O {
   if (options === undefined) return {} as O;
-  if (typeof options !== 'object' || options === null) invalid(name, 'an object', options);
+  if (!isOptions(options)) invalid(name, 'an object', options);
   if (known) onlyKnown(options, known, name === 'options' ? '' : `${name}.`);
   return options;
 }

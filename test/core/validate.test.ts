@@ -50,5 +50,14 @@ describe('check()', () => {
     expect(optionsObject({ a: 1 })).toEqual({ a: 1 });
     expect(messageOf(() => optionsObject(null as unknown as object))).toBe('Expected `options` to be an object, got null.');
     expect(messageOf(() => optionsObject(5 as unknown as object, 'retry'))).toBe('Expected `retry` to be an object, got 5.');
+    expect(messageOf(() => optionsObject([]))).toBe('Expected `options` to be an object, got an array.');
+  });
+
+  it("an array given as take's options is refused, not read: its filter method is no filter", async () => {
+    const q = await Queue.open<number>({ name: 'q', store: new MemoryStore() });
+    await q.pushMany([1, 2]);
+    await expect(q.take(1, [] as never)).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', message: 'Expected `options` to be an object, got an array.' });
+    expect(await q.size()).toBe(2);
+    await q.close();
   });
 });

@@ -1,7 +1,7 @@
 import type { SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
 import type { QueueStorage, Store } from '../../core/store.js';
-import { check, integer, invalid, isObject, onlyKnown, optional, text } from '../../core/validate.js';
+import { check, integer, invalid, isObject, isOptions, onlyKnown, optional, text } from '../../core/validate.js';
 import { BLOBS, IndexedDbBlobs } from './blobs.js';
 import { connect, Database } from './connection.js';
 import { IndexedDbQueueStorage } from './queue-storage.js';
@@ -94,7 +94,7 @@ export class IndexedDbStore extends EventTarget implements Store {
 
   constructor(options: IndexedDbStoreOptions = {}) {
     super();
-    if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
+    if (!isOptions(options)) invalid('options', 'an object', options);
     onlyKnown(options, ['dbName', 'indexedDB', 'blockedTimeoutMs']);
     const { dbName = 'sluice', indexedDB, blockedTimeoutMs = 10_000 } = options;
     check(
