@@ -83,7 +83,10 @@ const KB = 1024;
  * 46.55 KB, 0.12 KB over the 46.43 KB before; 46.58 KB once the ack groups were one object each): an 'error' nobody listens for written to the console, dead letters
  * with room for a task at the item limit, and an item its codec cannot decode named by id (0.03 KB of the Queue's,
  * which still fits its 24.4 KB at 24.28 KB), 0.06 KB together; and cheaper settling of each delivered task (acks of
- * one commit sharing one promise, a 'sent' event's detail made only for a listener), 0.06 KB.
+ * one commit sharing one promise, a 'sent' event's detail made only for a listener), 0.06 KB. Then the Outbox's to
+ * 46.9 KB (measured 46.81 KB, 0.24 KB over the 46.57 KB before): a handle that takes a task back from a lease that ended
+ * unsettled looks for a letter written by a holder that died moving the task to dead, and finishes that move instead
+ * of sending the task again.
  */
 export const rows = [
   {
@@ -104,7 +107,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 46.7 * KB,
+    limit: 46.9 * KB,
   },
 ];
 

@@ -1,4 +1,4 @@
-import type { Lease } from '../core/queue-types.js';
+import type { Lease, LeaseEntry } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
 import type { Serial } from '../core/serial.js';
 import { moveToDead } from './bury.js';
@@ -6,6 +6,7 @@ import { deadDetail, type DeadRecord } from './dead-letters.js';
 import type { Deliverer } from './deliverer.js';
 import type { DeliveryRun, ToDead } from './delivery.js';
 import type { Notices } from './notices.js';
+import { lettersLeaving } from './reconcile.js';
 import type { ResolvedOutboxOptions } from './options.js';
 import type { PendingIndex } from './pending.js';
 import type { PendingStore } from './pending-store.js';
@@ -48,15 +49,44 @@ export class DeadMoves {
     const c = this.#c;
     const records = await moveToDead({ dead: c.deadQueue, queue: c.queue, index: c.index, options: c.options }, list, lease, c.options.clock.now());
     run.dead += records.length;
-    for (const record of records) {
-      const detail = deadDetail(record);
-      c.target.dispatchEvent(new CustomEvent('dead', { detail }));
-      // A task that never entered the queue (superseded within its own enqueue, `from` '') is not told to other
-      // handles: none holds it, and one holding a task with the same id (or, of an earlier version, entry 0 for an
-      // entry of '') would take it for that one.
-      if (record.from !== '') c.deliverer.post({ type: 'dead', detail, ...(record.from && { entry: record.from }) });
-    }
+    for (const record of records) this.#said(record);
     c.notices.changed();
+  }
+
+  /** Says `record`'s task went dead: to this handle's listeners, and to other handles. */
+  #said(record: DeadRecord): void {
+    const detail = deadDetail(record);
+    this.#c.target.dispatchEvent(new CustomEvent('dead', { detail }));
+    // A task that never entered the queue (superseded within its own enqueue, `from` '') is not told to other
+    // handles: none holds it, and one holding a task with the same id (or, of an earlier version, entry 0 for an
+    // entry of '') would take it for that one.
+    if (record.from !== '') this.#c.deliverer.post({ type: 'dead', detail, ...(record.from && { entry: record.from }) });
+  }
+
+  /**
+   * Of `entries`, taken back from leases that ended unsettled, those whose holder died between the two steps of a move
+   * to dead: their letters written, the tasks not yet removed. The move is finished here (the tasks removed, their
+   * letters and bodies kept) and said, as an open's `reconcile` would; the rest go on to be delivered. Resolves the
+   * ids removed: none when the removal fails (the tasks are then delivered; the next open keeps the letters alone).
+   */
+  async finishCutShort(entries: readonly LeaseEntry<StoredTask>[], lease: Lease<StoredTask>): Promise<Set<string>> {
+    const c = this.#c;
+    const records = await lettersLeaving(entries, c.deadQueue);
+    const ids = new Set(records.map((r) => r.from!));
+    if (ids.size === 0) return ids;
+    try {
+      await lease.ack([...ids]);
+    } catch (error) {
+      c.tellError(error);
+      return new Set();
+    }
+    for (const id of ids) {
+      const pending = c.index.get(Number(id));
+      if (pending) c.index.remove(pending);
+    }
+    for (const record of records) this.#said(record);
+    c.notices.changed();
+    return ids;
   }
 
   /**

@@ -1,11 +1,11 @@
 import { monotonic } from '../core/clock.js';
-import type { Lease } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
 import type { Serial } from '../core/serial.js';
 import { platformConnectivity } from './connectivity.js';
 import { Coordination, type Relayed } from './coordination.js';
 import { hear } from './relayed.js';
-import type { DeliveryRun, ToDead } from './delivery.js';
+import type { DeadMoves } from './dead-moves.js';
+import type { DeliveryRun } from './delivery.js';
 import { DeliveryLoop } from './delivery-loop.js';
 import { Dispatcher } from './dispatcher.js';
 import type { OutboxEventMap } from './events.js';
@@ -26,7 +26,8 @@ export interface DelivererContext {
   readonly serial: Serial;
   readonly transport: () => typeof fetch;
   readonly emit: (type: keyof OutboxEventMap, detail?: unknown, shown?: (detail: never) => unknown) => void;
-  readonly toDead: (list: readonly ToDead[], lease: Lease<StoredTask> | undefined, run: DeliveryRun) => Promise<void>;
+  /** Tasks passing to and from the dead letters (made after this, hence a function). */
+  readonly moves: () => DeadMoves;
   /** The background loop found nothing pending in the index: the outbox checks the queue and says 'drained'. */
   readonly empty: () => Promise<void>;
   readonly closing: () => boolean;
@@ -87,6 +88,8 @@ export class Deliverer {
         reachability: this.#reachability,
         coordination: this.#coordination,
         running: () => this.#loop.running,
+        toDead: (list, lease, run) => context.moves().toDead(list, lease, run),
+        buried: (entries, lease) => context.moves().finishCutShort(entries, lease),
         delivered: () => this.networkBack(false),
         waitsFrom: () => this.#waitsFrom(),
       },

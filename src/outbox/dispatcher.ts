@@ -38,6 +38,8 @@ export interface DispatcherContext {
   readonly emit: (type: keyof OutboxEventMap, detail?: unknown, shown?: (detail: never) => unknown) => void;
   /** Moves tasks to dead (into dead letters first, then out of the outbox). */
   readonly toDead: (list: readonly ToDead[], lease: Lease<StoredTask> | undefined, run: DeliveryRun) => Promise<void>;
+  /** Finishes the moves to dead that a lease's holder left half done (see `DeadMoves.finishCutShort`). */
+  readonly buried: LeaseContext['buried'];
   /** True while the background loop runs (a granted lock is then kept). */
   readonly running: () => boolean;
   /** A task was delivered: the network is there. */

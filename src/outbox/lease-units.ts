@@ -18,6 +18,11 @@ export interface LeaseContext {
   readonly batchFit: BatchFit | undefined;
   /** Puts taken entries back, as if never taken. */
   readonly giveBack: (entries: Entry[], lease: Lease<StoredTask>) => Promise<void>;
+  /**
+   * Of `entries`, taken back from leases that ended unsettled, those whose holder died moving them to dead: removed
+   * here, their letters standing. Resolves their ids.
+   */
+  readonly buried: (entries: readonly Entry[], lease: Lease<StoredTask>) => Promise<ReadonlySet<string>>;
 }
 
 /** With ordering, a lane is a chain of several tasks at a time, sent one after another (without batches). */
@@ -46,8 +51,19 @@ export async function leaseUnits(c: LeaseContext, chosen: Pending[], run: Delive
     throw error;
   }
   const taken = new Map((lease?.entries ?? []).map((e) => [e.id, e]));
-  // A take ends the delays the queue held: the next is whatever this lease's release sets.
-  for (const p of chosen) if (taken.has(String(p.seq))) p.storedUntil = 0;
+  let heldAway: Entry[] | undefined;
+  for (const p of chosen) {
+    const entry = taken.get(String(p.seq));
+    // A take ends the delays the queue held: the next is whatever this lease's release sets.
+    if (entry) p.storedUntil = 0;
+    if (entry && p.heldAway) (heldAway ??= []).push(entry);
+    p.heldAway = false;
+  }
+  if (heldAway) {
+    const buried = await c.buried(heldAway, lease!);
+    for (const id of buried) taken.delete(id);
+    if (buried.size > 0) chosen = chosen.filter((p) => !buried.has(String(p.seq)));
+  }
   const missing = chosen.filter((p) => !taken.has(String(p.seq)));
   // Gone (another handle delivered or removed them) or held by another handle: the index learns which.
   if (missing.length > 0) index.relearn(missing, await queue.list({ ids: missing.map((p) => String(p.seq)) }));

@@ -103,7 +103,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       serial: this.#serial,
       transport: () => this.#transport(),
       emit: this.#emit,
-      toDead: (list, lease, run) => this.#moves.toDead(list, lease, run),
+      moves: () => this.#moves,
       empty: async () => {
         const epoch = this.#notices.epoch;
         if ((await this.#queue.size()) === 0) this.#notices.drain(epoch);

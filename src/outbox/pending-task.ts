@@ -45,6 +45,11 @@ export interface Pending {
    */
   storedUntil: number;
   /**
+   * A lease this handle did not settle held it (another handle's, or its own after a failed ack): the holder may have
+   * died moving it to dead, its letter written and the task not yet removed. Looked into once, at its next take.
+   */
+  heldAway: boolean;
+  /**
    * In batch mode, the entry ids of the batch its last request carried, in order, while that batch waits for its
    * retry: kept together, it goes again under the same Idempotency-Key (kept in memory only).
    */
@@ -94,5 +99,6 @@ export function pendingOf(seq: number, task: StoredTask, attempts: number, order
     cause: undefined,
     attempts,
     storedUntil: 0,
+    heldAway: false,
   };
 }

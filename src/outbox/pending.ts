@@ -129,7 +129,10 @@ export class PendingIndex {
    */
   wait(pending: Pending, until: number, cause: WaitCause | undefined): void {
     if (this.#tasks.get(pending.seq) !== pending) return;
-    if (cause === 'lease') until = Math.min(until, this.#now + LEASE_RECHECK_MS);
+    if (cause === 'lease') {
+      until = Math.min(until, this.#now + LEASE_RECHECK_MS);
+      pending.heldAway = true;
+    }
     // A wall clock stepped back moves `until` back, never the delay stored: the latest known end is kept.
     if (cause === 'server' || cause === 'network') pending.storedUntil = Math.max(pending.storedUntil, until);
     // Its schedule: sendable from `notBefore`, or, expired before that, from `expiresAt` (to go to dead).

@@ -27,8 +27,7 @@ export async function reconcile(pending: readonly QueueEntry<StoredTask>[], queu
     const { from, task } = record;
     // A move to dead cut short: the entry it left is still pending.
     if (from !== undefined) {
-      const left = entries.get(from);
-      if (left?.id === task.id && left.createdAt === task.createdAt) removed.add(from);
+      if (leftBehind(record, entries.get(from))) removed.add(from);
       continue;
     }
     // A letter of an earlier version names no entry: only an exact copy of it is its twin, whichever came later.
@@ -45,6 +44,21 @@ export async function reconcile(pending: readonly QueueEntry<StoredTask>[], queu
   if (removed.size > 0) await queue.remove([...removed]);
   if (deadTwice.size > 0) await dead.remove([...deadTwice]);
   return removed;
+}
+
+/**
+ * The letters in `dead` left by moves of `entries` to dead that were cut short (see `reconcile`): for a live handle
+ * that takes tasks back from a lease that ended unsettled, since only an open reconciles.
+ */
+export async function lettersLeaving(entries: readonly { id: string; value: StoredTask }[], dead: Queue<DeadRecord>): Promise<DeadRecord[]> {
+  if ((await dead.size()) === 0) return [];
+  const tasks = new Map(entries.map((e) => [e.id, e.value]));
+  return (await dead.list()).flatMap(({ value }) => (value.from !== undefined && leftBehind(value, tasks.get(value.from)) ? [value] : []));
+}
+
+/** True when `letter` was written for `task`, the very entry its `from` names (ids alone may be shared). */
+function leftBehind(letter: DeadRecord, task: StoredTask | undefined): boolean {
+  return task?.id === letter.task.id && task.createdAt === letter.task.createdAt;
 }
 
 /** True when `a` and `b` are the same request, stored alike but for when it was (re)enqueued. */
