@@ -86,7 +86,9 @@ const KB = 1024;
  * one commit sharing one promise, a 'sent' event's detail made only for a listener), 0.06 KB. Then the Outbox's to
  * 46.9 KB (measured 46.81 KB, 0.24 KB over the 46.57 KB before): a handle that takes a task back from a lease that ended
  * unsettled looks for a letter written by a holder that died moving the task to dead, and finishes that move instead
- * of sending the task again.
+ * of sending the task again. Then to 47.0 KB (measured 46.93 KB, 0.12 KB more): a transport that resolves with
+ * something other than a Response fails its attempt, and a polyfill's Response (a Node stream for body) is read and let
+ * go of as a Response is.
  */
 export const rows = [
   {
@@ -107,7 +109,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 46.9 * KB,
+    limit: 47.0 * KB,
   },
 ];
 

@@ -67,7 +67,10 @@ export interface OutboxOptions {
   readonly store?: Store;
   /** Relative task URLs resolve against it. @default undefined: task URLs must be absolute */
   readonly baseUrl?: string;
-  /** The transport. @default globalThis.fetch, read at each send */
+  /**
+   * The transport: resolves with a Response, or one like it (a polyfill's). Anything else fails the attempt (retried).
+   * @default globalThis.fetch, read at each send
+   */
   readonly fetch?: typeof fetch;
   /** Headers computed for each send (tokens, say) and never stored. @default undefined */
   readonly headers?: () => Record<string, string> | Promise<Record<string, string>>;

@@ -1,3 +1,4 @@
+import { describe } from '../core/errors.js';
 import type { BlobRef } from './body.js';
 import type { BodyStore, OpenedBody } from './body-store.js';
 import type { Deadline } from './deadline.js';
@@ -82,7 +83,7 @@ export async function send(tasks: readonly StoredTask[], options: SendOptions, d
     try {
       // Raced: a transport that ignores the abort signal (a wrapper that drops it) must not hold the attempt, and
       // with it `flush`, `stop` and `close`, past the deadline.
-      response = await deadline.race(options.fetch(request.url, request.init), letGo);
+      response = responseOf(await deadline.race(options.fetch(request.url, request.init), letGo));
     } catch (error) {
       // The stored body broke off the request when its bytes failed their checksum: no retry sends it whole.
       const damaged = typeof opened === 'object' ? opened.damaged?.() : undefined;
@@ -92,7 +93,7 @@ export async function send(tasks: readonly StoredTask[], options: SendOptions, d
     const redirect = redirectOf(response);
     if (!redirect) return { kind: 'response', response, secrets };
     // Its body is of no use; cancelled so the connection is not held.
-    void response.body?.cancel().catch(() => undefined);
+    void dropBody(response);
     if (options.redirect === 'error') return { kind: 'redirect', redirect };
     if (redirect.status === 0) return followOpaque(request, options, redirect, deadline, secrets);
     const hop = hops < MAX_HOPS ? nextHop(request.url, (request.init.method ?? 'GET').toUpperCase(), redirect) : undefined;
@@ -121,15 +122,41 @@ export async function send(tasks: readonly StoredTask[], options: SendOptions, d
 async function followOpaque(request: Send, options: SendOptions, redirect: Redirect, deadline: Deadline, secrets: readonly string[]): Promise<Exchange> {
   try {
     const response = await deadline.race(options.fetch(request.url, { ...request.init, redirect: 'follow', mode: 'same-origin' }), letGo);
-    return { kind: 'response', response, secrets };
+    return { kind: 'response', response: responseOf(response), secrets };
   } catch (error) {
     return isTimeout(error) || deadline.expired || options.reachability.hintsOffline ? failed(error, deadline, secrets) : { kind: 'redirect', redirect };
   }
 }
 
+/**
+ * `value`, a transport's answer, when it is a Response (or looks like one: a polyfill's); else it throws, so that a
+ * `fetch` wrapper that resolves with something else fails the attempt (retried, not taken for a network outage)
+ * instead of failing deep inside on what it lacks.
+ */
+function responseOf(value: unknown): Response {
+  const response = value as Response | undefined;
+  if (typeof response?.status === 'number' && typeof response.headers?.get === 'function' && typeof response.arrayBuffer === 'function') return response;
+  throw new Error(`Expected \`fetch\` to resolve with a Response, got ${describe(value)}.`);
+}
+
 /** A response that came after its attempt gave up on it: its body is cancelled, so that its connection is not held. */
 export function letGo(late: Response): void {
-  void late?.body?.cancel().catch(() => undefined);
+  void dropBody(late);
+}
+
+/**
+ * Lets go of a response's body unread, so that its connection is not held. Never rejects: a failed cancel only means
+ * the connection is gone. A polyfill's body may be a Node stream, which has `destroy`, not `cancel`.
+ */
+function dropBody(response: Response | undefined): Promise<void> {
+  const body = response?.body as { cancel?: () => Promise<void>; destroy?: () => void } | null | undefined;
+  try {
+    if (typeof body?.cancel === 'function') return body.cancel().catch(() => undefined);
+    if (typeof body?.destroy === 'function') body.destroy();
+  } catch {
+    // As a failed cancel.
+  }
+  return Promise.resolve();
 }
 
 function failed(error: unknown, deadline: Deadline, secrets: readonly string[]): Exchange {
@@ -152,6 +179,6 @@ export async function discard(response: Response, deadline: Deadline): Promise<v
   if (response.bodyUsed || !response.body) return;
   const length = Number(response.headers.get('content-length') ?? Infinity);
   // A failed read or cancel only means the connection is gone: there is nothing left to free.
-  if (length <= 65_536 && !deadline.expired) await deadline.race(response.arrayBuffer()).catch(() => response.body?.cancel().catch(() => undefined));
-  else await response.body.cancel().catch(() => undefined);
+  if (length <= 65_536 && !deadline.expired) await deadline.race(response.arrayBuffer()).catch(() => dropBody(response));
+  else await dropBody(response);
 }

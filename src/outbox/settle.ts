@@ -49,7 +49,7 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
   }
   let outcome: Response | Error = exchange.kind === 'response' ? exchange.response : exchange.error;
   const views = ready.map((r) => publicTask(r.task));
-  if (outcome instanceof Response) {
+  if (!(outcome instanceof Error)) {
     const queuedAs = handedOver(outcome);
     if (queuedAs !== undefined) {
       await discard(outcome, a.deadline);
@@ -61,7 +61,7 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
     }
   }
   // Too large as one request: its tasks go again at once in halves (see `deliver`), never to dead together.
-  if (outcome instanceof Response && tooLarge(outcome, ready.length)) {
+  if (!(outcome instanceof Error) && tooLarge(outcome, ready.length)) {
     await discard(outcome, a.deadline);
     return 'too-large';
   }
@@ -71,7 +71,7 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
   const judge = () => ready.map(({ entry }, i) => verdictFor(outcome, views[i]!, options, { attempts: entry.attempts, createdAt: entry.value.createdAt, now }));
   let verdicts = judge();
   let body: ArrayBuffer | undefined;
-  if (verdicts.some((v) => v.kind === 'sent') && outcome instanceof Response && outcome.body) {
+  if (verdicts.some((v) => v.kind === 'sent') && !(outcome instanceof Error) && outcome.body) {
     try {
       body = await a.deadline.race(outcome.arrayBuffer());
     } catch (error) {
@@ -86,7 +86,7 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
   const { sent } = to;
   if (sent[0]) {
     c.delivered();
-    const response = outcome instanceof Response ? outcome : undefined;
+    const response = outcome instanceof Error ? undefined : outcome;
     // Counted once acked, as the event: a task whose ack fails is sent again, and a flush says it is not sent yet.
     left(a, sent, () => {
       a.run.sent += sent.length;
@@ -103,7 +103,7 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
     await retry(c, retrying, retrying[0]!.verdict as Extract<Verdict, { kind: 'retry' }>, extra, a);
     return false;
   } finally {
-    if (outcome instanceof Response) await discard(outcome, a.deadline);
+    if (!(outcome instanceof Error)) await discard(outcome, a.deadline);
   }
 }
 

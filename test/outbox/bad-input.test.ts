@@ -1,5 +1,6 @@
 // The outbox's every public call given anything a caller might pass by mistake: a SluiceError with a code (or it
 // works), never a TypeError from deep inside, and the outbox still stores and delivers afterwards.
+import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MemoryStore, Outbox, SluiceError } from '../../src/index.js';
@@ -89,4 +90,88 @@ describe('bad input to the Outbox', () => {
       { numRuns: RUNS },
     );
   }, Math.max(30_000, RUNS * 300));
+});
+
+describe('hooks and a transport that return anything', () => {
+  // Per hook, what each call of it gives: anything, and near misses of what it should give (responses of odd statuses
+  // and headers, verdicts, tasks with fields of anything, headers of anything).
+  const always = (value: fc.Arbitrary<unknown>) => value.map((v) => () => v);
+  const retryAfter = fc.oneof(fc.constantFrom('0', '1', '-1', '1e9', 'soon', 'Wed, 21 Oct 2015 07:28:00 GMT', ''), fc.string());
+  const response = fc.tuple(fc.integer({ min: 200, max: 599 }), retryAfter, fc.string()).map(([status, after, location]) => () => {
+    const headers = new Headers();
+    try {
+      headers.set('retry-after', after);
+      headers.set('location', location);
+    } catch {
+      // Not a header value: left out.
+    }
+    return new Response([204, 205, 304].includes(status) ? null : 'x', { status, headers });
+  });
+  const lookalike = always(
+    fc.record(
+      { status: fc.oneof(junk, fc.integer({ min: 100, max: 999 })), headers: fc.constant({ get: () => 'x' }), arrayBuffer: fc.constant(async () => new ArrayBuffer(0)), body: junk, type: junk, bodyUsed: junk },
+      { requiredKeys: [] },
+    ),
+  );
+  const given: Record<string, fc.Arbitrary<() => unknown>> = {
+    fetch: fc.oneof(always(junk), response, lookalike),
+    classify: always(fc.oneof(junk, fc.constantFrom('sent', 'retry', 'dead', 'Sent', 'ok'))),
+    onBeforeSend: always(fc.oneof(junk, task)),
+    headers: always(fc.oneof(junk, fc.dictionary(fc.string(), junk), fc.dictionary(fc.string(), fc.string()))),
+  };
+  const hookValue = fc.oneof(...Object.entries(given).map(([hook, make]) => fc.tuple(fc.constant(hook), make)));
+  it('a flush settles every task (sent, waiting to retry, or dead), with no error but SluiceErrors and events', async () => {
+    await fc.assert(
+      fc.asyncProperty(hookValue, fc.boolean(), async ([hook, make], async) => {
+        const give = () => (async ? Promise.resolve(make()) : make());
+        const errors: unknown[] = [];
+        const outbox = await Outbox.open({ name: 'api', store: new MemoryStore(), baseUrl: 'https://x.test', fetch: answer, clock: new FakeClock(), [hook]: give } as never);
+        outbox.addEventListener('error', (e) => errors.push(e.detail.error));
+        try {
+          const ids = await outbox.enqueueMany([{ url: '/a', body: { n: 1 } }, { url: '/b', group: 'g' }]);
+          const ended = await outcome(() => outbox.flush({ reachable: true }));
+          if (!typed(ended)) throw new Error(`flush with ${hook} giving ${fc.stringify(make())} ended with ${String(ended)}`, { cause: ended });
+          for (const error of errors) if (!typed(error)) throw new Error(`'error' event with ${String(error)}`, { cause: error });
+          const pending = (await outbox.list()).map((t) => t.id);
+          const dead = (await outbox.dead.list()).map((d) => d.task.id);
+          // Each task is in one place at most: sent (neither), pending or dead.
+          for (const id of ids) expect(pending.includes(id) && dead.includes(id)).toBe(false);
+        } finally {
+          await outbox.close();
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  }, Math.max(30_000, RUNS * 300));
+});
+
+describe('a transport that is not quite fetch', () => {
+  /** An outbox over `transport`, with what it says in 'retry' and 'error' events. */
+  const over = async (transport: () => Promise<unknown>) => {
+    const outbox = await Outbox.open({ name: 'api', store: new MemoryStore(), baseUrl: 'https://x.test', fetch: transport as typeof fetch, clock: new FakeClock() });
+    const retries: { status?: number; error?: string }[] = [];
+    const errors: unknown[] = [];
+    outbox.addEventListener('retry', (e) => retries.push(e.detail));
+    outbox.addEventListener('error', (e) => errors.push(e.detail.error));
+    await outbox.enqueue({ url: '/a' });
+    return { outbox, retries, errors, flushed: await outbox.flush({ reachable: true }) };
+  };
+
+  it('one that resolves with something else fails the attempt, saying so: retried, not taken for the network gone', async () => {
+    const { outbox, retries, errors, flushed } = await over(async () => []);
+    expect(flushed).toMatchObject({ sent: 0, retried: 1, remaining: 1 });
+    expect(retries).toMatchObject([{ error: expect.stringContaining('Expected `fetch` to resolve with a Response, got an array.') }]);
+    expect(errors).toEqual([]);
+    expect(outbox.online).toBe(true);
+    await outbox.close();
+  });
+
+  it("one whose response body is a Node stream (node-fetch's): the body it does not read is destroyed, not cancelled", async () => {
+    const body = Readable.from(['unavailable']);
+    const { outbox, retries, errors } = await over(async () => ({ status: 503, headers: new Headers(), bodyUsed: false, body, arrayBuffer: async () => new ArrayBuffer(0) }));
+    expect(retries).toMatchObject([{ status: 503 }]);
+    expect(errors).toEqual([]);
+    expect(body.destroyed).toBe(true);
+    await outbox.close();
+  });
 });
