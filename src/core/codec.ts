@@ -6,7 +6,8 @@ export interface Codec<T> {
   decode(bytes: Uint8Array): T;
   /**
    * Optional fast path for batches: all values encoded into one buffer, item `i` ending at `ends[i]` (and starting
-   * where item `i - 1` ended). Must agree with `encode`.
+   * where item `i - 1` ended), the last where the buffer ends. Must agree with `encode`. Ends that do not cut the
+   * buffer so are refused ('ERR_NOT_SERIALIZABLE').
    */
   encodeMany?(values: readonly T[]): { bytes: Uint8Array; ends: number[] };
 }
@@ -34,7 +35,7 @@ function jsonDecode(bytes: Uint8Array): unknown {
 
 // One TextEncoder call for the whole batch instead of one per item: JSON.stringify never emits a raw newline (it
 // escapes control characters in strings and adds no whitespace), so newlines can separate the items.
-function jsonEncodeMany(values: readonly unknown[]): { bytes: Uint8Array; ends: number[] } {
+export function jsonEncodeMany(values: readonly unknown[]): { bytes: Uint8Array; ends: number[] } {
   const bytes = encoder.encode(values.map(jsonText).join('\n'));
   const ends: number[] = [];
   for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) ends.push(i);

@@ -1,4 +1,4 @@
-import { jsonEncode, jsonText, type Codec } from './codec.js';
+import { jsonEncode, jsonEncodeMany, jsonText, type Codec } from './codec.js';
 import { SluiceError } from './errors.js';
 import { encodeUnit, frameText, FRAME_HEADER } from './frame.js';
 
@@ -29,8 +29,9 @@ function encode<T>(codec: Codec<T>, items: readonly T[], maxItemBytes: number): 
   let gap: 0 | 1 = 0;
   if (codec.encodeMany && items.length > 1) {
     encoded = codec.encodeMany(items);
-    gap = 1;
-    if (!(encoded.bytes instanceof Uint8Array) || encoded.ends.length !== items.length) notBytes();
+    // The JSON codec's items are joined by a newline, skipped between them; any other's end where the next begins.
+    gap = codec.encodeMany === jsonEncodeMany ? 1 : 0;
+    checkEnds(encoded, items.length, gap);
   } else {
     const parts = items.map((item) => codec.encode(item));
     if (!parts.every((p) => p instanceof Uint8Array)) notBytes();
@@ -49,6 +50,21 @@ function encode<T>(codec: Codec<T>, items: readonly T[], maxItemBytes: number): 
 function tooLarge(bytes: number, maxItemBytes: number): void {
   if (bytes <= maxItemBytes) return;
   throw new SluiceError('ERR_ITEM_TOO_LARGE', `An item is ${bytes} bytes encoded; maxItemBytes is ${maxItemBytes}. Split it or raise maxItemBytes.`);
+}
+
+/**
+ * Refuses what `encodeMany` returned unless `ends` cut `bytes` into `count` items, in order, to its end: ends out of
+ * place would frame wrong slices of the bytes, stored with checksums that pass, and read back as other items.
+ */
+function checkEnds({ bytes, ends }: { bytes: unknown; ends: unknown }, count: number, gap: 0 | 1): void {
+  if (!(bytes instanceof Uint8Array)) notBytes();
+  let fits = Array.isArray(ends) && ends.length === count && ends[count - 1] === bytes.length;
+  for (let i = 0, start = 0; fits && i < count; i++) {
+    const end = (ends as unknown[])[i] as number;
+    fits = Number.isInteger(end) && end >= start;
+    start = end + gap;
+  }
+  if (!fits) throw new SluiceError('ERR_NOT_SERIALIZABLE', `The codec's encodeMany returned ends that do not cut its ${bytes.length} bytes into the ${count} items in order, the last ending where the bytes do.`);
 }
 
 function notBytes(): never {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jsonCodec, SluiceError } from '../../src/index.js';
+import { jsonCodec, MemoryStore, Queue, SluiceError, type Codec } from '../../src/index.js';
 
 describe('jsonCodec()', () => {
   const codec = jsonCodec<unknown>();
@@ -83,5 +83,46 @@ describe('jsonCodec()', () => {
       expect(bytes.subarray(start, ends[i])).toEqual(codec.encode(value));
       start = ends[i]! + 1;
     });
+  });
+});
+
+describe("a codec of the app's with encodeMany", () => {
+  const enc = new TextEncoder();
+  const dec = new TextDecoder();
+  /** Items joined with nothing between them, as `Codec.encodeMany` says; `ends` as `bend` makes them. */
+  const joined = (bend: (ends: number[], bytes: Uint8Array) => unknown = (ends) => ends): Codec<string> => ({
+    encode: (v) => enc.encode(v),
+    decode: (b) => dec.decode(b),
+    encodeMany: (values) => {
+      const bytes = enc.encode(values.join(''));
+      const ends: number[] = [];
+      values.reduce((at, v) => (ends.push(at + enc.encode(v).length), at + enc.encode(v).length), 0);
+      return { bytes, ends: bend(ends, bytes) as number[] };
+    },
+  });
+
+  it('stores each item whole: ends are where the next item starts (the JSON codec alone puts a newline between)', async () => {
+    const q = await Queue.open<string>({ name: 'q', store: new MemoryStore(), codec: joined() });
+    await q.pushMany(['alpha', 'beta', 'ü✓', 'gamma']);
+    expect((await q.list()).map((e) => e.value)).toEqual(['alpha', 'beta', 'ü✓', 'gamma']);
+    await q.close();
+  });
+
+  it('ends that do not cut the bytes into the items in order are refused, and nothing is stored', async () => {
+    const bent: ((ends: number[], bytes: Uint8Array) => unknown)[] = [
+      (ends) => ends.slice(1),
+      (ends) => [ends[1], ends[0], ...ends.slice(2)],
+      (ends, bytes) => [...ends.slice(0, -1), bytes.length + 3],
+      (ends) => [...ends.slice(0, -1), ends.at(-1)! - 1],
+      (ends) => ends.map((end) => end + 0.5),
+      (ends) => [-1, ...ends.slice(1)],
+      () => 'ends',
+    ];
+    for (const bend of bent) {
+      const q = await Queue.open<string>({ name: 'q', store: new MemoryStore(), codec: joined(bend) });
+      await expect(q.pushMany(['alpha', 'beta', 'gamma'])).rejects.toMatchObject({ code: 'ERR_NOT_SERIALIZABLE', message: expect.stringMatching(/encodeMany returned ends/) });
+      expect(await q.size()).toBe(0);
+      await q.close();
+    }
   });
 });
