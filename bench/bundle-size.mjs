@@ -88,7 +88,10 @@ const KB = 1024;
  * unsettled looks for a letter written by a holder that died moving the task to dead, and finishes that move instead
  * of sending the task again. Then to 47.0 KB (measured 46.93 KB, 0.12 KB more): a transport that resolves with
  * something other than a Response fails its attempt, and a polyfill's Response (a Node stream for body) is read and let
- * go of as a Response is.
+ * go of as a Response is. Then both (to 24.5 KB and 47.2 KB, measured 24.41 KB and 47.11 KB, 0.11 KB and 0.18 KB more)
+ * for two faults found by property tests of bad input: a codec's own encodeMany, whose items the framing cut one byte
+ * short, now checked and framed as its contract says; and options that are not plain objects (an array, a typed
+ * array, whose `filter` a take read as its filter) refused, with error messages naming a class's instance ("got a Map").
  */
 export const rows = [
   {
@@ -103,13 +106,13 @@ export const rows = [
     name: '`Queue` + `IndexedDbStore`',
     source: `import { Queue } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = [Queue, IndexedDbStore];`,
     budget: 8 * KB,
-    limit: 24.4 * KB,
+    limit: 24.5 * KB,
   },
   {
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 47.0 * KB,
+    limit: 47.2 * KB,
   },
 ];
 

@@ -44,5 +44,13 @@ export function describe(value: unknown): string {
   if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
   if (typeof value === 'function') return 'a function';
   if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : typeof value;
+  if (typeof value !== 'object') return typeof value;
+  // An instance of a class by its name ("a Map", "a Uint8Array"): "an object" would not say what is wrong with it.
+  let name: unknown;
+  try {
+    name = Object.getPrototypeOf(value)?.constructor?.name;
+  } catch {
+    // A revoked Proxy, or a getter that throws: said as any object.
+  }
+  return typeof name === 'string' && name !== 'Object' && name !== '' ? `${/^[AEIO]/.test(name) ? 'an' : 'a'} ${name}` : 'an object';
 }

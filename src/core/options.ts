@@ -120,7 +120,7 @@ const QUEUE_OPTIONS = ['name', ...Object.keys(RULES)];
 
 /** Defaults merged once and every option checked at once; the caller's object is left alone. */
 export function resolveOptions<T>(options: QueueOptions<T>, defaultStore?: () => Store): ResolvedOptions<T> {
-  if (!isOptions(options)) invalid('options', 'an object', options);
+  if (!isOptions(options)) invalid('options', 'a plain object', options);
   onlyKnown(options, QUEUE_OPTIONS);
   checkName(options.name);
   // Such a name is a partitioned queue's own storage (a partition, its list of handles): a queue of that name would

@@ -60,8 +60,20 @@ export function invalid(option: string, expected: string, given: unknown): never
   throw new SluiceError('ERR_INVALID_OPTION', `Expected \`${option}\` to be ${expected}, got ${describe(given)}.`);
 }
 
-/** An options object: not null, nor an array, whose methods (`filter`, `keys`) would be read as options. */
-export const isOptions = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
+/**
+ * An options object: a plain one (`{ ... }`, of any realm, or of no prototype). Not an array, a typed array or an
+ * iterator, whose methods (`filter`, `keys`) would be read as options, nor an instance of a class.
+ */
+export function isOptions(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  try {
+    const proto: unknown = Object.getPrototypeOf(v);
+    return proto === null || Object.getPrototypeOf(proto) === null;
+  } catch {
+    // A revoked Proxy.
+    return false;
+  }
+}
 
 /**
  * `options` when it is an object or undefined (then `{}`); 'ERR_INVALID_OPTION' naming `name` otherwise (an array
@@ -69,7 +81,7 @@ export const isOptions = (v: unknown): boolean => typeof v === 'object' && v !==
  */
 export function optionsObject<O extends object>(options: O | undefined, name = 'options', known?: readonly string[]): O {
   if (options === undefined) return {} as O;
-  if (!isOptions(options)) invalid(name, 'an object', options);
+  if (!isOptions(options)) invalid(name, 'a plain object', options);
   if (known) onlyKnown(options, known, name === 'options' ? '' : `${name}.`);
   return options;
 }

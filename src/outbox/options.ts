@@ -197,7 +197,7 @@ export interface ResolvedOutboxOptions {
 
 /** Defaults merged once and every option checked at once; the caller's object is left alone. */
 export function resolveOutboxOptions(options: OutboxOptions): ResolvedOutboxOptions {
-  if (!isOptions(options)) invalid('options', 'an object', options);
+  if (!isOptions(options)) invalid('options', 'a plain object', options);
   onlyKnown(options, OUTBOX_OPTIONS);
   checkOutboxName(options.name);
   check(options, { baseUrl: optional(httpUrl(undefined)) });

@@ -85,4 +85,31 @@ describe('bad input', () => {
       { numRuns: RUNS },
     );
   }, 60_000);
+
+  it("a codec of the app's that returns anything: every call ends in a SluiceError (or works), and what it stored reads back", async () => {
+    const bytes = fc.oneof(junk, fc.uint8Array({ maxLength: 8 }));
+    const many = fc.oneof(junk, fc.record({ bytes, ends: fc.oneof(junk, fc.array(fc.oneof(fc.integer({ min: -2, max: 20 }), junk), { maxLength: 4 })) }));
+    await fc.assert(
+      fc.asyncProperty(bytes, fc.option(many), fc.array(fc.oneof(fc.integer(), fc.string()), { minLength: 1, maxLength: 3 }), async (encoded, batch, items) => {
+        const written = new Set<Uint8Array>();
+        const codec = {
+          encode: () => (encoded instanceof Uint8Array && written.add(encoded), encoded),
+          decode: (b: Uint8Array) => b.length,
+          ...(batch !== null && { encodeMany: () => batch }),
+        };
+        const q = await Queue.open<unknown>({ name: 'q', store: new MemoryStore(), codec: codec as never, clock: new FakeClock() });
+        try {
+          for (const c of [() => q.push(items[0]), () => q.pushMany(items)]) {
+            const ended = await outcome(c);
+            if (!isSluiceError(ended)) throw new Error(`a push ended with ${String(ended)}`, { cause: ended });
+          }
+          // What was stored was what the codec gave, whole: each item reads back as its length.
+          for (const { value } of await q.list()) expect(typeof value).toBe('number');
+        } finally {
+          await q.close();
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  }, 60_000);
 });

@@ -48,15 +48,20 @@ describe('check()', () => {
   it('optionsObject() takes an object or nothing, and rejects null and the rest', () => {
     expect(optionsObject(undefined)).toEqual({});
     expect(optionsObject({ a: 1 })).toEqual({ a: 1 });
-    expect(messageOf(() => optionsObject(null as unknown as object))).toBe('Expected `options` to be an object, got null.');
-    expect(messageOf(() => optionsObject(5 as unknown as object, 'retry'))).toBe('Expected `retry` to be an object, got 5.');
-    expect(messageOf(() => optionsObject([]))).toBe('Expected `options` to be an object, got an array.');
+    expect(messageOf(() => optionsObject(null as unknown as object))).toBe('Expected `options` to be a plain object, got null.');
+    expect(messageOf(() => optionsObject(5 as unknown as object, 'retry'))).toBe('Expected `retry` to be a plain object, got 5.');
+    expect(messageOf(() => optionsObject([]))).toBe('Expected `options` to be a plain object, got an array.');
+    // Their methods would be read as options (a typed array's filter as take's); a class's instance is no options.
+    expect(messageOf(() => optionsObject(new Uint8Array(2)))).toBe('Expected `options` to be a plain object, got a Uint8Array.');
+    expect(messageOf(() => optionsObject(new Map()))).toBe('Expected `options` to be a plain object, got a Map.');
+    expect(messageOf(() => optionsObject([].values()))).toBe('Expected `options` to be a plain object, got an object.');
+    expect(optionsObject(Object.create(null))).toEqual({});
   });
 
   it("an array given as take's options is refused, not read: its filter method is no filter", async () => {
     const q = await Queue.open<number>({ name: 'q', store: new MemoryStore() });
     await q.pushMany([1, 2]);
-    await expect(q.take(1, [] as never)).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', message: 'Expected `options` to be an object, got an array.' });
+    await expect(q.take(1, [] as never)).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', message: 'Expected `options` to be a plain object, got an array.' });
     expect(await q.size()).toBe(2);
     await q.close();
   });

@@ -84,7 +84,7 @@ export class FileStore implements Store {
   readonly #create: boolean;
 
   constructor(options: FileStoreOptions = {}) {
-    if (!isOptions(options)) invalid('options', 'an object', options);
+    if (!isOptions(options)) invalid('options', 'a plain object', options);
     // A misspelt `dir` would put the queues in ./.sluice, silently.
     onlyKnown(options, ['dir', 'lockTimeoutMs', 'staleMs', 'sync', 'create', 'mode']);
     const { dir = '.sluice', lockTimeoutMs = 10_000, staleMs = 10_000, sync = nodeSync, mode = 0o600, create = true } = options;

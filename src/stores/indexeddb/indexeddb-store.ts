@@ -94,7 +94,7 @@ export class IndexedDbStore extends EventTarget implements Store {
 
   constructor(options: IndexedDbStoreOptions = {}) {
     super();
-    if (!isOptions(options)) invalid('options', 'an object', options);
+    if (!isOptions(options)) invalid('options', 'a plain object', options);
     onlyKnown(options, ['dbName', 'indexedDB', 'blockedTimeoutMs']);
     const { dbName = 'sluice', indexedDB, blockedTimeoutMs = 10_000 } = options;
     check(
