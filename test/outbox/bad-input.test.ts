@@ -3,28 +3,12 @@
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MemoryStore, Outbox, SluiceError } from '../../src/index.js';
+import { MemoryStore, Outbox } from '../../src/index.js';
+import { junk as anyJunk, outcome, RUNS, typed } from '../support/bad-input.js';
 import { FakeClock } from '../support/fake-clock.js';
 
-const RUNS = Number(process.env.SLUICE_PROPERTY_RUNS ?? 100);
-
-/** How `call` ended: 'ok', or what it threw or rejected with. */
-async function outcome(call: () => unknown): Promise<unknown> {
-  try {
-    await call();
-    return 'ok';
-  } catch (error) {
-    return error;
-  }
-}
-
-const typed = (ended: unknown) => ended === 'ok' || (ended instanceof SluiceError && typeof ended.code === 'string');
-
-// Values of every type, and near misses of the right ones.
-const junk = fc.oneof(
-  fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withNullPrototype: true, withSparseArray: true }),
-  fc.constantFrom(-1, 0, 0.5, NaN, Infinity, '', ' ', 'x', '/x', 'http://', 'ftp://x.test/', 'https://x.test/a', [], [''], {}, null, undefined, () => true, Symbol('s')),
-);
+// Values of every type, and near misses of URLs.
+const junk = anyJunk(' ', 'x', '/x', 'http://', 'ftp://x.test/', 'https://x.test/a', ['']);
 const FIELDS = ['url', 'method', 'headers', 'body', 'id', 'group', 'priority', 'notBefore', 'expiresAt', 'key', 'mode', 'credentials', 'other'];
 /** A task with some fields junk: mostly with a URL that works, so that what follows it is checked too. */
 const task = fc.oneof(

@@ -3,16 +3,12 @@
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import { SluiceError } from '../../src/index.js';
+import { junk as anyJunk, RUNS } from '../support/bad-input.js';
 import { FileStore } from '../../src/fs.js';
 import { IndexedDbStore } from '../../src/indexeddb.js';
 import { RedisStore } from '../../src/redis.js';
 
-const RUNS = Number(process.env.SLUICE_PROPERTY_RUNS ?? 150);
-
-const junk = fc.oneof(
-  fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withNullPrototype: true, withSparseArray: true }),
-  fc.constantFrom(-1, 0, 0.5, NaN, Infinity, 2 ** 31, '', 'x', 'redis://', 'redis://127.0.0.1:1', 'http://x', [], {}, null, undefined, () => true, Symbol('s')),
-);
+const junk = anyJunk('x', 'redis://', 'redis://127.0.0.1:1', 'http://x');
 
 const stores: [string, readonly string[], (options: unknown) => unknown][] = [
   ['FileStore', ['dir', 'lockTimeoutMs', 'staleMs', 'sync', 'create', 'mode', 'other'], (o) => new FileStore(o as never)],
