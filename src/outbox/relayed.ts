@@ -21,21 +21,25 @@ export function hear(c: HearingContext, messages: readonly Relayed[]): void {
   const { index } = c;
   let changed = false;
   for (const message of messages) {
-    const type = message?.type;
-    if (type === 'released') changed = released(c, message.detail) || changed;
-    if (type === 'removed') changed = removed(c, message.detail) || changed;
+    // What a handle of another version relays may differ: only a message with a detail object is read.
+    const raw: unknown = message?.detail;
+    if (typeof raw !== 'object' || raw === null) continue;
+    const type = message.type;
+    if (type === 'released') changed = released(c, raw) || changed;
+    if (type === 'removed') changed = removed(c, raw) || changed;
     if (type !== 'sent' && type !== 'dead' && type !== 'handed-over' && type !== 'retry') continue;
-    const detail = message.detail as { task?: { id?: string }; delayMs?: unknown; status?: unknown; error?: unknown };
-    const pending = relayedTask(index, message.entry, detail.task?.id);
+    const detail = raw as { task?: { id?: unknown }; delayMs?: unknown; status?: unknown; error?: unknown };
+    const id = detail.task?.id;
+    const pending = relayedTask(index, typeof message.entry === 'string' ? message.entry : undefined, typeof id === 'string' ? id : undefined);
     if (pending) {
       if (type !== 'retry') index.remove(pending);
-      else if (typeof detail.delayMs === 'number') {
+      else if (typeof detail.delayMs === 'number' && Number.isFinite(detail.delayMs)) {
         pending.last = { ...(typeof detail.status === 'number' && { status: detail.status }), ...(typeof detail.error === 'string' && { error: detail.error }) };
         index.wait(pending, c.waitsFrom() + detail.delayMs, message.cause === 'network' ? 'network' : 'server');
       }
       changed = true;
     }
-    c.emit(type, { ...message.detail, remote: true });
+    c.emit(type, { ...detail, remote: true });
     c.emit('change');
   }
   if (changed) c.kick();
@@ -59,7 +63,8 @@ function released(c: HearingContext, detail: object): boolean {
   const named: unknown[] = byEntry ? entries : Array.isArray(ids) ? ids : [];
   let freed = false;
   for (const name of named) {
-    const pending = relayedTask(c.index, byEntry ? String(name) : undefined, String(name));
+    if (typeof name !== 'string') continue;
+    const pending = relayedTask(c.index, byEntry ? name : undefined, name);
     if (pending?.state !== 'waiting' || pending.cause !== 'lease') continue;
     c.index.ready(pending);
     freed = true;
@@ -75,7 +80,8 @@ function removed(c: HearingContext, detail: object): boolean {
   const { entries } = detail as { entries?: unknown };
   let gone = false;
   for (const entry of Array.isArray(entries) ? entries : []) {
-    const pending = relayedTask(c.index, String(entry), undefined);
+    if (typeof entry !== 'string') continue;
+    const pending = relayedTask(c.index, entry, undefined);
     if (!pending) continue;
     c.index.remove(pending);
     gone = true;
