@@ -76,8 +76,8 @@ export function isOptions(v: unknown): boolean {
 }
 
 /**
- * `options` when it is an object or undefined (then `{}`); 'ERR_INVALID_OPTION' naming `name` otherwise (an array
- * too), or naming a key that is none of `known` (when given): a misspelt option would otherwise do nothing, silently.
+ * `options` when it is a plain object (see `isOptions`) or undefined (then `{}`); 'ERR_INVALID_OPTION' naming `name`
+ * otherwise, or naming a key that is none of `known` (when given): a misspelt option would otherwise do nothing.
  */
 export function optionsObject<O extends object>(options: O | undefined, name = 'options', known?: readonly string[]): O {
   if (options === undefined) return {} as O;

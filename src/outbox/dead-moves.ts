@@ -67,19 +67,23 @@ export class DeadMoves {
    * Of `entries`, taken back from leases that ended unsettled, those whose holder died between the two steps of a move
    * to dead: their letters written, the tasks not yet removed. The move is finished here (the tasks removed, their
    * letters and bodies kept) and said, as an open's `reconcile` would; the rest go on to be delivered. Resolves the
-   * ids removed: none when the removal fails (the tasks are then delivered; the next open keeps the letters alone).
+   * ids removed: none when the letters cannot be read or the removal fails (the tasks are then delivered, and the
+   * failure told; the next open keeps the letters alone).
    */
   async finishCutShort(entries: readonly LeaseEntry<StoredTask>[], lease: Lease<StoredTask>): Promise<Set<string>> {
     const c = this.#c;
-    const records = await lettersLeaving(entries, c.deadQueue);
-    const ids = new Set(records.map((r) => r.from!));
-    if (ids.size === 0) return ids;
+    let records: DeadRecord[];
+    let ids: Set<string>;
     try {
-      await lease.ack([...ids]);
+      records = await lettersLeaving(entries, c.deadQueue);
+      ids = new Set(records.map((r) => r.from!));
+      if (ids.size > 0) await lease.ack([...ids]);
     } catch (error) {
+      // The letters cannot be read, or the tasks removed: delivered, as before this look, and the failure told.
       c.tellError(error);
       return new Set();
     }
+    if (ids.size === 0) return ids;
     for (const id of ids) {
       const pending = c.index.get(Number(id));
       if (pending) c.index.remove(pending);
