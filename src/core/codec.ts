@@ -2,7 +2,9 @@ import { SluiceError } from './errors.js';
 
 /** Turns items into bytes and back. `encode` throws `SluiceError` 'ERR_NOT_SERIALIZABLE' for what it cannot carry. */
 export interface Codec<T> {
+  /** An item's bytes: the queue copies them before it encodes another, so a buffer the encoder reuses is safe. */
   encode(value: T): Uint8Array;
+  /** An item back from its bytes: a view that may lie inside a larger buffer (read within its offset and length). */
   decode(bytes: Uint8Array): T;
   /**
    * Optional fast path for batches: all values encoded into one buffer, item `i` ending at `ends[i]` (and starting

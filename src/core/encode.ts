@@ -33,8 +33,13 @@ function encode<T>(codec: Codec<T>, items: readonly T[], maxItemBytes: number): 
     gap = codec.encodeMany === jsonEncodeMany ? 1 : 0;
     checkEnds(encoded, items.length, gap);
   } else {
-    const parts = items.map((item) => codec.encode(item));
-    if (!parts.every((p) => p instanceof Uint8Array)) notBytes();
+    // Each copied before the next is encoded: an encoder may hand back a view of a buffer it writes the next item into
+    // (msgpackr's REUSE_BUFFER_MODE does), which would turn every item of a batch into the last.
+    const parts = items.map((item, i) => {
+      const part = codec.encode(item);
+      if (!(part instanceof Uint8Array)) notBytes();
+      return i < items.length - 1 ? part.slice() : part;
+    });
     const ends: number[] = [];
     parts.reduce((at, p) => (ends.push(at + p.length), at + p.length), 0);
     encoded = { bytes: parts.length === 1 ? parts[0]! : concat(parts), ends };

@@ -108,6 +108,18 @@ describe("a codec of the app's with encodeMany", () => {
     await q.close();
   });
 
+  it('without encodeMany, an encoder that reuses its buffer for each item (as msgpackr can) stores each item as it was', async () => {
+    const scratch = new Uint8Array(64);
+    const reusing: Codec<string> = {
+      encode: (v) => scratch.subarray(0, enc.encodeInto(v, scratch).written),
+      decode: (b) => dec.decode(b),
+    };
+    const q = await Queue.open<string>({ name: 'q', store: new MemoryStore(), codec: reusing });
+    await q.pushMany(['alpha', 'beta', 'gamma']);
+    expect((await q.list()).map((e) => e.value)).toEqual(['alpha', 'beta', 'gamma']);
+    await q.close();
+  });
+
   it('ends that do not cut the bytes into the items in order are refused, and nothing is stored', async () => {
     const bent: ((ends: number[], bytes: Uint8Array) => unknown)[] = [
       (ends) => ends.slice(1),
