@@ -133,34 +133,50 @@ describe('a move to dead cut short in a long-lived handle (no open to reconcile 
     expect(await r.outbox.dead.size()).toBe(0);
   });
 
-  it("another handle died between the two steps (its letter written, the task not yet removed): this one finishes the move, and sends nothing", async () => {
-    // Processes: nothing relayed between the handles.
+  /**
+   * A handle that dies between the two steps of a burial (its letter written, the task not yet removed), beside
+   * `live`, a handle over `store` opened before it died, that heard nothing of it (processes: nothing relayed).
+   */
+  async function diedBurying(store: MemoryStore): Promise<{ live: Outbox; id: string }> {
+    // The dying handle's store: once armed, its commits to the outbox's queue never come back, as if killed.
+    let dying = false;
+    const doomed = {
+      open: async (name: string) => {
+        const storage = await store.open(name);
+        const commit = storage.commit.bind(storage);
+        if (name === 'api') storage.commit = (token, batch) => (dying ? new Promise(() => undefined) : commit(token, batch));
+        return storage;
+      },
+    };
+    const gone = await Outbox.open({ name: 'api', store: doomed, clock: r.clock, random: () => 0.5, baseUrl: r.server.url });
+    const live = await r.reopen({ store });
+    r.server.next({ status: 400, delayMs: 50 });
+    const id = await gone.enqueue({ url: '/x' });
+    void gone.flush();
+    // Its take has committed; of what follows, the letter is written and the task's removal never returns.
+    await r.server.waitFor(1);
+    dying = true;
+    for (let i = 0; i < 1000 && (await live.dead.size()) === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(await live.dead.list()).toMatchObject([{ task: { id }, reason: 'status', status: 400 }]);
+    // Still leased by the dead handle: this one leaves it.
+    expect(await live.flush()).toMatchObject({ sent: 0, remaining: 1 });
+    return { live, id };
+  }
+
+  /** Runs `fn` as in another process: no BroadcastChannel between handles. */
+  async function apart(fn: () => Promise<void>): Promise<void> {
     const Channel = globalThis.BroadcastChannel;
     (globalThis as { BroadcastChannel?: unknown }).BroadcastChannel = undefined;
     try {
-      const store = new MemoryStore();
-      // The dying handle's store: once armed, its commits to the outbox's queue never come back, as if killed.
-      let dying = false;
-      const doomed = {
-        open: async (name: string) => {
-          const storage = await store.open(name);
-          const commit = storage.commit.bind(storage);
-          if (name === 'api') storage.commit = (token, batch) => (dying ? new Promise(() => undefined) : commit(token, batch));
-          return storage;
-        },
-      };
-      const gone = await Outbox.open({ name: 'api', store: doomed, clock: r.clock, random: () => 0.5, baseUrl: r.server.url });
-      const live = await r.reopen({ store });
-      r.server.next({ status: 400, delayMs: 50 });
-      const id = await gone.enqueue({ url: '/x' });
-      void gone.flush();
-      // Its take has committed; of what follows, the letter is written and the task's removal never returns.
-      await r.server.waitFor(1);
-      dying = true;
-      for (let i = 0; i < 200 && (await live.dead.size()) === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
-      expect(await live.dead.list()).toMatchObject([{ task: { id }, reason: 'status', status: 400 }]);
-      // Still leased by the dead handle: this one leaves it.
-      expect(await live.flush()).toMatchObject({ sent: 0, remaining: 1 });
+      await fn();
+    } finally {
+      globalThis.BroadcastChannel = Channel;
+    }
+  }
+
+  it("another handle died between the two steps (its letter written, the task not yet removed): this one finishes the move, and sends nothing", () =>
+    apart(async () => {
+      const { live, id } = await diedBurying(new MemoryStore());
       // Its lease ends (timeoutMs + 60 s): taken back, the letter found, the move finished.
       r.clock.advance(91_000);
       expect(await live.flush()).toMatchObject({ sent: 0, remaining: 0 });
@@ -168,10 +184,31 @@ describe('a move to dead cut short in a long-lived handle (no open to reconcile 
       expect(await live.list()).toEqual([]);
       expect(await live.dead.list()).toMatchObject([{ task: { id } }]);
       expect(r.events('dead')).toMatchObject([{ task: { id }, reason: 'status' }]);
-    } finally {
-      globalThis.BroadcastChannel = Channel;
-    }
-  });
+    }));
+
+  it('…and where the dead letters cannot be read then, it sends the task as before, and says why in an error event', () =>
+    apart(async () => {
+      const store = new MemoryStore();
+      let refusing = false;
+      const open = store.open.bind(store);
+      store.open = async (name) => {
+        const storage = await open(name);
+        const load = storage.load.bind(storage);
+        const token = storage.token.bind(storage);
+        if (name === 'api.dead') {
+          storage.load = () => (refusing ? Promise.reject(new Error('the disk is gone')) : load());
+          storage.token = () => (refusing ? Promise.reject(new Error('the disk is gone')) : token());
+        }
+        return storage;
+      };
+      const { live, id } = await diedBurying(store);
+      refusing = true;
+      r.clock.advance(91_000);
+      expect(await live.flush()).toMatchObject({ sent: 1, remaining: 0 });
+      expect(r.events('error')).toMatchObject([{ error: { message: expect.stringMatching(/disk is gone/) } }]);
+      refusing = false;
+      expect(await live.dead.list()).toMatchObject([{ task: { id } }]);
+    }));
 
   it('a dead.retry() whose letters cannot be removed rejects and changes nothing: no task both pending and dead', async () => {
     const { store, arm } = failingNth('api.dead');
