@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Outbox } from '../../src/index.node.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
-import { failingCommit, rig, type Rig } from './helpers.js';
+import { failingCommit, hearingNothing, rig, type Rig } from './helpers.js';
 
 let r: Rig;
 beforeEach(async () => {
@@ -163,19 +163,8 @@ describe('a move to dead cut short in a long-lived handle (no open to reconcile 
     return { live, id };
   }
 
-  /** Runs `fn` as in another process: no BroadcastChannel between handles. */
-  async function apart(fn: () => Promise<void>): Promise<void> {
-    const Channel = globalThis.BroadcastChannel;
-    (globalThis as { BroadcastChannel?: unknown }).BroadcastChannel = undefined;
-    try {
-      await fn();
-    } finally {
-      globalThis.BroadcastChannel = Channel;
-    }
-  }
-
   it("another handle died between the two steps (its letter written, the task not yet removed): this one finishes the move, and sends nothing", () =>
-    apart(async () => {
+    hearingNothing(async () => {
       const { live, id } = await diedBurying(new MemoryStore());
       // Its lease ends (timeoutMs + 60 s): taken back, the letter found, the move finished.
       r.clock.advance(91_000);
@@ -187,7 +176,7 @@ describe('a move to dead cut short in a long-lived handle (no open to reconcile 
     }));
 
   it('…and where the dead letters cannot be read then, it sends the task as before, and says why in an error event', () =>
-    apart(async () => {
+    hearingNothing(async () => {
       const store = new MemoryStore();
       let refusing = false;
       const open = store.open.bind(store);

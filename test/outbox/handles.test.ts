@@ -5,7 +5,7 @@ import { Queue } from '../../src/core/queue.js';
 import type { Outbox } from '../../src/outbox/outbox.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { handlesOf } from './helpers.js';
+import { handlesOf, hearingNothing } from './helpers.js';
 
 const shared = handlesOf('handles');
 const open = shared.open;
@@ -143,9 +143,7 @@ describe('remove() across handles', () => {
 
   it("leaves the body of a task another handle moved to dead meanwhile: the dead letter's retry sends it whole", async () => {
     // Processes: nothing relayed, so the handle that removes still holds the task in its index.
-    const Channel = globalThis.BroadcastChannel;
-    (globalThis as { BroadcastChannel?: unknown }).BroadcastChannel = undefined;
-    try {
+    await hearingNothing(async () => {
       const store = new MemoryStore();
       const [web, worker] = [await open(store), await open(store)];
       const body = new Uint8Array(100_000).fill(7);
@@ -156,25 +154,12 @@ describe('remove() across handles', () => {
       expect(await worker.dead.retry()).toBe(1);
       expect(await worker.flush()).toMatchObject({ sent: 1, dead: 0 });
       expect(shared.server.delivered.at(-1)?.body.length).toBe(body.length);
-    } finally {
-      globalThis.BroadcastChannel = Channel;
-    }
+    });
   });
 });
 
 describe('retries across handles', () => {
   const retrying = { retry: { initialDelayMs: 60_000, maxDelayMs: 60_000 }, random: () => 0.5 };
-
-  /** Runs `fn` with no BroadcastChannel: handles hear nothing of each other, as processes do. */
-  const hearingNothing = async (fn: () => Promise<void>) => {
-    const Channel = globalThis.BroadcastChannel;
-    (globalThis as { BroadcastChannel?: unknown }).BroadcastChannel = undefined;
-    try {
-      await fn();
-    } finally {
-      globalThis.BroadcastChannel = Channel;
-    }
-  };
 
   it("limits: a handle that only enqueues does not count tasks another process sent (no false ERR_QUOTA_EXCEEDED)", async () => {
     await hearingNothing(async () => {

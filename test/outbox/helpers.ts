@@ -105,6 +105,17 @@ export function failingCommit(name: string): { store: MemoryStore; arm: () => vo
   return { store, arm: () => (armed = true) };
 }
 
+/** Runs `fn` with no BroadcastChannel: handles hear nothing of each other, as processes do. */
+export async function hearingNothing(fn: () => Promise<void>): Promise<void> {
+  const Channel = globalThis.BroadcastChannel;
+  (globalThis as { BroadcastChannel?: unknown }).BroadcastChannel = undefined;
+  try {
+    await fn();
+  } finally {
+    globalThis.BroadcastChannel = Channel;
+  }
+}
+
 /** Resolves with the next event of `type` on `target`. */
 export function next<T = unknown>(target: EventTarget, type: string): Promise<T> {
   return new Promise((resolve) => target.addEventListener(type, (e) => resolve((e instanceof CustomEvent ? e.detail : e) as T), { once: true }));
