@@ -5,7 +5,7 @@ import { describe, SluiceError } from './errors.js';
 import { MAX_PAYLOAD } from './frame.js';
 import { partitionName, partOf } from './partitioned.js';
 import type { Durability, Store } from './store.js';
-import { check, finiteFrom, integer, invalid, isClock, isFunction, isOptions, limit, oneOf, onlyKnown, optional, positive, text, withMethods, type Rule } from './validate.js';
+import { check, checkedOptions, finiteFrom, integer, invalid, isClock, isFunction, limit, oneOf, onlyKnown, optional, positive, text, withMethods, type Rule } from './validate.js';
 
 /** Options of `Queue.open`. */
 export interface QueueOptions<T> {
@@ -120,8 +120,7 @@ const QUEUE_OPTIONS = ['name', ...Object.keys(RULES)];
 
 /** Defaults merged once and every option checked at once; the caller's object is left alone. */
 export function resolveOptions<T>(options: QueueOptions<T>, defaultStore?: () => Store): ResolvedOptions<T> {
-  if (!isOptions(options)) invalid('options', 'a plain object', options);
-  onlyKnown(options, QUEUE_OPTIONS);
+  checkedOptions(options, 'options', QUEUE_OPTIONS);
   checkName(options.name);
   // Such a name is a partitioned queue's own storage (a partition, its list of handles): a queue of that name would
   // share it, and its items be taken, or its acks undone, by the partitioned queue.

@@ -75,13 +75,18 @@ export function isOptions(v: unknown): boolean {
   }
 }
 
-/**
- * `options` when it is a plain object (see `isOptions`) or undefined (then `{}`); 'ERR_INVALID_OPTION' naming `name`
- * otherwise, or naming a key that is none of `known` (when given): a misspelt option would otherwise do nothing.
- */
+/** `options` when it is a plain object (see `checkedOptions`) or undefined (then `{}`). */
 export function optionsObject<O extends object>(options: O | undefined, name = 'options', known?: readonly string[]): O {
-  if (options === undefined) return {} as O;
-  if (!isOptions(options)) invalid(name, 'a plain object', options);
+  return options === undefined ? ({} as O) : checkedOptions(options, name, known);
+}
+
+/**
+ * `options` when it is a plain object (see `isOptions`); 'ERR_INVALID_OPTION' naming `name` (expected to be
+ * `expected`) otherwise, or naming a key that is none of `known` (when given): a misspelt option would otherwise do
+ * nothing, silently.
+ */
+export function checkedOptions<O extends object>(options: O, name = 'options', known?: readonly string[], expected = 'a plain object'): O {
+  if (!isOptions(options)) invalid(name, expected, options);
   if (known) onlyKnown(options, known, name === 'options' ? '' : `${name}.`);
   return options;
 }

@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from '../core/clock.js';
-import { check, invalid, isOptions, limit, onlyKnown, optional, optionsObject } from '../core/validate.js';
+import { check, checkedOptions, invalid, limit, optional, optionsObject } from '../core/validate.js';
 import type { Durability, Store } from '../core/store.js';
 import type { Connectivity } from './connectivity.js';
 import { defaultClassify, type Classify } from './classify.js';
@@ -197,8 +197,7 @@ export interface ResolvedOutboxOptions {
 
 /** Defaults merged once and every option checked at once; the caller's object is left alone. */
 export function resolveOutboxOptions(options: OutboxOptions): ResolvedOutboxOptions {
-  if (!isOptions(options)) invalid('options', 'a plain object', options);
-  onlyKnown(options, OUTBOX_OPTIONS);
+  checkedOptions(options, 'options', OUTBOX_OPTIONS);
   checkOutboxName(options.name);
   check(options, { baseUrl: optional(httpUrl(undefined)) });
   // fetch refuses a URL with credentials: every task relative to this base would be refused at enqueue.

@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
 import { storageError } from '../../core/storage-errors.js';
-import { check, integer, invalid, isBoolean, isOptions, onlyKnown } from '../../core/validate.js';
+import { check, checkedOptions, integer, invalid, isBoolean } from '../../core/validate.js';
 import type { QueueStorage, Store } from '../../core/store.js';
 import { notAFile } from './descriptors.js';
 import { errno, type FileSync, nodeSync, syncDir } from './files.js';
@@ -84,9 +84,8 @@ export class FileStore implements Store {
   readonly #create: boolean;
 
   constructor(options: FileStoreOptions = {}) {
-    if (!isOptions(options)) invalid('options', 'a plain object', options);
     // A misspelt `dir` would put the queues in ./.sluice, silently.
-    onlyKnown(options, ['dir', 'lockTimeoutMs', 'staleMs', 'sync', 'create', 'mode']);
+    checkedOptions(options, 'options', ['dir', 'lockTimeoutMs', 'staleMs', 'sync', 'create', 'mode']);
     const { dir = '.sluice', lockTimeoutMs = 10_000, staleMs = 10_000, sync = nodeSync, mode = 0o600, create = true } = options;
     if (typeof dir !== 'string' || dir === '') invalid('dir', 'a non-empty path', dir);
     check({ lockTimeoutMs, staleMs, create }, { lockTimeoutMs: integer(0, 2 ** 31), staleMs: integer(0, 2 ** 31), create: isBoolean });

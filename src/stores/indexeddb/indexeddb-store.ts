@@ -1,7 +1,7 @@
 import type { SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
 import type { QueueStorage, Store } from '../../core/store.js';
-import { check, integer, invalid, isObject, isOptions, onlyKnown, optional, text } from '../../core/validate.js';
+import { check, checkedOptions, integer, isObject, optional, text } from '../../core/validate.js';
 import { BLOBS, IndexedDbBlobs } from './blobs.js';
 import { connect, Database } from './connection.js';
 import { IndexedDbQueueStorage } from './queue-storage.js';
@@ -94,8 +94,7 @@ export class IndexedDbStore extends EventTarget implements Store {
 
   constructor(options: IndexedDbStoreOptions = {}) {
     super();
-    if (!isOptions(options)) invalid('options', 'a plain object', options);
-    onlyKnown(options, ['dbName', 'indexedDB', 'blockedTimeoutMs']);
+    checkedOptions(options, 'options', ['dbName', 'indexedDB', 'blockedTimeoutMs']);
     const { dbName = 'sluice', indexedDB, blockedTimeoutMs = 10_000 } = options;
     check(
       { dbName, indexedDB, blockedTimeoutMs },

@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { describe, SluiceError } from '../../core/errors.js';
-import { isOptions, onlyKnown } from '../../core/validate.js';
+import { checkedOptions } from '../../core/validate.js';
 
 /** Options of `new RedisStore()`. Give `client` or `url`, not both. */
 export interface RedisStoreOptions {
@@ -79,8 +79,7 @@ const MAX_WAIT_MS = 1_000_000_000;
 
 /** Validates `options` at once and merges the defaults; never changes the caller's object. */
 export function resolveRedisOptions(options: RedisStoreOptions): ResolvedRedisOptions {
-  if (!isOptions(options)) invalid('options', 'an object with `client` or `url`', options);
-  onlyKnown(options, ['client', 'url', 'prefix', 'ownerTtlMs', 'retryMs', 'replicas', 'replicaTimeoutMs', 'onWarning']);
+  checkedOptions(options, 'options', ['client', 'url', 'prefix', 'ownerTtlMs', 'retryMs', 'replicas', 'replicaTimeoutMs', 'onWarning'], 'an object with `client` or `url`');
   const { client, url, prefix = 'sluice:', ownerTtlMs = 10_000, retryMs = 10_000, replicas, replicaTimeoutMs = 1000, onWarning = console.warn } = options;
   if (client === undefined && url === undefined) invalid('client', 'an ioredis Redis or Cluster (or give `url`)', client);
   if (client !== undefined && url !== undefined) invalid('url', 'absent when `client` is given', url);
