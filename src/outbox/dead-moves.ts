@@ -77,13 +77,13 @@ export class DeadMoves {
     try {
       records = await lettersLeaving(entries, c.deadQueue);
       ids = new Set(records.map((r) => r.from!));
-      if (ids.size > 0) await lease.ack([...ids]);
+      if (ids.size === 0) return ids;
+      await lease.ack([...ids]);
     } catch (error) {
       // The letters cannot be read, or the tasks removed: delivered, as before this look, and the failure told.
       c.tellError(error);
       return new Set();
     }
-    if (ids.size === 0) return ids;
     for (const id of ids) {
       const pending = c.index.get(Number(id));
       if (pending) c.index.remove(pending);

@@ -93,7 +93,7 @@ export async function send(tasks: readonly StoredTask[], options: SendOptions, d
     const redirect = redirectOf(response);
     if (!redirect) return { kind: 'response', response, secrets };
     // Its body is of no use; cancelled so the connection is not held.
-    void dropBody(response);
+    void letGo(response);
     if (options.redirect === 'error') return { kind: 'redirect', redirect };
     if (redirect.status === 0) return followOpaque(request, options, redirect, deadline, secrets);
     const hop = hops < MAX_HOPS ? nextHop(request.url, (request.init.method ?? 'GET').toUpperCase(), redirect) : undefined;
@@ -139,16 +139,12 @@ function responseOf(value: unknown): Response {
   throw new Error(`Expected \`fetch\` to resolve with a Response, got ${describe(value)}.`);
 }
 
-/** A response that came after its attempt gave up on it: its body is cancelled, so that its connection is not held. */
-export function letGo(late: Response): void {
-  void dropBody(late);
-}
-
 /**
- * Lets go of a response's body unread, so that its connection is not held. Never rejects: a failed cancel only means
- * the connection is gone. A polyfill's body may be a Node stream, which has `destroy`, not `cancel`.
+ * Lets go of a response's body unread (one not wanted, or one that came after its attempt gave up on it), so that its
+ * connection is not held. Never rejects: a failed cancel only means the connection is gone. A polyfill's body may be a
+ * Node stream, which has `destroy`, not `cancel`.
  */
-function dropBody(response: Response | undefined): Promise<void> {
+export function letGo(response: Response | undefined): Promise<void> {
   const body = response?.body as { cancel?: () => Promise<void>; destroy?: () => void } | null | undefined;
   try {
     if (typeof body?.cancel === 'function') return body.cancel().catch(() => undefined);
@@ -179,6 +175,6 @@ export async function discard(response: Response, deadline: Deadline): Promise<v
   if (response.bodyUsed || !response.body) return;
   const length = Number(response.headers.get('content-length') ?? Infinity);
   // A failed read or cancel only means the connection is gone: there is nothing left to free.
-  if (length <= 65_536 && !deadline.expired) await deadline.race(response.arrayBuffer()).catch(() => dropBody(response));
-  else await dropBody(response);
+  if (length <= 65_536 && !deadline.expired) await deadline.race(response.arrayBuffer()).catch(() => letGo(response));
+  else await letGo(response);
 }
