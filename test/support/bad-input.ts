@@ -32,3 +32,23 @@ export async function outcome(call: () => unknown): Promise<unknown> {
 export function typed(ended: unknown): boolean {
   return ended === 'ok' || (ended instanceof SluiceError && typeof ended.code === 'string');
 }
+
+/**
+ * Checks that `open` given anything as its options (or options named `names`, each anything), half of those made
+ * openable by `openable`'s fields, rejects with a SluiceError or opens (and then closes).
+ */
+export function opensOrRefuses(
+  open: (options: never) => Promise<{ close(): Promise<void> }>,
+  names: readonly string[],
+  values: fc.Arbitrary<unknown>,
+  openable: () => object,
+): Promise<void> {
+  return fc.assert(
+    fc.asyncProperty(fc.oneof(values, fc.dictionary(fc.constantFrom(...names), values)), fc.boolean(), async (o, fix) => {
+      const given = fix && typeof o === 'object' && o !== null ? { ...o, ...openable() } : o;
+      const ended = await outcome(async () => (await open(given as never)).close());
+      if (!typed(ended)) throw new Error(`open ended with ${String(ended)}`, { cause: ended });
+    }),
+    { numRuns: RUNS },
+  );
+}
