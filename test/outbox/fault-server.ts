@@ -45,6 +45,11 @@ export class FaultServer {
   #script: ((request: Omit<Received, 'fault'>) => Fault | undefined) | undefined;
   readonly #waiters: { count: number; resolve: () => void }[] = [];
   readonly #hanging = new Set<ServerResponse>();
+  /**
+   * The requests held open without an answer ('hang') or with a body cut short ('stall') whose connections the
+   * client has not closed yet: what only the client's time limit ends.
+   */
+  readonly holding = new Map<ServerResponse, 'hang' | 'stall'>();
   /** Called when a request's headers have arrived; the body is read once what it returns has settled. */
   onHeaders: ((request: IncomingMessage) => unknown) | undefined;
 
@@ -120,6 +125,12 @@ export class FaultServer {
     return server;
   }
 
+  #hold(res: ServerResponse, kind: 'hang' | 'stall'): void {
+    this.#hanging.add(res);
+    this.holding.set(res, kind);
+    res.once('close', () => this.holding.delete(res));
+  }
+
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     await this.onHeaders?.(req);
     const chunks: Buffer[] = [];
@@ -145,13 +156,13 @@ export class FaultServer {
       return;
     }
     if (fault.hang) {
-      this.#hanging.add(res);
+      this.#hold(res, 'hang');
       return;
     }
     if (fault.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
     const status = fault.status ?? 200;
     if (fault.stallBody !== undefined) {
-      this.#hanging.add(res);
+      this.#hold(res, 'stall');
       res.writeHead(status, { 'content-type': 'text/plain', 'content-length': String(fault.stallBody.length + 100), ...fault.headers });
       res.write(fault.stallBody);
       return;
