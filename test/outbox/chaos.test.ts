@@ -235,3 +235,107 @@ describe('Outbox under a server that fails every way (property)', () => {
     );
   }, Math.max(60_000, runs * 1_000));
 });
+
+const batchArb = fc.record({
+  tasks: fc.array(
+    fc.record({ group: fc.constantFrom(undefined, 'a', 'b'), body: fc.constantFrom('JSON', 'text', 'large bytes') }),
+    { minLength: 1, maxLength: 14 },
+  ),
+  /** The server's answers, request by request, whatever each carries; 200 once they run out. */
+  answers: fc.array(fc.constantFrom(...Object.keys(answers), 'a 413'), { maxLength: 14 }),
+  maxItems: fc.integer({ min: 1, max: 6 }),
+  ordering: fc.constantFrom<'group' | 'none'>('group', 'none'),
+  concurrency: fc.integer({ min: 1, max: 4 }),
+  redirect: fc.constantFrom<RedirectPolicy>('error', 'follow-same-origin'),
+  files: fc.boolean(),
+  handles: fc.integer({ min: 1, max: 2 }),
+  restartAfter: fc.integer({ min: 0, max: 8 }),
+  seed: fc.integer(),
+});
+
+describe('Outbox in batches under a server that fails every way (property)', () => {
+  it('ends every task sent once (its body received) or dead, never both, never neither, lanes in order', async () => {
+    await fc.assert(
+      fc.asyncProperty(batchArb, async (scenario) => {
+        const { tasks, maxItems, ordering, concurrency, redirect, files, handles, restartAfter, seed } = scenario;
+        const at = `/b${run++}`;
+        const script = scenario.answers.map((name) => (name === 'a 413' ? { status: 413 } : answers[name]!.fault()));
+        server.script((request) => (request.path.startsWith(at) ? script.shift() : undefined));
+        const memory = new MemoryStore();
+        const dir = files ? mkdtempSync(join(tmpdir(), 'sluice-chaos-')) : undefined;
+        if (dir) dirs.push(dir);
+        const clock = new FakeClock();
+        let state = seed;
+        const random = () => (state = (state * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
+        const { fetching, pump } = pumped(clock);
+        const sent: string[] = [];
+        const open = async () => {
+          const outbox = await Outbox.open({
+            name: 'chaos',
+            store: dir ? new FileStore({ dir }) : memory,
+            clock,
+            random,
+            concurrency,
+            ordering,
+            redirect,
+            fetch: fetching,
+            timeoutMs: TIMEOUT_MS,
+            baseUrl: server.url,
+            batch: { url: `${at}/batch`, maxItems },
+            retry: { maxAttempts: MAX_ATTEMPTS, maxDelayMs: 10_000 },
+          });
+          outbox.addEventListener('sent', (e) => !e.detail.remote && sent.push(e.detail.task.id));
+          return outbox;
+        };
+        const outboxes = await Promise.all(Array.from({ length: handles }, () => open()));
+        const ids = tasks.map((_, i) => `${at.slice(1)}-${i}`);
+        const sending = tasks.map((t, i) => bodies[t.body]!(i));
+        await outboxes[0]!.enqueueMany(
+          tasks.map((t, i) => ({ url: `${at}/t/${i}`, method: 'POST', body: sending[i]!.body as string, id: ids[i]!, ...(t.group && { group: t.group }) })),
+        );
+        for (let round = 0; round < 60 && (await outboxes[0]!.size()) > 0; round++) {
+          await pump(Promise.all(outboxes.map((o) => o.flush())));
+          if (round === restartAfter) {
+            await outboxes[0]!.close();
+            outboxes[0] = await open();
+          }
+          clock.advance(10 * 60_000);
+        }
+        server.script(() => undefined);
+        expect(await outboxes[0]!.size()).toBe(0);
+        const dead = new Map((await outboxes[0]!.dead.list()).map((l) => [l.task.id, l.reason]));
+        await Promise.all(outboxes.map((o) => o.close()));
+        // What the server was given of each task: its body in a batch (JSON as it is, text as a JSON string), or alone.
+        const batched = tasks.map((t, i) => (t.body === 'JSON' ? { seed: i, text: 'é€😀' } : t.body === 'text' ? `text ${i} é€😀` : undefined)).map((v) => JSON.stringify(v));
+        const given = new Set<string>();
+        for (const r of server.received.filter((r) => r.path.startsWith(at) && r.method === 'POST')) {
+          if (r.path === `${at}/batch`) {
+            for (const body of JSON.parse(r.body.toString()) as unknown[]) {
+              const i = batched.indexOf(JSON.stringify(body));
+              if (i >= 0) given.add(ids[i]!);
+            }
+          } else {
+            const i = ids.findIndex((_, i) => r.path === `${at}/t/${i}`);
+            if (i >= 0 && Buffer.compare(r.body, sending[i]!.bytes) === 0) given.add(ids[i]!);
+          }
+        }
+        for (const id of ids) {
+          const times = sent.filter((s) => s === id).length;
+          const ends = times === 1 && !dead.has(id) ? 'sent' : dead.has(id) && times === 0 ? 'dead' : `sent ${times}x, dead as ${dead.get(id)}`;
+          expect(['sent', 'dead'], `${id} ended ${ends}`).toContain(ends);
+          if (ends === 'sent') expect(given.has(id), `${id} sent, but its body never reached the server`).toBe(true);
+          else expect(['status', 'max-attempts', 'redirect']).toContain(dead.get(id));
+        }
+        if (ordering === 'group') {
+          for (const group of [undefined, 'a', 'b']) {
+            const order = ids.filter((_, i) => tasks[i]!.group === group);
+            const seen = sent.filter((id) => order.includes(id));
+            expect(seen).toEqual(order.filter((id) => seen.includes(id)));
+          }
+        }
+      }),
+      { numRuns: runs },
+    );
+  }, Math.max(60_000, runs * 1_000));
+});
+
