@@ -103,9 +103,14 @@ const scenarioArb = fc.record({
       group: fc.constantFrom(undefined, 'a', 'b'),
       script: fc.array(fc.constantFrom(...Object.keys(answers)), { maxLength: 7 }),
       body: fc.constantFrom(...Object.keys(bodies)),
+      priority: fc.constantFrom(undefined, 'high' as const, 'low' as const),
     }),
     { minLength: 1, maxLength: 10 },
   ),
+  /** How many tasks are enqueued before delivery starts; the rest while the first flush runs. */
+  first: fc.integer({ min: 1, max: 10 }),
+  ordering: fc.constantFrom<'group' | 'fifo' | 'none'>('group', 'fifo', 'none'),
+  partitions: fc.constantFrom(1, 3),
   concurrency: fc.integer({ min: 1, max: 4 }),
   redirect: fc.constantFrom<RedirectPolicy>('error', 'follow-same-origin'),
   files: fc.boolean(),
@@ -165,7 +170,7 @@ function pumped(clock: FakeClock) {
 describe('Outbox under a server that fails every way (property)', () => {
   it('ends every task as its answers say: sent, or dead for the reason they give, never lost, never both', async () => {
     await fc.assert(
-      fc.asyncProperty(scenarioArb, async ({ tasks, concurrency, redirect, files, handles, restartAfter, steps, seed }) => {
+      fc.asyncProperty(scenarioArb, async ({ tasks, first, ordering, partitions, concurrency, redirect, files, handles, restartAfter, steps, seed }) => {
         const prefix = `c${run++}-`;
         const memory = new MemoryStore();
         const dir = files ? mkdtempSync(join(tmpdir(), 'sluice-chaos-')) : undefined;
@@ -184,6 +189,8 @@ describe('Outbox under a server that fails every way (property)', () => {
             clock,
             random,
             concurrency,
+            ordering,
+            partitions,
             redirect,
             fetch: fetching,
             timeoutMs: TIMEOUT_MS,
@@ -194,11 +201,21 @@ describe('Outbox under a server that fails every way (property)', () => {
         const ids = tasks.map((_, i) => `${prefix}${i}`);
         tasks.forEach((t, i) => server.plan(ids[i]!, t.script.map((name) => answers[name]!.fault())));
         const sending = tasks.map((t, i) => bodies[t.body]!(i));
-        await outboxes[0]!.enqueueMany(
-          tasks.map((t, i) => ({ url: `/t/${i}`, method: 'POST', body: sending[i]!.body as string, id: ids[i]!, ...(t.group && { group: t.group }) })),
-        );
+        const all = tasks.map((t, i) => ({
+          url: `/t/${i}`,
+          method: 'POST',
+          body: sending[i]!.body as string,
+          id: ids[i]!,
+          ...(t.group && { group: t.group }),
+          ...(t.priority && { priority: t.priority }),
+        }));
+        await outboxes[0]!.enqueueMany(all.slice(0, first));
         for (let round = 0; round < 60 && (await outboxes[0]!.size()) > 0; round++) {
-          await pump(Promise.all(outboxes.map((o) => o.flush())));
+          const flushing = Promise.all(outboxes.map((o) => o.flush()));
+          // The rest from the last handle, while the first flush runs: one at a time, then together.
+          const late = all.slice(first);
+          const more = round === 0 && late.length > 0 ? outboxes.at(-1)!.enqueue(late[0]!).then(() => outboxes.at(-1)!.enqueueMany(late.slice(1))) : undefined;
+          await pump(Promise.all([flushing, more]));
           if (round === restartAfter) {
             await outboxes[0]!.close();
             outboxes[0] = await open();
@@ -224,9 +241,9 @@ describe('Outbox under a server that fails every way (property)', () => {
           const actual = ends > 0 ? (dead.has(id) ? `sent ${ends}x and dead as ${dead.get(id)}` : ends === 1 ? 'sent' : `sent ${ends}x`) : (dead.get(id) ?? 'lost');
           expect(actual, `${id} answered ${JSON.stringify(t.script)}, redirect '${redirect}'`).toBe(expected);
         });
-        // Within a group, the server saw deliveries in enqueue order.
-        for (const group of [undefined, 'a', 'b']) {
-          const order = ids.filter((_, i) => tasks[i]!.group === group);
+        // Within a lane, the server saw deliveries in enqueue order.
+        for (const group of ordering === 'group' ? [undefined, 'a', 'b'] : ordering === 'fifo' ? ['every'] : []) {
+          const order = ids.filter((_, i) => group === 'every' || tasks[i]!.group === group);
           const seen = sent.map((r) => r.key!).filter((id) => order.includes(id));
           expect(seen).toEqual(order.filter((id) => seen.includes(id)));
         }
