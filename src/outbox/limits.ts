@@ -20,11 +20,15 @@ export function makeRoom(limits: Required<LimitOptions>, index: PendingIndex, in
   let bytes = index.bytes + index.size * FRAME_HEADER + adding - [...leaving].reduce((sum, p) => sum + cost(p.bytes), 0);
   if (tasks <= maxTasks && bytes <= maxBytes) return [];
   const fail = (): never => {
+    // Under 'drop-oldest', what is left is what may not be evicted: the incoming tasks themselves, or those in flight.
+    const why =
+      overflow === 'reject'
+        ? `raise \`limits\`, or set \`limits.overflow\` to 'drop-oldest'`
+        : `or raise \`limits\` (a task in flight, or leased by another handle, is not evicted from under its request)`;
     throw new SluiceError(
       'ERR_QUOTA_EXCEEDED',
       `The outbox holds ${index.size} tasks in ${index.bytes + index.size * FRAME_HEADER} bytes; ${incoming.length} more do not fit its limits ` +
-        `(maxTasks ${maxTasks}, maxBytes ${maxBytes}). Nothing was enqueued: enqueue again once tasks are sent, raise \`limits\`, ` +
-        `or set \`limits.overflow\` to 'drop-oldest'.`,
+        `(maxTasks ${maxTasks}, maxBytes ${maxBytes}). Nothing was enqueued: enqueue again once tasks are sent, ${why}.`,
     );
   };
   if (overflow === 'reject' || incoming.length > maxTasks || adding > maxBytes) fail();

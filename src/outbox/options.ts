@@ -45,7 +45,10 @@ export interface BatchOptions {
   readonly maxBytes?: number;
 }
 
-/** Options of `OutboxOptions.limits`: the storage budget. */
+/**
+ * Options of `OutboxOptions.limits`: the storage budget of pending tasks. Each handle checks it against every handle's
+ * tasks it has read, then stores: handles enqueuing at the same moment may together pass it, by what they enqueue at once.
+ */
 export interface LimitOptions {
   /** @default Infinity */
   readonly maxTasks?: number;

@@ -111,6 +111,7 @@ const scenarioArb = fc.record({
   first: fc.integer({ min: 1, max: 10 }),
   ordering: fc.constantFrom<'group' | 'fifo' | 'none'>('group', 'fifo', 'none'),
   partitions: fc.constantFrom(1, 3),
+  limits: fc.option(fc.record({ maxTasks: fc.integer({ min: 1, max: 6 }), overflow: fc.constantFrom<'reject' | 'drop-oldest'>('reject', 'drop-oldest') })),
   concurrency: fc.integer({ min: 1, max: 4 }),
   redirect: fc.constantFrom<RedirectPolicy>('error', 'follow-same-origin'),
   files: fc.boolean(),
@@ -170,7 +171,7 @@ function pumped(clock: FakeClock) {
 describe('Outbox under a server that fails every way (property)', () => {
   it('ends every task as its answers say: sent, or dead for the reason they give, never lost, never both', async () => {
     await fc.assert(
-      fc.asyncProperty(scenarioArb, async ({ tasks, first, ordering, partitions, concurrency, redirect, files, handles, restartAfter, steps, seed }) => {
+      fc.asyncProperty(scenarioArb, async ({ tasks, first, ordering, partitions, limits, concurrency, redirect, files, handles, restartAfter, steps, seed }) => {
         const prefix = `c${run++}-`;
         const memory = new MemoryStore();
         const dir = files ? mkdtempSync(join(tmpdir(), 'sluice-chaos-')) : undefined;
@@ -191,6 +192,7 @@ describe('Outbox under a server that fails every way (property)', () => {
             concurrency,
             ordering,
             partitions,
+            ...(limits && { limits }),
             redirect,
             fetch: fetching,
             timeoutMs: TIMEOUT_MS,
@@ -209,13 +211,25 @@ describe('Outbox under a server that fails every way (property)', () => {
           ...(t.group && { group: t.group }),
           ...(t.priority && { priority: t.priority }),
         }));
-        await outboxes[0]!.enqueueMany(all.slice(0, first));
-        for (let round = 0; round < 60 && (await outboxes[0]!.size()) > 0; round++) {
+        // Tasks refused for want of room: all of one call, or none ('drop-oldest' too, when what is left to evict
+        // is in flight).
+        const refused = new Set<string>();
+        const enqueue = async (outbox: Outbox, list: typeof all): Promise<void> => {
+          try {
+            await (list.length === 1 ? outbox.enqueue(list[0]!) : outbox.enqueueMany(list));
+          } catch (error) {
+            expect(limits && (error as { code?: string }).code).toBe('ERR_QUOTA_EXCEEDED');
+            for (const task of list) refused.add(task.id);
+          }
+        };
+        await enqueue(outboxes[0]!, all.slice(0, first));
+        for (let round = 0; round < 60 && (round === 0 || (await outboxes[0]!.size()) > 0); round++) {
           const flushing = Promise.all(outboxes.map((o) => o.flush()));
           // The rest from the last handle, while the first flush runs: one at a time, then together.
           const late = all.slice(first);
-          const more = round === 0 && late.length > 0 ? outboxes.at(-1)!.enqueue(late[0]!).then(() => outboxes.at(-1)!.enqueueMany(late.slice(1))) : undefined;
+          const more = round === 0 && late.length > 0 ? enqueue(outboxes.at(-1)!, late.slice(0, 1)).then(() => (late.length > 1 ? enqueue(outboxes.at(-1)!, late.slice(1)) : undefined)) : undefined;
           await pump(Promise.all([flushing, more]));
+          if (limits) expect(await outboxes[0]!.size(), 'pending tasks past limits.maxTasks').toBeLessThanOrEqual(limits.maxTasks);
           if (round === restartAfter) {
             await outboxes[0]!.close();
             outboxes[0] = await open();
@@ -237,9 +251,13 @@ describe('Outbox under a server that fails every way (property)', () => {
         tasks.forEach((t, i) => {
           const id = ids[i]!;
           const ends = sent.filter((r) => r.key === id).length;
-          const expected = expectedEnd(t.script, redirect);
           const actual = ends > 0 ? (dead.has(id) ? `sent ${ends}x and dead as ${dead.get(id)}` : ends === 1 ? 'sent' : `sent ${ends}x`) : (dead.get(id) ?? 'lost');
-          expect(actual, `${id} answered ${JSON.stringify(t.script)}, redirect '${redirect}'`).toBe(expected);
+          const about = `${id} answered ${JSON.stringify(t.script)}, redirect '${redirect}'`;
+          if (refused.has(id)) {
+            expect(server.received.some((r) => r.key === id), `${about}: refused, yet sent`).toBe(false);
+            expect(actual, about).toBe('lost');
+          } else if (actual === 'evicted') expect(limits?.overflow, about).toBe('drop-oldest');
+          else expect(actual, about).toBe(expectedEnd(t.script, redirect));
         });
         // Within a lane, the server saw deliveries in enqueue order.
         for (const group of ordering === 'group' ? [undefined, 'a', 'b'] : ordering === 'fifo' ? ['every'] : []) {

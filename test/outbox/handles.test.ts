@@ -176,6 +176,19 @@ describe('retries across handles', () => {
     });
   });
 
+  it('limits: handles that enqueue at the same moment may together pass them, by what they enqueue at once; the next enqueue of either is refused', async () => {
+    await hearingNothing(async () => {
+      const store = new MemoryStore();
+      const limits = { maxTasks: 3, overflow: 'reject' as const };
+      const [web, worker] = [await open(store, { limits }), await open(store, { limits })];
+      // Each checks what it has read of the store, then stores: neither has read the other's yet.
+      await Promise.all([web.enqueueMany([{ url: '/a' }, { url: '/b' }]), worker.enqueueMany([{ url: '/c' }, { url: '/d' }])]);
+      expect(await web.size()).toBe(4);
+      for (const handle of [web, worker]) await expect(handle.enqueue({ url: '/e' })).rejects.toMatchObject({ code: 'ERR_QUOTA_EXCEEDED' });
+      expect(await worker.size()).toBe(4);
+    });
+  });
+
   /** `first` sends the task and is told to wait an hour (429, Retry-After); `second` then flushes and sends nothing. */
   const waitAnHourThenLook = async (first: Outbox, second: Outbox) => {
     shared.server.next({ status: 429, headers: { 'retry-after': '3600' } });

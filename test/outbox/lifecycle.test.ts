@@ -383,6 +383,21 @@ describe('limits', () => {
     expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'evicted' }]);
   });
 
+  it("'drop-oldest' never evicts a task in flight: with no other to make room, the enqueue is refused, and the message does not offer 'drop-oldest'", async () => {
+    await r.reopen({ limits: { maxTasks: 1, overflow: 'drop-oldest' }, timeoutMs: 1000 });
+    r.server.next({ hang: true });
+    r.outbox.start();
+    await r.outbox.enqueue({ url: '/slow' });
+    await r.server.waitFor(1);
+    const refused = (await r.outbox.enqueue({ url: '/2' }).catch((error: unknown) => error)) as Error;
+    expect(refused).toMatchObject({ code: 'ERR_QUOTA_EXCEEDED', message: expect.stringContaining('is not evicted from under its request') });
+    expect(refused.message).not.toContain("to 'drop-oldest'");
+    expect(r.events('dead')).toEqual([]);
+    r.clock.advance(1000);
+    await r.outbox.stop();
+    expect(await r.outbox.size()).toBe(1);
+  });
+
   it("dead.retry() keeps to them as an enqueue does: 'reject' refuses it whole (ERR_QUOTA_EXCEEDED), every letter stays dead", async () => {
     await r.reopen({ limits: { maxTasks: 2 } });
     r.server.next({ status: 400 }, { status: 400 });
