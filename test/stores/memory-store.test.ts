@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/index.js';
 import type { StoreHarness } from '../conformance/harness.js';
+import { handlesConformance } from '../conformance/handles-suite.js';
 import { modelConformance } from '../conformance/model-suite.js';
 import { queueConformance } from '../conformance/queue-suite.js';
 import { blobConformance } from '../conformance/blob-suite.js';
@@ -19,3 +20,4 @@ storageConformance(t, 'MemoryStore', memory);
 blobConformance(t, 'MemoryStore', memory);
 queueConformance(t, 'MemoryStore', memory);
 modelConformance(t, 'MemoryStore', memory);
+handlesConformance(t, 'MemoryStore', memory);

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { handlesConformance } from '../../conformance/handles-suite.js';
 import { modelConformance } from '../../conformance/model-suite.js';
 import { queueConformance } from '../../conformance/queue-suite.js';
 import { blobConformance } from '../../conformance/blob-suite.js';
@@ -13,5 +14,6 @@ describeRedis('RedisStore on a real redis-server', (server) => {
   blobConformance(t, 'RedisStore', harness);
   queueConformance(t, 'RedisStore', harness);
   modelConformance(t, 'RedisStore', harness);
+  handlesConformance(t, 'RedisStore', harness);
   modelConformance(t, 'RedisStore', harness, { reopenEveryStep: true });
 });
