@@ -138,9 +138,10 @@ afterAll(async () => {
  * fetch, counting the requests it has not answered yet, and a pump that moves `clock` on by a time limit whenever
  * every request still out is one the server holds without an answer (or with its body stalled): then, and only then,
  * the time limit is all that can end them. A request the server is still answering is never timed out by the pump,
- * so every task ends as its script says.
+ * so every task ends as its script says. With `idleStepMs`, time also moves by that much whenever no request is out
+ * (retry delays pass while a run goes on by itself); small beside a lease, so none ends between a response and its ack.
  */
-function pumped(clock: FakeClock) {
+function pumped(clock: FakeClock, idleStepMs = 0) {
   let out = 0;
   const stepped = new WeakSet<object>();
   const fetching: typeof fetch = async (input, init) => {
@@ -161,7 +162,7 @@ function pumped(clock: FakeClock) {
       if (out === unanswered && held.some(([res]) => !stepped.has(res))) {
         for (const [res] of held) stepped.add(res);
         clock.advance(TIMEOUT_MS + 1);
-      }
+      } else if (out === 0 && idleStepMs > 0) clock.advance(idleStepMs);
     }
     return finished;
   };
@@ -374,3 +375,108 @@ describe('Outbox in batches under a server that fails every way (property)', () 
   }, Math.max(60_000, runs * 1_000));
 });
 
+
+type Action =
+  | { kind: 'remove' | 'retry' | 'purge'; pick: number }
+  | { kind: 'retry all' | 'offline' | 'online' | 'stop' | 'start' }
+  | { kind: 'enqueue'; count: number }
+  | { kind: 'pause'; ms: number };
+
+const actionArb: fc.Arbitrary<Action> = fc.oneof(
+  fc.record({ kind: fc.constantFrom('remove' as const, 'retry' as const, 'purge' as const), pick: fc.nat() }),
+  fc.record({ kind: fc.constantFrom('retry all' as const, 'offline' as const, 'online' as const, 'stop' as const, 'start' as const) }),
+  fc.record({ kind: fc.constant('enqueue' as const), count: fc.integer({ min: 1, max: 3 }) }),
+  fc.record({ kind: fc.constant('pause' as const), ms: fc.integer({ min: 0, max: 15 }) }),
+);
+
+const userArb = fc.record({
+  first: fc.integer({ min: 1, max: 6 }),
+  scripts: fc.array(fc.array(fc.constantFrom(...Object.keys(answers)), { maxLength: 4 }), { minLength: 20, maxLength: 20 }),
+  actions: fc.array(actionArb, { maxLength: 25 }),
+  ordering: fc.constantFrom<'group' | 'none'>('group', 'none'),
+  concurrency: fc.integer({ min: 1, max: 3 }),
+  files: fc.boolean(),
+  seed: fc.integer(),
+});
+
+describe('Outbox while its user acts on it (property)', () => {
+  it('ends every task sent once, dead, removed or purged, one of them only, whatever the user does while it delivers', async () => {
+    await fc.assert(
+      fc.asyncProperty(userArb, async ({ first, scripts, actions, ordering, concurrency, files, seed }) => {
+        const prefix = `u${run++}-`;
+        const dir = files ? mkdtempSync(join(tmpdir(), 'sluice-chaos-')) : undefined;
+        if (dir) dirs.push(dir);
+        const clock = new FakeClock();
+        let state = seed;
+        const random = () => (state = (state * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
+        const { fetching, pump } = pumped(clock, 200);
+        const outbox = await Outbox.open({
+          name: 'chaos',
+          store: dir ? new FileStore({ dir }) : new MemoryStore(),
+          clock,
+          random,
+          concurrency,
+          ordering,
+          fetch: fetching,
+          timeoutMs: TIMEOUT_MS,
+          baseUrl: server.url,
+          retry: { maxAttempts: MAX_ATTEMPTS, initialDelayMs: 100, maxDelayMs: 2_000 },
+        });
+        const ids: string[] = [];
+        const enqueue = async (count: number) => {
+          const made = Array.from({ length: Math.min(count, scripts.length - ids.length) }, (_, k) => `${prefix}${ids.length + k}`);
+          made.forEach((id, k) => server.plan(id, scripts[ids.length + k]!.map((name) => answers[name]!.fault())));
+          ids.push(...made);
+          await outbox.enqueueMany(made.map((id) => ({ url: `/u/${id}`, method: 'POST', body: { id }, id, group: id.length % 2 ? 'a' : 'b' })));
+        };
+        const removed = new Set<string>();
+        const purged = new Set<string>();
+        const letter = async (pick: number) => {
+          const letters = await outbox.dead.list();
+          return letters[pick % Math.max(1, letters.length)];
+        };
+        await enqueue(first);
+        outbox.start();
+        await pump(
+          (async () => {
+            for (const a of actions) {
+              if (a.kind === 'remove') {
+                const id = ids[a.pick % ids.length]!;
+                if ((await outbox.remove([id])) === 1) removed.add(id);
+              } else if (a.kind === 'retry') {
+                const l = await letter(a.pick);
+                if (l) await outbox.dead.retry([l.id]);
+              } else if (a.kind === 'purge') {
+                const l = await letter(a.pick);
+                if (l && (await outbox.dead.purge([l.id])) === 1) purged.add(l.task.id);
+              } else if (a.kind === 'retry all') await outbox.dead.retry();
+              else if (a.kind === 'offline' || a.kind === 'online') outbox.setOnline(a.kind === 'online');
+              else if (a.kind === 'stop') await outbox.stop();
+              else if (a.kind === 'start') outbox.start();
+              else if (a.kind === 'enqueue') await enqueue(a.count);
+              else if (a.kind === 'pause') await new Promise((resolve) => setTimeout(resolve, a.ms));
+            }
+            // Then left to finish: online, delivering, until nothing is pending.
+            outbox.setOnline(true);
+            outbox.start();
+            while ((await outbox.size()) > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+            await outbox.stop();
+          })(),
+        );
+        const dead = new Set((await outbox.dead.list()).map((l) => l.task.id));
+        await outbox.close();
+        const sent = server.received.filter((r) => r.key?.startsWith(prefix) && (r.fault.status ?? 200) < 300 && !r.fault.reset && !r.fault.hang && r.fault.stallBody === undefined);
+        for (const id of ids) {
+          const ends = [
+            ...sent.filter((r) => r.key === id).map(() => 'sent'),
+            ...(dead.has(id) ? ['dead'] : []),
+            ...(removed.has(id) ? ['removed'] : []),
+            ...(purged.has(id) ? ['purged'] : []),
+          ];
+          expect(ends.length === 1 ? 'one end' : ends.join(' and ') || 'lost', id).toBe('one end');
+        }
+      }),
+      { numRuns: runs },
+    );
+  }, Math.max(60_000, runs * 2_000));
+});
