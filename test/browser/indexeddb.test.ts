@@ -1,6 +1,6 @@
 import { IndexedDbStore } from '../../src/indexeddb.js';
 import type { StoreHarness } from '../conformance/harness.js';
-import { handlesConformance } from '../conformance/handles-suite.js';
+import { handlesConformance, partitionedHandlesConformance } from '../conformance/handles-suite.js';
 import { modelConformance } from '../conformance/model-suite.js';
 import { queueConformance } from '../conformance/queue-suite.js';
 import { blobConformance } from '../conformance/blob-suite.js';
@@ -32,6 +32,7 @@ blobConformance(t, 'IndexedDbStore in a real browser', indexedDb);
 queueConformance(t, 'IndexedDbStore in a real browser', indexedDb);
 modelConformance(t, 'IndexedDbStore in a real browser', indexedDb);
 handlesConformance(t, 'IndexedDbStore in a real browser', indexedDb);
+partitionedHandlesConformance(t, 'IndexedDbStore in a real browser', indexedDb);
 
 t.describe('the browser entry', () => {
   t.it('Queue.open without a store keeps the queue in IndexedDB (database "sluice")', async () => {

@@ -217,3 +217,126 @@ export function handlesConformance(t: TestApi, label: string, harness: StoreHarn
     }, 240_000);
   });
 }
+
+type PartOp =
+  | { kind: 'push'; h: number; key: number; count: number }
+  | { kind: 'take'; h: number; max: number }
+  | { kind: 'ack' | 'release'; lease: number; mask: number }
+  | { kind: 'tick' };
+
+const partOp: fc.Arbitrary<PartOp> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('push' as const), h: handle, key: fc.integer({ min: -1, max: 3 }), count: fc.integer({ min: 1, max: 4 }) }) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('take' as const), h: handle, max: fc.integer({ min: 1, max: 4 }) }) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constantFrom('ack' as const, 'release' as const), lease: fc.nat(), mask: fc.nat() }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'tick' as const }) },
+);
+
+/**
+ * Several handles on a queue of partitions, taking at once: no item is held by two leases, the items of one key are
+ * taken in the order pushed, every handle counts the same size, and in the end every item is acked exactly once.
+ */
+export function partitionedHandlesConformance(t: TestApi, label: string, harness: StoreHarness): void {
+  const { describe, it, expect } = t;
+
+  describe(`Queue of 3 partitions, ${HANDLES} handles: ${label}`, () => {
+    it('no item held twice, each key in order, every item acked once, whichever handles push and take at once', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.array(partOp, { minLength: 1, maxLength: HANDLES }), { maxLength: 25 }), async (rounds) => {
+          const place = await harness.setup();
+          const clock = new FakeClock();
+          const open = async () => Queue.open<number>({ name: 'parts', store: await place.open(), clock, partitions: 3, leaseMs: LEASE_MS });
+          const queues: Queue<number>[] = [];
+          for (let h = 0; h < HANDLES; h++) queues.push(await open());
+          /** Per item: its key (-1: none), the round and push that stored it, whether acked, or held by a live lease. */
+          const keyOf = new Map<number, number>();
+          const pushedBy = new Map<number, { round: number; call: number }>();
+          let calls = 0;
+          const acked = new Set<number>();
+          const holder = new Map<number, Lease<number>>();
+          let leases: { lease: Lease<number>; live: Set<number> }[] = [];
+          let next = 0;
+          try {
+            for (const [r, round] of rounds.entries()) {
+              // Items released or acked in this round: a take at the same time may commit before or after.
+              const moving = new Set<number>();
+              // A round's steps run at once, each on its own handle's turn of the event loop.
+              await Promise.all(
+                round.map(async (o) => {
+                  if (o.kind === 'push') {
+                    const values = Array.from({ length: o.count }, () => next++);
+                    const call = calls++;
+                    for (const n of values) {
+                      keyOf.set(n, o.key);
+                      pushedBy.set(n, { round: r, call });
+                    }
+                    const options = o.key < 0 ? undefined : { key: `k${o.key}` };
+                    await (o.count === 1 ? queues[o.h]!.push(values[0]!, options) : queues[o.h]!.pushMany(values, options));
+                  } else if (o.kind === 'take') {
+                    const lease = await queues[o.h]!.take(o.max);
+                    if (!lease) return;
+                    for (const e of lease.entries) {
+                      expect(holder.has(e.value) && !moving.has(e.value), `item ${e.value} taken while another lease holds it`).toBe(false);
+                      expect(acked.has(e.value), `item ${e.value} taken after its ack`).toBe(false);
+                      const key = keyOf.get(e.value)!;
+                      if (key >= 0) {
+                        // Every item of its key pushed before it is acked, held, or taken in this very lease before
+                        // it. Before it: in an earlier round, or earlier in the same push (pushes at once commit in
+                        // either order).
+                        const its = pushedBy.get(e.value)!;
+                        const before = (n: number) => {
+                          const at = pushedBy.get(n)!;
+                          return at.round < its.round || (at.call === its.call && n < e.value);
+                        };
+                        for (const [n, k] of keyOf) {
+                          if (k !== key || !before(n) || acked.has(n) || holder.has(n) || moving.has(n)) continue;
+                          expect(lease.entries.findIndex((x) => x.value === n), `item ${e.value} of key ${key} taken before ${n}`).toBeGreaterThanOrEqual(0);
+                          expect(lease.entries.findIndex((x) => x.value === n)).toBeLessThan(lease.entries.indexOf(e));
+                        }
+                      }
+                    }
+                    for (const e of lease.entries) holder.set(e.value, lease);
+                    leases.push({ lease, live: new Set(lease.entries.map((e) => e.value)) });
+                  } else if (o.kind === 'ack' || o.kind === 'release') {
+                    const live = leases.filter((l) => l.live.size > 0);
+                    const l = live[o.lease % Math.max(1, live.length)];
+                    if (!l) return;
+                    const picked = l.lease.entries.filter((e, i) => l.live.has(e.value) && (o.mask >> i) & 1);
+                    for (const e of picked) {
+                      l.live.delete(e.value);
+                      moving.add(e.value);
+                    }
+                    await (o.kind === 'ack' ? l.lease.ack(picked.map((e) => e.id)) : l.lease.release(picked.map((e) => e.id)));
+                    for (const e of picked) {
+                      holder.delete(e.value);
+                      if (o.kind === 'ack') acked.add(e.value);
+                    }
+                  }
+                }),
+              );
+              if (round.some((o) => o.kind === 'tick')) {
+                clock.advance(LEASE_MS);
+                holder.clear();
+                leases = [];
+              }
+              for (const q of queues) expect(await q.size()).toBe(next - acked.size);
+            }
+            clock.advance(LEASE_MS);
+            for (let lease = await queues[1]!.take(50); lease; lease = await queues[1]!.take(50)) {
+              for (const e of lease.entries) {
+                expect(acked.has(e.value), `item ${e.value} handed out again after its ack`).toBe(false);
+                acked.add(e.value);
+              }
+              await lease.ack();
+            }
+            expect(acked.size).toBe(next);
+            for (const q of queues) expect(await q.size()).toBe(0);
+          } finally {
+            for (const q of queues) await q.close().catch(() => undefined);
+            await place.teardown();
+          }
+        }),
+        { numRuns: runs() },
+      );
+    }, 240_000);
+  });
+}

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/index.js';
 import type { StoreHarness } from '../conformance/harness.js';
-import { handlesConformance } from '../conformance/handles-suite.js';
+import { handlesConformance, partitionedHandlesConformance } from '../conformance/handles-suite.js';
 import { modelConformance } from '../conformance/model-suite.js';
 import { queueConformance } from '../conformance/queue-suite.js';
 import { blobConformance } from '../conformance/blob-suite.js';
@@ -21,3 +21,4 @@ blobConformance(t, 'MemoryStore', memory);
 queueConformance(t, 'MemoryStore', memory);
 modelConformance(t, 'MemoryStore', memory);
 handlesConformance(t, 'MemoryStore', memory);
+partitionedHandlesConformance(t, 'MemoryStore', memory);

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { handlesConformance } from '../../conformance/handles-suite.js';
+import { handlesConformance, partitionedHandlesConformance } from '../../conformance/handles-suite.js';
 import { modelConformance } from '../../conformance/model-suite.js';
 import { queueConformance } from '../../conformance/queue-suite.js';
 import { blobConformance } from '../../conformance/blob-suite.js';
@@ -15,5 +15,6 @@ describeRedis('RedisStore on a real redis-server', (server) => {
   queueConformance(t, 'RedisStore', harness);
   modelConformance(t, 'RedisStore', harness);
   handlesConformance(t, 'RedisStore', harness);
+  partitionedHandlesConformance(t, 'RedisStore', harness);
   modelConformance(t, 'RedisStore', harness, { reopenEveryStep: true });
 });
