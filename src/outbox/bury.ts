@@ -51,6 +51,7 @@ export async function moveToDead(c: BurialContext, list: readonly ToDead[], leas
     letters = await c.dead.pushMany(records);
   } catch (error) {
     await giveBack(c, stored, lease!, delays);
+    lookForLetters(c, stored);
     throw error;
   }
   if (stored.length > 0) {
@@ -58,6 +59,7 @@ export async function moveToDead(c: BurialContext, list: readonly ToDead[], leas
       await lease!.ack(stored.map((d) => d.entry.id));
     } catch (error) {
       await undo(c, moving, letters, lease!, delays);
+      lookForLetters(c, stored);
       throw error;
     }
   }
@@ -88,6 +90,18 @@ async function undo(c: BurialContext, moving: readonly ToDead[], letters: readon
     );
   } catch {
     // The store is failing: what stays is settled by the next open (see `reconcile`).
+  }
+}
+
+/**
+ * A burial that failed may have left letters all the same: a commit whose reply was lost after it stored, or letters
+ * the undo could not delete. The next take of each task looks for a letter naming its entry first, and finishes the
+ * move when there is one (see `DeadMoves.finishCutShort`), so that it is not sent while it is dead too.
+ */
+function lookForLetters(c: BurialContext, list: readonly ToDead[]): void {
+  for (const { entry } of list) {
+    const pending = c.index.get(Number(entry.id));
+    if (pending) pending.heldAway = true;
   }
 }
 

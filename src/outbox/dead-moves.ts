@@ -1,6 +1,7 @@
 import type { Lease, LeaseEntry } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
 import type { Serial } from '../core/serial.js';
+import { backoffDelay } from './backoff.js';
 import { moveToDead } from './bury.js';
 import { deadDetail, type DeadRecord } from './dead-letters.js';
 import type { Deliverer } from './deliverer.js';
@@ -64,11 +65,12 @@ export class DeadMoves {
   }
 
   /**
-   * Of `entries`, taken back from leases that ended unsettled, those whose holder died between the two steps of a move
-   * to dead: their letters written, the tasks not yet removed. The move is finished here (the tasks removed, their
-   * letters and bodies kept) and said, as an open's `reconcile` would; the rest go on to be delivered. Resolves the
-   * ids removed: none when the letters cannot be read or the removal fails (the tasks are then delivered, and the
-   * failure told; the next open keeps the letters alone).
+   * Of `entries`, taken back from leases that ended unsettled or left by a burial that failed, those whose move to dead
+   * was cut short: their letters written, the tasks not yet removed. The move is finished here (the tasks removed,
+   * their letters and bodies kept) and said, as an open's `reconcile` would; the rest go on to be delivered. Resolves
+   * the ids not to deliver now: those removed, or all of them when the letters cannot be read or the removal fails.
+   * Then none is sent while it may be dead: they go back untried, to be looked at again after a retry delay, and
+   * the failure is told.
    */
   async finishCutShort(entries: readonly LeaseEntry<StoredTask>[], lease: Lease<StoredTask>): Promise<Set<string>> {
     const c = this.#c;
@@ -80,9 +82,9 @@ export class DeadMoves {
       if (ids.size === 0) return ids;
       await lease.ack([...ids]);
     } catch (error) {
-      // The letters cannot be read, or the tasks removed: delivered, as before this look, and the failure told.
       c.tellError(error);
-      return new Set();
+      await this.#holdBack(entries, lease);
+      return new Set(entries.map((e) => e.id));
     }
     for (const id of ids) {
       const pending = c.index.get(Number(id));
@@ -91,6 +93,28 @@ export class DeadMoves {
     for (const record of records) this.#said(record);
     c.notices.changed();
     return ids;
+  }
+
+  /**
+   * `entries`, whose dead letters could not be looked at, released untried after a retry delay (a store that keeps
+   * failing is not asked again at once), to be looked at again when next taken. Those that cannot be released stay
+   * leased here until the lease ends, and are looked at when taken back.
+   */
+  async #holdBack(entries: readonly LeaseEntry<StoredTask>[], lease: Lease<StoredTask>): Promise<void> {
+    const { index, options } = this.#c;
+    const delayMs = backoffDelay(options.retry, 1, options.random);
+    const released = await lease.release(entries.map((e) => e.id), { untried: true, delayMs }).then(
+      () => true,
+      () => false,
+    );
+    const until = released ? options.clock.now() + delayMs : lease.expiresAt;
+    for (const e of entries) {
+      const pending = index.get(Number(e.id));
+      if (!pending) continue;
+      if (released) pending.attempts = Math.max(0, pending.attempts - 1);
+      index.wait(pending, until, released ? 'server' : 'lease');
+      pending.heldAway = true;
+    }
   }
 
   /**

@@ -8,6 +8,8 @@ import { Outbox } from '../../src/outbox/outbox.js';
 import type { RedirectPolicy } from '../../src/outbox/redirects.js';
 import { FileStore } from '../../src/stores/fs/file-store.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
+import { SluiceError } from '../../src/core/errors.js';
+import { FaultyStore } from '../support/faulty-store.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { FaultServer, type Fault } from './fault-server.js';
 
@@ -475,6 +477,107 @@ describe('Outbox while its user acts on it (property)', () => {
           ];
           expect(ends.length === 1 ? 'one end' : ends.join(' and ') || 'lost', id).toBe('one end');
         }
+      }),
+      { numRuns: runs },
+    );
+  }, Math.max(60_000, runs * 2_000));
+});
+
+const storeFaultArb = fc.record({
+  method: fc.constantFrom('commit' as const, 'token' as const, 'load' as const, 'read' as const),
+  storage: fc.constantFrom(undefined, 'chaos', 'chaos.dead'),
+  landed: fc.boolean(),
+  times: fc.integer({ min: 1, max: 3 }),
+  round: fc.integer({ min: 0, max: 6 }),
+});
+
+const flakyArb = fc.record({
+  tasks: fc.array(
+    fc.record({ group: fc.constantFrom(undefined, 'a', 'b'), script: fc.array(fc.constantFrom(...Object.keys(answers)), { maxLength: 5 }) }),
+    { minLength: 1, maxLength: 10 },
+  ),
+  /** How many tasks each enqueueMany stores, in turn. */
+  chunk: fc.integer({ min: 1, max: 4 }),
+  faults: fc.array(storeFaultArb, { maxLength: 12 }),
+  concurrency: fc.integer({ min: 1, max: 3 }),
+  restartAfter: fc.integer({ min: 0, max: 8 }),
+  seed: fc.integer(),
+});
+
+describe('Outbox over a store that fails at random (property)', () => {
+  it('ends every task it stored sent or dead, never both, whatever commits and reads fail (the reply lost or not)', async () => {
+    await fc.assert(
+      fc.asyncProperty(flakyArb, async ({ tasks, chunk, faults, concurrency, restartAfter, seed }) => {
+        const prefix = `f${run++}-`;
+        // A server that keeps its word, as an Idempotency-Key asks of it: once a key had a 2xx, it has it again.
+        const scripts = new Map(tasks.map((t, i) => [`${prefix}${i}`, t.script.map((name) => answers[name]!.fault())]));
+        const accepted = new Set<string>();
+        server.script((request) => {
+          const key = request.key;
+          if (key === undefined || !scripts.has(key)) return undefined;
+          if (accepted.has(key)) return {};
+          const fault = scripts.get(key)!.shift() ?? {};
+          if ((fault.status ?? 200) < 300 && !fault.reset && !fault.hang && fault.stallBody === undefined) accepted.add(key);
+          return fault;
+        });
+        const store = new FaultyStore(new MemoryStore());
+        const clock = new FakeClock();
+        let state = seed;
+        const random = () => (state = (state * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
+        const { fetching, pump } = pumped(clock);
+        const errors: unknown[] = [];
+        const open = async () => {
+          for (let tries = 0; ; tries++) {
+            try {
+              const outbox = await Outbox.open({ name: 'chaos', store, clock, random, concurrency, fetch: fetching, timeoutMs: TIMEOUT_MS, baseUrl: server.url, retry: { maxAttempts: MAX_ATTEMPTS, maxDelayMs: 10_000 } });
+              outbox.addEventListener('error', (e) => errors.push(e.detail.error));
+              return outbox;
+            } catch (error) {
+              // An open that meets a fault fails whole, and is made again.
+              expect(error, 'what a failed open rejects with').toBeInstanceOf(SluiceError);
+              if (tries > 100) throw error;
+            }
+          }
+        };
+        let outbox = await open();
+        const ids = tasks.map((_, i) => `${prefix}${i}`);
+        /** Tasks whose enqueue resolved (stored for sure), and those whose enqueue rejected (stored or not). */
+        const stored = new Set<string>();
+        const unsure = new Set<string>();
+        for (let at = 0; at < tasks.length; at += chunk) {
+          const some = tasks.slice(at, at + chunk).map((t, k) => ({ url: `/f/${at + k}`, method: 'POST', body: { at: at + k }, id: ids[at + k]!, ...(t.group && { group: t.group }) }));
+          for (const f of faults) if (f.round === 0 && at === 0) store.fail(f.method, { ...(f.storage && { storage: f.storage }), landed: f.landed, times: f.times });
+          await outbox.enqueueMany(some).then(
+            () => some.forEach((t) => stored.add(t.id)),
+            (error: unknown) => {
+              expect(error, 'what a failed enqueue rejects with').toBeInstanceOf(SluiceError);
+              some.forEach((t) => unsure.add(t.id));
+            },
+          );
+        }
+        for (let round = 0; round < 60 && (round < 8 || (await outbox.size().catch(() => 1)) > 0); round++) {
+          for (const f of faults) if (f.round === round && round > 0) store.fail(f.method, { ...(f.storage && { storage: f.storage }), landed: f.landed, times: f.times });
+          if (round === 8) store.heal();
+          await pump(outbox.flush().catch((error: unknown) => expect(error, 'what a failed flush rejects with').toBeInstanceOf(SluiceError)));
+          if (round === restartAfter || round === 8) {
+            await outbox.close().catch(() => undefined);
+            outbox = await open();
+          }
+          clock.advance(10 * 60_000);
+        }
+        store.heal();
+        expect(await outbox.size()).toBe(0);
+        const dead = new Map((await outbox.dead.list()).map((l) => [l.task.id, l.reason]));
+        await outbox.close();
+        server.script(() => undefined);
+        for (const id of ids) {
+          const sent = accepted.has(id);
+          const about = `${id} (${stored.has(id) ? 'stored' : 'enqueue rejected'}) answered ${JSON.stringify(tasks[ids.indexOf(id)]!.script)}`;
+          expect(sent && dead.has(id) ? `sent and dead as ${dead.get(id)}` : 'not both', about).toBe('not both');
+          if (stored.has(id)) expect(sent || dead.has(id), `${about}: lost`).toBe(true);
+          if (dead.has(id)) expect(['status', 'max-attempts', 'redirect'], about).toContain(dead.get(id));
+        }
+        for (const error of errors) expect(error, 'an error event').toBeInstanceOf(Error);
       }),
       { numRuns: runs },
     );

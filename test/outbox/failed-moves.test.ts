@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Outbox } from '../../src/index.node.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
+import { FaultyStore } from '../support/faulty-store.js';
 import { failingCommit, hearingNothing, rig, type Rig } from './helpers.js';
 
 let r: Rig;
@@ -41,6 +42,23 @@ describe('a move to dead whose dead letter cannot be written', () => {
     expect(await r.outbox.flush()).toMatchObject({ dead: 1, sent: 1, remaining: 0 });
     expect(await r.outbox.dead.list()).toMatchObject([{ task: { id }, reason: 'status', status: 400, attempts: 2 }]);
     expect(r.server.received.map((x) => x.path)).toEqual(['/x', '/x', '/y']);
+  });
+
+  it('whose commit stored the letter and then failed (the reply lost): the task is not sent again; its next take finds the letter and finishes the move', async () => {
+    const store = new FaultyStore(new MemoryStore());
+    await r.reopen({ store });
+    r.server.next({ status: 400 });
+    const id = await r.outbox.enqueue({ url: '/x' });
+    store.fail('commit', { storage: 'api.dead', landed: true });
+    expect(await r.outbox.flush()).toMatchObject({ dead: 0, remaining: 1 });
+    expect(r.events('error')).toHaveLength(1);
+    // Written all the same: the task is dead, though the move said it failed.
+    expect(await r.outbox.dead.list()).toMatchObject([{ task: { id }, reason: 'status' }]);
+    r.clock.advance(1_000);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 0, remaining: 0 });
+    expect(r.server.received.map((x) => x.path)).toEqual(['/x']);
+    expect(await r.outbox.dead.list()).toMatchObject([{ task: { id } }]);
+    expect(r.events('dead')).toMatchObject([{ task: { id }, reason: 'status' }]);
   });
 
   it("with no 'error' listener: the failure goes to the console (once a listener was added, only to it)", async () => {
@@ -175,7 +193,7 @@ describe('a move to dead cut short in a long-lived handle (no open to reconcile 
       expect(r.events('dead')).toMatchObject([{ task: { id }, reason: 'status' }]);
     }));
 
-  it('…and where the dead letters cannot be read then, it sends the task as before, and says why in an error event', () =>
+  it('…and where the dead letters cannot be read then, it holds the task back, says why in an error event, and finishes the move once they can be', () =>
     hearingNothing(async () => {
       const store = new MemoryStore();
       let refusing = false;
@@ -193,10 +211,17 @@ describe('a move to dead cut short in a long-lived handle (no open to reconcile 
       const { live, id } = await diedBurying(store);
       refusing = true;
       r.clock.advance(91_000);
-      expect(await live.flush()).toMatchObject({ sent: 1, remaining: 0 });
+      // Whether it is dead cannot be told: not sent while it may be.
+      expect(await live.flush()).toMatchObject({ sent: 0, remaining: 1 });
       expect(r.events('error')).toMatchObject([{ error: { message: expect.stringMatching(/disk is gone/) } }]);
+      expect(await live.list()).toMatchObject([{ id, state: 'retrying' }]);
       refusing = false;
+      // After a retry delay (at most `retry.initialDelayMs`), looked at again: the letter found, the move finished.
+      r.clock.advance(1_000);
+      expect(await live.flush()).toMatchObject({ sent: 0, remaining: 0 });
+      expect(r.server.received.map((x) => x.path)).toEqual(['/x']);
       expect(await live.dead.list()).toMatchObject([{ task: { id } }]);
+      expect(r.events('dead')).toMatchObject([{ task: { id }, reason: 'status' }]);
     }));
 
   it('a dead.retry() whose letters cannot be removed rejects and changes nothing: no task both pending and dead', async () => {
