@@ -106,7 +106,8 @@ export class DeadLetters {
    * replaced those, and sending them after it would put older data over newer (name them to retry them all the same).
    * They count against `limits` as enqueued tasks do: 'reject' refuses the retry ('ERR_QUOTA_EXCEEDED', all stay dead),
    * 'drop-oldest' evicts the oldest pending tasks to make room. Resolves how many went back; a rejection leaves every
-   * letter dead and nothing put back.
+   * letter dead and nothing put back (a task stored all the same by a commit whose reply was lost is removed unsent
+   * when next taken).
    */
   retry(ids?: readonly string[]): Promise<number> {
     return this.#serial(async () => {
@@ -124,6 +125,8 @@ export class DeadLetters {
         throw error;
       }
       try {
+        // A letter whose task is in flight, left by a move cut short, stays dead for now (see `DeadMoves.requeue`).
+        if (requeued.kept.length > 0) await lease.release([...requeued.kept]);
         await lease.ack();
       } catch (error) {
         // Rejected, the retry must have changed nothing: the tasks put back are taken out again. A long-lived handle
@@ -135,7 +138,7 @@ export class DeadLetters {
         throw error;
       }
       requeued.announce();
-      return lease.entries.length;
+      return lease.entries.length - requeued.kept.length;
     });
   }
 

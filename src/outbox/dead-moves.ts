@@ -7,7 +7,7 @@ import { deadDetail, type DeadRecord } from './dead-letters.js';
 import type { Deliverer } from './deliverer.js';
 import type { DeliveryRun, ToDead } from './delivery.js';
 import type { Notices } from './notices.js';
-import { lettersLeaving } from './reconcile.js';
+import { leftBehind, lettersLeaving } from './reconcile.js';
 import type { ResolvedOutboxOptions } from './options.js';
 import type { PendingIndex } from './pending.js';
 import type { PendingStore } from './pending-store.js';
@@ -39,6 +39,8 @@ export interface DeadMovesContext {
  */
 export class DeadMoves {
   readonly #c: DeadMovesContext;
+  /** Letters of retries that failed, whose tasks may have been stored all the same (see `#unsureOf`). */
+  readonly #unsure = new Set<string>();
 
   constructor(context: DeadMovesContext) {
     this.#c = context;
@@ -72,20 +74,27 @@ export class DeadMoves {
    * Then none is sent while it may be dead: they go back untried, to be looked at again after a retry delay, and
    * the failure is told.
    */
-  async finishCutShort(entries: readonly LeaseEntry<StoredTask>[], lease: Lease<StoredTask>): Promise<Set<string>> {
+  async finishCutShort(entries: readonly LeaseEntry<StoredTask>[], lease: Lease<StoredTask>, retried: readonly LeaseEntry<StoredTask>[] = []): Promise<Set<string>> {
     const c = this.#c;
-    let records: DeadRecord[];
-    let ids: Set<string>;
+    const unsure = retried.filter((e) => this.#unsure.has(e.value.retriedFrom!));
+    let records: DeadRecord[] = [];
+    let ids = new Set<string>();
     try {
-      records = await lettersLeaving(entries, c.deadQueue);
+      if (entries.length > 0) records = await lettersLeaving(entries, c.deadQueue);
       ids = new Set(records.map((r) => r.from!));
-      if (ids.size === 0) return ids;
-      await lease.ack([...ids]);
+      // A retry that failed, though its task was stored: the letter it came from stands, so the task goes.
+      if (unsure.length > 0) {
+        const standing = new Set((await c.deadQueue.list({ ids: unsure.map((e) => e.value.retriedFrom!) })).map((e) => e.id));
+        for (const e of unsure) if (standing.has(e.value.retriedFrom!)) ids.add(e.id);
+      }
+      if (ids.size > 0) await lease.ack([...ids]);
     } catch (error) {
       c.tellError(error);
-      await this.#holdBack(entries, lease);
-      return new Set(entries.map((e) => e.id));
+      await this.#holdBack([...entries, ...unsure], lease);
+      return new Set([...entries, ...unsure].map((e) => e.id));
     }
+    for (const e of unsure) this.#unsure.delete(e.value.retriedFrom!);
+    if (ids.size === 0) return ids;
     for (const id of ids) {
       const pending = c.index.get(Number(id));
       if (pending) c.index.remove(pending);
@@ -93,6 +102,35 @@ export class DeadMoves {
     for (const record of records) this.#said(record);
     c.notices.changed();
     return ids;
+  }
+
+  /**
+   * A retry that failed may have stored its tasks all the same (a commit whose reply was lost), or failed to take them
+   * out again: the retry rejects, so each such task is removed when next taken, if the letter it came from is still
+   * there (see `finishCutShort`). Rethrows `error`.
+   */
+  #unsureOf(letters: readonly { id: string }[], error: unknown): never {
+    for (const { id } of letters) this.#unsure.add(id);
+    throw error;
+  }
+
+  /**
+   * Before `letters` are put back: a letter whose move to dead was cut short names its task's entry, still pending (see
+   * `reconcile`). That entry goes, as the move would have finished, so that the task is not both put back and still
+   * there, sent twice and perhaps dead again besides. Resolves the letters whose entry is in flight (leased) and stays:
+   * those are not put back now.
+   */
+  async #finishBefore(letters: readonly { id: string; value: DeadRecord }[]): Promise<Set<string>> {
+    const kept = new Set<string>();
+    const { queue, pending } = this.#c;
+    const naming = new Map(letters.flatMap((l) => (l.value.from ? [[l.value.from, l] as const] : [])));
+    if (naming.size === 0) return kept;
+    const twins = (await queue.list({ ids: [...naming.keys()] })).filter((e) => leftBehind(naming.get(e.id)!.value, e.value));
+    if (twins.length === 0) return kept;
+    await pending.withdraw(twins.map((e) => e.id));
+    // Those still there after it are leased: in flight, here or in another handle.
+    for (const e of await queue.list({ ids: twins.map((t) => t.id) })) kept.add(naming.get(e.id)!.id);
+    return kept;
   }
 
   /**
@@ -123,33 +161,40 @@ export class DeadMoves {
    * by evicting the oldest; never coalesced with what replaced them (a retry named them). Stored, not yet said: the
    * caller removes their letters, then `announce`s them, or `withdraw`s them should that removal fail.
    */
-  async requeue(letters: readonly { id: string; value: DeadRecord }[]): Promise<Requeued> {
+  async requeue(all: readonly { id: string; value: DeadRecord }[]): Promise<Requeued> {
     const c = this.#c;
     c.checkOpen();
     const now = c.options.clock.now();
     c.notices.coming();
-    const tasks = letters.map(({ id, value }): StoredTask => ({ ...value.task, createdAt: Math.max(now, value.at + 1), retriedFrom: id }));
+    let letters = all;
+    let tasks: StoredTask[] = [];
     const entries = await c.serial(async () => {
-      const admitted = await c.pending.admit(tasks, false);
+      const kept = await this.#finishBefore(all);
+      letters = all.filter((l) => !kept.has(l.id));
+      tasks = letters.map(({ id, value }): StoredTask => ({ ...value.task, createdAt: Math.max(now, value.at + 1), retriedFrom: id }));
+      const admitted = await c.pending.admit(tasks, false).catch((error: unknown) => this.#unsureOf(letters, error));
       // Stored: what they evict stays pending should its burial fail, and the failure is told (as for an enqueue).
       await this.toDead(admitted.doomed, undefined, c.deliverer.background).catch(c.tellError);
       return admitted.stored.map((e) => e.id);
     });
     c.notices.owed();
     return {
+      kept: all.filter((l) => !letters.includes(l)).map((l) => l.id),
       announce: () => {
         // Stored again, as an enqueue stores: a service worker's backgroundSync registers its sync on this.
         c.target.dispatchEvent(new CustomEvent('enqueue', { detail: { ids: tasks.map((t) => t.id) } }));
         c.notices.changed();
         c.deliverer.kick();
       },
-      withdraw: () => c.serial(() => c.pending.withdraw(entries)),
+      withdraw: () => c.serial(() => c.pending.withdraw(entries)).catch((error: unknown) => this.#unsureOf(letters, error)),
     };
   }
 }
 
 /** Dead tasks put back into the outbox, not yet said (see `DeadMoves.requeue`). */
 export interface Requeued {
+  /** The letters not put back: their tasks are in flight, left by a move to dead cut short (see `#finishBefore`). */
+  readonly kept: readonly string[];
   /** Says they are back ('enqueue', 'change') and delivers them. */
   readonly announce: () => void;
   /** Takes them out again, those not taken meanwhile. */

@@ -89,7 +89,7 @@ export class Deliverer {
         coordination: this.#coordination,
         running: () => this.#loop.running,
         toDead: (list, lease, run) => context.moves().toDead(list, lease, run),
-        buried: (entries, lease) => context.moves().finishCutShort(entries, lease),
+        buried: (entries, lease, retried) => context.moves().finishCutShort(entries, lease, retried),
         delivered: () => this.networkBack(false),
         waitsFrom: () => this.#waitsFrom(),
       },

@@ -19,10 +19,11 @@ export interface LeaseContext {
   /** Puts taken entries back, as if never taken. */
   readonly giveBack: (entries: Entry[], lease: Lease<StoredTask>) => Promise<void>;
   /**
-   * Of `entries`, taken back from leases that ended unsettled, those whose holder died moving them to dead: removed
-   * here, their letters standing. Resolves their ids.
+   * Of `entries`, taken back from leases that ended unsettled, those whose holder died moving them to dead, and of
+   * `retried`, tasks put back by a dead-letter retry, those of a retry that failed: removed here, their letters
+   * standing. Resolves the ids not to deliver now (see `DeadMoves.finishCutShort`).
    */
-  readonly buried: (entries: readonly Entry[], lease: Lease<StoredTask>) => Promise<ReadonlySet<string>>;
+  readonly buried: (entries: readonly Entry[], lease: Lease<StoredTask>, retried: readonly Entry[]) => Promise<ReadonlySet<string>>;
 }
 
 /** With ordering, a lane is a chain of several tasks at a time, sent one after another (without batches). */
@@ -52,15 +53,17 @@ export async function leaseUnits(c: LeaseContext, chosen: Pending[], run: Delive
   }
   const taken = new Map((lease?.entries ?? []).map((e) => [e.id, e]));
   let heldAway: Entry[] | undefined;
+  let retried: Entry[] | undefined;
   for (const p of chosen) {
     const entry = taken.get(String(p.seq));
     // A take ends the delays the queue held: the next is whatever this lease's release sets.
     if (entry) p.storedUntil = 0;
     if (entry && p.heldAway) (heldAway ??= []).push(entry);
+    if (entry?.value.retriedFrom !== undefined) (retried ??= []).push(entry);
     p.heldAway = false;
   }
-  if (heldAway) {
-    const buried = await c.buried(heldAway, lease!);
+  if (heldAway || retried) {
+    const buried = await c.buried(heldAway ?? [], lease!, retried ?? []);
     for (const id of buried) taken.delete(id);
     if (buried.size > 0) chosen = chosen.filter((p) => !buried.has(String(p.seq)));
   }

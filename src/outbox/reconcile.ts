@@ -57,7 +57,7 @@ export async function lettersLeaving(entries: readonly { id: string; value: Stor
 }
 
 /** True when `letter` was written for `task`, the very entry its `from` names (ids alone may be shared). */
-function leftBehind(letter: DeadRecord, task: StoredTask | undefined): boolean {
+export function leftBehind(letter: DeadRecord, task: StoredTask | undefined): boolean {
   return task?.id === letter.task.id && task.createdAt === letter.task.createdAt;
 }
 

@@ -500,14 +500,17 @@ const flakyArb = fc.record({
   chunk: fc.integer({ min: 1, max: 4 }),
   faults: fc.array(storeFaultArb, { maxLength: 12 }),
   concurrency: fc.integer({ min: 1, max: 3 }),
+  files: fc.boolean(),
   restartAfter: fc.integer({ min: 0, max: 8 }),
+  /** Rounds after which the user retries every dead letter (faults may meet that too). */
+  retries: fc.array(fc.integer({ min: 0, max: 7 }), { maxLength: 2 }),
   seed: fc.integer(),
 });
 
 describe('Outbox over a store that fails at random (property)', () => {
   it('ends every task it stored sent or dead, never both, whatever commits and reads fail (the reply lost or not)', async () => {
     await fc.assert(
-      fc.asyncProperty(flakyArb, async ({ tasks, chunk, faults, concurrency, restartAfter, seed }) => {
+      fc.asyncProperty(flakyArb, async ({ tasks, chunk, faults, concurrency, files, restartAfter, retries, seed }) => {
         const prefix = `f${run++}-`;
         // A server that keeps its word, as an Idempotency-Key asks of it: once a key had a 2xx, it has it again.
         const scripts = new Map(tasks.map((t, i) => [`${prefix}${i}`, t.script.map((name) => answers[name]!.fault())]));
@@ -520,7 +523,9 @@ describe('Outbox over a store that fails at random (property)', () => {
           if ((fault.status ?? 200) < 300 && !fault.reset && !fault.hang && fault.stallBody === undefined) accepted.add(key);
           return fault;
         });
-        const store = new FaultyStore(new MemoryStore());
+        const dir = files ? mkdtempSync(join(tmpdir(), 'sluice-chaos-')) : undefined;
+        if (dir) dirs.push(dir);
+        const store = new FaultyStore(dir ? new FileStore({ dir }) : new MemoryStore());
         const clock = new FakeClock();
         let state = seed;
         const random = () => (state = (state * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
@@ -563,6 +568,7 @@ describe('Outbox over a store that fails at random (property)', () => {
             await outbox.close().catch(() => undefined);
             outbox = await open();
           }
+          if (retries.includes(round)) await outbox.dead.retry().catch((error: unknown) => expect(error, 'what a failed retry rejects with').toBeInstanceOf(SluiceError));
           clock.advance(10 * 60_000);
         }
         store.heal();

@@ -224,6 +224,41 @@ describe('a move to dead cut short in a long-lived handle (no open to reconcile 
       expect(r.events('dead')).toMatchObject([{ task: { id }, reason: 'status' }]);
     }));
 
+  it('a dead.retry() whose task was stored though the commit failed (the reply lost) rejects, and that task is not sent: the letter stands', async () => {
+    const store = new FaultyStore(new MemoryStore());
+    await r.reopen({ store });
+    r.server.next({ status: 400 });
+    const id = await r.outbox.enqueue({ url: '/x' });
+    await r.outbox.flush();
+    store.fail('commit', { storage: 'api', landed: true });
+    await expect(r.outbox.dead.retry()).rejects.toThrow(/commit failed/);
+    expect(await r.outbox.dead.list()).toMatchObject([{ task: { id } }]);
+    // Stored all the same: taken, found to be the task of a retry that failed, and removed unsent.
+    expect(await r.outbox.flush()).toMatchObject({ sent: 0, remaining: 0 });
+    expect(r.server.received).toHaveLength(1);
+    expect(await r.outbox.dead.list()).toMatchObject([{ task: { id } }]);
+    // A retry that goes through sends it, once.
+    expect(await r.outbox.dead.retry()).toBe(1);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, remaining: 0 });
+    expect(await r.outbox.dead.size()).toBe(0);
+  });
+
+  it('a dead.retry() of a letter whose task is still pending (its burial cut short) puts it back once: the task left behind goes', async () => {
+    const store = new FaultyStore(new MemoryStore());
+    await r.reopen({ store });
+    r.server.next({ status: 400 });
+    const id = await r.outbox.enqueue({ url: '/x' });
+    // The letter is written, the burial says it failed: the task is both pending and dead until its next take.
+    store.fail('commit', { storage: 'api.dead', landed: true });
+    expect(await r.outbox.flush()).toMatchObject({ dead: 0, remaining: 1 });
+    expect(await r.outbox.dead.retry()).toBe(1);
+    expect(await r.outbox.size()).toBe(1);
+    r.clock.advance(1_000);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, remaining: 0 });
+    expect(r.server.received.map((x) => x.key)).toEqual([id, id]);
+    expect(await r.outbox.dead.size()).toBe(0);
+  });
+
   it('a dead.retry() whose letters cannot be removed rejects and changes nothing: no task both pending and dead', async () => {
     const { store, arm } = failingNth('api.dead');
     await r.reopen({ store });
