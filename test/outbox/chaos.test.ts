@@ -501,6 +501,7 @@ const flakyArb = fc.record({
   faults: fc.array(storeFaultArb, { maxLength: 12 }),
   concurrency: fc.integer({ min: 1, max: 3 }),
   files: fc.boolean(),
+  handles: fc.integer({ min: 1, max: 2 }),
   restartAfter: fc.integer({ min: 0, max: 8 }),
   /** Rounds after which the user retries every dead letter (faults may meet that too). */
   retries: fc.array(fc.integer({ min: 0, max: 7 }), { maxLength: 2 }),
@@ -510,7 +511,7 @@ const flakyArb = fc.record({
 describe('Outbox over a store that fails at random (property)', () => {
   it('ends every task it stored sent or dead, never both, whatever commits and reads fail (the reply lost or not)', async () => {
     await fc.assert(
-      fc.asyncProperty(flakyArb, async ({ tasks, chunk, faults, concurrency, files, restartAfter, retries, seed }) => {
+      fc.asyncProperty(flakyArb, async ({ tasks, chunk, faults, concurrency, files, handles, restartAfter, retries, seed }) => {
         const prefix = `f${run++}-`;
         // A server that keeps its word, as an Idempotency-Key asks of it: once a key had a 2xx, it has it again.
         const scripts = new Map(tasks.map((t, i) => [`${prefix}${i}`, t.script.map((name) => answers[name]!.fault())]));
@@ -544,6 +545,8 @@ describe('Outbox over a store that fails at random (property)', () => {
             }
           }
         };
+        // A second handle on the same store (a tab, or a worker) delivers beside the first, through the same faults.
+        const other = handles > 1 ? await open() : undefined;
         let outbox = await open();
         const ids = tasks.map((_, i) => `${prefix}${i}`);
         /** Tasks whose enqueue resolved (stored for sure), and those whose enqueue rejected (stored or not). */
@@ -563,7 +566,8 @@ describe('Outbox over a store that fails at random (property)', () => {
         for (let round = 0; round < 60 && (round < 8 || (await outbox.size().catch(() => 1)) > 0); round++) {
           for (const f of faults) if (f.round === round && round > 0) store.fail(f.method, { ...(f.storage && { storage: f.storage }), landed: f.landed, times: f.times });
           if (round === 8) store.heal();
-          await pump(outbox.flush().catch((error: unknown) => expect(error, 'what a failed flush rejects with').toBeInstanceOf(SluiceError)));
+          const flushed = (o: Outbox) => o.flush().catch((error: unknown) => expect(error, 'what a failed flush rejects with').toBeInstanceOf(SluiceError));
+          await pump(Promise.all([flushed(outbox), other && flushed(other)]));
           if (round === restartAfter || round === 8) {
             await outbox.close().catch(() => undefined);
             outbox = await open();
@@ -575,6 +579,7 @@ describe('Outbox over a store that fails at random (property)', () => {
         expect(await outbox.size()).toBe(0);
         const dead = new Map((await outbox.dead.list()).map((l) => [l.task.id, l.reason]));
         await outbox.close();
+        await other?.close();
         server.script(() => undefined);
         for (const id of ids) {
           const sent = accepted.has(id);
