@@ -5,6 +5,7 @@ import type { DeadRecord } from './dead-letters.js';
 import type { ToDead } from './delivery.js';
 import type { ResolvedOutboxOptions } from './options.js';
 import type { PendingIndex } from './pending.js';
+import { lettersLeaving } from './reconcile.js';
 import { capText } from './scrub.js';
 import type { StoredTask } from './task.js';
 
@@ -29,6 +30,8 @@ export interface BurialContext {
  * a turn. Dead letters written for tasks whose removal from the outbox then failed are deleted again, so that a
  * long-lived handle, which `reconcile` never sees again, does not keep a task both pending and dead: only for tasks the
  * outbox still holds, since a failed removal may have been committed all the same, and the letter is then their only copy.
+ * Letters whose write failed may have been stored all the same (a reply lost): found, the move goes on; where that
+ * cannot be told, the tasks are held until the lease ends, and whoever takes them back looks for their letters.
  */
 export async function moveToDead(c: BurialContext, list: readonly ToDead[], lease: Lease<StoredTask> | undefined, at: number): Promise<DeadRecord[]> {
   let moving = list;
@@ -50,16 +53,24 @@ export async function moveToDead(c: BurialContext, list: readonly ToDead[], leas
   try {
     letters = await c.dead.pushMany(records);
   } catch (error) {
-    await giveBack(c, stored, lease!, delays);
-    lookForLetters(c, stored);
-    throw error;
+    // Perhaps stored all the same (the reply lost): then the move goes on. Handles that did not see the failure
+    // would otherwise send a task that is dead too.
+    const landed = await lettersLeaving(stored.map((d) => d.entry), c.dead).catch(() => undefined);
+    // Where that cannot be told, the tasks stay leased until the lease ends, as a holder that died mid-burial leaves
+    // them: every handle that takes one back then looks for its letter first (see `DeadMoves.finishCutShort`).
+    if (!landed) throw error;
+    if (landed.length !== records.length || stored.length !== records.length) {
+      await giveBack(c, stored, lease!, delays);
+      throw error;
+    }
+    const byEntry = new Map(landed.map((l) => [l.value.from!, l.id]));
+    letters = stored.map((d) => byEntry.get(d.entry.id)!);
   }
   if (stored.length > 0) {
     try {
       await lease!.ack(stored.map((d) => d.entry.id));
     } catch (error) {
       await undo(c, moving, letters, lease!, delays);
-      lookForLetters(c, stored);
       throw error;
     }
   }
@@ -73,7 +84,8 @@ export async function moveToDead(c: BurialContext, list: readonly ToDead[], leas
 /**
  * After the letters were written and the tasks' removal failed: the letters of the tasks still in the outbox are
  * deleted, and those tasks given back. Never rejects (the move's own failure is what the caller hears); where it fails
- * too, the tasks stay both pending and dead until the next open's `reconcile`, and held here until their lease ends.
+ * too, the tasks stay both pending and dead, held until their lease ends: whoever takes them back then finishes the
+ * move (see `DeadMoves.finishCutShort`), as does the next open's `reconcile`.
  */
 async function undo(c: BurialContext, moving: readonly ToDead[], letters: readonly string[], lease: Lease<StoredTask>, delays: Map<string, number> | undefined): Promise<void> {
   try {
@@ -90,18 +102,6 @@ async function undo(c: BurialContext, moving: readonly ToDead[], letters: readon
     );
   } catch {
     // The store is failing: what stays is settled by the next open (see `reconcile`).
-  }
-}
-
-/**
- * A burial that failed may have left letters all the same: a commit whose reply was lost after it stored, or letters
- * the undo could not delete. The next take of each task looks for a letter naming its entry first, and finishes the
- * move when there is one (see `DeadMoves.finishCutShort`), so that it is not sent while it is dead too.
- */
-function lookForLetters(c: BurialContext, list: readonly ToDead[]): void {
-  for (const { entry } of list) {
-    const pending = c.index.get(Number(entry.id));
-    if (pending) pending.heldAway = true;
   }
 }
 

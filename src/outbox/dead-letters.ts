@@ -106,8 +106,8 @@ export class DeadLetters {
    * replaced those, and sending them after it would put older data over newer (name them to retry them all the same).
    * They count against `limits` as enqueued tasks do: 'reject' refuses the retry ('ERR_QUOTA_EXCEEDED', all stay dead),
    * 'drop-oldest' evicts the oldest pending tasks to make room. Resolves how many went back; a rejection leaves every
-   * letter dead and nothing put back (a task stored all the same by a commit whose reply was lost is removed unsent
-   * when next taken).
+   * letter dead and nothing put back (a task stored all the same by a commit whose reply was lost is found, and the
+   * retry goes on; where that cannot be told, it is removed unsent when this handle next takes it).
    */
   retry(ids?: readonly string[]): Promise<number> {
     return this.#serial(async () => {

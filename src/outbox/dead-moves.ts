@@ -80,7 +80,7 @@ export class DeadMoves {
     let records: DeadRecord[] = [];
     let ids = new Set<string>();
     try {
-      if (entries.length > 0) records = await lettersLeaving(entries, c.deadQueue);
+      if (entries.length > 0) records = (await lettersLeaving(entries, c.deadQueue)).map((l) => l.value);
       ids = new Set(records.map((r) => r.from!));
       // A retry that failed, though its task was stored: the letter it came from stands, so the task goes.
       if (unsure.length > 0) {
@@ -102,6 +102,24 @@ export class DeadMoves {
     for (const record of records) this.#said(record);
     c.notices.changed();
     return ids;
+  }
+
+  /**
+   * After putting `letters`' tasks back failed: those tasks, when the store has every one of them all the same (a
+   * commit whose reply was lost), so that the retry goes on; else `error` is thrown (see `#unsureOf`).
+   */
+  async #storedAfterAll(letters: readonly { id: string; value: DeadRecord }[], error: unknown): Promise<{ doomed: ToDead[]; stored: { id: string; value: StoredTask }[] }> {
+    const { pending, index, queue } = this.#c;
+    const from = new Set(letters.map((l) => l.id));
+    try {
+      await pending.catchUp();
+      const seqs = [...new Set(letters.flatMap((l) => index.withId(l.value.task.id)).map((p) => String(p.seq)))];
+      const stored = (await queue.list({ ids: seqs })).filter((e) => from.has(e.value.retriedFrom!));
+      if (stored.length === letters.length) return { doomed: [], stored: stored.map(({ id, value }) => ({ id, value })) };
+    } catch {
+      // Not known: as not stored.
+    }
+    return this.#unsureOf(letters, error);
   }
 
   /**
@@ -172,7 +190,7 @@ export class DeadMoves {
       const kept = await this.#finishBefore(all);
       letters = all.filter((l) => !kept.has(l.id));
       tasks = letters.map(({ id, value }): StoredTask => ({ ...value.task, createdAt: Math.max(now, value.at + 1), retriedFrom: id }));
-      const admitted = await c.pending.admit(tasks, false).catch((error: unknown) => this.#unsureOf(letters, error));
+      const admitted = await c.pending.admit(tasks, false).catch((error: unknown) => this.#storedAfterAll(letters, error));
       // Stored: what they evict stays pending should its burial fail, and the failure is told (as for an enqueue).
       await this.toDead(admitted.doomed, undefined, c.deliverer.background).catch(c.tellError);
       return admitted.stored.map((e) => e.id);

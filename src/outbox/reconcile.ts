@@ -50,10 +50,10 @@ export async function reconcile(pending: readonly QueueEntry<StoredTask>[], queu
  * The letters in `dead` left by moves of `entries` to dead that were cut short (see `reconcile`): for a live handle
  * that takes tasks back from a lease that ended unsettled, since only an open reconciles.
  */
-export async function lettersLeaving(entries: readonly { id: string; value: StoredTask }[], dead: Queue<DeadRecord>): Promise<DeadRecord[]> {
+export async function lettersLeaving(entries: readonly { id: string; value: StoredTask }[], dead: Queue<DeadRecord>): Promise<QueueEntry<DeadRecord>[]> {
   if ((await dead.size()) === 0) return [];
   const tasks = new Map(entries.map((e) => [e.id, e.value]));
-  return (await dead.list()).flatMap(({ value }) => (value.from !== undefined && leftBehind(value, tasks.get(value.from)) ? [value] : []));
+  return (await dead.list()).filter(({ value }) => value.from !== undefined && leftBehind(value, tasks.get(value.from)));
 }
 
 /** True when `letter` was written for `task`, the very entry its `from` names (ids alone may be shared). */

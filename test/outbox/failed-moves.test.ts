@@ -44,22 +44,47 @@ describe('a move to dead whose dead letter cannot be written', () => {
     expect(r.server.received.map((x) => x.path)).toEqual(['/x', '/x', '/y']);
   });
 
-  it('whose commit stored the letter and then failed (the reply lost): the task is not sent again; its next take finds the letter and finishes the move', async () => {
+  it('whose commit stored the letter and then failed (the reply lost): the letter is found, and the move goes on', async () => {
     const store = new FaultyStore(new MemoryStore());
     await r.reopen({ store });
     r.server.next({ status: 400 });
     const id = await r.outbox.enqueue({ url: '/x' });
     store.fail('commit', { storage: 'api.dead', landed: true });
+    expect(await r.outbox.flush()).toMatchObject({ dead: 1, remaining: 0 });
+    expect(r.events('error')).toEqual([]);
+    expect(await r.outbox.dead.list()).toMatchObject([{ task: { id }, reason: 'status' }]);
+    expect(r.events('dead')).toMatchObject([{ task: { id }, reason: 'status' }]);
+    r.clock.advance(1_000);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 0, remaining: 0 });
+    expect(r.server.received.map((x) => x.path)).toEqual(['/x']);
+  });
+
+  it('…and where the letters cannot be read to tell: the task is held until its lease ends, then taken back, its letter found and the move finished', () =>
+    hearingNothing(async () => {
+    const store = new FaultyStore(new MemoryStore());
+    await r.reopen({ store });
+    // Another handle, which did not see the burial fail, does not send it either.
+    const other = await Outbox.open({ name: 'api', store, clock: r.clock, random: () => 0.5, baseUrl: r.server.url });
+    r.server.next({ status: 400 });
+    const id = await r.outbox.enqueue({ url: '/x' });
+    store.fail('commit', { storage: 'api.dead', landed: true });
+    store.fail('read', { storage: 'api.dead' });
     expect(await r.outbox.flush()).toMatchObject({ dead: 0, remaining: 1 });
     expect(r.events('error')).toHaveLength(1);
     // Written all the same: the task is dead, though the move said it failed.
     expect(await r.outbox.dead.list()).toMatchObject([{ task: { id }, reason: 'status' }]);
-    r.clock.advance(1_000);
+    expect(await other.flush()).toMatchObject({ sent: 0, remaining: 1 });
+    // The lease (timeoutMs + 60 s) ends: the other handle takes it back, finds the letter, and finishes the move.
+    r.clock.advance(91_000);
+    const said: unknown[] = [];
+    other.addEventListener('dead', (e) => said.push(e.detail));
+    expect(await other.flush()).toMatchObject({ sent: 0, remaining: 0 });
+    expect(said).toMatchObject([{ task: { id }, reason: 'status' }]);
+    await other.close();
     expect(await r.outbox.flush()).toMatchObject({ sent: 0, remaining: 0 });
     expect(r.server.received.map((x) => x.path)).toEqual(['/x']);
     expect(await r.outbox.dead.list()).toMatchObject([{ task: { id } }]);
-    expect(r.events('dead')).toMatchObject([{ task: { id }, reason: 'status' }]);
-  });
+  }));
 
   it("with no 'error' listener: the failure goes to the console (once a listener was added, only to it)", async () => {
     const { store, arm } = failingCommit('quiet.dead');
@@ -224,16 +249,29 @@ describe('a move to dead cut short in a long-lived handle (no open to reconcile 
       expect(r.events('dead')).toMatchObject([{ task: { id }, reason: 'status' }]);
     }));
 
-  it('a dead.retry() whose task was stored though the commit failed (the reply lost) rejects, and that task is not sent: the letter stands', async () => {
+  it('a dead.retry() whose task was stored though the commit failed (the reply lost): the task is found, and the retry goes on', async () => {
     const store = new FaultyStore(new MemoryStore());
     await r.reopen({ store });
     r.server.next({ status: 400 });
     const id = await r.outbox.enqueue({ url: '/x' });
     await r.outbox.flush();
     store.fail('commit', { storage: 'api', landed: true });
+    expect(await r.outbox.dead.retry()).toBe(1);
+    expect(await r.outbox.dead.size()).toBe(0);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, remaining: 0 });
+    expect(r.server.received.map((x) => x.key)).toEqual([id, id]);
+  });
+
+  it('…and where the outbox cannot be read to tell: the retry rejects, the letter stands, and the task stored is removed unsent at its next take', async () => {
+    const store = new FaultyStore(new MemoryStore());
+    await r.reopen({ store });
+    r.server.next({ status: 400 });
+    const id = await r.outbox.enqueue({ url: '/x' });
+    await r.outbox.flush();
+    store.fail('commit', { storage: 'api', landed: true });
+    store.fail('read', { storage: 'api' });
     await expect(r.outbox.dead.retry()).rejects.toThrow(/commit failed/);
     expect(await r.outbox.dead.list()).toMatchObject([{ task: { id } }]);
-    // Stored all the same: taken, found to be the task of a retry that failed, and removed unsent.
     expect(await r.outbox.flush()).toMatchObject({ sent: 0, remaining: 0 });
     expect(r.server.received).toHaveLength(1);
     expect(await r.outbox.dead.list()).toMatchObject([{ task: { id } }]);
@@ -248,12 +286,16 @@ describe('a move to dead cut short in a long-lived handle (no open to reconcile 
     await r.reopen({ store });
     r.server.next({ status: 400 });
     const id = await r.outbox.enqueue({ url: '/x' });
-    // The letter is written, the burial says it failed: the task is both pending and dead until its next take.
+    // The letter is written, the burial says it failed and cannot tell: the task is both pending and dead, held until
+    // its lease ends.
     store.fail('commit', { storage: 'api.dead', landed: true });
+    store.fail('read', { storage: 'api.dead' });
     expect(await r.outbox.flush()).toMatchObject({ dead: 0, remaining: 1 });
+    // Held: the letter stays dead, not put back beside a task in flight.
+    expect(await r.outbox.dead.retry()).toBe(0);
+    r.clock.advance(91_000);
     expect(await r.outbox.dead.retry()).toBe(1);
     expect(await r.outbox.size()).toBe(1);
-    r.clock.advance(1_000);
     expect(await r.outbox.flush()).toMatchObject({ sent: 1, remaining: 0 });
     expect(r.server.received.map((x) => x.key)).toEqual([id, id]);
     expect(await r.outbox.dead.size()).toBe(0);
