@@ -185,9 +185,10 @@ export class DeadMoves {
     const now = c.options.clock.now();
     c.notices.coming();
     let letters = all;
+    let kept = new Set<string>();
     let tasks: StoredTask[] = [];
     const entries = await c.serial(async () => {
-      const kept = await this.#finishBefore(all);
+      kept = await this.#finishBefore(all);
       letters = all.filter((l) => !kept.has(l.id));
       tasks = letters.map(({ id, value }): StoredTask => ({ ...value.task, createdAt: Math.max(now, value.at + 1), retriedFrom: id }));
       const admitted = await c.pending.admit(tasks, false).catch((error: unknown) => this.#storedAfterAll(letters, error));
@@ -197,7 +198,7 @@ export class DeadMoves {
     });
     c.notices.owed();
     return {
-      kept: all.filter((l) => !letters.includes(l)).map((l) => l.id),
+      kept: [...kept],
       announce: () => {
         // Stored again, as an enqueue stores: a service worker's backgroundSync registers its sync on this.
         c.target.dispatchEvent(new CustomEvent('enqueue', { detail: { ids: tasks.map((t) => t.id) } }));
