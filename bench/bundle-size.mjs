@@ -92,7 +92,7 @@ const KB = 1024;
  * for two faults found by property tests of bad input: a codec's own encodeMany, whose items the framing cut one byte
  * short, now checked and framed as its contract says; and options that are not plain objects (an array, a typed
  * array, whose `filter` a take read as its filter) refused, with error messages naming a class's instance ("got a Map").
- * Then the Outbox's to 47.7 KB (measured 47.67 KB, 0.57 KB more) for faults a chaos property found where a store
+ * Then the Outbox's to 47.7 KB (measured 47.66 KB, 0.56 KB more) for faults a chaos property found where a store
  * fails: a burial whose letter was stored though its commit failed, and a dead-letter retry whose task was, are found
  * and go on (where that cannot be told, settled at the task's next take, never sent while dead); a task whose letters
  * cannot be read then is held back; a retry of a letter whose task was left pending removes that one first; and an
