@@ -58,6 +58,16 @@ interface Held {
   readonly before: Map<number, number>;
 }
 
+/** `items`, just taken by handle `h` under `lease`, as the model holds them: one attempt more each. */
+function hold(lease: Lease<number>, h: number, items: readonly Item[]): Held {
+  const held: Held = { lease, h, live: new Set(items.map((i) => i.n)), before: new Map(items.map((i) => [i.n, i.attempts])) };
+  for (const item of items) {
+    item.attempts++;
+    item.holder = held;
+  }
+  return held;
+}
+
 function runs(): number {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
   return Number(env?.SLUICE_MODEL_RUNS ?? 60);
@@ -104,13 +114,7 @@ export function handlesConformance(t: TestApi, label: string, harness: StoreHarn
                   expect(lease?.entries.map((e) => [e.value, e.attempts]) ?? [], `take(${o.max}) by handle ${o.h}`).toEqual(
                     expected.map((i) => [i.n, i.attempts + 1]),
                   );
-                  if (!lease) break;
-                  const h: Held = { lease, h: o.h, live: new Set(expected.map((i) => i.n)), before: new Map(expected.map((i) => [i.n, i.attempts])) };
-                  for (const item of expected) {
-                    item.attempts++;
-                    item.holder = h;
-                  }
-                  held.push(h);
+                  if (lease) held.push(hold(lease, o.h, expected));
                   break;
                 }
                 case 'takeAll': {
@@ -124,14 +128,7 @@ export function handlesConformance(t: TestApi, label: string, harness: StoreHarn
                     expected.map((i) => [i.n, i.attempts + 1]),
                   );
                   leases.forEach((lease, h) => {
-                    if (!lease) return;
-                    const mine = expected.filter((i) => lease.entries.some((e) => e.value === i.n));
-                    const hold: Held = { lease, h, live: new Set(mine.map((i) => i.n)), before: new Map(mine.map((i) => [i.n, i.attempts])) };
-                    for (const item of mine) {
-                      item.attempts++;
-                      item.holder = hold;
-                    }
-                    held.push(hold);
+                    if (lease) held.push(hold(lease, h, expected.filter((i) => lease.entries.some((e) => e.value === i.n))));
                   });
                   break;
                 }

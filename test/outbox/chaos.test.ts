@@ -137,6 +137,19 @@ afterAll(async () => {
 });
 
 /**
+ * What each case starts from: a directory for a FileStore when `files` (removed after the file), a fake clock, a seeded
+ * generator (a failing case replays with the same jitter), and fetch with its clock pump (see `pumped`).
+ */
+function scene(files: boolean, seed: number, idleStepMs = 0) {
+  const dir = files ? mkdtempSync(join(tmpdir(), 'sluice-chaos-')) : undefined;
+  if (dir) dirs.push(dir);
+  const clock = new FakeClock();
+  let state = seed;
+  const random = () => (state = (state * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
+  return { dir, clock, random, ...pumped(clock, idleStepMs) };
+}
+
+/**
  * fetch, counting the requests it has not answered yet, and a pump that moves `clock` on by a time limit whenever
  * every request still out is one the server holds without an answer (or with its body stalled): then, and only then,
  * the time limit is all that can end them. A request the server is still answering is never timed out by the pump,
@@ -177,15 +190,9 @@ describe('Outbox under a server that fails every way (property)', () => {
       fc.asyncProperty(scenarioArb, async ({ tasks, first, ordering, partitions, limits, concurrency, redirect, files, handles, restartAfter, steps, seed }) => {
         const prefix = `c${run++}-`;
         const memory = new MemoryStore();
-        const dir = files ? mkdtempSync(join(tmpdir(), 'sluice-chaos-')) : undefined;
-        if (dir) dirs.push(dir);
+        const { dir, clock, random, fetching, pump } = scene(files, seed);
         // Each handle a store of its own on the directory, as a process would; tabs share one MemoryStore.
         const storeOf = () => (dir ? new FileStore({ dir }) : memory);
-        const clock = new FakeClock();
-        let state = seed;
-        // A seeded generator, so a failing case replays with the same jitter.
-        const random = () => (state = (state * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
-        const { fetching, pump } = pumped(clock);
         const open = (store = storeOf()) =>
           Outbox.open({
             name: 'chaos',
@@ -300,12 +307,7 @@ describe('Outbox in batches under a server that fails every way (property)', () 
         const script = scenario.answers.map((name) => (name === 'a 413' ? { status: 413 } : answers[name]!.fault()));
         server.script((request) => (request.path.startsWith(at) ? script.shift() : undefined));
         const memory = new MemoryStore();
-        const dir = files ? mkdtempSync(join(tmpdir(), 'sluice-chaos-')) : undefined;
-        if (dir) dirs.push(dir);
-        const clock = new FakeClock();
-        let state = seed;
-        const random = () => (state = (state * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
-        const { fetching, pump } = pumped(clock);
+        const { dir, clock, random, fetching, pump } = scene(files, seed);
         const sent: string[] = [];
         const open = async () => {
           const outbox = await Outbox.open({
@@ -406,12 +408,7 @@ describe('Outbox while its user acts on it (property)', () => {
     await fc.assert(
       fc.asyncProperty(userArb, async ({ first, scripts, actions, ordering, concurrency, files, seed }) => {
         const prefix = `u${run++}-`;
-        const dir = files ? mkdtempSync(join(tmpdir(), 'sluice-chaos-')) : undefined;
-        if (dir) dirs.push(dir);
-        const clock = new FakeClock();
-        let state = seed;
-        const random = () => (state = (state * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
-        const { fetching, pump } = pumped(clock, 200);
+        const { dir, clock, random, fetching, pump } = scene(files, seed, 200);
         const outbox = await Outbox.open({
           name: 'chaos',
           store: dir ? new FileStore({ dir }) : new MemoryStore(),
@@ -524,13 +521,8 @@ describe('Outbox over a store that fails at random (property)', () => {
           if ((fault.status ?? 200) < 300 && !fault.reset && !fault.hang && fault.stallBody === undefined) accepted.add(key);
           return fault;
         });
-        const dir = files ? mkdtempSync(join(tmpdir(), 'sluice-chaos-')) : undefined;
-        if (dir) dirs.push(dir);
+        const { dir, clock, random, fetching, pump } = scene(files, seed);
         const store = new FaultyStore(dir ? new FileStore({ dir }) : new MemoryStore());
-        const clock = new FakeClock();
-        let state = seed;
-        const random = () => (state = (state * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
-        const { fetching, pump } = pumped(clock);
         const errors: unknown[] = [];
         const open = async () => {
           for (let tries = 0; ; tries++) {

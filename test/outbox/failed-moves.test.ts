@@ -24,6 +24,14 @@ function failingNth(name: string): { store: MemoryStore; arm: (nth: number) => v
   return { store, arm: (nth) => (left = nth) };
 }
 
+/** The outbox reopened over a store that fails when told, holding one task that the server will refuse (a 400). */
+async function refusedTask(): Promise<{ store: FaultyStore; id: string }> {
+  const store = new FaultyStore(new MemoryStore());
+  await r.reopen({ store });
+  r.server.next({ status: 400 });
+  return { store, id: await r.outbox.enqueue({ url: '/x' }) };
+}
+
 // The lease an outbox takes is timeoutMs + 60 s (90 s by default): what a failed burial held its tasks for.
 describe('a move to dead whose dead letter cannot be written', () => {
   it("in delivery: an 'error' event, and the task is given back at once, tried again after a retry delay, not the lease's 90 s", async () => {
@@ -45,10 +53,7 @@ describe('a move to dead whose dead letter cannot be written', () => {
   });
 
   it('whose commit stored the letter and then failed (the reply lost): the letter is found, and the move goes on', async () => {
-    const store = new FaultyStore(new MemoryStore());
-    await r.reopen({ store });
-    r.server.next({ status: 400 });
-    const id = await r.outbox.enqueue({ url: '/x' });
+    const { store, id } = await refusedTask();
     store.fail('commit', { storage: 'api.dead', landed: true });
     expect(await r.outbox.flush()).toMatchObject({ dead: 1, remaining: 0 });
     expect(r.events('error')).toEqual([]);
@@ -250,10 +255,7 @@ describe('a move to dead cut short in a long-lived handle (no open to reconcile 
     }));
 
   it('a dead.retry() whose task was stored though the commit failed (the reply lost): the task is found, and the retry goes on', async () => {
-    const store = new FaultyStore(new MemoryStore());
-    await r.reopen({ store });
-    r.server.next({ status: 400 });
-    const id = await r.outbox.enqueue({ url: '/x' });
+    const { store, id } = await refusedTask();
     await r.outbox.flush();
     store.fail('commit', { storage: 'api', landed: true });
     expect(await r.outbox.dead.retry()).toBe(1);
@@ -263,10 +265,7 @@ describe('a move to dead cut short in a long-lived handle (no open to reconcile 
   });
 
   it('…and where the outbox cannot be read to tell: the retry rejects, the letter stands, and the task stored is removed unsent at its next take', async () => {
-    const store = new FaultyStore(new MemoryStore());
-    await r.reopen({ store });
-    r.server.next({ status: 400 });
-    const id = await r.outbox.enqueue({ url: '/x' });
+    const { store, id } = await refusedTask();
     await r.outbox.flush();
     store.fail('commit', { storage: 'api', landed: true });
     store.fail('read', { storage: 'api' });
@@ -282,10 +281,7 @@ describe('a move to dead cut short in a long-lived handle (no open to reconcile 
   });
 
   it('a dead.retry() of a letter whose task is still pending (its burial cut short) puts it back once: the task left behind goes', async () => {
-    const store = new FaultyStore(new MemoryStore());
-    await r.reopen({ store });
-    r.server.next({ status: 400 });
-    const id = await r.outbox.enqueue({ url: '/x' });
+    const { store, id } = await refusedTask();
     // The letter is written, the burial says it failed and cannot tell: the task is both pending and dead, held until
     // its lease ends.
     store.fail('commit', { storage: 'api.dead', landed: true });
