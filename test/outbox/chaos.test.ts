@@ -595,3 +595,65 @@ describe('Outbox over a store that fails at random (property)', () => {
     );
   }, Math.max(60_000, runs * 2_000));
 });
+
+/** Answers without redirects: a live request follows them as its own `redirect` says, not as the outbox's policy. */
+const plain = Object.keys(answers).filter((name) => answers[name]!.effect !== 'here' && answers[name]!.effect !== 'away');
+
+const liveArb = fc.record({
+  requests: fc.array(fc.record({ group: fc.constantFrom(undefined, 'a'), script: fc.array(fc.constantFrom(...plain), { maxLength: 5 }) }), {
+    minLength: 1,
+    maxLength: 8,
+  }),
+  together: fc.boolean(),
+  seed: fc.integer(),
+});
+
+describe('Outbox.fetch under a server that fails every way (property)', () => {
+  it("answers each request with the server's own response, or a 202 for a task that then ends sent or dead; never both, never lost", async () => {
+    await fc.assert(
+      fc.asyncProperty(liveArb, async ({ requests, together, seed }) => {
+        const at = `/live${run++}`;
+        const scripts = requests.map((r) => r.script.map((name) => answers[name]!.fault()));
+        server.script((request) => {
+          const i = Number(request.path.slice(at.length + 1));
+          return request.path.startsWith(`${at}/`) ? (scripts[i]?.shift() ?? {}) : undefined;
+        });
+        const { clock, random, fetching, pump } = scene(false, seed);
+        const outbox = await Outbox.open({ name: 'live', store: new MemoryStore(), clock, random, fetch: fetching, timeoutMs: TIMEOUT_MS, retry: { maxAttempts: MAX_ATTEMPTS, maxDelayMs: 10_000 } });
+        const ask = async (i: number) => {
+          const response = await outbox.fetch(`${server.url}${at}/${i}`, { method: 'POST', body: `live ${i}`, ...(requests[i]!.group && { group: requests[i]!.group }) });
+          // Read to its end (or to the time limit, for a body that stalls), as an app would.
+          await response.arrayBuffer().catch(() => undefined);
+          return response;
+        };
+        const responses = await pump(
+          together ? Promise.all(requests.map((_, i) => ask(i))) : requests.reduce<Promise<Response[]>>(async (so, _, i) => [...(await so), await ask(i)], Promise.resolve([])),
+        );
+        for (let round = 0; round < 40 && (await outbox.size()) > 0; round++) {
+          await pump(outbox.flush());
+          clock.advance(10 * 60_000);
+        }
+        expect(await outbox.size()).toBe(0);
+        const dead = new Set((await outbox.dead.list()).map((l) => l.task.id));
+        await outbox.close();
+        server.script(() => undefined);
+        responses.forEach((response, i) => {
+          const got = server.received.filter((r) => r.path === `${at}/${i}`);
+          const queued = response.headers.get('sluice-queued');
+          const sent = got.some((r) => (r.fault.status ?? 200) < 300 && !r.fault.reset && !r.fault.hang && r.fault.stallBody === undefined);
+          if (queued === null) {
+            // The server's own answer, to the one request made.
+            expect(got.length, `request ${i}: answered ${response.status} live`).toBe(1);
+            expect(response.status).toBe(got[0]!.fault.status ?? 200);
+          } else {
+            expect(response.status).toBe(202);
+            // Stored: every try carries its task id as the Idempotency-Key, and it ends sent or dead, not both.
+            for (const r of got) expect(r.key).toBe(queued);
+            expect(sent !== dead.has(queued), `request ${i}, queued as ${queued}: sent ${sent}, dead ${dead.has(queued)}`).toBe(true);
+          }
+        });
+      }),
+      { numRuns: runs },
+    );
+  }, Math.max(60_000, runs * 2_000));
+});
