@@ -1,4 +1,4 @@
-import { CommitView } from './commit-view.js';
+import { CommitView, STALE } from './commit-view.js';
 import { SluiceError } from './errors.js';
 import { entryId } from './ids.js';
 import type { CorruptDetail, RecoverDetail } from './events.js';
@@ -170,11 +170,14 @@ export class Partition<T> {
 
   /** Removes `seqs` whatever their state (leased ones only when `leased`); resolves how many were there. */
   remove(seqs: readonly number[], leased = true): Promise<number> {
-    return this.view.commit(() => {
+    return this.view.commit(async () => {
       const next = this.view.next;
       const now = this.#c.options.clock.now();
       const { state } = this.view;
       const live = seqs.filter((s) => s < next && !state.isAcked(s) && (leased || !state.holds.at(s, now)?.lease));
+      // Some not there, or held, as this view has it: another handle may have pushed or released them since. A plan
+      // that removes nothing commits nothing, so nothing else would find the view stale.
+      if (live.length < seqs.length && (await this.view.changed())) throw STALE;
       return this.#leasing.acking(live, live.length);
     });
   }

@@ -387,6 +387,19 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
       expect((await rejection(q.remove(ids, { leased: 'no' as unknown as boolean }))).code).toBe('ERR_INVALID_OPTION');
     });
 
+    it('.remove() of items another handle pushed, or released, since this one last looked: removed', async () => {
+      const a = await open({ leaseMs: 100 });
+      const b = await open({ leaseMs: 100 }, await place.open());
+      expect(await a.size()).toBe(0);
+      const [pushed] = await b.pushMany(items(0, 2));
+      expect(await a.remove([pushed!])).toBe(1);
+      const lease = await b.take();
+      expect(await a.remove([lease!.entries[0]!.id], { leased: false })).toBe(0);
+      await lease!.release();
+      expect(await a.remove([lease!.entries[0]!.id], { leased: false })).toBe(1);
+      expect(await b.size()).toBe(0);
+    });
+
     it('.clear() removes everything, leased items included', async () => {
       const q = await open({ segmentItems: 3 });
       await q.pushMany(items(0, 7));

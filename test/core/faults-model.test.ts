@@ -25,13 +25,15 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 );
 
 describe('a queue whose store fails at random', () => {
-  it('loses no resolved push, and never hands out again what a resolved ack, remove or shift took away', async () => {
+  it('loses no resolved push, and never hands out again what a resolved ack, remove or shift took away, whichever of its handles acts', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(op, { maxLength: 30 }), fc.integer({ min: 1, max: 3 }), async (ops, partitions) => {
+      fc.asyncProperty(fc.array(fc.tuple(op, fc.nat(2)), { maxLength: 30 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), async (steps, partitions, handles) => {
         const inner = new MemoryStore();
         const store = new FaultyStore(inner);
         const clock = new FakeClock();
-        const q = await Queue.open<number>({ name: 'q', store, clock, partitions, leaseMs: LEASE_MS });
+        // Handles on one store, as tabs or processes: each step is one handle's, the faults meet whichever calls next.
+        const queues: Queue<number>[] = [];
+        for (let h = 0; h < handles; h++) queues.push(await Queue.open<number>({ name: 'q', store, clock, partitions, leaseMs: LEASE_MS }));
         const stored = new Set<number>();
         const gone = new Set<number>();
         const maybeGone = new Set<number>();
@@ -41,7 +43,8 @@ describe('a queue whose store fails at random', () => {
         const refused = (error: unknown) => {
           if (!(error instanceof SluiceError)) throw error;
         };
-        for (const o of ops) {
+        for (const [o, h] of steps) {
+          const q = queues[h % handles]!;
           switch (o.kind) {
             case 'fault': {
               const storage = o.part === 0 || o.part >= partitions ? 'q' : `q.p${o.part}`;
@@ -55,6 +58,7 @@ describe('a queue whose store fails at random', () => {
             }
             case 'take': {
               const lease = await q.take(o.max).catch(refused);
+              for (const e of lease?.entries ?? []) expect(gone.has(e.value), `item ${e.value} handed out again after it was acked or removed`).toBe(false);
               if (lease) leases.push(lease);
               break;
             }
@@ -91,7 +95,7 @@ describe('a queue whose store fails at random', () => {
           }
         }
         store.heal();
-        await q.close().catch(refused);
+        for (const q of queues) await q.close().catch(refused);
         clock.advance(LEASE_MS);
         const fresh = await Queue.open<number>({ name: 'q', store: inner, clock, partitions });
         const seen: number[] = [];
