@@ -168,6 +168,8 @@ export class PendingStore {
    * dead meanwhile is gone too, and its dead letter keeps its body (see `OrphanBodies.forget`).
    */
   async remove(ids: readonly string[]): Promise<{ count: number; bodies: string[]; entries: string[] }> {
+    // One another handle stored since this one last read the queue (another process, say) is not indexed yet.
+    if (ids.some((id) => this.#index.withId(id).length === 0)) await this.catchUp();
     const asked = ids.flatMap((id) => this.#index.withId(id).filter((pending) => pending.state !== 'busy'));
     if (asked.length === 0) return { count: 0, bodies: [], entries: [] };
     const seqs = asked.map((p) => String(p.seq));

@@ -1,8 +1,12 @@
 // Several handles of one outbox over one store (tabs, a worker, processes): every task any of them stores is seen,
 // listed and delivered once, whichever handle stored it and however their commits interleave.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Queue } from '../../src/core/queue.js';
 import type { Outbox } from '../../src/outbox/outbox.js';
+import { FileStore } from '../../src/stores/fs/file-store.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { handlesOf, hearingNothing } from './helpers.js';
@@ -186,6 +190,21 @@ describe('retries across handles', () => {
       expect(await web.size()).toBe(4);
       for (const handle of [web, worker]) await expect(handle.enqueue({ url: '/e' })).rejects.toMatchObject({ code: 'ERR_QUOTA_EXCEEDED' });
       expect(await worker.size()).toBe(4);
+    });
+  });
+
+  it('remove(): a task another process stored since this handle last read the queue is removed, not missed', async () => {
+    await hearingNothing(async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'sluice-handles-'));
+      try {
+        const [web, worker] = [await open(new FileStore({ dir })), await open(new FileStore({ dir }))];
+        const id = await worker.enqueue({ url: '/a' });
+        expect(await web.remove([id])).toBe(1);
+        expect(await worker.size()).toBe(0);
+        await Promise.all([web.close(), worker.close()]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 

@@ -129,7 +129,7 @@ export function handlesOf(name: string) {
   const opened: Outbox[] = [];
   const shared = {
     server: undefined as unknown as FaultServer,
-    async open(store: MemoryStore, extra: Partial<OutboxOptions> = {}): Promise<Outbox> {
+    async open(store: Store, extra: Partial<OutboxOptions> = {}): Promise<Outbox> {
       const outbox = await Outbox.open({ name, store, baseUrl: shared.server.url, ...extra });
       opened.push(outbox);
       return outbox;
