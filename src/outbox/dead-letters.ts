@@ -126,7 +126,7 @@ export class DeadLetters {
       }
       try {
         // A letter whose task is in flight, left by a move cut short, stays dead for now (see `DeadMoves.requeue`).
-        if (requeued.kept.length > 0) await lease.release([...requeued.kept]);
+        if (requeued.kept.length > 0) await lease.release(requeued.kept);
         await lease.ack();
       } catch (error) {
         // Rejected, the retry must have changed nothing: the tasks put back are taken out again. A long-lived handle

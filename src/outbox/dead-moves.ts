@@ -10,7 +10,7 @@ import type { Notices } from './notices.js';
 import { leftBehind, lettersLeaving } from './reconcile.js';
 import type { ResolvedOutboxOptions } from './options.js';
 import type { PendingIndex } from './pending.js';
-import type { PendingStore } from './pending-store.js';
+import type { PendingStore, Stored } from './pending-store.js';
 import type { StoredTask } from './task.js';
 
 /** What moving tasks to and from the dead letters needs of the outbox. */
@@ -74,7 +74,7 @@ export class DeadMoves {
    * Then none is sent while it may be dead: they go back untried, to be looked at again after a retry delay, and
    * the failure is told.
    */
-  async finishCutShort(entries: readonly LeaseEntry<StoredTask>[], lease: Lease<StoredTask>, retried: readonly LeaseEntry<StoredTask>[] = []): Promise<Set<string>> {
+  async finishCutShort(entries: readonly LeaseEntry<StoredTask>[], lease: Lease<StoredTask>, retried: readonly LeaseEntry<StoredTask>[]): Promise<Set<string>> {
     const c = this.#c;
     const unsure = retried.filter((e) => this.#unsure.has(e.value.retriedFrom!));
     let records: DeadRecord[] = [];
@@ -108,14 +108,14 @@ export class DeadMoves {
    * After putting `letters`' tasks back failed: those tasks, when the store has every one of them all the same (a
    * commit whose reply was lost), so that the retry goes on; else `error` is thrown (see `#unsureOf`).
    */
-  async #storedAfterAll(letters: readonly { id: string; value: DeadRecord }[], error: unknown): Promise<{ doomed: ToDead[]; stored: { id: string; value: StoredTask }[] }> {
+  async #storedAfterAll(letters: readonly { id: string; value: DeadRecord }[], error: unknown): Promise<{ doomed: ToDead[]; stored: Stored[] }> {
     const { pending, index, queue } = this.#c;
     const from = new Set(letters.map((l) => l.id));
     try {
       await pending.catchUp();
       const seqs = [...new Set(letters.flatMap((l) => index.withId(l.value.task.id)).map((p) => String(p.seq)))];
       const stored = (await queue.list({ ids: seqs })).filter((e) => from.has(e.value.retriedFrom!));
-      if (stored.length === letters.length) return { doomed: [], stored: stored.map(({ id, value }) => ({ id, value })) };
+      if (stored.length === letters.length) return { doomed: [], stored };
     } catch {
       // Not known: as not stored.
     }
