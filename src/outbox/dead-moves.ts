@@ -10,7 +10,7 @@ import type { Notices } from './notices.js';
 import { leftBehind, lettersLeaving } from './reconcile.js';
 import type { ResolvedOutboxOptions } from './options.js';
 import type { PendingIndex } from './pending.js';
-import type { PendingStore, Stored } from './pending-store.js';
+import type { PendingStore } from './pending-store.js';
 import type { StoredTask } from './task.js';
 
 /** What moving tasks to and from the dead letters needs of the outbox. */
@@ -105,24 +105,6 @@ export class DeadMoves {
   }
 
   /**
-   * After putting `letters`' tasks back failed: those tasks, when the store has every one of them all the same (a
-   * commit whose reply was lost), so that the retry goes on; else `error` is thrown (see `#unsureOf`).
-   */
-  async #storedAfterAll(letters: readonly { id: string; value: DeadRecord }[], error: unknown): Promise<{ doomed: ToDead[]; stored: Stored[] }> {
-    const { pending, index, queue } = this.#c;
-    const from = new Set(letters.map((l) => l.id));
-    try {
-      await pending.catchUp();
-      const seqs = [...new Set(letters.flatMap((l) => index.withId(l.value.task.id)).map((p) => String(p.seq)))];
-      const stored = (await queue.list({ ids: seqs })).filter((e) => from.has(e.value.retriedFrom!));
-      if (stored.length === letters.length) return { doomed: [], stored };
-    } catch {
-      // Not known: as not stored.
-    }
-    return this.#unsureOf(letters, error);
-  }
-
-  /**
    * A retry that failed may have stored its tasks all the same (a commit whose reply was lost), or failed to take them
    * out again: the retry rejects, so each such task is removed when next taken, if the letter it came from is still
    * there (see `finishCutShort`). Rethrows `error`.
@@ -191,7 +173,7 @@ export class DeadMoves {
       kept = await this.#finishBefore(all);
       letters = all.filter((l) => !kept.has(l.id));
       tasks = letters.map(({ id, value }): StoredTask => ({ ...value.task, createdAt: Math.max(now, value.at + 1), retriedFrom: id }));
-      const admitted = await c.pending.admit(tasks, false).catch((error: unknown) => this.#storedAfterAll(letters, error));
+      const admitted = await c.pending.admit(tasks, false).catch((error: unknown) => this.#unsureOf(letters, error));
       // Stored: what they evict stays pending should its burial fail, and the failure is told (as for an enqueue).
       await this.toDead(admitted.doomed, undefined, c.deliverer.background).catch(c.tellError);
       return admitted.stored.map((e) => e.id);

@@ -55,6 +55,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     type === 'change' ? this.#notices.changed() : this.dispatchHeard(type, () => new CustomEvent(type, { detail: shown ? shown(detail as never) : detail })) || type !== 'error' || console.error('sluice: outbox error, no listener:', (detail as ErrorDetail).error);
   /** Says in an 'error' event what failed where no call of the user's can reject with it. */
   readonly #tellError = (error: unknown): unknown => this.#emit('error', { error });
+  readonly #transport = (): typeof fetch => this.#options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   #closing: Promise<void> | undefined;
   #syncQueued = false;
 
@@ -109,6 +110,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
         if ((await this.#queue.size()) === 0) this.#notices.drain(epoch);
       },
       closing: () => this.#closing !== undefined,
+      lookUnseen: async () => void (this.#pending.unseen && (await this.#serial(() => this.#pending.catchUp()))),
     });
     this.#moves = new DeadMoves({
       options,
@@ -159,6 +161,8 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     const entries = await this.#serial(async () => {
       const admitted = await this.#pending.admit(stored).catch(async (error: unknown) => {
         if (storedNothing(error)) await this.#bodies.delete(bodiesOf(stored)).catch(() => undefined);
+        // What the failed push may have stored all the same is delivered (see `PendingStore.push`).
+        else this.#deliverer.kick();
         throw error;
       });
       // The tasks are stored: a rejection would read as "not stored", and an enqueue again would send them twice.
@@ -288,10 +292,6 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     })
       .then(() => (this.#notices.changed(), this.#deliverer.kick()))
       .catch(this.#tellError);
-  }
-
-  #transport(): typeof fetch {
-    return this.#options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   }
 
   #checkOpen(): void {

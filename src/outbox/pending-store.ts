@@ -5,9 +5,11 @@ import type { Queue } from '../core/queue.js';
 import type { DeadRecord } from './dead-letters.js';
 import type { ToDead } from './delivery.js';
 import type { PendingTask } from './events.js';
+import { storedNothing } from './enqueue.js';
 import { makeRoom } from './limits.js';
 import type { LimitOptions } from './options.js';
 import type { Pending, PendingIndex } from './pending.js';
+import { LIST_PAGE, listed } from './pending-view.js';
 import { pushPlaced } from './placement.js';
 import { reconcile } from './reconcile.js';
 import type { StoredTask } from './task.js';
@@ -31,6 +33,8 @@ export class PendingStore {
   readonly #found: () => void;
   /** How many tasks the index held when it was last checked against the queue (see `#forgetGone`). */
   #checked = 0;
+  /** See `unseen`. */
+  #unseen = false;
 
   constructor(queue: Queue<StoredTask>, index: PendingIndex, limits: Required<LimitOptions>, found: () => void) {
     this.#queue = queue;
@@ -60,6 +64,15 @@ export class PendingStore {
   /** Adds the entries pushed (by any handle) that the index has not read yet, partition by partition. */
   async catchUp(): Promise<void> {
     for (let p = 0; p < this.#queue.partitions; p++) await this.#readIn(this.#unread(p));
+    this.#unseen = false;
+  }
+
+  /**
+   * A push of this handle failed, and may have stored tasks the index has not read (see `push`): until a `catchUp`
+   * reads them, no other handle's commit need come to say so, and the outbox must look itself.
+   */
+  get unseen(): boolean {
+    return this.#unseen;
   }
 
   /** Whether tasks of `lane` are pending (in flight included), as far as every handle's pushes are known. */
@@ -98,9 +111,26 @@ export class PendingStore {
     this.#index.relearn(idle, count < entries.length ? await this.#queue.list({ ids: [...entries] }) : []);
   }
 
-  /** Stores `tasks` as they are and indexes them; resolves their entries. */
+  /**
+   * Stores `tasks` as they are and indexes them; resolves their entries. A push that fails may have stored them all
+   * the same (a commit whose reply was lost): the store is read to tell, and when every one is there, the push
+   * resolves. Else it rejects, and what it may have stored is read in (now, or by the next `catchUp`, see `unseen`), so
+   * that the outbox delivers it.
+   */
   async push(tasks: readonly StoredTask[]): Promise<Stored[]> {
-    const ids = (await pushPlaced(this.#queue, tasks, this.#index.ordering)).map(Number);
+    const before = new Map(this.#readTo);
+    let ids: number[];
+    try {
+      ids = (await pushPlaced(this.#queue, tasks, this.#index.ordering)).map(Number);
+    } catch (error) {
+      if (storedNothing(error)) throw error;
+      this.#unseen = true;
+      const found = await this.#landed(tasks, before).catch(() => []);
+      if (found.length === tasks.length) return found;
+      // Some, not all: a partition's share (see `pushPlaced`). Taken out again, as the shares before it were.
+      if (found.length > 0) await this.#withdrawLanded(found);
+      throw error;
+    }
     // Entries other handles committed just before these, in each partition they went to, are read first: the index
     // adds a lane's tasks in queue order. (One push per partition: the ids in each are consecutive.)
     const firsts = new Map<number, number>();
@@ -109,7 +139,7 @@ export class PendingStore {
       firsts.set(p, Math.min(firsts.get(p) ?? id, id));
     }
     for (const [p, first] of firsts) {
-      const gap = first - (this.#readTo.get(p) ?? p * PARTITION_SPAN - 1) - 1;
+      const gap = first - readUpTo(this.#readTo, p) - 1;
       if (gap > 0) await this.#readIn({ ...this.#unread(p), limit: gap });
     }
     tasks.forEach((task, i) => {
@@ -134,32 +164,10 @@ export class PendingStore {
     });
   }
 
-  /**
-   * Pending tasks in queue order, at most `limit`, of one `group` and in one of `states` when given. Where the index
-   * knows nothing of a task's wait, its entry tells what another handle did (a delay, a lease): see `view`.
-   */
+  /** Pending tasks in queue order, at most `limit`, of one `group` and in one of `states` when given (see `listed`). */
   async list(group: string | undefined, limit: number, states: readonly PendingTask['state'][] | undefined, now: number): Promise<PendingTask[]> {
     await this.catchUp();
-    const out: PendingTask[] = [];
-    let page: Pending[] = [];
-    const read = async () => {
-      const entries = new Map((await this.#queue.list({ ids: page.map((p) => String(p.seq)) })).map((e) => [Number(e.id), e]));
-      for (const p of page) {
-        const entry = entries.get(p.seq);
-        const task = entry && view(p, entry, now);
-        if (task && out.length < limit && (!states || states.includes(task.state))) out.push(task);
-      }
-      page = [];
-    };
-    for (const pending of this.#index.values()) {
-      if (out.length >= limit) break;
-      if (group !== undefined && pending.group !== group) continue;
-      if (states && !states.includes(stateOf(pending)) && !(unsure(pending, now) && states.some((s) => s === 'ready' || s === 'retrying' || s === 'sending'))) continue;
-      page.push(pending);
-      if (page.length >= Math.min(limit - out.length, LIST_PAGE)) await read();
-    }
-    if (page.length > 0) await read();
-    return out;
+    return listed(this.#queue, this.#index.values(), group, limit, states, now);
   }
 
   /**
@@ -183,6 +191,30 @@ export class PendingStore {
   #unread(p: number): ListOptions {
     const to = this.#readTo.get(p);
     return to === undefined ? { partition: p } : { partition: p, after: String(to) };
+  }
+
+  /**
+   * After a push of `tasks` failed: the entries of those the store holds all the same (read in since the index had
+   * read up to `before`, with the same id and time of storing), in the order of `tasks`.
+   */
+  async #landed(tasks: readonly StoredTask[], before: ReadonlyMap<number, number>): Promise<Stored[]> {
+    await this.catchUp();
+    const fresh = (seq: number) => seq > readUpTo(before, partitionOf(seq)[0]);
+    const seqs = [...new Set(tasks.flatMap((t) => this.#index.withId(t.id)).filter((p) => fresh(p.seq)))].map((p) => String(p.seq));
+    const entries = seqs.length === 0 ? [] : await this.#queue.list({ ids: seqs });
+    return tasks.flatMap((task) => {
+      const at = entries.findIndex((e) => e.value.id === task.id && e.value.createdAt === task.createdAt);
+      return at < 0 ? [] : entries.splice(at, 1);
+    });
+  }
+
+  /** Removes `found`, stored by a push that rejects; should that fail too, they stay, and are delivered. */
+  async #withdrawLanded(found: readonly Stored[]): Promise<void> {
+    const ids = found.map((e) => e.id);
+    await this.#queue.remove(ids, { leased: false }).then(
+      () => this.#stillThere(ids.flatMap((id) => this.#index.get(Number(id)) ?? [])),
+      () => undefined,
+    );
   }
 
   /** Adds the entries `options` lists to the index, and counts them read. */
@@ -246,6 +278,11 @@ export class PendingStore {
   }
 }
 
+/** The entry id up to which `readTo` (see `PendingStore.#readTo`) says partition `p` has been read. */
+function readUpTo(readTo: ReadonlyMap<number, number>, p: number): number {
+  return readTo.get(p) ?? p * PARTITION_SPAN - 1;
+}
+
 /** A task as stored: its entry in the outbox's queue, and the task. */
 export interface Stored {
   readonly id: string;
@@ -254,44 +291,3 @@ export interface Stored {
 
 /** The index is first checked for tasks gone (see `#forgetGone`) when it holds this many. */
 const GONE_CHECK_FROM = 1024;
-
-/** Tasks whose entries `list` reads at once. */
-const LIST_PAGE = 500;
-
-/** Where a pending task stands, as the index knows it. */
-function stateOf(p: Pending): PendingTask['state'] {
-  return p.state === 'busy' || p.cause === 'lease' ? 'sending' : p.cause === 'schedule' ? 'scheduled' : p.state === 'ready' ? 'ready' : 'retrying';
-}
-
-/**
- * Whether what the index says of a task may be out of date: one it holds ready may be in flight in another handle,
- * or waiting for a retry there; one it saw leased by another handle may since have been released, with a delay or
- * not; one whose wait has ended (a retry another handle relayed, say) may be in flight there again. This handle
- * learns that from the queue (or from the handle that delivers, see `Deliverer`).
- */
-function unsure(p: Pending, now: number): boolean {
-  return p.state === 'ready' || (p.state === 'waiting' && (p.cause === 'lease' || p.until <= now));
-}
-
-/** A pending task as `Outbox.list` shows it: as the index knows it, or, when unsure, as its entry says. */
-function view(p: Pending, entry: QueueEntry<StoredTask>, now: number): PendingTask {
-  const { method, url } = entry.value;
-  let state = stateOf(p);
-  let nextAttemptAt = p.until;
-  if (unsure(p, now)) {
-    if (entry.state === 'leased') state = 'sending';
-    else if (entry.state === 'delayed' && entry.availableAt > now) [state, nextAttemptAt] = ['retrying', entry.availableAt];
-    else state = 'ready';
-  }
-  return {
-    id: p.id,
-    method,
-    url,
-    ...(p.group !== undefined && { group: p.group }),
-    attempts: entry.attempts,
-    state,
-    ...(state === 'retrying' || state === 'scheduled' ? { nextAttemptAt } : {}),
-    ...(p.last?.status !== undefined && { lastStatus: p.last.status }),
-    ...(p.last?.error !== undefined && { lastError: p.last.error }),
-  };
-}

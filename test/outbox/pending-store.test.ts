@@ -1,0 +1,68 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { hash } from '../../src/core/partitioned.js';
+import { MemoryStore } from '../../src/stores/memory/memory-store.js';
+import { FaultyStore } from '../support/faulty-store.js';
+import { rig, type Rig } from './helpers.js';
+
+let r: Rig;
+let store: FaultyStore;
+beforeEach(async () => {
+  r = await rig();
+  store = new FaultyStore(new MemoryStore());
+  await r.reopen({ store });
+});
+afterEach(() => r.teardown());
+
+const two = [
+  { url: '/a', id: 'a' },
+  { url: '/b', id: 'b' },
+];
+
+describe('an enqueue whose commit fails', () => {
+  it('stored all the same (the reply lost): the tasks are found, the enqueue resolves, and a started outbox sends each once', async () => {
+    r.outbox.start();
+    store.fail('commit', { storage: 'api', landed: true });
+    expect(await r.outbox.enqueueMany(two)).toEqual(['a', 'b']);
+    expect(r.events('enqueue')).toMatchObject([{ ids: ['a', 'b'] }]);
+    await r.server.waitFor(2);
+    await vi.waitFor(async () => expect(await r.outbox.size()).toBe(0));
+    expect(r.server.received.map((x) => x.key).sort()).toEqual(['a', 'b']);
+  });
+
+  it('…where the store cannot be read to tell: the enqueue rejects, and a started outbox still delivers what it stored, with no other enqueue to wake it', async () => {
+    r.outbox.start();
+    store.fail('commit', { storage: 'api', landed: true });
+    // The enqueue's look fails, and so does the first pass of the background loop: it looks again after a while.
+    store.fail('read', { storage: 'api', times: 2 });
+    await expect(r.outbox.enqueueMany(two)).rejects.toMatchObject({ code: 'ERR_STORAGE', message: expect.stringMatching(/commit failed/) });
+    await vi.waitFor(() => expect(r.events('error')).toHaveLength(1));
+    expect(r.server.received).toHaveLength(0);
+    r.clock.advance(1_000);
+    await r.server.waitFor(2);
+    await vi.waitFor(async () => expect(await r.outbox.size()).toBe(0));
+    expect(r.server.received.map((x) => x.key).sort()).toEqual(['a', 'b']);
+  });
+
+  it('storing nothing: the enqueue rejects, and nothing is pending or sent', async () => {
+    r.outbox.start();
+    store.fail('commit', { storage: 'api' });
+    await expect(r.outbox.enqueueMany(two)).rejects.toMatchObject({ code: 'ERR_STORAGE' });
+    expect(await r.outbox.size()).toBe(0);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 0, remaining: 0 });
+    expect(r.server.received).toHaveLength(0);
+  });
+
+  it('with partitions, a share stored by a commit that then failed is taken out again, with those before it: all or nothing', async () => {
+    await r.reopen({ store, partitions: 3 });
+    // Two groups that fall in different partitions: two commits, the second of which stores and then fails.
+    const groups = ['g0', 'g1', 'g2', 'g3', 'g4'];
+    const [a, b] = [groups[0]!, groups.find((g) => hash(g) % 3 !== hash(groups[0]!) % 3)!];
+    let commits = 0;
+    store.beforeCommit = () => void (++commits === 2 && store.fail('commit', { landed: true }));
+    await expect(r.outbox.enqueueMany([{ url: '/a', id: 'a', group: a }, { url: '/b', id: 'b', group: b }])).rejects.toThrow(/commit failed/);
+    store.beforeCommit = undefined;
+    expect(await r.outbox.size()).toBe(0);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 0, remaining: 0 });
+    expect(r.server.received).toHaveLength(0);
+  });
+});
