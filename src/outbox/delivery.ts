@@ -134,7 +134,7 @@ async function acknowledge(c: DeliveryContext, delivered: readonly Delivered[], 
 }
 
 /** Has this handle's tasks `ids`, held as in flight, wait for `lease` to end instead: they go again after it. */
-function holdUntilExpiry(c: DeliveryContext, ids: readonly string[], lease: Lease<StoredTask>): void {
+export function holdUntilExpiry(c: Pick<DeliveryContext, 'index'>, ids: readonly string[], lease: Lease<StoredTask>): void {
   for (const id of ids) {
     const pending = c.index.get(Number(id));
     if (pending?.state === 'busy') c.index.wait(pending, lease.expiresAt, 'lease');

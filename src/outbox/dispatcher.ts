@@ -8,7 +8,7 @@ import { deliver, outlasts, type DeliveryContext, type DeliveryRun, type Entry, 
 import type { OutboxEventMap } from './events.js';
 import type { ResolvedOutboxOptions } from './options.js';
 import type { BodyStore } from './body-store.js';
-import { chainsLanes, leaseUnits, type LeaseContext } from './lease-units.js';
+import { chainsLanes, giveBack, leaseUnits, type LeaseContext } from './lease-units.js';
 import { laneOf, type Pending, type PendingIndex } from './pending.js';
 import type { Reachability } from './reachability.js';
 import { TakeAhead, type Buffered } from './take-ahead.js';
@@ -82,7 +82,7 @@ export class Dispatcher {
       ...context,
       acks: this.#acks,
       batchFit: context.options.batch && new BatchFit(context.options.batch),
-      giveBack: (entries, lease) => this.#giveBack(entries, lease),
+      giveBack: (entries, lease) => giveBack(this.#c, entries, lease),
       // Told offline (`setOnline(false)`), a chain sends nothing more: nothing at all is sent then.
       yields: (next, run) => !this.#on(run) || !context.reachability.allowed || this.#yields(next),
     };
@@ -90,7 +90,7 @@ export class Dispatcher {
       serial: context.serial,
       take: (lane, run) => this.#takeAhead(lane, run),
       start: (b) => this.#startAhead(b),
-      giveBack: (b) => this.#giveBack(b.unit, b.lease),
+      giveBack: (b) => giveBack(this.#c, b.unit, b.lease),
       error: (error) => context.emit('error', { error }),
     });
   }
@@ -142,7 +142,7 @@ export class Dispatcher {
     const prefetch = reachability.reachable && options.ordering === 'none' ? options.concurrency * (options.batch ? 1 : PREFETCH) : 0;
     // A task of a higher priority came after these were taken ahead: they go back, and the take below chooses.
     const head = this.#buffer[0] && this.#c.index.get(Number(this.#buffer[0].unit[0]!.id));
-    if (head && this.#c.index.outranked(head, true)) for (const b of this.#buffer.splice(0)) await this.#giveBack(b.unit, b.lease);
+    if (head && this.#c.index.outranked(head, true)) for (const b of this.#buffer.splice(0)) await giveBack(this.#c, b.unit, b.lease);
     if (this.#buffer.some((b) => outlasts(options, b.lease))) await this.#dropStale();
     let started = this.#startBuffered(free);
     free -= started.slots;
@@ -158,7 +158,7 @@ export class Dispatcher {
 
   /** Puts buffered (taken, not started) units back in the queue, as if never taken. */
   async unbuffer(): Promise<void> {
-    for (const { unit, lease } of [...this.#buffer.splice(0), ...this.#ahead.drop()]) await this.#giveBack(unit, lease);
+    for (const { unit, lease } of [...this.#buffer.splice(0), ...this.#ahead.drop()]) await giveBack(this.#c, unit, lease);
   }
 
   /** With ordering, a lane is a chain of up to `CHAIN` tasks at a time (without batches). */
@@ -225,23 +225,6 @@ export class Dispatcher {
   }
 
   /**
-   * Puts taken entries back, as if never taken: the take made no request, so the queue takes its attempt back too,
-   * and `retry.maxAttempts` counts requests, in this handle, in others and after a restart.
-   */
-  async #giveBack(entries: Entry[], lease: Lease<StoredTask>): Promise<void> {
-    if (entries.length === 0) return;
-    await lease.release(entries.map((e) => e.id), { untried: true });
-    // Another handle that tried to take them found them leased, and waits for the lease to end: not any more.
-    this.#c.coordination.post({ type: 'released', detail: { ids: entries.map((e) => e.value.id), entries: entries.map((e) => e.id) } });
-    for (const e of entries) {
-      const pending = this.#c.index.get(Number(e.id));
-      if (!pending) continue;
-      pending.attempts = Math.max(0, pending.attempts - 1);
-      this.#c.index.ready(pending);
-    }
-  }
-
-  /**
    * Gives back the buffered units whose lease could end during their first request: they waited behind slow requests.
    * Started, another handle could take them once the lease ends, and send them while this one's request is out.
    */
@@ -249,7 +232,7 @@ export class Dispatcher {
     const { options } = this.#c;
     const stale = new Set(this.#buffer.filter((b) => outlasts(options, b.lease)));
     this.#buffer.splice(0, this.#buffer.length, ...this.#buffer.filter((b) => !stale.has(b)));
-    for (const b of stale) await this.#giveBack(b.unit, b.lease);
+    for (const b of stale) await giveBack(this.#c, b.unit, b.lease);
   }
 
   /** Starts buffered units in up to `free` slots; says how many tasks and slots that took. */

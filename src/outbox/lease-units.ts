@@ -3,7 +3,8 @@ import type { Queue } from '../core/queue.js';
 import { entryBytes, type BatchFit } from './batch-fit.js';
 import { packBatches } from './batching.js';
 import { chainUnits } from './chains.js';
-import type { DeliveryRun, Entry } from './delivery.js';
+import { holdUntilExpiry, type DeliveryRun, type Entry } from './delivery.js';
+import type { DispatcherContext } from './dispatcher.js';
 import type { ResolvedOutboxOptions } from './options.js';
 import type { Pending, PendingIndex } from './pending.js';
 import type { Buffered } from './take-ahead.js';
@@ -80,4 +81,29 @@ export async function leaseUnits(c: LeaseContext, chosen: Pending[], run: Delive
   });
   if (packed.leftover.length > 0) await c.giveBack(packed.leftover, lease);
   return packed.units.map((unit) => ({ unit, lease: lease!, run }));
+}
+
+/**
+ * Puts taken entries back, as if never taken: the take made no request, so the queue takes its attempt back too,
+ * and `retry.maxAttempts` counts requests, in this handle, in others and after a restart. Should the release fail,
+ * they are still leased as far as this handle knows: the failure is told, and they go again once the lease ends
+ * (their attempt counted), as a killed process leaves them; never held here for good.
+ */
+export async function giveBack(c: Pick<DispatcherContext, 'index' | 'coordination' | 'emit'>, entries: Entry[], lease: Lease<StoredTask>): Promise<void> {
+  if (entries.length === 0) return;
+  const ids = entries.map((e) => e.id);
+  try {
+    await lease.release(ids, { untried: true });
+  } catch (error) {
+    c.emit('error', { error });
+    return holdUntilExpiry(c, ids, lease);
+  }
+  // Another handle that tried to take them found them leased, and waits for the lease to end: not any more.
+  c.coordination.post({ type: 'released', detail: { ids: entries.map((e) => e.value.id), entries: ids } });
+  for (const e of entries) {
+    const pending = c.index.get(Number(e.id));
+    if (!pending) continue;
+    pending.attempts = Math.max(0, pending.attempts - 1);
+    c.index.ready(pending);
+  }
 }
