@@ -31,6 +31,13 @@ export interface Store {
    * so that a queue of one partition gets no storage beside it. Without it, the Queue opens the storage to look.
    */
   exists?(name: string): Promise<boolean>;
+  /**
+   * Optional: where this store keeps its queues (a database, a directory, a key prefix), so that stores that share
+   * their queues say the same and others do not. An outbox's handles take turns delivering (a Web Lock) and relay what
+   * they did (a BroadcastChannel) under its name within this scope: an outbox of the same name on another store is
+   * another outbox. Without it, the outbox's name alone.
+   */
+  readonly scope?: string;
 }
 
 /** How hard a commit must be pressed to the medium before it resolves. */

@@ -56,7 +56,7 @@ export class Deliverer {
   constructor(context: DelivererContext) {
     this.#c = context;
     const { options } = context;
-    this.#coordination = new Coordination(options.name, {
+    this.#coordination = new Coordination(options.store?.scope === undefined ? options.name : `${options.store.scope}:${options.name}`, {
       broadcast: true,
       page: options.page,
       onMessage: (messages) => hear({ index: context.index, emit: context.emit, waitsFrom: () => this.#waitsFrom(), kick: () => this.#loop.kick() }, messages),

@@ -199,7 +199,7 @@ export interface ResolvedOutboxOptions {
 }
 
 /** Defaults merged once and every option checked at once; the caller's object is left alone. */
-export function resolveOutboxOptions(options: OutboxOptions): ResolvedOutboxOptions {
+export function resolveOutboxOptions(options: OutboxOptions, defaultStore?: () => Store): ResolvedOutboxOptions {
   checkedOptions(options, 'options', OUTBOX_OPTIONS);
   checkOutboxName(options.name);
   check(options, { baseUrl: optional(httpUrl(undefined)) });
@@ -225,7 +225,7 @@ export function resolveOutboxOptions(options: OutboxOptions): ResolvedOutboxOpti
   }
   const resolved: ResolvedOutboxOptions = {
     name: options.name,
-    store: options.store,
+    store: options.store ?? defaultStore?.(),
     baseUrl: options.baseUrl,
     fetch: options.fetch,
     headers: options.headers,

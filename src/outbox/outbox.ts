@@ -61,8 +61,8 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
 
   /** Opens (creating when absent) the outbox `options.name` and its dead letters `<name>.dead`. */
   static async open(options: OutboxOptions): Promise<Outbox> {
-    const o = resolveOutboxOptions(options);
-    const { queue, deadQueue, damage } = await openQueues(o, o.store ?? this.defaultStore?.());
+    const o = resolveOutboxOptions(options, this.defaultStore);
+    const { queue, deadQueue, damage } = await openQueues(o, o.store);
     const outbox = new this(o, queue, deadQueue);
     try {
       await outbox.#serial(async () => {

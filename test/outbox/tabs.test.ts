@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Outbox } from '../../src/outbox/outbox.js';
+import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { FakeLockManager, type FakeLocks as TabLocks } from '../support/fake-locks.js';
 import { next, rig, type Rig } from './helpers.js';
 
@@ -102,6 +103,28 @@ describe('a page back from the back/forward cache', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+});
+
+describe('outboxes of the same name on different stores (two databases, two directories, two MemoryStores)', () => {
+  it('neither takes the other\'s delivery turn nor hears its news: each delivers its own tasks', async () => {
+    const store = new MemoryStore();
+    const open = () => Outbox.open({ name: 'api', store, clock: r.clock, baseUrl: r.server.url });
+    const [mine, elsewhere] = [await open(), await Outbox.open({ name: 'api', store: new MemoryStore(), clock: r.clock, baseUrl: r.server.url })];
+    try {
+      // The same entry ids in both stores: what one handle relays of its own must not reach the other's index.
+      const gone = await elsewhere.enqueue({ url: '/elsewhere' });
+      await mine.enqueue({ url: '/mine' });
+      expect(await elsewhere.remove([gone])).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      // The one elsewhere holds the delivery lock while it runs: this one delivers all the same.
+      elsewhere.start();
+      await elsewhere.flush();
+      expect(await mine.flush()).toMatchObject({ sent: 1, remaining: 0 });
+      expect(r.server.delivered.map((x) => x.path)).toEqual(['/mine']);
+    } finally {
+      await Promise.all([mine.close(), elsewhere.close()]);
     }
   });
 });

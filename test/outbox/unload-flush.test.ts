@@ -83,7 +83,7 @@ describe('unloadFlush', () => {
       const [gone] = await r.outbox.enqueueMany([{ url: '/gone' }, { url: '/kept' }]);
       await other.list();
       // What the tabs tell one another, heard here too.
-      const channel = new BroadcastChannel('sluice-outbox:api');
+      const channel = new BroadcastChannel(`sluice-outbox:${r.store.scope}:api`);
       const relayed = new Promise((resolve) => (channel.onmessage = (e: MessageEvent) => (e.data as { type: string }[]).some((m) => m.type === 'removed') && resolve(null)));
       expect(await other.remove([gone!])).toBe(1);
       await relayed;

@@ -24,8 +24,12 @@ export class FaultyStore implements Store {
   /** Calls of each method, by storage name. */
   readonly calls = new Map<string, number>();
 
+  /** The store behind it: handles on either share its queues. */
+  readonly scope?: string;
+
   constructor(inner: Store) {
     this.#inner = inner;
+    if (inner.scope !== undefined) this.scope = inner.scope;
   }
 
   fail(method: Method, options: { storage?: string; error?: unknown; times?: number; landed?: boolean } = {}): void {

@@ -77,6 +77,8 @@ export interface FileStoreOptions {
 export class FileStore implements Store {
   /** The absolute path of the store's directory. */
   readonly dir: string;
+  /** Stores on the same directory share its queues. */
+  readonly scope: string;
   readonly #lockTimeoutMs: number;
   readonly #staleMs: number;
   readonly #sync: FileSync;
@@ -94,6 +96,7 @@ export class FileStore implements Store {
     }
     checkMode(mode);
     this.dir = resolve(dir);
+    this.scope = `fs:${this.dir}`;
     this.#lockTimeoutMs = lockTimeoutMs;
     this.#staleMs = staleMs;
     this.#sync = sync;

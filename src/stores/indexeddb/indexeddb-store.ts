@@ -83,6 +83,8 @@ export interface IndexedDbStore {
  */
 export class IndexedDbStore extends EventTarget implements Store {
   readonly dbName: string;
+  /** Stores on the same database share its queues. */
+  readonly scope: string;
   readonly #factory: IDBFactory | undefined;
   readonly #blockedTimeoutMs: number;
   readonly #locks: Locks | undefined;
@@ -106,6 +108,7 @@ export class IndexedDbStore extends EventTarget implements Store {
       },
     );
     this.dbName = dbName;
+    this.scope = `indexeddb:${dbName}`;
     this.#factory = indexedDB as IDBFactory | undefined;
     this.#blockedTimeoutMs = blockedTimeoutMs;
     // Web Locks, where the platform has them (not Node 20, not before Safari 15.4): see IndexedDbQueueStorage.

@@ -1,4 +1,5 @@
 import type { QueueStorage, StorageBatch, StorageSnapshot, Store } from '../../core/store.js';
+import { randomId } from '../../core/ids.js';
 import { MemoryBlobs } from './memory-blobs.js';
 
 /** A segment's (or the metadata's) bytes are `buffer[0, length)`; the buffer grows by doubling, so appends do not copy it. */
@@ -21,6 +22,8 @@ interface Stored {
  * `Queue` handles opened on one `MemoryStore` share their queues the way two processes share a directory.
  */
 export class MemoryStore implements Store {
+  /** Its queues are its own: no other store shares them. */
+  readonly scope = `memory:${randomId()}`;
   readonly #queues = new Map<string, Stored>();
 
   async open(name: string): Promise<QueueStorage> {

@@ -24,6 +24,8 @@ import { Watches } from './watch.js';
 export class RedisStore implements Store {
   /** What every key of this store starts with. */
   readonly prefix: string;
+  /** Stores with the same prefix share its queues (on one server, as a fleet's processes do). */
+  readonly scope: string;
   readonly #o: ResolvedRedisOptions;
   readonly #heartbeats: Heartbeats;
   readonly #watches: Watches;
@@ -41,6 +43,7 @@ export class RedisStore implements Store {
   constructor(options: RedisStoreOptions) {
     this.#o = resolveRedisOptions(options);
     this.prefix = this.#o.prefix;
+    this.scope = `redis:${this.prefix}`;
     // Told each time, never once per store: each outage of the heartbeats matters (see Heartbeats).
     this.#heartbeats = new Heartbeats(() => this.#connect(), this.#o.ownerTtlMs, (message) => this.#o.onWarning(message));
     // A Cluster duplicates into a Cluster, a Redis into a Redis: the cast only unites the two signatures.

@@ -61,6 +61,11 @@ describe('new FileStore()', () => {
     expect(new FileStore().dir).toBe(join(process.cwd(), '.sluice'));
   });
 
+  it('is scoped by its directory: stores on one directory, however named, share a scope; others do not', () => {
+    expect(new FileStore({ dir: 'q' }).scope).toBe(new FileStore({ dir: join(process.cwd(), 'q') }).scope);
+    expect(new FileStore({ dir: 'q' }).scope).not.toBe(new FileStore({ dir: 'r' }).scope);
+  });
+
   it('keeps one directory per queue: segment files, meta, no temp files left', async () => {
     const q = await Queue.open<number>({ name: 'jobs', store: new FileStore({ dir }), segmentItems: 10 });
     for (let i = 0; i < 25; i += 5) await q.pushMany(Array.from({ length: 5 }, (_, j) => i + j));

@@ -14,6 +14,9 @@ const relaxed = { durability: 'relaxed' } as const;
 describe('new IndexedDbStore()', () => {
   it('defaults to the database "sluice" and rejects bad options', () => {
     expect(new IndexedDbStore().dbName).toBe('sluice');
+    // Scoped by its database: an outbox's tabs on one database share a scope, and only they.
+    expect(new IndexedDbStore().scope).toBe(new IndexedDbStore({ dbName: 'sluice' }).scope);
+    expect(new IndexedDbStore({ dbName: 'other' }).scope).not.toBe(new IndexedDbStore().scope);
     expect(() => new IndexedDbStore({ dbName: '' })).toThrow(SluiceError);
     expect(() => new IndexedDbStore({ indexedDB: {} as IDBFactory })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
   });
