@@ -97,6 +97,10 @@ const KB = 1024;
  * and go on (where that cannot be told, settled at the task's next take, never sent while dead); a task whose letters
  * cannot be read then is held back; a retry of a letter whose task was left pending removes that one first; and an
  * ERR_QUOTA_EXCEEDED under 'drop-oldest' no longer tells the caller to set 'drop-oldest'.
+ * Then the Outbox's to 48.0 KB (measured 47.92 KB, 0.24 KB more) for three more faults, found by a chaos property of a
+ * store failing under what its user does: an enqueue whose commit stored its tasks and then failed is found and
+ * resolves (and where it cannot be told, a started outbox still delivers what it stored); tasks given back untried
+ * whose release fails wait for their lease, not for ever; and outboxes of one name on two stores are scoped apart.
  */
 export const rows = [
   {
@@ -117,7 +121,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 47.7 * KB,
+    limit: 48.0 * KB,
   },
 ];
 
