@@ -62,17 +62,25 @@ export class DeadLetters {
   readonly #queue: Queue<DeadRecord>;
   readonly #requeue: (letters: { id: string; value: DeadRecord }[]) => Promise<Requeued>;
   readonly #forget: (bodies: string[]) => Promise<void>;
+  readonly #finish: (letters: { id: string; value: DeadRecord }[]) => Promise<ReadonlySet<string>>;
   /** Retries and purges of this handle, one at a time: a purge never deletes a body that a retry just put back. */
   readonly #serial = serial();
 
   /**
    * @internal The outbox makes it; `requeue` puts tasks back into the outbox with their ids, `forget` deletes the
-   * bodies of purged tasks stored beside them.
+   * bodies of purged tasks stored beside them, `finish` removes the tasks that moves to dead cut short left pending
+   * (resolving the letters whose task is in flight: see `DeadMoves.finishBefore`).
    */
-  constructor(queue: Queue<DeadRecord>, requeue: (letters: { id: string; value: DeadRecord }[]) => Promise<Requeued>, forget: (bodies: string[]) => Promise<void>) {
+  constructor(
+    queue: Queue<DeadRecord>,
+    requeue: (letters: { id: string; value: DeadRecord }[]) => Promise<Requeued>,
+    forget: (bodies: string[]) => Promise<void>,
+    finish: (letters: { id: string; value: DeadRecord }[]) => Promise<ReadonlySet<string>>,
+  ) {
     this.#queue = queue;
     this.#requeue = requeue;
     this.#forget = forget;
+    this.#finish = finish;
   }
 
   /** Dead letters, oldest first (at most `limit`). */
@@ -142,16 +150,29 @@ export class DeadLetters {
     });
   }
 
-  /** Deletes dead letters for good (all, or those of `ids`), and their bodies. Resolves how many were deleted. */
+  /**
+   * Deletes dead letters for good (all, or those of `ids`), and their bodies. Resolves how many were deleted. A letter
+   * whose move to dead was cut short, its task still pending, takes that task with it (sent after all, it would be
+   * both); one whose task is in flight then stays dead for now.
+   */
   purge(ids?: readonly string[]): Promise<number> {
     return this.#serial(async () => {
       const lease = await this.#claim(ids);
       if (!lease) return 0;
-      await lease.ack();
+      let kept: ReadonlySet<string>;
+      try {
+        kept = await this.#finish(lease.entries.map(({ id, value }) => ({ id, value })));
+        if (kept.size > 0) await lease.release([...kept]);
+        await lease.ack();
+      } catch (error) {
+        await lease.release().catch(() => undefined);
+        throw error;
+      }
+      const gone = lease.entries.filter((e) => !kept.has(e.id));
       // The records first, their bodies after (those nothing names any more): a crash between leaves bodies nothing
       // names, which a later open deletes.
-      await this.#forget(lease.entries.flatMap((e) => blobKey(e.value.task) ?? []));
-      return lease.entries.length;
+      await this.#forget(gone.flatMap((e) => blobKey(e.value.task) ?? []));
+      return gone.length;
     });
   }
 

@@ -115,11 +115,16 @@ export class DeadMoves {
   }
 
   /**
-   * Before `letters` are put back: a letter whose move to dead was cut short names its task's entry, still pending (see
-   * `reconcile`). That entry goes, as the move would have finished, so that the task is not both put back and still
-   * there, sent twice and perhaps dead again besides. Resolves the letters whose entry is in flight (leased) and stays:
-   * those are not put back now.
+   * Before `letters` are put back or purged: a letter whose move to dead was cut short names its task's entry, still
+   * pending (see `reconcile`). That entry goes, as the move would have finished, so that the task is not both put back
+   * and still there (sent twice, and perhaps dead again besides), nor purged and sent after all. Resolves the letters
+   * whose entry is in flight (leased) and stays: those are neither put back nor purged now.
    */
+  finishBefore(letters: readonly { id: string; value: DeadRecord }[]): Promise<Set<string>> {
+    return this.#c.serial(() => this.#finishBefore(letters));
+  }
+
+  /** `finishBefore`, in the outbox's turn already (a retry's). */
   async #finishBefore(letters: readonly { id: string; value: DeadRecord }[]): Promise<Set<string>> {
     const kept = new Set<string>();
     const { queue, pending } = this.#c;

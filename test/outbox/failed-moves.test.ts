@@ -297,6 +297,27 @@ describe('a move to dead cut short in a long-lived handle (no open to reconcile 
     expect(await r.outbox.dead.size()).toBe(0);
   });
 
+  it('a dead.purge() of a letter whose task is still pending (its burial cut short, and not undone) takes the task with it: never sent after all', async () => {
+    const { store, id } = await refusedTask();
+    let deadCommits = 0;
+    // The letter is written; the task's removal fails, and so does the letter's deletion after it.
+    store.beforeCommit = (name) => {
+      if (name !== 'api.dead') return;
+      if (++deadCommits === 1) store.fail('commit', { storage: 'api' });
+      else if (deadCommits === 2) store.fail('commit', { storage: 'api.dead' });
+    };
+    expect(await r.outbox.flush()).toMatchObject({ dead: 0, remaining: 1 });
+    expect(await r.outbox.dead.list()).toMatchObject([{ task: { id } }]);
+    // Its task held (the lease the burial left): the letter stays dead for now, not purged from under it.
+    expect(await r.outbox.dead.purge()).toBe(0);
+    r.clock.advance(91_000);
+    expect(await r.outbox.dead.purge()).toBe(1);
+    expect(await r.outbox.size()).toBe(0);
+    r.clock.advance(60_000);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 0, remaining: 0 });
+    expect(r.server.received.map((x) => x.key)).toEqual([id]);
+  });
+
   it('a dead.retry() whose letters cannot be removed rejects and changes nothing: no task both pending and dead', async () => {
     const { store, arm } = failingNth('api.dead');
     await r.reopen({ store });
