@@ -38,8 +38,7 @@ export function chainsLanes(options: ResolvedOutboxOptions): boolean {
  * cannot go in a unit goes back untried.
  */
 export async function leaseUnits(c: LeaseContext, chosen: Pending[], run: DeliveryRun): Promise<Buffered[]> {
-  const { options, index, queue } = c;
-  const chained = chainsLanes(options);
+  const { index, queue } = c;
   const ids = chosen.map((p) => String(p.seq));
   let lease: Lease<StoredTask> | undefined;
   try {
@@ -52,6 +51,23 @@ export async function leaseUnits(c: LeaseContext, chosen: Pending[], run: Delive
     for (const p of chosen) index.ready(p);
     throw error;
   }
+  try {
+    return await unitsOf(c, chosen, lease, run);
+  } catch (error) {
+    // Taken, and not handed on (the store failed as the take was looked at): given back untried, or where that fails
+    // too, held until the lease ends; those not taken are free again. Never held by this handle for good.
+    const held = new Set(chosen.filter((p) => index.get(p.seq) === p && p.state === 'busy').map((p) => String(p.seq)));
+    const back = (lease?.entries ?? []).filter((e) => held.delete(e.id));
+    for (const seq of held) index.ready(index.get(Number(seq))!);
+    if (lease) await c.giveBack(back, lease);
+    throw error;
+  }
+}
+
+/** What `leaseUnits` makes of the `lease` it took of `chosen`. */
+async function unitsOf(c: LeaseContext, chosen: Pending[], lease: Lease<StoredTask> | undefined, run: DeliveryRun): Promise<Buffered[]> {
+  const { options, index, queue } = c;
+  const chained = chainsLanes(options);
   const taken = new Map((lease?.entries ?? []).map((e) => [e.id, e]));
   let heldAway: Entry[] | undefined;
   let retried: Entry[] | undefined;
