@@ -137,11 +137,21 @@ export class DeadLetters {
         if (requeued.kept.length > 0) await lease.release(requeued.kept);
         await lease.ack();
       } catch (error) {
+        // The ack may have deleted the letters all the same (a commit whose reply was lost): then the retry is done,
+        // and taking the tasks out again would lose them.
+        const acked = lease.entries.filter((e) => !requeued.kept.includes(e.id)).map((e) => e.id);
+        const standing = await this.#queue.list({ ids: acked }).then((found) => found.length > 0, () => undefined);
+        if (standing === false) {
+          requeued.announce();
+          return acked.length;
+        }
+        // Where that cannot be told, the tasks stay, each removed unsent when next taken if its letter still stands.
+        if (standing === undefined) requeued.unsure();
         // Rejected, the retry must have changed nothing: the tasks put back are taken out again. A long-lived handle
         // would otherwise keep each both pending and dead (only an open reconciles them), and a second retry of the
         // letters would send them twice. Should that fail too (or a task be in flight already), the next open keeps the
         // tasks and deletes their letters (see `reconcile`).
-        await requeued.withdraw().catch(() => undefined);
+        else await requeued.withdraw().catch(() => undefined);
         await lease.release().catch(() => undefined);
         throw error;
       }

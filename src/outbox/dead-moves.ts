@@ -110,8 +110,12 @@ export class DeadMoves {
    * there (see `finishCutShort`). Rethrows `error`.
    */
   #unsureOf(letters: readonly { id: string }[], error: unknown): never {
-    for (const { id } of letters) this.#unsure.add(id);
+    this.#markUnsure(letters);
     throw error;
+  }
+
+  #markUnsure(letters: readonly { id: string }[]): void {
+    for (const { id } of letters) this.#unsure.add(id);
   }
 
   /**
@@ -193,6 +197,7 @@ export class DeadMoves {
         c.deliverer.kick();
       },
       withdraw: () => c.serial(() => c.pending.withdraw(entries)).catch((error: unknown) => this.#unsureOf(letters, error)),
+      unsure: () => this.#markUnsure(letters),
     };
   }
 }
@@ -205,4 +210,6 @@ export interface Requeued {
   readonly announce: () => void;
   /** Takes them out again, those not taken meanwhile. */
   readonly withdraw: () => Promise<void>;
+  /** Leaves them, each removed unsent when next taken if its letter still stands (see `DeadMoves.finishCutShort`). */
+  readonly unsure: () => void;
 }

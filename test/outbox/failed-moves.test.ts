@@ -318,6 +318,36 @@ describe('a move to dead cut short in a long-lived handle (no open to reconcile 
     expect(r.server.received.map((x) => x.key)).toEqual([id]);
   });
 
+  it('a dead.retry() whose letters were removed though the commit failed (the reply lost) resolves: the task is not taken out again, and lost', async () => {
+    const { store, id } = await refusedTask();
+    await r.outbox.flush();
+    // The letter is claimed, its task put back; the letter's removal lands, and reports failure.
+    let commits = 0;
+    store.beforeCommit = () => void (++commits === 3 && store.fail('commit', { storage: 'api.dead', landed: true }));
+    expect(await r.outbox.dead.retry()).toBe(1);
+    store.beforeCommit = undefined;
+    expect(await r.outbox.dead.size()).toBe(0);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, remaining: 0 });
+    expect(r.server.received.map((x) => x.key)).toEqual([id, id]);
+  });
+
+  it('…and where the letters cannot be read to tell: the retry rejects, the task stays, and is sent once its letter proves gone', async () => {
+    const { store, id } = await refusedTask();
+    await r.outbox.flush();
+    let commits = 0;
+    store.beforeCommit = () => {
+      if (++commits !== 3) return;
+      store.fail('commit', { storage: 'api.dead', landed: true });
+      for (const method of ['load', 'read', 'token'] as const) store.fail(method, { storage: 'api.dead' });
+    };
+    await expect(r.outbox.dead.retry()).rejects.toThrow(/commit failed/);
+    store.beforeCommit = undefined;
+    store.heal();
+    expect(await r.outbox.dead.size()).toBe(0);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, remaining: 0 });
+    expect(r.server.received.map((x) => x.key)).toEqual([id, id]);
+  });
+
   it('a dead.retry() whose letters cannot be removed rejects and changes nothing: no task both pending and dead', async () => {
     const { store, arm } = failingNth('api.dead');
     await r.reopen({ store });
