@@ -101,6 +101,9 @@ const KB = 1024;
  * store failing under what its user does: an enqueue whose commit stored its tasks and then failed is found and
  * resolves (and where it cannot be told, a started outbox still delivers what it stored); tasks given back untried
  * whose release fails wait for their lease, not for ever; and outboxes of one name on two stores are scoped apart.
+ * Then to 48.3 KB (measured 48.16 KB, 0.24 KB more) for three more from the same property: a purge of a letter whose
+ * burial was cut short takes the task left pending with it; a take whose look at what it took fails gives those tasks
+ * back; and a dead-letter retry whose letters' deletion landed though its commit failed no longer loses the task.
  */
 export const rows = [
   {
@@ -121,7 +124,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 48.0 * KB,
+    limit: 48.3 * KB,
   },
 ];
 
