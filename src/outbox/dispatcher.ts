@@ -148,7 +148,13 @@ export class Dispatcher {
     free -= started.slots;
     // Refilled below half, after starting what was there: the take's commit overlaps requests in flight.
     if ((free > 0 && this.#buffer.length === 0) || this.#buffer.length < prefetch / 2) {
-      const units = await this.#take(free + prefetch - this.#buffer.length, run, now);
+      let units: Buffered[] = [];
+      // A take that found the tasks it chose gone (another handle sent or removed them) frees what was behind them in
+      // their lanes: taken at once, since nothing else may come to wake the loop for it.
+      for (let before = -1; units.length === 0 && before !== this.#c.index.size; ) {
+        before = this.#c.index.size;
+        units = await this.#take(free + prefetch - this.#buffer.length, run, now);
+      }
       this.#buffer.push(...units);
       const more = this.#startBuffered(free);
       started = { tasks: started.tasks + more.tasks, slots: started.slots + more.slots };

@@ -127,6 +127,22 @@ describe('group order across handles', () => {
   });
 });
 
+describe('a lane whose head another process sent (nothing relayed)', () => {
+  it('a running handle whose take finds the head gone sends what was behind it, with nothing else to wake it', () =>
+    hearingNothing(async () => {
+      const store = new MemoryStore();
+      const [a, b] = [await open(store), await open(store)] as [Outbox, Outbox];
+      const [head] = await a.enqueueMany([{ url: '/head', group: 'g' }]);
+      await b.list();
+      expect(await b.flush()).toMatchObject({ sent: 1 });
+      // a's index still holds the head, ready, and now the task behind it.
+      const [next] = await a.enqueueMany([{ url: '/next', group: 'g' }]);
+      a.start();
+      await shared.server.waitFor(2);
+      expect(shared.server.delivered.map((r) => r.key)).toEqual([head, next]);
+    }));
+});
+
 describe('remove() across handles', () => {
   it('leaves a task another handle has in flight: its response decides, and it is sent once', async () => {
     shared.server.next({ status: 200, delayMs: 300 });
