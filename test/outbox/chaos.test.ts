@@ -395,6 +395,64 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   fc.record({ kind: fc.constant('pause' as const), ms: fc.integer({ min: 0, max: 15 }) }),
 );
 
+/** What the user's calls did that decides how a task ends, and the tasks a call that rejected may have changed. */
+interface Acted {
+  readonly removed: Set<string>;
+  readonly purged: Set<string>;
+  readonly unsure: Set<string>;
+}
+
+/**
+ * Does what the user does in `a` to `outbox`, whose tasks are `ids` (`enqueue` stores `count` more). With `failing`,
+ * a call may reject (a store failing under it): that is checked, and the tasks it may have changed are counted unsure.
+ */
+async function act(outbox: Outbox, a: Action, ids: readonly string[], enqueue: (count: number) => Promise<void>, acted: Acted, failing = false): Promise<void> {
+  const guard = <T>(call: Promise<T>, about: readonly string[]): Promise<T | undefined> =>
+    failing
+      ? call.catch((error: unknown) => {
+          expect(error, 'what a failed call rejects with').toBeInstanceOf(SluiceError);
+          for (const id of about) acted.unsure.add(id);
+          return undefined;
+        })
+      : call;
+  const letter = async (pick: number) => {
+    const letters = (await guard(outbox.dead.list(), [])) ?? [];
+    return letters[pick % Math.max(1, letters.length)];
+  };
+  if (a.kind === 'remove') {
+    const id = ids[a.pick % ids.length]!;
+    if ((await guard(outbox.remove([id]), [id])) === 1) acted.removed.add(id);
+  } else if (a.kind === 'retry') {
+    const l = await letter(a.pick);
+    if (l) await guard(outbox.dead.retry([l.id]), []);
+  } else if (a.kind === 'purge') {
+    const l = await letter(a.pick);
+    if (l && (await guard(outbox.dead.purge([l.id]), [l.task.id])) === 1) acted.purged.add(l.task.id);
+  } else if (a.kind === 'retry all') await guard(outbox.dead.retry(), []);
+  else if (a.kind === 'offline' || a.kind === 'online') outbox.setOnline(a.kind === 'online');
+  else if (a.kind === 'stop') await outbox.stop();
+  else if (a.kind === 'start') outbox.start();
+  else if (a.kind === 'enqueue') await enqueue(a.count);
+  else if (a.kind === 'pause') await new Promise((resolve) => setTimeout(resolve, a.ms));
+}
+
+/**
+ * Has the server keep an Idempotency-Key's word, as it asks of it: a key of `plans` is answered from its plan until it
+ * had a 2xx, and with a 2xx from then on (an ack the store lost sends the task again). Returns the keys accepted.
+ */
+function keepingItsWord(plans: ReadonlyMap<string, Fault[]>): Set<string> {
+  const accepted = new Set<string>();
+  server.script((request) => {
+    const key = request.key;
+    if (key === undefined || !plans.has(key)) return undefined;
+    if (accepted.has(key)) return {};
+    const fault = plans.get(key)!.shift() ?? {};
+    if ((fault.status ?? 200) < 300 && !fault.reset && !fault.hang && fault.stallBody === undefined) accepted.add(key);
+    return fault;
+  });
+  return accepted;
+}
+
 const userArb = fc.record({
   first: fc.integer({ min: 1, max: 6 }),
   scripts: fc.array(fc.array(fc.constantFrom(...Object.keys(answers)), { maxLength: 4 }), { minLength: 20, maxLength: 20 }),
@@ -430,33 +488,13 @@ describe('Outbox while its user acts on it (property)', () => {
           ids.push(...made);
           await outbox.enqueueMany(made.map((id) => ({ url: `/u/${id}`, method: 'POST', body: { id }, id, group: id.length % 2 ? 'a' : 'b' })));
         };
-        const removed = new Set<string>();
-        const purged = new Set<string>();
-        const letter = async (pick: number) => {
-          const letters = await outbox.dead.list();
-          return letters[pick % Math.max(1, letters.length)];
-        };
+        const acted: Acted = { removed: new Set(), purged: new Set(), unsure: new Set() };
+        const { removed, purged } = acted;
         await enqueue(first);
         outbox.start();
         await pump(
           (async () => {
-            for (const a of actions) {
-              if (a.kind === 'remove') {
-                const id = ids[a.pick % ids.length]!;
-                if ((await outbox.remove([id])) === 1) removed.add(id);
-              } else if (a.kind === 'retry') {
-                const l = await letter(a.pick);
-                if (l) await outbox.dead.retry([l.id]);
-              } else if (a.kind === 'purge') {
-                const l = await letter(a.pick);
-                if (l && (await outbox.dead.purge([l.id])) === 1) purged.add(l.task.id);
-              } else if (a.kind === 'retry all') await outbox.dead.retry();
-              else if (a.kind === 'offline' || a.kind === 'online') outbox.setOnline(a.kind === 'online');
-              else if (a.kind === 'stop') await outbox.stop();
-              else if (a.kind === 'start') outbox.start();
-              else if (a.kind === 'enqueue') await enqueue(a.count);
-              else if (a.kind === 'pause') await new Promise((resolve) => setTimeout(resolve, a.ms));
-            }
+            for (const a of actions) await act(outbox, a, ids, enqueue, acted);
             // Then left to finish: online, delivering, until nothing is pending.
             outbox.setOnline(true);
             outbox.start();
@@ -512,17 +550,7 @@ describe('Outbox over a store that fails at random (property)', () => {
     await fc.assert(
       fc.asyncProperty(flakyArb, async ({ tasks, chunk, faults, concurrency, files, handles, restartAfter, retries, seed }) => {
         const prefix = `f${run++}-`;
-        // A server that keeps its word, as an Idempotency-Key asks of it: once a key had a 2xx, it has it again.
-        const scripts = new Map(tasks.map((t, i) => [`${prefix}${i}`, t.script.map((name) => answers[name]!.fault())]));
-        const accepted = new Set<string>();
-        server.script((request) => {
-          const key = request.key;
-          if (key === undefined || !scripts.has(key)) return undefined;
-          if (accepted.has(key)) return {};
-          const fault = scripts.get(key)!.shift() ?? {};
-          if ((fault.status ?? 200) < 300 && !fault.reset && !fault.hang && fault.stallBody === undefined) accepted.add(key);
-          return fault;
-        });
+        const accepted = keepingItsWord(new Map(tasks.map((t, i) => [`${prefix}${i}`, t.script.map((name) => answers[name]!.fault())])));
         const { dir, clock, random, fetching, pump } = scene(files, seed);
         const store = new FaultyStore(dir ? new FileStore({ dir }) : new MemoryStore());
         const errors: unknown[] = [];
@@ -678,18 +706,8 @@ describe('Outbox over a store that fails at random while its user acts on it (pr
     await fc.assert(
       fc.asyncProperty(flakyUserArb, async ({ first, scripts, actions, faults, ordering, partitions, concurrency, files, seed }) => {
         const prefix = `fu${run++}-`;
-        // A server that keeps an Idempotency-Key's word: once a key had a 2xx, it has it again (an ack lost to the
-        // store sends the task again).
         const plans = new Map<string, Fault[]>();
-        const accepted = new Set<string>();
-        server.script((request) => {
-          const key = request.key;
-          if (key === undefined || !plans.has(key)) return undefined;
-          if (accepted.has(key)) return {};
-          const fault = plans.get(key)!.shift() ?? {};
-          if ((fault.status ?? 200) < 300 && !fault.reset && !fault.hang && fault.stallBody === undefined) accepted.add(key);
-          return fault;
-        });
+        const accepted = keepingItsWord(plans);
         const { dir, clock, random, fetching, pump } = scene(files, seed, 200);
         const store = new FaultyStore(dir ? new FileStore({ dir }) : new MemoryStore());
         const outbox = await Outbox.open({
@@ -710,24 +728,20 @@ describe('Outbox over a store that fails at random while its user acts on it (pr
         const ids: string[] = [];
         /** Tasks whose enqueue resolved; those an action that rejected may have changed (stored, removed, purged). */
         const stored = new Set<string>();
-        const unsure = new Set<string>();
-        const removed = new Set<string>();
-        const purged = new Set<string>();
-        const failed = (about: Iterable<string>) => (error: unknown) => {
-          expect(error, 'what a failed call rejects with').toBeInstanceOf(SluiceError);
-          for (const id of about) unsure.add(id);
-          return undefined;
-        };
+        const acted: Acted = { removed: new Set(), purged: new Set(), unsure: new Set() };
+        const { removed, purged, unsure } = acted;
         const enqueue = async (count: number) => {
           const made = Array.from({ length: Math.min(count, scripts.length - ids.length) }, (_, k) => `${prefix}${ids.length + k}`);
           made.forEach((id, k) => plans.set(id, scripts[ids.length + k]!.map((name) => answers[name]!.fault())));
           ids.push(...made);
           const tasks = made.map((id) => ({ url: `/fu/${id}`, method: 'POST', body: { id }, id, group: id.length % 2 ? 'a' : 'b' }));
-          await outbox.enqueueMany(tasks).then(() => made.forEach((id) => stored.add(id)), failed(made));
-        };
-        const letter = async (pick: number) => {
-          const letters = (await outbox.dead.list().catch(failed([]))) ?? [];
-          return letters[pick % Math.max(1, letters.length)];
+          await outbox.enqueueMany(tasks).then(
+            () => made.forEach((id) => stored.add(id)),
+            (error: unknown) => {
+              expect(error, 'what a failed enqueue rejects with').toBeInstanceOf(SluiceError);
+              made.forEach((id) => unsure.add(id));
+            },
+          );
         };
         await enqueue(first);
         outbox.start();
@@ -735,21 +749,7 @@ describe('Outbox over a store that fails at random while its user acts on it (pr
           (async () => {
             for (const [round, a] of actions.entries()) {
               for (const f of faults) if (f.round === round) store.fail(f.method, { ...(f.storage && { storage: f.storage }), landed: f.landed, times: f.times });
-              if (a.kind === 'remove') {
-                const id = ids[a.pick % ids.length]!;
-                if ((await outbox.remove([id]).catch(failed([id]))) === 1) removed.add(id);
-              } else if (a.kind === 'retry') {
-                const l = await letter(a.pick);
-                if (l) await outbox.dead.retry([l.id]).catch(failed([]));
-              } else if (a.kind === 'purge') {
-                const l = await letter(a.pick);
-                if (l && (await outbox.dead.purge([l.id]).catch(failed([l.task.id]))) === 1) purged.add(l.task.id);
-              } else if (a.kind === 'retry all') await outbox.dead.retry().catch(failed([]));
-              else if (a.kind === 'offline' || a.kind === 'online') outbox.setOnline(a.kind === 'online');
-              else if (a.kind === 'stop') await outbox.stop();
-              else if (a.kind === 'start') outbox.start();
-              else if (a.kind === 'enqueue') await enqueue(a.count);
-              else if (a.kind === 'pause') await new Promise((resolve) => setTimeout(resolve, a.ms));
+              await act(outbox, a, ids, enqueue, acted, true);
             }
             // Then healed, and left to finish: online, delivering, until nothing is pending.
             store.heal();
