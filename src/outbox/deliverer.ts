@@ -28,8 +28,11 @@ export interface DelivererContext {
   readonly emit: (type: keyof OutboxEventMap, detail?: unknown, shown?: (detail: never) => unknown) => void;
   /** Tasks passing to and from the dead letters (made after this, hence a function). */
   readonly moves: () => DeadMoves;
-  /** Reads in what a failed push may have stored unseen (see `PendingStore.unseen`); each background pass calls it. */
-  readonly lookUnseen: () => Promise<void>;
+  /**
+   * Reads in what a failed push may have stored unseen (see `PendingStore.unseen`); undefined when there is nothing
+   * to look for. Each background pass calls it.
+   */
+  readonly lookUnseen: () => Promise<void> | undefined;
   /** The background loop found nothing pending in the index: the outbox checks the queue and says 'drained'. */
   readonly empty: () => Promise<void>;
   readonly closing: () => boolean;
@@ -100,7 +103,7 @@ export class Deliverer {
     this.#loop = new DeliveryLoop({
       clock: options.clock,
       // A pass that cannot look fails, and is tried again later: nothing else may come to say what was stored.
-      fill: async () => (await context.lookUnseen(), this.#fill(this.#background)),
+      fill: () => context.lookUnseen()?.then(() => this.#fill(this.#background)) ?? this.#fill(this.#background),
       settling: () => this.#dispatcher.settling,
       idle: () => this.#idle(),
       error: (error) => context.emit('error', { error }),

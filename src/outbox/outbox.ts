@@ -110,7 +110,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
         if ((await this.#queue.size()) === 0) this.#notices.drain(epoch);
       },
       closing: () => this.#closing !== undefined,
-      lookUnseen: async () => void (this.#pending.unseen && (await this.#serial(() => this.#pending.catchUp()))),
+      lookUnseen: () => (this.#pending.unseen ? this.#serial(() => this.#pending.catchUp()) : undefined),
     });
     this.#moves = new DeadMoves({
       options,
