@@ -73,10 +73,14 @@ async function unitsOf(c: LeaseContext, chosen: Pending[], lease: Lease<StoredTa
   let retried: Entry[] | undefined;
   for (const p of chosen) {
     const entry = taken.get(String(p.seq));
+    // One not taken (held or delayed by another handle) is looked at when it is: until then, it may still be dead.
+    if (!entry) continue;
     // A take ends the delays the queue held: the next is whatever this lease's release sets.
-    if (entry) p.storedUntil = 0;
-    if (entry && p.heldAway) (heldAway ??= []).push(entry);
-    if (entry?.value.retriedFrom !== undefined) (retried ??= []).push(entry);
+    p.storedUntil = 0;
+    // Taken by another since this handle last knew (attempts it did not see): one whose lease this handle never saw
+    // (or that was given back after its holder could not look for its letter) may have been left mid-burial too.
+    if (p.heldAway || entry.attempts > p.attempts + 1) (heldAway ??= []).push(entry);
+    if (entry.value.retriedFrom !== undefined) (retried ??= []).push(entry);
     p.heldAway = false;
   }
   if (heldAway || retried) {

@@ -221,7 +221,10 @@ export class PendingStore {
   async #readIn(options: ListOptions): Promise<void> {
     const entries = await this.#queue.list(options);
     for (const e of entries) {
-      this.#add(e);
+      // Tried already, by a handle whose lease this one never saw: it may have been cut short mid-burial (an open
+      // reconciles what it loads; a handle that reads a task in later looks for its letter at its take instead).
+      if (e.attempts > 0) this.#add(e).heldAway = true;
+      else this.#add(e);
       this.#read(Number(e.id));
     }
     if (entries.length > 0) this.#found();
@@ -232,9 +235,9 @@ export class PendingStore {
     this.#readTo.set(p, Math.max(this.#readTo.get(p) ?? -1, id));
   }
 
-  #add(e: QueueEntry<StoredTask>): void {
+  #add(e: QueueEntry<StoredTask>): Pending {
     const held = e.state !== 'ready';
-    this.#index.add(Number(e.id), e.value, e.attempts, held ? e.availableAt : 0, e.state === 'leased' ? 'lease' : 'server');
+    return this.#index.add(Number(e.id), e.value, e.attempts, held ? e.availableAt : 0, e.state === 'leased' ? 'lease' : 'server');
   }
 
   /** The entries to evict so that `incoming` fits `limits` ('drop-oldest'), besides those `leaving` anyway. */

@@ -46,7 +46,8 @@ export interface Pending {
   storedUntil: number;
   /**
    * A lease this handle did not settle held it (another handle's, or its own after a failed ack): the holder may have
-   * died moving it to dead, its letter written and the task not yet removed. Looked into once, at its next take.
+   * died moving it to dead, its letter written and the task not yet removed. Looked into at its next take (kept
+   * until a take gets it); so is a task read in already tried, or taken with attempts this handle did not see.
    */
   heldAway: boolean;
   /**

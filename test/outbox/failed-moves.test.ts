@@ -32,6 +32,34 @@ async function refusedTask(): Promise<{ store: FaultyStore; id: string }> {
   return { store, id: await r.outbox.enqueue({ url: '/x' }) };
 }
 
+/**
+ * A task refused (a 400) whose letter was stored by a commit that then failed, with the letters unreadable as it was
+ * buried and again as its lease ended and this handle took it back: given back for a retry delay, its letter standing.
+ */
+async function buriedUnlooked(store: FaultyStore): Promise<string> {
+  r.server.next({ status: 400 });
+  const id = await r.outbox.enqueue({ url: '/x' });
+  store.fail('commit', { storage: 'api.dead', landed: true });
+  store.fail('read', { storage: 'api.dead' });
+  expect(await r.outbox.flush()).toMatchObject({ dead: 0, remaining: 1 });
+  r.clock.advance(91_000);
+  store.fail('read', { storage: 'api.dead' });
+  expect(await r.outbox.flush()).toMatchObject({ sent: 0, remaining: 1 });
+  expect(r.events('error')).toHaveLength(2);
+  expect(await r.outbox.dead.list()).toMatchObject([{ task: { id }, reason: 'status' }]);
+  r.clock.advance(1_000);
+  return id;
+}
+
+/** `other` takes the task `id` left by `buriedUnlooked`: it finds the letter and finishes the move, sending nothing. */
+async function expectLookedFor(other: Outbox, id: string): Promise<void> {
+  expect(await other.flush()).toMatchObject({ sent: 0, remaining: 0 });
+  await other.close();
+  expect(r.server.received.map((x) => x.path)).toEqual(['/x']);
+  expect(await r.outbox.dead.list()).toMatchObject([{ task: { id }, reason: 'status' }]);
+  expect(await r.outbox.size()).toBe(0);
+}
+
 // The lease an outbox takes is timeoutMs + 60 s (90 s by default): what a failed burial held its tasks for.
 describe('a move to dead whose dead letter cannot be written', () => {
   it("in delivery: an 'error' event, and the task is given back at once, tried again after a retry delay, not the lease's 90 s", async () => {
@@ -90,6 +118,47 @@ describe('a move to dead whose dead letter cannot be written', () => {
     expect(r.server.received.map((x) => x.path)).toEqual(['/x']);
     expect(await r.outbox.dead.list()).toMatchObject([{ task: { id } }]);
   }));
+
+  it('…and where they cannot be read as it is taken back either: given back, and another handle that takes it then finds the letter and sends nothing', () =>
+    hearingNothing(async () => {
+      const store = new FaultyStore(new MemoryStore());
+      await r.reopen({ store });
+      const other = await Outbox.open({ name: 'api', store, clock: r.clock, random: () => 0.5, baseUrl: r.server.url });
+      // The other handle saw neither the lease nor the failures: it looks at its take all the same.
+      await expectLookedFor(other, await buriedUnlooked(store));
+    }));
+
+  it('…and by a handle that reads the task in only after it was tried (told of no commits till then): it looks too', () =>
+    hearingNothing(async () => {
+      const inner = new MemoryStore();
+      const store = new FaultyStore(inner);
+      await r.reopen({ store });
+      const other = await Outbox.open({ name: 'api', store: new FaultyStore(inner, { unwatched: true }), clock: r.clock, random: () => 0.5, baseUrl: r.server.url });
+      await expectLookedFor(other, await buriedUnlooked(store));
+    }));
+
+  it('…and where the handle that buried it tries to take it back while another holds it, then takes it: it still looks', () =>
+    hearingNothing(async () => {
+      const store = new FaultyStore(new MemoryStore());
+      await r.reopen({ store });
+      const other = await Outbox.open({ name: 'api', store, clock: r.clock, random: () => 0.5, baseUrl: r.server.url });
+      r.server.next({ status: 400 });
+      const id = await r.outbox.enqueue({ url: '/x' });
+      store.fail('commit', { storage: 'api.dead', landed: true });
+      store.fail('read', { storage: 'api.dead' });
+      expect(await r.outbox.flush()).toMatchObject({ dead: 0, remaining: 1 });
+      // The lease ends: the other handle takes it, cannot look for its letter either, and gives it back for a delay.
+      r.clock.advance(91_000);
+      store.fail('read', { storage: 'api.dead' });
+      expect(await other.flush()).toMatchObject({ sent: 0, remaining: 1 });
+      // This handle's take finds it held back: not taken, and not forgotten as one to look at.
+      expect(await r.outbox.flush()).toMatchObject({ sent: 0, remaining: 1 });
+      r.clock.advance(1_000);
+      expect(await r.outbox.flush()).toMatchObject({ sent: 0, remaining: 0 });
+      await other.close();
+      expect(r.server.received.map((x) => x.path)).toEqual(['/x']);
+      expect(await r.outbox.dead.list()).toMatchObject([{ task: { id }, reason: 'status' }]);
+    }));
 
   it("with no 'error' listener: the failure goes to the console (once a listener was added, only to it)", async () => {
     const { store, arm } = failingCommit('quiet.dead');

@@ -27,8 +27,12 @@ export class FaultyStore implements Store {
   /** The store behind it: handles on either share its queues. */
   readonly scope?: string;
 
-  constructor(inner: Store) {
+  /** `unwatched`: tells no commits of other handles (as a store without `watch`): they are seen when next read. */
+  readonly #watched: boolean;
+
+  constructor(inner: Store, options: { unwatched?: boolean } = {}) {
     this.#inner = inner;
+    this.#watched = !options.unwatched;
     if (inner.scope !== undefined) this.scope = inner.scope;
   }
 
@@ -77,7 +81,7 @@ export class FaultyStore implements Store {
         check('close');
       },
       ...(inner.exclusive && { exclusive: <R>(fn: (h: HeldStorage) => Promise<R>) => inner.exclusive!((h) => fn(held(h))) }),
-      ...(inner.watch && { watch: inner.watch.bind(inner) }),
+      ...(inner.watch && this.#watched && { watch: inner.watch.bind(inner) }),
       ...(inner.owner !== undefined && { owner: inner.owner }),
       ...(inner.isGone && { isGone: async (owner: string) => (check('isGone'), inner.isGone!(owner)) }),
       ...(inner.blobs && { blobs: inner.blobs }),
