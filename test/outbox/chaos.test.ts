@@ -8,9 +8,12 @@ import { Outbox } from '../../src/outbox/outbox.js';
 import type { RedirectPolicy } from '../../src/outbox/redirects.js';
 import { FileStore } from '../../src/stores/fs/file-store.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
+import { RedisStore } from '../../src/stores/redis/redis-store.js';
+import type { Store } from '../../src/core/store.js';
 import { SluiceError } from '../../src/core/errors.js';
 import { FaultyStore } from '../support/faulty-store.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { describeRedis } from '../support/redis-suite.js';
 import { FaultServer, type Fault } from './fault-server.js';
 
 // `npm test` runs a few cases; run many with e.g. `SLUICE_PROPERTY_RUNS=500 npx vitest run test/outbox/chaos.test.ts`.
@@ -545,85 +548,107 @@ const flakyArb = fc.record({
   seed: fc.integer(),
 });
 
+type FlakyCase = typeof flakyArb extends fc.Arbitrary<infer T> ? T : never;
+
+/**
+ * One case of the flaky-store property: its tasks enqueued and delivered by one or two handles over a store that fails
+ * as `faults` say, then checked. `place` makes the store behind the faults (by default a MemoryStore, or a FileStore
+ * with `files`): a fresh place each case.
+ */
+async function flakyStoreCase({ tasks, chunk, faults, concurrency, files, handles, restartAfter, retries, seed }: FlakyCase, place?: () => Store): Promise<void> {
+  const prefix = `f${run++}-`;
+  const accepted = keepingItsWord(new Map(tasks.map((t, i) => [`${prefix}${i}`, t.script.map((name) => answers[name]!.fault())])));
+  const { dir, clock, random, fetching, pump } = scene(files, seed);
+  const inner = place?.() ?? (dir ? new FileStore({ dir }) : new MemoryStore());
+  const store = new FaultyStore(inner);
+  const errors: unknown[] = [];
+  const open = async () => {
+    for (let tries = 0; ; tries++) {
+      try {
+        const outbox = await Outbox.open({ name: 'chaos', store, clock, random, concurrency, fetch: fetching, timeoutMs: TIMEOUT_MS, baseUrl: server.url, retry: { maxAttempts: MAX_ATTEMPTS, maxDelayMs: 10_000 } });
+        outbox.addEventListener('error', (e) => errors.push(e.detail.error));
+        return outbox;
+      } catch (error) {
+        // An open that meets a fault fails whole, and is made again.
+        expect(error, 'what a failed open rejects with').toBeInstanceOf(SluiceError);
+        if (tries > 100) throw error;
+      }
+    }
+  };
+  // A second handle on the same store (a tab, or a worker) delivers beside the first, through the same faults.
+  const other = handles > 1 ? await open() : undefined;
+  let outbox = await open();
+  const ids = tasks.map((_, i) => `${prefix}${i}`);
+  /** Tasks whose enqueue resolved (stored for sure), and those whose enqueue rejected (stored or not). */
+  const stored = new Set<string>();
+  const unsure = new Set<string>();
+  const unsureRetry = new Set<string>();
+  for (let at = 0; at < tasks.length; at += chunk) {
+    const some = tasks.slice(at, at + chunk).map((t, k) => ({ url: `/f/${at + k}`, method: 'POST', body: { at: at + k }, id: ids[at + k]!, ...(t.group && { group: t.group }) }));
+    for (const f of faults) if (f.round === 0 && at === 0) store.fail(f.method, { ...(f.storage && { storage: f.storage }), landed: f.landed, times: f.times });
+    await outbox.enqueueMany(some).then(
+      () => some.forEach((t) => stored.add(t.id)),
+      (error: unknown) => {
+        expect(error, 'what a failed enqueue rejects with').toBeInstanceOf(SluiceError);
+        some.forEach((t) => unsure.add(t.id));
+      },
+    );
+  }
+  for (let round = 0; round < 60 && (round < 8 || (await outbox.size().catch(() => 1)) > 0); round++) {
+    for (const f of faults) if (f.round === round && round > 0) store.fail(f.method, { ...(f.storage && { storage: f.storage }), landed: f.landed, times: f.times });
+    if (round === 8) store.heal();
+    const flushed = (o: Outbox) => o.flush().catch((error: unknown) => expect(error, 'what a failed flush rejects with').toBeInstanceOf(SluiceError));
+    await pump(Promise.all([flushed(outbox), other && flushed(other)]));
+    if (round === restartAfter || round === 8) {
+      await outbox.close().catch(() => undefined);
+      outbox = await open();
+    }
+    if (retries.includes(round)) {
+      const letters = await outbox.dead.list().catch(() => undefined);
+      await outbox.dead.retry().catch((error: unknown) => {
+        expect(error, 'what a failed retry rejects with').toBeInstanceOf(SluiceError);
+        // Its tasks may have been stored all the same, with the store failing again as the handle looked: that
+        // handle removes them unsent, but another, which did not see the retry fail, may send them (README).
+        if (other) for (const l of letters ?? tasks.map((_, i) => ({ task: { id: ids[i]! } }))) unsureRetry.add(l.task.id);
+      });
+    }
+    clock.advance(10 * 60_000);
+  }
+  store.heal();
+  expect(await outbox.size()).toBe(0);
+  const dead = new Map((await outbox.dead.list()).map((l) => [l.task.id, l.reason]));
+  await outbox.close();
+  await other?.close();
+  if (inner instanceof RedisStore) await inner.close();
+  server.script(() => undefined);
+  for (const id of ids) {
+    const sent = accepted.has(id);
+    const about = `${id} (${stored.has(id) ? 'stored' : 'enqueue rejected'}) answered ${JSON.stringify(tasks[ids.indexOf(id)]!.script)}`;
+    if (!unsureRetry.has(id)) expect(sent && dead.has(id) ? `sent and dead as ${dead.get(id)}` : 'not both', about).toBe('not both');
+    if (stored.has(id)) expect(sent || dead.has(id), `${about}: lost`).toBe(true);
+    if (dead.has(id)) expect(['status', 'max-attempts', 'redirect'], about).toContain(dead.get(id));
+  }
+  for (const error of errors) expect(error, 'an error event').toBeInstanceOf(Error);
+}
+
 describe('Outbox over a store that fails at random (property)', () => {
   it('ends every task it stored sent or dead, never both, whatever commits and reads fail (the reply lost or not)', async () => {
     await fc.assert(
-      fc.asyncProperty(flakyArb, async ({ tasks, chunk, faults, concurrency, files, handles, restartAfter, retries, seed }) => {
-        const prefix = `f${run++}-`;
-        const accepted = keepingItsWord(new Map(tasks.map((t, i) => [`${prefix}${i}`, t.script.map((name) => answers[name]!.fault())])));
-        const { dir, clock, random, fetching, pump } = scene(files, seed);
-        const store = new FaultyStore(dir ? new FileStore({ dir }) : new MemoryStore());
-        const errors: unknown[] = [];
-        const open = async () => {
-          for (let tries = 0; ; tries++) {
-            try {
-              const outbox = await Outbox.open({ name: 'chaos', store, clock, random, concurrency, fetch: fetching, timeoutMs: TIMEOUT_MS, baseUrl: server.url, retry: { maxAttempts: MAX_ATTEMPTS, maxDelayMs: 10_000 } });
-              outbox.addEventListener('error', (e) => errors.push(e.detail.error));
-              return outbox;
-            } catch (error) {
-              // An open that meets a fault fails whole, and is made again.
-              expect(error, 'what a failed open rejects with').toBeInstanceOf(SluiceError);
-              if (tries > 100) throw error;
-            }
-          }
-        };
-        // A second handle on the same store (a tab, or a worker) delivers beside the first, through the same faults.
-        const other = handles > 1 ? await open() : undefined;
-        let outbox = await open();
-        const ids = tasks.map((_, i) => `${prefix}${i}`);
-        /** Tasks whose enqueue resolved (stored for sure), and those whose enqueue rejected (stored or not). */
-        const stored = new Set<string>();
-        const unsure = new Set<string>();
-        const unsureRetry = new Set<string>();
-        for (let at = 0; at < tasks.length; at += chunk) {
-          const some = tasks.slice(at, at + chunk).map((t, k) => ({ url: `/f/${at + k}`, method: 'POST', body: { at: at + k }, id: ids[at + k]!, ...(t.group && { group: t.group }) }));
-          for (const f of faults) if (f.round === 0 && at === 0) store.fail(f.method, { ...(f.storage && { storage: f.storage }), landed: f.landed, times: f.times });
-          await outbox.enqueueMany(some).then(
-            () => some.forEach((t) => stored.add(t.id)),
-            (error: unknown) => {
-              expect(error, 'what a failed enqueue rejects with').toBeInstanceOf(SluiceError);
-              some.forEach((t) => unsure.add(t.id));
-            },
-          );
-        }
-        for (let round = 0; round < 60 && (round < 8 || (await outbox.size().catch(() => 1)) > 0); round++) {
-          for (const f of faults) if (f.round === round && round > 0) store.fail(f.method, { ...(f.storage && { storage: f.storage }), landed: f.landed, times: f.times });
-          if (round === 8) store.heal();
-          const flushed = (o: Outbox) => o.flush().catch((error: unknown) => expect(error, 'what a failed flush rejects with').toBeInstanceOf(SluiceError));
-          await pump(Promise.all([flushed(outbox), other && flushed(other)]));
-          if (round === restartAfter || round === 8) {
-            await outbox.close().catch(() => undefined);
-            outbox = await open();
-          }
-          if (retries.includes(round)) {
-            const letters = await outbox.dead.list().catch(() => undefined);
-            await outbox.dead.retry().catch((error: unknown) => {
-              expect(error, 'what a failed retry rejects with').toBeInstanceOf(SluiceError);
-              // Its tasks may have been stored all the same, with the store failing again as the handle looked: that
-              // handle removes them unsent, but another, which did not see the retry fail, may send them (README).
-              if (other) for (const l of letters ?? tasks.map((_, i) => ({ task: { id: ids[i]! } }))) unsureRetry.add(l.task.id);
-            });
-          }
-          clock.advance(10 * 60_000);
-        }
-        store.heal();
-        expect(await outbox.size()).toBe(0);
-        const dead = new Map((await outbox.dead.list()).map((l) => [l.task.id, l.reason]));
-        await outbox.close();
-        await other?.close();
-        server.script(() => undefined);
-        for (const id of ids) {
-          const sent = accepted.has(id);
-          const about = `${id} (${stored.has(id) ? 'stored' : 'enqueue rejected'}) answered ${JSON.stringify(tasks[ids.indexOf(id)]!.script)}`;
-          if (!unsureRetry.has(id)) expect(sent && dead.has(id) ? `sent and dead as ${dead.get(id)}` : 'not both', about).toBe('not both');
-          if (stored.has(id)) expect(sent || dead.has(id), `${about}: lost`).toBe(true);
-          if (dead.has(id)) expect(['status', 'max-attempts', 'redirect'], about).toContain(dead.get(id));
-        }
-        for (const error of errors) expect(error, 'an error event').toBeInstanceOf(Error);
-      }),
+      fc.asyncProperty(flakyArb, (c) => flakyStoreCase(c)),
       { numRuns: runs, ...replay },
     );
   }, Math.max(60_000, runs * 2_000));
+});
+
+// The same on a RedisStore (a fresh key prefix each case), where handles on many machines share one outbox.
+describeRedis('Outbox over a RedisStore that fails at random (property)', (redis) => {
+  let places = 0;
+  it('ends every task it stored sent or dead, never both, whatever commits and reads fail (the reply lost or not)', async () => {
+    await fc.assert(
+      fc.asyncProperty(flakyArb, (c) => flakyStoreCase({ ...c, files: false }, () => new RedisStore({ url: redis().url, prefix: `chaos${places++}:`, onWarning: () => undefined }))),
+      { numRuns: runs, ...replay },
+    );
+  }, Math.max(60_000, runs * 4_000));
 });
 
 /** Answers without redirects: a live request follows them as its own `redirect` says, not as the outbox's policy. */
@@ -701,92 +726,109 @@ const flakyUserArb = fc.record({
   seed: fc.integer(),
 });
 
+type FlakyUserCase = typeof flakyUserArb extends fc.Arbitrary<infer T> ? T : never;
+
+/** One case of the flaky-store property under a user's actions; `place` as for `flakyStoreCase`. */
+async function flakyUserCase({ first, scripts, actions, faults, ordering, partitions, concurrency, files, seed }: FlakyUserCase, place?: () => Store): Promise<void> {
+  const prefix = `fu${run++}-`;
+  const plans = new Map<string, Fault[]>();
+  const accepted = keepingItsWord(plans);
+  const { dir, clock, random, fetching, pump } = scene(files, seed, 200);
+  const inner = place?.() ?? (dir ? new FileStore({ dir }) : new MemoryStore());
+  const store = new FaultyStore(inner);
+  const outbox = await Outbox.open({
+    name: 'chaos',
+    store,
+    clock,
+    random,
+    concurrency,
+    ordering,
+    partitions,
+    fetch: fetching,
+    timeoutMs: TIMEOUT_MS,
+    baseUrl: server.url,
+    retry: { maxAttempts: MAX_ATTEMPTS, initialDelayMs: 100, maxDelayMs: 2_000 },
+  });
+  const errors: unknown[] = [];
+  outbox.addEventListener('error', (e) => errors.push(e.detail.error));
+  const ids: string[] = [];
+  /** Tasks whose enqueue resolved; those an action that rejected may have changed (stored, removed, purged). */
+  const stored = new Set<string>();
+  const acted: Acted = { removed: new Set(), purged: new Set(), unsure: new Set() };
+  const { removed, purged, unsure } = acted;
+  const enqueue = async (count: number) => {
+    const made = Array.from({ length: Math.min(count, scripts.length - ids.length) }, (_, k) => `${prefix}${ids.length + k}`);
+    made.forEach((id, k) => plans.set(id, scripts[ids.length + k]!.map((name) => answers[name]!.fault())));
+    ids.push(...made);
+    const tasks = made.map((id) => ({ url: `/fu/${id}`, method: 'POST', body: { id }, id, group: id.length % 2 ? 'a' : 'b' }));
+    await outbox.enqueueMany(tasks).then(
+      () => made.forEach((id) => stored.add(id)),
+      (error: unknown) => {
+        expect(error, 'what a failed enqueue rejects with').toBeInstanceOf(SluiceError);
+        made.forEach((id) => unsure.add(id));
+      },
+    );
+  };
+  await enqueue(first);
+  outbox.start();
+  await pump(
+    (async () => {
+      for (const [round, a] of actions.entries()) {
+        for (const f of faults) if (f.round === round) store.fail(f.method, { ...(f.storage && { storage: f.storage }), landed: f.landed, times: f.times });
+        await act(outbox, a, ids, enqueue, acted, true);
+      }
+      // Then healed, and left to finish: online, delivering, until nothing is pending.
+      store.heal();
+      outbox.setOnline(true);
+      outbox.start();
+      // Past any lease a failure left (65 s) and the longest backoff of a failing pass (60 s), by the test's clock.
+      // (And a minute of real time, should the test's clock stand still.)
+      const [until, by] = [clock.now() + 10 * 60_000, Date.now() + 60_000];
+      while ((await outbox.size()) > 0) {
+        if (clock.now() > until || Date.now() > by) {
+          const left = JSON.stringify((await outbox.list()).map((t) => [t.id, t.state, t.attempts]));
+          const asked = JSON.stringify(server.received.filter((x) => x.key?.startsWith(prefix)).map((x) => [x.key, x.fault]));
+          throw new Error(`never delivered: ${left}, after the errors ${errors.map(String).join('; ')}; requests ${asked}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      await outbox.stop();
+    })(),
+  );
+  const dead = new Set((await outbox.dead.list()).map((l) => l.task.id));
+  await outbox.close();
+  if (inner instanceof RedisStore) await inner.close();
+  server.script(() => undefined);
+  for (const id of ids) {
+    const ends = [
+      ...(accepted.has(id) ? ['sent'] : []),
+      ...(dead.has(id) ? ['dead'] : []),
+      ...(removed.has(id) ? ['removed'] : []),
+      ...(purged.has(id) ? ['purged'] : []),
+    ];
+    const about = `${id} answered ${JSON.stringify(scripts[ids.indexOf(id)])}: ${ends.join(' and ') || 'lost'}`;
+    expect(ends.includes('sent') && (ends.includes('dead') || ends.includes('purged')), about).toBe(false);
+    // Sent, and removed after: an ack the store lost leaves the task pending, and its user may remove it then.
+    if (stored.has(id) && !unsure.has(id)) expect(ends.length, about).toBeGreaterThan(0);
+    if (!unsure.has(id)) expect(ends.filter((end) => end !== 'sent').length, about).toBeLessThanOrEqual(1);
+  }
+}
+
 describe('Outbox over a store that fails at random while its user acts on it (property)', () => {
   it('ends every task it stored sent, dead, removed or purged, and never sent and dead, whatever fails under what the user does', async () => {
     await fc.assert(
-      fc.asyncProperty(flakyUserArb, async ({ first, scripts, actions, faults, ordering, partitions, concurrency, files, seed }) => {
-        const prefix = `fu${run++}-`;
-        const plans = new Map<string, Fault[]>();
-        const accepted = keepingItsWord(plans);
-        const { dir, clock, random, fetching, pump } = scene(files, seed, 200);
-        const store = new FaultyStore(dir ? new FileStore({ dir }) : new MemoryStore());
-        const outbox = await Outbox.open({
-          name: 'chaos',
-          store,
-          clock,
-          random,
-          concurrency,
-          ordering,
-          partitions,
-          fetch: fetching,
-          timeoutMs: TIMEOUT_MS,
-          baseUrl: server.url,
-          retry: { maxAttempts: MAX_ATTEMPTS, initialDelayMs: 100, maxDelayMs: 2_000 },
-        });
-        const errors: unknown[] = [];
-        outbox.addEventListener('error', (e) => errors.push(e.detail.error));
-        const ids: string[] = [];
-        /** Tasks whose enqueue resolved; those an action that rejected may have changed (stored, removed, purged). */
-        const stored = new Set<string>();
-        const acted: Acted = { removed: new Set(), purged: new Set(), unsure: new Set() };
-        const { removed, purged, unsure } = acted;
-        const enqueue = async (count: number) => {
-          const made = Array.from({ length: Math.min(count, scripts.length - ids.length) }, (_, k) => `${prefix}${ids.length + k}`);
-          made.forEach((id, k) => plans.set(id, scripts[ids.length + k]!.map((name) => answers[name]!.fault())));
-          ids.push(...made);
-          const tasks = made.map((id) => ({ url: `/fu/${id}`, method: 'POST', body: { id }, id, group: id.length % 2 ? 'a' : 'b' }));
-          await outbox.enqueueMany(tasks).then(
-            () => made.forEach((id) => stored.add(id)),
-            (error: unknown) => {
-              expect(error, 'what a failed enqueue rejects with').toBeInstanceOf(SluiceError);
-              made.forEach((id) => unsure.add(id));
-            },
-          );
-        };
-        await enqueue(first);
-        outbox.start();
-        await pump(
-          (async () => {
-            for (const [round, a] of actions.entries()) {
-              for (const f of faults) if (f.round === round) store.fail(f.method, { ...(f.storage && { storage: f.storage }), landed: f.landed, times: f.times });
-              await act(outbox, a, ids, enqueue, acted, true);
-            }
-            // Then healed, and left to finish: online, delivering, until nothing is pending.
-            store.heal();
-            outbox.setOnline(true);
-            outbox.start();
-            // Past any lease a failure left (65 s) and the longest backoff of a failing pass (60 s), by the test's clock.
-            // (And a minute of real time, should the test's clock stand still.)
-            const [until, by] = [clock.now() + 10 * 60_000, Date.now() + 60_000];
-            while ((await outbox.size()) > 0) {
-              if (clock.now() > until || Date.now() > by) {
-                const left = JSON.stringify((await outbox.list()).map((t) => [t.id, t.state, t.attempts]));
-                const asked = JSON.stringify(server.received.filter((x) => x.key?.startsWith(prefix)).map((x) => [x.key, x.fault]));
-                throw new Error(`never delivered: ${left}, after the errors ${errors.map(String).join('; ')}; requests ${asked}`);
-              }
-              await new Promise((resolve) => setTimeout(resolve, 5));
-            }
-            await outbox.stop();
-          })(),
-        );
-        const dead = new Set((await outbox.dead.list()).map((l) => l.task.id));
-        await outbox.close();
-        server.script(() => undefined);
-        for (const id of ids) {
-          const ends = [
-            ...(accepted.has(id) ? ['sent'] : []),
-            ...(dead.has(id) ? ['dead'] : []),
-            ...(removed.has(id) ? ['removed'] : []),
-            ...(purged.has(id) ? ['purged'] : []),
-          ];
-          const about = `${id} answered ${JSON.stringify(scripts[ids.indexOf(id)])}: ${ends.join(' and ') || 'lost'}`;
-          expect(ends.includes('sent') && (ends.includes('dead') || ends.includes('purged')), about).toBe(false);
-          // Sent, and removed after: an ack the store lost leaves the task pending, and its user may remove it then.
-          if (stored.has(id) && !unsure.has(id)) expect(ends.length, about).toBeGreaterThan(0);
-          if (!unsure.has(id)) expect(ends.filter((end) => end !== 'sent').length, about).toBeLessThanOrEqual(1);
-        }
-      }),
+      fc.asyncProperty(flakyUserArb, (c) => flakyUserCase(c)),
       { numRuns: runs, ...replay },
     );
   }, Math.max(60_000, runs * 2_000));
+});
+
+describeRedis('Outbox over a RedisStore that fails at random while its user acts on it (property)', (redis) => {
+  let places = 0;
+  it('ends every task it stored sent, dead, removed or purged, and never sent and dead, whatever fails under what the user does', async () => {
+    await fc.assert(
+      fc.asyncProperty(flakyUserArb, (c) => flakyUserCase({ ...c, files: false }, () => new RedisStore({ url: redis().url, prefix: `chaos-user${places++}:`, onWarning: () => undefined }))),
+      { numRuns: runs, ...replay },
+    );
+  }, Math.max(60_000, runs * 4_000));
 });
