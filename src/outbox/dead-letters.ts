@@ -115,7 +115,8 @@ export class DeadLetters {
    * They count against `limits` as enqueued tasks do: 'reject' refuses the retry ('ERR_QUOTA_EXCEEDED', all stay dead),
    * 'drop-oldest' evicts the oldest pending tasks to make room. Resolves how many went back; a rejection leaves every
    * letter dead and nothing put back (a task stored all the same by a commit whose reply was lost is found, and the
-   * retry goes on; where that cannot be told, it is removed unsent when this handle next takes it).
+   * retry goes on; where that cannot be told, the retry may finish after all: a task it stored deletes its letter
+   * when first taken, before it is sent, and a later retry or purge of the letter takes such a task out first).
    */
   retry(ids?: readonly string[]): Promise<number> {
     return this.#serial(async () => {
@@ -145,13 +146,11 @@ export class DeadLetters {
           requeued.announce();
           return acked.length;
         }
-        // Where that cannot be told, the tasks stay, each removed unsent when next taken if its letter still stands.
-        if (standing === undefined) requeued.unsure();
-        // Rejected, the retry must have changed nothing: the tasks put back are taken out again. A long-lived handle
-        // would otherwise keep each both pending and dead (only an open reconciles them), and a second retry of the
-        // letters would send them twice. Should that fail too (or a task be in flight already), the next open keeps the
-        // tasks and deletes their letters (see `reconcile`).
-        else await requeued.withdraw().catch(() => undefined);
+        // Rejected, the retry must have changed nothing: the tasks put back are taken out again. Should that fail too
+        // (or a task be in flight already), or where whether the letters stand cannot be told, the tasks stay, and the
+        // retry finishes after all: whichever handle takes one deletes its letter first (see `DeadMoves.finishCutShort`),
+        // as the next open does (see `reconcile`). Never both sent and dead.
+        if (standing) await requeued.withdraw().catch(() => undefined);
         await lease.release().catch(() => undefined);
         throw error;
       }

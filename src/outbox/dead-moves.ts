@@ -39,8 +39,6 @@ export interface DeadMovesContext {
  */
 export class DeadMoves {
   readonly #c: DeadMovesContext;
-  /** Letters of retries that failed, whose tasks may have been stored all the same (see `#unsureOf`). */
-  readonly #unsure = new Set<string>();
 
   constructor(context: DeadMovesContext) {
     this.#c = context;
@@ -69,31 +67,30 @@ export class DeadMoves {
   /**
    * Of `entries`, taken back from leases that ended unsettled or left by a burial that failed, those whose move to dead
    * was cut short: their letters written, the tasks not yet removed. The move is finished here (the tasks removed,
-   * their letters and bodies kept) and said, as an open's `reconcile` would; the rest go on to be delivered. Resolves
-   * the ids not to deliver now: those removed, or all of them when the letters cannot be read or the removal fails.
-   * Then none is sent while it may be dead: they go back untried, to be looked at again after a retry delay, and
-   * the failure is told.
+   * their letters and bodies kept) and said, as an open's `reconcile` would; the rest go on to be delivered. Of
+   * `retried`, put back by a dead-letter retry, the letters still standing go first (see `#retire`). Resolves the ids
+   * not to deliver now: those removed, or all of them when the letters cannot be read or changed. Then none is sent
+   * while it may be dead: they go back untried, to be looked at again after a retry delay, and the failure is told.
    */
   async finishCutShort(entries: readonly LeaseEntry<StoredTask>[], lease: Lease<StoredTask>, retried: readonly LeaseEntry<StoredTask>[]): Promise<Set<string>> {
     const c = this.#c;
-    const unsure = retried.filter((e) => this.#unsure.has(e.value.retriedFrom!));
     let records: DeadRecord[] = [];
     let ids = new Set<string>();
     try {
       if (entries.length > 0) records = (await lettersLeaving(entries, c.deadQueue)).map((l) => l.value);
       ids = new Set(records.map((r) => r.from!));
-      // A retry that failed, though its task was stored: the letter it came from stands, so the task goes.
-      if (unsure.length > 0) {
-        const standing = new Set((await c.deadQueue.list({ ids: unsure.map((e) => e.value.retriedFrom!) })).map((e) => e.id));
-        for (const e of unsure) if (standing.has(e.value.retriedFrom!)) ids.add(e.id);
-      }
+      if (retried.length > 0) await this.#retire(retried);
       if (ids.size > 0) await lease.ack([...ids]);
     } catch (error) {
       c.tellError(error);
-      await this.#holdBack([...entries, ...unsure], lease);
-      return new Set([...entries, ...unsure].map((e) => e.id));
+      const back = [...new Set([...entries, ...retried])];
+      await this.#holdBack(back, lease);
+      return new Set(back.map((e) => e.id));
     }
-    for (const e of unsure) this.#unsure.delete(e.value.retriedFrom!);
+    for (const e of retried) {
+      const pending = c.index.get(Number(e.id));
+      if (pending) pending.retriedFrom = undefined;
+    }
     if (ids.size === 0) return ids;
     for (const id of ids) {
       const pending = c.index.get(Number(id));
@@ -105,24 +102,26 @@ export class DeadMoves {
   }
 
   /**
-   * A retry that failed may have stored its tasks all the same (a commit whose reply was lost), or failed to take them
-   * out again: the retry rejects, so each such task is removed when next taken, if the letter it came from is still
-   * there (see `finishCutShort`). Rethrows `error`.
+   * Deletes the letters `retried` came from, where they still stand: a retry cut short (a crash), failed (its caller
+   * told so) or still under way in another handle. The retry wins, as an open's `reconcile` decides: its task goes,
+   * its letter first, so that it is never sent and dead. Every handle decides alike, so none takes the letter's side
+   * while another takes the task's (both would go).
    */
-  #unsureOf(letters: readonly { id: string }[], error: unknown): never {
-    this.#markUnsure(letters);
-    throw error;
-  }
-
-  #markUnsure(letters: readonly { id: string }[]): void {
-    for (const { id } of letters) this.#unsure.add(id);
+  async #retire(retried: readonly LeaseEntry<StoredTask>[]): Promise<void> {
+    const { deadQueue, notices } = this.#c;
+    const standing = await deadQueue.list({ ids: retried.map((e) => e.value.retriedFrom!) });
+    const theirs = standing.filter((l) => retried.some((e) => e.value.retriedFrom === l.id && e.value.id === l.value.task.id));
+    if (theirs.length === 0) return;
+    await deadQueue.remove(theirs.map((l) => l.id));
+    notices.changed();
   }
 
   /**
    * Before `letters` are put back or purged: a letter whose move to dead was cut short names its task's entry, still
-   * pending (see `reconcile`). That entry goes, as the move would have finished, so that the task is not both put back
-   * and still there (sent twice, and perhaps dead again besides), nor purged and sent after all. Resolves the letters
-   * whose entry is in flight (leased) and stays: those are neither put back nor purged now.
+   * pending (see `reconcile`), and a task an earlier retry of it put back, which failed or was cut short, names the
+   * letter. Those entries go, as the move would have finished (or the retry not begun), so that the task is not both
+   * put back and still there (sent twice, and perhaps dead again besides), nor purged and sent after all. Resolves the
+   * letters whose entry is in flight (leased) and stays: those are neither put back nor purged now.
    */
   finishBefore(letters: readonly { id: string; value: DeadRecord }[]): Promise<Set<string>> {
     return this.#c.serial(() => this.#finishBefore(letters));
@@ -131,10 +130,20 @@ export class DeadMoves {
   /** `finishBefore`, in the outbox's turn already (a retry's). */
   async #finishBefore(letters: readonly { id: string; value: DeadRecord }[]): Promise<Set<string>> {
     const kept = new Set<string>();
-    const { queue, pending } = this.#c;
-    const naming = new Map(letters.flatMap((l) => (l.value.from ? [[l.value.from, l] as const] : [])));
+    const { queue, pending, index } = this.#c;
+    // What a failed push of an earlier retry stored is read in first.
+    if (letters.length > 0) await pending.catchUp();
+    const naming = new Map<string, { id: string; value: DeadRecord }>();
+    for (const l of letters) {
+      if (l.value.from) naming.set(l.value.from, l);
+      // Put back by an earlier retry of this letter that failed or was cut short: its take would delete the letter.
+      for (const p of index.withId(l.value.task.id)) if (p.retriedFrom === l.id) naming.set(String(p.seq), l);
+    }
     if (naming.size === 0) return kept;
-    const twins = (await queue.list({ ids: [...naming.keys()] })).filter((e) => leftBehind(naming.get(e.id)!.value, e.value));
+    const twins = (await queue.list({ ids: [...naming.keys()] })).filter((e) => {
+      const letter = naming.get(e.id)!;
+      return leftBehind(letter.value, e.value) || (e.value.retriedFrom === letter.id && e.value.id === letter.value.task.id);
+    });
     if (twins.length === 0) return kept;
     await pending.withdraw(twins.map((e) => e.id));
     // Those still there after it are leased: in flight, here or in another handle.
@@ -182,7 +191,7 @@ export class DeadMoves {
       kept = await this.#finishBefore(all);
       letters = all.filter((l) => !kept.has(l.id));
       tasks = letters.map(({ id, value }): StoredTask => ({ ...value.task, createdAt: Math.max(now, value.at + 1), retriedFrom: id }));
-      const admitted = await c.pending.admit(tasks, false).catch((error: unknown) => this.#unsureOf(letters, error));
+      const admitted = await c.pending.admit(tasks, false);
       // Stored: what they evict stays pending should its burial fail, and the failure is told (as for an enqueue).
       await this.toDead(admitted.doomed, undefined, c.deliverer.background).catch(c.tellError);
       return admitted.stored.map((e) => e.id);
@@ -196,8 +205,7 @@ export class DeadMoves {
         c.notices.changed();
         c.deliverer.kick();
       },
-      withdraw: () => c.serial(() => c.pending.withdraw(entries)).catch((error: unknown) => this.#unsureOf(letters, error)),
-      unsure: () => this.#markUnsure(letters),
+      withdraw: () => c.serial(() => c.pending.withdraw(entries)),
     };
   }
 }
@@ -210,6 +218,4 @@ export interface Requeued {
   readonly announce: () => void;
   /** Takes them out again, those not taken meanwhile. */
   readonly withdraw: () => Promise<void>;
-  /** Leaves them, each removed unsent when next taken if its letter still stands (see `DeadMoves.finishCutShort`). */
-  readonly unsure: () => void;
 }

@@ -20,9 +20,9 @@ export interface LeaseContext {
   /** Puts taken entries back, as if never taken. */
   readonly giveBack: (entries: Entry[], lease: Lease<StoredTask>) => Promise<void>;
   /**
-   * Of `entries`, taken back from leases that ended unsettled, those whose holder died moving them to dead, and of
-   * `retried`, tasks put back by a dead-letter retry, those of a retry that failed: removed here, their letters
-   * standing. Resolves the ids not to deliver now (see `DeadMoves.finishCutShort`).
+   * Of `entries`, taken back from leases that ended unsettled, those whose holder died moving them to dead: removed
+   * here, their letters standing. Of `retried`, tasks put back by a dead-letter retry, the letters still standing are
+   * deleted. Resolves the ids not to deliver now (see `DeadMoves.finishCutShort`).
    */
   readonly buried: (entries: readonly Entry[], lease: Lease<StoredTask>, retried: readonly Entry[]) => Promise<ReadonlySet<string>>;
 }
@@ -80,7 +80,7 @@ async function unitsOf(c: LeaseContext, chosen: Pending[], lease: Lease<StoredTa
     // Taken by another since this handle last knew (attempts it did not see): one whose lease this handle never saw
     // (or that was given back after its holder could not look for its letter) may have been left mid-burial too.
     if (p.heldAway || entry.attempts > p.attempts + 1) (heldAway ??= []).push(entry);
-    if (entry.value.retriedFrom !== undefined) (retried ??= []).push(entry);
+    if (p.retriedFrom !== undefined) (retried ??= []).push(entry);
     p.heldAway = false;
   }
   if (heldAway || retried) {

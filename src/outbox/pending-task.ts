@@ -51,6 +51,11 @@ export interface Pending {
    */
   heldAway: boolean;
   /**
+   * The dead letter a retry put it back from, until this handle finds that letter gone (or deletes it, see
+   * `DeadMoves.finishCutShort`): looked for at its takes till then.
+   */
+  retriedFrom: string | undefined;
+  /**
    * In batch mode, the entry ids of the batch its last request carried, in order, while that batch waits for its
    * retry: kept together, it goes again under the same Idempotency-Key (kept in memory only).
    */
@@ -101,5 +106,6 @@ export function pendingOf(seq: number, task: StoredTask, attempts: number, order
     attempts,
     storedUntil: 0,
     heldAway: false,
+    retriedFrom: task.retriedFrom,
   };
 }
