@@ -33,15 +33,24 @@ async function refusedTask(): Promise<{ store: FaultyStore; id: string }> {
 }
 
 /**
- * A task refused (a 400) whose letter was stored by a commit that then failed, with the letters unreadable as it was
- * buried and again as its lease ended and this handle took it back: given back for a retry delay, its letter standing.
+ * A task refused (a 400) whose letter was stored by a commit that then failed, the letters unreadable to tell: held
+ * until its lease ends. Resolves its id.
  */
-async function buriedUnlooked(store: FaultyStore): Promise<string> {
+async function burialUntold(store: FaultyStore): Promise<string> {
   r.server.next({ status: 400 });
   const id = await r.outbox.enqueue({ url: '/x' });
   store.fail('commit', { storage: 'api.dead', landed: true });
   store.fail('read', { storage: 'api.dead' });
   expect(await r.outbox.flush()).toMatchObject({ dead: 0, remaining: 1 });
+  return id;
+}
+
+/**
+ * `burialUntold`, the letters unreadable again as its lease ended and this handle took it back: given back for a
+ * retry delay, its letter standing.
+ */
+async function buriedUnlooked(store: FaultyStore): Promise<string> {
+  const id = await burialUntold(store);
   r.clock.advance(91_000);
   store.fail('read', { storage: 'api.dead' });
   expect(await r.outbox.flush()).toMatchObject({ sent: 0, remaining: 1 });
@@ -111,11 +120,7 @@ describe('a move to dead whose dead letter cannot be written', () => {
     await r.reopen({ store });
     // Another handle, which did not see the burial fail, does not send it either.
     const other = await Outbox.open({ name: 'api', store, clock: r.clock, random: () => 0.5, baseUrl: r.server.url });
-    r.server.next({ status: 400 });
-    const id = await r.outbox.enqueue({ url: '/x' });
-    store.fail('commit', { storage: 'api.dead', landed: true });
-    store.fail('read', { storage: 'api.dead' });
-    expect(await r.outbox.flush()).toMatchObject({ dead: 0, remaining: 1 });
+    const id = await burialUntold(store);
     expect(r.events('error')).toHaveLength(1);
     // Written all the same: the task is dead, though the move said it failed.
     expect(await r.outbox.dead.list()).toMatchObject([{ task: { id }, reason: 'status' }]);
@@ -155,11 +160,7 @@ describe('a move to dead whose dead letter cannot be written', () => {
       const store = new FaultyStore(new MemoryStore());
       await r.reopen({ store });
       const other = await Outbox.open({ name: 'api', store, clock: r.clock, random: () => 0.5, baseUrl: r.server.url });
-      r.server.next({ status: 400 });
-      const id = await r.outbox.enqueue({ url: '/x' });
-      store.fail('commit', { storage: 'api.dead', landed: true });
-      store.fail('read', { storage: 'api.dead' });
-      expect(await r.outbox.flush()).toMatchObject({ dead: 0, remaining: 1 });
+      const id = await burialUntold(store);
       // The lease ends: the other handle takes it, cannot look for its letter either, and gives it back for a delay.
       r.clock.advance(91_000);
       store.fail('read', { storage: 'api.dead' });
