@@ -7,7 +7,7 @@ import { deadDetail, type DeadRecord } from './dead-letters.js';
 import type { Deliverer } from './deliverer.js';
 import type { DeliveryRun, ToDead } from './delivery.js';
 import type { Notices } from './notices.js';
-import { leftBehind, lettersLeaving } from './reconcile.js';
+import { leftBehind, lettersLeaving, putBackFrom } from './reconcile.js';
 import type { ResolvedOutboxOptions } from './options.js';
 import type { PendingIndex } from './pending.js';
 import type { PendingStore } from './pending-store.js';
@@ -110,7 +110,7 @@ export class DeadMoves {
   async #retire(retried: readonly LeaseEntry<StoredTask>[]): Promise<void> {
     const { deadQueue, notices } = this.#c;
     const standing = await deadQueue.list({ ids: retried.map((e) => e.value.retriedFrom!) });
-    const theirs = standing.filter((l) => retried.some((e) => e.value.retriedFrom === l.id && e.value.id === l.value.task.id));
+    const theirs = standing.filter((l) => retried.some((e) => putBackFrom(l, e.value)));
     if (theirs.length === 0) return;
     await deadQueue.remove(theirs.map((l) => l.id));
     notices.changed();
@@ -142,7 +142,7 @@ export class DeadMoves {
     if (naming.size === 0) return kept;
     const twins = (await queue.list({ ids: [...naming.keys()] })).filter((e) => {
       const letter = naming.get(e.id)!;
-      return leftBehind(letter.value, e.value) || (e.value.retriedFrom === letter.id && e.value.id === letter.value.task.id);
+      return leftBehind(letter.value, e.value) || putBackFrom(letter, e.value);
     });
     if (twins.length === 0) return kept;
     await pending.withdraw(twins.map((e) => e.id));

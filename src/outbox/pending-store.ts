@@ -223,8 +223,8 @@ export class PendingStore {
     for (const e of entries) {
       // Tried already, by a handle whose lease this one never saw: it may have been cut short mid-burial (an open
       // reconciles what it loads; a handle that reads a task in later looks for its letter at its take instead).
-      if (e.attempts > 0) this.#add(e).heldAway = true;
-      else this.#add(e);
+      const pending = this.#add(e);
+      if (e.attempts > 0) pending.heldAway = true;
       this.#read(Number(e.id));
     }
     if (entries.length > 0) this.#found();

@@ -61,6 +61,11 @@ export function leftBehind(letter: DeadRecord, task: StoredTask | undefined): bo
   return task?.id === letter.task.id && task.createdAt === letter.task.createdAt;
 }
 
+/** True when `task` was put back by a retry of `letter` (the letter's id alone may name another letter's task). */
+export function putBackFrom(letter: { readonly id: string; readonly value: DeadRecord }, task: StoredTask): boolean {
+  return task.retriedFrom === letter.id && task.id === letter.value.task.id;
+}
+
 /** True when `a` and `b` are the same request, stored alike but for when it was (re)enqueued. */
 function sameRequest(a: StoredTask, b: StoredTask): boolean {
   return JSON.stringify({ ...a, createdAt: 0 }) === JSON.stringify({ ...b, createdAt: 0 });
