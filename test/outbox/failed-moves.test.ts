@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Outbox } from '../../src/index.node.js';
+import type { Store } from '../../src/core/store.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { FaultyStore } from '../support/faulty-store.js';
 import { failingCommit, hearingNothing, rig, type Rig } from './helpers.js';
@@ -9,6 +10,9 @@ beforeEach(async () => {
   r = await rig();
 });
 afterEach(() => r.teardown());
+
+/** Another handle of the rig's outbox on `store`, as a second tab or process opens it: on the rig's clock and server. */
+const another = (store: Store) => Outbox.open({ name: 'api', store, clock: r.clock, random: () => 0.5, baseUrl: r.server.url });
 
 /** A MemoryStore whose `nth` commit to the queue `name` after `arm(nth)` fails (1: the next), once. */
 function failingNth(name: string): { store: MemoryStore; arm: (nth: number) => void } {
@@ -119,7 +123,7 @@ describe('a move to dead whose dead letter cannot be written', () => {
     const store = new FaultyStore(new MemoryStore());
     await r.reopen({ store });
     // Another handle, which did not see the burial fail, does not send it either.
-    const other = await Outbox.open({ name: 'api', store, clock: r.clock, random: () => 0.5, baseUrl: r.server.url });
+    const other = await another(store);
     const id = await burialUntold(store);
     expect(r.events('error')).toHaveLength(1);
     // Written all the same: the task is dead, though the move said it failed.
@@ -141,7 +145,7 @@ describe('a move to dead whose dead letter cannot be written', () => {
     hearingNothing(async () => {
       const store = new FaultyStore(new MemoryStore());
       await r.reopen({ store });
-      const other = await Outbox.open({ name: 'api', store, clock: r.clock, random: () => 0.5, baseUrl: r.server.url });
+      const other = await another(store);
       // The other handle saw neither the lease nor the failures: it looks at its take all the same.
       await expectLookedFor(other, await buriedUnlooked(store));
     }));
@@ -151,7 +155,7 @@ describe('a move to dead whose dead letter cannot be written', () => {
       const inner = new MemoryStore();
       const store = new FaultyStore(inner);
       await r.reopen({ store });
-      const other = await Outbox.open({ name: 'api', store: new FaultyStore(inner, { unwatched: true }), clock: r.clock, random: () => 0.5, baseUrl: r.server.url });
+      const other = await another(new FaultyStore(inner, { unwatched: true }));
       await expectLookedFor(other, await buriedUnlooked(store));
     }));
 
@@ -159,7 +163,7 @@ describe('a move to dead whose dead letter cannot be written', () => {
     hearingNothing(async () => {
       const store = new FaultyStore(new MemoryStore());
       await r.reopen({ store });
-      const other = await Outbox.open({ name: 'api', store, clock: r.clock, random: () => 0.5, baseUrl: r.server.url });
+      const other = await another(store);
       const id = await burialUntold(store);
       // The lease ends: the other handle takes it, cannot look for its letter either, and gives it back for a delay.
       r.clock.advance(91_000);
@@ -282,7 +286,7 @@ describe('a move to dead cut short in a long-lived handle (no open to reconcile 
         return storage;
       },
     };
-    const gone = await Outbox.open({ name: 'api', store: doomed, clock: r.clock, random: () => 0.5, baseUrl: r.server.url });
+    const gone = await another(doomed);
     const live = await r.reopen({ store });
     r.server.next({ status: 400, delayMs: 50 });
     const id = await gone.enqueue({ url: '/x' });
@@ -361,7 +365,7 @@ describe('a move to dead cut short in a long-lived handle (no open to reconcile 
     hearingNothing(async () => {
       const refused = await refusedTask();
       // Opened before the retry (an open settles what it finds, see \`reconcile\`).
-      const other = await Outbox.open({ name: 'api', store: refused.store, clock: r.clock, random: () => 0.5, baseUrl: r.server.url });
+      const other = await another(refused.store);
       const { id } = await retryStoredUntold(refused);
       expect(await other.flush()).toMatchObject({ sent: 1, remaining: 0 });
       await other.close();
