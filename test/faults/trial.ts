@@ -49,6 +49,9 @@ export async function runTrial(seed: number, scratch: Scratch, child: string): P
   } finally {
     trial.dispose();
   }
+  // Events of what an open or a commit found are dispatched a tick later (a timer), so that listeners added after the
+  // call hear them; a run whose file calls never waited for the event loop may end before they are. Judged after them.
+  await new Promise((resolve) => setTimeout(resolve, 10));
   return { seed, fault: trial.fault, failures: trial.ledger.verdict(), log: trial.ledger.log, ms: Date.now() - started };
 }
 
