@@ -80,9 +80,13 @@ export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<St
   const acking: Promise<void>[] = [];
   let goesOn = false;
   const requests = c.options.batch ? [unit] : unit.map((e) => [e]);
+  // `onBeforeSend` may build a task from what the one before it in its group got (a 'sent' listener keeps it): each
+  // task's 'sent' is told before the next of its lane is built, at the cost of an ack commit per task.
+  const told = c.options.onBeforeSend !== undefined && !c.options.batch;
   let i = 0;
   try {
     for (; i < requests.length; i++) {
+      if (told && acking.length > 0) await acked(c, acking);
       const cut = i > 0 && (outlasts(c.options, lease) || c.yields(requests[i]![0]!, run));
       const went = cut ? false : await attempt(c, requests[i]!, lease, run, delivered);
       if (!went) {
@@ -103,12 +107,20 @@ export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<St
     await c.giveBack(requests.slice(i + 1).flat(), lease).catch(() => undefined);
     holdUntilExpiry(c, unit.map((entry) => entry.id), lease);
   } finally {
-    freeSlot(goesOn);
     if (delivered.length > 0) acking.push(acknowledge(c, delivered.splice(0), lease));
+    // The lane's next chain starts once the slot is free.
+    if (told && acking.length > 0) await acked(c, acking);
+    freeSlot(goesOn);
     // Mostly one ack (a unit of one task): awaited as it is, without the promises `Promise.all` makes.
     if (acking.length === 1) await acking[0];
     else if (acking.length > 1) await Promise.all(acking);
   }
+}
+
+/** Commits the acks held back now and waits until they are told (`acking` emptied). */
+async function acked(c: DeliveryContext, acking: Promise<void>[]): Promise<void> {
+  c.acks.release();
+  await Promise.all(acking.splice(0));
 }
 
 /** Acks tasks that left by a response, says so, then deletes their bodies; never rejects (a failure is an 'error'). */

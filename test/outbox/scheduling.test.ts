@@ -446,4 +446,32 @@ describe('headers() and onBeforeSend', () => {
     expect(r.server.received).toMatchObject([{ path: '/final', key: id }]);
     expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'skipped' }]);
   });
+
+  // The README's recipe for tasks that depend on an earlier response: the 'sent' listener keeps what the first got,
+  // and onBeforeSend of the next of its group reads it, so that 'sent' must be told before that task is built.
+  it("with onBeforeSend, tells a task's 'sent' before the next task of its group is built, in a chain and across chains", async () => {
+    const ids = new Map<string, Promise<string>>();
+    const built: string[] = [];
+    await r.reopen({
+      onBeforeSend: async (task) => {
+        built.push(task.url);
+        const local = /\/notes\/local:(\w+)\//.exec(task.url)?.[1];
+        const id = local === undefined ? undefined : await ids.get(local);
+        return id === undefined ? task : { ...task, url: task.url.replace(`local:${local}`, id) };
+      },
+    });
+    r.outbox.addEventListener('sent', (e) => {
+      const local = e.detail.task.headers?.['x-local-id'];
+      if (local && e.detail.response) ids.set(local, e.detail.response.json().then((note: { id: string }) => note.id));
+    });
+    r.server.script((req) => (req.path === '/notes' ? { body: JSON.stringify({ id: `n${JSON.parse(req.body.toString()).n}` }), delayMs: 20 } : {}));
+    const tasks = [1, 2, 3].flatMap((n) => [
+      { url: '/notes', body: { n }, headers: { 'x-local-id': `l${n}` }, group: 'notes' },
+      { url: `/notes/local:l${n}/attachments`, body: { of: n }, group: 'notes' },
+    ]);
+    await r.outbox.enqueueMany(tasks);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 6 });
+    expect(built).toHaveLength(6);
+    expect(paths()).toEqual(['/notes', '/notes/n1/attachments', '/notes', '/notes/n2/attachments', '/notes', '/notes/n3/attachments']);
+  });
 });
