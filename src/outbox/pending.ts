@@ -135,9 +135,12 @@ export class PendingIndex {
     }
     // A wall clock stepped back moves `until` back, never the delay stored: the latest known end is kept.
     if (cause === 'server' || cause === 'network') pending.storedUntil = Math.max(pending.storedUntil, until);
-    // Its schedule: sendable from `notBefore`, or, expired before that, from `expiresAt` (to go to dead).
+    // Its schedule: sendable from `notBefore`, or, expired before that, from `expiresAt` (to go to dead). A wait of
+    // this handle's own (a retry delay, a Retry-After) ends at `expiresAt` too, unless set after it (a burial that
+    // failed waits its delay out, not again at once); another handle's lease is its holder's.
     const scheduled = Math.min(pending.notBefore, pending.expiresAt);
-    const end = Math.max(until, scheduled);
+    const expires = cause !== 'lease' && pending.expiresAt > this.#now;
+    const end = expires ? Math.min(Math.max(until, scheduled), pending.expiresAt) : Math.max(until, scheduled);
     pending.until = end;
     const waits = end > this.#now;
     this.#set(pending, waits ? 'waiting' : 'ready', scheduled >= until ? 'schedule' : cause);

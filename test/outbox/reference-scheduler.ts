@@ -42,7 +42,9 @@ export class Eligibility {
     const lane = laneOf(task, this.#ordering);
     if (lane !== undefined && this.#blocked.has(lane)) return false;
     const expired = task.expiresAt !== undefined && task.expiresAt <= this.#now;
-    const waiting = entry.state !== 'ready' || this.#skip(task.id) || (!expired && task.notBefore !== undefined && task.notBefore > this.#now);
+    // A delay (a retry's) ends at the task's expiry, when it goes to dead; a lease is its holder's.
+    const held = entry.state === 'delayed' ? !expired : entry.state !== 'ready';
+    const waiting = held || this.#skip(task.id) || (!expired && task.notBefore !== undefined && task.notBefore > this.#now);
     if (lane === undefined) return !waiting;
     if (waiting) {
       this.#blocked.add(lane);

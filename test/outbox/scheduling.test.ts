@@ -181,6 +181,18 @@ describe('notBefore, expiresAt, priority', () => {
     );
   });
 
+  it('a task that expires while it waits out a retry delay is dead at its expiresAt, not at the end of the wait', async () => {
+    r.server.next({ status: 503, headers: { 'retry-after': '600' } });
+    await r.outbox.enqueue({ url: '/stale', id: 'e', expiresAt: r.clock.now() + 300 });
+    expect(await r.outbox.flush()).toMatchObject({ retried: 1 });
+    r.clock.advance(299);
+    expect(await r.outbox.flush()).toMatchObject({ dead: 0, remaining: 1 });
+    r.clock.advance(1);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 0, dead: 1, remaining: 0 });
+    expect(r.server.received).toHaveLength(1);
+    expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'expired', attempts: 1, status: 503 }]);
+  });
+
   it('drains higher priorities first among tasks that ordering lets go', async () => {
     await r.reopen({ concurrency: 1, ordering: 'none' });
     await r.outbox.enqueueMany([
