@@ -95,7 +95,7 @@ function check(value: unknown): void {
     if (!keys && Object.keys(v).length !== (v as unknown[]).length) reject(pathOf(visit), 'an array with properties besides its items would lose them');
     if (keys && proto !== Object.prototype && proto !== null) {
       const kind = (proto.constructor as { name?: string } | undefined)?.name ?? 'object';
-      reject(pathOf(visit), `a ${kind} would not come back from JSON as itself; convert it (e.g. a Date to its ISO string) or pass a codec`);
+      reject(pathOf(visit), `a ${kind} would not come back from JSON as itself; convert it (a Date to its ISO string, a Map or Set to an object or array) or pass a codec`);
     }
     // Children go on in order, up to the first wrong value, and are turned around after: they are visited depth
     // first and in order, so the first fault reported is the first JSON would meet.
