@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeadReason } from '../../src/outbox/dead-letters.js';
 import { Outbox } from '../../src/outbox/outbox.js';
 import type { RedirectPolicy } from '../../src/outbox/redirects.js';
+import type { HttpTask } from '../../src/outbox/task.js';
 import { FileStore } from '../../src/stores/fs/file-store.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { RedisStore } from '../../src/stores/redis/redis-store.js';
@@ -111,9 +112,13 @@ const scenarioArb = fc.record({
       script: fc.array(fc.constantFrom(...Object.keys(answers)), { maxLength: 7 }),
       body: fc.constantFrom(...Object.keys(bodies)),
       priority: fc.constantFrom(undefined, 'high' as const, 'low' as const),
+      /** Its `expiresAt`, this long after it is enqueued: then it may end dead as 'expired' instead. */
+      expiresIn: fc.option(fc.integer({ min: 0, max: 40 * 60_000 }), { nil: undefined }),
     }),
     { minLength: 1, maxLength: 10 },
   ),
+  /** An `onBeforeSend` that returns each task as it is, a tick later (acks then go one at a time, told in turn). */
+  beforeSend: fc.boolean(),
   /** How many tasks are enqueued before delivery starts; the rest while the first flush runs. */
   first: fc.integer({ min: 1, max: 10 }),
   ordering: fc.constantFrom<'group' | 'fifo' | 'none'>('group', 'fifo', 'none'),
@@ -192,7 +197,7 @@ function pumped(clock: FakeClock, idleStepMs = 0) {
 describe('Outbox under a server that fails every way (property)', () => {
   it('ends every task as its answers say: sent, or dead for the reason they give, never lost, never both', async () => {
     await fc.assert(
-      fc.asyncProperty(scenarioArb, async ({ tasks, first, ordering, partitions, limits, concurrency, redirect, files, handles, restartAfter, steps, seed }) => {
+      fc.asyncProperty(scenarioArb, async ({ tasks, first, ordering, partitions, limits, concurrency, redirect, files, handles, restartAfter, steps, seed, beforeSend }) => {
         const prefix = `c${run++}-`;
         const memory = new MemoryStore();
         const { dir, clock, random, fetching, pump } = scene(files, seed);
@@ -213,6 +218,7 @@ describe('Outbox under a server that fails every way (property)', () => {
             timeoutMs: TIMEOUT_MS,
             baseUrl: server.url,
             retry: { maxAttempts: MAX_ATTEMPTS, maxDelayMs: 10_000 },
+            ...(beforeSend && { onBeforeSend: async (task: HttpTask) => (await Promise.resolve(), task) }),
           });
         const outboxes = await Promise.all(Array.from({ length: handles }, () => open()));
         const ids = tasks.map((_, i) => `${prefix}${i}`);
@@ -225,6 +231,7 @@ describe('Outbox under a server that fails every way (property)', () => {
           id: ids[i]!,
           ...(t.group && { group: t.group }),
           ...(t.priority && { priority: t.priority }),
+          ...(t.expiresIn !== undefined && { expiresAt: clock.now() + t.expiresIn }),
         }));
         // Tasks refused for want of room: all of one call, or none ('drop-oldest' too, when what is left to evict
         // is in flight).
@@ -272,6 +279,7 @@ describe('Outbox under a server that fails every way (property)', () => {
             expect(server.received.some((r) => r.key === id), `${about}: refused, yet sent`).toBe(false);
             expect(actual, about).toBe('lost');
           } else if (actual === 'evicted') expect(limits?.overflow, about).toBe('drop-oldest');
+          else if (actual === 'expired') expect(t.expiresIn, `${about}: expired`).toBeDefined();
           else expect(actual, about).toBe(expectedEnd(t.script, redirect));
         });
         // Within a lane, the server saw deliveries in enqueue order.
