@@ -104,6 +104,9 @@ const KB = 1024;
  * Then to 48.3 KB (measured 48.16 KB, 0.24 KB more) for three more from the same property: a purge of a letter whose
  * burial was cut short takes the task left pending with it; a take whose look at what it took fails gives those tasks
  * back; and a dead-letter retry whose letters' deletion landed though its commit failed no longer loses the task.
+ * Then to 48.4 KB (measured 48.32 KB, 0.04 KB more) for what a user review found: with `onBeforeSend`, a task's 'sent'
+ * told before the next task of its group is built (the dependent-requests recipe needs it); a task that expires while
+ * it waits out a retry delay dead at its expiresAt; and a 'dead' event naming its dead letter, what dead.retry takes.
  */
 export const rows = [
   {
@@ -124,7 +127,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 48.3 * KB,
+    limit: 48.4 * KB,
   },
 ];
 

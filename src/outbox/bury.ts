@@ -9,6 +9,12 @@ import { lettersLeaving } from './reconcile.js';
 import { capText } from './scrub.js';
 import type { StoredTask } from './task.js';
 
+/** A task moved to dead: what its letter holds, and the letter's id. */
+export interface Buried {
+  readonly record: DeadRecord;
+  readonly letter: string;
+}
+
 /** What a move to dead needs of the outbox. */
 export interface BurialContext {
   readonly dead: Queue<DeadRecord>;
@@ -33,7 +39,7 @@ export interface BurialContext {
  * Letters whose write failed may have been stored all the same (a reply lost): found, the move goes on; where that
  * cannot be told, the tasks are held until the lease ends, and whoever takes them back looks for their letters.
  */
-export async function moveToDead(c: BurialContext, list: readonly ToDead[], lease: Lease<StoredTask> | undefined, at: number): Promise<DeadRecord[]> {
+export async function moveToDead(c: BurialContext, list: readonly ToDead[], lease: Lease<StoredTask> | undefined, at: number): Promise<Buried[]> {
   let moving = list;
   let delays: Map<string, number> | undefined;
   if (!lease) ({ moving, lease, delays } = await claim(c, list));
@@ -47,7 +53,7 @@ export async function moveToDead(c: BurialContext, list: readonly ToDead[], leas
     ...(location !== undefined && { location }),
     from: entry.id,
   }));
-  if (records.length === 0) return records;
+  if (records.length === 0) return [];
   const stored = moving.filter((d) => d.entry.id !== '');
   let letters: string[];
   try {
@@ -78,7 +84,7 @@ export async function moveToDead(c: BurialContext, list: readonly ToDead[], leas
     const pending = c.index.get(Number(entry.id));
     if (pending) c.index.remove(pending);
   }
-  return records;
+  return records.map((record, i) => ({ record, letter: letters[i]! }));
 }
 
 /**

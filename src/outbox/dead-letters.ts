@@ -203,10 +203,11 @@ export class DeadLetters {
   }
 }
 
-/** What a 'dead' event says of `record`. */
-export function deadDetail({ task, reason, status, attempts, error, location }: DeadRecord): DeadDetail {
+/** What a 'dead' event says of `record`, stored as dead letter `letter`. */
+export function deadDetail({ task, reason, status, attempts, error, location }: DeadRecord, letter: string): DeadDetail {
   return {
     task: publicTask(task),
+    letter,
     reason,
     attempts,
     ...(status !== undefined && { status }),

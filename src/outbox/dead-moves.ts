@@ -48,15 +48,15 @@ export class DeadMoves {
   async toDead(list: readonly ToDead[], lease: Lease<StoredTask> | undefined, run: DeliveryRun): Promise<void> {
     if (list.length === 0) return;
     const c = this.#c;
-    const records = await moveToDead({ dead: c.deadQueue, queue: c.queue, index: c.index, options: c.options }, list, lease, c.options.clock.now());
-    run.dead += records.length;
-    for (const record of records) this.#said(record);
+    const buried = await moveToDead({ dead: c.deadQueue, queue: c.queue, index: c.index, options: c.options }, list, lease, c.options.clock.now());
+    run.dead += buried.length;
+    for (const { record, letter } of buried) this.#said(record, letter);
     c.notices.changed();
   }
 
-  /** Says `record`'s task went dead: to this handle's listeners, and to other handles. */
-  #said(record: DeadRecord): void {
-    const detail = deadDetail(record);
+  /** Says `record`'s task went dead (into dead letter `letter`): to this handle's listeners, and to other handles. */
+  #said(record: DeadRecord, letter: string): void {
+    const detail = deadDetail(record, letter);
     this.#c.target.dispatchEvent(new CustomEvent('dead', { detail }));
     // A task that never entered the queue (superseded within its own enqueue, `from` '') is not told to other
     // handles: none holds it, and one holding a task with the same id (or, of an earlier version, entry 0 for an
@@ -74,11 +74,11 @@ export class DeadMoves {
    */
   async finishCutShort(entries: readonly LeaseEntry<StoredTask>[], lease: Lease<StoredTask>, retried: readonly LeaseEntry<StoredTask>[]): Promise<Set<string>> {
     const c = this.#c;
-    let records: DeadRecord[] = [];
+    let records: { id: string; value: DeadRecord }[] = [];
     let ids = new Set<string>();
     try {
-      if (entries.length > 0) records = (await lettersLeaving(entries, c.deadQueue)).map((l) => l.value);
-      ids = new Set(records.map((r) => r.from!));
+      if (entries.length > 0) records = await lettersLeaving(entries, c.deadQueue);
+      ids = new Set(records.map((r) => r.value.from!));
       if (retried.length > 0) await this.#retire(retried);
       if (ids.size > 0) await lease.ack([...ids]);
     } catch (error) {
@@ -96,7 +96,7 @@ export class DeadMoves {
       const pending = c.index.get(Number(id));
       if (pending) c.index.remove(pending);
     }
-    for (const record of records) this.#said(record);
+    for (const { value, id } of records) this.#said(value, id);
     c.notices.changed();
     return ids;
   }

@@ -31,6 +31,8 @@ export interface RetryDetail {
 
 export interface DeadDetail {
   readonly task: TaskView;
+  /** The id of its dead letter: what `dead.retry` and `dead.purge` take (`DeadLetter.id`). */
+  readonly letter: string;
   readonly reason: DeadReason;
   readonly status?: number;
   readonly attempts: number;

@@ -131,6 +131,17 @@ describe('Outbox retry policy (fake clock)', () => {
     expect(r.events('dead')).toHaveLength(2);
   });
 
+  it("names each task's dead letter in its 'dead' event, what dead.retry takes", async () => {
+    r.server.plan('a', [{ status: 400 }]);
+    await r.outbox.enqueue({ url: '/a', id: 'a' });
+    await r.outbox.flush();
+    const { letter } = r.events('dead')[0]!;
+    expect((await r.outbox.dead.list()).map((l) => l.id)).toEqual([letter]);
+    expect(await r.outbox.dead.retry([letter])).toBe(1);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1 });
+    expect(await r.outbox.dead.list()).toEqual([]);
+  });
+
   it('follows a custom classify, which sees the response and the task', async () => {
     const seen: string[] = [];
     await r.reopen({
