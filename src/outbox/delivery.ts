@@ -73,7 +73,8 @@ export interface DeliveryContext {
  * priority waiting for the slot; the rest go back, so the lane's order holds across the retry. What each response sent
  * is acked as the chain goes on (in groups, see `AckBatcher`), then said in 'sent' events: a crash before that sends
  * those tasks again, with the same Idempotency-Key. `freeSlot` is called once the last response is in, with whether the
- * lane goes on (every task of the unit left it), so that the lane's next chain may start while the last acks commit.
+ * lane goes on (every task of the unit left it), so that the lane's next chain may start while the last acks commit
+ * (with `onBeforeSend`, once they are told).
  */
 export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<StoredTask>, run: DeliveryRun, freeSlot: (goesOn: boolean) => void): Promise<void> {
   const delivered: Delivered[] = [];

@@ -122,10 +122,10 @@ export interface OutboxOptions {
   /** @default undefined: one request per task */
   readonly batch?: BatchOptions;
   /**
-   * Edit a task just before it is sent, or return false to skip it (dead as 'skipped'). A task's 'sent' event is
-   * told before the next task of its group is built, so a task may be built from what the one before it got. With
-   * `batch`, a task whose body travels in a batch must keep a JSON or text body (bytes make it dead as 'invalid').
-   * @default undefined
+   * Edit a task just before it is sent, or return false to skip it (dead as 'skipped'). Without `batch`, a task's
+   * 'sent' event is told before the next task of its group is built, so a task may be built from what the one before
+   * it got. With `batch`, a task whose body travels in a batch must keep a JSON or text body (bytes make it dead as
+   * 'invalid'). @default undefined
    */
   readonly onBeforeSend?: (task: HttpTask & { id: string }) => HttpTask | false | Promise<HttpTask | false>;
   /** @default 'relaxed' */
