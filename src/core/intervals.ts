@@ -1,3 +1,5 @@
+import { append } from './append.js';
+
 /** One run of sequence numbers `[s, e)` and what it maps to. */
 export interface Run<V> {
   readonly s: number;
@@ -130,7 +132,7 @@ export class Intervals<V> {
     const list: Run<V>[] = [];
     if (from < i) list.push(runs[from]!);
     if (i < j && runs[i]!.s < s) list.push({ s: runs[i]!.s, e: s, v: runs[i]!.v });
-    list.push(...pieces);
+    append(list, pieces);
     if (i < j && runs[j - 1]!.e > e) list.push({ s: e, e: runs[j - 1]!.e, v: runs[j - 1]!.v });
     if (j < to) list.push(runs[j]!);
     const merged: Run<V>[] = [];
@@ -139,6 +141,7 @@ export class Intervals<V> {
       if (last && last.e === run.s && last.v === run.v) merged[merged.length - 1] = { s: last.s, e: run.e, v: run.v };
       else merged.push(run);
     }
-    runs.splice(from, to - from, ...merged);
+    const rest = runs.splice(from);
+    append(append(runs, merged), rest.slice(to - from));
   }
 }

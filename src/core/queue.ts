@@ -1,3 +1,4 @@
+import { append } from './append.js';
 import { QueueBlobs } from './blobs.js';
 import { encodeItems } from './encode.js';
 import { existsGuarded, openGuarded } from './guarded-storage.js';
@@ -142,7 +143,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     return this.#run(async () => {
       check({ max }, { max: integer(1, 2 ** 31) });
       const out: T[] = [];
-      for (const part of this.#parts) if (out.length < max) out.push(...(await part.peek(max - out.length)));
+      for (const part of this.#parts) if (out.length < max) append(out, await part.peek(max - out.length));
       return out;
     });
   }
@@ -159,7 +160,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
       for (let p = start; p < this.#parts.length; p++) {
         if ((wanted && !wanted.has(p)) || (partition !== undefined && p !== partition)) continue;
         const entries = await this.#parts[p]!.list(limit - out.length, p === start ? from : 0, wanted?.get(p));
-        out.push(...(p === 0 ? entries : entries.map((e) => ({ ...e, id: entryId(p, Number(e.id)) }))));
+        append(out, p === 0 ? entries : entries.map((e) => ({ ...e, id: entryId(p, Number(e.id)) })));
       }
       return out;
     });

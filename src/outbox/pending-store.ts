@@ -1,3 +1,4 @@
+import { append } from '../core/append.js';
 import { SluiceError } from '../core/errors.js';
 import { PARTITION_SPAN, partitionOf } from '../core/ids.js';
 import type { ListOptions, QueueEntry } from '../core/queue-types.js';
@@ -92,12 +93,16 @@ export class PendingStore {
     await this.catchUp();
     if (this.#index.size >= 2 * Math.max(this.#checked, GONE_CHECK_FROM)) await this.#forgetGone();
     // Within the batch, the last task of a key wins too.
-    const keep = coalesce ? tasks.filter((t, i) => t.key === undefined || !tasks.slice(i + 1).some((u) => u.key === t.key)) : tasks;
-    const doomed: ToDead[] = tasks.filter((t) => !keep.includes(t)).map((value) => ({ entry: { id: '', value, attempts: 0 }, reason: 'superseded' }));
+    const last = new Map<string, number>();
+    if (coalesce) tasks.forEach((t, i) => t.key !== undefined && last.set(t.key, i));
+    // In one pass each (an enqueueMany of 100 000 tasks compared each with every other).
+    const kept = (t: StoredTask, i: number) => !coalesce || t.key === undefined || last.get(t.key) === i;
+    const keep = tasks.filter(kept);
+    const doomed: ToDead[] = tasks.filter((t, i) => !kept(t, i)).map((value) => ({ entry: { id: '', value, attempts: 0 }, reason: 'superseded' }));
     const keys = new Set(coalesce ? keep.flatMap((t) => (t.key === undefined ? [] : [t.key])) : []);
     const replaced = await this.entries([...keys].flatMap((key) => this.#index.withKey(key)));
-    doomed.push(...replaced.map((entry) => ({ entry, reason: 'superseded' as const })));
-    doomed.push(...(await this.#evictions(keep, replaced)).map((entry) => ({ entry, reason: 'evicted' as const })));
+    append(doomed, replaced.map((entry) => ({ entry, reason: 'superseded' as const })));
+    append(doomed, (await this.#evictions(keep, replaced)).map((entry) => ({ entry, reason: 'evicted' as const })));
     return { doomed, stored: await this.push(keep) };
   }
 

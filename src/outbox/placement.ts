@@ -1,3 +1,4 @@
+import { append } from '../core/append.js';
 import { hash } from '../core/partitioned.js';
 import type { Queue } from '../core/queue.js';
 import { laneOf, type Ordering } from './pending-task.js';
@@ -33,7 +34,7 @@ export async function pushPlaced(queue: Queue<StoredTask>, tasks: readonly Store
     for (const { key, at } of shares.values()) {
       const pushed = await queue.pushMany(at.map((i) => tasks[i]!), { key });
       at.forEach((i, j) => (ids[i] = pushed[j]!));
-      done.push(...pushed);
+      append(done, pushed);
     }
   } catch (error) {
     if (done.length > 0) await queue.remove(done);

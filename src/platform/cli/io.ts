@@ -25,7 +25,7 @@ export function printError(io: CliIo, error: SluiceError, json: boolean): void {
 
 /** Rows as aligned columns (the first row is the header); the last column is not padded. */
 export function table(rows: readonly (readonly string[])[]): string[] {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  const widths = rows[0]!.map((_, column) => rows.reduce((widest, row) => Math.max(widest, row[column]!.length), 0));
   return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  '));
 }
 
