@@ -71,7 +71,8 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
   const judge = () => ready.map(({ entry }, i) => verdictFor(outcome, views[i]!, options, { attempts: entry.attempts, createdAt: entry.value.createdAt, now }));
   let verdicts = judge();
   let body: ArrayBuffer | undefined;
-  if (verdicts.some((v) => v.kind === 'sent') && !(outcome instanceof Error) && outcome.body) {
+  // A body of null is none (a 204); one like a Response may have no `body` at all, and is read all the same.
+  if (verdicts.some((v) => v.kind === 'sent') && !(outcome instanceof Error) && outcome.body !== null) {
     try {
       body = await a.deadline.race(outcome.arrayBuffer());
     } catch (error) {

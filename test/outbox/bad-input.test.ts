@@ -151,4 +151,15 @@ describe('a transport that is not quite fetch', () => {
     expect(body.destroyed).toBe(true);
     await outbox.close();
   });
+
+  it('one whose 2xx has no `body` field at all: its body is read to the end all the same, and one that breaks off is retried, not sent', async () => {
+    const broken = () => Promise.reject(new TypeError('terminated'));
+    const { outbox, retries, flushed } = await over(async () => ({ status: 200, headers: new Headers(), arrayBuffer: broken }));
+    expect(flushed).toMatchObject({ sent: 0, retried: 1, remaining: 1 });
+    expect(retries).toMatchObject([{ error: expect.stringContaining('terminated') }]);
+    await outbox.close();
+    const whole = await over(async () => ({ status: 200, headers: new Headers(), arrayBuffer: async () => new ArrayBuffer(2) }));
+    expect(whole.flushed).toMatchObject({ sent: 1, retried: 0, remaining: 0 });
+    await whole.outbox.close();
+  });
 });
