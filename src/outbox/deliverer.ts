@@ -168,6 +168,13 @@ export class Deliverer {
   async flush(signal: AbortSignal | undefined): Promise<DeliveryRun> {
     const run = newRun(true);
     const dispatcher = this.#dispatcher;
+    // Ended at the abort, not at the next change: a chain (a group's tasks one by one) or a slot that frees would go on
+    // starting requests for it until then.
+    const abort = (): void => {
+      run.over = true;
+      dispatcher.wake();
+    };
+    signal?.addEventListener?.('abort', abort);
     this.#flushes.add(run);
     try {
       for (;;) {
@@ -180,6 +187,7 @@ export class Deliverer {
         if ((started === 0 || dispatcher.active >= this.#c.options.concurrency) && seen === dispatcher.changes) await dispatcher.changed();
       }
     } finally {
+      signal?.removeEventListener?.('abort', abort);
       run.over = true;
       this.#flushes.delete(run);
       this.#c.index.unpark(run.parked!);

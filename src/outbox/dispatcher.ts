@@ -112,6 +112,11 @@ export class Dispatcher {
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
+  /** Wakes what waits in `changed` (a run that was ended from outside looks again). */
+  wake(): void {
+    this.#change();
+  }
+
   /** Resolves once every delivery started has settled. */
   async settled(): Promise<void> {
     this.#acks.release();

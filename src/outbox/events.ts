@@ -58,7 +58,8 @@ export interface HandedOverDetail {
 /** Options of `Outbox.flush`. */
 export interface FlushOptions {
   /**
-   * Ends the run early (it rejects with the signal's reason); requests in flight settle as usual.
+   * Ends the run at the abort (it rejects with the signal's reason): nothing more starts for it, not even the rest of a
+   * group's chain; requests in flight settle as usual.
    * @default undefined: the run goes to its end
    */
   readonly signal?: AbortSignal;

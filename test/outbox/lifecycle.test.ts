@@ -223,6 +223,38 @@ describe('Outbox.start() and stop()', () => {
   });
 });
 
+describe('Outbox.flush({ signal })', () => {
+  /**
+   * Aborts a flush of `total` tasks once the server has `started` requests, each answered after 60 ms; resolves how
+   * many requests were made, once those started have been acked.
+   */
+  const abortAfter = async (started: number, total: number) => {
+    r.server.script(() => ({ delayMs: 60 }));
+    const controller = new AbortController();
+    const flushed = r.outbox.flush({ signal: controller.signal });
+    await r.server.waitFor(started);
+    controller.abort();
+    await expect(flushed).rejects.toMatchObject({ name: 'AbortError' });
+    // Long enough for the requests in flight to settle, and for any started after the abort to reach the server.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Their acks wait a moment to be committed together: on the rig's clock.
+    r.clock.advance(1_000);
+    await vi.waitFor(async () => expect(await r.outbox.size()).toBe(total - started));
+    return r.calls.length;
+  };
+
+  it("ends a group's chain at the abort: the request in flight settles, and none of the rest is sent", async () => {
+    await r.outbox.enqueueMany(Array.from({ length: 6 }, (_, i) => ({ url: `/t${i}`, group: 'g' })));
+    expect(await abortAfter(1, 6)).toBe(1);
+  });
+
+  it("with ordering 'none', starts nothing in the slots that free after the abort", async () => {
+    await r.reopen({ ordering: 'none', concurrency: 2 });
+    await r.outbox.enqueueMany(Array.from({ length: 8 }, (_, i) => ({ url: `/t${i}` })));
+    expect(await abortAfter(2, 8)).toBe(2);
+  });
+});
+
 describe('Outbox.dead', () => {
   it('retry() puts dead tasks back with their ids; purge() deletes them', async () => {
     r.server.next({ status: 400 }, { status: 400 });
