@@ -54,6 +54,8 @@ export function verdictFor(
   }
   const { retry } = policy;
   if (attempt.attempts >= retry.maxAttempts) return { kind: 'dead', reason: 'max-attempts' };
+  // Expired while its request was out: no retry could deliver it, and its wait must not outlast `expiresAt`.
+  if (task.expiresAt !== undefined && task.expiresAt <= attempt.now) return { kind: 'dead', reason: 'expired' };
   const asked = outcome instanceof Error ? undefined : parseRetryAfter(outcome.headers.get('retry-after'), attempt.now, outcome.headers.get('date'));
   // Past its age limit now, or when the wait a server asks for would end: given up now, not at the next attempt.
   if (attempt.now + (asked ?? 0) - attempt.createdAt >= retry.maxAgeMs) return { kind: 'dead', reason: 'max-age' };

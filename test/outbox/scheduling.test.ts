@@ -193,6 +193,17 @@ describe('notBefore, expiresAt, priority', () => {
     expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'expired', attempts: 1, status: 503 }]);
   });
 
+  it('a task that expires while its request is out, answered with a retry, is dead as expired at once: it waits out no delay', async () => {
+    r.server.script(() => ({ status: 503, headers: { 'retry-after': '600' }, delayMs: 50 }));
+    await r.outbox.enqueue({ url: '/late', id: 'l', expiresAt: r.clock.now() + 100 });
+    const flushed = r.outbox.flush();
+    await r.server.waitFor(1);
+    r.clock.advance(100);
+    expect(await flushed).toMatchObject({ retried: 0, dead: 1, remaining: 0 });
+    expect(r.events('retry')).toEqual([]);
+    expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'expired', attempts: 1, status: 503 }]);
+  });
+
   it('drains higher priorities first among tasks that ordering lets go', async () => {
     await r.reopen({ concurrency: 1, ordering: 'none' });
     await r.outbox.enqueueMany([
