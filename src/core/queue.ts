@@ -25,8 +25,7 @@ import { check, integer, isBoolean, optionsObject } from './validate.js';
  * Several handles (tabs, processes) may open one queue: every change is a compare-and-write on the store, made
  * again on a fresh view when another handle got there first.
  *
- * A queue is one `Partition` (its storage, view, group commit, leasing and recovery), or several behind one name.
- * This class checks arguments and spreads the work over them.
+ * A queue is one `Partition` (its storage, view, group commit, leasing, recovery) or several; this checks and spreads.
  */
 export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   /** The store used when `QueueOptions.store` is absent. Set by the platform entries (`sluice` in Node, browsers). */

@@ -92,10 +92,9 @@ export class PendingStore {
   async admit(tasks: readonly StoredTask[], coalesce = true): Promise<{ doomed: ToDead[]; stored: Stored[] }> {
     await this.catchUp();
     if (this.#index.size >= 2 * Math.max(this.#checked, GONE_CHECK_FROM)) await this.#forgetGone();
-    // Within the batch, the last task of a key wins too.
+    // Within the batch, the last task of a key wins too: found in one pass (not comparing each with every other).
     const last = new Map<string, number>();
     if (coalesce) tasks.forEach((t, i) => t.key !== undefined && last.set(t.key, i));
-    // In one pass each (an enqueueMany of 100 000 tasks compared each with every other).
     const kept = (t: StoredTask, i: number) => !coalesce || t.key === undefined || last.get(t.key) === i;
     const keep = tasks.filter(kept);
     const doomed: ToDead[] = tasks.filter((t, i) => !kept(t, i)).map((value) => ({ entry: { id: '', value, attempts: 0 }, reason: 'superseded' }));
