@@ -1,4 +1,4 @@
-import { append } from './append.js';
+import { append, splice } from './long-lists.js';
 
 /** One run of sequence numbers `[s, e)` and what it maps to. */
 export interface Run<V> {
@@ -141,7 +141,6 @@ export class Intervals<V> {
       if (last && last.e === run.s && last.v === run.v) merged[merged.length - 1] = { s: last.s, e: run.e, v: run.v };
       else merged.push(run);
     }
-    const rest = runs.splice(from);
-    append(append(runs, merged), rest.slice(to - from));
+    splice(runs, from, to - from, merged);
   }
 }

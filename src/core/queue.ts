@@ -1,4 +1,3 @@
-import { append } from './append.js';
 import { QueueBlobs } from './blobs.js';
 import { encodeItems } from './encode.js';
 import { existsGuarded, openGuarded } from './guarded-storage.js';
@@ -6,6 +5,7 @@ import { SluiceError } from './errors.js';
 import type { QueueEventMap, RecoverDetail } from './events.js';
 import { byPartition, entryId, parseIds, partitionOf } from './ids.js';
 import { leases } from './iteration.js';
+import { append } from './long-lists.js';
 import { Members } from './members.js';
 import { checkList, checkTake, ITERATE_OPTIONS, ITERATE_RULES, MAX_NAME, PUSH_OPTIONS, PUSH_RULES, REMOVE_OPTIONS, resolveOptions, type QueueOptions, type ResolvedOptions } from './options.js';
 import { settleCount } from './partition-count.js';

@@ -1,6 +1,6 @@
-import { append } from '../core/append.js';
 import { SluiceError } from '../core/errors.js';
 import { PARTITION_SPAN, partitionOf } from '../core/ids.js';
+import { append } from '../core/long-lists.js';
 import type { ListOptions, QueueEntry } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
 import type { DeadRecord } from './dead-letters.js';

@@ -1,4 +1,4 @@
-import { append } from '../core/append.js';
+import { append } from '../core/long-lists.js';
 import { hash } from '../core/partitioned.js';
 import type { Queue } from '../core/queue.js';
 import { laneOf, type Ordering } from './pending-task.js';

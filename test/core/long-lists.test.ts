@@ -1,17 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { append } from '../../src/core/append.js';
+import { append, splice } from '../../src/core/long-lists.js';
 import { Intervals } from '../../src/core/intervals.js';
 import { MemoryStore, Queue } from '../../src/index.js';
 
 // Past some 120 000 arguments, a call spread from an array overflows the stack (a RangeError); these lists are longer.
 const LONG = 200_000;
 
-describe('append', () => {
-  it('adds a list longer than a call takes arguments, in order', () => {
+describe('append and splice', () => {
+  it('append adds a list longer than a call takes arguments, in order', () => {
     const to = [-1];
     expect(append(to, Array.from({ length: LONG }, (_, i) => i))).toBe(to);
     expect(to.length).toBe(LONG + 1);
     expect(to[LONG]).toBe(LONG - 1);
+  });
+
+  it('splice replaces a span by a list longer than a call takes arguments, in order, as Array#splice would', () => {
+    const to = [0, 1, 2, 3, 4];
+    splice(to, 1, 2, Array.from({ length: LONG }, (_, i) => 10 + i));
+    expect(to.length).toBe(LONG + 3);
+    expect([to[0], to[1], to[LONG], to[LONG + 1], to[LONG + 2]]).toEqual([0, 10, LONG + 9, 3, 4]);
+    splice(to, 1, LONG, [7]);
+    expect(to).toEqual([0, 7, 3, 4]);
   });
 });
 
