@@ -111,6 +111,9 @@ const KB = 1024;
  * more spliced in pieces, not one spread call (list() threw a RangeError), an enqueue's keys coalesced in one pass
  * (quadratic), a flush ended at its signal's abort, a task that expired during its request buried at once, and a
  * 2xx's body read from a transport whose response has no `body` field.
+ * Then to 48.9 KB (measured 48.85 KB, 0.41 KB more) for `expiresAt` as API.md states it: a task is dead at its expiry
+ * wherever it stands. One behind its group's failing head, or offline (told so or not), stayed pending until a request
+ * came to take it; an index of expiries (its stale entries swept) now has such tasks buried then, with no request.
  */
 export const rows = [
   {
@@ -131,7 +134,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 48.5 * KB,
+    limit: 48.9 * KB,
   },
 ];
 

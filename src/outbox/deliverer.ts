@@ -247,16 +247,20 @@ export class Deliverer {
   /**
    * Nothing runs: when something may go next (undefined: nothing waits, or nothing may go until a wake-up: told
    * online by `setOnline(true)`, or granted the delivery lock another tab holds). A wait that ended while sending is
-   * not allowed must not set a timer: it would fire at once, again and again.
+   * not allowed must not set a timer: it would fire at once, again and again. An expiry is kept to all the same.
    */
   async #idle(): Promise<number | undefined> {
     if (this.#c.index.size === 0) {
       await this.#c.empty();
       return undefined;
     }
-    if (!this.#reachability.allowed || !this.#coordination.holdsOrAlone()) return undefined;
+    if (!this.#coordination.holdsOrAlone()) return undefined;
+    // A task's expiry needs no network: it is buried then, offline or told so.
+    const expiry = this.#c.index.nextExpiry();
+    if (!this.#reachability.allowed) return expiry;
     const wake = this.#c.index.nextWake();
     const probeAt = this.#c.options.clock.now() + this.#reachability.probeIn();
-    return this.#reachability.reachable ? wake : Math.max(wake ?? probeAt, probeAt);
+    const next = this.#reachability.reachable ? wake : Math.max(wake ?? probeAt, probeAt);
+    return next === undefined || (expiry !== undefined && expiry < next) ? expiry : next;
   }
 }

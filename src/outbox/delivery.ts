@@ -189,7 +189,7 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
     }
     // Each await is a turn of the microtask queue between one response and the next request: none for nothing.
     // Should their burial fail, they are given back (see `moveToDead`) and the rest of a batch goes all the same.
-    if (doomed.length > 0) await c.toDead(doomed.map((d) => unsent(c, d)), lease, run).catch((error: unknown) => c.emit('error', { error }));
+    if (doomed.length > 0) await buryUntried(c, doomed, lease, run);
     if (ready.length === 0) return true;
     const exchange: Exchange = timedOut
       ? { kind: 'error', error: timedOut, network: false, secrets: [] }
@@ -212,6 +212,11 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
   } finally {
     deadline.end();
   }
+}
+
+/** Moves to dead tasks taken without a request made for them; a failed burial is told (and gives them back). */
+export function buryUntried(c: DeliveryContext, doomed: readonly ToDead[], lease: Lease<StoredTask>, run: DeliveryRun): Promise<void> {
+  return c.toDead(doomed.map((d) => unsent(c, d)), lease, run).catch((error: unknown) => c.emit('error', { error }));
 }
 
 /**

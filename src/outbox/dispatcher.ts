@@ -3,6 +3,7 @@ import type { Queue } from '../core/queue.js';
 import type { Serial } from '../core/serial.js';
 import { AckBatcher } from './ack-batcher.js';
 import { BatchFit } from './batch-fit.js';
+import { buryExpired } from './bury-expired.js';
 import type { Coordination } from './coordination.js';
 import { deliver, outlasts, type DeliveryContext, type DeliveryRun, type Entry, type ToDead } from './delivery.js';
 import type { OutboxEventMap } from './events.js';
@@ -72,7 +73,7 @@ export class Dispatcher {
   #changes = 0;
   #waiters: (() => void)[] = [];
   readonly #onChange: () => void;
-  readonly #delivery: DeliveryContext & LeaseContext;
+  readonly #delivery: DeliveryContext & LeaseContext & Pick<DispatcherContext, 'running'>;
 
   constructor(context: DispatcherContext, onChange: () => void) {
     this.#c = context;
@@ -131,7 +132,13 @@ export class Dispatcher {
     return started;
   }
 
-  async #fill(run: DeliveryRun): Promise<number> {
+  #fill(run: DeliveryRun): Promise<number> {
+    // Looked at without an await: a fill starts on every response.
+    if ((this.#c.index.nextExpiry() ?? Infinity) > this.#c.options.clock.now()) return this.#send(run);
+    return buryExpired(this.#delivery, run).then(async (buried) => buried + (await this.#send(run)));
+  }
+
+  async #send(run: DeliveryRun): Promise<number> {
     const { options, reachability } = this.#c;
     let free = options.concurrency - this.#active.size;
     if (free <= 0 || !reachability.allowed) return 0;

@@ -35,9 +35,9 @@ export function chainsLanes(options: ResolvedOutboxOptions): boolean {
 /**
  * Leases the tasks `chosen` on the index for `run`, in units (chains of a lane, batches, or one task each): the
  * queue is asked for exactly those, the index learns where the ones it did not give are, and what was taken but
- * cannot go in a unit goes back untried.
+ * cannot go in a unit goes back untried. `asOne`: all that was taken, in one unit (to bury, in no order).
  */
-export async function leaseUnits(c: LeaseContext, chosen: Pending[], run: DeliveryRun): Promise<Buffered[]> {
+export async function leaseUnits(c: LeaseContext, chosen: Pending[], run: DeliveryRun, asOne = false): Promise<Buffered[]> {
   const { index, queue } = c;
   const ids = chosen.map((p) => String(p.seq));
   let lease: Lease<StoredTask> | undefined;
@@ -52,7 +52,7 @@ export async function leaseUnits(c: LeaseContext, chosen: Pending[], run: Delive
     throw error;
   }
   try {
-    return await unitsOf(c, chosen, lease, run);
+    return await unitsOf(c, chosen, lease, run, asOne);
   } catch (error) {
     // Taken, and not handed on (the store failed as the take was looked at): given back untried, or where that fails
     // too, held until the lease ends; those not taken are free again. Never held by this handle for good.
@@ -65,7 +65,7 @@ export async function leaseUnits(c: LeaseContext, chosen: Pending[], run: Delive
 }
 
 /** What `leaseUnits` makes of the `lease` it took of `chosen`. */
-async function unitsOf(c: LeaseContext, chosen: Pending[], lease: Lease<StoredTask> | undefined, run: DeliveryRun): Promise<Buffered[]> {
+async function unitsOf(c: LeaseContext, chosen: Pending[], lease: Lease<StoredTask> | undefined, run: DeliveryRun, asOne: boolean): Promise<Buffered[]> {
   const { options, index, queue } = c;
   const chained = chainsLanes(options);
   const taken = new Map((lease?.entries ?? []).map((e) => [e.id, e]));
@@ -92,6 +92,7 @@ async function unitsOf(c: LeaseContext, chosen: Pending[], lease: Lease<StoredTa
   // Gone (another handle delivered or removed them) or held by another handle: the index learns which.
   if (missing.length > 0) index.relearn(missing, await queue.list({ ids: missing.map((p) => String(p.seq)) }));
   if (!lease) return [];
+  if (asOne) return [{ unit: chainUnits(chosen, taken, { chained: true, ordered: false }).units.flat(), lease, run }];
   const { units, late } = chainUnits(chosen, taken, { chained, ordered: options.ordering !== 'none' });
   if (late.length > 0) await c.giveBack(late, lease);
   if (!options.batch) return units.map((unit) => ({ unit, lease: lease!, run }));

@@ -1,6 +1,8 @@
 import { Heap } from '../core/heap.js';
+import { addTo, deleteFrom, type ByName } from './by-name.js';
 import type { QueueEntry } from '../core/queue-types.js';
 import { byTurn, pendingOf, type Ordering, type Pending, type WaitCause } from './pending-task.js';
+import { Expiries } from './expiries.js';
 import { Lanes, type Lane } from './lanes.js';
 import type { StoredTask } from './task.js';
 import { Waits } from './waits.js';
@@ -17,21 +19,22 @@ const LEASE_RECHECK_MS = 5_000;
  * path looks at every task. Built from the queue on open, kept by the outbox as tasks come, go and change state.
  */
 export class PendingIndex {
-  readonly #ordering: Ordering;
+  readonly ordering: Ordering;
   readonly #tasks = new Map<number, Pending>();
   /** Task ids are the user's (an Idempotency-Key), and several pending tasks may share one. */
-  readonly #byId = new Map<string, Set<Pending>>();
-  readonly #byKey = new Map<string, Set<Pending>>();
+  readonly #byId: ByName = new Map();
+  readonly #byKey: ByName = new Map();
   readonly #lanes = new Lanes(this.#tasks);
   /** Candidates: ready tasks without ordering, ready lane heads with it; stale entries are skipped when popped. */
   readonly #runnable = new Heap<Pending>(byTurn);
   readonly #waits = new Waits(this.#tasks);
+  readonly #expiries = new Expiries(this.#tasks);
   #bytes = 0;
   /** The latest time `take` was asked about: a wait that ended by then is no wait. */
   #now = 0;
 
   constructor(ordering: Ordering) {
-    this.#ordering = ordering;
+    this.ordering = ordering;
   }
 
   get size(): number {
@@ -41,10 +44,6 @@ export class PendingIndex {
   /** Stored bytes of the pending tasks, as `limits.maxBytes` counts them. */
   get bytes(): number {
     return this.#bytes;
-  }
-
-  get ordering(): Ordering {
-    return this.#ordering;
   }
 
   get(seq: number): Pending | undefined {
@@ -75,12 +74,13 @@ export class PendingIndex {
   add(seq: number, task: StoredTask, attempts: number, until = 0, cause: WaitCause = 'server'): Pending {
     const known = this.#tasks.get(seq);
     if (known) return known;
-    const pending = pendingOf(seq, task, attempts, this.#ordering);
+    const pending = pendingOf(seq, task, attempts, this.ordering);
     this.#tasks.set(seq, pending);
     addTo(this.#byId, pending.id, pending);
     this.#bytes += pending.bytes;
     if (pending.key !== undefined) addTo(this.#byKey, pending.key, pending);
     if (pending.lane !== undefined) this.#lanes.add(pending.lane, seq);
+    this.#expiries.add(pending);
     this.wait(pending, until, cause);
     return pending;
   }
@@ -92,6 +92,7 @@ export class PendingIndex {
     deleteFrom(this.#byId, pending.id, pending);
     this.#bytes -= pending.bytes;
     if (pending.key !== undefined) deleteFrom(this.#byKey, pending.key, pending);
+    this.#expiries.remove(pending);
     this.#set(pending, 'busy');
     if (pending.lane !== undefined) this.#offerLane(pending.lane);
   }
@@ -254,6 +255,19 @@ export class PendingIndex {
     return this.#waits.next();
   }
 
+  /** Tasks expired by `now` wherever they stand (behind a lane's head too), not in flight nor held: marked busy. */
+  expired(now: number): Pending[] {
+    this.#now = Math.max(this.#now, now);
+    const out = this.#expiries.take(now);
+    for (const pending of out) this.#set(pending, 'busy');
+    return out;
+  }
+
+  /** When the next task expires that `expired` would give (a time past: one did), or undefined; cheap on every fill. */
+  nextExpiry(): number | undefined {
+    return this.#expiries.next();
+  }
+
   #set(pending: Pending, state: Pending['state'], cause?: WaitCause): void {
     pending.state = state;
     pending.cause = state === 'waiting' || state === 'parked' ? cause : undefined;
@@ -279,18 +293,4 @@ export class PendingIndex {
     const head = this.#lanes.headOf(name);
     if (head?.state === 'ready') this.#runnable.push(head);
   }
-}
-
-/** Files `pending` under `name` in a map of several tasks per name (a key, an id). */
-function addTo(map: Map<string, Set<Pending>>, name: string, pending: Pending): void {
-  let set = map.get(name);
-  if (!set) map.set(name, (set = new Set()));
-  set.add(pending);
-}
-
-/** Takes `pending` out from under `name`, and the name out once nothing is left under it. */
-function deleteFrom(map: Map<string, Set<Pending>>, name: string, pending: Pending): void {
-  const set = map.get(name);
-  set?.delete(pending);
-  if (set?.size === 0) map.delete(name);
 }
