@@ -19,6 +19,8 @@ export interface Plan<R> {
   readonly result: R;
   /** Runs once the store accepted the commit. */
   readonly done?: () => void;
+  /** Record how far the queue grew (see `QueueState.grown`) even with no ops: pushes record nothing of their own. */
+  readonly grown?: boolean;
 }
 
 /** A plan as made: a repair's (then the caller's plan follows it), or the caller's. */
@@ -29,7 +31,7 @@ interface Planned<R> {
 
 /** True when `plan` changes nothing: nothing to commit. */
 function idle(plan: Plan<unknown>): boolean {
-  return (plan.ops?.length ?? 0) === 0 && !plan.whole && !plan.batch;
+  return (plan.ops?.length ?? 0) === 0 && !plan.whole && !plan.batch && !plan.grown;
 }
 
 /** Thrown inside a plan when what the view says is no longer in the store: reload and plan again. */
@@ -62,6 +64,8 @@ export class CommitView {
   conflicts = 0;
   /** Reads of the store: a plan that finds it moved on knows the view took in another handle's commit meanwhile. */
   loads = 0;
+  /** This handle pushed since it last recorded how far the queue grew (see `Plan.grown`). */
+  unrecorded = false;
 
   constructor(
     storage: QueueStorage,
@@ -201,13 +205,15 @@ export class CommitView {
       for (const op of ops) this.state.apply(op);
       const batch = typeof planned.batch === 'function' ? planned.batch() : planned.batch;
       // Every record says how far the queue had grown, so a reader can tell numbers that went missing under it.
-      const grown: Op = ['n', this.next];
+      // And where the tail ended then (as before this commit's write), so that a tail lost later is counted from there.
+      const tail = this.segments.tail;
+      const grown: Op = tail ? ['n', this.next, tail.id, tail.end] : ['n', this.next];
       this.state.apply(grown);
-      const recorded: Op[] = ops.length > 0 ? [grown, ...ops] : [];
+      const recorded: Op[] = ops.length > 0 || planned.grown ? [grown, ...ops] : [];
       // A queue's first commit writes its state too, so that a queue with segments and no metadata is known to
       // have lost it (and is reported), never taken for a new one.
       const reader = this.#reader;
-      const meta = ops.length > 0 || whole || !reader.log.started ? reader.log.write(recorded, this.state, whole, this.#clock.now(), this.next) : {};
+      const meta = recorded.length > 0 || whole || !reader.log.started ? reader.log.write(recorded, this.state, whole, this.#clock.now(), this.next) : {};
       let token: string | undefined;
       try {
         token = await storage.commit(reader.token, { ...batch, ...meta, durability: this.#durability });
@@ -224,6 +230,7 @@ export class CommitView {
       }
       reader.token = token;
       reader.log.wrote(meta);
+      this.unrecorded = meta.meta || recorded.length > 0 ? false : this.unrecorded || batch?.write !== undefined;
       if (batch?.write) this.segments.appended(batch.write.segment, batch.write.offset, batch.write.bytes);
       reader.highWater = Math.max(reader.highWater, this.next);
       if (batch?.remove || batch?.quarantine) {

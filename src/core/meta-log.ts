@@ -119,7 +119,8 @@ function encodeCheckpoint(state: QueueState, now: number, next: number): Uint8Ar
   const attempts = state.attempts.runs().flatMap((r) => [r.s, r.e, r.v]);
   const acked = flat(state.acked.runs().map((r) => [r.s, r.e] as const));
   const floor = Math.max(state.floor, next);
-  return frameText(JSON.stringify({ v: FORMAT, gen: randomId(), head: state.head, next: floor, k: state.partitions, acked, attempts, holds }));
+  const at = state.grown && [state.grown.next, state.grown.segment, state.grown.end];
+  return frameText(JSON.stringify({ v: FORMAT, gen: randomId(), head: state.head, next: floor, k: state.partitions, acked, attempts, holds, at }));
 }
 
 /** The state in a checkpoint, or undefined when it is not one. Throws 'ERR_INCOMPATIBLE_STORE' for a newer format. */
@@ -130,7 +131,7 @@ function decodeCheckpoint(bytes: Uint8Array, now: number): QueueState | undefine
   } catch {
     return undefined;
   }
-  const { v, head, next, k } = parsed;
+  const { v, head, next, k, at } = parsed;
   if (typeof v === 'number' && v > FORMAT) {
     throw new SluiceError('ERR_INCOMPATIBLE_STORE', `The queue's metadata is of format ${v}, newer than this version of sluice reads (${FORMAT}); upgrade sluice.`);
   }
@@ -139,6 +140,7 @@ function decodeCheckpoint(bytes: Uint8Array, now: number): QueueState | undefine
   state.head = head as number;
   if (Number.isSafeInteger(next)) state.floor = next as number;
   if (Number.isSafeInteger(k)) state.partitions = k as number;
+  if (Array.isArray(at) && at.length === 3 && at.every((n) => Number.isSafeInteger(n) && n >= 0)) state.apply(['n', at[0], at[1], at[2]]);
   try {
     if (v === 1) {
       // The first format: ranges as pairs, holds as objects.

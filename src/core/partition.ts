@@ -213,7 +213,10 @@ export class Partition<T> {
     await this.#pushes.flush();
     // On the view as it is, so that a close does not wait on a store that stopped answering to find it has nothing to
     // do; a view a failed commit forgot is read again all the same where this handle ever took (see `releaseOwn`).
-    await this.view.commit(() => this.#leasing.releaseOwn(), false, undefined, true);
+    // Pushes record nothing in the metadata: said once here, a tail lost after a close is counted exactly, not guessed
+    // from its bytes. Not on a view a failed commit forgot: the store is failing, and a close must not wait on it.
+    const grown = this.view.unrecorded && !this.view.forgotten;
+    await this.view.commit(() => ({ ...this.#leasing.releaseOwn(), grown }), false, undefined, true);
   }
 
   async close(): Promise<void> {

@@ -21,8 +21,11 @@ export type Op =
   | readonly ['a', ranges: Flat]
   /** Every hold of `owner` ends (it closed, or it is gone). */
   | readonly ['o', owner: string]
-  /** The writer's next sequence number when it wrote: how far the queue had grown (a floor for later readers). */
-  | readonly ['n', next: number]
+  /**
+   * The writer's next sequence number when it wrote: how far the queue had grown (a floor for later readers); with
+   * where its tail segment then ended (see `QueueState.grown`). Readers that know only `next` ignore the rest.
+   */
+  | readonly ['n', next: number, segment?: number, end?: number]
   /**
    * The queue is made of `count` partitions. Recorded in every partition: the first's is the queue's count, read by
    * every open; the others' let a handle's commit there find out that the count changed (see `Partition`).
@@ -55,6 +58,12 @@ export class QueueState {
    * queue of one partition that never changed it), 0 when the metadata that recorded it was lost (see `CommitView`).
    */
   partitions: number | undefined;
+  /**
+   * The last record of growth that said where the tail was: the items of `segment` that were in its first `end` bytes
+   * all had numbers below `next`. A segment of which more was recorded and lost then held at most the items past
+   * `next` that fit in its bytes past `end`: without it, every lost byte of a tail may have been an item of its own.
+   */
+  grown: { readonly next: number; readonly segment: number; readonly end: number } | undefined;
   /** Acked items at or above `head`. */
   readonly acked = new Intervals<true>();
   /** How often each item at or above `head` was handed out; items never handed out are absent. */
@@ -100,6 +109,7 @@ export class QueueState {
         return this.holds.dropOwner(op[1]);
       case 'n':
         this.floor = Math.max(this.floor, op[1]);
+        if (op[2] !== undefined && op[3] !== undefined) this.grown = { next: op[1], segment: op[2], end: op[3] };
         return;
       case 'k':
         this.partitions = op[1];

@@ -21,10 +21,11 @@ export function repairPlan(
 ): Plan<undefined> | undefined {
   const { damage, trouble, missing, state } = view;
   const next = view.next;
-  // Cut or lost bytes may have held as many items as they hold frame headers.
+  // Torn bytes may have held as many items as they hold frame headers: never pushed, but their numbers are void.
   const cut = damage ? next + Math.floor(damage.bytes / FRAME_HEADER) : 0;
-  const gone = missing ? Math.max(next, missing.segment) + Math.ceil(missing.bytes / FRAME_HEADER) : 0;
-  const known = Math.max(state.knownEnd(), view.highWater, cut, gone);
+  // Numbers given out past what the segments hold: their items were stored, and are lost.
+  const given = Math.max(state.knownEnd(), view.highWater, missing ? storedEnd(view, missing, next) : 0);
+  const known = Math.max(given, cut);
   if (!damage && !trouble && known <= next) return undefined;
   if (damage?.corrupt && corruption === 'throw') {
     throw new SluiceError(
@@ -36,9 +37,9 @@ export function repairPlan(
   const reports: RecoverDetail[] = [];
   const lostIds: string[] = [];
   if (damage) reports.push({ queue: name, kind: 'tail', segment: damage.segment, offset: damage.offset, bytes: damage.bytes, corrupt: damage.corrupt });
-  if (known > Math.max(next, cut)) {
+  if (given > next) {
     // No torn bytes explain it: items the queue had were removed under it.
-    for (let seq = Math.max(next, cut); seq < known; seq = state.acked.endOf(seq + 1)) if (!state.isAcked(seq)) lostIds.push(String(seq));
+    for (let seq = next; seq < given; seq = state.acked.endOf(seq + 1)) if (!state.isAcked(seq)) lostIds.push(String(seq));
     const lost: CorruptDetail = { queue: name, segment: view.segments.list[view.segments.list.length - 1]?.id ?? next, offset: 0, lost: lostIds, action: corruption, reason: 'missing' };
     if (lostIds.length > 0) tell(lost);
     if (lostIds.length > 0 && corruption === 'throw') {
@@ -68,6 +69,20 @@ export function repairPlan(
       for (const detail of reports) report(detail);
     },
   };
+}
+
+/**
+ * Where the items of a finished commit's bytes that are gone or unreadable (`missing`) end, at most: each byte may have
+ * begun an item, as many as the bytes hold frame headers. A record of where the segment ended when the queue had
+ * grown to some number (`QueueState.grown`) leaves only the bytes past that for items it does not count: a tail
+ * removed after a close (which records it) is counted exactly.
+ */
+function storedEnd(view: CommitView, missing: NonNullable<CommitView['missing']>, next: number): number {
+  const byBytes = Math.max(next, missing.segment) + Math.ceil(missing.bytes / FRAME_HEADER);
+  const { grown } = view.state;
+  const end = (view.segments.list.find((s) => s.id === missing.segment)?.length ?? 0) + missing.bytes;
+  if (grown?.segment !== missing.segment || grown.end > end) return byBytes;
+  return Math.max(next, Math.min(byBytes, grown.next + Math.ceil((end - grown.end) / FRAME_HEADER)));
 }
 
 /**

@@ -95,11 +95,14 @@ describe('a frame whose length word is damaged', () => {
     });
   }
 
-  it('in the last frame of the tail, with nothing after it: a torn write, cut and reported (no valid data follows to tell)', async () => {
+  it('in the last frame of the tail, with nothing after it: cut as a torn write, its item lost (the close recorded it)', async () => {
     const { dir } = await damaged(100, 5, () => 0x7fff_ffff);
-    const { q, recovered } = await open(dir, 'throw', 100);
+    await expect(open(dir, 'throw', 100)).rejects.toMatchObject({ code: 'ERR_CORRUPT' });
+    const { q, recovered, corrupt } = await open(dir, 'skip', 100);
     expect((await q.list()).map((e) => e.value)).toEqual(['item-0', 'item-1', 'item-2', 'item-3', 'item-4']);
     expect(recovered()[0]).toMatchObject({ kind: 'tail', offset: 80, bytes: 16, corrupt: false });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(corrupt.map((d) => d.lost)).toEqual([['5']]);
     await q.close();
   });
 });
