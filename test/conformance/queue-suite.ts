@@ -767,7 +767,7 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
         return again;
       };
 
-      it('a pushMany cut short is dropped whole', async () => {
+      it('a pushMany cut short after a close: its frames are dropped whole, and its items, which the close recorded, named lost', async () => {
         const q = await open();
         await q.pushMany(items(0, 2));
         await q.pushMany(items(2, 6));
@@ -777,7 +777,7 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
         expect(await drain(await lostOnOpen(['2', '3', '4', '5']))).toEqual([0, 1]);
       });
 
-      it('garbage over the tail is cut back to the last whole commit', async () => {
+      it('garbage over the tail after a close: cut back to the last whole commit, and the item it hid named lost', async () => {
         const q = await open();
         await q.pushMany(items(0, 3));
         await q.push({ n: 3 });
