@@ -114,6 +114,10 @@ const KB = 1024;
  * Then to 48.9 KB (measured 48.85 KB, 0.41 KB more) for `expiresAt` as API.md states it: a task is dead at its expiry
  * wherever it stands. One behind its group's failing head, or offline (told so or not), stayed pending until a request
  * came to take it; an index of expiries (its stale entries swept) now has such tasks buried then, with no request.
+ * Then both (to 24.8 KB and 49.2 KB, measured 24.77 KB and 49.16 KB, 0.28 KB and 0.31 KB more) for what a lost tail
+ * reports: a 'corrupt' event named one id per 8 lost bytes (243 for a queue of 10), and two cases named fewer ids than
+ * were lost (a tail cut inside a pushMany; garbage over a closed queue's tail, dropped silently). Each record of
+ * growth, and a close after pushes, now says where the tail ended, and the ids lost are counted from there.
  */
 export const rows = [
   {
@@ -128,13 +132,13 @@ export const rows = [
     name: '`Queue` + `IndexedDbStore`',
     source: `import { Queue } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = [Queue, IndexedDbStore];`,
     budget: 8 * KB,
-    limit: 24.5 * KB,
+    limit: 24.8 * KB,
   },
   {
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 48.9 * KB,
+    limit: 49.2 * KB,
   },
 ];
 
