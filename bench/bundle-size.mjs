@@ -118,6 +118,10 @@ const KB = 1024;
  * reports: a 'corrupt' event named one id per 8 lost bytes (243 for a queue of 10), and two cases named fewer ids than
  * were lost (a tail cut inside a pushMany; garbage over a closed queue's tail, dropped silently). Each record of
  * growth, and a close after pushes, now says where the tail ended, and the ids lost are counted from there.
+ * Then the Outbox's to 49.6 KB (measured 49.54 KB, 0.38 KB more) for hosts that fail beside hosts that answer: one
+ * unreachable host (an analytics host an ad blocker refuses) held back every other, 25 of 200 tasks to a healthy host
+ * delivered in 20 s instead of all in 0.2 s, and a task to it waited 43-60 s for a probe; now each host that fails is
+ * probed on its own backoff and a success frees its own host's tasks only.
  */
 export const rows = [
   {
@@ -138,7 +142,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 49.2 * KB,
+    limit: 49.6 * KB,
   },
 ];
 

@@ -95,7 +95,7 @@ export class Deliverer {
         running: () => this.#loop.running,
         toDead: (list, lease, run) => context.moves().toDead(list, lease, run),
         buried: (entries, lease, retried) => context.moves().finishCutShort(entries, lease, retried),
-        delivered: () => this.networkBack(false),
+        delivered: (origin) => this.networkBack(false, origin),
         waitsFrom: () => this.#waitsFrom(),
       },
       () => this.#loop.kick(),
@@ -133,20 +133,24 @@ export class Deliverer {
     if (!online) this.#unbuffer();
   }
 
-  /** A request outside delivery (a live `fetch`) got a response (true) or a network error (false). */
-  saw(response: boolean, ok = false): void {
-    this.#reachability.saw(response);
-    if (ok) this.networkBack(false);
+  /**
+   * A request outside delivery (a live `fetch` to `origin`, started at `since` on the monotonic clock) got a response
+   * (true) or a network error (false).
+   */
+  saw(response: boolean, ok: boolean, origin: string, since: number): void {
+    this.#reachability.saw(response, since, origin);
+    if (ok) this.networkBack(false, origin);
   }
 
   /**
    * The network is there (a success showed it, or the platform or a page says so): tasks that wait only because the
    * network failed them are tried at once; waits a server asked for (a status, Retry-After) are kept. `told`: also
-   * end the probe backoff, since it was not a send that showed it.
+   * end the probe backoff, since it was not a send that showed it. A success at `origin` shows that origin is there:
+   * only its tasks go (another's may be blocked or down).
    */
-  networkBack(told: boolean): void {
+  networkBack(told: boolean, origin?: string): void {
     if (told) this.#reachability.saw(true);
-    const waiting = this.#c.index.waitingForNetwork();
+    const waiting = this.#c.index.waitingForNetwork(origin);
     for (const pending of waiting) this.#c.index.ready(pending);
     if (waiting.length > 0) this.#loop.kick();
   }

@@ -1,3 +1,4 @@
+import { monotonic } from '../core/clock.js';
 import type { Lease, LeaseEntry } from '../core/queue-types.js';
 import type { AckBatcher } from './ack-batcher.js';
 import type { BatchFit } from './batch-fit.js';
@@ -8,6 +9,7 @@ import type { OutboxEventMap } from './events.js';
 import type { ResolvedOutboxOptions } from './options.js';
 import type { BodyStore } from './body-store.js';
 import type { Pending, PendingIndex } from './pending.js';
+import { originOf } from './pending-task.js';
 import type { Reachability } from './reachability.js';
 import { batchable } from './request.js';
 import { errorText } from './scrub.js';
@@ -58,8 +60,8 @@ export interface DeliveryContext {
   readonly toDead: (list: readonly ToDead[], lease: Lease<StoredTask> | undefined, run: DeliveryRun) => Promise<void>;
   /** Puts taken entries back, as if never taken. */
   readonly giveBack: (entries: Entry[], lease: Lease<StoredTask>) => Promise<void>;
-  /** A task was delivered: the network is there. */
-  readonly delivered: () => void;
+  /** A task was delivered to `origin` (undefined: a batch): the network is there, and that origin. */
+  readonly delivered: (origin: string | undefined) => void;
   /** The wall clock's time for a wait that starts now (see `DispatcherContext.waitsFrom`). */
   readonly waitsFrom: () => number;
   /** True when a chain should stop before `next`: its run was stopped, or a higher priority task waits for its slot. */
@@ -171,6 +173,7 @@ export function outlasts(options: Pick<ResolvedOutboxOptions, 'clock' | 'timeout
 async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<StoredTask>, run: DeliveryRun, delivered: Delivered[]): Promise<boolean | Entry[][]> {
   const { options } = c;
   const deadline = new Deadline(options.clock, options.timeoutMs);
+  const started = monotonic(options.clock);
   try {
     const now = options.clock.now();
     const doomed: ToDead[] = [];
@@ -205,8 +208,9 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
           },
           deadline,
         );
-    if (exchange.kind === 'response' || exchange.kind === 'redirect') c.reachability.saw(true);
-    else if (exchange.kind === 'error' && exchange.network) c.reachability.saw(false);
+    const origin = options.batch ? undefined : originOf(ready[0]!.task.url);
+    if (exchange.kind === 'response' || exchange.kind === 'redirect') c.reachability.saw(true, started, origin);
+    else if (exchange.kind === 'error' && exchange.network) c.reachability.saw(false, started, origin);
     const settled = await settle(c, ready, exchange, { lease, run, delivered, deadline });
     return settled === 'too-large' ? c.batchFit!.refused(c.index, ready.map((r) => r.entry)) : settled;
   } finally {

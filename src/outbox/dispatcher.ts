@@ -43,8 +43,8 @@ export interface DispatcherContext {
   readonly buried: LeaseContext['buried'];
   /** True while the background loop runs (a granted lock is then kept). */
   readonly running: () => boolean;
-  /** A task was delivered: the network is there. */
-  readonly delivered: () => void;
+  /** A task was delivered to `origin` (undefined: a batch): the network is there, and that origin. */
+  readonly delivered: (origin: string | undefined) => void;
   /**
    * The wall clock's time for a wait that starts now: a step back of the clock since it was last read is first
    * applied to the waits set before it (see `Deliverer`), so that none is moved twice or missed.
@@ -132,8 +132,8 @@ export class Dispatcher {
     return started;
   }
 
+  /** Buries what expired, then sends; the first looked at without an await (a fill starts on every response). */
   #fill(run: DeliveryRun): Promise<number> {
-    // Looked at without an await: a fill starts on every response.
     if ((this.#c.index.nextExpiry() ?? Infinity) > this.#c.options.clock.now()) return this.#send(run);
     return buryExpired(this.#delivery, run).then(async (buried) => buried + (await this.#send(run)));
   }
@@ -143,11 +143,10 @@ export class Dispatcher {
     let free = options.concurrency - this.#active.size;
     if (free <= 0 || !reachability.allowed) return 0;
     const now = options.clock.now();
-    if (!reachability.reachable) {
-      // Offline: one probe at a time, spaced by backoff.
-      if (this.#active.size > 0 || reachability.probeIn() > 0) return 0;
-      free = 1;
-    }
+    // Offline: one probe at a time, to an origin whose backoff is over (see `Reachability.probeDue`).
+    const probing = !reachability.reachable;
+    if (probing && (this.#active.size > 0 || !reachability.mayProbe())) return 0;
+    if (probing) free = 1;
     // Asked only when not held already: an await is a turn of the microtask queue on every response.
     if (!this.#c.coordination.holdsOrAlone() && !(await this.#c.coordination.mayDeliver(this.#c.running()))) return 0;
     // Only without ordering: with lanes, only a lane's head may go; the chain behind one in flight is taken by `#ahead`.
@@ -197,10 +196,11 @@ export class Dispatcher {
     return this.#chained && first.attempts > 0 ? 1 : this.#unitSize;
   }
 
-  /** Takes up to `free` units' worth of the tasks the index says may go now. */
+  /** Takes up to `free` units' worth of the tasks the index says may go now (probes, while offline). */
   async #take(free: number, run: DeliveryRun, now: number): Promise<Buffered[]> {
-    const { index } = this.#c;
-    const chosen = index.take(this.#unitSize * free, now, (p) => this.#perLane(p));
+    const { index, reachability } = this.#c;
+    const probe = reachability.reachable ? undefined : (p: Pending) => reachability.probeDue(p.origin);
+    const chosen = index.take(this.#unitSize * free, now, (p) => this.#perLane(p), probe);
     return chosen.length === 0 ? [] : leaseUnits(this.#delivery, chosen, run);
   }
 

@@ -1,7 +1,8 @@
-import type { Clock } from '../core/clock.js';
+import { monotonic, type Clock } from '../core/clock.js';
 import { SluiceError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
 import { Deadline, isTimeout } from './deadline.js';
+import { originOf } from './pending-task.js';
 import { isNetworkError, letGo } from './send.js';
 import { taskFromRequest, type HttpTask } from './task.js';
 
@@ -43,8 +44,8 @@ export interface LiveFetchContext {
   readonly group: string | undefined;
   /** True when tasks of `group` are pending: a live request of that group must queue behind them. */
   readonly behind: (group: string | undefined) => Promise<boolean>;
-  /** A response came (`ok` when 2xx), or a network error (`response` false). */
-  readonly saw: (response: boolean, ok?: boolean) => void;
+  /** A response came (`ok` when 2xx), or a network error (`response` false), from `origin`, asked at `since` (monotonic). */
+  readonly saw: (response: boolean, ok: boolean, origin: string, since: number) => void;
   readonly enqueue: (task: HttpTask) => Promise<string>;
 }
 
@@ -72,18 +73,20 @@ export async function liveFetch(request: Request, c: LiveFetchContext): Promise<
   if (await c.behind(group)) return queue();
   headers.set('idempotency-key', task.id);
   const deadline = new Deadline(c.clock, c.timeoutMs);
+  const since = monotonic(c.clock);
+  const origin = originOf(task.url);
   const signal = live.signal ? anySignal(live.signal, deadline.signal) : deadline.signal;
   try {
     // Raced, for a transport that ignores the signal: the request is queued at the limit all the same.
     const response = await deadline.race(c.transport(new Request(live, { headers, signal })), letGo);
-    c.saw(true, response.ok);
+    c.saw(true, response.ok, origin, since);
     return bounded(response, deadline);
   } catch (error) {
     deadline.end();
     if (live.signal?.aborted) throw error;
     if (isTimeout(error) || deadline.expired) return queue();
     if (!isNetworkError(error)) throw error;
-    c.saw(false);
+    c.saw(false, false, origin, since);
     return queue();
   }
 }

@@ -24,6 +24,8 @@ export interface Pending {
   /** What it takes in storage, near enough for `limits`. */
   readonly bytes: number;
   readonly group: string | undefined;
+  /** Where its request goes (`scheme://host:port`): a success there ends the network waits of that origin alone. */
+  readonly origin: string;
   /** The key of its body stored beside it, if it has one: deleted once the task leaves for good. */
   readonly blob: string | undefined;
   /**
@@ -72,6 +74,12 @@ export function isDue(p: Pending, now: number): boolean {
   return (p.state === 'ready' || (p.state === 'waiting' && p.cause !== 'lease')) && p.until <= now && p.expiresAt > now;
 }
 
+/** The origin of an absolute URL, as stored (`scheme://authority`): a string cut, not a parse, on every task read in. */
+export function originOf(url: string): string {
+  const end = url.indexOf('/', url.indexOf('//') + 2);
+  return end < 0 ? url : url.slice(0, end);
+}
+
 /** Priorities as ranks: lower goes first. */
 export const RANK = { high: 0, normal: 1, low: 2 } as const;
 
@@ -99,6 +107,7 @@ export function pendingOf(seq: number, task: StoredTask, attempts: number, order
     key: task.key,
     bytes: taskBytes(task),
     group: task.group,
+    origin: originOf(task.url),
     blob: blobKey(task),
     state: 'ready',
     until: 0,

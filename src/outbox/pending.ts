@@ -174,8 +174,8 @@ export class PendingIndex {
   }
 
   /** The tasks waiting because the network failed them (a success just showed it is there). */
-  waitingForNetwork(): Pending[] {
-    return this.#waits.forNetwork();
+  waitingForNetwork(origin?: string): Pending[] {
+    return this.#waits.forNetwork(origin);
   }
 
   /** The tasks waiting because another handle leased them (the handle that delivered may just have gone). */
@@ -185,16 +185,19 @@ export class PendingIndex {
 
   /**
    * Up to `max` tasks that may go at `now`, higher priority first, then in queue order; with ordering, only a
-   * lane's first pending task (or, `perLane(head)` > 1, its first consecutive ready ones) may go. They are marked busy.
+   * lane's first pending task (or, `perLane(head)` > 1, its first consecutive ready ones) may go, of those `accept`
+   * accepts (the others stay candidates). They are marked busy.
    */
-  take(max: number, now: number, perLane: (head: Pending) => number = () => 1): Pending[] {
+  take(max: number, now: number, perLane: (head: Pending) => number = () => 1, accept?: (p: Pending) => boolean): Pending[] {
     this.#now = Math.max(this.#now, now);
     this.#wakeUp(now);
     const out: Pending[] = [];
+    const passed: Pending[] = [];
     while (out.length < max) {
       const top = this.#runnable.pop();
       if (!top) break;
       if (top.state !== 'ready' || this.#tasks.get(top.seq) !== top) continue;
+      if (accept && !accept(top) && passed.push(top)) continue;
       if (top.lane === undefined) {
         this.#set(top, 'busy');
         out.push(top);
@@ -203,6 +206,7 @@ export class PendingIndex {
       const lane = this.#lanes.get(top.lane)!;
       if (this.#lanes.head(lane) === top) this.#takeRun(lane, lane.at, Math.min(perLane(top), max - out.length), out);
     }
+    for (const p of passed) this.#runnable.push(p);
     return out;
   }
 

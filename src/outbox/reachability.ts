@@ -25,6 +25,12 @@ export class Reachability {
   #manual: boolean | undefined;
   #failures = 0;
   #probeAt = 0;
+  /** When the latest response came (monotonic). */
+  #answered = -Infinity;
+  /** Origins whose requests failed with a network error since they last answered, and when each may be probed again. */
+  readonly #origins = new Map<string, { failures: number; probeAt: number }>();
+  /** Offline because requests to some origins failed (not by the platform's word): others may be probed at once. */
+  #blamed = false;
 
   constructor(options: {
     clock: Clock;
@@ -47,6 +53,7 @@ export class Reachability {
       // The event is a hint: probe at once rather than trusting it blindly. The probes are tasks the network failed,
       // which would otherwise wait out their backoff (up to `maxDelayMs`) with the network long back.
       this.#probeAt = 0;
+      this.#origins.clear();
       this.#probe();
     });
   }
@@ -76,7 +83,26 @@ export class Reachability {
    * back must not hold the probes off for as long as it stepped.
    */
   probeIn(): number {
-    return this.#manual === undefined ? Math.max(0, this.#probeAt - monotonic(this.#clock)) : 0;
+    if (this.#manual !== undefined) return 0;
+    let at = this.#probeAt;
+    if (this.#blamed && this.#origins.size > 0) at = Math.min(...[...this.#origins.values()].map((o) => o.probeAt));
+    return Math.max(0, at - monotonic(this.#clock));
+  }
+
+  /** Whether a probe may go now to some origin (see `probeDue`). */
+  mayProbe(): boolean {
+    return this.#manual !== undefined || this.#blamed || this.#probeAt <= monotonic(this.#clock);
+  }
+
+  /**
+   * Whether a probe to `origin` may go now, while unreachable: one whose requests failed waits its own backoff; any
+   * other at once when what made the outbox offline was other origins failing (a blocked host), else the probe time.
+   */
+  probeDue(origin: string): boolean {
+    const failed = this.#origins.get(origin);
+    if (this.#manual !== undefined) return true;
+    if (failed) return failed.probeAt <= monotonic(this.#clock);
+    return this.#blamed || this.#probeAt <= monotonic(this.#clock);
   }
 
   /** Overrides what sends and hints say, until called again. */
@@ -85,27 +111,49 @@ export class Reachability {
     this.#manual = online;
     this.#failures = 0;
     this.#probeAt = 0;
+    this.#origins.clear();
     if (online) this.#reachable = true;
     if (was !== online) this.#changed(online);
     // Told online, as an 'online' event says it (where there are none, as in Node): what the network failed goes now.
     if (online) this.#probe();
   }
 
-  /** A send came back with a response (true) or a network error (false). */
-  saw(reachable: boolean): void {
+  /**
+   * A send came back with a response (true) or a network error (false). A network error of a request that started at
+   * `since` (monotonic) while a response came since is its host's, not the network's (one host blocked, or down, as
+   * an ad blocker makes an analytics host): the others are not held back for it.
+   */
+  saw(reachable: boolean, since?: number, origin?: string): void {
     const was = this.online;
+    const now = monotonic(this.#clock);
     if (reachable) {
       this.#failures = 0;
       this.#probeAt = 0;
+      this.#answered = now;
+      this.#blamed = false;
+      // Told (no origin: the platform, a page, a batch's answer): every host may be there.
+      if (origin !== undefined) this.#origins.delete(origin);
+      else this.#origins.clear();
     } else {
+      if (origin !== undefined) {
+        const failed = this.#origins.get(origin) ?? { failures: 0, probeAt: 0 };
+        this.#origins.set(origin, { failures: failed.failures + 1, probeAt: now + this.#gap(failed.failures + 1) });
+      }
+      if (since !== undefined && this.#answered >= since && this.#reachable) return;
       this.#failures++;
-      const { initialDelayMs, maxDelayMs, factor } = this.#policy;
-      // A retry policy of no delay (retry at once, a few times) must not make the probes a storm while offline.
-      this.#probeAt = monotonic(this.#clock) + Math.max(MIN_PROBE_GAP_MS, Math.min(maxDelayMs, initialDelayMs * factor ** (this.#failures - 1)));
+      this.#probeAt = now + this.#gap(this.#failures);
+      this.#blamed = origin !== undefined;
     }
     this.#reachable = reachable;
     if (was !== this.online) this.#changed(this.online);
     if (reachable && !was) this.#wake();
+  }
+
+  /** The wait before the next probe after `failures` in a row. */
+  #gap(failures: number): number {
+    const { initialDelayMs, maxDelayMs, factor } = this.#policy;
+    // A retry policy of no delay (retry at once, a few times) must not make the probes a storm while offline.
+    return Math.max(MIN_PROBE_GAP_MS, Math.min(maxDelayMs, initialDelayMs * factor ** (failures - 1)));
   }
 
   close(): void {

@@ -50,9 +50,10 @@ export class Waits {
     }
   }
 
-  /** The tasks waiting because the network failed them. */
-  forNetwork(): Pending[] {
-    return [...this.#offline];
+  /** The tasks waiting because the network failed them (of `origin` only, when given). */
+  forNetwork(origin?: string): Pending[] {
+    const all = [...this.#offline];
+    return origin === undefined ? all : all.filter((p) => p.origin === origin);
   }
 
   /** The tasks waiting because another handle leased them. */

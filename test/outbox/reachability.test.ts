@@ -1,0 +1,71 @@
+import net from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { rig, type Rig } from './helpers.js';
+
+let r: Rig;
+let down: string;
+beforeEach(async () => {
+  r = await rig({ ordering: 'none', concurrency: 4 });
+  down = `http://127.0.0.1:${await closedPort()}`;
+});
+afterEach(() => r.teardown());
+
+/** A port nobody listens on: a connection there is refused, as a blocked or dead host's is. */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const toDown = () => r.calls.filter((url) => url.startsWith(down)).length;
+
+// An app's outbox often posts to several origins (its API, an analytics host that an ad blocker refuses): one origin
+// that fails must not hold back another that answers.
+describe('a host that fails, beside one that answers', () => {
+  it("does not hold back the other's tasks in the background run (each success there used to free the failing host's tasks, which failed again and made the outbox offline)", async () => {
+    const tasks = Array.from({ length: 40 }, (_, i) => [{ url: `/a${i}` }, ...(i % 4 === 0 ? [{ url: `${down}/t${i}` }] : [])]).flat();
+    await r.outbox.enqueueMany(tasks);
+    r.outbox.start();
+    // The fake clock stands still: no probe time comes, so only what the failing host does not hold back goes.
+    for (let i = 0; i < 100 && r.server.delivered.length < 40; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(r.server.delivered).toHaveLength(40);
+    expect(await r.outbox.size()).toBe(10);
+  });
+
+  it('offline because one host failed: a task to another host goes at once, not at the next probe time', async () => {
+    await r.outbox.enqueue({ url: `${down}/t0` });
+    await r.outbox.flush();
+    expect(r.outbox.online).toBe(false);
+    await r.outbox.enqueue({ url: '/a' });
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, remaining: 1 });
+    expect(r.outbox.online).toBe(true);
+    expect(r.server.delivered.map((x) => x.path)).toEqual(['/a']);
+  });
+
+  it('offline by the only host there is: probes still wait their backoff, one at a time', async () => {
+    await r.server.down();
+    await r.outbox.enqueueMany([{ url: '/a' }, { url: '/b' }]);
+    await r.outbox.flush();
+    const calls = r.calls.length;
+    await r.outbox.enqueue({ url: '/c' });
+    await r.outbox.flush();
+    expect(r.calls.length).toBe(calls);
+  });
+
+  it("a success at one origin ends the network waits of that origin only: the other's tasks wait out their backoff", async () => {
+    await r.outbox.enqueueMany([{ url: `${down}/t0` }, { url: `${down}/t1` }]);
+    await r.outbox.flush();
+    const refused = toDown();
+    expect(refused).toBeGreaterThan(0);
+    await r.outbox.enqueue({ url: '/a' });
+    r.clock.advance(60_000);
+    await r.outbox.flush();
+    await r.outbox.enqueue({ url: '/b' });
+    await r.outbox.flush();
+    expect(r.server.delivered.map((x) => x.path)).toEqual(['/a', '/b']);
+    // The probe (at most one per flush), never a try of every task of the failing origin on each success.
+    expect(toDown() - refused).toBeLessThanOrEqual(2);
+  });
+});
