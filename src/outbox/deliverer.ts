@@ -133,10 +133,12 @@ export class Deliverer {
     if (!online) this.#unbuffer();
   }
 
-  /**
-   * A request outside delivery (a live `fetch` to `origin`, started at `since` on the monotonic clock) got a response
-   * (true) or a network error (false).
-   */
+  /** Responses seen so far: what a live `fetch` says it started at (see `Reachability.saw`). */
+  answers(): number {
+    return this.#reachability.answers;
+  }
+
+  /** A request outside delivery (a live `fetch` to `origin`, started at `since` answers) got a response (true) or a network error (false). */
   saw(response: boolean, ok: boolean, origin: string, since: number): void {
     this.#reachability.saw(response, since, origin);
     if (ok) this.networkBack(false, origin);

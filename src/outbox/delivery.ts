@@ -1,4 +1,3 @@
-import { monotonic } from '../core/clock.js';
 import type { Lease, LeaseEntry } from '../core/queue-types.js';
 import type { AckBatcher } from './ack-batcher.js';
 import type { BatchFit } from './batch-fit.js';
@@ -173,7 +172,7 @@ export function outlasts(options: Pick<ResolvedOutboxOptions, 'clock' | 'timeout
 async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<StoredTask>, run: DeliveryRun, delivered: Delivered[]): Promise<boolean | Entry[][]> {
   const { options } = c;
   const deadline = new Deadline(options.clock, options.timeoutMs);
-  const started = monotonic(options.clock);
+  const started = c.reachability.answers;
   try {
     const now = options.clock.now();
     const doomed: ToDead[] = [];

@@ -1,4 +1,4 @@
-import { monotonic, type Clock } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
 import { SluiceError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
 import { Deadline, isTimeout } from './deadline.js';
@@ -44,8 +44,8 @@ export interface LiveFetchContext {
   readonly group: string | undefined;
   /** True when tasks of `group` are pending: a live request of that group must queue behind them. */
   readonly behind: (group: string | undefined) => Promise<boolean>;
-  /** A response came (`ok` when 2xx), or a network error (`response` false), from `origin`, asked at `since` (monotonic). */
-  readonly saw: (response: boolean, ok: boolean, origin: string, since: number) => void;
+  /** Told what came, a response (`ok` when 2xx) or a network error (`response` false), from `origin`, asked at `since` answers. */
+  readonly sight: { answers(): number; saw(response: boolean, ok: boolean, origin: string, since: number): void };
   readonly enqueue: (task: HttpTask) => Promise<string>;
 }
 
@@ -73,20 +73,20 @@ export async function liveFetch(request: Request, c: LiveFetchContext): Promise<
   if (await c.behind(group)) return queue();
   headers.set('idempotency-key', task.id);
   const deadline = new Deadline(c.clock, c.timeoutMs);
-  const since = monotonic(c.clock);
+  const since = c.sight.answers();
   const origin = originOf(task.url);
   const signal = live.signal ? anySignal(live.signal, deadline.signal) : deadline.signal;
   try {
     // Raced, for a transport that ignores the signal: the request is queued at the limit all the same.
     const response = await deadline.race(c.transport(new Request(live, { headers, signal })), letGo);
-    c.saw(true, response.ok, origin, since);
+    c.sight.saw(true, response.ok, origin, since);
     return bounded(response, deadline);
   } catch (error) {
     deadline.end();
     if (live.signal?.aborted) throw error;
     if (isTimeout(error) || deadline.expired) return queue();
     if (!isNetworkError(error)) throw error;
-    c.saw(false, false, origin, since);
+    c.sight.saw(false, false, origin, since);
     return queue();
   }
 }

@@ -198,7 +198,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       timeoutMs: o.timeoutMs,
       group,
       behind: (g) => this.#serial(() => this.#pending.holds(laneOf({ group: g }, o.ordering))),
-      saw: (response, ok, origin, since) => this.#deliverer.saw(response, ok, origin, since),
+      sight: this.#deliverer,
       enqueue: (task) => this.enqueue(task),
     });
   }

@@ -25,8 +25,8 @@ export class Reachability {
   #manual: boolean | undefined;
   #failures = 0;
   #probeAt = 0;
-  /** When the latest response came (monotonic). */
-  #answered = -Infinity;
+  /** Responses seen: a request that saw none come while it was out cannot blame its host alone. */
+  #answers = 0;
   /** Origins whose requests failed with a network error since they last answered, and when each may be probed again. */
   readonly #origins = new Map<string, { failures: number; probeAt: number }>();
   /** Offline because requests to some origins failed (not by the platform's word): others may be probed at once. */
@@ -56,6 +56,11 @@ export class Reachability {
       this.#origins.clear();
       this.#probe();
     });
+  }
+
+  /** How many responses sends have seen (see `saw`). */
+  get answers(): number {
+    return this.#answers;
   }
 
   /** What the outbox believes (a `setOnline` override wins). */
@@ -119,9 +124,9 @@ export class Reachability {
   }
 
   /**
-   * A send came back with a response (true) or a network error (false). A network error of a request that started at
-   * `since` (monotonic) while a response came since is its host's, not the network's (one host blocked, or down, as
-   * an ad blocker makes an analytics host): the others are not held back for it.
+   * A send to `origin` came back with a response (true) or a network error (false). A network error of a request that
+   * started when `answers` was `since`, while a response came since, is its host's, not the network's (one host
+   * blocked, or down, as an ad blocker makes an analytics host): the others are not held back for it.
    */
   saw(reachable: boolean, since?: number, origin?: string): void {
     const was = this.online;
@@ -129,7 +134,7 @@ export class Reachability {
     if (reachable) {
       this.#failures = 0;
       this.#probeAt = 0;
-      this.#answered = now;
+      this.#answers++;
       this.#blamed = false;
       // Told (no origin: the platform, a page, a batch's answer): every host may be there.
       if (origin !== undefined) this.#origins.delete(origin);
@@ -139,7 +144,7 @@ export class Reachability {
         const failed = this.#origins.get(origin) ?? { failures: 0, probeAt: 0 };
         this.#origins.set(origin, { failures: failed.failures + 1, probeAt: now + this.#gap(failed.failures + 1) });
       }
-      if (since !== undefined && this.#answered >= since && this.#reachable) return;
+      if (since !== undefined && this.#answers > since && this.#reachable) return;
       this.#failures++;
       this.#probeAt = now + this.#gap(this.#failures);
       this.#blamed = origin !== undefined;
