@@ -121,7 +121,10 @@ const KB = 1024;
  * Then the Outbox's to 49.6 KB (measured 49.54 KB, 0.38 KB more) for hosts that fail beside hosts that answer: one
  * unreachable host (an analytics host an ad blocker refuses) held back every other, 25 of 200 tasks to a healthy host
  * delivered in 20 s instead of all in 0.2 s, and a task to it waited 43-60 s for a probe; now each host that fails is
- * probed on its own backoff and a success frees its own host's tasks only.
+ * probed on its own backoff and a success frees its own host's tasks only. Then to 49.8 KB (measured 49.71 KB, 0.17 KB
+ * more) for two faults an adversarial run found in the burial of expired tasks: none was buried while a request was
+ * out (no timer was set until every answer came), and a dead-letter queue that kept refusing thousands of burials made
+ * a loop that never let a timer fire; now a timer is kept for the next expiry, and failed sweeps back off.
  */
 export const rows = [
   {
@@ -142,7 +145,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 49.6 * KB,
+    limit: 49.8 * KB,
   },
 ];
 

@@ -2,19 +2,46 @@ import { buryUntried, type DeliveryContext, type DeliveryRun } from './delivery.
 import type { DispatcherContext } from './dispatcher.js';
 import { leaseUnits, type LeaseContext } from './lease-units.js';
 
+/** The longest wait between sweeps while burials keep failing. */
+const MAX_BACKOFF_MS = 60_000;
+
 /**
  * Moves to dead, as `expired`, the tasks whose `expiresAt` has passed wherever they stand: behind their group's
  * failing head, or offline, where no request comes to take them. Burying makes no request, so it needs neither a
- * free slot nor the network, only the delivery (one handle buries, as one delivers). Called once
- * `PendingIndex.nextExpiry()` has come; resolves how many it buried.
+ * free slot nor the network, only the delivery (one handle buries, as one delivers). A burial the store refuses gives
+ * its tasks back, and the next sweep waits a backoff (1 s doubling to a minute): a dead-letter queue that keeps
+ * failing is not asked again at once, for thousands of tasks, in a loop.
  */
-export async function buryExpired(c: DeliveryContext & LeaseContext & Pick<DispatcherContext, 'running'>, run: DeliveryRun): Promise<number> {
-  const { index, coordination, options } = c;
-  if (!coordination.holdsOrAlone() && !(await coordination.mayDeliver(c.running()))) return 0;
-  const doomed = index.expired(options.clock.now());
-  if (doomed.length === 0) return 0;
-  const [taken] = await leaseUnits(c, doomed, run, true);
-  if (!taken || taken.unit.length === 0) return 0;
-  await buryUntried(c, taken.unit.map((entry) => ({ entry, reason: 'expired' as const })), taken.lease, run);
-  return taken.unit.length;
+export class ExpirySweep {
+  readonly #c: DeliveryContext & LeaseContext & Pick<DispatcherContext, 'running'>;
+  #failures = 0;
+  #notBefore = -Infinity;
+
+  constructor(context: DeliveryContext & LeaseContext & Pick<DispatcherContext, 'running'>) {
+    this.#c = context;
+  }
+
+  /** When the next sweep may bury something (a time past: now), or undefined while nothing expires. */
+  next(): number | undefined {
+    const at = this.#c.index.nextExpiry();
+    return at === undefined ? undefined : Math.max(at, this.#notBefore);
+  }
+
+  /** Buries what is due, if anything; resolves how many it buried (none when the burial failed). */
+  async run(run: DeliveryRun): Promise<number> {
+    const c = this.#c;
+    const { index, coordination, options } = c;
+    const now = options.clock.now();
+    if ((this.next() ?? Infinity) > now) return 0;
+    if (!coordination.holdsOrAlone() && !(await coordination.mayDeliver(c.running()))) return 0;
+    const doomed = index.expired(now);
+    if (doomed.length === 0) return 0;
+    const [taken] = await leaseUnits(c, doomed, run, true);
+    if (!taken || taken.unit.length === 0) return 0;
+    await buryUntried(c, taken.unit.map((entry) => ({ entry, reason: 'expired' as const })), taken.lease, run);
+    const buried = taken.unit.filter((entry) => !index.get(Number(entry.id))).length;
+    this.#failures = buried < taken.unit.length ? this.#failures + 1 : 0;
+    this.#notBefore = this.#failures === 0 ? -Infinity : options.clock.now() + Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (this.#failures - 1));
+    return buried;
+  }
 }

@@ -106,6 +106,7 @@ export class Deliverer {
       fill: () => context.lookUnseen()?.then(() => this.#fill(this.#background)) ?? this.#fill(this.#background),
       settling: () => this.#dispatcher.settling,
       idle: () => this.#idle(),
+      expiry: () => (this.#coordination.holdsOrAlone() ? this.#dispatcher.sweep.next() : undefined),
       error: (error) => context.emit('error', { error }),
     });
   }
@@ -262,7 +263,7 @@ export class Deliverer {
     }
     if (!this.#coordination.holdsOrAlone()) return undefined;
     // A task's expiry needs no network: it is buried then, offline or told so.
-    const expiry = this.#c.index.nextExpiry();
+    const expiry = this.#dispatcher.sweep.next();
     if (!this.#reachability.allowed) return expiry;
     const wake = this.#c.index.nextWake();
     const probeAt = this.#c.options.clock.now() + this.#reachability.probeIn();

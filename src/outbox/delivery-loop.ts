@@ -15,6 +15,8 @@ export interface LoopContext {
   readonly settling: () => number;
   /** Nothing is running or due: when something next may go (undefined: nothing waits). */
   readonly idle: () => Promise<number | undefined>;
+  /** When the next expired task may be buried by this handle (undefined: none, or another handle delivers). */
+  readonly expiry: () => number | undefined;
   readonly error: (error: unknown) => void;
 }
 
@@ -31,6 +33,8 @@ export class DeliveryLoop {
   /** Passes that failed in a row: each waits twice as long as the one before. */
   #failures = 0;
   #cancelTimer: (() => void) | undefined;
+  /** While requests are out: their answers kick the loop, but a task may expire before any comes. */
+  #cancelExpiry: (() => void) | undefined;
 
   constructor(context: LoopContext) {
     this.#c = context;
@@ -50,6 +54,8 @@ export class DeliveryLoop {
     this.#running = false;
     this.#cancelTimer?.();
     this.#cancelTimer = undefined;
+    this.#cancelExpiry?.();
+    this.#cancelExpiry = undefined;
   }
 
   /** Runs a pass soon (coalesced with one running). */
@@ -73,7 +79,10 @@ export class DeliveryLoop {
         this.#again = false;
         while (this.#running && (await this.#c.fill()) > 0);
         if (!this.#running) return;
+        this.#cancelExpiry?.();
+        this.#cancelExpiry = undefined;
         if (this.#c.settling() === 0) await this.#schedule();
+        else this.#scheduleExpiry();
         this.#failures = 0;
         // A kick while this pass ran (a lock granted, a task enqueued) must not be lost.
         if (!this.#again) return;
@@ -94,6 +103,16 @@ export class DeliveryLoop {
     // A moment already past, after a pass that could start nothing, would be a busy loop: look again a little later.
     const delay = wake - this.#c.clock.now();
     this.#wakeIn(delay > 0 ? delay : IDLE_RETRY_MS);
+  }
+
+  #scheduleExpiry(): void {
+    const at = this.#c.expiry();
+    if (at === undefined) return;
+    const delay = at - this.#c.clock.now();
+    this.#cancelExpiry = after(this.#c.clock, delay > 0 ? delay : IDLE_RETRY_MS, () => {
+      this.#cancelExpiry = undefined;
+      this.kick();
+    });
   }
 
   #wakeIn(delay: number): void {

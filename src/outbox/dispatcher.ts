@@ -3,7 +3,7 @@ import type { Queue } from '../core/queue.js';
 import type { Serial } from '../core/serial.js';
 import { AckBatcher } from './ack-batcher.js';
 import { BatchFit } from './batch-fit.js';
-import { buryExpired } from './bury-expired.js';
+import { ExpirySweep } from './bury-expired.js';
 import type { Coordination } from './coordination.js';
 import { deliver, outlasts, type DeliveryContext, type DeliveryRun, type Entry, type ToDead } from './delivery.js';
 import type { OutboxEventMap } from './events.js';
@@ -69,8 +69,9 @@ export class Dispatcher {
   /** Delivered tasks are removed by id, many per commit: the response is in, whichever lease holds them now. */
   readonly #acks: AckBatcher;
   readonly #ahead: TakeAhead;
-  /** Bumped whenever a slot frees or a delivery settles; `changed` waits for the next bump. */
-  #changes = 0;
+  readonly sweep: ExpirySweep;
+  /** Bumped whenever a slot frees or a delivery settles; `changed` waits for the next bump. Read-only outside. */
+  changes = 0;
   #waiters: (() => void)[] = [];
   readonly #onChange: () => void;
   readonly #delivery: DeliveryContext & LeaseContext & Pick<DispatcherContext, 'running'>;
@@ -87,6 +88,7 @@ export class Dispatcher {
       // Told offline (`setOnline(false)`), a chain sends nothing more: nothing at all is sent then.
       yields: (next, run) => !this.#on(run) || !context.reachability.allowed || this.#yields(next),
     };
+    this.sweep = new ExpirySweep(this.#delivery);
     this.#ahead = new TakeAhead({
       serial: context.serial,
       take: (lane, run) => this.#takeAhead(lane, run),
@@ -94,10 +96,6 @@ export class Dispatcher {
       giveBack: (b) => giveBack(this.#c, b.unit, b.lease),
       error: (error) => context.emit('error', { error }),
     });
-  }
-
-  get changes(): number {
-    return this.#changes;
   }
 
   get active(): number {
@@ -134,8 +132,8 @@ export class Dispatcher {
 
   /** Buries what expired, then sends; the first looked at without an await (a fill starts on every response). */
   #fill(run: DeliveryRun): Promise<number> {
-    if ((this.#c.index.nextExpiry() ?? Infinity) > this.#c.options.clock.now()) return this.#send(run);
-    return buryExpired(this.#delivery, run).then(async (buried) => buried + (await this.#send(run)));
+    if ((this.sweep.next() ?? Infinity) > this.#c.options.clock.now()) return this.#send(run);
+    return this.sweep.run(run).then(async (buried) => buried + (await this.#send(run)));
   }
 
   async #send(run: DeliveryRun): Promise<number> {
@@ -291,7 +289,7 @@ export class Dispatcher {
   }
 
   #change(): void {
-    this.#changes++;
+    this.changes++;
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const wake of waiters) wake();

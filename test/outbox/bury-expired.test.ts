@@ -119,26 +119,41 @@ describe('a task goes to dead at its expiresAt wherever it stands', () => {
     expect((await r.outbox.list()).map((t) => t.id)).toEqual(['a1']);
   });
 
-  it('a store that keeps refusing the burial: each flush asks once, and the background run waits a retry delay between tries', async () => {
+  it('a store that keeps refusing the burial of thousands: each try waits longer (1 s doubling), never a loop, and nothing is lost', async () => {
     await r.reopen({ store: refusingDead() });
-    r.server.next({ status: 503, headers: { 'retry-after': '600' } });
+    r.server.next({ status: 503, headers: { 'retry-after': '6000' } });
     await r.outbox.enqueueMany([
       { url: '/a1', id: 'a1', group: 'a' },
-      { url: '/a2', id: 'a2', group: 'a', expiresAt: r.clock.now() + 300 },
+      ...Array.from({ length: 3000 }, (_, i) => ({ url: `/e${i}`, group: 'a', expiresAt: r.clock.now() + 300 })),
     ]);
     await r.outbox.flush();
     r.clock.advance(300);
-    expect(await r.outbox.flush()).toMatchObject({ dead: 0, remaining: 2 });
+    expect(await r.outbox.flush()).toMatchObject({ dead: 0, remaining: 3001 });
     expect(r.events('error')).toHaveLength(1);
     r.outbox.start();
-    for (let i = 0; i < 5; i++) {
+    // Two minutes in steps of a second: tries at about +1, +3, +7, +15, +31, +63 and +123 s at most.
+    for (let i = 0; i < 120; i++) {
       r.clock.advance(1000);
-      await io(10);
+      await io(5);
     }
     const errors = r.events('error').length;
-    expect(errors).toBeGreaterThan(2);
-    expect(errors).toBeLessThanOrEqual(7);
-    expect(await r.outbox.size()).toBe(2);
+    expect(errors).toBeGreaterThan(3);
+    expect(errors).toBeLessThanOrEqual(9);
+    expect(await r.outbox.size()).toBe(3001);
+  });
+
+  it('buried at its expiresAt while a request is out and holds the only slot: no answer has to come first', async () => {
+    await r.reopen({ ordering: 'none', concurrency: 1 });
+    r.server.next({ hang: true });
+    await r.outbox.enqueue({ url: '/slow' });
+    r.outbox.start();
+    await r.server.waitFor(1);
+    await r.outbox.enqueue({ url: '/x', expiresAt: r.clock.now() + 300 });
+    await io();
+    const dead = next(r.outbox, 'dead');
+    r.clock.advance(300);
+    expect(await dead).toMatchObject({ reason: 'expired', attempts: 0 });
+    expect(r.server.received.map((x) => x.path)).toEqual(['/slow']);
   });
 });
 
