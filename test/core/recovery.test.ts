@@ -88,3 +88,14 @@ describe("repairPlan: the 'corrupt' event names the items a lost tail held", () 
     expect(lost).toEqual(range(0, Math.ceil(bytes / 8)));
   });
 });
+
+describe('a close after pushes', () => {
+  it('resolves when the record of how far the queue grew cannot be written (its directory removed under it)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-close-'));
+    const q = await Queue.open({ name: 'q', store: new FileStore({ dir }) });
+    await q.pushMany([1, 2, 3]);
+    await q.pushMany([4, 5]);
+    rmSync(dir, { recursive: true, force: true });
+    await expect(q.close()).resolves.toBeUndefined();
+  });
+});
