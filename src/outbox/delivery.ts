@@ -210,7 +210,7 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
     const origin = options.batch ? undefined : originOf(ready[0]!.task.url);
     if (exchange.kind === 'response' || exchange.kind === 'redirect') c.reachability.saw(true, started, origin);
     else if (exchange.kind === 'error' && exchange.network) c.reachability.saw(false, started, origin);
-    const settled = await settle(c, ready, exchange, { lease, run, delivered, deadline });
+    const settled = await settle(c, ready, exchange, { lease, run, delivered, deadline, origin });
     return settled === 'too-large' ? c.batchFit!.refused(c.index, ready.map((r) => r.entry)) : settled;
   } finally {
     deadline.end();

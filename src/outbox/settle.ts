@@ -5,7 +5,6 @@ import type { DeliveryContext, DeliveryRun, Entry, ToDead } from './delivery.js'
 import type { Relayed } from './coordination.js';
 import type { RetryDetail, SentDetail } from './events.js';
 import { bodiesOf } from './enqueue.js';
-import { originOf } from './pending-task.js';
 import { errorText } from './scrub.js';
 import { discard, type Exchange } from './send.js';
 import { publicTask, type StoredTask } from './task.js';
@@ -29,6 +28,8 @@ interface Attempt {
   readonly run: DeliveryRun;
   readonly delivered: Delivered[];
   readonly deadline: Deadline;
+  /** Where the request went (undefined: a batch), as `Reachability.saw` was told. */
+  readonly origin: string | undefined;
 }
 
 /**
@@ -87,7 +88,7 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
   ready.forEach(({ entry, task }, i) => to[verdicts[i]!.kind].push({ entry, task, view: views[i]!, verdict: verdicts[i]! }));
   const { sent } = to;
   if (sent[0]) {
-    c.delivered(c.options.batch ? undefined : originOf(sent[0].task.url));
+    c.delivered(a.origin);
     const response = outcome instanceof Error ? undefined : outcome;
     // Counted once acked, as the event: a task whose ack fails is sent again, and a flush says it is not sent yet.
     left(a, sent, () => {
