@@ -11,7 +11,9 @@ import { Dispatcher } from './dispatcher.js';
 import type { OutboxEventMap } from './events.js';
 import type { ResolvedOutboxOptions } from './options.js';
 import type { BodyStore } from './body-store.js';
-import type { PendingIndex } from './pending.js';
+import { putBack } from './lease-units.js';
+import type { Pending, PendingIndex } from './pending.js';
+import { recall } from './recall.js';
 import { Reachability } from './reachability.js';
 import type { StoredTask } from './task.js';
 
@@ -161,6 +163,12 @@ export class Deliverer {
   /** Relays a message to the other handles. */
   post(message: Relayed): void {
     this.#coordination.post(message);
+  }
+
+  /** Gives back those of `pending` this handle took ahead of their request: pending, not in flight (see `recall`). */
+  recall(pending: readonly Pending[]): Promise<void> {
+    const c = { index: this.#c.index, coordination: this.#coordination, emit: this.#c.emit };
+    return recall(pending, (entries, lease) => putBack(c, entries, lease));
   }
 
   kick(): void {

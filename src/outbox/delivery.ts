@@ -10,6 +10,7 @@ import type { BodyStore } from './body-store.js';
 import type { Pending, PendingIndex } from './pending.js';
 import { originOf } from './pending-task.js';
 import type { Reachability } from './reachability.js';
+import { unrecalled } from './recall.js';
 import { batchable } from './request.js';
 import { errorText } from './scrub.js';
 import { send, type Exchange } from './send.js';
@@ -89,8 +90,12 @@ export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<St
   try {
     for (; i < requests.length; i++) {
       if (told && acking.length > 0) await acked(c, acking);
-      const cut = i > 0 && (outlasts(c.options, lease) || c.yields(requests[i]![0]!, run));
-      const went = cut ? false : await attempt(c, requests[i]!, lease, run, delivered);
+      // Those `recall` took back are passed over once they are gone (removed, replaced, evicted); still pending, they
+      // stop the chain, as their lane's order needs.
+      const request = unrecalled(requests[i]!, lease);
+      const recalledHere = request.length < requests[i]!.length && requests[i]!.some((e) => !request.includes(e) && c.index.get(Number(e.id)));
+      const cut = recalledHere || (i > 0 && (outlasts(c.options, lease) || c.yields(requests[i]![0]!, run)));
+      const went = cut ? false : await attempt(c, request, lease, run, delivered);
       if (!went) {
         await c.giveBack(requests.slice(cut ? i : i + 1).flat(), lease);
         break;
@@ -107,7 +112,7 @@ export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<St
     // lost, and until then this handle's index has it wait for that, instead of holding it (and its lane) for good.
     c.emit('error', { error });
     await c.giveBack(requests.slice(i + 1).flat(), lease).catch(() => undefined);
-    holdUntilExpiry(c, unit.map((entry) => entry.id), lease);
+    holdUntilExpiry(c, unrecalled(unit, lease).map((entry) => entry.id), lease);
   } finally {
     if (delivered.length > 0) acking.push(acknowledge(c, delivered.splice(0), lease));
     // The lane's next chain starts once the slot is free.
@@ -173,6 +178,11 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
   const { options } = c;
   const deadline = new Deadline(options.clock, options.timeoutMs);
   const started = c.reachability.answers;
+  // In flight from here: no longer theirs to `recall`.
+  for (const entry of entries) {
+    const pending = c.index.get(Number(entry.id));
+    if (pending?.ahead === lease) pending.ahead = undefined;
+  }
   try {
     const now = options.clock.now();
     const doomed: ToDead[] = [];

@@ -8,6 +8,7 @@ import type { DispatcherContext } from './dispatcher.js';
 import type { ResolvedOutboxOptions } from './options.js';
 import type { Pending, PendingIndex } from './pending.js';
 import type { Buffered } from './take-ahead.js';
+import { unrecalled } from './recall.js';
 import type { StoredTask } from './task.js';
 
 /** What leasing tasks needs of the dispatcher. */
@@ -77,6 +78,8 @@ async function unitsOf(c: LeaseContext, chosen: Pending[], lease: Lease<StoredTa
     if (!entry) continue;
     // A take ends the delays the queue held: the next is whatever this lease's release sets.
     p.storedUntil = 0;
+    // Held by this lease until its request starts (not one taken to bury, which makes none).
+    p.ahead = asOne ? undefined : lease;
     // Taken by another since this handle last knew (attempts it did not see): one whose lease this handle never saw
     // (or that was given back after its holder could not look for its letter) may have been left mid-burial too.
     if (p.heldAway || entry.attempts > p.attempts + 1) (heldAway ??= []).push(entry);
@@ -110,7 +113,15 @@ async function unitsOf(c: LeaseContext, chosen: Pending[], lease: Lease<StoredTa
  * they are still leased as far as this handle knows: the failure is told, and they go again once the lease ends
  * (their attempt counted), as a killed process leaves them; never held here for good.
  */
-export async function giveBack(c: Pick<DispatcherContext, 'index' | 'coordination' | 'emit'>, entries: Entry[], lease: Lease<StoredTask>): Promise<void> {
+export function giveBack(c: GiveBackContext, entries: Entry[], lease: Lease<StoredTask>): Promise<void> {
+  // Those `recall` took back are given back already: the index may have them taken again, by another lease.
+  return putBack(c, unrecalled(entries, lease), lease);
+}
+
+type GiveBackContext = Pick<DispatcherContext, 'index' | 'coordination' | 'emit'>;
+
+/** `giveBack` of `entries` all, `recall`'s too. */
+export async function putBack(c: GiveBackContext, entries: Entry[], lease: Lease<StoredTask>): Promise<void> {
   if (entries.length === 0) return;
   const ids = entries.map((e) => e.id);
   try {
@@ -124,6 +135,7 @@ export async function giveBack(c: Pick<DispatcherContext, 'index' | 'coordinatio
   for (const e of entries) {
     const pending = c.index.get(Number(e.id));
     if (!pending) continue;
+    pending.ahead = undefined;
     pending.attempts = Math.max(0, pending.attempts - 1);
     c.index.ready(pending);
   }

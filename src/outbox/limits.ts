@@ -35,8 +35,9 @@ export function makeRoom(limits: Required<LimitOptions>, index: PendingIndex, in
   const evict: Pending[] = [];
   for (const pending of index.values()) {
     if (tasks <= maxTasks && bytes <= maxBytes) break;
-    // In flight here, or leased by another handle: not to be evicted from under a request.
-    if (pending.state === 'busy' || pending.cause === 'lease' || leaving.has(pending)) continue;
+    // In flight here, or leased by another handle: not to be evicted from under a request. One taken ahead of its
+    // request is not in flight (see `recall`).
+    if ((pending.state === 'busy' && !pending.ahead) || pending.cause === 'lease' || leaving.has(pending)) continue;
     evict.push(pending);
     tasks--;
     bytes -= cost(pending.bytes);

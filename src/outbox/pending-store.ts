@@ -25,22 +25,25 @@ export class PendingStore {
   readonly #index: PendingIndex;
   readonly #limits: Required<LimitOptions>;
   /**
-   * Per partition of the queue, the entry id up to which every committed entry has been read into the index: what
-   * other handles pushed is found by reading past it. Never moved past an entry not read: a handle's own push can be
-   * numbered after another handle's that it has not read yet, and "after the last entry it knows" would skip that.
+   * Per partition of the queue, the entry id up to which every committed entry has been read into the index, past
+   * which other handles' pushes are found. Never moved past an entry not read: a handle's own push can be numbered
+   * after another's it has not read yet, which "after the last entry it knows" would skip.
    */
   readonly #readTo = new Map<number, number>();
   /** Called when tasks other handles stored join the index. */
   readonly #found: () => void;
+  /** Gives back those of the tasks given that this handle took ahead of their request (see `recall`). */
+  readonly #recall: (pending: readonly Pending[]) => Promise<void>;
   /** How many tasks the index held when it was last checked against the queue (see `#forgetGone`). */
   #checked = 0;
   /** See `unseen`. */
   #unseen = false;
 
-  constructor(queue: Queue<StoredTask>, index: PendingIndex, limits: Required<LimitOptions>, found: () => void) {
+  constructor(queue: Queue<StoredTask>, index: PendingIndex, limits: Required<LimitOptions>, recall: (pending: readonly Pending[]) => Promise<void>, found: () => void) {
     this.#queue = queue;
     this.#index = index;
     this.#limits = limits;
+    this.#recall = recall;
     this.#found = found;
   }
 
@@ -68,10 +71,7 @@ export class PendingStore {
     this.#unseen = false;
   }
 
-  /**
-   * A push of this handle failed, and may have stored tasks the index has not read (see `push`): until a `catchUp`
-   * reads them, no other handle's commit need come to say so, and the outbox must look itself.
-   */
+  /** A push failed, perhaps storing tasks unread (see `push`): until a `catchUp`, nothing else need say so. */
   get unseen(): boolean {
     return this.#unseen;
   }
@@ -105,10 +105,7 @@ export class PendingStore {
     return { doomed, stored: await this.push(keep) };
   }
 
-  /**
-   * Takes out of the queue and the index the entries `entries` (a retry of dead letters that could not be finished),
-   * those not taken meanwhile.
-   */
+  /** Takes out of the queue and the index the entries `entries` not taken meanwhile (an unfinished dead-letter retry). */
   async withdraw(entries: readonly string[]): Promise<void> {
     const count = await this.#queue.remove(entries, { leased: false });
     const idle = entries.flatMap((id) => this.#index.get(Number(id)) ?? []).filter((p) => p.state !== 'busy');
@@ -158,6 +155,7 @@ export class PendingStore {
    * Those gone from the queue meanwhile leave the index.
    */
   async entries(pending: readonly Pending[]): Promise<QueueEntry<StoredTask>[]> {
+    await this.#recall(pending);
     const free = pending.filter((p) => p.state !== 'busy');
     if (free.length === 0) return [];
     const found = await this.#stillThere(free);
@@ -182,6 +180,7 @@ export class PendingStore {
   async remove(ids: readonly string[]): Promise<{ count: number; bodies: string[]; entries: string[] }> {
     // One another handle stored since this one last read the queue (another process, say) is not indexed yet.
     if (ids.some((id) => this.#index.withId(id).length === 0)) await this.catchUp();
+    await this.#recall(ids.flatMap((id) => this.#index.withId(id)));
     const asked = ids.flatMap((id) => this.#index.withId(id).filter((pending) => pending.state !== 'busy'));
     if (asked.length === 0) return { count: 0, bodies: [], entries: [] };
     const seqs = asked.map((p) => String(p.seq));

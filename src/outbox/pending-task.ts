@@ -1,5 +1,6 @@
 /** What the pending index keeps of a task, and the lanes that ordering puts tasks in. */
 import { PARTITION_SPAN } from '../core/ids.js';
+import type { Lease } from '../core/queue-types.js';
 import { blobKey, taskBytes, type StoredTask } from './task.js';
 
 export type Ordering = 'group' | 'fifo' | 'none';
@@ -57,6 +58,11 @@ export interface Pending {
    * `DeadMoves.finishCutShort`): looked for at its takes till then.
    */
   retriedFrom: string | undefined;
+  /**
+   * The lease this handle took it under ahead of its request (behind its lane's head in flight, or buffered for a
+   * slot), until that request starts: then it is in flight. Until then it is pending all the same (see `recall`).
+   */
+  ahead: Lease<StoredTask> | undefined;
   /**
    * In batch mode, the entry ids of the batch its last request carried, in order, while that batch waits for its
    * retry: kept together, it goes again under the same Idempotency-Key (kept in memory only).
@@ -116,5 +122,6 @@ export function pendingOf(seq: number, task: StoredTask, attempts: number, order
     storedUntil: 0,
     heldAway: false,
     retriedFrom: task.retriedFrom,
+    ahead: undefined,
   };
 }

@@ -42,9 +42,10 @@ export async function listed(
 /** Entries `listed` reads at once (and the pending store checks at once, see `PendingStore`). */
 export const LIST_PAGE = 500;
 
-/** Where a pending task stands, as the index knows it. */
+/** Where a pending task stands, as the index knows it: one taken ahead of its request waits its turn ('ready'). */
 function stateOf(p: Pending): PendingTask['state'] {
-  return p.state === 'busy' || p.cause === 'lease' ? 'sending' : p.cause === 'schedule' ? 'scheduled' : p.state === 'ready' ? 'ready' : 'retrying';
+  if ((p.state === 'busy' && !p.ahead) || p.cause === 'lease') return 'sending';
+  return p.cause === 'schedule' ? 'scheduled' : p.state === 'ready' || p.state === 'busy' ? 'ready' : 'retrying';
 }
 
 /**

@@ -1,0 +1,169 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryStore } from '../../src/stores/memory/memory-store.js';
+import { Outbox } from '../../src/index.node.js';
+import type { OutboxOptions } from '../../src/outbox/options.js';
+
+/**
+ * Tasks behind their group's head in flight are read ahead of their request (a chain), and with `ordering: 'none'`
+ * buffered for a free slot: no request is out for them. `remove`, a newer task with the same key and 'drop-oldest'
+ * must deal with them as the pending tasks they are, and `list` must not show them 'sending'.
+ */
+
+/** A transport whose requests wait until `answer` lets the oldest one go (201). */
+function gated() {
+  const waiting: { url: string; go: (response: Response) => void }[] = [];
+  const sent: string[] = [];
+  const fetch = ((input: RequestInfo | URL) =>
+    new Promise<Response>((go) => {
+      const url = new URL(String(input)).pathname;
+      sent.push(url);
+      waiting.push({ url, go });
+    })) as typeof globalThis.fetch;
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
+  gates.push(() => waiting.splice(0).forEach((w) => w.go(new Response(null, { status: 201 }))));
+  return {
+    fetch,
+    sent,
+    /** Resolves once `count` requests are out and unanswered. */
+    async out(count: number): Promise<string[]> {
+      for (let i = 0; i < 400 && waiting.length < count; i++) await settle();
+      expect(waiting.length).toBe(count);
+      await settle();
+      return waiting.map((w) => w.url);
+    },
+    answer(): void {
+      waiting.shift()!.go(new Response(null, { status: 201 }));
+    },
+    /** Answers every request, as they come, until `done` settles. */
+    async answerAll<T>(done: Promise<T>): Promise<T> {
+      let over = false;
+      void done.finally(() => (over = true));
+      while (!over) {
+        while (waiting.length > 0) this.answer();
+        await settle();
+      }
+      return done;
+    },
+  };
+}
+
+const opened: Outbox[] = [];
+/** Lets every request still waiting go: a failed test must not hold its outbox's close for its time limit. */
+const gates: (() => void)[] = [];
+afterEach(async () => {
+  for (const open of gates.splice(0)) open();
+  for (const outbox of opened.splice(0)) await outbox.close().catch(() => undefined);
+});
+
+async function open(transport: ReturnType<typeof gated>, extra: Partial<OutboxOptions> = {}): Promise<Outbox> {
+  const outbox = await Outbox.open({ name: 'api', store: new MemoryStore(), baseUrl: 'http://127.0.0.1:9', fetch: transport.fetch, ...extra });
+  opened.push(outbox);
+  return outbox;
+}
+
+/** Enqueues `/t0`..`/t<count - 1>`, with `key` on those `keyed` names; resolves their ids. */
+async function enqueue(outbox: Outbox, count: number, keyed: Record<number, string> = {}): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) ids.push(await outbox.enqueue({ url: `/t${i}`, ...(keyed[i] && { key: keyed[i] }) }));
+  return ids;
+}
+
+describe('tasks read ahead of their request are pending, not in flight', () => {
+  it("list() shows 'sending' only for the task whose request is out; those behind it wait their turn", async () => {
+    const t = gated();
+    const outbox = await open(t);
+    await enqueue(outbox, 4);
+    const flushed = outbox.flush();
+    expect(await t.out(1)).toEqual(['/t0']);
+    const states = (await outbox.list()).map((p) => `${p.url.slice(-2)}:${p.state}`);
+    expect(states).toEqual(['t0:sending', 't1:ready', 't2:ready', 't3:ready']);
+    expect((await outbox.list({ state: 'sending' })).map((p) => p.url)).toEqual(['http://127.0.0.1:9/t0']);
+    expect((await t.answerAll(flushed)).sent).toBe(4);
+  });
+
+  it('remove() withdraws a task behind its group head in flight: never sent, the rest in order', async () => {
+    const t = gated();
+    const outbox = await open(t);
+    const ids = await enqueue(outbox, 5);
+    const flushed = outbox.flush();
+    await t.out(1);
+    expect(await outbox.remove([ids[2]!])).toBe(1);
+    // The head itself is in flight: its response decides.
+    expect(await outbox.remove([ids[0]!])).toBe(0);
+    const run = await t.answerAll(flushed);
+    expect(t.sent).toEqual(['/t0', '/t1', '/t3', '/t4']);
+    expect(run.sent).toBe(4);
+    expect(await outbox.size()).toBe(0);
+  });
+
+  it('a newer task with the same key replaces an older one waiting behind its group head in flight', async () => {
+    const t = gated();
+    const outbox = await open(t);
+    await enqueue(outbox, 3, { 2: 'profile' });
+    const dead: string[] = [];
+    outbox.addEventListener('dead', (e) => dead.push(`${e.detail.reason} ${new URL(e.detail.task.url).pathname}`));
+    const flushed = outbox.flush();
+    await t.out(1);
+    await outbox.enqueue({ url: '/t2-newer', key: 'profile' });
+    await t.answerAll(flushed);
+    await t.answerAll(outbox.flush());
+    expect(dead).toEqual(['superseded /t2']);
+    expect(t.sent).toEqual(['/t0', '/t1', '/t2-newer']);
+  });
+
+  it("'drop-oldest' evicts the oldest tasks behind the head in flight, not those just enqueued, and refuses nothing", async () => {
+    const t = gated();
+    const outbox = await open(t, { limits: { maxTasks: 4, overflow: 'drop-oldest' } });
+    await enqueue(outbox, 4);
+    const dead: string[] = [];
+    outbox.addEventListener('dead', (e) => dead.push(`${e.detail.reason} ${new URL(e.detail.task.url).pathname}`));
+    const flushed = outbox.flush();
+    await t.out(1);
+    await outbox.enqueue({ url: '/new1' });
+    await outbox.enqueue({ url: '/new2' });
+    expect(dead).toEqual(['evicted /t1', 'evicted /t2']);
+    await t.answerAll(flushed);
+    await t.answerAll(outbox.flush());
+    expect(t.sent).toEqual(['/t0', '/t3', '/new1', '/new2']);
+  });
+
+  it("with ordering 'none', a task buffered for a free slot is withdrawn too", async () => {
+    const t = gated();
+    const outbox = await open(t, { ordering: 'none', concurrency: 1 });
+    const ids = await enqueue(outbox, 4);
+    const flushed = outbox.flush();
+    await t.out(1);
+    expect((await outbox.list()).filter((p) => p.state === 'sending')).toHaveLength(1);
+    expect(await outbox.remove([ids[1]!, ids[3]!])).toBe(2);
+    await t.answerAll(flushed);
+    expect(t.sent).toEqual(['/t0', '/t2']);
+    expect(await outbox.size()).toBe(0);
+  });
+
+  it('a withdrawal whose removal fails leaves the task pending, and its group goes on in order', async () => {
+    // The queue's commits after `failAfter(n)`: n go through (the recall's release), the next fails (the removal).
+    let pass: number | undefined;
+    const store = new MemoryStore();
+    const openStorage = store.open.bind(store);
+    store.open = async (name) => {
+      const storage = await openStorage(name);
+      const commit = storage.commit.bind(storage);
+      if (name === 'api') storage.commit = (token, batch) => (pass !== undefined && pass-- === 0 ? ((pass = undefined), Promise.reject(new Error('the disk is gone'))) : commit(token, batch));
+      return storage;
+    };
+    const t = gated();
+    const outbox = await Outbox.open({ name: 'api', store, baseUrl: 'http://127.0.0.1:9', fetch: t.fetch });
+    opened.push(outbox);
+    const ids = await enqueue(outbox, 4);
+    const flushed = outbox.flush();
+    await t.out(1);
+    pass = 1;
+    await expect(outbox.remove([ids[1]!])).rejects.toThrow('the disk is gone');
+    t.answer();
+    await t.answerAll(flushed);
+    await t.answerAll(outbox.flush());
+    // Taken back from the chain, not removed: sent after all, after the head and before those behind it.
+    expect(t.sent).toEqual(['/t0', '/t1', '/t2', '/t3']);
+    expect(await outbox.size()).toBe(0);
+  });
+});
