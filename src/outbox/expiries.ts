@@ -57,10 +57,11 @@ export class Expiries {
 }
 
 /**
- * When an expired task may be buried: ready, at once; waiting, once a wait set after its expiry ends (a failed
- * burial's delay: a store that keeps refusing is not asked again at once); in flight or leased elsewhere, not yet.
+ * When an expired task may be buried: ready or taken ahead of its request (see `recall`), at once; waiting, once a
+ * wait set after its expiry ends (a failed burial's delay: a store that keeps refusing is not asked again at once);
+ * in flight or leased elsewhere, not yet.
  */
 function buriableAt(pending: Pending): number {
-  if (pending.state === 'busy' || pending.cause === 'lease') return Infinity;
-  return pending.state === 'ready' ? pending.expiresAt : Math.max(pending.until, pending.expiresAt);
+  if ((pending.state === 'busy' && !pending.ahead) || pending.cause === 'lease') return Infinity;
+  return pending.state === 'ready' || pending.state === 'busy' ? pending.expiresAt : Math.max(pending.until, pending.expiresAt);
 }

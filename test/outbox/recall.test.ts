@@ -140,6 +140,27 @@ describe('tasks read ahead of their request are pending, not in flight', () => {
     expect(await outbox.size()).toBe(0);
   });
 
+  it('a task taken ahead that expires behind its group head in flight is buried then, not when the head answers', async () => {
+    const t = gated();
+    const outbox = await open(t);
+    await outbox.enqueue({ url: '/t0' });
+    await outbox.enqueue({ url: '/t1', expiresAt: Date.now() + 150 });
+    await outbox.enqueue({ url: '/t2' });
+    const dead: string[] = [];
+    outbox.addEventListener('dead', (e) => dead.push(`${e.detail.reason} ${new URL(e.detail.task.url).pathname}`));
+    outbox.start();
+    await t.out(1);
+    for (let i = 0; i < 200 && dead.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(dead).toEqual(['expired /t1']);
+    expect(await t.out(1)).toEqual(['/t0']);
+    t.answer();
+    await t.out(1);
+    t.answer();
+    for (let i = 0; i < 200 && (await outbox.size()) > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(t.sent).toEqual(['/t0', '/t2']);
+    expect(await outbox.size()).toBe(0);
+  });
+
   it('a withdrawal whose removal fails leaves the task pending, and its group goes on in order', async () => {
     // The queue's commits after `failAfter(n)`: n go through (the recall's release), the next fails (the removal).
     let pass: number | undefined;
