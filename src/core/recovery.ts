@@ -22,7 +22,7 @@ export function repairPlan(
   const { damage, trouble, missing, state } = view;
   const next = view.next;
   // Torn bytes may have held as many items as they hold frame headers: never pushed, but their numbers are void.
-  const cut = damage ? next + Math.floor(damage.bytes / FRAME_HEADER) : 0;
+  const cut = damage ? upTo(view, damage.segment, damage.offset + damage.bytes, next, Math.floor(damage.bytes / FRAME_HEADER)) : 0;
   // Numbers given out past what the segments hold: their items were stored, and are lost.
   const given = Math.max(state.knownEnd(), view.highWater, missing ? storedEnd(view, missing, next) : 0);
   const known = Math.max(given, cut);
@@ -78,11 +78,19 @@ export function repairPlan(
  * removed after a close (which records it) is counted exactly.
  */
 function storedEnd(view: CommitView, missing: NonNullable<CommitView['missing']>, next: number): number {
-  const byBytes = Math.max(next, missing.segment) + Math.ceil(missing.bytes / FRAME_HEADER);
-  const { grown } = view.state;
   const end = (view.segments.list.find((s) => s.id === missing.segment)?.length ?? 0) + missing.bytes;
-  if (grown?.segment !== missing.segment || grown.end > end) return byBytes;
-  return Math.max(next, Math.min(byBytes, grown.next + Math.ceil((end - grown.end) / FRAME_HEADER)));
+  return upTo(view, missing.segment, end, Math.max(next, missing.segment), Math.ceil(missing.bytes / FRAME_HEADER));
+}
+
+/**
+ * Where the numbers of items that bytes of `segment` up to `end` may have held end, at most: `from` plus `count` (one
+ * per frame header the bytes hold), or, where the record of growth (`QueueState.grown`) was made in that segment by
+ * then, what it counts plus one per frame header of the bytes past it.
+ */
+function upTo(view: CommitView, segment: number, end: number, from: number, count: number): number {
+  const { grown } = view.state;
+  if (grown?.segment !== segment || grown.end > end) return from + count;
+  return Math.max(view.next, Math.min(from + count, grown.next + Math.ceil((end - grown.end) / FRAME_HEADER)));
 }
 
 /**

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Queue } from '../../src/index.js';
-import type { CorruptDetail } from '../../src/core/events.js';
+import type { CorruptDetail, RecoverDetail } from '../../src/core/events.js';
 import { FileStore } from '../../src/stores/fs/file-store.js';
 
 const dirs: string[] = [];
@@ -43,6 +43,16 @@ async function reopen(dir: string, segmentItems: number) {
   return { lost: corrupt.flatMap((d) => d.lost.map(Number)), left };
 }
 
+/** Opens the queue again with corruption 'skip': the ids its 'rollback' repairs made void, as `[from, to)` pairs. */
+async function voided(dir: string, segmentItems: number) {
+  const q = await Queue.open({ name: 'q', store: new FileStore({ dir }), segmentItems, corruption: 'skip' });
+  const recovered: RecoverDetail[] = [];
+  q.addEventListener('recover', (e) => recovered.push(e.detail));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  await q.close();
+  return recovered.filter((d) => d.kind === 'rollback').map((d) => [Number(d.from), Number(d.to)]);
+}
+
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
 describe("repairPlan: the 'corrupt' event names the items a lost tail held", () => {
@@ -77,6 +87,14 @@ describe("repairPlan: the 'corrupt' event names the items a lost tail held", () 
     for (let i = bytes.length / 2; i < bytes.length; i++) bytes[i] = (i * 7919) & 0xff;
     writeFileSync(segments[0]!, bytes);
     expect(await reopen(dir, 1000)).toEqual({ lost: range(5, 10), left: range(0, 5) });
+  });
+
+  it("a closed queue's segment damaged at its first item: the ids void are those given out, not one per 8 bytes (0 to 58 before)", async () => {
+    const { dir, segments } = await stored(10, 1000);
+    const bytes = readFileSync(segments[0]!);
+    bytes[30] = bytes[30]! ^ 0xff;
+    writeFileSync(segments[0]!, bytes);
+    expect(await voided(dir, 1000)).toEqual([[0, 10]]);
   });
 
   it('a writer that died after pushes nothing recorded: at most one id per 8 lost bytes of those pushes, never fewer', async () => {
