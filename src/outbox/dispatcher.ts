@@ -195,11 +195,13 @@ export class Dispatcher {
   }
 
   /** Takes up to `free` units' worth of the tasks the index says may go now (probes, while offline). */
-  async #take(free: number, run: DeliveryRun, now: number): Promise<Buffered[]> {
+  async #take(free: number, run: DeliveryRun, now: number, again = true): Promise<Buffered[]> {
     const { index, reachability } = this.#c;
     const probe = reachability.reachable ? undefined : (p: Pending) => reachability.probeDue(p.origin);
     const chosen = index.take(this.#unitSize * free, now, (p) => this.#perLane(p), probe);
-    return chosen.length === 0 ? [] : leaseUnits(this.#delivery, chosen, run);
+    const units = chosen.length === 0 ? [] : await leaseUnits(this.#delivery, chosen, run);
+    // Passed over as leased, then found free (the lease ended meanwhile): taken again, as nothing else wakes the loop.
+    return units.length > 0 || !again || !chosen.some((p) => p.state === 'ready') ? units : this.#take(free, run, now, false);
   }
 
   /** Takes the chain of `lane` behind its unit in flight, when the run may go on without a fill. */

@@ -731,8 +731,44 @@ const flakyUserArb = fc.record({
 
 type FlakyUserCase = typeof flakyUserArb extends fc.Arbitrary<infer T> ? T : never;
 
+/** What a case that may hang is told: the real time it must end by, and how to fail saying which case it is. */
+interface Watch {
+  readonly by: number;
+  readonly fail: (why: string) => Error;
+}
+
+/**
+ * For a property whose cases could hang (a task never delivered): its fast-check parameters, with a seed of its own
+ * unless one is replayed, and `next`, the `Watch` of each case: it ends within a minute, and well before the test's
+ * `limitMs`, so that one that hangs fails instead of vitest's timeout ending the run with nothing said. The first case
+ * that fails says at once how to run it again (its seed and path), before fast-check shrinks it, which the timeout may
+ * cut short; those of the shrinking are named by fast-check's own report.
+ */
+function watched(limitMs: number): { params: { numRuns: number; seed: number; path?: string }; next: () => Watch } {
+  const seed = replay.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const end = Date.now() + limitMs - 10_000;
+  let at = 0;
+  let failed = false;
+  return {
+    params: { numRuns: runs, seed, ...(replay.path !== undefined && { path: replay.path }) },
+    next: () => {
+      // Until a case fails, its path is its place among those run.
+      const path = replay.path ?? String(at++);
+      const fail = (why: string) => {
+        if (failed) return new Error(why);
+        failed = true;
+        const told = `${why}; run again with SLUICE_PROPERTY_SEED=${seed} SLUICE_PROPERTY_PATH=${path}`;
+        console.error(told);
+        return new Error(told);
+      };
+      return { by: Math.min(end, Date.now() + 60_000), fail };
+    },
+  };
+}
+
 /** One case of the flaky-store property under a user's actions; `place` as for `flakyStoreCase`. */
-async function flakyUserCase({ first, scripts, actions, faults, ordering, partitions, concurrency, files, seed }: FlakyUserCase, place?: () => Store): Promise<void> {
+async function flakyUserCase(c: FlakyUserCase, watch: Watch, place?: () => Store): Promise<void> {
+  const { first, scripts, actions, faults, ordering, partitions, concurrency, files, seed } = c;
   const prefix = `fu${run++}-`;
   const plans = new Map<string, Fault[]>();
   const accepted = keepingItsWord(plans);
@@ -785,13 +821,13 @@ async function flakyUserCase({ first, scripts, actions, faults, ordering, partit
       outbox.setOnline(true);
       outbox.start();
       // Past any lease a failure left (65 s) and the longest backoff of a failing pass (60 s), by the test's clock.
-      // (And a minute of real time, should the test's clock stand still.)
-      const [until, by] = [clock.now() + 10 * 60_000, Date.now() + 60_000];
+      // (And the real time `watch` gives, should the test's clock stand still.)
+      const until = clock.now() + 10 * 60_000;
       while ((await outbox.size()) > 0) {
-        if (clock.now() > until || Date.now() > by) {
+        if (clock.now() > until || Date.now() > watch.by) {
           const left = JSON.stringify((await outbox.list()).map((t) => [t.id, t.state, t.attempts]));
           const asked = JSON.stringify(server.received.filter((x) => x.key?.startsWith(prefix)).map((x) => [x.key, x.fault]));
-          throw new Error(`never delivered: ${left}, after the errors ${errors.map(String).join('; ')}; requests ${asked}`);
+          throw watch.fail(`never delivered: ${left}, after the errors ${errors.map(String).join('; ')}; requests ${asked}; the case ${JSON.stringify(c)}`);
         }
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
@@ -819,9 +855,10 @@ async function flakyUserCase({ first, scripts, actions, faults, ordering, partit
 
 describe('Outbox over a store that fails at random while its user acts on it (property)', () => {
   it('ends every task it stored sent, dead, removed or purged, and never sent and dead, whatever fails under what the user does', async () => {
+    const cases = watched(Math.max(60_000, runs * 2_000));
     await fc.assert(
-      fc.asyncProperty(flakyUserArb, (c) => flakyUserCase(c)),
-      { numRuns: runs, ...replay },
+      fc.asyncProperty(flakyUserArb, (c) => flakyUserCase(c, cases.next())),
+      cases.params,
     );
   }, Math.max(60_000, runs * 2_000));
 });
@@ -829,9 +866,12 @@ describe('Outbox over a store that fails at random while its user acts on it (pr
 describeRedis('Outbox over a RedisStore that fails at random while its user acts on it (property)', (redis) => {
   let places = 0;
   it('ends every task it stored sent, dead, removed or purged, and never sent and dead, whatever fails under what the user does', async () => {
+    const cases = watched(Math.max(60_000, runs * 4_000));
     await fc.assert(
-      fc.asyncProperty(flakyUserArb, (c) => flakyUserCase({ ...c, files: false }, () => new RedisStore({ url: redis().url, prefix: `chaos-user${places++}:`, onWarning: () => undefined }))),
-      { numRuns: runs, ...replay },
+      fc.asyncProperty(flakyUserArb, (c) =>
+        flakyUserCase({ ...c, files: false }, cases.next(), () => new RedisStore({ url: redis().url, prefix: `chaos-user${places++}:`, onWarning: () => undefined })),
+      ),
+      cases.params,
     );
   }, Math.max(60_000, runs * 4_000));
 });

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Outbox } from '../../src/index.node.js';
+import { Queue } from '../../src/core/queue.js';
 import type { Store } from '../../src/core/store.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { FaultyStore } from '../support/faulty-store.js';
@@ -180,6 +181,48 @@ describe('a move to dead whose dead letter cannot be written', () => {
       expect(r.server.received.map((x) => x.path)).toEqual(['/x']);
       expect(await r.outbox.dead.list()).toMatchObject([{ task: { id }, reason: 'status' }]);
     }));
+
+  it('…and in the background, its lease ending between a take that passed it over and the look that followed: taken again, not left ready with nothing to wake delivery', async () => {
+    const store = new FaultyStore(new MemoryStore());
+    await r.reopen({ store });
+    // A 302 without Location: a final response, dead as 'status'.
+    r.server.next({ status: 302 });
+    const id = await r.outbox.enqueue({ url: '/x' });
+    // The letter not written, and the letters unreadable to tell: held until its lease ends (timeoutMs + 60 s).
+    store.fail('commit', { storage: 'api.dead' });
+    store.fail('load', { storage: 'api.dead' });
+    r.outbox.start();
+    const turns = async (done: () => boolean | Promise<boolean>) => {
+      for (let i = 0; i < 400 && !(await done()); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+    await turns(() => r.events('error').length > 0);
+    expect(await r.outbox.list()).toMatchObject([{ id, state: 'sending', attempts: 1 }]);
+    // The next take (the index looks again within 5 s) passes it over, leased; the clock runs on past the lease's end
+    // before the look that tells the index where it is, which finds it free.
+    const take = Queue.prototype.take;
+    let passed = false;
+    const spy = vi.spyOn(Queue.prototype, 'take').mockImplementation(async function (this: Queue<unknown>, ...args) {
+      const lease = await take.apply(this, args);
+      if (!lease && this.name === 'api' && !passed) {
+        passed = true;
+        r.clock.advance(90_000);
+      }
+      return lease;
+    });
+    try {
+      r.clock.advance(5_000);
+      await turns(() => passed);
+      expect(passed).toBe(true);
+      // Before the fix it stayed ready with no timer set and nothing to kick the loop: never sent again.
+      await turns(async () => (r.clock.advance(1_000), r.server.received.length > 1 && (await r.outbox.size()) === 0));
+    } finally {
+      spy.mockRestore();
+    }
+    expect(r.server.received.map((x) => x.path)).toEqual(['/x', '/x']);
+    expect(await r.outbox.size()).toBe(0);
+    expect(await r.outbox.dead.size()).toBe(0);
+    expect(r.events('error')).toHaveLength(1);
+  });
 
   it("with no 'error' listener: the failure goes to the console (once a listener was added, only to it)", async () => {
     const { store, arm } = failingCommit('quiet.dead');
