@@ -125,6 +125,12 @@ const KB = 1024;
  * more) for two faults an adversarial run found in the burial of expired tasks: none was buried while a request was
  * out (no timer was set until every answer came), and a dead-letter queue that kept refusing thousands of burials made
  * a loop that never let a timer fire; now a timer is kept for the next expiry, and failed sweeps back off.
+ * Then both (to 24.9 KB and 50.3 KB, measured 24.83 KB and 50.16 KB, 0.04 KB and 0.44 KB more) for what a review of
+ * the README against the code found: tasks taken ahead of their request (behind their group's head in flight, or
+ * buffered for a slot) counted as in flight, so `remove` withdrew none of them, a newer task with their key sent both,
+ * 'drop-oldest' evicted the tasks just enqueued (or refused them) and `list` said 'sending'; now they are taken back
+ * (and buried at their `expiresAt` there too). And for a rollback after damage that voided one id per 8 torn bytes of
+ * a closed queue (217 for 10 items), and a factory passed in Node without `IDBKeyRange`, now a clear ERR_STORAGE.
  */
 export const rows = [
   {
@@ -139,13 +145,13 @@ export const rows = [
     name: '`Queue` + `IndexedDbStore`',
     source: `import { Queue } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = [Queue, IndexedDbStore];`,
     budget: 8 * KB,
-    limit: 24.8 * KB,
+    limit: 24.9 * KB,
   },
   {
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 49.8 * KB,
+    limit: 50.3 * KB,
   },
 ];
 

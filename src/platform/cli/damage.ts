@@ -64,7 +64,7 @@ function recoverText(d: RecoverDetail): string {
     case 'meta-damaged':
       return `meta-damaged: metadata records after a damaged one were dropped (acks and leases they held may be undone)${again}.`;
     case 'rollback':
-      return `rollback: ids [${d.from}, ${d.to}) were given out but their items are gone: they are void, never handed out or reused.`;
+      return `rollback: ids [${d.from}, ${d.to}) were (or, past what was recorded, may have been) given out and their items are gone: they are void, never handed out or reused.`;
   }
 }
 

@@ -73,6 +73,10 @@ export function connect(factory: IDBFactory | undefined, name: string, schema: S
       reject(error);
     };
     if (!factory) throw new SluiceError('ERR_STORAGE', 'IndexedDB is not available here. In Node, pass `indexedDB` from fake-indexeddb, or use FileStore.');
+    // A factory passed in Node without the globals it comes with: every read would fail on `IDBKeyRange` later.
+    if (typeof IDBKeyRange === 'undefined') {
+      throw new SluiceError('ERR_STORAGE', "IndexedDB's `IDBKeyRange` is not defined here. In Node, `import 'fake-indexeddb/auto'` as well as passing its factory.");
+    }
     // May throw at once (a SecurityError where storage is denied: an opaque origin, some private modes), which
     // rejects this promise and is wrapped below like any other failure to open.
     const request = factory.open(name, version);

@@ -286,3 +286,16 @@ describe('connections', () => {
     }
   });
 });
+
+describe('a factory passed without the globals IndexedDB comes with (Node, fake-indexeddb not imported as /auto)', () => {
+  it('fails the open with ERR_STORAGE saying what to import, not a ReferenceError from the first read', async () => {
+    const KeyRange = globalThis.IDBKeyRange;
+    (globalThis as { IDBKeyRange?: unknown }).IDBKeyRange = undefined;
+    try {
+      const opening = Queue.open({ name: 'q', store: new IndexedDbStore({ indexedDB: new IDBFactory() }) });
+      await expect(opening).rejects.toSatisfy((e) => e instanceof SluiceError && e.code === 'ERR_STORAGE' && e.message.includes("import 'fake-indexeddb/auto'"));
+    } finally {
+      globalThis.IDBKeyRange = KeyRange;
+    }
+  });
+});
