@@ -14,6 +14,7 @@ import type { ProcessLock } from './lock.js';
 import { IdleOffer } from './lock-idle.js';
 import { fileTag, ownerName, Owners, thisProcess } from './process-id.js';
 import { Spares } from './spare.js';
+import { OwnCommits } from './own-commits.js';
 import { watchCounter } from './watch.js';
 
 /**
@@ -40,8 +41,8 @@ export class FileQueueStorage implements QueueStorage {
   readonly #listing: Listing;
   /** The token as of which `#known` describes the directory. */
   #seen = '';
-  /** The token this handle's own last commit made: a watcher hears of other handles' commits only. */
-  #mine = '';
+  /** This handle's own recent commits: no news to its watchers. */
+  readonly #mine = new OwnCommits();
   /** The files this handle saw or made, as of commit `#seen`; undefined when it does not know them. */
   #known: Known | undefined;
   readonly #unwatch = new Set<() => void>();
@@ -151,7 +152,7 @@ export class FileQueueStorage implements QueueStorage {
       // Bumped even so, for every handle to read the directory again. A bump failing too (a full disk) must not hide
       // the first error, nor a failed fsync's (see `#synced`); each handle's look at its files backs the counter up.
       try {
-        this.#mine = this.#bump();
+        this.#mine.add(token, this.#bump());
       } catch {}
       throw this.#failed ?? error;
     }
@@ -159,11 +160,11 @@ export class FileQueueStorage implements QueueStorage {
     // in: a bump that fails now (a full disk) only leaves the others untold, and their look at the files under the
     // lock finds the change all the same. Rejecting would leave stored a push its caller was told failed.
     try {
-      this.#mine = this.#bump(tail, sameSegments(batch, looked));
+      return this.#mine.add(token, this.#bump(tail, sameSegments(batch, looked)));
     } catch {
       this.#known = undefined;
     }
-    return this.#mine;
+    return this.#mine.last;
   }
 
   /** Calls `listener` soon after another handle's commit (see `watchCounter`). */
@@ -171,7 +172,7 @@ export class FileQueueStorage implements QueueStorage {
     const unwatch = watchCounter(
       join(this.#dir, 'commits'),
       () => (this.#failed ? undefined : this.#counter.token() ?? 'unreadable'),
-      (token) => token === this.#mine,
+      (token, from) => this.#mine.only(from, token),
       listener,
     );
     const stop = () => {

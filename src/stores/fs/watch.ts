@@ -5,8 +5,8 @@ import { stateOf } from './descriptors.js';
 const POLL_MS = 1000;
 
 /**
- * Calls `onChange` when the commit counter at `path` gives a token that `ignore` does not accept (a handle's own
- * commit is no news to it). The file system's change notices make that prompt; a poll of the counter stands behind
+ * Calls `onChange` when the commit counter at `path` moved from the token last read to one that `ignore` does not
+ * accept (a handle's own commits are no news to it, those of another between them are). The file system's change notices make that prompt; a poll of the counter stands behind
  * them, for file systems that send none (network mounts) and notices coalesced or lost. Neither keeps the process
  * alive: a queue left open must not hold it, and an iterator waiting for items holds a timer of its own while it
  * waits (see `waitFor`). `read` returns undefined once the counter can no longer be read (the handle closed or failed).
@@ -14,7 +14,7 @@ const POLL_MS = 1000;
  * A counter removed and made again is another file: its notices come to a new watch, and `onChange` is called
  * at once, since the handle must then read the directory again.
  */
-export function watchCounter(path: string, read: () => string | undefined, ignore: (token: string) => boolean, onChange: () => void): () => void {
+export function watchCounter(path: string, read: () => string | undefined, ignore: (token: string, from: string | undefined) => boolean, onChange: () => void): () => void {
   let last: string | undefined;
   let identity: string | undefined;
   let watcher: FSWatcher | undefined;
@@ -29,8 +29,9 @@ export function watchCounter(path: string, read: () => string | undefined, ignor
     }
     const token = read();
     if (token === undefined || token === last) return false;
+    const from = last;
     last = token;
-    return !ignore(token);
+    return !ignore(token, from);
   };
   // Called from the file system's notices and a timer, where a throw would end the process: a counter that cannot
   // be read (made a directory or a link, say) is told as a change instead, and the handle's next call reports it.
