@@ -8,10 +8,10 @@ const MAX_BACKOFF_MS = 60_000;
 
 /**
  * Moves to dead, as `expired`, the tasks whose `expiresAt` has passed wherever they stand: behind their group's
- * failing head, or its request in flight, or offline, where no request comes to take them. Burying makes no request, so it needs neither a
- * free slot nor the network, only the delivery (one handle buries, as one delivers). A burial the store refuses gives
- * its tasks back, and the next sweep waits a backoff (1 s doubling to a minute): a dead-letter queue that keeps
- * failing is not asked again at once, for thousands of tasks, in a loop.
+ * failing head or its request in flight, or offline, where no request comes to take them. Burying makes no request,
+ * so it needs neither a free slot nor the network, only the delivery (one handle buries, as one delivers). A burial
+ * the store refuses gives its tasks back, and the next sweep waits a backoff (1 s doubling to a minute): a dead-letter
+ * queue that keeps failing is not asked again at once, for thousands of tasks, in a loop.
  */
 export class ExpirySweep {
   readonly #c: DeliveryContext & LeaseContext & Pick<DispatcherContext, 'running'>;

@@ -71,7 +71,7 @@ export class PendingStore {
     this.#unseen = false;
   }
 
-  /** A push failed, perhaps storing tasks unread (see `push`): until a `catchUp`, nothing else need say so. */
+  /** A push failed and may have stored tasks the index has not read (see `push`): only a `catchUp` finds them. */
   get unseen(): boolean {
     return this.#unseen;
   }

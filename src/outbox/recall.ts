@@ -12,11 +12,6 @@ export function unrecalled(entries: Entry[], lease: Lease<StoredTask>): Entry[] 
   return gone ? entries.filter((e) => !gone.has(e.id)) : entries;
 }
 
-/** Whether `recall` took entry `id` back from `lease`. */
-export function wasRecalled(id: string, lease: Lease<StoredTask>): boolean {
-  return recalled.get(lease)?.has(id) ?? false;
-}
-
 /**
  * Gives back, untried, the tasks of `pending` that this handle took ahead of their request (behind their lane's head
  * in flight, or buffered for a free slot), so that `remove`, a newer task with the same key and 'drop-oldest' deal
@@ -37,9 +32,6 @@ export async function recall(pending: readonly Pending[], putBack: (entries: Ent
     const gone = recalled.get(lease) ?? new Set<string>();
     for (const id of ids) gone.add(id);
     recalled.set(lease, gone);
-    await putBack(
-      lease.entries.filter((e) => ids.has(e.id)),
-      lease,
-    );
+    await putBack(lease.entries.filter((e) => ids.has(e.id)), lease);
   }
 }
