@@ -216,10 +216,16 @@ export class Partition<T> {
     // Pushes record nothing in the metadata: said once here, a tail lost after a close is counted exactly, not guessed
     // from its bytes. Not on a view a failed commit forgot: the store is failing, and a close must not wait on it.
     const grown = this.view.unrecorded && !this.view.forgotten;
-    const alone = grown && this.#leasing.releaseOwn().ops === undefined;
-    const settled = this.view.commit(() => ({ ...this.#leasing.releaseOwn(), grown }), false, undefined, true);
+    let alone = false;
+    const plan = () => {
+      const release = this.#leasing.releaseOwn();
+      alone = grown && release.ops === undefined;
+      return { ...release, grown };
+    };
     // That record alone is only what a lost tail would be counted from: a close does not fail for it (storage gone).
-    await (alone ? settled.catch(() => undefined) : settled);
+    await this.view.commit(plan, false, undefined, true).catch((error: unknown) => {
+      if (!alone) throw error;
+    });
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import { Heap } from '../core/heap.js';
-import type { Pending } from './pending-task.js';
+import { inFlight, type Pending } from './pending-task.js';
 
 /**
  * The pending index's tasks that have an `expiresAt`, by it. Each goes to dead then, wherever it stands: behind its
@@ -62,6 +62,6 @@ export class Expiries {
  * in flight or leased elsewhere, not yet.
  */
 function buriableAt(pending: Pending): number {
-  if ((pending.state === 'busy' && !pending.ahead) || pending.cause === 'lease') return Infinity;
+  if (inFlight(pending) || pending.cause === 'lease') return Infinity;
   return pending.state === 'ready' || pending.state === 'busy' ? pending.expiresAt : Math.max(pending.until, pending.expiresAt);
 }

@@ -2,6 +2,7 @@ import { SluiceError } from '../core/errors.js';
 import { FRAME_HEADER } from '../core/frame.js';
 import type { LimitOptions } from './options.js';
 import type { Pending, PendingIndex } from './pending.js';
+import { inFlight } from './pending-task.js';
 import { taskBytes, type StoredTask } from './task.js';
 
 /**
@@ -35,9 +36,8 @@ export function makeRoom(limits: Required<LimitOptions>, index: PendingIndex, in
   const evict: Pending[] = [];
   for (const pending of index.values()) {
     if (tasks <= maxTasks && bytes <= maxBytes) break;
-    // In flight here, or leased by another handle: not to be evicted from under a request. One taken ahead of its
-    // request is not in flight (see `recall`).
-    if ((pending.state === 'busy' && !pending.ahead) || pending.cause === 'lease' || leaving.has(pending)) continue;
+    // In flight here, or leased by another handle: not to be evicted from under a request.
+    if (inFlight(pending) || pending.cause === 'lease' || leaving.has(pending)) continue;
     evict.push(pending);
     tasks--;
     bytes -= cost(pending.bytes);

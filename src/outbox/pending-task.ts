@@ -80,6 +80,11 @@ export function isDue(p: Pending, now: number): boolean {
   return (p.state === 'ready' || (p.state === 'waiting' && p.cause !== 'lease')) && p.until <= now && p.expiresAt > now;
 }
 
+/** Whether this handle has a request out for `p`: taken, and no longer only ahead of its request (see `recall`). */
+export function inFlight(p: Pending): boolean {
+  return p.state === 'busy' && !p.ahead;
+}
+
 /** The origin of an absolute URL, as stored (`scheme://authority`): a string cut, not a parse, on every task read in. */
 export function originOf(url: string): string {
   const end = url.indexOf('/', url.indexOf('//') + 2);

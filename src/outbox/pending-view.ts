@@ -2,6 +2,7 @@ import type { QueueEntry } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
 import type { PendingTask } from './events.js';
 import type { Pending } from './pending.js';
+import { inFlight } from './pending-task.js';
 import type { StoredTask } from './task.js';
 
 /**
@@ -44,7 +45,7 @@ export const LIST_PAGE = 500;
 
 /** Where a pending task stands, as the index knows it: one taken ahead of its request waits its turn ('ready'). */
 function stateOf(p: Pending): PendingTask['state'] {
-  if ((p.state === 'busy' && !p.ahead) || p.cause === 'lease') return 'sending';
+  if (inFlight(p) || p.cause === 'lease') return 'sending';
   return p.cause === 'schedule' ? 'scheduled' : p.state === 'ready' || p.state === 'busy' ? 'ready' : 'retrying';
 }
 

@@ -90,7 +90,10 @@ export class Reachability {
   probeIn(): number {
     if (this.#manual !== undefined) return 0;
     let at = this.#probeAt;
-    if (this.#blamed && this.#origins.size > 0) at = Math.min(...[...this.#origins.values()].map((o) => o.probeAt));
+    if (this.#blamed && this.#origins.size > 0) {
+      at = Infinity;
+      for (const failed of this.#origins.values()) at = Math.min(at, failed.probeAt);
+    }
     return Math.max(0, at - monotonic(this.#clock));
   }
 
