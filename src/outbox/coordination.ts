@@ -3,10 +3,11 @@ import { onPageRestore } from './page-hide.js';
 /**
  * What one handle tells the others about tasks that left the outbox, wait for a retry, or were given back untried
  * ('released', detail `{ ids }`: a handle that found them leased need not wait for that lease to end), or removed
- * ('removed', detail `{ entries }`: handles of earlier versions find that out when they next take them).
+ * ('removed', detail `{ entries }`: handles of earlier versions find that out when they next take them); and asks
+ * the handle holding tasks to remove them, and its answer ('withdraw', 'withdrawn': see `Removal`).
  */
 export interface Relayed {
-  readonly type: 'sent' | 'dead' | 'handed-over' | 'retry' | 'released' | 'removed';
+  readonly type: 'sent' | 'dead' | 'handed-over' | 'retry' | 'released' | 'removed' | 'withdraw' | 'withdrawn';
   readonly detail: object;
   /** Of a retry: why it waits (a success ends a wait for the network), for a handle that takes over delivery. */
   readonly cause?: 'network' | 'server';
@@ -96,6 +97,11 @@ export class Coordination {
       })
       .catch(() => (this.#waiting = false));
     return false;
+  }
+
+  /** Whether other handles may hear what this one posts. */
+  get relays(): boolean {
+    return this.#channel !== undefined;
   }
 
   /** True when this handle holds the delivery lock, or there is no lock to hold (synchronous, for unload). */

@@ -15,6 +15,7 @@ import { putBack } from './lease-units.js';
 import type { Pending, PendingIndex } from './pending.js';
 import { recall } from './recall.js';
 import { Reachability } from './reachability.js';
+import type { Removal } from './removal.js';
 import type { StoredTask } from './task.js';
 
 /** What delivering needs of the outbox it serves. */
@@ -30,6 +31,8 @@ export interface DelivererContext {
   readonly emit: (type: keyof OutboxEventMap, detail?: unknown, shown?: (detail: never) => unknown) => void;
   /** Tasks passing to and from the dead letters (made after this, hence a function). */
   readonly moves: () => DeadMoves;
+  /** Removals, which other handles may ask of this one (made after this). */
+  readonly removal: () => Removal;
   /**
    * Reads in what a failed push may have stored unseen (see `PendingStore.unseen`); undefined when there is nothing
    * to look for. Each background pass calls it.
@@ -64,7 +67,10 @@ export class Deliverer {
     this.#coordination = new Coordination(options.store?.scope === undefined ? options.name : `${options.store.scope}:${options.name}`, {
       broadcast: true,
       page: options.page,
-      onMessage: (messages) => hear({ index: context.index, emit: context.emit, waitsFrom: () => this.#waitsFrom(), kick: () => this.#loop.kick() }, messages),
+      onMessage: (messages) => {
+        const withdrawal = (type: 'withdraw' | 'withdrawn', detail: object) => context.removal().heard(type, detail);
+        hear({ index: context.index, emit: context.emit, waitsFrom: () => this.#waitsFrom(), kick: () => this.#loop.kick(), withdrawal }, messages);
+      },
       // Granted while stopped: let the next handle have it. Granted while running: the handle that delivered is gone
       // or stopped, so tasks it held may be free (the queue frees a gone owner's leases at once).
       onGranted: () => {
@@ -163,6 +169,11 @@ export class Deliverer {
   /** Relays a message to the other handles. */
   post(message: Relayed): void {
     this.#coordination.post(message);
+  }
+
+  /** Whether other handles may hear this one. */
+  get relays(): boolean {
+    return this.#coordination.relays;
   }
 
   /** Gives back those of `pending` this handle took ahead of their request: pending, not in flight (see `recall`). */

@@ -17,6 +17,7 @@ import { openQueues } from './open-queues.js';
 import { Notices } from './notices.js';
 import { BodyStore } from './body-store.js';
 import { OrphanBodies } from './orphan-bodies.js';
+import { Removal } from './removal.js';
 import { bodiesOf, prepareAll, storedNothing } from './enqueue.js';
 import type { HttpTask, StoredTask } from './task.js';
 
@@ -46,6 +47,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   readonly #orphans: OrphanBodies;
   readonly #deliverer: Deliverer;
   readonly #moves: DeadMoves;
+  readonly #removal: Removal;
   readonly #serial = serial();
   readonly #unload: UnloadSender | undefined;
   // Every outbox event is a CustomEvent (API.md); these have nothing to tell, so their `detail` is null.
@@ -105,6 +107,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       transport: () => this.#transport(),
       emit: this.#emit,
       moves: () => this.#moves,
+      removal: () => this.#removal,
       empty: async () => {
         const epoch = this.#notices.epoch;
         if ((await this.#queue.size()) === 0) this.#notices.drain(epoch);
@@ -125,6 +128,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       deliverer: this.#deliverer,
       checkOpen: () => this.#checkOpen(),
     });
+    this.#removal = new Removal({ queue, index: this.#index, pending: this.#pending, serial: this.#serial, deliverer: this.#deliverer, orphans: this.#orphans, notices: this.#notices });
     queue.addEventListener('change', () => this.#sync());
     this.#unload = UnloadSender.for({
       options,
@@ -254,14 +258,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     this.#checkOpen();
     // Task objects given for their ids (what `list()` resolves) would match none, and remove nothing, silently.
     check({ ids }, { ids: ['an array of task ids', (v) => Array.isArray(v) && v.every((id) => typeof id === 'string')] });
-    const { count, bodies, entries } = await this.#serial(() => this.#pending.remove(ids));
-    // Other handles find out at once (not only when they next take them): a tab hiding must not send them.
-    if (entries.length > 0) this.#deliverer.post({ type: 'removed', detail: { entries } });
-    if (count > 0) this.#notices.changed();
-    // Their bodies after them (a crash between leaves a body no task names, which the next open's sweep deletes), but
-    // only those no dead letter names: another handle may have moved one of them to dead meanwhile.
-    await this.#orphans.forget(bodies);
-    return count;
+    return this.#removal.remove(ids);
   }
 
   /** Stops, waits for requests in flight, and closes. Later calls reject 'ERR_CLOSED'. */

@@ -172,24 +172,6 @@ export class PendingStore {
     return listed(this.#queue, this.#index.values(), group, limit, states, now);
   }
 
-  /**
-   * Removes the pending tasks `ids` (task ids) that are not in flight, here or in another handle; resolves how many,
-   * and the keys of the bodies of those gone from the queue. Those are not deleted here: a task another handle moved to
-   * dead meanwhile is gone too, and its dead letter keeps its body (see `OrphanBodies.forget`).
-   */
-  async remove(ids: readonly string[]): Promise<{ count: number; bodies: string[]; entries: string[] }> {
-    // One another handle stored since this one last read the queue (another process, say) is not indexed yet.
-    if (ids.some((id) => this.#index.withId(id).length === 0)) await this.catchUp();
-    await this.#recall(ids.flatMap((id) => this.#index.withId(id)));
-    const asked = ids.flatMap((id) => this.#index.withId(id).filter((pending) => pending.state !== 'busy'));
-    if (asked.length === 0) return { count: 0, bodies: [], entries: [] };
-    const seqs = asked.map((p) => String(p.seq));
-    // Leased ones stay: another handle has them in flight, and their response decides.
-    const count = await this.#queue.remove(seqs, { leased: false });
-    const gone = this.#index.relearn(asked, count < asked.length ? await this.#queue.list({ ids: seqs }) : []);
-    return { count, bodies: gone.flatMap((p) => (p.blob === undefined ? [] : [p.blob])), entries: gone.map((p) => String(p.seq)) };
-  }
-
   /** What to list of partition `p` to read the entries the index has not read. */
   #unread(p: number): ListOptions {
     const to = this.#readTo.get(p);

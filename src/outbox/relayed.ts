@@ -10,6 +10,8 @@ export interface HearingContext {
   readonly waitsFrom: () => number;
   /** What may go, and when, changed: a sleeping loop looks again, and sets its timer. */
   readonly kick: () => void;
+  /** Another handle asks this one to remove tasks, or answers this one's ask (see `Removal`). */
+  readonly withdrawal: (type: 'withdraw' | 'withdrawn', detail: object) => void;
 }
 
 /**
@@ -27,6 +29,7 @@ export function hear(c: HearingContext, messages: readonly Relayed[]): void {
     const type = message.type;
     if (type === 'released') changed = released(c, raw) || changed;
     if (type === 'removed') changed = removed(c, raw) || changed;
+    if (type === 'withdraw' || type === 'withdrawn') c.withdrawal(type, raw);
     if (type !== 'sent' && type !== 'dead' && type !== 'handed-over' && type !== 'retry') continue;
     const detail = raw as { task?: { id?: unknown }; delayMs?: unknown; status?: unknown; error?: unknown };
     const id = detail.task?.id;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
-import { Outbox } from '../../src/index.node.js';
+import { Outbox, Queue } from '../../src/index.node.js';
 import type { OutboxOptions } from '../../src/outbox/options.js';
 
 /**
@@ -186,5 +186,55 @@ describe('tasks read ahead of their request are pending, not in flight', () => {
     // Taken back from the chain, not removed: sent after all, after the head and before those behind it.
     expect(t.sent).toEqual(['/t0', '/t1', '/t2', '/t3']);
     expect(await outbox.size()).toBe(0);
+  });
+});
+
+describe('remove() of a task another handle took ahead (a page while its service worker delivers)', () => {
+  /** Handle `a` delivers (gated); `b` on the same store only asks, as a page beside the worker delivering would. */
+  async function pair(extra: Partial<OutboxOptions> = {}) {
+    const t = gated();
+    const store = new MemoryStore();
+    const a = await Outbox.open({ name: 'api', store, baseUrl: 'http://127.0.0.1:9', fetch: t.fetch, ...extra });
+    const b = await Outbox.open({ name: 'api', store, baseUrl: 'http://127.0.0.1:9', fetch: () => Promise.reject(new Error('b never sends')) });
+    opened.push(a, b);
+    return { t, a, b, store };
+  }
+
+  it('is asked of the handle holding it, which removes it: never sent; one whose request is out is left to it', async () => {
+    const { t, a, b } = await pair();
+    const ids = await enqueue(b, 5);
+    const flushed = a.flush();
+    expect(await t.out(1)).toEqual(['/t0']);
+    expect(await b.remove([ids[2]!, ids[3]!])).toBe(2);
+    expect(await b.remove([ids[0]!])).toBe(0);
+    const run = await t.answerAll(flushed);
+    expect(t.sent).toEqual(['/t0', '/t1', '/t4']);
+    expect(run).toMatchObject({ sent: 3, remaining: 0 });
+    expect(await a.size()).toBe(0);
+    expect(await b.list()).toEqual([]);
+  });
+
+  it("with ordering 'none', a task the other handle buffered for a free slot is removed too", async () => {
+    const { t, a, b } = await pair({ ordering: 'none', concurrency: 1 });
+    const ids = await enqueue(b, 4);
+    const flushed = a.flush();
+    await t.out(1);
+    expect(await b.remove([ids[1]!, ids[3]!])).toBe(2);
+    await t.answerAll(flushed);
+    expect(t.sent).toEqual(['/t0', '/t2']);
+  });
+
+  it('removes one that a holder which never answers gives back while the ask waits', async () => {
+    const { b, store } = await pair();
+    const ids = await enqueue(b, 2);
+    // A lease of a handle that hears nothing (another process, say): it takes both, and gives back the first soon after.
+    const raw = await Queue.open<unknown>({ name: 'api', store });
+    const lease = (await raw.take(2))!;
+    const asked = b.remove([ids[0]!, ids[1]!]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await lease.release([lease.entries[0]!.id]);
+    expect(await asked).toBe(1);
+    expect((await raw.list()).map((e) => e.state)).toEqual(['leased']);
+    await raw.close();
   });
 });

@@ -36,7 +36,7 @@ describe('hear()', () => {
         index.add(0, task('t0'), 0);
         index.add(1, task('t1'), 0);
         const now = 1_000;
-        hear({ index, emit: () => undefined, waitsFrom: () => now, kick: () => undefined }, messages as Relayed[]);
+        hear({ index, emit: () => undefined, waitsFrom: () => now, kick: () => undefined, withdrawal: () => undefined }, messages as Relayed[]);
         // Whatever was heard, the tasks still in the index are there to take, at once or later.
         const left = index.size;
         expect(index.take(10, Number.MAX_VALUE).length).toBe(left);
