@@ -16,6 +16,6 @@ const RETRY_STATUSES = new Set([408, 425, 429]);
 export const defaultClassify: Classify = (outcome) => {
   if (outcome instanceof Error) return 'retry';
   if (outcome.status >= 200 && outcome.status < 300) return 'sent';
-  if (RETRY_STATUSES.has(outcome.status) || outcome.status >= 500) return 'retry';
+  if (RETRY_STATUSES.has(outcome.status) || (outcome.status >= 500 && outcome.status < 600)) return 'retry';
   return 'dead';
 };

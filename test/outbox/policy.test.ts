@@ -62,6 +62,9 @@ describe('defaultClassify()', () => {
 
   it('sends other statuses to dead (a 400 fails the same way every time)', () => {
     for (const s of [400, 401, 403, 404, 409, 410, 422]) expect(status(s)).toBe('dead');
+    // Past 5xx there is no class of statuses at all (Node's fetch passes 600 to 999 on): nothing says retry.
+    // (A Response cannot be made with those here, but Node's fetch makes them.)
+    for (const s of [600, 799, 999]) expect(defaultClassify({ status: s } as Response, task)).toBe('dead');
   });
 
   it('retries network errors and timeouts', () => {
