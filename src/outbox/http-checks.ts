@@ -5,6 +5,13 @@
  * methods; a URL must not carry credentials. Messages never echo a header value: it may be a secret.
  */
 
+/**
+ * Headers the transport sets itself from the connection and the body. Node's fetch throws on them (on a Content-Length
+ * the body does not match, or waits for the rest of the body until the attempt times out), which would fail every
+ * attempt of the task as if the network were down; browsers drop them silently (forbidden request headers).
+ */
+const TRANSPORT_HEADERS = new Set(['connection', 'content-length', 'expect', 'keep-alive', 'transfer-encoding', 'upgrade']);
+
 /** An HTTP token (RFC 9110 §5.6.2): header names and methods. */
 export const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -47,6 +54,7 @@ export function headersProblem(headers: unknown): { readonly field: string; read
   }
   for (const name in headers) {
     if (!TOKEN.test(name)) return { field: `.${JSON.stringify(name)}`, expected: 'a valid header name (a token)' };
+    if (TRANSPORT_HEADERS.has(name.toLowerCase())) return { field: `.${name}`, expected: 'a header fetch leaves to the caller (not Connection, Content-Length, Expect, Keep-Alive, Transfer-Encoding or Upgrade: fetch sets those itself)' };
     const problem = headerValueProblem((headers as Record<string, unknown>)[name]);
     if (problem) return { field: `.${name}`, expected: problem };
   }

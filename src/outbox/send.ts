@@ -155,9 +155,17 @@ export function letGo(response: Response | undefined): Promise<void> {
   return Promise.resolve();
 }
 
+/**
+ * What Node's fetch (undici) rejects with when it cannot make the request it was given (a header it refuses, a body
+ * its Content-Length does not match): no network error, and the same request fails the same way every time.
+ */
+const UNBUILDABLE = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH']);
+
 function failed(error: unknown, deadline: Deadline, secrets: readonly string[]): Exchange {
   // A transport may reject with anything; classify always gets an Error.
   const err = error instanceof Error ? error : new TypeError(`The request failed: ${String(error)}`, { cause: error });
+  const code = (err.cause as { code?: unknown } | undefined)?.code;
+  if (!deadline.expired && typeof code === 'string' && UNBUILDABLE.has(code)) return { kind: 'invalid', error: `fetch refused the request: ${errorText(err, secrets)}` };
   return { kind: 'error', error: deadline.expired ? deadline.error() : err, network: isNetworkError(err) && !deadline.expired, secrets };
 }
 

@@ -30,6 +30,13 @@ describe('Outbox.enqueue() refuses what cannot be sent, storing nothing', () => 
       { url: '/x', mode: 'websocket' as 'cors' },
       { url: '/x', credentials: 'sometimes' as 'omit' },
       { url: '/x', method: 'GET', body: 'x' },
+      // Headers the transport sets itself: Node's fetch throws on them (or waits out a Content-Length never reached).
+      { url: '/x', method: 'POST', body: 'x', headers: { expect: '100-continue' } },
+      { url: '/x', method: 'POST', body: 'x', headers: { 'Transfer-Encoding': 'chunked' } },
+      { url: '/x', method: 'POST', body: 'xyz', headers: { 'content-length': '1' } },
+      { url: '/x', headers: { connection: 'upgrade' } },
+      { url: '/x', headers: { 'keep-alive': 'timeout=5' } },
+      { url: '/x', headers: { upgrade: 'h2c' } },
     ];
     for (const task of refused) {
       await expect(r.outbox.enqueue(task), JSON.stringify(task)).rejects.toMatchObject({ code: 'ERR_INVALID_TASK' });
@@ -44,6 +51,11 @@ describe('Outbox.enqueue() refuses what cannot be sent, storing nothing', () => 
   it('a Request whose Idempotency-Key is unusable is refused too', async () => {
     const request = new Request(`${r.server.url}/x`, { method: 'POST', body: 'x', headers: { 'idempotency-key': 'a,b' } });
     await expect(r.outbox.enqueue(request)).rejects.toMatchObject({ code: 'ERR_INVALID_TASK' });
+  });
+
+  it('a Request carrying a header the transport sets itself is refused, naming it', async () => {
+    const request = new Request(`${r.server.url}/x`, { method: 'POST', body: 'x', headers: { expect: '100-continue' } });
+    await expect(r.outbox.enqueue(request)).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: expect.stringContaining('`headers.expect`') });
   });
 });
 
@@ -70,6 +82,28 @@ describe('a request that cannot be built at send time is a verdict on that task'
     expect(r.outbox.online).toBe(true);
     expect(r.events('offline')).toEqual([]);
     expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'invalid', error: expect.stringContaining('token store unavailable') }]);
+  });
+
+  it("headers() returning a header the transport sets itself: dead 'invalid', not offline, the group goes on", async () => {
+    let sends = 0;
+    await r.reopen({ headers: (): Record<string, string> => (sends++ === 0 ? { 'transfer-encoding': 'chunked' } : {}) });
+    await r.outbox.enqueueMany([{ url: '/a', group: 'g' }, { url: '/b', group: 'g' }]);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, dead: 1, retried: 0, remaining: 0 });
+    expect(r.events('offline')).toEqual([]);
+    expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'invalid', error: expect.stringContaining('transfer-encoding') }]);
+  });
+
+  it("a request fetch itself refuses to make (undici's invalid-argument errors): dead 'invalid', not a network error", async () => {
+    // A transport that adds what Node's fetch refuses: the TypeError it rejects with is no network failure.
+    await r.reopen({ fetch: (input, init) => globalThis.fetch(input, { ...init, headers: { ...Object.fromEntries(new Headers(init?.headers)), expect: '100-continue' } }) });
+    await r.outbox.enqueueMany([{ url: '/a', group: 'g' }, { url: '/b', group: 'g' }]);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 0, dead: 2, retried: 0, remaining: 0 });
+    expect(r.outbox.online).toBe(true);
+    expect(r.events('offline')).toEqual([]);
+    expect(await r.outbox.dead.list()).toMatchObject([
+      { reason: 'invalid', error: expect.stringContaining('expect header not supported') },
+      { reason: 'invalid' },
+    ]);
   });
 
   it("onBeforeSend throwing or returning an invalid task: dead 'invalid', and the group goes on", async () => {
