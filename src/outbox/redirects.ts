@@ -16,10 +16,13 @@ export interface Redirect {
   readonly location?: string;
 }
 
-/** The redirect `response` is, or undefined when it is a final response (a 304 or a 3xx without Location is final). */
+/** The statuses fetch follows (https://fetch.spec.whatwg.org/#redirect-status); any other 3xx is a final response. */
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/** The redirect `response` is, or undefined when it is a final response (a 300, 304 or 305, or a 3xx without Location). */
 export function redirectOf(response: Response): Redirect | undefined {
   if (response.type === 'opaqueredirect') return { status: response.status };
-  if (response.status < 300 || response.status > 399) return undefined;
+  if (!REDIRECT_STATUSES.has(response.status)) return undefined;
   const location = response.headers.get('location');
   return location === null ? undefined : { status: response.status, location };
 }

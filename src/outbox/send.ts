@@ -7,7 +7,7 @@ import { isTimeout } from './deadline.js';
 import { headersProblem } from './http-checks.js';
 import { nextHop, redirectOf, withoutBodyHeaders, MAX_HOPS, type Redirect, type RedirectPolicy } from './redirects.js';
 import { batchable, buildBatchRequest, buildRequest, type Send } from './request.js';
-import { errorText } from './scrub.js';
+import { errorText, scrub } from './scrub.js';
 import type { StoredTask } from './task.js';
 
 /**
@@ -94,10 +94,10 @@ export async function send(tasks: readonly StoredTask[], options: SendOptions, d
     if (!redirect) return { kind: 'response', response, secrets };
     // Its body is of no use; cancelled so the connection is not held.
     void letGo(response);
-    if (options.redirect === 'error') return { kind: 'redirect', redirect };
+    if (options.redirect === 'error') return stands(redirect, secrets);
     if (redirect.status === 0) return followOpaque(request, options, redirect, deadline, secrets);
     const hop = hops < MAX_HOPS ? nextHop(request.url, (request.init.method ?? 'GET').toUpperCase(), redirect) : undefined;
-    if (!hop) return { kind: 'redirect', redirect };
+    if (!hop) return stands(redirect, secrets);
     const init: RequestInit = { ...request.init, method: hop.method };
     bodied &&= hop.hasBody;
     if (bodied) {
@@ -113,6 +113,11 @@ export async function send(tasks: readonly StoredTask[], options: SendOptions, d
   }
 }
 
+/** A redirect that stands (dead as 'redirect'), its Location without what `headers()` gave: a server may echo a token. */
+function stands(redirect: Redirect, secrets: readonly string[]): Exchange {
+  return { kind: 'redirect', redirect: redirect.location === undefined ? redirect : { ...redirect, location: scrub(redirect.location, secrets) } };
+}
+
 /**
  * A browser's opaque redirect hides where it points. Sent again with fetch following redirects in mode
  * 'same-origin', fetch itself refuses (a network error, before any request leaves) a redirect to another origin,
@@ -124,7 +129,7 @@ async function followOpaque(request: Send, options: SendOptions, redirect: Redir
     const response = await deadline.race(options.fetch(request.url, { ...request.init, redirect: 'follow', mode: 'same-origin' }), letGo);
     return { kind: 'response', response: responseOf(response), secrets };
   } catch (error) {
-    return isTimeout(error) || deadline.expired || options.reachability.hintsOffline ? failed(error, deadline, secrets) : { kind: 'redirect', redirect };
+    return isTimeout(error) || deadline.expired || options.reachability.hintsOffline ? failed(error, deadline, secrets) : stands(redirect, secrets);
   }
 }
 

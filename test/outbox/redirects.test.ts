@@ -52,6 +52,36 @@ describe("redirect: 'error' (the default)", () => {
     expect(stolen()).toEqual([]);
   });
 
+  it('a 300, 304 or 305 is a final response even with a Location (fetch follows only 301, 302, 303, 307 and 308)', async () => {
+    for (const status of [300, 304, 305]) {
+      r.server.next({ status, headers: { location: '/v2/notes' } });
+      await r.outbox.enqueue({ url: '/notes', method: 'POST', body: 'x' });
+      await r.outbox.flush();
+    }
+    for (const policy of ['follow-same-origin'] as const) {
+      await r.reopen({ redirect: policy, headers: () => ({ 'x-api-key': 'k3y-from-headers' }) });
+      r.server.next({ status: 300, headers: { location: '/v2/notes' } });
+      await r.outbox.enqueue({ url: '/notes', method: 'POST', body: 'x' });
+      expect(await r.outbox.flush()).toMatchObject({ sent: 0, dead: 1 });
+    }
+    expect(r.server.received.map((x) => x.path)).toEqual(['/notes', '/notes', '/notes', '/notes']);
+    expect((await r.outbox.dead.list()).map((d) => [d.reason, d.status])).toEqual([
+      ['status', 300],
+      ['status', 304],
+      ['status', 305],
+      ['status', 300],
+    ]);
+  });
+
+  it("a Location that echoes a headers() value keeps it out of the dead letter and the 'dead' event", async () => {
+    r.server.next({ status: 302, headers: { location: `${other.url}/callback?key=k3y-from-headers` } });
+    await r.outbox.enqueue({ url: '/notes', body: 'x' });
+    await r.outbox.flush();
+    const [letter] = await r.outbox.dead.list();
+    expect(letter).toMatchObject({ reason: 'redirect', status: 302, location: `${other.url}/callback?key=[redacted]` });
+    expect(JSON.stringify(r.events('dead'))).not.toContain('k3y');
+  });
+
   it('a 304 or a 3xx without Location is a final response, judged by classify (dead as status)', async () => {
     r.server.next({ status: 300 });
     await r.outbox.enqueue({ url: '/x' });
