@@ -224,6 +224,8 @@ export function resolveOutboxOptions(options: OutboxOptions, defaultStore?: () =
     check(options, { batch: ['an object with a `url`', (v) => typeof (v as { url?: unknown } | null)?.url === 'string' && (v as { url: string }).url !== ''] });
     batch = { maxItems: 100, maxBytes: 1 << 20, ...defined(optionsObject(options.batch, 'batch', ['url', 'maxItems', 'maxBytes'])) } as Required<BatchOptions>;
     check(batch, { url: httpUrl(options.baseUrl), maxItems: limit(1), maxBytes: limit(1) }, 'batch.');
+    // fetch refuses it: every batch would fail as if the network were down.
+    if (hasCredentials(new URL(batch.url, options.baseUrl))) invalid('batch.url', 'a URL without a user name or password', '(a URL with credentials)');
   }
   const resolved: ResolvedOutboxOptions = {
     name: options.name,

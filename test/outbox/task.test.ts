@@ -206,5 +206,12 @@ describe('resolveOutboxOptions()', () => {
   it('a baseUrl with credentials or an empty batch url: refused at open, not at each enqueue', () => {
     rejects(() => resolveOutboxOptions({ name: 'api', baseUrl: 'http://u:p@example.test/' }), 'ERR_INVALID_OPTION', '`baseUrl`');
     rejects(() => resolveOutboxOptions({ name: 'api', baseUrl: 'http://example.test/', batch: { url: '' } }), 'ERR_INVALID_OPTION', '`batch`');
+    // fetch refuses such a URL: every batch would fail as if the network were down.
+    for (const url of ['http://u:pw@example.test/batch', '//u:pw@example.test/batch']) {
+      const open = () => resolveOutboxOptions({ name: 'api', baseUrl: 'http://example.test/', batch: { url } });
+      rejects(open, 'ERR_INVALID_OPTION', '`batch.url`');
+      expect(open).toThrow('without a user name or password');
+      expect(open).not.toThrow('pw');
+    }
   });
 });
