@@ -10,6 +10,16 @@ export function addTo(map: ByName, name: string, pending: Pending): void {
   set.add(pending);
 }
 
+/**
+ * Files `pending` under its coalescing key. The older tasks of that key still filed are in flight (`admit` replaced
+ * the rest) or put back by a dead-letter retry; a newer task marks them `outdated`, one put back marks none (it may be
+ * older than the task it joins, and is retried beside it).
+ */
+export function addKeyed(map: ByName, pending: Pending, putBack: boolean): void {
+  if (!putBack) for (const older of map.get(pending.key!) ?? []) if (older.seq < pending.seq) older.outdated = true;
+  addTo(map, pending.key!, pending);
+}
+
 /** Takes `pending` out from under `name`, and the name out once nothing is left under it. */
 export function deleteFrom(map: ByName, name: string, pending: Pending): void {
   const set = map.get(name);

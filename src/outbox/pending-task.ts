@@ -64,6 +64,11 @@ export interface Pending {
    */
   ahead: Lease<StoredTask> | undefined;
   /**
+   * A newer task with its `key` came while it could not be replaced (its request out): a failed attempt is then its
+   * last, dead as 'superseded', since a retry would put older data over newer (see `addKeyed`).
+   */
+  outdated: boolean;
+  /**
    * In batch mode, the entry ids of the batch its last request carried, in order, while that batch waits for its
    * retry: kept together, it goes again under the same Idempotency-Key (kept in memory only).
    */
@@ -128,5 +133,6 @@ export function pendingOf(seq: number, task: StoredTask, attempts: number, order
     heldAway: false,
     retriedFrom: task.retriedFrom,
     ahead: undefined,
+    outdated: false,
   };
 }

@@ -1,5 +1,5 @@
 import { Heap } from '../core/heap.js';
-import { addTo, deleteFrom, type ByName } from './by-name.js';
+import { addKeyed, addTo, deleteFrom, type ByName } from './by-name.js';
 import type { QueueEntry } from '../core/queue-types.js';
 import { byTurn, pendingOf, type Ordering, type Pending, type WaitCause } from './pending-task.js';
 import { Expiries } from './expiries.js';
@@ -78,7 +78,7 @@ export class PendingIndex {
     this.#tasks.set(seq, pending);
     addTo(this.#byId, pending.id, pending);
     this.#bytes += pending.bytes;
-    if (pending.key !== undefined) addTo(this.#byKey, pending.key, pending);
+    if (pending.key !== undefined) addKeyed(this.#byKey, pending, task.retriedFrom !== undefined);
     if (pending.lane !== undefined) this.#lanes.add(pending.lane, seq);
     this.#expiries.add(pending);
     this.wait(pending, until, cause);

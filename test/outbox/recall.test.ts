@@ -238,3 +238,45 @@ describe('remove() of a task another handle took ahead (a page while its service
     await raw.close();
   });
 });
+
+describe('a task that a newer one with its key replaces while its request is out', () => {
+  /** A transport that holds the first request to `slow` until `fail()` answers it 503; every other request: 200. */
+  function holding(slow: string) {
+    const sent: string[] = [];
+    let fail: (() => void) | undefined;
+    const fetch = (async (input: RequestInfo | URL) => {
+      const path = new URL(String(input)).pathname;
+      sent.push(path);
+      if (path === slow && !sent.slice(0, -1).includes(slow)) {
+        await new Promise<void>((resolve) => (fail = resolve));
+        return new Response(null, { status: 503 });
+      }
+      return new Response(null, { status: 200 });
+    }) as typeof globalThis.fetch;
+    gates.push(() => fail?.());
+    return { fetch, sent, fail: () => fail!() };
+  }
+
+  for (const shared of [false, true]) {
+    it(`is not retried after it fails: dead as 'superseded', the newer data not overwritten (${shared ? 'enqueued by another handle' : 'one handle'})`, async () => {
+      const t = holding('/old');
+      const store = new MemoryStore();
+      const outbox = await Outbox.open({ name: 'api', store, baseUrl: 'http://127.0.0.1:9', fetch: t.fetch });
+      opened.push(outbox);
+      const other = shared ? await Outbox.open({ name: 'api', store, baseUrl: 'http://127.0.0.1:9', fetch: t.fetch }) : outbox;
+      if (shared) opened.push(other);
+      await outbox.enqueue({ url: '/old', key: 'profile', group: 'a' });
+      const flushed = outbox.flush();
+      for (let i = 0; i < 200 && t.sent.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+      await other.enqueue({ url: '/new', key: 'profile', group: 'b' });
+      const second = outbox.flush();
+      for (let i = 0; i < 200 && !t.sent.includes('/new'); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+      t.fail();
+      await Promise.all([flushed, second]);
+      await outbox.flush();
+      expect(t.sent).toEqual(['/old', '/new']);
+      expect((await outbox.dead.list()).map((d) => [new URL(d.task.url).pathname, d.reason, d.status])).toEqual([['/old', 'superseded', 503]]);
+      expect(await outbox.size()).toBe(0);
+    });
+  }
+});
