@@ -39,6 +39,17 @@ const ALIVE_CACHED = 64;
 const OWNER = /^[0-9a-f]{16}$/;
 const EMPTY = new Uint8Array(0);
 
+/**
+ * The generation of the queue's history `token` belongs to: made when the queue was created (the first commit to an
+ * empty version), carried on by every commit since; undefined for a token made by an earlier version of sluice, which
+ * carries none (nothing is compared then). The empty string stands for no queue at all (no commit yet, or its keys
+ * deleted).
+ */
+function generationOf(token: string): string | undefined {
+  const slash = token.indexOf('/');
+  return slash < 0 ? undefined : token.slice(0, slash);
+}
+
 /** One queue in Redis, as opened by one handle (see keys.ts for the layout, scripts.ts for the commit). */
 export class RedisQueueStorage implements QueueStorage {
   #owner = randomId();
@@ -51,6 +62,8 @@ export class RedisQueueStorage implements QueueStorage {
   #loadedAt: number;
   /** The run_id of the server that answered this handle's last load (undefined before the first). */
   #server: string | undefined;
+  /** The generation of the queue's history this handle last loaded (see `generationOf`). */
+  #generation: string | undefined;
   /** The run_id of the server this handle last saw (a load, or a judgement of `isGone`), and since when. */
   #judge: { server: string; since: number } | undefined;
   readonly #alive = new Map<string, number>();
@@ -123,12 +136,18 @@ export class RedisQueueStorage implements QueueStorage {
     // preceded by its 'ready', so the second is counted by now.
     const reconnections = this.#context.reconnections();
     const server = reply[3]!.toString();
-    const rewound = reconnections !== this.#loadedAt || (this.#server !== undefined && server !== this.#server);
+    // Or the queue's keys were deleted under it (FLUSHALL, a DEL of its keys) and made again: the same segment names
+    // hold other items, and appending to what this handle read of them would cut those.
+    const token = reply[0]!.toString();
+    const generation = token === INITIAL_TOKEN ? '' : generationOf(token);
+    const remade = !!this.#generation && generation !== undefined && generation !== this.#generation;
+    if (generation !== undefined) this.#generation = generation;
+    const rewound = reconnections !== this.#loadedAt || (this.#server !== undefined && server !== this.#server) || remade;
     this.#loadedAt = reconnections;
     this.#server = server;
     this.#serverSeen(server);
     const written = reply[2]!.toString() === '1' ? copy(reply[1]!) : undefined;
-    return { token: reply[0]!.toString(), meta: written, segments, ...(tail && { tail }), ...(rewound && { rewound }) };
+    return { token, meta: written, segments, ...(tail && { tail }), ...(rewound && { rewound }) };
   }
 
   async token(): Promise<string> {
@@ -145,8 +164,10 @@ export class RedisQueueStorage implements QueueStorage {
   async commit(token: string, batch: StorageBatch): Promise<string | undefined> {
     const keys = this.#keys;
     const owner = this.#owner;
-    // The new token names this handle and counts its commits: unique, so a replay of this commit is recognisable.
-    const next = `${owner}.${(++this.#commits).toString(36)}`;
+    // The new token names this handle and counts its commits: unique, so a replay of this commit is recognisable. It
+    // carries the generation of the queue's history on, or starts one as it creates the queue.
+    const generation = token === INITIAL_TOKEN ? randomId() : generationOf(token);
+    const next = `${generation === undefined ? '' : `${generation}/`}${owner}.${(++this.#commits).toString(36)}`;
     const { write, meta, metaAppend, remove = [], quarantine = [] } = batch;
     const args: (string | Buffer)[] = [keys.version, keys.meta, keys.lengths, keys.lastCommit(owner), keys.heartbeat(owner), keys.gone(owner)];
     if (write) args.push(keys.segment(write.segment));
@@ -194,6 +215,7 @@ export class RedisQueueStorage implements QueueStorage {
         `Commit to queue "${this.#name}" is on the Redis primary but only ${result.acked} of ${wait} replicas confirmed it within ${options.replicaTimeoutMs} ms, so durability 'strict' is not met; it may be lost if the primary fails now.`,
       );
     }
+    if (generation !== undefined) this.#generation = generation;
     return result.token;
   }
 

@@ -82,6 +82,25 @@ describeRedis(
       });
     }
 
+    // Not a restart: the queue's keys deleted (a FLUSHALL, a DEL by hand or by a script) and made again by another
+    // handle, while this one stays connected to the same server process.
+    it('a handle that lived through its keys being deleted reads again whole: never cuts the items another pushed since, nor takes what it read before', async () => {
+      const prefix = 'rollback-deleted:';
+      const stores = [0, 1].map(() => new RedisStore({ url: server().url, prefix, retryMs: 10_000, onWarning: () => undefined }));
+      const admin = new Redis(server().url);
+      try {
+        const a = await Queue.open<string>({ name: 'q', store: stores[0]!, segmentItems: 10 });
+        await a.pushMany(Array.from({ length: 8 }, (_, i) => `a${i}`));
+        await (await a.take(2))!.ack();
+        const keys = await admin.keys(`${prefix}{q}:*`);
+        await admin.del(...keys.filter((k) => !/:[hc]:/.test(k)));
+        await expectReadAgain(a, 'q', stores[1]!, 10);
+      } finally {
+        admin.disconnect();
+        await Promise.all(stores.map((s) => s.close()));
+      }
+    });
+
     it('a read that fails after a reconnection is read again whole later; close still gives the leases back', async () => {
       const prefix = 'rollback-fails:';
       const stores = [0, 1].map(() => new RedisStore({ url: server().url, prefix, retryMs: 1000, onWarning: () => undefined }));
