@@ -60,6 +60,7 @@ export class Deliverer {
   readonly #flushes = new Set<DeliveryRun>();
   /** The wall clock's lead over the monotonic one, when last looked at. */
   #skew: number | undefined;
+  readonly #tell = (error: unknown): void => this.#c.emit('error', { error });
 
   constructor(context: DelivererContext) {
     this.#c = context;
@@ -115,7 +116,12 @@ export class Deliverer {
       settling: () => this.#dispatcher.settling,
       idle: () => this.#idle(),
       expiry: () => (this.#coordination.holdsOrAlone() ? this.#dispatcher.sweep.next() : undefined),
-      error: (error) => context.emit('error', { error }),
+      error: (error) => {
+        context.emit('error', { error });
+        // A pass that failed (its store failing, or gone: a database deleted under it) lets the delivery lock go while
+        // nothing is in flight, so that another tab delivers; this one asks for the lock again at its next pass.
+        if (this.#dispatcher.active === 0 && this.#dispatcher.settling === 0) void this.#yield();
+      },
     });
   }
 
@@ -178,8 +184,7 @@ export class Deliverer {
 
   /** Gives back those of `pending` this handle took ahead of their request: pending, not in flight (see `recall`). */
   recall(pending: readonly Pending[]): Promise<void> {
-    const c = { index: this.#c.index, coordination: this.#coordination, emit: this.#c.emit };
-    return recall(pending, (entries, lease) => putBack(c, entries, lease));
+    return recall(pending, (entries, lease) => putBack({ index: this.#c.index, coordination: this.#coordination, emit: this.#c.emit }, entries, lease));
   }
 
   kick(): void {
@@ -219,10 +224,8 @@ export class Deliverer {
       this.#c.index.unpark(run.parked!);
       // What the flush parked waits again: a background loop that slept meanwhile sets its timer for those waits.
       this.#loop.kick();
-    }
-    if (!this.#loop.running) {
-      await this.#c.serial(() => dispatcher.unbuffer());
-      this.#coordination.yieldDelivery();
+      // A flush that failed too: another handle must not wait for this one's lock for as long as it lives.
+      if (!this.#loop.running) await this.#yield();
     }
     return run;
   }
@@ -231,9 +234,14 @@ export class Deliverer {
   async stop(): Promise<void> {
     for (const run of this.#flushes) run.over = true;
     this.#loop.stop();
-    await this.#c.serial(() => this.#dispatcher.unbuffer());
+    await this.#c.serial(() => this.#dispatcher.unbuffer()).catch(this.#tell);
     await this.#dispatcher.settled();
-    await this.#c.serial(() => this.#dispatcher.unbuffer());
+    await this.#yield();
+  }
+
+  /** Lets the delivery lock go, what was taken ahead for it given back first (should that fail, it is told). */
+  async #yield(): Promise<void> {
+    await this.#c.serial(() => this.#dispatcher.unbuffer()).catch(this.#tell);
     this.#coordination.yieldDelivery();
   }
 
@@ -267,7 +275,7 @@ export class Deliverer {
   }
 
   #unbuffer(): void {
-    void this.#c.serial(() => this.#dispatcher.unbuffer()).catch((error: unknown) => this.#c.emit('error', { error }));
+    void this.#c.serial(() => this.#dispatcher.unbuffer()).catch(this.#tell);
   }
 
   /**

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Outbox } from '../../src/outbox/outbox.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { FakeLockManager, type FakeLocks as TabLocks } from '../support/fake-locks.js';
-import { next, rig, type Rig } from './helpers.js';
+import { failingCommit, next, rig, type Rig } from './helpers.js';
 
 /** A LockManager with exclusive locks and `ifAvailable`, enough for one process's tests. */
 class FakeLocks {
@@ -100,6 +100,59 @@ describe('a page back from the back/forward cache', () => {
       await b.close();
       await sent;
       expect(r.server.delivered.map((x) => x.path)).toEqual(['/x']);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
+describe('a handle whose delivery fails lets the delivery lock go (it held it for as long as it lived)', () => {
+  const manager = new FakeLockManager();
+  const open = (locks: TabLocks, store: MemoryStore) => {
+    vi.stubGlobal('navigator', { locks });
+    return Outbox.open({ name: 'api', store, clock: r.clock, baseUrl: r.server.url });
+  };
+  const delivered = async () => {
+    for (let i = 0; i < 200 && r.server.delivered.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    return r.server.delivered.map((x) => x.path);
+  };
+
+  it('a flush that rejects (its store failed): the next handle delivers at once', async () => {
+    const { store, arm } = failingCommit('api');
+    const [a, b] = [await open(manager.context(), store), await open(manager.context(), store)];
+    try {
+      await a.enqueue({ url: '/x' });
+      arm();
+      await expect(a.flush()).rejects.toThrow('the disk is gone');
+      expect(await b.flush()).toMatchObject({ sent: 1, remaining: 0 });
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('a running handle whose passes fail (its database deleted under it): another running handle takes over', async () => {
+    const store = new MemoryStore();
+    const openStorage = store.open.bind(store);
+    let broken = true;
+    store.open = async (name) => {
+      const storage = await openStorage(name);
+      if (broken && name === 'api') storage.commit = () => Promise.reject(new Error('the database is gone'));
+      return storage;
+    };
+    const a = await open(manager.context(), store);
+    broken = false;
+    const b = await open(manager.context(), store);
+    const errors: unknown[] = [];
+    a.addEventListener('error', (e) => errors.push(e.detail.error));
+    try {
+      await b.enqueue({ url: '/x' });
+      a.start();
+      for (let i = 0; i < 200 && errors.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+      b.start();
+      expect(await delivered()).toEqual(['/x']);
+      expect(errors[0]).toMatchObject({ message: expect.stringContaining('the database is gone') });
     } finally {
       await a.close();
       await b.close();
