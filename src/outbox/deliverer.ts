@@ -148,12 +148,12 @@ export class Deliverer {
     if (!online) this.#unbuffer();
   }
 
-  /** Responses seen so far: what a live `fetch` says it started at (see `Reachability.saw`). */
-  answers(): number {
-    return this.#reachability.answers;
+  /** What sends have seen so far: what a live `fetch` says it started at (see `Reachability.saw`). */
+  seen(): number {
+    return this.#reachability.seen;
   }
 
-  /** A request outside delivery (a live `fetch` to `origin`, started at `since` answers) got a response (true) or a network error (false). */
+  /** A request outside delivery (a live `fetch` to `origin`, started when `seen` was `since`) got a response (true) or a network error (false). */
   saw(response: boolean, ok: boolean, origin: string, since: number): void {
     this.#reachability.saw(response, since, origin);
     if (ok) this.networkBack(false, origin);

@@ -177,7 +177,7 @@ export function outlasts(options: Pick<ResolvedOutboxOptions, 'clock' | 'timeout
 async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<StoredTask>, run: DeliveryRun, delivered: Delivered[]): Promise<boolean | Entry[][]> {
   const { options } = c;
   const deadline = new Deadline(options.clock, options.timeoutMs);
-  const started = c.reachability.answers;
+  const started = c.reachability.seen;
   // In flight from here: no longer theirs to `recall`.
   for (const entry of entries) {
     const pending = c.index.get(Number(entry.id));

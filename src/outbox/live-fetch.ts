@@ -44,8 +44,8 @@ export interface LiveFetchContext {
   readonly group: string | undefined;
   /** True when tasks of `group` are pending: a live request of that group must queue behind them. */
   readonly behind: (group: string | undefined) => Promise<boolean>;
-  /** Told what came, a response (`ok` when 2xx) or a network error (`response` false), from `origin`, asked at `since` answers. */
-  readonly sight: { answers(): number; saw(response: boolean, ok: boolean, origin: string, since: number): void };
+  /** Told what came, a response (`ok` when 2xx) or a network error (`response` false), from `origin`, asked when `seen` was `since`. */
+  readonly sight: { seen(): number; saw(response: boolean, ok: boolean, origin: string, since: number): void };
   readonly enqueue: (task: HttpTask) => Promise<string>;
 }
 
@@ -73,7 +73,7 @@ export async function liveFetch(request: Request, c: LiveFetchContext): Promise<
   if (await c.behind(group)) return queue();
   headers.set('idempotency-key', task.id);
   const deadline = new Deadline(c.clock, c.timeoutMs);
-  const since = c.sight.answers();
+  const since = c.sight.seen();
   const origin = originOf(task.url);
   const signal = live.signal ? anySignal(live.signal, deadline.signal) : deadline.signal;
   try {

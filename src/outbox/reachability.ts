@@ -25,10 +25,20 @@ export class Reachability {
   #manual: boolean | undefined;
   #failures = 0;
   #probeAt = 0;
-  /** Responses seen: a request that saw none come while it was out cannot blame its host alone. */
-  #answers = 0;
-  /** Origins whose requests failed with a network error since they last answered, and when each may be probed again. */
-  readonly #origins = new Map<string, { failures: number; probeAt: number }>();
+  /**
+   * What sends have seen (responses and network errors), counted: a request takes it as it starts, to tell what came
+   * while it was out (see `saw`).
+   */
+  #seen = 0;
+  /** `#seen` at the last response: a request that saw none come while it was out cannot blame its host alone. */
+  #answeredAt = 0;
+  /** `#seen` at the last network error counted in `#failures`. */
+  #failedAt = 0;
+  /**
+   * Origins whose requests failed with a network error since they last answered, how many failures count, `#seen` at
+   * the last of them, and when each may be probed again.
+   */
+  readonly #origins = new Map<string, { failures: number; at: number; probeAt: number }>();
   /** Offline because requests to some origins failed (not by the platform's word): others may be probed at once. */
   #blamed = false;
 
@@ -58,9 +68,9 @@ export class Reachability {
     });
   }
 
-  /** How many responses sends have seen (see `saw`). */
-  get answers(): number {
-    return this.#answers;
+  /** What sends have seen so far: what a request passes to `saw` as when it started. */
+  get seen(): number {
+    return this.#seen;
   }
 
   /** What the outbox believes (a `setOnline` override wins). */
@@ -127,30 +137,38 @@ export class Reachability {
   }
 
   /**
-   * A send to `origin` came back with a response (true) or a network error (false). A network error of a request that
-   * started when `answers` was `since`, while a response came since, is its host's, not the network's (one host
-   * blocked, or down, as an ad blocker makes an analytics host): the others are not held back for it.
+   * A send to `origin` came back with a response (true) or a network error (false); it started when `seen` was
+   * `since`. A network error while a response came since is its host's, not the network's (one host blocked, or down,
+   * as an ad blocker makes an analytics host): the others are not held back for it. The network errors of requests
+   * that were already out when one was counted are that same outage, and count as one: with `concurrency` requests
+   * out as the network went, each counting would push the next probe out by `factor` per request (to `maxDelayMs`
+   * with ten), long after the network came back. Only a request started since, a probe, grows the gap.
    */
   saw(reachable: boolean, since?: number, origin?: string): void {
     const was = this.online;
     const now = monotonic(this.#clock);
+    const mark = ++this.#seen;
     if (reachable) {
       this.#failures = 0;
       this.#probeAt = 0;
-      this.#answers++;
+      this.#answeredAt = mark;
       this.#blamed = false;
       // Told (no origin: the platform, a page, a batch's answer): every host may be there.
       if (origin !== undefined) this.#origins.delete(origin);
       else this.#origins.clear();
     } else {
-      if (origin !== undefined) {
-        const failed = this.#origins.get(origin) ?? { failures: 0, probeAt: 0 };
-        this.#origins.set(origin, { failures: failed.failures + 1, probeAt: now + this.#gap(failed.failures + 1) });
+      const failed = origin === undefined ? undefined : this.#origins.get(origin);
+      if (origin !== undefined && (!failed || since === undefined || since >= failed.at)) {
+        const failures = (failed?.failures ?? 0) + 1;
+        this.#origins.set(origin, { failures, at: mark, probeAt: now + this.#gap(failures) });
       }
-      if (since !== undefined && this.#answers > since && this.#reachable) return;
-      this.#failures++;
-      this.#probeAt = now + this.#gap(this.#failures);
-      this.#blamed = origin !== undefined;
+      if (since !== undefined && this.#answeredAt > since && this.#reachable) return;
+      if (this.#failures === 0 || since === undefined || since >= this.#failedAt) {
+        this.#failures++;
+        this.#failedAt = mark;
+        this.#probeAt = now + this.#gap(this.#failures);
+        this.#blamed = origin !== undefined;
+      }
     }
     this.#reachable = reachable;
     if (was !== this.online) this.#changed(this.online);

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FaultServer } from './fault-server.js';
 import { rig, type Rig } from './helpers.js';
 
 let r: Rig;
@@ -69,5 +70,74 @@ describe('a host that fails, beside one that answers', () => {
     expect(r.server.delivered.map((x) => x.path)).toEqual(['/a', '/b']);
     // The probe (at most one per flush), never a try of every task of the failing origin on each success.
     expect(toDown() - refused).toBeLessThanOrEqual(2);
+  });
+});
+
+// The requests out when the network goes all fail together: as many as `concurrency`. Each counted as a failure of its
+// own pushed the next probe out by `factor` apiece (128 s with 8 out, `maxDelayMs` with 10), while the retry events
+// and `list()` said the tasks were due within a second.
+describe('an outage that fails every request out at once', () => {
+  const eight = Array.from({ length: 8 }, (_, i) => ({ url: `/t${i}` }));
+
+  it('counts as one failure: the probe goes one backoff later, not factor^7 backoffs later', async () => {
+    await r.reopen({ ordering: 'none', concurrency: 8 });
+    await r.server.down();
+    await r.outbox.enqueueMany(eight);
+    await r.outbox.flush();
+    // All 8 were out at once (offline, only one would have gone).
+    expect(r.calls).toHaveLength(8);
+    expect(r.outbox.online).toBe(false);
+    await r.server.up();
+    r.clock.advance(2000);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 8, remaining: 0 });
+    expect(r.outbox.online).toBe(true);
+  });
+
+  it('each failed probe afterwards widens the gap by factor', async () => {
+    await r.reopen({ ordering: 'none', concurrency: 8 });
+    await r.server.down();
+    await r.outbox.enqueueMany(eight);
+    await r.outbox.flush();
+    expect(r.calls).toHaveLength(8);
+    r.clock.advance(1000);
+    await r.outbox.flush();
+    expect(r.calls).toHaveLength(9);
+    // That probe failed: the next waits 2 s.
+    r.clock.advance(1000);
+    await r.outbox.flush();
+    expect(r.calls).toHaveLength(9);
+    r.clock.advance(1000);
+    await r.outbox.flush();
+    expect(r.calls).toHaveLength(10);
+  });
+
+  it("counts as one failure per host: with two hosts' requests out as the network went, each host's probe goes one backoff later", async () => {
+    const other = await FaultServer.start();
+    try {
+      await r.reopen({ ordering: 'none', concurrency: 8 });
+      await Promise.all([r.server.down(), other.down()]);
+      await r.outbox.enqueueMany(Array.from({ length: 8 }, (_, i) => ({ url: `${i % 2 ? other.url : r.server.url}/t${i}` })));
+      await r.outbox.flush();
+      expect(r.calls).toHaveLength(8);
+      expect(r.outbox.online).toBe(false);
+      await Promise.all([r.server.up(), other.up()]);
+      r.clock.advance(2000);
+      expect(await r.outbox.flush()).toMatchObject({ sent: 8, remaining: 0 });
+      expect(other.delivered).toHaveLength(4);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('counts as one failure with batches, which answer for no one host', async () => {
+    await r.reopen({ ordering: 'none', concurrency: 8, batch: { url: '/batch', maxItems: 1 } });
+    await r.server.down();
+    await r.outbox.enqueueMany(eight);
+    await r.outbox.flush();
+    expect(r.calls).toHaveLength(8);
+    expect(r.outbox.online).toBe(false);
+    await r.server.up();
+    r.clock.advance(2000);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 8, remaining: 0 });
   });
 });
