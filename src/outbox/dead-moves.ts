@@ -8,6 +8,7 @@ import type { Deliverer } from './deliverer.js';
 import type { DeliveryRun, ToDead } from './delivery.js';
 import type { Notices } from './notices.js';
 import { leftBehind, lettersLeaving, putBackFrom } from './reconcile.js';
+import { tally } from './tally.js';
 import type { ResolvedOutboxOptions } from './options.js';
 import type { PendingIndex } from './pending.js';
 import type { PendingStore } from './pending-store.js';
@@ -49,7 +50,7 @@ export class DeadMoves {
     if (list.length === 0) return;
     const c = this.#c;
     const buried = await moveToDead({ dead: c.deadQueue, queue: c.queue, index: c.index, options: c.options }, list, lease, c.options.clock.now());
-    run.dead += buried.length;
+    tally(run, 'dead', buried.length);
     for (const { record, letter } of buried) this.#said(record, letter);
     c.notices.changed();
   }
@@ -193,7 +194,7 @@ export class DeadMoves {
       tasks = letters.map(({ id, value }): StoredTask => ({ ...value.task, createdAt: Math.max(now, value.at + 1), retriedFrom: id }));
       const admitted = await c.pending.admit(tasks, false);
       // Stored: what they evict stays pending should its burial fail, and the failure is told (as for an enqueue).
-      await this.toDead(admitted.doomed, undefined, c.deliverer.background).catch(c.tellError);
+      await this.toDead(admitted.doomed, undefined, c.deliverer.aside).catch(c.tellError);
       return admitted.stored.map((e) => e.id);
     });
     c.notices.owed();

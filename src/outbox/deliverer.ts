@@ -43,7 +43,8 @@ export interface DelivererContext {
   readonly closing: () => boolean;
 }
 
-export const newRun = (once: boolean): DeliveryRun => ({ sent: 0, retried: 0, dead: 0, handedOver: 0, parked: once ? new Set() : undefined, over: false });
+/** A run's counts start at 0; `flushes`, those running, count what it does too (see `tally`). */
+export const newRun = (once: boolean, flushes?: ReadonlySet<DeliveryRun>): DeliveryRun => ({ sent: 0, retried: 0, dead: 0, handedOver: 0, parked: once ? new Set() : undefined, over: false, flushes });
 
 /**
  * Everything that delivers, wired together: whether the network is there (`Reachability`), which handle delivers
@@ -55,9 +56,11 @@ export class Deliverer {
   readonly #coordination: Coordination;
   readonly #dispatcher: Dispatcher;
   readonly #loop: DeliveryLoop;
-  readonly #background = newRun(false);
   /** The flushes running: `stop` ends them (they start nothing more, and settle once what they started has). */
   readonly #flushes = new Set<DeliveryRun>();
+  readonly #background = newRun(false, this.#flushes);
+  /** Counts of work that is no delivery's (what an enqueue evicts), which no flush counts. */
+  readonly #aside = newRun(false);
   /** The wall clock's lead over the monotonic one, when last looked at. */
   #skew: number | undefined;
   readonly #tell = (error: unknown): void => this.#c.emit('error', { error });
@@ -133,9 +136,9 @@ export class Deliverer {
     return this.#loop.running;
   }
 
-  /** The background run's counts, for work (like coalescing) that is no flush's. */
-  get background(): DeliveryRun {
-    return this.#background;
+  /** A run for work (what an enqueue evicts or replaces) that is no delivery's: no flush counts it. */
+  get aside(): DeliveryRun {
+    return this.#aside;
   }
 
   /** True when this handle may send unasked (it holds the delivery lock, or there is none). */
@@ -197,7 +200,7 @@ export class Deliverer {
 
   /** One run now: every task that may go is tried once; resolves its counts once every request it started settled. */
   async flush(signal: AbortSignal | undefined): Promise<DeliveryRun> {
-    const run = newRun(true);
+    const run = newRun(true, this.#flushes);
     const dispatcher = this.#dispatcher;
     // Ended at the abort, not at the next change: a chain (a group's tasks one by one) or a slot that frees would go on
     // starting requests for it until then.

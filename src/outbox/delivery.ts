@@ -29,6 +29,8 @@ export interface DeliveryRun {
   readonly parked: Set<Pending> | undefined;
   /** The flush has returned: nothing more starts for it (what was taken ahead for it goes back). */
   over: boolean;
+  /** The flushes running, which count what this run does too (see `tally`); none for work that is no delivery's. */
+  readonly flushes?: ReadonlySet<DeliveryRun>;
 }
 
 /** A task on its way to dead: its entry (id '' when it was never stored) and why. */

@@ -153,7 +153,7 @@ export class Dispatcher {
     const head = this.#buffer[0] && this.#c.index.get(Number(this.#buffer[0].unit[0]!.id));
     if (head && this.#c.index.outranked(head, true)) for (const b of this.#buffer.splice(0)) await giveBack(this.#c, b.unit, b.lease);
     if (this.#buffer.some((b) => outlasts(options, b.lease))) await this.#dropStale();
-    let started = this.#startBuffered(free);
+    let started = this.#startBuffered(free, run);
     free -= started.slots;
     // Refilled below half, after starting what was there: the take's commit overlaps requests in flight.
     if ((free > 0 && this.#buffer.length === 0) || this.#buffer.length < prefetch / 2) {
@@ -165,7 +165,7 @@ export class Dispatcher {
         units = await this.#take(free + prefetch - this.#buffer.length, run, now);
       }
       this.#buffer.push(...units);
-      const more = this.#startBuffered(free);
+      const more = this.#startBuffered(free, run);
       started = { tasks: started.tasks + more.tasks, slots: started.slots + more.slots };
     }
     return started.tasks;
@@ -220,7 +220,7 @@ export class Dispatcher {
     const { options, index } = this.#c;
     const first = index.get(Number(b.unit[0]!.id));
     const ok = this.#active.size < options.concurrency && this.#goesOn(b.run) && !outlasts(options, b.lease) && !(first && index.outranked(first));
-    if (ok) this.#start(b);
+    if (ok) this.#start(b, b.run);
     return ok;
   }
 
@@ -253,20 +253,20 @@ export class Dispatcher {
     for (const b of stale) await giveBack(this.#c, b.unit, b.lease);
   }
 
-  /** Starts buffered units in up to `free` slots; says how many tasks and slots that took. */
-  #startBuffered(free: number): { tasks: number; slots: number } {
+  /** Starts buffered units in up to `free` slots (for `run` if the run that took them is over); says how many tasks and slots that took. */
+  #startBuffered(free: number, run: DeliveryRun): { tasks: number; slots: number } {
     let tasks = 0;
     let slots = 0;
     for (; slots < free && this.#buffer.length > 0 && this.#active.size < this.#c.options.concurrency; slots++) {
       const unit = this.#buffer.shift()!;
       tasks += unit.unit.length;
-      this.#start(unit);
+      this.#start(unit, this.#on(unit.run) ? unit.run : run);
     }
     return { tasks, slots };
   }
 
-  /** Delivers `unit` in a slot; a chain's lane gets its next chain taken ahead, started when this one frees the slot. */
-  #start({ unit, lease, run }: Buffered): void {
+  /** Delivers `unit` in a slot, for `run`; a chain's lane gets its next chain taken ahead, started when this one frees the slot. */
+  #start({ unit, lease }: Buffered, run: DeliveryRun): void {
     const lane = this.#chained ? laneOf(unit[0]!.value, this.#c.options.ordering) : undefined;
     const freeSlot = (goesOn = false) => {
       if (!this.#active.delete(sending)) return;

@@ -73,7 +73,7 @@ export interface FlushOptions {
 
 /**
  * What `flush` resolves with: tasks sent, scheduled for a retry, sent to dead and handed over to a service worker's
- * outbox during it, and those left.
+ * outbox during it (whichever run started their requests: another flush, a started outbox), and those left.
  */
 export interface FlushResult {
   readonly sent: number;

@@ -171,7 +171,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       });
       // The tasks are stored: a rejection would read as "not stored", and an enqueue again would send them twice.
       // What they replace or evict stays pending (sent after all, or evicted again), and the failure is told.
-      await this.#moves.toDead(admitted.doomed, undefined, this.#deliverer.background).catch(this.#tellError);
+      await this.#moves.toDead(admitted.doomed, undefined, this.#deliverer.aside).catch(this.#tellError);
       return admitted.stored;
     });
     this.#notices.owed();
@@ -207,7 +207,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     });
   }
 
-  /** One delivery run now: every task that may go is tried once. Resolves with what happened and what is left. */
+  /** One delivery run now: every task that may go is tried once. Resolves with what delivery did while it ran and what is left. */
   async flush(options?: FlushOptions): Promise<FlushResult> {
     this.#checkOpen();
     const { signal, reachable } = optionsObject(options, 'options', ['signal', 'reachable']);

@@ -6,6 +6,7 @@ import type { Relayed } from './coordination.js';
 import type { RetryDetail, SentDetail } from './events.js';
 import { bodiesOf } from './enqueue.js';
 import { errorText } from './scrub.js';
+import { tally } from './tally.js';
 import { discard, type Exchange } from './send.js';
 import { publicTask, type StoredTask } from './task.js';
 import { handedOver, verdictFor, type Verdict } from './verdict.js';
@@ -56,7 +57,7 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
     if (queuedAs !== undefined) {
       await discard(outcome, a.deadline);
       left(a, ready, () => {
-        a.run.handedOver += ready.length;
+        tally(a.run, 'handedOver', ready.length);
         tell(c, 'handed-over', ready.map((r, i) => ({ ...r, view: views[i]! })), { queuedAs });
       });
       return true;
@@ -97,7 +98,7 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
     const response = outcome instanceof Error ? undefined : outcome;
     // Counted once acked, as the event: a task whose ack fails is sent again, and a flush says it is not sent yet.
     left(a, sent, () => {
-      a.run.sent += sent.length;
+      tally(a.run, 'sent', sent.length);
       tell(c, 'sent', sent, { status: response?.status ?? 0 }, (detail) => (response ? withResponse(detail, response, body) : detail));
     });
     if (sent.length === ready.length) return true;
@@ -163,7 +164,7 @@ async function retry(
   const { index } = c;
   const ids = ready.map((r) => r.entry.id);
   await lease.release(ids, { delayMs });
-  run.retried += ready.length;
+  tally(run, 'retried', ready.length);
   const now = c.waitsFrom();
   for (const { entry, task } of ready) {
     const pending = index.get(Number(entry.id));

@@ -3,7 +3,10 @@ import type { Serial } from '../core/serial.js';
 import type { DeliveryRun, Entry } from './delivery.js';
 import type { StoredTask } from './task.js';
 
-/** Units taken and not started yet, with the lease holding them and the run that took them. */
+/**
+ * Units taken and not started yet, with the lease holding them and the run that took them, which they start for unless
+ * it is over (then for the run whose fill starts them): an aborted flush's would park their retries for good.
+ */
 export interface Buffered {
   readonly unit: Entry[];
   readonly lease: Lease<StoredTask>;

@@ -1,0 +1,15 @@
+import type { DeliveryRun } from './delivery.js';
+
+/** How a task left a delivery run, as a flush counts it. */
+export type Counted = 'sent' | 'retried' | 'dead' | 'handedOver';
+
+/**
+ * Counts `n` tasks that went `how` in `run`, and in every other flush running then. A flush resolves only once every
+ * request out has settled, whichever run started it (another flush, an aborted one, the background loop), so what it
+ * says is what delivery did while it waited: counted only in the run that took them, tasks delivered while a flush
+ * waited were missing from its result, which could say none sent while 'sent' events came.
+ */
+export function tally(run: DeliveryRun, how: Counted, n: number): void {
+  run[how] += n;
+  for (const flush of run.flushes ?? []) if (flush !== run) flush[how] += n;
+}
