@@ -15,6 +15,7 @@ import { putBack } from './lease-units.js';
 import type { Pending, PendingIndex } from './pending.js';
 import { recall } from './recall.js';
 import { Reachability } from './reachability.js';
+import { newRun } from './tally.js';
 import type { Removal } from './removal.js';
 import type { StoredTask } from './task.js';
 
@@ -43,9 +44,6 @@ export interface DelivererContext {
   readonly closing: () => boolean;
 }
 
-/** A run's counts start at 0; `flushes`, those running, count what it does too (see `tally`). */
-export const newRun = (once: boolean, flushes?: ReadonlySet<DeliveryRun>): DeliveryRun => ({ sent: 0, retried: 0, dead: 0, handedOver: 0, parked: once ? new Set() : undefined, over: false, flushes });
-
 /**
  * Everything that delivers, wired together: whether the network is there (`Reachability`), which handle delivers
  * (`Coordination`), starting and settling requests (`Dispatcher`), and the background loop (`DeliveryLoop`).
@@ -71,10 +69,8 @@ export class Deliverer {
     this.#coordination = new Coordination(options.store?.scope === undefined ? options.name : `${options.store.scope}:${options.name}`, {
       broadcast: true,
       page: options.page,
-      onMessage: (messages) => {
-        const withdrawal = (type: 'withdraw' | 'withdrawn', detail: object) => context.removal().heard(type, detail);
-        hear({ index: context.index, emit: context.emit, waitsFrom: () => this.#waitsFrom(), kick: () => this.#loop.kick(), withdrawal }, messages);
-      },
+      onMessage: (messages) =>
+        hear({ index: context.index, emit: context.emit, waitsFrom: () => this.#waitsFrom(), kick: () => this.#loop.kick(), withdrawal: (type, detail) => context.removal().heard(type, detail) }, messages),
       // Granted while stopped: let the next handle have it. Granted while running: the handle that delivered is gone
       // or stopped, so tasks it held may be free (the queue frees a gone owner's leases at once).
       onGranted: () => {

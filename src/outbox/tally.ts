@@ -1,5 +1,8 @@
 import type { DeliveryRun } from './delivery.js';
 
+/** A run's counts start at 0; `flushes`, those running, count what it does too (see `tally`). */
+export const newRun = (once: boolean, flushes?: ReadonlySet<DeliveryRun>): DeliveryRun => ({ sent: 0, retried: 0, dead: 0, handedOver: 0, parked: once ? new Set() : undefined, over: false, flushes });
+
 /** How a task left a delivery run, as a flush counts it. */
 export type Counted = 'sent' | 'retried' | 'dead' | 'handedOver';
 

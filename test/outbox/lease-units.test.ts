@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Queue } from '../../src/core/queue.js';
-import { newRun } from '../../src/outbox/deliverer.js';
+import { newRun } from '../../src/outbox/tally.js';
 import { giveBack, leaseUnits, type LeaseContext } from '../../src/outbox/lease-units.js';
 import { resolveOutboxOptions } from '../../src/outbox/options.js';
 import { PendingIndex } from '../../src/outbox/pending.js';

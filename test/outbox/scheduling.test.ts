@@ -259,17 +259,18 @@ describe('coalescing by key', () => {
     expect(r.server.received.at(-1)!.key).toBe(old);
   });
 
-  it('does not replace a task in flight', async () => {
+  it('does not replace a task in flight; its request failed, it is not retried (older data after newer): superseded', async () => {
     r.server.next({ hang: true });
     await r.reopen({ timeoutMs: 1000 });
     const first = await r.outbox.enqueue({ url: '/k', key: 'k' });
     const flushing = r.outbox.flush();
     await r.server.waitFor(1);
-    await r.outbox.enqueue({ url: '/k', key: 'k' });
+    const second = await r.outbox.enqueue({ url: '/k', key: 'k' });
     r.clock.advance(1000);
     await flushing;
-    expect(await r.outbox.dead.size()).toBe(0);
-    expect(r.server.received[0]!.key).toBe(first);
+    await r.outbox.flush();
+    expect(r.server.received.map((x) => x.key)).toEqual([first, second]);
+    expect(await r.outbox.dead.list()).toMatchObject([{ task: { id: first }, reason: 'superseded', error: 'No response within 1000 ms.' }]);
   });
 });
 
