@@ -62,6 +62,8 @@ export async function send(tasks: readonly StoredTask[], options: SendOptions, d
     try {
       opened = await deadline.race(options.bodies.open(blob, task.headers['content-type']));
     } catch (error) {
+      // Where bodies are kept was deleted (another tab, the site's data cleared): this one is gone, and no retry finds it.
+      if ((error as { code?: unknown } | null)?.code === 'ERR_NOT_FOUND') return { kind: 'invalid', error: `Its stored body is gone: ${errorText(error, secrets)}` };
       return failed(error, deadline, secrets);
     }
     return typeof opened === 'string' ? { kind: 'invalid', error: opened } : opened;

@@ -1,6 +1,9 @@
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SluiceError } from '../../src/core/errors.js';
 import { Queue } from '../../src/core/queue.js';
+import { Outbox } from '../../src/outbox/outbox.js';
+import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { BodyRef } from '../../src/outbox/body.js';
 import { CHUNK } from '../../src/outbox/body-store.js';
 import { blobKeys, bytes, MiB, same } from './body-bytes.js';
@@ -275,5 +278,32 @@ describe('what users see of a stored body', () => {
     expect(await blobKeys(r)).toHaveLength(1);
     expect(await r.outbox.remove([id])).toBe(1);
     expect(await blobKeys(r)).toEqual([]);
+  });
+});
+
+describe('a body whose store is gone', () => {
+  it('where bodies are kept was deleted (another tab, the site data cleared): dead as invalid, never retried, its group goes on', async () => {
+    const store = new MemoryStore();
+    const openStorage = store.open.bind(store);
+    let gone = false;
+    store.open = async (name) => {
+      const storage = await openStorage(name);
+      const read = storage.blobs.read.bind(storage.blobs);
+      storage.blobs.read = (...args) => (gone ? Promise.reject(new SluiceError('ERR_NOT_FOUND', 'The IndexedDB database "api.blobs" was deleted.')) : read(...args));
+      return storage;
+    };
+    const outbox = await Outbox.open({ name: 'api', store, baseUrl: r.server.url });
+    try {
+      await outbox.enqueueMany([
+        { url: '/photo', body: new File([bytes(MiB)], 'photo.jpg'), group: 'g' },
+        { url: '/note', body: { a: 1 }, group: 'g' },
+      ]);
+      gone = true;
+      expect(await outbox.flush()).toMatchObject({ sent: 1, dead: 1, retried: 0, remaining: 0 });
+      expect(await outbox.dead.list()).toMatchObject([{ reason: 'invalid', error: expect.stringContaining('was deleted') }]);
+      expect(r.server.received.map((x) => x.path)).toEqual(['/note']);
+    } finally {
+      await outbox.close();
+    }
   });
 });
