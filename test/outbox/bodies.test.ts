@@ -288,8 +288,9 @@ describe('a body whose store is gone', () => {
     let gone = false;
     store.open = async (name) => {
       const storage = await openStorage(name);
-      const read = storage.blobs.read.bind(storage.blobs);
-      storage.blobs.read = (...args) => (gone ? Promise.reject(new SluiceError('ERR_NOT_FOUND', 'The IndexedDB database "api.blobs" was deleted.')) : read(...args));
+      const blobs = storage.blobs!;
+      const read = blobs.read.bind(blobs);
+      blobs.read = (...args) => (gone ? Promise.reject(new SluiceError('ERR_NOT_FOUND', 'The IndexedDB database "api.blobs" was deleted.')) : read(...args));
       return storage;
     };
     const outbox = await Outbox.open({ name: 'api', store, baseUrl: r.server.url });
