@@ -7,6 +7,7 @@ export declare class TcpProxy {
   readonly url: string;
   dropReply(predicate: (chunk: Buffer) => boolean): Promise<void>;
   hold(): void;
+  silenceSubscribers(): void;
   release(): void;
   cut(): void;
   close(): Promise<void>;

@@ -14,6 +14,8 @@ export class TcpProxy {
   #holding = false;
   /** @type {(() => void)[]} */
   #held = [];
+  /** Connections that sent a SUBSCRIBE, and whether each is silenced. @type {Set<{ silent: boolean }>} */
+  #subscribers = new Set();
 
   /**
    * @param {{ port: number, host?: string }} target
@@ -42,8 +44,13 @@ export class TcpProxy {
         };
         client.on('error', end).on('close', end);
         server.on('error', end).on('close', end);
-        pipe(client, server, () => this.upMs);
+        const flow = { silent: false };
+        pipe(client, server, () => this.upMs, (chunk) => {
+          if (/SUBSCRIBE/i.test(chunk.toString('latin1'))) this.#subscribers.add(flow);
+          return flow.silent;
+        });
         pipe(server, client, () => this.downMs, (chunk) => {
+          if (flow.silent) return true;
           const drop = this.#drop;
           if (!drop || !drop.predicate(chunk)) return false;
           this.#drop = undefined;
@@ -87,6 +94,14 @@ export class TcpProxy {
   release() {
     this.#holding = false;
     for (const open of this.#held.splice(0)) open();
+  }
+
+  /**
+   * Every connection that subscribed so far stops carrying bytes, both ways, and stays open: no FIN, no RST, as a NAT
+   * or load balancer that dropped an idle flow leaves it. Connections made since are not touched.
+   */
+  silenceSubscribers() {
+    for (const flow of this.#subscribers) flow.silent = true;
   }
 
   /** Cuts every connection now. */

@@ -47,7 +47,7 @@ export class RedisStore implements Store {
     // Told each time, never once per store: each outage of the heartbeats matters (see Heartbeats).
     this.#heartbeats = new Heartbeats(() => this.#connect(), this.#o.ownerTtlMs, (message) => this.#o.onWarning(message));
     // A Cluster duplicates into a Cluster, a Redis into a Redis: the cast only unites the two signatures.
-    this.#watches = new Watches(() => (this.#connect() as Redis).duplicate(), (message) => this.#warn(message), answerMs(this.#o.retryMs));
+    this.#watches = new Watches(() => (this.#connect() as Redis).duplicate(), (message) => this.#warn(message), answerMs(this.#o.retryMs), this.#o.ownerTtlMs);
   }
 
   async open(name: string): Promise<QueueStorage> {

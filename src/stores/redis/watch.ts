@@ -20,22 +20,31 @@ interface Watcher {
  * subscription starts and after each reconnection: a commit in such a gap then costs one spurious check, never a
  * consumer asleep beside a full queue. A subscription refused (a connection not yet up, a server restarting) is
  * asked again, waking the channel's watchers each time meanwhile: a queue that has `watch` is never polled, and a
- * subscription given up on would leave its consumers asleep for good.
+ * subscription given up on would leave its consumers asleep for good. For the same reason a subscriber connection
+ * that stops answering is made again (see `#check`).
  */
 export class Watches {
   readonly #make: () => Redis | Cluster;
   readonly #warn: (message: string) => void;
   readonly #quitMs: number;
+  /** How often a subscriber connection with subscriptions is asked whether it is still there, and how long it has to answer. */
+  readonly #healthMs: number;
   readonly #channels = new Map<string, Set<Watcher>>();
   /** Subscriptions to ask for again (see `#subscribe`). */
   readonly #retries = new Set<ReturnType<typeof setTimeout>>();
   #subscriber: Redis | Cluster | undefined;
+  #health: ReturnType<typeof setInterval> | undefined;
+  #checking = false;
 
-  /** `quitMs`: how long closing waits for the server to answer QUIT before it drops the connection. */
-  constructor(make: () => Redis | Cluster, warn: (message: string) => void, quitMs: number) {
+  /**
+   * `quitMs`: how long closing waits for the server to answer QUIT before it drops the connection. `healthMs`: see
+   * `#check` (a handle's heartbeat lifetime: a connection silent that long is as gone as a handle that is).
+   */
+  constructor(make: () => Redis | Cluster, warn: (message: string) => void, quitMs: number, healthMs: number) {
     this.#make = make;
     this.#warn = warn;
     this.#quitMs = quitMs;
+    this.#healthMs = healthMs;
   }
 
   /** Calls `listener` soon after a handle other than `owner` commits to `channel`. Returns an unsubscribe function. */
@@ -59,6 +68,7 @@ export class Watches {
   async close(): Promise<void> {
     const subscriber = this.#subscriber;
     this.#subscriber = undefined;
+    clearInterval(this.#health);
     this.#channels.clear();
     for (const timer of this.#retries) clearTimeout(timer);
     this.#retries.clear();
@@ -109,7 +119,27 @@ export class Watches {
     // Without a listener, ioredis prints every connection error; the reconnection is what matters here.
     subscriber.on('error', () => undefined);
     this.#subscriber = subscriber;
+    this.#health = setInterval(() => void this.#check(subscriber), this.#healthMs);
+    this.#health.unref?.();
     return subscriber;
+  }
+
+  /**
+   * A connection that died without a word (a NAT or load balancer dropped the idle flow: no FIN, no RST) would leave
+   * every consumer asleep beside a full queue, while the commands connection, which heartbeats keep busy, works. One
+   * that does not answer a PING in time is dropped and made again; its watchers are woken once it is back (`ready`).
+   * A Cluster's subscriptions are spread over its nodes' connections, which one PING does not reach: not checked.
+   */
+  async #check(subscriber: Redis | Cluster): Promise<void> {
+    if (this.#checking || this.#channels.size === 0 || subscriber.status !== 'ready' || (subscriber as { isCluster?: boolean }).isCluster) return;
+    this.#checking = true;
+    try {
+      await within(subscriber.ping(), this.#healthMs, () => new Error('no answer to PING'));
+    } catch {
+      if (this.#subscriber === subscriber) subscriber.disconnect(true);
+    } finally {
+      this.#checking = false;
+    }
   }
 
   #wake(channel: string, from?: string): void {

@@ -218,6 +218,39 @@ describeRedis('RedisStore, pub/sub across a restart', (server) => {
   });
 });
 
+describeRedis('RedisStore, a subscriber connection gone silent', (server) => {
+  // A NAT or load balancer drops the idle pub/sub flow without a word, while heartbeats keep the commands connection busy.
+  it('is found out and made again: a waiting consumer wakes for what another process pushed meanwhile', async () => {
+    const proxy = await TcpProxy.start({ port: server().port });
+    const store = new RedisStore({ url: proxy.url, prefix: 'silent:', ownerTtlMs: 1000, onWarning: () => undefined });
+    const producer = new RedisStore({ url: server().url, prefix: 'silent:', onWarning: () => undefined });
+    const q = await Queue.open<number>({ name: 'q', store, pollMs: 3_600_000 });
+    const p = await Queue.open<number>({ name: 'q', store: producer });
+    try {
+      const got: number[] = [];
+      const consumer = (async () => {
+        for await (const lease of q) {
+          got.push(...lease.entries.map((e) => e.value));
+          await lease.ack();
+          if (got.includes(2)) break;
+        }
+      })();
+      await p.push(1);
+      while (got.length < 1) await sleep(10);
+      proxy.silenceSubscribers();
+      await p.push(2);
+      await Promise.race([consumer, sleep(8_000)]);
+      expect(got).toEqual([1, 2]);
+    } finally {
+      await q.close();
+      await p.close();
+      await store.close();
+      await producer.close();
+      await proxy.close();
+    }
+  });
+});
+
 describeRedis('RedisStore, segments lost under the queue', (server) => {
   let n = 0;
   /** Items 0–14 in segments 0 (0–9) and 10 (10–14), then `damage` done to segment 10 by another client. */
