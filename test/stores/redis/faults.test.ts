@@ -13,7 +13,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * replies may share the chunk (the store reads the server's settings again after each reconnection); dropping them
  * with it is the same fault, a connection lost right after the server acted.
  */
-const COMMIT_REPLY = /(?:^|\r\n)\$\d+\r\n[0-9a-f]{16}\.[0-9a-z]+\r\n/;
+/** A commit's reply: its new token, `<generation>/<owner>.<count>`. */
+const COMMIT_REPLY = /(?:^|\r\n)\$\d+\r\n(?:[0-9a-f]{16}\/)?[0-9a-f]{16}\.[0-9a-z]+\r\n/;
 
 describeRedis('RedisStore under faults', (server) => {
   let n = 0;
