@@ -6,6 +6,7 @@ import type { Relayed } from './coordination.js';
 import type { RetryDetail, SentDetail } from './events.js';
 import { bodiesOf } from './enqueue.js';
 import { errorText } from './scrub.js';
+import { bodyOf, readBody, type ReadBody } from './response-body.js';
 import { tally } from './tally.js';
 import { discard, type Exchange } from './send.js';
 import { publicTask, type StoredTask } from './task.js';
@@ -73,11 +74,11 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
   const now = options.clock.now();
   const judge = () => ready.map(({ entry }, i) => verdictFor(outcome, views[i]!, options, { attempts: entry.attempts, createdAt: entry.value.createdAt, now }));
   let verdicts = judge();
-  let body: ArrayBuffer | undefined;
+  let body: ReadBody | undefined;
   // A body of null is none (a 204); one like a Response may have no `body` at all, and is read all the same.
   if (verdicts.some((v) => v.kind === 'sent') && !(outcome instanceof Error) && outcome.body !== null) {
     try {
-      body = await a.deadline.race(outcome.arrayBuffer());
+      body = await a.deadline.race(readBody(outcome));
     } catch (error) {
       // The body stalled or broke off: no complete response, so not sent.
       outcome = a.deadline.expired ? a.deadline.error() : error instanceof Error ? error : new Error(String(error));
@@ -136,7 +137,7 @@ function tell(c: DeliveryContext, type: 'sent' | 'handed-over', list: readonly O
 }
 
 /** `detail` with a `response` made when read: the body was read to judge the attempt, so listeners get a copy. */
-function withResponse(detail: SentDetail, response: Response, body: ArrayBuffer | undefined): SentDetail {
+function withResponse(detail: SentDetail, response: Response, body: ReadBody | undefined): SentDetail {
   let copy: Response | undefined;
   return {
     ...detail,
@@ -144,7 +145,7 @@ function withResponse(detail: SentDetail, response: Response, body: ArrayBuffer 
       // A status the constructor refuses (a custom classify calling an opaque response sent) keeps the original.
       if (!copy) {
         try {
-          copy = new Response(body ?? null, { status: response.status, statusText: response.statusText, headers: response.headers });
+          copy = new Response(body ? bodyOf(body) : null, { status: response.status, statusText: response.statusText, headers: response.headers });
         } catch {
           copy = response;
         }
