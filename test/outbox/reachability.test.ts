@@ -2,6 +2,7 @@ import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FaultServer } from './fault-server.js';
 import { rig, type Rig } from './helpers.js';
+import type { OutboxOptions } from '../../src/outbox/options.js';
 
 let r: Rig;
 let down: string;
@@ -79,14 +80,18 @@ describe('a host that fails, beside one that answers', () => {
 describe('an outage that fails every request out at once', () => {
   const eight = Array.from({ length: 8 }, (_, i) => ({ url: `/t${i}` }));
 
-  it('counts as one failure: the probe goes one backoff later, not factor^7 backoffs later', async () => {
-    await r.reopen({ ordering: 'none', concurrency: 8 });
+  /** Eight requests out at once (8 slots), all failed by the network: the outbox is offline. */
+  async function allFailed(extra: Partial<OutboxOptions> = {}): Promise<void> {
+    await r.reopen({ ordering: 'none', concurrency: 8, ...extra });
     await r.server.down();
     await r.outbox.enqueueMany(eight);
     await r.outbox.flush();
-    // All 8 were out at once (offline, only one would have gone).
     expect(r.calls).toHaveLength(8);
     expect(r.outbox.online).toBe(false);
+  }
+
+  it('counts as one failure: the probe goes one backoff later, not factor^7 backoffs later', async () => {
+    await allFailed();
     await r.server.up();
     r.clock.advance(2000);
     expect(await r.outbox.flush()).toMatchObject({ sent: 8, remaining: 0 });
@@ -94,11 +99,7 @@ describe('an outage that fails every request out at once', () => {
   });
 
   it('each failed probe afterwards widens the gap by factor', async () => {
-    await r.reopen({ ordering: 'none', concurrency: 8 });
-    await r.server.down();
-    await r.outbox.enqueueMany(eight);
-    await r.outbox.flush();
-    expect(r.calls).toHaveLength(8);
+    await allFailed();
     r.clock.advance(1000);
     await r.outbox.flush();
     expect(r.calls).toHaveLength(9);
@@ -130,12 +131,7 @@ describe('an outage that fails every request out at once', () => {
   });
 
   it('counts as one failure with batches, which answer for no one host', async () => {
-    await r.reopen({ ordering: 'none', concurrency: 8, batch: { url: '/batch', maxItems: 1 } });
-    await r.server.down();
-    await r.outbox.enqueueMany(eight);
-    await r.outbox.flush();
-    expect(r.calls).toHaveLength(8);
-    expect(r.outbox.online).toBe(false);
+    await allFailed({ batch: { url: '/batch', maxItems: 1 } });
     await r.server.up();
     r.clock.advance(2000);
     expect(await r.outbox.flush()).toMatchObject({ sent: 8, remaining: 0 });
