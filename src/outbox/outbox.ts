@@ -128,7 +128,8 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       deliverer: this.#deliverer,
       checkOpen: () => this.#checkOpen(),
     });
-    this.#removal = new Removal({ queue, index: this.#index, pending: this.#pending, serial: this.#serial, deliverer: this.#deliverer, orphans: this.#orphans, notices: this.#notices });
+    const closing = () => this.#closing !== undefined;
+    this.#removal = new Removal({ queue, index: this.#index, pending: this.#pending, serial: this.#serial, deliverer: this.#deliverer, orphans: this.#orphans, notices: this.#notices, closing, tellError: this.#tellError });
     queue.addEventListener('change', () => this.#sync());
     this.#unload = UnloadSender.for({
       options,

@@ -1,3 +1,4 @@
+import { randomId } from '../core/ids.js';
 import type { Queue } from '../core/queue.js';
 import type { Serial } from '../core/serial.js';
 import type { Deliverer } from './deliverer.js';
@@ -21,6 +22,9 @@ export interface RemovalContext {
   /** Deletes the stored bodies of removed tasks that no dead letter names. */
   readonly orphans: Pick<OrphanBodies, 'forget'>;
   readonly notices: Pick<Notices, 'changed'>;
+  readonly closing: () => boolean;
+  /** Says in an 'error' event what failed where no call of the user's can reject with it. */
+  readonly tellError: (error: unknown) => void;
 }
 
 interface Ask {
@@ -43,7 +47,7 @@ interface Ask {
 export class Removal {
   readonly #c: RemovalContext;
   readonly #asks = new Map<string, Ask>();
-  readonly #me = Math.random().toString(36).slice(2);
+  readonly #me = randomId();
   #asked = 0;
 
   constructor(context: RemovalContext) {
@@ -60,8 +64,9 @@ export class Removal {
     });
     if (here.elsewhere.length === 0 || !this.#c.deliverer.relays) return here.count;
     const { removed, answered } = await this.#ask(here.elsewhere);
-    // Those no answer took care of, still held as another handle's: perhaps given back meanwhile.
-    const again = await this.#removeHere(() => here.elsewhere.filter((p) => !answered.has(String(p.seq)) && index.get(p.seq) === p && p.cause === 'lease'));
+    // Those no answer took care of: perhaps given back meanwhile (heard as 'released', they are ready here now), or
+    // still held elsewhere, which the queue's removal of unleased entries passes over. Not once the outbox closes.
+    const again = await this.#removeHere(() => (this.#c.closing() ? [] : here.elsewhere.filter((p) => !answered.has(String(p.seq)) && index.get(p.seq) === p && p.state !== 'busy')));
     return here.count + removed + again.count;
   }
 
@@ -70,7 +75,7 @@ export class Removal {
     const { ask, entries, ids, removed, inFlight } = detail as Record<string, unknown>;
     if (typeof ask !== 'string') return;
     if (type === 'withdraw') {
-      if (Array.isArray(entries) && Array.isArray(ids)) void this.#withdraw(ask, entries, ids).catch(() => undefined);
+      if (Array.isArray(entries) && Array.isArray(ids)) void this.#withdraw(ask, entries, ids).catch(this.#c.tellError);
       return;
     }
     const asked = this.#asks.get(ask);
@@ -87,7 +92,7 @@ export class Removal {
    * Removes the tasks `chosen` picks (in the outbox's serialiser), but those in flight here (those taken ahead of their
    * request are given back first, see `recall`) and those another handle holds: `elsewhere`, still indexed.
    */
-  async #removeHere(chosen: () => Pending[] | Promise<Pending[]>): Promise<{ count: number; entries: string[]; elsewhere: Pending[] }> {
+  async #removeHere(chosen: () => Pending[] | Promise<Pending[]>, told?: (entries: string[]) => void): Promise<{ count: number; elsewhere: Pending[] }> {
     const { queue, index } = this.#c;
     const { count, bodies, entries, elsewhere } = await this.#c.serial(async () => {
       const named = await chosen();
@@ -102,11 +107,12 @@ export class Removal {
     });
     // Other handles find out at once (not only when they next take them): a tab hiding must not send them.
     if (entries.length > 0) this.#c.deliverer.post({ type: 'removed', detail: { entries } });
+    told?.(entries);
     if (count > 0) this.#c.notices.changed();
     // Their bodies after them (a crash between leaves a body no task names, which the next open's sweep deletes), but
     // only those no dead letter names: another handle may have moved one of them to dead meanwhile.
     await this.#c.orphans.forget(bodies);
-    return { count, entries, elsewhere };
+    return { count, elsewhere };
   }
 
   /** Asks the other handles to remove `held`; resolves once every one is answered for, or after `ANSWER_MS`. */
@@ -123,7 +129,9 @@ export class Removal {
           resolve(asked);
         },
       };
+      // Real time, whatever the outbox's clock: what it waits for is a message from another handle.
       const timer = setTimeout(asked.done, ANSWER_MS);
+      (timer as { unref?: () => void }).unref?.();
       this.#asks.set(ask, asked);
       this.#c.deliverer.post({ type: 'withdraw', detail: { ask, entries: [...asked.open], ids: held.map((p) => p.id) } });
     });
@@ -132,15 +140,17 @@ export class Removal {
   /** Removes, of the tasks another handle asks for, those this handle took ahead of their request; answers for all it holds. */
   async #withdraw(ask: string, entries: readonly unknown[], ids: readonly unknown[]): Promise<void> {
     let inFlight: string[] = [];
-    const { entries: removed } = await this.#removeHere(() => {
+    const held = () => {
       // Held here: taken by this handle, and the very task the asker names (its entry, and its id).
-      const held = entries.flatMap((e, i) => {
+      const mine = entries.flatMap((e, i) => {
         const p = typeof e === 'string' ? this.#c.index.get(Number(e)) : undefined;
         return p?.state === 'busy' && p.id === ids[i] ? [p] : [];
       });
-      inFlight = held.filter((p) => !p.ahead).map((p) => String(p.seq));
-      return held.filter((p) => p.ahead);
-    });
-    if (removed.length + inFlight.length > 0) this.#c.deliverer.post({ type: 'withdrawn', detail: { ask, removed, inFlight } });
+      inFlight = mine.filter((p) => !p.ahead).map((p) => String(p.seq));
+      return mine.filter((p) => p.ahead);
+    };
+    // Answered before the bodies are deleted (that may take a while): the asker waits for it.
+    const answer = (removed: string[]) => removed.length + inFlight.length > 0 && this.#c.deliverer.post({ type: 'withdrawn', detail: { ask, removed, inFlight } });
+    await this.#removeHere(held, answer);
   }
 }

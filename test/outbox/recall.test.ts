@@ -233,6 +233,10 @@ describe('remove() of a task another handle took ahead (a page while its service
     const asked = b.remove([ids[0]!, ids[1]!]);
     await new Promise((resolve) => setTimeout(resolve, 50));
     await lease.release([lease.entries[0]!.id]);
+    // As a holder that gives tasks back says so (and one of an earlier version answers no ask).
+    const channel = new BroadcastChannel(`sluice-outbox:${store.scope}:api`);
+    channel.postMessage([{ type: 'released', detail: { entries: [lease.entries[0]!.id] } }]);
+    channel.close();
     expect(await asked).toBe(1);
     expect((await raw.list()).map((e) => e.state)).toEqual(['leased']);
     await raw.close();
