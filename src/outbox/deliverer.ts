@@ -1,4 +1,3 @@
-import { monotonic } from '../core/clock.js';
 import type { Queue } from '../core/queue.js';
 import type { Serial } from '../core/serial.js';
 import { platformConnectivity } from './connectivity.js';
@@ -16,6 +15,7 @@ import type { Pending, PendingIndex } from './pending.js';
 import { recall } from './recall.js';
 import { Reachability } from './reachability.js';
 import { newRun } from './tally.js';
+import { waitsFrom } from './wall-steps.js';
 import type { Removal } from './removal.js';
 import type { StoredTask } from './task.js';
 
@@ -59,13 +59,14 @@ export class Deliverer {
   readonly #background = newRun(false, this.#flushes);
   /** Counts of work that is no delivery's (what an enqueue evicts), which no flush counts. */
   readonly #aside = newRun(false);
-  /** The wall clock's lead over the monotonic one, when last looked at. */
-  #skew: number | undefined;
+  /** The wall clock's time for a wait that starts now (see `waitsFrom`). */
+  readonly #waitsFrom: () => number;
   readonly #tell = (error: unknown): void => this.#c.emit('error', { error });
 
   constructor(context: DelivererContext) {
     this.#c = context;
     const { options } = context;
+    this.#waitsFrom = waitsFrom(options.clock, context.index);
     this.#coordination = new Coordination(options.store?.scope === undefined ? options.name : `${options.store.scope}:${options.name}`, {
       broadcast: true,
       page: options.page,
@@ -119,7 +120,7 @@ export class Deliverer {
         context.emit('error', { error });
         // A pass that failed (its store failing, or gone: a database deleted under it) lets the delivery lock go while
         // nothing is in flight, so that another tab delivers; this one asks for the lock again at its next pass.
-        if (this.#dispatcher.active === 0 && this.#dispatcher.settling === 0) void this.#yield();
+        void this.#yield(true);
       },
     });
   }
@@ -225,6 +226,8 @@ export class Deliverer {
       this.#loop.kick();
       // A flush that failed too: another handle must not wait for this one's lock for as long as it lives.
       if (!this.#loop.running) await this.#yield();
+      // One that failed with requests out: once they settled (not awaited: its caller hears of the failure now).
+      if (!this.#loop.running && dispatcher.active + dispatcher.settling > 0) void dispatcher.settled().then(() => this.#yield());
     }
     return run;
   }
@@ -238,10 +241,17 @@ export class Deliverer {
     await this.#yield();
   }
 
-  /** Lets the delivery lock go, what was taken ahead for it given back first (should that fail, it is told). */
-  async #yield(): Promise<void> {
-    await this.#c.serial(() => this.#dispatcher.unbuffer()).catch(this.#tell);
-    this.#coordination.yieldDelivery();
+  /**
+   * Lets the delivery lock go, what was taken ahead for it given back first (should that fail, it is told), once
+   * nothing delivers here: no request out, no flush, no background loop (unless `failed`: its pass failed).
+   */
+  async #yield(failed = false): Promise<void> {
+    await this.#c.serial(async () => {
+      const d = this.#dispatcher;
+      if ((this.#loop.running && !failed) || this.#flushes.size > 0 || d.active > 0 || d.settling > 0) return;
+      await d.unbuffer().catch(this.#tell);
+      this.#coordination.yieldDelivery();
+    });
   }
 
   close(): void {
@@ -255,22 +265,6 @@ export class Deliverer {
       this.#waitsFrom();
       return this.#dispatcher.fill(run);
     });
-  }
-
-  /**
-   * The wall clock's time, once a step back of it (its distance to the monotonic one shrinking by more than a second)
-   * has been noticed: that would stretch every retry wait by the step, so the waits set before it are moved back
-   * with it (see `PendingIndex.stepBack`). Read before every wait is set, so that one set after a step, on the new
-   * time, is never moved again. A step forward needs nothing: waits end early, which is harmless, and a machine
-   * waking from sleep looks the same.
-   */
-  #waitsFrom(): number {
-    const { clock } = this.#c.options;
-    const now = clock.now();
-    const skew = now - monotonic(clock);
-    if (this.#skew !== undefined && skew < this.#skew - 1000) this.#c.index.stepBack(skew - this.#skew);
-    this.#skew = skew;
-    return now;
   }
 
   #unbuffer(): void {

@@ -21,6 +21,8 @@ export interface Pending {
   readonly rank: number;
   readonly notBefore: number;
   readonly expiresAt: number;
+  /** When it was stored (or put back by a dead-letter retry). */
+  readonly createdAt: number;
   readonly key: string | undefined;
   /** What it takes in storage, near enough for `limits`. */
   readonly bytes: number;
@@ -120,6 +122,7 @@ export function pendingOf(seq: number, task: StoredTask, attempts: number, order
     rank: RANK[task.priority ?? 'normal'],
     notBefore: task.notBefore ?? 0,
     expiresAt: task.expiresAt ?? Infinity,
+    createdAt: task.createdAt,
     key: task.key,
     bytes: taskBytes(task),
     group: task.group,

@@ -173,7 +173,8 @@ async function retry(
       pending.last = extra;
       if (c.options.batch) pending.batchedWith = ids;
       index.wait(pending, now + delayMs, cause);
-      if (run.parked) {
+      // Not for a flush that ended meanwhile (aborted): nothing would unpark it.
+      if (run.parked && !run.over) {
         index.park(pending);
         run.parked.add(pending);
       }

@@ -32,6 +32,20 @@ describe('what flush() resolves beside other runs', () => {
     expect(await r.outbox.flush()).toMatchObject({ sent: 2, remaining: 0 });
   });
 
+  it('an aborted flush whose own requests fail after it ended: their retries go again, not parked for it for good', async () => {
+    r.server.plan('t0', [{ status: 503, delayMs: 100 }]);
+    await r.outbox.enqueueMany(tasks(1));
+    const controller = new AbortController();
+    const aborted = r.outbox.flush({ signal: controller.signal });
+    await r.server.waitFor(1);
+    controller.abort();
+    await expect(aborted).rejects.toMatchObject({ name: 'AbortError' });
+    // Its request answers 503 after the flush ended.
+    for (let i = 0; i < 200 && r.events('retry').length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    r.clock.advance(60_000);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, remaining: 0 });
+  });
+
   it('two at once: each says what was sent while it ran, not one all and the other none', async () => {
     await r.outbox.enqueueMany(tasks(8));
     const first = r.outbox.flush();

@@ -283,4 +283,24 @@ describe('a task that a newer one with its key replaces while its request is out
       expect(await outbox.size()).toBe(0);
     });
   }
+
+  it('with partitions, where the newer one may take a lower entry id in another partition', async () => {
+    const t = holding('/old');
+    const outbox = await Outbox.open({ name: 'api', store: new MemoryStore(), baseUrl: 'http://127.0.0.1:9', fetch: t.fetch, partitions: 2, ordering: 'none' });
+    opened.push(outbox);
+    // Pushes go round the partitions: the older one in the second, the newer one back in the first.
+    await outbox.enqueue({ url: '/filler' });
+    const old = await outbox.enqueue({ url: '/old', key: 'profile' });
+    const flushed = outbox.flush();
+    for (let i = 0; i < 200 && !t.sent.includes('/old'); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    const newer = await outbox.enqueue({ url: '/new', key: 'profile' });
+    const second = outbox.flush();
+    for (let i = 0; i < 200 && !t.sent.includes('/new'); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    t.fail();
+    await Promise.all([flushed, second]);
+    await outbox.flush();
+    expect(t.sent.filter((p) => p !== '/filler')).toEqual(['/old', '/new']);
+    expect((await outbox.dead.list()).map((d) => [d.task.id, d.reason])).toEqual([[old, 'superseded']]);
+    expect(newer).not.toBe(old);
+  });
 });
