@@ -131,12 +131,13 @@ const KB = 1024;
  * 'drop-oldest' evicted the tasks just enqueued (or refused them) and `list` said 'sending'; now they are taken back
  * (and buried at their `expiresAt` there too). And for a rollback after damage that voided one id per 8 torn bytes of
  * a closed queue (217 for 10 items), and a factory passed in Node without `IDBKeyRange`, now a clear ERR_STORAGE.
- * Then the Outbox's to 51.4 KB (measured 51.32 KB, 1.15 KB more) for what adversarial runs found: `remove` in a page
+ * Then the Outbox's to 51.8 KB (measured 51.65 KB, 1.48 KB more) for what adversarial runs found: `remove` in a page
  * withdrew nothing its service worker had taken ahead (a round trip over the BroadcastChannel now asks the holder);
  * headers fetch refuses, a batch URL with credentials, a 300/304/305 with a Location and statuses past 599 were taken
  * for network errors or redirects, or retried for good; an older task with a key retried after a newer one went; a
  * failed flush or a handle whose store was deleted kept the delivery lock from every other tab; probes after an
- * outage spaced by factor^concurrency; a flush's counts missing what other runs started.
+ * outage spaced by factor^concurrency; a flush's counts missing what other runs started; a 2xx body read whole
+ * however large (an endless one, or a gzip bomb, held in memory at every attempt).
  */
 export const rows = [
   {
@@ -157,7 +158,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 51.4 * KB,
+    limit: 51.8 * KB,
   },
 ];
 
