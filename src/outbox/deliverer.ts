@@ -118,9 +118,7 @@ export class Deliverer {
       expiry: () => (this.#coordination.holdsOrAlone() ? this.#dispatcher.sweep.next() : undefined),
       error: (error) => {
         context.emit('error', { error });
-        // A pass that failed (its store failing, or gone: a database deleted under it) lets the delivery lock go while
-        // nothing is in flight, so that another tab delivers; this one asks for the lock again at its next pass.
-        void this.#yield(true);
+        this.failed();
       },
     });
   }
@@ -170,6 +168,15 @@ export class Deliverer {
     const waiting = this.#c.index.waitingForNetwork(origin);
     for (const pending of waiting) this.#c.index.ready(pending);
     if (waiting.length > 0) this.#loop.kick();
+  }
+
+  /**
+   * A pass, or a read of what other handles stored, failed (the store failing, or gone: a database deleted under it):
+   * the delivery lock goes while nothing is in flight, so that another tab delivers; this one asks for it again at its
+   * next pass.
+   */
+  failed(): void {
+    void this.#yield(true);
   }
 
   /** Relays a message to the other handles. */

@@ -289,7 +289,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       return this.#pending.catchUp();
     })
       .then(() => (this.#notices.changed(), this.#deliverer.kick()))
-      .catch(this.#tellError);
+      .catch((error: unknown) => (this.#tellError(error), this.#deliverer.failed()));
   }
 
   #checkOpen(): void {

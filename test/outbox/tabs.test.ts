@@ -160,6 +160,42 @@ describe('a handle whose delivery fails lets the delivery lock go (it held it fo
   });
 });
 
+describe('a running handle that holds the lock, idle, when its store goes (its database deleted under it)', () => {
+  it('lets the lock go once it fails to read what another handle stored: that one delivers', async () => {
+    const manager = new FakeLockManager();
+    const store = new MemoryStore();
+    const openStorage = store.open.bind(store);
+    let broken = false;
+    let opens = 0;
+    store.open = async (name) => {
+      const storage = await openStorage(name);
+      // The first handle's queues (opened first) break when told.
+      if (opens++ < 2) for (const method of ['load', 'commit'] as const) {
+        const real = storage[method].bind(storage) as (...args: unknown[]) => Promise<never>;
+        (storage as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => (broken ? Promise.reject(new Error('the database is gone')) : real(...args));
+      }
+      return storage;
+    };
+    vi.stubGlobal('navigator', { locks: manager.context() });
+    const a = await Outbox.open({ name: 'api', store, clock: r.clock, baseUrl: r.server.url });
+    vi.stubGlobal('navigator', { locks: manager.context() });
+    const b = await Outbox.open({ name: 'api', store, clock: r.clock, baseUrl: r.server.url });
+    a.addEventListener('error', () => undefined);
+    try {
+      a.start();
+      await a.flush();
+      b.start();
+      broken = true;
+      await b.enqueue({ url: '/x' });
+      for (let i = 0; i < 200 && r.server.delivered.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(r.server.delivered.map((x) => x.path)).toEqual(['/x']);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
 describe('outboxes of the same name on different stores (two databases, two directories, two MemoryStores)', () => {
   it('neither takes the other\'s delivery turn nor hears its news: each delivers its own tasks', async () => {
     const store = new MemoryStore();
