@@ -16,7 +16,10 @@ export interface ReadBody {
  * cancelled, and its task sent all the same: its status said so. One like a Response without a stream is read whole.
  */
 export async function readBody(response: Response): Promise<ReadBody> {
-  const reader = (response.body as ReadableStream<Uint8Array> | null | undefined)?.getReader?.();
+  // Sized within the limit, and not inflated on the way: read whole at once (fetch holds no more than that).
+  const { headers } = response;
+  const fits = Number(headers.get('content-length') ?? Infinity) <= MAX_RESPONSE_BYTES && !headers.has('content-encoding');
+  const reader = fits ? undefined : (response.body as ReadableStream<Uint8Array> | null | undefined)?.getReader?.();
   if (!reader) return { bytes: await response.arrayBuffer(), cut: false };
   const chunks: Uint8Array[] = [];
   let size = 0;
