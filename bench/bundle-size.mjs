@@ -131,7 +131,7 @@ const KB = 1024;
  * 'drop-oldest' evicted the tasks just enqueued (or refused them) and `list` said 'sending'; now they are taken back
  * (and buried at their `expiresAt` there too). And for a rollback after damage that voided one id per 8 torn bytes of
  * a closed queue (217 for 10 items), and a factory passed in Node without `IDBKeyRange`, now a clear ERR_STORAGE.
- * Then the Outbox's to 51.8 KB (measured 51.68 KB, 1.51 KB more) for what adversarial runs found: `remove` in a page
+ * Then the Outbox's to 51.8 KB (measured 51.69 KB, 1.52 KB more) for what adversarial runs found: `remove` in a page
  * withdrew nothing its service worker had taken ahead (a round trip over the BroadcastChannel now asks the holder);
  * headers fetch refuses, a batch URL with credentials, a 300/304/305 with a Location and statuses past 599 were taken
  * for network errors or redirects, or retried for good; an older task with a key retried after a newer one went; a
