@@ -1,6 +1,6 @@
 import { buryUntried, type DeliveryContext, type DeliveryRun } from './delivery.js';
 import type { DispatcherContext } from './dispatcher.js';
-import { leaseUnits, type LeaseContext } from './lease-units.js';
+import { leaseUnits, putBack, type LeaseContext } from './lease-units.js';
 import { recall } from './recall.js';
 
 /** The longest wait between sweeps while burials keep failing. */
@@ -39,7 +39,7 @@ export class ExpirySweep {
     // Taken ahead behind their group's head in flight (which may take up to `timeoutMs`): taken back, then buried.
     const ahead = doomed.filter((p) => p.ahead);
     if (ahead.length > 0) {
-      await recall(c, ahead);
+      await recall(ahead, (entries, lease) => putBack(c, entries, lease));
       // Given back, they are ready: taken again here (those whose release failed wait for their lease to end).
       const back = new Set(ahead);
       doomed = [...doomed.filter((p) => !back.has(p)), ...index.expired(now)];

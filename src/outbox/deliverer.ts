@@ -10,6 +10,7 @@ import { Dispatcher } from './dispatcher.js';
 import type { OutboxEventMap } from './events.js';
 import type { ResolvedOutboxOptions } from './options.js';
 import type { BodyStore } from './body-store.js';
+import { putBack } from './lease-units.js';
 import type { Pending, PendingIndex } from './pending.js';
 import { recall } from './recall.js';
 import { Reachability } from './reachability.js';
@@ -190,7 +191,7 @@ export class Deliverer {
 
   /** Gives back those of `pending` this handle took ahead of their request: pending, not in flight (see `recall`). */
   recall(pending: readonly Pending[]): Promise<void> {
-    return recall({ index: this.#c.index, coordination: this.#coordination, emit: this.#c.emit }, pending);
+    return recall(pending, (entries, lease) => putBack({ index: this.#c.index, coordination: this.#coordination, emit: this.#c.emit }, entries, lease));
   }
 
   kick(): void {

@@ -9,8 +9,7 @@ import { deliver, outlasts, type DeliveryContext, type DeliveryRun, type Entry, 
 import type { OutboxEventMap } from './events.js';
 import type { ResolvedOutboxOptions } from './options.js';
 import type { BodyStore } from './body-store.js';
-import { chainsLanes, leaseUnits, type LeaseContext } from './lease-units.js';
-import { giveBack } from './recall.js';
+import { chainsLanes, giveBack, leaseUnits, type LeaseContext } from './lease-units.js';
 import { laneOf, type Pending, type PendingIndex } from './pending.js';
 import type { Reachability } from './reachability.js';
 import { TakeAhead, type Buffered } from './take-ahead.js';
@@ -248,7 +247,8 @@ export class Dispatcher {
    * Started, another handle could take them once the lease ends, and send them while this one's request is out.
    */
   async #dropStale(): Promise<void> {
-    const stale = new Set(this.#buffer.filter((b) => outlasts(this.#c.options, b.lease)));
+    const { options } = this.#c;
+    const stale = new Set(this.#buffer.filter((b) => outlasts(options, b.lease)));
     this.#buffer.splice(0, this.#buffer.length, ...this.#buffer.filter((b) => !stale.has(b)));
     for (const b of stale) await giveBack(this.#c, b.unit, b.lease);
   }

@@ -8,6 +8,7 @@ import type { DispatcherContext } from './dispatcher.js';
 import type { ResolvedOutboxOptions } from './options.js';
 import type { Pending, PendingIndex } from './pending.js';
 import type { Buffered } from './take-ahead.js';
+import { unrecalled } from './recall.js';
 import type { StoredTask } from './task.js';
 
 /** What leasing tasks needs of the dispatcher. */
@@ -106,16 +107,20 @@ async function unitsOf(c: LeaseContext, chosen: Pending[], lease: Lease<StoredTa
   return packed.units.map((unit) => ({ unit, lease: lease!, run }));
 }
 
-/** What giving taken tasks back needs of the dispatcher. */
-export type GiveBackContext = Pick<DispatcherContext, 'index' | 'coordination' | 'emit'>;
-
 /**
  * Puts taken entries back, as if never taken: the take made no request, so the queue takes its attempt back too,
  * and `retry.maxAttempts` counts requests, in this handle, in others and after a restart. Should the release fail,
  * they are still leased as far as this handle knows: the failure is told, and they go again once the lease ends
- * (their attempt counted), as a killed process leaves them; never held here for good. (`giveBack` passes over what
- * `recall` gave back already.)
+ * (their attempt counted), as a killed process leaves them; never held here for good.
  */
+export function giveBack(c: GiveBackContext, entries: Entry[], lease: Lease<StoredTask>): Promise<void> {
+  // Those `recall` took back are given back already: the index may have them taken again, by another lease.
+  return putBack(c, unrecalled(entries, lease), lease);
+}
+
+type GiveBackContext = Pick<DispatcherContext, 'index' | 'coordination' | 'emit'>;
+
+/** `giveBack` of `entries` all, `recall`'s too. */
 export async function putBack(c: GiveBackContext, entries: Entry[], lease: Lease<StoredTask>): Promise<void> {
   if (entries.length === 0) return;
   const ids = entries.map((e) => e.id);

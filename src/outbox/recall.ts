@@ -1,6 +1,5 @@
 import type { Lease } from '../core/queue-types.js';
 import type { Entry } from './delivery.js';
-import { putBack, type GiveBackContext } from './lease-units.js';
 import type { Pending } from './pending.js';
 import type { StoredTask } from './task.js';
 
@@ -18,9 +17,9 @@ export function unrecalled(entries: Entry[], lease: Lease<StoredTask>): Entry[] 
  * in flight, or buffered for a free slot), so that `remove`, a newer task with the same key and 'drop-oldest' deal
  * with them as the pending tasks they are: no request is out for them. Their units pass them over, and a unit that
  * reaches one still pending (its removal failed, or is not committed yet) stops there, so its lane's order holds.
- * Should the release fail, they stay leased until the lease ends (`putBack`), and are not removed.
+ * Should the release fail, they stay leased until the lease ends (`giveBack`), and are not removed.
  */
-export async function recall(c: GiveBackContext, pending: readonly Pending[]): Promise<void> {
+export async function recall(pending: readonly Pending[], putBack: (entries: Entry[], lease: Lease<StoredTask>) => Promise<void>): Promise<void> {
   const byLease = new Map<Lease<StoredTask>, Set<string>>();
   for (const p of pending) {
     if (p.state !== 'busy' || !p.ahead) continue;
@@ -33,14 +32,6 @@ export async function recall(c: GiveBackContext, pending: readonly Pending[]): P
     const gone = recalled.get(lease) ?? new Set<string>();
     for (const id of ids) gone.add(id);
     recalled.set(lease, gone);
-    await putBack(c, lease.entries.filter((e) => ids.has(e.id)), lease);
+    await putBack(lease.entries.filter((e) => ids.has(e.id)), lease);
   }
-}
-
-/**
- * Puts taken entries back untried (see `putBack`), but those `recall` took back: given back already, the index may
- * have them taken again, by another lease.
- */
-export function giveBack(c: GiveBackContext, entries: Entry[], lease: Lease<StoredTask>): Promise<void> {
-  return putBack(c, unrecalled(entries, lease), lease);
 }

@@ -1,8 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Queue } from '../../src/core/queue.js';
 import { newRun } from '../../src/outbox/tally.js';
-import { leaseUnits, type LeaseContext } from '../../src/outbox/lease-units.js';
-import { giveBack } from '../../src/outbox/recall.js';
+import { giveBack, leaseUnits, type LeaseContext } from '../../src/outbox/lease-units.js';
 import { resolveOutboxOptions } from '../../src/outbox/options.js';
 import { PendingIndex } from '../../src/outbox/pending.js';
 import type { StoredTask } from '../../src/outbox/task.js';
