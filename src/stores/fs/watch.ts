@@ -9,7 +9,8 @@ const POLL_MS = 1000;
  * accept (a handle's own commits are no news to it, those of another between them are). The file system's change
  * notices make that prompt; a poll of the counter stands behind them, for file systems that send none (network
  * mounts) and notices coalesced or lost. Neither keeps the process alive: a queue left open must not hold it, and an
- * iterator waiting for items holds a timer of its own while it waits (see `waitFor`). `read` returns undefined once the counter can no longer be read (the handle closed or failed).
+ * iterator waiting for items holds a timer of its own while it waits (see `waitFor`). `read` returns undefined once
+ * the counter can no longer be read (the handle closed or failed).
  *
  * A counter removed and made again is another file: its notices come to a new watch, and `onChange` is called
  * at once, since the handle must then read the directory again.
