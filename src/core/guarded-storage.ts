@@ -64,6 +64,8 @@ function guarded(storage: QueueStorage, where: string): QueueStorage {
   if (storage.watch) out.watch = storage.watch.bind(storage);
   // Read through: a store may change it (a Redis handle judged gone goes on under a new owner).
   Object.defineProperty(out, 'owner', { get: () => storage.owner, enumerable: true });
+  // Synchronous and asked before each request an outbox sends: a store's own check, nothing to guard.
+  if (storage.leasesInDoubt) out.leasesInDoubt = storage.leasesInDoubt.bind(storage);
   if (storage.isGone) {
     const isGone = storage.isGone.bind(storage);
     out.isGone = (owner) => guard(() => isGone(owner), 'tell whether a handle is gone', where);

@@ -3,7 +3,7 @@ import { STALE, type CommitView, type Plan } from './commit-view.js';
 import { SluiceError } from './errors.js';
 import type { Hold } from './holds.js';
 import { leaseIds, parseIds, randomId } from './ids.js';
-import { CHECK, CHECK_ACK, UNTAKE, type PartLease } from './part-lease.js';
+import { CHECK, CHECK_ACK, IN_DOUBT, UNTAKE, type PartLease } from './part-lease.js';
 import type { LeaseEntry, QueueEntry, TakeOptions } from './queue-types.js';
 import { flat, type Op } from './queue-state.js';
 import { toRanges } from './ranges.js';
@@ -99,8 +99,9 @@ export class Leasing<T> {
     const lease = `${this.#prefix}.${(this.#count++).toString(36)}`;
     const until = now + leaseMs;
     const ranges = toRanges(chosen.map((e) => Number(e.id)));
-    ops.push(['t', lease, this.owner, until, flat(ranges)]);
-    return { ops, result: this.#lease(lease, until, chosen) };
+    const owner = this.owner;
+    ops.push(['t', lease, owner, until, flat(ranges)]);
+    return { ops, result: this.#lease(lease, owner, until, chosen) };
   }
 
   /**
@@ -165,7 +166,7 @@ export class Leasing<T> {
     return mine ? { ops: [['o', this.owner]], result: undefined } : { result: undefined };
   }
 
-  #lease(lease: string, until: number, entries: LeaseEntry<T>[]): PartLease<T> {
+  #lease(lease: string, owner: string, until: number, entries: LeaseEntry<T>[]): PartLease<T> {
     // The set of the lease's ids is made only for an ack or release that names some: most name none.
     let own: Set<string> | undefined;
     // Given back by this lease: "all of the lease" no longer names them (an ack of the rest must not remove them).
@@ -182,6 +183,7 @@ export class Leasing<T> {
       [CHECK_ACK]: (ids) => this.#check(() => this.#ack(lease, pick(ids), entries)),
       [CHECK]: () => this.#check(() => undefined),
       [UNTAKE]: () => this.#c.view.commit(() => this.#release(lease, pick(undefined), 0, true)),
+      [IN_DOUBT]: () => this.#c.storage.leasesInDoubt?.(owner) ?? false,
       release: (ids, options) =>
         this.#c.run(async () => {
           const { delayMs = 0, untried = false } = optionsObject(options, 'options', ['delayMs', 'untried']);

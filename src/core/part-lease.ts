@@ -15,9 +15,21 @@ export const CHECK = Symbol();
  */
 export const UNTAKE = Symbol();
 
+/**
+ * True while the lease's items may be in other hands already, though it has not expired (see
+ * `QueueStorage.leasesInDoubt`): a request started for them now may be one another handle sent. Synchronous.
+ */
+export const IN_DOUBT = Symbol();
+
 /** A lease as one partition hands it out. */
 export type PartLease<T> = Lease<T> & {
   readonly [CHECK_ACK]: (ids?: readonly string[]) => Promise<void>;
   readonly [CHECK]: () => Promise<void>;
   readonly [UNTAKE]: () => Promise<void>;
+  readonly [IN_DOUBT]: () => boolean;
 };
+
+/** Whether `lease` (a queue's, of one partition or several) may have lost its items to other handles (`IN_DOUBT`). */
+export function inDoubt(lease: Lease<unknown>): boolean {
+  return (lease as Partial<PartLease<unknown>>)[IN_DOUBT]?.() ?? false;
+}

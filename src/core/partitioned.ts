@@ -1,7 +1,7 @@
 import { SluiceError, type SluiceErrorCode } from './errors.js';
 import { entryId, leaseIds, partitionOf } from './ids.js';
 import type { CorruptDetail, RecoverDetail } from './events.js';
-import { CHECK, CHECK_ACK, UNTAKE, type PartLease } from './part-lease.js';
+import { CHECK, CHECK_ACK, IN_DOUBT, UNTAKE, type PartLease } from './part-lease.js';
 import type { Partition } from './partition.js';
 import type { Lease, QueueStats, ReleaseOptions } from './queue-types.js';
 
@@ -14,7 +14,7 @@ import type { Lease, QueueStats, ReleaseOptions } from './queue-types.js';
  * the check and the acks) can still stop one part way, and then the error says which partitions are done (see
  * `inTurn`): the same call again does the rest.
  */
-export function combine<T>(taken: readonly (readonly [partition: number, lease: PartLease<T>])[]): Lease<T> {
+export function combine<T>(taken: readonly (readonly [partition: number, lease: PartLease<T>])[]): Lease<T> & Pick<PartLease<T>, typeof IN_DOUBT> {
   const entries = taken.flatMap(([p, lease]) => lease.entries.map((e) => ({ ...e, id: entryId(p, Number(e.id)) })));
   const own = new Set(entries.map((e) => e.id));
   const split = (ids: readonly string[] | undefined): [PartLease<T>, string[] | undefined][] => {
@@ -31,6 +31,7 @@ export function combine<T>(taken: readonly (readonly [partition: number, lease: 
   return {
     entries,
     expiresAt: Math.min(...taken.map(([, lease]) => lease.expiresAt)),
+    [IN_DOUBT]: () => taken.some(([, lease]) => lease[IN_DOUBT]()),
     async ack(ids) {
       const parts = split(ids);
       // One part is all or nothing by itself: the check, a read of the storage more, is for several.

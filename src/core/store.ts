@@ -85,6 +85,13 @@ export interface QueueStorage {
   /** Optional: true when the handle named `owner` is certainly gone, so its leases come back before they expire. */
   isGone?(owner: string): boolean | Promise<boolean>;
   /**
+   * Optional, for stores whose handles can be judged gone while alive (a process stopped or cut off past a timeout,
+   * whose leases others then take back before they expire): true while the items this handle leased as `owner` may be
+   * in other hands already, because it could not show it was alive for long enough. Synchronous and cheap: an outbox
+   * asks before each request it sends from a lease, and sends none while this says so.
+   */
+  leasesInDoubt?(owner: string): boolean;
+  /**
    * Optional: large values kept beside the queue's items (an outbox's request bodies: photos, uploads), which would
    * not fit an item. Without it, an outbox on this store keeps only bodies that fit in an item.
    */

@@ -1,3 +1,4 @@
+import { inDoubt } from '../core/part-lease.js';
 import type { Lease, LeaseEntry } from '../core/queue-types.js';
 import type { AckBatcher } from './ack-batcher.js';
 import type { BatchFit } from './batch-fit.js';
@@ -164,10 +165,11 @@ export function holdUntilExpiry(c: Pick<DeliveryContext, 'index'>, ids: readonly
 
 /**
  * Whether a request started now could outlast `lease` (it may take `timeoutMs`): another handle could take its tasks
- * once the lease ends, and send them while this one's request is out.
+ * once the lease ends, and send them while this one's request is out. Or whether the store doubts it still holds them
+ * (a process stopped past its heartbeat's life, which others may have taken for gone): they may be sent already.
  */
-export function outlasts(options: Pick<ResolvedOutboxOptions, 'clock' | 'timeoutMs'>, lease: Pick<Lease<unknown>, 'expiresAt'>): boolean {
-  return options.clock.now() + options.timeoutMs >= lease.expiresAt;
+export function outlasts(options: Pick<ResolvedOutboxOptions, 'clock' | 'timeoutMs'>, lease: Lease<unknown>): boolean {
+  return options.clock.now() + options.timeoutMs >= lease.expiresAt || inDoubt(lease);
 }
 
 /**

@@ -61,6 +61,16 @@ export class Heartbeats {
     }
   }
 
+  /**
+   * True when `key` was not refreshed (a refresh confirmed) for two thirds of its lifetime, or is not beaten here at
+   * all: it may have expired, and other handles may have taken its owner for gone and its leases back. Refreshed a
+   * third of the lifetime apart, a live key lapses only when refreshes fail or the process stalls (stopped, starved).
+   */
+  lapsed(key: string): boolean {
+    const entry = this.#beats.get(key);
+    return !entry || Date.now() - entry.ok > (this.#ttlMs * 2) / 3;
+  }
+
   #add(beat: Beat): void {
     this.#beats.set(beat.key, { beat, ok: Date.now() });
     if (!this.#timer) {

@@ -7,7 +7,7 @@ import { RedisBlobs } from './blobs.js';
 import { GONE_TTL_MS, type Beat, type Heartbeats } from './heartbeat.js';
 import type { QueueKeys } from './keys.js';
 import type { ResolvedRedisOptions } from './options.js';
-import { COMMITS, INITIAL_TOKEN, type ScriptedClient } from './scripts.js';
+import { COMMITS, INITIAL_TOKEN, generationOf, type ScriptedClient } from './scripts.js';
 import type { Watches } from './watch.js';
 
 /** What a queue's storage needs from its store. */
@@ -38,17 +38,6 @@ const ALIVE_CACHE_MS = 1000;
 const ALIVE_CACHED = 64;
 const OWNER = /^[0-9a-f]{16}$/;
 const EMPTY = new Uint8Array(0);
-
-/**
- * The generation of the queue's history `token` belongs to: made when the queue was created (the first commit to an
- * empty version), carried on by every commit since; undefined for a token made by an earlier version of sluice, which
- * carries none (nothing is compared then). The empty string stands for no queue at all (no commit yet, or its keys
- * deleted).
- */
-function generationOf(token: string): string | undefined {
-  const slash = token.indexOf('/');
-  return slash < 0 ? undefined : token.slice(0, slash);
-}
 
 /** One queue in Redis, as opened by one handle (see keys.ts for the layout, scripts.ts for the commit). */
 export class RedisQueueStorage implements QueueStorage {
@@ -217,6 +206,11 @@ export class RedisQueueStorage implements QueueStorage {
     }
     if (generation !== undefined) this.#generation = generation;
     return result.token;
+  }
+
+  /** An old name's leases were taken back (see `#beat`); the current name's may be, once its refreshes lapse. */
+  leasesInDoubt(owner: string): boolean {
+    return owner !== this.#owner || this.#context.heartbeats.lapsed(this.#keys.heartbeat(owner));
   }
 
   watch(listener: () => void): () => void {

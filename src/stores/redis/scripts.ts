@@ -115,6 +115,17 @@ return out
 export const INITIAL_TOKEN = '0';
 
 /**
+ * The generation of the queue's history `token` belongs to: made when the queue was created (the first commit to an
+ * empty version), carried on by every commit since; undefined for a token made by an earlier version of sluice, which
+ * carries none (nothing is compared then). The empty string stands for no queue at all (no commit yet, or its keys
+ * deleted).
+ */
+export function generationOf(token: string): string | undefined {
+  const slash = token.indexOf('/');
+  return slash < 0 ? undefined : token.slice(0, slash);
+}
+
+/**
  * The same commit, allowed to run when Redis is at `maxmemory` (Redis 7 script flags): used for commits that write
  * no segment bytes (takes, acks, releases), so that consumers can still drain, and free, a full Redis. Under the
  * default `noeviction` policy every write would be refused, acks included, and nothing could ever free memory.

@@ -1,6 +1,8 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { expect, it } from 'vitest';
-import { Queue } from '../../../src/index.js';
+import { Outbox, Queue } from '../../../src/index.js';
 import { RedisStore } from '../../../src/redis.js';
 import { describeRedis } from '../../support/redis-suite.js';
 import { TcpProxy } from '../../support/tcp-proxy.mjs';
@@ -256,4 +258,58 @@ describeRedis('RedisStore heartbeats through outages', (server) => {
       }
     }, 60_000);
   }
+}, { args: ['--appendonly', 'no'] });
+
+describeRedis('RedisStore heartbeats under an outbox cut off from Redis', (server) => {
+  // The outbox takes a group's tasks ahead and sends them one by one. Cut off from Redis (its HTTP server still
+  // answering) past ownerTtlMs, its heartbeat may have expired: another process may take it for gone, take its tasks
+  // back and send them. It must not go on sending what it took ahead meanwhile, each a request the other makes too.
+  it('sends nothing more of what it took ahead once its heartbeat lapsed', async () => {
+    await upFor(server().url, 2);
+    const requests: { key: string; by: string; at: number }[] = [];
+    const http = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        requests.push({ key: String(req.headers['idempotency-key']), by: String(req.headers['x-by']), at: Date.now() });
+        setTimeout(() => res.end('ok'), 40);
+      });
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const baseUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    const proxy = await TcpProxy.start({ port: server().port });
+    const ownerTtlMs = 900;
+    const options = { prefix: 'lapsed:', ownerTtlMs, onWarning: () => undefined };
+    const cut = new RedisStore({ url: proxy.url, ...options });
+    const direct = new RedisStore({ url: server().url, ...options });
+    const by = (who: string): typeof fetch => (url, init) => fetch(url, { ...init, headers: { ...(init?.headers as Record<string, string>), 'x-by': who } });
+    const a = await Outbox.open({ name: 'o', store: cut, baseUrl, fetch: by('a') });
+    const b = await Outbox.open({ name: 'o', store: direct, baseUrl, fetch: by('b') });
+    try {
+      await a.enqueueMany(Array.from({ length: 60 }, (_, i) => ({ url: '/hook', id: `t${i}`, group: 'g', body: { i } })));
+      a.start();
+      while (requests.length < 2) await sleep(5);
+      proxy.hold();
+      proxy.cut();
+      const heldAt = Date.now();
+      b.start();
+      const deadline = Date.now() + 30_000;
+      while ((await b.list()).length > 0 && Date.now() < deadline) await sleep(50);
+      proxy.release();
+      await sleep(500);
+      expect(await b.list()).toEqual([]);
+      // Past ownerTtlMs without a refresh, A's heartbeat may have expired and B may hold its tasks: A sent no more.
+      const late = requests.filter((r) => r.by === 'a' && r.at > heldAt + ownerTtlMs);
+      expect(late.map((r) => r.key)).toEqual([]);
+      // Each task was sent, by one or by both.
+      expect(new Set(requests.map((r) => r.key)).size).toBe(60);
+    } finally {
+      proxy.release();
+      await a.close();
+      await b.close();
+      await cut.close();
+      await direct.close();
+      await proxy.close();
+      http.close();
+    }
+  }, 60_000);
 }, { args: ['--appendonly', 'no'] });
