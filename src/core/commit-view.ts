@@ -51,6 +51,8 @@ export class CommitView {
   trouble: MetaTrouble;
   /** Bytes of the newest segment the store recorded and no longer holds (removed or cut under the queue). */
   missing: { readonly segment: number; readonly bytes: number } | undefined;
+  /** Ids this view knew unacked when the store said it was deleted under the queue (`remade`), until reported. */
+  gone: readonly string[] | undefined;
   readonly #storage: QueueStorage;
   /** How far the view was read (or written): the store's token, the metadata log's place, the high water. */
   readonly #reader: ViewReader;
@@ -199,8 +201,10 @@ export class CommitView {
       first = undefined;
       const { ops = [], whole = false, result, done } = planned;
       if (idle(planned)) {
-        if (repairing) continue;
-        return result as R;
+        // A repair with nothing to store (only a loss to tell) is done as it is.
+        if (!repairing) return result as R;
+        done?.();
+        continue;
       }
       for (const op of ops) this.state.apply(op);
       const batch = typeof planned.batch === 'function' ? planned.batch() : planned.batch;

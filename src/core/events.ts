@@ -32,7 +32,8 @@ export interface RecoverDetail {
 
 /**
  * Sent when unacked items cannot be read: a segment fails its checksum where a torn write cannot explain it
- * ('checksum'), or the storage that held them is gone ('missing': a segment file deleted or cut under the queue).
+ * ('checksum'), or the storage that held them is gone ('missing': a segment file deleted or cut under the queue, or
+ * the queue's storage deleted whole under a live handle, see `StorageSnapshot.remade`).
  */
 export interface CorruptDetail {
   readonly queue: string;
@@ -40,7 +41,8 @@ export interface CorruptDetail {
   /** Byte offset of the first bad frame. */
   readonly offset: number;
   /**
-   * Ids of unacked items that cannot be read. For the newest segment removed or cut under the queue (reason
+   * Ids of unacked items that cannot be read. For a queue deleted under a live handle, those it knew unacked (some ids
+   * may name items pushed since, which are not lost). For the newest segment removed or cut under the queue (reason
    * 'missing'), the ids it held as far as the queue recorded them (a close, a take or an ack records it), then at most
    * one per 8 bytes lost past that: pushes made since by a writer that died are counted from their bytes, and some of
    * those ids may never have been given out.

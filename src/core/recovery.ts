@@ -19,14 +19,14 @@ export function repairPlan(
   report: (detail: RecoverDetail) => void,
   tell: (detail: CorruptDetail) => void,
 ): Plan<undefined> | undefined {
-  const { damage, trouble, missing, state } = view;
+  const { damage, trouble, missing, state, gone } = view;
   const next = view.next;
   // Torn bytes may have held as many items as they hold frame headers: never pushed, but their numbers are void.
   const cut = damage ? upTo(view, damage.segment, damage.offset + damage.bytes, next, Math.floor(damage.bytes / FRAME_HEADER)) : 0;
   // Numbers given out past what the segments hold: their items were stored, and are lost.
   const given = Math.max(state.knownEnd(), view.highWater, missing ? storedEnd(view, missing, next) : 0);
   const known = Math.max(given, cut);
-  if (!damage && !trouble && known <= next) return undefined;
+  if (!damage && !trouble && known <= next && !gone) return undefined;
   if (damage?.corrupt && corruption === 'throw') {
     throw new SluiceError(
       'ERR_CORRUPT',
@@ -37,15 +37,18 @@ export function repairPlan(
   const reports: RecoverDetail[] = [];
   const lostIds: string[] = [];
   if (damage) reports.push({ queue: name, kind: 'tail', segment: damage.segment, offset: damage.offset, bytes: damage.bytes, corrupt: damage.corrupt });
-  if (given > next) {
-    // No torn bytes explain it: items the queue had were removed under it.
-    for (let seq = next; seq < given; seq = state.acked.endOf(seq + 1)) if (!state.isAcked(seq)) lostIds.push(String(seq));
+  if (given > next || gone) {
+    // Deleted under the queue: what this view knew unacked is gone, ids now held by new items too (the state read
+    // since knows nothing of the old acks). Otherwise, with no torn bytes to explain it, items were removed under it.
+    if (gone) lostIds.push(...gone);
+    else for (let seq = next; seq < given; seq = state.acked.endOf(seq + 1)) if (!state.isAcked(seq)) lostIds.push(String(seq));
     const lost: CorruptDetail = { queue: name, segment: view.segments.list[view.segments.list.length - 1]?.id ?? next, offset: 0, lost: lostIds, action: corruption, reason: 'missing' };
     if (lostIds.length > 0) tell(lost);
     if (lostIds.length > 0 && corruption === 'throw') {
+      const where = gone ? "the queue's storage was deleted under it (and perhaps made again)" : 'storage under the queue was removed or cut';
       throw new SluiceError(
         'ERR_CORRUPT',
-        `${lostIds.length} unacked items of queue "${name}" (ids ${lostIds[0]} to ${lostIds[lostIds.length - 1]}) are in no segment: storage under the queue was removed or cut. ` +
+        `${lostIds.length} unacked items of queue "${name}" (ids ${lostIds[0]} to ${lostIds[lostIds.length - 1]}) are in no segment: ${where}. ` +
           `Open the queue with corruption: 'skip' to count them as lost and go on.`,
       );
     }
@@ -66,6 +69,7 @@ export function repairPlan(
       view.damage = undefined;
       view.trouble = undefined;
       view.missing = undefined;
+      view.gone = undefined;
       for (const detail of reports) report(detail);
     },
   };

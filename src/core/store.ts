@@ -146,6 +146,13 @@ export interface StorageSnapshot {
    * rewritten since, so what the handle read before is read again, whole, not taken as a prefix of what is there.
    */
   readonly rewound?: boolean;
+  /**
+   * Optional: true when the storage was deleted since this handle's last load, and perhaps made again by another
+   * handle (a Redis `FLUSHALL`, a `DEL` of the queue's keys): nothing read before is stored any more, whatever ids it
+   * had, and the same ids may now name other items. Implies `rewound`. The Queue reports the items this handle knew
+   * unacked as lost.
+   */
+  readonly remade?: boolean;
 }
 
 export interface SegmentInfo {

@@ -8,6 +8,14 @@ import type { HeldStorage, StorageSnapshot } from './store.js';
 /** Loads in a row whose tail moved on before it was read, before the store is taken for one that loses data. */
 const MAX_RELOADS = 8;
 
+/** The ids of the items `view` holds unacked, in order. */
+function unackedIds(view: CommitView): string[] {
+  const { state } = view;
+  const ids: string[] = [];
+  for (let seq = state.acked.endOf(state.head), end = view.next; seq < end; seq = state.acked.endOf(seq + 1)) ids.push(String(seq));
+  return ids;
+}
+
 /** What a reload found wrong with the metadata. */
 export type MetaTrouble = 'unreadable' | 'missing' | 'damaged' | undefined;
 
@@ -42,7 +50,9 @@ export class ViewReader {
       const snapshot = await storage.load();
       // Gone back: bytes read before may have been rewritten since, under the same names and lengths. Kept in mind
       // until a load is taken in whole: a store says so once, and a read that fails after it must not lose that.
-      if (snapshot.rewound) this.#rewound = true;
+      // Deleted under the queue: what it held is lost, told by what this view knew of it before taking in the new state.
+      if (snapshot.remade) view.gone = [...(view.gone ?? []), ...unackedIds(view)];
+      if (snapshot.rewound || snapshot.remade) this.#rewound = true;
       if (this.#rewound) this.log.reset();
       let moved: boolean;
       try {

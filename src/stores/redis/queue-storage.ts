@@ -136,7 +136,7 @@ export class RedisQueueStorage implements QueueStorage {
     this.#server = server;
     this.#serverSeen(server);
     const written = reply[2]!.toString() === '1' ? copy(reply[1]!) : undefined;
-    return { token, meta: written, segments, ...(tail && { tail }), ...(rewound && { rewound }) };
+    return { token, meta: written, segments, ...(tail && { tail }), ...(rewound && { rewound }), ...(remade && { remade }) };
   }
 
   async token(): Promise<string> {

@@ -83,23 +83,54 @@ describeRedis(
     }
 
     // Not a restart: the queue's keys deleted (a FLUSHALL, a DEL by hand or by a script) and made again by another
-    // handle, while this one stays connected to the same server process.
+    // handle, while this one stays connected to the same server process. The items it knew unacked are lost, and
+    // said so: exactly those, though the ids of some are given to new items (and the acks of others are gone too).
     it('a handle that lived through its keys being deleted reads again whole: never cuts the items another pushed since, nor takes what it read before', async () => {
       const prefix = 'rollback-deleted:';
       const stores = [0, 1].map(() => new RedisStore({ url: server().url, prefix, retryMs: 10_000, onWarning: () => undefined }));
       const admin = new Redis(server().url);
       try {
-        const a = await Queue.open<string>({ name: 'q', store: stores[0]!, segmentItems: 10 });
+        const a = await Queue.open<string>({ name: 'q', store: stores[0]!, segmentItems: 10, corruption: 'skip' });
+        const lost: string[][] = [];
+        a.addEventListener('corrupt', (e) => lost.push([...e.detail.lost]));
         await a.pushMany(Array.from({ length: 8 }, (_, i) => `a${i}`));
         await (await a.take(2))!.ack();
         const keys = await admin.keys(`${prefix}{q}:*`);
         await admin.del(...keys.filter((k) => !/:[hc]:/.test(k)));
         await expectReadAgain(a, 'q', stores[1]!, 10);
+        expect(lost).toEqual([['2', '3', '4', '5', '6', '7']]);
       } finally {
         admin.disconnect();
         await Promise.all(stores.map((s) => s.close()));
       }
     });
+
+    for (const remade of [false, true]) {
+      it(`its keys deleted${remade ? ', and the queue made again by another handle' : ''}: the next call rejects ERR_CORRUPT naming exactly the items it knew unacked (corruption 'throw')`, async () => {
+        const prefix = `deleted-throw-${remade}:`;
+        const stores = [0, 1].map(() => new RedisStore({ url: server().url, prefix, onWarning: () => undefined }));
+        const admin = new Redis(server().url);
+        try {
+          const a = await Queue.open<string>({ name: 'q', store: stores[0]!, segmentItems: 4 });
+          await a.pushMany(['a0', 'a1', 'a2', 'a3', 'a4', 'a5']);
+          await (await a.take(2))!.ack();
+          await admin.flushall();
+          if (remade) {
+            // Ids 0 to 2 go to new items: a2 (id 2) is lost all the same.
+            const b = await Queue.open<string>({ name: 'q', store: stores[1]! });
+            await b.pushMany(['b0', 'b1', 'b2']);
+            await b.close();
+          }
+          const error = await a.list().then(() => undefined, (e: unknown) => e);
+          expect(error).toMatchObject({ code: 'ERR_CORRUPT' });
+          expect((error as Error).message).toMatch(/4 unacked items .*\(ids 2 to 5\).*deleted/);
+          await a.close().catch(() => undefined);
+        } finally {
+          admin.disconnect();
+          await Promise.all(stores.map((s) => s.close()));
+        }
+      });
+    }
 
     it('a read that fails after a reconnection is read again whole later; close still gives the leases back', async () => {
       const prefix = 'rollback-fails:';
