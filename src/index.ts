@@ -15,4 +15,4 @@ export type { HttpTask } from './outbox/task.js';
 export { BodyRef } from './outbox/body.js';
 export type { Classify, Verdict } from './outbox/classify.js';
 export type { DeadLetters, DeadLetter, DeadReason } from './outbox/dead-letters.js';
-export type { OutboxEventMap, FlushOptions, FlushResult, ListPendingOptions, PendingTask, SentDetail, RetryDetail, DeadDetail, HandedOverDetail, TaskView, EnqueueDetail, OnlineDetail, ErrorDetail } from './outbox/events.js';
+export type { OutboxEventMap, OutboxCorruptDetail, FlushOptions, FlushResult, ListPendingOptions, PendingTask, SentDetail, RetryDetail, DeadDetail, HandedOverDetail, TaskView, EnqueueDetail, OnlineDetail, ErrorDetail } from './outbox/events.js';

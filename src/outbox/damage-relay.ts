@@ -13,9 +13,13 @@ export class Relay {
   readonly #clock: Clock;
   #held: Found[] | undefined = [];
   #target: EventTarget | undefined;
+  /** The task ids behind entries of the queue `name` the relay is for, where known (see `OutboxCorruptDetail`). */
+  #tasks: ((entries: readonly string[]) => string[]) | undefined;
+  readonly #name: string;
 
-  constructor(clock: Clock) {
+  constructor(clock: Clock, name: string) {
     this.#clock = clock;
+    this.#name = name;
   }
 
   /** Listens to `queue` (at once, before the tick in which it tells what its open found); returns it. */
@@ -29,8 +33,9 @@ export class Relay {
    * The outbox is open: what was held goes to it a tick later, and everything after at once (a queue tells what its
    * open found a tick after that open, so what has not come yet comes after the caller could listen).
    */
-  to(target: EventTarget): void {
+  to(target: EventTarget, tasks: (entries: readonly string[]) => string[]): void {
     this.#target = target;
+    this.#tasks = tasks;
     if (this.#held?.length === 0) {
       this.#held = undefined;
       return;
@@ -48,6 +53,8 @@ export class Relay {
   }
 
   #dispatch([type, detail]: Found): void {
-    this.#target?.dispatchEvent(new CustomEvent(type, { detail }));
+    // Named while the pending index still holds the lost tasks (it learns of the loss when it next reads the queue).
+    const tasks = type === 'corrupt' && detail.queue === this.#name ? this.#tasks?.((detail as CorruptDetail).lost) : undefined;
+    this.#target?.dispatchEvent(new CustomEvent(type, { detail: tasks?.length ? { ...detail, tasks } : detail }));
   }
 }

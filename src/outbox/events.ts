@@ -137,6 +137,16 @@ export interface ErrorDetail {
   readonly error: unknown;
 }
 
+/** A queue's `CorruptDetail`, with the tasks behind its entry ids where this handle knew them. */
+export interface OutboxCorruptDetail extends CorruptDetail {
+  /**
+   * Of the outbox's queue (not its dead letters): the ids of the tasks this handle knew under `lost` (`lost` names
+   * entries of the queue, which tasks are stored as). An entry this handle never read (another handle's task, one of
+   * a segment it had not reached) has none here.
+   */
+  readonly tasks?: readonly string[];
+}
+
 export interface OutboxEventMap {
   /** Tasks of this handle are stored (what service-worker glue registers a sync for). */
   enqueue: CustomEvent<EnqueueDetail>;
@@ -166,6 +176,9 @@ export interface OutboxEventMap {
    * be sent again, or ids made void. What `open` found comes a tick after it resolves.
    */
   recover: CustomEvent<RecoverDetail>;
-  /** Stored tasks or dead letters that failed their checksum, named (see `OutboxOptions.corruption`). */
-  corrupt: CustomEvent<CorruptDetail>;
+  /**
+   * Stored tasks or dead letters that cannot be read (a checksum failed, their storage is gone), named (see
+   * `OutboxOptions.corruption`).
+   */
+  corrupt: CustomEvent<OutboxCorruptDetail>;
 }

@@ -21,7 +21,7 @@ export interface OutboxQueues {
 export async function openQueues(o: ResolvedOutboxOptions, store: Store | undefined): Promise<OutboxQueues> {
   // A lease outlives the request's timeout, so a live handle's task is never taken by another meanwhile.
   const common = { clock: o.clock, durability: o.durability, corruption: o.corruption, leaseMs: o.timeoutMs + 60_000, ...(store && { store }) };
-  const damage = new Relay(o.clock);
+  const damage = new Relay(o.clock, o.name);
   const queue = damage.from(await Queue.open<StoredTask>({ name: o.name, ...common, partitions: o.partitions }));
   let deadQueue: Queue<DeadRecord>;
   try {

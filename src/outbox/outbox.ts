@@ -77,7 +77,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       await outbox.close();
       throw error;
     }
-    damage.to(outbox);
+    damage.to(outbox, (entries) => entries.flatMap((entry) => outbox.#index.get(Number(entry))?.id ?? []));
     return outbox;
   }
 

@@ -1,6 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Queue, type Lease } from '../../../src/index.js';
+import { Outbox, Queue, type Lease, type OutboxCorruptDetail } from '../../../src/index.js';
 import { RedisStore } from '../../../src/redis.js';
 import { RedisCluster } from '../../support/redis-cluster.js';
 import { describeRedis } from '../../support/redis-suite.js';
@@ -128,6 +128,30 @@ describeRedis(
         } finally {
           admin.disconnect();
           await Promise.all(stores.map((s) => s.close()));
+        }
+      });
+    }
+
+    for (const partitions of [1, 2]) {
+      it(`an outbox whose keys were deleted names the tasks it lost, by their ids (${partitions} partition${partitions > 1 ? 's' : ''})`, async () => {
+        const prefix = `deleted-outbox-${partitions}:`;
+        const store = new RedisStore({ url: server().url, prefix, onWarning: () => undefined });
+        const admin = new Redis(server().url);
+        const offline: typeof fetch = () => Promise.reject(new TypeError('offline'));
+        try {
+          const outbox = await Outbox.open({ name: 'o', store, baseUrl: 'http://127.0.0.1:9', fetch: offline, corruption: 'skip', partitions });
+          const heard: OutboxCorruptDetail[] = [];
+          outbox.addEventListener('corrupt', (e) => heard.push(e.detail));
+          await outbox.enqueueMany(['a', 'b', 'c', 'd'].map((id) => ({ url: '/x', id, group: id })));
+          await admin.flushall();
+          await outbox.enqueue({ url: '/x', id: 'e' });
+          expect(heard.filter((d) => d.queue === 'o').flatMap((d) => d.tasks ?? []).sort()).toEqual(['a', 'b', 'c', 'd']);
+          expect(heard.filter((d) => d.queue === 'o').flatMap((d) => d.lost)).toHaveLength(4);
+          expect((await outbox.list()).map((t) => t.id)).toEqual(['e']);
+          await outbox.close();
+        } finally {
+          admin.disconnect();
+          await store.close();
         }
       });
     }
