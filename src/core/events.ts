@@ -41,11 +41,11 @@ export interface CorruptDetail {
   /** Byte offset of the first bad frame. */
   readonly offset: number;
   /**
-   * Ids of unacked items that cannot be read. For a queue deleted under a live handle, those it knew unacked (some ids
-   * may name items pushed since, which are not lost). For the newest segment removed or cut under the queue (reason
-   * 'missing'), the ids it held as far as the queue recorded them (a close, a take or an ack records it), then at most
-   * one per 8 bytes lost past that: pushes made since by a writer that died are counted from their bytes, and some of
-   * those ids may never have been given out.
+   * Ids of unacked items that cannot be read. For a queue deleted under a live handle, those it knew unacked as of its
+   * last read (some may have been acked by another handle since; some ids may name items pushed since, not lost). For
+   * the newest segment removed or cut under the queue (reason 'missing'), the ids it held as far as the queue recorded
+   * them (a close, a take or an ack records it), then at most one per 8 bytes lost past that: pushes made since by a
+   * writer that died are counted from their bytes, and some of those ids may never have been given out.
    */
   readonly lost: readonly string[];
   /** 'throw': reads reject with 'ERR_CORRUPT'. 'skip': the lost items were counted as acked. */

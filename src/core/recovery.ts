@@ -35,15 +35,16 @@ export function repairPlan(
     );
   }
   const reports: RecoverDetail[] = [];
-  const lostIds: string[] = [];
+  let lostIds: string[] = [];
   if (damage) reports.push({ queue: name, kind: 'tail', segment: damage.segment, offset: damage.offset, bytes: damage.bytes, corrupt: damage.corrupt });
   if (given > next || gone) {
     // Deleted under the queue: what this view knew unacked is gone, ids now held by new items too (the state read
     // since knows nothing of the old acks). Otherwise, with no torn bytes to explain it, items were removed under it.
-    if (gone) lostIds.push(...gone);
+    if (gone) lostIds = gone.ids;
     else for (let seq = next; seq < given; seq = state.acked.endOf(seq + 1)) if (!state.isAcked(seq)) lostIds.push(String(seq));
     const lost: CorruptDetail = { queue: name, segment: view.segments.list[view.segments.list.length - 1]?.id ?? next, offset: 0, lost: lostIds, action: corruption, reason: 'missing' };
-    if (lostIds.length > 0) tell(lost);
+    if (lostIds.length > 0 && !gone?.told) tell(lost);
+    if (gone) gone.told = true;
     if (lostIds.length > 0 && corruption === 'throw') {
       const where = gone ? "the queue's storage was deleted under it (and perhaps made again)" : 'storage under the queue was removed or cut';
       throw new SluiceError(

@@ -97,7 +97,8 @@ export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<St
       // stop the chain, as their lane's order needs.
       const request = unrecalled(requests[i]!, lease);
       const recalledHere = request.length < requests[i]!.length && requests[i]!.some((e) => !request.includes(e) && c.index.get(Number(e.id)));
-      const cut = recalledHere || (i > 0 && (outlasts(c.options, lease) || c.yields(requests[i]![0]!, run)));
+      // Fresh from a take, a lease outlasts the request: only the store's doubt (see `outlasts`) may cut it at once.
+      const cut = recalledHere || (i > 0 ? outlasts(c.options, lease) || c.yields(requests[i]![0]!, run) : inDoubt(lease));
       const went = cut ? false : await attempt(c, request, lease, run, delivered);
       if (!went) {
         await c.giveBack(requests.slice(cut ? i : i + 1).flat(), lease);

@@ -31,7 +31,10 @@ export class Heartbeats {
   readonly #client: () => Redis | Cluster;
   readonly #ttlMs: number;
   readonly #tell: (message: string) => void;
-  /** Key -> what it beats for, and when it was last refreshed (when the refresh that succeeded was sent). */
+  /**
+   * Key -> what it beats for, and when it was last refreshed (when the refresh that succeeded was sent), on the
+   * monotonic clock: a wall clock stepped back would leave a lapsed heartbeat looking fresh.
+   */
   readonly #beats = new Map<string, { beat: Beat; ok: number }>();
   #timer: ReturnType<typeof setInterval> | undefined;
   /** Since when refreshes fail or go unanswered, once that was told; undefined while they succeed. */
@@ -43,12 +46,17 @@ export class Heartbeats {
     this.#tell = tell;
   }
 
-  /** Writes the key now (so that the handle is alive before it can lease anything) and keeps it alive. */
-  async start(beat: Beat): Promise<void> {
+  /**
+   * Writes the key now (so that the handle is alive before it can lease anything) and keeps it alive. A handle renamed
+   * once judged gone (`renamed`) is kept beaten even when this first write fails, as the timer's beats then make its
+   * key: it has no other name to go on under, and its leases would stay in doubt for good.
+   */
+  async start(beat: Beat, renamed = false): Promise<void> {
+    if (renamed) this.#add(beat);
     const made = await defineScripts(this.#client()).sluiceBeat1(beat.key, beat.tombstone, this.#ttlMs, '1');
     // A random owner nobody has judged: only a clash of ids could leave a tombstone.
     if (made === 0) throw new Error(`heartbeat ${beat.key} has a tombstone`);
-    this.#add(beat);
+    if (!renamed) this.#add(beat);
   }
 
   /** Stops refreshing `key` (the caller deletes it: a handle that closed is gone at once). */
@@ -68,11 +76,11 @@ export class Heartbeats {
    */
   lapsed(key: string): boolean {
     const entry = this.#beats.get(key);
-    return !entry || Date.now() - entry.ok > (this.#ttlMs * 2) / 3;
+    return !entry || performance.now() - entry.ok > (this.#ttlMs * 2) / 3;
   }
 
   #add(beat: Beat): void {
-    this.#beats.set(beat.key, { beat, ok: Date.now() });
+    this.#beats.set(beat.key, { beat, ok: performance.now() });
     if (!this.#timer) {
       this.#timer = setInterval(() => this.beat(), Math.max(1, Math.floor(this.#ttlMs / 3)));
       // The heartbeat alone never keeps a process running; open connections do, until closed.
@@ -83,14 +91,14 @@ export class Heartbeats {
   /** Refreshes every key now (on the timer, and at once after a reconnection, before the handles' next commits). */
   beat(): void {
     if (this.#beats.size === 0) return;
-    const now = Date.now();
+    const now = performance.now();
     // Unanswered for half their lifetime: the refreshes may be stuck (a server stopped, a connection that hangs, a
     // client holding them in its offline queue), which fails no command before the keys expire.
     const stale = [...this.#beats.values()].reduce((oldest, { ok }) => Math.min(oldest, ok), now);
     if (now - stale > this.#ttlMs / 2) this.#failing(stale, `no refresh was confirmed for ${now - stale} ms`);
     const scripts = defineScripts(this.#client());
     for (const [key, entry] of this.#beats) {
-      const sent = Date.now();
+      const sent = performance.now();
       const remake = sent - entry.ok < GONE_TTL_MS / 2 ? '1' : '0';
       scripts.sluiceBeat1(key, entry.beat.tombstone, this.#ttlMs, remake).then(
         (reply) => {
@@ -133,7 +141,7 @@ export class Heartbeats {
   /** A refresh succeeded: once every key is fresh again after an outage that was told, says so. */
   #recovered(): void {
     if (this.#down === undefined) return;
-    const now = Date.now();
+    const now = performance.now();
     for (const { ok } of this.#beats.values()) if (now - ok > this.#ttlMs / 2) return;
     const since = this.#down;
     this.#down = undefined;

@@ -102,7 +102,7 @@ export class RedisQueueStorage implements QueueStorage {
     heartbeats.stop(beat.key);
     // As a beat that found it gone goes on: under the name `gone` gives, once.
     const renewed = beat.gone();
-    await this.#call('renew the heartbeat', () => heartbeats.start(renewed));
+    await this.#call('renew the heartbeat', () => heartbeats.start(renewed, true));
   }
 
   async load(): Promise<StorageSnapshot> {

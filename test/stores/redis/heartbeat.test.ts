@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { expect, it } from 'vitest';
 import { Outbox, Queue } from '../../../src/index.js';
+import { inDoubt } from '../../../src/core/part-lease.js';
 import { RedisStore } from '../../../src/redis.js';
 import { describeRedis } from '../../support/redis-suite.js';
 import { TcpProxy } from '../../support/tcp-proxy.mjs';
@@ -87,6 +88,45 @@ describeRedis('RedisStore heartbeats across a restart', (server) => {
     } finally {
       admin.disconnect();
       await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('a handle judged gone whose new heartbeat fails its first write is beaten all the same: its later leases are not in doubt', async () => {
+    await upFor(server().url, 4);
+    const admin = new Redis(server().url);
+    const client = new Redis(server().url);
+    const options = { prefix: 'renamed:', ownerTtlMs: 600, retryMs: 0, onWarning: () => undefined };
+    const stores = [new RedisStore({ client, ...options }), new RedisStore({ url: server().url, ...options })];
+    try {
+      const a = await Queue.open<string>({ name: 'q', store: stores[0]!, leaseMs: 600_000 });
+      const b = await Queue.open<string>({ name: 'q', store: stores[1]!, leaseMs: 600_000 });
+      await a.pushMany(['x1', 'x2', 'x3', 'x4']);
+      await a.take(1);
+      const hearts = await admin.keys('renamed:{q}:h:*');
+      const meta = (await admin.getBuffer('renamed:{q}:m'))!.toString('latin1');
+      const owner = hearts.map((k) => k.split(':h:')[1]!).find((o) => meta.includes(o))!;
+      await admin.del(`renamed:{q}:h:${owner}`);
+      expect(values(await b.take(1))).toEqual(['x1']);
+      // A's next commit finds it judged gone; the first write of its new heartbeat fails (a blip of the connection).
+      const scripted = client as unknown as { sluiceBeat1: (key: string, ...rest: unknown[]) => Promise<number> };
+      const beat = scripted.sluiceBeat1.bind(client);
+      let blips = 0;
+      scripted.sluiceBeat1 = (key, ...rest) => (!hearts.includes(key) && blips++ === 0 ? Promise.reject(new Error('connection blip')) : beat(key, ...rest));
+      await expect(a.take(1)).rejects.toMatchObject({ code: 'ERR_STORAGE' });
+      expect(blips).toBeGreaterThan(0);
+      await sleep(700);
+      const mine = await a.take(1);
+      expect(values(mine)).toHaveLength(1);
+      for (let look = 0; look < 4; look++) {
+        expect(inDoubt(mine!)).toBe(false);
+        await sleep(300);
+      }
+      await a.close();
+      await b.close();
+    } finally {
+      admin.disconnect();
+      await Promise.all(stores.map((s) => s.close()));
+      client.disconnect();
     }
   });
 

@@ -121,9 +121,16 @@ describeRedis(
             await b.pushMany(['b0', 'b1', 'b2']);
             await b.close();
           }
-          const error = await a.list().then(() => undefined, (e: unknown) => e);
-          expect(error).toMatchObject({ code: 'ERR_CORRUPT' });
-          expect((error as Error).message).toMatch(/4 unacked items .*\(ids 2 to 5\).*deleted/);
+          const heard: string[][] = [];
+          a.addEventListener('corrupt', (e) => heard.push([...e.detail.lost]));
+          // Every call is refused until the queue is opened again with 'skip'; the loss is told once.
+          for (let call = 0; call < 3; call++) {
+            const error = await a.list().then(() => undefined, (e: unknown) => e);
+            expect(error).toMatchObject({ code: 'ERR_CORRUPT' });
+            expect((error as Error).message).toMatch(/4 unacked items .*\(ids 2 to 5\).*deleted/);
+          }
+          await sleep(20);
+          expect(heard).toEqual([['2', '3', '4', '5']]);
           await a.close().catch(() => undefined);
         } finally {
           admin.disconnect();
@@ -131,6 +138,30 @@ describeRedis(
         }
       });
     }
+
+    it('a large queue deleted under a live handle: its loss is told, once, and the handle goes on (corruption skip)', async () => {
+      const prefix = 'deleted-large:';
+      const store = new RedisStore({ url: server().url, prefix, onWarning: () => undefined });
+      const admin = new Redis(server().url);
+      try {
+        const a = await Queue.open<number>({ name: 'q', store, corruption: 'skip' });
+        const heard: number[] = [];
+        a.addEventListener('corrupt', (e) => heard.push(e.detail.lost.length));
+        // More ids than a call's arguments can spread.
+        const count = 150_000;
+        for (let i = 0; i < count; i += 25_000) await a.pushMany(Array.from({ length: 25_000 }, (_, k) => i + k));
+        await admin.flushall();
+        await a.push(-1);
+        await a.push(-2);
+        expect((await a.list()).map((e) => e.value)).toEqual([-1, -2]);
+        await sleep(20);
+        expect(heard).toEqual([count]);
+        await a.close();
+      } finally {
+        admin.disconnect();
+        await store.close();
+      }
+    }, 60_000);
 
     for (const partitions of [1, 2]) {
       it(`an outbox whose keys were deleted names the tasks it lost, by their ids (${partitions} partition${partitions > 1 ? 's' : ''})`, async () => {
