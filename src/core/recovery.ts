@@ -46,10 +46,10 @@ export function repairPlan(
     if (lostIds.length > 0 && !gone?.told) tell(lost);
     if (gone) gone.told = true;
     if (lostIds.length > 0 && corruption === 'throw') {
-      const where = gone ? "the queue's storage was deleted under it (and perhaps made again)" : 'storage under the queue was removed or cut';
       throw new SluiceError(
         'ERR_CORRUPT',
-        `${lostIds.length} unacked items of queue "${name}" (ids ${lostIds[0]} to ${lostIds[lostIds.length - 1]}) are in no segment: ${where}. ` +
+        `${lostIds.length} unacked items of queue "${name}" (ids ${lostIds[0]} to ${lostIds[lostIds.length - 1]}) are in no segment: ` +
+          `${gone ? "the queue's storage was deleted under it (and perhaps made again)" : 'storage under the queue was removed or cut'}. ` +
           `Open the queue with corruption: 'skip' to count them as lost and go on.`,
       );
     }
