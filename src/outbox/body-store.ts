@@ -43,6 +43,8 @@ export class BodyStore {
   readonly #clock: Clock;
   readonly #maxBytes: number;
   readonly #stream: boolean;
+  /** Aborted when the outbox closes: a body still being read (a stream that stalls) is waited for no longer. */
+  readonly #closed = new AbortController();
 
   constructor(blobs: QueueBlobs | undefined, options: { readonly clock: Clock; readonly maxBodyBytes: number; readonly stream: boolean }) {
     this.#blobs = blobs;
@@ -95,8 +97,10 @@ export class BodyStore {
     let written = 0;
     let heldBytes = 0;
     let crc = 0;
+    const pieces = source.chunks()[Symbol.asyncIterator]();
     try {
-      for await (const piece of source.chunks()) {
+      for (let next = await this.#next(pieces); !next.done; next = await this.#next(pieces)) {
+        const piece = next.value;
         size += piece.length;
         crc = crc32(piece, 0, piece.length, crc);
         if (size > limit) throw tooLarge(limit, blobs !== undefined);
@@ -118,6 +122,25 @@ export class BodyStore {
       if (error instanceof SluiceError) throw error;
       throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\` to be readable; reading it failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
+  }
+
+  /** The outbox closes: bodies still being read are given up ('ERR_CLOSED'), what they wrote deleted. */
+  close(): void {
+    this.#closed.abort();
+  }
+
+  /** The next piece of a body being stored, unless the outbox closes first (the source is then left to itself). */
+  #next(pieces: AsyncIterator<Uint8Array>): Promise<IteratorResult<Uint8Array>> {
+    const { signal } = this.#closed;
+    return new Promise((resolve, reject) => {
+      const closed = (): void => {
+        void pieces.return?.()?.catch(() => undefined);
+        reject(new SluiceError('ERR_CLOSED', 'The outbox closed while a task body was still being read: the task was not stored.'));
+      };
+      if (signal.aborted) return closed();
+      signal.addEventListener('abort', closed, { once: true });
+      pieces.next().then(resolve, reject).finally(() => signal.removeEventListener('abort', closed));
+    });
   }
 
   /**

@@ -63,8 +63,15 @@ export function encodeBody(body: unknown): StoredBody | BodySource | undefined {
   if (body === undefined || body === null) return undefined;
   // A string's content type, as fetch gives it, unless the task names another.
   if (typeof body === 'string') return body.length <= INLINE_MAX ? { text: body } : bytesSource(new TextEncoder().encode(body), 'text/plain;charset=UTF-8');
-  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) {
-    const bytes = body instanceof ArrayBuffer ? new Uint8Array(body) : new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  const Shared = (globalThis as { SharedArrayBuffer?: typeof SharedArrayBuffer }).SharedArrayBuffer;
+  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body) || (Shared && body instanceof Shared)) {
+    let bytes: Uint8Array;
+    try {
+      bytes = ArrayBuffer.isView(body) ? new Uint8Array(body.buffer, body.byteOffset, body.byteLength) : new Uint8Array(body as ArrayBuffer);
+    } catch (error) {
+      // A buffer transferred away (postMessage, structuredClone with transfer) has no bytes left to view.
+      throw new SluiceError('ERR_INVALID_TASK', 'Expected task `body` to be bytes that can be read; its ArrayBuffer was detached (transferred).', { cause: error });
+    }
     return bytes.length <= INLINE_MAX ? { base64: toBase64(bytes) } : bytesSource(bytes, undefined);
   }
   if (typeof body !== 'object' && typeof body !== 'function') bad(body);
@@ -126,11 +133,15 @@ function bad(given: unknown): never {
   throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\` to be a string, bytes, a Blob, FormData, a stream or a JSON object, got ${describe(given)}.`);
 }
 
-/** A JSON.stringify replacer: a Map or Set would be sent as `{}`, its entries lost without a word. */
+/** A JSON.stringify replacer: what would be sent as `{}`, its contents lost without a word (a Map, a Set, an Error...). */
 function refuseCollections(key: string, value: unknown): unknown {
   if (value instanceof Map || value instanceof Set) {
     const what = value instanceof Map ? 'a Map' : 'a Set';
     throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\` to be JSON-able: ${what}${key ? ` at "${key}"` : ''} would be sent as {}; convert it (Object.fromEntries(map), [...set]).`);
+  }
+  // What JSON writes as {} whatever it holds (an error's message, a pattern, a promise's value): lost without a word.
+  if (value instanceof Error || value instanceof RegExp || value instanceof Promise || value instanceof WeakMap || value instanceof WeakSet) {
+    throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\` to be JSON-able: ${Object.prototype.toString.call(value).slice(8, -1)}${key ? ` at "${key}"` : ''} would be sent as {}.`);
   }
   return value;
 }

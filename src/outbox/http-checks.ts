@@ -18,9 +18,11 @@ export const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Methods fetch throws on. */
 const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
 
-/** A value fetch accepts: code units up to 0xFF (a byte string), without CR, LF or NUL. */
-// eslint-disable-next-line no-control-regex
-const HEADER_VALUE = /^[^\0\r\n\u0100-\uffff]*$/;
+/**
+ * A value every fetch sends: code units up to 0xFF (a byte string), with no control character but tab. Browsers refuse
+ * only CR, LF and NUL; Node's refuses the rest as it writes the request, and a task must go from either.
+ */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /**
  * An id usable as an 'Idempotency-Key' value: 1–256 visible ASCII characters, without '"' and ',' (a batch's key
@@ -39,8 +41,9 @@ export function methodProblem(method: string): string | undefined {
 export function headerValueProblem(value: unknown): string | undefined {
   if (typeof value !== 'string') return `a string, got ${value === null ? 'null' : typeof value}`;
   if (HEADER_VALUE.test(value)) return undefined;
-  const what = /[\r\n]/.test(value) ? 'a line break' : value.includes('\0') ? 'a NUL character' : 'a character outside Latin-1';
-  return `a header value (Latin-1, without CR, LF or NUL), got a string of ${value.length} characters with ${what}`;
+  // eslint-disable-next-line no-control-regex
+  const what = /[\r\n]/.test(value) ? 'a line break' : /[\0-\x1f\x7f]/.test(value) ? 'a control character' : 'a character outside Latin-1';
+  return `a header value (Latin-1, without control characters but tab), got a string of ${value.length} characters with ${what}`;
 }
 
 /**

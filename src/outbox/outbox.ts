@@ -265,6 +265,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   /** Stops, waits for requests in flight, and closes. Later calls reject 'ERR_CLOSED'. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#bodies.close();
       await this.stop();
       await this.#serial(() => undefined);
       this.#unload?.close();

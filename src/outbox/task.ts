@@ -92,7 +92,8 @@ function optionalTime(task: Record<string, unknown>, field: string): number | un
   const value = task[field];
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value)) bad(field, 'epoch milliseconds (a finite number)', value);
-  return value;
+  // -0 is the epoch as well; stored as it is, the codec would refuse it (it comes back as 0).
+  return value === 0 ? 0 : value;
 }
 
 /** `url` made absolute against `baseUrl`; only http(s). */

@@ -163,3 +163,50 @@ describe('a transport that is not quite fetch', () => {
     await whole.outbox.close();
   });
 });
+
+describe('inputs fetch or JSON would turn into something else', () => {
+  const open = () => Outbox.open({ name: 'odd', store: new MemoryStore(), baseUrl: 'https://x.test', fetch: answer });
+
+  it('a header value with a control character (but tab) is refused at enqueue: Node sends none of them', async () => {
+    const outbox = await open();
+    for (const value of ['x\x01y', 'x\x1fy', 'x\x7fy']) {
+      await expect(outbox.enqueue({ url: '/t', headers: { a: value } })).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: expect.stringContaining('control character') });
+    }
+    await outbox.enqueue({ url: '/t', headers: { a: 'x\ty é' } });
+    expect(await outbox.size()).toBe(1);
+    await outbox.close();
+  });
+
+  it('notBefore and expiresAt of -0 are the epoch, as 0 is', async () => {
+    const outbox = await open();
+    await outbox.enqueue({ url: '/t', id: 'a', notBefore: -0, expiresAt: Date.now() + 60_000 });
+    await outbox.enqueue({ url: '/t', id: 'b', expiresAt: -0 }).catch((error: { code: string }) => expect(error.code).not.toBe('ERR_NOT_SERIALIZABLE'));
+    expect((await outbox.list()).map((t) => t.id)).toContain('a');
+    await outbox.close();
+  });
+
+  it('a detached ArrayBuffer (transferred) is ERR_INVALID_TASK, not a TypeError; a SharedArrayBuffer goes as its bytes', async () => {
+    const outbox = await open();
+    const gone = new ArrayBuffer(8);
+    const view = new Uint8Array(gone, 2, 4);
+    structuredClone(gone, { transfer: [gone] });
+    await expect(outbox.enqueue({ url: '/t', body: gone })).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: expect.stringContaining('detached') });
+    await expect(outbox.enqueue({ url: '/t', body: view })).rejects.toMatchObject({ code: 'ERR_INVALID_TASK' });
+    const shared = new SharedArrayBuffer(3);
+    new Uint8Array(shared).set([1, 2, 3]);
+    await outbox.enqueue({ url: '/t', id: 'shared', body: shared });
+    const [stored] = await outbox.list();
+    expect(stored).toMatchObject({ id: 'shared' });
+    await outbox.close();
+  });
+
+  it('an Error, a RegExp, a Promise, a WeakMap or a WeakSet in a JSON body is refused: JSON would send {}', async () => {
+    const outbox = await open();
+    for (const value of [new Error('boom'), /x/, Promise.resolve(1), new WeakMap(), new WeakSet()]) {
+      await expect(outbox.enqueue({ url: '/t', body: { value } })).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: expect.stringContaining('would be sent as {}') });
+      await expect(outbox.enqueue({ url: '/t', body: value as never })).rejects.toMatchObject({ code: 'ERR_INVALID_TASK' });
+    }
+    expect(await outbox.size()).toBe(0);
+    await outbox.close();
+  });
+});

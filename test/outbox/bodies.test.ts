@@ -144,6 +144,25 @@ describe('large bodies are stored beside their tasks, streamed on send, and dele
   });
 });
 
+describe('a body that stalls', () => {
+  it('a stream that never ends holds its enqueue only until close: ERR_CLOSED, and what it wrote is deleted', async () => {
+    const outbox = await r.open();
+    let pulls = 0;
+    // A first chunk larger than one written at a time, then nothing, ever.
+    const stalled = new ReadableStream<Uint8Array>({
+      pull: (controller) => {
+        if (pulls++ === 0) controller.enqueue(bytes(CHUNK + 10));
+        else return new Promise<void>(() => undefined);
+      },
+    });
+    const enqueued = outbox.enqueue({ url: '/upload', body: stalled }).then(() => 'stored', (error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await outbox.close();
+    expect(await enqueued).toMatchObject({ code: 'ERR_CLOSED' });
+    expect(await blobKeys(r)).toEqual([]);
+  });
+});
+
 describe('budgets', () => {
   it('over maxBodyBytes: ERR_ITEM_TOO_LARGE, and nothing is stored', async () => {
     await r.reopen({ maxBodyBytes: MiB });

@@ -13,6 +13,9 @@ import { FileQueueStorage } from './queue-storage.js';
 
 export type { FileSync } from './files.js';
 
+/** A UTF-16 code unit of a surrogate pair without its other half. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 /** Options of `new FileStore()`. */
 export interface FileStoreOptions {
   /**
@@ -89,7 +92,8 @@ export class FileStore implements Store {
     // A misspelt `dir` would put the queues in ./.sluice, silently.
     checkedOptions(options, 'options', ['dir', 'lockTimeoutMs', 'staleMs', 'sync', 'create', 'mode']);
     const { dir = '.sluice', lockTimeoutMs = 10_000, staleMs = 10_000, sync = nodeSync, mode = 0o600, create = true } = options;
-    if (typeof dir !== 'string' || dir === '') invalid('dir', 'a non-empty path', dir);
+    // A lone surrogate is written as U+FFFD, so the directory made is not the one named; NUL ends a path in the kernel.
+    if (typeof dir !== 'string' || dir === '' || dir.includes('\0') || LONE_SURROGATE.test(dir)) invalid('dir', 'a non-empty path of whole characters, without NUL', dir);
     check({ lockTimeoutMs, staleMs, create }, { lockTimeoutMs: integer(0, 2 ** 31), staleMs: integer(0, 2 ** 31), create: isBoolean });
     if (typeof sync?.fsync !== 'function' || typeof sync.fdatasync !== 'function') {
       invalid('sync', 'an object with fsync and fdatasync functions', sync);
@@ -127,7 +131,7 @@ export class FileStore implements Store {
           // A new directory's name is durable only once its parent is synced: without it, a power cut could take the
           // whole queue with it, strict pushes included. Once per new queue, so done whatever the durability.
           await syncDir(dirname(child), this.#sync);
-          if (child === made) break;
+          if (child === made || dirname(child) === child) break;
         }
       }
     } catch (error) {

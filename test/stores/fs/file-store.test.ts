@@ -52,6 +52,11 @@ describe('new FileStore()', () => {
     expect(() => new FileStore({ dir, staleMs: 1.5 })).toThrow(/staleMs/);
     // @ts-expect-error a sync without fdatasync
     expect(() => new FileStore({ dir, sync: { fsync: async () => undefined } })).toThrow(/`sync`/);
+    // A lone surrogate would be written as U+FFFD (another directory than the one named, and open never settled); NUL
+    // ends a path in the kernel.
+    expect(() => new FileStore({ dir: join(dir, 'x\ud800y') })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('`dir`') }));
+    expect(() => new FileStore({ dir: join(dir, 'x\0y') })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+    expect(new FileStore({ dir: join(dir, 'x\ud83d\ude00y') }).dir).toContain('\ud83d\ude00');
     for (const bad of [() => new FileStore({ dir: '' }), () => new FileStore({ dir, staleMs: -1 })]) {
       expect(bad).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
     }
