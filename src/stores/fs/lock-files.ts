@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, existsSync, fstatSync, linkSync, lstatSync, readFileSync, renameSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { errno, unlinkQuiet } from './files.js';
+import { closeQuiet, errno, unlinkQuiet } from './files.js';
 import { createFile, openExisting } from './permissions.js';
 import { fileTag, liveness, type ProcessId, thisProcess } from './process-id.js';
 
@@ -184,9 +184,17 @@ export class LockFiles {
     try {
       writeSync(fd, JSON.stringify(this.#me));
       this.#ino = fstatSync(fd).ino;
-    } finally {
-      closeSync(fd);
+    } catch (error) {
+      // A full disk takes the file and not its content: an empty one left behind at every try would only fill it more.
+      closeQuiet(fd);
+      try {
+        unlinkQuiet(this.#own);
+      } catch {
+        // Refused as well: the write's failure is the one to tell.
+      }
+      throw error;
     }
+    closeSync(fd);
   }
 }
 

@@ -125,7 +125,15 @@ export class ProcessLock {
       return;
     }
     if (this.#run) this.#run.last = now;
-    this.#files.drop(this.#path);
+    try {
+      this.#files.drop(this.#path);
+    } catch (error) {
+      // The directory refuses the removal (read-only, immutable): the lock file is still this handle's, and its next
+      // `acquire` must take it as is, not wait on itself (and every other process with it) for good.
+      this.#stuck = true;
+      this.#sayKept = true;
+      throw error;
+    }
   }
 
   /**

@@ -3,6 +3,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync, unlinkSync, utimesSyn
 import { describe, expect, it } from 'vitest';
 import type { StorageBatch } from '../../../src/core/store.js';
 import { SluiceError } from '../../../src/index.js';
+import { LockFiles } from '../../../src/stores/fs/lock-files.js';
 import { thisProcess } from '../../../src/stores/fs/process-id.js';
 import { codeOf, heldSync, tempQueueDir } from './queue-dir.js';
 
@@ -108,6 +109,31 @@ describe('the lock files of live handles', () => {
     expect(lstatSync(file('lock')).ino).toBe(bLock);
     slow[1]!.release();
     await second;
+    expect(existsSync(file('lock'))).toBe(false);
+  });
+});
+
+describe('a lock the directory would not let go of', () => {
+  it('a release refused (a read-only or immutable directory for a moment) leaves the lock this handle\'s: its next commit takes it as is, and others go on once it can be removed', async () => {
+    const a = await open({ lockTimeoutMs: 300 });
+    const b = await open({ lockTimeoutMs: 5000 });
+    const token = (await a.load()).token;
+    const drop = LockFiles.prototype.drop;
+    let refused = 0;
+    LockFiles.prototype.drop = function (this: LockFiles, path: string) {
+      if (path.endsWith('lock') && refused++ === 0) throw Object.assign(new Error('EPERM: operation not permitted, unlink'), { code: 'EPERM' });
+      return drop.call(this, path);
+    };
+    try {
+      // The commit is made; giving the lock up after it fails.
+      await a.commit(token, relaxed({ meta: Uint8Array.of(1) })).catch(() => undefined);
+      expect(refused).toBe(1);
+    } finally {
+      LockFiles.prototype.drop = drop;
+    }
+    // Its own lock: not waited on (ERR_LOCKED naming this very process, before the fix), and given up after.
+    expect(await a.commit(await a.token(), relaxed({ meta: Uint8Array.of(2) }))).toBeDefined();
+    expect(await b.commit(await b.token(), relaxed({ meta: Uint8Array.of(3) }))).toBeDefined();
     expect(existsSync(file('lock'))).toBe(false);
   });
 });
