@@ -1,6 +1,7 @@
 import { inDoubt } from '../core/part-lease.js';
 import type { Lease, LeaseEntry } from '../core/queue-types.js';
 import type { AckBatcher } from './ack-batcher.js';
+import { ackLater } from './ack-later.js';
 import type { BatchFit } from './batch-fit.js';
 import type { Coordination } from './coordination.js';
 import { Deadline, isTimeout } from './deadline.js';
@@ -67,6 +68,8 @@ export interface DeliveryContext {
   readonly delivered: (origin: string | undefined) => void;
   /** The wall clock's time for a wait that starts now (see `DispatcherContext.waitsFrom`). */
   readonly waitsFrom: () => number;
+  /** Something may go now that could not before (a held task acked after all): delivery looks again. */
+  readonly kick: () => void;
   /** True when a chain should stop before `next`: its run was stopped, or a higher priority task waits for its slot. */
   readonly yields: (next: Entry, run: DeliveryRun) => boolean;
 }
@@ -141,11 +144,18 @@ async function acknowledge(c: DeliveryContext, delivered: readonly Delivered[], 
   try {
     await c.acks.add(ids);
   } catch (error) {
-    // Not acked: sent again, with the same Idempotency-Key, once the lease ends, and held until then, not for good.
+    // Not acked: held until the lease ends, then sent again with the same Idempotency-Key, unless the ack tried again
+    // meanwhile lands (see `ackLater`).
     c.emit('error', { error });
     holdUntilExpiry(c, ids, lease);
+    ackLater(c, ids, lease, () => told(c, delivered));
     return;
   }
+  await told(c, delivered);
+}
+
+/** Says that `delivered` left ('sent' events), then deletes their bodies; never rejects (a failure is an 'error'). */
+async function told(c: DeliveryContext, delivered: readonly Delivered[]): Promise<void> {
   try {
     for (const d of delivered) d.tell();
     // Bodies after their tasks: a crash between leaves a body nothing names, which a later open deletes.

@@ -83,6 +83,7 @@ export class Dispatcher {
     this.#delivery = {
       ...context,
       acks: this.#acks,
+      kick: onChange,
       batchFit: context.options.batch && new BatchFit(context.options.batch),
       giveBack: (entries, lease) => giveBack(this.#c, entries, lease),
       // Told offline (`setOnline(false)`), a chain sends nothing more: nothing at all is sent then.
@@ -242,10 +243,7 @@ export class Dispatcher {
     return run.parked ? !run.over : this.#c.running();
   }
 
-  /**
-   * Gives back the buffered units whose lease could end during their first request: they waited behind slow requests.
-   * Started, another handle could take them once the lease ends, and send them while this one's request is out.
-   */
+  /** Gives back the buffered units whose lease could end during their first request, or is in doubt (see `outlasts`). */
   async #dropStale(): Promise<void> {
     const { options } = this.#c;
     const stale = new Set(this.#buffer.filter((b) => outlasts(options, b.lease)));

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { failingCommit, rig, type Rig } from './helpers.js';
 
 let r: Rig;
@@ -263,19 +264,51 @@ describe('a storage failure while an attempt settles', () => {
     expect(await r.outbox.size()).toBe(0);
   });
 
-  it("an ack that fails leaves the task unsent in the flush's count and events; it is sent again, same key", async () => {
-    const failing = await failOnce();
+  it("an ack that keeps failing leaves the task unsent in the flush's count and events; it is sent again, same key", async () => {
+    // Every commit to the queue fails while `down`.
+    let down = false;
+    const arm = (on: number) => (down = on > 0);
+    const store = new MemoryStore();
+    const open = store.open.bind(store);
+    store.open = async (name) => {
+      const storage = await open(name);
+      const commit = storage.commit.bind(storage);
+      if (name === 'api') storage.commit = (token, batch) => (down ? Promise.reject(new Error('the disk is gone')) : commit(token, batch));
+      return storage;
+    };
+    await r.reopen({ store });
     r.server.next({ status: 200, delayMs: 100 });
     const id = await r.outbox.enqueue({ url: '/x' });
     const flushing = r.outbox.flush();
     await r.server.waitFor(1);
-    // The response's ack is the commit that fails.
-    failing.arm();
+    // The response's ack is the commit that fails, and so does every one made again until the lease ends.
+    arm(Infinity);
     expect(await flushing).toMatchObject({ sent: 0 });
     expect(r.events('sent')).toEqual([]);
     expect(r.events('error')).toHaveLength(1);
-    r.clock.advance(10 * 60_000);
+    for (let waited = 0; waited < 10 * 60_000; waited += 1000) {
+      r.clock.advance(1000);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    arm(0);
     expect(await r.outbox.flush()).toMatchObject({ sent: 1, remaining: 0 });
     expect(r.server.delivered.map((x) => x.key)).toEqual([id, id]);
+  });
+
+  it('an ack that fails for a moment is made again: the task is told sent, not sent twice, and its group goes on', async () => {
+    const failing = await failOnce();
+    r.server.next({ status: 200, delayMs: 100 });
+    const first = await r.outbox.enqueue({ url: '/x', group: 'g' });
+    const flushing = r.outbox.flush();
+    await r.server.waitFor(1);
+    failing.arm();
+    expect(await flushing).toMatchObject({ sent: 0 });
+    const second = await r.outbox.enqueue({ url: '/y', group: 'g' });
+    r.outbox.start();
+    // Half a second later (not at the lease's end, 90 s on): acked, told, and the group's next task goes.
+    r.clock.advance(500);
+    await vi.waitFor(() => expect(r.events('sent').map((e) => e.task.id)).toEqual([first, second]));
+    expect(r.server.delivered.map((x) => x.key)).toEqual([first, second]);
+    expect(await r.outbox.size()).toBe(0);
   });
 });

@@ -1,0 +1,33 @@
+import type { Lease } from '../core/queue-types.js';
+import type { DeliveryContext } from './delivery.js';
+import type { StoredTask } from './task.js';
+
+/** The first wait before a failed ack is tried again; doubled at each failure, up to `LONGEST_WAIT_MS`. */
+const FIRST_WAIT_MS = 500;
+const LONGEST_WAIT_MS = 8000;
+
+/**
+ * Tries the ack of delivered tasks again, in the background, while `lease` holds them here: their responses are in,
+ * and a store that failed for a moment (a disk read-only for a second, a connection lost) would otherwise hold them,
+ * and the tasks behind them in their group, until the lease ends, then send them again. Once it lands, `landed` says
+ * them sent, and delivery goes on. It stops when the lease would end first, when the tasks are no longer held here for
+ * it (taken back, removed), or when the outbox closed. Its timer never keeps a process alive.
+ */
+export function ackLater(c: Pick<DeliveryContext, 'options' | 'index' | 'acks' | 'kick'>, ids: readonly string[], lease: Lease<StoredTask>, landed: () => Promise<void>, waitMs = FIRST_WAIT_MS): void {
+  const { clock } = c.options;
+  if (clock.now() + waitMs >= lease.expiresAt) return;
+  const timer = clock.setTimeout(() => {
+    const held = ids.every((id) => {
+      const pending = c.index.get(Number(id));
+      return pending?.state === 'waiting' && pending.cause === 'lease';
+    });
+    if (!held) return;
+    c.acks.add(ids).then(
+      () => landed().then(() => c.kick()),
+      (error: unknown) => {
+        if ((error as { code?: unknown } | null)?.code !== 'ERR_CLOSED') ackLater(c, ids, lease, landed, Math.min(waitMs * 2, LONGEST_WAIT_MS));
+      },
+    );
+  }, waitMs);
+  (timer as { unref?: () => void } | undefined)?.unref?.();
+}
