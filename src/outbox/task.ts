@@ -143,7 +143,14 @@ export function prepareTask(input: HttpTask, baseUrl: string | undefined, now: n
   if (task.headers !== undefined) {
     const problem = headersProblem(task.headers);
     if (problem) refuse(`headers${problem.field}`, problem.expected);
-    for (const [name, value] of Object.entries(task.headers as Record<string, string>)) headers[name.toLowerCase()] = value;
+    for (const [name, value] of Object.entries(task.headers as Record<string, string>)) {
+      const lower = name.toLowerCase();
+      // One of the two would go, the other lost without a word (fetch would join them with a comma).
+      if (lower in headers) refuse(`headers.${name}`, `one header of each name, whatever its case: \`${lower}\` is given twice`);
+      // The task id is the key a server deduplicates on, on every attempt: one set here would be replaced, silently.
+      if (lower === 'idempotency-key') refuse(`headers.${name}`, 'absent: every request carries the task id as its Idempotency-Key (set `id` to choose it)');
+      headers[lower] = value;
+    }
   }
   const encoded = encodeBody(task.body);
   if (encoded && (method === 'GET' || method === 'HEAD')) bad('body', `absent for a ${method} request`, task.body);
@@ -201,7 +208,9 @@ async function readRequest(request: Request): Promise<HttpTask> {
     const blob = await copy.blob();
     if (blob.size > 0) task.body = blob.size <= INLINE_MAX ? new Uint8Array(await blob.arrayBuffer()) : blob;
   }
+  // The key becomes the id, which every request carries as its Idempotency-Key.
   const id = request.headers.get('idempotency-key');
+  delete headers['idempotency-key'];
   if (id) task.id = id;
   return task;
 }

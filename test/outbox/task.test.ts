@@ -119,9 +119,15 @@ describe('taskFromRequest()', () => {
     expect(publicTask(JSON.parse(JSON.stringify(task))).body).toEqual(bytes);
   });
 
+  it('refuses a header given twice in two cases, and an Idempotency-Key header (the id is the key): nothing dropped silently', () => {
+    expect(() => normaliseTask({ url: 'http://a.test/x', headers: { 'X-A': '1', 'x-a': '2' } }, undefined, now)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_TASK', message: expect.stringContaining('given twice') }));
+    expect(() => normaliseTask({ url: 'http://a.test/x', headers: { 'Idempotency-Key': 'mine' } }, undefined, now)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_TASK', message: expect.stringContaining('`id`') }));
+  });
+
   it('takes an Idempotency-Key header as the task id', async () => {
     const task = await taskFromRequest(new Request('https://api.test/', { method: 'POST', body: 'x', headers: { 'Idempotency-Key': 'k1' } }));
     expect(task.id).toBe('k1');
+    expect(normaliseTask(task, undefined, now)).toMatchObject({ id: 'k1', headers: { 'content-type': 'text/plain;charset=UTF-8' } });
   });
 
   it('refuses a request whose body cannot be read (used already, or its stream failed) as ERR_INVALID_TASK', async () => {
@@ -138,7 +144,7 @@ describe('taskFromRequest()', () => {
 
 describe('buildRequest()', () => {
   it('adds per-send headers, and an Idempotency-Key that neither stored nor per-send headers can change', async () => {
-    const task = normaliseTask({ url: 'http://a.test/x', id: 'key-1', headers: { 'idempotency-key': 'other', a: 'stored' }, body: 'hi' }, undefined, now);
+    const task = normaliseTask({ url: 'http://a.test/x', id: 'key-1', headers: { a: 'stored' }, body: 'hi' }, undefined, now);
     const { url, init } = buildRequest(task, { authorization: 'Bearer t', 'Idempotency-Key': 'nope' }, undefined);
     const request = new Request(url, init);
     expect(request.headers.get('idempotency-key')).toBe('key-1');
