@@ -14,6 +14,8 @@ export class RecoveryEvents {
   readonly #target: EventTarget;
   readonly #clock: Clock;
   readonly #recovered: RecoverDetail[];
+  /** The losses told (see `corrupt`). */
+  readonly #told = new Set<string>();
   /** What open found, held until it resolves: a tick of its own I/O would otherwise tell nobody. */
   #found: Found[] | undefined = [];
 
@@ -30,8 +32,13 @@ export class RecoveryEvents {
     this.#later('recover', inPartition(detail, p));
   }
 
-  /** Partition `p` cannot read items (see `CorruptDetail`); told at once unless `later`. */
+  /** Partition `p` cannot read items (see `CorruptDetail`); told at once unless `later`, and once. */
   corrupt(detail: CorruptDetail, p: number, later: boolean): void {
+    // Under corruption 'throw' every call meets the same loss again, and rejects saying so: the event is told once.
+    const { lost } = detail;
+    const key = `${p} ${detail.reason} ${detail.segment} ${detail.offset} ${lost.length} ${lost[0]} ${lost[lost.length - 1]}`;
+    if (this.#told.has(key)) return;
+    this.#told.add(key);
     if (later) this.#later('corrupt', inPartition(detail, p));
     else this.#target.dispatchEvent(new CustomEvent('corrupt', { detail: inPartition(detail, p) }));
   }

@@ -152,6 +152,22 @@ describe('a segment removed, cut or replaced under a live handle', () => {
     await a.close().catch(() => undefined);
   });
 
+  it("emptied under a live handle with corruption 'throw': every call rejects ERR_CORRUPT, and the loss is told once", async () => {
+    const options = { name: 'q', segmentItems: 4 } as const;
+    const a = await Queue.open<number>({ ...options, store: new FileStore({ dir: root() }) });
+    await a.pushMany([0, 1, 2]);
+    const heard: unknown[] = [];
+    a.addEventListener('corrupt', (event) => heard.push(event.detail));
+    truncateSync(seg(0), 0);
+    // Another handle's commit, so that a's next call reads the queue again.
+    const b = await Queue.open<number>({ ...options, store: new FileStore({ dir: root() }), corruption: 'skip' });
+    await b.close();
+    for (let call = 0; call < 3; call++) await expect(a.push(9)).rejects.toMatchObject({ code: 'ERR_CORRUPT' });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(heard).toHaveLength(1);
+    await a.close().catch(() => undefined);
+  });
+
   it('removed: the next commit writes nothing into the unlinked file, and every handle reads again', async () => {
     const a = await open();
     const b = await open();

@@ -175,10 +175,11 @@ describeRedis(
           outbox.addEventListener('corrupt', (e) => heard.push(e.detail));
           await outbox.enqueueMany(['a', 'b', 'c', 'd'].map((id) => ({ url: '/x', id, group: id })));
           await admin.flushall();
-          await outbox.enqueue({ url: '/x', id: 'e' });
+          // Into the same groups, so into every partition the lost tasks were in: each finds its keys gone.
+          await outbox.enqueueMany(['a', 'b', 'c', 'd'].map((group) => ({ url: '/x', id: `new-${group}`, group })));
           expect(heard.filter((d) => d.queue === 'o').flatMap((d) => d.tasks ?? []).sort()).toEqual(['a', 'b', 'c', 'd']);
           expect(heard.filter((d) => d.queue === 'o').flatMap((d) => d.lost)).toHaveLength(4);
-          expect((await outbox.list()).map((t) => t.id)).toEqual(['e']);
+          expect((await outbox.list()).map((t) => t.id).sort()).toEqual(['new-a', 'new-b', 'new-c', 'new-d']);
           await outbox.close();
         } finally {
           admin.disconnect();
