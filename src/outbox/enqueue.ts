@@ -1,4 +1,4 @@
-import type { SluiceError } from '../core/errors.js';
+import { SluiceError } from '../core/errors.js';
 import type { BodyStore } from './body-store.js';
 import { blobKey, isRequest, prepareTask, taskFromRequest, type HttpTask, type StoredTask } from './task.js';
 
@@ -39,4 +39,14 @@ export function bodiesOf(tasks: readonly StoredTask[]): string[] {
 export function storedNothing(error: unknown): boolean {
   const code = (error as Partial<SluiceError> | null)?.code;
   return code === 'ERR_QUOTA_EXCEEDED' || code === 'ERR_ITEM_TOO_LARGE' || code === 'ERR_NOT_SERIALIZABLE' || code === 'ERR_INVALID_TASK';
+}
+
+/** A queue's refusal of a task too large to store, in an outbox's words (it has no `maxItemBytes` to raise). */
+export function inOutboxWords(error: unknown): unknown {
+  if ((error as Partial<SluiceError> | null)?.code !== 'ERR_ITEM_TOO_LARGE') return error;
+  return new SluiceError(
+    'ERR_ITEM_TOO_LARGE',
+    "A task is too large to store: its URL, headers, group and key (with a body kept inside it) come to over 1 MiB. Put large data in the task's `body`, which is stored beside it.",
+    { cause: error },
+  );
 }

@@ -6,7 +6,7 @@ import type { Queue } from '../core/queue.js';
 import type { DeadRecord } from './dead-letters.js';
 import type { ToDead } from './delivery.js';
 import type { PendingTask } from './events.js';
-import { storedNothing } from './enqueue.js';
+import { inOutboxWords, storedNothing } from './enqueue.js';
 import { makeRoom } from './limits.js';
 import type { LimitOptions } from './options.js';
 import type { Pending, PendingIndex } from './pending.js';
@@ -124,7 +124,7 @@ export class PendingStore {
     try {
       ids = (await pushPlaced(this.#queue, tasks, this.#index.ordering)).map(Number);
     } catch (error) {
-      if (storedNothing(error)) throw error;
+      if (storedNothing(error)) throw inOutboxWords(error);
       this.#unseen = true;
       const found = await this.#landed(tasks, before).catch(() => []);
       if (found.length === tasks.length) return found;

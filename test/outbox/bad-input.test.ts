@@ -200,6 +200,15 @@ describe('inputs fetch or JSON would turn into something else', () => {
     await outbox.close();
   });
 
+  it("a task too large to store says what to do in an outbox's words (it has no maxItemBytes)", async () => {
+    const outbox = await open();
+    const error = await outbox.enqueue({ url: '/t', headers: { 'x-big': 'a'.repeat(1_200_000) } }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_ITEM_TOO_LARGE', message: expect.stringContaining('`body`') });
+    expect((error as Error).message).not.toContain('maxItemBytes');
+    expect(await outbox.size()).toBe(0);
+    await outbox.close();
+  });
+
   it('an Error, a RegExp, a Promise, a WeakMap or a WeakSet in a JSON body is refused: JSON would send {}', async () => {
     const outbox = await open();
     for (const value of [new Error('boom'), /x/, Promise.resolve(1), new WeakMap(), new WeakSet()]) {
