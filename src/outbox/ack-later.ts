@@ -1,3 +1,4 @@
+import { inDoubt } from '../core/part-lease.js';
 import type { Lease } from '../core/queue-types.js';
 import type { DeliveryContext } from './delivery.js';
 import type { StoredTask } from './task.js';
@@ -10,10 +11,12 @@ const LONGEST_WAIT_MS = 8000;
  * Tries the ack of delivered tasks again, in the background, while `lease` holds them here: their responses are in,
  * and a store that failed for a moment (a disk read-only for a second, a connection lost) would otherwise hold them,
  * and the tasks behind them in their group, until the lease ends, then send them again. Once it lands, `landed` says
- * them sent, and delivery goes on. It stops when the lease would end first, when the tasks are no longer held here for
- * it (taken back, removed), or when the outbox closed. Its timer never keeps a process alive.
+ * them sent, and delivery goes on. Acked by the lease, never by id: once it ended (a clock stepped, a process
+ * stopped), another handle may hold them with its request out, and the ack is refused. It stops then, when the lease
+ * ends or is in doubt, when the tasks are no longer held here for it (taken back, removed), or when the outbox
+ * closed. Its timer never keeps a process alive.
  */
-export function ackLater(c: Pick<DeliveryContext, 'options' | 'index' | 'acks' | 'kick'>, ids: readonly string[], lease: Lease<StoredTask>, landed: () => Promise<void>, waitMs = FIRST_WAIT_MS): void {
+export function ackLater(c: Pick<DeliveryContext, 'options' | 'index' | 'kick'>, ids: readonly string[], lease: Lease<StoredTask>, landed: () => Promise<void>, waitMs = FIRST_WAIT_MS): void {
   const { clock } = c.options;
   if (clock.now() + waitMs >= lease.expiresAt) return;
   const timer = clock.setTimeout(() => {
@@ -21,11 +24,12 @@ export function ackLater(c: Pick<DeliveryContext, 'options' | 'index' | 'acks' |
       const pending = c.index.get(Number(id));
       return pending?.state === 'waiting' && pending.cause === 'lease';
     });
-    if (!held) return;
-    c.acks.add(ids).then(
+    if (!held || clock.now() >= lease.expiresAt || inDoubt(lease)) return;
+    lease.ack(ids).then(
       () => landed().then(() => c.kick()),
       (error: unknown) => {
-        if ((error as { code?: unknown } | null)?.code !== 'ERR_CLOSED') ackLater(c, ids, lease, landed, Math.min(waitMs * 2, LONGEST_WAIT_MS));
+        const code = (error as { code?: unknown } | null)?.code;
+        if (code !== 'ERR_CLOSED' && code !== 'ERR_LEASE_EXPIRED') ackLater(c, ids, lease, landed, Math.min(waitMs * 2, LONGEST_WAIT_MS));
       },
     );
   }, waitMs);

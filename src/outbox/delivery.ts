@@ -86,7 +86,7 @@ export interface DeliveryContext {
  */
 export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<StoredTask>, run: DeliveryRun, freeSlot: (goesOn: boolean) => void): Promise<void> {
   const delivered: Delivered[] = [];
-  const acking: Promise<void>[] = [];
+  const acking: Promise<boolean>[] = [];
   let goesOn = false;
   const requests = c.options.batch ? [unit] : unit.map((e) => [e]);
   // `onBeforeSend` may build a task from what the one before it in its group got (a 'sent' listener keeps it): each
@@ -95,7 +95,11 @@ export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<St
   let i = 0;
   try {
     for (; i < requests.length; i++) {
-      if (told && acking.length > 0) await acked(c, acking);
+      // The ack of the task before failed: it is not told sent, and the next of its lane must not be built before it is.
+      if (told && acking.length > 0 && !(await acked(c, acking))) {
+        await c.giveBack(requests.slice(i).flat(), lease);
+        break;
+      }
       // Those `recall` took back are passed over once they are gone (removed, replaced, evicted); still pending, they
       // stop the chain, as their lane's order needs.
       const request = unrecalled(requests[i]!, lease);
@@ -131,14 +135,17 @@ export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<St
   }
 }
 
-/** Commits the acks held back now and waits until they are told (`acking` emptied). */
-async function acked(c: DeliveryContext, acking: Promise<void>[]): Promise<void> {
+/** Commits the acks held back now and waits until they are told (`acking` emptied); false when one failed. */
+async function acked(c: DeliveryContext, acking: Promise<boolean>[]): Promise<boolean> {
   c.acks.release();
-  await Promise.all(acking.splice(0));
+  return (await Promise.all(acking.splice(0))).every(Boolean);
 }
 
-/** Acks tasks that left by a response, says so, then deletes their bodies; never rejects (a failure is an 'error'). */
-async function acknowledge(c: DeliveryContext, delivered: readonly Delivered[], lease: Lease<StoredTask>): Promise<void> {
+/**
+ * Acks tasks that left by a response, says so, then deletes their bodies; never rejects (a failure is an 'error').
+ * False when the ack failed: the tasks are not told sent yet.
+ */
+async function acknowledge(c: DeliveryContext, delivered: readonly Delivered[], lease: Lease<StoredTask>): Promise<boolean> {
   // Mostly one unit of one task: flatMap costs several times more, on every response.
   const ids = delivered.length === 1 ? delivered[0]!.ids : delivered.flatMap((d) => d.ids);
   try {
@@ -149,9 +156,10 @@ async function acknowledge(c: DeliveryContext, delivered: readonly Delivered[], 
     c.emit('error', { error });
     holdUntilExpiry(c, ids, lease);
     ackLater(c, ids, lease, () => told(c, delivered));
-    return;
+    return false;
   }
   await told(c, delivered);
+  return true;
 }
 
 /** Says that `delivered` left ('sent' events), then deletes their bodies; never rejects (a failure is an 'error'). */

@@ -9,7 +9,7 @@ import { blobKey, isRequest, prepareTask, taskFromRequest, type HttpTask, type S
  */
 export async function prepareAll(tasks: readonly (HttpTask | Request)[], o: { baseUrl: string | undefined; now: number; bodies: BodyStore }): Promise<StoredTask[]> {
   const plain = await Promise.all(tasks.map((t) => (isRequest(t) ? taskFromRequest(t) : t)));
-  const prepared = plain.map((t) => prepareTask(t, o.baseUrl, o.now));
+  const prepared = plain.map((t) => prepareTask(t, o.baseUrl, o.now, true));
   const out: StoredTask[] = [];
   try {
     for (const { task } of prepared) if (task.body) o.bodies.check(task.body);

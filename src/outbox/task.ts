@@ -127,7 +127,7 @@ export function normaliseTask(input: HttpTask, baseUrl: string | undefined, now:
  * Validates an `HttpTask`: its stored form, and the body to store beside it first (`upload`, then `body` is set to
  * where it went). Bad input: 'ERR_INVALID_TASK' naming the field.
  */
-export function prepareTask(input: HttpTask, baseUrl: string | undefined, now: number): { task: StoredTask; upload?: BodySource } {
+export function prepareTask(input: HttpTask, baseUrl: string | undefined, now: number, enqueued = false): { task: StoredTask; upload?: BodySource } {
   if (typeof input !== 'object' || input === null) {
     throw new SluiceError('ERR_INVALID_TASK', `Expected a task: an HttpTask ({ url, method, body, … }) or a Request, got ${describe(input)}.`);
   }
@@ -145,11 +145,12 @@ export function prepareTask(input: HttpTask, baseUrl: string | undefined, now: n
     if (problem) refuse(`headers${problem.field}`, problem.expected);
     for (const [name, value] of Object.entries(task.headers as Record<string, string>)) {
       const lower = name.toLowerCase();
-      // One of the two would go, the other lost without a word (fetch would join them with a comma).
-      if (lower in headers) refuse(`headers.${name}`, `one header of each name, whatever its case: \`${lower}\` is given twice`);
-      // The task id is the key a server deduplicates on, on every attempt: one set here would be replaced, silently.
-      if (lower === 'idempotency-key') refuse(`headers.${name}`, 'absent: every request carries the task id as its Idempotency-Key (set `id` to choose it)');
-      headers[lower] = value;
+      // At enqueue, one of two would go, the other lost without a word (fetch would join them with a comma), and a
+      // key set here would be replaced by the task id, silently. A task `onBeforeSend` edits (its stored names are
+      // lower-case: `Authorization` replaces `authorization`) or one stored by an earlier version keeps the last.
+      if (enqueued && lower in headers) refuse(`headers.${name}`, `one header of each name, whatever its case: \`${lower}\` is given twice`);
+      if (lower !== 'idempotency-key') headers[lower] = value;
+      else if (enqueued) refuse(`headers.${name}`, 'absent: every request carries the task id as its Idempotency-Key (set `id` to choose it)');
     }
   }
   const encoded = encodeBody(task.body);

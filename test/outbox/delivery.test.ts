@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
-import { failingCommit, rig, type Rig } from './helpers.js';
+import { Outbox } from '../../src/index.node.js';
+import { failingCommit, hearingNothing, rig, type Rig } from './helpers.js';
 
 let r: Rig;
 beforeEach(async () => {
@@ -293,6 +294,58 @@ describe('a storage failure while an attempt settles', () => {
     arm(0);
     expect(await r.outbox.flush()).toMatchObject({ sent: 1, remaining: 0 });
     expect(r.server.delivered.map((x) => x.key)).toEqual([id, id]);
+  });
+
+  it('an ack made again once its lease ended (a clock stepped) removes nothing another handle now holds: one handle says sent', async () => {
+    await hearingNothing(async () => {
+      const { store, arm } = failingCommit('api');
+      const a = await r.reopen({ store });
+      r.server.next({ status: 200, delayMs: 100 });
+      await a.enqueue({ url: '/x', id: 't1' });
+      const flushing = a.flush();
+      await r.server.waitFor(1);
+      arm();
+      expect(await flushing).toMatchObject({ sent: 0 });
+      // The lease (90 s) is over before the ack is made again; another handle takes the task, its request out.
+      r.clock.step(120_000);
+      const b = await Outbox.open({ name: 'api', store, clock: r.clock, random: () => 0.5, baseUrl: r.server.url });
+      const sentByB: string[] = [];
+      b.addEventListener('sent', (e) => sentByB.push(e.detail.task.id));
+      r.server.next({ status: 200, delayMs: 100 });
+      const second = b.flush();
+      await r.server.waitFor(2);
+      r.clock.advance(500);
+      expect(await second).toMatchObject({ sent: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(r.events('sent')).toEqual([]);
+      expect(sentByB).toEqual(['t1']);
+      await b.close();
+    });
+  });
+
+  it('with onBeforeSend, a failed ack stops the chain: the next task of the group is built only once the one before is told sent', async () => {
+    const { store, arm } = failingCommit('api');
+    const built: string[] = [];
+    await r.reopen({ store, onBeforeSend: (task) => (built.push(`${task.id}:${r.events('sent').length}`), task) });
+    r.server.next({ status: 200, delayMs: 100 });
+    await r.outbox.enqueueMany([{ url: '/a', id: 'a', group: 'g' }, { url: '/b', id: 'b', group: 'g' }]);
+    const flushing = r.outbox.flush();
+    await r.server.waitFor(1);
+    arm();
+    await flushing;
+    expect(r.server.received.map((x) => x.key)).toEqual(['a']);
+    r.outbox.start();
+    r.clock.advance(500);
+    await vi.waitFor(() => expect(r.events('sent').map((e) => e.task.id)).toEqual(['a', 'b']));
+    // b was built after a was told sent.
+    expect(built).toEqual(['a:0', 'b:1']);
+  });
+
+  it("onBeforeSend may set a header in its usual case over the stored one ('Authorization' over 'authorization')", async () => {
+    await r.reopen({ onBeforeSend: (task) => ({ ...task, headers: { ...task.headers, Authorization: 'Bearer new', 'Content-Type': 'application/json' } }) });
+    await r.outbox.enqueue({ url: '/x', headers: { Authorization: 'Bearer old' }, body: { n: 1 } });
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, dead: 0 });
+    expect(r.server.received[0]!.headers.authorization).toBe('Bearer new');
   });
 
   it('an ack that fails for a moment is made again: the task is told sent, not sent twice, and its group goes on', async () => {

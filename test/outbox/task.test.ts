@@ -3,7 +3,7 @@ import { SluiceError } from '../../src/core/errors.js';
 import { resolveOutboxOptions } from '../../src/outbox/options.js';
 import { batchKey, buildBatchRequest, buildRequest } from '../../src/outbox/request.js';
 import { decodeBody } from '../../src/outbox/body.js';
-import { normaliseTask, publicTask, taskFromRequest } from '../../src/outbox/task.js';
+import { normaliseTask, prepareTask, publicTask, taskFromRequest } from '../../src/outbox/task.js';
 
 const now = 1_700_000_000_000;
 
@@ -119,9 +119,11 @@ describe('taskFromRequest()', () => {
     expect(publicTask(JSON.parse(JSON.stringify(task))).body).toEqual(bytes);
   });
 
-  it('refuses a header given twice in two cases, and an Idempotency-Key header (the id is the key): nothing dropped silently', () => {
-    expect(() => normaliseTask({ url: 'http://a.test/x', headers: { 'X-A': '1', 'x-a': '2' } }, undefined, now)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_TASK', message: expect.stringContaining('given twice') }));
-    expect(() => normaliseTask({ url: 'http://a.test/x', headers: { 'Idempotency-Key': 'mine' } }, undefined, now)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_TASK', message: expect.stringContaining('`id`') }));
+  it('refuses at enqueue a header given twice in two cases, and an Idempotency-Key header (the id is the key): nothing dropped silently', () => {
+    expect(() => prepareTask({ url: 'http://a.test/x', headers: { 'X-A': '1', 'x-a': '2' } }, undefined, now, true)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_TASK', message: expect.stringContaining('given twice') }));
+    expect(() => prepareTask({ url: 'http://a.test/x', headers: { 'Idempotency-Key': 'mine' } }, undefined, now, true)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_TASK', message: expect.stringContaining('`id`') }));
+    // A task onBeforeSend edits (stored names are lower-case), or one an earlier version stored: the last wins, the key goes.
+    expect(normaliseTask({ url: 'http://a.test/x', headers: { authorization: 'old', Authorization: 'new', 'idempotency-key': 'x' } }, undefined, now).headers).toEqual({ authorization: 'new' });
   });
 
   it('takes an Idempotency-Key header as the task id', async () => {

@@ -88,6 +88,8 @@ export class ProcessLock {
   async acquire(): Promise<'taken' | 'kept' | 'stolen'> {
     for (const other of keptLocks) if (other.#path !== this.#path) other.#giveUpKept();
     if (this.#kept || this.#stuck) {
+      // Stuck since a release the directory refused, it may have been idle for long: dated now, as a run of holds is.
+      const idle = this.#stuck && !this.#kept;
       keptLocks.delete(this);
       clearImmediate(this.#kept);
       this.#kept = undefined;
@@ -96,7 +98,16 @@ export class ProcessLock {
       const still = this.#withdrawn() && this.#files.holds(this.#path);
       this.#stuck = false;
       // Still this handle's, unless a waiter took it over, or someone removed it meanwhile (and another may hold it).
-      if (still) return this.#sayKept ? 'kept' : 'taken';
+      if (still) {
+        if (idle) {
+          try {
+            this.#files.touch();
+          } catch {
+            // Refused as the removal was: the lock stays this handle's, dated when its run began.
+          }
+        }
+        return this.#sayKept ? 'kept' : 'taken';
+      }
     }
     // Uncontended, or in this handle's slice: the lock is free, and no other handle's turn pends or it may wait.
     const now = this.#now();
