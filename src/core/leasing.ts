@@ -26,6 +26,9 @@ export interface LeasingContext<T> {
   readonly wake: () => void;
 }
 
+/** The doubt of a store that never doubts its leases (see `QueueStorage.leasesInDoubt`). */
+const NEVER = (): boolean => false;
+
 /**
  * Takes, acks, releases and expiry: who holds which items and until when. Each change is one op appended to the
  * queue's metadata, planned against the lease index, so its cost does not grow with the leases outstanding.
@@ -183,7 +186,7 @@ export class Leasing<T> {
       [CHECK_ACK]: (ids) => this.#check(() => this.#ack(lease, pick(ids), entries)),
       [CHECK]: () => this.#check(() => undefined),
       [UNTAKE]: () => this.#c.view.commit(() => this.#release(lease, pick(undefined), 0, true)),
-      [IN_DOUBT]: () => this.#c.storage.leasesInDoubt?.(owner) ?? false,
+      [IN_DOUBT]: this.#c.storage.leasesInDoubt ? () => this.#c.storage.leasesInDoubt!(owner) : NEVER,
       release: (ids, options) =>
         this.#c.run(async () => {
           const { delayMs = 0, untried = false } = optionsObject(options, 'options', ['delayMs', 'untried']);

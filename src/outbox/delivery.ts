@@ -155,23 +155,27 @@ async function acknowledge(c: DeliveryContext, delivered: readonly Delivered[], 
     // meanwhile lands (see `ackLater`).
     c.emit('error', { error });
     holdUntilExpiry(c, ids, lease);
-    ackLater(c, ids, lease, () => told(c, delivered));
+    ackLater(c, ids, lease, async () => await told(c, delivered));
     return false;
   }
-  await told(c, delivered);
+  // Awaited only when there are bodies to delete: a turn of the microtask queue less on every response.
+  const deleting = told(c, delivered);
+  if (deleting) await deleting;
   return true;
 }
 
-/** Says that `delivered` left ('sent' events), then deletes their bodies; never rejects (a failure is an 'error'). */
-async function told(c: DeliveryContext, delivered: readonly Delivered[]): Promise<void> {
+/** Says `delivered` left ('sent' events), then deletes their bodies (a promise of that, if any); never rejects. */
+function told(c: DeliveryContext, delivered: readonly Delivered[]): Promise<void> | undefined {
+  const failed = (error: unknown): void => c.emit('error', { error });
   try {
     for (const d of delivered) d.tell();
     // Bodies after their tasks: a crash between leaves a body nothing names, which a later open deletes.
     const bodies = delivered.length === 1 ? delivered[0]!.bodies : delivered.flatMap((d) => d.bodies);
-    if (bodies.length > 0) await c.bodies.delete(bodies);
+    if (bodies.length > 0) return c.bodies.delete(bodies).then(() => undefined, failed);
   } catch (error) {
-    c.emit('error', { error });
+    failed(error);
   }
+  return undefined;
 }
 
 /** Has this handle's tasks `ids`, held as in flight, wait for `lease` to end instead: they go again after it. */
