@@ -51,11 +51,8 @@ export class CommitView {
   trouble: MetaTrouble;
   /** Bytes of the newest segment the store recorded and no longer holds (removed or cut under the queue). */
   missing: { readonly segment: number; readonly bytes: number } | undefined;
-  /**
-   * Ids this view knew unacked when the store said it was deleted under the queue (`remade`), until the repair is
-   * stored; `told` once a 'corrupt' event named them (a repair planned again, after a lost race, tells no more).
-   */
-  gone: { readonly ids: string[]; told: boolean } | undefined;
+  /** Ids this view knew unacked when the store said it was deleted under the queue (`remade`), until reported. */
+  gone: readonly string[] | undefined;
   readonly #storage: QueueStorage;
   /** How far the view was read (or written): the store's token, the metadata log's place, the high water. */
   readonly #reader: ViewReader;

@@ -34,9 +34,11 @@ export class RecoveryEvents {
 
   /** Partition `p` cannot read items (see `CorruptDetail`); told at once unless `later`, and once. */
   corrupt(detail: CorruptDetail, p: number, later: boolean): void {
-    // Under corruption 'throw' every call meets the same loss again, and rejects saying so: the event is told once.
+    // Under corruption 'throw' every call meets the same loss again, and rejects saying so; a repair planned again (a
+    // lost race) finds it again too: the event is told once. Known by the ids lost: where a repair says they were
+    // (the newest segment) moves on as other handles push.
     const { lost } = detail;
-    const key = `${p} ${detail.reason} ${detail.segment} ${detail.offset} ${lost.length} ${lost[0]} ${lost[lost.length - 1]}`;
+    const key = `${p} ${detail.reason} ${lost.length} ${lost[0]} ${lost[lost.length - 1]}`;
     if (this.#told.has(key)) return;
     this.#told.add(key);
     if (later) this.#later('corrupt', inPartition(detail, p));

@@ -40,11 +40,10 @@ export function repairPlan(
   if (given > next || gone) {
     // Deleted under the queue: what this view knew unacked is gone, ids now held by new items too (the state read
     // since knows nothing of the old acks). Otherwise, with no torn bytes to explain it, items were removed under it.
-    if (gone) lostIds = gone.ids;
+    if (gone) lostIds = [...gone];
     else for (let seq = next; seq < given; seq = state.acked.endOf(seq + 1)) if (!state.isAcked(seq)) lostIds.push(String(seq));
     const lost: CorruptDetail = { queue: name, segment: view.segments.list[view.segments.list.length - 1]?.id ?? next, offset: 0, lost: lostIds, action: corruption, reason: 'missing' };
-    if (lostIds.length > 0 && !gone?.told) tell(lost);
-    if (gone) gone.told = true;
+    if (lostIds.length > 0) tell(lost);
     if (lostIds.length > 0 && corruption === 'throw') {
       throw new SluiceError(
         'ERR_CORRUPT',

@@ -51,7 +51,7 @@ export class ViewReader {
       // Gone back: bytes read before may have been rewritten since, under the same names and lengths. Kept in mind
       // until a load is taken in whole: a store says so once, and a read that fails after it must not lose that.
       // Deleted under the queue: what it held is lost, told by what this view knew of it before taking in the new state.
-      if (snapshot.remade) view.gone = { ids: (view.gone?.ids ?? []).concat(unackedIds(view)), told: false };
+      if (snapshot.remade) view.gone = (view.gone ?? []).concat(unackedIds(view));
       if (snapshot.rewound || snapshot.remade) this.#rewound = true;
       if (this.#rewound) this.log.reset();
       let moved: boolean;
