@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { Outbox } from '../../src/index.node.js';
 import { failingCommit, hearingNothing, rig, type Rig } from './helpers.js';
 
@@ -266,17 +265,7 @@ describe('a storage failure while an attempt settles', () => {
   });
 
   it("an ack that keeps failing leaves the task unsent in the flush's count and events; it is sent again, same key", async () => {
-    // Every commit to the queue fails while `down`.
-    let down = false;
-    const arm = (on: number) => (down = on > 0);
-    const store = new MemoryStore();
-    const open = store.open.bind(store);
-    store.open = async (name) => {
-      const storage = await open(name);
-      const commit = storage.commit.bind(storage);
-      if (name === 'api') storage.commit = (token, batch) => (down ? Promise.reject(new Error('the disk is gone')) : commit(token, batch));
-      return storage;
-    };
+    const { store, arm } = failingCommit('api');
     await r.reopen({ store });
     r.server.next({ status: 200, delayMs: 100 });
     const id = await r.outbox.enqueue({ url: '/x' });

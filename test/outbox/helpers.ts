@@ -91,18 +91,21 @@ declare module 'vitest' {
   }
 }
 
-/** A MemoryStore whose next commit to the queue `name` fails ('the disk is gone'), once `arm` was called. */
-export function failingCommit(name: string): { store: MemoryStore; arm: () => void } {
-  let armed = false;
+/**
+ * A MemoryStore whose next `times` commits to the queue `name` fail ('the disk is gone') once `arm` was called: the
+ * next one by default, every one with Infinity, none again with 0.
+ */
+export function failingCommit(name: string): { store: MemoryStore; arm: (times?: number) => void } {
+  let left = 0;
   const store = new MemoryStore();
   const open = store.open.bind(store);
   store.open = async (opened) => {
     const storage = await open(opened);
     const commit = storage.commit.bind(storage);
-    if (opened === name) storage.commit = (token, batch) => (armed ? ((armed = false), Promise.reject(new Error('the disk is gone'))) : commit(token, batch));
+    if (opened === name) storage.commit = (token, batch) => (left > 0 ? (left--, Promise.reject(new Error('the disk is gone'))) : commit(token, batch));
     return storage;
   };
-  return { store, arm: () => (armed = true) };
+  return { store, arm: (times = 1) => (left = times) };
 }
 
 /** Runs `fn` with no BroadcastChannel: handles hear nothing of each other, as processes do. */
