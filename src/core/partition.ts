@@ -223,8 +223,9 @@ export class Partition<T> {
       return { ...release, grown };
     };
     // That record alone is only what a lost tail would be counted from: a close does not fail for it (storage gone).
+    // Nor for leases of a queue deleted under it ('ERR_NOT_FOUND'): they went with it.
     await this.view.commit(plan, false, undefined, true).catch((error: unknown) => {
-      if (!alone) throw error;
+      if (!alone && (error as { code?: unknown } | null)?.code !== 'ERR_NOT_FOUND') throw error;
     });
   }
 

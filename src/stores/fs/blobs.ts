@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import type { BlobStorage, Durability } from '../../core/store.js';
 import { storageError } from '../../core/storage-errors.js';
+import type { DirIdentity } from './dir-identity.js';
 import { errno, type FileSync, readRange, syncDir, unlinkQuiet, writeAll } from './files.js';
 import { createFile, directoryMode, fitMode, NOFOLLOW, openExisting } from './permissions.js';
 
@@ -20,10 +21,13 @@ export class FileBlobs implements BlobStorage {
   readonly #dir: string;
   readonly #sync: FileSync;
   readonly #mode: number;
+  readonly #here: DirIdentity;
   #made = false;
 
-  constructor(queueDir: string, sync: FileSync, mode: number) {
+  /** `here` tells whether `queueDir` is still the one opened. */
+  constructor(queueDir: string, sync: FileSync, mode: number, here: DirIdentity) {
     this.#queueDir = queueDir;
+    this.#here = here;
     this.#dir = join(queueDir, 'blobs');
     this.#sync = sync;
     this.#mode = mode;
@@ -33,8 +37,9 @@ export class FileBlobs implements BlobStorage {
     try {
       const strict = durability === 'strict';
       if (!this.#made) {
-        // A directory made now is durable only once its parent is synced.
-        if (mkdirSync(this.#dir, { recursive: true, mode: directoryMode(this.#mode) }) !== undefined && strict) await syncDir(this.#queueDir, this.#sync);
+        // Not recursive: a queue directory deleted under the handle is not made again. A directory made now is durable
+        // only once its parent is synced.
+        if (this.#makeDir() && strict) await syncDir(this.#queueDir, this.#sync);
         this.#made = true;
       }
       if (offset === 0) return await this.#writeAnew(key, bytes, strict);
@@ -49,14 +54,14 @@ export class FileBlobs implements BlobStorage {
         closeSync(fd);
       }
     } catch (error) {
-      throw storageError(error, `Cannot write the blob ${key} in ${this.#dir}:`);
+      throw this.#here.explain(error) ?? storageError(error, `Cannot write the blob ${key} in ${this.#dir}:`);
     }
   }
 
   async read(key: string, start: number, end: number): Promise<Uint8Array> {
     try {
       const fd = openExisting(join(this.#dir, key), constants.O_RDONLY);
-      if (fd === undefined) return new Uint8Array(0);
+      if (fd === undefined) return this.#nothing(new Uint8Array(0));
       try {
         // What is there, whatever range was asked for: a buffer of `end - start` bytes could be terabytes.
         return readRange(fd, start, Math.min(end, fstatSync(fd).size));
@@ -64,7 +69,7 @@ export class FileBlobs implements BlobStorage {
         closeSync(fd);
       }
     } catch (error) {
-      throw storageError(error, `Cannot read the blob ${key} in ${this.#dir}:`);
+      throw this.#here.explain(error) ?? storageError(error, `Cannot read the blob ${key} in ${this.#dir}:`);
     }
   }
 
@@ -99,6 +104,24 @@ export class FileBlobs implements BlobStorage {
     if (strict) await syncDir(this.#dir, this.#sync);
   }
 
+  /** What a read finds of a blob that is not there, or the blobs' directory: nothing, unless the queue's is gone. */
+  #nothing<T>(empty: T): T {
+    const gone = this.#here.gone();
+    if (gone) throw gone;
+    return empty;
+  }
+
+  /** Makes the blobs' directory in the queue's, which must exist; true when it made it. */
+  #makeDir(): boolean {
+    try {
+      mkdirSync(this.#dir, { mode: directoryMode(this.#mode) });
+      return true;
+    } catch (error) {
+      if (errno(error) === 'EEXIST') return false;
+      throw error;
+    }
+  }
+
   /** Opens blob `key` to append at `offset`; a blob that is not there is refused an append as one shorter would be. */
   #openToAppend(key: string, offset: number): number {
     try {
@@ -117,7 +140,7 @@ export class FileBlobs implements BlobStorage {
         unlinkQuiet(join(this.#dir, key + NEW));
       }
     } catch (error) {
-      throw storageError(error, `Cannot delete blobs in ${this.#dir}:`);
+      throw this.#here.explain(error) ?? storageError(error, `Cannot delete blobs in ${this.#dir}:`);
     }
   }
 
@@ -125,8 +148,8 @@ export class FileBlobs implements BlobStorage {
     try {
       return readdirSync(this.#dir).filter((name) => !name.endsWith(NEW));
     } catch (error) {
-      if (errno(error) === 'ENOENT') return [];
-      throw storageError(error, `Cannot list the blobs in ${this.#dir}:`);
+      if (errno(error) === 'ENOENT') return this.#nothing([]);
+      throw this.#here.explain(error) ?? storageError(error, `Cannot list the blobs in ${this.#dir}:`);
     }
   }
 }

@@ -62,12 +62,14 @@ export class CommitCounter {
   /**
    * Under the lock: makes the descriptor name the counter at the path, opening it again when the file was replaced,
    * making a new one when it was removed, and writing a new stamp over content that is not whole. Says whether it
-   * had to do any of that (the directory changed outside any commit); `held` then gives the current token.
+   * had to do any of that (the directory changed outside any commit); `held` then gives the current token. `moved` is
+   * called first when the file at the path is not the one the descriptor has open, and may throw.
    */
-  verify(): { changed: boolean } {
+  verify(moved?: () => void): { changed: boolean } {
     let changed = false;
     const stat = statSync(this.#path, { throwIfNoEntry: false });
     if (!stat || `${stat.dev}:${stat.ino}` !== this.#identity) {
+      moved?.();
       closeQuiet(this.#fd);
       this.#open();
       changed = true;

@@ -1,6 +1,7 @@
 import { constants, fstatSync, lstatSync, renameSync } from 'node:fs';
 import { SluiceError } from '../../core/errors.js';
-import { closeQuiet, segmentFile, unlinkQuiet } from './files.js';
+import { storageError } from '../../core/storage-errors.js';
+import { closeQuiet, errno, segmentFile, unlinkQuiet } from './files.js';
 import { createFile, openExisting } from './permissions.js';
 import type { Spares } from './spare.js';
 
@@ -33,6 +34,15 @@ export function notAFile(path: string, link: boolean, cause?: unknown): SluiceEr
     `${path} is ${link ? 'a symbolic link' : 'not a regular file'}, which is never followed or used as a queue file (another user could plant links). Remove it.`,
     cause === undefined ? undefined : { cause },
   );
+}
+
+/**
+ * A file system error of the queue directory `dir` as a SluiceError (see `storageError`), `message` first; O_NOFOLLOW
+ * meeting a symbolic link planted under the name of a queue file is told as such. SluiceErrors pass through.
+ */
+export function fileError(error: unknown, dir: string, message: string): SluiceError {
+  if (errno(error) === 'ELOOP') return notAFile((error as NodeJS.ErrnoException).path ?? dir, true, error);
+  return storageError(error, message);
 }
 
 /** The identity (device and inode) of the file open as `fd`. */

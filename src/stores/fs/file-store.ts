@@ -2,11 +2,10 @@ import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
-import { storageError } from '../../core/storage-errors.js';
 import { check, checkedOptions, integer, invalid, isBoolean } from '../../core/validate.js';
 import type { QueueStorage, Store } from '../../core/store.js';
-import { notAFile } from './descriptors.js';
-import { errno, type FileSync, nodeSync, syncDir } from './files.js';
+import { fileError } from './descriptors.js';
+import { type FileSync, nodeSync, syncDir } from './files.js';
 import { ProcessLock } from './lock.js';
 import { checkDirectory, checkMode, directoryMode } from './permissions.js';
 import { FileQueueStorage } from './queue-storage.js';
@@ -154,10 +153,9 @@ export class FileStore implements Store {
 }
 
 function setupFailed(dir: string, error: unknown): SluiceError {
-  // O_NOFOLLOW met a symbolic link planted under the name of a queue file (`commits`, say).
-  if (errno(error) === 'ELOOP') return notAFile((error as NodeJS.ErrnoException).path ?? dir, true, error);
-  return storageError(error, `Cannot set up the queue directory ${dir}.`);
+  return fileError(error, dir, `Cannot set up the queue directory ${dir}.`);
 }
+
 /**
  * Whether the queue `name` was ever opened in `dir`: its directory has its `commits` counter from the first open on,
  * and its metadata from the first commit (either may be removed under it, not both). A directory of that name that

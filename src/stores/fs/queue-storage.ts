@@ -5,7 +5,8 @@ import type { HeldStorage, QueueStorage, SegmentInfo, StorageBatch, StorageSnaps
 import { BatchWriter, describeState, sameFiles, sameSegments, tailAfter, type Known } from './batch.js';
 import { FileBlobs } from './blobs.js';
 import { CommitCounter, type Tail } from './counter.js';
-import { Descriptors, notAFile } from './descriptors.js';
+import { Descriptors, fileError } from './descriptors.js';
+import { DirIdentity } from './dir-identity.js';
 import { type LockTiming, lockChannel } from './diagnostics.js';
 import { errno, type FileSync, readRange } from './files.js';
 import { Listing } from './listing.js';
@@ -32,6 +33,8 @@ export class FileQueueStorage implements QueueStorage {
   /** Side files in `blobs/`, beside the segments. */
   readonly blobs: FileBlobs;
   readonly #dir: string;
+  /** Whether the directory is still the one opened (see `DirIdentity`). */
+  readonly #here: DirIdentity;
   readonly #owners: Owners;
   readonly #lock: ProcessLock;
   readonly #counter: CommitCounter;
@@ -55,12 +58,13 @@ export class FileQueueStorage implements QueueStorage {
     const tag = fileTag(me);
     this.owner = ownerName(me, randomBytes(6).toString('hex'));
     this.#dir = dir;
+    this.#here = new DirIdentity(dir);
     this.#lock = lock;
     this.#counter = new CommitCounter(join(dir, 'commits'), mode, () => join(dir, `commits.${tag}.${randomBytes(4).toString('hex')}.tmp`));
     this.#spares = new Spares(dir, tag, mode);
     this.#fds = new Descriptors(dir, this.#spares, mode);
     this.#writer = new BatchWriter(dir, tag, this.#fds, sync, mode);
-    this.blobs = new FileBlobs(dir, sync, mode);
+    this.blobs = new FileBlobs(dir, sync, mode, this.#here);
     this.#listing = new Listing(dir);
   }
 
@@ -109,7 +113,11 @@ export class FileQueueStorage implements QueueStorage {
 
   async token(): Promise<string> {
     // Content that is not whole (a torn read, damage) is never current: the caller loads, which repairs it.
-    return this.#guarded(() => this.#counter.token() ?? 'unreadable');
+    return this.#guarded(() => {
+      // The descriptor reads a counter deleted with its directory as ever: a consumer woken by the notice learns it here.
+      this.#lost(this.#here.doubted());
+      return this.#counter.token() ?? 'unreadable';
+    });
   }
 
   async read(segment: number, start: number, end: number): Promise<Uint8Array> {
@@ -173,7 +181,7 @@ export class FileQueueStorage implements QueueStorage {
       join(this.#dir, 'commits'),
       () => (this.#failed ? undefined : this.#counter.token() ?? 'unreadable'),
       (token, from) => this.#mine.only(from, token),
-      listener,
+      () => (this.#here.doubt(), listener()),
     );
     const stop = () => {
       unwatch();
@@ -209,7 +217,8 @@ export class FileQueueStorage implements QueueStorage {
    * directory (nobody committed since, and the counter was not removed or damaged).
    */
   #current(): { token: string; fresh: boolean } {
-    const { changed } = this.#counter.verify();
+    // A counter that is not the one the handle knew may be that of a directory made again: nothing is read or made there.
+    const { changed } = this.#counter.verify(this.#mustBeHere);
     const token = this.#counter.held();
     const fresh = !changed && token === this.#seen && this.#known !== undefined;
     if (!fresh) this.#known = undefined;
@@ -225,6 +234,12 @@ export class FileQueueStorage implements QueueStorage {
     this.#counter.bump(tail ?? undefined, same);
     return (this.#seen = this.#counter.held());
   }
+
+  /** Throws 'ERR_NOT_FOUND', for good, once the queue's directory was deleted under the handle (`gone`). */
+  #lost(gone: SluiceError | undefined): void {
+    if (gone) throw (this.#failed ??= gone);
+  }
+  readonly #mustBeHere = () => this.#lost(this.#here.gone());
 
   /** An fsync that fails is fatal for the handle: what reached the disk is unknown, and retrying would lie. */
   async #synced(sync: () => Promise<void>): Promise<void> {
@@ -252,7 +267,7 @@ export class FileQueueStorage implements QueueStorage {
       // A holder that died mid-commit left changes behind without bumping the counter: make every view stale.
       if (how === 'stolen') {
         await this.#guarded(() => {
-          this.#counter.verify();
+          this.#counter.verify(this.#mustBeHere);
           this.#bump();
         });
       }
@@ -277,11 +292,8 @@ export class FileQueueStorage implements QueueStorage {
       return await fn();
     } catch (error) {
       if (error instanceof SluiceError) throw error;
-      const code = errno(error);
-      // O_NOFOLLOW met a symbolic link planted under the name of a queue file.
-      if (code === 'ELOOP') throw notAFile((error as NodeJS.ErrnoException).path ?? this.#dir, true, error);
-      const quota = code === 'ENOSPC' || code === 'EDQUOT';
-      throw new SluiceError(quota ? 'ERR_QUOTA_EXCEEDED' : 'ERR_STORAGE', `File storage failed in ${this.#dir} (${code || 'error'}).`, { cause: error });
+      this.#lost(this.#here.explain(error));
+      throw fileError(error, this.#dir, `File storage failed in ${this.#dir}.`);
     }
   }
 }

@@ -37,6 +37,21 @@ export function tempQueueDir(prefix: string) {
   };
 }
 
+/**
+ * Removes a live queue's directory, as `rm -rf`. Its spare segment file is made off the event loop, so one may appear
+ * between rmSync's listing and its rmdir, which then fails ENOTEMPTY however often rmdir alone is tried: list again.
+ */
+export async function removeLive(path: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return rmSync(path, { recursive: true, force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOTEMPTY' || attempt === 20) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+}
+
 /** The code a promise rejects with, 'resolved', or what it rejected with that is not a SluiceError. */
 export const codeOf = (promise: Promise<unknown>) =>
   promise.then(
