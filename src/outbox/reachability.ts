@@ -4,6 +4,12 @@ import type { Connectivity } from './connectivity.js';
 
 /** The least time between probes while offline, whatever the retry policy. */
 const MIN_PROBE_GAP_MS = 1000;
+/**
+ * The most failing origins remembered: an outbox posting to many hosts (webhooks) meets hosts that never answer again,
+ * whose entries would otherwise stay for the life of the process. The one whose last failure is oldest is forgotten
+ * first: its next request goes as any other host's would.
+ */
+const MAX_ORIGINS = 1000;
 
 /**
  * Whether the outbox believes the network is there, learnt mostly from its own sends (a response: online; a network
@@ -160,7 +166,10 @@ export class Reachability {
       const failed = origin === undefined ? undefined : this.#origins.get(origin);
       if (origin !== undefined && (!failed || since === undefined || since >= failed.at)) {
         const failures = (failed?.failures ?? 0) + 1;
+        // Set anew, last in the map's order: the first is then the one whose last failure is oldest.
+        this.#origins.delete(origin);
         this.#origins.set(origin, { failures, at: mark, probeAt: now + this.#gap(failures) });
+        if (this.#origins.size > MAX_ORIGINS) this.#origins.delete(this.#origins.keys().next().value!);
       }
       if (since !== undefined && this.#answeredAt > since && this.#reachable) return;
       if (this.#failures === 0 || since === undefined || since >= this.#failedAt) {

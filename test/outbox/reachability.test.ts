@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FaultServer } from './fault-server.js';
 import { rig, type Rig } from './helpers.js';
 import type { OutboxOptions } from '../../src/outbox/options.js';
+import { Reachability } from '../../src/outbox/reachability.js';
 
 let r: Rig;
 let down: string;
@@ -135,5 +136,26 @@ describe('an outage that fails every request out at once', () => {
     await r.server.up();
     r.clock.advance(2000);
     expect(await r.outbox.flush()).toMatchObject({ sent: 8, remaining: 0 });
+  });
+});
+
+describe('many failing hosts', () => {
+  it('remembers the latest 1 000: the host whose last failure is oldest is forgotten, and probed as any other', () => {
+    let now = 0;
+    const clock = { now: () => now, setTimeout, clearTimeout };
+    const reach = new Reachability({ clock, policy: { initialDelayMs: 1000, maxDelayMs: 60_000, factor: 2 }, connectivity: undefined, changed: () => undefined, wake: () => undefined, probe: () => undefined });
+    const host = (i: number) => `https://h${i}.example`;
+    for (let i = 0; i < 1001; i++) reach.saw(false, reach.seen, host(i));
+    // A host failing again is the latest: h0 was the oldest, and went for h1000.
+    expect(reach.probeDue(host(0))).toBe(true);
+    expect(reach.probeDue(host(1))).toBe(false);
+    reach.saw(false, reach.seen, host(1));
+    reach.saw(false, reach.seen, host(1001));
+    expect(reach.probeDue(host(1))).toBe(false);
+    expect(reach.probeDue(host(2))).toBe(true);
+    // Those remembered still wait their backoff.
+    expect(reach.probeIn()).toBeGreaterThan(0);
+    now += 1000;
+    expect(reach.probeDue(host(1000))).toBe(true);
   });
 });
