@@ -15,10 +15,11 @@ export class DirIdentity {
   #gone: SluiceError | undefined;
   #doubted = false;
 
-  /** Takes the identity of `dir`, which exists. */
+  /** Takes the identity of `dir` (ENOENT when it is not there, as at an open that raced its deletion). */
   constructor(dir: string) {
     this.#dir = dir;
-    this.#identity = identityOf(dir)!;
+    const { dev, ino } = statSync(dir);
+    this.#identity = `${dev}:${ino}`;
   }
 
   /**
