@@ -86,6 +86,7 @@ export function encodeBody(body: unknown): StoredBody | BodySource | undefined {
   if (isA(body, 'ReadableStream')) return { chunks: () => streamChunks(body as ReadableStream<unknown>), type: undefined, typeWins: false };
   if (typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
     // A Node Readable, or any async iterable of bytes or strings.
+    refuseSpent(body);
     return { chunks: () => iterableChunks(body as AsyncIterable<unknown>), type: undefined, typeWins: false };
   }
   let json: string | undefined;
@@ -139,15 +140,30 @@ function refuseCollections(key: string, value: unknown): unknown {
     const what = value instanceof Map ? 'a Map' : 'a Set';
     throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\` to be JSON-able: ${what}${key ? ` at "${key}"` : ''} would be sent as {}; convert it (Object.fromEntries(map), [...set]).`);
   }
-  // What JSON writes as {} whatever it holds (an error's message, a pattern, a promise's value): lost without a word.
-  if (value instanceof Error || value instanceof RegExp || value instanceof Promise || value instanceof WeakMap || value instanceof WeakSet) {
-    throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\` to be JSON-able: ${Object.prototype.toString.call(value).slice(8, -1)}${key ? ` at "${key}"` : ''} would be sent as {}.`);
+  // What JSON writes as {} whatever it holds (an error's message, a pattern, a promise's value, a file's bytes): lost
+  // without a word. Bytes in an object are sent as {"0":…} or {}: the server was surely meant to get them otherwise.
+  const lossy = value instanceof Error || value instanceof RegExp || value instanceof Promise || value instanceof WeakMap || value instanceof WeakSet;
+  const bytes = value instanceof ArrayBuffer || ArrayBuffer.isView(value) || LOSSY.some((name) => isA(value, name));
+  if (lossy || bytes) {
+    const what = Object.prototype.toString.call(value).slice(8, -1);
+    throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\` to be JSON-able: ${what}${key ? ` at "${key}"` : ''} would be sent as ${bytes ? 'an object of numbered bytes, or {}: encode it (base64, or send it as the body itself)' : '{}'}.`);
   }
   return value;
 }
 
+/** Platform classes that JSON writes as {} (a Blob's bytes, a form's fields, a stream). */
+const LOSSY = ['Blob', 'FormData', 'URLSearchParams', 'ReadableStream', 'Headers', 'SharedArrayBuffer'] as const;
+
+/** A Node Readable read from already (its bytes went elsewhere), ended or destroyed: what is left is not the body. */
+function refuseSpent(body: object): void {
+  const r = body as { readableDidRead?: unknown; readableEnded?: unknown; destroyed?: unknown; readableFlowing?: unknown };
+  if (r.readableDidRead === true || r.readableEnded === true || r.destroyed === true || r.readableFlowing === true) {
+    throw new SluiceError('ERR_INVALID_TASK', 'Expected task `body` to be a stream not yet read; this Node stream was read from, ended or destroyed already, or flows elsewhere: what is left of it is not the body.');
+  }
+}
+
 /** `value instanceof globalThis[name]`, where the platform has that class (read when called). */
-function isA(value: unknown, name: 'Blob' | 'FormData' | 'URLSearchParams' | 'ReadableStream'): boolean {
+function isA(value: unknown, name: 'Blob' | 'FormData' | 'URLSearchParams' | 'ReadableStream' | 'Headers' | 'SharedArrayBuffer'): boolean {
   const type = (globalThis as Record<string, unknown>)[name];
   return typeof type === 'function' && value instanceof (type as new () => object);
 }

@@ -218,4 +218,37 @@ describe('inputs fetch or JSON would turn into something else', () => {
     expect(await outbox.size()).toBe(0);
     await outbox.close();
   });
+
+  it('bytes, a Blob, a form or a stream inside a JSON body is refused: JSON would send {} or numbered bytes', async () => {
+    const outbox = await open();
+    const form = new FormData();
+    form.set('a', '1');
+    const values = [new Blob(['hello']), new URLSearchParams('a=1'), form, new Uint8Array([1, 2]), new ArrayBuffer(2), new DataView(new ArrayBuffer(2)), new Headers({ a: '1' }), new ReadableStream()];
+    for (const value of values) {
+      await expect(outbox.enqueue({ url: '/t', body: { file: value } })).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: expect.stringContaining('at "file" would be sent as') });
+    }
+    // A Node Buffer says how it goes in JSON itself (toJSON): sent as it says.
+    await outbox.enqueue({ url: '/t', body: { file: Buffer.from('hi') } });
+    expect(await outbox.size()).toBe(1);
+    await outbox.close();
+  });
+
+  it('a Node stream read from, ended or destroyed already is refused, not stored as the little left of it', async () => {
+    const outbox = await open();
+    const read = Readable.from([Buffer.from('xyz')]);
+    read.resume();
+    await new Promise((resolve) => setImmediate(resolve));
+    const ended = Readable.from([Buffer.from('xyz')]);
+    for await (const chunk of ended) void chunk;
+    const destroyed = Readable.from([Buffer.from('xyz')]).destroy();
+    const flowing = Readable.from([Buffer.from('xyz')]);
+    flowing.on('data', () => undefined);
+    for (const body of [read, ended, destroyed, flowing]) {
+      await expect(outbox.enqueue({ url: '/t', body })).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: expect.stringContaining('not yet read') });
+    }
+    flowing.destroy();
+    await outbox.enqueue({ url: '/t', body: Readable.from([Buffer.from('xyz')]) });
+    expect(await outbox.size()).toBe(1);
+    await outbox.close();
+  });
 });
