@@ -43,11 +43,11 @@ export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
   if (typeof value === 'function') return 'a function';
-  if (Array.isArray(value)) return 'an array';
   if (typeof value !== 'object') return typeof value;
   // An instance of a class by its name ("a Map", "a Uint8Array"): "an object" would not say what is wrong with it.
   let name: unknown;
   try {
+    if (Array.isArray(value)) return 'an array';
     name = Object.getPrototypeOf(value)?.constructor?.name;
   } catch {
     // A revoked Proxy, or a getter that throws: said as any object.

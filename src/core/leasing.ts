@@ -9,7 +9,7 @@ import { flat, type Op } from './queue-state.js';
 import { toRanges } from './ranges.js';
 import type { StoredItem } from './segments.js';
 import type { QueueStorage } from './store.js';
-import { check, finiteFrom, isBoolean, optionsObject } from './validate.js';
+import { check, duration, isBoolean, optionsObject } from './validate.js';
 import { itemAt, nextReady, walk } from './walk.js';
 
 /** What leasing needs of the queue it serves. */
@@ -190,7 +190,7 @@ export class Leasing<T> {
       release: (ids, options) =>
         this.#c.run(async () => {
           const { delayMs = 0, untried = false } = optionsObject(options, 'options', ['delayMs', 'untried']);
-          check({ delayMs, untried }, { delayMs: finiteFrom(0), untried: isBoolean });
+          check({ delayMs, untried }, { delayMs: duration(0), untried: isBoolean });
           const seqs = pick(ids);
           await this.#c.view.commit(() => this.#release(lease, seqs, delayMs, untried));
           released ??= new Set();

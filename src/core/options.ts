@@ -5,7 +5,7 @@ import { describe, SluiceError } from './errors.js';
 import { MAX_PAYLOAD } from './frame.js';
 import { partitionName, partOf } from './partitioned.js';
 import type { Durability, Store } from './store.js';
-import { check, checkedOptions, finiteFrom, integer, invalid, isClock, isFunction, limit, oneOf, onlyKnown, optional, positive, text, withMethods, type Rule } from './validate.js';
+import { check, checkedOptions, duration, integer, invalid, isClock, isFunction, limit, noNulls, oneOf, onlyKnown, optional, positive, text, withMethods, type Rule } from './validate.js';
 
 /** Options of `Queue.open`. */
 export interface QueueOptions<T> {
@@ -89,7 +89,7 @@ export const MAX_NAME = 128;
 export const MAX_ITEM_BYTES = 1 << 20;
 const NAME = new RegExp(`^[A-Za-z0-9._-]{1,${MAX_NAME}}$`);
 // A lease shorter than a millisecond ends where it starts: the next take, in the same millisecond, gets its items too.
-const LEASE = finiteFrom(1);
+const LEASE = duration(1);
 
 /** Throws 'ERR_INVALID_NAME' unless `name` is a valid queue name. */
 export function checkName(name: unknown): asserts name is string {
@@ -101,9 +101,11 @@ export function checkName(name: unknown): asserts name is string {
   }
 }
 
+// Passing the class (`store: MemoryStore`) is the likely slip: the expectation names an instance.
+export const STORE: Rule = ['a Store instance with open, such as new MemoryStore()', withMethods('open')[1]];
+
 const RULES = {
-  // Passing the class (`store: MemoryStore`) is the likely slip: the expectation names an instance.
-  store: ['a Store instance with open, such as new MemoryStore()', withMethods('open')[1]] as const,
+  store: STORE,
   codec: withMethods('encode', 'decode'),
   segmentItems: integer(1, 2 ** 31),
   segmentBytes: integer(64, MAX_PAYLOAD),
@@ -127,8 +129,9 @@ export function resolveOptions<T>(options: QueueOptions<T>, defaultStore?: () =>
   if (partOf(options.name) !== undefined) {
     throw new SluiceError('ERR_INVALID_NAME', `Expected \`name\` not to end in .p<number> or .pm, which name a partitioned queue's parts, got ${describe(options.name)}.`);
   }
+  noNulls(options, RULES);
   const store = options.store ?? defaultStore?.();
-  if (!store) invalid('store', 'a Store (this platform has no default store)', store);
+  if (store === undefined) invalid('store', 'a Store (this platform has no default store)', store);
   const resolved: ResolvedOptions<T> = {
     name: options.name,
     store,

@@ -17,6 +17,12 @@ export const limit = (min: number): Rule => [`an integer >= ${min} (or Infinity)
 export const positive: Rule = ['a finite number > 0', (v) => typeof v === 'number' && Number.isFinite(v) && v > 0];
 
 /** A number from `min` on, not Infinity: a time that must end (a lease, a timeout, a delay). */
+/** The longest duration any option or call takes: a hundred years, as a `Retry-After` header gets. Longer is a slip. */
+export const LONGEST_MS = 100 * 365 * 24 * 3600_000;
+
+/** A duration in milliseconds from `min` to a hundred years: a wait must end (one of 1e300 ms never does). */
+export const duration = (min: number): Rule => [`a number of milliseconds from ${min} to ${LONGEST_MS} (a hundred years)`, (v) => typeof v === 'number' && v >= min && v <= LONGEST_MS];
+
 export const finiteFrom = (min: number): Rule => [`a finite number >= ${min}`, (v) => typeof v === 'number' && Number.isFinite(v) && v >= min];
 
 export const atLeast = (min: number): Rule => [`a number >= ${min}`, (v) => typeof v === 'number' && v >= min];
@@ -53,6 +59,14 @@ export function check(values: object, rules: Readonly<Record<string, Rule>>, pre
     const value = (values as Record<string, unknown>)[key];
     if (!test(value)) invalid(prefix + key, expected, value);
   }
+}
+
+/**
+ * Refuses `null` for each option of `rules` given it: `undefined` leaves an option out (its default), while `null` is
+ * no value of any option, and taken for the default it would hide a slip (`store: null` would store in ./.sluice).
+ */
+export function noNulls(options: object, rules: Readonly<Record<string, Rule>>, prefix = ''): void {
+  for (const key in rules) if ((options as Record<string, unknown>)[key] === null) invalid(prefix + key, rules[key]![0], null);
 }
 
 /** Throws 'ERR_INVALID_OPTION': "Expected `option` to be `expected`, got `given`." */

@@ -35,3 +35,13 @@ export async function openQueues(o: ResolvedOutboxOptions, store: Store | undefi
   }
   return { queue, deadQueue, damage };
 }
+
+/** `build()`, or, when it throws (a user's `connectivity.subscribe`, say), its error once `queues` are closed again. */
+export async function builtOn<T>(queues: OutboxQueues, build: () => T): Promise<T> {
+  try {
+    return build();
+  } catch (error) {
+    await Promise.allSettled([queues.queue.close(), queues.deadQueue.close()]);
+    throw error;
+  }
+}

@@ -1,7 +1,7 @@
 import { describe, SluiceError } from '../core/errors.js';
 import { checkName } from '../core/options.js';
 import { partOf } from '../core/partitioned.js';
-import { atLeast, finiteFrom, integer, isBoolean, isClock, isFunction, limit, oneOf, optional, withMethods, type Rule } from '../core/validate.js';
+import { atLeast, duration, finiteFrom, integer, isBoolean, isClock, isFunction, limit, oneOf, optional, withMethods, type Rule } from '../core/validate.js';
 
 /** What each option of an outbox must be: the rules `resolveOutboxOptions` checks them by. */
 
@@ -18,13 +18,13 @@ export const httpUrl = (base: string | undefined): Rule => [
 ];
 
 // Finite: a delay grown past any number (a factor or ceiling of Infinity) would be no retry at all.
-export const RETRY_RULES = { initialDelayMs: finiteFrom(0), maxDelayMs: finiteFrom(0), factor: finiteFrom(1), maxAttempts: limit(1), maxAgeMs: atLeast(1) };
+export const RETRY_RULES = { initialDelayMs: duration(0), maxDelayMs: duration(0), factor: finiteFrom(1), maxAttempts: limit(1), maxAgeMs: atLeast(1) };
 export const LIMIT_RULES = { maxTasks: limit(1), maxBytes: limit(1), overflow: oneOf('reject', 'drop-oldest') };
 export const RULES = {
   concurrency: integer(1),
   ordering: oneOf('group', 'fifo', 'none'),
   // Finite: it bounds `flush`, `stop` and `close`, and the queue's leases are it plus a minute.
-  timeoutMs: finiteFrom(1),
+  timeoutMs: duration(1),
   redirect: oneOf('error', 'follow-same-origin'),
   maxBodyBytes: integer(1),
   durability: oneOf('strict', 'relaxed'),
@@ -36,7 +36,8 @@ export const RULES = {
   onBeforeSend: optional(isFunction),
   random: isFunction,
   clock: isClock,
-  connectivity: optional(withMethods('subscribe')),
+  // `online` is read as it is (only false holds sending back): a function or a string there is a slip.
+  connectivity: optional(['an object with subscribe (and online, if any, a boolean)', (v) => withMethods('subscribe')[1](v) && ['undefined', 'boolean'].includes(typeof (v as { online?: unknown }).online)]),
   page: optional(withMethods('addEventListener')),
   partitions: integer(1, 8192),
 };

@@ -1,5 +1,6 @@
 import { systemClock, type Clock } from '../core/clock.js';
-import { check, checkedOptions, invalid, limit, optional, optionsObject } from '../core/validate.js';
+import { STORE } from '../core/options.js';
+import { check, checkedOptions, invalid, limit, noNulls, optional, optionsObject } from '../core/validate.js';
 import type { Durability, Store } from '../core/store.js';
 import type { Connectivity } from './connectivity.js';
 import { defaultClassify, type Classify } from './classify.js';
@@ -204,6 +205,7 @@ export interface ResolvedOutboxOptions {
 export function resolveOutboxOptions(options: OutboxOptions, defaultStore?: () => Store): ResolvedOutboxOptions {
   checkedOptions(options, 'options', OUTBOX_OPTIONS);
   checkOutboxName(options.name);
+  noNulls(options, { store: STORE, ...RULES });
   check(options, { baseUrl: optional(httpUrl(undefined)) });
   // fetch refuses a URL with credentials: every task relative to this base would be refused at enqueue.
   if (options.baseUrl !== undefined && hasCredentials(new URL(options.baseUrl))) invalid('baseUrl', 'a URL without a user name or password', '(a URL with credentials)');

@@ -13,7 +13,7 @@ import { UnloadSender } from './page-hide.js';
 import { laneOf, PendingIndex } from './pending.js';
 import { PendingStore } from './pending-store.js';
 import { liveFetch, toRequest } from './live-fetch.js';
-import { openQueues } from './open-queues.js';
+import { builtOn, openQueues } from './open-queues.js';
 import { Notices } from './notices.js';
 import { BodyStore } from './body-store.js';
 import { OrphanBodies } from './orphan-bodies.js';
@@ -64,8 +64,9 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   /** Opens (creating when absent) the outbox `options.name` and its dead letters `<name>.dead`. */
   static async open(options: OutboxOptions): Promise<Outbox> {
     const o = resolveOutboxOptions(options, this.defaultStore);
-    const { queue, deadQueue, damage } = await openQueues(o, o.store);
-    const outbox = new this(o, queue, deadQueue);
+    const queues = await openQueues(o, o.store);
+    const { queue, deadQueue, damage } = queues;
+    const outbox = await builtOn(queues, () => new this(o, queue, deadQueue));
     try {
       await outbox.#serial(async () => {
         await outbox.#pending.load(deadQueue);

@@ -1,6 +1,7 @@
 import { monotonic, type Clock } from '../core/clock.js';
 import type { BackoffPolicy } from './backoff.js';
 import type { Connectivity } from './connectivity.js';
+import { invalid } from '../core/validate.js';
 
 /** The least time between probes while offline, whatever the retry policy. */
 const MIN_PROBE_GAP_MS = 1000;
@@ -64,7 +65,7 @@ export class Reachability {
     const { connectivity } = options;
     this.#connectivity = connectivity;
     if (connectivity?.online === false) this.#reachable = false;
-    this.#unsubscribe = connectivity?.subscribe((online) => {
+    const unsubscribe = connectivity?.subscribe((online) => {
       if (!online) return this.saw(false);
       // The event is a hint: probe at once rather than trusting it blindly. The probes are tasks the network failed,
       // which would otherwise wait out their backoff (up to `maxDelayMs`) with the network long back.
@@ -72,6 +73,9 @@ export class Reachability {
       this.#origins.clear();
       this.#probe();
     });
+    // Called at close: found wrong then, the close would fail.
+    if (unsubscribe !== undefined && typeof unsubscribe !== 'function') invalid('connectivity.subscribe', 'a function returning the function that stops it', unsubscribe);
+    this.#unsubscribe = unsubscribe;
   }
 
   /** What sends have seen so far: what a request passes to `saw` as when it started. */

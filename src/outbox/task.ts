@@ -91,7 +91,8 @@ function optionalString(task: Record<string, unknown>, field: string): string | 
 function optionalTime(task: Record<string, unknown>, field: string): number | undefined {
   const value = task[field];
   if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value)) bad(field, 'epoch milliseconds (a finite number)', value);
+  // Past a Date's range (±8.64e15) it is no time: a task not to be sent before 1e300 would wait for ever, stored.
+  if (typeof value !== 'number' || !(Math.abs(value) <= 8.64e15)) bad(field, 'epoch milliseconds of a date (a number from -8.64e15 to 8.64e15)', value);
   // -0 is the epoch as well; stored as it is, the codec would refuse it (it comes back as 0).
   return value === 0 ? 0 : value;
 }
@@ -106,6 +107,11 @@ export function resolveUrl(url: unknown, baseUrl: string | undefined): string {
     bad('url', baseUrl ? `a URL (absolute or relative to ${baseUrl})` : 'an absolute URL (no `baseUrl` is set)', url);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') bad('url', 'an http(s) URL', url);
+  // '//host/x' (or '/\\host/x') is relative to the base's scheme only: a path slip that would send this task, and
+  // `headers()`' tokens, to another host. One meant for another host is written whole.
+  if (baseUrl && !/^[\x00-\x20]*[a-z][a-z\d+.-]*:/i.test(url) && parsed.host !== new URL(baseUrl).host) {
+    bad('url', `a path on ${new URL(baseUrl).host}, or a whole URL (https://…) for another host; it names the host ${parsed.host}`, url);
+  }
   // Not echoed: the password is the point.
   if (hasCredentials(parsed)) refuse('url', 'a URL without credentials (user:password@): send them in `OutboxOptions.headers`');
   return parsed.href;
@@ -174,6 +180,8 @@ export function prepareTask(input: HttpTask, baseUrl: string | undefined, now: n
     const value = optionalTime(task, field);
     if (value !== undefined) out[field] = value;
   }
+  // It would go to dead as 'expired' without an attempt.
+  if ((out.expiresAt as number) < (out.notBefore as number)) bad('notBefore', `no later than \`expiresAt\` (${out.expiresAt as number})`, out.notBefore);
   if (task.mode !== undefined) {
     if (!MODES.includes(task.mode as string)) bad('mode', "'cors', 'navigate', 'no-cors' or 'same-origin'", task.mode);
     out.mode = task.mode;

@@ -1,5 +1,14 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
+import { describe as describeValue } from '../../src/core/errors.js';
 import { SluiceError, type SluiceErrorCode } from '../../src/index.js';
+
+describe('describe()', () => {
+  it('says a revoked Proxy is an object, rather than throw on it', () => {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    expect(describeValue(proxy)).toBe('an object');
+  });
+});
 
 describe('SluiceError', () => {
   it('carries a stable code, a name and the cause', () => {

@@ -20,6 +20,27 @@ describe('Queue.open() options', () => {
     const refused = Queue.open({ name: 'q', store: MemoryStore as unknown as MemoryStore });
     await expect(refused).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', message: 'Expected `store` to be a Store instance with open, such as new MemoryStore(), got a function.' });
   });
+
+  it('null is no option\'s value: refused, not taken for the default (store: null would store in ./.sluice in Node)', async () => {
+    const store = new MemoryStore();
+    for (const key of ['store', 'codec', 'segmentItems', 'leaseMs', 'durability', 'corruption', 'pollMs', 'clock', 'partitions']) {
+      await expect(Queue.open({ name: 'q', store, [key]: null }), key).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(new RegExp(`^Expected \`${key}\` to be .*, got null\\.$`)) });
+    }
+    // A value that is no store is named as given, not as "undefined".
+    await expect(Queue.open({ name: 'q', store: Number.NaN as never })).rejects.toMatchObject({ message: expect.stringContaining('got NaN') });
+  });
+
+  it('a lease or a release delay longer than a hundred years is refused: it would never end', async () => {
+    const q = await Queue.open<number>({ name: 'q', store: new MemoryStore() });
+    await expect(Queue.open({ name: 'q', store: new MemoryStore(), leaseMs: 1e300 })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('a hundred years') });
+    await q.push(1);
+    await expect(q.take(1, { leaseMs: 1e300 })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+    const lease = (await q.take(1))!;
+    await expect(lease.release(undefined, { delayMs: 1e300 })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('`delayMs`') });
+    await lease.release(undefined, { delayMs: 100 * 365 * 24 * 3600_000 });
+    expect(await q.list()).toMatchObject([{ state: 'delayed' }]);
+    await q.close();
+  });
 });
 
 describe('check()', () => {

@@ -43,9 +43,21 @@ describe('normaliseTask()', () => {
   it('rejects bad input with ERR_INVALID_TASK naming the field', () => {
     rejects(() => normaliseTask({ url: '/relative' }, undefined, now), 'ERR_INVALID_TASK', '`url`');
     rejects(() => normaliseTask({ url: 'ftp://a.test/x' }, undefined, now), 'ERR_INVALID_TASK', 'http(s)');
+    // Relative to the base's scheme only, '//host/x' names another host: the task, and headers()' tokens, would go there.
+    for (const url of ['//evil.test/steal', '/\\evil.test/steal', '/\t/evil.test/steal', ' //evil.test/steal']) {
+      rejects(() => normaliseTask({ url }, 'https://api.test/v1/', now), 'ERR_INVALID_TASK', 'it names the host evil.test');
+    }
+    expect(normaliseTask({ url: 'https://evil.test/meant' }, 'https://api.test/v1/', now)).toMatchObject({ url: 'https://evil.test/meant' });
+    expect(normaliseTask({ url: 'x/y' }, 'https://api.test/v1/', now)).toMatchObject({ url: 'https://api.test/v1/x/y' });
     rejects(() => normaliseTask({ url: 'http://a.test', method: 'NO PE' }, undefined, now), 'ERR_INVALID_TASK', '`method`');
     rejects(() => normaliseTask({ url: 'http://a.test', priority: 'urgent' as 'high' }, undefined, now), 'ERR_INVALID_TASK', '`priority`');
     rejects(() => normaliseTask({ url: 'http://a.test', notBefore: Number.NaN }, undefined, now), 'ERR_INVALID_TASK', '`notBefore`');
+    // Past a Date's range it is no time: stored, the task would wait for ever.
+    rejects(() => normaliseTask({ url: 'http://a.test', notBefore: 1e300 }, undefined, now), 'ERR_INVALID_TASK', '`notBefore` to be epoch milliseconds of a date');
+    rejects(() => normaliseTask({ url: 'http://a.test', expiresAt: 8.64e15 + 1 }, undefined, now), 'ERR_INVALID_TASK', '`expiresAt`');
+    expect(normaliseTask({ url: 'http://a.test', notBefore: 8.64e15, expiresAt: 8.64e15 }, undefined, now)).toMatchObject({ notBefore: 8.64e15 });
+    // It would go to dead as 'expired' without an attempt.
+    rejects(() => normaliseTask({ url: 'http://a.test', notBefore: now + 2, expiresAt: now + 1 }, undefined, now), 'ERR_INVALID_TASK', '`notBefore` to be no later than `expiresAt`');
     rejects(() => normaliseTask({ url: 'http://a.test', headers: { a: 1 as unknown as string } }, undefined, now), 'ERR_INVALID_TASK', '`headers.a`');
     rejects(() => normaliseTask({ url: 'http://a.test', body: { n: 1n } }, undefined, now), 'ERR_INVALID_TASK', '`body`');
     rejects(() => normaliseTask({ url: 'http://a.test', method: 'GET', body: 'x' }, undefined, now), 'ERR_INVALID_TASK', '`body`');
@@ -191,13 +203,26 @@ describe('resolveOutboxOptions()', () => {
     rejects(() => resolveOutboxOptions({ name: 'api', concurrency: 0 }), 'ERR_INVALID_OPTION', '`concurrency` to be an integer >= 1');
     rejects(() => resolveOutboxOptions({ name: 'api', ordering: 'lifo' as 'fifo' }), 'ERR_INVALID_OPTION', 'got "lifo"');
     // Named as given: not as the queue's lease it sets (timeoutMs plus a minute), which the user never passed.
-    rejects(() => resolveOutboxOptions({ name: 'api', timeoutMs: Infinity }), 'ERR_INVALID_OPTION', '`timeoutMs` to be a finite number >= 1');
+    rejects(() => resolveOutboxOptions({ name: 'api', timeoutMs: Infinity }), 'ERR_INVALID_OPTION', '`timeoutMs` to be a number of milliseconds from 1 to 3153600000000 (a hundred years), got Infinity');
     rejects(() => resolveOutboxOptions({ name: 'api', retry: { factor: 0.5 } }), 'ERR_INVALID_OPTION', '`retry.factor`');
     // A delay grown to Infinity is no retry: it failed only at the first delivery, the task held until its lease ended.
     for (const retry of [{ initialDelayMs: Infinity }, { maxDelayMs: Infinity }, { factor: Infinity }]) {
       rejects(() => resolveOutboxOptions({ name: 'api', retry }), 'ERR_INVALID_OPTION', `\`retry.${Object.keys(retry)[0]}\``);
     }
     rejects(() => resolveOutboxOptions({ name: 'api', retry: { maxAttempts: 1.5 } }), 'ERR_INVALID_OPTION', '`retry.maxAttempts`');
+    // Finite but past any wait that ends: flush and close would wait that long on a server that never answers.
+    rejects(() => resolveOutboxOptions({ name: 'api', timeoutMs: 1e300 }), 'ERR_INVALID_OPTION', '`timeoutMs`');
+    rejects(() => resolveOutboxOptions({ name: 'api', retry: { maxDelayMs: 1e300 } }), 'ERR_INVALID_OPTION', '`retry.maxDelayMs`');
+    // null is no option's value, as in a Queue's options: refused, not taken for the default.
+    for (const key of ['store', 'concurrency', 'ordering', 'timeoutMs', 'classify', 'redirect', 'durability', 'clock', 'random', 'partitions']) {
+      rejects(() => resolveOutboxOptions({ name: 'api', [key]: null }), 'ERR_INVALID_OPTION', `\`${key}\` to be`);
+    }
+    // Only false holds sending back: a function there (a getter's slip) would read as online for ever.
+    const subscribe = () => () => undefined;
+    for (const online of [() => false, 5, 'no']) {
+      rejects(() => resolveOutboxOptions({ name: 'api', connectivity: { online, subscribe } as never }), 'ERR_INVALID_OPTION', '`connectivity`');
+    }
+    resolveOutboxOptions({ name: 'api', connectivity: { online: undefined, subscribe } });
     rejects(() => resolveOutboxOptions({ name: 'api', baseUrl: 'nope' }), 'ERR_INVALID_OPTION', '`baseUrl`');
     rejects(() => resolveOutboxOptions({ name: 'api', batch: {} as { url: string } }), 'ERR_INVALID_OPTION', '`batch`');
     rejects(() => resolveOutboxOptions({ name: 'api', limits: { overflow: 'drop' as 'reject' } }), 'ERR_INVALID_OPTION', '`limits.overflow`');

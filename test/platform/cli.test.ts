@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -170,6 +170,14 @@ describe('read-only commands', () => {
       expect(err[0]).toMatch(/^sluice: ERR_NOT_FOUND: The directory .* does not exist/);
     }
     expect(existsSync(missing)).toBe(false);
+    // A file where the directory should be: no queue is there either, whichever command looks.
+    const file = join(dir, 'a-file');
+    writeFileSync(file, '');
+    for (const args of [['ls'], ['stats', 'jobs']]) {
+      err = [];
+      expect(await main([...args, '--dir', file], io), args.join(' ')).toBe(2);
+      expect(err[0]).toMatch(/^sluice: ERR_NOT_FOUND: /);
+    }
   });
 });
 

@@ -31,6 +31,8 @@ export function queueNames(dir: string): string[] {
     entries = readdirSync(root, { withFileTypes: true });
   } catch (error) {
     if (errno(error) === 'ENOENT') throw new SluiceError('ERR_NOT_FOUND', `The directory ${root} does not exist (--dir names a FileStore directory).`);
+    // As `stats` says of it: no queue is there.
+    if (errno(error) === 'ENOTDIR') throw new SluiceError('ERR_NOT_FOUND', `${root} is not a directory (--dir names a FileStore directory).`);
     throw new SluiceError('ERR_STORAGE', `Cannot read the directory ${root} (${errno(error) || 'error'}).`, { cause: error });
   }
   // A partitioned queue's other partitions and the list of its handles are parts of it, not queues of their own.

@@ -1,4 +1,4 @@
-import { SluiceError } from '../../core/errors.js';
+import { describe, SluiceError } from '../../core/errors.js';
 import { storageError } from '../../core/storage-errors.js';
 import { layoutMismatch, type Schema } from './schema.js';
 
@@ -80,6 +80,10 @@ export function connect(factory: IDBFactory | undefined, name: string, schema: S
     // May throw at once (a SecurityError where storage is denied: an opaque origin, some private modes), which
     // rejects this promise and is wrapped below like any other failure to open.
     const request = factory.open(name, version);
+    // Not an IDBOpenDBRequest (a promise, as idb's `openDB` gives): nothing would ever settle the open.
+    if (typeof request !== 'object' || request === null || !('onsuccess' in request) || !('onupgradeneeded' in request)) {
+      throw new SluiceError('ERR_INVALID_OPTION', `Expected \`indexedDB\` to be an IDBFactory, whose open() gives an IDBOpenDBRequest; its open() gave ${describe(request)}.`);
+    }
     request.onupgradeneeded = (event) => {
       const db = request.result;
       const tx = request.transaction!;

@@ -21,6 +21,13 @@ describe('new IndexedDbStore()', () => {
     expect(() => new IndexedDbStore({ indexedDB: {} as IDBFactory })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
   });
 
+  it('refuses a factory whose open() gives no IDBOpenDBRequest (a promise, as idb\'s openDB), rather than wait for ever', async () => {
+    for (const open of [() => ({}), async () => ({})]) {
+      const store = new IndexedDbStore({ indexedDB: { open } as unknown as IDBFactory });
+      await expect(store.open('q')).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('IDBOpenDBRequest') });
+    }
+  });
+
   it('reads no global when constructed, and says so when there is no IndexedDB', async () => {
     const saved = globalThis.indexedDB;
     // @ts-expect-error removed for this test only
