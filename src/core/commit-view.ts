@@ -119,7 +119,8 @@ export class CommitView {
       if (hold.lease) leased += hold.size;
       else delayed += hold.size;
     }
-    const list = this.segments.list;
+    // An empty segment holds no item, only the queue's floor (see `Segments.floorAfter`): not counted.
+    const list = this.segments.list.filter((s) => s.length > 0);
     return { size: this.size, leased, delayed, segments: list.length, bytes: list.reduce((sum, s) => sum + s.length, 0) };
   }
 

@@ -153,7 +153,8 @@ export class Leasing<T> {
       // Which segments empty is known once the ack is applied.
       batch: () => {
         const { remove, quarantine } = view.segments.freeable(view.state, ranges, head, view.next);
-        return { ...(remove.length > 0 && { remove }), ...(quarantine.length > 0 && { quarantine }) };
+        const write = view.segments.floorAfter([...remove, ...quarantine], view.next);
+        return { ...(remove.length > 0 && { remove }), ...(quarantine.length > 0 && { quarantine }), ...(write && { write }) };
       },
     };
   }

@@ -203,8 +203,11 @@ export class Partition<T> {
 
   clear(): Promise<void> {
     return this.view.commit(() => {
-      const remove = this.view.segments.list.map((s) => s.id);
-      return { ops: [['a', [this.view.state.head, this.view.next]]], whole: true, batch: { remove }, result: undefined };
+      const { next, segments } = this.view;
+      // An empty one at `next` holds the floor already; else one is made (see `Segments.floorAfter`).
+      const remove = segments.list.map((s) => s.id).filter((id) => id < next);
+      const write = segments.floorAfter(remove, next);
+      return { ops: [['a', [this.view.state.head, next]]], whole: true, batch: { remove, ...(write && { write }) }, result: undefined };
     });
   }
 

@@ -211,6 +211,8 @@ export class Segments {
       const info = list[i]!;
       const after = list[i + 1];
       const end = after ? after.id : next;
+      // An empty tail at `next` holds the queue's floor (see `floorAfter`): it stays for the next push.
+      if (!after && end <= info.id) continue;
       if (!state.allAcked(info.id, end)) continue;
       // The tail goes only once the head has passed it: otherwise its numbers could be handed out again.
       if (!after && state.head < end) {
@@ -221,6 +223,16 @@ export class Segments {
       (this.#damaged.has(info.id) ? quarantine : remove).push(info.id);
     }
     return { remove, quarantine };
+  }
+
+  /**
+   * The write that keeps the queue's floor when `freed` takes its newest segment: an empty segment at `next`, the first
+   * number not given out, where the next push goes. Metadata removed under the queue is rebuilt from the segments:
+   * with none left, numbers would start again at 0, given to second items, and a stale `remove` would take a new one.
+   */
+  floorAfter(freed: readonly number[], next: number): { segment: number; offset: number; bytes: Uint8Array } | undefined {
+    const newest = this.#list[this.#list.length - 1];
+    return newest && newest.id < next && freed.includes(newest.id) ? { segment: next, offset: 0, bytes: new Uint8Array(0) } : undefined;
   }
 
   /** Index of the segment holding `seq` (the last one starting at or before it), or -1. */

@@ -91,6 +91,25 @@ describe('sluice ls, stats', () => {
     await again.close();
   });
 
+  it("a partitioned queue whose first partition lost its metadata (removed, damaged) is opened with the count the others record", async () => {
+    const q = await Queue.open<number>({ name: 'parts', store: store(), partitions: 4 });
+    await q.pushMany([1, 2, 3, 4, 5, 6, 7, 8]);
+    await q.close();
+    const live = await Queue.open<number>({ name: 'parts', store: store(), partitions: 4 });
+    for (const damage of [() => rmSync(join(dir, 'parts', 'meta')), () => writeFileSync(join(dir, 'parts', 'meta'), 'garbage')]) {
+      damage();
+      out = [];
+      err = [];
+      expect(await run('stats', 'parts', '--json')).toBe(3);
+      expect(json()[0]).toMatchObject({ size: 8 });
+      expect(err.join('\n')).toMatch(/"recover"/);
+    }
+    // The count stands: the live handle of 4 partitions goes on.
+    await live.push(9);
+    expect(await live.size()).toBe(9);
+    await live.close();
+  });
+
   it('stats gives size, leased, delayed, segments, bytes and the oldest item\'s age', async () => {
     const holder = await Queue.open<{ n: number }>({ name: 'jobs', store: store() });
     await holder.take(1);

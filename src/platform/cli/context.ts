@@ -81,11 +81,16 @@ export async function partitionsOf(store: Store, name: string): Promise<number> 
   return Math.max(1, (await recordedIn(store, second)) ?? 1);
 }
 
-/** The partition count that the storage `name` records (see `QueueState.partitions`). */
+/**
+ * The partition count that the storage `name` records (see `QueueState.partitions`): undefined when nothing is
+ * recorded, 0 when the record may have been lost with its metadata (removed, unreadable or damaged).
+ */
 async function recordedIn(store: Store, name: string): Promise<number | undefined> {
   const storage = await store.open(name);
   try {
-    return new MetaLog().read((await storage.load()).meta, new QueueState(), Date.now()).state.partitions;
+    const { meta } = await storage.load();
+    const read = new MetaLog().read(meta, new QueueState(), Date.now());
+    return read.state.partitions ?? (meta === undefined || read.unreadable || read.damaged ? 0 : undefined);
   } finally {
     await storage.close();
   }

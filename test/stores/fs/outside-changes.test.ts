@@ -257,6 +257,42 @@ describe('the metadata removed or replaced under a live handle', () => {
   });
 });
 
+describe('the metadata of a drained queue removed (nothing else holds how far its numbers went)', () => {
+  /** A queue drained by a live handle, with its metadata then removed: the handle, and the ids it was given. */
+  async function drained(partitions: number) {
+    const a = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: root() }), partitions });
+    const old = await a.pushMany(['old0', 'old1', 'old2']);
+    await (await a.take(3))!.ack();
+    unlinkSync(file('meta'));
+    return { a, old };
+  }
+
+  it('numbers go on where they were: a stale remove of an id given before takes no new item', async () => {
+    const { a, old } = await drained(1);
+    const b = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: root() }) });
+    expect(b.recovered).toMatchObject([{ kind: 'meta-missing' }]);
+    const ids = await b.pushMany(['new0', 'new1']);
+    expect(ids.some((id) => old.includes(id))).toBe(false);
+    await a.remove([old[0]!]);
+    expect((await b.list()).map((e) => e.value)).toEqual(['new0', 'new1']);
+    await a.close();
+    await b.close();
+  });
+
+  it('of a partitioned queue: the live handle goes on, naming none of its acked items lost', async () => {
+    const { a } = await drained(4);
+    const corrupt: unknown[] = [];
+    a.addEventListener('corrupt', (e) => corrupt.push(e.detail));
+    await (await Queue.open<string>({ name: 'q', store: new FileStore({ dir: root() }), partitions: 4 })).close();
+    await a.pushMany(['after0', 'after1']);
+    expect(corrupt).toEqual([]);
+    await a.close();
+    const again = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: root() }), partitions: 4 });
+    expect((await again.peek(10)).sort()).toEqual(['after0', 'after1']);
+    await again.close();
+  });
+});
+
 describe('the directory put back as a backup had it, under a live handle', () => {
   /** Copies the queue's data files (its meta, counter and segments), or puts those of `from` back, removing the newer. */
   const dataFiles = (dir: string) => readdirSync(dir).filter((name) => name === 'meta' || name === 'commits' || name.endsWith('.seg'));

@@ -293,6 +293,30 @@ describeRedis('RedisStore, segments lost under the queue', (server) => {
     expect(await opensPastTheLoss(store, 10)).toEqual(expect.arrayContaining(['10', '11', '12', '13', '14']));
   });
 
+  it('the metadata of a drained queue deleted (evicted): numbers go on from where they were, never given again', async () => {
+    const prefix = `floor${n++}:`;
+    const store = new RedisStore({ url: server().url, prefix, onWarning: () => undefined });
+    const admin = new Redis(server().url);
+    try {
+      const q = await Queue.open<number>({ name: 'q', store });
+      const old = await q.pushMany([1, 2, 3]);
+      await (await q.take(3))!.ack();
+      await admin.del(`${prefix}{q}:m`);
+      const other = await Queue.open<number>({ name: 'q', store: new RedisStore({ url: server().url, prefix, onWarning: () => undefined }) });
+      expect(other.recovered).toMatchObject([{ kind: 'meta-missing' }]);
+      const ids = await other.pushMany([10, 11]);
+      expect(ids.some((id) => old.includes(id))).toBe(false);
+      // A stale handle's remove of an id it was given before takes nothing new.
+      await q.remove([old[0]!]);
+      expect((await other.list()).map((e) => e.value)).toEqual([10, 11]);
+      await q.close();
+      await other.close();
+    } finally {
+      admin.disconnect();
+      await store.close();
+    }
+  });
+
   it('the newest segment cut short: open reports the items past the cut, and with skip goes on', async () => {
     let kept = 0;
     const store = await damaged(async (admin, key) => {
