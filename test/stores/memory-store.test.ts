@@ -22,3 +22,10 @@ queueConformance(t, 'MemoryStore', memory);
 modelConformance(t, 'MemoryStore', memory);
 handlesConformance(t, 'MemoryStore', memory);
 partitionedHandlesConformance(t, 'MemoryStore', memory);
+
+describe('new MemoryStore()', () => {
+  it('takes no options: one given (a FileStore\'s dir, say) is refused, not ignored', () => {
+    expect(() => new (MemoryStore as new (options: unknown) => MemoryStore)({ dir: 'x' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('a MemoryStore takes none') }));
+    expect(() => new (MemoryStore as new (options: unknown) => MemoryStore)(undefined)).not.toThrow();
+  });
+});

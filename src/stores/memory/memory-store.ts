@@ -1,6 +1,7 @@
 import type { QueueStorage, StorageBatch, StorageSnapshot, Store } from '../../core/store.js';
 import { randomId } from '../../core/ids.js';
 import { MemoryBlobs } from './memory-blobs.js';
+import { invalid } from '../../core/validate.js';
 
 /** A segment's (or the metadata's) bytes are `buffer[0, length)`; the buffer grows by doubling, so appends do not copy it. */
 interface Bytes {
@@ -25,6 +26,12 @@ export class MemoryStore implements Store {
   /** Its queues are its own: no other store shares them. */
   readonly scope = `memory:${randomId()}`;
   readonly #queues = new Map<string, Stored>();
+
+  /** Takes no options: one given (`{ dir }`, meant for a FileStore) would do nothing, silently. */
+  constructor(...none: []) {
+    const given = (none as unknown[]).find((option) => option !== undefined);
+    if (given !== undefined) invalid('options', 'left out (a MemoryStore takes none)', given);
+  }
 
   async open(name: string): Promise<QueueStorage> {
     let stored = this.#queues.get(name);
