@@ -21,7 +21,7 @@ export const positive: Rule = ['a finite number > 0', (v) => typeof v === 'numbe
 export const LONGEST_MS = 100 * 365 * 24 * 3600_000;
 
 /** A duration in milliseconds from `min` to a hundred years: a wait must end (one of 1e300 ms never does). */
-export const duration = (min: number): Rule => [`a number of milliseconds from ${min} to ${LONGEST_MS} (a hundred years)`, (v) => typeof v === 'number' && v >= min && v <= LONGEST_MS];
+export const duration = (min: number): Rule => [`a duration from ${min} ms to a hundred years (3.1536e12 ms)`, (v) => typeof v === 'number' && v >= min && v <= LONGEST_MS];
 
 export const finiteFrom = (min: number): Rule => [`a finite number >= ${min}`, (v) => typeof v === 'number' && Number.isFinite(v) && v >= min];
 

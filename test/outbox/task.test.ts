@@ -203,7 +203,7 @@ describe('resolveOutboxOptions()', () => {
     rejects(() => resolveOutboxOptions({ name: 'api', concurrency: 0 }), 'ERR_INVALID_OPTION', '`concurrency` to be an integer >= 1');
     rejects(() => resolveOutboxOptions({ name: 'api', ordering: 'lifo' as 'fifo' }), 'ERR_INVALID_OPTION', 'got "lifo"');
     // Named as given: not as the queue's lease it sets (timeoutMs plus a minute), which the user never passed.
-    rejects(() => resolveOutboxOptions({ name: 'api', timeoutMs: Infinity }), 'ERR_INVALID_OPTION', '`timeoutMs` to be a number of milliseconds from 1 to 3153600000000 (a hundred years), got Infinity');
+    rejects(() => resolveOutboxOptions({ name: 'api', timeoutMs: Infinity }), 'ERR_INVALID_OPTION', '`timeoutMs` to be a duration from 1 ms to a hundred years (3.1536e12 ms), got Infinity');
     rejects(() => resolveOutboxOptions({ name: 'api', retry: { factor: 0.5 } }), 'ERR_INVALID_OPTION', '`retry.factor`');
     // A delay grown to Infinity is no retry: it failed only at the first delivery, the task held until its lease ended.
     for (const retry of [{ initialDelayMs: Infinity }, { maxDelayMs: Infinity }, { factor: Infinity }]) {

@@ -130,7 +130,7 @@ describe.concurrent('the packed package', () => {
       return { code: error?.code, message: error?.message };
     };
     expect(await thrown(undefined, 'browser')).toEqual({ code: 'ERR_INVALID_OPTION', message: 'ERR_INVALID_OPTION: invalid option `leaseMs`' });
-    const full = { code: 'ERR_INVALID_OPTION', message: 'Expected `leaseMs` to be a finite number >= 1, got -1.' };
+    const full = { code: 'ERR_INVALID_OPTION', message: 'Expected `leaseMs` to be a duration from 1 ms to a hundred years (3.1536e12 ms), got -1.' };
     expect(await thrown(['development'], 'browser')).toEqual(full);
     expect(await thrown(undefined, 'node')).toEqual(full);
   });
