@@ -223,8 +223,8 @@ export function resolveOutboxOptions(options: OutboxOptions, defaultStore?: () =
   let batch: Required<BatchOptions> | undefined;
   if (options.batch !== undefined) {
     // An empty url would be the base URL itself: surely a slip, not where batches are meant to go.
-    check(options, { batch: ['an object with a `url`', (v) => typeof (v as { url?: unknown } | null)?.url === 'string' && (v as { url: string }).url !== ''] });
     batch = { maxItems: 100, maxBytes: 1 << 20, ...defined(optionsObject(options.batch, 'batch', ['url', 'maxItems', 'maxBytes'])) } as Required<BatchOptions>;
+    check(batch, { url: ['a non-empty URL (where batches go)', (v) => typeof v === 'string' && v !== ''] }, 'batch.');
     check(batch, { url: httpUrl(options.baseUrl), maxItems: limit(1), maxBytes: limit(1) }, 'batch.');
     // fetch refuses it: every batch would fail as if the network were down.
     if (hasCredentials(new URL(batch.url, options.baseUrl))) invalid('batch.url', 'a URL without a user name or password', '(a URL with credentials)');

@@ -224,7 +224,7 @@ describe('resolveOutboxOptions()', () => {
     }
     resolveOutboxOptions({ name: 'api', connectivity: { online: undefined, subscribe } });
     rejects(() => resolveOutboxOptions({ name: 'api', baseUrl: 'nope' }), 'ERR_INVALID_OPTION', '`baseUrl`');
-    rejects(() => resolveOutboxOptions({ name: 'api', batch: {} as { url: string } }), 'ERR_INVALID_OPTION', '`batch`');
+    rejects(() => resolveOutboxOptions({ name: 'api', batch: {} as { url: string } }), 'ERR_INVALID_OPTION', 'Expected `batch.url` to be a non-empty URL (where batches go), got undefined');
     rejects(() => resolveOutboxOptions({ name: 'api', limits: { overflow: 'drop' as 'reject' } }), 'ERR_INVALID_OPTION', '`limits.overflow`');
     rejects(() => resolveOutboxOptions({ name: 'api', fetch: 'x' as unknown as typeof fetch }), 'ERR_INVALID_OPTION', '`fetch`');
     rejects(() => resolveOutboxOptions({ name: 'bad name' }), 'ERR_INVALID_NAME', '`name`');
@@ -238,7 +238,7 @@ describe('resolveOutboxOptions()', () => {
 
   it('a baseUrl with credentials or an empty batch url: refused at open, not at each enqueue', () => {
     rejects(() => resolveOutboxOptions({ name: 'api', baseUrl: 'http://u:p@example.test/' }), 'ERR_INVALID_OPTION', '`baseUrl`');
-    rejects(() => resolveOutboxOptions({ name: 'api', baseUrl: 'http://example.test/', batch: { url: '' } }), 'ERR_INVALID_OPTION', '`batch`');
+    rejects(() => resolveOutboxOptions({ name: 'api', baseUrl: 'http://example.test/', batch: { url: '' } }), 'ERR_INVALID_OPTION', '`batch.url` to be a non-empty URL');
     // fetch refuses such a URL: every batch would fail as if the network were down.
     for (const url of ['http://u:pw@example.test/batch', '//u:pw@example.test/batch']) {
       const open = () => resolveOutboxOptions({ name: 'api', baseUrl: 'http://example.test/', batch: { url } });
