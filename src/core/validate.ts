@@ -43,11 +43,22 @@ export const withMethods = (...names: readonly string[]): Rule => [
   (v) => typeof v === 'object' && v !== null && names.every((name) => typeof (v as Record<string, unknown>)[name] === 'function'),
 ];
 
-/** A `Clock`: `now`, `setTimeout`, `clearTimeout`, and `monotonic` if it has one. */
+/**
+ * A `Clock`: `now`, `setTimeout`, `clearTimeout`, and `monotonic` if it has one. Its `now()` is read once: NaN there
+ * (a fake clock not yet set) would make every lease end at NaN, never.
+ */
 export const isClock: Rule = [
-  'an object with now, setTimeout, clearTimeout (and monotonic, if any, a function)',
-  (v) => withMethods('now', 'setTimeout', 'clearTimeout')[1](v) && ['undefined', 'function'].includes(typeof (v as { monotonic?: unknown }).monotonic),
+  'an object with now (giving a finite number), setTimeout, clearTimeout (and monotonic, if any, a function)',
+  (v) => withMethods('now', 'setTimeout', 'clearTimeout')[1](v) && ['undefined', 'function'].includes(typeof (v as { monotonic?: unknown }).monotonic) && finiteNow(v as { now(): unknown }),
 ];
+
+function finiteNow(clock: { now(): unknown }): boolean {
+  try {
+    return Number.isFinite(clock.now());
+  } catch {
+    return false;
+  }
+}
 
 /** The same rule, `undefined` allowed. */
 export const optional = ([expected, test]: Rule): Rule => [expected, (v) => v === undefined || test(v)];

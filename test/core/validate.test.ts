@@ -58,6 +58,9 @@ describe('check()', () => {
     check({ clock: { now: () => 0, ...timers } }, { clock: isClock });
     check({ clock: { now: () => 0, monotonic: () => 0, ...timers } }, { clock: isClock });
     expect(messageOf(() => check({ clock: { now: () => 0, monotonic: 5, ...timers } }, { clock: isClock }))).toContain('monotonic');
+    // Leases would end at NaN: never.
+    expect(messageOf(() => check({ clock: { now: () => Number.NaN, ...timers } }, { clock: isClock }))).toContain('finite');
+    expect(messageOf(() => check({ clock: { now: () => { throw new Error('unset'); }, ...timers } }, { clock: isClock }))).toContain('finite');
   });
 
   it('lets optional values be absent, and only them', () => {
