@@ -1,5 +1,6 @@
 import { MAX_ITEM_BYTES } from '../core/options.js';
 import { Queue } from '../core/queue.js';
+import { LONGEST_MS } from '../core/validate.js';
 import type { Store } from '../core/store.js';
 import { Relay } from './damage-relay.js';
 import type { DeadRecord } from './dead-letters.js';
@@ -19,8 +20,10 @@ export interface OutboxQueues {
  * default when undefined). Both or neither: the first is closed again when the second fails.
  */
 export async function openQueues(o: ResolvedOutboxOptions, store: Store | undefined): Promise<OutboxQueues> {
-  // A lease outlives the request's timeout, so a live handle's task is never taken by another meanwhile.
-  const common = { clock: o.clock, durability: o.durability, corruption: o.corruption, leaseMs: o.timeoutMs + 60_000, ...(store && { store }) };
+  // A lease outlives the request's timeout, so a live handle's task is never taken by another meanwhile (within the
+  // longest lease a queue takes: a timeout that long is as good as none).
+  const leaseMs = Math.min(o.timeoutMs + 60_000, LONGEST_MS);
+  const common = { clock: o.clock, durability: o.durability, corruption: o.corruption, leaseMs, ...(store && { store }) };
   const damage = new Relay(o.clock, o.name);
   const queue = damage.from(await Queue.open<StoredTask>({ name: o.name, ...common, partitions: o.partitions }));
   let deadQueue: Queue<DeadRecord>;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SluiceError } from '../../src/core/errors.js';
 import { resolveOutboxOptions } from '../../src/outbox/options.js';
+import { MemoryStore, Outbox } from '../../src/index.js';
 import { batchKey, buildBatchRequest, buildRequest } from '../../src/outbox/request.js';
 import { decodeBody } from '../../src/outbox/body.js';
 import { normaliseTask, prepareTask, publicTask, taskFromRequest } from '../../src/outbox/task.js';
@@ -199,7 +200,7 @@ describe('resolveOutboxOptions()', () => {
     expect(normaliseTask({ url: 'https://a.test/x', id: undefined, extra: undefined } as never, undefined, now).url).toBe('https://a.test/x');
   });
 
-  it('rejects bad options with ERR_INVALID_OPTION naming option, expected and given', () => {
+  it('rejects bad options with ERR_INVALID_OPTION naming option, expected and given', async () => {
     rejects(() => resolveOutboxOptions({ name: 'api', concurrency: 0 }), 'ERR_INVALID_OPTION', '`concurrency` to be an integer >= 1');
     rejects(() => resolveOutboxOptions({ name: 'api', ordering: 'lifo' as 'fifo' }), 'ERR_INVALID_OPTION', 'got "lifo"');
     // Named as given: not as the queue's lease it sets (timeoutMs plus a minute), which the user never passed.
@@ -212,6 +213,8 @@ describe('resolveOutboxOptions()', () => {
     rejects(() => resolveOutboxOptions({ name: 'api', retry: { maxAttempts: 1.5 } }), 'ERR_INVALID_OPTION', '`retry.maxAttempts`');
     // Finite but past any wait that ends: flush and close would wait that long on a server that never answers.
     rejects(() => resolveOutboxOptions({ name: 'api', timeoutMs: 1e300 }), 'ERR_INVALID_OPTION', '`timeoutMs`');
+    // The longest timeout there is opens: its queue's lease (the timeout plus a minute) is held to the longest a queue takes.
+    await (await Outbox.open({ name: 'api', store: new MemoryStore(), timeoutMs: 100 * 365 * 24 * 3600_000 })).close();
     rejects(() => resolveOutboxOptions({ name: 'api', retry: { maxDelayMs: 1e300 } }), 'ERR_INVALID_OPTION', '`retry.maxDelayMs`');
     // null is no option's value, as in a Queue's options: refused, not taken for the default.
     for (const key of ['store', 'concurrency', 'ordering', 'timeoutMs', 'classify', 'redirect', 'durability', 'clock', 'random', 'partitions']) {
