@@ -171,7 +171,9 @@ export interface SegmentInfo {
 export interface StorageBatch {
   /**
    * Bytes to write into `segment` at `offset`, creating the segment when it does not exist (then `offset` is 0).
-   * Anything stored past `offset` is cut off first: the new length is `offset + bytes.length`.
+   * Anything stored past `offset` is cut off first: the new length is `offset + bytes.length`. No bytes at offset 0
+   * still make the segment, listed with length 0: a drained queue keeps one at its next number, which holds how far
+   * its numbers went should its metadata be lost (a store that skips an empty write loses that).
    */
   readonly write?: { readonly segment: number; readonly offset: number; readonly bytes: Uint8Array };
   /** The new metadata, replacing the old whole and atomically: a reader sees the old or the new, never a mix. */

@@ -16,13 +16,13 @@ export const limit = (min: number): Rule => [`an integer >= ${min} (or Infinity)
 
 export const positive: Rule = ['a finite number > 0', (v) => typeof v === 'number' && Number.isFinite(v) && v > 0];
 
-/** A number from `min` on, not Infinity: a time that must end (a lease, a timeout, a delay). */
 /** The longest duration any option or call takes: a hundred years, as a `Retry-After` header gets. Longer is a slip. */
 export const LONGEST_MS = 100 * 365 * 24 * 3600_000;
 
 /** A duration in milliseconds from `min` to a hundred years: a wait must end (one of 1e300 ms never does). */
 export const duration = (min: number): Rule => [`a duration from ${min} ms to a hundred years (3.1536e12 ms)`, (v) => typeof v === 'number' && v >= min && v <= LONGEST_MS];
 
+/** A number from `min` on, not Infinity. */
 export const finiteFrom = (min: number): Rule => [`a finite number >= ${min}`, (v) => typeof v === 'number' && Number.isFinite(v) && v >= min];
 
 export const atLeast = (min: number): Rule => [`a number >= ${min}`, (v) => typeof v === 'number' && v >= min];

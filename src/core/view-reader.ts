@@ -91,9 +91,11 @@ export class ViewReader {
     if (damage === MOVED) return true;
     const read = this.log.read(snapshot.meta, view.state, this.#clock.now());
     view.state = read.state;
-    const first = snapshot.segments[0];
+    // The first segment listed or, with none left, the newest the last commit recorded (a drained queue's floor, see
+    // `Segments.floorAfter`, removed with the metadata by a cleaner of old files): the queue lived, and its metadata
+    // is gone. Nothing can be stored below it: a state that was lost starts there.
+    const first = snapshot.segments[0] ?? snapshot.tail;
     const missing = !snapshot.meta && first !== undefined;
-    // Nothing can be stored below the first segment: a state that was lost starts there.
     if (first && view.state.head < first.id && (read.unreadable || missing)) view.state.head = first.id;
     // The partition count went with it: 0 says so, where nothing recorded would pass for a queue of one partition.
     if (read.unreadable || missing) view.state.partitions = 0;

@@ -12,6 +12,17 @@
  */
 const TRANSPORT_HEADERS = new Set(['connection', 'content-length', 'expect', 'keep-alive', 'transfer-encoding', 'upgrade']);
 
+/**
+ * The host a relative `url` names when it is not `base`'s ('//host/x', '/\\host/x': relative to the scheme only), a
+ * path slip that would send a request, and `headers()`' tokens, to that host; undefined for one on `base`'s host, or
+ * a URL written whole (https://…), which names its host on purpose.
+ */
+export function otherHost(url: string, base: string | undefined): string | undefined {
+  if (!base || /^[\x00-\x20]*[a-z][a-z\d+.-]*:/i.test(url)) return undefined;
+  const { host } = new URL(url, base);
+  return host === new URL(base).host ? undefined : host;
+}
+
 /** An HTTP token (RFC 9110 §5.6.2): header names and methods. */
 export const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 

@@ -5,7 +5,7 @@ import type { Durability, Store } from '../core/store.js';
 import type { Connectivity } from './connectivity.js';
 import { defaultClassify, type Classify } from './classify.js';
 import type { RedirectPolicy } from './redirects.js';
-import { hasCredentials } from './http-checks.js';
+import { hasCredentials, otherHost } from './http-checks.js';
 import { checkOutboxName, httpUrl, LIMIT_RULES, OUTBOX_OPTIONS, RETRY_RULES, RULES } from './option-rules.js';
 import type { HttpTask } from './task.js';
 
@@ -226,6 +226,8 @@ export function resolveOutboxOptions(options: OutboxOptions, defaultStore?: () =
     batch = { maxItems: 100, maxBytes: 1 << 20, ...defined(optionsObject(options.batch, 'batch', ['url', 'maxItems', 'maxBytes'])) } as Required<BatchOptions>;
     check(batch, { url: ['a non-empty URL (where batches go)', (v) => typeof v === 'string' && v !== ''] }, 'batch.');
     check(batch, { url: httpUrl(options.baseUrl), maxItems: limit(1), maxBytes: limit(1) }, 'batch.');
+    const other = otherHost(batch.url, options.baseUrl);
+    if (other) invalid('batch.url', `a path on the host of \`baseUrl\`, or a whole URL (https://…) for another host; it names the host ${other}`, batch.url);
     // fetch refuses it: every batch would fail as if the network were down.
     if (hasCredentials(new URL(batch.url, options.baseUrl))) invalid('batch.url', 'a URL without a user name or password', '(a URL with credentials)');
   }

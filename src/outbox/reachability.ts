@@ -27,6 +27,11 @@ export class Reachability {
   /** Called when the platform or `set` says the network is back: tasks a network failure holds back may go now. */
   readonly #probe: () => void;
   readonly #unsubscribe: (() => void) | undefined;
+  /**
+   * Whether the platform's hints are heard: not before the subscription is made whole (a listener called at once
+   * would reach delivery half-built), nor once refused or closed (a hint then would reach an outbox that is gone).
+   */
+  #listening = false;
   readonly #connectivity: Connectivity | undefined;
   #reachable = true;
   #manual: boolean | undefined;
@@ -66,6 +71,7 @@ export class Reachability {
     this.#connectivity = connectivity;
     if (connectivity?.online === false) this.#reachable = false;
     const unsubscribe = connectivity?.subscribe((online) => {
+      if (!this.#listening) return;
       if (!online) return this.saw(false);
       // The event is a hint: probe at once rather than trusting it blindly. The probes are tasks the network failed,
       // which would otherwise wait out their backoff (up to `maxDelayMs`) with the network long back.
@@ -76,6 +82,7 @@ export class Reachability {
     // Called at close: found wrong then, the close would fail.
     if (unsubscribe !== undefined && typeof unsubscribe !== 'function') invalid('connectivity.subscribe', 'a function returning the function that stops it', unsubscribe);
     this.#unsubscribe = unsubscribe;
+    this.#listening = true;
   }
 
   /** What sends have seen so far: what a request passes to `saw` as when it started. */
@@ -196,6 +203,7 @@ export class Reachability {
   }
 
   close(): void {
+    this.#listening = false;
     this.#unsubscribe?.();
   }
 }

@@ -2,7 +2,7 @@ import { describe, SluiceError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
 import { unknownKey } from '../core/validate.js';
 import { decodeBody, encodeBody, impliedType, INLINE_MAX, isSource, type BodySource, type StoredBody } from './body.js';
-import { hasCredentials, headersProblem, isUsableId, methodProblem } from './http-checks.js';
+import { hasCredentials, headersProblem, isUsableId, methodProblem, otherHost } from './http-checks.js';
 
 export type { StoredBody } from './body.js';
 
@@ -107,11 +107,8 @@ export function resolveUrl(url: unknown, baseUrl: string | undefined): string {
     bad('url', baseUrl ? `a URL (absolute or relative to ${baseUrl})` : 'an absolute URL (no `baseUrl` is set)', url);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') bad('url', 'an http(s) URL', url);
-  // '//host/x' (or '/\\host/x') is relative to the base's scheme only: a path slip that would send this task, and
-  // `headers()`' tokens, to another host. One meant for another host is written whole.
-  if (baseUrl && !/^[\x00-\x20]*[a-z][a-z\d+.-]*:/i.test(url) && parsed.host !== new URL(baseUrl).host) {
-    bad('url', `a path on ${new URL(baseUrl).host}, or a whole URL (https://…) for another host; it names the host ${parsed.host}`, url);
-  }
+  const other = otherHost(url, baseUrl);
+  if (other) bad('url', `a path on ${new URL(baseUrl!).host}, or a whole URL (https://…) for another host; it names the host ${other}`, url);
   // Not echoed: the password is the point.
   if (hasCredentials(parsed)) refuse('url', 'a URL without credentials (user:password@): send them in `OutboxOptions.headers`');
   return parsed.href;

@@ -108,6 +108,19 @@ export function storageConformance(t: TestApi, label: string, harness: StoreHarn
       expect((await s.read(10, 0, 10)).length).toBe(0);
     });
 
+    it('.commit() of no bytes at offset 0 makes an empty segment, listed, and appended to later (a drained queue\'s floor)', async () => {
+      const s = await open();
+      let token = (await s.load()).token;
+      token = (await s.commit(token, { write: { segment: 0, offset: 0, bytes: bytes(1, 2) }, durability: 'relaxed' }))!;
+      // As an ack that drains the queue commits it: the last segment removed, an empty one made at the next number.
+      token = (await s.commit(token, { remove: [0], write: { segment: 2, offset: 0, bytes: bytes() }, durability: 'strict' }))!;
+      expect((await s.load()).segments).toEqual([{ id: 2, length: 0 }]);
+      expect((await s.read(2, 0, 10)).length).toBe(0);
+      token = (await s.commit(token, { write: { segment: 2, offset: 0, bytes: bytes(7, 8) }, durability: 'relaxed' }))!;
+      expect((await s.load()).segments).toEqual([{ id: 2, length: 2 }]);
+      expect([...(await s.read(2, 0, 10))]).toEqual([7, 8]);
+    });
+
     it('.commit() stores a copy: later changes to the caller\'s buffers do not reach the store', async () => {
       const s = await open();
       const data = bytes(1, 2);

@@ -52,6 +52,21 @@ describe('a connectivity of the user', () => {
     expect(counts.closed).toBe(counts.opened);
   });
 
+  it('once refused, or closed, hears nothing more: a hint then reaches no outbox half-built or gone', async () => {
+    let listener: ((online: boolean) => void) | undefined;
+    const refused = { online: true, subscribe: (l: (online: boolean) => void) => ((listener = l), 'stop' as never) };
+    await expect(Outbox.open({ name: 'api', store: new MemoryStore(), connectivity: refused })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+    listener!(false);
+    listener!(true);
+    // A subscribe that cannot stop its listener (it gives nothing back), called after the outbox closed.
+    const stays = { online: true, subscribe: (l: (online: boolean) => void) => void (listener = l) as never };
+    const outbox = await Outbox.open({ name: 'api', store: new MemoryStore(), connectivity: stays });
+    await outbox.close();
+    listener!(false);
+    listener!(true);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  });
+
   it('whose subscribe throws fails the open with its error, and the queues opened for it are closed', async () => {
     const { store, counts } = countingStore();
     const failure = new Error('no hints here');

@@ -213,6 +213,9 @@ describe('resolveOutboxOptions()', () => {
     rejects(() => resolveOutboxOptions({ name: 'api', retry: { maxAttempts: 1.5 } }), 'ERR_INVALID_OPTION', '`retry.maxAttempts`');
     // Finite but past any wait that ends: flush and close would wait that long on a server that never answers.
     rejects(() => resolveOutboxOptions({ name: 'api', timeoutMs: 1e300 }), 'ERR_INVALID_OPTION', '`timeoutMs`');
+    // The batch's url as a task's: '//host/x' names another host, whom headers()' tokens would reach.
+    rejects(() => resolveOutboxOptions({ name: 'api', baseUrl: 'https://api.test/v1/', batch: { url: '//other.test/collect' } }), 'ERR_INVALID_OPTION', 'it names the host other.test');
+    resolveOutboxOptions({ name: 'api', baseUrl: 'https://api.test/v1/', batch: { url: 'https://other.test/collect' } });
     // The longest timeout there is opens: its queue's lease (the timeout plus a minute) is held to the longest a queue takes.
     await (await Outbox.open({ name: 'api', store: new MemoryStore(), timeoutMs: 100 * 365 * 24 * 3600_000 })).close();
     rejects(() => resolveOutboxOptions({ name: 'api', retry: { maxDelayMs: 1e300 } }), 'ERR_INVALID_OPTION', '`retry.maxDelayMs`');

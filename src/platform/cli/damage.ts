@@ -53,7 +53,7 @@ export function settled(): Promise<void> {
 }
 
 function recoverText(d: RecoverDetail): string {
-  const again = d.again ? `; ids [${d.again[0]}, ${d.again[1]}) may be delivered again, acked ones included` : '';
+  const again = !d.again ? '' : d.again[0] === d.again[1] ? '; no id is delivered again' : `; ids [${d.again[0]}, ${d.again[1]}) may be delivered again, acked ones included`;
   switch (d.kind) {
     case 'tail':
       return `tail: cut ${d.bytes} bytes at byte ${d.offset} of segment ${d.segment} (${d.corrupt ? 'damage: valid data followed' : 'a torn write'}).`;

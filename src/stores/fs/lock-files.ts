@@ -106,7 +106,11 @@ export class LockFiles {
 
   /** True when `path` is this handle's (a link to its content). */
   holds(path: string): boolean {
-    return this.owns(lstatSync(path, { throwIfNoEntry: false })?.ino);
+    const ino = lstatSync(path, { throwIfNoEntry: false })?.ino;
+    // Or a copy of it, under its name: the directory was put back from a copy made while this handle held the lock,
+    // and it linked the lock to the copy before it found the directory another. Nobody else links to that name, and
+    // left, the lock would name this live process to every other for as long as it lives.
+    return this.owns(ino) || (ino !== undefined && lstatSync(this.#own, { throwIfNoEntry: false })?.ino === ino);
   }
 
   /** True when the inode `ino` is this handle's content. */

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Outbox, Queue } from '../../../src/index.js';
@@ -57,6 +57,21 @@ describe('a queue directory deleted under a live handle', () => {
     await q.close();
     // Neither the old handle's push nor a report of its items as lost in the new queue.
     expect(await other.peek(10)).toEqual([10, 11, 12]);
+    await other.close();
+  });
+
+  it('put back from a copy made while it was open: ERR_NOT_FOUND, and the lock is left to the other handles', async () => {
+    const q = await openQueue();
+    await q.pushMany([1, 2]);
+    await q.take(1);
+    cpSync(file(), `${file()}.copy`, { recursive: true });
+    await removeLive(file());
+    renameSync(`${file()}.copy`, file());
+    // The copy holds this handle's lock content under its name: the lock it takes there is released all the same.
+    expect(await codeOf(q.push(3))).toBe('ERR_NOT_FOUND');
+    await q.close();
+    const other = await Queue.open<number>({ name: 'q', store: new FileStore({ dir: root(), lockTimeoutMs: 2000 }) });
+    expect(await other.size()).toBe(2);
     await other.close();
   });
 

@@ -279,6 +279,20 @@ describe('the metadata of a drained queue removed (nothing else holds how far it
     await b.close();
   });
 
+  it('and its empty segment with it (a cleaner of old files): the counter\'s record of the newest segment holds the floor', async () => {
+    const { a, old } = await drained(1);
+    for (const name of readdirSync(file())) if (name.endsWith('.seg')) unlinkSync(file(name));
+    const b = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: root() }) });
+    expect(b.recovered).toMatchObject([{ kind: 'meta-missing' }]);
+    const ids = await b.pushMany(['new0', 'new1']);
+    expect(ids.some((id) => old.includes(id))).toBe(false);
+    await a.remove([old[0]!]);
+    await a.push('after');
+    expect((await b.list()).map((e) => e.value)).toEqual(['new0', 'new1', 'after']);
+    await a.close();
+    await b.close();
+  });
+
   it('of a partitioned queue: the live handle goes on, naming none of its acked items lost', async () => {
     const { a } = await drained(4);
     const corrupt: unknown[] = [];
