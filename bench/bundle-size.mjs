@@ -149,6 +149,14 @@ const KB = 1024;
  * the background); a stream body that stalled held its enqueue past close; header values with control characters,
  * detached buffers and bodies JSON writes as {} were stored, to be sent dead or wrong; a header given twice in two
  * cases lost one, silently; a loss was told again at every call (which puts the Queue's at 25.07 KB, within 25.1 KB).
+ * Then both (to 25.3 KB and 53.3 KB, measured 25.24 KB and 53.18 KB, 0.21 KB and 0.80 KB more) for what two more
+ * adversarial runs and a review found. The Queue's: a drained queue keeps an empty segment at its next number (its
+ * numbers were given again once its metadata was removed, and a stale remove took a new item), refusals of null
+ * options, of durations past a hundred years and of clocks that give NaN, and an IndexedDB factory that is none. The
+ * Outbox's, beside those: JSON bodies holding Blobs, bytes, forms or streams and Node streams already read refused
+ * (sent as {} or empty), task and batch URLs naming another host than baseUrl's refused (headers()' tokens went
+ * there), dates past a Date's range, a connectivity checked and heard only while whole, failing hosts remembered up to
+ * 1 000, and an open that closes its queues when it fails.
  */
 export const rows = [
   {
@@ -163,13 +171,13 @@ export const rows = [
     name: '`Queue` + `IndexedDbStore`',
     source: `import { Queue } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = [Queue, IndexedDbStore];`,
     budget: 8 * KB,
-    limit: 25.1 * KB,
+    limit: 25.3 * KB,
   },
   {
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 52.5 * KB,
+    limit: 53.3 * KB,
   },
 ];
 
