@@ -1,8 +1,7 @@
-/**
- * The longest wait a `Retry-After` header gets: a hundred years. A wait must be a finite time (a task that waits
- * for ever is stuck); 400 digits of seconds read as Infinity.
- */
-const LONGEST_MS = 100 * 365 * 24 * 3600_000;
+import { LONGEST_MS } from '../core/validate.js';
+
+// The longest wait a `Retry-After` header gets is the longest duration any option takes, a hundred years. A wait must
+// be a finite time (a task that waits for ever is stuck); 400 digits of seconds read as Infinity.
 
 const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
 const MONTH = '(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)';
