@@ -26,7 +26,7 @@ export function repairPlan(
   // Numbers given out past what the segments hold: their items were stored, and are lost.
   const given = Math.max(state.knownEnd(), view.highWater, missing ? storedEnd(view, missing, next) : 0);
   const known = Math.max(given, cut);
-  if (!damage && !trouble && known <= next && !gone) return undefined;
+  if (!damage && !trouble && known <= next && !gone) return floorPlan(view, next);
   if (damage?.corrupt && corruption === 'throw') {
     throw new SluiceError(
       'ERR_CORRUPT',
@@ -73,6 +73,19 @@ export function repairPlan(
       for (const detail of reports) report(detail);
     },
   };
+}
+
+/**
+ * The commit that keeps the queue's floor where numbers past its segments were made void (a cut tail, segments gone
+ * under it): an empty segment at `next`, as a drained queue keeps (see `Segments.floorAfter`), taking the place of a
+ * newest segment the cut left empty. Metadata lost later is rebuilt from the segments, which would otherwise give
+ * the void numbers out again: to second items, which a stale `remove` of the first would take.
+ */
+function floorPlan(view: CommitView, next: number): Plan<undefined> | undefined {
+  const tail = view.segments.tail;
+  if (view.segments.end >= next) return undefined;
+  const remove = tail?.length === 0 ? [tail.id] : [];
+  return { batch: { write: { segment: next, offset: 0, bytes: new Uint8Array(0) }, remove }, result: undefined };
 }
 
 /**

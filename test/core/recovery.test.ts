@@ -107,6 +107,44 @@ describe("repairPlan: the 'corrupt' event names the items a lost tail held", () 
   });
 });
 
+/**
+ * The repair of an open after damage, then the metadata removed too: the end of the ids the repair made void, and
+ * the id the next push gets.
+ */
+async function nextIdAfterMetaLost(dir: string, segmentItems: number) {
+  const [[, to] = [0, 0]] = await voided(dir, segmentItems);
+  rmSync(join(dir, 'q', 'meta'));
+  const q = await Queue.open({ name: 'q', store: new FileStore({ dir }), segmentItems, corruption: 'skip' });
+  const id = Number(await q.push(item(-1)));
+  await q.close();
+  return { voidedTo: to, id };
+}
+
+describe('numbers a repair made void are never given out again, even once the metadata is lost too', () => {
+  // Before, the segments ended where the cut left them, and metadata rebuilt from them started the numbers there.
+  it('the newest segment cut to nothing: the next push gets 10, not 5', async () => {
+    const { dir, segments } = await stored(10, 5);
+    truncateSync(segments.at(-1)!, 3);
+    expect(await nextIdAfterMetaLost(dir, 5)).toEqual({ voidedTo: 10, id: 10 });
+    expect(readdirSync(join(dir, 'q')).filter((f) => f.endsWith('.seg'))).toEqual(['0000000000000000.seg', '0000000000000010.seg']);
+  });
+
+  it('the newest segment cut in its middle: the first id past those made void, not 5', async () => {
+    const { dir, segments } = await stored(10, 1000);
+    const tail = segments.at(-1)!;
+    truncateSync(tail, Math.floor(statSync(tail).size * 0.7));
+    const { voidedTo, id } = await nextIdAfterMetaLost(dir, 1000);
+    expect(voidedTo).toBeGreaterThanOrEqual(10);
+    expect(id).toBe(voidedTo);
+  });
+
+  it('every segment removed: 10', async () => {
+    const { dir, segments } = await stored(10, 5);
+    for (const file of segments) rmSync(file);
+    expect(await nextIdAfterMetaLost(dir, 5)).toEqual({ voidedTo: 10, id: 10 });
+  });
+});
+
 describe('a close after pushes', () => {
   it('resolves when the record of how far the queue grew cannot be written (its directory removed under it)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-close-'));

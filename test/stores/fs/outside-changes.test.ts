@@ -1,6 +1,7 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { CorruptDetail } from '../../../src/core/events.js';
 import type { StorageBatch, Store } from '../../../src/core/store.js';
 import { Queue } from '../../../src/index.js';
 import { FileStore } from '../../../src/fs.js';
@@ -152,20 +153,42 @@ describe('a segment removed, cut or replaced under a live handle', () => {
     await a.close().catch(() => undefined);
   });
 
-  it("emptied under a live handle with corruption 'throw': every call rejects ERR_CORRUPT, and the loss is told once", async () => {
+  it("cut under a live handle with corruption 'throw', past what another's repair can count: every call rejects ERR_CORRUPT, and the loss is told once", async () => {
+    const options = { name: 'q', segmentItems: 4 } as const;
+    const a = await Queue.open<number>({ ...options, store: new FileStore({ dir: root() }) });
+    await a.pushMany([0, 1, 2]);
+    const heard: unknown[] = [];
+    a.addEventListener('corrupt', (event) => heard.push(event.detail));
+    // Its first item and a few bytes of the next: pushes record no length, so only a knows that 3 items were there.
+    truncateSync(seg(0), Math.floor(statSync(seg(0)).size / 2));
+    // Another handle's commit, so that a's next call reads the queue again.
+    const b = await Queue.open<number>({ ...options, store: new FileStore({ dir: root() }), corruption: 'skip' });
+    await b.close();
+    for (let call = 0; call < 3; call++) await expect(a.push(9)).rejects.toMatchObject({ code: 'ERR_CORRUPT' });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(heard).toEqual([expect.objectContaining({ lost: ['2'], action: 'throw' })]);
+    await a.close().catch(() => undefined);
+  });
+
+  it('emptied under a live handle, and repaired by another: the live handle goes on past the numbers made void, naming none lost', async () => {
     const options = { name: 'q', segmentItems: 4 } as const;
     const a = await Queue.open<number>({ ...options, store: new FileStore({ dir: root() }) });
     await a.pushMany([0, 1, 2]);
     const heard: unknown[] = [];
     a.addEventListener('corrupt', (event) => heard.push(event.detail));
     truncateSync(seg(0), 0);
-    // Another handle's commit, so that a's next call reads the queue again.
     const b = await Queue.open<number>({ ...options, store: new FileStore({ dir: root() }), corruption: 'skip' });
-    await b.close();
-    for (let call = 0; call < 3; call++) await expect(a.push(9)).rejects.toMatchObject({ code: 'ERR_CORRUPT' });
+    const told: CorruptDetail[] = [];
+    b.addEventListener('corrupt', (event) => told.push(event.detail));
     await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(heard).toHaveLength(1);
-    await a.close().catch(() => undefined);
+    await b.close();
+    // Every item the cut took (and one more that the count of the bytes allows for: no push records a length).
+    expect(told.flatMap((d) => d.lost)).toEqual(['0', '1', '2', '3']);
+    // Before, a took the segment it had cached for cut under it once more, and named ids 4 to 7, never given, as lost.
+    expect([await a.push(9), await a.push(10)]).toEqual(['4', '5']);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(heard).toEqual([]);
+    await a.close();
   });
 
   it('removed: the next commit writes nothing into the unlinked file, and every handle reads again', async () => {
