@@ -19,26 +19,43 @@ export function randomId(): string {
 }
 
 /** `remove('5')` is the likely slip: one id, not in an array. */
-function notArray(ids: unknown): never {
-  throw new SluiceError('ERR_INVALID_OPTION', `Expected \`ids\` to be an array of entry ids, got ${typeof ids === 'string' ? `the string ${JSON.stringify(ids)}: pass [${JSON.stringify(ids)}]` : describe(ids)}.`);
+function notArray(ids: unknown, kind = 'entry ids'): never {
+  throw new SluiceError('ERR_INVALID_OPTION', `Expected \`ids\` to be an array of ${kind}, got ${typeof ids === 'string' ? `the string ${JSON.stringify(ids)}: pass [${JSON.stringify(ids)}]` : describe(ids)}.`);
+}
+
+/** What `ids[i]` holds, as a message says it: a hole (`[, '1']`) is no id, though `map` and `every` skip it. */
+function held(ids: readonly unknown[], i: number): string {
+  return i in ids ? describe(ids[i]) : 'a hole in the array';
 }
 
 /** Entry ids (decimal sequence numbers) as sorted, distinct numbers; 'ERR_INVALID_OPTION' for anything else. */
 export function parseIds(ids: readonly string[]): number[] {
   if (!Array.isArray(ids)) notArray(ids);
-  const seqs = ids.map((id) => {
+  const seqs = Array.from(ids, (id, i) => {
     const seq = typeof id === 'string' && /^\d{1,16}$/.test(id) ? Number(id) : NaN;
-    if (!Number.isSafeInteger(seq)) throw new SluiceError('ERR_INVALID_OPTION', `Expected \`ids\` to hold entry ids, got ${describe(id)}.`);
+    if (!Number.isSafeInteger(seq)) throw new SluiceError('ERR_INVALID_OPTION', `Expected \`ids\` to hold entry ids, got ${held(ids, i)}.`);
     return seq;
   });
   return [...new Set(seqs)].sort((a, b) => a - b);
 }
 
+/**
+ * `ids`, checked to be an array of strings (an outbox's task ids): 'ERR_INVALID_OPTION' naming the first that is not.
+ * Task objects given for their ids (what `Outbox.list` resolves) would otherwise match none, and remove nothing.
+ */
+export function taskIds(ids: readonly string[]): readonly string[] {
+  if (!Array.isArray(ids)) notArray(ids, 'task ids');
+  for (let i = 0; i < ids.length; i++) {
+    if (typeof ids[i] !== 'string') throw new SluiceError('ERR_INVALID_OPTION', `Expected \`ids\` to hold task ids (strings), got ${held(ids, i)} at index ${i}.`);
+  }
+  return ids;
+}
+
 /** `ids`, checked to name only entries of one lease (`own`): 'ERR_INVALID_OPTION' for anything else. */
 export function leaseIds(ids: readonly string[], own: ReadonlySet<string>): readonly string[] {
   if (!Array.isArray(ids)) notArray(ids);
-  for (const id of ids) {
-    if (!own.has(id)) throw new SluiceError('ERR_INVALID_OPTION', `Expected \`ids\` to hold ids of this lease's entries, got ${describe(id)}.`);
+  for (let i = 0; i < ids.length; i++) {
+    if (!own.has(ids[i]!)) throw new SluiceError('ERR_INVALID_OPTION', `Expected \`ids\` to hold ids of this lease's entries, got ${held(ids, i)}.`);
   }
   return ids;
 }

@@ -1,5 +1,6 @@
 import { describe, SluiceError } from '../core/errors.js';
 import type { Queue } from '../core/queue.js';
+import { taskIds } from '../core/ids.js';
 import { serial } from '../core/serial.js';
 import type { Store } from '../core/store.js';
 import { TypedEventTarget } from '../core/typed-events.js';
@@ -258,9 +259,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   /** Withdraws pending tasks (by task id) that are not in flight; resolves how many were removed. */
   async remove(ids: readonly string[]): Promise<number> {
     this.#checkOpen();
-    // Task objects given for their ids (what `list()` resolves) would match none, and remove nothing, silently.
-    check({ ids }, { ids: ['an array of task ids', (v) => Array.isArray(v) && v.every((id) => typeof id === 'string')] });
-    return this.#removal.remove(ids);
+    return this.#removal.remove(taskIds(ids));
   }
 
   /** Stops, waits for requests in flight, and closes. Later calls reject 'ERR_CLOSED'. */
