@@ -64,8 +64,9 @@ export interface QueueOptions<T> {
    */
   readonly pollMs?: number;
   /**
-   * The source of time for leases, delays and waits.
-   * @default the system clock
+   * The source of time for leases, delays and waits. Handles on several machines must share one: a lease's end is
+   * written by one and judged by another.
+   * @default the store's `clock` where it has one (RedisStore: the Redis server's time), else the system clock
    */
   readonly clock?: Clock;
   /**
@@ -143,7 +144,7 @@ export function resolveOptions<T>(options: QueueOptions<T>, defaultStore?: () =>
     durability: options.durability ?? 'relaxed',
     corruption: options.corruption ?? 'throw',
     pollMs: options.pollMs ?? 1000,
-    clock: options.clock ?? systemClock,
+    clock: options.clock ?? store.clock ?? systemClock,
     partitions: options.partitions ?? 1,
   };
   check(resolved, RULES);

@@ -1,3 +1,4 @@
+import type { Clock } from './clock.js';
 /**
  * The storage contract. A store keeps opaque bytes in named places and says what is there; it knows nothing of
  * items, order, leases, acks or checksums (the Queue owns all of that, once). Implement `Store` to put a queue in
@@ -38,6 +39,13 @@ export interface Store {
    * another outbox. Without it, the outbox's name alone.
    */
   readonly scope?: string;
+  /**
+   * Optional: the time every handle of this store's queues keeps deadlines in, where they run on several machines
+   * (a Redis server's): the default `clock` of the queues and outboxes opened on it. A lease's end, a delay, a retry's
+   * time is written by one machine and judged by another; on each machine's own clock, machines out of step take items
+   * leased elsewhere, or keep them too long. Without it, the system clock.
+   */
+  readonly clock?: Clock;
 }
 
 /** How hard a commit must be pressed to the medium before it resolves. */

@@ -154,7 +154,8 @@ export interface OutboxOptions {
   /**
    * The source of time: `now()` for what is stored (retry times, `notBefore`, `expiresAt`), `monotonic()` where it
    * has one for what is measured in the process (timeouts, the probe backoff), timers for waits.
-   * @default the system clock (`Date.now`, `performance.now`)
+   * @default the store's `clock` where it has one (RedisStore: the Redis server's time), else the system clock
+   * (`Date.now`, `performance.now`)
    */
   readonly clock?: Clock;
   /** Uniform in [0, 1), for jitter. @default Math.random */
@@ -252,7 +253,7 @@ export function resolveOutboxOptions(options: OutboxOptions, defaultStore?: () =
     limits,
     unloadFlush: options.unloadFlush ?? true,
     page: options.page,
-    clock: options.clock ?? systemClock,
+    clock: options.clock ?? options.store?.clock ?? systemClock,
     random: options.random ?? Math.random,
     connectivity: options.connectivity,
     partitions: options.partitions ?? 1,

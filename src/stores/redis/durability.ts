@@ -86,15 +86,17 @@ async function skewOf(node: Redis): Promise<number> {
 
 /**
  * What to say, once, about a machine whose clock is `CLOCK_SKEW_WARN_MS` or more from the server's (undefined:
- * nothing). A lease's end is a time written by the machine that took it and compared with the clock of the machine
- * that would take it next, so machines out of step hand out items whose lease has not ended (or keep them too long).
+ * nothing). The store's queues keep their deadlines on the server's time (see `ServerClock`), but times the user's
+ * code takes from this machine's clock (a `notBefore` or `expiresAt` from `Date.now()`, a `clock` option) are off by
+ * as much on it.
  */
 export function clockWarning(server: ServerDurability): string | undefined {
   const skew = Math.round(server.clockSkewMs);
   if (Math.abs(skew) < CLOCK_SKEW_WARN_MS) return undefined;
   return (
-    `sluice: this machine's clock is ${Math.abs(skew)} ms ${skew > 0 ? 'behind' : 'ahead of'} the Redis server's. Leases are timed by each machine's clock: ` +
-    "a machine whose clock runs ahead takes items whose lease has not ended, one behind keeps them too long. Keep the machines' clocks synchronised (NTP)."
+    `sluice: this machine's clock is ${Math.abs(skew)} ms ${skew > 0 ? 'behind' : 'ahead of'} the Redis server's. Leases, delays and retries are timed by the server's clock, ` +
+    `but times your code takes from this machine's (a notBefore or expiresAt from Date.now(), a clock option) are ${Math.abs(skew)} ms off on it. ` +
+    "Keep the machines' clocks synchronised (NTP)."
   );
 }
 

@@ -1,4 +1,5 @@
 import { Redis, type Cluster } from 'ioredis';
+import type { Clock } from '../../core/clock.js';
 import { SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
 import type { QueueStorage, Store } from '../../core/store.js';
@@ -9,6 +10,7 @@ import { QueueKeys } from './keys.js';
 import { resolveRedisOptions, type RedisStoreOptions, type ResolvedRedisOptions } from './options.js';
 import { RedisQueueStorage, type StoreContext } from './queue-storage.js';
 import { defineScripts, type ScriptedClient } from './scripts.js';
+import { ServerClock } from './server-clock.js';
 import { Watches } from './watch.js';
 
 /**
@@ -26,6 +28,13 @@ export class RedisStore implements Store {
   readonly prefix: string;
   /** Stores with the same prefix share its queues (on one server, as a fleet's processes do). */
   readonly scope: string;
+  /**
+   * The Redis server's time, carried forward on this process's monotonic clock between readings: the default `clock`
+   * of the queues and outboxes opened on this store, so that machines whose clocks disagree judge one another's leases
+   * and delays alike.
+   */
+  readonly clock: Clock;
+  readonly #clock: ServerClock;
   readonly #o: ResolvedRedisOptions;
   readonly #heartbeats: Heartbeats;
   readonly #watches: Watches;
@@ -44,6 +53,7 @@ export class RedisStore implements Store {
     this.#o = resolveRedisOptions(options);
     this.prefix = this.#o.prefix;
     this.scope = `redis:${this.prefix}`;
+    this.clock = this.#clock = new ServerClock(() => this.#client, answerMs(this.#o.retryMs));
     // Told each time, never once per store: each outage of the heartbeats matters (see Heartbeats).
     this.#heartbeats = new Heartbeats(() => this.#connect(), this.#o.ownerTtlMs, (message) => this.#o.onWarning(message));
     // A Cluster duplicates into a Cluster, a Redis into a Redis: the cast only unites the two signatures.
@@ -54,6 +64,7 @@ export class RedisStore implements Store {
     checkName(name);
     if (this.#closed) throw new SluiceError('ERR_CLOSED', 'This RedisStore is closed; make a new one to open queues.');
     const client = this.#connect();
+    await this.#clock.ready();
     const context: StoreContext = {
       client,
       scripts: defineScripts(client) as ScriptedClient,
