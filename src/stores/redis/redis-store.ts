@@ -64,7 +64,6 @@ export class RedisStore implements Store {
     checkName(name);
     if (this.#closed) throw new SluiceError('ERR_CLOSED', 'This RedisStore is closed; make a new one to open queues.');
     const client = this.#connect();
-    await this.#clock.ready();
     const context: StoreContext = {
       client,
       scripts: defineScripts(client) as ScriptedClient,
@@ -84,6 +83,8 @@ export class RedisStore implements Store {
       await this.#release(storage);
       throw error;
     }
+    // Once the server answered (the heartbeat was written): its time, before the queue reads a deadline on it.
+    await this.#clock.ready();
     // Closed while this handle started: `close` could not stop a heartbeat that was not yet running, and that
     // heartbeat would open a connection of its own, kept for good.
     if (this.#closed) {
