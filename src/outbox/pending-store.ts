@@ -12,7 +12,7 @@ import type { LimitOptions } from './options.js';
 import type { Pending, PendingIndex } from './pending.js';
 import { LIST_PAGE, listed } from './pending-view.js';
 import { pushPlaced } from './placement.js';
-import { reconcile } from './reconcile.js';
+import { lettersOf, reconcile } from './reconcile.js';
 import type { StoredTask } from './task.js';
 
 /**
@@ -55,19 +55,30 @@ export class PendingStore {
     return keys;
   }
 
-  /** Reads the queue into the index, settling what a crash left half done first (see `reconcile`). */
+  /**
+   * Reads the queue into the index, settling what a crash left half done first (see `reconcile`). A page at a time:
+   * entries come with their tasks' bodies, and a backlog of large ones read whole (10 000 of 60 KB: 1.2 GB) would
+   * not fit in memory, the next open's neither.
+   */
   async load(dead: Queue<DeadRecord>): Promise<void> {
-    const entries = await this.#queue.list();
-    const removed = await reconcile(entries, this.#queue, dead);
-    for (const e of entries) {
-      if (!removed.has(e.id)) this.#add(e);
-      this.#read(Number(e.id));
+    const letters = await lettersOf(dead);
+    for (let p = 0; p < this.#queue.partitions; p++) {
+      let entries: QueueEntry<StoredTask>[];
+      do {
+        entries = await this.#queue.list({ ...this.#unread(p), limit: LIST_PAGE });
+        const removed = await reconcile(entries, this.#queue, dead, letters);
+        for (const e of entries) {
+          if (!removed.has(e.id)) this.#add(e);
+          this.#read(Number(e.id));
+        }
+      } while (entries.length === LIST_PAGE);
     }
   }
 
   /** Adds the entries pushed (by any handle) that the index has not read yet, partition by partition. */
   async catchUp(): Promise<void> {
-    for (let p = 0; p < this.#queue.partitions; p++) await this.#readIn(this.#unread(p));
+    // A page at a time, as `load` reads (another handle may have pushed a backlog meanwhile).
+    for (let p = 0; p < this.#queue.partitions; p++) while ((await this.#readIn({ ...this.#unread(p), limit: LIST_PAGE })) === LIST_PAGE);
     this.#unseen = false;
   }
 
@@ -202,8 +213,8 @@ export class PendingStore {
     );
   }
 
-  /** Adds the entries `options` lists to the index, and counts them read. */
-  async #readIn(options: ListOptions): Promise<void> {
+  /** Adds the entries `options` lists to the index, and counts them read; resolves how many it listed. */
+  async #readIn(options: ListOptions): Promise<number> {
     const entries = await this.#queue.list(options);
     for (const e of entries) {
       // Tried already, by a handle whose lease this one never saw: it may have been cut short mid-burial (an open
@@ -213,6 +224,7 @@ export class PendingStore {
       this.#read(Number(e.id));
     }
     if (entries.length > 0) this.#found();
+    return entries.length;
   }
 
   #read(id: number): void {

@@ -9,12 +9,16 @@ import type { StoredTask } from './task.js';
  * decision stands. Each step names the other's entry (a dead letter the outbox entry it left, a retried task the
  * letter it came from), so that only that very twin goes: task ids are the user's, and two tasks may share one (an
  * Idempotency-Key reused on purpose), which must never take one for the other. Resolves the entries of `pending`
- * that it removed.
+ * that it removed. `letters`: `dead`'s, as `lettersOf` read them.
  */
-export async function reconcile(pending: readonly QueueEntry<StoredTask>[], queue: Queue<StoredTask>, dead: Queue<DeadRecord>): Promise<Set<string>> {
+export async function reconcile(
+  pending: readonly QueueEntry<StoredTask>[],
+  queue: Queue<StoredTask>,
+  dead: Queue<DeadRecord>,
+  letters: ReadonlyMap<string, DeadRecord> | undefined,
+): Promise<Set<string>> {
   const removed = new Set<string>();
-  if ((await dead.size()) === 0) return removed;
-  const letters = new Map((await dead.list()).map((e) => [e.id, e.value]));
+  if (!letters) return removed;
   const entries = new Map(pending.map((e) => [e.id, e.value]));
   const byTaskId = new Map<string, QueueEntry<StoredTask>[]>();
   for (const e of pending) {
@@ -44,6 +48,12 @@ export async function reconcile(pending: readonly QueueEntry<StoredTask>[], queu
   if (removed.size > 0) await queue.remove([...removed]);
   if (deadTwice.size > 0) await dead.remove([...deadTwice]);
   return removed;
+}
+
+/** The dead letters by entry id, for `reconcile` to match pending tasks with, page after page; undefined: none. */
+export async function lettersOf(dead: Queue<DeadRecord>): Promise<Map<string, DeadRecord> | undefined> {
+  if ((await dead.size()) === 0) return undefined;
+  return new Map((await dead.list()).map((e) => [e.id, e.value]));
 }
 
 /**

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Queue } from '../../src/core/queue.js';
 import type { DeadRecord } from '../../src/outbox/dead-letters.js';
-import { reconcile } from '../../src/outbox/reconcile.js';
+import { lettersOf, reconcile } from '../../src/outbox/reconcile.js';
 import type { StoredTask } from '../../src/outbox/task.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 
@@ -20,7 +20,7 @@ afterEach(async () => {
 
 const task = (url: string, createdAt: number, id = 'order-17'): StoredTask => ({ id, url: `https://x.test${url}`, method: 'POST', headers: {}, createdAt });
 const letter = (t: StoredTask, at: number, from?: string): DeadRecord => ({ task: t, reason: 'status', status: 400, attempts: 1, at, ...(from !== undefined && { from }) });
-const settle = async () => [...(await reconcile(await pending.list(), pending, dead))];
+const settle = async () => [...(await reconcile(await pending.list(), pending, dead, await lettersOf(dead)))];
 const urls = async () => ({ pending: (await pending.list()).map((e) => e.value.url.slice(14)), dead: (await dead.list()).map((e) => e.value.task.url.slice(14)) });
 
 describe('reconcile', () => {
