@@ -126,11 +126,13 @@ function fault(v: unknown, inArray: boolean): string {
   return `a ${typeof v} has no JSON form`;
 }
 
-/** The path of `visit` from the item's root: `$.a[0].f`. */
+/** The path of `visit` from the item's root: `$.a[0].f`; a deep one with its middle cut (`$[0][0]…(509 more)…[0]`). */
 function pathOf(visit: Visit): string {
-  let path = '';
-  for (let at: Visit | undefined = visit; at?.key !== undefined; at = at.parent) path = (typeof at.key === 'number' ? `[${at.key}]` : `.${at.key}`) + path;
-  return `$${path}`;
+  const steps: string[] = [];
+  for (let at: Visit | undefined = visit; at?.key !== undefined; at = at.parent) steps.push(typeof at.key === 'number' ? `[${at.key}]` : `.${at.key}`);
+  steps.reverse();
+  if (steps.length > 12) steps.splice(6, steps.length - 10, `…(${steps.length - 10} more)…`);
+  return `$${steps.join('')}`;
 }
 
 function reject(path: string, why: string): never {
