@@ -31,7 +31,8 @@ export interface QueueOptions<T> {
    */
   readonly segmentItems?: number;
   /**
-   * Most encoded bytes in one segment (a single item or `pushMany` larger than this gets a segment of its own).
+   * Most encoded bytes in one segment (a single item or `pushMany` larger than this gets a segment of its own); at
+   * most 512 MiB, what a Redis string holds.
    * @default 1_048_576 (1 MiB)
    */
   readonly segmentBytes?: number;
@@ -109,7 +110,8 @@ const RULES = {
   store: STORE,
   codec: withMethods('encode', 'decode'),
   segmentItems: integer(1, 2 ** 31),
-  segmentBytes: integer(64, MAX_PAYLOAD),
+  // A Redis string holds at most 512 MiB: a segment allowed past it took pushes until an append was refused.
+  segmentBytes: integer(64, 2 ** 29),
   maxItemBytes: integer(1, MAX_PAYLOAD - 8),
   leaseMs: LEASE,
   pollMs: positive,
