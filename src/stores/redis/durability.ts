@@ -13,20 +13,12 @@ export interface ServerDurability {
    * undefined when every primary has `noeviction`, or when CONFIG GET is refused.
    */
   readonly eviction?: string;
-  /**
-   * How far this machine's clock is from a primary's (`TIME`), in ms, beyond what the round trip leaves uncertain:
-   * positive when the server's runs ahead, the largest of every primary's; 0 when they agree or TIME is refused.
-   */
-  readonly clockSkewMs: number;
 }
-
-/** A clock this far from the server's (in ms) is said once: leases are timed by each machine's own clock. */
-export const CLOCK_SKEW_WARN_MS = 1000;
 
 /**
  * Reads what the server allows: `CONFIG GET appendonly appendfsync`, `maxmemory-policy` and the replicas in
- * `INFO replication`, on every primary of a Cluster, and how far its clock is from this machine's (`TIME`). Managed
- * services often disable CONFIG: then fsyncAlways is unknown, not assumed, and the eviction policy unchecked.
+ * `INFO replication`, on every primary of a Cluster. Managed services often disable CONFIG: then fsyncAlways is
+ * unknown, not assumed, and the eviction policy unchecked.
  */
 export async function readDurability(client: Redis | Cluster): Promise<ServerDurability> {
   const nodes = primaries(client);
@@ -34,10 +26,7 @@ export async function readDurability(client: Redis | Cluster): Promise<ServerDur
   let replicas = Infinity;
   let unknownBecause: string | undefined;
   let eviction: string | undefined;
-  let clockSkewMs = 0;
   for (const node of nodes) {
-    const skew = await skewOf(node);
-    if (Math.abs(skew) > Math.abs(clockSkewMs)) clockSkewMs = skew;
     const info = await node.info('replication');
     replicas = Math.min(replicas, Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 0));
     try {
@@ -54,50 +43,22 @@ export async function readDurability(client: Redis | Cluster): Promise<ServerDur
       unknownBecause = `CONFIG GET is refused (${error instanceof Error ? error.message : String(error)}), as managed Redis services often do`;
     }
   }
-  return { fsyncAlways, replicas: replicas === Infinity ? 0 : replicas, ...(unknownBecause && { unknownBecause }), ...(eviction && { eviction }), clockSkewMs };
+  return { fsyncAlways, replicas: replicas === Infinity ? 0 : replicas, ...(unknownBecause && { unknownBecause }), ...(eviction && { eviction }) };
 }
 
 /** The servers `client` writes to: itself, or a Cluster's primaries as its slot map last listed them. */
-function primaries(client: Redis | Cluster): Redis[] {
+export function primaries(client: Redis | Cluster): Redis[] {
   return client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
+}
+
+/** A server's address, host:port. */
+export function addressOf({ options }: Redis): string {
+  return `${options.host}:${options.port}`;
 }
 
 /** Names the servers `client` writes to (host:port), to tell when a Cluster's primaries change. */
 export function primaryAddresses(client: Redis | Cluster): string {
-  return primaries(client)
-    .map(({ options }) => `${options.host}:${options.port}`)
-    .sort()
-    .join(' ');
-}
-
-/** `node`'s clock less this machine's, less the half round trip either way could hide; 0 where TIME is refused. */
-async function skewOf(node: Redis): Promise<number> {
-  try {
-    const sent = Date.now();
-    const [seconds, micros] = await node.time();
-    const back = Date.now();
-    const offset = Number(seconds) * 1000 + Number(micros) / 1000 - (sent + back) / 2;
-    const unsure = (back - sent) / 2;
-    return Math.abs(offset) <= unsure ? 0 : offset - Math.sign(offset) * unsure;
-  } catch {
-    return 0;
-  }
-}
-
-/**
- * What to say, once, about a machine whose clock is `CLOCK_SKEW_WARN_MS` or more from the server's (undefined:
- * nothing). The store's queues keep their deadlines on the server's time (see `ServerClock`), but times the user's
- * code takes from this machine's clock (a `notBefore` or `expiresAt` from `Date.now()`, a `clock` option) are off by
- * as much on it.
- */
-export function clockWarning(server: ServerDurability): string | undefined {
-  const skew = Math.round(server.clockSkewMs);
-  if (Math.abs(skew) < CLOCK_SKEW_WARN_MS) return undefined;
-  return (
-    `sluice: this machine's clock is ${Math.abs(skew)} ms ${skew > 0 ? 'behind' : 'ahead of'} the Redis server's. Leases, delays and retries are timed by the server's clock, ` +
-    `but times your code takes from this machine's (a notBefore or expiresAt from Date.now(), a clock option) are ${Math.abs(skew)} ms off on it. ` +
-    "Keep the machines' clocks synchronised (NTP)."
-  );
+  return primaries(client).map(addressOf).sort().join(' ');
 }
 
 /**

@@ -4,7 +4,7 @@ import { SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
 import type { QueueStorage, Store } from '../../core/store.js';
 import { answerMs, within } from './attempt.js';
-import { clockWarning, evictionWarning, primaryAddresses, readDurability, strictPlan, type ServerDurability } from './durability.js';
+import { evictionWarning, primaryAddresses, readDurability, strictPlan, type ServerDurability } from './durability.js';
 import { Heartbeats } from './heartbeat.js';
 import { QueueKeys } from './keys.js';
 import { resolveRedisOptions, type RedisStoreOptions, type ResolvedRedisOptions } from './options.js';
@@ -53,7 +53,7 @@ export class RedisStore implements Store {
     this.#o = resolveRedisOptions(options);
     this.prefix = this.#o.prefix;
     this.scope = `redis:${this.prefix}`;
-    this.clock = this.#clock = new ServerClock(() => this.#client, answerMs(this.#o.retryMs));
+    this.clock = this.#clock = new ServerClock(() => this.#client, answerMs(this.#o.retryMs), (message) => this.#warn(message));
     // Told each time, never once per store: each outage of the heartbeats matters (see Heartbeats).
     this.#heartbeats = new Heartbeats(() => this.#connect(), this.#o.ownerTtlMs, (message) => this.#o.onWarning(message));
     // A Cluster duplicates into a Cluster, a Redis into a Redis: the cast only unites the two signatures.
@@ -195,7 +195,8 @@ export class RedisStore implements Store {
   }
 
   #warnSettings(server: ServerDurability | undefined): void {
-    for (const warning of server ? [evictionWarning(server), clockWarning(server)] : []) if (warning) this.#warn(warning);
+    const warning = server && evictionWarning(server);
+    if (warning) this.#warn(warning);
   }
 
   /** Each warning once per store. */

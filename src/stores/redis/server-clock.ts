@@ -1,11 +1,22 @@
 import type { Cluster, Redis } from 'ioredis';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { within } from './attempt.js';
+import { addressOf, primaries } from './durability.js';
 
 /** How often the server's time is read again: two machines' oscillators drift apart far less than a lease meanwhile. */
-export const REREAD_MS = 30_000;
-/** A reading whose round trip took longer says too little of when the server read its clock (half of it, either way). */
-const MAX_ROUND_TRIP_MS = 500;
+const REREAD_MS = 30_000;
+/** A reading slower than the last is taken only once that one is this old: its error is half its round trip. */
+const KEEP_FASTER_MS = 300_000;
+/** A machine's clock this far from the server's (in ms) is said once: times its user's code takes from it are off. */
+export const CLOCK_SKEW_WARN_MS = 1000;
+
+/** The server's time at a reading, and this process's clocks then (all in ms); the reading's round trip. */
+interface Reading {
+  readonly server: number;
+  readonly wall: number;
+  readonly mono: number;
+  readonly roundTrip: number;
+}
 
 /**
  * The Redis server's time, as the deadlines of a store's queues are kept in: a lease's end, a release's delay, a
@@ -13,53 +24,55 @@ const MAX_ROUND_TRIP_MS = 500;
  * machine's own, one whose clock runs an hour ahead takes items leased elsewhere at once, and its acks remove items
  * another machine holds now; a delay stored by it waits an hour too long on the others.
  *
- * The server's `TIME` is read when the store opens its first queue and every `REREAD_MS` after (in the background,
- * when read), and carried forward between readings on this process's monotonic clock: a step of this machine's wall
- * clock (NTP, a laptop waking) changes nothing. Before the first reading, and where `TIME` is refused, it is this
- * machine's wall clock.
+ * The server's `TIME` (a Cluster's first primary by address, the same for every client) is read when the store opens
+ * its first queue and every `REREAD_MS` after, in the background, and carried forward between readings on this
+ * process's monotonic clock: a step of this machine's wall clock (NTP, a laptop waking) changes nothing. Before the
+ * first reading, and for good where `TIME` is refused (which `warn` says), it is this machine's wall clock.
  */
 export class ServerClock implements Clock {
   readonly monotonic = (): number => performance.now();
   readonly setTimeout = systemClock.setTimeout;
   readonly clearTimeout = systemClock.clearTimeout;
-  /** Where `TIME` is read: a standalone server, or a Cluster's first primary by address, the same for every client. */
   readonly #server: () => Redis | undefined;
   readonly #answerMs: number;
-  /** The server's time less the monotonic reading, as last read; undefined before the first reading. */
-  #offset: number | undefined;
+  readonly #warn: (message: string) => void;
+  #reading: Reading | undefined;
   #readAt = -Infinity;
-  #reading: Promise<void> | undefined;
+  #pending: Promise<void> | undefined;
+  #skewTold = false;
 
-  constructor(client: () => Redis | Cluster | undefined, answerMs: number) {
+  constructor(client: () => Redis | Cluster | undefined, answerMs: number, warn: (message: string) => void) {
     this.#server = () => {
       const c = client();
-      if (!c?.isCluster) return c as Redis | undefined;
-      return (c as Cluster).nodes('master').sort((a, b) => address(a).localeCompare(address(b)))[0];
+      return c && primaries(c).sort((a, b) => addressOf(a).localeCompare(addressOf(b)))[0];
     };
     this.#answerMs = answerMs;
+    this.#warn = warn;
   }
 
   now(): number {
-    const at = performance.now();
-    if (at - this.#readAt > REREAD_MS) void this.read();
-    return this.#offset === undefined ? Date.now() : this.#offset + at;
+    const mono = performance.now();
+    // Gone back: fake timers installed since (a test), whose monotonic clock starts again at 0. Read again.
+    if (mono - this.#readAt > REREAD_MS || mono < this.#readAt) void this.read();
+    const r = this.#reading;
+    if (!r) return Date.now();
+    return mono < r.mono ? Date.now() + (r.server - r.wall) : r.server + (mono - r.mono);
   }
 
-  /** This machine's wall clock less the server's, as last read (0 before the first reading). */
-  get skewMs(): number {
-    return this.#offset === undefined ? 0 : Date.now() - this.now();
+  /** This machine's wall clock less the server's, as last read; undefined before the first reading. */
+  get skewMs(): number | undefined {
+    return this.#reading && Date.now() - this.now();
   }
 
   /** Reads the server's time unless it was read already: a store's first queue opens on the server's time. */
   async ready(): Promise<void> {
-    // Twice at most: the first TIME may wait for the connection, and its round trip then says nothing.
-    for (let tries = 0; tries < 2 && this.#offset === undefined; tries++) await this.read();
+    if (!this.#reading) await this.read();
   }
 
   /** Reads the server's time (once at a time); never rejects: a failed reading leaves the last one in place. */
   read(): Promise<void> {
-    this.#reading ??= this.#read().finally(() => (this.#reading = undefined));
-    return this.#reading;
+    this.#pending ??= this.#read().finally(() => (this.#pending = undefined));
+    return this.#pending;
   }
 
   async #read(): Promise<void> {
@@ -71,14 +84,32 @@ export class ServerClock implements Clock {
       const sent = performance.now();
       const [seconds, micros] = await within(server.time(), this.#answerMs, () => new Error('no answer to TIME'));
       const back = performance.now();
-      if (back - sent <= MAX_ROUND_TRIP_MS) this.#offset = Number(seconds) * 1000 + Number(micros) / 1000 - (sent + back) / 2;
-    } catch {
-      // Refused (a managed service may rename TIME) or unanswered: the last reading, or this machine's clock, goes on.
+      const mid = (sent + back) / 2;
+      const reading = { server: Number(seconds) * 1000 + Number(micros) / 1000, wall: Date.now() - (back - mid), mono: mid, roundTrip: back - sent };
+      const last = this.#reading;
+      if (!last || reading.roundTrip <= 2 * last.roundTrip + 1 || back - last.mono > KEEP_FASTER_MS) this.#reading = reading;
+      this.#tellSkew();
+    } catch (error) {
+      // Refused (a managed service may rename or deny TIME), not merely unanswered: nothing will read it later either.
+      if (/unknown command|NOPERM|no permissions/i.test(error instanceof Error ? error.message : '')) {
+        this.#warn(
+          `sluice: the Redis server refuses TIME (${(error as Error).message}): the queues on this store keep their leases, delays and retries on each machine's own clock. ` +
+            "A machine whose clock runs ahead then takes items leased elsewhere: keep the machines' clocks synchronised (NTP).",
+        );
+      }
     }
     this.#readAt = performance.now();
   }
-}
 
-function address({ options }: Redis): string {
-  return `${options.host}:${options.port}`;
+  /** Says once when this machine's clock is `CLOCK_SKEW_WARN_MS` or more from the server's. */
+  #tellSkew(): void {
+    const skew = Math.round(this.skewMs ?? 0);
+    if (this.#skewTold || Math.abs(skew) < CLOCK_SKEW_WARN_MS) return;
+    this.#skewTold = true;
+    this.#warn(
+      `sluice: this machine's clock is ${Math.abs(skew)} ms ${skew < 0 ? 'behind' : 'ahead of'} the Redis server's. Leases, delays and retries are timed by the server's clock, ` +
+        `but times your code takes from this machine's (a notBefore or expiresAt from Date.now(), a clock option) are ${Math.abs(skew)} ms off on it. ` +
+        "Keep the machines' clocks synchronised (NTP).",
+    );
+  }
 }

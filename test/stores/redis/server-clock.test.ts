@@ -1,6 +1,8 @@
-import { afterEach, expect, it, vi } from 'vitest';
+import type { Redis } from 'ioredis';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Outbox, Queue } from '../../../src/index.js';
 import { RedisStore } from '../../../src/redis.js';
+import { ServerClock } from '../../../src/stores/redis/server-clock.js';
 import { describeRedis } from '../../support/redis-suite.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -14,6 +16,109 @@ function stepWallClock(offsetMs: number): void {
 
 afterEach(() => {
   vi.restoreAllMocks();
+});
+
+/**
+ * A server whose clock reads `lead` ms ahead of this machine's true time, answering TIME after `roundTrip` ms of this
+ * process's monotonic clock (made to pass by hand: `mono`), or refusing it.
+ */
+function fakeServer(o: { lead: number; roundTrip?: number; refuse?: string; port?: number }) {
+  let mono = 1_000_000;
+  const trueStart = Date.now();
+  vi.spyOn(performance, 'now').mockImplementation(() => mono);
+  const server = {
+    isCluster: false,
+    options: { host: '127.0.0.1', port: o.port ?? 6379 },
+    calls: 0,
+    lead: o.lead,
+    roundTrip: o.roundTrip ?? 2,
+    async time(): Promise<[string, string]> {
+      server.calls++;
+      if (o.refuse) throw new Error(o.refuse);
+      // The server reads its clock halfway through the round trip.
+      mono += server.roundTrip / 2;
+      const at = trueStart + (mono - 1_000_000) + server.lead;
+      mono += server.roundTrip / 2;
+      return [String(Math.floor(at / 1000)), String(Math.round((at % 1000) * 1000))];
+    },
+  };
+  const truth = () => trueStart + (mono - 1_000_000);
+  return { server, truth, pass: (ms: number) => void (mono += ms), back: (ms: number) => void (mono -= ms) };
+}
+
+describe('ServerClock', () => {
+  it("reads the server's time at the first queue's open, and carries it forward on the monotonic clock: a step of the wall clock changes nothing", async () => {
+    const { server, truth, pass } = fakeServer({ lead: 5_000 });
+    const clock = new ServerClock(() => server as unknown as Redis, 1000, () => undefined);
+    // Before any reading: the wall clock.
+    expect(Math.abs(clock.now() - Date.now())).toBeLessThan(50);
+    await clock.ready();
+    expect(Math.abs(clock.now() - (truth() + 5_000))).toBeLessThan(5);
+    stepWallClock(3_600_000);
+    pass(10_000);
+    expect(Math.abs(clock.now() - (truth() + 5_000))).toBeLessThan(5);
+  });
+
+  it('reads it again every 30 s, in the background; a slower reading replaces a faster one only once that is 5 minutes old', async () => {
+    const { server, truth, pass } = fakeServer({ lead: 0, roundTrip: 10 });
+    const clock = new ServerClock(() => server as unknown as Redis, 1000, () => undefined);
+    await clock.ready();
+    pass(20_000);
+    clock.now();
+    expect(server.calls).toBe(1);
+    pass(11_000);
+    clock.now();
+    await clock.read();
+    expect(server.calls).toBe(2);
+    // A reading over a slow round trip, whose server clock had moved (a step on the server, say): not taken yet.
+    server.roundTrip = 400;
+    server.lead = 150;
+    pass(31_000);
+    clock.now();
+    await clock.read();
+    expect(server.calls).toBe(3);
+    expect(Math.abs(clock.now() - truth())).toBeLessThan(5);
+    pass(300_000);
+    clock.now();
+    await clock.read();
+    expect(Math.abs(clock.now() - (truth() + 150))).toBeLessThan(5);
+  });
+
+  it('refused TIME (a managed service may deny it): says so once, and goes on with the wall clock', async () => {
+    const { server } = fakeServer({ lead: 5_000, refuse: "ERR unknown command 'TIME'" });
+    const warnings: string[] = [];
+    const clock = new ServerClock(() => server as unknown as Redis, 1000, (m) => warnings.push(m));
+    await clock.ready();
+    expect(warnings).toEqual([expect.stringMatching(/refuses TIME .*each machine's own clock/)]);
+    expect(Math.abs(clock.now() - Date.now())).toBeLessThan(50);
+  });
+
+  it("says once when this machine's clock is a second or more from the server's", async () => {
+    const { server, pass } = fakeServer({ lead: -60_000 });
+    const warnings: string[] = [];
+    const clock = new ServerClock(() => server as unknown as Redis, 1000, (m) => warnings.push(m));
+    await clock.ready();
+    pass(31_000);
+    clock.now();
+    await clock.read();
+    expect(warnings).toEqual([expect.stringMatching(/this machine's clock is (59\d{3}|60\d{3}) ms ahead of the Redis server's/)]);
+  });
+
+  it("reads a Cluster's first primary by address, the one every client reads", async () => {
+    const { server } = fakeServer({ lead: 0, port: 7001 });
+    const other = { ...server, options: { host: '127.0.0.1', port: 7002 }, time: vi.fn(server.time) };
+    const cluster = { isCluster: true, nodes: () => [other, server] };
+    await new ServerClock(() => cluster as never, 1000, () => undefined).ready();
+    expect([server.calls, other.time.mock.calls.length]).toEqual([1, 0]);
+  });
+
+  it("whose monotonic clock goes back (fake timers installed in a test) keeps the server's time, not the process's uptime less", async () => {
+    const { server, truth, back } = fakeServer({ lead: 0 });
+    const clock = new ServerClock(() => server as unknown as Redis, 1000, () => undefined);
+    await clock.ready();
+    back(900_000);
+    expect(Math.abs(clock.now() - truth() - 900_000)).toBeLessThan(50);
+  });
 });
 
 describeRedis("RedisStore's clock: the server's time", (server) => {
