@@ -93,7 +93,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     this.#index = new PendingIndex(options.ordering);
     const stream = (this.constructor as typeof Outbox).streamBodies;
     this.#bodies = new BodyStore(queue.blobs, { clock: options.clock, maxBodyBytes: options.maxBodyBytes, stream });
-    this.#pending = new PendingStore(queue, this.#index, options.limits, (pending) => this.#deliverer.recall(pending), () => {
+    this.#pending = new PendingStore(queue, this.#index, options, (pending) => this.#deliverer.recall(pending), () => {
       // Another handle's tasks (a page's, in a service worker): 'drained' is owed once they are gone; an emptiness read is stale.
       this.#notices.coming();
       this.#notices.owed();

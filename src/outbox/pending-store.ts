@@ -8,7 +8,7 @@ import type { ToDead } from './delivery.js';
 import type { PendingTask } from './events.js';
 import { inOutboxWords, storedNothing } from './enqueue.js';
 import { makeRoom } from './limits.js';
-import type { LimitOptions } from './options.js';
+import type { LimitOptions, ResolvedOutboxOptions } from './options.js';
 import type { Pending, PendingIndex } from './pending.js';
 import { LIST_PAGE, listed } from './pending-view.js';
 import { pushPlaced } from './placement.js';
@@ -24,6 +24,8 @@ export class PendingStore {
   readonly #queue: Queue<StoredTask>;
   readonly #index: PendingIndex;
   readonly #limits: Required<LimitOptions>;
+  /** 'strict': a push that failed is never taken for stored when its tasks are found (see `push`). */
+  readonly #strict: boolean;
   /**
    * Per partition of the queue, the entry id up to which every committed entry has been read into the index, past
    * which other handles' pushes are found. Never moved past an entry not read: a handle's own push can be numbered
@@ -39,10 +41,11 @@ export class PendingStore {
   /** See `unseen`. */
   #unseen = false;
 
-  constructor(queue: Queue<StoredTask>, index: PendingIndex, limits: Required<LimitOptions>, recall: (pending: readonly Pending[]) => Promise<void>, found: () => void) {
+  constructor(queue: Queue<StoredTask>, index: PendingIndex, options: Pick<ResolvedOutboxOptions, 'limits' | 'durability'>, recall: (pending: readonly Pending[]) => Promise<void>, found: () => void) {
     this.#queue = queue;
     this.#index = index;
-    this.#limits = limits;
+    this.#limits = options.limits;
+    this.#strict = options.durability === 'strict';
     this.#recall = recall;
     this.#found = found;
   }
@@ -127,7 +130,8 @@ export class PendingStore {
    * Stores `tasks` as they are and indexes them; resolves their entries. A push that fails may have stored them all
    * the same (a commit whose reply was lost): the store is read to tell, and when every one is there, the push
    * resolves. Else it rejects, and what it may have stored is read in (now, or by the next `catchUp`, see `unseen`), so
-   * that the outbox delivers it.
+   * that the outbox delivers it. With 'strict', tasks found are no proof: a commit that replicas never confirmed is
+   * on the primary, and lost with it should it fail. The push rejects, and what it stored is taken out again.
    */
   async push(tasks: readonly StoredTask[]): Promise<Stored[]> {
     const before = new Map(this.#readTo);
@@ -138,7 +142,7 @@ export class PendingStore {
       if (storedNothing(error)) throw inOutboxWords(error);
       this.#unseen = true;
       const found = await this.#landed(tasks, before).catch(() => []);
-      if (found.length === tasks.length) return found;
+      if (found.length === tasks.length && !this.#strict) return found;
       // Some, not all: a partition's share (see `pushPlaced`). Taken out again, as the shares before it were.
       if (found.length > 0) await this.#withdrawLanded(found);
       throw error;

@@ -30,6 +30,18 @@ describe('an enqueue whose commit fails', () => {
     expect(r.server.received.map((x) => x.key).sort()).toEqual(['a', 'b']);
   });
 
+  // Before, an enqueue whose strict commit a Redis replica never confirmed (WAIT refused) resolved once its task was
+  // found on the primary, and a failover to the replica lost it without a word.
+  it("…with durability 'strict', found is no proof that it is durable: the enqueue rejects, and the tasks are taken out again, never sent", async () => {
+    await r.reopen({ store, durability: 'strict' });
+    r.outbox.start();
+    store.fail('commit', { storage: 'api', landed: true });
+    await expect(r.outbox.enqueueMany(two)).rejects.toMatchObject({ code: 'ERR_STORAGE' });
+    expect(await r.outbox.size()).toBe(0);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 0, remaining: 0 });
+    expect(r.server.received).toHaveLength(0);
+  });
+
   it('…where the store cannot be read to tell: the enqueue rejects, and a started outbox still delivers what it stored, with no other enqueue to wake it', async () => {
     r.outbox.start();
     store.fail('commit', { storage: 'api', landed: true });
