@@ -66,6 +66,8 @@ export class CommitView {
   conflicts = 0;
   /** Reads of the store: a plan that finds it moved on knows the view took in another handle's commit meanwhile. */
   loads = 0;
+  /** Loads that found the storage gone back, or deleted and made again: a lease taken before one may name other items. */
+  rewinds = 0;
   /** This handle pushed since it last recorded how far the queue grew (see `Plan.grown`). */
   unrecorded = false;
 

@@ -171,6 +171,7 @@ export class Leasing<T> {
   }
 
   #lease(lease: string, owner: string, until: number, entries: LeaseEntry<T>[]): PartLease<T> {
+    const rewinds = this.#c.view.rewinds;
     // The set of the lease's ids is made only for an ack or release that names some: most name none.
     let own: Set<string> | undefined;
     // Given back by this lease: "all of the lease" no longer names them (an ack of the rest must not remove them).
@@ -183,8 +184,8 @@ export class Leasing<T> {
     return {
       entries,
       expiresAt: until,
-      ack: (ids) => this.#c.run(() => this.#c.view.commit(() => this.#ack(lease, pick(ids), entries))),
-      [CHECK_ACK]: (ids) => this.#check(() => this.#ack(lease, pick(ids), entries)),
+      ack: (ids) => this.#c.run(() => this.#c.view.commit(() => this.#ack(lease, pick(ids), entries, rewinds))),
+      [CHECK_ACK]: (ids) => this.#check(() => this.#ack(lease, pick(ids), entries, rewinds)),
       [CHECK]: () => this.#check(() => undefined),
       [UNTAKE]: () => this.#c.view.commit(() => this.#release(lease, pick(undefined), 0, true)),
       [IN_DOUBT]: this.#c.storage.leasesInDoubt ? () => this.#c.storage.leasesInDoubt!(owner) : NEVER,
@@ -218,10 +219,12 @@ export class Leasing<T> {
    * An item out of the lease's hold that counts fewer attempts than the lease gave it is another item under the
    * same id: the storage went back to an earlier state (a Redis restarted from an older snapshot, a failover to a
    * replica behind, a restored backup), where that id was free, and a push since took it. Acking it would remove an
-   * item nobody was given.
+   * item nobody was given. Attempts tell only so much (the other item may have been taken as often): once a load
+   * found the storage gone back since the lease was taken (`rewinds`), an item out of its hold is taken for another.
    */
-  #ack(lease: string, seqs: number[], entries: readonly LeaseEntry<T>[]): Plan<undefined> {
+  #ack(lease: string, seqs: number[], entries: readonly LeaseEntry<T>[], rewinds: number): Plan<undefined> {
     const { state } = this.#c.view;
+    const rewound = this.#c.view.rewinds !== rewinds;
     const now = this.#c.clock.now();
     const own = state.holds.lease(lease);
     let given: Map<number, number> | undefined;
@@ -233,7 +236,7 @@ export class Leasing<T> {
       if (held !== undefined && held.lease !== '' && held.lease !== lease) taken.push(seq);
       else if (held?.lease !== lease && (own === undefined || state.holds.at(seq, -Infinity) !== own)) {
         given ??= new Map(entries.map((e) => [Number(e.id), e.attempts]));
-        if (state.attemptsOf(seq) < (given.get(seq) ?? 0)) other.push(seq);
+        if (rewound || state.attemptsOf(seq) < (given.get(seq) ?? 0)) other.push(seq);
       }
     }
     if (taken.length > 0) {
@@ -242,7 +245,7 @@ export class Leasing<T> {
     if (other.length > 0) {
       throw new SluiceError(
         'ERR_LEASE_EXPIRED',
-        `The queue's storage went back to an earlier state since this lease was taken: the ids of ${other.length} of these items now name other items, pushed since; nothing was acked.`,
+        `The queue's storage went back to an earlier state since this lease was taken: the ids of ${other.length} of these items may name other items now, pushed since; nothing was acked.`,
       );
     }
     return this.acking(seqs, undefined);

@@ -52,7 +52,10 @@ export class ViewReader {
       // until a load is taken in whole: a store says so once, and a read that fails after it must not lose that.
       // Deleted under the queue: what it held is lost, told by what this view knew of it before taking in the new state.
       if (snapshot.remade) view.gone = (view.gone ?? []).concat(unackedIds(view));
-      if (snapshot.rewound || snapshot.remade) this.#rewound = true;
+      if (snapshot.rewound || snapshot.remade) {
+        this.#rewound = true;
+        view.rewinds++;
+      }
       if (this.#rewound) this.log.reset();
       let moved: boolean;
       try {
@@ -64,6 +67,9 @@ export class ViewReader {
       // The token is adopted only once the tail is read too: a view that took it with a tail read short would
       // plan its next push over items it never saw, and the store would take that commit as current.
       if (!moved) {
+        // Every number read is one given out: a store gone back below it (a failover to a replica behind) lost it,
+        // which a handle that only read (listed, took) must tell too, and never give out again.
+        this.highWater = Math.max(this.highWater, view.next);
         this.#rewound = false;
         this.token = snapshot.token;
         view.loads++;
