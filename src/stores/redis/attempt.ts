@@ -1,8 +1,12 @@
 import { SluiceError } from '../../core/errors.js';
 import { storageError as translate } from '../../core/storage-errors.js';
 
-/** Redis error replies that mean "not now" rather than "never": a restarted server, a cluster failing over. */
-const PASSING = /^(LOADING|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY)\b/;
+/**
+ * Redis error replies that mean "not now" rather than "never": a restarted server, a cluster failing over. MOVED and
+ * ASK reach here from a pipeline (a strict commit's script and its WAIT), which the Cluster client does not redirect:
+ * the node refused the script without running it, and the next try goes where the refreshed slot map says.
+ */
+const PASSING = /^(LOADING|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|MOVED|ASK)\b/;
 
 /** What a client's `status` is once it will never reconnect (closed by its owner): retrying cannot help then. */
 const ENDED = 'end';

@@ -180,7 +180,11 @@ export class RedisQueueStorage implements QueueStorage {
       const { lua, sha } = COMMITS[script];
       let replies = await client.pipeline().evalsha(sha, keyCount, ...args).wait(wait, options.replicaTimeoutMs).exec();
       if (/^NOSCRIPT/.test(String(replies?.[0]?.[0]?.message))) replies = await client.pipeline().eval(lua, keyCount, ...args).wait(wait, options.replicaTimeoutMs).exec();
-      for (const [error] of replies ?? []) if (error) throw error;
+      for (const [error] of replies ?? []) {
+        // Moved by a failover: the slot map is read again before the next try (see PASSING in attempt.ts).
+        if (error && client.isCluster && /^(MOVED|ASK)\b/.test(error.message)) await new Promise<void>((resolve) => (client as Cluster).refreshSlotsCache(() => resolve()));
+        if (error) throw error;
+      }
       return { token: String(replies?.[0]?.[1]), acked: Number(replies?.[1]?.[1]) };
     };
     const result = await this.#call('commit', async () => {

@@ -276,7 +276,7 @@ describeRedis(
 // A Cluster node fails over to a replica that had not caught up: the queue's slot is served by another process, which
 // holds an earlier state, while the Cluster client as a whole never reconnects. Each test uses a queue on a shard of
 // its own (SHARDS, one per test), so that they fail over one after another on one cluster.
-const SHARDS = 5;
+const SHARDS = 6;
 describeRedis('RedisStore on a Cluster whose node fails over to a replica behind it', () => {
   let cluster: RedisCluster;
   const clients: Cluster[] = [];
@@ -360,6 +360,36 @@ describeRedis('RedisStore on a Cluster whose node fails over to a replica behind
       await b.close();
     } finally {
       await Promise.all(stores.map((s) => s.close()));
+    }
+  }, 60_000);
+
+  // Before, a strict commit's script and its WAIT, one pipeline, came back MOVED from the old primary, and the push
+  // rejected with that raw reply: the Cluster client redirects single commands, not pipelines.
+  it('strict pushes through a graceful failover (CLUSTER FAILOVER) go on to the new primary: none rejects', async () => {
+    const prefix = 'failover-moved:';
+    const { name, replica } = await shard(prefix);
+    const store = new RedisStore({ client: client(), prefix, onWarning: () => undefined });
+    const toReplica = new Redis(replica.url);
+    try {
+      const q = await Queue.open<number>({ name, store, durability: 'strict' });
+      let stop = false;
+      let pushed = 0;
+      const errors: unknown[] = [];
+      const loop = (async () => {
+        while (!stop) await q.push(pushed).then(() => pushed++, (error: unknown) => errors.push(error));
+      })();
+      await sleep(200);
+      await toReplica.cluster('FAILOVER');
+      while (!/role:master/.test(await toReplica.info('replication'))) await sleep(50);
+      await sleep(500);
+      stop = true;
+      await loop;
+      expect(errors).toEqual([]);
+      expect(await q.size()).toBe(pushed);
+      await q.close();
+    } finally {
+      toReplica.disconnect();
+      await store.close();
     }
   }, 60_000);
 
