@@ -36,6 +36,7 @@ export function repairPlan(
   }
   const reports: RecoverDetail[] = [];
   let lostIds: string[] = [];
+  let told: (() => void) | undefined;
   if (damage) reports.push({ queue: name, kind: 'tail', segment: damage.segment, offset: damage.offset, bytes: damage.bytes, corrupt: damage.corrupt });
   if (given > next || gone) {
     // Deleted under the queue: what this view knew unacked is gone, ids now held by new items too (the state read
@@ -43,8 +44,11 @@ export function repairPlan(
     if (gone) lostIds = [...gone];
     else for (let seq = next; seq < given; seq = state.acked.endOf(seq + 1)) if (!state.isAcked(seq)) lostIds.push(String(seq));
     const lost: CorruptDetail = { queue: name, segment: view.segments.list[view.segments.list.length - 1]?.id ?? next, offset: 0, lost: lostIds, action: corruption, reason: 'missing' };
-    if (lostIds.length > 0) tell(lost);
+    // With 'skip', told once the repair is stored: a repair that loses a race to another handle's commit is planned
+    // again on what that commit did, and ids another handle has given to new items since are no longer this loss.
+    if (lostIds.length > 0 && corruption === 'skip') told = () => tell(lost);
     if (lostIds.length > 0 && corruption === 'throw') {
+      tell(lost);
       throw new SluiceError(
         'ERR_CORRUPT',
         `${lostIds.length} unacked items of queue "${name}" (ids ${lostIds[0]} to ${lostIds[lostIds.length - 1]}) are in no segment: ` +
@@ -70,6 +74,7 @@ export function repairPlan(
       view.trouble = undefined;
       view.missing = undefined;
       view.gone = undefined;
+      told?.();
       for (const detail of reports) report(detail);
     },
   };

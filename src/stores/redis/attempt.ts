@@ -86,6 +86,6 @@ export function storageError(what: string, error: unknown): SluiceError {
   return translate(error, `Redis failed to ${what}:`);
 }
 
-function sleep(ms: number): Promise<void> {
+export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -10,6 +10,7 @@
  * - `h:<owner>`: that handle's heartbeat, which expires when the handle's process is gone;
  * - `g:<owner>`: left when a handle judged that owner gone, so that it never comes back as that owner;
  * - `w`: the pub/sub channel on which every commit is announced;
+ * - `t`: the handle whose commit goes next, after its commits lost races in a row (see COMMIT in scripts.ts);
  * - `b:<key>`: a blob's bytes (an outbox's large bodies); `bk`: the set of blob keys, so listing needs no SCAN.
  */
 export class QueueKeys {
@@ -17,6 +18,7 @@ export class QueueKeys {
   readonly meta: string;
   readonly lengths: string;
   readonly channel: string;
+  readonly turn: string;
   readonly #base: string;
 
   constructor(prefix: string, name: string) {
@@ -25,6 +27,7 @@ export class QueueKeys {
     this.meta = `${this.#base}m`;
     this.lengths = `${this.#base}l`;
     this.channel = `${this.#base}w`;
+    this.turn = `${this.#base}t`;
   }
 
   segment(id: number): string {

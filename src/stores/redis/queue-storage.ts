@@ -2,7 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { randomId } from '../../core/ids.js';
 import { SluiceError } from '../../core/errors.js';
 import type { QueueStorage, SegmentInfo, StorageBatch, StorageSnapshot } from '../../core/store.js';
-import { answerMs, attempt, within } from './attempt.js';
+import { answerMs, attempt, sleep, within } from './attempt.js';
 import { RedisBlobs } from './blobs.js';
 import { GONE_TTL_MS, type Beat, type Heartbeats } from './heartbeat.js';
 import type { QueueKeys } from './keys.js';
@@ -47,6 +47,8 @@ export class RedisQueueStorage implements QueueStorage {
   readonly #keys: QueueKeys;
   readonly #context: StoreContext;
   #commits = 0;
+  /** Commits lost to other handles' in a row: from the second, the next one takes the queue's turn (see COMMIT). */
+  #lost = 0;
   /** The client's reconnections as of this handle's last load. */
   #loadedAt: number;
   /** The run_id of the server that answered this handle's last load (undefined before the first). */
@@ -158,7 +160,7 @@ export class RedisQueueStorage implements QueueStorage {
     const generation = token === INITIAL_TOKEN ? randomId() : generationOf(token);
     const next = `${generation === undefined ? '' : `${generation}/`}${owner}.${(++this.#commits).toString(36)}`;
     const { write, meta, metaAppend, remove = [], quarantine = [] } = batch;
-    const args: (string | Buffer)[] = [keys.version, keys.meta, keys.lengths, keys.lastCommit(owner), keys.heartbeat(owner), keys.gone(owner)];
+    const args: (string | Buffer)[] = [keys.version, keys.meta, keys.lengths, keys.lastCommit(owner), keys.heartbeat(owner), keys.gone(owner), keys.turn];
     if (write) args.push(keys.segment(write.segment));
     for (const id of remove) args.push(keys.segment(id));
     for (const id of quarantine) args.push(keys.segment(id), keys.quarantined(id));
@@ -168,12 +170,12 @@ export class RedisQueueStorage implements QueueStorage {
     if (meta) args.push('set', '0', buffer(meta));
     else if (metaAppend) args.push('append', String(metaAppend.offset), buffer(metaAppend.bytes));
     else args.push('', '0', '');
-    args.push(String(remove.length), String(quarantine.length), String(this.#context.options.ownerTtlMs));
+    args.push(String(remove.length), String(quarantine.length), String(this.#context.options.ownerTtlMs), this.#lost >= 2 ? '1' : '0');
     args.push(...remove.map(String), ...quarantine.map(String));
 
     const wait = batch.durability === 'strict' ? await this.#context.strictReplicas() : 0;
     const { client, scripts, options } = this.#context;
-    const run = async (script: 'sluiceCommit2' | 'sluiceCommitWhenFull2'): Promise<{ token: string; acked: number }> => {
+    const run = async (script: 'sluiceCommit3' | 'sluiceCommitWhenFull3'): Promise<{ token: string; acked: number }> => {
       if (wait === 0) return { token: await scripts[script](String(keyCount), ...args), acked: 0 };
       // WAIT right behind the script, on the same connection (a Cluster routes the pipeline by the queue's slot). A
       // script the server lost is refused (NOSCRIPT) without running: the pipeline goes again with its text.
@@ -189,15 +191,18 @@ export class RedisQueueStorage implements QueueStorage {
     };
     const result = await this.#call('commit', async () => {
       try {
-        return await run('sluiceCommit2');
+        return await run('sluiceCommit3');
       } catch (error) {
         // At maxmemory, a commit that adds no segment bytes runs anyway: acks must be able to free a full Redis.
         // The refused run wrote nothing (Redis refuses a script's first write), so the same token may run again.
         if (write?.bytes.length || !/\bOOM\b/.test(String((error as Error)?.message))) throw error;
-        return run('sluiceCommitWhenFull2');
+        return run('sluiceCommitWhenFull3');
       }
     }, wait > 0 ? options.replicaTimeoutMs : 0);
-    if (result.token === '') return undefined;
+    // Another handle's turn (see COMMIT): it commits in a moment, and the next plan is made on what it did.
+    if (result.token === 'turn') await sleep(5);
+    this.#lost = result.token === '' ? this.#lost + 1 : 0;
+    if (result.token === '' || result.token === 'turn') return undefined;
     if (result.token === 'gone') {
       await this.#judgedGone(owner);
       return undefined;

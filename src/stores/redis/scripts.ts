@@ -8,7 +8,12 @@ import type { Cluster, Redis } from 'ioredis';
  *    applied twice). Tokens are unique per commit, so either is proof; the version alone still proves it once
  *    `c:<owner>` has expired or was evicted, as long as no other handle committed since.
  * 2. The stored token differs from the caller's: another handle committed first. Write nothing, reply ''.
- * 3. Another handle judged this owner gone (its tombstone, see GONE): its leases may be in other hands, and any it
+ *    A caller that lost races in a row (ARGV[15] '1') takes the queue's turn (`t`, for TURN_MS) unless another holds
+ *    it: a handle whose every commit must read first (a take, an ack, a repair) never wins against one that pushes
+ *    in a loop, each push on the token its last one made.
+ * 3. Another handle holds the turn: write nothing, reply 'turn' (the caller waits a moment, then plans again). The
+ *    holder's commit ends the turn.
+ * 4. Another handle judged this owner gone (its tombstone, see GONE): its leases may be in other hands, and any it
  *    took now would be taken back by the next take anywhere. Write nothing, reply 'gone': the handle goes on under a
  *    new owner and plans again. A heartbeat that expired unjudged is made again, so that no judgement can fall
  *    between this commit and the next beat and take back what it leased.
@@ -20,20 +25,31 @@ import type { Cluster, Redis } from 'ioredis';
  * A write at the current end is an APPEND (cost: the bytes pushed); a write before the end rebuilds the string up
  * to the offset, which only the repair of a torn tail does.
  *
- * KEYS: version, meta, lengths, lastCommit, heartbeat, tombstone, [segment], removed..., (quarantined, target)...
+ * KEYS: version, meta, lengths, lastCommit, heartbeat, tombstone, turn, [segment], removed..., (quarantined, target)...
  * ARGV: expected, new, channel, owner, lastCommitTtlMs, segmentId|'', offset, bytes, metaMode ''|'set'|'append',
- *       metaOffset, metaBytes, removeCount, quarantineCount, ownerTtlMs, removed ids..., quarantined ids...
+ *       metaOffset, metaBytes, removeCount, quarantineCount, ownerTtlMs, claim '0'|'1', removed ids..., quarantined ids...
  */
+/**
+ * How long a turn taken lasts at most (ms): long enough for its holder to read the queue and commit, short enough that
+ * a holder that died, or whose operation found nothing to commit, holds the others back only a moment.
+ */
+export const TURN_MS = 150;
+
 const COMMIT = `
-local v, m, l, c = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local v, m, l, c, turn = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[7]
 local new = ARGV[2]
 if redis.call('GET', c) == new then return new end
 local current = redis.call('GET', v) or '0'
 if current == new then return new end
-if current ~= ARGV[1] then return '' end
+local holder = redis.call('GET', turn)
+if current ~= ARGV[1] then
+  if ARGV[15] == '1' and (not holder or holder == ARGV[4]) then redis.call('SET', turn, ARGV[4], 'PX', ${TURN_MS}) end
+  return ''
+end
+if holder and holder ~= ARGV[4] then return 'turn' end
 if redis.call('EXISTS', KEYS[6]) == 1 then return 'gone' end
 if redis.call('EXISTS', KEYS[5]) == 0 then redis.call('SET', KEYS[5], '1', 'PX', ARGV[14]) end
-local k = 7
+local k = 8
 local seg = ARGV[6]
 local wkey, woff, wlen
 if seg ~= '' then
@@ -74,16 +90,17 @@ end
 local removes, quarantines = tonumber(ARGV[12]), tonumber(ARGV[13])
 for i = 1, removes do
   redis.call('DEL', KEYS[k])
-  redis.call('HDEL', l, ARGV[14 + i])
+  redis.call('HDEL', l, ARGV[15 + i])
   k = k + 1
 end
 for i = 1, quarantines do
   if redis.call('EXISTS', KEYS[k]) == 1 then redis.call('RENAME', KEYS[k], KEYS[k + 1]) end
-  redis.call('HDEL', l, ARGV[14 + removes + i])
+  redis.call('HDEL', l, ARGV[15 + removes + i])
   k = k + 2
 end
 redis.call('SET', v, new)
 redis.call('SET', c, new, 'PX', ARGV[5])
+if holder then redis.call('DEL', turn) end
 return new
 `;
 
@@ -174,14 +191,14 @@ return 1
  * script the server lost (SCRIPT FLUSH, a restart) as EVAL on its own, after the WAIT, which then covers nothing.
  */
 export const COMMITS = {
-  sluiceCommit2: { lua: COMMIT, sha: sha1(COMMIT) },
-  sluiceCommitWhenFull2: { lua: COMMIT_WHEN_FULL, sha: sha1(COMMIT_WHEN_FULL) },
+  sluiceCommit3: { lua: COMMIT, sha: sha1(COMMIT) },
+  sluiceCommitWhenFull3: { lua: COMMIT_WHEN_FULL, sha: sha1(COMMIT_WHEN_FULL) },
 };
 
 /** The commands the store adds to a client. Versioned names: two sluice versions may share one client. */
 export interface ScriptedClient {
-  sluiceCommit2(...args: (string | number | Buffer)[]): Promise<string>;
-  sluiceCommitWhenFull2(...args: (string | number | Buffer)[]): Promise<string>;
+  sluiceCommit3(...args: (string | number | Buffer)[]): Promise<string>;
+  sluiceCommitWhenFull3(...args: (string | number | Buffer)[]): Promise<string>;
   sluiceLoad2Buffer(...args: string[]): Promise<Buffer[]>;
   sluiceBeat1(heartbeat: string, tombstone: string, ttlMs: number, remake: '0' | '1'): Promise<number>;
   sluiceGone2(heartbeat: string, tombstone: string, ownerTtlMs: number, goneTtlMs: number, server: string): Promise<number | string>;
@@ -193,8 +210,8 @@ export interface ScriptedClient {
  */
 export function defineScripts(client: Redis | Cluster): ScriptedClient {
   const scripted = client as unknown as Partial<ScriptedClient>;
-  if (typeof scripted.sluiceCommit2 !== 'function') client.defineCommand('sluiceCommit2', { lua: COMMIT });
-  if (typeof scripted.sluiceCommitWhenFull2 !== 'function') client.defineCommand('sluiceCommitWhenFull2', { lua: COMMIT_WHEN_FULL });
+  if (typeof scripted.sluiceCommit3 !== 'function') client.defineCommand('sluiceCommit3', { lua: COMMIT });
+  if (typeof scripted.sluiceCommitWhenFull3 !== 'function') client.defineCommand('sluiceCommitWhenFull3', { lua: COMMIT_WHEN_FULL });
   if (typeof scripted.sluiceLoad2Buffer !== 'function') client.defineCommand('sluiceLoad2', { lua: LOAD });
   if (typeof scripted.sluiceBeat1 !== 'function') client.defineCommand('sluiceBeat1', { lua: BEAT, numberOfKeys: 2 });
   if (typeof scripted.sluiceGone2 !== 'function') client.defineCommand('sluiceGone2', { lua: GONE, numberOfKeys: 2 });
