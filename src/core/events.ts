@@ -11,11 +11,14 @@ export interface PushDetail {
  * - 'meta-damaged': records of the metadata after a damaged one were dropped, so changes they held may be undone;
  * - 'rollback': the ids `[from, to)` were given out but their items are gone (cut off, or in storage removed under
  *   the queue): they are made void, so they are never handed out and never given to a new item, and what the
- *   metadata said of them (acks, leases, attempts) is forgotten.
+ *   metadata said of them (acks, leases, attempts) is forgotten;
+ * - 'floor': the segments ended before the queue's next id (the empty segment a drained queue keeps at it removed
+ *   under the queue, or a repair's cut), so an empty one was written there (`segment`): metadata lost later would
+ *   otherwise be rebuilt to give those ids out again.
  */
 export interface RecoverDetail {
   readonly queue: string;
-  readonly kind: 'tail' | 'meta' | 'meta-missing' | 'meta-damaged' | 'rollback';
+  readonly kind: 'tail' | 'meta' | 'meta-missing' | 'meta-damaged' | 'rollback' | 'floor';
   readonly segment?: number;
   /** Where the cut was made, in bytes. */
   readonly offset?: number;

@@ -26,7 +26,7 @@ export function repairPlan(
   // Numbers given out past what the segments hold: their items were stored, and are lost.
   const given = Math.max(state.knownEnd(), view.highWater, missing ? storedEnd(view, missing, next) : 0);
   const known = Math.max(given, cut);
-  if (!damage && !trouble && known <= next && !gone) return floorPlan(view, next);
+  if (!damage && !trouble && known <= next && !gone) return floorPlan(view, next, report, name);
   if (damage?.corrupt && corruption === 'throw') {
     throw new SluiceError(
       'ERR_CORRUPT',
@@ -75,6 +75,7 @@ export function repairPlan(
       view.missing = undefined;
       view.gone = undefined;
       told?.();
+      if (known > next) voided.add(view);
       for (const detail of reports) report(detail);
     },
   };
@@ -86,12 +87,18 @@ export function repairPlan(
  * newest segment the cut left empty. Metadata lost later is rebuilt from the segments, which would otherwise give
  * the void numbers out again: to second items, which a stale `remove` of the first would take.
  */
-function floorPlan(view: CommitView, next: number): Plan<undefined> | undefined {
+function floorPlan(view: CommitView, next: number, report: (detail: RecoverDetail) => void, name: string): Plan<undefined> | undefined {
+  // Part of a repair just stored, which said what it made void; else something under the queue took the floor.
+  const told = voided.delete(view);
   const tail = view.segments.tail;
   if (view.segments.end >= next) return undefined;
   const remove = tail?.length === 0 ? [tail.id] : [];
-  return { batch: { write: { segment: next, offset: 0, bytes: new Uint8Array(0) }, remove }, result: undefined };
+  const done = told ? undefined : () => report({ queue: name, kind: 'floor', segment: next });
+  return { batch: { write: { segment: next, offset: 0, bytes: new Uint8Array(0) }, remove }, result: undefined, ...(done && { done }) };
 }
+
+/** Views whose last repair made numbers void, until the floor past them is written (see `floorPlan`). */
+const voided = new WeakSet<CommitView>();
 
 /**
  * Where the items of a finished commit's bytes that are gone or unreadable (`missing`) end, at most: each byte may have

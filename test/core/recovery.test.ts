@@ -145,6 +145,23 @@ describe('numbers a repair made void are never given out again, even once the me
   });
 });
 
+describe("the floor of a drained queue removed under it, its metadata kept", () => {
+  // Before, it was written again without a word: a read-only open (the CLI's) changed the queue and said nothing.
+  it("is written again at the next id, and told ('floor'); the next push gets that id", async () => {
+    const { dir, segments } = await stored(10, 5, 10);
+    expect(segments.map((f) => f.slice(-20))).toEqual(['0000000000000010.seg']);
+    rmSync(segments[0]!);
+    const q = await Queue.open({ name: 'q', store: new FileStore({ dir }), segmentItems: 5 });
+    const recovered: RecoverDetail[] = [];
+    q.addEventListener('recover', (e) => recovered.push(e.detail));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(recovered).toEqual([{ queue: 'q', kind: 'floor', segment: 10 }]);
+    expect(readdirSync(join(dir, 'q')).filter((f) => f.endsWith('.seg'))).toEqual(['0000000000000010.seg']);
+    expect(await q.push(item(10))).toBe('10');
+    await q.close();
+  });
+});
+
 describe('a close after pushes', () => {
   it('resolves when the record of how far the queue grew cannot be written (its directory removed under it)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-close-'));

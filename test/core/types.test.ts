@@ -18,7 +18,7 @@ describe('public types', () => {
     expectTypeOf(lease.entries[0]!.id).toBeString();
     // @ts-expect-error an item of another type is refused
     void q.push({ txt: 'no' }).catch(() => undefined);
-    q.addEventListener('recover', (event) => expectTypeOf(event.detail.kind).toEqualTypeOf<'tail' | 'meta' | 'meta-missing' | 'meta-damaged' | 'rollback'>());
+    q.addEventListener('recover', (event) => expectTypeOf(event.detail.kind).toEqualTypeOf<'tail' | 'meta' | 'meta-missing' | 'meta-damaged' | 'rollback' | 'floor'>());
     await q.close();
   });
 

@@ -65,6 +65,8 @@ function recoverText(d: RecoverDetail): string {
       return `meta-damaged: metadata records after a damaged one were dropped (acks and leases they held may be undone)${again}.`;
     case 'rollback':
       return `rollback: ids [${d.from}, ${d.to}) were (or, past what was recorded, may have been) given out and their items are gone: they are void, never handed out or reused.`;
+    case 'floor':
+      return `floor: the segments ended before the next id, ${d.segment}: an empty segment was written there, so that no id is given out twice.`;
   }
 }
 

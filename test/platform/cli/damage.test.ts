@@ -98,6 +98,20 @@ describe('a missing meta file (rebuilt on open)', () => {
   });
 });
 
+describe("a drained queue's floor removed under it (its metadata kept)", () => {
+  // Before, a read-only command wrote the floor again and exited 0, saying nothing.
+  it('stats reports the floor written again on stderr, and exits 3', async () => {
+    const q = await Queue.open<number>({ name: 'd', store: store(), segmentItems: 5 });
+    await q.pushMany([1, 2, 3]);
+    await (await q.take(3))!.ack();
+    await q.close();
+    for (const file of segments('d')) unlinkSync(join(dir, 'd', file));
+    expect(await run('stats', 'd')).toBe(3);
+    expect(err.join('\n')).toContain('floor: the segments ended before the next id, 3: an empty segment was written there');
+    expect(segments('d')).toEqual(['0000000000000003.seg']);
+  });
+});
+
 describe('a torn tail (bytes past the last commit)', () => {
   it('peek reports the cut, with segment, offset and bytes, and exits 3', async () => {
     const last = join(dir, 'q', segments('q').at(-1)!);
