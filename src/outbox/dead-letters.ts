@@ -5,6 +5,7 @@ import { serial } from '../core/serial.js';
 import type { DeadDetail } from './events.js';
 import type { Requeued } from './dead-moves.js';
 import { blobKey, publicTask, type HttpTask, type StoredTask } from './task.js';
+import { eachPage } from './pages.js';
 
 /** Why a task went to dead. */
 export type DeadReason =
@@ -100,7 +101,14 @@ export class DeadLetters {
   /** @internal The keys of the bodies dead tasks keep beside them (a retry sends them again). */
   async bodyKeys(): Promise<string[]> {
     if ((await this.#queue.size()) === 0) return [];
-    return (await this.#queue.list()).flatMap((e) => blobKey(e.value.task) ?? []);
+    const keys: string[] = [];
+    await eachPage(this.#queue, (page) => {
+      for (const e of page) {
+        const key = blobKey(e.value.task);
+        if (key !== undefined) keys.push(key);
+      }
+    });
+    return keys;
   }
 
   /** How many dead letters there are. */

@@ -1,6 +1,7 @@
 import type { QueueEntry } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
 import type { DeadRecord } from './dead-letters.js';
+import { eachPage } from './pages.js';
 import type { StoredTask } from './task.js';
 
 /**
@@ -50,10 +51,20 @@ export async function reconcile(
   return removed;
 }
 
-/** The dead letters by entry id, for `reconcile` to match pending tasks with, page after page; undefined: none. */
+/**
+ * The dead letters by entry id, for `reconcile` to match pending tasks with, page after page; undefined: none. Read a
+ * page at a time, and kept without their bodies but where a letter of an earlier version is matched by its whole request.
+ */
 export async function lettersOf(dead: Queue<DeadRecord>): Promise<Map<string, DeadRecord> | undefined> {
   if ((await dead.size()) === 0) return undefined;
-  return new Map((await dead.list()).map((e) => [e.id, e.value]));
+  const letters = new Map<string, DeadRecord>();
+  await eachPage(dead, (page) => {
+    for (const { id, value } of page) {
+      const { body: _, ...task } = value.task;
+      letters.set(id, value.from === undefined ? value : { ...value, task });
+    }
+  });
+  return letters;
 }
 
 /**
@@ -63,7 +74,11 @@ export async function lettersOf(dead: Queue<DeadRecord>): Promise<Map<string, De
 export async function lettersLeaving(entries: readonly { id: string; value: StoredTask }[], dead: Queue<DeadRecord>): Promise<QueueEntry<DeadRecord>[]> {
   if ((await dead.size()) === 0) return [];
   const tasks = new Map(entries.map((e) => [e.id, e.value]));
-  return (await dead.list()).filter(({ value }) => value.from !== undefined && leftBehind(value, tasks.get(value.from)));
+  const found: QueueEntry<DeadRecord>[] = [];
+  await eachPage(dead, (page) => {
+    for (const e of page) if (e.value.from !== undefined && leftBehind(e.value, tasks.get(e.value.from))) found.push(e);
+  });
+  return found;
 }
 
 /** True when `letter` was written for `task`, the very entry its `from` names (ids alone may be shared). */

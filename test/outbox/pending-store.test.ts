@@ -119,6 +119,17 @@ describe('a backlog read into the index', () => {
     expect(Math.max(...lengths)).toBeLessThanOrEqual(500);
   });
 
+  it('and the dead letters, by an open, a page at a time', async () => {
+    await r.reopen({ store, onBeforeSend: () => false });
+    await r.outbox.enqueueMany(Array.from({ length: 1_200 }, (_, i) => ({ url: `/t${i}`, body: { i } })));
+    await r.outbox.flush();
+    expect(await r.outbox.dead.size()).toBe(1_200);
+    const lengths = listLengths();
+    await r.reopen({ store });
+    await r.outbox.flush();
+    expect(Math.max(...lengths)).toBeLessThanOrEqual(500);
+  });
+
   it("by a handle catching up with another's enqueues, a page at a time", async () => {
     const first = r.outbox;
     const other = await r.open({ store });
