@@ -157,6 +157,14 @@ const KB = 1024;
  * (sent as {} or empty), task and batch URLs naming another host than baseUrl's refused (headers()' tokens went
  * there), dates past a Date's range, a connectivity checked and heard only while whole, failing hosts remembered up to
  * 1 000, and an open that closes its queues when it fails.
+ * Then both (to 25.6 KB and 53.7 KB, measured 25.52 KB and 53.64 KB, 0.28 KB and 0.46 KB more) for what three more
+ * adversarial runs and a review found. The Queue's: a repair that makes numbers void writes the floor past them (with
+ * the metadata lost later, the numbers were given to new items), and a floor written again is told ('floor'); a
+ * handle counts every number it read as given out, and a lease's ack after the storage went back refuses an item out
+ * of its hold (one taken and released as often was removed); a loss is told once its repair is stored; holes in id
+ * arrays and long paths in messages. The Outbox's, beside those: its backlog and dead letters read a page at a time
+ * (10 000 tasks of 60 KB needed 1.2 GB to open), and a strict enqueue never taken for stored because its tasks were
+ * found on a primary its replicas never confirmed.
  */
 export const rows = [
   {
@@ -171,13 +179,13 @@ export const rows = [
     name: '`Queue` + `IndexedDbStore`',
     source: `import { Queue } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = [Queue, IndexedDbStore];`,
     budget: 8 * KB,
-    limit: 25.3 * KB,
+    limit: 25.6 * KB,
   },
   {
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 53.3 * KB,
+    limit: 53.7 * KB,
   },
 ];
 

@@ -126,7 +126,7 @@ function fault(v: unknown, inArray: boolean): string {
   return `a ${typeof v} has no JSON form`;
 }
 
-/** The path of `visit` from the item's root: `$.a[0].f`; a deep one with its middle cut (`$[0][0]…(509 more)…[0]`). */
+/** The path of `visit` from the item's root: `$.a[0].f`; a deep one with its middle cut: `$[0][0][0][0][0][0]…(503 more)…[0][0][0][0]`. */
 function pathOf(visit: Visit): string {
   const steps: string[] = [];
   for (let at: Visit | undefined = visit; at?.key !== undefined; at = at.parent) steps.push(typeof at.key === 'number' ? `[${at.key}]` : `.${at.key}`);
