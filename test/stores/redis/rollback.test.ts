@@ -30,106 +30,76 @@ async function expectReadAgain(a: Queue<string>, name: string, store: RedisStore
 describeRedis(
   'RedisStore brought back to an older snapshot under live handles',
   (server) => {
-    it("a lease taken before the crash does not ack the items pushed after it under the same ids: they are another's", async () => {
-      const prefix = 'rollback:';
-      const stores = [0, 1].map(() => new RedisStore({ url: server().url, prefix, retryMs: 10_000, onWarning: () => undefined }));
-      const admin = new Redis(server().url);
-      try {
-        const a = await Queue.open<string>({ name: 'q', store: stores[0]! });
-        await a.pushMany(['a0', 'a1', 'a2']);
-        await admin.save();
-        await a.pushMany(['a3', 'a4']);
-        const lease = await a.take(5);
-        expect(lease!.entries.map((e) => e.id)).toEqual(['0', '1', '2', '3', '4']);
-        admin.disconnect();
-        await server().kill();
-        await server().restart();
-        const b = await Queue.open<string>({ name: 'q', store: stores[1]! });
-        expect(await b.pushMany(['b3', 'b4'])).toEqual(['3', '4']);
-        await expect(lease!.ack()).rejects.toMatchObject({ code: 'ERR_LEASE_EXPIRED', message: expect.stringMatching(/earlier state/) });
-        expect((await b.list()).map((e) => e.value)).toEqual(['a0', 'a1', 'a2', 'b3', 'b4']);
-        await a.close();
-        await b.close();
-      } finally {
-        admin.disconnect();
-      }
-    });
+    /** Two stores under `prefix`, as two processes have. */
+    const twoStores = (prefix: string) => [0, 1].map(() => new RedisStore({ url: server().url, prefix, retryMs: 10_000, onWarning: () => undefined }));
 
-    // Before, a lease's ack told another item under its id only by fewer attempts: one taken and released as often
-    // passed, and the ack removed it.
-    it('…nor those items once taken and released as often as its own: attempts alone cannot tell them apart', async () => {
-      const prefix = 'rollback-taken:';
-      const stores = [0, 1].map(() => new RedisStore({ url: server().url, prefix, retryMs: 10_000, onWarning: () => undefined }));
+    /**
+     * `a` pushes `saved`, which the server snapshots, then `after`, and `then` runs (a take, a read); then the server
+     * crashes and comes back from the snapshot. Resolves what `then` did.
+     */
+    async function crashAfter<R>(a: Queue<string>, saved: string[], after: string[], then: () => Promise<R>): Promise<R> {
       const admin = new Redis(server().url);
+      let result: R;
       try {
-        const a = await Queue.open<string>({ name: 'q', store: stores[0]! });
-        await a.pushMany(['a0', 'a1', 'a2']);
+        await a.pushMany(saved);
         await admin.save();
-        await a.pushMany(['a3', 'a4']);
-        const lease = await a.take(5);
+        await a.pushMany(after);
+        result = await then();
+      } finally {
         admin.disconnect();
-        await server().kill();
-        await server().restart();
+      }
+      await server().kill();
+      await server().restart();
+      return result;
+    }
+
+    for (const taken of [false, true]) {
+      // Before, a lease's ack told another item under its id only by fewer attempts: one taken and released as often
+      // passed, and the ack removed it.
+      it(`a lease taken before the crash does not ack the items pushed after it under the same ids${taken ? ', even once taken and released as often as its own' : ''}: they are another's`, async () => {
+        const stores = twoStores(`rollback-${taken}:`);
+        const a = await Queue.open<string>({ name: 'q', store: stores[0]! });
+        const lease = await crashAfter(a, ['a0', 'a1', 'a2'], ['a3', 'a4'], () => a.take(5));
+        expect(lease!.entries.map((e) => e.id)).toEqual(['0', '1', '2', '3', '4']);
         const b = await Queue.open<string>({ name: 'q', store: stores[1]! });
         expect(await b.pushMany(['b3', 'b4'])).toEqual(['3', '4']);
-        await (await b.take(5))!.release();
+        if (taken) await (await b.take(5))!.release();
         await expect(lease!.ack()).rejects.toMatchObject({ code: 'ERR_LEASE_EXPIRED', message: expect.stringMatching(/earlier state/) });
         expect((await b.list()).map((e) => e.value)).toEqual(['a0', 'a1', 'a2', 'b3', 'b4']);
         await a.close();
         await b.close();
-      } finally {
-        admin.disconnect();
-      }
-    });
+      });
+    }
 
     // Before, only what a handle committed counted as given out: one that had only read ids 3 and 4 gave them to new
     // items after the crash, and told nothing of the items they had named.
     it('a handle that only read the items the crash took tells their loss, and never gives their ids out again', async () => {
-      const prefix = 'rollback-read:';
-      const stores = [0, 1].map(() => new RedisStore({ url: server().url, prefix, retryMs: 10_000, onWarning: () => undefined }));
-      const admin = new Redis(server().url);
-      try {
-        const a = await Queue.open<string>({ name: 'q', store: stores[0]! });
-        const reader = await Queue.open<string>({ name: 'q', store: stores[1]!, corruption: 'skip' });
-        const lost: string[] = [];
-        reader.addEventListener('corrupt', (e) => lost.push(...e.detail.lost));
-        await a.pushMany(['a0', 'a1', 'a2']);
-        await admin.save();
-        await a.pushMany(['a3', 'a4']);
-        expect((await reader.list()).map((e) => e.id)).toEqual(['0', '1', '2', '3', '4']);
-        admin.disconnect();
-        await server().kill();
-        await server().restart();
-        const ids = await reader.pushMany(['r1', 'r2']);
-        expect(ids.map(Number).every((id) => id >= 5)).toBe(true);
-        await sleep(20);
-        expect(lost).toEqual(['3', '4']);
-        await a.close().catch(() => undefined);
-        await reader.close();
-      } finally {
-        admin.disconnect();
-      }
+      const stores = twoStores('rollback-read:');
+      const a = await Queue.open<string>({ name: 'q', store: stores[0]! });
+      const reader = await Queue.open<string>({ name: 'q', store: stores[1]!, corruption: 'skip' });
+      const lost: string[] = [];
+      reader.addEventListener('corrupt', (e) => lost.push(...e.detail.lost));
+      const read = await crashAfter(a, ['a0', 'a1', 'a2'], ['a3', 'a4'], () => reader.list());
+      expect(read.map((e) => e.id)).toEqual(['0', '1', '2', '3', '4']);
+      const ids = await reader.pushMany(['r1', 'r2']);
+      expect(ids.map(Number).every((id) => id >= 5)).toBe(true);
+      await sleep(20);
+      expect(lost).toEqual(['3', '4']);
+      await a.close().catch(() => undefined);
+      await reader.close();
     });
 
     // Before, the loss was told as each try of the repair was planned: a try that lost its race to another handle's
     // push had named ids that push gave to new items, and the next try named the rest again.
     it("with corruption 'skip', a loss is told once its repair is stored, naming no id another handle gave to a new item meanwhile", async () => {
-      const prefix = 'rollback-race:';
-      const options = { url: server().url, prefix, retryMs: 10_000, onWarning: () => undefined };
-      const faulty = new FaultyStore(new RedisStore(options));
-      const plain = new RedisStore(options);
-      const admin = new Redis(server().url);
+      const [inner, plain] = twoStores('rollback-race:');
+      const faulty = new FaultyStore(inner!);
       try {
         const a = await Queue.open<string>({ name: 'q', store: faulty, corruption: 'skip' });
         const lost: (readonly string[])[] = [];
         a.addEventListener('corrupt', (e) => lost.push(e.detail.lost));
-        await a.pushMany(['a0', 'a1', 'a2']);
-        await admin.save();
-        await a.pushMany(['a3', 'a4', 'a5']);
-        admin.disconnect();
-        await server().kill();
-        await server().restart();
-        const b = await Queue.open<string>({ name: 'q', store: plain });
+        await crashAfter(a, ['a0', 'a1', 'a2'], ['a3', 'a4', 'a5'], async () => undefined);
+        const b = await Queue.open<string>({ name: 'q', store: plain! });
         // A's first try is planned on what it knew (and refused); the second, the repair, loses its race to B.
         let raced: string[] | undefined;
         let tries = 0;
@@ -142,8 +112,7 @@ describeRedis(
         await a.close();
         await b.close();
       } finally {
-        admin.disconnect();
-        await plain.close();
+        await plain!.close();
       }
     });
 
