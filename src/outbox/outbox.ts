@@ -154,6 +154,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
 
   /** Stores `task` (an `HttpTask` or a `Request`) for delivery; resolves its id once it is durable. */
   async enqueue(task: HttpTask | Request): Promise<string> {
+    if (Array.isArray(task)) throw new SluiceError('ERR_INVALID_TASK', `Expected \`task\` to be one task, got an array of ${task.length}: enqueueMany takes several.`);
     const [id] = await this.enqueueMany([task]);
     return id!;
   }

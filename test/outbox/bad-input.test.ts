@@ -252,3 +252,18 @@ describe('inputs fetch or JSON would turn into something else', () => {
     await outbox.close();
   });
 });
+
+describe('enqueue given an array', () => {
+  // Before, each was taken for one task and refused for what it lacked ("task `url`", "task `0`"), not for being many.
+  it('says it takes one task, and enqueueMany several; nothing is stored', async () => {
+    const outbox = await Outbox.open({ name: 'api', store: new MemoryStore(), baseUrl: 'https://x.test', clock: new FakeClock() });
+    for (const tasks of [[], [{ url: '/a' }]]) {
+      await expect(outbox.enqueue(tasks as never)).rejects.toMatchObject({
+        code: 'ERR_INVALID_TASK',
+        message: `Expected \`task\` to be one task, got an array of ${tasks.length}: enqueueMany takes several.`,
+      });
+    }
+    expect(await outbox.size()).toBe(0);
+    await outbox.close();
+  });
+});

@@ -82,6 +82,8 @@ export function resolveRedisOptions(options: RedisStoreOptions): ResolvedRedisOp
   checkedOptions(options, 'options', ['client', 'url', 'prefix', 'ownerTtlMs', 'retryMs', 'replicas', 'replicaTimeoutMs', 'onWarning'], 'an object with `client` or `url`');
   const { client, url, prefix = 'sluice:', ownerTtlMs = 10_000, retryMs = 10_000, replicas, replicaTimeoutMs = 1000, onWarning = console.warn } = options;
   if (client === undefined && url === undefined) invalid('client', 'an ioredis Redis or Cluster (or give `url`)', client);
+  // `client: null` beside a `url` is a client left out, not one given: named as such, never as a `url` too many.
+  if (client === null) invalid('client', 'an ioredis Redis or Cluster, or left out (to connect to `url`)', client);
   if (client !== undefined && url !== undefined) invalid('url', 'absent when `client` is given', url);
   if (client !== undefined && (typeof client !== 'object' || client === null || typeof (client as Redis).defineCommand !== 'function')) {
     invalid('client', 'an ioredis Redis or Cluster', client);

@@ -26,6 +26,8 @@ describe('new RedisStore() options', () => {
     rejects({ url: 'redis://x', prefix: 'a{b}:' }, 'Expected `prefix` to be a string without braces (the queue name is the hash tag), got "a{b}:".');
     rejects({}, 'Expected `client` to be an ioredis Redis or Cluster (or give `url`), got undefined.');
     rejects({ client: {} }, 'Expected `client` to be an ioredis Redis or Cluster, got an object.');
+    // Beside a url, null was taken for a client given, and the url named as the one too many.
+    rejects({ client: null, url: 'redis://x' }, 'Expected `client` to be an ioredis Redis or Cluster, or left out (to connect to `url`), got null.');
     rejects({ url: 'http://x' }, 'Expected `url` to be a redis:// or rediss:// URL, got "http://x".');
     rejects({ url: 'redis://x', ownerTtlMs: 5 }, 'Expected `ownerTtlMs` to be an integer from 100 to 2147483648, got 5.');
     rejects({ url: 'redis://x', replicas: -1 }, 'Expected `replicas` to be an integer from 0 to 64, got -1.');
