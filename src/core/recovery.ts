@@ -3,6 +3,7 @@ import { SluiceError } from './errors.js';
 import type { CorruptDetail, RecoverDetail } from './events.js';
 import { FRAME_HEADER } from './frame.js';
 import type { Op } from './queue-state.js';
+import { floorAt } from './segments.js';
 
 /**
  * The commit that puts storage right after a reload found it wrong, or undefined when nothing is: a torn or
@@ -88,13 +89,15 @@ export function repairPlan(
  * the void numbers out again: to second items, which a stale `remove` of the first would take.
  */
 function floorPlan(view: CommitView, next: number, report: (detail: RecoverDetail) => void, name: string): Plan<undefined> | undefined {
+  // First, as every plan asks: a repair that made numbers void always leaves the floor short, so the next plan takes
+  // its mark off.
+  if (view.segments.end >= next) return undefined;
   // Part of a repair just stored, which said what it made void; else something under the queue took the floor.
   const told = voided.delete(view);
   const tail = view.segments.tail;
-  if (view.segments.end >= next) return undefined;
   const remove = tail?.length === 0 ? [tail.id] : [];
   const done = told ? undefined : () => report({ queue: name, kind: 'floor', segment: next });
-  return { batch: { write: { segment: next, offset: 0, bytes: new Uint8Array(0) }, remove }, result: undefined, ...(done && { done }) };
+  return { batch: { write: floorAt(next), remove }, result: undefined, ...(done && { done }) };
 }
 
 /** Views whose last repair made numbers void, until the floor past them is written (see `floorPlan`). */

@@ -232,7 +232,7 @@ export class Segments {
    */
   floorAfter(freed: readonly number[], next: number): { segment: number; offset: number; bytes: Uint8Array } | undefined {
     const newest = this.#list[this.#list.length - 1];
-    return newest && newest.id < next && freed.includes(newest.id) ? { segment: next, offset: 0, bytes: new Uint8Array(0) } : undefined;
+    return newest && newest.id < next && freed.includes(newest.id) ? floorAt(next) : undefined;
   }
 
   /** Index of the segment holding `seq` (the last one starting at or before it), or -1. */
@@ -260,4 +260,9 @@ export class Segments {
     const others = [...this.#cache.keys()].filter((id) => id !== tail && id !== keep);
     while (others.length >= CACHED) this.#cache.delete(others.shift()!);
   }
+}
+
+/** The write of a queue's floor: an empty segment at `next`, the first number not given out (see `floorAfter`). */
+export function floorAt(next: number): { segment: number; offset: number; bytes: Uint8Array } {
+  return { segment: next, offset: 0, bytes: new Uint8Array(0) };
 }

@@ -8,6 +8,7 @@ import type { ToDead } from './delivery.js';
 import type { PendingTask } from './events.js';
 import { inOutboxWords, storedNothing } from './enqueue.js';
 import { makeRoom } from './limits.js';
+import { eachPage } from './pages.js';
 import type { LimitOptions, ResolvedOutboxOptions } from './options.js';
 import type { Pending, PendingIndex } from './pending.js';
 import { LIST_PAGE, listed } from './pending-view.js';
@@ -65,17 +66,13 @@ export class PendingStore {
    */
   async load(dead: Queue<DeadRecord>): Promise<void> {
     const letters = await lettersOf(dead);
-    for (let p = 0; p < this.#queue.partitions; p++) {
-      let entries: QueueEntry<StoredTask>[];
-      do {
-        entries = await this.#queue.list({ ...this.#unread(p), limit: LIST_PAGE });
-        const removed = await reconcile(entries, this.#queue, dead, letters);
-        for (const e of entries) {
-          if (!removed.has(e.id)) this.#add(e);
-          this.#read(Number(e.id));
-        }
-      } while (entries.length === LIST_PAGE);
-    }
+    await eachPage(this.#queue, async (entries) => {
+      const removed = await reconcile(entries, this.#queue, dead, letters);
+      for (const e of entries) {
+        if (!removed.has(e.id)) this.#add(e);
+        this.#read(Number(e.id));
+      }
+    });
   }
 
   /** Adds the entries pushed (by any handle) that the index has not read yet, partition by partition. */
