@@ -153,17 +153,22 @@ describe('a segment removed, cut or replaced under a live handle', () => {
     await a.close().catch(() => undefined);
   });
 
-  it("cut under a live handle with corruption 'throw', past what another's repair can count: every call rejects ERR_CORRUPT, and the loss is told once", async () => {
-    const options = { name: 'q', segmentItems: 4 } as const;
-    const a = await Queue.open<number>({ ...options, store: new FileStore({ dir: root() }) });
+  /** A live handle on queue "q" (segments of 4) holding items 0 to 2, the losses it is told, and `open` for another. */
+  const liveWithThree = async () => {
+    const open = (corruption: 'throw' | 'skip' = 'throw') => Queue.open<number>({ name: 'q', segmentItems: 4, store: new FileStore({ dir: root() }), corruption });
+    const a = await open();
     await a.pushMany([0, 1, 2]);
     const heard: unknown[] = [];
     a.addEventListener('corrupt', (event) => heard.push(event.detail));
+    return { a, heard, open };
+  };
+
+  it("cut under a live handle with corruption 'throw', past what another's repair can count: every call rejects ERR_CORRUPT, and the loss is told once", async () => {
+    const { a, heard, open } = await liveWithThree();
     // Its first item and a few bytes of the next: pushes record no length, so only a knows that 3 items were there.
     truncateSync(seg(0), Math.floor(statSync(seg(0)).size / 2));
     // Another handle's commit, so that a's next call reads the queue again.
-    const b = await Queue.open<number>({ ...options, store: new FileStore({ dir: root() }), corruption: 'skip' });
-    await b.close();
+    await (await open('skip')).close();
     for (let call = 0; call < 3; call++) await expect(a.push(9)).rejects.toMatchObject({ code: 'ERR_CORRUPT' });
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(heard).toEqual([expect.objectContaining({ lost: ['2'], action: 'throw' })]);
@@ -171,13 +176,9 @@ describe('a segment removed, cut or replaced under a live handle', () => {
   });
 
   it('emptied under a live handle, and repaired by another: the live handle goes on past the numbers made void, naming none lost', async () => {
-    const options = { name: 'q', segmentItems: 4 } as const;
-    const a = await Queue.open<number>({ ...options, store: new FileStore({ dir: root() }) });
-    await a.pushMany([0, 1, 2]);
-    const heard: unknown[] = [];
-    a.addEventListener('corrupt', (event) => heard.push(event.detail));
+    const { a, heard, open } = await liveWithThree();
     truncateSync(seg(0), 0);
-    const b = await Queue.open<number>({ ...options, store: new FileStore({ dir: root() }), corruption: 'skip' });
+    const b = await open('skip');
     const told: CorruptDetail[] = [];
     b.addEventListener('corrupt', (event) => told.push(event.detail));
     await new Promise((resolve) => setTimeout(resolve, 20));
