@@ -11,22 +11,44 @@ export class Deadline {
   readonly #cancel: () => void;
   readonly #ms: number;
   /** What `race` awaits, rejected when the time is up (kept here, not as listeners on the signal: those cost more). */
-  readonly #racing = new Set<(error: DOMException) => void>();
+  readonly #racing = new Set<(error: unknown) => void>();
   /** True once the time is up; a field, not the signal's `aborted`: read on every race, its getters cost more. */
   expired = false;
+  /** Why the attempt was stopped, once the time is up or the caller's signal aborted. */
+  #stopped: { readonly error: unknown } | undefined;
 
-  constructor(clock: Clock, ms: number) {
+  /**
+   * `caller`: a signal of the caller's that ends the attempt too, with its reason. Listened to here, not followed
+   * by `signal` through AbortSignal.any or a Request: a following signal is held weakly, and once collected an
+   * abort never reaches it.
+   */
+  constructor(clock: Clock, ms: number, caller?: AbortSignal) {
     this.#ms = ms;
-    this.#cancel = after(clock, ms, () => {
+    const timer = after(clock, ms, () => {
       this.expired = true;
-      const error = this.error();
-      this.#controller.abort(error);
-      for (const reject of this.#racing) reject(error);
-      this.#racing.clear();
+      this.#stop(this.error());
     });
+    if (!caller) {
+      this.#cancel = timer;
+      return;
+    }
+    const abort = () => this.#stop(caller.reason);
+    caller.addEventListener('abort', abort, { once: true });
+    this.#cancel = () => {
+      timer();
+      caller.removeEventListener('abort', abort);
+    };
+    if (caller.aborted) abort();
   }
 
-  /** Aborts the request once the time is up. */
+  #stop(error: unknown): void {
+    this.#stopped = { error };
+    this.#controller.abort(error);
+    for (const reject of this.#racing) reject(error);
+    this.#racing.clear();
+  }
+
+  /** Aborts the request once the time is up or the caller's signal aborts. */
   get signal(): AbortSignal {
     return this.#controller.signal;
   }
@@ -37,18 +59,19 @@ export class Deadline {
   }
 
   /**
-   * Settles as `work` does, or rejects with the timeout when the time is up first: for what the abort signal cannot
+   * Settles as `work` does, or rejects with the timeout when the time is up first (with the caller's reason when its
+   * signal aborts first): for what the abort signal cannot
    * stop (a user's hook, a transport that ignores the signal). `work` runs on; its result is dropped, or handed to
    * `late` when it comes after the limit (a response whose body must be let go).
    */
   race<T>(work: Promise<T> | T, late?: (value: T) => void): Promise<T> {
-    if (this.expired) {
+    if (this.#stopped) {
       if (late) void Promise.resolve(work).then(late, () => undefined);
-      return Promise.reject(this.error());
+      return Promise.reject(this.#stopped.error);
     }
     return new Promise<T>((resolve, reject) => {
       const giveUp = late
-        ? (error: DOMException) => {
+        ? (error: unknown) => {
             reject(error);
             void Promise.resolve(work).then(late, () => undefined);
           }

@@ -14,7 +14,7 @@ export const GROUP_HEADER = 'sluice-group';
  * 'ERR_INVALID_TASK'. A relative URL has no base where there is no page or worker location (Node), and `baseUrl`
  * is for enqueued tasks: the message says to pass an absolute URL rather than fetch's bare "Failed to parse URL".
  */
-export function toRequest(input: Request | string, init: RequestInit): Request {
+function toRequest(input: Request | string, init: RequestInit): Request {
   try {
     return new Request(input, init);
   } catch (error) {
@@ -57,7 +57,12 @@ export interface LiveFetchContext {
  * Idempotency-Key the stored task keeps: if its response was lost, the retry is deduplicated. The response's body
  * must arrive within `timeoutMs` too: the request is aborted at the limit.
  */
-export async function liveFetch(request: Request, c: LiveFetchContext): Promise<Response> {
+export async function liveFetch(input: Request | string, init: RequestInit, c: LiveFetchContext): Promise<Response> {
+  const request = toRequest(input, init);
+  // The caller's own signal, not the copy's: a Request's signal follows the one it was given only weakly, and an
+  // abort that never arrives would let the request be stored and sent after all.
+  const caller = ('signal' in init ? init.signal : typeof input === 'string' ? undefined : input.signal) ?? undefined;
+  caller?.throwIfAborted();
   const headers = new Headers(request.headers);
   const group = c.group ?? headers.get(GROUP_HEADER) ?? undefined;
   headers.delete(GROUP_HEADER);
@@ -72,18 +77,17 @@ export async function liveFetch(request: Request, c: LiveFetchContext): Promise<
   };
   if (await c.behind(group)) return queue();
   headers.set('idempotency-key', task.id);
-  const deadline = new Deadline(c.clock, c.timeoutMs);
+  const deadline = new Deadline(c.clock, c.timeoutMs, caller);
   const since = c.sight.seen();
   const origin = originOf(task.url);
-  const signal = live.signal ? anySignal(live.signal, deadline.signal) : deadline.signal;
   try {
     // Raced, for a transport that ignores the signal: the request is queued at the limit all the same.
-    const response = await deadline.race(c.transport(new Request(live, { headers, signal })), letGo);
+    const response = await deadline.race(c.transport(new Request(live, { headers, signal: deadline.signal })), letGo);
     c.sight.saw(true, response.ok, origin, since);
     return bounded(response, deadline);
   } catch (error) {
     deadline.end();
-    if (live.signal?.aborted) throw error;
+    if (caller?.aborted) throw error;
     if (isTimeout(error) || deadline.expired) return queue();
     if (!isNetworkError(error)) throw error;
     c.sight.saw(false, false, origin, since);
@@ -92,27 +96,34 @@ export async function liveFetch(request: Request, c: LiveFetchContext): Promise<
 }
 
 /**
- * `response`, its body still bounded by `deadline` (the request's signal errors it at the limit), and the deadline
- * ended once the body is read, so that no timer outlives the exchange (one would keep a Node process alive).
+ * `response`, its body still bounded by `deadline`, and the deadline ended once the body is read, so that no timer
+ * outlives the exchange (one would keep a Node process alive). Each read is raced against the deadline rather than
+ * left to the request's signal: a signal that follows another is held weakly by it (Request's, AbortSignal.any's),
+ * and once collected the abort never reaches the body, which then stalls past the limit for good.
  */
 function bounded(response: Response, deadline: Deadline): Response {
   if (!response.body || response.status < 200 || response.status > 599) {
     if (!response.body) deadline.end();
     return response;
   }
-  const body = response.body.pipeThrough(new TransformStream({ flush: () => deadline.end() }));
+  const source = response.body.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await deadline.race(source.read());
+        if (!done) return controller.enqueue(value);
+        deadline.end();
+        controller.close();
+      } catch (error) {
+        deadline.end();
+        source.cancel(error).catch(() => undefined);
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      deadline.end();
+      return source.cancel(reason);
+    },
+  });
   return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
-}
-
-/** Aborts when either signal does (AbortSignal.any where the platform has it). */
-function anySignal(a: AbortSignal, b: AbortSignal): AbortSignal {
-  const any = (AbortSignal as { any?: (signals: AbortSignal[]) => AbortSignal }).any;
-  if (any) return any([a, b]);
-  const controller = new AbortController();
-  const abort = (from: AbortSignal) => () => controller.abort(from.reason);
-  if (a.aborted) controller.abort(a.reason);
-  else if (b.aborted) controller.abort(b.reason);
-  a.addEventListener('abort', abort(a), { once: true });
-  b.addEventListener('abort', abort(b), { once: true });
-  return controller.signal;
 }

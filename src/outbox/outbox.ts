@@ -13,7 +13,7 @@ import { resolveOutboxOptions, type OutboxOptions, type ResolvedOutboxOptions } 
 import { UnloadSender } from './page-hide.js';
 import { laneOf, PendingIndex } from './pending.js';
 import { PendingStore } from './pending-store.js';
-import { liveFetch, toRequest } from './live-fetch.js';
+import { liveFetch } from './live-fetch.js';
 import { builtOn, openQueues } from './open-queues.js';
 import { Notices } from './notices.js';
 import { BodyStore } from './body-store.js';
@@ -199,8 +199,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     const { group, ...rest } = init ?? {};
     check({ group }, { group: optional(text) });
     const o = this.#options;
-    const request = toRequest(input, rest);
-    return liveFetch(request, {
+    return liveFetch(input, rest, {
       transport: this.#transport(),
       clock: o.clock,
       timeoutMs: o.timeoutMs,

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentServer } from './fault-server.js';
+import { collectGarbage } from '../support/collect-garbage.js';
 import { rig, type Rig } from './helpers.js';
 
 let r: Rig;
@@ -142,6 +143,15 @@ describe('Outbox.fetch() never hangs', () => {
     await expect(reading).rejects.toBeDefined();
   });
 
+  it('a response whose body stalls still fails at timeoutMs once the copies of its request are collected', async () => {
+    r.server.next({ status: 200, stallBody: 'part' });
+    const response = await r.outbox.fetch(`${r.server.url}/x`, { method: 'POST', body: 'x' });
+    const reading = response.text();
+    await collectGarbage();
+    r.clock.advance(5000);
+    await expect(reading).rejects.toMatchObject({ name: 'TimeoutError' });
+  });
+
   it('leaves no timer behind once the body is read', async () => {
     r.server.next({ status: 200, body: 'ok' });
     const response = await r.outbox.fetch(`${r.server.url}/x`, { method: 'POST', body: 'x' });
@@ -161,5 +171,49 @@ describe('Outbox.fetch() given what fetch refuses', () => {
     const refused = r.outbox.fetch(`${r.server.url}/x`, { method: 'GET', body: 'x' });
     await expect(refused).rejects.toMatchObject({ code: 'ERR_INVALID_TASK' });
     await expect(refused).rejects.not.toMatchObject({ message: expect.stringContaining('relative') });
+  });
+});
+
+describe("Outbox.fetch() and the caller's signal", () => {
+  const mine = new Error('cancelled by the page');
+
+  it('an abort while the server is silent rejects with its reason, and the request is neither stored nor sent later', async () => {
+    r.server.next({ hang: true });
+    const controller = new AbortController();
+    const answer = r.outbox.fetch(`${r.server.url}/x`, { method: 'POST', body: 'x', signal: controller.signal });
+    await collectGarbage();
+    controller.abort(mine);
+    await expect(answer).rejects.toBe(mine);
+    r.clock.advance(5000);
+    expect(await r.outbox.size()).toBe(0);
+  });
+
+  it('an abort while the body arrives errors the body with its reason, once the copies of the request are collected', async () => {
+    r.server.next({ status: 200, stallBody: 'part' });
+    const controller = new AbortController();
+    const response = await r.outbox.fetch(`${r.server.url}/x`, { method: 'POST', body: 'x', signal: controller.signal });
+    const reading = response.text();
+    await collectGarbage();
+    controller.abort(mine);
+    await expect(reading).rejects.toBe(mine);
+  });
+
+  it("reaches a transport that ignores its signal: the call rejects at once instead of storing the request at timeoutMs", async () => {
+    await r.reopen({ fetch: () => new Promise<Response>(() => undefined) });
+    const controller = new AbortController();
+    const answer = r.outbox.fetch(new Request(`${r.server.url}/x`, { method: 'POST', body: 'x', signal: controller.signal }));
+    await io();
+    controller.abort(mine);
+    await expect(answer).rejects.toBe(mine);
+    r.clock.advance(5000);
+    expect(await r.outbox.size()).toBe(0);
+  });
+
+  it('an abort before the call rejects with its reason and stores nothing, even behind tasks of its group', async () => {
+    await r.outbox.enqueue({ url: '/first', group: 'g' });
+    const controller = new AbortController();
+    controller.abort(mine);
+    await expect(r.outbox.fetch(`${r.server.url}/second`, { method: 'POST', body: 'x', group: 'g', signal: controller.signal })).rejects.toBe(mine);
+    expect(await r.outbox.size()).toBe(1);
   });
 });
