@@ -25,6 +25,14 @@ export function monotonic(clock: Clock): number {
   return clock.monotonic ? clock.monotonic() : clock.now();
 }
 
+/**
+ * The longest a timer waiting for a wall-clock moment (a hold's end, a retry time, `notBefore`) sleeps before its
+ * owner looks again (ms). Timers run on the monotonic reading, which a wall-clock step forward does not move (NTP; a
+ * machine asleep, during which the monotonic clock stands still): without this bound, an hour's wait would be waited
+ * out in full after the hour had passed.
+ */
+export const WALL_RECHECK_MS = 60_000;
+
 /** The longest delay a timer holds (2^31 - 1 ms, about 24.8 days); a longer one fires at once in browsers and Node. */
 const LONGEST = 2 ** 31 - 1;
 

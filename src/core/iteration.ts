@@ -1,4 +1,4 @@
-import type { Clock } from './clock.js';
+import { WALL_RECHECK_MS, type Clock } from './clock.js';
 import type { Lease, TakeOptions } from './queue-types.js';
 import { waitFor } from './wait.js';
 
@@ -45,7 +45,7 @@ export async function* leases<T>(c: IterationContext<T>, max: number, leaseMs: n
       c.watch();
       const now = c.clock.now();
       const ends = c.nextEnd(now) - now;
-      waiting.until(Math.min(c.pollMs, ends > 0 ? ends : Infinity));
+      waiting.until(Math.min(c.pollMs, ends > 0 ? Math.min(ends, WALL_RECHECK_MS) : Infinity));
       await waiting.promise;
     }
   }

@@ -1,4 +1,4 @@
-import { after, type Clock } from '../core/clock.js';
+import { after, WALL_RECHECK_MS, type Clock } from '../core/clock.js';
 
 /** How long the loop waits before looking again when something was due but nothing could start. */
 const IDLE_RETRY_MS = 1000;
@@ -102,14 +102,14 @@ export class DeliveryLoop {
     if (wake === undefined || !this.#running) return;
     // A moment already past, after a pass that could start nothing, would be a busy loop: look again a little later.
     const delay = wake - this.#c.clock.now();
-    this.#wakeIn(delay > 0 ? delay : IDLE_RETRY_MS);
+    this.#wakeIn(delay > 0 ? Math.min(delay, WALL_RECHECK_MS) : IDLE_RETRY_MS);
   }
 
   #scheduleExpiry(): void {
     const at = this.#c.expiry();
     if (at === undefined) return;
     const delay = at - this.#c.clock.now();
-    this.#cancelExpiry = after(this.#c.clock, delay > 0 ? delay : IDLE_RETRY_MS, () => {
+    this.#cancelExpiry = after(this.#c.clock, delay > 0 ? Math.min(delay, WALL_RECHECK_MS) : IDLE_RETRY_MS, () => {
       this.#cancelExpiry = undefined;
       this.kick();
     });

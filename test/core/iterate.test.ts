@@ -67,4 +67,18 @@ describe('Queue.iterate()', () => {
     await a.close();
     await b.close();
   });
+
+  it('a wall-clock step forward (NTP, a laptop waking) ends its wait for a delay within a minute, not at the delay\'s monotonic end', async () => {
+    const clock = new FakeClock();
+    const q = await Queue.open<number>({ name: 'q', store: new MemoryStore(), clock });
+    await q.push(1);
+    await (await q.take(1))!.release(undefined, { delayMs: 3_600_000 });
+    const next = q.iterate().next();
+    await tick();
+    clock.step(3_600_000);
+    clock.advance(60_000);
+    const woke = next.then(({ value }) => value?.entries.map((e) => e.value));
+    expect(await Promise.race([woke, new Promise((resolve) => setTimeout(resolve, 1000, 'still waiting'))])).toEqual([1]);
+    await q.close();
+  });
 });

@@ -110,3 +110,16 @@ describe('a wall-clock step never makes a task both sent and dead, nor neither',
     expect(r.outbox.online).toBe(true);
   });
 });
+
+describe('the background run and a wall-clock step forward (NTP; a machine asleep, its monotonic clock standing still)', () => {
+  it('a task whose notBefore the step passed is sent within a minute, not after the wait left on the monotonic clock', async () => {
+    await r.outbox.enqueue({ url: '/x', id: 'later', notBefore: r.clock.now() + 3_600_000 });
+    r.outbox.start();
+    await io();
+    expect(r.server.received).toEqual([]);
+    const sent = next(r.outbox, 'sent');
+    r.clock.step(3_600_000);
+    r.clock.advance(60_000);
+    expect(await sent).toMatchObject({ task: { id: 'later' } });
+  });
+});
