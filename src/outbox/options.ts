@@ -76,7 +76,10 @@ export interface OutboxOptions {
    * @default globalThis.fetch, read at each send
    */
   readonly fetch?: typeof fetch;
-  /** Headers computed for each send (tokens, say) and never stored. @default undefined */
+  /**
+   * Headers computed for each send (tokens, say) and never stored. One that throws fails the attempt (a retry, as a
+   * 5xx is): a token endpoint out of reach must not bury the task. @default undefined
+   */
   readonly headers?: () => Record<string, string> | Promise<Record<string, string>>;
   /** Requests in flight at once. @default 4 */
   readonly concurrency?: number;

@@ -36,8 +36,9 @@ const NONE: readonly string[] = [];
 
 /**
  * Sends one task, or several as a batch, within `deadline`; never rejects. The per-send headers are asked for and
- * checked first: a provider that throws or returns what fetch would refuse makes the request unbuildable
- * ('invalid'), which must not pass for a network failure. Redirects are followed only as `redirect` allows.
+ * checked first. A provider that throws fails this attempt, not the task (its token endpoint out of reach, offline):
+ * a retry, which must not pass for a network failure either. One that returns what fetch would refuse makes the
+ * request unbuildable ('invalid'). Redirects are followed only as `redirect` allows.
  */
 export async function send(tasks: readonly StoredTask[], options: SendOptions, deadline: Deadline): Promise<Exchange> {
   let perSend: Readonly<Record<string, string>> = {};
@@ -47,8 +48,7 @@ export async function send(tasks: readonly StoredTask[], options: SendOptions, d
     try {
       perSend = (await deadline.race(options.headers())) ?? {};
     } catch (error) {
-      if (isTimeout(error)) return { kind: 'error', error: error as Error, network: false, secrets };
-      return { kind: 'invalid', error: `\`headers()\` threw: ${errorText(error, NONE)}` };
+      return { kind: 'error', error: isTimeout(error) ? (error as Error) : new Error(`\`headers()\` threw: ${errorText(error, NONE)}`), network: false, secrets };
     }
     const problem = headersProblem(perSend);
     if (problem) return { kind: 'invalid', error: `Expected \`headers()\` to return${problem.field ? ` for \`${problem.field.slice(1)}\`` : ''} ${problem.expected}.` };

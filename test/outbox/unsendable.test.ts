@@ -6,7 +6,7 @@ import { FileStore } from '../../src/fs.js';
 import { Outbox } from '../../src/outbox/outbox.js';
 import type { HttpTask } from '../../src/outbox/task.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { rig, type Rig } from './helpers.js';
+import { next, rig, type Rig } from './helpers.js';
 
 let r: Rig;
 beforeEach(async () => {
@@ -71,17 +71,33 @@ describe('a request that cannot be built at send time is a verdict on that task'
     expect(letter!.error).not.toContain('k3y');
   });
 
-  it("headers() throwing (even a TypeError, what fetch's network errors are): dead 'invalid', not offline", async () => {
+  it("headers() throwing (even a TypeError, what fetch's network errors are): a retry, not offline, and sent once it works", async () => {
+    let broken = true;
     await r.reopen({
       headers: () => {
-        throw new TypeError('token store unavailable');
+        if (broken) throw new TypeError('token store unavailable');
+        return { authorization: 'Bearer t' };
       },
     });
     await r.outbox.enqueue({ url: '/x' });
-    expect(await r.outbox.flush()).toMatchObject({ dead: 1 });
+    const retry = next<{ error: string; attempts: number }>(r.outbox, 'retry');
+    expect(await r.outbox.flush()).toMatchObject({ dead: 0, retried: 1, remaining: 1 });
+    expect(await retry).toMatchObject({ attempts: 1, error: expect.stringContaining('`headers()` threw: token store unavailable') });
+    expect(r.calls).toEqual([]);
     expect(r.outbox.online).toBe(true);
     expect(r.events('offline')).toEqual([]);
-    expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'invalid', error: expect.stringContaining('token store unavailable') }]);
+    expect(await r.outbox.dead.list()).toEqual([]);
+    broken = false;
+    r.clock.advance(600_000);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, remaining: 0 });
+    expect(r.calls).toHaveLength(1);
+  });
+
+  it('headers() awaiting a token fetch that fails offline (the README\'s provider): the task waits, never dead', async () => {
+    await r.reopen({ headers: async () => ({ authorization: `Bearer ${await (await fetch('http://127.0.0.1:1/token')).text()}` }), retry: { maxAttempts: 3 } });
+    await r.outbox.enqueue({ url: '/x' });
+    expect(await r.outbox.flush()).toMatchObject({ dead: 0, retried: 1, remaining: 1 });
+    expect(await r.outbox.list()).toMatchObject([{ state: 'retrying', attempts: 1, lastError: expect.stringContaining('`headers()` threw') }]);
   });
 
   it("headers() returning a header the transport sets itself: dead 'invalid', not offline, the group goes on", async () => {
