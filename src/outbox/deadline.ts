@@ -42,6 +42,8 @@ export class Deadline {
   }
 
   #stop(error: unknown): void {
+    // Nothing more to listen for: a caller's signal that lives on (one per app) must not keep this attempt.
+    this.#cancel();
     this.#stopped = { error };
     this.#controller.abort(error);
     for (const reject of this.#racing) reject(error);

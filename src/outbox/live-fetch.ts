@@ -58,11 +58,12 @@ export interface LiveFetchContext {
  * must arrive within `timeoutMs` too: the request is aborted at the limit.
  */
 export async function liveFetch(input: Request | string, init: RequestInit, c: LiveFetchContext): Promise<Response> {
-  const request = toRequest(input, init);
-  // The caller's own signal, not the copy's: a Request's signal follows the one it was given only weakly, and an
-  // abort that never arrives would let the request be stored and sent after all.
+  // The caller's own signal, listened to by the attempt's deadline, not followed by the copies: a Request's signal
+  // follows the one it was given only weakly (an abort that never arrives would let the request be stored and sent
+  // after all), and each copy would leave a listener on a signal the app keeps until it is collected.
   const caller = ('signal' in init ? init.signal : typeof input === 'string' ? undefined : input.signal) ?? undefined;
   caller?.throwIfAborted();
+  const request = toRequest(input, { ...init, signal: null });
   const headers = new Headers(request.headers);
   const group = c.group ?? headers.get(GROUP_HEADER) ?? undefined;
   headers.delete(GROUP_HEADER);

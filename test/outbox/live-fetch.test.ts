@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentServer } from './fault-server.js';
 import { collectGarbage } from '../support/collect-garbage.js';
@@ -207,6 +208,16 @@ describe("Outbox.fetch() and the caller's signal", () => {
     await expect(answer).rejects.toBe(mine);
     r.clock.advance(5000);
     expect(await r.outbox.size()).toBe(0);
+  });
+
+  it('a signal the app keeps for every call holds nothing of an attempt past its time limit, its body never read', async () => {
+    const app = new AbortController();
+    for (let i = 0; i < 3; i++) {
+      r.server.next({ status: 200, body: 'ok' });
+      expect((await r.outbox.fetch(`${r.server.url}/x`, { method: 'POST', body: 'x', signal: app.signal })).status).toBe(200);
+    }
+    r.clock.advance(5000);
+    expect(getEventListeners(app.signal, 'abort')).toHaveLength(0);
   });
 
   it('an abort before the call rejects with its reason and stores nothing, even behind tasks of its group', async () => {
