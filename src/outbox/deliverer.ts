@@ -62,6 +62,8 @@ export class Deliverer {
   /** The wall clock's time for a wait that starts now (see `waitsFrom`). */
   readonly #waitsFrom: () => number;
   readonly #tell = (error: unknown): void => this.#c.emit('error', { error });
+  /** Gives back what was taken ahead (offline, or told so: only a probe may leave). */
+  readonly #unbuffer = (): void => void this.#c.serial(() => this.#dispatcher.unbuffer()).catch(this.#tell);
 
   constructor(context: DelivererContext) {
     this.#c = context;
@@ -172,8 +174,7 @@ export class Deliverer {
 
   /**
    * A pass, or a read of what other handles stored, failed (the store failing, or gone: a database deleted under it):
-   * the delivery lock goes while nothing is in flight, so that another tab delivers; this one asks for it again at its
-   * next pass.
+   * the lock goes while nothing is in flight, so that another tab delivers; this one asks for it at its next pass.
    */
   failed(): void {
     void this.#yield(true);
@@ -202,12 +203,13 @@ export class Deliverer {
     this.#loop.start();
   }
 
-  /** One run now: every task that may go is tried once; resolves its counts once every request it started settled. */
-  async flush(signal: AbortSignal | undefined): Promise<DeliveryRun> {
+  /**
+   * One run now (after `before`; a stop meanwhile ends it): each task that may go is tried once, counted once settled.
+   */
+  async flush(signal: AbortSignal | undefined, before?: () => Promise<void>): Promise<DeliveryRun> {
     const run = newRun(true, this.#flushes);
     const dispatcher = this.#dispatcher;
-    // Ended at the abort, not at the next change: a chain (a group's tasks one by one) or a slot that frees would go on
-    // starting requests for it until then.
+    // Ended at the abort, not at the next change: a chain or a slot that frees would go on starting requests till then.
     const abort = (): void => {
       run.over = true;
       dispatcher.wake();
@@ -215,6 +217,7 @@ export class Deliverer {
     signal?.addEventListener?.('abort', abort);
     this.#flushes.add(run);
     try {
+      await before?.();
       for (;;) {
         signal?.throwIfAborted();
         const seen = dispatcher.changes;
@@ -274,14 +277,10 @@ export class Deliverer {
     });
   }
 
-  #unbuffer(): void {
-    void this.#c.serial(() => this.#dispatcher.unbuffer()).catch(this.#tell);
-  }
-
   /**
-   * Nothing runs: when something may go next (undefined: nothing waits, or nothing may go until a wake-up: told
-   * online by `setOnline(true)`, or granted the delivery lock another tab holds). A wait that ended while sending is
-   * not allowed must not set a timer: it would fire at once, again and again. An expiry is kept to all the same.
+   * Nothing runs: when something may go next (undefined: nothing waits, or nothing may go until `setOnline(true)` or
+   * the delivery lock is granted). A wait that ended while sending is not allowed sets no timer (it would fire again
+   * and again); an expiry is kept to all the same.
    */
   async #idle(): Promise<number | undefined> {
     if (this.#c.index.size === 0) {

@@ -215,10 +215,11 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     this.#checkOpen();
     const { signal, reachable } = optionsObject(options, 'options', ['signal', 'reachable']);
     check({ signal, reachable }, { signal: optional(withMethods('throwIfAborted')), reachable: optional(isBoolean) });
-    // What other handles stored before this call is this run's too, whether or not their commit's notice came yet.
-    await this.#serial(() => this.#pending.catchUp());
-    if (reachable) this.#deliverer.networkBack(true);
-    const run = await this.#deliverer.flush(signal);
+    const run = await this.#deliverer.flush(signal, async () => {
+      // What other handles stored before this call is this run's too, whether or not their commit's notice came yet.
+      await this.#serial(() => this.#pending.catchUp());
+      if (reachable) this.#deliverer.networkBack(true);
+    });
     const epoch = this.#notices.epoch;
     const remaining = await this.#queue.size();
     if (remaining === 0) this.#notices.drain(epoch);

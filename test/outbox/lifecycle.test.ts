@@ -211,6 +211,30 @@ describe('Outbox.start() and stop()', () => {
     expect(r.events('retry')).toHaveLength(1);
   });
 
+  it('a flush called just before stop() starts nothing after it: stop ends a flush still reading what others stored', async () => {
+    await r.outbox.enqueueMany([{ url: '/a' }, { url: '/b' }, { url: '/c' }]);
+    const flushing = r.outbox.flush();
+    await r.outbox.stop();
+    expect(await flushing).toMatchObject({ sent: 0, remaining: 3 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(r.server.received).toEqual([]);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 3, remaining: 0 });
+  });
+
+  it('a flush called just before close() sends nothing once close resolved, and no error comes after it', async () => {
+    await r.outbox.enqueueMany([{ url: '/a' }, { url: '/b' }, { url: '/c' }]);
+    const flushing = r.outbox.flush().catch((error: unknown) => error);
+    await r.outbox.close();
+    const closedAt = r.events('error').length;
+    expect(await flushing).toMatchObject({ sent: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(r.server.received).toEqual([]);
+    expect(r.events('error')).toHaveLength(closedAt);
+    const again = await r.open();
+    expect(await again.size()).toBe(3);
+    await again.close();
+  });
+
   it('close() rejects later calls with ERR_CLOSED; asyncDispose closes', async () => {
     await r.outbox.close();
     await expect(r.outbox.enqueue({ url: '/x' })).rejects.toMatchObject({ code: 'ERR_CLOSED' });
