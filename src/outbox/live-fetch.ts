@@ -60,10 +60,12 @@ export interface LiveFetchContext {
 export async function liveFetch(input: Request | string, init: RequestInit, c: LiveFetchContext): Promise<Response> {
   // The caller's own signal, listened to by the attempt's deadline, not followed by the copies: a Request's signal
   // follows the one it was given only weakly (an abort that never arrives would let the request be stored and sent
-  // after all), and each copy would leave a listener on a signal the app keeps until it is collected.
-  const caller = ('signal' in init ? init.signal : typeof input === 'string' ? undefined : input.signal) ?? undefined;
+  // after all), and each copy would leave a listener on a signal the app keeps until it is collected. Anything else
+  // given as a signal is left to fetch, which refuses it.
+  const given: unknown = init.signal !== undefined ? init.signal : input instanceof Request ? input.signal : undefined;
+  const caller = given instanceof AbortSignal ? given : undefined;
+  const request = toRequest(input, caller ? { ...init, signal: null } : init);
   caller?.throwIfAborted();
-  const request = toRequest(input, { ...init, signal: null });
   const headers = new Headers(request.headers);
   const group = c.group ?? headers.get(GROUP_HEADER) ?? undefined;
   headers.delete(GROUP_HEADER);
