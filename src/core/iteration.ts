@@ -1,6 +1,6 @@
 import { WALL_RECHECK_MS, type Clock } from './clock.js';
 import type { Lease, TakeOptions } from './queue-types.js';
-import { waitFor } from './wait.js';
+import { waitFor, type Waiting } from './wait.js';
 
 /** What iterating needs of the queue. */
 export interface IterationContext<T> {
@@ -24,9 +24,9 @@ export interface IterationContext<T> {
  * read: a take that finds another handle's lease (taken since this handle last looked, or in a partition it had not
  * read) must wake when that lease runs out, which nothing else would tell.
  */
-export async function* leases<T>(c: IterationContext<T>, max: number, leaseMs: number | undefined, signal: AbortSignal | undefined): AsyncGenerator<Lease<T>, void, undefined> {
-  while (!c.closed() && !signal?.aborted) {
-    const waiting = waitFor({ clock: c.clock, signal, waiters: c.waiters });
+export async function* leases<T>(c: IterationContext<T>, max: number, leaseMs: number | undefined, signal: AbortSignal | undefined, end: Ending): AsyncGenerator<Lease<T>, void, undefined> {
+  while (!end.ended && !c.closed() && !signal?.aborted) {
+    const waiting = (end.waiting = waitFor({ clock: c.clock, signal, waiters: c.waiters }));
     if (c.closed()) waiting.cancel();
     let lease: Lease<T> | undefined;
     try {
@@ -36,7 +36,10 @@ export async function* leases<T>(c: IterationContext<T>, max: number, leaseMs: n
       if (c.closed() || signal?.aborted) return;
       throw error;
     }
-    if (lease) {
+    if (lease && end.ended) {
+      // Ended while it took them: no one is left to handle them, and another consumer may.
+      await lease.release(undefined, { untried: true });
+    } else if (lease) {
       waiting.cancel();
       yield lease;
     } else {
@@ -49,4 +52,34 @@ export async function* leases<T>(c: IterationContext<T>, max: number, leaseMs: n
       await waiting.promise;
     }
   }
+}
+
+/** Whether an iteration was ended from outside, and the wait it is in (see `endable`). */
+export interface Ending {
+  ended: boolean;
+  waiting?: Waiting;
+}
+
+/**
+ * The iterator of `start()`'s generator (started at the first `next()`), whose `return()` and `throw()` end a wait in
+ * progress at once. A generator's own are queued behind a pending `next()`: one waiting for items would wait on, and
+ * the next push would be leased to an iteration already over, held from every other consumer until its lease ended.
+ */
+export function endable<T>(start: (end: Ending) => AsyncGenerator<T, void, undefined>): AsyncGenerator<T, void, undefined> {
+  const end: Ending = { ended: false };
+  const inner = (async function* () {
+    yield* start(end);
+  })();
+  const stop = () => {
+    end.ended = true;
+    end.waiting?.cancel();
+  };
+  const iterator: AsyncGenerator<T, void, undefined> = {
+    next: () => inner.next(),
+    return: (value) => (stop(), inner.return(value)),
+    throw: (error) => (stop(), inner.throw(error)),
+    [Symbol.asyncIterator]: () => iterator,
+    [Symbol.asyncDispose]: async () => void (await iterator.return()),
+  };
+  return iterator;
 }

@@ -4,7 +4,7 @@ import { existsGuarded, openGuarded } from './guarded-storage.js';
 import { SluiceError } from './errors.js';
 import type { QueueEventMap, RecoverDetail } from './events.js';
 import { byPartition, entryId, parseIds, partitionOf } from './ids.js';
-import { leases } from './iteration.js';
+import { endable, leases } from './iteration.js';
 import { append } from './long-lists.js';
 import { Members } from './members.js';
 import { checkList, checkTake, ITERATE_OPTIONS, ITERATE_RULES, MAX_NAME, PUSH_OPTIONS, PUSH_RULES, REMOVE_OPTIONS, resolveOptions, type QueueOptions, type ResolvedOptions } from './options.js';
@@ -214,19 +214,21 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   }
 
   /** Leases as they become available, until the queue closes or `signal` aborts. Waits for pushes. */
-  async *iterate(options?: IterateOptions): AsyncGenerator<Lease<T>, void, undefined> {
-    const o = optionsObject(options, 'options', ITERATE_OPTIONS);
-    check(o, ITERATE_RULES);
-    const context = {
-      clock: this.#options.clock,
-      take: (max: number, options: TakeOptions<T>) => this.take(max, options),
-      closed: () => this.#closing !== undefined,
-      waiters: this.#waiters,
-      nextEnd: (now: number) => Math.min(...this.#parts.map((p) => p.view.holdsEndAfter(now))),
-      pollMs: this.#parts.every((p) => p.watched) ? Infinity : this.#options.pollMs,
-      watch: () => this.#parts.forEach((p) => p.watch()),
-    };
-    yield* leases(context, o.max ?? 100, o.leaseMs, o.signal);
+  iterate(options?: IterateOptions): AsyncGenerator<Lease<T>, void, undefined> {
+    return endable((end) => {
+      const o = optionsObject(options, 'options', ITERATE_OPTIONS);
+      check(o, ITERATE_RULES);
+      const context = {
+        clock: this.#options.clock,
+        take: (max: number, options: TakeOptions<T>) => this.take(max, options),
+        closed: () => this.#closing !== undefined,
+        waiters: this.#waiters,
+        nextEnd: (now: number) => Math.min(...this.#parts.map((p) => p.view.holdsEndAfter(now))),
+        pollMs: this.#parts.every((p) => p.watched) ? Infinity : this.#options.pollMs,
+        watch: () => this.#parts.forEach((p) => p.watch()),
+      };
+      return leases(context, o.max ?? 100, o.leaseMs, o.signal, end);
+    });
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Lease<T>> {
@@ -246,10 +248,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     const { store, name, partitions } = this.#options;
     // A partition whose name would be over MAX_NAME characters was never made: the queue has one partition, and no store
     // is asked about a name it refuses (one near MAX_NAME characters would fail to open).
-    const exists = async (p: number) => {
-      const part = partitionName(name, p);
-      return part.length > MAX_NAME ? false : existsGuarded(store, part, name);
-    };
+    const exists = async (p: number, part = partitionName(name, p)) => part.length <= MAX_NAME && existsGuarded(store, part, name);
     await settleCount({ name, parts: this.#parts, open: (p) => this.#openPart(p), exists, serial: this.#serial }, partitions);
   }
 

@@ -81,4 +81,48 @@ describe('Queue.iterate()', () => {
     expect(await Promise.race([woke, new Promise((resolve) => setTimeout(resolve, 1000, 'still waiting'))])).toEqual([1]);
     await q.close();
   });
+
+  it('return() while next() waits for items ends the wait at once: next() is done, and the next push is for other consumers', async () => {
+    const q = await Queue.open<number>({ name: 'q', store: new MemoryStore() });
+    const iterator = q.iterate();
+    const waiting = iterator.next();
+    await tick();
+    const settled = await Promise.race([iterator.return(), new Promise((resolve) => setTimeout(resolve, 1000, 'still waiting'))]);
+    expect(settled).toEqual({ done: true, value: undefined });
+    expect(await waiting).toEqual({ done: true, value: undefined });
+    await q.push(1);
+    expect((await q.take(1))?.entries).toMatchObject([{ value: 1, attempts: 1 }]);
+    expect(await iterator.next()).toEqual({ done: true, value: undefined });
+    await q.close();
+  });
+
+  it('throw() and asyncDispose end a waiting iteration the same way', async () => {
+    const q = await Queue.open<number>({ name: 'q', store: new MemoryStore() });
+    const thrown = q.iterate();
+    const first = thrown.next();
+    await tick();
+    await expect(thrown.throw(new Error('enough'))).rejects.toThrow('enough');
+    expect(await first).toEqual({ done: true, value: undefined });
+    const disposed = q.iterate();
+    const second = disposed.next();
+    await tick();
+    await disposed[Symbol.asyncDispose]();
+    expect(await second).toEqual({ done: true, value: undefined });
+    await q.push(1);
+    expect(await q.stats()).toMatchObject({ size: 1, leased: 0 });
+    await q.close();
+  });
+
+  it('return() while next() is taking: what the take got goes back untried, for other consumers', async () => {
+    const q = await Queue.open<number>({ name: 'q', store: new MemoryStore() });
+    await q.pushMany([1, 2]);
+    const iterator = q.iterate();
+    const taking = iterator.next();
+    const ended = iterator.return();
+    expect(await taking).toEqual({ done: true, value: undefined });
+    expect(await ended).toEqual({ done: true, value: undefined });
+    expect((await q.take(2))?.entries).toMatchObject([{ value: 1, attempts: 1 }, { value: 2, attempts: 1 }]);
+    await q.close();
+  });
 });
+
