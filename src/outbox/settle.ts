@@ -134,6 +134,7 @@ function tell(c: DeliveryContext, type: 'sent' | 'handed-over', list: readonly O
     c.emit(type, detail, shown);
     c.coordination.post({ type, detail, entry: entry.id } as Relayed);
   }
+  c.emit('change');
 }
 
 /** `detail` with a `response` made when read: the body was read to judge the attempt, so listeners get a copy. */
@@ -183,4 +184,5 @@ async function retry(
     c.emit('retry', detail);
     c.coordination.post({ type: 'retry', detail, cause, entry: entry.id });
   }
+  c.emit('change');
 }

@@ -30,6 +30,21 @@ describe('Outbox events', () => {
     expect(new Set(seen.change)).toEqual(new Set([null]));
   });
 
+  it("'change' follows each change of the pending set in this handle: enqueued, retried, sent (a UI redraws on it alone)", async () => {
+    const order: string[] = [];
+    for (const type of ['enqueue', 'retry', 'sent', 'change'] as const) r.outbox.addEventListener(type, () => order.push(type));
+    const tick = () => new Promise((resolve) => setImmediate(resolve));
+    await r.outbox.enqueue({ url: '/a' });
+    await tick();
+    r.server.next({ status: 503 });
+    await r.outbox.flush();
+    await tick();
+    r.clock.advance(600_000);
+    await r.outbox.flush();
+    await tick();
+    expect(order).toEqual(['enqueue', 'change', 'retry', 'change', 'sent', 'change']);
+  });
+
   it("'offline' after a network error and 'online' after the next response say so in their detail", async () => {
     await r.outbox.enqueue({ url: '/a' });
     await r.server.down();
