@@ -10,6 +10,7 @@ import { inOutboxWords, storedNothing } from './enqueue.js';
 import { makeRoom } from './limits.js';
 import { eachPage } from './pages.js';
 import type { LimitOptions, ResolvedOutboxOptions } from './options.js';
+import { checkStored } from './pending-task.js';
 import type { Pending, PendingIndex } from './pending.js';
 import { LIST_PAGE, listed } from './pending-view.js';
 import { pushPlaced } from './placement.js';
@@ -234,6 +235,7 @@ export class PendingStore {
   }
 
   #add(e: QueueEntry<StoredTask>): Pending {
+    checkStored(e.value, this.#queue.name, e.id);
     const held = e.state !== 'ready';
     return this.#index.add(Number(e.id), e.value, e.attempts, held ? e.availableAt : 0, e.state === 'leased' ? 'lease' : 'server');
   }

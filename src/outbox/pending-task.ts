@@ -1,4 +1,5 @@
 /** What the pending index keeps of a task, and the lanes that ordering puts tasks in. */
+import { SluiceError } from '../core/errors.js';
 import { PARTITION_SPAN } from '../core/ids.js';
 import type { Lease } from '../core/queue-types.js';
 import { blobKey, taskBytes, type StoredTask } from './task.js';
@@ -111,6 +112,19 @@ export const byTurn = (a: Pending, b: Pending): number => a.rank - b.rank || (a.
 export function laneOf(task: { readonly group?: string | undefined }, ordering: Ordering): string | undefined {
   if (ordering === 'none') return undefined;
   return ordering === 'fifo' ? '' : (task.group ?? '');
+}
+
+/**
+ * Refuses a stored value that is no outbox task: the outbox was opened on a Queue's name, or on another outbox's dead
+ * letters (`<name>.dead`). Read on, it would be a TypeError deep in the index, or a record sent as a request.
+ */
+export function checkStored(value: unknown, queue: string, id: string): void {
+  const task = value as Partial<StoredTask> | null;
+  if (typeof task?.url === 'string' && typeof task.id === 'string' && typeof task.method === 'string') return;
+  throw new SluiceError(
+    'ERR_INCOMPATIBLE_STORE',
+    `Queue "${queue}" holds an item that is no outbox task (id ${id}): it is a Queue's, or an outbox's dead letters (kept in "<outbox>.dead"). Open it as what it is, or give the outbox another name.`,
+  );
 }
 
 /** A task stored as entry `seq` as the index keeps it: ready, until the index says otherwise. */

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Queue } from '../../src/core/queue.js';
 import { rig, type Rig } from './helpers.js';
 
 let r: Rig;
@@ -91,3 +92,22 @@ describe('Outbox.remove()', () => {
     expect(await r.outbox.size()).toBe(1);
   });
 });
+
+describe('an outbox opened where no outbox keeps its tasks', () => {
+  it("on another outbox's dead letters ('api.dead'): ERR_INCOMPATIBLE_STORE naming why, and nothing of theirs changed", async () => {
+    r.server.next({ status: 400 });
+    await r.outbox.enqueue({ url: '/x', id: 'a' });
+    await r.outbox.flush();
+    await expect(r.open({ name: 'api.dead' })).rejects.toMatchObject({ code: 'ERR_INCOMPATIBLE_STORE', message: expect.stringContaining('no outbox task') });
+    expect(await r.outbox.dead.list()).toMatchObject([{ task: { id: 'a' }, reason: 'status' }]);
+  });
+
+  it("on a Queue's items: ERR_INCOMPATIBLE_STORE, and the queue's items are all there", async () => {
+    const queue = await Queue.open<unknown>({ name: 'jobs', store: r.store });
+    await queue.pushMany([{ kind: 'resize' }, 'text', 3]);
+    await expect(r.open({ name: 'jobs' })).rejects.toMatchObject({ code: 'ERR_INCOMPATIBLE_STORE' });
+    expect(await queue.stats()).toMatchObject({ size: 3, leased: 0 });
+    await queue.close();
+  });
+});
+
