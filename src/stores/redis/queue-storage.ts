@@ -280,7 +280,7 @@ export class RedisQueueStorage implements QueueStorage {
 
   #call<T>(what: string, call: () => Promise<T>, graceMs = 0): Promise<T> {
     const client = this.#context.client;
-    return attempt(`${what} queue "${this.#name}"`, this.#context.options.retryMs, () => client.status, call, graceMs);
+    return attempt(`${what} queue "${this.#name}"`, this.#context.options.retryMs, client, call, graceMs);
   }
 }
 

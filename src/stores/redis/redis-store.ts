@@ -3,7 +3,7 @@ import type { Clock } from '../../core/clock.js';
 import { SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
 import type { QueueStorage, Store } from '../../core/store.js';
-import { answerMs, within } from './attempt.js';
+import { answerMs, connectionErrors, within } from './attempt.js';
 import { evictionWarning, primaryAddresses, readDurability, strictPlan, type ServerDurability } from './durability.js';
 import { Heartbeats } from './heartbeat.js';
 import { QueueKeys } from './keys.js';
@@ -140,7 +140,7 @@ export class RedisStore implements Store {
     if (this.#client) return this.#client;
     if (this.#o.client) return (this.#client = this.#o.client);
     // A client of our own: commands wait through a few reconnection attempts, then the store's own retry (retryMs)
-    // decides; connection errors surface as rejected calls, so the 'error' events need no printing. A command the
+    // decides; connection errors surface as rejected calls (the last kept to say why), so none is printed. A command the
     // server never answers (stopped, paused) times out too, heartbeats and cleanup included, after no less than a
     // call is given (a WAIT for replicas, after that too).
     const { retryMs, replicaTimeoutMs } = this.#o;
@@ -151,7 +151,7 @@ export class RedisStore implements Store {
       // The URL was checked when the store was made; what ioredis still refuses is named the same way.
       throw new SluiceError('ERR_INVALID_OPTION', `Expected \`url\` to be a Redis URL ioredis accepts (${error instanceof Error ? error.message : String(error)}).`, { cause: error });
     }
-    client.on('error', () => undefined);
+    client.on('error', (error: unknown) => connectionErrors.set(client, error));
     return (this.#client = client);
   }
 
@@ -170,8 +170,9 @@ export class RedisStore implements Store {
       this.#durability = undefined;
       this.#unwatchSettings?.();
       this.#unwatchSettings = undefined;
-      const quit = within(client.quit(), answerMs(this.#o.retryMs), () => new Error('no answer to QUIT'));
-      closing.push(quit.then(() => undefined, () => client.disconnect()));
+      // Not connected (a server that never answered): nothing to say goodbye to, and QUIT would wait out its time.
+      if (client.status !== 'ready') client.disconnect();
+      else closing.push(within(client.quit(), answerMs(this.#o.retryMs), () => new Error('no answer to QUIT')).then(() => undefined, () => client.disconnect()));
     }
     await Promise.all(closing);
   }
