@@ -242,6 +242,11 @@ describe('resolveOutboxOptions()', () => {
     for (const name of ['', '..', 'bad name', 5, 'report.pm', 'video.p720']) rejects(() => resolveOutboxOptions({ name: name as string }), 'ERR_INVALID_NAME', '1–123 characters');
   });
 
+  it("a baseUrl whose path does not end in '/': refused, naming the segment every relative URL would lose", () => {
+    rejects(() => resolveOutboxOptions({ name: 'api', baseUrl: 'https://api.test/v1' }), 'ERR_INVALID_OPTION', "ends in '/' (every task URL relative to it would lose 'v1')");
+    for (const baseUrl of ['https://api.test', 'https://api.test/', 'https://api.test/v1/']) expect(resolveOutboxOptions({ name: 'api', baseUrl }).baseUrl).toBe(baseUrl);
+  });
+
   it('a baseUrl with credentials or an empty batch url: refused at open, not at each enqueue', () => {
     rejects(() => resolveOutboxOptions({ name: 'api', baseUrl: 'http://u:p@example.test/' }), 'ERR_INVALID_OPTION', '`baseUrl`');
     rejects(() => resolveOutboxOptions({ name: 'api', baseUrl: 'http://example.test/', batch: { url: '' } }), 'ERR_INVALID_OPTION', '`batch.url` to be a non-empty URL');
