@@ -27,3 +27,8 @@ it('in Node, Queue.open without a store keeps the queue in .sluice under the wor
 it('the core entry has no default store: a missing store is ERR_INVALID_OPTION', async () => {
   await expect(CoreQueue.open({ name: 'x' })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
 });
+
+it("the entries' Queue and Outbox are named as such (a console or a stack trace shows them), not as the wrapper that gives them a default store", async () => {
+  const { Outbox } = await import('../src/index.node.js');
+  expect([Queue.name, Outbox.name]).toEqual(['Queue', 'Outbox']);
+});

@@ -11,5 +11,7 @@ export function withDefaultStore<C extends object>(base: C, store: () => Store, 
   const Platform = class extends Base {
     static defaultStore = store;
   };
+  // Named as its base: what a console, a stack trace or `queue.constructor.name` shows.
+  Object.defineProperty(Platform, 'name', { value: Base.name });
   return Object.assign(Platform, statics) as unknown as C;
 }
