@@ -309,7 +309,7 @@ describe('sluice dead', () => {
   it('retry and purge take task ids as well as entry ids', async () => {
     await deadLetters();
     expect(await run('dead', 'api', 'retry', 'order-42')).toBe(0);
-    expect(out).toEqual(['Put 1 tasks back into api.']);
+    expect(out).toEqual(['Put 1 task back into api.']);
     out = [];
     expect(await run('dead', 'api', 'purge', '0', '--json')).toBe(0);
     expect(json()).toEqual([{ outbox: 'api', purged: 1 }]);
@@ -414,10 +414,10 @@ describe('sluice dead', () => {
     await outbox.flush();
     await outbox.close();
     expect(await run('dead', 'api', 'retry')).toBe(0);
-    expect(out).toEqual(['Put 1 tasks back into api.']);
+    expect(out).toEqual(['Put 1 task back into api.']);
     out = [];
     expect(await run('dead', 'api', 'retry', 'v1')).toBe(0);
-    expect(out).toEqual(['Put 1 tasks back into api.']);
+    expect(out).toEqual(['Put 1 task back into api.']);
   });
 
   it('a plain queue has no dead letters: ERR_NOT_FOUND, exit 2', async () => {
@@ -447,6 +447,9 @@ describe('usage', () => {
       expect(err[0], args.join(' ')).toMatch(/^sluice: ERR_INVALID_OPTION: /);
       expect(err.join('\n'), args.join(' ')).toContain('Usage: sluice');
     }
+    err = [];
+    await run('ls', 'extra');
+    expect(err[0]).toBe('sluice: ERR_INVALID_OPTION: ls takes no arguments; unexpected "extra".');
     expect(await main([], io)).toBe(2);
   });
 

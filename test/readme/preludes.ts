@@ -11,7 +11,7 @@ export interface Prelude {
 export const preludes: Record<string, Prelude> = {
   /** An outbox opened earlier in the text. */
   outbox: {
-    types: `declare const outbox: import('sluice').Outbox;\ntype SentDetail = import('sluice').SentDetail;`,
+    types: `declare const outbox: import('sluice').Outbox;`,
     runtime: `import { MemoryStore, Outbox } from 'sluice';
 globalThis.outbox = await Outbox.open({ name: 'readme', store: new MemoryStore(), baseUrl: 'https://api.example.com' });`,
   },

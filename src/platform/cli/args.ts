@@ -121,7 +121,7 @@ export function parse(argv: readonly string[]): Invocation {
   const [name, target, ...rest] = positionals;
   const takes = (count: number, what: string) => {
     if (positionals.length - 1 < count) usage(`${name} needs ${what}.`);
-    if (positionals.length - 1 > count) usage(`${name} takes ${what} only; unexpected "${positionals[count + 1]}".`);
+    if (positionals.length - 1 > count) usage(`${name} takes ${count === 0 ? 'no arguments' : `${what} only`}; unexpected "${positionals[count + 1]}".`);
   };
   const noLimit = () => {
     if (limit !== undefined) usage(`--limit does not apply to ${name}.`);

@@ -114,7 +114,7 @@ async function settle(ctx: Context, outbox: Outbox, action: 'retry' | 'purge', i
 }
 
 function report(ctx: Context, outbox: string, done: 'retried' | 'purged', count: number): number {
-  const text = done === 'retried' ? `Put ${count} tasks back into ${outbox}.` : `Purged ${count} dead letters of ${outbox}.`;
+  const text = done === 'retried' ? `Put ${count} ${count === 1 ? 'task' : 'tasks'} back into ${outbox}.` : `Purged ${count} ${count === 1 ? 'dead letter' : 'dead letters'} of ${outbox}.`;
   ctx.io.out(ctx.json ? JSON.stringify({ outbox, [done]: count }) : text);
   return 0;
 }
