@@ -92,7 +92,9 @@ function check(value: unknown): void {
     if (Object.getOwnPropertySymbols(v).length > 0) reject(pathOf(visit), 'symbol-keyed properties would be dropped');
     const keys = Array.isArray(v) ? undefined : Object.keys(v);
     const proto = Object.getPrototypeOf(v) as object | null;
-    if (!keys && Object.keys(v).length !== (v as unknown[]).length) reject(pathOf(visit), 'an array with properties besides its items would lose them');
+    const own = keys ? 0 : Object.keys(v).length - (v as unknown[]).length;
+    if (own > 0) reject(pathOf(visit), 'an array with properties besides its items would lose them');
+    if (own < 0) reject(pathOf(visit), 'an array with holes ([1, , 3]) would come back with null in them');
     if (keys && proto !== Object.prototype && proto !== null) {
       const kind = (proto.constructor as { name?: string } | undefined)?.name ?? 'object';
       reject(pathOf(visit), `a ${kind} would not come back from JSON as itself; convert it (a Date to its ISO string, a Map or Set to an object or array) or pass a codec`);

@@ -53,6 +53,11 @@ describe('jsonCodec()', () => {
     }
   });
 
+  it('names an array with holes as such, and one with extra properties as such', () => {
+    expect(() => codec.encode({ list: [1, , 3] })).toThrow(/at \$\.list, an array with holes/);
+    expect(() => codec.encode(Object.assign([1], { extra: true }))).toThrow(/at \$, an array with properties besides its items/);
+  });
+
   it('rejects an item nested too deep with ERR_NOT_SERIALIZABLE, never a RangeError, in encode and encodeMany', () => {
     let deep: unknown = 1;
     for (let i = 0; i < 100_000; i++) deep = [deep];
