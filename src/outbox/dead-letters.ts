@@ -64,28 +64,33 @@ export class DeadLetters {
   readonly #requeue: (letters: { id: string; value: DeadRecord }[]) => Promise<Requeued>;
   readonly #forget: (bodies: string[]) => Promise<void>;
   readonly #finish: (letters: { id: string; value: DeadRecord }[]) => Promise<ReadonlySet<string>>;
+  readonly #checkOpen: () => void;
   /** Retries and purges of this handle, one at a time: a purge never deletes a body that a retry just put back. */
   readonly #serial = serial();
 
   /**
    * @internal The outbox makes it; `requeue` puts tasks back into the outbox with their ids, `forget` deletes the
    * bodies of purged tasks stored beside them, `finish` removes the tasks that moves to dead cut short left pending
-   * (resolving the letters whose task is in flight: see `DeadMoves.finishBefore`).
+   * (resolving the letters whose task is in flight: see `DeadMoves.finishBefore`), `checkOpen` throws 'ERR_CLOSED'
+   * naming the outbox once it is closed (the queue underneath would name itself, "api.dead").
    */
   constructor(
     queue: Queue<DeadRecord>,
     requeue: (letters: { id: string; value: DeadRecord }[]) => Promise<Requeued>,
     forget: (bodies: string[]) => Promise<void>,
     finish: (letters: { id: string; value: DeadRecord }[]) => Promise<ReadonlySet<string>>,
+    checkOpen: () => void,
   ) {
     this.#queue = queue;
     this.#requeue = requeue;
     this.#forget = forget;
     this.#finish = finish;
+    this.#checkOpen = checkOpen;
   }
 
   /** Dead letters, oldest first (at most `limit`). */
   async list(options: { readonly limit?: number } = {}): Promise<DeadLetter[]> {
+    this.#checkOpen();
     const entries = await this.#queue.list(options);
     return entries.map(({ id, value }) => {
       const letter: DeadLetter = { id, task: publicTask(value.task), reason: value.reason, attempts: value.attempts, at: value.at };
@@ -112,7 +117,8 @@ export class DeadLetters {
   }
 
   /** How many dead letters there are. */
-  size(): Promise<number> {
+  async size(): Promise<number> {
+    this.#checkOpen();
     return this.#queue.size();
   }
 
@@ -128,6 +134,7 @@ export class DeadLetters {
    */
   retry(ids?: readonly string[]): Promise<number> {
     return this.#serial(async () => {
+      this.#checkOpen();
       const lease = await this.#claim(ids, ids === undefined ? 'superseded' : undefined);
       if (!lease) return 0;
       // Into the outbox first, then out of here: a crash between leaves the task in both, and the outbox's open
@@ -174,6 +181,7 @@ export class DeadLetters {
    */
   purge(ids?: readonly string[]): Promise<number> {
     return this.#serial(async () => {
+      this.#checkOpen();
       const lease = await this.#claim(ids);
       if (!lease) return 0;
       let kept: ReadonlySet<string>;

@@ -98,7 +98,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       this.#notices.coming();
       this.#notices.owed();
     });
-    this.dead = new DeadLetters(deadQueue, (records) => this.#moves.requeue(records), (keys) => this.#orphans.forget(keys), (records) => this.#moves.finishBefore(records));
+    this.dead = new DeadLetters(deadQueue, (records) => this.#moves.requeue(records), (keys) => this.#orphans.forget(keys), (records) => this.#moves.finishBefore(records), () => this.#checkOpen());
     this.#orphans = new OrphanBodies(this.#bodies, this.#serial, this.#pending, this.dead);
     this.#deliverer = new Deliverer({
       options,

@@ -242,8 +242,10 @@ describe('Outbox.start() and stop()', () => {
       await using box = await r.open();
       await box.enqueue({ url: '/y' });
     }
-    // Named as the outbox, not as the queue under it.
-    await expect(r.outbox.size()).rejects.toMatchObject({ code: 'ERR_CLOSED', message: expect.stringMatching(/^Outbox "api" is closed/) });
+    // Named as the outbox, not as the queue under it, its dead letters' too.
+    const closed = { code: 'ERR_CLOSED', message: expect.stringMatching(/^Outbox "api" is closed/) };
+    await expect(r.outbox.size()).rejects.toMatchObject(closed);
+    for (const call of [() => r.outbox.dead.list(), () => r.outbox.dead.size(), () => r.outbox.dead.retry(), () => r.outbox.dead.purge()]) await expect(call()).rejects.toMatchObject(closed);
   });
 });
 
