@@ -55,7 +55,7 @@ export function taskIds(ids: readonly string[]): readonly string[] {
 export function leaseIds(ids: readonly string[], own: ReadonlySet<string>): readonly string[] {
   if (!Array.isArray(ids)) notArray(ids);
   for (let i = 0; i < ids.length; i++) {
-    if (!own.has(ids[i]!)) throw new SluiceError('ERR_INVALID_OPTION', `Expected \`ids\` to hold ids of this lease's entries, got ${held(ids, i)}.`);
+    if (!own.has(ids[i]!)) throw new SluiceError('ERR_INVALID_OPTION', `Expected \`ids\` to hold ids of this lease's entries (strings, as \`entries[i].id\`), got ${held(ids, i)}.`);
   }
   return ids;
 }

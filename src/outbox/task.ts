@@ -134,7 +134,7 @@ export function normaliseTask(input: HttpTask, baseUrl: string | undefined, now:
  * where it went). Bad input: 'ERR_INVALID_TASK' naming the field.
  */
 export function prepareTask(input: HttpTask, baseUrl: string | undefined, now: number, enqueued = false): { task: StoredTask; upload?: BodySource } {
-  if (typeof input !== 'object' || input === null) {
+  if (typeof input !== 'object' || input === null || input instanceof URL) {
     throw new SluiceError('ERR_INVALID_TASK', `Expected a task: an HttpTask ({ url, method, body, … }) or a Request, got ${describe(input)}.`);
   }
   const task = input as unknown as Record<string, unknown>;

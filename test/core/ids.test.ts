@@ -34,7 +34,7 @@ describe('holes in an array of ids', () => {
 
   it('are refused by parseIds, leaseIds and taskIds, named as a hole', () => {
     expect(() => parseIds(holey('1'))).toThrow('Expected `ids` to hold entry ids, got a hole in the array.');
-    expect(() => leaseIds(holey('5'), new Set(['5']))).toThrow("Expected `ids` to hold ids of this lease's entries, got a hole in the array.");
+    expect(() => leaseIds(holey('5'), new Set(['5']))).toThrow("Expected `ids` to hold ids of this lease's entries (strings, as `entries[i].id`), got a hole in the array.");
     expect(() => taskIds(holey('t'))).toThrow('Expected `ids` to hold task ids (strings), got a hole in the array at index 0.');
   });
 });

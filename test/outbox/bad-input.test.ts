@@ -267,3 +267,12 @@ describe('enqueue given an array', () => {
     await outbox.close();
   });
 });
+
+describe('enqueue given a URL', () => {
+  it('says it takes a task or a Request, not that the URL lacks a `url`; nothing is stored', async () => {
+    const outbox = await Outbox.open({ name: 'api', store: new MemoryStore(), baseUrl: 'https://x.test', clock: new FakeClock() });
+    await expect(outbox.enqueue(new URL('https://x.test/a') as never)).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: expect.stringMatching(/^Expected a task: an HttpTask .* or a Request, got /) });
+    expect(await outbox.size()).toBe(0);
+    await outbox.close();
+  });
+});
