@@ -37,8 +37,11 @@ export async function* leases<T>(c: IterationContext<T>, max: number, leaseMs: n
       throw error;
     }
     if (lease && end.ended) {
-      // Ended while it took them: no one is left to handle them, and another consumer may.
-      await lease.release(undefined, { untried: true });
+      // Ended while it took them: no one is left to handle them, and another consumer may. A queue closing meanwhile
+      // releases them itself, and this iteration ends quietly, as any does at a close.
+      await lease.release(undefined, { untried: true }).catch((error: unknown) => {
+        if (!c.closed()) throw error;
+      });
     } else if (lease) {
       waiting.cancel();
       yield lease;
@@ -48,7 +51,9 @@ export async function* leases<T>(c: IterationContext<T>, max: number, leaseMs: n
       c.watch();
       const now = c.clock.now();
       const ends = c.nextEnd(now) - now;
-      waiting.until(Math.min(c.pollMs, ends > 0 ? Math.min(ends, WALL_RECHECK_MS) : Infinity));
+      // A hold's end is a wall time, looked at again at least once a minute; with none held, a push or a commit wakes it.
+      const holdEnds = ends > 0 && ends < Infinity ? Math.min(ends, WALL_RECHECK_MS) : Infinity;
+      waiting.until(Math.min(c.pollMs, holdEnds));
       await waiting.promise;
     }
   }

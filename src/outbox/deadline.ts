@@ -62,13 +62,13 @@ export class Deadline {
 
   /**
    * Settles as `work` does, or rejects with the timeout when the time is up first (with the caller's reason when its
-   * signal aborts first): for what the abort signal cannot
-   * stop (a user's hook, a transport that ignores the signal). `work` runs on; its result is dropped, or handed to
-   * `late` when it comes after the limit (a response whose body must be let go).
+   * signal aborts first): for what the abort signal cannot stop (a user's hook, a transport that ignores the signal).
+   * `work` runs on; its result is dropped, or handed to `late` when it comes after the limit (a response whose body
+   * must be let go). Its failure is dropped too: a read of a body the abort errored must not go unhandled.
    */
   race<T>(work: Promise<T> | T, late?: (value: T) => void): Promise<T> {
     if (this.#stopped) {
-      if (late) void Promise.resolve(work).then(late, () => undefined);
+      void Promise.resolve(work).then(late, () => undefined);
       return Promise.reject(this.#stopped.error);
     }
     return new Promise<T>((resolve, reject) => {

@@ -78,7 +78,10 @@ export async function liveFetch(input: Request | string, init: RequestInit, c: L
     const id = await c.enqueue(task);
     return new Response(null, { status: 202, statusText: 'Accepted', headers: { 'Sluice-Queued': id } });
   };
-  if (await c.behind(group)) return queue();
+  const behind = await c.behind(group);
+  // An abort while the request was read or its group looked at: not stored, not sent.
+  caller?.throwIfAborted();
+  if (behind) return queue();
   headers.set('idempotency-key', task.id);
   const deadline = new Deadline(c.clock, c.timeoutMs, caller);
   const since = c.sight.seen();

@@ -124,5 +124,38 @@ describe('Queue.iterate()', () => {
     expect((await q.take(2))?.entries).toMatchObject([{ value: 1, attempts: 1 }, { value: 2, attempts: 1 }]);
     await q.close();
   });
+
+  it('an idle iterator with nothing held takes nothing until woken: no look at the clock without a wall time to wait for', async () => {
+    const clock = new FakeClock();
+    const q = await Queue.open<number>({ name: 'q', store: new MemoryStore(), clock });
+    const taken = { count: 0 };
+    const take = q.take.bind(q);
+    q.take = (...args) => (taken.count++, take(...args));
+    const next = q.iterate().next();
+    await tick();
+    for (let minute = 0; minute < 10; minute++) {
+      clock.advance(60_000);
+      await tick();
+    }
+    // Its first look, and the one a new watcher is woken for; a look a minute would be 12.
+    expect(taken.count).toBeLessThanOrEqual(2);
+    await q.close();
+    expect(await next).toEqual({ done: true, value: undefined });
+  });
+
+  it('return() while a take is in flight and the queue closes meanwhile: the iteration ends quietly, the items go back', async () => {
+    const store = new MemoryStore();
+    const q = await Queue.open<number>({ name: 'q', store });
+    await q.pushMany([1, 2]);
+    const iterator = q.iterate();
+    const taking = iterator.next();
+    const ended = iterator.return();
+    await q.close();
+    expect(await taking).toEqual({ done: true, value: undefined });
+    expect(await ended).toEqual({ done: true, value: undefined });
+    const again = await Queue.open<number>({ name: 'q', store });
+    expect(await again.stats()).toMatchObject({ size: 2, leased: 0 });
+    await again.close();
+  });
 });
 

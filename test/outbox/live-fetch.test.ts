@@ -220,6 +220,28 @@ describe("Outbox.fetch() and the caller's signal", () => {
     expect(getEventListeners(app.signal, 'abort')).toHaveLength(0);
   });
 
+  it('an abort just after the call, while the request is read and its group looked at: rejected, not stored behind the group', async () => {
+    await r.outbox.enqueue({ url: '/first', group: 'g' });
+    const controller = new AbortController();
+    const answer = r.outbox.fetch(`${r.server.url}/second`, { method: 'POST', body: 'x', group: 'g', signal: controller.signal });
+    controller.abort(mine);
+    await expect(answer).rejects.toBe(mine);
+    expect(await r.outbox.size()).toBe(1);
+  });
+
+  it('a body read after the abort, or after timeoutMs, rejects its read and nothing else (no unhandled rejection)', async () => {
+    for (const end of ['abort', 'timeout'] as const) {
+      r.server.next({ status: 200, body: 'ok' });
+      const controller = new AbortController();
+      const response = await r.outbox.fetch(`${r.server.url}/x`, { method: 'POST', body: 'x', signal: controller.signal });
+      await io();
+      if (end === 'abort') controller.abort(mine);
+      else r.clock.advance(5000);
+      await expect(response.text()).rejects.toBeDefined();
+      await io();
+    }
+  });
+
   it('an abort before the call rejects with its reason and stores nothing, even behind tasks of its group', async () => {
     await r.outbox.enqueue({ url: '/first', group: 'g' });
     const controller = new AbortController();
