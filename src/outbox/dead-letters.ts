@@ -17,7 +17,7 @@ export type DeadReason =
   | 'superseded' // a newer task with the same `key` replaced it
   | 'skipped' // `onBeforeSend` returned false
   | 'evicted' // `limits` with overflow 'drop-oldest' made room for newer tasks
-  | 'invalid' // its request could not be built: `onBeforeSend` or `headers()` threw or returned what fetch refuses
+  | 'invalid' // its request could not be built: `onBeforeSend` threw, or it or `headers()` returned what fetch refuses
   | 'redirect'; // the server answered with a redirect that `OutboxOptions.redirect` does not follow
 
 /** A dead task as stored in `<name>.dead`. */

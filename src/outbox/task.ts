@@ -88,14 +88,14 @@ function optionalString(task: Record<string, unknown>, field: string): string | 
   return value;
 }
 
-function optionalTime(task: Record<string, unknown>, field: string): number | undefined {
+function optionalTime(task: Record<string, unknown>, field: string, slips: boolean): number | undefined {
   const value = task[field];
   if (value === undefined) return undefined;
   // Past a Date's range (±8.64e15) it is no time: a task not to be sent before 1e300 would wait for ever, stored.
   if (typeof value !== 'number' || !(Math.abs(value) <= 8.64e15)) bad(field, 'epoch milliseconds of a date (a number from -8.64e15 to 8.64e15)', value);
   // Early 1970 (before 1e11 ms, March 1973) is a slip: seconds (Date.now() / 1000), or a duration meant from now. As
   // given, an expiresAt would make the task dead at once, a notBefore nothing at all.
-  if (value > 0 && value < 1e11) bad(field, `epoch milliseconds of a date (Date.now() + ms), not seconds or a duration (as milliseconds, that is ${new Date(value).getUTCFullYear()})`, value);
+  if (slips && value > 0 && value < 1e11) bad(field, `epoch milliseconds of a date (Date.now() + ms), not seconds or a duration (as milliseconds, that is ${new Date(value).getUTCFullYear()})`, value);
   // -0 is the epoch as well; stored as it is, the codec would refuse it (it comes back as 0).
   return value === 0 ? 0 : value;
 }
@@ -177,7 +177,8 @@ export function prepareTask(input: HttpTask, baseUrl: string | undefined, now: n
   }
   if (priority !== 'normal') out.priority = priority;
   for (const field of ['notBefore', 'expiresAt'] as const) {
-    const value = optionalTime(task, field);
+    // Looked for at enqueue, on a clock of these years only: not in a task stored before, nor under a test's clock at 0.
+    const value = optionalTime(task, field, enqueued && now >= 1e11);
     if (value !== undefined) out[field] = value;
   }
   // It would go to dead as 'expired' without an attempt.

@@ -58,9 +58,13 @@ describe('normaliseTask()', () => {
     rejects(() => normaliseTask({ url: 'http://a.test', expiresAt: 8.64e15 + 1 }, undefined, now), 'ERR_INVALID_TASK', '`expiresAt`');
     // Seconds (Date.now() / 1000 + 3600) or a duration: a task dead at once, or a notBefore that holds nothing back.
     for (const field of ['expiresAt', 'notBefore']) {
-      for (const value of [Math.floor(now / 1000) + 3600, 60_000]) rejects(() => normaliseTask({ url: 'http://a.test', [field]: value }, undefined, now), 'ERR_INVALID_TASK', 'not seconds or a duration (as milliseconds, that is 1970)');
+      for (const value of [Math.floor(now / 1000) + 3600, 60_000]) rejects(() => prepareTask({ url: 'http://a.test', [field]: value }, undefined, now, true), 'ERR_INVALID_TASK', 'not seconds or a duration (as milliseconds, that is 1970)');
     }
     expect(normaliseTask({ url: 'http://a.test', notBefore: 0, expiresAt: 1e11 }, undefined, now)).toMatchObject({ notBefore: 0, expiresAt: 1e11 });
+    // Under a clock of 1970 (a test's fake timers at 0) a minute from now is such a value; and a task stored before,
+    // read again for onBeforeSend's edit, is not refused for it.
+    expect(prepareTask({ url: 'http://a.test', notBefore: 60_000 }, undefined, 0, true).task).toMatchObject({ notBefore: 60_000 });
+    expect(normaliseTask({ url: 'http://a.test', notBefore: 1_767_225_600 }, undefined, now)).toMatchObject({ notBefore: 1_767_225_600 });
     expect(normaliseTask({ url: 'http://a.test', notBefore: 8.64e15, expiresAt: 8.64e15 }, undefined, now)).toMatchObject({ notBefore: 8.64e15 });
     // It would go to dead as 'expired' without an attempt.
     rejects(() => normaliseTask({ url: 'http://a.test', notBefore: now + 2, expiresAt: now + 1 }, undefined, now), 'ERR_INVALID_TASK', '`notBefore` to be no later than `expiresAt`');

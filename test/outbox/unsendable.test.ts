@@ -93,11 +93,15 @@ describe('a request that cannot be built at send time is a verdict on that task'
     expect(r.calls).toHaveLength(1);
   });
 
-  it('headers() awaiting a token fetch that fails offline (the README\'s provider): the task waits, never dead', async () => {
-    await r.reopen({ headers: async () => ({ authorization: `Bearer ${await (await fetch('http://127.0.0.1:1/token')).text()}` }), retry: { maxAttempts: 3 } });
+  it("headers() awaiting a token fetch that fails offline (the README's provider): each attempt a retry, none a burial for it", async () => {
+    await r.reopen({ headers: async () => ({ authorization: `Bearer ${await (await fetch('http://127.0.0.1:1/token')).text()}` }) });
     await r.outbox.enqueue({ url: '/x' });
-    expect(await r.outbox.flush()).toMatchObject({ dead: 0, retried: 1, remaining: 1 });
-    expect(await r.outbox.list()).toMatchObject([{ state: 'retrying', attempts: 1, lastError: expect.stringContaining('`headers()` threw') }]);
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      expect(await r.outbox.flush()).toMatchObject({ dead: 0, retried: 1, remaining: 1 });
+      expect(await r.outbox.list()).toMatchObject([{ state: 'retrying', attempts: attempt, lastError: expect.stringContaining('`headers()` threw') }]);
+      r.clock.advance(600_000);
+    }
+    expect(r.calls).toEqual([]);
   });
 
   it("headers() returning a header the transport sets itself: dead 'invalid', not offline, the group goes on", async () => {
