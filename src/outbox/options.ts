@@ -70,8 +70,9 @@ export interface OutboxOptions {
   /** @default the platform's store */
   readonly store?: Store;
   /**
-   * Relative task URLs resolve against it, as URLs do: its path must end in '/' ('https://api.example.com/v1/'), and
-   * 'notes' goes to '…/v1/notes', '/notes' to 'https://api.example.com/notes'. @default undefined: task URLs must be absolute
+   * Relative task URLs resolve against it, as URLs do: with 'https://api.example.com/v1/', 'notes' goes to '…/v1/notes'
+   * and '/notes' to 'https://api.example.com/notes'. A path-relative URL ('notes') against a path without its closing
+   * '/' ('…/v1') is refused: it would lose 'v1'. @default undefined: task URLs must be absolute
    */
   readonly baseUrl?: string;
   /**
@@ -216,9 +217,6 @@ export function resolveOutboxOptions(options: OutboxOptions, defaultStore?: () =
   check(options, { baseUrl: optional(httpUrl(undefined)) });
   // fetch refuses a URL with credentials: every task relative to this base would be refused at enqueue.
   if (options.baseUrl !== undefined && hasCredentials(new URL(options.baseUrl))) invalid('baseUrl', 'a URL without a user name or password', '(a URL with credentials)');
-  // Relative URLs resolve as URLs do, which drops a last segment: 'notes' against 'https://api.test/v1' is '/notes'.
-  const path = options.baseUrl === undefined ? '/' : new URL(options.baseUrl).pathname;
-  if (!path.endsWith('/')) invalid('baseUrl', `a URL whose path ends in '/' (every task URL relative to it would lose '${path.slice(path.lastIndexOf('/') + 1)}')`, options.baseUrl);
   const retry: Required<RetryOptions> = {
     initialDelayMs: 1000,
     maxDelayMs: 300_000,

@@ -110,6 +110,12 @@ export function resolveUrl(url: unknown, baseUrl: string | undefined): string {
     bad('url', baseUrl ? `a URL (absolute or relative to ${baseUrl})` : 'an absolute URL (no `baseUrl` is set)', url);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') bad('url', 'an http(s) URL', url);
+  // Resolved as URLs are, a path-relative URL replaces the last segment of a base path without its closing '/':
+  // 'notes' against 'https://api.test/v1' is https://api.test/notes, never what was meant.
+  if (baseUrl !== undefined && !/^([a-z][a-z\d+.-]*:|[/?#])/i.test(url)) {
+    const path = new URL(baseUrl).pathname;
+    if (!path.endsWith('/')) refuse('url', `absolute, or relative to a \`baseUrl\` whose path ends in '/': '${url}' against ${baseUrl} would lose '${path.slice(path.lastIndexOf('/') + 1)}' (end \`baseUrl\` with '/', or start the URL with '/')`);
+  }
   const other = otherHost(url, baseUrl);
   if (other) bad('url', `a path on ${new URL(baseUrl!).host}, or a whole URL (https://…) for another host; it names the host ${other}`, url);
   // Not echoed: the password is the point.

@@ -251,9 +251,16 @@ describe('resolveOutboxOptions()', () => {
     for (const name of ['', '..', 'bad name', 5, 'report.pm', 'video.p720']) rejects(() => resolveOutboxOptions({ name: name as string }), 'ERR_INVALID_NAME', '1–123 characters');
   });
 
-  it("a baseUrl whose path does not end in '/': refused, naming the segment every relative URL would lose", () => {
-    rejects(() => resolveOutboxOptions({ name: 'api', baseUrl: 'https://api.test/v1' }), 'ERR_INVALID_OPTION', "ends in '/' (every task URL relative to it would lose 'v1')");
-    for (const baseUrl of ['https://api.test', 'https://api.test/', 'https://api.test/v1/']) expect(resolveOutboxOptions({ name: 'api', baseUrl }).baseUrl).toBe(baseUrl);
+  it("a path-relative task URL against a baseUrl path without its closing '/': refused, naming the segment it would lose", () => {
+    rejects(() => normaliseTask({ url: 'notes' }, 'https://api.test/v1', now), 'ERR_INVALID_TASK', "'notes' against https://api.test/v1 would lose 'v1'");
+    rejects(() => normaliseTask({ url: './notes' }, 'https://api.test/v1', now), 'ERR_INVALID_TASK', "would lose 'v1'");
+    // What resolves as meant, or as written: an absolute path or URL, a query; any URL against a base ending in '/'.
+    expect(normaliseTask({ url: '/v1/notes' }, 'https://api.test/v1', now).url).toBe('https://api.test/v1/notes');
+    expect(normaliseTask({ url: '?page=2' }, 'https://api.test/v1', now).url).toBe('https://api.test/v1?page=2');
+    expect(normaliseTask({ url: 'https://api.test/x' }, 'https://api.test/v1', now).url).toBe('https://api.test/x');
+    expect(normaliseTask({ url: 'notes' }, 'https://api.test/v1/', now).url).toBe('https://api.test/v1/notes');
+    expect(normaliseTask({ url: 'notes' }, 'https://api.test', now).url).toBe('https://api.test/notes');
+    expect(resolveOutboxOptions({ name: 'api', baseUrl: 'https://api.test/v1' }).baseUrl).toBe('https://api.test/v1');
   });
 
   it('a baseUrl with credentials or an empty batch url: refused at open, not at each enqueue', () => {
