@@ -1,3 +1,5 @@
+import { MAX_NAME } from './options.js';
+import { partitionName } from './partitioned.js';
 import { storageError } from './storage-errors.js';
 import type { BlobStorage, HeldStorage, QueueStorage, Store } from './store.js';
 
@@ -26,6 +28,15 @@ export function openGuarded(store: Store, storage: string, queue: string): Promi
 /** `store.exists(storage)`, guarded; undefined where the store cannot tell. */
 export function existsGuarded(store: Store, storage: string, queue: string): Promise<boolean | undefined> {
   return store.exists ? guard(() => store.exists!(storage), 'tell whether there is storage', named(storage, queue)) : Promise.resolve(undefined);
+}
+
+/**
+ * Whether partition `p` of the queue `queue` has storage. One whose name would be over MAX_NAME characters was never
+ * made (the queue has fewer partitions), and no store is asked about a name it refuses (one near MAX_NAME would fail).
+ */
+export function partitionExists(store: Store, queue: string, p: number): Promise<boolean | undefined> {
+  const storage = partitionName(queue, p);
+  return storage.length > MAX_NAME ? Promise.resolve(false) : existsGuarded(store, storage, queue);
 }
 
 /**

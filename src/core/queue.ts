@@ -1,13 +1,13 @@
 import { QueueBlobs } from './blobs.js';
 import { encodeItems } from './encode.js';
-import { existsGuarded, openGuarded } from './guarded-storage.js';
+import { openGuarded, partitionExists } from './guarded-storage.js';
 import { SluiceError } from './errors.js';
 import type { QueueEventMap, RecoverDetail } from './events.js';
 import { byPartition, entryId, parseIds, partitionOf } from './ids.js';
 import { endable, leases } from './iteration.js';
 import { append } from './long-lists.js';
 import { Members } from './members.js';
-import { checkList, checkTake, ITERATE_OPTIONS, ITERATE_RULES, MAX_NAME, PUSH_OPTIONS, PUSH_RULES, REMOVE_OPTIONS, resolveOptions, type QueueOptions, type ResolvedOptions } from './options.js';
+import { checkList, checkTake, ITERATE_OPTIONS, ITERATE_RULES, PUSH_OPTIONS, PUSH_RULES, REMOVE_OPTIONS, resolveOptions, type QueueOptions, type ResolvedOptions } from './options.js';
 import { settleCount } from './partition-count.js';
 import { Partition } from './partition.js';
 import type { IterateOptions, Lease, ListOptions, PushOptions, QueueEntry, QueueStats, RemoveOptions, TakeOptions } from './queue-types.js';
@@ -246,9 +246,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   async #openParts(): Promise<void> {
     await this.#openPart(0);
     const { store, name, partitions } = this.#options;
-    // A partition whose name would be over MAX_NAME characters was never made: the queue has one partition, and no store
-    // is asked about a name it refuses (one near MAX_NAME characters would fail to open).
-    const exists = async (p: number, part = partitionName(name, p)) => part.length <= MAX_NAME && existsGuarded(store, part, name);
+    const exists = (p: number) => partitionExists(store, name, p);
     await settleCount({ name, parts: this.#parts, open: (p) => this.#openPart(p), exists, serial: this.#serial }, partitions);
   }
 

@@ -8,13 +8,13 @@ import { storageError as translate } from '../../core/storage-errors.js';
  */
 const PASSING = /^(LOADING|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|MOVED|ASK)\b/;
 
-/** A client as a call sees it: its connection's state ('ready', 'connecting', 'reconnecting', 'end'…). */
-export interface Connection {
-  readonly status: string;
+/** What a call needs of its store's connection. */
+export interface Link {
+  /** Its state: 'ready', 'connecting', 'reconnecting', 'end'… */
+  readonly client: { readonly status: string };
+  /** The last error the connection told while it was not ready (why calls get no answer), if the store heard it. */
+  connectionError(): unknown;
 }
-
-/** The last connection error each client the store made told (its 'error' events): why calls get no answer. */
-export const connectionErrors = new WeakMap<Connection, unknown>();
 
 /** What a client's `status` is once it will never reconnect (closed by its owner): retrying cannot help then. */
 const ENDED = 'end';
@@ -40,16 +40,17 @@ export function answerMs(retryMs: number): number {
  * stays sent: a commit given up on this way may still be applied when the server wakes, so its outcome is unknown,
  * as after any failed commit (the caller reads the store again before planning; a resend is recognised as a replay).
  */
-export async function attempt<T>(what: string, retryMs: number, client: Connection, call: () => Promise<T>, graceMs = 0): Promise<T> {
+export async function attempt<T>(what: string, retryMs: number, link: Link, call: () => Promise<T>, graceMs = 0): Promise<T> {
+  const { client } = link;
   const deadline = Date.now() + retryMs;
   for (let tries = 0; ; tries++) {
     try {
-      return await within(call(), Math.max(deadline - Date.now(), MIN_ANSWER_MS) + graceMs, () => noAnswer(what, retryMs, client));
+      return await within(call(), Math.max(deadline - Date.now(), MIN_ANSWER_MS) + graceMs, () => noAnswer(what, retryMs, link));
     } catch (error) {
       if (error instanceof SluiceError) throw error;
       if (!passing(error) || client.status === ENDED) throw storageError(what, error);
       // Not connected: why (its last connection error), rather than the client's "max retries per request".
-      if (Date.now() >= deadline) throw storageError(what, (client.status !== 'ready' && connectionErrors.get(client)) || error);
+      if (Date.now() >= deadline) throw storageError(what, (client.status !== 'ready' && link.connectionError()) || error);
       await sleep(Math.min(50 * 2 ** tries, 1000, Math.max(0, deadline - Date.now())));
     }
   }
@@ -76,12 +77,12 @@ export function within<T>(promise: Promise<T>, ms: number, late: () => Error): P
   });
 }
 
-function noAnswer(what: string, retryMs: number, client: Connection): SluiceError {
+function noAnswer(what: string, retryMs: number, { client, connectionError }: Link): SluiceError {
   const unsure = 'A commit given up on this way may still be applied when the server answers again: its outcome is unknown, and the queue reads the store again before its next operation.';
   if (client.status === 'ready') {
     return new SluiceError('ERR_STORAGE', `Redis did not answer within retryMs (${answerMs(retryMs)} ms) to ${what}: the server is stopped, paused or overloaded while its connection stays open. ${unsure}`);
   }
-  const cause = connectionErrors.get(client);
+  const cause = connectionError();
   const why = cause instanceof Error ? ` (${cause.message})` : '';
   return new SluiceError(
     'ERR_STORAGE',

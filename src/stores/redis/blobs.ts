@@ -73,7 +73,6 @@ export class RedisBlobs implements BlobStorage {
   }
 
   #call<T>(what: string, call: () => Promise<T>, graceMs = 0): Promise<T> {
-    const client = this.#context.client;
-    return attempt(`${what} queue "${this.#name}"`, this.#context.options.retryMs, client, call, graceMs);
+    return attempt(`${what} queue "${this.#name}"`, this.#context.options.retryMs, this.#context, call, graceMs);
   }
 }

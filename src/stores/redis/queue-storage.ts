@@ -2,7 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { randomId } from '../../core/ids.js';
 import { SluiceError } from '../../core/errors.js';
 import type { QueueStorage, SegmentInfo, StorageBatch, StorageSnapshot } from '../../core/store.js';
-import { answerMs, attempt, sleep, within } from './attempt.js';
+import { answerMs, attempt, sleep, within, type Link } from './attempt.js';
 import { RedisBlobs } from './blobs.js';
 import { GONE_TTL_MS, type Beat, type Heartbeats } from './heartbeat.js';
 import type { QueueKeys } from './keys.js';
@@ -11,7 +11,7 @@ import { COMMITS, INITIAL_TOKEN, generationOf, type ScriptedClient } from './scr
 import type { Watches } from './watch.js';
 
 /** What a queue's storage needs from its store. */
-export interface StoreContext {
+export interface StoreContext extends Link {
   readonly client: Redis | Cluster;
   readonly scripts: ScriptedClient;
   readonly options: ResolvedRedisOptions;
@@ -279,8 +279,7 @@ export class RedisQueueStorage implements QueueStorage {
   }
 
   #call<T>(what: string, call: () => Promise<T>, graceMs = 0): Promise<T> {
-    const client = this.#context.client;
-    return attempt(`${what} queue "${this.#name}"`, this.#context.options.retryMs, client, call, graceMs);
+    return attempt(`${what} queue "${this.#name}"`, this.#context.options.retryMs, this.#context, call, graceMs);
   }
 }
 

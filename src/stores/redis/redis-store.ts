@@ -3,7 +3,7 @@ import type { Clock } from '../../core/clock.js';
 import { SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
 import type { QueueStorage, Store } from '../../core/store.js';
-import { answerMs, connectionErrors, within } from './attempt.js';
+import { answerMs, within } from './attempt.js';
 import { evictionWarning, primaryAddresses, readDurability, strictPlan, type ServerDurability } from './durability.js';
 import { Heartbeats } from './heartbeat.js';
 import { QueueKeys } from './keys.js';
@@ -48,6 +48,8 @@ export class RedisStore implements Store {
   /** Reconnections of the client seen: after one, the server may be another, or the same gone back (see `load`). */
   #reconnections = 0;
   #reconnectedAt = 0;
+  /** The last error the client of the store's own told (its 'error' events), until it is ready again. */
+  #connectionError: unknown;
 
   constructor(options: RedisStoreOptions) {
     this.#o = resolveRedisOptions(options);
@@ -74,6 +76,7 @@ export class RedisStore implements Store {
       closed: (storage) => this.#release(storage),
       reconnections: () => this.#reconnections,
       reconnectedAt: () => this.#reconnectedAt,
+      connectionError: () => this.#connectionError,
     };
     const storage = new RedisQueueStorage(name, new QueueKeys(this.prefix, name), context);
     this.#open.add(storage);
@@ -151,7 +154,8 @@ export class RedisStore implements Store {
       // The URL was checked when the store was made; what ioredis still refuses is named the same way.
       throw new SluiceError('ERR_INVALID_OPTION', `Expected \`url\` to be a Redis URL ioredis accepts (${error instanceof Error ? error.message : String(error)}).`, { cause: error });
     }
-    client.on('error', (error: unknown) => connectionErrors.set(client, error));
+    client.on('error', (error: unknown) => (this.#connectionError = error));
+    client.on('ready', () => (this.#connectionError = undefined));
     return (this.#client = client);
   }
 
