@@ -165,7 +165,7 @@ const KB = 1024;
  * arrays and long paths in messages. The Outbox's, beside those: its backlog and dead letters read a page at a time
  * (10 000 tasks of 60 KB needed 1.2 GB to open), and a strict enqueue never taken for stored because its tasks were
  * found on a primary its replicas never confirmed.
- * Then both (to 25.8 KB and 54.3 KB, measured 25.70 KB and 54.13 KB, 0.18 KB and 0.48 KB more) for what a run at the
+ * Then both (to 25.8 KB and 54.3 KB, measured 25.77 KB and 54.19 KB, 0.25 KB and 0.54 KB more) for what a run at the
  * API's lifecycle, a first user's run and a review found. The Queue's: an iterator whose return(), throw() and
  * asyncDispose end its wait at once (a pending next() hung until a push, which the ended iteration then leased), waits
  * for a wall time that look at the clock once a minute (a machine asleep waited the whole delay again), and the
