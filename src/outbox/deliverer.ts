@@ -62,8 +62,8 @@ export class Deliverer {
   /** The wall clock's time for a wait that starts now (see `waitsFrom`). */
   readonly #waitsFrom: () => number;
   readonly #tell = (error: unknown): void => this.#c.emit('error', { error });
-  /** Gives back what was taken ahead (offline, or told so: only a probe may leave). */
-  readonly #unbuffer = (): void => void this.#c.serial(() => this.#dispatcher.unbuffer()).catch(this.#tell);
+  /** Gives back what was taken ahead of its request: at a stop, and offline (or told so: only a probe may leave). */
+  readonly #unbuffer = (): Promise<void> => this.#c.serial(() => this.#dispatcher.unbuffer()).catch(this.#tell);
 
   constructor(context: DelivererContext) {
     this.#c = context;
@@ -88,7 +88,7 @@ export class Deliverer {
       connectivity: options.connectivity ?? platformConnectivity(),
       changed: (online) => {
         // Offline: what was taken ahead goes back, so that only a probe leaves.
-        if (!online) this.#unbuffer();
+        if (!online) void this.#unbuffer();
         context.emit(online ? 'online' : 'offline', { online });
       },
       wake: () => this.#loop.kick(),
@@ -145,7 +145,7 @@ export class Deliverer {
 
   setOnline(online: boolean): void {
     this.#reachability.set(online);
-    if (!online) this.#unbuffer();
+    if (!online) void this.#unbuffer();
   }
 
   /** What sends have seen so far: what a live `fetch` says it started at (see `Reachability.saw`). */
@@ -246,7 +246,7 @@ export class Deliverer {
   async stop(): Promise<void> {
     for (const run of this.#flushes) run.over = true;
     this.#loop.stop();
-    await this.#c.serial(() => this.#dispatcher.unbuffer()).catch(this.#tell);
+    await this.#unbuffer();
     await this.#dispatcher.settled();
     await this.#yield();
   }

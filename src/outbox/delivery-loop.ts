@@ -100,19 +100,25 @@ export class DeliveryLoop {
     this.#cancelTimer = undefined;
     const wake = await this.#c.idle();
     if (wake === undefined || !this.#running) return;
-    // A moment already past, after a pass that could start nothing, would be a busy loop: look again a little later.
-    const delay = wake - this.#c.clock.now();
-    this.#wakeIn(delay > 0 ? Math.min(delay, WALL_RECHECK_MS) : IDLE_RETRY_MS);
+    this.#wakeIn(this.#until(wake));
   }
 
   #scheduleExpiry(): void {
     const at = this.#c.expiry();
     if (at === undefined) return;
-    const delay = at - this.#c.clock.now();
-    this.#cancelExpiry = after(this.#c.clock, delay > 0 ? Math.min(delay, WALL_RECHECK_MS) : IDLE_RETRY_MS, () => {
+    this.#cancelExpiry = after(this.#c.clock, this.#until(at), () => {
       this.#cancelExpiry = undefined;
       this.kick();
     });
+  }
+
+  /**
+   * How long to sleep before looking at wall time `at` again: at most a minute (see WALL_RECHECK_MS). A moment already
+   * past, after a pass that could start nothing, would be a busy loop: look again a little later.
+   */
+  #until(at: number): number {
+    const delay = at - this.#c.clock.now();
+    return delay > 0 ? Math.min(delay, WALL_RECHECK_MS) : IDLE_RETRY_MS;
   }
 
   #wakeIn(delay: number): void {
