@@ -6,6 +6,8 @@ import { FakeClock } from '../support/fake-clock.js';
 // How an iterator waits: on what (pushes, other handles' commits, holds ending), and what it holds meanwhile.
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+/** What `promise` settles with, or 'still waiting' after a second (a wait that hangs). */
+const withinASecond = (promise: Promise<unknown>) => Promise.race([promise, new Promise((resolve) => setTimeout(resolve, 1000, 'still waiting'))]);
 
 describe('Queue.iterate()', () => {
   // MemoryStore tells of other handles' commits, as FileStore does: the wait has no poll to end it, and in Node the
@@ -63,7 +65,7 @@ describe('Queue.iterate()', () => {
     await tick();
     clock.advance(1000);
     const woke = second.then(({ value }) => value?.entries.map((e) => e.value));
-    expect(await Promise.race([woke, new Promise((resolve) => setTimeout(resolve, 1000, 'still waiting'))])).toEqual([2]);
+    expect(await withinASecond(woke)).toEqual([2]);
     await a.close();
     await b.close();
   });
@@ -78,7 +80,7 @@ describe('Queue.iterate()', () => {
     clock.step(3_600_000);
     clock.advance(60_000);
     const woke = next.then(({ value }) => value?.entries.map((e) => e.value));
-    expect(await Promise.race([woke, new Promise((resolve) => setTimeout(resolve, 1000, 'still waiting'))])).toEqual([1]);
+    expect(await withinASecond(woke)).toEqual([1]);
     await q.close();
   });
 
@@ -87,7 +89,7 @@ describe('Queue.iterate()', () => {
     const iterator = q.iterate();
     const waiting = iterator.next();
     await tick();
-    const settled = await Promise.race([iterator.return(), new Promise((resolve) => setTimeout(resolve, 1000, 'still waiting'))]);
+    const settled = await withinASecond(iterator.return());
     expect(settled).toEqual({ done: true, value: undefined });
     expect(await waiting).toEqual({ done: true, value: undefined });
     await q.push(1);
