@@ -51,7 +51,8 @@ interface Item {
 
 interface Held {
   readonly lease: Lease<number>;
-  readonly h: number;
+  /** The handle that took it; undefined once that handle is abandoned (a later handle in its slot does not own it). */
+  h: number | undefined;
   /** Its items it has neither acked nor released. */
   readonly live: Set<number>;
   /** The attempts of its items before it took them (a release 'untried' puts them back). */
@@ -190,7 +191,8 @@ export function handlesConformance(t: TestApi, label: string, harness: StoreHarn
                   // Abandoned without closing: what it holds stays held until its leases run out.
                   abandoned.push(queues[o.h]!);
                   queues[o.h] = await open();
-                  held = held.filter((h) => h.h !== o.h);
+                  for (const h of held) if (h.h === o.h) h.h = undefined;
+                  held = held.filter((h) => h.h !== undefined);
                   break;
               }
               for (let h = 0; h < HANDLES; h++) expect(await queues[h]!.size(), `size by handle ${h} after ${o.kind}`).toBe(items.length);
