@@ -174,6 +174,9 @@ const KB = 1024;
  * sent all the same; a stalled body read past timeoutMs), a flush begun before stop() or close() ended by them (it sent
  * after close), 'change' on this handle's sends and retries, items that are no outbox task refused, a baseUrl path
  * without its '/' and dates in early 1970 refused, and a headers() provider that throws retried, not buried.
+ * Then the Queue's to 25.9 KB (measured 25.82 KB, 0.05 KB more; the Outbox's still fits its 54.3 KB at 54.25 KB) for
+ * `new Queue()` and `new Outbox()` called from JavaScript: a SluiceError naming the `open` to call, not a TypeError
+ * from inside (or, given options, a handle whose every call threw one).
  */
 export const rows = [
   {
@@ -188,7 +191,7 @@ export const rows = [
     name: '`Queue` + `IndexedDbStore`',
     source: `import { Queue } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = [Queue, IndexedDbStore];`,
     budget: 8 * KB,
-    limit: 25.8 * KB,
+    limit: 25.9 * KB,
   },
   {
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',

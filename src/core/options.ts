@@ -5,7 +5,7 @@ import { describe, SluiceError } from './errors.js';
 import { MAX_PAYLOAD } from './frame.js';
 import { partitionName, partOf } from './partitioned.js';
 import type { Durability, Store } from './store.js';
-import { check, checkedOptions, duration, integer, invalid, isClock, isFunction, limit, noNulls, oneOf, onlyKnown, optional, positive, text, withMethods, type Rule } from './validate.js';
+import { check, checkedOptions, duration, integer, invalid, isClock, isFunction, limit, noNulls, oneOf, onlyKnown, optional, positive, resolvedOptions, text, withMethods, type Rule } from './validate.js';
 
 /** Options of `Queue.open`. */
 export interface QueueOptions<T> {
@@ -153,7 +153,7 @@ export function resolveOptions<T>(options: QueueOptions<T>, defaultStore?: () =>
   if (resolved.partitions > 1 && partitionName(resolved.name, resolved.partitions - 1).length > MAX_NAME) {
     invalid('partitions', `a count whose partition names (<name>.p<i>) fit in ${MAX_NAME} characters`, resolved.partitions);
   }
-  return resolved;
+  return resolvedOptions(resolved);
 }
 
 const SIGNAL = optional(withMethods('throwIfAborted', 'addEventListener'));

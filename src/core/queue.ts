@@ -17,7 +17,7 @@ import { serial } from './serial.js';
 import { shiftOne } from './shift.js';
 import type { Store } from './store.js';
 import { TypedEventTarget } from './typed-events.js';
-import { check, integer, isBoolean, optionsObject } from './validate.js';
+import { check, integer, isBoolean, openedWith, optionsObject } from './validate.js';
 
 /**
  * A durable FIFO of items. Pushes are stored before they resolve; `take` leases items to this handle until they
@@ -71,8 +71,8 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   /** Use `Queue.open`. */
   protected constructor(options: ResolvedOptions<T>) {
     super();
+    this.#options = openedWith(options, 'Queue');
     this.name = options.name;
-    this.#options = options;
     this.#found = new RecoveryEvents(this, options.clock, this.recovered);
     if (options.partitions > 1) this.#members = new Members(() => openGuarded(options.store, membersName(options.name), options.name), options.clock);
   }

@@ -128,3 +128,18 @@ export function onlyKnown(options: object, known: readonly string[], prefix = ''
 export function unknownKey(object: object, known: readonly string[]): string | undefined {
   return Object.keys(object).find((key) => !known.includes(key) && (object as Record<string, unknown>)[key] !== undefined);
 }
+
+/** Options resolved by an `open`: a constructor called with anything else was called from JavaScript, not by `open`. */
+const resolvedByOpen = new WeakSet<object>();
+
+/** `options`, marked as resolved by an `open`. */
+export function resolvedOptions<O extends object>(options: O): O {
+  resolvedByOpen.add(options);
+  return options;
+}
+
+/** `options` if an `open` resolved them; else 'ERR_INVALID_OPTION' naming the `open` to call (`new Queue()` from JavaScript). */
+export function openedWith<O extends object>(options: O, type: string): O {
+  if (resolvedByOpen.has(options)) return options;
+  throw new SluiceError('ERR_INVALID_OPTION', `Use \`await ${type}.open(options)\`, not \`new ${type}()\`.`);
+}

@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from '../core/clock.js';
 import { STORE } from '../core/options.js';
-import { check, checkedOptions, invalid, limit, noNulls, optional, optionsObject } from '../core/validate.js';
+import { check, checkedOptions, invalid, limit, noNulls, optional, optionsObject, resolvedOptions } from '../core/validate.js';
 import type { Durability, Store } from '../core/store.js';
 import type { Connectivity } from './connectivity.js';
 import { defaultClassify, type Classify } from './classify.js';
@@ -266,7 +266,7 @@ export function resolveOutboxOptions(options: OutboxOptions, defaultStore?: () =
     partitions: options.partitions ?? 1,
   };
   check(resolved, RULES);
-  return resolved;
+  return resolvedOptions(resolved);
 }
 
 /** `options` without the fields set to `undefined`, so that defaults spread before them hold. */

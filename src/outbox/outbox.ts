@@ -4,7 +4,7 @@ import { taskIds } from '../core/ids.js';
 import { serial } from '../core/serial.js';
 import type { Store } from '../core/store.js';
 import { TypedEventTarget } from '../core/typed-events.js';
-import { check, isBoolean, limit as count, optional, optionsObject, text, withMethods } from '../core/validate.js';
+import { check, isBoolean, limit as count, openedWith, optional, optionsObject, text, withMethods } from '../core/validate.js';
 import { DeadLetters, type DeadRecord } from './dead-letters.js';
 import { DeadMoves } from './dead-moves.js';
 import { Deliverer } from './deliverer.js';
@@ -86,8 +86,8 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   /** Use `Outbox.open`. */
   protected constructor(options: ResolvedOutboxOptions, queue: Queue<StoredTask>, deadQueue: Queue<DeadRecord>) {
     super();
+    this.#options = openedWith(options, 'Outbox');
     this.name = options.name;
-    this.#options = options;
     this.#queue = queue;
     this.#deadQueue = deadQueue;
     this.#index = new PendingIndex(options.ordering);

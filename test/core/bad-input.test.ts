@@ -56,6 +56,13 @@ describe('bad input', () => {
     await opensOrRefuses((o) => Queue.open(o), names, junk, () => ({ name: 'q', store: new MemoryStore() }));
   }, 60_000);
 
+  it('new Queue() from JavaScript, given anything (good options too), is refused with a SluiceError naming Queue.open', () => {
+    const construct = (options: unknown) => new (Queue as unknown as new (options: unknown) => Queue<unknown>)(options);
+    const refusal = { code: 'ERR_INVALID_OPTION', message: "Use `await Queue.open(options)`, not `new Queue()`." };
+    for (const options of [undefined, null, 1, {}, { name: 'q', store: new MemoryStore() }]) expect(() => construct(options)).toThrow(expect.objectContaining(refusal));
+    fc.assert(fc.property(junk, (options) => void expect(() => construct(options)).toThrow(expect.objectContaining(refusal))), { numRuns: RUNS });
+  });
+
   it("a codec of the app's that returns anything: every call ends in a SluiceError (or works), and what it stored reads back", async () => {
     const bytes = fc.oneof(junk, fc.uint8Array({ maxLength: 8 }));
     const many = fc.oneof(junk, fc.record({ bytes, ends: fc.oneof(junk, fc.array(fc.oneof(fc.integer({ min: -2, max: 20 }), junk), { maxLength: 4 })) }));

@@ -67,6 +67,13 @@ describe('bad input to the Outbox', () => {
     const names = ['name', 'store', 'baseUrl', 'fetch', 'headers', 'concurrency', 'ordering', 'retry', 'timeoutMs', 'redirect', 'maxBodyBytes', 'classify', 'batch', 'durability', 'limits', 'partitions', 'clock', 'other'];
     await opensOrRefuses((o) => Outbox.open(o), names, junk, () => ({ name: 'api', store: new MemoryStore() }));
   }, Math.max(30_000, RUNS * 300));
+
+  it('new Outbox() from JavaScript, given anything (good options too), is refused with a SluiceError naming Outbox.open', () => {
+    const construct = (...args: unknown[]) => new (Outbox as unknown as new (...args: unknown[]) => Outbox)(...args);
+    const refusal = { code: 'ERR_INVALID_OPTION', message: "Use `await Outbox.open(options)`, not `new Outbox()`." };
+    for (const options of [undefined, null, 'api', { name: 'api', store: new MemoryStore() }]) expect(() => construct(options)).toThrow(expect.objectContaining(refusal));
+    fc.assert(fc.property(junk, junk, (options, queue) => void expect(() => construct(options, queue)).toThrow(expect.objectContaining(refusal))), { numRuns: RUNS });
+  });
 });
 
 describe('hooks and a transport that return anything', () => {
