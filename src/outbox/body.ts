@@ -72,7 +72,8 @@ export function encodeBody(body: unknown): StoredBody | BodySource | undefined {
       // A buffer transferred away (postMessage, structuredClone with transfer) has no bytes left to view.
       throw new SluiceError('ERR_INVALID_TASK', 'Expected task `body` to be bytes that can be read; its ArrayBuffer was detached (transferred).', { cause: error });
     }
-    return bytes.length <= INLINE_MAX ? { base64: toBase64(bytes) } : bytesSource(bytes, undefined);
+    // Copied, as fetch copies them: the caller's buffer is read only now, whatever it holds later.
+    return bytes.length <= INLINE_MAX ? { base64: toBase64(bytes) } : bytesSource(bytes.slice(), undefined);
   }
   if (typeof body !== 'object' && typeof body !== 'function') bad(body);
   const blob = BodyRef.blobOf(body);
@@ -83,7 +84,7 @@ export function encodeBody(body: unknown): StoredBody | BodySource | undefined {
     const text = String(body);
     return text.length <= INLINE_MAX ? { text } : bytesSource(new TextEncoder().encode(text), undefined);
   }
-  if (isA(body, 'ReadableStream')) return { chunks: () => streamChunks(body as ReadableStream<unknown>), type: undefined, typeWins: false };
+  if (isA(body, 'ReadableStream')) return streamSource(body as ReadableStream<unknown>);
   if (typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
     // A Node Readable, or any async iterable of bytes or strings.
     refuseSpent(body);
@@ -127,7 +128,8 @@ export function decodeBody(body: StoredBody, type: string | undefined): string |
   if ('text' in body) return body.text;
   if ('base64' in body) return fromBase64(body.base64);
   if ('blob' in body) return new BodyRef(body.blob, type);
-  return body.json as object;
+  // JSON that is no object or array (a Date's string, a number, null) as its text: a string is a text body, and null none.
+  return typeof body.json === 'object' && body.json !== null ? body.json : JSON.stringify(body.json);
 }
 
 function bad(given: unknown): never {
@@ -193,14 +195,18 @@ function formSource(form: FormData): BodySource {
   const encoder = new TextEncoder();
   // Names and file names escaped as the standard says: newlines and quotes as percent-escapes.
   const quote = (text: string) => `"${text.replace(/\n/g, '%0A').replace(/\r/g, '%0D').replace(/"/g, '%22')}"`;
+  // The standard's line breaks in names and text values: every lone CR or LF a CRLF, as fetch sends them.
+  const crlf = (text: string) => text.replace(/\r\n|\r|\n/g, '\r\n');
+  // Its entries as they are now (files are immutable): a form the app changes after enqueue is not what it enqueued.
+  const entries = [...(form as unknown as Iterable<[string, string | File]>)];
   return {
     type: `multipart/form-data; boundary=${boundary}`,
     typeWins: true,
     async *chunks() {
-      for (const [name, value] of form as unknown as Iterable<[string, string | File]>) {
-        const head = `--${boundary}\r\nContent-Disposition: form-data; name=${quote(name)}`;
+      for (const [name, value] of entries) {
+        const head = `--${boundary}\r\nContent-Disposition: form-data; name=${quote(crlf(name))}`;
         if (typeof value === 'string') {
-          yield encoder.encode(`${head}\r\n\r\n${value}\r\n`);
+          yield encoder.encode(`${head}\r\n\r\n${crlf(value)}\r\n`);
           continue;
         }
         yield encoder.encode(`${head}; filename=${quote(value.name ?? 'blob')}\r\nContent-Type: ${value.type || 'application/octet-stream'}\r\n\r\n`);
@@ -218,8 +224,23 @@ async function* sliceChunks(blob: Blob): AsyncIterable<Uint8Array> {
   for (let at = 0; at < blob.size; at += PIECE) yield new Uint8Array(await blob.slice(at, at + PIECE).arrayBuffer());
 }
 
-async function* streamChunks(stream: ReadableStream<unknown>): AsyncIterable<Uint8Array> {
-  const reader = stream.getReader();
+/**
+ * A web stream, refused as fetch refuses it when the app has read from it already (what is left is not the body) or
+ * holds its lock, and locked to the outbox at once, so that nothing else reads it before it is stored.
+ */
+function streamSource(stream: ReadableStream<unknown>): BodySource {
+  let reader: ReadableStreamDefaultReader<unknown>;
+  try {
+    // Response is the one portable check for a stream read from already: it throws as fetch would.
+    if (typeof Response === 'function') void new Response(stream as ReadableStream<Uint8Array>);
+    reader = stream.getReader();
+  } catch (error) {
+    throw new SluiceError('ERR_INVALID_TASK', 'Expected task `body` to be a stream not yet read; this one was read from already, or is locked to a reader: what is left of it is not the body.', { cause: error });
+  }
+  return { chunks: () => streamChunks(reader), type: undefined, typeWins: false };
+}
+
+async function* streamChunks(reader: ReadableStreamDefaultReader<unknown>): AsyncIterable<Uint8Array> {
   try {
     for (;;) {
       const { done, value } = await reader.read();

@@ -293,7 +293,7 @@ async function beforeSend(c: DeliveryContext, entry: Entry, deadline: Deadline):
   }
   // It was chosen to travel in a batch, a JSON array of bodies, which bytes cannot join.
   if (c.options.batchUrl !== undefined && batchable(stored) && !batchable(task)) {
-    return { entry, reason: 'invalid', error: '`onBeforeSend` returned bytes for a task sent in a batch (JSON and text only).' };
+    return { entry, reason: 'invalid', error: '`onBeforeSend` returned a task that cannot travel in a batch (a POST of JSON or plain text, with no header of its own but its content type).' };
   }
   return { task };
 }

@@ -8,8 +8,11 @@ import { blobKey, isRequest, prepareTask, taskFromRequest, type HttpTask, type S
  * after it always finds it. A failure deletes the bodies stored so far: nothing is left behind.
  */
 export async function prepareAll(tasks: readonly (HttpTask | Request)[], o: { baseUrl: string | undefined; now: number; bodies: BodyStore }): Promise<StoredTask[]> {
-  const plain = await Promise.all(tasks.map((t) => (isRequest(t) ? taskFromRequest(t) : t)));
-  const prepared = plain.map((t) => prepareTask(t, o.baseUrl, o.now, true));
+  // Bodies are taken at the call, as fetch takes them, before any await: an app that reuses its buffer, object or form
+  // once enqueue has returned (or transfers the buffer to a worker) must not change, or empty, what was enqueued.
+  // Array.from, not map: a hole in `tasks` is a task missing, refused as one.
+  const now = Array.from(tasks, (t) => (isRequest(t) ? undefined : prepareTask(t, o.baseUrl, o.now, true)));
+  const prepared = await Promise.all(now.map(async (p, i) => p ?? prepareTask(await taskFromRequest(tasks[i] as Request), o.baseUrl, o.now, true)));
   const out: StoredTask[] = [];
   try {
     for (const { task } of prepared) if (task.body) o.bodies.check(task.body);

@@ -36,7 +36,10 @@ export interface RetryOptions {
   readonly maxAgeMs?: number;
 }
 
-/** Options of `OutboxOptions.batch`: many tasks' bodies sent as one JSON array. */
+/**
+ * Options of `OutboxOptions.batch`: many tasks' bodies sent as one JSON array. Only POSTs of JSON or plain text, with
+ * no header of their own but their content type, travel in one; any other task goes alone, to its own URL.
+ */
 export interface BatchOptions {
   /** Where the array is POSTed (absolute, or relative to `baseUrl`). */
   readonly url: string;
@@ -132,8 +135,8 @@ export interface OutboxOptions {
   /**
    * Edit a task just before it is sent, or return false to skip it (dead as 'skipped'). Without `batch`, a task's
    * 'sent' event is told before the next task of its group is built, so a task may be built from what the one before
-   * it got. With `batch`, a task whose body travels in a batch must keep a JSON or text body (bytes make it dead as
-   * 'invalid'). @default undefined
+   * it got. With `batch`, a task chosen for a batch must stay one a batch can carry (a POST of JSON or plain text, no
+   * header of its own): otherwise it is dead as 'invalid'. @default undefined
    */
   readonly onBeforeSend?: (task: HttpTask & { id: string }) => HttpTask | false | Promise<HttpTask | false>;
   /** @default 'relaxed' */

@@ -16,13 +16,29 @@ function bodyOf(body: StoredBody | undefined): BodyInit | undefined {
 }
 
 /**
+ * `headers` (names lower-cased) with the per-send headers over them, a fresh token over a stored one, but never over
+ * the body's content type (a multipart boundary, a Blob's type, the task's own): that is the body's to say. Two
+ * per-send headers of one name, whatever their case, are joined as fetch joins them.
+ */
+function withPerSend(headers: Record<string, string>, perSend: Readonly<Record<string, string>>): Record<string, string> {
+  const type = headers['content-type'];
+  const given = new Set<string>();
+  for (const name in perSend) {
+    const lower = name.toLowerCase();
+    headers[lower] = given.has(lower) ? `${headers[lower]!}, ${perSend[name]!}` : perSend[name]!;
+    given.add(lower);
+  }
+  if (type !== undefined) headers['content-type'] = type;
+  return headers;
+}
+
+/**
  * The request for one task: its stored headers, then the per-send headers (never stored), then 'Idempotency-Key'
  * set to the task id, last, so that neither can change the key a server deduplicates on across retries.
  */
 export function buildRequest(task: StoredTask, perSend: Readonly<Record<string, string>>, signal: AbortSignal | undefined, opened?: OpenedBody): Send {
   // A plain record (names lower-cased, as stored tasks' are): fetch checks it as it would a Headers object, for less.
-  const headers: Record<string, string> = { ...task.headers };
-  for (const name in perSend) headers[name.toLowerCase()] = perSend[name]!;
+  const headers = withPerSend({ ...task.headers }, perSend);
   headers['idempotency-key'] = task.id;
   // 'manual': a redirect is the outbox's to judge (see redirects.ts), never followed with the task's headers.
   const init: RequestInit = { method: task.method, headers, redirect: 'manual' };
@@ -49,10 +65,22 @@ export function batchBody(tasks: readonly StoredTask[]): string {
   return `[${parts.join(',')}]`;
 }
 
-/** Whether a task can travel inside a batch: bytes cannot be JSON, so they go alone. */
+/**
+ * Whether a task can travel inside a batch, a JSON array of bodies POSTed to one URL: a POST of JSON or plain text,
+ * with no header of its own but its content type, nor a mode or credentials. Anything else would lose its meaning
+ * there (bytes; a DELETE, or a PUT with its If-Match; an XML or form body), so it goes alone, to its own URL.
+ */
 export function batchable(task: StoredTask): boolean {
-  return !task.body || 'json' in task.body || 'text' in task.body;
+  const { body, headers } = task;
+  if (task.method !== 'POST' || !body || task.mode !== undefined || task.credentials !== undefined) return false;
+  const type = 'json' in body ? JSON_TYPE : 'text' in body ? TEXT_TYPE : undefined;
+  if (!type) return false;
+  for (const name in headers) if (name !== 'content-type' || !type.test(headers[name]!)) return false;
+  return true;
 }
+
+const JSON_TYPE = /^application\/json\s*(;|$)/i;
+const TEXT_TYPE = /^text\/plain\s*(;|$)/i;
 
 /**
  * One request carrying many tasks' bodies as a JSON array, with the 'Idempotency-Key' `batchKey` gives it: the same
@@ -60,8 +88,7 @@ export function batchable(task: StoredTask): boolean {
  * grew past what servers accept, 8 to 16 KiB of headers, near 450 tasks, and came back 431).
  */
 export function buildBatchRequest(url: string, tasks: readonly StoredTask[], perSend: Readonly<Record<string, string>>, signal: AbortSignal | undefined): Send {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  for (const name in perSend) headers[name.toLowerCase()] = perSend[name]!;
+  const headers = withPerSend({ 'content-type': 'application/json' }, perSend);
   headers['idempotency-key'] = batchKey(tasks.map((t) => t.id));
   const init: RequestInit = { method: 'POST', headers, body: batchBody(tasks), redirect: 'manual' };
   if (signal) init.signal = signal;

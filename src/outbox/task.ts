@@ -215,7 +215,8 @@ export async function taskFromRequest(request: Request): Promise<HttpTask> {
 
 async function readRequest(request: Request): Promise<HttpTask> {
   const headers: Record<string, string> = {};
-  request.headers.forEach((value, name) => (headers[name] = value));
+  // Joined as fetch sends them: Headers gives each set-cookie apart.
+  request.headers.forEach((value, name) => (headers[name] = Object.hasOwn(headers, name) ? `${headers[name]!}, ${value}` : value));
   const task: HttpTask = { url: request.url, method: request.method, headers, mode: request.mode, credentials: request.credentials };
   const copy = request.clone();
   if (copy.body) task.body = await prefix(copy.body, INLINE_MAX);

@@ -1,0 +1,125 @@
+// What the server receives is the body as it was when enqueue was called, byte for byte, as fetch would send it: not
+// what the app's buffer, object or form hold later, and never a stream's leftovers.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FileStore } from '../../src/fs.js';
+import { bytes, same } from './body-bytes.js';
+import { rig, type Rig } from './helpers.js';
+
+let r: Rig;
+beforeEach(async () => {
+  r = await rig();
+});
+afterEach(() => r.teardown());
+
+const bodyAt = (path: string) => r.server.received.find((x) => x.path === path)!.body;
+
+describe('a body is taken when enqueue is called, as fetch takes it', () => {
+  it('bytes, large bytes, an object and a form changed by the app right after the call: sent as they were', async () => {
+    const small = bytes(100);
+    const large = bytes(100_000);
+    const note = { text: 'original' };
+    const form = new FormData();
+    form.append('a', 'original');
+    const enqueued = [
+      r.outbox.enqueue({ url: '/small', body: small }),
+      r.outbox.enqueue({ url: '/large', body: large }),
+      r.outbox.enqueue({ url: '/json', body: note }),
+      r.outbox.enqueue({ url: '/form', body: form }),
+    ];
+    // The app reuses its objects before awaiting.
+    small.fill(0);
+    large.fill(0);
+    note.text = 'changed';
+    form.set('a', 'changed');
+    await Promise.all(enqueued);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 4 });
+    expect(same(bodyAt('/small'), bytes(100))).toBe(true);
+    expect(same(bodyAt('/large'), bytes(100_000))).toBe(true);
+    expect(JSON.parse(bodyAt('/json').toString())).toEqual({ text: 'original' });
+    expect(bodyAt('/form').toString()).toContain('\r\n\r\noriginal\r\n');
+  });
+
+  it('a buffer transferred away while an earlier body of the same enqueueMany is stored: its bytes are sent all the same', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-body-'));
+    try {
+      await r.reopen({ store: new FileStore({ dir }), durability: 'strict' });
+      const first = bytes(2_000_000);
+      const second = bytes(200_000, 7);
+      const enqueued = r.outbox.enqueueMany([
+        { url: '/first', body: first },
+        { url: '/second', body: second },
+      ]);
+      await new Promise((resolve) => setImmediate(resolve));
+      // postMessage(second.buffer, [second.buffer]) to a worker, as an app may once it has handed the bytes over.
+      structuredClone(second.buffer, { transfer: [second.buffer] });
+      expect(second.byteLength).toBe(0);
+      await enqueued;
+      expect(await r.outbox.flush()).toMatchObject({ sent: 2 });
+      expect(same(bodyAt('/first'), bytes(2_000_000))).toBe(true);
+      expect(same(bodyAt('/second'), bytes(200_000, 7))).toBe(true);
+    } finally {
+      await r.outbox.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('bodies as fetch sends them', () => {
+  it("a form's line breaks in names and text values go as CRLF, as the HTML standard and fetch send them", async () => {
+    const form = new FormData();
+    form.append('comment', 'line1\nline2\rline3\r\nline4');
+    form.append('we\nird', 'x');
+    await r.outbox.enqueue({ url: '/form', body: form });
+    await r.outbox.flush();
+    const sent = bodyAt('/form').toString();
+    expect(sent).toContain('\r\n\r\nline1\r\nline2\r\nline3\r\nline4\r\n');
+    expect(sent).toContain('name="we%0D%0Aird"');
+    // And as fetch would send the same form.
+    const boundary = /boundary=(.*)$/.exec(r.server.received[0]!.headers['content-type'] as string)![1]!;
+    const parsed = await new Response(sent, { headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } }).formData();
+    expect(parsed.get('comment')).toBe('line1\r\nline2\r\nline3\r\nline4');
+  });
+
+  it('a web stream read from already, or locked to a reader, is refused (ERR_INVALID_TASK) as fetch refuses it; its rest is never sent', async () => {
+    const stream = () =>
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('first'));
+          controller.enqueue(new TextEncoder().encode('rest'));
+          controller.close();
+        },
+      });
+    const read = stream();
+    const reader = read.getReader();
+    await reader.read();
+    reader.releaseLock();
+    await expect(r.outbox.enqueue({ url: '/read', body: read })).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: expect.stringContaining('read from already') });
+    const locked = stream();
+    locked.getReader();
+    await expect(r.outbox.enqueue({ url: '/locked', body: locked })).rejects.toMatchObject({ code: 'ERR_INVALID_TASK' });
+    // One not yet read is taken whole, and locked to the outbox from the call on.
+    const fresh = stream();
+    const enqueued = r.outbox.enqueue({ url: '/fresh', body: fresh });
+    expect(fresh.locked).toBe(true);
+    await enqueued;
+    await r.outbox.flush();
+    expect(r.server.received.map((x) => [x.path, x.body.toString()])).toEqual([['/fresh', 'firstrest']]);
+  });
+
+  it('JSON that is no object or array (a Date, a string, null, a number) reaches onBeforeSend as its text: returned as it is, it is sent as it would be alone', async () => {
+    const bodies = { date: new Date(0), string: { toJSON: () => 'hello' }, null: { toJSON: () => null }, number: { toJSON: () => 42 } };
+    const seen: unknown[] = [];
+    await r.reopen({ onBeforeSend: (task) => (seen.push(task.body), task) });
+    for (const [name, body] of Object.entries(bodies)) await r.outbox.enqueue({ url: `/${name}`, body });
+    expect(await r.outbox.flush()).toMatchObject({ sent: 4, dead: 0 });
+    expect(seen).toEqual(['"1970-01-01T00:00:00.000Z"', '"hello"', 'null', '42']);
+    for (const [name, body] of Object.entries(bodies)) {
+      const got = r.server.received.find((x) => x.path === `/${name}`)!;
+      expect(got.body.toString(), name).toBe(JSON.stringify(body));
+      expect(got.headers['content-type'], name).toBe('application/json');
+    }
+  });
+});
