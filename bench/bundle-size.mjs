@@ -174,9 +174,14 @@ const KB = 1024;
  * sent all the same; a stalled body read past timeoutMs), a flush begun before stop() or close() ended by them (it sent
  * after close), 'change' on this handle's sends and retries, items that are no outbox task refused, a baseUrl path
  * without its '/' and dates in early 1970 refused, and a headers() provider that throws retried, not buried.
- * Then the Queue's to 25.9 KB (measured 25.82 KB, 0.05 KB more; the Outbox's still fits its 54.3 KB at 54.25 KB) for
- * `new Queue()` and `new Outbox()` called from JavaScript: a SluiceError naming the `open` to call, not a TypeError
- * from inside (or, given options, a handle whose every call threw one).
+ * Then the Queue's to 25.9 KB (measured 25.82 KB, 0.05 KB more) for `new Queue()` and `new Outbox()` called from
+ * JavaScript: a SluiceError naming the `open` to call, not a TypeError from inside (or, given options, a handle whose
+ * every call threw one). Then the Outbox's to 54.6 KB (measured 54.54 KB, 0.35 KB more) for request bodies and
+ * headers sent as fetch would send them, what an adversarial run at them found: a body taken when enqueue is called
+ * (a buffer the app reused or transferred after the call was sent changed, or empty), a headers() provider's
+ * content type never over the body's (a form lost its boundary), only what a JSON array can carry sent in a batch (a
+ * DELETE, a PUT's If-Match and an XML body went as items of a POST), a stream read from already refused, a form's line
+ * breaks as CRLF, and JSON that is no object shown to onBeforeSend as its text.
  */
 export const rows = [
   {
@@ -197,7 +202,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 54.3 * KB,
+    limit: 54.6 * KB,
   },
 ];
 
