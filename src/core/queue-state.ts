@@ -1,3 +1,4 @@
+import { SluiceError } from './errors.js';
 import { Holds } from './holds.js';
 import { Intervals } from './intervals.js';
 import type { Range } from './ranges.js';
@@ -122,6 +123,9 @@ export class QueueState {
         this.floor = Math.max(this.floor, to);
         return this.#ack([[from, to]]);
       }
+      default:
+        // Skipped, it would be an ack, a lease or a cut this version does not know of, and items would come again.
+        throw new SluiceError('ERR_INCOMPATIBLE_STORE', `The queue's metadata holds a record of a kind this version of sluice does not know (${JSON.stringify((op as unknown[])[0])}): a newer version wrote it; upgrade sluice.`);
     }
   }
 

@@ -128,8 +128,20 @@ export function decodeBody(body: StoredBody, type: string | undefined): string |
   if ('text' in body) return body.text;
   if ('base64' in body) return fromBase64(body.base64);
   if ('blob' in body) return new BodyRef(body.blob, type);
+  if (!('json' in body)) throw newerBody();
   // JSON that is no object or array (a Date's string, a number, null) as its text: a string is a text body, and null none.
   return typeof body.json === 'object' && body.json !== null ? body.json : JSON.stringify(body.json);
+}
+
+/** Whether `body` is a stored body of a kind this version reads (a newer version may store others). */
+export function isStoredBody(body: unknown): body is StoredBody {
+  const b = body as Record<string, unknown> | null;
+  return typeof b === 'object' && b !== null && ('json' in b || typeof b.text === 'string' || typeof b.base64 === 'string' || (typeof b.blob === 'object' && b.blob !== null));
+}
+
+/** A stored body of a kind this version does not know: sent as it reads here, it would go empty. */
+export function newerBody(id?: string): SluiceError {
+  return new SluiceError('ERR_INCOMPATIBLE_STORE', `A task${id ? ` (${id})` : ''} has a body of a kind this version of sluice does not know: a newer version stored it; upgrade sluice.`);
 }
 
 function bad(given: unknown): never {

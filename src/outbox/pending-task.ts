@@ -2,6 +2,7 @@
 import { SluiceError } from '../core/errors.js';
 import { PARTITION_SPAN } from '../core/ids.js';
 import type { Lease } from '../core/queue-types.js';
+import { isStoredBody, newerBody } from './body.js';
 import { blobKey, taskBytes, type StoredTask } from './task.js';
 
 export type Ordering = 'group' | 'fifo' | 'none';
@@ -120,7 +121,10 @@ export function laneOf(task: { readonly group?: string | undefined }, ordering: 
  */
 export function checkStored(value: unknown, queue: string, id: string): void {
   const task = value as Partial<StoredTask> | null;
-  if (typeof task?.url === 'string' && typeof task.id === 'string' && typeof task.method === 'string') return;
+  if (typeof task?.url === 'string' && typeof task.id === 'string' && typeof task.method === 'string') {
+    if (task.body === undefined || isStoredBody(task.body)) return;
+    throw newerBody(task.id);
+  }
   throw new SluiceError(
     'ERR_INCOMPATIBLE_STORE',
     `Queue "${queue}" holds an item that is no outbox task (id ${id}): it is a Queue's, or an outbox's dead letters (kept in "<outbox>.dead"). Open it as what it is, or give the outbox another name.`,

@@ -142,6 +142,15 @@ describe('MetaLog', () => {
     }
   });
 
+  it("a record of a kind this version does not know (a newer version's) is ERR_INCOMPATIBLE_STORE, not skipped", () => {
+    const stored = appended([[['a', [0, 2]]]]);
+    const log = new MetaLog();
+    const state = new QueueState();
+    log.read(stored.bytes, state, NOW);
+    stored.write(log.write([['x', [2, 4]] as unknown as Op], state, false, NOW, 0));
+    expect(() => new MetaLog().read(stored.bytes, new QueueState(), NOW)).toThrow(expect.objectContaining({ code: 'ERR_INCOMPATIBLE_STORE', message: expect.stringContaining('("x")') }));
+  });
+
   it('reads the first format (version 1) of an earlier release', () => {
     const v1 = new TextEncoder().encode(
       JSON.stringify({ v: 1, head: 3, acked: [[5, 7]], attempts: [[3, 5, 2]], holds: [{ lease: 'l', owner: 'o', until: 2_000, ranges: [[3, 4]] }] }),

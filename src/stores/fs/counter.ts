@@ -77,7 +77,10 @@ export class CommitCounter {
     const read = this.#read();
     if (read) this.#held = read;
     else {
-      this.#write(0, randomBytes(8), undefined, undefined);
+      // On from the count it held, not from 0: a handle of an earlier version, whose token is the count alone, would
+      // take the count coming back to its own for nothing having changed. The new stamp tells every other handle.
+      const count = this.#view.getFloat64(0, true);
+      this.#write(Number.isSafeInteger(count) && count >= 0 ? count + 1 : 0, randomBytes(8), undefined, undefined);
       changed = true;
     }
     return { changed };

@@ -76,6 +76,22 @@ describe('the commit counter removed or emptied under live handles', () => {
     expect(await a.token()).not.toBe(t0);
   });
 
+  it('damaged with its count still readable (an earlier version writes the count alone), it goes on from that count, never back to 0', async () => {
+    const a = await open();
+    let { token } = await a.load();
+    for (let i = 0; i < 3; i++) token = (await a.commit(token, relaxed({ write: { segment: 0, offset: i, bytes: bytes(i) } })))!;
+    const countOf = () => readFileSync(file('commits')).readDoubleLE(0);
+    expect(countOf()).toBe(3);
+    // An earlier version's commit: the count bumped, the rest left, so the checksum fails. Its handles know the count
+    // alone: a counter made again at 0 would come back to a count they hold, and they would commit on a stale view.
+    const earlier = readFileSync(file('commits'));
+    earlier.writeDoubleLE(4, 0);
+    writeFileSync(file('commits'), earlier);
+    token = (await a.load()).token;
+    expect(await a.commit(token, relaxed({ write: { segment: 0, offset: 3, bytes: bytes(3) } }))).toBeDefined();
+    expect(countOf()).toBe(6);
+  });
+
   it('emptied (or damaged), it is made again with a new identity, and no earlier token matches', async () => {
     const a = await open();
     const b = await open();
