@@ -181,7 +181,9 @@ const KB = 1024;
  * (a buffer the app reused or transferred after the call was sent changed, or empty), a headers() provider's
  * content type never over the body's (a form lost its boundary), only what a JSON array can carry sent in a batch (a
  * DELETE, a PUT's If-Match and an XML body went as items of a POST), a stream read from already refused, a form's line
- * breaks as CRLF, and JSON that is no object shown to onBeforeSend as its text.
+ * breaks as CRLF, and JSON that is no object shown to onBeforeSend as its text. Then to 54.7 KB (measured 54.63 KB,
+ * 0.09 KB more; the Queue's 25.83 KB) for stores a newer version wrote: a metadata record of an unknown kind, and an
+ * outbox task whose body is of an unknown kind, refused with ERR_INCOMPATIBLE_STORE (skipped, or sent empty, before).
  */
 export const rows = [
   {
@@ -202,7 +204,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 54.6 * KB,
+    limit: 54.7 * KB,
   },
 ];
 
