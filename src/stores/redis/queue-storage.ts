@@ -5,6 +5,7 @@ import type { QueueStorage, SegmentInfo, StorageBatch, StorageSnapshot } from '.
 import { answerMs, attempt, sleep, within, type Link } from './attempt.js';
 import { RedisBlobs } from './blobs.js';
 import { GONE_TTL_MS, type Beat, type Heartbeats } from './heartbeat.js';
+import { loadListing } from './listing.js';
 import type { QueueKeys } from './keys.js';
 import type { ResolvedRedisOptions } from './options.js';
 import { COMMITS, INITIAL_TOKEN, generationOf, type ScriptedClient } from './scripts.js';
@@ -108,8 +109,7 @@ export class RedisQueueStorage implements QueueStorage {
   }
 
   async load(): Promise<StorageSnapshot> {
-    const { version, meta, lengths, segmentPrefix } = this.#keys;
-    const reply = await this.#call('load', () => this.#context.scripts.sluiceLoad2Buffer('4', version, meta, lengths, segmentPrefix));
+    const reply = await this.#call('load', () => loadListing(this.#context.client, this.#context.scripts, this.#keys));
     const segments: SegmentInfo[] = [];
     let tail: SegmentInfo | undefined;
     for (let i = 4; i + 2 < reply.length; i += 3) {

@@ -128,6 +128,28 @@ end
 return out
 `;
 
+/**
+ * Lists again the segments of a queue whose list (`l`) and metadata are both gone while its token is not (evicted under
+ * an `allkeys-*` policy, or deleted): without it, the queue read as new, its ids were given out again over its stored
+ * items, and those were never handed out nor named. Only while the queue is still in that state, as the token the
+ * caller loaded says; segments are listed at the length they have now. None found: the token goes too, so that the
+ * queue reads as deleted (the handles that knew it report what they held), never as the same history starting over.
+ * KEYS: version, meta, lengths, then the segment keys found. ARGV: the token loaded, then the ids of those segments.
+ * Reply: how many segments it listed, or -1 when the queue is no longer in that state.
+ */
+const RELIST = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
+local listed = 0
+for i = 4, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    redis.call('HSET', KEYS[3], ARGV[i - 2], redis.call('STRLEN', KEYS[i]))
+    listed = listed + 1
+  end
+end
+if listed == 0 then redis.call('DEL', KEYS[1]) end
+return listed
+`;
+
 /** The token of a queue nothing was ever committed to. */
 export const INITIAL_TOKEN = '0';
 
@@ -200,6 +222,7 @@ export interface ScriptedClient {
   sluiceCommit3(...args: (string | number | Buffer)[]): Promise<string>;
   sluiceCommitWhenFull3(...args: (string | number | Buffer)[]): Promise<string>;
   sluiceLoad2Buffer(...args: string[]): Promise<Buffer[]>;
+  sluiceRelist1(...args: string[]): Promise<number>;
   sluiceBeat1(heartbeat: string, tombstone: string, ttlMs: number, remake: '0' | '1'): Promise<number>;
   sluiceGone2(heartbeat: string, tombstone: string, ownerTtlMs: number, goneTtlMs: number, server: string): Promise<number | string>;
 }
@@ -213,6 +236,7 @@ export function defineScripts(client: Redis | Cluster): ScriptedClient {
   if (typeof scripted.sluiceCommit3 !== 'function') client.defineCommand('sluiceCommit3', { lua: COMMIT });
   if (typeof scripted.sluiceCommitWhenFull3 !== 'function') client.defineCommand('sluiceCommitWhenFull3', { lua: COMMIT_WHEN_FULL });
   if (typeof scripted.sluiceLoad2Buffer !== 'function') client.defineCommand('sluiceLoad2', { lua: LOAD });
+  if (typeof scripted.sluiceRelist1 !== 'function') client.defineCommand('sluiceRelist1', { lua: RELIST });
   if (typeof scripted.sluiceBeat1 !== 'function') client.defineCommand('sluiceBeat1', { lua: BEAT, numberOfKeys: 2 });
   if (typeof scripted.sluiceGone2 !== 'function') client.defineCommand('sluiceGone2', { lua: GONE, numberOfKeys: 2 });
   return client as unknown as ScriptedClient;

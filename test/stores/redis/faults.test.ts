@@ -317,6 +317,53 @@ describeRedis('RedisStore, segments lost under the queue', (server) => {
     }
   });
 
+  it('the metadata and the list of segments both lost (allkeys eviction): the segments are found and listed again, no id given twice', async () => {
+    const prefix = `relist${n++}:`;
+    const store = new RedisStore({ url: server().url, prefix, onWarning: () => undefined });
+    const admin = new Redis(server().url);
+    try {
+      const q = await Queue.open<number>({ name: 'q', store, segmentItems: 3 });
+      const ids = await q.pushMany([1, 2, 3, 4, 5, 6, 7]);
+      await (await q.take(1))!.ack();
+      await admin.del(`${prefix}{q}:m`, `${prefix}{q}:l`);
+      // Read as a new queue, it handed id 0 out again, over segment 0's unacked items, which nobody named.
+      const other = await Queue.open<number>({ name: 'q', store: new RedisStore({ url: server().url, prefix, onWarning: () => undefined }), segmentItems: 3 });
+      expect(other.recovered).toMatchObject([{ kind: 'meta-missing' }]);
+      const values = (await other.list()).map((e) => e.value);
+      expect(values).toEqual(expect.arrayContaining([2, 3, 4, 5, 6, 7]));
+      const more = await other.pushMany([10, 11]);
+      expect(more.some((id) => ids.includes(id))).toBe(false);
+      await q.close();
+      await other.close();
+    } finally {
+      admin.disconnect();
+      await store.close();
+    }
+  });
+
+  it('every key of a queue but its token lost: it reads as deleted, and a handle that knew it reports what it held', async () => {
+    const prefix = `gone${n++}:`;
+    const store = new RedisStore({ url: server().url, prefix, onWarning: () => undefined });
+    const admin = new Redis(server().url);
+    try {
+      const q = await Queue.open<number>({ name: 'q', store, corruption: 'skip' });
+      const ids = await q.pushMany([1, 2, 3]);
+      const keys = (await admin.keys(`${prefix}{q}:*`)).filter((key) => !key.endsWith(':v'));
+      await admin.del(...keys);
+      const other = await Queue.open<number>({ name: 'q', store: new RedisStore({ url: server().url, prefix, onWarning: () => undefined }) });
+      expect(await admin.exists(`${prefix}{q}:v`)).toBe(0);
+      await other.push(10);
+      const lost = new Promise<string[]>((resolve) => q.addEventListener('corrupt', (e) => resolve([...e.detail.lost]), { once: true }));
+      expect((await q.list()).map((e) => e.value)).toEqual([10]);
+      expect(await lost).toEqual(ids);
+      await q.close();
+      await other.close();
+    } finally {
+      admin.disconnect();
+      await store.close();
+    }
+  });
+
   it('the newest segment cut short: open reports the items past the cut, and with skip goes on', async () => {
     let kept = 0;
     const store = await damaged(async (admin, key) => {
