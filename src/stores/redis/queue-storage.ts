@@ -125,12 +125,12 @@ export class RedisQueueStorage implements QueueStorage {
     // rewritten since differ from what this handle read. A Cluster's failover of one node (or a restart of one node)
     // is seen by the first, as the client does not reconnect as a whole; a reply that came on a new connection was
     // preceded by its 'ready', so the second is counted by now.
-    const reconnections = this.#context.reconnections();
-    const server = reply[3]!.toString();
+    const [reconnections, server] = [this.#context.reconnections(), reply[3]!.toString()];
     // Or the queue's keys were deleted under it (FLUSHALL, a DEL of its keys) and made again: the same segment names
     // hold other items, and appending to what this handle read of them would cut those.
+    // Not for the version key alone lost (evicted) over a queue still there: its history goes on (see `commit`).
     const token = reply[0]!.toString();
-    const generation = token === INITIAL_TOKEN ? '' : generationOf(token);
+    const generation = token !== INITIAL_TOKEN ? generationOf(token) : reply[2]!.toString() === '1' || segments.length > 0 ? undefined : '';
     const remade = !!this.#generation && generation !== undefined && generation !== this.#generation;
     if (generation !== undefined) this.#generation = generation;
     const rewound = reconnections !== this.#loadedAt || (this.#server !== undefined && server !== this.#server) || remade;
@@ -156,8 +156,9 @@ export class RedisQueueStorage implements QueueStorage {
     const keys = this.#keys;
     const owner = this.#owner;
     // The new token names this handle and counts its commits: unique, so a replay of this commit is recognisable. It
-    // carries the generation of the queue's history on, or starts one as it creates the queue.
-    const generation = token === INITIAL_TOKEN ? randomId() : generationOf(token);
+    // carries the generation of the queue's history on (known here where only the version key was lost), or starts
+    // one as it creates the queue.
+    const generation = token === INITIAL_TOKEN ? this.#generation || randomId() : generationOf(token);
     const next = `${generation === undefined ? '' : `${generation}/`}${owner}.${(++this.#commits).toString(36)}`;
     const { write, meta, metaAppend, remove = [], quarantine = [] } = batch;
     const args: (string | Buffer)[] = [keys.version, keys.meta, keys.lengths, keys.lastCommit(owner), keys.heartbeat(owner), keys.gone(owner), keys.turn];

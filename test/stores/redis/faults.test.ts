@@ -341,6 +341,30 @@ describeRedis('RedisStore, segments lost under the queue', (server) => {
     }
   });
 
+  it('its version key alone lost (evicted): the handles go on, on corruption "throw" too, with no loss reported, no id given twice', async () => {
+    const prefix = `token${n++}:`;
+    const admin = new Redis(server().url);
+    const stores = [0, 1].map(() => new RedisStore({ url: server().url, prefix, onWarning: () => undefined }));
+    try {
+      const [a, b] = await Promise.all(stores.map((store) => Queue.open<number>({ name: 'q', store })));
+      const heard: string[] = [];
+      for (const q of [a!, b!]) q.addEventListener('corrupt', (e) => heard.push(...e.detail.lost));
+      const ids = await a!.pushMany([1, 2, 3]);
+      await (await b!.take(1))!.ack();
+      await admin.del(`${prefix}{q}:v`);
+      const more = await a!.pushMany([4, 5]);
+      expect(more.some((id) => ids.includes(id))).toBe(false);
+      expect((await b!.list()).map((e) => e.value)).toEqual([2, 3, 4, 5]);
+      await (await b!.take(1))!.ack();
+      expect((await a!.list()).map((e) => e.value)).toEqual([3, 4, 5]);
+      expect(heard).toEqual([]);
+      await Promise.all([a!.close(), b!.close()]);
+    } finally {
+      admin.disconnect();
+      await Promise.all(stores.map((store) => store.close()));
+    }
+  });
+
   it('every key of a queue but its token lost: it reads as deleted, and a handle that knew it reports what it held', async () => {
     const prefix = `gone${n++}:`;
     const store = new RedisStore({ url: server().url, prefix, onWarning: () => undefined });
