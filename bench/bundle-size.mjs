@@ -184,6 +184,9 @@ const KB = 1024;
  * breaks as CRLF, and JSON that is no object shown to onBeforeSend as its text. Then to 54.7 KB (measured 54.63 KB,
  * 0.09 KB more; the Queue's 25.83 KB) for stores a newer version wrote: a metadata record of an unknown kind, and an
  * outbox task whose body is of an unknown kind, refused with ERR_INCOMPATIBLE_STORE (skipped, or sent empty, before).
+ * Then to 54.8 KB (measured 54.74 KB, 0.11 KB more) for a review of those: a stream locked by an enqueue that is
+ * refused let go again, a provider's type over the application/json a JSON body implies (JSON:API), and JSON that is
+ * no object returned unchanged from onBeforeSend kept as stored (a batch carried it no more).
  */
 export const rows = [
   {
@@ -204,7 +207,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 54.7 * KB,
+    limit: 54.8 * KB,
   },
 ];
 

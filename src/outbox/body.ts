@@ -26,6 +26,8 @@ export interface BodySource {
   readonly type: string | undefined;
   /** True when that type must win over the task's content-type header: a multipart boundary must match the bytes. */
   readonly typeWins: boolean;
+  /** Lets go of what it holds of its source (a stream's lock) when it is not to be stored after all. */
+  release?(): void;
 }
 
 /**
@@ -249,7 +251,7 @@ function streamSource(stream: ReadableStream<unknown>): BodySource {
   } catch (error) {
     throw new SluiceError('ERR_INVALID_TASK', 'Expected task `body` to be a stream not yet read; this one was read from already, or is locked to a reader: what is left of it is not the body.', { cause: error });
   }
-  return { chunks: () => streamChunks(reader), type: undefined, typeWins: false };
+  return { chunks: () => streamChunks(reader), type: undefined, typeWins: false, release: () => reader.releaseLock() };
 }
 
 async function* streamChunks(reader: ReadableStreamDefaultReader<unknown>): AsyncIterable<Uint8Array> {

@@ -13,7 +13,7 @@ import type { Pending, PendingIndex } from './pending.js';
 import { originOf } from './pending-task.js';
 import type { Reachability } from './reachability.js';
 import { unrecalled } from './recall.js';
-import { batchable } from './request.js';
+import { batchable, keepingJson } from './request.js';
 import { errorText } from './scrub.js';
 import { send, type Exchange } from './send.js';
 import { settle, type Delivered } from './settle.js';
@@ -287,7 +287,7 @@ async function beforeSend(c: DeliveryContext, entry: Entry, deadline: Deadline):
   let task: StoredTask;
   try {
     // The id (the Idempotency-Key) and the age stay the task's own, whatever the hook returns.
-    task = normaliseTask({ ...edited, id: stored.id }, c.options.baseUrl, stored.createdAt);
+    task = keepingJson(stored, normaliseTask({ ...edited, id: stored.id }, c.options.baseUrl, stored.createdAt));
   } catch (error) {
     return { entry, reason: 'invalid', error: error instanceof Error ? error.message : String(error) };
   }

@@ -10,11 +10,13 @@ import { blobKey, isRequest, prepareTask, taskFromRequest, type HttpTask, type S
 export async function prepareAll(tasks: readonly (HttpTask | Request)[], o: { baseUrl: string | undefined; now: number; bodies: BodyStore }): Promise<StoredTask[]> {
   // Bodies are taken at the call, as fetch takes them, before any await: an app that reuses its buffer, object or form
   // once enqueue has returned (or transfers the buffer to a worker) must not change, or empty, what was enqueued.
-  // Array.from, not map: a hole in `tasks` is a task missing, refused as one.
-  const now = Array.from(tasks, (t) => (isRequest(t) ? undefined : prepareTask(t, o.baseUrl, o.now, true)));
-  const prepared = await Promise.all(now.map(async (p, i) => p ?? prepareTask(await taskFromRequest(tasks[i] as Request), o.baseUrl, o.now, true)));
+  const now: (Prepared | undefined)[] = [];
+  let prepared: Prepared[] = [];
   const out: StoredTask[] = [];
   try {
+    // Array.from: a hole in `tasks` is a task missing, refused as one.
+    for (const t of Array.from(tasks)) now.push(isRequest(t) ? undefined : prepareTask(t, o.baseUrl, o.now, true));
+    prepared = await Promise.all(now.map(async (p, i) => p ?? prepareTask(await taskFromRequest(tasks[i] as Request), o.baseUrl, o.now, true)));
     for (const { task } of prepared) if (task.body) o.bodies.check(task.body);
     for (const { task, upload } of prepared) {
       // A stored body named again (a BodyRef) is copied: two tasks naming one would delete it under each other.
@@ -22,11 +24,15 @@ export async function prepareAll(tasks: readonly (HttpTask | Request)[], o: { ba
       out.push(source ? { ...task, body: await o.bodies.store(task.id, source) } : task);
     }
   } catch (error) {
+    // Streams locked to this enqueue are let go: the app may cancel them (a response body holds its connection).
+    for (const p of [...now, ...prepared]) p?.upload?.release?.();
     await o.bodies.delete(bodiesOf(out)).catch(() => undefined);
     throw error;
   }
   return out;
 }
+
+type Prepared = ReturnType<typeof prepareTask>;
 
 /** The keys of the bodies `tasks` store beside them. */
 export function bodiesOf(tasks: readonly StoredTask[]): string[] {

@@ -17,18 +17,19 @@ function bodyOf(body: StoredBody | undefined): BodyInit | undefined {
 
 /**
  * `headers` (names lower-cased) with the per-send headers over them, a fresh token over a stored one, but never over
- * the body's content type (a multipart boundary, a Blob's type, the task's own): that is the body's to say. Two
- * per-send headers of one name, whatever their case, are joined as fetch joins them.
+ * a content type the body says (a multipart boundary, a Blob's type, the task's own): only over none, or over the
+ * `application/json` a JSON body implies (a JSON:API app's provider says `application/vnd.api+json`). Two per-send
+ * headers of one name, whatever their case, are joined as fetch joins them.
  */
 function withPerSend(headers: Record<string, string>, perSend: Readonly<Record<string, string>>): Record<string, string> {
   const type = headers['content-type'];
-  const given = new Set<string>();
+  let given: Set<string> | undefined;
   for (const name in perSend) {
     const lower = name.toLowerCase();
-    headers[lower] = given.has(lower) ? `${headers[lower]!}, ${perSend[name]!}` : perSend[name]!;
-    given.add(lower);
+    headers[lower] = given?.has(lower) ? `${headers[lower]!}, ${perSend[name]!}` : perSend[name]!;
+    (given ??= new Set()).add(lower);
   }
-  if (type !== undefined) headers['content-type'] = type;
+  if (type !== undefined && type !== 'application/json') headers['content-type'] = type;
   return headers;
 }
 
@@ -79,7 +80,16 @@ export function batchable(task: StoredTask): boolean {
   return true;
 }
 
-const JSON_TYPE = /^application\/json\s*(;|$)/i;
+/**
+ * `edited` (what `onBeforeSend` returned, stored) with `stored`'s JSON body back where it came back unchanged: JSON
+ * that is no object is shown as its text, which would come back a text body, and a batch carries none with a JSON type.
+ */
+export function keepingJson(stored: StoredTask, edited: StoredTask): StoredTask {
+  const [was, is] = [stored.body, edited.body];
+  return was && 'json' in was && is && 'text' in is && is.text === JSON.stringify(was.json) ? { ...edited, body: was } : edited;
+}
+
+const JSON_TYPE = /^application\/([\w.+-]+\+)?json\s*(;|$)/i;
 const TEXT_TYPE = /^text\/plain\s*(;|$)/i;
 
 /**

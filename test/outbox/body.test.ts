@@ -100,6 +100,11 @@ describe('bodies as fetch sends them', () => {
     const locked = stream();
     locked.getReader();
     await expect(r.outbox.enqueue({ url: '/locked', body: locked })).rejects.toMatchObject({ code: 'ERR_INVALID_TASK' });
+    // One locked to an enqueueMany that refuses another task is let go: the app may cancel it.
+    const refused = stream();
+    await expect(r.outbox.enqueueMany([{ url: '/s', body: refused }, { url: 'ftp://x.test/' }])).rejects.toMatchObject({ code: 'ERR_INVALID_TASK' });
+    expect(refused.locked).toBe(false);
+    await refused.cancel();
     // One not yet read is taken whole, and locked to the outbox from the call on.
     const fresh = stream();
     const enqueued = r.outbox.enqueue({ url: '/fresh', body: fresh });
@@ -121,5 +126,10 @@ describe('bodies as fetch sends them', () => {
       expect(got.body.toString(), name).toBe(JSON.stringify(body));
       expect(got.headers['content-type'], name).toBe('application/json');
     }
+    // With batch too: returned as it is, it is the stored JSON still, which a batch carries.
+    await r.reopen({ batch: { url: '/batch' }, onBeforeSend: (task) => task });
+    await r.outbox.enqueueMany(Object.values(bodies).map((body) => ({ url: '/x', body })));
+    expect(await r.outbox.flush()).toMatchObject({ sent: 4, dead: 0 });
+    expect(bodyAt('/batch').toString()).toBe(JSON.stringify(Object.values(bodies)));
   });
 });

@@ -21,15 +21,32 @@ describe('per-send headers', () => {
       { url: '/blob', body: new Blob(['png'], { type: 'image/png' }) },
       { url: '/csv', body: 'a,b', headers: { 'content-type': 'text/csv', authorization: 'Bearer stored' } },
       { url: '/text', body: 'plain' },
+      { url: '/json', body: { a: 1 } },
     ]);
-    expect(await r.outbox.flush()).toMatchObject({ sent: 4 });
+    expect(await r.outbox.flush()).toMatchObject({ sent: 5 });
     const boundary = /^multipart\/form-data; boundary=(.+)$/.exec(at('/form').headers['content-type'] as string)?.[1];
     expect(at('/form').body.toString().startsWith(`--${boundary}\r\n`)).toBe(true);
     expect(at('/blob').headers['content-type']).toBe('image/png');
     expect(at('/csv').headers['content-type']).toBe('text/csv');
-    // A body that says no type of its own takes the provider's, and the provider's fresh token wins over a stored one.
+    // A body that says no type of its own takes the provider's, as does the application/json a JSON body implies
+    // (a JSON:API app's provider gives application/vnd.api+json); the provider's fresh token wins over a stored one.
     expect(at('/text').headers['content-type']).toBe('application/json');
+    expect(at('/json').headers['content-type']).toBe('application/json');
     for (const x of r.server.received) expect(x.headers.authorization).toBe('Bearer fresh');
+  });
+
+  it("a provider's type over the application/json a JSON body implies, in a task and in a batch: a JSON:API app's", async () => {
+    await r.reopen({ headers: () => ({ 'content-type': 'application/vnd.api+json' }) });
+    await r.outbox.enqueue({ url: '/one', body: { data: 1 } });
+    await r.outbox.flush();
+    await r.reopen({ headers: () => ({ 'content-type': 'application/vnd.api+json' }), batch: { url: '/batch' } });
+    await r.outbox.enqueueMany([{ url: '/a', body: { data: 2 } }, { url: '/b', body: { data: 3 }, headers: { 'content-type': 'application/vnd.api+json' } }]);
+    await r.outbox.flush();
+    expect(r.server.received.map((x) => [x.path, x.headers['content-type']])).toEqual([
+      ['/one', 'application/vnd.api+json'],
+      ['/batch', 'application/vnd.api+json'],
+    ]);
+    expect(JSON.parse(at('/batch').body.toString())).toEqual([{ data: 2 }, { data: 3 }]);
   });
 
   it('two per-send headers of one name in two cases are both sent, joined as fetch joins them', async () => {

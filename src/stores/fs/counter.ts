@@ -18,8 +18,9 @@ export type Tail = { readonly id: number; readonly length: number } | undefined;
  * The commit counter of one queue directory, in its file `commits`: bumped under the lock by every commit of every
  * process, so that a handle can tell whether its view is current. The token it gives is the count together with the
  * file's identity (device, inode, and a random stamp written when the file was made): a counter removed or emptied
- * and made again restarts at 0, and must never match a token of the old one (a handle would then commit on a view
- * from before other handles' commits, and items would be lost or handed out twice).
+ * and made again restarts at 0 (one damaged goes on from the count it still holds), and must never match a token of
+ * the old one (a handle would then commit on a view from before other handles' commits, and items would be lost or
+ * handed out twice).
  *
  * Reading it is one `pread` (`token`), cheap enough for the hot path; under the lock, `verify` first checks that the
  * descriptor still names the file at the path and that its content is whole. Its count is not synced: after a power
@@ -79,8 +80,9 @@ export class CommitCounter {
     else {
       // On from the count it held, not from 0: a handle of an earlier version, whose token is the count alone, would
       // take the count coming back to its own for nothing having changed. The new stamp tells every other handle.
+      const whole = readSync(this.#fd, this.#buffer, 0, 8, 0) === 8;
       const count = this.#view.getFloat64(0, true);
-      this.#write(Number.isSafeInteger(count) && count >= 0 ? count + 1 : 0, randomBytes(8), undefined, undefined);
+      this.#write(whole && Number.isSafeInteger(count) && count >= 0 ? count + 1 : 0, randomBytes(8), undefined, undefined);
       changed = true;
     }
     return { changed };
