@@ -1,11 +1,11 @@
 import type { Cluster, Redis } from 'ioredis';
 import { randomId } from '../../core/ids.js';
 import { SluiceError } from '../../core/errors.js';
-import type { QueueStorage, SegmentInfo, StorageBatch, StorageSnapshot } from '../../core/store.js';
+import type { QueueStorage, StorageBatch, StorageSnapshot } from '../../core/store.js';
 import { answerMs, attempt, sleep, within, type Link } from './attempt.js';
 import { RedisBlobs } from './blobs.js';
 import { GONE_TTL_MS, type Beat, type Heartbeats } from './heartbeat.js';
-import { loadListing } from './listing.js';
+import { loadListing, segmentsOf } from './listing.js';
 import type { QueueKeys } from './keys.js';
 import type { ResolvedRedisOptions } from './options.js';
 import { COMMITS, INITIAL_TOKEN, generationOf, type ScriptedClient } from './scripts.js';
@@ -56,6 +56,8 @@ export class RedisQueueStorage implements QueueStorage {
   #server: string | undefined;
   /** The generation of the queue's history this handle last loaded (see `generationOf`). */
   #generation: string | undefined;
+  /** The last load found the queue's data without its version key (lost alone): not a queue to create. */
+  #orphaned = false;
   /** The run_id of the server this handle last saw (a load, or a judgement of `isGone`), and since when. */
   #judge: { server: string; since: number } | undefined;
   readonly #alive = new Map<string, number>();
@@ -110,27 +112,20 @@ export class RedisQueueStorage implements QueueStorage {
 
   async load(): Promise<StorageSnapshot> {
     const reply = await this.#call('load', () => loadListing(this.#context.client, this.#context.scripts, this.#keys));
-    const segments: SegmentInfo[] = [];
-    let tail: SegmentInfo | undefined;
-    for (let i = 4; i + 2 < reply.length; i += 3) {
-      const id = Number(reply[i]!.toString());
-      segments.push({ id, length: Number(reply[i + 2]!.toString()) });
-      // The newest segment as the last commit that wrote it left it: a shorter string (or none) lost bytes under
-      // the queue (deleted, evicted, cut), which the core reports instead of taking it for a race with a commit.
-      if (!tail || id > tail.id) tail = { id, length: Number(reply[i + 1]!.toString()) };
-    }
-    segments.sort((a, b) => a.id - b.id);
+    const { segments, tail } = segmentsOf(reply);
     // Another server process than at the last load, or a reconnection since: a server restarted from an older
     // snapshot, or a replica that lagged and took over, holds an earlier state, and the segments and metadata
     // rewritten since differ from what this handle read. A Cluster's failover of one node (or a restart of one node)
     // is seen by the first, as the client does not reconnect as a whole; a reply that came on a new connection was
     // preceded by its 'ready', so the second is counted by now.
-    const [reconnections, server] = [this.#context.reconnections(), reply[3]!.toString()];
+    const reconnections = this.#context.reconnections();
+    const server = reply[3]!.toString();
     // Or the queue's keys were deleted under it (FLUSHALL, a DEL of its keys) and made again: the same segment names
     // hold other items, and appending to what this handle read of them would cut those.
     // Not for the version key alone lost (evicted) over a queue still there: its history goes on (see `commit`).
     const token = reply[0]!.toString();
-    const generation = token !== INITIAL_TOKEN ? generationOf(token) : reply[2]!.toString() === '1' || segments.length > 0 ? undefined : '';
+    this.#orphaned = token === INITIAL_TOKEN && (reply[2]!.toString() === '1' || segments.length > 0);
+    const generation = token !== INITIAL_TOKEN ? generationOf(token) : this.#orphaned ? undefined : '';
     const remade = !!this.#generation && generation !== undefined && generation !== this.#generation;
     if (generation !== undefined) this.#generation = generation;
     const rewound = reconnections !== this.#loadedAt || (this.#server !== undefined && server !== this.#server) || remade;
@@ -156,9 +151,10 @@ export class RedisQueueStorage implements QueueStorage {
     const keys = this.#keys;
     const owner = this.#owner;
     // The new token names this handle and counts its commits: unique, so a replay of this commit is recognisable. It
-    // carries the generation of the queue's history on (known here where only the version key was lost), or starts
-    // one as it creates the queue.
-    const generation = token === INITIAL_TOKEN ? this.#generation || randomId() : generationOf(token);
+    // carries the generation of the queue's history on, or starts one as it creates the queue. Where only the version
+    // key was lost, the generation this handle knows goes on; one that knows none writes a token with none (as an
+    // earlier version's), which no other handle takes for the queue made again.
+    const generation = token !== INITIAL_TOKEN ? generationOf(token) : this.#generation || (this.#orphaned ? undefined : randomId());
     const next = `${generation === undefined ? '' : `${generation}/`}${owner}.${(++this.#commits).toString(36)}`;
     const { write, meta, metaAppend, remove = [], quarantine = [] } = batch;
     const args: (string | Buffer)[] = [keys.version, keys.meta, keys.lengths, keys.lastCommit(owner), keys.heartbeat(owner), keys.gone(owner), keys.turn];

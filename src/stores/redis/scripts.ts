@@ -46,6 +46,10 @@ if current ~= ARGV[1] then
   if ARGV[15] == '1' and (not holder or holder == ARGV[4]) then redis.call('SET', turn, ARGV[4], 'PX', ${TURN_MS}) end
   return ''
 end
+-- A queue with a history and neither a list of segments nor metadata lost both (evicted): a commit on the view its
+-- caller holds would list its own segment alone, the others then lost unsaid. Taken for a lost race: the caller
+-- loads, and the load lists the segments again (see RELIST).
+if current ~= '0' and redis.call('EXISTS', l) == 0 and redis.call('EXISTS', m) == 0 then return '' end
 if holder and holder ~= ARGV[4] then return 'turn' end
 if redis.call('EXISTS', KEYS[6]) == 1 then return 'gone' end
 if redis.call('EXISTS', KEYS[5]) == 0 then redis.call('SET', KEYS[5], '1', 'PX', ARGV[14]) end

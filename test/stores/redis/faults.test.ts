@@ -333,8 +333,17 @@ describeRedis('RedisStore, segments lost under the queue', (server) => {
       expect(values).toEqual(expect.arrayContaining([2, 3, 4, 5, 6, 7]));
       const more = await other.pushMany([10, 11]);
       expect(more.some((id) => ids.includes(id))).toBe(false);
+      // Lost again, and this time the handle that holds a current view commits first: it lists its own segment alone
+      // no more.
+      await q.push(9);
+      await admin.del(`${prefix}{q}:m`, `${prefix}{q}:l`);
+      await q.push(12);
+      const third = await Queue.open<number>({ name: 'q', store: new RedisStore({ url: server().url, prefix, onWarning: () => undefined }), segmentItems: 3 });
+      expect((await third.list()).map((e) => e.value)).toEqual(expect.arrayContaining([2, 3, 4, 5, 6, 7, 9, 10, 11, 12]));
+      expect((await q.list()).map((e) => e.value)).toEqual(expect.arrayContaining([2, 3, 4, 5, 6, 7, 9, 10, 11, 12]));
       await q.close();
       await other.close();
+      await third.close();
     } finally {
       admin.disconnect();
       await store.close();
@@ -357,11 +366,41 @@ describeRedis('RedisStore, segments lost under the queue', (server) => {
       expect((await b!.list()).map((e) => e.value)).toEqual([2, 3, 4, 5]);
       await (await b!.take(1))!.ack();
       expect((await a!.list()).map((e) => e.value)).toEqual([3, 4, 5]);
+      // Lost again, and this time a handle opened since (knowing no history) commits first.
+      await admin.del(`${prefix}{q}:v`);
+      const fresh = new RedisStore({ url: server().url, prefix, onWarning: () => undefined });
+      const c = await Queue.open<number>({ name: 'q', store: fresh });
+      await c.push(6);
+      expect((await a!.list()).map((e) => e.value)).toEqual([3, 4, 5, 6]);
+      await b!.push(7);
+      expect((await c.list()).map((e) => e.value)).toEqual([3, 4, 5, 6, 7]);
       expect(heard).toEqual([]);
-      await Promise.all([a!.close(), b!.close()]);
+      await Promise.all([a!.close(), b!.close(), c.close()]);
+      await fresh.close();
     } finally {
       admin.disconnect();
       await Promise.all(stores.map((store) => store.close()));
+    }
+  });
+
+  it("the same with a client of the app's whose keyPrefix ioredis puts before every key (but not in a SCAN's pattern)", async () => {
+    const keyPrefix = `kp${n++}:`;
+    const client = new Redis(server().url, { keyPrefix });
+    const admin = new Redis(server().url);
+    const store = new RedisStore({ client, onWarning: () => undefined });
+    try {
+      const q = await Queue.open<number>({ name: 'q', store, segmentItems: 3 });
+      await q.pushMany([1, 2, 3, 4]);
+      await admin.del(`${keyPrefix}sluice:{q}:m`, `${keyPrefix}sluice:{q}:l`);
+      const other = await Queue.open<number>({ name: 'q', store: new RedisStore({ client, onWarning: () => undefined }), segmentItems: 3 });
+      expect((await other.list()).map((e) => e.value)).toEqual([1, 2, 3, 4]);
+      expect(await admin.exists(`${keyPrefix}sluice:{q}:v`)).toBe(1);
+      await q.close();
+      await other.close();
+    } finally {
+      admin.disconnect();
+      await store.close();
+      client.disconnect();
     }
   });
 
