@@ -7,8 +7,8 @@ import { INITIAL_TOKEN, type ScriptedClient } from './scripts.js';
 /**
  * The load script's reply for the queue `keys` name (see LOAD in scripts.ts). A queue with a history always lists a
  * segment (a drained one keeps its empty tail): one whose list and metadata are both gone is looked for by a SCAN of
- * its segment keys, which are listed again (or, none left, the queue reads as deleted), and loaded again. The SCAN costs a walk of the keyspace, so
- * it is made only then (and commits wait for it, see COMMIT).
+ * its segment keys, which are listed again (or, none left, the queue reads as deleted), and loaded again. The SCAN
+ * costs a walk of the keyspace, so it is made only then (and commits wait for it, see COMMIT).
  */
 export async function loadListing(client: Redis | Cluster, scripts: ScriptedClient, keys: QueueKeys): Promise<Buffer[]> {
   const { version, meta, lengths, segmentPrefix } = keys;
