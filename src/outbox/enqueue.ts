@@ -24,8 +24,9 @@ export async function prepareAll(tasks: readonly (HttpTask | Request)[], o: { ba
       out.push(source ? { ...task, body: await o.bodies.store(task.id, source) } : task);
     }
   } catch (error) {
-    // Streams locked to this enqueue are let go: the app may cancel them (a response body holds its connection).
-    for (const p of [...now, ...prepared]) p?.upload?.release?.();
+    // Streams locked to this enqueue are let go: the app may cancel them (a response body holds its connection). The
+    // plain tasks' are in `prepared` once the Requests are read, and in `now` alone before.
+    for (const p of prepared.length > 0 ? prepared : now) p?.upload?.release?.();
     await o.bodies.delete(bodiesOf(out)).catch(() => undefined);
     throw error;
   }
