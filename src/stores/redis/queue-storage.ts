@@ -124,7 +124,8 @@ export class RedisQueueStorage implements QueueStorage {
     // hold other items, and appending to what this handle read of them would cut those.
     // Not for the version key alone lost (evicted) over a queue still there: its history goes on (see `commit`).
     const token = reply[0]!.toString();
-    this.#orphaned = token === INITIAL_TOKEN && (reply[2]!.toString() === '1' || segments.length > 0);
+    const written = reply[2]!.toString() === '1' ? copy(reply[1]!) : undefined;
+    this.#orphaned = token === INITIAL_TOKEN && (written !== undefined || segments.length > 0);
     const generation = token !== INITIAL_TOKEN ? generationOf(token) : this.#orphaned ? undefined : '';
     const remade = !!this.#generation && generation !== undefined && generation !== this.#generation;
     if (generation !== undefined) this.#generation = generation;
@@ -132,7 +133,6 @@ export class RedisQueueStorage implements QueueStorage {
     this.#loadedAt = reconnections;
     this.#server = server;
     this.#serverSeen(server);
-    const written = reply[2]!.toString() === '1' ? copy(reply[1]!) : undefined;
     return { token, meta: written, segments, ...(tail && { tail }), ...(rewound && { rewound }), ...(remade && { remade }) };
   }
 
