@@ -1,7 +1,7 @@
 import { MAX_NAME } from './options.js';
 import { partitionName } from './partitioned.js';
 import { storageError } from './storage-errors.js';
-import type { BlobStorage, HeldStorage, QueueStorage, Store } from './store.js';
+import type { BlobStorage, HeldStorage, OpenHints, QueueStorage, Store } from './store.js';
 
 /**
  * `call()`, a store's call `what` on `where`, failing (synchronously or not) as `storageError` says: a store of the
@@ -19,10 +19,10 @@ function guard<R>(call: () => R | Promise<R>, what: string, where: string): Prom
   }
 }
 
-/** `store.open(storage)` of the queue `queue`, what it opens guarded (see `guarded`). */
-export function openGuarded(store: Store, storage: string, queue: string): Promise<QueueStorage> {
+/** `store.open(storage, hints)` of the queue `queue`, what it opens guarded (see `guarded`). */
+export function openGuarded(store: Store, storage: string, queue: string, hints?: OpenHints): Promise<QueueStorage> {
   const where = named(storage, queue);
-  return guard(() => store.open(storage), 'open the storage', where).then((opened) => guarded(opened, where));
+  return guard(() => (hints ? store.open(storage, hints) : store.open(storage)), 'open the storage', where).then((opened) => guarded(opened, where));
 }
 
 /** `store.exists(storage)`, guarded; undefined where the store cannot tell. */

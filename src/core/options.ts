@@ -83,7 +83,13 @@ export interface QueueOptions<T> {
   readonly partitions?: number;
 }
 
-export type ResolvedOptions<T> = Required<Omit<QueueOptions<T>, 'store'>> & { readonly store: Store };
+/**
+ * The outbox's own option of the queue of its dead letters, kept out of the public options (see
+ * `OpenHints.writesWhenFull`).
+ */
+export const WRITES_WHEN_FULL = Symbol('writesWhenFull');
+
+export type ResolvedOptions<T> = Required<Omit<QueueOptions<T>, 'store'>> & { readonly store: Store; readonly writesWhenFull?: true };
 
 /** The longest name of a queue, and of each partition's storage: what a store may be asked to open. */
 export const MAX_NAME = 128;
@@ -148,6 +154,7 @@ export function resolveOptions<T>(options: QueueOptions<T>, defaultStore?: () =>
     pollMs: options.pollMs ?? 1000,
     clock: options.clock ?? store.clock ?? systemClock,
     partitions: options.partitions ?? 1,
+    ...((options as { [WRITES_WHEN_FULL]?: true })[WRITES_WHEN_FULL] && { writesWhenFull: true }),
   };
   check(resolved, RULES);
   if (resolved.partitions > 1 && partitionName(resolved.name, resolved.partitions - 1).length > MAX_NAME) {

@@ -251,8 +251,8 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   }
 
   async #openPart(p: number): Promise<Partition<T>> {
-    const { store, name } = this.#options;
-    const storage = await openGuarded(store, partitionName(name, p), name);
+    const { store, name, writesWhenFull } = this.#options;
+    const storage = await openGuarded(store, partitionName(name, p), name, writesWhenFull && { writesWhenFull });
     // A queue's blobs are its first partition's: one place, whatever the partition count.
     if (p === 0 && storage.blobs) this.#blobs = new QueueBlobs(storage.blobs, this.#options.durability, () => this.#checkOpen());
     const part = await Partition.open<T>(storage, {

@@ -25,7 +25,7 @@ export interface Store {
    * Opens (creating when absent) the storage of the queue `name`. `name` is already validated by the Queue:
    * 1–128 chars of `[A-Za-z0-9._-]`, never `.` or `..`.
    */
-  open(name: string): Promise<QueueStorage>;
+  open(name: string, hints?: OpenHints): Promise<QueueStorage>;
   /**
    * Optional: true when the storage of the queue `name` was ever made (by `open`), without making it. The Queue asks
    * before it opens a storage only to look into it (the second partition of a queue whose first lost its metadata),
@@ -46,6 +46,16 @@ export interface Store {
    * leased elsewhere, or keep them too long. Without it, the system clock.
    */
   readonly clock?: Clock;
+}
+
+/** What the Queue tells a store about the storage it opens; a store may ignore them. */
+export interface OpenHints {
+  /**
+   * The storage takes items moved out of a store that may be full (an outbox's dead letters, moved out of its queue):
+   * a store that refuses writes when full (Redis at `maxmemory`) lets its commits run, for the queue behind the move
+   * would otherwise wait for room that only the move lets it make. Default false.
+   */
+  readonly writesWhenFull?: boolean;
 }
 
 /** How hard a commit must be pressed to the medium before it resolves. */

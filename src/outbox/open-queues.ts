@@ -1,4 +1,4 @@
-import { MAX_ITEM_BYTES } from '../core/options.js';
+import { MAX_ITEM_BYTES, WRITES_WHEN_FULL } from '../core/options.js';
 import { Queue } from '../core/queue.js';
 import { LONGEST_MS } from '../core/validate.js';
 import type { Store } from '../core/store.js';
@@ -31,7 +31,9 @@ export async function openQueues(o: ResolvedOutboxOptions, store: Store | undefi
     // Dead letters keep one partition: moved there rarely, and listed oldest first, which one order gives. A letter
     // holds its task, up to 4096 characters of error text (at most 6 bytes each in JSON) and a Location (servers
     // cap headers near 16 KB): 64 KiB over the tasks' limit buries any task.
-    deadQueue = damage.from(await Queue.open<DeadRecord>({ name: `${o.name}.dead`, ...common, maxItemBytes: MAX_ITEM_BYTES + (1 << 16) }));
+    // A task's burial must not wait for room its group makes only once it is buried: a full Redis lets letters in.
+    const letters = { name: `${o.name}.dead`, ...common, maxItemBytes: MAX_ITEM_BYTES + (1 << 16), [WRITES_WHEN_FULL]: true as const };
+    deadQueue = damage.from(await Queue.open<DeadRecord>(letters));
   } catch (error) {
     await queue.close();
     throw error;

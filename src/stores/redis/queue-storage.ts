@@ -26,6 +26,8 @@ export interface StoreContext extends Link {
   reconnections(): number;
   /** When the client last reconnected (`Date.now()`; 0 before any reconnection). */
   reconnectedAt(): number;
+  /** Commits that add bytes run at maxmemory too (see `OpenHints`). */
+  readonly writesWhenFull: boolean;
 }
 
 /**
@@ -190,9 +192,10 @@ export class RedisQueueStorage implements QueueStorage {
       try {
         return await run('sluiceCommit3');
       } catch (error) {
-        // At maxmemory, a commit that adds no segment bytes runs anyway: acks must be able to free a full Redis.
-        // The refused run wrote nothing (Redis refuses a script's first write), so the same token may run again.
-        if (write?.bytes.length || !/\bOOM\b/.test(String((error as Error)?.message))) throw error;
+        // At maxmemory, a commit that adds no segment bytes runs anyway: acks must be able to free a full Redis; so
+        // does a dead letter's (see `OpenHints`). The refused run wrote nothing (Redis refuses a script's first
+        // write), so the same token may run again.
+        if ((write?.bytes.length && !this.#context.writesWhenFull) || !/\bOOM\b/.test(String((error as Error)?.message))) throw error;
         return run('sluiceCommitWhenFull3');
       }
     }, wait > 0 ? options.replicaTimeoutMs : 0);

@@ -2,7 +2,7 @@ import { Redis, type Cluster } from 'ioredis';
 import type { Clock } from '../../core/clock.js';
 import { SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
-import type { QueueStorage, Store } from '../../core/store.js';
+import type { OpenHints, QueueStorage, Store } from '../../core/store.js';
 import { answerMs, within } from './attempt.js';
 import { evictionWarning, primaryAddresses, readDurability, strictPlan, type ServerDurability } from './durability.js';
 import { Heartbeats } from './heartbeat.js';
@@ -62,7 +62,7 @@ export class RedisStore implements Store {
     this.#watches = new Watches(() => (this.#connect() as Redis).duplicate(), (message) => this.#warn(message), answerMs(this.#o.retryMs), this.#o.ownerTtlMs);
   }
 
-  async open(name: string): Promise<QueueStorage> {
+  async open(name: string, hints?: OpenHints): Promise<QueueStorage> {
     checkName(name);
     if (this.#closed) throw new SluiceError('ERR_CLOSED', 'This RedisStore is closed; make a new one to open queues.');
     const client = this.#connect();
@@ -77,6 +77,7 @@ export class RedisStore implements Store {
       reconnections: () => this.#reconnections,
       reconnectedAt: () => this.#reconnectedAt,
       connectionError: () => this.#connectionError,
+      writesWhenFull: hints?.writesWhenFull === true,
     };
     const storage = new RedisQueueStorage(name, new QueueKeys(this.prefix, name), context);
     this.#open.add(storage);

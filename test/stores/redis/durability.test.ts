@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { expect, it, vi } from 'vitest';
-import { Queue } from '../../../src/index.js';
+import { Outbox, Queue } from '../../../src/index.js';
 import { RedisStore } from '../../../src/redis.js';
 import { RedisServer } from '../../support/redis-server.js';
 import { describeRedis } from '../../support/redis-suite.js';
@@ -123,6 +123,26 @@ describeRedis('RedisStore at maxmemory', (server) => {
     await q.push(item);
     expect(await q.size()).toBe(1);
     await q.close();
+    await store.close();
+  });
+
+  it("an outbox's dead letters go in: a full outbox whose first task goes dead still delivers the rest", async () => {
+    // The letter is a write that adds bytes; refused, the task's group waited for room that only its sends make.
+    const store = new RedisStore({ url: server().url, onWarning: () => undefined });
+    const fetch = async (url: string | URL | Request) => new Response(null, { status: String(url).endsWith('/t/0') ? 400 : 200 });
+    const outbox = await Outbox.open({ name: 'full', store, fetch });
+    outbox.setOnline(false);
+    let enqueued = 0;
+    const refused = await (async () => {
+      for (;;) await outbox.enqueue({ url: `http://127.0.0.1:9/t/${enqueued++}`, body: { pad: 'x'.repeat(20_000) } });
+    })().catch((error: unknown) => error);
+    expect(refused).toMatchObject({ code: 'ERR_QUOTA_EXCEEDED' });
+    const tasks = enqueued - 1;
+    expect(tasks).toBeGreaterThan(10);
+    outbox.setOnline(true);
+    expect(await outbox.flush()).toEqual({ sent: tasks - 1, retried: 0, dead: 1, handedOver: 0, remaining: 0 });
+    expect(await outbox.dead.list()).toEqual([expect.objectContaining({ reason: 'status', status: 400 })]);
+    await outbox.close();
     await store.close();
   });
 }, { args: ['--maxmemory', '4mb', '--maxmemory-policy', 'noeviction'] });
