@@ -8,7 +8,8 @@ import { GONE_TTL_MS, type Beat, type Heartbeats } from './heartbeat.js';
 import { loadListing, segmentsOf } from './listing.js';
 import type { QueueKeys } from './keys.js';
 import type { ResolvedRedisOptions } from './options.js';
-import { COMMITS, INITIAL_TOKEN, generationOf, type ScriptedClient } from './scripts.js';
+import { runCommit } from './commit-run.js';
+import { INITIAL_TOKEN, generationOf, type ScriptedClient } from './scripts.js';
 import type { Watches } from './watch.js';
 
 /** What a queue's storage needs from its store. */
@@ -60,6 +61,8 @@ export class RedisQueueStorage implements QueueStorage {
   #generation: string | undefined;
   /** The last load found the queue's data without its version key (lost alone): not a queue to create. */
   #orphaned = false;
+  /** A commit would have written over a segment the list does not name: the next load looks for them. */
+  #relist = false;
   /** The run_id of the server this handle last saw (a load, or a judgement of `isGone`), and since when. */
   #judge: { server: string; since: number } | undefined;
   readonly #alive = new Map<string, number>();
@@ -113,7 +116,9 @@ export class RedisQueueStorage implements QueueStorage {
   }
 
   async load(): Promise<StorageSnapshot> {
-    const reply = await this.#call('load', () => loadListing(this.#context.client, this.#context.scripts, this.#keys));
+    const knew = !!this.#generation || this.#relist;
+    const reply = await this.#call('load', () => loadListing(this.#context.client, this.#context.scripts, this.#keys, knew));
+    this.#relist = false;
     const { segments, tail } = segmentsOf(reply);
     // Another server process than at the last load, or a reconnection since: a server restarted from an older
     // snapshot, or a replica that lagged and took over, holds an earlier state, and the segments and metadata
@@ -173,36 +178,12 @@ export class RedisQueueStorage implements QueueStorage {
     args.push(...remove.map(String), ...quarantine.map(String));
 
     const wait = batch.durability === 'strict' ? await this.#context.strictReplicas() : 0;
-    const { client, scripts, options } = this.#context;
-    const run = async (script: 'sluiceCommit3' | 'sluiceCommitWhenFull3'): Promise<{ token: string; acked: number }> => {
-      if (wait === 0) return { token: await scripts[script](String(keyCount), ...args), acked: 0 };
-      // WAIT right behind the script, on the same connection (a Cluster routes the pipeline by the queue's slot). A
-      // script the server lost is refused (NOSCRIPT) without running: the pipeline goes again with its text.
-      const { lua, sha } = COMMITS[script];
-      let replies = await client.pipeline().evalsha(sha, keyCount, ...args).wait(wait, options.replicaTimeoutMs).exec();
-      if (/^NOSCRIPT/.test(String(replies?.[0]?.[0]?.message))) replies = await client.pipeline().eval(lua, keyCount, ...args).wait(wait, options.replicaTimeoutMs).exec();
-      for (const [error] of replies ?? []) {
-        // Moved by a failover: the slot map is read again before the next try (see PASSING in attempt.ts).
-        if (error && client.isCluster && /^(MOVED|ASK)\b/.test(error.message)) await new Promise<void>((resolve) => (client as Cluster).refreshSlotsCache(() => resolve()));
-        if (error) throw error;
-      }
-      return { token: String(replies?.[0]?.[1]), acked: Number(replies?.[1]?.[1]) };
-    };
-    const result = await this.#call('commit', async () => {
-      try {
-        return await run('sluiceCommit3');
-      } catch (error) {
-        // At maxmemory, a commit that adds no segment bytes runs anyway: acks must be able to free a full Redis; so
-        // does a dead letter's (see `OpenHints`). The refused run wrote nothing (Redis refuses a script's first
-        // write), so the same token may run again.
-        if ((write?.bytes.length && !this.#context.writesWhenFull) || !/\bOOM\b/.test(String((error as Error)?.message))) throw error;
-        return run('sluiceCommitWhenFull3');
-      }
-    }, wait > 0 ? options.replicaTimeoutMs : 0);
+    const result = await this.#call('commit', () => runCommit(this.#context, keyCount, args, wait, !write?.bytes.length || this.#context.writesWhenFull), wait > 0 ? this.#context.options.replicaTimeoutMs : 0);
     // Another handle's turn (see COMMIT): it commits in a moment, and the next plan is made on what it did.
     if (result.token === 'turn') await sleep(5);
     this.#lost = result.token === '' ? this.#lost + 1 : 0;
-    if (result.token === '' || result.token === 'turn') return undefined;
+    this.#relist = result.token === 'relist';
+    if (result.token === '' || result.token === 'turn' || this.#relist) return undefined;
     if (result.token === 'gone') {
       await this.#judgedGone(owner);
       return undefined;
@@ -210,7 +191,7 @@ export class RedisQueueStorage implements QueueStorage {
     if (wait > 0 && result.acked < wait) {
       throw new SluiceError(
         'ERR_STORAGE',
-        `Commit to queue "${this.#name}" is on the Redis primary but only ${result.acked} of ${wait} replicas confirmed it within ${options.replicaTimeoutMs} ms, so durability 'strict' is not met; it may be lost if the primary fails now.`,
+        `Commit to queue "${this.#name}" is on the Redis primary but only ${result.acked} of ${wait} replicas confirmed it within ${this.#context.options.replicaTimeoutMs} ms, so durability 'strict' is not met; it may be lost if the primary fails now.`,
       );
     }
     if (generation !== undefined) this.#generation = generation;

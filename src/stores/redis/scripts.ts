@@ -17,6 +17,8 @@ import type { Cluster, Redis } from 'ioredis';
  *    took now would be taken back by the next take anywhere. Write nothing, reply 'gone': the handle goes on under a
  *    new owner and plans again. A heartbeat that expired unjudged is made again, so that no judgement can fall
  *    between this commit and the next beat and take back what it leased.
+ * 5. The write would go over bytes of a segment the list does not name (a history whose list and token were lost):
+ *    write nothing, reply 'relist' (the caller lists the segments again at its next load, see RELIST).
  * Then it validates every offset and announces the commit on the queue's channel, all before the first write (a
  * script that fails midway keeps what it wrote; subscribers read only once the script has run), applies the segment
  * write, the metadata (whole or appended), removals and quarantines, stores the new token, records it as the
@@ -62,6 +64,9 @@ if seg ~= '' then
   woff = tonumber(ARGV[7])
   wlen = redis.call('STRLEN', wkey)
   if woff > wlen then return redis.error_reply('ERR sluice: write at ' .. woff .. ' past the end (' .. wlen .. ') of segment ' .. seg) end
+  -- Bytes in a segment the list does not name are a history's whose list and token were lost (evicted): written
+  -- over, its items would be lost unsaid. The caller lists the segments again (see RELIST), then plans again.
+  if woff < wlen and redis.call('HEXISTS', l, seg) == 0 then return 'relist' end
 end
 local mode = ARGV[9]
 local moff, mlen
@@ -133,16 +138,16 @@ return out
 `;
 
 /**
- * Lists again the segments of a queue whose list (`l`) and metadata are both gone while its token is not (evicted under
- * an `allkeys-*` policy, or deleted): without it, the queue read as new, its ids were given out again over its stored
+ * Lists again the segments of a queue whose list (`l`) and metadata are both gone (evicted under an `allkeys-*` policy,
+ * or deleted), its token too or not: without it, the queue read as new, its ids were given out again over its stored
  * items, and those were never handed out nor named. Only while the queue is still in that state, as the token the
- * caller loaded says; segments are listed at the length they have now. None found: the token goes too, so that the
+ * caller loaded says ('0' for none); segments are listed at the length they have now. None found: the token goes too, so that the
  * queue reads as deleted (the handles that knew it report what they held), never as the same history starting over.
  * KEYS: version, meta, lengths, then the segment keys found. ARGV: the token loaded, then the ids of those segments.
  * Reply: how many segments it listed, or -1 when the queue is no longer in that state.
  */
 const RELIST = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
+if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] or redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
 local listed = 0
 for i = 4, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then
@@ -217,16 +222,16 @@ return 1
  * script the server lost (SCRIPT FLUSH, a restart) as EVAL on its own, after the WAIT, which then covers nothing.
  */
 export const COMMITS = {
-  sluiceCommit3: { lua: COMMIT, sha: sha1(COMMIT) },
-  sluiceCommitWhenFull3: { lua: COMMIT_WHEN_FULL, sha: sha1(COMMIT_WHEN_FULL) },
+  sluiceCommit4: { lua: COMMIT, sha: sha1(COMMIT) },
+  sluiceCommitWhenFull4: { lua: COMMIT_WHEN_FULL, sha: sha1(COMMIT_WHEN_FULL) },
 };
 
 /** The commands the store adds to a client. Versioned names: two sluice versions may share one client. */
 export interface ScriptedClient {
-  sluiceCommit3(...args: (string | number | Buffer)[]): Promise<string>;
-  sluiceCommitWhenFull3(...args: (string | number | Buffer)[]): Promise<string>;
+  sluiceCommit4(...args: (string | number | Buffer)[]): Promise<string>;
+  sluiceCommitWhenFull4(...args: (string | number | Buffer)[]): Promise<string>;
   sluiceLoad2Buffer(...args: string[]): Promise<Buffer[]>;
-  sluiceRelist1(...args: string[]): Promise<number>;
+  sluiceRelist2(...args: string[]): Promise<number>;
   sluiceBeat1(heartbeat: string, tombstone: string, ttlMs: number, remake: '0' | '1'): Promise<number>;
   sluiceGone2(heartbeat: string, tombstone: string, ownerTtlMs: number, goneTtlMs: number, server: string): Promise<number | string>;
 }
@@ -237,10 +242,10 @@ export interface ScriptedClient {
  */
 export function defineScripts(client: Redis | Cluster): ScriptedClient {
   const scripted = client as unknown as Partial<ScriptedClient>;
-  if (typeof scripted.sluiceCommit3 !== 'function') client.defineCommand('sluiceCommit3', { lua: COMMIT });
-  if (typeof scripted.sluiceCommitWhenFull3 !== 'function') client.defineCommand('sluiceCommitWhenFull3', { lua: COMMIT_WHEN_FULL });
+  if (typeof scripted.sluiceCommit4 !== 'function') client.defineCommand('sluiceCommit4', { lua: COMMIT });
+  if (typeof scripted.sluiceCommitWhenFull4 !== 'function') client.defineCommand('sluiceCommitWhenFull4', { lua: COMMIT_WHEN_FULL });
   if (typeof scripted.sluiceLoad2Buffer !== 'function') client.defineCommand('sluiceLoad2', { lua: LOAD });
-  if (typeof scripted.sluiceRelist1 !== 'function') client.defineCommand('sluiceRelist1', { lua: RELIST });
+  if (typeof scripted.sluiceRelist2 !== 'function') client.defineCommand('sluiceRelist2', { lua: RELIST });
   if (typeof scripted.sluiceBeat1 !== 'function') client.defineCommand('sluiceBeat1', { lua: BEAT, numberOfKeys: 2 });
   if (typeof scripted.sluiceGone2 !== 'function') client.defineCommand('sluiceGone2', { lua: GONE, numberOfKeys: 2 });
   return client as unknown as ScriptedClient;

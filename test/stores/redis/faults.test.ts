@@ -404,6 +404,43 @@ describeRedis('RedisStore, segments lost under the queue', (server) => {
     }
   });
 
+  it('its version key, metadata and list of segments all lost (allkeys eviction): the segments are found and listed again, no id given twice', async () => {
+    const prefix = `all${n++}:`;
+    const store = new RedisStore({ url: server().url, prefix, onWarning: () => undefined });
+    const admin = new Redis(server().url);
+    const opened: Queue<number>[] = [];
+    const open = async () => {
+      opened.push(await Queue.open<number>({ name: 'q', store: new RedisStore({ url: server().url, prefix, onWarning: () => undefined }), segmentItems: 3 }));
+      return opened.at(-1)!;
+    };
+    const lose = () => admin.del(`${prefix}{q}:v`, `${prefix}{q}:m`, `${prefix}{q}:l`);
+    try {
+      const q = await Queue.open<number>({ name: 'q', store, segmentItems: 3 });
+      opened.push(q);
+      const ids = await q.pushMany([1, 2, 3, 4, 5, 6, 7]);
+      await (await q.take(1))!.ack();
+      // A handle that knew the queue: it took the queue for deleted and made again, named what it held (nothing),
+      // and wrote over segment 0, whose items nobody named.
+      await lose();
+      const more = await q.pushMany([8, 9]);
+      expect(more.some((id) => ids.includes(id))).toBe(false);
+      expect((await q.list()).map((e) => e.value)).toEqual(expect.arrayContaining([2, 3, 4, 5, 6, 7, 8, 9]));
+      expect((await (await open()).list()).map((e) => e.value)).toEqual(expect.arrayContaining([2, 3, 4, 5, 6, 7, 8, 9]));
+      // No handle open that knew it: the first to write finds the segment it would write over.
+      for (const handle of opened.splice(0)) await handle.close();
+      await lose();
+      const fresh = await open();
+      const last = await fresh.push(10);
+      expect([...ids, ...more].includes(last)).toBe(false);
+      expect((await fresh.list()).map((e) => e.value)).toEqual(expect.arrayContaining([2, 3, 4, 5, 6, 7, 8, 9, 10]));
+      expect((await (await open()).list()).map((e) => e.value)).toEqual(expect.arrayContaining([2, 3, 4, 5, 6, 7, 8, 9, 10]));
+    } finally {
+      for (const handle of opened) await handle.close();
+      admin.disconnect();
+      await store.close();
+    }
+  });
+
   it('every key of a queue but its token lost: it reads as deleted, and a handle that knew it reports what it held', async () => {
     const prefix = `gone${n++}:`;
     const store = new RedisStore({ url: server().url, prefix, onWarning: () => undefined });

@@ -1,0 +1,38 @@
+import type { Cluster } from 'ioredis';
+import type { StoreContext } from './queue-storage.js';
+import { COMMITS } from './scripts.js';
+
+type CommitScript = keyof typeof COMMITS;
+
+/**
+ * Runs the commit script on `args` (`keyCount` keys first), then, for a 'strict' commit, WAITs for `wait` replicas.
+ * Refused at maxmemory, a commit that may run full (`whenFull`) runs again as the script Redis lets run then.
+ * Resolves the script's reply and how many replicas confirmed it.
+ */
+export async function runCommit(context: StoreContext, keyCount: number, args: readonly (string | Buffer)[], wait: number, whenFull: boolean): Promise<{ token: string; acked: number }> {
+  try {
+    return await run(context, 'sluiceCommit4', keyCount, args, wait);
+  } catch (error) {
+    // At maxmemory, a commit that adds no segment bytes runs anyway: acks must be able to free a full Redis; so does
+    // a dead letter's (see `OpenHints`). The refused run wrote nothing (Redis refuses a script's first write), so the
+    // same token may run again.
+    if (!whenFull || !/\bOOM\b/.test(String((error as Error)?.message))) throw error;
+    return run(context, 'sluiceCommitWhenFull4', keyCount, args, wait);
+  }
+}
+
+async function run(context: StoreContext, script: CommitScript, keyCount: number, args: readonly (string | Buffer)[], wait: number): Promise<{ token: string; acked: number }> {
+  const { client, scripts, options } = context;
+  if (wait === 0) return { token: await scripts[script](String(keyCount), ...args), acked: 0 };
+  // WAIT right behind the script, on the same connection (a Cluster routes the pipeline by the queue's slot). A
+  // script the server lost is refused (NOSCRIPT) without running: the pipeline goes again with its text.
+  const { lua, sha } = COMMITS[script];
+  let replies = await client.pipeline().evalsha(sha, keyCount, ...args).wait(wait, options.replicaTimeoutMs).exec();
+  if (/^NOSCRIPT/.test(String(replies?.[0]?.[0]?.message))) replies = await client.pipeline().eval(lua, keyCount, ...args).wait(wait, options.replicaTimeoutMs).exec();
+  for (const [error] of replies ?? []) {
+    // Moved by a failover: the slot map is read again before the next try (see PASSING in attempt.ts).
+    if (error && client.isCluster && /^(MOVED|ASK)\b/.test(error.message)) await new Promise<void>((resolve) => (client as Cluster).refreshSlotsCache(() => resolve()));
+    if (error) throw error;
+  }
+  return { token: String(replies?.[0]?.[1]), acked: Number(replies?.[1]?.[1]) };
+}
