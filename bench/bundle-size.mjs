@@ -187,6 +187,11 @@ const KB = 1024;
  * Then to 54.8 KB (measured 54.74 KB, 0.11 KB more) for a review of those: a stream locked by an enqueue that is
  * refused let go again, a provider's type over the application/json a JSON body implies (JSON:API), and JSON that is
  * no object returned unchanged from onBeforeSend kept as stored (a batch carried it no more).
+ * Then to 54.9 KB (measured 54.83 KB, 0.09 KB more) for the letters of a full Redis and a partitioned enqueue refused
+ * at a full quota: the queue of dead letters opened as one that writes when the store is full (a task that went dead
+ * there held its group for good), and the tasks a refused enqueue left stored named in an ERR_STORAGE (their
+ * removal, a write, refused too: the quota's code said nothing was stored, their bodies were deleted, and they were
+ * sent all the same).
  */
 export const rows = [
   {
@@ -207,7 +212,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 54.8 * KB,
+    limit: 54.9 * KB,
   },
 ];
 

@@ -1,3 +1,4 @@
+import { SluiceError } from '../core/errors.js';
 import { append } from '../core/long-lists.js';
 import { hash } from '../core/partitioned.js';
 import type { Queue } from '../core/queue.js';
@@ -14,9 +15,10 @@ const DEFAULT_LANE_KEY = 'sluice.default-lane';
  * Pushes `tasks` so that every ordering lane lives in one partition of `queue`: the index orders a lane by entry
  * id, and ids order only within a partition. Without ordering there are no lanes: the tasks go round-robin, in one
  * commit. With it, one commit per partition the lanes fall in; when one fails, the shares committed before it are
- * removed again, so that the push stays all or nothing as far as the store lets it (should that removal fail too,
- * its error is thrown, which does not say "stored nothing": the bodies stay for the tasks that may be left).
- * Resolves the entry ids in the order of `tasks`.
+ * removed again, so that the push stays all or nothing as far as the store lets it. Should that removal fail too (a
+ * full quota refuses it: it writes), 'ERR_STORAGE' names the tasks left stored, which are sent: never the push's own
+ * error, whose 'ERR_QUOTA_EXCEEDED' says "stored nothing" (their bodies would be deleted, and an app that enqueued
+ * again would send them twice). Resolves the entry ids in the order of `tasks`.
  */
 export async function pushPlaced(queue: Queue<StoredTask>, tasks: readonly StoredTask[], ordering: Ordering): Promise<string[]> {
   if (queue.partitions === 1 || ordering === 'none') return queue.pushMany(tasks);
@@ -37,8 +39,15 @@ export async function pushPlaced(queue: Queue<StoredTask>, tasks: readonly Store
       append(done, pushed);
     }
   } catch (error) {
-    if (done.length > 0) await queue.remove(done);
+    if (done.length > 0) await queue.remove(done).catch((failure: unknown) => Promise.reject(leftStored(tasks.filter((_, i) => ids[i] !== undefined), tasks.length, error, failure)));
     throw error;
   }
   return ids;
+}
+
+/** The error of a push of `count` tasks whose earlier shares (`left`) stayed stored, their removal refused by `failure`. */
+function leftStored(left: readonly StoredTask[], count: number, error: unknown, failure: unknown): SluiceError {
+  return new SluiceError('ERR_STORAGE', `${left.length} of the ${count} tasks were stored before the store refused the rest, and could not be taken out again (${String(failure)}): they will be sent (task ids ${left.map((t) => t.id).join(', ')}).`, {
+    cause: error,
+  });
 }

@@ -8,6 +8,7 @@ import { Queue } from '../../src/core/queue.js';
 import type { Store } from '../../src/core/store.js';
 import { FileStore } from '../../src/fs.js';
 import type { Outbox } from '../../src/outbox/outbox.js';
+import { storedNothing } from '../../src/outbox/enqueue.js';
 import { PendingIndex } from '../../src/outbox/pending.js';
 import { pushPlaced } from '../../src/outbox/placement.js';
 import type { HttpTask, StoredTask } from '../../src/outbox/task.js';
@@ -209,6 +210,28 @@ describe('pushPlaced', () => {
       };
       await expect(pushPlaced(queue, [task('d', g0), task('e', g1)], 'group')).rejects.toMatchObject({ code: 'ERR_QUOTA_EXCEEDED' });
       expect((await queue.list()).map((e) => e.value.id)).toEqual(['a', 'c', 'b']);
+    } finally {
+      await queue.close();
+    }
+  });
+
+  it("names the tasks left stored when their removal fails too, never with the quota's code, which says nothing was stored", async () => {
+    // At a full quota the removal, a write, is refused as well: the outbox took "stored nothing" at its word, deleted
+    // the bodies, and the tasks left were sent all the same (twice, once the app enqueued them again).
+    const queue = await Queue.open<StoredTask>({ name: 'q', store: new MemoryStore(), partitions: 4 });
+    try {
+      const task = (id: string, group: string): StoredTask => ({ id, url: 'https://x.test/', method: 'POST', headers: {}, createdAt: 0, group });
+      const [g0, g1] = [groupIn(0, 4), groupIn(1, 4)];
+      const full = () => Promise.reject(Object.assign(new Error('over quota'), { code: 'ERR_QUOTA_EXCEEDED' }));
+      const pushMany = queue.pushMany.bind(queue);
+      let calls = 0;
+      queue.pushMany = async (items, options) => (++calls === 2 ? full() : pushMany(items, options));
+      queue.remove = full;
+      const refused = await pushPlaced(queue, [task('d', g0), task('e', g1), task('f', g0)], 'group').catch((e: unknown) => e);
+      expect(refused).toMatchObject({ code: 'ERR_STORAGE', cause: { code: 'ERR_QUOTA_EXCEEDED' } });
+      expect((refused as Error).message).toMatch(/2 of the 3 tasks .*task ids d, f\)/);
+      expect(storedNothing(refused)).toBe(false);
+      expect((await queue.list()).map((e) => e.value.id)).toEqual(['d', 'f']);
     } finally {
       await queue.close();
     }
