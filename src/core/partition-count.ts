@@ -57,19 +57,22 @@ function recordedIn(part: Partition<unknown>): number | undefined {
 async function madeWith<T>(c: CountContext<T>, wanted: number): Promise<number> {
   const first = recordedIn(c.parts[0]!);
   if (first !== undefined && first > 0) return first;
-  // Nothing recorded is what a queue of one partition always was: only a second partition that exists says more.
+  // Nothing recorded is what a queue of one partition always was: only a second partition that exists says more. So
+  // is a record lost where there is no second partition: every open with more than one makes it.
   if (wanted === 1) {
     const there = await c.exists(1);
     if (there === false || (first === undefined && there === undefined)) return 1;
-  } else if (first === undefined && (await c.exists(1)) === false) return 1;
+  } else if ((await c.exists(1)) === false) return 1;
   const second = c.parts[1] ?? (await c.open(1));
   const recorded = recordedIn(second);
   // Inside a queue of that count (past the first, a partition of a queue made before every one recorded it says 1).
   if (recorded !== undefined && recorded > 1) return recorded;
   // A first partition that never recorded a count is a queue of one partition (or a new, empty one): going by
   // `wanted` would skip `change`, and the items it holds would stay where their keys' newer items no longer go.
-  // `change` refuses it while it holds items, and records the count in the same commit that finds it empty.
-  return first === undefined ? 1 : wanted;
+  // `change` refuses it while it holds items, and records the count in the same commit that finds it empty. So is
+  // one whose record was lost beside a second that holds nothing and says 1: left by a change to 1, or made just now
+  // to look (where the store cannot tell what exists).
+  return first === undefined || second.view.size === 0 ? 1 : wanted;
 }
 
 /**
@@ -90,11 +93,15 @@ async function change<T>(c: CountContext<T>, made: number, wanted: number): Prom
   for (let p = 1; p < made; p++) if (!c.parts[p]) await c.open(p);
   const old = c.parts.slice(0, made);
   const [base, ...rest] = old as [Partition<T>, ...Partition<T>[]];
+  // What the count was settled on: a record that changes from here is another handle's change, under way or done
+  // (read after it, this one would mark over its marks, and leave the partitions past `made` recording its count).
+  const seen = old.map(recordedIn);
   // Counted first, too: a queue that holds items is refused before any mark could refuse its handles' pushes.
   let held = await sizeOf(old);
   if (held > 0) throw refusal(c.name, made, held);
+  if (old.some((part, p) => recordedIn(part) !== seen[p])) moved(c.name);
   // The first partition's view is current (its size was just read): from here, a load means another handle committed.
-  const was = recordedIn(base);
+  const was = seen[0];
   const loads = base.view.loads;
   try {
     for (const part of rest) await mark(c, part, wanted);
@@ -158,5 +165,28 @@ function moved(name: string): never {
   throw new SluiceError(
     'ERR_INVALID_OPTION',
     `The partition count of queue "${name}" could not be settled: another handle opened it with another count, or used it, meanwhile. Open it again.`,
+  );
+}
+
+/**
+ * Refuses a push or take of a handle opened with `mine` partitions where the partition records `recorded`: another
+ * count (another handle changed it: its items go elsewhere now). Nothing recorded, or a record lost (0), refuses a
+ * take nothing, but a push of a partitioned handle: every open of a partitioned queue records its count in each
+ * partition, so none there is its storage lost under this handle (deleted, a Redis restarted empty), and an open with
+ * another count, finding none either, would be let in while this push sat where it no longer looks.
+ */
+export function checkCount(recorded: number | undefined, mine: number, queue: string, pushing: boolean): void {
+  if (recorded === mine || ((recorded === undefined || recorded === 0) && (!pushing || mine === 1))) return;
+  if (!recorded) {
+    throw new SluiceError(
+      'ERR_INVALID_OPTION',
+      `A partition of queue "${queue}" no longer records the queue's partition count: its storage was deleted or lost under this handle (a Redis that ` +
+        `restarted empty, say). This handle, opened with partitions: ${mine}, can no longer push: close it and open the queue again.`,
+    );
+  }
+  throw new SluiceError(
+    'ERR_INVALID_OPTION',
+    `Queue "${queue}" records partitions: ${recorded} now (another handle opened it with that count), not the ${mine} this handle ` +
+      `was opened with, so this handle can no longer push or take: close it and open the queue again with partitions: ${recorded}.`,
   );
 }

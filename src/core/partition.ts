@@ -6,6 +6,7 @@ import { GroupCommit } from './group-commit.js';
 import { Leasing } from './leasing.js';
 import { UNTAKE, type PartLease } from './part-lease.js';
 import type { ResolvedOptions } from './options.js';
+import { checkCount } from './partition-count.js';
 import type { QueueEntry, QueueStats, TakeOptions } from './queue-types.js';
 import { lost, repairPlan } from './recovery.js';
 import type { StoredItem } from './segments.js';
@@ -70,7 +71,7 @@ export class Partition<T> {
     this.view = new CommitView(storage, options, () =>
       repairPlan(this.view, context.queue, options.corruption, context.recovered, (detail) => context.corrupt(detail, true)),
     );
-    this.#pushes = new GroupCommit(this.view, options, context.serial, context.pushed, () => this.#counted());
+    this.#pushes = new GroupCommit(this.view, options, context.serial, context.pushed, () => this.#counted(true));
     this.#leasing = new Leasing<T>({
       view: this.view,
       storage,
@@ -262,15 +263,8 @@ export class Partition<T> {
    * it reads what the commit is made against. Nothing recorded (a queue of one partition) or a record lost with its
    * metadata (0) refuses nothing: the next open records the count again.
    */
-  #counted(): void {
-    const recorded = this.view.state.partitions;
-    const mine = this.#c.options.partitions;
-    if (recorded === undefined || recorded === 0 || recorded === mine) return;
-    throw new SluiceError(
-      'ERR_INVALID_OPTION',
-      `Queue "${this.#c.queue}" records partitions: ${recorded} now (another handle opened it with that count), not the ${mine} this handle ` +
-        `was opened with, so this handle can no longer push or take: close it and open the queue again with partitions: ${recorded}.`,
-    );
+  #counted(pushing = false): void {
+    checkCount(this.view.state.partitions, this.#c.options.partitions, this.#c.queue, pushing);
   }
 
   /** Ends the holds whose time is up; returns the time. */

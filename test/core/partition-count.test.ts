@@ -269,6 +269,42 @@ for (const [label, makeStore] of [
       expect(names).toEqual(['jobs']);
     });
 
+    for (const shrunk of [false, true]) {
+      it(`a queue of one partition${shrunk ? ' (shrunk from 4)' : ''} that lost its metadata is refused another count while it holds items`, async () => {
+        // Let in, its keys' newer items went to other partitions, taken before the older ones left in the first.
+        if (shrunk) await (await open(4)).close();
+        const q = await open(1);
+        for (let n = 0; n < 3; n++) await q.push({ n }, { key: 'a' });
+        await q.close();
+        await loseFirstMeta();
+        const error = await open(4).catch((e: unknown) => e);
+        expect(codeOf(error)).toBe('ERR_INVALID_OPTION');
+        expect((error as Error).message).toContain('partitions: 1');
+        const again = await open(1);
+        expect((await again.list()).map((e) => e.value.n)).toEqual([0, 1, 2]);
+        await again.close();
+      });
+    }
+
+    it("a push of a partitioned handle to a partition whose record of the count is lost (its storage wiped) is refused; a take is not", async () => {
+      // A Redis restarted empty: an open with another count finds no count either, and is let in; a push here would
+      // sit where that count no longer looks, never handed out.
+      const key = ['a', 'b', 'c', 'd', 'e', 'f'].find((k) => hash(k) % 4 === 2)!;
+      const q = await open(4);
+      await q.push({ n: 0 }, { key });
+      await (await q.take(1))!.ack();
+      await putMeta(store, partitionName('jobs', 2), new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]));
+      const error = await q.push({ n: 1 }, { key }).catch((e: unknown) => e);
+      expect(codeOf(error)).toBe('ERR_INVALID_OPTION');
+      expect((error as Error).message).toMatch(/no longer records the queue's partition count.*open the queue again/);
+      expect(await q.take(1)).toBeUndefined();
+      await q.close();
+      const again = await open(4);
+      await again.push({ n: 2 }, { key });
+      expect((await again.list()).map((e) => e.value.n)).toEqual([2]);
+      await again.close();
+    });
+
     it('a change of count cut short before the first partition recorded it: an open with the old count puts every partition right', async () => {
       const q = await open(4);
       await q.close();
