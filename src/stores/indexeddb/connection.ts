@@ -1,5 +1,6 @@
 import { describe, SluiceError } from '../../core/errors.js';
 import { storageError } from '../../core/storage-errors.js';
+import { forcedClosed } from './requests.js';
 import { layoutMismatch, type Schema } from './schema.js';
 
 /** An open database, and, once it closed under the handles using it, why. */
@@ -156,7 +157,10 @@ export function connect(factory: IDBFactory | undefined, name: string, schema: S
             : new SluiceError('ERR_INCOMPATIBLE_STORE', `Another tab or worker opened the IndexedDB database "${name}" at version ${newVersion}: ${newer}`),
         );
       // The browser closed it (site data cleared, a disk error): what it held may be gone too.
-      db.onclose = () => lose(new SluiceError('ERR_STORAGE', `The browser closed the IndexedDB database "${name}" (site data cleared, or a storage error). Open the queue again.`));
+      db.onclose = () => {
+        lose(new SluiceError('ERR_STORAGE', `The browser closed the IndexedDB database "${name}" (site data cleared, or a storage error). Open the queue again.`));
+        forcedClosed(db, connection.lost);
+      };
       resolve(connection);
     };
   }).catch((error: unknown) => {

@@ -5,6 +5,7 @@ import { check, checkedOptions, integer, isObject, optional, text } from '../../
 import { BLOBS, IndexedDbBlobs } from './blobs.js';
 import { connect, Database } from './connection.js';
 import { IndexedDbQueueStorage } from './queue-storage.js';
+import { untilClosed } from './requests.js';
 import { QUEUES, type Schema } from './schema.js';
 import type { Locks } from './writer-lock.js';
 
@@ -154,7 +155,9 @@ export class IndexedDbStore extends EventTarget implements Store {
     this.#users++;
     try {
       if (blobs.lost !== mark) throw blobs.lost;
-      return await fn((await blobs.get()).db);
+      const { db } = await blobs.get();
+      // idb's promises wait on transactions the browser may never settle once it closed the database itself.
+      return await untilClosed<T>(db, (resolve, reject) => void fn(db).then(resolve, reject));
     } catch (error) {
       // A call running when the database went fails on the closed connection: said as why it closed.
       throw blobs.lost !== mark ? blobs.lost : error;

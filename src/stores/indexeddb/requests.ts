@@ -2,9 +2,39 @@
 // paths went around them (a promise per request, each rejecting unhandled when a transaction aborts, was a third of
 // a push's time), and what was left did not pay for its bytes in the bundle.
 
+/** The waits on each connection's transactions and requests, ended by `forcedClosed`. */
+const waits = new WeakMap<IDBDatabase, Set<(error: unknown) => void>>();
+
+/**
+ * The browser closed `db` itself (the site's data cleared, `Clear-Site-Data: "storage"` on a logout): every wait on
+ * its transactions and requests rejects with `error`. The spec aborts them; Chromium and Firefox leave some unsettled
+ * for good, and the call waiting on one held its queue's writer lock, in every tab, until the page went away.
+ */
+export function forcedClosed(db: IDBDatabase, error: unknown): void {
+  const pending = waits.get(db);
+  waits.delete(db);
+  pending?.forEach((reject) => reject(error));
+}
+
+/** A promise settled by `body`, or rejected when `db` is closed by the browser (see `forcedClosed`). */
+export function untilClosed<T>(db: IDBDatabase, body: (resolve: (value: T) => void, reject: (error: unknown) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let pending = waits.get(db);
+    if (!pending) waits.set(db, (pending = new Set()));
+    const set = pending;
+    set.add(reject);
+    body(
+      (value) => (set.delete(reject), resolve(value)),
+      (error) => (set.delete(reject), reject(error)),
+    );
+  });
+}
+
 /** Resolves with the request's result, or rejects with its error. */
 export function result<T>(request: IDBRequest<T>): Promise<T> {
-  return new Promise((resolve, reject) => {
+  // A request's `transaction` is its store's (fake-indexeddb sets it on the request only once it runs).
+  const source = request.source as IDBObjectStore | IDBIndex;
+  return untilClosed((request.transaction ?? ('objectStore' in source ? source.objectStore : source).transaction).db, (resolve, reject) => {
     request.onsuccess = () => resolve(request.result);
     request.onerror = () => reject(request.error);
   });
@@ -15,7 +45,7 @@ export function result<T>(request: IDBRequest<T>): Promise<T> {
  * ConstraintError, a QuotaExceededError), which says more than the abort that follows it.
  */
 export function completion(tx: IDBTransaction): Promise<void> {
-  return new Promise((resolve, reject) => {
+  return untilClosed<void>(tx.db, (resolve, reject) => {
     let failed: unknown;
     tx.oncomplete = () => resolve();
     tx.onerror = (event) => (failed ??= (event.target as IDBRequest | null)?.error);

@@ -299,3 +299,46 @@ describe('a factory passed without the globals IndexedDB comes with (Node, fake-
     }
   });
 });
+
+describe('the browser closing the database itself mid-commit (site data cleared, Clear-Site-Data on a logout)', () => {
+  it("the call waiting on a transaction it never settles rejects ERR_STORAGE, close() settles, and the queue's lock is let go", async () => {
+    // Chromium and Firefox leave a readwrite transaction begun around a forced close without `complete` or `abort`:
+    // the push waited for good, holding the queue's writer lock, and every handle on the queue, in every tab, hung.
+    const factory = new IDBFactory();
+    const open = factory.open.bind(factory);
+    let db: IDBDatabase | undefined;
+    let unsettled = false;
+    factory.open = (name: string, version?: number) => {
+      const request = open(name, version);
+      request.addEventListener('success', () => {
+        const connection = (db = request.result);
+        const transaction = connection.transaction.bind(connection);
+        connection.transaction = ((...args: Parameters<IDBDatabase['transaction']>) => {
+          const tx = transaction(...args);
+          if (!unsettled) return tx;
+          return new Proxy(tx, {
+            set: (target, key, value) => (key === 'oncomplete' || key === 'onabort' ? true : Reflect.set(target, key, value)),
+            get: (target, key) => {
+              const value = Reflect.get(target, key) as unknown;
+              return typeof value === 'function' ? value.bind(target) : value;
+            },
+          });
+        }) as IDBDatabase['transaction'];
+      });
+      return request;
+    };
+    const q = await Queue.open<number>({ name: 'q', store: new IndexedDbStore({ indexedDB: factory }) });
+    await q.push(1);
+    unsettled = true;
+    const pushing = q.push(2);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    db!.onclose!.call(db!, new Event('close'));
+    const hung = new Promise((resolve) => setTimeout(() => resolve('still waiting after 2 s'), 2000));
+    await expect(Promise.race([pushing, hung])).rejects.toMatchObject({ code: 'ERR_STORAGE', message: expect.stringContaining('closed the IndexedDB database') });
+    await expect(Promise.race([q.close(), hung])).resolves.toBeUndefined();
+    unsettled = false;
+    const again = await Queue.open<number>({ name: 'q', store: new IndexedDbStore({ indexedDB: factory }) });
+    await expect(Promise.race([again.push(3), hung])).resolves.toEqual(expect.any(String));
+    await again.close();
+  });
+});
