@@ -192,6 +192,15 @@ const KB = 1024;
  * there held its group for good), and the tasks a refused enqueue left stored named in an ERR_STORAGE (their
  * removal, a write, refused too: the quota's code said nothing was stored, their bodies were deleted, and they were
  * sent all the same).
+ * Then both (to 26.2 KB and 55.1 KB, measured 26.10 KB and 55.06 KB, 0.23 KB more each) for what three adversarial
+ * runs found, at partitions shared by processes, at IndexedDB under outside interference and at service workers. The
+ * Queue's: every wait on an IndexedDB transaction or request ended when the browser closes the database itself (site
+ * data cleared, Clear-Site-Data on a logout: Chromium and Firefox left transactions unsettled, and the call waiting on
+ * one held its queue's writer lock in every tab for good), a push of a partitioned handle refused where its partition
+ * lost its record of the count (a Redis restarted empty: the push sat where an open with another count no longer
+ * looked), and a change of count refused when another open changed it meanwhile. The Outbox's, beside those: a
+ * service worker's own enqueue tries what waits (one failure held every later request of its group, stored, for
+ * minutes in Chromium and for good in Firefox).
  */
 export const rows = [
   {
@@ -206,13 +215,13 @@ export const rows = [
     name: '`Queue` + `IndexedDbStore`',
     source: `import { Queue } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = [Queue, IndexedDbStore];`,
     budget: 8 * KB,
-    limit: 25.9 * KB,
+    limit: 26.2 * KB,
   },
   {
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 54.9 * KB,
+    limit: 55.1 * KB,
   },
 ];
 

@@ -46,7 +46,10 @@ interface ServiceWorkerScope extends EventTarget {
  * every trigger here but a refused registration, means the network is back: tasks a network failure held back go at
  * once, while waits a server asked for (a Retry-After, a 503's backoff) are kept. Where it does not, or refuses the
  * tag, the outbox is flushed on start-up (or on the refusal), on `online`, and on a `{ type: 'sluice:flush' }` message
- * from a page. A bad `outbox` or option throws 'ERR_INVALID_OPTION' (a promise that resolves to no outbox: each sync
+ * from a page. Each enqueue of the worker's own also tries what waits, as the backoff allows: the fetch handler's
+ * `outbox.fetch` stores a live request behind its group's waiting tasks without a send, so that, with only the triggers
+ * above, one failure had every later request of its group stored (202) with the server back, until the browser's next
+ * sync (5 minutes later in Chromium) or, in Firefox and Safari, a page's message or the worker's next start. A bad `outbox` or option throws 'ERR_INVALID_OPTION' (a promise that resolves to no outbox: each sync
  * event rejects with it). Returns a function that stops listening.
  *
  * `outbox` may be the promise `Outbox.open` returns: a service worker must add its event listeners while its script
@@ -117,7 +120,7 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
     // A worker woken by a sync event must not register the tag again on start-up: Chromium would fire one more sync
     // at once, for nothing; the event's own flush rejects while tasks remain, which asks for the next one.
     let heardSync = false;
-    const register = () => new Promise<void>((resolve) => resolve(sync.register(tag))).catch(() => fallBack(false));
+    const register = (): Promise<boolean> => new Promise<void>((resolve) => resolve(sync.register(tag))).then(() => true, () => fallBack(false).then(() => false));
     on(scope, 'sync', (event) => {
       const syncEvent = event as SyncEvent;
       if (syncEvent.tag !== tag) return;
@@ -134,13 +137,17 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
     });
     void ready.then(
       async (o) => {
-        on(o, 'enqueue', () => void register());
+        // And what waits is tried now, as the backoff allows, where the tag was not refused (a refusal flushes).
+        on(o, 'enqueue', () => void register().then(async (registered) => void (registered && (await flushQuietly(false)))));
         // An outbox that cannot say what it holds may hold something: the sync event's flush finds out.
         if ((await o.size().catch(() => 1)) > 0 && !stopped && !heardSync) await register();
       },
       () => undefined,
     );
-  } else void fallBack(true);
+  } else {
+    void fallBack(true);
+    void ready.then((o) => on(o, 'enqueue', () => void flushQuietly(false)), () => undefined);
+  }
   return () => {
     stopped = true;
     for (const [target, type, listener] of listeners) target.removeEventListener(type, listener);

@@ -346,6 +346,24 @@ describe('backgroundSync() with a real outbox (Node, an injected scope)', () => 
     expect(r.server.delivered.map((x) => x.path)).toEqual(['/stored']);
   });
 
+  for (const sync of [true, false]) {
+    it(`the worker's next enqueue tries what a network failure held back, as the backoff allows (${sync ? 'with' : 'without'} Background Sync)`, async () => {
+      // The fetch-handler recipe: one failure stored the request, and every later one of its group was stored behind
+      // it (202) with the server up, none sent: until the browser's next sync (5 minutes in Chromium), or for good in
+      // Firefox while the worker lived.
+      const scope = Object.assign(new EventTarget(), sync ? { registration: { sync: { register: async () => undefined } } } : {});
+      backgroundSync(r.outbox, { tag: 'api', scope });
+      for (let i = 0; i < 5; i++) await tick();
+      await r.server.down();
+      expect((await r.outbox.fetch(new Request(`${r.server.url}/first`, { method: 'POST', body: 'x' }))).status).toBe(202);
+      await r.server.up();
+      r.clock.advance(60_000);
+      expect((await r.outbox.fetch(new Request(`${r.server.url}/second`, { method: 'POST', body: 'y' }))).status).toBe(202);
+      for (let i = 0; i < 100 && (await r.outbox.size()) > 0; i++) await tick();
+      expect(r.server.delivered.map((x) => x.path)).toEqual(['/first', '/second']);
+    });
+  }
+
   it('without Background Sync: start-up, online and a page message each send what the network held back', async () => {
     const { network } = await twoWaits();
     const scope = new EventTarget();
