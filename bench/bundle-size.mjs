@@ -200,7 +200,9 @@ const KB = 1024;
  * lost its record of the count (a Redis restarted empty: the push sat where an open with another count no longer
  * looked), and a change of count refused when another open changed it meanwhile. The Outbox's, beside those: a
  * service worker's own enqueue tries what waits (one failure held every later request of its group, stored, for
- * minutes in Chromium and for good in Firefox).
+ * minutes in Chromium and for good in Firefox). Then the Outbox's to 55.2 KB (measured 55.11 KB; the Queue's 26.17 KB)
+ * for a write transaction Firefox refuses with an InvalidStateError right after a full quota's, tried again once (at
+ * a full quota, every other push, take, ack and body write said ERR_STORAGE, and a refused enqueue kept its bodies).
  */
 export const rows = [
   {
@@ -221,7 +223,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 55.1 * KB,
+    limit: 55.2 * KB,
   },
 ];
 

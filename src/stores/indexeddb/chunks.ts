@@ -1,4 +1,6 @@
-import { chunksOf, result } from './requests.js';
+import { chunksOf, dataOf, result } from './requests.js';
+import type { Head } from './schema.js';
+import { META, tokenOf } from './writes.js';
 
 /** A chunk's key: the byte offset is last (`[queue, segment, offset]`, or `[queue, blob key, offset]`). */
 type ChunkKey = [string, number | string, number];
@@ -31,4 +33,22 @@ export function assemble(keys: readonly IDBValidKey[], chunks: readonly Uint8Arr
 export function chunksIn(tx: IDBTransaction, name: string, segment: number): Promise<[IDBValidKey[], Uint8Array[]]> {
   const chunks = tx.objectStore('chunks');
   return Promise.all([result(chunks.getAllKeys(chunksOf(name, segment))), result<Uint8Array[]>(chunks.getAll(chunksOf(name, segment)))]);
+}
+
+/**
+ * What makes the token (see `tokenOf`), read in `tx`: the head's version and the keys of the last data chunk (that
+ * chunk itself too, `withValue`, for the tail's length) and of the last metadata chunk.
+ */
+export async function stamped(tx: IDBTransaction, name: string, withValue: boolean) {
+  const chunks = tx.objectStore('chunks');
+  const [head, last, lastMeta] = await Promise.all([
+    result<Head | undefined>(tx.objectStore('heads').index('queue').get(name)),
+    result((withValue ? chunks.openCursor(dataOf(name), 'prev') : chunks.openKeyCursor(dataOf(name), 'prev')) as IDBRequest<IDBCursor | null>),
+    result(chunks.openKeyCursor(chunksOf(name, META), 'prev')),
+  ]);
+  const key = last?.primaryKey as ChunkKey | undefined;
+  const data: [number, number] | undefined = key && [key[1] as number, key[2]];
+  const version = head?.version ?? 0;
+  const metaKey = (lastMeta?.primaryKey as ChunkKey | undefined)?.[2];
+  return { version, data, metaKey, token: tokenOf(version, data, metaKey), last, recorded: head?.tail };
 }

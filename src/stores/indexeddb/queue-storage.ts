@@ -6,13 +6,12 @@ import { QueueChannel } from './channel.js';
 import { Owners } from './owners.js';
 import { onRestore } from './page-restore.js';
 import type { Connection } from './connection.js';
-import { assemble, chunksIn, reach } from './chunks.js';
-import { abort, chunksOf, completion, dataOf, recordsOf, result } from './requests.js';
-import type { Head, SegmentRecord } from './schema.js';
+import { assemble, chunksIn, reach, stamped } from './chunks.js';
+import { abort, chunksOf, completion, recordsOf, result } from './requests.js';
+import type { SegmentRecord } from './schema.js';
 import { WriterLock, type Locks } from './writer-lock.js';
-import { appendsOnly, headOf, issue, META, scope, tokenOf, type Known } from './writes.js';
+import { appendsOnly, headOf, issue, META, scope, type Known } from './writes.js';
 
-type ChunkKey = [string, number, number];
 
 /**
  * One queue's storage in an IndexedDbStore's database, as opened by one handle.
@@ -40,6 +39,8 @@ export class IndexedDbQueueStorage implements QueueStorage {
   /** The lock's tenure under which `known` was read or checked: it is exact while that tenure lasts. */
   #tenure = -1;
   #readFailed = false;
+  /** A commit was refused with an InvalidStateError and is being tried again (see `commit`). */
+  #refused = false;
   /** Appends under the writer lock moved the tail on past what the head records: recorded when the lock goes. */
   #unrecorded = false;
   /** Segments a read found short of their listing: loads check their chunks (others' records are trusted, unread). */
@@ -193,9 +194,18 @@ export class IndexedDbQueueStorage implements QueueStorage {
       void done?.catch(() => undefined);
       this.#known = undefined;
       lock?.done(false);
-      if ((error as { name?: string } | null)?.name === 'ConstraintError') return undefined;
+      const name = (error as { name?: string } | null)?.name;
+      if (name === 'ConstraintError') return undefined;
+      // Firefox refuses the first readwrite transaction after one a full quota aborted (an InvalidStateError, at
+      // once), and lets the next through: tried again once, so that a full quota is told as ERR_QUOTA_EXCEEDED.
+      if (name === 'InvalidStateError' && !this.#refused && !this.#connection.lost) {
+        this.#refused = true;
+        return undefined;
+      }
+      this.#refused = false;
       throw storageError(this.#connection.lost ?? error, this.#failed());
     }
+    this.#refused = false;
     const now = (this.#known = next());
     // A commit that replaced the head recorded the tail in it; appends leave that to the lock's release.
     this.#unrecorded = appends ? this.#unrecorded || batch.write !== undefined : false;
@@ -279,22 +289,4 @@ export class IndexedDbQueueStorage implements QueueStorage {
   #failed(): string {
     return `The IndexedDB commit to queue "${this.#name}" failed; nothing of it was stored.`;
   }
-}
-
-/**
- * What makes the token (see `tokenOf`), read in `tx`: the head's version and the keys of the last data chunk (that
- * chunk itself too, `withValue`, for the tail's length) and of the last metadata chunk.
- */
-async function stamped(tx: IDBTransaction, name: string, withValue: boolean) {
-  const chunks = tx.objectStore('chunks');
-  const [head, last, lastMeta] = await Promise.all([
-    result<Head | undefined>(tx.objectStore('heads').index('queue').get(name)),
-    result((withValue ? chunks.openCursor(dataOf(name), 'prev') : chunks.openKeyCursor(dataOf(name), 'prev')) as IDBRequest<IDBCursor | null>),
-    result(chunks.openKeyCursor(chunksOf(name, META), 'prev')),
-  ]);
-  const key = last?.primaryKey as ChunkKey | undefined;
-  const data: [number, number] | undefined = key && [key[1], key[2]];
-  const version = head?.version ?? 0;
-  const metaKey = (lastMeta?.primaryKey as ChunkKey | undefined)?.[2];
-  return { version, data, metaKey, token: tokenOf(version, data, metaKey), last, recorded: head?.tail };
 }

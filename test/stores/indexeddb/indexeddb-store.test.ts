@@ -249,3 +249,44 @@ describe('.blobs.read()', () => {
     await storage.close();
   });
 });
+
+describe('a readwrite transaction refused with an InvalidStateError (Firefox, right after one a full quota aborted)', () => {
+  /** A factory whose databases refuse the next `refusals` readwrite transactions at once, as Firefox does. */
+  function refusing(): { factory: IDBFactory; refuse: (times: number) => void } {
+    const factory = new IDBFactory();
+    const open = factory.open.bind(factory);
+    let refusals = 0;
+    factory.open = (name: string, version?: number) => {
+      const opening = open(name, version);
+      opening.addEventListener('success', () => {
+        const db = opening.result;
+        const transaction = db.transaction.bind(db);
+        db.transaction = ((stores: string | string[], mode?: IDBTransactionMode, options?: IDBTransactionOptions) => {
+          if (mode === 'readwrite' && refusals > 0) {
+            refusals--;
+            throw new DOMException('A mutation operation was attempted on a database that did not allow mutations.', 'InvalidStateError');
+          }
+          return transaction(stores, mode, options);
+        }) as IDBDatabase['transaction'];
+      });
+      return opening;
+    };
+    return { factory, refuse: (times) => (refusals = times) };
+  }
+
+  it('is tried again once: the push and the blob write go through (they failed ERR_STORAGE, every other one at a full quota)', async () => {
+    const { factory, refuse } = refusing();
+    const store = new IndexedDbStore({ indexedDB: factory });
+    const q = await Queue.open<number>({ name: 'q', store });
+    refuse(1);
+    await q.push(1);
+    refuse(1);
+    await q.blobs!.write('b', 0, bytes(1, 2, 3), 'relaxed');
+    expect(await q.blobs!.read('b', 0, 3)).toEqual(bytes(1, 2, 3));
+    // Refused again on the second try: a failure of its own, said as one.
+    refuse(2);
+    await expect(q.push(2)).rejects.toMatchObject({ code: 'ERR_STORAGE', cause: { name: 'InvalidStateError' } });
+    expect((await q.list()).map((e) => e.value)).toEqual([1]);
+    await q.close();
+  });
+});
