@@ -203,6 +203,12 @@ const KB = 1024;
  * minutes in Chromium and for good in Firefox). Then the Outbox's to 55.2 KB (measured 55.11 KB; the Queue's 26.17 KB)
  * for a write transaction Firefox refuses with an InvalidStateError right after a full quota's, tried again once (at
  * a full quota, every other push, take, ack and body write said ERR_STORAGE, and a refused enqueue kept its bodies).
+ * Then both (to 26.3 KB and 55.3 KB, measured 26.23 KB and 55.22 KB) for a push to a partition that lost its record
+ * of the count recording it again in every partition first, as an open does (refusing it wedged every handle after a
+ * Redis restarted empty; letting it through let an open with another count in), and, the Outbox's, a request carrying
+ * a task its outbox already holds never stored again by that outbox's fetch (a page sending through its worker on the
+ * same outbox bounced the task between them, as a copy handed over, for as long as it ran), and a worker's outbox
+ * that hears the network back itself flushing.
  */
 export const rows = [
   {
@@ -217,13 +223,13 @@ export const rows = [
     name: '`Queue` + `IndexedDbStore`',
     source: `import { Queue } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = [Queue, IndexedDbStore];`,
     budget: 8 * KB,
-    limit: 26.2 * KB,
+    limit: 26.3 * KB,
   },
   {
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 55.2 * KB,
+    limit: 55.3 * KB,
   },
 ];
 

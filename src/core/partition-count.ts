@@ -93,13 +93,14 @@ async function change<T>(c: CountContext<T>, made: number, wanted: number): Prom
   for (let p = 1; p < made; p++) if (!c.parts[p]) await c.open(p);
   const old = c.parts.slice(0, made);
   const [base, ...rest] = old as [Partition<T>, ...Partition<T>[]];
-  // What the count was settled on: a record that changes from here is another handle's change, under way or done
-  // (read after it, this one would mark over its marks, and leave the partitions past `made` recording its count).
+  // What the count was settled on: a record changed from here to another count than `wanted` is another handle's
+  // change, under way or done (read after it, this one would mark over its marks, and leave the partitions past
+  // `made` recording its count). One changed to `wanted` is another open's with this count: it is let be.
   const seen = old.map(recordedIn);
   // Counted first, too: a queue that holds items is refused before any mark could refuse its handles' pushes.
   let held = await sizeOf(old);
   if (held > 0) throw refusal(c.name, made, held);
-  if (old.some((part, p) => recordedIn(part) !== seen[p])) moved(c.name);
+  if (old.some((part, p) => recordedIn(part) !== seen[p] && recordedIn(part) !== wanted)) moved(c.name);
   // The first partition's view is current (its size was just read): from here, a load means another handle committed.
   const was = seen[0];
   const loads = base.view.loads;
@@ -168,6 +169,9 @@ function moved(name: string): never {
   );
 }
 
+/** The errors of `checkCount` that the Queue answers by settling the count again (see `Queue.#push`). */
+export const RECOUNT = new WeakSet<object>();
+
 /**
  * Refuses a push or take of a handle opened with `mine` partitions where the partition records `recorded`: another
  * count (another handle changed it: its items go elsewhere now). Nothing recorded, or a record lost (0), refuses a
@@ -178,11 +182,9 @@ function moved(name: string): never {
 export function checkCount(recorded: number | undefined, mine: number, queue: string, pushing: boolean): void {
   if (recorded === mine || ((recorded === undefined || recorded === 0) && (!pushing || mine === 1))) return;
   if (!recorded) {
-    throw new SluiceError(
-      'ERR_INVALID_OPTION',
-      `A partition of queue "${queue}" no longer records the queue's partition count: its storage was deleted or lost under this handle (a Redis that ` +
-        `restarted empty, say). This handle, opened with partitions: ${mine}, can no longer push: close it and open the queue again.`,
-    );
+    const error = new SluiceError('ERR_STORAGE', `A partition of queue "${queue}" no longer records the queue's partition count: its storage was deleted or lost under this handle.`);
+    RECOUNT.add(error);
+    throw error;
   }
   throw new SluiceError(
     'ERR_INVALID_OPTION',

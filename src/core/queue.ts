@@ -8,7 +8,7 @@ import { endable, leases } from './iteration.js';
 import { append } from './long-lists.js';
 import { Members } from './members.js';
 import { checkList, checkTake, ITERATE_OPTIONS, ITERATE_RULES, PUSH_OPTIONS, PUSH_RULES, REMOVE_OPTIONS, resolveOptions, type QueueOptions, type ResolvedOptions } from './options.js';
-import { settleCount } from './partition-count.js';
+import { RECOUNT, settleCount } from './partition-count.js';
 import { Partition } from './partition.js';
 import type { IterateOptions, Lease, ListOptions, PushOptions, QueueEntry, QueueStats, RemoveOptions, TakeOptions } from './queue-types.js';
 import { combine, hash, inTurn, membersName, partitionName, sizeOf, sum, takeInTurn } from './partitioned.js';
@@ -50,6 +50,8 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   #blobs: QueueBlobs | undefined;
   /** Where the next keyless push goes. */
   #pushAt = 0;
+  /** The count being recorded again in every partition (see `#push`). */
+  #recounting: Promise<void> | undefined;
   /** The handles taking from this queue's partitions, so that each takes from partitions of its own first. */
   readonly #members: Members | undefined;
   /** Tells what recovery finds in the partitions ('recover' and 'corrupt' events, `recovered`). */
@@ -59,7 +61,8 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   static async open<T>(options: QueueOptions<T>): Promise<Queue<T>> {
     const queue = new this(resolveOptions(options, this.defaultStore));
     try {
-      await queue.#openParts();
+      await queue.#openPart(0);
+      await queue.#settle();
     } catch (error) {
       await Promise.allSettled(queue.#parts.map((p) => p.close()));
       throw queue.#found.failed(error);
@@ -99,7 +102,10 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
       // No items, no ids: nothing to commit.
       if (items.length === 0) return Promise.resolve(ids(0, 0));
       const p = key === undefined ? this.#pushAt++ % this.#parts.length : hash(key) % this.#parts.length;
-      return this.#parts[p]!.push(encodeItems(this.#options.codec, items, this.#options.maxItemBytes), items.length, (first) => ids(p, first));
+      const encoded = encodeItems(this.#options.codec, items, this.#options.maxItemBytes);
+      const push = () => this.#parts[p]!.push(encoded, items.length, (first) => ids(p, first));
+      // Its partition lost its record of the count (a Redis restarted empty): read again, recorded as an open does.
+      return push().catch((error: unknown) => (RECOUNT.has(error as object) ? (this.#recounting ??= sizeOf(this.#parts).then(() => this.#settle())).finally(() => (this.#recounting = undefined)).then(push) : Promise.reject(error)));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -242,12 +248,11 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
 
   // ---- internals ----
 
-  /** Opens the partitions, settling how many there are (see `settleCount`). */
-  async #openParts(): Promise<void> {
-    await this.#openPart(0);
+  /** Opens the partitions past the first, settling how many there are (see `settleCount`). */
+  #settle(): Promise<void> {
     const { store, name, partitions } = this.#options;
     const exists = (p: number) => partitionExists(store, name, p);
-    await settleCount({ name, parts: this.#parts, open: (p) => this.#openPart(p), exists, serial: this.#serial }, partitions);
+    return settleCount({ name, parts: this.#parts, open: (p) => this.#openPart(p), exists, serial: this.#serial }, partitions);
   }
 
   async #openPart(p: number): Promise<Partition<T>> {

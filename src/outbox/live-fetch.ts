@@ -42,8 +42,13 @@ export interface LiveFetchContext {
   readonly timeoutMs: number;
   /** The group from `Outbox.fetch`'s options (wins over the 'Sluice-Group' header). */
   readonly group: string | undefined;
-  /** True when tasks of `group` are pending: a live request of that group must queue behind them. */
-  readonly behind: (group: string | undefined) => Promise<boolean>;
+  /**
+   * 'behind' when tasks of `group` are pending: a live request of that group must queue behind them. 'own' when the
+   * task of id `id` is: the request is that task, sent by another handle of this outbox (a page delivering through
+   * its service worker's fetch handler), which goes to the network and is never stored again (a copy under its id,
+   * answered 202, was taken back by that handle as handed over, and sent through here again, for as long as it ran).
+   */
+  readonly placeOf: (group: string | undefined, id: string | undefined) => Promise<'own' | 'behind' | undefined>;
   /** Told what came, a response (`ok` when 2xx) or a network error (`response` false), from `origin`, asked when `seen` was `since`. */
   readonly sight: { seen(): number; saw(response: boolean, ok: boolean, origin: string, since: number): void };
   readonly enqueue: (task: HttpTask) => Promise<string>;
@@ -72,16 +77,16 @@ export async function liveFetch(input: Request | string, init: RequestInit, c: L
   // One copy without the group header, for both the stored task (read from a clone) and the live request.
   const live = new Request(request, { headers });
   const task = await taskFromRequest(live);
+  const place = await c.placeOf(group, task.id);
   task.id ??= randomId() + randomId();
   if (group !== undefined) task.group = group;
   const queue = async () => {
     const id = await c.enqueue(task);
     return new Response(null, { status: 202, statusText: 'Accepted', headers: { 'Sluice-Queued': id } });
   };
-  const behind = await c.behind(group);
   // An abort while the request was read or its group looked at: not stored, not sent.
   caller?.throwIfAborted();
-  if (behind) return queue();
+  if (place === 'behind') return queue();
   headers.set('idempotency-key', task.id);
   const deadline = new Deadline(c.clock, c.timeoutMs, caller);
   const since = c.sight.seen();
@@ -93,7 +98,8 @@ export async function liveFetch(input: Request | string, init: RequestInit, c: L
     return bounded(response, deadline);
   } catch (error) {
     deadline.end();
-    if (caller?.aborted) throw error;
+    // Its own handle stores it already: it hears of the failure as of any network error, and tries again.
+    if (caller?.aborted || place === 'own') throw error;
     if (isTimeout(error) || deadline.expired) return queue();
     if (!isNetworkError(error)) throw error;
     c.sight.saw(false, false, origin, since);

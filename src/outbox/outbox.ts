@@ -204,7 +204,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       clock: o.clock,
       timeoutMs: o.timeoutMs,
       group,
-      behind: (g) => this.#serial(() => this.#pending.holds(laneOf({ group: g }, o.ordering))),
+      placeOf: (g, id) => this.#serial(() => this.#pending.placeOf(laneOf({ group: g }, o.ordering), id)),
       sight: this.#deliverer,
       enqueue: (task) => this.enqueue(task),
     });

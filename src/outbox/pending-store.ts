@@ -88,11 +88,15 @@ export class PendingStore {
     return this.#unseen;
   }
 
-  /** Whether tasks of `lane` are pending (in flight included), as far as every handle's pushes are known. */
-  async holds(lane: string | undefined): Promise<boolean> {
-    if (lane === undefined) return false;
+  /**
+   * Where a live request of `lane` carrying the task id `id` stands, as far as every handle's pushes are known: 'own'
+   * when that very task is pending here (another handle sending it through this outbox's `fetch`), 'behind' when
+   * tasks of its lane are pending (in flight included), else undefined.
+   */
+  async placeOf(lane: string | undefined, id: string | undefined): Promise<'own' | 'behind' | undefined> {
     await this.catchUp();
-    return this.#index.holds(lane);
+    if (id !== undefined && this.#index.withId(id).length > 0) return 'own';
+    return this.#index.holds(lane) ? 'behind' : undefined;
   }
 
   /**

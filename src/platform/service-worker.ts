@@ -148,6 +148,8 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
     void fallBack(true);
     void ready.then((o) => on(o, 'enqueue', () => void flushQuietly(false)), () => undefined);
   }
+  // The outbox heard the network back itself (a live request of another group answered): what waits goes now.
+  void ready.then((o) => on(o, 'online', () => void flushQuietly()), () => undefined);
   return () => {
     stopped = true;
     for (const [target, type, listener] of listeners) target.removeEventListener(type, listener);

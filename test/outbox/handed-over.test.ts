@@ -59,4 +59,30 @@ describe("a 202 with 'Sluice-Queued' (a service worker's outbox took the request
       await worker.close();
     }
   });
+
+  it('a page sending through the fetch handler of a worker on the same outbox: its task goes to the network, never stored again', async () => {
+    // The worker found the task's group holding the very task the request carried, stored a copy under its id and
+    // answered 202; the page took the copy back as handed over and sent it through again, for as long as it ran.
+    const store = new MemoryStore();
+    const worker = await Outbox.open({ name: 'api', store, clock: r.clock, baseUrl: r.server.url });
+    const page = await Outbox.open({ name: 'api', store, clock: r.clock, baseUrl: r.server.url, fetch: (input, init) => worker.fetch(new Request(input, init)) });
+    try {
+      const id = await page.enqueue({ url: '/notes', body: { text: 'hi' } });
+      expect(await page.flush()).toMatchObject({ sent: 1, handedOver: 0, remaining: 0 });
+      expect(r.server.delivered.map((x) => [x.path, x.key])).toEqual([['/notes', id]]);
+      expect(await worker.size()).toBe(0);
+      // The network failing, the worker stores no copy: the page hears a network error, and its task stays its own.
+      await r.server.down();
+      const again = await page.enqueue({ url: '/notes', body: { text: 'again' } });
+      expect(await page.flush()).toMatchObject({ sent: 0, handedOver: 0, remaining: 1 });
+      expect((await worker.list()).map((t) => t.id)).toEqual([again]);
+      await r.server.up();
+      r.clock.advance(300_000);
+      expect(await page.flush({ reachable: true })).toMatchObject({ sent: 1, remaining: 0 });
+      expect(r.server.delivered.map((x) => x.key)).toEqual([id, again]);
+    } finally {
+      await page.close();
+      await worker.close();
+    }
+  });
 });

@@ -364,6 +364,19 @@ describe('backgroundSync() with a real outbox (Node, an injected scope)', () => 
     });
   }
 
+  it("a live request of another group answered sends what a network failure held back (the outbox's own 'online')", async () => {
+    const scope = Object.assign(new EventTarget(), { registration: { sync: { register: async () => undefined } } });
+    backgroundSync(r.outbox, { tag: 'api', scope });
+    for (let i = 0; i < 5; i++) await tick();
+    await r.server.down();
+    expect((await r.outbox.fetch(new Request(`${r.server.url}/first`, { method: 'POST', body: 'x' }))).status).toBe(202);
+    await r.server.up();
+    const other = await r.outbox.fetch(new Request(`${r.server.url}/other`, { method: 'POST', body: 'y', headers: { 'Sluice-Group': 'other' } }));
+    expect(other.status).toBe(200);
+    for (let i = 0; i < 100 && (await r.outbox.size()) > 0; i++) await tick();
+    expect(r.server.delivered.map((x) => x.path)).toEqual(['/other', '/first']);
+  });
+
   it('without Background Sync: start-up, online and a page message each send what the network held back', async () => {
     const { network } = await twoWaits();
     const scope = new EventTarget();

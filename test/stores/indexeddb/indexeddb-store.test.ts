@@ -281,7 +281,7 @@ describe('a readwrite transaction refused with an InvalidStateError (Firefox, ri
     refuse(1);
     await q.push(1);
     refuse(1);
-    await q.blobs!.write('b', 0, bytes(1, 2, 3), 'relaxed');
+    await q.blobs!.write('b', 0, bytes(1, 2, 3));
     expect(await q.blobs!.read('b', 0, 3)).toEqual(bytes(1, 2, 3));
     // Refused again on the second try: a failure of its own, said as one.
     refuse(2);
