@@ -45,6 +45,8 @@ export class BodyStore {
   readonly #stream: boolean;
   /** Aborted when the outbox closes: a body still being read (a stream that stalls) is waited for no longer. */
   readonly #closed = new AbortController();
+  /** Bodies of tasks gone for good whose delete failed: deleted with the next ones (see `delete`). */
+  readonly #undeleted = new Set<string>();
 
   constructor(blobs: QueueBlobs | undefined, options: { readonly clock: Clock; readonly maxBodyBytes: number; readonly stream: boolean }) {
     this.#blobs = blobs;
@@ -194,9 +196,20 @@ export class BodyStore {
     return { body, length: ref.size, damaged: () => damaged };
   }
 
-  /** Deletes the bodies `keys` (their tasks are gone). */
+  /**
+   * Deletes the bodies `keys` (their tasks are gone), and those whose delete failed before: a full quota refuses even
+   * a delete in Firefox, and left alone they held the space for a day (see `sweep`), when it was needed most.
+   */
   async delete(keys: readonly string[]): Promise<void> {
-    if (this.#blobs && keys.length > 0) await this.#blobs.delete(keys);
+    const all = [...new Set([...this.#undeleted, ...keys])];
+    if (!this.#blobs || all.length === 0) return;
+    try {
+      await this.#blobs.delete(all);
+      for (const key of all) this.#undeleted.delete(key);
+    } catch (error) {
+      for (const key of keys) this.#undeleted.add(key);
+      throw error;
+    }
   }
 
   /**

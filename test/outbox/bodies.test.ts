@@ -300,6 +300,42 @@ describe('what users see of a stored body', () => {
   });
 });
 
+describe('a body whose delete fails (a full quota refuses even deletes in Firefox)', () => {
+  it('is deleted with the next ones, not left for a day', async () => {
+    const store = new MemoryStore();
+    const open = store.open.bind(store);
+    let refuse = 0;
+    store.open = async (name) => {
+      const storage = await open(name);
+      const blobs = storage.blobs!;
+      const remove = blobs.delete.bind(blobs);
+      blobs.delete = (keys) => (refuse > 0 ? (refuse--, Promise.reject(Object.assign(new Error('full'), { name: 'QuotaExceededError' }))) : remove(keys));
+      return storage;
+    };
+    const outbox = await Outbox.open({ name: 'api', store, clock: r.clock, baseUrl: r.server.url });
+    const keys = async () => {
+      const queue = await Queue.open({ name: 'api', store, clock: r.clock });
+      const found = await queue.blobs!.keys();
+      await queue.close();
+      return found;
+    };
+    try {
+      const errors: unknown[] = [];
+      outbox.addEventListener('error', (e) => errors.push(e.detail.error));
+      await outbox.enqueue({ url: '/a', body: new Blob([bytes(70_000)]) });
+      refuse = 1;
+      expect(await outbox.flush()).toMatchObject({ sent: 1 });
+      expect(errors).toEqual([expect.objectContaining({ code: 'ERR_QUOTA_EXCEEDED' })]);
+      expect(await keys()).toHaveLength(1);
+      await outbox.enqueue({ url: '/b', body: new Blob([bytes(70_000)]) });
+      expect(await outbox.flush()).toMatchObject({ sent: 1 });
+      expect(await keys()).toEqual([]);
+    } finally {
+      await outbox.close();
+    }
+  });
+});
+
 describe('a body whose store is gone', () => {
   it('where bodies are kept was deleted (another tab, the site data cleared): dead as invalid, never retried, its group goes on', async () => {
     const store = new MemoryStore();
