@@ -1,9 +1,11 @@
 import { SluiceError, type SluiceErrorCode } from './errors.js';
-import { entryId, leaseIds, partitionOf } from './ids.js';
+import { byPartition, entryId, leaseIds, parseIds, partitionOf } from './ids.js';
+import { append } from './long-lists.js';
 import type { CorruptDetail, RecoverDetail } from './events.js';
 import { CHECK, CHECK_ACK, IN_DOUBT, UNTAKE, type PartLease } from './part-lease.js';
 import type { Partition } from './partition.js';
-import type { Lease, QueueStats, ReleaseOptions } from './queue-types.js';
+import type { Members } from './members.js';
+import type { Lease, ListOptions, QueueEntry, QueueStats, ReleaseOptions, TakeOptions } from './queue-types.js';
 
 /**
  * One lease over the leases taken from several partitions: entry ids carry their partition, and an ack or a release
@@ -89,6 +91,39 @@ export function inPartition<D extends RecoverDetail | CorruptDetail>(detail: D, 
   if ('from' in detail && detail.from !== undefined) out.from = id(detail.from);
   if ('to' in detail && detail.to !== undefined) out.to = id(detail.to);
   return out as D;
+}
+
+/** Unacked entries of `parts` as `Queue.list` gives them (options checked), ids carrying their partition. */
+export async function listAcross<T>(parts: readonly Partition<T>[], o: ListOptions): Promise<QueueEntry<T>[]> {
+  const { limit = Infinity, after, ids, partition } = o;
+  const [start, from] = after === undefined ? [partition ?? 0, 0] : partitionOf(parseIds([after])[0]! + 1);
+  const wanted = ids && byPartition(ids);
+  const out: QueueEntry<T>[] = [];
+  for (let p = start; p < parts.length; p++) {
+    if ((wanted && !wanted.has(p)) || (partition !== undefined && p !== partition)) continue;
+    const entries = await parts[p]!.list(limit - out.length, p === start ? from : 0, wanted?.get(p));
+    append(out, p === 0 ? entries : entries.map((e) => ({ ...e, id: entryId(p, Number(e.id)) })));
+  }
+  return out;
+}
+
+/**
+ * `Queue.take` of a queue of several partitions: each handle takes from partitions of its own first (`members`), and
+ * items chosen by id wherever they are.
+ */
+export async function takeAcross<T>(parts: readonly Partition<T>[], members: Members, max: number, leaseMs: number, o: TakeOptions<T>): Promise<Lease<T> | undefined> {
+  const wanted = o.ids && byPartition(o.ids);
+  const { order, own } = await members.order(parts.length);
+  const { taken, met } = await takeInTurn(parts, { order, own: wanted ? order.length : own, signal: o.signal }, max, async (part, p, n) => {
+    if (!wanted) return part.take(n, leaseMs, o);
+    const ids = wanted.get(p);
+    // A partition knows its own sequence numbers; the caller's `early` is given entry ids.
+    const { early } = o;
+    const forward = typeof early === 'function' ? (e: { id: string; availableAt: number }) => early({ ...e, id: entryId(p, +e.id) }) : early;
+    return ids && part.take(n, leaseMs, { ...o, ids: ids.map(String), early: forward });
+  });
+  if (met) members.suspect();
+  return taken.length === 0 ? undefined : combine(taken);
 }
 
 /** How many items `parts` hold, read side by side: one round trip to a remote store, not one per partition. */

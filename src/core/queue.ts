@@ -3,15 +3,15 @@ import { encodeItems } from './encode.js';
 import { openGuarded, partitionExists } from './guarded-storage.js';
 import { SluiceError } from './errors.js';
 import type { QueueEventMap, RecoverDetail } from './events.js';
-import { byPartition, entryId, parseIds, partitionOf } from './ids.js';
+import { byPartition, entryId } from './ids.js';
 import { endable, leases } from './iteration.js';
 import { append } from './long-lists.js';
 import { Members } from './members.js';
 import { checkList, checkTake, ITERATE_OPTIONS, ITERATE_RULES, PUSH_OPTIONS, PUSH_RULES, REMOVE_OPTIONS, resolveOptions, type QueueOptions, type ResolvedOptions } from './options.js';
-import { RECOUNT, settleCount } from './partition-count.js';
+import { checkCount, RECOUNT, settleCount } from './partition-count.js';
 import { Partition } from './partition.js';
 import type { IterateOptions, Lease, ListOptions, PushOptions, QueueEntry, QueueStats, RemoveOptions, TakeOptions } from './queue-types.js';
-import { combine, hash, inTurn, membersName, partitionName, sizeOf, sum, takeInTurn } from './partitioned.js';
+import { hash, inTurn, listAcross, membersName, partitionName, sizeOf, sum, takeAcross } from './partitioned.js';
 import { RecoveryEvents } from './recovery-events.js';
 import { serial } from './serial.js';
 import { shiftOne } from './shift.js';
@@ -105,6 +105,8 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
       const encoded = encodeItems(this.#options.codec, items, this.#options.maxItemBytes);
       const push = () => this.#parts[p]!.push(encoded, items.length, (first) => ids(p, first));
       // Its partition lost its record of the count (a Redis restarted empty): read again, recorded as an open does.
+      // (A queue of one partition records none: its push's promise stays the group commit's own.)
+      if (this.#parts.length === 1) return push();
       return push().catch((error: unknown) => (RECOUNT.has(error as object) ? (this.#recounting ??= sizeOf(this.#parts).then(() => this.#settle())).finally(() => (this.#recounting = undefined)).then(push) : Promise.reject(error)));
     } catch (error) {
       return Promise.reject(error);
@@ -119,19 +121,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
       o.signal?.throwIfAborted();
       const leaseMs = o.leaseMs ?? this.#options.leaseMs;
       const parts = this.#parts;
-      if (parts.length === 1) return parts[0]!.take(max, leaseMs, o);
-      const wanted = o.ids && byPartition(o.ids);
-      const { order, own } = await this.#members!.order(parts.length); // chosen items are taken wherever they are
-      const { taken, met } = await takeInTurn(parts, { order, own: wanted ? order.length : own, signal: o.signal }, max, async (part, p, n) => {
-        if (!wanted) return part.take(n, leaseMs, o);
-        const ids = wanted.get(p);
-        // A partition knows its own sequence numbers; the caller's `early` is given entry ids.
-        const { early } = o;
-        const forward = typeof early === 'function' ? (e: { id: string; availableAt: number }) => early({ ...e, id: entryId(p, +e.id) }) : early;
-        return ids && part.take(n, leaseMs, { ...o, ids: ids.map(String), early: forward });
-      });
-      if (met) this.#members!.suspect();
-      return taken.length === 0 ? undefined : combine(taken);
+      return parts.length === 1 ? parts[0]!.take(max, leaseMs, o) : takeAcross(parts, this.#members!, max, leaseMs, o);
     });
   }
 
@@ -149,7 +139,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
       check({ max }, { max: integer(1, 2 ** 31) });
       const out: T[] = [];
       for (const part of this.#parts) if (out.length < max) append(out, await part.peek(max - out.length));
-      return out;
+      return this.#counted(out);
     });
   }
 
@@ -158,16 +148,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     return this.#run(async () => {
       const o = optionsObject(options);
       checkList(o, this.#parts.length);
-      const { limit = Infinity, after, ids, partition } = o;
-      const [start, from] = after === undefined ? [partition ?? 0, 0] : partitionOf(parseIds([after])[0]! + 1);
-      const wanted = ids && byPartition(ids);
-      const out: QueueEntry<T>[] = [];
-      for (let p = start; p < this.#parts.length; p++) {
-        if ((wanted && !wanted.has(p)) || (partition !== undefined && p !== partition)) continue;
-        const entries = await this.#parts[p]!.list(limit - out.length, p === start ? from : 0, wanted?.get(p));
-        append(out, p === 0 ? entries : entries.map((e) => ({ ...e, id: entryId(p, Number(e.id)) })));
-      }
-      return out;
+      return this.#counted(await listAcross(this.#parts, o));
     });
   }
 
@@ -178,7 +159,8 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
       check({ leased }, { leased: isBoolean });
       const parts = [...byPartition(ids)].filter(([p]) => p < this.#parts.length);
       // One partition is all or nothing by itself; several are each checked first (see `Partition.ready`, `inTurn`).
-      if (parts.length > 1) for (const [p] of parts) await this.#parts[p]!.ready();
+      if (this.#parts.length > 1) for (const part of this.#parts) await part.ready();
+      this.#counted(undefined);
       let removed = 0;
       await inTurn(parts, async ([p, seqs]) => (removed += await this.#parts[p]!.remove(seqs, leased)), (done) => done.map(([p]) => p), 'removed');
       return removed;
@@ -187,17 +169,18 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
 
   /** Items pushed and not yet acked, leased ones included. */
   size(): Promise<number> {
-    return this.#run(() => sizeOf(this.#parts));
+    return this.#run(async () => this.#counted(await sizeOf(this.#parts)));
   }
 
   stats(): Promise<QueueStats> {
-    return this.#run(async () => sum(await Promise.all(this.#parts.map((part) => part.stats()))));
+    return this.#run(async () => this.#counted(sum(await Promise.all(this.#parts.map((part) => part.stats())))));
   }
 
   /** Removes every item, leased ones included (acking them later is a harmless no-op). */
   clear(): Promise<void> {
     return this.#run(async () => {
       if (this.#parts.length > 1) for (const part of this.#parts) await part.ready();
+      this.#counted(undefined);
       await inTurn(this.#parts, (part) => part.clear(), (all) => all.map((_, p) => p), 'removed');
     });
   }
@@ -280,6 +263,15 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     });
     this.#parts[p] = part;
     return part;
+  }
+
+  /**
+   * `value`, read from views just refreshed, unless a partition records another count: another handle changed it, and
+   * this one, opened with the old, would read part of the queue (and `remove` and `clear` miss what is elsewhere).
+   */
+  #counted<R>(value: R): R {
+    for (const part of this.#parts) checkCount(part.view.state.partitions, this.#options.partitions, this.name, false);
+    return value;
   }
 
   #checkOpen(): void {

@@ -112,6 +112,23 @@ for (const [label, makeStore] of [
       await fewer.close();
     });
 
+    it("a handle opened with the old count is refused its reads, remove and clear once another handle grew the count", async () => {
+      // They read the partitions it knew only: size and list showed part of the queue, clear() left the items of the
+      // new partitions, remove() said 0 of an item there.
+      const old = await open(2);
+      const more = await open(4, other());
+      const ids = await Promise.all(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((key, n) => more.push({ n }, { key })));
+      const far = ids.find((id) => Number(id) >= 2 * 2 ** 40)!;
+      for (const call of [() => old.size(), () => old.stats(), () => old.peek(10), () => old.list(), () => old.remove([far]), () => old.clear()]) {
+        const error = await call().catch((e: unknown) => e);
+        expect(codeOf(error)).toBe('ERR_INVALID_OPTION');
+        expect((error as Error).message).toContain('partitions: 4');
+      }
+      expect(await more.size()).toBe(8);
+      await old.close();
+      await more.close();
+    });
+
     it('nothing an old handle pushes after the change is hidden from handles with the new count', async () => {
       const old = await open(3);
       const more = await open(5, other());
