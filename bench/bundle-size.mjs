@@ -208,7 +208,10 @@ const KB = 1024;
  * Redis restarted empty; letting it through let an open with another count in), and, the Outbox's, a request carrying
  * a task its outbox already holds never stored again by that outbox's fetch (a page sending through its worker on the
  * same outbox bounced the task between them, as a copy handed over, for as long as it ran), and a worker's outbox
- * that hears the network back itself flushing.
+ * that hears the network back itself flushing. Then the Outbox's to 55.4 KB (measured 55.33 KB; the Queue's 26.27 KB)
+ * for a review of those: an enqueue whose stored shares the outbox took out after all rejects with the store's own
+ * refusal (it said they would be sent), a live request needs no read of the store where it has no lane, the count's
+ * record lost in both partitions no longer reads as one partition, and a stale handle's reads are refused.
  */
 export const rows = [
   {
@@ -229,7 +232,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 55.3 * KB,
+    limit: 55.4 * KB,
   },
 ];
 

@@ -70,9 +70,9 @@ async function madeWith<T>(c: CountContext<T>, wanted: number): Promise<number> 
   // A first partition that never recorded a count is a queue of one partition (or a new, empty one): going by
   // `wanted` would skip `change`, and the items it holds would stay where their keys' newer items no longer go.
   // `change` refuses it while it holds items, and records the count in the same commit that finds it empty. So is
-  // one whose record was lost beside a second that holds nothing and says 1: left by a change to 1, or made just now
-  // to look (where the store cannot tell what exists).
-  return first === undefined || second.view.size === 0 ? 1 : wanted;
+  // one whose record was lost beside a second that holds nothing and says 1 (left by a change to 1) or nothing (made
+  // just now to look, where the store cannot tell what exists); not one that lost its record too.
+  return first === undefined || (second.view.size === 0 && recorded !== 0) ? 1 : wanted;
 }
 
 /**

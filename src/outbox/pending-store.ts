@@ -13,7 +13,7 @@ import type { LimitOptions, ResolvedOutboxOptions } from './options.js';
 import { checkStored } from './pending-task.js';
 import type { Pending, PendingIndex } from './pending.js';
 import { LIST_PAGE, listed } from './pending-view.js';
-import { pushPlaced } from './placement.js';
+import { LEFT, pushPlaced } from './placement.js';
 import { lettersOf, reconcile } from './reconcile.js';
 import type { StoredTask } from './task.js';
 
@@ -89,12 +89,12 @@ export class PendingStore {
   }
 
   /**
-   * Where a live request of `lane` carrying the task id `id` stands, as far as every handle's pushes are known: 'own'
-   * when that very task is pending here (another handle sending it through this outbox's `fetch`), 'behind' when
-   * tasks of its lane are pending (in flight included), else undefined.
+   * Where a live request of `lane` carrying the task id `id` stands: 'own' when that task is pending here (another
+   * handle sending it through `fetch`), 'behind' when its lane's tasks are, else none. Only a lane must be read for.
    */
   async placeOf(lane: string | undefined, id: string | undefined): Promise<'own' | 'behind' | undefined> {
-    await this.catchUp();
+    if (lane === undefined && id === undefined) return undefined;
+    await this.catchUp().catch((error: unknown) => (lane === undefined ? undefined : Promise.reject(error)));
     if (id !== undefined && this.#index.withId(id).length > 0) return 'own';
     return this.#index.holds(lane) ? 'behind' : undefined;
   }
@@ -145,8 +145,9 @@ export class PendingStore {
       this.#unseen = true;
       const found = await this.#landed(tasks, before).catch(() => []);
       if (found.length === tasks.length && !this.#strict) return found;
-      // Some, not all: a partition's share (see `pushPlaced`). Taken out again, as the shares before it were.
-      if (found.length > 0) await this.#withdrawLanded(found);
+      // Some, not all: a partition's share (see `pushPlaced`). Taken out again, as the shares before it were: then none
+      // was left stored after all, and the store's own refusal says so (bodies deleted), not the shares' (see `LEFT`).
+      if (found.length > 0 && (await this.#withdrawLanded(found)) && LEFT.has(error as object)) throw inOutboxWords((error as Error).cause);
       throw error;
     }
     // Entries other handles committed just before these, in each partition they went to, are read first: the index
@@ -210,13 +211,10 @@ export class PendingStore {
     });
   }
 
-  /** Removes `found`, stored by a push that rejects; should that fail too, they stay, and are delivered. */
-  async #withdrawLanded(found: readonly Stored[]): Promise<void> {
+  /** Removes `found`, stored by a push that rejects (true once done); should that fail too, they stay, and are delivered. */
+  #withdrawLanded(found: readonly Stored[]): Promise<boolean> {
     const ids = found.map((e) => e.id);
-    await this.#queue.remove(ids, { leased: false }).then(
-      () => this.#stillThere(ids.flatMap((id) => this.#index.get(Number(id)) ?? [])),
-      () => undefined,
-    );
+    return this.#queue.remove(ids, { leased: false }).then(() => this.#stillThere(ids.flatMap((id) => this.#index.get(Number(id)) ?? [])).then(() => true), () => false);
   }
 
   /** Adds the entries `options` lists to the index, and counts them read; resolves how many it listed. */

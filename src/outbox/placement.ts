@@ -45,9 +45,14 @@ export async function pushPlaced(queue: Queue<StoredTask>, tasks: readonly Store
   return ids;
 }
 
+/** The errors of `leftStored`: their cause is the store's refusal of a later share. */
+export const LEFT = new WeakSet<object>();
+
 /** The error of a push of `count` tasks whose earlier shares (`left`) stayed stored, their removal refused by `failure`. */
 function leftStored(left: readonly StoredTask[], count: number, error: unknown, failure: unknown): SluiceError {
-  return new SluiceError('ERR_STORAGE', `${left.length} of the ${count} tasks were stored before the store refused the rest, and could not be taken out again (${String(failure)}): they will be sent (task ids ${left.map((t) => t.id).join(', ')}).`, {
+  const refused = new SluiceError('ERR_STORAGE', `${left.length} of the ${count} tasks were stored before the store refused the rest, and could not be taken out again (${String(failure)}): they will be sent (task ids ${left.map((t) => t.id).join(', ')}).`, {
     cause: error,
   });
+  LEFT.add(refused);
+  return refused;
 }

@@ -8,19 +8,20 @@ import { INITIAL_TOKEN, type ScriptedClient } from './scripts.js';
  * The load script's reply for the queue `keys` name (see LOAD in scripts.ts). A queue with a history always lists a
  * segment (a drained one keeps its empty tail): one whose list and metadata are both gone is looked for by a SCAN of
  * its segment keys, which are listed again (or, none left, the queue reads as deleted), and loaded again. So is one
- * whose token went with them, when the caller `knew` it had a history (or a commit found segments the list does not
- * name). The SCAN costs a walk of the keyspace, so it is made only then (and commits wait for it, see COMMIT).
+ * whose token went with them, when the caller `knew` it had a history. With `merge` (a commit found a segment the
+ * list does not name, or is about to create the queue where keys are evicted), every segment found that the list
+ * lacks is added to it. The SCAN costs a walk of the keyspace, so it is made only then (and commits wait for it, see COMMIT).
  */
-export async function loadListing(client: Redis | Cluster, scripts: ScriptedClient, keys: QueueKeys, knew: boolean): Promise<Buffer[]> {
+export async function loadListing(client: Redis | Cluster, scripts: ScriptedClient, keys: QueueKeys, knew: boolean, merge: boolean): Promise<Buffer[]> {
   const { version, meta, lengths, segmentPrefix } = keys;
   const reply = await scripts.sluiceLoad2Buffer('4', version, meta, lengths, segmentPrefix);
   const token = reply[0]!.toString();
-  if ((token === INITIAL_TOKEN && !knew) || reply[2]!.toString() === '1' || reply.length > 4) return reply;
+  if (!merge && ((token === INITIAL_TOKEN && !knew) || reply[2]!.toString() === '1' || reply.length > 4)) return reply;
   // A client's own keyPrefix, which ioredis puts before every key it is given, but neither in a SCAN's pattern nor
   // out of the keys it finds.
   const prefix = `${(client.options as { keyPrefix?: string }).keyPrefix ?? ''}${segmentPrefix}`;
   const ids = (await keysStarting(client, prefix)).map((key) => key.slice(prefix.length)).filter((id) => /^\d+$/.test(id));
-  await scripts.sluiceRelist2(String(3 + ids.length), version, meta, lengths, ...ids.map((id) => keys.segment(Number(id))), token, ...ids);
+  await scripts.sluiceRelist3(String(3 + ids.length), version, meta, lengths, ...ids.map((id) => keys.segment(Number(id))), token, merge ? 'merge' : '', ...ids);
   return scripts.sluiceLoad2Buffer('4', version, meta, lengths, segmentPrefix);
 }
 

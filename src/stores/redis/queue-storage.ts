@@ -19,6 +19,8 @@ export interface StoreContext extends Link {
   readonly options: ResolvedRedisOptions;
   readonly heartbeats: Heartbeats;
   readonly watches: Watches;
+  /** Whether the server's eviction policy (`allkeys-*`) may take any of the queue's keys. */
+  evicts(): Promise<boolean>;
   /** How many replicas a 'strict' commit waits for (warning once when 'strict' cannot be honoured). */
   strictReplicas(): Promise<number>;
   /** This handle closed. */
@@ -61,8 +63,13 @@ export class RedisQueueStorage implements QueueStorage {
   #generation: string | undefined;
   /** The last load found the queue's data without its version key (lost alone): not a queue to create. */
   #orphaned = false;
-  /** A commit would have written over a segment the list does not name: the next load looks for them. */
-  #relist = false;
+  /**
+   * The next load looks for segments the list does not name (see `loadListing`'s `merge`): a commit would have written
+   * over one, or is the queue's creation where keys are evicted (once: `#looked`). Counted: one found again and again
+   * is a failure, not a race.
+   */
+  #relist = 0;
+  #looked = false;
   /** The run_id of the server this handle last saw (a load, or a judgement of `isGone`), and since when. */
   #judge: { server: string; since: number } | undefined;
   readonly #alive = new Map<string, number>();
@@ -116,9 +123,8 @@ export class RedisQueueStorage implements QueueStorage {
   }
 
   async load(): Promise<StorageSnapshot> {
-    const knew = !!this.#generation || this.#relist;
-    const reply = await this.#call('load', () => loadListing(this.#context.client, this.#context.scripts, this.#keys, knew));
-    this.#relist = false;
+    const merge = this.#relist > 0;
+    const reply = await this.#call('load', () => loadListing(this.#context.client, this.#context.scripts, this.#keys, !!this.#generation, merge));
     const { segments, tail } = segmentsOf(reply);
     // Another server process than at the last load, or a reconnection since: a server restarted from an older
     // snapshot, or a replica that lagged and took over, holds an earlier state, and the segments and metadata
@@ -155,6 +161,15 @@ export class RedisQueueStorage implements QueueStorage {
   }
 
   async commit(token: string, batch: StorageBatch): Promise<string | undefined> {
+    // Creating the queue where keys are evicted: its token, list and metadata may have gone with segments left, which a
+    // write would go over or give ids again over (see `loadListing`). Looked for once, as a lost race would.
+    if (token === INITIAL_TOKEN && !this.#looked) {
+      this.#looked = true;
+      if (await this.#context.evicts()) {
+        this.#relist = 1;
+        return undefined;
+      }
+    }
     const keys = this.#keys;
     const owner = this.#owner;
     // The new token names this handle and counts its commits: unique, so a replay of this commit is recognisable. It
@@ -182,8 +197,12 @@ export class RedisQueueStorage implements QueueStorage {
     // Another handle's turn (see COMMIT): it commits in a moment, and the next plan is made on what it did.
     if (result.token === 'turn') await sleep(5);
     this.#lost = result.token === '' ? this.#lost + 1 : 0;
-    this.#relist = result.token === 'relist';
-    if (result.token === '' || result.token === 'turn' || this.#relist) return undefined;
+    this.#relist = result.token === 'relist' ? this.#relist + 1 : 0;
+    if (this.#relist > 2) {
+      this.#relist = 0;
+      throw new SluiceError('ERR_STORAGE', `Queue "${this.#name}": segment ${write?.segment} holds bytes its list of segments does not name, even listed again.`);
+    }
+    if (result.token === '' || result.token === 'turn' || this.#relist > 0) return undefined;
     if (result.token === 'gone') {
       await this.#judgedGone(owner);
       return undefined;

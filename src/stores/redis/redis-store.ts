@@ -73,6 +73,7 @@ export class RedisStore implements Store {
       heartbeats: this.#heartbeats,
       watches: this.#watches,
       strictReplicas: () => this.#strictReplicas(),
+      evicts: async () => (await this.#durability)?.eviction?.startsWith('allkeys-') === true,
       closed: (storage) => this.#release(storage),
       reconnections: () => this.#reconnections,
       reconnectedAt: () => this.#reconnectedAt,

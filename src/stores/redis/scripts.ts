@@ -143,19 +143,23 @@ return out
  * items, and those were never handed out nor named. Only while the queue is still in that state, as the token the
  * caller loaded says ('0' for none); segments are listed at the length they have now. None found: the token goes too, so that the
  * queue reads as deleted (the handles that knew it report what they held), never as the same history starting over.
- * KEYS: version, meta, lengths, then the segment keys found. ARGV: the token loaded, then the ids of those segments.
+ * With ARGV[2] 'merge' (a commit found a segment its list does not name: the list lost, the metadata kept, or a queue
+ * about to be created where keys are evicted), the segments the list lacks are added to it, whatever else is there.
+ * KEYS: version, meta, lengths, then the segment keys found. ARGV: the token loaded, '' or 'merge', then their ids.
  * Reply: how many segments it listed, or -1 when the queue is no longer in that state.
  */
 const RELIST = `
-if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] or redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
+local merge = ARGV[2] == 'merge'
+if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then return -1 end
+if not merge and (redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1) then return -1 end
 local listed = 0
 for i = 4, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then
-    redis.call('HSET', KEYS[3], ARGV[i - 2], redis.call('STRLEN', KEYS[i]))
+    redis.call('HSETNX', KEYS[3], ARGV[i - 1], redis.call('STRLEN', KEYS[i]))
     listed = listed + 1
   end
 end
-if listed == 0 then redis.call('DEL', KEYS[1]) end
+if listed == 0 and not merge then redis.call('DEL', KEYS[1]) end
 return listed
 `;
 
@@ -231,7 +235,7 @@ export interface ScriptedClient {
   sluiceCommit4(...args: (string | number | Buffer)[]): Promise<string>;
   sluiceCommitWhenFull4(...args: (string | number | Buffer)[]): Promise<string>;
   sluiceLoad2Buffer(...args: string[]): Promise<Buffer[]>;
-  sluiceRelist2(...args: string[]): Promise<number>;
+  sluiceRelist3(...args: string[]): Promise<number>;
   sluiceBeat1(heartbeat: string, tombstone: string, ttlMs: number, remake: '0' | '1'): Promise<number>;
   sluiceGone2(heartbeat: string, tombstone: string, ownerTtlMs: number, goneTtlMs: number, server: string): Promise<number | string>;
 }
@@ -245,7 +249,7 @@ export function defineScripts(client: Redis | Cluster): ScriptedClient {
   if (typeof scripted.sluiceCommit4 !== 'function') client.defineCommand('sluiceCommit4', { lua: COMMIT });
   if (typeof scripted.sluiceCommitWhenFull4 !== 'function') client.defineCommand('sluiceCommitWhenFull4', { lua: COMMIT_WHEN_FULL });
   if (typeof scripted.sluiceLoad2Buffer !== 'function') client.defineCommand('sluiceLoad2', { lua: LOAD });
-  if (typeof scripted.sluiceRelist2 !== 'function') client.defineCommand('sluiceRelist2', { lua: RELIST });
+  if (typeof scripted.sluiceRelist3 !== 'function') client.defineCommand('sluiceRelist3', { lua: RELIST });
   if (typeof scripted.sluiceBeat1 !== 'function') client.defineCommand('sluiceBeat1', { lua: BEAT, numberOfKeys: 2 });
   if (typeof scripted.sluiceGone2 !== 'function') client.defineCommand('sluiceGone2', { lua: GONE, numberOfKeys: 2 });
   return client as unknown as ScriptedClient;

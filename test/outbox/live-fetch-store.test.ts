@@ -1,0 +1,36 @@
+import { expect, it } from 'vitest';
+import { MemoryStore, Outbox, type Store } from '../../src/index.js';
+
+/** A MemoryStore whose reads fail once `broken` is set (an IndexedDB the browser closed, a Redis down). */
+function breakable(): { store: Store; breakIt: () => void } {
+  const inner = new MemoryStore();
+  let broken = false;
+  const store: Store = {
+    async open(name) {
+      const s = await inner.open(name);
+      const fail = () => Promise.reject(new Error('the store is unreachable'));
+      return Object.assign(Object.create(s), {
+        load: () => (broken ? fail() : s.load()),
+        read: (seg: number, a: number, b: number) => (broken ? fail() : s.read(seg, a, b)),
+        token: () => (broken ? fail() : s.token()),
+        commit: (t: string, b: never) => (broken ? fail() : s.commit(t, b)),
+        close: () => s.close(),
+        ...(s.watch && { watch: (l: () => void) => s.watch!(l) }),
+      });
+    },
+  };
+  return { store, breakIt: () => (broken = true) };
+}
+
+it("ordering 'none': a live request goes to the network without reading the store", async () => {
+  const { store, breakIt } = breakable();
+  const sent: string[] = [];
+  const outbox = await Outbox.open({ name: 'api', store, ordering: 'none', fetch: async (input) => (sent.push(String(input)), new Response('ok')) });
+  await outbox.enqueue({ url: 'https://example.test/queued', id: 'queued' });
+  // Another handle's push arrives (a notice), then the store becomes unreadable.
+  const other = await Outbox.open({ name: 'api', store, ordering: 'none', fetch: async () => new Response('ok') });
+  await other.enqueue({ url: 'https://example.test/other', id: 'other' });
+  breakIt();
+  const response = await outbox.fetch(new Request('https://example.test/live', { method: 'POST', body: 'x' })).catch((e: unknown) => e);
+  expect(response).toBeInstanceOf(Response);
+});

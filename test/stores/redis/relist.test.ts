@@ -1,0 +1,63 @@
+import { Redis } from 'ioredis';
+import { expect, it } from 'vitest';
+import { Queue } from '../../../src/index.js';
+import { RedisStore } from '../../../src/redis.js';
+import { describeRedis } from '../../support/redis-suite.js';
+
+const within = <T>(p: Promise<T>, ms: number) =>
+  Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms))]);
+
+describeRedis('RedisStore, the list of segments lost under the queue', (server) => {
+  let n = 0;
+  for (const lost of [['l'], ['v', 'l']]) {
+    it(`list of segments lost (${lost.join('+')} deleted, metadata kept): a push still settles`, async () => {
+      const prefix = `relist${n++}:`;
+      const admin = new Redis(server().url);
+      const store = new RedisStore({ url: server().url, prefix, onWarning: () => undefined });
+      const store2 = new RedisStore({ url: server().url, prefix, onWarning: () => undefined });
+      try {
+        const q = await Queue.open<number>({ name: 'q', store, segmentItems: 3, corruption: 'skip' });
+        await q.pushMany([1, 2, 3, 4, 5, 6, 7]);
+        await admin.del(...lost.map((k) => `${prefix}{q}:${k}`));
+        const fresh = await within(Queue.open<number>({ name: 'q', store: store2, segmentItems: 3, corruption: 'skip' }), 5000);
+        let err: unknown;
+        await within(fresh.push(100), 5000).catch((e) => (err = e));
+        expect(err).toBeUndefined();
+      } finally {
+        admin.disconnect();
+        await store.close().catch(() => undefined);
+        await store2.close().catch(() => undefined);
+      }
+    }, 30000);
+  }
+});
+
+describeRedis('RedisStore where keys are evicted (allkeys-*): a queue created again over what is left', (server) => {
+  it('version, metadata and list lost on a queue whose segment 0 was acked away: a fresh handle finds the rest', async () => {
+    const prefix = 'seg0gone:';
+    const admin = new Redis(server().url);
+    const stores: RedisStore[] = [];
+    const open = () => {
+      stores.push(new RedisStore({ url: server().url, prefix, onWarning: () => undefined }));
+      return Queue.open<number>({ name: 'q', store: stores.at(-1)!, segmentItems: 3 });
+    };
+    try {
+      const q = await open();
+      for (let n = 1; n <= 7; n++) await q.push(n);
+      await (await q.take(3))!.ack();
+      await q.push(8);
+      await (await q.take(1))!.release();
+      await q.close();
+      await admin.del(`${prefix}{q}:v`, `${prefix}{q}:m`, `${prefix}{q}:l`);
+      const fresh = await open();
+      const id = await fresh.push(10);
+      expect(Number(id)).toBeGreaterThanOrEqual(8);
+      const values = (await (await open()).list()).map((e) => e.value);
+      expect(values).toEqual(expect.arrayContaining([4, 5, 6, 7, 8, 10]));
+      expect(values).not.toContain(1);
+    } finally {
+      admin.disconnect();
+      for (const s of stores) await s.close().catch(() => undefined);
+    }
+  }, 30000);
+}, { args: ['--maxmemory-policy', 'allkeys-lru'] });
