@@ -201,8 +201,8 @@ export class BodyStore {
    * a delete in Firefox, and left alone they held the space for a day (see `sweep`), when it was needed most.
    */
   async delete(keys: readonly string[]): Promise<void> {
-    const all = [...new Set([...this.#undeleted, ...keys])];
-    if (!this.#blobs || all.length === 0) return;
+    if (!this.#blobs || (keys.length === 0 && this.#undeleted.size === 0)) return;
+    const all = this.#undeleted.size === 0 ? keys : [...new Set([...this.#undeleted, ...keys])];
     try {
       await this.#blobs.delete(all);
       for (const key of all) this.#undeleted.delete(key);
