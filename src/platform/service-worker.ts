@@ -49,8 +49,9 @@ interface ServiceWorkerScope extends EventTarget {
  * from a page. Each enqueue of the worker's own also tries what waits, as the backoff allows: the fetch handler's
  * `outbox.fetch` stores a live request behind its group's waiting tasks without a send, so that, with only the triggers
  * above, one failure had every later request of its group stored (202) with the server back, until the browser's next
- * sync (5 minutes later in Chromium) or, in Firefox and Safari, a page's message or the worker's next start. A bad `outbox` or option throws 'ERR_INVALID_OPTION' (a promise that resolves to no outbox: each sync
- * event rejects with it). Returns a function that stops listening.
+ * sync (5 minutes later in Chromium) or, in Firefox and Safari, a page's message or the worker's next start. So does
+ * the outbox hearing the network back itself. A bad `outbox` or option throws 'ERR_INVALID_OPTION' (a promise that
+ * resolves to no outbox: each sync event rejects with it). Returns a function that stops listening.
  *
  * `outbox` may be the promise `Outbox.open` returns: a service worker must add its event listeners while its script
  * first runs, before any await, or the browser does not deliver those events to it.

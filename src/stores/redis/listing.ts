@@ -10,7 +10,8 @@ import { INITIAL_TOKEN, type ScriptedClient } from './scripts.js';
  * its segment keys, which are listed again (or, none left, the queue reads as deleted), and loaded again. So is one
  * whose token went with them, when the caller `knew` it had a history. With `merge` (a commit found a segment the
  * list does not name, or is about to create the queue where keys are evicted), every segment found that the list
- * lacks is added to it. The SCAN costs a walk of the keyspace, so it is made only then (and commits wait for it, see COMMIT).
+ * lacks is added to it. The SCAN costs a walk of the keyspace, so it is made only then (and commits wait for it, see
+ * COMMIT).
  */
 export async function loadListing(client: Redis | Cluster, scripts: ScriptedClient, keys: QueueKeys, knew: boolean, merge: boolean): Promise<Buffer[]> {
   const { version, meta, lengths, segmentPrefix } = keys;

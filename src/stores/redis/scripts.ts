@@ -141,8 +141,9 @@ return out
  * Lists again the segments of a queue whose list (`l`) and metadata are both gone (evicted under an `allkeys-*` policy,
  * or deleted), its token too or not: without it, the queue read as new, its ids were given out again over its stored
  * items, and those were never handed out nor named. Only while the queue is still in that state, as the token the
- * caller loaded says ('0' for none); segments are listed at the length they have now. None found: the token goes too, so that the
- * queue reads as deleted (the handles that knew it report what they held), never as the same history starting over.
+ * caller loaded says ('0' for none); segments are listed at the length they have now. None found: the token goes too,
+ * so that the queue reads as deleted (the handles that knew it report what they held), never as the same history
+ * starting over.
  * With ARGV[2] 'merge' (a commit found a segment its list does not name: the list lost, the metadata kept, or a queue
  * about to be created where keys are evicted), the segments the list lacks are added to it, whatever else is there.
  * KEYS: version, meta, lengths, then the segment keys found. ARGV: the token loaded, '' or 'merge', then their ids.
