@@ -107,7 +107,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
       // Its partition lost its record of the count (a Redis restarted empty): read again, recorded as an open does.
       // (A queue of one partition records none: its push's promise stays the group commit's own.)
       if (this.#parts.length === 1) return push();
-      return push().catch((error: unknown) => (RECOUNT.has(error as object) ? (this.#recounting ??= sizeOf(this.#parts).then(() => this.#settle())).finally(() => (this.#recounting = undefined)).then(push) : Promise.reject(error)));
+      return push().catch((error: unknown) => (RECOUNT.has(error as object) ? this.#recount().then(push) : Promise.reject(error)));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -158,8 +158,9 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
       const { leased = true } = optionsObject(options, 'options', REMOVE_OPTIONS);
       check({ leased }, { leased: isBoolean });
       const parts = [...byPartition(ids)].filter(([p]) => p < this.#parts.length);
-      // One partition is all or nothing by itself; several are each checked first (see `Partition.ready`, `inTurn`).
-      if (this.#parts.length > 1) for (const part of this.#parts) await part.ready();
+      // One partition is all or nothing by itself; several are each checked first (see `Partition.ready`, `inTurn`). The
+      // first is read too: another handle's change of the count is recorded there (see `#counted`).
+      if (this.#parts.length > 1) for (const p of new Set([0, ...parts.map(([p]) => p)])) await this.#parts[p]!.ready();
       this.#counted(undefined);
       let removed = 0;
       await inTurn(parts, async ([p, seqs]) => (removed += await this.#parts[p]!.remove(seqs, leased)), (done) => done.map(([p]) => p), 'removed');
@@ -230,6 +231,11 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   }
 
   // ---- internals ----
+
+  /** The partitions read again, the count recorded in each as an open does: once for the pushes that ask together. */
+  #recount(): Promise<void> {
+    return (this.#recounting ??= sizeOf(this.#parts).then(() => this.#settle()).finally(() => (this.#recounting = undefined)));
+  }
 
   /** Opens the partitions past the first, settling how many there are (see `settleCount`). */
   #settle(): Promise<void> {

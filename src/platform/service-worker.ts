@@ -139,7 +139,7 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
     void ready.then(
       async (o) => {
         // And what waits is tried now, as the backoff allows, where the tag was not refused (a refusal flushes).
-        on(o, 'enqueue', () => void register().then(async (registered) => void (registered && (await flushQuietly(false)))));
+        on(o, 'enqueue', () => void register().then((registered) => (registered ? flushQuietly(false) : undefined)));
         // An outbox that cannot say what it holds may hold something: the sync event's flush finds out.
         if ((await o.size().catch(() => 1)) > 0 && !stopped && !heardSync) await register();
       },

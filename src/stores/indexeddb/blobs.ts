@@ -2,6 +2,7 @@ import { wrap, type DBSchema, type IDBPDatabase } from 'idb';
 import { storageError } from '../../core/storage-errors.js';
 import type { BlobStorage, Durability } from '../../core/store.js';
 import { assemble } from './chunks.js';
+import { refusedAfterQuota } from './requests.js';
 import type { Schema } from './schema.js';
 
 /**
@@ -87,10 +88,8 @@ export class IndexedDbBlobs implements BlobStorage {
   /** `fn` on the blob database through idb's promises (blob calls are few and large: no hot path to go around them). */
   #run<T>(failed: string, fn: (db: IDBPDatabase<BlobsDB>) => Promise<T>): Promise<T> {
     const run = () => this.#use((db) => fn(wrap(db) as IDBPDatabase<BlobsDB>));
-    // Firefox refuses the first readwrite transaction after one a full quota aborted (an InvalidStateError), and lets
-    // the next through: tried again once, so that a full quota is told as ERR_QUOTA_EXCEEDED.
     return run()
-      .catch((error: unknown) => ((error as { name?: string } | null)?.name === 'InvalidStateError' ? run() : Promise.reject(error)))
+      .catch((error: unknown) => (refusedAfterQuota(error) ? run() : Promise.reject(error)))
       .catch((error: unknown) => {
         throw storageError(error, failed);
       });

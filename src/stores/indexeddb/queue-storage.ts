@@ -7,7 +7,7 @@ import { Owners } from './owners.js';
 import { onRestore } from './page-restore.js';
 import type { Connection } from './connection.js';
 import { assemble, chunksIn, reach, stamped } from './chunks.js';
-import { abort, chunksOf, completion, recordsOf, result } from './requests.js';
+import { abort, chunksOf, completion, recordsOf, refusedAfterQuota, result } from './requests.js';
 import type { SegmentRecord } from './schema.js';
 import { WriterLock, type Locks } from './writer-lock.js';
 import { appendsOnly, headOf, issue, META, scope, type Known } from './writes.js';
@@ -194,11 +194,8 @@ export class IndexedDbQueueStorage implements QueueStorage {
       void done?.catch(() => undefined);
       this.#known = undefined;
       lock?.done(false);
-      const name = (error as { name?: string } | null)?.name;
-      if (name === 'ConstraintError') return undefined;
-      // Firefox refuses the first readwrite transaction after one a full quota aborted (an InvalidStateError, at
-      // once), and lets the next through: tried again once, so that a full quota is told as ERR_QUOTA_EXCEEDED.
-      if (name === 'InvalidStateError' && !this.#refused && !this.#connection.lost) {
+      if ((error as { name?: string } | null)?.name === 'ConstraintError') return undefined;
+      if (refusedAfterQuota(error) && !this.#refused && !this.#connection.lost) {
         this.#refused = true;
         return undefined;
       }

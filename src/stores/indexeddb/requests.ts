@@ -53,6 +53,15 @@ export function completion(tx: IDBTransaction): Promise<void> {
   });
 }
 
+/**
+ * Whether `error` is the refusal Firefox gives the first readwrite transaction after one a full quota aborted (an
+ * InvalidStateError, thrown at once), letting the next through: such a write is tried again once, so that a full quota
+ * is told as ERR_QUOTA_EXCEEDED, not every other write as ERR_STORAGE.
+ */
+export function refusedAfterQuota(error: unknown): boolean {
+  return (error as { name?: string } | null)?.name === 'InvalidStateError';
+}
+
 /** Aborts `tx` unless it already finished. */
 export function abort(tx: IDBTransaction): void {
   try {
