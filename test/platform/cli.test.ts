@@ -283,6 +283,18 @@ describe('items that are not JSON (a queue written with a codec of its own)', ()
     expect(out[1]).toMatch(/^bin\s+queue\s+0\s/);
   });
 
+  it('bytes that parse as JSON but are not what the default codec writes (64-bit ids, 10.10) are shown as bytes, never rewritten', async () => {
+    const texts = ['{"orderId":9007199254740993,"amount":10.10}', '{"a":1,"a":2}', '{ "spaced": true }', '[1e400]'];
+    const raw = { encode: (text: string) => new TextEncoder().encode(text), decode: (bytes: Uint8Array) => new TextDecoder().decode(bytes) };
+    const q = await Queue.open<string>({ name: 'like-json', store: store(), codec: raw });
+    await q.pushMany([...texts, '{"plain":[1,"two",null]}']);
+    await q.close();
+    expect(await run('drain', 'like-json', '--json')).toBe(0);
+    const lines = json();
+    expect(lines.slice(0, 4).map((e) => raw.decode(Buffer.from(e['base64'] as string, 'base64')))).toEqual(texts);
+    expect(lines[4]).toEqual({ id: '4', attempts: 1, value: { plain: [1, 'two', null] } });
+  });
+
   it('ls lists the queue', async () => {
     expect(await run('ls', '--json')).toBe(0);
     expect(json().map((q) => [q['queue'], q['size']])).toEqual([
