@@ -82,7 +82,7 @@ export class FileBlobs implements BlobStorage {
     let written = path;
     let fd: number;
     try {
-      fd = createFile(path, constants.O_WRONLY, this.#mode);
+      fd = await this.#create(path, strict);
     } catch (error) {
       if (errno(error) !== 'EEXIST') throw error;
       written = path + NEW;
@@ -102,6 +102,21 @@ export class FileBlobs implements BlobStorage {
       throw error;
     }
     if (strict) await syncDir(this.#dir, this.#sync);
+  }
+
+  /**
+   * Creates the file of a new blob. Once every body is sent the blobs' directory is empty, and a cleaner of empty
+   * directories (tmpreaper, systemd-tmpfiles, a person) may remove it: it is made again, as a handle opened now would,
+   * while the queue's directory is still the one opened.
+   */
+  async #create(path: string, strict: boolean): Promise<number> {
+    try {
+      return createFile(path, constants.O_WRONLY, this.#mode);
+    } catch (error) {
+      if (errno(error) !== 'ENOENT' || this.#here.gone()) throw error;
+      if (this.#makeDir() && strict) await syncDir(this.#queueDir, this.#sync);
+      return createFile(path, constants.O_WRONLY, this.#mode);
+    }
   }
 
   /** What a read finds of a blob that is not there, or the blobs' directory: nothing, unless the queue's is gone. */

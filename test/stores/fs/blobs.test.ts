@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Queue } from '../../../src/index.js';
 import { FileStore } from '../../../src/fs.js';
@@ -47,6 +47,17 @@ describe('FileStore blobs', () => {
     await blobs!.write('a', 0, bytes(7), 'relaxed');
     expect([...(await blobs!.read('a', 0, 10))]).toEqual([7]);
     expect(await blobs!.keys()).toEqual(['a']);
+  });
+
+  it('.write() anew makes the blobs\' directory again when an empty one was removed under the handle (a cleaner of empty directories)', async () => {
+    const { blobs } = await q.open();
+    await blobs!.write('a', 0, bytes(1), 'relaxed');
+    await blobs!.delete(['a']);
+    rmdirSync(q.file('blobs'));
+    await blobs!.write('b', 0, bytes(2), 'strict');
+    await blobs!.write('b', 1, bytes(3), 'relaxed');
+    expect([...(await blobs!.read('b', 0, 10))]).toEqual([2, 3]);
+    expect(await blobs!.keys()).toEqual(['b']);
   });
 
   it('.read() of a blob that cannot be read is ERR_STORAGE', async () => {
