@@ -211,7 +211,10 @@ const KB = 1024;
  * that hears the network back itself flushing. Then the Outbox's to 55.4 KB (measured 55.33 KB; the Queue's 26.27 KB)
  * for a review of those: an enqueue whose stored shares the outbox took out after all rejects with the store's own
  * refusal (it said they would be sent), a live request needs no read of the store where it has no lane, the count's
- * record lost in both partitions no longer reads as one partition, and a stale handle's reads are refused.
+ * record lost in both partitions no longer reads as one partition, and a stale handle's reads are refused. Then the
+ * Outbox's to 55.8 KB (measured 55.78 KB) for the ports fetch refuses to connect to, refused at enqueue and at open
+ * (0.29 KB of it is their list): a task to one was stored, then failed every attempt as a network error for a week,
+ * said the outbox offline with the network up, and held every later task of its group behind it.
  */
 export const rows = [
   {
@@ -232,7 +235,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 55.4 * KB,
+    limit: 55.8 * KB,
   },
 ];
 

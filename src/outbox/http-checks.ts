@@ -2,7 +2,7 @@
  * What fetch would refuse, checked before anything is stored: a task that cannot be sent is refused at `enqueue`,
  * not discovered at every retry. The rules are fetch's own (https://fetch.spec.whatwg.org/): a header name is a
  * token; a header value is a byte string (Latin-1) without CR, LF or NUL; CONNECT, TRACE and TRACK are forbidden
- * methods; a URL must not carry credentials. Messages never echo a header value: it may be a secret.
+ * methods; a URL must not carry credentials, nor name a bad port. Messages never echo a header value: it may be a secret.
  */
 
 /**
@@ -82,4 +82,19 @@ export function isUsableId(id: string): boolean {
 /** True when `url` carries a user name or password (fetch refuses those). */
 export function hasCredentials(url: URL): boolean {
   return url.username !== '' || url.password !== '';
+}
+
+/**
+ * The ports fetch refuses to connect to, the Fetch standard's "bad ports" (as Node's fetch and browsers have them),
+ * and 0, which no server listens on. A task to one fails every attempt before it leaves, as a network error would.
+ */
+const BAD_PORTS = new Set([
+  0, 1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110, 111, 113, 115, 117, 119, 123,
+  135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995,
+  1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
+]);
+
+/** What a URL on a port fetch refuses should be (see `BAD_PORTS`); undefined for one it connects to, or none given. */
+export function badPort(url: URL): string | undefined {
+  return url.port !== '' && BAD_PORTS.has(Number(url.port)) ? `a URL on a port fetch connects to (it refuses ${url.port}, a port of another protocol)` : undefined;
 }

@@ -5,7 +5,7 @@ import type { Durability, Store } from '../core/store.js';
 import type { Connectivity } from './connectivity.js';
 import { defaultClassify, type Classify } from './classify.js';
 import type { RedirectPolicy } from './redirects.js';
-import { hasCredentials, otherHost } from './http-checks.js';
+import { badPort, hasCredentials, otherHost } from './http-checks.js';
 import { checkOutboxName, httpUrl, LIMIT_RULES, OUTBOX_OPTIONS, RETRY_RULES, RULES } from './option-rules.js';
 import type { HttpTask } from './task.js';
 
@@ -212,14 +212,21 @@ export interface ResolvedOutboxOptions {
   readonly partitions: number;
 }
 
+/** Refuses a URL fetch would refuse: one with credentials, or on a bad port (not echoed: a password is the point). */
+function fetchable(option: string, url: URL): void {
+  if (hasCredentials(url)) invalid(option, 'a URL without a user name or password', '(a URL with credentials)');
+  const port = badPort(url);
+  if (port) invalid(option, port, url.origin);
+}
+
 /** Defaults merged once and every option checked at once; the caller's object is left alone. */
 export function resolveOutboxOptions(options: OutboxOptions, defaultStore?: () => Store): ResolvedOutboxOptions {
   checkedOptions(options, 'options', OUTBOX_OPTIONS);
   checkOutboxName(options.name);
   noNulls(options, { store: STORE, ...RULES });
   check(options, { baseUrl: optional(httpUrl(undefined)) });
-  // fetch refuses a URL with credentials: every task relative to this base would be refused at enqueue.
-  if (options.baseUrl !== undefined && hasCredentials(new URL(options.baseUrl))) invalid('baseUrl', 'a URL without a user name or password', '(a URL with credentials)');
+  // Every task relative to this base would be refused at enqueue.
+  if (options.baseUrl !== undefined) fetchable('baseUrl', new URL(options.baseUrl));
   const retry: Required<RetryOptions> = {
     initialDelayMs: 1000,
     maxDelayMs: 300_000,
@@ -239,8 +246,8 @@ export function resolveOutboxOptions(options: OutboxOptions, defaultStore?: () =
     check(batch, { url: httpUrl(options.baseUrl), maxItems: limit(1), maxBytes: limit(1) }, 'batch.');
     const other = otherHost(batch.url, options.baseUrl);
     if (other) invalid('batch.url', `a path on the host of \`baseUrl\`, or a whole URL (https://…) for another host; it names the host ${other}`, batch.url);
-    // fetch refuses it: every batch would fail as if the network were down.
-    if (hasCredentials(new URL(batch.url, options.baseUrl))) invalid('batch.url', 'a URL without a user name or password', '(a URL with credentials)');
+    // Every batch would fail as if the network were down.
+    fetchable('batch.url', new URL(batch.url, options.baseUrl));
   }
   const resolved: ResolvedOutboxOptions = {
     name: options.name,

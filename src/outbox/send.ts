@@ -171,8 +171,10 @@ const UNBUILDABLE = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'UN
 function failed(error: unknown, deadline: Deadline, secrets: readonly string[]): Exchange {
   // A transport may reject with anything; classify always gets an Error.
   const err = error instanceof Error ? error : new TypeError(`The request failed: ${String(error)}`, { cause: error });
-  const code = (err.cause as { code?: unknown } | undefined)?.code;
-  if (!deadline.expired && typeof code === 'string' && UNBUILDABLE.has(code)) return { kind: 'invalid', error: `fetch refused the request: ${errorText(err, secrets)}` };
+  const cause = err.cause as { code?: unknown; message?: unknown } | undefined;
+  // A bad port (see `badPort`): refused at enqueue, but a task stored by an older version may name one.
+  const refused = (typeof cause?.code === 'string' && UNBUILDABLE.has(cause.code)) || cause?.message === 'bad port';
+  if (!deadline.expired && refused) return { kind: 'invalid', error: `fetch refused the request: ${errorText(err, secrets)}` };
   return { kind: 'error', error: deadline.expired ? deadline.error() : err, network: isNetworkError(err) && !deadline.expired, secrets };
 }
 

@@ -2,7 +2,7 @@ import { describe, SluiceError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
 import { unknownKey } from '../core/validate.js';
 import { decodeBody, encodeBody, impliedType, INLINE_MAX, isSource, type BodySource, type StoredBody } from './body.js';
-import { hasCredentials, headersProblem, isUsableId, methodProblem, otherHost } from './http-checks.js';
+import { badPort, hasCredentials, headersProblem, isUsableId, methodProblem, otherHost } from './http-checks.js';
 
 export type { StoredBody } from './body.js';
 
@@ -110,6 +110,8 @@ export function resolveUrl(url: unknown, baseUrl: string | undefined): string {
     bad('url', baseUrl ? `a URL (absolute or relative to ${baseUrl})` : 'an absolute URL (no `baseUrl` is set)', url);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') bad('url', 'an http(s) URL', url);
+  const port = badPort(parsed);
+  if (port) bad('url', port, url);
   // Resolved as URLs are, a path-relative URL replaces the last segment of a base path without its closing '/':
   // 'notes' against 'https://api.test/v1' is https://api.test/notes, never what was meant.
   if (baseUrl !== undefined && !/^([a-z][a-z\d+.-]*:|[/?#])/i.test(url)) {

@@ -19,7 +19,7 @@ const never: typeof fetch = () => Promise.reject(new TypeError('offline'));
 /** Opens the outbox 'api' and collects its 'recover' and 'corrupt' events, from the moment open resolves. */
 async function open(extra: Partial<OutboxOptions> = {}) {
   const heard: { recover: RecoverDetail[]; corrupt: CorruptDetail[] } = { recover: [], corrupt: [] };
-  const outbox = await Outbox.open({ name: 'api', store: new FileStore({ dir }), baseUrl: 'http://127.0.0.1:9', fetch: never, ...extra });
+  const outbox = await Outbox.open({ name: 'api', store: new FileStore({ dir }), baseUrl: 'http://127.0.0.1:59', fetch: never, ...extra });
   outbox.addEventListener('recover', (e) => heard.recover.push(e.detail));
   outbox.addEventListener('corrupt', (e) => heard.corrupt.push(e.detail));
   await new Promise((resolve) => setTimeout(resolve, 10));

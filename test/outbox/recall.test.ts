@@ -56,7 +56,7 @@ afterEach(async () => {
 });
 
 async function open(transport: ReturnType<typeof gated>, extra: Partial<OutboxOptions> = {}): Promise<Outbox> {
-  const outbox = await Outbox.open({ name: 'api', store: new MemoryStore(), baseUrl: 'http://127.0.0.1:9', fetch: transport.fetch, ...extra });
+  const outbox = await Outbox.open({ name: 'api', store: new MemoryStore(), baseUrl: 'http://127.0.0.1:59', fetch: transport.fetch, ...extra });
   opened.push(outbox);
   return outbox;
 }
@@ -77,7 +77,7 @@ describe('tasks read ahead of their request are pending, not in flight', () => {
     expect(await t.out(1)).toEqual(['/t0']);
     const states = (await outbox.list()).map((p) => `${p.url.slice(-2)}:${p.state}`);
     expect(states).toEqual(['t0:sending', 't1:ready', 't2:ready', 't3:ready']);
-    expect((await outbox.list({ state: 'sending' })).map((p) => p.url)).toEqual(['http://127.0.0.1:9/t0']);
+    expect((await outbox.list({ state: 'sending' })).map((p) => p.url)).toEqual(['http://127.0.0.1:59/t0']);
     expect((await t.answerAll(flushed)).sent).toBe(4);
   });
 
@@ -173,7 +173,7 @@ describe('tasks read ahead of their request are pending, not in flight', () => {
       return storage;
     };
     const t = gated();
-    const outbox = await Outbox.open({ name: 'api', store, baseUrl: 'http://127.0.0.1:9', fetch: t.fetch });
+    const outbox = await Outbox.open({ name: 'api', store, baseUrl: 'http://127.0.0.1:59', fetch: t.fetch });
     opened.push(outbox);
     const ids = await enqueue(outbox, 4);
     const flushed = outbox.flush();
@@ -194,8 +194,8 @@ describe('remove() of a task another handle took ahead (a page while its service
   async function pair(extra: Partial<OutboxOptions> = {}) {
     const t = gated();
     const store = new MemoryStore();
-    const a = await Outbox.open({ name: 'api', store, baseUrl: 'http://127.0.0.1:9', fetch: t.fetch, ...extra });
-    const b = await Outbox.open({ name: 'api', store, baseUrl: 'http://127.0.0.1:9', fetch: () => Promise.reject(new Error('b never sends')) });
+    const a = await Outbox.open({ name: 'api', store, baseUrl: 'http://127.0.0.1:59', fetch: t.fetch, ...extra });
+    const b = await Outbox.open({ name: 'api', store, baseUrl: 'http://127.0.0.1:59', fetch: () => Promise.reject(new Error('b never sends')) });
     opened.push(a, b);
     return { t, a, b, store };
   }
@@ -265,9 +265,9 @@ describe('a task that a newer one with its key replaces while its request is out
     it(`is not retried after it fails: dead as 'superseded', the newer data not overwritten (${shared ? 'enqueued by another handle' : 'one handle'})`, async () => {
       const t = holding('/old');
       const store = new MemoryStore();
-      const outbox = await Outbox.open({ name: 'api', store, baseUrl: 'http://127.0.0.1:9', fetch: t.fetch });
+      const outbox = await Outbox.open({ name: 'api', store, baseUrl: 'http://127.0.0.1:59', fetch: t.fetch });
       opened.push(outbox);
-      const other = shared ? await Outbox.open({ name: 'api', store, baseUrl: 'http://127.0.0.1:9', fetch: t.fetch }) : outbox;
+      const other = shared ? await Outbox.open({ name: 'api', store, baseUrl: 'http://127.0.0.1:59', fetch: t.fetch }) : outbox;
       if (shared) opened.push(other);
       await outbox.enqueue({ url: '/old', key: 'profile', group: 'a' });
       const flushed = outbox.flush();
@@ -286,7 +286,7 @@ describe('a task that a newer one with its key replaces while its request is out
 
   it('with partitions, where the newer one may take a lower entry id in another partition', async () => {
     const t = holding('/old');
-    const outbox = await Outbox.open({ name: 'api', store: new MemoryStore(), baseUrl: 'http://127.0.0.1:9', fetch: t.fetch, partitions: 2, ordering: 'none' });
+    const outbox = await Outbox.open({ name: 'api', store: new MemoryStore(), baseUrl: 'http://127.0.0.1:59', fetch: t.fetch, partitions: 2, ordering: 'none' });
     opened.push(outbox);
     // Pushes go round the partitions: the older one in the second, the newer one back in the first.
     await outbox.enqueue({ url: '/filler' });

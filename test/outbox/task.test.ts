@@ -113,6 +113,8 @@ describe('normaliseTask()', () => {
     for (const id of ['a,b', 'with space', 'quote"', 'line\nbreak', 'x'.repeat(257), '\u00e9t\u00e9']) rejects(task({ id }), 'ERR_INVALID_TASK', '`id`');
     expect(task({ id: 'order-42:v1/\u0021~' })().id).toBe('order-42:v1/!~');
     rejects(task({ url: 'https://user:secret@a.test/x' }), 'ERR_INVALID_TASK', 'without credentials');
+    for (const port of [0, 25, 6000, 6667, 10080]) rejects(task({ url: `https://a.test:${port}/x` }), 'ERR_INVALID_TASK', `it refuses ${port}`);
+    for (const port of [80, 443, 3000, 8080]) expect(task({ url: `https://a.test:${port}/x` })().url).toMatch(/^https:\/\/a\.test/);
     try {
       task({ url: 'https://user:secret@a.test/x' })();
     } catch (error) {
@@ -273,5 +275,7 @@ describe('resolveOutboxOptions()', () => {
       expect(open).toThrow('without a user name or password');
       expect(open).not.toThrow('pw');
     }
+    rejects(() => resolveOutboxOptions({ name: 'api', baseUrl: 'http://example.test:6000/' }), 'ERR_INVALID_OPTION', 'it refuses 6000');
+    rejects(() => resolveOutboxOptions({ name: 'api', baseUrl: 'http://example.test/', batch: { url: 'http://example.test:10080/batch' } }), 'ERR_INVALID_OPTION', '`batch.url`');
   });
 });

@@ -37,6 +37,10 @@ describe('Outbox.enqueue() refuses what cannot be sent, storing nothing', () => 
       { url: '/x', headers: { connection: 'upgrade' } },
       { url: '/x', headers: { 'keep-alive': 'timeout=5' } },
       { url: '/x', headers: { upgrade: 'h2c' } },
+      // Ports fetch refuses to connect to ("bad ports": X11, IRC, SMTP…), and 0: every attempt would fail as offline.
+      { url: 'http://127.0.0.1:6000/x' },
+      { url: 'https://api.example.test:10080/x' },
+      { url: 'http://127.0.0.1:0/x' },
     ];
     for (const task of refused) {
       await expect(r.outbox.enqueue(task), JSON.stringify(task)).rejects.toMatchObject({ code: 'ERR_INVALID_TASK' });
@@ -124,6 +128,16 @@ describe('a request that cannot be built at send time is a verdict on that task'
       { reason: 'invalid', error: expect.stringContaining('expect header not supported') },
       { reason: 'invalid' },
     ]);
+  });
+
+  it("a request to a port fetch refuses (one stored before such ports were refused at enqueue): dead 'invalid', not offline", async () => {
+    // The real fetch, on a bad port: Node refuses it before connecting, with a TypeError as a network failure would.
+    await r.reopen({ fetch: (input, init) => globalThis.fetch(String(input).replace(/:\d+\//, ':6667/'), init) });
+    await r.outbox.enqueueMany([{ url: '/a', group: 'g' }, { url: '/b', group: 'g' }]);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 0, dead: 2, retried: 0, remaining: 0 });
+    expect(r.outbox.online).toBe(true);
+    expect(r.events('offline')).toEqual([]);
+    expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'invalid', error: expect.stringContaining('bad port') }, { reason: 'invalid' }]);
   });
 
   it("onBeforeSend throwing or returning an invalid task: dead 'invalid', and the group goes on", async () => {

@@ -112,7 +112,7 @@ describe('through the Outbox', () => {
   it('rejects enqueue and flush with ERR_NOT_FOUND, makes nothing again, and closes', async () => {
     let sent = 0;
     const fetch = async () => (sent++, new Response('ok'));
-    const outbox = await Outbox.open({ name: 'out', store: new FileStore({ dir: root() }), baseUrl: 'http://127.0.0.1:1', fetch });
+    const outbox = await Outbox.open({ name: 'out', store: new FileStore({ dir: root() }), baseUrl: 'http://127.0.0.1:59', fetch });
     await outbox.enqueue({ url: '/a', method: 'POST', body: { a: 1 } });
     await removeLive(root());
     await expect(outbox.enqueue({ url: '/b', method: 'POST', body: { b: 1 } })).rejects.toMatchObject({ code: 'ERR_NOT_FOUND', message: expect.stringMatching(GONE) });

@@ -134,7 +134,7 @@ describeRedis('RedisStore at maxmemory', (server) => {
     outbox.setOnline(false);
     let enqueued = 0;
     const refused = await (async () => {
-      for (;;) await outbox.enqueue({ url: `http://127.0.0.1:9/t/${enqueued++}`, body: { pad: 'x'.repeat(20_000) } });
+      for (;;) await outbox.enqueue({ url: `http://127.0.0.1:59/t/${enqueued++}`, body: { pad: 'x'.repeat(20_000) } });
     })().catch((error: unknown) => error);
     expect(refused).toMatchObject({ code: 'ERR_QUOTA_EXCEEDED' });
     const tasks = enqueued - 1;

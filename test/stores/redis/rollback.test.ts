@@ -232,7 +232,7 @@ describeRedis(
         const admin = new Redis(server().url);
         const offline: typeof fetch = () => Promise.reject(new TypeError('offline'));
         try {
-          const outbox = await Outbox.open({ name: 'o', store, baseUrl: 'http://127.0.0.1:9', fetch: offline, corruption: 'skip', partitions });
+          const outbox = await Outbox.open({ name: 'o', store, baseUrl: 'http://127.0.0.1:59', fetch: offline, corruption: 'skip', partitions });
           const heard: OutboxCorruptDetail[] = [];
           outbox.addEventListener('corrupt', (e) => heard.push(e.detail));
           await outbox.enqueueMany(['a', 'b', 'c', 'd'].map((id) => ({ url: '/x', id, group: id })));

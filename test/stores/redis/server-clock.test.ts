@@ -179,7 +179,7 @@ describeRedis("RedisStore's clock: the server's time", (server) => {
     await lease!.release();
     await q.close();
     // A task due in a minute of true time waits; on this machine's clock it would be due an hour ago.
-    const outbox = await Outbox.open({ name: 'o', store: s, baseUrl: 'http://127.0.0.1:9' });
+    const outbox = await Outbox.open({ name: 'o', store: s, baseUrl: 'http://127.0.0.1:59' });
     await outbox.enqueue({ url: '/x', method: 'POST', body: 'b', notBefore: truth() + 60_000 });
     expect((await outbox.list()).map((t) => t.state)).toEqual(['scheduled']);
     await outbox.close();
