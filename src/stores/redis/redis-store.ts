@@ -23,6 +23,9 @@ import { Watches } from './watch.js';
  * const store = new RedisStore({ url: 'redis://127.0.0.1:6379' });
  * const queue = await Queue.open({ name: 'emails', store });
  */
+/** How often settings that leave 'strict' nothing to wait for are asked for again, at most (see `#strictReplicas`). */
+const RECHECK_MS = 1000;
+
 export class RedisStore implements Store {
   /** What every key of this store starts with. */
   readonly prefix: string;
@@ -42,6 +45,9 @@ export class RedisStore implements Store {
   readonly #warned = new Set<string>();
   #client: Redis | Cluster | undefined;
   #durability: Promise<ServerDurability | undefined> | undefined;
+  /** When the settings were last asked for (monotonic), and whether they must be asked again (see `#strictReplicas`). */
+  #readAt = 0;
+  #recheck = false;
   /** Stops reading the server's settings again on each reconnection of the client. */
   #unwatchSettings: (() => void) | undefined;
   #closed = false;
@@ -184,6 +190,10 @@ export class RedisStore implements Store {
   }
 
   async #strictReplicas(): Promise<number> {
+    // Settings that could not be read, or that give 'strict' nothing to wait for, are asked for again (at most once a
+    // RECHECK_MS) before a strict commit: a replica attaches later (one restarting as the app starts; after a
+    // failover, the old primary back as the new one's replica), and read once, strict commits would never wait for it.
+    if (this.#recheck && this.#client && performance.now() - this.#readAt >= RECHECK_MS) this.#readSettings(this.#client);
     const server = await this.#durability;
     if (!server) return this.#o.replicas ?? 0;
     const plan = strictPlan(server, this.#o.replicas);
@@ -192,13 +202,23 @@ export class RedisStore implements Store {
   }
 
   #readSettings(client: Redis | Cluster): void {
+    this.#readAt = performance.now();
+    const before = this.#durability;
+    let failed = false;
     // Bounded: a strict commit awaits it, and a server that stopped answering must fail that commit, not hang it.
-    const read = within(readDurability(client), answerMs(this.#o.retryMs), () => new Error('no answer')).catch((error: unknown) => {
-      this.#warn(`sluice: cannot read the Redis server's persistence settings (${error instanceof Error ? error.message : String(error)}); durability 'strict' is not verified.`);
-      return undefined;
+    const read = within(readDurability(client), answerMs(this.#o.retryMs), () => new Error('no answer')).catch(async (error: unknown) => {
+      // What was read before stands (a blip, a busy server): dropped, strict commits would wait for no replica at all.
+      const known = await before;
+      const text = error instanceof Error ? error.message : String(error);
+      this.#warn(`sluice: cannot read the Redis server's persistence settings (${text}); ${known ? 'strict commits go on as read before, and they are asked for again' : "durability 'strict' is not verified"}.`);
+      failed = true;
+      return known;
     });
     this.#durability = read;
-    void read.then((server) => this.#warnSettings(server));
+    void read.then((server) => {
+      if (this.#durability === read) this.#recheck = failed || !server || (this.#o.replicas === undefined && !server.fsyncAlways && server.replicas === 0);
+      this.#warnSettings(server);
+    });
   }
 
   #warnSettings(server: ServerDurability | undefined): void {

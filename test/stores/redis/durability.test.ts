@@ -67,6 +67,78 @@ describeRedis('RedisStore durability "strict"', () => {
     }
   });
 
+  /** Until `replica` is in sync with `admin`'s server and confirms a WAIT. */
+  const synced = async (admin: Redis) => {
+    while (!/slave0:.*state=online/.test(await admin.info('replication'))) await new Promise((resolve) => setTimeout(resolve, 50));
+    while ((await admin.set('warm', '1').then(() => admin.wait(1, 1000))) < 1);
+  };
+
+  it('WAITs for a replica that attached after the settings were read (after a failover, the old primary back as a replica)', async () => {
+    const primary = await RedisServer.start({ args: ['--appendonly', 'no', '--repl-diskless-sync-delay', '0'] });
+    const admin = new Redis(primary.url);
+    let replica: RedisServer | undefined;
+    const warnings: string[] = [];
+    try {
+      const store = new RedisStore({ url: primary.url, replicaTimeoutMs: 300, onWarning: (m) => warnings.push(m) });
+      const q = await Queue.open<number>({ name: 'q', store, durability: 'strict' });
+      // No replica yet: strict cannot be honoured, and says so.
+      await q.push(1);
+      expect(warnings).toEqual([expect.stringMatching(/cannot be honoured/)]);
+      replica = await RedisServer.start({ args: ['--appendonly', 'no', '--replicaof', '127.0.0.1', String(primary.port)] });
+      await synced(admin);
+      // Read again (at most once a second) before a strict commit: this one waits for the replica.
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      await q.push(2);
+      // Its replica stops taking writes: a strict commit must not resolve (it resolved at once, unreplicated).
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      replica.signal('SIGSTOP');
+      const error = await q.push(3).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'ERR_STORAGE' });
+      expect((error as Error).message).toMatch(/only 0 of 1 replicas confirmed/);
+      replica.signal('SIGCONT');
+      await q.close();
+      await store.close();
+    } finally {
+      replica?.signal('SIGCONT');
+      admin.disconnect();
+      await replica?.stop();
+      await primary.stop();
+    }
+  });
+
+  it('keeps the replicas it found when reading the settings again fails (a reconnection to a busy server): strict still WAITs', async () => {
+    const primary = await RedisServer.start({ args: ['--appendonly', 'no', '--repl-diskless-sync-delay', '0'] });
+    const replica = await RedisServer.start({ args: ['--appendonly', 'no', '--replicaof', '127.0.0.1', String(primary.port)] });
+    const admin = new Redis(primary.url);
+    const client = new Redis(primary.url);
+    const warnings: string[] = [];
+    try {
+      await synced(admin);
+      const store = new RedisStore({ client, replicaTimeoutMs: 300, onWarning: (m) => warnings.push(m) });
+      const q = await Queue.open<number>({ name: 'q', store, durability: 'strict' });
+      await q.push(1);
+      // The settings are read again at a reconnection, and this time the server does not answer INFO.
+      const info = vi.spyOn(client, 'info').mockRejectedValue(new Error('LOADING Redis is loading the dataset in memory'));
+      client.emit('ready');
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      replica.signal('SIGSTOP');
+      const error = await q.push(2).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'ERR_STORAGE' });
+      expect((error as Error).message).toMatch(/only 0 of 1 replicas confirmed/);
+      expect(warnings).toEqual([expect.stringMatching(/cannot read the Redis server's persistence settings \(LOADING.*strict commits go on as read before/)]);
+      replica.signal('SIGCONT');
+      info.mockRestore();
+      await q.close();
+      await store.close();
+    } finally {
+      replica.signal('SIGCONT');
+      client.disconnect();
+      admin.disconnect();
+      await replica.stop();
+      await primary.stop();
+    }
+  });
+
   it('WAITs behind the script even after the server lost its scripts (SCRIPT FLUSH): no commit resolves unreplicated', async () => {
     const primary = await RedisServer.start({ args: ['--appendonly', 'no', '--repl-diskless-sync-delay', '0'] });
     const replica = await RedisServer.start({ args: ['--appendonly', 'no', '--replicaof', '127.0.0.1', String(primary.port)] });
