@@ -2,7 +2,7 @@ import { wrap, type DBSchema, type IDBPDatabase } from 'idb';
 import { storageError } from '../../core/storage-errors.js';
 import type { BlobStorage, Durability } from '../../core/store.js';
 import { assemble } from './chunks.js';
-import { refusedAfterQuota } from './requests.js';
+import { refusedAfterQuota, settle } from './requests.js';
 import type { Schema } from './schema.js';
 
 /**
@@ -51,6 +51,7 @@ export class IndexedDbBlobs implements BlobStorage {
         tx.abort();
         throw error;
       }
+      settle(tx);
       return tx.done;
     });
   }
@@ -58,12 +59,15 @@ export class IndexedDbBlobs implements BlobStorage {
   read(key: string, start: number, end: number): Promise<Uint8Array> {
     if (end <= start) return Promise.resolve(new Uint8Array(0));
     return this.#run(`Cannot read the blob ${key} of queue "${this.#queue}".`, async (db) => {
-      const { store } = db.transaction('chunks', 'readonly');
+      const tx = db.transaction('chunks', 'readonly');
+      const { store } = tx;
       // The chunk that holds `start` begins at or before it: the last offset up to `start`, then every one before `end`.
       const before = await store.openKeyCursor(this.#range(key, 0, start + 1), 'prev');
       const from = before ? before.key[2] : start;
       const range = this.#range(key, from, end);
-      const [keys, values] = await Promise.all([store.getAllKeys(range), store.getAll(range)]);
+      const reads = Promise.all([store.getAllKeys(range), store.getAll(range)]);
+      settle(tx);
+      const [keys, values] = await reads;
       // Up to the first gap, as a queue's segments are: bytes that were never written are not there to be read.
       return assemble(keys, values, start, end, from);
     });
@@ -74,6 +78,7 @@ export class IndexedDbBlobs implements BlobStorage {
     return this.#run(`Cannot delete blobs of queue "${this.#queue}".`, (db) => {
       const tx = db.transaction('chunks', 'readwrite');
       for (const key of keys) tx.store.delete(this.#range(key, 0, Infinity)).catch(() => undefined);
+      settle(tx);
       return tx.done;
     });
   }

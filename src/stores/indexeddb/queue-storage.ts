@@ -7,7 +7,7 @@ import { Owners } from './owners.js';
 import { onRestore } from './page-restore.js';
 import type { Connection } from './connection.js';
 import { assemble, chunksIn, reach, stamped } from './chunks.js';
-import { abort, chunksOf, completion, recordsOf, refusedAfterQuota, result } from './requests.js';
+import { abort, chunksOf, completion, recordsOf, refusedAfterQuota, result, settle } from './requests.js';
 import type { SegmentRecord } from './schema.js';
 import { WriterLock, type Locks } from './writer-lock.js';
 import { appendsOnly, headOf, issue, META, scope, type Known } from './writes.js';
@@ -93,13 +93,15 @@ export class IndexedDbQueueStorage implements QueueStorage {
     const name = this.#name;
     const tx = connection.db.transaction(['heads', 'meta', 'segments', 'chunks'], 'readonly');
     const short = [...this.#short];
-    const [stamp, whole, appended, records, checked] = await Promise.all([
+    const reads = Promise.all([
       stamped(tx, name, true),
       result<Uint8Array | undefined>(tx.objectStore('meta').get(name)),
       result<Uint8Array[]>(tx.objectStore('chunks').getAll(chunksOf(name, META))),
       result<SegmentRecord[]>(tx.objectStore('segments').getAll(recordsOf(name))),
       Promise.all(short.map((id) => chunksIn(tx, name, id))),
     ]);
+    settle(tx);
+    const [stamp, whole, appended, records, checked] = await reads;
     const meta = appended.length > 0 ? concat(whole ? [whole, ...appended] : appended) : whole;
     const lengths = new Map(records.map(({ id, length }) => [id, length]));
     const { last, recorded, ...token } = stamp;
@@ -127,12 +129,17 @@ export class IndexedDbQueueStorage implements QueueStorage {
 
   /** The token as stored (see `tokenOf`). */
   async #stored(connection: Connection): Promise<string> {
-    return (await stamped(connection.db.transaction(['heads', 'chunks'], 'readonly'), this.#name, false)).token;
+    const tx = connection.db.transaction(['heads', 'chunks'], 'readonly');
+    const read = stamped(tx, this.#name, false);
+    settle(tx);
+    return (await read).token;
   }
 
   async #read(segment: number, start: number, end: number): Promise<Uint8Array> {
     const tx = this.#open().db.transaction('chunks', 'readonly');
-    const bytes = assemble(...(await chunksIn(tx, this.#name, segment)), start, end);
+    const read = chunksIn(tx, this.#name, segment);
+    settle(tx);
+    const bytes = assemble(...(await read), start, end);
     // Short of what the listing said: removed or cut by another handle, or its chunks removed under the queue while
     // its record stayed. The next loads look at its chunks, not only at its record.
     if (bytes.length < end - start) this.#short.add(segment);
@@ -183,7 +190,7 @@ export class IndexedDbQueueStorage implements QueueStorage {
       const issued = issue(tx, this.#name, known, batch, appends);
       next = issued.next;
       // Only cuts and quarantines read inside the transaction; otherwise nothing is left to wait for.
-      if (!issued.reads) tx.commit?.();
+      if (!issued.reads) settle(tx);
       // Listened for only now: a transaction's events come in later tasks, so none is missed, and setting the
       // handlers up (tens of µs in Firefox) runs while the engine commits instead of before it starts.
       done = completion(tx);
@@ -255,6 +262,7 @@ export class IndexedDbQueueStorage implements QueueStorage {
       // Under the head's key as the handle knows it: had another handle replaced the head, the put would break the
       // unique index and write nothing.
       tx.objectStore('heads').put(headOf(this.#name, known.version, known.tail, known.lengths), [this.#name, known.version]);
+      settle(tx);
       await completion(tx);
     } catch {
       // Left as the last commit that replaced the head recorded it: never more than was there.

@@ -62,6 +62,16 @@ export function refusedAfterQuota(error: unknown): boolean {
   return (error as { name?: string } | null)?.name === 'InvalidStateError';
 }
 
+/**
+ * Commits `tx` once its requests are done, every one of them issued: the engine then finishes it without waiting for
+ * this page to take their results. A page the browser froze (a background tab, Android) can still run a task, and a
+ * transaction it begins then would otherwise stay open until it is thawed, and every readwrite transaction on those
+ * stores, in every tab, wait behind it: each tab's outbox stopped.
+ */
+export function settle(tx: { commit?(): void }): void {
+  tx.commit?.();
+}
+
 /** Aborts `tx` unless it already finished. */
 export function abort(tx: IDBTransaction): void {
   try {
