@@ -183,6 +183,40 @@ eachEngine('IndexedDbStore across tabs and workers', (engine) => {
     await b.close();
   }, 60_000);
 
+  const stalledTitle = 'a tab that reads and then stops taking results (frozen, busy) holds up no other tab: its transaction commits without it';
+  if (engine.name === 'webkit') skipLoudly(stalledTitle, engine, "WebKit ends a transaction only once its page takes the results, committed or not (it aborts a suspended process's instead)");
+  else it(stalledTitle, async () => {
+    const [a, b] = await Promise.all([browser.open(), browser.open()]);
+    const open = `const { Queue, IndexedDbStore } = globalThis.sluice;
+      globalThis.q ??= await Queue.open({ name: 'stalled', store: new IndexedDbStore({ dbName: 'e2e-stalled' }) });`;
+    await a.evaluate(async (open) => {
+      await new Function(`return (async () => { ${open} await q.push('a'); })()`)();
+      // Past the writer lock's idle time: a holds no lock, only what it reads next.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }, open);
+    await b.evaluate(async (open) => new Function(`return (async () => { ${open} })()`)(), open);
+    // a begins a read of the queue, then its thread stays busy (as a frozen tab's stays still) for 4 s: the read's
+    // transaction is issued first, its results wait for a.
+    await a.evaluate(() => {
+      void (globalThis as any).q.list();
+      setTimeout(() => {
+        const start = performance.now();
+        while (performance.now() - start < 4000);
+        (globalThis as any).busyUntil = performance.timeOrigin + performance.now();
+      }, 0);
+    }, undefined);
+    const pushed = await b.evaluate(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await (globalThis as any).q.push('b');
+      return performance.timeOrigin + performance.now();
+    }, undefined);
+    const busyUntil = await a.evaluate(() => (globalThis as any).busyUntil as number, undefined);
+    // b's push (a readwrite transaction on what a reads) went through while a was still busy.
+    expect(pushed).toBeLessThan(busyUntil);
+    await a.close();
+    await b.close();
+  }, 60_000);
+
   it('a tab deleting the database: the tab with the queue open hears ERR_NOT_FOUND from its next call, and the database is not made again', async () => {
     const [a, b] = await Promise.all([browser.open(), browser.open()]);
     await a.evaluate(async () => {
