@@ -1,6 +1,7 @@
 import { SluiceError } from '../../core/errors.js';
 import type { Queue } from '../../core/queue.js';
 import type { Lease } from '../../core/queue-types.js';
+import { DrainedBodies, type BodyFields } from './bodies.js';
 import { type Context, mayChange, withQueue } from './context.js';
 import { REPAIRED } from './damage.js';
 import { failure } from './failure.js';
@@ -102,6 +103,7 @@ export async function drain(ctx: Context, name: string, limit = Infinity): Promi
     // For the progress bar only: `take` also hands out what stats counts as leased to a process that has died.
     const { size, delayed } = await queue.stats();
     const progress = new Progress(ctx.io.progress, `Draining ${name}`, Math.min(limit, size - delayed), ctx.now);
+    const bodies = await DrainedBodies.open(ctx, name, kindOf(ctx.dir, name), queue);
     let done = 0;
     try {
       while (done < limit) {
@@ -109,20 +111,29 @@ export async function drain(ctx: Context, name: string, limit = Infinity): Promi
         if (!lease) break;
         progress.clear();
         for (const { id, attempts, value } of lease.entries) {
-          ctx.io.out(ctx.json ? JSON.stringify({ id, attempts, ...valueFields(value) }) : `${id}  ${valueText(value)}`);
+          const body = (await bodies?.fieldsOf(value)) ?? {};
+          ctx.io.out(ctx.json ? JSON.stringify({ id, attempts, ...valueFields(value), ...body }) : `${id}  ${valueText(value)}${bodyText(body)}`);
         }
         // Acked only once written: a reader that went away (`| head -1`) must not take the items with it.
         await writtenOrReleased(ctx, lease, `${done} entries were drained from ${name} (written, then acked)`);
         await lease.ack();
+        await bodies?.deleteFor(lease.entries.map((e) => e.value));
         done += lease.entries.length;
         progress.update(done);
       }
     } finally {
       progress.clear();
+      await bodies?.close();
     }
     if (!ctx.json) ctx.io.out(`Drained ${done} entries from ${name}.`);
     return 0;
   });
+}
+
+/** A body printed beside its entry on a line of text (see `DrainedBodies`). */
+function bodyText(body: BodyFields): string {
+  if ('body' in body) return `  body base64:${body.body}`;
+  return 'bodyError' in body ? `  body unreadable: ${body.bodyError}` : '';
 }
 
 /** Waits until the lease's entries are written; when they cannot be, puts them back and throws, saying `drained`. */

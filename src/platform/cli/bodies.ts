@@ -1,0 +1,64 @@
+import { QueueBlobs } from '../../core/blobs.js';
+import { systemClock } from '../../core/clock.js';
+import type { Queue } from '../../core/queue.js';
+import type { QueueStorage } from '../../core/store.js';
+import { BodyStore } from '../../outbox/body-store.js';
+import type { BlobRef } from '../../outbox/body.js';
+import type { Context } from './context.js';
+import type { QueueKind } from './layout.js';
+
+/** What a drained line says of a body kept beside its task: its bytes in base64, or why they cannot be read. */
+export type BodyFields = { readonly body: string } | { readonly bodyError: string } | Record<string, never>;
+
+/**
+ * The request bodies an outbox keeps beside its tasks (a Blob, a form, a body over 64 KB), for `drain`: the entry
+ * names only the body's key, and once the entry is acked the body goes too (at once here, else at the outbox's next
+ * sweep). So each is printed whole, in base64, beside the entry that names it: the line is all that is left of the
+ * request. An outbox's dead letters name bodies kept with its pending tasks, in the outbox's queue.
+ */
+export class DrainedBodies {
+  readonly #bodies: BodyStore;
+  readonly #dead: boolean;
+  readonly #close: () => Promise<void>;
+
+  private constructor(bodies: BodyStore, dead: boolean, close: () => Promise<void>) {
+    this.#bodies = bodies;
+    this.#dead = dead;
+    this.#close = close;
+  }
+
+  /** The bodies of the outbox that `name` (of `kind`) is, or belongs to; undefined for a queue of another kind. */
+  static async open(ctx: Context, name: string, kind: QueueKind, queue: Queue<unknown>): Promise<DrainedBodies | undefined> {
+    const options = { clock: systemClock, maxBodyBytes: Infinity, stream: false };
+    if (kind === 'outbox') return new DrainedBodies(new BodyStore(queue.blobs, options), false, async () => undefined);
+    if (kind !== 'dead-letters') return undefined;
+    const storage: QueueStorage = await ctx.store.open(name.slice(0, -'.dead'.length));
+    const blobs = storage.blobs && new QueueBlobs(storage.blobs, 'relaxed', () => undefined);
+    return new DrainedBodies(new BodyStore(blobs, options), true, () => storage.close());
+  }
+
+  /** The fields a drained line of `value` gets for the body it names (none for a body kept inside it). */
+  async fieldsOf(value: unknown): Promise<BodyFields> {
+    const ref = this.#ref(value);
+    if (!ref) return {};
+    const opened = await this.#bodies.open(ref, undefined);
+    if (typeof opened === 'string') return { bodyError: opened };
+    return { body: Buffer.from(await (opened.body as Blob).arrayBuffer()).toString('base64') };
+  }
+
+  /** Deletes the bodies `values` name (acked: nothing names them any more); a failure leaves them to the sweep. */
+  async deleteFor(values: readonly unknown[]): Promise<void> {
+    const keys = values.map((value) => this.#ref(value)?.key).filter((key) => key !== undefined);
+    await this.#bodies.delete(keys).catch(() => undefined);
+  }
+
+  close(): Promise<void> {
+    return this.#close();
+  }
+
+  #ref(value: unknown): BlobRef | undefined {
+    const task = (this.#dead ? (value as { task?: unknown } | null)?.task : value) as { body?: { blob?: BlobRef } } | null | undefined;
+    const ref = task?.body?.blob;
+    return ref && typeof ref.key === 'string' && typeof ref.size === 'number' ? ref : undefined;
+  }
+}
