@@ -73,8 +73,9 @@ export function strictPlan(server: ServerDurability, replicas: number | undefine
     }
     return { wait: replicas };
   }
-  if (server.fsyncAlways) return { wait: 0 };
+  // Replicas first, even where every write is fsynced: a failover to one discards the copy on the machine that died.
   if (server.replicas > 0) return { wait: server.replicas };
+  if (server.fsyncAlways) return { wait: 0 };
   if (server.fsyncAlways === undefined) {
     return { wait: 0, warning: `sluice: durability 'strict' cannot be verified: ${server.unknownBecause}. Commits are as durable as the provider's persistence; set \`replicas\` to WAIT for replicas.` };
   }

@@ -106,6 +106,32 @@ describeRedis('RedisStore durability "strict"', () => {
     }
   });
 
+  it('WAITs for replicas where every write is fsynced too: a failover to one discards the fsynced copy', async () => {
+    // appendonly yes, appendfsync always (the test server's default), and a replica.
+    const primary = await RedisServer.start({ args: ['--repl-diskless-sync-delay', '0'] });
+    const replica = await RedisServer.start({ args: ['--appendonly', 'no', '--replicaof', '127.0.0.1', String(primary.port)] });
+    const admin = new Redis(primary.url);
+    try {
+      await synced(admin);
+      const store = new RedisStore({ url: primary.url, replicaTimeoutMs: 300, onWarning: () => undefined });
+      const q = await Queue.open<number>({ name: 'q', store, durability: 'strict' });
+      await q.push(1);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      replica.signal('SIGSTOP');
+      const error = await q.push(2).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'ERR_STORAGE' });
+      expect((error as Error).message).toMatch(/only 0 of 1 replicas confirmed/);
+      replica.signal('SIGCONT');
+      await q.close();
+      await store.close();
+    } finally {
+      replica.signal('SIGCONT');
+      admin.disconnect();
+      await replica.stop();
+      await primary.stop();
+    }
+  });
+
   it('keeps the replicas it found when reading the settings again fails (a reconnection to a busy server): strict still WAITs', async () => {
     const primary = await RedisServer.start({ args: ['--appendonly', 'no', '--repl-diskless-sync-delay', '0'] });
     const replica = await RedisServer.start({ args: ['--appendonly', 'no', '--replicaof', '127.0.0.1', String(primary.port)] });
