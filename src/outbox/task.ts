@@ -193,6 +193,7 @@ export function prepareTask(input: HttpTask, baseUrl: string | undefined, now: n
   if ((out.expiresAt as number) < (out.notBefore as number)) bad('notBefore', `no later than \`expiresAt\` (${out.expiresAt as number})`, out.notBefore);
   if (task.mode !== undefined) {
     if (!MODES.includes(task.mode as string)) bad('mode', "'cors', 'navigate', 'no-cors' or 'same-origin'", task.mode);
+    if (task.mode === 'no-cors' && !['GET', 'HEAD', 'POST'].includes(method)) bad('mode', `one fetch sends a ${method} in ('no-cors' takes GET, HEAD and POST only)`, task.mode);
     out.mode = task.mode;
   }
   if (task.credentials !== undefined) {

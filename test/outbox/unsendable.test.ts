@@ -41,6 +41,9 @@ describe('Outbox.enqueue() refuses what cannot be sent, storing nothing', () => 
       { url: 'http://127.0.0.1:6000/x' },
       { url: 'https://api.example.test:10080/x' },
       { url: 'http://127.0.0.1:0/x' },
+      // fetch refuses other methods than GET, HEAD and POST in mode 'no-cors'.
+      { url: '/x', method: 'PUT', mode: 'no-cors', body: 'v2' },
+      { url: '/x', method: 'delete', mode: 'no-cors' },
     ];
     for (const task of refused) {
       await expect(r.outbox.enqueue(task), JSON.stringify(task)).rejects.toMatchObject({ code: 'ERR_INVALID_TASK' });
