@@ -6,6 +6,7 @@ import type { DeadDetail } from './events.js';
 import type { Requeued } from './dead-moves.js';
 import { blobKey, publicTask, type HttpTask, type StoredTask } from './task.js';
 import { eachPage } from './pages.js';
+import { checkLetter } from './pending-task.js';
 
 /** Why a task went to dead. */
 export type DeadReason =
@@ -93,6 +94,7 @@ export class DeadLetters {
     this.#checkOpen();
     const entries = await this.#queue.list(options);
     return entries.map(({ id, value }) => {
+      checkLetter(value, this.#queue.name, id);
       const letter: DeadLetter = { id, task: publicTask(value.task), reason: value.reason, attempts: value.attempts, at: value.at };
       return {
         ...letter,

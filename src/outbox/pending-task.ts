@@ -119,7 +119,7 @@ export function laneOf(task: { readonly group?: string | undefined }, ordering: 
  * Refuses a stored value that is no outbox task: the outbox was opened on a Queue's name, or on another outbox's dead
  * letters (`<name>.dead`). Read on, it would be a TypeError deep in the index, or a record sent as a request.
  */
-export function checkStored(value: unknown, queue: string, id: string): void {
+export function checkStored(value: unknown, queue: string, id: string, what = 'outbox task'): void {
   const task = value as Partial<StoredTask> | null;
   if (typeof task?.url === 'string' && typeof task.id === 'string' && typeof task.method === 'string') {
     if (task.body === undefined || isStoredBody(task.body)) return;
@@ -127,8 +127,14 @@ export function checkStored(value: unknown, queue: string, id: string): void {
   }
   throw new SluiceError(
     'ERR_INCOMPATIBLE_STORE',
-    `Queue "${queue}" holds an item that is no outbox task (id ${id}): it is a Queue's, or an outbox's dead letters (kept in "<outbox>.dead"). Open it as what it is, or give the outbox another name.`,
+    `Queue "${queue}" holds an item that is no ${what} (id ${id}): it is a Queue's, or another outbox's queue (an outbox keeps its tasks in "<outbox>", its dead letters in "<outbox>.dead"). Open it as what it is, or give the outbox another name.`,
   );
+}
+
+/** As `checkStored`, for an item of an outbox's dead letters: a letter, whose task is checked as a task is. */
+export function checkLetter(value: unknown, queue: string, id: string): void {
+  const letter = value as { task?: unknown; reason?: unknown } | null;
+  checkStored(typeof letter?.reason === 'string' ? letter.task : undefined, queue, id, 'dead letter');
 }
 
 /** A task stored as entry `seq` as the index keeps it: ready, until the index says otherwise. */

@@ -2,6 +2,7 @@ import type { QueueEntry } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
 import type { DeadRecord } from './dead-letters.js';
 import { eachPage } from './pages.js';
+import { checkLetter } from './pending-task.js';
 import type { StoredTask } from './task.js';
 
 /**
@@ -60,6 +61,7 @@ export async function lettersOf(dead: Queue<DeadRecord>): Promise<Map<string, De
   const letters = new Map<string, DeadRecord>();
   await eachPage(dead, (page) => {
     for (const { id, value } of page) {
+      checkLetter(value, dead.name, id);
       const { body: _, ...task } = value.task;
       letters.set(id, value.from === undefined ? value : { ...value, task });
     }

@@ -110,6 +110,14 @@ describe('an outbox opened where no outbox keeps its tasks', () => {
     await queue.close();
   });
 
+  it("whose dead letters' queue holds items that are no dead letters (a Queue of the app's named 'jobs.dead'): ERR_INCOMPATIBLE_STORE, not a TypeError", async () => {
+    const queue = await Queue.open<unknown>({ name: 'jobs.dead', store: r.store });
+    await queue.pushMany([{ note: 'not a dead letter' }, { task: 'x', reason: 'status' }]);
+    await expect(r.open({ name: 'jobs' })).rejects.toMatchObject({ code: 'ERR_INCOMPATIBLE_STORE', message: expect.stringContaining('no dead letter (id 0)') });
+    expect(await queue.stats()).toMatchObject({ size: 2, leased: 0 });
+    await queue.close();
+  });
+
   it('holding a task whose body is of a kind this version does not know (a newer version stored it): ERR_INCOMPATIBLE_STORE, never sent empty', async () => {
     const queue = await Queue.open<unknown>({ name: 'later', store: r.store });
     const task = { id: 'n1', url: `${r.server.url}/x`, method: 'POST', headers: { 'content-type': 'application/json' }, createdAt: 0 };
