@@ -5,6 +5,8 @@ import { defineScripts } from './scripts.js';
 export interface Beat {
   readonly key: string;
   readonly tombstone: string;
+  /** Where the queue's primary is recorded as first heard from (see GONE in scripts.ts). */
+  readonly judging: string;
   /** The owner was judged gone: the handle takes a new owner and returns its heartbeat, beaten from now on. */
   readonly gone: () => Beat;
 }
@@ -53,7 +55,7 @@ export class Heartbeats {
    */
   async start(beat: Beat, renamed = false): Promise<void> {
     if (renamed) this.#add(beat);
-    const made = await defineScripts(this.#client()).sluiceBeat1(beat.key, beat.tombstone, this.#ttlMs, '1');
+    const made = await defineScripts(this.#client()).sluiceBeat2(beat.key, beat.tombstone, beat.judging, this.#ttlMs, '1', GONE_TTL_MS);
     // A random owner nobody has judged: only a clash of ids could leave a tombstone.
     if (made === 0) throw new Error(`heartbeat ${beat.key} has a tombstone`);
     if (!renamed) this.#add(beat);
@@ -100,7 +102,7 @@ export class Heartbeats {
     for (const [key, entry] of this.#beats) {
       const sent = performance.now();
       const remake = sent - entry.ok < GONE_TTL_MS / 2 ? '1' : '0';
-      scripts.sluiceBeat1(key, entry.beat.tombstone, this.#ttlMs, remake).then(
+      scripts.sluiceBeat2(key, entry.beat.tombstone, entry.beat.judging, this.#ttlMs, remake, GONE_TTL_MS).then(
         (reply) => {
           if (this.#beats.get(key) !== entry) return;
           if (reply !== 0) {

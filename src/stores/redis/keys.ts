@@ -11,7 +11,8 @@
  * - `g:<owner>`: left when a handle judged that owner gone, so that it never comes back as that owner;
  * - `w`: the pub/sub channel on which every commit is announced;
  * - `t`: the handle whose commit goes next, after its commits lost races in a row (see COMMIT in scripts.ts);
- * - `b:<key>`: a blob's bytes (an outbox's large bodies); `bk`: the set of blob keys, so listing needs no SCAN.
+ * - `b:<key>`: a blob's bytes (an outbox's large bodies); `bk`: the set of blob keys, so listing needs no SCAN;
+ * - `j`: the replication id of the primary that judges owners gone, and since when (see GONE in scripts.ts).
  */
 export class QueueKeys {
   readonly version: string;
@@ -61,5 +62,9 @@ export class QueueKeys {
 
   get blobIndex(): string {
     return `${this.#base}bk`;
+  }
+
+  get judging(): string {
+    return `${this.#base}j`;
   }
 }

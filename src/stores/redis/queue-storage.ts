@@ -101,6 +101,7 @@ export class RedisQueueStorage implements QueueStorage {
     return {
       key: this.#keys.heartbeat(owner),
       tombstone: this.#keys.gone(owner),
+      judging: this.#keys.judging,
       gone: () => {
         if (this.#owner === owner) this.#owner = randomId();
         return this.#beat();
@@ -238,7 +239,7 @@ export class RedisQueueStorage implements QueueStorage {
     if (now - this.#context.reconnectedAt() < ownerTtlMs) return false;
     if (this.#judge && now - this.#judge.since < ownerTtlMs) return false;
     try {
-      const gone = await this.#context.scripts.sluiceGone2(this.#keys.heartbeat(owner), this.#keys.gone(owner), ownerTtlMs, GONE_TTL_MS, this.#judge?.server ?? '');
+      const gone = await this.#context.scripts.sluiceGone3(this.#keys.heartbeat(owner), this.#keys.gone(owner), this.#keys.judging, ownerTtlMs, this.#judge?.server ?? '', GONE_TTL_MS);
       if (typeof gone === 'string') {
         this.#serverSeen(gone);
         return false;

@@ -186,13 +186,38 @@ export function generationOf(token: string): string | undefined {
 const COMMIT_WHEN_FULL = `#!lua flags=allow-oom\n${COMMIT}`;
 
 /**
+ * Lua for BEAT and GONE: `heardFrom(key)` is when this primary was first heard from, as `key` records it with its
+ * replication id (new at each promotion). A record of another primary (a replica promoted since: the record came
+ * with the data) is replaced by this one's, from now; none at all (a queue new here, or none beat for a day) is made
+ * as if long known. `now` is the server's time in ms.
+ */
+const PRIMARY = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local function heardFrom(key)
+  local replid = string.match(redis.call('INFO', 'replication'), 'master_replid:(%x+)') or ''
+  local seen = redis.call('GET', key)
+  if seen and string.sub(seen, 1, #replid + 1) == replid .. ':' then return tonumber(string.sub(seen, #replid + 2)) end
+  local since = seen and now or 0
+  redis.call('SET', key, replid .. ':' .. since, 'PX', ARGV[#ARGV])
+  return since
+end
+`;
+
+/**
  * A heartbeat's refresh, allowed at `maxmemory` (a refused refresh would make a live handle look dead). "Gone" is
  * final: once another handle judged this owner gone (`GONE` left its tombstone) the key is not made again, and the
  * handle must go on under a new owner. A key that expired unjudged (a server restarted without it) is made again when
- * the caller allows it. KEYS: heartbeat, tombstone. ARGV: ttlMs, '1' to make an expired key again.
+ * the caller allows it. Each beat also records the primary it reached (KEYS[3], see `heardFrom`): a replica promoted
+ * is heard from at the first beat after the failover.
+ * KEYS: heartbeat, tombstone, judging primary. ARGV: ttlMs, '1' to make an expired key again, the record's TTL.
  * Reply: 1 refreshed, 2 made again (had expired, nobody judged it), 0 judged gone.
  */
 const BEAT = `#!lua flags=allow-oom
+${PRIMARY}
+heardFrom(KEYS[3])
+-- Kept for as long as handles beat.
+redis.call('PEXPIRE', KEYS[3], ARGV[3])
 if redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'XX') then return 1 end
 if ARGV[2] ~= '1' or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
@@ -205,20 +230,24 @@ return 2
  * `ownerTtlMs` (restarted, its heartbeats lost or expired while it was down) judges nobody: live owners have not yet
  * had a beat to write theirs again. Nor does a server other than the one the caller last knew (ARGV[3], its run_id;
  * '' for any): a replica promoted (a Cluster node failed over) may have been up for long, yet missed the last beats
- * while it lagged; the caller then judges nobody for `ownerTtlMs`.
- * KEYS: heartbeat, tombstone. ARGV: ownerTtlMs, tombstone TTL, run_id expected.
+ * while it lagged; the caller then judges nobody for `ownerTtlMs`. A handle that knew no server before (opened since)
+ * cannot tell a promotion so: a primary judges nobody for `ownerTtlMs` from when it was first heard from as primary
+ * (see `heardFrom`; the handles' beats tell it at once after a failover).
+ * KEYS: heartbeat, tombstone, judging primary. ARGV: ownerTtlMs, run_id expected, the TTL of the tombstone and record.
  * Reply: 1 gone, 0 not (or not judged), or the server's run_id when it is not the one expected (not judged).
  */
 const GONE = `#!lua flags=allow-oom
+${PRIMARY}
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 1 end
 local info = redis.call('INFO', 'server')
 local server = string.match(info, 'run_id:(%x+)') or ''
-if ARGV[3] ~= '' and server ~= ARGV[3] then return server end
+if ARGV[2] ~= '' and server ~= ARGV[2] then return server end
 -- Whole seconds of the clock since the start: up to a second more than the time up.
 local uptime = tonumber(string.match(info, 'uptime_in_seconds:(%d+)')) or 0
 if (uptime - 1) * 1000 < tonumber(ARGV[1]) then return 0 end
-redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+if now - heardFrom(KEYS[3]) < tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
 return 1
 `;
 
@@ -237,8 +266,8 @@ export interface ScriptedClient {
   sluiceCommitWhenFull4(...args: (string | number | Buffer)[]): Promise<string>;
   sluiceLoad2Buffer(...args: string[]): Promise<Buffer[]>;
   sluiceRelist3(...args: string[]): Promise<number>;
-  sluiceBeat1(heartbeat: string, tombstone: string, ttlMs: number, remake: '0' | '1'): Promise<number>;
-  sluiceGone2(heartbeat: string, tombstone: string, ownerTtlMs: number, goneTtlMs: number, server: string): Promise<number | string>;
+  sluiceBeat2(heartbeat: string, tombstone: string, judging: string, ttlMs: number, remake: '0' | '1', recordTtlMs: number): Promise<number>;
+  sluiceGone3(heartbeat: string, tombstone: string, judging: string, ownerTtlMs: number, server: string, goneTtlMs: number): Promise<number | string>;
 }
 
 /**
@@ -251,8 +280,8 @@ export function defineScripts(client: Redis | Cluster): ScriptedClient {
   if (typeof scripted.sluiceCommitWhenFull4 !== 'function') client.defineCommand('sluiceCommitWhenFull4', { lua: COMMIT_WHEN_FULL });
   if (typeof scripted.sluiceLoad2Buffer !== 'function') client.defineCommand('sluiceLoad2', { lua: LOAD });
   if (typeof scripted.sluiceRelist3 !== 'function') client.defineCommand('sluiceRelist3', { lua: RELIST });
-  if (typeof scripted.sluiceBeat1 !== 'function') client.defineCommand('sluiceBeat1', { lua: BEAT, numberOfKeys: 2 });
-  if (typeof scripted.sluiceGone2 !== 'function') client.defineCommand('sluiceGone2', { lua: GONE, numberOfKeys: 2 });
+  if (typeof scripted.sluiceBeat2 !== 'function') client.defineCommand('sluiceBeat2', { lua: BEAT, numberOfKeys: 3 });
+  if (typeof scripted.sluiceGone3 !== 'function') client.defineCommand('sluiceGone3', { lua: GONE, numberOfKeys: 3 });
   return client as unknown as ScriptedClient;
 }
 

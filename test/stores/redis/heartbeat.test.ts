@@ -5,6 +5,7 @@ import { expect, it } from 'vitest';
 import { Outbox, Queue } from '../../../src/index.js';
 import { inDoubt } from '../../../src/core/part-lease.js';
 import { RedisStore } from '../../../src/redis.js';
+import { RedisServer } from '../../support/redis-server.js';
 import { describeRedis } from '../../support/redis-suite.js';
 import { TcpProxy } from '../../support/tcp-proxy.mjs';
 
@@ -108,10 +109,10 @@ describeRedis('RedisStore heartbeats across a restart', (server) => {
       await admin.del(`renamed:{q}:h:${owner}`);
       expect(values(await b.take(1))).toEqual(['x1']);
       // A's next commit finds it judged gone; the first write of its new heartbeat fails (a blip of the connection).
-      const scripted = client as unknown as { sluiceBeat1: (key: string, ...rest: unknown[]) => Promise<number> };
-      const beat = scripted.sluiceBeat1.bind(client);
+      const scripted = client as unknown as { sluiceBeat2: (key: string, ...rest: unknown[]) => Promise<number> };
+      const beat = scripted.sluiceBeat2.bind(client);
       let blips = 0;
-      scripted.sluiceBeat1 = (key, ...rest) => (!hearts.includes(key) && blips++ === 0 ? Promise.reject(new Error('connection blip')) : beat(key, ...rest));
+      scripted.sluiceBeat2 = (key, ...rest) => (!hearts.includes(key) && blips++ === 0 ? Promise.reject(new Error('connection blip')) : beat(key, ...rest));
       await expect(a.take(1)).rejects.toMatchObject({ code: 'ERR_STORAGE' });
       expect(blips).toBeGreaterThan(0);
       await sleep(700);
@@ -127,6 +128,42 @@ describeRedis('RedisStore heartbeats across a restart', (server) => {
       admin.disconnect();
       await Promise.all(stores.map((s) => s.close()));
       client.disconnect();
+    }
+  });
+
+  it('a handle opened just after a failover judges nobody gone for ownerTtlMs: the replica promoted lagged behind live beats', async () => {
+    const primary = await RedisServer.start({ args: ['--appendonly', 'no', '--repl-diskless-sync-delay', '0'] });
+    const link = await TcpProxy.start({ port: primary.port });
+    const replica = await RedisServer.start({ args: ['--appendonly', 'no', '--replicaof', '127.0.0.1', String(link.port)] });
+    const admin = new Redis(replica.url);
+    const options = { prefix: 'promoted:', ownerTtlMs: 1000, retryMs: 1000, onWarning: () => undefined };
+    const stores = [new RedisStore({ url: primary.url, ...options })];
+    try {
+      while (!/master_link_status:up/.test(await admin.info('replication'))) await sleep(50);
+      await upFor(replica.url, 2);
+      const a = await Queue.open<string>({ name: 'q', store: stores[0]!, leaseMs: 600_000 });
+      await a.pushMany(['x1', 'x2']);
+      expect(values(await a.take(2))).toEqual(['x1', 'x2']);
+      await sleep(300);
+      // The replica stops hearing A's beats for longer than ownerTtlMs; then it is promoted, A's heartbeat expired there.
+      link.hold();
+      link.cut();
+      await sleep(1500);
+      await primary.kill();
+      await admin.replicaof('NO', 'ONE');
+      stores.push(new RedisStore({ url: replica.url, ...options }));
+      const b = await Queue.open<string>({ name: 'q', store: stores[1]! });
+      // A is alive (its clients would reconnect to the new primary): its leased items are not B's to take.
+      expect(values(await b.take(5))).toBeUndefined();
+      await b.close();
+    } finally {
+      admin.disconnect();
+      // Its held connections (the replica asking for its old primary) let go, to a server that is no more.
+      link.release();
+      await link.close();
+      await Promise.allSettled(stores.map((s) => s.close()));
+      await replica.stop();
+      await primary.stop();
     }
   });
 
