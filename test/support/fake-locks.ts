@@ -7,13 +7,16 @@ interface Ask {
   readonly context: FakeLocks;
   readonly grant: () => void;
   drop: () => void;
+  /** Takes a granted lock away, as another's `steal` does: released, and the request rejected with an AbortError. */
+  steal?: () => void;
 }
 
 /**
  * The Web Locks API within one process, for Node tests (Node 20 has no `navigator.locks`): exclusive and shared
  * locks granted in the order asked, `ifAvailable`, `signal`, and `query()`. The manager is the origin's;
  * `context()` is one tab's or worker's `navigator.locks`, and `kill()` ends that context the way a crashed tab ends:
- * the locks it holds are released and its waiting requests dropped, without its callbacks being told.
+ * the locks it holds are released and its waiting requests dropped, without its callbacks being told. `steal`
+ * takes a held lock away, telling its holder only by rejecting the holder's request, as browsers do.
  */
 export class FakeLockManager {
   readonly holders: Ask[] = [];
@@ -62,7 +65,7 @@ export class FakeLocks {
     name: string,
     ...args:
       | [callback: (lock: unknown) => unknown]
-      | [options: { ifAvailable?: boolean; signal?: AbortSignal; mode?: Mode }, callback: (lock: unknown) => unknown]
+      | [options: { ifAvailable?: boolean; steal?: boolean; signal?: AbortSignal; mode?: Mode }, callback: (lock: unknown) => unknown]
   ): Promise<unknown> {
     const callback = args.length === 1 ? args[0] : args[1];
     const options = args.length === 1 ? {} : args[0];
@@ -84,6 +87,7 @@ export class FakeLocks {
             manager.next();
           };
           ask.drop = release;
+          ask.steal = () => (release(), reject(new DOMException('The lock was stolen.', 'AbortError')));
           Promise.resolve()
             .then(() => callback({ name, mode }))
             .then(
@@ -93,7 +97,11 @@ export class FakeLocks {
         },
         drop: () => manager.pending.splice(manager.pending.indexOf(ask), 1),
       };
-      manager.pending.push(ask);
+      // A steal goes before every request waiting, and takes the lock from whoever holds it.
+      if (options.steal) {
+        manager.pending.unshift(ask);
+        for (const held of manager.holders.filter((h) => h.name === name)) held.steal?.();
+      } else manager.pending.push(ask);
       // An aborted signal takes back a request not yet granted.
       options.signal?.addEventListener('abort', () => {
         if (!manager.pending.includes(ask)) return;

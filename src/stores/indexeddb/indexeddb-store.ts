@@ -31,7 +31,8 @@ export interface IndexedDbStoreOptions {
   readonly indexedDB?: IndexedDbFactory;
   /**
    * How long opening waits, once blocked, for another tab or worker that holds the database open at an older
-   * version and does not close it (a 'blocked' event says so when the wait begins). Then the open rejects with
+   * version and does not close it (a 'blocked' event says so when the wait begins); and how long a write waits for a
+   * queue's writer lock held by another that does not let it go (a frozen background tab). Then the call rejects with
    * 'ERR_LOCKED'; the next one tries again. At most 2147483647 (what a timer holds, about 24.8 days); `Infinity`
    * waits as long as it takes.
    * @default 10_000
@@ -123,7 +124,7 @@ export class IndexedDbStore extends EventTarget implements Store {
     // Counted before the connection is asked for, so that another queue closing meanwhile does not close it.
     this.#users++;
     try {
-      const storage = new IndexedDbQueueStorage(name, this.dbName, await this.#queues.get(), this.#locks, this.#release);
+      const storage = new IndexedDbQueueStorage(name, this.dbName, await this.#queues.get(), this.#locks, this.#release, this.#blockedTimeoutMs);
       // The blob database as it is now: lost later (deleted, say), it is not made again, empty, under this handle.
       const mark = this.#blobs.lost;
       return Object.assign(storage, { blobs: new IndexedDbBlobs(name, (fn) => this.#useBlobs(fn, mark)) });

@@ -49,7 +49,7 @@ export class IndexedDbQueueStorage implements QueueStorage {
   #closed: (() => void) | undefined;
   readonly #unrestore: (() => void) | undefined;
 
-  constructor(name: string, dbName: string, connection: Connection, locks: Locks | undefined, closed?: () => void) {
+  constructor(name: string, dbName: string, connection: Connection, locks: Locks | undefined, closed?: () => void, lockWaitMs = Infinity) {
     this.#name = name;
     this.#connection = connection;
     this.#closed = closed;
@@ -58,7 +58,7 @@ export class IndexedDbQueueStorage implements QueueStorage {
     const channel = (this.#channel = new QueueChannel(`sluice:${dbName}:${name}`, owners && this.owner));
     channel.onPeer((owner) => owners?.watch(owner));
     if (locks && channel.present) {
-      const lock = new WriterLock(locks, `sluice-writer:${dbName}:${name}`, channel.ask, this.#record);
+      const lock = new WriterLock(locks, `sluice-writer:${dbName}:${name}`, channel.ask, this.#record, lockWaitMs);
       channel.onAsk(() => lock.asked());
       this.#lock = lock;
     }
@@ -159,7 +159,7 @@ export class IndexedDbQueueStorage implements QueueStorage {
     const lock = this.#lock;
     if (lock) {
       // Awaited only when not held: a push under the lock waits for nothing but its transaction.
-      if (!lock.enter()) await lock.acquire();
+      if (!lock.enter()) await lock.acquire().catch((error: unknown) => (lock.done(false), Promise.reject(error)));
       if (!this.#exact()) {
         // Newly taken: is what this handle knows still what is stored?
         let stored: string;
@@ -169,7 +169,8 @@ export class IndexedDbQueueStorage implements QueueStorage {
           lock.done(false);
           throw storageError(this.#connection.lost ?? error, this.#failed());
         }
-        if (stored === this.#known?.token && this.#known.connection === connection) this.#tenure = lock.tenure;
+        // Not if the lock was stolen meanwhile: another handle may have committed since the read.
+        if (lock.held && stored === this.#known?.token && this.#known.connection === connection) this.#tenure = lock.tenure;
         else this.#known = undefined;
       }
       if (token !== this.#known?.token) {

@@ -1,3 +1,5 @@
+import { SluiceError } from '../../core/errors.js';
+
 /** The part of the Web Locks API (`navigator.locks`) the store uses. */
 export interface Locks {
   request(name: string, options: { readonly signal?: AbortSignal; readonly mode?: 'exclusive' | 'shared' }, callback: () => unknown): Promise<unknown>;
@@ -32,6 +34,7 @@ export class WriterLock {
   readonly #name: string;
   readonly #ask: () => void;
   readonly #letGo: (() => Promise<void>) | undefined;
+  readonly #waitMs: number;
   /** The current (or last) grant's end, once the holder let go and `letGo` ran. */
   #ended: Promise<void> = Promise.resolve();
   #busy = false;
@@ -44,12 +47,16 @@ export class WriterLock {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #idleSince = 0;
 
-  /** `letGo` runs each time the holder lets go, while the lock is still its own (it must not throw). */
-  constructor(locks: Locks, name: string, ask: () => void, letGo?: () => Promise<void>) {
+  /**
+   * `letGo` runs each time the holder lets go, while the lock is still its own (it must not throw). `waitMs`: how
+   * long `acquire` waits for a holder that does not let go ('ERR_LOCKED' after that).
+   */
+  constructor(locks: Locks, name: string, ask: () => void, letGo?: () => Promise<void>, waitMs = Infinity) {
     this.#locks = locks;
     this.#name = name;
     this.#ask = ask;
     this.#letGo = letGo;
+    this.#waitMs = waitMs;
   }
 
   /** Begins a commit: true when this handle holds the lock already (else `acquire` it). Held at least until `done`. */
@@ -129,17 +136,22 @@ export class WriterLock {
     return new Promise<void>((granted, failed) => {
       this.#ask();
       const asking = setInterval(this.#ask, ASK_MS);
+      // A holder that never lets go (a tab the browser froze runs no timer, and hears no ask): the wait is given up.
+      const giveUp = this.#waitMs === Infinity ? undefined : new AbortController();
+      const timer = giveUp && setTimeout(() => giveUp.abort(this.#locked()), this.#waitMs);
       const stop = () => {
         clearInterval(asking);
+        clearTimeout(timer);
         this.#waiting = undefined;
       };
+      let tenure = -1;
       this.#locks
-        .request(this.#name, {}, () => {
+        .request(this.#name, giveUp ? { signal: giveUp.signal } : {}, () => {
           stop();
           granted();
           if (this.#closed) return Promise.resolve();
           this.held = true;
-          this.tenure++;
+          tenure = ++this.tenure;
           this.#wanted = this.#wrote = false;
           return (this.#ended = new Promise<boolean>((resolve) => (this.#release = resolve)).then(async (held) => {
             if (held) await this.#letGo?.();
@@ -147,8 +159,19 @@ export class WriterLock {
         })
         .catch((error: unknown) => {
           stop();
-          failed(error);
+          // Rejected after the grant: stolen (another script asked with `steal`), and the platform let it go unasked,
+          // as the back/forward cache does. Unless a later grant came meanwhile, this one is not held any more.
+          if (tenure === this.tenure) this.restored();
+          // Given up: rejected with the reason (as Web Locks do), or an AbortError where a platform drops it.
+          failed(giveUp?.signal.aborted && tenure < 0 ? giveUp.signal.reason : error);
         });
     });
+  }
+
+  #locked(): SluiceError {
+    return new SluiceError(
+      'ERR_LOCKED',
+      `Another tab or worker holds the writer lock "${this.#name}" and does not let it go (a background tab the browser froze, or a script holding it); waited ${this.#waitMs} ms (blockedTimeoutMs). Nothing was written; the next call asks again.`,
+    );
   }
 }

@@ -6,6 +6,7 @@ import type { QueueStorage } from '../../../src/core/store.js';
 import { IndexedDbStore } from '../../../src/indexeddb.js';
 import { WriterLock } from '../../../src/stores/indexeddb/writer-lock.js';
 import { FakeLockManager, type FakeLocks } from '../../support/fake-locks.js';
+import { keepChannels } from './helpers.js';
 
 // The writer lock, in Node: an in-process LockManager stands in for Web Locks (one `context()` per tab), and Node's
 // BroadcastChannel carries the asks between handles as it does between tabs.
@@ -157,6 +158,40 @@ describe('with Web Locks', () => {
     const rest = await (await inTab().open<number>()).take(1000);
     const all = [...one, ...two, ...(rest?.entries.map((e) => e.value) ?? [])].sort((x, y) => x - y);
     expect(all).toEqual([...Array.from({ length: 100 }, (_, i) => i), ...Array.from({ length: 100 }, (_, i) => 1000 + i)]);
+  });
+
+  it('a holder whose lock is stolen (steal: true) holds it no longer: its next push checks what is stored, and keeps what another tab pushed', async () => {
+    const channels = keepChannels();
+    const a = await inTab().open<string>();
+    const heardByA = [...channels];
+    const b = await inTab().open<string>();
+    await a.push('a1');
+    // Another script takes the lock and lets it go at once: the platform tells `a` only by rejecting its request.
+    expect(await manager.context().request('sluice-writer:sluice:q', { steal: true }, async () => 'stolen')).toBe('stolen');
+    // `b` is granted the free lock and pushes before its ask reaches `a` (a message, slower than the grant).
+    const hearing = heardByA.map((channel) => channel.onmessage);
+    for (const channel of heardByA) channel.onmessage = () => undefined;
+    await b.push('b1');
+    heardByA.forEach((channel, i) => (channel.onmessage = hearing[i]!));
+    await a.push('a2');
+    expect(await (await inTab().open<string>()).peek(5)).toEqual(['a1', 'b1', 'a2']);
+    await a.close();
+    await b.close();
+  });
+
+  it('a write waiting for a holder that never lets go (a frozen tab) rejects ERR_LOCKED after blockedTimeoutMs; the next asks again', async () => {
+    let thaw!: () => void;
+    const frozen = manager.context();
+    void frozen.request('sluice-writer:sluice:q', {}, () => new Promise<void>((resolve) => (thaw = resolve)));
+    vi.stubGlobal('navigator', { locks: manager.context() });
+    const q = await Queue.open<string>({ name: 'q', store: new IndexedDbStore({ indexedDB: factory, blockedTimeoutMs: 200 }) });
+    const error = await q.push('a').catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_LOCKED', message: expect.stringContaining('does not let it go') });
+    expect(await q.size()).toBe(0);
+    thaw();
+    await q.push('b');
+    expect(await q.peek(5)).toEqual(['b']);
+    await q.close();
   });
 
   it('a tab that dies holding the lock releases it: another commits, every push that resolved is there once, and its leases come back', async () => {
