@@ -2,7 +2,7 @@ import type { Queue } from '../core/queue.js';
 import type { Serial } from '../core/serial.js';
 import { platformConnectivity } from './connectivity.js';
 import { Coordination, type Relayed } from './coordination.js';
-import { hear } from './relayed.js';
+import { RelayChecks } from './relay-checks.js';
 import type { DeadMoves } from './dead-moves.js';
 import type { DeliveryRun } from './delivery.js';
 import { DeliveryLoop } from './delivery-loop.js';
@@ -59,6 +59,7 @@ export class Deliverer {
   readonly #background = newRun(false, this.#flushes);
   /** Counts of work that is no delivery's (what an enqueue evicts), which no flush counts. */
   readonly #aside = newRun(false);
+  readonly #checks: RelayChecks;
   /** The wall clock's time for a wait that starts now (see `waitsFrom`). */
   readonly #waitsFrom: () => number;
   readonly #tell = (error: unknown): void => this.#c.emit('error', { error });
@@ -69,11 +70,11 @@ export class Deliverer {
     this.#c = context;
     const { options } = context;
     this.#waitsFrom = waitsFrom(options.clock, context.index);
+    this.#checks = new RelayChecks({ ...context, clock: options.clock, waitsFrom: () => this.#waitsFrom(), kick: () => this.#loop.kick(), withdrawal: (type, detail) => context.removal().heard(type, detail) });
     this.#coordination = new Coordination(options.store?.scope === undefined ? options.name : `${options.store.scope}:${options.name}`, {
       broadcast: true,
       page: options.page,
-      onMessage: (messages) =>
-        hear({ index: context.index, emit: context.emit, waitsFrom: () => this.#waitsFrom(), kick: () => this.#loop.kick(), withdrawal: (type, detail) => context.removal().heard(type, detail) }, messages),
+      onMessage: (messages) => this.#checks.hear(messages),
       // Granted while stopped: let the next handle have it. Granted while running: the handle that delivered is gone
       // or stopped, so tasks it held may be free (the queue frees a gone owner's leases at once).
       onGranted: () => {
@@ -217,7 +218,7 @@ export class Deliverer {
     signal?.addEventListener?.('abort', abort);
     this.#flushes.add(run);
     try {
-      await before?.();
+      await Promise.all([before?.(), this.#checks.settled()]);
       for (;;) {
         signal?.throwIfAborted();
         const seen = dispatcher.changes;

@@ -29,11 +29,19 @@ export class Lanes {
     return this.#lanes.get(name);
   }
 
-  /** Puts entry `seq` last in lane `name` (seqs come in queue order: after every seq added before). */
+  /**
+   * Puts entry `seq` in lane `name`: last, as seqs mostly come in queue order (after every seq added before); a task
+   * read back after another handle's word dropped it (see `RelayChecks`) goes to its place (kept when still there).
+   */
   add(name: string, seq: number): void {
     let lane = this.#lanes.get(name);
     if (!lane) this.#lanes.set(name, (lane = { seqs: [], at: 0 }));
-    lane.seqs.push(seq);
+    const { seqs } = lane;
+    let at = seqs.length;
+    while (at > lane.at && seqs[at - 1]! > seq) at--;
+    if (at > lane.at && seqs[at - 1] === seq) return;
+    if (at === seqs.length) seqs.push(seq);
+    else seqs.splice(at, 0, seq);
   }
 
   /** The first task of `lane` still pending, dropping those gone from its front. */

@@ -1,6 +1,7 @@
 import type { Relayed } from './coordination.js';
 import type { OutboxEventMap } from './events.js';
 import type { Pending, PendingIndex } from './pending.js';
+import type { RelayChecks } from './relay-checks.js';
 
 /** What hearing other handles needs of the deliverer. */
 export interface HearingContext {
@@ -12,12 +13,17 @@ export interface HearingContext {
   readonly kick: () => void;
   /** Another handle asks this one to remove tasks, or answers this one's ask (see `Removal`). */
   readonly withdrawal: (type: 'withdraw' | 'withdrawn', detail: object) => void;
+  /** Where what other handles say left the outbox waits for the store to confirm it. */
+  readonly checks: Pick<RelayChecks, 'heard'>;
 }
 
 /**
  * Another handle sent, handed over, buried or removed tasks (they leave the index) or retries them (they wait, with
- * what their last attempt got, as `list()` shows), or gave them back untried: this handle's listeners hear of those
- * that left or wait, and 'change'.
+ * what their last attempt got, as `list()` shows), or gave them back untried. A message is only a claim (a stray or
+ * forged one, another version's): one that is not well formed, or names a task this handle does not index under that
+ * entry and task id, is ignored (it has nothing to check it against); one of a task that left is said ('sent', 'dead',
+ * 'handed-over', remote, with a 'change') only once the store confirms its entry gone, and a task still stored joins
+ * the index again (see `RelayChecks`).
  */
 export function hear(c: HearingContext, messages: readonly Relayed[]): void {
   const { index } = c;
@@ -32,20 +38,35 @@ export function hear(c: HearingContext, messages: readonly Relayed[]): void {
     if (type === 'withdraw' || type === 'withdrawn') c.withdrawal(type, raw);
     if (type !== 'sent' && type !== 'dead' && type !== 'handed-over' && type !== 'retry') continue;
     const detail = raw as { task?: { id?: unknown }; delayMs?: unknown; status?: unknown; error?: unknown };
-    const id = detail.task?.id;
-    const pending = relayedTask(index, typeof message.entry === 'string' ? message.entry : undefined, typeof id === 'string' ? id : undefined);
-    if (pending) {
-      if (type !== 'retry') index.remove(pending);
-      else if (typeof detail.delayMs === 'number' && Number.isFinite(detail.delayMs)) {
+    const id = typeof detail.task === 'object' && detail.task !== null ? detail.task.id : undefined;
+    const entry = message.entry;
+    // Every task relayed has an id, and its entry (from handles of earlier versions: none) is an entry id.
+    if (typeof id !== 'string' || (entry !== undefined && !isEntry(entry))) continue;
+    const known = entry === undefined ? index.withId(id)[0] : index.get(Number(entry));
+    // Of a task this handle does not index, or not the one it indexes under that entry: nothing to check it against.
+    if (known?.id !== id) continue;
+    const pending = known.state === 'busy' ? undefined : known;
+    // A retry is no final word: said at once, as the index learns of it.
+    if (type === 'retry') {
+      if (pending && typeof detail.delayMs === 'number' && Number.isFinite(detail.delayMs) && detail.delayMs >= 0) {
         pending.last = { ...(typeof detail.status === 'number' && { status: detail.status }), ...(typeof detail.error === 'string' && { error: detail.error }) };
         index.wait(pending, c.waitsFrom() + detail.delayMs, message.cause === 'network' ? 'network' : 'server');
+        changed = true;
       }
-      changed = true;
+      c.emit(type, { ...detail, remote: true });
+      c.emit('change');
+      continue;
     }
-    c.emit(type, { ...detail, remote: true });
-    c.emit('change');
+    if (pending) index.remove(pending);
+    changed = pending !== undefined || changed;
+    c.checks.heard(entry ?? String(known.seq), type, detail);
   }
   if (changed) c.kick();
+}
+
+/** Whether `entry` is an entry id as handles relay it: a queue entry's decimal id. */
+function isEntry(entry: unknown): entry is string {
+  return typeof entry === 'string' && /^\d{1,16}$/.test(entry);
 }
 
 /**
@@ -84,9 +105,11 @@ function removed(c: HearingContext, detail: object): boolean {
   let gone = false;
   for (const entry of Array.isArray(entries) ? entries : []) {
     if (typeof entry !== 'string') continue;
-    const pending = relayedTask(c.index, entry, undefined);
+    const pending = isEntry(entry) ? relayedTask(c.index, entry, undefined) : undefined;
     if (!pending) continue;
     c.index.remove(pending);
+    // Still stored (a stray message, a removal that did not commit): read back (see `RelayChecks`).
+    c.checks.heard(entry, undefined, detail);
     gone = true;
   }
   if (gone) c.emit('change');

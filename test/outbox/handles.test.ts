@@ -322,3 +322,83 @@ describe('retries across handles', () => {
     });
   });
 });
+
+describe("a message on the outbox's channel is a claim, checked: one stray or forged never strands a stored task", () => {
+  /** Posts `messages` on the channel the handles of outbox 'handles' on `store` hear, and lets them hear it. */
+  const forge = async (store: MemoryStore, messages: unknown[]) => {
+    const channel = new BroadcastChannel(`sluice-outbox:${store.scope}:handles`);
+    const heard = new BroadcastChannel(`sluice-outbox:${store.scope}:handles`);
+    const arrived = new Promise((resolve) => (heard.onmessage = resolve));
+    channel.postMessage(messages);
+    await arrived;
+    // Every handle's channel got it in the same turn as this one's; what it set off (a read of the store) runs now.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    channel.close();
+    heard.close();
+  };
+  /** The entry ids of the tasks stored, in queue order. */
+  const entriesOf = async (store: MemoryStore) => {
+    const queue = await Queue.open<{ id: string }>({ name: 'handles', store });
+    const entries = (await queue.list()).map((e) => ({ entry: e.id, id: e.value.id }));
+    await queue.close();
+    return entries;
+  };
+  const sentEvents = (target: EventTarget) => {
+    const seen: unknown[] = [];
+    target.addEventListener('sent', (e) => seen.push((e as CustomEvent).detail));
+    return seen;
+  };
+
+  it("a relayed 'sent' whose task id is not the one under its entry is ignored: the task is still listed, later sent, and no 'sent' is said", async () => {
+    const store = new MemoryStore();
+    const [delivering, other] = [await open(store), await open(store)];
+    const ids = await other.enqueueMany([{ url: '/a' }, { url: '/b' }, { url: '/c' }]);
+    expect(await delivering.list()).toHaveLength(3);
+    const [inDelivering, inOther] = [sentEvents(delivering), sentEvents(other)];
+    // What the adversarial run posted: every entry from 0 to 9, under a task id of its own.
+    await forge(
+      store,
+      Array.from({ length: 10 }, (_, n) => ({ type: 'sent', entry: String(n), detail: { task: { id: 'forged' }, status: 200 } })),
+    );
+    for (const handle of [delivering, other]) expect((await handle.list()).map((t) => t.id)).toEqual(ids);
+    expect([inDelivering, inOther]).toEqual([[], []]);
+    expect(await delivering.flush()).toMatchObject({ sent: 3, remaining: 0 });
+    expect(shared.server.delivered.map((r) => r.key).sort()).toEqual([...ids].sort());
+    expect(inDelivering.map((d) => (d as { task: { id: string } }).task.id).sort()).toEqual([...ids].sort());
+    expect(inDelivering.some((d) => (d as { remote?: boolean }).remote)).toBe(false);
+  });
+
+  it("a relayed 'sent' with the right entry and task id, for a task still stored, does not strand it: the next flush sends it, and no remote 'sent' comes before", async () => {
+    const store = new MemoryStore();
+    const [delivering, other] = [await open(store), await open(store)];
+    const id = await other.enqueue({ url: '/x' });
+    const [stored] = await entriesOf(store);
+    expect(stored).toEqual({ entry: expect.any(String), id });
+    const inOther = sentEvents(other);
+    const remote = sentEvents(delivering);
+    await forge(store, [{ type: 'sent', entry: stored!.entry, detail: { task: { id, method: 'POST', url: '/x' }, status: 201, attempts: 1 } }]);
+    // Nothing was sent: neither handle says so, and each lists it again once the store said it is there.
+    expect([inOther, remote]).toEqual([[], []]);
+    expect((await other.list()).map((t) => t.id)).toEqual([id]);
+    expect(await delivering.flush()).toMatchObject({ sent: 1, remaining: 0 });
+    expect(shared.server.delivered.map((r) => r.key)).toEqual([id]);
+    expect(remote).toMatchObject([{ task: { id } }]);
+    expect((remote[0] as { remote?: boolean }).remote).toBeUndefined();
+    // The other handle hears of the real delivery, confirmed.
+    for (let i = 0; i < 50 && inOther.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(inOther).toMatchObject([{ remote: true, task: { id } }]);
+    expect(await other.list()).toEqual([]);
+  });
+
+  it("a relayed 'sent' for a task that waits for its retry in the handle delivering: it keeps waiting there, listed, not forgotten", async () => {
+    const store = new MemoryStore();
+    const [delivering, other] = [await open(store, { retry: { initialDelayMs: 60_000, maxDelayMs: 60_000 }, random: () => 0.5 }), await open(store)];
+    const id = await other.enqueue({ url: '/x' });
+    const [stored] = await entriesOf(store);
+    shared.server.next({ status: 503 });
+    delivering.start();
+    await shared.server.waitFor(1);
+    await forge(store, [{ type: 'sent', entry: stored!.entry, detail: { task: { id }, status: 201 } }]);
+    expect(await delivering.list()).toMatchObject([{ id, state: 'retrying' }]);
+  });
+});

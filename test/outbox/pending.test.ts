@@ -70,6 +70,25 @@ describe('PendingIndex', () => {
     expect(index.take(10, NOW + 100).map((p) => p.id)).toEqual(['a1']);
   });
 
+  it("a task read back into its lane after it left the index (another handle's word dropped it) goes to its place, once", () => {
+    const index = new PendingIndex('group');
+    const task = (id: string): StoredTask => ({ id, url: 'https://x.test/', method: 'POST', headers: {}, createdAt: 0, group: 'a' });
+    for (let seq = 0; seq < 4; seq++) index.add(seq, task(`a${seq}`), 0);
+    // The head and one behind it leave, the lane is read past the head, and both come back.
+    index.remove(index.get(0)!);
+    index.remove(index.get(2)!);
+    expect(index.take(1, NOW).map((p) => p.id)).toEqual(['a1']);
+    index.ready(index.get(1)!);
+    index.add(2, task('a2'), 0);
+    index.add(0, task('a0'), 0);
+    const order: string[] = [];
+    for (let taken = index.take(1, NOW); taken.length > 0; taken = index.take(1, NOW)) {
+      order.push(taken[0]!.id);
+      index.remove(taken[0]!);
+    }
+    expect(order).toEqual(['a0', 'a1', 'a2', 'a3']);
+  });
+
   it('counts tasks and bytes, finds tasks by id and coalescing key, and knows who waits for the network', () => {
     const index = new PendingIndex('none');
     const task = (id: string, key?: string): StoredTask => ({ id, url: 'https://x.test/', method: 'POST', headers: {}, createdAt: 0, ...(key && { key }) });

@@ -36,7 +36,7 @@ describe('hear()', () => {
         index.add(0, task('t0'), 0);
         index.add(1, task('t1'), 0);
         const now = 1_000;
-        hear({ index, emit: () => undefined, waitsFrom: () => now, kick: () => undefined, withdrawal: () => undefined }, messages as Relayed[]);
+        hear({ index, emit: () => undefined, waitsFrom: () => now, kick: () => undefined, withdrawal: () => undefined, checks: { heard: () => undefined } }, messages as Relayed[]);
         // Whatever was heard, the tasks still in the index are there to take, at once or later.
         const left = index.size;
         expect(index.take(10, Number.MAX_VALUE).length).toBe(left);
@@ -44,4 +44,47 @@ describe('hear()', () => {
       { numRuns: RUNS * 10 },
     );
   });
+
+  const hearing = (index: PendingIndex) => {
+    const said: { type: string; detail: unknown }[] = [];
+    const checked: { entry: string; type: string | undefined }[] = [];
+    const context = {
+      index,
+      emit: (type: string, detail?: unknown) => void said.push({ type, detail }),
+      waitsFrom: () => 1_000,
+      kick: () => undefined,
+      withdrawal: () => undefined,
+      checks: { heard: (entry: string, type: string | undefined) => void checked.push({ entry, type }) },
+    };
+    return { said, checked, hear: (messages: unknown[]) => hear(context, messages as Relayed[]) };
+  };
+
+  it("ignores a 'sent', 'dead' or 'removed'-like claim whose task id is not the one indexed under its entry, or whose entry is no entry id", () => {
+    const index = new PendingIndex('none');
+    index.add(0, task('t0'), 0);
+    const h = hearing(index);
+    h.hear([
+      { type: 'sent', entry: '0', detail: { task: { id: 'forged' }, status: 200 } },
+      { type: 'dead', entry: '0', detail: { task: { id: 'forged' } } },
+      { type: 'handed-over', entry: '0', detail: { task: { id: 'forged' } } },
+      { type: 'retry', entry: '0', detail: { task: { id: 'forged' }, delayMs: 1e12 } },
+      { type: 'sent', entry: '0x0', detail: { task: { id: 't0' } } },
+      { type: 'sent', entry: '0', detail: { task: {} } },
+      { type: 'sent', detail: { task: { id: 'unknown' } } },
+    ]);
+    expect(h.said).toEqual([]);
+    expect(h.checked).toEqual([]);
+    expect(index.take(10, 1_000).map((p) => p.id)).toEqual(['t0']);
+  });
+
+  it("a 'sent' that matches drops the task from the index, and is said only once checked (not at once)", () => {
+    const index = new PendingIndex('none');
+    index.add(0, task('t0'), 0);
+    const h = hearing(index);
+    h.hear([{ type: 'sent', entry: '0', detail: { task: { id: 't0' }, status: 200 } }]);
+    expect(index.size).toBe(0);
+    expect(h.said).toEqual([]);
+    expect(h.checked).toEqual([{ entry: '0', type: 'sent' }]);
+  });
 });
+
