@@ -214,7 +214,13 @@ const KB = 1024;
  * record lost in both partitions no longer reads as one partition, and a stale handle's reads are refused. Then the
  * Outbox's to 55.8 KB (measured 55.78 KB) for the ports fetch refuses to connect to, refused at enqueue and at open
  * (0.29 KB of it is their list): a task to one was stored, then failed every attempt as a network error for a week,
- * said the outbox offline with the network up, and held every later task of its group behind it.
+ * said the outbox offline with the network up, and held every later task of its group behind it. Then both (to
+ * 26.5 KB and 56.6 KB, measured 26.43 KB and 56.57 KB) for the IndexedDB writer lock taken away (`steal`) known at
+ * once (two tabs wrote blind at the same offsets and lost most of what they pushed), a write given up with
+ * ERR_LOCKED after `blockedTimeoutMs` when the holder never lets go (a frozen tab wedged every other), every
+ * transaction committed as soon as its requests are made (a frozen tab's read held up every tab's writes), and, the
+ * Outbox's (0.58 KB of it), other handles' word checked against the store before it counts (one stray or forged
+ * message stranded stored tasks in every tab, and said 'sent' of tasks never sent).
  */
 export const rows = [
   {
@@ -229,13 +235,13 @@ export const rows = [
     name: '`Queue` + `IndexedDbStore`',
     source: `import { Queue } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = [Queue, IndexedDbStore];`,
     budget: 8 * KB,
-    limit: 26.3 * KB,
+    limit: 26.5 * KB,
   },
   {
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 55.8 * KB,
+    limit: 56.6 * KB,
   },
 ];
 
