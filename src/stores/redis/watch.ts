@@ -128,10 +128,16 @@ export class Watches {
    * A connection that died without a word (a NAT or load balancer dropped the idle flow: no FIN, no RST) would leave
    * every consumer asleep beside a full queue, while the commands connection, which heartbeats keep busy, works. One
    * that does not answer a PING in time is dropped and made again; its watchers are woken once it is back (`ready`).
-   * A Cluster's subscriptions are spread over its nodes' connections, which one PING does not reach: not checked.
+   * A Cluster's subscriber connection is one node's, which ioredis keeps while that node hangs (stopped, cut off
+   * without a word) and one PING cannot judge: its watchers are woken at each check instead, so that a node that hung
+   * costs a consumer at most that long, never its sleep beside a full queue.
    */
   async #check(subscriber: Redis | Cluster): Promise<void> {
-    if (this.#checking || this.#channels.size === 0 || subscriber.status !== 'ready' || (subscriber as { isCluster?: boolean }).isCluster) return;
+    if ((subscriber as { isCluster?: boolean }).isCluster) {
+      for (const channel of this.#channels.keys()) this.#wake(channel);
+      return;
+    }
+    if (this.#checking || this.#channels.size === 0 || subscriber.status !== 'ready') return;
     this.#checking = true;
     try {
       await within(subscriber.ping(), this.#healthMs, () => new Error('no answer to PING'));
