@@ -12,9 +12,10 @@ export type BodyFields = { readonly body: string } | { readonly bodyError: strin
 
 /**
  * The request bodies an outbox keeps beside its tasks (a Blob, a form, a body over 64 KB), for `drain`: the entry
- * names only the body's key, and once the entry is acked the body goes too (at once here, else at the outbox's next
- * sweep). So each is printed whole, in base64, beside the entry that names it: the line is all that is left of the
- * request. An outbox's dead letters name bodies kept with its pending tasks, in the outbox's queue.
+ * names only the body's key, and once the entry is acked the outbox's sweep deletes the body a day later, unless
+ * something else names it (a dead letter and its retried task share one). So each is printed whole, in base64,
+ * beside the entry that names it: the line is then all that is left of the request. An outbox's dead letters name
+ * bodies kept with its pending tasks, in the outbox's queue.
  */
 export class DrainedBodies {
   readonly #bodies: BodyStore;
@@ -44,12 +45,6 @@ export class DrainedBodies {
     const opened = await this.#bodies.open(ref, undefined);
     if (typeof opened === 'string') return { bodyError: opened };
     return { body: Buffer.from(await (opened.body as Blob).arrayBuffer()).toString('base64') };
-  }
-
-  /** Deletes the bodies `values` name (acked: nothing names them any more); a failure leaves them to the sweep. */
-  async deleteFor(values: readonly unknown[]): Promise<void> {
-    const keys = values.map((value) => this.#ref(value)?.key).filter((key) => key !== undefined);
-    await this.#bodies.delete(keys).catch(() => undefined);
   }
 
   close(): Promise<void> {

@@ -117,7 +117,6 @@ export async function drain(ctx: Context, name: string, limit = Infinity): Promi
         // Acked only once written: a reader that went away (`| head -1`) must not take the items with it.
         await writtenOrReleased(ctx, lease, `${done} entries were drained from ${name} (written, then acked)`);
         await lease.ack();
-        await bodies?.deleteFor(lease.entries.map((e) => e.value));
         done += lease.entries.length;
         progress.update(done);
       }
