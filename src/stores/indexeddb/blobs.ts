@@ -85,7 +85,10 @@ export class IndexedDbBlobs implements BlobStorage {
 
   keys(): Promise<string[]> {
     return this.#run(`Cannot list the blobs of queue "${this.#queue}".`, async (db) => {
-      const all = await db.getAllKeys('chunks', IDBKeyRange.bound([this.#queue], [this.#queue, []]));
+      const tx = db.transaction('chunks', 'readonly');
+      const reading = tx.store.getAllKeys(IDBKeyRange.bound([this.#queue], [this.#queue, []]));
+      settle(tx);
+      const all = await reading;
       return [...new Set(all.map((k) => k[1]))];
     });
   }

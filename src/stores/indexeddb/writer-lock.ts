@@ -17,6 +17,11 @@ const IDLE_MS = 100;
  * lock over to someone else, and then it would keep the lock it takes back for as long as it stays busy.
  */
 const ASK_MS = 50;
+/**
+ * The least a write waits for the lock, whatever `blockedTimeoutMs` (which a short value shortens for a blocked
+ * upgrade): a busy holder hands it over within its commit and an ask, so this is only reached by one that never lets go.
+ */
+const LOCK_WAIT_MIN_MS = 2_000;
 
 /**
  * One queue's writer lock: a Web Lock that a handle holds across its commits, so that while it holds it, no other
@@ -138,7 +143,7 @@ export class WriterLock {
       const asking = setInterval(this.#ask, ASK_MS);
       // A holder that never lets go (a tab the browser froze runs no timer, and hears no ask): the wait is given up.
       const giveUp = this.#waitMs === Infinity ? undefined : new AbortController();
-      const timer = giveUp && setTimeout(() => giveUp.abort(this.#locked()), this.#waitMs);
+      const timer = giveUp && setTimeout(() => giveUp.abort(this.#locked()), Math.max(this.#waitMs, LOCK_WAIT_MIN_MS));
       const stop = () => {
         clearInterval(asking);
         clearTimeout(timer);
@@ -163,7 +168,7 @@ export class WriterLock {
           // as the back/forward cache does. Unless a later grant came meanwhile, this one is not held any more.
           if (tenure === this.tenure) this.restored();
           // Given up: rejected with the reason (as Web Locks do), or an AbortError where a platform drops it.
-          failed(giveUp?.signal.aborted && tenure < 0 ? giveUp.signal.reason : error);
+          failed(giveUp?.signal.aborted && tenure < 0 ? ((giveUp.signal.reason as unknown) ?? this.#locked()) : error);
         });
     });
   }
@@ -171,7 +176,7 @@ export class WriterLock {
   #locked(): SluiceError {
     return new SluiceError(
       'ERR_LOCKED',
-      `Another tab or worker holds the writer lock "${this.#name}" and does not let it go (a background tab the browser froze, or a script holding it); waited ${this.#waitMs} ms (blockedTimeoutMs). Nothing was written; the next call asks again.`,
+      `Another tab or worker holds the writer lock "${this.#name}" and does not let it go (a background tab the browser froze, or a script holding it); waited ${Math.max(this.#waitMs, LOCK_WAIT_MIN_MS)} ms (blockedTimeoutMs, at least 2 s). Nothing was written; the next call asks again.`,
     );
   }
 }

@@ -23,7 +23,7 @@ import { Watches } from './watch.js';
  * const store = new RedisStore({ url: 'redis://127.0.0.1:6379' });
  * const queue = await Queue.open({ name: 'emails', store });
  */
-/** How often settings that list no replica are asked for again, at most (see `#strictReplicas`). */
+/** How often the server's settings are asked for again, at most, while strict commits go on (see `#strictReplicas`). */
 const RECHECK_MS = 1000;
 
 export class RedisStore implements Store {
@@ -190,9 +190,9 @@ export class RedisStore implements Store {
   }
 
   async #strictReplicas(): Promise<number> {
-    // Settings that could not be read, or that list no replica, are asked for again (at most once a RECHECK_MS) before
-    // a strict commit: a replica attaches later (one restarting as the app starts; after a failover, the old primary
-    // back as the new one's replica), and read once, strict commits would never wait for it.
+    // The replicas to wait for are the server's (unless `replicas` says), asked for again (at most once a RECHECK_MS)
+    // before a strict commit: one attaches later (one restarting as the app starts; after a failover, the old primary
+    // back as the new one's replica), or goes; read once, strict commits would never wait for it, or fail for good.
     if (this.#recheck && this.#client && performance.now() - this.#readAt >= RECHECK_MS) this.#readSettings(this.#client);
     const server = await this.#durability;
     if (!server) return this.#o.replicas ?? 0;
@@ -216,7 +216,7 @@ export class RedisStore implements Store {
     });
     this.#durability = read;
     void read.then((server) => {
-      if (this.#durability === read) this.#recheck = failed || !server || (this.#o.replicas === undefined && server.replicas === 0);
+      if (this.#durability === read) this.#recheck = failed || !server || this.#o.replicas === undefined;
       this.#warnSettings(server);
     });
   }

@@ -184,7 +184,7 @@ describe('with Web Locks', () => {
     const frozen = manager.context();
     void frozen.request('sluice-writer:sluice:q', {}, () => new Promise<void>((resolve) => (thaw = resolve)));
     vi.stubGlobal('navigator', { locks: manager.context() });
-    const q = await Queue.open<string>({ name: 'q', store: new IndexedDbStore({ indexedDB: factory, blockedTimeoutMs: 200 }) });
+    const q = await Queue.open<string>({ name: 'q', store: new IndexedDbStore({ indexedDB: factory, blockedTimeoutMs: 0 }) });
     const error = await q.push('a').catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'ERR_LOCKED', message: expect.stringContaining('does not let it go') });
     expect(await q.size()).toBe(0);
@@ -192,6 +192,23 @@ describe('with Web Locks', () => {
     await q.push('b');
     expect(await q.peek(5)).toEqual(['b']);
     await q.close();
+  });
+
+  it('blockedTimeoutMs: 0 (failing fast on a blocked upgrade) does not fail the writes of two live tabs taking turns with the lock', async () => {
+    const open = () => {
+      vi.stubGlobal('navigator', { locks: manager.context() });
+      return Queue.open<string>({ name: 'q', store: new IndexedDbStore({ indexedDB: factory, blockedTimeoutMs: 0 }) });
+    };
+    const a = await open();
+    const b = await open();
+    const failures: unknown[] = [];
+    for (let i = 0; i < 10; i++) {
+      await a.push(`a${i}`).catch((e: { code?: string }) => failures.push(e.code));
+      await b.push(`b${i}`).catch((e: { code?: string }) => failures.push(e.code));
+    }
+    await a.close();
+    await b.close();
+    expect(failures).toEqual([]);
   });
 
   it('a tab that dies holding the lock releases it: another commits, every push that resolved is there once, and its leases come back', async () => {

@@ -132,6 +132,34 @@ describeRedis('RedisStore durability "strict"', () => {
     }
   });
 
+  it('a replica removed for good does not fail every strict commit after: the replicas are read again, and fsync stands', async () => {
+    // appendonly yes, appendfsync always (the test server's default), and one replica.
+    const primary = await RedisServer.start({ args: ['--repl-diskless-sync-delay', '0'] });
+    const replica = await RedisServer.start({ args: ['--appendonly', 'no', '--replicaof', '127.0.0.1', String(primary.port)] });
+    const admin = new Redis(primary.url);
+    try {
+      await synced(admin);
+      const store = new RedisStore({ url: primary.url, replicaTimeoutMs: 300, onWarning: () => undefined });
+      const q = await Queue.open<number>({ name: 'q', store, durability: 'strict' });
+      await q.push(1);
+      await replica.stop();
+      while (!/connected_slaves:0/.test(await admin.info('replication'))) await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      const results: unknown[] = [];
+      for (let i = 0; i < 2; i++) {
+        results.push(await q.push(10 + i).then(() => 'ok', (e: { code?: string }) => e.code));
+        await new Promise((resolve) => setTimeout(resolve, 1100));
+      }
+      expect(results).toEqual(['ok', 'ok']);
+      await q.close();
+      await store.close();
+    } finally {
+      admin.disconnect();
+      await replica.stop().catch(() => undefined);
+      await primary.stop();
+    }
+  });
+
   it('keeps the replicas it found when reading the settings again fails (a reconnection to a busy server): strict still WAITs', async () => {
     const primary = await RedisServer.start({ args: ['--appendonly', 'no', '--repl-diskless-sync-delay', '0'] });
     const replica = await RedisServer.start({ args: ['--appendonly', 'no', '--replicaof', '127.0.0.1', String(primary.port)] });
