@@ -127,13 +127,20 @@ export class RelayChecks {
       }
       const said = this.#said.get(entry);
       this.#said.delete(entry);
+      const held = index.get(Number(entry));
       if (!e) {
         // Gone: what was said holds.
+        if (held?.state === 'parked') index.remove(held);
         if (said?.type) emit(said.type, { ...said.detail, remote: true });
-        changed ||= said?.type !== undefined;
+        changed ||= said?.type !== undefined || held !== undefined;
         continue;
       }
-      if (index.get(Number(entry))) continue;
+      if (held) {
+        // Held on the word alone: it goes on in its place, with what its last attempt got.
+        if (held.state === 'parked') index.unpark([held]);
+        back = true;
+        continue;
+      }
       try {
         checkStored(e.value, this.#c.queue.name, e.id);
       } catch {

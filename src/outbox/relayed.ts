@@ -57,7 +57,8 @@ export function hear(c: HearingContext, messages: readonly Relayed[]): void {
       c.emit('change');
       continue;
     }
-    if (pending) index.remove(pending);
+    // Held where it is (its group behind it) until the store says: gone, it leaves; stored, it goes on in its place.
+    if (pending) index.park(pending);
     changed = pending !== undefined || changed;
     c.checks.heard(entry ?? String(known.seq), type, detail);
   }
