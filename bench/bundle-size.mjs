@@ -220,7 +220,9 @@ const KB = 1024;
  * ERR_LOCKED after `blockedTimeoutMs` when the holder never lets go (a frozen tab wedged every other), every
  * transaction committed as soon as its requests are made (a frozen tab's read held up every tab's writes), and, the
  * Outbox's (0.58 KB of it), other handles' word checked against the store before it counts (one stray or forged
- * message stranded stored tasks in every tab, and said 'sent' of tasks never sent).
+ * message stranded stored tasks in every tab, and said 'sent' of tasks never sent). Then the Outbox's to 56.7 KB
+ * (measured 56.62 KB; the Queue's 26.46 KB) for a review of those: a task held in its place while another handle's
+ * word is checked (read back, it went ahead of its group), and the lock's give-up typed where a platform drops it.
  */
 export const rows = [
   {
@@ -241,7 +243,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 56.6 * KB,
+    limit: 56.7 * KB,
   },
 ];
 
