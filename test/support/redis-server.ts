@@ -112,6 +112,11 @@ export class RedisServer {
     this.#child.kill(signal);
   }
 
+  /** Whether the server was started and not stopped or killed since. */
+  get running(): boolean {
+    return this.#child !== undefined;
+  }
+
   /** SIGKILL: the server dies at once, as in a crash; what its AOF holds is all that survives. */
   async kill(): Promise<void> {
     await this.#end('SIGKILL');

@@ -73,14 +73,45 @@ describeRedis('RedisStore durability "strict"', () => {
     while ((await admin.set('warm', '1').then(() => admin.wait(1, 1000))) < 1);
   };
 
+  /**
+   * Runs `fn` with a primary started with `args`, its replica in sync, and a client of the primary's (`admin`); the
+   * replica is let go on (SIGCONT) and both servers stopped after, whatever `fn` did to them.
+   */
+  const withReplica = async (args: string[], fn: (servers: { replica: RedisServer; admin: Redis }) => Promise<void>) => {
+    const primary = await RedisServer.start({ args: [...args, '--repl-diskless-sync-delay', '0'] });
+    const replica = await RedisServer.start({ args: ['--appendonly', 'no', '--replicaof', '127.0.0.1', String(primary.port)] });
+    const admin = new Redis(primary.url);
+    try {
+      await synced(admin);
+      await fn({ replica, admin });
+    } finally {
+      // Let go on if `fn` stopped it (SIGSTOP), unless it stopped it for good.
+      if (replica.running) replica.signal('SIGCONT');
+      await replica.stop();
+      admin.disconnect();
+      await primary.stop();
+    }
+  };
+  /** A strict queue on `admin`'s server (or through `client`), and what it told `onWarning`. */
+  const strictQueue = async (admin: Redis, client?: Redis) => {
+    const warnings: string[] = [];
+    const where = client ? { client } : { url: `redis://127.0.0.1:${admin.options.port}` };
+    const store = new RedisStore({ ...where, replicaTimeoutMs: 300, onWarning: (m) => warnings.push(m) });
+    const q = await Queue.open<number>({ name: 'q', store, durability: 'strict' });
+    return { q, warnings, close: async () => (await q.close(), await store.close()) };
+  };
+  const rejected = async (push: Promise<unknown>) => {
+    const error = await push.catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_STORAGE' });
+    expect((error as Error).message).toMatch(/only 0 of 1 replicas confirmed/);
+  };
+
   it('WAITs for a replica that attached after the settings were read (after a failover, the old primary back as a replica)', async () => {
     const primary = await RedisServer.start({ args: ['--appendonly', 'no', '--repl-diskless-sync-delay', '0'] });
     const admin = new Redis(primary.url);
     let replica: RedisServer | undefined;
-    const warnings: string[] = [];
     try {
-      const store = new RedisStore({ url: primary.url, replicaTimeoutMs: 300, onWarning: (m) => warnings.push(m) });
-      const q = await Queue.open<number>({ name: 'q', store, durability: 'strict' });
+      const { q, warnings, close } = await strictQueue(admin);
       // No replica yet: strict cannot be honoured, and says so.
       await q.push(1);
       expect(warnings).toEqual([expect.stringMatching(/cannot be honoured/)]);
@@ -92,12 +123,9 @@ describeRedis('RedisStore durability "strict"', () => {
       // Its replica stops taking writes: a strict commit must not resolve (it resolved at once, unreplicated).
       await new Promise((resolve) => setTimeout(resolve, 1100));
       replica.signal('SIGSTOP');
-      const error = await q.push(3).catch((e: unknown) => e);
-      expect(error).toMatchObject({ code: 'ERR_STORAGE' });
-      expect((error as Error).message).toMatch(/only 0 of 1 replicas confirmed/);
+      await rejected(q.push(3));
       replica.signal('SIGCONT');
-      await q.close();
-      await store.close();
+      await close();
     } finally {
       replica?.signal('SIGCONT');
       admin.disconnect();
@@ -108,39 +136,20 @@ describeRedis('RedisStore durability "strict"', () => {
 
   it('WAITs for replicas where every write is fsynced too: a failover to one discards the fsynced copy', async () => {
     // appendonly yes, appendfsync always (the test server's default), and a replica.
-    const primary = await RedisServer.start({ args: ['--repl-diskless-sync-delay', '0'] });
-    const replica = await RedisServer.start({ args: ['--appendonly', 'no', '--replicaof', '127.0.0.1', String(primary.port)] });
-    const admin = new Redis(primary.url);
-    try {
-      await synced(admin);
-      const store = new RedisStore({ url: primary.url, replicaTimeoutMs: 300, onWarning: () => undefined });
-      const q = await Queue.open<number>({ name: 'q', store, durability: 'strict' });
+    await withReplica([], async ({ replica, admin }) => {
+      const { q, close } = await strictQueue(admin);
       await q.push(1);
       await new Promise((resolve) => setTimeout(resolve, 1100));
       replica.signal('SIGSTOP');
-      const error = await q.push(2).catch((e: unknown) => e);
-      expect(error).toMatchObject({ code: 'ERR_STORAGE' });
-      expect((error as Error).message).toMatch(/only 0 of 1 replicas confirmed/);
+      await rejected(q.push(2));
       replica.signal('SIGCONT');
-      await q.close();
-      await store.close();
-    } finally {
-      replica.signal('SIGCONT');
-      admin.disconnect();
-      await replica.stop();
-      await primary.stop();
-    }
+      await close();
+    });
   });
 
   it('a replica removed for good does not fail every strict commit after: the replicas are read again, and fsync stands', async () => {
-    // appendonly yes, appendfsync always (the test server's default), and one replica.
-    const primary = await RedisServer.start({ args: ['--repl-diskless-sync-delay', '0'] });
-    const replica = await RedisServer.start({ args: ['--appendonly', 'no', '--replicaof', '127.0.0.1', String(primary.port)] });
-    const admin = new Redis(primary.url);
-    try {
-      await synced(admin);
-      const store = new RedisStore({ url: primary.url, replicaTimeoutMs: 300, onWarning: () => undefined });
-      const q = await Queue.open<number>({ name: 'q', store, durability: 'strict' });
+    await withReplica([], async ({ replica, admin }) => {
+      const { q, close } = await strictQueue(admin);
       await q.push(1);
       await replica.stop();
       while (!/connected_slaves:0/.test(await admin.info('replication'))) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -151,46 +160,30 @@ describeRedis('RedisStore durability "strict"', () => {
         await new Promise((resolve) => setTimeout(resolve, 1100));
       }
       expect(results).toEqual(['ok', 'ok']);
-      await q.close();
-      await store.close();
-    } finally {
-      admin.disconnect();
-      await replica.stop().catch(() => undefined);
-      await primary.stop();
-    }
+      await close();
+    });
   });
 
   it('keeps the replicas it found when reading the settings again fails (a reconnection to a busy server): strict still WAITs', async () => {
-    const primary = await RedisServer.start({ args: ['--appendonly', 'no', '--repl-diskless-sync-delay', '0'] });
-    const replica = await RedisServer.start({ args: ['--appendonly', 'no', '--replicaof', '127.0.0.1', String(primary.port)] });
-    const admin = new Redis(primary.url);
-    const client = new Redis(primary.url);
-    const warnings: string[] = [];
-    try {
-      await synced(admin);
-      const store = new RedisStore({ client, replicaTimeoutMs: 300, onWarning: (m) => warnings.push(m) });
-      const q = await Queue.open<number>({ name: 'q', store, durability: 'strict' });
-      await q.push(1);
-      // The settings are read again at a reconnection, and this time the server does not answer INFO.
-      const info = vi.spyOn(client, 'info').mockRejectedValue(new Error('LOADING Redis is loading the dataset in memory'));
-      client.emit('ready');
-      await new Promise((resolve) => setTimeout(resolve, 1500));
-      replica.signal('SIGSTOP');
-      const error = await q.push(2).catch((e: unknown) => e);
-      expect(error).toMatchObject({ code: 'ERR_STORAGE' });
-      expect((error as Error).message).toMatch(/only 0 of 1 replicas confirmed/);
-      expect(warnings).toEqual([expect.stringMatching(/cannot read the Redis server's persistence settings \(LOADING.*strict commits go on as read before/)]);
-      replica.signal('SIGCONT');
-      info.mockRestore();
-      await q.close();
-      await store.close();
-    } finally {
-      replica.signal('SIGCONT');
-      client.disconnect();
-      admin.disconnect();
-      await replica.stop();
-      await primary.stop();
-    }
+    await withReplica(['--appendonly', 'no'], async ({ replica, admin }) => {
+      const client = new Redis(admin.options.port!, '127.0.0.1');
+      try {
+        const { q, warnings, close } = await strictQueue(admin, client);
+        await q.push(1);
+        // The settings are read again at a reconnection, and this time the server does not answer INFO.
+        const info = vi.spyOn(client, 'info').mockRejectedValue(new Error('LOADING Redis is loading the dataset in memory'));
+        client.emit('ready');
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        replica.signal('SIGSTOP');
+        await rejected(q.push(2));
+        expect(warnings).toEqual([expect.stringMatching(/cannot read the Redis server's persistence settings \(LOADING.*strict commits go on as read before/)]);
+        replica.signal('SIGCONT');
+        info.mockRestore();
+        await close();
+      } finally {
+        client.disconnect();
+      }
+    });
   });
 
   it('WAITs behind the script even after the server lost its scripts (SCRIPT FLUSH): no commit resolves unreplicated', async () => {
@@ -208,9 +201,7 @@ describeRedis('RedisStore durability "strict"', () => {
       // The only replica stops taking writes: a strict commit must not resolve.
       replica.signal('SIGSTOP');
       await admin.script('FLUSH');
-      const error = await q.push('two').catch((e: unknown) => e);
-      expect(error).toMatchObject({ code: 'ERR_STORAGE' });
-      expect((error as Error).message).toMatch(/only 0 of 1 replicas confirmed/);
+      await rejected(q.push('two'));
       replica.signal('SIGCONT');
       await q.close();
       await store.close();
