@@ -39,6 +39,7 @@ export class WriterLock {
   readonly #name: string;
   readonly #ask: () => void;
   readonly #letGo: (() => Promise<void>) | undefined;
+  /** How long `acquire` waits for a holder that does not let go: at least `LOCK_WAIT_MIN_MS`. */
   readonly #waitMs: number;
   /** The current (or last) grant's end, once the holder let go and `letGo` ran. */
   #ended: Promise<void> = Promise.resolve();
@@ -61,7 +62,7 @@ export class WriterLock {
     this.#name = name;
     this.#ask = ask;
     this.#letGo = letGo;
-    this.#waitMs = waitMs;
+    this.#waitMs = Math.max(waitMs, LOCK_WAIT_MIN_MS);
   }
 
   /** Begins a commit: true when this handle holds the lock already (else `acquire` it). Held at least until `done`. */
@@ -143,7 +144,7 @@ export class WriterLock {
       const asking = setInterval(this.#ask, ASK_MS);
       // A holder that never lets go (a tab the browser froze runs no timer, and hears no ask): the wait is given up.
       const giveUp = this.#waitMs === Infinity ? undefined : new AbortController();
-      const timer = giveUp && setTimeout(() => giveUp.abort(this.#locked()), Math.max(this.#waitMs, LOCK_WAIT_MIN_MS));
+      const timer = giveUp && setTimeout(() => giveUp.abort(this.#locked()), this.#waitMs);
       const stop = () => {
         clearInterval(asking);
         clearTimeout(timer);
@@ -176,7 +177,7 @@ export class WriterLock {
   #locked(): SluiceError {
     return new SluiceError(
       'ERR_LOCKED',
-      `Another tab or worker holds the writer lock "${this.#name}" and does not let it go (a background tab the browser froze, or a script holding it); waited ${Math.max(this.#waitMs, LOCK_WAIT_MIN_MS)} ms (blockedTimeoutMs, at least 2 s). Nothing was written; the next call asks again.`,
+      `Another tab or worker holds the writer lock "${this.#name}" and does not let it go (a background tab the browser froze, or a script holding it); waited ${this.#waitMs} ms (blockedTimeoutMs, at least 2 s). Nothing was written; the next call asks again.`,
     );
   }
 }

@@ -216,7 +216,8 @@ export class RedisStore implements Store {
     });
     this.#durability = read;
     void read.then((server) => {
-      if (this.#durability === read) this.#recheck = failed || !server || this.#o.replicas === undefined;
+      // A failed read resolves what was read before (or nothing): the server's replicas are asked for again.
+      if (this.#durability === read) this.#recheck = failed || this.#o.replicas === undefined;
       this.#warnSettings(server);
     });
   }
