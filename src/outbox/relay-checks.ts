@@ -28,10 +28,11 @@ const RECHECK_MS = 5_000;
 /**
  * Other handles' word that tasks left the outbox ('sent', 'dead', 'handed-over', 'removed'), held until the store
  * confirms it. The channel is no proof: a stray or forged message, or a handle whose ack turned out not committed,
- * may name a task still stored. What the index dropped on that word is read back, in one read for all the entries
- * heard meanwhile (at most one read at a time): gone, the event is said (remote); stored and free, the task joins
- * the index again (looked into for a cut-short burial at its take) and is delivered, and nothing is said; leased
- * (its holder's ack may be on its way), it is looked at again later. A flush waits for what is being checked.
+ * may name a task still stored. What the index held (parked) or, for a removal, dropped on that word is looked up, in
+ * one read for all the entries heard meanwhile (at most one read at a time): gone, it leaves the index and the event
+ * is said (remote); stored and free, it goes on in its place, or joins the index again (looked into for a cut-short
+ * burial at its take), and nothing is said; leased (its holder's ack may be on its way), it is looked at again later.
+ * A flush waits for what is being checked.
  */
 export class RelayChecks {
   readonly #c: RelayCheckContext;

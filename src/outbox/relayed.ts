@@ -21,9 +21,9 @@ export interface HearingContext {
  * Another handle sent, handed over, buried or removed tasks (they leave the index) or retries them (they wait, with
  * what their last attempt got, as `list()` shows), or gave them back untried. A message is only a claim (a stray or
  * forged one, another version's): one that is not well formed, or names a task this handle does not index under that
- * entry and task id, is ignored (it has nothing to check it against); one of a task that left is said ('sent', 'dead',
- * 'handed-over', remote, with a 'change') only once the store confirms its entry gone, and a task still stored joins
- * the index again (see `RelayChecks`).
+ * entry and task id, is ignored (it has nothing to check it against); the task of one that says it left is held in
+ * its place (parked) and said ('sent', 'dead', 'handed-over', remote, with a 'change') only once the store confirms its
+ * entry gone; still stored, it goes on (see `RelayChecks`).
  */
 export function hear(c: HearingContext, messages: readonly Relayed[]): void {
   const { index } = c;
@@ -42,7 +42,7 @@ export function hear(c: HearingContext, messages: readonly Relayed[]): void {
     const entry = message.entry;
     // Every task relayed has an id, and its entry (from handles of earlier versions: none) is an entry id.
     if (typeof id !== 'string' || (entry !== undefined && !isEntry(entry))) continue;
-    const known = entry === undefined ? index.withId(id)[0] : index.get(Number(entry));
+    const known = spokenOf(index, entry, id);
     // Of a task this handle does not index, or not the one it indexes under that entry: nothing to check it against.
     if (known?.id !== id) continue;
     const pending = known.state === 'busy' ? undefined : known;
@@ -70,13 +70,15 @@ function isEntry(entry: unknown): entry is string {
   return typeof entry === 'string' && /^\d{1,16}$/.test(entry);
 }
 
-/**
- * The task another handle speaks of, unless this handle has it in flight: by its entry, or (from a handle of an
- * earlier version) the first of the tasks with its id.
- */
-function relayedTask(index: PendingIndex, entry: string | undefined, id: string | undefined): Pending | undefined {
+/** The task another handle speaks of: by its entry, or (from a handle of an earlier version) the first with its id. */
+function spokenOf(index: PendingIndex, entry: string | undefined, id: string | undefined): Pending | undefined {
   if (entry === '') return undefined;
-  const pending = entry !== undefined ? index.get(Number(entry)) : index.withId(id ?? '')[0];
+  return entry !== undefined ? index.get(Number(entry)) : index.withId(id ?? '')[0];
+}
+
+/** As `spokenOf`, unless this handle has it in flight. */
+function relayedTask(index: PendingIndex, entry: string | undefined, id: string | undefined): Pending | undefined {
+  const pending = spokenOf(index, entry, id);
   return pending?.state === 'busy' ? undefined : pending;
 }
 
