@@ -100,10 +100,17 @@ describeRedis('RedisStore durability "strict"', () => {
     const q = await Queue.open<number>({ name: 'q', store, durability: 'strict' });
     return { q, warnings, close: async () => (await q.close(), await store.close()) };
   };
-  const rejected = async (push: Promise<unknown>) => {
-    const error = await push.catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'ERR_STORAGE' });
-    expect((error as Error).message).toMatch(/only 0 of 1 replicas confirmed/);
+  /** With `replica` stopped (after `meanwhile`), `push` rejects: its commit is on the primary, unconfirmed. */
+  const unconfirmed = async (replica: RedisServer, push: () => Promise<unknown>, meanwhile?: () => Promise<unknown>) => {
+    replica.signal('SIGSTOP');
+    try {
+      await meanwhile?.();
+      const error = await push().catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'ERR_STORAGE' });
+      expect((error as Error).message).toMatch(/only 0 of 1 replicas confirmed/);
+    } finally {
+      replica.signal('SIGCONT');
+    }
   };
 
   it('WAITs for a replica that attached after the settings were read (after a failover, the old primary back as a replica)', async () => {
@@ -122,9 +129,7 @@ describeRedis('RedisStore durability "strict"', () => {
       await q.push(2);
       // Its replica stops taking writes: a strict commit must not resolve (it resolved at once, unreplicated).
       await new Promise((resolve) => setTimeout(resolve, 1100));
-      replica.signal('SIGSTOP');
-      await rejected(q.push(3));
-      replica.signal('SIGCONT');
+      await unconfirmed(replica, () => q.push(3));
       await close();
     } finally {
       replica?.signal('SIGCONT');
@@ -140,9 +145,7 @@ describeRedis('RedisStore durability "strict"', () => {
       const { q, close } = await strictQueue(admin);
       await q.push(1);
       await new Promise((resolve) => setTimeout(resolve, 1100));
-      replica.signal('SIGSTOP');
-      await rejected(q.push(2));
-      replica.signal('SIGCONT');
+      await unconfirmed(replica, () => q.push(2));
       await close();
     });
   });
@@ -174,10 +177,8 @@ describeRedis('RedisStore durability "strict"', () => {
         const info = vi.spyOn(client, 'info').mockRejectedValue(new Error('LOADING Redis is loading the dataset in memory'));
         client.emit('ready');
         await new Promise((resolve) => setTimeout(resolve, 1500));
-        replica.signal('SIGSTOP');
-        await rejected(q.push(2));
+        await unconfirmed(replica, () => q.push(2));
         expect(warnings).toEqual([expect.stringMatching(/cannot read the Redis server's persistence settings \(LOADING.*strict commits go on as read before/)]);
-        replica.signal('SIGCONT');
         info.mockRestore();
         await close();
       } finally {
@@ -199,10 +200,7 @@ describeRedis('RedisStore durability "strict"', () => {
       // A replica acknowledges its offset once a second: let it catch up with the store's own writes since.
       await new Promise((resolve) => setTimeout(resolve, 1500));
       // The only replica stops taking writes: a strict commit must not resolve.
-      replica.signal('SIGSTOP');
-      await admin.script('FLUSH');
-      await rejected(q.push('two'));
-      replica.signal('SIGCONT');
+      await unconfirmed(replica, () => q.push('two'), () => admin.script('FLUSH'));
       await q.close();
       await store.close();
     } finally {
