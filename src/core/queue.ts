@@ -13,6 +13,7 @@ import { Partition } from './partition.js';
 import type { IterateOptions, Lease, ListOptions, PushOptions, QueueEntry, QueueStats, RemoveOptions, TakeOptions } from './queue-types.js';
 import { hash, inTurn, listAcross, membersName, partitionName, sizeOf, sum, takeAcross } from './partitioned.js';
 import { RecoveryEvents } from './recovery-events.js';
+import { holdParts } from './rewinds.js';
 import { serial } from './serial.js';
 import { shiftOne } from './shift.js';
 import type { Store } from './store.js';
@@ -77,6 +78,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     this.#options = openedWith(options, 'Queue');
     this.name = options.name;
     this.#found = new RecoveryEvents(this, options.clock, this.recovered);
+    holdParts(this, this.#parts);
     if (options.partitions > 1) this.#members = new Members(() => openGuarded(options.store, membersName(options.name), options.name), options.clock);
   }
 
@@ -229,8 +231,6 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   protected override listening(type: string): void {
     if (type === 'change') for (const part of this.#parts) part.watch();
   }
-
-  // ---- internals ----
 
   /** The partitions read again, the count recorded in each as an open does: once for the pushes that ask together. */
   #recount(): Promise<void> {

@@ -58,3 +58,14 @@ export class Relay {
     this.#target?.dispatchEvent(new CustomEvent(type, { detail: tasks?.length ? { ...detail, tasks } : detail }));
   }
 }
+
+/**
+ * Tells, as `queue` tells its own losses, that its `entries` hold other tasks than those the outbox read there: the
+ * store went back (a restart from an older snapshot, a failover to a replica behind), and a handle that never knew
+ * them stored other tasks under their ids. The queue cannot tell (its items are not named); nothing of them is left
+ * to read, whatever `corruption` says. Told before the index lets them go, so that the event names their tasks.
+ */
+export function tellReplaced(queue: Queue<unknown>, entries: readonly string[]): void {
+  const detail: CorruptDetail = { queue: queue.name, segment: Number(entries[0]), offset: 0, lost: entries, action: 'skip', reason: 'missing' };
+  queue.dispatchEvent(new CustomEvent('corrupt', { detail }));
+}

@@ -1,5 +1,6 @@
 import { SluiceError } from '../core/errors.js';
 import { FRAME_HEADER } from '../core/frame.js';
+import type { QueueEntry } from '../core/queue-types.js';
 import type { LimitOptions } from './options.js';
 import type { Pending, PendingIndex } from './pending.js';
 import { inFlight } from './pending-task.js';
@@ -12,7 +13,7 @@ import { taskBytes, type StoredTask } from './task.js';
  * 'evicted', so even an eviction is told in an event), never one in flight. `leaving` are tasks already on their
  * way out (superseded).
  */
-export function makeRoom(limits: Required<LimitOptions>, index: PendingIndex, incoming: readonly StoredTask[], leaving: ReadonlySet<Pending>): Pending[] {
+function makeRoom(limits: Required<LimitOptions>, index: PendingIndex, incoming: readonly StoredTask[], leaving: ReadonlySet<Pending>): Pending[] {
   const { maxTasks, maxBytes, overflow } = limits;
   if (maxTasks === Infinity && maxBytes === Infinity) return [];
   const cost = (bytes: number) => bytes + FRAME_HEADER;
@@ -44,4 +45,34 @@ export function makeRoom(limits: Required<LimitOptions>, index: PendingIndex, in
   }
   if (tasks > maxTasks || bytes > maxBytes) fail();
   return evict;
+}
+
+/**
+ * The entries to evict so that `incoming` fits `limits` ('drop-oldest'), besides those `leaving` anyway: chosen on the
+ * index, then confirmed against the queue (`entries`, which passes over one leased elsewhere meanwhile). The index may
+ * still count tasks another process sent: before a refusal, those gone are forgotten (`forgetGone`) and it is tried again.
+ */
+export async function evictions(
+  limits: Required<LimitOptions>,
+  index: PendingIndex,
+  incoming: readonly StoredTask[],
+  leaving: readonly QueueEntry<StoredTask>[],
+  entries: (chosen: readonly Pending[]) => Promise<QueueEntry<StoredTask>[]>,
+  forgetGone: () => Promise<void>,
+): Promise<QueueEntry<StoredTask>[]> {
+  const away = new Set(leaving.map((e) => index.get(Number(e.id))!));
+  let confirmed = false;
+  for (;;) {
+    let chosen: Pending[];
+    try {
+      chosen = makeRoom(limits, index, incoming, away);
+    } catch (error) {
+      if (confirmed || !(error instanceof SluiceError && error.code === 'ERR_QUOTA_EXCEEDED')) throw error;
+      confirmed = true;
+      await forgetGone();
+      continue;
+    }
+    const found = await entries(chosen);
+    if (found.length === chosen.length) return found;
+  }
 }

@@ -1,13 +1,14 @@
-import { SluiceError } from '../core/errors.js';
 import { PARTITION_SPAN, partitionOf } from '../core/ids.js';
+import { rewindsOf } from '../core/rewinds.js';
 import { append } from '../core/long-lists.js';
 import type { ListOptions, QueueEntry } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
+import { tellReplaced } from './damage-relay.js';
 import type { DeadRecord } from './dead-letters.js';
 import type { ToDead } from './delivery.js';
 import type { PendingTask } from './events.js';
 import { inOutboxWords, storedNothing } from './enqueue.js';
-import { makeRoom } from './limits.js';
+import { evictions } from './limits.js';
 import { eachPage } from './pages.js';
 import type { LimitOptions, ResolvedOutboxOptions } from './options.js';
 import { checkStored } from './pending-task.js';
@@ -42,6 +43,8 @@ export class PendingStore {
   #checked = 0;
   /** See `unseen`. */
   #unseen = false;
+  /** The queue's rewinds (see `rewindsOf`) as of the index's last whole read of it. */
+  #rewinds = 0;
 
   constructor(queue: Queue<StoredTask>, index: PendingIndex, options: Pick<ResolvedOutboxOptions, 'limits' | 'durability'>, recall: (pending: readonly Pending[]) => Promise<void>, found: () => void) {
     this.#queue = queue;
@@ -66,6 +69,7 @@ export class PendingStore {
    * not fit in memory, the next open's neither.
    */
   async load(dead: Queue<DeadRecord>): Promise<void> {
+    this.#rewinds = rewindsOf(this.#queue);
     const letters = await lettersOf(dead);
     await eachPage(this.#queue, async (entries) => {
       const removed = await reconcile(entries, this.#queue, dead, letters);
@@ -78,8 +82,17 @@ export class PendingStore {
 
   /** Adds the entries pushed (by any handle) that the index has not read yet, partition by partition. */
   async catchUp(): Promise<void> {
-    // A page at a time, as `load` reads (another handle may have pushed a backlog meanwhile).
-    for (let p = 0; p < this.#queue.partitions; p++) while ((await this.#readIn({ ...this.#unread(p), limit: LIST_PAGE })) === LIST_PAGE);
+    for (;;) {
+      // A page at a time, as `load` reads (another handle may have pushed a backlog meanwhile).
+      for (let p = 0; p < this.#queue.partitions; p++) while ((await this.#readIn({ ...this.#unread(p), limit: LIST_PAGE })) === LIST_PAGE);
+      const rewinds = rewindsOf(this.#queue);
+      if (rewinds === this.#rewinds) break;
+      // The store went back: ids read may name other tasks now, stored by a handle that never knew the lost ones (see
+      // `tellReplaced`). Read again whole: tasks replaced leave the index, and what the queue holds joins.
+      this.#rewinds = rewinds;
+      await this.#forgetGone(false);
+      this.#readTo.clear();
+    }
     this.#unseen = false;
   }
 
@@ -117,7 +130,7 @@ export class PendingStore {
     const keys = new Set(coalesce ? keep.flatMap((t) => (t.key === undefined ? [] : [t.key])) : []);
     const replaced = await this.entries([...keys].flatMap((key) => this.#index.withKey(key)));
     append(doomed, replaced.map((entry) => ({ entry, reason: 'superseded' as const })));
-    append(doomed, (await this.#evictions(keep, replaced)).map((entry) => ({ entry, reason: 'evicted' as const })));
+    append(doomed, (await evictions(this.#limits, this.#index, keep, replaced, (chosen) => this.entries(chosen), () => this.#forgetGone())).map((entry) => ({ entry, reason: 'evicted' as const })));
     return { doomed, stored: await this.push(keep) };
   }
 
@@ -223,8 +236,9 @@ export class PendingStore {
     for (const e of entries) {
       // Tried already, by a handle whose lease this one never saw: it may have been cut short mid-burial (an open
       // reconciles what it loads; a handle that reads a task in later looks for its letter at its take instead).
+      const known = this.#index.get(Number(e.id));
       const pending = this.#add(e);
-      if (e.attempts > 0) pending.heldAway = true;
+      if (!known && e.attempts > 0) pending.heldAway = true;
       this.#read(Number(e.id));
     }
     if (entries.length > 0) this.#found();
@@ -242,43 +256,33 @@ export class PendingStore {
     return this.#index.add(Number(e.id), e.value, e.attempts, held ? e.availableAt : 0, e.state === 'leased' ? 'lease' : 'server');
   }
 
-  /** The entries to evict so that `incoming` fits `limits` ('drop-oldest'), besides those `leaving` anyway. */
-  async #evictions(incoming: readonly StoredTask[], leaving: readonly QueueEntry<StoredTask>[]): Promise<QueueEntry<StoredTask>[]> {
-    const away = new Set(leaving.map((e) => this.#index.get(Number(e.id))!));
-    let confirmed = false;
-    // Chosen on the index, then confirmed against the queue: one leased elsewhere meanwhile is passed over.
-    for (;;) {
-      let chosen: Pending[];
-      try {
-        chosen = makeRoom(this.#limits, this.#index, incoming, away);
-      } catch (error) {
-        // The index may still count tasks another process sent: a refusal is for what the queue holds.
-        if (confirmed || !(error instanceof SluiceError && error.code === 'ERR_QUOTA_EXCEEDED')) throw error;
-        confirmed = true;
-        await this.#forgetGone();
-        continue;
-      }
-      const entries = await this.entries(chosen);
-      if (entries.length === chosen.length) return entries;
-    }
-  }
-
   /**
    * Forgets the tasks gone from the queue. A handle finds out what other handles removed when it takes a task, and
    * from their messages; one that only enqueues, in another process (nothing relayed), would do neither, and count
    * tasks long sent for ever: against `limits`, and in memory. Checked before a refusal, and as the index doubles.
+   * Only those replaced unless `gone` (see `#stillThere`).
    */
-  async #forgetGone(): Promise<void> {
+  async #forgetGone(gone = true): Promise<void> {
     const idle = [...this.#index.values()].filter((p) => p.state !== 'busy');
-    for (let at = 0; at < idle.length; at += LIST_PAGE) await this.#stillThere(idle.slice(at, at + LIST_PAGE));
+    for (let at = 0; at < idle.length; at += LIST_PAGE) await this.#stillThere(idle.slice(at, at + LIST_PAGE), gone);
     this.#checked = this.#index.size;
   }
 
-  /** The stored entries of `pending`; those gone from the queue (another handle sent or removed them) leave the index. */
-  async #stillThere(pending: readonly Pending[]): Promise<QueueEntry<StoredTask>[]> {
-    const found = await this.#queue.list({ ids: pending.map((p) => String(p.seq)) });
-    const ids = new Set(found.map((e) => e.id));
-    for (const p of pending) if (!ids.has(String(p.seq))) this.#index.remove(p);
+  /**
+   * The stored entries of `pending`; those whose entry now holds another task (lost, see `tellReplaced`) leave the
+   * index, and so do those gone from the queue (another handle sent or removed them), unless not `gone`: after the
+   * store went back, the queue tells that loss a tick later, and its event names their tasks by the index.
+   */
+  async #stillThere(pending: readonly Pending[], gone = true): Promise<QueueEntry<StoredTask>[]> {
+    const bySeq = new Map(pending.map((p) => [String(p.seq), p]));
+    const replaced: Pending[] = [];
+    const found = (await this.#queue.list({ ids: [...bySeq.keys()] })).filter((e) => {
+      const p = bySeq.get(e.id)!;
+      bySeq.delete(e.id);
+      return (e.value.id === p.id && e.value.createdAt === p.createdAt) || !replaced.push(p);
+    });
+    if (replaced.length > 0) tellReplaced(this.#queue, replaced.map((p) => String(p.seq)));
+    for (const p of gone ? [...replaced, ...bySeq.values()] : replaced) this.#index.remove(p);
     return found;
   }
 }
@@ -289,10 +293,7 @@ function readUpTo(readTo: ReadonlyMap<number, number>, p: number): number {
 }
 
 /** A task as stored: its entry in the outbox's queue, and the task. */
-export interface Stored {
-  readonly id: string;
-  readonly value: StoredTask;
-}
+export type Stored = Pick<QueueEntry<StoredTask>, 'id' | 'value'>;
 
 /** The index is first checked for tasks gone (see `#forgetGone`) when it holds this many. */
 const GONE_CHECK_FROM = 1024;

@@ -251,6 +251,73 @@ describeRedis(
       });
     }
 
+    // Before, a delivering outbox counted the ids it had read as read for good: tasks a handle opened after the crash
+    // enqueued under them were stored (its `size` counted them) and never listed, flushed nor sent by it.
+    it('an outbox that lived through it delivers the tasks another handle enqueued since under ids it had read', async () => {
+      const stores = twoStores('rollback-outbox-reused:');
+      const admin = new Redis(server().url);
+      const sent: string[] = [];
+      const record: typeof fetch = (input) => {
+        sent.push(new URL(input instanceof Request ? input.url : String(input)).pathname);
+        return Promise.resolve(new Response('ok'));
+      };
+      const options = { name: 'o', baseUrl: 'http://127.0.0.1:59', corruption: 'skip' } as const;
+      try {
+        const a = await Outbox.open({ ...options, store: stores[0]!, fetch: record });
+        a.start();
+        await a.enqueue({ url: '/w0' });
+        await vi.waitFor(() => expect(sent).toEqual(['/w0']));
+        await admin.save();
+        await a.enqueueMany([{ url: '/x1' }, { url: '/x2' }]);
+        await vi.waitFor(() => expect(sent).toEqual(['/w0', '/x1', '/x2']));
+        await server().kill();
+        await server().restart();
+        // An instance that only enqueues (a web handler), opened after the crash: it reads ids 1 and 2 as free.
+        const b = await Outbox.open({ ...options, store: stores[1]!, fetch: record });
+        await b.enqueueMany([{ url: '/y1' }, { url: '/y2' }]);
+        await vi.waitFor(() => expect(sent.slice(3).sort()).toEqual(['/y1', '/y2']), { timeout: 10_000 });
+        await vi.waitFor(async () => expect(await a.size()).toBe(0));
+        await a.close();
+        await b.close();
+      } finally {
+        admin.disconnect();
+        await Promise.all(stores.map((s) => s.close()));
+      }
+    }, 30_000);
+
+    it('an outbox that lived through it with tasks pending lists and sends what another handle stored under their ids, not them', async () => {
+      const stores = twoStores('rollback-outbox-replaced:');
+      const admin = new Redis(server().url);
+      const sent: string[] = [];
+      const record: typeof fetch = (input) => {
+        sent.push(new URL(input instanceof Request ? input.url : String(input)).pathname);
+        return Promise.resolve(new Response('ok'));
+      };
+      const options = { name: 'o', baseUrl: 'http://127.0.0.1:59', corruption: 'skip', fetch: record } as const;
+      try {
+        const a = await Outbox.open({ ...options, store: stores[0]! });
+        const heard: OutboxCorruptDetail[] = [];
+        a.addEventListener('corrupt', (e) => heard.push(e.detail));
+        await a.enqueue({ url: '/w0', id: 'w0' });
+        await admin.save();
+        await a.enqueueMany([{ url: '/x1', id: 'x1' }, { url: '/x2', id: 'x2' }]);
+        expect((await a.list()).map((t) => t.id)).toEqual(['w0', 'x1', 'x2']);
+        await server().kill();
+        await server().restart();
+        const b = await Outbox.open({ ...options, store: stores[1]! });
+        await b.enqueueMany([{ url: '/y1', id: 'y1' }, { url: '/y2', id: 'y2' }]);
+        expect((await a.list()).map((t) => t.id)).toEqual(['w0', 'y1', 'y2']);
+        a.start();
+        await vi.waitFor(() => expect(sent).toEqual(['/w0', '/y1', '/y2']));
+        expect(heard).toMatchObject([{ queue: 'o', lost: ['1', '2'], tasks: ['x1', 'x2'], action: 'skip', reason: 'missing' }]);
+        await a.close();
+        await b.close();
+      } finally {
+        admin.disconnect();
+        await Promise.all(stores.map((s) => s.close()));
+      }
+    }, 30_000);
+
     it('a read that fails after a reconnection is read again whole later; close still gives the leases back', async () => {
       const prefix = 'rollback-fails:';
       const stores = [0, 1].map(() => new RedisStore({ url: server().url, prefix, retryMs: 1000, onWarning: () => undefined }));
