@@ -5,6 +5,11 @@ import { check, integer, invalid } from './validate.js';
 // Never '.' or '..': a store that keeps a blob as a file under its key would name a directory.
 const KEY = /^(?!\.\.?$)[A-Za-z0-9._-]{1,200}$/;
 
+/** A write at an offset that is neither 0 nor blob `key`'s `length` (see `BlobStorage.write`): it would leave a gap. */
+export function notAtEnd(key: string, offset: number, length: number): SluiceError {
+  return new SluiceError('ERR_INVALID_OPTION', `Expected \`offset\` to be 0 (a new blob) or the length of blob ${key} (${length}, an append), got ${offset}.`);
+}
+
 /**
  * A queue's blobs (`Queue.blobs`): large values kept beside its items in the queue's store (see `BlobStorage`),
  * written with the queue's durability. Keys are checked before they reach the store; calls on a closed queue

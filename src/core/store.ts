@@ -132,8 +132,8 @@ export interface BlobStorage {
   /**
    * Writes `bytes` into blob `key` at `offset`, which is 0 (the blob starts afresh, dropping what it held) or the
    * blob's current length (an append). Resolves once the bytes are as durable as `durability` asks. Any other offset
-   * is the caller's mistake, which a store may refuse with 'ERR_INVALID_OPTION' where the blob's length is at hand
-   * (FileStore does), rather than leave a gap.
+   * is the caller's mistake, refused with 'ERR_INVALID_OPTION' (see `notAtEnd`), changing nothing: past the end it
+   * would leave a gap. (RedisStore refuses only that: an append sent again after its reply was lost is short of it.)
    */
   write(key: string, offset: number, bytes: Uint8Array, durability: Durability): Promise<void>;
   /** Bytes `[start, end)` of blob `key`; fewer when it is shorter; empty when it does not exist. */

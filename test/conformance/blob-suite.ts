@@ -41,6 +41,17 @@ export function blobConformance(t: TestApi, label: string, harness: StoreHarness
       expect([...(await b.read('k', 0, 100))]).toEqual([...bytes(3, 9)]);
     });
 
+    // Before, IndexedDbStore resolved such a write and no read reached its bytes; MemoryStore filled the gap with zeros.
+    it('.write() past the end of a blob (or of none) rejects ERR_INVALID_OPTION, changing nothing', async () => {
+      const b = await open();
+      await b.write('k', 0, bytes(3), 'relaxed');
+      await expect(b.write('k', 10, bytes(1, 9), 'relaxed')).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('(3, an append)') });
+      await expect(b.write('absent', 4, bytes(1), 'relaxed')).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+      await b.write('k', 3, bytes(2, 5), 'relaxed');
+      expect([...(await b.read('k', 0, 100))]).toEqual([...bytes(3), ...bytes(2, 5)]);
+      expect(await b.keys()).toEqual(['k']);
+    });
+
     it('a large blob written in pieces reads back byte for byte, across the pieces', async () => {
       const b = await open();
       const piece = 256 * 1024;

@@ -122,10 +122,10 @@ describe('where a body lives, by store and platform', () => {
       const queue = await Queue.open({ name: 'api', store: r.store, clock: r.clock });
       try {
         const [key] = await queue.blobs!.keys();
-        // Written back from there to its end: a blob write sets its length.
-        const rest = await queue.blobs!.read(key!, 300 * 1024, data.length);
-        rest[3]! ^= 0x10;
-        await queue.blobs!.write(key!, 300 * 1024, rest);
+        // Written back whole, one bit flipped (a blob write starts at 0 or appends).
+        const all = await queue.blobs!.read(key!, 0, data.length);
+        all[300 * 1024 + 3]! ^= 0x10;
+        await queue.blobs!.write(key!, 0, all);
       } finally {
         await queue.close();
       }

@@ -1,6 +1,6 @@
 import { closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { SluiceError } from '../../core/errors.js';
+import { notAtEnd } from '../../core/blobs.js';
 import type { BlobStorage, Durability } from '../../core/store.js';
 import { storageError } from '../../core/storage-errors.js';
 import type { DirIdentity } from './dir-identity.js';
@@ -167,11 +167,4 @@ export class FileBlobs implements BlobStorage {
       throw this.#here.explain(error) ?? storageError(error, `Cannot list the blobs in ${this.#dir}:`);
     }
   }
-}
-
-function notAtEnd(key: string, offset: number, length: number): SluiceError {
-  return new SluiceError(
-    'ERR_INVALID_OPTION',
-    `Expected \`offset\` to be 0 (a new blob) or the length of blob ${key} (${length}, an append), got ${offset}.`,
-  );
 }

@@ -1,4 +1,5 @@
 import { wrap, type DBSchema, type IDBPDatabase } from 'idb';
+import { notAtEnd } from '../../core/blobs.js';
 import { storageError } from '../../core/storage-errors.js';
 import type { BlobStorage, Durability } from '../../core/store.js';
 import { assemble } from './chunks.js';
@@ -38,21 +39,27 @@ export class IndexedDbBlobs implements BlobStorage {
   }
 
   write(key: string, offset: number, bytes: Uint8Array, durability: Durability): Promise<void> {
-    return this.#run(`Cannot write the blob ${key} of queue "${this.#queue}".`, (db) => {
+    return this.#run(`Cannot write the blob ${key} of queue "${this.#queue}".`, async (db) => {
       const tx = db.transaction('chunks', 'readwrite', { durability: durability === 'strict' ? 'strict' : 'relaxed' });
       // A failing request fails the transaction: `done` rejects with it, so the request's own promise is not awaited.
       try {
+        if (offset > 0) {
+          // An append: at the blob's end, found in the same transaction (its last chunk), or bytes past a gap no read reaches.
+          const last = await tx.store.openCursor(this.#range(key, 0, Infinity), 'prev');
+          const length = last ? last.key[2] + last.value.length : 0;
+          if (length !== offset) throw notAtEnd(key, offset, length);
+        }
         if (offset === 0) tx.store.delete(this.#range(key, 0, Infinity)).catch(() => undefined);
         tx.store.put(bytes.slice(), [this.#queue, key, offset]).catch(() => undefined);
       } catch (error) {
         // A put that threw (quota, a value it cannot store) leaves the delete standing, which would commit alone and
-        // take the blob's old bytes with it: the write changes nothing instead.
+        // take the blob's old bytes with it: the write changes nothing instead (nor does an append refused).
         tx.done.catch(() => undefined);
         tx.abort();
         throw error;
       }
       settle(tx);
-      return tx.done;
+      await tx.done;
     });
   }
 

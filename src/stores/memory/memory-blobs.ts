@@ -1,3 +1,4 @@
+import { notAtEnd } from '../../core/blobs.js';
 import type { BlobStorage } from '../../core/store.js';
 
 /** A blob's bytes are `buffer[0, length)`; the buffer grows by doubling, so appends do not copy it each time. */
@@ -12,6 +13,7 @@ export class MemoryBlobs implements BlobStorage {
 
   async write(key: string, offset: number, bytes: Uint8Array): Promise<void> {
     const blob = offset === 0 ? { buffer: new Uint8Array(0), length: 0 } : (this.#blobs.get(key) ?? { buffer: new Uint8Array(0), length: 0 });
+    if (offset !== blob.length) throw notAtEnd(key, offset, blob.length);
     const length = offset + bytes.length;
     if (length > blob.buffer.length) {
       const grown = new Uint8Array(Math.max(length, blob.buffer.length * 2));

@@ -1,3 +1,4 @@
+import { notAtEnd } from '../../core/blobs.js';
 import { SluiceError } from '../../core/errors.js';
 import type { BlobStorage, Durability } from '../../core/store.js';
 import { attempt } from './attempt.js';
@@ -27,6 +28,11 @@ export class RedisBlobs implements BlobStorage {
   async write(key: string, offset: number, bytes: Uint8Array, durability: Durability): Promise<void> {
     const wait = durability === 'strict' ? await this.#context.strictReplicas() : 0;
     const { client, options } = this.#context;
+    if (offset > 0) {
+      // Past the end, SETRANGE would fill the gap with zeros. Short of it is allowed: an append sent again, its reply lost.
+      const length = await this.#call('read a blob of', () => client.strlen(this.#keys.blob(key)));
+      if (offset > length) throw notAtEnd(key, offset, length);
+    }
     const acked = await this.#call('write a blob of', async () => {
       const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       const pipeline = client.pipeline();
