@@ -44,8 +44,9 @@ export const RULES = {
 
 /** A queue name short enough that its dead letters' queue, `<name>.dead`, is one too. */
 export function checkOutboxName(name: unknown): asserts name is string {
-  // Not a partitioned queue's part (`<name>.p<number>`, `<name>.pm`) either, as a queue's name may not be.
-  let valid = typeof name === 'string' && name.length <= 123 && partOf(name) === undefined;
+  // Not a partitioned queue's part (`<name>.p<number>`, `<name>.pm`) either, as a queue's name may not be, nor another
+  // outbox's dead letters: opened while those are empty, the two would write tasks and letters into one queue.
+  let valid = typeof name === 'string' && name.length <= 123 && partOf(name) === undefined && !name.endsWith('.dead');
   try {
     if (valid) checkName(name);
   } catch {
@@ -55,7 +56,7 @@ export function checkOutboxName(name: unknown): asserts name is string {
   if (!valid) {
     throw new SluiceError(
       'ERR_INVALID_NAME',
-      `Expected an outbox's \`name\` to be 1–123 characters of [A-Za-z0-9._-] (not "." or "..", not ending in .p<number> or .pm; its dead letters take \`<name>.dead\`), got ${describe(name)}.`,
+      `Expected an outbox's \`name\` to be 1–123 characters of [A-Za-z0-9._-] (not "." or "..", not ending in .p<number>, .pm or .dead; its dead letters take \`<name>.dead\`), got ${describe(name)}.`,
     );
   }
 }

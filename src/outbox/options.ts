@@ -68,7 +68,7 @@ export interface LimitOptions {
 
 /** Options of `Outbox.open`. */
 export interface OutboxOptions {
-  /** The outbox's name: 1–123 characters of `[A-Za-z0-9._-]`, not `.` or `..`. Dead letters live in `<name>.dead`. */
+  /** The outbox's name: 1–123 characters of `[A-Za-z0-9._-]`, not `.`, `..` nor ending in `.dead`. Dead letters live in `<name>.dead`. */
   readonly name: string;
   /** @default the platform's store */
   readonly store?: Store;
