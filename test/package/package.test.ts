@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { build, type Platform } from 'esbuild';
 import { publint } from 'publint';
@@ -79,6 +79,17 @@ describe.concurrent('the packed package', () => {
     const { version } = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string };
     const told = await exec(bin, ['--version'], packed.project);
     expect(told, told.output).toEqual({ code: 0, output: `${version}\n` });
+  });
+
+  // Before, `import 'sluice/redis'` failed with Node's ERR_MODULE_NOT_FOUND where the optional peer was not installed.
+  it('sluice/redis without ioredis installed: imports, and a store with a url rejects ERR_STORAGE saying what to install', async () => {
+    const project = join(dirname(packed.project), 'no-ioredis');
+    cpSync(join(packed.project, 'node_modules/sluice'), join(project, 'node_modules/sluice'), { recursive: true });
+    const script = `import { RedisStore } from 'sluice/redis';
+      const store = new RedisStore({ url: 'redis://127.0.0.1:1' });
+      await store.open('q').then(() => console.log('opened'), (e) => console.log(JSON.stringify({ code: e.code, message: e.message })));`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: project });
+    expect(JSON.parse(stdout)).toEqual({ code: 'ERR_STORAGE', message: expect.stringContaining('npm install ioredis') });
   });
 
   it('bundles for a browser with the browser condition (and sluice/fs for Node)', async () => {

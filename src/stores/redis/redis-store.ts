@@ -1,4 +1,5 @@
-import { Redis, type Cluster } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { createRequire } from 'node:module';
 import type { Clock } from '../../core/clock.js';
 import { SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
@@ -155,9 +156,10 @@ export class RedisStore implements Store {
     // server never answers (stopped, paused) times out too, heartbeats and cleanup included, after no less than a
     // call is given (a WAIT for replicas, after that too).
     const { retryMs, replicaTimeoutMs } = this.#o;
+    const { Redis: Client } = ioredis();
     let client: Redis;
     try {
-      client = new Redis(this.#o.url!, { maxRetriesPerRequest: 3, commandTimeout: answerMs(retryMs) + replicaTimeoutMs });
+      client = new Client(this.#o.url!, { maxRetriesPerRequest: 3, commandTimeout: answerMs(retryMs) + replicaTimeoutMs });
     } catch (error) {
       // The URL was checked when the store was made; what ioredis still refuses is named the same way.
       throw new SluiceError('ERR_INVALID_OPTION', `Expected \`url\` to be a Redis URL ioredis accepts (${error instanceof Error ? error.message : String(error)}).`, { cause: error });
@@ -232,5 +234,18 @@ export class RedisStore implements Store {
     if (this.#warned.has(message)) return;
     this.#warned.add(message);
     this.#o.onWarning(message);
+  }
+}
+
+/**
+ * ioredis, loaded once a store makes a client of its own: `sluice/redis` may be imported where the optional peer
+ * dependency is not installed (a store given a `client` never needs it), and a missing one is told in words that say
+ * what to do, not as a module Node could not find.
+ */
+function ioredis(): typeof import('ioredis') {
+  try {
+    return createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+  } catch (error) {
+    throw new SluiceError('ERR_STORAGE', 'RedisStore needs the ioredis package to connect to its `url`: install it (npm install ioredis), or pass a `client` of your own.', { cause: error });
   }
 }
