@@ -115,6 +115,10 @@ await q.close();
 // of its own (nothing shared): what this machine allows N processes at all, measured in the same run.
 const env = process.env;
 const SHARED_ITEMS = { relaxed: Number(env.BENCH_FS_ITEMS ?? 50_000), strict: Number(env.BENCH_FS_STRICT_ITEMS ?? 20_000) };
+// The bare hand-over does far less per item than the queue: over the queue's item count, one process is done in tens of
+// milliseconds, and starting the N processes, and the last turn each takes to find nothing left, weigh as much as the
+// hand-overs. Ten times the items make it last about as long as the queue's drain.
+const FLOOR_SCALE = Number(env.BENCH_FS_FLOOR_SCALE ?? 10);
 const SHARED_RUNS = Number(env.BENCH_FS_RUNS ?? 5);
 const SHARED_TAKE = Number(env.BENCH_FS_TAKE ?? 100);
 const PROCESSES = (env.BENCH_FS_PROCESSES ?? '1,2,4,8').split(',').map(Number);
@@ -157,7 +161,7 @@ async function drainBy(n, durability, layout = 'one') {
  * same run. Its processes are started once per durability and kept, so that a measurement costs its drain alone.
  */
 const floors = new Map();
-async function floorBy(n, durability, items = SHARED_ITEMS[durability]) {
+async function floorBy(n, durability, items = SHARED_ITEMS[durability] * FLOOR_SCALE) {
   let children = floors.get(n);
   if (!children) {
     children = Array.from({ length: n }, () => fork(consumer, ['floor', '-', String(SHARED_TAKE), durability], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
@@ -271,8 +275,8 @@ table(
     `drained with take(${SHARED_TAKE}) + ack, each process warmed up first on a queue of its own (medians of ${SHARED_RUNS} runs; ` +
     `every ratio to N = 1 of its own run; every run checked exactly-once; ${cores} CPUs, so N > ${cores} processes share them, ` +
     `as does whatever else the machine runs: "N own queues" is what N processes that share nothing reach here, in the same run; ` +
-    `"bare hand-over" is N processes taking turns on the same lock doing only the least file work of a take and an ack per turn, ` +
-    `of its own N = 1: what the lock allows N processes here; ` +
+    `"bare hand-over" is N processes taking turns on the same lock doing only the least file work of a take and an ack per turn ` +
+    `(over ${FLOOR_SCALE} times the items), of its own N = 1: what the lock allows N processes here; ` +
     `"N partitions" is one queue opened with \`partitions: N\` drained by the N processes, each taking from a partition of its own first)`,
   ['durability', 'N', 'items/s', 'of N = 1', 'N own queues, of N = 1', 'bare hand-over, of N = 1', 'N partitions, of N = 1', 'its p99', 'p50 take+ack', 'p99 take+ack', 'waiting for the lock', 'holding it', 'target'],
   shared.map((r) => [
