@@ -1,6 +1,8 @@
 import type { Clock } from '../core/clock.js';
 import type { CorruptDetail, RecoverDetail } from '../core/events.js';
 import type { Queue } from '../core/queue.js';
+import type { OutboxCorruptDetail } from './events.js';
+import type { Pending } from './pending.js';
 
 type Found = readonly [type: 'recover' | 'corrupt', detail: RecoverDetail | CorruptDetail];
 
@@ -54,18 +56,20 @@ export class Relay {
 
   #dispatch([type, detail]: Found): void {
     // Named while the pending index still holds the lost tasks (it learns of the loss when it next reads the queue).
-    const tasks = type === 'corrupt' && detail.queue === this.#name ? this.#tasks?.((detail as CorruptDetail).lost) : undefined;
+    // (Unless named already: see `tellReplaced`.)
+    const tasks = type === 'corrupt' && detail.queue === this.#name && !('tasks' in detail) ? this.#tasks?.((detail as CorruptDetail).lost) : undefined;
     this.#target?.dispatchEvent(new CustomEvent(type, { detail: tasks?.length ? { ...detail, tasks } : detail }));
   }
 }
 
 /**
- * Tells, as `queue` tells its own losses, that its `entries` hold other tasks than those the outbox read there: the
- * store went back (a restart from an older snapshot, a failover to a replica behind), and a handle that never knew
- * them stored other tasks under their ids. The queue cannot tell (its items are not named); nothing of them is left
- * to read, whatever `corruption` says. Told before the index lets them go, so that the event names their tasks.
+ * Tells, as `queue` tells its own losses, that the entries of `pending` hold other tasks than those the outbox read
+ * there: the store went back (a restart from an older snapshot, a failover to a replica behind), and a handle that
+ * never knew them stored other tasks under their ids. The queue cannot tell (its items are not named); nothing of them
+ * is left to read, whatever `corruption` says. Their tasks are named here: the index lets them go.
  */
-export function tellReplaced(queue: Queue<unknown>, entries: readonly string[]): void {
-  const detail: CorruptDetail = { queue: queue.name, segment: Number(entries[0]), offset: 0, lost: entries, action: 'skip', reason: 'missing' };
+export function tellReplaced(queue: Queue<unknown>, pending: readonly Pending[]): void {
+  const lost = pending.map((p) => String(p.seq));
+  const detail: OutboxCorruptDetail = { queue: queue.name, segment: pending[0]!.seq, offset: 0, lost, action: 'skip', reason: 'missing', tasks: pending.map((p) => p.id) };
   queue.dispatchEvent(new CustomEvent('corrupt', { detail }));
 }

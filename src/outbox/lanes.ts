@@ -31,7 +31,8 @@ export class Lanes {
 
   /**
    * Puts entry `seq` in lane `name`: last, as seqs mostly come in queue order (after every seq added before); a task
-   * read back after another handle's word dropped it (see `RelayChecks`) goes to its place (kept when still there).
+   * read back after another handle's word dropped it (see `RelayChecks`), or read again whole after the store went back
+   * (see `PendingStore.catchUp`), goes to its place (kept when still there).
    */
   add(name: string, seq: number): void {
     let lane = this.#lanes.get(name);

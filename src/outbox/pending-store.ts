@@ -1,3 +1,4 @@
+import { SluiceError } from '../core/errors.js';
 import { PARTITION_SPAN, partitionOf } from '../core/ids.js';
 import { rewindsOf } from '../core/rewinds.js';
 import { append } from '../core/long-lists.js';
@@ -8,11 +9,13 @@ import type { DeadRecord } from './dead-letters.js';
 import type { ToDead } from './delivery.js';
 import type { PendingTask } from './events.js';
 import { inOutboxWords, storedNothing } from './enqueue.js';
+import { landed, sameTask, type Stored } from './landed.js';
 import { evictions } from './limits.js';
 import { eachPage } from './pages.js';
 import type { LimitOptions, ResolvedOutboxOptions } from './options.js';
 import { checkStored } from './pending-task.js';
 import type { Pending, PendingIndex } from './pending.js';
+import { voidAck } from './voided-acks.js';
 import { LIST_PAGE, listed } from './pending-view.js';
 import { LEFT, pushPlaced } from './placement.js';
 import { lettersOf, reconcile } from './reconcile.js';
@@ -82,16 +85,18 @@ export class PendingStore {
 
   /** Adds the entries pushed (by any handle) that the index has not read yet, partition by partition. */
   async catchUp(): Promise<void> {
-    for (;;) {
+    for (let round = 1; ; round++) {
+      // The store went back since the last whole read: ids read may name other tasks now, stored by a handle that never
+      // knew the lost ones (see `tellReplaced`). Read again whole (until one whole read saw no other rewind).
+      const before = rewindsOf(this.#queue);
+      const whole = before !== this.#rewinds;
+      if (whole) this.#readTo.clear();
       // A page at a time, as `load` reads (another handle may have pushed a backlog meanwhile).
       for (let p = 0; p < this.#queue.partitions; p++) while ((await this.#readIn({ ...this.#unread(p), limit: LIST_PAGE })) === LIST_PAGE);
-      const rewinds = rewindsOf(this.#queue);
-      if (rewinds === this.#rewinds) break;
-      // The store went back: ids read may name other tasks now, stored by a handle that never knew the lost ones (see
-      // `tellReplaced`). Read again whole: tasks replaced leave the index, and what the queue holds joins.
-      this.#rewinds = rewinds;
-      await this.#forgetGone(false);
-      this.#readTo.clear();
+      const after = rewindsOf(this.#queue);
+      if (whole && after === before) this.#rewinds = after;
+      if (after === this.#rewinds) break;
+      if (round === REREADS) throw new SluiceError('ERR_STORAGE', `The store of queue "${this.#queue.name}" went back to an earlier state at each of ${round} reads in a row; read again later.`);
     }
     this.#unseen = false;
   }
@@ -156,7 +161,9 @@ export class PendingStore {
     } catch (error) {
       if (storedNothing(error)) throw inOutboxWords(error);
       this.#unseen = true;
-      const found = await this.#landed(tasks, before).catch(() => []);
+      // Read in since the index had read up to `before`.
+      const fresh = (seq: number) => seq > readUpTo(before, partitionOf(seq)[0]);
+      const found = await this.catchUp().then(() => landed(this.#queue, this.#index, tasks, fresh)).catch(() => []);
       if (found.length === tasks.length && !this.#strict) return found;
       // Some, not all: a partition's share (see `pushPlaced`). Taken out again, as the shares before it were: then none
       // was left stored after all, and the store's own refusal says so (bodies deleted), not the shares' (see `LEFT`).
@@ -209,21 +216,6 @@ export class PendingStore {
     return to === undefined ? { partition: p } : { partition: p, after: String(to) };
   }
 
-  /**
-   * After a push of `tasks` failed: the entries of those the store holds all the same (read in since the index had
-   * read up to `before`, with the same id and time of storing), in the order of `tasks`.
-   */
-  async #landed(tasks: readonly StoredTask[], before: ReadonlyMap<number, number>): Promise<Stored[]> {
-    await this.catchUp();
-    const fresh = (seq: number) => seq > readUpTo(before, partitionOf(seq)[0]);
-    const seqs = [...new Set(tasks.flatMap((t) => this.#index.withId(t.id)).filter((p) => fresh(p.seq)))].map((p) => String(p.seq));
-    const entries = seqs.length === 0 ? [] : await this.#queue.list({ ids: seqs });
-    return tasks.flatMap((task) => {
-      const at = entries.findIndex((e) => e.value.id === task.id && e.value.createdAt === task.createdAt);
-      return at < 0 ? [] : entries.splice(at, 1);
-    });
-  }
-
   /** Removes `found`, stored by a push that rejects (true once done); should that fail too, they stay, and are delivered. */
   #withdrawLanded(found: readonly Stored[]): Promise<boolean> {
     const ids = found.map((e) => e.id);
@@ -233,14 +225,22 @@ export class PendingStore {
   /** Adds the entries `options` lists to the index, and counts them read; resolves how many it listed. */
   async #readIn(options: ListOptions): Promise<number> {
     const entries = await this.#queue.list(options);
+    const replaced: Pending[] = [];
     for (const e of entries) {
+      const known = this.#index.get(Number(e.id));
+      // Known (a whole read, see `catchUp`), but as another task: lost, and its entry's id given to this one.
+      if (known && !sameTask(e, known)) {
+        replaced.push(known);
+        if (known.state === 'busy') voidAck(this.#queue, e.id);
+        this.#index.remove(known);
+      }
       // Tried already, by a handle whose lease this one never saw: it may have been cut short mid-burial (an open
       // reconciles what it loads; a handle that reads a task in later looks for its letter at its take instead).
-      const known = this.#index.get(Number(e.id));
       const pending = this.#add(e);
-      if (!known && e.attempts > 0) pending.heldAway = true;
+      if (pending !== known && e.attempts > 0) pending.heldAway = true;
       this.#read(Number(e.id));
     }
+    if (replaced.length > 0) tellReplaced(this.#queue, replaced);
     if (entries.length > 0) this.#found();
     return entries.length;
   }
@@ -260,29 +260,27 @@ export class PendingStore {
    * Forgets the tasks gone from the queue. A handle finds out what other handles removed when it takes a task, and
    * from their messages; one that only enqueues, in another process (nothing relayed), would do neither, and count
    * tasks long sent for ever: against `limits`, and in memory. Checked before a refusal, and as the index doubles.
-   * Only those replaced unless `gone` (see `#stillThere`).
    */
-  async #forgetGone(gone = true): Promise<void> {
+  async #forgetGone(): Promise<void> {
     const idle = [...this.#index.values()].filter((p) => p.state !== 'busy');
-    for (let at = 0; at < idle.length; at += LIST_PAGE) await this.#stillThere(idle.slice(at, at + LIST_PAGE), gone);
+    for (let at = 0; at < idle.length; at += LIST_PAGE) await this.#stillThere(idle.slice(at, at + LIST_PAGE));
     this.#checked = this.#index.size;
   }
 
   /**
-   * The stored entries of `pending`; those whose entry now holds another task (lost, see `tellReplaced`) leave the
-   * index, and so do those gone from the queue (another handle sent or removed them), unless not `gone`: after the
-   * store went back, the queue tells that loss a tick later, and its event names their tasks by the index.
+   * The stored entries of `pending`; those gone from the queue (another handle sent or removed them), or whose entry
+   * now holds another task (lost, see `tellReplaced`), leave the index.
    */
-  async #stillThere(pending: readonly Pending[], gone = true): Promise<QueueEntry<StoredTask>[]> {
+  async #stillThere(pending: readonly Pending[]): Promise<QueueEntry<StoredTask>[]> {
     const bySeq = new Map(pending.map((p) => [String(p.seq), p]));
     const replaced: Pending[] = [];
     const found = (await this.#queue.list({ ids: [...bySeq.keys()] })).filter((e) => {
       const p = bySeq.get(e.id)!;
       bySeq.delete(e.id);
-      return (e.value.id === p.id && e.value.createdAt === p.createdAt) || !replaced.push(p);
+      return sameTask(e, p) || !replaced.push(p);
     });
-    if (replaced.length > 0) tellReplaced(this.#queue, replaced.map((p) => String(p.seq)));
-    for (const p of gone ? [...replaced, ...bySeq.values()] : replaced) this.#index.remove(p);
+    if (replaced.length > 0) tellReplaced(this.#queue, replaced);
+    for (const p of [...replaced, ...bySeq.values()]) this.#index.remove(p);
     return found;
   }
 }
@@ -292,8 +290,9 @@ function readUpTo(readTo: ReadonlyMap<number, number>, p: number): number {
   return readTo.get(p) ?? p * PARTITION_SPAN - 1;
 }
 
-/** A task as stored: its entry in the outbox's queue, and the task. */
-export type Stored = Pick<QueueEntry<StoredTask>, 'id' | 'value'>;
+
+/** Whole reads of the queue in a row that may each find its store gone back again, before `catchUp` gives up. */
+const REREADS = 4;
 
 /** The index is first checked for tasks gone (see `#forgetGone`) when it holds this many. */
 const GONE_CHECK_FROM = 1024;

@@ -70,7 +70,7 @@ export class PendingIndex {
     return [...(this.#byKey.get(key) ?? [])];
   }
 
-  /** Adds a task stored as entry `seq` (in queue order: after every seq added before), ready or waiting until `until`. */
+  /** Adds a task stored as entry `seq` (mostly in queue order, see `Lanes.add`), ready or waiting until `until`. */
   add(seq: number, task: StoredTask, attempts: number, until = 0, cause: WaitCause = 'server'): Pending {
     const known = this.#tasks.get(seq);
     if (known) return known;

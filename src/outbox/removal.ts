@@ -58,8 +58,9 @@ export class Removal {
   async remove(ids: readonly string[]): Promise<number> {
     const { index, pending } = this.#c;
     const here = await this.#removeHere(async () => {
-      // One another handle stored since this one last read the queue (another process, say) is not indexed yet.
-      if (ids.some((id) => index.withId(id).length === 0)) await pending.catchUp();
+      // Read first: one another handle stored since (another process, say) is not indexed yet, and after the store went
+      // back, an entry read before may hold another task now (see `PendingStore.catchUp`), which must not go with it.
+      await pending.catchUp();
       return ids.flatMap((id) => index.withId(id));
     });
     if (here.elsewhere.length === 0 || !this.#c.deliverer.relays) return here.count;

@@ -5,6 +5,7 @@ import type { DeliveryContext, DeliveryRun, Entry, ToDead } from './delivery.js'
 import type { Relayed } from './coordination.js';
 import type { RetryDetail, SentDetail } from './events.js';
 import { bodiesOf } from './enqueue.js';
+import { indexedAs } from './landed.js';
 import { errorText } from './scrub.js';
 import { bodyOf, readBody, type ReadBody } from './response-body.js';
 import { tally } from './tally.js';
@@ -127,7 +128,7 @@ function left(a: Attempt, ready: Ready, tell: () => void): void {
 /** Says that `list` left the outbox (`type`): out of the index, an event here, and one to the other handles. */
 function tell(c: DeliveryContext, type: 'sent' | 'handed-over', list: readonly Omit<Judged, 'verdict'>[], more: object, shown?: (detail: SentDetail) => SentDetail): void {
   for (const { entry, view } of list) {
-    const pending = c.index.get(Number(entry.id));
+    const pending = indexedAs(c.index, entry);
     if (pending) c.index.remove(pending);
     const detail = { task: view, ...more, attempts: entry.attempts } as SentDetail;
     // Shown (with a getter for the response, about 1.5 µs to make) only in an event made for a listener.
@@ -169,7 +170,7 @@ async function retry(
   tally(run, 'retried', ready.length);
   const now = c.waitsFrom();
   for (const { entry, task } of ready) {
-    const pending = index.get(Number(entry.id));
+    const pending = indexedAs(index, entry);
     if (pending) {
       pending.last = extra;
       if (c.options.batch) pending.batchedWith = ids;

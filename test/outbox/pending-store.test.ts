@@ -1,7 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { SluiceError } from '../../src/core/errors.js';
 import { hash } from '../../src/core/partitioned.js';
+import { holdParts } from '../../src/core/rewinds.js';
 import { Queue } from '../../src/core/queue.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
+import { PendingStore } from '../../src/outbox/pending-store.js';
+import { PendingIndex } from '../../src/outbox/pending.js';
 import { FaultyStore } from '../support/faulty-store.js';
 import { rig, type Rig } from './helpers.js';
 
@@ -137,5 +141,70 @@ describe('a backlog read into the index', () => {
     await other.enqueueMany(Array.from({ length: 1_200 }, (_, i) => ({ url: `/t${i}`, body: { i } })));
     expect((await first.list({ limit: 2_000 })).length).toBe(1_200);
     expect(Math.max(...lengths)).toBeLessThanOrEqual(500);
+  });
+});
+
+describe('PendingStore after the store went back under it (a failover to a replica behind)', () => {
+  const task = (id: string, createdAt: number) => ({ id, url: `https://api.test/${id}`, method: 'POST', headers: {}, createdAt });
+
+  /**
+   * A queue of `entries` (by entry id) whose view says how often it went back (a read finds it so after `goneBack`), and
+   * whose read after the next `failAfter` fails.
+   */
+  function fakeQueue(entries: Map<number, ReturnType<typeof task>>) {
+    const view = { rewinds: 0 };
+    const told: { lost: string[]; tasks?: string[] }[] = [];
+    const queue = {
+      name: 'o',
+      partitions: 1,
+      entries,
+      failAfter: -1,
+      goneBack: false,
+      dispatchEvent: (e: CustomEvent) => (told.push(e.detail), true),
+      async list(o: { ids?: string[]; after?: string; limit?: number }) {
+        if (queue.goneBack) view.rewinds++;
+        queue.goneBack = false;
+        if (queue.failAfter-- === 0) throw new SluiceError('ERR_STORAGE', 'the connection dropped');
+        const all = [...queue.entries].sort(([a], [b]) => a - b).map(([seq, value]) => ({ id: String(seq), value, attempts: 0, state: 'ready', availableAt: 0 }));
+        if (o.ids) return all.filter((e) => o.ids!.includes(e.id));
+        return all.filter((e) => o.after === undefined || Number(e.id) > Number(o.after)).slice(0, o.limit ?? Infinity);
+      },
+    };
+    holdParts(queue, [{ view } as never]);
+    const index = new PendingIndex('group');
+    const limits = { maxTasks: Infinity, maxBytes: Infinity, overflow: 'reject' } as const;
+    const pending = new PendingStore(queue as never, index, { limits, durability: 'relaxed' }, async () => undefined, () => undefined);
+    return { queue, view, told, index, pending };
+  }
+
+  // Before, a read that failed right after the rewind was seen counted the queue as read again: the task stored under
+  // the reused id was never indexed, nor the one it replaced told.
+  it('reads the queue again whole, whatever read fails on the way: the task under a reused id replaces the lost one, told once', async () => {
+    const { queue, told, index, pending } = fakeQueue(new Map([[0, task('w0', 1)], [1, task('x1', 2)]]));
+    await pending.catchUp();
+    expect(index.get(1)?.id).toBe('x1');
+    queue.entries = new Map([[0, task('w0', 1)], [1, task('y1', 3)]]);
+    queue.goneBack = true;
+    // The first read after is the one that sees the rewind; each of the two after it fails.
+    for (const failAfter of [1, 0]) {
+      queue.failAfter = failAfter;
+      await expect(pending.catchUp()).rejects.toMatchObject({ code: 'ERR_STORAGE' });
+    }
+    await pending.catchUp();
+    expect([...index.values()].map((p) => p.id)).toEqual(['w0', 'y1']);
+    expect(told).toMatchObject([{ lost: ['1'], tasks: ['x1'] }]);
+    await pending.catchUp();
+    expect(told).toHaveLength(1);
+  });
+
+  it('gives up with ERR_STORAGE when every whole read finds the store gone back again, rather than read for ever', async () => {
+    const { queue, view, pending } = fakeQueue(new Map([[0, task('w0', 1)]]));
+    await pending.catchUp();
+    const list = queue.list.bind(queue);
+    queue.list = async (o) => {
+      view.rewinds++;
+      return list(o);
+    };
+    await expect(pending.catchUp()).rejects.toMatchObject({ code: 'ERR_STORAGE', message: expect.stringMatching(/went back to an earlier state at each of 4 reads/) });
   });
 });

@@ -318,6 +318,72 @@ describeRedis(
       }
     }, 30_000);
 
+    // Before, the ack of x1's response, by its entry id, removed y1 (waiting to be tried again) unsent, without a word.
+    it("a task in flight when another handle's task took its entry id: its response acks nothing of that task, which is sent", async () => {
+      const stores = twoStores('rollback-outbox-busy:');
+      const admin = new Redis(server().url);
+      const sent: string[] = [];
+      let answer!: () => void;
+      const answered = new Promise<void>((resolve) => (answer = resolve));
+      const record: typeof fetch = async (input) => {
+        const path = new URL(input instanceof Request ? input.url : String(input)).pathname;
+        sent.push(path);
+        if (path === '/x1') await answered;
+        // The first try of y1 fails: it waits to be tried again as x1's response comes.
+        return new Response('ok', { status: path === '/y1' && sent.indexOf(path) === sent.length - 1 ? 503 : 200 });
+      };
+      const options = { name: 'o', baseUrl: 'http://127.0.0.1:59', corruption: 'skip', fetch: record, retry: { initialDelayMs: 300 } } as const;
+      try {
+        const a = await Outbox.open({ ...options, store: stores[0]! });
+        const heard: OutboxCorruptDetail[] = [];
+        a.addEventListener('corrupt', (e) => heard.push(e.detail));
+        await a.enqueue({ url: '/w0', id: 'w0' });
+        await admin.save();
+        await a.enqueue({ url: '/x1', id: 'x1' });
+        a.start();
+        await vi.waitFor(() => expect(sent).toContain('/x1'));
+        await server().kill();
+        await server().restart();
+        const b = await Outbox.open({ ...options, store: stores[1]! });
+        await b.enqueueMany([{ url: '/y1', id: 'y1', group: 'y' }, { url: '/y2', id: 'y2', group: 'y' }]);
+        expect((await a.list()).map((t) => t.id)).toEqual(expect.arrayContaining(['y1', 'y2']));
+        await vi.waitFor(() => expect(sent).toContain('/y1'));
+        answer();
+        await vi.waitFor(() => expect(sent.filter((path) => path === '/y1')).toEqual(['/y1', '/y1']), { timeout: 10_000 });
+        await vi.waitFor(async () => expect(await b.size()).toBe(0));
+        expect(heard).toMatchObject([{ queue: 'o', lost: ['1'], tasks: ['x1'] }]);
+        await a.close();
+        await b.close();
+      } finally {
+        admin.disconnect();
+        await Promise.all(stores.map((s) => s.close()));
+      }
+    }, 30_000);
+
+    // Before, outbox.remove read the queue again only for ids it did not hold, and removed x1's entry id: y1's now.
+    it("outbox.remove of a task another handle's task replaced since removes nothing of that task", async () => {
+      const stores = twoStores('rollback-outbox-remove:');
+      const admin = new Redis(server().url);
+      const options = { name: 'o', baseUrl: 'http://127.0.0.1:59', corruption: 'skip', fetch: () => Promise.reject(new TypeError('offline')) } as const;
+      try {
+        const a = await Outbox.open({ ...options, store: stores[0]! });
+        await a.enqueue({ url: '/w0', id: 'w0' });
+        await admin.save();
+        await a.enqueue({ url: '/x1', id: 'x1' });
+        await server().kill();
+        await server().restart();
+        const b = await Outbox.open({ ...options, store: stores[1]! });
+        await b.enqueue({ url: '/y1', id: 'y1' });
+        expect(await a.remove(['x1'])).toBe(0);
+        expect((await b.list()).map((t) => t.id)).toEqual(['w0', 'y1']);
+        await a.close();
+        await b.close();
+      } finally {
+        admin.disconnect();
+        await Promise.all(stores.map((s) => s.close()));
+      }
+    }, 30_000);
+
     it('a read that fails after a reconnection is read again whole later; close still gives the leases back', async () => {
       const prefix = 'rollback-fails:';
       const stores = [0, 1].map(() => new RedisStore({ url: server().url, prefix, retryMs: 1000, onWarning: () => undefined }));
