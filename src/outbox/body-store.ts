@@ -112,18 +112,29 @@ export class BodyStore {
         while (blobs && heldBytes >= CHUNK) {
           const chunk = take(held, CHUNK);
           heldBytes -= chunk.length;
-          await blobs.write(key, written, chunk);
+          await this.#append(blobs, key, written, chunk);
           written += chunk.length;
         }
       }
       if (!blobs || size === 0) return { base64: toBase64(take(held, heldBytes)) };
-      if (heldBytes > 0) await blobs.write(key, written, take(held, heldBytes));
+      if (heldBytes > 0) await this.#append(blobs, key, written, take(held, heldBytes));
       return { blob: { key, size, crc } };
     } catch (error) {
       if (written > 0) await blobs!.delete([key]).catch(() => undefined);
       if (error instanceof SluiceError) throw error;
       throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\` to be readable; reading it failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
+  }
+
+  /**
+   * Writes the next chunk of a body. The store refuses one past the blob's end (ERR_INVALID_OPTION): the blob was
+   * deleted under the write (another handle's sweep of old bodies, site data cleared), which is the store's doing.
+   */
+  async #append(blobs: QueueBlobs, key: string, at: number, chunk: Uint8Array): Promise<void> {
+    await blobs.write(key, at, chunk).catch((error: unknown) => {
+      if (at === 0 || !(error instanceof SluiceError && error.code === 'ERR_INVALID_OPTION')) throw error;
+      throw new SluiceError('ERR_STORAGE', `The stored body ${key} was deleted while it was being stored, after ${at} bytes; nothing was enqueued.`, { cause: error });
+    });
   }
 
   /** The outbox closes: bodies still being read are given up ('ERR_CLOSED'), what they wrote deleted. */
