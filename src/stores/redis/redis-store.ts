@@ -1,8 +1,8 @@
 import type { Cluster, Redis } from 'ioredis';
-import { createRequire } from 'node:module';
 import type { Clock } from '../../core/clock.js';
 import { SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
+import { storageError } from '../../core/storage-errors.js';
 import type { OpenHints, QueueStorage, Store } from '../../core/store.js';
 import { answerMs, within } from './attempt.js';
 import { evictionWarning, primaryAddresses, readDurability, strictPlan, type ServerDurability } from './durability.js';
@@ -71,7 +71,11 @@ export class RedisStore implements Store {
 
   async open(name: string, hints?: OpenHints): Promise<QueueStorage> {
     checkName(name);
-    if (this.#closed) throw new SluiceError('ERR_CLOSED', 'This RedisStore is closed; make a new one to open queues.');
+    const closed = () => new SluiceError('ERR_CLOSED', 'This RedisStore is closed; make a new one to open queues.');
+    if (this.#closed) throw closed();
+    if (!this.#o.client) await loadIoredis();
+    // Closed while ioredis loaded: no client of its own is made after `close` (it would hold the process open).
+    if (this.#closed) throw closed();
     const client = this.#connect();
     const context: StoreContext = {
       client,
@@ -156,7 +160,8 @@ export class RedisStore implements Store {
     // server never answers (stopped, paused) times out too, heartbeats and cleanup included, after no less than a
     // call is given (a WAIT for replicas, after that too).
     const { retryMs, replicaTimeoutMs } = this.#o;
-    const { Redis: Client } = ioredis();
+    // Loaded by `open`, the only way to a client of the store's own.
+    const Client = ioredis!.Redis;
     let client: Redis;
     try {
       client = new Client(this.#o.url!, { maxRetriesPerRequest: 3, commandTimeout: answerMs(retryMs) + replicaTimeoutMs });
@@ -237,15 +242,21 @@ export class RedisStore implements Store {
   }
 }
 
+/** ioredis's `Redis`, once `loadIoredis` loaded it. */
+let ioredis: { readonly Redis: typeof Redis } | undefined;
+
 /**
- * ioredis, loaded once a store makes a client of its own: `sluice/redis` may be imported where the optional peer
+ * Loads ioredis as a store makes a client of its own: `sluice/redis` may be imported where the optional peer
  * dependency is not installed (a store given a `client` never needs it), and a missing one is told in words that say
- * what to do, not as a module Node could not find.
+ * what to do, not as a module Node could not find. (A dynamic import bundlers follow, as they do a static one.)
  */
-function ioredis(): typeof import('ioredis') {
+async function loadIoredis(): Promise<void> {
   try {
-    return createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+    ioredis ??= await import('ioredis');
   } catch (error) {
+    const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+    const missing = (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String(message).includes("'ioredis'");
+    if (!missing) throw storageError(error, 'RedisStore could not load ioredis:');
     throw new SluiceError('ERR_STORAGE', 'RedisStore needs the ioredis package to connect to its `url`: install it (npm install ioredis), or pass a `client` of your own.', { cause: error });
   }
 }
