@@ -46,7 +46,7 @@ export const RULES = {
 export function checkOutboxName(name: unknown): asserts name is string {
   // Not a partitioned queue's part (`<name>.p<number>`, `<name>.pm`) either, as a queue's name may not be, nor another
   // outbox's dead letters: opened while those are empty, the two would write tasks and letters into one queue.
-  let valid = typeof name === 'string' && name.length <= 123 && partOf(name) === undefined && !name.endsWith('.dead');
+  let valid = typeof name === 'string' && name.length <= 123 && partOf(name) === undefined && !name.toLowerCase().endsWith('.dead');
   try {
     if (valid) checkName(name);
   } catch {

@@ -250,7 +250,7 @@ describe('resolveOutboxOptions()', () => {
   it('a name of 124–128 characters, valid for a queue, is too long for an outbox: ERR_INVALID_NAME, as any bad name', () => {
     expect(resolveOutboxOptions({ name: 'a'.repeat(123) }).name).toHaveLength(123);
     for (const length of [124, 128, 129]) rejects(() => resolveOutboxOptions({ name: 'a'.repeat(length) }), 'ERR_INVALID_NAME', '1–123 characters');
-    for (const name of ['', '..', 'bad name', 5, 'report.pm', 'video.p720', 'api.dead']) rejects(() => resolveOutboxOptions({ name: name as string }), 'ERR_INVALID_NAME', '1–123 characters');
+    for (const name of ['', '..', 'bad name', 5, 'report.pm', 'video.p720', 'api.dead', 'api.DEAD']) rejects(() => resolveOutboxOptions({ name: name as string }), 'ERR_INVALID_NAME', '1–123 characters');
   });
 
   it("a path-relative task URL against a baseUrl path without its closing '/': refused, naming the segment it would lose", () => {
