@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SluiceError } from '../../src/core/errors.js';
 import { Queue } from '../../src/core/queue.js';
 import { Outbox } from '../../src/outbox/outbox.js';
@@ -160,6 +160,29 @@ describe('a body that stalls', () => {
     await outbox.close();
     expect(await enqueued).toMatchObject({ code: 'ERR_CLOSED' });
     expect(await blobKeys(r)).toEqual([]);
+  });
+
+  // Before, MemoryStore filled the gap with zeros and the enqueue resolved; then the store's ERR_INVALID_OPTION.
+  it('a body whose blob is deleted while it is written (a sweep elsewhere): ERR_STORAGE saying so, nothing enqueued', async () => {
+    const outbox = await r.open();
+    let go!: () => void;
+    const gate = new Promise<void>((resolve) => (go = resolve));
+    const body = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        controller.enqueue(bytes(CHUNK + 10));
+        await gate;
+        controller.enqueue(bytes(CHUNK));
+        controller.close();
+      },
+    });
+    const enqueued = outbox.enqueue({ url: '/upload', body }).then(() => 'stored', (error: unknown) => error);
+    await vi.waitFor(async () => expect(await blobKeys(r)).toHaveLength(1));
+    const queue = await Queue.open({ name: outbox.name, store: r.store, clock: r.clock });
+    await queue.blobs!.delete(await queue.blobs!.keys());
+    await queue.close();
+    go();
+    expect(await enqueued).toMatchObject({ code: 'ERR_STORAGE', message: expect.stringMatching(/deleted while it was being stored/) });
+    expect(await outbox.size()).toBe(0);
   });
 });
 
