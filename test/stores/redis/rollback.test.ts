@@ -1,6 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
-import { Outbox, Queue, type Lease, type OutboxCorruptDetail } from '../../../src/index.js';
+import { Outbox, Queue, type Lease, type OutboxCorruptDetail, type OutboxOptions } from '../../../src/index.js';
 import { RedisStore } from '../../../src/redis.js';
 import { RedisCluster } from '../../support/redis-cluster.js';
 import { FaultyStore } from '../../support/faulty-store.js';
@@ -251,59 +251,66 @@ describeRedis(
       });
     }
 
-    // Before, a delivering outbox counted the ids it had read as read for good: tasks a handle opened after the crash
-    // enqueued under them were stored (its `size` counted them) and never listed, flushed nor sent by it.
-    it('an outbox that lived through it delivers the tasks another handle enqueued since under ids it had read', async () => {
-      const stores = twoStores('rollback-outbox-reused:');
+    /**
+     * Runs `test` with two stores under `prefix` (two processes) and outbox options whose fetch records each request's
+     * path in `sent` and answers what `respond` makes of it (200); `crash` brings the server back from its last save.
+     */
+    async function withOutboxes(
+      prefix: string,
+      test: (t: { stores: RedisStore[]; sent: string[]; options: OutboxOptions & { name: string }; save: () => Promise<unknown>; crash: () => Promise<void> }) => Promise<void>,
+      respond: (path: string) => Response | Promise<Response> = () => new Response('ok'),
+    ): Promise<void> {
+      const stores = twoStores(prefix);
       const admin = new Redis(server().url);
       const sent: string[] = [];
-      const record: typeof fetch = (input) => {
-        sent.push(new URL(input instanceof Request ? input.url : String(input)).pathname);
-        return Promise.resolve(new Response('ok'));
+      const fetch: typeof globalThis.fetch = async (input) => {
+        const path = new URL(input instanceof Request ? input.url : String(input)).pathname;
+        sent.push(path);
+        return respond(path);
       };
-      const options = { name: 'o', baseUrl: 'http://127.0.0.1:59', corruption: 'skip' } as const;
+      const crash = async () => {
+        await server().kill();
+        await server().restart();
+      };
       try {
-        const a = await Outbox.open({ ...options, store: stores[0]!, fetch: record });
+        await test({ stores, sent, options: { name: 'o', baseUrl: 'http://127.0.0.1:59', corruption: 'skip', fetch }, save: () => admin.save(), crash });
+      } finally {
+        admin.disconnect();
+        await Promise.all(stores.map((s) => s.close()));
+      }
+    }
+
+    // Before, a delivering outbox counted the ids it had read as read for good: tasks a handle opened after the crash
+    // enqueued under them were stored (its `size` counted them) and never listed, flushed nor sent by it.
+    it('an outbox that lived through it delivers the tasks another handle enqueued since under ids it had read', () =>
+      withOutboxes('rollback-outbox-reused:', async ({ stores, sent, options, save, crash }) => {
+        const a = await Outbox.open({ ...options, store: stores[0]! });
         a.start();
         await a.enqueue({ url: '/w0' });
         await vi.waitFor(() => expect(sent).toEqual(['/w0']));
-        await admin.save();
+        await save();
         await a.enqueueMany([{ url: '/x1' }, { url: '/x2' }]);
         await vi.waitFor(() => expect(sent).toEqual(['/w0', '/x1', '/x2']));
-        await server().kill();
-        await server().restart();
+        await crash();
         // An instance that only enqueues (a web handler), opened after the crash: it reads ids 1 and 2 as free.
-        const b = await Outbox.open({ ...options, store: stores[1]!, fetch: record });
+        const b = await Outbox.open({ ...options, store: stores[1]! });
         await b.enqueueMany([{ url: '/y1' }, { url: '/y2' }]);
         await vi.waitFor(() => expect(sent.slice(3).sort()).toEqual(['/y1', '/y2']), { timeout: 10_000 });
         await vi.waitFor(async () => expect(await a.size()).toBe(0));
         await a.close();
         await b.close();
-      } finally {
-        admin.disconnect();
-        await Promise.all(stores.map((s) => s.close()));
-      }
-    }, 30_000);
+      }), 30_000);
 
-    it('an outbox that lived through it with tasks pending lists and sends what another handle stored under their ids, not them', async () => {
-      const stores = twoStores('rollback-outbox-replaced:');
-      const admin = new Redis(server().url);
-      const sent: string[] = [];
-      const record: typeof fetch = (input) => {
-        sent.push(new URL(input instanceof Request ? input.url : String(input)).pathname);
-        return Promise.resolve(new Response('ok'));
-      };
-      const options = { name: 'o', baseUrl: 'http://127.0.0.1:59', corruption: 'skip', fetch: record } as const;
-      try {
+    it('an outbox that lived through it with tasks pending lists and sends what another handle stored under their ids, not them', () =>
+      withOutboxes('rollback-outbox-replaced:', async ({ stores, sent, options, save, crash }) => {
         const a = await Outbox.open({ ...options, store: stores[0]! });
         const heard: OutboxCorruptDetail[] = [];
         a.addEventListener('corrupt', (e) => heard.push(e.detail));
         await a.enqueue({ url: '/w0', id: 'w0' });
-        await admin.save();
+        await save();
         await a.enqueueMany([{ url: '/x1', id: 'x1' }, { url: '/x2', id: 'x2' }]);
         expect((await a.list()).map((t) => t.id)).toEqual(['w0', 'x1', 'x2']);
-        await server().kill();
-        await server().restart();
+        await crash();
         const b = await Outbox.open({ ...options, store: stores[1]! });
         await b.enqueueMany([{ url: '/y1', id: 'y1' }, { url: '/y2', id: 'y2' }]);
         expect((await a.list()).map((t) => t.id)).toEqual(['w0', 'y1', 'y2']);
@@ -312,38 +319,30 @@ describeRedis(
         expect(heard).toMatchObject([{ queue: 'o', lost: ['1', '2'], tasks: ['x1', 'x2'], action: 'skip', reason: 'missing' }]);
         await a.close();
         await b.close();
-      } finally {
-        admin.disconnect();
-        await Promise.all(stores.map((s) => s.close()));
-      }
-    }, 30_000);
+      }), 30_000);
 
     // Before, the ack of x1's response, by its entry id, removed y1 (waiting to be tried again) unsent, without a word.
-    it("a task in flight when another handle's task took its entry id: its response acks nothing of that task, which is sent", async () => {
-      const stores = twoStores('rollback-outbox-busy:');
-      const admin = new Redis(server().url);
-      const sent: string[] = [];
+    it("a task in flight when another handle's task took its entry id: its response acks nothing of that task, which is sent", () => {
       let answer!: () => void;
       const answered = new Promise<void>((resolve) => (answer = resolve));
-      const record: typeof fetch = async (input) => {
-        const path = new URL(input instanceof Request ? input.url : String(input)).pathname;
-        sent.push(path);
+      let triedY1 = false;
+      // x1 answers when told; the first try of y1 fails, so that it waits to be tried again as x1's response comes.
+      const respond = async (path: string) => {
         if (path === '/x1') await answered;
-        // The first try of y1 fails: it waits to be tried again as x1's response comes.
-        return new Response('ok', { status: path === '/y1' && sent.indexOf(path) === sent.length - 1 ? 503 : 200 });
+        const failed = path === '/y1' && !triedY1;
+        if (path === '/y1') triedY1 = true;
+        return new Response('ok', { status: failed ? 503 : 200 });
       };
-      const options = { name: 'o', baseUrl: 'http://127.0.0.1:59', corruption: 'skip', fetch: record, retry: { initialDelayMs: 300 } } as const;
-      try {
-        const a = await Outbox.open({ ...options, store: stores[0]! });
+      return withOutboxes('rollback-outbox-busy:', async ({ stores, sent, options, save, crash }) => {
+        const a = await Outbox.open({ ...options, store: stores[0]!, retry: { initialDelayMs: 300 } });
         const heard: OutboxCorruptDetail[] = [];
         a.addEventListener('corrupt', (e) => heard.push(e.detail));
         await a.enqueue({ url: '/w0', id: 'w0' });
-        await admin.save();
+        await save();
         await a.enqueue({ url: '/x1', id: 'x1' });
         a.start();
         await vi.waitFor(() => expect(sent).toContain('/x1'));
-        await server().kill();
-        await server().restart();
+        await crash();
         const b = await Outbox.open({ ...options, store: stores[1]! });
         await b.enqueueMany([{ url: '/y1', id: 'y1', group: 'y' }, { url: '/y2', id: 'y2', group: 'y' }]);
         expect((await a.list()).map((t) => t.id)).toEqual(expect.arrayContaining(['y1', 'y2']));
@@ -354,35 +353,28 @@ describeRedis(
         expect(heard).toMatchObject([{ queue: 'o', lost: ['1'], tasks: ['x1'] }]);
         await a.close();
         await b.close();
-      } finally {
-        admin.disconnect();
-        await Promise.all(stores.map((s) => s.close()));
-      }
+      }, respond);
     }, 30_000);
 
     // Before, outbox.remove read the queue again only for ids it did not hold, and removed x1's entry id: y1's now.
-    it("outbox.remove of a task another handle's task replaced since removes nothing of that task", async () => {
-      const stores = twoStores('rollback-outbox-remove:');
-      const admin = new Redis(server().url);
-      const options = { name: 'o', baseUrl: 'http://127.0.0.1:59', corruption: 'skip', fetch: () => Promise.reject(new TypeError('offline')) } as const;
-      try {
-        const a = await Outbox.open({ ...options, store: stores[0]! });
-        await a.enqueue({ url: '/w0', id: 'w0' });
-        await admin.save();
-        await a.enqueue({ url: '/x1', id: 'x1' });
-        await server().kill();
-        await server().restart();
-        const b = await Outbox.open({ ...options, store: stores[1]! });
-        await b.enqueue({ url: '/y1', id: 'y1' });
-        expect(await a.remove(['x1'])).toBe(0);
-        expect((await b.list()).map((t) => t.id)).toEqual(['w0', 'y1']);
-        await a.close();
-        await b.close();
-      } finally {
-        admin.disconnect();
-        await Promise.all(stores.map((s) => s.close()));
-      }
-    }, 30_000);
+    it("outbox.remove of a task another handle's task replaced since removes nothing of that task", () =>
+      withOutboxes(
+        'rollback-outbox-remove:',
+        async ({ stores, options, save, crash }) => {
+          const a = await Outbox.open({ ...options, store: stores[0]! });
+          await a.enqueue({ url: '/w0', id: 'w0' });
+          await save();
+          await a.enqueue({ url: '/x1', id: 'x1' });
+          await crash();
+          const b = await Outbox.open({ ...options, store: stores[1]! });
+          await b.enqueue({ url: '/y1', id: 'y1' });
+          expect(await a.remove(['x1'])).toBe(0);
+          expect((await b.list()).map((t) => t.id)).toEqual(['w0', 'y1']);
+          await a.close();
+          await b.close();
+        },
+        () => Promise.reject(new TypeError('offline')),
+      ), 30_000);
 
     it('a read that fails after a reconnection is read again whole later; close still gives the leases back', async () => {
       const prefix = 'rollback-fails:';
