@@ -169,13 +169,17 @@ export class Partition<T> {
     });
   }
 
-  /** Removes `seqs` whatever their state (leased ones only when `leased`); resolves how many were there. */
-  remove(seqs: readonly number[], leased = true): Promise<number> {
+  /**
+   * Removes `seqs` whatever their state (leased ones only when `leased`; only leased ones when `heldOnly` says so, see
+   * `HELD_ONLY`); resolves how many were there.
+   */
+  remove(seqs: readonly number[], leased = true, heldOnly?: () => boolean): Promise<number> {
     return this.view.commit(async () => {
       const next = this.view.next;
       const now = this.#c.options.clock.now();
       const { state } = this.view;
-      const live = seqs.filter((s) => s < next && !state.isAcked(s) && (leased || !state.holds.at(s, now)?.lease));
+      const held = heldOnly?.() === true;
+      const live = seqs.filter((s) => s < next && !state.isAcked(s) && (held ? state.holds.at(s, now)?.lease : leased || !state.holds.at(s, now)?.lease));
       // Some not there, or held, as this view has it: another handle may have pushed or released them since. A plan
       // that removes nothing commits nothing, so nothing else would find the view stale.
       if (live.length < seqs.length && (await this.view.changed())) throw STALE;

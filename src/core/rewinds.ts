@@ -17,3 +17,16 @@ export function rewindsOf(queue: object): number {
   for (const part of partsOf.get(queue) ?? []) rewinds += part.view.rewinds;
   return rewinds;
 }
+
+/**
+ * A `Queue.remove` option of sluice's own: when it says true (asked at the commit, once the view has read the store),
+ * only entries a lease holds are removed. The outbox acks delivered tasks by entry id; after the store went back under
+ * it, and before it read the queue again, such an id may name a task another handle stored since, which no lease of
+ * this one holds (its own task under that id, if its lease went with the loss, is sent again: never lost).
+ */
+export const HELD_ONLY = Symbol('heldOnly');
+
+/** See `HELD_ONLY`. */
+export interface HeldOnly {
+  readonly [HELD_ONLY]?: () => boolean;
+}

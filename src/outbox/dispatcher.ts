@@ -7,7 +7,7 @@ import { ExpirySweep } from './bury-expired.js';
 import type { Coordination } from './coordination.js';
 import { deliver, outlasts, type DeliveryContext, type DeliveryRun, type Entry, type ToDead } from './delivery.js';
 import type { OutboxEventMap } from './events.js';
-import { ackable } from './voided-acks.js';
+import { ackable, ackOptions } from './voided-acks.js';
 import type { ResolvedOutboxOptions } from './options.js';
 import type { BodyStore } from './body-store.js';
 import { chainsLanes, giveBack, leaseUnits, type LeaseContext } from './lease-units.js';
@@ -80,7 +80,7 @@ export class Dispatcher {
   constructor(context: DispatcherContext, onChange: () => void) {
     this.#c = context;
     this.#onChange = onChange;
-    this.#acks = new AckBatcher((ids) => context.queue.remove(ackable(context.queue, ids)), { clock: context.options.clock, busy: () => this.#active.size > 0 });
+    this.#acks = new AckBatcher((ids) => context.queue.remove(ackable(context.queue, ids), ackOptions(context.queue)), { clock: context.options.clock, busy: () => this.#active.size > 0 });
     this.#delivery = {
       ...context,
       acks: this.#acks,

@@ -15,7 +15,7 @@ import { eachPage } from './pages.js';
 import type { LimitOptions, ResolvedOutboxOptions } from './options.js';
 import { checkStored } from './pending-task.js';
 import type { Pending, PendingIndex } from './pending.js';
-import { voidAck } from './voided-acks.js';
+import { readWhole, voidAck } from './voided-acks.js';
 import { LIST_PAGE, listed } from './pending-view.js';
 import { LEFT, pushPlaced } from './placement.js';
 import { lettersOf, reconcile } from './reconcile.js';
@@ -72,7 +72,7 @@ export class PendingStore {
    * not fit in memory, the next open's neither.
    */
   async load(dead: Queue<DeadRecord>): Promise<void> {
-    this.#rewinds = rewindsOf(this.#queue);
+    readWhole(this.#queue, (this.#rewinds = rewindsOf(this.#queue)));
     const letters = await lettersOf(dead);
     await eachPage(this.#queue, async (entries) => {
       const removed = await reconcile(entries, this.#queue, dead, letters);
@@ -94,7 +94,7 @@ export class PendingStore {
       // A page at a time, as `load` reads (another handle may have pushed a backlog meanwhile).
       for (let p = 0; p < this.#queue.partitions; p++) while ((await this.#readIn({ ...this.#unread(p), limit: LIST_PAGE })) === LIST_PAGE);
       const after = rewindsOf(this.#queue);
-      if (whole && after === before) this.#rewinds = after;
+      if (whole && after === before) readWhole(this.#queue, (this.#rewinds = after));
       if (after === this.#rewinds) break;
       if (round === REREADS) throw new SluiceError('ERR_STORAGE', `The store of queue "${this.#queue.name}" went back to an earlier state at each of ${round} reads in a row; read again later.`);
     }

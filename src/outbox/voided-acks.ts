@@ -1,9 +1,22 @@
-/** Per outbox queue, entries whose task in flight here was replaced (see `voidAck`). */
-const voided = new WeakMap<object, Set<string>>();
+import type { RemoveOptions } from '../core/queue-types.js';
+import { HELD_ONLY, rewindsOf, type HeldOnly } from '../core/rewinds.js';
 
 /**
- * The task in flight here under entry `id` of `queue` was lost, and the entry holds another handle's task now (see
- * `PendingStore.catchUp`): the ack of its response, by entry id, must not remove that one (see `ackable`).
+ * How the acks of delivered tasks, which remove them by entry id, are kept off tasks another handle stored under those
+ * ids after the store went back (see `PendingStore.catchUp`): per outbox queue, the rewinds the index has read the
+ * queue whole since, and the entries whose task in flight here was replaced.
+ */
+const known = new WeakMap<object, number>();
+const voided = new WeakMap<object, Set<string>>();
+
+/** The index of `queue` has read it whole as of `rewinds` (see `rewindsOf`). */
+export function readWhole(queue: object, rewinds: number): void {
+  known.set(queue, rewinds);
+}
+
+/**
+ * The task in flight here under entry `id` of `queue` was lost, and the entry holds another handle's task now: the ack
+ * of its response must not remove that one (see `ackable`).
  */
 export function voidAck(queue: object, id: string): void {
   let ids = voided.get(queue);
@@ -15,4 +28,13 @@ export function voidAck(queue: object, id: string): void {
 export function ackable(queue: object, ids: string[]): string[] {
   const away = voided.get(queue);
   return away?.size ? ids.filter((id) => !away.delete(id)) : ids;
+}
+
+/**
+ * The options of the removal that acks: once the store went back and the index has not read the queue since (its
+ * ack's own commit may be the first to see it), only entries a lease holds go, never a task stored since (see
+ * `HELD_ONLY`).
+ */
+export function ackOptions(queue: object): RemoveOptions & HeldOnly {
+  return { leased: true, [HELD_ONLY]: () => rewindsOf(queue) !== (known.get(queue) ?? 0) };
 }

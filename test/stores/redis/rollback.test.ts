@@ -1,6 +1,7 @@
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
-import { Outbox, Queue, type Lease, type OutboxCorruptDetail, type OutboxOptions } from '../../../src/index.js';
+import { Outbox, Queue, type Lease, type OutboxCorruptDetail, type OutboxOptions, type RemoveOptions } from '../../../src/index.js';
+import { HELD_ONLY } from '../../../src/core/rewinds.js';
 import { RedisStore } from '../../../src/redis.js';
 import { RedisCluster } from '../../support/redis-cluster.js';
 import { FaultyStore } from '../../support/faulty-store.js';
@@ -70,6 +71,25 @@ describeRedis(
         await b.close();
       });
     }
+
+    // What the outbox's acks ask for: before, an ack by entry id whose own commit first saw the store gone back removed
+    // the item another handle had pushed since under that id.
+    it('a removal asking for leased items only (HELD_ONLY) leaves what no lease holds after the crash: items pushed since under the ids', async () => {
+      const stores = twoStores('rollback-held-only:');
+      const a = await Queue.open<string>({ name: 'q', store: stores[0]! });
+      const lease = await crashAfter(a, ['a0'], ['a1'], () => a.take(2));
+      expect(lease!.entries.map((e) => e.id)).toEqual(['0', '1']);
+      const b = await Queue.open<string>({ name: 'q', store: stores[1]! });
+      expect(await b.push('b1')).toBe('1');
+      const heldOnly = { [HELD_ONLY]: () => true } as RemoveOptions;
+      expect(await a.remove(['0', '1'], heldOnly)).toBe(0);
+      expect((await b.list()).map((e) => e.value)).toEqual(['a0', 'b1']);
+      // Leased by b now: a lease holds it, and it goes.
+      await b.take(1);
+      expect(await a.remove(['0'], heldOnly)).toBe(1);
+      await a.close();
+      await b.close();
+    });
 
     // Before, only what a handle committed counted as given out: one that had only read ids 3 and 4 gave them to new
     // items after the crash, and told nothing of the items they had named.
