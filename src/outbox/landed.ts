@@ -1,18 +1,11 @@
 import type { QueueEntry } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
 import type { Pending, PendingIndex } from './pending.js';
+import { sameTask } from './pending-task.js';
 import type { StoredTask } from './task.js';
 
 /** A task as stored: its entry in the outbox's queue, and the task. */
 export type Stored = Pick<QueueEntry<StoredTask>, 'id' | 'value'>;
-
-/**
- * Whether entry `e` holds `task` (by its id and time of storing): an entry's id names another task once the store
- * went back and a handle that never knew the lost one stored under it (see `PendingStore.catchUp`).
- */
-export function sameTask(e: Stored, task: Pick<StoredTask, 'id' | 'createdAt'>): boolean {
-  return e.value.id === task.id && e.value.createdAt === task.createdAt;
-}
 
 /**
  * After a push of `tasks` failed, and the index read the queue since: the entries of those the store holds all the
@@ -22,7 +15,7 @@ export async function landed(queue: Queue<StoredTask>, index: PendingIndex, task
   const seqs = [...new Set(tasks.flatMap((t) => index.withId(t.id)).filter((p) => fresh(p.seq)))].map((p) => String(p.seq));
   const entries = seqs.length === 0 ? [] : await queue.list({ ids: seqs });
   return tasks.flatMap((task) => {
-    const at = entries.findIndex((e) => sameTask(e, task));
+    const at = entries.findIndex((e) => sameTask(e.value, task));
     return at < 0 ? [] : entries.splice(at, 1);
   });
 }
@@ -33,5 +26,5 @@ export async function landed(queue: Queue<StoredTask>, index: PendingIndex, task
  */
 export function indexedAs(index: PendingIndex, entry: Stored): Pending | undefined {
   const pending = index.get(Number(entry.id));
-  return pending && sameTask(entry, pending) ? pending : undefined;
+  return pending && sameTask(entry.value, pending) ? pending : undefined;
 }

@@ -9,13 +9,13 @@ import type { DeadRecord } from './dead-letters.js';
 import type { ToDead } from './delivery.js';
 import type { PendingTask } from './events.js';
 import { inOutboxWords, storedNothing } from './enqueue.js';
-import { landed, sameTask, type Stored } from './landed.js';
+import { landed, type Stored } from './landed.js';
 import { evictions } from './limits.js';
 import { eachPage } from './pages.js';
 import type { LimitOptions, ResolvedOutboxOptions } from './options.js';
-import { checkStored } from './pending-task.js';
+import { checkStored, sameTask } from './pending-task.js';
 import type { Pending, PendingIndex } from './pending.js';
-import { readWhole, voidAck } from './voided-acks.js';
+import { readWhole, readWholeAt, voidAck } from './voided-acks.js';
 import { LIST_PAGE, listed } from './pending-view.js';
 import { LEFT, pushPlaced } from './placement.js';
 import { lettersOf, reconcile } from './reconcile.js';
@@ -46,8 +46,6 @@ export class PendingStore {
   #checked = 0;
   /** See `unseen`. */
   #unseen = false;
-  /** The queue's rewinds (see `rewindsOf`) as of the index's last whole read of it. */
-  #rewinds = 0;
 
   constructor(queue: Queue<StoredTask>, index: PendingIndex, options: Pick<ResolvedOutboxOptions, 'limits' | 'durability'>, recall: (pending: readonly Pending[]) => Promise<void>, found: () => void) {
     this.#queue = queue;
@@ -72,7 +70,7 @@ export class PendingStore {
    * not fit in memory, the next open's neither.
    */
   async load(dead: Queue<DeadRecord>): Promise<void> {
-    readWhole(this.#queue, (this.#rewinds = rewindsOf(this.#queue)));
+    readWhole(this.#queue, rewindsOf(this.#queue));
     const letters = await lettersOf(dead);
     await eachPage(this.#queue, async (entries) => {
       const removed = await reconcile(entries, this.#queue, dead, letters);
@@ -89,13 +87,13 @@ export class PendingStore {
       // The store went back since the last whole read: ids read may name other tasks now, stored by a handle that never
       // knew the lost ones (see `tellReplaced`). Read again whole (until one whole read saw no other rewind).
       const before = rewindsOf(this.#queue);
-      const whole = before !== this.#rewinds;
+      const whole = before !== readWholeAt(this.#queue);
       if (whole) this.#readTo.clear();
       // A page at a time, as `load` reads (another handle may have pushed a backlog meanwhile).
       for (let p = 0; p < this.#queue.partitions; p++) while ((await this.#readIn({ ...this.#unread(p), limit: LIST_PAGE })) === LIST_PAGE);
       const after = rewindsOf(this.#queue);
-      if (whole && after === before) readWhole(this.#queue, (this.#rewinds = after));
-      if (after === this.#rewinds) break;
+      if (whole && after === before) readWhole(this.#queue, after);
+      if (after === readWholeAt(this.#queue)) break;
       if (round === REREADS) throw new SluiceError('ERR_STORAGE', `The store of queue "${this.#queue.name}" went back to an earlier state at each of ${round} reads in a row; read again later.`);
     }
     this.#unseen = false;
@@ -229,7 +227,7 @@ export class PendingStore {
     for (const e of entries) {
       const known = this.#index.get(Number(e.id));
       // Known (a whole read, see `catchUp`), but as another task: lost, and its entry's id given to this one.
-      if (known && !sameTask(e, known)) {
+      if (known && !sameTask(e.value, known)) {
         replaced.push(known);
         if (known.state === 'busy') voidAck(this.#queue, e.id);
         this.#index.remove(known);
@@ -277,7 +275,7 @@ export class PendingStore {
     const found = (await this.#queue.list({ ids: [...bySeq.keys()] })).filter((e) => {
       const p = bySeq.get(e.id)!;
       bySeq.delete(e.id);
-      return sameTask(e, p) || !replaced.push(p);
+      return sameTask(e.value, p) || !replaced.push(p);
     });
     if (replaced.length > 0) tellReplaced(this.#queue, replaced);
     for (const p of [...replaced, ...bySeq.values()]) this.#index.remove(p);

@@ -137,6 +137,15 @@ export function checkLetter(value: unknown, queue: string, id: string): void {
   checkStored(typeof letter?.reason === 'string' ? letter.task : undefined, queue, id, 'dead letter');
 }
 
+/**
+ * Whether `a` and `b` are the same task, not only the same task id (a user's, which tasks may share): by its id and
+ * time of storing. An entry's id names another task once the store went back and a handle that never knew the lost one
+ * stored under it (see `PendingStore.catchUp`); a dead letter names the entry it was written for.
+ */
+export function sameTask(a: Pick<StoredTask, 'id' | 'createdAt'>, b: Pick<StoredTask, 'id' | 'createdAt'>): boolean {
+  return a.id === b.id && a.createdAt === b.createdAt;
+}
+
 /** A task stored as entry `seq` as the index keeps it: ready, until the index says otherwise. */
 export function pendingOf(seq: number, task: StoredTask, attempts: number, ordering: Ordering): Pending {
   return {

@@ -2,7 +2,7 @@ import type { QueueEntry } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
 import type { DeadRecord } from './dead-letters.js';
 import { eachPage } from './pages.js';
-import { checkLetter } from './pending-task.js';
+import { checkLetter, sameTask } from './pending-task.js';
 import type { StoredTask } from './task.js';
 
 /**
@@ -85,7 +85,7 @@ export async function lettersLeaving(entries: readonly { id: string; value: Stor
 
 /** True when `letter` was written for `task`, the very entry its `from` names (ids alone may be shared). */
 export function leftBehind(letter: DeadRecord, task: StoredTask | undefined): boolean {
-  return task?.id === letter.task.id && task.createdAt === letter.task.createdAt;
+  return task !== undefined && sameTask(task, letter.task);
 }
 
 /** True when `task` was put back by a retry of `letter` (the letter's id alone may name another letter's task). */

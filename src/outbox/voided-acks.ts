@@ -14,6 +14,11 @@ export function readWhole(queue: object, rewinds: number): void {
   known.set(queue, rewinds);
 }
 
+/** The rewinds of `queue` as of the index's last whole read of it (see `readWhole`). */
+export function readWholeAt(queue: object): number {
+  return known.get(queue) ?? 0;
+}
+
 /**
  * The task in flight here under entry `id` of `queue` was lost, and the entry holds another handle's task now: the ack
  * of its response must not remove that one (see `ackable`).
@@ -36,5 +41,5 @@ export function ackable(queue: object, ids: string[]): string[] {
  * `HELD_ONLY`).
  */
 export function ackOptions(queue: object): RemoveOptions & HeldOnly {
-  return { leased: true, [HELD_ONLY]: () => rewindsOf(queue) !== (known.get(queue) ?? 0) };
+  return { leased: true, [HELD_ONLY]: () => rewindsOf(queue) !== readWholeAt(queue) };
 }
