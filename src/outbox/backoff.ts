@@ -12,6 +12,7 @@ export interface BackoffPolicy {
  */
 export function backoffDelay(policy: BackoffPolicy, attempts: number, random: () => number): number {
   const exponent = Math.max(0, attempts - 1);
-  const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.factor ** exponent);
+  // 0 stays 0: past 2^1024 (attempt 1 025 with a factor of 2) the growth is Infinity, and 0 × Infinity is NaN.
+  const ceiling = policy.initialDelayMs === 0 ? 0 : Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.factor ** exponent);
   return Math.floor(random() * ceiling);
 }

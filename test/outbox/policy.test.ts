@@ -17,6 +17,11 @@ describe('backoffDelay()', () => {
     expect(backoffDelay(policy, 60, () => 0.999999)).toBeLessThan(300_000);
     expect(backoffDelay(policy, 60, () => 0.5)).toBe(150_000);
   });
+
+  it('stays 0 with initialDelayMs 0, however many attempts (past factor^n = Infinity it was NaN)', () => {
+    for (const attempts of [1, 1024, 1025, 5000]) expect(backoffDelay({ ...policy, initialDelayMs: 0 }, attempts, () => 0.5)).toBe(0);
+    expect(backoffDelay({ ...policy, initialDelayMs: 0, factor: 10 }, 400, () => 0.5)).toBe(0);
+  });
 });
 
 describe('parseRetryAfter()', () => {
