@@ -230,6 +230,9 @@ const KB = 1024;
  * neither acks nor settles the task now under its entry (it removed it unsent), nor does any ack
  * before the outbox read its queue again (only what a lease holds goes then). And a blob write past the blob's end
  * refused by every store (IndexedDbStore resolved it, storing bytes no read reached; MemoryStore filled the gap).
+ * Then the Outbox's to 57.5 KB (measured 57.44 KB) for live requests of a group taking turns in `Outbox.fetch`: one
+ * made while another of its group was out went at once, and reached the server first, or was stored first when both
+ * failed (the later one's reset came before the earlier one's time limit): the group's tasks then went out of order.
  */
 export const rows = [
   {
@@ -250,7 +253,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 57.3 * KB,
+    limit: 57.5 * KB,
   },
 ];
 

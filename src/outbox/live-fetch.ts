@@ -6,6 +6,8 @@ import { originOf } from './pending-task.js';
 import { isNetworkError, letGo } from './send.js';
 import { taskFromRequest, type HttpTask } from './task.js';
 
+export { LiveTurns } from './live-turns.js';
+
 /** The request header that names a live request's group (`Outbox.fetch`); never sent, never stored. */
 export const GROUP_HEADER = 'sluice-group';
 
@@ -52,6 +54,11 @@ export interface LiveFetchContext {
   /** Told what came, a response (`ok` when 2xx) or a network error (`response` false), from `origin`, asked when `seen` was `since`. */
   readonly sight: { seen(): number; saw(response: boolean, ok: boolean, origin: string, since: number): void };
   readonly enqueue: (task: HttpTask) => Promise<string>;
+  /**
+   * Waits for the live tries of `group`'s lane made before this one (see `LiveTurns` in live-turns.ts); resolves the function that ends
+   * this one's turn. Rejects with the reason of `signal` when it aborts meanwhile.
+   */
+  readonly turn: (group: string | undefined, signal: AbortSignal | undefined) => Promise<() => void>;
 }
 
 /**
@@ -77,6 +84,18 @@ export async function liveFetch(input: Request | string, init: RequestInit, c: L
   // One copy without the group header, for both the stored task (read from a clone) and the live request.
   const live = new Request(request, { headers });
   const task = await taskFromRequest(live);
+  // A task this outbox holds (another handle sending it through here) is never stored again: it needs no turn.
+  const first = task.id === undefined ? undefined : await c.placeOf(undefined, task.id);
+  const done = first === 'own' ? () => undefined : await c.turn(group, caller);
+  try {
+    return await tryLive(live, headers, task, group, caller, c);
+  } finally {
+    done();
+  }
+}
+
+/** One live try, in its lane's turn: stored behind the lane's pending tasks, else sent, and stored if it fails. */
+async function tryLive(live: Request, headers: Headers, task: HttpTask, group: string | undefined, caller: AbortSignal | undefined, c: LiveFetchContext): Promise<Response> {
   const place = await c.placeOf(group, task.id);
   task.id ??= randomId() + randomId();
   if (group !== undefined) task.group = group;

@@ -13,7 +13,7 @@ import { resolveOutboxOptions, type OutboxOptions, type ResolvedOutboxOptions } 
 import { UnloadSender } from './page-hide.js';
 import { laneOf, PendingIndex } from './pending.js';
 import { PendingStore } from './pending-store.js';
-import { liveFetch } from './live-fetch.js';
+import { LiveTurns, liveFetch } from './live-fetch.js';
 import { builtOn, openQueues } from './open-queues.js';
 import { Notices } from './notices.js';
 import { BodyStore } from './body-store.js';
@@ -50,6 +50,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   readonly #moves: DeadMoves;
   readonly #removal: Removal;
   readonly #serial = serial();
+  readonly #liveTurns = new LiveTurns();
   readonly #unload: UnloadSender | undefined;
   // Every outbox event is a CustomEvent (API.md); these have nothing to tell, so their `detail` is null.
   readonly #notices = new Notices((type) => this.dispatchEvent(new CustomEvent(type)));
@@ -188,11 +189,9 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   }
 
   /**
-   * For service-worker fetch handlers: tries the network now and returns the response (any status); on a network error,
-   * or no response within `timeoutMs`, stores the request and resolves a 202 whose 'Sluice-Queued' header holds the
-   * task id. A request of a group with tasks waiting is stored behind them at once (202), so a group's order holds
-   * between live and stored requests; its group is `init.group`, else its 'Sluice-Group' header (never sent or
-   * stored), else the default group.
+   * For service-worker fetch handlers: tries the network now and returns the response (any status); on a network error
+   * or no response within `timeoutMs`, stores the request and resolves a 202 whose 'Sluice-Queued' header holds its id.
+   * A group's order holds between live and stored requests; the group is `init.group`, else a 'Sluice-Group' header.
    */
   async fetch(input: Request | string, init?: RequestInit & { readonly group?: string }): Promise<Response> {
     this.#checkOpen();
@@ -207,6 +206,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       placeOf: (g, id) => this.#serial(() => this.#pending.placeOf(laneOf({ group: g }, o.ordering), id)),
       sight: this.#deliverer,
       enqueue: (task) => this.enqueue(task),
+      turn: (g, signal) => this.#liveTurns.take(laneOf({ group: g }, o.ordering), signal),
     });
   }
 

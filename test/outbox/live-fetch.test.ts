@@ -85,6 +85,62 @@ describe('Outbox.fetch() and the order of a group', () => {
     await r.outbox.enqueue({ url: '/queued' });
     expect((await r.outbox.fetch(`${r.server.url}/live`, { method: 'POST', body: 'x' })).status).toBe(200);
   });
+
+  // Before, the second went to the network at once (nothing of its group was stored yet): it reached the server
+  // first, and the first, stored on its network error, was delivered after it.
+  it('a live request made while another of its group is out waits for it: the first is stored at its time limit, the second behind it', async () => {
+    // Live, the first gets no answer and the second a reset: sent together, the second would be stored first.
+    let live = true;
+    r.server.script(({ path }) => (live ? (path === '/a' ? { hang: true } : { reset: true }) : undefined));
+    const a = r.outbox.fetch(`${r.server.url}/a`, { method: 'POST', body: 'A', group: 'g' });
+    await io();
+    const b = r.outbox.fetch(`${r.server.url}/b`, { method: 'POST', body: 'B', group: 'g' });
+    await io();
+    r.clock.advance(5000);
+    expect((await a).status).toBe(202);
+    expect((await b).status).toBe(202);
+    expect((await r.outbox.list()).map((t) => t.url)).toEqual([`${r.server.url}/a`, `${r.server.url}/b`]);
+    live = false;
+    r.clock.advance(1000);
+    await r.outbox.flush();
+    expect(r.server.delivered.map((x) => x.path)).toEqual(['/a', '/b']);
+  });
+
+  it('one made while another of its group is out goes once that one is answered; other groups do not wait', async () => {
+    r.server.next({ delayMs: 200 });
+    const a = r.outbox.fetch(`${r.server.url}/a`, { method: 'POST', body: 'A', group: 'g' });
+    await io();
+    const b = r.outbox.fetch(`${r.server.url}/b`, { method: 'POST', body: 'B', group: 'g' });
+    expect((await r.outbox.fetch(`${r.server.url}/c`, { method: 'POST', body: 'C', group: 'h' })).status).toBe(200);
+    expect((await a).status).toBe(200);
+    expect((await b).status).toBe(200);
+    expect(r.server.delivered.map((x) => x.path)).toEqual(['/c', '/a', '/b']);
+  });
+
+  it("with ordering 'none', live requests do not wait for each other", async () => {
+    await r.reopen({ ordering: 'none' });
+    r.server.next({ hang: true });
+    const a = r.outbox.fetch(`${r.server.url}/a`, { method: 'POST', body: 'A' });
+    await io();
+    expect((await r.outbox.fetch(`${r.server.url}/b`, { method: 'POST', body: 'B' })).status).toBe(200);
+    r.clock.advance(5000);
+    expect((await a).status).toBe(202);
+  });
+
+  it("an abort while waiting for its group's turn rejects at once, and stores and sends nothing", async () => {
+    r.server.next({ hang: true });
+    const a = r.outbox.fetch(`${r.server.url}/a`, { method: 'POST', body: 'A', group: 'g' });
+    await io();
+    const controller = new AbortController();
+    const b = r.outbox.fetch(`${r.server.url}/b`, { method: 'POST', body: 'B', group: 'g', signal: controller.signal });
+    await io();
+    controller.abort(new Error('gone'));
+    await expect(b).rejects.toThrow('gone');
+    r.clock.advance(5000);
+    expect((await a).status).toBe(202);
+    expect((await r.outbox.list()).map((t) => t.url)).toEqual([`${r.server.url}/a`]);
+    expect(r.server.received.map((x) => x.path)).toEqual(['/a']);
+  });
 });
 
 describe('Outbox.fetch() refuses bad input as every call does', () => {
