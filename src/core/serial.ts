@@ -1,14 +1,44 @@
 /** A function that runs the functions given to it one at a time, in call order. */
 export type Serial = <R>(fn: () => R | Promise<R>) => Promise<R>;
 
+// Taken at load, so that fake timers installed later (tests) neither stall nor speed up the yields below.
+const realNow: () => number = globalThis.performance ? globalThis.performance.now.bind(globalThis.performance) : Date.now;
+const macrotask: (fn: () => void) => void =
+  typeof globalThis.setImmediate === 'function' ? globalThis.setImmediate.bind(globalThis) : (fn) => void globalThis.setTimeout(fn, 0);
+/** Longest run of operations without a turn of the event loop (timers, signals, I/O callbacks) before one is given. */
+const HOG_MS = 20;
+let turnAt = realNow();
+let marking = false;
+
+/**
+ * Undefined while the event loop has had a turn within `HOG_MS`, else a promise of its next turn. A store whose calls
+ * finish synchronously (FileStore's file calls, MemoryStore) resolves every operation in microtasks: a caller's loop
+ * of awaited operations would then never let a timer, an I/O callback or a signal handler (a SIGTERM that closes the
+ * queue) run.
+ */
+function turnIfHogging(): Promise<void> | undefined {
+  if (!marking) {
+    marking = true;
+    macrotask(() => {
+      marking = false;
+      turnAt = realNow();
+    });
+  }
+  if (realNow() - turnAt < HOG_MS) return undefined;
+  return new Promise((resolve) => macrotask(() => resolve()));
+}
+
 /**
  * Runs functions one at a time, each after the previous one settled (a failure does not stop the line): how a
- * handle keeps its own operations from interleaving.
+ * handle keeps its own operations from interleaving. Gives the event loop a turn when it had none for `HOG_MS`.
  */
 export function serial(): Serial {
   let tail: Promise<unknown> = Promise.resolve();
   return <R>(fn: () => R | Promise<R>): Promise<R> => {
-    const run = tail.then(fn);
+    const run = tail.then(() => {
+      const turn = turnIfHogging();
+      return turn ? turn.then(fn) : fn();
+    });
     tail = run.catch(() => undefined);
     return run;
   };
