@@ -55,6 +55,8 @@ export class QueueChannel {
     if (!Channel) return;
     const channel = (this.#channel = new Channel(name));
     channel.onmessage = (event: MessageEvent) => this.#heard(event.data);
+    // Node (fake-indexeddb) keeps a process alive while a channel is open; a queue must not, as on FileStore.
+    (channel as unknown as { unref?: () => void }).unref?.();
     channel.postMessage(HELLO);
   }
 

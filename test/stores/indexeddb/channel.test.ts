@@ -278,3 +278,15 @@ describe('where there is no BroadcastChannel (Safari before 15.4)', () => {
     await consuming;
   });
 });
+
+describe('a queue left open in a Node process (fake-indexeddb)', () => {
+  // Before, its channel was a MessagePort that kept the process alive for good, as FileStore's and MemoryStore's never do.
+  it('keeps the process alive by nothing of its channel', async () => {
+    const ports = () => process.getActiveResourcesInfo().filter((r) => r === 'MessagePort').length;
+    const before = ports();
+    const q = await Queue.open<string>({ name: fresh(), store: new IndexedDbStore({ dbName: fresh() }) });
+    await q.push('x');
+    expect(ports()).toBe(before);
+    await q.close();
+  });
+});
