@@ -19,6 +19,7 @@ import { Notices } from './notices.js';
 import { BodyStore } from './body-store.js';
 import { OrphanBodies } from './orphan-bodies.js';
 import { Removal } from './removal.js';
+import { UnderWay } from './under-way.js';
 import { bodiesOf, prepareAll, storedNothing } from './enqueue.js';
 import type { HttpTask, StoredTask } from './task.js';
 
@@ -61,6 +62,8 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   readonly #tellError = (error: unknown): unknown => this.#emit('error', { error });
   readonly #transport = (): typeof fetch => this.#options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   #closing: Promise<void> | undefined;
+  /** Enqueues under way: a close lets them end first, while the queues are still open (see `close`). */
+  readonly #enqueuing = new UnderWay();
   #syncQueued = false;
 
   /** Opens (creating when absent) the outbox `options.name` and its dead letters `<name>.dead`. */
@@ -118,21 +121,10 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       closing: () => this.#closing !== undefined,
       lookUnseen: () => (this.#pending.unseen ? this.#serial(() => this.#pending.catchUp()) : undefined),
     });
-    this.#moves = new DeadMoves({
-      options,
-      queue,
-      deadQueue,
-      index: this.#index,
-      pending: this.#pending,
-      serial: this.#serial,
-      notices: this.#notices,
-      target: this,
-      tellError: this.#tellError,
-      deliverer: this.#deliverer,
-      checkOpen: () => this.#checkOpen(),
-    });
+    const shared = { options, queue, index: this.#index, pending: this.#pending, serial: this.#serial, notices: this.#notices };
+    this.#moves = new DeadMoves({ ...shared, deadQueue, target: this, tellError: this.#tellError, deliverer: this.#deliverer, checkOpen: () => this.#checkOpen() });
     const closing = () => this.#closing !== undefined;
-    this.#removal = new Removal({ queue, index: this.#index, pending: this.#pending, serial: this.#serial, deliverer: this.#deliverer, orphans: this.#orphans, notices: this.#notices, closing, tellError: this.#tellError });
+    this.#removal = new Removal({ ...shared, deliverer: this.#deliverer, orphans: this.#orphans, closing, tellError: this.#tellError });
     queue.addEventListener('change', () => this.#sync());
     this.#unload = UnloadSender.for({
       options,
@@ -156,12 +148,15 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   /** Stores `task` (an `HttpTask` or a `Request`) for delivery; resolves its id once it is durable. */
   async enqueue(task: HttpTask | Request): Promise<string> {
     if (Array.isArray(task)) throw new SluiceError('ERR_INVALID_TASK', `Expected \`task\` to be one task, got an array of ${task.length}: enqueueMany takes several.`);
-    const [id] = await this.enqueueMany([task]);
-    return id!;
+    return (await this.enqueueMany([task]))[0]!;
   }
 
   /** Stores `tasks` all or nothing (with `partitions`, see there); resolves their ids once they are durable. */
-  async enqueueMany(tasks: readonly (HttpTask | Request)[]): Promise<string[]> {
+  enqueueMany(tasks: readonly (HttpTask | Request)[]): Promise<string[]> {
+    return this.#enqueuing.track(this.#enqueueMany(tasks));
+  }
+
+  async #enqueueMany(tasks: readonly (HttpTask | Request)[]): Promise<string[]> {
     this.#checkOpen();
     if (!Array.isArray(tasks)) throw new SluiceError('ERR_INVALID_TASK', `Expected \`tasks\` to be an array of tasks (enqueue takes one), got ${describe(tasks)}.`);
     const stored = await prepareAll(tasks, { baseUrl: this.#options.baseUrl, now: this.#options.clock.now(), bodies: this.#bodies });
@@ -221,7 +216,8 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       if (reachable) this.#deliverer.networkBack(true);
     });
     const epoch = this.#notices.epoch;
-    const remaining = await this.#queue.size();
+    // A close as the run ended (a SIGTERM handler) closed the queue: what is left is then what this handle knows pending.
+    const remaining = await this.#queue.size().catch((error: unknown) => (this.#closing && (error as { code?: unknown } | null)?.code === 'ERR_CLOSED' ? this.#index.size : Promise.reject(error)));
     if (remaining === 0) this.#notices.drain(epoch);
     return { sent: run.sent, retried: run.retried, dead: run.dead, handedOver: run.handedOver, remaining };
   }
@@ -267,6 +263,9 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#bodies.close();
+      // Enqueues under way end while the queues are open: a body still being read gives up (ERR_CLOSED) and deletes what
+      // it wrote, a task whose body is in is stored (as a queue's close waits for its pushes).
+      await this.#enqueuing.settled();
       await this.stop();
       await this.#serial(() => undefined);
       this.#unload?.close();

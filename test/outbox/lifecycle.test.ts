@@ -1,4 +1,8 @@
+import 'fake-indexeddb/auto';
+import { IDBFactory } from 'fake-indexeddb';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Queue } from '../../src/index.js';
+import { IndexedDbStore } from '../../src/indexeddb.js';
 import { Outbox } from '../../src/outbox/outbox.js';
 import { PendingStore } from '../../src/outbox/pending-store.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
@@ -233,6 +237,35 @@ describe('Outbox.start() and stop()', () => {
     const again = await r.open();
     expect(await again.size()).toBe(3);
     await again.close();
+  });
+
+  it("a close as a flush ends (from its last 'sent' listener, as a SIGTERM handler can) lets the flush say what it did", async () => {
+    await r.outbox.enqueueMany([{ url: '/a' }, { url: '/b' }, { url: '/c' }]);
+    let closing: Promise<void> | undefined;
+    r.outbox.addEventListener('sent', () => (closing ??= r.events('sent').length === 3 ? r.outbox.close() : undefined));
+    // Before, the flush rejected ERR_CLOSED naming the queue under the outbox, every task sent.
+    expect(await r.outbox.flush()).toMatchObject({ sent: 3, remaining: 0 });
+    await closing;
+  });
+
+  it('close() lets enqueues under way end first: a body being stored is given up and deleted, or its task stored', async () => {
+    const store = new IndexedDbStore({ indexedDB: new IDBFactory(), dbName: 'bodies-at-close' });
+    const outbox = await Outbox.open({ name: 'api', store, baseUrl: r.server.url });
+    const enqueues = Array.from({ length: 5 }, (_, i) =>
+      outbox.enqueue({ url: `/b${i}`, method: 'POST', body: new Uint8Array(3 * 2 ** 20).fill(i) }).then(
+        () => 'stored',
+        (error: { code?: string }) => error.code,
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await outbox.close();
+    const outcomes = await Promise.all(enqueues);
+    expect(outcomes.every((o) => o === 'stored' || o === 'ERR_CLOSED')).toBe(true);
+    // Before, each rejected enqueue left the chunks it had written (3 MiB each, until the sweep a day later).
+    const queue = await Queue.open({ name: 'api', store });
+    expect((await queue.blobs!.keys()).length).toBe(outcomes.filter((o) => o === 'stored').length);
+    expect(await queue.size()).toBe(outcomes.filter((o) => o === 'stored').length);
+    await queue.close();
   });
 
   it('close() rejects later calls with ERR_CLOSED; asyncDispose closes', async () => {
