@@ -6,6 +6,9 @@ import { MOVED, Segments, type TailDamage } from './segments.js';
 import type { Durability, HeldStorage, QueueStorage, StorageBatch } from './store.js';
 import { ViewReader, type MetaTrouble } from './view-reader.js';
 
+/** How often a wait for items looks again while another handle, which may have died, holds leases (see `wakeAfter`). */
+const GONE_RECHECK_MS = 1000;
+
 type Batch = Pick<StorageBatch, 'write' | 'remove' | 'quarantine'>;
 
 /** One commit as planned against the current view. */
@@ -106,10 +109,17 @@ export class CommitView {
     return next - state.head - state.acked.count(state.head, next);
   }
 
-  /** When the earliest hold still holding at `now` ends (Infinity: none); holds whose time is up are ended. */
-  holdsEndAfter(now: number): number {
-    this.state.holds.expire(now);
-    return this.state.holds.nextEnd();
+  /**
+   * When a wait for items looks again, after `now`: when the earliest hold still holding ends (Infinity: none; holds
+   * whose time is up are ended), or within `GONE_RECHECK_MS` while another handle holds leases on a store that can
+   * tell a handle gone (`isGone`): one that dies commits nothing that would wake the wait, and a take frees its leases.
+   */
+  wakeAfter(now: number): number {
+    const { holds } = this.state;
+    holds.expire(now);
+    const { isGone, owner } = this.#storage;
+    if (isGone) for (const other of holds.owners()) if (other !== owner) return Math.min(holds.nextEnd(), now + GONE_RECHECK_MS);
+    return holds.nextEnd();
   }
 
   /** What `Queue.stats` reports, as of `now`. */

@@ -9,7 +9,7 @@ export interface IterationContext<T> {
   readonly closed: () => boolean;
   /** Functions called when something may have become available (a push, another handle's commit). */
   readonly waiters: Set<() => void>;
-  /** When the earliest hold ends (Infinity: none). */
+  /** When to look again: the earliest hold's end, or sooner while a handle that may be gone holds some (Infinity: never). */
   readonly nextEnd: (now: number) => number;
   /** How long to wait at most before looking again (Infinity when the store tells of other handles' commits). */
   readonly pollMs: number;

@@ -215,7 +215,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
         take: (max: number, options: TakeOptions<T>) => this.take(max, options),
         closed: () => this.#closing !== undefined,
         waiters: this.#waiters,
-        nextEnd: (now: number) => Math.min(...this.#parts.map((p) => p.view.holdsEndAfter(now))),
+        nextEnd: (now: number) => Math.min(...this.#parts.map((p) => p.view.wakeAfter(now))),
         pollMs: this.#parts.every((p) => p.watched) ? Infinity : this.#options.pollMs,
         watch: () => this.#parts.forEach((p) => p.watch()),
       };
