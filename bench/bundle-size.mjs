@@ -233,6 +233,11 @@ const KB = 1024;
  * Then the Outbox's to 57.5 KB (measured 57.44 KB) for live requests of a group taking turns in `Outbox.fetch`: one
  * made while another of its group was out went at once, and reached the server first, or was stored first when both
  * failed (the later one's reset came before the earlier one's time limit): the group's tasks then went out of order.
+ * Then both (to 26.8 KB and 57.8 KB, measured 26.73 KB and 57.72 KB) for handles that end well: a loop of awaited calls
+ * on a store that answers at once gives the event loop a turn every 20 ms (a drain ran no timer and no SIGTERM handler
+ * until it stopped), a consumer waiting for items looks again every second while a handle that may be dead holds
+ * leases (it slept until they ran out), and an outbox's close lets enqueues under way end first (a close during an
+ * enqueue of a large body left its chunks behind for a day).
  */
 export const rows = [
   {
@@ -247,13 +252,13 @@ export const rows = [
     name: '`Queue` + `IndexedDbStore`',
     source: `import { Queue } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = [Queue, IndexedDbStore];`,
     budget: 8 * KB,
-    limit: 26.6 * KB,
+    limit: 26.8 * KB,
   },
   {
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 57.5 * KB,
+    limit: 57.8 * KB,
   },
 ];
 
