@@ -55,7 +55,7 @@ export interface LiveFetchContext {
   readonly sight: { seen(): number; saw(response: boolean, ok: boolean, origin: string, since: number): void };
   readonly enqueue: (task: HttpTask) => Promise<string>;
   /**
-   * Waits for the live tries of `group`'s lane made before this one (see `LiveTurns` in live-turns.ts); resolves the function that ends
+   * Waits for the live tries of `group`'s lane made before this one (see `LiveTurns`); resolves the function that ends
    * this one's turn. Rejects with the reason of `signal` when it aborts meanwhile.
    */
   readonly turn: (group: string | undefined, signal: AbortSignal | undefined) => Promise<() => void>;
