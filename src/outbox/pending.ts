@@ -1,4 +1,4 @@
-import { Heap } from '../core/heap.js';
+import { Candidates } from './candidates.js';
 import { addKeyed, addTo, deleteFrom, type ByName } from './by-name.js';
 import type { QueueEntry } from '../core/queue-types.js';
 import { byTurn, pendingOf, type Ordering, type Pending, type WaitCause } from './pending-task.js';
@@ -26,7 +26,7 @@ export class PendingIndex {
   readonly #byKey: ByName = new Map();
   readonly #lanes = new Lanes(this.#tasks);
   /** Candidates: ready tasks without ordering, ready lane heads with it; stale entries are skipped when popped. */
-  readonly #runnable = new Heap<Pending>(byTurn);
+  readonly #runnable = new Candidates(this.#tasks);
   readonly #waits = new Waits(this.#tasks);
   readonly #expiries = new Expiries(this.#tasks);
   #bytes = 0;
@@ -95,6 +95,8 @@ export class PendingIndex {
     this.#expiries.remove(pending);
     this.#set(pending, 'busy');
     if (pending.lane !== undefined) this.#offerLane(pending.lane);
+    this.#runnable.sweep();
+    this.#waits.sweep();
   }
 
   /**
@@ -229,10 +231,7 @@ export class PendingIndex {
     return out;
   }
 
-  /**
-   * True when a ready task (or lane head) would be taken before `pending`: by priority, then queue order; or, with
-   * `priorityOnly`, by priority alone.
-   */
+  /** True when a ready task (or lane head) would be taken before `pending`: by priority, then queue order (`priorityOnly`: by priority). */
   outranked(pending: Pending, priorityOnly = false): boolean {
     for (let top = this.#runnable.peek(); top; top = this.#runnable.peek()) {
       const live = top.state === 'ready' && this.#tasks.get(top.seq) === top && (top.lane === undefined || this.#lanes.head(this.#lanes.get(top.lane)!) === top);

@@ -22,6 +22,11 @@ export class Waits {
     this.#heap.push({ task: pending, until });
   }
 
+  /** Drops the stale entries once there are more than twice the tasks (see `Candidates.sweep`). */
+  sweep(): void {
+    if (this.#heap.size > 64 + 2 * this.#tasks.size) this.#heap.filter(({ task, until }) => task.state === 'waiting' && task.until === until && this.#tasks.get(task.seq) === task);
+  }
+
   /** Files `pending` by its state and cause just set: waiting for the network, for a lease, or neither. */
   file(pending: Pending): void {
     const { state, cause } = pending;

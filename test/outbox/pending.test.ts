@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { collectGarbage } from '../support/collect-garbage.js';
 import type { QueueEntry } from '../../src/core/queue-types.js';
 import { PendingIndex } from '../../src/outbox/pending.js';
 import type { StoredTask } from '../../src/outbox/task.js';
@@ -131,5 +132,23 @@ describe('PendingIndex', () => {
     // Not a timing assertion: a quadratic scan would not finish 100 000 takes at all in the test's time.
     expect(taken).toBe(100_000);
     expect(performance.now() - t0).toBeGreaterThan(0);
+  });
+});
+
+describe('PendingIndex of a handle that never takes (one that only enqueues, beside one that delivers)', () => {
+  // Before, only a take swept the candidates and the waits: such a handle kept every task it ever stored, about
+  // 400 bytes each, for as long as it ran.
+  it.each(['none', 'group'] as const)('holds nothing of the tasks it forgot (ordering %s), ready or waiting', async (ordering) => {
+    const index = new PendingIndex(ordering);
+    const forgotten: WeakRef<object>[] = [];
+    for (let seq = 0; seq < 5000; seq++) {
+      const task: StoredTask = { id: `t${seq}`, url: 'https://x.test/', method: 'POST', headers: {}, createdAt: NOW, ...(seq % 3 === 0 && { group: 'g' }) };
+      const pending = index.add(seq, task, 0, seq % 2 === 0 ? NOW + 60_000 : 0);
+      if (seq % 500 === 0) forgotten.push(new WeakRef(pending));
+      index.remove(pending);
+    }
+    await collectGarbage();
+    expect(index.size).toBe(0);
+    expect(forgotten.filter((ref) => ref.deref() !== undefined)).toHaveLength(0);
   });
 });

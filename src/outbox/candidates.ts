@@ -1,0 +1,25 @@
+import { Heap } from '../core/heap.js';
+import { byTurn, type Pending } from './pending-task.js';
+
+/**
+ * The pending index's candidates (ready tasks without ordering, ready lane heads with it), by turn. A task's later
+ * change leaves its entries stale, skipped when popped; only a handle that delivers pops them, so `sweep` drops them
+ * once they outnumber the tasks, as `Expiries` does: a handle that only enqueued (beside one that delivers) kept every
+ * task it ever stored.
+ */
+export class Candidates extends Heap<Pending> {
+  /** The index's tasks by seq: an entry of a task no longer there is stale. */
+  readonly #tasks: ReadonlyMap<number, Pending>;
+
+  constructor(tasks: ReadonlyMap<number, Pending>) {
+    super(byTurn);
+    this.#tasks = tasks;
+  }
+
+  /** Drops the stale entries (and a task's second one) once there are more than twice the tasks: O(log n) a task. */
+  sweep(): void {
+    if (this.size <= 64 + 2 * this.#tasks.size) return;
+    const seen = new Set<Pending>();
+    this.filter((p) => p.state === 'ready' && this.#tasks.get(p.seq) === p && !seen.has(p) && seen.add(p) !== undefined);
+  }
+}
