@@ -11,8 +11,11 @@ export interface BackoffPolicy {
  * server coming back is not hit by all of them at once (AWS Architecture Blog, "Exponential Backoff And Jitter").
  */
 export function backoffDelay(policy: BackoffPolicy, attempts: number, random: () => number): number {
-  const exponent = Math.max(0, attempts - 1);
+  return Math.floor(random() * grown(policy, Math.max(0, attempts - 1)));
+}
+
+/** `initialDelayMs × factor^exponent`, at most `maxDelayMs`. */
+export function grown(policy: BackoffPolicy, exponent: number): number {
   // 0 stays 0: past 2^1024 (attempt 1 025 with a factor of 2) the growth is Infinity, and 0 × Infinity is NaN.
-  const ceiling = policy.initialDelayMs === 0 ? 0 : Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.factor ** exponent);
-  return Math.floor(random() * ceiling);
+  return policy.initialDelayMs === 0 ? 0 : Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.factor ** exponent);
 }

@@ -1,5 +1,5 @@
 import { monotonic, type Clock } from '../core/clock.js';
-import type { BackoffPolicy } from './backoff.js';
+import { grown, type BackoffPolicy } from './backoff.js';
 import type { Connectivity } from './connectivity.js';
 import { invalid } from '../core/validate.js';
 
@@ -197,9 +197,8 @@ export class Reachability {
 
   /** The wait before the next probe after `failures` in a row. */
   #gap(failures: number): number {
-    const { initialDelayMs, maxDelayMs, factor } = this.#policy;
     // A retry policy of no delay (retry at once, a few times) must not make the probes a storm while offline.
-    return Math.max(MIN_PROBE_GAP_MS, Math.min(maxDelayMs, initialDelayMs * factor ** (failures - 1)));
+    return Math.max(MIN_PROBE_GAP_MS, grown(this.#policy, failures - 1));
   }
 
   close(): void {

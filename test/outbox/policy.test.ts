@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay } from '../../src/outbox/backoff.js';
+import { backoffDelay, grown } from '../../src/outbox/backoff.js';
 import { defaultClassify } from '../../src/outbox/classify.js';
 import { parseRetryAfter } from '../../src/outbox/retry-after.js';
 
@@ -21,6 +21,8 @@ describe('backoffDelay()', () => {
   it('stays 0 with initialDelayMs 0, however many attempts (past factor^n = Infinity it was NaN)', () => {
     for (const attempts of [1, 1024, 1025, 5000]) expect(backoffDelay({ ...policy, initialDelayMs: 0 }, attempts, () => 0.5)).toBe(0);
     expect(backoffDelay({ ...policy, initialDelayMs: 0, factor: 10 }, 400, () => 0.5)).toBe(0);
+    // The probes' gap while offline grows so too: NaN from the 1 025th failure in a row, and no probe came again.
+    expect(grown({ ...policy, initialDelayMs: 0 }, 2000)).toBe(0);
   });
 });
 
