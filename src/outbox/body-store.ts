@@ -144,15 +144,23 @@ export class BodyStore {
 
   /** The next piece of a body being stored, unless the outbox closes first (the source is then left to itself). */
   #next(pieces: AsyncIterator<Uint8Array>): Promise<IteratorResult<Uint8Array>> {
+    return this.whileOpen(pieces.next(), () => void pieces.return?.()?.catch(() => undefined));
+  }
+
+  /**
+   * What `reading` (of a task's body) resolves, unless the outbox closes first: then 'ERR_CLOSED', after `closed`. A
+   * body that never ends must not hold up the close, which waits for the enqueues under way.
+   */
+  whileOpen<T>(reading: Promise<T>, closed?: () => void): Promise<T> {
     const { signal } = this.#closed;
     return new Promise((resolve, reject) => {
-      const closed = (): void => {
-        void pieces.return?.()?.catch(() => undefined);
+      const refuse = (): void => {
+        closed?.();
         reject(new SluiceError('ERR_CLOSED', 'The outbox closed while a task body was still being read: the task was not stored.'));
       };
-      if (signal.aborted) return closed();
-      signal.addEventListener('abort', closed, { once: true });
-      pieces.next().then(resolve, reject).finally(() => signal.removeEventListener('abort', closed));
+      if (signal.aborted) return refuse();
+      signal.addEventListener('abort', refuse, { once: true });
+      reading.then(resolve, reject).finally(() => signal.removeEventListener('abort', refuse));
     });
   }
 

@@ -16,7 +16,7 @@ export async function prepareAll(tasks: readonly (HttpTask | Request)[], o: { ba
   try {
     // Array.from: a hole in `tasks` is a task missing, refused as one.
     for (const t of Array.from(tasks)) now.push(isRequest(t) ? undefined : prepareTask(t, o.baseUrl, o.now, true));
-    prepared = await Promise.all(now.map(async (p, i) => p ?? prepareTask(await taskFromRequest(tasks[i] as Request), o.baseUrl, o.now, true)));
+    prepared = await Promise.all(now.map(async (p, i) => p ?? prepareTask(await o.bodies.whileOpen(taskFromRequest(tasks[i] as Request)), o.baseUrl, o.now, true)));
     for (const { task } of prepared) if (task.body) o.bodies.check(task.body);
     for (const { task, upload } of prepared) {
       // A stored body named again (a BodyRef) is copied: two tasks naming one would delete it under each other.
