@@ -4,7 +4,30 @@ export type Serial = <R>(fn: () => R | Promise<R>) => Promise<R>;
 // Taken at load, so that fake timers installed later (tests) neither stall nor speed up the yields below.
 const realNow: () => number = globalThis.performance ? globalThis.performance.now.bind(globalThis.performance) : Date.now;
 const macrotask: (fn: () => void) => void =
-  typeof globalThis.setImmediate === 'function' ? globalThis.setImmediate.bind(globalThis) : (fn) => void globalThis.setTimeout(fn, 0);
+  typeof globalThis.setImmediate === 'function'
+    ? globalThis.setImmediate.bind(globalThis)
+    : typeof MessageChannel === 'function'
+      ? messages()
+      : (fn) => void globalThis.setTimeout(fn, 0);
+
+/**
+ * A macrotask by message, in browsers and workers: a hidden tab runs timers at most once a second, and every operation
+ * of a handle on IndexedDB would then wait for one; messages are not held back.
+ */
+function messages(): (fn: () => void) => void {
+  let channel: MessageChannel | undefined;
+  const due: (() => void)[] = [];
+  return (fn) => {
+    if (!channel) {
+      channel = new MessageChannel();
+      channel.port1.onmessage = () => due.shift()?.();
+      // Where ports keep a process alive (Node, without setImmediate in a test): a turn of the loop must not.
+      (channel.port1 as { unref?: () => void }).unref?.();
+    }
+    due.push(fn);
+    channel.port2.postMessage(undefined);
+  };
+}
 /** Longest run of operations without a turn of the event loop (timers, signals, I/O callbacks) before one is given. */
 const HOG_MS = 20;
 let turnAt = realNow();
