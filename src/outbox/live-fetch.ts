@@ -6,6 +6,8 @@ import { originOf } from './pending-task.js';
 import { isNetworkError, letGo } from './send.js';
 import { taskFromRequest, type HttpTask } from './task.js';
 
+import type { Turn } from './live-turns.js';
+
 export { LiveTurns } from './live-turns.js';
 
 /** The request header that names a live request's group (`Outbox.fetch`); never sent, never stored. */
@@ -54,11 +56,8 @@ export interface LiveFetchContext {
   /** Told what came, a response (`ok` when 2xx) or a network error (`response` false), from `origin`, asked when `seen` was `since`. */
   readonly sight: { seen(): number; saw(response: boolean, ok: boolean, origin: string, since: number): void };
   readonly enqueue: (task: HttpTask) => Promise<string>;
-  /**
-   * Waits for the live tries of `group`'s lane made before this one (see `LiveTurns`); resolves the function that ends
-   * this one's turn. Rejects with the reason of `signal` when it aborts meanwhile.
-   */
-  readonly turn: (group: string | undefined, signal: AbortSignal | undefined) => Promise<() => void>;
+  /** Takes this live try's turn in `group`'s lane, behind the tries of the lane made before it (see `LiveTurns`). */
+  readonly turn: (group: string | undefined) => Turn;
 }
 
 /**
@@ -81,16 +80,19 @@ export async function liveFetch(input: Request | string, init: RequestInit, c: L
   const headers = new Headers(request.headers);
   const group = c.group ?? headers.get(GROUP_HEADER) ?? undefined;
   headers.delete(GROUP_HEADER);
-  // One copy without the group header, for both the stored task (read from a clone) and the live request.
-  const live = new Request(request, { headers });
-  const task = await taskFromRequest(live);
-  // A task this outbox holds (another handle sending it through here) is never stored again: it needs no turn.
-  const first = task.id === undefined ? undefined : await c.placeOf(undefined, task.id);
-  const done = first === 'own' ? () => undefined : await c.turn(group, caller);
+  // Taken at the call, before the body is read: the lane's tries go in the order they were made.
+  const turn = c.turn(group);
   try {
+    // One copy without the group header, for both the stored task (read from a clone) and the live request.
+    const live = new Request(request, { headers });
+    const task = await taskFromRequest(live);
+    // A task this outbox holds (another handle sending it through here) is never stored again: it keeps no turn.
+    const first = task.id === undefined ? undefined : await c.placeOf(undefined, task.id);
+    if (first === 'own') turn.done();
+    else await turn.wait(caller);
     return await tryLive(live, headers, task, group, caller, c);
   } finally {
-    done();
+    turn.done();
   }
 }
 

@@ -1,40 +1,53 @@
+/** One live try's place in its lane (see `LiveTurns`). */
+export interface Turn {
+  /**
+   * Resolves once the lane's tries made before this one have ended; rejects with the reason of `signal` (the caller's)
+   * when it aborts first, as fetch would.
+   */
+  wait(signal: AbortSignal | undefined): Promise<void>;
+  /** Ends this turn (again: nothing): the lane's next try goes once those before this one have ended too. */
+  done(): void;
+}
+
+const NO_TURN: Turn = { wait: () => Promise.resolve(), done: () => undefined };
+
 /**
- * Live tries of one lane take turns: one made while another of its lane is out waits until that one is answered or
- * stored. Otherwise the later one could reach the server first, and the earlier one, stored on a network error or
- * a timeout, would be delivered after it (or both stored, the later first): the lane's order would not hold.
+ * Live tries of one lane take turns, in the order they were made: one made while another of its lane is out waits
+ * until that one is answered or stored. Otherwise the later one could reach the server first, and the earlier one,
+ * stored on a network error or a timeout, would be delivered after it (or both stored, the later first): the lane's
+ * order would not hold.
  */
 export class LiveTurns {
   readonly #last = new Map<string, Promise<void>>();
 
-  /**
-   * Waits for the turns of `lane` before this one; resolves the function that ends this one. Rejects with the reason
-   * of `signal` (the caller's) when it aborts meanwhile, as fetch would: its turn then ends with those before it.
-   */
-  async take(lane: string | undefined, signal?: AbortSignal): Promise<() => void> {
-    if (lane === undefined) return () => undefined;
+  /** Takes the next turn of `lane` now, at the call (none without a lane: nothing to keep in order). */
+  take(lane: string | undefined): Turn {
+    if (lane === undefined) return NO_TURN;
     const before = this.#last.get(lane);
     let end!: () => void;
     const mine = new Promise<void>((resolve) => (end = resolve));
     const last = before ? before.then(() => mine) : mine;
     this.#last.set(lane, last);
-    const done = (): void => {
-      end();
-      void last.then(() => this.#last.get(lane) === last && this.#last.delete(lane));
+    return {
+      wait: (signal) => (before ? untilAborted(before, signal) : Promise.resolve()),
+      done: () => {
+        end();
+        void last.then(() => this.#last.get(lane) === last && this.#last.delete(lane));
+      },
     };
-    if (before && signal) {
-      await new Promise<void>((resolve, reject) => {
-        const abort = (): void => {
-          done();
-          reject(signal.reason);
-        };
-        if (signal.aborted) return abort();
-        signal.addEventListener('abort', abort, { once: true });
-        void before.then(() => {
-          signal.removeEventListener('abort', abort);
-          resolve();
-        });
-      });
-    } else if (before) await before;
-    return done;
   }
+}
+
+/** `before`, unless `signal` aborts first: then its reason. */
+function untilAborted(before: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return before;
+  return new Promise((resolve, reject) => {
+    const abort = (): void => reject(signal.reason);
+    if (signal.aborted) return abort();
+    signal.addEventListener('abort', abort, { once: true });
+    void before.then(() => {
+      signal.removeEventListener('abort', abort);
+      resolve();
+    });
+  });
 }

@@ -201,7 +201,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       placeOf: (g, id) => this.#serial(() => this.#pending.placeOf(laneOf({ group: g }, o.ordering), id)),
       sight: this.#deliverer,
       enqueue: (task) => this.enqueue(task),
-      turn: (g, signal) => this.#liveTurns.take(laneOf({ group: g }, o.ordering), signal),
+      turn: (g) => this.#liveTurns.take(laneOf({ group: g }, o.ordering)),
     });
   }
 

@@ -117,6 +117,23 @@ describe('Outbox.fetch() and the order of a group', () => {
     expect(r.server.delivered.map((x) => x.path)).toEqual(['/c', '/a', '/b']);
   });
 
+  it('the turn is taken at the call: one whose body is still being read is not passed by one made after it', async () => {
+    let finish!: () => void;
+    const body = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        c.enqueue(new Uint8Array(1));
+        finish = () => c.close();
+      },
+    });
+    const a = r.outbox.fetch(new Request(`${r.server.url}/a`, { method: 'POST', body, duplex: 'half' } as RequestInit), { group: 'g' });
+    const b = r.outbox.fetch(`${r.server.url}/b`, { method: 'POST', body: 'B', group: 'g' });
+    await io();
+    finish();
+    expect((await a).status).toBe(200);
+    expect((await b).status).toBe(200);
+    expect(r.server.delivered.map((x) => x.path)).toEqual(['/a', '/b']);
+  });
+
   it("with ordering 'none', live requests do not wait for each other", async () => {
     await r.reopen({ ordering: 'none' });
     r.server.next({ hang: true });
