@@ -112,13 +112,14 @@ export class CommitView {
   /**
    * When a wait for items looks again, after `now`: when the earliest hold still holding ends (Infinity: none; holds
    * whose time is up are ended), or within `GONE_RECHECK_MS` while another handle holds leases on a store that can
-   * tell a handle gone (`isGone`): one that dies commits nothing that would wake the wait, and a take frees its leases.
+   * tell a handle gone (`isGone`) but tells no watcher of it (`tellsGone`): one that dies commits nothing that would
+   * wake the wait, and a take frees its leases.
    */
   wakeAfter(now: number): number {
     const { holds } = this.state;
     holds.expire(now);
-    const { isGone, owner } = this.#storage;
-    if (isGone) for (const other of holds.owners()) if (other !== owner) return Math.min(holds.nextEnd(), now + GONE_RECHECK_MS);
+    const { isGone, owner, tellsGone } = this.#storage;
+    if (isGone && !tellsGone) for (const other of holds.owners()) if (other !== owner) return Math.min(holds.nextEnd(), now + GONE_RECHECK_MS);
     return holds.nextEnd();
   }
 

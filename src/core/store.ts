@@ -103,6 +103,11 @@ export interface QueueStorage {
   /** Optional: true when the handle named `owner` is certainly gone, so its leases come back before they expire. */
   isGone?(owner: string): boolean | Promise<boolean>;
   /**
+   * Optional: true when the store tells its watchers (`watch`) once a handle that `isGone` was asked about has gone, so
+   * that a wait for items needs no look now and then for the leases of handles that may have died.
+   */
+  readonly tellsGone?: boolean;
+  /**
    * Optional, for stores whose handles can be judged gone while alive (a process stopped or cut off past a timeout,
    * whose leases others then take back before they expire): true while the items this handle leased as `owner` may be
    * in other hands already, because it could not show it was alive for long enough. Synchronous and cheap: an outbox

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { CommitView } from '../../src/core/commit-view.js';
 import { Queue } from '../../src/core/queue.js';
 import type { QueueStorage, Store } from '../../src/core/store.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
@@ -242,5 +243,24 @@ describe('a view whose reload failed half way', () => {
     expect(corrupt).toEqual([]);
     await a.close();
     await b.close();
+  });
+});
+
+describe('CommitView.wakeAfter()', () => {
+  const clock = { now: () => 0 } as unknown as ConstructorParameters<typeof CommitView>[1]['clock'];
+  const viewOn = (storage: Partial<QueueStorage>) => {
+    const view = new CommitView(storage as QueueStorage, { name: 'q', durability: 'relaxed', maxItemBytes: 1024, clock }, () => undefined);
+    view.state.holds.add({ lease: 'l', owner: 'other', until: 60_000, ranges: [[0, 1]] });
+    return view;
+  };
+
+  it('looks again within a second while another handle holds leases on a store that can tell it gone, and tells no one', () => {
+    expect(viewOn({ owner: 'me', isGone: () => false }).wakeAfter(1000)).toBe(2000);
+  });
+
+  // IndexedDbStore wakes its watchers once a handle asked about goes: a wait there took every second for nothing.
+  it('waits for the hold to end where the store tells its watchers that a handle went, or cannot tell it', () => {
+    expect(viewOn({ owner: 'me', isGone: () => false, tellsGone: true }).wakeAfter(1000)).toBe(60_000);
+    expect(viewOn({ owner: 'me' }).wakeAfter(1000)).toBe(60_000);
   });
 });

@@ -29,6 +29,8 @@ import { appendsOnly, headOf, issue, META, scope, type Known } from './writes.js
  */
 export class IndexedDbQueueStorage implements QueueStorage {
   readonly owner = randomId();
+  /** Its watchers hear a handle asked about go (see `Owners`). */
+  readonly tellsGone = true;
   readonly #name: string;
   readonly #connection: Connection;
   readonly #channel: QueueChannel;
