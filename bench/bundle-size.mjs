@@ -238,6 +238,10 @@ const KB = 1024;
  * until it stopped), a consumer waiting for items looks again every second while a handle that may be dead holds
  * leases (it slept until they ran out), and an outbox's close lets enqueues under way end first (a close during an
  * enqueue of a large body left its chunks behind for a day).
+ * Then both (to 26.9 KB and 58.0 KB, measured 26.82 KB and 57.92 KB) for a review of those: the turn of the event loop a
+ * message where there is no setImmediate (a hidden tab's timers run once a second, and every IndexedDB operation
+ * waited for one), a live request's turn taken at its call, a Request's body read given up at a close, and the
+ * outbox's sweep of its candidates and waits (a handle that only enqueued kept every task it stored).
  */
 export const rows = [
   {
@@ -252,13 +256,13 @@ export const rows = [
     name: '`Queue` + `IndexedDbStore`',
     source: `import { Queue } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = [Queue, IndexedDbStore];`,
     budget: 8 * KB,
-    limit: 26.8 * KB,
+    limit: 26.9 * KB,
   },
   {
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 57.8 * KB,
+    limit: 58.0 * KB,
   },
 ];
 
