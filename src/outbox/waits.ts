@@ -22,9 +22,11 @@ export class Waits {
     this.#heap.push({ task: pending, until });
   }
 
-  /** Drops the stale entries once there are more than twice the tasks (see `Candidates.sweep`). */
+  /** Drops the stale entries (and a task's second one) once there are more than twice the tasks (see `Candidates.sweep`). */
   sweep(): void {
-    if (this.#heap.size > 64 + 2 * this.#tasks.size) this.#heap.filter(({ task, until }) => task.state === 'waiting' && task.until === until && this.#tasks.get(task.seq) === task);
+    if (this.#heap.size <= 64 + 2 * this.#tasks.size) return;
+    const seen = new Set<Pending>();
+    this.#heap.filter(({ task, until }) => task.state === 'waiting' && task.until === until && this.#tasks.get(task.seq) === task && !seen.has(task) && seen.add(task) !== undefined);
   }
 
   /** Files `pending` by its state and cause just set: waiting for the network, for a lease, or neither. */
