@@ -44,6 +44,15 @@ export class Heap<T> {
     return top;
   }
 
+  /**
+   * True when the heap holds more entries than a sweep lets stand beside `live` items: twice as many, and 64. Entries
+   * that go stale are skipped when popped; a heap whose items are not popped (a handle that never takes) is swept once
+   * this says so, which keeps it bounded at amortised O(log n) an item.
+   */
+  overgrown(live: number): boolean {
+    return this.#items.length > 64 + 2 * live;
+  }
+
   /** Keeps only the items `keep` accepts (a sweep of entries gone stale). */
   filter(keep: (item: T) => boolean): void {
     const kept = this.#items.filter(keep);

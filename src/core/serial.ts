@@ -28,6 +28,7 @@ function messages(): (fn: () => void) => void {
     channel.port2.postMessage(undefined);
   };
 }
+
 /** Longest run of operations without a turn of the event loop (timers, signals, I/O callbacks) before one is given. */
 const HOG_MS = 20;
 let turnAt = realNow();

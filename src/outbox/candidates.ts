@@ -16,9 +16,9 @@ export class Candidates extends Heap<Pending> {
     this.#tasks = tasks;
   }
 
-  /** Drops the stale entries (and a task's second one) once there are more than twice the tasks: O(log n) a task. */
+  /** Drops the stale entries (and a task's second one) once they outnumber the tasks (see `Heap.overgrown`). */
   sweep(): void {
-    if (this.size <= 64 + 2 * this.#tasks.size) return;
+    if (!this.overgrown(this.#tasks.size)) return;
     const seen = new Set<Pending>();
     this.filter((p) => p.state === 'ready' && this.#tasks.get(p.seq) === p && !seen.has(p) && seen.add(p) !== undefined);
   }

@@ -30,7 +30,7 @@ export class Expiries {
   /** `pending` left the index (its entries are stale). */
   remove(pending: Pending): void {
     this.#late.delete(pending);
-    if (this.#heap.size > 64 + 2 * this.#tasks.size) this.#heap.filter((p) => this.#tasks.get(p.seq) === p);
+    if (this.#heap.overgrown(this.#tasks.size)) this.#heap.filter((p) => this.#tasks.get(p.seq) === p);
   }
 
   /** The tasks expired by `now` that may be buried now (see `buriableAt`). */

@@ -5,10 +5,7 @@ import { Deadline, isTimeout } from './deadline.js';
 import { originOf } from './pending-task.js';
 import { isNetworkError, letGo } from './send.js';
 import { taskFromRequest, type HttpTask } from './task.js';
-
 import type { Turn } from './live-turns.js';
-
-export { LiveTurns } from './live-turns.js';
 
 /** The request header that names a live request's group (`Outbox.fetch`); never sent, never stored. */
 export const GROUP_HEADER = 'sluice-group';

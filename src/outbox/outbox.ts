@@ -13,7 +13,8 @@ import { resolveOutboxOptions, type OutboxOptions, type ResolvedOutboxOptions } 
 import { UnloadSender } from './page-hide.js';
 import { laneOf, PendingIndex } from './pending.js';
 import { PendingStore } from './pending-store.js';
-import { LiveTurns, liveFetch } from './live-fetch.js';
+import { liveFetch } from './live-fetch.js';
+import { LiveTurns } from './live-turns.js';
 import { builtOn, openQueues } from './open-queues.js';
 import { Notices } from './notices.js';
 import { BodyStore } from './body-store.js';

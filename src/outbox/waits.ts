@@ -22,9 +22,9 @@ export class Waits {
     this.#heap.push({ task: pending, until });
   }
 
-  /** Drops the stale entries (and a task's second one) once there are more than twice the tasks (see `Candidates.sweep`). */
+  /** Drops the stale entries (and a task's second one) once they outnumber the tasks (see `Heap.overgrown`). */
   sweep(): void {
-    if (this.#heap.size <= 64 + 2 * this.#tasks.size) return;
+    if (!this.#heap.overgrown(this.#tasks.size)) return;
     const seen = new Set<Pending>();
     this.#heap.filter(({ task, until }) => task.state === 'waiting' && task.until === until && this.#tasks.get(task.seq) === task && !seen.has(task) && seen.add(task) !== undefined);
   }
