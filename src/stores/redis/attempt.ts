@@ -14,6 +14,8 @@ export interface Link {
   readonly client: { readonly status: string };
   /** The last error the connection told while it was not ready (why calls get no answer), if the store heard it. */
   connectionError(): unknown;
+  /** The store was closed: no call goes out for a handle it no longer keeps alive (no heartbeat, no connection). */
+  storeClosed(): boolean;
 }
 
 /** What a client's `status` is once it will never reconnect (closed by its owner): retrying cannot help then. */
@@ -44,6 +46,8 @@ export async function attempt<T>(what: string, retryMs: number, link: Link, call
   const { client } = link;
   const deadline = Date.now() + retryMs;
   for (let tries = 0; ; tries++) {
+    // A handle used after its store's close: its heartbeat stopped, so other processes may take its leases back.
+    if (link.storeClosed()) throw new SluiceError('ERR_CLOSED', `Cannot ${what}: its RedisStore was closed. Close the queues before their store.`);
     try {
       return await within(call(), Math.max(deadline - Date.now(), MIN_ANSWER_MS) + graceMs, () => noAnswer(what, retryMs, link));
     } catch (error) {

@@ -89,6 +89,7 @@ export class RedisStore implements Store {
       reconnections: () => this.#reconnections,
       reconnectedAt: () => this.#reconnectedAt,
       connectionError: () => this.#connectionError,
+      storeClosed: () => this.#closed,
       writesWhenFull: hints?.writesWhenFull === true,
     };
     const storage = new RedisQueueStorage(name, new QueueKeys(this.prefix, name), context);
@@ -140,7 +141,8 @@ export class RedisStore implements Store {
   /**
    * Closes every queue handle's connection state this store holds: heartbeats stop (and their keys are deleted, so
    * other processes take this one's leases back at once), the pub/sub connection closes, and a client the store
-   * made from `url` disconnects. A `client` you gave stays open. Close the queues first.
+   * made from `url` disconnects. A `client` you gave stays open. Close the queues first: a queue used after its store
+   * closed fails `ERR_CLOSED`.
    */
   async close(): Promise<void> {
     this.#closed = true;

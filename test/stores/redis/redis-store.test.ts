@@ -294,6 +294,25 @@ describeRedis('RedisStore', (server) => {
     expect(await clients()).toBe(before);
   });
 
+  it('a queue used after its store closed fails ERR_CLOSED, whether the store made its client or was given one', async () => {
+    fresh();
+    for (const own of [false, true]) {
+      const client = own ? new Redis(server().url) : undefined;
+      const s = client ? new RedisStore({ client, prefix, onWarning: () => undefined }) : store();
+      const q = await Queue.open({ name: `after-close-${own}`, store: s });
+      await q.push(1);
+      await s.close();
+      // With a client of the user's, a call would still reach the server, for a handle whose heartbeat has stopped.
+      await expect(q.push(2)).rejects.toMatchObject({ code: 'ERR_CLOSED', message: expect.stringContaining('RedisStore was closed') });
+      await expect(q.take(1)).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+      await q.close();
+      const check = await Queue.open({ name: `after-close-${own}`, store: store() });
+      expect(await check.peek(5)).toEqual([1]);
+      await check.close();
+      client?.disconnect();
+    }
+  });
+
   it('.close() leaves nothing running: a process that closes its queues exits by itself', async () => {
     fresh();
     const exits = async (body: string) => {
