@@ -1,14 +1,15 @@
+import { realNow, realSetTimeout } from './real-timers.js';
+
 /** A function that runs the functions given to it one at a time, in call order. */
 export type Serial = <R>(fn: () => R | Promise<R>) => Promise<R>;
 
-// Taken at load, so that fake timers installed later (tests) neither stall nor speed up the yields below.
-const realNow: () => number = globalThis.performance ? globalThis.performance.now.bind(globalThis.performance) : Date.now;
+/** Taken at load, as `realNow` is (see real-timers.ts). */
 const macrotask: (fn: () => void) => void =
   typeof globalThis.setImmediate === 'function'
     ? globalThis.setImmediate.bind(globalThis)
     : typeof MessageChannel === 'function'
       ? messages()
-      : (fn) => void globalThis.setTimeout(fn, 0);
+      : (fn) => void realSetTimeout(fn, 0);
 
 /**
  * A macrotask by message, in browsers and workers: a hidden tab runs timers at most once a second, and every operation

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, existsSync, fstatSync, linkSync, lstatSync, readFileSync, renameSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { realNow } from '../../core/real-timers.js';
 import { closeQuiet, errno, unlinkQuiet } from './files.js';
 import { createFile, openExisting } from './permissions.js';
 import { fileTag, liveness, type ProcessId, thisProcess } from './process-id.js';
@@ -19,6 +20,11 @@ export interface LockFile {
  */
 const closedContents = new Map<string, number>();
 
+/** The wall clock's lead over the monotonic one when this module loaded: a change tells a step (see `#heldLong`). */
+const wallLead = Date.now() - realNow();
+/** A change of that lead past this is a step of the wall clock (NTP, a laptop waking), not drift. */
+const STEP_MS = 1000;
+
 /**
  * One handle's lock content, and the lock files of its queue directory as it sees them. The content (a file naming
  * this process: host, boot, pid, start time, pid namespace) is written once, when the handle is made; holding a
@@ -35,6 +41,8 @@ export class LockFiles {
   readonly #own: string;
   /** The inode of `#own`: a lock file is this handle's while it is that inode. */
   #ino = 0;
+  /** When this handle first saw each lock file it cannot judge (inode and time), on the monotonic clock. */
+  readonly #firstSeen = new Map<string, number>();
 
   /** Lock files are made with `mode`; unreadable or unjudgeable ones count as abandoned after `staleMs`. */
   constructor(dir: string, staleMs: number, mode: number) {
@@ -140,7 +148,25 @@ export class LockFiles {
     if (closedContents.size > 0 && this.#closedHere(lock.ino)) return true;
     const state = lock.holder === 'unreadable' ? 'unreadable' : liveness(lock.holder, this.#me);
     if (state === 'dead') return true;
-    return (state === 'unreadable' || state === 'hidden') && Date.now() - lock.mtimeMs > this.#staleMs;
+    return (state === 'unreadable' || state === 'hidden') && Date.now() - lock.mtimeMs > this.#staleMs && this.#heldLong(lock);
+  }
+
+  /**
+   * Whether `lock`, dated past `staleMs` ago, was held that long. Its time is its holder's wall clock read on this
+   * one's: a step forward between the two would make a live holder look stale at once, and its lock be taken in the
+   * middle of its commit (two writers). Once this process has seen its wall clock step, the lock must also have been
+   * seen unchanged for `staleMs` on the monotonic clock; before, its time is believed (a dead holder's lock goes at once).
+   */
+  #heldLong(lock: LockFile): boolean {
+    const now = realNow();
+    if (Math.abs(Date.now() - now - wallLead) < STEP_MS) return true;
+    const key = `${lock.ino}:${lock.mtimeMs}`;
+    const first = this.#firstSeen.get(key);
+    if (first !== undefined) return now - first > this.#staleMs;
+    // Bounded: a handle that outlives many holders forgets them (and watches one seen again anew).
+    if (this.#firstSeen.size >= 64) this.#firstSeen.clear();
+    this.#firstSeen.set(key, now);
+    return false;
   }
 
   /**

@@ -1,4 +1,5 @@
 import { type FSWatcher, watch } from 'node:fs';
+import { realClearTimeout, realSetTimeout } from '../../core/real-timers.js';
 import { errno } from './files.js';
 
 /**
@@ -56,9 +57,10 @@ export class LockNotices {
       return Promise.resolve(true);
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(() => done(false), ms);
+      // The platform's own timer: fake timers in the app's tests would never wake a waiter (see real-timers.ts).
+      const timer = realSetTimeout(() => done(false), ms);
       const done = (noticed: boolean) => {
-        clearTimeout(timer);
+        realClearTimeout(timer);
         this.#wake = undefined;
         this.#noticed = false;
         resolve(noticed);

@@ -84,7 +84,8 @@ export class LockWait {
    * when it was taken over from a dead holder.
    */
   async take(): Promise<boolean> {
-    const deadline = Date.now() + this.#timeoutMs;
+    // On the monotonic clock: a step of the wall clock (NTP, a laptop waking) must not end the wait at once.
+    const deadline = this.#now() + this.#timeoutMs;
     const notices = new LockNotices();
     let mine = false;
     // A live holder is the likely case: the holder is judged (its lock file read, its process looked up) only when
@@ -99,9 +100,9 @@ export class LockWait {
     this.#line.join();
     try {
       for (let wait = 1; ; wait = Math.min(wait * 2, POLL_MS)) {
-        const over = Date.now() >= deadline;
-        judge ||= over;
         const now = this.#now();
+        const over = now >= deadline;
+        judge ||= over;
         let turn = this.#turnNow(judge);
         // The next turn is the first waiter's in line (see `LockLine`): only it watches the lock; the others wait for
         // the turn to pass. One that lets the free turn lie (its event loop busy elsewhere, say) is passed over. The
@@ -145,7 +146,7 @@ export class LockWait {
         // before the wait: it may have been given up between the look and the watch.
         const watched = mine ? held : lstatSync(this.#turn, { throwIfNoEntry: false });
         if (notices.watch(mine ? this.#path : this.#turn, watched?.ino) && watched) continue;
-        judge = !(await notices.next(Math.max(0, Math.min(pause, deadline - Date.now())))) && held !== undefined;
+        judge = !(await notices.next(Math.max(0, Math.min(pause, deadline - this.#now())))) && held !== undefined;
       }
     } finally {
       notices.close();

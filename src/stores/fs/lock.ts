@@ -1,7 +1,13 @@
 import { join } from 'node:path';
+import { realNow } from '../../core/real-timers.js';
 import { LockFiles } from './lock-files.js';
 import { IdleOffer } from './lock-idle.js';
 import { AFFINITY_MS, LockWait, SLICE_MS } from './lock-wait.js';
+
+// A kept lock is given up by the platform's own `setImmediate`, taken at load: under fake timers in the app's tests,
+// another handle of the queue would wait for it for good (see real-timers.ts).
+const giveUpSoon = setImmediate;
+const keepNoLonger = clearImmediate;
 
 /**
  * The locks of this process kept past a commit (see `ProcessLock.keep`). A task can last long: a loop of commits
@@ -56,7 +62,7 @@ export class ProcessLock {
   readonly #now: () => number;
 
   /** Lock files are made with `mode` (see `FileStoreOptions.mode`); `now` is replaced by tests. */
-  constructor(dir: string, timeoutMs: number, staleMs: number, mode: number, now: () => number = () => performance.now()) {
+  constructor(dir: string, timeoutMs: number, staleMs: number, mode: number, now: () => number = realNow) {
     this.#now = now;
     this.#path = join(dir, 'lock');
     this.#files = new LockFiles(dir, staleMs, mode);
@@ -91,7 +97,7 @@ export class ProcessLock {
       // Stuck since a release the directory refused, it may have been idle for long: dated now, as a run of holds is.
       const idle = this.#stuck && !this.#kept;
       keptLocks.delete(this);
-      clearImmediate(this.#kept);
+      keepNoLonger(this.#kept);
       this.#kept = undefined;
       // Stuck until known: a withdrawal that fails is tried again by the next call.
       this.#stuck = true;
@@ -163,13 +169,13 @@ export class ProcessLock {
     this.#sayKept = say;
     keptLocks.add(this);
     this.#offered = this.#idle.offer();
-    this.#kept = setImmediate(() => this.#giveUpKept());
+    this.#kept = giveUpSoon(() => this.#giveUpKept());
   }
 
   /** Gives up the lock kept (see `#defer`) now, unless a waiter took it over. */
   #giveUpKept(): void {
     keptLocks.delete(this);
-    clearImmediate(this.#kept);
+    keepNoLonger(this.#kept);
     this.#kept = undefined;
     try {
       if (!this.#withdrawn()) return;

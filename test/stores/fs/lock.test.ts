@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, readFileSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { StorageBatch } from '../../../src/core/store.js';
 import { SluiceError } from '../../../src/index.js';
 import { LockFiles } from '../../../src/stores/fs/lock-files.js';
@@ -81,6 +81,39 @@ describe.runIf(linux)('a live holder in another pid namespace (another container
     slow.release();
     expect(await first).toBeDefined();
     await second;
+  });
+});
+
+describe.runIf(linux)('a step of the wall clock while a holder in another pid namespace commits', () => {
+  it('neither takes its lock over (two writers) nor fails the waiter ERR_LOCKED: an hour forward, mid-commit', async () => {
+    const me = thisProcess();
+    if (!me.ns) return;
+    const slow = heldSync();
+    const a = await open({ sync: slow.sync });
+    const [own] = readdirSync(file()).filter((n) => n.endsWith('.own'));
+    writeFileSync(file(own), JSON.stringify({ ...me, ns: '1' }));
+    const b = await open({ staleMs: 3_000, lockTimeoutMs: 5_000 });
+    const first = a.commit((await a.load()).token, { write: { segment: 0, offset: 0, bytes: Uint8Array.of(1) }, durability: 'strict' });
+    await slow.entered;
+    let bDone: unknown;
+    const second = b.token().then((token) => b.commit(token, relaxed({ meta: Uint8Array.of(2) }))).then(() => (bDone = 'committed'), (error: unknown) => (bDone = error));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // NTP, or a laptop waking: the wall clock an hour on, the holder's lock file an hour old by it.
+    const real = Date.now.bind(Date);
+    const step = vi.spyOn(Date, 'now').mockImplementation(() => real() + 3_600_000);
+    try {
+      // Past many of b's looks at the holder (within staleMs of them: a holder seen that long is taken for dead).
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(bDone).toBeUndefined();
+      expect(lstatSync(file('lock')).ino).toBe(lstatSync(file(own)).ino);
+      slow.release();
+      expect(await first).toBeDefined();
+      await second;
+      expect(bDone).toBe('committed');
+    } finally {
+      step.mockRestore();
+      slow.release();
+    }
   });
 });
 
