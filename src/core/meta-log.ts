@@ -96,6 +96,8 @@ export class MetaLog {
       let ops: Op[];
       try {
         ops = JSON.parse(decoder.decode(bytes.subarray(start, end))) as Op[];
+        // A whole checkpoint (an object) where a record belongs: a copy of the file's start, not written by this code.
+        if (!Array.isArray(ops)) throw new TypeError('not a record');
       } catch {
         // A frame whose checksum holds but whose text does not parse was not written by this code.
         this.#end = start - FRAME_HEADER;

@@ -43,13 +43,14 @@ export async function* walk(
     const info = list[index]!;
     const { items, vanished } = await segments.items(index);
     if (vanished) throw STALE;
+    // A segment holds numbers up to the next one's first, whatever frames it holds past them (damage, a copy).
+    const end = Math.min(list[index + 1]?.id ?? next, next);
     if (seq - info.id < items.length) {
       at.seq = seq;
-      yield inSegment(state, items, info.id, next, now, skipHeld, at);
+      yield inSegment(state, items, info.id, end, now, skipHeld, at);
       continue;
     }
     // Past the last readable item of a segment, and short of the next one: those items cannot be read.
-    const end = list[index + 1]?.id ?? next;
     await lost(info.id, seq, end);
     at.seq = end;
   }

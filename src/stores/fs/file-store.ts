@@ -170,7 +170,8 @@ function made(dir: string, name: string): boolean {
  * the first open on, so a directory without one (or none at all) is no queue.
  */
 function mustExist(dir: string, name: string): void {
-  if (existsSync(join(dir, name, 'commits'))) return;
+  // `commits` or `meta`: either may be removed under the queue (see `made`), and its items are still there.
+  if (made(dir, name)) return;
   const where = existsSync(dir) ? `There is no queue "${name}" in ${dir}` : `The directory ${dir} does not exist, so there is no queue "${name}" in it`;
   throw new SluiceError('ERR_NOT_FOUND', `${where}. This FileStore opens existing queues only (create: false).`);
 }

@@ -125,6 +125,16 @@ describe('new FileStore({ create: false })', () => {
     expect(existsSync(missing)).toBe(false);
   });
 
+  it('a queue whose commit counter was removed (an outside change it repairs) is still a queue: its items are read', async () => {
+    const q = await Queue.open<number>({ name: 'jobs', store: new FileStore({ dir }) });
+    await q.pushMany([1, 2, 3]);
+    await q.close();
+    rmSync(join(dir, 'jobs', 'commits'));
+    const reader = await Queue.open<number>({ name: 'jobs', store: new FileStore({ dir, create: false }) });
+    expect(await reader.peek(3)).toEqual([1, 2, 3]);
+    await reader.close();
+  });
+
   it('create must be a boolean', () => {
     // @ts-expect-error a string
     expect(() => new FileStore({ dir, create: 'no' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));

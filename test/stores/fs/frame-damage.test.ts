@@ -106,3 +106,44 @@ describe('a frame whose length word is damaged', () => {
     await q.close();
   });
 });
+
+/** The first frame of `bytes` (length word, checksum, payload). */
+const firstFrame = (bytes: Buffer) => bytes.subarray(0, 8 + (bytes.readUInt32LE(0) & 0x7fff_ffff));
+
+describe('whole frames where they do not belong (a block written twice, a copy of the file\'s start)', () => {
+  it('a sealed segment with a frame past its numbers: every item comes under its own id, none under the next segment\'s', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-frame-'));
+    dirs.push(dir);
+    const q = await Queue.open<string>({ name: 'q', store: new FileStore({ dir }), segmentItems: 3 });
+    for (let i = 0; i < 6; i++) await q.push(`item-${i}`);
+    await q.close();
+    const file = join(dir, 'q', readdirSync(join(dir, 'q')).filter((n) => n.endsWith('.seg')).sort()[0]!);
+    const bytes = readFileSync(file);
+    writeFileSync(file, Buffer.concat([bytes, firstFrame(bytes)]));
+    for (const corruption of ['throw', 'skip'] as const) {
+      const { q: again } = await open(dir, corruption, 3);
+      const lease = await again.take(10);
+      expect(lease!.entries.map((e) => [e.id, e.value])).toEqual([0, 1, 2, 3, 4, 5].map((i) => [String(i), `item-${i}`]));
+      await lease!.release();
+      await again.close();
+    }
+  });
+
+  it('a checkpoint frame where a record of `meta` belongs: said as damage to `meta`, never a TypeError', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-frame-'));
+    dirs.push(dir);
+    const q = await Queue.open<string>({ name: 'q', store: new FileStore({ dir }), segmentItems: 3 });
+    for (let i = 0; i < 4; i++) await q.push(`item-${i}`);
+    await (await q.take(1))!.ack();
+    await q.close();
+    const meta = join(dir, 'q', 'meta');
+    const bytes = readFileSync(meta);
+    writeFileSync(meta, Buffer.concat([bytes, firstFrame(bytes)]));
+    const { q: again, recovered } = await open(dir, 'throw', 3);
+    expect(recovered().map((r) => r.kind)).toContain('meta-damaged');
+    const lease = await again.take(10);
+    // The ack before the damage holds; only what the damaged records could have said is in doubt.
+    expect(lease!.entries.map((e) => e.value)).toEqual(['item-1', 'item-2', 'item-3']);
+    await again.close();
+  });
+});
