@@ -3,6 +3,7 @@ import { SluiceError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
 import { Deadline, isTimeout } from './deadline.js';
 import { originOf } from './pending-task.js';
+import { copyOf } from './response-body.js';
 import { isNetworkError, letGo } from './send.js';
 import { taskFromRequest, type HttpTask } from './task.js';
 import type { Turn } from './live-turns.js';
@@ -109,11 +110,10 @@ async function tryLive(live: Request, headers: Headers, task: HttpTask, group: s
   const deadline = new Deadline(c.clock, c.timeoutMs, caller);
   const since = c.sight.seen();
   const origin = originOf(task.url);
+  let response: Response;
   try {
     // Raced, for a transport that ignores the signal: the request is queued at the limit all the same.
-    const response = await deadline.race(c.transport(new Request(live, { headers, signal: deadline.signal })), letGo);
-    c.sight.saw(true, response.ok, origin, since);
-    return bounded(response, deadline);
+    response = await deadline.race(c.transport(new Request(live, { headers, signal: deadline.signal })), letGo);
   } catch (error) {
     deadline.end();
     // Its own handle stores it already: it hears of the failure as of any network error, and tries again.
@@ -123,6 +123,9 @@ async function tryLive(live: Request, headers: Headers, task: HttpTask, group: s
     c.sight.saw(false, false, origin, since);
     return queue();
   }
+  // The server answered: whatever fails from here is no network error, and the request is not stored to go again.
+  c.sight.saw(true, response.ok, origin, since);
+  return bounded(response, deadline);
 }
 
 /**
@@ -155,5 +158,5 @@ function bounded(response: Response, deadline: Deadline): Response {
       return source.cancel(reason);
     },
   });
-  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  return copyOf(body, response);
 }

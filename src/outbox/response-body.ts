@@ -64,3 +64,18 @@ function joined(chunks: readonly Uint8Array[], size: number): ArrayBuffer {
   }
   return out.buffer;
 }
+
+/**
+ * A Response with `response`'s status and headers over `body`. Node's fetch decodes a reason phrase as UTF-8, so a
+ * server's non-ASCII one (a Latin-1 'Ærgerlig', a UTF-8 'Неверно', a DEL) comes as text the Response constructor
+ * refuses with a TypeError: the copy then goes without it, rather than failing what the server answered.
+ */
+export function copyOf(body: BodyInit | null, response: Response): Response {
+  const init: ResponseInit = { status: response.status, headers: response.headers };
+  try {
+    return new Response(body, { ...init, statusText: response.statusText });
+  } catch (error) {
+    if (!response.statusText) throw error;
+    return new Response(body, init);
+  }
+}

@@ -175,7 +175,10 @@ function failed(error: unknown, deadline: Deadline, secrets: readonly string[]):
   // A bad port (see `badPort`): refused at enqueue, but a task stored by an older version may name one.
   const refused = (typeof cause?.code === 'string' && UNBUILDABLE.has(cause.code)) || cause?.message === 'bad port';
   if (!deadline.expired && refused) return { kind: 'invalid', error: `fetch refused the request: ${errorText(err, secrets)}` };
-  return { kind: 'error', error: deadline.expired ? deadline.error() : err, network: isNetworkError(err) && !deadline.expired, secrets };
+  // The server answered, with what fetch cannot parse (a header byte it refuses, a bad status line, headers past its
+  // limit, a 1xx or 101 it did not ask for): the host is there, and offline it is not.
+  const malformed = cause !== undefined && ((cause as { name?: unknown }).name === 'HTTPParserError' || cause.code === 'UND_ERR_HEADERS_OVERFLOW' || (cause.code === 'UND_ERR_SOCKET' && /^bad (response|upgrade)$/.test(String(cause.message))));
+  return { kind: 'error', error: deadline.expired ? deadline.error() : err, network: isNetworkError(err) && !deadline.expired && !malformed, secrets };
 }
 
 /** fetch rejects with a TypeError when no response came (DNS, refused, reset); aborts are not network errors. */

@@ -7,7 +7,7 @@ import type { RetryDetail, SentDetail } from './events.js';
 import { bodiesOf } from './enqueue.js';
 import { indexedAs } from './landed.js';
 import { errorText } from './scrub.js';
-import { bodyOf, readBody, type ReadBody } from './response-body.js';
+import { bodyOf, copyOf, readBody, type ReadBody } from './response-body.js';
 import { tally } from './tally.js';
 import { discard, type Exchange } from './send.js';
 import { publicTask, type StoredTask } from './task.js';
@@ -73,7 +73,14 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
   // Each task is judged by its own attempts and age, one response for all: a fresh task batched with one past its
   // limits is not buried with it. Those retried go again together, after the first one's delay.
   const now = options.clock.now();
-  const judge = () => ready.map(({ entry }, i) => verdictFor(outcome, views[i]!, options, { attempts: entry.attempts, createdAt: entry.value.createdAt, now }));
+  // Only a request no answer came for waits on the network (a success at its host ends that wait): one the server
+  // answered (its 2xx body then broke off, or fetch could not parse the answer) waits its backoff, whatever succeeds.
+  const unanswered = exchange.kind === 'error' && exchange.network;
+  const judge = () =>
+    ready.map(({ entry }, i) => {
+      const verdict = verdictFor(outcome, views[i]!, options, { attempts: entry.attempts, createdAt: entry.value.createdAt, now });
+      return !unanswered && verdict.kind === 'retry' && verdict.cause === 'network' ? { ...verdict, cause: 'server' as const } : verdict;
+    });
   let verdicts = judge();
   let body: ReadBody | undefined;
   // A body of null is none (a 204); one like a Response may have no `body` at all, and is read all the same.
@@ -147,7 +154,7 @@ function withResponse(detail: SentDetail, response: Response, body: ReadBody | u
       // A status the constructor refuses (a custom classify calling an opaque response sent) keeps the original.
       if (!copy) {
         try {
-          copy = new Response(body ? bodyOf(body) : null, { status: response.status, statusText: response.statusText, headers: response.headers });
+          copy = copyOf(body ? bodyOf(body) : null, response);
         } catch {
           copy = response;
         }

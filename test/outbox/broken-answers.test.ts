@@ -1,0 +1,105 @@
+// Servers that answer, but not as fetch can take it: a reason phrase outside ASCII, a 2xx whose body breaks off, a
+// header byte fetch refuses. The server acted on each request: none may pass for a network failure.
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryStore, Outbox } from '../../src/index.js';
+
+let server: Server;
+const sockets = new Set<Socket>();
+let outbox: Outbox | undefined;
+const hits = { broken: 0, ok: 0 };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A raw HTTP/1.1 server: POST /broken is answered by `broken`, anything else 200 with `okBody`. */
+async function serve(broken: (socket: Socket) => void): Promise<string> {
+  hits.broken = hits.ok = 0;
+  server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    let buffered = '';
+    socket.on('data', (data) => {
+      buffered += data.toString('latin1');
+      for (;;) {
+        const end = buffered.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = buffered.slice(0, end);
+        const length = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+        if (buffered.length < end + 4 + length) return;
+        buffered = buffered.slice(end + 4 + length);
+        if (/^POST \/broken/.test(head)) {
+          hits.broken++;
+          broken(socket);
+        } else {
+          hits.ok++;
+          socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+        }
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** An answer of `status` whose reason phrase is `phrase`'s bytes, with a JSON body. */
+const answer = (status: number, phrase: Buffer) => (socket: Socket) =>
+  socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 ${status} `), phrase, Buffer.from('\r\ncontent-type: application/json\r\ncontent-length: 9\r\n\r\n{"id":42}')]));
+
+afterEach(async () => {
+  await outbox?.close();
+  outbox = undefined;
+  for (const socket of sockets) socket.destroy();
+  sockets.clear();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+describe('a reason phrase outside ASCII (Node\'s fetch decodes it as UTF-8; the Response constructor refuses the text)', () => {
+  it.each([
+    ['a Latin-1 byte (Ærgerlig)', 200, Buffer.from('\xc6rgerlig', 'latin1')],
+    ['UTF-8 beyond Latin-1 (Неверно)', 400, Buffer.from('Неверно', 'utf8')],
+    ['a DEL', 200, Buffer.from('O\x7fK', 'latin1')],
+  ])('Outbox.fetch hands the caller the answer (%s), and never stores the request to send it again', async (_, status, phrase) => {
+    const url = await serve(answer(status, phrase));
+    outbox = await Outbox.open({ name: 'phrase', store: new MemoryStore(), baseUrl: url });
+    const response = await outbox.fetch(`${url}/broken`, { method: 'POST', body: 'x' });
+    expect(response.headers.get('sluice-queued')).toBeNull();
+    expect(response.status).toBe(status);
+    expect(await response.json()).toEqual({ id: 42 });
+    expect(await outbox.size()).toBe(0);
+    await outbox.flush();
+    expect(hits.broken).toBe(1);
+  });
+
+  it("a 'sent' listener reads the body of a 2xx whose reason phrase is not ASCII", async () => {
+    const url = await serve(answer(201, Buffer.from('Cr\xe9\xe9', 'latin1')));
+    outbox = await Outbox.open({ name: 'phrase', store: new MemoryStore(), baseUrl: url });
+    let body: Promise<unknown> | undefined;
+    outbox.addEventListener('sent', (e) => (body = e.detail.response!.json()));
+    await outbox.enqueue({ url: '/broken', body: 'y' });
+    expect(await outbox.flush()).toMatchObject({ sent: 1 });
+    await expect(body).resolves.toEqual({ id: 42 });
+  });
+});
+
+describe('a task whose answer came but broke waits its backoff, not for the next success at its host', () => {
+  it.each([
+    ['a 200 whose body is reset mid-way', (s: Socket) => (s.write('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nhalf'), setTimeout(() => s.resetAndDestroy(), 5))],
+    ['a 200 whose header holds a byte fetch refuses', (s: Socket) => s.write('HTTP/1.1 200 OK\r\nx: \x01\r\ncontent-length: 0\r\n\r\n')],
+    ['a 503 (as any answer the server gave)', (s: Socket) => s.write('HTTP/1.1 503 X\r\ncontent-length: 0\r\n\r\n')],
+  ])('%s: tried again after its delay while other tasks to its host succeed, and the outbox never goes offline', async (_, broken) => {
+    const url = await serve(broken);
+    outbox = await Outbox.open({ name: 'backoff', store: new MemoryStore(), baseUrl: url, ordering: 'none', retry: { initialDelayMs: 1000 } });
+    let offline = 0;
+    outbox.addEventListener('offline', () => offline++);
+    await outbox.enqueue({ url: '/broken', body: 'work' });
+    outbox.start();
+    const until = Date.now() + 2500;
+    while (Date.now() < until) {
+      await outbox.enqueue({ url: '/ok', body: 'x' });
+      await sleep(25);
+    }
+    expect(hits.ok).toBeGreaterThan(20);
+    // Full jitter below 1 s, then below 2 s: at most 3 tries in 2.5 s (one more for a slow machine).
+    expect(hits.broken).toBeLessThanOrEqual(4);
+    expect(offline).toBe(0);
+  });
+});
