@@ -5,6 +5,8 @@ import { addressOf, primaries } from './durability.js';
 
 /** How often the server's time is read again: two machines' oscillators drift apart far less than a lease meanwhile. */
 const REREAD_MS = 30_000;
+/** How far the wall clock may move against the monotonic one before the server's time is read again (drift is far less). */
+const MOVED_MS = 1000;
 /** A reading slower than the last is taken only once that one is this old: its error is half its round trip. */
 const KEEP_FASTER_MS = 300_000;
 /** A machine's clock this far from the server's (in ms) is said once: times its user's code takes from it are off. */
@@ -26,7 +28,8 @@ interface Reading {
  *
  * The server's `TIME` (a Cluster's first primary by address, the same for every client) is read when the store opens
  * its first queue and every `REREAD_MS` after, in the background, and carried forward between readings on this
- * process's monotonic clock: a step of this machine's wall clock (NTP, a laptop waking) changes nothing. Before the
+ * process's monotonic clock: a step of this machine's wall clock (NTP) changes nothing. A machine that slept (its
+ * monotonic clock stood still) reads it again at its first use after waking, as after a step. Before the
  * first reading, and for good where `TIME` is refused (which `warn` says), it is this machine's wall clock.
  */
 export class ServerClock implements Clock {
@@ -52,9 +55,15 @@ export class ServerClock implements Clock {
 
   now(): number {
     const mono = performance.now();
-    // Gone back: fake timers installed since (a test), whose monotonic clock starts again at 0. Read again.
-    if (mono - this.#readAt > REREAD_MS || mono < this.#readAt) void this.read();
     const r = this.#reading;
+    // Gone back: fake timers installed since (a test), whose monotonic clock starts again at 0. Or the wall clock moved
+    // against the monotonic one since the reading: a step (which the reading's carry ignores), or the machine slept,
+    // and its monotonic clock stood still while the server's went on: the carry is behind by the sleep. Read again now,
+    // not up to REREAD_MS later: leases taken meanwhile would end as soon as they are written.
+    const moved = r !== undefined && Math.abs(Date.now() - mono - (r.wall - r.mono)) > MOVED_MS;
+    const since = mono - this.#readAt;
+    // At most every 100 ms while they stay apart: a server out of reach is not asked at every call.
+    if ((moved && since > 100) || since > REREAD_MS || since < 0) void this.read();
     if (!r) return Date.now();
     return mono < r.mono ? Date.now() + (r.server - r.wall) : r.server + (mono - r.mono);
   }
@@ -87,7 +96,9 @@ export class ServerClock implements Clock {
       const mid = (sent + back) / 2;
       const reading = { server: Number(seconds) * 1000 + Number(micros) / 1000, wall: Date.now() - (back - mid), mono: mid, roundTrip: back - sent };
       const last = this.#reading;
-      if (!last || reading.roundTrip <= 2 * last.roundTrip + 1 || back - last.mono > KEEP_FASTER_MS) this.#reading = reading;
+      // A faster reading is kept, but not over one that sees the clocks moved apart (see `now`).
+      const apart = last !== undefined && Math.abs(reading.wall - reading.mono - (last.wall - last.mono)) > MOVED_MS;
+      if (!last || apart || reading.roundTrip <= 2 * last.roundTrip + 1 || back - last.mono > KEEP_FASTER_MS) this.#reading = reading;
       this.#tellSkew();
     } catch (error) {
       // Refused (a managed service may rename or deny TIME), not merely unanswered: nothing will read it later either.

@@ -25,7 +25,14 @@ afterEach(() => {
 function fakeServer(o: { lead: number; roundTrip?: number; refuse?: string; port?: number }) {
   let mono = 1_000_000;
   const trueStart = Date.now();
+  // This machine's wall clock goes on with the monotonic one, but where a test steps either alone.
+  let wall = trueStart;
   vi.spyOn(performance, 'now').mockImplementation(() => mono);
+  vi.spyOn(Date, 'now').mockImplementation(() => wall);
+  const pass = (ms: number) => {
+    mono += ms;
+    wall += ms;
+  };
   const server = {
     isCluster: false,
     options: { host: '127.0.0.1', port: o.port ?? 6379 },
@@ -36,27 +43,42 @@ function fakeServer(o: { lead: number; roundTrip?: number; refuse?: string; port
       server.calls++;
       if (o.refuse) throw new Error(o.refuse);
       // The server reads its clock halfway through the round trip.
-      mono += server.roundTrip / 2;
+      pass(server.roundTrip / 2);
       const at = trueStart + (mono - 1_000_000) + server.lead;
-      mono += server.roundTrip / 2;
+      pass(server.roundTrip / 2);
       return [String(Math.floor(at / 1000)), String(Math.round((at % 1000) * 1000))];
     },
   };
   const truth = () => trueStart + (mono - 1_000_000);
-  return { server, truth, pass: (ms: number) => void (mono += ms), back: (ms: number) => void (mono -= ms) };
+  return { server, truth, pass, back: (ms: number) => void (mono -= ms), step: (ms: number) => void (wall += ms) };
 }
 
 describe('ServerClock', () => {
   it("reads the server's time at the first queue's open, and carries it forward on the monotonic clock: a step of the wall clock changes nothing", async () => {
-    const { server, truth, pass } = fakeServer({ lead: 5_000 });
+    const { server, truth, pass, step } = fakeServer({ lead: 5_000 });
     const clock = new ServerClock(() => server as unknown as Redis, 1000, () => undefined);
     // Before any reading: the wall clock.
     expect(Math.abs(clock.now() - Date.now())).toBeLessThan(50);
     await clock.ready();
     expect(Math.abs(clock.now() - (truth() + 5_000))).toBeLessThan(5);
-    stepWallClock(3_600_000);
+    step(3_600_000);
     pass(10_000);
     expect(Math.abs(clock.now() - (truth() + 5_000))).toBeLessThan(5);
+  });
+
+  it('a machine that slept (its monotonic clock stood still, its wall clock and the server\'s went on) reads the server again at once', async () => {
+    const { server, truth, pass, step } = fakeServer({ lead: 5_000 });
+    const clock = new ServerClock(() => server as unknown as Redis, 1000, () => undefined);
+    await clock.ready();
+    pass(1_000);
+    // Asleep 20 s: the server's time and this machine's wall clock went on, the monotonic clock did not.
+    server.lead += 20_000;
+    step(20_000);
+    const calls = server.calls;
+    clock.now();
+    expect(server.calls).toBe(calls + 1);
+    await clock.read();
+    expect(Math.abs(clock.now() - (truth() + 25_000))).toBeLessThan(5);
   });
 
   it('reads it again every 30 s, in the background; a slower reading replaces a faster one only once that is 5 minutes old', async () => {
