@@ -40,7 +40,12 @@ export class SluiceError extends Error {
 
 /** Renders a value for an error message, short and unambiguous. */
 export function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === 'string') {
+    // A URL's user and password are never echoed, even in one refused for another reason (its scheme, a typo, a
+    // space before it): messages end up in logs.
+    const shown = value.replace(/^(\s*[a-z][a-z\d+.-]*:\/*)[^/?#\s]*@/i, '$1***@');
+    return JSON.stringify(shown.length > 60 ? `${shown.slice(0, 57)}...` : shown);
+  }
   if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
   if (typeof value === 'function') return 'a function';
   if (typeof value !== 'object') return typeof value;

@@ -283,3 +283,28 @@ describe('enqueue given a URL', () => {
     await outbox.close();
   });
 });
+
+describe('a URL with a password, refused for another reason', () => {
+  it('is never echoed with its password: enqueue, baseUrl, batch.url and RedisStore url alike', async () => {
+    const { RedisStore } = await import('../../src/redis.js');
+    const outbox = await Outbox.open({ name: 'secrets', store: new MemoryStore() });
+    const refusals: unknown[] = [
+      await outbox.enqueue({ url: 'https://u:s3cret@x.test:25/' }).catch((e: unknown) => e),
+      await outbox.enqueue({ url: 'htps://u:s3cret@x.test/' }).catch((e: unknown) => e),
+      await Outbox.open({ name: 'b', store: new MemoryStore(), baseUrl: 'ftp://u:s3cret@x.test/' }).catch((e: unknown) => e),
+      await Outbox.open({ name: 'c', store: new MemoryStore(), batch: { url: 'ftp://u:s3cret@x.test/b' } }).catch((e: unknown) => e),
+      ...['redis:/user:s3cret@h', ' redis://:s3cret@h', 'valkey://:s3cret@h:6379'].map((url) => {
+        try {
+          return new RedisStore({ url });
+        } catch (error) {
+          return error;
+        }
+      }),
+    ];
+    await outbox.close();
+    for (const error of refusals) {
+      expect(error).toMatchObject({ code: expect.stringMatching(/^ERR_INVALID_(TASK|OPTION)$/) });
+      expect((error as Error).message).not.toContain('s3cret');
+    }
+  });
+});
