@@ -88,9 +88,11 @@ const DRAIN_BATCH = 100;
 /**
  * How long a drain holds each batch: from the take, while the batch is written (as slowly as stdout takes it: a pager,
  * a slow pipe), to the ack. A lease that lapsed first would give the items to another consumer as well. A drain that
- * dies gives its items back at once (FileStore sees its process gone), so the length costs nothing then.
+ * dies gives its items back at once where FileStore can see its process gone; but the CLI is often run from another
+ * container or host (on a volume a service's containers share), and there a killed drain keeps its batch from the
+ * workers until the lease ends.
  */
-const DRAIN_LEASE_MS = 60 * 60_000;
+const DRAIN_LEASE_MS = 10 * 60_000;
 
 /**
  * Takes entries (all there are, or `limit`), prints each, and acks each batch once it is written: a reader that goes

@@ -83,6 +83,27 @@ describe('sluice drain', () => {
     expect(await size()).toBe(25);
   });
 
+  it('holds a batch for 10 minutes at most: killed where its process cannot be seen gone (another container), it keeps the batch from the workers no longer', { timeout: 5000 }, async () => {
+    let writing!: () => void;
+    let write!: () => void;
+    const started = new Promise<void>((resolve) => (writing = resolve));
+    const gate = new Promise<void>((resolve) => (write = resolve));
+    const slow = { ...io, written: () => (writing(), gate) };
+    const drained = main(['drain', 'q', '--dir', dir, '--limit', '5'], slow);
+    await started;
+    // A consumer whose clock is 11 minutes ahead: to it, the drain's lease has lapsed.
+    const ahead = { now: () => Date.now() + 11 * 60_000, setTimeout, clearTimeout };
+    const other = await Queue.open<{ i: number }>({ name: 'q', store: store(), clock: ahead });
+    const lease = await other.take(5);
+    expect(lease?.entries.map((e) => e.value.i)).toEqual([0, 1, 2, 3, 4]);
+    await lease!.ack();
+    await other.close();
+    write();
+    // The batch the drain printed went to the consumer as well (at least once): acked by both, gone once.
+    expect(await drained).toBe(0);
+    expect(await size()).toBe(25);
+  });
+
   it('a write that fails puts the batch back unacked, and exits 1 saying how far it got', async () => {
     const q = await Queue.open<{ i: number }>({ name: 'q', store: store() });
     await q.pushMany(Array.from({ length: 200 }, (_, i) => ({ i: 30 + i })));
