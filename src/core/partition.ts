@@ -206,13 +206,14 @@ export class Partition<T> {
     return this.#read(async () => this.view.stats(this.#c.options.clock.now()));
   }
 
-  clear(): Promise<void> {
+  /** Resolves how many items it removed, as counted under the lock where it committed. */
+  clear(): Promise<number> {
     return this.view.commit(() => {
-      const { next, segments } = this.view;
+      const { next, segments, size } = this.view;
       // An empty one at `next` holds the floor already; else one is made (see `Segments.floorAfter`).
       const remove = segments.list.map((s) => s.id).filter((id) => id < next);
       const write = segments.floorAfter(remove, next);
-      return { ops: [['a', [this.view.state.head, next]]], whole: true, batch: { remove, ...(write && { write }) }, result: undefined };
+      return { ops: [['a', [this.view.state.head, next]]], whole: true, batch: { remove, ...(write && { write }) }, result: size };
     });
   }
 

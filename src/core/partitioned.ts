@@ -60,12 +60,14 @@ const REFUSALS = new Set<SluiceErrorCode>(['ERR_LEASE_EXPIRED', 'ERR_CORRUPT', '
  * cannot take theirs back (an ack or a removal is for good; a release, once others may have taken the items, too):
  * the error (its code the failure's own) says which partitions are done, whether the failing one's commit may have
  * landed (a store's failure) or not (a refusal), and that those after it were not touched. Each of these calls skips what is
- * done already, so the same call made again does the rest.
+ * done already, so the same call made again does the rest. Resolves the sum of the steps' counts (those that count).
  */
-export async function inTurn<S>(parts: readonly S[], step: (part: S) => Promise<unknown>, numbers: (parts: readonly S[]) => number[], did: string): Promise<void> {
+export async function inTurn<S>(parts: readonly S[], step: (part: S) => Promise<unknown>, numbers: (parts: readonly S[]) => number[], did: string): Promise<number> {
+  let total = 0;
   for (let i = 0; i < parts.length; i++) {
     try {
-      await step(parts[i]!);
+      const counted = await step(parts[i]!);
+      if (typeof counted === 'number') total += counted;
     } catch (error) {
       if (i > 0 && error instanceof Error) {
         const p = numbers(parts);
@@ -79,6 +81,7 @@ export async function inTurn<S>(parts: readonly S[], step: (part: S) => Promise<
       throw error;
     }
   }
+  return total;
 }
 
 /** `detail` with the ids of partition `p` as the queue gives them (partition 0's are its own). */

@@ -179,12 +179,12 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     return this.#run(async () => this.#counted(sum(await Promise.all(this.#parts.map((part) => part.stats())))));
   }
 
-  /** Removes every item, leased ones included (acking them later is a harmless no-op). */
-  clear(): Promise<void> {
+  /** Removes every item, leased ones included (acking them later is a harmless no-op); resolves how many it removed. */
+  clear(): Promise<number> {
     return this.#run(async () => {
       if (this.#parts.length > 1) for (const part of this.#parts) await part.ready();
       this.#counted(undefined);
-      await inTurn(this.#parts, (part) => part.clear(), (all) => all.map((_, p) => p), 'removed');
+      return inTurn(this.#parts, (part) => part.clear(), (all) => all.map((_, p) => p), 'removed');
     });
   }
 

@@ -400,11 +400,21 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
       expect(await b.size()).toBe(0);
     });
 
+    it('.clear() counts what it removes as it removes it: items another handle pushed since this one looked too', async () => {
+      const a = await open();
+      const b = await open({}, await place.open());
+      await a.pushMany(items(0, 4));
+      expect(await a.size()).toBe(4);
+      await b.pushMany(items(4, 7));
+      expect(await a.clear()).toBe(7);
+      expect(await b.size()).toBe(0);
+    });
+
     it('.clear() removes everything, leased items included', async () => {
       const q = await open({ segmentItems: 3 });
       await q.pushMany(items(0, 7));
       const lease = await q.take(2);
-      await q.clear();
+      expect(await q.clear()).toBe(7);
       expect(await q.size()).toBe(0);
       expect((await q.stats()).segments).toBe(0);
       // Acking what is already gone is harmless: acks are idempotent.

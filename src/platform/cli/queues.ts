@@ -156,8 +156,8 @@ async function writtenOrReleased(ctx: Context, lease: Lease<unknown>, drained: s
 export async function clear(ctx: Context, name: string): Promise<number> {
   return withQueue(ctx, name, async (queue) => {
     if (!mayChange(ctx, `Nothing was removed from ${name}`)) return REPAIRED;
-    const removed = await queue.size();
-    await queue.clear();
+    // Counted where it is removed, under the lock: items pushed meanwhile are removed too, and counted.
+    const removed = await queue.clear();
     ctx.io.out(ctx.json ? JSON.stringify({ queue: name, removed }) : `Removed ${removed} entries from ${name}.`);
     return 0;
   });
