@@ -44,18 +44,19 @@ export function answerMs(retryMs: number): number {
  */
 export async function attempt<T>(what: string, retryMs: number, link: Link, call: () => Promise<T>, graceMs = 0): Promise<T> {
   const { client } = link;
-  const deadline = Date.now() + retryMs;
+  // On the monotonic clock: a step of the wall clock must neither end the retries at once nor stretch them by its length.
+  const deadline = performance.now() + retryMs;
   for (let tries = 0; ; tries++) {
     // A handle used after its store's close: its heartbeat stopped, so other processes may take its leases back.
     if (link.storeClosed()) throw new SluiceError('ERR_CLOSED', `Cannot ${what}: its RedisStore was closed. Close the queues before their store.`);
     try {
-      return await within(call(), Math.max(deadline - Date.now(), MIN_ANSWER_MS) + graceMs, () => noAnswer(what, retryMs, link));
+      return await within(call(), Math.max(deadline - performance.now(), MIN_ANSWER_MS) + graceMs, () => noAnswer(what, retryMs, link));
     } catch (error) {
       if (error instanceof SluiceError) throw error;
       if (!passing(error) || client.status === ENDED) throw storageError(what, error);
       // Not connected: why (its last connection error), rather than the client's "max retries per request".
-      if (Date.now() >= deadline) throw storageError(what, (client.status !== 'ready' && link.connectionError()) || error);
-      await sleep(Math.min(50 * 2 ** tries, 1000, Math.max(0, deadline - Date.now())));
+      if (performance.now() >= deadline) throw storageError(what, (client.status !== 'ready' && link.connectionError()) || error);
+      await sleep(Math.min(50 * 2 ** tries, 1000, Math.max(0, deadline - performance.now())));
     }
   }
 }

@@ -27,7 +27,7 @@ export interface StoreContext extends Link {
   closed(storage: RedisQueueStorage): Promise<void>;
   /** How many times the client reconnected so far. */
   reconnections(): number;
-  /** When the client last reconnected (`Date.now()`; 0 before any reconnection). */
+  /** When the client last reconnected (`performance.now()`; -Infinity before any reconnection). */
   reconnectedAt(): number;
   /** Commits that add bytes run at maxmemory too (see `OpenHints`). */
   readonly writesWhenFull: boolean;
@@ -227,10 +227,10 @@ export class RedisQueueStorage implements QueueStorage {
     return this.#context.watches.add(this.#keys.channel, this.owner, listener);
   }
 
-  /** True once `owner`'s heartbeat key has expired or was deleted by its close: for good (see GONE in scripts.ts). */
+  /** True once `owner`'s heartbeat key expired or was deleted by its close, for good (see GONE); judged on monotonic time. */
   async isGone(owner: string): Promise<boolean> {
     if (!OWNER.test(owner)) return false;
-    const now = Date.now();
+    const now = performance.now();
     if ((this.#alive.get(owner) ?? 0) > now) return false;
     const { ownerTtlMs } = this.#context.options;
     // Just reconnected, or served by another server than before without a reconnection (a Cluster node failed over),
@@ -261,7 +261,7 @@ export class RedisQueueStorage implements QueueStorage {
    */
   #serverSeen(server: string): void {
     if (this.#judge?.server === server) return;
-    this.#judge = { server, since: this.#judge ? Date.now() : 0 };
+    this.#judge = { server, since: this.#judge ? performance.now() : -Infinity };
   }
 
   async close(): Promise<void> {

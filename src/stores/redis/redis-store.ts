@@ -54,7 +54,7 @@ export class RedisStore implements Store {
   #closed = false;
   /** Reconnections of the client seen: after one, the server may be another, or the same gone back (see `load`). */
   #reconnections = 0;
-  #reconnectedAt = 0;
+  #reconnectedAt = -Infinity;
   /** The last error the client of the store's own told (its 'error' events), until it is ready again. */
   #connectionError: unknown;
 
@@ -116,7 +116,7 @@ export class RedisStore implements Store {
       const reread = () => {
         if (this.#client !== client) return;
         this.#reconnections++;
-        this.#reconnectedAt = Date.now();
+        this.#reconnectedAt = performance.now();
         this.#readSettings(client);
         // A handle cut off for longer than ownerTtlMs learns it was judged gone before it commits again.
         this.#heartbeats.beat();

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
-import { expect, it } from 'vitest';
+import { expect, it, vi } from 'vitest';
 import { Outbox, Queue } from '../../../src/index.js';
 import { inDoubt } from '../../../src/core/part-lease.js';
 import { RedisStore } from '../../../src/redis.js';
@@ -390,3 +390,34 @@ describeRedis('RedisStore heartbeats under an outbox cut off from Redis', (serve
     }
   }, 60_000);
 }, { args: ['--appendonly', 'no'] });
+
+describeRedis('RedisStore heartbeats, and this machine\'s wall clock', (server) => {
+  it('.isGone(): a wall clock stepped back an hour does not keep a dead owner\'s leases an hour: they come back after ownerTtlMs', async () => {
+    await upFor(server().url, 2);
+    const proxy = await TcpProxy.start({ port: server().port });
+    const options = { prefix: 'step:', ownerTtlMs: 300, onWarning: () => undefined };
+    const dying = new RedisStore({ url: proxy.url, ...options });
+    const judge = new RedisStore({ url: server().url, ...options });
+    try {
+      const a = await Queue.open<string>({ name: 'q', store: dying, leaseMs: 600_000 });
+      const b = await Queue.open<string>({ name: 'q', store: judge, leaseMs: 600_000 });
+      await a.push('x1');
+      expect(values(await a.take(1))).toEqual(['x1']);
+      // b finds a alive (and keeps that a moment); then the clock steps back, and a's process is cut off for good.
+      expect(await b.take(1)).toBeUndefined();
+      const real = Date.now.bind(Date);
+      vi.spyOn(Date, 'now').mockImplementation(() => real() - 3_600_000);
+      proxy.hold();
+      proxy.cut();
+      await sleep(1_500);
+      expect(values(await b.take(1))).toEqual(['x1']);
+      await b.close();
+    } finally {
+      vi.restoreAllMocks();
+      proxy.release();
+      await dying.close();
+      await judge.close();
+      await proxy.close();
+    }
+  });
+});
