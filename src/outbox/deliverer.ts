@@ -164,12 +164,12 @@ export class Deliverer {
    * The network is there (a success showed it, or the platform or a page says so): tasks that wait only because the
    * network failed them are tried at once; waits a server asked for (a status, Retry-After) are kept. `told`: also
    * end the probe backoff, since it was not a send that showed it. A success at `origin` shows that origin is there:
-   * only its tasks go (another's may be blocked or down).
+   * only its tasks go (another's may be blocked or down), marked as sent early by it (see `Pending.hurried`).
    */
   networkBack(told: boolean, origin?: string): void {
     if (told) this.#reachability.saw(true);
     const waiting = this.#c.index.waitingForNetwork(origin);
-    for (const pending of waiting) this.#c.index.ready(pending);
+    for (const pending of waiting) this.#c.index.ready(Object.assign(pending, { hurried: origin !== undefined }));
     if (waiting.length > 0) this.#loop.kick();
   }
 

@@ -42,6 +42,11 @@ export interface Pending {
   cause: WaitCause | undefined;
   /** Requests it made: the queue's count of takes, from which takes given back untried are taken off. */
   attempts: number;
+  /**
+   * Its network wait was ended early by a success at its origin: should it fail with a network error again, its
+   * host is there and the request is what fails (one the server resets every time), so it waits its backoff.
+   */
+  hurried?: boolean;
   /** The last HTTP status or error, for `Outbox.list()` (kept in memory only). */
   last?: { readonly status?: number; readonly error?: string };
   /**

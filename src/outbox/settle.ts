@@ -181,7 +181,11 @@ async function retry(
     if (pending) {
       pending.last = extra;
       if (c.options.batch) pending.batchedWith = ids;
-      index.wait(pending, now + delayMs, cause);
+      // Sent early by its host's success and failed again the same way: its host is there, the request is what
+      // fails, and its backoff holds (else it goes again at every success there, a storm of one request).
+      const why = cause === 'network' && pending.hurried ? 'server' : cause;
+      pending.hurried = false;
+      index.wait(pending, now + delayMs, why);
       // Not for a flush that ended meanwhile (aborted): nothing would unpark it.
       if (run.parked && !run.over) {
         index.park(pending);
