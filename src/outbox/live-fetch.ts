@@ -135,8 +135,8 @@ async function tryLive(live: Request, headers: Headers, task: HttpTask, group: s
  * and once collected the abort never reaches the body, which then stalls past the limit for good.
  */
 function bounded(response: Response, deadline: Deadline): Response {
-  if (!response.body || response.status < 200 || response.status > 599) {
-    if (!response.body) deadline.end();
+  if (!response.body) {
+    deadline.end();
     return response;
   }
   const source = response.body.getReader();
@@ -158,5 +158,9 @@ function bounded(response: Response, deadline: Deadline): Response {
       return source.cancel(reason);
     },
   });
-  return copyOf(body, response);
+  if (response.status >= 200 && response.status <= 599) return copyOf(body, response);
+  // A status the Response constructor refuses (600 to 999, which Node's fetch passes on): a copy made as a 200, its
+  // own status, text and ok over the constructor's, so that its body too ends the deadline once read.
+  const copy = new Response(body, { status: 200, headers: response.headers });
+  return Object.defineProperties(copy, { status: { value: response.status }, statusText: { value: response.statusText }, ok: { value: response.ok } });
 }

@@ -178,7 +178,9 @@ function failed(error: unknown, deadline: Deadline, secrets: readonly string[]):
   // The server answered, with what fetch cannot parse (a header byte it refuses, a bad status line, headers past its
   // limit, a 1xx or 101 it did not ask for): the host is there, and offline it is not.
   const malformed = cause !== undefined && ((cause as { name?: unknown }).name === 'HTTPParserError' || cause.code === 'UND_ERR_HEADERS_OVERFLOW' || (cause.code === 'UND_ERR_SOCKET' && /^bad (response|upgrade)$/.test(String(cause.message))));
-  return { kind: 'error', error: deadline.expired ? deadline.error() : err, network: isNetworkError(err) && !deadline.expired && !malformed, secrets };
+  // Node's fetch gives up by itself after 300 s without headers, or between two body chunks: a timeout, as `timeoutMs`'s.
+  const undiciTimeout = cause?.code === 'UND_ERR_HEADERS_TIMEOUT' || cause?.code === 'UND_ERR_BODY_TIMEOUT';
+  return { kind: 'error', error: deadline.expired ? deadline.error() : err, network: isNetworkError(err) && !deadline.expired && !malformed && !undiciTimeout, secrets };
 }
 
 /** fetch rejects with a TypeError when no response came (DNS, refused, reset); aborts are not network errors. */

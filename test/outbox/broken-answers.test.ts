@@ -3,6 +3,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryStore, Outbox } from '../../src/index.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 let server: Server;
 const sockets = new Set<Socket>();
@@ -118,5 +119,33 @@ describe('a request its server resets every time (a "poison" request), while the
     expect(hits.ok).toBeGreaterThan(10);
     // Once at the first success after each failure would be one request per success: dozens.
     expect(hits.broken).toBeLessThanOrEqual(5);
+  });
+});
+
+describe('what Node\'s fetch does on its own', () => {
+  it('gives up after 300 s without headers or between body chunks: a timeout, as timeoutMs\'s, not a network failure that takes the outbox offline', async () => {
+    for (const code of ['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']) {
+      const timedOut = () => Promise.reject(new TypeError('fetch failed', { cause: Object.assign(new Error('Headers Timeout Error'), { code }) }));
+      outbox = await Outbox.open({ name: `undici-${code}`, store: new MemoryStore(), fetch: timedOut });
+      let offline = 0;
+      outbox.addEventListener('offline', () => offline++);
+      await outbox.enqueue({ url: 'https://api.test/t', body: 'x' });
+      expect(await outbox.flush()).toMatchObject({ sent: 0, remaining: 1 });
+      expect(offline).toBe(0);
+      await outbox.close();
+      outbox = undefined;
+    }
+    await serve(() => undefined);
+  });
+
+  it('passes a status of 600 to 999 on: read, its response lets go of its time limit\'s timer (and of the process)', async () => {
+    const url = await serve(answer(600, Buffer.from('Odd')));
+    const clock = new FakeClock();
+    outbox = await Outbox.open({ name: 'odd', store: new MemoryStore(), clock });
+    const idle = clock.pending;
+    const response = await outbox.fetch(`${url}/broken`, { method: 'POST', body: 'x' });
+    expect(response.status).toBe(600);
+    expect(await response.json()).toEqual({ id: 42 });
+    expect(clock.pending).toBe(idle);
   });
 });
