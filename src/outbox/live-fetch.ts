@@ -4,7 +4,7 @@ import { randomId } from '../core/ids.js';
 import { Deadline, isTimeout } from './deadline.js';
 import { originOf } from './pending-task.js';
 import { copyOf } from './response-body.js';
-import { isNetworkError, letGo } from './send.js';
+import { isNetworkError, letGo, unreadableAnswer } from './send.js';
 import { taskFromRequest, type HttpTask } from './task.js';
 import type { Turn } from './live-turns.js';
 
@@ -120,7 +120,9 @@ async function tryLive(live: Request, headers: Headers, task: HttpTask, group: s
     if (caller?.aborted || place === 'own') throw error;
     if (isTimeout(error) || deadline.expired) return queue();
     if (!isNetworkError(error)) throw error;
-    c.sight.saw(false, false, origin, since);
+    // An answer fetch could not read is stored to go again as any failed request, but its host is there.
+    const answered = unreadableAnswer(error);
+    c.sight.saw(answered, false, origin, since);
     return queue();
   }
   // The server answered: whatever fails from here is no network error, and the request is not stored to go again.

@@ -175,12 +175,19 @@ function failed(error: unknown, deadline: Deadline, secrets: readonly string[]):
   // A bad port (see `badPort`): refused at enqueue, but a task stored by an older version may name one.
   const refused = (typeof cause?.code === 'string' && UNBUILDABLE.has(cause.code)) || cause?.message === 'bad port';
   if (!deadline.expired && refused) return { kind: 'invalid', error: `fetch refused the request: ${errorText(err, secrets)}` };
-  // The server answered, with what fetch cannot parse (a header byte it refuses, a bad status line, headers past its
-  // limit, a 1xx or 101 it did not ask for): the host is there, and offline it is not.
-  const malformed = cause !== undefined && ((cause as { name?: unknown }).name === 'HTTPParserError' || cause.code === 'UND_ERR_HEADERS_OVERFLOW' || (cause.code === 'UND_ERR_SOCKET' && /^bad (response|upgrade)$/.test(String(cause.message))));
+  const malformed = unreadableAnswer(err);
   // Node's fetch gives up by itself after 300 s without headers, or between two body chunks: a timeout, as `timeoutMs`'s.
   const undiciTimeout = cause?.code === 'UND_ERR_HEADERS_TIMEOUT' || cause?.code === 'UND_ERR_BODY_TIMEOUT';
   return { kind: 'error', error: deadline.expired ? deadline.error() : err, network: isNetworkError(err) && !deadline.expired && !malformed && !undiciTimeout, secrets };
+}
+
+/**
+ * The server answered, with what Node's fetch cannot parse (a header byte it refuses, a bad status line, headers past
+ * its limit, a 1xx or 101 it did not ask for): fetch rejects as for a network error, but the host is there.
+ */
+export function unreadableAnswer(error: unknown): boolean {
+  const cause = (error as { cause?: { name?: unknown; code?: unknown; message?: unknown } } | null)?.cause;
+  return cause !== undefined && (cause.name === 'HTTPParserError' || cause.code === 'UND_ERR_HEADERS_OVERFLOW' || (cause.code === 'UND_ERR_SOCKET' && /^bad (response|upgrade)$/.test(String(cause.message))));
 }
 
 /** fetch rejects with a TypeError when no response came (DNS, refused, reset); aborts are not network errors. */

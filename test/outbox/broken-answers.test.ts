@@ -81,6 +81,20 @@ describe('a reason phrase outside ASCII (Node\'s fetch decodes it as UTF-8; the 
   });
 });
 
+describe('Outbox.fetch answered with what fetch cannot read (a header byte it refuses)', () => {
+  it('stores the request to go again, as any failed request, but the outbox stays online: its host answered', async () => {
+    const url = await serve((s: Socket) => s.write('HTTP/1.1 200 OK\r\nx: \x01\r\ncontent-length: 0\r\n\r\n'));
+    outbox = await Outbox.open({ name: 'unreadable', store: new MemoryStore(), baseUrl: url });
+    let offline = 0;
+    outbox.addEventListener('offline', () => offline++);
+    const response = await outbox.fetch(`${url}/broken`, { method: 'POST', body: 'x' });
+    expect(response.status).toBe(202);
+    expect(await outbox.size()).toBe(1);
+    await sleep(50);
+    expect(offline).toBe(0);
+  });
+});
+
 describe('a task whose answer came but broke waits its backoff, not for the next success at its host', () => {
   it.each([
     ['a 200 whose body is reset mid-way', (s: Socket) => (s.write('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nhalf'), setTimeout(() => s.resetAndDestroy(), 5))],
