@@ -341,6 +341,41 @@ describe('sluice drain of an outbox whose bodies are kept beside its tasks', () 
   });
 });
 
+describe('sluice dead, with the app\'s options', () => {
+  it('retry --ordering fifo places the tasks of a partitioned outbox as the app does: delivered in order, before what came after', async () => {
+    const options = { name: 'api', store: store(), ordering: 'fifo' as const, partitions: 4 };
+    const failing = await Outbox.open({ ...options, fetch: async () => new Response(null, { status: 400 }) });
+    await failing.enqueueMany(Array.from({ length: 8 }, (_, i) => ({ url: 'https://api.example.test/t', id: `d${i}`, group: `g${i}` })));
+    await failing.flush();
+    await failing.close();
+    expect(await run('dead', 'api', 'retry', '--ordering', 'fifo')).toBe(0);
+    const sent: string[] = [];
+    const app = await Outbox.open({ ...options, fetch: async (input, init) => (sent.push(new Headers(init?.headers).get('idempotency-key')!), new Response(null, { status: 200 })) });
+    await app.enqueue({ url: 'https://api.example.test/t', id: 'after' });
+    await app.flush();
+    await app.close();
+    expect(sent).toEqual(['d0', 'd1', 'd2', 'd3', 'd4', 'd5', 'd6', 'd7', 'after']);
+  });
+
+  it('--mode opens a queue shared by a group (mode 660), which the default mode refuses, naming --mode', async () => {
+    const shared = await Queue.open<number>({ name: 'team', store: new FileStore({ dir, mode: 0o660 }) });
+    await shared.push(1);
+    await shared.close();
+    expect(await run('stats', 'team')).toBe(1);
+    expect(err.join('\n')).toContain('--mode 660');
+    expect(err.join('\n')).not.toContain('chmod');
+    out = [];
+    expect(await run('stats', 'team', '--mode', '660', '--json')).toBe(0);
+    expect(json()[0]).toMatchObject({ queue: 'team', size: 1 });
+  });
+
+  it('refuses a --mode that is not octal bits, and an --ordering it does not know or where it does not apply', async () => {
+    for (const args of [['stats', 'jobs', '--mode', '999'], ['stats', 'jobs', '--mode', 'rw'], ['dead', 'api', '--ordering', 'lifo'], ['stats', 'jobs', '--ordering', 'fifo']]) {
+      expect(await run(...args)).toBe(2);
+    }
+  });
+});
+
 describe('sluice dead', () => {
   it('lists an outbox\'s dead letters with their task ids, reason, status and attempts', async () => {
     await deadLetters();
@@ -542,7 +577,7 @@ describe('usage', () => {
     for (const flag of ['-v', '--queue']) {
       err = [];
       expect(await run('ls', flag)).toBe(2);
-      expect(err[0]).toBe(`sluice: ERR_INVALID_OPTION: Unknown option "${flag}": the options are --dir, --limit, --json, --corruption, --accept-repairs, -h/--help and --version.`);
+      expect(err[0]).toBe(`sluice: ERR_INVALID_OPTION: Unknown option "${flag}": the options are --dir, --limit, --json, --corruption, --accept-repairs, --mode, --ordering, -h/--help and --version.`);
     }
   });
 

@@ -28,6 +28,9 @@ Options:
   --corruption <mode>   throw (default): items that cannot be read fail the command (ERR_CORRUPT);
                         skip: they are counted as lost, and named
   --accept-repairs      go on past repairs and losses (still reported), and exit 0
+  --mode <octal>        the FileStore's mode, as the app gives it (e.g. 660 for a queue shared by a group; default 600)
+  --ordering <o>        dead retry: the outbox's ordering, as the app opens it (group, fifo or none; default group):
+                        on a partitioned outbox, retried tasks are placed by it
   -h, --help            this text
   --version             sluice's version
 
@@ -51,6 +54,10 @@ export interface Invocation {
   readonly command: Command;
   /** The FileStore directory, as given (resolved by the store). */
   readonly dir: string;
+  /** The FileStore's `mode` (--mode); undefined: its default. */
+  readonly mode?: number;
+  /** The outbox's `ordering` for `dead` (--ordering); undefined: its default. */
+  readonly ordering?: 'group' | 'fifo' | 'none';
   readonly json: boolean;
   /** The queues' `corruption` option. */
   readonly corruption: 'throw' | 'skip';
@@ -72,7 +79,7 @@ function joinNegatives(argv: readonly string[]): string[] {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const next = argv[i + 1];
-    if (/^--(?:limit|dir|corruption)$/.test(arg) && next !== undefined && /^-\d/.test(next)) out.push(`${arg}=${argv[++i]}`);
+    if (/^--(?:limit|dir|corruption|mode)$/.test(arg) && next !== undefined && /^-\d/.test(next)) out.push(`${arg}=${argv[++i]}`);
     else out.push(arg);
   }
   return out;
@@ -92,6 +99,8 @@ export function parse(argv: readonly string[]): Invocation {
         json: { type: 'boolean', default: false },
         corruption: { type: 'string', default: 'throw' },
         'accept-repairs': { type: 'boolean', default: false },
+        mode: { type: 'string' },
+        ordering: { type: 'string' },
         all: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', default: false },
@@ -101,12 +110,12 @@ export function parse(argv: readonly string[]): Invocation {
     // node:util's own messages name the flag; for an unknown one it goes on about positionals after '--', which
     // tells someone who typed `-v` or `--queue` nothing: name the flags there are instead.
     const unknown = (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && /'([^']+)'/.exec((error as Error).message);
-    if (unknown) usage(`Unknown option "${unknown[1]}": the options are --dir, --limit, --json, --corruption, --accept-repairs, -h/--help and --version.`);
+    if (unknown) usage(`Unknown option "${unknown[1]}": the options are --dir, --limit, --json, --corruption, --accept-repairs, --mode, --ordering, -h/--help and --version.`);
     usage((error as Error).message);
   }
   const { values, positionals, tokens } = parsed;
   // node:util keeps the last of an option given twice: `clear jobs --dir a --dir b` would clear b's, whichever was meant.
-  for (const option of ['dir', 'limit', 'corruption']) {
+  for (const option of ['dir', 'limit', 'corruption', 'mode', 'ordering']) {
     const given = [...new Set(tokens.flatMap((t) => (t.kind === 'option' && t.name === option ? [t.value] : [])))];
     if (given.length > 1) usage(`--${option} is given more than once, with different values (${given.map((v) => JSON.stringify(v)).join(', ')}): give it once.`);
   }
@@ -116,7 +125,19 @@ export function parse(argv: readonly string[]): Invocation {
   if (asked) return { command: { name: asked }, dir: values.dir, json: values.json, corruption: 'throw', acceptRepairs: false };
   if (values.dir === '') usage('--dir must name a directory, got "".');
   if (corruption !== 'throw' && corruption !== 'skip') usage(`--corruption must be "throw" or "skip", got "${corruption}".`);
-  const invocation = (command: Command): Invocation => ({ command, dir: values.dir, json: values.json, corruption, acceptRepairs: values['accept-repairs'] });
+  const mode = values.mode === undefined ? undefined : octal(values.mode);
+  const { ordering } = values;
+  if (ordering !== undefined && ordering !== 'group' && ordering !== 'fifo' && ordering !== 'none') usage(`--ordering must be "group", "fifo" or "none", got "${ordering}".`);
+  if (ordering !== undefined && positionals[0] !== 'dead') usage('--ordering applies to dead <outbox> only.');
+  const invocation = (command: Command): Invocation => ({
+    command,
+    dir: values.dir,
+    json: values.json,
+    corruption,
+    acceptRepairs: values['accept-repairs'],
+    ...(mode !== undefined && { mode }),
+    ...(ordering !== undefined && { ordering }),
+  });
   const limit = values.limit === undefined ? undefined : whole('--limit', values.limit);
   const [name, target, ...rest] = positionals;
   const takes = (count: number, what: string) => {
@@ -163,6 +184,13 @@ export function parse(argv: readonly string[]): Invocation {
     default:
       return usage(`Unknown command "${name}".`);
   }
+}
+
+/** `--mode`: octal permission bits, as chmod takes them (660, 0660 or 0o660). */
+function octal(text: string): number {
+  const digits = /^(?:0o?)?([0-7]{3})$/i.exec(text)?.[1];
+  if (digits === undefined) usage(`--mode must be octal permission bits such as 600 or 660, got "${text}".`);
+  return parseInt(digits, 8);
 }
 
 function whole(flag: string, text: string): number {

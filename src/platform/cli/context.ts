@@ -21,20 +21,25 @@ export interface Context {
   readonly corruption: 'throw' | 'skip';
   /** `--accept-repairs`: damage found is reported, and the command goes on and exits 0. */
   readonly acceptRepairs: boolean;
+  /** `--ordering`: the outbox's, as the app opens it; undefined: the Outbox's default. */
+  readonly ordering: 'group' | 'fifo' | 'none' | undefined;
   /** Says every repair and loss of every queue opened. */
   readonly damage: DamageReport;
 }
 
 export interface ContextOptions {
   readonly dir: string;
+  readonly mode?: number;
+  readonly ordering?: 'group' | 'fifo' | 'none';
   readonly json: boolean;
   readonly corruption: 'throw' | 'skip';
   readonly acceptRepairs: boolean;
 }
 
 export function context(io: CliIo, o: ContextOptions): Context {
-  const { dir, json, corruption, acceptRepairs } = o;
-  return { io, json, dir, corruption, acceptRepairs, store: new FileStore({ dir, create: false }), now: io.now ?? Date.now, damage: new DamageReport(io, json) };
+  const { dir, json, corruption, acceptRepairs, mode, ordering } = o;
+  const store = new FileStore({ dir, create: false, ...(mode !== undefined && { mode }) });
+  return { io, json, dir, corruption, acceptRepairs, ordering, store, now: io.now ?? Date.now, damage: new DamageReport(io, json) };
 }
 
 /**

@@ -15,7 +15,8 @@ export async function dead(ctx: Context, name: string, command: Action): Promise
     throw new SluiceError('ERR_NOT_FOUND', `"${name}" in ${ctx.store.dir} is a queue, not an outbox: it has no dead letters ("${name}.dead").`);
   }
   // The Outbox reads both its queues whole as it opens, and tells their repairs: reported before anything changes.
-  const outbox = await Outbox.open({ name, store: ctx.store, partitions: await partitionsOf(ctx.store, name), corruption: ctx.corruption });
+  // Placed as the app places them (a partitioned outbox puts a lane in one partition): with its ordering.
+  const outbox = await Outbox.open({ name, store: ctx.store, partitions: await partitionsOf(ctx.store, name), corruption: ctx.corruption, ...(ctx.ordering && { ordering: ctx.ordering }) });
   ctx.damage.watch(outbox);
   try {
     await settled();
