@@ -18,58 +18,58 @@ export interface QueueOptions<T> {
    * Where the queue lives.
    * @default the platform's store: `IndexedDbStore` in browsers and workers, `FileStore({ dir: '.sluice' })` in Node
    */
-  readonly store?: Store;
+  readonly store?: Store | undefined;
   /**
    * How items become bytes. Items the codec cannot carry are rejected with 'ERR_NOT_SERIALIZABLE'; a stored item it
    * cannot decode fails the calls that read it with 'ERR_CORRUPT' naming its id (`remove` takes it out unread).
    * @default jsonCodec()
    */
-  readonly codec?: Codec<T>;
+  readonly codec?: Codec<T> | undefined;
   /**
    * Most items in one segment. Smaller segments free storage sooner; larger ones make fewer, bigger reads.
    * @default 1000
    */
-  readonly segmentItems?: number;
+  readonly segmentItems?: number | undefined;
   /**
    * Most encoded bytes in one segment (a single item or `pushMany` larger than this gets a segment of its own); at
    * most 512 MiB, what a Redis string holds.
    * @default 1_048_576 (1 MiB)
    */
-  readonly segmentBytes?: number;
+  readonly segmentBytes?: number | undefined;
   /**
    * Largest encoded item; larger ones are rejected with 'ERR_ITEM_TOO_LARGE'.
    * @default 1_048_576 (1 MiB)
    */
-  readonly maxItemBytes?: number;
+  readonly maxItemBytes?: number | undefined;
   /**
    * How long a taken item stays leased when neither acked nor released; then it becomes available again. At least 1.
    * @default 30_000
    */
-  readonly leaseMs?: number;
+  readonly leaseMs?: number | undefined;
   /**
    * 'strict': a push resolves once the data is on the medium (fsync; IndexedDB durability 'strict').
    * 'relaxed': survives a crash of the process, not of the machine.
    * @default 'relaxed'
    */
-  readonly durability?: Durability;
+  readonly durability?: Durability | undefined;
   /**
    * What to do with a segment that fails its checksum in a place where a torn write cannot explain it:
    * 'throw' rejects reads with 'ERR_CORRUPT' until someone decides; 'skip' sets the segment aside (quarantine),
    * counts its unacked items as lost and says so in a 'corrupt' event.
    * @default 'throw'
    */
-  readonly corruption?: 'throw' | 'skip';
+  readonly corruption?: 'throw' | 'skip' | undefined;
   /**
    * How often a waiting iterator looks for items that another handle pushed, when the store cannot tell it.
    * @default 1000
    */
-  readonly pollMs?: number;
+  readonly pollMs?: number | undefined;
   /**
    * The source of time for leases, delays and waits. Handles on several machines must share one: a lease's end is
    * written by one and judged by another.
    * @default the store's `clock` where it has one (RedisStore: the Redis server's time), else the system clock
    */
-  readonly clock?: Clock;
+  readonly clock?: Clock | undefined;
   /**
    * How many independent sub-queues (partitions) the queue is made of, each with its own commit order, so that
    * handles working on different partitions never contend (on a Redis Cluster, they spread over its nodes). `push`
@@ -80,7 +80,7 @@ export interface QueueOptions<T> {
    * refused with 'ERR_INVALID_OPTION' unless it is empty (then it changes).
    * @default 1
    */
-  readonly partitions?: number;
+  readonly partitions?: number | undefined;
 }
 
 /**

@@ -14,7 +14,7 @@ export interface PushOptions {
    * partitions in turn). With one partition, order holds for every item anyway.
    * @default undefined
    */
-  readonly key?: string;
+  readonly key?: string | undefined;
 }
 
 /** Options of `Lease.release`. */
@@ -23,13 +23,13 @@ export interface ReleaseOptions {
    * Keep the released items unavailable for this long (a durable retry delay); they keep their place in line.
    * @default 0
    */
-  readonly delayMs?: number;
+  readonly delayMs?: number | undefined;
   /**
    * The items were not tried while held (taken ahead, or behind one that failed): their attempt counts go back to
    * what they were before this take, so `attempts` counts only tries made.
    * @default false
    */
-  readonly untried?: boolean;
+  readonly untried?: boolean | undefined;
 }
 
 /** Options of `Queue.remove`. */
@@ -39,7 +39,7 @@ export interface RemoveOptions {
    * items that are ready or delayed go.
    * @default true
    */
-  readonly leased?: boolean;
+  readonly leased?: boolean | undefined;
 }
 
 /** Items taken from a queue, held for this handle until acked, released or expired. */
@@ -75,27 +75,27 @@ export interface TakeOptions<T> {
    * How long the items stay leased.
    * @default the queue's `leaseMs`
    */
-  readonly leaseMs?: number;
+  readonly leaseMs?: number | undefined;
   /**
    * Rejects with the signal's reason when aborted before the take commits (on a queue of several partitions, before
    * the first partition's part of it commits). Aborted later, the take resolves the lease it committed: ack or
    * release it.
    * @default undefined: the take runs to its end
    */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
   /**
    * Called for every unacked entry in queue order (leased and delayed ones too, so ordering rules can see what is
    * in flight); return true to take a ready one, or 'stop' to end the walk there (what was picked so far is taken).
    * An entry's `value` is decoded only when read.
    * @default undefined: the oldest ready entries are taken
    */
-  readonly filter?: (entry: QueueEntry<T>) => boolean | 'stop';
+  readonly filter?: ((entry: QueueEntry<T>) => boolean | 'stop') | undefined;
   /**
    * Take these entries only (those of them that are available), found by id without walking the queue: how a
    * scheduler that keeps its own index of the entries takes the ones it chose. Not with `filter`.
    * @default undefined: entries are found by walking the queue
    */
-  readonly ids?: readonly string[];
+  readonly ids?: readonly string[] | undefined;
   /**
    * With `ids`: take entries released with a delay before the delay ends (a retry brought forward, say because
    * the network is back): all of `ids` (true), or those for which this returns true, given each delayed entry's id
@@ -103,7 +103,7 @@ export interface TakeOptions<T> {
    * Entries leased to others are never taken.
    * @default false
    */
-  readonly early?: boolean | ((entry: { readonly id: string; readonly availableAt: number }) => boolean);
+  readonly early?: (boolean | ((entry: { readonly id: string; readonly availableAt: number }) => boolean)) | undefined;
 }
 
 /** Options of `Queue.list`. */
@@ -112,22 +112,22 @@ export interface ListOptions {
    * At most this many entries.
    * @default Infinity
    */
-  readonly limit?: number;
+  readonly limit?: number | undefined;
   /**
    * Only entries after this id (the last id of a previous page, say).
    * @default undefined: from the oldest entry
    */
-  readonly after?: string;
+  readonly after?: string | undefined;
   /**
    * Only these entries (those of them still unacked), in queue order.
    * @default undefined: every entry
    */
-  readonly ids?: readonly string[];
+  readonly ids?: readonly string[] | undefined;
   /**
    * Only entries of this partition (0 to `partitions - 1`): with `after`, what it gained since.
    * @default undefined: all partitions
    */
-  readonly partition?: number;
+  readonly partition?: number | undefined;
 }
 
 /** What `Queue.stats` reports. */
@@ -149,15 +149,15 @@ export interface IterateOptions {
    * Most items in each lease.
    * @default 100
    */
-  readonly max?: number;
+  readonly max?: number | undefined;
   /**
    * How long each lease's items stay leased.
    * @default the queue's `leaseMs`
    */
-  readonly leaseMs?: number;
+  readonly leaseMs?: number | undefined;
   /**
    * Ends the iteration when aborted.
    * @default undefined: it ends when the queue closes
    */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }

@@ -62,13 +62,13 @@ export interface FlushOptions {
    * group's chain; requests in flight settle as usual.
    * @default undefined: the run goes to its end
    */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
   /**
    * The caller knows the network is back (a Background Sync event, an `online` event, a page's word): tasks waiting
    * only because the network failed them, and the probe backoff, end now; waits a server asked for are kept.
    * @default false
    */
-  readonly reachable?: boolean;
+  readonly reachable?: boolean | undefined;
 }
 
 /**
@@ -107,11 +107,11 @@ export interface PendingTask {
 /** Options of `Outbox.list`. */
 export interface ListPendingOptions {
   /** Only tasks of this group. @default every group */
-  readonly group?: string;
+  readonly group?: string | undefined;
   /** At most this many. @default Infinity */
-  readonly limit?: number;
+  readonly limit?: number | undefined;
   /** Only tasks in this state, or in any of these. @default every state */
-  readonly state?: PendingTask['state'] | readonly PendingTask['state'][];
+  readonly state?: PendingTask['state'] | readonly PendingTask['state'][] | undefined;
 }
 
 const STATE_NAMES: readonly string[] = ['ready', 'sending', 'retrying', 'scheduled'];

@@ -16,24 +16,24 @@ export interface RetryOptions {
    * retries at once: what a test's `flush` wants, and a request a turn against a failing server in background delivery.
    * @default 1000
    */
-  readonly initialDelayMs?: number;
+  readonly initialDelayMs?: number | undefined;
   /**
    * The largest computed delay, a finite number. A `Retry-After` header wins over it.
    * @default 300_000 (5 minutes)
    */
-  readonly maxDelayMs?: number;
+  readonly maxDelayMs?: number | undefined;
   /** @default 2 */
-  readonly factor?: number;
+  readonly factor?: number | undefined;
   /**
    * Attempts after which a task that still fails goes to dead as 'max-attempts'.
    * @default Infinity
    */
-  readonly maxAttempts?: number;
+  readonly maxAttempts?: number | undefined;
   /**
    * Age (from the first enqueue) after which a task that still fails goes to dead as 'max-age'.
    * @default 604_800_000 (7 days)
    */
-  readonly maxAgeMs?: number;
+  readonly maxAgeMs?: number | undefined;
 }
 
 /**
@@ -44,9 +44,9 @@ export interface BatchOptions {
   /** Where the array is POSTed (absolute, or relative to `baseUrl`). */
   readonly url: string;
   /** @default 100 */
-  readonly maxItems?: number;
+  readonly maxItems?: number | undefined;
   /** Most bytes of JSON in one batch request (a single larger task goes alone). @default 1_048_576 */
-  readonly maxBytes?: number;
+  readonly maxBytes?: number | undefined;
 }
 
 /**
@@ -55,15 +55,15 @@ export interface BatchOptions {
  */
 export interface LimitOptions {
   /** @default Infinity */
-  readonly maxTasks?: number;
+  readonly maxTasks?: number | undefined;
   /** Stored bytes of pending tasks. @default Infinity */
-  readonly maxBytes?: number;
+  readonly maxBytes?: number | undefined;
   /**
    * 'reject': `enqueue` rejects with 'ERR_QUOTA_EXCEEDED'. 'drop-oldest': the oldest tasks not in flight go to dead
    * as 'evicted' to make room.
    * @default 'reject'
    */
-  readonly overflow?: 'reject' | 'drop-oldest';
+  readonly overflow?: 'reject' | 'drop-oldest' | undefined;
 }
 
 /** Options of `Outbox.open`. */
@@ -71,33 +71,33 @@ export interface OutboxOptions {
   /** The outbox's name: 1–123 characters of `[A-Za-z0-9._-]`, not `.`, `..` nor ending in `.dead`. Dead letters live in `<name>.dead`. */
   readonly name: string;
   /** @default the platform's store */
-  readonly store?: Store;
+  readonly store?: Store | undefined;
   /**
    * Relative task URLs resolve against it, as URLs do: with 'https://api.example.com/v1/', 'notes' goes to '…/v1/notes'
    * and '/notes' to 'https://api.example.com/notes'. A path-relative URL ('notes') against a path without its closing
    * '/' ('…/v1') is refused: it would lose 'v1'. @default undefined: task URLs must be absolute
    */
-  readonly baseUrl?: string;
+  readonly baseUrl?: string | undefined;
   /**
    * The transport: resolves with a Response, or one like it (a polyfill's). Anything else fails the attempt (retried).
    * @default globalThis.fetch, read at each send
    */
-  readonly fetch?: typeof fetch;
+  readonly fetch?: typeof fetch | undefined;
   /**
    * Headers computed for each send (tokens, say) and never stored. One that throws fails the attempt (a retry, as a
    * 5xx is): a token endpoint out of reach must not bury the task. @default undefined
    */
-  readonly headers?: () => Record<string, string> | Promise<Record<string, string>>;
+  readonly headers?: (() => Record<string, string> | Promise<Record<string, string>>) | undefined;
   /** Requests in flight at once. @default 4 */
-  readonly concurrency?: number;
+  readonly concurrency?: number | undefined;
   /**
    * 'group': tasks of one group in enqueue order, groups in parallel (a failing group holds back only itself).
    * 'fifo': one ordered stream. 'none': no order kept.
    * @default 'group'
    */
-  readonly ordering?: 'group' | 'fifo' | 'none';
+  readonly ordering?: 'group' | 'fifo' | 'none' | undefined;
   /** @default { initialDelayMs: 1000, maxDelayMs: 300_000, factor: 2, maxAttempts: Infinity, maxAgeMs: 7 days } */
-  readonly retry?: RetryOptions;
+  readonly retry?: RetryOptions | undefined;
   /**
    * The time limit of one attempt, whatever the server does: the `headers()` provider, `onBeforeSend`, connecting,
    * the response's headers and reading its body. Past it the request is aborted and the attempt counts as a retry.
@@ -105,7 +105,7 @@ export interface OutboxOptions {
    * reading, so a wall-clock step does not change it.
    * @default 30_000
    */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
   /**
    * Requests go out with fetch's `redirect: 'manual'`, and a redirect is never success: a task is sent only on a
    * final 2xx from the URL it was sent to. 'error': a redirect sends the task to dead as 'redirect', with the status
@@ -115,7 +115,7 @@ export interface OutboxOptions {
    * origin either way.
    * @default 'error'
    */
-  readonly redirect?: RedirectPolicy;
+  readonly redirect?: RedirectPolicy | undefined;
   /**
    * The largest request body a task may have, in bytes, wherever it is kept: Blobs, files, FormData, streams, and
    * bytes, text and JSON over 64 KB are stored beside the task (in the store's blobs, in chunks) and streamed when
@@ -123,33 +123,33 @@ export interface OutboxOptions {
    * `limits.maxBytes`.
    * @default 52_428_800 (50 MiB)
    */
-  readonly maxBodyBytes?: number;
+  readonly maxBodyBytes?: number | undefined;
   /**
    * Synchronous. Any other return (a missing `return`, a Promise) or a throw leaves the task pending and emits
    * `error` ('ERR_INVALID_OPTION' for a bad return), rather than retrying it for ever unseen.
    * @default 2xx sent; 408, 425, 429, 5xx, network errors and timeouts retry; other statuses dead
    */
-  readonly classify?: Classify;
+  readonly classify?: Classify | undefined;
   /** @default undefined: one request per task */
-  readonly batch?: BatchOptions;
+  readonly batch?: BatchOptions | undefined;
   /**
    * Edit a task just before it is sent, or return false to skip it (dead as 'skipped'). Without `batch`, a task's
    * 'sent' event is told before the next task of its group is built, so a task may be built from what the one before
    * it got. With `batch`, a task chosen for a batch must stay one a batch can carry (a POST of JSON or plain text, no
    * header of its own): otherwise it is dead as 'invalid'. @default undefined
    */
-  readonly onBeforeSend?: (task: HttpTask & { id: string }) => HttpTask | false | Promise<HttpTask | false>;
+  readonly onBeforeSend?: ((task: HttpTask & { id: string }) => HttpTask | false | Promise<HttpTask | false>) | undefined;
   /** @default 'relaxed' */
-  readonly durability?: Durability;
+  readonly durability?: Durability | undefined;
   /**
    * What the outbox's queues do with stored tasks or dead letters that fail their checksum: 'throw' rejects with
    * 'ERR_CORRUPT' (`open` too, when it meets them) until someone decides; 'skip' sets them aside, counted as lost in
    * a 'corrupt' event.
    * @default 'throw'
    */
-  readonly corruption?: 'throw' | 'skip';
+  readonly corruption?: 'throw' | 'skip' | undefined;
   /** @default no limits */
-  readonly limits?: LimitOptions;
+  readonly limits?: LimitOptions | undefined;
   /**
    * Browsers: on 'pagehide', send this handle's pending tasks that are due now (not waiting out a retry delay, a
    * Retry-After or `notBefore`, not expired) and fit in keepalive requests (64 KB). Only with ordering 'none' (with
@@ -158,20 +158,20 @@ export interface OutboxOptions {
    * response is seen, so the next session may send them again, with the same Idempotency-Key.
    * @default true
    */
-  readonly unloadFlush?: boolean;
+  readonly unloadFlush?: boolean | undefined;
   /** Where 'pagehide' is listened for. Pass one only to test. @default globalThis */
-  readonly page?: EventTarget;
+  readonly page?: EventTarget | undefined;
   /**
    * The source of time: `now()` for what is stored (retry times, `notBefore`, `expiresAt`), `monotonic()` where it
    * has one for what is measured in the process (timeouts, the probe backoff), timers for waits.
    * @default the store's `clock` where it has one (RedisStore: the Redis server's time), else the system clock
    * (`Date.now`, `performance.now`)
    */
-  readonly clock?: Clock;
+  readonly clock?: Clock | undefined;
   /** Uniform in [0, 1), for jitter. @default Math.random */
-  readonly random?: () => number;
+  readonly random?: (() => number) | undefined;
   /** Online/offline hints. @default the platform's (browser events where present, none in Node) */
-  readonly connectivity?: Connectivity;
+  readonly connectivity?: Connectivity | undefined;
   /**
    * The partitions of the outbox's queue (see `QueueOptions.partitions`), so that handles on many processes deliver
    * without contending: the tasks of an ordering lane stay in one partition, so the order that `ordering` keeps
@@ -181,7 +181,7 @@ export interface OutboxOptions {
    * count than the outbox was made with is refused with 'ERR_INVALID_OPTION' unless it is empty (then it changes).
    * @default 1
    */
-  readonly partitions?: number;
+  readonly partitions?: number | undefined;
 }
 
 export interface ResolvedOutboxOptions {

@@ -18,9 +18,9 @@ export interface HttpTask {
   /** Absolute, or relative to `OutboxOptions.baseUrl`; http(s) only. */
   url: string;
   /** @default 'POST' */
-  method?: string;
+  method?: string | undefined;
   /** Stored with the task: no secrets here (use `OutboxOptions.headers`, evaluated per send and never stored). */
-  headers?: Record<string, string>;
+  headers?: Record<string, string> | undefined;
   /**
    * A string, bytes (an ArrayBuffer or any typed array), a Blob or File, FormData, URLSearchParams, a ReadableStream
    * or (in Node) a Readable: sent as they are, with their content type where they have one; any other object is sent
@@ -28,23 +28,23 @@ export interface HttpTask {
    * beside the task in chunks (up to `OutboxOptions.maxBodyBytes`) and streamed when sent; events and dead letters
    * show them as a `BodyRef` (size and type).
    */
-  body?: string | Uint8Array | ArrayBuffer | object;
+  body?: string | Uint8Array | ArrayBuffer | object | undefined;
   /** The idempotency key, sent as 'Idempotency-Key' on every attempt. Generated when absent. */
-  id?: string;
+  id?: string | undefined;
   /** Tasks of one group are delivered in enqueue order. A task without a group is in the default group. */
-  group?: string;
+  group?: string | undefined;
   /** Higher drains first among the tasks that ordering allows to go. @default 'normal' */
-  priority?: 'high' | 'normal' | 'low';
+  priority?: 'high' | 'normal' | 'low' | undefined;
   /** Epoch ms before which the task is not sent. */
-  notBefore?: number;
+  notBefore?: number | undefined;
   /** Epoch ms after which an undelivered task goes to dead as 'expired'. */
-  expiresAt?: number;
+  expiresAt?: number | undefined;
   /** Coalescing key: a newer task with the same key replaces an older one not yet in flight ('superseded'). */
-  key?: string;
+  key?: string | undefined;
   /** Kept from a `Request`; passed to fetch. */
-  mode?: TaskMode;
+  mode?: TaskMode | undefined;
   /** Kept from a `Request`; passed to fetch. */
-  credentials?: TaskCredentials;
+  credentials?: TaskCredentials | undefined;
 }
 
 /** A task as the outbox stores it: normalised, absolute, with its id and enqueue time. */

@@ -13,12 +13,12 @@ export interface BackgroundSyncOptions {
    * The Background Sync tag to register and answer.
    * @default 'sluice'
    */
-  readonly tag?: string;
+  readonly tag?: string | undefined;
   /**
    * The service worker's global scope. Pass one only to test.
    * @default globalThis (`self` in a service worker)
    */
-  readonly scope?: EventTarget;
+  readonly scope?: EventTarget | undefined;
 }
 
 const SYNC_RULES = { tag: optional(text), scope: optional(['an EventTarget', (v) => typeof (v as EventTarget | null)?.addEventListener === 'function']) } as const;

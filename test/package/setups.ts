@@ -29,6 +29,11 @@ export const setups: readonly Setup[] = [
     files: ['consumer.ts'],
   },
   {
+    name: 'Node, exactOptionalPropertyTypes (of @tsconfig/strictest): an option given as undefined is left out',
+    tsconfig: { compilerOptions: { ...checked, ...node, exactOptionalPropertyTypes: true } },
+    files: ['consumer.ts'],
+  },
+  {
     name: 'Node with the DOM lib, nodenext resolution',
     tsconfig: { compilerOptions: { ...checked, ...node, lib: ['es2023', 'dom'] } },
     files: ['consumer.ts'],

@@ -22,14 +22,14 @@ export interface FileStoreOptions {
    * the working directory when the store is made.
    * @default '.sluice'
    */
-  readonly dir?: string;
+  readonly dir?: string | undefined;
   /**
    * How long a commit waits while another live process holds the queue's lock (each holds it for one commit, a
    * few microseconds to one fsync) before failing with 'ERR_LOCKED' naming that process. A lock left by a process
    * that died is taken over at once, whatever this says.
    * @default 10_000
    */
-  readonly lockTimeoutMs?: number;
+  readonly lockTimeoutMs?: number | undefined;
   /**
    * A lock file (or takeover marker) whose holder cannot be judged counts as abandoned once its holder began holding it
    * this long ago (a holder dates its lock as each run of commits begins): one whose content cannot be read, which only
@@ -39,19 +39,19 @@ export interface FileStoreOptions {
    * do not wait for it.
    * @default 10_000
    */
-  readonly staleMs?: number;
+  readonly staleMs?: number | undefined;
   /**
    * How files are pressed to the medium. Replace it to see how the store meets a failing disk (an fsync error
    * makes the handle unusable: every later call rejects 'ERR_STORAGE' with that error as `cause`).
    * @default `fsync` and `fdatasync` of `node:fs`
    */
-  readonly sync?: FileSync;
+  readonly sync?: FileSync | undefined;
   /**
    * Whether `open` may create a queue (and `dir`) that does not exist. With `false`, for tools that inspect queues,
    * opening one that does not exist rejects with 'ERR_NOT_FOUND' and creates nothing: no directory, no file.
    * @default true
    */
-  readonly create?: boolean;
+  readonly create?: boolean | undefined;
   /**
    * The permissions of the files this store creates; directories it creates get the matching search bits (0o600 →
    * 0o700, 0o660 → 0o770). Private by default: queued items often hold personal data or credentials, and no other
@@ -65,7 +65,7 @@ export interface FileStoreOptions {
    * @default 0o600
    * @example new FileStore({ dir: '/srv/queues', mode: 0o660 }) // processes of one group share the queues
    */
-  readonly mode?: number;
+  readonly mode?: number | undefined;
 }
 
 /**

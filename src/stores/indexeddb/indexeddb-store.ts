@@ -22,13 +22,13 @@ export interface IndexedDbStoreOptions {
    * is not sluice's is refused with 'ERR_INCOMPATIBLE_STORE' and left untouched.
    * @default 'sluice'
    */
-  readonly dbName?: string;
+  readonly dbName?: string | undefined;
   /**
    * The IndexedDB implementation, read when the first queue opens. In Node, pass fake-indexeddb's (after
    * `import 'fake-indexeddb/auto'`), or a fresh `new IDBFactory()` per test.
    * @default globalThis.indexedDB
    */
-  readonly indexedDB?: IndexedDbFactory;
+  readonly indexedDB?: IndexedDbFactory | undefined;
   /**
    * How long opening waits, once blocked, for another tab or worker that holds the database open at an older
    * version and does not close it (a 'blocked' event says so when the wait begins); and how long a write waits for a
@@ -37,7 +37,7 @@ export interface IndexedDbStoreOptions {
    * waits as long as it takes.
    * @default 10_000
    */
-  readonly blockedTimeoutMs?: number;
+  readonly blockedTimeoutMs?: number | undefined;
 }
 
 /** Sent when opening the database waits for another tab or worker to close its connection. */

@@ -10,33 +10,33 @@ export interface RedisStoreOptions {
    * @example new RedisStore({ client: new Redis('redis://cache:6379') })
    * @default undefined: one made from `url`
    */
-  readonly client?: Redis | Cluster;
+  readonly client?: Redis | Cluster | undefined;
   /**
    * A Redis URL (`redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS). The store then makes its
    * client and owns it: it connects on the first open and disconnects once its last queue closes.
    * @example new RedisStore({ url: process.env.REDIS_URL })
    * @default undefined: `client` is used
    */
-  readonly url?: string;
+  readonly url?: string | undefined;
   /**
    * Put before every key (`sluice:{orders}:v`...), so that several applications share one Redis. No braces: the
    * queue's name is the hash tag.
    * @default 'sluice:'
    */
-  readonly prefix?: string;
+  readonly prefix?: string | undefined;
   /**
    * How long a handle's heartbeat key lives without a refresh (refreshed every third of it). When a process dies,
    * other processes take its leases back this long after, instead of after `leaseMs`.
    * @default 10_000
    */
-  readonly ownerTtlMs?: number;
+  readonly ownerTtlMs?: number | undefined;
   /**
    * How long a command may keep failing for want of a connection (Redis restarting, a failover), or wait for a server
    * that stopped answering (at least 1 s), before the call rejects with 'ERR_STORAGE'. Retrying a commit is safe: a
    * commit whose reply was lost is recognised when sent again and is never applied twice. At most 1_000_000_000.
    * @default 10_000
    */
-  readonly retryMs?: number;
+  readonly retryMs?: number | undefined;
   /**
    * For `durability: 'strict'`: how many replicas must confirm each commit (`WAIT`) before it resolves. By default
    * none when the primary fsyncs every write (`appendonly yes`, `appendfsync always`), else every replica connected
@@ -44,13 +44,13 @@ export interface RedisStoreOptions {
    * reconnection or change of a Cluster's primaries.
    * @default undefined (decided from the server)
    */
-  readonly replicas?: number;
+  readonly replicas?: number | undefined;
   /**
    * How long a strict commit waits for its replicas; too few confirmations then reject it with 'ERR_STORAGE'. At most
    * 1_000_000_000.
    * @default 1000
    */
-  readonly replicaTimeoutMs?: number;
+  readonly replicaTimeoutMs?: number | undefined;
   /**
    * Told, once each, what the store cannot promise: 'strict' commits the server cannot make durable, a
    * `maxmemory-policy` that can evict the queue's keys, this machine's clock a second or more from the server's
@@ -60,7 +60,7 @@ export interface RedisStoreOptions {
    * Never told about data: every failure of a call rejects that call.
    * @default console.warn
    */
-  readonly onWarning?: (message: string) => void;
+  readonly onWarning?: ((message: string) => void) | undefined;
 }
 
 export interface ResolvedRedisOptions {

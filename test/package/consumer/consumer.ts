@@ -76,3 +76,16 @@ export async function outbox(request: Request): Promise<void> {
 }
 
 export const stores = [new MemoryStore(), new FileStore(), new IndexedDbStore({ dbName: 'app' })];
+
+/** Options read from the environment may be undefined: each is then its default, as if left out. */
+export async function optionsFromTheEnvironment(env: Record<string, string | undefined>, signal?: AbortSignal): Promise<void> {
+  const leaseMs = env['LEASE_MS'] === undefined ? undefined : Number(env['LEASE_MS']);
+  const q = await Queue.open<number>({ name: 'jobs', store: new FileStore({ dir: env['QUEUE_DIR'], mode: undefined }), leaseMs, partitions: undefined });
+  await q.push(1, { key: env['KEY'] });
+  const lease = await q.take(1, { leaseMs, signal });
+  await lease?.release(undefined, { delayMs: undefined });
+  await q.close();
+  const outbox = await Outbox.open({ name: 'api', baseUrl: env['API_URL'], retry: { maxAttempts: undefined }, limits: undefined, batch: undefined });
+  await outbox.enqueue({ url: '/notes', id: env['ID'], group: env['GROUP'], body: undefined });
+  await outbox.close();
+}
