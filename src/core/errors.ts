@@ -38,6 +38,11 @@ export class SluiceError extends Error {
   }
 }
 
+/** `count` and its noun, plural but for one: "1 item", "3 items". */
+export function counted(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
 /** Renders a value for an error message, short and unambiguous. */
 export function describe(value: unknown): string {
   if (typeof value === 'string') {

@@ -1,4 +1,4 @@
-import { SluiceError } from './errors.js';
+import { counted, SluiceError } from './errors.js';
 import type { Partition } from './partition.js';
 import { sizeOf } from './partitioned.js';
 import type { Serial } from './serial.js';
@@ -131,7 +131,7 @@ async function change<T>(c: CountContext<T>, made: number, wanted: number): Prom
 function refusal(name: string, made: number, held: number): SluiceError {
   return new SluiceError(
     'ERR_INVALID_OPTION',
-    `Queue "${name}" was made with partitions: ${made} and holds ${held} items: open it with partitions: ${made}, or drain it first.`,
+    `Queue "${name}" was made with partitions: ${made} and holds ${counted(held, 'item')}: open it with partitions: ${made}, or drain it first.`,
   );
 }
 

@@ -1,4 +1,4 @@
-import { SluiceError } from '../core/errors.js';
+import { counted, SluiceError } from '../core/errors.js';
 import { FRAME_HEADER } from '../core/frame.js';
 import type { QueueEntry } from '../core/queue-types.js';
 import type { LimitOptions } from './options.js';
@@ -29,7 +29,7 @@ function makeRoom(limits: Required<LimitOptions>, index: PendingIndex, incoming:
         : `or raise \`limits\` (a task in flight, or leased by another handle, is not evicted from under its request)`;
     throw new SluiceError(
       'ERR_QUOTA_EXCEEDED',
-      `The outbox holds ${index.size} tasks in ${index.bytes + index.size * FRAME_HEADER} bytes; ${incoming.length} more do not fit its limits ` +
+      `The outbox holds ${counted(index.size, 'task')} in ${index.bytes + index.size * FRAME_HEADER} bytes; ${incoming.length} more ${incoming.length === 1 ? 'does' : 'do'} not fit its limits ` +
         `(maxTasks ${maxTasks}, maxBytes ${maxBytes}). Nothing was enqueued: enqueue again once tasks are sent, ${why}.`,
     );
   };

@@ -92,7 +92,7 @@ function optionalTime(task: Record<string, unknown>, field: string, slips: boole
   const value = task[field];
   if (value === undefined) return undefined;
   // Past a Date's range (±8.64e15) it is no time: a task not to be sent before 1e300 would wait for ever, stored.
-  if (typeof value !== 'number' || !(Math.abs(value) <= 8.64e15)) bad(field, 'epoch milliseconds of a date (a number from -8.64e15 to 8.64e15)', value);
+  if (typeof value !== 'number' || !(Math.abs(value) <= 8.64e15)) bad(field, `epoch milliseconds of a date (a number from -8.64e15 to 8.64e15${value instanceof Date ? ': pass date.getTime()' : ''})`, value);
   // Early 1970 (before 1e11 ms, March 1973) is a slip: seconds (Date.now() / 1000), or a duration meant from now. As
   // given, an expiresAt would make the task dead at once, a notBefore nothing at all.
   if (slips && value > 0 && value < 1e11) bad(field, `epoch milliseconds of a date (Date.now() + ms), not seconds or a duration (as milliseconds, that is ${new Date(value).getUTCFullYear()})`, value);

@@ -308,3 +308,13 @@ describe('a URL with a password, refused for another reason', () => {
     }
   });
 });
+
+describe('a Date where epoch milliseconds belong', () => {
+  it('is refused with the way to give it: date.getTime()', async () => {
+    const outbox = await Outbox.open({ name: 'dates', store: new MemoryStore() });
+    for (const field of ['notBefore', 'expiresAt']) {
+      await expect(outbox.enqueue({ url: 'https://x.test/a', [field]: new Date() } as never)).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: expect.stringContaining('date.getTime()') });
+    }
+    await outbox.close();
+  });
+});

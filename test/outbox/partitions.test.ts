@@ -168,7 +168,7 @@ describe('OutboxOptions.partitions', () => {
         await outbox.close();
         await expect(open({ partitions: 2 })).rejects.toMatchObject({
           code: 'ERR_INVALID_OPTION',
-          message: 'Queue "api" was made with partitions: 4 and holds 1 items: open it with partitions: 4, or drain it first.',
+          message: 'Queue "api" was made with partitions: 4 and holds 1 item: open it with partitions: 4, or drain it first.',
         });
         const again = await open();
         await drain(again);

@@ -234,7 +234,7 @@ describe('sluice drain, clear', () => {
     expect(json().map((e) => e['value'])).toEqual([{ n: 1 }, { n: 2 }]);
     out = [];
     expect(await run('drain', 'jobs')).toBe(0);
-    expect(out).toEqual(['2  {"n":3}', 'Drained 1 entries from jobs.']);
+    expect(out).toEqual(['2  {"n":3}', 'Drained 1 entry from jobs.']);
     const q = await Queue.open({ name: 'jobs', store: store() });
     expect(await q.size()).toBe(0);
     await q.close();

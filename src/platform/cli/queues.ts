@@ -126,7 +126,7 @@ export async function drain(ctx: Context, name: string, limit = Infinity): Promi
       progress.clear();
       await bodies?.close();
     }
-    if (!ctx.json) ctx.io.out(`Drained ${done} entries from ${name}.`);
+    if (!ctx.json) ctx.io.out(`Drained ${done} ${done === 1 ? 'entry' : 'entries'} from ${name}.`);
     return 0;
   });
 }
@@ -158,7 +158,7 @@ export async function clear(ctx: Context, name: string): Promise<number> {
     if (!mayChange(ctx, `Nothing was removed from ${name}`)) return REPAIRED;
     // Counted where it is removed, under the lock: items pushed meanwhile are removed too, and counted.
     const removed = await queue.clear();
-    ctx.io.out(ctx.json ? JSON.stringify({ queue: name, removed }) : `Removed ${removed} entries from ${name}.`);
+    ctx.io.out(ctx.json ? JSON.stringify({ queue: name, removed }) : `Removed ${removed} ${removed === 1 ? 'entry' : 'entries'} from ${name}.`);
     return 0;
   });
 }

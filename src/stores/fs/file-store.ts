@@ -5,7 +5,7 @@ import { checkName } from '../../core/options.js';
 import { check, checkedOptions, integer, invalid, isBoolean } from '../../core/validate.js';
 import type { QueueStorage, Store } from '../../core/store.js';
 import { fileError } from './descriptors.js';
-import { type FileSync, nodeSync, syncDir } from './files.js';
+import { errno, type FileSync, nodeSync, syncDir } from './files.js';
 import { ProcessLock } from './lock.js';
 import { checkDirectory, checkMode, directoryMode } from './permissions.js';
 import { FileQueueStorage } from './queue-storage.js';
@@ -153,6 +153,8 @@ export class FileStore implements Store {
 }
 
 function setupFailed(dir: string, error: unknown): SluiceError {
+  // A part of the path is a file: the option is wrong, not the disk.
+  if (errno(error) === 'ENOTDIR') return new SluiceError('ERR_INVALID_OPTION', `Cannot set up the queue directory ${dir}: a part of its path is a file, not a directory. Choose another \`dir\`.`, { cause: error });
   return fileError(error, dir, `Cannot set up the queue directory ${dir}.`);
 }
 
@@ -173,6 +175,6 @@ function mustExist(dir: string, name: string): void {
   // `commits` or `meta`: either may be removed under the queue (see `made`), and its items are still there.
   if (made(dir, name)) return;
   const where = existsSync(dir) ? `There is no queue "${name}" in ${dir}` : `The directory ${dir} does not exist, so there is no queue "${name}" in it`;
-  throw new SluiceError('ERR_NOT_FOUND', `${where}. This FileStore opens existing queues only (create: false).`);
+  throw new SluiceError('ERR_NOT_FOUND', `${where}. This FileStore opens existing queues only (create: false, as the command line opens them).`);
 }
 

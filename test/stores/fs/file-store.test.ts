@@ -94,6 +94,14 @@ describe('new FileStore()', () => {
   });
 });
 
+describe('a dir that cannot be one', () => {
+  it('under a file: ERR_INVALID_OPTION saying a part of the path is a file, not ERR_STORAGE', async () => {
+    writeFileSync(join(dir, 'afile'), 'x');
+    const error = await new FileStore({ dir: join(dir, 'afile', 'sub') }).open('q').catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('a part of its path is a file') });
+  });
+});
+
 describe('new FileStore({ create: false })', () => {
   it('opens an existing queue; a handle that only reads adds nothing but its lock file, gone on close', async () => {
     const q = await Queue.open<number>({ name: 'jobs', store: new FileStore({ dir }) });
