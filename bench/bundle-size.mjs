@@ -249,7 +249,7 @@ export const rows = [
     source: `import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = IndexedDbStore;`,
   },
   {
-    name: '`Queue` alone (`sluice` under `default`, MemoryStore default)',
+    name: '`Queue` alone (`sluice` under `default`: no default store)',
     source: `import { Queue } from './dist/prod/index.js'; globalThis.x = Queue;`,
   },
   {
