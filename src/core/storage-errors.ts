@@ -23,5 +23,7 @@ export function storageError(error: unknown, message: string): SluiceError {
   const text = typeof said === 'string' ? said : String(error);
   const full = key === 'QuotaExceededError' || key === 'ENOSPC' || key === 'EDQUOT' || /^OOM\b/.test(text);
   const why = MEANING[key] ?? (full ? 'out of memory' : text);
-  return new SluiceError(full ? 'ERR_QUOTA_EXCEEDED' : 'ERR_STORAGE', `${message} ${key ? `${key}: ` : ''}${why}`, { cause: error });
+  // Node's messages begin with their code ("EISDIR: illegal operation…"): said once.
+  const named = key && !why.startsWith(`${key}:`) ? `${key}: ` : '';
+  return new SluiceError(full ? 'ERR_QUOTA_EXCEEDED' : 'ERR_STORAGE', `${message} ${named}${why}`, { cause: error });
 }

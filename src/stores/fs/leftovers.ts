@@ -17,9 +17,10 @@ const LEFTOVER = /^(meta|lock|spare|commits)\.(\d+)(?:_(\d+))?\.[0-9a-f]+\.(tmp|
  */
 export function removeLeftovers(dir: string): void {
   const here = thisProcess();
-  for (const name of readdirSync(dir)) {
-    const file = leftover(name, here);
-    if (file && (file.kind === 'meta' ? file.suffix === 'tmp' : isDead(file.owner, here))) unlinkQuiet(join(dir, name));
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const file = leftover(entry.name, here);
+    // A directory under such a name is none of a writer's files: left alone, as it blocks nothing.
+    if (file && !entry.isDirectory() && (file.kind === 'meta' ? file.suffix === 'tmp' : isDead(file.owner, here))) unlinkQuiet(join(dir, entry.name));
   }
 }
 

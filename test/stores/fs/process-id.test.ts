@@ -114,6 +114,15 @@ describe('leftover files', () => {
     for (const name of mine) expect(names).toContain(name);
     await storage.close();
   });
+  it('a directory named as a dead writer\'s file is left alone, and blocks no open', async () => {
+    mkdirSync(join(dir, 'q'));
+    const name = `spare.${deadPid()}_1.0b.tmp`;
+    mkdirSync(join(dir, 'q', name));
+    const storage = await new FileStore({ dir }).open('q');
+    expect(readdirSync(join(dir, 'q'))).toContain(name);
+    await storage.close();
+  });
+
   it('an idle lock\'s offer left by a holder killed while it kept the lock is cleared', async () => {
     mkdirSync(join(dir, 'q'));
     // What a killed holder leaves: its lock content (cleared as a dead process's) and the offer linking to it.
