@@ -106,28 +106,48 @@ export async function drain(ctx: Context, name: string, limit = Infinity): Promi
     const { size, delayed } = await queue.stats();
     const progress = new Progress(ctx.io.progress, `Draining ${name}`, Math.min(limit, size - delayed), ctx.now);
     const bodies = await DrainedBodies.open(ctx, name, kindOf(ctx.dir, name), queue);
+    // Ctrl-C or a kill ends the drain between batches: the batch being written is acked first, none is taken after. One
+    // stuck on stdout (a reader that does not read) goes back unacked within a second, rather than when its lease ends:
+    // a FileStore sees a dead process's leases gone only on its own host and in its own pid namespace.
+    let stopping: NodeJS.Signals | undefined;
+    let waiting = false;
+    const exitCode = (signal: NodeJS.Signals) => 128 + (signal === 'SIGINT' ? 2 : 15);
+    const stop = (signal: NodeJS.Signals) => {
+      stopping = signal;
+      if (waiting) setTimeout(() => void queue.close().finally(() => process.exit(exitCode(signal))), 1000).unref();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
     let done = 0;
     try {
-      while (done < limit) {
+      while (done < limit && !stopping) {
         const lease = await queue.take(Math.min(DRAIN_BATCH, limit - done), { leaseMs: DRAIN_LEASE_MS });
         if (!lease) break;
+        if (stopping) {
+          await lease.release();
+          break;
+        }
         progress.clear();
         for (const { id, attempts, value } of lease.entries) {
           const body = (await bodies?.fieldsOf(value)) ?? {};
           ctx.io.out(ctx.json ? JSON.stringify({ id, attempts, ...valueFields(value), ...body }) : `${id}  ${valueText(value)}${bodyText(body)}`);
         }
         // Acked only once written: a reader that went away (`| head -1`) must not take the items with it.
+        waiting = true;
         await writtenOrReleased(ctx, lease, `${done} entries were drained from ${name} (written, then acked)`);
+        waiting = false;
         await lease.ack();
         done += lease.entries.length;
         progress.update(done);
       }
     } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
       progress.clear();
       await bodies?.close();
     }
-    if (!ctx.json) ctx.io.out(`Drained ${done} ${done === 1 ? 'entry' : 'entries'} from ${name}.`);
-    return 0;
+    if (!ctx.json) ctx.io.out(`Drained ${done} ${done === 1 ? 'entry' : 'entries'} from ${name}${stopping ? ` (stopped by ${stopping})` : ''}.`);
+    return stopping ? exitCode(stopping) : 0;
   });
 }
 

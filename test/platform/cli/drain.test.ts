@@ -104,6 +104,24 @@ describe('sluice drain', () => {
     expect(await size()).toBe(25);
   });
 
+  it('Ctrl-C while stdout does not read: the batch goes back unacked within a second, and the drain exits 130', { timeout: 15_000 }, async () => {
+    const q = await Queue.open<{ text: string }>({ name: 'big', store: store() });
+    // 300 items of 1 KB: more than a pipe holds, so the drain waits on stdout with a batch leased.
+    await q.pushMany(Array.from({ length: 300 }, (_, i) => ({ text: `${i}`.padEnd(1024, '.') })));
+    await q.close();
+    const child = sluice.cli(['drain', 'big', '--dir', dir]);
+    const ended = exited(child);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    child.kill('SIGINT');
+    const { code } = await ended;
+    expect(code).toBe(130);
+    const after = await Queue.open({ name: 'big', store: store() });
+    // Whatever was acked went out whole; nothing is leased to the drain that was stopped.
+    expect((await after.stats()).leased).toBe(0);
+    expect(await after.size()).toBeGreaterThan(0);
+    await after.close();
+  });
+
   it('a write that fails puts the batch back unacked, and exits 1 saying how far it got', async () => {
     const q = await Queue.open<{ i: number }>({ name: 'q', store: store() });
     await q.pushMany(Array.from({ length: 200 }, (_, i) => ({ i: 30 + i })));
