@@ -107,7 +107,7 @@ export class Deliverer {
         running: () => this.#loop.running,
         toDead: (list, lease, run) => context.moves().toDead(list, lease, run),
         buried: (entries, lease, retried) => context.moves().finishCutShort(entries, lease, retried),
-        delivered: (origin) => this.networkBack(false, origin),
+        delivered: (origin) => this.networkBack(false, origin, true),
         waitsFrom: () => this.#waitsFrom(),
       },
       () => this.#loop.kick(),
@@ -157,19 +157,19 @@ export class Deliverer {
   /** A request outside delivery (a live `fetch` to `origin`, started when `seen` was `since`) got a response (true) or a network error (false). */
   saw(response: boolean, ok: boolean, origin: string, since: number): void {
     this.#reachability.saw(response, since, origin);
-    if (ok) this.networkBack(false, origin);
+    if (ok) this.networkBack(false, origin, true);
   }
 
   /**
    * The network is there (a success showed it, or the platform or a page says so): tasks that wait only because the
    * network failed them are tried at once; waits a server asked for (a status, Retry-After) are kept. `told`: also
    * end the probe backoff, since it was not a send that showed it. A success at `origin` shows that origin is there:
-   * only its tasks go (another's may be blocked or down), marked as sent early by it (see `Pending.hurried`).
+   * only its tasks go (another's may be blocked or down). `success`: a success sends them, marked so (see `Pending.hurried`).
    */
-  networkBack(told: boolean, origin?: string): void {
+  networkBack(told: boolean, origin?: string, success = false): void {
     if (told) this.#reachability.saw(true);
     const waiting = this.#c.index.waitingForNetwork(origin);
-    for (const pending of waiting) this.#c.index.ready(Object.assign(pending, { hurried: origin !== undefined }));
+    for (const pending of waiting) this.#c.index.ready(Object.assign(pending, { hurried: success }));
     if (waiting.length > 0) this.#loop.kick();
   }
 

@@ -182,10 +182,9 @@ async function retry(
       pending.last = extra;
       if (c.options.batch) pending.batchedWith = ids;
       // Sent early by its host's success and failed again the same way: its host is there, the request is what
-      // fails, and its backoff holds (else it goes again at every success there, a storm of one request).
-      const why = cause === 'network' && pending.hurried ? 'server' : cause;
-      pending.hurried = false;
-      index.wait(pending, now + delayMs, why);
+      // fails, and its backoff holds from then on (else it goes again at every success there, a storm of one request),
+      // until the platform says the network is back.
+      index.wait(pending, now + delayMs, cause === 'network' && pending.hurried ? 'server' : cause);
       // Not for a flush that ended meanwhile (aborted): nothing would unpark it.
       if (run.parked && !run.over) {
         index.park(pending);

@@ -121,8 +121,9 @@ describe('a task whose answer came but broke waits its backoff, not for the next
 
 describe('a request its server resets every time (a "poison" request), while the host answers the rest', () => {
   it('goes again at the first success at its host, then keeps to its backoff', async () => {
-    const url = await serve((s: Socket) => s.resetAndDestroy());
-    outbox = await Outbox.open({ name: 'poison', store: new MemoryStore(), baseUrl: url, ordering: 'none', retry: { initialDelayMs: 1000 } });
+    // Reset once it has been read a moment (a worker that crashes on it), while others are answered meanwhile.
+    const url = await serve((s: Socket) => void setTimeout(() => s.resetAndDestroy(), 100));
+    outbox = await Outbox.open({ name: 'poison', store: new MemoryStore(), baseUrl: url, ordering: 'none', concurrency: 4, retry: { initialDelayMs: 1000 } });
     await outbox.enqueue({ url: '/broken', body: 'work' });
     outbox.start();
     const until = Date.now() + 2500;
