@@ -47,8 +47,8 @@ export function counted(count: number, noun: string): string {
 export function describe(value: unknown): string {
   if (typeof value === 'string') {
     // A URL's user and password are never echoed, even in one refused for another reason (its scheme, a typo, a
-    // space before it): messages end up in logs.
-    const shown = value.replace(/^(\s*[a-z][a-z\d+.-]*:\/*)[^/?#\s]*@/i, '$1***@');
+    // space before it), whatever they hold unencoded ('#', '?', '/', '@'): up to its last '@' goes. Logs keep messages.
+    const shown = value.replace(/^(\s*[a-z][a-z\d+.-]*:\/*).*@/is, '$1***@');
     return JSON.stringify(shown.length > 60 ? `${shown.slice(0, 57)}...` : shown);
   }
   if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import type { Cluster, Redis } from 'ioredis';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { within } from './attempt.js';
@@ -17,6 +18,8 @@ interface Reading {
   readonly server: number;
   readonly wall: number;
   readonly mono: number;
+  /** The machine's uptime (ms), which counts time asleep, as the monotonic clock does not. */
+  readonly boot: number;
   readonly roundTrip: number;
 }
 
@@ -65,7 +68,9 @@ export class ServerClock implements Clock {
     // At most every 100 ms while they stay apart: a server out of reach is not asked at every call.
     if ((moved && since > 100) || since > REREAD_MS || since < 0) void this.read();
     if (!r) return Date.now();
-    return mono < r.mono ? Date.now() + (r.server - r.wall) : r.server + (mono - r.mono);
+    if (mono < r.mono) return Date.now() + (r.server - r.wall);
+    // Until the server answers again, the carry plus the time the machine slept since the reading, if it did.
+    return r.server + (mono - r.mono) + (moved ? slept(r, mono) : 0);
   }
 
   /** This machine's wall clock less the server's, as last read; undefined before the first reading. */
@@ -94,7 +99,7 @@ export class ServerClock implements Clock {
       const [seconds, micros] = await within(server.time(), this.#answerMs, () => new Error('no answer to TIME'));
       const back = performance.now();
       const mid = (sent + back) / 2;
-      const reading = { server: Number(seconds) * 1000 + Number(micros) / 1000, wall: Date.now() - (back - mid), mono: mid, roundTrip: back - sent };
+      const reading = { server: Number(seconds) * 1000 + Number(micros) / 1000, wall: Date.now() - (back - mid), mono: mid, boot: os.uptime() * 1000 - (back - mid), roundTrip: back - sent };
       const last = this.#reading;
       // A faster reading is kept, but not over one that sees the clocks moved apart (see `now`).
       const apart = last !== undefined && Math.abs(reading.wall - reading.mono - (last.wall - last.mono)) > MOVED_MS;
@@ -123,4 +128,10 @@ export class ServerClock implements Clock {
         "Keep the machines' clocks synchronised (NTP).",
     );
   }
+}
+
+/** How long the machine slept since `r` was read, when it did (its uptime went on past the monotonic clock); else 0. */
+function slept(r: Reading, mono: number): number {
+  const asleep = os.uptime() * 1000 - r.boot - (mono - r.mono);
+  return asleep > MOVED_MS ? asleep : 0;
 }

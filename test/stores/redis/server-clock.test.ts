@@ -1,3 +1,4 @@
+import os from 'node:os';
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Outbox, Queue } from '../../../src/index.js';
@@ -27,11 +28,15 @@ function fakeServer(o: { lead: number; roundTrip?: number; refuse?: string; port
   const trueStart = Date.now();
   // This machine's wall clock goes on with the monotonic one, but where a test steps either alone.
   let wall = trueStart;
+  // The machine's uptime, which goes on while it sleeps, as its wall clock does and its monotonic clock does not.
+  let up = 50_000_000;
   vi.spyOn(performance, 'now').mockImplementation(() => mono);
   vi.spyOn(Date, 'now').mockImplementation(() => wall);
+  vi.spyOn(os, 'uptime').mockImplementation(() => up / 1000);
   const pass = (ms: number) => {
     mono += ms;
     wall += ms;
+    up += ms;
   };
   const server = {
     isCluster: false,
@@ -50,7 +55,12 @@ function fakeServer(o: { lead: number; roundTrip?: number; refuse?: string; port
     },
   };
   const truth = () => trueStart + (mono - 1_000_000);
-  return { server, truth, pass, back: (ms: number) => void (mono -= ms), step: (ms: number) => void (wall += ms) };
+  const doze = (ms: number) => {
+    wall += ms;
+    up += ms;
+    server.lead += ms;
+  };
+  return { server, truth, pass, back: (ms: number) => void (mono -= ms), step: (ms: number) => void (wall += ms), doze };
 }
 
 describe('ServerClock', () => {
@@ -67,15 +77,15 @@ describe('ServerClock', () => {
   });
 
   it('a machine that slept (its monotonic clock stood still, its wall clock and the server\'s went on) reads the server again at once', async () => {
-    const { server, truth, pass, step } = fakeServer({ lead: 5_000 });
+    const { server, truth, pass, doze } = fakeServer({ lead: 5_000 });
     const clock = new ServerClock(() => server as unknown as Redis, 1000, () => undefined);
     await clock.ready();
     pass(1_000);
-    // Asleep 20 s: the server's time and this machine's wall clock went on, the monotonic clock did not.
-    server.lead += 20_000;
-    step(20_000);
+    // Asleep 20 s: the server's time, this machine's wall clock and its uptime went on, its monotonic clock did not.
+    doze(20_000);
     const calls = server.calls;
-    clock.now();
+    // Right at once (the first lease after waking is taken on it), and read again from the server.
+    expect(Math.abs(clock.now() - (truth() + 25_000))).toBeLessThan(5);
     expect(server.calls).toBe(calls + 1);
     await clock.read();
     expect(Math.abs(clock.now() - (truth() + 25_000))).toBeLessThan(5);
