@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, existsSync, fstatSync, linkSync, lstatSync, readFileSync, renameSync, statSync, utimesSync, writeSync } from 'node:fs';
+import { uptime } from 'node:os';
 import { join } from 'node:path';
 import { realNow } from '../../core/real-timers.js';
 import { closeQuiet, errno, unlinkQuiet } from './files.js';
@@ -20,8 +21,12 @@ export interface LockFile {
  */
 const closedContents = new Map<string, number>();
 
-/** The wall clock's lead over the monotonic one when this module loaded: a change tells a step (see `#heldLong`). */
-const wallLead = Date.now() - realNow();
+/**
+ * The wall clock's lead over the machine's uptime when this module loaded: a change tells a step (see `#heldLong`).
+ * The uptime, not the monotonic clock, which stands still while the machine sleeps: a laptop's sleep is no step.
+ */
+const upSince = () => Date.now() - uptime() * 1000;
+const wallLead = upSince();
 /** A change of that lead past this is a step of the wall clock (NTP, a laptop waking), not drift. */
 const STEP_MS = 1000;
 
@@ -158,8 +163,8 @@ export class LockFiles {
    * seen unchanged for `staleMs` on the monotonic clock; before, its time is believed (a dead holder's lock goes at once).
    */
   #heldLong(lock: LockFile): boolean {
+    if (Math.abs(upSince() - wallLead) < STEP_MS) return true;
     const now = realNow();
-    if (Math.abs(Date.now() - now - wallLead) < STEP_MS) return true;
     const key = `${lock.ino}:${lock.mtimeMs}`;
     const first = this.#firstSeen.get(key);
     if (first !== undefined) return now - first > this.#staleMs;
