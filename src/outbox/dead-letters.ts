@@ -90,7 +90,7 @@ export class DeadLetters {
   }
 
   /** Dead letters, oldest first (at most `limit`). */
-  async list(options: { readonly limit?: number } = {}): Promise<DeadLetter[]> {
+  async list(options: { readonly limit?: number | undefined } = {}): Promise<DeadLetter[]> {
     this.#checkOpen();
     const entries = await this.#queue.list(options);
     return entries.map(({ id, value }) => {

@@ -34,20 +34,14 @@ export interface DelivererContext {
   readonly moves: () => DeadMoves;
   /** Removals, which other handles may ask of this one (made after this). */
   readonly removal: () => Removal;
-  /**
-   * Reads in what a failed push may have stored unseen (see `PendingStore.unseen`); undefined when there is nothing
-   * to look for. Each background pass calls it.
-   */
+  /** Reads in what a failed push may have stored unseen (see `PendingStore.unseen`; undefined: none). Each pass calls it. */
   readonly lookUnseen: () => Promise<void> | undefined;
   /** The background loop found nothing pending in the index: the outbox checks the queue and says 'drained'. */
   readonly empty: () => Promise<void>;
   readonly closing: () => boolean;
 }
 
-/**
- * Everything that delivers, wired together: whether the network is there (`Reachability`), which handle delivers
- * (`Coordination`), starting and settling requests (`Dispatcher`), and the background loop (`DeliveryLoop`).
- */
+/** Everything that delivers: network sight (`Reachability`), who delivers (`Coordination`), requests (`Dispatcher`), the loop. */
 export class Deliverer {
   readonly #c: DelivererContext;
   readonly #reachability: Reachability;
@@ -169,7 +163,10 @@ export class Deliverer {
   networkBack(told: boolean, origin?: string, success = false): void {
     if (told) this.#reachability.saw(true);
     const waiting = this.#c.index.waitingForNetwork(origin);
-    for (const pending of waiting) this.#c.index.ready(Object.assign(pending, { hurried: success }));
+    for (const pending of waiting) {
+      pending.hurried = success;
+      this.#c.index.ready(pending);
+    }
     if (waiting.length > 0) this.#loop.kick();
   }
 

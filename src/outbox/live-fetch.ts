@@ -4,7 +4,7 @@ import { randomId } from '../core/ids.js';
 import { Deadline, isTimeout } from './deadline.js';
 import { originOf } from './pending-task.js';
 import { copyOf } from './response-body.js';
-import { isNetworkError, letGo, unreadableAnswer } from './send.js';
+import { gaveUp, isNetworkError, letGo, unreadableAnswer } from './send.js';
 import { taskFromRequest, type HttpTask } from './task.js';
 import type { Turn } from './live-turns.js';
 
@@ -118,7 +118,7 @@ async function tryLive(live: Request, headers: Headers, task: HttpTask, group: s
     deadline.end();
     // Its own handle stores it already: it hears of the failure as of any network error, and tries again.
     if (caller?.aborted || place === 'own') throw error;
-    if (isTimeout(error) || deadline.expired) return queue();
+    if (isTimeout(error) || deadline.expired || gaveUp(error)) return queue();
     if (!isNetworkError(error)) throw error;
     // An answer fetch could not read is stored to go again as any failed request, but its host is there.
     const answered = unreadableAnswer(error);

@@ -189,7 +189,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
    * or no response within `timeoutMs`, stores the request and resolves a 202 whose 'Sluice-Queued' header holds its id.
    * A group's order holds between live and stored requests; the group is `init.group`, else a 'Sluice-Group' header.
    */
-  async fetch(input: Request | string, init?: RequestInit & { readonly group?: string }): Promise<Response> {
+  async fetch(input: Request | string, init?: RequestInit & { readonly group?: string | undefined }): Promise<Response> {
     this.#checkOpen();
     const { group, ...rest } = init ?? {};
     check({ group }, { group: optional(text) });

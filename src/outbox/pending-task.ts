@@ -175,5 +175,6 @@ export function pendingOf(seq: number, task: StoredTask, attempts: number, order
     retriedFrom: task.retriedFrom,
     ahead: undefined,
     outdated: false,
+    hurried: false,
   };
 }

@@ -176,9 +176,13 @@ function failed(error: unknown, deadline: Deadline, secrets: readonly string[]):
   const refused = (typeof cause?.code === 'string' && UNBUILDABLE.has(cause.code)) || cause?.message === 'bad port';
   if (!deadline.expired && refused) return { kind: 'invalid', error: `fetch refused the request: ${errorText(err, secrets)}` };
   const malformed = unreadableAnswer(err);
-  // Node's fetch gives up by itself after 300 s without headers, or between two body chunks: a timeout, as `timeoutMs`'s.
-  const undiciTimeout = cause?.code === 'UND_ERR_HEADERS_TIMEOUT' || cause?.code === 'UND_ERR_BODY_TIMEOUT';
-  return { kind: 'error', error: deadline.expired ? deadline.error() : err, network: isNetworkError(err) && !deadline.expired && !malformed && !undiciTimeout, secrets };
+  return { kind: 'error', error: deadline.expired ? deadline.error() : err, network: isNetworkError(err) && !deadline.expired && !malformed && !gaveUp(err), secrets };
+}
+
+/** Node's fetch gave up by itself, after 300 s without headers or between two body chunks: a timeout, as `timeoutMs`'s. */
+export function gaveUp(error: unknown): boolean {
+  const code = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
 }
 
 /**

@@ -153,6 +153,17 @@ describe('what Node\'s fetch does on its own', () => {
     await serve(() => undefined);
   });
 
+  it('Outbox.fetch: stored to go again, as a timeout, and the outbox stays online', async () => {
+    const timedOut = () => Promise.reject(new TypeError('fetch failed', { cause: Object.assign(new Error('Headers Timeout Error'), { code: 'UND_ERR_HEADERS_TIMEOUT' }) }));
+    outbox = await Outbox.open({ name: 'undici-live', store: new MemoryStore(), fetch: timedOut });
+    let offline = 0;
+    outbox.addEventListener('offline', () => offline++);
+    const response = await outbox.fetch('https://api.test/t', { method: 'POST', body: 'x' });
+    expect(response.status).toBe(202);
+    expect(offline).toBe(0);
+    await serve(() => undefined);
+  });
+
   it('passes a status of 600 to 999 on: read, its response lets go of its time limit\'s timer (and of the process)', async () => {
     const url = await serve(answer(600, Buffer.from('Odd')));
     const clock = new FakeClock();

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -367,6 +367,14 @@ describe('sluice dead, with the app\'s options', () => {
     out = [];
     expect(await run('stats', 'team', '--mode', '660', '--json')).toBe(0);
     expect(json()[0]).toMatchObject({ queue: 'team', size: 1 });
+  });
+
+  it('a queue whose directory others may write keeps the advice to take that away (no --mode shares with all)', async () => {
+    const shared = await Queue.open<number>({ name: 'team', store: new FileStore({ dir, mode: 0o660 }) });
+    await shared.close();
+    chmodSync(join(dir, 'team'), 0o777);
+    expect(await run('stats', 'team')).toBe(1);
+    expect(err.join('\n')).toContain('chmod o-w');
   });
 
   it('refuses a --mode that is not octal bits, and an --ordering it does not know or where it does not apply', async () => {

@@ -95,8 +95,8 @@ const API_HINT = /Open the queue with corruption: 'skip'/;
 const CLI_HINT = 'Run the command again with --corruption skip';
 
 // The store's advice for a directory shared by a group: from the command line, taking that write away would take it
-// from the app's processes too; the flag opens the queue as they do.
-const MODE_HINT = /Take the write permission away \(chmod [go]-w\), or share the queue on purpose with the FileStore option `mode` \(e\.g\. 0o660 for a group\)\./;
+// from the app's processes too; the flag opens the queue as they do. (Others' write, 'o-w', is never meant: kept.)
+const MODE_HINT = /Take the write permission away \(chmod g-w\), or share the queue on purpose with the FileStore option `mode` \(e\.g\. 0o660 for a group\)\./;
 const CLI_MODE_HINT = 'If the queue is shared on purpose, give its mode as the app does: --mode 660 (a group), for one.';
 
 /** `error` as the CLI prints it: an ERR_CORRUPT tells how to go on from the command line, as a shared queue's refusal does. */

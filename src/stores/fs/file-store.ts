@@ -154,7 +154,7 @@ export class FileStore implements Store {
 
 function setupFailed(dir: string, error: unknown): SluiceError {
   // A part of the path is a file: the option is wrong, not the disk.
-  if (errno(error) === 'ENOTDIR') return new SluiceError('ERR_INVALID_OPTION', `Cannot set up the queue directory ${dir}: a part of its path is a file, not a directory. Choose another \`dir\`.`, { cause: error });
+  if (errno(error) === 'ENOTDIR') return new SluiceError('ERR_INVALID_OPTION', `Cannot set up the queue directory ${dir}: a part of its path is a file, not a directory. Choose another \`dir\` (or queue name, where that is the file).`, { cause: error });
   return fileError(error, dir, `Cannot set up the queue directory ${dir}.`);
 }
 
@@ -168,8 +168,8 @@ function made(dir: string, name: string): boolean {
 }
 
 /**
- * Throws 'ERR_NOT_FOUND' unless `dir` holds the queue `name`. Every queue's directory has its `commits` counter from
- * the first open on, so a directory without one (or none at all) is no queue.
+ * Throws 'ERR_NOT_FOUND' unless `dir` holds the queue `name` (see `made`): a directory with neither its `commits`
+ * counter nor its metadata (or none at all) is no queue.
  */
 function mustExist(dir: string, name: string): void {
   // `commits` or `meta`: either may be removed under the queue (see `made`), and its items are still there.

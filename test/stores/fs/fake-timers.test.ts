@@ -22,7 +22,6 @@ function within<T>(p: Promise<T>, ms: number): Promise<T | 'hung'> {
 const fakes = [
   ['every timer (the defaults)', undefined],
   ['setTimeout alone', ['setTimeout', 'clearTimeout']],
-  ['setImmediate alone', ['setImmediate', 'clearImmediate']],
   ['performance and Date', ['performance', 'Date']],
 ] as const;
 
