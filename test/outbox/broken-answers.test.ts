@@ -45,6 +45,27 @@ async function serve(broken: (socket: Socket) => void): Promise<string> {
 const answer = (status: number, phrase: Buffer) => (socket: Socket) =>
   socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 ${status} `), phrase, Buffer.from('\r\ncontent-type: application/json\r\ncontent-length: 9\r\n\r\n{"id":42}')]));
 
+/**
+ * An outbox on `url` (`ordering: 'none'`, 1 s initial delay) holding a task to /broken, started, while a task to /ok is
+ * enqueued every 25 ms for 2.5 s; resolves how many times it went offline.
+ */
+async function besideOthers(url: string, options: { concurrency?: number } = {}): Promise<number> {
+  outbox = await Outbox.open({ name: 'beside', store: new MemoryStore(), baseUrl: url, ordering: 'none', retry: { initialDelayMs: 1000 }, ...options });
+  let offline = 0;
+  outbox.addEventListener('offline', () => offline++);
+  await outbox.enqueue({ url: '/broken', body: 'work' });
+  outbox.start();
+  const until = Date.now() + 2500;
+  while (Date.now() < until) {
+    await outbox.enqueue({ url: '/ok', body: 'x' });
+    await sleep(25);
+  }
+  return offline;
+}
+
+/** Node's fetch as it rejects once it gave up by itself (its 300 s limits), with undici's `code`. */
+const gaveUp = (code: string) => () => Promise.reject(new TypeError('fetch failed', { cause: Object.assign(new Error('Headers Timeout Error'), { code }) }));
+
 afterEach(async () => {
   await outbox?.close();
   outbox = undefined;
@@ -101,17 +122,7 @@ describe('a task whose answer came but broke waits its backoff, not for the next
     ['a 200 whose header holds a byte fetch refuses', (s: Socket) => s.write('HTTP/1.1 200 OK\r\nx: \x01\r\ncontent-length: 0\r\n\r\n')],
     ['a 503 (as any answer the server gave)', (s: Socket) => s.write('HTTP/1.1 503 X\r\ncontent-length: 0\r\n\r\n')],
   ])('%s: tried again after its delay while other tasks to its host succeed, and the outbox never goes offline', async (_, broken) => {
-    const url = await serve(broken);
-    outbox = await Outbox.open({ name: 'backoff', store: new MemoryStore(), baseUrl: url, ordering: 'none', retry: { initialDelayMs: 1000 } });
-    let offline = 0;
-    outbox.addEventListener('offline', () => offline++);
-    await outbox.enqueue({ url: '/broken', body: 'work' });
-    outbox.start();
-    const until = Date.now() + 2500;
-    while (Date.now() < until) {
-      await outbox.enqueue({ url: '/ok', body: 'x' });
-      await sleep(25);
-    }
+    const offline = await besideOthers(await serve(broken));
     expect(hits.ok).toBeGreaterThan(10);
     // Full jitter below 1 s, then below 2 s: at most 3 tries in 2.5 s (two more for a loaded machine).
     expect(hits.broken).toBeLessThanOrEqual(5);
@@ -122,15 +133,7 @@ describe('a task whose answer came but broke waits its backoff, not for the next
 describe('a request its server resets every time (a "poison" request), while the host answers the rest', () => {
   it('goes again at the first success at its host, then keeps to its backoff', async () => {
     // Reset once it has been read a moment (a worker that crashes on it), while others are answered meanwhile.
-    const url = await serve((s: Socket) => void setTimeout(() => s.resetAndDestroy(), 100));
-    outbox = await Outbox.open({ name: 'poison', store: new MemoryStore(), baseUrl: url, ordering: 'none', concurrency: 4, retry: { initialDelayMs: 1000 } });
-    await outbox.enqueue({ url: '/broken', body: 'work' });
-    outbox.start();
-    const until = Date.now() + 2500;
-    while (Date.now() < until) {
-      await outbox.enqueue({ url: '/ok', body: 'x' });
-      await sleep(25);
-    }
+    await besideOthers(await serve((s: Socket) => void setTimeout(() => s.resetAndDestroy(), 100)), { concurrency: 4 });
     expect(hits.ok).toBeGreaterThan(10);
     // Once at the first success after each failure would be one request per success: dozens.
     expect(hits.broken).toBeLessThanOrEqual(5);
@@ -140,8 +143,7 @@ describe('a request its server resets every time (a "poison" request), while the
 describe('what Node\'s fetch does on its own', () => {
   it('gives up after 300 s without headers or between body chunks: a timeout, as timeoutMs\'s, not a network failure that takes the outbox offline', async () => {
     for (const code of ['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']) {
-      const timedOut = () => Promise.reject(new TypeError('fetch failed', { cause: Object.assign(new Error('Headers Timeout Error'), { code }) }));
-      outbox = await Outbox.open({ name: `undici-${code}`, store: new MemoryStore(), fetch: timedOut });
+      outbox = await Outbox.open({ name: `undici-${code}`, store: new MemoryStore(), fetch: gaveUp(code) });
       let offline = 0;
       outbox.addEventListener('offline', () => offline++);
       await outbox.enqueue({ url: 'https://api.test/t', body: 'x' });
@@ -154,8 +156,7 @@ describe('what Node\'s fetch does on its own', () => {
   });
 
   it('Outbox.fetch: stored to go again, as a timeout, and the outbox stays online', async () => {
-    const timedOut = () => Promise.reject(new TypeError('fetch failed', { cause: Object.assign(new Error('Headers Timeout Error'), { code: 'UND_ERR_HEADERS_TIMEOUT' }) }));
-    outbox = await Outbox.open({ name: 'undici-live', store: new MemoryStore(), fetch: timedOut });
+    outbox = await Outbox.open({ name: 'undici-live', store: new MemoryStore(), fetch: gaveUp('UND_ERR_HEADERS_TIMEOUT') });
     let offline = 0;
     outbox.addEventListener('offline', () => offline++);
     const response = await outbox.fetch('https://api.test/t', { method: 'POST', body: 'x' });

@@ -40,6 +40,17 @@ async function size(): Promise<number> {
   }
 }
 
+/** `drain q --limit 5`, its stdout slow to take the first batch: resolves once it waits on it; `write` lets it go on. */
+async function slowDrain(): Promise<{ drained: Promise<number>; write: () => void }> {
+  let writing!: () => void;
+  let write!: () => void;
+  const started = new Promise<void>((resolve) => (writing = resolve));
+  const gate = new Promise<void>((resolve) => (write = resolve));
+  const drained = main(['drain', 'q', '--dir', dir, '--limit', '5'], { ...io, written: () => (writing(), gate) });
+  await started;
+  return { drained, write };
+}
+
 describe('sluice drain', () => {
   it('takes the items of a process that died holding them (stats, as take, sees them free)', async () => {
     const holder = sluice.script(
@@ -63,13 +74,7 @@ describe('sluice drain', () => {
   });
 
   it('holds what it took while stdout is slow to take it: a consumer does not get the items too', { timeout: 5000 }, async () => {
-    let writing!: () => void;
-    let write!: () => void;
-    const started = new Promise<void>((resolve) => (writing = resolve));
-    const gate = new Promise<void>((resolve) => (write = resolve));
-    const slow = { ...io, written: () => (writing(), gate) };
-    const drained = main(['drain', 'q', '--dir', dir, '--limit', '5'], slow);
-    await started;
+    const { drained, write } = await slowDrain();
     // A consumer whose clock is a minute ahead: to it, a lease of the queue's default 30 s has lapsed.
     const ahead = { now: () => Date.now() + 60_000, setTimeout, clearTimeout };
     const other = await Queue.open<{ i: number }>({ name: 'q', store: store(), clock: ahead });
@@ -84,13 +89,7 @@ describe('sluice drain', () => {
   });
 
   it('holds a batch for 10 minutes at most: killed where its process cannot be seen gone (another container), it keeps the batch from the workers no longer', { timeout: 5000 }, async () => {
-    let writing!: () => void;
-    let write!: () => void;
-    const started = new Promise<void>((resolve) => (writing = resolve));
-    const gate = new Promise<void>((resolve) => (write = resolve));
-    const slow = { ...io, written: () => (writing(), gate) };
-    const drained = main(['drain', 'q', '--dir', dir, '--limit', '5'], slow);
-    await started;
+    const { drained, write } = await slowDrain();
     // A consumer whose clock is 11 minutes ahead: to it, the drain's lease has lapsed.
     const ahead = { now: () => Date.now() + 11 * 60_000, setTimeout, clearTimeout };
     const other = await Queue.open<{ i: number }>({ name: 'q', store: store(), clock: ahead });

@@ -57,15 +57,19 @@ describe.runIf(linux)('a lock left by an earlier process with the same pid', () 
   });
 });
 
+/** A handle `a` whose commits wait on `slow`'s fsync, its lock content (`own`) as a handle in another container has it. */
+async function inAnotherContainer() {
+  const slow = heldSync();
+  const a = await open({ sync: slow.sync });
+  const [own] = readdirSync(file()).filter((n) => n.endsWith('.own'));
+  writeFileSync(file(own!), JSON.stringify({ ...thisProcess(), ns: '1' }));
+  return { slow, a, own: own! };
+}
+
 describe.runIf(linux)('a live holder in another pid namespace (another container)', () => {
   it('keeps the lock through a slow commit however long ago its handle was made', async () => {
-    const me = thisProcess();
-    if (!me.ns) return;
-    const slow = heldSync();
-    const a = await open({ sync: slow.sync });
-    // a's lock content as a handle made a minute ago in another container would have it.
-    const [own] = readdirSync(file()).filter((n) => n.endsWith('.own'));
-    writeFileSync(file(own), JSON.stringify({ ...me, ns: '1' }));
+    if (!thisProcess().ns) return;
+    const { slow, a, own } = await inAnotherContainer();
     const minuteAgo = new Date(Date.now() - 60_000);
     utimesSync(file(own), minuteAgo, minuteAgo);
     const b = await open({ staleMs: 10_000, lockTimeoutMs: 5_000 });
@@ -86,12 +90,8 @@ describe.runIf(linux)('a live holder in another pid namespace (another container
 
 describe.runIf(linux)('a step of the wall clock while a holder in another pid namespace commits', () => {
   it('neither takes its lock over (two writers) nor fails the waiter ERR_LOCKED: an hour forward, mid-commit', async () => {
-    const me = thisProcess();
-    if (!me.ns) return;
-    const slow = heldSync();
-    const a = await open({ sync: slow.sync });
-    const [own] = readdirSync(file()).filter((n) => n.endsWith('.own'));
-    writeFileSync(file(own), JSON.stringify({ ...me, ns: '1' }));
+    if (!thisProcess().ns) return;
+    const { slow, a, own } = await inAnotherContainer();
     const b = await open({ staleMs: 3_000, lockTimeoutMs: 5_000 });
     const first = a.commit((await a.load()).token, { write: { segment: 0, offset: 0, bytes: Uint8Array.of(1) }, durability: 'strict' });
     await slow.entered;
