@@ -46,10 +46,7 @@ export interface DispatcherContext {
   readonly running: () => boolean;
   /** A task was delivered to `origin` (undefined: a batch): the network is there, and that origin. */
   readonly delivered: (origin: string | undefined) => void;
-  /**
-   * The wall clock's time for a wait that starts now: a step back of the clock since it was last read is first
-   * applied to the waits set before it (see `Deliverer`), so that none is moved twice or missed.
-   */
+  /** The wall clock's time for a wait that starts now, a step back since applied to the waits before (see `Deliverer`). */
   readonly waitsFrom: () => number;
 }
 
@@ -69,6 +66,8 @@ export class Dispatcher {
   readonly #buffer: Buffered[] = [];
   /** Delivered tasks are removed by id, many per commit: the response is in, whichever lease holds them now. */
   readonly #acks: AckBatcher;
+  /** A stop waits for what is in flight: acks are held for no more to join them (on a test's clock, for ever). */
+  #stopping = false;
   readonly #ahead: TakeAhead;
   readonly sweep: ExpirySweep;
   /** Bumped whenever a slot frees or a delivery settles; `changed` waits for the next bump. Read-only outside. */
@@ -80,7 +79,7 @@ export class Dispatcher {
   constructor(context: DispatcherContext, onChange: () => void) {
     this.#c = context;
     this.#onChange = onChange;
-    this.#acks = new AckBatcher((ids) => context.queue.remove(ackable(context.queue, ids), ackOptions(context.queue)), { clock: context.options.clock, busy: () => this.#active.size > 0 });
+    this.#acks = new AckBatcher((ids) => context.queue.remove(ackable(context.queue, ids), ackOptions(context.queue)), { clock: context.options.clock, busy: () => this.#active.size > 0 && !this.#stopping });
     this.#delivery = {
       ...context,
       acks: this.#acks,
@@ -120,8 +119,10 @@ export class Dispatcher {
 
   /** Resolves once every delivery started has settled. */
   async settled(): Promise<void> {
+    this.#stopping = true;
     this.#acks.release();
     while (this.#settling.size > 0) await Promise.allSettled([...this.#settling]);
+    this.#stopping = false;
   }
 
   /** Starts what may go now in the free slots (call it alone: the outbox serialises it); resolves how many tasks it started. */
@@ -188,10 +189,7 @@ export class Dispatcher {
     return this.#c.options.batch?.maxItems ?? (this.#chained ? CHAIN : 1);
   }
 
-  /**
-   * How many tasks of a lane go in one unit, from its first. A first task of a chain that failed before goes alone:
-   * what is behind it would most likely be taken for nothing again.
-   */
+  /** How many tasks of a lane go in one unit, from its first: alone, a chain's first that failed (the rest would come back). */
   #perLane(first: Pending): number {
     return this.#chained && first.attempts > 0 ? 1 : this.#unitSize;
   }

@@ -176,3 +176,20 @@ describe('what Node\'s fetch does on its own', () => {
     expect(clock.pending).toBe(idle);
   });
 });
+
+describe('a close while a request is out, on a test\'s clock that nobody advances', () => {
+  it('waits for its answer, acks it at once (not held for more acks to join on that clock), and ends', async () => {
+    let arrived!: () => void;
+    const out = new Promise<void>((resolve) => (arrived = resolve));
+    const url = await serve((s: Socket) => (arrived(), setTimeout(() => s.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok'), 300)));
+    const store = new MemoryStore();
+    outbox = await Outbox.open({ name: 'closing', store, baseUrl: url, clock: new FakeClock() });
+    await outbox.enqueue({ url: '/broken', body: 'x' });
+    outbox.start();
+    await out;
+    const closed = outbox.close().then(() => 'closed');
+    expect(await Promise.race([closed, sleep(5_000).then(() => 'still closing')])).toBe('closed');
+    outbox = await Outbox.open({ name: 'closing', store, baseUrl: url, clock: new FakeClock() });
+    expect(await outbox.size()).toBe(0);
+  });
+});
