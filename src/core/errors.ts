@@ -38,9 +38,9 @@ export class SluiceError extends Error {
   }
 }
 
-/** `count` and its noun, plural but for one: "1 item", "3 items". */
-export function counted(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+/** `count` and its noun, plural but for one: "1 item", "3 items" ("1 entry", "3 entries" given the plural). */
+export function counted(count: number, noun: string, plural = `${noun}s`): string {
+  return `${count} ${count === 1 ? noun : plural}`;
 }
 
 /** Renders a value for an error message, short and unambiguous. */

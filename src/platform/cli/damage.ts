@@ -1,4 +1,4 @@
-import { SluiceError } from '../../core/errors.js';
+import { counted, SluiceError } from '../../core/errors.js';
 import type { CorruptDetail, RecoverDetail } from '../../core/events.js';
 import type { TypedEventTarget } from '../../core/typed-events.js';
 import type { CliIo } from './io.js';
@@ -74,7 +74,7 @@ function corruptText(d: CorruptDetail): string {
   const n = d.lost.length;
   const where = d.reason === 'checksum' ? `segment ${d.segment} fails its checksum at byte ${d.offset}` : `segment ${d.segment}`;
   const action = d.action === 'skip' ? 'skipped: counted as lost' : 'reads fail with ERR_CORRUPT';
-  return `${d.reason}: ${n} unacked item${n === 1 ? '' : 's'} lost (${n === 1 ? 'id' : 'ids'} ${ranges(d.lost)}), ${where}; ${action}.`;
+  return `${d.reason}: ${counted(n, 'unacked item')} lost (${n === 1 ? 'id' : 'ids'} ${ranges(d.lost)}), ${where}; ${action}.`;
 }
 
 /** Ids as runs: `3-7, 9` (all of them, however many: nothing lost goes unnamed). */

@@ -1,4 +1,4 @@
-import { SluiceError } from '../../core/errors.js';
+import { counted, SluiceError } from '../../core/errors.js';
 import type { DeadLetter } from '../../outbox/dead-letters.js';
 import { Outbox } from '../../outbox/outbox.js';
 import { mayChange, partitionsOf, type Context } from './context.js';
@@ -115,7 +115,7 @@ async function settle(ctx: Context, outbox: Outbox, action: 'retry' | 'purge', i
 }
 
 function report(ctx: Context, outbox: string, done: 'retried' | 'purged', count: number): number {
-  const text = done === 'retried' ? `Put ${count} ${count === 1 ? 'task' : 'tasks'} back into ${outbox}.` : `Purged ${count} ${count === 1 ? 'dead letter' : 'dead letters'} of ${outbox}.`;
+  const text = done === 'retried' ? `Put ${counted(count, 'task')} back into ${outbox}.` : `Purged ${counted(count, 'dead letter')} of ${outbox}.`;
   ctx.io.out(ctx.json ? JSON.stringify({ outbox, [done]: count }) : text);
   return 0;
 }

@@ -1,4 +1,4 @@
-import { SluiceError } from '../../core/errors.js';
+import { counted, SluiceError } from '../../core/errors.js';
 import type { Queue } from '../../core/queue.js';
 import type { Lease } from '../../core/queue-types.js';
 import { DrainedBodies, type BodyFields } from './bodies.js';
@@ -146,7 +146,7 @@ export async function drain(ctx: Context, name: string, limit = Infinity): Promi
       progress.clear();
       await bodies?.close();
     }
-    if (!ctx.json) ctx.io.out(`Drained ${done} ${done === 1 ? 'entry' : 'entries'} from ${name}${stopping ? ` (stopped by ${stopping})` : ''}.`);
+    if (!ctx.json) ctx.io.out(`Drained ${counted(done, 'entry', 'entries')} from ${name}${stopping ? ` (stopped by ${stopping})` : ''}.`);
     return stopping ? exitCode(stopping) : 0;
   });
 }
@@ -178,7 +178,7 @@ export async function clear(ctx: Context, name: string): Promise<number> {
     if (!mayChange(ctx, `Nothing was removed from ${name}`)) return REPAIRED;
     // Counted where it is removed, under the lock: items pushed meanwhile are removed too, and counted.
     const removed = await queue.clear();
-    ctx.io.out(ctx.json ? JSON.stringify({ queue: name, removed }) : `Removed ${removed} ${removed === 1 ? 'entry' : 'entries'} from ${name}.`);
+    ctx.io.out(ctx.json ? JSON.stringify({ queue: name, removed }) : `Removed ${counted(removed, 'entry', 'entries')} from ${name}.`);
     return 0;
   });
 }
