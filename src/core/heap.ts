@@ -45,12 +45,14 @@ export class Heap<T> {
   }
 
   /**
-   * True when the heap holds more entries than a sweep lets stand beside `live` items: twice as many, and 64. Entries
-   * that go stale are skipped when popped; a heap whose items are not popped (a handle that never takes) is swept once
-   * this says so, which keeps it bounded at amortised O(log n) an item.
+   * Keeps only the entries `keep` accepts, and of those one per `key` (when given), once the heap holds more than a
+   * sweep lets stand beside `live` items: twice as many, and 64. Entries that go stale are skipped when popped; a heap
+   * whose items are not popped (a handle that never takes) is kept bounded this way, at amortised O(log n) an item.
    */
-  overgrown(live: number): boolean {
-    return this.#items.length > 64 + 2 * live;
+  sweep(live: number, keep: (item: T) => boolean, key?: (item: T) => unknown): void {
+    if (this.#items.length <= 64 + 2 * live) return;
+    const seen = new Set<unknown>();
+    this.filter((item) => keep(item) && (!key || (!seen.has(key(item)) && seen.add(key(item)) !== undefined)));
   }
 
   /** Keeps only the items `keep` accepts (a sweep of entries gone stale). */

@@ -10,16 +10,18 @@ import { byTurn, type Pending } from './pending-task.js';
 export class Candidates extends Heap<Pending> {
   /** The index's tasks by seq: an entry of a task no longer there is stale. */
   readonly #tasks: ReadonlyMap<number, Pending>;
+  /** Made once: a sweep is looked for at every take. */
+  readonly #current = (p: Pending): boolean => p.state === 'ready' && this.#tasks.get(p.seq) === p;
 
   constructor(tasks: ReadonlyMap<number, Pending>) {
     super(byTurn);
     this.#tasks = tasks;
   }
 
-  /** Drops the stale entries (and a task's second one) once they outnumber the tasks (see `Heap.overgrown`). */
-  sweep(): void {
-    if (!this.overgrown(this.#tasks.size)) return;
-    const seen = new Set<Pending>();
-    this.filter((p) => p.state === 'ready' && this.#tasks.get(p.seq) === p && !seen.has(p) && seen.add(p) !== undefined);
+  /** Drops the stale entries (and a task's second one) once they outnumber the tasks (see `Heap.sweep`). */
+  sweepStale(): void {
+    this.sweep(this.#tasks.size, this.#current, same);
   }
 }
+
+const same = (p: Pending): Pending => p;

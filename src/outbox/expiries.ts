@@ -13,6 +13,8 @@ export class Expiries {
   readonly #heap = new Heap<Pending>((a, b) => a.expiresAt - b.expiresAt);
   /** Expired and still pending: in flight or held by another handle's lease, buried once free (a failed burial too). */
   readonly #late = new Set<Pending>();
+  /** Made once: a sweep is looked for at every removal. */
+  readonly #current = (p: Pending): boolean => this.#tasks.get(p.seq) === p;
 
   constructor(tasks: ReadonlyMap<number, Pending>) {
     this.#tasks = tasks;
@@ -30,7 +32,7 @@ export class Expiries {
   /** `pending` left the index (its entries are stale). */
   remove(pending: Pending): void {
     this.#late.delete(pending);
-    if (this.#heap.overgrown(this.#tasks.size)) this.#heap.filter((p) => this.#tasks.get(p.seq) === p);
+    this.#heap.sweep(this.#tasks.size, this.#current);
   }
 
   /** The tasks expired by `now` that may be buried now (see `buriableAt`). */

@@ -95,8 +95,8 @@ export class PendingIndex {
     this.#expiries.remove(pending);
     this.#set(pending, 'busy');
     if (pending.lane !== undefined) this.#offerLane(pending.lane);
-    this.#runnable.sweep();
-    this.#waits.sweep();
+    this.#runnable.sweepStale();
+    this.#waits.sweepStale();
   }
 
   /**

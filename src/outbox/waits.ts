@@ -9,7 +9,9 @@ import type { Pending } from './pending-task.js';
 export class Waits {
   /** The index's tasks by seq: an entry of a task no longer there is stale. */
   readonly #tasks: ReadonlyMap<number, Pending>;
-  readonly #heap = new Heap<{ task: Pending; until: number }>((a, b) => a.until - b.until);
+  readonly #heap = new Heap<Wait>((a, b) => a.until - b.until);
+  /** Made once: a sweep is looked for at every take. */
+  readonly #current = ({ task, until }: Wait): boolean => task.state === 'waiting' && task.until === until && this.#tasks.get(task.seq) === task;
   readonly #offline = new Set<Pending>();
   readonly #leased = new Set<Pending>();
 
@@ -22,11 +24,9 @@ export class Waits {
     this.#heap.push({ task: pending, until });
   }
 
-  /** Drops the stale entries (and a task's second one) once they outnumber the tasks (see `Heap.overgrown`). */
-  sweep(): void {
-    if (!this.#heap.overgrown(this.#tasks.size)) return;
-    const seen = new Set<Pending>();
-    this.#heap.filter(({ task, until }) => task.state === 'waiting' && task.until === until && this.#tasks.get(task.seq) === task && !seen.has(task) && seen.add(task) !== undefined);
+  /** Drops the stale entries (and a task's second one) once they outnumber the tasks (see `Heap.sweep`). */
+  sweepStale(): void {
+    this.#heap.sweep(this.#tasks.size, this.#current, taskOf);
   }
 
   /** Files `pending` by its state and cause just set: waiting for the network, for a lease, or neither. */
@@ -68,3 +68,11 @@ export class Waits {
     return [...this.#leased];
   }
 }
+
+/** A task's wait until `until` (an entry left stale when the task changes). */
+interface Wait {
+  readonly task: Pending;
+  readonly until: number;
+}
+
+const taskOf = (wait: Wait): Pending => wait.task;
