@@ -289,8 +289,11 @@ export class Deliverer {
     // A task's expiry needs no network: it is buried then, offline or told so.
     const expiry = this.#dispatcher.sweep.next();
     if (!this.#reachability.allowed) return expiry;
-    const wake = this.#c.index.nextWake();
-    const probeAt = this.#c.options.clock.now() + this.#reachability.probeIn();
+    const now = this.#c.options.clock.now();
+    // A host's hold ending frees tasks that wait for nothing else.
+    const held = this.#reachability.holds.next(now);
+    const wake = held === undefined ? this.#c.index.nextWake() : Math.min(held, this.#c.index.nextWake() ?? held);
+    const probeAt = now + this.#reachability.probeIn();
     const next = this.#reachability.reachable ? wake : Math.max(wake ?? probeAt, probeAt);
     return next === undefined || (expiry !== undefined && expiry < next) ? expiry : next;
   }

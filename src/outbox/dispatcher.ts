@@ -4,6 +4,7 @@ import type { Serial } from '../core/serial.js';
 import { AckBatcher } from './ack-batcher.js';
 import { BatchFit } from './batch-fit.js';
 import { ExpirySweep } from './bury-expired.js';
+import { hostHeld } from './host-holds.js';
 import type { Coordination } from './coordination.js';
 import { deliver, outlasts, type DeliveryContext, type DeliveryRun, type Entry, type ToDead } from './delivery.js';
 import type { OutboxEventMap } from './events.js';
@@ -86,8 +87,8 @@ export class Dispatcher {
       kick: onChange,
       batchFit: context.options.batch && new BatchFit(context.options.batch),
       giveBack: (entries, lease) => giveBack(this.#c, entries, lease),
-      // Told offline (`setOnline(false)`), a chain sends nothing more: nothing at all is sent then.
-      yields: (next, run) => !this.#on(run) || !context.reachability.allowed || this.#yields(next),
+      // Told offline (`setOnline(false)`), a chain sends nothing more: nothing at all is sent then; nor to a host held.
+      yields: (next, run) => !this.#on(run) || !context.reachability.allowed || hostHeld(context, next, context.options.clock.now()) || this.#yields(next),
     };
     this.sweep = new ExpirySweep(this.#delivery);
     this.#ahead = new TakeAhead({
@@ -155,7 +156,10 @@ export class Dispatcher {
     // A task of a higher priority came after these were taken ahead: they go back, and the take below chooses.
     const head = this.#buffer[0] && this.#c.index.get(Number(this.#buffer[0].unit[0]!.id));
     if (head && this.#c.index.outranked(head, true)) for (const b of this.#buffer.splice(0)) await giveBack(this.#c, b.unit, b.lease);
-    if (this.#buffer.some((b) => outlasts(options, b.lease))) await this.#dropStale();
+    // Given back: those whose lease could end during their request, and those of a host that asked for a wait.
+    const unfit = this.#buffer.filter((b) => this.#unfit(b, now));
+    if (unfit[0]) this.#buffer.splice(0, this.#buffer.length, ...this.#buffer.filter((b) => !unfit.includes(b)));
+    for (const b of unfit) await giveBack(this.#c, b.unit, b.lease);
     let started = this.#startBuffered(free, run);
     free -= started.slots;
     // Refilled below half, after starting what was there: the take's commit overlaps requests in flight.
@@ -197,8 +201,7 @@ export class Dispatcher {
   /** Takes up to `free` units' worth of the tasks the index says may go now (probes, while offline). */
   async #take(free: number, run: DeliveryRun, now: number, again = true): Promise<Buffered[]> {
     const { index, reachability } = this.#c;
-    const probe = reachability.reachable ? undefined : (p: Pending) => reachability.probeDue(p.origin);
-    const chosen = index.take(this.#unitSize * free, now, (p) => this.#perLane(p), probe);
+    const chosen = index.take(this.#unitSize * free, now, (p) => this.#perLane(p), reachability.admits(now));
     const units = chosen.length === 0 ? [] : await leaseUnits(this.#delivery, chosen, run);
     // Passed over as leased, then found free (the lease ended meanwhile): taken again, as nothing else wakes the loop.
     return units.length > 0 || !again || !chosen.some((p) => p.state === 'ready') ? units : this.#take(free, run, now, false);
@@ -219,7 +222,7 @@ export class Dispatcher {
   #startAhead(b: Buffered): boolean {
     const { options, index } = this.#c;
     const first = index.get(Number(b.unit[0]!.id));
-    const ok = this.#active.size < options.concurrency && this.#goesOn(b.run) && !outlasts(options, b.lease) && !(first && index.outranked(first));
+    const ok = this.#active.size < options.concurrency && this.#goesOn(b.run) && !this.#unfit(b, options.clock.now()) && !(first && index.outranked(first));
     if (ok) this.#start(b, b.run);
     return ok;
   }
@@ -242,12 +245,9 @@ export class Dispatcher {
     return run.parked ? !run.over : this.#c.running();
   }
 
-  /** Gives back the buffered units whose lease could end during their first request, or is in doubt (see `outlasts`). */
-  async #dropStale(): Promise<void> {
-    const { options } = this.#c;
-    const stale = new Set(this.#buffer.filter((b) => outlasts(options, b.lease)));
-    this.#buffer.splice(0, this.#buffer.length, ...this.#buffer.filter((b) => !stale.has(b)));
-    for (const b of stale) await giveBack(this.#c, b.unit, b.lease);
+  /** Whether buffered `b` may not start at `now`: its lease could end in its request or is in doubt (see `outlasts`), or its host is held. */
+  #unfit(b: Buffered, now: number): boolean {
+    return outlasts(this.#c.options, b.lease) || hostHeld(this.#c, b.unit[0]!, now);
   }
 
   /** Starts buffered units in up to `free` slots (for `run` if the run that took them is over); says how many tasks and slots that took. */

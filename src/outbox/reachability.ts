@@ -2,6 +2,7 @@ import { monotonic, type Clock } from '../core/clock.js';
 import { grown, type BackoffPolicy } from './backoff.js';
 import type { Connectivity } from './connectivity.js';
 import { invalid } from '../core/validate.js';
+import { HostHolds } from './host-holds.js';
 
 /** The least time between probes while offline, whatever the retry policy. */
 const MIN_PROBE_GAP_MS = 1000;
@@ -53,6 +54,8 @@ export class Reachability {
   readonly #origins = new Map<string, { failures: number; at: number; probeAt: number }>();
   /** Offline because requests to some origins failed (not by the platform's word): others may be probed at once. */
   #blamed = false;
+  /** Origins that asked for a wait (a `Retry-After`): none of their tasks starts until it ends. */
+  readonly holds = new HostHolds();
 
   constructor(options: {
     clock: Clock;
@@ -138,6 +141,17 @@ export class Reachability {
     if (this.#manual !== undefined) return true;
     if (failed) return failed.probeAt <= monotonic(this.#clock);
     return this.#blamed || this.#probeAt <= monotonic(this.#clock);
+  }
+
+  /**
+   * Which tasks a take may choose at `now` (undefined: any): none of an origin held (see `HostHolds`), and while
+   * unreachable only the probes due (see `probeDue`).
+   */
+  admits(now: number): ((task: { readonly origin: string }) => boolean) | undefined {
+    const { holds } = this;
+    const probing = !this.#reachable;
+    if (!probing && holds.size === 0) return undefined;
+    return (task) => !holds.held(task.origin, now) && (!probing || this.probeDue(task.origin));
   }
 
   /** Overrides what sends and hints say, until called again. */

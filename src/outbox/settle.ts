@@ -10,6 +10,7 @@ import { errorText } from './scrub.js';
 import { bodyOf, copyOf, readBody, type ReadBody } from './response-body.js';
 import { tally } from './tally.js';
 import { discard, type Exchange } from './send.js';
+import { parseRetryAfter } from './retry-after.js';
 import { publicTask, type StoredTask } from './task.js';
 import { handedOver, verdictFor, type Verdict } from './verdict.js';
 
@@ -118,6 +119,9 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
     await c.toDead(to.dead.map(({ entry, verdict }) => ({ entry, reason: (verdict as Extract<Verdict, { kind: 'dead' }>).reason, ...extra })), a.lease, a.run);
     const retrying = to.retry;
     if (!retrying[0]) return true;
+    // A wait the server asked for holds its host, every group's tasks there, not only these (see `HostHolds`).
+    const asked = a.origin === undefined || outcome instanceof Error ? undefined : parseRetryAfter(outcome.headers.get('retry-after'), now, outcome.headers.get('date'));
+    if (asked) c.reachability.holds.hold(a.origin!, c.waitsFrom() + asked);
     await retry(c, retrying, retrying[0]!.verdict as Extract<Verdict, { kind: 'retry' }>, extra, a);
     return false;
   } finally {

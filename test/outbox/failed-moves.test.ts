@@ -4,6 +4,7 @@ import { Queue } from '../../src/core/queue.js';
 import type { Store } from '../../src/core/store.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { FaultyStore } from '../support/faulty-store.js';
+import { FaultServer } from './fault-server.js';
 import { failingCommit, hearingNothing, rig, type Rig } from './helpers.js';
 
 let r: Rig;
@@ -286,9 +287,12 @@ describe('a move to dead whose dead letter cannot be written', () => {
     await r.outbox.enqueue({ url: '/old' });
     expect(await r.outbox.flush()).toMatchObject({ retried: 1 });
     arm();
-    await r.outbox.enqueue({ url: '/new' });
+    // At another host: the Retry-After holds its own host's tasks.
+    const other = await FaultServer.start();
+    await r.outbox.enqueue({ url: `${other.url}/new` });
     expect(r.events('error')).toHaveLength(1);
     expect(await r.outbox.flush()).toMatchObject({ sent: 1, remaining: 1 });
+    await other.close();
     // Another handle (or a restart) keeps to the stored delay too.
     await r.reopen({ store, ordering: 'none' });
     expect(await r.outbox.flush()).toMatchObject({ sent: 0, remaining: 1 });

@@ -1,0 +1,121 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { HostHolds } from '../../src/outbox/host-holds.js';
+import { FaultServer } from './fault-server.js';
+import { rig, type Rig } from './helpers.js';
+
+/** Lets promise callbacks and real I/O run while the fake clock stands still. */
+const io = (ms = 30) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('HostHolds', () => {
+  it('holds an origin until its time, a later hold winning, and forgets it once over', () => {
+    const holds = new HostHolds();
+    holds.hold('http://a', 1000);
+    holds.hold('http://a', 500);
+    expect(holds.held('http://a', 999)).toBe(true);
+    expect(holds.held('http://b', 0)).toBe(false);
+    holds.hold('http://a', 2000);
+    expect(holds.next(0)).toBe(2000);
+    expect(holds.held('http://a', 2000)).toBe(false);
+    expect(holds.size).toBe(0);
+  });
+
+  it('next() forgets holds that ended, so that an idle outbox sets no timer for them', () => {
+    const holds = new HostHolds();
+    holds.hold('http://a', 100);
+    holds.hold('http://b', 300);
+    expect(holds.next(200)).toBe(300);
+    expect(holds.size).toBe(1);
+    expect(holds.next(300)).toBeUndefined();
+  });
+
+  it('remembers at most 1 000 origins, dropping the one whose hold ends first', () => {
+    const holds = new HostHolds();
+    for (let i = 0; i < 1001; i++) holds.hold(`http://h${i}`, 10_000 - i);
+    expect(holds.size).toBe(1000);
+    expect(holds.held('http://h1000', 0)).toBe(false);
+    expect(holds.held('http://h0', 0)).toBe(true);
+  });
+});
+
+describe('a Retry-After holds its host, not only its task', () => {
+  let r: Rig;
+  let other: FaultServer | undefined;
+  afterEach(async () => {
+    await r.teardown();
+    await other?.close();
+    other = undefined;
+  });
+
+  /** Sends 429 with Retry-After: 60 to the first request, 200 to every other. */
+  const limitFirst = (server: FaultServer) => {
+    let first = true;
+    server.script(() => {
+      if (!first) return undefined;
+      first = false;
+      return { status: 429, headers: { 'retry-after': '60' } };
+    });
+  };
+
+  it("without ordering: the host's other tasks wait out the hold (no request, no attempt), then all go", async () => {
+    r = await rig({ ordering: 'none', concurrency: 1 });
+    limitFirst(r.server);
+    for (let i = 0; i < 20; i++) await r.outbox.enqueue({ url: `/t${i}` });
+    r.outbox.start();
+    await r.server.waitFor(1);
+    await io(200);
+    // Before, each task due at the host went and was told the same: 20 requests, 20 attempts.
+    expect(r.server.received).toHaveLength(1);
+    expect(r.events('retry')).toHaveLength(1);
+    r.clock.advance(59_000);
+    await io(100);
+    expect(r.server.received).toHaveLength(1);
+    r.clock.advance(1_500);
+    await r.server.waitFor(21);
+    await io(100);
+    expect(r.server.delivered).toHaveLength(20);
+    expect(r.events('sent').filter((sent) => sent.attempts > 1)).toHaveLength(1);
+  });
+
+  it("in groups: another group's tasks at that host wait too", async () => {
+    r = await rig({ ordering: 'group' });
+    limitFirst(r.server);
+    await r.outbox.enqueue({ url: '/a1', group: 'a' });
+    r.outbox.start();
+    await r.server.waitFor(1);
+    await io(100);
+    for (let i = 0; i < 3; i++) await r.outbox.enqueue({ url: `/b${i}`, group: 'b' });
+    await io(200);
+    expect(r.server.received.map((q) => q.path)).toEqual(['/a1']);
+    r.clock.advance(61_000);
+    await r.server.waitFor(5);
+    expect(r.server.delivered.map((q) => q.path).sort()).toEqual(['/a1', '/b0', '/b1', '/b2']);
+  });
+
+  it('tasks to another host keep going', async () => {
+    r = await rig({ ordering: 'none', concurrency: 1 });
+    other = await FaultServer.start();
+    limitFirst(r.server);
+    await r.outbox.enqueue({ url: '/held' });
+    r.outbox.start();
+    await r.server.waitFor(1);
+    await io(100);
+    await r.outbox.enqueue({ url: '/held-too' });
+    for (let i = 0; i < 3; i++) await r.outbox.enqueue({ url: `${other.url}/free${i}` });
+    await other.waitFor(3);
+    await io(100);
+    expect(other.delivered).toHaveLength(3);
+    expect(r.server.received).toHaveLength(1);
+  });
+
+  it('a flush during a hold settles without sending the held tasks, and leaves them pending', async () => {
+    r = await rig({ ordering: 'none' });
+    limitFirst(r.server);
+    await r.outbox.enqueue({ url: '/first' });
+    await r.outbox.flush();
+    for (let i = 0; i < 3; i++) await r.outbox.enqueue({ url: `/later${i}` });
+    const result = await r.outbox.flush();
+    expect(result.sent).toBe(0);
+    expect(r.server.received).toHaveLength(1);
+    expect(result.remaining).toBe(4);
+  });
+});
