@@ -182,13 +182,14 @@ async function retry(
   const now = c.waitsFrom();
   for (const { entry, task } of ready) {
     const pending = indexedAs(index, entry);
+    // Sent early by its host's success and failed again the same way: its host is there, the request is what fails,
+    // and its backoff holds from then on (else it goes again at every success there, a storm of one request), until
+    // the platform says the network is back; in the other handles too, should one of them deliver next.
+    const waitsOn = cause === 'network' && pending?.hurried ? 'server' : cause;
     if (pending) {
       pending.last = extra;
       if (c.options.batch) pending.batchedWith = ids;
-      // Sent early by its host's success and failed again the same way: its host is there, the request is what
-      // fails, and its backoff holds from then on (else it goes again at every success there, a storm of one request),
-      // until the platform says the network is back.
-      index.wait(pending, now + delayMs, cause === 'network' && pending.hurried ? 'server' : cause);
+      index.wait(pending, now + delayMs, waitsOn);
       // Not for a flush that ended meanwhile (aborted): nothing would unpark it.
       if (run.parked && !run.over) {
         index.park(pending);
@@ -197,7 +198,7 @@ async function retry(
     }
     const detail: RetryDetail = { task: publicTask(task), attempts: entry.attempts, delayMs, ...extra };
     c.emit('retry', detail);
-    c.coordination.post({ type: 'retry', detail, cause, entry: entry.id });
+    c.coordination.post({ type: 'retry', detail, cause: waitsOn, entry: entry.id });
   }
   c.emit('change');
 }

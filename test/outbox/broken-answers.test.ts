@@ -49,7 +49,7 @@ const answer = (status: number, phrase: Buffer) => (socket: Socket) =>
  * An outbox on `url` (`ordering: 'none'`, 1 s initial delay) holding a task to /broken, started, while a task to /ok is
  * enqueued every 25 ms for 2.5 s; resolves how many times it went offline.
  */
-async function besideOthers(url: string, options: { concurrency?: number } = {}): Promise<number> {
+async function besideOthers(url: string, options: { concurrency?: number; store?: MemoryStore } = {}): Promise<number> {
   outbox = await Outbox.open({ name: 'beside', store: new MemoryStore(), baseUrl: url, ordering: 'none', retry: { initialDelayMs: 1000 }, ...options });
   let offline = 0;
   outbox.addEventListener('offline', () => offline++);
@@ -137,6 +137,28 @@ describe('a request its server resets every time (a "poison" request), while the
     expect(hits.ok).toBeGreaterThan(10);
     // Once at the first success after each failure would be one request per success: dozens.
     expect(hits.broken).toBeLessThanOrEqual(5);
+  });
+
+  it('tells the other handles it waits on the server, not the network, once it failed after a success sent it early', async () => {
+    // Another handle that delivers next files the wait by this cause: on the network's, its host's next success
+    // would send it again at once, the storm this handle keeps from.
+    const store = new MemoryStore();
+    const channel = new BroadcastChannel(`sluice-outbox:${store.scope}:beside`);
+    const causes: string[] = [];
+    channel.onmessage = (event: MessageEvent) => {
+      for (const message of event.data as { type: string; cause?: string; detail: { task: { url: string } } }[]) {
+        if (message.type === 'retry' && message.detail.task.url.endsWith('/broken')) causes.push(message.cause!);
+      }
+    };
+    try {
+      await besideOthers(await serve((s: Socket) => void setTimeout(() => s.resetAndDestroy(), 100)), { concurrency: 4, store });
+      await sleep(50);
+      expect(causes[0]).toBe('network');
+      expect(causes.length).toBeGreaterThan(1);
+      expect(causes.slice(1)).toEqual(causes.slice(1).map(() => 'server'));
+    } finally {
+      channel.close();
+    }
   });
 });
 
