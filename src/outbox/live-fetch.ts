@@ -162,7 +162,12 @@ function bounded(response: Response, deadline: Deadline): Response {
   });
   if (response.status >= 200 && response.status <= 599) return copyOf(body, response);
   // A status the Response constructor refuses (600 to 999, which Node's fetch passes on): a copy made as a 200, its
-  // own status, text and ok over the constructor's, so that its body too ends the deadline once read.
-  const copy = new Response(body, { status: 200, headers: response.headers });
-  return Object.defineProperties(copy, { status: { value: response.status }, statusText: { value: response.statusText }, ok: { value: response.ok } });
+  // own status, text and ok over the constructor's (its clones' too), so that its body too ends the deadline once read.
+  return asAnswered(new Response(body, { status: 200, headers: response.headers }), response);
+}
+
+/** `copy` showing `response`'s status, text and ok, as its clones do. */
+function asAnswered(copy: Response, { status, statusText, ok }: Response): Response {
+  const clone = (): Response => asAnswered(Response.prototype.clone.call(copy), { status, statusText, ok } as Response);
+  return Object.defineProperties(copy, { status: { value: status }, statusText: { value: statusText }, ok: { value: ok }, clone: { value: clone } });
 }

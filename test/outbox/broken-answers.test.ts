@@ -194,6 +194,10 @@ describe('what Node\'s fetch does on its own', () => {
     const idle = clock.pending;
     const response = await outbox.fetch(`${url}/broken`, { method: 'POST', body: 'x' });
     expect(response.status).toBe(600);
+    // A clone (a service worker's cache.put, a second reader) says what the server said too.
+    const clone = response.clone();
+    expect([clone.status, clone.ok, clone.clone().status]).toEqual([600, false, 600]);
+    expect(await clone.json()).toEqual({ id: 42 });
     expect(await response.json()).toEqual({ id: 42 });
     expect(clock.pending).toBe(idle);
   });
