@@ -91,6 +91,30 @@ describe('a Retry-After holds its host, not only its task', () => {
     expect(r.server.delivered.map((q) => q.path).sort()).toEqual(['/a1', '/b0', '/b1', '/b2']);
   });
 
+  it("in groups: another group's chain in flight at that host stops before its next request", async () => {
+    r = await rig({ ordering: 'group' });
+    let limited = false;
+    r.server.script((request) => {
+      if (request.path !== '/a1' || limited) return { delayMs: 60 };
+      limited = true;
+      return { status: 429, headers: { 'retry-after': '60' }, delayMs: 150 };
+    });
+    await r.outbox.enqueue({ url: '/a1', group: 'a' });
+    for (let i = 0; i < 10; i++) await r.outbox.enqueue({ url: `/b${i}`, group: 'b' });
+    r.outbox.start();
+    await r.server.waitFor(3);
+    await io(700);
+    const before = r.server.received.filter((q) => q.path.startsWith('/b')).length;
+    // The chain went on while /a1 was out (about 150 ms, a request of its every 60 ms), and stopped at the 429.
+    expect(before).toBeGreaterThan(0);
+    expect(before).toBeLessThan(6);
+    r.clock.advance(61_000);
+    await r.server.waitFor(12);
+    await io(100);
+    expect(r.server.delivered.map((q) => q.path)).toEqual(expect.arrayContaining(['/a1', ...Array.from({ length: 10 }, (_, i) => `/b${i}`)]));
+    expect(r.server.delivered.filter((q) => q.path.startsWith('/b')).map((q) => q.path)).toEqual(Array.from({ length: 10 }, (_, i) => `/b${i}`));
+  });
+
   it('tasks to another host keep going', async () => {
     r = await rig({ ordering: 'none', concurrency: 1 });
     other = await FaultServer.start();
