@@ -1,5 +1,6 @@
 import { describe, SluiceError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
+import { tooDeepToInline } from './json-depth.js';
 
 /** Binary or text bodies up to this size are stored inside the task's item; larger ones beside it, in chunks. */
 export const INLINE_MAX = 64 * 1024;
@@ -59,9 +60,10 @@ export class BodyRef {
 
 /**
  * What `body` becomes: a stored body (inline, or a `BodyRef` handed back), a source to store beside the task, or
- * nothing. Objects that are not bytes, Blobs, forms or streams are JSON. Bad bodies: 'ERR_INVALID_TASK'.
+ * nothing. Objects that are not bytes, Blobs, forms or streams are JSON. Bad bodies: 'ERR_INVALID_TASK'. `stored`:
+ * the body of a task being stored (false: one `onBeforeSend` gives for a send).
  */
-export function encodeBody(body: unknown): StoredBody | BodySource | undefined {
+export function encodeBody(body: unknown, stored = true): StoredBody | BodySource | undefined {
   if (body === undefined || body === null) return undefined;
   // A string's content type, as fetch gives it, unless the task names another.
   if (typeof body === 'string') return body.length <= INLINE_MAX ? { text: body } : bytesSource(new TextEncoder().encode(body), 'text/plain;charset=UTF-8');
@@ -101,7 +103,9 @@ export function encodeBody(body: unknown): StoredBody | BodySource | undefined {
   }
   if (json === undefined) bad(body);
   // A large one goes beside the task as any large body does (up to `maxBodyBytes`), not inside its item.
-  return json.length <= INLINE_MAX ? { json: JSON.parse(json) as unknown } : bytesSource(new TextEncoder().encode(json), 'application/json');
+  // Depth matters only for a body stored with its task (at enqueue), not one `onBeforeSend` gives for a send.
+  const inline = json.length <= INLINE_MAX && (!stored || !tooDeepToInline(json));
+  return inline ? { json: JSON.parse(json) as unknown } : bytesSource(new TextEncoder().encode(json), 'application/json');
 }
 
 /** The size in bytes of a body stored inside its task, as it is sent. */

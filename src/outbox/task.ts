@@ -167,7 +167,7 @@ export function prepareTask(input: HttpTask, baseUrl: string | undefined, now: n
       else if (enqueued) refuse(`headers.${name}`, 'absent: every request carries the task id as its Idempotency-Key (set `id` to choose it)');
     }
   }
-  const encoded = encodeBody(task.body);
+  const encoded = encodeBody(task.body, enqueued);
   if (encoded && (method === 'GET' || method === 'HEAD')) bad('body', `absent for a ${method} request`, task.body);
   const upload = isSource(encoded) ? encoded : undefined;
   const body = isSource(encoded) ? undefined : encoded;
