@@ -1,6 +1,7 @@
 import { SluiceError } from '../core/errors.js';
 import type { BodyStore } from './body-store.js';
-import { blobKey, isRequest, prepareTask, taskFromRequest, type HttpTask, type StoredTask } from './task.js';
+import { taskFromRequest } from './request-task.js';
+import { blobKey, isRequest, prepareTask, type HttpTask, type StoredTask } from './task.js';
 
 /**
  * `tasks` (HttpTasks or Requests) checked, all of them before anything is stored, then made ready to push: a body

@@ -5,7 +5,8 @@ import { Deadline, isTimeout } from './deadline.js';
 import { originOf } from './pending-task.js';
 import { copyOf } from './response-body.js';
 import { gaveUp, isNetworkError, letGo, unreadableAnswer } from './send.js';
-import { taskFromRequest, type HttpTask } from './task.js';
+import { taskFromRequest } from './request-task.js';
+import type { HttpTask } from './task.js';
 import type { Turn } from './live-turns.js';
 
 /** The request header that names a live request's group (`Outbox.fetch`); never sent, never stored. */

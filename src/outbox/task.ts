@@ -203,37 +203,6 @@ export function prepareTask(input: HttpTask, baseUrl: string | undefined, now: n
   return upload ? { task: out as unknown as StoredTask, upload } : { task: out as unknown as StoredTask };
 }
 
-/**
- * Reads a `Request` (body, method, headers, mode, credentials) into an `HttpTask`, faithfully. One whose body cannot
- * be read (used already, or its stream failed) is refused as 'ERR_INVALID_TASK', its error as the cause.
- */
-export async function taskFromRequest(request: Request): Promise<HttpTask> {
-  try {
-    return await readRequest(request);
-  } catch (error) {
-    if (error instanceof SluiceError) throw error;
-    throw new SluiceError('ERR_INVALID_TASK', `The request's body could not be read: ${(error as Error)?.message ?? String(error)}`, { cause: error });
-  }
-}
-
-async function readRequest(request: Request): Promise<HttpTask> {
-  const headers: Record<string, string> = {};
-  // Joined as fetch sends them: Headers gives each set-cookie apart.
-  request.headers.forEach((value, name) => (headers[name] = Object.hasOwn(headers, name) ? `${headers[name]!}, ${value}` : value));
-  const task: HttpTask = { url: request.url, method: request.method, headers, mode: request.mode, credentials: request.credentials };
-  const copy = request.clone();
-  if (copy.body) task.body = await prefix(copy.body, INLINE_MAX);
-  else if (copy.body === undefined) {
-    // No `Request.body` (Firefox before 142): a Blob, which a large body need not be read into memory for.
-    const blob = await copy.blob();
-    if (blob.size > 0) task.body = blob.size <= INLINE_MAX ? new Uint8Array(await blob.arrayBuffer()) : blob;
-  }
-  // The key becomes the id, which every request carries as its Idempotency-Key.
-  const id = request.headers.get('idempotency-key');
-  delete headers['idempotency-key'];
-  if (id) task.id = id;
-  return task;
-}
 
 /** The stored task as users see it in events and dead letters. */
 export function publicTask(task: StoredTask): HttpTask & { id: string } {
@@ -262,39 +231,4 @@ export function blobKey(task: StoredTask): string | undefined {
 
 export function isRequest(value: unknown): value is Request {
   return typeof Request === 'function' && value instanceof Request;
-}
-
-/**
- * A stream's bytes when they fit `limit` (read whole), else a stream that gives them all, what was read first
- * included: a request's body is not read into memory to find out that it is large.
- */
-async function prefix(stream: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array | ReadableStream<Uint8Array>> {
-  const reader = stream.getReader();
-  const head: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) {
-      const bytes = new Uint8Array(size);
-      let at = 0;
-      for (const chunk of head) {
-        bytes.set(chunk, at);
-        at += chunk.length;
-      }
-      return bytes;
-    }
-    head.push(value);
-    size += value.length;
-    if (size > limit) break;
-  }
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const next = head.shift();
-      if (next) return controller.enqueue(next);
-      const { done, value } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel: (reason) => reader.cancel(reason),
-  });
 }
