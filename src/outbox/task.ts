@@ -150,9 +150,12 @@ export function prepareTask(input: HttpTask, baseUrl: string | undefined, now: n
   const unknown = unknownKey(task, TASK_FIELDS);
   if (unknown !== undefined) refuse(unknown, `one of an HttpTask's fields (${TASK_FIELDS.join(', ')}): it is none`);
   const url = resolveUrl(task.url, baseUrl);
-  const method = (optionalString(task, 'method') ?? 'POST').toUpperCase();
-  const methodError = methodProblem(method);
+  // Checked as given, then upper-cased: a non-ASCII letter upper-cases to ASCII ('poſt' to 'POST'), which would make a
+  // method fetch refuses into another one.
+  const given = optionalString(task, 'method') ?? 'POST';
+  const methodError = methodProblem(given);
   if (methodError) bad('method', methodError, task.method);
+  const method = given.toUpperCase();
   const headers: Record<string, string> = {};
   if (task.headers !== undefined) {
     const problem = headersProblem(task.headers);
