@@ -53,7 +53,7 @@ export function nextHop(from: string, method: string, { status, location }: Redi
 
 /** `headers` without those that describe a body. */
 export function withoutBodyHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const name in headers) if (!BODY_HEADERS.includes(name)) out[name] = headers[name]!;
   return out;
 }

@@ -16,7 +16,7 @@ export async function taskFromRequest(request: Request): Promise<HttpTask> {
 }
 
 async function readRequest(request: Request): Promise<HttpTask> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   // Joined as fetch sends them: Headers gives each set-cookie apart.
   request.headers.forEach((value, name) => (headers[name] = Object.hasOwn(headers, name) ? `${headers[name]!}, ${value}` : value));
   const task: HttpTask = { url: request.url, method: request.method, headers, mode: request.mode, credentials: request.credentials };

@@ -39,7 +39,7 @@ function withPerSend(headers: Record<string, string>, perSend: Readonly<Record<s
  */
 export function buildRequest(task: StoredTask, perSend: Readonly<Record<string, string>>, signal: AbortSignal | undefined, opened?: OpenedBody): Send {
   // A plain record (names lower-cased, as stored tasks' are): fetch checks it as it would a Headers object, for less.
-  const headers = withPerSend({ ...task.headers }, perSend);
+  const headers = withPerSend(Object.assign(Object.create(null) as Record<string, string>, task.headers), perSend);
   headers['idempotency-key'] = task.id;
   // 'manual': a redirect is the outbox's to judge (see redirects.ts), never followed with the task's headers.
   const init: RequestInit = { method: task.method, headers, redirect: 'manual' };
@@ -98,7 +98,7 @@ const TEXT_TYPE = /^text\/plain\s*(;|$)/i;
  * grew past what servers accept, 8 to 16 KiB of headers, near 450 tasks, and came back 431).
  */
 export function buildBatchRequest(url: string, tasks: readonly StoredTask[], perSend: Readonly<Record<string, string>>, signal: AbortSignal | undefined): Send {
-  const headers = withPerSend({ 'content-type': 'application/json' }, perSend);
+  const headers = withPerSend(Object.assign(Object.create(null) as Record<string, string>, { 'content-type': 'application/json' }), perSend);
   headers['idempotency-key'] = batchKey(tasks.map((t) => t.id));
   const init: RequestInit = { method: 'POST', headers, body: batchBody(tasks), redirect: 'manual' };
   if (signal) init.signal = signal;

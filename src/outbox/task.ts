@@ -156,7 +156,9 @@ export function prepareTask(input: HttpTask, baseUrl: string | undefined, now: n
   const methodError = methodProblem(given);
   if (methodError) bad('method', methodError, task.method);
   const method = given.toUpperCase();
-  const headers: Record<string, string> = {};
+  // Without a prototype: a header named `constructor` or `__proto__` (both tokens) is a header like any other, not
+  // one found twice nor one the `__proto__` setter swallows.
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   if (task.headers !== undefined) {
     const problem = headersProblem(task.headers);
     if (problem) refuse(`headers${problem.field}`, problem.expected);
@@ -165,7 +167,7 @@ export function prepareTask(input: HttpTask, baseUrl: string | undefined, now: n
       // At enqueue, one of two would go, the other lost without a word (fetch would join them with a comma), and a
       // key set here would be replaced by the task id, silently. A task `onBeforeSend` edits (its stored names are
       // lower-case: `Authorization` replaces `authorization`) or one stored by an earlier version keeps the last.
-      if (enqueued && lower in headers) refuse(`headers.${name}`, `one header of each name, whatever its case: \`${lower}\` is given twice`);
+      if (enqueued && Object.hasOwn(headers, lower)) refuse(`headers.${name}`, `one header of each name, whatever its case: \`${lower}\` is given twice`);
       if (lower !== 'idempotency-key') headers[lower] = value;
       else if (enqueued) refuse(`headers.${name}`, 'absent: every request carries the task id as its Idempotency-Key (set `id` to choose it)');
     }
