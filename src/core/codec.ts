@@ -95,6 +95,12 @@ function check(value: unknown): void {
     const own = keys ? 0 : Object.keys(v).length - (v as unknown[]).length;
     if (own > 0) reject(pathOf(visit), 'an array with properties besides its items would lose them');
     if (own < 0) reject(pathOf(visit), 'an array with holes ([1, , 3]) would come back with null in them');
+    // An array's prototype is some realm's Array.prototype (itself an array); an Array subclass's or a null one would
+    // come back as a plain Array, its class lost.
+    if (!keys && (proto === null || !Array.isArray(proto))) {
+      const kind = (proto?.constructor as { name?: string } | undefined)?.name ?? 'array without a prototype';
+      reject(pathOf(visit), `an array of a class of its own (${kind}) would come back from JSON as a plain Array; convert it (Array.from) or pass a codec`);
+    }
     if (keys && proto !== Object.prototype && proto !== null) {
       const kind = (proto.constructor as { name?: string } | undefined)?.name ?? 'object';
       reject(pathOf(visit), `a ${kind} would not come back from JSON as itself; convert it (a Date to its ISO string, a Map or Set to an object or array) or pass a codec`);

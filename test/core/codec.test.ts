@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { runInNewContext } from 'node:vm';
 import { jsonCodec, MemoryStore, Queue, SluiceError, type Codec } from '../../src/index.js';
 
 describe('jsonCodec()', () => {
@@ -143,6 +144,26 @@ describe("a codec of the app's with encodeMany", () => {
       await expect(q.pushMany(['alpha', 'beta', 'gamma'])).rejects.toMatchObject({ code: 'ERR_NOT_SERIALIZABLE', message: expect.stringMatching(/encodeMany returned ends/) });
       expect(await q.size()).toBe(0);
       await q.close();
+    }
+  });
+});
+
+// Arrays of a class of their own are class instances too: JSON brings them back as plain Arrays.
+describe('jsonCodec and arrays that are not plain', () => {
+  it('refuses an Array subclass instance and an array without a prototype, as it refuses class instances', async () => {
+    class Path extends Array<number> {}
+    const q = await Queue.open<unknown>({ name: 'arrays', store: new MemoryStore() });
+    for (const item of [Path.from([1, 2]), Object.setPrototypeOf([1, 2], null) as unknown, { nested: [Path.from([3])] }]) {
+      await expect(q.push(item)).rejects.toMatchObject({ code: 'ERR_NOT_SERIALIZABLE' });
+    }
+    expect(await q.size()).toBe(0);
+    await q.close();
+  });
+
+  it('takes plain arrays, from this realm or another', () => {
+    const codec = jsonCodec<unknown>();
+    for (const item of [[1, [2]], runInNewContext('[1, [2]]') as unknown, new Proxy([1, 2], {})]) {
+      expect(codec.decode(codec.encode(item))).toEqual(JSON.parse(JSON.stringify(item)));
     }
   });
 });
