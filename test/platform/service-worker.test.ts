@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { backgroundSync } from '../../src/sw.js';
 import { SluiceError } from '../../src/index.js';
+import { FaultServer } from '../outbox/fault-server.js';
 import { handlesOf, rig, type Rig } from '../outbox/helpers.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 
@@ -284,15 +285,21 @@ describe('backgroundSync(outboxPromise)', () => {
 
 describe('backgroundSync() with a real outbox (Node, an injected scope)', () => {
   let r: Rig;
+  /** The host that asks for a wait (a Retry-After holds its host: the network's task goes to another). */
+  let limited: FaultServer;
   beforeEach(async () => {
     r = await rig();
+    limited = await FaultServer.start();
   });
-  afterEach(() => r.teardown());
+  afterEach(async () => {
+    await r.teardown();
+    await limited.close();
+  });
 
-  /** A task the network failed (refused), and one the server asked to wait an hour (429, Retry-After). */
+  /** A task the network failed (refused), and one a server asked to wait an hour (429, Retry-After). */
   async function twoWaits(): Promise<{ network: string; server: string }> {
-    r.server.plan('server', [{ status: 429, headers: { 'retry-after': '3600' } }]);
-    const server = await r.outbox.enqueue({ url: '/server', id: 'server', group: 'a' });
+    limited.plan('server', [{ status: 429, headers: { 'retry-after': '3600' } }]);
+    const server = await r.outbox.enqueue({ url: `${limited.url}/server`, id: 'server', group: 'a' });
     await r.outbox.flush();
     await r.server.down();
     const network = await r.outbox.enqueue({ url: '/network', id: 'network', group: 'b' });
