@@ -21,6 +21,10 @@ export interface BackgroundSyncOptions {
   readonly scope?: EventTarget | undefined;
 }
 
+/** Where there is no sync event to come back: how soon a worker flushes again what a flush left, and at most how far apart. */
+const AGAIN_FIRST_MS = 1_000;
+const AGAIN_MAX_MS = 60_000;
+
 const SYNC_RULES = { tag: optional(text), scope: optional(['an EventTarget', (v) => typeof (v as EventTarget | null)?.addEventListener === 'function']) } as const;
 
 interface SyncEvent extends Event {
@@ -97,7 +101,34 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
   // a request the network just failed: it is no sign of the network, and must not end the probe backoff.
   // A flush asked for before a stop whose outbox opens after it is not run: stopped means this does nothing more
   // (with `on`, which adds no listener once stopped, this also keeps a refusal after a stop from falling back).
-  const flushQuietly = (reachable = true) => ready.then((o) => (stopped ? undefined : o.flush({ reachable }))).catch(() => undefined);
+  const flushQuietly = (reachable = true) =>
+    ready
+      .then((o) => (stopped ? undefined : o.flush({ reachable })))
+      .then((result) => {
+        if (result) again(result.remaining);
+        return result;
+      })
+      .catch(() => undefined);
+
+  // Where no sync event comes back for what a flush leaves (no Background Sync, or the tag refused), nothing else
+  // tried it again while the worker ran: a task a server failed (a 500, a 429 with its Retry-After) waited, the server
+  // back and a page open, for the next page message, 'online' or start of the worker. While tasks remain, the worker
+  // flushes again, 1 s after, then 2, 4… up to a minute apart (each flush sends only what its backoff lets go).
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let delayMs = AGAIN_FIRST_MS;
+  const again = (remaining: number) => {
+    if (!hearsOnline || stopped) return;
+    if (remaining === 0) {
+      delayMs = AGAIN_FIRST_MS;
+      return;
+    }
+    if (timer !== undefined) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void flushQuietly(false);
+    }, delayMs);
+    delayMs = Math.min(delayMs * 2, AGAIN_MAX_MS);
+  };
 
   on(scope, 'message', (event) => {
     const message = event as ExtendableMessageEvent;
@@ -153,6 +184,7 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
   void ready.then((o) => on(o, 'online', () => void flushQuietly()), () => undefined);
   return () => {
     stopped = true;
+    if (timer !== undefined) clearTimeout(timer);
     for (const [target, type, listener] of listeners) target.removeEventListener(type, listener);
   };
 }

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { backgroundSync } from '../../src/sw.js';
 import { SluiceError } from '../../src/index.js';
 import { FaultServer } from '../outbox/fault-server.js';
@@ -487,5 +487,60 @@ describe('backgroundSync(): a page message while a sync event delivers', () => {
     const [atSync, atMessage] = await Promise.all([sizeWhen(sync.promises[0]!), sizeWhen(message.promises[0]!)]);
     expect([atSync, atMessage]).toEqual([0, 0]);
     expect(handles.server.received.map((x) => x.key).sort()).toEqual([...ids].sort());
+  });
+});
+
+/** An outbox double: counts flushes; `remaining` is what each flush leaves. */
+class FlushCounter extends EventTarget {
+  flushes = 0;
+  remaining = 1;
+  async flush() {
+    this.flushes++;
+    return { sent: 0, retried: this.remaining, dead: 0, remaining: this.remaining };
+  }
+  async size() {
+    return this.remaining;
+  }
+}
+
+describe('backgroundSync() without a sync event to come back: flushes again what a flush left', () => {
+  beforeEach(() => void vi.useFakeTimers());
+  afterEach(() => void vi.useRealTimers());
+
+  it('without Background Sync: what a flush leaves (a 500) is flushed again while the worker runs, until none is left', async () => {
+    const outbox = new FlushCounter();
+    const stop = backgroundSync(outbox, { scope: new EventTarget() });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(outbox.flushes).toBe(1); // on start-up
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(outbox.flushes).toBe(2); // 1 s later, no page message, no 'online'
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(outbox.flushes).toBe(3);
+    outbox.remaining = 0;
+    await vi.advanceTimersByTimeAsync(4_000);
+    expect(outbox.flushes).toBe(4); // that one sent the rest
+    await vi.advanceTimersByTimeAsync(600_000);
+    expect(outbox.flushes).toBe(4); // and nothing more
+    stop();
+  });
+
+  it('the flushes again end with stop()', async () => {
+    const outbox = new FlushCounter();
+    const stop = backgroundSync(outbox, { scope: new EventTarget() });
+    await vi.advanceTimersByTimeAsync(0);
+    stop();
+    await vi.advanceTimersByTimeAsync(600_000);
+    expect(outbox.flushes).toBe(1);
+  });
+
+  it('with Background Sync, the sync events ask for more: no flushes again of its own', async () => {
+    const outbox = new FlushCounter();
+    const scope = Object.assign(new EventTarget(), { registration: { sync: { register: async () => undefined } } });
+    const stop = backgroundSync(outbox, { scope });
+    await vi.advanceTimersByTimeAsync(0);
+    const before = outbox.flushes;
+    await vi.advanceTimersByTimeAsync(600_000);
+    expect(outbox.flushes).toBe(before);
+    stop();
   });
 });
