@@ -1,6 +1,7 @@
 export {
   IndexedDbStore,
   type BlockedDetail,
+  type DataLossDetail,
   type IndexedDbFactory,
   type IndexedDbStoreEventMap,
   type IndexedDbStoreOptions,

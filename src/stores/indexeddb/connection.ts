@@ -17,6 +17,12 @@ export interface ConnectOptions {
   readonly onBlocked: (oldVersion: number) => void;
   /** The connection closed under its handles (deleted, upgraded by newer code, or closed by the browser), and why. */
   readonly onLost: (why: SluiceError) => void;
+  /**
+   * The browser says, as it opens the database, that what it held was lost: Chromium deletes a database whose files
+   * it finds damaged (after a crash, say) and makes it again empty, telling only this open (`dataLoss` on the
+   * `upgradeneeded` event). Said before the open resolves.
+   */
+  readonly onDataLoss?: (loss: string, message: string) => void;
 }
 
 /**
@@ -88,6 +94,9 @@ export function connect(factory: IDBFactory | undefined, name: string, schema: S
     request.onupgradeneeded = (event) => {
       const db = request.result;
       const tx = request.transaction!;
+      // Told once, on this event only: the next open finds an ordinary database, empty.
+      const { dataLoss, dataLossMessage } = event as IDBVersionChangeEvent & { dataLoss?: unknown; dataLossMessage?: unknown };
+      if (typeof dataLoss === 'string' && dataLoss !== 'none') options.onDataLoss?.(dataLoss, typeof dataLossMessage === 'string' ? dataLossMessage : '');
       // No longer blocked: from here the wait is for the upgrade, however long it takes, not for another tab. One
       // given up on already (ERR_LOCKED) changes nothing: the caller was told it failed.
       clearTimeout(timer);

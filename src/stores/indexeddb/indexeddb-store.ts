@@ -50,9 +50,20 @@ export interface BlockedDetail {
   readonly oldVersion: number;
 }
 
+/** Sent when the browser says a database of the store lost what it held (see `IndexedDbStore.dataLoss`). */
+export interface DataLossDetail {
+  /** The database: the store's `dbName`, or its blobs' beside it (`<dbName>.blobs`). */
+  readonly dbName: string;
+  /** What the browser says was lost: `'total'` (Chromium deleted it and made it again, empty). */
+  readonly loss: string;
+  /** The browser's reason, as it gives it ("IndexedDB (database was corrupt): checksum mismatch"). */
+  readonly message: string;
+}
+
 /** The events of an `IndexedDbStore`, by type. */
 export interface IndexedDbStoreEventMap {
   blocked: CustomEvent<BlockedDetail>;
+  dataloss: CustomEvent<DataLossDetail>;
 }
 
 type Listener<E> = ((event: E) => void) | { handleEvent(event: E): void } | null;
@@ -73,7 +84,9 @@ export interface IndexedDbStore {
  * queue's `durability`. Where Web Locks exist, a queue's handle commits under a writer lock it keeps while it is
  * busy (a push is then one put); elsewhere every commit checks, in its transaction, that no other handle committed.
  *
- * Events: 'blocked' (`BlockedDetail`), when opening waits for another tab to close an older version.
+ * Events: 'blocked' (`BlockedDetail`), when opening waits for another tab to close an older version; 'dataloss'
+ * (`DataLossDetail`), when the browser says a database it opened lost what it held (Chromium, after it deleted one it
+ * found damaged).
  *
  * The store connects when a queue opens and closes its connections once every queue opened on it has closed (a
  * connection left open would keep other tabs' upgrades and deletions waiting on this one, and cost memory).
@@ -95,6 +108,12 @@ export class IndexedDbStore extends EventTarget implements Store {
   readonly #blobs: Database;
   /** Queue storages open on this store, and blob calls running: the connections close when none are left. */
   #users = 0;
+  /**
+   * What the browser said was lost, when opening a database of this store found it so (see `DataLossDetail`); each
+   * one is also a 'dataloss' event, sent before the queue's open resolves. Chromium says it once, to the first open
+   * after it deleted a damaged database: the queues then open empty, and nothing else tells what they held is gone.
+   */
+  readonly dataLoss: DataLossDetail[] = [];
 
   constructor(options: IndexedDbStoreOptions = {}) {
     super();
@@ -141,6 +160,11 @@ export class IndexedDbStore extends EventTarget implements Store {
         blockedTimeoutMs: this.#blockedTimeoutMs,
         onBlocked: (oldVersion) => this.dispatchEvent(new CustomEvent('blocked', { detail: { dbName: name, version: schema.version, oldVersion } })),
         onLost,
+        onDataLoss: (loss, message) => {
+          const detail: DataLossDetail = { dbName: name, loss, message };
+          this.dataLoss.push(detail);
+          this.dispatchEvent(new CustomEvent('dataloss', { detail }));
+        },
       }),
     );
   }
