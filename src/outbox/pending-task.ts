@@ -109,10 +109,13 @@ export function originOf(url: string): string {
 export const RANK = { high: 0, normal: 1, low: 2 } as const;
 
 /**
- * Which of two tasks goes first: by priority, then by place within their partition (ids of partition p start at
- * p * 2^40), so that lanes of a later partition are not always behind those of an earlier one; with one, queue order.
+ * Which of two tasks goes first: by priority, then by when they were stored, then by place within their partition
+ * (ids of partition p start at p * 2^40), so that lanes of a later partition are not always behind those of an
+ * earlier one; with one, queue order. Each partition numbers its items on its own, so a place alone would have a
+ * partition whose numbers ran ahead (it took more tasks before) wait behind every task of the others stored after.
  */
-export const byTurn = (a: Pending, b: Pending): number => a.rank - b.rank || (a.seq % PARTITION_SPAN) - (b.seq % PARTITION_SPAN) || a.seq - b.seq;
+export const byTurn = (a: Pending, b: Pending): number =>
+  a.rank - b.rank || a.createdAt - b.createdAt || (a.seq % PARTITION_SPAN) - (b.seq % PARTITION_SPAN) || a.seq - b.seq;
 
 /** The ordering lane of a task: tasks of one lane go out in queue order, and a lane waits for no other. */
 export function laneOf(task: { readonly group?: string | undefined }, ordering: Ordering): string | undefined {

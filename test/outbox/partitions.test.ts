@@ -194,6 +194,18 @@ describe('PendingIndex across partitions', () => {
   });
 });
 
+describe('PendingIndex: a partition whose numbers ran ahead', () => {
+  it('is not held behind tasks of other partitions stored after its own', () => {
+    const index = new PendingIndex('group');
+    const task = (id: string, group: string, createdAt: number): StoredTask => ({ id, url: 'https://x.test/', method: 'POST', headers: {}, createdAt, group });
+    // Partition 0 took 600 tasks before (all sent): its next one is number 600, stored first.
+    index.add(600, task('old', 'a', 1_000), 0);
+    // Partition 1 is at number 0: ten tasks stored after it, each in a group of its own.
+    for (let i = 0; i < 10; i++) index.add(PARTITION_SPAN + i, task(`new${i}`, `b${i}`, 2_000 + i), 0);
+    expect(index.take(1, 0).map((p) => p.id)).toEqual(['old']);
+  });
+});
+
 describe('pushPlaced', () => {
   it('keeps a lane in one partition and, when a later commit fails, removes what the earlier ones stored', async () => {
     const queue = await Queue.open<StoredTask>({ name: 'q', store: new MemoryStore(), partitions: 4 });
