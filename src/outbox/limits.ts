@@ -1,5 +1,6 @@
 import { counted, SluiceError } from '../core/errors.js';
 import { FRAME_HEADER } from '../core/frame.js';
+import { PARTITION_SPAN } from '../core/ids.js';
 import type { QueueEntry } from '../core/queue-types.js';
 import type { LimitOptions } from './options.js';
 import type { Pending, PendingIndex } from './pending.js';
@@ -35,7 +36,9 @@ function makeRoom(limits: Required<LimitOptions>, index: PendingIndex, incoming:
   };
   if (overflow === 'reject' || incoming.length > maxTasks || adding > maxBytes) fail();
   const evict: Pending[] = [];
-  for (const pending of index.values()) {
+  // Oldest first: the index holds tasks in the order this handle read them, which for tasks read from the store (at
+  // open, or pushed by another handle) is partition by partition, not by age.
+  for (const pending of [...index.values()].sort(byAge)) {
     if (tasks <= maxTasks && bytes <= maxBytes) break;
     // In flight here, or leased by another handle: not to be evicted from under a request.
     if (inFlight(pending) || pending.cause === 'lease' || leaving.has(pending)) continue;
@@ -46,6 +49,9 @@ function makeRoom(limits: Required<LimitOptions>, index: PendingIndex, incoming:
   if (tasks > maxTasks || bytes > maxBytes) fail();
   return evict;
 }
+
+/** Which of two tasks was stored first: by when, then by place within their partition (see `byTurn`). */
+const byAge = (a: Pending, b: Pending): number => a.createdAt - b.createdAt || (a.seq % PARTITION_SPAN) - (b.seq % PARTITION_SPAN) || a.seq - b.seq;
 
 /**
  * The entries to evict so that `incoming` fits `limits` ('drop-oldest'), besides those `leaving` anyway: chosen on the
