@@ -49,8 +49,8 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   #closing: Promise<void> | undefined;
   readonly #waiters = new Set<() => void>();
   #blobs: QueueBlobs | undefined;
-  /** Where the next keyless push goes. */
-  #pushAt = 0;
+  /** Where the next keyless push goes: from a partition drawn by each handle (from 0, short-lived ones filled the first). */
+  #pushAt = Math.floor(Math.random() * 0x7fffffff);
   /** The count being recorded again in every partition (see `#push`). */
   #recounting: Promise<void> | undefined;
   /** The handles taking from this queue's partitions, so that each takes from partitions of its own first. */
