@@ -5,6 +5,8 @@ import { check, invalid, optional, optionsObject, text } from '../core/validate.
 export interface SyncableOutbox extends EventTarget {
   flush(options?: { readonly reachable?: boolean }): Promise<{ readonly sent: number; readonly retried: number; readonly dead: number; readonly remaining: number }>;
   size(): Promise<number>;
+  /** False while the outbox believes the network is gone (an `Outbox` says so); absent: taken as there. */
+  readonly online?: boolean;
 }
 
 /** Options of `backgroundSync`. */
@@ -24,6 +26,11 @@ export interface BackgroundSyncOptions {
 /** Where there is no sync event to come back: how soon a worker flushes again what a flush left, and at most how far apart. */
 const AGAIN_FIRST_MS = 1_000;
 const AGAIN_MAX_MS = 60_000;
+/**
+ * Within a sync event whose flush lost the network (a moment's outage while it sent), the waits before it flushes again
+ * while the outbox is still offline, before it asks the browser for the next sync (5 minutes later in Chromium).
+ */
+const SYNC_AGAIN_MS = [1_000, 2_000, 4_000, 8_000];
 
 const SYNC_RULES = { tag: optional(text), scope: optional(['an EventTarget', (v) => typeof (v as EventTarget | null)?.addEventListener === 'function']) } as const;
 
@@ -158,7 +165,14 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
       if (syncEvent.tag !== tag) return;
       heardSync = true;
       syncEvent.waitUntil(
-        ready.then((o) => o.flush({ reachable: true })).then((result) => {
+        ready.then(async (o) => {
+          let result = await o.flush({ reachable: true });
+          // The network lost while it sent (all tabs closed, no 'online' heard in the worker): probed again within the
+          // event, as the outbox's backoff lets a probe go, rather than left to the browser's next sync.
+          for (let i = 0; i < SYNC_AGAIN_MS.length && result.remaining > 0 && o.online === false && !stopped; i++) {
+            await new Promise((resolve) => setTimeout(resolve, SYNC_AGAIN_MS[i]));
+            result = await o.flush({ reachable: false });
+          }
           // Rejecting asks the browser to fire the sync again later, with its own backoff; on its last chance none
           // follows, so there is nothing to ask: what remains goes on the next enqueue, start-up or page message.
           if (result.remaining > 0 && !syncEvent.lastChance) {

@@ -544,3 +544,67 @@ describe('backgroundSync() without a sync event to come back: flushes again what
     stop();
   });
 });
+
+describe('a sync event whose flush lost the network', () => {
+  beforeEach(() => void vi.useFakeTimers());
+  afterEach(() => void vi.useRealTimers());
+
+  /** An outbox double whose flushes leave `left[i]` tasks, offline while any is left but after the last. */
+  class Flaky extends FlushCounter {
+    online = true;
+    constructor(readonly left: number[]) {
+      super();
+    }
+    override async flush() {
+      const remaining = this.left[Math.min(this.flushes, this.left.length - 1)]!;
+      this.flushes++;
+      this.online = remaining === 0 || this.flushes === this.left.length;
+      return { sent: 0, retried: remaining, dead: 0, remaining };
+    }
+  }
+  const syncScope = () => Object.assign(new EventTarget(), { registration: { sync: { register: async () => undefined } } });
+
+  it('flushes again within the event while the outbox is offline, and resolves once all went (not at the next sync, minutes later)', async () => {
+    const outbox = new Flaky([5, 5, 0]);
+    outbox.remaining = 0;
+    const scope = syncScope();
+    const stop = backgroundSync(outbox, { scope });
+    await vi.advanceTimersByTimeAsync(0);
+    const sync = new Extendable('sync', { tag: 'sluice' });
+    scope.dispatchEvent(sync);
+    let settled = false;
+    void sync.promises[0]!.then(() => (settled = true));
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect([outbox.flushes, settled]).toEqual([2, false]);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(outbox.flushes).toBe(3);
+    await expect(sync.promises[0]).resolves.toBeUndefined();
+    stop();
+  });
+
+  it('rejects at once when the outbox is online (what remains waits on its server), and after four more tries offline', async () => {
+    const online = new Flaky([3]);
+    online.remaining = 0;
+    const scope = syncScope();
+    const stop = backgroundSync(online, { scope });
+    await vi.advanceTimersByTimeAsync(0);
+    const first = new Extendable('sync', { tag: 'sluice' });
+    scope.dispatchEvent(first);
+    await expect(first.promises[0]).rejects.toMatchObject({ code: 'ERR_STORAGE' });
+    expect(online.flushes).toBe(1);
+    stop();
+
+    const offline = new Flaky([4, 4, 4, 4, 4, 4]);
+    offline.remaining = 0;
+    const other = syncScope();
+    const stopOther = backgroundSync(offline, { scope: other });
+    await vi.advanceTimersByTimeAsync(0);
+    const second = new Extendable('sync', { tag: 'sluice' });
+    other.dispatchEvent(second);
+    const rejected = expect(second.promises[0]).rejects.toMatchObject({ code: 'ERR_STORAGE' });
+    await vi.advanceTimersByTimeAsync(15_000);
+    await rejected;
+    expect(offline.flushes).toBe(5);
+    stopOther();
+  });
+});
