@@ -98,3 +98,12 @@ const BAD_PORTS = new Set([
 export function badPort(url: URL): string | undefined {
   return url.port !== '' && BAD_PORTS.has(Number(url.port)) ? `a URL on a port fetch connects to (it refuses ${url.port}, a port of another protocol)` : undefined;
 }
+
+/**
+ * Sets header `name` on a plain record, `__proto__` (a token, so a header name) as an own property rather than through
+ * the setter that would swallow it: records handed to an app's `fetch` keep Object's prototype (its methods).
+ */
+export function setHeader(headers: Record<string, string>, name: string, value: string): void {
+  if (name === '__proto__') Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
+  else headers[name] = value;
+}

@@ -1,3 +1,5 @@
+import { setHeader } from './http-checks.js';
+
 /**
  * `OutboxOptions.redirect`. Requests go out with fetch's `redirect: 'manual'`, so that a 3xx is seen, never followed
  * behind the outbox's back: a task is sent only on a final 2xx from the URL it was sent to (Workbox and others
@@ -53,7 +55,7 @@ export function nextHop(from: string, method: string, { status, location }: Redi
 
 /** `headers` without those that describe a body. */
 export function withoutBodyHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
-  const out: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const name in headers) if (!BODY_HEADERS.includes(name)) out[name] = headers[name]!;
+  const out: Record<string, string> = {};
+  for (const name in headers) if (!BODY_HEADERS.includes(name)) setHeader(out, name, headers[name]!);
   return out;
 }

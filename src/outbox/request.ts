@@ -1,4 +1,5 @@
 import { decodeBody } from './body.js';
+import { setHeader } from './http-checks.js';
 import type { OpenedBody } from './body-store.js';
 import type { StoredBody, StoredTask } from './task.js';
 
@@ -26,7 +27,7 @@ function withPerSend(headers: Record<string, string>, perSend: Readonly<Record<s
   let given: Set<string> | undefined;
   for (const name in perSend) {
     const lower = name.toLowerCase();
-    headers[lower] = given?.has(lower) ? `${headers[lower]!}, ${perSend[name]!}` : perSend[name]!;
+    setHeader(headers, lower, given?.has(lower) ? `${headers[lower]!}, ${perSend[name]!}` : perSend[name]!);
     (given ??= new Set()).add(lower);
   }
   if (type !== undefined && type !== 'application/json') headers['content-type'] = type;
@@ -39,7 +40,8 @@ function withPerSend(headers: Record<string, string>, perSend: Readonly<Record<s
  */
 export function buildRequest(task: StoredTask, perSend: Readonly<Record<string, string>>, signal: AbortSignal | undefined, opened?: OpenedBody): Send {
   // A plain record (names lower-cased, as stored tasks' are): fetch checks it as it would a Headers object, for less.
-  const headers = withPerSend(Object.assign(Object.create(null) as Record<string, string>, task.headers), perSend);
+  // Spread, a stored `__proto__` header stays an own property.
+  const headers = withPerSend({ ...task.headers }, perSend);
   headers['idempotency-key'] = task.id;
   // 'manual': a redirect is the outbox's to judge (see redirects.ts), never followed with the task's headers.
   const init: RequestInit = { method: task.method, headers, redirect: 'manual' };
@@ -98,7 +100,7 @@ const TEXT_TYPE = /^text\/plain\s*(;|$)/i;
  * grew past what servers accept, 8 to 16 KiB of headers, near 450 tasks, and came back 431).
  */
 export function buildBatchRequest(url: string, tasks: readonly StoredTask[], perSend: Readonly<Record<string, string>>, signal: AbortSignal | undefined): Send {
-  const headers = withPerSend(Object.assign(Object.create(null) as Record<string, string>, { 'content-type': 'application/json' }), perSend);
+  const headers = withPerSend({ 'content-type': 'application/json' }, perSend);
   headers['idempotency-key'] = batchKey(tasks.map((t) => t.id));
   const init: RequestInit = { method: 'POST', headers, body: batchBody(tasks), redirect: 'manual' };
   if (signal) init.signal = signal;

@@ -49,3 +49,24 @@ describe('a header named like a member of Object.prototype', () => {
     await outbox.close();
   });
 });
+
+describe("the headers an app's own fetch is handed", () => {
+  it("are a plain record, with Object's methods, a __proto__ header an own property of it", async () => {
+    const seen: Record<string, string>[] = [];
+    const outbox = await Outbox.open({
+      name: 'plain-headers',
+      store: new MemoryStore(),
+      fetch: async (_input, init) => {
+        seen.push(init?.headers as Record<string, string>);
+        return new Response('ok');
+      },
+    });
+    await outbox.enqueue({ url: 'https://x.test/a', body: 'x', headers: JSON.parse('{"__proto__": "p", "x-a": "1"}') as Record<string, string> });
+    await outbox.flush();
+    const [headers] = seen;
+    expect(Object.getPrototypeOf(headers)).toBe(Object.prototype);
+    expect(headers!.hasOwnProperty('x-a')).toBe(true);
+    expect(Object.hasOwn(headers!, '__proto__') && headers!['__proto__']).toBe('p');
+    await outbox.close();
+  });
+});
