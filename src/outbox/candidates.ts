@@ -1,5 +1,5 @@
 import { Heap } from '../core/heap.js';
-import { byTurn, type Pending } from './pending-task.js';
+import type { Pending } from './pending-task.js';
 
 /**
  * The pending index's candidates (ready tasks without ordering, ready lane heads with it), by turn. A task's later
@@ -13,9 +13,13 @@ export class Candidates extends Heap<Pending> {
   /** Made once: a sweep is looked for at every take. */
   readonly #current = (p: Pending): boolean => p.state === 'ready' && this.#tasks.get(p.seq) === p;
 
-  constructor(tasks: ReadonlyMap<number, Pending>) {
-    super(byTurn);
+  /** Which of two tasks goes first (`byPlace` with one partition, `byTurn` with several). */
+  readonly turn: (a: Pending, b: Pending) => number;
+
+  constructor(tasks: ReadonlyMap<number, Pending>, turn: (a: Pending, b: Pending) => number) {
+    super(turn);
     this.#tasks = tasks;
+    this.turn = turn;
   }
 
   /** Drops the stale entries (and a task's second one) once they outnumber the tasks (see `Heap.sweep`). */

@@ -1,10 +1,9 @@
 import { counted, SluiceError } from '../core/errors.js';
 import { FRAME_HEADER } from '../core/frame.js';
-import { PARTITION_SPAN } from '../core/ids.js';
 import type { QueueEntry } from '../core/queue-types.js';
 import type { LimitOptions } from './options.js';
 import type { Pending, PendingIndex } from './pending.js';
-import { inFlight } from './pending-task.js';
+import { byAge, inFlight } from './pending-task.js';
 import { taskBytes, type StoredTask } from './task.js';
 
 /**
@@ -36,22 +35,34 @@ function makeRoom(limits: Required<LimitOptions>, index: PendingIndex, incoming:
   };
   if (overflow === 'reject' || incoming.length > maxTasks || adding > maxBytes) fail();
   const evict: Pending[] = [];
-  // Oldest first: the index holds tasks in the order this handle read them, which for tasks read from the store (at
-  // open, or pushed by another handle) is partition by partition, not by age.
-  for (const pending of [...index.values()].sort(byAge)) {
-    if (tasks <= maxTasks && bytes <= maxBytes) break;
-    // In flight here, or leased by another handle: not to be evicted from under a request.
-    if (inFlight(pending) || pending.cause === 'lease' || leaving.has(pending)) continue;
+  if (tasks <= maxTasks && bytes <= maxBytes) return evict;
+  // In flight here, or leased by another handle: not to be evicted from under a request.
+  const may = (pending: Pending) => !inFlight(pending) && pending.cause !== 'lease' && !leaving.has(pending);
+  // Oldest first: the index holds tasks in the order this handle read them, queue order with one partition; with
+  // several, tasks read from the store (at open, or pushed by another handle) come partition by partition. The check
+  // ends the loop before it asks for the next (with several partitions, a sort).
+  for (const pending of index.partitions > 1 ? oldestFirst(index, may) : index.values()) {
+    if (!may(pending)) continue;
     evict.push(pending);
     tasks--;
     bytes -= cost(pending.bytes);
+    if (tasks <= maxTasks && bytes <= maxBytes) break;
   }
   if (tasks > maxTasks || bytes > maxBytes) fail();
   return evict;
 }
 
-/** Which of two tasks was stored first: by when, then by place within their partition (see `byTurn`). */
-const byAge = (a: Pending, b: Pending): number => a.createdAt - b.createdAt || (a.seq % PARTITION_SPAN) - (b.seq % PARTITION_SPAN) || a.seq - b.seq;
+/**
+ * The tasks `may` evict, oldest first (see `byAge`): most enqueues at the limit evict one, found in one pass; the rest
+ * by a sort (of every task, at every such enqueue, that cost 7 to 10 ms with 100 000 pending in 8 partitions).
+ */
+function* oldestFirst(index: PendingIndex, may: (pending: Pending) => boolean): Generator<Pending> {
+  let first: Pending | undefined;
+  for (const pending of index.values()) if (may(pending) && (!first || byAge(pending, first) < 0)) first = pending;
+  if (!first) return;
+  yield first;
+  yield* [...index.values()].filter((pending) => pending !== first && may(pending)).sort(byAge);
+}
 
 /**
  * The entries to evict so that `incoming` fits `limits` ('drop-oldest'), besides those `leaving` anyway: chosen on the

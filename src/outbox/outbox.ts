@@ -95,7 +95,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     this.name = options.name;
     this.#queue = queue;
     this.#deadQueue = deadQueue;
-    this.#index = new PendingIndex(options.ordering);
+    this.#index = new PendingIndex(options.ordering, queue.partitions);
     const stream = (this.constructor as typeof Outbox).streamBodies;
     this.#bodies = new BodyStore(queue.blobs, { clock: options.clock, maxBodyBytes: options.maxBodyBytes, stream });
     this.#pending = new PendingStore(queue, this.#index, options, (pending) => this.#deliverer.recall(pending), () => {

@@ -109,13 +109,20 @@ export function originOf(url: string): string {
 export const RANK = { high: 0, normal: 1, low: 2 } as const;
 
 /**
- * Which of two tasks goes first: by priority, then by when they were stored, then by place within their partition
- * (ids of partition p start at p * 2^40), so that lanes of a later partition are not always behind those of an
- * earlier one; with one, queue order. Each partition numbers its items on its own, so a place alone would have a
- * partition whose numbers ran ahead (it took more tasks before) wait behind every task of the others stored after.
+ * Which of two tasks was stored first, as far as the clocks of the handles that stored them tell: by when, then by
+ * place within their partition (ids of partition p start at p * 2^40; each partition numbers its items on its own).
  */
-export const byTurn = (a: Pending, b: Pending): number =>
-  a.rank - b.rank || a.createdAt - b.createdAt || (a.seq % PARTITION_SPAN) - (b.seq % PARTITION_SPAN) || a.seq - b.seq;
+export const byAge = (a: Pending, b: Pending): number => a.createdAt - b.createdAt || (a.seq % PARTITION_SPAN) - (b.seq % PARTITION_SPAN) || a.seq - b.seq;
+
+/** Which of two tasks goes first in an outbox of one partition: by priority, then queue order. */
+export const byPlace = (a: Pending, b: Pending): number => a.rank - b.rank || a.seq - b.seq;
+
+/**
+ * Which of two tasks goes first in an outbox of several partitions: by priority, then by `byAge`, so that a partition
+ * whose numbers ran ahead (it took more tasks before) does not wait behind every task of the others stored after.
+ * Only there: with one partition, a wall clock stepped back, or two machines' clocks, would reorder the queue.
+ */
+export const byTurn = (a: Pending, b: Pending): number => a.rank - b.rank || byAge(a, b);
 
 /** The ordering lane of a task: tasks of one lane go out in queue order, and a lane waits for no other. */
 export function laneOf(task: { readonly group?: string | undefined }, ordering: Ordering): string | undefined {

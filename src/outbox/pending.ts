@@ -1,7 +1,7 @@
 import { Candidates } from './candidates.js';
 import { addKeyed, addTo, deleteFrom, type ByName } from './by-name.js';
 import type { QueueEntry } from '../core/queue-types.js';
-import { byTurn, pendingOf, type Ordering, type Pending, type WaitCause } from './pending-task.js';
+import { byPlace, byTurn, pendingOf, type Ordering, type Pending, type WaitCause } from './pending-task.js';
 import { Expiries } from './expiries.js';
 import { Lanes, type Lane } from './lanes.js';
 import type { StoredTask } from './task.js';
@@ -26,15 +26,16 @@ export class PendingIndex {
   readonly #byKey: ByName = new Map();
   readonly #lanes = new Lanes(this.#tasks);
   /** Candidates: ready tasks without ordering, ready lane heads with it; stale entries are skipped when popped. */
-  readonly #runnable = new Candidates(this.#tasks);
+  readonly #runnable: Candidates;
   readonly #waits = new Waits(this.#tasks);
   readonly #expiries = new Expiries(this.#tasks);
   #bytes = 0;
   /** The latest time `take` was asked about: a wait that ended by then is no wait. */
   #now = 0;
 
-  constructor(ordering: Ordering) {
+  constructor(ordering: Ordering, readonly partitions = 1) {
     this.ordering = ordering;
+    this.#runnable = new Candidates(this.#tasks, partitions > 1 ? byTurn : byPlace);
   }
 
   get size(): number {
@@ -235,7 +236,7 @@ export class PendingIndex {
   outranked(pending: Pending, priorityOnly = false): boolean {
     for (let top = this.#runnable.peek(); top; top = this.#runnable.peek()) {
       const live = top.state === 'ready' && this.#tasks.get(top.seq) === top && (top.lane === undefined || this.#lanes.head(this.#lanes.get(top.lane)!) === top);
-      if (live) return top !== pending && (priorityOnly ? top.rank < pending.rank : byTurn(top, pending) < 0);
+      if (live) return top !== pending && (priorityOnly ? top.rank < pending.rank : this.#runnable.turn(top, pending) < 0);
       this.#runnable.pop();
     }
     return false;

@@ -6,7 +6,7 @@ import type { StoredTask } from '../../src/outbox/task.js';
 
 describe("limits 'drop-oldest' across partitions", () => {
   it('evicts the oldest task, not the first of the partitions as they were read', async () => {
-    const index = new PendingIndex('group');
+    const index = new PendingIndex('group', 2);
     const task = (id: string, group: string, createdAt: number): StoredTask => ({ id, url: 'https://x.test/', method: 'POST', headers: {}, createdAt, group });
     // Read from the store partition by partition (a handle opened after they were stored): partition 0's tasks first,
     // though the task of partition 1 was stored before all of them.

@@ -184,7 +184,7 @@ describe('OutboxOptions.partitions', () => {
 
 describe('PendingIndex across partitions', () => {
   it("weighs lane heads by their place in their partition, so a later partition's lanes are not always behind", () => {
-    const index = new PendingIndex('group');
+    const index = new PendingIndex('group', 4);
     const task = (id: string, group: string): StoredTask => ({ id, url: 'https://x.test/', method: 'POST', headers: {}, createdAt: 0, group });
     for (let i = 0; i < 3; i++) index.add(i, task(`a${i}`, 'a'), 0);
     index.add(3 * PARTITION_SPAN, task('b0', 'b'), 0);
@@ -196,7 +196,7 @@ describe('PendingIndex across partitions', () => {
 
 describe('PendingIndex: a partition whose numbers ran ahead', () => {
   it('is not held behind tasks of other partitions stored after its own', () => {
-    const index = new PendingIndex('group');
+    const index = new PendingIndex('group', 2);
     const task = (id: string, group: string, createdAt: number): StoredTask => ({ id, url: 'https://x.test/', method: 'POST', headers: {}, createdAt, group });
     // Partition 0 took 600 tasks before (all sent): its next one is number 600, stored first.
     index.add(600, task('old', 'a', 1_000), 0);
