@@ -124,8 +124,11 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
   let timer: ReturnType<typeof setTimeout> | undefined;
   let delayMs = AGAIN_FIRST_MS;
   const again = (remaining: number) => {
-    if (!hearsOnline || stopped) return;
+    if (!noSyncBack || stopped) return;
     if (remaining === 0) {
+      // All went (a page's message, 'online'): a flush armed before would find nothing, or what a page stored since.
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
       delayMs = AGAIN_FIRST_MS;
       return;
     }
@@ -148,6 +151,8 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
   // Without Background Sync, or where it refuses this tag (permission denied, no active worker yet), the network
   // coming back is heard of as 'online'; the flush now covers what waits.
   let hearsOnline = false;
+  // No sync event comes back for what a flush leaves: no Background Sync, or the last registration was refused.
+  let noSyncBack = sync === undefined;
   const fallBack = (reachable: boolean) => {
     if (!hearsOnline) on(scope, 'online', () => void flushQuietly());
     hearsOnline = true;
@@ -159,7 +164,18 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
     // A worker woken by a sync event must not register the tag again on start-up: Chromium would fire one more sync
     // at once, for nothing; the event's own flush rejects while tasks remain, which asks for the next one.
     let heardSync = false;
-    const register = (): Promise<boolean> => new Promise<void>((resolve) => resolve(sync.register(tag))).then(() => true, () => fallBack(false).then(() => false));
+    // Registered: a sync event comes back for what remains, so the flushes again of an earlier refusal end.
+    const registered = () => {
+      noSyncBack = false;
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      return true;
+    };
+    const refused = () => {
+      noSyncBack = true;
+      return fallBack(false).then(() => false);
+    };
+    const register = (): Promise<boolean> => new Promise<void>((resolve) => resolve(sync.register(tag))).then(registered, refused);
     on(scope, 'sync', (event) => {
       const syncEvent = event as SyncEvent;
       if (syncEvent.tag !== tag) return;

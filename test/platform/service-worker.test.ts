@@ -533,14 +533,52 @@ describe('backgroundSync() without a sync event to come back: flushes again what
     expect(outbox.flushes).toBe(1);
   });
 
-  it('with Background Sync, the sync events ask for more: no flushes again of its own', async () => {
+  it('with Background Sync: what an enqueue left is flushed once, and not again on a timer (the sync event asks for more)', async () => {
     const outbox = new FlushCounter();
     const scope = Object.assign(new EventTarget(), { registration: { sync: { register: async () => undefined } } });
     const stop = backgroundSync(outbox, { scope });
     await vi.advanceTimersByTimeAsync(0);
-    const before = outbox.flushes;
+    outbox.dispatchEvent(new Event('enqueue')); // registers the tag, then flushes what waits
+    await vi.advanceTimersByTimeAsync(0);
+    const after = outbox.flushes;
+    expect(after).toBe(1);
     await vi.advanceTimersByTimeAsync(600_000);
-    expect(outbox.flushes).toBe(before);
+    expect(outbox.flushes).toBe(after);
+    stop();
+  });
+
+  it('a registration refused (no active worker yet), then accepted: the flushes again end with the refusal', async () => {
+    const outbox = new FlushCounter();
+    let refuse = true;
+    const register = async () => {
+      if (refuse) throw new DOMException('no active worker', 'InvalidStateError');
+    };
+    const scope = Object.assign(new EventTarget(), { registration: { sync: { register } } });
+    const stop = backgroundSync(outbox, { scope });
+    await vi.advanceTimersByTimeAsync(0); // start-up: tasks wait, the registration is refused, a flush falls back
+    refuse = false;
+    outbox.dispatchEvent(new Event('enqueue')); // registered now: sync events will come back for what remains
+    await vi.advanceTimersByTimeAsync(0);
+    const after = outbox.flushes;
+    await vi.advanceTimersByTimeAsync(600_000);
+    expect(outbox.flushes).toBe(after);
+    stop();
+  });
+
+  it('a flush that leaves nothing (a page message sent it all) ends the flushes again armed before it', async () => {
+    const outbox = new FlushCounter();
+    const scope = new EventTarget();
+    const stop = backgroundSync(outbox, { scope });
+    await vi.advanceTimersByTimeAsync(0); // start-up: one task left, a flush again armed for 1 s later
+    outbox.remaining = 0;
+    const message = new Extendable('message', { data: { type: 'sluice:flush' } });
+    scope.dispatchEvent(message);
+    await Promise.all(message.promises);
+    const after = outbox.flushes;
+    // What a page stores next waits for its own trigger, not for a timer of the flushes before.
+    outbox.remaining = 1;
+    await vi.advanceTimersByTimeAsync(600_000);
+    expect(outbox.flushes).toBe(after);
     stop();
   });
 });
