@@ -1,10 +1,11 @@
 /**
  * A JSON body kept inside its task nests at most this deep. Storage wraps it (the task's item, its `body`, a dead
- * letter around the task), and the queues' codec refuses items nested past 512 levels: a body near that limit was
- * taken at enqueue and then could not be moved to dead (nor superseded, evicted, expired or skipped). A deeper one
- * goes beside the task as its JSON bytes, as a large one does.
+ * letter around the task: three levels), and the queues' codec refuses items nested past 512 levels: a body near that
+ * limit was taken at enqueue and then could not be moved to dead (nor superseded, evicted, expired or skipped). A
+ * deeper one goes beside the task as its JSON bytes, as a large one does (and is shown as a `BodyRef`). Kept near
+ * that limit, not lower: below it a body is the object `onBeforeSend` and events see, and one a batch can carry.
  */
-const INLINE_DEPTH = 256;
+const INLINE_DEPTH = 500;
 
 /** Whether JSON text nests deeper than a body kept inside its task may. */
 export function tooDeepToInline(json: string): boolean {

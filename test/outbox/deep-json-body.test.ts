@@ -74,3 +74,15 @@ describe('a deeply nested JSON body given by onBeforeSend', () => {
     await outbox.close();
   });
 });
+
+describe('a JSON body nested up to the depth kept inside its task (500), and past it', () => {
+  it('goes to dead when the server refuses it: the dead letter around it fits the codec', async () => {
+    const outbox = await Outbox.open({ name: 'deep-edge', store: new MemoryStore(), fetch: async () => new Response('', { status: 400 }) });
+    const errors: unknown[] = [];
+    outbox.addEventListener('error', (e) => errors.push(e.detail.error));
+    for (const levels of [300, 499, 500, 501, 509]) await outbox.enqueue({ url: 'https://x.test/deep', body: nested(levels) });
+    expect(await outbox.flush()).toMatchObject({ dead: 5, remaining: 0 });
+    expect(errors).toEqual([]);
+    await outbox.close();
+  });
+});
