@@ -183,8 +183,8 @@ async function retry(
   for (const { entry, task } of ready) {
     const pending = indexedAs(index, entry);
     // Sent early by its host's success and failed again the same way: its host is there, the request is what fails,
-    // and its backoff holds from then on (else it goes again at every success there, a storm of one request), until
-    // the platform says the network is back; in the other handles too, should one of them deliver next.
+    // and its backoff holds from then on, as a server's wait (else it goes again at every success there, a storm of
+    // one request, and at every 'online'); in the other handles too, should one of them deliver next.
     const waitsOn = cause === 'network' && pending?.hurried ? 'server' : cause;
     if (pending) {
       pending.last = extra;

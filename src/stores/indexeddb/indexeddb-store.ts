@@ -55,7 +55,7 @@ export interface DataLossDetail {
   /** The database: the store's `dbName`, or its blobs' beside it (`<dbName>.blobs`). */
   readonly dbName: string;
   /** What the browser says was lost: `'total'` (Chromium deleted it and made it again, empty). */
-  readonly loss: string;
+  readonly loss: 'total' | (string & {});
   /** The browser's reason, as it gives it ("IndexedDB (database was corrupt): checksum mismatch"). */
   readonly message: string;
 }
@@ -113,7 +113,7 @@ export class IndexedDbStore extends EventTarget implements Store {
    * one is also a 'dataloss' event, sent before the queue's open resolves. Chromium says it once, to the first open
    * after it deleted a damaged database: the queues then open empty, and nothing else tells what they held is gone.
    */
-  readonly dataLoss: DataLossDetail[] = [];
+  readonly dataLoss: readonly DataLossDetail[] = [];
 
   constructor(options: IndexedDbStoreOptions = {}) {
     super();
@@ -162,7 +162,7 @@ export class IndexedDbStore extends EventTarget implements Store {
         onLost,
         onDataLoss: (loss, message) => {
           const detail: DataLossDetail = { dbName: name, loss, message };
-          this.dataLoss.push(detail);
+          (this.dataLoss as DataLossDetail[]).push(detail);
           this.dispatchEvent(new CustomEvent('dataloss', { detail }));
         },
       }),
