@@ -291,7 +291,7 @@ export class Deliverer {
     if (!this.#reachability.allowed) return expiry;
     const now = this.#c.options.clock.now();
     // A host's hold ending frees tasks that wait for nothing else.
-    const held = this.#reachability.holds.next(now);
+    const held = this.#reachability.holds.next();
     const wake = held === undefined ? this.#c.index.nextWake() : Math.min(held, this.#c.index.nextWake() ?? held);
     const probeAt = now + this.#reachability.probeIn();
     const next = this.#reachability.reachable ? wake : Math.max(wake ?? probeAt, probeAt);

@@ -70,7 +70,7 @@ export interface DeliveryContext {
   readonly waitsFrom: () => number;
   /** Something may go now that could not before (a held task acked after all): delivery looks again. */
   readonly kick: () => void;
-  /** True when a chain should stop before `next`: its run was stopped, or a higher priority task waits for its slot. */
+  /** True when a chain should stop before `next`: its run was stopped, its host asked for a wait, or a higher priority task waits for its slot. */
   readonly yields: (next: Entry, run: DeliveryRun) => boolean;
 }
 
@@ -100,8 +100,7 @@ export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<St
         await c.giveBack(requests.slice(i).flat(), lease);
         break;
       }
-      // Those `recall` took back are passed over once they are gone (removed, replaced, evicted); still pending, they
-      // stop the chain, as their lane's order needs.
+      // Those `recall` took back are passed over once gone (removed, replaced, evicted); still pending, they stop the chain.
       const request = unrecalled(requests[i]!, lease);
       const recalledHere = request.length < requests[i]!.length && requests[i]!.some((e) => !request.includes(e) && c.index.get(Number(e.id)));
       // Fresh from a take, a lease outlasts the request: only the store's doubt (see `outlasts`) may cut it at once.
@@ -247,7 +246,9 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
     const origin = options.batch ? undefined : originOf(ready[0]!.task.url);
     if (exchange.kind === 'response' || exchange.kind === 'redirect') c.reachability.saw(true, started, origin);
     else if (exchange.kind === 'error' && exchange.network) c.reachability.saw(false, started, origin);
-    const settled = await settle(c, ready, exchange, { lease, run, delivered, deadline, origin });
+    // On a Retry-After, a task sent alone holds the origin it is stored for (the index's; onBeforeSend may send it elsewhere).
+    const host = options.batchUrl !== undefined && (ready.length > 1 || batchable(ready[0]!.task)) ? undefined : originOf(ready[0]!.entry.value.url);
+    const settled = await settle(c, ready, exchange, { lease, run, delivered, deadline, origin, host });
     return settled === 'too-large' ? c.batchFit!.refused(c.index, ready.map((r) => r.entry)) : settled;
   } finally {
     deadline.end();

@@ -88,7 +88,7 @@ export class Dispatcher {
       batchFit: context.options.batch && new BatchFit(context.options.batch),
       giveBack: (entries, lease) => giveBack(this.#c, entries, lease),
       // Told offline (`setOnline(false)`), a chain sends nothing more: nothing at all is sent then; nor to a host held.
-      yields: (next, run) => !this.#on(run) || !context.reachability.allowed || hostHeld(context, next, context.options.clock.now()) || this.#yields(next),
+      yields: (next, run) => !this.#on(run) || !context.reachability.allowed || hostHeld(context, next) || this.#yields(next),
     };
     this.sweep = new ExpirySweep(this.#delivery);
     this.#ahead = new TakeAhead({
@@ -201,7 +201,8 @@ export class Dispatcher {
   /** Takes up to `free` units' worth of the tasks the index says may go now (probes, while offline). */
   async #take(free: number, run: DeliveryRun, now: number, again = true): Promise<Buffered[]> {
     const { index, reachability } = this.#c;
-    const chosen = index.take(this.#unitSize * free, now, (p) => this.#perLane(p), reachability.admits(now));
+    const held = reachability.holds.size === 0 ? undefined : (origin: string) => reachability.holds.held(origin);
+    const chosen = index.take(this.#unitSize * free, now, (p) => this.#perLane(p), reachability.admits(), held);
     const units = chosen.length === 0 ? [] : await leaseUnits(this.#delivery, chosen, run);
     // Passed over as leased, then found free (the lease ended meanwhile): taken again, as nothing else wakes the loop.
     return units.length > 0 || !again || !chosen.some((p) => p.state === 'ready') ? units : this.#take(free, run, now, false);
@@ -247,7 +248,7 @@ export class Dispatcher {
 
   /** Whether buffered `b` may not start at `now`: its lease could end in its request or is in doubt (see `outlasts`), or its host is held. */
   #unfit(b: Buffered, now: number): boolean {
-    return outlasts(this.#c.options, b.lease) || hostHeld(this.#c, b.unit[0]!, now);
+    return outlasts(this.#c.options, b.lease) || hostHeld(this.#c, b.unit[0]!);
   }
 
   /** Starts buffered units in up to `free` slots (for `run` if the run that took them is over); says how many tasks and slots that took. */

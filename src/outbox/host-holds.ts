@@ -1,4 +1,5 @@
-import type { PendingIndex } from './pending.js';
+import { monotonic, type Clock } from '../core/clock.js';
+import type { Pending, PendingIndex } from './pending.js';
 
 /** The most origins held at once: the one whose hold ends first is dropped first (its tasks go, and are told again). */
 const MAX_HELD = 1000;
@@ -8,41 +9,59 @@ const MAX_HELD = 1000;
  * tasks starts, in any group. A rate limit is the host's, not the request's: without this, every other task due at
  * that host would go and be told the same, one attempt each (a storm the server just asked to stop, and tasks sent
  * towards `max-attempts` for nothing). Kept in memory: a handle that starts afresh, or another that delivers, learns
- * it again from the next answer. Times are the wall clock's, as the tasks' own waits are.
+ * it again from the next answer. A hold ends by the first of two clocks: the monotonic one, which a wall clock stepped
+ * back does not stretch, and the wall clock, which a machine's sleep moves on (the monotonic one stands still then).
  */
 export class HostHolds {
-  readonly #until = new Map<string, number>();
+  readonly #clock: Clock;
+  /** When each hold ends, on the monotonic clock and on the wall clock. */
+  readonly #until = new Map<string, { readonly mono: number; readonly wall: number }>();
 
-  /** `origin` waits until `until` (a later hold wins; an earlier one does not shorten it). */
-  hold(origin: string, until: number): void {
-    if ((this.#until.get(origin) ?? -Infinity) >= until) return;
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  /** `origin` waits `ms` from now (a hold that ends later wins; one that ends sooner does not shorten it). */
+  hold(origin: string, ms: number): void {
+    const until = { mono: monotonic(this.#clock) + ms, wall: this.#clock.now() + ms };
+    const known = this.#until.get(origin);
+    if (known && this.#in(known) >= ms) return;
     this.#until.set(origin, until);
     if (this.#until.size > MAX_HELD) this.#until.delete(this.#first()!);
   }
 
-  /** True while `origin` is held at `now`; a hold that ended is forgotten. */
-  held(origin: string, now: number): boolean {
+  /** True while `origin` is held; a hold that ended is forgotten. */
+  held(origin: string): boolean {
     if (this.#until.size === 0) return false;
     const until = this.#until.get(origin);
     if (until === undefined) return false;
-    if (until > now) return true;
+    if (this.#in(until) > 0) return true;
     this.#until.delete(origin);
     return false;
   }
 
-  /** When the first hold after `now` ends (undefined: none), those ended forgotten: its tasks may go then, with nothing else to wake delivery. */
-  next(now: number): number | undefined {
+  /** How long until the hold `until` ends (0 or less: it did), by the first of its two clocks. */
+  #in(until: { readonly mono: number; readonly wall: number }): number {
+    return Math.min(until.mono - monotonic(this.#clock), until.wall - this.#clock.now());
+  }
+
+  /**
+   * When, on the wall clock, the first hold ends (undefined: none), those ended forgotten: its tasks may go then, with
+   * nothing else to wake delivery.
+   */
+  next(): number | undefined {
     let first: number | undefined;
     for (const [origin, until] of this.#until) {
-      if (until <= now) this.#until.delete(origin);
-      else if (first === undefined || until < first) first = until;
+      const left = this.#in(until);
+      if (left <= 0) this.#until.delete(origin);
+      else if (first === undefined || left < first) first = left;
     }
-    return first;
+    return first === undefined ? undefined : this.#clock.now() + first;
   }
 
   #first(): string | undefined {
     let first: [string, number] | undefined;
-    for (const entry of this.#until) if (!first || entry[1] < first[1]) first = entry;
+    for (const [origin, until] of this.#until) if (!first || this.#in(until) < first[1]) first = [origin, this.#in(until)];
     return first?.[0];
   }
 
@@ -51,10 +70,40 @@ export class HostHolds {
   }
 }
 
-/** Whether the host of `entry` (one task's origin stands for its unit's) asked for a wait that lasts past `now`. */
-export function hostHeld(c: { readonly index: PendingIndex; readonly reachability: { readonly holds: HostHolds } }, entry: { readonly id: string }, now: number): boolean {
+/** Whether the host of `entry` (one task's origin stands for its unit's) asked for a wait that lasts yet. */
+export function hostHeld(c: { readonly index: PendingIndex; readonly reachability: { readonly holds: HostHolds } }, entry: { readonly id: string }): boolean {
   const { holds } = c.reachability;
   if (holds.size === 0) return false;
   const pending = c.index.get(Number(entry.id));
-  return pending !== undefined && holds.held(pending.origin, now);
+  return pending !== undefined && holds.held(pending.origin);
+}
+
+/**
+ * The candidates a take found at a held host, by origin: kept off the candidates until their origin is held no more,
+ * so that a backlog there is neither looked through at every take (100 000 of them made a take of 50 others last
+ * seconds) nor outranks the tasks that may go.
+ */
+export class SetAside {
+  readonly #by = new Map<string, Set<Pending>>();
+
+  /** Sets `pending` aside; true, for a take to pass on. */
+  add(pending: Pending): true {
+    const aside = this.#by.get(pending.origin);
+    if (aside) aside.add(pending);
+    else this.#by.set(pending.origin, new Set([pending]));
+    return true;
+  }
+
+  delete(pending: Pending): void {
+    this.#by.get(pending.origin)?.delete(pending);
+  }
+
+  /** Takes back those of the origins `held` no longer holds (all, without `held`), to be offered again. */
+  *released(held: ((origin: string) => boolean) | undefined): Generator<Pending> {
+    for (const [origin, tasks] of this.#by) {
+      if (held?.(origin)) continue;
+      this.#by.delete(origin);
+      yield* tasks;
+    }
+  }
 }

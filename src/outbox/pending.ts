@@ -3,6 +3,7 @@ import { addKeyed, addTo, deleteFrom, type ByName } from './by-name.js';
 import type { QueueEntry } from '../core/queue-types.js';
 import { byPlace, byTurn, pendingOf, type Ordering, type Pending, type WaitCause } from './pending-task.js';
 import { Expiries } from './expiries.js';
+import { SetAside } from './host-holds.js';
 import { Lanes, type Lane } from './lanes.js';
 import type { StoredTask } from './task.js';
 import { Waits } from './waits.js';
@@ -19,7 +20,6 @@ const LEASE_RECHECK_MS = 5_000;
  * path looks at every task. Built from the queue on open, kept by the outbox as tasks come, go and change state.
  */
 export class PendingIndex {
-  readonly ordering: Ordering;
   readonly #tasks = new Map<number, Pending>();
   /** Task ids are the user's (an Idempotency-Key), and several pending tasks may share one. */
   readonly #byId: ByName = new Map();
@@ -29,12 +29,12 @@ export class PendingIndex {
   readonly #runnable: Candidates;
   readonly #waits = new Waits(this.#tasks);
   readonly #expiries = new Expiries(this.#tasks);
+  readonly #aside = new SetAside();
   #bytes = 0;
   /** The latest time `take` was asked about: a wait that ended by then is no wait. */
   #now = 0;
 
-  constructor(ordering: Ordering, readonly partitions = 1) {
-    this.ordering = ordering;
+  constructor(readonly ordering: Ordering, readonly partitions = 1) {
     this.#runnable = new Candidates(this.#tasks, partitions > 1 ? byTurn : byPlace);
   }
 
@@ -94,6 +94,7 @@ export class PendingIndex {
     this.#bytes -= pending.bytes;
     if (pending.key !== undefined) deleteFrom(this.#byKey, pending.key, pending);
     this.#expiries.remove(pending);
+    this.#aside.delete(pending);
     this.#set(pending, 'busy');
     if (pending.lane !== undefined) this.#offerLane(pending.lane);
     this.#runnable.sweepStale();
@@ -101,9 +102,8 @@ export class PendingIndex {
   }
 
   /**
-   * Learns where `tasks` are from `listed`, the queue's entries of those still in it, after this handle could not take
-   * or remove them: those gone (another handle delivered or removed them) are forgotten, and the others wait for what
-   * holds them (another handle's lease, a delay). Returns the ones gone.
+   * Learns where `tasks` are from `listed` (the queue's entries of those still in it), after this handle could not take or
+   * remove them: those gone (delivered or removed elsewhere) are forgotten, the others wait for their lease or delay. Returns those gone.
    */
   relearn(tasks: readonly Pending[], listed: readonly QueueEntry<StoredTask>[]): Pending[] {
     const found = new Map(listed.map((e) => [Number(e.id), e]));
@@ -126,10 +126,9 @@ export class PendingIndex {
   }
 
   /**
-   * May go once `until` has passed (at once when it has); its own `notBefore` is kept. Another handle's lease is
-   * looked at again within `LEASE_RECHECK_MS` of the latest take (at once by a handle that has taken nothing yet,
-   * which is how a tab or worker that opens or starts delivering finds a closed tab's tasks): its holder may be gone,
-   * and the queue then frees it at once.
+   * May go once `until` has passed (at once when it has); its own `notBefore` is kept. Another handle's lease is looked
+   * at again within `LEASE_RECHECK_MS` of the latest take (at once by a handle that has taken nothing yet, which is how
+   * a tab or worker that opens or starts delivering finds a closed tab's tasks): its holder may be gone, and is freed.
    */
   wait(pending: Pending, until: number, cause: WaitCause | undefined): void {
     if (this.#tasks.get(pending.seq) !== pending) return;
@@ -189,18 +188,19 @@ export class PendingIndex {
   /**
    * Up to `max` tasks that may go at `now`, higher priority first, then in queue order; with ordering, only a
    * lane's first pending task (or, `perLane(head)` > 1, its first consecutive ready ones) may go, of those `accept`
-   * accepts (the others stay candidates). They are marked busy.
+   * accepts (the others stay candidates). They are marked busy. Those of an origin `held` holds are set aside till it does not.
    */
-  take(max: number, now: number, perLane: (head: Pending) => number = () => 1, accept?: (p: Pending) => boolean): Pending[] {
+  take(max: number, now: number, perLane: (head: Pending) => number = () => 1, accept?: (p: Pending) => boolean, held?: (origin: string) => boolean): Pending[] {
     this.#now = Math.max(this.#now, now);
     this.#wakeUp(now);
+    for (const pending of this.#aside.released(held)) this.#offer(pending);
     const out: Pending[] = [];
     const passed: Pending[] = [];
     while (out.length < max) {
       const top = this.#runnable.pop();
       if (!top) break;
       if (top.state !== 'ready' || this.#tasks.get(top.seq) !== top) continue;
-      if (accept && !accept(top) && passed.push(top)) continue;
+      if ((held?.(top.origin) && this.#aside.add(top)) || (accept && !accept(top) && passed.push(top))) continue;
       if (top.lane === undefined) {
         this.#set(top, 'busy');
         out.push(top);

@@ -55,7 +55,7 @@ export class Reachability {
   /** Offline because requests to some origins failed (not by the platform's word): others may be probed at once. */
   #blamed = false;
   /** Origins that asked for a wait (a `Retry-After`): none of their tasks starts until it ends. */
-  readonly holds = new HostHolds();
+  readonly holds: HostHolds;
 
   constructor(options: {
     clock: Clock;
@@ -66,6 +66,7 @@ export class Reachability {
     probe: () => void;
   }) {
     this.#clock = options.clock;
+    this.holds = new HostHolds(options.clock);
     this.#policy = options.policy;
     this.#changed = options.changed;
     this.#wake = options.wake;
@@ -143,15 +144,9 @@ export class Reachability {
     return this.#blamed || this.#probeAt <= monotonic(this.#clock);
   }
 
-  /**
-   * Which tasks a take may choose at `now` (undefined: any): none of an origin held (see `HostHolds`), and while
-   * unreachable only the probes due (see `probeDue`).
-   */
-  admits(now: number): ((task: { readonly origin: string }) => boolean) | undefined {
-    const { holds } = this;
-    const probing = !this.#reachable;
-    if (!probing && holds.size === 0) return undefined;
-    return (task) => !holds.held(task.origin, now) && (!probing || this.probeDue(task.origin));
+  /** Which tasks a take may choose (undefined: any): while unreachable, only the probes due (see `probeDue`). */
+  admits(): ((task: { readonly origin: string }) => boolean) | undefined {
+    return this.#reachable ? undefined : (task) => this.probeDue(task.origin);
   }
 
   /** Overrides what sends and hints say, until called again. */

@@ -34,6 +34,8 @@ interface Attempt {
   readonly deadline: Deadline;
   /** Where the request went (undefined: a batch), as `Reachability.saw` was told. */
   readonly origin: string | undefined;
+  /** The origin a `Retry-After` on its answer holds (see `HostHolds`): its task's as stored, as the index knows it (undefined: a batch). */
+  readonly host: string | undefined;
 }
 
 /**
@@ -116,12 +118,15 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
   const secrets = exchange.kind === 'response' || exchange.kind === 'error' ? exchange.secrets : [];
   const extra = outcome instanceof Error ? { error: errorText(outcome, secrets) } : { status: outcome.status };
   try {
+    // A wait the server asked for holds its host, every group's tasks there, not only these (see `HostHolds`): on any
+    // answer judged a retry, whatever became of these tasks (dead at their limits, or superseded), the host's wait
+    // stands. No longer than `retry.maxAgeMs`, which no task's own wait outlasts.
+    const judgedRetry = to.retry[0] !== undefined || to.dead.some(({ verdict }) => verdict.kind === 'dead' && verdict.reason !== 'status' && verdict.reason !== 'network');
+    const asked = a.host === undefined || outcome instanceof Error || !judgedRetry ? undefined : parseRetryAfter(outcome.headers.get('retry-after'), now, outcome.headers.get('date'));
+    if (asked) c.reachability.holds.hold(a.host!, Math.min(asked, options.retry.maxAgeMs));
     await c.toDead(to.dead.map(({ entry, verdict }) => ({ entry, reason: (verdict as Extract<Verdict, { kind: 'dead' }>).reason, ...extra })), a.lease, a.run);
     const retrying = to.retry;
     if (!retrying[0]) return true;
-    // A wait the server asked for holds its host, every group's tasks there, not only these (see `HostHolds`).
-    const asked = a.origin === undefined || outcome instanceof Error ? undefined : parseRetryAfter(outcome.headers.get('retry-after'), now, outcome.headers.get('date'));
-    if (asked) c.reachability.holds.hold(a.origin!, c.waitsFrom() + asked);
     await retry(c, retrying, retrying[0]!.verdict as Extract<Verdict, { kind: 'retry' }>, extra, a);
     return false;
   } finally {

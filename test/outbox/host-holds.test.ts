@@ -2,38 +2,59 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { HostHolds } from '../../src/outbox/host-holds.js';
 import { FaultServer } from './fault-server.js';
 import { rig, type Rig } from './helpers.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 /** Lets promise callbacks and real I/O run while the fake clock stands still. */
 const io = (ms = 30) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('HostHolds', () => {
-  it('holds an origin until its time, a later hold winning, and forgets it once over', () => {
-    const holds = new HostHolds();
+  it('holds an origin for its time, a later end winning, and forgets it once over', () => {
+    const clock = new FakeClock();
+    const holds = new HostHolds(clock);
     holds.hold('http://a', 1000);
     holds.hold('http://a', 500);
-    expect(holds.held('http://a', 999)).toBe(true);
-    expect(holds.held('http://b', 0)).toBe(false);
-    holds.hold('http://a', 2000);
-    expect(holds.next(0)).toBe(2000);
-    expect(holds.held('http://a', 2000)).toBe(false);
+    clock.advance(999);
+    expect(holds.held('http://a')).toBe(true);
+    expect(holds.held('http://b')).toBe(false);
+    holds.hold('http://a', 1001);
+    expect(holds.next()).toBe(clock.now() + 1001);
+    clock.advance(1001);
+    expect(holds.held('http://a')).toBe(false);
     expect(holds.size).toBe(0);
   });
 
   it('next() forgets holds that ended, so that an idle outbox sets no timer for them', () => {
-    const holds = new HostHolds();
+    const clock = new FakeClock();
+    const holds = new HostHolds(clock);
     holds.hold('http://a', 100);
     holds.hold('http://b', 300);
-    expect(holds.next(200)).toBe(300);
+    clock.advance(200);
+    expect(holds.next()).toBe(clock.now() + 100);
     expect(holds.size).toBe(1);
-    expect(holds.next(300)).toBeUndefined();
+    clock.advance(100);
+    expect(holds.next()).toBeUndefined();
+  });
+
+  it('ends by the first of two clocks: a wall clock stepped back does not stretch it, a step forward (a sleep) ends it', () => {
+    const clock = new FakeClock();
+    const holds = new HostHolds(clock);
+    holds.hold('http://a', 60_000);
+    clock.step(-3_600_000);
+    expect(holds.next()).toBe(clock.now() + 60_000);
+    clock.advance(60_000);
+    expect(holds.held('http://a')).toBe(false);
+    holds.hold('http://b', 60_000);
+    // A machine asleep for an hour: the monotonic clock stood still, the wall clock moved on.
+    clock.step(3_600_000);
+    expect(holds.held('http://b')).toBe(false);
   });
 
   it('remembers at most 1 000 origins, dropping the one whose hold ends first', () => {
-    const holds = new HostHolds();
+    const holds = new HostHolds(new FakeClock());
     for (let i = 0; i < 1001; i++) holds.hold(`http://h${i}`, 10_000 - i);
     expect(holds.size).toBe(1000);
-    expect(holds.held('http://h1000', 0)).toBe(false);
-    expect(holds.held('http://h0', 0)).toBe(true);
+    expect(holds.held('http://h1000')).toBe(false);
+    expect(holds.held('http://h0')).toBe(true);
   });
 });
 
