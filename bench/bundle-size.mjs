@@ -249,13 +249,15 @@ const KB = 1024;
  * failure (a reason phrase fetch refuses, a 2xx body broken off, an answer fetch cannot parse, its own 300 s limits),
  * a request reset every time kept to its backoff, a live response of status 600 to 999 letting go of its timer, and
  * acks committed at once while a stop waits.
- * Then both (to 27.3 KB and 59.4 KB, measured 27.21 KB and 59.30 KB, 0.12 KB and 0.72 KB more) for the attacks of the
+ * Then both (to 27.3 KB and 59.9 KB, measured 27.21 KB and 59.81 KB, 0.12 KB and 1.23 KB more) for the attacks of the
  * round after: IndexedDbStore telling a database Chromium deleted as damaged ('dataloss'), arrays of a class of their
  * own refused by the JSON check, keyless pushes starting at a partition each handle draws; and in the Outbox, a
  * Retry-After holding its host (not only its task), JSON bodies nested too deep for a dead letter stored beside their
  * task, header names of Object.prototype's, a method checked before it is upper-cased, tasks of several partitions
  * taken and evicted by age, a live response's clone keeping its status 600 to 999, and a service worker without
- * Background Sync flushing again what a flush left.
+ * Background Sync flushing again what a flush left, and a sync event probing again within itself. The host holds grew
+ * most: tasks at a held host set aside off the candidates (a backlog there was looked through at every take), and a
+ * hold ended by the first of two clocks.
  */
 export const rows = [
   {
@@ -276,7 +278,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 59.4 * KB,
+    limit: 59.9 * KB,
   },
 ];
 
