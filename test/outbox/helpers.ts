@@ -147,3 +147,26 @@ export function handlesOf(name: string) {
   });
   return shared;
 }
+
+/** Lets promise callbacks and real I/O run while a fake clock stands still. */
+export const io = (ms = 30) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Moves `clock` `ms` forward in `steps`, letting the outbox work between steps; says how many timers fired. */
+export async function pass(clock: FakeClock, ms: number, steps = 10): Promise<number> {
+  const before = clock.fired;
+  for (let i = 0; i < steps; i++) {
+    clock.advance(ms / steps);
+    await io(5);
+  }
+  return clock.fired - before;
+}
+
+/** Has `server` answer its first request 429 with Retry-After `value` (and `extra` headers), the others as it would. */
+export function limitFirst(server: FaultServer, value: string | number = '60', extra: Record<string, string> = {}): void {
+  let first = true;
+  server.script(() => {
+    if (!first) return undefined;
+    first = false;
+    return { status: 429, headers: { 'retry-after': String(value), ...extra } };
+  });
+}

@@ -1,11 +1,22 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { HostHolds } from '../../src/outbox/host-holds.js';
 import { FaultServer } from './fault-server.js';
-import { rig, type Rig } from './helpers.js';
+import { io, limitFirst, next, pass, rig, type Rig } from './helpers.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { Queue } from '../../src/core/queue.js';
+import { FakeLockManager } from '../support/fake-locks.js';
 
-/** Lets promise callbacks and real I/O run while the fake clock stands still. */
-const io = (ms = 30) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The rig and the second server of the test that runs: one teardown for every describe below. */
+let r: Rig;
+let other: FaultServer | undefined;
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await r?.teardown();
+  vi.unstubAllGlobals();
+  r = undefined as unknown as Rig;
+  await other?.close();
+  other = undefined;
+});
 
 describe('HostHolds', () => {
   it('holds an origin for its time, a later end winning, and forgets it once over', () => {
@@ -59,23 +70,6 @@ describe('HostHolds', () => {
 });
 
 describe('a Retry-After holds its host, not only its task', () => {
-  let r: Rig;
-  let other: FaultServer | undefined;
-  afterEach(async () => {
-    await r.teardown();
-    await other?.close();
-    other = undefined;
-  });
-
-  /** Sends 429 with Retry-After: 60 to the first request, 200 to every other. */
-  const limitFirst = (server: FaultServer) => {
-    let first = true;
-    server.script(() => {
-      if (!first) return undefined;
-      first = false;
-      return { status: 429, headers: { 'retry-after': '60' } };
-    });
-  };
 
   it("without ordering: the host's other tasks wait out the hold (no request, no attempt), then all go", async () => {
     r = await rig({ ordering: 'none', concurrency: 1 });
@@ -162,5 +156,354 @@ describe('a Retry-After holds its host, not only its task', () => {
     expect(result.sent).toBe(0);
     expect(r.server.received).toHaveLength(1);
     expect(result.remaining).toBe(4);
+  });
+});
+
+describe('host holds: edges', () => {
+
+  it('a wall clock stepped back during a hold does not stretch the hold by the step', async () => {
+    r = await rig({ ordering: 'none', concurrency: 1 });
+    limitFirst(r.server, 60);
+    await r.outbox.enqueue({ url: '/a' });
+    await r.outbox.enqueue({ url: '/b' });
+    r.outbox.start();
+    await r.server.waitFor(1);
+    await io(100);
+    expect(r.server.received).toHaveLength(1);
+    // An hour back (NTP): the 60 s asked for must still end about 60 s from now, as the task's own wait does.
+    r.clock.step(-3_600_000);
+    for (let i = 0; i < 4; i++) {
+      r.clock.advance(60_000);
+      await io(50);
+    }
+    await io(100);
+    expect(r.server.delivered.map((q) => q.path).sort()).toEqual(['/a', '/b']);
+  });
+
+  it('onBeforeSend that moves a task to another origin: the hold lands on the edited origin, the stored one is not held', async () => {
+    other = await FaultServer.start();
+    const target = other.url;
+    // Tasks are stored for r.server's origin and sent to `other` (a region, a failover host, a proxy).
+    r = await rig({ ordering: 'none', concurrency: 1, onBeforeSend: (task) => ({ ...task, url: task.url.replace(/^http:\/\/[^/]+/, target) }) });
+    other.script(() => ({ status: 429, headers: { 'retry-after': '60' } }));
+    for (let i = 0; i < 5; i++) await r.outbox.enqueue({ url: `/t${i}` });
+    r.outbox.start();
+    await other.waitFor(1);
+    await io(300);
+    // The host that answered asked for a minute's wait: one request, one attempt.
+    expect(other.received).toHaveLength(1);
+    expect(r.events('retry')).toHaveLength(1);
+  });
+
+  it("with batch, a task that goes alone (not batchable) and gets a Retry-After does not hold its host", async () => {
+    r = await rig({ ordering: 'none', concurrency: 1, batch: { url: '/batch', maxItems: 10 } as never });
+    r.server.script((q) => (q.path.startsWith('/put') ? { status: 429, headers: { 'retry-after': '60' } } : undefined));
+    for (let i = 0; i < 5; i++) await r.outbox.enqueue({ url: `/put${i}`, method: 'PUT', body: 'x' });
+    r.outbox.start();
+    await r.server.waitFor(1);
+    await io(300);
+    // Not a batch: its Retry-After holds its host, as README says of any answer judged a retry.
+    expect(r.server.received).toHaveLength(1);
+  });
+
+  it('a Retry-After that sends its (old) task to dead as max-age holds no host: every other task there goes and is told the same', async () => {
+    r = await rig({ ordering: 'none', concurrency: 1, retry: { maxAgeMs: 3_600_000 } });
+    // The first task is old: 50 minutes when it is sent; the others are fresh.
+    await r.outbox.enqueue({ url: '/old' });
+    r.clock.advance(50 * 60_000);
+    for (let i = 0; i < 5; i++) await r.outbox.enqueue({ url: `/fresh${i}` });
+    // The host is rate limited for 15 minutes: each answer says so.
+    r.server.script(() => ({ status: 429, headers: { 'retry-after': '900' } }));
+    r.outbox.start();
+    await r.server.waitFor(1);
+    await io(400);
+    expect(r.events('dead').map((d) => (d as { reason: string }).reason)).toContain('max-age');
+    // The server asked for 15 minutes: the fresh tasks at that host wait them out unsent.
+    expect(r.server.received).toHaveLength(1);
+  });
+});
+
+describe('host holds: cost', () => {
+
+  it('a backlog at a held host is looked through at every take while other hosts deliver', async () => {
+    r = await rig({ ordering: 'none', concurrency: 2 });
+    other = await FaultServer.start();
+    limitFirst(r.server, 3600);
+    await r.outbox.enqueue({ url: '/first' });
+    r.outbox.start();
+    await r.server.waitFor(1);
+    await io(100);
+    const HELD = 2000;
+    for (let i = 0; i < HELD; i += 500) await r.outbox.enqueueMany(Array.from({ length: 500 }, (_, j) => ({ url: `/held${i + j}` })));
+    const looks = vi.spyOn(HostHolds.prototype, 'held');
+    await r.outbox.enqueueMany(Array.from({ length: 50 }, (_, i) => ({ url: `${other!.url}/free${i}` })));
+    await other.waitFor(50);
+    await io(100);
+    expect(other.delivered).toHaveLength(50);
+    expect(r.server.received).toHaveLength(1);
+    // Choosing the next tasks should cost about the tasks chosen, not the held backlog at every take.
+    expect(looks.mock.calls.length).toBeLessThan(50 * 20);
+  });
+});
+
+describe('host holds: priority', () => {
+
+  for (const ordering of ['none', 'group'] as const) {
+    it(`a high-priority task at a held host (${ordering}) does not make tasks to other hosts go back and be taken again at every turn`, async () => {
+      r = await rig({ ordering, concurrency: 1 });
+      other = await FaultServer.start();
+      limitFirst(r.server, 3600);
+      await r.outbox.enqueue({ url: '/first', group: 'a' });
+      r.outbox.start();
+      await r.server.waitFor(1);
+      await io(100);
+      await r.outbox.enqueue({ url: '/urgent', priority: 'high', group: 'c' });
+      const takes = vi.spyOn(Queue.prototype, 'take');
+      await r.outbox.enqueueMany(Array.from({ length: 40 }, (_, i) => ({ url: `${other!.url}/free${i}`, group: 'b' })));
+      await other.waitFor(40);
+      await io(200);
+      expect(other.delivered).toHaveLength(40);
+      expect(r.server.received).toHaveLength(1);
+      // Without the held task: about 6 takes (none) or 3 (group).
+      expect(takes.mock.calls.length).toBeLessThan(12);
+    });
+  }
+});
+
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+
+/** Starts delivery of /first (answered 429 with Retry-After `value`), then enqueues `more`. */
+async function holdHost(r: Rig, value = '60', extra: Record<string, string> = {}) {
+  limitFirst(r.server, value, extra);
+  await r.outbox.enqueue({ url: '/first' });
+  r.outbox.start();
+  await r.server.waitFor(1);
+  await io(100);
+}
+
+describe('host holds: scenarios', () => {
+
+  it('a day-long hold: about a timer a minute, nothing sent, all sent after', async () => {
+    r = await rig({ ordering: 'none', concurrency: 2 });
+    await holdHost(r, String(86_400));
+    for (let i = 0; i < 5; i++) await r.outbox.enqueue({ url: `/t${i}` });
+    await io(100);
+    expect(await pass(r.clock, HOUR, 240)).toBeLessThanOrEqual(65);
+    expect(await pass(r.clock, DAY - HOUR - 2000, 20)).toBeLessThanOrEqual(1500);
+    expect(r.server.received).toHaveLength(1);
+    await pass(r.clock, 63_000, 3);
+    await io(200);
+    expect(r.server.delivered).toHaveLength(6);
+  });
+
+  it('Retry-After: 0 holds nothing', async () => {
+    r = await rig({ ordering: 'none', concurrency: 1 });
+    await holdHost(r, '0');
+    await r.outbox.enqueue({ url: '/b' });
+    await r.server.waitFor(2);
+    await io(50);
+    expect(r.server.delivered.map((q) => q.path)).toEqual(['/b']);
+  });
+
+  it('expiresAt during a hold: dead as expired at its time, unsent', async () => {
+    r = await rig({ ordering: 'none', concurrency: 1 });
+    await holdHost(r, '600');
+    await r.outbox.enqueue({ url: '/exp', expiresAt: r.clock.now() + 30_000 });
+    await io(50);
+    const dead = next<{ reason: string }>(r.outbox, 'dead');
+    await pass(r.clock, 31_000, 3);
+    expect((await dead).reason).toBe('expired');
+    expect(r.server.received).toHaveLength(1);
+  });
+
+  it('notBefore inside a hold: sent when the hold ends; notBefore after it: at notBefore', async () => {
+    r = await rig({ ordering: 'none', concurrency: 1 });
+    await holdHost(r, '60');
+    await r.outbox.enqueue({ url: '/nb1', notBefore: r.clock.now() + 10_000 });
+    await r.outbox.enqueue({ url: '/nb2', notBefore: r.clock.now() + 120_000 });
+    await pass(r.clock, 55_000, 11);
+    expect(r.server.received).toHaveLength(1);
+    await pass(r.clock, 10_000, 2);
+    await io(100);
+    expect(r.server.delivered.map((q) => q.path).sort()).toEqual(['/first', '/nb1']);
+    await pass(r.clock, 60_000, 6);
+    await io(100);
+    expect(r.server.delivered.map((q) => q.path)).toContain('/nb2');
+  });
+
+  it('flush during a hold with tasks elsewhere: counts those, leaves the held ones, returns', async () => {
+    r = await rig({ ordering: 'group', concurrency: 2 });
+    other = await FaultServer.start();
+    limitFirst(r.server, '600');
+    await r.outbox.enqueue({ url: '/first', group: 'a' });
+    expect(await r.outbox.flush()).toMatchObject({ retried: 1 });
+    for (let i = 0; i < 3; i++) await r.outbox.enqueue({ url: `/h${i}`, group: `g${i}`, priority: 'high' });
+    for (let i = 0; i < 4; i++) await r.outbox.enqueue({ url: `${other.url}/o${i}`, group: 'o' });
+    expect(await r.outbox.flush()).toMatchObject({ sent: 4, retried: 0, remaining: 4 });
+    expect(r.server.received).toHaveLength(1);
+  });
+
+  it('told offline then online during a hold: the hold stands; all go after it', async () => {
+    r = await rig({ ordering: 'none', concurrency: 1 });
+    await holdHost(r, '60');
+    await r.outbox.enqueue({ url: '/b' });
+    r.outbox.setOnline(false);
+    await pass(r.clock, 10_000, 2);
+    r.outbox.setOnline(true);
+    await io(100);
+    expect(r.server.received).toHaveLength(1);
+    await pass(r.clock, 62_000, 4);
+    await io(200);
+    expect(r.server.delivered.map((q) => q.path).sort()).toEqual(['/b', '/first']);
+  });
+
+  it('probing (another host down) and a held host: the held host waits its hold, then goes; no spin', async () => {
+    r = await rig({ ordering: 'none', concurrency: 1 });
+    other = await FaultServer.start();
+    await holdHost(r, '120');
+    await r.outbox.enqueue({ url: '/b' });
+    await other.down();
+    await r.outbox.enqueue({ url: `${other.url}/down` });
+    await io(200);
+    expect(r.outbox.online).toBe(false);
+    const fired = await pass(r.clock, 110_000, 22);
+    expect(fired).toBeLessThan(60);
+    expect(r.server.received).toHaveLength(1);
+    await pass(r.clock, 70_000, 7);
+    await io(200);
+    expect(r.server.delivered.map((q) => q.path).sort()).toEqual(['/b', '/first']);
+  });
+
+  it('stop() and start() during a hold: still held, then all go', async () => {
+    r = await rig({ ordering: 'none', concurrency: 1 });
+    await holdHost(r, '60');
+    await r.outbox.enqueue({ url: '/b' });
+    await r.outbox.stop();
+    r.outbox.start();
+    await io(100);
+    expect(r.server.received).toHaveLength(1);
+    await pass(r.clock, 62_000, 4);
+    await io(200);
+    expect(r.server.delivered).toHaveLength(2);
+  });
+
+  it("classify 'retry' on a 200 with Retry-After holds the host", async () => {
+    r = await rig({ ordering: 'none', concurrency: 1, classify: (o) => (o instanceof Error ? 'retry' : o.headers.get('retry-after') ? 'retry' : 'sent') });
+    r.server.next({ status: 200, headers: { 'retry-after': '60' } });
+    await r.outbox.enqueue({ url: '/first' });
+    r.outbox.start();
+    await r.server.waitFor(1);
+    await io(100);
+    await r.outbox.enqueue({ url: '/b' });
+    await io(100);
+    expect(r.server.received).toHaveLength(1);
+    await pass(r.clock, 62_000, 4);
+    await io(200);
+    // The server counts the first 200 too (classify made it a retry).
+    expect(r.server.received.map((q) => q.path).sort()).toEqual(['/b', '/first', '/first']);
+    expect(r.events('sent')).toHaveLength(2);
+  });
+
+  it('a hold set while the rest of the host is in flight or taken ahead: none stuck after it', async () => {
+    r = await rig({ ordering: 'none', concurrency: 3 });
+    let first = true;
+    r.server.script(() => {
+      if (!first) return { delayMs: 80 };
+      first = false;
+      return { status: 429, headers: { 'retry-after': '60' }, delayMs: 40 };
+    });
+    await r.outbox.enqueueMany(Array.from({ length: 30 }, (_, i) => ({ url: `/t${i}` })));
+    r.outbox.start();
+    await io(600);
+    const before = r.server.received.length;
+    expect(before).toBeLessThan(6);
+    await pass(r.clock, 62_000, 4);
+    await r.server.waitFor(31);
+    await io(300);
+    expect(new Set(r.server.delivered.map((q) => q.path)).size).toBe(30);
+    expect(await r.outbox.list()).toEqual([]);
+  });
+
+  it('a hold set mid-flush: the flush returns at once with the right counts, the rest pending', async () => {
+    r = await rig({ ordering: 'none', concurrency: 3 });
+    let n = 0;
+    r.server.script(() => (++n === 2 ? { status: 429, headers: { 'retry-after': '600' }, delayMs: 20 } : { delayMs: 60 }));
+    await r.outbox.enqueueMany(Array.from({ length: 12 }, (_, i) => ({ url: `/t${i}` })));
+    const result = await r.outbox.flush();
+    const sent = r.server.delivered.length;
+    expect(result).toMatchObject({ sent, retried: 1, dead: 0, remaining: 12 - sent });
+    expect(r.server.received.length).toBe(sent + 1);
+    expect(sent).toBeLessThan(6);
+  });
+
+  it('stop() and close() during a hold with a chain in flight and one taken ahead: both settle; a reopened handle sends every task once', async () => {
+    r = await rig({ ordering: 'group', concurrency: 2 });
+    let limited = false;
+    r.server.script((q) => {
+      if (q.path !== '/a1' || limited) return { delayMs: 40 };
+      limited = true;
+      return { status: 429, headers: { 'retry-after': '600' }, delayMs: 100 };
+    });
+    await r.outbox.enqueue({ url: '/a1', group: 'a' });
+    for (let i = 0; i < 40; i++) await r.outbox.enqueue({ url: `/b${i}`, group: 'b' });
+    r.outbox.start();
+    await r.server.waitFor(3);
+    await io(300);
+    await r.outbox.stop();
+    await r.outbox.close();
+    const sentBefore = r.server.delivered.length;
+    expect(sentBefore).toBeLessThan(15);
+    await r.open();
+    r.clock.advance(601_000);
+    await r.outbox.flush();
+    const paths = r.server.delivered.map((q) => q.path);
+    expect(new Set(paths).size).toBe(41);
+    expect(paths).toHaveLength(41);
+  });
+
+  it('a step forward past the hold: sent within a minute', async () => {
+    r = await rig({ ordering: 'none', concurrency: 1 });
+    await holdHost(r, '3600');
+    await r.outbox.enqueue({ url: '/b' });
+    r.clock.step(HOUR);
+    await pass(r.clock, 61_000, 2);
+    await io(200);
+    expect(r.server.delivered.map((q) => q.path).sort()).toEqual(['/b', '/first']);
+  });
+
+  it('an HTTP date a day ahead (with Date) holds the host a day', async () => {
+    r = await rig({ ordering: 'none', concurrency: 1 });
+    const now = r.clock.now();
+    await holdHost(r, new Date(now + DAY).toUTCString(), { date: new Date(now).toUTCString() });
+    await r.outbox.enqueue({ url: '/b' });
+    await pass(r.clock, DAY - 120_000, 30);
+    expect(r.server.received).toHaveLength(1);
+    await pass(r.clock, 180_000, 6);
+    await io(200);
+    expect(r.server.delivered).toHaveLength(2);
+  });
+});
+
+describe('host holds: two handles (tabs, one delivery lock)', () => {
+
+  it('the delivering handle keeps the hold for tasks another handle enqueues; once it stops, the other learns again (documented)', async () => {
+    const manager = new FakeLockManager();
+    vi.stubGlobal('navigator', { locks: manager.context() });
+    r = await rig({ ordering: 'none', concurrency: 1 });
+    const a = r.outbox;
+    await holdHost(r, '600');
+    vi.stubGlobal('navigator', { locks: manager.context() });
+    const b = await r.open();
+    b.start();
+    await b.enqueue({ url: '/from-b' });
+    await io(300);
+    expect(r.server.received).toHaveLength(1);
+    await a.stop();
+    await r.server.waitFor(2);
+    await io(100);
+    expect(r.server.delivered.map((q) => q.path)).toEqual(['/from-b']);
+    // /first keeps its own stored wait in the other handle too.
+    expect((await b.list()).map((t) => t.url.replace(/^http:\/\/[^/]+/, ''))).toEqual(['/first']);
   });
 });

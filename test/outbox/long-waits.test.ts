@@ -2,21 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Queue } from '../../src/core/queue.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { next, rig, type Rig } from './helpers.js';
+import { io, next, pass, rig, type Rig } from './helpers.js';
 
 const DAY = 86_400_000;
-/** Lets promise callbacks and real I/O run while the fake clock stands still. */
-const io = (ms = 20) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Moves the clock `ms` forward in `steps`, letting the outbox work between steps; says how many timers fired. */
-async function pass(clock: FakeClock, ms: number, steps = 10): Promise<number> {
-  const before = clock.fired;
-  for (let i = 0; i < steps; i++) {
-    clock.advance(ms / steps);
-    await io(5);
-  }
-  return clock.fired - before;
-}
 
 const HOUR = 3_600_000;
 

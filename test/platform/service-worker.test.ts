@@ -490,15 +490,10 @@ describe('backgroundSync(): a page message while a sync event delivers', () => {
   });
 });
 
-/** An outbox double: counts flushes; `remaining` is what each flush leaves. */
-class FlushCounter extends EventTarget {
-  flushes = 0;
-  remaining = 1;
-  async flush() {
-    this.flushes++;
-    return { sent: 0, retried: this.remaining, dead: 0, remaining: this.remaining };
-  }
-  async size() {
+/** The outbox double whose flushes leave `remaining` (one at first), which it says it holds. */
+class FlushCounter extends FakeOutbox {
+  override remaining = 1;
+  override async size() {
     return this.remaining;
   }
 }
