@@ -157,9 +157,11 @@ export class Dispatcher {
     const head = this.#buffer[0] && this.#c.index.get(Number(this.#buffer[0].unit[0]!.id));
     if (head && this.#c.index.outranked(head, true)) for (const b of this.#buffer.splice(0)) await giveBack(this.#c, b.unit, b.lease);
     // Given back: those whose lease could end during their request, and those of a host that asked for a wait.
-    const unfit = this.#buffer.filter((b) => this.#unfit(b, now));
-    if (unfit[0]) this.#buffer.splice(0, this.#buffer.length, ...this.#buffer.filter((b) => !unfit.includes(b)));
-    for (const b of unfit) await giveBack(this.#c, b.unit, b.lease);
+    if (this.#buffer.some((b) => this.#unfit(b))) {
+      const unfit = this.#buffer.filter((b) => this.#unfit(b));
+      this.#buffer.splice(0, this.#buffer.length, ...this.#buffer.filter((b) => !unfit.includes(b)));
+      for (const b of unfit) await giveBack(this.#c, b.unit, b.lease);
+    }
     let started = this.#startBuffered(free, run);
     free -= started.slots;
     // Refilled below half, after starting what was there: the take's commit overlaps requests in flight.
@@ -223,7 +225,7 @@ export class Dispatcher {
   #startAhead(b: Buffered): boolean {
     const { options, index } = this.#c;
     const first = index.get(Number(b.unit[0]!.id));
-    const ok = this.#active.size < options.concurrency && this.#goesOn(b.run) && !this.#unfit(b, options.clock.now()) && !(first && index.outranked(first));
+    const ok = this.#active.size < options.concurrency && this.#goesOn(b.run) && !this.#unfit(b) && !(first && index.outranked(first));
     if (ok) this.#start(b, b.run);
     return ok;
   }
@@ -246,8 +248,8 @@ export class Dispatcher {
     return run.parked ? !run.over : this.#c.running();
   }
 
-  /** Whether buffered `b` may not start at `now`: its lease could end in its request or is in doubt (see `outlasts`), or its host is held. */
-  #unfit(b: Buffered, now: number): boolean {
+  /** Whether buffered `b` may not start now: its lease could end in its request or is in doubt (see `outlasts`), or its host is held. */
+  #unfit(b: Buffered): boolean {
     return outlasts(this.#c.options, b.lease) || hostHeld(this.#c, b.unit[0]!);
   }
 
