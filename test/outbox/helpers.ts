@@ -151,6 +151,11 @@ export function handlesOf(name: string) {
 /** Lets promise callbacks and real I/O run while a fake clock stands still. */
 export const io = (ms = 30) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Real time passes until `condition` holds, or `ms` (then the test's own expectation says what is missing). */
+export async function until(condition: () => boolean, ms = 10_000): Promise<void> {
+  for (const end = Date.now() + ms; !condition() && Date.now() < end; ) await io(10);
+}
+
 /** Moves `clock` `ms` forward in `steps`, letting the outbox work between steps; says how many timers fired. */
 export async function pass(clock: FakeClock, ms: number, steps = 10): Promise<number> {
   const before = clock.fired;
