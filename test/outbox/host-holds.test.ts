@@ -271,6 +271,11 @@ describe('host holds: priority', () => {
 });
 
 const DAY = 86_400_000;
+/**
+ * For tests that move the fake clock far while real requests are out: a jump past `timeoutMs` would time out a request
+ * the server answers (and it would go again), which a loaded machine's slower I/O makes likely.
+ */
+const JUMPS = { timeoutMs: 7 * DAY };
 const HOUR = 3_600_000;
 
 /** Starts delivery of /first (answered 429 with Retry-After `value`), then enqueues `more`. */
@@ -285,7 +290,7 @@ async function holdHost(r: Rig, value = '60', extra: Record<string, string> = {}
 describe('host holds: scenarios', () => {
 
   it('a day-long hold: about a timer a minute, nothing sent, all sent after', async () => {
-    r = await rig({ ordering: 'none', concurrency: 2 });
+    r = await rig({ ...JUMPS, ordering: 'none', concurrency: 2 });
     await holdHost(r, String(86_400));
     for (let i = 0; i < 5; i++) await r.outbox.enqueue({ url: `/t${i}` });
     await io(100);
@@ -307,7 +312,7 @@ describe('host holds: scenarios', () => {
   });
 
   it('expiresAt during a hold: dead as expired at its time, unsent', async () => {
-    r = await rig({ ordering: 'none', concurrency: 1 });
+    r = await rig({ ...JUMPS, ordering: 'none', concurrency: 1 });
     await holdHost(r, '600');
     await r.outbox.enqueue({ url: '/exp', expiresAt: r.clock.now() + 30_000 });
     await io(50);
@@ -318,7 +323,7 @@ describe('host holds: scenarios', () => {
   });
 
   it('notBefore inside a hold: sent when the hold ends; notBefore after it: at notBefore', async () => {
-    r = await rig({ ordering: 'none', concurrency: 1 });
+    r = await rig({ ...JUMPS, ordering: 'none', concurrency: 1 });
     await holdHost(r, '60');
     await r.outbox.enqueue({ url: '/nb1', notBefore: r.clock.now() + 10_000 });
     await r.outbox.enqueue({ url: '/nb2', notBefore: r.clock.now() + 120_000 });
@@ -345,7 +350,7 @@ describe('host holds: scenarios', () => {
   });
 
   it('told offline then online during a hold: the hold stands; all go after it', async () => {
-    r = await rig({ ordering: 'none', concurrency: 1 });
+    r = await rig({ ...JUMPS, ordering: 'none', concurrency: 1 });
     await holdHost(r, '60');
     await r.outbox.enqueue({ url: '/b' });
     r.outbox.setOnline(false);
@@ -359,7 +364,7 @@ describe('host holds: scenarios', () => {
   });
 
   it('probing (another host down) and a held host: the held host waits its hold, then goes; no spin', async () => {
-    r = await rig({ ordering: 'none', concurrency: 1 });
+    r = await rig({ ...JUMPS, ordering: 'none', concurrency: 1 });
     other = await FaultServer.start();
     await holdHost(r, '120');
     await r.outbox.enqueue({ url: '/b' });
@@ -376,7 +381,7 @@ describe('host holds: scenarios', () => {
   });
 
   it('stop() and start() during a hold: still held, then all go', async () => {
-    r = await rig({ ordering: 'none', concurrency: 1 });
+    r = await rig({ ...JUMPS, ordering: 'none', concurrency: 1 });
     await holdHost(r, '60');
     await r.outbox.enqueue({ url: '/b' });
     await r.outbox.stop();
@@ -389,7 +394,7 @@ describe('host holds: scenarios', () => {
   });
 
   it("classify 'retry' on a 200 with Retry-After holds the host", async () => {
-    r = await rig({ ordering: 'none', concurrency: 1, classify: (o) => (o instanceof Error ? 'retry' : o.headers.get('retry-after') ? 'retry' : 'sent') });
+    r = await rig({ ...JUMPS, ordering: 'none', concurrency: 1, classify: (o) => (o instanceof Error ? 'retry' : o.headers.get('retry-after') ? 'retry' : 'sent') });
     r.server.next({ status: 200, headers: { 'retry-after': '60' } });
     await r.outbox.enqueue({ url: '/first' });
     r.outbox.start();
@@ -406,7 +411,7 @@ describe('host holds: scenarios', () => {
   });
 
   it('a hold set while the rest of the host is in flight or taken ahead: none stuck after it', async () => {
-    r = await rig({ ordering: 'none', concurrency: 3 });
+    r = await rig({ ...JUMPS, ordering: 'none', concurrency: 3 });
     let first = true;
     r.server.script(() => {
       if (!first) return { delayMs: 80 };
@@ -463,7 +468,7 @@ describe('host holds: scenarios', () => {
   });
 
   it('a step forward past the hold: sent within a minute', async () => {
-    r = await rig({ ordering: 'none', concurrency: 1 });
+    r = await rig({ ...JUMPS, ordering: 'none', concurrency: 1 });
     await holdHost(r, '3600');
     await r.outbox.enqueue({ url: '/b' });
     r.clock.step(HOUR);
@@ -473,7 +478,7 @@ describe('host holds: scenarios', () => {
   });
 
   it('an HTTP date a day ahead (with Date) holds the host a day', async () => {
-    r = await rig({ ordering: 'none', concurrency: 1 });
+    r = await rig({ ...JUMPS, ordering: 'none', concurrency: 1 });
     const now = r.clock.now();
     await holdHost(r, new Date(now + DAY).toUTCString(), { date: new Date(now).toUTCString() });
     await r.outbox.enqueue({ url: '/b' });
