@@ -97,7 +97,7 @@ describe('a Retry-After holds its host, not only its task', () => {
     await r.outbox.enqueue({ url: '/a1', group: 'a' });
     r.outbox.start();
     await r.server.waitFor(1);
-    await io(100);
+    await until(() => r.events('retry').length > 0); // the hold is set as the retry is told
     for (let i = 0; i < 3; i++) await r.outbox.enqueue({ url: `/b${i}`, group: 'b' });
     await io(200);
     expect(r.server.received.map((q) => q.path)).toEqual(['/a1']);
@@ -137,7 +137,7 @@ describe('a Retry-After holds its host, not only its task', () => {
     await r.outbox.enqueue({ url: '/held' });
     r.outbox.start();
     await r.server.waitFor(1);
-    await io(100);
+    await until(() => r.events('retry').length > 0); // the hold is set as the retry is told
     await r.outbox.enqueue({ url: '/held-too' });
     for (let i = 0; i < 3; i++) await r.outbox.enqueue({ url: `${other.url}/free${i}` });
     await other.waitFor(3);
@@ -168,7 +168,7 @@ describe('host holds: edges', () => {
     await r.outbox.enqueue({ url: '/b' });
     r.outbox.start();
     await r.server.waitFor(1);
-    await io(100);
+    await until(() => r.events('retry').length > 0); // the hold is set as the retry is told
     expect(r.server.received).toHaveLength(1);
     // An hour back (NTP): the 60 s asked for must still end about 60 s from now, as the task's own wait does.
     r.clock.step(-3_600_000);
@@ -232,7 +232,7 @@ describe('host holds: cost', () => {
     await r.outbox.enqueue({ url: '/first' });
     r.outbox.start();
     await r.server.waitFor(1);
-    await io(100);
+    await until(() => r.events('retry').length > 0); // the hold is set as the retry is told
     const HELD = 2000;
     for (let i = 0; i < HELD; i += 500) await r.outbox.enqueueMany(Array.from({ length: 500 }, (_, j) => ({ url: `/held${i + j}` })));
     const looks = vi.spyOn(HostHolds.prototype, 'held');
@@ -256,7 +256,7 @@ describe('host holds: priority', () => {
       await r.outbox.enqueue({ url: '/first', group: 'a' });
       r.outbox.start();
       await r.server.waitFor(1);
-      await io(100);
+      await until(() => r.events('retry').length > 0); // the hold is set as the retry is told
       await r.outbox.enqueue({ url: '/urgent', priority: 'high', group: 'c' });
       const takes = vi.spyOn(Queue.prototype, 'take');
       await r.outbox.enqueueMany(Array.from({ length: 40 }, (_, i) => ({ url: `${other!.url}/free${i}`, group: 'b' })));
@@ -284,7 +284,7 @@ async function holdHost(r: Rig, value = '60', extra: Record<string, string> = {}
   await r.outbox.enqueue({ url: '/first' });
   r.outbox.start();
   await r.server.waitFor(1);
-  await io(100);
+  await until(() => r.events('retry').length > 0); // the hold is set as the retry is told
 }
 
 describe('host holds: scenarios', () => {
@@ -399,7 +399,7 @@ describe('host holds: scenarios', () => {
     await r.outbox.enqueue({ url: '/first' });
     r.outbox.start();
     await r.server.waitFor(1);
-    await io(100);
+    await until(() => r.events('retry').length > 0); // the hold is set as the retry is told
     await r.outbox.enqueue({ url: '/b' });
     await io(100);
     expect(r.server.received).toHaveLength(1);
