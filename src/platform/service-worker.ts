@@ -185,8 +185,10 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
           let result = await o.flush({ reachable: true });
           // The network lost while it sent (all tabs closed, no 'online' heard in the worker): probed again within the
           // event, as the outbox's backoff lets a probe go, rather than left to the browser's next sync.
+          // Not once the outbox is online again by another's doing (a page's message, its own 'online'): they send.
           for (let i = 0; i < SYNC_AGAIN_MS.length && result.remaining > 0 && o.online === false && !stopped; i++) {
             await new Promise((resolve) => setTimeout(resolve, SYNC_AGAIN_MS[i]));
+            if (o.online !== false || stopped) break;
             result = await o.flush({ reachable: false });
           }
           // Rejecting asks the browser to fire the sync again later, with its own backoff; on its last chance none

@@ -641,3 +641,27 @@ describe('a sync event whose flush lost the network', () => {
     stopOther();
   });
 });
+
+describe('a sync event probing again, when another brings the outbox online meanwhile', () => {
+  beforeEach(() => void vi.useFakeTimers());
+  afterEach(() => void vi.useRealTimers());
+
+  it('flushes no more (a page message or online sent what waits): it rejects, for the next sync', async () => {
+    const outbox = new FlushCounter();
+    Object.assign(outbox, { online: false });
+    const scope = Object.assign(new EventTarget(), { registration: { sync: { register: async () => undefined } } });
+    outbox.remaining = 0;
+    const stop = backgroundSync(outbox, { scope });
+    await vi.advanceTimersByTimeAsync(0);
+    outbox.remaining = 2;
+    const sync = new Extendable('sync', { tag: 'sluice' });
+    scope.dispatchEvent(sync);
+    const rejected = expect(sync.promises[0]).rejects.toMatchObject({ code: 'ERR_STORAGE' });
+    await vi.advanceTimersByTimeAsync(0);
+    Object.assign(outbox, { online: true });
+    await vi.advanceTimersByTimeAsync(20_000);
+    await rejected;
+    expect(outbox.flushes).toBe(1);
+    stop();
+  });
+});
