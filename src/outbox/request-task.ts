@@ -1,5 +1,6 @@
 import { SluiceError } from '../core/errors.js';
 import { INLINE_MAX } from './body.js';
+import { setHeader } from './http-checks.js';
 import type { HttpTask } from './task.js';
 
 /**
@@ -16,9 +17,9 @@ export async function taskFromRequest(request: Request): Promise<HttpTask> {
 }
 
 async function readRequest(request: Request): Promise<HttpTask> {
-  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  const headers: Record<string, string> = {};
   // Joined as fetch sends them: Headers gives each set-cookie apart.
-  request.headers.forEach((value, name) => (headers[name] = Object.hasOwn(headers, name) ? `${headers[name]!}, ${value}` : value));
+  request.headers.forEach((value, name) => setHeader(headers, name, Object.hasOwn(headers, name) ? `${headers[name]!}, ${value}` : value));
   const task: HttpTask = { url: request.url, method: request.method, headers, mode: request.mode, credentials: request.credentials };
   const copy = request.clone();
   if (copy.body) task.body = await prefix(copy.body, INLINE_MAX);

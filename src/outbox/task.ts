@@ -2,7 +2,7 @@ import { describe, SluiceError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
 import { unknownKey } from '../core/validate.js';
 import { decodeBody, encodeBody, impliedType, INLINE_MAX, isSource, type BodySource, type StoredBody } from './body.js';
-import { badPort, hasCredentials, headersProblem, isUsableId, methodProblem, otherHost } from './http-checks.js';
+import { badPort, hasCredentials, headersProblem, isUsableId, methodProblem, otherHost, setHeader } from './http-checks.js';
 
 export type { StoredBody } from './body.js';
 
@@ -156,9 +156,9 @@ export function prepareTask(input: HttpTask, baseUrl: string | undefined, now: n
   const methodError = methodProblem(given);
   if (methodError) bad('method', methodError, task.method);
   const method = given.toUpperCase();
-  // Without a prototype: a header named `constructor` or `__proto__` (both tokens) is a header like any other, not
-  // one found twice nor one the `__proto__` setter swallows.
-  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  // A header named `constructor` or `__proto__` (both tokens) is a header like any other: not one found twice (an own
+  // name is looked for), nor one the `__proto__` setter swallows (see `setHeader`).
+  const headers: Record<string, string> = {};
   if (task.headers !== undefined) {
     const problem = headersProblem(task.headers);
     if (problem) refuse(`headers${problem.field}`, problem.expected);
@@ -168,7 +168,7 @@ export function prepareTask(input: HttpTask, baseUrl: string | undefined, now: n
       // key set here would be replaced by the task id, silently. A task `onBeforeSend` edits (its stored names are
       // lower-case: `Authorization` replaces `authorization`) or one stored by an earlier version keeps the last.
       if (enqueued && Object.hasOwn(headers, lower)) refuse(`headers.${name}`, `one header of each name, whatever its case: \`${lower}\` is given twice`);
-      if (lower !== 'idempotency-key') headers[lower] = value;
+      if (lower !== 'idempotency-key') setHeader(headers, lower, value);
       else if (enqueued) refuse(`headers.${name}`, 'absent: every request carries the task id as its Idempotency-Key (set `id` to choose it)');
     }
   }
@@ -207,7 +207,6 @@ export function prepareTask(input: HttpTask, baseUrl: string | undefined, now: n
   }
   return upload ? { task: out as unknown as StoredTask, upload } : { task: out as unknown as StoredTask };
 }
-
 
 /** The stored task as users see it in events and dead letters. */
 export function publicTask(task: StoredTask): HttpTask & { id: string } {
