@@ -61,7 +61,10 @@ export class HostHolds {
 
   #first(): string | undefined {
     let first: [string, number] | undefined;
-    for (const [origin, until] of this.#until) if (!first || this.#in(until) < first[1]) first = [origin, this.#in(until)];
+    for (const [origin, until] of this.#until) {
+      const left = this.#in(until);
+      if (!first || left < first[1]) first = [origin, left];
+    }
     return first?.[0];
   }
 

@@ -168,7 +168,8 @@ function bounded(response: Response, deadline: Deadline): Response {
 }
 
 /** `copy` showing `response`'s status, text and ok, as its clones do. */
-function asAnswered(copy: Response, { status, statusText, ok }: Response): Response {
-  const clone = (): Response => asAnswered(Response.prototype.clone.call(copy), { status, statusText, ok } as Response);
+function asAnswered(copy: Response, answered: Pick<Response, 'status' | 'statusText' | 'ok'>): Response {
+  const { status, statusText, ok } = answered;
+  const clone = (): Response => asAnswered(Response.prototype.clone.call(copy), answered);
   return Object.defineProperties(copy, { status: { value: status }, statusText: { value: statusText }, ok: { value: ok }, clone: { value: clone } });
 }

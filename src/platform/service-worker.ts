@@ -123,12 +123,15 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
   // flushes again, 1 s after, then 2, 4… up to a minute apart (each flush sends only what its backoff lets go).
   let timer: ReturnType<typeof setTimeout> | undefined;
   let delayMs = AGAIN_FIRST_MS;
+  const cancelAgain = () => {
+    clearTimeout(timer);
+    timer = undefined;
+  };
   const again = (remaining: number) => {
     if (!noSyncBack || stopped) return;
     if (remaining === 0) {
       // All went (a page's message, 'online'): a flush armed before would find nothing, or what a page stored since.
-      if (timer !== undefined) clearTimeout(timer);
-      timer = undefined;
+      cancelAgain();
       delayMs = AGAIN_FIRST_MS;
       return;
     }
@@ -167,8 +170,7 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
     // Registered: a sync event comes back for what remains, so the flushes again of an earlier refusal end.
     const registered = () => {
       noSyncBack = false;
-      if (timer !== undefined) clearTimeout(timer);
-      timer = undefined;
+      cancelAgain();
       return true;
     };
     const refused = () => {
@@ -216,7 +218,7 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
   void ready.then((o) => on(o, 'online', () => void flushQuietly()), () => undefined);
   return () => {
     stopped = true;
-    if (timer !== undefined) clearTimeout(timer);
+    cancelAgain();
     for (const [target, type, listener] of listeners) target.removeEventListener(type, listener);
   };
 }

@@ -108,12 +108,16 @@ export class IndexedDbStore extends EventTarget implements Store {
   readonly #blobs: Database;
   /** Queue storages open on this store, and blob calls running: the connections close when none are left. */
   #users = 0;
+  readonly #dataLoss: DataLossDetail[] = [];
+
   /**
    * What the browser said was lost, when opening a database of this store found it so (see `DataLossDetail`); each
    * one is also a 'dataloss' event, sent before the queue's open resolves. Chromium says it once, to the first open
    * after it deleted a damaged database: the queues then open empty, and nothing else tells what they held is gone.
    */
-  readonly dataLoss: readonly DataLossDetail[] = [];
+  get dataLoss(): readonly DataLossDetail[] {
+    return this.#dataLoss;
+  }
 
   constructor(options: IndexedDbStoreOptions = {}) {
     super();
@@ -162,7 +166,7 @@ export class IndexedDbStore extends EventTarget implements Store {
         onLost,
         onDataLoss: (loss, message) => {
           const detail: DataLossDetail = { dbName: name, loss, message };
-          (this.dataLoss as DataLossDetail[]).push(detail);
+          this.#dataLoss.push(detail);
           this.dispatchEvent(new CustomEvent('dataloss', { detail }));
         },
       }),
