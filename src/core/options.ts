@@ -5,7 +5,7 @@ import { describe, SluiceError } from './errors.js';
 import { MAX_PAYLOAD } from './frame.js';
 import { partitionName, partOf } from './partitioned.js';
 import type { Durability, Store } from './store.js';
-import { check, checkedOptions, duration, integer, invalid, isClock, isFunction, limit, noNulls, oneOf, onlyKnown, optional, positive, resolvedOptions, text, withMethods, type Rule } from './validate.js';
+import { check, checkedOptions, duration, integer, invalid, isClock, isFunction, limit, noNulls, oneOf, onlyKnown, optional, resolvedOptions, text, withMethods, type Rule } from './validate.js';
 
 /** Options of `Queue.open`. */
 export interface QueueOptions<T> {
@@ -60,7 +60,8 @@ export interface QueueOptions<T> {
    */
   readonly corruption?: 'throw' | 'skip' | undefined;
   /**
-   * How often a waiting iterator looks for items that another handle pushed, when the store cannot tell it.
+   * How often a waiting iterator looks for items that another handle pushed, when the store cannot tell it: from 1 ms
+   * to a hundred years.
    * @default 1000
    */
   readonly pollMs?: number | undefined;
@@ -120,7 +121,8 @@ const RULES = {
   segmentBytes: integer(64, 2 ** 29),
   maxItemBytes: integer(1, MAX_PAYLOAD - 8),
   leaseMs: LEASE,
-  pollMs: positive,
+  // As every other duration: a fraction of a millisecond is no timer's, a wait past a hundred years a slip.
+  pollMs: LEASE,
   durability: oneOf('strict', 'relaxed'),
   corruption: oneOf('throw', 'skip'),
   clock: isClock,

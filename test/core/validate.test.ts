@@ -30,6 +30,13 @@ describe('Queue.open() options', () => {
     await expect(Queue.open({ name: 'q', store: Number.NaN as never })).rejects.toMatchObject({ message: expect.stringContaining('got NaN') });
   });
 
+  it('pollMs is a duration like the others: from 1 ms to a hundred years', async () => {
+    for (const pollMs of [0.5, 1e300, Infinity]) {
+      await expect(Queue.open({ name: 'q', store: new MemoryStore(), pollMs })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('`pollMs`') });
+    }
+    await (await Queue.open({ name: 'q', store: new MemoryStore(), pollMs: 1 })).close();
+  });
+
   it('a lease or a release delay longer than a hundred years is refused: it would never end', async () => {
     const q = await Queue.open<number>({ name: 'q', store: new MemoryStore() });
     await expect(Queue.open({ name: 'q', store: new MemoryStore(), leaseMs: 1e300 })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('a hundred years') });
