@@ -1,8 +1,8 @@
 import type { Clock } from './clock.js';
 import { STALE, type CommitView, type Plan } from './commit-view.js';
-import { SluiceError } from './errors.js';
 import type { Hold } from './holds.js';
 import { leaseIds, parseIds, randomId } from './ids.js';
+import { stillLeased } from './lease-checks.js';
 import { CHECK, CHECK_ACK, IN_DOUBT, UNTAKE, type PartLease } from './part-lease.js';
 import type { LeaseEntry, QueueEntry, TakeOptions } from './queue-types.js';
 import { flat, type Op } from './queue-state.js';
@@ -104,7 +104,7 @@ export class Leasing<T> {
     const ranges = toRanges(chosen.map((e) => Number(e.id)));
     const owner = this.owner;
     ops.push(['t', lease, owner, until, flat(ranges)]);
-    return { ops, result: this.#lease(lease, owner, until, chosen) };
+    return { ops, result: this.#lease(lease, owner, until, leaseMs, chosen) };
   }
 
   /**
@@ -170,7 +170,7 @@ export class Leasing<T> {
     return mine ? { ops: [['o', this.owner]], result: undefined } : { result: undefined };
   }
 
-  #lease(lease: string, owner: string, until: number, entries: LeaseEntry<T>[]): PartLease<T> {
+  #lease(lease: string, owner: string, until: number, leaseMs: number, entries: LeaseEntry<T>[]): PartLease<T> {
     const rewinds = this.#c.view.rewinds;
     // The set of the lease's ids is made only for an ack or release that names some: most name none.
     let own: Set<string> | undefined;
@@ -181,14 +181,25 @@ export class Leasing<T> {
       own ??= new Set(entries.map((e) => e.id));
       return [...new Set(leaseIds(ids, own))].map(Number).sort((a, b) => a - b);
     };
+    let expiresAt = until;
+    // An extension holds the items under the handle's owner as it is then (see `#extend`).
+    let holder = owner;
     return {
       entries,
-      expiresAt: until,
+      get expiresAt() {
+        return expiresAt;
+      },
+      extend: (ms = leaseMs) =>
+        this.#c.run(async () => {
+          check({ leaseMs: ms }, { leaseMs: duration(1) });
+          expiresAt = await this.#c.view.commit(() => this.#extend(lease, pick(undefined), entries, rewinds, ms));
+          holder = this.owner;
+        }),
       ack: (ids) => this.#c.run(() => this.#c.view.commit(() => this.#ack(lease, pick(ids), entries, rewinds))),
       [CHECK_ACK]: (ids) => this.#check(() => this.#ack(lease, pick(ids), entries, rewinds)),
       [CHECK]: () => this.#check(() => undefined),
       [UNTAKE]: () => this.#c.view.commit(() => this.#release(lease, pick(undefined), 0, true)),
-      [IN_DOUBT]: this.#c.storage.leasesInDoubt ? () => this.#c.storage.leasesInDoubt!(owner) : NEVER,
+      [IN_DOUBT]: this.#c.storage.leasesInDoubt ? () => this.#c.storage.leasesInDoubt!(holder) : NEVER,
       release: (ids, options) =>
         this.#c.run(async () => {
           const { delayMs = 0, untried = false } = optionsObject(options, 'options', ['delayMs', 'untried']);
@@ -212,43 +223,22 @@ export class Leasing<T> {
     });
   }
 
-  /**
-   * An ack rejects only when another lease holds one of the items now (it expired and was taken again), or when an
-   * item is no longer the one the lease took; items released or expired but not taken since are acked.
-   *
-   * An item out of the lease's hold that counts fewer attempts than the lease gave it is another item under the
-   * same id: the storage went back to an earlier state (a Redis restarted from an older snapshot, a failover to a
-   * replica behind, a restored backup), where that id was free, and a push since took it. Acking it would remove an
-   * item nobody was given. Attempts tell only so much (the other item may have been taken as often): once a load
-   * found the storage gone back since the lease was taken (`rewinds`), an item out of its hold is taken for another.
-   */
+  /** An ack refuses what `stillLeased` refuses. */
   #ack(lease: string, seqs: number[], entries: readonly LeaseEntry<T>[], rewinds: number): Plan<undefined> {
-    const { state } = this.#c.view;
-    const rewound = this.#c.view.rewinds !== rewinds;
-    const now = this.#c.clock.now();
-    const own = state.holds.lease(lease);
-    let given: Map<number, number> | undefined;
-    const taken: number[] = [];
-    const other: number[] = [];
-    for (const seq of seqs) {
-      if (state.isAcked(seq)) continue;
-      const held = state.holds.at(seq, now);
-      if (held !== undefined && held.lease !== '' && held.lease !== lease) taken.push(seq);
-      else if (held?.lease !== lease && (own === undefined || state.holds.at(seq, -Infinity) !== own)) {
-        given ??= new Map(entries.map((e) => [Number(e.id), e.attempts]));
-        if (rewound || state.attemptsOf(seq) < (given.get(seq) ?? 0)) other.push(seq);
-      }
-    }
-    if (taken.length > 0) {
-      throw new SluiceError('ERR_LEASE_EXPIRED', `The lease on ${taken.length} of these items expired and another lease holds them now; nothing was acked.`);
-    }
-    if (other.length > 0) {
-      throw new SluiceError(
-        'ERR_LEASE_EXPIRED',
-        `The queue's storage went back to an earlier state since this lease was taken: the ids of ${other.length} of these items may name other items now, pushed since; nothing was acked.`,
-      );
-    }
-    return this.acking(seqs, undefined);
+    const { view } = this.#c;
+    return this.acking(stillLeased(view.state, lease, seqs, entries, view.rewinds !== rewinds, this.#c.clock.now(), 'acked'), undefined);
+  }
+
+  /**
+   * The lease's items still its own are held for `leaseMs` from now, under the same lease, by this handle's owner as it
+   * is now (one that went on under a new owner keeps them alive); no attempt is counted. Resolves the new end.
+   */
+  #extend(lease: string, seqs: number[], entries: readonly LeaseEntry<T>[], rewinds: number, leaseMs: number): Plan<number> {
+    const { view, clock } = this.#c;
+    const now = clock.now();
+    const live = stillLeased(view.state, lease, seqs, entries, view.rewinds !== rewinds, now, 'extended');
+    const until = now + leaseMs;
+    return live.length === 0 ? { result: until } : { ops: [['t', lease, this.owner, until, flat(toRanges(live)), 0]], result: until };
   }
 
   /** A release skips items the lease no longer holds. */

@@ -32,13 +32,19 @@ export function combine<T>(taken: readonly (readonly [partition: number, lease: 
   };
   return {
     entries,
-    expiresAt: Math.min(...taken.map(([, lease]) => lease.expiresAt)),
+    get expiresAt() {
+      return Math.min(...taken.map(([, lease]) => lease.expiresAt));
+    },
     [IN_DOUBT]: () => taken.some(([, lease]) => lease[IN_DOUBT]()),
     async ack(ids) {
       const parts = split(ids);
       // One part is all or nothing by itself: the check, a read of the storage more, is for several.
       if (parts.length > 1) for (const [lease, part] of parts) await lease[CHECK_ACK](part);
       await inTurn(parts, ([lease, part]) => lease.ack(part), partitions, 'acked');
+    },
+    async extend(leaseMs?: number) {
+      const parts = split(undefined);
+      await inTurn(parts, ([lease]) => lease.extend(leaseMs), partitions, 'extended');
     },
     async release(ids, options?: ReleaseOptions) {
       const parts = split(ids);

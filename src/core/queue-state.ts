@@ -11,8 +11,11 @@ export type Flat = readonly number[];
  * state in every handle, which is what lets a handle catch up by reading only what was appended since it last looked.
  */
 export type Op =
-  /** Take: `ranges` leased to `owner` under `lease` until `until`, one more attempt each. */
-  | readonly ['t', lease: string, owner: string, until: number, ranges: Flat]
+  /**
+   * Take: `ranges` leased to `owner` under `lease` until `until`, one more attempt each; with `tries` 0, an extension
+   * of the lease (`Lease.extend`), no attempt counted. (Versions before extensions read one as a take, one attempt more.)
+   */
+  | readonly ['t', lease: string, owner: string, until: number, ranges: Flat, tries?: 0]
   /**
    * Release: `ranges` out of their holds; with `until`, held back as a delay until then; with `untried` 1, the take
    * made no attempt at them, so each counts one attempt less.
@@ -94,7 +97,7 @@ export class QueueState {
       case 't': {
         const ranges = unflat(op[4]);
         this.holds.add({ lease: op[1], owner: op[2], until: op[3], ranges });
-        for (const [s, e] of ranges) this.attempts.update(s, e, (n = 0) => n + 1);
+        if (op[5] !== 0) for (const [s, e] of ranges) this.attempts.update(s, e, (n = 0) => n + 1);
         return;
       }
       case 'u': {

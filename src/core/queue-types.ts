@@ -45,7 +45,7 @@ export interface RemoveOptions {
 /** Items taken from a queue, held for this handle until acked, released or expired. */
 export interface Lease<T> {
   readonly entries: readonly LeaseEntry<T>[];
-  /** Epoch ms after which the items become available to others again. */
+  /** Epoch ms after which the items become available to others again (later after `extend`). */
   readonly expiresAt: number;
   /**
    * Removes the items for good (all of the lease's but those it released, or those of `ids`). Rejects
@@ -56,6 +56,14 @@ export interface Lease<T> {
   ack(ids?: readonly string[]): Promise<void>;
   /** Puts the items back at the head of the queue in their order (all, or those of `ids`); `ack()` no longer names them. */
   release(ids?: readonly string[], options?: ReleaseOptions): Promise<void>;
+  /**
+   * Keeps the lease's items (those neither acked nor released) from others for `leaseMs` from now, for work that takes
+   * longer than the lease was taken for; `expiresAt` moves with it. Counts no attempt. Rejects 'ERR_LEASE_EXPIRED',
+   * extending none, when the lease expired and another lease holds any of them now (as `ack` does); items that expired
+   * and were not taken since are held again. `leaseMs`: from 1 ms to a hundred years.
+   * @param leaseMs default: the `leaseMs` the lease was taken with
+   */
+  extend(leaseMs?: number): Promise<void>;
 }
 
 /** Where an entry stands, as `Queue.list` reports it. */

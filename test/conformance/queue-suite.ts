@@ -171,6 +171,111 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
       expect(await q.size()).toBe(0);
     });
 
+    describe('.extend()', () => {
+      it('keeps the items from other handles past the lease\'s end, counts no attempt, and an ack then removes them', async () => {
+        const q = await open({ leaseMs: 1000 });
+        await q.pushMany(items(0, 3));
+        const a = (await q.take(2))!;
+        clock.advance(900);
+        await a.extend(5000);
+        expect(a.expiresAt).toBe(clock.now() + 5000);
+        clock.advance(4999);
+        // Another handle over the same place reads the new end from storage.
+        const other = await open({ leaseMs: 1000 }, await place.open());
+        expect((await other.list()).map((e) => [e.state, e.availableAt])).toEqual([['leased', a.expiresAt], ['leased', a.expiresAt], ['ready', 0]]);
+        expect(ns((await other.take(10))?.entries)).toEqual([2]);
+        await a.ack();
+        expect(await q.size()).toBe(1);
+        clock.advance(1000);
+        const back = (await q.take(10))!;
+        expect(ns(back.entries)).toEqual([2]);
+        expect(back.entries[0]!.attempts).toBe(2);
+      });
+
+      it('without leaseMs, extends by the leaseMs it was taken with; counts no attempt when the items come back', async () => {
+        const q = await open({ leaseMs: 1000 });
+        await q.pushMany(items(0, 2));
+        const a = (await q.take(2, { leaseMs: 300 }))!;
+        clock.advance(200);
+        await a.extend();
+        expect(a.expiresAt).toBe(clock.now() + 300);
+        clock.advance(299);
+        expect(await q.take(10)).toBeUndefined();
+        clock.advance(1);
+        const b = (await q.take(10))!;
+        expect(ns(b.entries)).toEqual([0, 1]);
+        expect(b.entries.map((e) => e.attempts)).toEqual([2, 2]);
+      });
+
+      it('rejects ERR_LEASE_EXPIRED, extending nothing, once another lease took the items', async () => {
+        const q = await open({ leaseMs: 1000 });
+        await q.pushMany(items(0, 2));
+        const a = (await q.take(2))!;
+        clock.advance(1000);
+        const b = (await q.take(1, { leaseMs: 100 }))!;
+        const end = a.expiresAt;
+        expect((await rejection(a.extend(60_000))).code).toBe('ERR_LEASE_EXPIRED');
+        expect(a.expiresAt).toBe(end);
+        // Item 1, expired and not taken again, was not held again either.
+        expect(ns((await q.take(10))?.entries)).toEqual([1]);
+        await b.ack();
+        expect(await q.size()).toBe(1);
+      });
+
+      it('holds again items that expired and nobody took since; leaves out those acked or released', async () => {
+        const q = await open({ leaseMs: 1000 });
+        await q.pushMany(items(0, 4));
+        const a = (await q.take(4))!;
+        await a.ack([a.entries[0]!.id]);
+        await a.release([a.entries[1]!.id]);
+        clock.advance(1500);
+        await a.extend(1000);
+        expect(ns((await q.take(10))?.entries)).toEqual([1]);
+        expect((await q.stats()).leased).toBe(3);
+        await a.ack();
+        expect(await q.size()).toBe(1);
+      });
+
+      it('a handle that dies after extending holds its items until the new end, then they come back', async () => {
+        const q = await open({ leaseMs: 1000 });
+        await q.pushMany(items(0, 2));
+        const a = (await q.take(1))!;
+        await a.extend(10_000);
+        const again = await open({ leaseMs: 1000 }, await place.open());
+        clock.advance(9_999);
+        expect(ns((await again.take(10))?.entries)).toEqual([1]);
+        clock.advance(1);
+        const back = (await again.take(10))!;
+        expect(ns(back.entries)).toEqual([0]);
+        expect(back.entries[0]!.attempts).toBe(2);
+      });
+
+      it('refuses a leaseMs that is no duration (ERR_INVALID_OPTION) and a closed handle (ERR_CLOSED), changing nothing', async () => {
+        const q = await open({ leaseMs: 1000 });
+        await q.push({ n: 0 });
+        const a = (await q.take(1))!;
+        for (const bad of [0, -1, Number.NaN, Infinity, 1e300, '5' as unknown as number]) {
+          expect((await rejection(a.extend(bad))).code).toBe('ERR_INVALID_OPTION');
+        }
+        expect(a.expiresAt).toBe(clock.now() + 1000);
+        await q.close();
+        expect((await rejection(a.extend(1000))).code).toBe('ERR_CLOSED');
+      });
+
+      it('extends a lease taken across partitions in each of them', async () => {
+        const q = await open({ leaseMs: 1000, partitions: 3 });
+        await q.pushMany(items(0, 6));
+        const a = (await q.take(6))!;
+        expect(a.entries).toHaveLength(6);
+        await a.extend(5000);
+        expect(a.expiresAt).toBe(clock.now() + 5000);
+        clock.advance(4999);
+        expect(await q.take(10)).toBeUndefined();
+        await a.ack();
+        expect(await q.size()).toBe(0);
+      });
+    });
+
     it('a segment acked whole while it was the tail is freed by a later ack, however many segments came after it', async () => {
       const q = await open({ segmentItems: 5 });
       await q.pushMany(items(0, 5));
