@@ -86,13 +86,13 @@ export async function peek(ctx: Context, name: string, limit: number): Promise<n
 // Items per lease: large enough that a drain of 100 000 items is a thousand commits, not 100 000.
 const DRAIN_BATCH = 100;
 /**
- * How long a drain holds each batch: from the take, while the batch is written (as slowly as stdout takes it: a pager,
- * a slow pipe), to the ack. A lease that lapsed first would give the items to another consumer as well. A drain that
- * dies gives its items back at once where FileStore can see its process gone; but the CLI is often run from another
- * container or host (on a volume a service's containers share), and there a killed drain keeps its batch from the
- * workers until the lease ends.
+ * How long a drain holds each batch at a time: from the take, while the batch is written (as slowly as stdout takes
+ * it: a pager, a slow pipe), to the ack, the lease is extended every third of this, so that it does not lapse and give
+ * the items to another consumer as well. A drain that dies gives its items back at once where FileStore can see its
+ * process gone; run from another container or host (on a volume a service's containers share), a killed drain keeps
+ * its batch from the workers until this has passed.
  */
-const DRAIN_LEASE_MS = 10 * 60_000;
+const DRAIN_LEASE_MS = 60_000;
 
 /**
  * Takes entries (all there are, or `limit`), prints each, and acks each batch once it is written: a reader that goes
@@ -127,15 +127,21 @@ export async function drain(ctx: Context, name: string, limit = Infinity): Promi
           await lease.release();
           break;
         }
-        progress.clear();
-        for (const { id, attempts, value } of lease.entries) {
-          const body = (await bodies?.fieldsOf(value)) ?? {};
-          ctx.io.out(ctx.json ? JSON.stringify({ id, attempts, ...valueFields(value), ...body }) : `${id}  ${valueText(value)}${bodyText(body)}`);
+        // A failed extension is the ack's to tell (it finds the items in other hands, or acks them).
+        const keep = setInterval(() => void lease.extend().catch(() => undefined), DRAIN_LEASE_MS / 3);
+        try {
+          progress.clear();
+          for (const { id, attempts, value } of lease.entries) {
+            const body = (await bodies?.fieldsOf(value)) ?? {};
+            ctx.io.out(ctx.json ? JSON.stringify({ id, attempts, ...valueFields(value), ...body }) : `${id}  ${valueText(value)}${bodyText(body)}`);
+          }
+          // Acked only once written: a reader that went away (`| head -1`) must not take the items with it.
+          waiting = true;
+          await writtenOrReleased(ctx, lease, `${done} entries were drained from ${name} (written, then acked)`);
+          waiting = false;
+        } finally {
+          clearInterval(keep);
         }
-        // Acked only once written: a reader that went away (`| head -1`) must not take the items with it.
-        waiting = true;
-        await writtenOrReleased(ctx, lease, `${done} entries were drained from ${name} (written, then acked)`);
-        waiting = false;
         await lease.ack();
         done += lease.entries.length;
         progress.update(done);

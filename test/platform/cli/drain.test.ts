@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Queue, SluiceError } from '../../../src/index.js';
 import { FileStore } from '../../../src/fs.js';
 import { main } from '../../../src/platform/cli.js';
@@ -75,8 +75,8 @@ describe('sluice drain', () => {
 
   it('holds what it took while stdout is slow to take it: a consumer does not get the items too', { timeout: 5000 }, async () => {
     const { drained, write } = await slowDrain();
-    // A consumer whose clock is a minute ahead: to it, a lease of the queue's default 30 s has lapsed.
-    const ahead = { now: () => Date.now() + 60_000, setTimeout, clearTimeout };
+    // A consumer whose clock is 45 s ahead: to it, a lease of the queue's default 30 s has lapsed.
+    const ahead = { now: () => Date.now() + 45_000, setTimeout, clearTimeout };
     const other = await Queue.open<{ i: number }>({ name: 'q', store: store(), clock: ahead });
     const lease = await other.take(10);
     expect(lease?.entries.map((e) => e.value.i)).toEqual([5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
@@ -88,10 +88,36 @@ describe('sluice drain', () => {
     expect(await size()).toBe(25);
   });
 
-  it('holds a batch for 10 minutes at most: killed where its process cannot be seen gone (another container), it keeps the batch from the workers no longer', { timeout: 5000 }, async () => {
+  it('extends its lease every 20 s while stdout is slow to take the batch', { timeout: 5000 }, async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const { drained, write } = await slowDrain();
+      const ends = async () => {
+        const q = await Queue.open({ name: 'q', store: store() });
+        try {
+          return [...new Set((await q.list({ limit: 5 })).map((e) => e.availableAt))];
+        } finally {
+          await q.close();
+        }
+      };
+      const [first] = await ends();
+      expect(first).toBeGreaterThan(Date.now() + 55_000);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await vi.advanceTimersByTimeAsync(20_000);
+      await expect.poll(ends).toEqual([expect.any(Number)]);
+      await expect.poll(async () => (await ends())[0]! > first!).toBe(true);
+      write();
+      expect(await drained).toBe(0);
+      expect(await size()).toBe(25);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('holds a batch a minute at a time: killed where its process cannot be seen gone (another container), it keeps the batch from the workers no longer', { timeout: 5000 }, async () => {
     const { drained, write } = await slowDrain();
-    // A consumer whose clock is 11 minutes ahead: to it, the drain's lease has lapsed.
-    const ahead = { now: () => Date.now() + 11 * 60_000, setTimeout, clearTimeout };
+    // A consumer whose clock is 61 s ahead: to it, the drain's lease has lapsed.
+    const ahead = { now: () => Date.now() + 61_000, setTimeout, clearTimeout };
     const other = await Queue.open<{ i: number }>({ name: 'q', store: store(), clock: ahead });
     const lease = await other.take(5);
     expect(lease?.entries.map((e) => e.value.i)).toEqual([0, 1, 2, 3, 4]);
