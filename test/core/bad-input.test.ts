@@ -22,6 +22,7 @@ const call: fc.Arbitrary<[string, Call]> = fc.oneof(
   options.map((o): [string, Call] => ['iterate', (q) => q.iterate({ ...(typeof o === 'object' && o), signal: AbortSignal.abort() } as never)]),
   junk.map((ids): [string, Call] => ['ack', (_, lease) => lease?.ack(ids as never)]),
   fc.tuple(junk, options).map(([ids, o]): [string, Call] => ['release', (_, lease) => lease?.release(ids as never, o as never)]),
+  junk.map((leaseMs): [string, Call] => ['extend', (_, lease) => lease?.extend(leaseMs as never)]),
   fc.tuple(junk, junk, junk).map(([a, b, c]): [string, Call] => ['blobs.write', (q) => q.blobs!.write(a as never, b as never, c as never)]),
   fc.tuple(junk, junk, junk).map(([a, b, c]): [string, Call] => ['blobs.read', (q) => q.blobs!.read(a as never, b as never, c as never)]),
   junk.map((keys): [string, Call] => ['blobs.delete', (q) => q.blobs!.delete(keys as never)]),
