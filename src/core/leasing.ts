@@ -2,7 +2,7 @@ import type { Clock } from './clock.js';
 import { STALE, type CommitView, type Plan } from './commit-view.js';
 import type { Hold } from './holds.js';
 import { leaseIds, parseIds, randomId } from './ids.js';
-import { stillLeased } from './lease-checks.js';
+import { leaseExpired, refused, sortLeased, type Leased } from './lease-checks.js';
 import { CHECK, CHECK_ACK, IN_DOUBT, UNTAKE, type PartLease } from './part-lease.js';
 import type { LeaseEntry, QueueEntry, TakeOptions } from './queue-types.js';
 import { flat, type Op } from './queue-state.js';
@@ -174,16 +174,29 @@ export class Leasing<T> {
     const rewinds = this.#c.view.rewinds;
     // The set of the lease's ids is made only for an ack or release that names some: most name none.
     let own: Set<string> | undefined;
-    // Given back by this lease: "all of the lease" no longer names them (an ack of the rest must not remove them).
+    // Given back by this lease: "all of the lease" no longer names them (an ack of the rest must not remove them), and
+    // a release no longer does (it would count an untried one's attempt off twice); those given back untried count
+    // an attempt less than the lease gave them.
     let released: Set<number> | undefined;
+    let untriedBack: Set<number> | undefined;
+    let given: Map<number, number> | undefined;
     const pick = (ids: readonly string[] | undefined): number[] => {
       if (ids === undefined) return entries.map((e) => Number(e.id)).filter((seq) => !released?.has(seq));
       own ??= new Set(entries.map((e) => e.id));
       return [...new Set(leaseIds(ids, own))].map(Number).sort((a, b) => a - b);
     };
+    const sort = (seqs: readonly number[]): Leased => {
+      const { view } = this.#c;
+      const expected = (seq: number) => {
+        given ??= new Map(entries.map((e) => [Number(e.id), e.attempts]));
+        return (given.get(seq) ?? 0) - (untriedBack?.has(seq) ? 1 : 0);
+      };
+      return sortLeased(view.state, lease, seqs, expected, view.rewinds !== rewinds, this.#c.clock.now());
+    };
     let expiresAt = until;
     // An extension holds the items under the handle's owner as it is then (see `#extend`).
     let holder = owner;
+    const ack = (ids: readonly string[] | undefined) => this.#unlessRefused(sort(pick(ids)), 'acked', (ours) => this.acking(ours, undefined));
     return {
       entries,
       get expiresAt() {
@@ -192,22 +205,23 @@ export class Leasing<T> {
       extend: (ms = leaseMs) =>
         this.#c.run(async () => {
           check({ leaseMs: ms }, { leaseMs: duration(1) });
-          expiresAt = await this.#c.view.commit(() => this.#extend(lease, pick(undefined), entries, rewinds, ms));
+          expiresAt = await this.#c.view.commit(() => this.#unlessRefused(sort(pick(undefined)), 'extended', (ours) => this.#extend(lease, ours, ms)));
           holder = this.owner;
         }),
-      ack: (ids) => this.#c.run(() => this.#c.view.commit(() => this.#ack(lease, pick(ids), entries, rewinds))),
-      [CHECK_ACK]: (ids) => this.#check(() => this.#ack(lease, pick(ids), entries, rewinds)),
+      ack: (ids) => this.#c.run(() => this.#c.view.commit(() => ack(ids))),
+      [CHECK_ACK]: (ids) => this.#check(() => ack(ids)),
       [CHECK]: () => this.#check(() => undefined),
-      [UNTAKE]: () => this.#c.view.commit(() => this.#release(lease, pick(undefined), 0, true)),
+      [UNTAKE]: () => this.#c.view.commit(() => this.#release(sort(pick(undefined)), 0, true)),
       [IN_DOUBT]: this.#c.storage.leasesInDoubt ? () => this.#c.storage.leasesInDoubt!(holder) : NEVER,
       release: (ids, options) =>
         this.#c.run(async () => {
           const { delayMs = 0, untried = false } = optionsObject(options, 'options', ['delayMs', 'untried']);
           check({ delayMs, untried }, { delayMs: duration(0), untried: isBoolean });
-          const seqs = pick(ids);
-          await this.#c.view.commit(() => this.#release(lease, seqs, delayMs, untried));
+          const seqs = pick(ids).filter((seq) => !released?.has(seq));
+          await this.#c.view.commit(() => this.#release(sort(seqs), delayMs, untried));
           released ??= new Set();
           for (const seq of seqs) released.add(seq);
+          if (untried) for (const seq of seqs) (untriedBack ??= new Set()).add(seq);
         }),
     };
   }
@@ -216,38 +230,43 @@ export class Leasing<T> {
    * Runs `plan` on the view read again (another handle may have taken an item since), never committing it: a plan that
    * changes nothing commits nothing (a repair the reload calls for is committed first).
    */
-  #check(plan: () => void): Promise<void> {
+  #check(plan: () => unknown): Promise<void> {
     return this.#c.run(async () => {
       await this.#c.view.refresh();
-      await this.#c.view.commit(() => (plan(), { result: undefined }));
+      await this.#c.view.commit(async () => (await plan(), { result: undefined }));
     });
   }
 
-  /** An ack refuses what `stillLeased` refuses. */
-  #ack(lease: string, seqs: number[], entries: readonly LeaseEntry<T>[], rewinds: number): Plan<undefined> {
-    const { view } = this.#c;
-    return this.acking(stillLeased(view.state, lease, seqs, entries, view.rewinds !== rewinds, this.#c.clock.now(), 'acked'), undefined);
+  /**
+   * `plan(ours)`, unless `leased` names items the lease may no longer act on: then 'ERR_LEASE_EXPIRED' (nothing
+   * `done`), once the view is known current; judged on a stale one (another handle released or acked them since), the
+   * call is planned again on the view read again. Synchronous when not refused (an ack is on every drain's path).
+   */
+  #unlessRefused<R>(leased: Leased, done: string, plan: (ours: number[]) => Plan<R>): Plan<R> | Promise<Plan<R>> {
+    if (!refused(leased)) return plan(leased.ours);
+    return this.#c.view.changed().then((changed) => {
+      throw changed ? STALE : leaseExpired(leased, done);
+    });
   }
 
   /**
    * The lease's items still its own are held for `leaseMs` from now, under the same lease, by this handle's owner as it
    * is now (one that went on under a new owner keeps them alive); no attempt is counted. Resolves the new end.
    */
-  #extend(lease: string, seqs: number[], entries: readonly LeaseEntry<T>[], rewinds: number, leaseMs: number): Plan<number> {
-    const { view, clock } = this.#c;
-    const now = clock.now();
-    const live = stillLeased(view.state, lease, seqs, entries, view.rewinds !== rewinds, now, 'extended');
-    const until = now + leaseMs;
-    return live.length === 0 ? { result: until } : { ops: [['t', lease, this.owner, until, flat(toRanges(live)), 0]], result: until };
+  #extend(lease: string, ours: number[], leaseMs: number): Plan<number> {
+    const until = this.#c.clock.now() + leaseMs;
+    return ours.length === 0 ? { result: until } : { ops: [['t', lease, this.owner, until, flat(toRanges(ours)), 0]], result: until };
   }
 
-  /** A release skips items the lease no longer holds. */
-  #release(lease: string, seqs: number[], delayMs: number, untried: boolean): Plan<undefined> {
-    const { state } = this.#c.view;
-    const held = state.holds.lease(lease);
-    const mine = seqs.filter((seq) => held !== undefined && state.holds.at(seq, -Infinity) === held && !state.isAcked(seq));
-    if (mine.length === 0) return { result: undefined };
-    const ranges = flat(toRanges(mine));
+  /**
+   * A release gives back the items still the lease's (see `sortLeased`), skipping the others; judged on a stale view
+   * (another handle released them since), it is planned again on the view read again.
+   */
+  #release(leased: Leased, delayMs: number, untried: boolean): Plan<undefined> | Promise<Plan<undefined>> {
+    const { ours } = leased;
+    if (refused(leased)) return this.#c.view.changed().then((changed) => (changed ? Promise.reject(STALE) : this.#release({ ours, taken: [], other: [] }, delayMs, untried)));
+    if (ours.length === 0) return { result: undefined };
+    const ranges = flat(toRanges(ours));
     const until = delayMs > 0 ? this.#c.clock.now() + delayMs : undefined;
     const op: Op = untried ? ['u', ranges, until ?? null, 1] : until !== undefined ? ['u', ranges, until] : ['u', ranges];
     return { ops: [op], result: undefined, done: this.#c.wake };

@@ -171,6 +171,57 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
       expect(await q.size()).toBe(0);
     });
 
+    it('.ack(ids) of items the lease gave back, untried or not, removes them (nothing took them since)', async () => {
+      const q = await open();
+      await q.pushMany(items(0, 3));
+      const a = (await q.take(3))!;
+      await a.release([a.entries[0]!.id]);
+      await a.release([a.entries[1]!.id], { untried: true });
+      await a.ack([a.entries[0]!.id, a.entries[1]!.id]);
+      expect(ns(await q.list())).toEqual([2]);
+    });
+
+    it('.release() made twice for an item counts its untried attempt off once', async () => {
+      const q = await open();
+      await q.push({ n: 0 });
+      await (await q.take(1))!.release();
+      const a = (await q.take(1))!;
+      expect(a.entries[0]!.attempts).toBe(2);
+      await a.release(undefined, { untried: true });
+      await a.release([a.entries[0]!.id], { untried: true });
+      expect((await q.list())[0]!.attempts).toBe(1);
+    });
+
+    for (const how of ['release', 'ack'] as const) {
+      it(`.ack() after the lease ran out, another handle took the items and then ${how === 'ack' ? 'acked' : 'released'} them: resolves, though this handle last saw them held`, async () => {
+        const q = await open({ leaseMs: 1000 });
+        const other = await open({ leaseMs: 1000 }, await place.open());
+        await q.pushMany(items(0, 2));
+        const a = (await q.take(2))!;
+        clock.advance(1001);
+        const b = (await other.take(2))!;
+        // This handle's view now has the other lease holding the items.
+        expect((await q.stats()).leased).toBe(2);
+        await (how === 'ack' ? b.ack() : b.release());
+        await a.ack();
+        expect(await q.size()).toBe(0);
+        expect(await other.size()).toBe(0);
+      });
+    }
+
+    it('.release({ delayMs, untried }) after the lease ran out, nothing having taken the items since, gives them back so however recently this handle looked', async () => {
+      const between: ((q: Queue<Item>) => Promise<unknown>)[] = [async () => undefined, (q) => q.size(), (q) => q.peek(), (q) => q.list(), (q) => q.take(5, { filter: () => false })];
+      for (const [i, look] of between.entries()) {
+        const q = await open({ leaseMs: 1000, name: `q${i}` });
+        await q.push({ n: 0 });
+        const a = (await q.take(1))!;
+        clock.advance(1500);
+        await look(q);
+        await a.release(undefined, { delayMs: 60_000, untried: true });
+        expect((await q.list()).map((e) => [e.state, e.attempts, e.availableAt - clock.now()])).toEqual([['delayed', 0, 60_000]]);
+      }
+    });
+
     describe('.extend()', () => {
       it('keeps the items from other handles past the lease\'s end, counts no attempt, and an ack then removes them', async () => {
         const q = await open({ leaseMs: 1000 });
