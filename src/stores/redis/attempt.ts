@@ -2,11 +2,12 @@ import { SluiceError } from '../../core/errors.js';
 import { storageError as translate } from '../../core/storage-errors.js';
 
 /**
- * Redis error replies that mean "not now" rather than "never": a restarted server, a cluster failing over. MOVED and
+ * Redis error replies that mean "not now" rather than "never": a restarted server, a cluster failing over, another
+ * app's script running past the server's busy threshold (BUSY: refused without running, lifted when it ends). MOVED and
  * ASK reach here from a pipeline (a strict commit's script and its WAIT), which the Cluster client does not redirect:
  * the node refused the script without running it, and the next try goes where the refreshed slot map says.
  */
-const PASSING = /^(LOADING|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|MOVED|ASK)\b/;
+const PASSING = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|MOVED|ASK)\b/;
 
 /** What a call needs of its store's connection. */
 export interface Link {
@@ -103,9 +104,19 @@ function passing(error: unknown): boolean {
   return PASSING.test(error.message);
 }
 
-/** The error a store call rejects with (see the core's `storageError`): out of memory is a quota. */
+/** A command refused to the user (ACL) or unknown to the server (renamed), the script's or the client's own. */
+export const REFUSED = /\bNOPERM\b|can't run this command|Unknown Redis command called from script|^ERR unknown command/;
+
+/**
+ * The error a store call rejects with (see the core's `storageError`): out of memory is a quota. A refused command says
+ * so in words: a script's reply names only a line of it.
+ */
 export function storageError(what: string, error: unknown): SluiceError {
-  return translate(error, `Redis failed to ${what}:`);
+  const translated = translate(error, `Redis failed to ${what}:`);
+  if (!(error instanceof Error) || !REFUSED.test(error.message)) return translated;
+  translated.message +=
+    " The Redis user may not run a command the store needs, or the server renamed it: grant the user the commands README's RedisStore 'Access' lists (EVAL, EVALSHA, and the string, hash, key and pub/sub commands its scripts run).";
+  return translated;
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -11,13 +11,13 @@ type CommitScript = keyof typeof COMMITS;
  */
 export async function runCommit(context: StoreContext, keyCount: number, args: readonly (string | Buffer)[], wait: number, whenFull: boolean): Promise<{ token: string; acked: number }> {
   try {
-    return await run(context, 'sluiceCommit4', keyCount, args, wait);
+    return await run(context, 'sluiceCommit5', keyCount, args, wait);
   } catch (error) {
     // At maxmemory, a commit that adds no segment bytes runs anyway: acks must be able to free a full Redis; so does
     // a dead letter's (see `OpenHints`). The refused run wrote nothing (Redis refuses a script's first write), so the
     // same token may run again.
     if (!whenFull || !/\bOOM\b/.test(String((error as Error)?.message))) throw error;
-    return run(context, 'sluiceCommitWhenFull4', keyCount, args, wait);
+    return run(context, 'sluiceCommitWhenFull5', keyCount, args, wait);
   }
 }
 

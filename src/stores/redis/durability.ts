@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
+import { REFUSED } from './attempt.js';
 
 /** What the server(s) behind a client can promise a 'strict' commit. */
 export interface ServerDurability {
@@ -27,7 +28,12 @@ export async function readDurability(client: Redis | Cluster): Promise<ServerDur
   let unknownBecause: string | undefined;
   let eviction: string | undefined;
   for (const node of nodes) {
-    const info = await node.info('replication');
+    // INFO refused to the user (`-@dangerous`): no replica is known of, as none is found. Any other failure (a server
+    // loading) is the caller's: it keeps what it read before.
+    const info = await node.info('replication').catch((error: unknown) => {
+      if (error instanceof Error && REFUSED.test(error.message)) return '';
+      throw error;
+    });
     replicas = Math.min(replicas, Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 0));
     try {
       const config = (await node.config('GET', 'append*')) as unknown as string[] | Record<string, string>;

@@ -55,7 +55,7 @@ export class Heartbeats {
    */
   async start(beat: Beat, renamed = false): Promise<void> {
     if (renamed) this.#add(beat);
-    const made = await defineScripts(this.#client()).sluiceBeat2(beat.key, beat.tombstone, beat.judging, this.#ttlMs, '1', GONE_TTL_MS);
+    const made = await defineScripts(this.#client()).sluiceBeat3(beat.key, beat.tombstone, beat.judging, this.#ttlMs, '1', GONE_TTL_MS, Date.now());
     // A random owner nobody has judged: only a clash of ids could leave a tombstone.
     if (made === 0) throw new Error(`heartbeat ${beat.key} has a tombstone`);
     if (!renamed) this.#add(beat);
@@ -102,7 +102,7 @@ export class Heartbeats {
     for (const [key, entry] of this.#beats) {
       const sent = performance.now();
       const remake = sent - entry.ok < GONE_TTL_MS / 2 ? '1' : '0';
-      scripts.sluiceBeat2(key, entry.beat.tombstone, entry.beat.judging, this.#ttlMs, remake, GONE_TTL_MS).then(
+      scripts.sluiceBeat3(key, entry.beat.tombstone, entry.beat.judging, this.#ttlMs, remake, GONE_TTL_MS, Date.now()).then(
         (reply) => {
           if (this.#beats.get(key) !== entry) return;
           if (reply !== 0) {

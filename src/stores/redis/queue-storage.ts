@@ -239,7 +239,7 @@ export class RedisQueueStorage implements QueueStorage {
     if (now - this.#context.reconnectedAt() < ownerTtlMs) return false;
     if (this.#judge && now - this.#judge.since < ownerTtlMs) return false;
     try {
-      const gone = await this.#context.scripts.sluiceGone3(this.#keys.heartbeat(owner), this.#keys.gone(owner), this.#keys.judging, ownerTtlMs, this.#judge?.server ?? '', GONE_TTL_MS);
+      const gone = await this.#context.scripts.sluiceGone4(this.#keys.heartbeat(owner), this.#keys.gone(owner), this.#keys.judging, ownerTtlMs, this.#judge?.server ?? '', GONE_TTL_MS, Date.now());
       if (typeof gone === 'string') {
         this.#serverSeen(gone);
         return false;

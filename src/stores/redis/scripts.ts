@@ -73,6 +73,8 @@ local moff, mlen
 if mode == 'append' then
   moff = tonumber(ARGV[10])
   mlen = redis.call('STRLEN', m)
+  -- The metadata alone lost (evicted, expired, deleted by another app): a lost race, as above; the load finds it missing.
+  if mlen == 0 and redis.call('EXISTS', m) == 0 then return '' end
   if moff > mlen then return redis.error_reply('ERR sluice: metadata append at ' .. moff .. ' past its end (' .. mlen .. ')') end
 end
 -- Announced before the first write: a refused PUBLISH (an ACL without the channel) stops the script, and one that
@@ -126,7 +128,9 @@ return new
  */
 const LOAD = `
 local meta = redis.call('GET', KEYS[2])
-local server = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') or ''
+-- INFO refused to the user (or renamed): no run_id, and no server change told by it.
+local ok, info = pcall(redis.call, 'INFO', 'server')
+local server = ok and string.match(info, 'run_id:(%x+)') or ''
 local out = { redis.call('GET', KEYS[1]) or '0', meta or '', meta and '1' or '0', server }
 local lengths = redis.call('HGETALL', KEYS[3])
 for i = 1, #lengths, 2 do
@@ -192,14 +196,22 @@ const COMMIT_WHEN_FULL = `#!lua flags=allow-oom\n${COMMIT}`;
  * as if long known. `now` is the server's time in ms.
  */
 const PRIMARY = `
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+-- A server that refuses TIME (renamed, or not granted to the user) leaves each machine to its own clock: the caller's
+-- time comes last.
+local timed, time = pcall(redis.call, 'TIME')
+local now = timed and tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) or tonumber(ARGV[#ARGV])
+-- INFO refused likewise: '' (no replication id, every primary taken for the one known; no run_id nor uptime: GONE
+-- then judges nobody, and leases come back when they end).
+local function info(section)
+  local ok, text = pcall(redis.call, 'INFO', section)
+  return ok and text or ''
+end
 local function heardFrom(key)
-  local replid = string.match(redis.call('INFO', 'replication'), 'master_replid:(%x+)') or ''
+  local replid = string.match(info('replication'), 'master_replid:(%x+)') or ''
   local seen = redis.call('GET', key)
   if seen and string.sub(seen, 1, #replid + 1) == replid .. ':' then return tonumber(string.sub(seen, #replid + 2)) end
   local since = seen and now or 0
-  redis.call('SET', key, replid .. ':' .. since, 'PX', ARGV[#ARGV])
+  redis.call('SET', key, replid .. ':' .. since, 'PX', ARGV[#ARGV - 1])
   return since
 end
 `;
@@ -210,7 +222,8 @@ end
  * handle must go on under a new owner. A key that expired unjudged (a server restarted without it) is made again when
  * the caller allows it. Each beat also records the primary it reached (KEYS[3], see `heardFrom`): a replica promoted
  * is heard from at the first beat after the failover.
- * KEYS: heartbeat, tombstone, judging primary. ARGV: ttlMs, '1' to make an expired key again, the record's TTL.
+ * KEYS: heartbeat, tombstone, judging primary. ARGV: ttlMs, '1' to make an expired key again, the record's TTL, the
+ * caller's time (see PRIMARY).
  * Reply: 1 refreshed, 2 made again (had expired, nobody judged it), 0 judged gone.
  */
 const BEAT = `#!lua flags=allow-oom
@@ -233,18 +246,19 @@ return 2
  * while it lagged; the caller then judges nobody for `ownerTtlMs`. A handle that knew no server before (opened since)
  * cannot tell a promotion so: a primary judges nobody for `ownerTtlMs` from when it was first heard from as primary
  * (see `heardFrom`; the handles' beats tell it at once after a failover).
- * KEYS: heartbeat, tombstone, judging primary. ARGV: ownerTtlMs, run_id expected, the TTL of the tombstone and record.
+ * KEYS: heartbeat, tombstone, judging primary. ARGV: ownerTtlMs, run_id expected, the TTL of the tombstone and record,
+ * the caller's time (see PRIMARY).
  * Reply: 1 gone, 0 not (or not judged), or the server's run_id when it is not the one expected (not judged).
  */
 const GONE = `#!lua flags=allow-oom
 ${PRIMARY}
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 1 end
-local info = redis.call('INFO', 'server')
-local server = string.match(info, 'run_id:(%x+)') or ''
+local about = info('server')
+local server = string.match(about, 'run_id:(%x+)') or ''
 if ARGV[2] ~= '' and server ~= ARGV[2] then return server end
 -- Whole seconds of the clock since the start: up to a second more than the time up.
-local uptime = tonumber(string.match(info, 'uptime_in_seconds:(%d+)')) or 0
+local uptime = tonumber(string.match(about, 'uptime_in_seconds:(%d+)')) or 0
 if (uptime - 1) * 1000 < tonumber(ARGV[1]) then return 0 end
 if now - heardFrom(KEYS[3]) < tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
@@ -256,18 +270,18 @@ return 1
  * script the server lost (SCRIPT FLUSH, a restart) as EVAL on its own, after the WAIT, which then covers nothing.
  */
 export const COMMITS = {
-  sluiceCommit4: { lua: COMMIT, sha: sha1(COMMIT) },
-  sluiceCommitWhenFull4: { lua: COMMIT_WHEN_FULL, sha: sha1(COMMIT_WHEN_FULL) },
+  sluiceCommit5: { lua: COMMIT, sha: sha1(COMMIT) },
+  sluiceCommitWhenFull5: { lua: COMMIT_WHEN_FULL, sha: sha1(COMMIT_WHEN_FULL) },
 };
 
 /** The commands the store adds to a client. Versioned names: two sluice versions may share one client. */
 export interface ScriptedClient {
-  sluiceCommit4(...args: (string | number | Buffer)[]): Promise<string>;
-  sluiceCommitWhenFull4(...args: (string | number | Buffer)[]): Promise<string>;
-  sluiceLoad2Buffer(...args: string[]): Promise<Buffer[]>;
+  sluiceCommit5(...args: (string | number | Buffer)[]): Promise<string>;
+  sluiceCommitWhenFull5(...args: (string | number | Buffer)[]): Promise<string>;
+  sluiceLoad3Buffer(...args: string[]): Promise<Buffer[]>;
   sluiceRelist3(...args: string[]): Promise<number>;
-  sluiceBeat2(heartbeat: string, tombstone: string, judging: string, ttlMs: number, remake: '0' | '1', recordTtlMs: number): Promise<number>;
-  sluiceGone3(heartbeat: string, tombstone: string, judging: string, ownerTtlMs: number, server: string, goneTtlMs: number): Promise<number | string>;
+  sluiceBeat3(heartbeat: string, tombstone: string, judging: string, ttlMs: number, remake: '0' | '1', recordTtlMs: number, now: number): Promise<number>;
+  sluiceGone4(heartbeat: string, tombstone: string, judging: string, ownerTtlMs: number, server: string, goneTtlMs: number, now: number): Promise<number | string>;
 }
 
 /**
@@ -276,12 +290,12 @@ export interface ScriptedClient {
  */
 export function defineScripts(client: Redis | Cluster): ScriptedClient {
   const scripted = client as unknown as Partial<ScriptedClient>;
-  if (typeof scripted.sluiceCommit4 !== 'function') client.defineCommand('sluiceCommit4', { lua: COMMIT });
-  if (typeof scripted.sluiceCommitWhenFull4 !== 'function') client.defineCommand('sluiceCommitWhenFull4', { lua: COMMIT_WHEN_FULL });
-  if (typeof scripted.sluiceLoad2Buffer !== 'function') client.defineCommand('sluiceLoad2', { lua: LOAD });
+  if (typeof scripted.sluiceCommit5 !== 'function') client.defineCommand('sluiceCommit5', { lua: COMMIT });
+  if (typeof scripted.sluiceCommitWhenFull5 !== 'function') client.defineCommand('sluiceCommitWhenFull5', { lua: COMMIT_WHEN_FULL });
+  if (typeof scripted.sluiceLoad3Buffer !== 'function') client.defineCommand('sluiceLoad3', { lua: LOAD });
   if (typeof scripted.sluiceRelist3 !== 'function') client.defineCommand('sluiceRelist3', { lua: RELIST });
-  if (typeof scripted.sluiceBeat2 !== 'function') client.defineCommand('sluiceBeat2', { lua: BEAT, numberOfKeys: 3 });
-  if (typeof scripted.sluiceGone3 !== 'function') client.defineCommand('sluiceGone3', { lua: GONE, numberOfKeys: 3 });
+  if (typeof scripted.sluiceBeat3 !== 'function') client.defineCommand('sluiceBeat3', { lua: BEAT, numberOfKeys: 3 });
+  if (typeof scripted.sluiceGone4 !== 'function') client.defineCommand('sluiceGone4', { lua: GONE, numberOfKeys: 3 });
   return client as unknown as ScriptedClient;
 }
 
