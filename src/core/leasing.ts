@@ -1,5 +1,6 @@
 import type { Clock } from './clock.js';
 import { STALE, type CommitView, type Plan } from './commit-view.js';
+import { entryOf } from './entry.js';
 import type { Hold } from './holds.js';
 import { leaseIds, parseIds, randomId } from './ids.js';
 import { leaseExpired, refused, sortLeased, type Leased } from './lease-checks.js';
@@ -10,6 +11,7 @@ import { toRanges } from './ranges.js';
 import type { StoredItem } from './segments.js';
 import type { QueueStorage } from './store.js';
 import { check, duration, isBoolean, optionsObject } from './validate.js';
+import { UnknownTakes } from './unknown-takes.js';
 import { itemAt, nextReady, walk } from './walk.js';
 
 /** What leasing needs of the queue it serves. */
@@ -25,9 +27,6 @@ export interface LeasingContext<T> {
   /** Something may have become available (released items). */
   readonly wake: () => void;
 }
-
-/** The doubt of a store that never doubts its leases (see `QueueStorage.leasesInDoubt`). */
-const NEVER = (): boolean => false;
 
 /**
  * Takes, acks, releases and expiry: who holds which items and until when. Each change is one op appended to the
@@ -46,6 +45,7 @@ export class Leasing<T> {
    * may be in other hands).
    */
   readonly #gone = new Set<string>();
+  readonly #unknown = new UnknownTakes();
 
   constructor(context: LeasingContext<T>) {
     this.#c = context;
@@ -62,6 +62,10 @@ export class Leasing<T> {
     const now = clock.now();
     const ops = await this.freeGone();
     view.state.holds.expire(now);
+    const back = this.#unknown.giveBack(view.state, now);
+    ops.push(...back);
+    // What a give-back frees, others may be waiting for.
+    const done = back.length > 0 ? this.#c.wake : undefined;
     const chosen: LeaseEntry<T>[] = [];
     const { filter, ids, early } = options;
     const choose = (item: StoredItem) => chosen.push({ id: String(item.seq), value: this.#c.decode(item), attempts: view.state.attemptsOf(item.seq) + 1 });
@@ -97,14 +101,13 @@ export class Leasing<T> {
     if (chosen.length === 0) {
       // Nothing here: look once whether another handle pushed since this view was read.
       if (await view.changed()) throw STALE;
-      return { ops, result: undefined };
+      return { ops, result: undefined, ...(done && { done }) };
     }
     const lease = `${this.#prefix}.${(this.#count++).toString(36)}`;
     const until = now + leaseMs;
-    const ranges = toRanges(chosen.map((e) => Number(e.id)));
     const owner = this.owner;
-    ops.push(['t', lease, owner, until, flat(ranges)]);
-    return { ops, result: this.#lease(lease, owner, until, leaseMs, chosen) };
+    ops.push(['t', lease, owner, until, flat(toRanges(chosen.map((e) => Number(e.id))))]);
+    return { ops, result: this.#lease(lease, owner, until, leaseMs, chosen), ...(done && { done }) };
   }
 
   /**
@@ -124,18 +127,7 @@ export class Leasing<T> {
 
   /** An entry as `list` and filters see it; its value is decoded when read. */
   entry(item: StoredItem, held: Hold | undefined): QueueEntry<T> {
-    const decode = this.#c.decode;
-    let value: { v: T } | undefined;
-    return {
-      id: String(item.seq),
-      get value() {
-        value ??= { v: decode(item) };
-        return value.v;
-      },
-      attempts: this.#c.view.state.attemptsOf(item.seq),
-      state: !held ? 'ready' : held.lease ? 'leased' : 'delayed',
-      availableAt: held ? held.until : 0,
-    };
+    return entryOf(item, held, this.#c.view.state.attemptsOf(item.seq), this.#c.decode);
   }
 
   /** The plan of an ack of `seqs`: removed for good, and their segments freed once wholly acked. */
@@ -211,8 +203,9 @@ export class Leasing<T> {
       ack: (ids) => this.#c.run(() => this.#c.view.commit(() => ack(ids))),
       [CHECK_ACK]: (ids) => this.#check(() => ack(ids)),
       [CHECK]: () => this.#check(() => undefined),
-      [UNTAKE]: () => this.#c.view.commit(() => this.#release(sort(pick(undefined)), 0, true)),
-      [IN_DOUBT]: this.#c.storage.leasesInDoubt ? () => this.#c.storage.leasesInDoubt!(holder) : NEVER,
+      [UNTAKE]: () => (this.#unknown.add(lease, until), this.#c.view.commit(() => this.#release(sort(pick(undefined)), 0, true))),
+      // A store that never doubts its leases (see `QueueStorage.leasesInDoubt`) is asked nothing.
+      [IN_DOUBT]: this.#c.storage.leasesInDoubt ? () => this.#c.storage.leasesInDoubt!(holder) : () => false,
       release: (ids, options) =>
         this.#c.run(async () => {
           const { delayMs = 0, untried = false } = optionsObject(options, 'options', ['delayMs', 'untried']);
