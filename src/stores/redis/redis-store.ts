@@ -166,7 +166,10 @@ export class RedisStore implements Store {
     const Client = ioredis!.Redis;
     let client: Redis;
     try {
-      client = new Client(this.#o.url!, { maxRetriesPerRequest: 3, commandTimeout: answerMs(retryMs) + replicaTimeoutMs });
+      // A primary demoted behind one endpoint (a failover behind a DNS name or a load balancer) answers every write
+      // READONLY on the connections it keeps: reconnecting reaches the new primary, and the store's retry goes on.
+      const readOnly = (error: Error) => /^READONLY\b/.test(error.message);
+      client = new Client(this.#o.url!, { maxRetriesPerRequest: 3, commandTimeout: answerMs(retryMs) + replicaTimeoutMs, reconnectOnError: readOnly });
     } catch (error) {
       // The URL was checked when the store was made; what ioredis still refuses is named the same way.
       throw new SluiceError('ERR_INVALID_OPTION', `Expected \`url\` to be a Redis URL ioredis accepts (${error instanceof Error ? error.message : String(error)}).`, { cause: error });

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { expect, it } from 'vitest';
 import { Queue, type SluiceError } from '../../../src/index.js';
 import { RedisStore } from '../../../src/redis.js';
+import { RedisServer } from '../../support/redis-server.js';
 import { describeRedis } from '../../support/redis-suite.js';
 import { TcpProxy } from '../../support/tcp-proxy.mjs';
 
@@ -111,6 +112,39 @@ describeRedis('RedisStore under faults', (server) => {
     } finally {
       admin.disconnect();
       await store.close();
+    }
+  });
+
+  it('a failover behind one endpoint (the old primary demoted to a replica): the store reconnects to the new primary, rather than meet READONLY for good', async () => {
+    const standby = await RedisServer.start({ args: ['--appendonly', 'no'] });
+    const target = { port: server().port };
+    const endpoint = await TcpProxy.start(target);
+    const primary = new Redis(server().url);
+    const replica = new Redis(standby.url);
+    const store = new RedisStore({ url: endpoint.url, prefix: `demoted${n++}:`, retryMs: 5_000, onWarning: () => undefined });
+    try {
+      await replica.call('REPLICAOF', '127.0.0.1', String(server().port));
+      const q = await Queue.open<number>({ name: 'q', store });
+      await q.pushMany([1, 2, 3]);
+      while ((await replica.dbsize()) === 0 || !/master_link_status:up/.test(await replica.info('replication'))) await sleep(50);
+      await primary.wait(1, 2_000);
+      // The failover: the standby promoted, the old primary made its replica, the endpoint leading to the new one.
+      await replica.call('REPLICAOF', 'NO', 'ONE');
+      await primary.call('REPLICAOF', '127.0.0.1', String(standby.port));
+      target.port = standby.port;
+      await q.push(4);
+      const lease = (await q.take(10))!;
+      expect(lease.entries.map((e) => e.value)).toEqual([1, 2, 3, 4]);
+      await lease.ack();
+      expect(await q.size()).toBe(0);
+      await q.close();
+    } finally {
+      await primary.call('REPLICAOF', 'NO', 'ONE');
+      primary.disconnect();
+      replica.disconnect();
+      await store.close();
+      await endpoint.close();
+      await standby.stop();
     }
   });
 
