@@ -49,7 +49,9 @@ export function context(io: CliIo, o: ContextOptions): Context {
  */
 export async function withQueue<R>(ctx: Context, name: string, fn: (queue: Queue<unknown>) => Promise<R>): Promise<R> {
   const partitions = await partitionsOf(ctx.store, name);
-  const queue = await Queue.open<unknown>({ name, store: ctx.store, partitions, corruption: ctx.corruption, codec: lenientCodec() });
+  // 'strict' whatever the app's: what the CLI changes (a clear, a drain's acks, a repair) is on the disk before it says
+  // so, as a 'strict' app's own changes are; a one-off command spends milliseconds on it.
+  const queue = await Queue.open<unknown>({ name, store: ctx.store, partitions, corruption: ctx.corruption, codec: lenientCodec(), durability: 'strict' });
   ctx.damage.watch(queue);
   try {
     await settled();

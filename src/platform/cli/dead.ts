@@ -16,7 +16,8 @@ export async function dead(ctx: Context, name: string, command: Action): Promise
   }
   // The Outbox reads both its queues whole as it opens, and tells their repairs: reported before anything changes.
   // Placed as the app places them (a partitioned outbox puts a lane in one partition): with its ordering.
-  const outbox = await Outbox.open({ name, store: ctx.store, partitions: await partitionsOf(ctx.store, name), corruption: ctx.corruption, ...(ctx.ordering && { ordering: ctx.ordering }) });
+  // 'strict' (see `withQueue`): a retry moves each letter with two commits, the task's push and the letter's ack.
+  const outbox = await Outbox.open({ name, store: ctx.store, partitions: await partitionsOf(ctx.store, name), corruption: ctx.corruption, durability: 'strict', ...(ctx.ordering && { ordering: ctx.ordering }) });
   ctx.damage.watch(outbox);
   try {
     await settled();
