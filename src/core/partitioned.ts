@@ -79,10 +79,13 @@ export async function inTurn<S>(parts: readonly S[], step: (part: S) => Promise<
         const p = numbers(parts);
         // A refusal changed nothing where it was made; a store's failure may have committed all the same.
         const refused = error instanceof SluiceError && REFUSALS.has(error.code);
-        const rest = p.slice(refused ? i : i + 1);
-        error.message +=
-          ` (partition${i > 1 ? 's' : ''} ${p.slice(0, i).join(', ')} ${did} before this${refused ? '' : `; partition ${p[i]} maybe`}${rest.length > 0 ? `; ${rest.join(', ')} not` : ''}:` +
-          ' the same call again does the rest)';
+        const done = `partition${i > 1 ? 's' : ''} ${p.slice(0, i).join(', ')} ${did} before this`;
+        const later = p.slice(i + 1).join(', ');
+        // Every part was checked first: a lease refused now ran out, and another took its items after the check.
+        const taken = error instanceof SluiceError && error.code === 'ERR_LEASE_EXPIRED';
+        error.message += refused
+          ? ` (${done}; partition ${p[i]} not${later ? `, nor ${later}` : ''}: ${taken ? 'another lease took its items after they were checked, and the same call again is refused while it holds them' : 'the same call again does the rest'})`
+          : ` (${done}; partition ${p[i]} maybe${later ? `; ${later} not` : ''}: the same call again does the rest)`;
       }
       throw error;
     }

@@ -90,6 +90,32 @@ for (const [label, make] of stores) {
     }
   });
 
+  describe(`an expired lease's ack spanning partitions on a ${label}`, () => {
+    it('that loses a later partition\'s items to another handle after its check says which it acked, and why the same call is refused again', async () => {
+      const inner = make();
+      const store = new FaultyStore(inner);
+      const clock = new FakeClock();
+      const q = await Queue.open<string>({ name: 'jobs', store, partitions: 2, clock });
+      const other = await Queue.open<string>({ name: 'jobs', store: inner, partitions: 2, clock });
+      const ids = [await q.push('p0', { key: 'y' }), await q.push('p1', { key: 'x' })];
+      const lease = (await q.take(2, { leaseMs: 100 }))!;
+      clock.advance(200);
+      // Between the checks of both partitions and the first one's commit, the other handle takes partition 1's item.
+      let stolen = false;
+      store.beforeCommit = async (name) => {
+        if (name !== 'jobs' || stolen) return;
+        stolen = true;
+        expect((await other.take(1, { ids: [ids[1]!] }))!.entries.map((e) => e.value)).toEqual(['p1']);
+      };
+      const error = await lease.ack().catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'ERR_LEASE_EXPIRED', message: expect.stringContaining('(partition 0 acked before this; partition 1 not: another lease took its items after they were checked, and the same call again is refused while it holds them)') });
+      expect(await states(q)).toEqual([['p1', 'leased']]);
+      await expect(lease.ack()).rejects.toMatchObject({ code: 'ERR_LEASE_EXPIRED' });
+      await q.close();
+      await other.close();
+    });
+  });
+
   describe(`take() on a ${label}, aborted while it commits (fault 3)`, () => {
     it('of one partition: resolves the lease it committed, whose items ack', async () => {
       const store = new FaultyStore(make());
