@@ -108,7 +108,7 @@ export class BatchWriter {
     const removing = (batch.remove?.length ?? 0) + (batch.quarantine?.length ?? 0) > 0;
     // Segments go only once the metadata that no longer needs them is durable (rare: when a segment is freed).
     if (strict && dirChanged && removing) {
-      await synced(() => syncDir(this.#dir, this.#sync));
+      await syncDir(this.#dir, this.#sync, synced);
       dirChanged = false;
     }
     if (removing && removal) {
@@ -135,7 +135,7 @@ export class BatchWriter {
       known?.delete(segmentName(id));
       dirChanged = true;
     }
-    if (strict && dirChanged) await synced(() => syncDir(this.#dir, this.#sync));
+    if (strict && dirChanged) await syncDir(this.#dir, this.#sync, synced);
   }
 
   /**
@@ -170,7 +170,7 @@ export class BatchWriter {
       // A new file's name is durable only once its directory is synced. Both syncs at once: they are independent,
       // and both are done before the metadata that may count on them, and before the commit resolves.
       if (strict) {
-        await Promise.all([synced(() => this.#sync.fdatasync(fd)), created && synced(() => syncDir(this.#dir, this.#sync))]);
+        await Promise.all([synced(() => this.#sync.fdatasync(fd)), created && syncDir(this.#dir, this.#sync, synced)]);
       }
     }
     if (batch.metaAppend) {

@@ -33,9 +33,11 @@ export const nodeSync: FileSync = {
 
 /**
  * Makes the creation, renaming or removal of files in `dir` durable. Platforms that cannot open or sync a
- * directory (Windows) make those durable by other means, so their refusal is not an error.
+ * directory (Windows) make those durable by other means, so their refusal is not an error. Only the fsync itself runs
+ * in `synced` (see `FileQueueStorage`, for which a failed one is fatal): a directory that cannot be opened (no
+ * descriptor free, EMFILE) was not synced, and its error is a file error like any other.
  */
-export async function syncDir(dir: string, sync: FileSync): Promise<void> {
+export async function syncDir(dir: string, sync: FileSync, synced = (run: () => Promise<void>) => run()): Promise<void> {
   let fd: number;
   try {
     fd = openSync(dir, 'r');
@@ -44,9 +46,13 @@ export async function syncDir(dir: string, sync: FileSync): Promise<void> {
     throw error;
   }
   try {
-    await sync.fsync(fd);
-  } catch (error) {
-    if (!['EINVAL', 'EBADF', 'EISDIR', 'EPERM'].includes(errno(error))) throw error;
+    await synced(async () => {
+      try {
+        await sync.fsync(fd);
+      } catch (error) {
+        if (!['EINVAL', 'EBADF', 'EISDIR', 'EPERM'].includes(errno(error))) throw error;
+      }
+    });
   } finally {
     closeSync(fd);
   }
