@@ -43,8 +43,13 @@ export class BodyStore {
   readonly #clock: Clock;
   readonly #maxBytes: number;
   readonly #stream: boolean;
-  /** Aborted when the outbox closes: a body still being read (a stream that stalls) is waited for no longer. */
-  readonly #closed = new AbortController();
+  /**
+   * Set when the outbox closes: a body still being read (a stream that stalls) is waited for no longer; each read under
+   * way is refused then. A set, not listeners on one AbortSignal: Node warns of a leak past ten of those, and ten
+   * large bodies enqueued at once read that many pieces.
+   */
+  #closed = false;
+  readonly #refusals = new Set<() => void>();
   /** Bodies of tasks gone for good whose delete failed: deleted with the next ones (see `delete`). */
   readonly #undeleted = new Set<string>();
 
@@ -139,7 +144,8 @@ export class BodyStore {
 
   /** The outbox closes: bodies still being read are given up ('ERR_CLOSED'), what they wrote deleted. */
   close(): void {
-    this.#closed.abort();
+    this.#closed = true;
+    for (const refuse of this.#refusals) refuse();
   }
 
   /** The next piece of a body being stored, unless the outbox closes first (the source is then left to itself). */
@@ -152,15 +158,15 @@ export class BodyStore {
    * body that never ends must not hold up the close, which waits for the enqueues under way.
    */
   whileOpen<T>(reading: Promise<T>, closed?: () => void): Promise<T> {
-    const { signal } = this.#closed;
     return new Promise((resolve, reject) => {
       const refuse = (): void => {
+        this.#refusals.delete(refuse);
         closed?.();
         reject(new SluiceError('ERR_CLOSED', 'The outbox closed while a task body was still being read: the task was not stored.'));
       };
-      if (signal.aborted) return refuse();
-      signal.addEventListener('abort', refuse, { once: true });
-      reading.then(resolve, reject).finally(() => signal.removeEventListener('abort', refuse));
+      if (this.#closed) return refuse();
+      this.#refusals.add(refuse);
+      reading.then(resolve, reject).finally(() => this.#refusals.delete(refuse));
     });
   }
 

@@ -42,6 +42,21 @@ describe('a body is taken when enqueue is called, as fetch takes it', () => {
     expect(bodyAt('/form').toString()).toContain('\r\n\r\noriginal\r\n');
   });
 
+  it('twenty large bodies enqueued at once: stored and sent, and Node warns of no listener leak', async () => {
+    const warnings: string[] = [];
+    const warned = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', warned);
+    try {
+      await Promise.all(Array.from({ length: 20 }, (_, i) => r.outbox.enqueue({ url: `/big${i}`, body: bytes(100_000) })));
+      // Warnings are emitted on a later tick.
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(await r.outbox.flush()).toMatchObject({ sent: 20 });
+      expect(warnings).toEqual([]);
+    } finally {
+      process.off('warning', warned);
+    }
+  });
+
   it('a buffer transferred away while an earlier body of the same enqueueMany is stored: its bytes are sent all the same', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-body-'));
     try {
