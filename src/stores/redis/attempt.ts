@@ -27,6 +27,13 @@ const ENDED = 'end';
  */
 export const MIN_ANSWER_MS = 1000;
 
+/**
+ * How long a close waits for what is only a courtesy (deleting its heartbeat, QUIT): a server that does not answer
+ * then lets the heartbeat expire by itself, and the connection is cut. A close waits `retryMs` for what matters, the
+ * release of its leases, and not again for these.
+ */
+export const GOODBYE_MS = 1000;
+
 /** How long a call outside `attempt` (a close's cleanup, a settings read) waits for an answer. */
 export function answerMs(retryMs: number): number {
   return Math.max(retryMs, MIN_ANSWER_MS);

@@ -2,7 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { randomId } from '../../core/ids.js';
 import { SluiceError } from '../../core/errors.js';
 import type { QueueStorage, StorageBatch, StorageSnapshot } from '../../core/store.js';
-import { answerMs, attempt, sleep, within, type Link } from './attempt.js';
+import { attempt, GOODBYE_MS, sleep, within, type Link } from './attempt.js';
 import { RedisBlobs } from './blobs.js';
 import { GONE_TTL_MS, type Beat, type Heartbeats } from './heartbeat.js';
 import { loadListing, segmentsOf } from './listing.js';
@@ -271,7 +271,7 @@ export class RedisQueueStorage implements QueueStorage {
     try {
       // Bounded: close always settles, even on a server that stopped answering. Its leases were given back by the
       // queue's close: nobody needs to judge it gone, so it leaves no tombstone.
-      await within(client.del(heartbeat, this.#keys.lastCommit(this.owner)), answerMs(this.#context.options.retryMs), () => new Error('no answer'));
+      await within(client.del(heartbeat, this.#keys.lastCommit(this.owner)), GOODBYE_MS, () => new Error('no answer'));
     } catch {
       // Unreachable: the heartbeat expires by itself within ownerTtlMs, the last commit's token after its TTL.
     } finally {

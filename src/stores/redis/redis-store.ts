@@ -4,7 +4,7 @@ import { SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
 import { storageError } from '../../core/storage-errors.js';
 import type { OpenHints, QueueStorage, Store } from '../../core/store.js';
-import { answerMs, within } from './attempt.js';
+import { answerMs, GOODBYE_MS, within } from './attempt.js';
 import { evictionWarning, primaryAddresses, readDurability, strictPlan, type ServerDurability } from './durability.js';
 import { Heartbeats } from './heartbeat.js';
 import { QueueKeys } from './keys.js';
@@ -196,7 +196,7 @@ export class RedisStore implements Store {
       this.#unwatchSettings = undefined;
       // Not connected (a server that never answered): nothing to say goodbye to, and QUIT would wait out its time.
       if (client.status !== 'ready') client.disconnect();
-      else closing.push(within(client.quit(), answerMs(this.#o.retryMs), () => new Error('no answer to QUIT')).then(() => undefined, () => client.disconnect()));
+      else closing.push(within(client.quit(), GOODBYE_MS, () => new Error('no answer to QUIT')).then(() => undefined, () => client.disconnect()));
     }
     await Promise.all(closing);
   }
