@@ -40,6 +40,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     return ctx ? repaired(ctx, code) : code;
   } catch (error) {
     const fault = failure(error, invocation.corruption);
+    // The change was made, and only the line saying so failed: said here, or exit 1 reads as "nothing changed".
+    if (ctx?.changed) fault.message += ` The command's change is made all the same: ${ctx.changed}`;
     // A reader that stops early (`sluice ls | head -1`) is no fault of a command that changed nothing: as other Unix
     // tools do, it ends without a word (but not with 0: the output was cut).
     if (!(readOnly(command) && errno(fault.cause) === 'EPIPE')) printError(io, fault, json);

@@ -25,6 +25,11 @@ export interface Context {
   readonly ordering: 'group' | 'fifo' | 'none' | undefined;
   /** Says every repair and loss of every queue opened. */
   readonly damage: DamageReport;
+  /**
+   * What the command changed, as its last line says it ("Removed 30 entries from q."): said with the error too when
+   * that line cannot be written (stdout full or closed), since exit 1 would otherwise read as "nothing changed".
+   */
+  changed?: string;
 }
 
 export interface ContextOptions {

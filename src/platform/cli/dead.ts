@@ -117,6 +117,7 @@ async function settle(ctx: Context, outbox: Outbox, action: 'retry' | 'purge', i
 
 function report(ctx: Context, outbox: string, done: 'retried' | 'purged', count: number): number {
   const text = done === 'retried' ? `Put ${counted(count, 'task')} back into ${outbox}.` : `Purged ${counted(count, 'dead letter')} of ${outbox}.`;
+  ctx.changed = text;
   ctx.io.out(ctx.json ? JSON.stringify({ outbox, [done]: count }) : text);
   return 0;
 }

@@ -119,6 +119,8 @@ export async function drain(ctx: Context, name: string, limit = Infinity): Promi
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     let done = 0;
+    // The error that already says what was drained.
+    let told: unknown;
     try {
       while (done < limit && !stopping) {
         const lease = await queue.take(Math.min(DRAIN_BATCH, limit - done), { leaseMs: DRAIN_LEASE_MS });
@@ -137,24 +139,46 @@ export async function drain(ctx: Context, name: string, limit = Infinity): Promi
           }
           // Acked only once written: a reader that went away (`| head -1`) must not take the items with it.
           waiting = true;
-          await writtenOrReleased(ctx, lease, `${done} entries were drained from ${name} (written, then acked)`);
+          await writtenOrReleased(ctx, lease, `${done} entries were drained from ${name} (written, then acked)`).catch((error: unknown) => {
+            throw (told = error);
+          });
           waiting = false;
         } finally {
           clearInterval(keep);
         }
-        await lease.ack();
+        await lease.ack().catch(async (error: unknown) => {
+          throw (told = await notAcked(ctx, lease, error, `${done} entries were drained from ${name} (written, then acked)`));
+        });
         done += lease.entries.length;
         progress.update(done);
       }
+    } catch (error) {
+      // Whatever stops a drain part way (a segment that fails its checksum, the lock): what it drained is said.
+      if (error !== told && done > 0 && error instanceof Error) error.message += ` ${done} entries were drained from ${name} before this (written, then acked).`;
+      throw error;
     } finally {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       progress.clear();
       await bodies?.close();
     }
-    if (!ctx.json) ctx.io.out(`Drained ${counted(done, 'entry', 'entries')} from ${name}${stopping ? ` (stopped by ${stopping})` : ''}.`);
+    ctx.changed = `Drained ${counted(done, 'entry', 'entries')} from ${name}${stopping ? ` (stopped by ${stopping})` : ''}.`;
+    if (!ctx.json) ctx.io.out(ctx.changed);
     return stopping ? exitCode(stopping) : 0;
   });
+}
+
+/**
+ * The error of a batch written whose ack failed (the lock held too long by a stopped process, a full disk): it says so,
+ * and that the batch is given back (or, where that fails too, left until its lease ends) to be delivered again.
+ */
+async function notAcked(ctx: Context, lease: Lease<unknown>, error: unknown, drained: string): Promise<SluiceError> {
+  const { code, message } = failure(error, ctx.corruption);
+  const back = await lease.release().then(
+    () => 'were put back',
+    () => 'stay leased until the lease ends (a minute at most)',
+  );
+  return new SluiceError(code, `${message} ${drained}; the ${lease.entries.length} written last were not acked: they ${back}, and will be delivered again.`, { cause: error });
 }
 
 /** A body printed beside its entry on a line of text (see `DrainedBodies`). */
@@ -184,7 +208,8 @@ export async function clear(ctx: Context, name: string): Promise<number> {
     if (!mayChange(ctx, `Nothing was removed from ${name}`)) return REPAIRED;
     // Counted where it is removed, under the lock: items pushed meanwhile are removed too, and counted.
     const removed = await queue.clear();
-    ctx.io.out(ctx.json ? JSON.stringify({ queue: name, removed }) : `Removed ${counted(removed, 'entry', 'entries')} from ${name}.`);
+    ctx.changed = `Removed ${counted(removed, 'entry', 'entries')} from ${name}.`;
+    ctx.io.out(ctx.json ? JSON.stringify({ queue: name, removed }) : ctx.changed);
     return 0;
   });
 }

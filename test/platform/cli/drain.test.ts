@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -145,6 +145,33 @@ describe('sluice drain', () => {
     expect((await after.stats()).leased).toBe(0);
     expect(await after.size()).toBeGreaterThan(0);
     await after.close();
+  });
+
+  it('an ack that fails once the batch is written says so, with how far it got: the batch is delivered again', async () => {
+    // The queue's directory deleted while the batch is written: its ack (and its give-back) cannot be made.
+    const failing = { ...io, written: async () => rmSync(join(dir, 'q'), { recursive: true, force: true }) };
+    expect(await main(['drain', 'q', '--dir', dir, '--limit', '5'], failing)).not.toBe(0);
+    expect(err.join('\n')).toMatch(/0 entries were drained from q \(written, then acked\); the 5 written last were not acked: they stay leased until the lease ends \(a minute at most\), and will be delivered again\./);
+  });
+
+  it('a drain that stops part way (a segment that fails its checksum) says how many it drained before', async () => {
+    const q = await Queue.open<{ i: number }>({ name: 'seg', store: store(), segmentItems: 100 });
+    for (let k = 0; k < 3; k++) await q.pushMany(Array.from({ length: 100 }, (_, i) => ({ i: 100 * k + i })));
+    await q.close();
+    const second = readdirSync(join(dir, 'seg')).filter((f) => f.endsWith('.seg')).sort()[1]!;
+    const bytes = readFileSync(join(dir, 'seg', second));
+    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+    writeFileSync(join(dir, 'seg', second), bytes);
+    expect(await main(['drain', 'seg', '--dir', dir], io)).toBe(1);
+    expect(out).toHaveLength(100);
+    expect(err.join('\n')).toMatch(/ERR_CORRUPT.* 100 entries were drained from seg before this \(written, then acked\)\./s);
+  });
+
+  it('a clear whose report cannot be written says the change is made all the same', async () => {
+    const failing = { ...io, written: async () => Promise.reject(new SluiceError('ERR_STORAGE', 'Writing to stdout failed (ENOSPC).')) };
+    expect(await main(['clear', 'q', '--dir', dir], failing)).toBe(1);
+    expect(err).toEqual(["sluice: ERR_STORAGE: Writing to stdout failed (ENOSPC). The command's change is made all the same: Removed 30 entries from q."]);
+    expect(await size()).toBe(0);
   });
 
   it('a write that fails puts the batch back unacked, and exits 1 saying how far it got', async () => {
