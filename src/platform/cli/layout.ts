@@ -1,8 +1,9 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import { partOf } from '../../core/partitioned.js';
 import { errno, segmentId } from '../../stores/fs/files.js';
+import { holdsQueue } from '../../stores/fs/queue-marks.js';
 
 // What the CLI reads of a FileStore directory beyond the Queue API: which queues there are, which are outboxes,
 // and the times of a queue's head segment file. The names are FileStore's (see src/stores/fs).
@@ -12,9 +13,9 @@ export type QueueKind = 'queue' | 'outbox' | 'dead-letters';
 
 const DEAD = '.dead';
 
-/** Whether `dir` holds the queue `name` (every queue directory has its commit counter from its first open on). */
+/** Whether `dir` holds the queue `name`, as the FileStore judges it (see `holdsQueue`). */
 export function isQueue(dir: string, name: string): boolean {
-  return existsSync(join(resolve(dir), name, 'commits'));
+  return holdsQueue(resolve(dir), name);
 }
 
 export function kindOf(dir: string, name: string): QueueKind {

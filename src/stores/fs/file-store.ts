@@ -9,6 +9,7 @@ import { errno, type FileSync, nodeSync, syncDir } from './files.js';
 import { ProcessLock } from './lock.js';
 import { checkDirectory, checkMode, directoryMode } from './permissions.js';
 import { FileQueueStorage } from './queue-storage.js';
+import { holdsQueue } from './queue-marks.js';
 
 export type { FileSync } from './files.js';
 
@@ -109,7 +110,7 @@ export class FileStore implements Store {
 
   async exists(name: string): Promise<boolean> {
     checkName(name);
-    return made(this.dir, name);
+    return holdsQueue(this.dir, name);
   }
 
   async open(name: string): Promise<QueueStorage> {
@@ -158,22 +159,9 @@ function setupFailed(dir: string, error: unknown): SluiceError {
   return fileError(error, dir, `Cannot set up the queue directory ${dir}.`);
 }
 
-/**
- * Whether the queue `name` was ever opened in `dir`: its directory has its `commits` counter from the first open on,
- * and its metadata from the first commit (either may be removed under it, not both). A directory of that name that
- * sluice did not make is no queue, and is not opened as one.
- */
-function made(dir: string, name: string): boolean {
-  return existsSync(join(dir, name, 'commits')) || existsSync(join(dir, name, 'meta'));
-}
-
-/**
- * Throws 'ERR_NOT_FOUND' unless `dir` holds the queue `name` (see `made`): a directory with neither its `commits`
- * counter nor its metadata (or none at all) is no queue.
- */
+/** Throws 'ERR_NOT_FOUND' unless `dir` holds the queue `name` (see `holdsQueue`). */
 function mustExist(dir: string, name: string): void {
-  // `commits` or `meta`: either may be removed under the queue (see `made`), and its items are still there.
-  if (made(dir, name)) return;
+  if (holdsQueue(dir, name)) return;
   const where = existsSync(dir) ? `There is no queue "${name}" in ${dir}` : `The directory ${dir} does not exist, so there is no queue "${name}" in it`;
   throw new SluiceError('ERR_NOT_FOUND', `${where}. This FileStore opens existing queues only (create: false, as the command line opens them).`);
 }

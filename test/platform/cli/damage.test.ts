@@ -98,6 +98,34 @@ describe('a missing meta file (rebuilt on open)', () => {
   });
 });
 
+describe('a queue missing its commits counter, or its metadata as well (a restore cut short)', () => {
+  it('without its commits counter: ls lists it, and an outbox missing its dead letters\' counter still has them', async () => {
+    const outbox = await Outbox.open({ name: 'api', store: store(), fetch: async () => new Response(null, { status: 422 }) });
+    await outbox.enqueue({ url: 'https://example.test/a' });
+    await outbox.flush();
+    await outbox.close();
+    unlinkSync(join(dir, 'q', 'commits'));
+    unlinkSync(join(dir, 'api.dead', 'commits'));
+    expect(await run('ls')).toBe(0);
+    expect(out.slice(1).map((line) => line.split(/\s+/).slice(0, 2))).toEqual([
+      ['api', 'outbox'],
+      ['api.dead', 'dead-letters'],
+      ['q', 'queue'],
+    ]);
+    out = [];
+    expect(await run('dead', 'api', '--json')).toBe(0);
+    expect(out.map((line) => JSON.parse(line).reason)).toEqual(['status']);
+  });
+
+  it('with its segments alone: stats finds it, and reports its metadata rebuilt (exit 3)', async () => {
+    unlinkSync(join(dir, 'q', 'commits'));
+    unlinkSync(join(dir, 'q', 'meta'));
+    expect(await run('stats', 'q')).toBe(3);
+    expect(err).toContainEqual(expect.stringMatching(/^sluice: recover: q: meta-missing/));
+    expect((await appOpens()).size).toBe(15);
+  });
+});
+
 describe("a drained queue's floor removed under it (its metadata kept)", () => {
   // Before, a read-only command wrote the floor again and exited 0, saying nothing.
   it('stats reports the floor written again on stderr, and exits 3', async () => {
