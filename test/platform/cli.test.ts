@@ -383,9 +383,27 @@ describe('sluice dead, with the app\'s options', () => {
       expect(await run(...args)).toBe(2);
     }
   });
+
+  it('refuses a --mode the FileStore would (execute bits, no owner read and write) in its own words, the mode as typed', async () => {
+    for (const mode of ['700', '755', '400', '000']) {
+      err = [];
+      expect(await run('stats', 'jobs', '--mode', mode)).toBe(2);
+      expect(err[0]).toBe(`sluice: ERR_INVALID_OPTION: --mode must give the owner read and write and no one execute (such as 600, 640, 660, 644 or 666), got "${mode}".`);
+    }
+  });
 });
 
 describe('sluice dead', () => {
+  it("prints a dead letter's error with its control characters escaped: none reaches the terminal or starts a row", async () => {
+    const outbox = await Outbox.open({ name: 'api', store: store(), fetch: async () => Promise.reject(new TypeError('boom\u001b[2J\rline2\nsluice: forged')), retry: { maxAttempts: 1 } });
+    await outbox.enqueue({ url: 'https://api.example.test/a' });
+    await outbox.flush();
+    await outbox.close();
+    expect(await run('dead', 'api')).toBe(0);
+    expect(out).toHaveLength(2);
+    expect(out[1]).toContain('(boom\\u001b[2J\\u000dline2\\u000asluice: forged)');
+  });
+
   it('lists an outbox\'s dead letters with their task ids, reason, status and attempts', async () => {
     await deadLetters();
     expect(await run('dead', 'api', '--json')).toBe(0);

@@ -190,7 +190,10 @@ export function parse(argv: readonly string[]): Invocation {
 function octal(text: string): number {
   const digits = /^(?:0o?)?([0-7]{3})$/i.exec(text)?.[1];
   if (digits === undefined) usage(`--mode must be octal permission bits such as 600 or 660, got "${text}".`);
-  return parseInt(digits, 8);
+  const mode = parseInt(digits, 8);
+  // The FileStore's rule (checkMode), said in the command line's terms: the mode as typed, not its value in decimal.
+  if ((mode & ~0o666) !== 0 || (mode & 0o600) !== 0o600) usage(`--mode must give the owner read and write and no one execute (such as 600, 640, 660, 644 or 666), got "${text}".`);
+  return mode;
 }
 
 function whole(flag: string, text: string): number {

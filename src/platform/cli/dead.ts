@@ -43,7 +43,9 @@ function list(ctx: Context, letters: readonly DeadLetter[]): number {
     l.status === undefined ? '-' : String(l.status),
     String(l.attempts),
     `${duration(now - l.at)} ago`,
-    `${l.task.method ?? 'POST'} ${l.task.url}${l.error ? `  (${l.error})` : ''}`,
+    // An error's text is a transport's own (any characters): controls escaped, so that none moves the terminal or
+    // starts a row of its own.
+    `${l.task.method ?? 'POST'} ${l.task.url}${l.error ? `  (${printable(l.error)})` : ''}`,
   ]);
   for (const line of table([['task', 'id', 'reason', 'status', 'attempts', 'died', 'request'], ...rows])) ctx.io.out(line);
   return 0;
@@ -120,4 +122,9 @@ function report(ctx: Context, outbox: string, done: 'retried' | 'purged', count:
   ctx.changed = text;
   ctx.io.out(ctx.json ? JSON.stringify({ outbox, [done]: count }) : text);
   return 0;
+}
+
+/** `text` with its control characters (C0, DEL, C1) as `\u` escapes. */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
