@@ -324,6 +324,25 @@ describe('sluice drain of an outbox whose bodies are kept beside its tasks', () 
     expect(blobFiles('api')).toHaveLength(1);
   });
 
+  it('dead --json gives each body in the form it is stored, so that bytes, an object of the same fields, text and a body kept beside read apart', async () => {
+    const outbox = await Outbox.open({ name: 'api', store: store(), fetch: async () => new Response(null, { status: 400 }) });
+    await outbox.enqueue({ url: 'https://api.example.test/a', id: 'bytes', body: new Uint8Array([104, 105]) });
+    await outbox.enqueue({ url: 'https://api.example.test/a', id: 'object', body: { 0: 104, 1: 105 } });
+    await outbox.enqueue({ url: 'https://api.example.test/a', id: 'text', body: 'hi' });
+    await outbox.enqueue({ url: 'https://api.example.test/a', id: 'blob', body: new Blob(['hi'], { type: 'text/plain' }) });
+    await outbox.enqueue({ url: 'https://api.example.test/a', id: 'none', method: 'DELETE' });
+    await outbox.flush();
+    await outbox.close();
+    expect(await run('dead', 'api', '--json')).toBe(0);
+    expect(Object.fromEntries(json().map((l) => [(l['task'] as { id: string }).id, (l['task'] as { body?: unknown }).body]))).toEqual({
+      bytes: { base64: 'aGk=' },
+      object: { json: { 0: 104, 1: 105 } },
+      text: { text: 'hi' },
+      blob: { blob: { size: 2, type: 'text/plain' } },
+      none: undefined,
+    });
+  });
+
   it("prints a dead letter's body, kept in the outbox's queue, and says so of one that is gone", async () => {
     const outbox = await Outbox.open({ name: 'api', store: store(), fetch: async () => new Response(null, { status: 400 }) });
     await outbox.enqueue({ url: 'https://api.example.test/photos', id: 'photo-1', body: new Blob([photo()]) });

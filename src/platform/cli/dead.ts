@@ -1,5 +1,6 @@
 import { counted, SluiceError } from '../../core/errors.js';
 import type { DeadLetter } from '../../outbox/dead-letters.js';
+import { BodyRef } from '../../outbox/body.js';
 import { Outbox } from '../../outbox/outbox.js';
 import { mayChange, partitionsOf, type Context } from './context.js';
 import { REPAIRED, settled } from './damage.js';
@@ -32,7 +33,7 @@ export async function dead(ctx: Context, name: string, command: Action): Promise
 
 function list(ctx: Context, letters: readonly DeadLetter[]): number {
   if (ctx.json) {
-    for (const letter of letters) ctx.io.out(JSON.stringify(letter));
+    for (const letter of letters) ctx.io.out(JSON.stringify({ ...letter, task: { ...letter.task, ...bodyField(letter.task.body) } }));
     return 0;
   }
   const now = ctx.now();
@@ -127,4 +128,16 @@ function report(ctx: Context, outbox: string, done: 'retried' | 'purged', count:
 /** `text` with its control characters (C0, DEL, C1) as `\u` escapes. */
 function printable(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * A task's body in `--json`, in the form the outbox stores it, so that each kind reads as itself: as JSON, bytes
+ * (`Uint8Array`) were an object of numbered fields, the same as an object body of those fields.
+ */
+function bodyField(body: unknown): { body?: unknown } {
+  if (body === undefined) return {};
+  if (typeof body === 'string') return { body: { text: body } };
+  if (body instanceof Uint8Array) return { body: { base64: Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64') } };
+  if (body instanceof BodyRef) return { body: { blob: { size: body.size, type: body.type } } };
+  return { body: { json: body } };
 }
