@@ -200,11 +200,11 @@ export class Dispatcher {
     return this.#chained && first.attempts > 0 ? 1 : this.#unitSize;
   }
 
-  /** Takes up to `free` units' worth of the tasks the index says may go now (probes, while offline). */
+  /** Takes up to `free` units' worth of what may go now; offline, one task as a probe (not the heads of 32 failed lanes). */
   async #take(free: number, run: DeliveryRun, now: number, again = true): Promise<Buffered[]> {
     const { index, reachability } = this.#c;
     const held = reachability.holds.size === 0 ? undefined : (origin: string) => reachability.holds.held(origin);
-    const chosen = index.take(this.#unitSize * free, now, (p) => this.#perLane(p), reachability.admits(), held);
+    const chosen = index.take(reachability.reachable ? this.#unitSize * free : 1, now, (p) => this.#perLane(p), reachability.admits(), held);
     const units = chosen.length === 0 ? [] : await leaseUnits(this.#delivery, chosen, run);
     // Passed over as leased, then found free (the lease ended meanwhile): taken again, as nothing else wakes the loop.
     return units.length > 0 || !again || !chosen.some((p) => p.state === 'ready') ? units : this.#take(free, run, now, false);

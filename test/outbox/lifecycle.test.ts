@@ -41,6 +41,31 @@ describe('connectivity', () => {
     expect(r.server.delivered).toHaveLength(8);
   });
 
+  it('with lanes (ordering group) and tasks in many groups, a probe is one task, not the head of every group; the gap grows one step a probe', async () => {
+    await r.reopen({ retry: { initialDelayMs: 1000, maxDelayMs: 300_000 } });
+    await r.server.down();
+    await r.outbox.enqueueMany(Array.from({ length: 30 }, (_, i) => ({ url: `/t${i}`, group: `g${i}` })));
+    await r.outbox.flush();
+    expect(r.outbox.online).toBe(false);
+    const afterFirst = r.calls.length;
+    const probes: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      r.clock.advance(60_000);
+      const before = r.calls.length;
+      await r.outbox.flush();
+      probes.push(r.calls.length - before);
+    }
+    expect(probes).toEqual([1, 1, 1, 1]);
+    // The server back: the next probe finds it within the backoff of a few failures, not the longest one.
+    await r.server.up();
+    r.clock.advance(60_000);
+    const result = await r.outbox.flush();
+    expect(r.outbox.online).toBe(true);
+    expect(result.remaining).toBe(0);
+    expect(r.server.delivered).toHaveLength(30);
+    expect(afterFirst).toBeLessThanOrEqual(4);
+  });
+
   it('with a retry policy of no delay, probes while offline are still spaced (no storm of doomed requests)', async () => {
     await r.reopen({ retry: { initialDelayMs: 0, maxDelayMs: 0 } });
     await r.server.down();
