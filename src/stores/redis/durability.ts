@@ -9,6 +9,8 @@ export interface ServerDurability {
   readonly replicas: number;
   /** Why `fsyncAlways` is unknown, for the warning. */
   readonly unknownBecause?: string;
+  /** Why `replicas` is unknown (INFO refused to the store's user): 0 then says nothing. */
+  readonly replicasUnknown?: string;
   /**
    * The `maxmemory-policy` of a primary that may evict keys (an `allkeys-*` one before a `volatile-*` one);
    * undefined when every primary has `noeviction`, or when CONFIG GET is refused.
@@ -27,12 +29,14 @@ export async function readDurability(client: Redis | Cluster): Promise<ServerDur
   let replicas = Infinity;
   let unknownBecause: string | undefined;
   let eviction: string | undefined;
+  let replicasUnknown: string | undefined;
   for (const node of nodes) {
-    // INFO refused to the user (`-@dangerous`): no replica is known of, as none is found. Any other failure (a server
-    // loading) is the caller's: it keeps what it read before.
+    // INFO refused to the user (`-@dangerous`): the replicas cannot be counted (see `strictPlan`). Any other failure
+    // (a server loading) is the caller's: it keeps what it read before.
     const info = await node.info('replication').catch((error: unknown) => {
-      if (error instanceof Error && REFUSED.test(error.message)) return '';
-      throw error;
+      if (!(error instanceof Error && REFUSED.test(error.message))) throw error;
+      replicasUnknown = `INFO is refused to the store's Redis user (${error.message})`;
+      return '';
     });
     replicas = Math.min(replicas, Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 0));
     try {
@@ -49,7 +53,7 @@ export async function readDurability(client: Redis | Cluster): Promise<ServerDur
       unknownBecause = `CONFIG GET is refused (${error instanceof Error ? error.message : String(error)}), as managed Redis services often do`;
     }
   }
-  return { fsyncAlways, replicas: replicas === Infinity ? 0 : replicas, ...(unknownBecause && { unknownBecause }), ...(eviction && { eviction }) };
+  return { fsyncAlways, replicas: replicas === Infinity ? 0 : replicas, ...(unknownBecause && { unknownBecause }), ...(replicasUnknown && { replicasUnknown }), ...(eviction && { eviction }) };
 }
 
 /** The servers `client` writes to: itself, or a Cluster's primaries as its slot map last listed them. */
@@ -74,10 +78,15 @@ export function primaryAddresses(client: Redis | Cluster): string {
 export function strictPlan(server: ServerDurability, replicas: number | undefined): { wait: number; warning?: string } {
   // Asked for explicitly: wait for that many replicas, whatever the server's own persistence.
   if (replicas !== undefined) {
-    if (replicas > server.replicas) {
+    if (replicas > server.replicas && server.replicasUnknown === undefined) {
       return { wait: replicas, warning: `sluice: durability 'strict' asks ${replicas} replicas to confirm each commit, but only ${server.replicas} are connected: strict commits will fail until they are.` };
     }
     return { wait: replicas };
+  }
+  // Replicas the store cannot count: none is waited for, and that is said (a primary with a replica would otherwise
+  // resolve strict commits unreplicated, without a word).
+  if (server.replicasUnknown !== undefined) {
+    return { wait: 0, warning: `sluice: durability 'strict' cannot count the server's replicas: ${server.replicasUnknown}. Commits WAIT for none; set \`replicas\` to the number to WAIT for, or grant the user INFO.` };
   }
   // Replicas first, even where every write is fsynced: a failover to one discards the copy on the machine that died.
   if (server.replicas > 0) return { wait: server.replicas };

@@ -11,12 +11,12 @@ const quiet = { onWarning: () => undefined };
 let n = 0;
 
 /** A store whose connection logs in as a fresh ACL user with `rules` (on every key and channel besides). */
-async function storeAs(server: RedisServer, rules: string): Promise<RedisStore> {
+async function storeAs(server: RedisServer, rules: string, onWarning: (message: string) => void = () => undefined): Promise<RedisStore> {
   const admin = new Redis(server.url);
   const user = `u${n++}`;
   await admin.call('ACL', 'SETUSER', user, 'on', '>pw', '~*', '&*', ...rules.split(' '));
   await admin.quit();
-  return new RedisStore({ url: `redis://${user}:pw@127.0.0.1:${server.port}`, prefix: `${user}:`, ...quiet });
+  return new RedisStore({ url: `redis://${user}:pw@127.0.0.1:${server.port}`, prefix: `${user}:`, onWarning });
 }
 
 /** Pushes, takes and acks through `store`, a second handle waiting for the push as a consumer does. */
@@ -46,6 +46,19 @@ describeRedis('RedisStore scripts on a Redis that refuses them something', (serv
     ['INFO and TIME refused', '+@all -info -time'],
   ])('%s: queues open and work', async (_, rules) => {
     await roundTrip(await storeAs(server(), rules));
+  });
+
+  it("'strict' where INFO is refused says it cannot count the server's replicas, rather than wait for none without a word", async () => {
+    const warnings: string[] = [];
+    const store = await storeAs(server(), '+@all -@dangerous', (message) => warnings.push(message));
+    const q = await Queue.open<number>({ name: 'q', store, durability: 'strict' });
+    try {
+      await q.push(1);
+      expect(warnings).toContainEqual(expect.stringContaining("durability 'strict' cannot count the server's replicas: INFO is refused"));
+    } finally {
+      await q.close();
+      await store.close();
+    }
   });
 
   it.each([
