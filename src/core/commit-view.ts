@@ -15,6 +15,8 @@ type Batch = Pick<StorageBatch, 'write' | 'remove' | 'quarantine'>;
 export interface Plan<R> {
   /** Changes to the state, appended to the metadata (or written whole with it). */
   readonly ops?: readonly Op[];
+  /** Changes applied to the state already as the plan was made, recorded before `ops` (not applied again). */
+  readonly applied?: readonly Op[];
   /** Write the whole state rather than append `ops`. */
   readonly whole?: boolean;
   /** What to write or remove; a function is called once the ops are applied (what an ack frees depends on it). */
@@ -34,7 +36,7 @@ interface Planned<R> {
 
 /** True when `plan` changes nothing: nothing to commit. */
 function idle(plan: Plan<unknown>): boolean {
-  return (plan.ops?.length ?? 0) === 0 && !plan.whole && !plan.batch && !plan.grown;
+  return (plan.ops?.length ?? 0) + (plan.applied?.length ?? 0) === 0 && !plan.whole && !plan.batch && !plan.grown;
 }
 
 /** Thrown inside a plan when what the view says is no longer in the store: reload and plan again. */
@@ -213,7 +215,7 @@ export class CommitView {
       const next = first ?? this.#plan(storage, plan);
       const { planned, repairing } = next instanceof Promise ? await next : next;
       first = undefined;
-      const { ops = [], whole = false, result, done } = planned;
+      const { ops = [], applied = [], whole = false, result, done } = planned;
       if (idle(planned)) {
         // A repair with nothing to store (only a loss to tell) is done as it is.
         if (!repairing) return result as R;
@@ -227,7 +229,7 @@ export class CommitView {
       const tail = this.segments.tail;
       const grown: Op = tail ? ['n', this.next, tail.id, tail.end] : ['n', this.next];
       this.state.apply(grown);
-      const recorded: Op[] = ops.length > 0 || planned.grown ? [grown, ...ops] : [];
+      const recorded: Op[] = ops.length + applied.length > 0 || planned.grown ? [grown, ...applied, ...ops] : [];
       // A queue's first commit writes its state too, so that a queue with segments and no metadata is known to
       // have lost it (and is reported), never taken for a new one.
       const reader = this.#reader;

@@ -3,8 +3,10 @@ import type { QueueState } from './queue-state.js';
 
 /** The items a lease names, sorted by whether it may still act on them (see `sortLeased`). */
 export interface Leased {
-  /** Still the lease's: held by it, or out of every other lease since it ran out. */
+  /** Still the lease's: held by it, or out of every hold since it ran out, and taken by no other lease since. */
   readonly ours: number[];
+  /** Taken by another lease after this one ran out, and given back since (ready, or delayed by that release). */
+  readonly since: number[];
   /** Held by another lease now (the lease ran out and they were taken again). */
   readonly taken: number[];
   /** No longer the items the lease took (the storage went back to a state before the take). */
@@ -14,7 +16,8 @@ export interface Leased {
 /**
  * Sorts the items of `seqs` that lease `lease` names, those acked already left out. Judged as of `now`, whatever this
  * handle's index still keeps of holds that ran out, so that an ack, a release or an extension does the same however
- * recently the handle looked: items released or expired but not taken since are the lease's still.
+ * recently the handle looked: items released or expired but not taken since are the lease's still. An ack also removes
+ * those another lease took since and gave back (the work is done); a release or an extension leaves them be.
  *
  * An item out of the lease's hold that counts fewer attempts than the lease leaves it with (`expected`: what it gave,
  * one less for an item it gave back untried) is another item under the same id: the storage went back to an earlier
@@ -25,13 +28,15 @@ export interface Leased {
  */
 export function sortLeased(state: QueueState, lease: string, seqs: readonly number[], expected: (seq: number) => number, rewound: boolean, now: number): Leased {
   const own = state.holds.lease(lease);
-  const out: Leased = { ours: [], taken: [], other: [] };
+  const out: Leased = { ours: [], since: [], taken: [], other: [] };
   for (const seq of seqs) {
     if (state.isAcked(seq)) continue;
     const held = state.holds.at(seq, now);
     if (held !== undefined && held.lease !== '' && held.lease !== lease) out.taken.push(seq);
     else if (held?.lease === lease || (own !== undefined && state.holds.at(seq, -Infinity) === own)) out.ours.push(seq);
     else if (rewound || state.attemptsOf(seq) < expected(seq)) out.other.push(seq);
+    // Delayed (this lease's own releases are never asked about again), or tried more often than this lease left it.
+    else if (held !== undefined || state.attemptsOf(seq) > expected(seq)) out.since.push(seq);
     else out.ours.push(seq);
   }
   return out;

@@ -62,10 +62,11 @@ export class Leasing<T> {
     const now = clock.now();
     const ops = await this.freeGone();
     view.state.holds.expire(now);
+    // Given back before this take chooses, so that it may take them (applied now, and recorded with its commit).
     const back = this.#unknown.giveBack(view.state, now);
-    ops.push(...back);
+    for (const op of back) view.state.apply(op);
     // What a give-back frees, others may be waiting for.
-    const done = back.length > 0 ? this.#c.wake : undefined;
+    const extra = back.length > 0 ? { applied: back, done: this.#c.wake } : undefined;
     const chosen: LeaseEntry<T>[] = [];
     const { filter, ids, early } = options;
     const choose = (item: StoredItem) => chosen.push({ id: String(item.seq), value: this.#c.decode(item), attempts: view.state.attemptsOf(item.seq) + 1 });
@@ -95,19 +96,19 @@ export class Leasing<T> {
       }
       options.signal?.throwIfAborted();
     } catch (error) {
-      if (ops.length > 0) view.invalidate();
+      if (ops.length > 0 || extra) view.invalidate();
       throw error;
     }
     if (chosen.length === 0) {
       // Nothing here: look once whether another handle pushed since this view was read.
       if (await view.changed()) throw STALE;
-      return { ops, result: undefined, ...(done && { done }) };
+      return { ops, result: undefined, ...extra };
     }
     const lease = `${this.#prefix}.${(this.#count++).toString(36)}`;
     const until = now + leaseMs;
     const owner = this.owner;
     ops.push(['t', lease, owner, until, flat(toRanges(chosen.map((e) => Number(e.id))))]);
-    return { ops, result: this.#lease(lease, owner, until, leaseMs, chosen), ...(done && { done }) };
+    return { ops, result: this.#lease(lease, owner, until, leaseMs, chosen), ...extra };
   }
 
   /**
@@ -188,7 +189,8 @@ export class Leasing<T> {
     let expiresAt = until;
     // An extension holds the items under the handle's owner as it is then (see `#extend`).
     let holder = owner;
-    const ack = (ids: readonly string[] | undefined) => this.#unlessRefused(sort(pick(ids)), 'acked', (ours) => this.acking(ours, undefined));
+    const ack = (ids: readonly string[] | undefined) =>
+      this.#unlessRefused(sort(pick(ids)), 'acked', ({ ours, since }) => this.acking(since.length === 0 ? ours : [...ours, ...since].sort((a, b) => a - b), undefined));
     return {
       entries,
       get expiresAt() {
@@ -197,8 +199,9 @@ export class Leasing<T> {
       extend: (ms = leaseMs) =>
         this.#c.run(async () => {
           check({ leaseMs: ms }, { leaseMs: duration(1) });
-          expiresAt = await this.#c.view.commit(() => this.#unlessRefused(sort(pick(undefined)), 'extended', (ours) => this.#extend(lease, ours, ms)));
-          holder = this.owner;
+          const end = await this.#c.view.commit(() => this.#unlessRefused(sort(pick(undefined)), 'extended', ({ ours }) => this.#extend(lease, ours, ms)));
+          // Nothing left to hold (all acked, released or taken since): the lease ends when it did.
+          if (end !== undefined) [expiresAt, holder] = [end, this.owner];
         }),
       ack: (ids) => this.#c.run(() => this.#c.view.commit(() => ack(ids))),
       [CHECK_ACK]: (ids) => this.#check(() => ack(ids)),
@@ -235,8 +238,8 @@ export class Leasing<T> {
    * `done`), once the view is known current; judged on a stale one (another handle released or acked them since), the
    * call is planned again on the view read again. Synchronous when not refused (an ack is on every drain's path).
    */
-  #unlessRefused<R>(leased: Leased, done: string, plan: (ours: number[]) => Plan<R>): Plan<R> | Promise<Plan<R>> {
-    if (!refused(leased)) return plan(leased.ours);
+  #unlessRefused<R>(leased: Leased, done: string, plan: (leased: Leased) => Plan<R>): Plan<R> | Promise<Plan<R>> {
+    if (!refused(leased)) return plan(leased);
     return this.#c.view.changed().then((changed) => {
       throw changed ? STALE : leaseExpired(leased, done);
     });
@@ -246,9 +249,9 @@ export class Leasing<T> {
    * The lease's items still its own are held for `leaseMs` from now, under the same lease, by this handle's owner as it
    * is now (one that went on under a new owner keeps them alive); no attempt is counted. Resolves the new end.
    */
-  #extend(lease: string, ours: number[], leaseMs: number): Plan<number> {
+  #extend(lease: string, ours: number[], leaseMs: number): Plan<number | undefined> {
     const until = this.#c.clock.now() + leaseMs;
-    return ours.length === 0 ? { result: until } : { ops: [['t', lease, this.owner, until, flat(toRanges(ours)), 0]], result: until };
+    return ours.length === 0 ? { result: undefined } : { ops: [['t', lease, this.owner, until, flat(toRanges(ours)), 0]], result: until };
   }
 
   /**
@@ -257,7 +260,7 @@ export class Leasing<T> {
    */
   #release(leased: Leased, delayMs: number, untried: boolean): Plan<undefined> | Promise<Plan<undefined>> {
     const { ours } = leased;
-    if (refused(leased)) return this.#c.view.changed().then((changed) => (changed ? Promise.reject(STALE) : this.#release({ ours, taken: [], other: [] }, delayMs, untried)));
+    if (refused(leased)) return this.#c.view.changed().then((changed) => (changed ? Promise.reject(STALE) : this.#release({ ours, since: [], taken: [], other: [] }, delayMs, untried)));
     if (ours.length === 0) return { result: undefined };
     const ranges = flat(toRanges(ours));
     const until = delayMs > 0 ? this.#c.clock.now() + delayMs : undefined;

@@ -44,6 +44,8 @@ export function combine<T>(taken: readonly (readonly [partition: number, lease: 
     },
     async extend(leaseMs?: number) {
       const parts = split(undefined);
+      // Refused where an ack would be (another lease took items since): every part is checked before any is extended.
+      if (parts.length > 1) for (const [lease] of parts) await lease[CHECK_ACK]();
       await inTurn(parts, ([lease]) => lease.extend(leaseMs), partitions, 'extended');
     },
     async release(ids, options?: ReleaseOptions) {

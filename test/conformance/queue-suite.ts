@@ -287,6 +287,43 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
         expect(await q.size()).toBe(1);
       });
 
+      it('after the lease ran out, leaves be the items another handle took and gave back since (its delay stands), and an extension with nothing left keeps expiresAt', async () => {
+        const q = await open({ leaseMs: 1000 });
+        const other = await open({ leaseMs: 1000 }, await place.open());
+        await q.pushMany(items(0, 2));
+        const a = (await q.take(2))!;
+        const end = a.expiresAt;
+        clock.advance(1000);
+        const b = (await other.take(1))!;
+        await b.release(undefined, { delayMs: 60_000 });
+        await a.release([a.entries[1]!.id]);
+        await a.extend(5000);
+        await a.release(undefined, { delayMs: 1 });
+        // Item 0 keeps the other handle's delay: neither the extension nor the late release took it over.
+        expect((await q.list()).map((e) => [e.value.n, e.state, e.availableAt - clock.now()])).toEqual([
+          [0, 'delayed', 60_000],
+          [1, 'ready', -clock.now()],
+        ]);
+        expect(a.expiresAt).toBe(end);
+        // An ack still removes it: the work is done.
+        await a.ack([a.entries[0]!.id]);
+        expect(ns(await q.list())).toEqual([1]);
+      });
+
+      it('across partitions, refused in one: extends none', async () => {
+        const q = await open({ leaseMs: 1000, partitions: 2 });
+        const other = await open({ leaseMs: 1000, partitions: 2 }, await place.open());
+        await q.push({ n: 0 }, { key: 'y' });
+        await q.push({ n: 1 }, { key: 'x' });
+        const a = (await q.take(2))!;
+        const ids = a.entries.map((e) => e.id);
+        expect(new Set(ids.map((id) => Math.floor(Number(id) / 2 ** 40))).size).toBe(2);
+        clock.advance(1000);
+        await other.take(1, { ids: [ids[1]!] });
+        expect((await rejection(a.extend(60_000))).code).toBe('ERR_LEASE_EXPIRED');
+        expect((await q.list({ ids: [ids[0]!] }))[0]!.state).toBe('ready');
+      });
+
       it('a handle that dies after extending holds its items until the new end, then they come back', async () => {
         const q = await open({ leaseMs: 1000 });
         await q.pushMany(items(0, 2));

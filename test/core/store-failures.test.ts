@@ -164,14 +164,20 @@ for (const [label, make] of stores) {
     it('whose commit fails after it stored and whose give-back fails too: the next take gives the items back, untried, and takes them', async () => {
       const store = new FaultyStore(make());
       const q = await Queue.open<number>({ name: 'jobs', store, leaseMs: 60_000 });
+      const other = await Queue.open<number>({ name: 'jobs', store, leaseMs: 60_000 });
       await q.pushMany([1, 2]);
       store.fail('commit', { landed: true });
       store.fail('commit');
       await expect(q.take(2)).rejects.toMatchObject({ code: 'ERR_STORAGE' });
       expect(await q.stats()).toMatchObject({ size: 2, leased: 2 });
-      // The take that finds them stored gives them back as it commits; the one after takes them, at their first attempt.
-      expect(await q.take(2)).toBeUndefined();
-      expect((await q.take(2))!.entries.map((e) => [e.value, e.attempts])).toEqual([
+      // The take that finds them stored gives them back and takes them, at their first attempt, as other handles see.
+      const lease = (await q.take(2))!;
+      expect((await other.list()).map((e) => [e.value, e.state, e.attempts])).toEqual([
+        [1, 'leased', 1],
+        [2, 'leased', 1],
+      ]);
+      await other.close();
+      expect(lease.entries.map((e) => [e.value, e.attempts])).toEqual([
         [1, 1],
         [2, 1],
       ]);
