@@ -108,7 +108,9 @@ export class BatchWriter {
     const removing = (batch.remove?.length ?? 0) + (batch.quarantine?.length ?? 0) > 0;
     // Segments go only once the metadata that no longer needs them is durable (rare: when a segment is freed).
     if (strict && dirChanged && removing) {
-      await syncDir(this.#dir, this.#sync, synced);
+      // After the commit, a directory that cannot be opened is a sync that did not happen, as a failed one: the
+      // commit is in, and saying it failed while the handle went on would be a lie either way.
+      await synced(() => syncDir(this.#dir, this.#sync));
       dirChanged = false;
     }
     if (removing && removal) {
@@ -135,7 +137,7 @@ export class BatchWriter {
       known?.delete(segmentName(id));
       dirChanged = true;
     }
-    if (strict && dirChanged) await syncDir(this.#dir, this.#sync, synced);
+    if (strict && dirChanged) await synced(() => syncDir(this.#dir, this.#sync));
   }
 
   /**
