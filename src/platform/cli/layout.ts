@@ -1,6 +1,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
+import { checkName } from '../../core/options.js';
 import { partOf } from '../../core/partitioned.js';
 import { errno, segmentId } from '../../stores/fs/files.js';
 import { holdsQueue } from '../../stores/fs/queue-marks.js';
@@ -19,9 +20,22 @@ export function isQueue(dir: string, name: string): boolean {
 }
 
 export function kindOf(dir: string, name: string): QueueKind {
-  if (isQueue(dir, `${name}${DEAD}`)) return 'outbox';
-  if (name.endsWith(DEAD) && isQueue(dir, name.slice(0, -DEAD.length))) return 'dead-letters';
+  if (seen(dir, `${name}${DEAD}`)) return 'outbox';
+  if (name.endsWith(DEAD) && seen(dir, name.slice(0, -DEAD.length))) return 'dead-letters';
   return 'queue';
+}
+
+/**
+ * Whether `name` may be a queue of `dir` as a listing sees it: a name a queue can have, whose directory holds one, or
+ * cannot be read (its queue's open then says why, on its row); not a directory of another kind (`lost+found`).
+ */
+function seen(dir: string, name: string): boolean {
+  try {
+    checkName(name);
+    return isQueue(dir, name);
+  } catch (error) {
+    return error instanceof SluiceError && error.code === 'ERR_STORAGE';
+  }
 }
 
 /** The queues in `dir`, sorted; 'ERR_NOT_FOUND' when `dir` does not exist. */
@@ -37,7 +51,7 @@ export function queueNames(dir: string): string[] {
     throw new SluiceError('ERR_STORAGE', `Cannot read the directory ${root} (${errno(error) || 'error'}).`, { cause: error });
   }
   // A partitioned queue's other partitions and the list of its handles are parts of it, not queues of their own.
-  const names = entries.filter((e) => e.isDirectory() && isQueue(root, e.name)).map((e) => e.name);
+  const names = entries.filter((e) => e.isDirectory() && seen(root, e.name)).map((e) => e.name);
   return names.filter((name) => !names.includes(partOf(name) ?? '')).sort();
 }
 
