@@ -196,16 +196,11 @@ const COMMIT_WHEN_FULL = `#!lua flags=allow-oom\n${COMMIT}`;
  * as if long known. `now` is the server's time in ms.
  */
 const PRIMARY = `
--- A server that refuses TIME (renamed, or not granted to the user) leaves each machine to its own clock: the caller's
--- time comes last.
+-- TIME refused (renamed, or not granted to the user): each machine keeps to its own clock, the caller's time given last.
 local timed, time = pcall(redis.call, 'TIME')
 local now = timed and tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) or tonumber(ARGV[#ARGV])
--- INFO refused likewise: '' (no replication id, every primary taken for the one known; no run_id nor uptime: GONE
--- then judges nobody, and leases come back when they end).
-local function info(section)
-  local ok, text = pcall(redis.call, 'INFO', section)
-  return ok and text or ''
-end
+-- INFO refused likewise: '' (every primary taken for the one known; no run_id nor uptime, so GONE judges nobody).
+local function info(section) local ok, text = pcall(redis.call, 'INFO', section) return ok and text or '' end
 local function heardFrom(key)
   local replid = string.match(info('replication'), 'master_replid:(%x+)') or ''
   local seen = redis.call('GET', key)
