@@ -258,6 +258,13 @@ const KB = 1024;
  * Background Sync flushing again what a flush left, and a sync event probing again within itself. The host holds grew
  * most: tasks at a held host set aside off the candidates (a backlog there was looked through at every take), and a
  * hold ended by the first of two clocks.
+ * Then both (to 27.9 KB and 60.5 KB, measured 27.78 KB and 60.36 KB, 0.57 KB and 0.55 KB more; the Queue alone 0.56 KB)
+ * for `Lease.extend` (a new call: work that outlasts its lease, checked in every partition first) and the attacks on
+ * leases of the round: an ack, release or extension judged as of now on the storage as it is (planned again on a view
+ * found stale; items another lease took and gave back since left be), a take whose outcome was unknown given back by
+ * the next take (which takes its items), and the messages of a call spanning partitions that another handle's take
+ * cut short. The Outbox grew by the same: its own changes (one probe at a time with lanes, a body's reads refused from
+ * a set at close) are a few bytes.
  */
 export const rows = [
   {
@@ -272,13 +279,13 @@ export const rows = [
     name: '`Queue` + `IndexedDbStore`',
     source: `import { Queue } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = [Queue, IndexedDbStore];`,
     budget: 8 * KB,
-    limit: 27.3 * KB,
+    limit: 27.9 * KB,
   },
   {
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 59.9 * KB,
+    limit: 60.5 * KB,
   },
 ];
 
