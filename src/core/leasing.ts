@@ -3,6 +3,7 @@ import { STALE, type CommitView, type Plan } from './commit-view.js';
 import { entryOf } from './entry.js';
 import type { Hold } from './holds.js';
 import { leaseIds, parseIds, randomId } from './ids.js';
+import { LEASE } from './options.js';
 import { leaseExpired, refused, sortLeased, type Leased } from './lease-checks.js';
 import { CHECK, CHECK_ACK, IN_DOUBT, UNTAKE, type PartLease } from './part-lease.js';
 import type { LeaseEntry, QueueEntry, TakeOptions } from './queue-types.js';
@@ -198,7 +199,7 @@ export class Leasing<T> {
       },
       extend: (ms = leaseMs) =>
         this.#c.run(async () => {
-          check({ leaseMs: ms }, { leaseMs: duration(1) });
+          check({ leaseMs: ms }, { leaseMs: LEASE });
           const end = await this.#c.view.commit(() => this.#unlessRefused(sort(pick(undefined)), 'extended', ({ ours }) => this.#extend(lease, ours, ms)));
           // Nothing left to hold (all acked, released or taken since): the lease ends when it did.
           if (end !== undefined) [expiresAt, holder] = [end, this.owner];
@@ -206,7 +207,7 @@ export class Leasing<T> {
       ack: (ids) => this.#c.run(() => this.#c.view.commit(() => ack(ids))),
       [CHECK_ACK]: (ids) => this.#check(() => ack(ids)),
       [CHECK]: () => this.#check(() => undefined),
-      [UNTAKE]: () => (this.#unknown.add(lease, until), this.#c.view.commit(() => this.#release(sort(pick(undefined)), 0, true))),
+      [UNTAKE]: () => (this.#unknown.add(lease, until), this.#c.view.commit(() => this.#unlessRefused(sort(pick(undefined)), undefined, ({ ours }) => this.#release(ours, 0, true)))),
       // A store that never doubts its leases (see `QueueStorage.leasesInDoubt`) is asked nothing.
       [IN_DOUBT]: this.#c.storage.leasesInDoubt ? () => this.#c.storage.leasesInDoubt!(holder) : () => false,
       release: (ids, options) =>
@@ -214,7 +215,7 @@ export class Leasing<T> {
           const { delayMs = 0, untried = false } = optionsObject(options, 'options', ['delayMs', 'untried']);
           check({ delayMs, untried }, { delayMs: duration(0), untried: isBoolean });
           const seqs = pick(ids).filter((seq) => !released?.has(seq));
-          await this.#c.view.commit(() => this.#release(sort(seqs), delayMs, untried));
+          await this.#c.view.commit(() => this.#unlessRefused(sort(seqs), undefined, ({ ours }) => this.#release(ours, delayMs, untried)));
           released ??= new Set();
           for (const seq of seqs) released.add(seq);
           if (untried) for (const seq of seqs) (untriedBack ??= new Set()).add(seq);
@@ -234,14 +235,17 @@ export class Leasing<T> {
   }
 
   /**
-   * `plan(ours)`, unless `leased` names items the lease may no longer act on: then 'ERR_LEASE_EXPIRED' (nothing
-   * `done`), once the view is known current; judged on a stale one (another handle released or acked them since), the
-   * call is planned again on the view read again. Synchronous when not refused (an ack is on every drain's path).
+   * `plan(leased)`, unless `leased` names items the lease may no longer act on: then, once the view is known current,
+   * 'ERR_LEASE_EXPIRED' (nothing `done`), or, without `done` (a release), `plan` all the same, which passes over them.
+   * Judged on a stale view (another handle released or acked them since), the call is planned again on the view read
+   * again. Synchronous when not refused (an ack is on every drain's path).
    */
-  #unlessRefused<R>(leased: Leased, done: string, plan: (leased: Leased) => Plan<R>): Plan<R> | Promise<Plan<R>> {
+  #unlessRefused<R>(leased: Leased, done: string | undefined, plan: (leased: Leased) => Plan<R>): Plan<R> | Promise<Plan<R>> {
     if (!refused(leased)) return plan(leased);
     return this.#c.view.changed().then((changed) => {
-      throw changed ? STALE : leaseExpired(leased, done);
+      if (changed) throw STALE;
+      if (done === undefined) return plan(leased);
+      throw leaseExpired(leased, done);
     });
   }
 
@@ -254,13 +258,8 @@ export class Leasing<T> {
     return ours.length === 0 ? { result: undefined } : { ops: [['t', lease, this.owner, until, flat(toRanges(ours)), 0]], result: until };
   }
 
-  /**
-   * A release gives back the items still the lease's (see `sortLeased`), skipping the others; judged on a stale view
-   * (another handle released them since), it is planned again on the view read again.
-   */
-  #release(leased: Leased, delayMs: number, untried: boolean): Plan<undefined> | Promise<Plan<undefined>> {
-    const { ours } = leased;
-    if (refused(leased)) return this.#c.view.changed().then((changed) => (changed ? Promise.reject(STALE) : this.#release({ ours, since: [], taken: [], other: [] }, delayMs, untried)));
+  /** A release gives back `ours`, the items still the lease's (see `sortLeased`). */
+  #release(ours: readonly number[], delayMs: number, untried: boolean): Plan<undefined> {
     if (ours.length === 0) return { result: undefined };
     const ranges = flat(toRanges(ours));
     const until = delayMs > 0 ? this.#c.clock.now() + delayMs : undefined;

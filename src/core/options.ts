@@ -98,7 +98,8 @@ export const MAX_NAME = 128;
 export const MAX_ITEM_BYTES = 1 << 20;
 const NAME = new RegExp(`^[A-Za-z0-9._-]{1,${MAX_NAME}}$`);
 // A lease shorter than a millisecond ends where it starts: the next take, in the same millisecond, gets its items too.
-const LEASE = duration(1);
+/** A lease's length, and every wait a queue's options set: from 1 ms to a hundred years. */
+export const LEASE = duration(1);
 
 /** Throws 'ERR_INVALID_NAME' unless `name` is a valid queue name. */
 export function checkName(name: unknown): asserts name is string {
@@ -121,7 +122,7 @@ const RULES = {
   segmentBytes: integer(64, 2 ** 29),
   maxItemBytes: integer(1, MAX_PAYLOAD - 8),
   leaseMs: LEASE,
-  // As every other duration: a fraction of a millisecond is no timer's, a wait past a hundred years a slip.
+  // A fraction of a millisecond is no timer's, a wait past a hundred years a slip.
   pollMs: LEASE,
   durability: oneOf('strict', 'relaxed'),
   corruption: oneOf('throw', 'skip'),

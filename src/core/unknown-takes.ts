@@ -1,5 +1,4 @@
-import type { Op, QueueState } from './queue-state.js';
-import { flat } from './queue-state.js';
+import { flat, type Op, type QueueState } from './queue-state.js';
 
 /**
  * Takes given up on with their outcome unknown (a store that answered too late, or not at all: it may have stored the
@@ -18,8 +17,11 @@ export class UnknownTakes {
   giveBack(state: QueueState, now: number): Op[] {
     const ops: Op[] = [];
     for (const [lease, until] of this.#ends) {
-      if (until <= now) this.#ends.delete(lease);
-      const hold = until > now ? state.holds.lease(lease) : undefined;
+      if (until <= now) {
+        this.#ends.delete(lease);
+        continue;
+      }
+      const hold = state.holds.lease(lease);
       if (hold) ops.push(['u', flat(state.holds.pieces(hold)), null, 1]);
     }
     return ops;
