@@ -115,6 +115,9 @@ if holder then redis.call('DEL', turn) end
 return new
 `;
 
+/** Lua: `info(section)`, or '' where INFO is refused or renamed: no run_id nor uptime (GONE judges nobody), no replication id. */
+const INFO = `local function info(section) local ok, text = pcall(redis.call, 'INFO', section) return ok and text or '' end`;
+
 /**
  * A consistent snapshot: token, metadata (with a flag telling absent from empty), the `run_id` of the server that
  * answered, and for every segment `l` lists, its length as recorded by the last commit that wrote it and its length
@@ -127,10 +130,9 @@ return new
  * Reply: [token, meta, hasMeta '1'|'0', runId, id1, recorded1, stored1, id2, recorded2, stored2, ...].
  */
 const LOAD = `
+${INFO}
 local meta = redis.call('GET', KEYS[2])
--- INFO refused to the user (or renamed): no run_id, and no server change told by it.
-local ok, info = pcall(redis.call, 'INFO', 'server')
-local server = ok and string.match(info, 'run_id:(%x+)') or ''
+local server = string.match(info('server'), 'run_id:(%x+)') or ''
 local out = { redis.call('GET', KEYS[1]) or '0', meta or '', meta and '1' or '0', server }
 local lengths = redis.call('HGETALL', KEYS[3])
 for i = 1, #lengths, 2 do
@@ -199,8 +201,7 @@ const PRIMARY = `
 -- TIME refused (renamed, or not granted to the user): each machine keeps to its own clock, the caller's time given last.
 local timed, time = pcall(redis.call, 'TIME')
 local now = timed and tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) or tonumber(ARGV[#ARGV])
--- INFO refused likewise: '' (every primary taken for the one known; no run_id nor uptime, so GONE judges nobody).
-local function info(section) local ok, text = pcall(redis.call, 'INFO', section) return ok and text or '' end
+${INFO}
 local function heardFrom(key)
   local replid = string.match(info('replication'), 'master_replid:(%x+)') or ''
   local seen = redis.call('GET', key)
