@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { SluiceError } from '../../core/errors.js';
+import { checkMode } from '../../stores/fs/permissions.js';
 
 export const USAGE = `Usage: sluice <command> [options]
 
@@ -191,8 +192,12 @@ function octal(text: string): number {
   const digits = /^(?:0o?)?([0-7]{3})$/i.exec(text)?.[1];
   if (digits === undefined) usage(`--mode must be octal permission bits such as 600 or 660, got "${text}".`);
   const mode = parseInt(digits, 8);
-  // The FileStore's rule (checkMode), said in the command line's terms: the mode as typed, not its value in decimal.
-  if ((mode & ~0o666) !== 0 || (mode & 0o600) !== 0o600) usage(`--mode must give the owner read and write and no one execute (such as 600, 640, 660, 644 or 666), got "${text}".`);
+  try {
+    checkMode(mode);
+  } catch {
+    // The FileStore's rule, said in the command line's terms: the mode as typed, not its value in decimal.
+    usage(`--mode must give the owner read and write and no one execute (such as 600, 640, 660, 644 or 666), got "${text}".`);
+  }
   return mode;
 }
 

@@ -172,13 +172,25 @@ export async function drain(ctx: Context, name: string, limit = Infinity): Promi
  * The error of a batch written whose ack failed (the lock held too long by a stopped process, a full disk): it says so,
  * and that the batch is given back (or, where that fails too, left until its lease ends) to be delivered again.
  */
-async function notAcked(ctx: Context, lease: Lease<unknown>, error: unknown, drained: string): Promise<SluiceError> {
-  const { code, message } = failure(error, ctx.corruption);
-  const back = await lease.release().then(
-    () => 'were put back',
-    () => 'stay leased until the lease ends (a minute at most)',
+function notAcked(ctx: Context, lease: Lease<unknown>, error: unknown, drained: string): Promise<SluiceError> {
+  const n = lease.entries.length;
+  return putBack(ctx, lease, error, drained, `the ${n} written last were not acked: they were put back, and will be delivered again.`, () =>
+    `the ${n} written last were not acked: they stay leased until the lease ends (a minute at most), and will be delivered again.`,
   );
-  return new SluiceError(code, `${message} ${drained}; the ${lease.entries.length} written last were not acked: they ${back}, and will be delivered again.`, { cause: error });
+}
+
+/**
+ * `error`, of the drain of `lease`'s batch, once the batch is put back as it was handed out (attempts counted: some
+ * may have reached the reader): its message says what was `drained` before, then `back`, or `kept` where the batch
+ * could not be put back (given the code of why).
+ */
+async function putBack(ctx: Context, lease: Lease<unknown>, error: unknown, drained: string, back: string, kept: (code: string) => string): Promise<SluiceError> {
+  const { code, message } = failure(error, ctx.corruption);
+  const said = await lease.release().then(
+    () => back,
+    (cause: unknown) => kept(failure(cause, ctx.corruption).code),
+  );
+  return new SluiceError(code, `${message} ${drained}; ${said}`, { cause: error });
 }
 
 /** A body printed beside its entry on a line of text (see `DrainedBodies`). */
@@ -192,14 +204,10 @@ async function writtenOrReleased(ctx: Context, lease: Lease<unknown>, drained: s
   try {
     await ctx.io.written?.();
   } catch (error) {
-    const { code, message } = failure(error, ctx.corruption);
     const n = lease.entries.length;
-    // Put back as they were handed out (attempts counted): some may have reached the reader before it went.
-    const back = await lease.release().then(
-      () => `the ${n} being written were put back, unacked.`,
-      (cause: unknown) => `the ${n} being written could not be put back (${failure(cause, ctx.corruption).code}); they are not acked, and come back once this process has exited.`,
+    throw await putBack(ctx, lease, error, drained, `the ${n} being written were put back, unacked.`, (code) =>
+      `the ${n} being written could not be put back (${code}); they are not acked, and come back once this process has exited.`,
     );
-    throw new SluiceError(code, `${message} ${drained}; ${back}`, { cause: error });
   }
 }
 
