@@ -1,11 +1,13 @@
 import type { Clock } from '../core/clock.js';
 import { SluiceError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
+import { INLINE_MAX } from './body.js';
 import { Deadline, isTimeout } from './deadline.js';
 import { originOf } from './pending-task.js';
 import { copyOf } from './response-body.js';
 import { gaveUp, isNetworkError, letGo, unreadableAnswer } from './send.js';
-import { taskFromRequest } from './request-task.js';
+import { taskFromRequest, type Reading } from './request-task.js';
+import { untilAborted } from './until-aborted.js';
 import type { HttpTask } from './task.js';
 import type { Turn } from './live-turns.js';
 
@@ -84,7 +86,7 @@ export async function liveFetch(input: Request | string, init: RequestInit, c: L
   try {
     // One copy without the group header, for both the stored task (read from a clone) and the live request.
     const live = new Request(request, { headers });
-    const task = await taskFromRequest(live);
+    const task = await readLive(live, caller, c);
     // A task this outbox holds (another handle sending it through here) is never stored again: it keeps no turn.
     const first = task.id === undefined ? undefined : await c.placeOf(undefined, task.id);
     if (first === 'own') turn.done();
@@ -95,13 +97,41 @@ export async function liveFetch(input: Request | string, init: RequestInit, c: L
   }
 }
 
+/**
+ * `live` read into a task. Its body's first bytes (what the task holds inside it, or enough to know it goes beside)
+ * are read within `timeoutMs` and the caller's signal, like the attempt they are part of: a stream that stalls (an
+ * upload still being made) held the call, and every later live request of its lane, for good. What is read of it
+ * later, as the task is stored, is bounded by the caller's signal alone.
+ */
+async function readLive(live: Request, caller: AbortSignal | undefined, c: LiveFetchContext): Promise<HttpTask> {
+  const first = new Deadline(c.clock, c.timeoutMs, caller);
+  let reading: Reading = (read) => first.race(read);
+  try {
+    return await taskFromRequest(live, (read) => reading(read));
+  } catch (error) {
+    // Neither sent nor stored: the app's stream is told, as fetch tells it of an abort.
+    live.body?.cancel(error).catch(() => undefined);
+    caller?.throwIfAborted();
+    if (!first.expired) throw error;
+    throw new SluiceError('ERR_INVALID_TASK', `The request's body could not be read: its first ${INLINE_MAX} bytes did not all come within ${c.timeoutMs} ms (\`timeoutMs\`); it was neither sent nor stored.`, { cause: error });
+  } finally {
+    first.end();
+    reading = (read) => untilAborted(read, caller);
+  }
+}
+
 /** One live try, in its lane's turn: stored behind the lane's pending tasks, else sent, and stored if it fails. */
 async function tryLive(live: Request, headers: Headers, task: HttpTask, group: string | undefined, caller: AbortSignal | undefined, c: LiveFetchContext): Promise<Response> {
   const place = await c.placeOf(group, task.id);
   task.id ??= randomId() + randomId();
   if (group !== undefined) task.group = group;
   const queue = async () => {
-    const id = await c.enqueue(task);
+    // A body still being read (a stream past what the task holds) is read within the caller's signal alone, as an
+    // enqueue reads one: its abort stops the store, and the request is not stored; once stored, the 202 stands.
+    const id = await c.enqueue(task).catch((error: unknown) => {
+      caller?.throwIfAborted();
+      throw error;
+    });
     return new Response(null, { status: 202, statusText: 'Accepted', headers: { 'Sluice-Queued': id } });
   };
   // An abort while the request was read or its group looked at: not stored, not sent.

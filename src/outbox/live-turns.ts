@@ -1,3 +1,5 @@
+import { untilAborted } from './until-aborted.js';
+
 /** One live try's place in its lane (see `LiveTurns`). */
 export interface Turn {
   /**
@@ -36,18 +38,4 @@ export class LiveTurns {
       },
     };
   }
-}
-
-/** `before`, unless `signal` aborts first: then its reason. */
-function untilAborted(before: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
-  if (!signal) return before;
-  return new Promise((resolve, reject) => {
-    const abort = (): void => reject(signal.reason);
-    if (signal.aborted) return abort();
-    signal.addEventListener('abort', abort, { once: true });
-    void before.then(() => {
-      signal.removeEventListener('abort', abort);
-      resolve();
-    });
-  });
 }

@@ -3,26 +3,33 @@ import { INLINE_MAX } from './body.js';
 import { setHeader } from './http-checks.js';
 import type { HttpTask } from './task.js';
 
+/** How each read of a request's body is awaited: `Outbox.fetch` bounds them by its caller's signal and its time. */
+export type Reading = <T>(read: Promise<T>) => Promise<T>;
+
+const AWAITED: Reading = (read) => read;
+
 /**
  * Reads a `Request` (body, method, headers, mode, credentials) into an `HttpTask`, faithfully. One whose body cannot
- * be read (used already, or its stream failed) is refused as 'ERR_INVALID_TASK', its error as the cause.
+ * be read (used already, or its stream failed) is refused as 'ERR_INVALID_TASK', its error as the cause. Each read
+ * of a streamed body goes through `reading`, those of the stream a large body is left as included: one it rejects
+ * cancels the body.
  */
-export async function taskFromRequest(request: Request): Promise<HttpTask> {
+export async function taskFromRequest(request: Request, reading = AWAITED): Promise<HttpTask> {
   try {
-    return await readRequest(request);
+    return await readRequest(request, reading);
   } catch (error) {
     if (error instanceof SluiceError) throw error;
     throw new SluiceError('ERR_INVALID_TASK', `The request's body could not be read: ${(error as Error)?.message ?? String(error)}`, { cause: error });
   }
 }
 
-async function readRequest(request: Request): Promise<HttpTask> {
+async function readRequest(request: Request, reading: Reading): Promise<HttpTask> {
   const headers: Record<string, string> = {};
   // Joined as fetch sends them: Headers gives each set-cookie apart.
   request.headers.forEach((value, name) => setHeader(headers, name, Object.hasOwn(headers, name) ? `${headers[name]!}, ${value}` : value));
   const task: HttpTask = { url: request.url, method: request.method, headers, mode: request.mode, credentials: request.credentials };
   const copy = request.clone();
-  if (copy.body) task.body = await prefix(copy.body, INLINE_MAX);
+  if (copy.body) task.body = await prefix(copy.body, INLINE_MAX, reading);
   else if (copy.body === undefined) {
     // No `Request.body` (Firefox before 142): a Blob, which a large body need not be read into memory for.
     const blob = await copy.blob();
@@ -39,12 +46,17 @@ async function readRequest(request: Request): Promise<HttpTask> {
  * A stream's bytes when they fit `limit` (read whole), else a stream that gives them all, what was read first
  * included: a request's body is not read into memory to find out that it is large.
  */
-async function prefix(stream: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array | ReadableStream<Uint8Array>> {
+async function prefix(stream: ReadableStream<Uint8Array>, limit: number, reading: Reading): Promise<Uint8Array | ReadableStream<Uint8Array>> {
   const reader = stream.getReader();
+  const read = () =>
+    reading(reader.read()).catch((error: unknown) => {
+      reader.cancel(error).catch(() => undefined);
+      throw error;
+    });
   const head: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    const { done, value } = await read();
     if (done) {
       const bytes = new Uint8Array(size);
       let at = 0;
@@ -62,7 +74,7 @@ async function prefix(stream: ReadableStream<Uint8Array>, limit: number): Promis
     async pull(controller) {
       const next = head.shift();
       if (next) return controller.enqueue(next);
-      const { done, value } = await reader.read();
+      const { done, value } = await read();
       if (done) controller.close();
       else controller.enqueue(value);
     },

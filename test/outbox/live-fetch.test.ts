@@ -323,3 +323,80 @@ describe("Outbox.fetch() and the caller's signal", () => {
     expect(await r.outbox.size()).toBe(1);
   });
 });
+
+describe('Outbox.fetch() and a streamed body', () => {
+  const mine = new Error('cancelled by the page');
+  /** A body that gives `bytes` at once, then waits; `cancelled` holds why it was cancelled, once it is. */
+  const stalling = (bytes: number) => {
+    const state: { cancelled?: unknown; end?: () => void } = {};
+    const body = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        if (bytes > 0) c.enqueue(new Uint8Array(bytes).fill(7));
+        state.end = () => c.close();
+      },
+      cancel: (reason) => void (state.cancelled = reason ?? 'cancelled'),
+    });
+    return { body, state };
+  };
+  const post = (url: string, body: ReadableStream<Uint8Array>, init: RequestInit = {}) => new Request(url, { method: 'POST', body, duplex: 'half', ...init } as RequestInit);
+
+  it('one that stalls before its first 64 KiB is refused at timeoutMs (not sent, not stored, its stream cancelled), and its group goes on', async () => {
+    const { body, state } = stalling(10);
+    const answer = r.outbox.fetch(post(`${r.server.url}/upload`, body), { group: 'g' });
+    const next = r.outbox.fetch(`${r.server.url}/next`, { method: 'POST', body: 'x', group: 'g' });
+    await io();
+    r.clock.advance(5000);
+    await expect(answer).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: expect.stringContaining('within 5000 ms') });
+    expect((await next).status).toBe(200);
+    expect(state.cancelled).toBeDefined();
+    expect(r.server.received.map((x) => x.path)).toEqual(['/next']);
+    expect(await r.outbox.size()).toBe(0);
+  });
+
+  it("one that stalls before its first 64 KiB: the caller's abort rejects at once with its reason", async () => {
+    const { body } = stalling(10);
+    const controller = new AbortController();
+    const answer = r.outbox.fetch(post(`${r.server.url}/upload`, body, { signal: controller.signal }));
+    await io();
+    controller.abort(mine);
+    await expect(answer).rejects.toBe(mine);
+    expect(await r.outbox.size()).toBe(0);
+  });
+
+  it('one past 64 KiB that stalls while it is stored (the server silent): an abort rejects, and nothing is stored or sent', async () => {
+    const silent = await silentServer();
+    try {
+      const { body, state } = stalling(100_000);
+      const controller = new AbortController();
+      const answer = r.outbox.fetch(post(`${silent.url}/upload`, body, { signal: controller.signal }));
+      while (silent.connections() < 1) await io();
+      r.clock.advance(5000);
+      await io();
+      controller.abort(mine);
+      await expect(answer).rejects.toBe(mine);
+      state.end!();
+      await io();
+      expect(await r.outbox.size()).toBe(0);
+      expect(await r.outbox.flush()).toMatchObject({ sent: 0, remaining: 0 });
+    } finally {
+      await silent.close();
+    }
+  });
+
+  it('one past 64 KiB whose live try times out is stored once its stream ends (202)', async () => {
+    const silent = await silentServer();
+    try {
+      const { body, state } = stalling(100_000);
+      const answer = r.outbox.fetch(post(`${silent.url}/upload`, body));
+      while (silent.connections() < 1) await io();
+      r.clock.advance(5000);
+      await io();
+      state.end!();
+      const response = await answer;
+      expect(response.status).toBe(202);
+      expect(await r.outbox.list()).toMatchObject([{ id: response.headers.get('Sluice-Queued'), url: `${silent.url}/upload` }]);
+    } finally {
+      await silent.close();
+    }
+  });
+});
