@@ -6,7 +6,7 @@
  */
 
 /**
- * Headers the transport sets itself from the connection and the body. Node's fetch throws on them (on a Content-Length
+ * Headers the transport sets itself from the connection and the body. Node's fetch throws on most (on a Content-Length
  * the body does not match, or waits for the rest of the body until the attempt times out), which would fail every
  * attempt of the task as if the network were down; browsers drop them silently (forbidden request headers).
  */

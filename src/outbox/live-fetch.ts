@@ -8,7 +8,7 @@ import { copyOf } from './response-body.js';
 import { gaveUp, isNetworkError, letGo, unreadableAnswer } from './send.js';
 import { taskFromRequest, type Reading } from './request-task.js';
 import { untilAborted } from './until-aborted.js';
-import type { HttpTask } from './task.js';
+import { prepareTask, type HttpTask } from './task.js';
 import type { Turn } from './live-turns.js';
 
 /** The request header that names a live request's group (`Outbox.fetch`); never sent, never stored. */
@@ -125,6 +125,10 @@ async function tryLive(live: Request, headers: Headers, task: HttpTask, group: s
   const place = await c.placeOf(group, task.id);
   task.id ??= randomId() + randomId();
   if (group !== undefined) task.group = group;
+  // What storing it would refuse (its own Idempotency-Key, an empty 'Sluice-Group', a port fetch refuses) is refused
+  // now, online or not: found only once the network failed, the request was lost exactly when it had to be stored.
+  // Its body is the store's to check, as it is read.
+  if (place !== 'own') prepareTask({ ...task, body: undefined }, undefined, c.clock.now(), true);
   const queue = async () => {
     // A body still being read (a stream past what the task holds) is read within the caller's signal alone, as an
     // enqueue reads one: its abort stops the store, and the request is not stored; once stored, the 202 stands.
@@ -151,10 +155,16 @@ async function tryLive(live: Request, headers: Headers, task: HttpTask, group: s
     if (caller?.aborted || place === 'own') throw error;
     if (isTimeout(error) || deadline.expired || gaveUp(error)) return queue();
     if (!isNetworkError(error)) throw error;
-    // An answer fetch could not read is stored to go again as any failed request, but its host is there.
+    // An answer fetch could not read is stored to go again as any failed request, but its host is there. Said once
+    // stored: a body whose own source failed (a file that could not be read) came as fetch's network error, but the
+    // network is not at fault, and the store refuses that body.
     const answered = unreadableAnswer(error);
+    const stored = await queue().catch((failure: unknown) => {
+      if ((failure as Partial<SluiceError> | null)?.code !== 'ERR_INVALID_TASK') c.sight.saw(answered, false, origin, since);
+      throw failure;
+    });
     c.sight.saw(answered, false, origin, since);
-    return queue();
+    return stored;
   }
   // The server answered: whatever fails from here is no network error, and the request is not stored to go again.
   c.sight.saw(true, response.ok, origin, since);
@@ -172,7 +182,7 @@ function bounded(response: Response, deadline: Deadline): Response {
     deadline.end();
     return response;
   }
-  const source = response.body.getReader();
+  const source = webBody(response).getReader();
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
@@ -191,15 +201,32 @@ function bounded(response: Response, deadline: Deadline): Response {
       return source.cancel(reason);
     },
   });
-  if (response.status >= 200 && response.status <= 599) return copyOf(body, response);
-  // A status the Response constructor refuses (600 to 999, which Node's fetch passes on): a copy made as a 200, its
-  // own status, text and ok over the constructor's (its clones' too), so that its body too ends the deadline once read.
-  return asAnswered(new Response(body, { status: 200, headers: response.headers }), response);
+  // The copy shows where the answer came from, as fetch's response does: a POST redirected to a login page is no 200
+  // of the URL asked. A status the Response constructor refuses (600 to 999, which Node's fetch passes on): a copy
+  // made as a 200, its own status, text and ok over the constructor's, so that its body too ends the deadline once read.
+  if (response.status >= 200 && response.status <= 599) return asAnswered(copyOf(body, response), response, FROM);
+  return asAnswered(new Response(body, { status: 200, headers: response.headers }), response, [...FROM, 'status', 'statusText', 'ok']);
 }
 
-/** `copy` showing `response`'s status, text and ok, as its clones do. */
-function asAnswered(copy: Response, answered: Pick<Response, 'status' | 'statusText' | 'ok'>): Response {
-  const { status, statusText, ok } = answered;
-  const clone = (): Response => asAnswered(Response.prototype.clone.call(copy), answered);
-  return Object.defineProperties(copy, { status: { value: status }, statusText: { value: statusText }, ok: { value: ok }, clone: { value: clone } });
+/** A body the caller can read as fetch's: a transport's answer like a Response (README allows one) may hold a Node stream. */
+function webBody(response: Response): ReadableStream<Uint8Array> {
+  const body = response.body as Partial<ReadableStream<Uint8Array>>;
+  if (typeof body.getReader === 'function') return body as ReadableStream<Uint8Array>;
+  return new ReadableStream({
+    start: async (controller) => {
+      controller.enqueue(new Uint8Array(await response.arrayBuffer()));
+      controller.close();
+    },
+  });
+}
+
+/** What a copy of a response cannot be made with: where it came from. */
+const FROM = ['url', 'redirected', 'type'] as const;
+
+/** `copy` showing `answered`'s `fields`, as its clones do. */
+function asAnswered(copy: Response, answered: Response, fields: readonly (keyof Response)[]): Response {
+  const clone = (): Response => asAnswered(Response.prototype.clone.call(copy), answered, fields);
+  const shown: PropertyDescriptorMap = { clone: { value: clone } };
+  for (const field of fields) shown[field] = { value: answered[field] };
+  return Object.defineProperties(copy, shown);
 }

@@ -63,7 +63,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   readonly #tellError = (error: unknown): unknown => this.#emit('error', { error });
   readonly #transport = (): typeof fetch => this.#options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   #closing: Promise<void> | undefined;
-  /** Enqueues under way: a close lets them end first, while the queues are still open (see `close`). */
+  /** Enqueues and live requests (`fetch`) under way: a close lets them end first, the queues still open (see `close`). */
   readonly #enqueuing = new UnderWay();
   #syncQueued = false;
 
@@ -157,8 +157,8 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     return this.#enqueuing.track(this.#enqueueMany(tasks));
   }
 
-  async #enqueueMany(tasks: readonly (HttpTask | Request)[]): Promise<string[]> {
-    this.#checkOpen();
+  async #enqueueMany(tasks: readonly (HttpTask | Request)[], closing = false): Promise<string[]> {
+    if (!closing) this.#checkOpen();
     if (!Array.isArray(tasks)) throw new SluiceError('ERR_INVALID_TASK', `Expected \`tasks\` to be an array of tasks (enqueue takes one), got ${describe(tasks)}.`);
     const stored = await prepareAll(tasks, { baseUrl: this.#options.baseUrl, now: this.#options.clock.now(), bodies: this.#bodies });
     if (stored.length === 0) return [];
@@ -194,16 +194,16 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     const { group, ...rest } = init ?? {};
     check({ group }, { group: optional(text) });
     const o = this.#options;
-    return liveFetch(input, rest, {
+    return this.#enqueuing.track(liveFetch(input, rest, {
       transport: this.#transport(),
       clock: o.clock,
       timeoutMs: o.timeoutMs,
       group,
       placeOf: (g, id) => this.#serial(() => this.#pending.placeOf(laneOf({ group: g }, o.ordering), id)),
       sight: this.#deliverer,
-      enqueue: (task) => this.enqueue(task),
+      enqueue: (task) => this.#enqueueMany([task], true).then(([id]) => id!),
       turn: (g) => this.#liveTurns.take(laneOf({ group: g }, o.ordering)),
-    });
+    }));
   }
 
   /** One delivery run now: every task that may go is tried once. Resolves with what delivery did while it ran and what is left. */
@@ -264,8 +264,8 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#bodies.close();
-      // Enqueues under way end while the queues are open: a body still being read gives up (ERR_CLOSED) and deletes what
-      // it wrote, a task whose body is in is stored (as a queue's close waits for its pushes).
+      // Enqueues and live requests under way end while the queues are open: a body still being read gives up
+      // (ERR_CLOSED), deleting what it wrote; a task whose body is in is stored (as a queue's close waits for its pushes).
       await this.#enqueuing.settled();
       await this.stop();
       await this.#serial(() => undefined);

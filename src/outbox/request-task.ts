@@ -8,6 +8,8 @@ export type Reading = <T>(read: Promise<T>) => Promise<T>;
 
 const AWAITED: Reading = (read) => read;
 
+const LEFT_TO_FETCH = new Set(['connection', 'content-length']);
+
 /**
  * Reads a `Request` (body, method, headers, mode, credentials) into an `HttpTask`, faithfully. One whose body cannot
  * be read (used already, or its stream failed) is refused as 'ERR_INVALID_TASK', its error as the cause. Each read
@@ -25,8 +27,10 @@ export async function taskFromRequest(request: Request, reading = AWAITED): Prom
 
 async function readRequest(request: Request, reading: Reading): Promise<HttpTask> {
   const headers: Record<string, string> = {};
-  // Joined as fetch sends them: Headers gives each set-cookie apart.
-  request.headers.forEach((value, name) => setHeader(headers, name, Object.hasOwn(headers, name) ? `${headers[name]!}, ${value}` : value));
+  // Joined as fetch sends them: Headers gives each set-cookie apart. The two the transport sets itself that Node's
+  // fetch lets a Request carry and sends (`Connection: close`, a `Content-Length` its body matches) are left to it: a
+  // task may not name them, and such a request sent live was refused only once the network failed, when it had to be stored.
+  request.headers.forEach((value, name) => LEFT_TO_FETCH.has(name) || setHeader(headers, name, Object.hasOwn(headers, name) ? `${headers[name]!}, ${value}` : value));
   const task: HttpTask = { url: request.url, method: request.method, headers, mode: request.mode, credentials: request.credentials };
   const copy = request.clone();
   if (copy.body) task.body = await prefix(copy.body, INLINE_MAX, reading);

@@ -400,3 +400,78 @@ describe('Outbox.fetch() and a streamed body', () => {
     }
   });
 });
+
+describe('Outbox.fetch() refuses at once what it could not store', () => {
+  it.each([
+    ['an Idempotency-Key no task id can be', { headers: { 'Idempotency-Key': 'a,b' } }, '`id`'],
+    ['an empty Sluice-Group header', { headers: { 'Sluice-Group': ' ' } }, '`group`'],
+  ])('%s: ERR_INVALID_TASK before the network, online as offline', async (_, init, field) => {
+    await expect(r.outbox.fetch(`${r.server.url}/x`, { method: 'POST', body: 'x', ...init })).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: expect.stringContaining(field) });
+    expect(r.server.received).toEqual([]);
+  });
+
+  it('a port fetch refuses: ERR_INVALID_TASK, and the outbox is not taken offline', async () => {
+    await expect(r.outbox.fetch('http://127.0.0.1:6000/x', { method: 'POST', body: 'x' })).rejects.toMatchObject({ code: 'ERR_INVALID_TASK' });
+    expect(r.outbox.online).toBe(true);
+    expect(r.events('offline')).toEqual([]);
+  });
+
+  it('Connection and Content-Length, which Node lets a Request carry, are left to fetch: the request is stored when the network fails', async () => {
+    r.server.next({ reset: true });
+    const request = new Request(`${r.server.url}/x`, { method: 'POST', body: 'xyz', headers: { Connection: 'close', 'Content-Length': '3' } });
+    const response = await r.outbox.fetch(request);
+    expect(response.status).toBe(202);
+    r.clock.advance(5000);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, remaining: 0 });
+    expect(r.server.delivered.map((x) => x.body.toString())).toEqual(['xyz']);
+  });
+
+  it("a streamed body whose own source fails after 64 KiB is refused (ERR_INVALID_TASK), and is no network error: the outbox stays online", async () => {
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull: (c) => (sent++ < 2 ? c.enqueue(new Uint8Array(50_000)) : c.error(new Error('disk read failed'))),
+    });
+    const answer = r.outbox.fetch(new Request(`${r.server.url}/x`, { method: 'POST', body, duplex: 'half' } as RequestInit));
+    await expect(answer).rejects.toMatchObject({ code: 'ERR_INVALID_TASK' });
+    expect(r.outbox.online).toBe(true);
+    expect(r.events('offline')).toEqual([]);
+    expect(await r.outbox.size()).toBe(0);
+  });
+});
+
+describe('Outbox.fetch() and close()', () => {
+  it('a close waits for a live request out: stored (202) at its time limit, there after a restart', async () => {
+    r.server.next({ hang: true });
+    const answer = r.outbox.fetch(`${r.server.url}/x`, { method: 'POST', body: 'x' });
+    while (r.server.received.length === 0) await io();
+    let closed = false;
+    const closing = r.outbox.close().then(() => (closed = true));
+    await io();
+    expect(closed).toBe(false);
+    r.clock.advance(5000);
+    const response = await answer;
+    expect(response.status).toBe(202);
+    await closing;
+    await r.open();
+    expect(await r.outbox.list()).toMatchObject([{ id: response.headers.get('Sluice-Queued'), url: `${r.server.url}/x` }]);
+  });
+});
+
+describe('Outbox.fetch() answers as fetch does', () => {
+  it('its response says where it came from: a redirected one keeps its url, redirected and type', async () => {
+    r.server.next({ status: 302, headers: { location: '/login' } });
+    r.server.next({ status: 200, body: 'login page' });
+    const response = await r.outbox.fetch(`${r.server.url}/notes`, { method: 'POST', body: 'x' });
+    expect({ status: response.status, url: response.url, redirected: response.redirected, type: response.type }).toEqual({ status: 200, url: `${r.server.url}/login`, redirected: true, type: 'basic' });
+    expect(response.clone().redirected).toBe(true);
+    expect(await response.text()).toBe('login page');
+  });
+
+  it("a transport's answer like a Response, its body a Node stream (as README allows), is read as fetch's would be", async () => {
+    const { Readable } = await import('node:stream');
+    await r.reopen({ fetch: async () => ({ status: 200, statusText: 'OK', ok: true, headers: new Headers(), body: Readable.from([Buffer.from('hi')]), arrayBuffer: async () => new TextEncoder().encode('hi').buffer }) as unknown as Response });
+    const response = await r.outbox.fetch(`${r.server.url}/x`, { method: 'POST', body: 'x' });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe('hi');
+  });
+});
