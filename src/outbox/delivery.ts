@@ -217,6 +217,8 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
     for (const entry of entries) {
       const task = entry.value;
       if (task.expiresAt !== undefined && task.expiresAt <= now) doomed.push({ entry, reason: 'expired' });
+      // A newer task of its key came since it was taken (another handle's enqueue leaves it to this one): replaced.
+      else if (c.index.get(Number(entry.id))?.outdated) doomed.push({ entry, reason: 'superseded' });
       else if (!options.onBeforeSend || timedOut) ready.push({ entry, task });
       else {
         const edited = await beforeSend(c, entry, deadline);
@@ -229,20 +231,8 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
     // Should their burial fail, they are given back (see `moveToDead`) and the rest of a batch goes all the same.
     if (doomed.length > 0) await buryUntried(c, doomed, lease, run);
     if (ready.length === 0) return true;
-    const exchange: Exchange = timedOut
-      ? { kind: 'error', error: timedOut, network: false, secrets: [] }
-      : await send(
-          ready.map((r) => r.task),
-          {
-            fetch: c.transport(),
-            headers: options.headers,
-            batchUrl: options.batchUrl,
-            redirect: options.redirect,
-            bodies: c.bodies,
-            reachability: c.reachability,
-          },
-          deadline,
-        );
+    const sending = { fetch: c.transport(), headers: options.headers, batchUrl: options.batchUrl, redirect: options.redirect, bodies: c.bodies, reachability: c.reachability };
+    const exchange: Exchange = timedOut ? { kind: 'error', error: timedOut, network: false, secrets: [] } : await send(ready.map((r) => r.task), sending, deadline);
     const origin = options.batch ? undefined : originOf(ready[0]!.task.url);
     if (exchange.kind === 'response' || exchange.kind === 'redirect') c.reachability.saw(true, started, origin);
     else if (exchange.kind === 'error' && exchange.network) c.reachability.saw(false, started, origin);

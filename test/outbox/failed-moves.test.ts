@@ -268,7 +268,7 @@ describe('a move to dead whose dead letter cannot be written', () => {
     expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'expired', attempts: 0 }]);
   });
 
-  it('as an enqueue replaces a task: the older one stays pending and free at once (it was held for 90 s, and its group with it)', async () => {
+  it('as an enqueue replaces a task: the older one stays pending and free at once (it was held for 90 s, and its group with it), and is replaced when its turn comes', async () => {
     const { store, arm } = failingCommit('api.dead');
     await r.reopen({ store });
     await r.outbox.enqueue({ url: '/old', key: 'k' });
@@ -276,8 +276,9 @@ describe('a move to dead whose dead letter cannot be written', () => {
     await r.outbox.enqueue({ url: '/new', key: 'k' });
     expect(r.events('error')).toHaveLength(1);
     expect(await r.outbox.list()).toMatchObject([{ url: expect.stringMatching(/\/old$/), state: 'ready', attempts: 0 }, { state: 'ready' }]);
-    expect(await r.outbox.flush()).toMatchObject({ sent: 2, remaining: 0 });
-    expect(r.server.received.map((x) => x.path)).toEqual(['/old', '/new']);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, dead: 1, remaining: 0 });
+    expect(r.server.received.map((x) => x.path)).toEqual(['/new']);
+    expect(await r.outbox.dead.list()).toMatchObject([{ reason: 'superseded', task: { url: expect.stringMatching(/\/old$/) } }]);
   });
 
   it('as an enqueue evicts a task waiting for its retry: given back with the delay it had', async () => {

@@ -111,6 +111,21 @@ describe('tasks read ahead of their request are pending, not in flight', () => {
     expect(t.sent).toEqual(['/t0', '/t1', '/t2-newer']);
   });
 
+  it('a newer task with the same key, enqueued by another handle, replaces an older one the delivering handle read ahead: never sent after the newer', async () => {
+    const t = gated();
+    const store = new MemoryStore();
+    const delivering = await open(t, { store });
+    const other = await open(t, { store });
+    await enqueue(other, 3, { 2: 'profile' });
+    const flushed = delivering.flush();
+    await t.out(1);
+    await other.enqueue({ url: '/t2-newer', key: 'profile', group: 'b' });
+    await t.answerAll(Promise.all([flushed, delivering.flush()]));
+    expect(t.sent).not.toContain('/t2');
+    expect((await delivering.dead.list()).map((d) => [new URL(d.task.url).pathname, d.reason])).toEqual([['/t2', 'superseded']]);
+    expect(await delivering.size()).toBe(0);
+  });
+
   it("'drop-oldest' evicts the oldest tasks behind the head in flight, not those just enqueued, and refuses nothing", async () => {
     const t = gated();
     const outbox = await open(t, { limits: { maxTasks: 4, overflow: 'drop-oldest' } });
