@@ -44,7 +44,9 @@ export function repairPlan(
     // since knows nothing of the old acks). Otherwise, with no torn bytes to explain it, items were removed under it.
     if (gone) lostIds = [...gone];
     else for (let seq = next; seq < given; seq = state.acked.endOf(seq + 1)) if (!state.isAcked(seq)) lostIds.push(String(seq));
-    const lost: CorruptDetail = { queue: name, segment: view.segments.list[view.segments.list.length - 1]?.id ?? next, offset: 0, lost: lostIds, action: corruption, reason: 'missing' };
+    // Cut at damage that valid data followed: the items are lost to a checksum that failed there, not to storage gone.
+    const where = damage?.corrupt && !gone ? { segment: damage.segment, offset: damage.offset, reason: 'checksum' as const } : undefined;
+    const lost: CorruptDetail = { queue: name, segment: view.segments.list[view.segments.list.length - 1]?.id ?? next, offset: 0, lost: lostIds, action: corruption, reason: 'missing', ...where };
     // With 'skip', told once the repair is stored: a repair that loses a race to another handle's commit is planned
     // again on what that commit did, and ids another handle has given to new items since are no longer this loss.
     if (lostIds.length > 0 && corruption === 'skip') told = () => tell(lost);

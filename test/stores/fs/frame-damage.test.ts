@@ -147,3 +147,22 @@ describe('whole frames where they do not belong (a block written twice, a copy o
     await again.close();
   });
 });
+
+describe('a frame whose payload is damaged', () => {
+  it("in the tail, with items after it: with 'skip', what is cut there is said lost to that checksum, at that byte", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-frame-'));
+    dirs.push(dir);
+    const q = await Queue.open<string>({ name: 'q', store: new FileStore({ dir }) });
+    for (let i = 0; i < 6; i++) await q.push(`item-${i}`);
+    await q.close();
+    const file = join(dir, 'q', readdirSync(join(dir, 'q')).filter((n) => n.endsWith('.seg')).sort()[0]!);
+    const bytes = readFileSync(file);
+    bytes[2 * 16 + 8 + 3]! ^= 0xff;
+    writeFileSync(file, bytes);
+    const { q: again, corrupt } = await open(dir, 'skip', 100);
+    expect((await again.list()).map((e) => e.value)).toEqual(['item-0', 'item-1']);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(corrupt).toEqual([expect.objectContaining({ segment: 0, offset: 32, lost: ['2', '3', '4', '5'], action: 'skip', reason: 'checksum' })]);
+    await again.close();
+  });
+});
