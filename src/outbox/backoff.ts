@@ -11,7 +11,11 @@ export interface BackoffPolicy {
  * server coming back is not hit by all of them at once (AWS Architecture Blog, "Exponential Backoff And Jitter").
  */
 export function backoffDelay(policy: BackoffPolicy, attempts: number, random: () => number): number {
-  return Math.floor(random() * grown(policy, Math.max(0, attempts - 1)));
+  // A draw outside [0, 1) (a test's hook gone wrong) made a delay past `maxDelayMs`, or one that is no number, which
+  // failed the settling of the request and held its task: taken as the nearest draw inside, or as the longest wait.
+  const draw = random();
+  const within = typeof draw === 'number' && draw === draw ? Math.min(Math.max(draw, 0), 1) : 1;
+  return Math.floor(within * grown(policy, Math.max(0, attempts - 1)));
 }
 
 /** `initialDelayMs × factor^exponent`, at most `maxDelayMs`. */

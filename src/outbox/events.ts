@@ -10,8 +10,8 @@ export interface SentDetail {
   readonly status: number;
   readonly attempts: number;
   /**
-   * The response, in the handle that sent it (read its body in the listener, synchronously started: the outbox
-   * cancels an unread body after the listeners ran). Absent in events relayed from another tab.
+   * The response, in the handle that sent it, its body read already: a listener reads it whole, whenever it reads it.
+   * Absent in events relayed from another tab.
    */
   readonly response?: Response;
   /** True when another handle (tab, worker) delivered it. */

@@ -168,7 +168,7 @@ export interface OutboxOptions {
    * (`Date.now`, `performance.now`)
    */
   readonly clock?: Clock | undefined;
-  /** Uniform in [0, 1), for jitter. @default Math.random */
+  /** Uniform in [0, 1), for jitter (a draw outside is taken as the nearest inside; one that is no number as 1). @default Math.random */
   readonly random?: (() => number) | undefined;
   /** Online/offline hints. @default the platform's (browser events where present, none in Node) */
   readonly connectivity?: Connectivity | undefined;

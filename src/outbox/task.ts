@@ -28,7 +28,7 @@ export interface HttpTask {
    * beside the task in chunks (up to `OutboxOptions.maxBodyBytes`) and streamed when sent; events and dead letters
    * show them as a `BodyRef` (size and type).
    */
-  body?: string | Uint8Array | ArrayBuffer | object | undefined;
+  body?: string | Uint8Array | ArrayBuffer | object | null | undefined;
   /** The idempotency key, sent as 'Idempotency-Key' on every attempt. Generated when absent. */
   id?: string | undefined;
   /** Tasks of one group are delivered in enqueue order. A task without a group is in the default group. */

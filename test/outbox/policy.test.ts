@@ -7,6 +7,12 @@ const policy = { initialDelayMs: 1000, maxDelayMs: 300_000, factor: 2 };
 const task = { url: 'http://x.test/' };
 
 describe('backoffDelay()', () => {
+  it('takes a draw outside [0, 1) as the nearest inside, and one that is no number as the longest wait: never past maxDelayMs, never NaN', () => {
+    const policy = { initialDelayMs: 1000, maxDelayMs: 5000, factor: 2 };
+    const draws: [unknown, number][] = [[-1, 0], [1.5, 2000], [Infinity, 2000], [NaN, 2000], ['x', 2000], [undefined, 2000]];
+    for (const [draw, delay] of draws) expect(backoffDelay(policy, 2, () => draw as number), String(draw)).toBe(delay);
+  });
+
   it('draws uniformly below initial * factor^(attempts-1): full jitter', () => {
     expect(backoffDelay(policy, 1, () => 0.999)).toBe(999);
     expect(backoffDelay(policy, 3, () => 0.5)).toBe(2000);
