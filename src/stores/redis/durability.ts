@@ -7,6 +7,8 @@ export interface ServerDurability {
   readonly fsyncAlways: boolean | undefined;
   /** Replicas connected to each primary (the fewest, in a Cluster). */
   readonly replicas: number;
+  /** Some primary has a replica connected (in a Cluster, another may have none). */
+  readonly replicated: boolean;
   /** Why `fsyncAlways` is unknown, for the warning. */
   readonly unknownBecause?: string;
   /** Why `replicas` is unknown (INFO refused to the store's user): 0 then says nothing. */
@@ -27,6 +29,7 @@ export async function readDurability(client: Redis | Cluster): Promise<ServerDur
   const nodes = primaries(client);
   let fsyncAlways: boolean | undefined = true;
   let replicas = Infinity;
+  let replicated = false;
   let unknownBecause: string | undefined;
   let eviction: string | undefined;
   let replicasUnknown: string | undefined;
@@ -38,7 +41,9 @@ export async function readDurability(client: Redis | Cluster): Promise<ServerDur
       replicasUnknown = `INFO is refused to the store's Redis user (${error.message})`;
       return '';
     });
-    replicas = Math.min(replicas, Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 0));
+    const connected = Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 0);
+    replicas = Math.min(replicas, connected);
+    replicated ||= connected > 0;
     try {
       const config = (await node.config('GET', 'append*')) as unknown as string[] | Record<string, string>;
       // A flat [name, value, ...] array, or an object where the client maps RESP3 replies to objects.
@@ -53,7 +58,7 @@ export async function readDurability(client: Redis | Cluster): Promise<ServerDur
       unknownBecause = `CONFIG GET is refused (${error instanceof Error ? error.message : String(error)}), as managed Redis services often do`;
     }
   }
-  return { fsyncAlways, replicas: replicas === Infinity ? 0 : replicas, ...(unknownBecause && { unknownBecause }), ...(replicasUnknown && { replicasUnknown }), ...(eviction && { eviction }) };
+  return { fsyncAlways, replicas: replicas === Infinity ? 0 : replicas, replicated, ...(unknownBecause && { unknownBecause }), ...(replicasUnknown && { replicasUnknown }), ...(eviction && { eviction }) };
 }
 
 /** The servers `client` writes to: itself, or a Cluster's primaries as its slot map last listed them. */
@@ -73,9 +78,10 @@ export function primaryAddresses(client: Redis | Cluster): string {
 
 /**
  * How a 'strict' commit is made durable on this server: how many replicas to `WAIT` for, and the warning to give
- * once when the server cannot honour 'strict' (undefined when it can).
+ * once when the server cannot honour 'strict' (undefined when it can). `hadReplicas`: some primary was seen with a
+ * replica since the store connected.
  */
-export function strictPlan(server: ServerDurability, replicas: number | undefined): { wait: number; warning?: string } {
+export function strictPlan(server: ServerDurability, replicas: number | undefined, hadReplicas = false): { wait: number; warning?: string } {
   // Asked for explicitly: wait for that many replicas, whatever the server's own persistence.
   if (replicas !== undefined) {
     if (replicas > server.replicas && server.replicasUnknown === undefined) {
@@ -90,6 +96,13 @@ export function strictPlan(server: ServerDurability, replicas: number | undefine
   }
   // Replicas first, even where every write is fsynced: a failover to one discards the copy on the machine that died.
   if (server.replicas > 0) return { wait: server.replicas };
+  // None connected now to a primary, where replicas were (a replica's link down, as before it takes over; in a
+  // Cluster, a shard whose replica took over and has none yet): without fsync nothing but a replica keeps a commit, and
+  // resolved as relaxed, the commits were lost in the failover that followed. One is waited for: on a primary with a
+  // replica, commits go on; on one without, they fail until one is back.
+  if (hadReplicas && !server.fsyncAlways) {
+    return { wait: 1, warning: "sluice: durability 'strict': a Redis primary that had replicas has none connected now, and does not fsync every write: strict commits on it fail (ERR_STORAGE) until a replica is back. Set `replicas: 0` to resolve them without one." };
+  }
   if (server.fsyncAlways) return { wait: 0 };
   if (server.fsyncAlways === undefined) {
     return { wait: 0, warning: `sluice: durability 'strict' cannot be verified: ${server.unknownBecause}. Commits are as durable as the provider's persistence; set \`replicas\` to WAIT for replicas.` };

@@ -46,6 +46,8 @@ export class RedisStore implements Store {
   readonly #warned = new Set<string>();
   #client: Redis | Cluster | undefined;
   #durability: Promise<ServerDurability | undefined> | undefined;
+  /** Some primary was seen with a replica: strict commits wait for one from then on (see `strictPlan`). */
+  #hadReplicas = false;
   /** When the settings were last asked for (monotonic), and whether they must be asked again (see `#strictReplicas`). */
   #readAt = 0;
   #recheck = false;
@@ -208,7 +210,8 @@ export class RedisStore implements Store {
     if (this.#recheck && this.#client && performance.now() - this.#readAt >= RECHECK_MS) this.#readSettings(this.#client);
     const server = await this.#durability;
     if (!server) return this.#o.replicas ?? 0;
-    const plan = strictPlan(server, this.#o.replicas);
+    this.#hadReplicas ||= server.replicated;
+    const plan = strictPlan(server, this.#o.replicas, this.#hadReplicas);
     if (plan.warning) this.#warn(plan.warning);
     return plan.wait;
   }

@@ -167,6 +167,27 @@ describeRedis('RedisStore durability "strict"', () => {
     });
   });
 
+  it('a replica seen and then gone, where writes are not fsynced: strict commits fail until one is back, never resolve unreplicated (a failover to it lost them)', async () => {
+    await withReplica(['--appendonly', 'yes', '--appendfsync', 'everysec'], async ({ replica, admin }) => {
+      const { q, warnings, close } = await strictQueue(admin);
+      await q.push(1);
+      replica.signal('SIGSTOP');
+      await admin.client('KILL', 'TYPE', 'replica');
+      while (!/connected_slaves:0/.test(await admin.info('replication'))) await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      for (let i = 0; i < 2; i++) {
+        expect(await q.push(10 + i).then(() => 'ok', (e: { code?: string }) => e.code)).toBe('ERR_STORAGE');
+        await new Promise((resolve) => setTimeout(resolve, 1100));
+      }
+      expect(warnings).toEqual([expect.stringMatching(/had replicas has none connected now/)]);
+      replica.signal('SIGCONT');
+      await synced(admin);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      await q.push(20);
+      await close();
+    });
+  });
+
   it('keeps the replicas it found when reading the settings again fails (a reconnection to a busy server): strict still WAITs', async () => {
     await withReplica(['--appendonly', 'no'], async ({ replica, admin }) => {
       const client = new Redis(admin.options.port!, '127.0.0.1');
