@@ -88,7 +88,7 @@ export async function liveFetch(input: Request | string, init: RequestInit, c: L
     const live = new Request(request, { headers });
     const task = await readLive(live, caller, c);
     // A task this outbox holds (another handle sending it through here) is never stored again: it keeps no turn.
-    const first = task.id === undefined ? undefined : await c.placeOf(undefined, task.id);
+    const first = task.id === undefined ? undefined : await placeOf(c, undefined, task.id);
     if (first === 'own') turn.done();
     else await turn.wait(caller);
     return await tryLive(live, headers, task, group, caller, c);
@@ -120,9 +120,19 @@ async function readLive(live: Request, caller: AbortSignal | undefined, c: LiveF
   }
 }
 
+/**
+ * Where the request stands among what the outbox stores. A store deleted under the outbox (the site's data cleared,
+ * a logout deleting the database) holds nothing it must wait behind: it goes to the network, as it would with none
+ * stored (a service worker's fetch handler failed every request, the server up, for as long as the worker lived);
+ * should that fail, storing it is refused, typed.
+ */
+function placeOf(c: LiveFetchContext, group: string | undefined, id: string | undefined): Promise<'own' | 'behind' | undefined> {
+  return c.placeOf(group, id).catch((error: unknown) => ((error as Partial<SluiceError> | null)?.code === 'ERR_NOT_FOUND' ? undefined : Promise.reject(error)));
+}
+
 /** One live try, in its lane's turn: stored behind the lane's pending tasks, else sent, and stored if it fails. */
 async function tryLive(live: Request, headers: Headers, task: HttpTask, group: string | undefined, caller: AbortSignal | undefined, c: LiveFetchContext): Promise<Response> {
-  const place = await c.placeOf(group, task.id);
+  const place = await placeOf(c, group, task.id);
   task.id ??= randomId() + randomId();
   if (group !== undefined) task.group = group;
   // What storing it would refuse (its own Idempotency-Key, an empty 'Sluice-Group', a port fetch refuses) is refused

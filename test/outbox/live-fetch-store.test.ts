@@ -1,3 +1,4 @@
+import 'fake-indexeddb/auto';
 import { expect, it } from 'vitest';
 import { MemoryStore, Outbox, type Store } from '../../src/index.js';
 
@@ -33,4 +34,34 @@ it("ordering 'none': a live request goes to the network without reading the stor
   breakIt();
   const response = await outbox.fetch(new Request('https://example.test/live', { method: 'POST', body: 'x' })).catch((e: unknown) => e);
   expect(response).toBeInstanceOf(Response);
+});
+
+it('a store deleted under the outbox (site data cleared): a live request goes to the network, and is refused (ERR_NOT_FOUND) only when it would have to be stored', async () => {
+  const { IDBFactory } = await import('fake-indexeddb');
+  const { IndexedDbStore } = await import('../../src/indexeddb.js');
+  const factory = new IDBFactory();
+  let up = true;
+  const sent: string[] = [];
+  const fetch = async (input: RequestInfo | URL) => {
+    if (!up) throw new TypeError('fetch failed');
+    sent.push(new URL(input instanceof Request ? input.url : String(input)).pathname);
+    return new Response('ok');
+  };
+  const outbox = await Outbox.open({ name: 'api', store: new IndexedDbStore({ indexedDB: factory }), fetch: fetch as typeof globalThis.fetch });
+  try {
+    outbox.addEventListener('error', () => undefined);
+    await outbox.enqueue({ url: 'https://example.test/stored' });
+    await new Promise<void>((resolve, reject) => {
+      const deleting = factory.deleteDatabase('sluice');
+      deleting.onsuccess = () => resolve();
+      deleting.onerror = () => reject(deleting.error);
+    });
+    const response = await outbox.fetch('https://example.test/live', { method: 'POST', body: 'x' });
+    expect(response.status).toBe(200);
+    expect(sent).toEqual(['/live']);
+    up = false;
+    await expect(outbox.fetch('https://example.test/down', { method: 'POST', body: 'x' })).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+  } finally {
+    await outbox.close();
+  }
 });

@@ -172,7 +172,7 @@ describeRedis('RedisStore durability "strict"', () => {
       const { q, warnings, close } = await strictQueue(admin);
       await q.push(1);
       replica.signal('SIGSTOP');
-      await admin.client('KILL', 'TYPE', 'replica');
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'replica');
       while (!/connected_slaves:0/.test(await admin.info('replication'))) await new Promise((resolve) => setTimeout(resolve, 50));
       await new Promise((resolve) => setTimeout(resolve, 1200));
       for (let i = 0; i < 2; i++) {
