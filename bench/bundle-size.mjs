@@ -265,6 +265,12 @@ const KB = 1024;
  * the next take (which takes its items), and the messages of a call spanning partitions that another handle's take
  * cut short. The Outbox grew by the same: its own changes (one probe at a time with lanes, a body's reads refused from
  * a set at close) are a few bytes.
+ * Then the Outbox's (to 61 KB, measured 60.75 KB: 0.4 KB more) for the attack on `Outbox.fetch`, the live path: a
+ * streamed body's first bytes read within `timeoutMs` and the caller's signal (a stalled stream held the call, and its
+ * group, for good), what storing would refuse checked before the network (it was found only once the network failed,
+ * when the request had to be stored), a body whose own source failed told apart from a network error, live requests
+ * waited for by `close()`, a response's `url`, `redirected` and `type` kept, a Response-like answer's Node stream read,
+ * and a store deleted under the outbox no bar to the network.
  */
 export const rows = [
   {
@@ -285,7 +291,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 60.5 * KB,
+    limit: 61 * KB,
   },
 ];
 

@@ -51,6 +51,25 @@ t.describe('the browser entry', () => {
 t.describe('IndexedDbStore in a real browser: tabs', () => {
   const open = (dbName: string) => new IndexedDbStore({ dbName }).open('q');
 
+  t.it('without Web Locks (browsers before 2022), two tabs pushing in turn: every resolved push is kept (a stale commit is refused, not written)', async () => {
+    const dbName = `checked-${Date.now()}`;
+    // Shadowed while the stores are made, which look for Web Locks then.
+    Object.defineProperty(navigator, 'locks', { value: undefined, configurable: true });
+    let stores: IndexedDbStore[];
+    try {
+      stores = [new IndexedDbStore({ dbName }), new IndexedDbStore({ dbName })];
+    } finally {
+      delete (navigator as { locks?: unknown }).locks;
+    }
+    const [a, b] = [await Queue.open<string>({ name: 'q', store: stores[0]! }), await Queue.open<string>({ name: 'q', store: stores[1]! })];
+    await a.push('a1');
+    await b.push('b1');
+    await a.push('a2');
+    const fresh = await Queue.open<string>({ name: 'q', store: new IndexedDbStore({ dbName }) });
+    t.expect(await fresh.peek(10)).toEqual(['a1', 'b1', 'a2']);
+    for (const q of [a, b, fresh]) await q.close();
+  });
+
   t.it('.isGone(owner) is false while the handle lives and true once it closed (Web Locks)', async () => {
     const dbName = `owners-${Date.now()}`;
     const [a, b] = [await open(dbName), await open(dbName)];

@@ -12,7 +12,6 @@ import type { SegmentRecord } from './schema.js';
 import { WriterLock, type Locks } from './writer-lock.js';
 import { appendsOnly, headOf, issue, META, scope, type Known } from './writes.js';
 
-
 /**
  * One queue's storage in an IndexedDbStore's database, as opened by one handle.
  *
@@ -192,8 +191,9 @@ export class IndexedDbQueueStorage implements QueueStorage {
       tx = connection.db.transaction(scope(known, batch, appends), 'readwrite', { durability: batch.durability === 'strict' ? 'strict' : 'relaxed' });
       const issued = issue(tx, this.#name, known, batch, appends);
       next = issued.next;
-      // Only cuts and quarantines read inside the transaction; otherwise nothing is left to wait for.
-      if (!issued.reads) settle(tx);
+      // Only cuts and quarantines read inside the transaction. Not without the writer lock: Firefox commits a transaction
+      // asked to early though its guard (the head's unique key) fails after, and a stale tab's write went over a push.
+      if (!issued.reads && lock) settle(tx);
       // Listened for only now: a transaction's events come in later tasks, so none is missed, and setting the
       // handlers up (tens of µs in Firefox) runs while the engine commits instead of before it starts.
       done = completion(tx);

@@ -572,7 +572,7 @@ describeRedis('RedisStore on a Cluster whose node fails over to a replica behind
     }
   }, 60_000);
 
-  it("reads the promoted replica's settings: its eviction policy is warned about, and strict commits go on", async () => {
+  it("reads the promoted replica's settings: its eviction policy is warned about, and strict commits wait for a replica it does not have yet", async () => {
     const prefix = 'failover-settings:';
     const { name, replica, failover } = await shard(prefix);
     const warnings: string[] = [];
@@ -592,8 +592,10 @@ describeRedis('RedisStore on a Cluster whose node fails over to a replica behind
         await sleep(50);
       }
       expect(evictions()).toEqual([expect.stringMatching(/maxmemory-policy allkeys-lru/)]);
-      // Promoted, the replica has none of its own: a strict commit no longer WAITs for one in vain.
-      await q.push(3);
+      // Promoted, the replica has none of its own, and writes are not fsynced (everysec): a strict commit resolved
+      // unreplicated would be lost to the next failover; it fails until a replica attaches, and says why.
+      await expect(q.push(3)).rejects.toMatchObject({ code: 'ERR_STORAGE', message: expect.stringMatching(/only 0 of 1 replicas confirmed/) });
+      expect(warnings).toContainEqual(expect.stringMatching(/had replicas has none connected now/));
       await q.close();
     } finally {
       await store.close();
