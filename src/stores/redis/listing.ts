@@ -15,7 +15,7 @@ import { INITIAL_TOKEN, type ScriptedClient } from './scripts.js';
  */
 export async function loadListing(client: Redis | Cluster, scripts: ScriptedClient, keys: QueueKeys, knew: boolean, merge: boolean): Promise<Buffer[]> {
   const { version, meta, lengths, segmentPrefix } = keys;
-  const reply = await scripts.sluiceLoad3Buffer('4', version, meta, lengths, segmentPrefix);
+  const reply = await scripts.sluiceLoad4Buffer('4', version, meta, lengths, segmentPrefix);
   const token = reply[0]!.toString();
   if (!merge && ((token === INITIAL_TOKEN && !knew) || reply[2]!.toString() === '1' || reply.length > 4)) return reply;
   // A client's own keyPrefix, which ioredis puts before every key it is given, but neither in a SCAN's pattern nor
@@ -23,7 +23,7 @@ export async function loadListing(client: Redis | Cluster, scripts: ScriptedClie
   const prefix = `${(client.options as { keyPrefix?: string }).keyPrefix ?? ''}${segmentPrefix}`;
   const ids = (await keysStarting(client, prefix)).map((key) => key.slice(prefix.length)).filter((id) => /^\d+$/.test(id));
   await scripts.sluiceRelist3(String(3 + ids.length), version, meta, lengths, ...ids.map((id) => keys.segment(Number(id))), token, merge ? 'merge' : '', ...ids);
-  return scripts.sluiceLoad3Buffer('4', version, meta, lengths, segmentPrefix);
+  return scripts.sluiceLoad4Buffer('4', version, meta, lengths, segmentPrefix);
 }
 
 /** The keys that start with `prefix`, on whichever primary holds them. */

@@ -57,7 +57,7 @@ export class RedisQueueStorage implements QueueStorage {
   #lost = 0;
   /** The client's reconnections as of this handle's last load. */
   #loadedAt: number;
-  /** The run_id of the server that answered this handle's last load (undefined before the first). */
+  /** `run_id/replid` of the server that answered this handle's last load (undefined before the first). */
   #server: string | undefined;
   /** The generation of the queue's history this handle last loaded (see `generationOf`). */
   #generation: string | undefined;
@@ -127,13 +127,13 @@ export class RedisQueueStorage implements QueueStorage {
     const merge = this.#relist > 0;
     const reply = await this.#call('load', () => loadListing(this.#context.client, this.#context.scripts, this.#keys, !!this.#generation, merge));
     const { segments, tail } = segmentsOf(reply);
-    // Another server process than at the last load, or a reconnection since: a server restarted from an older
-    // snapshot, or a replica that lagged and took over, holds an earlier state, and the segments and metadata
-    // rewritten since differ from what this handle read. A Cluster's failover of one node (or a restart of one node)
-    // is seen by the first, as the client does not reconnect as a whole; a reply that came on a new connection was
-    // preceded by its 'ready', so the second is counted by now.
+    // Another server process or replication id than at the last load, or a reconnection since: a server restarted
+    // from an older snapshot, a replica that lagged and took over, or the same process made its replica (its data
+    // replaced by a full sync) and promoted again (a Cluster failing over and back) holds an earlier state, and the
+    // segments and metadata rewritten since differ from what this handle read. A Cluster node's failover is seen by
+    // the first, as the client does not reconnect as a whole; a new connection's 'ready' came before its reply.
     const reconnections = this.#context.reconnections();
-    const server = reply[3]!.toString();
+    const answered = reply[3]!.toString();
     // Or the queue's keys were deleted under it (FLUSHALL, a DEL of its keys) and made again: the same segment names
     // hold other items, and appending to what this handle read of them would cut those.
     // Not for the version key alone lost (evicted) over a queue still there: its history goes on (see `commit`).
@@ -143,10 +143,10 @@ export class RedisQueueStorage implements QueueStorage {
     const generation = token !== INITIAL_TOKEN ? generationOf(token) : this.#orphaned ? undefined : '';
     const remade = !!this.#generation && generation !== undefined && generation !== this.#generation;
     if (generation !== undefined) this.#generation = generation;
-    const rewound = reconnections !== this.#loadedAt || (this.#server !== undefined && server !== this.#server) || remade;
+    const rewound = reconnections !== this.#loadedAt || (this.#server !== undefined && answered !== this.#server) || remade;
     this.#loadedAt = reconnections;
-    this.#server = server;
-    this.#serverSeen(server);
+    this.#server = answered;
+    this.#serverSeen(answered.split('/')[0]!);
     return { token, meta: written, segments, ...(tail && { tail }), ...(rewound && { rewound }), ...(remade && { remade }) };
   }
 

@@ -127,12 +127,12 @@ const INFO = `local function info(section) local ok, text = pcall(redis.call, 'I
  * older snapshot), a replica promoted (perhaps behind its primary), a Cluster node failed over, all of which the
  * client may live through without a reconnection of its own; the handle then reads the queue again whole.
  * KEYS: version, meta, lengths, segment key prefix.
- * Reply: [token, meta, hasMeta '1'|'0', runId, id1, recorded1, stored1, id2, recorded2, stored2, ...].
+ * Reply: [token, meta, hasMeta '1'|'0', 'runId/replid', id1, recorded1, stored1, id2, recorded2, stored2, ...].
  */
 const LOAD = `
 ${INFO}
 local meta = redis.call('GET', KEYS[2])
-local server = string.match(info('server'), 'run_id:(%x+)') or ''
+local server = (string.match(info('server'), 'run_id:(%x+)') or '') .. '/' .. (string.match(info('replication'), 'master_replid:(%x+)') or '')
 local out = { redis.call('GET', KEYS[1]) or '0', meta or '', meta and '1' or '0', server }
 local lengths = redis.call('HGETALL', KEYS[3])
 for i = 1, #lengths, 2 do
@@ -274,7 +274,7 @@ export const COMMITS = {
 export interface ScriptedClient {
   sluiceCommit5(...args: (string | number | Buffer)[]): Promise<string>;
   sluiceCommitWhenFull5(...args: (string | number | Buffer)[]): Promise<string>;
-  sluiceLoad3Buffer(...args: string[]): Promise<Buffer[]>;
+  sluiceLoad4Buffer(...args: string[]): Promise<Buffer[]>;
   sluiceRelist3(...args: string[]): Promise<number>;
   sluiceBeat3(heartbeat: string, tombstone: string, judging: string, ttlMs: number, remake: '0' | '1', recordTtlMs: number, now: number): Promise<number>;
   sluiceGone4(heartbeat: string, tombstone: string, judging: string, ownerTtlMs: number, server: string, goneTtlMs: number, now: number): Promise<number | string>;
@@ -288,7 +288,7 @@ export function defineScripts(client: Redis | Cluster): ScriptedClient {
   const scripted = client as unknown as Partial<ScriptedClient>;
   if (typeof scripted.sluiceCommit5 !== 'function') client.defineCommand('sluiceCommit5', { lua: COMMIT });
   if (typeof scripted.sluiceCommitWhenFull5 !== 'function') client.defineCommand('sluiceCommitWhenFull5', { lua: COMMIT_WHEN_FULL });
-  if (typeof scripted.sluiceLoad3Buffer !== 'function') client.defineCommand('sluiceLoad3', { lua: LOAD });
+  if (typeof scripted.sluiceLoad4Buffer !== 'function') client.defineCommand('sluiceLoad4', { lua: LOAD });
   if (typeof scripted.sluiceRelist3 !== 'function') client.defineCommand('sluiceRelist3', { lua: RELIST });
   if (typeof scripted.sluiceBeat3 !== 'function') client.defineCommand('sluiceBeat3', { lua: BEAT, numberOfKeys: 3 });
   if (typeof scripted.sluiceGone4 !== 'function') client.defineCommand('sluiceGone4', { lua: GONE, numberOfKeys: 3 });

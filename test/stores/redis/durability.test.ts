@@ -188,6 +188,46 @@ describeRedis('RedisStore durability "strict"', () => {
     });
   });
 
+  it('a primary made the replica of one that lagged and promoted again (a failover and back) is read again whole: it delivers the items pushed since, not its own rejected ones', async () => {
+    await withReplica(['--appendonly', 'no'], async ({ replica, admin }) => {
+      const other = new Redis(replica.url);
+      const port = String(admin.options.port);
+      // A client of the user's: no reconnection at READONLY (as a Cluster's, whose demoted node answers MOVED).
+      const client = new Redis(admin.options.port!, '127.0.0.1');
+      try {
+        const { q, close } = await strictQueue(admin, client);
+        await q.push(0);
+        // The replica takes over with what it has: the strict pushes after are on the old primary alone, rejected.
+        await other.replicaof('NO', 'ONE');
+        for (const n of [1, 2, 3]) expect(await q.push(n).then(() => 'ok', (e: { code?: string }) => e.code)).toBe('ERR_STORAGE');
+        // The old primary, the same process (same run_id, same connection), becomes its replica: a full sync drops them.
+        await admin.replicaof('127.0.0.1', String(replica.port));
+        while (!/master_link_status:up/.test(await admin.info('replication'))) await new Promise((resolve) => setTimeout(resolve, 50));
+        // Another handle pushes on the new primary, under the numbers the rejected pushes had.
+        const pusher = new RedisStore({ url: replica.url });
+        const pushed = await Queue.open<number>({ name: 'q', store: pusher });
+        for (const n of [10, 11, 12]) await pushed.push(n);
+        await pushed.close();
+        await pusher.close();
+        expect(await other.wait(1, 5000)).toBe(1);
+        // And back: the old primary takes over again (a new replication id), its replica behind it.
+        await admin.replicaof('NO', 'ONE');
+        await other.replicaof('127.0.0.1', port);
+        await synced(admin);
+        const got: number[] = [];
+        for (let lease = await q.take(100); lease; lease = await q.take(100)) {
+          got.push(...lease.entries.map((e) => e.value));
+          await lease.ack();
+        }
+        expect(got).toEqual([0, 10, 11, 12]);
+        await close();
+      } finally {
+        other.disconnect();
+        client.disconnect();
+      }
+    });
+  });
+
   it('keeps the replicas it found when reading the settings again fails (a reconnection to a busy server): strict still WAITs', async () => {
     await withReplica(['--appendonly', 'no'], async ({ replica, admin }) => {
       const client = new Redis(admin.options.port!, '127.0.0.1');
