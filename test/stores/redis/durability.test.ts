@@ -209,6 +209,8 @@ describeRedis('RedisStore durability "strict"', () => {
         for (const n of [10, 11, 12]) await pushed.push(n);
         await pushed.close();
         await pusher.close();
+        // WAIT counts replicas up to this connection's own last write: one of its own, after those pushes, orders them.
+        await other.set('mark', '1');
         expect(await other.wait(1, 5000)).toBe(1);
         // And back: the old primary takes over again (a new replication id), its replica behind it.
         await admin.replicaof('NO', 'ONE');
