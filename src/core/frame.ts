@@ -94,6 +94,8 @@ function put32(out: Uint8Array, at: number, n: number): void {
 export interface FrameSpan {
   readonly start: number;
   readonly end: number;
+  /** Its checksum failed, its bounds held (see `scanFrames`): an item that cannot be read, in its place. */
+  readonly bad?: true;
 }
 
 export interface ScanResult {
@@ -111,8 +113,12 @@ export interface ScanResult {
  * Reads frames from `bytes` starting at `from` and keeps those of complete units. It stops at the first frame
  * whose header or payload runs past the end ('torn': the writer died mid-write), whose length exceeds `maxPayload`
  * or whose checksum fails ('corrupt'), or at trailing frames of a unit that never got its end flag ('unfinished').
+ * With `pastBad` (bytes that were complete once: a sealed segment), a frame whose checksum fails but whose bounds
+ * hold, a valid frame starting where its length word says it ends (or the bytes ending there), is kept as `bad` and
+ * the scan goes on: a flipped bit in one item's payload costs that item, not every one after it in the segment, and
+ * each keeps its number (a damaged length word almost never lands on a frame whose checksum holds).
  */
-export function scanFrames(bytes: Uint8Array, from: number, maxPayload: number): ScanResult {
+export function scanFrames(bytes: Uint8Array, from: number, maxPayload: number, pastBad = false): ScanResult {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const frames: FrameSpan[] = [];
   let unitStart = 0; // index into frames of the current unit's first frame
@@ -120,12 +126,13 @@ export function scanFrames(bytes: Uint8Array, from: number, maxPayload: number):
   let at = from;
   let stop: ScanResult['stop'];
   while (at < bytes.length) {
-    const framed = frameAt(bytes, view, at, maxPayload);
+    let framed = frameAt(bytes, view, at, maxPayload);
+    if (framed === 'corrupt' && pastBad) framed = boundsOf(bytes, view, at, maxPayload) ?? framed;
     if (typeof framed === 'string') {
       stop = framed;
       break;
     }
-    frames.push({ start: at + FRAME_HEADER, end: framed.next });
+    frames.push(framed.bad ? { start: at + FRAME_HEADER, end: framed.next, bad: true } : { start: at + FRAME_HEADER, end: framed.next });
     at = framed.next;
     if (framed.unitEnd) {
       unitStart = frames.length;
@@ -148,12 +155,29 @@ export function validFrameAfter(bytes: Uint8Array, from: number, maxPayload: num
   return false;
 }
 
+/**
+ * The bounds of the frame at `at` whose checksum failed, where they hold: the bytes end where it does, or a valid
+ * frame starts there, and none starts within it. A flipped bit of the length word moves the end by a power of two,
+ * which, with items all of one size, lands on a later frame: the frames between must not be taken for one item, or
+ * each after it would come under the number of another.
+ */
+function boundsOf(bytes: Uint8Array, view: DataView, at: number, maxPayload: number): { next: number; unitEnd: boolean; bad: true } | undefined {
+  const word = view.getUint32(at, true);
+  const next = at + FRAME_HEADER + (word & MAX_PAYLOAD);
+  if ((word & MAX_PAYLOAD) > maxPayload || next > bytes.length) return undefined;
+  if (next < bytes.length && typeof frameAt(bytes, view, next, maxPayload) === 'string') return undefined;
+  for (let inner = at + 1; inner + FRAME_HEADER <= next; inner++) {
+    if (typeof frameAt(bytes, view, inner, maxPayload) !== 'string') return undefined;
+  }
+  return { next, unitEnd: (word & UNIT_END) !== 0, bad: true };
+}
+
 function frameAt(
   bytes: Uint8Array,
   view: DataView,
   at: number,
   maxPayload: number,
-): { next: number; unitEnd: boolean } | 'torn' | 'corrupt' {
+): { next: number; unitEnd: boolean; bad?: true } | 'torn' | 'corrupt' {
   if (at + FRAME_HEADER > bytes.length) return 'torn';
   const word = view.getUint32(at, true);
   const length = word & MAX_PAYLOAD;

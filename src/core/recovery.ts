@@ -142,13 +142,13 @@ export async function lost(
   const seqs: number[] = [];
   for (let seq = from; seq < to; seq = state.acked.endOf(seq + 1)) if (!state.isAcked(seq)) seqs.push(seq);
   if (seqs.length === 0) return;
-  const damage = view.segments.damageOf(segment);
+  const damage = view.segments.damageOf(segment, from);
   const reason = damage === undefined ? 'missing' : 'checksum';
   c.tell({ queue, segment, offset: damage ?? 0, lost: seqs.map(String), action: corruption, reason });
   if (corruption === 'throw') {
     const what =
       reason === 'checksum'
-        ? `Segment ${segment} of queue "${queue}" fails its checksum at byte ${damage}: ${seqs.length} unacked items after it cannot be read.`
+        ? `Segment ${segment} of queue "${queue}" fails its checksum at byte ${damage}: ${seqs.length} unacked items there (ids ${seqs[0]} to ${seqs[seqs.length - 1]}) cannot be read.`
         : `${seqs.length} unacked items of queue "${queue}" (ids ${seqs[0]} to ${seqs[seqs.length - 1]}) are in no segment: storage under the queue was removed or cut.`;
     throw new SluiceError('ERR_CORRUPT', `${what} Open the queue with corruption: 'skip' to deliver the rest and count those as lost.`);
   }

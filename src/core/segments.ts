@@ -1,4 +1,4 @@
-import { MAX_PAYLOAD, scanFrames, validFrameAfter } from './frame.js';
+import { FRAME_HEADER, MAX_PAYLOAD, scanFrames, validFrameAfter } from './frame.js';
 import type { QueueState } from './queue-state.js';
 import type { Range } from './ranges.js';
 import type { QueueStorage, SegmentInfo } from './store.js';
@@ -14,11 +14,11 @@ export interface StoredItem {
 interface Parsed {
   /** Bytes read and parsed so far; for the tail, the end of its last complete unit. */
   end: number;
-  readonly frames: { readonly bytes: Uint8Array; readonly start: number; readonly end: number }[];
+  readonly frames: { readonly bytes: Uint8Array; readonly start: number; readonly end: number; readonly bad?: true }[];
   /** Where a sealed segment stopped making sense, if it did. */
   damage?: number;
-  /** The frames as items, made once per change: a take that walks the segment again reuses them. */
-  items?: StoredItem[];
+  /** The frames as items, made once per change: a take that walks the segment again reuses them. A bad frame is a hole. */
+  items?: (StoredItem | undefined)[];
 }
 
 /** The tail read back shorter than the listing said: the listing is out of date, and must be taken again. */
@@ -56,8 +56,11 @@ export class Segments {
   readonly #probeMax: number;
   #list: SegmentInfo[] = [];
   readonly #cache = new Map<number, Parsed>();
-  /** Byte offset of the first bad frame of each damaged sealed segment seen, kept while the segment exists. */
-  readonly #damaged = new Map<number, number>();
+  /**
+   * Each damaged sealed segment seen, kept while the segment exists: the byte offset where it stopped making sense
+   * (its end, when it did not), and the offset of each frame that failed its checksum in its place, by number.
+   */
+  readonly #damaged = new Map<number, { readonly at: number; readonly holes: ReadonlyMap<number, number> }>();
   /**
    * Segments found wholly acked while they were the tail, kept because the head had not passed them: looked at again
    * by every later ack, which may find them sealed, however many segments came after them meanwhile.
@@ -158,7 +161,7 @@ export class Segments {
    * The items of segment `index` of the list, in order, and where (if anywhere) the segment stopped making
    * sense. A sealed segment is read whole and checked the first time it is needed.
    */
-  async items(index: number): Promise<{ items: StoredItem[]; damaged: boolean; vanished?: true }> {
+  async items(index: number): Promise<{ items: readonly (StoredItem | undefined)[]; damaged: boolean; vanished?: true }> {
     const info = this.#list[index]!;
     let parsed = this.#cache.get(info.id);
     if (!parsed) {
@@ -172,18 +175,20 @@ export class Segments {
         this.#short.set(info.id, times);
         if (times < SHORT_READS) return { items: [], damaged: false, vanished: true };
       } else this.#short.delete(info.id);
-      const scan = scanFrames(bytes, 0, MAX_PAYLOAD);
+      const scan = scanFrames(bytes, 0, MAX_PAYLOAD, true);
       // A sealed segment was complete once: whole frames of a unit cut short by damage are still good items.
       const frames = scan.partial ? [...scan.frames, ...scan.partial] : scan.frames;
-      parsed = { end: scan.end, frames: frames.map((f) => ({ bytes, start: f.start, end: f.end })) };
-      if (scan.stop) {
-        parsed.damage = scan.end;
-        this.#damaged.set(info.id, scan.end);
+      parsed = { end: scan.end, frames: frames.map((f) => ({ bytes, start: f.start, end: f.end, ...(f.bad && { bad: f.bad }) })) };
+      const holes = new Map<number, number>();
+      frames.forEach((f, i) => f.bad && holes.set(info.id + i, f.start - FRAME_HEADER));
+      if (scan.stop || holes.size > 0) {
+        parsed.damage = scan.stop ? scan.end : bytes.length;
+        this.#damaged.set(info.id, { at: parsed.damage, holes });
       }
       this.#evict(info.id);
       this.#cache.set(info.id, parsed);
     }
-    parsed.items ??= parsed.frames.map((f, i) => ({ seq: info.id + i, bytes: f.bytes, start: f.start, end: f.end }));
+    parsed.items ??= parsed.frames.map((f, i) => (f.bad ? undefined : { seq: info.id + i, bytes: f.bytes, start: f.start, end: f.end }));
     return { items: parsed.items, damaged: parsed.damage !== undefined };
   }
 
@@ -250,9 +255,10 @@ export class Segments {
     return found;
   }
 
-  /** Where segment `id` was found damaged, if it was. */
-  damageOf(id: number): number | undefined {
-    return this.#damaged.get(id);
+  /** Where in segment `id` item `seq`, which it cannot give, was found damaged, if it was. */
+  damageOf(id: number, seq: number): number | undefined {
+    const damage = this.#damaged.get(id);
+    return damage && (damage.holes.get(seq) ?? damage.at);
   }
 
   #evict(keep: number): void {

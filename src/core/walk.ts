@@ -47,7 +47,13 @@ export async function* walk(
     const end = Math.min(list[index + 1]?.id ?? next, next);
     if (seq - info.id < items.length) {
       at.seq = seq;
-      yield inSegment(state, items, info.id, end, now, skipHeld, at);
+      // A frame that failed its checksum in its place (see `scanFrames`): that one item cannot be read.
+      if (items[seq - info.id]) {
+        yield inSegment(state, items, info.id, end, now, skipHeld, at);
+      } else {
+        await lost(info.id, seq, seq + 1);
+        at.seq = seq + 1;
+      }
       continue;
     }
     // Past the last readable item of a segment, and short of the next one: those items cannot be read.
@@ -56,20 +62,20 @@ export async function* walk(
   }
 }
 
-/** The walk's items within one segment (`items`, the first numbered `first`), from `at.seq` on. */
+/** The walk's items within one segment (`items`, the first numbered `first`), from `at.seq` on, up to a hole. */
 function* inSegment(
   state: QueueState,
-  items: readonly StoredItem[],
+  items: readonly (StoredItem | undefined)[],
   first: number,
   next: number,
   now: number,
   skipHeld: boolean,
   at: { seq: number },
 ): Generator<Walked> {
-  for (let seq = at.seq; seq < next && seq - first < items.length; seq = skip(state, skipHeld, seq + 1)) {
+  for (let seq = at.seq, item; seq < next && (item = items[seq - first]); seq = skip(state, skipHeld, seq + 1)) {
     at.seq = seq + 1;
     // A number the walk did not skip is held by nothing when held ones are skipped.
-    yield { item: items[seq - first]!, held: skipHeld ? undefined : state.holds.at(seq, now) };
+    yield { item, held: skipHeld ? undefined : state.holds.at(seq, now) };
   }
 }
 

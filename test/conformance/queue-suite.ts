@@ -1,4 +1,5 @@
-import { Queue, SluiceError, type QueueOptions, type Store } from '../../src/index.js';
+import { Queue, SluiceError, type CorruptDetail, type QueueOptions, type Store } from '../../src/index.js';
+import { FRAME_HEADER } from '../../src/core/frame.js';
 import { CountingStore, FakeClock, settle, type StoreHarness, type TestApi } from './harness.js';
 
 interface Item {
@@ -1028,6 +1029,36 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
         const corrupt = new Promise<CustomEvent>((resolve) => skipping.addEventListener('corrupt', (e) => resolve(e as CustomEvent)));
         expect(await drain(skipping)).toEqual([0, 1, 3, 4, 5]);
         expect((await corrupt).detail).toMatchObject({ segment: 0, lost: ['2'], action: 'skip' });
+        expect(await skipping.size()).toBe(0);
+      });
+
+      it("a sealed segment with one item's payload damaged mid-way: that item lost at its byte, every other delivered under its own id", async () => {
+        const q = await open({ segmentItems: 4 });
+        await q.pushMany(items(0, 4));
+        await q.pushMany(items(4, 8));
+        await q.close();
+        let at = 0;
+        await damage(0, (b) => {
+          const copy = b.slice();
+          // Inside the second item's payload: past the first frame (its length word) and the second's header.
+          at = FRAME_HEADER + (new DataView(copy.buffer, copy.byteOffset).getUint32(0, true) & 0x7fff_ffff);
+          copy[at + FRAME_HEADER + 2] = copy[at + FRAME_HEADER + 2]! ^ 0x01;
+          return { offset: 0, bytes: copy };
+        });
+        const strict = await open({ segmentItems: 4 }, await place.open());
+        const refused: CorruptDetail[] = [];
+        strict.addEventListener('corrupt', (e) => refused.push(e.detail));
+        expect((await strict.peek(1)).map((v) => v.n)).toEqual([0]);
+        expect((await rejection(strict.take(10))).message).toMatch(new RegExp(`at byte ${at}: 1 unacked items there \\(ids 1 to 1\\)`));
+        expect(refused).toEqual([expect.objectContaining({ segment: 0, offset: at, lost: ['1'], action: 'throw', reason: 'checksum' })]);
+        await strict.close();
+        const skipping = await open({ segmentItems: 4, corruption: 'skip' }, await place.open());
+        const corrupt: CorruptDetail[] = [];
+        skipping.addEventListener('corrupt', (e) => corrupt.push(e.detail));
+        const listed = await skipping.list();
+        expect(listed.map((e) => [e.id, e.value.n])).toEqual([0, 2, 3, 4, 5, 6, 7].map((n) => [String(n), n]));
+        expect(corrupt).toEqual([expect.objectContaining({ segment: 0, offset: at, lost: ['1'], action: 'skip', reason: 'checksum' })]);
+        expect(await drain(skipping)).toEqual([0, 2, 3, 4, 5, 6, 7]);
         expect(await skipping.size()).toBe(0);
       });
 

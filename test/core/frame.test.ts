@@ -82,6 +82,53 @@ describe('encodeUnit() and scanFrames()', () => {
     expect(scanFrames(unit('x'.repeat(50)), 0, 10).stop).toBe('corrupt');
   });
 
+  describe('past a bad frame (a sealed segment)', () => {
+    const flip = (bytes: Uint8Array, at: number, mask = 0x10) => {
+      const copy = bytes.slice();
+      copy[at] = copy[at]! ^ mask;
+      return copy;
+    };
+    const three = concat(unit('one'), unit('two'), unit('six'));
+    const second = unit('one').length;
+
+    it('keeps a frame whose payload is damaged as bad, in its place, and goes on', () => {
+      const damaged = flip(three, second + FRAME_HEADER + 1);
+      const scan = scanFrames(damaged, 0, 1000, true);
+      expect(scan.stop).toBeUndefined();
+      expect(scan.end).toBe(damaged.length);
+      expect(scan.frames.map((f) => f.bad ?? false)).toEqual([false, true, false]);
+      expect(decode(damaged, scan.frames.filter((f) => !f.bad))).toEqual(['one', 'six']);
+      // Without being asked to, it stops there, as for a tail.
+      expect(scanFrames(damaged, 0, 1000)).toMatchObject({ stop: 'corrupt', end: second });
+    });
+
+    it('keeps the last frame as bad when the bytes end where it says it does', () => {
+      const scan = scanFrames(flip(three, three.length - 1), 0, 1000, true);
+      expect(scan.frames.map((f) => f.bad ?? false)).toEqual([false, false, true]);
+      expect(scan.stop).toBeUndefined();
+    });
+
+    it('stops where a damaged length word lands on a later frame (items of one size): never one item for several', () => {
+      // Frames of 16 bytes: one bit of the length word moves the end by exactly one frame.
+      const same = concat(unit('item-000'), unit('item-001'), unit('item-002'), unit('item-003'));
+      const damaged = flip(same, 16, 0x10);
+      expect(new DataView(damaged.buffer).getUint32(16, true) & 0x7fff_ffff).toBe(24);
+      const scan = scanFrames(damaged, 0, 1000, true);
+      expect(scan).toMatchObject({ stop: 'corrupt', end: 16 });
+      expect(decode(damaged, scan.frames)).toEqual(['item-000']);
+    });
+
+    it('stops where a damaged length word ends it short, inside its own payload', () => {
+      const scan = scanFrames(flip(three, second, 0x02), 0, 1000, true);
+      expect(scan).toMatchObject({ stop: 'corrupt', end: second });
+    });
+
+    it('stops at two damaged frames in a row: where the first ends is not known to be right', () => {
+      const scan = scanFrames(flip(flip(three, second + FRAME_HEADER), three.length - 1), 0, 1000, true);
+      expect(scan).toMatchObject({ stop: 'corrupt', end: second });
+    });
+  });
+
   it('validFrameAfter() tells damage followed by good data from a torn tail', () => {
     const damaged = concat(unit('a'), new Uint8Array([1, 2, 3, 4, 5]), unit('b'));
     expect(validFrameAfter(damaged, unit('a').length, 1000)).toBe(true);
