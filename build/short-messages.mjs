@@ -76,11 +76,17 @@ function quoted(message, source) {
     const text = quasis[i].value.cooked;
     const match = /`([^`$]*)`/.exec(text);
     if (match && match[1]) return escape(match[1]);
-    // "`${option}`": an expression alone between two backticks.
-    if (text.endsWith('`') && i < expressions.length && quasis[i + 1].value.cooked.startsWith('`')) {
-      return `\${${source.slice(expressions[i].start, expressions[i].end)}}`;
+    if (!text.includes('`')) continue;
+    // What runs from this backtick to the next, through expressions: "`${option}`", "`${prefix}${key}`",
+    // "`await ${type}.open(options)`".
+    let name = escape(text.slice(text.lastIndexOf('`') + 1));
+    for (let j = i; j < expressions.length; j++) {
+      name += `\${${source.slice(expressions[j].start, expressions[j].end)}}`;
+      const after = quasis[j + 1].value.cooked;
+      if (after.includes('`')) return name + escape(after.slice(0, after.indexOf('`')));
+      name += escape(after);
     }
-    if (/`/.test(text)) return undefined;
+    return undefined;
   }
   return undefined;
 }

@@ -27,6 +27,17 @@ describe('shortMessages (the production build)', () => {
     expect(message('new SluiceError(\'ERR_INVALID_OPTION\', `Expected \\`${option}\\` to be ${1 + 1}, got x.`)')).toBe('ERR_INVALID_OPTION: invalid option `leaseMs`');
   });
 
+  // Before, a name made of more than one expression, or of text and one, was dropped: a misspelt option in a
+  // production bundle was "invalid option", with no name.
+  it('quotes a name made of several expressions, or of text and expressions, between two backticks', () => {
+    expect(message('new SluiceError(\'ERR_INVALID_OPTION\', `Unknown option \\`${"retry."}${option}\\`: the options here are ${[1].join()}.`)')).toBe(
+      'ERR_INVALID_OPTION: invalid option `retry.leaseMs`',
+    );
+    expect(message('new SluiceError(\'ERR_INVALID_OPTION\', `Use \\`await ${option}.open(options)\\`, not \\`new ${option}()\\`.`)')).toBe(
+      'ERR_INVALID_OPTION: invalid option `await leaseMs.open(options)`',
+    );
+  });
+
   it('gives a message that quotes nothing the code and its words only', () => {
     expect(message('new SluiceError(\'ERR_CLOSED\', `Queue "${option}" is closed; open it again to use it.`)')).toBe('ERR_CLOSED: closed');
     expect(message("new SluiceError('ERR_CORRUPT', 'Segment 1 fails. ' + 'Open the queue with `corruption`.')")).toBe('ERR_CORRUPT: corrupt data');
