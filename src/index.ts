@@ -9,7 +9,7 @@ export type { Clock } from './core/clock.js';
 export type { Store, QueueStorage, StorageSnapshot, StorageBatch, SegmentInfo, OpenHints, Durability, BlobStorage, HeldStorage } from './core/store.js';
 export { MemoryStore } from './stores/memory/memory-store.js';
 export { Outbox } from './outbox/outbox.js';
-export type { OutboxOptions, RetryOptions, BatchOptions, LimitOptions } from './outbox/options.js';
+export type { OutboxOptions, RetryOptions, BatchOptions, LimitOptions, ResponseLike, Transport } from './outbox/options.js';
 export type { RedirectPolicy } from './outbox/redirects.js';
 export type { HttpTask } from './outbox/task.js';
 export { BodyRef } from './outbox/body.js';

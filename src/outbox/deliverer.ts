@@ -8,7 +8,7 @@ import type { DeliveryRun } from './delivery.js';
 import { DeliveryLoop } from './delivery-loop.js';
 import { Dispatcher } from './dispatcher.js';
 import type { OutboxEventMap } from './events.js';
-import type { ResolvedOutboxOptions } from './options.js';
+import type { ResolvedOutboxOptions, Transport } from './options.js';
 import type { BodyStore } from './body-store.js';
 import { putBack } from './lease-units.js';
 import type { Pending, PendingIndex } from './pending.js';
@@ -28,7 +28,7 @@ export interface DelivererContext {
   readonly bodies: BodyStore;
   /** The outbox's serialiser: index changes run one at a time. */
   readonly serial: Serial;
-  readonly transport: () => typeof fetch;
+  readonly transport: () => Transport;
   readonly emit: (type: keyof OutboxEventMap, detail?: unknown, shown?: (detail: never) => unknown) => void;
   /** Tasks passing to and from the dead letters (made after this, hence a function). */
   readonly moves: () => DeadMoves;

@@ -7,7 +7,7 @@ import type { Coordination } from './coordination.js';
 import { Deadline, isTimeout } from './deadline.js';
 import type { DeadReason } from './dead-letters.js';
 import type { OutboxEventMap } from './events.js';
-import type { ResolvedOutboxOptions } from './options.js';
+import type { ResolvedOutboxOptions, Transport } from './options.js';
 import type { BodyStore } from './body-store.js';
 import type { Pending, PendingIndex } from './pending.js';
 import { originOf } from './pending-task.js';
@@ -57,7 +57,7 @@ export interface DeliveryContext {
   readonly acks: AckBatcher;
   /** With `batch`, how large this handle makes batches (lowered by a server's 413). */
   readonly batchFit: BatchFit | undefined;
-  readonly transport: () => typeof fetch;
+  readonly transport: () => Transport;
   /** Dispatches `type` on the outbox (a CustomEvent with `detail`, or with what `shown` makes of it, made only if heard). */
   readonly emit: (type: keyof OutboxEventMap, detail?: unknown, shown?: (detail: never) => unknown) => void;
   /** Moves tasks to dead (into dead letters first, then out of the outbox). */

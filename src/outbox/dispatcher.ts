@@ -9,7 +9,7 @@ import type { Coordination } from './coordination.js';
 import { deliver, outlasts, type DeliveryContext, type DeliveryRun, type Entry, type ToDead } from './delivery.js';
 import type { OutboxEventMap } from './events.js';
 import { ackable, ackOptions } from './voided-acks.js';
-import type { ResolvedOutboxOptions } from './options.js';
+import type { ResolvedOutboxOptions, Transport } from './options.js';
 import type { BodyStore } from './body-store.js';
 import { chainsLanes, giveBack, leaseUnits, type LeaseContext } from './lease-units.js';
 import { laneOf, type Pending, type PendingIndex } from './pending.js';
@@ -34,7 +34,7 @@ export interface DispatcherContext {
   readonly bodies: BodyStore;
   readonly reachability: Reachability;
   readonly coordination: Coordination;
-  readonly transport: () => typeof fetch;
+  readonly transport: () => Transport;
   /** The outbox's serialiser: what changes the index runs in turn. */
   readonly serial: Serial;
   /** Dispatches `type` on the outbox (a CustomEvent with `detail`, or with what `shown` makes of it, made only if heard). */

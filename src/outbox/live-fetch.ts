@@ -10,6 +10,7 @@ import { taskFromRequest, type Reading } from './request-task.js';
 import { untilAborted } from './until-aborted.js';
 import { prepareTask, type HttpTask } from './task.js';
 import type { Turn } from './live-turns.js';
+import type { Transport } from './options.js';
 
 /** The request header that names a live request's group (`Outbox.fetch`); never sent, never stored. */
 export const GROUP_HEADER = 'sluice-group';
@@ -42,7 +43,7 @@ function absolute(url: string): boolean {
 
 /** What a live request needs of its outbox. */
 export interface LiveFetchContext {
-  readonly transport: typeof fetch;
+  readonly transport: Transport;
   readonly clock: Clock;
   readonly timeoutMs: number;
   /** The group from `Outbox.fetch`'s options (wins over the 'Sluice-Group' header). */
@@ -157,8 +158,9 @@ async function tryLive(live: Request, headers: Headers, task: HttpTask, group: s
   const origin = originOf(task.url);
   let response: Response;
   try {
-    // Raced, for a transport that ignores the signal: the request is queued at the limit all the same.
-    response = await deadline.race(c.transport(new Request(live, { headers, signal: deadline.signal })), letGo);
+    // Raced, for a transport that ignores the signal: the request is queued at the limit all the same. An answer
+    // like a Response (a test's fake) goes back to the caller as it came.
+    response = (await deadline.race(c.transport(new Request(live, { headers, signal: deadline.signal })), letGo)) as Response;
   } catch (error) {
     deadline.end();
     // Its own handle stores it already: it hears of the failure as of any network error, and tries again.

@@ -66,6 +66,16 @@ export interface LimitOptions {
   readonly overflow?: 'reject' | 'drop-oldest' | undefined;
 }
 
+
+/** What the `fetch` option may resolve with: a `Response`, or one like it (a polyfill's, a test's fake). */
+export interface ResponseLike {
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+/** The `fetch` option: called as `fetch` is, with a task's absolute URL and its init, or with a live request (`Outbox.fetch`). */
+export type Transport = (input: string | Request, init?: RequestInit) => Promise<Response | ResponseLike>;
 /** Options of `Outbox.open`. */
 export interface OutboxOptions {
   /** The outbox's name: 1–123 characters of `[A-Za-z0-9._-]`, not `.`, `..` nor ending in `.dead`. Dead letters live in `<name>.dead`. */
@@ -82,7 +92,7 @@ export interface OutboxOptions {
    * The transport: resolves with a Response, or one like it (a polyfill's). Anything else fails the attempt (retried).
    * @default globalThis.fetch, read at each send
    */
-  readonly fetch?: typeof fetch | undefined;
+  readonly fetch?: Transport | undefined;
   /**
    * Headers computed for each send (tokens, say) and never stored. One that throws fails the attempt (a retry, as a
    * 5xx is): a token endpoint out of reach must not bury the task. @default undefined
@@ -188,7 +198,7 @@ export interface ResolvedOutboxOptions {
   readonly name: string;
   readonly store: Store | undefined;
   readonly baseUrl: string | undefined;
-  readonly fetch: typeof fetch | undefined;
+  readonly fetch: Transport | undefined;
   readonly headers: OutboxOptions['headers'];
   readonly concurrency: number;
   readonly ordering: 'group' | 'fifo' | 'none';

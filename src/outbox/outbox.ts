@@ -9,7 +9,7 @@ import { DeadLetters, type DeadRecord } from './dead-letters.js';
 import { DeadMoves } from './dead-moves.js';
 import { Deliverer } from './deliverer.js';
 import { STATES, type ErrorDetail, type FlushOptions, type FlushResult, type ListPendingOptions, type OutboxEventMap, type PendingTask } from './events.js';
-import { resolveOutboxOptions, type OutboxOptions, type ResolvedOutboxOptions } from './options.js';
+import { resolveOutboxOptions, type OutboxOptions, type ResolvedOutboxOptions, type Transport } from './options.js';
 import { UnloadSender } from './page-hide.js';
 import { laneOf, PendingIndex } from './pending.js';
 import { PendingStore } from './pending-store.js';
@@ -61,7 +61,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     type === 'change' ? this.#notices.changed() : this.dispatchHeard(type, () => new CustomEvent(type, { detail: shown ? shown(detail as never) : detail })) || type !== 'error' || console.error('sluice: outbox error, no listener:', (detail as ErrorDetail).error);
   /** Says in an 'error' event what failed where no call of the user's can reject with it. */
   readonly #tellError = (error: unknown): unknown => this.#emit('error', { error });
-  readonly #transport = (): typeof fetch => this.#options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  readonly #transport = (): Transport => this.#options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   #closing: Promise<void> | undefined;
   /** Enqueues and live requests (`fetch`) under way: a close lets them end first, the queues still open (see `close`). */
   readonly #enqueuing = new UnderWay();

@@ -1,4 +1,4 @@
-import type { ResolvedOutboxOptions } from './options.js';
+import type { ResolvedOutboxOptions, Transport } from './options.js';
 import type { PendingIndex } from './pending.js';
 import { isDue } from './pending-task.js';
 import { buildRequest } from './request.js';
@@ -34,7 +34,7 @@ function onPage(type: 'pagehide' | 'pageshow', listener: (event: Event) => void,
 export interface UnloadContext {
   readonly options: ResolvedOutboxOptions;
   readonly index: PendingIndex;
-  readonly transport: () => typeof fetch;
+  readonly transport: () => Transport;
   /** Whether this handle would deliver now: the network is there, and no other tab or worker delivers. */
   readonly delivers: () => boolean;
 }
@@ -104,7 +104,7 @@ function sendable(recent: ReadonlyMap<number, StoredTask>, c: UnloadContext): St
   return out;
 }
 
-function send(tasks: readonly StoredTask[], transport: typeof fetch): void {
+function send(tasks: readonly StoredTask[], transport: Transport): void {
   let budget = 65_536;
   for (const task of tasks) {
     // A body stored beside its task cannot be read in time (nothing can be awaited now): it waits for the next session.

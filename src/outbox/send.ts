@@ -9,6 +9,7 @@ import { nextHop, redirectOf, withoutBodyHeaders, MAX_HOPS, type Redirect, type 
 import { batchable, buildBatchRequest, buildRequest, type Send } from './request.js';
 import { errorText, scrub } from './scrub.js';
 import type { StoredTask } from './task.js';
+import type { ResponseLike, Transport } from './options.js';
 
 /**
  * How one attempt's exchange ended: a final response (not a redirect), no response (an error: a network failure, a
@@ -22,7 +23,7 @@ export type Exchange =
   | { readonly kind: 'redirect'; readonly redirect: Redirect };
 
 export interface SendOptions {
-  readonly fetch: typeof fetch;
+  readonly fetch: Transport;
   readonly headers: (() => Record<string, string> | Promise<Record<string, string>>) | undefined;
   /** The absolute batch URL in batch mode. */
   readonly batchUrl: string | undefined;
@@ -151,8 +152,8 @@ function responseOf(value: unknown): Response {
  * connection is not held. Never rejects: a failed cancel only means the connection is gone. A polyfill's body may be a
  * Node stream, which has `destroy`, not `cancel`.
  */
-export function letGo(response: Response | undefined): Promise<void> {
-  const body = response?.body as { cancel?: () => Promise<void>; destroy?: () => void } | null | undefined;
+export function letGo(response: Response | ResponseLike | undefined): Promise<void> {
+  const body = (response as { body?: unknown } | undefined)?.body as { cancel?: () => Promise<void>; destroy?: () => void } | null | undefined;
   try {
     if (typeof body?.cancel === 'function') return body.cancel().catch(() => undefined);
     if (typeof body?.destroy === 'function') body.destroy();

@@ -20,6 +20,17 @@ describe('Outbox types', () => {
     expectTypeOf<OutboxOptions['partitions']>().toEqualTypeOf<number | undefined>();
   });
 
+  // Before, the option was `typeof fetch`: the Response-like fake README allows did not compile.
+  it('takes as `fetch` the platform fetch, a wrapper of it, or a fake resolving with a Response-like answer', () => {
+    expectTypeOf(fetch).toExtend<NonNullable<OutboxOptions['fetch']>>();
+    expectTypeOf((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init)).toExtend<NonNullable<OutboxOptions['fetch']>>();
+    const fake = async (url: string | Request) => ({ status: String(url).length > 0 ? 204 : 500, headers: { get: () => null }, arrayBuffer: async () => new ArrayBuffer(0) });
+    expectTypeOf(fake).toExtend<NonNullable<OutboxOptions['fetch']>>();
+    // @ts-expect-error an answer with no status is none
+    const noStatus: NonNullable<OutboxOptions['fetch']> = async () => ({ headers: { get: () => null }, arrayBuffer: async () => new ArrayBuffer(0) });
+    expectTypeOf(noStatus).toBeFunction();
+  });
+
   it('types event listeners by name', () => {
     const listen = (outbox: Outbox) =>
       outbox.addEventListener('sent', (event) => {
