@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { build, type Platform } from 'esbuild';
 import { publint } from 'publint';
@@ -9,7 +10,7 @@ import { formatMessage } from 'publint/utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packAndInstall, repo, type Packed } from './pack.js';
 import { setups, withoutDisposable } from './setups.js';
-import { typecheck } from './typecheck.js';
+import { typecheck, valueExports } from './typecheck.js';
 
 const run = promisify(execFile);
 
@@ -79,6 +80,24 @@ describe.concurrent('the packed package', () => {
     const { version } = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string };
     const told = await exec(bin, ['--version'], packed.project);
     expect(told, told.output).toEqual({ code: 0, output: `${version}\n` });
+  });
+
+  // Before, `DeadLetters` and `QueueBlobs` (classes exported as types) were values in the bundled declarations:
+  // `import { DeadLetters } from 'sluice'` type-checked, then failed to load.
+  it('declares as values exactly what each entry exports at run time, under every condition', async () => {
+    const root = join(packed.project, 'node_modules/sluice');
+    const { exports } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
+    const targets = (conditions: unknown): string[] =>
+      typeof conditions === 'string' ? [conditions] : Object.values(conditions as Record<string, unknown>).flatMap(targets);
+    for (const [entry, conditions] of Object.entries(exports)) {
+      if (entry === './package.json') continue;
+      const types = (conditions as { types: string }).types;
+      const declared = valueExports(join(root, types));
+      for (const file of new Set(targets(conditions).filter((f) => f.endsWith('.js')))) {
+        const loaded = Object.keys((await import(pathToFileURL(join(root, file)).href)) as object).sort();
+        expect({ entry, file, names: loaded }).toEqual({ entry, file, names: declared });
+      }
+    }
   });
 
   // Before, `import 'sluice/redis'` failed with Node's ERR_MODULE_NOT_FOUND where the optional peer was not installed.

@@ -38,3 +38,21 @@ export function typecheck(project: string, setup: Setup, cache: Map<string, ts.S
 
 const format = (project: string) => (diagnostic: ts.Diagnostic) =>
   ts.formatDiagnostic(diagnostic, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => project, getNewLine: () => '\n' }).trim();
+
+/**
+ * The names a declaration file exports as values, as TypeScript sees them: what a consumer may `import { X }` and use
+ * at run time. A name exported type-only anywhere along its chain of re-exports is a type, whatever it names.
+ */
+export function valueExports(file: string): string[] {
+  const program = ts.createProgram({ rootNames: [file], options: { noEmit: true, types: [], skipLibCheck: true } });
+  const checker = program.getTypeChecker();
+  const module = checker.getSymbolAtLocation(program.getSourceFile(file)!)!;
+  const isValue = (symbol: ts.Symbol): boolean => {
+    for (let at: ts.Symbol | undefined = symbol; at; at = checker.getImmediateAliasedSymbol(at)) {
+      if (at.declarations?.some((d) => ts.isTypeOnlyImportOrExportDeclaration(d))) return false;
+      if (!(at.flags & ts.SymbolFlags.Alias)) return (at.flags & ts.SymbolFlags.Value) !== 0;
+    }
+    return false;
+  };
+  return checker.getExportsOfModule(module).filter(isValue).map((s) => s.name).sort();
+}
