@@ -132,7 +132,7 @@ export function scanFrames(bytes: Uint8Array, from: number, maxPayload: number, 
       stop = framed;
       break;
     }
-    frames.push(framed.bad ? { start: at + FRAME_HEADER, end: framed.next, bad: true } : { start: at + FRAME_HEADER, end: framed.next });
+    frames.push({ start: at + FRAME_HEADER, end: framed.next, ...(framed.bad && { bad: true }) });
     at = framed.next;
     if (framed.unitEnd) {
       unitStart = frames.length;
@@ -146,10 +146,13 @@ export function scanFrames(bytes: Uint8Array, from: number, maxPayload: number, 
   return stop ? { frames, end, stop } : { frames, end };
 }
 
-/** True when a valid frame starts anywhere in `bytes` after `from`: then the damage at `from` is not a torn tail. */
-export function validFrameAfter(bytes: Uint8Array, from: number, maxPayload: number): boolean {
+/**
+ * True when a valid frame starts anywhere in `bytes` after `from` (and its header before `end`): then the damage at
+ * `from` is not a torn tail.
+ */
+export function validFrameAfter(bytes: Uint8Array, from: number, maxPayload: number, end = bytes.length): boolean {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let at = from + 1; at + FRAME_HEADER <= bytes.length; at++) {
+  for (let at = from + 1; at + FRAME_HEADER <= end; at++) {
     if (typeof frameAt(bytes, view, at, maxPayload) !== 'string') return true;
   }
   return false;
@@ -166,10 +169,7 @@ function boundsOf(bytes: Uint8Array, view: DataView, at: number, maxPayload: num
   const next = at + FRAME_HEADER + (word & MAX_PAYLOAD);
   if ((word & MAX_PAYLOAD) > maxPayload || next > bytes.length) return undefined;
   if (next < bytes.length && typeof frameAt(bytes, view, next, maxPayload) === 'string') return undefined;
-  for (let inner = at + 1; inner + FRAME_HEADER <= next; inner++) {
-    if (typeof frameAt(bytes, view, inner, maxPayload) !== 'string') return undefined;
-  }
-  return { next, unitEnd: (word & UNIT_END) !== 0, bad: true };
+  return validFrameAfter(bytes, at, maxPayload, next) ? undefined : { next, unitEnd: (word & UNIT_END) !== 0, bad: true };
 }
 
 function frameAt(
