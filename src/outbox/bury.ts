@@ -43,6 +43,7 @@ export async function moveToDead(c: BurialContext, list: readonly ToDead[], leas
   let moving = list;
   let delays: Map<string, number> | undefined;
   if (!lease) ({ moving, lease, delays } = await claim(c, list));
+  else moving = await stillHeld(c, list);
   const records = moving.map(({ entry, reason, status, error, location }): DeadRecord => ({
     task: entry.value,
     reason,
@@ -133,6 +134,22 @@ async function giveBack(c: BurialContext, list: readonly ToDead[], lease: Lease<
     if (untried) pending.attempts = Math.max(0, pending.attempts - 1);
     if (pending.state === 'busy') index.wait(pending, now + delayMs, 'server');
   }
+}
+
+/**
+ * The tasks of a delivery's `list` still in the outbox. One whose request outlasted its lease (its process stalled, the
+ * wall clock stepped) may have been sent by another handle meanwhile: acked, it is gone, and an ack of it again passes,
+ * so without this look its letter stayed, a task delivered listed as dead (and sent once more by `dead.retry()`).
+ */
+async function stillHeld(c: BurialContext, list: readonly ToDead[]): Promise<readonly ToDead[]> {
+  const ids = list.map((d) => d.entry.id).filter((id) => id !== '');
+  if (ids.length === 0) return list;
+  const there = new Set((await c.queue.list({ ids })).map((e) => e.id));
+  for (const id of ids) {
+    const pending = there.has(id) ? undefined : c.index.get(Number(id));
+    if (pending) c.index.remove(pending);
+  }
+  return list.filter((d) => d.entry.id === '' || there.has(d.entry.id));
 }
 
 /**
