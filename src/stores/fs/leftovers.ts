@@ -3,10 +3,12 @@ import { join } from 'node:path';
 import { unlinkQuiet } from './files.js';
 import { isDead, type ProcessId, thisProcess } from './process-id.js';
 
-// Files named `<kind>.<pid>_<start>.<random>.<suffix>` (or `<kind>.<pid>.<random>.<suffix>` by older versions): the
+// Files named `<kind>.<pid>_<start>_<ns>.<random>.<suffix>` (`<pid>_<start>` or `<pid>` by older versions): the
 // pid and its start time say whose they are, so that a later process with the same pid (pid 1 of a restarted
-// container) still clears what the earlier one left. A waiter's ticket (see `LockLine`) ends `.<time>.wait`.
-const LEFTOVER = /^(meta|lock|spare|commits)\.(\d+)(?:_(\d+))?\.[0-9a-f]+\.(tmp|own|\d+\.wait)$/;
+// container) still clears what the earlier one left; the pid namespace, that a pid of another container's is not
+// looked up here (where another process, or none, has it: its live files were removed). A waiter's ticket (see
+// `LockLine`) ends `.<time>.wait`.
+const LEFTOVER = /^(meta|lock|spare|commits)\.(\d+)(?:_(\d+)(?:_(\d+))?)?\.[0-9a-f]+\.(tmp|own|\d+\.wait)$/;
 
 /**
  * Removes what writers that died left in a queue directory: metadata temp files (a process killed between writing
@@ -31,7 +33,7 @@ export function removeLeftovers(dir: string): void {
 export function leftover(name: string, here: ProcessId): { kind: string; owner: ProcessId; suffix: string } | undefined {
   const match = LEFTOVER.exec(name);
   if (!match) return undefined;
-  const [, kind, pid, start, suffix] = match;
-  const owner = { host: here.host, pid: Number(pid), ...(start !== undefined && { start: Number(start) }) };
+  const [, kind, pid, start, ns, suffix] = match;
+  const owner = { host: here.host, pid: Number(pid), ...(start !== undefined && { start: Number(start) }), ...(ns !== undefined && { ns }) };
   return { kind: kind!, owner, suffix: suffix! };
 }

@@ -105,9 +105,13 @@ export function parseOwner(owner: string): ProcessId | undefined {
   return { host, pid: Number(pid), ...(boot && { boot }), ...(start && { start: Number(start) }), ...(ns && { ns }) };
 }
 
-/** `pid_start` (or `pid` where there is no start time): how file names say which process made them. */
+/**
+ * `pid_start_ns` (`pid_start` without a pid namespace, `pid` where there is no start time): how file names say which
+ * process made them. The namespace keeps another container's live files from being judged by a pid of this one.
+ */
 export function fileTag(id: ProcessId): string {
-  return id.start === undefined ? String(id.pid) : `${id.pid}_${id.start}`;
+  if (id.start === undefined) return String(id.pid);
+  return id.ns === undefined ? `${id.pid}_${id.start}` : `${id.pid}_${id.start}_${id.ns}`;
 }
 
 // Linux gives every boot a random id; elsewhere the pid check alone decides.

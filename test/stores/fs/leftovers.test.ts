@@ -1,0 +1,44 @@
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { leftover, removeLeftovers } from '../../../src/stores/fs/leftovers.js';
+import { fileTag, thisProcess } from '../../../src/stores/fs/process-id.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+const here = thisProcess();
+const linux = here.start !== undefined && here.ns !== undefined;
+
+describe('leftovers', () => {
+  it('names files with the pid, its start time and its pid namespace, and reads each back', () => {
+    const tag = fileTag(here);
+    if (linux) expect(tag).toBe(`${here.pid}_${here.start}_${here.ns}`);
+    const file = leftover(`spare.${tag}.0a1b2c3d.tmp`, here);
+    expect(file).toEqual({ kind: 'spare', owner: { host: here.host, pid: here.pid, start: here.start, ...(here.ns && { ns: here.ns }) }, suffix: 'tmp' });
+    // Older versions' names still read.
+    expect(leftover('lock.12_345.0a1b2c3d.own', here)?.owner).toEqual({ host: here.host, pid: 12, start: 345 });
+    expect(leftover('lock.12.0a1b2c3d.17000.wait', here)?.owner).toEqual({ host: here.host, pid: 12 });
+  });
+
+  // Before, the pid of a file made in another container was looked up here: absent, or another process's, it read
+  // as dead, and every open removed that container's live lock content, spare segment and new counter files.
+  it.skipIf(!linux)("removes a dead process's files of this pid namespace, never those of another's", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-leftovers-'));
+    dirs.push(dir);
+    // This process's pid with another start time: here, a process that is gone (its pid taken again).
+    const gone = `${here.pid}_${here.start! + 1}`;
+    const names = {
+      deadHere: [`lock.${gone}_${here.ns}.0a1b2c3d.own`, `spare.${gone}_${here.ns}.0a1b2c3e.tmp`, `commits.${gone}.0a1b2c3f.tmp`],
+      otherNamespace: [`lock.${gone}_1.1a1b2c3d.own`, `spare.${gone}_1.1a1b2c3e.tmp`, `commits.${gone}_1.1a1b2c3f.tmp`, `lock.${gone}_1.1a1b2c40.17000.wait`],
+      mine: [`spare.${fileTag(here)}.2a1b2c3d.tmp`],
+    };
+    for (const name of Object.values(names).flat()) writeFileSync(join(dir, name), '');
+    removeLeftovers(dir);
+    expect(readdirSync(dir).sort()).toEqual([...names.otherNamespace, ...names.mine].sort());
+    expect(names.deadHere.some((name) => existsSync(join(dir, name)))).toBe(false);
+  });
+});
