@@ -159,8 +159,9 @@ async function tryLive(live: Request, headers: Headers, task: HttpTask, group: s
   let response: Response;
   try {
     // Raced, for a transport that ignores the signal: the request is queued at the limit all the same. An answer
-    // like a Response (a test's fake) goes back to the caller as it came.
-    response = (await deadline.race(c.transport(new Request(live, { headers, signal: deadline.signal })), letGo)) as Response;
+    // like a Response (a test's fake) goes back to the caller as it came. The signal goes to fetch itself: one of a
+    // Request made here, which fetch follows weakly, was collected with it, and the request then outlived the limit.
+    response = (await deadline.race(c.transport(live, { headers, signal: deadline.signal }), letGo)) as Response;
   } catch (error) {
     deadline.end();
     // Its own handle stores it already: it hears of the failure as of any network error, and tries again.
