@@ -153,17 +153,19 @@ export class LockFiles {
     if (closedContents.size > 0 && this.#closedHere(lock.ino)) return true;
     const state = lock.holder === 'unreadable' ? 'unreadable' : liveness(lock.holder, this.#me);
     if (state === 'dead') return true;
-    return (state === 'unreadable' || state === 'hidden') && Date.now() - lock.mtimeMs > this.#staleMs && this.#heldLong(lock);
+    return (state === 'unreadable' || state === 'hidden') && Date.now() - lock.mtimeMs > this.#staleMs && this.#heldLong(lock, state === 'hidden');
   }
 
   /**
    * Whether `lock`, dated past `staleMs` ago, was held that long. Its time is its holder's wall clock read on this
    * one's: a step forward between the two would make a live holder look stale at once, and its lock be taken in the
-   * middle of its commit (two writers). Once this process has seen its wall clock step, the lock must also have been
-   * seen unchanged for `staleMs` on the monotonic clock; before, its time is believed (a dead holder's lock goes at once).
+   * middle of its commit (two writers). The lock must also have been seen unchanged for `staleMs` on the monotonic
+   * clock: always when its holder may live (`hidden`, another container's), since a step before this process began
+   * (a restart after NTP set the clock at boot) is one it cannot have seen; otherwise (unreadable: a power cut's)
+   * once this process has seen its wall clock step. A dead container's lock costs a waiter `staleMs` more.
    */
-  #heldLong(lock: LockFile): boolean {
-    if (Math.abs(upSince() - wallLead) < STEP_MS) return true;
+  #heldLong(lock: LockFile, mayLive: boolean): boolean {
+    if (!mayLive && Math.abs(upSince() - wallLead) < STEP_MS) return true;
     const now = realNow();
     const key = `${lock.ino}:${lock.mtimeMs}`;
     const first = this.#firstSeen.get(key);

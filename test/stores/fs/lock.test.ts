@@ -53,7 +53,20 @@ describe.runIf(linux)('a lock left by an earlier process with the same pid', () 
     expect((error as SluiceError).message).toContain('another pid namespace');
     const minuteAgo = new Date(Date.now() - 60_000);
     utimesSync(file('lock'), minuteAgo, minuteAgo);
-    expect(await codeOf(open({ lockTimeoutMs: 0 }))).toBe('resolved');
+    // Its date is its holder's wall clock: believed only once the lock was also seen unchanged for staleMs here.
+    expect(await codeOf(open({ lockTimeoutMs: 0 }))).toBe('ERR_LOCKED');
+    expect(await codeOf(open({ staleMs: 300, lockTimeoutMs: 3_000 }))).toBe('resolved');
+  });
+
+  // Before, a process that began after the wall clock stepped forward (a container started once NTP set the clock)
+  // believed the date, and took a live holder's lock in the middle of its commit.
+  it.runIf(linux)("of another pid namespace, dated past staleMs by a step this process never saw: not taken while it is seen held", async () => {
+    const me = thisProcess();
+    if (!me.ns) return;
+    plant({ ...me, ns: '1' });
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(file('lock'), hourAgo, hourAgo);
+    expect(await codeOf(open({ staleMs: 2_000, lockTimeoutMs: 500 }))).toBe('ERR_LOCKED');
   });
 });
 
