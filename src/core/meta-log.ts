@@ -35,6 +35,8 @@ export class MetaLog {
   #header: Uint8Array | undefined;
   /** The next read builds the state from the checkpoint up, though it may still tell the records it read cut short. */
   #whole = false;
+  /** The checkpoint read is of the first format, which no record may follow (see `read`). */
+  #firstFormat = false;
 
   constructor(compactBytes = COMPACT_BYTES) {
     this.#compactBytes = compactBytes;
@@ -42,7 +44,7 @@ export class MetaLog {
 
   /** True once a state was read or written whole: appends have something to follow. */
   get started(): boolean {
-    return this.#header !== undefined && !this.#whole;
+    return this.#header !== undefined && !this.#whole && !this.#firstFormat;
   }
 
   /** Reads `bytes` into `state` when they extend what was read last, else into a new state. */
@@ -55,14 +57,19 @@ export class MetaLog {
     const shrunk = same && bytes.length < this.#end;
     this.#end = this.#base = 0;
     this.#header = undefined;
-    this.#whole = false;
+    this.#whole = this.#firstFormat = false;
     if (!bytes) return { state: new QueueState() };
     const { frames } = scanFrames(bytes, 0, MAX_PAYLOAD);
     const first = frames[0];
-    const fresh = first && decodeCheckpoint(bytes.subarray(first.start, first.end), now);
-    if (!fresh) return { state: new QueueState(), unreadable: true };
+    const checkpoint = first && decodeCheckpoint(bytes.subarray(first.start, first.end), now);
+    if (!checkpoint) return { state: new QueueState(), unreadable: true };
+    const { state: fresh, v } = checkpoint;
     this.#base = this.#end = first.end;
     this.#header = bytes.slice(0, FRAME_HEADER);
+    // The first format had no records: a version that wrote it, rolled back to, would read its checkpoint alone and
+    // skip every ack appended after it (items delivered again, unreported). The next write is a whole checkpoint of
+    // this format, which that version does not read: it rebuilds, and says so.
+    this.#firstFormat = v === 1;
     const read = this.#records(bytes, first.end, fresh);
     return shrunk ? { ...read, damaged: true } : read;
   }
@@ -78,6 +85,7 @@ export class MetaLog {
   /** Records that the store accepted `part`. */
   wrote(part: Pick<StorageBatch, 'meta' | 'metaAppend'>): void {
     if (part.meta) {
+      this.#firstFormat = false;
       this.#base = this.#end = part.meta.length;
       this.#header = part.meta.slice(0, FRAME_HEADER);
     } else if (part.metaAppend) {
@@ -126,7 +134,7 @@ function encodeCheckpoint(state: QueueState, now: number, next: number): Uint8Ar
 }
 
 /** The state in a checkpoint, or undefined when it is not one. Throws 'ERR_INCOMPATIBLE_STORE' for a newer format. */
-function decodeCheckpoint(bytes: Uint8Array, now: number): QueueState | undefined {
+function decodeCheckpoint(bytes: Uint8Array, now: number): { state: QueueState; v: 1 | 2 } | undefined {
   let parsed: Record<string, unknown>;
   try {
     parsed = JSON.parse(decoder.decode(bytes));
@@ -159,5 +167,5 @@ function decodeCheckpoint(bytes: Uint8Array, now: number): QueueState | undefine
   } catch {
     return undefined;
   }
-  return state;
+  return { state, v: v === 1 ? 1 : 2 };
 }

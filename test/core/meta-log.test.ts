@@ -159,6 +159,20 @@ describe('MetaLog', () => {
     expect(view(state)).toEqual({ head: 3, acked: [[5, 7]], attempts: [[3, 5, 2]], holds: [JSON.stringify(['l', 'o', 2_000, [[3, 4]]])] });
   });
 
+  // Before, records were appended after it: the release that wrote it, rolled back to, read the checkpoint alone and
+  // delivered every item acked since again, unreported.
+  it('writes the state whole, in its own format, after reading one of the first format: never a record after it', () => {
+    const v1 = new TextEncoder().encode(JSON.stringify({ v: 1, head: 3, acked: [], attempts: [], holds: [] }));
+    const log = new MetaLog();
+    const state = new QueueState();
+    log.read(encodeUnit(v1, [v1.length]), state, NOW);
+    const first = commit(log, state, [['a', [3, 5]]]);
+    expect(first.metaAppend).toBeUndefined();
+    expect(JSON.parse(new TextDecoder().decode(first.meta!.subarray(8)))).toMatchObject({ v: 2, acked: [3, 5] });
+    // From then on, records follow it as usual.
+    expect(commit(log, state, [['a', [5, 6]]]).metaAppend).toBeDefined();
+  });
+
   it('writes the state whole again once the records outgrow it', () => {
     const log = new MetaLog();
     const state = new QueueState();
