@@ -1,9 +1,13 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import terser from '@rollup/plugin-terser';
 import MagicString from 'magic-string';
 import typescript from '@rollup/plugin-typescript';
 import { dts } from 'rollup-plugin-dts';
 import { shortMessages } from './build/short-messages.mjs';
+
+// Each build starts from an empty dist/: a module renamed or removed, or a declaration chunk under a new hash, left
+// its old file behind, and the next pack shipped it.
+rmSync('dist', { recursive: true, force: true });
 
 // One ESM file and one bundled .d.ts per entry of package.json's `exports`. Entries whose source is not written
 // yet are left out rather than exported broken.

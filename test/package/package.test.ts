@@ -48,6 +48,13 @@ describe.concurrent('the packed package', () => {
     expect(files.filter((f) => f.endsWith('.d.ts')).length).toBeGreaterThanOrEqual(5);
     const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     expect(pkg.scripts.prepack).toBe('npm run build');
+    // Nothing an earlier build left: every module and declaration chunk is an entry or imported by another file.
+    const root = join(packed.project, 'node_modules/sluice');
+    const code = files.filter((f) => /^dist\/.*\.(js|d\.ts)$/.test(f));
+    const texts = new Map(code.map((f) => [f, readFileSync(join(root, f), 'utf8')]));
+    const entries = new Set(readFileSync(join(root, 'package.json'), 'utf8').match(/\.\/dist\/[^"]+/g)!.map((f) => f.slice(2)));
+    const orphans = code.filter((f) => !entries.has(f.replace(/\.d\.ts$/, '.js')) && ![...texts].some(([other, text]) => other !== f && text.includes(`/${f.split('/').pop()!.replace(/\.d\.ts$/, '.js')}'`)));
+    expect(orphans).toEqual([]);
   });
 
   it('passes publint, suggestions included', async () => {
