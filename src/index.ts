@@ -5,6 +5,7 @@ export type { QueueEventMap, PushDetail, RecoverDetail, CorruptDetail } from './
 export { jsonCodec, type Codec } from './core/codec.js';
 export { SluiceError, type SluiceErrorCode } from './core/errors.js';
 export type { Clock } from './core/clock.js';
+export type { ListenerOptions, TypedListener, TypedListenerObject } from './core/typed-events.js';
 export type { Store, QueueStorage, StorageSnapshot, StorageBatch, SegmentInfo, OpenHints, Durability, BlobStorage, HeldStorage } from './core/store.js';
 export { MemoryStore } from './stores/memory/memory-store.js';
 export { Outbox } from './outbox/outbox.js';
