@@ -1,4 +1,4 @@
-import { FRAME_HEADER, MAX_PAYLOAD, scanFrames, validFrameAfter } from './frame.js';
+import { FRAME_HEADER, MAX_PAYLOAD, scanFrames, validFrameAfter, type ScanResult } from './frame.js';
 import type { QueueState } from './queue-state.js';
 import type { Range } from './ranges.js';
 import type { QueueStorage, SegmentInfo } from './store.js';
@@ -175,7 +175,7 @@ export class Segments {
         this.#short.set(info.id, times);
         if (times < SHORT_READS) return { items: [], damaged: false, vanished: true };
       } else this.#short.delete(info.id);
-      const scan = scanFrames(bytes, 0, MAX_PAYLOAD, true);
+      const scan = sealedScan(bytes, (this.#list[index + 1]?.id ?? Infinity) - info.id);
       // A sealed segment was complete once: whole frames of a unit cut short by damage are still good items.
       const frames = scan.partial ? [...scan.frames, ...scan.partial] : scan.frames;
       parsed = { end: scan.end, frames: frames.map((f) => ({ bytes, start: f.start, end: f.end, ...(f.bad && { bad: f.bad }) })) };
@@ -266,6 +266,18 @@ export class Segments {
     const others = [...this.#cache.keys()].filter((id) => id !== tail && id !== keep);
     while (others.length >= CACHED) this.#cache.delete(others.shift()!);
   }
+}
+
+/**
+ * A sealed segment's frames, read past bad frames whose bounds hold (see `scanFrames`) only where the frames then
+ * number exactly the ids the segment holds (`expected`); else up to the first bad one, as a tail is. Two bad frames in
+ * a row, the first's length word flipped to end where the third begins, read as one bad frame: every item after it
+ * came under the id of the one before it.
+ */
+function sealedScan(bytes: Uint8Array, expected: number): ScanResult {
+  const scan = scanFrames(bytes, 0, MAX_PAYLOAD, true);
+  const frames = scan.partial ? [...scan.frames, ...scan.partial] : scan.frames;
+  return frames.length === expected || !frames.some((f) => f.bad) ? scan : scanFrames(bytes, 0, MAX_PAYLOAD);
 }
 
 /** The write of a queue's floor: an empty segment at `next`, the first number not given out (see `floorAfter`). */
