@@ -159,13 +159,15 @@ export class LockFiles {
   /**
    * Whether `lock`, dated past `staleMs` ago, was held that long. Its time is its holder's wall clock read on this
    * one's: a step forward between the two would make a live holder look stale at once, and its lock be taken in the
-   * middle of its commit (two writers). The lock must also have been seen unchanged for `staleMs` on the monotonic
-   * clock: always when its holder may live (`hidden`, another container's), since a step before this process began
-   * (a restart after NTP set the clock at boot) is one it cannot have seen; otherwise (unreadable: a power cut's)
-   * once this process has seen its wall clock step. A dead container's lock costs a waiter `staleMs` more.
+   * middle of its commit (two writers). Once a step is seen, the lock must also have been seen unchanged for
+   * `staleMs` on the monotonic clock; before, its time is believed (a dead holder's lock goes at once). A step this
+   * process has seen, or, for a holder that may live (`hidden`, another container's), one that came before this
+   * process began (a container started once NTP set the clock): its lock, dated in this boot, dated before the boot.
    */
   #heldLong(lock: LockFile, mayLive: boolean): boolean {
-    if (!mayLive && Math.abs(upSince() - wallLead) < STEP_MS) return true;
+    const boot = upSince();
+    const before = mayLive && lock.holder !== 'unreadable' && lock.holder.boot === this.#me.boot && lock.mtimeMs < boot - STEP_MS;
+    if (!before && Math.abs(boot - wallLead) < STEP_MS) return true;
     const now = realNow();
     const key = `${lock.ino}:${lock.mtimeMs}`;
     const first = this.#firstSeen.get(key);
