@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { closeSync, constants, ftruncateSync, openSync, renameSync } from 'node:fs';
 import type { StorageBatch } from '../../core/store.js';
@@ -6,6 +5,7 @@ import { type Descriptors, type FileState, identityOf, stateOf } from './descrip
 import { closeQuiet, errno, type FileSync, readRange, segmentFile, segmentName, syncDir, unlinkQuiet, writeAll } from './files.js';
 import type { CommitCounter, Tail } from './counter.js';
 import { createFile, NOFOLLOW } from './permissions.js';
+import { fileId } from './process-id.js';
 import { Undo } from './undo.js';
 
 /** Files as a handle knows them: name → `identity:size` (see `FileState`). */
@@ -196,7 +196,7 @@ export class BatchWriter {
     this.forgetMeta();
     // Written under a temp name, then renamed over the old: the whole state is replaced only now and then (a
     // take or an ack appends), so the create this costs is rare.
-    const tmp = join(this.#dir, `meta.${this.#tag}.${randomBytes(4).toString('hex')}.tmp`);
+    const tmp = join(this.#dir, `meta.${fileId(this.#tag)}.tmp`);
     const fd = createFile(tmp, constants.O_WRONLY, this.#mode);
     try {
       let identity: string;

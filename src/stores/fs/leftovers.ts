@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { unlinkQuiet } from './files.js';
 import { isDead, type ProcessId, thisProcess } from './process-id.js';
 
-// Files named `<kind>.<pid>_<start>_<ns>.<random>.<suffix>` (`<pid>_<start>` or `<pid>` by older versions): the
-// pid and its start time say whose they are, so that a later process with the same pid (pid 1 of a restarted
-// container) still clears what the earlier one left; the pid namespace, that a pid of another container's is not
-// looked up here (where another process, or none, has it: its live files were removed). A waiter's ticket (see
-// `LockLine`) ends `.<time>.wait`.
-const LEFTOVER = /^(meta|lock|spare|commits)\.(\d+)(?:_(\d+)(?:_(\d+))?)?\.[0-9a-f]+\.(tmp|own|\d+\.wait)$/;
+// Files named `<kind>.<pid>_<start>.<ns><random>.<suffix>` (see `fileTag`; `<pid>` alone, or no `<ns>`, by older
+// versions): the pid and its start time say whose they are, so that a later process with the same pid (pid 1 of a
+// restarted container) still clears what the earlier one left; the pid namespace (8 hex digits before the random 8),
+// that a pid of another container's is not looked up here (where another process, or none, has it: its live files
+// were removed). A waiter's ticket (see `LockLine`) ends `.<time>.wait`.
+const LEFTOVER = /^(meta|lock|spare|commits)\.(\d+)(?:_(\d+))?\.([0-9a-f]{8})?[0-9a-f]{8}\.(tmp|own|\d+\.wait)$/;
 
 /**
  * Removes what writers that died left in a queue directory: metadata temp files (a process killed between writing
@@ -34,6 +34,6 @@ export function leftover(name: string, here: ProcessId): { kind: string; owner: 
   const match = LEFTOVER.exec(name);
   if (!match) return undefined;
   const [, kind, pid, start, ns, suffix] = match;
-  const owner = { host: here.host, pid: Number(pid), ...(start !== undefined && { start: Number(start) }), ...(ns !== undefined && { ns }) };
+  const owner = { host: here.host, pid: Number(pid), ...(start !== undefined && { start: Number(start) }), ...(ns !== undefined && { ns: String(parseInt(ns, 16)) }) };
   return { kind: kind!, owner, suffix: suffix! };
 }

@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { closeSync, constants, existsSync, fstatSync, linkSync, lstatSync, readFileSync, renameSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { uptime } from 'node:os';
 import { join } from 'node:path';
 import { realNow } from '../../core/real-timers.js';
 import { closeQuiet, errno, unlinkQuiet } from './files.js';
 import { createFile, openExisting } from './permissions.js';
-import { fileTag, liveness, type ProcessId, thisProcess } from './process-id.js';
+import { fileId, fileTag, liveness, type ProcessId, thisProcess } from './process-id.js';
 
 /** A lock file as read: who holds it (or `unreadable`: a power cut can leave one whose content never reached the disk), which inode it is, how old. */
 export interface LockFile {
@@ -63,7 +62,7 @@ export class LockFiles {
    * `lock.<pid>_<start>.<random>.<suffix>`, by which the files of a dead process are cleared (see `removeLeftovers`).
    */
   name(suffix: string): string {
-    return `lock.${fileTag(this.#me)}.${randomBytes(4).toString('hex')}.${suffix}`;
+    return `lock.${fileId(fileTag(this.#me))}.${suffix}`;
   }
 
   /** Removes this handle's lock content file; when it cannot, says so to later handles of this process. */

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { unlinkQuiet } from './files.js';
 import type { LockFiles } from './lock-files.js';
 
-/** A ticket's name: `lock.<pid>_<start>_<ns>.<random>.<when it was taken, ms>.wait` (see `fileTag`). */
-const TICKET = /^lock\.\d+(?:_\d+){0,2}\.[0-9a-f]+\.(\d+)\.wait$/;
+/** A ticket's name: `lock.<pid>_<start>.<ns><random>.<when it was taken, ms>.wait` (see `fileTag`). */
+const TICKET = /^lock\.\d+(?:_\d+)?\.[0-9a-f]+\.(\d+)\.wait$/;
 
 /**
  * The line of handles waiting for a queue directory's lock, first come first served. A waiter links its lock content

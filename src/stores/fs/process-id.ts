@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 
@@ -106,12 +107,21 @@ export function parseOwner(owner: string): ProcessId | undefined {
 }
 
 /**
- * `pid_start_ns` (`pid_start` without a pid namespace, `pid` where there is no start time): how file names say which
- * process made them. The namespace keeps another container's live files from being judged by a pid of this one.
+ * `pid_start` (or `pid` where there is no start time), then the pid namespace as 8 hex digits: how file names say
+ * which process made them (`<kind>.<tag><random>.<suffix>`, see `fileId`). The namespace starts the name's random
+ * part, so that older versions, which judge a file by its pid alone, still read the name (and take part in the lock's
+ * line, its claims and its clean-up as before); this one reads it back, and never judges another container's file by
+ * a pid of its own (see `leftover`).
  */
 export function fileTag(id: ProcessId): string {
-  if (id.start === undefined) return String(id.pid);
-  return id.ns === undefined ? `${id.pid}_${id.start}` : `${id.pid}_${id.start}_${id.ns}`;
+  const ns = Number(id.ns);
+  const process = id.start === undefined ? String(id.pid) : `${id.pid}_${id.start}`;
+  return Number.isSafeInteger(ns) && ns >= 0 && ns <= 0xffff_ffff ? `${process}.${ns.toString(16).padStart(8, '0')}` : `${process}.`;
+}
+
+/** `tag` (see `fileTag`) and 8 random hex digits: what goes between a file's kind and its suffix. */
+export function fileId(tag: string): string {
+  return tag + randomBytes(4).toString('hex');
 }
 
 // Linux gives every boot a random id; elsewhere the pid check alone decides.

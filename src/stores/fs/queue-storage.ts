@@ -13,7 +13,7 @@ import { Listing } from './listing.js';
 import { removeLeftovers } from './leftovers.js';
 import type { ProcessLock } from './lock.js';
 import { IdleOffer } from './lock-idle.js';
-import { fileTag, ownerName, Owners, thisProcess } from './process-id.js';
+import { fileId, fileTag, ownerName, Owners, thisProcess } from './process-id.js';
 import { Spares } from './spare.js';
 import { OwnCommits } from './own-commits.js';
 import { watchCounter } from './watch.js';
@@ -60,7 +60,7 @@ export class FileQueueStorage implements QueueStorage {
     this.#dir = dir;
     this.#here = new DirIdentity(dir);
     this.#lock = lock;
-    this.#counter = new CommitCounter(join(dir, 'commits'), mode, () => join(dir, `commits.${tag}.${randomBytes(4).toString('hex')}.tmp`));
+    this.#counter = new CommitCounter(join(dir, 'commits'), mode, () => join(dir, `commits.${fileId(tag)}.tmp`));
     this.#spares = new Spares(dir, tag, mode);
     this.#fds = new Descriptors(dir, this.#spares, mode);
     this.#writer = new BatchWriter(dir, tag, this.#fds, sync, mode);

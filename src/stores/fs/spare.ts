@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { constants, open } from 'node:fs';
 import { join } from 'node:path';
 import { closeQuiet, unlinkQuiet } from './files.js';
 import { fitMode } from './permissions.js';
+import { fileId } from './process-id.js';
 
 // A new segment is needed every `segmentItems` items: one made ahead is plenty.
 const KEEP = 1;
@@ -17,7 +17,7 @@ export interface Spare {
  * Empty files made ahead of time, off the event loop, to become new segments by a rename. Creating a file costs
  * far more than renaming one (here 0.5–1.5 ms against 20 µs: inode allocation and journaling), so a commit that
  * starts a segment would spend most of its time creating the file; with a spare, the next segment's file is made
- * while the current one fills. Named `spare.<pid>_<start>.<random>.tmp`, so a dead process's spares are cleared on open,
+ * while the current one fills. Named `spare.<pid>_<start>.<ns><random>.tmp`, so a dead process's spares are cleared on open,
  * and a live one's never are.
  */
 export class Spares {
@@ -66,7 +66,7 @@ export class Spares {
 
   #fill(): void {
     while (!this.#disposed && this.#ready.length + this.#making.size < KEEP) {
-      const path = join(this.#dir, `spare.${this.#tag}.${randomBytes(4).toString('hex')}.tmp`);
+      const path = join(this.#dir, `spare.${fileId(this.#tag)}.tmp`);
       const making: Promise<void> = new Promise((resolve) => {
         open(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, this.#mode, (error, fd) => {
           this.#making.delete(making);

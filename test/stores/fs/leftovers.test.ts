@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { leftover, removeLeftovers } from '../../../src/stores/fs/leftovers.js';
-import { fileTag, thisProcess } from '../../../src/stores/fs/process-id.js';
+import { fileId, fileTag, thisProcess } from '../../../src/stores/fs/process-id.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -15,13 +15,22 @@ const linux = here.start !== undefined && here.ns !== undefined;
 
 describe('leftovers', () => {
   it('names files with the pid, its start time and its pid namespace, and reads each back', () => {
-    const tag = fileTag(here);
-    if (linux) expect(tag).toBe(`${here.pid}_${here.start}_${here.ns}`);
-    const file = leftover(`spare.${tag}.0a1b2c3d.tmp`, here);
-    expect(file).toEqual({ kind: 'spare', owner: { host: here.host, pid: here.pid, start: here.start, ...(here.ns && { ns: here.ns }) }, suffix: 'tmp' });
+    const name = `spare.${fileId(fileTag(here))}.tmp`;
+    if (linux) expect(name).toMatch(new RegExp(`^spare\\.${here.pid}_${here.start}\\.${Number(here.ns).toString(16).padStart(8, '0')}[0-9a-f]{8}\\.tmp$`));
+    expect(leftover(name, here)).toEqual({ kind: 'spare', owner: { host: here.host, pid: here.pid, start: here.start, ...(here.ns && { ns: here.ns }) }, suffix: 'tmp' });
     // Older versions' names still read.
     expect(leftover('lock.12_345.0a1b2c3d.own', here)?.owner).toEqual({ host: here.host, pid: 12, start: 345 });
     expect(leftover('lock.12.0a1b2c3d.17000.wait', here)?.owner).toEqual({ host: here.host, pid: 12 });
+  });
+
+  // A rolling upgrade has older processes beside newer ones on one directory: they must read the new names as theirs
+  // (a waiter's ticket, a claim on an offered lock, a leftover), or the lock's line and hand-over go wrong between them.
+  it('makes names the pattern of the versions before reads', () => {
+    const before = /^(meta|lock|spare|commits)\.(\d+)(?:_(\d+))?\.[0-9a-f]+\.(tmp|own|\d+\.wait)$/;
+    for (const suffix of ['tmp', 'own', '1765000000000.wait']) {
+      const match = before.exec(`lock.${fileId(fileTag(here))}.${suffix}`);
+      expect(match?.slice(2, 4).map(Number)).toEqual([here.pid, ...(here.start === undefined ? [Number.NaN] : [here.start])]);
+    }
   });
 
   // Before, the pid of a file made in another container was looked up here: absent, or another process's, it read
@@ -31,10 +40,11 @@ describe('leftovers', () => {
     dirs.push(dir);
     // This process's pid with another start time: here, a process that is gone (its pid taken again).
     const gone = `${here.pid}_${here.start! + 1}`;
+    const ns = (n: number) => n.toString(16).padStart(8, '0');
     const names = {
-      deadHere: [`lock.${gone}_${here.ns}.0a1b2c3d.own`, `spare.${gone}_${here.ns}.0a1b2c3e.tmp`, `commits.${gone}.0a1b2c3f.tmp`],
-      otherNamespace: [`lock.${gone}_1.1a1b2c3d.own`, `spare.${gone}_1.1a1b2c3e.tmp`, `commits.${gone}_1.1a1b2c3f.tmp`, `lock.${gone}_1.1a1b2c40.17000.wait`],
-      mine: [`spare.${fileTag(here)}.2a1b2c3d.tmp`],
+      deadHere: [`lock.${gone}.${ns(Number(here.ns))}0a1b2c3d.own`, `spare.${gone}.${ns(Number(here.ns))}0a1b2c3e.tmp`, `commits.${gone}.0a1b2c3f.tmp`],
+      otherNamespace: [`lock.${gone}.${ns(1)}1a1b2c3d.own`, `spare.${gone}.${ns(1)}1a1b2c3e.tmp`, `commits.${gone}.${ns(1)}1a1b2c3f.tmp`, `lock.${gone}.${ns(1)}1a1b2c40.17000.wait`],
+      mine: [`spare.${fileId(fileTag(here))}.tmp`],
     };
     for (const name of Object.values(names).flat()) writeFileSync(join(dir, name), '');
     removeLeftovers(dir);
