@@ -8,7 +8,7 @@ import { isDead, type ProcessId, thisProcess } from './process-id.js';
 // restarted container) still clears what the earlier one left; the pid namespace (8 hex digits before the random 8),
 // that a pid of another container's is not looked up here (where another process, or none, has it: its live files
 // were removed). A waiter's ticket (see `LockLine`) ends `.<time>.wait`.
-const LEFTOVER = /^(meta|lock|spare|commits)\.(\d+)(?:_(\d+))?\.([0-9a-f]{8})?[0-9a-f]{8}\.(tmp|own|\d+\.wait)$/;
+const LEFTOVER = /^(meta|lock|spare|commits)\.(\d+)(?:_(\d+))?\.(?:([0-9a-f]{8})(?=[0-9a-f]{8}\.))?[0-9a-f]+\.(tmp|own|\d+\.wait)$/;
 
 /**
  * Removes what writers that died left in a queue directory: metadata temp files (a process killed between writing
