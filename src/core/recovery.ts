@@ -148,7 +148,7 @@ export async function lost(
   if (corruption === 'throw') {
     const what =
       reason === 'checksum'
-        ? `Segment ${segment} of queue "${queue}" fails its checksum at byte ${damage}: ${seqs.length} unacked items there (ids ${seqs[0]} to ${seqs[seqs.length - 1]}) cannot be read.`
+        ? `Segment ${segment} of queue "${queue}" fails its checksum at byte ${damage}: ${seqs.length === 1 ? `unacked item ${seqs[0]}` : `${seqs.length} unacked items (ids ${seqs[0]} to ${seqs[seqs.length - 1]})`} there cannot be read.`
         : `${seqs.length} unacked items of queue "${queue}" (ids ${seqs[0]} to ${seqs[seqs.length - 1]}) are in no segment: storage under the queue was removed or cut.`;
     throw new SluiceError('ERR_CORRUPT', `${what} Open the queue with corruption: 'skip' to deliver the rest and count those as lost.`);
   }
