@@ -271,9 +271,10 @@ const KB = 1024;
  * when the request had to be stored), a body whose own source failed told apart from a network error, live requests
  * waited for by `close()`, a response's `url`, `redirected` and `type` kept, a Response-like answer's Node stream read,
  * and a store deleted under the outbox no bar to the network.
- * Then both (to 28.2 KB and 61.3 KB, measured 28.02 KB and 61.08 KB; 0.23 KB and 0.33 KB over the 27.79 KB and 60.75 KB
+ * Then both (to 28.2 KB and 61.3 KB, measured 28.14 KB and 61.21 KB; 0.35 KB and 0.46 KB over the 27.79 KB and 60.75 KB
  * before) for what a round of studies found: a sealed segment's frame that fails its checksum in place costs that one
- * item, not every item after it (the scan past it, holes in the walk; about 0.15 KB of each, after 0.03 KB won back);
+ * item, not every item after it (the scan past it, bounded, and only where the frames then number the segment's ids;
+ * holes in the walk: about 0.25 KB of each, after 0.03 KB won back);
  * production messages that name the option a call misspelt (the names are read at run time: 0.04 KB); metadata of the
  * first format written whole before any record follows it; and in the Outbox, a burial that leaves a task another
  * handle sent meanwhile, and a live request whose time limit reaches fetch itself.
