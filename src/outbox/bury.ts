@@ -96,8 +96,7 @@ export async function moveToDead(c: BurialContext, list: readonly ToDead[], leas
  */
 async function undo(c: BurialContext, moving: readonly ToDead[], letters: readonly string[], lease: Lease<StoredTask>, delays: Map<string, number> | undefined): Promise<void> {
   try {
-    const ids = moving.map((d) => d.entry.id).filter((id) => id !== '');
-    const there = new Set((await c.queue.list({ ids })).map((e) => e.id));
+    const there = await inOutbox(c, moving);
     const back = moving.flatMap((d, i) => (there.has(d.entry.id) ? [{ d, letter: letters[i]! }] : []));
     if (back.length === 0) return;
     await c.dead.remove(back.map((b) => b.letter));
@@ -142,14 +141,19 @@ async function giveBack(c: BurialContext, list: readonly ToDead[], lease: Lease<
  * so without this look its letter stayed, a task delivered listed as dead (and sent once more by `dead.retry()`).
  */
 async function stillHeld(c: BurialContext, list: readonly ToDead[]): Promise<readonly ToDead[]> {
-  const ids = list.map((d) => d.entry.id).filter((id) => id !== '');
-  if (ids.length === 0) return list;
-  const there = new Set((await c.queue.list({ ids })).map((e) => e.id));
-  for (const id of ids) {
-    const pending = there.has(id) ? undefined : c.index.get(Number(id));
+  const there = await inOutbox(c, list);
+  const held = (d: ToDead) => d.entry.id === '' || there.has(d.entry.id);
+  for (const d of list) {
+    const pending = held(d) ? undefined : c.index.get(Number(d.entry.id));
     if (pending) c.index.remove(pending);
   }
-  return list.filter((d) => d.entry.id === '' || there.has(d.entry.id));
+  return list.filter(held);
+}
+
+/** The entry ids of the stored tasks of `list` that the outbox still holds. */
+async function inOutbox(c: BurialContext, list: readonly ToDead[]): Promise<Set<string>> {
+  const ids = list.map((d) => d.entry.id).filter((id) => id !== '');
+  return new Set(ids.length === 0 ? [] : (await c.queue.list({ ids })).map((e) => e.id));
 }
 
 /**
