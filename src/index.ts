@@ -1,3 +1,6 @@
+import type { QueueBlobs as QueueBlobsClass } from './core/blobs.js';
+import type { DeadLetters as DeadLettersClass } from './outbox/dead-letters.js';
+
 export { Queue } from './core/queue.js';
 export type { QueueOptions } from './core/options.js';
 export type { IterateOptions, Lease, LeaseEntry, ListOptions, PushOptions, QueueEntry, QueueStats, ReleaseOptions, RemoveOptions, TakeOptions } from './core/queue-types.js';
@@ -20,8 +23,6 @@ export type { OutboxEventMap, OutboxCorruptDetail, FlushOptions, FlushResult, Li
 // Classes whose instances users get (`queue.blobs`, `outbox.dead`) but never make: types only. Re-exported as
 // classes, the bundled declarations made them values too, and `import { DeadLetters }` type-checked, then failed to
 // load (no such export at run time).
-import type { QueueBlobs as QueueBlobsClass } from './core/blobs.js';
-import type { DeadLetters as DeadLettersClass } from './outbox/dead-letters.js';
 /** A queue's blob storage: `queue.blobs`. */
 export type QueueBlobs = QueueBlobsClass;
 /** An outbox's dead letters: `outbox.dead`. */

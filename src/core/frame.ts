@@ -175,8 +175,9 @@ const WITHIN_BUDGET = 1 << 22;
  */
 function boundsOf(bytes: Uint8Array, view: DataView, at: number, maxPayload: number): { next: number; unitEnd: boolean; bad: true } | undefined {
   const word = view.getUint32(at, true);
-  const next = at + FRAME_HEADER + (word & MAX_PAYLOAD);
-  if ((word & MAX_PAYLOAD) > maxPayload || next > bytes.length) return undefined;
+  const length = word & MAX_PAYLOAD;
+  const next = at + FRAME_HEADER + length;
+  if (length > maxPayload || next > bytes.length) return undefined;
   if (next < bytes.length && typeof frameAt(bytes, view, next, maxPayload) === 'string') return undefined;
   return validFrameAfter(bytes, at, maxPayload, next, WITHIN_BUDGET) ? undefined : { next, unitEnd: (word & UNIT_END) !== 0, bad: true };
 }
