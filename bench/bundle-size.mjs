@@ -271,7 +271,7 @@ const KB = 1024;
  * when the request had to be stored), a body whose own source failed told apart from a network error, live requests
  * waited for by `close()`, a response's `url`, `redirected` and `type` kept, a Response-like answer's Node stream read,
  * and a store deleted under the outbox no bar to the network.
- * Then both (to 28.2 KB and 61.3 KB, measured 28.14 KB and 61.21 KB; 0.35 KB and 0.46 KB over the 27.79 KB and 60.75 KB
+ * Then both (to 28.2 KB and 61.3 KB, measured 28.13 KB and 61.20 KB; 0.34 KB and 0.45 KB over the 27.79 KB and 60.75 KB
  * before) for what a round of studies found: a sealed segment's frame that fails its checksum in place costs that one
  * item, not every item after it (the scan past it, bounded, and only where the frames then number the segment's ids;
  * holes in the walk: about 0.25 KB of each, after 0.03 KB won back);
