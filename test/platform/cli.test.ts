@@ -128,6 +128,20 @@ describe('sluice ls, stats', () => {
     expect(out.map((line) => line.split(/\s+/)[0])).toEqual(['queue', 'kind', 'size', 'leased', 'delayed', 'segments', 'bytes', 'oldest']);
   });
 
+  it('a segment file copied with its times kept (cp -a) bounds the oldest age from below only', async () => {
+    const segment = readdirSync(join(dir, 'jobs')).find((f) => f.endsWith('.seg'))!;
+    const hourAgo = (Date.now() - 3_600_000) / 1000;
+    // Changed an hour ago, born now: the birth is the copy's.
+    utimesSync(join(dir, 'jobs', segment), hourAgo, hourAgo);
+    expect(await run('stats', 'jobs', '--json')).toBe(0);
+    const { minMs, maxMs } = json()[0]!['oldest'] as { minMs: number; maxMs: number | null };
+    expect(minMs).toBeGreaterThanOrEqual(3_590_000);
+    expect(maxMs).toBeNull();
+    out = [];
+    expect(await run('stats', 'jobs')).toBe(0);
+    expect(out.at(-1)).toMatch(/^oldest\s+at least 1h 0m$/);
+  });
+
   it('an outbox\'s oldest age is exact: its tasks carry their enqueue time', async () => {
     const outbox = await Outbox.open({ name: 'api', store: store() });
     await outbox.enqueue({ url: 'https://api.example.test/a' });

@@ -12,6 +12,8 @@ export interface CliIo {
    * beyond knowing); rejects with a SluiceError when a write failed. Without it, `out` writes at once or throws.
    */
   written?(): Promise<void>;
+  /** Whether `out` writes nowhere (the null device): a drain would remove what it prints unseen. */
+  nowhere?(): boolean;
   /** Where progress bars are drawn (stderr): only when it is a TTY. */
   readonly progress?: ProgressSink;
   /** The time, for ages and relative times. @default Date.now */

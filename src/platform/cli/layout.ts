@@ -57,7 +57,7 @@ export function queueNames(dir: string): string[] {
 
 /**
  * Birth and last-change times (epoch ms) of the queue's first segment file, which holds its oldest item: that item
- * was pushed between the two. `born` is undefined where the file system keeps no birth time.
+ * was pushed between the two. `born` is undefined where the file system keeps no birth time, or a copy's.
  */
 export function headSegmentTimes(dir: string, name: string): { born: number | undefined; changed: number } | undefined {
   const queueDir = join(resolve(dir), name);
@@ -69,5 +69,8 @@ export function headSegmentTimes(dir: string, name: string): { born: number | un
   }
   if (head === undefined) return undefined;
   const stat = statSync(join(queueDir, head));
-  return { born: stat.birthtimeMs > 0 ? stat.birthtimeMs : undefined, changed: stat.mtimeMs };
+  // A file born after it last changed was copied with its times kept (`cp -a`, `rsync -a`, `tar x`): its birth is the
+  // copy's, not the push's, and bounds nothing.
+  const born = stat.birthtimeMs > 0 && stat.birthtimeMs <= stat.mtimeMs ? stat.birthtimeMs : undefined;
+  return { born, changed: stat.mtimeMs };
 }

@@ -1,3 +1,4 @@
+import { fstatSync, statSync } from 'node:fs';
 import { SluiceError } from '../../core/errors.js';
 import { errno } from '../../stores/fs/files.js';
 import type { CliIo } from './io.js';
@@ -15,8 +16,23 @@ export function processIo(): CliIo {
     out: (line) => stdout.write(line),
     err: (line) => void process.stderr.write(`${line}\n`),
     written: () => stdout.written(),
+    nowhere: () => nullDevice(1),
     progress: process.stderr,
   };
+}
+
+/**
+ * Whether file descriptor `fd` is the null device: redirected there, or closed when the process started (Node opens
+ * the null device in its place), so that every write "succeeds" and is lost.
+ */
+function nullDevice(fd: number): boolean {
+  try {
+    const [stream, nothing] = [fstatSync(fd), statSync('/dev/null')];
+    return stream.isCharacterDevice() && stream.rdev === nothing.rdev;
+  } catch {
+    // No /dev/null (Windows): never refused.
+    return false;
+  }
 }
 
 /** Lines written to a stream, with its first write error kept for `written`. */

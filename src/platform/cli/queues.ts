@@ -99,6 +99,10 @@ const DRAIN_LEASE_MS = 60_000;
  * away (EPIPE) or a failed write puts the batch back, unacked, and fails the drain. A progress bar on a TTY.
  */
 export async function drain(ctx: Context, name: string, limit = Infinity): Promise<number> {
+  // Acked once written, and written nowhere: `>&-` too, for which Node opens the null device.
+  if (ctx.io.nowhere?.()) {
+    throw new SluiceError('ERR_CLOSED', `stdout is closed or the null device: what drain prints would be lost, unseen. Nothing was drained from ${name}; to remove items without printing them, run \`sluice clear\`.`);
+  }
   return withQueue(ctx, name, async (queue) => {
     // Acked items a repair made deliverable again would be printed as new: not before the user has seen the repair.
     if (!mayChange(ctx, `Nothing was drained from ${name}`)) return REPAIRED;
@@ -124,11 +128,18 @@ export async function drain(ctx: Context, name: string, limit = Infinity): Promi
     try {
       while (done < limit && !stopping) {
         const lease = await queue.take(Math.min(DRAIN_BATCH, limit - done), { leaseMs: DRAIN_LEASE_MS });
-        if (!lease) break;
-        if (stopping) {
-          await lease.release();
+        // Damage a take met (a segment that fails its checksum, with --corruption skip): the drain stops there, as one
+        // that met it on opening would not have begun, and says what it drained before.
+        const damaged = !ctx.acceptRepairs && ctx.damage.queues.length > 0;
+        if (stopping || damaged) {
+          await lease?.release();
+          if (damaged) {
+            ctx.damage.notice(`The drain stopped: ${name} needed repair (above). ${counted(done, 'entry was', 'entries were')} drained before it (written, then acked); the rest is left. The repair is stored: run the command again to go on, or pass --accept-repairs.`);
+            return REPAIRED;
+          }
           break;
         }
+        if (!lease) break;
         // A failed extension is the ack's to tell (it finds the items in other hands, or acks them).
         const keep = setInterval(() => void lease.extend().catch(() => undefined), DRAIN_LEASE_MS / 3);
         try {

@@ -12,6 +12,8 @@ export interface Bundle {
   cli(args: readonly string[]): ChildProcessWithoutNullStreams;
   /** Runs `sluice ...args` with stdout on the file descriptor `fd`, stderr piped. */
   cliTo(fd: number, args: readonly string[]): ChildProcess;
+  /** Runs `sluice ...args` with stdout closed (`>&-`), stderr piped. */
+  cliClosed(args: readonly string[]): ChildProcess;
   /** Runs the ES module `source`, with `Queue` and `FileStore` in scope, and `args` as process.argv[1...]. */
   script(source: string, args: readonly string[]): ChildProcessWithoutNullStreams;
   remove(): void;
@@ -36,6 +38,7 @@ export async function bundle(): Promise<Bundle> {
   return {
     cli: (args) => spawn(process.execPath, [join(dir, 'cli.mjs'), ...args], { stdio: 'pipe' }),
     cliTo: (fd, args) => spawn(process.execPath, [join(dir, 'cli.mjs'), ...args], { stdio: ['ignore', fd, 'pipe'] }),
+    cliClosed: (args) => spawn('/bin/sh', ['-c', 'exec "$0" "$@" >&-', process.execPath, join(dir, 'cli.mjs'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] }),
     script: (source, args) => spawn(process.execPath, ['--input-type=module', '-e', `${lib}\n${source}`, ...args], { stdio: 'pipe' }),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };

@@ -136,7 +136,9 @@ describe('sluice drain', () => {
     await q.close();
     const child = sluice.cli(['drain', 'big', '--dir', dir]);
     const ended = exited(child);
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // Once it prints (on a loaded machine, seconds after the start), and the pipe has filled.
+    await new Promise((resolve) => child.stdout.once('readable', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 500));
     child.kill('SIGINT');
     const { code } = await ended;
     expect(code).toBe(130);
@@ -165,6 +167,29 @@ describe('sluice drain', () => {
     expect(await main(['drain', 'seg', '--dir', dir], io)).toBe(1);
     expect(out).toHaveLength(100);
     expect(err.join('\n')).toMatch(/ERR_CORRUPT.* 100 entries were drained from seg before this \(written, then acked\)\./s);
+  });
+
+  it('with --corruption skip, a drain that meets damage part way stops there, keeps the rest and exits 3', async () => {
+    const q = await Queue.open<{ i: number }>({ name: 'seg', store: store(), segmentItems: 100 });
+    for (let k = 0; k < 3; k++) await q.pushMany(Array.from({ length: 100 }, (_, i) => ({ i: 100 * k + i })));
+    await q.close();
+    const second = readdirSync(join(dir, 'seg')).filter((f) => f.endsWith('.seg')).sort()[1]!;
+    const bytes = readFileSync(join(dir, 'seg', second));
+    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+    writeFileSync(join(dir, 'seg', second), bytes);
+    expect(await main(['drain', 'seg', '--dir', dir, '--corruption', 'skip'], io)).toBe(3);
+    // The first batch only: exit 3 must not follow a drain that took everything.
+    expect(out).toHaveLength(100);
+    const lost = Number(/^sluice: corrupt: seg: checksum: (\d+) unacked items? lost/.exec(err[0]!)?.[1]);
+    expect(lost).toBeGreaterThan(0);
+    expect(err.at(-1)).toMatch(/^sluice: The drain stopped: seg needed repair \(above\)\. 100 entries were drained before it \(written, then acked\); the rest is left\./);
+    const after = await Queue.open<{ i: number }>({ name: 'seg', store: store() });
+    expect(await after.size()).toBe(200 - lost);
+    await after.close();
+    // Run again knowing it: the rest is drained.
+    out = [];
+    expect(await main(['drain', 'seg', '--dir', dir, '--json'], io)).toBe(0);
+    expect(out).toHaveLength(200 - lost);
   });
 
   it('a clear whose report cannot be written says the change is made all the same', async () => {

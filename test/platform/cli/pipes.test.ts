@@ -96,3 +96,31 @@ describe.runIf(existsSync('/dev/full'))('stdout on a full disk (/dev/full)', () 
     expect(await left()).toEqual([0, 1, 2]);
   });
 });
+
+describe.runIf(existsSync('/dev/null') && existsSync('/bin/sh'))('stdout on the null device, or closed', () => {
+  const NOWHERE = /ERR_CLOSED.{1,20}stdout is closed or the null device: what drain prints would be lost, unseen\. Nothing was drained from q; .*sluice clear/;
+
+  it('drain takes nothing and exits 1 (> /dev/null); read-only commands run', async () => {
+    await fill(3);
+    for (const args of [['drain', 'q'], ['drain', 'q', '--limit', '1', '--json'], ['stats', 'q']]) {
+      const nothing = openSync('/dev/null', 'w');
+      const child = sluice.cliTo(nothing, [...args, '--dir', dir]);
+      closeSync(nothing);
+      const { code, stderr } = await exited(child);
+      if (args[0] === 'stats') expect(code).toBe(0);
+      else {
+        expect(stderr, args.join(' ')).toMatch(NOWHERE);
+        expect(code, args.join(' ')).toBe(1);
+      }
+    }
+    expect(await left()).toEqual([0, 1, 2]);
+  });
+
+  it('drain with stdout closed (>&-, which Node fills with the null device) takes nothing and exits 1', async () => {
+    await fill(3);
+    const { code, stderr } = await exited(sluice.cliClosed(['drain', 'q', '--dir', dir]));
+    expect(stderr).toMatch(NOWHERE);
+    expect(code).toBe(1);
+    expect(await left()).toEqual([0, 1, 2]);
+  });
+});
