@@ -1,7 +1,7 @@
 import { describe, SluiceError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
 import { unknownKey } from '../core/validate.js';
-import { decodeBody, encodeBody, impliedType, INLINE_MAX, isSource, type BodySource, type StoredBody } from './body.js';
+import { decodeBody, encodeBody, impliedType, INLINE_MAX, isSource, type BodySource, type StoredBody, utf8Length } from './body.js';
 import { badPort, hasCredentials, headersProblem, isUsableId, methodProblem, otherHost, setHeader } from './http-checks.js';
 
 export type { StoredBody } from './body.js';
@@ -225,7 +225,7 @@ export function publicTask(task: StoredTask): HttpTask & { id: string } {
 /** Bytes the task takes in storage, its body beside it included, near enough for budgets. */
 export function taskBytes(task: StoredTask): number {
   const beside = task.body && 'blob' in task.body ? task.body.blob.size : 0;
-  return JSON.stringify(task).length + beside;
+  return utf8Length(JSON.stringify(task)) + beside;
 }
 
 /** The blob key of a task's body stored beside it, if it has one. */

@@ -3,8 +3,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/fs.js';
+import { utf8Length } from '../../src/outbox/body.js';
 import { bytes, same } from './body-bytes.js';
 import { rig, type Rig } from './helpers.js';
 
@@ -146,5 +148,13 @@ describe('bodies as fetch sends them', () => {
     await r.outbox.enqueueMany(Object.values(bodies).map((body) => ({ url: '/x', body })));
     expect(await r.outbox.flush()).toMatchObject({ sent: 4, dead: 0 });
     expect(bodyAt('/batch').toString()).toBe(JSON.stringify(Object.values(bodies)));
+  });
+});
+
+describe('utf8Length', () => {
+  it('is the length of the UTF-8 encoding, lone surrogates included (encoded as U+FFFD)', () => {
+    const unit = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c));
+    const text = fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit }), fc.string({ unit: fc.constantFrom('a', 'é', '漢', '😀', '\ud800', '\udc00') }));
+    fc.assert(fc.property(text, (s) => utf8Length(s) === new TextEncoder().encode(s).length), { numRuns: 5000 });
   });
 });

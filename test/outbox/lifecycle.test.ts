@@ -561,6 +561,13 @@ describe('limits', () => {
     await r.outbox.enqueue({ url: '/1', body: 'x'.repeat(500) });
     await expect(r.outbox.enqueue({ url: '/2', body: 'x'.repeat(2000) })).rejects.toMatchObject({ code: 'ERR_QUOTA_EXCEEDED' });
   });
+
+  it('maxBytes counts bytes of UTF-8, not characters', async () => {
+    await r.reopen({ limits: { maxBytes: 2000 } });
+    await r.outbox.enqueue({ url: '/1', body: 'x'.repeat(500) });
+    // 500 characters, 1 500 bytes: over the budget with the first.
+    await expect(r.outbox.enqueue({ url: '/2', body: { s: '漢'.repeat(500) } })).rejects.toMatchObject({ code: 'ERR_QUOTA_EXCEEDED' });
+  });
 });
 
 describe('several handles', () => {

@@ -311,6 +311,15 @@ describe('batch', () => {
     expect(batches.length).toBeLessThan(10);
   });
 
+  it('counts maxBytes in bytes of UTF-8, not characters: bodies of CJK text and emoji keep within it too', async () => {
+    await r.reopen({ batch: { url: '/batch', maxItems: 100, maxBytes: 10_000 } });
+    // 900 characters of 3 bytes each (and 450 emoji of 4): each body some 2 700 bytes, 1 800 as characters.
+    const tasks = Array.from({ length: 20 }, (_, i) => ({ url: '/one', body: { i, s: i % 2 ? '漢'.repeat(900) : '😀'.repeat(450) } }));
+    await r.outbox.enqueueMany(tasks);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 20, remaining: 0 });
+    for (const x of r.server.received) expect(x.body.length).toBeLessThanOrEqual(10_000);
+  });
+
   it("a batched task that onBeforeSend turns into bytes is dead as 'invalid'; the rest of its batch goes as JSON", async () => {
     await r.reopen({
       batch: { url: '/batch' },
