@@ -115,14 +115,17 @@ export async function drain(ctx: Context, name: string, limit = Infinity): Promi
     // a FileStore sees a dead process's leases gone only on its own host and in its own pid namespace.
     let stopping: NodeJS.Signals | undefined;
     let waiting = false;
+    let done = 0;
     const exitCode = (signal: NodeJS.Signals) => 128 + (signal === 'SIGINT' ? 2 : 15);
     const stop = (signal: NodeJS.Signals) => {
       stopping = signal;
-      if (waiting) setTimeout(() => void queue.close().finally(() => process.exit(exitCode(signal))), 1000).unref();
+      if (!waiting) return;
+      // Said on stderr: stdout is the pipe that does not read. What was acked sits in it, the reader's to keep.
+      const told = () => ctx.io.err(`sluice: ${counted(done, 'entry was', 'entries were')} drained from ${name} (written, then acked) before ${signal}; the batch being written was put back, unacked.`);
+      setTimeout(() => void queue.close().finally(() => (told(), process.exit(exitCode(signal)))), 1000).unref();
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
-    let done = 0;
     // The error that already says what was drained.
     let told: unknown;
     try {
