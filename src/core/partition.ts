@@ -69,7 +69,7 @@ export class Partition<T> {
     this.#storage = storage;
     this.#c = context;
     this.view = new CommitView(storage, options, () =>
-      repairPlan(this.view, context.queue, options.corruption, context.recovered, (detail) => context.corrupt(detail, true)),
+      repairPlan(this.view, context.queue, options.corruption, context.recovered, (detail) => context.corrupt(detail, true), context.partition),
     );
     this.#pushes = new GroupCommit(this.view, options, context.serial, context.pushed, () => this.#counted(true));
     this.#leasing = new Leasing<T>({
@@ -290,7 +290,7 @@ export class Partition<T> {
 
   /** Items `[from, to)` that `segment` should hold cannot be read (see `lost`). */
   readonly #lost = (segment: number, from: number, to: number): Promise<void> =>
-    lost(this.view, { queue: this.#c.queue, segment, from, to, corruption: this.#c.options.corruption }, {
+    lost(this.view, { queue: this.#c.queue, partition: this.#c.partition, segment, from, to, corruption: this.#c.options.corruption }, {
       tell: (detail) => this.#c.corrupt(detail, false),
       ack: (seqs) => this.#leasing.acking(seqs, undefined),
     });

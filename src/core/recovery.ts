@@ -2,6 +2,7 @@ import { STALE, type CommitView, type Plan } from './commit-view.js';
 import { SluiceError } from './errors.js';
 import type { CorruptDetail, RecoverDetail } from './events.js';
 import { FRAME_HEADER } from './frame.js';
+import { entryId } from './ids.js';
 import type { Op } from './queue-state.js';
 import { floorAt } from './segments.js';
 
@@ -19,6 +20,7 @@ export function repairPlan(
   corruption: 'throw' | 'skip',
   report: (detail: RecoverDetail) => void,
   tell: (detail: CorruptDetail) => void,
+  partition = 0,
 ): Plan<undefined> | undefined {
   const { damage, trouble, missing, state, gone } = view;
   const next = view.next;
@@ -31,7 +33,7 @@ export function repairPlan(
   if (damage?.corrupt && corruption === 'throw') {
     throw new SluiceError(
       'ERR_CORRUPT',
-      `Segment ${damage.segment} of queue "${name}" fails its checksum at byte ${damage.offset}, and valid data follows, so it is not a torn write. ` +
+      `Segment ${damage.segment} of ${queueText(name, partition)} fails its checksum at byte ${damage.offset}, and valid data follows, so it is not a torn write. ` +
         `Open the queue with corruption: 'skip' to cut the segment there (losing ${damage.bytes} bytes), or inspect the store first.`,
     );
   }
@@ -54,7 +56,7 @@ export function repairPlan(
       tell(lost);
       throw new SluiceError(
         'ERR_CORRUPT',
-        `${lostIds.length} unacked items of queue "${name}" (ids ${lostIds[0]} to ${lostIds[lostIds.length - 1]}) are in no segment: ` +
+        `${lostIds.length} unacked items of ${queueText(name, partition)} (ids ${idText(partition, lostIds[0]!)} to ${idText(partition, lostIds[lostIds.length - 1]!)}) are in no segment: ` +
           `${gone ? "the queue's storage was deleted under it (and perhaps made again)" : 'storage under the queue was removed or cut'}. ` +
           `Open the queue with corruption: 'skip' to count them as lost and go on.`,
       );
@@ -134,11 +136,11 @@ function upTo(view: CommitView, segment: number, end: number, from: number, coun
  */
 export async function lost(
   view: CommitView,
-  where: { readonly queue: string; readonly segment: number; readonly from: number; readonly to: number; readonly corruption: 'throw' | 'skip' },
+  where: { readonly queue: string; readonly partition: number; readonly segment: number; readonly from: number; readonly to: number; readonly corruption: 'throw' | 'skip' },
   c: { readonly tell: (detail: CorruptDetail) => void; readonly ack: (seqs: number[]) => Plan<undefined> },
 ): Promise<void> {
   const { state } = view;
-  const { queue, segment, from, to, corruption } = where;
+  const { queue, partition, segment, from, to, corruption } = where;
   const seqs: number[] = [];
   for (let seq = from; seq < to; seq = state.acked.endOf(seq + 1)) if (!state.isAcked(seq)) seqs.push(seq);
   if (seqs.length === 0) return;
@@ -146,12 +148,23 @@ export async function lost(
   const reason = damage === undefined ? 'missing' : 'checksum';
   c.tell({ queue, segment, offset: damage ?? 0, lost: seqs.map(String), action: corruption, reason });
   if (corruption === 'throw') {
+    const [first, last] = [idText(partition, seqs[0]!), idText(partition, seqs[seqs.length - 1]!)];
     const what =
       reason === 'checksum'
-        ? `Segment ${segment} of queue "${queue}" fails its checksum at byte ${damage}: ${seqs.length === 1 ? `unacked item ${seqs[0]}` : `${seqs.length} unacked items (ids ${seqs[0]} to ${seqs[seqs.length - 1]})`} there cannot be read.`
-        : `${seqs.length} unacked items of queue "${queue}" (ids ${seqs[0]} to ${seqs[seqs.length - 1]}) are in no segment: storage under the queue was removed or cut.`;
+        ? `Segment ${segment} of ${queueText(queue, partition)} fails its checksum at byte ${damage}: ${seqs.length === 1 ? `unacked item ${first}` : `${seqs.length} unacked items (ids ${first} to ${last})`} there cannot be read.`
+        : `${seqs.length} unacked items of ${queueText(queue, partition)} (ids ${first} to ${last}) are in no segment: storage under the queue was removed or cut.`;
     throw new SluiceError('ERR_CORRUPT', `${what} Open the queue with corruption: 'skip' to deliver the rest and count those as lost.`);
   }
   await view.commit(() => c.ack(seqs));
   throw STALE;
+}
+
+/** The queue, for messages: with the partition where it is not the first, whose storage and segment numbers they are. */
+function queueText(name: string, partition: number): string {
+  return partition === 0 ? `queue "${name}"` : `queue "${name}" (partition ${partition})`;
+}
+
+/** Item `seq` of `partition` by the id its entry has (and `ack`, `remove` and `list({ ids })` take). */
+function idText(partition: number, seq: number | string): string {
+  return entryId(partition, Number(seq));
 }

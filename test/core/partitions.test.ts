@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryStore, Queue, SluiceError, type Store } from '../../src/index.js';
 import { IDBFactory } from 'fake-indexeddb';
-import { hash } from '../../src/core/partitioned.js';
+import { hash, partitionName } from '../../src/core/partitioned.js';
 import { FileStore } from '../../src/stores/fs/file-store.js';
 import { IndexedDbStore } from '../../src/stores/indexeddb/indexeddb-store.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -242,3 +242,29 @@ for (const [label, makeStore] of [
     });
   });
 }
+
+describe('damage in a partition past the first, told in messages', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sluice-partitions-damage-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("ERR_CORRUPT names the partition and the lost items by their entries' ids, as the 'corrupt' event does", async () => {
+    const store = new FileStore({ dir });
+    const q = await Queue.open<number>({ name: 'q', store, partitions: 4 });
+    for (let n = 0; n < 40; n++) await q.push(n);
+    await q.close();
+    const p2 = join(dir, partitionName('q', 2));
+    for (const file of readdirSync(p2).filter((f) => f.endsWith('.seg'))) rmSync(join(p2, file));
+    const error = (await Queue.open<number>({ name: 'q', store, partitions: 4 }).catch((e: unknown) => e)) as SluiceError;
+    expect(error.code).toBe('ERR_CORRUPT');
+    const first = String(2 * 2 ** 40);
+    expect(error.message).toMatch(new RegExp(`^10 unacked items of queue "q" \\(partition 2\\) \\(ids ${first} to ${2 * 2 ** 40 + 9}\\) are in no segment`));
+    // The ids named are no other partition's: partition 0's items 0 to 9 are there, and not lost.
+    const skip = await Queue.open<number>({ name: 'q', store, partitions: 4, corruption: 'skip' });
+    expect((await skip.list({ ids: ['0', '9'] })).map((e) => e.id)).toEqual(['0', '9']);
+    expect(await skip.list({ ids: [first] })).toEqual([]);
+    await skip.close();
+  });
+});
