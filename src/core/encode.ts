@@ -1,5 +1,5 @@
 import { jsonEncode, jsonEncodeMany, jsonText, type Codec } from './codec.js';
-import { SluiceError } from './errors.js';
+import { messageOf, SluiceError } from './errors.js';
 import { encodeUnit, frameText, FRAME_HEADER } from './frame.js';
 
 /**
@@ -14,7 +14,7 @@ export function encodeItems<T>(codec: Codec<T>, items: readonly T[], maxItemByte
     return encode(codec, items, maxItemBytes);
   } catch (error) {
     if (error instanceof SluiceError) throw error;
-    throw new SluiceError('ERR_NOT_SERIALIZABLE', `The codec could not encode an item: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+    throw new SluiceError('ERR_NOT_SERIALIZABLE', `The codec could not encode an item: ${messageOf(error)}`, { cause: error });
   }
 }
 

@@ -43,6 +43,23 @@ export function counted(count: number, noun: string, plural = `${noun}s`): strin
   return `${count} ${count === 1 ? noun : plural}`;
 }
 
+/**
+ * What a thrown value says: an Error's message, or the value as text. Never throws: a value may have no `toString`
+ * (`Object.create(null)`) or one that throws, and the error that tells of it must not fail in its place.
+ */
+export function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  try {
+    return String(error);
+  } catch {
+    try {
+      return Object.prototype.toString.call(error);
+    } catch {
+      return 'a value that cannot be shown';
+    }
+  }
+}
+
 /** Renders a value for an error message, short and unambiguous. */
 export function describe(value: unknown): string {
   if (typeof value === 'string') {

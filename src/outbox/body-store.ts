@@ -1,6 +1,6 @@
 import type { QueueBlobs } from '../core/blobs.js';
 import type { Clock } from '../core/clock.js';
-import { SluiceError } from '../core/errors.js';
+import { messageOf, SluiceError } from '../core/errors.js';
 import { crc32 } from '../core/crc32.js';
 import { randomId } from '../core/ids.js';
 import { INLINE_MAX, inlineBytes, toBase64, type BlobRef, type BodySource, type StoredBody } from './body.js';
@@ -127,7 +127,7 @@ export class BodyStore {
     } catch (error) {
       if (written > 0) await blobs!.delete([key]).catch(() => undefined);
       if (error instanceof SluiceError) throw error;
-      throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\` to be readable; reading it failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\` to be readable; reading it failed: ${messageOf(error)}`, { cause: error });
     }
   }
 

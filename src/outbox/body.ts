@@ -1,4 +1,4 @@
-import { describe, SluiceError } from '../core/errors.js';
+import { describe, messageOf, SluiceError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
 import { tooDeepToInline } from './json-depth.js';
 
@@ -99,7 +99,7 @@ export function encodeBody(body: unknown, stored = true): StoredBody | BodySourc
     json = JSON.stringify(body, refuseCollections);
   } catch (error) {
     if (error instanceof SluiceError) throw error;
-    throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\` to be what JSON.stringify writes; it throws: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\` to be what JSON.stringify writes; it throws: ${messageOf(error)}`, { cause: error });
   }
   if (json === undefined) bad(body);
   // A large one goes beside the task as any large body does (up to `maxBodyBytes`), not inside its item.

@@ -18,6 +18,7 @@ import { errorText } from './scrub.js';
 import { send, type Exchange } from './send.js';
 import { settle, type Delivered } from './settle.js';
 import { normaliseTask, publicTask, type StoredTask } from './task.js';
+import { messageOf } from '../core/errors.js';
 
 export type Entry = LeaseEntry<StoredTask>;
 
@@ -280,7 +281,7 @@ async function beforeSend(c: DeliveryContext, entry: Entry, deadline: Deadline):
     // The id (the Idempotency-Key) and the age stay the task's own, whatever the hook returns.
     task = keepingJson(stored, normaliseTask({ ...edited, id: stored.id }, c.options.baseUrl, stored.createdAt));
   } catch (error) {
-    return { entry, reason: 'invalid', error: error instanceof Error ? error.message : String(error) };
+    return { entry, reason: 'invalid', error: messageOf(error) };
   }
   // It was chosen to travel in a batch, a JSON array of bodies, which bytes cannot join.
   if (c.options.batchUrl !== undefined && batchable(stored) && !batchable(task)) {

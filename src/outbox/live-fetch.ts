@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js';
-import { SluiceError } from '../core/errors.js';
+import { messageOf, SluiceError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
 import { INLINE_MAX } from './body.js';
 import { Deadline, isTimeout } from './deadline.js';
@@ -27,7 +27,7 @@ function toRequest(input: Request | string, init: RequestInit): Request {
     // The hint inside the message, so that the production build's short message drops it with `absolute`.
     throw new SluiceError(
       'ERR_INVALID_TASK',
-      `Expected a request fetch accepts${typeof input === 'string' && !absolute(input) ? ' (a relative URL needs a page or worker location to resolve against: pass an absolute one; `baseUrl` applies to enqueued tasks only)' : ''}: ${error instanceof Error ? error.message : String(error)}`,
+      `Expected a request fetch accepts${typeof input === 'string' && !absolute(input) ? ' (a relative URL needs a page or worker location to resolve against: pass an absolute one; `baseUrl` applies to enqueued tasks only)' : ''}: ${messageOf(error)}`,
       { cause: error },
     );
   }

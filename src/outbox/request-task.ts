@@ -1,4 +1,4 @@
-import { SluiceError } from '../core/errors.js';
+import { messageOf, SluiceError } from '../core/errors.js';
 import { INLINE_MAX } from './body.js';
 import { setHeader } from './http-checks.js';
 import type { HttpTask } from './task.js';
@@ -21,7 +21,7 @@ export async function taskFromRequest(request: Request, reading = AWAITED): Prom
     return await readRequest(request, reading);
   } catch (error) {
     if (error instanceof SluiceError) throw error;
-    throw new SluiceError('ERR_INVALID_TASK', `The request's body could not be read: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+    throw new SluiceError('ERR_INVALID_TASK', `The request's body could not be read: ${messageOf(error)}`, { cause: error });
   }
 }
 

@@ -4,6 +4,8 @@
  * invalid header value."), and `OutboxOptions.headers` values are secrets that must never reach storage.
  */
 
+import { messageOf } from '../core/errors.js';
+
 const REDACTED = '[redacted]';
 
 /**
@@ -18,7 +20,7 @@ export const MAX_ERROR_TEXT = 4096;
  * most `MAX_ERROR_TEXT` characters (see `capText`).
  */
 export function errorText(error: unknown, secrets: readonly string[]): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   const cause = error instanceof Error && error.cause instanceof Error && error.cause.message !== message ? ` (${error.cause.message})` : '';
   // Scrubbed whole, then cut: a secret cut in two would no longer be found.
   return capText(scrub(message + cause, secrets));

@@ -1,4 +1,4 @@
-import { describe } from '../core/errors.js';
+import { describe, messageOf } from '../core/errors.js';
 import type { BlobRef } from './body.js';
 import type { BodyStore, OpenedBody } from './body-store.js';
 import type { Deadline } from './deadline.js';
@@ -171,7 +171,7 @@ const UNBUILDABLE = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'UN
 
 function failed(error: unknown, deadline: Deadline, secrets: readonly string[]): Exchange {
   // A transport may reject with anything; classify always gets an Error.
-  const err = error instanceof Error ? error : new TypeError(`The request failed: ${String(error)}`, { cause: error });
+  const err = error instanceof Error ? error : new TypeError(`The request failed: ${messageOf(error)}`, { cause: error });
   const cause = err.cause as { code?: unknown; message?: unknown } | undefined;
   // A bad port (see `badPort`): refused at enqueue, but a task stored by an older version may name one.
   const refused = (typeof cause?.code === 'string' && UNBUILDABLE.has(cause.code)) || cause?.message === 'bad port';

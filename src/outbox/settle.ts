@@ -13,6 +13,7 @@ import { discard, type Exchange } from './send.js';
 import { parseRetryAfter } from './retry-after.js';
 import { publicTask, type StoredTask } from './task.js';
 import { handedOver, verdictFor, type Verdict } from './verdict.js';
+import { messageOf } from '../core/errors.js';
 
 /** Tasks that left the outbox by a response: acked together at the end of their unit, then told. */
 export interface Delivered {
@@ -92,7 +93,7 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
       body = await a.deadline.race(readBody(outcome));
     } catch (error) {
       // The body stalled or broke off: no complete response, so not sent.
-      outcome = a.deadline.expired ? a.deadline.error() : error instanceof Error ? error : new Error(String(error));
+      outcome = a.deadline.expired ? a.deadline.error() : error instanceof Error ? error : new Error(messageOf(error));
       verdicts = judge();
     }
   }

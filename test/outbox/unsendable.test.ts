@@ -165,6 +165,24 @@ describe('a request that cannot be built at send time is a verdict on that task'
     ]);
     expect(dead[0]!.error).toContain('no local id yet');
   });
+
+  it('a hook or transport that throws a value without a prototype (no toString) is told as any other throw', async () => {
+    const bare = () => Object.assign(Object.create(null) as object, { why: 'bare' });
+    await r.reopen({
+      onBeforeSend: (task) => {
+        if (task.id === 'a') throw bare();
+        return task;
+      },
+      headers: () => {
+        throw bare();
+      },
+    });
+    await r.outbox.enqueueMany([{ url: '/a', id: 'a' }, { url: '/b', id: 'b' }]);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 0, dead: 1, retried: 1 });
+    expect(await r.outbox.dead.list()).toMatchObject([{ task: { id: 'a' }, reason: 'invalid', error: expect.stringContaining('[object Object]') }]);
+    expect(r.events('retry')).toMatchObject([{ task: { id: 'b' }, error: expect.stringContaining('[object Object]') }]);
+    expect(r.events('error')).toEqual([]);
+  });
 });
 
 /** Every byte under `dir`, as one string. */

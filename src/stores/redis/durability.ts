@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { REFUSED } from './attempt.js';
+import { messageOf } from '../../core/errors.js';
 
 /** What the server(s) behind a client can promise a 'strict' commit. */
 export interface ServerDurability {
@@ -55,7 +56,7 @@ export async function readDurability(client: Redis | Cluster): Promise<ServerDur
       if (policy && policy !== 'noeviction' && !eviction?.startsWith('allkeys-')) eviction = policy;
     } catch (error) {
       if (fsyncAlways) fsyncAlways = undefined;
-      unknownBecause = `CONFIG GET is refused (${error instanceof Error ? error.message : String(error)}), as managed Redis services often do`;
+      unknownBecause = `CONFIG GET is refused (${messageOf(error)}), as managed Redis services often do`;
     }
   }
   return { fsyncAlways, replicas: replicas === Infinity ? 0 : replicas, replicated, ...(unknownBecause && { unknownBecause }), ...(replicasUnknown && { replicasUnknown }), ...(eviction && { eviction }) };

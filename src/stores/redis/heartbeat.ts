@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { defineScripts } from './scripts.js';
+import { messageOf } from '../../core/errors.js';
 
 /** What a heartbeat names: its key, the tombstone a judge leaves, and what to beat once its owner was judged gone. */
 export interface Beat {
@@ -123,7 +124,7 @@ export class Heartbeats {
         },
         (error: unknown) => {
           // Unreachable, or refused: the next beat tries again; meanwhile other handles may take this one for gone.
-          if (this.#beats.get(key) === entry) this.#failing(entry.ok, `a refresh failed: ${error instanceof Error ? error.message : String(error)}`);
+          if (this.#beats.get(key) === entry) this.#failing(entry.ok, `a refresh failed: ${messageOf(error)}`);
         },
       );
     }

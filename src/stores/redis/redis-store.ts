@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { Clock } from '../../core/clock.js';
-import { SluiceError } from '../../core/errors.js';
+import { messageOf, SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
 import { storageError } from '../../core/storage-errors.js';
 import type { OpenHints, QueueStorage, Store } from '../../core/store.js';
@@ -174,7 +174,7 @@ export class RedisStore implements Store {
       client = new Client(this.#o.url!, { maxRetriesPerRequest: 3, commandTimeout: answerMs(retryMs) + replicaTimeoutMs, reconnectOnError: readOnly });
     } catch (error) {
       // The URL was checked when the store was made; what ioredis still refuses is named the same way.
-      throw new SluiceError('ERR_INVALID_OPTION', `Expected \`url\` to be a Redis URL ioredis accepts (${error instanceof Error ? error.message : String(error)}).`, { cause: error });
+      throw new SluiceError('ERR_INVALID_OPTION', `Expected \`url\` to be a Redis URL ioredis accepts (${messageOf(error)}).`, { cause: error });
     }
     client.on('error', (error: unknown) => (this.#connectionError = error));
     client.on('ready', () => (this.#connectionError = undefined));
@@ -224,7 +224,7 @@ export class RedisStore implements Store {
     const read = within(readDurability(client), answerMs(this.#o.retryMs), () => new Error('no answer')).catch(async (error: unknown) => {
       // What was read before stands (a blip, a busy server): dropped, strict commits would wait for no replica at all.
       const known = await before;
-      const text = error instanceof Error ? error.message : String(error);
+      const text = messageOf(error);
       this.#warn(`sluice: cannot read the Redis server's persistence settings (${text}); ${known ? 'strict commits go on as read before, and they are asked for again' : "durability 'strict' is not verified"}.`);
       failed = true;
       return known;
