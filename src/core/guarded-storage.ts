@@ -73,6 +73,7 @@ function guarded(storage: QueueStorage, where: string): QueueStorage {
     };
   }
   if (storage.watch) out.watch = storage.watch.bind(storage);
+  if (storage.relist) out.relist = storage.relist.bind(storage);
   // Read through: a store may change it (a Redis handle judged gone goes on under a new owner).
   Object.defineProperty(out, 'owner', { get: () => storage.owner, enumerable: true });
   // Synchronous and asked before each request an outbox sends: a store's own check, nothing to guard.

@@ -68,8 +68,11 @@ export class Partition<T> {
     const { options } = context;
     this.#storage = storage;
     this.#c = context;
+    // The store's list of segments is looked for again once per handle (see `QueueStorage.relist`).
+    let relisted = !storage.relist;
+    const relist = () => !relisted && ((relisted = true), storage.relist!(), true);
     this.view = new CommitView(storage, options, () =>
-      repairPlan(this.view, context.queue, options.corruption, context.recovered, (detail) => context.corrupt(detail, true), context.partition),
+      repairPlan(this.view, context.queue, options.corruption, context.recovered, (detail) => context.corrupt(detail, true), context.partition, relist),
     );
     this.#pushes = new GroupCommit(this.view, options, context.serial, context.pushed, () => this.#counted(true));
     this.#leasing = new Leasing<T>({

@@ -21,6 +21,7 @@ export function repairPlan(
   report: (detail: RecoverDetail) => void,
   tell: (detail: CorruptDetail) => void,
   partition = 0,
+  relist?: () => boolean,
 ): Plan<undefined> | undefined {
   const { damage, trouble, missing, state, gone } = view;
   const next = view.next;
@@ -42,6 +43,9 @@ export function repairPlan(
   let told: (() => void) | undefined;
   if (damage) reports.push({ queue: name, kind: 'tail', segment: damage.segment, offset: damage.offset, bytes: damage.bytes, corrupt: damage.corrupt });
   if (given > next || gone) {
+    // Items the metadata holds in no listed segment: the list may be what was lost (Redis evicts its key alone), the
+    // segments still there. Looked for once, on a load that lists what it finds, before they are called lost.
+    if (!gone && !damage && relist?.()) throw STALE;
     // Deleted under the queue: what this view knew unacked is gone, ids now held by new items too (the state read
     // since knows nothing of the old acks). Otherwise, with no torn bytes to explain it, items were removed under it.
     if (gone) lostIds = [...gone];

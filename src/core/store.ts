@@ -91,6 +91,12 @@ export interface QueueStorage {
    */
   exclusive?<R>(fn: (held: HeldStorage) => Promise<R>): Promise<R>;
   /**
+   * Optional, for stores whose list of segments can be lost alone (Redis evicting keys): the next `load` also finds
+   * the segments stored that the list does not name, and lists them. Asked once before items the metadata holds in
+   * no listed segment are reported lost.
+   */
+  relist?(): void;
+  /**
    * Optional: calls `listener` soon after another handle commits, so waiting consumers wake without polling.
    * Returns an unsubscribe function.
    */

@@ -107,8 +107,12 @@ function noAnswer(what: string, retryMs: number, { client, connectionError }: Li
 /** True for failures worth another try: anything but an error reply from the server, or a passing reply. */
 function passing(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  if (error.name !== 'ReplyError') return true;
-  return PASSING.test(error.message);
+  return error.name !== 'ReplyError' || passingReply(error);
+}
+
+/** A reply that refuses the command for now (BUSY with another's script, LOADING, a failover): it did not run. */
+export function passingReply(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError' && PASSING.test(error.message);
 }
 
 /** A command refused to the user (ACL) or unknown to the server (renamed), the script's or the client's own. */
@@ -122,7 +126,7 @@ export function storageError(what: string, error: unknown): SluiceError {
   const translated = translate(error, `Redis failed to ${what}:`);
   if (!(error instanceof Error) || !REFUSED.test(error.message)) return translated;
   translated.message +=
-    " The Redis user may not run a command the store needs, or the server renamed it: grant the user the commands README's RedisStore 'Access' lists (EVAL, EVALSHA, and the string, hash, key and pub/sub commands its scripts run).";
+    " The Redis user may not run a command the store needs, or the server renamed it: grant the user the commands README's RedisStore 'Access' lists (EVAL, EVALSHA, and the string, hash, set, key and pub/sub commands its scripts run).";
   return translated;
 }
 

@@ -5,6 +5,17 @@ import { COMMITS } from './scripts.js';
 type CommitScript = keyof typeof COMMITS;
 
 /**
+ * How long a commit's token is kept as its handle's last, at least: longer than any replay of it can arrive. A call
+ * retries for up to `retryMs`, so the token is kept for twice that when it is longer (see `lastCommitTtlMs`).
+ */
+const LAST_COMMIT_TTL_MS = 600_000;
+
+/** How long `c:<owner>` keeps a commit's token: a replay arrives within retryMs of the first send, at the latest. */
+export function lastCommitTtlMs(retryMs: number): number {
+  return Math.max(LAST_COMMIT_TTL_MS, 2 * retryMs);
+}
+
+/**
  * Runs the commit script on `args` (`keyCount` keys first), then, for a 'strict' commit, WAITs for `wait` replicas.
  * Refused at maxmemory, a commit that may run full (`whenFull`) runs again as the script Redis lets run then.
  * Resolves the script's reply and how many replicas confirmed it.

@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
-import { defineScripts } from './scripts.js';
 import { messageOf } from '../../core/errors.js';
+import { passingReply } from './attempt.js';
+import { defineScripts, type ScriptedClient } from './scripts.js';
 
 /** What a heartbeat names: its key, the tombstone a judge leaves, and what to beat once its owner was judged gone. */
 export interface Beat {
@@ -18,6 +19,14 @@ export interface Beat {
  * would still be there; past it (a key lasting longer than that expired later still) the owner takes a new name.
  */
 export const GONE_TTL_MS = 86_400_000;
+/** How soon a refresh refused for now (BUSY) is tried again. */
+const RETRY_MS = 100;
+
+/** A heartbeat refreshed, and when a refresh of it was last confirmed (`performance.now()`). */
+interface BeatEntry {
+  readonly beat: Beat;
+  ok: number;
+}
 
 /**
  * Keeps the heartbeat keys of a store's open handles alive: one timer per store refreshes every key with a TTL of
@@ -38,7 +47,7 @@ export class Heartbeats {
    * Key -> what it beats for, and when it was last refreshed (when the refresh that succeeded was sent), on the
    * monotonic clock: a wall clock stepped back would leave a lapsed heartbeat looking fresh.
    */
-  readonly #beats = new Map<string, { beat: Beat; ok: number }>();
+  readonly #beats = new Map<string, BeatEntry>();
   #timer: ReturnType<typeof setInterval> | undefined;
   /** Since when refreshes fail or go unanswered, once that was told; undefined while they succeed. */
   #down: number | undefined;
@@ -100,34 +109,43 @@ export class Heartbeats {
     const stale = [...this.#beats.values()].reduce((oldest, { ok }) => Math.min(oldest, ok), now);
     if (now - stale > this.#ttlMs / 2) this.#failing(stale, `no refresh was confirmed for ${now - stale} ms`);
     const scripts = defineScripts(this.#client());
-    for (const [key, entry] of this.#beats) {
-      const sent = performance.now();
-      const remake = sent - entry.ok < GONE_TTL_MS / 2 ? '1' : '0';
-      scripts.sluiceBeat3(key, entry.beat.tombstone, entry.beat.judging, this.#ttlMs, remake, GONE_TTL_MS, Date.now()).then(
-        (reply) => {
-          if (this.#beats.get(key) !== entry) return;
-          if (reply !== 0) {
-            entry.ok = Math.max(entry.ok, sent);
-            this.#recovered();
-            return;
-          }
-          // Judged gone: its leases may be in other hands now. Going on under this name would have every later lease
-          // taken back by handles that know it gone; a new name starts clean.
-          this.stop(key);
-          // Beaten at once, on the connection the handle commits on: the key is made before any lease under the name.
-          this.#add(entry.beat.gone());
-          this.beat();
-          this.#tell(
-            `sluice: heartbeat ${key} had expired (no refresh for ${this.#ttlMs} ms) and another handle took its leases back: this handle goes on under a new owner; acks of those items will fail with ERR_LEASE_EXPIRED.`,
-          );
+    for (const [key, entry] of this.#beats) this.#refresh(scripts, key, entry, now + this.#ttlMs / 3);
+  }
+
+  /** Refreshes `key`; one refused for now (BUSY: another's script runs) is tried again until `until`, the next beat. */
+  #refresh(scripts: ScriptedClient, key: string, entry: BeatEntry, until: number): void {
+    const sent = performance.now();
+    const remake = sent - entry.ok < GONE_TTL_MS / 2 ? '1' : '0';
+    scripts.sluiceBeat3(key, entry.beat.tombstone, entry.beat.judging, this.#ttlMs, remake, GONE_TTL_MS, Date.now()).then(
+      (reply) => {
+        if (this.#beats.get(key) !== entry) return;
+        if (reply !== 0) {
+          entry.ok = Math.max(entry.ok, sent);
           this.#recovered();
-        },
-        (error: unknown) => {
-          // Unreachable, or refused: the next beat tries again; meanwhile other handles may take this one for gone.
-          if (this.#beats.get(key) === entry) this.#failing(entry.ok, `a refresh failed: ${messageOf(error)}`);
-        },
-      );
-    }
+          return;
+        }
+        // Judged gone: its leases may be in other hands now. Going on under this name would have every later lease
+        // taken back by handles that know it gone; a new name starts clean.
+        this.stop(key);
+        // Beaten at once, on the connection the handle commits on: the key is made before any lease under the name.
+        this.#add(entry.beat.gone());
+        this.beat();
+        this.#tell(
+          `sluice: heartbeat ${key} had expired (no refresh for ${this.#ttlMs} ms) and another handle took its leases back: this handle goes on under a new owner; acks of those items will fail with ERR_LEASE_EXPIRED.`,
+        );
+        this.#recovered();
+      },
+      (error: unknown) => {
+        if (this.#beats.get(key) !== entry) return;
+        // Else a burst of other apps' scripts outlasts ownerTtlMs between beats, and a live handle is taken for gone.
+        if (passingReply(error) && performance.now() + RETRY_MS < until) {
+          setTimeout(() => this.#beats.get(key) === entry && this.#refresh(scripts, key, entry, until), RETRY_MS).unref?.();
+          return;
+        }
+        // Unreachable, or refused: the next beat tries again; meanwhile other handles may take this one for gone.
+        this.#failing(entry.ok, `a refresh failed: ${messageOf(error)}`);
+      },
+    );
   }
 
   /** Refreshes fail or go unanswered since `since`: told once per outage. */

@@ -8,7 +8,7 @@ import { GONE_TTL_MS, type Beat, type Heartbeats } from './heartbeat.js';
 import { loadListing, segmentsOf } from './listing.js';
 import type { QueueKeys } from './keys.js';
 import type { ResolvedRedisOptions } from './options.js';
-import { runCommit } from './commit-run.js';
+import { lastCommitTtlMs, runCommit } from './commit-run.js';
 import { INITIAL_TOKEN, generationOf, type ScriptedClient } from './scripts.js';
 import type { Watches } from './watch.js';
 
@@ -33,11 +33,6 @@ export interface StoreContext extends Link {
   readonly writesWhenFull: boolean;
 }
 
-/**
- * How long a commit's token is kept as its handle's last, at least: longer than any replay of it can arrive. A call
- * retries for up to `retryMs`, so the token is kept for twice that when it is longer (see `lastCommitTtlMs`).
- */
-const LAST_COMMIT_TTL_MS = 600_000;
 /** How long another handle, once seen alive, is taken to be alive without asking again. */
 const ALIVE_CACHE_MS = 1000;
 /** Owners known alive past which those whose word is out of date are dropped. */
@@ -148,6 +143,11 @@ export class RedisQueueStorage implements QueueStorage {
     this.#server = answered;
     this.#serverSeen(answered.split('/')[0]!);
     return { token, meta: written, segments, ...(tail && { tail }), ...(rewound && { rewound }), ...(remade && { remade }) };
+  }
+
+  /** The core found items in no listed segment: the next load lists the segments the list lacks (lost alone). */
+  relist(): void {
+    this.#relist ||= 1;
   }
 
   async token(): Promise<string> {
@@ -282,11 +282,6 @@ export class RedisQueueStorage implements QueueStorage {
   #call<T>(what: string, call: () => Promise<T>, graceMs = 0): Promise<T> {
     return attempt(`${what} queue "${this.#name}"`, this.#context.options.retryMs, this.#context, call, graceMs);
   }
-}
-
-/** How long `c:<owner>` keeps a commit's token: a replay arrives within retryMs of the first send, at the latest. */
-export function lastCommitTtlMs(retryMs: number): number {
-  return Math.max(LAST_COMMIT_TTL_MS, 2 * retryMs);
 }
 
 /** A Buffer over the same memory (no copy): ioredis writes Buffers as they are. */

@@ -421,3 +421,37 @@ describeRedis('RedisStore heartbeats, and this machine\'s wall clock', (server) 
     }
   });
 });
+
+describeRedis(
+  'RedisStore heartbeats while other apps run slow scripts (BUSY)',
+  (server) => {
+    it('a refresh refused BUSY is tried again before the next: a live handle keeps its lease through bursts of scripts', async () => {
+      const url = server().url;
+      const [a, b] = [new RedisStore({ url, ownerTtlMs: 1500, onWarning: () => undefined }), new RedisStore({ url, ownerTtlMs: 1500, onWarning: () => undefined })];
+      const other = new Redis(url);
+      try {
+        const qa = await Queue.open<number>({ name: 'busy', store: a, leaseMs: 120_000 });
+        const qb = await Queue.open<number>({ name: 'busy', store: b, leaseMs: 120_000 });
+        await qa.pushMany([0, 1, 2, 3, 4]);
+        // Up longer than ownerTtlMs, as a server that has run a while is: handles are judged from then on.
+        await new Promise((resolve) => setTimeout(resolve, 1600));
+        const lease = await qa.take(5);
+        // Another app's scripts of 800 ms, 100 ms apart, for 4 s: past busy-reply-threshold every call meanwhile is BUSY.
+        const slow = "local s=redis.call('TIME') local t0=s[1]*1000000+s[2] while true do local n=redis.call('TIME') if n[1]*1000000+n[2]-t0 > 800000 then break end end return 1";
+        for (const start = Date.now(); Date.now() - start < 4000; ) {
+          await other.eval(slow, 0);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        expect(await qb.take(5)).toBeUndefined();
+        await lease!.ack();
+        await qa.close();
+        await qb.close();
+      } finally {
+        other.disconnect();
+        await a.close();
+        await b.close();
+      }
+    }, 30_000);
+  },
+  { args: ['--busy-reply-threshold', '50'] },
+);
