@@ -108,6 +108,9 @@ export function originOf(url: string): string {
 /** Priorities as ranks: lower goes first. */
 export const RANK = { high: 0, normal: 1, low: 2 } as const;
 
+/** How long a task leased by another handle waits before the queue is asked again whether the lease still holds. */
+export const LEASE_RECHECK_MS = 5_000;
+
 /**
  * Which of two tasks was stored first, as far as the clocks of the handles that stored them tell: by when, then by
  * place within their partition (ids of partition p start at p * 2^40; each partition numbers its items on its own).

@@ -1,7 +1,7 @@
 import { Candidates } from './candidates.js';
 import { addKeyed, addTo, deleteFrom, type ByName } from './by-name.js';
 import type { QueueEntry } from '../core/queue-types.js';
-import { byPlace, byTurn, pendingOf, type Ordering, type Pending, type WaitCause } from './pending-task.js';
+import { byPlace, byTurn, LEASE_RECHECK_MS, pendingOf, type Ordering, type Pending, type WaitCause } from './pending-task.js';
 import { Expiries } from './expiries.js';
 import { SetAside } from './host-holds.js';
 import { Lanes, type Lane } from './lanes.js';
@@ -9,9 +9,6 @@ import type { StoredTask } from './task.js';
 import { Waits } from './waits.js';
 
 export { laneOf, type Ordering, type Pending, type WaitCause } from './pending-task.js';
-
-/** How long a task leased by another handle waits before the queue is asked again whether the lease still holds. */
-const LEASE_RECHECK_MS = 5_000;
 
 /**
  * The outbox's pending tasks, indexed for scheduling: by lane (in queue order), by coalescing key, by task id, with
@@ -164,11 +161,13 @@ export class PendingIndex {
   /**
    * The wall clock stepped back by `-delta` ms (NTP, a user): waits that are durations (a retry's delay, whatever its
    * cause) are moved back with it, so each ends as long from now as it was going to; deadlines that are wall times
-   * (`notBefore`, `expiresAt`, another handle's lease) stay. Rare, so it may look at every task.
+   * (`notBefore`, `expiresAt`, another handle's lease) stay, and a task found ready on the time before the step that
+   * is scheduled after the time now waits again. Rare, so it may look at every task.
    */
   stepBack(delta: number): void {
     this.#now += delta;
     for (const pending of this.#tasks.values()) {
+      if (pending.state === 'ready' && Math.min(pending.notBefore, pending.expiresAt) > this.#now) this.wait(pending, 0, undefined);
       if (pending.cause !== 'network' && pending.cause !== 'server') continue;
       if (pending.state === 'waiting') this.wait(pending, pending.until + delta, pending.cause);
       else if (pending.state === 'parked') pending.until += delta;

@@ -78,6 +78,17 @@ describe('a wall-clock step never makes a task both sent and dead, nor neither',
     expect(r.server.delivered).toHaveLength(1);
   });
 
+  it("a step back after a delivery does not send a task whose notBefore is still ahead on the clock now", async () => {
+    await r.outbox.enqueue({ url: '/first' });
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1 });
+    r.clock.step(-3_600_000);
+    await r.outbox.enqueue({ url: '/later', notBefore: r.clock.now() + 500 });
+    expect(await r.outbox.flush()).toMatchObject({ sent: 0, remaining: 1 });
+    expect(r.server.delivered).toHaveLength(1);
+    r.clock.advance(500);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1, remaining: 0 });
+  });
+
   it('a step back during the request keeps the delay its response asked for (Retry-After): not moved back twice', async () => {
     r.server.next({ status: 429, headers: { 'retry-after': '600' }, delayMs: 200 });
     r.outbox.start();
