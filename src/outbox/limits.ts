@@ -67,7 +67,8 @@ function* oldestFirst(index: PendingIndex, may: (pending: Pending) => boolean): 
 /**
  * The entries to evict so that `incoming` fits `limits` ('drop-oldest'), besides those `leaving` anyway: chosen on the
  * index, then confirmed against the queue (`entries`, which passes over one leased elsewhere meanwhile). The index may
- * still count tasks another process sent: before a refusal, those gone are forgotten (`forgetGone`) and it is tried again.
+ * still count tasks another process sent, removed or evicted: before a refusal, and before an eviction where the queue
+ * holds fewer tasks than the index (`stored`), those gone are forgotten (`forgetGone`) and it is tried again.
  */
 export async function evictions(
   limits: Required<LimitOptions>,
@@ -76,6 +77,7 @@ export async function evictions(
   leaving: readonly QueueEntry<StoredTask>[],
   entries: (chosen: readonly Pending[]) => Promise<QueueEntry<StoredTask>[]>,
   forgetGone: () => Promise<void>,
+  stored: () => Promise<number>,
 ): Promise<QueueEntry<StoredTask>[]> {
   const away = new Set(leaving.map((e) => index.get(Number(e.id))!));
   let confirmed = false;
@@ -85,6 +87,12 @@ export async function evictions(
       chosen = makeRoom(limits, index, incoming, away);
     } catch (error) {
       if (confirmed || !(error instanceof SluiceError && error.code === 'ERR_QUOTA_EXCEEDED')) throw error;
+      confirmed = true;
+      await forgetGone();
+      continue;
+    }
+    // Else tasks that fit are evicted, for room that tasks gone elsewhere hold only in this index.
+    if (chosen.length > 0 && !confirmed && (await stored()) < index.size) {
       confirmed = true;
       await forgetGone();
       continue;

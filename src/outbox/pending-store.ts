@@ -133,7 +133,7 @@ export class PendingStore {
     const keys = new Set(coalesce ? keep.flatMap((t) => (t.key === undefined ? [] : [t.key])) : []);
     const replaced = await this.entries([...keys].flatMap((key) => this.#index.withKey(key)));
     append(doomed, replaced.map((entry) => ({ entry, reason: 'superseded' as const })));
-    append(doomed, (await evictions(this.#limits, this.#index, keep, replaced, (chosen) => this.entries(chosen), () => this.#forgetGone())).map((entry) => ({ entry, reason: 'evicted' as const })));
+    append(doomed, (await evictions(this.#limits, this.#index, keep, replaced, (chosen) => this.entries(chosen), () => this.#forgetGone(), () => this.#queue.size())).map((entry) => ({ entry, reason: 'evicted' as const })));
     return { doomed, stored: await this.push(keep) };
   }
 
