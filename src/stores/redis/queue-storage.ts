@@ -208,6 +208,8 @@ export class RedisQueueStorage implements QueueStorage {
       await this.#judgedGone(owner);
       return undefined;
     }
+    // A client left in a transaction (MULTI) answers QUEUED and runs nothing: no commit may resolve on that.
+    if (result.token !== next) throw new SluiceError('ERR_STORAGE', `Queue "${this.#name}": Redis answered a commit with ${JSON.stringify(result.token)}, not its token, so it may not have run: is the client inside a transaction (MULTI)?`);
     if (wait > 0 && result.acked < wait) {
       throw new SluiceError(
         'ERR_STORAGE',

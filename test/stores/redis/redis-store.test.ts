@@ -86,6 +86,22 @@ describeRedis('RedisStore', (server) => {
     redis = new Redis(server().url);
   };
 
+  it('a client left inside a transaction (MULTI: every command answers QUEUED, none runs): a push rejects, never resolves unstored', async () => {
+    fresh();
+    const client = new Redis(server().url);
+    try {
+      const own = new RedisStore({ client, prefix, onWarning: () => undefined });
+      stores.push(own);
+      const q = await Queue.open<string>({ name: 'multi', store: own });
+      await client.call('MULTI');
+      await expect(q.push('a')).rejects.toMatchObject({ code: 'ERR_STORAGE', message: expect.stringContaining('transaction (MULTI)') });
+      await client.call('DISCARD');
+      await q.close();
+    } finally {
+      client.disconnect();
+    }
+  });
+
   it('keeps every key of a queue under its hash tag, below the prefix', async () => {
     fresh();
     const q = await Queue.open<number>({ name: 'orders', store: store() });
