@@ -174,13 +174,16 @@ export const RECOUNT = new WeakSet<object>();
 
 /**
  * Refuses a push or take of a handle opened with `mine` partitions where the partition records `recorded`: another
- * count (another handle changed it: its items go elsewhere now). Nothing recorded, or a record lost (0), refuses a
- * take nothing, but a push of a partitioned handle: every open of a partitioned queue records its count in each
- * partition, so none there is its storage lost under this handle (deleted, a Redis restarted empty), and an open with
- * another count, finding none either, would be let in while this push sat where it no longer looks.
+ * count (another handle changed it: its items go elsewhere now, or is changing it: see `change`). Nothing recorded, or
+ * a record lost (0), refuses a take nothing, but a push of a partitioned handle: every open of a partitioned queue
+ * records its count in each partition, so none there is its storage lost under this handle (deleted, a Redis restarted
+ * empty), and an open with another count, finding none either, would be let in while this push sat where it no longer
+ * looks. A refusal `forgets` the view it was made on: the next call reads the store again, so that a change another
+ * handle tried and took back (its marks undone) does not refuse this handle for good.
  */
-export function checkCount(recorded: number | undefined, mine: number, queue: string, pushing: boolean): void {
+export function checkCount(recorded: number | undefined, mine: number, queue: string, pushing: boolean, forget: () => void): void {
   if (recorded === mine || ((recorded === undefined || recorded === 0) && (!pushing || mine === 1))) return;
+  forget();
   if (!recorded) {
     const error = new SluiceError('ERR_STORAGE', `A partition of queue "${queue}" no longer records the queue's partition count: its storage was deleted or lost under this handle.`);
     RECOUNT.add(error);
@@ -188,7 +191,8 @@ export function checkCount(recorded: number | undefined, mine: number, queue: st
   }
   throw new SluiceError(
     'ERR_INVALID_OPTION',
-    `Queue "${queue}" records partitions: ${recorded} now (another handle opened it with that count), not the ${mine} this handle ` +
-      `was opened with, so this handle can no longer push or take: close it and open the queue again with partitions: ${recorded}.`,
+    `Queue "${queue}" records partitions: ${recorded} now, not the ${mine} this handle was opened with: another handle opened it ` +
+      `with that count, or is trying to (a change it takes back where the queue holds items, and this handle goes on). Once ` +
+      `the change is made, this handle can no longer push or take: close it and open the queue again with partitions: ${recorded}.`,
   );
 }

@@ -272,7 +272,7 @@ export class Partition<T> {
    * metadata (0) refuses nothing: the next open records the count again.
    */
   #counted(pushing = false): void {
-    checkCount(this.view.state.partitions, this.#c.options.partitions, this.#c.queue, pushing);
+    checkCount(this.view.state.partitions, this.#c.options.partitions, this.#c.queue, pushing, () => this.view.invalidate());
   }
 
   /** Ends the holds whose time is up; returns the time. */

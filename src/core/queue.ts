@@ -276,7 +276,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
    * this one, opened with the old, would read part of the queue (and `remove` and `clear` miss what is elsewhere).
    */
   #counted<R>(value: R): R {
-    for (const part of this.#parts) checkCount(part.view.state.partitions, this.#options.partitions, this.name, false);
+    for (const part of this.#parts) checkCount(part.view.state.partitions, this.#options.partitions, this.name, false, () => part.view.invalidate());
     return value;
   }
 

@@ -335,6 +335,21 @@ for (const [label, makeStore] of [
       await again.close();
     });
 
+    it('a live handle refused by a change cut short goes on once the count is put right: refused on a view read again, not for good', async () => {
+      const key = ['a', 'b', 'c', 'd', 'e', 'f'].find((k) => hash(k) % 4 === 1)!;
+      const live = await open(4);
+      await live.push({ n: 0 }, { key });
+      await (await live.take(1))!.ack();
+      // Partition 1 marked 2 by a change that died there: the live handle's push to it is refused, as it should be.
+      expect(codeOf(await open(2, dyingAt(other(), 'jobs')).catch((e: unknown) => e))).toBe('ERR_STORAGE');
+      expect(codeOf(await live.push({ n: 1 }, { key }).catch((e: unknown) => e))).toBe('ERR_INVALID_OPTION');
+      // An open with the old count puts it right: the live handle's next push goes, without a read of its own first.
+      await (await open(4, other())).close();
+      await live.push({ n: 2 }, { key });
+      expect((await live.list()).map((e) => e.value.n)).toEqual([2]);
+      await live.close();
+    });
+
     it('a queue whose partitions past the first recorded no count (made before they did) opens and works', async () => {
       const q = await open(3);
       await q.close();
