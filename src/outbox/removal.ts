@@ -130,9 +130,9 @@ export class Removal {
           resolve(asked);
         },
       };
-      // Real time, whatever the outbox's clock: what it waits for is a message from another handle.
+      // Real time, whatever the outbox's clock: what it waits for is a message from another handle. Not unref'd: a
+      // script whose last work is this `remove` would exit with it unsettled, and nothing after it run.
       const timer = setTimeout(asked.done, ANSWER_MS);
-      (timer as { unref?: () => void }).unref?.();
       this.#asks.set(ask, asked);
       this.#c.deliverer.post({ type: 'withdraw', detail: { ask, entries: [...asked.open], ids: held.map((p) => p.id) } });
     });

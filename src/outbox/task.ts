@@ -1,8 +1,9 @@
 import { describe, SluiceError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
 import { unknownKey } from '../core/validate.js';
-import { decodeBody, encodeBody, impliedType, INLINE_MAX, isSource, type BodySource, type StoredBody, utf8Length } from './body.js';
+import { decodeBody, encodeBody, impliedType, INLINE_MAX, isSource, type BodySource, type StoredBody } from './body.js';
 import { badPort, hasCredentials, headersProblem, isUsableId, methodProblem, otherHost, setHeader } from './http-checks.js';
+import { utf8Length } from './utf8-length.js';
 
 export type { StoredBody } from './body.js';
 

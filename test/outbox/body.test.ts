@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/fs.js';
-import { utf8Length } from '../../src/outbox/body.js';
+import { utf8Length } from '../../src/outbox/utf8-length.js';
 import { bytes, same } from './body-bytes.js';
 import { rig, type Rig } from './helpers.js';
 

@@ -24,12 +24,22 @@ export async function runCommit(context: StoreContext, keyCount: number, args: r
   try {
     return await run(context, 'sluiceCommit5', keyCount, args, wait);
   } catch (error) {
+    if (cut(error)) return { token: '', acked: 0 };
     // At maxmemory, a commit that adds no segment bytes runs anyway: acks must be able to free a full Redis; so does
     // a dead letter's (see `OpenHints`). The refused run wrote nothing (Redis refuses a script's first write), so the
     // same token may run again.
     if (!whenFull || !/\bOOM\b/.test(String((error as Error)?.message))) throw error;
-    return run(context, 'sluiceCommitWhenFull5', keyCount, args, wait);
+    return run(context, 'sluiceCommitWhenFull5', keyCount, args, wait).catch((again: unknown) => (cut(again) ? { token: '', acked: 0 } : Promise.reject(again)));
   }
+}
+
+/**
+ * The script refused to write past the end of the segment: it is shorter than this handle read it (deleted, evicted or
+ * cut under the queue). Answered as a lost race ('' : nothing written), so that the handle reads the queue again and
+ * its recovery reports what is lost, as a `corrupt` event or ERR_CORRUPT, rather than a bare ERR_STORAGE.
+ */
+function cut(error: unknown): boolean {
+  return /^ERR sluice: write at \d+ past the end/.test(String((error as Error)?.message));
 }
 
 async function run(context: StoreContext, script: CommitScript, keyCount: number, args: readonly (string | Buffer)[], wait: number): Promise<{ token: string; acked: number }> {
