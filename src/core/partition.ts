@@ -8,7 +8,7 @@ import { UNTAKE, type PartLease } from './part-lease.js';
 import type { ResolvedOptions } from './options.js';
 import { checkCount } from './partition-count.js';
 import type { QueueEntry, QueueStats, TakeOptions } from './queue-types.js';
-import { lost, repairPlan } from './recovery.js';
+import { lost, relister, repairPlan } from './recovery.js';
 import type { StoredItem } from './segments.js';
 import type { Serial } from './serial.js';
 import type { QueueStorage } from './store.js';
@@ -46,6 +46,7 @@ export class Partition<T> {
   readonly #leasing: Leasing<T>;
   #unwatch: (() => void) | undefined;
   #closed = false;
+  readonly #relist = relister(() => this.#storage, () => this.view.loads);
 
   /** Opens `storage` as a partition, reading it and putting right what a reload finds wrong. */
   static async open<T>(storage: QueueStorage, context: PartitionContext<T>): Promise<Partition<T>> {
@@ -68,11 +69,8 @@ export class Partition<T> {
     const { options } = context;
     this.#storage = storage;
     this.#c = context;
-    // The store's list of segments is looked for again once per handle (see `QueueStorage.relist`).
-    let relisted = !storage.relist;
-    const relist = () => !relisted && ((relisted = true), storage.relist!(), true);
     this.view = new CommitView(storage, options, () =>
-      repairPlan(this.view, context.queue, options.corruption, context.recovered, (detail) => context.corrupt(detail, true), context.partition, relist),
+      repairPlan(this.view, context.queue, options.corruption, context.recovered, (detail) => context.corrupt(detail, true), context.partition, this.#relist),
     );
     this.#pushes = new GroupCommit(this.view, options, context.serial, context.pushed, () => this.#counted(true));
     this.#leasing = new Leasing<T>({
@@ -296,5 +294,6 @@ export class Partition<T> {
     lost(this.view, { queue: this.#c.queue, partition: this.#c.partition, segment, from, to, corruption: this.#c.options.corruption }, {
       tell: (detail) => this.#c.corrupt(detail, false),
       ack: (seqs) => this.#leasing.acking(seqs, undefined),
+      relist: this.#relist,
     });
 }

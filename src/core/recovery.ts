@@ -4,6 +4,7 @@ import type { CorruptDetail, RecoverDetail } from './events.js';
 import { FRAME_HEADER } from './frame.js';
 import { entryId } from './ids.js';
 import type { Op } from './queue-state.js';
+import type { QueueStorage } from './store.js';
 import { floorAt } from './segments.js';
 
 /**
@@ -141,7 +142,7 @@ function upTo(view: CommitView, segment: number, end: number, from: number, coun
 export async function lost(
   view: CommitView,
   where: { readonly queue: string; readonly partition: number; readonly segment: number; readonly from: number; readonly to: number; readonly corruption: 'throw' | 'skip' },
-  c: { readonly tell: (detail: CorruptDetail) => void; readonly ack: (seqs: number[]) => Plan<undefined> },
+  c: { readonly tell: (detail: CorruptDetail) => void; readonly relist?: () => boolean; readonly ack: (seqs: number[]) => Plan<undefined> },
 ): Promise<void> {
   const { state } = view;
   const { queue, partition, segment, from, to, corruption } = where;
@@ -150,6 +151,8 @@ export async function lost(
   if (seqs.length === 0) return;
   const damage = view.segments.damageOf(segment, from);
   const reason = damage === undefined ? 'missing' : 'checksum';
+  // As a repair does (see `repairPlan`): the list may be what was lost, the segment still there.
+  if (reason === 'missing' && c.relist?.()) throw STALE;
   c.tell({ queue, segment, offset: damage ?? 0, lost: seqs.map(String), action: corruption, reason });
   if (corruption === 'throw') {
     const [first, last] = [idText(partition, seqs[0]!), idText(partition, seqs[seqs.length - 1]!)];
@@ -161,6 +164,21 @@ export async function lost(
   }
   await view.commit(() => c.ack(seqs));
   throw STALE;
+}
+
+/**
+ * The `relist` of `repairPlan` and `lost`: asks the storage to list its segments again (see `QueueStorage.relist`)
+ * and says so, but not on the load that follows the last time: a loss still there then is told.
+ */
+export function relister(storage: () => QueueStorage, loads: () => number): () => boolean {
+  let last = -2;
+  return () => {
+    const relist = storage().relist?.bind(storage());
+    if (!relist || loads() <= last + 1) return false;
+    last = loads();
+    relist();
+    return true;
+  };
 }
 
 /** The queue, for messages: with the partition where it is not the first, whose storage and segment numbers they are. */

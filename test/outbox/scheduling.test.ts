@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { pass, rig, type Rig } from './helpers.js';
+import { pass, rig, until, type Rig } from './helpers.js';
 import { batchKey } from '../../src/outbox/request.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 
@@ -313,18 +313,24 @@ describe('batch', () => {
 
   it("runs a batch's onBeforeSend hooks side by side: hooks slow together past timeoutMs do not hold the batch for ever", async () => {
     // 40 hooks of 50 ms each: 2 s one after another, past the attempt's 1 s at every attempt.
-    await r.reopen({ batch: { url: '/batch' }, timeoutMs: 1000, onBeforeSend: (task) => new Promise((resolve) => r.clock.setTimeout(() => resolve(task), 50)) });
+    let hooks = 0;
+    await r.reopen({ batch: { url: '/batch' }, timeoutMs: 1000, onBeforeSend: (task) => (hooks++, new Promise((resolve) => r.clock.setTimeout(() => resolve(task), 50))) });
     await r.outbox.enqueueMany(Array.from({ length: 40 }, (_, i) => ({ url: '/one', body: { i } })));
     const flushing = r.outbox.flush();
+    await until(() => hooks > 0);
     await pass(r.clock, 200, 4);
     expect(await flushing).toMatchObject({ sent: 40, retried: 0, remaining: 0 });
     expect(r.server.received).toHaveLength(1);
   });
 
   it("an attempt whose onBeforeSend outlasts timeoutMs is a retry that says so (no request was made)", async () => {
-    await r.reopen({ timeoutMs: 1000, onBeforeSend: () => new Promise<false>(() => undefined) });
+    let called!: () => void;
+    const hooked = new Promise<void>((resolve) => (called = resolve));
+    await r.reopen({ timeoutMs: 1000, onBeforeSend: () => (called(), new Promise<false>(() => undefined)) });
     await r.outbox.enqueue({ url: '/one' });
     const flushing = r.outbox.flush();
+    // The attempt's time runs from its start: on a slower store (Redis), after the take.
+    await hooked;
     await pass(r.clock, 1200, 6);
     expect(await flushing).toMatchObject({ sent: 0, retried: 1 });
     expect((await r.outbox.list())[0]!.lastError).toBe("`onBeforeSend` did not finish within the attempt's 1000 ms.");

@@ -64,6 +64,7 @@ export class RedisQueueStorage implements QueueStorage {
    * is a failure, not a race.
    */
   #relist = 0;
+  #relisting: Promise<void> | undefined;
   #looked = false;
   /** The run_id of the server this handle last saw (a load, or a judgement of `isGone`), and since when. */
   #judge: { server: string; since: number } | undefined;
@@ -119,6 +120,7 @@ export class RedisQueueStorage implements QueueStorage {
   }
 
   async load(): Promise<StorageSnapshot> {
+    await this.#relisting;
     const merge = this.#relist > 0;
     const reply = await this.#call('load', () => loadListing(this.#context.client, this.#context.scripts, this.#keys, !!this.#generation, merge));
     const { segments, tail } = segmentsOf(reply);
@@ -145,9 +147,10 @@ export class RedisQueueStorage implements QueueStorage {
     return { token, meta: written, segments, ...(tail && { tail }), ...(rewound && { rewound }), ...(remade && { remade }) };
   }
 
-  /** The core found items in no listed segment: the next load lists the segments the list lacks (lost alone). */
+  /** The core found items in no listed segment: the segments the list lacks (lost alone) are listed, before the next load. */
   relist(): void {
-    this.#relist ||= 1;
+    // Once: a user without SCAN, or a failure, leaves the loss to be reported as it was found.
+    this.#relisting = loadListing(this.#context.client, this.#context.scripts, this.#keys, !!this.#generation, true).then(() => undefined, () => undefined);
   }
 
   async token(): Promise<string> {

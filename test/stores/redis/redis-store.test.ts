@@ -407,10 +407,20 @@ describeRedis('RedisStore', (server) => {
     fresh();
     const s = store();
     const storage = await s.open('q');
-    const { token } = await storage.load();
-    // Writing past the end of a segment breaks the contract: the script refuses before writing anything.
-    const error = await storage.commit(token, { write: { segment: 0, offset: 5, bytes: new Uint8Array([1]) }, meta: new Uint8Array([1]), durability: 'relaxed' }).catch((e: unknown) => e);
+    const token = (await storage.commit((await storage.load()).token, { meta: new Uint8Array([1]), durability: 'relaxed' }))!;
+    // Appending past the end of the metadata breaks the contract: the script refuses before writing anything.
+    const error = await storage.commit(token, { metaAppend: { offset: 5, bytes: new Uint8Array([2]) }, durability: 'relaxed' }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'ERR_STORAGE' });
+    expect(await storage.load()).toMatchObject({ token, meta: new Uint8Array([1]), segments: [] });
+    await storage.close();
+  });
+
+  it('a write past the end of a segment (shorter than the handle read it: deleted or cut under it) is a lost race: nothing changes, the caller reads again', async () => {
+    fresh();
+    const s = store();
+    const storage = await s.open('q');
+    const { token } = await storage.load();
+    expect(await storage.commit(token, { write: { segment: 0, offset: 5, bytes: new Uint8Array([1]) }, meta: new Uint8Array([1]), durability: 'relaxed' })).toBeUndefined();
     expect(await storage.load()).toEqual({ token, meta: undefined, segments: [] });
     await storage.close();
   });

@@ -113,3 +113,40 @@ describeRedis('RedisStore: a segment deleted under an open queue', (server) => {
     }
   }, 30000);
 });
+
+describeRedis('RedisStore: the list of segments lost alone, then a new segment written', (server) => {
+  for (const corruption of ['throw', 'skip'] as const) {
+    it(`a reader's take lists the older segments again and delivers them (corruption '${corruption}'), however often the list goes`, async () => {
+      const prefix = `newseg-${corruption}:`;
+      const admin = new Redis(server().url);
+      const stores: RedisStore[] = [];
+      const open = async () => {
+        stores.push(new RedisStore({ url: server().url, prefix, onWarning: () => undefined }));
+        return Queue.open<number>({ name: 'q', store: stores.at(-1)!, segmentItems: 3, corruption });
+      };
+      try {
+        const w = await open();
+        for (let i = 1; i <= 6; i++) await w.push(i);
+        const r = await open();
+        for (const [round, before, next] of [[1, [], 7], [2, [8, 9], 10]] as const) {
+          for (const item of before) await w.push(item);
+          await admin.del(`${prefix}{q}:l`);
+          // A new segment (the others are full): its commit writes a list naming it alone.
+          await w.push(next);
+          const corrupt: unknown[] = [];
+          r.addEventListener('corrupt', (e) => corrupt.push(e.detail));
+          const got: number[] = [];
+          for (let lease; (lease = await within(r.take(10), 5000)); ) {
+            got.push(...lease.entries.map((e) => e.value));
+            await lease.ack();
+          }
+          expect(got, `round ${round}`).toEqual(round === 1 ? [1, 2, 3, 4, 5, 6, 7] : [8, 9, 10]);
+          expect(corrupt).toEqual([]);
+        }
+      } finally {
+        admin.disconnect();
+        for (const s of stores) await s.close().catch(() => undefined);
+      }
+    }, 30000);
+  }
+});
