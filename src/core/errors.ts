@@ -50,7 +50,9 @@ export function counted(count: number, noun: string, plural = `${noun}s`): strin
 export function messageOf(error: unknown): string {
   if (error instanceof Error) return error.message;
   try {
-    return String(error);
+    // An Error of another realm (an iframe's, a vm context's), or an object thrown with a message of its own.
+    const message = (error as { message?: unknown } | null | undefined)?.message;
+    return typeof message === 'string' ? message : String(error);
   } catch {
     try {
       return Object.prototype.toString.call(error);

@@ -1,5 +1,6 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { describe as describeValue } from '../../src/core/errors.js';
+import { runInNewContext } from 'node:vm';
+import { describe as describeValue, messageOf } from '../../src/core/errors.js';
 import { SluiceError, type SluiceErrorCode } from '../../src/index.js';
 
 describe('describe()', () => {
@@ -35,5 +36,17 @@ describe('SluiceError', () => {
     expect(foreign instanceof SluiceError).toBe(true);
     expect(new Error('x') instanceof SluiceError).toBe(false);
     expect((null as unknown as object) instanceof SluiceError).toBe(false);
+  });
+});
+
+describe('messageOf', () => {
+  it("says what any thrown value says, and never throws: another realm's Error, a plain object, one without a prototype", () => {
+    expect(messageOf(new TypeError('bad'))).toBe('bad');
+    expect(messageOf(runInNewContext('new Error("from a vm")'))).toBe('from a vm');
+    expect(messageOf({ message: 'own' })).toBe('own');
+    expect(messageOf(Object.create(null))).toBe('[object Object]');
+    expect(messageOf({ toString: () => { throw new Error('no'); } })).toBe('[object Object]');
+    expect(messageOf(undefined)).toBe('undefined');
+    expect(messageOf(42n)).toBe('42');
   });
 });

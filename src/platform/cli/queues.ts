@@ -99,11 +99,11 @@ const DRAIN_LEASE_MS = 60_000;
  * away (EPIPE) or a failed write puts the batch back, unacked, and fails the drain. A progress bar on a TTY.
  */
 export async function drain(ctx: Context, name: string, limit = Infinity): Promise<number> {
-  // Acked once written, and written nowhere: `>&-` too, for which Node opens the null device.
-  if (ctx.io.nowhere?.()) {
-    throw new SluiceError('ERR_CLOSED', `stdout is closed or the null device: what drain prints would be lost, unseen. Nothing was drained from ${name}; to remove items without printing them, run \`sluice clear\`.`);
-  }
   return withQueue(ctx, name, async (queue) => {
+    // Acked once written, and written nowhere: `>&-` too, for which Node opens the null device.
+    if (ctx.io.nowhere?.()) {
+      throw new SluiceError('ERR_CLOSED', `stdout is closed or the null device: what drain prints would be lost, unseen. Nothing was drained from ${name}; to remove items without printing them, run \`sluice clear\`.`);
+    }
     // Acked items a repair made deliverable again would be printed as new: not before the user has seen the repair.
     if (!mayChange(ctx, `Nothing was drained from ${name}`)) return REPAIRED;
     // For the progress bar only: `take` also hands out what stats counts as leased to a process that has died.
@@ -121,7 +121,8 @@ export async function drain(ctx: Context, name: string, limit = Infinity): Promi
       stopping = signal;
       if (!waiting) return;
       // Said on stderr: stdout is the pipe that does not read. What was acked sits in it, the reader's to keep.
-      const told = () => ctx.io.err(`sluice: ${counted(done, 'entry was', 'entries were')} drained from ${name} (written, then acked) before ${signal}; the batch being written was put back, unacked.`);
+      const text = `${counted(done, 'entry was', 'entries were')} drained from ${name} (written, then acked) before ${signal}; the batch being written was put back, unacked.`;
+      const told = () => ctx.io.err(ctx.json ? JSON.stringify({ stopped: { queue: name, signal, drained: done, message: text } }) : `sluice: ${text}`);
       setTimeout(() => void queue.close().finally(() => (told(), process.exit(exitCode(signal)))), 1000).unref();
     };
     process.once('SIGINT', stop);

@@ -116,6 +116,15 @@ describe.runIf(existsSync('/dev/null') && existsSync('/bin/sh'))('stdout on the 
     expect(await left()).toEqual([0, 1, 2]);
   });
 
+  it('a queue that is not there is said so first (exit 2), whatever stdout is', async () => {
+    const nothing = openSync('/dev/null', 'w');
+    const child = sluice.cliTo(nothing, ['drain', 'nope', '--dir', dir]);
+    closeSync(nothing);
+    const { code, stderr } = await exited(child);
+    expect(stderr).toMatch(/ERR_NOT_FOUND/);
+    expect(code).toBe(2);
+  });
+
   it('drain with stdout closed (>&-, which Node fills with the null device) takes nothing and exits 1', async () => {
     await fill(3);
     const { code, stderr } = await exited(sluice.cliClosed(['drain', 'q', '--dir', dir]));
