@@ -278,6 +278,12 @@ const KB = 1024;
  * production messages that name the option a call misspelt (the names are read at run time: 0.04 KB); metadata of the
  * first format written whole before any record follows it; and in the Outbox, a burial that leaves a task another
  * handle sent meanwhile, and a live request whose time limit reaches fetch itself.
+ * Then both (to 28.4 KB and 61.7 KB, measured 28.34 KB and 61.62 KB; 0.21 KB and 0.42 KB more) for what a round of
+ * attacks found: a list of segments lost alone listed again before its items are called lost (a store's `relist`,
+ * asked by the repair and by a take), ERR_CORRUPT of a partition past the first naming it and its entries' ids, a
+ * partition-count refusal that reads the store again, and one `messageOf` that never throws (a thrown value without a
+ * prototype left a task leased); in the Outbox, sizes counted in bytes of UTF-8, a batch's hooks side by side,
+ * tasks scheduled past a wall-clock step back waiting again, and 'drop-oldest' forgetting tasks gone elsewhere first.
  */
 export const rows = [
   {
@@ -292,13 +298,13 @@ export const rows = [
     name: '`Queue` + `IndexedDbStore`',
     source: `import { Queue } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = [Queue, IndexedDbStore];`,
     budget: 8 * KB,
-    limit: 28.2 * KB,
+    limit: 28.4 * KB,
   },
   {
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 61.3 * KB,
+    limit: 61.7 * KB,
   },
 ];
 
