@@ -159,7 +159,8 @@ describe('sluice drain', () => {
     expect(err.join('\n')).toMatch(/0 entries were drained from q \(written, then acked\); the 5 written last were not acked: they stay leased until the lease ends/);
   });
 
-  it('a drain that stops part way (a segment that fails its checksum) says how many it drained before', async () => {
+  /** Queue "seg": 300 items in segments of 100, the second segment failing its checksum in its middle. */
+  async function damagedInTheMiddle(): Promise<void> {
     const q = await Queue.open<{ i: number }>({ name: 'seg', store: store(), segmentItems: 100 });
     for (let k = 0; k < 3; k++) await q.pushMany(Array.from({ length: 100 }, (_, i) => ({ i: 100 * k + i })));
     await q.close();
@@ -167,19 +168,17 @@ describe('sluice drain', () => {
     const bytes = readFileSync(join(dir, 'seg', second));
     bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
     writeFileSync(join(dir, 'seg', second), bytes);
+  }
+
+  it('a drain that stops part way (a segment that fails its checksum) says how many it drained before', async () => {
+    await damagedInTheMiddle();
     expect(await main(['drain', 'seg', '--dir', dir], io)).toBe(1);
     expect(out).toHaveLength(100);
     expect(err.join('\n')).toMatch(/ERR_CORRUPT.* 100 entries were drained from seg before this \(written, then acked\)\./s);
   });
 
   it('with --corruption skip, a drain that meets damage part way stops there, keeps the rest and exits 3', async () => {
-    const q = await Queue.open<{ i: number }>({ name: 'seg', store: store(), segmentItems: 100 });
-    for (let k = 0; k < 3; k++) await q.pushMany(Array.from({ length: 100 }, (_, i) => ({ i: 100 * k + i })));
-    await q.close();
-    const second = readdirSync(join(dir, 'seg')).filter((f) => f.endsWith('.seg')).sort()[1]!;
-    const bytes = readFileSync(join(dir, 'seg', second));
-    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
-    writeFileSync(join(dir, 'seg', second), bytes);
+    await damagedInTheMiddle();
     expect(await main(['drain', 'seg', '--dir', dir, '--corruption', 'skip'], io)).toBe(3);
     // The first batch only: exit 3 must not follow a drain that took everything.
     expect(out).toHaveLength(100);
