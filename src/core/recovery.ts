@@ -45,7 +45,7 @@ export function repairPlan(
   if (damage) reports.push({ queue: name, kind: 'tail', segment: damage.segment, offset: damage.offset, bytes: damage.bytes, corrupt: damage.corrupt });
   if (given > next || gone) {
     // Items the metadata holds in no listed segment: the list may be what was lost (Redis evicts its key alone), the
-    // segments still there. Looked for once, on a load that lists what it finds, before they are called lost.
+    // segments still there. Looked for first (see `relister`), on a load that lists what it finds.
     if (!gone && !damage && relist?.()) throw STALE;
     // Deleted under the queue: what this view knew unacked is gone, ids now held by new items too (the state read
     // since knows nothing of the old acks). Otherwise, with no torn bytes to explain it, items were removed under it.

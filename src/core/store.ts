@@ -91,9 +91,9 @@ export interface QueueStorage {
    */
   exclusive?<R>(fn: (held: HeldStorage) => Promise<R>): Promise<R>;
   /**
-   * Optional, for stores whose list of segments can be lost alone (Redis evicting keys): the next `load` also finds
-   * the segments stored that the list does not name, and lists them. Asked once before items the metadata holds in
-   * no listed segment are reported lost.
+   * Optional, for stores whose list of segments can be lost alone (Redis evicting keys): lists the segments stored that
+   * the list does not name, before the next `load` (failing quietly: the loss is then reported). Asked before items
+   * the metadata holds in no listed segment are reported lost, but not again on the load that follows.
    */
   relist?(): void;
   /**
