@@ -5,9 +5,11 @@ import { storageError as translate } from '../../core/storage-errors.js';
  * Redis error replies that mean "not now" rather than "never": a restarted server, a cluster failing over, another
  * app's script running past the server's busy threshold (BUSY: refused without running, lifted when it ends). MOVED and
  * ASK reach here from a pipeline (a strict commit's script and its WAIT), which the Cluster client does not redirect:
- * the node refused the script without running it, and the next try goes where the refreshed slot map says.
+ * the node refused the script without running it, and the next try goes where the refreshed slot map says. UNBLOCKED
+ * is a strict commit's WAIT cut short by a failover (the primary became a replica): the script may have run, and the
+ * next try, under the same token, is recognised as a replay where it did (see COMMIT).
  */
-const PASSING = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|MOVED|ASK)\b/;
+const PASSING = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|MOVED|ASK|UNBLOCKED)\b/;
 
 /** What a call needs of its store's connection. */
 export interface Link {
