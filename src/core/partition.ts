@@ -46,7 +46,7 @@ export class Partition<T> {
   readonly #leasing: Leasing<T>;
   #unwatch: (() => void) | undefined;
   #closed = false;
-  readonly #relist = relister(() => this.#storage, () => this.view.loads);
+  readonly #relist: () => boolean;
 
   /** Opens `storage` as a partition, reading it and putting right what a reload finds wrong. */
   static async open<T>(storage: QueueStorage, context: PartitionContext<T>): Promise<Partition<T>> {
@@ -69,6 +69,7 @@ export class Partition<T> {
     const { options } = context;
     this.#storage = storage;
     this.#c = context;
+    this.#relist = relister(storage, () => this.view.loads);
     this.view = new CommitView(storage, options, () =>
       repairPlan(this.view, context.queue, options.corruption, context.recovered, (detail) => context.corrupt(detail, true), context.partition, this.#relist),
     );

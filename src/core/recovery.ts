@@ -170,13 +170,12 @@ export async function lost(
  * The `relist` of `repairPlan` and `lost`: asks the storage to list its segments again (see `QueueStorage.relist`)
  * and says so, but not on the load that follows the last time: a loss still there then is told.
  */
-export function relister(storage: () => QueueStorage, loads: () => number): () => boolean {
+export function relister(storage: QueueStorage, loads: () => number): () => boolean {
   let last = -2;
   return () => {
-    const relist = storage().relist?.bind(storage());
-    if (!relist || loads() <= last + 1) return false;
+    if (!storage.relist || loads() <= last + 1) return false;
     last = loads();
-    relist();
+    storage.relist();
     return true;
   };
 }

@@ -129,6 +129,7 @@ export async function drain(ctx: Context, name: string, limit = Infinity): Promi
     process.once('SIGTERM', stop);
     // The error that already says what was drained.
     let told: unknown;
+    const drained = () => `${done} entries were drained from ${name} (written, then acked)`;
     try {
       while (done < limit && !stopping) {
         const lease = await queue.take(Math.min(DRAIN_BATCH, limit - done), { leaseMs: DRAIN_LEASE_MS });
@@ -154,7 +155,7 @@ export async function drain(ctx: Context, name: string, limit = Infinity): Promi
           }
           // Acked only once written: a reader that went away (`| head -1`) must not take the items with it.
           waiting = true;
-          await writtenOrReleased(ctx, lease, `${done} entries were drained from ${name} (written, then acked)`).catch((error: unknown) => {
+          await writtenOrReleased(ctx, lease, drained()).catch((error: unknown) => {
             throw (told = error);
           });
           waiting = false;
@@ -162,7 +163,7 @@ export async function drain(ctx: Context, name: string, limit = Infinity): Promi
           clearInterval(keep);
         }
         await lease.ack().catch(async (error: unknown) => {
-          throw (told = await notAcked(ctx, lease, error, `${done} entries were drained from ${name} (written, then acked)`));
+          throw (told = await notAcked(ctx, lease, error, drained()));
         });
         done += lease.entries.length;
         progress.update(done);

@@ -20,17 +20,8 @@ export function lastCommitTtlMs(retryMs: number): number {
  * Refused at maxmemory, a commit that may run full (`whenFull`) runs again as the script Redis lets run then.
  * Resolves the script's reply and how many replicas confirmed it.
  */
-export async function runCommit(context: StoreContext, keyCount: number, args: readonly (string | Buffer)[], wait: number, whenFull: boolean): Promise<{ token: string; acked: number }> {
-  try {
-    return await run(context, 'sluiceCommit5', keyCount, args, wait);
-  } catch (error) {
-    if (cut(error)) return { token: '', acked: 0 };
-    // At maxmemory, a commit that adds no segment bytes runs anyway: acks must be able to free a full Redis; so does
-    // a dead letter's (see `OpenHints`). The refused run wrote nothing (Redis refuses a script's first write), so the
-    // same token may run again.
-    if (!whenFull || !/\bOOM\b/.test(String((error as Error)?.message))) throw error;
-    return run(context, 'sluiceCommitWhenFull5', keyCount, args, wait).catch((again: unknown) => (cut(again) ? { token: '', acked: 0 } : Promise.reject(again)));
-  }
+export function runCommit(context: StoreContext, keyCount: number, args: readonly (string | Buffer)[], wait: number, whenFull: boolean): Promise<{ token: string; acked: number }> {
+  return runFull(context, keyCount, args, wait, whenFull).catch((error: unknown) => (cut(error) ? { token: '', acked: 0 } : Promise.reject(error)));
 }
 
 /**
@@ -40,6 +31,18 @@ export async function runCommit(context: StoreContext, keyCount: number, args: r
  */
 function cut(error: unknown): boolean {
   return /^ERR sluice: write at \d+ past the end/.test(String((error as Error)?.message));
+}
+
+async function runFull(context: StoreContext, keyCount: number, args: readonly (string | Buffer)[], wait: number, whenFull: boolean): Promise<{ token: string; acked: number }> {
+  try {
+    return await run(context, 'sluiceCommit5', keyCount, args, wait);
+  } catch (error) {
+    // At maxmemory, a commit that adds no segment bytes runs anyway: acks must be able to free a full Redis; so does
+    // a dead letter's (see `OpenHints`). The refused run wrote nothing (Redis refuses a script's first write), so the
+    // same token may run again.
+    if (!whenFull || !/\bOOM\b/.test(String((error as Error)?.message))) throw error;
+    return run(context, 'sluiceCommitWhenFull5', keyCount, args, wait);
+  }
 }
 
 async function run(context: StoreContext, script: CommitScript, keyCount: number, args: readonly (string | Buffer)[], wait: number): Promise<{ token: string; acked: number }> {
