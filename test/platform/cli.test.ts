@@ -236,6 +236,21 @@ describe('sluice peek', () => {
     await Promise.all([live.close(), lapsed.close()]);
   });
 
+  it('shows an outbox\'s task waiting for its notBefore as scheduled, with when it goes', async () => {
+    const outbox = await Outbox.open({ name: 'api', store: store() });
+    await outbox.enqueue({ url: 'https://api.example.test/later', notBefore: Date.now() + 3_600_000 });
+    await outbox.enqueue({ url: 'https://api.example.test/now', notBefore: Date.now() - 1_000 });
+    await outbox.close();
+    expect(await run('peek', 'api', '--json')).toBe(0);
+    const [later, now] = json();
+    expect(later).toMatchObject({ state: 'scheduled' });
+    expect(later!['availableAt']).toBeGreaterThan(Date.now() + 3_500_000);
+    expect(now).toMatchObject({ state: 'ready', availableAt: 0 });
+    out = [];
+    expect(await run('peek', 'api')).toBe(0);
+    expect(out[1]).toMatch(/^\S+\s+scheduled\s+0\s+in (59m|1h)/);
+  });
+
   it('--limit bounds the entries, and the rest is counted', async () => {
     expect(await run('peek', 'jobs', '--limit', '2')).toBe(0);
     expect(out).toHaveLength(4);

@@ -1,6 +1,6 @@
 import { counted, SluiceError } from '../../core/errors.js';
 import type { Queue } from '../../core/queue.js';
-import type { Lease } from '../../core/queue-types.js';
+import type { Lease, QueueEntry } from '../../core/queue-types.js';
 import { DrainedBodies, type BodyFields } from './bodies.js';
 import { type Context, mayChange, withQueue } from './context.js';
 import { REPAIRED } from './damage.js';
@@ -65,11 +65,21 @@ export async function stats(ctx: Context, name: string): Promise<number> {
   return 0;
 }
 
+/**
+ * An entry's state as its user sees it: an outbox's task ready in the queue but waiting for its `notBefore` is
+ * `scheduled` (its outbox sends it then, not before), as the outbox's own `list()` says.
+ */
+function seen(kind: QueueKind, entry: QueueEntry<unknown>, now: number): { state: QueueEntry<unknown>['state'] | 'scheduled'; availableAt: number } {
+  const notBefore = kind === 'outbox' && entry.state === 'ready' ? (entry.value as { notBefore?: unknown } | null)?.notBefore : undefined;
+  return typeof notBefore === 'number' && notBefore > now ? { state: 'scheduled', availableAt: notBefore } : entry;
+}
+
 /** The first `limit` unacked entries, each with its state as the queue sees it now (a lapsed lease is ready). */
 export async function peek(ctx: Context, name: string, limit: number): Promise<number> {
   return withQueue(ctx, name, async (queue) => {
-    const entries = await queue.list({ limit });
     const now = ctx.now();
+    const kind = kindOf(ctx.dir, name);
+    const entries = (await queue.list({ limit })).map((e) => ({ ...e, ...seen(kind, e, now) }));
     if (ctx.json) {
       for (const { id, state, attempts, availableAt, value } of entries) ctx.io.out(JSON.stringify({ id, state, attempts, availableAt, ...valueFields(value) }));
       return 0;
