@@ -201,11 +201,15 @@ describe('retries across handles', () => {
       const store = new MemoryStore();
       const limits = { maxTasks: 3, overflow: 'reject' as const };
       const [web, worker] = [await open(store, { limits }), await open(store, { limits })];
-      // Each checks what it has read of the store, then stores: neither has read the other's yet.
-      await Promise.all([web.enqueueMany([{ url: '/a' }, { url: '/b' }]), worker.enqueueMany([{ url: '/c' }, { url: '/d' }])]);
-      expect(await web.size()).toBe(4);
-      for (const handle of [web, worker]) await expect(handle.enqueue({ url: '/e' })).rejects.toMatchObject({ code: 'ERR_QUOTA_EXCEEDED' });
-      expect(await worker.size()).toBe(4);
+      // Each checks what it has read of the store, then stores: mostly neither has read the other's yet (on a loaded
+      // machine one may have, and is refused: the budget then held, which is allowed too).
+      const both = await Promise.allSettled([web.enqueueMany([{ url: '/a' }, { url: '/b' }]), worker.enqueueMany([{ url: '/c' }, { url: '/d' }])]);
+      const stored = both.filter((r) => r.status === 'fulfilled').length * 2;
+      for (const r of both) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'ERR_QUOTA_EXCEEDED' });
+      expect(stored).toBeGreaterThan(0);
+      expect(await web.size()).toBe(stored);
+      if (stored === 4) for (const handle of [web, worker]) await expect(handle.enqueue({ url: '/e' })).rejects.toMatchObject({ code: 'ERR_QUOTA_EXCEEDED' });
+      expect(await worker.size()).toBe(stored);
     });
   });
 
