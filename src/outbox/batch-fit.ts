@@ -1,6 +1,7 @@
 import type { LeaseEntry } from '../core/queue-types.js';
 import type { BatchOptions } from './options.js';
 import type { PendingIndex } from './pending.js';
+import type { Pending } from './pending-task.js';
 import { taskBytes, type StoredTask } from './task.js';
 
 type Entry = LeaseEntry<StoredTask>;
@@ -13,18 +14,21 @@ export function entryBytes(index: PendingIndex, entry: Entry): number {
 /**
  * What a batch may hold on this handle: `batch`, with `maxBytes` lowered to half of a batch the server refused as too
  * large (413), the size of the halves it was sent again in, so that later batches are made to fit rather than each
- * refused and split in turn. A server's limit is not stored: a restart learns it again from one refusal.
+ * refused and split in turn; and `maxItems` lowered to half of a batch that got no answer in time twice running (a
+ * server slower than `timeoutMs` at that size would get it again for ever). A server's limits are not stored: a
+ * restart learns them again.
  */
 export class BatchFit {
   readonly #options: Required<BatchOptions>;
   #learned = Infinity;
+  #items = Infinity;
 
   constructor(options: Required<BatchOptions>) {
     this.#options = options;
   }
 
   get limits(): { maxItems: number; maxBytes: number } {
-    return { maxItems: this.#options.maxItems, maxBytes: Math.min(this.#options.maxBytes, this.#learned) };
+    return { maxItems: Math.min(this.#options.maxItems, this.#items), maxBytes: Math.min(this.#options.maxBytes, this.#learned) };
   }
 
   /**
@@ -37,9 +41,39 @@ export class BatchFit {
     const half = Math.ceil(entries.length / 2);
     return [entries.slice(0, half), entries.slice(half)];
   }
+
+  /** A batch of `tasks` got no answer within the time limit twice running: later batches are at most half as large. */
+  tooSlow(tasks: number): void {
+    this.#items = Math.min(this.#items, Math.ceil(tasks / 2));
+  }
 }
 
 /** True when `response` refuses a request of several tasks as too large: it is sent again in halves. */
 export function tooLarge(response: Response, tasks: number): boolean {
   return response.status === 413 && tasks > 1;
+}
+
+/**
+ * A batch judged a retry: it goes again as it was, under the same key (its tasks kept together, see `packBatches`),
+ * unless it got no answer within the time limit twice running, the second time as it was: then in halves, and the
+ * handle's later batches no larger (a server slower than `timeoutMs` at that size would get it again until the
+ * tasks expire). A blip then costs no batch its key.
+ */
+export function retryTogether(fit: BatchFit, tasks: readonly (Pending | undefined)[], ids: readonly string[], timedOut: boolean): void {
+  const again = ids.length > 1 && timedOut && tasks.every((p) => p?.batchTimedOut && sameIds(p.batchedWith, ids));
+  if (again) fit.tooSlow(ids.length);
+  for (const p of tasks) {
+    if (!p) continue;
+    if (again) {
+      delete p.batchedWith;
+      delete p.batchTimedOut;
+    } else {
+      p.batchedWith = ids;
+      p.batchTimedOut = timedOut;
+    }
+  }
+}
+
+function sameIds(a: readonly string[] | undefined, b: readonly string[]): boolean {
+  return a !== undefined && a.length === b.length && a.every((id, i) => id === b[i]);
 }

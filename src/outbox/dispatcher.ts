@@ -192,7 +192,7 @@ export class Dispatcher {
 
   /** The most tasks that go in one unit: a batch, a chain of a lane, or one task. */
   get #unitSize(): number {
-    return this.#c.options.batch?.maxItems ?? (this.#chained ? CHAIN : 1);
+    return this.#delivery.batchFit?.limits.maxItems ?? (this.#chained ? CHAIN : 1);
   }
 
   /** How many tasks of a lane go in one unit, from its first: alone, a chain's first that failed (the rest would come back). */

@@ -82,6 +82,8 @@ export interface Pending {
    * retry: kept together, it goes again under the same Idempotency-Key (kept in memory only).
    */
   batchedWith?: readonly string[];
+  /** That batch got no answer within the time limit: again, and it goes in halves (see `BatchFit.tooSlow`). */
+  batchTimedOut?: boolean;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Lease } from '../core/queue-types.js';
-import { tooLarge } from './batch-fit.js';
-import type { Deadline } from './deadline.js';
+import { retryTogether, tooLarge } from './batch-fit.js';
+import { isTimeout, type Deadline } from './deadline.js';
 import type { DeliveryContext, DeliveryRun, Entry, ToDead } from './delivery.js';
 import type { Relayed } from './coordination.js';
 import type { RetryDetail, SentDetail } from './events.js';
@@ -128,7 +128,7 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
     await c.toDead(to.dead.map(({ entry, verdict }) => ({ entry, reason: (verdict as Extract<Verdict, { kind: 'dead' }>).reason, ...extra })), a.lease, a.run);
     const retrying = to.retry;
     if (!retrying[0]) return true;
-    await retry(c, retrying, retrying[0]!.verdict as Extract<Verdict, { kind: 'retry' }>, extra, a);
+    await retry(c, retrying, retrying[0]!.verdict as Extract<Verdict, { kind: 'retry' }>, extra, a, outcome instanceof Error && isTimeout(outcome));
     return false;
   } finally {
     if (!(outcome instanceof Error)) await discard(outcome, a.deadline);
@@ -180,12 +180,14 @@ async function retry(
   { delayMs, cause }: Extract<Verdict, { kind: 'retry' }>,
   extra: { readonly status?: number; readonly error?: string },
   { lease, run }: Attempt,
+  timedOut: boolean,
 ): Promise<void> {
   const { index } = c;
   const ids = ready.map((r) => r.entry.id);
   await lease.release(ids, { delayMs });
   tally(run, 'retried', ready.length);
   const now = c.waitsFrom();
+  if (c.options.batch) retryTogether(c.batchFit!, ready.map((r) => indexedAs(index, r.entry)), ids, timedOut);
   for (const { entry, task } of ready) {
     const pending = indexedAs(index, entry);
     // Sent early by its host's success and failed again the same way: its host is there, the request is what fails,
@@ -194,7 +196,6 @@ async function retry(
     const waitsOn = cause === 'network' && pending?.hurried ? 'server' : cause;
     if (pending) {
       pending.last = extra;
-      if (c.options.batch) pending.batchedWith = ids;
       index.wait(pending, now + delayMs, waitsOn);
       // Not for a flush that ended meanwhile (aborted): nothing would unpark it.
       if (run.parked && !run.over) {

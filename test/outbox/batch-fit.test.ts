@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { rig, type Rig } from './helpers.js';
+import { io, rig, until, type Rig } from './helpers.js';
 
 let r: Rig;
 beforeEach(async () => {
@@ -71,5 +71,55 @@ describe('a batch the server refuses as too large (413)', () => {
     r.clock.advance(1_000);
     expect(await r.outbox.flush()).toMatchObject({ sent: 8, remaining: 0 });
     expect(accepted().filter((x) => x.fault.status === undefined || x.fault.status < 300).flatMap((x) => (JSON.parse(x.body.toString()) as { n: number }[]).map((b) => b.n))).toEqual(range(0, 8));
+  });
+});
+
+describe('a batch the server answers too slowly (no answer within timeoutMs)', () => {
+  /** Flushes, letting any request that hangs run out of time, then waits out the retry's delay. */
+  async function flushPast(timeoutMs: number) {
+    const before = r.server.received.length;
+    let settled = false;
+    const flushing = r.outbox.flush().finally(() => (settled = true));
+    await until(() => settled || r.server.received.slice(before).some((x) => x.fault.hang === true));
+    // Answered requests of the round settle first: the clock's jump would time them out too (a late answer is a retry).
+    await io(200);
+    if (!settled) r.clock.advance(timeoutMs);
+    const result = await flushing;
+    r.clock.advance(300_000);
+    return result;
+  }
+
+  for (const ordering of ['group', 'none'] as const) {
+    it(`goes again as it was once (same key), then in halves, until the server answers: every task sent once (ordering: '${ordering}')`, async () => {
+      await r.reopen({ batch: { url: '/batch', maxItems: 16 }, timeoutMs: 5_000, ordering });
+      // A server slower than the time limit for more than 4 items at once.
+      r.server.script((req) => ((JSON.parse(req.body.toString()) as unknown[]).length > 4 ? { hang: true } : undefined));
+      await r.outbox.enqueueMany(range(0, 16).map((n) => task(n)));
+      for (let i = 0; i < 20 && (await r.outbox.size()) > 0; i++) await flushPast(5_000);
+      expect(await r.outbox.size()).toBe(0);
+      expect(await r.outbox.dead.list()).toEqual([]);
+    const answered = r.server.received.filter((x) => !x.fault.hang).map((x) => (JSON.parse(x.body.toString()) as { n: number }[]).map((b) => b.n));
+      expect(answered.flat().sort((a, b) => a - b)).toEqual(range(0, 16));
+      if (ordering === 'group') expect(answered.flat()).toEqual(range(0, 16));
+      expect(r.events('sent')).toHaveLength(16);
+      // The first retry of a batch is the batch as it was, under its key: a server that saw the first knows it.
+      const [first, second] = r.server.received;
+      expect(second!.key).toBe(first!.key);
+      expect(batches()[0]).toHaveLength(16);
+      // Halves of one lane go one after the other, each as it was once too; without ordering, side by side.
+      if (ordering === 'group') expect(batches().map((b) => b.length)).toEqual([16, 16, 8, 8, 4, 4, 4, 4]);
+      expect(answered.every((b) => b.length === 4)).toBe(true);
+    });
+  }
+
+  it('a batch that timed out once and was then answered keeps the handle\'s batch size', async () => {
+    await r.reopen({ batch: { url: '/batch', maxItems: 8 }, timeoutMs: 5_000 });
+    r.server.next({ hang: true });
+    await r.outbox.enqueueMany(range(0, 8).map((n) => task(n)));
+    await flushPast(5_000);
+    expect(await flushPast(5_000)).toMatchObject({ sent: 8 });
+    await r.outbox.enqueueMany(range(8, 16).map((n) => task(n)));
+    expect(await flushPast(5_000)).toMatchObject({ sent: 8 });
+    expect(batches().map((b) => b.length)).toEqual([8, 8, 8]);
   });
 });
