@@ -1,10 +1,11 @@
+import { copyBytes } from './copy-bytes.js';
 import { SluiceError } from './errors.js';
 
 /** Turns items into bytes and back. `encode` throws `SluiceError` 'ERR_NOT_SERIALIZABLE' for what it cannot carry. */
 export interface Codec<T> {
   /** An item's bytes: the queue copies them before it encodes another, so a buffer the encoder reuses is safe. */
   encode(value: T): Uint8Array;
-  /** An item back from its bytes: a view that may lie inside a larger buffer (read within its offset and length). */
+  /** An item back from its bytes: a copy of them, the codec's to keep (the default JSON codec reads a view). */
   decode(bytes: Uint8Array): T;
   /**
    * Optional fast path for batches: all values encoded into one buffer, item `i` ending at `ends[i]` (and starting
@@ -145,4 +146,13 @@ function pathOf(visit: Visit): string {
 
 function reject(path: string, why: string): never {
   throw new SluiceError('ERR_NOT_SERIALIZABLE', `The item cannot be stored as JSON: at ${path}, ${why}.`);
+}
+
+/**
+ * Item `bytes[start, end)` decoded. The default codec reads a view on the segment the handle keeps; any other gets a
+ * copy of its own, since it may keep the bytes it is given (a value that is them, msgpackr's binary fields): a
+ * consumer's edit of such a value would reach the next take of the item from this handle.
+ */
+export function decodeItem<T>(codec: Codec<T>, bytes: Uint8Array, start: number, end: number): T {
+  return codec.decode(codec.decode === jsonDecode ? bytes.subarray(start, end) : copyBytes(bytes.subarray(start, end)));
 }

@@ -1,4 +1,5 @@
 import { jsonEncode, jsonEncodeMany, jsonText, type Codec } from './codec.js';
+import { copyBytes } from './copy-bytes.js';
 import { messageOf, SluiceError } from './errors.js';
 import { encodeUnit, frameText, FRAME_HEADER } from './frame.js';
 
@@ -38,7 +39,7 @@ function encode<T>(codec: Codec<T>, items: readonly T[], maxItemBytes: number): 
     const parts = items.map((item, i) => {
       const part = codec.encode(item);
       if (!(part instanceof Uint8Array)) notBytes();
-      return i < items.length - 1 ? part.slice() : part;
+      return i < items.length - 1 ? copyBytes(part) : part;
     });
     const ends: number[] = [];
     parts.reduce((at, p) => (ends.push(at + p.length), at + p.length), 0);

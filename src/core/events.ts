@@ -58,7 +58,7 @@ export interface CorruptDetail {
 
 export interface QueueEventMap {
   push: CustomEvent<PushDetail>;
-  /** Another handle on the same queue committed (pushed, took, acked). */
+  /** Another handle on the same queue committed (pushed, took, acked), or may have (a store that began to listen). */
   change: Event;
   recover: CustomEvent<RecoverDetail>;
   corrupt: CustomEvent<CorruptDetail>;

@@ -55,3 +55,9 @@ export function leaseExpired({ taken, other }: Leased, done: string): SluiceErro
     `The queue's storage went back to an earlier state since this lease was taken: the ids of ${other.length} of these items may name other items now, pushed since; nothing was ${done}.`,
   );
 }
+
+/** A filter that answered with an object: a Promise (an async filter) would be true, and lease every item. */
+export function filterAnswer(answer: object): never {
+  const what = typeof (answer as { then?: unknown }).then === 'function' ? 'a Promise (an async function?)' : 'an object';
+  throw new SluiceError('ERR_INVALID_OPTION', `Expected take's \`filter\` to return true, false or 'stop' at once; it returned ${what}. Nothing was taken.`);
+}

@@ -4,7 +4,7 @@ import { entryOf } from './entry.js';
 import type { Hold } from './holds.js';
 import { leaseIds, parseIds, randomId } from './ids.js';
 import { LEASE } from './options.js';
-import { leaseExpired, refused, sortLeased, type Leased } from './lease-checks.js';
+import { filterAnswer, leaseExpired, refused, sortLeased, type Leased } from './lease-checks.js';
 import { CHECK, CHECK_ACK, IN_DOUBT, UNTAKE, type PartLease } from './part-lease.js';
 import type { LeaseEntry, QueueEntry, TakeOptions } from './queue-types.js';
 import { flat, type Op } from './queue-state.js';
@@ -89,6 +89,7 @@ export class Leasing<T> {
               const entry = this.entry(item, held);
               const wanted = filter(entry);
               if (wanted === 'stop') break walking;
+              if (typeof wanted === 'object' && wanted !== null) filterAnswer(wanted);
               if (wanted && entry.state === 'ready') chosen.push({ id: entry.id, value: entry.value, attempts: entry.attempts + 1 });
             }
             if (chosen.length === max) break walking;
@@ -166,6 +167,8 @@ export class Leasing<T> {
 
   #lease(lease: string, owner: string, until: number, leaseMs: number, entries: LeaseEntry<T>[]): PartLease<T> {
     const rewinds = this.#c.view.rewinds;
+    // What it holds, whatever becomes of the array handed out: emptied as one works (`shift()`), an ack of all acked none.
+    const taken = entries.slice();
     // The set of the lease's ids is made only for an ack or release that names some: most name none.
     let own: Set<string> | undefined;
     // Given back by this lease: "all of the lease" no longer names them (an ack of the rest must not remove them), and
@@ -175,14 +178,14 @@ export class Leasing<T> {
     let untriedBack: Set<number> | undefined;
     let given: Map<number, number> | undefined;
     const pick = (ids: readonly string[] | undefined): number[] => {
-      if (ids === undefined) return entries.map((e) => Number(e.id)).filter((seq) => !released?.has(seq));
-      own ??= new Set(entries.map((e) => e.id));
+      if (ids === undefined) return taken.map((e) => Number(e.id)).filter((seq) => !released?.has(seq));
+      own ??= new Set(taken.map((e) => e.id));
       return [...new Set(leaseIds(ids, own))].map(Number).sort((a, b) => a - b);
     };
     const sort = (seqs: readonly number[]): Leased => {
       const { view } = this.#c;
       const expected = (seq: number) => {
-        given ??= new Map(entries.map((e) => [Number(e.id), e.attempts]));
+        given ??= new Map(taken.map((e) => [Number(e.id), e.attempts]));
         return (given.get(seq) ?? 0) - (untriedBack?.has(seq) ? 1 : 0);
       };
       return sortLeased(view.state, lease, seqs, expected, view.rewinds !== rewinds, this.#c.clock.now());

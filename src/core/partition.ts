@@ -1,3 +1,4 @@
+import { decodeItem } from './codec.js';
 import { CommitView, STALE } from './commit-view.js';
 import { SluiceError } from './errors.js';
 import { entryId } from './ids.js';
@@ -199,9 +200,8 @@ export class Partition<T> {
     await this.view.commit(() => ({ result: undefined }));
   }
 
-  async size(): Promise<number> {
-    await this.view.refresh();
-    return this.view.size;
+  size(): Promise<number> {
+    return this.#read(async () => this.view.size);
   }
 
   stats(): Promise<QueueStats> {
@@ -234,9 +234,9 @@ export class Partition<T> {
       return { ...release, grown };
     };
     // That record alone is only what a lost tail would be counted from: a close does not fail for it (storage gone).
-    // Nor for leases of a queue deleted under it ('ERR_NOT_FOUND'): they went with it.
+    // Nor for leases of a queue deleted under it ('ERR_NOT_FOUND') or of items lost ('ERR_CORRUPT', told already): they went.
     await this.view.commit(plan, false, undefined, true).catch((error: unknown) => {
-      if (!alone && (error as { code?: unknown } | null)?.code !== 'ERR_NOT_FOUND') throw error;
+      if (!alone && !['ERR_NOT_FOUND', 'ERR_CORRUPT'].includes((error as { code?: unknown } | null)?.code as string)) throw error;
     });
   }
 
@@ -283,7 +283,7 @@ export class Partition<T> {
 
   #decode(item: StoredItem): T {
     try {
-      return this.#c.options.codec.decode(item.bytes.subarray(item.start, item.end));
+      return decodeItem(this.#c.options.codec, item.bytes, item.start, item.end);
     } catch (error) {
       // Else one item a codec cannot read fails every take with an error naming nothing; `remove` needs its id.
       throw new SluiceError('ERR_CORRUPT', `Queue "${this.#c.queue}": its codec cannot decode item ${entryId(this.#c.partition, item.seq)}.`, { cause: error });

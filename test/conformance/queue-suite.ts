@@ -1,4 +1,4 @@
-import { Queue, SluiceError, type CorruptDetail, type QueueOptions, type Store } from '../../src/index.js';
+import { Queue, SluiceError, type Codec, type CorruptDetail, type QueueOptions, type Store } from '../../src/index.js';
 import { FRAME_HEADER } from '../../src/core/frame.js';
 import { CountingStore, FakeClock, settle, type StoreHarness, type TestApi } from './harness.js';
 
@@ -636,6 +636,38 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
       const stopped = await q.take(10, { filter: (e) => (visited.push(e.value.n), e.value.n === 4 ? 'stop' : e.state === 'ready') });
       expect(ns(stopped?.entries)).toEqual([2]);
       expect(visited).toEqual([0, 1, 2, 3, 4]);
+    });
+
+    it('.take({ filter }) that answers with a Promise (an async filter) is refused, nothing taken', async () => {
+      const q = await open();
+      await q.pushMany(items(0, 3));
+      const wants = async (e: { value: Item }) => e.value.n === 1;
+      await expect(q.take(3, { filter: wants as never })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/Promise/) });
+      expect((await q.stats()).leased).toBe(0);
+      expect(ns((await q.take(3))?.entries)).toEqual([0, 1, 2]);
+    });
+
+    it('lease.ack() acks what the lease took, though the caller emptied `entries` as it worked', async () => {
+      const q = await open();
+      await q.pushMany(items(0, 3));
+      const lease = (await q.take(3))!;
+      const entries = lease.entries as unknown as { value: Item }[];
+      const worked: number[] = [];
+      while (entries.length > 0) worked.push(entries.shift()!.value.n);
+      await lease.ack();
+      expect(worked).toEqual([0, 1, 2]);
+      expect(await q.size()).toBe(0);
+    });
+
+    it('a codec that keeps the bytes it decodes: a consumer\'s edit of a taken value is not what the next take gets', async () => {
+      const bytes: Codec<Uint8Array> = { encode: (v) => v, decode: (b) => b };
+      const q = await open({ name: 'bytes', codec: bytes } as never) as unknown as Queue<Uint8Array>;
+      await q.pushMany([new Uint8Array([1, 2, 3]), new Uint8Array([4, 5])]);
+      const lease = (await q.take(1))!;
+      lease.entries[0]!.value.fill(42);
+      await lease.release();
+      expect([...(await q.take(1))!.entries[0]!.value]).toEqual([1, 2, 3]);
+      expect([...(await q.peek(1))[0]!]).toEqual([4, 5]);
     });
 
     it('.take({ signal }) rejects with the signal\'s reason when aborted', async () => {

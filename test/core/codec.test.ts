@@ -129,6 +129,15 @@ describe("a codec of the app's with encodeMany", () => {
     await q.close();
   });
 
+  it('so does one that hands back Node Buffers of one reused Buffer (a Buffer\'s slice() is a view, no copy)', async () => {
+    const scratch = Buffer.alloc(64);
+    const reusing: Codec<string> = { encode: (v) => scratch.subarray(0, scratch.write(v)), decode: (b) => dec.decode(b) };
+    const q = await Queue.open<string>({ name: 'q', store: new MemoryStore(), codec: reusing });
+    await q.pushMany(['one', 'two', 'six']);
+    expect((await q.list()).map((e) => e.value)).toEqual(['one', 'two', 'six']);
+    await q.close();
+  });
+
   it('ends that do not cut the bytes into the items in order are refused, and nothing is stored', async () => {
     const bent: ((ends: number[], bytes: Uint8Array) => unknown)[] = [
       (ends) => ends.slice(1),

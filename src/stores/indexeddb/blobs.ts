@@ -1,5 +1,6 @@
 import { wrap, type DBSchema, type IDBPDatabase } from 'idb';
 import { notAtEnd } from '../../core/blobs.js';
+import { copyBytes } from '../../core/copy-bytes.js';
 import { storageError } from '../../core/storage-errors.js';
 import type { BlobStorage, Durability } from '../../core/store.js';
 import { assemble } from './chunks.js';
@@ -50,7 +51,7 @@ export class IndexedDbBlobs implements BlobStorage {
           if (length !== offset) throw notAtEnd(key, offset, length);
         }
         if (offset === 0) tx.store.delete(this.#range(key, 0, Infinity)).catch(() => undefined);
-        tx.store.put(bytes.slice(), [this.#queue, key, offset]).catch(() => undefined);
+        tx.store.put(copyBytes(bytes), [this.#queue, key, offset]).catch(() => undefined);
       } catch (error) {
         // A put that threw (quota, a value it cannot store) leaves the delete standing, which would commit alone and
         // take the blob's old bytes with it: the write changes nothing instead (nor does an append refused).

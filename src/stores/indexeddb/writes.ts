@@ -1,3 +1,4 @@
+import { copyBytes } from '../../core/copy-bytes.js';
 import type { StorageBatch } from '../../core/store.js';
 import type { Connection } from './connection.js';
 import { chunksOf, dataOf } from './requests.js';
@@ -166,5 +167,5 @@ function cut(chunks: IDBObjectStore, name: string, segment: number, offset: numb
  * store), but a view clones its whole buffer, so a view on part of one is copied out first.
  */
 function whole(bytes: Uint8Array): Uint8Array {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : copyBytes(bytes);
 }

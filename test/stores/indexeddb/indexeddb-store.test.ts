@@ -254,6 +254,22 @@ describe('.blobs.read()', () => {
   });
 });
 
+describe('.blobs.write() of a view', () => {
+  it('stores the viewed bytes alone, not the buffer under them (a Node Buffer\'s slice() is a view: its 8 KiB pool went in)', async () => {
+    const indexedDB = new IDBFactory();
+    const storage = await new IndexedDbStore({ indexedDB }).open('q');
+    const pool = Buffer.from('Authorization: Bearer SECRET abc');
+    const small = pool.subarray(pool.length - 3);
+    await storage.blobs!.write('k', 0, small, 'relaxed');
+    const db = await request(indexedDB.open('sluice.blobs'));
+    const stored = (await request(db.transaction('chunks').objectStore('chunks').get(['q', 'k', 0]))) as Uint8Array;
+    db.close();
+    expect(stored.buffer.byteLength).toBe(3);
+    expect(await storage.blobs!.read('k', 0, 3)).toEqual(bytes(...Buffer.from('abc')));
+    await storage.close();
+  });
+});
+
 describe('a readwrite transaction refused with an InvalidStateError (Firefox, right after one a full quota aborted)', () => {
   /** A factory whose databases refuse the next `refusals` readwrite transactions at once, as Firefox does. */
   function refusing(): { factory: IDBFactory; refuse: (times: number) => void } {

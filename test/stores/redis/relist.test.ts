@@ -149,4 +149,26 @@ describeRedis('RedisStore: the list of segments lost alone, then a new segment w
       }
     }, 30000);
   }
+
+  it('every key of the queue deleted under a handle with a lease: size() says so as every read does, close() resolves', async () => {
+    const prefix = `gone${Date.now()}:`;
+    const admin = new Redis(server().url);
+    const store = new RedisStore({ url: server().url, prefix, onWarning: () => undefined });
+    try {
+      const q = await Queue.open<number>({ name: 'q', store });
+      await q.pushMany([1, 2, 3]);
+      await q.take(1);
+      const corrupt: unknown[] = [];
+      q.addEventListener('corrupt', (e) => corrupt.push(e.detail));
+      await admin.del(...(await admin.keys(`${prefix}*`)));
+      await expect(q.stats()).rejects.toMatchObject({ code: 'ERR_CORRUPT' });
+      // It resolved 0: a health check polling it saw an empty queue while 3 items were lost.
+      await expect(q.size()).rejects.toMatchObject({ code: 'ERR_CORRUPT' });
+      expect(corrupt).toMatchObject([{ reason: 'missing', lost: ['0', '1', '2'] }]);
+      await q.close();
+    } finally {
+      admin.disconnect();
+      await store.close().catch(() => undefined);
+    }
+  }, 30000);
 });
