@@ -112,7 +112,7 @@ export class Deliverer {
       fill: () => context.lookUnseen()?.then(() => this.#fill(this.#background)) ?? this.#fill(this.#background),
       settling: () => this.#dispatcher.settling,
       idle: () => this.#idle(),
-      expiry: () => (this.#coordination.holdsOrAlone() ? this.#dispatcher.sweep.next() : undefined),
+      busyWake: () => (this.#coordination.holdsOrAlone() ? this.#next(true) : undefined),
       error: (error) => {
         context.emit('error', { error });
         this.failed();
@@ -275,20 +275,20 @@ export class Deliverer {
     });
   }
 
-  /**
-   * Nothing runs: when something may go next (undefined: nothing waits, or nothing may go until `setOnline(true)` or
-   * the delivery lock is granted). A wait that ended while sending is not allowed sets no timer (it would fire again
-   * and again); an expiry is kept to all the same.
-   */
+  /** Nothing runs: when something may go next (undefined: nothing waits, or nothing may go until the lock is granted). */
   async #idle(): Promise<number | undefined> {
     if (this.#c.index.size === 0) {
       await this.#c.empty();
       return undefined;
     }
-    if (!this.#coordination.holdsOrAlone()) return undefined;
+    return this.#coordination.holdsOrAlone() ? this.#next() : undefined;
+  }
+
+  /** When something may go next; not sending (told offline) or offline with requests out (`busy`), an expiry alone. */
+  #next(busy = false): number | undefined {
     // A task's expiry needs no network: it is buried then, offline or told so.
     const expiry = this.#dispatcher.sweep.next();
-    if (!this.#reachability.allowed) return expiry;
+    if (!this.#reachability.allowed || (busy && !this.#reachability.reachable)) return expiry;
     const now = this.#c.options.clock.now();
     // A host's hold ending frees tasks that wait for nothing else.
     const held = this.#reachability.holds.next();

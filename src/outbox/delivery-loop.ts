@@ -15,8 +15,11 @@ export interface LoopContext {
   readonly settling: () => number;
   /** Nothing is running or due: when something next may go (undefined: nothing waits). */
   readonly idle: () => Promise<number | undefined>;
-  /** When the next expired task may be buried by this handle (undefined: none, or another handle delivers). */
-  readonly expiry: () => number | undefined;
+  /**
+   * While requests are out: when the next task may go (a retry delay or `notBefore` ending) or be buried as expired
+   * (undefined: none, or another handle delivers). Answers kick the loop, but a group's chain answers as one.
+   */
+  readonly busyWake: () => number | undefined;
   readonly error: (error: unknown) => void;
 }
 
@@ -34,7 +37,7 @@ export class DeliveryLoop {
   #failures = 0;
   #cancelTimer: (() => void) | undefined;
   /** While requests are out: their answers kick the loop, but a task may expire before any comes. */
-  #cancelExpiry: (() => void) | undefined;
+  #cancelBusy: (() => void) | undefined;
 
   constructor(context: LoopContext) {
     this.#c = context;
@@ -54,8 +57,8 @@ export class DeliveryLoop {
     this.#running = false;
     this.#cancelTimer?.();
     this.#cancelTimer = undefined;
-    this.#cancelExpiry?.();
-    this.#cancelExpiry = undefined;
+    this.#cancelBusy?.();
+    this.#cancelBusy = undefined;
   }
 
   /** Runs a pass soon (coalesced with one running). */
@@ -79,10 +82,10 @@ export class DeliveryLoop {
         this.#again = false;
         while (this.#running && (await this.#c.fill()) > 0);
         if (!this.#running) return;
-        this.#cancelExpiry?.();
-        this.#cancelExpiry = undefined;
+        this.#cancelBusy?.();
+        this.#cancelBusy = undefined;
         if (this.#c.settling() === 0) await this.#schedule();
-        else this.#scheduleExpiry();
+        else this.#scheduleBusy();
         this.#failures = 0;
         // A kick while this pass ran (a lock granted, a task enqueued) must not be lost.
         if (!this.#again) return;
@@ -103,11 +106,11 @@ export class DeliveryLoop {
     this.#wakeIn(this.#until(wake));
   }
 
-  #scheduleExpiry(): void {
-    const at = this.#c.expiry();
+  #scheduleBusy(): void {
+    const at = this.#c.busyWake();
     if (at === undefined) return;
-    this.#cancelExpiry = after(this.#c.clock, this.#until(at), () => {
-      this.#cancelExpiry = undefined;
+    this.#cancelBusy = after(this.#c.clock, this.#until(at), () => {
+      this.#cancelBusy = undefined;
       this.kick();
     });
   }

@@ -155,7 +155,7 @@ export class Dispatcher {
     const prefetch = reachability.reachable && options.ordering === 'none' ? options.concurrency * (options.batch ? 1 : PREFETCH) : 0;
     // A task of a higher priority came after these were taken ahead: they go back, and the take below chooses.
     const head = this.#buffer[0] && this.#c.index.get(Number(this.#buffer[0].unit[0]!.id));
-    if (head && this.#c.index.outranked(head, true)) for (const b of this.#buffer.splice(0)) await giveBack(this.#c, b.unit, b.lease);
+    if (head && this.#c.index.outranked(head, true, now)) for (const b of this.#buffer.splice(0)) await giveBack(this.#c, b.unit, b.lease);
     // Given back: those whose lease could end during their request, and those of a host that asked for a wait.
     if (this.#buffer.some((b) => this.#unfit(b))) {
       const unfit = this.#buffer.filter((b) => this.#unfit(b));
@@ -225,7 +225,7 @@ export class Dispatcher {
   #startAhead(b: Buffered): boolean {
     const { options, index } = this.#c;
     const first = index.get(Number(b.unit[0]!.id));
-    const ok = this.#active.size < options.concurrency && this.#goesOn(b.run) && !this.#unfit(b) && !(first && index.outranked(first));
+    const ok = this.#active.size < options.concurrency && this.#goesOn(b.run) && !this.#unfit(b) && !(first && index.outranked(first, false, options.clock.now()));
     if (ok) this.#start(b, b.run);
     return ok;
   }
@@ -234,7 +234,7 @@ export class Dispatcher {
   #yields(next: Entry): boolean {
     const { index, options } = this.#c;
     const pending = index.get(Number(next.id));
-    return this.#active.size >= options.concurrency && pending !== undefined && index.outranked(pending, true);
+    return this.#active.size >= options.concurrency && pending !== undefined && index.outranked(pending, true, options.clock.now());
   }
 
   /** Whether units of `run` may start without a fill: it is on, the network is there and this handle delivers. */

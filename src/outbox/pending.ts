@@ -231,8 +231,9 @@ export class PendingIndex {
     return out;
   }
 
-  /** True when a ready task (or lane head) would be taken before `pending`: by priority, then queue order (`priorityOnly`: by priority). */
-  outranked(pending: Pending, priorityOnly = false): boolean {
+  /** True when a ready task or lane head (its wait over by `now` too) goes before `pending`: by priority, then queue order (`priorityOnly`: by priority). */
+  outranked(pending: Pending, priorityOnly = false, now = this.#now): boolean {
+    this.#wakeUp(now);
     for (let top = this.#runnable.peek(); top; top = this.#runnable.peek()) {
       const live = top.state === 'ready' && this.#tasks.get(top.seq) === top && (top.lane === undefined || this.#lanes.head(this.#lanes.get(top.lane)!) === top);
       if (live) return top !== pending && (priorityOnly ? top.rank < pending.rank : this.#runnable.turn(top, pending) < 0);

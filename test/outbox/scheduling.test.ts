@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { pass, rig, until, type Rig } from './helpers.js';
+import { io, pass, rig, until, type Rig } from './helpers.js';
 import { batchKey } from '../../src/outbox/request.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
+import { systemClock } from '../../src/core/clock.js';
 
 let r: Rig;
 beforeEach(async () => {
@@ -55,6 +56,43 @@ describe("ordering: 'group' (the default)", () => {
     // next, and the rest of the group after it, in order.
     expect(paths()).toEqual([...ids.slice(0, 4).map((id) => `/${id}`), '/urgent', ...ids.slice(4).map((id) => `/${id}`)]);
     expect((await r.outbox.list()).length).toBe(0);
+  });
+
+  it("a task of higher priority whose retry delay ends while another group's chain holds the one slot: the chain yields to it", async () => {
+    await r.reopen({ concurrency: 1 });
+    r.server.plan('b', [{ status: 503 }]);
+    await r.outbox.enqueue({ url: '/b', id: 'b', group: 'b', priority: 'high' });
+    r.outbox.start();
+    await until(() => r.events('retry').length === 1);
+    const ids = Array.from({ length: 40 }, (_, n) => `a${n}`);
+    r.server.onHeaders = async (req) => {
+      // Its retry delay (500 ms) ends while the chain of 'a' (32 taken ahead) is under way.
+      if (req.url === '/a3') r.clock.advance(1_000);
+      await io(5);
+    };
+    await r.outbox.enqueueMany(ids.map((id) => ({ url: `/${id}`, group: 'a', priority: 'low' as const })));
+    await until(() => paths().filter((p) => p === '/b').length === 2 && r.events('sent').length === 41);
+    const again = paths().lastIndexOf('/b');
+    // The chain saw only tasks ready when it was taken, never one whose wait ended since: it went after all 32.
+    expect(again - paths().indexOf('/a3')).toBeLessThanOrEqual(4);
+    await r.outbox.stop();
+  });
+
+  it("a running outbox wakes for a wait that ends while a chain is under way, with slots free (the chain's answers kick nothing)", async () => {
+    // Real time: the wake is a timer, and every timer a fake clock's step fires (acks, leases) would kick the loop too.
+    await r.outbox.close();
+    await r.open({ retry: { initialDelayMs: 100 } }, systemClock as never);
+    r.server.plan('b', [{ status: 503 }]);
+    r.server.onHeaders = () => io(20);
+    // 'b' fails while the chain of 'a' is out: no answer but the chain's comes until it ends.
+    await r.outbox.enqueue({ url: '/b', id: 'b', group: 'b' });
+    await r.outbox.enqueueMany(Array.from({ length: 32 }, (_, n) => ({ url: `/a${n}`, group: 'a' })));
+    r.outbox.start();
+    await until(() => paths().filter((p) => p === '/b').length === 2, 20_000);
+    // Its delay (50 ms) ends two or three requests of 'a' in (20 ms each); it waited for all 32 before.
+    const [first, again] = [paths().indexOf('/b'), paths().lastIndexOf('/b')];
+    expect(again - first - 1).toBeLessThanOrEqual(16);
+    await r.outbox.stop();
   });
 
   it("says 'sent' while a long chain of a group is still under way, not at its end", async () => {
