@@ -14,9 +14,17 @@ const LONGEST_WAIT_MS = 8000;
  * them sent, and delivery goes on. Acked by the lease, never by id: once it ended (a clock stepped, a process
  * stopped), another handle may hold them with its request out, and the ack is refused. It stops then, when the lease
  * ends or is in doubt, when the tasks are no longer held here for it (taken back, removed), or when the outbox
- * closed. Its timer never keeps a process alive.
+ * closed. Its timer never keeps a process alive. `commit` is the ack (or, for a retry whose delay could not be stored,
+ * the release with that delay).
  */
-export function ackLater(c: Pick<DeliveryContext, 'options' | 'index' | 'kick'>, ids: readonly string[], lease: Lease<StoredTask>, landed: () => Promise<void>, waitMs = FIRST_WAIT_MS): void {
+export function ackLater(
+  c: Pick<DeliveryContext, 'options' | 'index' | 'kick'>,
+  ids: readonly string[],
+  lease: Lease<StoredTask>,
+  landed: () => Promise<void>,
+  waitMs = FIRST_WAIT_MS,
+  commit = () => lease.ack(ids),
+): void {
   const { clock } = c.options;
   if (clock.now() + waitMs >= lease.expiresAt) return;
   const timer = clock.setTimeout(() => {
@@ -25,11 +33,11 @@ export function ackLater(c: Pick<DeliveryContext, 'options' | 'index' | 'kick'>,
       return pending?.state === 'waiting' && pending.cause === 'lease';
     });
     if (!held || clock.now() >= lease.expiresAt || inDoubt(lease)) return;
-    lease.ack(ids).then(
+    commit().then(
       () => landed().then(() => c.kick()),
       (error: unknown) => {
         const code = (error as { code?: unknown } | null)?.code;
-        if (code !== 'ERR_CLOSED' && code !== 'ERR_LEASE_EXPIRED') ackLater(c, ids, lease, landed, Math.min(waitMs * 2, LONGEST_WAIT_MS));
+        if (code !== 'ERR_CLOSED' && code !== 'ERR_LEASE_EXPIRED') ackLater(c, ids, lease, landed, Math.min(waitMs * 2, LONGEST_WAIT_MS), commit);
       },
     );
   }, waitMs);

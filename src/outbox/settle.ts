@@ -1,4 +1,5 @@
 import type { Lease } from '../core/queue-types.js';
+import { ackLater } from './ack-later.js';
 import { retryTogether, tooLarge } from './batch-fit.js';
 import { isTimeout, type Deadline } from './deadline.js';
 import type { DeliveryContext, DeliveryRun, Entry, ToDead } from './delivery.js';
@@ -184,18 +185,38 @@ async function retry(
 ): Promise<void> {
   const { index } = c;
   const ids = ready.map((r) => r.entry.id);
-  await lease.release(ids, { delayMs });
+  // A delay the store could not record (a disk full for a moment) is told, and recorded again in the background while
+  // the lease holds them here: they (and their group) wait out the delay, not the lease (`timeoutMs` + 60 s).
+  const recorded = await lease.release(ids, { delayMs }).then(
+    () => true,
+    (error: unknown) => (c.emit('error', { error }), false),
+  );
   tally(run, 'retried', ready.length);
   const now = c.waitsFrom();
   if (c.options.batch) retryTogether(c.batchFit!, ready.map((r) => indexedAs(index, r.entry)), ids, timedOut);
+  // Told 'retry' once the delay is recorded: until then they are held as the lease holds them.
+  const unrecorded: (() => void)[] = [];
   for (const { entry, task } of ready) {
     const pending = indexedAs(index, entry);
     // Sent early by its host's success and failed again the same way: its host is there, the request is what fails,
     // and its backoff holds from then on, as a server's wait (else it goes again at every success there, a storm of
     // one request, and at every 'online'); in the other handles too, should one of them deliver next.
     const waitsOn = cause === 'network' && pending?.hurried ? 'server' : cause;
+    const told = () => {
+      const detail: RetryDetail = { task: publicTask(task), attempts: entry.attempts, delayMs, ...extra };
+      c.emit('retry', detail);
+      c.coordination.post({ type: 'retry', detail, cause: waitsOn, entry: entry.id });
+    };
+    if (pending) pending.last = extra;
+    if (!recorded) {
+      if (pending) index.wait(pending, lease.expiresAt, 'lease');
+      unrecorded.push(() => {
+        if (pending && index.get(pending.seq) === pending && pending.cause === 'lease') index.wait(pending, now + delayMs, waitsOn);
+        told();
+      });
+      continue;
+    }
     if (pending) {
-      pending.last = extra;
       index.wait(pending, now + delayMs, waitsOn);
       // Not for a flush that ended meanwhile (aborted): nothing would unpark it.
       if (run.parked && !run.over) {
@@ -203,9 +224,13 @@ async function retry(
         run.parked.add(pending);
       }
     }
-    const detail: RetryDetail = { task: publicTask(task), attempts: entry.attempts, delayMs, ...extra };
-    c.emit('retry', detail);
-    c.coordination.post({ type: 'retry', detail, cause: waitsOn, entry: entry.id });
+    told();
   }
   c.emit('change');
+  if (recorded) return;
+  const release = () => lease.release(ids, { delayMs: Math.max(0, now + delayMs - c.options.clock.now()) });
+  ackLater(c, ids, lease, async () => {
+    for (const tell of unrecorded) tell();
+    c.emit('change');
+  }, undefined, release);
 }
