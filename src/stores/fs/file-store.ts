@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, fdatasync as fdatasyncCallback, fsync as fsyncCallback, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
@@ -44,7 +44,8 @@ export interface FileStoreOptions {
   /**
    * How files are pressed to the medium. Replace it to see how the store meets a failing disk (an fsync error
    * makes the handle unusable: every later call rejects 'ERR_STORAGE' with that error as `cause`).
-   * @default `fsync` and `fdatasync` of `node:fs`
+   * Each returns a promise (`node:fs`'s callback functions themselves are refused).
+   * @default `fsync` and `fdatasync` of `node:fs`, as promises
    */
   readonly sync?: FileSync | undefined;
   /**
@@ -95,8 +96,9 @@ export class FileStore implements Store {
     // A lone surrogate is written as U+FFFD, so the directory made is not the one named; NUL ends a path in the kernel.
     if (typeof dir !== 'string' || dir === '' || dir.includes('\0') || LONE_SURROGATE.test(dir)) invalid('dir', 'a non-empty path of whole characters, without NUL', dir);
     check({ lockTimeoutMs, staleMs, create }, { lockTimeoutMs: integer(0, 2 ** 31), staleMs: integer(0, 2 ** 31), create: isBoolean });
-    if (typeof sync?.fsync !== 'function' || typeof sync.fdatasync !== 'function') {
-      invalid('sync', 'an object with fsync and fdatasync functions', sync);
+    // `node:fs`'s own take a callback: every open would fail on the first fsync, saying nothing of this option.
+    if (typeof sync?.fsync !== 'function' || typeof sync.fdatasync !== 'function' || [fsyncCallback, fdatasyncCallback].some((f) => f === (sync.fsync as unknown) || f === (sync.fdatasync as unknown))) {
+      invalid('sync', 'an object with fsync and fdatasync functions that return promises', sync);
     }
     checkMode(mode);
     this.dir = resolve(dir);
@@ -155,6 +157,7 @@ export class FileStore implements Store {
 
 function setupFailed(dir: string, error: unknown): SluiceError {
   // A part of the path is a file: the option is wrong, not the disk.
+  if (errno(error) === 'EEXIST') return new SluiceError('ERR_INVALID_OPTION', `Cannot set up the queue directory ${dir}: a file is there, not a directory. Choose another \`dir\` (or queue name, where that is the file).`, { cause: error });
   if (errno(error) === 'ENOTDIR') return new SluiceError('ERR_INVALID_OPTION', `Cannot set up the queue directory ${dir}: a part of its path is a file, not a directory. Choose another \`dir\` (or queue name, where that is the file).`, { cause: error });
   return fileError(error, dir, `Cannot set up the queue directory ${dir}.`);
 }

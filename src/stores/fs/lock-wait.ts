@@ -211,17 +211,21 @@ export class LockWait {
 
   #locked(lock: LockFile | undefined): SluiceError {
     const { holder } = lock ?? {};
-    const hidden = holder && holder !== 'unreadable' && liveness(holder) === 'hidden' ? ' in another pid namespace (another container)' : '';
+    const seen = holder && holder !== 'unreadable' ? liveness(holder) : undefined;
+    const hidden = seen === 'hidden' ? ' in another pid namespace (another container)' : '';
     const who =
       holder === 'unreadable'
         ? 'a lock file whose holder cannot be read'
         : holder
           ? `process ${holder.pid} on ${holder.host}${hidden}`
           : 'another process whose turn is pending';
-    return new SluiceError(
-      'ERR_LOCKED',
-      `The queue directory ${this.#dir} is locked by ${who}; waited ${this.#timeoutMs} ms (lockTimeoutMs). ` +
-        `If that process is hung, stop it; a dead process's lock is taken over at once.`,
-    );
+    // What the user can do: only a lock whose holder this host can see dead is taken over at once.
+    const advice =
+      seen === 'elsewhere'
+        ? `A lock of a process on another host is never taken over (whether it lives cannot be seen from here): if it is gone, remove ${this.#dir}/lock.`
+        : seen === 'hidden' || holder === 'unreadable'
+          ? `If that process is hung, stop it; such a lock is taken over once unchanged for staleMs.`
+          : `If that process is hung, stop it; a dead process's lock is taken over at once.`;
+    return new SluiceError('ERR_LOCKED', `The queue directory ${this.#dir} is locked by ${who}; waited ${this.#timeoutMs} ms (lockTimeoutMs). ${advice}`);
   }
 }

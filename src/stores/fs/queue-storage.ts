@@ -274,8 +274,9 @@ export class FileQueueStorage implements QueueStorage {
       result = await (guard ? this.#guarded(fn) : fn());
       kept = (keep ? keep(result) : how === 'kept') && !this.#failed;
     } finally {
-      // Released even by a handle that has just failed: the lock is never left to other processes' stale check.
-      await this.#translated(() => (kept ? this.#lock.keep() : this.#lock.release()));
+      // Released even by a handle that has just failed (not left to others' stale check). One refused (a read-only dir)
+      // undoes nothing: `fn`'s answer stands (an ack said failed was committed), and the lock goes at the next call.
+      await this.#translated(() => (kept ? this.#lock.keep() : this.#lock.release())).catch(() => undefined);
       if (asked !== undefined) timing.publish({ dir: this.#dir, waitMs: taken - asked, holdMs: performance.now() - taken } satisfies LockTiming);
     }
     return result;

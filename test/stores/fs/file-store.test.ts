@@ -1,5 +1,5 @@
 import { execSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, fdatasync, fsync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -40,6 +40,8 @@ describe('new FileStore()', () => {
     expect(() => new FileStore({ dir, staleMs: 1.5 })).toThrow(/staleMs/);
     // @ts-expect-error a sync without fdatasync
     expect(() => new FileStore({ dir, sync: { fsync: async () => undefined } })).toThrow(/`sync`/);
+    // node:fs's own, which take a callback: every open failed ERR_STORAGE on the first fsync, naming no option.
+    expect(() => new FileStore({ dir, sync: { fsync, fdatasync } as never })).toThrow(/`sync`.*return promises/);
     // A lone surrogate would be written as U+FFFD (another directory than the one named, and open never settled); NUL
     // ends a path in the kernel.
     expect(() => new FileStore({ dir: join(dir, 'x\ud800y') })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('`dir`') }));
@@ -99,6 +101,12 @@ describe('a dir that cannot be one', () => {
     writeFileSync(join(dir, 'afile'), 'x');
     const error = await new FileStore({ dir: join(dir, 'afile', 'sub') }).open('q').catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('a part of its path is a file') });
+  });
+
+  it('a file where the queue\'s directory goes: ERR_INVALID_OPTION saying so, not ERR_STORAGE with a raw EEXIST', async () => {
+    writeFileSync(join(dir, 'q'), 'x');
+    const error = await new FileStore({ dir }).open('q').catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('a file is there, not a directory') });
   });
 });
 
@@ -179,7 +187,10 @@ describe('the process lock', () => {
   it('a lock held by another host is never taken over', async () => {
     mkdirSync(join(dir, 'q'), { recursive: true });
     writeFileSync(join(dir, 'q', 'lock'), JSON.stringify({ pid: 1, host: 'elsewhere.example' }));
-    expect(await code(Queue.open({ name: 'q', store: new FileStore({ dir, lockTimeoutMs: 30 }) }))).toBe('ERR_LOCKED');
+    const error = await Queue.open({ name: 'q', store: new FileStore({ dir, lockTimeoutMs: 30 }) }).catch((e: unknown) => e);
+    // Its message says what to do: not that a dead process's lock is taken over (this one never is).
+    expect(error).toMatchObject({ code: 'ERR_LOCKED', message: expect.stringContaining(`never taken over`) });
+    expect((error as Error).message).toContain(`remove ${join(dir, 'q', 'lock')}`);
   });
 });
 
