@@ -191,11 +191,13 @@ export class RedisStore implements Store {
     // Everything is detached before the first await: a queue opened meanwhile gets new connections, never these.
     const closing = [this.#watches.close()];
     const client = this.#client;
+    // The app's own client stays connected, but keeps nothing of this store (a store made per job, never closed, left
+    // its listeners on it, each reading the server's settings again at every reconnection): a later open reads them.
+    this.#client = undefined;
+    this.#durability = undefined;
+    this.#unwatchSettings?.();
+    this.#unwatchSettings = undefined;
     if (client && client !== this.#o.client) {
-      this.#client = undefined;
-      this.#durability = undefined;
-      this.#unwatchSettings?.();
-      this.#unwatchSettings = undefined;
       // Not connected (a server that never answered): nothing to say goodbye to, and QUIT would wait out its time.
       if (client.status !== 'ready') client.disconnect();
       else closing.push(within(client.quit(), GOODBYE_MS, () => new Error('no answer to QUIT')).then(() => undefined, () => client.disconnect()));

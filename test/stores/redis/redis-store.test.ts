@@ -102,6 +102,32 @@ describeRedis('RedisStore', (server) => {
     }
   });
 
+  it("on the app's own client, a store whose queues are all closed leaves nothing on it (a store made per job, never closed)", async () => {
+    fresh();
+    const client = new Redis(server().url);
+    try {
+      const before = [client.listenerCount('ready'), client.listenerCount('refresh')];
+      for (let i = 0; i < 12; i++) {
+        const q = await Queue.open<string>({ name: 'job', store: new RedisStore({ client, prefix, onWarning: () => undefined }) });
+        await q.push('a');
+        await (await q.take(1))!.ack();
+        await q.close();
+      }
+      expect([client.listenerCount('ready'), client.listenerCount('refresh')]).toEqual(before);
+      // And a store's queue opened again after its last closed reads the settings again: 'strict' still knows them.
+      const again = new RedisStore({ client, prefix, onWarning: () => undefined });
+      stores.push(again);
+      for (let i = 0; i < 2; i++) {
+        const q = await Queue.open<string>({ name: 'job', store: again, durability: 'strict' });
+        await q.push('b');
+        await q.close();
+      }
+      expect(client.status).toBe('ready');
+    } finally {
+      client.disconnect();
+    }
+  });
+
   it('keeps every key of a queue under its hash tag, below the prefix', async () => {
     fresh();
     const q = await Queue.open<number>({ name: 'orders', store: store() });
