@@ -8,7 +8,7 @@ import { tellReplaced } from './damage-relay.js';
 import type { DeadRecord } from './dead-letters.js';
 import type { ToDead } from './delivery.js';
 import type { PendingTask } from './events.js';
-import { inOutboxWords, storedNothing } from './enqueue.js';
+import { inOutboxWords, mayHaveStored, storedNothing } from './enqueue.js';
 import { landed, type Stored } from './landed.js';
 import { evictions } from './limits.js';
 import { eachPage } from './pages.js';
@@ -166,7 +166,7 @@ export class PendingStore {
       // Some, not all: a partition's share (see `pushPlaced`). Taken out again, as the shares before it were: then none
       // was left stored after all, and the store's own refusal says so (bodies deleted), not the shares' (see `LEFT`).
       if (found.length > 0 && (await this.#withdrawLanded(found)) && LEFT.has(error as object)) throw inOutboxWords((error as Error).cause);
-      throw error;
+      throw mayHaveStored(error, tasks);
     }
     // Entries other handles committed just before these, in each partition they went to, are read first: the index
     // adds a lane's tasks in queue order. (One push per partition: the ids in each are consecutive.)

@@ -51,7 +51,8 @@ describe('an enqueue whose commit fails', () => {
     store.fail('commit', { storage: 'api', landed: true });
     // The enqueue's look fails, and so does the first pass of the background loop: it looks again after a while.
     store.fail('read', { storage: 'api', times: 2 });
-    await expect(r.outbox.enqueueMany(two)).rejects.toMatchObject({ code: 'ERR_STORAGE', message: expect.stringMatching(/commit failed/) });
+    // Named by their ids, generated ones too: enqueued again under them, the server sees one key should both go.
+    await expect(r.outbox.enqueueMany(two)).rejects.toMatchObject({ code: 'ERR_STORAGE', message: expect.stringMatching(/commit failed.*enqueue them again under the same ids \("a", "b"\)/s) });
     await vi.waitFor(() => expect(r.events('error')).toHaveLength(1));
     expect(r.server.received).toHaveLength(0);
     r.clock.advance(1_000);
