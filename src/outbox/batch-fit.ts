@@ -6,6 +6,9 @@ import { taskBytes, type StoredTask } from './task.js';
 
 type Entry = LeaseEntry<StoredTask>;
 
+/** Batches answered in time in a row after which batches made smaller by timeouts may be twice as large again. */
+const GROW_AFTER = 16;
+
 /** A task's size as `batch.maxBytes` counts it (the index keeps it; measuring a task means encoding it). */
 export function entryBytes(index: PendingIndex, entry: Entry): number {
   return index.get(Number(entry.id))?.bytes ?? taskBytes(entry.value);
@@ -15,13 +18,16 @@ export function entryBytes(index: PendingIndex, entry: Entry): number {
  * What a batch may hold on this handle: `batch`, with `maxBytes` lowered to half of a batch the server refused as too
  * large (413), the size of the halves it was sent again in, so that later batches are made to fit rather than each
  * refused and split in turn; and `maxItems` lowered to half of a batch that got no answer in time twice running (a
- * server slower than `timeoutMs` at that size would get it again for ever). A server's limits are not stored: a
- * restart learns them again.
+ * server slower than `timeoutMs` at that size would get it again for ever), then doubled again after `GROW_AFTER`
+ * batches answered in a row: an outage times out every batch, whatever its size, and must not leave batches of one
+ * after it. A server's limits are not stored: a restart learns them again.
  */
 export class BatchFit {
   readonly #options: Required<BatchOptions>;
   #learned = Infinity;
   #items = Infinity;
+  /** Batches answered in time since the last that was not, while `#items` is lowered. */
+  #answered = 0;
 
   constructor(options: Required<BatchOptions>) {
     this.#options = options;
@@ -45,6 +51,16 @@ export class BatchFit {
   /** A batch of `tasks` got no answer within the time limit twice running: later batches are at most half as large. */
   tooSlow(tasks: number): void {
     this.#items = Math.min(this.#items, Math.ceil(tasks / 2));
+    this.#answered = 0;
+  }
+
+  /** A batch got an answer in time (`answered`), or none: enough answers in a row, and batches may be twice as large. */
+  timed(answered: boolean): void {
+    if (this.#items === Infinity) return;
+    this.#answered = answered ? this.#answered + 1 : 0;
+    if (this.#answered < GROW_AFTER) return;
+    this.#answered = 0;
+    this.#items = this.#items * 2 >= this.#options.maxItems ? Infinity : this.#items * 2;
   }
 }
 
@@ -60,6 +76,7 @@ export function tooLarge(response: Response, tasks: number): boolean {
  * tasks expire). A blip then costs no batch its key.
  */
 export function retryTogether(fit: BatchFit, tasks: readonly (Pending | undefined)[], ids: readonly string[], timedOut: boolean): void {
+  if (timedOut) fit.timed(false);
   const again = ids.length > 1 && timedOut && tasks.every((p) => p?.batchTimedOut && sameIds(p.batchedWith, ids));
   if (again) fit.tooSlow(ids.length);
   for (const p of tasks) {

@@ -284,9 +284,8 @@ export class Deliverer {
     return this.#coordination.holdsOrAlone() ? this.#next() : undefined;
   }
 
-  /** When something may go next; not sending (told offline) or offline with requests out (`busy`), an expiry alone. */
+  /** When something may go next; not sending (told offline) or offline with requests out (`busy`), an expiry alone (buried offline too). */
   #next(busy = false): number | undefined {
-    // A task's expiry needs no network: it is buried then, offline or told so.
     const expiry = this.#dispatcher.sweep.next();
     if (!this.#reachability.allowed || (busy && !this.#reachability.reachable)) return expiry;
     const now = this.#c.options.clock.now();
@@ -295,6 +294,7 @@ export class Deliverer {
     const wake = held === undefined ? this.#c.index.nextWake() : Math.min(held, this.#c.index.nextWake() ?? held);
     const probeAt = now + this.#reachability.probeIn();
     const next = this.#reachability.reachable ? wake : Math.max(wake ?? probeAt, probeAt);
-    return next === undefined || (expiry !== undefined && expiry < next) ? expiry : next;
+    // Busy, a wait over already found no slot in the pass just made: an answer kicks the next, not a timer each second.
+    return next === undefined || (busy && next <= now) || (expiry !== undefined && expiry < next) ? expiry : next;
   }
 }

@@ -81,6 +81,8 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
   // Only a request no answer came for waits on the network (a success at its host ends that wait): one the server
   // answered (its 2xx body then broke off, or fetch could not parse the answer) waits its backoff, whatever succeeds.
   const unanswered = exchange.kind === 'error' && exchange.network;
+  // A batch request (of one task too: no host of its own) answered in time: batches made smaller grow back after enough.
+  if (exchange.kind === 'response' && a.host === undefined) c.batchFit?.timed(true);
   const judge = () =>
     ready.map(({ entry }, i) => {
       const verdict = verdictFor(outcome, views[i]!, options, { attempts: entry.attempts, createdAt: entry.value.createdAt, now });

@@ -112,6 +112,23 @@ describe('a batch the server answers too slowly (no answer within timeoutMs)', (
     });
   }
 
+  it('batches made smaller grow back, twice as large after 16 answered in a row: an outage that timed out every size leaves no batches of one', async () => {
+    await r.reopen({ batch: { url: '/batch', maxItems: 8 }, timeoutMs: 5_000 });
+    let down = true;
+    r.server.script(() => (down ? { hang: true } : undefined));
+    await r.outbox.enqueueMany(range(0, 8).map((n) => task(n, 'g')));
+    const sizes = (hung: boolean) => r.server.received.filter((x) => Boolean(x.fault.hang) === hung).map((x) => (JSON.parse(x.body.toString()) as unknown[]).length);
+    for (let i = 0; i < 12 && sizes(true).filter((size) => size === 1).length < 2; i++) await flushPast(5_000);
+    expect(sizes(true).slice(-2)).toEqual([1, 1]);
+    down = false;
+    await r.outbox.enqueueMany(range(8, 80).map((n) => task(n, 'g')));
+    for (let i = 0; i < 10 && (await r.outbox.size()) > 0; i++) await flushPast(5_000);
+    expect(await r.outbox.size()).toBe(0);
+    // Down to batches of one by the outage; then 2 after 16 answered, 4 after 16 more: in order, all.
+    expect(sizes(false)).toEqual([...Array(16).fill(1), ...Array(16).fill(2), ...Array(8).fill(4)]);
+    expect(r.events('sent')).toHaveLength(80);
+  });
+
   it('a batch that timed out once and was then answered keeps the handle\'s batch size', async () => {
     await r.reopen({ batch: { url: '/batch', maxItems: 8 }, timeoutMs: 5_000 });
     r.server.next({ hang: true });

@@ -95,6 +95,25 @@ describe("ordering: 'group' (the default)", () => {
     await r.outbox.stop();
   });
 
+  it('a wait that ends while every slot is busy sets no timer each second till one frees: the answer that frees it kicks', async () => {
+    await r.reopen({ concurrency: 1, timeoutMs: 30_000 });
+    r.server.script((req) => (req.path === '/hang' ? { hang: true } : undefined));
+    await r.outbox.enqueue({ url: '/hang', group: 'h' });
+    await r.outbox.enqueue({ url: '/later', group: 'l', notBefore: r.clock.now() + 2_000 });
+    r.outbox.start();
+    await until(() => r.server.received.length === 1);
+    const before = r.clock.fired;
+    for (let i = 0; i < 25; i++) {
+      r.clock.advance(1_000);
+      await io(10);
+    }
+    // Its notBefore's timer, and none after (it fired every second, 24 times).
+    expect(r.clock.fired - before).toBeLessThanOrEqual(3);
+    r.clock.advance(5_000);
+    await until(() => r.server.received.some((x) => x.path === '/later'));
+    await r.outbox.stop();
+  });
+
   it("says 'sent' while a long chain of a group is still under way, not at its end", async () => {
     await r.reopen({ concurrency: 1 });
     const ids = Array.from({ length: 30 }, (_, n) => `a${n}`);

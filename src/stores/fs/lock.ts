@@ -51,6 +51,8 @@ export class ProcessLock {
   #offered = false;
   /** Giving up a kept lock failed: the lock file is still this handle's, and the next `acquire` takes it as is. */
   #stuck = false;
+  /** The timer that gives a stuck lock up again (see `#releaseLater`). */
+  #unstick: ReturnType<typeof setTimeout> | undefined;
   /** Whether `acquire` says 'kept' of a lock kept (see `keep`), or 'taken' (a hold after a wait, see `release`). */
   #sayKept = true;
   /** The current hold began after a wait: its release is put off to the end of the task (see `release`). */
@@ -72,6 +74,7 @@ export class ProcessLock {
 
   /** Gives up a lock kept (see `keep`), and removes this handle's lock content file. */
   dispose(): void {
+    clearTimeout(this.#unstick);
     try {
       if (this.#kept) this.#giveUpKept();
       if (this.#stuck) {
@@ -149,8 +152,31 @@ export class ProcessLock {
       // `acquire` must take it as is, not wait on itself (and every other process with it) for good.
       this.#stuck = true;
       this.#sayKept = true;
+      this.#releaseLater();
       throw error;
     }
+  }
+
+  /**
+   * A lock stuck by a refused removal is given up again soon, by itself (then at most every few seconds, while refused):
+   * a handle that makes no call after must not keep every other process out (ERR_LOCKED) for as long as it idles.
+   */
+  #releaseLater(waitMs = 100): void {
+    clearTimeout(this.#unstick);
+    this.#unstick = setTimeout(() => {
+      this.#unstick = undefined;
+      // Taken again by a call meanwhile (which gives it up), or given up already.
+      if (!this.#stuck || this.#kept) return;
+      this.#stuck = false;
+      this.#waited = false;
+      try {
+        if (this.#withdrawn()) this.release();
+      } catch {
+        this.#stuck = true;
+        this.#releaseLater(Math.min(waitMs * 2, 5000));
+      }
+    }, waitMs);
+    this.#unstick.unref?.();
   }
 
   /**
@@ -181,8 +207,9 @@ export class ProcessLock {
       if (!this.#withdrawn()) return;
       this.release();
     } catch {
-      // The directory refuses the removal (read-only, say): still this handle's, given up by its next release.
+      // The directory refuses the removal (read-only, say): still this handle's, given up by its next call or soon.
       this.#stuck = true;
+      this.#releaseLater();
     }
   }
 

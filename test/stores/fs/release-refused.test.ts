@@ -38,3 +38,18 @@ it('an ack committed, then the lock file\'s removal refused: the ack resolves (i
   expect(await other.peek(10)).toEqual([4]);
   await Promise.all([q.close(), other.close()]);
 });
+
+it('…and the handle then idles, making no call: the lock is given up by itself soon after, others get in', async () => {
+  const q = await Queue.open<number>({ name: 'q', store: new FileStore({ dir }) });
+  await q.pushMany([1, 2, 3]);
+  const lease = (await q.take(3))!;
+  refusal.on = true;
+  await lease.ack();
+  // Refused a few times more, then the directory takes it again.
+  await new Promise((resolve) => setTimeout(resolve, 250));
+  refusal.on = false;
+  const other = await Queue.open<number>({ name: 'q', store: new FileStore({ dir, lockTimeoutMs: 3000 }) });
+  await other.push(4);
+  expect(await other.peek(10)).toEqual([4]);
+  await Promise.all([q.close(), other.close()]);
+});
