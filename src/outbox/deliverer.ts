@@ -190,7 +190,7 @@ export class Deliverer {
 
   /** Gives back those of `pending` this handle took ahead of their request: pending, not in flight (see `recall`). */
   recall(pending: readonly Pending[]): Promise<void> {
-    return recall(pending, (entries, lease) => putBack({ index: this.#c.index, coordination: this.#coordination, emit: this.#c.emit }, entries, lease));
+    return recall(pending, (entries, lease) => putBack({ index: this.#c.index, coordination: this.#coordination, emit: this.#c.emit, options: this.#c.options, kick: () => this.#loop.kick() }, entries, lease));
   }
 
   kick(): void {

@@ -86,7 +86,7 @@ export class Dispatcher {
       acks: this.#acks,
       kick: onChange,
       batchFit: context.options.batch && new BatchFit(context.options.batch),
-      giveBack: (entries, lease) => giveBack(this.#c, entries, lease),
+      giveBack: (entries, lease) => giveBack(this.#delivery, entries, lease),
       // Told offline (`setOnline(false)`), a chain sends nothing more: nothing at all is sent then; nor to a host held.
       yields: (next, run) => !this.#on(run) || !context.reachability.allowed || hostHeld(context, next) || this.#yields(next),
     };
@@ -95,7 +95,7 @@ export class Dispatcher {
       serial: context.serial,
       take: (lane, run) => this.#takeAhead(lane, run),
       start: (b) => this.#startAhead(b),
-      giveBack: (b) => giveBack(this.#c, b.unit, b.lease),
+      giveBack: (b) => giveBack(this.#delivery, b.unit, b.lease),
       error: (error) => context.emit('error', { error }),
     });
   }
@@ -155,12 +155,12 @@ export class Dispatcher {
     const prefetch = reachability.reachable && options.ordering === 'none' ? options.concurrency * (options.batch ? 1 : PREFETCH) : 0;
     // A task of a higher priority came after these were taken ahead: they go back, and the take below chooses.
     const head = this.#buffer[0] && this.#c.index.get(Number(this.#buffer[0].unit[0]!.id));
-    if (head && this.#c.index.outranked(head, true, now)) for (const b of this.#buffer.splice(0)) await giveBack(this.#c, b.unit, b.lease);
+    if (head && this.#c.index.outranked(head, true, now)) for (const b of this.#buffer.splice(0)) await giveBack(this.#delivery, b.unit, b.lease);
     // Given back: those whose lease could end during their request, and those of a host that asked for a wait.
     if (this.#buffer.some((b) => this.#unfit(b))) {
       const unfit = this.#buffer.filter((b) => this.#unfit(b));
       this.#buffer.splice(0, this.#buffer.length, ...this.#buffer.filter((b) => !unfit.includes(b)));
-      for (const b of unfit) await giveBack(this.#c, b.unit, b.lease);
+      for (const b of unfit) await giveBack(this.#delivery, b.unit, b.lease);
     }
     let started = this.#startBuffered(free, run);
     free -= started.slots;
@@ -182,7 +182,7 @@ export class Dispatcher {
 
   /** Puts buffered (taken, not started) units back in the queue, as if never taken. */
   async unbuffer(): Promise<void> {
-    for (const { unit, lease } of [...this.#buffer.splice(0), ...this.#ahead.drop()]) await giveBack(this.#c, unit, lease);
+    for (const { unit, lease } of [...this.#buffer.splice(0), ...this.#ahead.drop()]) await giveBack(this.#delivery, unit, lease);
   }
 
   /** With ordering, a lane is a chain of up to `CHAIN` tasks at a time (without batches). */

@@ -3,6 +3,7 @@ import type { Queue } from '../core/queue.js';
 import { entryBytes, type BatchFit } from './batch-fit.js';
 import { packBatches } from './batching.js';
 import { chainUnits } from './chains.js';
+import { ackLater } from './ack-later.js';
 import { holdUntilExpiry, type DeliveryRun, type Entry } from './delivery.js';
 import type { DispatcherContext } from './dispatcher.js';
 import type { ResolvedOutboxOptions } from './options.js';
@@ -118,7 +119,7 @@ export function giveBack(c: GiveBackContext, entries: Entry[], lease: Lease<Stor
   return putBack(c, unrecalled(entries, lease), lease);
 }
 
-type GiveBackContext = Pick<DispatcherContext, 'index' | 'coordination' | 'emit'>;
+type GiveBackContext = Pick<DispatcherContext, 'index' | 'coordination' | 'emit' | 'options'> & { readonly kick: () => void };
 
 /** `giveBack` of `entries` all, `recall`'s too. */
 export async function putBack(c: GiveBackContext, entries: Entry[], lease: Lease<StoredTask>): Promise<void> {
@@ -127,9 +128,17 @@ export async function putBack(c: GiveBackContext, entries: Entry[], lease: Lease
   try {
     await lease.release(ids, { untried: true });
   } catch (error) {
+    // Given back again in the background while the lease holds them here, as a failed ack is made again: a store that
+    // failed for a moment must not hold them (and their lane) until the lease ends, charged an attempt never made.
     c.emit('error', { error });
-    return holdUntilExpiry(c, ids, lease);
+    holdUntilExpiry(c, ids, lease);
+    return ackLater(c, ids, lease, async () => putBackDone(c, entries, ids), undefined, () => lease.release(ids, { untried: true }));
   }
+  putBackDone(c, entries, ids);
+}
+
+/** The index learns that `entries` went back untried: ready again, their attempt not counted. */
+function putBackDone(c: GiveBackContext, entries: Entry[], ids: string[]): void {
   // Another handle that tried to take them found them leased, and waits for the lease to end: not any more.
   c.coordination.post({ type: 'released', detail: { ids: entries.map((e) => e.value.id), entries: ids } });
   for (const e of entries) {

@@ -235,6 +235,22 @@ describe('a storage failure while an attempt settles', () => {
     return { arm };
   };
 
+  it('a chain whose give-back of the tasks it took ahead is refused gives them back again in the background: they go on, charged no attempt', async () => {
+    const { store, arm } = failingCommit('api');
+    await r.reopen({ store, ordering: 'fifo', concurrency: 1 });
+    const ids = ['t0', 't1', 't2', 't3'];
+    r.server.plan('t0', [{ status: 503 }]);
+    // The head's 503 is recorded (a release with its delay); the next commit, the chain giving back the rest, fails.
+    r.server.onHeaders = (req) => void (req.headers['idempotency-key'] === 't0' && r.server.received.length === 0 && arm(1, 1));
+    await r.outbox.enqueueMany(ids.map((id) => ({ url: '/x', id })));
+    await r.outbox.flush();
+    expect(r.events('error')).toHaveLength(1);
+    // Given back half a second later; the head's delay (500 ms) over: all go, each with the requests made for it.
+    await pass(r.clock, 2_000);
+    expect(await r.outbox.flush()).toMatchObject({ sent: 4, remaining: 0 });
+    expect(r.events('sent').map((e) => [e.task.id, e.attempts])).toEqual([['t0', 2], ['t1', 1], ['t2', 1], ['t3', 1]]);
+  });
+
   it("says so in an 'error' event, records the retry's delay again in the background, and the task goes after that delay, not its lease (timeoutMs + 60 s)", async () => {
     const failing = await failOnce();
     r.server.next({ status: 503, delayMs: 100 });

@@ -93,19 +93,20 @@ declare module 'vitest' {
 
 /**
  * A MemoryStore whose next `times` commits to the queue `name` fail ('the disk is gone') once `arm` was called: the
- * next one by default, every one with Infinity, none again with 0.
+ * next one by default, every one with Infinity, none again with 0; with `after`, those after the next `after`.
  */
-export function failingCommit(name: string): { store: MemoryStore; arm: (times?: number) => void } {
+export function failingCommit(name: string): { store: MemoryStore; arm: (times?: number, after?: number) => void } {
   let left = 0;
+  let passing = 0;
   const store = new MemoryStore();
   const open = store.open.bind(store);
   store.open = async (opened) => {
     const storage = await open(opened);
     const commit = storage.commit.bind(storage);
-    if (opened === name) storage.commit = (token, batch) => (left > 0 ? (left--, Promise.reject(new Error('the disk is gone'))) : commit(token, batch));
+    if (opened === name) storage.commit = (token, batch) => (passing > 0 ? (passing--, commit(token, batch)) : left > 0 ? (left--, Promise.reject(new Error('the disk is gone'))) : commit(token, batch));
     return storage;
   };
-  return { store, arm: (times = 1) => (left = times) };
+  return { store, arm: (times = 1, after = 0) => ((left = times), (passing = after)) };
 }
 
 /** Runs `fn` with no BroadcastChannel: handles hear nothing of each other, as processes do. */

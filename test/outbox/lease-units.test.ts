@@ -62,7 +62,7 @@ describe('leaseUnits()', () => {
       batchFit: undefined,
       giveBack: async (entries, lease) => {
         given.push(...entries.map((e) => e.value.id));
-        await giveBack({ index, coordination: { post: () => undefined } as never, emit: () => undefined }, entries, lease);
+        await giveBack({ index, coordination: { post: () => undefined } as never, emit: () => undefined, options: resolveOutboxOptions({ name: 'q', ordering: 'none' }), kick: () => undefined }, entries, lease);
       },
       buried: async () => new Set(),
     };
