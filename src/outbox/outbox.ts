@@ -260,7 +260,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     return this.#removal.remove(taskIds(ids));
   }
 
-  /** Stops, waits for requests in flight, and closes. Later calls reject 'ERR_CLOSED'. */
+  /** Stops, waits for requests in flight, and closes (leases the store refused to release: an 'error'). Later calls reject 'ERR_CLOSED'. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#bodies.close();
@@ -271,7 +271,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       await this.#serial(() => undefined);
       this.#unload?.close();
       this.#deliverer.close();
-      await Promise.allSettled([this.#queue.close(), this.#deadQueue.close()]);
+      for (const r of await Promise.allSettled([this.#queue.close(), this.#deadQueue.close()])) if (r.status === 'rejected') this.#tellError(r.reason);
     })();
     return this.#closing;
   }

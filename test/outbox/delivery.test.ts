@@ -235,6 +235,21 @@ describe('a storage failure while an attempt settles', () => {
     return { arm };
   };
 
+  it("a close that cannot release the leases it holds (the store refusing) says so in an 'error' event (it said nothing)", async () => {
+    const failing = await failOnce();
+    r.server.next({ status: 503, delayMs: 100 });
+    await r.outbox.enqueue({ url: '/x' });
+    const flushing = r.outbox.flush();
+    await r.server.waitFor(1);
+    failing.arm(Infinity);
+    await flushing;
+    expect(r.events('error')).toHaveLength(1);
+    const errors = r.events('error');
+    await r.outbox.close();
+    expect(errors).toHaveLength(2);
+    failing.arm(0);
+  });
+
   it('a chain whose give-back of the tasks it took ahead is refused gives them back again in the background: they go on, charged no attempt', async () => {
     const { store, arm } = failingCommit('api');
     await r.reopen({ store, ordering: 'fifo', concurrency: 1 });
