@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { expect, it } from 'vitest';
+import { expect, it, vi } from 'vitest';
 import { Queue } from '../../../src/index.js';
 import { RedisStore } from '../../../src/redis.js';
 import { describeRedis } from '../../support/redis-suite.js';
@@ -164,7 +164,7 @@ describeRedis('RedisStore: the list of segments lost alone, then a new segment w
       await expect(q.stats()).rejects.toMatchObject({ code: 'ERR_CORRUPT' });
       // It resolved 0: a health check polling it saw an empty queue while 3 items were lost.
       await expect(q.size()).rejects.toMatchObject({ code: 'ERR_CORRUPT' });
-      expect(corrupt).toMatchObject([{ reason: 'missing', lost: ['0', '1', '2'] }]);
+      await vi.waitFor(() => expect(corrupt).toMatchObject([{ reason: 'missing', lost: ['0', '1', '2'] }]));
       await q.close();
     } finally {
       admin.disconnect();
