@@ -67,8 +67,9 @@ export function inOutboxWords(error: unknown): unknown {
  * Redis paused then does): it names their ids, generated ones too, so that they can be enqueued again under them.
  */
 export function mayHaveStored(error: unknown, tasks: readonly StoredTask[]): unknown {
-  if (!(error instanceof SluiceError)) return error;
+  // ERR_STORAGE, a commit whose outcome is unknown, leaves the doubt; any other code goes on as it is.
+  if (!(error instanceof SluiceError) || error.code !== 'ERR_STORAGE') return error;
   const ids = tasks.map((task) => JSON.stringify(task.id));
   const named = ids.length > 10 ? `${ids.slice(0, 10).join(', ')} and ${ids.length - 10} more` : ids.join(', ');
-  return new SluiceError(error.code, `${error.message} The tasks may have been stored all the same, and are then delivered: to be sure, enqueue them again under the same ids (${named}); the server sees one Idempotency-Key should both go.`, { cause: error });
+  return new SluiceError('ERR_STORAGE', `${error.message} The tasks may have been stored all the same, and are then delivered: to be sure, enqueue them again under the same ids (${named}); the server sees one Idempotency-Key should both go.`, { cause: error });
 }
