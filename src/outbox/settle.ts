@@ -128,10 +128,13 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
     const judgedRetry = to.retry[0] !== undefined || to.dead.some(({ verdict }) => verdict.kind === 'dead' && verdict.reason !== 'status' && verdict.reason !== 'network');
     const asked = a.host === undefined || outcome instanceof Error || !judgedRetry ? undefined : parseRetryAfter(outcome.headers.get('retry-after'), now, outcome.headers.get('date'));
     if (asked) c.reachability.holds.hold(a.host!, Math.min(asked, options.retry.maxAgeMs));
+    const timedOut = outcome instanceof Error && isTimeout(outcome);
+    // A batch that timed out again, all its tasks dead at their limits (`maxAttempts: 2`): later batches learn from it.
+    if (options.batch && timedOut && !to.retry[0]) retryTogether(c.batchFit!, ready.map((r) => indexedAs(c.index, r.entry)), ready.map((r) => r.entry.id), true);
     await c.toDead(to.dead.map(({ entry, verdict }) => ({ entry, reason: (verdict as Extract<Verdict, { kind: 'dead' }>).reason, ...extra })), a.lease, a.run);
     const retrying = to.retry;
     if (!retrying[0]) return true;
-    await retry(c, retrying, retrying[0]!.verdict as Extract<Verdict, { kind: 'retry' }>, extra, a, outcome instanceof Error && isTimeout(outcome));
+    await retry(c, retrying, retrying[0]!.verdict as Extract<Verdict, { kind: 'retry' }>, extra, a, timedOut);
     return false;
   } finally {
     if (!(outcome instanceof Error)) await discard(outcome, a.deadline);

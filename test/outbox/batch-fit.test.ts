@@ -129,6 +129,18 @@ describe('a batch the server answers too slowly (no answer within timeoutMs)', (
     expect(r.events('sent')).toHaveLength(80);
   });
 
+  it('with maxAttempts 2, a batch whose tasks die at its second timeout still makes later batches smaller', async () => {
+    await r.reopen({ batch: { url: '/batch', maxItems: 8 }, timeoutMs: 5_000, retry: { maxAttempts: 2 } });
+    r.server.script((req) => ((JSON.parse(req.body.toString()) as unknown[]).length > 2 ? { hang: true } : undefined));
+    for (let n = 0; n < 32 && r.server.received.every((x) => x.fault.hang); n += 8) {
+      await r.outbox.enqueueMany(range(n, n + 8).map((i) => task(i)));
+      for (let i = 0; i < 4 && (await r.outbox.size()) > 0; i++) await flushPast(5_000);
+    }
+    // 8 twice (dead), 4 twice (dead), then batches of 2 answered: before, every batch stayed 8, every task dead.
+    expect(batches().map((b) => b.length).slice(0, 4)).toEqual([8, 8, 4, 4]);
+    expect(r.server.received.some((x) => !x.fault.hang)).toBe(true);
+  });
+
   it('a batch that timed out once and was then answered keeps the handle\'s batch size', async () => {
     await r.reopen({ batch: { url: '/batch', maxItems: 8 }, timeoutMs: 5_000 });
     r.server.next({ hang: true });
