@@ -12,6 +12,8 @@ export default {
   files: ['test/browser/**/*.test.ts'],
   nodeResolve: true,
   concurrency: 1,
+  // Chosen by test/browser/run.mjs, one free port per engine (see `freePort` there).
+  ...(process.env.SLUICE_WTR_PORT && { port: Number(process.env.SLUICE_WTR_PORT) }),
   plugins: [esbuildPlugin({ ts: true, target: 'es2022' })],
   browsers: engines.map(launcherFor),
   reporters: [defaultReporter(), ...(process.env.SLUICE_WTR_COUNTS ? [countReporter(process.env.SLUICE_WTR_COUNTS)] : [])],
