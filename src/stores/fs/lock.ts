@@ -77,11 +77,7 @@ export class ProcessLock {
     clearTimeout(this.#unstick);
     try {
       if (this.#kept) this.#giveUpKept();
-      if (this.#stuck) {
-        this.#stuck = false;
-        this.#waited = false;
-        if (this.#withdrawn()) this.release();
-      }
+      if (this.#stuck) this.#giveUpStuck();
     } finally {
       // Also when the lock could not be given up: a lock left linked to a content file that stays is known as
       // abandoned to this process's later handles (see LockFiles).
@@ -157,6 +153,13 @@ export class ProcessLock {
     }
   }
 
+  /** Gives up a lock stuck by a refused removal (see `#stuck`); throws, stuck again, should the removal be refused. */
+  #giveUpStuck(): void {
+    this.#stuck = false;
+    this.#waited = false;
+    if (this.#withdrawn()) this.release();
+  }
+
   /**
    * A lock stuck by a refused removal is given up again soon, by itself (then at most every few seconds, while refused):
    * a handle that makes no call after must not keep every other process out (ERR_LOCKED) for as long as it idles.
@@ -167,10 +170,8 @@ export class ProcessLock {
       this.#unstick = undefined;
       // Taken again by a call meanwhile (which gives it up), or given up already.
       if (!this.#stuck || this.#kept) return;
-      this.#stuck = false;
-      this.#waited = false;
       try {
-        if (this.#withdrawn()) this.release();
+        this.#giveUpStuck();
       } catch {
         this.#stuck = true;
         this.#releaseLater(Math.min(waitMs * 2, 5000));
