@@ -158,19 +158,19 @@ function refuseCollections(key: string, value: unknown): unknown {
     const what = value instanceof Map ? 'a Map' : 'a Set';
     throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\` to be JSON-able: ${what}${key ? ` at "${key}"` : ''} would be sent as {}; convert it (Object.fromEntries(map), [...set]).`);
   }
-  // What JSON writes as {} whatever it holds (an error's message, a pattern, a promise's value, a file's bytes): lost
-  // without a word. Bytes in an object are sent as {"0":…} or {}: the server was surely meant to get them otherwise.
-  const lossy = value instanceof Error || value instanceof RegExp || value instanceof Promise || value instanceof WeakMap || value instanceof WeakSet;
-  const bytes = value instanceof ArrayBuffer || ArrayBuffer.isView(value) || LOSSY.some((name) => isA(value, name));
-  if (lossy || bytes) {
-    const what = Object.prototype.toString.call(value).slice(8, -1);
-    throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\` to be JSON-able: ${what}${key ? ` at "${key}"` : ''} would be sent as ${bytes ? 'an object of numbered bytes, or {}: encode it (base64, or send it as the body itself)' : '{}'}.`);
-  }
-  return value;
+  // JSON writes what it knows (plain objects, arrays, boxed primitives) and what says how itself (toJSON, applied
+  // before this); anything else, whatever it holds, as its own enumerable fields only: an error's message, a
+  // pattern, a file's bytes, a <form>'s inputs, an Event's detail are lost without a word. Told by the tag, which
+  // holds across realms (an iframe's objects) and for every platform class, not by a list of constructors.
+  const what = typeof value === 'object' && value !== null ? Object.prototype.toString.call(value).slice(8, -1) : 'Object';
+  if (JSON_WRITES.has(what)) return value;
+  const bytes = value instanceof ArrayBuffer || ArrayBuffer.isView(value) || isA(value, 'Blob') || isA(value, 'SharedArrayBuffer');
+  const form = what === 'HTMLFormElement' ? ': send new FormData(form)' : '';
+  throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\` to be JSON-able: ${what}${key ? ` at "${key}"` : ''} would be sent as ${bytes ? 'an object of numbered bytes, or {}: encode it (base64, or send it as the body itself)' : `{} or its own fields only${form || ' (give it a toJSON, or send a plain object)'}`}.`);
 }
 
-/** Platform classes that JSON writes as {} (a Blob's bytes, a form's fields, a stream). */
-const LOSSY = ['Blob', 'FormData', 'URLSearchParams', 'ReadableStream', 'Headers', 'SharedArrayBuffer'] as const;
+/** The tags of what JSON.stringify writes whole; any other object (a platform object, a Promise...) loses what it holds. */
+const JSON_WRITES = new Set(['Object', 'Array', 'Number', 'String', 'Boolean', 'Arguments']);
 
 /** A Node Readable read from already (its bytes went elsewhere), ended or destroyed: what is left is not the body. */
 function refuseSpent(body: object): void {

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryStore, Outbox } from '../../src/index.js';
 import { junk as anyJunk, opensOrRefuses, outcome, RUNS, typed } from '../support/bad-input.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { normaliseTask } from '../../src/outbox/task.js';
 
 // Values of every type, and near misses of URLs.
 const junk = anyJunk(' ', 'x', '/x', 'http://', 'ftp://x.test/', 'https://x.test/a', ['']);
@@ -237,6 +238,30 @@ describe('inputs fetch or JSON would turn into something else', () => {
     // A Node Buffer says how it goes in JSON itself (toJSON): sent as it says.
     await outbox.enqueue({ url: '/t', body: { file: Buffer.from('hi') } });
     expect(await outbox.size()).toBe(1);
+    await outbox.close();
+  });
+
+  it('a platform object in a JSON body (an Event, a signal, a WeakRef, an iterator) is refused, not sent as its own fields only', async () => {
+    const outbox = await open();
+    // An Event's detail, a signal's state, what a WeakRef or an iterator holds: JSON writes `{"isTrusted":false}` or `{}`.
+    const values = [new CustomEvent('x', { detail: { a: 1 } }), new AbortController().signal, new WeakRef({}), [1, 2].values(), Math];
+    for (const value of values) {
+      await expect(outbox.enqueue({ url: '/t', body: { order: value } })).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: expect.stringContaining('at "order" would be sent as {} or its own fields only') });
+      await expect(outbox.enqueue({ url: '/t', body: value as never })).rejects.toMatchObject({ code: 'ERR_INVALID_TASK' });
+    }
+    // What says how it goes in JSON (toJSON), boxed primitives, arguments and the app's own classes go as JSON writes them.
+    class Money {
+      amount = 5;
+    }
+    const tagged = { [Symbol.toStringTag]: 'Price', toJSON: () => ({ cents: 500 }) };
+    const args = (function (..._: number[]) {
+      // eslint-disable-next-line prefer-rest-params
+      return arguments;
+    })(1, 2);
+    const body = { at: new URL('http://a.test/x'), n: Object(1), s: Object('x'), b: Object(true), args, money: new Money(), tagged };
+    expect(normaliseTask({ url: 'http://a.test', body }, undefined, Date.now()).body).toEqual({
+      json: { at: 'http://a.test/x', n: 1, s: 'x', b: true, args: { 0: 1, 1: 2 }, money: { amount: 5 }, tagged: { cents: 500 } },
+    });
     await outbox.close();
   });
 
