@@ -43,13 +43,15 @@ export function bodiesOf(tasks: readonly StoredTask[]): string[] {
 }
 
 /**
- * True when a failed push surely stored nothing: refused before or by the store's commit as too large, not
- * serialisable or over quota. After any other failure (a connection lost mid-commit) the push may have landed, so
- * the bodies stay, for the task to find, or for a later open's sweep when it did not land.
+ * True when a failed push surely left nothing stored: refused before or by the store's commit as too large, not
+ * serialisable or over quota, or made on a queue whose storage was deleted under it (ERR_NOT_FOUND: another tab
+ * deleted the database), where nothing is left to name its bodies. After any other failure (a connection lost
+ * mid-commit) the push may have landed, so the bodies stay, for the task to find, or for a later open's sweep when it
+ * did not land.
  */
 export function storedNothing(error: unknown): boolean {
   const code = (error as Partial<SluiceError> | null)?.code;
-  return code === 'ERR_QUOTA_EXCEEDED' || code === 'ERR_ITEM_TOO_LARGE' || code === 'ERR_NOT_SERIALIZABLE' || code === 'ERR_INVALID_TASK';
+  return code === 'ERR_QUOTA_EXCEEDED' || code === 'ERR_ITEM_TOO_LARGE' || code === 'ERR_NOT_SERIALIZABLE' || code === 'ERR_INVALID_TASK' || code === 'ERR_NOT_FOUND';
 }
 
 /** A queue's refusal of a task too large to store, in an outbox's words (it has no `maxItemBytes` to raise). */
