@@ -67,7 +67,7 @@ export class IndexedDbBlobs implements BlobStorage {
   read(key: string, start: number, end: number): Promise<Uint8Array> {
     if (end <= start) return Promise.resolve(new Uint8Array(0));
     return this.#run(`Cannot read the blob ${key} of queue "${this.#queue}".`, async (db) => {
-      const tx = db.transaction('chunks', 'readonly');
+      const tx = readOnly(db);
       const { store } = tx;
       // The chunk that holds `start` begins at or before it: the last offset up to `start`, then every one before `end`.
       const before = await store.openKeyCursor(this.#range(key, 0, start + 1), 'prev');
@@ -93,7 +93,7 @@ export class IndexedDbBlobs implements BlobStorage {
 
   keys(): Promise<string[]> {
     return this.#run(`Cannot list the blobs of queue "${this.#queue}".`, async (db) => {
-      const tx = db.transaction('chunks', 'readonly');
+      const tx = readOnly(db);
       const reading = tx.store.getAllKeys(IDBKeyRange.bound([this.#queue], [this.#queue, []]));
       settle(tx);
       const all = await reading;
@@ -115,4 +115,15 @@ export class IndexedDbBlobs implements BlobStorage {
   #range(key: string, from: number, to: number): IDBKeyRange {
     return IDBKeyRange.bound([this.#queue, key, from], [this.#queue, key, to], false, true);
   }
+}
+
+/**
+ * A read's transaction. Its `done`, which idb makes for every transaction, is never awaited (the requests' answers
+ * are): a transaction the browser aborts (site data cleared) would leave it rejected unhandled, an error the app's
+ * tracker reports that is no SluiceError and that no caller can catch.
+ */
+function readOnly(db: IDBPDatabase<BlobsDB>) {
+  const tx = db.transaction('chunks', 'readonly');
+  tx.done.catch(() => undefined);
+  return tx;
 }

@@ -51,3 +51,33 @@ describe('another tab deleting the blob database alone', () => {
     await storage.close();
   });
 });
+
+describe('the browser aborting a blob transaction (site data cleared)', () => {
+  it('rejects a read or a listing with a SluiceError, leaving no rejection unhandled behind it', async () => {
+    const factory = new IDBFactory();
+    const storage = await new IndexedDbStore({ indexedDB: factory }).open('q');
+    const blobs = storage.blobs!;
+    await blobs.write('k', 0, bytes(1, 2, 3), 'relaxed');
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    // What Chromium does to every transaction open when site data is cleared: aborts it under its requests.
+    const transaction = IDBDatabase.prototype.transaction;
+    IDBDatabase.prototype.transaction = function (this: IDBDatabase, ...args: Parameters<typeof transaction>) {
+      const tx = transaction.apply(this, args);
+      tx.commit = () => undefined;
+      queueMicrotask(() => tx.abort());
+      return tx;
+    } as typeof transaction;
+    try {
+      await expect(blobs.read('k', 0, 3)).rejects.toMatchObject({ code: 'ERR_STORAGE' });
+      await expect(blobs.keys()).rejects.toMatchObject({ code: 'ERR_STORAGE' });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      IDBDatabase.prototype.transaction = transaction;
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+    await storage.close();
+  });
+});
