@@ -133,9 +133,9 @@ export class Deliverer {
     return this.#aside;
   }
 
-  /** True when this handle may send unasked (it holds the delivery lock, or there is none). */
-  get deliversAlone(): boolean {
-    return this.#coordination.holdsOrAlone();
+  /** Whether to send as the page hides: not told offline (setOnline, the platform) and delivering alone (see `UnloadContext`). */
+  get sendsOnHide(): boolean {
+    return this.#reachability.allowed && !this.#reachability.hintsOffline && this.#coordination.holdsOrAlone();
   }
 
   setOnline(online: boolean): void {

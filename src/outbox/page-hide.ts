@@ -35,7 +35,11 @@ export interface UnloadContext {
   readonly options: ResolvedOutboxOptions;
   readonly index: PendingIndex;
   readonly transport: () => Transport;
-  /** Whether this handle would deliver now: the network is there, and no other tab or worker delivers. */
+  /**
+   * Whether this handle sends as the page hides: not told offline (by `setOnline` or the platform), and no other tab
+   * or worker delivers. A failed send is no reason: Firefox and Safari fail the requests out as the page leaves, just
+   * before 'pagehide', and a keepalive request that fails costs nothing (its task stays stored).
+   */
   readonly delivers: () => boolean;
 }
 

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Outbox } from '../../src/outbox/outbox.js';
 import type { OutboxOptions } from '../../src/outbox/options.js';
 import { rig, type Rig } from './helpers.js';
@@ -27,6 +27,30 @@ describe('unloadFlush', () => {
     expect(r.server.received.map((x) => x.key).sort()).toEqual([...ids].sort());
     // Nothing can be acked while the page goes away: the next session sends them again, with the same keys.
     expect(await r.outbox.size()).toBe(2);
+  });
+
+  it("still sends after the page's leaving failed the request out (Firefox and Safari abort it just before 'pagehide')", async () => {
+    const sent: string[] = [];
+    let leave!: () => void;
+    const fetch: typeof globalThis.fetch = (input, init) => {
+      const path = new URL(String(input)).pathname;
+      sent.push(`${path}${init?.keepalive ? ' keepalive' : ''}`);
+      if (path !== '/out') return Promise.resolve(new Response('ok'));
+      return new Promise((_, reject) => (leave = () => reject(new TypeError('NetworkError when attempting to fetch resource.'))));
+    };
+    await r.reopen({ ordering: 'none', concurrency: 1, page, fetch });
+    await r.outbox.enqueue({ url: '/out' });
+    r.outbox.start();
+    await vi.waitFor(() => expect(sent).toEqual(['/out']));
+    await r.outbox.enqueueMany([{ url: '/b' }, { url: '/c' }]);
+    leave();
+    await vi.waitFor(() => expect(r.outbox.online).toBe(false));
+    page.dispatchEvent(new Event('pagehide'));
+    expect(sent).toEqual(['/out', '/b keepalive', '/c keepalive']);
+    // Told offline (by setOnline, or the platform's own 'offline'), it sends nothing.
+    r.outbox.setOnline(false);
+    page.dispatchEvent(new Event('pagehide'));
+    expect(sent).toHaveLength(3);
   });
 
   it('sends nothing on pagehide with ordering, where older stored tasks must go first', async () => {
