@@ -388,6 +388,20 @@ describe('sluice drain of an outbox whose bodies are kept beside its tasks', () 
     expect(lines.filter((line) => line.includes('body unreadable: Its body, stored beside it, is no longer all in the store.'))).toHaveLength(1);
     expect(blobFiles('api')).toEqual([kept]);
   });
+  it('drains on past an item whose body reference is no stored body (a plain queue named as an outbox), saying so on its line', async () => {
+    const q = await Queue.open<object>({ name: 'notes', store: store() });
+    await q.pushMany([{ job: 'a' }, { job: 'b', body: { blob: { key: '../b', size: 1, crc: 0 } } }, { job: 'c' }]);
+    await q.close();
+    const dead = await Queue.open<object>({ name: 'notes.dead', store: store() });
+    await dead.close();
+    expect(await run('drain', 'notes')).toBe(0);
+    const lines = out.filter((line) => /^\d+ {2}/.test(line));
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toContain('body unreadable: ');
+    const again = await Queue.open<object>({ name: 'notes', store: store() });
+    expect(await again.size()).toBe(0);
+    await again.close();
+  });
 });
 
 describe('sluice dead, with the app\'s options', () => {

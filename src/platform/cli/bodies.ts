@@ -1,5 +1,6 @@
 import { QueueBlobs } from '../../core/blobs.js';
 import { systemClock } from '../../core/clock.js';
+import { SluiceError } from '../../core/errors.js';
 import type { Queue } from '../../core/queue.js';
 import type { QueueStorage } from '../../core/store.js';
 import { BodyStore } from '../../outbox/body-store.js';
@@ -42,7 +43,10 @@ export class DrainedBodies {
   async fieldsOf(value: unknown): Promise<BodyFields> {
     const ref = this.#ref(value);
     if (!ref) return {};
-    const opened = await this.#bodies.open(ref, undefined);
+    // A reference no body store would write (a plain queue's item, named as an outbox's) is said on its line too;
+    // a store that fails stops the drain before its ack, as any failure does.
+    const invalid = (error: unknown) => error instanceof SluiceError && error.code === 'ERR_INVALID_OPTION';
+    const opened = await this.#bodies.open(ref, undefined).catch((error: unknown) => (invalid(error) ? (error as Error).message : Promise.reject(error)));
     if (typeof opened === 'string') return { bodyError: opened };
     return { body: Buffer.from(await (opened.body as Blob).arrayBuffer()).toString('base64') };
   }
