@@ -119,7 +119,8 @@ export class CommitView {
    */
   wakeAfter(now: number): number {
     const { holds } = this.state;
-    holds.expire(now);
+    // One that ended since the take read its clock: ended here now, it would wake nothing, so look again at once.
+    if (holds.nextEnd() <= now) return now;
     const { isGone, owner, tellsGone } = this.#storage;
     if (isGone && !tellsGone) for (const other of holds.owners()) if (other !== owner) return Math.min(holds.nextEnd(), now + GONE_RECHECK_MS);
     return holds.nextEnd();

@@ -52,7 +52,7 @@ export async function* leases<T>(c: IterationContext<T>, max: number, leaseMs: n
       const now = c.clock.now();
       const ends = c.nextEnd(now) - now;
       // A hold's end is a wall time, looked at again at least once a minute; with none held, a push or a commit wakes it.
-      const holdEnds = ends > 0 && ends < Infinity ? Math.min(ends, WALL_RECHECK_MS) : Infinity;
+      const holdEnds = ends < Infinity ? Math.max(0, Math.min(ends, WALL_RECHECK_MS)) : Infinity;
       waiting.until(Math.min(c.pollMs, holdEnds));
       await waiting.promise;
     }

@@ -10,6 +10,34 @@ const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
 const withinASecond = (promise: Promise<unknown>) => Promise.race([promise, new Promise((resolve) => setTimeout(resolve, 1000, 'still waiting'))]);
 
 describe('Queue.iterate()', () => {
+  it("takes an item whose lease ended while its take was out (the wall clock moved on between the take's reading and the wait's)", async () => {
+    // A wall clock that moves a millisecond at each reading, as a real one moves during a take's work.
+    const clock = new FakeClock();
+    let moving = false;
+    const read = clock.now.bind(clock);
+    clock.now = () => {
+      const now = read();
+      if (moving) clock.step(1);
+      return now;
+    };
+    const store = new MemoryStore();
+    const a = await Queue.open<string>({ name: 'q', store, clock });
+    const b = await Queue.open<string>({ name: 'q', store, clock });
+    await a.push('x');
+    await a.take(1, { leaseMs: 5 });
+    moving = true;
+    const next = b.iterate().next();
+    await tick();
+    moving = false;
+    // Nothing more comes (no push, no commit): only the end of a's lease is left to wake b.
+    clock.advance(60_000);
+    const got = await withinASecond(next);
+    expect(got).toMatchObject({ value: { entries: [{ value: 'x' }] } });
+    await (got as { value: { ack(): Promise<void> } }).value.ack();
+    await a.close();
+    await b.close();
+  });
+
   // MemoryStore tells of other handles' commits, as FileStore does: the wait has no poll to end it, and in Node the
   // store's notices keep no process alive. The timer it holds is what does (see test/stores/fs/iterate-alive).
   it('holds a timer from the clock while it waits for items, and none once it ends (queue closed, signal aborted)', async () => {
