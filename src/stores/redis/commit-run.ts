@@ -4,6 +4,13 @@ import { COMMITS } from './scripts.js';
 
 type CommitScript = keyof typeof COMMITS;
 
+/** A commit's reply: the script's token, how many replicas confirmed it, and why none did where the WAIT was refused. */
+export interface CommitReply {
+  readonly token: string;
+  readonly acked: number;
+  readonly refused?: Error;
+}
+
 /**
  * How long a commit's token is kept as its handle's last, at least: longer than any replay of it can arrive. A call
  * retries for up to `retryMs`, so the token is kept for twice that when it is longer (see `lastCommitTtlMs`).
@@ -20,7 +27,7 @@ export function lastCommitTtlMs(retryMs: number): number {
  * Refused at maxmemory, a commit that may run full (`whenFull`) runs again as the script Redis lets run then.
  * Resolves the script's reply and how many replicas confirmed it.
  */
-export function runCommit(context: StoreContext, keyCount: number, args: readonly (string | Buffer)[], wait: number, whenFull: boolean): Promise<{ token: string; acked: number }> {
+export function runCommit(context: StoreContext, keyCount: number, args: readonly (string | Buffer)[], wait: number, whenFull: boolean): Promise<CommitReply> {
   return runFull(context, keyCount, args, wait, whenFull).catch((error: unknown) => (cut(error) ? { token: '', acked: 0 } : Promise.reject(error)));
 }
 
@@ -33,7 +40,7 @@ function cut(error: unknown): boolean {
   return /^ERR sluice: write at \d+ past the end/.test(String((error as Error)?.message));
 }
 
-async function runFull(context: StoreContext, keyCount: number, args: readonly (string | Buffer)[], wait: number, whenFull: boolean): Promise<{ token: string; acked: number }> {
+async function runFull(context: StoreContext, keyCount: number, args: readonly (string | Buffer)[], wait: number, whenFull: boolean): Promise<CommitReply> {
   try {
     return await run(context, 'sluiceCommit5', keyCount, args, wait);
   } catch (error) {
@@ -45,7 +52,7 @@ async function runFull(context: StoreContext, keyCount: number, args: readonly (
   }
 }
 
-async function run(context: StoreContext, script: CommitScript, keyCount: number, args: readonly (string | Buffer)[], wait: number): Promise<{ token: string; acked: number }> {
+async function run(context: StoreContext, script: CommitScript, keyCount: number, args: readonly (string | Buffer)[], wait: number): Promise<CommitReply> {
   const { client, scripts, options } = context;
   if (wait === 0) return { token: await scripts[script](String(keyCount), ...args), acked: 0 };
   // WAIT right behind the script, on the same connection (a Cluster routes the pipeline by the queue's slot). A
@@ -53,6 +60,10 @@ async function run(context: StoreContext, script: CommitScript, keyCount: number
   const { lua, sha } = COMMITS[script];
   let replies = await client.pipeline().evalsha(sha, keyCount, ...args).wait(wait, options.replicaTimeoutMs).exec();
   if (/^NOSCRIPT/.test(String(replies?.[0]?.[0]?.message))) replies = await client.pipeline().eval(lua, keyCount, ...args).wait(wait, options.replicaTimeoutMs).exec();
+  // The commit ran, and the WAIT behind it was refused (an ACL user without it): no replica confirmed it, and a bare
+  // refusal would read as a commit that did not run.
+  const [ran, waited] = replies ?? [];
+  if (ran && !ran[0] && waited?.[0]) return { token: String(ran[1]), acked: 0, refused: waited[0] };
   for (const [error] of replies ?? []) {
     // Moved by a failover: the slot map is read again before the next try (see PASSING in attempt.ts).
     if (error && client.isCluster && /^(MOVED|ASK)\b/.test(error.message)) await new Promise<void>((resolve) => (client as Cluster).refreshSlotsCache(() => resolve()));

@@ -216,8 +216,8 @@ export class RedisQueueStorage implements QueueStorage {
     if (wait > 0 && result.acked < wait) {
       throw new SluiceError(
         'ERR_STORAGE',
-        `Commit to queue "${this.#name}" is on the Redis primary but only ${result.acked} of ${wait} replicas confirmed it within ${this.#context.options.replicaTimeoutMs} ms, so durability 'strict' is not met; it may be lost if the primary fails now.`,
-      );
+        `Commit to queue "${this.#name}" is on the Redis primary but only ${result.acked} of ${wait} replicas confirmed it within ${this.#context.options.replicaTimeoutMs} ms${result.refused ? ` (its WAIT was refused: ${result.refused.message})` : ''}, so durability 'strict' is not met; it may be lost if the primary fails now.`,
+        { cause: result.refused });
     }
     if (generation !== undefined) this.#generation = generation;
     return result.token;

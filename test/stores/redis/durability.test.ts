@@ -250,6 +250,28 @@ describeRedis('RedisStore durability "strict"', () => {
     });
   });
 
+  it("a WAIT the server refuses (an ACL user without it) rejects the push as unconfirmed, saying the item is on the primary", async () => {
+    const primary = await RedisServer.start({ args: ['--appendonly', 'no', '--repl-diskless-sync-delay', '0'] });
+    const replica = await RedisServer.start({ args: ['--appendonly', 'no', '--replicaof', '127.0.0.1', String(primary.port)] });
+    const admin = new Redis(primary.url);
+    try {
+      while (!/slave0:.*state=online/.test(await admin.info('replication'))) await new Promise((resolve) => setTimeout(resolve, 50));
+      await admin.acl('SETUSER', 'app', 'on', 'nopass', '~*', '&*', '+@all', '-wait');
+      const store = new RedisStore({ url: primary.url.replace('redis://', 'redis://app:@'), replicas: 1, onWarning: () => undefined });
+      const q = await Queue.open<string>({ name: 'q', store, durability: 'strict' });
+      const error = await q.push('one').catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'ERR_STORAGE', message: expect.stringMatching(/is on the Redis primary but only 0 of 1 replicas.*WAIT was refused: NOPERM/), cause: { message: expect.stringContaining('NOPERM') } });
+      // As the message says: the item is stored, and delivered.
+      expect(await q.peek(5)).toEqual(['one']);
+      await q.close();
+      await store.close();
+    } finally {
+      admin.disconnect();
+      await replica.stop();
+      await primary.stop();
+    }
+  });
+
   it('WAITs behind the script even after the server lost its scripts (SCRIPT FLUSH): no commit resolves unreplicated', async () => {
     const primary = await RedisServer.start({ args: ['--appendonly', 'no', '--repl-diskless-sync-delay', '0'] });
     const replica = await RedisServer.start({ args: ['--appendonly', 'no', '--replicaof', '127.0.0.1', String(primary.port)] });
