@@ -14,7 +14,7 @@ const PASSING = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|MOVED|A
 /** What a call needs of its store's connection. */
 export interface Link {
   /** Its state: 'ready', 'connecting', 'reconnecting', 'end'… */
-  readonly client: { readonly status: string };
+  readonly client: { readonly status: string; readonly isCluster?: boolean };
   /** The last error the connection told while it was not ready (why calls get no answer), if the store heard it. */
   connectionError(): unknown;
   /** The store was closed: no call goes out for a handle it no longer keeps alive (no heartbeat, no connection). */
@@ -95,7 +95,7 @@ export function within<T>(promise: Promise<T>, ms: number, late: () => Error): P
 function noAnswer(what: string, retryMs: number, { client, connectionError }: Link): SluiceError {
   const unsure = 'A commit given up on this way may still be applied when the server answers again: its outcome is unknown, and the queue reads the store again before its next operation.';
   if (client.status === 'ready') {
-    return new SluiceError('ERR_STORAGE', `Redis did not answer within retryMs (${answerMs(retryMs)} ms) to ${what}: the server is stopped, paused or overloaded while its connection stays open. ${unsure}`);
+    return new SluiceError('ERR_STORAGE', `Redis did not answer within retryMs (${answerMs(retryMs)} ms) to ${what}: the server is stopped, paused or overloaded while its connection stays open${client.isCluster ? ", or the queue's hash slot is being moved to another node (a reshard, which the client waits out: TRYAGAIN, ASK)" : ''}. ${unsure}`);
   }
   const cause = connectionError();
   const why = cause instanceof Error ? ` (${cause.message})` : '';

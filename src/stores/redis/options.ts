@@ -88,6 +88,13 @@ export function resolveRedisOptions(options: RedisStoreOptions): ResolvedRedisOp
   if (client !== undefined && (typeof client !== 'object' || client === null || typeof (client as Redis).defineCommand !== 'function')) {
     invalid('client', 'an ioredis Redis or Cluster', client);
   }
+  // Reads from replicas (blob lengths, segments) see what they have received so far: a body stored a moment ago
+  // would read as cut, and a queue as shorter than it is.
+  const scaleReads = (client as { isCluster?: boolean; options?: { scaleReads?: unknown } } | undefined)?.isCluster ? (client as Cluster).options.scaleReads : 'master';
+  if (scaleReads !== undefined && scaleReads !== 'master') {
+    const why = 'a replica lags: a body stored a moment ago would read as cut, a queue as shorter than it is. Give the store a Cluster client of its own';
+    throw new SluiceError('ERR_INVALID_OPTION', `Expected \`client\` to be an ioredis Cluster reading from primaries (scaleReads: 'master', its default), got one with scaleReads ${describe(scaleReads)}: ${why}.`);
+  }
   if (url !== undefined) checkUrl(url);
   if (typeof prefix !== 'string' || prefix === '') invalid('prefix', 'a non-empty string', prefix);
   if (/[{}]/.test(prefix)) invalid('prefix', 'a string without braces (the queue name is the hash tag)', prefix);

@@ -27,3 +27,15 @@ describe('attempt(): retries for retryMs', () => {
     expect(performance.now() - started).toBeGreaterThan(1_400);
   });
 });
+
+describe('attempt(): a call no answer comes to', () => {
+  const silent = () => new Promise<never>(() => undefined);
+  const link = (isCluster: boolean) => ({ client: { status: 'ready', isCluster }, connectionError: () => undefined, storeClosed: () => false });
+
+  it("on a Cluster, names a slot being moved too (the client waits out TRYAGAIN and ASK itself, and sluice never sees them)", async () => {
+    const error = await attempt('commit queue "q"', 0, link(true), silent).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_STORAGE', message: expect.stringContaining("or the queue's hash slot is being moved to another node") });
+    const alone = await attempt('commit queue "q"', 0, link(false), silent).catch((e: unknown) => e);
+    expect(alone).toMatchObject({ code: 'ERR_STORAGE', message: expect.stringContaining('paused or overloaded while its connection stays open. ') });
+  });
+});

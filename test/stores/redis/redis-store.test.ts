@@ -1,6 +1,6 @@
 import { execSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Queue, SluiceError, type Lease } from '../../../src/index.js';
 import { RedisStore } from '../../../src/redis.js';
@@ -37,6 +37,20 @@ describe('new RedisStore() options', () => {
       { url: 'redis://x', ttlMs: 5 },
       'Unknown option `ttlMs`: the options here are `client`, `url`, `prefix`, `ownerTtlMs`, `retryMs`, `replicas`, `replicaTimeoutMs`, `onWarning`.',
     );
+  });
+
+  it('a Cluster client that reads from replicas (scaleReads) is refused: they lag behind what the store just wrote', () => {
+    for (const scaleReads of ['slave', 'all'] as const) {
+      const client = new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true, scaleReads });
+      rejects(
+        { client },
+        `Expected \`client\` to be an ioredis Cluster reading from primaries (scaleReads: 'master', its default), got one with scaleReads "${scaleReads}": a replica lags: a body stored a moment ago would read as cut, a queue as shorter than it is. Give the store a Cluster client of its own.`,
+      );
+      client.disconnect();
+    }
+    const primaries = new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true });
+    expect(() => new RedisStore({ client: primaries })).not.toThrow();
+    primaries.disconnect();
   });
 
   it('a `url` ioredis cannot parse is ERR_INVALID_OPTION at once, never a raw TypeError or URIError, and hides the password', () => {
