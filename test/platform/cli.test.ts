@@ -666,7 +666,7 @@ describe('usage', () => {
     for (const flag of ['-v', '--queue']) {
       err = [];
       expect(await run('ls', flag)).toBe(2);
-      expect(err[0]).toBe(`sluice: ERR_INVALID_OPTION: Unknown option "${flag}": the options are --dir, --limit, --json, --corruption, --accept-repairs, --mode, --ordering, -h/--help and --version.`);
+      expect(err[0]).toBe(`sluice: ERR_INVALID_OPTION: Unknown option "${flag}": the options are --dir, --limit, --json, --corruption, --accept-repairs, --mode, --ordering, --all, -h/--help and --version.`);
     }
   });
 

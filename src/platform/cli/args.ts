@@ -111,7 +111,7 @@ export function parse(argv: readonly string[]): Invocation {
     // node:util's own messages name the flag; for an unknown one it goes on about positionals after '--', which
     // tells someone who typed `-v` or `--queue` nothing: name the flags there are instead.
     const unknown = (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && /'([^']+)'/.exec((error as Error).message);
-    if (unknown) usage(`Unknown option "${unknown[1]}": the options are --dir, --limit, --json, --corruption, --accept-repairs, --mode, --ordering, -h/--help and --version.`);
+    if (unknown) usage(`Unknown option "${unknown[1]}": the options are --dir, --limit, --json, --corruption, --accept-repairs, --mode, --ordering, --all, -h/--help and --version.`);
     usage((error as Error).message);
   }
   const { values, positionals, tokens } = parsed;
