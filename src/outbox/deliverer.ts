@@ -133,9 +133,9 @@ export class Deliverer {
     return this.#aside;
   }
 
-  /** Whether to send as the page hides: not told offline (setOnline, the platform) and delivering alone (see `UnloadContext`). */
-  get sendsOnHide(): boolean {
-    return this.#reachability.allowed && !this.#reachability.hintsOffline && this.#coordination.holdsOrAlone();
+  /** Whether to send as the page hides (to `origin`: not held by a Retry-After): see `UnloadContext.delivers`. */
+  sendsOnHide(origin?: string): boolean {
+    return !this.#reachability.toldOffline && this.#coordination.holdsOrAlone() && !(origin !== undefined && this.#reachability.holds.held(origin));
   }
 
   setOnline(online: boolean): void {

@@ -131,7 +131,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       options,
       index: this.#index,
       transport: () => this.#transport(),
-      delivers: () => this.#deliverer.sendsOnHide,
+      delivers: (origin) => this.#deliverer.sendsOnHide(origin),
     });
   }
 

@@ -36,11 +36,12 @@ export interface UnloadContext {
   readonly index: PendingIndex;
   readonly transport: () => Transport;
   /**
-   * Whether this handle sends as the page hides: not told offline (by `setOnline` or the platform), and no other tab
-   * or worker delivers. A failed send is no reason: Firefox and Safari fail the requests out as the page leaves, just
-   * before 'pagehide', and a keepalive request that fails costs nothing (its task stays stored).
+   * Whether this handle sends as the page hides: not told offline (by `setOnline`, or the platform where `setOnline`
+   * did not say otherwise), and no other tab or worker delivers; to `origin`, when it asked for no wait (a
+   * `Retry-After`) that lasts yet. A failed send is no reason: Firefox and Safari fail the requests out as the page
+   * leaves, just before 'pagehide', and a keepalive request that fails costs nothing (its task stays stored).
    */
-  readonly delivers: () => boolean;
+  readonly delivers: (origin?: string) => boolean;
 }
 
 /**
@@ -103,7 +104,7 @@ function sendable(recent: ReadonlyMap<number, StoredTask>, c: UnloadContext): St
   const out: StoredTask[] = [];
   for (const [entry, task] of recent) {
     const pending = c.index.get(entry);
-    if (pending && isDue(pending, now) && c.index.withId(task.id).every((p) => isDue(p, now))) out.push(task);
+    if (pending && isDue(pending, now) && c.delivers(pending.origin) && c.index.withId(task.id).every((p) => isDue(p, now))) out.push(task);
   }
   return out;
 }

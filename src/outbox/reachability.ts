@@ -104,6 +104,11 @@ export class Reachability {
     return this.#manual !== false;
   }
 
+  /** True when told offline: by `setOnline(false)`, or by the platform's hint where `setOnline` did not say otherwise. */
+  get toldOffline(): boolean {
+    return this.#manual === undefined ? this.hintsOffline : !this.#manual;
+  }
+
   /** True when the platform's hint says the network is gone (never where it cannot tell). */
   get hintsOffline(): boolean {
     return this.#connectivity?.online === false;

@@ -53,6 +53,32 @@ describe('unloadFlush', () => {
     expect(sent).toHaveLength(3);
   });
 
+  it('sends where setOnline(true) overrides a platform that says offline, as delivery then does', async () => {
+    const connectivity = { online: false, subscribe: () => () => undefined };
+    await r.reopen({ ordering: 'none', page, connectivity });
+    await r.outbox.enqueue({ url: '/a' });
+    expect(hide()).toEqual([]);
+    r.outbox.setOnline(true);
+    expect(hide()).toEqual(['/a']);
+    await r.server.waitFor(1);
+  });
+
+  it("sends nothing to a host that asked for a wait (a 429's Retry-After), as delivery holds its tasks back", async () => {
+    const sent: string[] = [];
+    const fetch: typeof globalThis.fetch = (input, init) => {
+      const { pathname, origin } = new URL(String(input));
+      sent.push(`${origin === r.server.url ? '' : origin}${pathname}${init?.keepalive ? ' keepalive' : ''}`);
+      if (pathname === '/first') return Promise.resolve(new Response('slow down', { status: 429, headers: { 'retry-after': '3600' } }));
+      return Promise.resolve(new Response('ok'));
+    };
+    await r.reopen({ ordering: 'none', concurrency: 1, page, fetch });
+    await r.outbox.enqueue({ url: '/first' });
+    expect(await r.outbox.flush()).toMatchObject({ retried: 1 });
+    await r.outbox.enqueueMany([{ url: '/b' }, { url: 'https://other.example.test/c' }]);
+    page.dispatchEvent(new Event('pagehide'));
+    expect(sent).toEqual(['/first', 'https://other.example.test/c keepalive']);
+  });
+
   it('sends nothing on pagehide with ordering, where older stored tasks must go first', async () => {
     await r.reopen({ page });
     await r.outbox.enqueue({ url: '/a' });
