@@ -154,23 +154,29 @@ function bad(given: unknown): never {
 
 /** A JSON.stringify replacer: what would be sent as `{}`, its contents lost without a word (a Map, a Set, an Error...). */
 function refuseCollections(key: string, value: unknown): unknown {
-  if (value instanceof Map || value instanceof Set) {
-    const what = value instanceof Map ? 'a Map' : 'a Set';
-    throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\` to be JSON-able: ${what}${key ? ` at "${key}"` : ''} would be sent as {}; convert it (Object.fromEntries(map), [...set]).`);
-  }
-  // JSON writes what it knows (plain objects, arrays, boxed primitives) and what says how itself (toJSON, applied
-  // before this); anything else, whatever it holds, as its own enumerable fields only: an error's message, a
-  // pattern, a file's bytes, a <form>'s inputs, an Event's detail are lost without a word. Told by the tag, which
-  // holds across realms (an iframe's objects) and for every platform class, not by a list of constructors.
-  const what = typeof value === 'object' && value !== null ? Object.prototype.toString.call(value).slice(8, -1) : 'Object';
-  if (JSON_WRITES.has(what)) return value;
+  const collection = value instanceof Map ? 'a Map' : value instanceof Set ? 'a Set' : undefined;
+  if (collection) throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\` to be JSON-able: ${collection}${key ? ` at "${key}"` : ''} would be sent as {}; convert it (Object.fromEntries(map), [...set]).`);
+  // What JSON writes as {} whatever it holds (an error's message, a pattern, a promise's value, a file's bytes, a
+  // <form>'s inputs): lost without a word. Bytes in an object are sent as {"0":…} or {}: surely meant otherwise.
+  const lossy = value instanceof Error || value instanceof RegExp || value instanceof Promise || value instanceof WeakMap || value instanceof WeakSet || platformObject(value);
   const bytes = value instanceof ArrayBuffer || ArrayBuffer.isView(value) || isA(value, 'Blob') || isA(value, 'SharedArrayBuffer');
+  if (!lossy && !bytes) return value;
+  const what = Object.prototype.toString.call(value).slice(8, -1);
   const form = what === 'HTMLFormElement' ? ': send new FormData(form)' : '';
   throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\` to be JSON-able: ${what}${key ? ` at "${key}"` : ''} would be sent as ${bytes ? 'an object of numbered bytes, or {}: encode it (base64, or send it as the body itself)' : `{} or its own fields only${form || ' (give it a toJSON, or send a plain object)'}`}.`);
 }
 
-/** The tags of what JSON.stringify writes whole; any other object (a platform object, a Promise...) loses what it holds. */
-const JSON_WRITES = new Set(['Object', 'Array', 'Number', 'String', 'Boolean', 'Arguments']);
+/**
+ * Whether JSON would write `value` as its own fields only, losing what a platform's object holds (a <form>'s inputs, an
+ * Event's detail, an iterator's items): its class the platform's (native, or a global of its name, as Node makes some
+ * in JS), told by its tag, across realms too. Not what JSON writes whole, an app's class, or a tag given by the object.
+ */
+function platformObject(value: unknown): boolean {
+  const made = (value as { constructor?: unknown } | null)?.constructor;
+  if (typeof value !== 'object' || typeof made !== 'function' || WRITTEN_WHOLE.has(Object.prototype.toString.call(value)) || Object.hasOwn(value!, Symbol.toStringTag)) return false;
+  return (globalThis as Record<string, unknown>)[made.name] === made || /\[native code\]\s*\}$/.test(Function.prototype.toString.call(made));
+}
+const WRITTEN_WHOLE = new Set(['Object', 'Array', 'Number', 'String', 'Boolean', 'Arguments', 'DOMStringMap', 'Storage'].map((tag) => `[object ${tag}]`));
 
 /** A Node Readable read from already (its bytes went elsewhere), ended or destroyed: what is left is not the body. */
 function refuseSpent(body: object): void {

@@ -1,6 +1,7 @@
 // The outbox's every public call given anything a caller might pass by mistake: a SluiceError with a code (or it
 // works), never a TypeError from deep inside, and the outbox still stores and delivers afterwards.
 import { Readable } from 'node:stream';
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MemoryStore, Outbox } from '../../src/index.js';
@@ -244,7 +245,8 @@ describe('inputs fetch or JSON would turn into something else', () => {
   it('a platform object in a JSON body (an Event, a signal, a WeakRef, an iterator) is refused, not sent as its own fields only', async () => {
     const outbox = await open();
     // An Event's detail, a signal's state, what a WeakRef or an iterator holds: JSON writes `{"isTrusted":false}` or `{}`.
-    const values = [new CustomEvent('x', { detail: { a: 1 } }), new AbortController().signal, new WeakRef({}), [1, 2].values(), Math];
+    // Another realm's too (a vm's, an iframe's): told by the tag, and a class of the platform's.
+    const values = [new CustomEvent('x', { detail: { a: 1 } }), new AbortController().signal, new WeakRef({}), [1, 2].values(), runInNewContext('new Map([[1, 2]])'), runInNewContext('new Error("boom")')];
     for (const value of values) {
       await expect(outbox.enqueue({ url: '/t', body: { order: value } })).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: expect.stringContaining('at "order" would be sent as {} or its own fields only') });
       await expect(outbox.enqueue({ url: '/t', body: value as never })).rejects.toMatchObject({ code: 'ERR_INVALID_TASK' });
@@ -254,13 +256,21 @@ describe('inputs fetch or JSON would turn into something else', () => {
       amount = 5;
     }
     const tagged = { [Symbol.toStringTag]: 'Price', toJSON: () => ({ cents: 500 }) };
+    // A tag the app gives its own class or object says nothing of what JSON loses.
+    class Order {
+      id = 7;
+      get [Symbol.toStringTag]() {
+        return 'Order';
+      }
+    }
+    const own = { [Symbol.toStringTag]: 'Line', sku: 'x' };
     const args = (function (..._: number[]) {
       // eslint-disable-next-line prefer-rest-params
       return arguments;
     })(1, 2);
-    const body = { at: new URL('http://a.test/x'), n: Object(1), s: Object('x'), b: Object(true), args, money: new Money(), tagged };
+    const body = { at: new URL('http://a.test/x'), n: Object(1), s: Object('x'), b: Object(true), args, money: new Money(), tagged, order: new Order(), own, realm: runInNewContext('({ a: [1] })') };
     expect(normaliseTask({ url: 'http://a.test', body }, undefined, Date.now()).body).toEqual({
-      json: { at: 'http://a.test/x', n: 1, s: 'x', b: true, args: { 0: 1, 1: 2 }, money: { amount: 5 }, tagged: { cents: 500 } },
+      json: { at: 'http://a.test/x', n: 1, s: 'x', b: true, args: { 0: 1, 1: 2 }, money: { amount: 5 }, tagged: { cents: 500 }, order: { id: 7 }, own: { sku: 'x' }, realm: { a: [1] } },
     });
     await outbox.close();
   });
