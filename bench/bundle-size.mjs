@@ -290,6 +290,10 @@ const KB = 1024;
  * times out twice sent in halves and grown back after, a wake while requests are out, a chain yielding to a task whose
  * wait ended, a retry delay or a give-back the store refused made again in the background, a close that cannot
  * release its leases told, and an enqueue's doubt naming its tasks' ids.
+ * Then the Outbox's (to 62.6 KB, measured 62.46 KB; 0.24 KB more) for what the round after found: a JSON body holding
+ * an object of the platform's (a <form> element, an Event, ImageData, another realm's Map) refused rather than sent
+ * as {}, an enqueue's bodies deleted when its queue's database was deleted under it, and the page-hide sends kept to
+ * what delivery would do (a failed request no reason to send nothing, a host's Retry-After, `setOnline(true)`).
  */
 export const rows = [
   {
@@ -310,7 +314,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 62.4 * KB,
+    limit: 62.6 * KB,
   },
 ];
 
