@@ -251,13 +251,9 @@ describeRedis('RedisStore durability "strict"', () => {
   });
 
   it("a WAIT the server refuses (an ACL user without it) rejects the push as unconfirmed, saying the item is on the primary", async () => {
-    const primary = await RedisServer.start({ args: ['--appendonly', 'no', '--repl-diskless-sync-delay', '0'] });
-    const replica = await RedisServer.start({ args: ['--appendonly', 'no', '--replicaof', '127.0.0.1', String(primary.port)] });
-    const admin = new Redis(primary.url);
-    try {
-      while (!/slave0:.*state=online/.test(await admin.info('replication'))) await new Promise((resolve) => setTimeout(resolve, 50));
+    await withReplica(['--appendonly', 'no'], async ({ admin }) => {
       await admin.acl('SETUSER', 'app', 'on', 'nopass', '~*', '&*', '+@all', '-wait');
-      const store = new RedisStore({ url: primary.url.replace('redis://', 'redis://app:@'), replicas: 1, onWarning: () => undefined });
+      const store = new RedisStore({ url: `redis://app:@127.0.0.1:${admin.options.port}`, replicas: 1, onWarning: () => undefined });
       const q = await Queue.open<string>({ name: 'q', store, durability: 'strict' });
       const error = await q.push('one').catch((e: unknown) => e);
       expect(error).toMatchObject({ code: 'ERR_STORAGE', message: expect.stringMatching(/is on the Redis primary but only 0 of 1 replicas.*WAIT was refused: NOPERM/), cause: { message: expect.stringContaining('NOPERM') } });
@@ -265,21 +261,12 @@ describeRedis('RedisStore durability "strict"', () => {
       expect(await q.peek(5)).toEqual(['one']);
       await q.close();
       await store.close();
-    } finally {
-      admin.disconnect();
-      await replica.stop();
-      await primary.stop();
-    }
+    });
   });
 
   it('WAITs behind the script even after the server lost its scripts (SCRIPT FLUSH): no commit resolves unreplicated', async () => {
-    const primary = await RedisServer.start({ args: ['--appendonly', 'no', '--repl-diskless-sync-delay', '0'] });
-    const replica = await RedisServer.start({ args: ['--appendonly', 'no', '--replicaof', '127.0.0.1', String(primary.port)] });
-    const admin = new Redis(primary.url);
-    try {
-      while (!/slave0:.*state=online/.test(await admin.info('replication'))) await new Promise((resolve) => setTimeout(resolve, 50));
-      while ((await admin.set('warm', '1').then(() => admin.wait(1, 1000))) < 1);
-      const store = new RedisStore({ url: primary.url, replicas: 1, replicaTimeoutMs: 300, onWarning: () => undefined });
+    await withReplica(['--appendonly', 'no'], async ({ replica, admin }) => {
+      const store = new RedisStore({ url: `redis://127.0.0.1:${admin.options.port}`, replicas: 1, replicaTimeoutMs: 300, onWarning: () => undefined });
       const q = await Queue.open<string>({ name: 'q', store, durability: 'strict' });
       await q.push('one');
       // A replica acknowledges its offset once a second: let it catch up with the store's own writes since.
@@ -288,12 +275,7 @@ describeRedis('RedisStore durability "strict"', () => {
       await unconfirmed(replica, () => q.push('two'), () => admin.script('FLUSH'));
       await q.close();
       await store.close();
-    } finally {
-      replica.signal('SIGCONT');
-      admin.disconnect();
-      await replica.stop();
-      await primary.stop();
-    }
+    });
   });
 });
 
