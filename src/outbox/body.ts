@@ -156,8 +156,7 @@ function bad(given: unknown): never {
 function refuseCollections(key: string, value: unknown): unknown {
   const collection = value instanceof Map ? 'a Map' : value instanceof Set ? 'a Set' : undefined;
   if (collection) throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\` to be JSON-able: ${collection}${key ? ` at "${key}"` : ''} would be sent as {}; convert it (Object.fromEntries(map), [...set]).`);
-  // What JSON writes as {} whatever it holds (an error's message, a pattern, a promise's value, a file's bytes, a
-  // <form>'s inputs): lost without a word. Bytes in an object are sent as {"0":…} or {}: surely meant otherwise.
+  // What JSON writes as {} (or as numbered bytes) whatever it holds: an error's message, a file's bytes, a form's inputs.
   const lossy = value instanceof Error || value instanceof RegExp || value instanceof Promise || value instanceof WeakMap || value instanceof WeakSet || platformObject(value);
   const bytes = value instanceof ArrayBuffer || ArrayBuffer.isView(value) || isA(value, 'Blob') || isA(value, 'SharedArrayBuffer');
   if (!lossy && !bytes) return value;
@@ -169,12 +168,13 @@ function refuseCollections(key: string, value: unknown): unknown {
 /**
  * Whether JSON would write `value` as its own fields only, losing what a platform's object holds (a <form>'s inputs, an
  * Event's detail, an iterator's items): its class the platform's (native, or a global of its name, as Node makes some
- * in JS), told by its tag, across realms too. Not what JSON writes whole, an app's class, or a tag given by the object.
+ * in JS; none: a generator), told by its tag, across realms too. Not what JSON writes whole, an app's class, nor a tag
+ * given by the object.
  */
 function platformObject(value: unknown): boolean {
-  const made = (value as { constructor?: unknown } | null)?.constructor;
-  if (typeof value !== 'object' || typeof made !== 'function' || WRITTEN_WHOLE.has(Object.prototype.toString.call(value)) || Object.hasOwn(value!, Symbol.toStringTag)) return false;
-  return (globalThis as Record<string, unknown>)[made.name] === made || /\[native code\]\s*\}$/.test(Function.prototype.toString.call(made));
+  if (typeof value !== 'object' || value === null || WRITTEN_WHOLE.has(Object.prototype.toString.call(value)) || Object.hasOwn(value, Symbol.toStringTag)) return false;
+  const made = (value as { constructor?: unknown }).constructor;
+  return typeof made !== 'function' || (globalThis as Record<string, unknown>)[made.name] === made || /\[native code\]\s*\}$/.test(Function.prototype.toString.call(made));
 }
 const WRITTEN_WHOLE = new Set(['Object', 'Array', 'Number', 'String', 'Boolean', 'Arguments', 'DOMStringMap', 'Storage'].map((tag) => `[object ${tag}]`));
 

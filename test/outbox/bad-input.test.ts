@@ -246,7 +246,7 @@ describe('inputs fetch or JSON would turn into something else', () => {
     const outbox = await open();
     // An Event's detail, a signal's state, what a WeakRef or an iterator holds: JSON writes `{"isTrusted":false}` or `{}`.
     // Another realm's too (a vm's, an iframe's): told by the tag, and a class of the platform's.
-    const values = [new CustomEvent('x', { detail: { a: 1 } }), new AbortController().signal, new WeakRef({}), [1, 2].values(), runInNewContext('new Map([[1, 2]])'), runInNewContext('new Error("boom")')];
+    const values = [new CustomEvent('x', { detail: { a: 1 } }), new AbortController().signal, new WeakRef({}), [1, 2].values(), (function* () {})(), runInNewContext('new Map([[1, 2]])'), runInNewContext('new Error("boom")')];
     for (const value of values) {
       await expect(outbox.enqueue({ url: '/t', body: { order: value } })).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: expect.stringContaining('at "order" would be sent as {} or its own fields only') });
       await expect(outbox.enqueue({ url: '/t', body: value as never })).rejects.toMatchObject({ code: 'ERR_INVALID_TASK' });
