@@ -290,7 +290,7 @@ const KB = 1024;
  * times out twice sent in halves and grown back after, a wake while requests are out, a chain yielding to a task whose
  * wait ended, a retry delay or a give-back the store refused made again in the background, a close that cannot
  * release its leases told, and an enqueue's doubt naming its tasks' ids.
- * Then the Outbox's (to 62.6 KB, measured 62.46 KB; 0.24 KB more) for what the round after found: a JSON body holding
+ * Then the Outbox's (to 62.6 KB, measured 62.47 KB; 0.25 KB more) for what the round after found: a JSON body holding
  * an object of the platform's (a <form> element, an Event, ImageData, another realm's Map) refused rather than sent
  * as {}, an enqueue's bodies deleted when its queue's database was deleted under it, and the page-hide sends kept to
  * what delivery would do (a failed request no reason to send nothing, a host's Retry-After, `setOnline(true)`).
