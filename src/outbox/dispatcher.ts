@@ -164,7 +164,7 @@ export class Dispatcher {
     }
     let started = this.#startBuffered(free, run);
     free -= started.slots;
-    // Refilled below half, after starting what was there: the take's commit overlaps requests in flight.
+    // Refilled below half when a fill finds a slot free: a slot freed while all are busy takes from it (see `#start`).
     if ((free > 0 && this.#buffer.length === 0) || this.#buffer.length < prefetch / 2) {
       let units: Buffered[] = [];
       // A take that found the tasks it chose gone (another handle sent or removed them) frees what was behind them in

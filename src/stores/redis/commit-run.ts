@@ -1,4 +1,5 @@
 import type { Cluster } from 'ioredis';
+import { REFUSED } from './attempt.js';
 import type { StoreContext } from './queue-storage.js';
 import { COMMITS } from './scripts.js';
 
@@ -61,9 +62,9 @@ async function run(context: StoreContext, script: CommitScript, keyCount: number
   let replies = await client.pipeline().evalsha(sha, keyCount, ...args).wait(wait, options.replicaTimeoutMs).exec();
   if (/^NOSCRIPT/.test(String(replies?.[0]?.[0]?.message))) replies = await client.pipeline().eval(lua, keyCount, ...args).wait(wait, options.replicaTimeoutMs).exec();
   // The commit ran, and the WAIT behind it was refused (an ACL user without it): no replica confirmed it, and a bare
-  // refusal would read as a commit that did not run.
+  // refusal would read as a commit that did not run. (A WAIT cut off by a lost connection is tried again, as ever.)
   const [ran, waited] = replies ?? [];
-  if (ran && !ran[0] && waited?.[0]) return { token: String(ran[1]), acked: 0, refused: waited[0] };
+  if (ran && !ran[0] && waited?.[0] && REFUSED.test(waited[0].message)) return { token: String(ran[1]), acked: 0, refused: waited[0] };
   for (const [error] of replies ?? []) {
     // Moved by a failover: the slot map is read again before the next try (see PASSING in attempt.ts).
     if (error && client.isCluster && /^(MOVED|ASK)\b/.test(error.message)) await new Promise<void>((resolve) => (client as Cluster).refreshSlotsCache(() => resolve()));

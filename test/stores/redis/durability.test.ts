@@ -259,6 +259,9 @@ describeRedis('RedisStore durability "strict"', () => {
       expect(error).toMatchObject({ code: 'ERR_STORAGE', message: expect.stringMatching(/is on the Redis primary but only 0 of 1 replicas.*WAIT was refused: NOPERM/), cause: { message: expect.stringContaining('NOPERM') } });
       // As the message says: the item is stored, and delivered.
       expect(await q.peek(5)).toEqual(['one']);
+      // So is a blob's piece (an outbox's large body), told the same way.
+      await expect(q.blobs!.write('k', 0, new Uint8Array([1, 2]))).rejects.toMatchObject({ code: 'ERR_STORAGE', message: expect.stringMatching(/is on the Redis primary but only 0 of 1 replicas.*WAIT was refused: NOPERM/) });
+      expect(await q.blobs!.read('k', 0, 2)).toEqual(new Uint8Array([1, 2]));
       await q.close();
       await store.close();
     });
