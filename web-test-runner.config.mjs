@@ -12,7 +12,7 @@ export default {
   files: ['test/browser/**/*.test.ts'],
   nodeResolve: true,
   concurrency: 1,
-  // Chosen by test/browser/run.mjs, one free port per engine (see `freePort` there).
+  // Chosen by test/browser/run.mjs, one free port per engine (two runners looking from 8000 up at once collided).
   ...(process.env.SLUICE_WTR_PORT && { port: Number(process.env.SLUICE_WTR_PORT) }),
   plugins: [esbuildPlugin({ ts: true, target: 'es2022' })],
   browsers: engines.map(launcherFor),

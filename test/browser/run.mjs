@@ -5,10 +5,10 @@
 // does an engine that ran no test or fewer web-test-runner tests than another.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { browserRequired, findEngines, skipNotice } from './engines.mjs';
+import { freePort } from './free-port.mjs';
 
 // Three parts at a time: on a 2-core machine that beat two (browsers wait on IndexedDB and timers as much as on
 // the CPU) and six (which only made them wait on each other).
@@ -40,21 +40,6 @@ const readJson = (file) => {
   }
 };
 
-/**
- * A port free now, for one engine's web-test-runner: left to itself, each looks for one from 8000 up, and two engines
- * started at the same moment both found 8000 free, and one failed (EADDRINUSE).
- */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** The two parts of one engine, each resolving to `{ code, output, seconds, counts }`. */
 function partsOf(engine) {
   const env = { SLUICE_ENGINES: engine.name };
@@ -65,6 +50,8 @@ function partsOf(engine) {
       engine,
       name: 'web-test-runner',
       async start() {
+        // Left to itself, each engine's runner looks for a port from 8000 up: two started at once both found 8000 free,
+        // and one failed (EADDRINUSE).
         const port = String(await freePort());
         const result = await run('npx', ['web-test-runner', '--config', 'web-test-runner.config.mjs'], { ...env, SLUICE_WTR_COUNTS: wtrCounts, SLUICE_WTR_PORT: port });
         const counts = readJson(wtrCounts)?.[engine.label];

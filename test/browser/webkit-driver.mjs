@@ -1,16 +1,7 @@
 // Starts WebKitWebDriver, the WebDriver server that drives WebKitGTK's MiniBrowser, on a free loopback port.
 // web-test-runner's WebKit launcher, the end-to-end tests and the benchmark connect to it with webdriverio.
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-
-/** A free TCP port on 127.0.0.1 (asked of the OS, then let go for the driver to take). */
-async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { freePort } from './free-port.mjs';
 
 /**
  * Starts the driver for `engine` (a WebKit entry of engines.mjs); under xvfb-run when there is no display, so that
