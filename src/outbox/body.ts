@@ -187,7 +187,7 @@ function refuseSpent(body: object): void {
 }
 
 /** `value instanceof globalThis[name]`, where the platform has that class (read when called). */
-function isA(value: unknown, name: 'Blob' | 'FormData' | 'URLSearchParams' | 'ReadableStream' | 'Headers' | 'SharedArrayBuffer'): boolean {
+function isA(value: unknown, name: 'Blob' | 'FormData' | 'URLSearchParams' | 'ReadableStream' | 'SharedArrayBuffer'): boolean {
   const type = (globalThis as Record<string, unknown>)[name];
   return typeof type === 'function' && value instanceof (type as new () => object);
 }

@@ -1,7 +1,7 @@
 import { notAtEnd } from '../../core/blobs.js';
-import { SluiceError } from '../../core/errors.js';
 import type { BlobStorage, Durability } from '../../core/store.js';
-import { attempt, REFUSED } from './attempt.js';
+import { attempt } from './attempt.js';
+import { confirmed, unconfirmed } from './commit-run.js';
 import type { QueueKeys } from './keys.js';
 import type { StoreContext } from './queue-storage.js';
 
@@ -33,8 +33,7 @@ export class RedisBlobs implements BlobStorage {
       const length = await this.#call('read a blob of', () => client.strlen(this.#keys.blob(key)));
       if (offset > length) throw notAtEnd(key, offset, length);
     }
-    let refused: Error | undefined;
-    const acked = await this.#call('write a blob of', async () => {
+    const written = await this.#call('write a blob of', async () => {
       const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       const pipeline = client.pipeline();
       // Listed at every piece, not only the first: a blob deleted between two pieces (collected as a leftover) comes
@@ -45,19 +44,11 @@ export class RedisBlobs implements BlobStorage {
       // WAIT on the same connection, right behind the write (a Cluster routes the pipeline by the queue's slot).
       if (wait > 0) pipeline.wait(wait, options.replicaTimeoutMs);
       const replies = (await pipeline.exec()) ?? [];
-      // Written, and the WAIT behind it refused (an ACL user without it): no replica confirmed it, as for a commit.
-      const waited = wait > 0 ? replies.at(-1) : undefined;
-      refused = waited?.[0] && REFUSED.test(waited[0].message) ? waited[0] : undefined;
-      for (const [error] of replies) if (error && error !== refused) throw error;
-      return refused ? 0 : Number(waited?.[1] ?? 0);
+      const waited = wait > 0 ? replies.pop() : undefined;
+      for (const [error] of replies) if (error) throw error;
+      return wait > 0 ? confirmed(waited) : { acked: 0 };
     }, wait > 0 ? options.replicaTimeoutMs : 0);
-    if (acked < wait) {
-      throw new SluiceError(
-        'ERR_STORAGE',
-        `A blob write of queue "${this.#name}" is on the Redis primary but only ${acked} of ${wait} replicas confirmed it within ${options.replicaTimeoutMs} ms${refused ? ` (its WAIT was refused: ${refused.message})` : ''}, so durability 'strict' is not met.`,
-        { cause: refused },
-      );
-    }
+    if (written.acked < wait) throw unconfirmed(`A blob write of queue "${this.#name}"`, wait, options.replicaTimeoutMs, written);
   }
 
   async read(key: string, start: number, end: number): Promise<Uint8Array> {

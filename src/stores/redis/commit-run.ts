@@ -1,15 +1,38 @@
 import type { Cluster } from 'ioredis';
+import { SluiceError } from '../../core/errors.js';
 import { REFUSED } from './attempt.js';
 import type { StoreContext } from './queue-storage.js';
 import { COMMITS } from './scripts.js';
 
 type CommitScript = keyof typeof COMMITS;
 
-/** A commit's reply: the script's token, how many replicas confirmed it, and why none did where the WAIT was refused. */
-export interface CommitReply {
-  readonly token: string;
+/** What the WAIT behind a strict write answered: how many replicas confirmed it, and why none did where it was refused. */
+export interface Confirmed {
   readonly acked: number;
   readonly refused?: Error;
+}
+
+/** A commit's reply: the script's token, and what confirmed it. */
+export interface CommitReply extends Confirmed {
+  readonly token: string;
+}
+
+/**
+ * What the WAIT behind a write answered (its pipeline reply). Refused (an ACL user without it): no replica confirmed
+ * the write, which ran all the same, and a bare refusal would read as a write that did not. Any other failure (a lost
+ * connection) is thrown, for the write to be tried again.
+ */
+export function confirmed(reply: [Error | null, unknown] | undefined): Confirmed {
+  const error = reply?.[0];
+  if (error && REFUSED.test(error.message)) return { acked: 0, refused: error };
+  if (error) throw error;
+  return { acked: Number(reply?.[1]) };
+}
+
+/** The rejection of a strict write (`what`) that too few replicas confirmed: it is on the primary all the same. */
+export function unconfirmed(what: string, wait: number, timeoutMs: number, { acked, refused }: Confirmed, after = ''): SluiceError {
+  const why = refused ? ` (its WAIT was refused: ${refused.message})` : '';
+  return new SluiceError('ERR_STORAGE', `${what} is on the Redis primary but only ${acked} of ${wait} replicas confirmed it within ${timeoutMs} ms${why}, so durability 'strict' is not met${after}.`, { cause: refused });
 }
 
 /**
@@ -61,14 +84,10 @@ async function run(context: StoreContext, script: CommitScript, keyCount: number
   const { lua, sha } = COMMITS[script];
   let replies = await client.pipeline().evalsha(sha, keyCount, ...args).wait(wait, options.replicaTimeoutMs).exec();
   if (/^NOSCRIPT/.test(String(replies?.[0]?.[0]?.message))) replies = await client.pipeline().eval(lua, keyCount, ...args).wait(wait, options.replicaTimeoutMs).exec();
-  // The commit ran, and the WAIT behind it was refused (an ACL user without it): no replica confirmed it, and a bare
-  // refusal would read as a commit that did not run. (A WAIT cut off by a lost connection is tried again, as ever.)
   const [ran, waited] = replies ?? [];
-  if (ran && !ran[0] && waited?.[0] && REFUSED.test(waited[0].message)) return { token: String(ran[1]), acked: 0, refused: waited[0] };
-  for (const [error] of replies ?? []) {
-    // Moved by a failover: the slot map is read again before the next try (see PASSING in attempt.ts).
-    if (error && client.isCluster && /^(MOVED|ASK)\b/.test(error.message)) await new Promise<void>((resolve) => (client as Cluster).refreshSlotsCache(() => resolve()));
-    if (error) throw error;
-  }
-  return { token: String(replies?.[0]?.[1]), acked: Number(replies?.[1]?.[1]) };
+  const error = ran?.[0];
+  // Moved by a failover: the slot map is read again before the next try (see PASSING in attempt.ts).
+  if (error && client.isCluster && /^(MOVED|ASK)\b/.test(error.message)) await new Promise<void>((resolve) => (client as Cluster).refreshSlotsCache(() => resolve()));
+  if (error) throw error;
+  return { token: String(ran?.[1]), ...confirmed(waited) };
 }

@@ -8,7 +8,7 @@ import { GONE_TTL_MS, type Beat, type Heartbeats } from './heartbeat.js';
 import { loadListing, segmentsOf } from './listing.js';
 import type { QueueKeys } from './keys.js';
 import type { ResolvedRedisOptions } from './options.js';
-import { lastCommitTtlMs, runCommit } from './commit-run.js';
+import { lastCommitTtlMs, runCommit, unconfirmed } from './commit-run.js';
 import { INITIAL_TOKEN, generationOf, type ScriptedClient } from './scripts.js';
 import type { Watches } from './watch.js';
 
@@ -213,12 +213,7 @@ export class RedisQueueStorage implements QueueStorage {
     }
     // A client left in a transaction (MULTI) answers QUEUED and runs nothing: no commit may resolve on that.
     if (result.token !== next) throw new SluiceError('ERR_STORAGE', `Queue "${this.#name}": Redis answered a commit with ${JSON.stringify(result.token)}, not its token, so it may not have run: is the client inside a transaction (MULTI)?`);
-    if (wait > 0 && result.acked < wait) {
-      throw new SluiceError(
-        'ERR_STORAGE',
-        `Commit to queue "${this.#name}" is on the Redis primary but only ${result.acked} of ${wait} replicas confirmed it within ${this.#context.options.replicaTimeoutMs} ms${result.refused ? ` (its WAIT was refused: ${result.refused.message})` : ''}, so durability 'strict' is not met; it may be lost if the primary fails now.`,
-        { cause: result.refused });
-    }
+    if (wait > 0 && result.acked < wait) throw unconfirmed(`Commit to queue "${this.#name}"`, wait, this.#context.options.replicaTimeoutMs, result, '; it may be lost if the primary fails now');
     if (generation !== undefined) this.#generation = generation;
     return result.token;
   }
