@@ -256,6 +256,32 @@ describe('sluice peek', () => {
     expect(out).toHaveLength(4);
     expect(out[3]).toBe('(2 of 3 entries; --limit shows more)');
   });
+
+  it('reads a page, and only once it is written the next: a large --limit holds a page in memory, not the queue', async () => {
+    const q = await Queue.open<{ n: number }>({ name: 'jobs', store: store(), partitions: 1 });
+    await q.pushMany(Array.from({ length: 2_497 }, (_, n) => ({ n: n + 4 })));
+    await q.close();
+    // A reader that takes nothing until told to: the lines given before then are one page.
+    let read!: () => void;
+    let reading = false;
+    const slow = { ...io, written: () => new Promise<void>((resolve) => (reading ? resolve() : (read = resolve))) };
+    const peeking = main(['peek', 'jobs', '--limit', '2400', '--dir', dir], slow);
+    await expect.poll(() => out.length).toBe(1_001);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(out).toHaveLength(1_001);
+    read();
+    await expect.poll(() => out.length).toBe(2_001);
+    read();
+    await expect.poll(() => out.length).toBe(2_401);
+    reading = true;
+    read();
+    expect(await peeking).toBe(0);
+    // Every entry once, in order; the columns lined up but where ids gain a digit (at 1000, in the second page).
+    expect(out.slice(1, 2_401).map((line) => JSON.parse(line.split(/\s{2,}/)[4]!).n)).toEqual(Array.from({ length: 2_400 }, (_, n) => n + 1));
+    const columns = out.slice(1, 2_401).map((line) => line.indexOf('{'));
+    expect([new Set(columns.slice(0, 1_000)).size, new Set(columns.slice(1_000)).size, columns[1_000]! - columns[0]!]).toEqual([1, 1, 1]);
+    expect(out[2_401]).toBe('(2400 of 2500 entries; --limit shows more)');
+  });
 });
 
 describe('sluice drain, clear', () => {

@@ -26,9 +26,13 @@ export function printError(io: CliIo, error: SluiceError, json: boolean): void {
 }
 
 /** Rows as aligned columns (the first row is the header); the last column is not padded. */
-export function table(rows: readonly (readonly string[])[]): string[] {
-  const widths = rows[0]!.map((_, column) => rows.reduce((widest, row) => Math.max(widest, row[column]!.length), 0));
+export function table(rows: readonly (readonly string[])[], widths = columnWidths(rows)): string[] {
   return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  '));
+}
+
+/** The width of each column of `rows`: its widest cell's, or `atLeast`'s where that is wider. */
+export function columnWidths(rows: readonly (readonly string[])[], atLeast: readonly number[] = []): number[] {
+  return rows[0]!.map((_, column) => rows.reduce((widest, row) => Math.max(widest, row[column]!.length), atLeast[column] ?? 0));
 }
 
 /** A span of time for people: 850ms, 12s, 5m 3s, 3h 2m, 2d 4h. */
