@@ -105,23 +105,32 @@ async function settle(ctx: Context, outbox: Outbox, action: 'retry' | 'purge', i
   // In steps, for the progress bar: each step lists the dead letters again, so there are few of them.
   const step = Math.max(1000, Math.ceil(chosen.length / 20));
   const progress = new Progress(ctx.io.progress, `${action === 'retry' ? 'Retrying' : 'Purging'} dead letters of ${outbox.name}`, chosen.length, ctx.now);
+  // Ctrl-C or a kill ends it after the step under way, saying how many it moved (a second one ends it at once).
+  let stopping: NodeJS.Signals | undefined;
+  const stop = (signal: NodeJS.Signals) => void (stopping = signal);
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   let count = 0;
   try {
-    for (let i = 0; i < chosen.length; i += step) {
+    for (let i = 0; i < chosen.length && !stopping; i += step) {
       const part = chosen.slice(i, i + step);
       count += action === 'retry' ? await outbox.dead.retry(part) : await outbox.dead.purge(part);
       progress.update(i + part.length);
     }
   } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
     progress.clear();
   }
-  return report(ctx, outbox.name, done, count);
+  report(ctx, outbox.name, done, count, stopping);
+  return stopping ? 128 + (stopping === 'SIGINT' ? 2 : 15) : 0;
 }
 
-function report(ctx: Context, outbox: string, done: 'retried' | 'purged', count: number): number {
-  const text = done === 'retried' ? `Put ${counted(count, 'task')} back into ${outbox}.` : `Purged ${counted(count, 'dead letter')} of ${outbox}.`;
+function report(ctx: Context, outbox: string, done: 'retried' | 'purged', count: number, stopped?: NodeJS.Signals): number {
+  const moved = done === 'retried' ? `Put ${counted(count, 'task')} back into ${outbox}` : `Purged ${counted(count, 'dead letter')} of ${outbox}`;
+  const text = stopped ? `${moved} before ${stopped}; the rest were left as they were.` : `${moved}.`;
   ctx.changed = text;
-  ctx.io.out(ctx.json ? JSON.stringify({ outbox, [done]: count }) : text);
+  ctx.io.out(ctx.json ? JSON.stringify({ outbox, [done]: count, ...(stopped && { stopped }) }) : text);
   return 0;
 }
 

@@ -1,0 +1,52 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { Queue } from '../../../src/index.js';
+import { FileStore } from '../../../src/fs.js';
+import { Outbox } from '../../../src/outbox/outbox.js';
+import { bundle, exited, type Bundle } from './child.js';
+
+let sluice: Bundle;
+let dir: string;
+const store = () => new FileStore({ dir });
+
+beforeAll(async () => {
+  sluice = await bundle();
+});
+afterAll(() => sluice.remove());
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sluice-cli-dead-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+async function sizeOf(name: string): Promise<number> {
+  const q = await Queue.open({ name, store: store() });
+  try {
+    return await q.size();
+  } finally {
+    await q.close();
+  }
+}
+
+it('Ctrl-C during a retry of many dead letters ends it after the step under way, saying how many it put back, and exits 130', { timeout: 60_000 }, async () => {
+  const outbox = await Outbox.open({ name: 'api', store: store(), fetch: async () => new Response(null, { status: 400 }) });
+  await outbox.enqueueMany(Array.from({ length: 5_000 }, (_, i) => ({ url: 'https://api.example.test/a', body: { i } })));
+  await outbox.flush();
+  await outbox.close();
+  const child = sluice.cli(['dead', 'api', 'retry', '--json', '--dir', dir]);
+  let stdout = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  const ended = exited(child);
+  // Once the first step (1 000 letters) has put its tasks back.
+  await expect.poll(() => sizeOf('api'), { timeout: 30_000, interval: 50 }).toBeGreaterThan(0);
+  child.kill('SIGINT');
+  const { code, stderr } = await ended;
+  expect([code, stderr]).toEqual([130, '']);
+  const said = JSON.parse(stdout) as { outbox: string; retried: number; stopped: string };
+  expect(said).toMatchObject({ outbox: 'api', stopped: 'SIGINT' });
+  // Whole steps only, each letter in one place: put back, or still dead.
+  expect(said.retried % 1_000).toBe(0);
+  expect(said.retried).toBeLessThan(5_000);
+  expect([await sizeOf('api'), await sizeOf('api.dead')]).toEqual([said.retried, 5_000 - said.retried]);
+});
