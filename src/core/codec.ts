@@ -102,7 +102,7 @@ function check(value: unknown): void {
       const kind = (proto?.constructor as { name?: string } | undefined)?.name ?? 'array without a prototype';
       reject(pathOf(visit), `an array of a class of its own (${kind}) would come back from JSON as a plain Array; convert it (Array.from) or pass a codec`);
     }
-    if (keys && proto !== Object.prototype && proto !== null) {
+    if (keys && proto !== Object.prototype && proto !== null && !objectPrototype(proto)) {
       const kind = (proto.constructor as { name?: string } | undefined)?.name ?? 'object';
       reject(pathOf(visit), `a ${kind} would not come back from JSON as itself; convert it (a Date to its ISO string, a Map or Set to an object or array) or pass a codec`);
     }
@@ -121,6 +121,15 @@ function check(value: unknown): void {
     }
     for (let i = first, j = stack.length - 1; i < j; i++, j--) [stack[i], stack[j]] = [stack[j]!, stack[i]!];
   }
+}
+
+/**
+ * Whether `proto` is another realm's Object.prototype (a same-origin iframe's, a `vm` context's): a plain object made
+ * there comes back from JSON as one made here, as another realm's array does.
+ */
+function objectPrototype(proto: object): boolean {
+  const ctor = (proto as { constructor?: unknown }).constructor;
+  return Object.getPrototypeOf(proto) === null && typeof ctor === 'function' && ctor.prototype === proto && ctor.name === 'Object';
 }
 
 /** Whether a value that is not an object comes back from JSON as itself. */

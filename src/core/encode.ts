@@ -15,6 +15,12 @@ export function encodeItems<T>(codec: Codec<T>, items: readonly T[], maxItemByte
     return encode(codec, items, maxItemBytes);
   } catch (error) {
     if (error instanceof SluiceError) throw error;
+    // JSON checked, the one thing left for JSON.stringify (or the join of a batch's texts) to fail on is the engine's
+    // longest string (V8: 512 MiB): the items are too large together, or one alone, not of a kind JSON cannot carry.
+    if (codec.encode === jsonEncode && error instanceof RangeError) {
+      const what = items.length === 1 ? 'The item' : `The ${items.length} items`;
+      throw new SluiceError('ERR_ITEM_TOO_LARGE', `${what} as JSON would be longer than this JavaScript engine's longest string (${messageOf(error)}). Push fewer at a time, or smaller items.`, { cause: error });
+    }
     throw new SluiceError('ERR_NOT_SERIALIZABLE', `The codec could not encode an item: ${messageOf(error)}`, { cause: error });
   }
 }
@@ -28,17 +34,20 @@ function encode<T>(codec: Codec<T>, items: readonly T[], maxItemBytes: number): 
   }
   let encoded: { bytes: Uint8Array; ends: number[] };
   let gap: 0 | 1 = 0;
-  if (codec.encodeMany && items.length > 1) {
-    encoded = codec.encodeMany(items);
+  // A codec spread from jsonCodec() with an `encode` of its own carries jsonCodec's `encodeMany`, which does not agree
+  // with it: its items go through its `encode`.
+  const many = codec.encodeMany === jsonEncodeMany && codec.encode !== jsonEncode ? undefined : codec.encodeMany;
+  if (many && items.length > 1) {
+    const { bytes, ends } = many.call(codec, items);
+    encoded = { bytes: bytesOf(bytes), ends };
     // The JSON codec's items are joined by a newline, skipped between them; any other's end where the next begins.
-    gap = codec.encodeMany === jsonEncodeMany ? 1 : 0;
+    gap = many === jsonEncodeMany ? 1 : 0;
     checkEnds(encoded, items.length, gap);
   } else {
     // Each copied before the next is encoded: an encoder may hand back a view of a buffer it writes the next item into
     // (msgpackr's REUSE_BUFFER_MODE does), which would turn every item of a batch into the last.
     const parts = items.map((item, i) => {
-      const part = codec.encode(item);
-      if (!(part instanceof Uint8Array)) notBytes();
+      const part = bytesOf(codec.encode(item));
       return i < items.length - 1 ? copyBytes(part) : part;
     });
     const ends: number[] = [];
@@ -62,8 +71,7 @@ function tooLarge(bytes: number, maxItemBytes: number): void {
  * Refuses what `encodeMany` returned unless `ends` cut `bytes` into `count` items, in order, to its end: ends out of
  * place would frame wrong slices of the bytes, stored with checksums that pass, and read back as other items.
  */
-function checkEnds({ bytes, ends }: { bytes: unknown; ends: unknown }, count: number, gap: 0 | 1): void {
-  if (!(bytes instanceof Uint8Array)) notBytes();
+function checkEnds({ bytes, ends }: { bytes: Uint8Array; ends: unknown }, count: number, gap: 0 | 1): void {
   let fits = Array.isArray(ends) && ends.length === count && ends[count - 1] === bytes.length;
   for (let i = 0, start = 0; fits && i < count; i++) {
     const end = (ends as unknown[])[i] as number;
@@ -73,7 +81,13 @@ function checkEnds({ bytes, ends }: { bytes: unknown; ends: unknown }, count: nu
   if (!fits) throw new SluiceError('ERR_NOT_SERIALIZABLE', `The codec's encodeMany returned ends that do not cut its ${bytes.length} bytes into the ${count} items in order, the last ending where the bytes do.`);
 }
 
-function notBytes(): never {
+/**
+ * `value` as this realm's Uint8Array: one of another realm (an encoder made in a same-origin iframe or a `vm`
+ * context) is one as well, which `instanceof` would not see.
+ */
+function bytesOf(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) return value;
+  if (ArrayBuffer.isView(value) && Object.prototype.toString.call(value) === '[object Uint8Array]') return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
   throw new SluiceError('ERR_NOT_SERIALIZABLE', 'The codec did not return a Uint8Array for the item.');
 }
 

@@ -5,7 +5,7 @@ import { describe, SluiceError } from './errors.js';
 import { MAX_PAYLOAD } from './frame.js';
 import { partitionName, partOf } from './partitioned.js';
 import type { Durability, Store } from './store.js';
-import { check, checkedOptions, duration, integer, invalid, isClock, isFunction, limit, noNulls, oneOf, onlyKnown, optional, resolvedOptions, text, withMethods, type Rule } from './validate.js';
+import { check, checkedOptions, duration, integer, invalid, isClock, isCodec, isFunction, limit, noNulls, oneOf, onlyKnown, optional, resolvedOptions, text, withMethods, type Rule } from './validate.js';
 
 /** Options of `Queue.open`. */
 export interface QueueOptions<T> {
@@ -116,7 +116,7 @@ export const STORE: Rule = ['a Store instance with open, such as new MemoryStore
 
 const RULES = {
   store: STORE,
-  codec: withMethods('encode', 'decode'),
+  codec: isCodec,
   segmentItems: integer(1, 2 ** 31),
   // A Redis string holds at most 512 MiB: a segment allowed past it took pushes until an append was refused.
   segmentBytes: integer(64, 2 ** 29),

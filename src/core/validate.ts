@@ -43,6 +43,12 @@ export const withMethods = (...names: readonly string[]): Rule => [
   (v) => typeof v === 'object' && v !== null && names.every((name) => typeof (v as Record<string, unknown>)[name] === 'function'),
 ];
 
+/** A codec: `encode` and `decode`, and `encodeMany`, if it has one, a function. */
+export const isCodec: Rule = [
+  'an object with encode, decode (and encodeMany, if any, a function)',
+  (v) => withMethods('encode', 'decode')[1](v) && ['undefined', 'function'].includes(typeof (v as { encodeMany?: unknown }).encodeMany),
+];
+
 /**
  * A `Clock`: `now`, `setTimeout`, `clearTimeout`, and `monotonic` if it has one. Its `now()` is read once: NaN there
  * (a fake clock not yet set) would make every lease end at NaN, never.

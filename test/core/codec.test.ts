@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { runInNewContext } from 'node:vm';
 import { jsonCodec, MemoryStore, Queue, SluiceError, type Codec } from '../../src/index.js';
 
@@ -174,5 +174,71 @@ describe('jsonCodec and arrays that are not plain', () => {
     for (const item of [[1, [2]], runInNewContext('[1, [2]]') as unknown, new Proxy([1, 2], {})]) {
       expect(codec.decode(codec.encode(item))).toEqual(JSON.parse(JSON.stringify(item)));
     }
+  });
+});
+
+describe('jsonCodec and objects of another realm', () => {
+  it("takes a plain object made in another realm (an iframe's, a vm context's), and refuses that realm's class instances", async () => {
+    const q = await Queue.open<unknown>({ name: 'realms', store: new MemoryStore() });
+    const plain = runInNewContext('({ a: 1, b: [{ c: "x" }], d: Object.assign(Object.create(null), { e: 2 }) })') as unknown;
+    await q.push(plain);
+    await q.pushMany([plain, { nested: plain }]);
+    const lease = await q.take(3);
+    expect(lease!.entries.map((e) => e.value)).toEqual([{ a: 1, b: [{ c: 'x' }], d: { e: 2 } }, { a: 1, b: [{ c: 'x' }], d: { e: 2 } }, { nested: { a: 1, b: [{ c: 'x' }], d: { e: 2 } } }]);
+    for (const item of runInNewContext('[new Date(0), new Map(), new (class Point { constructor() { this.x = 1; } })(), Object.create(Object.create(null))]') as unknown[]) {
+      await expect(q.push(item)).rejects.toMatchObject({ code: 'ERR_NOT_SERIALIZABLE' });
+    }
+    await q.close();
+  });
+});
+
+describe('a codec spread from jsonCodec()', () => {
+  it('with an encode of its own, encodes every item of pushMany with it, not with the JSON codec\'s encodeMany', async () => {
+    const json = jsonCodec<number>();
+    // Tagged: a stored item without its tag would come back cut.
+    const tagged: Codec<number> = { ...json, encode: (n) => json.encode(`#${n}` as unknown as number), decode: (b) => Number((json.decode(b) as unknown as string).slice(1)) };
+    const q = await Queue.open<number>({ name: 'tagged', store: new MemoryStore(), codec: tagged });
+    await q.push(12345);
+    await q.pushMany([12345, 67890]);
+    const lease = await q.take(3);
+    expect(lease!.entries.map((e) => e.value)).toEqual([12345, 12345, 67890]);
+    await q.close();
+  });
+
+  it("takes another realm's Uint8Array from encode and encodeMany", async () => {
+    const foreign = (text: string) => runInNewContext('new Uint8Array(bytes)', { bytes: [...new TextEncoder().encode(text)] }) as Uint8Array;
+    expect(foreign('x')).not.toBeInstanceOf(Uint8Array);
+    const codec: Codec<string> = { encode: (v) => foreign(v), decode: (b) => new TextDecoder().decode(b) };
+    const many: Codec<string> = { ...codec, encodeMany: (values) => ({ bytes: foreign(values.join('')), ends: values.map((_, i) => values.slice(0, i + 1).join('').length) }) };
+    for (const c of [codec, many]) {
+      const q = await Queue.open<string>({ name: 'bytes', store: new MemoryStore(), codec: c });
+      await q.push('one');
+      await q.pushMany(['two', 'three']);
+      expect((await q.take(3))!.entries.map((e) => e.value)).toEqual(['one', 'two', 'three']);
+      await q.close();
+    }
+  });
+
+  it('whose encodeMany is not a function is refused as the queue opens (ERR_INVALID_OPTION)', async () => {
+    const codec = { ...jsonCodec<unknown>(), encodeMany: 5 } as unknown as Codec<unknown>;
+    await expect(Queue.open({ name: 'q', store: new MemoryStore(), codec })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/encodeMany/) });
+  });
+});
+
+describe('items past the longest string', () => {
+  it("JSON longer than the engine's longest string is too large (ERR_ITEM_TOO_LARGE), not of a kind JSON cannot carry", async () => {
+    const q = await Queue.open<unknown>({ name: 'huge', store: new MemoryStore() });
+    // Past V8's 512 MiB: what JSON.stringify, or the join of a batch's texts, throws then.
+    const stringify = vi.spyOn(JSON, 'stringify').mockImplementation(() => {
+      throw new RangeError('Invalid string length');
+    });
+    try {
+      await expect(q.push('x')).rejects.toMatchObject({ code: 'ERR_ITEM_TOO_LARGE', message: expect.stringMatching(/^The item as JSON would be longer than this JavaScript engine's longest string/) });
+      await expect(q.pushMany(['x', 'y'])).rejects.toMatchObject({ code: 'ERR_ITEM_TOO_LARGE', message: expect.stringMatching(/^The 2 items as JSON/) });
+    } finally {
+      stringify.mockRestore();
+    }
+    expect(await q.size()).toBe(0);
+    await q.close();
   });
 });
