@@ -2,16 +2,27 @@ import type { LeaseEntry } from '../core/queue-types.js';
 import type { BatchOptions } from './options.js';
 import type { PendingIndex } from './pending.js';
 import type { Pending } from './pending-task.js';
-import { taskBytes, type StoredTask } from './task.js';
+import { batchPart } from './request.js';
+import type { StoredTask } from './task.js';
+import { utf8Length } from './utf8-length.js';
 
 type Entry = LeaseEntry<StoredTask>;
 
 /** Batches answered in time in a row after which batches made smaller by timeouts may be twice as large again. */
 const GROW_AFTER = 16;
 
-/** A task's size as `batch.maxBytes` counts it (the index keeps it; measuring a task means encoding it). */
+/**
+ * A task's share of a batch as `batch.maxBytes` counts it: its body's bytes in the batch's JSON array, and the comma
+ * or bracket before it (see `packBatches`). Measured once a handle (the index keeps it: measuring means encoding).
+ */
 export function entryBytes(index: PendingIndex, entry: Entry): number {
-  return index.get(Number(entry.id))?.bytes ?? taskBytes(entry.value);
+  const pending = index.get(Number(entry.id));
+  if (pending) return (pending.batchBytes ??= partBytes(entry.value));
+  return partBytes(entry.value);
+}
+
+function partBytes(task: StoredTask): number {
+  return utf8Length(batchPart(task)) + 1;
 }
 
 /**

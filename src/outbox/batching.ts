@@ -36,6 +36,8 @@ export function packBatches(
   }
   const units: Entry[][] = again;
   const leftover: Entry[] = held;
+  // Each task counts its body and the comma or opening bracket before it: what is left is the closing bracket.
+  const room = limits.maxBytes - 1;
   let current: Entry[] = [];
   let bytes = 0;
   const close = () => {
@@ -55,11 +57,11 @@ export function packBatches(
     let fits = 0;
     for (; fits < cut; fits++) {
       const next = bytesOf(lane[fits]!);
-      if (size + next > limits.maxBytes) break;
+      if (size + next > room) break;
       size += next;
     }
     fits = Math.max(fits, 1);
-    if (current.length + fits > limits.maxItems || bytes + size > limits.maxBytes) close();
+    if (current.length + fits > limits.maxItems || bytes + size > room) close();
     current.push(...lane.slice(0, fits));
     bytes += size;
     leftover.push(...lane.slice(fits));

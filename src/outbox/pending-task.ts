@@ -84,6 +84,8 @@ export interface Pending {
   batchedWith?: readonly string[];
   /** That batch got no answer within the time limit: again, and it goes in halves (see `BatchFit.tooSlow`). */
   batchTimedOut?: boolean;
+  /** Its bytes in a batch, as `batch.maxBytes` counts them, once measured (see `entryBytes`). */
+  batchBytes?: number;
 }
 
 /**

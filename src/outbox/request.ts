@@ -64,8 +64,12 @@ export function buildRequest(task: StoredTask, perSend: Readonly<Record<string, 
 
 /** A JSON body for a batch: the tasks' bodies in order (objects as JSON, strings as strings). */
 export function batchBody(tasks: readonly StoredTask[]): string {
-  const parts = tasks.map((t) => (!t.body ? 'null' : 'json' in t.body ? JSON.stringify(t.body.json) : JSON.stringify(decodeBody(t.body, undefined))));
-  return `[${parts.join(',')}]`;
+  return `[${tasks.map(batchPart).join(',')}]`;
+}
+
+/** A task's body as an item of a batch's JSON array. */
+export function batchPart(task: StoredTask): string {
+  return !task.body ? 'null' : 'json' in task.body ? JSON.stringify(task.body.json) : JSON.stringify(decodeBody(task.body, undefined));
 }
 
 /**

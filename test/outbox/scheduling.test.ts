@@ -394,6 +394,15 @@ describe('batch', () => {
     expect(r.server.received).toHaveLength(0);
   });
 
+  it("counts maxBytes in bytes of the batch's JSON, which a task's URL, ids and headers are no part of: batches are filled to it exactly", async () => {
+    // Each body 98 bytes of JSON; ten of them, nine commas and the brackets: 991 bytes.
+    await r.reopen({ batch: { url: '/batch', maxItems: 100, maxBytes: 991 } });
+    const url = `/one?${'q'.repeat(400)}`;
+    await r.outbox.enqueueMany(Array.from({ length: 30 }, () => ({ url, body: { s: 'x'.repeat(90) }, headers: { 'content-type': 'application/json' } })));
+    expect(await r.outbox.flush()).toMatchObject({ sent: 30, remaining: 0 });
+    expect(r.server.received.map((x) => x.body.length)).toEqual([991, 991, 991]);
+  });
+
   it('counts maxBytes in bytes of UTF-8, not characters: bodies of CJK text and emoji keep within it too', async () => {
     await r.reopen({ batch: { url: '/batch', maxItems: 100, maxBytes: 10_000 } });
     // 900 characters of 3 bytes each (and 450 emoji of 4): each body some 2 700 bytes, 1 800 as characters.
