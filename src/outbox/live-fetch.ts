@@ -5,7 +5,7 @@ import { INLINE_MAX } from './body.js';
 import { Deadline, isTimeout } from './deadline.js';
 import { originOf } from './pending-task.js';
 import { copyOf } from './response-body.js';
-import { gaveUp, isNetworkError, letGo, unreadableAnswer } from './send.js';
+import { asResponse, gaveUp, isNetworkError, letGo, unreadableAnswer } from './send.js';
 import { taskFromRequest, type Reading } from './request-task.js';
 import { untilAborted } from './until-aborted.js';
 import { prepareTask, type HttpTask } from './task.js';
@@ -159,9 +159,9 @@ async function tryLive(live: Request, headers: Headers, task: HttpTask, group: s
   let response: Response;
   try {
     // Raced, for a transport that ignores the signal: the request is queued at the limit all the same. An answer
-    // like a Response (a test's fake) goes back to the caller as it came. The signal goes to fetch itself: one of a
+    // like a Response (a test's fake) goes back to the caller as a Response. The signal goes to fetch itself: one of a
     // Request made here, which fetch follows weakly, was collected with it, and the request then outlived the limit.
-    response = (await deadline.race(c.transport(live, { headers, signal: deadline.signal }), letGo)) as Response;
+    response = asResponse(await deadline.race(c.transport(live, { headers, signal: deadline.signal }), letGo));
   } catch (error) {
     deadline.end();
     // Its own handle stores it already: it hears of the failure as of any network error, and tries again.

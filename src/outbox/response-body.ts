@@ -71,6 +71,13 @@ function joined(chunks: readonly Uint8Array[], size: number): ArrayBuffer {
  * refuses with a TypeError: the copy then goes without it, rather than failing what the server answered.
  */
 export function copyOf(body: BodyInit | null, response: Response): Response {
+  const copy = made(body, response);
+  // Headers read by name alone (an answer like a Response whose headers cannot be listed, see `asResponse`) go along.
+  if (Object.hasOwn(response, 'headers')) Object.defineProperty(copy, 'headers', { value: response.headers });
+  return copy;
+}
+
+function made(body: BodyInit | null, response: Response): Response {
   const init: ResponseInit = { status: response.status, headers: response.headers };
   try {
     return new Response(body, { ...init, statusText: response.statusText });

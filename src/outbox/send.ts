@@ -143,8 +143,36 @@ async function followOpaque(request: Send, options: SendOptions, redirect: Redir
  */
 function responseOf(value: unknown): Response {
   const response = value as Response | undefined;
-  if (typeof response?.status === 'number' && typeof response.headers?.get === 'function' && typeof response.arrayBuffer === 'function') return response;
+  if (typeof response?.status === 'number' && typeof response.headers?.get === 'function' && typeof response.arrayBuffer === 'function') return asResponse(response);
   throw new Error(`Expected \`fetch\` to resolve with a Response, got ${describe(value)}.`);
+}
+
+/**
+ * `like` as a Response of this realm's, for `classify`, the 'sent' event and `Outbox.fetch`'s caller, which read what
+ * a Response has (`ok`, `statusText`, `headers.has`, `json()`): one like a Response (a polyfill's, a test's fake) has
+ * only what `ResponseLike` names. Its body is read when the Response's is; headers it cannot list are read by name.
+ * A status no Response can have (outside 200–599) leaves it as it came.
+ */
+export function asResponse(like: Response | ResponseLike): Response {
+  const status = (like as Partial<ResponseLike> | undefined)?.status;
+  if (typeof Response !== 'function' || like instanceof Response || typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599) return like as Response;
+  const source = like.headers as ResponseLike['headers'] & { forEach?: (each: (value: string, name: string) => void) => void };
+  const listed = typeof source.forEach === 'function';
+  const headers = new Headers();
+  if (listed) source.forEach!((value, name) => headers.append(name, value));
+  const body = [204, 205, 304].includes(status)
+    ? null
+    : new ReadableStream<Uint8Array>({
+        pull: async (controller) => {
+          controller.enqueue(new Uint8Array(await like.arrayBuffer()));
+          controller.close();
+        },
+        cancel: () => letGo(like),
+      });
+  const statusText = (like as { statusText?: unknown }).statusText;
+  const response = new Response(body, { status, statusText: typeof statusText === 'string' ? statusText : '', headers });
+  if (!listed) Object.defineProperty(response, 'headers', { value: Object.assign(headers, { get: (name: string) => source.get(name), has: (name: string) => source.get(name) !== null }) });
+  return response;
 }
 
 /**

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryStore, Outbox, type ResponseLike } from '../../src/index.js';
+
+/** An answer with only what `ResponseLike` names: headers it cannot list, a body read whole. */
+const like = (status: number, body: string, headers: Record<string, string> = {}): ResponseLike => ({
+  status,
+  headers: { get: (name) => headers[name.toLowerCase()] ?? null },
+  arrayBuffer: async () => new TextEncoder().encode(body).buffer as ArrayBuffer,
+});
+
+describe('a transport that answers with something like a Response', () => {
+  it('is a Response to classify and to the sent event: ok, statusText, headers.has and json() are there', async () => {
+    const seen: unknown[] = [];
+    const outbox = await Outbox.open({
+      name: 'api',
+      store: new MemoryStore(),
+      fetch: async () => like(201, '{"stored":true}', { 'x-request-id': 'r1' }),
+      // README's recipe: a 409 (a duplicate the server already has) is sent too.
+      classify: (outcome) => (outcome instanceof Error ? 'retry' : outcome.ok || outcome.status === 409 ? 'sent' : 'dead'),
+    });
+    outbox.addEventListener('sent', (event) => void seen.push(event.detail.response));
+    await outbox.enqueue({ url: 'https://api.example.test/notes', body: { n: 1 } });
+    expect(await outbox.flush()).toMatchObject({ sent: 1, dead: 0 });
+    const [response] = seen as Response[];
+    expect(response).toBeInstanceOf(Response);
+    expect([response!.ok, response!.status, response!.headers.get('X-Request-Id'), response!.headers.has('x-request-id')]).toEqual([true, 201, 'r1', true]);
+    expect(await response!.json()).toEqual({ stored: true });
+    await outbox.close();
+  });
+
+  it('is a Response to the caller of outbox.fetch, its headers listed where the answer lists them', async () => {
+    const outbox = await Outbox.open({ name: 'api', store: new MemoryStore(), fetch: async () => ({ ...like(200, 'hi'), statusText: 'Fine', headers: new Headers({ 'content-type': 'text/plain' }) }) });
+    const response = await outbox.fetch('https://api.example.test/x', { method: 'POST', body: 'x' });
+    expect(response).toBeInstanceOf(Response);
+    expect([response.ok, response.statusText, [...response.headers]]).toEqual([true, 'Fine', [['content-type', 'text/plain']]]);
+    expect(await response.text()).toBe('hi');
+    await outbox.close();
+  });
+});
