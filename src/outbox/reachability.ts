@@ -189,13 +189,7 @@ export class Reachability {
       else this.#origins.clear();
     } else {
       const failed = origin === undefined ? undefined : this.#origins.get(origin);
-      if (origin !== undefined && (!failed || since === undefined || since >= failed.at)) {
-        const failures = (failed?.failures ?? 0) + 1;
-        // Set anew, last in the map's order: the first is then the one whose last failure is oldest.
-        this.#origins.delete(origin);
-        this.#origins.set(origin, { failures, at: mark, probeAt: now + this.#gap(failures) });
-        if (this.#origins.size > MAX_ORIGINS) this.#origins.delete(this.#origins.keys().next().value!);
-      }
+      if (origin !== undefined && (!failed || since === undefined || since >= failed.at)) this.#originFailed(origin, mark, now);
       if (since !== undefined && this.#answeredAt > since && this.#reachable) return;
       if (this.#failures === 0 || since === undefined || since >= this.#failedAt) {
         this.#failures++;
@@ -207,6 +201,24 @@ export class Reachability {
     this.#reachable = reachable;
     if (was !== this.online) this.#changed(this.online);
     if (reachable && !was) this.#wake();
+  }
+
+  /**
+   * A probe to `origin` got no answer within its time limit (a host that takes the connection and says nothing): its
+   * host waits its backoff, as one that failed does, and the next probe goes to another. Never counted, it was the probe
+   * again and again, each holding the one slot while offline for the whole time limit, and the tasks of hosts that
+   * answer waited behind it. Online, a slow answer is no failure of the network's, nor of its host's.
+   */
+  unanswered(origin: string): void {
+    if (!this.#reachable) this.#originFailed(origin, this.#seen, monotonic(this.#clock));
+  }
+
+  #originFailed(origin: string, mark: number, now: number): void {
+    const failures = (this.#origins.get(origin)?.failures ?? 0) + 1;
+    // Set anew, last in the map's order: the first is then the one whose last failure is oldest.
+    this.#origins.delete(origin);
+    this.#origins.set(origin, { failures, at: mark, probeAt: now + this.#gap(failures) });
+    if (this.#origins.size > MAX_ORIGINS) this.#origins.delete(this.#origins.keys().next().value!);
   }
 
   /** The wait before the next probe after `failures` in a row. */

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FaultServer } from './fault-server.js';
-import { rig, type Rig } from './helpers.js';
+import { pass, rig, until, type Rig } from './helpers.js';
 import type { OutboxOptions } from '../../src/outbox/options.js';
 import { Reachability } from '../../src/outbox/reachability.js';
 
@@ -47,6 +47,31 @@ describe('a host that fails, beside one that answers', () => {
     expect(await r.outbox.flush()).toMatchObject({ sent: 1, remaining: 1 });
     expect(r.outbox.online).toBe(true);
     expect(r.server.delivered.map((x) => x.path)).toEqual(['/a']);
+  });
+
+  it('offline because one host failed: a host that takes the connection and never answers is the probe once, then waits its backoff, and the others go (once online, all at once)', async () => {
+    // Connections taken and held, never answered: each request there ends only at the time limit.
+    const held: net.Socket[] = [];
+    const silent = net.createServer((socket) => void held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      await r.reopen({ ordering: 'none', concurrency: 4, timeoutMs: 1000 });
+      await r.outbox.enqueue({ url: `${down}/t0` });
+      await r.outbox.flush();
+      expect(r.outbox.online).toBe(false);
+      const quiet = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+      await r.outbox.enqueueMany([...Array.from({ length: 5 }, (_, i) => ({ url: `${quiet}/s${i}` })), { url: '/a' }, { url: '/b' }]);
+      r.outbox.start();
+      // One time limit: the first probe to the silent host gives up; the next probe is another host's.
+      await until(() => held.length === 1);
+      await pass(r.clock, 1000, 4);
+      // No second time limit passes: were the silent host the probe again, nothing else would go.
+      await until(() => r.server.delivered.length === 2);
+      expect(r.outbox.online).toBe(true);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it('offline by the only host there is: probes still wait their backoff, one at a time', async () => {
