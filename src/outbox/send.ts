@@ -220,7 +220,9 @@ export function gaveUp(error: unknown): boolean {
  */
 export function unreadableAnswer(error: unknown): boolean {
   const cause = (error as { cause?: { name?: unknown; code?: unknown; message?: unknown } } | null)?.cause;
-  return cause !== undefined && (cause.name === 'HTTPParserError' || cause.code === 'UND_ERR_HEADERS_OVERFLOW' || (cause.code === 'UND_ERR_SOCKET' && /^bad (response|upgrade)$/.test(String(cause.message))));
+  // A status under 100 fails an assertion of the parser's own (ERR_ASSERTION): a bad status line too.
+  const parser = cause?.name === 'HTTPParserError' || cause?.code === 'ERR_ASSERTION';
+  return cause !== undefined && (parser || cause.code === 'UND_ERR_HEADERS_OVERFLOW' || (cause.code === 'UND_ERR_SOCKET' && /^bad (response|upgrade)$/.test(String(cause.message))));
 }
 
 /** fetch rejects with a TypeError when no response came (DNS, refused, reset); aborts are not network errors. */

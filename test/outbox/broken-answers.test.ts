@@ -120,6 +120,8 @@ describe('a task whose answer came but broke waits its backoff, not for the next
   it.each([
     ['a 200 whose body is reset mid-way', (s: Socket) => (s.write('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nhalf'), setTimeout(() => s.resetAndDestroy(), 5))],
     ['a 200 whose header holds a byte fetch refuses', (s: Socket) => s.write('HTTP/1.1 200 OK\r\nx: \x01\r\ncontent-length: 0\r\n\r\n')],
+    // Node's fetch fails an assertion of its own on a status under 100.
+    ['a status under 100 (HTTP/1.1 0)', (s: Socket) => s.write('HTTP/1.1 0 Zero\r\ncontent-length: 0\r\n\r\n')],
     ['a 503 (as any answer the server gave)', (s: Socket) => s.write('HTTP/1.1 503 X\r\ncontent-length: 0\r\n\r\n')],
   ])('%s: tried again after its delay while other tasks to its host succeed, and the outbox never goes offline', async (_, broken) => {
     const offline = await besideOthers(await serve(broken));
