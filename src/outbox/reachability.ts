@@ -189,8 +189,11 @@ export class Reachability {
       else this.#origins.clear();
     } else {
       const failed = origin === undefined ? undefined : this.#origins.get(origin);
+      // Its host failed before, and another answered since: that host is down, not the network. Else each of its
+      // probes (a refusal takes no time, in which none answers) took the outbox offline again, to one request at a time.
+      const down = failed !== undefined && this.#answeredAt > failed.at;
       if (origin !== undefined && (!failed || since === undefined || since >= failed.at)) this.#originFailed(origin, mark, now);
-      if (since !== undefined && this.#answeredAt > since && this.#reachable) return;
+      if (((since !== undefined && this.#answeredAt > since) || down) && this.#reachable) return;
       if (this.#failures === 0 || since === undefined || since >= this.#failedAt) {
         this.#failures++;
         this.#failedAt = mark;

@@ -74,6 +74,22 @@ describe('a host that fails, beside one that answers', () => {
     }
   });
 
+  it('a host that failed, and fails again after another answered, is down on its own: the outbox stays online', async () => {
+    await r.outbox.enqueue({ url: `${down}/t0` });
+    await r.outbox.flush();
+    expect(r.outbox.online).toBe(false);
+    await r.outbox.enqueue({ url: '/a' });
+    await r.outbox.flush();
+    expect(r.outbox.online).toBe(true);
+    // Its next try, refused at once (no other answer can come while it is out), is its host's again.
+    r.clock.advance(60_000);
+    await r.outbox.flush();
+    expect(toDown()).toBe(2);
+    expect(r.outbox.online).toBe(true);
+    await r.outbox.enqueue({ url: '/b' });
+    expect(await r.outbox.flush()).toMatchObject({ sent: 1 });
+  });
+
   it('offline by the only host there is: probes still wait their backoff, one at a time', async () => {
     await r.server.down();
     await r.outbox.enqueueMany([{ url: '/a' }, { url: '/b' }]);
