@@ -1,8 +1,6 @@
-import type { QueueBlobs as QueueBlobsClass } from './core/blobs.js';
-import type { DeadLetters as DeadLettersClass } from './outbox/dead-letters.js';
-
 export { Queue } from './core/queue.js';
 export type { QueueOptions } from './core/options.js';
+export type { QueueBlobs } from './core/blobs.js';
 export type { IterateOptions, Lease, LeaseEntry, ListOptions, PushOptions, QueueEntry, QueueStats, ReleaseOptions, RemoveOptions, TakeOptions } from './core/queue-types.js';
 export type { QueueEventMap, PushDetail, RecoverDetail, CorruptDetail } from './core/events.js';
 export { jsonCodec, type Codec } from './core/codec.js';
@@ -17,13 +15,6 @@ export type { RedirectPolicy } from './outbox/redirects.js';
 export type { HttpTask } from './outbox/task.js';
 export { BodyRef } from './outbox/body.js';
 export type { Classify, Verdict } from './outbox/classify.js';
-export type { DeadLetter, DeadReason } from './outbox/dead-letters.js';
+export type { DeadLetter, DeadLetters, DeadReason } from './outbox/dead-letters.js';
 export type { OutboxEventMap, OutboxCorruptDetail, FlushOptions, FlushResult, ListPendingOptions, PendingTask, SentDetail, RetryDetail, DeadDetail, HandedOverDetail, TaskView, EnqueueDetail, OnlineDetail, ErrorDetail } from './outbox/events.js';
 
-// Classes whose instances users get (`queue.blobs`, `outbox.dead`) but never make: types only. Re-exported as
-// classes, the bundled declarations made them values too, and `import { DeadLetters }` type-checked, then failed to
-// load (no such export at run time).
-/** A queue's blob storage: `queue.blobs`. */
-export type QueueBlobs = QueueBlobsClass;
-/** An outbox's dead letters: `outbox.dead`. */
-export type DeadLetters = DeadLettersClass;

@@ -12,29 +12,38 @@ export function notAtEnd(key: string, offset: number, length: number): SluiceErr
 
 /**
  * A queue's blobs (`Queue.blobs`): large values kept beside its items in the queue's store (see `BlobStorage`),
- * written with the queue's durability. Keys are checked before they reach the store; calls on a closed queue
- * reject 'ERR_CLOSED'.
+ * written with the queue's durability. Keys are 1–200 characters of [A-Za-z0-9._-] (not "." or ".."), checked before
+ * they reach the store; calls on a closed queue reject 'ERR_CLOSED'.
  */
-export class QueueBlobs {
+export interface QueueBlobs {
+  /** Writes `bytes` at `offset` of blob `key`: 0 starts it afresh, its current length appends. */
+  write(key: string, offset: number, bytes: Uint8Array): Promise<void>;
+  /** Bytes `[start, end)` of blob `key`: fewer at its end, none when it does not exist. */
+  read(key: string, start: number, end: number): Promise<Uint8Array>;
+  /** Deletes the blobs `keys` (those that exist). */
+  delete(keys: readonly string[]): Promise<void>;
+  /** The keys of every blob. */
+  keys(): Promise<string[]>;
+}
+
+/** `QueueBlobs` over a store's `BlobStorage`. An interface for users: a class's private fields would be part of its type. */
+export class Blobs implements QueueBlobs {
   readonly #storage: BlobStorage;
   readonly #durability: Durability;
   readonly #checkOpen: () => void;
 
-  /** @internal Made by the queue. */
   constructor(storage: BlobStorage, durability: Durability, checkOpen: () => void) {
     this.#storage = storage;
     this.#durability = durability;
     this.#checkOpen = checkOpen;
   }
 
-  /** Writes `bytes` at `offset` of blob `key`: 0 starts it afresh, its current length appends. */
   async write(key: string, offset: number, bytes: Uint8Array): Promise<void> {
     this.#check([key]);
     check({ offset, bytes }, { offset: integer(0), bytes: ['a Uint8Array', (v) => v instanceof Uint8Array] });
     return this.#storage.write(key, offset, bytes, this.#durability);
   }
 
-  /** Bytes `[start, end)` of blob `key`: fewer at its end, none when it does not exist. */
   async read(key: string, start: number, end: number): Promise<Uint8Array> {
     this.#check([key]);
     check({ start, end }, { start: integer(0), end: integer(0) });

@@ -1,4 +1,4 @@
-import { QueueBlobs } from './blobs.js';
+import { Blobs, type QueueBlobs } from './blobs.js';
 import { encodeItems } from './encode.js';
 import { openGuarded, partitionExists } from './guarded-storage.js';
 import { SluiceError } from './errors.js';
@@ -248,7 +248,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     const { store, name, writesWhenFull } = this.#options;
     const storage = await openGuarded(store, partitionName(name, p), name, writesWhenFull && { writesWhenFull });
     // A queue's blobs are its first partition's: one place, whatever the partition count.
-    if (p === 0 && storage.blobs) this.#blobs = new QueueBlobs(storage.blobs, this.#options.durability, () => this.#checkOpen());
+    if (p === 0 && storage.blobs) this.#blobs = new Blobs(storage.blobs, this.#options.durability, () => this.#checkOpen());
     const part = await Partition.open<T>(storage, {
       options: this.#options,
       queue: this.name,

@@ -38,14 +38,14 @@ export interface Store {
    * they did (a BroadcastChannel) under its name within this scope: an outbox of the same name on another store is
    * another outbox. Without it, the outbox's name alone.
    */
-  readonly scope?: string;
+  readonly scope?: string | undefined;
   /**
    * Optional: the time every handle of this store's queues keeps deadlines in, where they run on several machines
    * (a Redis server's): the default `clock` of the queues and outboxes opened on it. A lease's end, a delay, a retry's
    * time is written by one machine and judged by another; on each machine's own clock, machines out of step take items
    * leased elsewhere, or keep them too long. Without it, the system clock.
    */
-  readonly clock?: Clock;
+  readonly clock?: Clock | undefined;
 }
 
 /** What the Queue tells a store about the storage it opens; a store may ignore them. */

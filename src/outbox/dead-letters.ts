@@ -1,4 +1,4 @@
-import type { Lease } from '../core/queue-types.js';
+import type { Lease, ListOptions } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
 import { parseIds } from '../core/ids.js';
 import { serial } from '../core/serial.js';
@@ -60,7 +60,32 @@ export interface DeadLetter {
  * queue of their own until someone retries or purges them. Nothing leaves the outbox silently: it is sent, or it
  * is here.
  */
-export class DeadLetters {
+export interface DeadLetters {
+  /** Dead letters, oldest first: at most `limit`, after the letter `after` (the last id of a previous page), or only `ids`. */
+  list(options?: ListOptions): Promise<DeadLetter[]>;
+  /** How many dead letters there are. */
+  size(): Promise<number>;
+  /**
+   * Puts dead tasks back into the outbox (all, or those of `ids`) with their ids, so the server sees the same
+   * Idempotency-Key, and fresh attempts and age. All of them but the superseded: a newer task with the same `key`
+   * replaced those, and sending them after it would put older data over newer (name them to retry them all the same).
+   * They count against `limits` as enqueued tasks do: 'reject' refuses the retry ('ERR_QUOTA_EXCEEDED', all stay dead),
+   * 'drop-oldest' evicts the oldest pending tasks to make room. Resolves how many went back; a rejection leaves every
+   * letter dead and nothing put back (a task stored all the same by a commit whose reply was lost is found, and the
+   * retry goes on; where that cannot be told, the retry may finish after all: a task it stored deletes its letter
+   * when first taken, before it is sent, and a later retry or purge of the letter takes such a task out first).
+   */
+  retry(ids?: readonly string[]): Promise<number>;
+  /**
+   * Deletes dead letters for good (all, or those of `ids`), and their bodies. Resolves how many were deleted. A letter
+   * whose move to dead was cut short, its task still pending, takes that task with it (sent after all, it would be
+   * both); one whose task is in flight then stays dead for now.
+   */
+  purge(ids?: readonly string[]): Promise<number>;
+}
+
+/** `DeadLetters` over the outbox's queue of them. An interface for users: a class's private fields would be part of its type. */
+export class DeadLetterQueue implements DeadLetters {
   readonly #queue: Queue<DeadRecord>;
   readonly #requeue: (letters: { id: string; value: DeadRecord }[]) => Promise<Requeued>;
   readonly #forget: (bodies: string[]) => Promise<void>;
@@ -89,8 +114,7 @@ export class DeadLetters {
     this.#checkOpen = checkOpen;
   }
 
-  /** Dead letters, oldest first (at most `limit`). */
-  async list(options: { readonly limit?: number | undefined } = {}): Promise<DeadLetter[]> {
+  async list(options: ListOptions = {}): Promise<DeadLetter[]> {
     this.#checkOpen();
     const entries = await this.#queue.list(options);
     return entries.map(({ id, value }) => {
@@ -118,22 +142,11 @@ export class DeadLetters {
     return keys;
   }
 
-  /** How many dead letters there are. */
   async size(): Promise<number> {
     this.#checkOpen();
     return this.#queue.size();
   }
 
-  /**
-   * Puts dead tasks back into the outbox (all, or those of `ids`) with their ids, so the server sees the same
-   * Idempotency-Key, and fresh attempts and age. All of them but the superseded: a newer task with the same `key`
-   * replaced those, and sending them after it would put older data over newer (name them to retry them all the same).
-   * They count against `limits` as enqueued tasks do: 'reject' refuses the retry ('ERR_QUOTA_EXCEEDED', all stay dead),
-   * 'drop-oldest' evicts the oldest pending tasks to make room. Resolves how many went back; a rejection leaves every
-   * letter dead and nothing put back (a task stored all the same by a commit whose reply was lost is found, and the
-   * retry goes on; where that cannot be told, the retry may finish after all: a task it stored deletes its letter
-   * when first taken, before it is sent, and a later retry or purge of the letter takes such a task out first).
-   */
   retry(ids?: readonly string[]): Promise<number> {
     return this.#serial(async () => {
       this.#checkOpen();
@@ -176,11 +189,6 @@ export class DeadLetters {
     });
   }
 
-  /**
-   * Deletes dead letters for good (all, or those of `ids`), and their bodies. Resolves how many were deleted. A letter
-   * whose move to dead was cut short, its task still pending, takes that task with it (sent after all, it would be
-   * both); one whose task is in flight then stays dead for now.
-   */
   purge(ids?: readonly string[]): Promise<number> {
     return this.#serial(async () => {
       this.#checkOpen();

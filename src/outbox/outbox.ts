@@ -5,7 +5,7 @@ import { serial } from '../core/serial.js';
 import type { Store } from '../core/store.js';
 import { TypedEventTarget } from '../core/typed-events.js';
 import { check, isBoolean, limit as count, openedWith, optional, optionsObject, text, withMethods } from '../core/validate.js';
-import { DeadLetters, type DeadRecord } from './dead-letters.js';
+import { DeadLetterQueue, type DeadLetters, type DeadRecord } from './dead-letters.js';
 import { DeadMoves } from './dead-moves.js';
 import { Deliverer } from './deliverer.js';
 import { STATES, type ErrorDetail, type FlushOptions, type FlushResult, type ListPendingOptions, type OutboxEventMap, type PendingTask } from './events.js';
@@ -28,11 +28,10 @@ import type { HttpTask, StoredTask } from './task.js';
  * HTTP tasks stored first and delivered with retry. A task leaves only as sent (acked after its response) or dead
  * (moved to `dead` with its reason); retry bookkeeping lives in the queue (attempts, delays), so it survives
  * restarts; a process that dies mid-request sends the task again with the same Idempotency-Key.
- *
- * The pieces: `PendingIndex` (what may go next, without scanning) kept by `PendingStore` (loading, coalescing,
- * limits), and `Deliverer` (the dispatcher, the retry policy `verdictFor`, the background loop, reachability and
- * tabs). This class checks arguments, says what happened in events, and wires them.
  */
+// The pieces: `PendingIndex` (what may go next, without scanning) kept by `PendingStore` (loading, coalescing, limits),
+// and `Deliverer` (the dispatcher, the retry policy `verdictFor`, the background loop, reachability and tabs). This
+// class checks arguments, says what happened in events, and wires them.
 export class Outbox extends TypedEventTarget<OutboxEventMap> {
   /** The store used when `OutboxOptions.store` is absent. Set by the platform entries. */
   protected static defaultStore: (() => Store) | undefined;
@@ -103,8 +102,8 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       this.#notices.coming();
       this.#notices.owed();
     });
-    this.dead = new DeadLetters(deadQueue, (records) => this.#moves.requeue(records), (keys) => this.#orphans.forget(keys), (records) => this.#moves.finishBefore(records), () => this.#checkOpen());
-    this.#orphans = new OrphanBodies(this.#bodies, this.#serial, this.#pending, this.dead);
+    const dead = new DeadLetterQueue(deadQueue, (records) => this.#moves.requeue(records), (keys) => this.#orphans.forget(keys), (records) => this.#moves.finishBefore(records), () => this.#checkOpen());
+    this.#orphans = new OrphanBodies(this.#bodies, this.#serial, this.#pending, (this.dead = dead));
     this.#deliverer = new Deliverer({
       options,
       queue,

@@ -1,4 +1,4 @@
-import { QueueBlobs } from '../../core/blobs.js';
+import { Blobs } from '../../core/blobs.js';
 import { systemClock } from '../../core/clock.js';
 import { SluiceError } from '../../core/errors.js';
 import type { Queue } from '../../core/queue.js';
@@ -35,7 +35,7 @@ export class DrainedBodies {
     if (kind === 'outbox') return new DrainedBodies(new BodyStore(queue.blobs, options), false, async () => undefined);
     if (kind !== 'dead-letters') return undefined;
     const storage: QueueStorage = await ctx.store.open(name.slice(0, -'.dead'.length));
-    const blobs = storage.blobs && new QueueBlobs(storage.blobs, 'relaxed', () => undefined);
+    const blobs = storage.blobs && new Blobs(storage.blobs, 'relaxed', () => undefined);
     return new DrainedBodies(new BodyStore(blobs, options), true, () => storage.close());
   }
 

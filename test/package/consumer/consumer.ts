@@ -6,15 +6,21 @@ import {
   Outbox,
   Queue,
   SluiceError,
+  type Clock,
   type CorruptDetail,
   type DeadDetail,
+  type DeadLetters,
   type FlushResult,
   type HttpTask,
+  type OpenHints,
   type PushDetail,
+  type QueueBlobs,
   type QueueEntry,
+  type QueueStorage,
   type RecoverDetail,
   type RetryDetail,
   type SentDetail,
+  type Store,
 } from 'sluice';
 import { FileStore } from 'sluice/fs';
 import { IndexedDbStore } from 'sluice/indexeddb';
@@ -88,4 +94,33 @@ export async function optionsFromTheEnvironment(env: Record<string, string | und
   const outbox = await Outbox.open({ name: 'api', baseUrl: env['API_URL'], retry: { maxAttempts: undefined }, limits: undefined, batch: undefined });
   await outbox.enqueue({ url: '/notes', id: env['ID'], group: env['GROUP'], body: undefined });
   await outbox.close();
+}
+
+/**
+ * What a library that emits declarations writes for `outbox.dead` or `queue.blobs` it lets TypeScript infer: their
+ * members, restated. Its users' code gives them back where sluice's own types are asked for (a class's private
+ * fields, restated as `any`, would not fit).
+ */
+export async function restated(outbox: Outbox, queue: Queue<number>): Promise<void> {
+  const dead: { list: DeadLetters['list']; size: DeadLetters['size']; retry: DeadLetters['retry']; purge: DeadLetters['purge'] } = outbox.dead;
+  const blobs: { write: QueueBlobs['write']; read: QueueBlobs['read']; delete: QueueBlobs['delete']; keys: QueueBlobs['keys'] } | undefined = queue.blobs;
+  const back: [DeadLetters, QueueBlobs | undefined] = [dead, blobs];
+  await back[0].list({ after: '0', limit: 10 });
+}
+
+/** A store that wraps another (for logging, say), its optional members copied whether or not the other has them. */
+export class Wrapped implements Store {
+  readonly scope: string | undefined;
+  readonly clock: Clock | undefined;
+  readonly #inner: Store;
+
+  constructor(inner: Store) {
+    this.#inner = inner;
+    this.scope = inner.scope;
+    this.clock = inner.clock;
+  }
+
+  open(name: string, hints?: OpenHints): Promise<QueueStorage> {
+    return this.#inner.open(name, hints);
+  }
 }
