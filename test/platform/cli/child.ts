@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 
 // The CLI as the shell runs it, in a process of its own with real pipes: bundled from src/ (not dist/, which may be
 // older than the code under test), with the library beside it for helper processes.
@@ -50,4 +51,21 @@ export async function exited(child: ChildProcess): Promise<{ code: number | null
   child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
   const [code, signal] = (await new Promise((resolve) => child.on('close', (...end) => resolve(end)))) as [number | null, string | null];
   return { code, signal, stderr };
+}
+
+/**
+ * The hooks of a file of CLI processes: the CLI bundled once for the file, a directory of its own for each test (named
+ * `prefix`…, removed after it). `sluice` and `dir` are set once those hooks have run.
+ */
+export function cliSuite(prefix: string): { readonly sluice: Bundle; readonly dir: string } {
+  const suite = {} as { sluice: Bundle; dir: string };
+  beforeAll(async () => {
+    suite.sluice = await bundle();
+  });
+  afterAll(() => suite.sluice.remove());
+  beforeEach(() => {
+    suite.dir = mkdtempSync(join(tmpdir(), prefix));
+  });
+  afterEach(() => rmSync(suite.dir, { recursive: true, force: true }));
+  return suite;
 }

@@ -1,24 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { Queue } from '../../../src/index.js';
 import { FileStore } from '../../../src/fs.js';
 import { Outbox } from '../../../src/outbox/outbox.js';
-import { bundle, exited, type Bundle } from './child.js';
+import { cliSuite, exited } from './child.js';
 
-let sluice: Bundle;
-let dir: string;
-const store = () => new FileStore({ dir });
-
-beforeAll(async () => {
-  sluice = await bundle();
-});
-afterAll(() => sluice.remove());
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'sluice-cli-dead-'));
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+const cli = cliSuite('sluice-cli-dead-');
+const store = () => new FileStore({ dir: cli.dir });
 
 async function sizeOf(name: string): Promise<number> {
   const q = await Queue.open({ name, store: store() });
@@ -34,7 +21,7 @@ it('Ctrl-C during a retry of many dead letters ends it after the step under way,
   await outbox.enqueueMany(Array.from({ length: 5_000 }, (_, i) => ({ url: 'https://api.example.test/a', body: { i } })));
   await outbox.flush();
   await outbox.close();
-  const child = sluice.cli(['dead', 'api', 'retry', '--json', '--dir', dir]);
+  const child = cli.sluice.cli(['dead', 'api', 'retry', '--json', '--dir', cli.dir]);
   let stdout = '';
   child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
   const ended = exited(child);

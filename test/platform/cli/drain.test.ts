@@ -1,35 +1,27 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { Queue, SluiceError } from '../../../src/index.js';
 import { FileStore } from '../../../src/fs.js';
 import { main } from '../../../src/platform/cli.js';
-import { bundle, exited, type Bundle } from './child.js';
+import { cliSuite, exited } from './child.js';
 
 // How `sluice drain` hands items over: it takes until the queue has none ready, and holds what it takes for as long
 // as stdout needs to take it.
 
-let sluice: Bundle;
-let dir: string;
+const cli = cliSuite('sluice-cli-drain-');
 let out: string[];
 let err: string[];
 const io = { out: (line: string) => void out.push(line), err: (line: string) => void err.push(line) };
-const store = () => new FileStore({ dir });
+const store = () => new FileStore({ dir: cli.dir });
 
-beforeAll(async () => {
-  sluice = await bundle();
-});
-afterAll(() => sluice.remove());
 beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'sluice-cli-drain-'));
   out = [];
   err = [];
   const q = await Queue.open<{ i: number }>({ name: 'q', store: store() });
   await q.pushMany(Array.from({ length: 30 }, (_, i) => ({ i })));
   await q.close();
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 async function size(): Promise<number> {
   const q = await Queue.open({ name: 'q', store: store() });
@@ -46,18 +38,18 @@ async function slowDrain(): Promise<{ drained: Promise<number>; write: () => voi
   let write!: () => void;
   const started = new Promise<void>((resolve) => (writing = resolve));
   const gate = new Promise<void>((resolve) => (write = resolve));
-  const drained = main(['drain', 'q', '--dir', dir, '--limit', '5'], { ...io, written: () => (writing(), gate) });
+  const drained = main(['drain', 'q', '--dir', cli.dir, '--limit', '5'], { ...io, written: () => (writing(), gate) });
   await started;
   return { drained, write };
 }
 
 describe('sluice drain', () => {
   it('takes the items of a process that died holding them (stats, as take, sees them free)', async () => {
-    const holder = sluice.script(
+    const holder = cli.sluice.script(
       `const q = await Queue.open({ name: 'q', store: new FileStore({ dir: process.argv[1] }), leaseMs: 600_000 });
        console.log((await q.take(10)).entries.length);
        setInterval(() => {}, 60_000);`,
-      [dir],
+      [cli.dir],
     );
     const end = exited(holder);
     expect(String(await new Promise((resolve) => holder.stdout.once('data', resolve))).trim()).toBe('10');
@@ -67,7 +59,7 @@ describe('sluice drain', () => {
     expect(await q.stats()).toMatchObject({ size: 30, leased: 0 });
     await q.close();
 
-    expect(await main(['drain', 'q', '--dir', dir], io)).toBe(0);
+    expect(await main(['drain', 'q', '--dir', cli.dir], io)).toBe(0);
     expect(out.at(-1)).toBe('Drained 30 entries from q.');
     expect(out.slice(0, -1).map((line) => JSON.parse(line.split('  ')[1]!).i).sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i));
     expect(await size()).toBe(0);
@@ -134,7 +126,7 @@ describe('sluice drain', () => {
     // 300 items of 1 KB: more than a pipe holds, so the drain waits on stdout with a batch leased.
     await q.pushMany(Array.from({ length: 300 }, (_, i) => ({ text: `${i}`.padEnd(1024, '.') })));
     await q.close();
-    const child = sluice.cli(['drain', 'big', '--dir', dir]);
+    const child = cli.sluice.cli(['drain', 'big', '--dir', cli.dir]);
     const ended = exited(child);
     // Once it prints (on a loaded machine, seconds after the start), and the pipe has filled.
     await new Promise((resolve) => child.stdout.once('readable', resolve));
@@ -154,8 +146,8 @@ describe('sluice drain', () => {
 
   it('an ack that fails once the batch is written says so, with how far it got, and that the batch was not acked', async () => {
     // The queue's directory deleted while the batch is written: its ack (and its give-back) cannot be made.
-    const failing = { ...io, written: async () => rmSync(join(dir, 'q'), { recursive: true, force: true }) };
-    expect(await main(['drain', 'q', '--dir', dir, '--limit', '5'], failing)).not.toBe(0);
+    const failing = { ...io, written: async () => rmSync(join(cli.dir, 'q'), { recursive: true, force: true }) };
+    expect(await main(['drain', 'q', '--dir', cli.dir, '--limit', '5'], failing)).not.toBe(0);
     expect(err.join('\n')).toMatch(/0 entries were drained from q \(written, then acked\); the 5 written last were not acked: they stay leased until the lease ends/);
   });
 
@@ -164,22 +156,22 @@ describe('sluice drain', () => {
     const q = await Queue.open<{ i: number }>({ name: 'seg', store: store(), segmentItems: 100 });
     for (let k = 0; k < 3; k++) await q.pushMany(Array.from({ length: 100 }, (_, i) => ({ i: 100 * k + i })));
     await q.close();
-    const second = readdirSync(join(dir, 'seg')).filter((f) => f.endsWith('.seg')).sort()[1]!;
-    const bytes = readFileSync(join(dir, 'seg', second));
+    const second = readdirSync(join(cli.dir, 'seg')).filter((f) => f.endsWith('.seg')).sort()[1]!;
+    const bytes = readFileSync(join(cli.dir, 'seg', second));
     bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
-    writeFileSync(join(dir, 'seg', second), bytes);
+    writeFileSync(join(cli.dir, 'seg', second), bytes);
   }
 
   it('a drain that stops part way (a segment that fails its checksum) says how many it drained before', async () => {
     await damagedInTheMiddle();
-    expect(await main(['drain', 'seg', '--dir', dir], io)).toBe(1);
+    expect(await main(['drain', 'seg', '--dir', cli.dir], io)).toBe(1);
     expect(out).toHaveLength(100);
     expect(err.join('\n')).toMatch(/ERR_CORRUPT.* 100 entries were drained from seg before this \(written, then acked\)\./s);
   });
 
   it('with --corruption skip, a drain that meets damage part way stops there, keeps the rest and exits 3', async () => {
     await damagedInTheMiddle();
-    expect(await main(['drain', 'seg', '--dir', dir, '--corruption', 'skip'], io)).toBe(3);
+    expect(await main(['drain', 'seg', '--dir', cli.dir, '--corruption', 'skip'], io)).toBe(3);
     // The first batch only: exit 3 must not follow a drain that took everything.
     expect(out).toHaveLength(100);
     const lost = Number(/^sluice: corrupt: seg: checksum: (\d+) unacked items? lost/.exec(err[0]!)?.[1]);
@@ -190,13 +182,13 @@ describe('sluice drain', () => {
     await after.close();
     // Run again knowing it: the rest is drained.
     out = [];
-    expect(await main(['drain', 'seg', '--dir', dir, '--json'], io)).toBe(0);
+    expect(await main(['drain', 'seg', '--dir', cli.dir, '--json'], io)).toBe(0);
     expect(out).toHaveLength(200 - lost);
   });
 
   it('a clear whose report cannot be written says the change is made all the same', async () => {
     const failing = { ...io, written: async () => Promise.reject(new SluiceError('ERR_STORAGE', 'Writing to stdout failed (ENOSPC).')) };
-    expect(await main(['clear', 'q', '--dir', dir], failing)).toBe(1);
+    expect(await main(['clear', 'q', '--dir', cli.dir], failing)).toBe(1);
     expect(err).toEqual(["sluice: ERR_STORAGE: Writing to stdout failed (ENOSPC). The command's change is made all the same: Removed 30 entries from q."]);
     expect(await size()).toBe(0);
   });
@@ -213,7 +205,7 @@ describe('sluice drain', () => {
         if (++batches === 2) throw new SluiceError('ERR_STORAGE', 'Writing to stdout failed (EIO).');
       },
     };
-    expect(await main(['drain', 'q', '--dir', dir], failing)).toBe(1);
+    expect(await main(['drain', 'q', '--dir', cli.dir], failing)).toBe(1);
     expect(err).toEqual(['sluice: ERR_STORAGE: Writing to stdout failed (EIO). 100 entries were drained from q (written, then acked); the 100 being written were put back, unacked.']);
     expect(await size()).toBe(130);
   });

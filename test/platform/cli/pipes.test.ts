@@ -1,26 +1,14 @@
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import { Queue } from '../../../src/index.js';
 import { FileStore } from '../../../src/fs.js';
-import { bundle, exited, type Bundle } from './child.js';
+import { cliSuite, exited } from './child.js';
 
 // The CLI in a process of its own, its stdout a real pipe whose reader goes away (`sluice drain q | head -1`), or a
 // file that takes nothing (/dev/full): what it printed but could not write must stay in the queue.
 
-let sluice: Bundle;
-let dir: string;
-const store = () => new FileStore({ dir });
-
-beforeAll(async () => {
-  sluice = await bundle();
-});
-afterAll(() => sluice.remove());
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'sluice-cli-pipes-'));
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+const cli = cliSuite('sluice-cli-pipes-');
+const store = () => new FileStore({ dir: cli.dir });
 
 /** Queue "q" with `n` items of some 200 bytes each: {i: 0}, {i: 1}, ... */
 async function fill(n: number): Promise<void> {
@@ -45,7 +33,7 @@ const CLOSED = /^sluice: ERR_CLOSED: The reader of stdout closed it \(EPIPE\)\. 
 describe('drain into a pipe whose reader goes away', () => {
   it('acks only what was written: the rest stays in the queue, in order; one line on stderr, exit 1', async () => {
     await fill(5000);
-    const child = sluice.cli(['drain', 'q', '--dir', dir]);
+    const child = cli.sluice.cli(['drain', 'q', '--dir', cli.dir]);
     const end = exited(child);
     // `| head -1`: the reader takes the first line and goes.
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
@@ -61,7 +49,7 @@ describe('drain into a pipe whose reader goes away', () => {
 
   it('a reader gone before the first line: nothing is acked', async () => {
     await fill(3);
-    const child = sluice.cli(['drain', 'q', '--dir', dir, '--json']);
+    const child = cli.sluice.cli(['drain', 'q', '--dir', cli.dir, '--json']);
     child.stdout.destroy();
     const { code, stderr } = await exited(child);
     expect(JSON.parse(stderr)).toEqual({ error: { code: 'ERR_CLOSED', message: expect.stringMatching(/EPIPE.* 0 entries were drained .*the 3 being written were put back/) } });
@@ -74,7 +62,7 @@ describe('read-only commands into a pipe whose reader goes away', () => {
   it('end without a word, as Unix tools do, and exit 1: no stack trace', async () => {
     await fill(3);
     for (const args of [['stats', 'q'], ['ls'], ['peek', 'q'], ['--help'], ['help'], ['--version']]) {
-      const child = sluice.cli([...args, '--dir', dir]);
+      const child = cli.sluice.cli([...args, '--dir', cli.dir]);
       child.stdout.destroy();
       expect(await exited(child), args.join(' ')).toEqual({ code: 1, signal: null, stderr: '' });
     }
@@ -87,7 +75,7 @@ describe.runIf(existsSync('/dev/full'))('stdout on a full disk (/dev/full)', () 
     await fill(3);
     for (const args of [['drain', 'q'], ['stats', 'q']]) {
       const full = openSync('/dev/full', 'w');
-      const child = sluice.cliTo(full, [...args, '--dir', dir]);
+      const child = cli.sluice.cliTo(full, [...args, '--dir', cli.dir]);
       closeSync(full);
       const { code, stderr } = await exited(child);
       expect(stderr, args[0]).toMatch(/^sluice: ERR_STORAGE: Writing to stdout failed \(ENOSPC\)\..*\n$/);
@@ -104,7 +92,7 @@ describe.runIf(existsSync('/dev/null') && existsSync('/bin/sh'))('stdout on the 
     await fill(3);
     for (const args of [['drain', 'q'], ['drain', 'q', '--limit', '1', '--json'], ['stats', 'q']]) {
       const nothing = openSync('/dev/null', 'w');
-      const child = sluice.cliTo(nothing, [...args, '--dir', dir]);
+      const child = cli.sluice.cliTo(nothing, [...args, '--dir', cli.dir]);
       closeSync(nothing);
       const { code, stderr } = await exited(child);
       if (args[0] === 'stats') expect(code).toBe(0);
@@ -118,7 +106,7 @@ describe.runIf(existsSync('/dev/null') && existsSync('/bin/sh'))('stdout on the 
 
   it('a queue that is not there is said so first (exit 2), whatever stdout is', async () => {
     const nothing = openSync('/dev/null', 'w');
-    const child = sluice.cliTo(nothing, ['drain', 'nope', '--dir', dir]);
+    const child = cli.sluice.cliTo(nothing, ['drain', 'nope', '--dir', cli.dir]);
     closeSync(nothing);
     const { code, stderr } = await exited(child);
     expect(stderr).toMatch(/ERR_NOT_FOUND/);
@@ -127,7 +115,7 @@ describe.runIf(existsSync('/dev/null') && existsSync('/bin/sh'))('stdout on the 
 
   it('drain with stdout closed (>&-, which Node fills with the null device) takes nothing and exits 1', async () => {
     await fill(3);
-    const { code, stderr } = await exited(sluice.cliClosed(['drain', 'q', '--dir', dir]));
+    const { code, stderr } = await exited(cli.sluice.cliClosed(['drain', 'q', '--dir', cli.dir]));
     expect(stderr).toMatch(NOWHERE);
     expect(code).toBe(1);
     expect(await left()).toEqual([0, 1, 2]);
