@@ -169,8 +169,10 @@ export function asResponse(like: Response | ResponseLike): Response {
         },
         cancel: () => letGo(like),
       });
-  const statusText = (like as { statusText?: unknown }).statusText;
-  const response = new Response(body, { status, statusText: typeof statusText === 'string' ? statusText : '', headers });
+  // One the constructor would refuse (a polyfill's decoding of a phrase outside Latin-1) is left out, as `copyOf` does.
+  const text = (like as { statusText?: unknown }).statusText;
+  const statusText = typeof text === 'string' && /^[\t\x20-\x7e\x80-\xff]*$/.test(text) ? text : '';
+  const response = new Response(body, { status, statusText, headers });
   if (!listed) Object.defineProperty(response, 'headers', { value: Object.assign(headers, { get: (name: string) => source.get(name), has: (name: string) => source.get(name) !== null }) });
   return response;
 }

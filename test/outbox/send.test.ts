@@ -36,4 +36,13 @@ describe('a transport that answers with something like a Response', () => {
     expect(await response.text()).toBe('hi');
     await outbox.close();
   });
+
+  it('with a reason phrase no Response may have (beyond Latin-1), is a Response without it, not a failed request', async () => {
+    const outbox = await Outbox.open({ name: 'api', store: new MemoryStore(), fetch: async () => ({ ...like(201, '{}'), statusText: 'Создано' }) });
+    await outbox.enqueue({ url: 'https://api.example.test/notes', body: { n: 1 } });
+    expect(await outbox.flush()).toMatchObject({ sent: 1, retried: 0 });
+    const response = await outbox.fetch('https://api.example.test/x', { method: 'POST', body: 'x' });
+    expect([response.status, response.statusText]).toEqual([201, '']);
+    await outbox.close();
+  });
 });
