@@ -148,27 +148,41 @@ function responseOf(value: unknown): Response {
 }
 
 /**
- * `like` as a Response of this realm's, for `classify`, the 'sent' event and `Outbox.fetch`'s caller, which read what
- * a Response has (`ok`, `statusText`, `headers.has`, `json()`): one like a Response (a polyfill's, a test's fake) has
- * only what `ResponseLike` names. Its body is read when the Response's is; headers it cannot list are read by name.
- * A status no Response can have (outside 200–599) leaves it as it came.
+ * `like` as a Response, for `classify`, the 'sent' event and `Outbox.fetch`'s caller, which read what a Response has
+ * (`ok`, `statusText`, `headers.has`, `json()`), when it has only what `ResponseLike` names (a test's fake). One with
+ * `ok` and `text` (a Response of another fetch: undici's from npm, node-fetch's) goes as it came, its body streamed as
+ * it is. The body is read from `arrayBuffer` only when the Response's is; headers it cannot list are read by name. A
+ * status no Response can have (outside 200–599), or what the constructor refuses, leaves it as it came.
  */
 export function asResponse(like: Response | ResponseLike): Response {
   const status = (like as Partial<ResponseLike> | undefined)?.status;
-  if (typeof Response !== 'function' || like instanceof Response || typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599) return like as Response;
+  const whole = like instanceof Response || (typeof (like as Partial<Response>).ok === 'boolean' && typeof (like as Partial<Response>).text === 'function');
+  if (typeof Response !== 'function' || whole || typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599) return like as Response;
+  try {
+    return made(like, status);
+  } catch {
+    return like as Response;
+  }
+}
+
+function made(like: ResponseLike, status: number): Response {
   const source = like.headers as ResponseLike['headers'] & { forEach?: (each: (value: string, name: string) => void) => void };
   const listed = typeof source.forEach === 'function';
   const headers = new Headers();
   if (listed) source.forEach!((value, name) => headers.append(name, value));
+  // No high-water mark: the body is asked for only when read (an answer whose body is let go is never read).
   const body = [204, 205, 304].includes(status)
     ? null
-    : new ReadableStream<Uint8Array>({
-        pull: async (controller) => {
-          controller.enqueue(new Uint8Array(await like.arrayBuffer()));
-          controller.close();
+    : new ReadableStream<Uint8Array>(
+        {
+          pull: async (controller) => {
+            controller.enqueue(new Uint8Array(await like.arrayBuffer()));
+            controller.close();
+          },
+          cancel: () => letGo(like),
         },
-        cancel: () => letGo(like),
-      });
+        { highWaterMark: 0 },
+      );
   // One the constructor would refuse (a polyfill's decoding of a phrase outside Latin-1) is left out, as `copyOf` does.
   const text = (like as { statusText?: unknown }).statusText;
   const statusText = typeof text === 'string' && /^[\t\x20-\x7e\x80-\xff]*$/.test(text) ? text : '';

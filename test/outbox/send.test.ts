@@ -37,6 +37,34 @@ describe('a transport that answers with something like a Response', () => {
     await outbox.close();
   });
 
+  it("with ok and text (a Response of another fetch: undici's from npm) goes as it came: an endless body is cut at 8 MiB, the task sent", async () => {
+    const endless = new ReadableStream<Uint8Array>({ pull: (controller) => controller.enqueue(new Uint8Array(65_536)) });
+    const other = { status: 200, ok: true, statusText: 'OK', headers: new Headers(), body: endless, text: async () => '', arrayBuffer: () => new Promise<ArrayBuffer>(() => undefined) };
+    const outbox = await Outbox.open({ name: 'api', store: new MemoryStore(), timeoutMs: 5_000, fetch: async () => other });
+    await outbox.enqueue({ url: 'https://api.example.test/notes', body: { n: 1 } });
+    expect(await outbox.flush()).toMatchObject({ sent: 1, retried: 0 });
+    await outbox.close();
+  });
+
+  it('whose body the outbox lets go (a 503) is never read', async () => {
+    let reads = 0;
+    const outbox = await Outbox.open({ name: 'api', store: new MemoryStore(), fetch: async () => ({ ...like(503, 'busy'), arrayBuffer: async () => (reads++, new ArrayBuffer(4)) }) });
+    await outbox.enqueue({ url: 'https://api.example.test/notes', body: { n: 1 } });
+    expect(await outbox.flush()).toMatchObject({ retried: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(reads).toBe(0);
+    await outbox.close();
+  });
+
+  it('with a header no Headers may hold (a value beyond Latin-1) goes as it came: the answer is judged, not taken for a network failure', async () => {
+    const odd = { ...like(200, ''), headers: { get: (name: string) => (name === 'x-price' ? '5 €' : null), forEach: (each: (value: string, name: string) => void) => each('5 €', 'x-price') } };
+    const outbox = await Outbox.open({ name: 'api', store: new MemoryStore(), fetch: async () => odd });
+    await outbox.enqueue({ url: 'https://api.example.test/notes', body: { n: 1 } });
+    expect(await outbox.flush()).toMatchObject({ sent: 1, retried: 0 });
+    expect(outbox.online).toBe(true);
+    await outbox.close();
+  });
+
   it('with a reason phrase no Response may have (beyond Latin-1), is a Response without it, not a failed request', async () => {
     const outbox = await Outbox.open({ name: 'api', store: new MemoryStore(), fetch: async () => ({ ...like(201, '{}'), statusText: 'Создано' }) });
     await outbox.enqueue({ url: 'https://api.example.test/notes', body: { n: 1 } });
