@@ -15,9 +15,10 @@ export function encodeItems<T>(codec: Codec<T>, items: readonly T[], maxItemByte
     return encode(codec, items, maxItemBytes);
   } catch (error) {
     if (error instanceof SluiceError) throw error;
-    // JSON checked, the one thing left for JSON.stringify (or the join of a batch's texts) to fail on is the engine's
-    // longest string (V8: 512 MiB): the items are too large together, or one alone, not of a kind JSON cannot carry.
-    if (codec.encode === jsonEncode && error instanceof RangeError) {
+    // Past the engine's longest string (V8: 512 MiB, "Invalid string length"; JavaScriptCore: "Out of memory"), in
+    // JSON.stringify or the join of a batch's texts: the items are too large together, or one alone, not of a kind
+    // JSON cannot carry. (Another RangeError, a getter's "Invalid time value", is the item's.)
+    if (codec.encode === jsonEncode && error instanceof RangeError && /string length|out of memory/i.test(error.message)) {
       const what = items.length === 1 ? 'The item' : `The ${items.length} items`;
       throw new SluiceError('ERR_ITEM_TOO_LARGE', `${what} as JSON would be longer than this JavaScript engine's longest string (${messageOf(error)}). Push fewer at a time, or smaller items.`, { cause: error });
     }

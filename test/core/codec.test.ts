@@ -241,4 +241,16 @@ describe('items past the longest string', () => {
     expect(await q.size()).toBe(0);
     await q.close();
   });
+
+  it("another RangeError (a getter's Invalid time value) is the item's: ERR_NOT_SERIALIZABLE", async () => {
+    const q = await Queue.open<unknown>({ name: 'dates', store: new MemoryStore() });
+    const item = {
+      get at(): string {
+        throw new RangeError('Invalid time value');
+      },
+    };
+    await expect(q.push(item)).rejects.toMatchObject({ code: 'ERR_NOT_SERIALIZABLE' });
+    await expect(q.pushMany([item, 1])).rejects.toMatchObject({ code: 'ERR_NOT_SERIALIZABLE' });
+    await q.close();
+  });
 });
