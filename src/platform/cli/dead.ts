@@ -111,19 +111,22 @@ async function settle(ctx: Context, outbox: Outbox, action: 'retry' | 'purge', i
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   let count = 0;
+  let asked = 0;
   try {
-    for (let i = 0; i < chosen.length && !stopping; i += step) {
-      const part = chosen.slice(i, i + step);
+    for (; asked < chosen.length && !stopping; asked += step) {
+      const part = chosen.slice(asked, asked + step);
       count += action === 'retry' ? await outbox.dead.retry(part) : await outbox.dead.purge(part);
-      progress.update(i + part.length);
+      progress.update(asked + part.length);
     }
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     progress.clear();
   }
-  report(ctx, outbox.name, done, count, stopping);
-  return stopping ? 128 + (stopping === 'SIGINT' ? 2 : 15) : 0;
+  // A signal during the last step stopped nothing: all was done.
+  const cut = asked < chosen.length ? stopping : undefined;
+  report(ctx, outbox.name, done, count, cut);
+  return cut ? 128 + (cut === 'SIGINT' ? 2 : 15) : 0;
 }
 
 function report(ctx: Context, outbox: string, done: 'retried' | 'purged', count: number, stopped?: NodeJS.Signals): number {

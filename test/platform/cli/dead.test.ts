@@ -2,6 +2,7 @@ import { expect, it } from 'vitest';
 import { Queue } from '../../../src/index.js';
 import { FileStore } from '../../../src/fs.js';
 import { Outbox } from '../../../src/outbox/outbox.js';
+import { main } from '../../../src/platform/cli.js';
 import { cliSuite, exited } from './child.js';
 
 const cli = cliSuite('sluice-cli-dead-');
@@ -36,4 +37,18 @@ it('Ctrl-C during a retry of many dead letters ends it after the step under way,
   expect(said.retried % 1_000).toBe(0);
   expect(said.retried).toBeLessThan(5_000);
   expect([await sizeOf('api'), await sizeOf('api.dead')]).toEqual([said.retried, 5_000 - said.retried]);
+});
+
+it('Ctrl-C during the last step stops nothing: it says all were put back, and exits 0', async () => {
+  const outbox = await Outbox.open({ name: 'api', store: store(), fetch: async () => new Response(null, { status: 400 }) });
+  await outbox.enqueueMany(Array.from({ length: 1_000 }, (_, i) => ({ url: 'https://api.example.test/a', body: { i } })));
+  await outbox.flush();
+  await outbox.close();
+  const out: string[] = [];
+  const retrying = main(['dead', 'api', 'retry', '--json', '--dir', cli.dir], { out: (line) => void out.push(line), err: () => undefined });
+  // Its one step (1 000 letters) under way: the signal's listener is there.
+  await expect.poll(() => process.listenerCount('SIGINT'), { interval: 1 }).toBe(1);
+  process.emit('SIGINT', 'SIGINT');
+  expect(await retrying).toBe(0);
+  expect(out.map((line) => JSON.parse(line) as unknown)).toEqual([{ outbox: 'api', retried: 1_000 }]);
 });
