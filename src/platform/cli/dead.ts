@@ -20,14 +20,20 @@ export async function dead(ctx: Context, name: string, command: Action): Promise
   // 'strict' (see `withQueue`): a retry moves each letter with two commits, the task's push and the letter's ack.
   const outbox = await Outbox.open({ name, store: ctx.store, partitions: await partitionsOf(ctx.store, name), corruption: ctx.corruption, durability: 'strict', ...(ctx.ordering && { ordering: ctx.ordering }) });
   ctx.damage.watch(outbox);
+  // Ctrl-C or a kill, heard until the outbox is closed: a retry or purge stops after the step under way, saying how
+  // many it moved; one that comes as it closes, its work done, changes nothing. A second ends the process at once.
+  let stopping: NodeJS.Signals | undefined;
+  const stop = (signal: NodeJS.Signals) => void (stopping = signal);
+  if (command.action !== 'list') for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, stop);
   try {
     await settled();
     if (command.action === 'list') return list(ctx, await outbox.dead.list(command.limit === undefined ? {} : { limit: command.limit }));
     if (!mayChange(ctx, `Nothing was ${command.action === 'retry' ? 'retried' : 'purged'}`)) return REPAIRED;
-    return await settle(ctx, outbox, command.action, command.ids);
+    return await settle(ctx, outbox, command.action, command.ids, () => stopping);
   } finally {
     await outbox.close();
     await settled();
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.off(signal, stop);
   }
 }
 
@@ -57,7 +63,7 @@ function list(ctx: Context, letters: readonly DeadLetter[]): number {
  * the outbox's events show) or a dead letter's entry id. All ids are resolved first: an unknown one, or one that names
  * more than one letter, changes nothing and exits 1, naming it.
  */
-async function settle(ctx: Context, outbox: Outbox, action: 'retry' | 'purge', ids: readonly string[]): Promise<number> {
+async function settle(ctx: Context, outbox: Outbox, action: 'retry' | 'purge', ids: readonly string[], stopping: () => NodeJS.Signals | undefined): Promise<number> {
   const done = action === 'retry' ? 'retried' : 'purged';
   if (action === 'purge' && ids.length === 0) return report(ctx, outbox.name, done, await outbox.dead.purge());
   const letters = await outbox.dead.list();
@@ -105,26 +111,19 @@ async function settle(ctx: Context, outbox: Outbox, action: 'retry' | 'purge', i
   // In steps, for the progress bar: each step lists the dead letters again, so there are few of them.
   const step = Math.max(1000, Math.ceil(chosen.length / 20));
   const progress = new Progress(ctx.io.progress, `${action === 'retry' ? 'Retrying' : 'Purging'} dead letters of ${outbox.name}`, chosen.length, ctx.now);
-  // Ctrl-C or a kill ends it after the step under way, saying how many it moved (a second one ends it at once).
-  let stopping: NodeJS.Signals | undefined;
-  const stop = (signal: NodeJS.Signals) => void (stopping = signal);
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
   let count = 0;
   let asked = 0;
   try {
-    for (; asked < chosen.length && !stopping; asked += step) {
+    for (; asked < chosen.length && !stopping(); asked += step) {
       const part = chosen.slice(asked, asked + step);
       count += action === 'retry' ? await outbox.dead.retry(part) : await outbox.dead.purge(part);
       progress.update(asked + part.length);
     }
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
     progress.clear();
   }
   // A signal during the last step stopped nothing: all was done.
-  const cut = asked < chosen.length ? stopping : undefined;
+  const cut = asked < chosen.length ? stopping() : undefined;
   report(ctx, outbox.name, done, count, cut);
   return cut ? 128 + (cut === 'SIGINT' ? 2 : 15) : 0;
 }

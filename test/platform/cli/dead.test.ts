@@ -39,16 +39,23 @@ it('Ctrl-C during a retry of many dead letters ends it after the step under way,
   expect([await sizeOf('api'), await sizeOf('api.dead')]).toEqual([said.retried, 5_000 - said.retried]);
 });
 
-it('Ctrl-C during the last step stops nothing: it says all were put back, and exits 0', async () => {
+it.each([
+  ['retry', [], { retried: 1_000 }],
+  ['purge --all', ['--all'], { purged: 1_000 }],
+])('Ctrl-C during the last step of a %s stops nothing: it says all were moved, and exits 0', async (_, extra, said) => {
   const outbox = await Outbox.open({ name: 'api', store: store(), fetch: async () => new Response(null, { status: 400 }) });
   await outbox.enqueueMany(Array.from({ length: 1_000 }, (_, i) => ({ url: 'https://api.example.test/a', body: { i } })));
   await outbox.flush();
   await outbox.close();
   const out: string[] = [];
-  const retrying = main(['dead', 'api', 'retry', '--json', '--dir', cli.dir], { out: (line) => void out.push(line), err: () => undefined });
-  // Its one step (1 000 letters) under way: the signal's listener is there.
-  await expect.poll(() => process.listenerCount('SIGINT'), { interval: 1 }).toBe(1);
+  const action = extra.length > 0 ? 'purge' : 'retry';
+  const moving = main(['dead', 'api', action, ...extra, '--json', '--dir', cli.dir], { out: (line) => void out.push(line), err: () => undefined });
+  // Its one step (1 000 letters) under way: a retry's tasks put back, a purge's listener there.
+  if (action === 'retry') await expect.poll(() => sizeOf('api'), { interval: 1 }).toBeGreaterThan(0);
+  else await expect.poll(() => process.listenerCount('SIGINT'), { interval: 1 }).toBe(1);
   process.emit('SIGINT', 'SIGINT');
-  expect(await retrying).toBe(0);
-  expect(out.map((line) => JSON.parse(line) as unknown)).toEqual([{ outbox: 'api', retried: 1_000 }]);
+  expect(await moving).toBe(0);
+  expect(out.map((line) => JSON.parse(line) as unknown)).toEqual([{ outbox: 'api', ...said }]);
+  // Heard until the outbox closed, and no longer.
+  expect(process.listenerCount('SIGINT')).toBe(0);
 });
