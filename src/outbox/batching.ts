@@ -46,7 +46,8 @@ export function packBatches(
     bytes = 0;
   };
   for (const lane of lanes.values()) {
-    if (!batchable(lane[0]!.value)) {
+    // A task no batch can carry, or larger alone than a batch may be, goes alone; the rest of its lane after it.
+    if (!batchable(lane[0]!.value) || bytesOf(lane[0]!) > room) {
       units.push([lane[0]!]);
       leftover.push(...lane.slice(1));
       continue;
@@ -60,7 +61,6 @@ export function packBatches(
       if (size + next > room) break;
       size += next;
     }
-    fits = Math.max(fits, 1);
     if (current.length + fits > limits.maxItems || bytes + size > room) close();
     current.push(...lane.slice(0, fits));
     bytes += size;

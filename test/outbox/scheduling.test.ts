@@ -403,6 +403,20 @@ describe('batch', () => {
     expect(r.server.received.map((x) => x.body.length)).toEqual([991, 991, 991]);
   });
 
+  it('sends a task larger than maxBytes alone, never in a batch with others, whatever the ordering', async () => {
+    for (const ordering of ['none', 'group'] as const) {
+      await r.reopen({ ordering, batch: { url: '/batch', maxItems: 100, maxBytes: 1000 } });
+      r.server.received.length = 0;
+      const sizes = [300, 2000, 300, 300, 300];
+      await r.outbox.enqueueMany(sizes.map((n, i) => ({ url: '/one', body: { i, s: 'x'.repeat(n) }, ...(ordering === 'group' && { group: `g${i}` }) })));
+      expect(await r.outbox.flush()).toMatchObject({ sent: 5, remaining: 0 });
+      const batches = r.server.received.map((x) => JSON.parse(x.body.toString()) as { i: number }[]);
+      expect(batches.flat().map((x) => x.i).sort()).toEqual([0, 1, 2, 3, 4]);
+      expect(batches.find((b) => b.some((x) => x.i === 1))).toHaveLength(1);
+      for (const x of r.server.received) if (x.body.length > 1000) expect(JSON.parse(x.body.toString())).toHaveLength(1);
+    }
+  });
+
   it('counts maxBytes in bytes of UTF-8, not characters: bodies of CJK text and emoji keep within it too', async () => {
     await r.reopen({ batch: { url: '/batch', maxItems: 100, maxBytes: 10_000 } });
     // 900 characters of 3 bytes each (and 450 emoji of 4): each body some 2 700 bytes, 1 800 as characters.
