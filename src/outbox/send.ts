@@ -187,7 +187,7 @@ function made(like: ResponseLike, status: number): Response {
   const text = (like as { statusText?: unknown }).statusText;
   const statusText = typeof text === 'string' && /^[\t\x20-\x7e\x80-\xff]*$/.test(text) ? text : '';
   const response = new Response(body, { status, statusText, headers });
-  if (!listed) Object.defineProperty(response, 'headers', { value: Object.assign(headers, { get: (name: string) => source.get(name), has: (name: string) => source.get(name) !== null }) });
+  if (!listed) Object.defineProperty(response, 'headers', { value: Object.assign(headers, { get: (name: string) => source.get(name) ?? null, has: (name: string) => source.get(name) != null }) });
   return response;
 }
 
