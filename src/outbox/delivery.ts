@@ -239,7 +239,7 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
     const origin = options.batch ? undefined : originOf(ready[0]!.task.url);
     if (exchange.kind === 'response' || exchange.kind === 'redirect') c.reachability.saw(true, started, origin);
     else if (exchange.kind === 'error' && exchange.network) c.reachability.saw(false, started, origin);
-    else if (exchange.kind === 'error' && !timedOut && deadline.expired && origin !== undefined) c.reachability.unanswered(origin);
+    else if (exchange.kind === 'error' && !timedOut && deadline.expired && origin !== undefined) c.reachability.unanswered(origin, started);
     // On a Retry-After, a task sent alone holds the origin it is stored for (the index's; onBeforeSend may send it elsewhere).
     const host = options.batchUrl !== undefined && (ready.length > 1 || batchable(ready[0]!.task)) ? undefined : originOf(ready[0]!.entry.value.url);
     const settled = await settle(c, ready, exchange, { lease, run, delivered, deadline, origin, host });

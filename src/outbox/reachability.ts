@@ -192,8 +192,10 @@ export class Reachability {
       // Its host failed before, and another answered since: that host is down, not the network. Else each of its
       // probes (a refusal takes no time, in which none answers) took the outbox offline again, to one request at a time.
       const down = failed !== undefined && this.#answeredAt > failed.at;
-      if (origin !== undefined && (!failed || since === undefined || since >= failed.at)) this.#originFailed(origin, mark, now);
-      if (((since !== undefined && this.#answeredAt > since) || down) && this.#reachable) return;
+      // Out when its host's failure was counted (requests sent together to a host that refuses them): that same failure.
+      const same = failed !== undefined && since !== undefined && since < failed.at;
+      if (origin !== undefined && !same) this.#originFailed(origin, mark, now);
+      if (((since !== undefined && this.#answeredAt > since) || down || same) && this.#reachable) return this.#holdIfDown(origin, failed, since);
       if (this.#failures === 0 || since === undefined || since >= this.#failedAt) {
         this.#failures++;
         this.#failedAt = mark;
@@ -207,13 +209,27 @@ export class Reachability {
   }
 
   /**
-   * A probe to `origin` got no answer within its time limit (a host that takes the connection and says nothing): its
-   * host waits its backoff, as one that failed does, and the next probe goes to another. Never counted, it was the probe
-   * again and again, each holding the one slot while offline for the whole time limit, and the tasks of hosts that
-   * answer waited behind it. Online, a slow answer is no failure of the network's, nor of its host's.
+   * A request to `origin` got no answer within its time limit (a host that takes the connection and says nothing).
+   * Offline, its host waits its backoff, as one that failed does, and the next probe goes to another: never counted, it
+   * was the probe again and again, each holding the one slot for the whole time limit, and the tasks of hosts that
+   * answer waited behind it. Online, a host that failed so (or otherwise) before, with no answer since, is held.
    */
-  unanswered(origin: string): void {
-    if (!this.#reachable) this.#originFailed(origin, this.#seen, monotonic(this.#clock));
+  unanswered(origin: string, since: number): void {
+    const failed = this.#origins.get(origin);
+    // Requests out together that time out together are one failure, as a network's are (see `saw`).
+    if (!failed || since >= failed.at) this.#originFailed(origin, ++this.#seen, monotonic(this.#clock));
+    if (this.#reachable) this.#holdIfDown(origin, failed, since);
+  }
+
+  /**
+   * The outbox online, a host that failed again with no answer from it since (`failed`: its record before this
+   * failure), by a request sent after that (`since`), waits its backoff, every task of it, as its probes would offline:
+   * else each of its tasks went on its own backoff, a storm at a host that is down, and each took a slot for as long as
+   * it failed (a silent host's, the time limit). A host that answered since it last failed is there: a request that
+   * fails there (one its server resets) is the request's, and its host's other tasks go.
+   */
+  #holdIfDown(origin: string | undefined, failed: { failures: number; at: number } | undefined, since: number | undefined): void {
+    if (origin !== undefined && failed !== undefined && (since === undefined || since >= failed.at)) this.holds.hold(origin, this.#gap(failed.failures + 1));
   }
 
   #originFailed(origin: string, mark: number, now: number): void {

@@ -90,6 +90,44 @@ describe('a host that fails, beside one that answers', () => {
     expect(await r.outbox.flush()).toMatchObject({ sent: 1 });
   });
 
+  it("online, a host that fails again with no answer from it since is held its backoff, all its tasks: not each on its own backoff (a storm at a host that is down)", async () => {
+    await r.reopen({ ordering: 'none', concurrency: 4, retry: { initialDelayMs: 10, maxDelayMs: 50 } });
+    await r.outbox.enqueueMany(Array.from({ length: 10 }, (_, i) => ({ url: `${down}/t${i}` })));
+    // Two seconds in steps of 100 ms, the other host answering all along.
+    for (let i = 0; i < 20; i++) {
+      await r.outbox.enqueue({ url: `/a${i}` });
+      r.clock.advance(100);
+      await r.outbox.flush();
+    }
+    expect(r.server.delivered).toHaveLength(20);
+    expect(r.outbox.online).toBe(true);
+    // Each of the ten due at every step, the host held not: some 200 tries.
+    expect(toDown()).toBeLessThanOrEqual(20);
+  });
+
+  it('online, a host that takes the connection and never answers, timed out twice running, is held: the others go meanwhile', async () => {
+    const held: net.Socket[] = [];
+    const silent = net.createServer((socket) => void held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      await r.reopen({ ordering: 'none', concurrency: 1, timeoutMs: 1000, retry: { initialDelayMs: 100, maxDelayMs: 200 } });
+      const quiet = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+      await r.outbox.enqueueMany([{ url: '/first' }, ...Array.from({ length: 3 }, (_, i) => ({ url: `${quiet}/s${i}` })), ...Array.from({ length: 5 }, (_, i) => ({ url: `/a${i}` }))]);
+      r.outbox.start();
+      const toQuiet = () => r.calls.filter((url) => url.startsWith(quiet)).length;
+      // Two time limits, the silent host's first two tasks: then it is held, and the one slot goes to the others.
+      for (let i = 0; i < 2; i++) {
+        await until(() => toQuiet() === i + 1);
+        await pass(r.clock, 1000, 4);
+      }
+      await until(() => r.server.delivered.length === 6);
+      expect(toQuiet()).toBe(2);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
   it('offline by the only host there is: probes still wait their backoff, one at a time', async () => {
     await r.server.down();
     await r.outbox.enqueueMany([{ url: '/a' }, { url: '/b' }]);
