@@ -51,9 +51,15 @@ function partsOf(engine) {
       name: 'web-test-runner',
       async start() {
         // Left to itself, each engine's runner looks for a port from 8000 up: two started at once both found 8000 free,
-        // and one failed (EADDRINUSE).
-        const port = String(await freePort());
-        const result = await run('npx', ['web-test-runner', '--config', 'web-test-runner.config.mjs'], { ...env, SLUICE_WTR_COUNTS: wtrCounts, SLUICE_WTR_PORT: port });
+        // and one failed (EADDRINUSE). A free port may still be taken by another process before the runner listens on
+        // it (on every interface, which it does whatever its hostname): it then fails before any test, and runs again.
+        let result;
+        for (let tries = 1; ; tries++) {
+          const port = String(await freePort());
+          result = await run('npx', ['web-test-runner', '--config', 'web-test-runner.config.mjs'], { ...env, SLUICE_WTR_COUNTS: wtrCounts, SLUICE_WTR_PORT: port });
+          if (result.code === 0 || tries === 3 || !result.output.includes(`EADDRINUSE: address already in use :::${port}`)) break;
+          console.error(`${engine.label}: web-test-runner found port ${port} taken as it started; it runs again on another.`);
+        }
         const counts = readJson(wtrCounts)?.[engine.label];
         return { ...result, counts };
       },
