@@ -4,7 +4,7 @@ import { BodyRef } from '../../outbox/body.js';
 import { Outbox } from '../../outbox/outbox.js';
 import { mayChange, partitionsOf, type Context } from './context.js';
 import { REPAIRED, settled } from './damage.js';
-import { duration, printError, table } from './io.js';
+import { duration, printError, signalled, table } from './io.js';
 import { isQueue } from './layout.js';
 import { Progress } from './progress.js';
 
@@ -125,7 +125,7 @@ async function settle(ctx: Context, outbox: Outbox, action: 'retry' | 'purge', i
   // A signal during the last step stopped nothing: all was done.
   const cut = asked < chosen.length ? stopping() : undefined;
   report(ctx, outbox.name, done, count, cut);
-  return cut ? 128 + (cut === 'SIGINT' ? 2 : 15) : 0;
+  return cut ? signalled(cut) : 0;
 }
 
 function report(ctx: Context, outbox: string, done: 'retried' | 'purged', count: number, stopped?: NodeJS.Signals): number {

@@ -45,3 +45,8 @@ export function duration(ms: number): string {
   if (s < 86_400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
   return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`;
 }
+
+/** The exit code of a command that `signal` (Ctrl-C, or a kill) ended part way: 128 and its number, as a shell says. */
+export function signalled(signal: NodeJS.Signals): number {
+  return 128 + (signal === 'SIGINT' ? 2 : 15);
+}

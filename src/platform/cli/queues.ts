@@ -5,7 +5,7 @@ import { DrainedBodies, type BodyFields } from './bodies.js';
 import { type Context, mayChange, withQueue } from './context.js';
 import { REPAIRED } from './damage.js';
 import { failure } from './failure.js';
-import { columnWidths, duration, printError, table } from './io.js';
+import { columnWidths, duration, printError, signalled, table } from './io.js';
 import { kindOf, queueNames, type QueueKind } from './layout.js';
 import { ageText, oldestAge, type OldestAge } from './oldest.js';
 import { Progress } from './progress.js';
@@ -148,14 +148,13 @@ export async function drain(ctx: Context, name: string, limit = Infinity): Promi
     let stopping: NodeJS.Signals | undefined;
     let waiting = false;
     let done = 0;
-    const exitCode = (signal: NodeJS.Signals) => 128 + (signal === 'SIGINT' ? 2 : 15);
     const stop = (signal: NodeJS.Signals) => {
       stopping = signal;
       if (!waiting) return;
       // Said on stderr: stdout is the pipe that does not read. What was acked sits in it, the reader's to keep.
       const text = `${counted(done, 'entry was', 'entries were')} drained from ${name} (written, then acked) before ${signal}; the batch being written was put back, unacked.`;
       const told = () => ctx.io.err(ctx.json ? JSON.stringify({ stopped: { queue: name, signal, drained: done, message: text } }) : `sluice: ${text}`);
-      setTimeout(() => void queue.close().finally(() => (told(), process.exit(exitCode(signal)))), 1000).unref();
+      setTimeout(() => void queue.close().finally(() => (told(), process.exit(signalled(signal)))), 1000).unref();
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
@@ -212,7 +211,7 @@ export async function drain(ctx: Context, name: string, limit = Infinity): Promi
     }
     ctx.changed = `Drained ${counted(done, 'entry', 'entries')} from ${name}${stopping ? ` (stopped by ${stopping})` : ''}.`;
     if (!ctx.json) ctx.io.out(ctx.changed);
-    return stopping ? exitCode(stopping) : 0;
+    return stopping ? signalled(stopping) : 0;
   });
 }
 
