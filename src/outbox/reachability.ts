@@ -192,8 +192,7 @@ export class Reachability {
       // Its host failed before, and another answered since: that host is down, not the network. Else each of its
       // probes (a refusal takes no time, in which none answers) took the outbox offline again, to one request at a time.
       const down = failed !== undefined && this.#answeredAt > failed.at;
-      // Out when its host's failure was counted (requests sent together to a host that refuses them): that same failure.
-      const same = failed !== undefined && since !== undefined && since < failed.at;
+      const same = outTogether(failed, since);
       if (origin !== undefined && !same) this.#originFailed(origin, mark, now);
       if (((since !== undefined && this.#answeredAt > since) || down || same) && this.#reachable) return this.#holdIfDown(origin, failed, since);
       if (this.#failures === 0 || since === undefined || since >= this.#failedAt) {
@@ -216,8 +215,7 @@ export class Reachability {
    */
   unanswered(origin: string, since: number): void {
     const failed = this.#origins.get(origin);
-    // Requests out together that time out together are one failure, as a network's are (see `saw`).
-    if (!failed || since >= failed.at) this.#originFailed(origin, ++this.#seen, monotonic(this.#clock));
+    if (!outTogether(failed, since)) this.#originFailed(origin, ++this.#seen, monotonic(this.#clock));
     if (this.#reachable) this.#holdIfDown(origin, failed, since);
   }
 
@@ -229,7 +227,7 @@ export class Reachability {
    * fails there (one its server resets) is the request's, and its host's other tasks go.
    */
   #holdIfDown(origin: string | undefined, failed: { failures: number; at: number } | undefined, since: number | undefined): void {
-    if (origin !== undefined && failed !== undefined && (since === undefined || since >= failed.at)) this.holds.hold(origin, this.#gap(failed.failures + 1));
+    if (origin !== undefined && failed !== undefined && !outTogether(failed, since)) this.holds.hold(origin, this.#gap(failed.failures + 1));
   }
 
   #originFailed(origin: string, mark: number, now: number): void {
@@ -250,4 +248,12 @@ export class Reachability {
     this.#listening = false;
     this.#unsubscribe?.();
   }
+}
+
+/**
+ * Whether a request that started at `since` was already out when its host's failure `failed` was counted (requests
+ * sent together to a host that refuses them, or time out together): the same failure, counted once, as a network's is.
+ */
+function outTogether(failed: { readonly at: number } | undefined, since: number | undefined): boolean {
+  return failed !== undefined && since !== undefined && since < failed.at;
 }
