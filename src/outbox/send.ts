@@ -159,13 +159,13 @@ export function asResponse(like: Response | ResponseLike): Response {
   const whole = like instanceof Response || (typeof (like as Partial<Response>).ok === 'boolean' && typeof (like as Partial<Response>).text === 'function');
   if (typeof Response !== 'function' || whole || typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599) return like as Response;
   try {
-    return made(like, status);
+    return fromLike(like, status);
   } catch {
     return like as Response;
   }
 }
 
-function made(like: ResponseLike, status: number): Response {
+function fromLike(like: ResponseLike, status: number): Response {
   const source = like.headers as ResponseLike['headers'] & { forEach?: (each: (value: string, name: string) => void) => void };
   const listed = typeof source.forEach === 'function';
   const headers = new Headers();
