@@ -131,6 +131,22 @@ const DRAIN_LEASE_MS = 60_000;
  * away (EPIPE) or a failed write puts the batch back, unacked, and fails the drain. A progress bar on a TTY.
  */
 export async function drain(ctx: Context, name: string, limit = Infinity): Promise<number> {
+  // Ctrl-C or a kill ends the drain between batches: the batch being written is acked first, none is taken after. Heard
+  // until the queue is closed: one that comes as it closes, the drain done, changes nothing. A second ends it at once.
+  let stopping: NodeJS.Signals | undefined;
+  let stuck: ((signal: NodeJS.Signals) => void) | undefined;
+  const stop = (signal: NodeJS.Signals) => ((stopping = signal), stuck?.(signal));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    return await drainOpen(ctx, name, limit, () => stopping, (then) => (stuck = then));
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
+function drainOpen(ctx: Context, name: string, limit: number, stopping: () => NodeJS.Signals | undefined, onStuck: (then: (signal: NodeJS.Signals) => void) => void): Promise<number> {
   return withQueue(ctx, name, async (queue) => {
     // Acked once written, and written nowhere: `>&-` too, for which Node opens the null device.
     if (ctx.io.nowhere?.()) {
@@ -142,32 +158,27 @@ export async function drain(ctx: Context, name: string, limit = Infinity): Promi
     const { size, delayed } = await queue.stats();
     const progress = new Progress(ctx.io.progress, `Draining ${name}`, Math.min(limit, size - delayed), ctx.now);
     const bodies = await DrainedBodies.open(ctx, name, kindOf(ctx.dir, name), queue);
-    // Ctrl-C or a kill ends the drain between batches: the batch being written is acked first, none is taken after. One
-    // stuck on stdout (a reader that does not read) goes back unacked within a second, rather than when its lease ends:
-    // a FileStore sees a dead process's leases gone only on its own host and in its own pid namespace.
-    let stopping: NodeJS.Signals | undefined;
+    // A batch stuck on stdout as a signal comes (a reader that does not read) goes back unacked within a second, rather
+    // than when its lease ends: a FileStore sees a dead process's leases gone only on its own host and pid namespace.
     let waiting = false;
     let done = 0;
-    const stop = (signal: NodeJS.Signals) => {
-      stopping = signal;
+    onStuck((signal) => {
       if (!waiting) return;
       // Said on stderr: stdout is the pipe that does not read. What was acked sits in it, the reader's to keep.
       const text = `${counted(done, 'entry was', 'entries were')} drained from ${name} (written, then acked) before ${signal}; the batch being written was put back, unacked.`;
       const told = () => ctx.io.err(ctx.json ? JSON.stringify({ stopped: { queue: name, signal, drained: done, message: text } }) : `sluice: ${text}`);
       setTimeout(() => void queue.close().finally(() => (told(), process.exit(signalled(signal)))), 1000).unref();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    });
     // The error that already says what was drained.
     let told: unknown;
     const drained = () => `${done} entries were drained from ${name} (written, then acked)`;
     try {
-      while (done < limit && !stopping) {
+      while (done < limit && !stopping()) {
         const lease = await queue.take(Math.min(DRAIN_BATCH, limit - done), { leaseMs: DRAIN_LEASE_MS });
         // Damage a take met (a segment that fails its checksum, with --corruption skip): the drain stops there, as one
         // that met it on opening would not have begun, and says what it drained before.
         const damaged = !ctx.acceptRepairs && ctx.damage.queues.length > 0;
-        if (stopping || damaged) {
+        if (stopping() || damaged) {
           await lease?.release();
           if (damaged) {
             ctx.damage.notice(`The drain stopped: ${name} needed repair (above). ${counted(done, 'entry was', 'entries were')} drained before it (written, then acked); the rest is left. The repair is stored: run the command again to go on, or pass --accept-repairs.`);
@@ -204,14 +215,14 @@ export async function drain(ctx: Context, name: string, limit = Infinity): Promi
       if (error !== told && done > 0 && error instanceof Error) error.message += ` ${done} entries were drained from ${name} before this (written, then acked).`;
       throw error;
     } finally {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
       progress.clear();
       await bodies?.close();
     }
-    ctx.changed = `Drained ${counted(done, 'entry', 'entries')} from ${name}${stopping ? ` (stopped by ${stopping})` : ''}.`;
+    // A signal during the last batch of a `--limit` stopped nothing: all asked for was drained.
+    const stopped = done < limit ? stopping() : undefined;
+    ctx.changed = `Drained ${counted(done, 'entry', 'entries')} from ${name}${stopped ? ` (stopped by ${stopped})` : ''}.`;
     if (!ctx.json) ctx.io.out(ctx.changed);
-    return stopping ? signalled(stopping) : 0;
+    return stopped ? signalled(stopped) : 0;
   });
 }
 

@@ -144,6 +144,33 @@ describe('sluice drain', () => {
     await after.close();
   });
 
+  it('Ctrl-C as the drain closes its queue, all drained, changes nothing: it is heard until the queue is closed, and the drain exits 0', async () => {
+    const close = Queue.prototype.close;
+    let heard = -1;
+    const closing = vi.spyOn(Queue.prototype, 'close').mockImplementation(function (this: Queue<unknown>) {
+      heard = process.listenerCount('SIGINT');
+      process.emit('SIGINT', 'SIGINT');
+      return close.call(this);
+    });
+    const before = process.listenerCount('SIGINT');
+    try {
+      expect(await main(['drain', 'q', '--dir', cli.dir], io)).toBe(0);
+    } finally {
+      closing.mockRestore();
+    }
+    expect(heard).toBe(before + 1);
+    expect(process.listenerCount('SIGINT')).toBe(before);
+    expect(out.at(-1)).toBe('Drained 30 entries from q.');
+    expect(await size()).toBe(0);
+  });
+
+  it('Ctrl-C during the last batch of a --limit stops nothing: all asked for was drained, and the drain exits 0', async () => {
+    const written = async () => void process.emit('SIGINT', 'SIGINT');
+    expect(await main(['drain', 'q', '--dir', cli.dir, '--limit', '5'], { ...io, written })).toBe(0);
+    expect(out.at(-1)).toBe('Drained 5 entries from q.');
+    expect(await size()).toBe(25);
+  });
+
   it('an ack that fails once the batch is written says so, with how far it got, and that the batch was not acked', async () => {
     // The queue's directory deleted while the batch is written: its ack (and its give-back) cannot be made.
     const failing = { ...io, written: async () => rmSync(join(cli.dir, 'q'), { recursive: true, force: true }) };
