@@ -3,7 +3,8 @@ import type { Clock } from '../core/clock.js';
 import { messageOf, SluiceError } from '../core/errors.js';
 import { crc32 } from '../core/crc32.js';
 import { randomId } from '../core/ids.js';
-import { INLINE_MAX, inlineBytes, toBase64, type BlobRef, type BodySource, type StoredBody } from './body.js';
+import { toBase64 } from './base64.js';
+import { INLINE_MAX, inlineBytes, type BlobRef, type BodySource, type StoredBody } from './body.js';
 
 /** A stored body is written, and read when sent, this much at a time: what a send holds in memory. */
 export const CHUNK = 256 * 1024;

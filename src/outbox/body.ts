@@ -1,5 +1,7 @@
 import { describe, messageOf, SluiceError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
+import { fromBase64, toBase64 } from './base64.js';
+import { isBuffer } from './is-buffer.js';
 import { tooDeepToInline } from './json-depth.js';
 import { utf8Length } from './utf8-length.js';
 
@@ -68,8 +70,7 @@ export function encodeBody(body: unknown, stored = true): StoredBody | BodySourc
   if (body === undefined || body === null) return undefined;
   // A string's content type, as fetch gives it, unless the task names another.
   if (typeof body === 'string') return body.length <= INLINE_MAX ? { text: body } : bytesSource(new TextEncoder().encode(body), 'text/plain;charset=UTF-8');
-  const Shared = (globalThis as { SharedArrayBuffer?: typeof SharedArrayBuffer }).SharedArrayBuffer;
-  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body) || (Shared && body instanceof Shared)) {
+  if (ArrayBuffer.isView(body) || isBuffer(body)) {
     let bytes: Uint8Array;
     try {
       bytes = ArrayBuffer.isView(body) ? new Uint8Array(body.buffer, body.byteOffset, body.byteLength) : new Uint8Array(body as ArrayBuffer);
@@ -158,7 +159,7 @@ function refuseCollections(key: string, value: unknown): unknown {
   if (collection) throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\` to be JSON-able: ${collection}${key ? ` at "${key}"` : ''} would be sent as {}; convert it (Object.fromEntries(map), [...set]).`);
   // What JSON writes as {} (or as numbered bytes) whatever it holds: an error's message, a file's bytes, a form's inputs.
   const lossy = value instanceof Error || value instanceof RegExp || value instanceof Promise || value instanceof WeakMap || value instanceof WeakSet || platformObject(value);
-  const bytes = value instanceof ArrayBuffer || ArrayBuffer.isView(value) || isA(value, 'Blob') || isA(value, 'SharedArrayBuffer');
+  const bytes = ArrayBuffer.isView(value) || isBuffer(value) || isA(value, 'Blob');
   if (!lossy && !bytes) return value;
   const what = Object.prototype.toString.call(value).slice(8, -1);
   const form = what === 'HTMLFormElement' ? ': send new FormData(form)' : '';
@@ -187,7 +188,7 @@ function refuseSpent(body: object): void {
 }
 
 /** `value instanceof globalThis[name]`, where the platform has that class (read when called). */
-function isA(value: unknown, name: 'Blob' | 'FormData' | 'URLSearchParams' | 'ReadableStream' | 'SharedArrayBuffer'): boolean {
+function isA(value: unknown, name: 'Blob' | 'FormData' | 'URLSearchParams' | 'ReadableStream'): boolean {
   const type = (globalThis as Record<string, unknown>)[name];
   return typeof type === 'function' && value instanceof (type as new () => object);
 }
@@ -281,20 +282,7 @@ async function* iterableChunks(iterable: AsyncIterable<unknown>): AsyncIterable<
 function toBytes(value: unknown): Uint8Array {
   if (value instanceof Uint8Array) return value;
   if (typeof value === 'string') return new TextEncoder().encode(value);
-  if (value instanceof ArrayBuffer) return new Uint8Array(value);
   if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  if (isBuffer(value)) return new Uint8Array(value as ArrayBuffer);
   throw new SluiceError('ERR_INVALID_TASK', `Expected task \`body\`'s stream to give bytes or strings, got ${describe(value)}.`);
-}
-
-export function toBase64(bytes: Uint8Array): string {
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
-}
-
-export function fromBase64(text: string): Uint8Array {
-  const binary = atob(text);
-  const out = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-  return out;
 }

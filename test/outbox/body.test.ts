@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/fs.js';
@@ -85,6 +86,27 @@ describe('a body is taken when enqueue is called, as fetch takes it', () => {
 });
 
 describe('bodies as fetch sends them', () => {
+  it("another realm's bytes (a vm context's, an iframe's): an ArrayBuffer, small and large, a SharedArrayBuffer, and a stream's chunks, sent as fetch sends them", async () => {
+    const made = (code: string) => runInNewContext(code) as ArrayBuffer;
+    const small = made('new Uint8Array([1, 2, 3]).buffer');
+    const large = made('new Uint8Array(100000).fill(7).buffer');
+    const shared = made('const s = new SharedArrayBuffer(4); new Uint8Array(s).set([9, 8, 7, 6]); s');
+    async function* chunks() {
+      yield made('new Uint8Array([4, 5]).buffer');
+    }
+    // A tag is not bytes: an object that names itself an ArrayBuffer is JSON.
+    const named = { [Symbol.toStringTag]: 'ArrayBuffer', n: 1 };
+    for (const [url, body] of [['/small', small], ['/large', large], ['/shared', shared], ['/stream', chunks()], ['/named', named]] as const) await r.outbox.enqueue({ url, body });
+    expect(await r.outbox.flush()).toMatchObject({ sent: 5 });
+    expect([...bodyAt('/small')]).toEqual([1, 2, 3]);
+    expect(same(bodyAt('/large'), new Uint8Array(100_000).fill(7))).toBe(true);
+    expect([...bodyAt('/shared')]).toEqual([9, 8, 7, 6]);
+    expect([...bodyAt('/stream')]).toEqual([4, 5]);
+    expect(bodyAt('/named').toString()).toBe('{"n":1}');
+    // Inside a JSON body, as this realm's: refused, not sent as {}.
+    await expect(r.outbox.enqueue({ url: '/in-json', body: { data: small } })).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: expect.stringContaining('ArrayBuffer at "data" would be sent as an object of numbered bytes, or {}') });
+  });
+
   it("a form's line breaks in names and text values go as CRLF, as the HTML standard and fetch send them", async () => {
     const form = new FormData();
     form.append('comment', 'line1\nline2\rline3\r\nline4');

@@ -1,0 +1,14 @@
+/**
+ * Whether `value` is an ArrayBuffer or SharedArrayBuffer, of this realm or another's (an iframe's, a `vm` context's),
+ * as its length getter tells: `instanceof` misses another realm's, and a tag can be any object's.
+ */
+export function isBuffer(value: unknown): boolean {
+  const types: ({ prototype: object } | undefined)[] = [ArrayBuffer, (globalThis as { SharedArrayBuffer?: { prototype: object } }).SharedArrayBuffer];
+  return types.some((type) => {
+    try {
+      return type !== undefined && typeof Object.getOwnPropertyDescriptor(type.prototype, 'byteLength')!.get!.call(value) === 'number';
+    } catch {
+      return false;
+    }
+  });
+}
