@@ -152,7 +152,11 @@ export class LockFiles {
     if (closedContents.size > 0 && this.#closedHere(lock.ino)) return true;
     const state = lock.holder === 'unreadable' ? 'unreadable' : liveness(lock.holder, this.#me);
     if (state === 'dead') return true;
-    return (state === 'unreadable' || state === 'hidden') && Date.now() - lock.mtimeMs > this.#staleMs && this.#heldLong(lock, state === 'hidden');
+    if (state !== 'unreadable' && state !== 'hidden') return false;
+    // Dated ahead of this clock (written while a clock was ahead, set back since): its date tells nothing of how long
+    // it was held, which must be seen. Else it waited for the clock to catch up with its date (an hour: an hour).
+    if (lock.mtimeMs > Date.now() + STEP_MS) return this.#seenHeld(lock);
+    return Date.now() - lock.mtimeMs > this.#staleMs && this.#heldLong(lock, state === 'hidden');
   }
 
   /**
@@ -166,7 +170,11 @@ export class LockFiles {
   #heldLong(lock: LockFile, mayLive: boolean): boolean {
     const boot = upSince();
     const before = mayLive && lock.holder !== 'unreadable' && lock.holder.boot === this.#me.boot && lock.mtimeMs < boot - STEP_MS;
-    if (!before && Math.abs(boot - wallLead) < STEP_MS) return true;
+    return (!before && Math.abs(boot - wallLead) < STEP_MS) || this.#seenHeld(lock);
+  }
+
+  /** Whether this handle has seen `lock` unchanged for `staleMs`, on the monotonic clock (first seen now: no). */
+  #seenHeld(lock: LockFile): boolean {
     const now = realNow();
     const key = `${lock.ino}:${lock.mtimeMs}`;
     const first = this.#firstSeen.get(key);

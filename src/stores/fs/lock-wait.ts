@@ -213,6 +213,8 @@ export class LockWait {
     const { holder } = lock ?? {};
     const seen = holder && holder !== 'unreadable' ? liveness(holder) : undefined;
     const hidden = seen === 'hidden' ? ' in another pid namespace (another container)' : '';
+    // Held in this process, by no handle of this thread: a worker thread's that ended while it committed.
+    const mine = seen === 'alive' && holder !== 'unreadable' && holder?.pid === process.pid;
     const who =
       holder === 'unreadable'
         ? 'a lock file whose holder cannot be read'
@@ -225,7 +227,9 @@ export class LockWait {
         ? `A lock of a process on another host is never taken over (whether it lives cannot be seen from here): if it is gone, remove ${this.#dir}/lock.`
         : seen === 'hidden' || holder === 'unreadable'
           ? `If that process is hung, stop it; such a lock is taken over once unchanged for staleMs.`
-          : `If that process is hung, stop it; a dead process's lock is taken over at once.`;
+          : mine
+            ? `That is this process: a handle of it holds the lock (a worker thread terminated while it committed leaves it held while the process lives; close a worker's queues before terminating it), or commits for longer than lockTimeoutMs.`
+            : `If that process is hung, stop it; a dead process's lock is taken over at once.`;
     return new SluiceError('ERR_LOCKED', `The queue directory ${this.#dir} is locked by ${who}; waited ${this.#timeoutMs} ms (lockTimeoutMs). ${advice}`);
   }
 }

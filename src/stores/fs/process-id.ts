@@ -32,13 +32,16 @@ export function thisProcess(): ProcessId {
 }
 
 /**
- * Whether `id` still runs. Dead only when certain: it ran on this host and in this pid namespace, and either before
+ * Whether `id` still runs. Dead only when certain: it ran on this machine (its host, or its boot id) and in this pid namespace, and either before
  * the last boot, or under a pid that no process has now, or that a process started at another time has now (or a
  * zombie, which can release nothing). A process on another host or in another pid namespace cannot be seen. `here`
  * is this process (host, boot, namespace), as the caller read it once: they do not change while it runs.
  */
 export function liveness(id: ProcessId, here: ProcessId = thisProcess()): Liveness {
-  if (id.host !== here.host) return 'elsewhere';
+  // One kernel, one boot id, whatever host name a container has (Docker and Kubernetes give each its own, and a host
+  // is renamed): judged as this machine's, by pid namespace and pid. Else the lock of a container killed holding it
+  // was never taken over.
+  if (id.host !== here.host && !(id.boot !== undefined && id.boot === here.boot)) return 'elsewhere';
   if (id.boot && here.boot && id.boot !== here.boot) return 'dead';
   if (id.ns && here.ns && id.ns !== here.ns) return 'hidden';
   try {

@@ -31,6 +31,8 @@ describe.runIf(linux)('a lock left by an earlier process with the same pid', () 
     const error = await open({ lockTimeoutMs: 50 }).catch((e: unknown) => e);
     expect((error as SluiceError).code).toBe('ERR_LOCKED');
     expect((error as SluiceError).message).toContain(`process ${process.pid}`);
+    // Not "stop it": the holder is this very process (a worker thread terminated while it committed).
+    expect((error as SluiceError).message).toContain('That is this process: a handle of it holds the lock (a worker thread terminated while it committed');
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
     try {
       await new Promise((resolve) => child.once('spawn', resolve));
@@ -55,6 +57,34 @@ describe.runIf(linux)('a lock left by an earlier process with the same pid', () 
     const minuteAgo = new Date(Date.now() - 60_000);
     utimesSync(file('lock'), minuteAgo, minuteAgo);
     expect(await codeOf(open({ lockTimeoutMs: 0 }))).toBe('resolved');
+  });
+
+  // Docker and Kubernetes give each container a host name of its own: its lock was taken for another machine's, never
+  // taken over, and every other process failed ERR_LOCKED for good once it was killed holding it.
+  it('of a container with a host name of its own (same boot id, another pid namespace) is taken over once older than staleMs', async () => {
+    const me = thisProcess();
+    if (!me.ns || !me.boot) return;
+    plant({ ...me, host: 'container-1', ns: '1' });
+    expect(await codeOf(open({ lockTimeoutMs: 0 }))).toBe('ERR_LOCKED');
+    const minuteAgo = new Date(Date.now() - 60_000);
+    utimesSync(file('lock'), minuteAgo, minuteAgo);
+    expect(await codeOf(open({ lockTimeoutMs: 0 }))).toBe('resolved');
+    // Of a host renamed since, the pid gone: at once.
+    plant({ ...me, host: 'before-rename', pid: 4_000_000 });
+    expect(await codeOf(open({ lockTimeoutMs: 0 }))).toBe('resolved');
+  });
+
+  // Before, it waited for the clock to catch up with the date: an hour ahead, an hour of ERR_LOCKED.
+  it.each([
+    ['left empty by a power cut', () => writeFileSync(file('lock'), '')],
+    ['of another pid namespace', () => plant({ ...thisProcess(), ns: '1' })],
+  ])('%s, dated an hour ahead (written while the clock was ahead, set back since): taken over once seen unchanged for staleMs', async (_, make) => {
+    if (!thisProcess().ns) return;
+    make();
+    const hourAhead = new Date(Date.now() + 3_600_000);
+    utimesSync(file('lock'), hourAhead, hourAhead);
+    expect(await codeOf(open({ staleMs: 2_000, lockTimeoutMs: 500 }))).toBe('ERR_LOCKED');
+    expect(await codeOf(open({ staleMs: 300, lockTimeoutMs: 3_000 }))).toBe('resolved');
   });
 
   // Before, a process that began after the wall clock stepped forward (a container started once NTP set the clock)

@@ -58,10 +58,19 @@ describe('liveness()', () => {
     }
   });
 
-  it('cannot tell for another host or another pid namespace', () => {
+  it('cannot tell for another machine or another pid namespace', () => {
     const me = thisProcess();
-    expect(liveness({ ...me, host: 'elsewhere.example' })).toBe('elsewhere');
+    const { boot: _, ...withoutBoot } = me;
+    expect(liveness({ ...withoutBoot, host: 'elsewhere.example' })).toBe('elsewhere');
+    if (me.boot) expect(liveness({ ...me, host: 'elsewhere.example', boot: '00000000-0000-0000-0000-000000000000' })).toBe('elsewhere');
     if (me.ns) expect(liveness({ ...me, pid: deadPid(), ns: '1' })).toBe('hidden');
+  });
+
+  it.runIf(existsSync('/proc/sys/kernel/random/boot_id'))('judges a process of this boot under another host name as this machine\'s (a container has its own; a host is renamed)', () => {
+    const me = thisProcess();
+    expect(liveness({ ...me, host: 'container-1' })).toBe('alive');
+    expect(liveness({ ...me, host: 'container-1', pid: deadPid() })).toBe('dead');
+    if (me.ns) expect(liveness({ ...me, host: 'container-1', ns: '1' })).toBe('hidden');
   });
 
   it.runIf(existsSync('/proc/sys/kernel/random/boot_id'))('is dead for a process of an earlier boot, even with a live pid', () => {
