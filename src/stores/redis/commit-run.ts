@@ -66,13 +66,13 @@ function cut(error: unknown): boolean {
 
 async function runFull(context: StoreContext, keyCount: number, args: readonly (string | Buffer)[], wait: number, whenFull: boolean): Promise<CommitReply> {
   try {
-    return await run(context, 'sluiceCommit5', keyCount, args, wait);
+    return await run(context, 'sluiceCommit6', keyCount, args, wait);
   } catch (error) {
     // At maxmemory, a commit that adds no segment bytes runs anyway: acks must be able to free a full Redis; so does
     // a dead letter's (see `OpenHints`). The refused run wrote nothing (Redis refuses a script's first write), so the
     // same token may run again.
     if (!whenFull || !/\bOOM\b/.test(String((error as Error)?.message))) throw error;
-    return run(context, 'sluiceCommitWhenFull5', keyCount, args, wait);
+    return run(context, 'sluiceCommitWhenFull6', keyCount, args, wait);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
+import { messageOf } from '../../core/errors.js';
 import type { SegmentInfo } from '../../core/store.js';
 import { primaries } from './durability.js';
 import type { QueueKeys } from './keys.js';
@@ -21,7 +22,16 @@ export async function loadListing(client: Redis | Cluster, scripts: ScriptedClie
   // A client's own keyPrefix, which ioredis puts before every key it is given, but neither in a SCAN's pattern nor
   // out of the keys it finds.
   const prefix = `${(client.options as { keyPrefix?: string }).keyPrefix ?? ''}${segmentPrefix}`;
-  const ids = (await keysStarting(client, prefix)).map((key) => key.slice(prefix.length)).filter((id) => /^\d+$/.test(id));
+  let found: string[];
+  try {
+    found = await keysStarting(client, prefix);
+  } catch (error) {
+    // A user without SCAN, where keys are evicted: a queue about to be created is looked for no further (as `relist`
+    // does); else every load looked again, and was refused, for good. A lost list (no merge) fails the load.
+    if (merge && /^NOPERM/.test(messageOf(error))) return reply;
+    throw error;
+  }
+  const ids = found.map((key) => key.slice(prefix.length)).filter((id) => /^\d+$/.test(id));
   await scripts.sluiceRelist3(String(3 + ids.length), version, meta, lengths, ...ids.map((id) => keys.segment(Number(id))), token, merge ? 'merge' : '', ...ids);
   return scripts.sluiceLoad4Buffer('4', version, meta, lengths, segmentPrefix);
 }

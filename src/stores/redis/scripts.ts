@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { ALLOWED } from './commit-checks.js';
 
 /**
  * The commit: one atomic compare-and-write. Checks, in this order:
@@ -19,13 +20,11 @@ import type { Cluster, Redis } from 'ioredis';
  *    between this commit and the next beat and take back what it leased.
  * 5. The write would go over bytes of a segment the list does not name (a history whose list and token were lost):
  *    write nothing, reply 'relist' (the caller lists the segments again at its next load, see RELIST).
- * Then it validates every offset and announces the commit on the queue's channel, all before the first write (a
- * script that fails midway keeps what it wrote; subscribers read only once the script has run), applies the segment
- * write, the metadata (whole or appended), removals and quarantines, stores the new token, records it as the
- * handle's last commit and replies the new token.
- *
- * A write at the current end is an APPEND (cost: the bytes pushed); a write before the end rebuilds the string up
- * to the offset, which only the repair of a torn tail does.
+ * Then it validates every offset, that the user may run each command it writes with, and announces the commit on the
+ * queue's channel, all before the first write (a script that fails midway keeps what it wrote; subscribers read only
+ * once the script has run), applies the segment write, the metadata (whole or appended), removals and quarantines,
+ * stores the new token, records it as the handle's last commit and replies the new token. A write at the current end
+ * is an APPEND (cost: the bytes pushed); one before the end rebuilds the string up to the offset (a torn tail's repair).
  *
  * KEYS: version, meta, lengths, lastCommit, heartbeat, tombstone, turn, [segment], removed..., (quarantined, target)...
  * ARGV: expected, new, channel, owner, lastCommitTtlMs, segmentId|'', offset, bytes, metaMode ''|'set'|'append',
@@ -77,8 +76,8 @@ if mode == 'append' then
   if mlen == 0 and redis.call('EXISTS', m) == 0 then return '' end
   if moff > mlen then return redis.error_reply('ERR sluice: metadata append at ' .. moff .. ' past its end (' .. mlen .. ')') end
 end
--- Announced before the first write: a refused PUBLISH (an ACL without the channel) stops the script, and one that
--- stopped after writing would leave a commit applied that its caller is told failed.
+${ALLOWED}
+-- Announced before the first write: a refused PUBLISH (an ACL without the channel) stops the script before it writes.
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 local function put(key, offset, length, bytes)
   if offset == length then
@@ -266,14 +265,14 @@ return 1
  * script the server lost (SCRIPT FLUSH, a restart) as EVAL on its own, after the WAIT, which then covers nothing.
  */
 export const COMMITS = {
-  sluiceCommit5: { lua: COMMIT, sha: sha1(COMMIT) },
-  sluiceCommitWhenFull5: { lua: COMMIT_WHEN_FULL, sha: sha1(COMMIT_WHEN_FULL) },
+  sluiceCommit6: { lua: COMMIT, sha: sha1(COMMIT) },
+  sluiceCommitWhenFull6: { lua: COMMIT_WHEN_FULL, sha: sha1(COMMIT_WHEN_FULL) },
 };
 
 /** The commands the store adds to a client. Versioned names: two sluice versions may share one client. */
 export interface ScriptedClient {
-  sluiceCommit5(...args: (string | number | Buffer)[]): Promise<string>;
-  sluiceCommitWhenFull5(...args: (string | number | Buffer)[]): Promise<string>;
+  sluiceCommit6(...args: (string | number | Buffer)[]): Promise<string>;
+  sluiceCommitWhenFull6(...args: (string | number | Buffer)[]): Promise<string>;
   sluiceLoad4Buffer(...args: string[]): Promise<Buffer[]>;
   sluiceRelist3(...args: string[]): Promise<number>;
   sluiceBeat3(heartbeat: string, tombstone: string, judging: string, ttlMs: number, remake: '0' | '1', recordTtlMs: number, now: number): Promise<number>;
@@ -286,8 +285,8 @@ export interface ScriptedClient {
  */
 export function defineScripts(client: Redis | Cluster): ScriptedClient {
   const scripted = client as unknown as Partial<ScriptedClient>;
-  if (typeof scripted.sluiceCommit5 !== 'function') client.defineCommand('sluiceCommit5', { lua: COMMIT });
-  if (typeof scripted.sluiceCommitWhenFull5 !== 'function') client.defineCommand('sluiceCommitWhenFull5', { lua: COMMIT_WHEN_FULL });
+  if (typeof scripted.sluiceCommit6 !== 'function') client.defineCommand('sluiceCommit6', { lua: COMMIT });
+  if (typeof scripted.sluiceCommitWhenFull6 !== 'function') client.defineCommand('sluiceCommitWhenFull6', { lua: COMMIT_WHEN_FULL });
   if (typeof scripted.sluiceLoad4Buffer !== 'function') client.defineCommand('sluiceLoad4', { lua: LOAD });
   if (typeof scripted.sluiceRelist3 !== 'function') client.defineCommand('sluiceRelist3', { lua: RELIST });
   if (typeof scripted.sluiceBeat3 !== 'function') client.defineCommand('sluiceBeat3', { lua: BEAT, numberOfKeys: 3 });

@@ -394,6 +394,30 @@ describeRedis('RedisStore and the eviction policy', () => {
     expect(warnings[0]).toMatch(/set maxmemory-policy noeviction/i);
   });
 
+  // Creating a queue there looks for segments a lost list left (a SCAN): refused, every load looked again, for good.
+  it('a user without SCAN, where keys are evicted: a new queue is made and used', async () => {
+    const server = await RedisServer.start({ args: ['--maxmemory-policy', 'allkeys-lru'] });
+    const admin = new Redis(server.url);
+    try {
+      await admin.call('ACL', 'SETUSER', 'app', 'on', '>pw', '~*', '&*', '+@all', '-scan');
+      const url = new URL(server.url);
+      url.username = 'app';
+      url.password = 'pw';
+      const store = new RedisStore({ url: url.href, onWarning: () => undefined });
+      const q = await Queue.open<number>({ name: 'fresh', store });
+      await q.pushMany([1, 2, 3]);
+      const lease = await q.take(3);
+      expect(lease?.entries.map((e) => e.value)).toEqual([1, 2, 3]);
+      await lease!.ack();
+      expect(await q.size()).toBe(0);
+      await q.close();
+      await store.close();
+    } finally {
+      admin.disconnect();
+      await server.stop();
+    }
+  });
+
   it('says nothing with noeviction, nor where CONFIG is refused', async () => {
     expect(await evictionWarnings(['--maxmemory-policy', 'noeviction'])).toEqual([]);
     expect(await evictionWarnings(['--maxmemory-policy', 'allkeys-lru', '--rename-command', 'CONFIG', '""'])).toEqual([]);

@@ -443,6 +443,36 @@ describeRedis('RedisStore', (server) => {
     }
   });
 
+  // Refused part way through the commit script, the writes before it stayed: a push refused three times was stored
+  // three times, an ack refused applied all the same.
+  it.each([
+    ['HSET', 'a push', async (q: Queue<number>) => q.push(9)],
+    ['DEL', 'an ack', async (q: Queue<number>) => (await q.take(2))!.ack()],
+  ])('a user who may not run %s, which the commit writes with: %s is refused ERR_STORAGE, and nothing of it is applied', async (command, _, refusedCall) => {
+    fresh();
+    const user = `no${command}${n}`;
+    await redis.call('ACL', 'SETUSER', user, 'on', '>pw', '~*', '&*', '+@all');
+    const url = new URL(server().url);
+    url.username = user;
+    url.password = 'pw';
+    try {
+      const queue = await Queue.open<number>({ name: 'q', store: store({ url: url.href }) });
+      await queue.pushMany([1, 2]);
+      await redis.call('ACL', 'SETUSER', user, `-${command.toLowerCase()}`);
+      for (let i = 0; i < 3; i++) {
+        const refused = await refusedCall(queue).catch((error: unknown) => error);
+        expect(refused).toMatchObject({ code: 'ERR_STORAGE', message: expect.stringContaining(`may not run ${command}`) });
+      }
+      // Another user's handle finds the queue as it was: two items, neither acked, no copy of the refused push.
+      const reader = await Queue.open<number>({ name: 'q', store: store() });
+      expect(await reader.peek(10)).toEqual([1, 2]);
+      await reader.close();
+      await queue.close().catch(() => undefined);
+    } finally {
+      await redis.call('ACL', 'DELUSER', user);
+    }
+  });
+
   it('a store error reply (not a connection failure) fails at once, unretried, and changes nothing', async () => {
     fresh();
     const s = store();
