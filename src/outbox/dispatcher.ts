@@ -14,7 +14,7 @@ import type { BodyStore } from './body-store.js';
 import { chainsLanes, giveBack, leaseUnits, type LeaseContext } from './lease-units.js';
 import { laneOf, type Pending, type PendingIndex } from './pending.js';
 import type { Reachability } from './reachability.js';
-import { pickOut, TakeAhead, unheld, type Buffered } from './take-ahead.js';
+import { TakeAhead, type Buffered } from './take-ahead.js';
 import type { StoredTask } from './task.js';
 
 /**
@@ -157,7 +157,11 @@ export class Dispatcher {
     const head = this.#buffer[0] && this.#c.index.get(Number(this.#buffer[0].unit[0]!.id));
     if (head && this.#c.index.outranked(head, true, now)) for (const b of this.#buffer.splice(0)) await giveBack(this.#delivery, b.unit, b.lease);
     // Given back: those whose lease could end during their request, and those of a host that asked for a wait.
-    for (const b of pickOut(this.#buffer, (b) => this.#unfit(b))) await giveBack(this.#delivery, b.unit, b.lease);
+    if (this.#buffer.some((b) => this.#unfit(b))) {
+      const unfit = this.#buffer.filter((b) => this.#unfit(b));
+      this.#buffer.splice(0, this.#buffer.length, ...this.#buffer.filter((b) => !unfit.includes(b)));
+      for (const b of unfit) await giveBack(this.#delivery, b.unit, b.lease);
+    }
     let started = this.#startBuffered(free, run);
     free -= started.slots;
     // Refilled below half when a fill finds a slot free: a slot freed while all are busy takes from it (see `#start`).
@@ -199,7 +203,7 @@ export class Dispatcher {
   /** Takes up to `free` units' worth of what may go now; offline, one task as a probe (not the heads of 32 failed lanes). */
   async #take(free: number, run: DeliveryRun, now: number, again = true): Promise<Buffered[]> {
     const { index, reachability } = this.#c;
-    const held = reachability.holding ? (origin: string) => reachability.held(origin) : undefined;
+    const held = reachability.holds.size === 0 ? undefined : (origin: string) => reachability.holds.held(origin);
     const chosen = index.take(reachability.reachable ? this.#unitSize * free : 1, now, (p) => this.#perLane(p), reachability.admits(), held);
     const units = chosen.length === 0 ? [] : await leaseUnits(this.#delivery, chosen, run);
     // Passed over as leased, then found free (the lease ended meanwhile): taken again, as nothing else wakes the loop.
@@ -253,10 +257,8 @@ export class Dispatcher {
   #startBuffered(free: number, run: DeliveryRun): { tasks: number; slots: number } {
     let tasks = 0;
     let slots = 0;
-    for (; slots < free && this.#active.size < this.#c.options.concurrency; slots++) {
-      // Passed over, for `#unfit` to give back: a unit whose host is tried by one that just started (see `Reachability.held`).
-      const unit = unheld(this.#buffer, (b) => hostHeld(this.#c, b.unit[0]!));
-      if (!unit) break;
+    for (; slots < free && this.#buffer.length > 0 && this.#active.size < this.#c.options.concurrency; slots++) {
+      const unit = this.#buffer.shift()!;
       tasks += unit.unit.length;
       this.#start(unit, this.#on(unit.run) ? unit.run : run);
     }
@@ -266,10 +268,8 @@ export class Dispatcher {
   /** Delivers `unit` in a slot, for `run`; a chain's lane gets its next chain taken ahead, started when this one frees the slot. */
   #start({ unit, lease }: Buffered, run: DeliveryRun): void {
     const lane = this.#chained ? laneOf(unit[0]!.value, this.#c.options.ordering) : undefined;
-    const returned = this.#c.reachability.out(this.#c.index.get(Number(unit[0]!.id))?.origin);
     const freeSlot = (goesOn = false) => {
       if (!this.#active.delete(sending)) return;
-      returned();
       if (lane !== undefined) this.#ahead.ended(lane, goesOn);
       // Without chains, the next buffered unit takes the slot at once, as a lane's next chain does, without a fill.
       else if (this.#buffer.length > 0 && this.#startAhead(this.#buffer[0]!)) this.#buffer.shift();

@@ -1,6 +1,5 @@
 import { monotonic, type Clock } from '../core/clock.js';
 import type { Pending, PendingIndex } from './pending.js';
-import type { Reachability } from './reachability.js';
 
 /** The most origins held at once: the one whose hold ends first is dropped first (its tasks go, and are told again). */
 const MAX_HELD = 1000;
@@ -74,11 +73,12 @@ export class HostHolds {
   }
 }
 
-/** Whether the host of `entry` (one task's origin stands for its unit's) is held yet (see `Reachability.held`). */
-export function hostHeld(c: { readonly index: PendingIndex; readonly reachability: Pick<Reachability, 'held' | 'holding'> }, entry: { readonly id: string }): boolean {
-  if (!c.reachability.holding) return false;
+/** Whether the host of `entry` (one task's origin stands for its unit's) asked for a wait that lasts yet. */
+export function hostHeld(c: { readonly index: PendingIndex; readonly reachability: { readonly holds: HostHolds } }, entry: { readonly id: string }): boolean {
+  const { holds } = c.reachability;
+  if (holds.size === 0) return false;
   const pending = c.index.get(Number(entry.id));
-  return pending !== undefined && c.reachability.held(pending.origin);
+  return pending !== undefined && holds.held(pending.origin);
 }
 
 /**

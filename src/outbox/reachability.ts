@@ -56,8 +56,6 @@ export class Reachability {
   #blamed = false;
   /** Origins that asked for a wait (a `Retry-After`): none of their tasks starts until it ends. */
   readonly holds: HostHolds;
-  /** Units out to each origin (see `trying`). */
-  readonly #out = new Map<string, number>();
 
   constructor(options: {
     clock: Clock;
@@ -154,32 +152,6 @@ export class Reachability {
   /** Which tasks a take may choose (undefined: any): while unreachable, only the probes due (see `probeDue`). */
   admits(): ((task: { readonly origin: string }) => boolean) | undefined {
     return this.#reachable ? undefined : (task) => this.probeDue(task.origin);
-  }
-
-  /** A unit to `origin` starts; the function returned says it ended. */
-  out(origin: string | undefined): () => void {
-    if (origin === undefined) return () => undefined;
-    this.#out.set(origin, (this.#out.get(origin) ?? 0) + 1);
-    return () => {
-      const left = this.#out.get(origin)! - 1;
-      if (left > 0) this.#out.set(origin, left);
-      else this.#out.delete(origin);
-    };
-  }
-
-  /**
-   * Whether none of `origin`'s tasks may start now: it asked for a wait, or it failed with no answer since and a
-   * request to it is out, which the rest wait for (as a circuit breaker lets one through when half open). Else each end
-   * of its hold sent up to `concurrency` requests to a host still down, each holding a slot (a silent host's, for the
-   * whole time limit) while the tasks of hosts that answer waited.
-   */
-  held(origin: string): boolean {
-    return this.holds.held(origin) || (this.#out.has(origin) && this.#origins.has(origin));
-  }
-
-  /** Whether `held` may be true for some origin. */
-  get holding(): boolean {
-    return this.holds.size > 0 || (this.#out.size > 0 && this.#origins.size > 0);
   }
 
   /** Overrides what sends and hints say, until called again. */

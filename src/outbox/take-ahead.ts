@@ -13,22 +13,6 @@ export interface Buffered {
   readonly run: DeliveryRun;
 }
 
-/** Takes the first unit of `buffer` that `held` does not hold out of it (undefined: none), leaving those before it. */
-export function unheld(buffer: Buffered[], held: (unit: Buffered) => boolean): Buffered | undefined {
-  const at = buffer.findIndex((unit) => !held(unit));
-  return at < 0 ? undefined : buffer.splice(at, 1)[0];
-}
-
-/** Takes the units of `buffer` that `out` picks out of it, in their order. */
-export function pickOut(buffer: Buffered[], out: (unit: Buffered) => boolean): Buffered[] {
-  const picked: Buffered[] = [];
-  for (let at = 0; at < buffer.length; ) {
-    if (out(buffer[at]!)) picked.push(...buffer.splice(at, 1));
-    else at++;
-  }
-  return picked;
-}
-
 /** What taking ahead needs of the dispatcher. */
 export interface TakeAheadContext {
   /** The outbox's serialiser: takes and give-backs run in turn with fills. */

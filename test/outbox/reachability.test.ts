@@ -128,38 +128,6 @@ describe('a host that fails, beside one that answers', () => {
     }
   });
 
-  it('online, a host that failed with no answer from it since gets one request at a time, which its other tasks wait for: not one in each free slot', async () => {
-    const held: net.Socket[] = [];
-    const silent = net.createServer((socket) => void held.push(socket));
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    const quiet = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
-    // Requests out to the silent host at once, the most of them once one of its tasks was told to wait for a retry.
-    let out = 0;
-    let failed = false;
-    let most = 0;
-    const counting: typeof fetch = async (input, init) => {
-      if (!String(input).startsWith(quiet)) return fetch(input, init);
-      out++;
-      if (failed) most = Math.max(most, out);
-      return fetch(input, init).finally(() => out--);
-    };
-    try {
-      await r.reopen({ ordering: 'none', concurrency: 4, timeoutMs: 1000, fetch: counting, retry: { initialDelayMs: 100, maxDelayMs: 200 } });
-      r.outbox.addEventListener('retry', ({ detail }) => (failed ||= detail.task.url.startsWith(quiet)));
-      await r.outbox.enqueueMany([...Array.from({ length: 8 }, (_, i) => ({ url: `${quiet}/s${i}` })), ...Array.from({ length: 30 }, (_, i) => ({ url: `/a${i}` }))]);
-      r.outbox.start();
-      // At least once: a request the fake clock timed out before the real server's answer came goes again.
-      const delivered = () => new Set(r.server.delivered.map((d) => d.path)).size;
-      for (let i = 0; i < 40 && delivered() < 30; i++) await pass(r.clock, 1000, 4);
-      expect(delivered()).toBe(30);
-      expect(failed).toBe(true);
-      expect(most).toBe(1);
-    } finally {
-      for (const socket of held) socket.destroy();
-      await new Promise((resolve) => silent.close(resolve));
-    }
-  });
-
   it('offline by the only host there is: probes still wait their backoff, one at a time', async () => {
     await r.server.down();
     await r.outbox.enqueueMany([{ url: '/a' }, { url: '/b' }]);
