@@ -36,7 +36,7 @@ export interface DelivererContext {
   readonly removal: () => Removal;
   /** Reads in what a failed push may have stored unseen (see `PendingStore.unseen`; undefined: none). Each pass calls it. */
   readonly lookUnseen: () => Promise<void> | undefined;
-  /** The background loop found nothing pending in the index: the outbox checks the queue and says 'drained'. */
+  /** Nothing pending in the index (the loop found it, or a stop): the outbox checks the queue and says 'drained'. */
   readonly empty: () => Promise<void>;
   readonly closing: () => boolean;
 }
@@ -88,10 +88,7 @@ export class Deliverer {
       },
       wake: () => this.#loop.kick(),
       // Those the network failed may go, but while it is unproven only as probes, one at a time (a failed batch whole).
-      probe: () => {
-        this.networkBack(false);
-        this.#loop.kick();
-      },
+      probe: () => (this.networkBack(false), this.#loop.kick()),
     });
     this.#dispatcher = new Dispatcher(
       {
@@ -246,6 +243,8 @@ export class Deliverer {
     this.#loop.stop();
     await this.#unbuffer();
     await this.#dispatcher.settled();
+    // The last task may have settled here: 'drained', which the stopped loop no longer finds.
+    if (this.#c.index.size === 0) await this.#c.empty().catch(this.#tell);
     await this.#yield();
   }
 

@@ -56,6 +56,24 @@ describe('Outbox events', () => {
     expect(r.events('online')).toEqual([{ online: true }]);
   });
 
+  // The stopped loop no longer looked: 'drained' came only at the next flush or start, and after a close never.
+  it.each(['stop', 'close'] as const)("'drained' once the last task's request, out as %s() is called, is sent", async (end) => {
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    let out!: () => void;
+    const sending = new Promise<void>((resolve) => (out = resolve));
+    await r.reopen({ fetch: async () => (out(), await answered, new Response(null, { status: 204 })) });
+    const drained: unknown[] = [];
+    r.outbox.addEventListener('drained', (event) => drained.push(event.detail));
+    await r.outbox.enqueue({ url: '/last' });
+    r.outbox.start();
+    await sending;
+    const ending = r.outbox[end]();
+    answer();
+    await ending;
+    expect(drained).toEqual([null]);
+  });
+
   it("'drained' in a handle that delivers what another handle stored (a service worker, a page's tasks)", async () => {
     const page = await Outbox.open({ name: 'api', store: r.store, clock: r.clock, baseUrl: r.server.url });
     try {
