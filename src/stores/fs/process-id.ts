@@ -41,9 +41,11 @@ export function liveness(id: ProcessId, here: ProcessId = thisProcess()): Livene
   // One kernel, one boot id, whatever host name a container has (Docker and Kubernetes give each its own, and a host
   // is renamed): judged as this machine's, by pid namespace and pid. Else the lock of a container killed holding it
   // was never taken over.
-  if (id.host !== here.host && !(id.boot !== undefined && id.boot === here.boot)) return 'elsewhere';
+  const renamed = id.host !== here.host;
+  if (renamed && !(id.boot !== undefined && id.boot === here.boot)) return 'elsewhere';
   if (id.boot && here.boot && id.boot !== here.boot) return 'dead';
-  if (id.ns && here.ns && id.ns !== here.ns) return 'hidden';
+  // Under another host name, a pid namespace unknown (a lock of an older version) may be another container's.
+  if ((id.ns && here.ns && id.ns !== here.ns) || (renamed && !(id.ns && here.ns))) return 'hidden';
   try {
     process.kill(id.pid, 0);
   } catch (error) {
