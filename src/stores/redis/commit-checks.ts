@@ -32,7 +32,10 @@ if redis.acl_check_cmd then
     at = at + 2
   end
   for _, args in ipairs(checks) do
-    if not redis.acl_check_cmd(unpack(args)) then
+    local known, allowed = pcall(redis.acl_check_cmd, unpack(args))
+    if not known then
+      return redis.error_reply('ERR sluice: this server has no command ' .. args[1] .. ' (renamed away?), which the commit needs; nothing was written')
+    elseif not allowed then
       return redis.error_reply('NOPERM sluice: this user may not run ' .. args[1] .. ' on ' .. args[2] .. ', which the commit needs; nothing was written')
     end
   end

@@ -26,9 +26,9 @@ export async function loadListing(client: Redis | Cluster, scripts: ScriptedClie
   try {
     found = await keysStarting(client, prefix);
   } catch (error) {
-    // A user without SCAN, where keys are evicted: a queue about to be created is looked for no further (as `relist`
-    // does); else every load looked again, and was refused, for good. A lost list (no merge) fails the load.
-    if (merge && /^NOPERM/.test(messageOf(error))) return reply;
+    // A user without SCAN (or SCAN renamed away), where keys are evicted: a queue about to be created is looked for no
+    // further (as `relist` does); else every load looked again, and was refused, for good. A lost list fails the load.
+    if (merge && /^NOPERM|unknown command/i.test(messageOf(error))) return reply;
     throw error;
   }
   const ids = found.map((key) => key.slice(prefix.length)).filter((id) => /^\d+$/.test(id));

@@ -395,11 +395,14 @@ describeRedis('RedisStore and the eviction policy', () => {
   });
 
   // Creating a queue there looks for segments a lost list left (a SCAN): refused, every load looked again, for good.
-  it('a user without SCAN, where keys are evicted: a new queue is made and used', async () => {
-    const server = await RedisServer.start({ args: ['--maxmemory-policy', 'allkeys-lru'] });
+  it.each([
+    ['a user without SCAN', []],
+    ['SCAN renamed away', ['--rename-command', 'SCAN', '""']],
+  ])('%s, where keys are evicted: a new queue is made and used', async (_, renamed) => {
+    const server = await RedisServer.start({ args: ['--maxmemory-policy', 'allkeys-lru', ...renamed] });
     const admin = new Redis(server.url);
     try {
-      await admin.call('ACL', 'SETUSER', 'app', 'on', '>pw', '~*', '&*', '+@all', '-scan');
+      await admin.call('ACL', 'SETUSER', 'app', 'on', '>pw', '~*', '&*', '+@all', ...(renamed.length > 0 ? [] : ['-scan']));
       const url = new URL(server.url);
       url.username = 'app';
       url.password = 'pw';
@@ -414,6 +417,24 @@ describeRedis('RedisStore and the eviction policy', () => {
       await store.close();
     } finally {
       admin.disconnect();
+      await server.stop();
+    }
+  });
+
+  it('a command the commit writes with renamed away (HSET): a push is refused ERR_STORAGE naming it, and writes nothing', async () => {
+    const server = await RedisServer.start({ args: ['--rename-command', 'HSET', '""'] });
+    try {
+      const store = new RedisStore({ url: server.url, onWarning: () => undefined });
+      const q = await Queue.open<number>({ name: 'q', store }).catch((error: unknown) => error);
+      const refused = q instanceof Queue ? await q.push(1).catch((error: unknown) => error) : q;
+      expect(refused).toMatchObject({ code: 'ERR_STORAGE', message: expect.stringContaining('no command HSET') });
+      const admin = new Redis(server.url);
+      // The handle's heartbeat and the record of when this server was first heard from aside: no segment, list or token.
+      expect((await admin.keys('*')).filter((key) => !/:(h:[^:]+|j)$/.test(key))).toEqual([]);
+      admin.disconnect();
+      if (q instanceof Queue) await q.close().catch(() => undefined);
+      await store.close();
+    } finally {
       await server.stop();
     }
   });
