@@ -132,21 +132,25 @@ const DRAIN_LEASE_MS = 60_000;
  */
 export async function drain(ctx: Context, name: string, limit = Infinity): Promise<number> {
   // Ctrl-C or a kill ends the drain between batches: the batch being written is acked first, none is taken after. Heard
-  // until the queue is closed: one that comes as it closes, the drain done, changes nothing. A second ends it at once.
+  // from the queue's open (one during a wait for its lock ends the process, as it would `clear`) until it is closed:
+  // one that comes as it closes, the drain done, changes nothing. A second ends it at once.
   let stopping: NodeJS.Signals | undefined;
   let stuck: ((signal: NodeJS.Signals) => void) | undefined;
   const stop = (signal: NodeJS.Signals) => ((stopping = signal), stuck?.(signal));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  const opened = (then: (signal: NodeJS.Signals) => void) => {
+    stuck = then;
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  };
   try {
-    return await drainOpen(ctx, name, limit, () => stopping, (then) => (stuck = then));
+    return await drainOpen(ctx, name, limit, () => stopping, opened);
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }
 }
 
-function drainOpen(ctx: Context, name: string, limit: number, stopping: () => NodeJS.Signals | undefined, onStuck: (then: (signal: NodeJS.Signals) => void) => void): Promise<number> {
+function drainOpen(ctx: Context, name: string, limit: number, stopping: () => NodeJS.Signals | undefined, opened: (stuck: (signal: NodeJS.Signals) => void) => void): Promise<number> {
   return withQueue(ctx, name, async (queue) => {
     // Acked once written, and written nowhere: `>&-` too, for which Node opens the null device.
     if (ctx.io.nowhere?.()) {
@@ -162,12 +166,14 @@ function drainOpen(ctx: Context, name: string, limit: number, stopping: () => No
     // than when its lease ends: a FileStore sees a dead process's leases gone only on its own host and pid namespace.
     let waiting = false;
     let done = 0;
-    onStuck((signal) => {
+    let cutoff: ReturnType<typeof setTimeout> | undefined;
+    opened((signal) => {
       if (!waiting) return;
       // Said on stderr: stdout is the pipe that does not read. What was acked sits in it, the reader's to keep.
       const text = `${counted(done, 'entry was', 'entries were')} drained from ${name} (written, then acked) before ${signal}; the batch being written was put back, unacked.`;
       const told = () => ctx.io.err(ctx.json ? JSON.stringify({ stopped: { queue: name, signal, drained: done, message: text } }) : `sluice: ${text}`);
-      setTimeout(() => void queue.close().finally(() => (told(), process.exit(signalled(signal)))), 1000).unref();
+      // Let go if the batch is written meanwhile and the drain ends on its own.
+      cutoff = setTimeout(() => void queue.close().finally(() => (told(), process.exit(signalled(signal)))), 1000).unref();
     });
     // The error that already says what was drained.
     let told: unknown;
@@ -215,6 +221,7 @@ function drainOpen(ctx: Context, name: string, limit: number, stopping: () => No
       if (error !== told && done > 0 && error instanceof Error) error.message += ` ${done} entries were drained from ${name} before this (written, then acked).`;
       throw error;
     } finally {
+      clearTimeout(cutoff);
       progress.clear();
       await bodies?.close();
     }

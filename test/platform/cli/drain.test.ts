@@ -1,9 +1,11 @@
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { Queue, SluiceError } from '../../../src/index.js';
 import { FileStore } from '../../../src/fs.js';
 import { main } from '../../../src/platform/cli.js';
+import { thisProcess } from '../../../src/stores/fs/process-id.js';
 import { cliSuite, exited } from './child.js';
 
 // How `sluice drain` hands items over: it takes until the queue has none ready, and holds what it takes for as long
@@ -169,6 +171,27 @@ describe('sluice drain', () => {
     expect(await main(['drain', 'q', '--dir', cli.dir, '--limit', '5'], { ...io, written })).toBe(0);
     expect(out.at(-1)).toBe('Drained 5 entries from q.');
     expect(await size()).toBe(25);
+  });
+
+  it('Ctrl-C while it waits for the lock a hung process holds ends it at once (not after lockTimeoutMs, with ERR_LOCKED)', { timeout: 15_000 }, async () => {
+    const holder = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      await new Promise((resolve) => holder.once('spawn', resolve));
+      const stat = readFileSync(`/proc/${holder.pid}/stat`, 'utf8');
+      writeFileSync(join(cli.dir, 'q', 'lock'), JSON.stringify({ ...thisProcess(), pid: holder.pid, start: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) }));
+      const child = cli.sluice.cli(['drain', 'q', '--dir', cli.dir]);
+      const ended = exited(child);
+      // Its handle made (its lock content, named by its pid, is there): it waits for the lock.
+      await expect.poll(() => readdirSync(join(cli.dir, 'q')).some((f) => f.startsWith(`lock.${child.pid}_`) && f.endsWith('.own')), { timeout: 10_000, interval: 20 }).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      child.kill('SIGINT');
+      expect(await ended).toMatchObject({ code: null, signal: 'SIGINT' });
+    } finally {
+      holder.kill('SIGKILL');
+    }
+    // Its holder gone, the lock is taken over at once: nothing was drained.
+    await new Promise((resolve) => holder.once('exit', resolve));
+    expect(await size()).toBe(30);
   });
 
   it('an ack that fails once the batch is written says so, with how far it got, and that the batch was not acked', async () => {
