@@ -1,3 +1,4 @@
+import type { SluiceError } from '../core/errors.js';
 import type { Queue } from '../core/queue.js';
 import type { Serial } from '../core/serial.js';
 import { platformConnectivity } from './connectivity.js';
@@ -243,8 +244,8 @@ export class Deliverer {
     this.#loop.stop();
     await this.#unbuffer();
     await this.#dispatcher.settled();
-    // The last task may have settled here: 'drained', which the stopped loop no longer finds.
-    if (this.#c.index.size === 0) await this.#c.empty().catch(this.#tell);
+    // The last task may have settled here: 'drained', which the stopped loop no longer finds (after close(), nothing).
+    if (this.#c.index.size === 0) await this.#c.empty().catch((error: unknown) => (error as SluiceError | undefined)?.code === 'ERR_CLOSED' || this.#tell(error));
     await this.#yield();
   }
 

@@ -1,11 +1,13 @@
 /**
  * Whether `value` is an ArrayBuffer or SharedArrayBuffer, of this realm or another's (an iframe's, a `vm` context's),
- * as its length getter tells: `instanceof` misses another realm's, and a tag can be any object's.
+ * as its length getter tells: `instanceof` misses another realm's, and a tag can be any object's (or a buffer's other).
  */
 export function isBuffer(value: unknown): boolean {
-  // The tag first: it costs no throw for the values that are none (every value of a JSON body is asked).
-  if (!/^\[object (Shared)?ArrayBuffer\]$/.test(Object.prototype.toString.call(value))) return false;
-  const types: ({ prototype: object } | undefined)[] = [ArrayBuffer, (globalThis as { SharedArrayBuffer?: { prototype: object } }).SharedArrayBuffer];
+  const Shared = (globalThis as { SharedArrayBuffer?: new () => object }).SharedArrayBuffer;
+  if (value instanceof ArrayBuffer || (Shared !== undefined && value instanceof Shared)) return true;
+  // Plain objects and arrays, most of what a JSON body holds (each of its values is asked), cost no throw.
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype) return false;
+  const types: ({ prototype: object } | undefined)[] = [ArrayBuffer, Shared];
   return types.some((type) => {
     try {
       return type !== undefined && typeof Object.getOwnPropertyDescriptor(type.prototype, 'byteLength')!.get!.call(value) === 'number';

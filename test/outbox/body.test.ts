@@ -94,10 +94,13 @@ describe('bodies as fetch sends them', () => {
     async function* chunks() {
       yield made('new Uint8Array([4, 5]).buffer');
     }
-    // A tag is not bytes: an object that names itself an ArrayBuffer is JSON.
+    // A tag is not bytes: an object that names itself an ArrayBuffer is JSON; a buffer that names itself otherwise is bytes.
     const named = { [Symbol.toStringTag]: 'ArrayBuffer', n: 1 };
-    for (const [url, body] of [['/small', small], ['/large', large], ['/shared', shared], ['/stream', chunks()], ['/named', named]] as const) await r.outbox.enqueue({ url, body });
-    expect(await r.outbox.flush()).toMatchObject({ sent: 5 });
+    const frame = Uint8Array.of(6, 7).buffer;
+    Object.defineProperty(frame, Symbol.toStringTag, { value: 'Frame' });
+    for (const [url, body] of [['/small', small], ['/large', large], ['/shared', shared], ['/stream', chunks()], ['/named', named], ['/frame', frame]] as const) await r.outbox.enqueue({ url, body });
+    expect(await r.outbox.flush()).toMatchObject({ sent: 6 });
+    expect([...bodyAt('/frame')]).toEqual([6, 7]);
     expect([...bodyAt('/small')]).toEqual([1, 2, 3]);
     expect(same(bodyAt('/large'), new Uint8Array(100_000).fill(7))).toBe(true);
     expect([...bodyAt('/shared')]).toEqual([9, 8, 7, 6]);

@@ -72,6 +72,12 @@ describe('Outbox events', () => {
     answer();
     await ending;
     expect(drained).toEqual([null]);
+    // A stop() after the close reads nothing of the closed queues, and says nothing.
+    const errors: unknown[] = [];
+    r.outbox.addEventListener('error', (event) => errors.push(event.detail.error));
+    await r.outbox.close();
+    await r.outbox.stop();
+    expect(errors).toEqual([]);
   });
 
   it("'drained' in a handle that delivers what another handle stored (a service worker, a page's tasks)", async () => {
