@@ -132,7 +132,7 @@ const DRAIN_LEASE_MS = 60_000;
  */
 export async function drain(ctx: Context, name: string, limit = Infinity): Promise<number> {
   // Ctrl-C or a kill ends the drain between batches: the batch being written is acked first, none is taken after. Heard
-  // from the queue's open (one during a wait for its lock ends the process, as it would `clear`) until it is closed:
+  // once the queue is open and the drain begins (one during a wait for its lock ends the process, as `clear`) until closed:
   // one that comes as it closes, the drain done, changes nothing. A second ends it at once.
   let stopping: NodeJS.Signals | undefined;
   let stuck: ((signal: NodeJS.Signals) => void) | undefined;
@@ -172,7 +172,8 @@ function drainOpen(ctx: Context, name: string, limit: number, stopping: () => No
       // Said on stderr: stdout is the pipe that does not read. What was acked sits in it, the reader's to keep.
       const text = `${counted(done, 'entry was', 'entries were')} drained from ${name} (written, then acked) before ${signal}; the batch being written was put back, unacked.`;
       const told = () => ctx.io.err(ctx.json ? JSON.stringify({ stopped: { queue: name, signal, drained: done, message: text } }) : `sluice: ${text}`);
-      // Let go if the batch is written meanwhile and the drain ends on its own.
+      // Let go once the batch is written (the reader took it): its ack, however long, then says what was drained.
+      clearTimeout(cutoff);
       cutoff = setTimeout(() => void queue.close().finally(() => (told(), process.exit(signalled(signal)))), 1000).unref();
     });
     // The error that already says what was drained.
@@ -207,6 +208,7 @@ function drainOpen(ctx: Context, name: string, limit: number, stopping: () => No
             throw (told = error);
           });
           waiting = false;
+          clearTimeout(cutoff);
         } finally {
           clearInterval(keep);
         }

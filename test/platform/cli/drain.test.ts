@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { Queue, SluiceError } from '../../../src/index.js';
@@ -25,8 +25,8 @@ beforeEach(async () => {
   await q.close();
 });
 
-async function size(): Promise<number> {
-  const q = await Queue.open({ name: 'q', store: store() });
+async function size(name = 'q'): Promise<number> {
+  const q = await Queue.open({ name, store: store() });
   try {
     return await q.size();
   } finally {
@@ -192,6 +192,38 @@ describe('sluice drain', () => {
     // Its holder gone, the lock is taken over at once: nothing was drained.
     await new Promise((resolve) => holder.once('exit', resolve));
     expect(await size()).toBe(30);
+  });
+
+  // The second's cut-off still fired during the ack: stderr said the batch was put back, unacked, while it was acked.
+  it('Ctrl-C while stdout does not read, the batch then read and its ack slow (a lock held): the drain says what it acked, not "put back"', { timeout: 20_000 }, async () => {
+    const q = await Queue.open<{ text: string }>({ name: 'big', store: store() });
+    await q.pushMany(Array.from({ length: 300 }, (_, i) => ({ text: `${i}`.padEnd(1024, '.') })));
+    await q.close();
+    const holder = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      const child = cli.sluice.cli(['drain', 'big', '--dir', cli.dir]);
+      const ended = exited(child);
+      child.stdout.pause();
+      await new Promise((resolve) => child.stdout.once('readable', resolve));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      // A live process holds the lock: the ack, once the batch is read, waits for it past the second.
+      const lock = join(cli.dir, 'big', 'lock');
+      writeFileSync(`${lock}.held`, JSON.stringify({ ...thisProcess(), pid: holder.pid, start: undefined }));
+      linkSync(`${lock}.held`, lock);
+      child.kill('SIGINT');
+      let stdout = '';
+      child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+      child.stdout.resume();
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      unlinkSync(lock);
+      const { code, stderr } = await ended;
+      expect([code, stderr]).toEqual([130, '']);
+      const said = /Drained (\d+) entries from big \(stopped by SIGINT\)\.\n$/.exec(stdout);
+      expect(said, stdout.slice(-200)).not.toBeNull();
+      expect(await size('big')).toBe(300 - Number(said![1]));
+    } finally {
+      holder.kill('SIGKILL');
+    }
   });
 
   it('an ack that fails once the batch is written says so, with how far it got, and that the batch was not acked', async () => {
