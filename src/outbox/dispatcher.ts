@@ -14,7 +14,7 @@ import type { BodyStore } from './body-store.js';
 import { chainsLanes, giveBack, leaseUnits, type LeaseContext } from './lease-units.js';
 import { laneOf, type Pending, type PendingIndex } from './pending.js';
 import type { Reachability } from './reachability.js';
-import { TakeAhead, type Buffered } from './take-ahead.js';
+import { pickOut, TakeAhead, type Buffered } from './take-ahead.js';
 import type { StoredTask } from './task.js';
 
 /**
@@ -157,11 +157,7 @@ export class Dispatcher {
     const head = this.#buffer[0] && this.#c.index.get(Number(this.#buffer[0].unit[0]!.id));
     if (head && this.#c.index.outranked(head, true, now)) for (const b of this.#buffer.splice(0)) await giveBack(this.#delivery, b.unit, b.lease);
     // Given back: those whose lease could end during their request, and those of a host that asked for a wait.
-    if (this.#buffer.some((b) => this.#unfit(b))) {
-      const unfit = this.#buffer.filter((b) => this.#unfit(b));
-      this.#buffer.splice(0, this.#buffer.length, ...this.#buffer.filter((b) => !unfit.includes(b)));
-      for (const b of unfit) await giveBack(this.#delivery, b.unit, b.lease);
-    }
+    for (const b of pickOut(this.#buffer, (b) => this.#unfit(b))) await giveBack(this.#delivery, b.unit, b.lease);
     let started = this.#startBuffered(free, run);
     free -= started.slots;
     // Refilled below half when a fill finds a slot free: a slot freed while all are busy takes from it (see `#start`).
@@ -204,7 +200,10 @@ export class Dispatcher {
   async #take(free: number, run: DeliveryRun, now: number, again = true): Promise<Buffered[]> {
     const { index, reachability } = this.#c;
     const held = reachability.holds.size === 0 ? undefined : (origin: string) => reachability.holds.held(origin);
-    const chosen = index.take(reachability.reachable ? this.#unitSize * free : 1, now, (p) => this.#perLane(p), reachability.admits(), held);
+    const take = (admits: ReturnType<Reachability['admits']>) => index.take(reachability.reachable ? this.#unitSize * free : 1, now, (p) => this.#perLane(p), admits, held);
+    const untried = reachability.admitsUntried();
+    const first = untried ? take(untried) : [];
+    const chosen = first.length > 0 ? first : take(reachability.admits());
     const units = chosen.length === 0 ? [] : await leaseUnits(this.#delivery, chosen, run);
     // Passed over as leased, then found free (the lease ended meanwhile): taken again, as nothing else wakes the loop.
     return units.length > 0 || !again || !chosen.some((p) => p.state === 'ready') ? units : this.#take(free, run, now, false);

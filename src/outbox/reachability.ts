@@ -154,6 +154,14 @@ export class Reachability {
     return this.#reachable ? undefined : (task) => this.probeDue(task.origin);
   }
 
+  /**
+   * Of the probes due, those to an origin that has not failed, which go first: else two silent hosts, each due again
+   * as the other's probe timed out, were the probes in turn for ever, and hosts that answer got nothing.
+   */
+  admitsUntried(): ((task: { readonly origin: string }) => boolean) | undefined {
+    return this.#reachable || this.#origins.size === 0 ? undefined : (task) => !this.#origins.has(task.origin) && this.probeDue(task.origin);
+  }
+
   /** Overrides what sends and hints say, until called again. */
   set(online: boolean): void {
     const was = this.online;

@@ -13,6 +13,16 @@ export interface Buffered {
   readonly run: DeliveryRun;
 }
 
+/** Takes the units of `buffer` that `out` picks out of it, in their order. */
+export function pickOut(buffer: Buffered[], out: (unit: Buffered) => boolean): Buffered[] {
+  const picked: Buffered[] = [];
+  for (let at = 0; at < buffer.length; ) {
+    if (out(buffer[at]!)) picked.push(...buffer.splice(at, 1));
+    else at++;
+  }
+  return picked;
+}
+
 /** What taking ahead needs of the dispatcher. */
 export interface TakeAheadContext {
   /** The outbox's serialiser: takes and give-backs run in turn with fills. */

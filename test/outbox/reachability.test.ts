@@ -74,6 +74,35 @@ describe('a host that fails, beside one that answers', () => {
     }
   });
 
+  it('offline because one host failed, two silent hosts each due again as the other times out: a host that has not failed is the probe before either goes again', async () => {
+    const held: net.Socket[] = [];
+    const silents = [net.createServer((socket) => void held.push(socket)), net.createServer((socket) => void held.push(socket))];
+    for (const silent of silents) await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      // Their backoff (at most 200 ms) ends before the other's time limit (1 s).
+      await r.reopen({ ordering: 'none', concurrency: 2, timeoutMs: 1000, retry: { initialDelayMs: 100, maxDelayMs: 200 } });
+      await r.outbox.enqueue({ url: `${down}/t0` });
+      await r.outbox.flush();
+      expect(r.outbox.online).toBe(false);
+      const [one, two] = silents.map((silent) => `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`);
+      await r.outbox.enqueueMany([...[0, 1, 2].flatMap((i) => [{ url: `${one}/s${i}` }, { url: `${two}/s${i}` }]), { url: '/a' }, { url: '/b' }]);
+      r.outbox.start();
+      // Each silent host's first probe times out; the next probe is the host that answers, not the first silent again.
+      for (let i = 1; i <= 2; i++) {
+        await until(() => held.length >= i);
+        await pass(r.clock, 1000, 4);
+      }
+      await until(() => r.server.delivered.length > 0 && r.outbox.online);
+      // The probes, in order, up to the first answer (then online, every host goes).
+      const probes = r.calls.slice(0, r.calls.findIndex((url) => url.endsWith('/a')) + 1);
+      expect(probes).toEqual([`${down}/t0`, `${one}/s0`, `${two}/s0`, `${r.server.url}/a`]);
+      expect(r.outbox.online).toBe(true);
+    } finally {
+      for (const socket of held) socket.destroy();
+      for (const silent of silents) await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
   it('a host that failed, and fails again after another answered, is down on its own: the outbox stays online', async () => {
     await r.outbox.enqueue({ url: `${down}/t0` });
     await r.outbox.flush();
