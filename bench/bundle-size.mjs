@@ -301,9 +301,10 @@ const KB = 1024;
  * to dead), a probe to a silent host holding the one slot while offline for ever, a host down on its own taking the
  * outbox offline at each probe, a host that fails again held its backoff online (no storm), batch.maxBytes counted on
  * the batch's JSON, and a status under 100 as a broken answer.
- * Then the Outbox's (to 63.3 KB, measured 63.25 KB; 0.11 KB more) for what the round after found: a body that is
+ * Then the Outbox's (to 63.4 KB, measured 63.32 KB; 0.18 KB more) for what the round after found: a body that is
  * another realm's ArrayBuffer or SharedArrayBuffer (an iframe's, a vm context's) sent as bytes rather than refused,
- * and 'drained' told once the last task's request, out as stop() or close() was called, is sent.
+ * 'drained' told once the last task's request, out as stop() or close() was called, is sent, and offline, a host that
+ * has not failed made the probe before hosts that failed (two silent hosts were the probes in turn for ever).
  */
 export const rows = [
   {
@@ -324,7 +325,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 63.3 * KB,
+    limit: 63.4 * KB,
   },
 ];
 
