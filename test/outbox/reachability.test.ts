@@ -134,6 +134,22 @@ describe('a host that fails, beside one that answers', () => {
     expect(toDown()).toBeLessThanOrEqual(20);
   });
 
+  // With batch, such a task (one that cannot join a batch) answered for no host: its host was never held.
+  it('with batch, a task that travels alone to a host that fails again is held with its host, as without batch', async () => {
+    await r.reopen({ ordering: 'none', concurrency: 4, batch: { url: '/batch' }, retry: { initialDelayMs: 10, maxDelayMs: 50 } });
+    await r.outbox.enqueueMany(Array.from({ length: 10 }, (_, i) => ({ url: `${down}/t${i}`, method: 'PUT' as const })));
+    // Two seconds in steps of 100 ms, the other host answering all along.
+    for (let i = 0; i < 20; i++) {
+      await r.outbox.enqueue({ url: `/a${i}`, method: 'PUT' });
+      r.clock.advance(100);
+      await r.outbox.flush();
+    }
+    expect(r.server.delivered).toHaveLength(20);
+    expect(r.outbox.online).toBe(true);
+    // Each of the ten due at every step, the host held not: some 200 tries.
+    expect(toDown()).toBeLessThanOrEqual(20);
+  });
+
   it('online, a host that takes the connection and never answers, timed out twice running, is held: the others go meanwhile', async () => {
     const held: net.Socket[] = [];
     const silent = net.createServer((socket) => void held.push(socket));
