@@ -33,7 +33,7 @@ const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
  * A value every fetch sends: code units up to 0xFF (a byte string), with no control character but tab. Browsers refuse
  * only CR, LF and NUL; Node's refuses the rest as it writes the request, and a task must go from either.
  */
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+export const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /**
  * An id usable as an 'Idempotency-Key' value: 1–256 visible ASCII characters, without '"' and ',' (a batch's key

@@ -4,7 +4,7 @@ import type { BodyStore, OpenedBody } from './body-store.js';
 import type { Deadline } from './deadline.js';
 import type { Reachability } from './reachability.js';
 import { isTimeout } from './deadline.js';
-import { headersProblem } from './http-checks.js';
+import { HEADER_VALUE, headersProblem } from './http-checks.js';
 import { nextHop, redirectOf, withoutBodyHeaders, MAX_HOPS, type Redirect, type RedirectPolicy } from './redirects.js';
 import { batchable, buildBatchRequest, buildRequest, type Send } from './request.js';
 import { errorText, scrub } from './scrub.js';
@@ -183,9 +183,10 @@ function fromLike(like: ResponseLike, status: number): Response {
         },
         { highWaterMark: 0 },
       );
-  // One the constructor would refuse (a polyfill's decoding of a phrase outside Latin-1) is left out, as `copyOf` does.
+  // One the constructor would refuse (a polyfill's decoding of a phrase outside Latin-1) is left out, as `copyOf` does:
+  // a reason phrase has a header value's characters.
   const text = (like as { statusText?: unknown }).statusText;
-  const statusText = typeof text === 'string' && /^[\t\x20-\x7e\x80-\xff]*$/.test(text) ? text : '';
+  const statusText = typeof text === 'string' && HEADER_VALUE.test(text) ? text : '';
   const response = new Response(body, { status, statusText, headers });
   if (!listed) Object.defineProperty(response, 'headers', { value: Object.assign(headers, { get: (name: string) => source.get(name) ?? null, has: (name: string) => source.get(name) != null }) });
   return response;
