@@ -4,7 +4,7 @@ import { BodyRef } from '../../outbox/body.js';
 import { Outbox } from '../../outbox/outbox.js';
 import { mayChange, partitionsOf, type Context } from './context.js';
 import { REPAIRED, settled } from './damage.js';
-import { duration, printError, signalled, table } from './io.js';
+import { duration, onSignals, printError, signalled, table } from './io.js';
 import { isQueue } from './layout.js';
 import { Progress } from './progress.js';
 
@@ -23,8 +23,7 @@ export async function dead(ctx: Context, name: string, command: Action): Promise
   // Ctrl-C or a kill, heard until the outbox is closed: a retry or purge stops after the step under way, saying how
   // many it moved; one that comes as it closes, its work done, changes nothing. A second ends the process at once.
   let stopping: NodeJS.Signals | undefined;
-  const stop = (signal: NodeJS.Signals) => void (stopping = signal);
-  if (command.action !== 'list') for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, stop);
+  const unheard = command.action === 'list' ? undefined : onSignals((signal) => void (stopping = signal));
   try {
     await settled();
     if (command.action === 'list') return list(ctx, await outbox.dead.list(command.limit === undefined ? {} : { limit: command.limit }));
@@ -33,7 +32,7 @@ export async function dead(ctx: Context, name: string, command: Action): Promise
   } finally {
     await outbox.close();
     await settled();
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.off(signal, stop);
+    unheard?.();
   }
 }
 

@@ -50,3 +50,15 @@ export function duration(ms: number): string {
 export function signalled(signal: NodeJS.Signals): number {
   return 128 + (signal === 'SIGINT' ? 2 : 15);
 }
+
+/**
+ * Hears Ctrl-C and a kill (SIGINT, SIGTERM) in `stop`, once each, until the function returned is called: a command
+ * stops where it may, and a second signal ends the process at once, as it would unheard.
+ */
+export function onSignals(stop: (signal: NodeJS.Signals) => void): () => void {
+  for (const signal of SIGNALS) process.once(signal, stop);
+  return () => {
+    for (const signal of SIGNALS) process.off(signal, stop);
+  };
+}
+const SIGNALS = ['SIGINT', 'SIGTERM'] as const;

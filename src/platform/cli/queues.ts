@@ -5,7 +5,7 @@ import { DrainedBodies, type BodyFields } from './bodies.js';
 import { type Context, mayChange, withQueue } from './context.js';
 import { REPAIRED } from './damage.js';
 import { failure } from './failure.js';
-import { columnWidths, duration, printError, signalled, table } from './io.js';
+import { columnWidths, duration, onSignals, printError, signalled, table } from './io.js';
 import { kindOf, queueNames, type QueueKind } from './layout.js';
 import { ageText, oldestAge, type OldestAge } from './oldest.js';
 import { Progress } from './progress.js';
@@ -137,16 +137,15 @@ export async function drain(ctx: Context, name: string, limit = Infinity): Promi
   let stopping: NodeJS.Signals | undefined;
   let stuck: ((signal: NodeJS.Signals) => void) | undefined;
   const stop = (signal: NodeJS.Signals) => ((stopping = signal), stuck?.(signal));
+  let unheard: (() => void) | undefined;
   const opened = (then: (signal: NodeJS.Signals) => void) => {
     stuck = then;
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    unheard = onSignals(stop);
   };
   try {
     return await drainOpen(ctx, name, limit, () => stopping, opened);
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    unheard?.();
   }
 }
 
