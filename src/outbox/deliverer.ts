@@ -1,4 +1,3 @@
-import type { SluiceError } from '../core/errors.js';
 import type { Queue } from '../core/queue.js';
 import type { Serial } from '../core/serial.js';
 import { platformConnectivity } from './connectivity.js';
@@ -245,7 +244,7 @@ export class Deliverer {
     await this.#unbuffer();
     await this.#dispatcher.settled();
     // The last task may have settled here: 'drained', which the stopped loop no longer finds (after close(), nothing).
-    if (this.#c.index.size === 0) await this.#c.empty().catch((error: unknown) => (error as SluiceError | undefined)?.code === 'ERR_CLOSED' || this.#tell(error));
+    if (this.#c.index.size === 0) await this.#c.empty().catch((error: unknown) => (error as { code?: unknown } | null)?.code === 'ERR_CLOSED' || this.#tell(error));
     await this.#yield();
   }
 
