@@ -180,7 +180,7 @@ describe('host holds: edges', () => {
     expect(r.server.delivered.map((q) => q.path).sort()).toEqual(['/a', '/b']);
   });
 
-  it('onBeforeSend that moves a task to another origin: the hold lands on the edited origin, the stored one is not held', async () => {
+  it('onBeforeSend that moves a task to another origin: a Retry-After from there holds the tasks stored for the origin they were stored for', async () => {
     other = await FaultServer.start();
     const target = other.url;
     // Tasks are stored for r.server's origin and sent to `other` (a region, a failover host, a proxy).
@@ -195,7 +195,7 @@ describe('host holds: edges', () => {
     expect(r.events('retry')).toHaveLength(1);
   });
 
-  it("with batch, a task that goes alone (not batchable) and gets a Retry-After does not hold its host", async () => {
+  it("with batch, a task that goes alone (not batchable) and gets a Retry-After holds its host", async () => {
     r = await rig({ ordering: 'none', concurrency: 1, batch: { url: '/batch', maxItems: 10 } as never });
     r.server.script((q) => (q.path.startsWith('/put') ? { status: 429, headers: { 'retry-after': '60' } } : undefined));
     for (let i = 0; i < 5; i++) await r.outbox.enqueue({ url: `/put${i}`, method: 'PUT', body: 'x' });
