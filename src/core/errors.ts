@@ -62,12 +62,20 @@ export function messageOf(error: unknown): string {
   }
 }
 
+/**
+ * `text` without a URL's user and password, wherever a URL stands in it: after a scheme at its start, or after the
+ * first `//` (a URL in quotes kept by an env file, a scheme-relative one, one a platform's message quotes). Whatever
+ * they hold unencoded ('#', '?', '/', '@'), up to the last '@' goes. Logs keep messages.
+ */
+export function withoutUserinfo(text: string): string {
+  return text.replace(/^(\s*[a-z][a-z\d+.-]*:\/*).*@/is, '$1***@').replace(/([\\/][\\/]).*@/s, '$1***@');
+}
+
 /** Renders a value for an error message, short and unambiguous. */
 export function describe(value: unknown): string {
   if (typeof value === 'string') {
-    // A URL's user and password are never echoed, even in one refused for another reason (its scheme, a typo, a
-    // space before it), whatever they hold unencoded ('#', '?', '/', '@'): up to its last '@' goes. Logs keep messages.
-    const shown = value.replace(/^(\s*[a-z][a-z\d+.-]*:\/*).*@/is, '$1***@');
+    // A URL's credentials are never echoed, even in one refused for another reason (its scheme, a typo, quotes).
+    const shown = withoutUserinfo(value);
     return JSON.stringify(shown.length > 60 ? `${shown.slice(0, 57)}...` : shown);
   }
   if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);

@@ -88,7 +88,9 @@ export function noNulls(options: object, rules: Readonly<Record<string, Rule>>, 
 
 /** Throws 'ERR_INVALID_OPTION': "Expected `option` to be `expected`, got `given`." */
 export function invalid(option: string, expected: string, given: unknown): never {
-  throw new SluiceError('ERR_INVALID_OPTION', `Expected \`${option}\` to be ${expected}, got ${describe(given)}.`);
+  // A string where a function goes is likely a token given to the option that provides one (`headers`): not echoed.
+  const shown = typeof given === 'string' && expected === isFunction[0] ? 'a string' : describe(given);
+  throw new SluiceError('ERR_INVALID_OPTION', `Expected \`${option}\` to be ${expected}, got ${shown}.`);
 }
 
 /**

@@ -14,7 +14,7 @@ import { originOf } from './pending-task.js';
 import type { Reachability } from './reachability.js';
 import { unrecalled } from './recall.js';
 import { batchable, keepingJson } from './request.js';
-import { errorText } from './scrub.js';
+import { addedValues, errorText } from './scrub.js';
 import { send, type Exchange } from './send.js';
 import { settle, type Delivered } from './settle.js';
 import { normaliseTask, publicTask, type StoredTask } from './task.js';
@@ -234,7 +234,7 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
     // Should their burial fail, they are given back (see `moveToDead`) and the rest of a batch goes all the same.
     if (doomed.length > 0) await buryUntried(c, doomed, lease, run);
     if (ready.length === 0) return true;
-    const sending = { fetch: c.transport(), headers: options.headers, batchUrl: options.batchUrl, redirect: options.redirect, bodies: c.bodies, reachability: c.reachability };
+    const sending = { fetch: c.transport(), headers: options.headers, batchUrl: options.batchUrl, redirect: options.redirect, bodies: c.bodies, reachability: c.reachability, secrets: options.onBeforeSend && addedValues(ready) };
     const exchange: Exchange = timedOut ? { kind: 'error', error: timedOut, network: false, secrets: [] } : await send(ready.map((r) => r.task), sending, deadline);
     // A request to the batch URL answers for no one host; a task that travels alone (not batchable) for its own, as
     // stored: the index takes by that host and holds it, so its failures count there, wherever `onBeforeSend` sent it.

@@ -1,10 +1,11 @@
 import type { Clock } from '../core/clock.js';
-import { messageOf, SluiceError } from '../core/errors.js';
+import { messageOf, SluiceError, withoutUserinfo } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
 import { INLINE_MAX } from './body.js';
 import { Deadline, isTimeout } from './deadline.js';
 import { originOf } from './pending-task.js';
 import { copyOf } from './response-body.js';
+import { scrub } from './scrub.js';
 import { asResponse, gaveUp, isNetworkError, letGo, unreadableAnswer } from './send.js';
 import { taskFromRequest, type Reading } from './request-task.js';
 import { untilAborted } from './until-aborted.js';
@@ -24,12 +25,25 @@ function toRequest(input: Request | string, init: RequestInit): Request {
   try {
     return new Request(input, init);
   } catch (error) {
+    // Fetch's own words quote what it refuses (undici and Firefox: the URL with its password, a header's value): said
+    // without them, and not kept as the cause, which holds them too.
+    const said = scrub(withoutUserinfo(messageOf(error)), headerValues(init.headers));
     // The hint inside the message, so that the production build's short message drops it with `absolute`.
     throw new SluiceError(
       'ERR_INVALID_TASK',
-      `Expected a request fetch accepts${typeof input === 'string' && !absolute(input) ? ' (a relative URL needs a page or worker location to resolve against: pass an absolute one; `baseUrl` applies to enqueued tasks only)' : ''}: ${messageOf(error)}`,
-      { cause: error },
+      `Expected a request fetch accepts${typeof input === 'string' && !absolute(input) ? ' (a relative URL needs a page or worker location to resolve against: pass an absolute one; `baseUrl` applies to enqueued tasks only)' : ''}: ${said}`,
     );
+  }
+}
+
+/** The values of headers as `RequestInit` gives them (a record, pairs, a `Headers`), as strings; none when unreadable. */
+function headerValues(headers: HeadersInit | undefined): string[] {
+  try {
+    if (headers === undefined || headers === null) return [];
+    if (Symbol.iterator in headers) return Array.from(headers as Iterable<readonly unknown[]>, (pair) => String(pair[1]));
+    return Object.values(headers).map(String);
+  } catch {
+    return [];
   }
 }
 

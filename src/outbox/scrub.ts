@@ -5,6 +5,7 @@
  */
 
 import { messageOf } from '../core/errors.js';
+import type { StoredTask } from './task.js';
 
 const REDACTED = '[redacted]';
 
@@ -55,7 +56,9 @@ export function scrub(text: string, secrets: readonly string[]): string {
     // An authorization value's scheme, as in "Bearer <token>": a word, a space, then the credentials.
     const scheme = /^([A-Za-z][\w-]*) +\S/.exec(value)?.[1];
     const whole = [value, value.slice(scheme?.length).trim()];
-    const parts = [secret, ...secret.split(/[\r\n\0]+/), ...words].map((part) => part.trim()).filter((part) => part && part !== scheme && (part[3] || whole.includes(part)));
+    const parts = [secret, ...whole, ...secret.split(/[\r\n\0]+/), ...words].map((part) => part.trim()).filter((part) => part && part !== scheme && (part[3] || whole.includes(part)));
+    // A server may echo one into a URL (a redirect's Location), encoded as a path or query part is, or as a form is.
+    for (const part of [...parts]) parts.push(encodeURIComponent(part), new URLSearchParams([['', part]]).toString().slice(1));
     // Longest first: a whole value is replaced before any word of it.
     for (const part of parts.sort((a, b) => b.length - a.length)) {
       const escaped = part.replace(/\W/g, '\\$&');
@@ -63,4 +66,16 @@ export function scrub(text: string, secrets: readonly string[]): string {
     }
   }
   return out;
+}
+
+/**
+ * The values of the headers `onBeforeSend` gave tasks beyond those they are stored with (a token or signature made
+ * per task): secrets as `headers()`'s are, to scrub from what is kept of the attempt.
+ */
+export function addedValues(sent: readonly { readonly entry: { readonly value: StoredTask }; readonly task: StoredTask }[]): string[] {
+  const values: string[] = [];
+  for (const { entry, task } of sent) {
+    for (const [name, value] of Object.entries(task.headers)) if (entry.value.headers[name] !== value) values.push(value);
+  }
+  return values;
 }

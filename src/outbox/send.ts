@@ -31,6 +31,8 @@ export interface SendOptions {
   readonly bodies: BodyStore;
   /** Whether the platform says the network is gone, asked when a failure could be either that or a refusal. */
   readonly reachability: Pick<Reachability, 'hintsOffline'>;
+  /** Values of the tasks' own headers never to keep (those `onBeforeSend` added), beside `headers()`'s. */
+  readonly secrets?: readonly string[] | undefined;
 }
 
 const NONE: readonly string[] = [];
@@ -43,7 +45,7 @@ const NONE: readonly string[] = [];
  */
 export async function send(tasks: readonly StoredTask[], options: SendOptions, deadline: Deadline): Promise<Exchange> {
   let perSend: Readonly<Record<string, string>> = {};
-  let secrets = NONE;
+  let secrets = options.secrets ?? NONE;
   // Awaited only when there is a provider: each await is a turn of the event loop on every request.
   if (options.headers) {
     try {
@@ -53,7 +55,7 @@ export async function send(tasks: readonly StoredTask[], options: SendOptions, d
     }
     const problem = headersProblem(perSend);
     if (problem) return { kind: 'invalid', error: `Expected \`headers()\` to return${problem.field ? ` for \`${problem.field.slice(1)}\`` : ''} ${problem.expected}.` };
-    secrets = Object.values(perSend);
+    secrets = [...secrets, ...Object.values(perSend)];
   }
   const batch = options.batchUrl !== undefined && (tasks.length > 1 || batchable(tasks[0]!));
   const task = tasks[0]!;
@@ -118,7 +120,8 @@ export async function send(tasks: readonly StoredTask[], options: SendOptions, d
 
 /** A redirect that stands (dead as 'redirect'), its Location without what `headers()` gave: a server may echo a token. */
 function stands(redirect: Redirect, secrets: readonly string[]): Exchange {
-  return { kind: 'redirect', redirect: redirect.location === undefined ? redirect : { ...redirect, location: scrub(redirect.location, secrets) } };
+  // Its escapes in upper case, as the scrub looks for a secret encoded (`%2B`, not `%2b`): the same URL.
+  return { kind: 'redirect', redirect: redirect.location === undefined ? redirect : { ...redirect, location: scrub(redirect.location.replace(/%[\da-f]{2}/gi, (x) => x.toUpperCase()), secrets) } };
 }
 
 /**

@@ -56,7 +56,8 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
     return true;
   }
   let outcome: Response | Error = exchange.kind === 'response' ? exchange.response : exchange.error;
-  const views = ready.map((r) => publicTask(r.task));
+  // Events tell the task as enqueued (README), not as `onBeforeSend` made it: what that adds (a token) is the send's.
+  const views = ready.map((r) => publicTask(r.entry.value));
   if (!(outcome instanceof Error)) {
     const queuedAs = handedOver(outcome);
     if (queuedAs !== undefined) {
@@ -82,8 +83,9 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
   // A batch request (of one task too: no host of its own) answered in time: batches made smaller grow back after enough.
   if (exchange.kind === 'response' && a.origin === undefined) c.batchFit?.timed(true);
   const judge = () =>
-    ready.map(({ entry }, i) => {
-      const verdict = verdictFor(outcome, views[i]!, options, { attempts: entry.attempts, createdAt: entry.value.createdAt, now });
+    ready.map(({ entry, task }, i) => {
+      // `classify` judges the request made: the task as `onBeforeSend` made it.
+      const verdict = verdictFor(outcome, task === entry.value ? views[i]! : publicTask(task), options, { attempts: entry.attempts, createdAt: entry.value.createdAt, now });
       return !unanswered && verdict.kind === 'retry' && verdict.cause === 'network' ? { ...verdict, cause: 'server' as const } : verdict;
     });
   let verdicts = judge();
@@ -199,14 +201,14 @@ async function retry(
   if (c.options.batch) retryTogether(c.batchFit!, ready.map((r) => indexedAs(index, r.entry)), ids, timedOut);
   // Told 'retry' once the delay is recorded: until then they are held as the lease holds them.
   const unrecorded: (() => void)[] = [];
-  for (const { entry, task } of ready) {
+  for (const { entry } of ready) {
     const pending = indexedAs(index, entry);
     // Sent early by its host's success and failed again the same way: its host is there, the request is what fails,
     // and its backoff holds from then on, as a server's wait (else it goes again at every success there, a storm of
     // one request, and at every 'online'); in the other handles too, should one of them deliver next.
     const waitsOn = cause === 'network' && pending?.hurried ? 'server' : cause;
     const told = () => {
-      const detail: RetryDetail = { task: publicTask(task), attempts: entry.attempts, delayMs, ...extra };
+      const detail: RetryDetail = { task: publicTask(entry.value), attempts: entry.attempts, delayMs, ...extra };
       c.emit('retry', detail);
       c.coordination.post({ type: 'retry', detail, cause: waitsOn, entry: entry.id });
     };

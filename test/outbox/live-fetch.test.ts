@@ -180,6 +180,21 @@ describe('Outbox.fetch() refuses bad input as every call does', () => {
     await expect(closed).rejects.toMatchObject({ code: 'ERR_CLOSED' });
     expect(r.calls).toEqual([]);
   });
+
+  it("says what fetch refused without fetch's words that quote a URL's password or a header's value, nor keeps them as the cause", async () => {
+    const calls: [string, () => Promise<Response>][] = [
+      ['a URL with credentials', () => r.outbox.fetch('https://alice:s3cret-pw@api.test/a')],
+      ['a header value with a line break', () => r.outbox.fetch('https://api.test/a', { headers: { authorization: 'Bearer s3cret-tok\nX' } })],
+      ['a header value with NUL, as pairs', () => r.outbox.fetch('https://api.test/a', { headers: [['cookie', 'session=s3cret-sid\0']] })],
+    ];
+    for (const [what, call] of calls) {
+      const error = await call().then(() => undefined, (e: unknown) => e);
+      expect(error, what).toMatchObject({ name: 'SluiceError', code: 'ERR_INVALID_TASK', message: expect.stringContaining('Expected a request fetch accepts: ') });
+      expect(String((error as Error).message), what).not.toContain('s3cret');
+      expect((error as Error).cause, what).toBeUndefined();
+    }
+    expect(r.calls).toEqual([]);
+  });
 });
 
 describe('Outbox.fetch() never hangs', () => {

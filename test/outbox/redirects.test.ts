@@ -82,6 +82,18 @@ describe("redirect: 'error' (the default)", () => {
     expect(JSON.stringify(r.events('dead'))).not.toContain('k3y');
   });
 
+  it('a Location that echoes a headers() value encoded (a Basic credential has + and /) keeps it out too, however escaped', async () => {
+    const basic = 'Basic YWxpY2U6cGE+c3M/d29yZA==';
+    await r.reopen({ headers: () => ({ authorization: basic }) });
+    const echoes = [`auth=${encodeURIComponent(basic)}`, `auth=${new URLSearchParams({ a: basic }).toString().slice(2)}`, `auth=${encodeURIComponent(basic).replace(/%[\dA-F]{2}/g, (x) => x.toLowerCase())}`];
+    for (const echo of echoes) r.server.next({ status: 302, headers: { location: `${other.url}/callback?${echo}` } });
+    for (let i = 0; i < echoes.length; i++) await r.outbox.enqueue({ url: `/notes${i}`, body: 'x' });
+    await r.outbox.flush();
+    const letters = await r.outbox.dead.list();
+    expect(letters.map((l) => l.location)).toEqual(echoes.map(() => `${other.url}/callback?auth=[redacted]`));
+    expect(JSON.stringify(r.events('dead'))).not.toContain('YWxpY2U6cGE');
+  });
+
   it('a 304 or a 3xx without Location is a final response, judged by classify (dead as status)', async () => {
     r.server.next({ status: 300 });
     await r.outbox.enqueue({ url: '/x' });

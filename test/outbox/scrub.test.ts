@@ -10,6 +10,14 @@ describe('scrub()', () => {
     expect(scrub('unknown session s3ss10n-value', secrets)).toBe('unknown session [redacted]');
   });
 
+  it('a value echoed into a URL, encoded as a path or query part is or as a form is, is scrubbed too', () => {
+    const basic = 'Basic YWxpY2U6cGE+c3M/d29yZA==';
+    expect(scrub('https://login.test/cb?auth=Basic%20YWxpY2U6cGE%2Bc3M%2Fd29yZA%3D%3D&x=1', [basic])).toBe('https://login.test/cb?auth=[redacted]&x=1');
+    expect(scrub('https://login.test/cb?auth=Basic+YWxpY2U6cGE%2Bc3M%2Fd29yZA%3D%3D', [basic])).toBe('https://login.test/cb?auth=[redacted]');
+    expect(scrub('https://login.test/cb?t=YWxpY2U6cGE%2Bc3M%2Fd29yZA%3D%3D', [basic])).toBe('https://login.test/cb?t=[redacted]');
+    expect(scrub("https://login.test/cb?t=tok.en_with~sym%24bols!", ['Bearer tok.en_with~sym$bols!'])).toBe('https://login.test/cb?t=[redacted]');
+  });
+
   it('a value split over lines is scrubbed line by line; parts under 4 characters are left', () => {
     expect(scrub('got "line-one" then "line-two"', ['line-one\nline-two'])).toBe('got "[redacted]" then "[redacted]"');
     expect(scrub('a b c', ['a b c d'])).toBe('a b c');

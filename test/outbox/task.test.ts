@@ -21,6 +21,18 @@ function rejects(fn: () => unknown, code: string, mention: string): void {
 }
 
 describe('normaliseTask()', () => {
+  it('never echoes what may be a secret: a body refused for a GET, a URL with credentials however written', () => {
+    for (const method of ['GET', 'HEAD']) {
+      for (const body of ['user=alice&password=s3cret', { password: 's3cret' }]) {
+        rejects(() => normaliseTask({ url: 'https://a.test/x', method, body }, undefined, now), 'ERR_INVALID_TASK', `absent for a ${method} request`);
+        expect(() => normaliseTask({ url: 'https://a.test/x', method, body }, undefined, now)).toThrow(expect.objectContaining({ message: expect.not.stringContaining('s3cret') }));
+      }
+    }
+    for (const [url, base] of [['//alice:s3cret@files.test/x', undefined], ['//alice:s3cret@files.test/x', 'https://api.test/'], ['"https://alice:s3cret@api.test/x"', undefined]] as const) {
+      expect(() => normaliseTask({ url }, base, now)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_TASK', message: expect.not.stringContaining('s3cret') }));
+    }
+  });
+
   it('resolves relative URLs against baseUrl, defaults POST, and generates an id', () => {
     const t = normaliseTask({ url: '/notes?x=1' }, 'https://api.test/v1/', now);
     expect(t.url).toBe('https://api.test/notes?x=1');
@@ -161,6 +173,11 @@ describe('resolveOutboxOptions()', () => {
 
   it('refuses an option or task field it does not know, naming it: a misspelling would do nothing, silently', () => {
     rejects(() => resolveOutboxOptions({ name: 'api', timeout: 5 } as never), 'ERR_INVALID_OPTION', 'Unknown option `timeout`');
+    // The option that provides tokens, given one: not echoed. Nor is a base URL's password, in quotes or scheme-relative.
+    rejects(() => resolveOutboxOptions({ name: 'api', headers: 'Bearer s3cret-token' } as never), 'ERR_INVALID_OPTION', 'Expected `headers` to be a function, got a string.');
+    for (const baseUrl of ['"https://alice:s3cret@api.test/"', '//alice:s3cret@api.test/']) {
+      expect(() => resolveOutboxOptions({ name: 'api', baseUrl })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.not.stringContaining('s3cret') }));
+    }
     rejects(() => resolveOutboxOptions({ name: 'api', baseURL: 'http://a.test' } as never), 'ERR_INVALID_OPTION', '`baseURL`');
     rejects(() => resolveOutboxOptions({ name: 'api', retry: { maxRetries: 3 } } as never), 'ERR_INVALID_OPTION', '`retry.maxRetries`');
     rejects(() => resolveOutboxOptions({ name: 'api', limits: { max: 3 } } as never), 'ERR_INVALID_OPTION', '`limits.max`');

@@ -226,4 +226,36 @@ describe('secrets never reach storage, also inside error text', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("headers onBeforeSend adds for a send (a token made per task) are that send's: not in events' task, scrubbed from error text", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-secrets-'));
+    const clock = new FakeClock();
+    let fail = true;
+    const transport: typeof fetch = async (_input, init) => {
+      if (!fail) return new Response('ok');
+      throw new Error(`proxy refused request with authorization ${(init?.headers as Record<string, string>).authorization}`);
+    };
+    const onBeforeSend = (task: HttpTask) => ({ ...task, headers: { ...task.headers, authorization: `Bearer obs-${task.url.slice(-2)}-0123456789` } });
+    const outbox = await Outbox.open({ name: 'api', store: new FileStore({ dir }), clock, baseUrl: r.server.url, fetch: transport, onBeforeSend, retry: { maxAttempts: 2 } });
+    try {
+      const seen: unknown[] = [];
+      for (const type of ['retry', 'dead', 'sent'] as const) outbox.addEventListener(type, (e) => seen.push(e.detail));
+      await outbox.enqueue({ url: '/a1', headers: { 'x-trace': 'kept' } });
+      await outbox.flush();
+      clock.advance(300_000);
+      await outbox.flush();
+      fail = false;
+      await outbox.enqueue({ url: '/a2', headers: { 'x-trace': 'kept' } });
+      await outbox.flush();
+      expect(seen).toHaveLength(3);
+      for (const detail of seen) expect((detail as { task: HttpTask }).task.headers).toEqual({ 'x-trace': 'kept' });
+      const [letter] = await outbox.dead.list();
+      expect(letter!.error).toBe('proxy refused request with authorization [redacted]');
+      expect(JSON.stringify(seen)).not.toContain('obs-');
+      expect(everything(dir)).not.toContain('obs-');
+    } finally {
+      await outbox.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

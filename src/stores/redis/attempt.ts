@@ -97,13 +97,27 @@ function noAnswer(what: string, retryMs: number, { client, connectionError }: Li
   if (client.status === 'ready') {
     return new SluiceError('ERR_STORAGE', `Redis did not answer within retryMs (${answerMs(retryMs)} ms) to ${what}: the server is stopped, paused or overloaded while its connection stays open${client.isCluster ? ", or the queue's hash slot is being moved to another node (a reshard, which the client waits out: TRYAGAIN, ASK)" : ''}. ${unsure}`);
   }
-  const cause = connectionError();
+  const cause = withoutPassword(connectionError());
   const why = cause instanceof Error ? ` (${cause.message})` : '';
   return new SluiceError(
     'ERR_STORAGE',
     `Redis could not be reached to ${what} within retryMs (${answerMs(retryMs)} ms): the connection is ${client.status}${why}. Is the server running at the store's address? ${unsure}`,
     cause === undefined ? undefined : { cause },
   );
+}
+
+/**
+ * `error`, kept as a cause, without the password: ioredis's reply to a login that failed (WRONGPASS) holds the
+ * command it answers, AUTH or HELLO with its arguments, which a logger that serialises causes would print.
+ */
+function withoutPassword(error: unknown): unknown {
+  try {
+    const command = (error as { command?: { name?: unknown } } | null | undefined)?.command;
+    if (typeof command?.name === 'string' && /^(auth|hello)$/i.test(command.name)) (error as { command: object }).command = { name: command.name };
+  } catch {
+    // A frozen error: kept as it is.
+  }
+  return error;
 }
 
 /** True for failures worth another try: anything but an error reply from the server, or a passing reply. */
@@ -125,7 +139,7 @@ export const REFUSED = /\bNOPERM\b|can't run this command|Unknown Redis command 
  * so in words: a script's reply names only a line of it.
  */
 export function storageError(what: string, error: unknown): SluiceError {
-  const translated = translate(error, `Redis failed to ${what}:`);
+  const translated = translate(withoutPassword(error), `Redis failed to ${what}:`);
   if (!(error instanceof Error) || !REFUSED.test(error.message)) return translated;
   translated.message +=
     " The Redis user may not run a command the store needs, or the server renamed it: grant the user the commands README's RedisStore 'Access' lists (EVAL, EVALSHA, and the string, hash, set, key and pub/sub commands its scripts run).";

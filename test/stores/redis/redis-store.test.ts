@@ -1,5 +1,6 @@
 import { execSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { inspect } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Queue, SluiceError, type Lease } from '../../../src/index.js';
@@ -99,6 +100,21 @@ describeRedis('RedisStore', (server) => {
     stores = [];
     redis = new Redis(server().url);
   };
+
+  it("a login that fails keeps ioredis's reply as the cause, without the password it was sent with", async () => {
+    fresh();
+    await redis.acl('SETUSER', 'guarded', 'on', '>right-pw', '~*', '&*', '+@all');
+    try {
+      const url = new URL(server().url);
+      const s = store({ url: `redis://guarded:wr0ng-s3cret@${url.host}`, retryMs: 500 });
+      const error = await Queue.open<string>({ name: 'q', store: s }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'ERR_STORAGE', message: expect.stringContaining('WRONGPASS') });
+      expect((error as Error).cause).toBeDefined();
+      expect(inspect(error, { depth: 20 })).not.toContain('wr0ng-s3cret');
+    } finally {
+      await redis.acl('DELUSER', 'guarded');
+    }
+  });
 
   it('a client left inside a transaction (MULTI: every command answers QUEUED, none runs): a push rejects, never resolves unstored', async () => {
     fresh();
