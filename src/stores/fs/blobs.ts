@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, renameSync } from 'node:fs';
+import { chmodSync, closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { notAtEnd } from '../../core/blobs.js';
 import type { BlobStorage, Durability } from '../../core/store.js';
@@ -130,6 +130,8 @@ export class FileBlobs implements BlobStorage {
   #makeDir(): boolean {
     try {
       mkdirSync(this.#dir, { mode: directoryMode(this.#mode) });
+      // Exactly the mode asked for, as the queue's directory: the umask would take a group's bits away.
+      if (this.#mode & 0o066) chmodSync(this.#dir, directoryMode(this.#mode));
       return true;
     } catch (error) {
       if (errno(error) === 'EEXIST') return false;

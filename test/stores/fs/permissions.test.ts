@@ -51,6 +51,9 @@ describe.runIf(posix)('FileStore option `mode`', () => {
     const names = readdirSync(join(dir, 'q')).filter((n) => !n.startsWith('spare.'));
     expect(names.filter((n) => n.endsWith('.seg')).length).toBeGreaterThan(1);
     for (const name of names) expect([name, modeOf(join(dir, 'q', name))]).toEqual([name, 0o660]);
+    // The blobs' directory too (an outbox's large bodies), made when the first is written: it was left 0750.
+    await q.blobs!.write('b', 0, new Uint8Array([1]));
+    expect(modeOf(join(dir, 'q', 'blobs'))).toBe(0o770);
     await q.close();
     // And a group-writable directory is what such a queue expects, not a danger.
     await (await use(new FileStore({ dir, mode: 0o660 }))).close();
