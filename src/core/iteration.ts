@@ -36,9 +36,10 @@ export async function* leases<T>(c: IterationContext<T>, max: number, leaseMs: n
       if (c.closed() || signal?.aborted) return;
       throw error;
     }
-    if (lease && end.ended) {
+    if (lease && (end.ended || c.closed())) {
       // Ended while it took them: no one is left to handle them, and another consumer may. A queue closing meanwhile
-      // releases them itself, and this iteration ends quietly, as any does at a close.
+      // releases them itself, and this iteration ends quietly, as any does at a close (its body never given a lease
+      // whose ack could only fail).
       await lease.release(undefined, { untried: true }).catch((error: unknown) => {
         if (!c.closed()) throw error;
       });

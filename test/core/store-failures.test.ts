@@ -243,6 +243,28 @@ for (const [label, make] of stores) {
       await q.close();
     });
 
+    // Its look for the item failing too, it put the item back (a release passes over one acked) and rejected: the
+    // item was gone for good, the caller told it was put back, or leased.
+    for (const fails of [1, 2]) {
+      it(`resolves the item when the ack landed and ${fails} look(s) at the store failed after it`, async () => {
+        const { store, q } = await ackFailing(make, { landed: true });
+        const ack = store.beforeCommit!;
+        store.beforeCommit = (name) => {
+          ack(name);
+          if (store.calls.get('jobs:commit') === 1) for (const method of ['token', 'load'] as const) store.fail(method, { times: fails });
+        };
+        const shifted = await q.shift().catch((e: unknown) => e);
+        store.beforeCommit = undefined;
+        store.heal();
+        // Nothing lost: the caller has it, or the queue does (a FileStore reads the token after a failed commit, to
+        // know whether it landed: that read failing fails the ack before its commit, which then never landed).
+        const left = (await q.list()).map((e) => e.value);
+        expect(shifted === 7 ? left : [shifted instanceof SluiceError, left]).toEqual(shifted === 7 ? [] : [true, [7]]);
+        if (label === 'MemoryStore') expect(shifted).toBe(7);
+        await q.close();
+      });
+    }
+
     it('that cannot put the item back either says until when it stays leased', async () => {
       const { store, q } = await ackFailing(make, { times: 2 });
       const error = await q.shift().catch((e: unknown) => e as Error);

@@ -175,11 +175,11 @@ export class FileQueueStorage implements QueueStorage {
     return this.#mine.last;
   }
 
-  /** Calls `listener` soon after another handle's commit (see `watchCounter`). */
+  /** Calls `listener` soon after another handle's commit (see `watchCounter`), and once when this handle fails for good (a waiting consumer then meets why). */
   watch(listener: () => void): () => void {
     const unwatch = watchCounter(
       join(this.#dir, 'commits'),
-      () => (this.#failed ? undefined : this.#counter.token() ?? 'unreadable'),
+      () => (this.#failed ? (this.#failed.code === 'ERR_CLOSED' ? undefined : 'failed') : this.#counter.token() ?? 'unreadable'),
       (token, from) => this.#mine.only(from, token),
       () => (this.#here.doubt(), listener()),
     );

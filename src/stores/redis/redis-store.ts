@@ -144,7 +144,7 @@ export class RedisStore implements Store {
    * Closes every queue handle's connection state this store holds: heartbeats stop (and their keys are deleted, so
    * other processes take this one's leases back at once), the pub/sub connection closes, and a client the store
    * made from `url` disconnects. A `client` you gave stays open. Close the queues first: a queue used after its store
-   * closed fails `ERR_CLOSED`.
+   * closed fails `ERR_CLOSED` (a `for await` waiting on one throws it).
    */
   async close(): Promise<void> {
     this.#closed = true;

@@ -69,7 +69,11 @@ export class Watches {
     const subscriber = this.#subscriber;
     this.#subscriber = undefined;
     clearInterval(this.#health);
+    // Consumers still waiting (their queues left open as the store closes) are woken to look: they meet ERR_CLOSED,
+    // where nothing else would ever wake them.
+    const waiting = [...this.#channels.values()];
     this.#channels.clear();
+    for (const watchers of waiting) for (const { listener } of watchers) listener();
     for (const timer of this.#retries) clearTimeout(timer);
     this.#retries.clear();
     if (!subscriber) return;

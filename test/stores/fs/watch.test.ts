@@ -36,4 +36,31 @@ describe("a watcher of a FileStore queue's commits", () => {
     await u.close();
     await d.close();
   });
+
+  it('wakes a consumer waiting on a handle an fsync failure made unusable: it meets the error, rather than wait for ever', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-watch-'));
+    dirs.push(dir);
+    let fail = false;
+    const eio = () => Promise.reject(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' }));
+    const sync = { fsync: async () => (fail ? eio() : undefined), fdatasync: async () => (fail ? eio() : undefined) };
+    const q = await Queue.open<string>({ name: 'q', store: new FileStore({ dir, sync }), durability: 'strict' });
+    const got: string[] = [];
+    const loop = (async () => {
+      for await (const lease of q) {
+        got.push(...lease.entries.map((e) => e.value));
+        await lease.ack();
+      }
+    })().then(
+      () => 'ended',
+      (error: unknown) => error,
+    );
+    await q.push('a');
+    for (let i = 0; i < 30 && got.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    fail = true;
+    await expect(q.push('b')).rejects.toMatchObject({ code: 'ERR_STORAGE' });
+    const outcome = await Promise.race([loop, new Promise((resolve) => setTimeout(resolve, 3000, 'still waiting'))]);
+    expect(outcome).toMatchObject({ code: 'ERR_STORAGE', message: expect.stringContaining('fsync failed') });
+    expect(got).toEqual(['a']);
+    await q.close().catch(() => undefined);
+  });
 });

@@ -101,6 +101,23 @@ describeRedis('RedisStore', (server) => {
     redis = new Redis(server().url);
   };
 
+  it('a store closed under a consumer still waiting on one of its queues: the loop meets ERR_CLOSED, rather than wait for ever', async () => {
+    fresh();
+    const s = store();
+    const q = await Queue.open<string>({ name: 'left-open', store: s });
+    const loop = (async () => {
+      for await (const lease of q) await lease.ack();
+    })().then(
+      () => 'ended',
+      (error: unknown) => error,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await s.close();
+    const outcome = await Promise.race([loop, new Promise((resolve) => setTimeout(resolve, 3000, 'still waiting'))]);
+    expect(outcome).toMatchObject({ code: 'ERR_CLOSED' });
+    await q.close();
+  });
+
   it("a login that fails keeps ioredis's reply as the cause, without the password it was sent with", async () => {
     fresh();
     await redis.acl('SETUSER', 'guarded', 'on', '>right-pw', '~*', '&*', '+@all');

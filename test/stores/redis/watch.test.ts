@@ -19,3 +19,16 @@ it("a Cluster's watchers are woken at each check: a subscriber on a node that hu
   expect(wakes - subscribed).toBeGreaterThanOrEqual(2);
   await watches.close();
 });
+
+it('closing wakes the watchers still there once (consumers of queues left open as their store closes, which nothing else would wake)', async () => {
+  const subscriber = Object.assign(new EventEmitter(), { status: 'ready', subscribe: async () => 1, unsubscribe: async () => 1, quit: async () => 'OK', disconnect: () => undefined, ping: async () => 'PONG' });
+  const watches = new Watches(() => subscriber as unknown as Cluster, () => undefined, 100, 60_000);
+  let wakes = 0;
+  watches.add('sluice:{q}:w', 'me', () => wakes++);
+  await sleep(10);
+  const subscribed = wakes;
+  await watches.close();
+  expect(wakes - subscribed).toBe(1);
+  await sleep(20);
+  expect(wakes - subscribed).toBe(1);
+});
