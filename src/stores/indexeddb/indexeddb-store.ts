@@ -133,7 +133,7 @@ export class IndexedDbStore extends EventTarget implements Store {
       },
     );
     this.dbName = dbName;
-    this.scope = `indexeddb:${dbName}`;
+    this.scope = `indexeddb:${dbName}${factoryMark(indexedDB as IDBFactory | undefined)}`;
     this.#factory = indexedDB as IDBFactory | undefined;
     this.#blockedTimeoutMs = blockedTimeoutMs;
     // Web Locks, where the platform has them (not Node 20, not before Safari 15.4): see IndexedDbQueueStorage.
@@ -200,4 +200,20 @@ export class IndexedDbStore extends EventTarget implements Store {
     this.#queues.close();
     this.#blobs.close();
   };
+}
+
+/** Factories given other than the platform's, told apart by the object (`fake-indexeddb`'s, one per test). */
+const factories = new WeakMap<IDBFactory, number>();
+let factoriesSeen = 0;
+
+/**
+ * What tells a factory's databases from the platform's in a scope: nothing for the platform's (a page's and its
+ * worker's are two objects over one origin's databases, which share their queues); for another, its own number.
+ * Two fake factories in one process hold other databases of the same name: one scope, an outbox's handles on one
+ * took the other's news for their own (a `remove()` there withdrew a task of the same id here).
+ */
+function factoryMark(factory: IDBFactory | undefined): string {
+  if (factory === undefined || factory === (globalThis as { indexedDB?: IDBFactory }).indexedDB) return '';
+  if (!factories.has(factory)) factories.set(factory, ++factoriesSeen);
+  return `#${factories.get(factory)}`;
 }

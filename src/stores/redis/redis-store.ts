@@ -10,6 +10,7 @@ import { Heartbeats } from './heartbeat.js';
 import { QueueKeys } from './keys.js';
 import { resolveRedisOptions, type RedisStoreOptions, type ResolvedRedisOptions } from './options.js';
 import { RedisQueueStorage, type StoreContext } from './queue-storage.js';
+import { scopeOf } from './scope.js';
 import { defineScripts, type ScriptedClient } from './scripts.js';
 import { ServerClock } from './server-clock.js';
 import { Watches } from './watch.js';
@@ -63,7 +64,7 @@ export class RedisStore implements Store {
   constructor(options: RedisStoreOptions) {
     this.#o = resolveRedisOptions(options);
     this.prefix = this.#o.prefix;
-    this.scope = `redis:${this.prefix}`;
+    this.scope = scopeOf(this.#o);
     this.clock = this.#clock = new ServerClock(() => this.#client, answerMs(this.#o.retryMs), (message) => this.#warn(message));
     // Told each time, never once per store: each outage of the heartbeats matters (see Heartbeats).
     this.#heartbeats = new Heartbeats(() => this.#connect(), this.#o.ownerTtlMs, (message) => this.#o.onWarning(message));

@@ -17,6 +17,11 @@ describe('new IndexedDbStore()', () => {
     // Scoped by its database: an outbox's tabs on one database share a scope, and only they.
     expect(new IndexedDbStore().scope).toBe(new IndexedDbStore({ dbName: 'sluice' }).scope);
     expect(new IndexedDbStore({ dbName: 'other' }).scope).not.toBe(new IndexedDbStore().scope);
+    // The platform's factory given is the platform's; another (a fake one per test) holds other databases of one name.
+    expect(new IndexedDbStore({ indexedDB }).scope).toBe(new IndexedDbStore().scope);
+    const [a, b] = [new IDBFactory(), new IDBFactory()];
+    expect(new IndexedDbStore({ indexedDB: a }).scope).toBe(new IndexedDbStore({ indexedDB: a }).scope);
+    expect(new Set([new IndexedDbStore({ indexedDB: a }).scope, new IndexedDbStore({ indexedDB: b }).scope, new IndexedDbStore().scope]).size).toBe(3);
     expect(() => new IndexedDbStore({ dbName: '' })).toThrow(SluiceError);
     expect(() => new IndexedDbStore({ indexedDB: {} as IDBFactory })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
   });

@@ -21,6 +21,22 @@ describe('new RedisStore() options', () => {
     throw new Error('expected ERR_INVALID_OPTION');
   };
 
+  it("scopes a store by its server, database and prefix: an outbox of one name on another database is another outbox, whose news is not this one's", () => {
+    const scope = (options: object) => new RedisStore({ onWarning: () => undefined, ...options } as never).scope;
+    expect(scope({ url: 'redis://127.0.0.1:6379/1' })).toBe('redis:127.0.0.1:6379/1:sluice:');
+    expect(scope({ url: 'redis://:pw@127.0.0.1:6379/1' })).toBe(scope({ url: 'redis://127.0.0.1:6379/1' }));
+    const others = [scope({ url: 'redis://127.0.0.1:6379/2' }), scope({ url: 'redis://127.0.0.1:6380/1' }), scope({ url: 'redis://10.0.0.2:6379/1' }), scope({ url: 'redis://127.0.0.1:6379/1', prefix: 'b:' })];
+    expect(new Set([scope({ url: 'redis://127.0.0.1:6379/1' }), ...others]).size).toBe(5);
+    const client = new Redis({ host: '127.0.0.1', port: 6379, db: 1, lazyConnect: true });
+    expect(scope({ client })).toBe(scope({ url: 'redis://127.0.0.1:6379/1' }));
+    client.disconnect();
+    const [a, b] = [new Cluster([{ host: '127.0.0.1', port: 7000 }], { lazyConnect: true }), new Cluster([{ host: '127.0.0.1', port: 7000 }], { lazyConnect: true })];
+    expect(scope({ client: a })).toBe(scope({ client: a }));
+    expect(scope({ client: a })).not.toBe(scope({ client: b }));
+    a.disconnect();
+    b.disconnect();
+  });
+
   it('names the option, the expected and the given value', () => {
     rejects({ url: 'redis://x', prefix: 5 }, 'Expected `prefix` to be a non-empty string, got 5.');
     rejects({ url: 'redis://x', prefix: '' }, 'Expected `prefix` to be a non-empty string, got "".');

@@ -1,0 +1,32 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { ResolvedRedisOptions } from './options.js';
+
+/** Clusters given as clients, told apart by the object: their nodes are the client's to know. */
+const clusters = new WeakMap<Cluster, number>();
+let clustersSeen = 0;
+
+/**
+ * A store's `scope`: the server and database its keys are on, and its prefix. Two stores of one prefix on two
+ * databases or servers hold other queues: sharing a scope, an outbox's handles on one would take the other's news for
+ * their own (a `remove()` there withdrew a task of the same id here, never sent nor dead). Read from the options, not
+ * the connection: one server reached by two names is two scopes, whose handles then only do not hear each other.
+ */
+export function scopeOf({ url, client, prefix }: ResolvedRedisOptions): string {
+  return `redis:${url === undefined ? clientServer(client!) : urlServer(url)}:${prefix}`;
+}
+
+function urlServer(url: string): string {
+  const parsed = new URL(url);
+  const db = parsed.pathname.slice(1) || parsed.searchParams.get('db') || '0';
+  return `${parsed.hostname || 'localhost'}:${parsed.port || '6379'}/${db}`;
+}
+
+function clientServer(client: Redis | Cluster): string {
+  if (client.isCluster) {
+    const cluster = client as Cluster;
+    if (!clusters.has(cluster)) clusters.set(cluster, ++clustersSeen);
+    return `cluster#${clusters.get(cluster)}`;
+  }
+  const { path, host, port, db } = (client as Redis).options;
+  return `${path ?? `${host ?? 'localhost'}:${port ?? 6379}`}/${db ?? 0}`;
+}
