@@ -52,13 +52,19 @@ export function signalled(signal: NodeJS.Signals): number {
 }
 
 /**
- * Hears Ctrl-C and a kill (SIGINT, SIGTERM) in `stop`, once each, until the function returned is called: a command
- * stops where it may, and a second signal ends the process at once, as it would unheard.
+ * Hears Ctrl-C or a kill (SIGINT, SIGTERM) in `stop`, the first of them, until the function returned is called: a
+ * command stops where it may, and a second signal of either kind ends the process at once, as it would unheard (heard
+ * once each, a kill after a Ctrl-C was heard as a first one: it re-armed the drain's cut-off, and named itself).
  */
 export function onSignals(stop: (signal: NodeJS.Signals) => void): () => void {
-  for (const signal of SIGNALS) process.once(signal, stop);
-  return () => {
-    for (const signal of SIGNALS) process.off(signal, stop);
+  const unheard = () => {
+    for (const signal of SIGNALS) process.off(signal, heard);
   };
+  const heard = (signal: NodeJS.Signals) => {
+    unheard();
+    stop(signal);
+  };
+  for (const signal of SIGNALS) process.on(signal, heard);
+  return unheard;
 }
 const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
