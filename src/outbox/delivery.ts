@@ -236,14 +236,15 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
     if (ready.length === 0) return true;
     const sending = { fetch: c.transport(), headers: options.headers, batchUrl: options.batchUrl, redirect: options.redirect, bodies: c.bodies, reachability: c.reachability, secrets: options.onBeforeSend && addedValues(ready) };
     const exchange: Exchange = timedOut ? { kind: 'error', error: timedOut, network: false, secrets: [] } : await send(ready.map((r) => r.task), sending, deadline);
-    // A request to the batch URL answers for no one host; a task that travels alone (not batchable) for its own, as
-    // stored: the index takes by that host and holds it, so its failures count there, wherever `onBeforeSend` sent it.
+    // A request to the batch URL answers for no one host; a task that travels alone (not batchable) for its own.
     const alone = options.batchUrl === undefined || (ready.length === 1 && !batchable(ready[0]!.task));
-    const origin = alone ? originOf(ready[0]!.entry.value.url) : undefined;
+    const origin = alone ? originOf(ready[0]!.task.url) : undefined;
     if (exchange.kind === 'response' || exchange.kind === 'redirect') c.reachability.saw(true, started, origin);
     else if (exchange.kind === 'error' && exchange.network) c.reachability.saw(false, started, origin);
     else if (exchange.kind === 'error' && !timedOut && deadline.expired && origin !== undefined) c.reachability.unanswered(origin, started);
-    const settled = await settle(c, ready, exchange, { lease, run, delivered, deadline, origin });
+    // On a Retry-After, a task sent alone holds the origin it is stored for (the index's; onBeforeSend may send it elsewhere).
+    const host = alone ? originOf(ready[0]!.entry.value.url) : undefined;
+    const settled = await settle(c, ready, exchange, { lease, run, delivered, deadline, origin, host });
     return settled === 'too-large' ? c.batchFit!.refused(c.index, ready.map((r) => r.entry)) : settled;
   } finally {
     deadline.end();

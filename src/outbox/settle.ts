@@ -34,8 +34,10 @@ interface Attempt {
   readonly run: DeliveryRun;
   readonly delivered: Delivered[];
   readonly deadline: Deadline;
-  /** The host its answer counts for (undefined: a batch), as `Reachability.saw` was told: its task's as stored, as the index knows it. */
+  /** Where the request went (undefined: a batch), as `Reachability.saw` was told. */
   readonly origin: string | undefined;
+  /** The origin a `Retry-After` on its answer holds (see `HostHolds`): its task's as stored, as the index knows it (undefined: a batch). */
+  readonly host: string | undefined;
 }
 
 /**
@@ -81,7 +83,7 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
   // answered (its 2xx body then broke off, or fetch could not parse the answer) waits its backoff, whatever succeeds.
   const unanswered = exchange.kind === 'error' && exchange.network;
   // A batch request (of one task too: no host of its own) answered in time: batches made smaller grow back after enough.
-  if (exchange.kind === 'response' && a.origin === undefined) c.batchFit?.timed(true);
+  if (exchange.kind === 'response' && a.host === undefined) c.batchFit?.timed(true);
   const judge = () =>
     ready.map(({ entry, task }, i) => {
       // `classify` judges the request made: the task as `onBeforeSend` made it.
@@ -126,8 +128,8 @@ export async function settle(c: DeliveryContext, ready: Ready, exchange: Exchang
     // answer judged a retry, whatever became of these tasks (dead at their limits, or superseded), the host's wait
     // stands. No longer than `retry.maxAgeMs`, which no task's own wait outlasts.
     const judgedRetry = to.retry[0] !== undefined || to.dead.some(({ verdict }) => verdict.kind === 'dead' && verdict.reason !== 'status' && verdict.reason !== 'network');
-    const asked = a.origin === undefined || outcome instanceof Error || !judgedRetry ? undefined : parseRetryAfter(outcome.headers.get('retry-after'), now, outcome.headers.get('date'));
-    if (asked) c.reachability.holds.hold(a.origin!, Math.min(asked, options.retry.maxAgeMs));
+    const asked = a.host === undefined || outcome instanceof Error || !judgedRetry ? undefined : parseRetryAfter(outcome.headers.get('retry-after'), now, outcome.headers.get('date'));
+    if (asked) c.reachability.holds.hold(a.host!, Math.min(asked, options.retry.maxAgeMs));
     const timedOut = outcome instanceof Error && isTimeout(outcome);
     // A batch that timed out again, all its tasks dead at their limits (`maxAttempts: 2`): later batches learn from it.
     if (options.batch && timedOut && !to.retry[0]) retryTogether(c.batchFit!, ready.map((r) => indexedAs(c.index, r.entry)), ready.map((r) => r.entry.id), true);
