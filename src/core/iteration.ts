@@ -36,10 +36,9 @@ export async function* leases<T>(c: IterationContext<T>, max: number, leaseMs: n
       if (c.closed() || signal?.aborted) return;
       throw error;
     }
-    if (lease && (end.ended || c.closed())) {
+    if (lease && end.ended) {
       // Ended while it took them: no one is left to handle them, and another consumer may. A queue closing meanwhile
-      // releases them itself, and this iteration ends quietly, as any does at a close (its body never given a lease
-      // whose ack could only fail).
+      // releases them itself, and this iteration ends quietly, as any does at a close.
       await lease.release(undefined, { untried: true }).catch((error: unknown) => {
         if (!c.closed()) throw error;
       });

@@ -17,16 +17,15 @@ export async function shiftOne<T>(take: () => Promise<Lease<T> | undefined>, lis
   } catch (error) {
     // Another lease holds the item now (this one ran out): it is that lease's.
     if (!(error instanceof Error) || (error instanceof SluiceError && error.code === 'ERR_LEASE_EXPIRED')) throw error;
-    let there = await listed(id).catch(() => undefined);
+    // The store may fail a look or two after failing the ack: asked again while the item is still this lease's. After
+    // a release, another consumer may take and ack it, and its absence would say nothing of this ack.
+    let there: boolean | undefined;
+    for (let look = 0; there === undefined && look < 3; look++) there = await listed(id).catch(() => undefined);
     if (there === false) return value;
     const back = await lease.release(undefined, { untried: true }).then(
       () => true,
       () => false,
     );
-    // The store could not say before: it may now, or at a look or two more (a release passes over an item acked, so
-    // gone means the ack landed). Rejected while it was gone, the item would be lost to the caller, told it waits.
-    for (let look = 0; there === undefined && look < 3; look++) there = await listed(id).catch(() => undefined);
-    if (there === false) return value;
     const leased = `leased until ${new Date(lease.expiresAt).toISOString()} or this handle closes`;
     const where = back ? (there ? 'put back, untried' : 'put back, untried, unless the ack landed') : there ? `not put back: ${leased}` : `acked, or not put back and ${leased} (the store could not say which: look for id ${id})`;
     error.message += ` (shift: the item was ${where})`;
