@@ -64,11 +64,15 @@ export function messageOf(error: unknown): string {
 
 /**
  * `text` without a URL's user and password, wherever a URL stands in it: after a scheme at its start, or after the
- * first `//` (a URL in quotes kept by an env file, a scheme-relative one, one a platform's message quotes). Whatever
- * they hold unencoded ('#', '?', '/', '@'), up to the last '@' goes. Logs keep messages.
+ * first `//` (a URL in quotes kept by an env file, a scheme-relative one, one a platform's message quotes), up to the
+ * last '@', whatever they hold unencoded ('#', '?', '/', '@'); elsewhere after a scheme with fewer slashes
+ * (`http:/u:pw@h`), up to an '@' with no space or slash before it. Logs keep messages.
  */
 export function withoutUserinfo(text: string): string {
-  return text.replace(/^(\s*[a-z][a-z\d+.-]*:\/*).*@/is, '$1***@').replace(/([\\/][\\/]).*@/s, '$1***@');
+  return text
+    .replace(/^(\s*[a-z][a-z\d+.-]*:\/*).*@/is, '$1***@')
+    .replace(/([\\/][\\/]).*@/s, '$1***@')
+    .replace(/(^|[^a-z\d+.-])([a-z][a-z\d+.-]*:\/{0,3})[^\s@/]*@/gi, '$1$2***@');
 }
 
 /** Renders a value for an error message, short and unambiguous. */

@@ -58,7 +58,7 @@ export function scrub(text: string, secrets: readonly string[]): string {
     const whole = [value, value.slice(scheme?.length).trim()];
     const parts = [secret, ...whole, ...secret.split(/[\r\n\0]+/), ...words].map((part) => part.trim()).filter((part) => part && part !== scheme && (part[3] || whole.includes(part)));
     // A server may echo one into a URL (a redirect's Location), encoded as a path or query part is, or as a form is.
-    for (const part of [...parts]) parts.push(encodeURIComponent(part), new URLSearchParams([['', part]]).toString().slice(1));
+    for (const part of [...parts]) parts.push(...encodings(part));
     // Longest first: a whole value is replaced before any word of it.
     for (const part of parts.sort((a, b) => b.length - a.length)) {
       const escaped = part.replace(/\W/g, '\\$&');
@@ -66,6 +66,15 @@ export function scrub(text: string, secrets: readonly string[]): string {
     }
   }
   return out;
+}
+
+/** `part` as a URL's part and a form encode it; none for text they refuse (a lone surrogate: a token cut mid-emoji). */
+function encodings(part: string): string[] {
+  try {
+    return [encodeURIComponent(part), new URLSearchParams([['', part]]).toString().slice(1)];
+  } catch {
+    return [];
+  }
 }
 
 /**

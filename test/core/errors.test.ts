@@ -7,7 +7,7 @@ describe('describe()', () => {
   it('never echoes the user and password of a URL, however else it is wrong', () => {
     for (const url of ['redis:/user:s3cret@h', ' redis://:s3cret@h', 'valkey://:s3cret@h:6379', 'https://u:s3cret@x.test:25/', 'htps://u:s3cret@x.test/', 'redis://:p@s3cret@h', 'redis://:ab#s3cret@cache:6379', 'redis://:a?s3cret@h', 'redis://:a/s3cret@h', 'redis://:a s3cret@h',
       // Quotes an env file kept, brackets, scheme-relative: no scheme at the start, a URL all the same.
-      '"redis://:s3cret@cache:6379"', "'redis://default:s3cret@h'", '<https://u:s3cret@x.test/>', '//alice:s3cret@files.test/x', '\\\\u:s3cret@h', '/\\u:s3cret@h']) {
+      '"redis://:s3cret@cache:6379"', "'redis://default:s3cret@h'", '<https://u:s3cret@x.test/>', '//alice:s3cret@files.test/x', '\\\\u:s3cret@h', '/\\u:s3cret@h', '"http:/u:s3cret@h"', '"http:u:s3cret@h/x"']) {
       expect(describeValue(url)).not.toContain('s3cret');
       expect(describeValue(url)).toContain('***@');
     }

@@ -184,6 +184,9 @@ describe('Outbox.fetch() refuses bad input as every call does', () => {
   it("says what fetch refused without fetch's words that quote a URL's password or a header's value, nor keeps them as the cause", async () => {
     const calls: [string, () => Promise<Response>][] = [
       ['a URL with credentials', () => r.outbox.fetch('https://alice:s3cret-pw@api.test/a')],
+      ['a URL with credentials and one slash', () => r.outbox.fetch('http:/alice:s3cret-pw@api.test/a')],
+      ['a URL with credentials and no slash', () => r.outbox.fetch('http:alice:s3cret-pw@api.test/a')],
+      ['a header value with a lone surrogate', () => r.outbox.fetch('https://api.test/a', { headers: { authorization: 'Bearer s3cret-tok\uD83D' } })],
       ['a header value with a line break', () => r.outbox.fetch('https://api.test/a', { headers: { authorization: 'Bearer s3cret-tok\nX' } })],
       ['a header value with NUL, as pairs', () => r.outbox.fetch('https://api.test/a', { headers: [['cookie', 'session=s3cret-sid\0']] })],
     ];

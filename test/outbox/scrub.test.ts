@@ -16,6 +16,8 @@ describe('scrub()', () => {
     expect(scrub('https://login.test/cb?auth=Basic+YWxpY2U6cGE%2Bc3M%2Fd29yZA%3D%3D', [basic])).toBe('https://login.test/cb?auth=[redacted]');
     expect(scrub('https://login.test/cb?t=YWxpY2U6cGE%2Bc3M%2Fd29yZA%3D%3D', [basic])).toBe('https://login.test/cb?t=[redacted]');
     expect(scrub("https://login.test/cb?t=tok.en_with~sym%24bols!", ['Bearer tok.en_with~sym$bols!'])).toBe('https://login.test/cb?t=[redacted]');
+    // A value no URL can encode (a lone surrogate: a token cut mid-emoji) is still scrubbed as it stands, never thrown on.
+    expect(scrub('refused tok-abcdef\uD83D here', ['tok-abcdef\uD83D'])).toBe('refused [redacted] here');
   });
 
   it('a value split over lines is scrubbed line by line; parts under 4 characters are left', () => {

@@ -111,7 +111,9 @@ export function resolveRedisOptions(options: RedisStoreOptions): ResolvedRedisOp
 // The Queue's message style, "Expected `prefix` to be a non-empty string, got 5.", kept here so that this store
 // depends on nothing of the core but its errors.
 function invalid(option: string, expected: string, given: unknown): never {
-  throw new SluiceError('ERR_INVALID_OPTION', `Expected \`${option}\` to be ${expected}, got ${describe(given)}.`);
+  // As the core's: a string where a function goes is not echoed (it may be a token given to the wrong option).
+  const shown = typeof given === 'string' && expected === 'a function' ? 'a string' : describe(given);
+  throw new SluiceError('ERR_INVALID_OPTION', `Expected \`${option}\` to be ${expected}, got ${shown}.`);
 }
 
 /** What ioredis would fail on with a raw TypeError or URIError, once it connects: said here, at once. */

@@ -35,6 +35,12 @@ describe('new RedisStore() options', () => {
     expect(scope({ client: a })).not.toBe(scope({ client: b }));
     a.disconnect();
     b.disconnect();
+    // A client's keyPrefix keeps its keys apart as a database does; Sentinel clients are their master's.
+    const [p1, p2] = [new Redis({ port: 6379, keyPrefix: 'tenant-a:', lazyConnect: true }), new Redis({ port: 6379, keyPrefix: 'tenant-b:', lazyConnect: true })];
+    expect(scope({ client: p1 })).not.toBe(scope({ client: p2 }));
+    const [m1, m2] = [new Redis({ sentinels: [{ host: '127.0.0.1', port: 26379 }], name: 'm1', lazyConnect: true }), new Redis({ sentinels: [{ host: '127.0.0.1', port: 26379 }], name: 'm2', lazyConnect: true })];
+    expect(scope({ client: m1 })).not.toBe(scope({ client: m2 }));
+    for (const c of [p1, p2, m1, m2]) c.disconnect();
   });
 
   it('names the option, the expected and the given value', () => {
@@ -48,7 +54,7 @@ describe('new RedisStore() options', () => {
     rejects({ url: 'http://x' }, 'Expected `url` to be a redis:// or rediss:// URL, got "http://x".');
     rejects({ url: 'redis://x', ownerTtlMs: 5 }, 'Expected `ownerTtlMs` to be an integer from 100 to 2147483648, got 5.');
     rejects({ url: 'redis://x', replicas: -1 }, 'Expected `replicas` to be an integer from 0 to 64, got -1.');
-    rejects({ url: 'redis://x', onWarning: 'log' }, 'Expected `onWarning` to be a function, got "log".');
+    rejects({ url: 'redis://x', onWarning: 'log' }, 'Expected `onWarning` to be a function, got a string.');
     rejects(null, 'Expected `options` to be an object with `client` or `url`, got null.');
     rejects(
       { url: 'redis://x', ttlMs: 5 },
