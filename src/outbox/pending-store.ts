@@ -10,6 +10,7 @@ import type { ToDead } from './delivery.js';
 import type { PendingTask } from './events.js';
 import { inOutboxWords, mayHaveStored, storedNothing } from './enqueue.js';
 import { landed, type Stored } from './landed.js';
+import { relearn } from './gone.js';
 import { evictions } from './limits.js';
 import { eachPage } from './pages.js';
 import type { LimitOptions, ResolvedOutboxOptions } from './options.js';
@@ -141,7 +142,7 @@ export class PendingStore {
   async withdraw(entries: readonly string[]): Promise<void> {
     const count = await this.#queue.remove(entries, { leased: false });
     const idle = entries.flatMap((id) => this.#index.get(Number(id)) ?? []).filter((p) => p.state !== 'busy');
-    this.#index.relearn(idle, count < entries.length ? await this.#queue.list({ ids: [...entries] }) : []);
+    relearn(this.#index, idle, count < entries.length ? await this.#queue.list({ ids: [...entries] }) : []);
   }
 
   /**
@@ -279,6 +280,8 @@ export class PendingStore {
     });
     if (replaced.length > 0) tellReplaced(this.#queue, replaced);
     for (const p of [...replaced, ...bySeq.values()]) this.#index.remove(p);
+    // Those gone went by another handle's doing, but for what a failed push withdrew (its word may come after: `Gone`).
+    this.#index.gone.add(bySeq.values());
     return found;
   }
 }

@@ -1,8 +1,8 @@
 import { Candidates } from './candidates.js';
 import { addKeyed, addTo, deleteFrom, type ByName } from './by-name.js';
-import type { QueueEntry } from '../core/queue-types.js';
 import { byPlace, byTurn, LEASE_RECHECK_MS, pendingOf, type Ordering, type Pending, type WaitCause } from './pending-task.js';
 import { Expiries } from './expiries.js';
+import { Gone } from './gone.js';
 import { SetAside } from './host-holds.js';
 import { Lanes, type Lane } from './lanes.js';
 import type { StoredTask } from './task.js';
@@ -27,6 +27,8 @@ export class PendingIndex {
   readonly #waits = new Waits(this.#tasks);
   readonly #expiries = new Expiries(this.#tasks);
   readonly #aside = new SetAside();
+  /** Tasks found gone from the store by another handle's doing, whose word on them may come after (see `relearn`). */
+  readonly gone = new Gone();
   #bytes = 0;
   /** The latest time `take` was asked about: a wait that ended by then is no wait. */
   #now = 0;
@@ -96,20 +98,6 @@ export class PendingIndex {
     if (pending.lane !== undefined) this.#offerLane(pending.lane);
     this.#runnable.sweepStale();
     this.#waits.sweepStale();
-  }
-
-  /**
-   * Learns where `tasks` are from `listed` (the queue's entries of those still in it), after this handle could not take or
-   * remove them: those gone (delivered or removed elsewhere) are forgotten, the others wait for their lease or delay. Returns those gone.
-   */
-  relearn(tasks: readonly Pending[], listed: readonly QueueEntry<StoredTask>[]): Pending[] {
-    const found = new Map(listed.map((e) => [Number(e.id), e]));
-    return tasks.filter((pending) => {
-      const entry = found.get(pending.seq);
-      if (entry) this.wait(pending, entry.availableAt, entry.state === 'leased' ? 'lease' : 'server');
-      else this.remove(pending);
-      return !entry;
-    });
   }
 
   /** Taken by this handle. */

@@ -153,6 +153,7 @@ export class RelayChecks {
       back = true;
     }
     if (changed || back) emit('change');
-    if (back) this.#c.kick();
+    // Tasks left too: the loop looks again, and finds the index it emptied so (its emptiness check: 'drained').
+    if (back || changed) this.#c.kick();
   }
 }

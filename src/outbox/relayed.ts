@@ -21,9 +21,10 @@ export interface HearingContext {
  * Another handle sent, handed over, buried or removed tasks (they leave the index) or retries them (they wait, with
  * what their last attempt got, as `list()` shows), or gave them back untried. A message is only a claim (a stray or
  * forged one, another version's): one that is not well formed, or names a task this handle does not index under that
- * entry and task id, is ignored (it has nothing to check it against); the task of one that says it left is held in
- * its place (parked) and said ('sent', 'dead', 'handed-over', remote, with a 'change') only once the store confirms its
- * entry gone; still stored, it goes on (see `RelayChecks`).
+ * entry and task id, is ignored (it has nothing to check it against) unless this handle forgot that very task on
+ * finding it gone from the store before the word came (see `Gone`): said at once. The task of one that says it left is
+ * held in its place (parked) and said ('sent', 'dead', 'handed-over', remote, with a 'change') only once the store
+ * confirms its entry gone; still stored, it goes on (see `RelayChecks`).
  */
 export function hear(c: HearingContext, messages: readonly Relayed[]): void {
   const { index } = c;
@@ -43,6 +44,14 @@ export function hear(c: HearingContext, messages: readonly Relayed[]): void {
     // Every task relayed has an id, and its entry (from handles of earlier versions: none) is an entry id.
     if (typeof id !== 'string' || (entry !== undefined && !isEntry(entry))) continue;
     const known = spokenOf(index, entry, id);
+    // Of a task this handle forgot, finding it gone before this word came: the store confirmed it already (see `Gone`).
+    if (!known && type !== 'retry' && entry !== undefined && index.gone.said(Number(entry), id)) {
+      c.emit(type, { ...detail, remote: true });
+      c.emit('change');
+      // The loop looks again: an index that emptied before the word came says 'drained' only after it (see `Notices`).
+      changed = true;
+      continue;
+    }
     // Of a task this handle does not index, or not the one it indexes under that entry: nothing to check it against.
     if (known?.id !== id) continue;
     const pending = known.state === 'busy' ? undefined : known;

@@ -2,6 +2,7 @@ import { randomId } from '../core/ids.js';
 import type { Queue } from '../core/queue.js';
 import type { Serial } from '../core/serial.js';
 import type { Deliverer } from './deliverer.js';
+import { relearn } from './gone.js';
 import type { Notices } from './notices.js';
 import type { OrphanBodies } from './orphan-bodies.js';
 import type { Pending, PendingIndex } from './pending.js';
@@ -102,7 +103,7 @@ export class Removal {
       if (asked.length === 0) return { count: 0, bodies: [], entries: [], elsewhere: [] };
       const seqs = asked.map((p) => String(p.seq));
       const count = await queue.remove(seqs, { leased: false });
-      const gone = index.relearn(asked, count < asked.length ? await queue.list({ ids: seqs }) : []);
+      const gone = relearn(index, asked, count < asked.length ? await queue.list({ ids: seqs }) : []);
       const elsewhere = asked.filter((p) => index.get(p.seq) === p && p.cause === 'lease');
       return { count, bodies: gone.flatMap((p) => (p.blob === undefined ? [] : [p.blob])), entries: gone.map((p) => String(p.seq)), elsewhere };
     });
