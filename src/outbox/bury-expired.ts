@@ -1,5 +1,5 @@
 import { buryUntried, type DeliveryContext, type DeliveryRun } from './delivery.js';
-import type { DispatcherContext } from './dispatcher.js';
+import type { DispatcherContext } from './dispatcher-context.js';
 import { leaseUnits, putBack, type LeaseContext } from './lease-units.js';
 import { recall } from './recall.js';
 

@@ -1,21 +1,15 @@
-import type { Lease } from '../core/queue-types.js';
-import type { Queue } from '../core/queue.js';
-import type { Serial } from '../core/serial.js';
 import { AckBatcher } from './ack-batcher.js';
 import { BatchFit } from './batch-fit.js';
 import { ExpirySweep } from './bury-expired.js';
 import { hostHeld } from './host-holds.js';
-import type { Coordination } from './coordination.js';
-import { deliver, outlasts, type DeliveryContext, type DeliveryRun, type Entry, type ToDead } from './delivery.js';
-import type { OutboxEventMap } from './events.js';
+import { deliver, outlasts, type DeliveryContext, type DeliveryRun, type Entry } from './delivery.js';
 import { ackable, ackOptions } from './voided-acks.js';
-import type { ResolvedOutboxOptions, Transport } from './options.js';
-import type { BodyStore } from './body-store.js';
 import { chainsLanes, giveBack, leaseUnits, type LeaseContext } from './lease-units.js';
-import { laneOf, type Pending, type PendingIndex } from './pending.js';
+import { laneOf, type Pending } from './pending.js';
 import type { Reachability } from './reachability.js';
+import type { DispatcherContext } from './dispatcher-context.js';
+import { SuspectSlots } from './suspect-slots.js';
 import { pickOut, TakeAhead, type Buffered } from './take-ahead.js';
-import type { StoredTask } from './task.js';
 
 /**
  * How many tasks of a lane are taken at once, sent one after another (a chain); without ordering, how many units
@@ -24,32 +18,6 @@ import type { StoredTask } from './task.js';
  */
 const CHAIN = 32;
 const PREFETCH = 4;
-
-/** What the dispatcher needs of the outbox it serves. */
-export interface DispatcherContext {
-  readonly options: ResolvedOutboxOptions;
-  readonly queue: Queue<StoredTask>;
-  readonly index: PendingIndex;
-  /** Request bodies stored beside their tasks. */
-  readonly bodies: BodyStore;
-  readonly reachability: Reachability;
-  readonly coordination: Coordination;
-  readonly transport: () => Transport;
-  /** The outbox's serialiser: what changes the index runs in turn. */
-  readonly serial: Serial;
-  /** Dispatches `type` on the outbox (a CustomEvent with `detail`, or with what `shown` makes of it, made only if heard). */
-  readonly emit: (type: keyof OutboxEventMap, detail?: unknown, shown?: (detail: never) => unknown) => void;
-  /** Moves tasks to dead (into dead letters first, then out of the outbox). */
-  readonly toDead: (list: readonly ToDead[], lease: Lease<StoredTask> | undefined, run: DeliveryRun) => Promise<void>;
-  /** Finishes the moves to dead that a lease's holder left half done (see `DeadMoves.finishCutShort`). */
-  readonly buried: LeaseContext['buried'];
-  /** True while the background loop runs (a granted lock is then kept). */
-  readonly running: () => boolean;
-  /** A task was delivered to `origin` (undefined: a batch): the network is there, and that origin. */
-  readonly delivered: (origin: string | undefined) => void;
-  /** The wall clock's time for a wait that starts now, a step back since applied to the waits before (see `Deliverer`). */
-  readonly waitsFrom: () => number;
-}
 
 /**
  * Starts requests within `concurrency`: it chooses tasks on the pending index, takes exactly those from the queue,
@@ -65,6 +33,7 @@ export class Dispatcher {
   /** Deliveries not yet settled (acked, delayed or dead); a superset of `#active`. */
   readonly #settling = new Set<Promise<void>>();
   readonly #buffer: Buffered[] = [];
+  readonly #suspects: SuspectSlots;
   /** Delivered tasks are removed by id, many per commit: the response is in, whichever lease holds them now. */
   readonly #acks: AckBatcher;
   /** A stop waits for what is in flight: acks are held for no more to join them (on a test's clock, for ever). */
@@ -80,6 +49,7 @@ export class Dispatcher {
   constructor(context: DispatcherContext, onChange: () => void) {
     this.#c = context;
     this.#onChange = onChange;
+    this.#suspects = new SuspectSlots(context.reachability, context.options);
     this.#acks = new AckBatcher((ids) => context.queue.remove(ackable(context.queue, ids), ackOptions(context.queue)), { clock: context.options.clock, busy: () => this.#active.size > 0 && !this.#stopping });
     this.#delivery = {
       ...context,
@@ -199,8 +169,9 @@ export class Dispatcher {
   /** Takes up to `free` units' worth of what may go now; offline, one task as a probe (not the heads of 32 failed lanes). */
   async #take(free: number, run: DeliveryRun, now: number, again = true): Promise<Buffered[]> {
     const { index, reachability } = this.#c;
-    const held = reachability.holds.size === 0 ? undefined : (origin: string) => reachability.holds.held(origin);
-    const take = (admits: ReturnType<Reachability['admits']>) => index.take(reachability.reachable ? this.#unitSize * free : 1, now, (p) => this.#perLane(p), admits, held);
+    // Online, `admits` is undefined (it picks probes): the failing hosts' share of slots limits the take instead.
+    const { held, accept } = this.#suspects.limits(this.#buffer);
+    const take = (admits: ReturnType<Reachability['admits']>) => index.take(reachability.reachable ? this.#unitSize * free : 1, now, (p) => this.#perLane(p), admits ?? accept, held);
     const untried = reachability.admitsUntried();
     const first = untried ? take(untried) : [];
     const chosen = first.length > 0 ? first : take(reachability.admits());
@@ -269,6 +240,7 @@ export class Dispatcher {
     const lane = this.#chained ? laneOf(unit[0]!.value, this.#c.options.ordering) : undefined;
     const freeSlot = (goesOn = false) => {
       if (!this.#active.delete(sending)) return;
+      this.#suspects.ended(sending);
       if (lane !== undefined) this.#ahead.ended(lane, goesOn);
       // Without chains, the next buffered unit takes the slot at once, as a lane's next chain does, without a fill.
       else if (this.#buffer.length > 0 && this.#startAhead(this.#buffer[0]!)) this.#buffer.shift();
@@ -285,6 +257,7 @@ export class Dispatcher {
       throw error;
     });
     this.#active.add(sending);
+    this.#suspects.started(unit, sending);
     this.#settling.add(sending);
     if (lane !== undefined) this.#ahead.started(lane, run);
   }

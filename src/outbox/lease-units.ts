@@ -5,7 +5,7 @@ import { packBatches } from './batching.js';
 import { chainUnits } from './chains.js';
 import { ackLater } from './ack-later.js';
 import { holdUntilExpiry, type DeliveryRun, type Entry } from './delivery.js';
-import type { DispatcherContext } from './dispatcher.js';
+import type { DispatcherContext } from './dispatcher-context.js';
 import { relearn } from './gone.js';
 import type { ResolvedOutboxOptions } from './options.js';
 import type { Pending, PendingIndex } from './pending.js';

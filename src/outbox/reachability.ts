@@ -89,6 +89,16 @@ export class Reachability {
     this.#listening = true;
   }
 
+  /** True when a request to `origin` failed (a network error, or no answer in time) and none answered since. */
+  failing(origin: string): boolean {
+    return this.#origins.has(origin);
+  }
+
+  /** How many origins are `failing`. */
+  get failingCount(): number {
+    return this.#origins.size;
+  }
+
   /** What sends have seen so far: what a request passes to `saw` as when it started. */
   get seen(): number {
     return this.#seen;

@@ -163,6 +163,37 @@ describe('a host that fails, beside one that answers', () => {
     }
   });
 
+  it('hosts that failed and never answered since get half the slots at most: their retries do not take every slot from the hosts that answer', async () => {
+    const held: net.Socket[] = [];
+    const silents = await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        const silent = net.createServer((socket) => void held.push(socket));
+        await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+        return silent;
+      }),
+    );
+    try {
+      await r.reopen({ ordering: 'none', concurrency: 4, timeoutMs: 1000, retry: { initialDelayMs: 100, maxDelayMs: 200 } });
+      const quiet = silents.map((silent) => `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`);
+      const toQuiet = () => r.calls.filter((url) => quiet.some((q) => url.startsWith(q))).length;
+      // Four hosts that take the connection and say nothing, a task each: every slot theirs, until their time limit.
+      await r.outbox.enqueueMany(quiet.map((q, i) => ({ url: `${q}/s${i}` })));
+      r.outbox.start();
+      await until(() => toQuiet() === 4);
+      await pass(r.clock, 1000, 4);
+      // Their retries due, and twenty tasks to the host that answers behind them in the queue.
+      await pass(r.clock, 300, 3);
+      await r.outbox.enqueueMany(Array.from({ length: 20 }, (_, i) => ({ url: `/a${i}` })));
+      // Two slots at most go to the failing hosts' retries: the others deliver meanwhile, with no time limit passing.
+      await until(() => r.server.delivered.length === 20, 3000);
+      expect(r.server.delivered).toHaveLength(20);
+      expect(toQuiet()).toBeLessThanOrEqual(4 + 2);
+    } finally {
+      for (const socket of held) socket.destroy();
+      for (const silent of silents) await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
   it('offline by the only host there is: probes still wait their backoff, one at a time', async () => {
     await r.server.down();
     await r.outbox.enqueueMany([{ url: '/a' }, { url: '/b' }]);
