@@ -218,18 +218,24 @@ export class Dispatcher {
     return run.parked ? !run.over : this.#c.running();
   }
 
-  /** Whether buffered `b` may not start now: its lease could end in its request or is in doubt (see `outlasts`), or its host is held. */
+  /** Whether buffered `b` may not start now: its lease could end in its request or is in doubt (see `outlasts`), its host is held, or failing and their share of slots used. */
   #unfit(b: Buffered): boolean {
-    return outlasts(this.#c.options, b.lease) || hostHeld(this.#c, b.unit[0]!);
+    return outlasts(this.#c.options, b.lease) || hostHeld(this.#c, b.unit[0]!) || this.#suspects.over(b.unit);
   }
 
   /** Starts buffered units in up to `free` slots (for `run` if the run that took them is over); says how many tasks and slots that took. */
   #startBuffered(free: number, run: DeliveryRun): { tasks: number; slots: number } {
     let tasks = 0;
     let slots = 0;
-    for (; slots < free && this.#buffer.length > 0 && this.#active.size < this.#c.options.concurrency; slots++) {
-      const unit = this.#buffer.shift()!;
+    for (let at = 0; slots < free && at < this.#buffer.length && this.#active.size < this.#c.options.concurrency; ) {
+      // One whose host is failing, their share of slots in use (each start counts at once), waits: given back at the next fill.
+      if (this.#suspects.over(this.#buffer[at]!.unit)) {
+        at++;
+        continue;
+      }
+      const [unit] = this.#buffer.splice(at, 1) as [Buffered];
       tasks += unit.unit.length;
+      slots++;
       this.#start(unit, this.#on(unit.run) ? unit.run : run);
     }
     return { tasks, slots };

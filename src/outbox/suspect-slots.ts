@@ -21,21 +21,39 @@ export interface TakeLimits {
 export class SuspectSlots {
   readonly #reachability: Reachability;
   readonly #options: ResolvedOutboxOptions;
-  /** The requests out to such hosts, as they were when the request started. */
-  readonly #out = new Set<Promise<void>>();
+  /** The requests out, by host: whether a host is failing is asked as it is now (one may fail while its requests are out). */
+  readonly #out = new Map<Promise<void>, string>();
 
   constructor(reachability: Reachability, options: ResolvedOutboxOptions) {
     this.#reachability = reachability;
     this.#options = options;
   }
 
-  /** Counts `sending`, the request of `unit`, while it is out, when its host is failing. */
+  /** Counts `sending`, the request of `unit`, while it is out. */
   started(unit: readonly Entry[], sending: Promise<void>): void {
-    if (this.#reachability.failingCount > 0 && this.#reachability.failing(originOf(unit[0]!.value.url))) this.#out.add(sending);
+    this.#out.set(sending, originOf(unit[0]!.value.url));
   }
 
   ended(sending: Promise<void>): void {
     this.#out.delete(sending);
+  }
+
+  /**
+   * True when `unit`, taken ahead, may not start now: its host is failing and their share of slots is in use (taken
+   * ahead while its host had not failed yet, or before the share filled): it is given back, to be taken again.
+   */
+  over(unit: readonly Entry[]): boolean {
+    const { concurrency, batch } = this.#options;
+    const reachability = this.#reachability;
+    if (reachability.failingCount === 0 || !reachability.reachable || batch || concurrency < 2) return false;
+    return reachability.failing(originOf(unit[0]!.value.url)) && this.#failingOut() >= Math.floor(concurrency / 2);
+  }
+
+  /** How many requests out are to hosts failing now. */
+  #failingOut(): number {
+    let count = 0;
+    for (const origin of this.#out.values()) if (this.#reachability.failing(origin)) count++;
+    return count;
   }
 
   /**
@@ -50,7 +68,7 @@ export class SuspectSlots {
     const { concurrency, batch } = this.#options;
     if (reachability.failingCount === 0 || !reachability.reachable || batch || concurrency < 2) return { held, accept: undefined };
     const failing = (origin: string) => reachability.failing(origin);
-    let room = Math.floor(concurrency / 2) - this.#out.size - buffer.filter((b) => failing(originOf(b.unit[0]!.value.url))).length;
+    let room = Math.floor(concurrency / 2) - this.#failingOut() - buffer.filter((b) => failing(originOf(b.unit[0]!.value.url))).length;
     if (room <= 0) return { held: (origin) => held?.(origin) === true || failing(origin), accept: undefined };
     return { held, accept: (pending) => !failing(pending.origin) || room-- > 0 };
   }

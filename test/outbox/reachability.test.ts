@@ -194,6 +194,35 @@ describe('a host that fails, beside one that answers', () => {
     }
   });
 
+  it('tasks taken ahead to hosts that then failed keep to that share too: given back, not started in every slot that frees', async () => {
+    const held: net.Socket[] = [];
+    const silents = await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        const silent = net.createServer((socket) => void held.push(socket));
+        await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+        return silent;
+      }),
+    );
+    try {
+      await r.reopen({ ordering: 'none', concurrency: 4, timeoutMs: 1000, retry: { initialDelayMs: 60_000, maxDelayMs: 60_000 } });
+      const quiet = silents.map((silent) => `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`);
+      const toQuiet = () => r.calls.filter((url) => quiet.some((q) => url.startsWith(q))).length;
+      // Three tasks at each of four silent hosts: the first of each goes, the rest are taken ahead behind them.
+      await r.outbox.enqueueMany([0, 1, 2].flatMap((n) => quiet.map((q, i) => ({ url: `${q}/s${i}-${n}` }))));
+      await r.outbox.enqueueMany(Array.from({ length: 10 }, (_, i) => ({ url: `/a${i}` })));
+      r.outbox.start();
+      await until(() => toQuiet() === 4);
+      // Their time limit: the four hosts are failing now, and their tasks taken ahead would take every slot freed.
+      await pass(r.clock, 1000, 4);
+      await until(() => r.server.delivered.length === 10, 3000);
+      expect(r.server.delivered).toHaveLength(10);
+      expect(toQuiet()).toBeLessThanOrEqual(4 + 2);
+    } finally {
+      for (const socket of held) socket.destroy();
+      for (const silent of silents) await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
   it('offline by the only host there is: probes still wait their backoff, one at a time', async () => {
     await r.server.down();
     await r.outbox.enqueueMany([{ url: '/a' }, { url: '/b' }]);
