@@ -103,7 +103,8 @@ export class Removal {
       if (asked.length === 0) return { count: 0, bodies: [], entries: [], elsewhere: [] };
       const seqs = asked.map((p) => String(p.seq));
       const count = await queue.remove(seqs, { leased: false });
-      const gone = relearn(index, asked, count < asked.length ? await queue.list({ ids: seqs }) : []);
+      // Those this call did not remove went by another handle's doing, whose word on them may come after (see `Gone`).
+      const gone = relearn(index, asked, count < asked.length ? await queue.list({ ids: seqs }) : [], true);
       const elsewhere = asked.filter((p) => index.get(p.seq) === p && p.cause === 'lease');
       return { count, bodies: gone.flatMap((p) => (p.blob === undefined ? [] : [p.blob])), entries: gone.map((p) => String(p.seq)), elsewhere };
     });
