@@ -13,6 +13,25 @@ beforeEach(async () => {
 });
 afterEach(() => r.teardown());
 
+/** `count` hosts that take the connection and never answer (their URLs), until `close`. */
+async function silentHosts(count: number): Promise<{ urls: string[]; close(): Promise<void> }> {
+  const held: net.Socket[] = [];
+  const servers = await Promise.all(
+    Array.from({ length: count }, async () => {
+      const server = net.createServer((socket) => void held.push(socket));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return server;
+    }),
+  );
+  return {
+    urls: servers.map((server) => `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`),
+    async close() {
+      for (const socket of held) socket.destroy();
+      for (const server of servers) await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
 /** A port nobody listens on: a connection there is refused, as a blocked or dead host's is. */
 async function closedPort(): Promise<number> {
   const server = net.createServer();
@@ -164,17 +183,10 @@ describe('a host that fails, beside one that answers', () => {
   });
 
   it('hosts that failed and never answered since get half the slots at most: their retries do not take every slot from the hosts that answer', async () => {
-    const held: net.Socket[] = [];
-    const silents = await Promise.all(
-      Array.from({ length: 4 }, async () => {
-        const silent = net.createServer((socket) => void held.push(socket));
-        await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-        return silent;
-      }),
-    );
+    const silent = await silentHosts(4);
     try {
       await r.reopen({ ordering: 'none', concurrency: 4, timeoutMs: 1000, retry: { initialDelayMs: 100, maxDelayMs: 200 } });
-      const quiet = silents.map((silent) => `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`);
+      const quiet = silent.urls;
       const toQuiet = () => r.calls.filter((url) => quiet.some((q) => url.startsWith(q))).length;
       // Four hosts that take the connection and say nothing, a task each: every slot theirs, until their time limit.
       await r.outbox.enqueueMany(quiet.map((q, i) => ({ url: `${q}/s${i}` })));
@@ -189,23 +201,15 @@ describe('a host that fails, beside one that answers', () => {
       expect(r.server.delivered).toHaveLength(20);
       expect(toQuiet()).toBeLessThanOrEqual(4 + 2);
     } finally {
-      for (const socket of held) socket.destroy();
-      for (const silent of silents) await new Promise((resolve) => silent.close(resolve));
+      await silent.close();
     }
   });
 
   it('tasks taken ahead to hosts that then failed keep to that share too: given back, not started in every slot that frees', async () => {
-    const held: net.Socket[] = [];
-    const silents = await Promise.all(
-      Array.from({ length: 4 }, async () => {
-        const silent = net.createServer((socket) => void held.push(socket));
-        await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-        return silent;
-      }),
-    );
+    const silent = await silentHosts(4);
     try {
       await r.reopen({ ordering: 'none', concurrency: 4, timeoutMs: 1000, retry: { initialDelayMs: 60_000, maxDelayMs: 60_000 } });
-      const quiet = silents.map((silent) => `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`);
+      const quiet = silent.urls;
       const toQuiet = () => r.calls.filter((url) => quiet.some((q) => url.startsWith(q))).length;
       // Three tasks at each of four silent hosts: the first of each goes, the rest are taken ahead behind them.
       await r.outbox.enqueueMany([0, 1, 2].flatMap((n) => quiet.map((q, i) => ({ url: `${q}/s${i}-${n}` }))));
@@ -218,8 +222,7 @@ describe('a host that fails, beside one that answers', () => {
       expect(r.server.delivered).toHaveLength(10);
       expect(toQuiet()).toBeLessThanOrEqual(4 + 2);
     } finally {
-      for (const socket of held) socket.destroy();
-      for (const silent of silents) await new Promise((resolve) => silent.close(resolve));
+      await silent.close();
     }
   });
 
