@@ -9,7 +9,7 @@ import { laneOf, type Pending } from './pending.js';
 import type { Reachability } from './reachability.js';
 import type { DispatcherContext } from './dispatcher-context.js';
 import { SuspectSlots } from './suspect-slots.js';
-import { pickOut, TakeAhead, type Buffered } from './take-ahead.js';
+import { pickOut, TakeAhead, unheld, type Buffered } from './take-ahead.js';
 
 /**
  * How many tasks of a lane are taken at once, sent one after another (a chain); without ordering, how many units
@@ -227,15 +227,11 @@ export class Dispatcher {
   #startBuffered(free: number, run: DeliveryRun): { tasks: number; slots: number } {
     let tasks = 0;
     let slots = 0;
-    for (let at = 0; slots < free && at < this.#buffer.length && this.#active.size < this.#c.options.concurrency; ) {
-      // One whose host is failing, their share of slots in use (each start counts at once), waits: given back at the next fill.
-      if (this.#suspects.over(this.#buffer[at]!.unit)) {
-        at++;
-        continue;
-      }
-      const [unit] = this.#buffer.splice(at, 1) as [Buffered];
+    for (; slots < free && this.#active.size < this.#c.options.concurrency; slots++) {
+      // Passed over, for `#unfit` to give back: one whose host is failing, their share of slots in use (each start counts at once).
+      const unit = unheld(this.#buffer, (b) => this.#suspects.over(b.unit));
+      if (!unit) break;
       tasks += unit.unit.length;
-      slots++;
       this.#start(unit, this.#on(unit.run) ? unit.run : run);
     }
     return { tasks, slots };

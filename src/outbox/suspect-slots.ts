@@ -21,8 +21,8 @@ export interface TakeLimits {
 export class SuspectSlots {
   readonly #reachability: Reachability;
   readonly #options: ResolvedOutboxOptions;
-  /** The requests out, by host: whether a host is failing is asked as it is now (one may fail while its requests are out). */
-  readonly #out = new Map<Promise<void>, string>();
+  /** The units out: whether their hosts are failing is asked as they are now (one may fail while its requests are out). */
+  readonly #out = new Map<Promise<void>, readonly Entry[]>();
 
   constructor(reachability: Reachability, options: ResolvedOutboxOptions) {
     this.#reachability = reachability;
@@ -31,7 +31,7 @@ export class SuspectSlots {
 
   /** Counts `sending`, the request of `unit`, while it is out. */
   started(unit: readonly Entry[], sending: Promise<void>): void {
-    this.#out.set(sending, originOf(unit[0]!.value.url));
+    this.#out.set(sending, unit);
   }
 
   ended(sending: Promise<void>): void {
@@ -43,17 +43,7 @@ export class SuspectSlots {
    * ahead while its host had not failed yet, or before the share filled): it is given back, to be taken again.
    */
   over(unit: readonly Entry[]): boolean {
-    const { concurrency, batch } = this.#options;
-    const reachability = this.#reachability;
-    if (reachability.failingCount === 0 || !reachability.reachable || batch || concurrency < 2) return false;
-    return reachability.failing(originOf(unit[0]!.value.url)) && this.#failingOut() >= Math.floor(concurrency / 2);
-  }
-
-  /** How many requests out are to hosts failing now. */
-  #failingOut(): number {
-    let count = 0;
-    for (const origin of this.#out.values()) if (this.#reachability.failing(origin)) count++;
-    return count;
+    return this.#share() !== undefined && this.#failing(unit) && this.#room() <= 0;
   }
 
   /**
@@ -62,14 +52,31 @@ export class SuspectSlots {
    * through at every take); else as many of theirs as the share has room for.
    */
   limits(buffer: readonly Buffered[]): TakeLimits {
-    const reachability = this.#reachability;
-    const { holds } = reachability;
+    const { holds } = this.#reachability;
     const held = holds.size === 0 ? undefined : (origin: string) => holds.held(origin);
-    const { concurrency, batch } = this.#options;
-    if (reachability.failingCount === 0 || !reachability.reachable || batch || concurrency < 2) return { held, accept: undefined };
-    const failing = (origin: string) => reachability.failing(origin);
-    let room = Math.floor(concurrency / 2) - this.#failingOut() - buffer.filter((b) => failing(originOf(b.unit[0]!.value.url))).length;
+    if (this.#share() === undefined) return { held, accept: undefined };
+    const failing = (origin: string) => this.#reachability.failing(origin);
+    let room = this.#room() - buffer.filter((b) => this.#failing(b.unit)).length;
     if (room <= 0) return { held: (origin) => held?.(origin) === true || failing(origin), accept: undefined };
     return { held, accept: (pending) => !failing(pending.origin) || room-- > 0 };
+  }
+
+  /** The slots the failing hosts may have; undefined where there is no share to keep (see the class). */
+  #share(): number | undefined {
+    const { concurrency, batch } = this.#options;
+    const reachability = this.#reachability;
+    return reachability.failingCount === 0 || !reachability.reachable || batch || concurrency < 2 ? undefined : Math.floor(concurrency / 2);
+  }
+
+  /** The share's slots not taken by requests out to hosts failing now. */
+  #room(): number {
+    let out = 0;
+    for (const unit of this.#out.values()) if (this.#failing(unit)) out++;
+    return this.#share()! - out;
+  }
+
+  /** Whether the host of `unit` (its first task's) is failing. */
+  #failing(unit: readonly Entry[]): boolean {
+    return this.#reachability.failing(originOf(unit[0]!.value.url));
   }
 }

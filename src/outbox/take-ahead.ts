@@ -13,6 +13,12 @@ export interface Buffered {
   readonly run: DeliveryRun;
 }
 
+/** Takes the first unit of `buffer` that `held` does not hold out of it (undefined: none), leaving those before it. */
+export function unheld(buffer: Buffered[], held: (unit: Buffered) => boolean): Buffered | undefined {
+  const at = buffer.findIndex((unit) => !held(unit));
+  return at < 0 ? undefined : buffer.splice(at, 1)[0];
+}
+
 /** Takes the units of `buffer` that `out` picks out of it, in their order. */
 export function pickOut(buffer: Buffered[], out: (unit: Buffered) => boolean): Buffered[] {
   const picked: Buffered[] = [];
