@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { messageOf } from '../../core/errors.js';
 import type { SegmentInfo } from '../../core/store.js';
+import { REFUSED } from './attempt.js';
 import { primaries } from './durability.js';
 import type { QueueKeys } from './keys.js';
 import { INITIAL_TOKEN, type ScriptedClient } from './scripts.js';
@@ -28,7 +29,7 @@ export async function loadListing(client: Redis | Cluster, scripts: ScriptedClie
   } catch (error) {
     // A user without SCAN (or SCAN renamed away), where keys are evicted: a queue about to be created is looked for no
     // further (as `relist` does); else every load looked again, and was refused, for good. A lost list fails the load.
-    if (merge && /^NOPERM|unknown command/i.test(messageOf(error))) return reply;
+    if (merge && REFUSED.test(messageOf(error))) return reply;
     throw error;
   }
   const ids = found.map((key) => key.slice(prefix.length)).filter((id) => /^\d+$/.test(id));
