@@ -18,6 +18,18 @@ export function randomId(): string {
   return out;
 }
 
+const owned = new WeakMap<object, string>();
+
+/**
+ * A random id of `object`'s own, the same for as long as it lives: tells apart objects that say nothing else of where
+ * they keep things (a Cluster client, an IndexedDB factory), in a store's scope.
+ */
+export function idOf(object: object): string {
+  let id = owned.get(object);
+  if (id === undefined) owned.set(object, (id = randomId()));
+  return id;
+}
+
 /** `remove('5')` is the likely slip: one id, not in an array. */
 function notArray(ids: unknown, kind = 'entry ids'): never {
   throw new SluiceError('ERR_INVALID_OPTION', `Expected \`ids\` to be an array of ${kind}, got ${typeof ids === 'string' ? `the string ${JSON.stringify(ids)}: pass [${JSON.stringify(ids)}]` : describe(ids)}.`);

@@ -1,4 +1,5 @@
 import type { SluiceError } from '../../core/errors.js';
+import { idOf } from '../../core/ids.js';
 import { checkName } from '../../core/options.js';
 import type { QueueStorage, Store } from '../../core/store.js';
 import { check, checkedOptions, integer, isObject, optional, text } from '../../core/validate.js';
@@ -202,18 +203,14 @@ export class IndexedDbStore extends EventTarget implements Store {
   };
 }
 
-/** Factories given other than the platform's, told apart by the object (`fake-indexeddb`'s, one per test). */
-const factories = new WeakMap<IDBFactory, number>();
-let factoriesSeen = 0;
-
 /**
  * What tells a factory's databases from the platform's in a scope: nothing for the platform's (a page's and its
- * worker's are two objects over one origin's databases, which share their queues); for another, its own number.
+ * worker's are two objects over one origin's databases, which share their queues); for another (`fake-indexeddb`'s,
+ * one per test), its own id, told apart by the object.
  * Two fake factories in one process hold other databases of the same name: one scope, an outbox's handles on one
  * took the other's news for their own (a `remove()` there withdrew a task of the same id here).
  */
 function factoryMark(factory: IDBFactory | undefined): string {
   if (factory === undefined || factory === (globalThis as { indexedDB?: IDBFactory }).indexedDB) return '';
-  if (!factories.has(factory)) factories.set(factory, ++factoriesSeen);
-  return `#${factories.get(factory)}`;
+  return `#${idOf(factory)}`;
 }

@@ -1,9 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
+import { idOf } from '../../core/ids.js';
 import type { ResolvedRedisOptions } from './options.js';
-
-/** Clusters given as clients, told apart by the object: their nodes are the client's to know. */
-const clusters = new WeakMap<Cluster, number>();
-let clustersSeen = 0;
 
 /**
  * A store's `scope`: the server and database its keys are on, and its prefix. Two stores of one prefix on two
@@ -23,11 +20,8 @@ function urlServer(url: string): string {
 }
 
 function clientServer(client: Redis | Cluster): string {
-  if (client.isCluster) {
-    const cluster = client as Cluster;
-    if (!clusters.has(cluster)) clusters.set(cluster, ++clustersSeen);
-    return `cluster#${clusters.get(cluster)}`;
-  }
+  // A Cluster client is told apart by the object: its nodes are its own to know.
+  if (client.isCluster) return `cluster#${idOf(client)}`;
   // A client's own `keyPrefix` keeps its keys apart as a database does; Sentinel clients are their master's.
   const { path, host, port, db, keyPrefix, sentinels, name } = ((client as Redis).options ?? {}) as Partial<Redis['options']>;
   const server = sentinels ? `sentinel:${name ?? ''}` : (path ?? `${host ?? 'localhost'}:${port ?? 6379}`);
