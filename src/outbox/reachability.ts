@@ -12,6 +12,14 @@ const MIN_PROBE_GAP_MS = 1000;
  * first: its next request goes as any other host's would.
  */
 const MAX_ORIGINS = 1000;
+/**
+ * A first network error of a host, within this long of an answer from another, is that host's: the network was there
+ * a moment ago, and a refusal takes no time, in which none answers. Else each of many hosts that are gone (webhooks)
+ * took the outbox offline in turn, to one request at a time.
+ */
+const FRESH_MS = 1000;
+/** How many such first errors in a row, with no answer between, are put on their hosts: more is the network's. */
+const STRIKES = 3;
 
 /**
  * Whether the outbox believes the network is there, learnt mostly from its own sends (a response: online; a network
@@ -45,6 +53,9 @@ export class Reachability {
   #seen = 0;
   /** `#seen` at the last response: a request that saw none come while it was out cannot blame its host alone. */
   #answeredAt = 0;
+  /** When the last response came (monotonic), and how many first errors of hosts were theirs since (see `FRESH_MS`). */
+  #answeredTime = -Infinity;
+  #strikes = 0;
   /** `#seen` at the last network error counted in `#failures`. */
   #failedAt = 0;
   /**
@@ -201,6 +212,8 @@ export class Reachability {
       this.#failures = 0;
       this.#probeAt = 0;
       this.#answeredAt = mark;
+      this.#answeredTime = now;
+      this.#strikes = 0;
       this.#blamed = false;
       // Told (no origin: the platform, a page, a batch's answer): every host may be there.
       if (origin !== undefined) this.#origins.delete(origin);
@@ -213,6 +226,10 @@ export class Reachability {
       const same = outTogether(failed, since);
       if (origin !== undefined && !same) this.#originFailed(origin, mark, now);
       if (((since !== undefined && this.#answeredAt > since) || down || same) && this.#reachable) return this.#holdIfDown(origin, failed, since);
+      if (origin !== undefined && !failed && this.#reachable && this.#strikes < STRIKES && now - this.#answeredTime <= FRESH_MS) {
+        this.#strikes++;
+        return;
+      }
       if (this.#failures === 0 || since === undefined || since >= this.#failedAt) {
         this.#failures++;
         this.#failedAt = mark;

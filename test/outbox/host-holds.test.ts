@@ -369,6 +369,8 @@ describe('host holds: scenarios', () => {
     await holdHost(r, '120');
     await r.outbox.enqueue({ url: '/b' });
     await other.down();
+    // An answer a moment ago would put the down host's first failure on that host, not the network.
+    await pass(r.clock, 2_000, 1);
     await r.outbox.enqueue({ url: `${other.url}/down` });
     await io(200);
     expect(r.outbox.online).toBe(false);

@@ -41,6 +41,12 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
+/** A Reachability on a clock that reads `now`, its changes unheard. */
+function reachability(now: () => number): Reachability {
+  const clock = { now, setTimeout, clearTimeout };
+  return new Reachability({ clock, policy: { initialDelayMs: 1000, maxDelayMs: 60_000, factor: 2 }, connectivity: undefined, changed: () => undefined, wake: () => undefined, probe: () => undefined });
+}
+
 const toDown = () => r.calls.filter((url) => url.startsWith(down)).length;
 
 // An app's outbox often posts to several origins (its API, an analytics host that an ad blocker refuses): one origin
@@ -120,6 +126,35 @@ describe('a host that fails, beside one that answers', () => {
       for (const socket of held) socket.destroy();
       for (const silent of silents) await new Promise((resolve) => silent.close(resolve));
     }
+  });
+
+  it('hosts that are gone, each refused once just after another answered, keep the outbox online: refused at once, none could answer while they were out', async () => {
+    await r.reopen({ ordering: 'none', concurrency: 1 });
+    const gone = await Promise.all(Array.from({ length: 6 }, async () => `http://127.0.0.1:${await closedPort()}`));
+    let offline = 0;
+    r.outbox.addEventListener('offline', () => void offline++);
+    await r.outbox.enqueueMany(gone.flatMap((url, i) => [{ url: `/a${i}` }, { url: `${url}/t${i}` }]));
+    expect(await r.outbox.flush()).toMatchObject({ sent: 6 });
+    expect(offline).toBe(0);
+    expect(r.outbox.online).toBe(true);
+  });
+
+  it('a refused host is still the network once no answer came for a second, or once four hosts are refused in a row, or one twice', () => {
+    let now = 0;
+    const reach = reachability(() => now);
+    reach.saw(true, reach.seen, 'https://a.example');
+    now += 1001;
+    reach.saw(false, reach.seen, 'https://b.example');
+    expect(reach.online).toBe(false);
+    reach.saw(true, reach.seen, 'https://a.example');
+    for (const host of ['c', 'd', 'e']) reach.saw(false, reach.seen, `https://${host}.example`);
+    expect(reach.online).toBe(true);
+    reach.saw(false, reach.seen, 'https://f.example');
+    expect(reach.online).toBe(false);
+    reach.saw(true, reach.seen, 'https://a.example');
+    reach.saw(false, reach.seen, 'https://g.example');
+    reach.saw(false, reach.seen, 'https://g.example');
+    expect(reach.online).toBe(false);
   });
 
   it('a host that failed, and fails again after another answered, is down on its own: the outbox stays online', async () => {
@@ -319,8 +354,7 @@ describe('an outage that fails every request out at once', () => {
 describe('many failing hosts', () => {
   it('remembers the latest 1 000: the host whose last failure is oldest is forgotten, and probed as any other', () => {
     let now = 0;
-    const clock = { now: () => now, setTimeout, clearTimeout };
-    const reach = new Reachability({ clock, policy: { initialDelayMs: 1000, maxDelayMs: 60_000, factor: 2 }, connectivity: undefined, changed: () => undefined, wake: () => undefined, probe: () => undefined });
+    const reach = reachability(() => now);
     const host = (i: number) => `https://h${i}.example`;
     for (let i = 0; i < 1001; i++) reach.saw(false, reach.seen, host(i));
     // A host failing again is the latest: h0 was the oldest, and went for h1000.
