@@ -162,8 +162,8 @@ export interface OutboxOptions {
   readonly limits?: LimitOptions | undefined;
   /**
    * Browsers: on 'pagehide', send this handle's pending tasks that are due now (not waiting out a retry delay, a
-   * Retry-After or `notBefore`, not expired) and fit in keepalive requests (64 KB). Only with ordering 'none' (with
-   * ordering, older stored tasks must go first), and never with `headers`, `onBeforeSend` or `batch` (a keepalive
+   * Retry-After or `notBefore`, not expired) and fit in keepalive requests (64 KB); with ordering, only the first task
+   * still stored of each group ('fifo': of the outbox). Never with `headers`, `onBeforeSend` or `batch` (a keepalive
    * request is built synchronously as the page hides, so they cannot be awaited). The tasks stay stored until a
    * response is seen, so the next session may send them again, with the same Idempotency-Key.
    * @default true

@@ -63,10 +63,10 @@ export class UnloadSender {
   /** The sender for an outbox with these options, where they allow one and there are pages; else undefined. */
   static for(c: UnloadContext): UnloadSender | undefined {
     const { options } = c;
-    // Only without ordering: with it, an older task may still be stored. Not with `headers`, `onBeforeSend` or `batch`
-    // either: a keepalive request is built synchronously in 'pagehide', so their promises cannot be awaited, and a
-    // request without them (no token, a skipped task, one request per task) is not the one the task asked for.
-    const unload = options.unloadFlush && options.ordering === 'none' && !options.headers && !options.onBeforeSend && !options.batch;
+    // Not with `headers`, `onBeforeSend` or `batch`: a keepalive request is built synchronously in 'pagehide', so their
+    // promises cannot be awaited, and a request without them (no token, a skipped task, one request per task) is not
+    // the one the task asked for.
+    const unload = options.unloadFlush && !options.headers && !options.onBeforeSend && !options.batch;
     if (!unload) return undefined;
     const sender = new UnloadSender((entry) => c.index.get(entry) !== undefined);
     const stop = onPageHide(() => send(sendable(sender.#recent, c), c.transport()), options.page);
@@ -96,7 +96,7 @@ export class UnloadSender {
 /**
  * Of `recent`, the tasks that may go as the page hides: when this handle delivers, those the index still holds (not
  * sent, dead or removed meanwhile, here or in another tab) and would send now, with every task of their id (see
- * `isDue`).
+ * `isDue`); with ordering, only a group's first task (no response can be awaited before the next).
  */
 function sendable(recent: ReadonlyMap<number, StoredTask>, c: UnloadContext): StoredTask[] {
   if (!c.delivers()) return [];
@@ -104,7 +104,7 @@ function sendable(recent: ReadonlyMap<number, StoredTask>, c: UnloadContext): St
   const out: StoredTask[] = [];
   for (const [entry, task] of recent) {
     const pending = c.index.get(entry);
-    if (pending && isDue(pending, now) && c.delivers(pending.origin) && c.index.withId(task.id).every((p) => isDue(p, now))) out.push(task);
+    if (pending && isDue(pending, now) && c.index.leads(pending) && c.delivers(pending.origin) && c.index.withId(task.id).every((p) => isDue(p, now))) out.push(task);
   }
   return out;
 }
@@ -115,7 +115,7 @@ function send(tasks: readonly StoredTask[], transport: Transport): void {
     // A body stored beside its task cannot be read in time (nothing can be awaited now): it waits for the next session.
     if (task.body && 'blob' in task.body) continue;
     const size = taskBytes(task);
-    // Without ordering (the only mode this runs in), a smaller task after it may still fit.
+    // A smaller task after it may still fit: it is never a later task of its group (see `sendable`).
     if (size > budget) continue;
     budget -= size;
     const { url, init } = buildRequest(task, {}, undefined);

@@ -65,6 +65,11 @@ export class PendingIndex {
     return lane !== undefined && this.#lanes.has(lane);
   }
 
+  /** Whether `pending` is the first task still pending of its lane: with ordering, no older one of it waits. */
+  leads(pending: Pending): boolean {
+    return pending.lane === undefined || (this.#lanes.has(pending.lane) && this.#lanes.headOf(pending.lane) === pending);
+  }
+
   /** Pending tasks with coalescing key `key`. */
   withKey(key: string): readonly Pending[] {
     return [...(this.#byKey.get(key) ?? [])];

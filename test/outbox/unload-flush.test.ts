@@ -79,10 +79,25 @@ describe('unloadFlush', () => {
     expect(sent).toEqual(['/first', 'https://other.example.test/c keepalive']);
   });
 
-  it('sends nothing on pagehide with ordering, where older stored tasks must go first', async () => {
+  it("with ordering, sends each group's first task still stored only: no response can be awaited before the next", async () => {
     await r.reopen({ page });
-    await r.outbox.enqueue({ url: '/a' });
+    await r.outbox.enqueueMany([{ url: '/a1', group: 'a' }, { url: '/a2', group: 'a' }, { url: '/b1', group: 'b' }, { url: '/d1' }, { url: '/d2' }]);
+    expect(hide().sort()).toEqual(['/a1', '/b1', '/d1']);
+    await r.outbox.remove([(await r.outbox.list()).find((t) => t.url.endsWith('/a1'))!.id]);
+    expect(hide().sort()).toEqual(['/a2', '/b1', '/d1']);
+    await r.reopen({ ordering: 'fifo', page });
     expect(hide()).toEqual([]);
+    await r.outbox.enqueue({ url: '/later', group: 'a' });
+    expect(hide()).toEqual([]);
+  });
+
+  it('with ordering, sends nothing of a group whose first task waits out a retry delay', async () => {
+    await r.reopen({ page, concurrency: 1 });
+    r.server.next({ status: 503 });
+    await r.outbox.enqueueMany([{ url: '/a1', group: 'a' }, { url: '/a2', group: 'a' }]);
+    await r.outbox.flush();
+    await r.outbox.enqueue({ url: '/b1', group: 'b' });
+    expect(hide()).toEqual(['/b1']);
   });
 
   it('keeps to a Retry-After: a task waiting out its delay goes on pagehide only once the delay is over', async () => {
