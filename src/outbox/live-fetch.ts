@@ -6,7 +6,7 @@ import { Deadline, isTimeout } from './deadline.js';
 import { originOf } from './pending-task.js';
 import { copyOf } from './response-body.js';
 import { scrub } from './scrub.js';
-import { asResponse, gaveUp, isNetworkError, letGo, unreadableAnswer } from './send.js';
+import { gaveUp, isNetworkError, letGo, responseOf, unreadableAnswer } from './send.js';
 import { taskFromRequest, type Reading } from './request-task.js';
 import { untilAborted } from './until-aborted.js';
 import { prepareTask, type HttpTask } from './task.js';
@@ -173,15 +173,17 @@ async function tryLive(live: Request, headers: Headers, task: HttpTask, group: s
   let response: Response;
   try {
     // Raced, for a transport that ignores the signal: the request is queued at the limit all the same. An answer
-    // like a Response (a test's fake) goes back to the caller as a Response. The signal goes to fetch itself: one of a
-    // Request made here, which fetch follows weakly, was collected with it, and the request then outlived the limit.
-    response = asResponse(await deadline.race(c.transport(live, { headers, signal: deadline.signal }), letGo));
+    // like a Response (a test's fake) goes back to the caller as a Response; anything else fails the attempt. The
+    // signal goes to fetch itself: one of a Request made here, which fetch follows weakly, was collected with it, and
+    // the request then outlived the limit.
+    response = responseOf(await deadline.race(c.transport(live, { headers, signal: deadline.signal }), letGo));
   } catch (error) {
     deadline.end();
     // Its own handle stores it already: it hears of the failure as of any network error, and tries again.
     if (caller?.aborted || place === 'own') throw error;
-    if (isTimeout(error) || deadline.expired || gaveUp(error)) return queue();
-    if (!isNetworkError(error)) throw error;
+    // A `fetch` of the app's that throws what is no network error, or answers what is no Response, failed the
+    // attempt, as in delivery: stored to go again, and nothing said of the network.
+    if (isTimeout(error) || deadline.expired || gaveUp(error) || !isNetworkError(error)) return queue();
     // An answer fetch could not read is stored to go again as any failed request, but its host is there. Said once
     // stored: a body whose own source failed (a file that could not be read) came as fetch's network error, but the
     // network is not at fault, and the store refuses that body.

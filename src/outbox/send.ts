@@ -144,7 +144,7 @@ async function followOpaque(request: Send, options: SendOptions, redirect: Redir
  * `fetch` wrapper that resolves with something else fails the attempt (retried, not taken for a network outage)
  * instead of failing deep inside on what it lacks.
  */
-function responseOf(value: unknown): Response {
+export function responseOf(value: unknown): Response {
   const response = value as Response | undefined;
   if (typeof response?.status === 'number' && typeof response.headers?.get === 'function' && typeof response.arrayBuffer === 'function') return asResponse(response);
   throw new Error(`Expected \`fetch\` to resolve with a Response, got ${describe(value)}.`);

@@ -226,6 +226,18 @@ describe('Outbox.fetch() never hangs', () => {
     expect(await r.outbox.list()).toMatchObject([{ id: response.headers.get('Sluice-Queued'), url: `${r.server.url}/x` }]);
   });
 
+  it("a fetch of the app's that throws what is no network error, or answers what is no Response, fails the attempt: stored (202), the outbox online", async () => {
+    const answers = [() => Promise.reject(new Error('a bug in a wrapper')), () => Promise.resolve(undefined), () => Promise.resolve({ status: '200' })];
+    for (const answer of answers) {
+      await r.reopen({ fetch: answer as unknown as typeof fetch });
+      const response = await r.outbox.fetch(`${r.server.url}/x`, { method: 'POST', body: 'payload' });
+      expect(response).toBeInstanceOf(Response);
+      expect(response.status).toBe(202);
+      expect(r.outbox.online).toBe(true);
+    }
+    expect(await r.outbox.size()).toBe(3);
+  });
+
   it("a response whose body stalls: reading it fails at timeoutMs instead of hanging", async () => {
     r.server.next({ status: 200, stallBody: 'part' });
     const response = await r.outbox.fetch(`${r.server.url}/x`, { method: 'POST', body: 'x' });
