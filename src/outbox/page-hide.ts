@@ -1,5 +1,5 @@
 import type { ResolvedOutboxOptions, Transport } from './options.js';
-import type { PendingIndex } from './pending.js';
+import type { Pending, PendingIndex } from './pending.js';
 import { isDue } from './pending-task.js';
 import { buildRequest } from './request.js';
 import { taskBytes, type StoredTask } from './task.js';
@@ -104,9 +104,14 @@ function sendable(recent: ReadonlyMap<number, StoredTask>, c: UnloadContext): St
   const out: StoredTask[] = [];
   for (const [entry, task] of recent) {
     const pending = c.index.get(entry);
-    if (pending && isDue(pending, now) && c.index.leads(pending) && c.delivers(pending.origin) && c.index.withId(task.id).every((p) => isDue(p, now))) out.push(task);
+    if (pending && goes(pending, now) && c.index.leads(pending) && c.delivers(pending.origin) && c.index.withId(task.id).every((p) => goes(p, now))) out.push(task);
   }
   return out;
+}
+
+/** Whether delivery would send `p` now: due, or taken ahead of its request, which has not started (see `recall`). */
+function goes(p: Pending, now: number): boolean {
+  return isDue(p, now) || (p.state === 'busy' && p.ahead !== undefined && p.expiresAt > now);
 }
 
 function send(tasks: readonly StoredTask[], transport: Transport): void {

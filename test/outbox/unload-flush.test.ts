@@ -100,6 +100,27 @@ describe('unloadFlush', () => {
     expect(hide()).toEqual(['/b1']);
   });
 
+  it('sends the tasks delivery took ahead for the next free slot, not those whose request is out', async () => {
+    const started: string[] = [];
+    const out: string[] = [];
+    const answers: (() => void)[] = [];
+    const fetch: typeof globalThis.fetch = (input, init) => {
+      const path = new URL(String(input)).pathname;
+      (init?.keepalive ? out : started).push(path);
+      return new Promise((resolve) => answers.push(() => resolve(new Response(null, { status: 200 }))));
+    };
+    await r.reopen({ ordering: 'none', concurrency: 4, page, fetch });
+    await r.outbox.enqueueMany(Array.from({ length: 30 }, (_, i) => ({ url: `/t${i}` })));
+    r.outbox.start();
+    await vi.waitFor(() => expect(started).toHaveLength(4));
+    page.dispatchEvent(new Event('pagehide'));
+    const left = Array.from({ length: 30 }, (_, i) => `/t${i}`).filter((path) => !started.includes(path));
+    expect(out.sort()).toEqual(left.sort());
+    const stopped = r.outbox.stop();
+    for (const answer of answers) answer();
+    await stopped;
+  });
+
   it('keeps to a Retry-After: a task waiting out its delay goes on pagehide only once the delay is over', async () => {
     await r.reopen({ ordering: 'none', page });
     r.server.next({ status: 429, headers: { 'retry-after': '3600' } });
