@@ -313,6 +313,10 @@ const KB = 1024;
  * several delivering handles each hearing every 'sent' and saying 'drained' (a word that came after the store's was
  * dropped, and an index emptied by the other's commits never looked at again), and half the slots at most for hosts
  * that failed and have not answered since (forty silent endpoints kept the others' tasks waiting 110 s).
+ * Then the Outbox's (to 64.5 KB, measured 64.33 KB; 0.12 KB more) for the round after: a host's first refusal just
+ * after another's answer put on that host (webhooks to hosts that are gone took the outbox offline at each), the
+ * pagehide send under the default ordering (a group's first task: API.md has it on by default, and it sent nothing)
+ * and for the tasks taken ahead, and BodyRef's constructor kept from apps (one could name any stored body).
  */
 export const rows = [
   {
@@ -333,7 +337,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 64.3 * KB,
+    limit: 64.5 * KB,
   },
 ];
 

@@ -34,6 +34,9 @@ export interface BodySource {
   release?(): void;
 }
 
+/** The stored body each `BodyRef` stands for: kept in this module, as an app could name any stored body by its key. */
+const blobs = new WeakMap<BodyRef, BlobRef>();
+
 /**
  * A body kept beside its task in the store, as events, dead letters and `onBeforeSend` show it: its size and content
  * type, not its bytes (a photo is not read into memory to say that it was sent). Returned unchanged from
@@ -42,24 +45,23 @@ export interface BodySource {
 export class BodyRef {
   readonly size: number;
   readonly type: string | undefined;
-  readonly #blob: BlobRef;
 
-  /** @internal */
-  constructor(blob: BlobRef, type: string | undefined) {
-    this.#blob = blob;
+  // Private, as the body it stands for is: only this module makes them (see `refOf`).
+  private constructor(blob: BlobRef, type: string | undefined) {
+    blobs.set(this, blob);
     this.size = blob.size;
     this.type = type;
-  }
-
-  /** @internal The stored body `value` stands for, when it is a `BodyRef`. */
-  static blobOf(value: unknown): BlobRef | undefined {
-    return value instanceof BodyRef ? value.#blob : undefined;
   }
 
   toJSON(): { size: number; type?: string } {
     return this.type === undefined ? { size: this.size } : { size: this.size, type: this.type };
   }
 }
+
+const refOf = (blob: BlobRef, type: string | undefined): BodyRef => new (BodyRef as unknown as new (blob: BlobRef, type: string | undefined) => BodyRef)(blob, type);
+
+/** The stored body `value` stands for, when it is a `BodyRef`. */
+const blobOf = (value: unknown): BlobRef | undefined => (value instanceof BodyRef ? blobs.get(value) : undefined);
 
 /**
  * What `body` becomes: a stored body (inline, or a `BodyRef` handed back), a source to store beside the task, or
@@ -82,7 +84,7 @@ export function encodeBody(body: unknown, stored = true): StoredBody | BodySourc
     return bytes.length <= INLINE_MAX ? { base64: toBase64(bytes) } : bytesSource(bytes.slice(), undefined);
   }
   if (typeof body !== 'object' && typeof body !== 'function') bad(body);
-  const blob = BodyRef.blobOf(body);
+  const blob = blobOf(body);
   if (blob) return { blob };
   if (isA(body, 'Blob')) return blobSource(body as Blob);
   if (isA(body, 'FormData')) return formSource(body as FormData);
@@ -132,7 +134,7 @@ export function isSource(body: StoredBody | BodySource | undefined): body is Bod
 export function decodeBody(body: StoredBody, type: string | undefined): string | Uint8Array | object {
   if ('text' in body) return body.text;
   if ('base64' in body) return fromBase64(body.base64);
-  if ('blob' in body) return new BodyRef(body.blob, type);
+  if ('blob' in body) return refOf(body.blob, type);
   if (!('json' in body)) throw newerBody();
   // JSON that is no object or array (a Date's string, a number, null) as its text: a string is a text body, and null none.
   return typeof body.json === 'object' && body.json !== null ? body.json : JSON.stringify(body.json);

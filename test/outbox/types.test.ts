@@ -1,4 +1,5 @@
 import { describe, expectTypeOf, it } from 'vitest';
+import { BodyRef } from '../../src/outbox/body.js';
 import type { DeadLetter, DeadReason } from '../../src/outbox/dead-letters.js';
 import type { FlushResult, SentDetail } from '../../src/outbox/events.js';
 import type { OutboxOptions } from '../../src/outbox/options.js';
@@ -18,6 +19,13 @@ describe('Outbox types', () => {
     expectTypeOf<Awaited<ReturnType<Outbox['dead']['list']>>>().toEqualTypeOf<DeadLetter[]>();
     expectTypeOf<DeadLetter['reason']>().toEqualTypeOf<DeadReason>();
     expectTypeOf<OutboxOptions['partitions']>().toEqualTypeOf<number | undefined>();
+  });
+
+  it('lets no app build a BodyRef (one would name any stored body by its key), nor shows what it stands for', () => {
+    // @ts-expect-error the constructor is private
+    expectTypeOf(() => new BodyRef({ key: 'k', size: 1 }, undefined)).toBeFunction();
+    expectTypeOf<keyof typeof BodyRef>().toEqualTypeOf<'prototype'>();
+    expectTypeOf<keyof BodyRef>().toEqualTypeOf<'size' | 'type' | 'toJSON'>();
   });
 
   // Before, the option was `typeof fetch`: the Response-like fake README allows did not compile.
