@@ -31,7 +31,7 @@ export interface DeadRecord {
   readonly attempts: number;
   /** Epoch ms when it went to dead. */
   readonly at: number;
-  /** The last error's message, for network failures and timeouts (scrubbed of header values). */
+  /** The last error's message, where an error ended the last attempt (a network failure, a timeout, a hook that threw), scrubbed of header values. */
   readonly error?: string;
   /** For 'redirect': where the redirect pointed, when the platform shows it (browsers hide it). */
   readonly location?: string;

@@ -16,8 +16,8 @@ export interface OutboxQueues {
 }
 
 /**
- * Opens (creating when absent) the queue `o.name` and its dead letters `<name>.dead` in `store` (the queue's
- * default when undefined). Both or neither: the first is closed again when the second fails.
+ * Opens (creating when absent) the queue `o.name` and its dead letters `<name>.dead` in `store` (the platform's
+ * default is resolved with the options, before). Both or neither: the first is closed again when the second fails.
  */
 export async function openQueues(o: ResolvedOutboxOptions, store: Store | undefined): Promise<OutboxQueues> {
   // A lease outlives the request's timeout, so a live handle's task is never taken by another meanwhile (within the

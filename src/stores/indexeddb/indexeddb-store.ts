@@ -33,7 +33,8 @@ export interface IndexedDbStoreOptions {
   /**
    * How long opening waits, once blocked, for another tab or worker that holds the database open at an older
    * version and does not close it (a 'blocked' event says so when the wait begins); and how long a write waits for a
-   * queue's writer lock held by another that does not let it go (a frozen background tab). Then the call rejects with
+   * queue's writer lock held by another that does not let it go (a frozen background tab; 2 s at least, as a tab
+   * busy for a moment is not frozen). Then the call rejects with
    * 'ERR_LOCKED'; the next one tries again. At most 2147483647 (what a timer holds, about 24.8 days); `Infinity`
    * waits as long as it takes.
    * @default 10_000

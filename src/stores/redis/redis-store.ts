@@ -15,6 +15,9 @@ import { defineScripts, type ScriptedClient } from './scripts.js';
 import { ServerClock } from './server-clock.js';
 import { Watches } from './watch.js';
 
+/** How often the server's settings are asked for again, at most, while strict commits go on (see `#strictReplicas`). */
+const RECHECK_MS = 1000;
+
 /**
  * Keeps queues in Redis (standalone or Cluster), shared by every process that opens them: a fleet of Node
  * processes on several machines pushes to and drains one queue or outbox. Each commit is one Lua script that checks
@@ -25,9 +28,6 @@ import { Watches } from './watch.js';
  * const store = new RedisStore({ url: 'redis://127.0.0.1:6379' });
  * const queue = await Queue.open({ name: 'emails', store });
  */
-/** How often the server's settings are asked for again, at most, while strict commits go on (see `#strictReplicas`). */
-const RECHECK_MS = 1000;
-
 export class RedisStore implements Store {
   /** What every key of this store starts with. */
   readonly prefix: string;
