@@ -65,3 +65,32 @@ it('a store deleted under the outbox (site data cleared): a live request goes to
     await outbox.close();
   }
 });
+
+it("the browser closing the database as the site's data is cleared (its 'close' event, in every engine): a live request still goes to the network", async () => {
+  const { IDBFactory } = await import('fake-indexeddb');
+  const { IndexedDbStore } = await import('../../src/indexeddb.js');
+  const factory = new IDBFactory();
+  const opened: IDBDatabase[] = [];
+  const open = factory.open.bind(factory);
+  factory.open = ((...args: Parameters<IDBFactory['open']>) => {
+    const request = open(...args);
+    request.addEventListener('success', () => opened.push(request.result));
+    return request;
+  }) as IDBFactory['open'];
+  const sent: string[] = [];
+  const fetch = async (input: RequestInfo | URL) => (sent.push(new URL(input instanceof Request ? input.url : String(input)).pathname), new Response('ok'));
+  const outbox = await Outbox.open({ name: 'api', store: new IndexedDbStore({ indexedDB: factory }), fetch: fetch as typeof globalThis.fetch });
+  try {
+    outbox.addEventListener('error', () => undefined);
+    await outbox.enqueue({ url: 'https://example.test/stored', group: 'g' });
+    for (const db of opened) {
+      db.close();
+      db.onclose?.call(db, new Event('close'));
+    }
+    const response = await outbox.fetch('https://example.test/live', { method: 'POST', body: 'x', headers: { 'sluice-group': 'g' } });
+    expect(response.status).toBe(200);
+    expect(sent).toEqual(['/live']);
+  } finally {
+    await outbox.close();
+  }
+});
