@@ -53,8 +53,9 @@ export class Reachability {
   #seen = 0;
   /** `#seen` at the last response: a request that saw none come while it was out cannot blame its host alone. */
   #answeredAt = 0;
-  /** When the last response came (monotonic), and how many first errors of hosts were theirs since (see `FRESH_MS`). */
+  /** When the last response came (monotonic), from where, and how many first errors of hosts were theirs since (see `FRESH_MS`). */
   #answeredTime = -Infinity;
+  #answeredBy: string | undefined;
   #strikes = 0;
   /** `#seen` at the last network error counted in `#failures`. */
   #failedAt = 0;
@@ -213,6 +214,7 @@ export class Reachability {
       this.#probeAt = 0;
       this.#answeredAt = mark;
       this.#answeredTime = now;
+      this.#answeredBy = origin;
       this.#strikes = 0;
       this.#blamed = false;
       // Told (no origin: the platform, a page, a batch's answer): every host may be there.
@@ -226,7 +228,8 @@ export class Reachability {
       const same = outTogether(failed, since);
       if (origin !== undefined && !same) this.#originFailed(origin, mark, now);
       if (((since !== undefined && this.#answeredAt > since) || down || same) && this.#reachable) return this.#holdIfDown(origin, failed, since);
-      if (origin !== undefined && !failed && this.#reachable && this.#strikes < STRIKES && now - this.#answeredTime <= FRESH_MS) {
+      const fresh = this.#answeredBy !== undefined && this.#answeredBy !== origin && now - this.#answeredTime <= FRESH_MS;
+      if (origin !== undefined && !failed && this.#reachable && fresh && this.#strikes < STRIKES) {
         this.#strikes++;
         return;
       }

@@ -139,7 +139,7 @@ describe('a host that fails, beside one that answers', () => {
     expect(r.outbox.online).toBe(true);
   });
 
-  it('a refused host is still the network once no answer came for a second, or once four hosts are refused in a row, or one twice', () => {
+  it('a refused host is still the network once no answer came for a second, or once four hosts are refused in a row, or one twice, or when the answer was its own', () => {
     let now = 0;
     const reach = reachability(() => now);
     reach.saw(true, reach.seen, 'https://a.example');
@@ -154,6 +154,10 @@ describe('a host that fails, beside one that answers', () => {
     reach.saw(true, reach.seen, 'https://a.example');
     reach.saw(false, reach.seen, 'https://g.example');
     reach.saw(false, reach.seen, 'https://g.example');
+    expect(reach.online).toBe(false);
+    // The only host there is, refused just after it answered: the network, as before (an app with one API).
+    reach.saw(true, reach.seen, 'https://h.example');
+    reach.saw(false, reach.seen, 'https://h.example');
     expect(reach.online).toBe(false);
   });
 

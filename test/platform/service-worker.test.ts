@@ -301,6 +301,8 @@ describe('backgroundSync() with a real outbox (Node, an injected scope)', () => 
     limited.plan('server', [{ status: 429, headers: { 'retry-after': '3600' } }]);
     const server = await r.outbox.enqueue({ url: `${limited.url}/server`, id: 'server', group: 'a' });
     await r.outbox.flush();
+    // The network goes a while after that answer: just after it, a refusal would be its host's.
+    r.clock.advance(2_000);
     await r.server.down();
     const network = await r.outbox.enqueue({ url: '/network', id: 'network', group: 'b' });
     await r.outbox.flush();
@@ -539,6 +541,23 @@ describe('backgroundSync() without a sync event to come back: flushes again what
     expect(after).toBe(1);
     await vi.advanceTimersByTimeAsync(600_000);
     expect(outbox.flushes).toBe(after);
+    stop();
+  });
+
+  it("with Background Sync: what a page's message left (a task the page stored, a 500) asks for a sync event, as nothing else here did", async () => {
+    const outbox = new FlushCounter();
+    outbox.remaining = 0;
+    let registrations = 0;
+    const scope = Object.assign(new EventTarget(), { registration: { sync: { register: async () => void registrations++ } } });
+    const stop = backgroundSync(outbox, { scope });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(registrations).toBe(0); // nothing waited at start-up
+    outbox.remaining = 1;
+    const message = new Extendable('message', { data: { type: 'sluice:flush' } });
+    scope.dispatchEvent(message);
+    await Promise.all(message.promises);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(registrations).toBe(1);
     stop();
   });
 
