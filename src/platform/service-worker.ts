@@ -122,6 +122,7 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
   // back and a page open, for the next page message, 'online' or start of the worker. While tasks remain, the worker
   // flushes again, 1 s after, then 2, 4… up to a minute apart (each flush sends only what its backoff lets go).
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let askSync: (() => void) | undefined;
   let delayMs = AGAIN_FIRST_MS;
   const cancelAgain = () => {
     clearTimeout(timer);
@@ -146,7 +147,9 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
   on(scope, 'message', (event) => {
     const message = event as ExtendableMessageEvent;
     if ((message.data as { type?: unknown } | null)?.type !== 'sluice:flush') return;
-    const flushing = flushQuietly();
+    // A sync event comes back only while the tag is registered: what the flush left (a 500 to a task a page stored,
+    // which registered nothing here) waited, the worker running, for the next trigger, no sync asked for.
+    const flushing = flushQuietly().then((result) => void (result && result.remaining > 0 && !noSyncBack && askSync?.()));
     // A plain MessageEvent (a dedicated worker's) has no waitUntil: the flush runs all the same.
     if (typeof message.waitUntil === 'function') message.waitUntil(flushing);
   });
@@ -178,6 +181,7 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
       return fallBack(false).then(() => false);
     };
     const register = (): Promise<boolean> => new Promise<void>((resolve) => resolve(sync.register(tag))).then(registered, refused);
+    askSync = () => void register();
     on(scope, 'sync', (event) => {
       const syncEvent = event as SyncEvent;
       if (syncEvent.tag !== tag) return;
