@@ -128,9 +128,13 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
     clearTimeout(timer);
     timer = undefined;
   };
+  // What a page's message left is flushed again so too (the sync event it asks for may come minutes later), while
+  // the worker runs, until a flush leaves none.
+  let asked = false;
   const again = (remaining: number) => {
-    if (!noSyncBack || stopped) return;
+    if ((!noSyncBack && !asked) || stopped) return;
     if (remaining === 0) {
+      asked = false;
       // All went (a page's message, 'online'): a flush armed before would find nothing, or what a page stored since.
       cancelAgain();
       delayMs = AGAIN_FIRST_MS;
@@ -149,7 +153,12 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
     if ((message.data as { type?: unknown } | null)?.type !== 'sluice:flush') return;
     // A sync event comes back only while the tag is registered: what the flush left (a 500 to a task a page stored,
     // which registered nothing here) waited, the worker running, for the next trigger, no sync asked for.
-    const flushing = flushQuietly().then((result) => void (result && result.remaining > 0 && !noSyncBack && askSync?.()));
+    const flushing = flushQuietly().then((result) => {
+      if (!result || result.remaining === 0 || noSyncBack) return;
+      asked = true;
+      askSync?.();
+      again(result.remaining);
+    });
     // A plain MessageEvent (a dedicated worker's) has no waitUntil: the flush runs all the same.
     if (typeof message.waitUntil === 'function') message.waitUntil(flushing);
   });
@@ -173,7 +182,7 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
     // Registered: a sync event comes back for what remains, so the flushes again of an earlier refusal end.
     const registered = () => {
       noSyncBack = false;
-      cancelAgain();
+      if (!asked) cancelAgain();
       return true;
     };
     const refused = () => {

@@ -544,7 +544,7 @@ describe('backgroundSync() without a sync event to come back: flushes again what
     stop();
   });
 
-  it("with Background Sync: what a page's message left (a task the page stored, a 500) asks for a sync event, as nothing else here did", async () => {
+  it("with Background Sync: what a page's message left (a task the page stored, a 500) asks for a sync event, as nothing else here did, and is flushed again meanwhile", async () => {
     const outbox = new FlushCounter();
     outbox.remaining = 0;
     let registrations = 0;
@@ -558,6 +558,15 @@ describe('backgroundSync() without a sync event to come back: flushes again what
     await Promise.all(message.promises);
     await vi.advanceTimersByTimeAsync(0);
     expect(registrations).toBe(1);
+    // And flushed again while the worker runs, as without Background Sync: the sync event may come minutes later.
+    const after = outbox.flushes;
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(outbox.flushes).toBe(after + 1);
+    outbox.remaining = 0;
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(outbox.flushes).toBe(after + 2);
+    await vi.advanceTimersByTimeAsync(600_000);
+    expect(outbox.flushes).toBe(after + 2);
     stop();
   });
 
