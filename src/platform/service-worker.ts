@@ -218,8 +218,10 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
       async (o) => {
         // And what waits is tried now, as the backoff allows, where the tag was not refused (a refusal flushes).
         on(o, 'enqueue', () => void register().then((registered) => (registered ? flushQuietly(false) : undefined)));
-        // An outbox that cannot say what it holds may hold something: the sync event's flush finds out.
-        if ((await o.size().catch(() => 1)) > 0 && !stopped && !heardSync) await register();
+        // An outbox that cannot say what it holds may hold something: the sync event's flush finds out. And what
+        // waits is tried now, as the backoff allows: a registration that joins one waiting out the browser's backoff
+        // (a new version of the worker after a failed sync) brings no event for minutes.
+        if ((await o.size().catch(() => 1)) > 0 && !stopped && !heardSync && (await register())) await flushQuietly(false);
       },
       () => undefined,
     );

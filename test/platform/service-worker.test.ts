@@ -535,10 +535,13 @@ describe('backgroundSync() without a sync event to come back: flushes again what
     const scope = Object.assign(new EventTarget(), { registration: { sync: { register: async () => undefined } } });
     const stop = backgroundSync(outbox, { scope });
     await vi.advanceTimersByTimeAsync(0);
+    // A worker that starts with tasks waiting tries them at once: the tag it registers may join one waiting out the
+    // browser's backoff (a new version after a failed sync), and no event would come for minutes.
+    expect(outbox.flushes).toBe(1);
     outbox.dispatchEvent(new Event('enqueue')); // registers the tag, then flushes what waits
     await vi.advanceTimersByTimeAsync(0);
     const after = outbox.flushes;
-    expect(after).toBe(1);
+    expect(after).toBe(2);
     await vi.advanceTimersByTimeAsync(600_000);
     expect(outbox.flushes).toBe(after);
     stop();
