@@ -22,17 +22,6 @@ export function addKeyed(map: ByName, pending: Pending, putBack: boolean): void 
 }
 
 /**
- * Whether a task of `pending`'s key enqueued before it is pending still (its request out, here or in another handle;
- * or put back by a dead-letter retry): `pending` waits for it. Sent side by side, the newer could land first, and the
- * older, sent again after a crash of the process it was out in, then put older data over newer for good.
- */
-export function followsKeyed(map: ByName, pending: Pending): boolean {
-  if (pending.key === undefined) return false;
-  for (const other of map.get(pending.key) ?? []) if (enqueuedBefore(other, pending)) return true;
-  return false;
-}
-
-/**
  * Whether `a` was enqueued before `b`: entry ids tell within a partition, not across them (a partition's ids are a
  * range of their own, read in partition order at open), where the times they were stored at tell.
  */

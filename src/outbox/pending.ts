@@ -1,5 +1,5 @@
 import { Candidates } from './candidates.js';
-import { addKeyed, addTo, deleteFrom, followsKeyed, type ByName } from './by-name.js';
+import { addKeyed, addTo, deleteFrom, type ByName } from './by-name.js';
 import { byPlace, byTurn, LEASE_RECHECK_MS, pendingOf, type Ordering, type Pending, type WaitCause } from './pending-task.js';
 import { Expiries } from './expiries.js';
 import { Gone } from './gone.js';
@@ -65,9 +65,8 @@ export class PendingIndex {
     return lane !== undefined && this.#lanes.has(lane);
   }
 
-  /** Whether nothing must go before `pending`: first still pending of its lane (with ordering), and of its key. */
+  /** Whether `pending` is the first task still pending of its lane: with ordering, no older one of it waits. */
   leads(pending: Pending): boolean {
-    if (followsKeyed(this.#byKey, pending)) return false;
     return pending.lane === undefined || (this.#lanes.has(pending.lane) && this.#lanes.headOf(pending.lane) === pending);
   }
 
@@ -193,7 +192,7 @@ export class PendingIndex {
       const top = this.#runnable.pop();
       if (!top) break;
       if (top.state !== 'ready' || this.#tasks.get(top.seq) !== top) continue;
-      if ((held?.(top.origin) && this.#aside.add(top)) || ((followsKeyed(this.#byKey, top) || (accept && !accept(top))) && passed.push(top))) continue;
+      if ((held?.(top.origin) && this.#aside.add(top)) || (accept && !accept(top) && passed.push(top))) continue;
       if (top.lane === undefined) {
         this.#set(top, 'busy');
         out.push(top);
@@ -241,7 +240,7 @@ export class PendingIndex {
     for (let i = at, n = 0; i < lane.seqs.length && n < most; i++) {
       const next = this.#tasks.get(lane.seqs[i]!);
       if (!next) continue;
-      if (next.state !== 'ready' || (n > 0 && followsKeyed(this.#byKey, next))) break;
+      if (next.state !== 'ready') break;
       this.#set(next, 'busy');
       out.push(next);
       n++;

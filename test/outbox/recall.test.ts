@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
-import { FakeClock } from '../support/fake-clock.js';
 import { Outbox, Queue } from '../../src/index.node.js';
 import type { OutboxOptions } from '../../src/outbox/options.js';
 
@@ -290,9 +289,7 @@ describe('a task that a newer one with its key replaces while its request is out
       for (let i = 0; i < 200 && t.sent.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
       await other.enqueue({ url: '/new', key: 'profile', group: 'b' });
       const second = outbox.flush();
-      // The newer waits for the older's answer: sent side by side, it could land first, and the older over it.
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(t.sent).toEqual(['/old']);
+      for (let i = 0; i < 200 && !t.sent.includes('/new'); i++) await new Promise((resolve) => setTimeout(resolve, 5));
       t.fail();
       await Promise.all([flushed, second]);
       await outbox.flush();
@@ -301,30 +298,6 @@ describe('a task that a newer one with its key replaces while its request is out
       expect(await outbox.size()).toBe(0);
     });
   }
-
-  it('held by a process that dies with its request out: the newer waits for it, and the older, back, is superseded, never sent after the newer', async () => {
-    const clock = new FakeClock();
-    const store = new MemoryStore();
-    const sent: string[] = [];
-    const fetch = (async (input: RequestInfo | URL) => {
-      sent.push(new URL(String(input)).pathname);
-      return new Response(null, { status: 200 });
-    }) as typeof globalThis.fetch;
-    const outbox = await Outbox.open({ name: 'api', store, clock, baseUrl: 'http://127.0.0.1:59', fetch, ordering: 'none' });
-    opened.push(outbox);
-    await outbox.enqueue({ url: '/old', key: 'profile' });
-    // Another process takes it and sends it, and dies before the answer: its lease runs out.
-    const raw = await Queue.open<unknown>({ name: 'api', store, clock });
-    await raw.take(1, { leaseMs: 10_000 });
-    await outbox.enqueue({ url: '/new', key: 'profile' });
-    expect(await outbox.flush()).toMatchObject({ sent: 0, remaining: 2 });
-    expect(sent).toEqual([]);
-    clock.advance(10_001);
-    await outbox.flush();
-    expect(sent).toEqual(['/new']);
-    expect((await outbox.dead.list()).map((d) => [new URL(d.task.url).pathname, d.reason])).toEqual([['/old', 'superseded']]);
-    await raw.close();
-  });
 
   it('with partitions, where the newer one may take a lower entry id in another partition', async () => {
     const t = holding('/old');
@@ -337,8 +310,7 @@ describe('a task that a newer one with its key replaces while its request is out
     for (let i = 0; i < 200 && !t.sent.includes('/old'); i++) await new Promise((resolve) => setTimeout(resolve, 5));
     const newer = await outbox.enqueue({ url: '/new', key: 'profile' });
     const second = outbox.flush();
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(t.sent.filter((p) => p !== '/filler')).toEqual(['/old']);
+    for (let i = 0; i < 200 && !t.sent.includes('/new'); i++) await new Promise((resolve) => setTimeout(resolve, 5));
     t.fail();
     await Promise.all([flushed, second]);
     await outbox.flush();
