@@ -227,9 +227,12 @@ export class Reachability {
       const down = failed !== undefined && this.#answeredAt > failed.at;
       const same = outTogether(failed, since);
       if (origin !== undefined && !same) this.#originFailed(origin, mark, now);
-      if (((since !== undefined && this.#answeredAt > since) || down || same) && this.#reachable) return this.#holdIfDown(origin, failed, since);
+      // Requests out together with a first error put on its host count among those errors: else, every host refused
+      // at once (the network gone), a whole round of requests failed before the outbox went offline.
+      const struck = same && this.#strikes > 0 && !down && !(since !== undefined && this.#answeredAt > since);
+      if (((since !== undefined && this.#answeredAt > since) || down || (same && !struck)) && this.#reachable) return this.#holdIfDown(origin, failed, since);
       const fresh = this.#answeredBy !== undefined && this.#answeredBy !== origin && now - this.#answeredTime <= FRESH_MS;
-      if (origin !== undefined && !failed && this.#reachable && fresh && this.#strikes < STRIKES) {
+      if (origin !== undefined && (!failed || struck) && this.#reachable && (fresh || struck) && this.#strikes < STRIKES) {
         this.#strikes++;
         return;
       }

@@ -155,6 +155,14 @@ describe('a host that fails, beside one that answers', () => {
     reach.saw(false, reach.seen, 'https://g.example');
     reach.saw(false, reach.seen, 'https://g.example');
     expect(reach.online).toBe(false);
+    // Requests out together to a host refused just after another answered count among those put on hosts: the
+    // network gone, a whole round of them failed before the outbox went offline.
+    reach.saw(true, reach.seen, 'https://a.example');
+    const since = reach.seen;
+    for (let i = 0; i < 3; i++) reach.saw(false, since, 'https://i.example');
+    expect(reach.online).toBe(true);
+    reach.saw(false, since, 'https://i.example');
+    expect(reach.online).toBe(false);
     // The only host there is, refused just after it answered: the network, as before (an app with one API).
     reach.saw(true, reach.seen, 'https://h.example');
     reach.saw(false, reach.seen, 'https://h.example');
