@@ -136,14 +136,16 @@ async function readLive(live: Request, caller: AbortSignal | undefined, c: LiveF
 }
 
 /**
- * Where the request stands among what the outbox stores. A store deleted under the outbox (the site's data cleared,
- * a logout deleting the database) holds nothing it must wait behind: it goes to the network, as it would with none
- * stored (a service worker's fetch handler failed every request, the server up, for as long as the worker lived);
- * should that fail, storing it is refused, typed.
+ * Where the request stands among what the outbox stores. A store deleted under the outbox (a logout deleting the
+ * database), closed by the browser (the site's data cleared: every engine closes it so) or failing holds nothing it
+ * can wait behind: it goes to the network, as it would with none stored (a service worker's fetch handler failed
+ * every request, the server up, for as long as the worker lived); should that fail, storing it is refused, typed.
  */
 function placeOf(c: LiveFetchContext, group: string | undefined, id: string | undefined): Promise<'own' | 'behind' | undefined> {
-  return c.placeOf(group, id).catch((error: unknown) => ((error as Partial<SluiceError> | null)?.code === 'ERR_NOT_FOUND' ? undefined : Promise.reject(error)));
+  return c.placeOf(group, id).catch((error: unknown) => (STORE_GONE.has((error as Partial<SluiceError> | null)?.code) ? undefined : Promise.reject(error)));
 }
+
+const STORE_GONE = new Set<unknown>(['ERR_NOT_FOUND', 'ERR_STORAGE']);
 
 /** One live try, in its lane's turn: stored behind the lane's pending tasks, else sent, and stored if it fails. */
 async function tryLive(live: Request, headers: Headers, task: HttpTask, group: string | undefined, caller: AbortSignal | undefined, c: LiveFetchContext): Promise<Response> {

@@ -165,11 +165,9 @@ export function connect(factory: IDBFactory | undefined, name: string, schema: S
               )
             : new SluiceError('ERR_INCOMPATIBLE_STORE', `Another tab or worker opened the IndexedDB database "${name}" at version ${newVersion}: ${newer}`),
         );
-      // The browser closed it: the site's data cleared (how every engine tells a `Clear-Site-Data` or the user's
-      // clearing, with no 'versionchange'), or a disk error. Gone, as a deletion is: an app opens the queue again on
-      // 'ERR_NOT_FOUND', and a live request has nothing stored to wait behind (see `Outbox.fetch`).
+      // The browser closed it (site data cleared, a disk error): what it held may be gone too.
       db.onclose = () => {
-        lose(new SluiceError('ERR_NOT_FOUND', `The browser closed the IndexedDB database "${name}" (the site's data cleared, or a storage error): what it held may be gone. Open the queue again.`));
+        lose(new SluiceError('ERR_STORAGE', `The browser closed the IndexedDB database "${name}" (site data cleared, or a storage error). Open the queue again.`));
         forcedClosed(db, connection.lost);
       };
       resolve(connection);

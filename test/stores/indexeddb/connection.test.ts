@@ -334,7 +334,7 @@ describe('the browser closing the database itself mid-commit (site data cleared,
     await new Promise((resolve) => setTimeout(resolve, 10));
     db!.onclose!.call(db!, new Event('close'));
     const hung = new Promise((resolve) => setTimeout(() => resolve('still waiting after 2 s'), 2000));
-    await expect(Promise.race([pushing, hung])).rejects.toMatchObject({ code: 'ERR_NOT_FOUND', message: expect.stringContaining('closed the IndexedDB database') });
+    await expect(Promise.race([pushing, hung])).rejects.toMatchObject({ code: 'ERR_STORAGE', message: expect.stringContaining('closed the IndexedDB database') });
     await expect(Promise.race([q.close(), hung])).resolves.toBeUndefined();
     unsettled = false;
     const again = await Queue.open<number>({ name: 'q', store: new IndexedDbStore({ indexedDB: factory }) });
