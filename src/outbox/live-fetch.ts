@@ -137,9 +137,10 @@ async function readLive(live: Request, caller: AbortSignal | undefined, c: LiveF
 
 /**
  * Where the request stands among what the outbox stores. A store deleted under the outbox (a logout deleting the
- * database), closed by the browser (the site's data cleared: every engine closes it so) or failing holds nothing it
- * can wait behind: it goes to the network, as it would with none stored (a service worker's fetch handler failed
- * every request, the server up, for as long as the worker lived); should that fail, storing it is refused, typed.
+ * database), closed by the browser (the site's data cleared: every engine closes it so) or failing, where this handle
+ * holds nothing of its group nor the task itself (see `PendingStore.placeOf`), goes to the network, as it would with
+ * none stored (a service worker's fetch handler failed every request, the server up, for as long as the worker
+ * lived); should that fail, storing it is refused, typed.
  */
 function placeOf(c: LiveFetchContext, group: string | undefined, id: string | undefined): Promise<'own' | 'behind' | undefined> {
   return c.placeOf(group, id).catch((error: unknown) => (STORE_GONE.has((error as Partial<SluiceError> | null)?.code) ? undefined : Promise.reject(error)));

@@ -107,11 +107,13 @@ export class PendingStore {
 
   /**
    * Where a live request of `lane` carrying the task id `id` stands: 'own' when that task is pending here (another
-   * handle sending it through `fetch`), 'behind' when its lane's tasks are, else none. Only a lane must be read for.
+   * handle sending it through `fetch`), 'behind' when its lane's tasks are, else none. Only a lane must be read for;
+   * a store that fails (not deleted: then nothing it held is there) leaves it to what this handle holds, or rejects.
    */
   async placeOf(lane: string | undefined, id: string | undefined): Promise<'own' | 'behind' | undefined> {
     if (lane === undefined && id === undefined) return undefined;
-    await this.catchUp().catch((error: unknown) => (lane === undefined ? undefined : Promise.reject(error)));
+    const held = (error: unknown) => (error as { code?: unknown } | null)?.code !== 'ERR_NOT_FOUND' && ((id !== undefined && this.#index.withId(id).length > 0) || this.#index.holds(lane));
+    await this.catchUp().catch((error: unknown) => (lane === undefined || held(error) ? undefined : Promise.reject(error)));
     if (id !== undefined && this.#index.withId(id).length > 0) return 'own';
     return this.#index.holds(lane) ? 'behind' : undefined;
   }
@@ -290,7 +292,6 @@ export class PendingStore {
 function readUpTo(readTo: ReadonlyMap<number, number>, p: number): number {
   return readTo.get(p) ?? p * PARTITION_SPAN - 1;
 }
-
 
 /** Whole reads of the queue in a row that may each find its store gone back again, before `catchUp` gives up. */
 const REREADS = 4;

@@ -66,7 +66,7 @@ it('a store deleted under the outbox (site data cleared): a live request goes to
   }
 });
 
-it("the browser closing the database as the site's data is cleared (its 'close' event, in every engine): a live request still goes to the network", async () => {
+it("the browser closing the database as the site's data is cleared (its 'close' event, in every engine): a live request of a group the handle holds nothing of still goes to the network", async () => {
   const { IDBFactory } = await import('fake-indexeddb');
   const { IndexedDbStore } = await import('../../src/indexeddb.js');
   const factory = new IDBFactory();
@@ -87,9 +87,26 @@ it("the browser closing the database as the site's data is cleared (its 'close' 
       db.close();
       db.onclose?.call(db, new Event('close'));
     }
-    const response = await outbox.fetch('https://example.test/live', { method: 'POST', body: 'x', headers: { 'sluice-group': 'g' } });
+    const response = await outbox.fetch('https://example.test/live', { method: 'POST', body: 'x', headers: { 'sluice-group': 'h' } });
     expect(response.status).toBe(200);
     expect(sent).toEqual(['/live']);
+  } finally {
+    await outbox.close();
+  }
+});
+
+it('a store that cannot be read: a live request of a group this handle holds tasks of is not sent ahead of them (stored behind, which fails, typed)', async () => {
+  const { store, breakIt } = breakable();
+  const sent: string[] = [];
+  const outbox = await Outbox.open({ name: 'api', store, fetch: async (input) => (sent.push(new URL(input instanceof Request ? input.url : String(input)).pathname), new Response('ok')) });
+  try {
+    outbox.addEventListener('error', () => undefined);
+    await outbox.enqueueMany([{ url: 'https://example.test/a1', group: 'g' }, { url: 'https://example.test/a2', group: 'g' }]);
+    breakIt();
+    await expect(outbox.fetch('https://example.test/live', { method: 'POST', body: 'x', headers: { 'sluice-group': 'g' } })).rejects.toMatchObject({ code: 'ERR_STORAGE' });
+    // A group it holds nothing of goes to the network all the same.
+    expect((await outbox.fetch('https://example.test/other', { method: 'POST', body: 'x', headers: { 'sluice-group': 'h' } })).status).toBe(200);
+    expect(sent).toEqual(['/other']);
   } finally {
     await outbox.close();
   }
