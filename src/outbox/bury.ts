@@ -174,6 +174,6 @@ async function claim(c: BurialContext, list: readonly ToDead[]): Promise<{ movin
   const claimed = new Set(lease?.entries.map((e) => e.id));
   const missed = ids.filter((id) => !claimed.has(id));
   // None of them is in flight here: they were chosen, and are moved, in one turn of the outbox's serial line.
-  if (missed.length > 0) relearn(index, missed.flatMap((id) => index.get(Number(id)) ?? []), await queue.list({ ids: missed }), true);
+  if (missed.length > 0) relearn(index, missed.flatMap((id) => index.get(Number(id)) ?? []), await queue.list({ ids: missed }));
   return { moving: list.filter((d) => d.entry.id === '' || claimed.has(d.entry.id)), lease, delays };
 }

@@ -33,10 +33,10 @@ export class Gone {
 
 /**
  * Learns where `tasks` are from `listed` (the queue's entries of those still in it), after this handle could not take or
- * remove them: those gone are forgotten, the others wait for their lease or delay. Returns those gone. `elsewhere`: they
- * can only have gone by another handle's doing (delivered, buried), whose word on them is then still said (see `Gone`).
+ * remove them: those gone are forgotten, the others wait for their lease or delay. Returns those gone, which can only
+ * have gone by another handle's doing (delivered, buried): its word on them is then still said (see `Gone`).
  */
-export function relearn(index: PendingIndex, tasks: readonly Pending[], listed: readonly QueueEntry<StoredTask>[], elsewhere = false): Pending[] {
+export function relearn(index: PendingIndex, tasks: readonly Pending[], listed: readonly QueueEntry<StoredTask>[]): Pending[] {
   const found = new Map(listed.map((e) => [Number(e.id), e]));
   const gone = tasks.filter((pending) => {
     const entry = found.get(pending.seq);
@@ -44,6 +44,6 @@ export function relearn(index: PendingIndex, tasks: readonly Pending[], listed: 
     else index.remove(pending);
     return !entry;
   });
-  if (elsewhere) index.gone.add(gone);
+  index.gone.add(gone);
   return gone;
 }

@@ -95,7 +95,7 @@ async function unitsOf(c: LeaseContext, chosen: Pending[], lease: Lease<StoredTa
   }
   const missing = chosen.filter((p) => !taken.has(String(p.seq)));
   // Gone (another handle delivered or removed them) or held by another handle: the index learns which.
-  if (missing.length > 0) relearn(index, missing, await queue.list({ ids: missing.map((p) => String(p.seq)) }), true);
+  if (missing.length > 0) relearn(index, missing, await queue.list({ ids: missing.map((p) => String(p.seq)) }));
   if (!lease) return [];
   if (asOne) return [{ unit: chainUnits(chosen, taken, { chained: true, ordered: false }).units.flat(), lease, run }];
   const { units, late } = chainUnits(chosen, taken, { chained, ordered: options.ordering !== 'none' });

@@ -144,7 +144,7 @@ export class PendingStore {
   async withdraw(entries: readonly string[]): Promise<void> {
     const count = await this.#queue.remove(entries, { leased: false });
     const idle = entries.flatMap((id) => this.#index.get(Number(id)) ?? []).filter((p) => p.state !== 'busy');
-    relearn(this.#index, idle, count < entries.length ? await this.#queue.list({ ids: [...entries] }) : [], true);
+    relearn(this.#index, idle, count < entries.length ? await this.#queue.list({ ids: [...entries] }) : []);
   }
 
   /**

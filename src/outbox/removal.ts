@@ -104,7 +104,7 @@ export class Removal {
       const seqs = asked.map((p) => String(p.seq));
       const count = await queue.remove(seqs, { leased: false });
       // Those this call did not remove went by another handle's doing, whose word on them may come after (see `Gone`).
-      const gone = relearn(index, asked, count < asked.length ? await queue.list({ ids: seqs }) : [], true);
+      const gone = relearn(index, asked, count < asked.length ? await queue.list({ ids: seqs }) : []);
       const elsewhere = asked.filter((p) => index.get(p.seq) === p && p.cause === 'lease');
       return { count, bodies: gone.flatMap((p) => (p.blob === undefined ? [] : [p.blob])), entries: gone.map((p) => String(p.seq)), elsewhere };
     });
