@@ -229,10 +229,10 @@ export class Reachability {
       if (origin !== undefined && !same) this.#originFailed(origin, mark, now);
       // Requests out together with a first error put on its host count among those errors: else, every host refused
       // at once (the network gone), a whole round of requests failed before the outbox went offline.
-      const struck = same && this.#strikes > 0 && !down && !(since !== undefined && this.#answeredAt > since);
-      if (((since !== undefined && this.#answeredAt > since) || down || (same && !struck)) && this.#reachable) return this.#holdIfDown(origin, failed, since);
-      const fresh = this.#answeredBy !== undefined && this.#answeredBy !== origin && now - this.#answeredTime <= FRESH_MS;
-      if (origin !== undefined && (!failed || struck) && this.#reachable && (fresh || struck) && this.#strikes < STRIKES) {
+      const answered = since !== undefined && this.#answeredAt > since, struck = same && this.#strikes > 0 && !down && !answered;
+      if ((answered || down || (same && !struck)) && this.#reachable) return this.#holdIfDown(origin, failed, since);
+      const fresh = origin !== undefined && !failed && this.#answeredBy !== undefined && this.#answeredBy !== origin && now - this.#answeredTime <= FRESH_MS;
+      if ((struck || fresh) && this.#reachable && this.#strikes < STRIKES) {
         this.#strikes++;
         return;
       }
