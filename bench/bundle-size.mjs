@@ -313,7 +313,7 @@ const KB = 1024;
  * several delivering handles each hearing every 'sent' and saying 'drained' (a word that came after the store's was
  * dropped, and an index emptied by the other's commits never looked at again), and half the slots at most for hosts
  * that failed and have not answered since (forty silent endpoints kept the others' tasks waiting 110 s).
- * Then the Outbox's (to 64.5 KB, measured 64.43 KB; 0.22 KB more) for the round after: a host's first refusal just
+ * Then the Outbox's (to 64.5 KB, measured 64.44 KB; 0.23 KB more) for the round after: a host's first refusal just
  * after another host's answer put on that host (webhooks to hosts that are gone took the outbox offline at each), the
  * pagehide send under the default ordering (a group's first task: API.md has it on by default, and it sent nothing)
  * and for the tasks taken ahead, BodyRef's constructor kept from apps (one could name any stored body), and the
