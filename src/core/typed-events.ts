@@ -12,9 +12,13 @@ export type TypedListener<E> = ((event: E) => void) | TypedListenerObject<E>;
 
 /** Options of `addEventListener`, as every platform takes them. */
 export interface ListenerOptions {
+  /** As EventTarget's: matters only to removing the listener again. @default false */
   readonly capture?: boolean;
+  /** Removed after its first call. @default false */
   readonly once?: boolean;
+  /** As EventTarget's (these events cannot be cancelled). @default false */
   readonly passive?: boolean;
+  /** Removed when it aborts. @default none */
   readonly signal?: AbortSignal;
 }
 

@@ -20,7 +20,7 @@ export interface HttpTask {
   url: string;
   /** @default 'POST' */
   method?: string | undefined;
-  /** Stored with the task: no secrets here (use `OutboxOptions.headers`, evaluated per send and never stored). */
+  /** Stored with the task: no secrets here (use `OutboxOptions.headers`, evaluated per send and never stored). @default none */
   headers?: Record<string, string> | undefined;
   /**
    * A string, bytes (an ArrayBuffer or any typed array), a Blob or File, FormData, URLSearchParams, a ReadableStream
@@ -28,23 +28,24 @@ export interface HttpTask {
    * as JSON with content-type application/json (one holding a Map or Set, which JSON writes as `{}`, is refused). Bodies over 64 KB, and every Blob, FormData and stream, are stored
    * beside the task in chunks (up to `OutboxOptions.maxBodyBytes`) and streamed when sent; events and dead letters
    * show them as a `BodyRef` (size and type).
+   * @default none
    */
   body?: string | Uint8Array | ArrayBuffer | object | null | undefined;
-  /** The idempotency key, sent as 'Idempotency-Key' on every attempt. Generated when absent. */
+  /** The idempotency key, sent as 'Idempotency-Key' on every attempt. @default a generated random id */
   id?: string | undefined;
-  /** Tasks of one group are delivered in enqueue order. A task without a group is in the default group. */
+  /** Tasks of one group are delivered in enqueue order. @default the default group (one for every task without one) */
   group?: string | undefined;
   /** Higher drains first among the tasks that ordering allows to go. @default 'normal' */
   priority?: 'high' | 'normal' | 'low' | undefined;
-  /** Epoch ms before which the task is not sent. */
+  /** Epoch ms before which the task is not sent. @default none: sent at once */
   notBefore?: number | undefined;
-  /** Epoch ms after which an undelivered task goes to dead as 'expired'. */
+  /** Epoch ms after which an undelivered task goes to dead as 'expired'. @default none: never expires */
   expiresAt?: number | undefined;
-  /** Coalescing key: a newer task with the same key replaces an older one not yet in flight ('superseded'). */
+  /** Coalescing key: a newer task with the same key replaces an older one not yet in flight ('superseded'). @default none */
   key?: string | undefined;
-  /** Kept from a `Request`; passed to fetch. */
+  /** Kept from a `Request`; passed to fetch. @default fetch's own ('cors') */
   mode?: TaskMode | undefined;
-  /** Kept from a `Request`; passed to fetch. */
+  /** Kept from a `Request`; passed to fetch. @default fetch's own ('same-origin') */
   credentials?: TaskCredentials | undefined;
 }
 
