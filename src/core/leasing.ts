@@ -35,8 +35,8 @@ export interface LeasingContext<T> {
  */
 export class Leasing<T> {
   readonly #c: LeasingContext<T>;
-  /** Lease ids: random once per handle, then counted, so a take costs no trip to the CSPRNG. */
-  readonly #prefix = randomId();
+  /** What this handle's lease ids start with: random once per handle, then counted, so a take costs no trip to the CSPRNG. */
+  readonly leasePrefix = `${randomId()}.`;
   #count = 0;
   /** The name leases carry when the store has none for this handle. */
   readonly #random = randomId();
@@ -106,7 +106,7 @@ export class Leasing<T> {
       if (await view.changed()) throw STALE;
       return { ops, result: undefined, ...extra };
     }
-    const lease = `${this.#prefix}.${(this.#count++).toString(36)}`;
+    const lease = `${this.leasePrefix}${(this.#count++).toString(36)}`;
     const until = now + leaseMs;
     const owner = this.owner;
     ops.push(['t', lease, owner, until, flat(toRanges(chosen.map((e) => Number(e.id))))]);

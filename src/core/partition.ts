@@ -10,6 +10,7 @@ import type { ResolvedOptions } from './options.js';
 import { checkCount } from './partition-count.js';
 import type { QueueEntry, QueueStats, TakeOptions } from './queue-types.js';
 import { lost, relister, repairPlan } from './recovery.js';
+import { removable, type AckRemoval } from './rewinds.js';
 import type { StoredItem } from './segments.js';
 import type { Serial } from './serial.js';
 import type { QueueStorage } from './store.js';
@@ -71,9 +72,7 @@ export class Partition<T> {
     this.#storage = storage;
     this.#c = context;
     this.#relist = relister(storage, () => this.view.loads);
-    this.view = new CommitView(storage, options, () =>
-      repairPlan(this.view, context.queue, options.corruption, context.recovered, (detail) => context.corrupt(detail, true), context.partition, this.#relist),
-    );
+    this.view = new CommitView(storage, options, () => repairPlan(this.view, context.queue, options.corruption, context.recovered, (detail) => context.corrupt(detail, true), context.partition, this.#relist));
     this.#pushes = new GroupCommit(this.view, options, context.serial, context.pushed, () => this.#counted(true));
     this.#leasing = new Leasing<T>({
       view: this.view,
@@ -173,16 +172,16 @@ export class Partition<T> {
   }
 
   /**
-   * Removes `seqs` whatever their state (leased ones only when `leased`; only leased ones when `heldOnly` says so, see
-   * `HELD_ONLY`); resolves how many were there.
+   * Removes `seqs` whatever their state (leased ones only when `leased`; only leased ones when `acks` says so, see
+   * `HELD_ONLY`; none another handle holds, see `NOT_OTHERS`); resolves how many were there.
    */
-  remove(seqs: readonly number[], leased = true, heldOnly?: () => boolean): Promise<number> {
+  remove(seqs: readonly number[], leased = true, acks?: AckRemoval): Promise<number> {
     return this.view.commit(async () => {
       const next = this.view.next;
       const now = this.#c.options.clock.now();
       const { state } = this.view;
-      const held = heldOnly?.() === true;
-      const live = seqs.filter((s) => s < next && !state.isAcked(s) && (held ? state.holds.at(s, now)?.lease : leased || !state.holds.at(s, now)?.lease));
+      const there = seqs.filter((s) => s < next && !state.isAcked(s));
+      const live = removable(there, (s) => state.holds.at(s, now)?.lease, leased, this.#leasing.leasePrefix, this.#c.partition, acks);
       // Some not there, or held, as this view has it: another handle may have pushed or released them since. A plan
       // that removes nothing commits nothing, so nothing else would find the view stale.
       if (live.length < seqs.length && (await this.view.changed())) throw STALE;

@@ -13,7 +13,7 @@ import { Partition } from './partition.js';
 import type { IterateOptions, Lease, ListOptions, PushOptions, QueueEntry, QueueStats, RemoveOptions, TakeOptions } from './queue-types.js';
 import { hash, inTurn, listAcross, membersName, partitionName, sizeOf, sum, takeAcross } from './partitioned.js';
 import { RecoveryEvents } from './recovery-events.js';
-import { holdParts, HELD_ONLY, type HeldOnly } from './rewinds.js';
+import { holdParts, type AckRemoval } from './rewinds.js';
 import { serial } from './serial.js';
 import { shiftOne } from './shift.js';
 import type { Store } from './store.js';
@@ -165,7 +165,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
       if (this.#parts.length > 1) for (const p of new Set([0, ...parts.map(([p]) => p)])) await this.#parts[p]!.ready();
       this.#counted(undefined);
       let removed = 0;
-      await inTurn(parts, async ([p, seqs]) => (removed += await this.#parts[p]!.remove(seqs, leased, (options as HeldOnly | undefined)?.[HELD_ONLY])), (done) => done.map(([p]) => p), 'removed');
+      await inTurn(parts, async ([p, seqs]) => (removed += await this.#parts[p]!.remove(seqs, leased, options as AckRemoval | undefined)), (done) => done.map(([p]) => p), 'removed');
       return removed;
     });
   }

@@ -1,3 +1,4 @@
+import { entryId } from './ids.js';
 import type { CommitView } from './commit-view.js';
 
 /** The partitions of each open queue (see `rewindsOf`), by queue. */
@@ -26,7 +27,34 @@ export function rewindsOf(queue: object): number {
  */
 export const HELD_ONLY = Symbol('heldOnly');
 
-/** See `HELD_ONLY`. */
-export interface HeldOnly {
+/**
+ * A `Queue.remove` option of sluice's own: an entry a lease of another handle holds stays, and every later one of the
+ * removal too, and they are told (those of partition `p`, at each plan of its commit: the last told is what it
+ * committed). The outbox acks delivered tasks by entry id; one another handle took back from this one (judged gone
+ * while alive: stopped, paused, cut off) is that handle's to send again: removed under it, this handle took its group's
+ * next tasks (the head gone) and sent them while the other's request was out, whose 2xx then landed after theirs. The
+ * later ones stay for that handle to send after it, in their group's order.
+ */
+export const NOT_OTHERS = Symbol('notOthers');
+
+/** The options of sluice's own removal that acks (see `HELD_ONLY`, `NOT_OTHERS`). */
+export interface AckRemoval {
   readonly [HELD_ONLY]?: () => boolean;
+  readonly [NOT_OTHERS]?: (p: number, left: readonly string[]) => void;
+}
+
+/**
+ * Of `seqs` (there, not acked), those a removal from partition `p` with `acks` (and `leased`, see `RemoveOptions`)
+ * takes, `leaseOf` telling the lease that holds each (undefined or '': none), this handle's being those that start with
+ * `own`. Asks `HELD_ONLY`, and tells `NOT_OTHERS` what it leaves.
+ */
+export function removable(seqs: readonly number[], leaseOf: (seq: number) => string | undefined, leased: boolean, own: string, p: number, acks?: AckRemoval): number[] {
+  const held = acks?.[HELD_ONLY]?.() === true, others = acks?.[NOT_OTHERS];
+  let first = Infinity;
+  for (const seq of others ? seqs : []) {
+    const lease = seq < first ? leaseOf(seq) : undefined;
+    if (lease && !lease.startsWith(own)) first = seq;
+  }
+  others?.(p, first === Infinity ? [] : seqs.filter((seq) => seq >= first).map((seq) => entryId(p, seq)));
+  return seqs.filter((seq) => seq < first && (held ? !!leaseOf(seq) : leased || !leaseOf(seq)));
 }

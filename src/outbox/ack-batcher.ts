@@ -21,20 +21,20 @@ export interface AckBatcherOptions {
  * Idempotency-Key, and a task is never acked before its response is in.
  */
 export class AckBatcher {
-  readonly #commit: (ids: string[]) => Promise<unknown>;
+  readonly #commit: (ids: string[]) => Promise<ReadonlySet<string>>;
   readonly #options: AckBatcherOptions;
   /** The next commit: its ids, and the one promise of its outcome that every `add` among them gets (none per ack). */
   #next: Group | undefined;
   #running = false;
   #timer: (() => void) | undefined;
 
-  constructor(commit: (ids: string[]) => Promise<unknown>, options: AckBatcherOptions) {
+  constructor(commit: (ids: string[]) => Promise<ReadonlySet<string>>, options: AckBatcherOptions) {
     this.#commit = commit;
     this.#options = options;
   }
 
-  /** Resolves once `ids` are committed (with whatever else was waiting). */
-  add(ids: readonly string[]): Promise<void> {
+  /** Resolves once `ids` are committed (with whatever else was waiting): to the ids of the commit left to others. */
+  add(ids: readonly string[]): Promise<ReadonlySet<string>> {
     const next = (this.#next ??= group());
     next.ids.push(...ids);
     if (!this.#running) {
@@ -64,8 +64,7 @@ export class AckBatcher {
       const { ids, resolve, reject } = this.#next;
       this.#next = undefined;
       try {
-        await this.#commit(ids);
-        resolve();
+        resolve(await this.#commit(ids));
       } catch (error) {
         reject(error);
       }
@@ -76,13 +75,13 @@ export class AckBatcher {
 
 interface Group {
   readonly ids: string[];
-  readonly done: Promise<void>;
-  readonly resolve: () => void;
+  readonly done: Promise<ReadonlySet<string>>;
+  readonly resolve: (left: ReadonlySet<string>) => void;
   readonly reject: (error: unknown) => void;
 }
 
 function group(): Group {
   let settle!: Pick<Group, 'resolve' | 'reject'>;
-  const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  const done = new Promise<ReadonlySet<string>>((resolve, reject) => (settle = { resolve, reject }));
   return { ids: [], done, ...settle };
 }

@@ -1,7 +1,8 @@
 import { inDoubt } from '../core/part-lease.js';
 import type { Lease, LeaseEntry } from '../core/queue-types.js';
+import type { Queue } from '../core/queue.js';
 import type { AckBatcher } from './ack-batcher.js';
-import { ackLater } from './ack-later.js';
+import { acknowledge, holdUntilExpiry } from './acknowledge.js';
 import type { BatchFit } from './batch-fit.js';
 import type { Coordination } from './coordination.js';
 import { Deadline, isTimeout } from './deadline.js';
@@ -51,6 +52,8 @@ export interface ToDead {
 export interface DeliveryContext {
   readonly options: ResolvedOutboxOptions;
   readonly index: PendingIndex;
+  /** Read to learn where tasks are that another handle took back (see `acknowledge`). */
+  readonly queue: Pick<Queue<StoredTask>, 'list'>;
   /** Request bodies stored beside their tasks. */
   readonly bodies: BodyStore;
   readonly reachability: Reachability;
@@ -139,51 +142,6 @@ export async function deliver(c: DeliveryContext, unit: Entry[], lease: Lease<St
 async function acked(c: DeliveryContext, acking: Promise<boolean>[]): Promise<boolean> {
   c.acks.release();
   return (await Promise.all(acking.splice(0))).every(Boolean);
-}
-
-/**
- * Acks tasks that left by a response, says so, then deletes their bodies; never rejects (a failure is an 'error').
- * False when the ack failed: the tasks are not told sent yet.
- */
-async function acknowledge(c: DeliveryContext, delivered: readonly Delivered[], lease: Lease<StoredTask>): Promise<boolean> {
-  // Mostly one unit of one task: flatMap costs several times more, on every response.
-  const ids = delivered.length === 1 ? delivered[0]!.ids : delivered.flatMap((d) => d.ids);
-  try {
-    await c.acks.add(ids);
-  } catch (error) {
-    // Not acked: held until the lease ends, then sent again with the same Idempotency-Key, unless the ack tried again
-    // meanwhile lands (see `ackLater`).
-    c.emit('error', { error });
-    holdUntilExpiry(c, ids, lease);
-    ackLater(c, ids, lease, async () => await told(c, delivered));
-    return false;
-  }
-  // Awaited only when there are bodies to delete: a turn of the microtask queue less on every response.
-  const deleting = told(c, delivered);
-  if (deleting) await deleting;
-  return true;
-}
-
-/** Says `delivered` left ('sent' events), then deletes their bodies (a promise of that, if any); never rejects. */
-function told(c: DeliveryContext, delivered: readonly Delivered[]): Promise<void> | undefined {
-  const failed = (error: unknown): void => c.emit('error', { error });
-  try {
-    for (const d of delivered) d.tell();
-    // Bodies after their tasks: a crash between leaves a body nothing names, which a later open deletes.
-    const bodies = delivered.length === 1 ? delivered[0]!.bodies : delivered.flatMap((d) => d.bodies);
-    if (bodies.length > 0) return c.bodies.delete(bodies).then(() => undefined, failed);
-  } catch (error) {
-    failed(error);
-  }
-  return undefined;
-}
-
-/** Has this handle's tasks `ids`, held as in flight, wait for `lease` to end instead: they go again after it. */
-export function holdUntilExpiry(c: Pick<DeliveryContext, 'index'>, ids: readonly string[], lease: Lease<StoredTask>): void {
-  for (const id of ids) {
-    const pending = c.index.get(Number(id));
-    if (pending?.state === 'busy') c.index.wait(pending, lease.expiresAt, 'lease');
-  }
 }
 
 /**

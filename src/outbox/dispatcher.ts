@@ -3,7 +3,7 @@ import { BatchFit } from './batch-fit.js';
 import { ExpirySweep } from './bury-expired.js';
 import { hostHeld } from './host-holds.js';
 import { deliver, outlasts, type DeliveryContext, type DeliveryRun, type Entry } from './delivery.js';
-import { ackable, ackOptions } from './voided-acks.js';
+import { ack } from './voided-acks.js';
 import { chainsLanes, giveBack, leaseUnits, type LeaseContext } from './lease-units.js';
 import { laneOf, type Pending } from './pending.js';
 import type { Reachability } from './reachability.js';
@@ -34,7 +34,7 @@ export class Dispatcher {
   readonly #settling = new Set<Promise<void>>();
   readonly #buffer: Buffered[] = [];
   readonly #suspects: SuspectSlots;
-  /** Delivered tasks are removed by id, many per commit: the response is in, whichever lease holds them now. */
+  /** Delivered tasks are removed by id, many per commit: the response is in, whichever lease of this handle holds them now. */
   readonly #acks: AckBatcher;
   /** A stop waits for what is in flight: acks are held for no more to join them (on a test's clock, for ever). */
   #stopping = false;
@@ -50,7 +50,7 @@ export class Dispatcher {
     this.#c = context;
     this.#onChange = onChange;
     this.#suspects = new SuspectSlots(context.reachability, context.options);
-    this.#acks = new AckBatcher((ids) => context.queue.remove(ackable(context.queue, ids), ackOptions(context.queue)), { clock: context.options.clock, busy: () => this.#active.size > 0 && !this.#stopping });
+    this.#acks = new AckBatcher((ids) => ack(context.queue, ids), { clock: context.options.clock, busy: () => this.#active.size > 0 && !this.#stopping });
     this.#delivery = {
       ...context,
       acks: this.#acks,

@@ -1,5 +1,7 @@
 import type { RemoveOptions } from '../core/queue-types.js';
-import { HELD_ONLY, rewindsOf, type HeldOnly } from '../core/rewinds.js';
+import type { Queue } from '../core/queue.js';
+import type { StoredTask } from './task.js';
+import { HELD_ONLY, NOT_OTHERS, rewindsOf, type AckRemoval } from '../core/rewinds.js';
 
 /**
  * How the acks of delivered tasks, which remove them by entry id, are kept off tasks another handle stored under those
@@ -36,10 +38,16 @@ export function ackable(queue: object, ids: string[]): string[] {
 }
 
 /**
- * The options of the removal that acks: once the store went back and the index has not read the queue since (its
- * ack's own commit may be the first to see it), only entries a lease holds go, never a task stored since (see
- * `HELD_ONLY`).
+ * Removes the entries `ids` of delivered tasks from `queue`: never one another handle holds (taken back from this one:
+ * see `NOT_OTHERS`); and once the store went back and the index has not read the queue since (its ack's own commit may
+ * be the first to see it), only entries a lease holds, never a task stored since (see `HELD_ONLY`). Resolves the ids
+ * left to other handles.
  */
-export function ackOptions(queue: object): RemoveOptions & HeldOnly {
-  return { leased: true, [HELD_ONLY]: () => rewindsOf(queue) !== readWholeAt(queue) };
+export async function ack(queue: Queue<StoredTask>, ids: string[]): Promise<ReadonlySet<string>> {
+  const left = new Map<number, readonly string[]>();
+  const options: RemoveOptions & AckRemoval = { leased: true, [NOT_OTHERS]: (p, held) => left.set(p, held), [HELD_ONLY]: () => rewindsOf(queue) !== readWholeAt(queue) };
+  await queue.remove(ackable(queue, ids), options);
+  return left.size === 0 ? NONE : new Set([...left.values()].flat());
 }
+
+const NONE: ReadonlySet<string> = new Set();
