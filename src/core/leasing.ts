@@ -43,9 +43,10 @@ export class Leasing<T> {
   /**
    * Owners the store said are gone: they stay gone. Every store makes that so: a dead process or a closed tab never
    * comes back, and a Redis handle judged gone while alive goes on under a new owner (its leases under the old one
-   * may be in other hands).
+   * may be in other hands). Only those that held items at the last look: every dead handle's would pile up in a
+   * handle that lives for days.
    */
-  readonly #gone = new Set<string>();
+  #gone = new Set<string>();
   readonly #unknown = new UnknownTakes();
 
   constructor(context: LeasingContext<T>) {
@@ -288,11 +289,9 @@ export class Leasing<T> {
     const out: string[] = [];
     for (const owner of view.state.holds.owners()) {
       if (owner === this.owner) continue;
-      if (this.#gone.has(owner) || (await storage.isGone(owner))) {
-        this.#gone.add(owner);
-        out.push(owner);
-      }
+      if (this.#gone.has(owner) || (await storage.isGone(owner))) out.push(owner);
     }
+    this.#gone = new Set(out);
     return out;
   }
 }
