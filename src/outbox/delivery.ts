@@ -197,11 +197,11 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
     // A request to the batch URL answers for no one host; a task that travels alone (not batchable) for its own.
     const alone = options.batchUrl === undefined || (ready.length === 1 && !batchable(ready[0]!.task));
     const origin = alone ? originOf(ready[0]!.task.url) : undefined;
+    if (exchange.kind === 'response' || exchange.kind === 'redirect') c.reachability.saw(true, started, origin);
+    else if (exchange.kind === 'error' && exchange.network) c.reachability.saw(false, started, origin);
+    else if (exchange.kind === 'error' && !timedOut && deadline.expired && origin !== undefined) c.reachability.unanswered(origin, started);
     // On a Retry-After, a task sent alone holds the origin it is stored for (the index's; onBeforeSend may send it elsewhere).
     const host = alone ? originOf(ready[0]!.entry.value.url) : undefined;
-    if (exchange.kind === 'response' || exchange.kind === 'redirect') c.reachability.saw(true, started, origin, host);
-    else if (exchange.kind === 'error' && exchange.network) c.reachability.saw(false, started, origin, host);
-    else if (exchange.kind === 'error' && !timedOut && deadline.expired && origin !== undefined) c.reachability.unanswered(origin, started);
     const settled = await settle(c, ready, exchange, { lease, run, delivered, deadline, origin, host });
     return settled === 'too-large' ? c.batchFit!.refused(c.index, ready.map((r) => r.entry)) : settled;
   } finally {

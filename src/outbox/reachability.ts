@@ -69,7 +69,14 @@ export class Reachability {
   /** Origins that asked for a wait (a `Retry-After`): none of their tasks starts until it ends. */
   readonly holds: HostHolds;
 
-  constructor(options: { clock: Clock; policy: BackoffPolicy; connectivity: Connectivity | undefined; changed: (online: boolean) => void; wake: () => void; probe: () => void }) {
+  constructor(options: {
+    clock: Clock;
+    policy: BackoffPolicy;
+    connectivity: Connectivity | undefined;
+    changed: (online: boolean) => void;
+    wake: () => void;
+    probe: () => void;
+  }) {
     this.#clock = options.clock;
     this.holds = new HostHolds(options.clock);
     this.#policy = options.policy;
@@ -196,11 +203,9 @@ export class Reachability {
    * as an ad blocker makes an analytics host): the others are not held back for it. The network errors of requests
    * that were already out when one was counted are that same outage, and count as one: with `concurrency` requests
    * out as the network went, each counting would push the next probe out by `factor` per request (to `maxDelayMs`
-   * with ten), long after the network came back. Only a request started since, a probe, grows the gap. `host` is the
-   * origin its task is stored for, where `onBeforeSend` sent it to `origin`: the takes go by it, so it waits its own
-   * backoff too (else, never failing itself, each of its tasks was a probe due at once offline: a storm at a dead host).
+   * with ten), long after the network came back. Only a request started since, a probe, grows the gap.
    */
-  saw(reachable: boolean, since?: number, origin?: string, host = origin): void {
+  saw(reachable: boolean, since?: number, origin?: string): void {
     const was = this.online;
     const now = monotonic(this.#clock);
     const mark = ++this.#seen;
@@ -213,8 +218,8 @@ export class Reachability {
       this.#strikes = 0;
       this.#blamed = false;
       // Told (no origin: the platform, a page, a batch's answer): every host may be there.
-      if (origin === undefined) this.#origins.clear();
-      else for (const o of [origin, host!]) this.#origins.delete(o);
+      if (origin !== undefined) this.#origins.delete(origin);
+      else this.#origins.clear();
     } else {
       const failed = origin === undefined ? undefined : this.#origins.get(origin);
       // Its host failed before, and another answered since: that host is down, not the network. Else each of its
@@ -222,7 +227,6 @@ export class Reachability {
       const down = failed !== undefined && this.#answeredAt > failed.at;
       const same = outTogether(failed, since);
       if (origin !== undefined && !same) this.#originFailed(origin, mark, now);
-      if (host !== origin && !outTogether(this.#origins.get(host!), since)) this.#originFailed(host!, mark, now);
       // Requests out together with a first error put on its host count among those errors: else, every host refused
       // at once (the network gone), a whole round of requests failed before the outbox went offline.
       const answered = since !== undefined && this.#answeredAt > since, struck = same && this.#strikes > 0 && !down && !answered;

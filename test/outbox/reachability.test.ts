@@ -283,20 +283,6 @@ describe('a host that fails, beside one that answers', () => {
     expect(r.calls.length).toBe(calls);
   });
 
-  it('offline by the only host there is, reached through onBeforeSend from the name the tasks are stored for: probes still wait their backoff, one at a time', async () => {
-    // The takes go by the stored host, which never failed itself: each of its tasks was a probe due at once (a storm).
-    await r.reopen({ onBeforeSend: (task) => ({ ...task, url: task.url.replace(r.server.url, down) }) });
-    await r.outbox.enqueueMany(Array.from({ length: 20 }, (_, i) => ({ url: `/t${i}` })));
-    await r.outbox.flush();
-    expect(r.outbox.online).toBe(false);
-    const refused = toDown();
-    for (let i = 0; i < 3; i++) await r.outbox.flush();
-    expect(toDown()).toBe(refused);
-    await pass(r.clock, 1000);
-    await r.outbox.flush();
-    expect(toDown() - refused).toBe(1);
-  });
-
   it("a success at one origin ends the network waits of that origin only: the other's tasks wait out their backoff", async () => {
     await r.outbox.enqueueMany([{ url: `${down}/t0` }, { url: `${down}/t1` }]);
     await r.outbox.flush();
