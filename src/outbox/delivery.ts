@@ -188,8 +188,6 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
       else ready.push({ entry: entries[i]!, task: 'task' in edit ? edit.task : entries[i]!.value });
       if ('timeout' in edit) timedOut = edit.timeout;
     }
-    // Where each went, when elsewhere than stored: offline, its probes wait that host's backoff (see `Reachability.admits`).
-    for (const { entry, task } of options.onBeforeSend ? ready : []) viaFor(c.index.get(Number(entry.id)), task.url);
     // Each await is a turn of the microtask queue between one response and the next request: none for nothing.
     // Should their burial fail, they are given back (see `moveToDead`) and the rest of a batch goes all the same.
     if (doomed.length > 0) await buryUntried(c, doomed, lease, run);
@@ -257,11 +255,4 @@ async function beforeSend(c: DeliveryContext, entry: Entry, deadline: Deadline):
     return { entry, reason: 'invalid', error: '`onBeforeSend` returned a task that cannot travel in a batch (a POST of JSON or plain text, with no header of its own but its content type).' };
   }
   return { task };
-}
-
-/** Notes on `pending` where its request went (`url`), when that is another origin than the one it is stored for. */
-function viaFor(pending: Pending | undefined, url: string): void {
-  if (!pending) return;
-  const origin = originOf(url);
-  pending.via = origin === pending.origin ? undefined : origin;
 }

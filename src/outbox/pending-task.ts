@@ -31,8 +31,6 @@ export interface Pending {
   readonly group: string | undefined;
   /** Where its request goes (`scheme://host:port`): a success there ends the network waits of that origin alone. */
   readonly origin: string;
-  /** Where `onBeforeSend` sent its last request, when elsewhere: offline, its probes wait that host's backoff. */
-  via: string | undefined;
   /** The key of its body stored beside it, if it has one: deleted once the task leaves for good. */
   readonly blob: string | undefined;
   /**
@@ -184,7 +182,6 @@ export function pendingOf(seq: number, task: StoredTask, attempts: number, order
     bytes: taskBytes(task),
     group: task.group,
     origin: originOf(task.url),
-    via: undefined,
     blob: blobKey(task),
     state: 'ready',
     until: 0,

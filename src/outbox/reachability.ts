@@ -69,7 +69,14 @@ export class Reachability {
   /** Origins that asked for a wait (a `Retry-After`): none of their tasks starts until it ends. */
   readonly holds: HostHolds;
 
-  constructor(options: { clock: Clock; policy: BackoffPolicy; connectivity: Connectivity | undefined; changed: (online: boolean) => void; wake: () => void; probe: () => void }) {
+  constructor(options: {
+    clock: Clock;
+    policy: BackoffPolicy;
+    connectivity: Connectivity | undefined;
+    changed: (online: boolean) => void;
+    wake: () => void;
+    probe: () => void;
+  }) {
     this.#clock = options.clock;
     this.holds = new HostHolds(options.clock);
     this.#policy = options.policy;
@@ -164,17 +171,17 @@ export class Reachability {
     return this.#blamed || this.#probeAt <= monotonic(this.#clock);
   }
 
-  /** Which tasks a take may choose (undefined: any): offline, the probes due (see `probeDue`) where they went last (`via`). */
-  admits(): ((task: Probe) => boolean) | undefined {
-    return this.#reachable ? undefined : (task) => this.probeDue(task.via ?? task.origin);
+  /** Which tasks a take may choose (undefined: any): while unreachable, only the probes due (see `probeDue`). */
+  admits(): ((task: { readonly origin: string }) => boolean) | undefined {
+    return this.#reachable ? undefined : (task) => this.probeDue(task.origin);
   }
 
   /**
    * Of the probes due, those to an origin that has not failed, which go first: else two silent hosts, each due again
    * as the other's probe timed out, were the probes in turn for ever, and hosts that answer got nothing.
    */
-  admitsUntried(): ((task: Probe) => boolean) | undefined {
-    return this.#reachable || this.#origins.size === 0 ? undefined : (task) => !this.#origins.has(task.via ?? task.origin) && this.probeDue(task.via ?? task.origin);
+  admitsUntried(): ((task: { readonly origin: string }) => boolean) | undefined {
+    return this.#reachable || this.#origins.size === 0 ? undefined : (task) => !this.#origins.has(task.origin) && this.probeDue(task.origin);
   }
 
   /** Overrides what sends and hints say, until called again. */
@@ -283,12 +290,6 @@ export class Reachability {
     this.#unsubscribe?.();
   }
 }
-
-/**
- * A task as a probe: stored for `origin`, last sent to `via` where `onBeforeSend` sent it elsewhere (a host that failed
- * there, never `origin` itself, let each such task be a probe due at once offline: a storm at the host that is down).
- */
-type Probe = { readonly origin: string; readonly via?: string | undefined };
 
 /**
  * Whether a request that started at `since` was already out when its host's failure `failed` was counted (requests

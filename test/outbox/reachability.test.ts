@@ -283,30 +283,6 @@ describe('a host that fails, beside one that answers', () => {
     expect(r.calls.length).toBe(calls);
   });
 
-  it('offline by a host onBeforeSend sends tasks to, stored for another: probes wait its backoff, one at a time (each was a probe due at once)', async () => {
-    await r.reopen({ onBeforeSend: (task) => ({ ...task, url: task.url.replace(r.server.url, down) }) });
-    await r.outbox.enqueueMany(Array.from({ length: 20 }, (_, i) => ({ url: `/t${i}` })));
-    await r.outbox.flush();
-    expect(r.outbox.online).toBe(false);
-    const refused = toDown();
-    for (let i = 0; i < 3; i++) await r.outbox.flush();
-    expect(toDown()).toBe(refused);
-    // Its probe time come (the failures so far grew the gap to maxDelayMs), one probe, not every task.
-    await pass(r.clock, 300_000);
-    await r.outbox.flush();
-    expect(toDown() - refused).toBe(1);
-  });
-
-  it("offline by a host onBeforeSend sends some of another host's tasks to: that host's own tasks still go at once", async () => {
-    await r.reopen({ onBeforeSend: (task) => (task.url.includes('/x') ? { ...task, url: task.url.replace(r.server.url, down) } : task) });
-    await r.outbox.enqueueMany(Array.from({ length: 12 }, (_, i) => ({ url: `/x${i}` })));
-    await r.outbox.flush();
-    expect(r.outbox.online).toBe(false);
-    await r.outbox.enqueueMany(Array.from({ length: 20 }, (_, i) => ({ url: `/a${i}` })));
-    await r.outbox.flush();
-    expect(r.server.delivered.map((x) => x.path).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `/a${i}`).sort());
-  });
-
   it("a success at one origin ends the network waits of that origin only: the other's tasks wait out their backoff", async () => {
     await r.outbox.enqueueMany([{ url: `${down}/t0` }, { url: `${down}/t1` }]);
     await r.outbox.flush();
