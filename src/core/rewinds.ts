@@ -28,13 +28,12 @@ export function rewindsOf(queue: object): number {
 export const HELD_ONLY = Symbol('heldOnly');
 
 /**
- * A `Queue.remove` option of sluice's own: where an entry is held by a lease of another handle, nothing of the
- * partition goes, and what stays is told (the entries of partition `p`, at each plan of its commit: the last told is
- * what it committed). The outbox acks delivered tasks by entry id; one another handle took back from this one (judged
- * gone while alive: stopped, paused, cut off) is that handle's to send again: removed under it, this handle took its
- * group's next tasks (the head gone) and sent them while the other's request was out, whose 2xx then landed after
- * theirs. The rest stay too, to go again in their groups' order (a repeat, with the same Idempotency-Key), rather than
- * leave a batch's tasks half removed and half not, which the outbox could tell neither sent nor pending.
+ * A `Queue.remove` option of sluice's own: an entry a lease of another handle holds stays, and every later one of the
+ * removal too, and they are told (those of partition `p`, at each plan of its commit: the last told is what it
+ * committed). The outbox acks delivered tasks by entry id; one another handle took back from this one (judged gone
+ * while alive: stopped, paused, cut off) is that handle's to send again: removed under it, this handle took its group's
+ * next tasks (the head gone) and sent them while the other's request was out, whose 2xx then landed after theirs. The
+ * later ones stay for that handle to send after it, in their group's order.
  */
 export const NOT_OTHERS = Symbol('notOthers');
 
@@ -51,11 +50,11 @@ export interface AckRemoval {
  */
 export function removable(seqs: readonly number[], leaseOf: (seq: number) => string | undefined, leased: boolean, own: string, p: number, acks?: AckRemoval): number[] {
   const held = acks?.[HELD_ONLY]?.() === true, others = acks?.[NOT_OTHERS];
-  const theirs = (seq: number) => {
-    const lease = leaseOf(seq);
-    return !!lease && !lease.startsWith(own);
-  };
-  const left = others !== undefined && seqs.some(theirs);
-  others?.(p, left ? seqs.map((seq) => entryId(p, seq)) : []);
-  return left ? [] : seqs.filter((seq) => (held ? !!leaseOf(seq) : leased || !leaseOf(seq)));
+  let first = Infinity;
+  for (const seq of others ? seqs : []) {
+    const lease = seq < first ? leaseOf(seq) : undefined;
+    if (lease && !lease.startsWith(own)) first = seq;
+  }
+  others?.(p, first === Infinity ? [] : seqs.filter((seq) => seq >= first).map((seq) => entryId(p, seq)));
+  return seqs.filter((seq) => seq < first && (held ? !!leaseOf(seq) : leased || !leaseOf(seq)));
 }

@@ -21,27 +21,22 @@ export interface AckBatcherOptions {
  * Idempotency-Key, and a task is never acked before its response is in.
  */
 export class AckBatcher {
-  readonly #commit: (ids: string[], doubted: readonly string[]) => Promise<ReadonlySet<string>>;
+  readonly #commit: (ids: string[]) => Promise<ReadonlySet<string>>;
   readonly #options: AckBatcherOptions;
   /** The next commit: its ids, and the one promise of its outcome that every `add` among them gets (none per ack). */
   #next: Group | undefined;
   #running = false;
   #timer: (() => void) | undefined;
 
-  constructor(commit: (ids: string[], doubted: readonly string[]) => Promise<ReadonlySet<string>>, options: AckBatcherOptions) {
+  constructor(commit: (ids: string[]) => Promise<ReadonlySet<string>>, options: AckBatcherOptions) {
     this.#commit = commit;
     this.#options = options;
   }
 
-  /**
-   * Resolves once `ids` are committed (with whatever else was waiting): to the ids of the commit left to others. Where
-   * `doubt` says so as the commit is made (their lease may be in other hands: a process stopped while they waited
-   * here), they are left too (see `ack`).
-   */
-  add(ids: readonly string[], doubt?: () => boolean): Promise<ReadonlySet<string>> {
+  /** Resolves once `ids` are committed (with whatever else was waiting): to the ids of the commit left to others. */
+  add(ids: readonly string[]): Promise<ReadonlySet<string>> {
     const next = (this.#next ??= group());
     next.ids.push(...ids);
-    if (doubt) next.doubts.push({ ids, doubt });
     if (!this.#running) {
       if (next.ids.length >= GROUP || !this.#options.busy()) void this.#drain();
       else
@@ -66,10 +61,10 @@ export class AckBatcher {
     // A microtask first, so that everything settled in this tick joins the first commit.
     await Promise.resolve();
     while (this.#next) {
-      const { ids, doubts, resolve, reject } = this.#next;
+      const { ids, resolve, reject } = this.#next;
       this.#next = undefined;
       try {
-        resolve(await this.#commit(ids, doubts.flatMap((d) => (d.doubt() ? d.ids : []))));
+        resolve(await this.#commit(ids));
       } catch (error) {
         reject(error);
       }
@@ -80,7 +75,6 @@ export class AckBatcher {
 
 interface Group {
   readonly ids: string[];
-  readonly doubts: { readonly ids: readonly string[]; readonly doubt: () => boolean }[];
   readonly done: Promise<ReadonlySet<string>>;
   readonly resolve: (left: ReadonlySet<string>) => void;
   readonly reject: (error: unknown) => void;
@@ -89,5 +83,5 @@ interface Group {
 function group(): Group {
   let settle!: Pick<Group, 'resolve' | 'reject'>;
   const done = new Promise<ReadonlySet<string>>((resolve, reject) => (settle = { resolve, reject }));
-  return { ids: [], doubts: [], done, ...settle };
+  return { ids: [], done, ...settle };
 }

@@ -1,4 +1,3 @@
-import { inDoubt } from '../core/part-lease.js';
 import type { Lease } from '../core/queue-types.js';
 import { ackLater } from './ack-later.js';
 import type { DeliveryContext } from './delivery.js';
@@ -15,7 +14,7 @@ export async function acknowledge(c: DeliveryContext, delivered: readonly Delive
   const ids = delivered.length === 1 ? delivered[0]!.ids : delivered.flatMap((d) => d.ids);
   let left: ReadonlySet<string>;
   try {
-    left = await c.acks.add(ids, () => inDoubt(lease));
+    left = await c.acks.add(ids);
   } catch (error) {
     // Not acked: held until the lease ends, then sent again with the same Idempotency-Key, unless the ack tried again
     // meanwhile lands (see `ackLater`).
@@ -33,9 +32,9 @@ export async function acknowledge(c: DeliveryContext, delivered: readonly Delive
 }
 
 /**
- * Units whose ack was left undone: another handle took some of the commit's tasks back from this one (judged gone
- * while alive: see `NOT_OTHERS`), which it sends again and tells; the rest go again too, in their groups' order. Not
- * told sent here, their bodies kept, the index learns where they are: held there (their groups waiting), or here.
+ * Units whose ack left tasks to another handle, which took them back from this one (judged gone while alive: see
+ * `NOT_OTHERS`): its to send again in their groups' order, and to tell. Not told sent here, their bodies kept (that
+ * handle sends them), the index learns where they are: held there, its group waiting; gone (a batch's others, acked).
  */
 async function takenBack(c: DeliveryContext, back: readonly Delivered[], lease: Lease<StoredTask>): Promise<void> {
   const ids = back.flatMap((d) => d.ids);

@@ -38,20 +38,16 @@ export function ackable(queue: object, ids: string[]): string[] {
 }
 
 /**
- * Removes the entries `ids` of delivered tasks from `queue`, but those `doubted` (their lease may be in other hands as
- * the commit is made: the process stopped while their acks waited) and, where another handle holds one, none of its
- * partition (taken back from this one: see `NOT_OTHERS`); and once the store went back and the index has not read the
- * queue since (its ack's own commit may be the first to see it), only entries a lease holds, never a task stored since
- * (see `HELD_ONLY`). Resolves the ids left: they go again, from the handle that holds them or, once free, any.
+ * Removes the entries `ids` of delivered tasks from `queue`: never one another handle holds (taken back from this one:
+ * see `NOT_OTHERS`); and once the store went back and the index has not read the queue since (its ack's own commit may
+ * be the first to see it), only entries a lease holds, never a task stored since (see `HELD_ONLY`). Resolves the ids
+ * left to other handles.
  */
-export async function ack(queue: Queue<StoredTask>, ids: string[], doubted: readonly string[]): Promise<ReadonlySet<string>> {
-  const left = new Map<number, readonly string[]>([[-1, doubted]]);
+export async function ack(queue: Queue<StoredTask>, ids: string[]): Promise<ReadonlySet<string>> {
+  const left = new Map<number, readonly string[]>();
   const options: RemoveOptions & AckRemoval = { leased: true, [NOT_OTHERS]: (p, held) => left.set(p, held), [HELD_ONLY]: () => rewindsOf(queue) !== readWholeAt(queue) };
-  const skip = doubted.length === 0 ? undefined : new Set(doubted);
-  const acked = ackable(queue, ids);
-  await queue.remove(skip ? acked.filter((id) => !skip.has(id)) : acked, options);
-  const out = [...left.values()].flat();
-  return out.length === 0 ? NONE : new Set(out);
+  await queue.remove(ackable(queue, ids), options);
+  return left.size === 0 ? NONE : new Set([...left.values()].flat());
 }
 
 const NONE: ReadonlySet<string> = new Set();
