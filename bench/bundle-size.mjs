@@ -318,10 +318,11 @@ const KB = 1024;
  * pagehide send under the default ordering (a group's first task: API.md has it on by default, and it sent nothing)
  * and for the tasks taken ahead, BodyRef's constructor kept from apps (one could name any stored body), and the
  * service worker trying again what a page's message left and what waits at its start-up (Chromium: minutes, or never).
- * Then both (to 29.2 KB and 64.8 KB, measured 29.08 KB and 64.69 KB; 0.13 KB and 0.25 KB more) for acks that leave to
+ * Then both (to 29.2 KB and 65.0 KB, measured 29.08 KB and 64.80 KB; 0.13 KB and 0.36 KB more) for acks that leave to
  * another process what it took back from one judged gone while stopped (a removal that leaves another handle's leased
- * entries, and the later ones, and says which; the outbox then learns where they are instead of telling them sent):
- * the stopped one's held acks removed the group's head under the other's request, and it sent the rest meanwhile.
+ * entries, and the later ones, and says which; later acks of such a lease left too; the outbox then learns where they
+ * are instead of telling them sent): the stopped one's held acks removed the group's head under the other's request,
+ * and it sent the rest meanwhile.
  */
 export const rows = [
   {
@@ -342,7 +343,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 64.8 * KB,
+    limit: 65.0 * KB,
   },
 ];
 

@@ -21,22 +21,26 @@ export interface AckBatcherOptions {
  * Idempotency-Key, and a task is never acked before its response is in.
  */
 export class AckBatcher {
-  readonly #commit: (ids: string[]) => Promise<ReadonlySet<string>>;
+  readonly #commit: (ids: string[], leases: ReadonlyMap<string, object>) => Promise<ReadonlySet<string>>;
   readonly #options: AckBatcherOptions;
   /** The next commit: its ids, and the one promise of its outcome that every `add` among them gets (none per ack). */
   #next: Group | undefined;
   #running = false;
   #timer: (() => void) | undefined;
 
-  constructor(commit: (ids: string[]) => Promise<ReadonlySet<string>>, options: AckBatcherOptions) {
+  constructor(commit: (ids: string[], leases: ReadonlyMap<string, object>) => Promise<ReadonlySet<string>>, options: AckBatcherOptions) {
     this.#commit = commit;
     this.#options = options;
   }
 
-  /** Resolves once `ids` are committed (with whatever else was waiting): to the ids of the commit left to others. */
-  add(ids: readonly string[]): Promise<ReadonlySet<string>> {
+  /**
+   * Resolves once `ids`, taken under `lease`, are committed (with whatever else was waiting): to the ids of the commit
+   * left to others.
+   */
+  add(ids: readonly string[], lease: object): Promise<ReadonlySet<string>> {
     const next = (this.#next ??= group());
     next.ids.push(...ids);
+    for (const id of ids) next.leases.set(id, lease);
     if (!this.#running) {
       if (next.ids.length >= GROUP || !this.#options.busy()) void this.#drain();
       else
@@ -61,10 +65,10 @@ export class AckBatcher {
     // A microtask first, so that everything settled in this tick joins the first commit.
     await Promise.resolve();
     while (this.#next) {
-      const { ids, resolve, reject } = this.#next;
+      const { ids, leases, resolve, reject } = this.#next;
       this.#next = undefined;
       try {
-        resolve(await this.#commit(ids));
+        resolve(await this.#commit(ids, leases));
       } catch (error) {
         reject(error);
       }
@@ -75,6 +79,7 @@ export class AckBatcher {
 
 interface Group {
   readonly ids: string[];
+  readonly leases: Map<string, object>;
   readonly done: Promise<ReadonlySet<string>>;
   readonly resolve: (left: ReadonlySet<string>) => void;
   readonly reject: (error: unknown) => void;
@@ -83,5 +88,5 @@ interface Group {
 function group(): Group {
   let settle!: Pick<Group, 'resolve' | 'reject'>;
   const done = new Promise<ReadonlySet<string>>((resolve, reject) => (settle = { resolve, reject }));
-  return { ids: [], done, ...settle };
+  return { ids: [], leases: new Map(), done, ...settle };
 }

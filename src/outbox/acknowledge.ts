@@ -14,7 +14,7 @@ export async function acknowledge(c: DeliveryContext, delivered: readonly Delive
   const ids = delivered.length === 1 ? delivered[0]!.ids : delivered.flatMap((d) => d.ids);
   let left: ReadonlySet<string>;
   try {
-    left = await c.acks.add(ids);
+    left = await c.acks.add(ids, lease);
   } catch (error) {
     // Not acked: held until the lease ends, then sent again with the same Idempotency-Key, unless the ack tried again
     // meanwhile lands (see `ackLater`).

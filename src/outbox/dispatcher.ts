@@ -50,7 +50,7 @@ export class Dispatcher {
     this.#c = context;
     this.#onChange = onChange;
     this.#suspects = new SuspectSlots(context.reachability, context.options);
-    this.#acks = new AckBatcher((ids) => ack(context.queue, ids), { clock: context.options.clock, busy: () => this.#active.size > 0 && !this.#stopping });
+    this.#acks = new AckBatcher((ids, leases) => ack(context.queue, ids, leases), { clock: context.options.clock, busy: () => this.#active.size > 0 && !this.#stopping });
     this.#delivery = {
       ...context,
       acks: this.#acks,

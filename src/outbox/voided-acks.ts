@@ -38,16 +38,30 @@ export function ackable(queue: object, ids: string[]): string[] {
 }
 
 /**
- * Removes the entries `ids` of delivered tasks from `queue`: never one another handle holds (taken back from this one:
- * see `NOT_OTHERS`); and once the store went back and the index has not read the queue since (its ack's own commit may
- * be the first to see it), only entries a lease holds, never a task stored since (see `HELD_ONLY`). Resolves the ids
- * left to other handles.
+ * Leases with tasks an ack left to another handle: their later acks are left too. A process stopped with acks held
+ * commits them as it goes on in more than one commit (a response read on waking joins the next): else the second
+ * removed a task behind the head the other sends again, whose 2xx then came after it.
  */
-export async function ack(queue: Queue<StoredTask>, ids: string[]): Promise<ReadonlySet<string>> {
+const leftLeases = new WeakSet<object>();
+
+/**
+ * Removes the entries `ids` of delivered tasks from `queue` (taken under `leases`): never one another handle holds
+ * (taken back from this one: see `NOT_OTHERS`), nor one of a lease that had some left so; and once the store went back
+ * and the index has not read the queue since (its ack's own commit may be the first to see it), only entries a lease
+ * holds, never a task stored since (see `HELD_ONLY`). Resolves the ids left.
+ */
+export async function ack(queue: Queue<StoredTask>, ids: string[], leases: ReadonlyMap<string, object>): Promise<ReadonlySet<string>> {
   const left = new Map<number, readonly string[]>();
   const options: RemoveOptions & AckRemoval = { leased: true, [NOT_OTHERS]: (p, held) => left.set(p, held), [HELD_ONLY]: () => rewindsOf(queue) !== readWholeAt(queue) };
-  await queue.remove(ackable(queue, ids), options);
-  return left.size === 0 ? NONE : new Set([...left.values()].flat());
+  const sticky = (id: string) => {
+    const lease = leases.get(id);
+    return lease !== undefined && leftLeases.has(lease);
+  };
+  const acked = ackable(queue, ids);
+  await queue.remove(acked.some(sticky) ? acked.filter((id) => !sticky(id)) : acked, options);
+  const out = [...ids.filter(sticky), ...[...left.values()].flat()];
+  for (const lease of out.map((id) => leases.get(id))) if (lease) leftLeases.add(lease);
+  return out.length === 0 ? NONE : new Set(out);
 }
 
 const NONE: ReadonlySet<string> = new Set();
