@@ -38,7 +38,8 @@ export function ackable(queue: object, ids: string[]): string[] {
 }
 
 /**
- * Leases with tasks an ack left to another handle: their later acks are left too. A process stopped with acks held
+ * Leases with a task another handle took back (the first an ack left: the later ones of its commit may be leases of
+ * this handle nobody took): their later acks are left too. A process stopped with acks held
  * commits them as it goes on in more than one commit (a response read on waking joins the next): else the second
  * removed a task behind the head the other sends again, whose 2xx then came after it.
  */
@@ -51,8 +52,15 @@ const leftLeases = new WeakSet<object>();
  * holds, never a task stored since (see `HELD_ONLY`). Resolves the ids left.
  */
 export async function ack(queue: Queue<StoredTask>, ids: string[], leases: ReadonlyMap<string, object>): Promise<ReadonlySet<string>> {
-  const left = new Map<number, readonly string[]>();
-  const options: RemoveOptions & AckRemoval = { leased: true, [NOT_OTHERS]: (p, held) => left.set(p, held), [HELD_ONLY]: () => rewindsOf(queue) !== readWholeAt(queue) };
+  const left = new Map<number, readonly string[]>(), taken = new Map<number, string | undefined>();
+  const options: RemoveOptions & AckRemoval = {
+    leased: true,
+    [NOT_OTHERS]: (p, held, first) => {
+      left.set(p, held);
+      taken.set(p, first);
+    },
+    [HELD_ONLY]: () => rewindsOf(queue) !== readWholeAt(queue),
+  };
   const sticky = (id: string) => {
     const lease = leases.get(id);
     return lease !== undefined && leftLeases.has(lease);
@@ -60,7 +68,10 @@ export async function ack(queue: Queue<StoredTask>, ids: string[], leases: Reado
   const acked = ackable(queue, ids);
   await queue.remove(acked.some(sticky) ? acked.filter((id) => !sticky(id)) : acked, options);
   const out = [...ids.filter(sticky), ...[...left.values()].flat()];
-  for (const lease of out.map((id) => leases.get(id))) if (lease) leftLeases.add(lease);
+  for (const id of taken.values()) {
+    const lease = id === undefined ? undefined : leases.get(id);
+    if (lease) leftLeases.add(lease);
+  }
   return out.length === 0 ? NONE : new Set(out);
 }
 
