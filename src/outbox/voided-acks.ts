@@ -1,6 +1,5 @@
 import type { RemoveOptions } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
-import type { StoredTask } from './task.js';
 import { HELD_ONLY, NOT_OTHERS, rewindsOf, type AckRemoval } from '../core/rewinds.js';
 
 /**
@@ -51,7 +50,7 @@ const leftLeases = new WeakSet<object>();
  * and the index has not read the queue since (its ack's own commit may be the first to see it), only entries a lease
  * holds, never a task stored since (see `HELD_ONLY`). Resolves the ids left.
  */
-export async function ack(queue: Queue<StoredTask>, ids: string[], leases: ReadonlyMap<string, object>): Promise<ReadonlySet<string>> {
+export async function ack(queue: Pick<Queue<unknown>, 'remove'>, ids: string[], leases: ReadonlyMap<string, object>): Promise<ReadonlySet<string>> {
   const left = new Map<number, readonly string[]>(), taken = new Map<number, string | undefined>();
   const options: RemoveOptions & AckRemoval = {
     leased: true,
