@@ -29,18 +29,18 @@ export const HELD_ONLY = Symbol('heldOnly');
 
 /**
  * A `Queue.remove` option of sluice's own: an entry a lease of another handle holds stays, and every later one of the
- * removal too, and they are told (those of partition `p`, and the first, which another holds, at each plan of its
- * commit: the last told is what it committed). The outbox acks delivered tasks by entry id; one another handle took back from this one (judged gone
- * while alive: stopped, paused, cut off) is that handle's to send again: removed under it, this handle took its group's
- * next tasks (the head gone) and sent them while the other's request was out, whose 2xx then landed after theirs. The
- * later ones stay for that handle to send after it, in their group's order.
+ * removal too, and they are told (those of partition `p`, the first being the one another holds, at each plan of its
+ * commit: the last told is what it committed). The outbox acks delivered tasks by entry id; one another handle took
+ * back from this one (judged gone while alive: stopped, paused, cut off) is that handle's to send again: removed under
+ * it, this handle took its group's next tasks (the head gone) and sent them while the other's request was out, whose
+ * 2xx then landed after theirs. The later ones stay for that handle to send after it, in their group's order.
  */
 export const NOT_OTHERS = Symbol('notOthers');
 
 /** The options of sluice's own removal that acks (see `HELD_ONLY`, `NOT_OTHERS`). */
 export interface AckRemoval {
   readonly [HELD_ONLY]?: () => boolean;
-  readonly [NOT_OTHERS]?: (p: number, left: readonly string[], first: string | undefined) => void;
+  readonly [NOT_OTHERS]?: (p: number, left: readonly string[]) => void;
 }
 
 /**
@@ -55,7 +55,6 @@ export function removable(seqs: readonly number[], leaseOf: (seq: number) => str
     const lease = seq < first ? leaseOf(seq) : undefined;
     if (lease && !lease.startsWith(own)) first = seq;
   }
-  if (first === Infinity) others?.(p, [], undefined);
-  else others?.(p, seqs.filter((seq) => seq >= first).map((seq) => entryId(p, seq)), entryId(p, first));
+  others?.(p, first === Infinity ? [] : [first, ...seqs.filter((seq) => seq > first)].map((seq) => entryId(p, seq)));
   return seqs.filter((seq) => seq < first && (held ? !!leaseOf(seq) : leased || !leaseOf(seq)));
 }

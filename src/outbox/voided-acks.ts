@@ -37,10 +37,10 @@ export function ackable(queue: object, ids: string[]): string[] {
 }
 
 /**
- * Leases with a task another handle took back (the first an ack left: the later ones of its commit may be leases of
- * this handle nobody took): their later acks are left too. A process stopped with acks held
- * commits them as it goes on in more than one commit (a response read on waking joins the next): else the second
- * removed a task behind the head the other sends again, whose 2xx then came after it.
+ * Leases with a task another handle took back (the first an ack left in its partition: the later ones of its commit
+ * may be leases of this handle nobody took): their later acks are left too. A process stopped with acks held commits
+ * them as it goes on in more than one commit (a response read on waking joins the next): else the second removed a
+ * task behind the head the other sends again, whose 2xx then came after it.
  */
 const leftLeases = new WeakSet<object>();
 
@@ -51,24 +51,14 @@ const leftLeases = new WeakSet<object>();
  * holds, never a task stored since (see `HELD_ONLY`). Resolves the ids left.
  */
 export async function ack(queue: Pick<Queue<unknown>, 'remove'>, ids: string[], leases: ReadonlyMap<string, object>): Promise<ReadonlySet<string>> {
-  const left = new Map<number, readonly string[]>(), taken = new Map<number, string | undefined>();
-  const options: RemoveOptions & AckRemoval = {
-    leased: true,
-    [NOT_OTHERS]: (p, held, first) => {
-      left.set(p, held);
-      taken.set(p, first);
-    },
-    [HELD_ONLY]: () => rewindsOf(queue) !== readWholeAt(queue),
-  };
-  const sticky = (id: string) => {
-    const lease = leases.get(id);
-    return lease !== undefined && leftLeases.has(lease);
-  };
+  const left = new Map<number, readonly string[]>();
+  const options: RemoveOptions & AckRemoval = { leased: true, [NOT_OTHERS]: (p, held) => left.set(p, held), [HELD_ONLY]: () => rewindsOf(queue) !== readWholeAt(queue) };
+  const stuck = ids.filter((id) => leftLeases.has(leases.get(id) ?? NONE));
   const acked = ackable(queue, ids);
-  await queue.remove(acked.some(sticky) ? acked.filter((id) => !sticky(id)) : acked, options);
-  const out = [...ids.filter(sticky), ...[...left.values()].flat()];
-  for (const id of taken.values()) {
-    const lease = id === undefined ? undefined : leases.get(id);
+  await queue.remove(stuck.length === 0 ? acked : acked.filter((id) => !stuck.includes(id)), options);
+  const out = [...stuck, ...[...left.values()].flat()];
+  for (const [first] of left.values()) {
+    const lease = first === undefined ? undefined : leases.get(first);
     if (lease) leftLeases.add(lease);
   }
   return out.length === 0 ? NONE : new Set(out);
