@@ -318,7 +318,7 @@ const KB = 1024;
  * pagehide send under the default ordering (a group's first task: API.md has it on by default, and it sent nothing)
  * and for the tasks taken ahead, BodyRef's constructor kept from apps (one could name any stored body), and the
  * service worker trying again what a page's message left and what waits at its start-up (Chromium: minutes, or never).
- * Then both (to 29.2 KB and 65.0 KB, measured 29.09 KB and 64.82 KB; 0.14 KB and 0.38 KB more) for acks that leave to
+ * Then both (to 29.2 KB and 65.0 KB, measured 29.09 KB and 64.81 KB; 0.14 KB and 0.37 KB more) for acks that leave to
  * another process what it took back from one judged gone while stopped (a removal that leaves another handle's leased
  * entries, and the later ones, and says which; later acks of such a lease left too; the outbox then learns where they
  * are instead of telling them sent): the stopped one's held acks removed the group's head under the other's request,
