@@ -5,7 +5,7 @@ import { hostHeld } from './host-holds.js';
 import { deliver, outlasts, type DeliveryContext, type DeliveryRun, type Entry } from './delivery.js';
 import { ack } from './voided-acks.js';
 import { chainsLanes, giveBack, leaseUnits, type LeaseContext } from './lease-units.js';
-import { laneOf, type Pending } from './pending.js';
+import { laneOf, type Pending, type PendingIndex } from './pending.js';
 import type { Reachability } from './reachability.js';
 import type { DispatcherContext } from './dispatcher-context.js';
 import { SuspectSlots } from './suspect-slots.js';
@@ -58,7 +58,7 @@ export class Dispatcher {
       batchFit: context.options.batch && new BatchFit(context.options.batch),
       giveBack: (entries, lease) => giveBack(this.#delivery, entries, lease),
       // Told offline (`setOnline(false)`), a chain sends nothing more: nothing at all is sent then; nor to a host held.
-      yields: (next, run) => !this.#on(run) || !context.reachability.allowed || hostHeld(context, next) || this.#yields(next),
+      yields: (next, run) => !this.#on(run) || !context.reachability.allowed || hostHeld(context, next) || this.#yields(next) || keptOut(context.index, [next]),
     };
     this.sweep = new ExpirySweep(this.#delivery);
     this.#ahead = new TakeAhead({
@@ -218,9 +218,12 @@ export class Dispatcher {
     return run.parked ? !run.over : this.#c.running();
   }
 
-  /** Whether buffered `b` may not start now: its lease could end in its request or is in doubt (see `outlasts`), its host is held, or failing and their share of slots used. */
+  /**
+   * Whether buffered `b` may not start now: its lease could end in its request or is in doubt (see `outlasts`), its host
+   * is held, or failing and their share of slots used, or a task of it was sent by keepalive as the page hid.
+   */
   #unfit(b: Buffered): boolean {
-    return outlasts(this.#c.options, b.lease) || hostHeld(this.#c, b.unit[0]!) || this.#suspects.over(b.unit);
+    return outlasts(this.#c.options, b.lease) || hostHeld(this.#c, b.unit[0]!) || this.#suspects.over(b.unit) || keptOut(this.#c.index, b.unit);
   }
 
   /** Starts buffered units in up to `free` slots (for `run` if the run that took them is over); says how many tasks and slots that took. */
@@ -271,4 +274,9 @@ export class Dispatcher {
     for (const wake of waiters) wake();
     this.#onChange();
   }
+}
+
+/** Whether a task of `unit` was sent by keepalive as the page hid, its request maybe out yet (see `PendingIndex.keptAlive`). */
+function keptOut(index: PendingIndex, unit: readonly Entry[]): boolean {
+  return index.keptAlive.size > 0 && unit.some((e) => index.keptOut(index.get(Number(e.id))));
 }

@@ -131,6 +131,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       index: this.#index,
       transport: () => this.#transport(),
       delivers: (origin) => this.#deliverer.sendsOnHide(origin),
+      kick: () => this.#deliverer.kick(),
     });
   }
 

@@ -1,3 +1,4 @@
+import { after } from '../core/clock.js';
 import type { ResolvedOutboxOptions, Transport } from './options.js';
 import type { Pending, PendingIndex } from './pending.js';
 import { isDue } from './pending-task.js';
@@ -42,6 +43,8 @@ export interface UnloadContext {
    * leaves, just before 'pagehide', and a keepalive request that fails costs nothing (its task stays stored).
    */
   readonly delivers: (origin?: string) => boolean;
+  /** A keepalive request ended (or its time limit did): its task may go again. */
+  readonly kick: () => void;
 }
 
 /**
@@ -69,7 +72,7 @@ export class UnloadSender {
     const unload = options.unloadFlush && !options.headers && !options.onBeforeSend && !options.batch;
     if (!unload) return undefined;
     const sender = new UnloadSender((entry) => c.index.get(entry) !== undefined);
-    const stop = onPageHide(() => send(sendable(sender.#recent, c), c.transport()), options.page);
+    const stop = onPageHide(() => send(sendable(sender.#recent, c), c), options.page);
     if (!stop) return undefined;
     sender.#stop = stop;
     return sender;
@@ -98,13 +101,13 @@ export class UnloadSender {
  * sent, dead or removed meanwhile, here or in another tab) and would send now, with every task of their id (see
  * `isDue`); with ordering, only a group's first task (no response can be awaited before the next).
  */
-function sendable(recent: ReadonlyMap<number, StoredTask>, c: UnloadContext): StoredTask[] {
+function sendable(recent: ReadonlyMap<number, StoredTask>, c: UnloadContext): [Pending, StoredTask][] {
   if (!c.delivers()) return [];
   const now = c.options.clock.now();
-  const out: StoredTask[] = [];
+  const out: [Pending, StoredTask][] = [];
   for (const [entry, task] of recent) {
     const pending = c.index.get(entry);
-    if (pending && goes(pending, now) && c.index.leads(pending) && c.delivers(pending.origin) && c.index.withId(task.id).every((p) => goes(p, now))) out.push(task);
+    if (pending && goes(pending, now) && c.index.leads(pending) && c.delivers(pending.origin) && c.index.withId(task.id).every((p) => goes(p, now))) out.push([pending, task]);
   }
   return out;
 }
@@ -114,9 +117,17 @@ function goes(p: Pending, now: number): boolean {
   return isDue(p, now) || (p.state === 'busy' && p.ahead !== undefined && p.expiresAt > now);
 }
 
-function send(tasks: readonly StoredTask[], transport: Transport): void {
+/**
+ * Sends `tasks` by keepalive. A page kept in the back/forward cache comes back with them pending, while their requests
+ * may be out yet: each is passed over by delivery (see `PendingIndex.keptAlive`) until its request ends, or its time
+ * limit does, so that a second request of its Idempotency-Key never runs beside the first (a server answering 409 to
+ * a key in progress sent the task to dead), and the late keepalive copy of a group's first task never lands after a
+ * later task of its group. It goes again then (no response can be read into an ack here), with the same key.
+ */
+function send(tasks: readonly [Pending, StoredTask][], c: UnloadContext): void {
+  const transport = c.transport();
   let budget = 65_536;
-  for (const task of tasks) {
+  for (const [pending, task] of tasks) {
     // A body stored beside its task cannot be read in time (nothing can be awaited now): it waits for the next session.
     if (task.body && 'blob' in task.body) continue;
     const size = taskBytes(task);
@@ -124,6 +135,16 @@ function send(tasks: readonly StoredTask[], transport: Transport): void {
     if (size > budget) continue;
     budget -= size;
     const { url, init } = buildRequest(task, {}, undefined);
-    void transport(url, { ...init, keepalive: true }).catch(() => undefined);
+    c.index.keptAlive.add(pending);
+    const ended = (): void => {
+      cancel();
+      if (c.index.keptAlive.delete(pending)) c.kick();
+    };
+    const cancel = after(c.options.clock, c.options.timeoutMs, ended);
+    try {
+      void transport(url, { ...init, keepalive: true }).then(ended, ended);
+    } catch {
+      ended();
+    }
   }
 }

@@ -121,6 +121,73 @@ describe('unloadFlush', () => {
     await stopped;
   });
 
+  describe('back from the back/forward cache', () => {
+    /** A fetch whose keepalive requests hang till `end(path)`; the others answer 200 at once. */
+    function keepaliveFetch() {
+      const sent: string[] = [];
+      const ends = new Map<string, () => void>();
+      const fetch: typeof globalThis.fetch = (input, init) => {
+        const path = new URL(String(input)).pathname;
+        sent.push(`${path}${init?.keepalive ? ' keepalive' : ''}`);
+        if (!init?.keepalive) return Promise.resolve(new Response('ok'));
+        return new Promise((resolve) => ends.set(path, () => resolve(new Response('ok'))));
+      };
+      return { sent, fetch, end: (path: string) => ends.get(path)!() };
+    }
+    const restore = () => page.dispatchEvent(Object.assign(new Event('pageshow'), { persisted: true }));
+    beforeEach(() => Object.assign(page, { onpageshow: null }));
+
+    it("sends no task again while the keepalive request it went in as the page hid is out, nor its group's next", async () => {
+      const k = keepaliveFetch();
+      await r.reopen({ page, fetch: k.fetch });
+      await r.outbox.enqueueMany([{ url: '/a', group: 'g' }, { url: '/b', group: 'g' }, { url: '/c' }]);
+      page.dispatchEvent(new Event('pagehide'));
+      expect(k.sent).toEqual(['/a keepalive', '/c keepalive']);
+      restore();
+      r.outbox.start();
+      // Sent again beside its keepalive copy, a task had two requests of one Idempotency-Key out at once (a server
+      // answering 409 to a key in progress sent it to dead), and the copy of a group's first could land after its next.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(k.sent).toEqual(['/a keepalive', '/c keepalive']);
+      k.end('/a');
+      await vi.waitFor(() => expect(k.sent.slice(2)).toEqual(['/a', '/b']));
+      expect(await r.outbox.size()).toBe(1);
+      k.end('/c');
+      await vi.waitFor(async () => expect(await r.outbox.size()).toBe(0));
+      expect(k.sent.slice(4)).toEqual(['/c']);
+    });
+
+    it('holds a task taken ahead for a slot that went by keepalive, and sends it once its time limit passed without an end', async () => {
+      const k = keepaliveFetch();
+      let answer!: () => void;
+      const fetch: typeof globalThis.fetch = (input, init) => {
+        if (new URL(String(input)).pathname !== '/first') return k.fetch(input, init);
+        k.sent.push('/first');
+        return new Promise((resolve) => (answer = () => resolve(new Response('ok'))));
+      };
+      await r.reopen({ ordering: 'none', concurrency: 1, timeoutMs: 5000, page, fetch });
+      await r.outbox.enqueueMany([{ url: '/first' }, { url: '/t1' }, { url: '/t2' }]);
+      r.outbox.start();
+      await vi.waitFor(() => expect(k.sent).toEqual(['/first']));
+      page.dispatchEvent(new Event('pagehide'));
+      expect(k.sent.slice(1).sort()).toEqual(['/t1 keepalive', '/t2 keepalive']);
+      restore();
+      answer();
+      await vi.waitFor(async () => expect(await r.outbox.size()).toBe(2));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(k.sent).toHaveLength(3);
+      k.end('/t2');
+      await vi.waitFor(() => expect(k.sent.slice(3)).toEqual(['/t2']));
+      // The keepalive of /t1 never ends (the browser dropped it): its task goes once `timeoutMs` passed.
+      r.clock.advance(4000);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(k.sent.slice(4)).toEqual([]);
+      r.clock.advance(1000);
+      await vi.waitFor(() => expect(k.sent.slice(4)).toEqual(['/t1']));
+      await vi.waitFor(async () => expect(await r.outbox.size()).toBe(0));
+    });
+  });
+
   it('keeps to a Retry-After: a task waiting out its delay goes on pagehide only once the delay is over', async () => {
     await r.reopen({ ordering: 'none', page });
     r.server.next({ status: 429, headers: { 'retry-after': '3600' } });
