@@ -113,19 +113,26 @@ export class BatchWriter {
       await synced(() => syncDir(this.#dir, this.#sync));
       dirChanged = false;
     }
+    let freeing = removing;
     if (removing && removal) {
-      removal.counter.setTail(removal.tail);
+      try {
+        removal.counter.setTail(removal.tail);
+      } catch {
+        // Refused (a full copy-on-write disk): the commit is in (an ack, a clear), and rejecting would say it failed.
+        // What it freed stays on disk, as it did when the commit rejected here.
+        freeing = false;
+      }
       // Durable before the removal: an older record that outlived a power cut would name a segment no longer
       // there, and the next open would report its items lost. Only here: an ordinary commit never syncs `commits`.
-      if (strict) await synced(() => removal.counter.sync(this.#sync));
+      if (freeing && strict) await synced(() => removal.counter.sync(this.#sync));
     }
-    for (const id of batch.remove ?? []) {
+    for (const id of freeing ? (batch.remove ?? []) : []) {
       this.#fds.forget(id);
       unlinkQuiet(segmentFile(this.#dir, id));
       known?.delete(segmentName(id));
       dirChanged = true;
     }
-    for (const id of batch.quarantine ?? []) {
+    for (const id of freeing ? (batch.quarantine ?? []) : []) {
       this.#fds.forget(id);
       const path = segmentFile(this.#dir, id);
       try {

@@ -84,6 +84,35 @@ describe('FileStore: a commit that fails part way leaves nothing behind', () => 
     }
   });
 
+  it.each(['relaxed', 'strict'] as const)('ack() and clear(): in, a commit counter that cannot be written before a segment is freed does not reject them (%s)', async (durability) => {
+    const queue = await Queue.open<number>({ name: 'q', store: new FileStore({ dir: q.root() }), durability, segmentItems: 10 });
+    const other = await Queue.open<number>({ name: 'q', store: new FileStore({ dir: q.root() }) });
+    try {
+      for (let b = 0; b < 3; b++) await queue.pushMany(Array.from({ length: 10 }, (_, i) => b * 10 + i));
+      const lease = (await queue.take(10))!;
+      // The counter is written over in place before a freed segment goes: a copy-on-write disk may refuse that when full.
+      patch({
+        writeSync: ((fd: number, ...rest: unknown[]) => {
+          // The counter's descriptor is of the file it was made as, linked into place as `commits` (see counter.ts).
+          if (/\/commits($|\.)/.test(fs.readlinkSync(`/proc/self/fd/${fd}`))) throw failure('ENOSPC');
+          return (real.writeSync as (...args: unknown[]) => number)(fd, ...rest);
+        }) as typeof fs.writeSync,
+      });
+      // Rejected, it said the items were still leased (to come again), and the clear that nothing was removed.
+      await expect(lease.ack()).resolves.toBeUndefined();
+      await expect(queue.clear()).resolves.toBe(20);
+      patch(real);
+      // Untold by the counter (its bump failed too), the other handle finds what was committed at its next commit.
+      await other.push(30);
+      expect((await other.list()).map((e) => e.value)).toEqual([30]);
+      expect((await queue.take(10))!.entries.map((e) => e.value)).toEqual([30]);
+    } finally {
+      patch(real);
+      await queue.close();
+      await other.close();
+    }
+  });
+
   it('FileQueueStorage.commit(): a failing metadata write takes back the segment written before it', async () => {
     const s = await q.open();
     let token = (await s.load()).token;
