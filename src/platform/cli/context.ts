@@ -58,11 +58,19 @@ export async function withQueue<R>(ctx: Context, name: string, fn: (queue: Queue
   // so, as a 'strict' app's own changes are; a one-off command spends milliseconds on it.
   const queue = await Queue.open<unknown>({ name, store: ctx.store, partitions, corruption: ctx.corruption, codec: lenientCodec(), durability: 'strict' });
   ctx.damage.watch(queue);
+  let failed = false;
   try {
     await settled();
     return await fn(queue);
+  } catch (error) {
+    failed = true;
+    throw error;
   } finally {
-    await queue.close();
+    // A close that fails after `fn` did (a full disk refuses the release of leases too) must not hide what `fn` said
+    // (a drain's error says what it drained, and that its last batch was not acked).
+    await queue.close().catch((error: unknown) => {
+      if (!failed) throw error;
+    });
     await settled();
   }
 }

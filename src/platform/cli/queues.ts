@@ -219,7 +219,7 @@ function drainOpen(ctx: Context, name: string, limit: number, stopping: () => No
       }
     } catch (error) {
       // Whatever stops a drain part way (a segment that fails its checksum, the lock): what it drained is said.
-      if (error !== told && done > 0 && error instanceof Error) error.message += ` ${done} entries were drained from ${name} before this (written, then acked).`;
+      if (error !== told && done > 0 && error instanceof Error) error.message = `${ended(error.message)} ${done} entries were drained from ${name} before this (written, then acked).`;
       throw error;
     } finally {
       clearTimeout(cutoff);
@@ -256,7 +256,12 @@ async function putBack(ctx: Context, lease: Lease<unknown>, error: unknown, drai
     () => back,
     (cause: unknown) => kept(failure(cause, ctx.corruption).code),
   );
-  return new SluiceError(code, `${message} ${drained}; ${said}`, { cause: error });
+  return new SluiceError(code, `${ended(message)} ${drained}; ${said}`, { cause: error });
+}
+
+/** `message` ended as a sentence, for another to follow it (a store's own ends without a full stop). */
+function ended(message: string): string {
+  return /[.!?]$/.test(message) ? message : `${message}.`;
 }
 
 /** A body printed beside its entry on a line of text (see `DrainedBodies`). */

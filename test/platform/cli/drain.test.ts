@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { linkSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import fs, { linkSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { Queue, SluiceError } from '../../../src/index.js';
@@ -231,6 +232,25 @@ describe('sluice drain', () => {
     const failing = { ...io, written: async () => rmSync(join(cli.dir, 'q'), { recursive: true, force: true }) };
     expect(await main(['drain', 'q', '--dir', cli.dir, '--limit', '5'], failing)).not.toBe(0);
     expect(err.join('\n')).toMatch(/0 entries were drained from q \(written, then acked\); the 5 written last were not acked: they stay leased until the lease ends/);
+  });
+
+  it('an ack that a full disk refuses says so, though the close after it fails too (the leases cannot be given up)', async () => {
+    const { writeSync } = fs;
+    const full = (fd: number, ...rest: unknown[]) => {
+      if (!fs.readlinkSync(`/proc/self/fd/${fd}`).endsWith('.seg')) throw Object.assign(new Error('ENOSPC: simulated, write'), { code: 'ENOSPC' });
+      return (writeSync as (...args: unknown[]) => number)(fd, ...rest);
+    };
+    // Once the batch is written, every write but a segment's fails: the ack, the give-back, the close's releases.
+    const filling = { ...io, written: async () => (Object.assign(fs, { writeSync: full }), syncBuiltinESMExports()) };
+    try {
+      expect(await main(['drain', 'q', '--dir', cli.dir, '--limit', '5'], filling)).toBe(1);
+    } finally {
+      Object.assign(fs, { writeSync });
+      syncBuiltinESMExports();
+    }
+    // The close's own error took the place of this one, which alone says the batch printed was not acked.
+    expect(err.join('\n')).toMatch(/the disk is full\. 0 entries were drained from q \(written, then acked\); the 5 written last were not acked: they stay leased/);
+    expect(await size()).toBe(30);
   });
 
   /** Queue "seg": 300 items in segments of 100, the second segment failing its checksum in its middle. */
