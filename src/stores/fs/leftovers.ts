@@ -12,17 +12,17 @@ const LEFTOVER = /^(meta|lock|spare|commits)\.(\d+)(?:_(\d+))?\.(?:([0-9a-f]{8})
 
 /**
  * Removes what writers that died left in a queue directory: metadata temp files (a process killed between writing
- * and renaming one), and lock (content, takeover, ticket), spare and counter files of dead processes. Called under
- * the queue's lock: metadata temp files are only written under it, so any one seen then is a leftover; lock files (a
- * takeover, a handle's lock content, a waiter's ticket), spare segment files and new counter files are made without
- * the lock, so only those of dead processes go.
+ * and renaming one), and lock (content, takeover, ticket), spare and counter files of dead processes. Under the
+ * queue's lock (`locked`): metadata temp files are only written under it, so any one seen then is a leftover; lock
+ * files (a takeover, a handle's lock content, a waiter's ticket), spare segment files and new counter files are made
+ * without the lock, so only those of dead processes go, which needs no lock.
  */
-export function removeLeftovers(dir: string): void {
+export function removeLeftovers(dir: string, locked = true): void {
   const here = thisProcess();
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const file = leftover(entry.name, here);
     // A directory under such a name is none of a writer's files: left alone, as it blocks nothing.
-    if (file && !entry.isDirectory() && (file.kind === 'meta' ? file.suffix === 'tmp' : isDead(file.owner, here))) unlinkQuiet(join(dir, entry.name));
+    if (file && !entry.isDirectory() && (file.kind === 'meta' ? locked && file.suffix === 'tmp' : isDead(file.owner, here))) unlinkQuiet(join(dir, entry.name));
   }
 }
 

@@ -3,6 +3,7 @@ import { uptime } from 'node:os';
 import { join } from 'node:path';
 import { realNow } from '../../core/real-timers.js';
 import { closeQuiet, errno, unlinkQuiet } from './files.js';
+import { removeLeftovers } from './leftovers.js';
 import { createFile, openExisting } from './permissions.js';
 import { fileId, fileTag, liveness, type ProcessId, thisProcess } from './process-id.js';
 
@@ -226,6 +227,19 @@ export class LockFiles {
   }
 
   #writeOwn(): void {
+    try {
+      this.#writeContent();
+    } catch (error) {
+      // The files of processes that died on a full disk (their lock contents, spare segments) may hold the room this
+      // needs: an open clears them only after this write, so once one was killed there no handle could open the queue
+      // (nor the command line read it) till someone freed space by hand. They need no lock to go.
+      if (!full(error)) throw error;
+      removeLeftovers(this.#dir, false);
+      this.#writeContent();
+    }
+  }
+
+  #writeContent(): void {
     const fd = createFile(this.#own, constants.O_WRONLY, this.#mode);
     try {
       writeSync(fd, JSON.stringify(this.#me));
@@ -260,4 +274,9 @@ function parseHolder(text: string): ProcessId | 'unreadable' {
     // Not a lock this code wrote whole.
   }
   return 'unreadable';
+}
+
+function full(error: unknown): boolean {
+  const code = errno(error);
+  return code === 'ENOSPC' || code === 'EDQUOT';
 }

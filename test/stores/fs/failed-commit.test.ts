@@ -5,6 +5,7 @@ import type { StorageBatch } from '../../../src/core/store.js';
 import { Queue, SluiceError } from '../../../src/index.js';
 import { FileStore } from '../../../src/fs.js';
 import { codeOf, tempQueueDir } from './queue-dir.js';
+import { thisProcess } from '../../../src/stores/fs/process-id.js';
 
 const q = tempQueueDir('sluice-failed-');
 const bytes = (...values: number[]) => Uint8Array.from(values);
@@ -110,6 +111,31 @@ describe('FileStore: a commit that fails part way leaves nothing behind', () => 
       patch(real);
       await queue.close();
       await other.close();
+    }
+  });
+
+  const here = thisProcess();
+  it.skipIf(here.start === undefined || here.ns === undefined)('Queue.open(): a disk filled by a process killed on it is no reason no handle can open the queue: its leftovers make room', async () => {
+    const queue = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: q.root() }) });
+    await queue.push('kept');
+    await queue.close();
+    // A process that died (this pid, another start time) left its lock content, holding the disk's last page.
+    const dead = q.file(`lock.${here.pid}_${here.start! + 1}.${Number(here.ns).toString(16).padStart(8, '0')}0a1b2c3d.own`);
+    fs.writeFileSync(dead, '{}');
+    patch({
+      writeSync: ((fd: number, ...rest: unknown[]) => {
+        if (existsSync(dead)) throw failure('ENOSPC');
+        return (real.writeSync as (...args: unknown[]) => number)(fd, ...rest);
+      }) as typeof fs.writeSync,
+    });
+    // Opening writes this handle's lock content first; the leftovers were cleared only after it, under the lock.
+    const reopened = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: q.root() }) });
+    try {
+      expect(existsSync(dead)).toBe(false);
+      expect((await reopened.list()).map((e) => e.value)).toEqual(['kept']);
+    } finally {
+      patch(real);
+      await reopened.close();
     }
   });
 

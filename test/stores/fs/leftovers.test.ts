@@ -23,6 +23,17 @@ describe('leftovers', () => {
     expect(leftover('lock.12.0a1b2c3d.17000.wait', here)?.owner).toEqual({ host: here.host, pid: 12 });
   });
 
+  it("without the lock, leaves metadata temp files: one may be a live holder's, about to be renamed into place", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-leftovers-'));
+    dirs.push(dir);
+    const meta = join(dir, `meta.${fileId(fileTag(here))}.tmp`);
+    writeFileSync(meta, '');
+    removeLeftovers(dir, false);
+    expect(existsSync(meta)).toBe(true);
+    removeLeftovers(dir);
+    expect(existsSync(meta)).toBe(false);
+  });
+
   // A rolling upgrade has older processes beside newer ones on one directory: they must read the new names as theirs
   // (a waiter's ticket, a claim on an offered lock, a leftover), or the lock's line and hand-over go wrong between them.
   it('makes names the pattern of the versions before reads', () => {
