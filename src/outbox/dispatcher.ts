@@ -5,7 +5,7 @@ import { hostHeld } from './host-holds.js';
 import { deliver, outlasts, type DeliveryContext, type DeliveryRun, type Entry } from './delivery.js';
 import { ack } from './voided-acks.js';
 import { chainsLanes, giveBack, leaseUnits, type LeaseContext } from './lease-units.js';
-import { laneOf, type Pending, type PendingIndex } from './pending.js';
+import { laneOf, type Pending } from './pending.js';
 import type { Reachability } from './reachability.js';
 import type { DispatcherContext } from './dispatcher-context.js';
 import { SuspectSlots } from './suspect-slots.js';
@@ -58,7 +58,7 @@ export class Dispatcher {
       batchFit: context.options.batch && new BatchFit(context.options.batch),
       giveBack: (entries, lease) => giveBack(this.#delivery, entries, lease),
       // Told offline (`setOnline(false)`), a chain sends nothing more: nothing at all is sent then; nor to a host held.
-      yields: (next, run) => !this.#on(run) || !context.reachability.allowed || hostHeld(context, next) || this.#yields(next) || keptOut(context.index, [next]),
+      yields: (next, run) => !this.#on(run) || !context.reachability.allowed || hostHeld(context, next) || this.#yields(next) || this.#keptAlive,
     };
     this.sweep = new ExpirySweep(this.#delivery);
     this.#ahead = new TakeAhead({
@@ -106,6 +106,7 @@ export class Dispatcher {
 
   /** Buries what expired, then sends; the first looked at without an await (a fill starts on every response). */
   #fill(run: DeliveryRun): Promise<number> {
+    if (this.#keptAlive) return Promise.resolve(0);
     if ((this.sweep.next() ?? Infinity) > this.#c.options.clock.now()) return this.#send(run);
     return this.sweep.run(run).then(async (buried) => buried + (await this.#send(run)));
   }
@@ -195,7 +196,7 @@ export class Dispatcher {
   #startAhead(b: Buffered): boolean {
     const { options, index } = this.#c;
     const first = index.get(Number(b.unit[0]!.id));
-    const ok = this.#active.size < options.concurrency && this.#goesOn(b.run) && !this.#unfit(b) && !(first && index.outranked(first, false, options.clock.now()));
+    const ok = this.#active.size < options.concurrency && this.#goesOn(b.run) && !this.#keptAlive && !this.#unfit(b) && !(first && index.outranked(first, false, options.clock.now()));
     if (ok) this.#start(b, b.run);
     return ok;
   }
@@ -218,12 +219,18 @@ export class Dispatcher {
     return run.parked ? !run.over : this.#c.running();
   }
 
-  /**
-   * Whether buffered `b` may not start now: its lease could end in its request or is in doubt (see `outlasts`), its host
-   * is held, or failing and their share of slots used, or a task of it was sent by keepalive as the page hid.
-   */
+  /** Whether buffered `b` may not start now: its lease could end in its request or is in doubt (see `outlasts`), its host is held, or failing and their share of slots used. */
   #unfit(b: Buffered): boolean {
-    return outlasts(this.#c.options, b.lease) || hostHeld(this.#c, b.unit[0]!) || this.#suspects.over(b.unit) || keptOut(this.#c.index, b.unit);
+    return outlasts(this.#c.options, b.lease) || hostHeld(this.#c, b.unit[0]!) || this.#suspects.over(b.unit);
+  }
+
+  /**
+   * A page back from the back/forward cache: keepalive requests its pagehide sent may be out yet. Nothing starts and
+   * nothing expires till they end (see `UnloadSender`), so that no task goes beside its keepalive copy (two requests of
+   * one Idempotency-Key at once), nor a group's next before that copy of its first lands.
+   */
+  get #keptAlive(): boolean {
+    return this.#c.index.keptAlive.size > 0;
   }
 
   /** Starts buffered units in up to `free` slots (for `run` if the run that took them is over); says how many tasks and slots that took. */
@@ -274,9 +281,4 @@ export class Dispatcher {
     for (const wake of waiters) wake();
     this.#onChange();
   }
-}
-
-/** Whether a task of `unit` was sent by keepalive as the page hid, its request maybe out yet (see `PendingIndex.keptAlive`). */
-function keptOut(index: PendingIndex, unit: readonly Entry[]): boolean {
-  return index.keptAlive.size > 0 && unit.some((e) => index.keptOut(index.get(Number(e.id))));
 }

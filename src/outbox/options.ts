@@ -165,8 +165,8 @@ export interface OutboxOptions {
    * Retry-After or `notBefore`, not expired) and fit in keepalive requests (64 KB); with ordering, only the first task
    * still stored of each group ('fifo': of the outbox). Never with `headers`, `onBeforeSend` or `batch` (a keepalive
    * request is built synchronously as the page hides, so they cannot be awaited). The tasks stay stored until a
-   * response is seen, so the next session may send them again, with the same Idempotency-Key; a page back from the
-   * back/forward cache sends each again once its keepalive request ended (or `timeoutMs` passed), never beside it.
+   * response is seen, so the next session may send them again, with the same Idempotency-Key. A page back from the
+   * back/forward cache sends nothing till those requests have ended (aborted at `timeoutMs`): none goes beside its copy.
    * @default true
    */
   readonly unloadFlush?: boolean | undefined;

@@ -107,7 +107,8 @@ function sendable(recent: ReadonlyMap<number, StoredTask>, c: UnloadContext): [P
   const out: [Pending, StoredTask][] = [];
   for (const [entry, task] of recent) {
     const pending = c.index.get(entry);
-    if (pending && goes(pending, now) && c.index.leads(pending) && c.delivers(pending.origin) && c.index.withId(task.id).every((p) => goes(p, now))) out.push([pending, task]);
+    // A page hidden again before what its last hide sent ended (see `send`): not sent beside that.
+    if (pending && !c.index.keptAlive.has(pending) && goes(pending, now) && c.index.leads(pending) && c.delivers(pending.origin) && c.index.withId(task.id).every((p) => goes(p, now))) out.push([pending, task]);
   }
   return out;
 }
@@ -119,10 +120,10 @@ function goes(p: Pending, now: number): boolean {
 
 /**
  * Sends `tasks` by keepalive. A page kept in the back/forward cache comes back with them pending, while their requests
- * may be out yet: each is passed over by delivery (see `PendingIndex.keptAlive`) until its request ends, or its time
- * limit does, so that a second request of its Idempotency-Key never runs beside the first (a server answering 409 to
- * a key in progress sent the task to dead), and the late keepalive copy of a group's first task never lands after a
- * later task of its group. It goes again then (no response can be read into an ack here), with the same key.
+ * may be out yet: delivery waits until every one has ended, aborted at its time limit (see `PendingIndex.keptAlive`),
+ * so that a second request of a task's Idempotency-Key never runs beside the first (a server answering 409 to a key in
+ * progress sent the task to dead), and the late keepalive copy of a group's first task never lands after a later task
+ * of its group. They go again then (no response can be read into an ack here), with the same keys.
  */
 function send(tasks: readonly [Pending, StoredTask][], c: UnloadContext): void {
   const transport = c.transport();
@@ -135,14 +136,19 @@ function send(tasks: readonly [Pending, StoredTask][], c: UnloadContext): void {
     if (size > budget) continue;
     budget -= size;
     const { url, init } = buildRequest(task, {}, undefined);
-    c.index.keptAlive.add(pending);
+    // Only a page that lives on (back from the cache) aborts it: a page unloaded for good has no timers left. At the
+    // limit delivery goes on, should the transport not heed the abort (a custom one).
+    const limit = new AbortController();
+    c.index.keptAlive.set(pending, limit);
     const ended = (): void => {
       cancel();
-      if (c.index.keptAlive.delete(pending)) c.kick();
+      // Not a later hide's request for it (this one, aborted, ended after the hold it had).
+      if (c.index.keptAlive.get(pending) === limit) c.index.keptAlive.delete(pending);
+      if (c.index.keptAlive.size === 0) c.kick();
     };
-    const cancel = after(c.options.clock, c.options.timeoutMs, ended);
+    const cancel = after(c.options.clock, c.options.timeoutMs, () => (limit.abort(), ended()));
     try {
-      void transport(url, { ...init, keepalive: true }).then(ended, ended);
+      void transport(url, { ...init, keepalive: true, signal: limit.signal }).then(ended, ended);
     } catch {
       ended();
     }

@@ -27,8 +27,8 @@ export class PendingIndex {
   readonly #waits = new Waits(this.#tasks);
   readonly #expiries = new Expiries(this.#tasks);
   readonly #aside = new SetAside();
-  /** Tasks sent by keepalive as the page hid, whose requests may be out yet (see `UnloadSender`): not taken till they end. */
-  readonly keptAlive = new Set<Pending>();
+  /** Tasks sent by keepalive as the page hid, whose requests may be out yet: delivery waits for them (see `UnloadSender`). */
+  readonly keptAlive = new Map<Pending, object>();
   /** Tasks found gone from the store by another handle's doing, whose word on them may come after (see `relearn`). */
   readonly gone = new Gone();
   #bytes = 0;
@@ -72,9 +72,6 @@ export class PendingIndex {
     return pending.lane === undefined || (this.#lanes.has(pending.lane) && this.#lanes.headOf(pending.lane) === pending);
   }
 
-  /** Whether a keepalive request sent for `pending` as the page hid may be out yet (see `keptAlive`). */
-  keptOut = (p: Pending | undefined): boolean => this.keptAlive.size > 0 && p !== undefined && this.keptAlive.has(p);
-
   /** Pending tasks with coalescing key `key`. */
   withKey(key: string): readonly Pending[] {
     return [...(this.#byKey.get(key) ?? [])];
@@ -104,7 +101,6 @@ export class PendingIndex {
     if (pending.key !== undefined) deleteFrom(this.#byKey, pending.key, pending);
     this.#expiries.remove(pending);
     this.#aside.delete(pending);
-    this.keptAlive.delete(pending);
     this.#set(pending, 'busy');
     if (pending.lane !== undefined) this.#offerLane(pending.lane);
     this.#runnable.sweepStale();
@@ -198,7 +194,7 @@ export class PendingIndex {
       const top = this.#runnable.pop();
       if (!top) break;
       if (top.state !== 'ready' || this.#tasks.get(top.seq) !== top) continue;
-      if ((held?.(top.origin) && this.#aside.add(top)) || (((accept && !accept(top)) || this.keptOut(top)) && passed.push(top))) continue;
+      if ((held?.(top.origin) && this.#aside.add(top)) || (accept && !accept(top) && passed.push(top))) continue;
       if (top.lane === undefined) {
         this.#set(top, 'busy');
         out.push(top);

@@ -84,6 +84,9 @@ describe('unloadFlush', () => {
     await r.outbox.enqueueMany([{ url: '/a1', group: 'a' }, { url: '/a2', group: 'a' }, { url: '/b1', group: 'b' }, { url: '/d1' }, { url: '/d2' }]);
     expect(hide().sort()).toEqual(['/a1', '/b1', '/d1']);
     await r.outbox.remove([(await r.outbox.list()).find((t) => t.url.endsWith('/a1'))!.id]);
+    // Hidden again once those requests ended (a task is never sent by keepalive beside its copy still out).
+    await r.server.waitFor(3);
+    await new Promise((resolve) => setTimeout(resolve, 100));
     expect(hide().sort()).toEqual(['/a2', '/b1', '/d1']);
     await r.reopen({ ordering: 'fifo', page });
     expect(hide()).toEqual([]);
@@ -150,17 +153,21 @@ describe('unloadFlush', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(k.sent).toEqual(['/a keepalive', '/c keepalive']);
       k.end('/a');
-      await vi.waitFor(() => expect(k.sent.slice(2)).toEqual(['/a', '/b']));
-      expect(await r.outbox.size()).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(k.sent).toHaveLength(2);
+      // Delivery goes on once every request the hide sent has ended.
       k.end('/c');
       await vi.waitFor(async () => expect(await r.outbox.size()).toBe(0));
-      expect(k.sent.slice(4)).toEqual(['/c']);
+      const again = k.sent.slice(2);
+      expect([again.length, again.indexOf('/a') < again.indexOf('/b'), new Set(again)]).toEqual([3, true, new Set(['/a', '/b', '/c'])]);
     });
 
-    it('holds a task taken ahead for a slot that went by keepalive, and sends it once its time limit passed without an end', async () => {
+    it('waits for every keepalive request, a task taken ahead for a slot included, and aborts one at its time limit', async () => {
       const k = keepaliveFetch();
       let answer!: () => void;
+      const signals: AbortSignal[] = [];
       const fetch: typeof globalThis.fetch = (input, init) => {
+        if (init?.keepalive) signals.push(init.signal!);
         if (new URL(String(input)).pathname !== '/first') return k.fetch(input, init);
         k.sent.push('/first');
         return new Promise((resolve) => (answer = () => resolve(new Response('ok'))));
@@ -174,17 +181,37 @@ describe('unloadFlush', () => {
       restore();
       answer();
       await vi.waitFor(async () => expect(await r.outbox.size()).toBe(2));
+      k.end('/t2');
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(k.sent).toHaveLength(3);
-      k.end('/t2');
-      await vi.waitFor(() => expect(k.sent.slice(3)).toEqual(['/t2']));
-      // The keepalive of /t1 never ends (the browser dropped it): its task goes once `timeoutMs` passed.
+      // The keepalive of /t1 never ends by itself: aborted at `timeoutMs` (the fake heeds no signal), and both go.
       r.clock.advance(4000);
       await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(k.sent.slice(4)).toEqual([]);
+      expect([k.sent.length, signals.map((s) => s.aborted)]).toEqual([3, [false, false]]);
       r.clock.advance(1000);
-      await vi.waitFor(() => expect(k.sent.slice(4)).toEqual(['/t1']));
+      await vi.waitFor(() => expect(k.sent.slice(3).sort()).toEqual(['/t1', '/t2']));
+      expect(signals.map((s) => s.aborted)).toEqual([true, false]);
       await vi.waitFor(async () => expect(await r.outbox.size()).toBe(0));
+    });
+
+    it('hidden again before they ended, sends no task by keepalive a second time beside the first', async () => {
+      const k = keepaliveFetch();
+      await r.reopen({ ordering: 'none', page, fetch: k.fetch });
+      await r.outbox.enqueueMany([{ url: '/a' }, { url: '/b' }]);
+      page.dispatchEvent(new Event('pagehide'));
+      restore();
+      await r.outbox.enqueue({ url: '/c' });
+      page.dispatchEvent(new Event('pagehide'));
+      expect(k.sent).toEqual(['/a keepalive', '/b keepalive', '/c keepalive']);
+      restore();
+      r.outbox.start();
+      k.end('/a');
+      k.end('/b');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(k.sent).toHaveLength(3);
+      k.end('/c');
+      await vi.waitFor(async () => expect(await r.outbox.size()).toBe(0));
+      expect(k.sent.slice(3).sort()).toEqual(['/a', '/b', '/c']);
     });
   });
 
