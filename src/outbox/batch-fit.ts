@@ -53,10 +53,14 @@ export class BatchFit {
    * go again in, in order (each may be refused and halved in turn, down to one task, whose 413 is its verdict).
    */
   refused(index: PendingIndex, entries: readonly Entry[]): [Entry[], Entry[]] {
-    const bytes = entries.reduce((sum, e) => sum + entryBytes(index, e), 0);
-    this.#learned = Math.min(this.#learned, Math.max(1, Math.floor(bytes / 2)));
     const half = Math.ceil(entries.length / 2);
-    return [entries.slice(0, half), entries.slice(half)];
+    const halves: [Entry[], Entry[]] = [entries.slice(0, half), entries.slice(half)];
+    // As `maxBytes` counts a batch: each task's part (with the comma or bracket before it), then the closing bracket.
+    const size = (part: readonly Entry[]) => part.reduce((sum, e) => sum + entryBytes(index, e), 0) + 1;
+    // No larger than the larger half it goes again in, and smaller than what was refused.
+    const whole = size(entries);
+    this.#learned = Math.min(this.#learned, Math.max(1, Math.min(whole - 1, Math.max(size(halves[0]), size(halves[1])))));
+    return halves;
   }
 
   /** A batch of `tasks` got no answer within the time limit twice running: later batches are at most half as large. */

@@ -49,6 +49,19 @@ describe('a batch the server refuses as too large (413)', () => {
     expect(later.length).toBeLessThanOrEqual(6);
   });
 
+  it('makes the batches after it as large as the halves that went, not smaller (halves of 2: batches of 2, not of 1)', async () => {
+    await r.reopen({ batch: { url: '/batch', maxItems: 16 } });
+    refuseOver(2_100);
+    // Tasks of equal size (two-digit n): refused as 4, sent in halves of 2.
+    await r.outbox.enqueueMany(range(10, 14).map((n) => task(n)));
+    await r.outbox.flush();
+    expect(batches()).toEqual([[10, 11, 12, 13], [10, 11], [12, 13]]);
+    const before = r.server.received.length;
+    await r.outbox.enqueueMany(range(14, 22).map((n) => task(n)));
+    expect(await r.outbox.flush()).toMatchObject({ sent: 8, dead: 0, remaining: 0 });
+    expect(batches().slice(before)).toEqual([[14, 15], [16, 17], [18, 19], [20, 21]]);
+  });
+
   it("a task alone that the server refuses is dead as 'status' 413; the rest of its batch is sent", async () => {
     await r.reopen({ batch: { url: '/batch', maxItems: 8 } });
     r.server.script((req) => (req.body.toString().includes('"n":5') ? { status: 413 } : undefined));
