@@ -36,8 +36,8 @@ function makeRoom(limits: Required<LimitOptions>, index: PendingIndex, incoming:
   if (overflow === 'reject' || incoming.length > maxTasks || adding > maxBytes) fail();
   const evict: Pending[] = [];
   if (tasks <= maxTasks && bytes <= maxBytes) return evict;
-  // In flight here, or leased by another handle: not to be evicted from under a request.
-  const may = (pending: Pending) => !inFlight(pending) && pending.cause !== 'lease' && !leaving.has(pending);
+  // In flight here (by keepalive as the page hid, too), or leased by another handle: not evicted from under a request.
+  const may = (pending: Pending) => !inFlight(pending) && pending.cause !== 'lease' && !leaving.has(pending) && !index.keptAlive.has(pending);
   // Oldest first: the index holds tasks in the order this handle read them, queue order with one partition; with
   // several, tasks read from the store (at open, or pushed by another handle) come partition by partition. The check
   // ends the loop before it asks for the next (with several partitions, a sort).

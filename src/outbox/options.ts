@@ -166,7 +166,7 @@ export interface OutboxOptions {
    * still stored of each group ('fifo': of the outbox). Never with `headers`, `onBeforeSend` or `batch` (a keepalive
    * request is built synchronously as the page hides, so they cannot be awaited). The tasks stay stored until a
    * response is seen, so the next session may send them again, with the same Idempotency-Key. A page back from the
-   * back/forward cache sends nothing till those requests have ended (aborted at `timeoutMs`): none goes beside its copy.
+   * back/forward cache sends nothing till those requests have ended (or `timeoutMs` passed: see README).
    * @default true
    */
   readonly unloadFlush?: boolean | undefined;

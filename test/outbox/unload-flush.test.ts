@@ -194,6 +194,20 @@ describe('unloadFlush', () => {
       await vi.waitFor(async () => expect(await r.outbox.size()).toBe(0));
     });
 
+    it("evicts no task whose keepalive copy is out ('drop-oldest'), as it evicts none in flight", async () => {
+      const k = keepaliveFetch();
+      await r.reopen({ ordering: 'none', page, fetch: k.fetch, limits: { maxTasks: 2, overflow: 'drop-oldest' } });
+      await r.outbox.enqueueMany([{ url: '/a' }, { url: '/b' }]);
+      page.dispatchEvent(new Event('pagehide'));
+      restore();
+      await expect(r.outbox.enqueue({ url: '/c' })).rejects.toMatchObject({ code: 'ERR_QUOTA_EXCEEDED' });
+      expect(r.events('dead')).toEqual([]);
+      k.end('/a');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      await r.outbox.enqueue({ url: '/c' });
+      expect(r.events('dead').map((d) => new URL(d.task.url).pathname)).toEqual(['/a']);
+    });
+
     it('hidden again before they ended, sends no task by keepalive a second time beside the first', async () => {
       const k = keepaliveFetch();
       await r.reopen({ ordering: 'none', page, fetch: k.fetch });
