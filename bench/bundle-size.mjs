@@ -323,6 +323,11 @@ const KB = 1024;
  * entries, and the later ones, and says which; later acks of such a lease left too; the outbox then learns where they
  * are instead of telling them sent): the stopped one's held acks removed the group's head under the other's request,
  * and it sent the rest meanwhile.
+ * Then the Outbox's (to 65.2 KB, measured 64.99 KB; 0.18 KB more) for a page back from the back/forward cache: delivery
+ * waits for the keepalive requests its pagehide sent (aborted at the time limit), a hide sends no task whose copy is
+ * out, and drop-oldest evicts none such (the task went again beside its copy: two requests of one key at once, and a
+ * group's first landing after its next); and for batches after a 413 as large as the halves that went (they went one
+ * task at a time).
  */
 export const rows = [
   {
@@ -343,7 +348,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 65.0 * KB,
+    limit: 65.2 * KB,
   },
 ];
 
