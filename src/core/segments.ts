@@ -206,6 +206,9 @@ export class Segments {
     };
     for (const [s, e] of acked) overlapping(s, e);
     if (state.head > head) overlapping(head, state.head);
+    // None is left wholly below the head but one a commit freed without its removal following (a process killed
+    // between them, a store that could not record its tail first): freed now. Mostly none, and the first ends the look.
+    for (let i = 0; i + 1 < list.length && list[i + 1]!.id <= state.head; i++) candidates.add(i);
     for (const id of this.#waiting) overlapping(id, id + 1);
     // Another handle may have acked the one before the tail while it was the tail.
     if (list.length > 1) candidates.add(list.length - 2);

@@ -106,7 +106,12 @@ describe('FileStore: a commit that fails part way leaves nothing behind', () => 
       // Untold by the counter (its bump failed too), the other handle finds what was committed at its next commit.
       await other.push(30);
       expect((await other.list()).map((e) => e.value)).toEqual([30]);
-      expect((await queue.take(10))!.entries.map((e) => e.value)).toEqual([30]);
+      const lease30 = (await queue.take(10))!;
+      expect(lease30.entries.map((e) => e.value)).toEqual([30]);
+      // What those commits freed and left on disk goes with the next ack.
+      expect(fs.readdirSync(q.file()).filter((f) => f.endsWith('.seg')).length).toBeGreaterThan(1);
+      await lease30.ack();
+      expect(fs.readdirSync(q.file()).filter((f) => f.endsWith('.seg'))).toEqual([`${String(31).padStart(16, '0')}.seg`]);
     } finally {
       patch(real);
       await queue.close();
