@@ -119,7 +119,7 @@ export class BatchWriter {
         removal.counter.setTail(removal.tail);
       } catch {
         // Refused (a full copy-on-write disk): the commit is in (an ack, a clear), and rejecting would say it failed.
-        // What it freed stays on disk, as it did when the commit rejected here.
+        // What it freed stays on disk till a later ack removes it (see `Segments.freeable`).
         freeing = false;
       }
       // Durable before the removal: an older record that outlived a power cut would name a segment no longer
