@@ -32,13 +32,20 @@ async function silentHosts(count: number): Promise<{ urls: string[]; close(): Pr
   };
 }
 
-/** A port nobody listens on: a connection there is refused, as a blocked or dead host's is. */
+/**
+ * A port whose every connection is reset at once, as a blocked or dead host's is refused. Kept until the test ends: a
+ * port closed and given up went to another server meanwhile (this test's silent host once, in a loaded run), and the
+ * request there waited on the test's clock for ever.
+ */
+const refusing: net.Server[] = [];
+afterEach(async () => {
+  for (const server of refusing.splice(0)) await new Promise((resolve) => server.close(resolve));
+});
 async function closedPort(): Promise<number> {
-  const server = net.createServer();
+  const server = net.createServer((socket) => socket.resetAndDestroy());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  refusing.push(server);
+  return (server.address() as net.AddressInfo).port;
 }
 
 /** A Reachability on a clock that reads `now`, its changes unheard. */
