@@ -18,12 +18,27 @@ const MEANING: Readonly<Record<string, string>> = {
  */
 export function storageError(error: unknown, message: string): SluiceError {
   if (error instanceof SluiceError) return error;
-  const { code, name, message: said } = (error ?? {}) as { code?: unknown; name?: unknown; message?: unknown };
-  const key = typeof code === 'string' && code ? code : typeof name === 'string' ? name : '';
-  const text = typeof said === 'string' ? said : String(error);
-  const full = key === 'QuotaExceededError' || key === 'ENOSPC' || key === 'EDQUOT' || /^OOM\b/.test(text);
+  const { key, text } = described(error);
+  const full = fullBy(key, text);
   const why = MEANING[key] ?? (full ? 'out of memory' : text);
   // Node's messages begin with their code ("EISDIR: illegal operation…"): said once.
   const named = key && !why.startsWith(`${key}:`) ? `${key}: ` : '';
   return new SluiceError(full ? 'ERR_QUOTA_EXCEEDED' : 'ERR_STORAGE', `${message} ${named}${why}`, { cause: error });
+}
+
+/** Whether `error` says the storage is full (see `storageError`): a store may make room and try again. */
+export function isFull(error: unknown): boolean {
+  const { key, text } = described(error);
+  return fullBy(key, text);
+}
+
+/** An error's errno code or DOMException name (`key`), and its message. */
+function described(error: unknown): { key: string; text: string } {
+  const { code, name, message: said } = (error ?? {}) as { code?: unknown; name?: unknown; message?: unknown };
+  const key = typeof code === 'string' && code ? code : typeof name === 'string' ? name : '';
+  return { key, text: typeof said === 'string' ? said : String(error) };
+}
+
+function fullBy(key: string, text: string): boolean {
+  return key === 'QuotaExceededError' || key === 'ENOSPC' || key === 'EDQUOT' || /^OOM\b/.test(text);
 }

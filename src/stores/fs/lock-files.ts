@@ -2,6 +2,7 @@ import { closeSync, constants, existsSync, fstatSync, linkSync, lstatSync, readF
 import { uptime } from 'node:os';
 import { join } from 'node:path';
 import { realNow } from '../../core/real-timers.js';
+import { isFull } from '../../core/storage-errors.js';
 import { closeQuiet, errno, unlinkQuiet } from './files.js';
 import { removeLeftovers } from './leftovers.js';
 import { createFile, openExisting } from './permissions.js';
@@ -233,7 +234,7 @@ export class LockFiles {
       // The files of processes that died on a full disk (their lock contents, spare segments) may hold the room this
       // needs: an open clears them only after this write, so once one was killed there no handle could open the queue
       // (nor the command line read it) till someone freed space by hand. They need no lock to go.
-      if (!full(error)) throw error;
+      if (!isFull(error)) throw error;
       removeLeftovers(this.#dir, false);
       this.#writeContent();
     }
@@ -274,9 +275,4 @@ function parseHolder(text: string): ProcessId | 'unreadable' {
     // Not a lock this code wrote whole.
   }
   return 'unreadable';
-}
-
-function full(error: unknown): boolean {
-  const code = errno(error);
-  return code === 'ENOSPC' || code === 'EDQUOT';
 }
