@@ -56,10 +56,9 @@ export class BatchFit {
     const half = Math.ceil(entries.length / 2);
     const halves: [Entry[], Entry[]] = [entries.slice(0, half), entries.slice(half)];
     // As `maxBytes` counts a batch: each task's part (with the comma or bracket before it), then the closing bracket.
-    const size = (part: readonly Entry[]) => part.reduce((sum, e) => sum + entryBytes(index, e), 0) + 1;
-    // No larger than the larger half it goes again in, and smaller than what was refused.
-    const whole = size(entries);
-    this.#learned = Math.min(this.#learned, Math.max(1, Math.min(whole - 1, Math.max(size(halves[0]), size(halves[1])))));
+    const [a, b] = halves.map((part) => part.reduce((sum, e) => sum + entryBytes(index, e), 0) + 1) as [number, number];
+    // No larger than the larger half it goes again in, and smaller than what was refused (`a + b - 1` bytes).
+    this.#learned = Math.min(this.#learned, Math.max(1, Math.min(a + b - 2, Math.max(a, b))));
     return halves;
   }
 
