@@ -69,14 +69,7 @@ export class Reachability {
   /** Origins that asked for a wait (a `Retry-After`): none of their tasks starts until it ends. */
   readonly holds: HostHolds;
 
-  constructor(options: {
-    clock: Clock;
-    policy: BackoffPolicy;
-    connectivity: Connectivity | undefined;
-    changed: (online: boolean) => void;
-    wake: () => void;
-    probe: () => void;
-  }) {
+  constructor(options: { clock: Clock; policy: BackoffPolicy; connectivity: Connectivity | undefined; changed: (online: boolean) => void; wake: () => void; probe: () => void }) {
     this.#clock = options.clock;
     this.holds = new HostHolds(options.clock);
     this.#policy = options.policy;
