@@ -142,8 +142,9 @@ function send(tasks: readonly [Pending, StoredTask][], c: UnloadContext): void {
     c.index.keptAlive.set(pending, limit);
     const ended = (): void => {
       cancel();
-      // Not a later hide's request for it (this one, aborted, ended after the hold it had).
-      if (c.index.keptAlive.get(pending) === limit) c.index.keptAlive.delete(pending);
+      // Not a later hide's request for it, nor again (this one, aborted at the limit, ended after the wait it made).
+      if (c.index.keptAlive.get(pending) !== limit) return;
+      c.index.keptAlive.delete(pending);
       if (c.index.keptAlive.size === 0) c.kick();
     };
     const cancel = after(c.options.clock, c.options.timeoutMs, () => (limit.abort(), ended()));
