@@ -196,7 +196,7 @@ export class Dispatcher {
   #startAhead(b: Buffered): boolean {
     const { options, index } = this.#c;
     const first = index.get(Number(b.unit[0]!.id));
-    const ok = this.#active.size < options.concurrency && this.#goesOn(b.run) && !this.#keptAlive && !this.#unfit(b) && !(first && index.outranked(first, false, options.clock.now()));
+    const ok = this.#active.size < options.concurrency && this.#goesOn(b.run) && !this.#unfit(b) && !(first && index.outranked(first, false, options.clock.now()));
     if (ok) this.#start(b, b.run);
     return ok;
   }
@@ -208,10 +208,10 @@ export class Dispatcher {
     return this.#active.size >= options.concurrency && pending !== undefined && index.outranked(pending, true, options.clock.now());
   }
 
-  /** Whether units of `run` may start without a fill: it is on, the network is there and this handle delivers. */
+  /** Whether units of `run` may start without a fill: it is on, the network is there, this handle delivers, and no keepalive copy is out. */
   #goesOn(run: DeliveryRun): boolean {
     const { reachability } = this.#c;
-    return this.#on(run) && reachability.allowed && reachability.reachable && this.#c.coordination.holdsOrAlone();
+    return this.#on(run) && reachability.allowed && reachability.reachable && this.#c.coordination.holdsOrAlone() && !this.#keptAlive;
   }
 
   /** A flush is on until it ends or `stop` ends it; the background run while the outbox runs. */
