@@ -63,19 +63,23 @@ function faultyServer(problems) {
   };
 }
 
-/** Runs a child until killed `afterMs` after it said 'ready' (or after its start, `early`); resolves with its lines. */
-function runAndKill(args, afterMs, early, onLine) {
+/**
+ * Runs a child until killed `afterMs` after it said 'ready' (or after its start, `early`; or after its first line
+ * starting with `armOn`); resolves with its lines.
+ */
+function runAndKill(args, afterMs, early, onLine, armOn = 'ready') {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [child, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
+    let armed = early;
     if (early) setTimeout(() => proc.kill('SIGKILL'), afterMs);
     proc.stdout.on('data', (d) => {
       const lines = (out + d).split('\n');
       out = lines.pop();
       for (const line of lines) {
-        if (line === 'ready' && !early) setTimeout(() => proc.kill('SIGKILL'), afterMs);
-        else onLine(line);
+        if (!armed && line.startsWith(armOn)) (armed = true), setTimeout(() => proc.kill('SIGKILL'), afterMs);
+        if (line !== 'ready') onLine(line);
       }
     });
     proc.stderr.on('data', (d) => (err += d));
@@ -119,7 +123,10 @@ export async function crashTest({ kills, mode = 'group', redisUrl, maxMs = 600, 
       // Every number this enqueuer may use is past those of the ones before.
       next += 100_000;
       for (let v = from; v < from + 100_000; v += 1) started.add(v);
-      const runs = [runAndKill(['enqueue', where, url, mode, String(from)], afterMs(), early(), onLine)];
+      // The first enqueuer lives until one of its enqueues resolved: otherwise a loaded machine can kill every
+      // enqueuer before its first, and the run proves nothing.
+      const armOn = killsDone === 0 ? 'enqueued ' : 'ready';
+      const runs = [runAndKill(['enqueue', where, url, mode, String(from)], afterMs(), early(), onLine, armOn)];
       for (let d = killsDone % 3 === 2 ? 2 : 1; d > 0; d--) runs.push(runAndKill(['deliver', where, url, mode], 200 + 2 * afterMs(), early(), onLine));
       await Promise.all(runs);
       killsDone += runs.length;
