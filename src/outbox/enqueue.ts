@@ -1,7 +1,28 @@
-import { SluiceError } from '../core/errors.js';
+import { describe, SluiceError } from '../core/errors.js';
 import type { BodyStore } from './body-store.js';
 import { taskFromRequest } from './request-task.js';
 import { blobKey, isRequest, prepareTask, type HttpTask, type StoredTask } from './task.js';
+
+/** Refuses an array where `enqueue` takes one task, and options beside it (see `noOptions`). */
+export function oneTask(task: unknown, extra: unknown): void {
+  if (Array.isArray(task)) throw new SluiceError('ERR_INVALID_TASK', `Expected \`task\` to be one task, got an array of ${task.length}: enqueueMany takes several.`);
+  noOptions('enqueue', extra);
+}
+
+/** Refuses one task where `enqueueMany` takes an array, and options beside them (see `noOptions`). */
+export function manyTasks(tasks: unknown, extra: unknown): void {
+  if (!Array.isArray(tasks)) throw new SluiceError('ERR_INVALID_TASK', `Expected \`tasks\` to be an array of tasks (enqueue takes one), got ${describe(tasks)}.`);
+  noOptions('enqueueMany', extra);
+}
+
+/**
+ * A second argument, as other queues take their options (`enqueue(task, { group })`), would be ignored: the task would
+ * go in the default group, in another order than meant, without a word. A task carries its own group, key and headers.
+ */
+function noOptions(method: string, extra: unknown): void {
+  if (extra === undefined) return;
+  throw new SluiceError('ERR_INVALID_TASK', `${method}() takes no options, got ${describe(extra)} as a second argument: a task's group, key, headers and other fields go in the task itself.`);
+}
 
 /**
  * `tasks` (HttpTasks or Requests) checked, all of them before anything is stored, then made ready to push: a body

@@ -1,4 +1,4 @@
-import { describe, SluiceError } from '../core/errors.js';
+import { SluiceError } from '../core/errors.js';
 import type { Queue } from '../core/queue.js';
 import { taskIds } from '../core/ids.js';
 import { serial } from '../core/serial.js';
@@ -21,7 +21,7 @@ import { BodyStore } from './body-store.js';
 import { OrphanBodies } from './orphan-bodies.js';
 import { Removal } from './removal.js';
 import { UnderWay } from './under-way.js';
-import { bodiesOf, prepareAll, storedNothing } from './enqueue.js';
+import { bodiesOf, manyTasks, oneTask, prepareAll, storedNothing } from './enqueue.js';
 import type { HttpTask, StoredTask } from './task.js';
 
 /**
@@ -148,18 +148,18 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
 
   /** Stores `task` (an `HttpTask` or a `Request`) for delivery; resolves its id once it is durable. */
   async enqueue(task: HttpTask | Request): Promise<string> {
-    if (Array.isArray(task)) throw new SluiceError('ERR_INVALID_TASK', `Expected \`task\` to be one task, got an array of ${task.length}: enqueueMany takes several.`);
+    oneTask(task, arguments[1]);
     return (await this.enqueueMany([task]))[0]!;
   }
 
   /** Stores `tasks` all or nothing (with `partitions`, see there); resolves their ids once they are durable. */
   enqueueMany(tasks: readonly (HttpTask | Request)[]): Promise<string[]> {
-    return this.#enqueuing.track(this.#enqueueMany(tasks));
+    return this.#enqueuing.track(this.#enqueueMany(tasks, false, arguments[1]));
   }
 
-  async #enqueueMany(tasks: readonly (HttpTask | Request)[], closing = false): Promise<string[]> {
+  async #enqueueMany(tasks: readonly (HttpTask | Request)[], closing = false, extra?: unknown): Promise<string[]> {
     if (!closing) this.#checkOpen();
-    if (!Array.isArray(tasks)) throw new SluiceError('ERR_INVALID_TASK', `Expected \`tasks\` to be an array of tasks (enqueue takes one), got ${describe(tasks)}.`);
+    manyTasks(tasks, extra);
     const stored = await prepareAll(tasks, { baseUrl: this.#options.baseUrl, now: this.#options.clock.now(), bodies: this.#bodies });
     if (stored.length === 0) return [];
     this.#notices.coming();

@@ -353,3 +353,21 @@ describe('a Date where epoch milliseconds belong', () => {
     await outbox.close();
   });
 });
+
+describe('enqueue given options beside the task', () => {
+  // As other queues take them: before, `{ group }` was ignored, and the task went in the default group, in another order.
+  it('says a task carries its own group and fields; nothing is stored', async () => {
+    const outbox = await Outbox.open({ name: 'api', store: new MemoryStore(), baseUrl: 'https://x.test', clock: new FakeClock() });
+    const enqueue = outbox.enqueue.bind(outbox) as (...args: unknown[]) => Promise<string>;
+    const enqueueMany = outbox.enqueueMany.bind(outbox) as (...args: unknown[]) => Promise<string[]>;
+    const message = (method: string) => `${method}() takes no options, got an object as a second argument: a task's group, key, headers and other fields go in the task itself.`;
+    await expect(enqueue({ url: '/a' }, { group: 'g' })).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: message('enqueue') });
+    await expect(enqueueMany([{ url: '/a' }], { group: 'g' })).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: message('enqueueMany') });
+    expect(await outbox.size()).toBe(0);
+    // An undefined second argument is no option: `enqueue(task, undefined)` goes on as `enqueue(task)`.
+    await enqueue({ url: '/a' }, undefined);
+    await enqueueMany([{ url: '/b' }], undefined);
+    expect(await outbox.size()).toBe(2);
+    await outbox.close();
+  });
+});
