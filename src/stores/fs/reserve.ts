@@ -1,0 +1,102 @@
+import { randomBytes } from 'node:crypto';
+import { constants, fstatSync, lstatSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import type { StorageBatch } from '../../core/store.js';
+import { closeQuiet, errno, unlinkQuiet, writeAll } from './files.js';
+import { createFile, NOFOLLOW } from './permissions.js';
+
+/**
+ * The reserve's size. Draining a full disk one item at a time needs room for the metadata to grow until a whole
+ * segment is acked and removed: its records grow it by up to `COMPACT_BYTES` (32 KiB, see `MetaLog`) before it is
+ * written whole again, which needs room for the new copy beside the old till the rename, and appends need whole pages
+ * (4 KiB; more on some file systems). 64 KiB covers that with a checkpoint of up to about 24 KiB.
+ */
+export const RESERVE_BYTES = 64 * 1024;
+
+/** The file's name in the queue directory: no other file's (see `LEFTOVER` and `segmentId`), so nothing else removes it. */
+export const RESERVE_NAME = 'reserve';
+
+/**
+ * Spare bytes on the queue's disk, held in the file `reserve` for commits that add no items (takes, acks, `clear`),
+ * so that a disk filled by pushes can still be drained or cleared: such a commit needs room for metadata too, and
+ * only frees space once a whole segment is acked. When it fails on a full disk (ENOSPC, EDQUOT) the reserve is removed
+ * and the commit made once more; the reserve is made again by the next commit that removes a segment, before any
+ * push can take the room. Only the holder of the queue's lock removes or makes it. It is never state: its absence, or
+ * a short one left by a process killed while making it, changes nothing but how much room there is; making it is
+ * best effort, never a reason a push or an open fails.
+ */
+export class Reserve {
+  readonly #path: string;
+  readonly #mode: number;
+  /** Whether to look at the reserve at the next commit: at the first of a handle, and after one removed a segment. */
+  #due = true;
+
+  constructor(dir: string, mode: number) {
+    this.#path = join(dir, RESERVE_NAME);
+    this.#mode = mode;
+  }
+
+  /**
+   * Under the lock: runs `apply`, which writes `batch` and on failure takes back what it wrote; when it fails on a
+   * full disk and `batch` adds no item (it writes no bytes to a segment: a `clear` may make an empty one, see
+   * `Segments.floorAfter`), removes the reserve and runs it once more.
+   */
+  async commit<R>(batch: StorageBatch, apply: () => Promise<R>): Promise<R> {
+    // Made before the commit, so that the room a removal frees goes to the reserve first, not to the next push.
+    if (this.#due) this.#make();
+    try {
+      return await apply();
+    } catch (error) {
+      // Only a plain file system error is tried again: a failed fsync, or a commit that could not be taken back, is
+      // an 'ERR_STORAGE' already, and stands.
+      if (batch.write?.bytes.length || !['ENOSPC', 'EDQUOT'].includes(errno(error)) || !this.#remove()) throw error;
+      return await apply();
+    } finally {
+      if ((batch.remove?.length ?? 0) + (batch.quarantine?.length ?? 0) > 0) this.#due = true;
+    }
+  }
+
+  /** Removes the reserve: true when there was one to free. */
+  #remove(): boolean {
+    // Not synced, even for strict commits: were the removal lost to a power cut, the file system would give back its
+    // blocks with it, never those the retried commit wrote in their place.
+    try {
+      const held = lstatSync(this.#path, { throwIfNoEntry: false });
+      // An empty one frees nothing; a directory or a link of that name is none of the store's.
+      if (!held?.isFile() || held.size === 0) return false;
+      unlinkQuiet(this.#path);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Makes the reserve, or fills up one cut short; removes it when it does not fit whole. Best effort. */
+  #make(): void {
+    this.#due = false;
+    let fd: number | undefined;
+    // Another user's (a group-shared queue) that this one cannot write, or a directory of that name: left as it is.
+    try {
+      fd = openSync(this.#path, constants.O_WRONLY | NOFOLLOW);
+    } catch (error) {
+      if (errno(error) !== 'ENOENT') return;
+    }
+    try {
+      if (fd === undefined) fd = createFile(this.#path, constants.O_WRONLY, this.#mode);
+      const { size } = fstatSync(fd);
+      // Random bytes, not zeros: a file system that compresses or dedupes would store zeros in no room at all.
+      // Not synced: lost to a power cut, it is made again.
+      if (size < RESERVE_BYTES) writeAll(fd, randomBytes(RESERVE_BYTES - size), size);
+    } catch {
+      // Whole or none: a part of one would take room a push needs, on a disk too full for the reserve (a read-only
+      // directory has none to remove). The next removal of a segment tries again.
+      if (fd !== undefined) {
+        try {
+          unlinkQuiet(this.#path);
+        } catch {}
+      }
+    } finally {
+      if (fd !== undefined) closeQuiet(fd);
+    }
+  }
+}
