@@ -6,6 +6,7 @@ import { closeQuiet, errno, type FileSync, readRange, segmentFile, segmentName, 
 import type { CommitCounter, Tail } from './counter.js';
 import { createFile, NOFOLLOW } from './permissions.js';
 import { fileId } from './process-id.js';
+import { Reserve } from './reserve.js';
 import { Undo } from './undo.js';
 
 /** Files as a handle knows them: name → `identity:size` (see `FileState`). */
@@ -36,6 +37,7 @@ export class BatchWriter {
   readonly #fds: Descriptors;
   readonly #sync: FileSync;
   readonly #mode: number;
+  readonly #reserve: Reserve;
   /** The metadata file, open for appends (or, where the file system refuses writing, for reading only). */
   #meta: { fd: number; identity: string; writable: boolean } | undefined;
 
@@ -46,6 +48,7 @@ export class BatchWriter {
     this.#tag = tag;
     this.#fds = fds;
     this.#sync = sync;
+    this.#reserve = new Reserve(dir, mode);
   }
 
   /**
@@ -92,18 +95,20 @@ export class BatchWriter {
     // Order matters for a crash at any point: data, then the metadata that may refer to it, then removals of what
     // the new metadata no longer needs (go-diskqueue deleted first, and its depth drifted).
     const strict = batch.durability === 'strict';
-    const undo = new Undo(this.#sync);
-    // The segment written stays open until its sync, and any undo, is done (see `Descriptors`).
-    const pins: (() => void)[] = [];
-    let dirChanged: boolean;
-    try {
-      dirChanged = await this.#write(batch, looked, known, synced, undo, pins);
-    } catch (error) {
-      // A commit that rejects leaves nothing: its pushes would be delivered later.
-      throw await undo.run(error, strict, this.#dir);
-    } finally {
-      for (const unpin of pins) unpin();
-    }
+    // On a full disk, a commit that adds no item is made again once the reserve made room (see `Reserve`).
+    let dirChanged = await this.#reserve.commit(batch, async () => {
+      const undo = new Undo(this.#sync);
+      // The segment written stays open until its sync, and any undo, is done (see `Descriptors`).
+      const pins: (() => void)[] = [];
+      try {
+        return await this.#write(batch, looked, known, synced, undo, pins);
+      } catch (error) {
+        // A commit that rejects leaves nothing: its pushes would be delivered later.
+        throw await undo.run(error, strict, this.#dir);
+      } finally {
+        for (const unpin of pins) unpin();
+      }
+    });
     // The commit is in; what follows removes only what its metadata no longer needs.
     const removing = (batch.remove?.length ?? 0) + (batch.quarantine?.length ?? 0) > 0;
     // Segments go only once the metadata that no longer needs them is durable (rare: when a segment is freed).

@@ -103,7 +103,7 @@ describe('FileQueueStorage.commit()', () => {
     expect(existsSync(file('meta.12345.dead.tmp'))).toBe(false);
   });
 
-  it('makes segment after segment, and leaves nothing but segments, meta and the counter once closed', async () => {
+  it('makes segment after segment, and leaves nothing but segments, meta, the counter and the reserve once closed', async () => {
     const s = await open();
     let token = (await s.load()).token;
     for (let id = 0; id < 50; id += 10) {
@@ -116,7 +116,7 @@ describe('FileQueueStorage.commit()', () => {
     for (const id of [0, 10, 20, 30, 40]) expect([...readFileSync(seg(id))]).toEqual([id, id]);
     await s.close();
     const names = readdirSync(join(dir, 'q')).filter((name) => !name.endsWith('.seg'));
-    expect(names.sort()).toEqual(['commits']);
+    expect(names.sort()).toEqual(['commits', 'reserve']);
   });
 
   it('clears what dead writers left, never what a live process is using', async () => {

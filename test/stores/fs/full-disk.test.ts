@@ -1,0 +1,171 @@
+import fs, { existsSync, readdirSync, statSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { dirname, join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Queue } from '../../../src/index.js';
+import { FileStore } from '../../../src/fs.js';
+import { RESERVE_BYTES } from '../../../src/stores/fs/reserve.js';
+import { codeOf, tempQueueDir } from './queue-dir.js';
+
+const q = tempQueueDir('sluice-full-');
+const PAGE = 4096;
+const pages = (size: number) => Math.ceil(size / PAGE) * PAGE;
+
+// Replaces node:fs's writeSync for the ESM imports of the store as well (`syncBuiltinESMExports`).
+const real = { writeSync: fs.writeSync };
+function patch(replacements: Partial<typeof real>): void {
+  Object.assign(fs, replacements);
+  syncBuiltinESMExports();
+}
+afterEach(() => patch(real));
+
+/** The bytes the files of the queue directory take, whole pages each, as on tmpfs. */
+function used(dir: string): number {
+  let sum = 0;
+  for (const name of readdirSync(dir)) {
+    const stat = statSync(join(dir, name), { throwIfNoEntry: false });
+    if (stat?.isFile()) sum += pages(stat.size);
+  }
+  return sum;
+}
+
+/**
+ * The queue directory as a small disk (tmpfs) holding `capacity` bytes in whole pages from now on: a write that needs a
+ * page more than is free writes what fits in the pages its file has, or fails ENOSPC. Unlinking a file frees its pages.
+ * Linux only (the file of a descriptor is read from /proc).
+ */
+function diskOf(dir: string, capacity: number): void {
+  patch({
+    writeSync: ((fd: number, buffer: Uint8Array, offset: number, length: number, position: number) => {
+      let path: string;
+      try {
+        path = fs.readlinkSync(`/proc/self/fd/${fd}`);
+      } catch {
+        path = '';
+      }
+      if (dirname(path) !== dir) return real.writeSync(fd, buffer, offset, length, position);
+      const size = fs.fstatSync(fd).size;
+      const free = capacity - used(dir);
+      const room = pages(size) + Math.max(0, free) - position;
+      if (room < length) {
+        if (room <= 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write' });
+        length = room;
+      }
+      return real.writeSync(fd, buffer, offset, length, position);
+    }) as typeof fs.writeSync,
+  });
+}
+
+/** A queue of `count` items of `bytes` bytes in segments of 50, then a disk that is full: no page left. */
+async function fullQueue(count: number, durability: 'strict' | 'relaxed' = 'relaxed', bytes = 200) {
+  const queue = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: q.root() }), segmentItems: 50, durability });
+  for (let i = 0; i < count; i += 10) await queue.pushMany(Array.from({ length: 10 }, (_, j) => `${i + j}`.padEnd(bytes, '.')));
+  diskOf(q.file(), used(q.file()));
+  // Full: not even a small push fits.
+  expect(await codeOf(queue.push('x'.repeat(PAGE)))).toBe('ERR_QUOTA_EXCEEDED');
+  return queue;
+}
+
+describe.skipIf(process.platform !== 'linux')('FileStore on a full disk', () => {
+  it.each(['relaxed', 'strict'] as const)('Queue.take(1) + ack(): a queue drained one item at a time on a full disk is drained whole (acks that need a page make room; %s)', async (durability) => {
+    const queue = await fullQueue(300, durability);
+    try {
+      const drained: number[] = [];
+      for (let lease = await queue.take(1); lease; lease = await queue.take(1)) {
+        drained.push(parseInt(lease.entries[0]!.value));
+        await lease.ack();
+      }
+      expect(drained).toEqual(Array.from({ length: 300 }, (_, i) => i));
+      expect(readdirSync(q.file()).filter((f) => f.endsWith('.seg'))).toHaveLength(1);
+      // The space it freed takes pushes again.
+      await queue.push('after');
+      expect((await queue.list()).map((e) => e.value)).toEqual(['after']);
+    } finally {
+      patch(real);
+      await queue.close();
+    }
+  });
+
+  it('Queue.clear(): a full disk can be cleared, and takes pushes after', async () => {
+    const queue = await fullQueue(300);
+    try {
+      await queue.clear();
+      expect(await queue.size()).toBe(0);
+      await queue.push('after');
+      expect((await queue.list()).map((e) => e.value)).toEqual(['after']);
+    } finally {
+      patch(real);
+      await queue.close();
+    }
+  });
+
+  it('Queue.push(): a push on a full disk rejects and leaves the reserve whole: only commits that add no item spend it', async () => {
+    const queue = await fullQueue(100);
+    try {
+      expect(statSync(q.file('reserve')).size).toBe(RESERVE_BYTES);
+      expect(await codeOf(queue.pushMany(['a', 'b']))).toBe('ERR_QUOTA_EXCEEDED');
+      expect(statSync(q.file('reserve')).size).toBe(RESERVE_BYTES);
+      expect(await queue.size()).toBe(100);
+    } finally {
+      patch(real);
+      await queue.close();
+    }
+  });
+
+  it('Queue.push(): a disk with room for a push but not for the reserve takes the push, and keeps no part of a reserve', async () => {
+    const queue = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: q.root() }) });
+    try {
+      await queue.push('first');
+      await queue.close();
+      fs.unlinkSync(q.file('reserve'));
+      diskOf(q.file(), used(q.file()) + 3 * PAGE);
+      const again = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: q.root() }) });
+      await again.push('x'.repeat(PAGE));
+      expect(existsSync(q.file('reserve'))).toBe(false);
+      expect(await again.size()).toBe(2);
+      await again.close();
+    } finally {
+      patch(real);
+    }
+  });
+
+  it('FileStore.open(): a reserve cut short (a process killed while making it) is filled up by the next commit; the clearing of leftovers keeps it', async () => {
+    const queue = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: q.root() }) });
+    await queue.push('first');
+    await queue.close();
+    fs.truncateSync(q.file('reserve'), 100);
+    const again = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: q.root() }) });
+    try {
+      expect(statSync(q.file('reserve')).size).toBe(100);
+      await again.push('second');
+      expect(statSync(q.file('reserve')).size).toBe(RESERVE_BYTES);
+      expect((await again.list()).map((e) => e.value)).toEqual(['first', 'second']);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('Queue.ack(): the reserve spent, it is made again by the commit after one that removed a segment, before any push takes the room', async () => {
+    // A segment of 50 items of 2 000 bytes: freed, room for the reserve.
+    const queue = await fullQueue(100, 'relaxed', 2000);
+    try {
+      // Drained till the reserve is spent, and on till the first segment is removed.
+      const head = () => readdirSync(q.file()).includes(`${'0'.repeat(16)}.seg`);
+      let lease = await queue.take(1);
+      for (; existsSync(q.file('reserve')); lease = await queue.take(1)) await lease!.ack();
+      expect(head()).toBe(true);
+      for (; head(); lease = await queue.take(1)) await lease!.ack();
+      // That take, the commit after the removal, made the reserve again.
+      expect(statSync(q.file('reserve')).size).toBe(RESERVE_BYTES);
+      await lease!.ack();
+      // Pushes fill what is left of the freed room, and no more.
+      let pushed = 0;
+      while ((await codeOf(queue.push('x'.repeat(1000)))) === 'resolved') pushed++;
+      expect(pushed).toBeGreaterThan(0);
+      expect(statSync(q.file('reserve')).size).toBe(RESERVE_BYTES);
+    } finally {
+      patch(real);
+      await queue.close();
+    }
+  });
+});
