@@ -182,9 +182,12 @@ export class BatchWriter {
       if ((now?.size ?? 0) > end) ftruncateSync(fd, end);
       known?.set(name, `${identity}:${end}`);
       // A new file's name is durable only once its directory is synced. Both syncs at once: they are independent,
-      // and both are done before the metadata that may count on them, and before the commit resolves.
+      // and both are done before the metadata that may count on them, and before the commit resolves. Both settle
+      // before a failure goes on: the directory refused (EMFILE) while the segment's sync was still running, the undo
+      // would close the new segment under that sync, which then failed (EBADF) and made the handle unusable for good.
       if (strict) {
-        await Promise.all([synced(() => this.#sync.fdatasync(fd)), created && syncDir(this.#dir, this.#sync, synced)]);
+        const settled = await Promise.allSettled([synced(() => this.#sync.fdatasync(fd)), created && syncDir(this.#dir, this.#sync, synced)]);
+        for (const result of settled) if (result.status === 'rejected') throw result.reason;
       }
     }
     if (batch.metaAppend) {
