@@ -36,6 +36,14 @@ let turnAt = realNow();
 let marking = false;
 
 /**
+ * How long Node's event loop has idled in all, waiting for I/O or timers (undefined elsewhere): grown since the last
+ * turn marked, the loop turned again since (an operation waited for a timer or a notice: a FileStore lock's turn).
+ */
+const loop = globalThis.performance as { eventLoopUtilization?: () => { idle: number } } | undefined;
+const idleTime = () => loop?.eventLoopUtilization?.().idle ?? 0;
+let idleAt = 0;
+
+/**
  * Undefined while the event loop has had a turn within `HOG_MS`, else a promise of its next turn. A store whose calls
  * finish synchronously (FileStore's file calls, MemoryStore) resolves every operation in microtasks: a caller's loop
  * of awaited operations would then never let a timer, an I/O callback or a signal handler (a SIGTERM that closes the
@@ -47,9 +55,18 @@ function turnIfHogging(): Promise<void> | undefined {
     macrotask(() => {
       marking = false;
       turnAt = realNow();
+      idleAt = idleTime();
     });
   }
   if (realNow() - turnAt < HOG_MS) return undefined;
+  // An operation that waited on the event loop (a FileStore lock's turn) hogged nothing: a turn given now would run
+  // what that wait's hold put off to the end of its task first (the lock kept for the commit that follows, given up).
+  const idle = idleTime();
+  if (idle > idleAt) {
+    idleAt = idle;
+    turnAt = realNow();
+    return undefined;
+  }
   return new Promise((resolve) => macrotask(() => resolve()));
 }
 
