@@ -73,3 +73,17 @@ it('yields by message where there is no setImmediate (browsers): a timer held ba
     vi.resetModules();
   }
 });
+
+// Before, an operation that waited on the event loop for 20 ms or more (a FileStore lock's turn) was taken for a hog:
+// the next one gave a turn first, which ran what the wait's end put off to the end of its task (the lock kept for the
+// ack, given up), and the ack waited a whole round of the other processes for it again.
+it('an operation that waited on the event loop is no hog: the next runs in the same task', async () => {
+  const { serial } = await import('../../src/core/serial.js');
+  const line = serial();
+  const order: string[] = [];
+  await line(() => new Promise((resolve) => setTimeout(resolve, 40)));
+  // What a hold's end puts off to the end of its task: the next operation must come first.
+  setImmediate(() => order.push('end of task'));
+  await line(() => order.push('next'));
+  expect(order).toEqual(['next']);
+});
