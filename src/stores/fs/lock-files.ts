@@ -3,6 +3,7 @@ import { uptime } from 'node:os';
 import { join } from 'node:path';
 import { realNow } from '../../core/real-timers.js';
 import { isFull } from '../../core/storage-errors.js';
+import { RESERVE_NAME, spendReserve } from './reserve.js';
 import { closeQuiet, errno, unlinkQuiet } from './files.js';
 import { removeLeftovers } from './leftovers.js';
 import { createFile, openExisting } from './permissions.js';
@@ -236,7 +237,13 @@ export class LockFiles {
       // (nor the command line read it) till someone freed space by hand. They need no lock to go.
       if (!isFull(error)) throw error;
       removeLeftovers(this.#dir, false);
-      this.#writeContent();
+      try {
+        this.#writeContent();
+      } catch (again) {
+        // Still no room: the queue's reserve is there for a full disk to be drained, which needs a handle first.
+        if (!isFull(again) || !spendReserve(join(this.#dir, RESERVE_NAME))) throw again;
+        this.#writeContent();
+      }
     }
   }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants, fstatSync, lstatSync, openSync } from 'node:fs';
+import { constants, fstatSync, lstatSync, openSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StorageBatch } from '../../core/store.js';
 import { closeQuiet, errno, unlinkQuiet, writeAll } from './files.js';
@@ -26,12 +26,19 @@ export const RESERVE_NAME = 'reserve';
  * best effort, never a reason a push or an open fails.
  */
 export class Reserve {
+  readonly #dir: string;
   readonly #path: string;
   readonly #mode: number;
   /** Whether to look at the reserve at the next commit: at the first of a handle, and after one removed a segment. */
   #due = true;
+  /**
+   * Making it failed for want of room: each commit looks at the disk's free space (one `statfs`) and makes it once it
+   * fits, since room may come back by other means (files removed) before any segment of this queue goes.
+   */
+  #wanting = false;
 
   constructor(dir: string, mode: number) {
+    this.#dir = dir;
     this.#path = join(dir, RESERVE_NAME);
     this.#mode = mode;
   }
@@ -43,7 +50,7 @@ export class Reserve {
    */
   async commit<R>(batch: StorageBatch, apply: () => Promise<R>): Promise<R> {
     // Made before the commit, so that the room a removal frees goes to the reserve first, not to the next push.
-    if (this.#due) this.#make();
+    if (this.#due || (this.#wanting && this.#fits())) this.#make();
     try {
       return await apply();
     } catch (error) {
@@ -56,40 +63,52 @@ export class Reserve {
     }
   }
 
-  /** Removes the reserve: true when there was one to free. */
-  #remove(): boolean {
-    // Not synced, even for strict commits: were the removal lost to a power cut, the file system would give back its
-    // blocks with it, never those the retried commit wrote in their place.
+  /** Whether the disk has room for a whole reserve and two pages more. */
+  #fits(): boolean {
     try {
-      const held = lstatSync(this.#path, { throwIfNoEntry: false });
-      // An empty one frees nothing; a directory or a link of that name is none of the store's.
-      if (!held?.isFile() || held.size === 0) return false;
-      unlinkQuiet(this.#path);
-      return true;
+      const { bavail, bsize } = statfsSync(this.#dir);
+      return bavail * bsize >= RESERVE_BYTES + 2 * bsize;
     } catch {
       return false;
     }
   }
 
+  /** Removes the reserve: true when there was one to free. */
+  #remove(): boolean {
+    return spendReserve(this.#path);
+  }
+
   /** Makes the reserve, or fills up one cut short; removes it when it does not fit whole. Best effort. */
   #make(): void {
     this.#due = false;
+    this.#wanting = false;
     let fd: number | undefined;
     // Another user's (a group-shared queue) that this one cannot write, or a directory of that name: left as it is.
+    // Non-blocking: a FIFO of that name would otherwise block this open, under the lock, for as long as no reader came.
     try {
-      fd = openSync(this.#path, constants.O_WRONLY | NOFOLLOW);
+      fd = openSync(this.#path, constants.O_WRONLY | NOFOLLOW | (constants.O_NONBLOCK ?? 0));
     } catch (error) {
       if (errno(error) !== 'ENOENT') return;
     }
     try {
       if (fd === undefined) fd = createFile(this.#path, constants.O_WRONLY, this.#mode);
-      const { size } = fstatSync(fd);
+      const stat = fstatSync(fd);
+      // Only a file of its own: a FIFO, a device or a hard link to another file (whose content it would change) is left.
+      if (!stat.isFile() || stat.nlink > 1) {
+        closeQuiet(fd);
+        fd = undefined;
+        return;
+      }
+      const { size } = stat;
       // Random bytes, not zeros: a file system that compresses or dedupes would store zeros in no room at all.
       // Not synced: lost to a power cut, it is made again.
       if (size < RESERVE_BYTES) writeAll(fd, randomBytes(RESERVE_BYTES - size), size);
-    } catch {
+    } catch (error) {
       // Whole or none: a part of one would take room a push needs, on a disk too full for the reserve (a read-only
-      // directory has none to remove). The next removal of a segment tries again.
+      // directory has none to remove). The next removal of a segment tries again, and, when the disk was full, the
+      // first commit that finds room for it (see `#wanting`).
+      // Not for a quota (EDQUOT), which `statfs` does not show: each commit would write and remove the reserve again.
+      if (errno(error) === 'ENOSPC') this.#wanting = true;
       if (fd !== undefined) {
         try {
           unlinkQuiet(this.#path);
@@ -98,5 +117,25 @@ export class Reserve {
     } finally {
       if (fd !== undefined) closeQuiet(fd);
     }
+  }
+}
+
+/**
+ * Removes the reserve at `path` (a queue directory's `reserve`): true when there was one to free. Also used, without
+ * the lock, by an open that finds no room for its lock file: the reserve holds no state, and a holder making it at the
+ * same time only writes into a file that is gone.
+ */
+export function spendReserve(path: string): boolean {
+  // Not synced, even for strict commits: were the removal lost to a power cut, the file system would give back its
+  // blocks with it, never those the retried commit wrote in their place.
+  try {
+    const held = lstatSync(path, { throwIfNoEntry: false });
+    // An empty one frees nothing, nor one hard-linked elsewhere (a copy made with `cp -al`); a directory or a link of
+    // that name is none of the store's.
+    if (!held?.isFile() || held.size === 0 || held.nlink > 1) return false;
+    unlinkQuiet(path);
+    return true;
+  } catch {
+    return false;
   }
 }

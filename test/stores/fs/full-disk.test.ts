@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs, { existsSync, readdirSync, statSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -35,8 +36,9 @@ function used(dir: string): number {
  * Linux only (the file of a descriptor is read from /proc).
  */
 function diskOf(dir: string, capacity: number): void {
-  patch({
-    writeSync: ((fd: number, buffer: Uint8Array, offset: number, length: number, position: number) => {
+  const writeSync = ((fd: number, buffer: Uint8Array | string, offset: number, length: number, position: number): number => {
+      // A string (a lock file's content): written at `offset` (its position), or at the file's end.
+      if (typeof buffer === 'string') return writeSync(fd, Buffer.from(buffer), 0, Buffer.byteLength(buffer), typeof offset === 'number' ? offset : fs.fstatSync(fd).size);
       let path: string;
       try {
         path = fs.readlinkSync(`/proc/self/fd/${fd}`);
@@ -52,8 +54,8 @@ function diskOf(dir: string, capacity: number): void {
         length = room;
       }
       return real.writeSync(fd, buffer, offset, length, position);
-    }) as typeof fs.writeSync,
-  });
+    });
+  patch({ writeSync: writeSync as typeof fs.writeSync });
 }
 
 /** A queue of `count` items of `bytes` bytes in segments of 50, then a disk that is full: no page left. */
@@ -167,5 +169,64 @@ describe.skipIf(process.platform !== 'linux')('FileStore on a full disk', () => 
       patch(real);
       await queue.close();
     }
+  });
+  it('Queue.open(): on a disk full to the last page (the process that filled it gone), an open spends the reserve for its lock file, and the queue is drained', async () => {
+    const queue = await fullQueue(100);
+    patch(real);
+    await queue.close();
+    // Its lock file gone with it, the disk is full again, to the last page (taken by another program's file).
+    diskOf(q.file(), used(q.file()) - PAGE);
+    try {
+      const again = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: q.root() }) });
+      let drained = 0;
+      for (let lease = await again.take(1); lease; lease = await again.take(1)) {
+        await lease.ack();
+        drained++;
+      }
+      expect(drained).toBe(100);
+      await again.close();
+    } finally {
+      patch(real);
+    }
+  });
+
+  it('Queue.push(): a handle whose first commit found no room for the reserve makes it once room comes back, not only after a segment goes', async () => {
+    const queue = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: q.root() }) });
+    await queue.push('first');
+    await queue.close();
+    fs.unlinkSync(q.file('reserve'));
+    diskOf(q.file(), used(q.file()) + 3 * PAGE);
+    const again = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: q.root() }) });
+    try {
+      await again.push('second');
+      expect(existsSync(q.file('reserve'))).toBe(false);
+      // Room comes back (another program's files removed).
+      diskOf(q.file(), used(q.file()) + 100 * PAGE);
+      await again.push('third');
+      expect(statSync(q.file('reserve')).size).toBe(RESERVE_BYTES);
+    } finally {
+      patch(real);
+      await again.close();
+    }
+  });
+
+  it('FileStore: a FIFO named reserve blocks nothing, and a reserve hard-linked to another file is left as it is', async () => {
+    const queue = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: q.root() }) });
+    await queue.push('first');
+    await queue.close();
+    fs.unlinkSync(q.file('reserve'));
+    execFileSync('mkfifo', [q.file('reserve')]);
+    const again = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: q.root() }) });
+    await again.push('second');
+    await again.close();
+    fs.unlinkSync(q.file('reserve'));
+    const other = q.file('../other.txt');
+    fs.writeFileSync(other, 'not a reserve');
+    fs.linkSync(other, q.file('reserve'));
+    const third = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: q.root() }) });
+    await third.push('third');
+    expect((await third.list()).map((e) => e.value)).toEqual(['first', 'second', 'third']);
+    await third.close();
+    expect(fs.readFileSync(other, 'utf8')).toBe('not a reserve');
   });
 });
