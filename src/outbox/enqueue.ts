@@ -16,11 +16,12 @@ export function manyTasks(tasks: unknown, extra: unknown): void {
 }
 
 /**
- * A second argument, as other queues take their options (`enqueue(task, { group })`), would be ignored: the task would
- * go in the default group, in another order than meant, without a word. A task carries its own group, key and headers.
+ * An object as second argument, as other queues take their options (`enqueue(task, { group })`), would be ignored: the
+ * task would go in the default group, in another order than meant, without a word. A task carries its own group, key
+ * and headers. Anything else passes: `tasks.map(outbox.enqueue, outbox)` gives an index.
  */
 function noOptions(method: string, extra: unknown): void {
-  if (extra === undefined) return;
+  if (typeof extra !== 'object' || extra === null) return;
   throw new SluiceError('ERR_INVALID_TASK', `${method}() takes no options, got ${describe(extra)} as a second argument: a task's group, key, headers and other fields go in the task itself.`);
 }
 

@@ -364,10 +364,12 @@ describe('enqueue given options beside the task', () => {
     await expect(enqueue({ url: '/a' }, { group: 'g' })).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: message('enqueue') });
     await expect(enqueueMany([{ url: '/a' }], { group: 'g' })).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: message('enqueueMany') });
     expect(await outbox.size()).toBe(0);
-    // An undefined second argument is no option: `enqueue(task, undefined)` goes on as `enqueue(task)`.
+    // What is no object is no option: `enqueue(task, undefined)` goes on as `enqueue(task)`, and so does a call by
+    // `map`, which gives the index (and the array) too.
     await enqueue({ url: '/a' }, undefined);
-    await enqueueMany([{ url: '/b' }], undefined);
-    expect(await outbox.size()).toBe(2);
+    await enqueueMany([{ url: '/b' }], null);
+    await Promise.all([{ url: '/c' }, { url: '/d' }].map(outbox.enqueue, outbox));
+    expect(await outbox.size()).toBe(4);
     await outbox.close();
   });
 });
