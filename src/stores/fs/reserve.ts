@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants, fstatSync, lstatSync, openSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
+import { isFull } from '../../core/storage-errors.js';
 import type { StorageBatch } from '../../core/store.js';
 import { closeQuiet, errno, unlinkQuiet, writeAll } from './files.js';
 import { createFile, NOFOLLOW } from './permissions.js';
@@ -56,7 +57,7 @@ export class Reserve {
     } catch (error) {
       // Only a plain file system error is tried again: a failed fsync, or a commit that could not be taken back, is
       // an 'ERR_STORAGE' already, and stands.
-      if (batch.write?.bytes.length || !['ENOSPC', 'EDQUOT'].includes(errno(error)) || !this.#remove()) throw error;
+      if (batch.write?.bytes.length || !isFull(error) || !this.#remove()) throw error;
       return await apply();
     } finally {
       if ((batch.remove?.length ?? 0) + (batch.quarantine?.length ?? 0) > 0) this.#due = true;
