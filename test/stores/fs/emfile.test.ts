@@ -39,3 +39,45 @@ it.skipIf(!hasPrlimit)('a strict queue that runs out of descriptors works again 
   const printed = execFileSync(process.execPath, ['--input-type=module', '-e', source, dir], { encoding: 'utf8', timeout: 60_000 }).trim();
   expect(printed.split('|')).toEqual(['ERR_STORAGE EMFILE', 'ok', 'ok', 'ok', '[0,4]']);
 });
+
+// The same without a child or a limit, the timing forced: the directory's open fails (EMFILE) while the new segment's
+// sync still runs. Before, the undo closed the segment under that sync, which then failed (EBADF), and the handle took
+// it for a failed fsync: 'unusable' for good.
+it('a strict commit whose directory open fails while its segment syncs waits for that sync: the handle goes on', async () => {
+  const { default: fs } = await import('node:fs');
+  const { syncBuiltinESMExports } = await import('node:module');
+  const { Queue } = await import('../../../src/index.js');
+  const { FileStore } = await import('../../../src/fs.js');
+  const realOpen = fs.openSync;
+  let refuseDir = false;
+  const slowSync = (fd: number) =>
+    new Promise<void>((resolve, reject) => setTimeout(() => fs.fsync(fd, (error) => (error ? reject(error) : resolve())), 30));
+  const q = await Queue.open<number>({ name: 'q', store: new FileStore({ dir, sync: { fsync: slowSync, fdatasync: slowSync } }), durability: 'strict', segmentItems: 2 });
+  try {
+    await q.pushMany([0, 1]);
+    Object.assign(fs, {
+      openSync: ((path: Parameters<typeof fs.openSync>[0], ...rest: unknown[]) => {
+        if (refuseDir && fs.statSync(path, { throwIfNoEntry: false })?.isDirectory()) {
+          throw Object.assign(new Error('EMFILE: too many open files, simulated'), { code: 'EMFILE' });
+        }
+        return (realOpen as (...args: unknown[]) => number)(path, ...rest);
+      }) as typeof fs.openSync,
+    });
+    syncBuiltinESMExports();
+    refuseDir = true;
+    // A new segment: its data synced and the directory opened to sync its name, at once.
+    await expect(q.push(2)).rejects.toMatchObject({ code: 'ERR_STORAGE', message: expect.stringContaining('EMFILE') });
+    refuseDir = false;
+    // The segment's sync ends meanwhile (before, on the descriptor the undo had closed).
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    await q.push(3);
+    expect(await q.size()).toBe(3);
+  } finally {
+    Object.assign(fs, { openSync: realOpen });
+    syncBuiltinESMExports();
+    await q.close().catch(() => undefined);
+  }
+  const again = await Queue.open<number>({ name: 'q', store: new FileStore({ dir }) });
+  expect((await again.list()).map((e) => e.value)).toEqual([0, 1, 3]);
+  await again.close();
+});
