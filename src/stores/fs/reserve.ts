@@ -37,6 +37,11 @@ export class Reserve {
    * fits, since room may come back by other means (files removed) before any segment of this queue goes.
    */
   #wanting = false;
+  /**
+   * Making it failed over a quota (EDQUOT), which `statfs` does not show: pushes no longer try to make it first (each
+   * would write and remove 64 KiB), till a segment goes.
+   */
+  #overQuota = false;
 
   constructor(dir: string, mode: number) {
     this.#dir = dir;
@@ -52,6 +57,17 @@ export class Reserve {
   async commit<R>(batch: StorageBatch, apply: () => Promise<R>): Promise<R> {
     // Made before the commit, so that the room a removal frees goes to the reserve first, not to the next push.
     if (this.#due || (this.#wanting && this.#fits())) this.#make();
+    // A push never takes the reserve's room, spent or not: while the reserve is missing (spent by a drain, or by an
+    // open for its lock file), a push is refused unless the disk has room for the reserve beside it, which is then
+    // made first. Else, on a disk that pushes go on filling, the room a spent reserve freed goes to the next push, and
+    // the drain that spent it is stuck for as long as anything pushes.
+    const adding = batch.write?.bytes.length ?? 0;
+    if (adding > 0 && !this.#overQuota && !this.#present()) {
+      if (!this.#fits(adding)) {
+        throw Object.assign(new Error('ENOSPC: no room for the queue\'s reserve beside this push'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+      }
+      this.#make();
+    }
     try {
       return await apply();
     } catch (error) {
@@ -60,15 +76,27 @@ export class Reserve {
       if (batch.write?.bytes.length || !isFull(error) || !this.#remove()) throw error;
       return await apply();
     } finally {
-      if ((batch.remove?.length ?? 0) + (batch.quarantine?.length ?? 0) > 0) this.#due = true;
+      if ((batch.remove?.length ?? 0) + (batch.quarantine?.length ?? 0) > 0) {
+        this.#due = true;
+        this.#overQuota = false;
+      }
     }
   }
 
-  /** Whether the disk has room for a whole reserve and two pages more. */
-  #fits(): boolean {
+  /** Whether the reserve file is there (whole or not). */
+  #present(): boolean {
+    try {
+      return lstatSync(this.#path, { throwIfNoEntry: false }) !== undefined;
+    } catch {
+      return true;
+    }
+  }
+
+  /** Whether the disk has room for a whole reserve and two pages more (and `extra` bytes). */
+  #fits(extra = 0): boolean {
     try {
       const { bavail, bsize } = statfsSync(this.#dir);
-      return bavail * bsize >= RESERVE_BYTES + 2 * bsize;
+      return bavail * bsize >= RESERVE_BYTES + extra + 2 * bsize;
     } catch {
       return false;
     }
@@ -110,6 +138,7 @@ export class Reserve {
       // first commit that finds room for it (see `#wanting`).
       // Not for a quota (EDQUOT), which `statfs` does not show: each commit would write and remove the reserve again.
       if (errno(error) === 'ENOSPC') this.#wanting = true;
+      if (errno(error) === 'EDQUOT') this.#overQuota = true;
       if (fd !== undefined) {
         try {
           unlinkQuiet(this.#path);

@@ -12,8 +12,8 @@ const q = tempQueueDir('sluice-full-');
 const PAGE = 4096;
 const pages = (size: number) => Math.ceil(size / PAGE) * PAGE;
 
-// Replaces node:fs's writeSync for the ESM imports of the store as well (`syncBuiltinESMExports`).
-const real = { writeSync: fs.writeSync };
+// Replaces node:fs's writeSync and statfsSync for the ESM imports of the store as well (`syncBuiltinESMExports`).
+const real = { writeSync: fs.writeSync, statfsSync: fs.statfsSync };
 function patch(replacements: Partial<typeof real>): void {
   Object.assign(fs, replacements);
   syncBuiltinESMExports();
@@ -55,7 +55,13 @@ function diskOf(dir: string, capacity: number): void {
       }
       return real.writeSync(fd, buffer, offset, length, position);
     });
-  patch({ writeSync: writeSync as typeof fs.writeSync });
+  // The room the disk shows (`statfs`), whole pages.
+  const statfsSync = ((path: string, options?: fs.StatFsOptions) => {
+    const stats = real.statfsSync(path, options as never) as fs.StatsFs;
+    if (path !== dir) return stats;
+    return Object.assign(Object.create(Object.getPrototypeOf(stats) as object) as fs.StatsFs, stats, { bsize: PAGE, bavail: Math.max(0, Math.floor((capacity - used(dir)) / PAGE)) });
+  }) as typeof fs.statfsSync;
+  patch({ writeSync: writeSync as typeof fs.writeSync, statfsSync });
 }
 
 /** A queue of `count` items of `bytes` bytes in segments of 50, then a disk that is full: no page left. */
@@ -88,6 +94,38 @@ describe.skipIf(process.platform !== 'linux')('FileStore on a full disk', () => 
     }
   });
 
+  // Before, the room the spent reserve freed went to the next push of a handle that went on pushing, and the drain
+  // that spent it was stuck (every take and ack ERR_QUOTA_EXCEEDED) for as long as pushes came.
+  it('Queue.take(1) + ack(): a drain goes on while another handle keeps pushing: no push takes a spent reserve\'s room', async () => {
+    const queue = await fullQueue(300);
+    const producer = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: q.root() }), segmentItems: 50 });
+    try {
+      const drained = new Set<string>();
+      const pushed: string[] = [];
+      const originals = Array.from({ length: 300 }, (_, i) => `${i}`.padEnd(200, '.'));
+      // Five items pushed for each one drained: pushes would take any room the drain freed.
+      for (let i = 0; originals.some((item) => !drained.has(item)) && i < 3000; i++) {
+        const lease = await queue.take(1);
+        if (lease) {
+          drained.add(lease.entries[0]!.value);
+          await lease.ack();
+        }
+        const items = Array.from({ length: 5 }, (_, j) => `p${i}.${j}`.padEnd(200, '.'));
+        if ((await codeOf(producer.pushMany(items))) === 'resolved') pushed.push(...items);
+      }
+      for (let lease = await queue.take(1); lease; lease = await queue.take(1)) {
+        drained.add(lease.entries[0]!.value);
+        await lease.ack();
+      }
+      expect(originals.filter((item) => !drained.has(item))).toEqual([]);
+      expect(pushed.filter((item) => !drained.has(item))).toEqual([]);
+    } finally {
+      patch(real);
+      await producer.close();
+      await queue.close();
+    }
+  });
+
   it('Queue.clear(): a full disk can be cleared, and takes pushes after', async () => {
     const queue = await fullQueue(300);
     try {
@@ -114,7 +152,7 @@ describe.skipIf(process.platform !== 'linux')('FileStore on a full disk', () => 
     }
   });
 
-  it('Queue.push(): a disk with room for a push but not for the reserve takes the push, and keeps no part of a reserve', async () => {
+  it('Queue.push(): a disk with room for a push but not for the reserve refuses the push (that room is the reserve\'s), keeps no part of a reserve, and is drained', async () => {
     const queue = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: q.root() }) });
     try {
       await queue.push('first');
@@ -122,9 +160,12 @@ describe.skipIf(process.platform !== 'linux')('FileStore on a full disk', () => 
       fs.unlinkSync(q.file('reserve'));
       diskOf(q.file(), used(q.file()) + 3 * PAGE);
       const again = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: q.root() }) });
-      await again.push('x'.repeat(PAGE));
+      expect(await codeOf(again.push('x'.repeat(PAGE)))).toBe('ERR_QUOTA_EXCEEDED');
       expect(existsSync(q.file('reserve'))).toBe(false);
-      expect(await again.size()).toBe(2);
+      expect(await again.size()).toBe(1);
+      const lease = await again.take(1);
+      await lease!.ack();
+      expect(await again.size()).toBe(0);
       await again.close();
     } finally {
       patch(real);
@@ -190,20 +231,21 @@ describe.skipIf(process.platform !== 'linux')('FileStore on a full disk', () => 
     }
   });
 
-  it('Queue.push(): a handle whose first commit found no room for the reserve makes it once room comes back, not only after a segment goes', async () => {
+  it('Queue.take(): a handle whose first commit found no room for the reserve makes it once room comes back, not only after a segment goes', async () => {
     const queue = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: q.root() }) });
-    await queue.push('first');
+    await queue.pushMany(['first', 'second']);
     await queue.close();
     fs.unlinkSync(q.file('reserve'));
     diskOf(q.file(), used(q.file()) + 3 * PAGE);
     const again = await Queue.open<string>({ name: 'q', store: new FileStore({ dir: q.root() }) });
     try {
-      await again.push('second');
+      const lease = await again.take(1);
       expect(existsSync(q.file('reserve'))).toBe(false);
       // Room comes back (another program's files removed).
       diskOf(q.file(), used(q.file()) + 100 * PAGE);
-      await again.push('third');
+      await lease!.ack();
       expect(statSync(q.file('reserve')).size).toBe(RESERVE_BYTES);
+      await again.push('third');
     } finally {
       patch(real);
       await again.close();
