@@ -95,8 +95,9 @@ export class BatchWriter {
     // Order matters for a crash at any point: data, then the metadata that may refer to it, then removals of what
     // the new metadata no longer needs (go-diskqueue deleted first, and its depth drifted).
     const strict = batch.durability === 'strict';
+    const removing = (batch.remove?.length ?? 0) + (batch.quarantine?.length ?? 0) > 0;
     // On a full disk, a commit that adds no item is made again once the reserve made room (see `Reserve`).
-    let dirChanged = await this.#reserve.commit(batch, async () => {
+    let dirChanged = await this.#reserve.commit(batch, removing, async () => {
       const undo = new Undo(this.#sync);
       // The segment written stays open until its sync, and any undo, is done (see `Descriptors`).
       const pins: (() => void)[] = [];
@@ -110,7 +111,6 @@ export class BatchWriter {
       }
     });
     // The commit is in; what follows removes only what its metadata no longer needs.
-    const removing = (batch.remove?.length ?? 0) + (batch.quarantine?.length ?? 0) > 0;
     // Segments go only once the metadata that no longer needs them is durable (rare: when a segment is freed).
     if (strict && dirChanged && removing) {
       // After the commit, a directory that cannot be opened is a sync that did not happen, as a failed one: the

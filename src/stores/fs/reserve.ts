@@ -21,10 +21,10 @@ export const RESERVE_NAME = 'reserve';
  * Spare bytes on the queue's disk, held in the file `reserve` for commits that add no items (takes, acks, `clear`),
  * so that a disk filled by pushes can still be drained or cleared: such a commit needs room for metadata too, and
  * only frees space once a whole segment is acked. When it fails on a full disk (ENOSPC, EDQUOT) the reserve is removed
- * and the commit made once more; the reserve is made again by the next commit that removes a segment, before any
- * push can take the room. Only the holder of the queue's lock removes or makes it. It is never state: its absence, or
- * a short one left by a process killed while making it, changes nothing but how much room there is; making it is
- * best effort, never a reason a push or an open fails.
+ * and the commit made once more; the reserve is made again by the next commit that removes a segment, or that finds
+ * room for it, and while it is missing a push is refused unless it fits beside the push. Only the holder of the queue's
+ * lock makes it (an open short of room for its lock file may spend it, see `spendReserve`). It is never state: its
+ * absence, or a short one left by a process killed while making it, changes nothing but how much room there is.
  */
 export class Reserve {
   readonly #dir: string;
@@ -50,11 +50,11 @@ export class Reserve {
   }
 
   /**
-   * Under the lock: runs `apply`, which writes `batch` and on failure takes back what it wrote; when it fails on a
-   * full disk and `batch` adds no item (it writes no bytes to a segment: a `clear` may make an empty one, see
+   * Under the lock: runs `apply`, which writes `batch` (`removing` segments after it) and on failure takes back what it
+   * wrote; when it fails on a full disk and `batch` adds no item (it writes no bytes to a segment: a `clear` may make an empty one, see
    * `Segments.floorAfter`), removes the reserve and runs it once more.
    */
-  async commit<R>(batch: StorageBatch, apply: () => Promise<R>): Promise<R> {
+  async commit<R>(batch: StorageBatch, removing: boolean, apply: () => Promise<R>): Promise<R> {
     // Made before the commit, so that the room a removal frees goes to the reserve first, not to the next push.
     if (this.#due || (this.#wanting && this.#fits())) this.#make();
     // A push never takes the reserve's room, spent or not: while the reserve is missing (spent by a drain, or by an
@@ -73,10 +73,10 @@ export class Reserve {
     } catch (error) {
       // Only a plain file system error is tried again: a failed fsync, or a commit that could not be taken back, is
       // an 'ERR_STORAGE' already, and stands.
-      if (batch.write?.bytes.length || !isFull(error) || !this.#remove()) throw error;
+      if (adding > 0 || !isFull(error) || !spendReserve(this.#path)) throw error;
       return await apply();
     } finally {
-      if ((batch.remove?.length ?? 0) + (batch.quarantine?.length ?? 0) > 0) {
+      if (removing) {
         this.#due = true;
         this.#overQuota = false;
       }
@@ -100,11 +100,6 @@ export class Reserve {
     } catch {
       return false;
     }
-  }
-
-  /** Removes the reserve: true when there was one to free. */
-  #remove(): boolean {
-    return spendReserve(this.#path);
   }
 
   /** Makes the reserve, or fills up one cut short; removes it when it does not fit whole. Best effort. */
@@ -137,8 +132,9 @@ export class Reserve {
       // directory has none to remove). The next removal of a segment tries again, and, when the disk was full, the
       // first commit that finds room for it (see `#wanting`).
       // Not for a quota (EDQUOT), which `statfs` does not show: each commit would write and remove the reserve again.
-      if (errno(error) === 'ENOSPC') this.#wanting = true;
-      if (errno(error) === 'EDQUOT') this.#overQuota = true;
+      const code = errno(error);
+      if (code === 'ENOSPC') this.#wanting = true;
+      if (code === 'EDQUOT') this.#overQuota = true;
       if (fd !== undefined) {
         try {
           unlinkQuiet(this.#path);
