@@ -1,8 +1,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import fs, { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { Queue } from '../../../src/index.js';
+import { FileStore } from '../../../src/fs.js';
+import { patchFs, realFs, restoreFsAfterEach } from './patch-fs.js';
 
 // README: a process out of file descriptors gets ERR_STORAGE naming EMFILE; nothing is lost, and the handle works again
 // once descriptors are free. A 'strict' commit also opens the queue's directory to sync it: that open failing is no
@@ -14,6 +17,7 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'sluice-emfile-'));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
+restoreFsAfterEach();
 
 const hasPrlimit = spawnSync('prlimit', ['--version']).status === 0;
 
@@ -44,26 +48,20 @@ it.skipIf(!hasPrlimit)('a strict queue that runs out of descriptors works again 
 // sync still runs. Before, the undo closed the segment under that sync, which then failed (EBADF), and the handle took
 // it for a failed fsync: 'unusable' for good.
 it('a strict commit whose directory open fails while its segment syncs waits for that sync: the handle goes on', async () => {
-  const { default: fs } = await import('node:fs');
-  const { syncBuiltinESMExports } = await import('node:module');
-  const { Queue } = await import('../../../src/index.js');
-  const { FileStore } = await import('../../../src/fs.js');
-  const realOpen = fs.openSync;
   let refuseDir = false;
   const slowSync = (fd: number) =>
     new Promise<void>((resolve, reject) => setTimeout(() => fs.fsync(fd, (error) => (error ? reject(error) : resolve())), 30));
   const q = await Queue.open<number>({ name: 'q', store: new FileStore({ dir, sync: { fsync: slowSync, fdatasync: slowSync } }), durability: 'strict', segmentItems: 2 });
   try {
     await q.pushMany([0, 1]);
-    Object.assign(fs, {
+    patchFs({
       openSync: ((path: Parameters<typeof fs.openSync>[0], ...rest: unknown[]) => {
         if (refuseDir && fs.statSync(path, { throwIfNoEntry: false })?.isDirectory()) {
           throw Object.assign(new Error('EMFILE: too many open files, simulated'), { code: 'EMFILE' });
         }
-        return (realOpen as (...args: unknown[]) => number)(path, ...rest);
+        return (realFs.openSync as (...args: unknown[]) => number)(path, ...rest);
       }) as typeof fs.openSync,
     });
-    syncBuiltinESMExports();
     refuseDir = true;
     // A new segment: its data synced and the directory opened to sync its name, at once.
     await expect(q.push(2)).rejects.toMatchObject({ code: 'ERR_STORAGE', message: expect.stringContaining('EMFILE') });
@@ -73,8 +71,7 @@ it('a strict commit whose directory open fails while its segment syncs waits for
     await q.push(3);
     expect(await q.size()).toBe(3);
   } finally {
-    Object.assign(fs, { openSync: realOpen });
-    syncBuiltinESMExports();
+    refuseDir = false;
     await q.close().catch(() => undefined);
   }
   const again = await Queue.open<number>({ name: 'q', store: new FileStore({ dir }) });

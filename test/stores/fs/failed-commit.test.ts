@@ -1,9 +1,9 @@
 import fs, { existsSync, readFileSync, statSync } from 'node:fs';
-import { syncBuiltinESMExports } from 'node:module';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { StorageBatch } from '../../../src/core/store.js';
 import { Queue, SluiceError } from '../../../src/index.js';
 import { FileStore } from '../../../src/fs.js';
+import { patchFs, realFs, restoreFs, restoreFsAfterEach } from './patch-fs.js';
 import { codeOf, tempQueueDir } from './queue-dir.js';
 import { thisProcess } from '../../../src/stores/fs/process-id.js';
 
@@ -13,13 +13,7 @@ const relaxed = (batch: Omit<StorageBatch, 'durability'>): StorageBatch => ({ ..
 const seg = (id: number) => q.file(`${String(id).padStart(16, '0')}.seg`);
 const failure = (code: string) => Object.assign(new Error(`${code}: simulated, write`), { code });
 
-// Replaces functions of node:fs for the ESM imports of the store as well (`syncBuiltinESMExports`).
-const real = { writeSync: fs.writeSync, ftruncateSync: fs.ftruncateSync };
-function patch(replacements: Partial<typeof real>): void {
-  Object.assign(fs, replacements);
-  syncBuiltinESMExports();
-}
-afterEach(() => patch(real));
+restoreFsAfterEach();
 
 /**
  * A disk that fills up at the `n`th write from now (counting each `writeSync`): that write puts down the first half of
@@ -28,12 +22,12 @@ afterEach(() => patch(real));
 function fillUpAt(n: number): void {
   let calls = 0;
   let torn = false;
-  patch({
+  patchFs({
     writeSync: ((fd: number, buffer: Uint8Array, offset: number, length: number, position: number) => {
       if (torn) throw failure('ENOSPC');
-      if (++calls < n) return real.writeSync(fd, buffer, offset, length, position);
+      if (++calls < n) return realFs.writeSync(fd, buffer, offset, length, position);
       torn = true;
-      return real.writeSync(fd, buffer, offset, Math.floor(length / 2), position);
+      return realFs.writeSync(fd, buffer, offset, Math.floor(length / 2), position);
     }) as typeof fs.writeSync,
   });
 }
@@ -45,7 +39,7 @@ describe('FileStore: a commit that fails part way leaves nothing behind', () => 
       await queue.push('before');
       fillUpAt(1);
       const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => queue.push(`job-${i}`)));
-      patch(real);
+      restoreFs();
       expect(results.map((r) => (r.status === 'rejected' && r.reason instanceof SluiceError ? r.reason.code : r.status))).toEqual(
         Array(6).fill('ERR_QUOTA_EXCEEDED'),
       );
@@ -66,20 +60,20 @@ describe('FileStore: a commit that fails part way leaves nothing behind', () => 
     try {
       await queue.push('before');
       // Appends into the segment still fit; the counter's new file does not.
-      patch({
+      patchFs({
         writeSync: ((fd: number, ...rest: unknown[]) => {
           if (!fs.readlinkSync(`/proc/self/fd/${fd}`).endsWith('.seg')) throw failure('ENOSPC');
-          return (real.writeSync as (...args: unknown[]) => number)(fd, ...rest);
+          return (realFs.writeSync as (...args: unknown[]) => number)(fd, ...rest);
         }) as typeof fs.writeSync,
       });
       await expect(queue.push('stored')).resolves.toBe('1');
-      patch(real);
+      restoreFs();
       // Untold by the counter, another handle finds the push all the same, and nothing it commits overwrites it.
       await other.push('after');
       expect((await other.list()).map((e) => e.value)).toEqual(['before', 'stored', 'after']);
       expect((await queue.list()).map((e) => e.value)).toEqual(['before', 'stored', 'after']);
     } finally {
-      patch(real);
+      restoreFs();
       await queue.close();
       await other.close();
     }
@@ -92,17 +86,17 @@ describe('FileStore: a commit that fails part way leaves nothing behind', () => 
       for (let b = 0; b < 3; b++) await queue.pushMany(Array.from({ length: 10 }, (_, i) => b * 10 + i));
       const lease = (await queue.take(10))!;
       // The counter is written over in place before a freed segment goes: a copy-on-write disk may refuse that when full.
-      patch({
+      patchFs({
         writeSync: ((fd: number, ...rest: unknown[]) => {
           // The counter's descriptor is of the file it was made as, linked into place as `commits` (see counter.ts).
           if (/\/commits($|\.)/.test(fs.readlinkSync(`/proc/self/fd/${fd}`))) throw failure('ENOSPC');
-          return (real.writeSync as (...args: unknown[]) => number)(fd, ...rest);
+          return (realFs.writeSync as (...args: unknown[]) => number)(fd, ...rest);
         }) as typeof fs.writeSync,
       });
       // Rejected, it said the items were still leased (to come again), and the clear that nothing was removed.
       await expect(lease.ack()).resolves.toBeUndefined();
       await expect(queue.clear()).resolves.toBe(20);
-      patch(real);
+      restoreFs();
       // Untold by the counter (its bump failed too), the other handle finds what was committed at its next commit.
       await other.push(30);
       expect((await other.list()).map((e) => e.value)).toEqual([30]);
@@ -113,7 +107,7 @@ describe('FileStore: a commit that fails part way leaves nothing behind', () => 
       await lease30.ack();
       expect(fs.readdirSync(q.file()).filter((f) => f.endsWith('.seg'))).toEqual([`${String(31).padStart(16, '0')}.seg`]);
     } finally {
-      patch(real);
+      restoreFs();
       await queue.close();
       await other.close();
     }
@@ -127,10 +121,10 @@ describe('FileStore: a commit that fails part way leaves nothing behind', () => 
     // A process that died (this pid, another start time) left its lock content, holding the disk's last page.
     const dead = q.file(`lock.${here.pid}_${here.start! + 1}.${Number(here.ns).toString(16).padStart(8, '0')}0a1b2c3d.own`);
     fs.writeFileSync(dead, '{}');
-    patch({
+    patchFs({
       writeSync: ((fd: number, ...rest: unknown[]) => {
         if (existsSync(dead)) throw failure('ENOSPC');
-        return (real.writeSync as (...args: unknown[]) => number)(fd, ...rest);
+        return (realFs.writeSync as (...args: unknown[]) => number)(fd, ...rest);
       }) as typeof fs.writeSync,
     });
     // Opening writes this handle's lock content first; the leftovers were cleared only after it, under the lock.
@@ -139,7 +133,7 @@ describe('FileStore: a commit that fails part way leaves nothing behind', () => 
       expect(existsSync(dead)).toBe(false);
       expect((await reopened.list()).map((e) => e.value)).toEqual(['kept']);
     } finally {
-      patch(real);
+      restoreFs();
       await reopened.close();
     }
   });
@@ -152,7 +146,7 @@ describe('FileStore: a commit that fails part way leaves nothing behind', () => 
     fillUpAt(2);
     const batch = relaxed({ write: { segment: 0, offset: 2, bytes: bytes(3, 4, 5, 6) }, meta: bytes(8, 8, 8, 8) });
     expect(await codeOf(s.commit(token, batch))).toBe('ERR_QUOTA_EXCEEDED');
-    patch(real);
+    restoreFs();
     expect([...readFileSync(seg(0))]).toEqual([1, 2]);
     expect([...readFileSync(q.file('meta'))]).toEqual([7]);
   });
@@ -164,7 +158,7 @@ describe('FileStore: a commit that fails part way leaves nothing behind', () => 
     fillUpAt(2);
     const batch = relaxed({ write: { segment: 1, offset: 0, bytes: bytes(2, 3) }, metaAppend: { offset: 2, bytes: bytes(9, 9, 9, 9) } });
     expect(await codeOf(s.commit(token, batch))).toBe('ERR_QUOTA_EXCEEDED');
-    patch(real);
+    restoreFs();
     expect(existsSync(seg(1))).toBe(false);
     expect([...readFileSync(q.file('meta'))]).toEqual([7, 7]);
     // Nothing is left that the next commit trips on.
@@ -178,13 +172,13 @@ describe('FileStore: a commit that fails part way leaves nothing behind', () => 
     let token = (await s.load()).token;
     token = (await s.commit(token, relaxed({ write: { segment: 0, offset: 0, bytes: bytes(1, 2) } })))!;
     fillUpAt(1);
-    patch({
+    patchFs({
       ftruncateSync: () => {
         throw failure('EIO');
       },
     });
     const error = await s.commit(token, relaxed({ write: { segment: 0, offset: 2, bytes: bytes(3, 4, 5, 6) } })).catch((e: unknown) => e);
-    patch(real);
+    restoreFs();
     expect(error).toBeInstanceOf(SluiceError);
     expect((error as SluiceError).code).toBe('ERR_STORAGE');
     expect((error as SluiceError).message).toMatch(/ENOSPC.*EIO.*may hold part of that commit/);

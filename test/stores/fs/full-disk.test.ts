@@ -1,24 +1,18 @@
 import { execFileSync } from 'node:child_process';
 import fs, { existsSync, readdirSync, statSync } from 'node:fs';
-import { syncBuiltinESMExports } from 'node:module';
 import { dirname, join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Queue } from '../../../src/index.js';
 import { FileStore } from '../../../src/fs.js';
 import { RESERVE_BYTES } from '../../../src/stores/fs/reserve.js';
+import { patchFs, realFs, restoreFs, restoreFsAfterEach } from './patch-fs.js';
 import { codeOf, tempQueueDir } from './queue-dir.js';
 
 const q = tempQueueDir('sluice-full-');
 const PAGE = 4096;
 const pages = (size: number) => Math.ceil(size / PAGE) * PAGE;
 
-// Replaces node:fs's writeSync and statfsSync for the ESM imports of the store as well (`syncBuiltinESMExports`).
-const real = { writeSync: fs.writeSync, statfsSync: fs.statfsSync };
-function patch(replacements: Partial<typeof real>): void {
-  Object.assign(fs, replacements);
-  syncBuiltinESMExports();
-}
-afterEach(() => patch(real));
+restoreFsAfterEach();
 
 /** The bytes the files of the queue directory take, whole pages each, as on tmpfs. */
 function used(dir: string): number {
@@ -45,7 +39,7 @@ function diskOf(dir: string, capacity: number): void {
       } catch {
         path = '';
       }
-      if (dirname(path) !== dir) return real.writeSync(fd, buffer, offset, length, position);
+      if (dirname(path) !== dir) return realFs.writeSync(fd, buffer, offset, length, position);
       const size = fs.fstatSync(fd).size;
       const free = capacity - used(dir);
       const room = pages(size) + Math.max(0, free) - position;
@@ -53,15 +47,15 @@ function diskOf(dir: string, capacity: number): void {
         if (room <= 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write' });
         length = room;
       }
-      return real.writeSync(fd, buffer, offset, length, position);
+      return realFs.writeSync(fd, buffer, offset, length, position);
     });
   // The room the disk shows (`statfs`), whole pages.
   const statfsSync = ((path: string, options?: fs.StatFsOptions) => {
-    const stats = real.statfsSync(path, options as never) as fs.StatsFs;
+    const stats = realFs.statfsSync(path, options as never) as fs.StatsFs;
     if (path !== dir) return stats;
     return Object.assign(Object.create(Object.getPrototypeOf(stats) as object) as fs.StatsFs, stats, { bsize: PAGE, bavail: Math.max(0, Math.floor((capacity - used(dir)) / PAGE)) });
   }) as typeof fs.statfsSync;
-  patch({ writeSync: writeSync as typeof fs.writeSync, statfsSync });
+  patchFs({ writeSync: writeSync as typeof fs.writeSync, statfsSync });
 }
 
 /** A queue of `count` items of `bytes` bytes in segments of 50, then a disk that is full: no page left. */
@@ -89,7 +83,7 @@ describe.skipIf(process.platform !== 'linux')('FileStore on a full disk', () => 
       await queue.push('after');
       expect((await queue.list()).map((e) => e.value)).toEqual(['after']);
     } finally {
-      patch(real);
+      restoreFs();
       await queue.close();
     }
   });
@@ -120,7 +114,7 @@ describe.skipIf(process.platform !== 'linux')('FileStore on a full disk', () => 
       expect(originals.filter((item) => !drained.has(item))).toEqual([]);
       expect(pushed.filter((item) => !drained.has(item))).toEqual([]);
     } finally {
-      patch(real);
+      restoreFs();
       await producer.close();
       await queue.close();
     }
@@ -134,7 +128,7 @@ describe.skipIf(process.platform !== 'linux')('FileStore on a full disk', () => 
       await queue.push('after');
       expect((await queue.list()).map((e) => e.value)).toEqual(['after']);
     } finally {
-      patch(real);
+      restoreFs();
       await queue.close();
     }
   });
@@ -147,7 +141,7 @@ describe.skipIf(process.platform !== 'linux')('FileStore on a full disk', () => 
       expect(statSync(q.file('reserve')).size).toBe(RESERVE_BYTES);
       expect(await queue.size()).toBe(100);
     } finally {
-      patch(real);
+      restoreFs();
       await queue.close();
     }
   });
@@ -168,7 +162,7 @@ describe.skipIf(process.platform !== 'linux')('FileStore on a full disk', () => 
       expect(await again.size()).toBe(0);
       await again.close();
     } finally {
-      patch(real);
+      restoreFs();
     }
   });
 
@@ -207,13 +201,13 @@ describe.skipIf(process.platform !== 'linux')('FileStore on a full disk', () => 
       expect(pushed).toBeGreaterThan(0);
       expect(statSync(q.file('reserve')).size).toBe(RESERVE_BYTES);
     } finally {
-      patch(real);
+      restoreFs();
       await queue.close();
     }
   });
   it('Queue.open(): on a disk full to the last page (the process that filled it gone), an open spends the reserve for its lock file, and the queue is drained', async () => {
     const queue = await fullQueue(100);
-    patch(real);
+    restoreFs();
     await queue.close();
     // Its lock file gone with it, the disk is full again, to the last page (taken by another program's file).
     diskOf(q.file(), used(q.file()) - PAGE);
@@ -227,7 +221,7 @@ describe.skipIf(process.platform !== 'linux')('FileStore on a full disk', () => 
       expect(drained).toBe(100);
       await again.close();
     } finally {
-      patch(real);
+      restoreFs();
     }
   });
 
@@ -247,7 +241,7 @@ describe.skipIf(process.platform !== 'linux')('FileStore on a full disk', () => 
       expect(statSync(q.file('reserve')).size).toBe(RESERVE_BYTES);
       await again.push('third');
     } finally {
-      patch(real);
+      restoreFs();
       await again.close();
     }
   });
