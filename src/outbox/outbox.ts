@@ -148,6 +148,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
 
   /** Stores `task` (an `HttpTask` or a `Request`) for delivery; resolves its id once it is durable. */
   async enqueue(task: HttpTask | Request): Promise<string> {
+    this.#checkOpen();
     oneTask(task, arguments[1]);
     return (await this.enqueueMany([task]))[0]!;
   }

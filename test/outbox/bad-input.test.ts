@@ -371,5 +371,9 @@ describe('enqueue given options beside the task', () => {
     await Promise.all([{ url: '/c' }, { url: '/d' }].map(outbox.enqueue, outbox));
     expect(await outbox.size()).toBe(4);
     await outbox.close();
+    // Closed, both say so first, whatever else is wrong with the call.
+    for (const call of [() => enqueue({ url: '/a' }, { group: 'g' }), () => enqueue([{ url: '/a' }]), () => enqueueMany([{ url: '/a' }], { group: 'g' }), () => enqueueMany({ url: '/a' })]) {
+      await expect(call()).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+    }
   });
 });
