@@ -18,7 +18,7 @@ import { checkStored, sameTask } from './pending-task.js';
 import type { Pending, PendingIndex } from './pending.js';
 import { readWhole, readWholeAt, voidAck } from './voided-acks.js';
 import { LIST_PAGE, listed } from './pending-view.js';
-import { LEFT, pushPlaced } from './placement.js';
+import { firstPerPartition, LEFT, pushPlaced } from './placement.js';
 import { lettersOf, reconcile } from './reconcile.js';
 import type { StoredTask } from './task.js';
 
@@ -172,20 +172,20 @@ export class PendingStore {
       throw mayHaveStored(error, tasks);
     }
     // Entries other handles committed just before these, in each partition they went to, are read first: the index
-    // adds a lane's tasks in queue order. (One push per partition: the ids in each are consecutive.)
-    const firsts = new Map<number, number>();
-    for (const id of ids) {
-      const [p] = partitionOf(id);
-      firsts.set(p, Math.min(firsts.get(p) ?? id, id));
+    // adds a lane's tasks in queue order.
+    try {
+      for (const [p, first] of firstPerPartition(ids)) {
+        const gap = first - readUpTo(this.#readTo, p) - 1;
+        if (gap > 0) await this.#readIn({ ...this.#unread(p), limit: gap });
+      }
+      tasks.forEach((task, i) => {
+        this.#index.add(ids[i]!, task, 0);
+        this.#read(ids[i]!);
+      });
+    } catch {
+      // Stored: a rejection would read as "not stored" (enqueued again: sent twice). The next `catchUp` reads them in.
+      this.#unseen = true;
     }
-    for (const [p, first] of firsts) {
-      const gap = first - readUpTo(this.#readTo, p) - 1;
-      if (gap > 0) await this.#readIn({ ...this.#unread(p), limit: gap });
-    }
-    tasks.forEach((task, i) => {
-      this.#index.add(ids[i]!, task, 0);
-      this.#read(ids[i]!);
-    });
     return tasks.map((value, i) => ({ id: String(ids[i]), value }));
   }
 

@@ -1,4 +1,5 @@
 import { SluiceError } from '../core/errors.js';
+import { partitionOf } from '../core/ids.js';
 import { append } from '../core/long-lists.js';
 import { hash } from '../core/partitioned.js';
 import type { Queue } from '../core/queue.js';
@@ -55,4 +56,14 @@ function leftStored(left: readonly StoredTask[], count: number, error: unknown, 
   });
   LEFT.add(refused);
   return refused;
+}
+
+/** The first id of each partition `ids` went to (one push per partition: the ids in each are consecutive). */
+export function firstPerPartition(ids: readonly number[]): Map<number, number> {
+  const firsts = new Map<number, number>();
+  for (const id of ids) {
+    const [p] = partitionOf(id);
+    firsts.set(p, Math.min(firsts.get(p) ?? id, id));
+  }
+  return firsts;
 }

@@ -7,6 +7,7 @@ import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { PendingStore } from '../../src/outbox/pending-store.js';
 import { PendingIndex } from '../../src/outbox/pending.js';
 import { FaultyStore } from '../support/faulty-store.js';
+import { Outbox } from '../../src/index.node.js';
 import { rig, type Rig } from './helpers.js';
 
 let r: Rig;
@@ -59,6 +60,36 @@ describe('an enqueue whose commit fails', () => {
     await r.server.waitFor(2);
     await vi.waitFor(async () => expect(await r.outbox.size()).toBe(0));
     expect(r.server.received.map((x) => x.key).sort()).toEqual(['a', 'b']);
+  });
+
+  // Before, the read of what another handle stored just before the push (for the index's order) failing rejected the
+  // enqueue, its tasks stored, the error saying nothing of it: an app enqueuing again under a new id sent it twice.
+  it('stored, then the read of what another handle stored just before it fails: the enqueue resolves, and both are sent', async () => {
+    const inner = new MemoryStore();
+    const other = await Outbox.open({ name: 'api', store: inner, baseUrl: r.server.url });
+    const faulty = new FaultyStore(inner);
+    await r.reopen({ store: faulty });
+    let armed = true;
+    let failList = false;
+    faulty.beforeCommit = async () => {
+      if (!armed) return;
+      armed = false;
+      await other.enqueue({ url: '/before', id: 'before' });
+      failList = true;
+    };
+    const list = Queue.prototype.list;
+    vi.spyOn(Queue.prototype, 'list').mockImplementation(function (this: Queue<unknown>, options) {
+      // Only that read: a page of what is new (a notice of the other's commit) may come first.
+      if (!failList || options?.limit !== 1) return list.call(this, options);
+      failList = false;
+      return Promise.reject(new SluiceError('ERR_STORAGE', 'read failed, simulated'));
+    });
+    expect(await r.outbox.enqueue({ url: '/mine', id: 'mine' })).toBe('mine');
+    expect([armed, failList]).toEqual([false, false]);
+    vi.restoreAllMocks();
+    await other.close();
+    expect(await r.outbox.flush()).toMatchObject({ sent: 2, remaining: 0 });
+    expect(r.server.received.map((x) => x.key)).toEqual(['before', 'mine']);
   });
 
   it('storing nothing: the enqueue rejects, and nothing is pending or sent', async () => {
