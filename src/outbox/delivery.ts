@@ -192,7 +192,7 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
     // Should their burial fail, they are given back (see `moveToDead`) and the rest of a batch goes all the same.
     if (doomed.length > 0) await buryUntried(c, doomed, lease, run);
     if (ready.length === 0) return true;
-    const sending = { fetch: c.transport(), headers: options.headers, keyHeader: options.keyHeader, batchUrl: options.batchUrl, redirect: options.redirect, bodies: c.bodies, reachability: c.reachability, secrets: options.onBeforeSend && addedValues(ready) };
+    const sending = { fetch: c.transport(), headers: options.headers, batchUrl: options.batchUrl, redirect: options.redirect, bodies: c.bodies, reachability: c.reachability, secrets: options.onBeforeSend && addedValues(ready) };
     const exchange: Exchange = timedOut ? { kind: 'error', error: timedOut, network: false, secrets: [] } : await send(ready.map((r) => r.task), sending, deadline);
     // A request to the batch URL answers for no one host; a task that travels alone (not batchable) for its own.
     const alone = options.batchUrl === undefined || (ready.length === 1 && !batchable(ready[0]!.task));
@@ -246,7 +246,7 @@ async function beforeSend(c: DeliveryContext, entry: Entry, deadline: Deadline):
   let task: StoredTask;
   try {
     // The id (the Idempotency-Key) and the age stay the task's own, whatever the hook returns.
-    task = keepingJson(stored, normaliseTask({ ...edited, id: stored.id }, c.options.baseUrl, stored.createdAt, c.options.keyHeader));
+    task = keepingJson(stored, normaliseTask({ ...edited, id: stored.id }, c.options.baseUrl, stored.createdAt));
   } catch (error) {
     return { entry, reason: 'invalid', error: messageOf(error) };
   }

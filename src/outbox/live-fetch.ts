@@ -60,8 +60,6 @@ export interface LiveFetchContext {
   readonly transport: Transport;
   readonly clock: Clock;
   readonly timeoutMs: number;
-  /** The header carrying the task id, lower-case (`OutboxOptions.idempotencyHeader`); none when undefined. */
-  readonly keyHeader: string | undefined;
   /** The group from `Outbox.fetch`'s options (wins over the 'Sluice-Group' header). */
   readonly group: string | undefined;
   /**
@@ -124,7 +122,7 @@ async function readLive(live: Request, caller: AbortSignal | undefined, c: LiveF
   const first = new Deadline(c.clock, c.timeoutMs, caller);
   let reading: Reading = (read) => first.race(read);
   try {
-    return await taskFromRequest(live, c.keyHeader, (read) => reading(read));
+    return await taskFromRequest(live, (read) => reading(read));
   } catch (error) {
     // Neither sent nor stored: the app's stream is told, as fetch tells it of an abort.
     live.body?.cancel(error).catch(() => undefined);
@@ -158,7 +156,7 @@ async function tryLive(live: Request, headers: Headers, task: HttpTask, group: s
   // What storing it would refuse (its own Idempotency-Key, an empty 'Sluice-Group', a port fetch refuses) is refused
   // now, online or not: found only once the network failed, the request was lost exactly when it had to be stored.
   // Its body is the store's to check, as it is read.
-  if (place !== 'own') prepareTask({ ...task, body: undefined }, undefined, c.clock.now(), c.keyHeader, true);
+  if (place !== 'own') prepareTask({ ...task, body: undefined }, undefined, c.clock.now(), true);
   const queue = async () => {
     // A body still being read (a stream past what the task holds) is read within the caller's signal alone, as an
     // enqueue reads one: its abort stops the store, and the request is not stored; once stored, the 202 stands.
@@ -171,7 +169,7 @@ async function tryLive(live: Request, headers: Headers, task: HttpTask, group: s
   // An abort while the request was read or its group looked at: not stored, not sent.
   caller?.throwIfAborted();
   if (place === 'behind') return queue();
-  if (c.keyHeader !== undefined) headers.set(c.keyHeader, task.id);
+  headers.set('idempotency-key', task.id);
   const deadline = new Deadline(c.clock, c.timeoutMs, caller);
   const since = c.sight.seen();
   const origin = originOf(task.url);

@@ -1,8 +1,7 @@
 import { describe, SluiceError } from '../core/errors.js';
 import { checkName } from '../core/options.js';
 import { partOf } from '../core/partitioned.js';
-import { atLeast, duration, finiteFrom, integer, isBoolean, isClock, isFunction, invalid, limit, oneOf, optional, withMethods, type Rule } from '../core/validate.js';
-import { badPort, hasCredentials, headersProblem } from './http-checks.js';
+import { atLeast, duration, finiteFrom, integer, isBoolean, isClock, isFunction, limit, oneOf, optional, withMethods, type Rule } from '../core/validate.js';
 
 /** What each option of an outbox must be: the rules `resolveOutboxOptions` checks them by. */
 
@@ -18,25 +17,8 @@ export const httpUrl = (base: string | undefined): Rule => [
   },
 ];
 
-/** Refuses a URL fetch would refuse: one with credentials, or on a bad port (not echoed: a password is the point). */
-export function fetchable(option: string, url: URL): void {
-  if (hasCredentials(url)) invalid(option, 'a URL without a user name or password', '(a URL with credentials)');
-  const port = badPort(url);
-  if (port) invalid(option, port, url.origin);
-}
-
-/** `options` without the fields set to `undefined`, so that defaults spread before them hold. */
-export function defined<O extends object>(options: O): Partial<O> {
-  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<O>;
-}
-
 // Finite: a delay grown past any number (a factor or ceiling of Infinity) would be no retry at all.
 export const RETRY_RULES = { initialDelayMs: duration(0), maxDelayMs: duration(0), factor: finiteFrom(1), maxAttempts: limit(1), maxAgeMs: atLeast(1) };
-// One fetch sets itself, or the body's type, would not carry the key.
-export const KEY_HEADER: Rule = [
-  'a header name (a token; not Content-Type nor one fetch sets itself) or false',
-  (v) => v === false || (typeof v === 'string' && v.toLowerCase() !== 'content-type' && !headersProblem({ [v]: '' })),
-];
 export const LIMIT_RULES = { maxTasks: limit(1), maxBytes: limit(1), overflow: oneOf('reject', 'drop-oldest') };
 export const RULES = {
   concurrency: integer(1),
@@ -80,4 +62,4 @@ export function checkOutboxName(name: unknown): asserts name is string {
 }
 
 /** Every option an outbox takes: one not among them is refused, as a misspelling that would do nothing. */
-export const OUTBOX_OPTIONS = ['name', 'store', 'baseUrl', 'idempotencyHeader', 'retry', 'limits', 'batch', ...Object.keys(RULES)];
+export const OUTBOX_OPTIONS = ['name', 'store', 'baseUrl', 'retry', 'limits', 'batch', ...Object.keys(RULES)];

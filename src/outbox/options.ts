@@ -5,8 +5,8 @@ import type { Durability, Store } from '../core/store.js';
 import type { Connectivity } from './connectivity.js';
 import { defaultClassify, type Classify } from './classify.js';
 import type { RedirectPolicy } from './redirects.js';
-import { otherHost } from './http-checks.js';
-import { checkOutboxName, defined, fetchable, httpUrl, KEY_HEADER, LIMIT_RULES, OUTBOX_OPTIONS, RETRY_RULES, RULES } from './option-rules.js';
+import { badPort, hasCredentials, otherHost } from './http-checks.js';
+import { checkOutboxName, httpUrl, LIMIT_RULES, OUTBOX_OPTIONS, RETRY_RULES, RULES } from './option-rules.js';
 import type { HttpTask } from './task.js';
 
 /** Options of `OutboxOptions.retry`. */
@@ -98,14 +98,6 @@ export interface OutboxOptions {
    * 5xx is): a token endpoint out of reach must not bury the task. @default undefined
    */
   readonly headers?: (() => Record<string, string> | Promise<Record<string, string>>) | undefined;
-  /**
-   * The header every request carries its task id in (a batch: its key), the same on every attempt, so that a server
-   * drops a repeat (a response lost, a process killed mid-request). Another name where the API expects one
-   * ('X-Request-Id'); `false` for none, where an API on another origin cannot allow the header in its CORS answer (a
-   * preflight refused fails every request as if offline): a repeat is then not known for one. A task's own headers
-   * may not name it. @default 'Idempotency-Key'
-   */
-  readonly idempotencyHeader?: string | false | undefined;
   /** Requests in flight at once. @default 4 */
   readonly concurrency?: number | undefined;
   /**
@@ -209,8 +201,6 @@ export interface ResolvedOutboxOptions {
   readonly baseUrl: string | undefined;
   readonly fetch: Transport | undefined;
   readonly headers: OutboxOptions['headers'];
-  /** `idempotencyHeader`, lower-case; undefined for none. */
-  readonly keyHeader: string | undefined;
   readonly concurrency: number;
   readonly ordering: 'group' | 'fifo' | 'none';
   readonly retry: Required<RetryOptions>;
@@ -233,12 +223,19 @@ export interface ResolvedOutboxOptions {
   readonly partitions: number;
 }
 
+/** Refuses a URL fetch would refuse: one with credentials, or on a bad port (not echoed: a password is the point). */
+function fetchable(option: string, url: URL): void {
+  if (hasCredentials(url)) invalid(option, 'a URL without a user name or password', '(a URL with credentials)');
+  const port = badPort(url);
+  if (port) invalid(option, port, url.origin);
+}
+
 /** Defaults merged once and every option checked at once; the caller's object is left alone. */
 export function resolveOutboxOptions(options: OutboxOptions, defaultStore?: () => Store): ResolvedOutboxOptions {
   checkedOptions(options, 'options', OUTBOX_OPTIONS);
   checkOutboxName(options.name);
   noNulls(options, { store: STORE, ...RULES });
-  check(options, { baseUrl: optional(httpUrl(undefined)), idempotencyHeader: optional(KEY_HEADER) });
+  check(options, { baseUrl: optional(httpUrl(undefined)) });
   // Every task relative to this base would be refused at enqueue.
   if (options.baseUrl !== undefined) fetchable('baseUrl', new URL(options.baseUrl));
   const retry: Required<RetryOptions> = {
@@ -269,7 +266,6 @@ export function resolveOutboxOptions(options: OutboxOptions, defaultStore?: () =
     baseUrl: options.baseUrl,
     fetch: options.fetch,
     headers: options.headers,
-    keyHeader: options.idempotencyHeader === false ? undefined : (options.idempotencyHeader ?? 'Idempotency-Key').toLowerCase(),
     concurrency: options.concurrency ?? 4,
     ordering: options.ordering ?? 'group',
     retry,
@@ -292,4 +288,9 @@ export function resolveOutboxOptions(options: OutboxOptions, defaultStore?: () =
   };
   check(resolved, RULES);
   return resolvedOptions(resolved);
+}
+
+/** `options` without the fields set to `undefined`, so that defaults spread before them hold. */
+function defined<O extends object>(options: O): Partial<O> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<O>;
 }

@@ -14,18 +14,18 @@ const LEFT_TO_FETCH = new Set(['connection', 'content-length']);
  * Reads a `Request` (body, method, headers, mode, credentials) into an `HttpTask`, faithfully. One whose body cannot
  * be read (used already, or its stream failed) is refused as 'ERR_INVALID_TASK', its error as the cause. Each read
  * of a streamed body goes through `reading`, those of the stream a large body is left as included: one it rejects
- * cancels the body. Its `keyHeader` (lower-case), if any, becomes the task's id.
+ * cancels the body.
  */
-export async function taskFromRequest(request: Request, keyHeader: string | undefined, reading = AWAITED): Promise<HttpTask> {
+export async function taskFromRequest(request: Request, reading = AWAITED): Promise<HttpTask> {
   try {
-    return await readRequest(request, keyHeader, reading);
+    return await readRequest(request, reading);
   } catch (error) {
     if (error instanceof SluiceError) throw error;
     throw new SluiceError('ERR_INVALID_TASK', `The request's body could not be read: ${messageOf(error)}`, { cause: error });
   }
 }
 
-async function readRequest(request: Request, keyHeader: string | undefined, reading: Reading): Promise<HttpTask> {
+async function readRequest(request: Request, reading: Reading): Promise<HttpTask> {
   const headers: Record<string, string> = {};
   // Joined as fetch sends them: Headers gives each set-cookie apart. The two the transport sets itself that Node's
   // fetch lets a Request carry and sends (`Connection: close`, a `Content-Length` its body matches) are left to it: a
@@ -39,10 +39,9 @@ async function readRequest(request: Request, keyHeader: string | undefined, read
     const blob = await copy.blob();
     if (blob.size > 0) task.body = blob.size <= INLINE_MAX ? new Uint8Array(await blob.arrayBuffer()) : blob;
   }
-  // The key becomes the id, which every request carries as its Idempotency-Key (or `keyHeader`).
-  if (keyHeader === undefined) return task;
-  const id = request.headers.get(keyHeader);
-  delete headers[keyHeader];
+  // The key becomes the id, which every request carries as its Idempotency-Key.
+  const id = request.headers.get('idempotency-key');
+  delete headers['idempotency-key'];
   if (id) task.id = id;
   return task;
 }

@@ -36,14 +36,13 @@ function withPerSend(headers: Record<string, string>, perSend: Readonly<Record<s
 
 /**
  * The request for one task: its stored headers, then the per-send headers (never stored), then 'Idempotency-Key'
- * (`keyHeader`, lower-case; none when undefined) set to the task id, last, so that neither can change the key a server
- * deduplicates on across retries.
+ * set to the task id, last, so that neither can change the key a server deduplicates on across retries.
  */
-export function buildRequest(task: StoredTask, perSend: Readonly<Record<string, string>>, keyHeader: string | undefined, signal: AbortSignal | undefined, opened?: OpenedBody): Send {
+export function buildRequest(task: StoredTask, perSend: Readonly<Record<string, string>>, signal: AbortSignal | undefined, opened?: OpenedBody): Send {
   // A plain record (names lower-cased, as stored tasks' are): fetch checks it as it would a Headers object, for less.
   // Spread, a stored `__proto__` header stays an own property.
   const headers = withPerSend({ ...task.headers }, perSend);
-  if (keyHeader !== undefined) headers[keyHeader] = task.id;
+  headers['idempotency-key'] = task.id;
   // 'manual': a redirect is the outbox's to judge (see redirects.ts), never followed with the task's headers.
   const init: RequestInit = { method: task.method, headers, redirect: 'manual' };
   if (opened) {
@@ -104,9 +103,9 @@ const TEXT_TYPE = /^text\/plain\s*(;|$)/i;
  * batch retried carries the same key, and the header stays short however many tasks travel (a list of their ids
  * grew past what servers accept, 8 to 16 KiB of headers, near 450 tasks, and came back 431).
  */
-export function buildBatchRequest(url: string, tasks: readonly StoredTask[], perSend: Readonly<Record<string, string>>, keyHeader: string | undefined, signal: AbortSignal | undefined): Send {
+export function buildBatchRequest(url: string, tasks: readonly StoredTask[], perSend: Readonly<Record<string, string>>, signal: AbortSignal | undefined): Send {
   const headers = withPerSend({ 'content-type': 'application/json' }, perSend);
-  if (keyHeader !== undefined) headers[keyHeader] = batchKey(tasks.map((t) => t.id));
+  headers['idempotency-key'] = batchKey(tasks.map((t) => t.id));
   const init: RequestInit = { method: 'POST', headers, body: batchBody(tasks), redirect: 'manual' };
   if (signal) init.signal = signal;
   return { url, init };

@@ -25,8 +25,6 @@ export type Exchange =
 export interface SendOptions {
   readonly fetch: Transport;
   readonly headers: (() => Record<string, string> | Promise<Record<string, string>>) | undefined;
-  /** The header carrying the task id (a batch's key), lower-case; none when undefined. */
-  readonly keyHeader: string | undefined;
   /** The absolute batch URL in batch mode. */
   readonly batchUrl: string | undefined;
   readonly redirect: RedirectPolicy;
@@ -75,9 +73,9 @@ export async function send(tasks: readonly StoredTask[], options: SendOptions, d
   };
   // Built at once when there is nothing to open: no turn of the microtask queue before the request goes.
   const build = (): Send | Exchange | Promise<Send | Exchange> => {
-    if (batch) return buildBatchRequest(options.batchUrl!, tasks, perSend, options.keyHeader, deadline.signal);
-    if (!task.body || !('blob' in task.body)) return buildRequest(task, perSend, options.keyHeader, deadline.signal);
-    return open(task.body.blob).then((opened) => ('kind' in opened ? opened : buildRequest(task, perSend, options.keyHeader, deadline.signal, opened)));
+    if (batch) return buildBatchRequest(options.batchUrl!, tasks, perSend, deadline.signal);
+    if (!task.body || !('blob' in task.body)) return buildRequest(task, perSend, deadline.signal);
+    return open(task.body.blob).then((opened) => ('kind' in opened ? opened : buildRequest(task, perSend, deadline.signal, opened)));
   };
   const built = build();
   const first = built instanceof Promise ? await built : built;

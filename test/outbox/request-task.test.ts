@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { taskFromRequest as taskFromRequestWith } from '../../src/outbox/request-task.js';
-import { normaliseTask as normaliseTaskWith, prepareTask as prepareTaskWith, publicTask, type HttpTask } from '../../src/outbox/task.js';
-
-// The outbox's default: the task id goes in an Idempotency-Key header.
-const normaliseTask = (task: HttpTask, baseUrl: string | undefined, now: number) => normaliseTaskWith(task, baseUrl, now, 'idempotency-key');
-const prepareTask = (task: HttpTask, baseUrl: string | undefined, now: number, enqueued = false) => prepareTaskWith(task, baseUrl, now, 'idempotency-key', enqueued);
-const taskFromRequest = (request: Request) => taskFromRequestWith(request, 'idempotency-key');
+import { taskFromRequest } from '../../src/outbox/request-task.js';
+import { normaliseTask, prepareTask, publicTask } from '../../src/outbox/task.js';
 
 const now = 1_700_000_000_000;
 

@@ -4,11 +4,7 @@ import { resolveOutboxOptions } from '../../src/outbox/options.js';
 import { MemoryStore, Outbox } from '../../src/index.js';
 import { batchKey, buildBatchRequest, buildRequest } from '../../src/outbox/request.js';
 import { decodeBody } from '../../src/outbox/body.js';
-import { normaliseTask as normaliseTaskWith, prepareTask as prepareTaskWith, type HttpTask } from '../../src/outbox/task.js';
-
-// The outbox's default: the task id goes in an Idempotency-Key header.
-const normaliseTask = (task: HttpTask, baseUrl: string | undefined, now: number) => normaliseTaskWith(task, baseUrl, now, 'idempotency-key');
-const prepareTask = (task: HttpTask, baseUrl: string | undefined, now: number, enqueued = false) => prepareTaskWith(task, baseUrl, now, 'idempotency-key', enqueued);
+import { normaliseTask, prepareTask } from '../../src/outbox/task.js';
 
 const now = 1_700_000_000_000;
 
@@ -146,7 +142,7 @@ describe('normaliseTask()', () => {
 describe('buildRequest()', () => {
   it('adds per-send headers, and an Idempotency-Key that neither stored nor per-send headers can change', async () => {
     const task = normaliseTask({ url: 'http://a.test/x', id: 'key-1', headers: { a: 'stored' }, body: 'hi' }, undefined, now);
-    const { url, init } = buildRequest(task, { authorization: 'Bearer t', 'Idempotency-Key': 'nope' }, 'idempotency-key', undefined);
+    const { url, init } = buildRequest(task, { authorization: 'Bearer t', 'Idempotency-Key': 'nope' }, undefined);
     const request = new Request(url, init);
     expect(request.headers.get('idempotency-key')).toBe('key-1');
     expect(request.headers.get('authorization')).toBe('Bearer t');
@@ -159,7 +155,7 @@ describe('buildRequest()', () => {
       normaliseTask({ url: 'http://a.test/1', id: 'a', body: { n: 1 } }, undefined, now),
       normaliseTask({ url: 'http://a.test/2', id: 'b', body: 'text' }, undefined, now),
     ];
-    const { init } = buildBatchRequest('http://a.test/batch', tasks, {}, 'idempotency-key', undefined);
+    const { init } = buildBatchRequest('http://a.test/batch', tasks, {}, undefined);
     const request = new Request('http://a.test/batch', init);
     expect(request.headers.get('idempotency-key')).toBe(batchKey(['a', 'b']));
     expect(batchKey(['a', 'b'])).toMatch(/^batch-2-[0-9a-f]{32}$/);
