@@ -13,9 +13,10 @@ const LONGEST_WAIT_MS = 8000;
  * and the tasks behind them in their group, until the lease ends, then send them again. Once it lands, `landed` says
  * them sent, and delivery goes on. Acked by the lease, never by id: once it ended (a clock stepped, a process
  * stopped), another handle may hold them with its request out, and the ack is refused. It stops then, when the lease
- * ends or is in doubt, when the tasks are no longer held here for it (taken back, removed), or when the outbox
- * closed. Its timer never keeps a process alive. `commit` is the ack (or, for a retry whose delay could not be stored,
- * the release with that delay).
+ * ends, when the tasks are no longer held here for it (taken back), or when the outbox closed; while the lease is in
+ * doubt (its owner's heartbeat not confirmed lately) it waits, as given up the tasks would go again after the later
+ * ones of their group. Its timer never keeps a process alive. `release`, for a retry whose delay could not be stored,
+ * is that release, made again in place of the ack.
  */
 export function ackLater(
   c: Pick<DeliveryContext, 'options' | 'index' | 'kick'>,
@@ -23,21 +24,27 @@ export function ackLater(
   lease: Lease<StoredTask>,
   landed: () => Promise<void>,
   waitMs = FIRST_WAIT_MS,
-  commit = () => lease.ack(ids),
+  release?: () => Promise<void>,
 ): void {
   const { clock } = c.options;
   if (clock.now() + waitMs >= lease.expiresAt) return;
   const timer = clock.setTimeout(() => {
+    // Found gone from the queue: the ack that seemed to fail landed after all (its reply lost, the client sending it
+    // again as it reconnected), or another handle sent them; either way their response was a success: told sent.
+    if (!release && ids.every((id) => c.index.get(Number(id)) === undefined) && ids.every((id) => c.index.gone.take(Number(id)))) {
+      return void landed().then(() => c.kick());
+    }
     const held = ids.every((id) => {
       const pending = c.index.get(Number(id));
       return pending?.state === 'waiting' && pending.cause === 'lease';
     });
-    if (!held || clock.now() >= lease.expiresAt || inDoubt(lease)) return;
-    commit().then(
+    if (!held || clock.now() >= lease.expiresAt) return;
+    if (inDoubt(lease)) return ackLater(c, ids, lease, landed, Math.min(waitMs * 2, LONGEST_WAIT_MS), release);
+    (release ?? (() => lease.ack(ids)))().then(
       () => landed().then(() => c.kick()),
       (error: unknown) => {
         const code = (error as { code?: unknown } | null)?.code;
-        if (code !== 'ERR_CLOSED' && code !== 'ERR_LEASE_EXPIRED') ackLater(c, ids, lease, landed, Math.min(waitMs * 2, LONGEST_WAIT_MS), commit);
+        if (code !== 'ERR_CLOSED' && code !== 'ERR_LEASE_EXPIRED') ackLater(c, ids, lease, landed, Math.min(waitMs * 2, LONGEST_WAIT_MS), release);
       },
     );
   }, waitMs);

@@ -23,6 +23,11 @@ export class Gone {
     }
   }
 
+  /** True (once) when entry `seq` was forgotten as gone, whatever it held: this handle says the word on it itself. */
+  take(seq: number): boolean {
+    return this.#ids.delete(seq);
+  }
+
   /** True (once) when entry `seq` was forgotten as gone holding task `id`: the word on it is to be said now. */
   said(seq: number, id: string): boolean {
     if (this.#ids.get(seq) !== id) return false;
