@@ -1,9 +1,12 @@
 import type { Lease } from '../core/queue-types.js';
-import { ackLater } from './ack-later.js';
+import { ackLater, owes } from './ack-later.js';
 import type { DeliveryContext } from './delivery.js';
 import { relearn } from './gone.js';
 import type { Delivered } from './settle.js';
 import type { StoredTask } from './task.js';
+
+/** Thrown to itself by an ack that waits behind an owed one: no failure of its own. */
+const OWED = Symbol('owed');
 
 /**
  * Acks tasks that left by a response, says so, then deletes their bodies; never rejects (a failure is an 'error').
@@ -14,11 +17,13 @@ export async function acknowledge(c: DeliveryContext, delivered: readonly Delive
   const ids = delivered.length === 1 ? delivered[0]!.ids : delivered.flatMap((d) => d.ids);
   let left: ReadonlySet<string>;
   try {
+    // Behind an ack of its lease that failed: made after it (see `owes`).
+    if (owes(lease)) throw OWED;
     left = await c.acks.add(ids, lease);
   } catch (error) {
     // Not acked: held until the lease ends, then sent again with the same Idempotency-Key, unless the ack tried again
     // meanwhile lands (see `ackLater`).
-    c.emit('error', { error });
+    if (error !== OWED) c.emit('error', { error });
     holdUntilExpiry(c, ids, lease);
     ackLater(c, ids, lease, async () => await told(c, delivered));
     return false;
