@@ -69,6 +69,6 @@ function told(c: DeliveryContext, delivered: readonly Delivered[]): Promise<void
 export function holdUntilExpiry(c: Pick<DeliveryContext, 'index'>, ids: readonly string[], lease: Lease<StoredTask>): void {
   for (const id of ids) {
     const pending = c.index.get(Number(id));
-    if (pending?.state === 'busy') c.index.wait(pending, lease.expiresAt, 'lease');
+    if (pending?.state === 'busy') c.index.wait(pending, lease.expiresAt, 'lease', true);
   }
 }

@@ -121,11 +121,13 @@ export class PendingIndex {
    * May go once `until` has passed (at once when it has); its own `notBefore` is kept. Another handle's lease is looked
    * at again within `LEASE_RECHECK_MS` of the latest take (at once by a handle that has taken nothing yet, which is how
    * a tab or worker that opens or starts delivering finds a closed tab's tasks): its holder may be gone, and is freed.
+   * This handle's own lease (`own`: tasks held for their ack made again, see `holdUntilExpiry`) is waited out: taken
+   * again here meanwhile, they were no longer the ack's to say 'sent' of once it landed, and nobody said it.
    */
-  wait(pending: Pending, until: number, cause: WaitCause | undefined): void {
+  wait(pending: Pending, until: number, cause: WaitCause | undefined, own = false): void {
     if (this.#tasks.get(pending.seq) !== pending) return;
     if (cause === 'lease') {
-      until = Math.min(until, this.#now + LEASE_RECHECK_MS);
+      if (!own) until = Math.min(until, this.#now + LEASE_RECHECK_MS);
       pending.heldAway = true;
     }
     // A wall clock stepped back moves `until` back, never the delay stored: the latest known end is kept.
