@@ -64,21 +64,13 @@ export class AckBatcher {
     this.#timer = undefined;
     // A microtask first, so that everything settled in this tick joins the first commit.
     await Promise.resolve();
-    let failed: { error: unknown } | undefined;
     while (this.#next) {
       const { ids, leases, resolve, reject } = this.#next;
       this.#next = undefined;
-      // Acks that waited for a commit that failed fail with it: landing alone, a later task's would leave an earlier
-      // one of its group, whose ack is made again (see `ackLater`), to go again after it.
-      if (failed) {
-        reject(failed.error);
-        continue;
-      }
       try {
         resolve(await this.#commit(ids, leases));
       } catch (error) {
         reject(error);
-        failed = { error };
       }
     }
     this.#running = false;

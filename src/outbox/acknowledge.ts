@@ -1,12 +1,9 @@
 import type { Lease } from '../core/queue-types.js';
-import { ackLater, owes } from './ack-later.js';
+import { ackLater } from './ack-later.js';
 import type { DeliveryContext } from './delivery.js';
 import { relearn } from './gone.js';
 import type { Delivered } from './settle.js';
 import type { StoredTask } from './task.js';
-
-/** Thrown to itself by an ack that waits behind an owed one: no failure of its own. */
-const OWED = Symbol('owed');
 
 /**
  * Acks tasks that left by a response, says so, then deletes their bodies; never rejects (a failure is an 'error').
@@ -17,14 +14,12 @@ export async function acknowledge(c: DeliveryContext, delivered: readonly Delive
   const ids = delivered.length === 1 ? delivered[0]!.ids : delivered.flatMap((d) => d.ids);
   let left: ReadonlySet<string>;
   try {
-    // Behind an ack of its lease that failed: made after it (see `owes`).
-    if (owes(lease)) throw OWED;
     left = await c.acks.add(ids, lease);
   } catch (error) {
     // Not acked: held until the lease ends, then sent again with the same Idempotency-Key, unless the ack tried again
     // meanwhile lands (see `ackLater`).
-    if (error !== OWED) c.emit('error', { error });
-    holdUntilExpiry(c, ids, lease);
+    c.emit('error', { error });
+    holdUntilExpiry(c, ids, lease, true);
     ackLater(c, ids, lease, async () => await told(c, delivered));
     return false;
   }
@@ -65,10 +60,13 @@ function told(c: DeliveryContext, delivered: readonly Delivered[]): Promise<void
   return undefined;
 }
 
-/** Has this handle's tasks `ids`, held as in flight, wait for `lease` to end instead: they go again after it. */
-export function holdUntilExpiry(c: Pick<DeliveryContext, 'index'>, ids: readonly string[], lease: Lease<StoredTask>): void {
+/**
+ * Has this handle's tasks `ids`, held as in flight, wait for `lease` to end instead: they go again after it. `acking`:
+ * their ack is made again meanwhile, which only tasks still held here for it may tell sent (see `PendingIndex.wait`).
+ */
+export function holdUntilExpiry(c: Pick<DeliveryContext, 'index'>, ids: readonly string[], lease: Lease<StoredTask>, acking = false): void {
   for (const id of ids) {
     const pending = c.index.get(Number(id));
-    if (pending?.state === 'busy') c.index.wait(pending, lease.expiresAt, 'lease', true);
+    if (pending?.state === 'busy') c.index.wait(pending, lease.expiresAt, 'lease', acking);
   }
 }

@@ -23,9 +23,11 @@ export class Gone {
     }
   }
 
-  /** True (once) when entry `seq` was forgotten as gone, whatever it held: this handle says the word on it itself. */
-  take(seq: number): boolean {
-    return this.#ids.delete(seq);
+  /** True (once) when every entry of `seqs` was forgotten as gone, whatever it held: this handle says the word on them itself. */
+  takeAll(seqs: readonly number[]): boolean {
+    if (!seqs.every((seq) => this.#ids.has(seq))) return false;
+    for (const seq of seqs) this.#ids.delete(seq);
+    return true;
   }
 
   /** True (once) when entry `seq` was forgotten as gone holding task `id`: the word on it is to be said now. */

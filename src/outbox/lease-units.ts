@@ -134,7 +134,7 @@ export async function putBack(c: GiveBackContext, entries: Entry[], lease: Lease
     // failed for a moment must not hold them (and their lane) until the lease ends, charged an attempt never made.
     c.emit('error', { error });
     holdUntilExpiry(c, ids, lease);
-    return ackLater(c, ids, lease, async () => putBackDone(c, entries, ids), () => lease.release(ids, { untried: true }));
+    return ackLater(c, ids, lease, async () => putBackDone(c, entries, ids), undefined, () => lease.release(ids, { untried: true }));
   }
   putBackDone(c, entries, ids);
 }

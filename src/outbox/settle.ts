@@ -239,5 +239,5 @@ async function retry(
   ackLater(c, ids, lease, async () => {
     for (const tell of unrecorded) tell();
     c.emit('change');
-  }, release);
+  }, undefined, release);
 }
