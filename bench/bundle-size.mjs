@@ -328,7 +328,7 @@ const KB = 1024;
  * out, and drop-oldest evicts none such (the task went again beside its copy: two requests of one key at once, and a
  * group's first landing after its next); and for batches after a 413 as large as the halves that went (they went one
  * task at a time).
- * Then the Outbox's (to 65.3 KB, measured 65.24 KB; 0.10 KB more) for failed acks made again (found on Redis through
+ * Then the Outbox's (to 65.3 KB, measured 65.25 KB; 0.11 KB more) for failed acks made again (found on Redis through
  * network faults): waiting while the lease is in doubt instead of giving up (the task then went again after the later
  * tasks of its group), and a task whose ack landed unseen told 'sent' (it left with no event).
  */

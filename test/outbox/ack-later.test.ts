@@ -15,7 +15,13 @@ function rig() {
   const ack = vi.fn(async () => undefined);
   const lease = { expiresAt: clock.now() + 90_000, ack, release: vi.fn(), [IN_DOUBT]: () => state.doubt } as unknown as Parameters<typeof ackLater>[2];
   const landed = vi.fn(async () => undefined);
-  return { clock, tasks, index, c, state, ack, lease, landed };
+  /** The index reads the queue and finds the task gone (another handle's doing, as far as it knows). */
+  const foundGone = (seq: number) => {
+    const pending = tasks.get(seq) as Pending;
+    tasks.delete(seq);
+    index.gone.add([pending]);
+  };
+  return { clock, tasks, index, c, state, ack, lease, landed, foundGone };
 }
 
 describe('ackLater', () => {
@@ -39,9 +45,7 @@ describe('ackLater', () => {
   it('tells the task sent when it was found gone from the queue meanwhile (the ack that seemed to fail landed)', async () => {
     const r = rig();
     ackLater(r.c, ['7'], r.lease, r.landed);
-    const pending = r.tasks.get(7) as Pending;
-    r.tasks.delete(7);
-    r.index.gone.add([pending]);
+    r.foundGone(7);
     r.clock.advance(500);
     await vi.waitFor(() => expect(r.landed).toHaveBeenCalledOnce());
     expect(r.ack).not.toHaveBeenCalled();
@@ -54,9 +58,7 @@ describe('ackLater', () => {
   it('leaves the word to the other handles when found gone after the lease ended, or only some of its tasks found gone', async () => {
     const r = rig();
     ackLater(r.c, ['7'], r.lease, r.landed);
-    const pending = r.tasks.get(7) as Pending;
-    r.tasks.delete(7);
-    r.index.gone.add([pending]);
+    r.foundGone(7);
     r.clock.step(90_000);
     r.clock.advance(500);
     await Promise.resolve();
