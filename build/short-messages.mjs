@@ -21,6 +21,7 @@ const SHORT = {
   ERR_INCOMPATIBLE_STORE: 'incompatible store',
   ERR_STORAGE: 'storage failed',
   ERR_NOT_FOUND: 'not found',
+  ERR_CORS: 'refused by CORS',
 };
 
 export function shortMessages() {

@@ -12,7 +12,8 @@ export type SluiceErrorCode =
   | 'ERR_LEASE_EXPIRED'
   | 'ERR_INCOMPATIBLE_STORE'
   | 'ERR_STORAGE'
-  | 'ERR_NOT_FOUND';
+  | 'ERR_NOT_FOUND'
+  | 'ERR_CORS';
 
 const brand = Symbol.for('sluice.SluiceError');
 

@@ -5,6 +5,7 @@ import type { AckBatcher } from './ack-batcher.js';
 import { acknowledge, holdUntilExpiry } from './acknowledge.js';
 import type { BatchFit } from './batch-fit.js';
 import type { Coordination } from './coordination.js';
+import type { CorsChecks } from './cors.js';
 import { Deadline, isTimeout } from './deadline.js';
 import type { DeadReason } from './dead-letters.js';
 import type { OutboxEventMap } from './events.js';
@@ -58,6 +59,8 @@ export interface DeliveryContext {
   readonly bodies: BodyStore;
   readonly reachability: Reachability;
   readonly coordination: Coordination;
+  /** Where there is a page's or worker's origin: tells a CORS refusal from a network error (see `CorsChecks`). */
+  readonly cors: CorsChecks | undefined;
   readonly acks: AckBatcher;
   /** With `batch`, how large this handle makes batches (lowered by a server's 413). */
   readonly batchFit: BatchFit | undefined;
@@ -193,13 +196,17 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
     if (doomed.length > 0) await buryUntried(c, doomed, lease, run);
     if (ready.length === 0) return true;
     const sending = { fetch: c.transport(), headers: options.headers, batchUrl: options.batchUrl, redirect: options.redirect, bodies: c.bodies, reachability: c.reachability, secrets: options.onBeforeSend && addedValues(ready) };
-    const exchange: Exchange = timedOut ? { kind: 'error', error: timedOut, network: false, secrets: [] } : await send(ready.map((r) => r.task), sending, deadline);
+    let exchange: Exchange = timedOut ? { kind: 'error', error: timedOut, network: false, secrets: [] } : await send(ready.map((r) => r.task), sending, deadline);
+    // A CORS refusal (its host answers a probe) is the host's failure, never the network's: no 'offline', and only its
+    // host waits its backoff. Where the platform says the network is gone, that is what it is.
+    const refusal = exchange.kind === 'error' && exchange.sent && c.cors && !c.reachability.hintsOffline ? await c.cors.refusal(exchange.sent, exchange.error, (probe) => deadline.race(probe)) : undefined;
+    if (refusal) exchange = { kind: 'error', error: refusal, network: false, secrets: (exchange as { secrets: readonly string[] }).secrets };
     // A request to the batch URL answers for no one host; a task that travels alone (not batchable) for its own.
     const alone = options.batchUrl === undefined || (ready.length === 1 && !batchable(ready[0]!.task));
     const origin = alone ? originOf(ready[0]!.task.url) : undefined;
     if (exchange.kind === 'response' || exchange.kind === 'redirect') c.reachability.saw(true, started, origin);
     else if (exchange.kind === 'error' && exchange.network) c.reachability.saw(false, started, origin);
-    else if (exchange.kind === 'error' && !timedOut && deadline.expired && origin !== undefined) c.reachability.unanswered(origin, started);
+    else if (exchange.kind === 'error' && (refusal || (!timedOut && deadline.expired)) && origin !== undefined) c.reachability.unanswered(origin, started);
     // On a Retry-After, a task sent alone holds the origin it is stored for (the index's; onBeforeSend may send it elsewhere).
     const host = alone ? originOf(ready[0]!.entry.value.url) : undefined;
     const settled = await settle(c, ready, exchange, { lease, run, delivered, deadline, origin, host });

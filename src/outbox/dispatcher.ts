@@ -2,6 +2,7 @@ import { AckBatcher } from './ack-batcher.js';
 import { BatchFit } from './batch-fit.js';
 import { ExpirySweep } from './bury-expired.js';
 import { hostHeld } from './host-holds.js';
+import { corsChecks } from './cors.js';
 import { deliver, outlasts, type DeliveryContext, type DeliveryRun, type Entry } from './delivery.js';
 import { ack } from './voided-acks.js';
 import { chainsLanes, giveBack, leaseUnits, type LeaseContext } from './lease-units.js';
@@ -51,8 +52,12 @@ export class Dispatcher {
     this.#onChange = onChange;
     this.#suspects = new SuspectSlots(context.reachability, context.options);
     this.#acks = new AckBatcher((ids, leases) => ack(context.queue, ids, leases), { clock: context.options.clock, busy: () => this.#active.size > 0 && !this.#stopping });
+    const cors = corsChecks({ clock: context.options.clock, timeoutMs: context.options.timeoutMs, transport: context.transport, tell: (error) => context.emit('error', { error }) });
     this.#delivery = {
       ...context,
+      cors,
+      // A success at a host ends what was found of its CORS answer: a refusal found again is told again.
+      delivered: (origin) => (cors?.answered(origin), context.delivered(origin)),
       acks: this.#acks,
       kick: onChange,
       batchFit: context.options.batch && new BatchFit(context.options.batch),

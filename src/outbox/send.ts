@@ -14,11 +14,12 @@ import type { ResponseLike, Transport } from './options.js';
 /**
  * How one attempt's exchange ended: a final response (not a redirect), no response (an error: a network failure, a
  * timeout), a request that could not be built (a verdict on the task, never a network failure), or a redirect that
- * is not to be followed. `secrets` are the values of the per-send headers, to scrub from any error text kept.
+ * is not to be followed. `secrets` are the values of the per-send headers, to scrub from any error text kept; `sent`,
+ * the request fetch rejected (to tell a CORS refusal from a network error, see `CorsChecks`).
  */
 export type Exchange =
   | { readonly kind: 'response'; readonly response: Response; readonly secrets: readonly string[] }
-  | { readonly kind: 'error'; readonly error: Error; readonly network: boolean; readonly secrets: readonly string[] }
+  | { readonly kind: 'error'; readonly error: Error; readonly network: boolean; readonly secrets: readonly string[]; readonly sent?: Send }
   | { readonly kind: 'invalid'; readonly error: string }
   | { readonly kind: 'redirect'; readonly redirect: Redirect };
 
@@ -93,7 +94,7 @@ export async function send(tasks: readonly StoredTask[], options: SendOptions, d
       // The stored body broke off the request when its bytes failed their checksum: no retry sends it whole.
       const damaged = typeof opened === 'object' ? opened.damaged?.() : undefined;
       if (damaged) return { kind: 'invalid', error: damaged };
-      return failed(error, deadline, secrets);
+      return failed(error, deadline, secrets, request);
     }
     const redirect = redirectOf(response);
     if (!redirect) return { kind: 'response', response, secrets };
@@ -217,7 +218,7 @@ export function letGo(response: Response | ResponseLike | undefined): Promise<vo
  */
 const UNBUILDABLE = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH']);
 
-function failed(error: unknown, deadline: Deadline, secrets: readonly string[]): Exchange {
+function failed(error: unknown, deadline: Deadline, secrets: readonly string[], sent?: Send): Exchange {
   // A transport may reject with anything; classify always gets an Error.
   const err = error instanceof Error ? error : new TypeError(`The request failed: ${messageOf(error)}`, { cause: error });
   const cause = err.cause as { code?: unknown; message?: unknown } | undefined;
@@ -225,7 +226,8 @@ function failed(error: unknown, deadline: Deadline, secrets: readonly string[]):
   const refused = (typeof cause?.code === 'string' && UNBUILDABLE.has(cause.code)) || cause?.message === 'bad port';
   if (!deadline.expired && refused) return { kind: 'invalid', error: `fetch refused the request: ${errorText(err, secrets)}` };
   const malformed = unreadableAnswer(err);
-  return { kind: 'error', error: deadline.expired ? deadline.error() : err, network: isNetworkError(err) && !deadline.expired && !malformed && !gaveUp(err), secrets };
+  const network = isNetworkError(err) && !deadline.expired && !malformed && !gaveUp(err);
+  return { kind: 'error', error: deadline.expired ? deadline.error() : err, network, secrets, ...(network && sent && { sent }) };
 }
 
 /** Node's fetch gave up by itself, after 300 s without headers or between two body chunks: a timeout, as `timeoutMs`'s. */

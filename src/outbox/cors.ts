@@ -1,0 +1,173 @@
+import { after, monotonic, type Clock } from '../core/clock.js';
+import { SluiceError } from '../core/errors.js';
+import type { Transport } from './options.js';
+import type { Send } from './request.js';
+import { letGo } from './send.js';
+
+/**
+ * How long a probe's verdict on an origin holds (a success there ends it sooner): a backlog of a thousand tasks to a
+ * host whose CORS answer refuses them costs a probe a minute, not one per task.
+ */
+const VERDICT_MS = 60_000;
+/** How long before an origin's refusal is told again in an 'error' event, with no success there between. */
+const RETELL_MS = 10 * 60_000;
+/** The longest a probe waits for its answer (less when `timeoutMs` is less). */
+const PROBE_MS = 5000;
+/** The most origins remembered (webhooks to many hosts must not grow memory for ever): the oldest goes first. */
+const MAX_ORIGINS = 1000;
+
+/** Header names a page may send to another origin without a preflight asking for them (fetch's CORS-safelisted ones). */
+const SAFELISTED = new Set(['accept', 'accept-language', 'content-language', 'content-type', 'range']);
+/** Content types a request may have without a preflight asking for `Content-Type`. */
+const SAFE_TYPES = new Set(['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain']);
+/** Names the browser sets itself, whatever the request says: none for a server to allow. */
+const FORBIDDEN = new Set(['content-length', 'connection', 'host', 'keep-alive', 'transfer-encoding']);
+
+/**
+ * The origin of the page or worker the outbox runs in (`location.origin`), read from globalThis when called (never at
+ * import); undefined where there is none, as in Node, which has no CORS.
+ */
+export function platformOrigin(): string | undefined {
+  const origin = (globalThis as { location?: { origin?: unknown } }).location?.origin;
+  return typeof origin === 'string' ? origin : undefined;
+}
+
+export interface CorsContext {
+  readonly clock: Clock;
+  readonly timeoutMs: number;
+  readonly transport: () => Transport;
+  /** Tells an origin's refusal in an 'error' event (once, then again after a success there or `RETELL_MS`). */
+  readonly tell: (error: SluiceError) => void;
+}
+
+/** The CORS checks of an outbox that runs where there is a `location` (a page, a worker); none elsewhere (Node). */
+export function corsChecks(context: CorsContext, page = platformOrigin()): CorsChecks | undefined {
+  return page === undefined ? undefined : new CorsChecks(context, page);
+}
+
+/**
+ * Tells a browser's CORS refusal from a network failure: fetch rejects with the same bare TypeError for both. A
+ * request to another origin that failed so is followed by one probe of its URL in mode 'no-cors', which needs no CORS
+ * permission: answered, the host is there, and it was the browser's CORS check that refused the request. The probe's
+ * answer is never taken for the host answering (it would end its backoff: a storm at a host that refuses every task).
+ */
+export class CorsChecks {
+  readonly #c: CorsContext;
+  readonly #page: string;
+  /** Each origin's last verdict (true: its host answered the probe) and when it was reached (monotonic). */
+  readonly #verdicts = new Map<string, { readonly refused: boolean; readonly at: number }>();
+  /** The probes out, one per origin at a time, which every failure meanwhile waits for. */
+  readonly #probes = new Map<string, Promise<boolean>>();
+  /** When each origin's refusal was last told (monotonic). */
+  readonly #told = new Map<string, number>();
+
+  constructor(context: CorsContext, page: string) {
+    this.#c = context;
+    this.#page = page;
+  }
+
+  /**
+   * `error`, a network error of the request `sent`, as an 'ERR_CORS' SluiceError (its cause `error`) when the request
+   * went to another origin in mode 'cors' and that origin's host answers a probe; else undefined (a network error, as
+   * it was). `race` bounds the wait by the attempt's own time limit.
+   */
+  async refusal(sent: Send, error: Error, race: (probe: Promise<boolean>) => Promise<boolean>): Promise<SluiceError | undefined> {
+    const origin = originOf(sent.url);
+    // Mode 'no-cors' needs no permission; 'same-origin' is fetch's refusal of any other origin, whatever the server says.
+    const mode = sent.init.mode ?? 'cors';
+    if (origin === undefined || origin === this.#page || mode !== 'cors') return undefined;
+    const refused = await race(this.#verdict(origin, sent.url)).catch(() => false);
+    if (!refused) return undefined;
+    // The origin in backticks: what a production build's short message keeps of it (build/short-messages.mjs).
+    const refusal = new SluiceError('ERR_CORS', `CORS refused the request to \`${origin}\`: ${corsMessage(this.#page, sent.init)}`, { cause: error });
+    const now = monotonic(this.#c.clock);
+    const told = this.#told.get(origin);
+    if (told === undefined || now - told >= RETELL_MS) {
+      remember(this.#told, origin, now);
+      this.#c.tell(refusal);
+    }
+    return refusal;
+  }
+
+  /** A request to `origin` succeeded (undefined: a batch, for no one origin): what was found of it holds no longer. */
+  answered(origin: string | undefined): void {
+    if (origin === undefined) return;
+    this.#verdicts.delete(origin);
+    this.#told.delete(origin);
+  }
+
+  #verdict(origin: string, url: string): Promise<boolean> {
+    const known = this.#verdicts.get(origin);
+    if (known !== undefined && monotonic(this.#c.clock) - known.at < VERDICT_MS) return Promise.resolve(known.refused);
+    let probe = this.#probes.get(origin);
+    if (probe === undefined) {
+      probe = this.#probe(url).then((refused) => {
+        this.#probes.delete(origin);
+        remember(this.#verdicts, origin, { refused, at: monotonic(this.#c.clock) });
+        return refused;
+      });
+      this.#probes.set(origin, probe);
+    }
+    return probe;
+  }
+
+  /** Whether `url`'s host answers a HEAD in mode 'no-cors' within the probe's time limit; never rejects. */
+  #probe(url: string): Promise<boolean> {
+    const controller = new AbortController();
+    let stop = (): void => undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      stop = after(this.#c.clock, Math.min(this.#c.timeoutMs, PROBE_MS), () => {
+        controller.abort();
+        resolve(false);
+      });
+    });
+    const init: RequestInit = { method: 'HEAD', mode: 'no-cors', credentials: 'omit', cache: 'no-store', signal: controller.signal };
+    const answered = Promise.resolve()
+      .then(() => this.#c.transport()(url, init))
+      .then(
+        (response) => (void letGo(response), true),
+        () => false,
+      );
+    return Promise.race([answered, timedOut]).finally(stop);
+  }
+}
+
+/**
+ * What the origin's CORS answer must allow for the request `init` describes: names only, never a header's value (a
+ * token of `headers()` must not reach an error's text).
+ */
+export function corsMessage(page: string, init: RequestInit): string {
+  const headers = (init.headers ?? {}) as Record<string, string>;
+  const names = ['Idempotency-Key'];
+  const type = headers['content-type'];
+  if (type !== undefined && !SAFE_TYPES.has(type.split(';')[0]!.trim().toLowerCase())) names.push('Content-Type');
+  for (const name of Object.keys(headers)) {
+    const lower = name.toLowerCase();
+    if (lower !== 'idempotency-key' && !SAFELISTED.has(lower) && !FORBIDDEN.has(lower)) names.push(name.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase()));
+  }
+  const method = (init.method ?? 'GET').toUpperCase();
+  const credentials = init.credentials === 'include';
+  return (
+    `its server answers, but not with what lets this page (${page}) make it. ` +
+    `Its responses must carry \`Access-Control-Allow-Origin: ${page}\`${credentials ? ' and `Access-Control-Allow-Credentials: true`' : ' (or `*`)'}, ` +
+    `and its answer to the preflight (OPTIONS) \`Access-Control-Allow-Headers: ${names.join(', ')}\`` +
+    `${['GET', 'HEAD', 'POST'].includes(method) ? '' : ` and \`Access-Control-Allow-Methods: ${method}\``}. ` +
+    'The task is retried on its host\'s backoff, and delivered once the server allows it.'
+  );
+}
+
+function originOf(url: string): string | undefined {
+  try {
+    const { origin, protocol } = new URL(url);
+    return protocol === 'http:' || protocol === 'https:' ? origin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Sets `key` anew (last in the map's order), forgetting the oldest past `MAX_ORIGINS`. */
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > MAX_ORIGINS) map.delete(map.keys().next().value!);
+}
