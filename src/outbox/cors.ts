@@ -1,6 +1,7 @@
 import { after, monotonic, type Clock } from '../core/clock.js';
 import { SluiceError } from '../core/errors.js';
 import type { Transport } from './options.js';
+import { originOf } from './pending-task.js';
 import type { Send } from './request.js';
 import { letGo } from './send.js';
 
@@ -15,13 +16,6 @@ const RETELL_MS = 10 * 60_000;
 const PROBE_MS = 5000;
 /** The most origins remembered (webhooks to many hosts must not grow memory for ever): the oldest goes first. */
 const MAX_ORIGINS = 1000;
-
-/** Header names a page may send to another origin without a preflight asking for them (fetch's CORS-safelisted ones). */
-const SAFELISTED = new Set(['accept', 'accept-language', 'content-language', 'content-type', 'range']);
-/** Content types a request may have without a preflight asking for `Content-Type`. */
-const SAFE_TYPES = new Set(['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain']);
-/** Names the browser sets itself, whatever the request says: none for a server to allow. */
-const FORBIDDEN = new Set(['content-length', 'connection', 'host', 'keep-alive', 'transfer-encoding']);
 
 /**
  * The origin of the page or worker the outbox runs in (`location.origin`), read from globalThis when called (never at
@@ -72,10 +66,10 @@ export class CorsChecks {
    * it was). `race` bounds the wait by the attempt's own time limit.
    */
   async refusal(sent: Send, error: Error, race: (probe: Promise<boolean>) => Promise<boolean>): Promise<SluiceError | undefined> {
+    // A URL as stored: absolute, made whole by `new URL` (see `normaliseTask`), so cut, not parsed again.
     const origin = originOf(sent.url);
     // Mode 'no-cors' needs no permission; 'same-origin' is fetch's refusal of any other origin, whatever the server says.
-    const mode = sent.init.mode ?? 'cors';
-    if (origin === undefined || origin === this.#page || mode !== 'cors') return undefined;
+    if (origin === this.#page || (sent.init.mode ?? 'cors') !== 'cors') return undefined;
     const refused = await race(this.#verdict(origin, sent.url)).catch(() => false);
     if (!refused) return undefined;
     // The origin in backticks: what a production build's short message keeps of it (build/short-messages.mjs).
@@ -137,13 +131,19 @@ export class CorsChecks {
  * token of `headers()` must not reach an error's text).
  */
 export function corsMessage(page: string, init: RequestInit): string {
+  // Here, not at the top of the module: a production build drops this function (its short message names the origin
+  // alone), and these with it.
+  // Content types a request may have without a preflight asking for `Content-Type`.
+  const safeType = /^(application\/x-www-form-urlencoded|multipart\/form-data|text\/plain)$/;
+  // Names a page may send to another origin unasked (fetch's CORS-safelisted ones), the key and the type (said
+  // apart), and those the browser sets itself whatever the request says.
+  const unasked = /^(accept|accept-language|content-language|content-type|range|idempotency-key|content-length|connection|host|keep-alive|transfer-encoding)$/;
   const headers = (init.headers ?? {}) as Record<string, string>;
   const names = ['Idempotency-Key'];
   const type = headers['content-type'];
-  if (type !== undefined && !SAFE_TYPES.has(type.split(';')[0]!.trim().toLowerCase())) names.push('Content-Type');
+  if (type !== undefined && !safeType.test(type.split(';')[0]!.trim().toLowerCase())) names.push('Content-Type');
   for (const name of Object.keys(headers)) {
-    const lower = name.toLowerCase();
-    if (lower !== 'idempotency-key' && !SAFELISTED.has(lower) && !FORBIDDEN.has(lower)) names.push(name.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase()));
+    if (!unasked.test(name.toLowerCase())) names.push(name.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase()));
   }
   const method = (init.method ?? 'GET').toUpperCase();
   const credentials = init.credentials === 'include';
@@ -154,15 +154,6 @@ export function corsMessage(page: string, init: RequestInit): string {
     `${['GET', 'HEAD', 'POST'].includes(method) ? '' : ` and \`Access-Control-Allow-Methods: ${method}\``}. ` +
     'The task is retried on its host\'s backoff, and delivered once the server allows it.'
   );
-}
-
-function originOf(url: string): string | undefined {
-  try {
-    const { origin, protocol } = new URL(url);
-    return protocol === 'http:' || protocol === 'https:' ? origin : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Sets `key` anew (last in the map's order), forgetting the oldest past `MAX_ORIGINS`. */
