@@ -331,6 +331,12 @@ const KB = 1024;
  * Then the Outbox's (to 65.3 KB, measured 65.25 KB; 0.11 KB more) for failed acks made again (found on Redis through
  * network faults): waiting while the lease is in doubt instead of giving up (the task then went again after the later
  * tasks of its group), and a task whose ack landed unseen told 'sent' (it left with no event).
+ * Then the Outbox's (to 65.8 KB, measured 65.78 KB; 0.53 KB more) for a CORS refusal named ERR_CORS: in a page or
+ * worker, a network error of a request to another origin is followed by one probe in mode 'no-cors' (one per origin at
+ * a time, its verdict kept a minute), told once per origin, and put on its host rather than the network. Before, the
+ * first wall a new user hits (an API whose preflight does not allow Idempotency-Key) was retried as if offline, in
+ * silence. The message that says what the CORS answer must allow is the full build's only (the production one names
+ * the origin).
  */
 export const rows = [
   {
@@ -351,7 +357,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 65.3 * KB,
+    limit: 65.8 * KB,
   },
 ];
 

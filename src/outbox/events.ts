@@ -24,6 +24,7 @@ export interface RetryDetail {
   /** When it will be tried again, from now. */
   readonly delayMs: number;
   readonly status?: number;
+  /** The attempt's error text, when no response came (a CORS refusal: "CORS refused the request to `<origin>`: …"). */
   readonly error?: string;
   /** True when another handle (tab, worker) tried it. */
   readonly remote?: boolean;
@@ -167,8 +168,9 @@ export interface OutboxEventMap {
   /** A send failed with a network error, or the platform or `setOnline` says the network is gone. */
   offline: CustomEvent<OnlineDetail<false>>;
   /**
-   * A failure the outbox cannot hand to a caller (a storage error during background delivery). Until a listener is
-   * added, each goes to `console.error`.
+   * A failure the outbox cannot hand to a caller (a storage error during background delivery; in a browser, a request
+   * to another origin that its CORS answer refused, 'ERR_CORS', once per origin). Until a listener is added, each goes
+   * to `console.error`.
    */
   error: CustomEvent<ErrorDetail>;
   /**
