@@ -24,7 +24,10 @@ export interface RetryDetail {
   /** When it will be tried again, from now. */
   readonly delayMs: number;
   readonly status?: number;
-  /** The attempt's error text, when no response came (a CORS refusal: "CORS refused the request to `<origin>`: …"). */
+  /**
+   * The attempt's error text, when no response came: for a CORS refusal, the 'ERR_CORS' error's message, which names
+   * the origin ("CORS refused the request to …"; in a production build "ERR_CORS: refused by CORS …").
+   */
   readonly error?: string;
   /** True when another handle (tab, worker) tried it. */
   readonly remote?: boolean;
