@@ -31,6 +31,8 @@ export interface DispatcherContext {
   readonly buried: LeaseContext['buried'];
   /** True while the background loop runs (a granted lock is then kept). */
   readonly running: () => boolean;
+  /** Nothing pending in the index: the outbox checks the queue and says 'drained' (see `DelivererContext.empty`). */
+  readonly empty: () => Promise<void>;
   /** A task was delivered to `origin` (undefined: a batch): the network is there, and that origin. */
   readonly delivered: (origin: string | undefined) => void;
   /** The wall clock's time for a wait that starts now, a step back since applied to the waits before (see `Deliverer`). */

@@ -59,7 +59,9 @@ export class Dispatcher {
       // A success at a host ends what was found of its CORS answer: a refusal found again is told again.
       delivered: (origin) => (cors?.answered(origin), context.delivered(origin)),
       acks: this.#acks,
-      kick: onChange,
+      // A task held for its ack made again was told at last: the loop looks again; stopped (a flush only), it would not
+      // find the index emptied so, and the 'drained' its flush held back for that task is said here.
+      kick: () => (onChange(), !context.running() && context.index.size === 0 && void context.empty().catch((error: unknown) => (error as { code?: unknown } | null)?.code === 'ERR_CLOSED' || context.emit('error', { error }))),
       batchFit: context.options.batch && new BatchFit(context.options.batch),
       giveBack: (entries, lease) => giveBack(this.#delivery, entries, lease),
       // Told offline (`setOnline(false)`), a chain sends nothing more: nothing at all is sent then; nor to a host held.

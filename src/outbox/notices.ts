@@ -27,9 +27,13 @@ export class Notices {
     this.#drained = false;
   }
 
-  /** The outbox was found empty as of `epoch`: 'drained', unless said already or an enqueue started since. */
-  drain(epoch: number): void {
-    if (this.#drained || epoch !== this.#epoch) return;
+  /**
+   * The outbox was found empty as of `epoch`: 'drained', unless said already or an enqueue started since. Not while
+   * this handle still indexes tasks (`indexed`): an emptiness read of the queue alone comes too early for one whose ack
+   * seemed to fail but landed (its reply lost), which is told 'sent' only once that ack is made again.
+   */
+  drain(epoch: number, indexed = 0): void {
+    if (this.#drained || epoch !== this.#epoch || indexed > 0) return;
     this.#drained = true;
     this.#emit('drained');
   }

@@ -219,7 +219,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     const epoch = this.#notices.epoch;
     // A close as the run ended (a SIGTERM handler) closed the queue: what is left is then what this handle knows pending.
     const remaining = await this.#queue.size().catch((error: unknown) => (this.#closing && (error as { code?: unknown } | null)?.code === 'ERR_CLOSED' ? this.#index.size : Promise.reject(error)));
-    if (remaining === 0 && !this.#closing) this.#notices.drain(epoch);
+    if (remaining === 0 && !this.#closing) this.#notices.drain(epoch, this.#index.size);
     return { sent: run.sent, retried: run.retried, dead: run.dead, handedOver: run.handedOver, remaining };
   }
 

@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import type { OutboxEventMap } from '../../src/outbox/events.js';
 import { Outbox } from '../../src/outbox/outbox.js';
-import { rig, type Rig } from './helpers.js';
+import { failingCommit, rig, type Rig } from './helpers.js';
 
 let r: Rig;
 beforeEach(async () => {
@@ -89,6 +89,28 @@ describe('Outbox events', () => {
     } finally {
       await page.close();
     }
+  });
+
+  // Before, a flush said 'drained' as it found the queue empty, though a task whose ack seemed to fail (it landed, its
+  // reply lost) was still held here for that ack, made again half a second later: its 'sent' came after 'drained'.
+  it.each([
+    ['one task', {}, 1],
+    ["12 tasks, ordering 'none', 4 in flight", { ordering: 'none', concurrency: 4 }, 12],
+  ] as const)("'drained' comes after the 'sent' of a task whose ack landed though its reply was lost (%s, a flush)", async (_, options, n) => {
+    const { store, arm } = failingCommit('api', true);
+    await r.reopen({ store, ...options });
+    const order: string[] = [];
+    for (const type of ['sent', 'drained'] as const) r.outbox.addEventListener(type, () => order.push(type));
+    r.server.next({ status: 200, delayMs: 100 });
+    await r.outbox.enqueueMany(Array.from({ length: n }, (_, i) => ({ url: `/${i}` })));
+    const flushing = r.outbox.flush();
+    await r.server.waitFor(1);
+    arm();
+    expect((await flushing).remaining).toBe(0);
+    expect(r.events('error')).not.toEqual([]);
+    r.clock.advance(500);
+    await vi.waitFor(() => expect(order).toEqual([...Array<string>(n).fill('sent'), 'drained']));
+    expect(await r.outbox.size()).toBe(0);
   });
 
   it('types each detail', () => {

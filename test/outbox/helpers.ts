@@ -93,9 +93,10 @@ declare module 'vitest' {
 
 /**
  * A MemoryStore whose next `times` commits to the queue `name` fail ('the disk is gone') once `arm` was called: the
- * next one by default, every one with Infinity, none again with 0; with `after`, those after the next `after`.
+ * next one by default, every one with Infinity, none again with 0; with `after`, those after the next `after`. With
+ * `landing`, a commit that fails is made all the same, its reply lost (a connection dropped after the command ran).
  */
-export function failingCommit(name: string): { store: MemoryStore; arm: (times?: number, after?: number) => void } {
+export function failingCommit(name: string, landing = false): { store: MemoryStore; arm: (times?: number, after?: number) => void } {
   let left = 0;
   let passing = 0;
   const store = new MemoryStore();
@@ -103,7 +104,11 @@ export function failingCommit(name: string): { store: MemoryStore; arm: (times?:
   store.open = async (opened) => {
     const storage = await open(opened);
     const commit = storage.commit.bind(storage);
-    if (opened === name) storage.commit = (token, batch) => (passing > 0 ? (passing--, commit(token, batch)) : left > 0 ? (left--, Promise.reject(new Error('the disk is gone'))) : commit(token, batch));
+    const fail = async (token: Parameters<typeof commit>[0], batch: Parameters<typeof commit>[1]): Promise<never> => {
+      if (landing) await commit(token, batch);
+      throw new Error('the disk is gone');
+    };
+    if (opened === name) storage.commit = (token, batch) => (passing > 0 ? (passing--, commit(token, batch)) : left > 0 ? (left--, fail(token, batch)) : commit(token, batch));
     return storage;
   };
   return { store, arm: (times = 1, after = 0) => ((left = times), (passing = after)) };
