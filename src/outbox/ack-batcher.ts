@@ -1,4 +1,5 @@
 import { after, type Clock } from '../core/clock.js';
+import { counted, SluiceError } from '../core/errors.js';
 
 /** The most acks held back for more to join them: what a crash may send again beside the requests in flight. */
 const GROUP = 16;
@@ -10,6 +11,8 @@ export interface AckBatcherOptions {
   readonly clock: Clock;
   /** True while more responses are on their way (requests in flight), whose acks may join those waiting. */
   readonly busy: () => boolean;
+  /** Told once per commit that failed (an 'error' event), whose adds then each reject with the store's error. */
+  readonly failed: (error: unknown) => void;
 }
 
 /**
@@ -70,6 +73,8 @@ export class AckBatcher {
       try {
         resolve(await this.#commit(ids, leases));
       } catch (error) {
+        // One commit, one failure: said once for the group (not once per response in it), then each add hears of it.
+        this.#options.failed(ofAcks(error, ids.length));
         reject(error);
       }
     }
@@ -89,4 +94,18 @@ function group(): Group {
   let settle!: Pick<Group, 'resolve' | 'reject'>;
   const done = new Promise<ReadonlySet<string>>((resolve, reject) => (settle = { resolve, reject }));
   return { ids: [], leases: new Map(), done, ...settle };
+}
+
+/**
+ * A failed ack commit's error as told: a store's failure (ERR_STORAGE, ERR_QUOTA_EXCEEDED) keeps its code, its message
+ * naming how many delivered tasks the commit covered (`cause`: the store's error); any other error is told as it is.
+ */
+export function ofAcks(error: unknown, tasks: number): unknown {
+  const code = error instanceof SluiceError ? error.code : undefined;
+  if (code !== 'ERR_STORAGE' && code !== 'ERR_QUOTA_EXCEEDED') return error;
+  return new SluiceError(
+    code === 'ERR_QUOTA_EXCEEDED' ? 'ERR_QUOTA_EXCEEDED' : 'ERR_STORAGE',
+    `${(error as SluiceError).message} (the ack of ${counted(tasks, 'delivered task')}: made again in the background; one never made good is sent again after its lease, with the same Idempotency-Key)`,
+    { cause: error },
+  );
 }

@@ -6,7 +6,7 @@ import type { Delivered } from './settle.js';
 import type { StoredTask } from './task.js';
 
 /**
- * Acks tasks that left by a response, says so, then deletes their bodies; never rejects (a failure is an 'error').
+ * Acks tasks that left by a response, says so, then deletes their bodies; never rejects (a failed commit is one 'error').
  * False when the ack failed, or left some to another handle: those tasks are not told sent (yet).
  */
 export async function acknowledge(c: DeliveryContext, delivered: readonly Delivered[], lease: Lease<StoredTask>): Promise<boolean> {
@@ -15,10 +15,9 @@ export async function acknowledge(c: DeliveryContext, delivered: readonly Delive
   let left: ReadonlySet<string>;
   try {
     left = await c.acks.add(ids, lease);
-  } catch (error) {
-    // Not acked: held until the lease ends, then sent again with the same Idempotency-Key, unless the ack tried again
-    // meanwhile lands (see `ackLater`).
-    c.emit('error', { error });
+  } catch {
+    // Not acked (told once for the whole commit, see `AckBatcher`): held until the lease ends, then sent again with the
+    // same Idempotency-Key, unless the ack tried again meanwhile lands (see `ackLater`).
     holdUntilExpiry(c, ids, lease, true);
     ackLater(c, ids, lease, async () => await told(c, delivered));
     return false;

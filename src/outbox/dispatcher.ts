@@ -51,7 +51,11 @@ export class Dispatcher {
     this.#c = context;
     this.#onChange = onChange;
     this.#suspects = new SuspectSlots(context.reachability, context.options);
-    this.#acks = new AckBatcher((ids, leases) => ack(context.queue, ids, leases), { clock: context.options.clock, busy: () => this.#active.size > 0 && !this.#stopping });
+    this.#acks = new AckBatcher((ids, leases) => ack(context.queue, ids, leases), {
+      clock: context.options.clock,
+      busy: () => this.#active.size > 0 && !this.#stopping,
+      failed: (error) => context.emit('error', { error }),
+    });
     const cors = corsChecks({ clock: context.options.clock, timeoutMs: context.options.timeoutMs, transport: context.transport, tell: (error) => context.emit('error', { error }) });
     this.#delivery = {
       ...context,

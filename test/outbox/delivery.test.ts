@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { SluiceError } from '../../src/core/errors.js';
 import { Outbox } from '../../src/index.node.js';
 import { failingCommit, hearingNothing, pass, rig, type Rig } from './helpers.js';
 
@@ -368,6 +369,33 @@ describe('a storage failure while an attempt settles', () => {
     await r.outbox.enqueue({ url: '/x', headers: { Authorization: 'Bearer old' }, body: { n: 1 } });
     expect(await r.outbox.flush()).toMatchObject({ sent: 1, dead: 0 });
     expect(r.server.received[0]!.headers.authorization).toBe('Bearer new');
+  });
+
+  // Before, each response whose ack was in the commit that failed said the one failure again: 3 'error' events here.
+  it("a failed commit of several responses' acks is one 'error' naming how many tasks it covered, its code kept; each is made again", async () => {
+    const { store, arm } = failingCommit('api');
+    await r.reopen({ store, ordering: 'none', concurrency: 4 });
+    // The first response comes last: the acks of the others wait for it, and commit together with it.
+    r.server.next({ status: 200, delayMs: 100 });
+    const ids = await r.outbox.enqueueMany(Array.from({ length: 6 }, (_, i) => ({ url: `/${i}` })));
+    const flushing = r.outbox.flush();
+    await r.server.waitFor(1);
+    arm();
+    const { sent } = await flushing;
+    const held = ids.length - sent;
+    expect(held).toBeGreaterThan(1);
+    const errors = r.events('error');
+    expect(errors).toHaveLength(1);
+    const { error } = errors[0]!;
+    expect(error).toBeInstanceOf(SluiceError);
+    expect(error).toMatchObject({ code: 'ERR_STORAGE', message: expect.stringContaining(`the ack of ${held} delivered tasks`), cause: { code: 'ERR_STORAGE' } });
+    // Each held task's ack is made again as before, half a second later: told sent, none sent twice.
+    r.clock.advance(500);
+    await vi.waitFor(() => expect(r.events('sent')).toHaveLength(ids.length));
+    expect(new Set(r.server.delivered.map((x) => x.key))).toEqual(new Set(ids));
+    expect(r.server.delivered).toHaveLength(ids.length);
+    expect(r.events('error')).toHaveLength(1);
+    expect(await r.outbox.size()).toBe(0);
   });
 
   it('an ack that fails for a moment is made again: the task is told sent, not sent twice, and its group goes on', async () => {
