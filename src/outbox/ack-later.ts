@@ -28,7 +28,9 @@ export function ackLater(
 ): void {
   const { clock } = c.options;
   if (clock.now() + waitMs >= lease.expiresAt) return;
+  c.index.gone.owed++;
   const timer = clock.setTimeout(() => {
+    c.index.gone.owed--;
     // Found gone from the queue within the lease: the ack that seemed to fail landed after all (its reply lost, the
     // client sending it again as it reconnected). Past the lease, another handle may have sent or buried them: its word.
     const live = clock.now() < lease.expiresAt;

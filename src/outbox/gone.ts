@@ -13,6 +13,11 @@ const REMEMBERED = 1024;
  */
 export class Gone {
   readonly #ids = new Map<number, string>();
+  /**
+   * Acks made again in the background (see `ackLater`) whose next look is due: one may find its tasks gone meanwhile
+   * (forgotten here, the index empty) and only then say them sent, so 'drained' waits for it.
+   */
+  owed = 0;
 
   /** Tasks found gone from the store (not settled here, nor removed by this handle's own call). */
   add(tasks: Iterable<Pending>): void {

@@ -29,11 +29,12 @@ export class Notices {
 
   /**
    * The outbox was found empty as of `epoch`: 'drained', unless said already or an enqueue started since. Not while
-   * this handle still indexes tasks (`indexed`): an emptiness read of the queue alone comes too early for one whose ack
-   * seemed to fail but landed (its reply lost), which is told 'sent' only once that ack is made again.
+   * `owed` tasks may yet be told (indexed here, or an ack made again: see `Gone.owed`): an emptiness read of the queue
+   * alone comes too early for one whose ack seemed to fail but landed (its reply lost), told 'sent' only once that ack
+   * is made again.
    */
-  drain(epoch: number, indexed = 0): void {
-    if (this.#drained || epoch !== this.#epoch || indexed > 0) return;
+  drain(epoch: number, owed = 0): void {
+    if (this.#drained || epoch !== this.#epoch || owed > 0) return;
     this.#drained = true;
     this.#emit('drained');
   }

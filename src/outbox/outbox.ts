@@ -116,7 +116,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
       removal: () => this.#removal,
       empty: async () => {
         const epoch = this.#notices.epoch;
-        if ((await this.#queue.size()) === 0) this.#notices.drain(epoch);
+        if ((await this.#queue.size()) === 0) this.#notices.drain(epoch, this.#index.gone.owed);
       },
       closing: () => this.#closing !== undefined,
       lookUnseen: () => (this.#pending.unseen ? this.#serial(() => this.#pending.catchUp()) : undefined),
@@ -219,7 +219,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     const epoch = this.#notices.epoch;
     // A close as the run ended (a SIGTERM handler) closed the queue: what is left is then what this handle knows pending.
     const remaining = await this.#queue.size().catch((error: unknown) => (this.#closing && (error as { code?: unknown } | null)?.code === 'ERR_CLOSED' ? this.#index.size : Promise.reject(error)));
-    if (remaining === 0 && !this.#closing) this.#notices.drain(epoch, this.#index.size);
+    if (remaining === 0 && !this.#closing) this.#notices.drain(epoch, this.#index.size + this.#index.gone.owed);
     return { sent: run.sent, retried: run.retried, dead: run.dead, handedOver: run.handedOver, remaining };
   }
 

@@ -113,6 +113,27 @@ describe('Outbox events', () => {
     expect(await r.outbox.size()).toBe(0);
   });
 
+  // Before, the newer task of its key found the older one gone as it buried it (superseded): forgotten, the index was
+  // empty, and the loop said 'drained' before the ack made again half a second later said the older one sent.
+  it("'drained' waits for an ack made again whose task was found gone meanwhile (landed unseen, then superseded)", async () => {
+    const { store, arm } = failingCommit('api', true);
+    await r.reopen({ store });
+    const order: string[] = [];
+    for (const type of ['sent', 'drained'] as const) r.outbox.addEventListener(type, (e) => order.push(type === 'sent' ? (e as CustomEvent<{ task: { id: string } }>).detail.task.id : type));
+    r.server.next({ status: 200, delayMs: 100 });
+    await r.outbox.enqueue({ url: '/old', id: 'old', key: 'k' });
+    const flushing = r.outbox.flush();
+    await r.server.waitFor(1);
+    arm();
+    await flushing;
+    await r.outbox.enqueue({ url: '/new', id: 'new', key: 'k' });
+    r.outbox.start();
+    await vi.waitFor(() => expect(order).toEqual(['new']));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    r.clock.advance(500);
+    await vi.waitFor(() => expect(order).toEqual(['new', 'old', 'drained']));
+  });
+
   it('types each detail', () => {
     expectTypeOf<OutboxEventMap['drained']>().toEqualTypeOf<CustomEvent<null>>();
     expectTypeOf<OutboxEventMap['change']>().toEqualTypeOf<CustomEvent<null>>();
