@@ -339,7 +339,8 @@ const KB = 1024;
  * the origin).
  * Then the Outbox's (to 66.0 KB, measured MEASURED KB; 0.13 KB more) for a failed ack commit told once, naming how many
  * tasks it covered (one 'error' per response in it before), and 'drained' held back while a task whose ack landed
- * unseen is not yet told 'sent' (a flush said it first), then said as that task is told with the loop stopped.
+ * unseen is not yet told 'sent' (a flush said it first; so did the loop once a newer task of its key found it gone),
+ * then said as that task is told with the loop stopped.
  */
 export const rows = [
   {
