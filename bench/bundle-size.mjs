@@ -337,7 +337,7 @@ const KB = 1024;
  * first wall a new user hits (an API whose preflight does not allow Idempotency-Key) was retried as if offline, in
  * silence. The message that says what the CORS answer must allow is the full build's only (the production one names
  * the origin).
- * Then the Outbox's (to 66.0 KB, measured MEASURED KB; 0.13 KB more) for a failed ack commit told once, naming how many
+ * Then the Outbox's (to 66.0 KB, measured 65.91 KB; 0.13 KB more) for a failed ack commit told once, naming how many
  * tasks it covered (one 'error' per response in it before), and 'drained' held back while a task whose ack landed
  * unseen is not yet told 'sent' (a flush said it first; so did the loop once a newer task of its key found it gone),
  * then said as that task is told with the loop stopped.
