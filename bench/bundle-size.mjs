@@ -333,7 +333,7 @@ const KB = 1024;
  * tasks of its group), and a task whose ack landed unseen told 'sent' (it left with no event).
  * Then the Outbox's (to 65.8 KB, measured 65.78 KB; 0.53 KB more) for a CORS refusal named ERR_CORS: in a page or
  * worker, a network error of a request to another origin is followed by one probe in mode 'no-cors' (one per origin at
- * a time, its verdict kept a minute), told once per origin, and put on its host rather than the network. Before, the
+ * a time, its verdict kept 10 s), told once per origin, and put on its host rather than the network. Before, the
  * first wall a new user hits (an API whose preflight does not allow Idempotency-Key) was retried as if offline, in
  * silence. The message that says what the CORS answer must allow is the full build's only (the production one names
  * the origin).
@@ -341,6 +341,10 @@ const KB = 1024;
  * tasks it covered (one 'error' per response in it before), and 'drained' held back while a task whose ack landed
  * unseen is not yet told 'sent' (a flush said it first; so did the loop once a newer task of its key found it gone),
  * then said as that task is told with the loop stopped.
+ * Then the Outbox's (to 66.1 KB, measured 66.00 KB; 0.09 KB more) for what a review of the CORS check found: an
+ * answered probe brings an offline outbox back online (a refusal kept it offline for good), a probe out past the
+ * attempt's time limit is a timeout, a refused batch is the network's as before (held on no host, it was retried per
+ * task), and a host that refuses some tasks and takes others is told once in ten minutes, not at each refusal.
  */
 export const rows = [
   {
@@ -361,7 +365,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 66.0 * KB,
+    limit: 66.1 * KB,
   },
 ];
 

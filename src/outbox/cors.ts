@@ -6,11 +6,11 @@ import type { Send } from './request.js';
 import { letGo } from './send.js';
 
 /**
- * How long a probe's verdict on an origin holds (a success there ends it sooner): a backlog of a thousand tasks to a
- * host whose CORS answer refuses them costs a probe a minute, not one per task.
+ * How long a probe's verdict on an origin holds (a success there ends it sooner): the failures of tasks out together
+ * share one probe, not one each. Short, as a network that goes meanwhile is told from a refusal only by a probe.
  */
-const VERDICT_MS = 60_000;
-/** How long before an origin's refusal is told again in an 'error' event, with no success there between. */
+const VERDICT_MS = 10_000;
+/** How long before an origin's refusal is told again in an 'error' event (a host that refuses some tasks and takes others, once). */
 const RETELL_MS = 10 * 60_000;
 /** The longest a probe waits for its answer (less when `timeoutMs` is less). */
 const PROBE_MS = 5000;
@@ -30,7 +30,7 @@ export interface CorsContext {
   readonly clock: Clock;
   readonly timeoutMs: number;
   readonly transport: () => Transport;
-  /** Tells an origin's refusal in an 'error' event (once, then again after a success there or `RETELL_MS`). */
+  /** Tells an origin's refusal in an 'error' event (once, then again after `RETELL_MS`). */
   readonly tell: (error: SluiceError) => void;
 }
 
@@ -63,14 +63,17 @@ export class CorsChecks {
   /**
    * `error`, a network error of the request `sent`, as an 'ERR_CORS' SluiceError (its cause `error`) when the request
    * went to another origin in mode 'cors' and that origin's host answers a probe; else undefined (a network error, as
-   * it was). `race` bounds the wait by the attempt's own time limit.
+   * it was). `race` bounds the wait by the attempt's own time limit. `probed`: a probe was answered for it just now
+   * (not a verdict kept from before): the network is there.
    */
-  async refusal(sent: Send, error: Error, race: (probe: Promise<boolean>) => Promise<boolean>): Promise<SluiceError | undefined> {
+  async refusal(sent: Send, error: Error, race: (probe: Promise<boolean>) => Promise<boolean>): Promise<{ readonly error: SluiceError; readonly probed: boolean } | undefined> {
     // A URL as stored: absolute, made whole by `new URL` (see `normaliseTask`), so cut, not parsed again.
     const origin = originOf(sent.url);
     // Mode 'no-cors' needs no permission; 'same-origin' is fetch's refusal of any other origin, whatever the server says.
     if (origin === this.#page || (sent.init.mode ?? 'cors') !== 'cors') return undefined;
-    const refused = await race(this.#verdict(origin, sent.url)).catch(() => false);
+    const known = this.#verdicts.get(origin);
+    const kept = known !== undefined && monotonic(this.#c.clock) - known.at < VERDICT_MS;
+    const refused = kept ? known.refused : await race(this.#verdict(origin, sent.url)).catch(() => false);
     if (!refused) return undefined;
     // The origin in backticks: what a production build's short message keeps of it (build/short-messages.mjs).
     const refusal = new SluiceError('ERR_CORS', `CORS refused the request to \`${origin}\`: ${corsMessage(this.#page, sent.init)}`, { cause: error });
@@ -80,19 +83,19 @@ export class CorsChecks {
       remember(this.#told, origin, now);
       this.#c.tell(refusal);
     }
-    return refusal;
+    return { error: refusal, probed: !kept };
   }
 
-  /** A request to `origin` succeeded (undefined: a batch, for no one origin): what was found of it holds no longer. */
+  /**
+   * A request to `origin` succeeded (undefined: a batch, for no one origin): its verdict holds no longer. When it was
+   * told stays: a host that refuses some tasks and takes others is told once per `RETELL_MS`, not at each refusal.
+   */
   answered(origin: string | undefined): void {
-    if (origin === undefined) return;
-    this.#verdicts.delete(origin);
-    this.#told.delete(origin);
+    if (origin !== undefined) this.#verdicts.delete(origin);
   }
 
+  /** The probe of `origin` out, or a new one: the failures of tasks out together share it. */
   #verdict(origin: string, url: string): Promise<boolean> {
-    const known = this.#verdicts.get(origin);
-    if (known !== undefined && monotonic(this.#c.clock) - known.at < VERDICT_MS) return Promise.resolve(known.refused);
     let probe = this.#probes.get(origin);
     if (probe === undefined) {
       probe = this.#probe(url).then((refused) => {

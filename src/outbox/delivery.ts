@@ -200,12 +200,17 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
     // A CORS refusal (its host answers a probe) is the host's failure, never the network's: no 'offline', and only its
     // host waits its backoff. Where the platform says the network is gone, that is what it is.
     const refusal = exchange.kind === 'error' && exchange.sent && c.cors && !c.reachability.hintsOffline ? await c.cors.refusal(exchange.sent, exchange.error, (probe) => deadline.race(probe)) : undefined;
-    if (refusal) exchange = { kind: 'error', error: refusal, network: false, secrets: (exchange as { secrets: readonly string[] }).secrets };
+    if (refusal) exchange = { kind: 'error', error: refusal.error, network: false, secrets: (exchange as { secrets: readonly string[] }).secrets };
+    // Out of time while its probe was out: the attempt timed out, as one with no answer in time does.
+    else if (exchange.kind === 'error' && exchange.network && deadline.expired) exchange = { ...exchange, error: deadline.error(), network: false };
     // A request to the batch URL answers for no one host; a task that travels alone (not batchable) for its own.
     const alone = options.batchUrl === undefined || (ready.length === 1 && !batchable(ready[0]!.task));
     const origin = alone ? originOf(ready[0]!.task.url) : undefined;
+    // A probe answered just now: the network is there (online again), though the host still counts as not answering.
+    if (refusal?.probed && origin !== undefined) c.reachability.networkThere();
     if (exchange.kind === 'response' || exchange.kind === 'redirect') c.reachability.saw(true, started, origin);
-    else if (exchange.kind === 'error' && exchange.network) c.reachability.saw(false, started, origin);
+    // A batch refused answers for no one host: it is held as the network's failure, as before it was named.
+    else if (exchange.kind === 'error' && (exchange.network || (refusal && origin === undefined))) c.reachability.saw(false, started, origin);
     else if (exchange.kind === 'error' && (refusal || (!timedOut && deadline.expired)) && origin !== undefined) c.reachability.unanswered(origin, started);
     // On a Retry-After, a task sent alone holds the origin it is stored for (the index's; onBeforeSend may send it elsewhere).
     const host = alone ? originOf(ready[0]!.entry.value.url) : undefined;

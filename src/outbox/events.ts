@@ -172,8 +172,8 @@ export interface OutboxEventMap {
   offline: CustomEvent<OnlineDetail<false>>;
   /**
    * A failure the outbox cannot hand to a caller (a storage error during background delivery; in a browser, a request
-   * to another origin that its CORS answer refused, 'ERR_CORS', once per origin). Until a listener is added, each goes
-   * to `console.error`.
+   * to another origin that its CORS answer refused, 'ERR_CORS', once per origin every ten minutes). Until a listener is
+   * added, each goes to `console.error`.
    */
   error: CustomEvent<ErrorDetail>;
   /**

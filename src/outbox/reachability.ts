@@ -6,11 +6,7 @@ import { HostHolds } from './host-holds.js';
 
 /** The least time between probes while offline, whatever the retry policy. */
 const MIN_PROBE_GAP_MS = 1000;
-/**
- * The most failing origins remembered: an outbox posting to many hosts (webhooks) meets hosts that never answer again,
- * whose entries would otherwise stay for the life of the process. The one whose last failure is oldest is forgotten
- * first: its next request goes as any other host's would.
- */
+/** The most failing origins remembered (webhooks meet hosts gone for good); the oldest failure is forgotten first. */
 const MAX_ORIGINS = 1000;
 /**
  * A first network error of a host, within this long of an answer from another, is that host's: the network was there
@@ -239,6 +235,15 @@ export class Reachability {
     this.#reachable = reachable;
     if (was !== this.online) this.#changed(this.online);
     if (reachable && !was) this.#wake();
+  }
+
+  /** Something answered, no host's answer to a task (a CORS probe, see `CorsChecks`): online; the host's failures stand. */
+  networkThere(): void {
+    if (this.#reachable) return;
+    const was = this.online;
+    [this.#failures, this.#probeAt, this.#blamed, this.#reachable] = [0, 0, false, true];
+    if (was !== this.online) this.#changed(this.online);
+    if (!was) this.#wake();
   }
 
   /**
