@@ -47,10 +47,12 @@ export class Leasing<T> {
    * handle that lives for days.
    */
   #gone = new Set<string>();
-  readonly #unknown = new UnknownTakes();
+  /** Takes whose outcome is unknown (see `UNTAKE`): stopped when the handle closes. */
+  readonly unknown: UnknownTakes;
 
   constructor(context: LeasingContext<T>) {
     this.#c = context;
+    this.unknown = new UnknownTakes(context);
   }
 
   /** The name leases carry: a live process or tab the store can check (which the store may renew), or random. */
@@ -65,7 +67,7 @@ export class Leasing<T> {
     const ops = await this.freeGone();
     view.state.holds.expire(now);
     // Given back before this take chooses, so that it may take them (applied now, and recorded with its commit).
-    const back = this.#unknown.giveBack(view.state, now);
+    const back = this.unknown.giveBack(view.state, now);
     for (const op of back) view.state.apply(op);
     // What a give-back frees, others may be waiting for.
     const extra = back.length > 0 ? { applied: back, done: this.#c.wake } : undefined;
@@ -211,7 +213,8 @@ export class Leasing<T> {
       ack: (ids) => this.#c.run(() => this.#c.view.commit(() => ack(ids))),
       [CHECK_ACK]: (ids) => this.#check(() => ack(ids)),
       [CHECK]: () => this.#check(() => undefined),
-      [UNTAKE]: () => (this.#unknown.add(lease, until), this.#c.view.commit(() => this.#unlessRefused(sort(pick(undefined)), undefined, ({ ours }) => this.#release(ours, 0, true)))),
+      // A give-back that fails too is made again in the background (see `UnknownTakes.later`).
+      [UNTAKE]: () => (this.unknown.add(lease, until), this.#c.view.commit(() => this.#unlessRefused(sort(pick(undefined)), undefined, ({ ours }) => this.#release(ours, 0, true))).catch((error: unknown) => (this.unknown.later(), Promise.reject(error)))),
       // A store that never doubts its leases (see `QueueStorage.leasesInDoubt`) is asked nothing.
       [IN_DOUBT]: this.#c.storage.leasesInDoubt ? () => this.#c.storage.leasesInDoubt!(holder) : () => false,
       release: (ids, options) =>

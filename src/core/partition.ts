@@ -241,6 +241,7 @@ export class Partition<T> {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#leasing.unknown.stop();
     this.#unwatch?.();
     await this.#storage.close();
   }
