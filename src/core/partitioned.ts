@@ -188,14 +188,14 @@ export async function takeInTurn<T>(
     // the items leased to nobody until the lease ends.
     if (got > 0 && signal?.aborted && error === signal.reason) return { taken, met };
     // A take that rejects (refused, failed in a later partition) changes nothing: what the partitions before gave is
-    // given back. Where that fails too, those items stay leased until their lease ends or the handle closes, and the
-    // take's own error says so.
+    // given back. Where that fails too, it is made again in the background (see `UnknownTakes.later`), and the take's
+    // own error says until when those items may stay leased.
     const kept: [number, PartLease<T>][] = [];
     for (const part of taken) await part[1][UNTAKE]().catch(() => kept.push(part));
     if (kept.length > 0 && error instanceof Error) {
       const count = kept.reduce((sum, [, lease]) => sum + lease.entries.length, 0);
       const until = new Date(Math.min(...kept.map(([, lease]) => lease.expiresAt))).toISOString();
-      error.message += ` (${count} item${count > 1 ? 's' : ''} of partition${kept.length > 1 ? 's' : ''} ${kept.map(([p]) => p).join(', ')} not given back: leased until ${until} or this handle closes)`;
+      error.message += ` (${count} item${count > 1 ? 's' : ''} of partition${kept.length > 1 ? 's' : ''} ${kept.map(([p]) => p).join(', ')} not given back yet: given back in the background, leased until ${until} at most)`;
     }
     throw error;
   }
