@@ -1,25 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Queue } from '../../src/index.js';
-import { FileStore } from '../../src/fs.js';
-import { MemoryStore } from '../../src/stores/memory/memory-store.js';
-import type { Store } from '../../src/core/store.js';
+import { localStores } from '../support/local-stores.js';
 
 // MemoryStore and FileStore ('relaxed', synchronous file calls) settle every call in microtasks: before, a loop of
 // awaited calls never ended its task, and no timer, I/O callback or signal handler (a SIGTERM that closes the queue)
 // ran until the loop stopped.
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-const stores: [string, () => Store][] = [
-  ['MemoryStore', () => new MemoryStore()],
-  ['FileStore', () => new FileStore({ dir: dirs[dirs.push(mkdtempSync(join(tmpdir(), 'sluice-serial-'))) - 1]! })],
-];
+const stores = localStores('sluice-serial-');
 
 /** Runs `step` until a timer set before the loop fires, or for at most `limitMs`; says whether it fired. */
 async function timerFiresDuring(step: () => Promise<unknown>, limitMs = 3000): Promise<boolean> {

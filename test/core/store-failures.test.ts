@@ -1,29 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemoryStore, Queue, SluiceError, type Store } from '../../src/index.js';
 import { PARTITION_SPAN } from '../../src/core/ids.js';
 import { FileStore } from '../../src/stores/fs/file-store.js';
 import { FaultyStore } from '../support/faulty-store.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { localStores, tempDirs } from '../support/local-stores.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-const stores = [
-  ['MemoryStore', () => new MemoryStore()],
-  [
-    'FileStore',
-    () => {
-      const dir = mkdtempSync(join(tmpdir(), 'sluice-failures-'));
-      dirs.push(dir);
-      return new FileStore({ dir });
-    },
-  ],
-] as const;
+const tempDir = tempDirs('sluice-failures-');
+const stores = localStores('sluice-failures-', tempDir);
 
 const partitionOf = (id: string) => Math.floor(Number(id) / PARTITION_SPAN);
 
@@ -395,8 +379,7 @@ describe('a store of the user\'s that throws raw errors (fault 2)', () => {
   });
 
   it('exclusive(): the lock failing is a SluiceError; what the plan under it throws (a filter\'s error) passes through as it is', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sluice-failures-'));
-    dirs.push(dir);
+    const dir = tempDir();
     const files = new FileStore({ dir });
     const error = raw();
     let failLock = false;

@@ -1,28 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryStore, Queue, type Store } from '../../src/index.js';
-import { FileStore } from '../../src/stores/fs/file-store.js';
+import { describe, expect, it } from 'vitest';
+import { Queue, type Store } from '../../src/index.js';
 import { FaultyStore } from '../support/faulty-store.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { localStores } from '../support/local-stores.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-const stores = [
-  ['MemoryStore', () => new MemoryStore()],
-  [
-    'FileStore',
-    () => {
-      const dir = mkdtempSync(join(tmpdir(), 'sluice-take-landed-'));
-      dirs.push(dir);
-      return new FileStore({ dir });
-    },
-  ],
-] as const;
+const stores = localStores('sluice-take-landed-');
 
 /** Lets promise callbacks and real I/O run while the fake clock stands still. */
 const io = (ms = 20) => new Promise((resolve) => setTimeout(resolve, ms));
