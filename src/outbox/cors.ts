@@ -1,5 +1,6 @@
-import { after, monotonic, type Clock } from '../core/clock.js';
+import { monotonic, type Clock } from '../core/clock.js';
 import { SluiceError } from '../core/errors.js';
+import { Deadline } from './deadline.js';
 import type { Transport } from './options.js';
 import { originOf } from './pending-task.js';
 import type { Send } from './request.js';
@@ -110,22 +111,15 @@ export class CorsChecks {
 
   /** Whether `url`'s host answers a HEAD in mode 'no-cors' within the probe's time limit; never rejects. */
   #probe(url: string): Promise<boolean> {
-    const controller = new AbortController();
-    let stop = (): void => undefined;
-    const timedOut = new Promise<boolean>((resolve) => {
-      stop = after(this.#c.clock, Math.min(this.#c.timeoutMs, PROBE_MS), () => {
-        controller.abort();
-        resolve(false);
-      });
-    });
-    const init: RequestInit = { method: 'HEAD', mode: 'no-cors', credentials: 'omit', cache: 'no-store', signal: controller.signal };
-    const answered = Promise.resolve()
-      .then(() => this.#c.transport()(url, init))
+    const limit = new Deadline(this.#c.clock, Math.min(this.#c.timeoutMs, PROBE_MS));
+    const init: RequestInit = { method: 'HEAD', mode: 'no-cors', credentials: 'omit', cache: 'no-store', signal: limit.signal };
+    return limit
+      .race(Promise.resolve().then(() => this.#c.transport()(url, init)), letGo)
       .then(
         (response) => (void letGo(response), true),
         () => false,
-      );
-    return Promise.race([answered, timedOut]).finally(stop);
+      )
+      .finally(() => limit.end());
   }
 }
 

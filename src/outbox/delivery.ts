@@ -200,7 +200,7 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
     // A CORS refusal (its host answers a probe) is the host's failure, never the network's: no 'offline', and only its
     // host waits its backoff. Where the platform says the network is gone, that is what it is.
     const refusal = exchange.kind === 'error' && exchange.sent && c.cors && !c.reachability.hintsOffline ? await c.cors.refusal(exchange.sent, exchange.error, (probe) => deadline.race(probe)) : undefined;
-    if (refusal) exchange = { kind: 'error', error: refusal.error, network: false, secrets: (exchange as { secrets: readonly string[] }).secrets };
+    if (refusal && exchange.kind === 'error') exchange = { ...exchange, error: refusal.error, network: false };
     // Out of time while its probe was out: the attempt timed out, as one with no answer in time does.
     else if (exchange.kind === 'error' && exchange.network && deadline.expired) exchange = { ...exchange, error: deadline.error(), network: false };
     // A request to the batch URL answers for no one host; a task that travels alone (not batchable) for its own.

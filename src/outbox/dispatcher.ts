@@ -51,12 +51,13 @@ export class Dispatcher {
     this.#c = context;
     this.#onChange = onChange;
     this.#suspects = new SuspectSlots(context.reachability, context.options);
+    const report = (error: unknown): void => context.emit('error', { error });
     this.#acks = new AckBatcher((ids, leases) => ack(context.queue, ids, leases), {
       clock: context.options.clock,
       busy: () => this.#active.size > 0 && !this.#stopping,
-      failed: (error) => context.emit('error', { error }),
+      failed: report,
     });
-    const cors = corsChecks({ clock: context.options.clock, timeoutMs: context.options.timeoutMs, transport: context.transport, tell: (error) => context.emit('error', { error }) });
+    const cors = corsChecks({ clock: context.options.clock, timeoutMs: context.options.timeoutMs, transport: context.transport, tell: report });
     this.#delivery = {
       ...context,
       cors,
@@ -65,7 +66,7 @@ export class Dispatcher {
       acks: this.#acks,
       // A task held for its ack made again was told at last: the loop looks again; stopped (a flush only), it would not
       // find the index emptied so, and the 'drained' its flush held back for that task is said here.
-      kick: () => (onChange(), !context.running() && context.index.size === 0 && void context.empty().catch((error: unknown) => (error as { code?: unknown } | null)?.code === 'ERR_CLOSED' || context.emit('error', { error }))),
+      kick: () => (onChange(), !context.running() && context.index.size === 0 && void context.empty().catch((error: unknown) => (error as { code?: unknown } | null)?.code === 'ERR_CLOSED' || report(error))),
       batchFit: context.options.batch && new BatchFit(context.options.batch),
       giveBack: (entries, lease) => giveBack(this.#delivery, entries, lease),
       // Told offline (`setOnline(false)`), a chain sends nothing more: nothing at all is sent then; nor to a host held.
