@@ -68,10 +68,18 @@ describe('MetaLog', () => {
         const stored = new Stored();
         const follower = new MetaLog();
         let followed = new QueueState();
-        for (const ops of commits) {
+        // One that reads only every few commits, as a process catching up on the others' commits does: several
+        // commits in one read (a take and the ack that ends it among them) must leave the state one at a time does.
+        const behind = new MetaLog();
+        let caught = new QueueState();
+        for (const [i, ops] of commits.entries()) {
           commit(writer, state, ops, stored);
           followed = follower.read(stored.bytes, followed, NOW).state;
           expect(view(followed)).toEqual(view(state));
+          if (i % 5 === 4) {
+            caught = behind.read(stored.bytes, caught, NOW).state;
+            expect(view(caught)).toEqual(view(state));
+          }
         }
         const fresh = new MetaLog().read(stored.bytes, new QueueState(), NOW);
         expect(fresh.damaged).toBeUndefined();
