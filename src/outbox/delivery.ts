@@ -212,6 +212,13 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
     // A batch refused answers for no one host: it is held as the network's failure, as before it was named.
     else if (exchange.kind === 'error' && (exchange.network || (refusal && origin === undefined))) c.reachability.saw(false, started, origin);
     else if (exchange.kind === 'error' && (refusal || (!timedOut && deadline.expired)) && origin !== undefined) c.reachability.unanswered(origin, started);
+    // Failed at its host as a host's do: its other tasks go first there until it answers (see `SuspectSlots.limits`).
+    if (exchange.kind === 'error' && !timedOut && origin !== undefined && c.reachability.failing(origin)) {
+      for (const r of ready) {
+        const pending = c.index.get(Number(r.entry.id));
+        if (pending) pending.failedHere = true;
+      }
+    }
     // On a Retry-After, a task sent alone holds the origin it is stored for (the index's; onBeforeSend may send it elsewhere).
     const host = alone ? originOf(ready[0]!.entry.value.url) : undefined;
     const settled = await settle(c, ready, exchange, { lease, run, delivered, deadline, origin, host });

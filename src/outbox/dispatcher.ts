@@ -7,7 +7,6 @@ import { deliver, outlasts, type DeliveryContext, type DeliveryRun, type Entry }
 import { ack } from './voided-acks.js';
 import { chainsLanes, giveBack, leaseUnits, type LeaseContext } from './lease-units.js';
 import { laneOf, type Pending } from './pending.js';
-import type { Reachability } from './reachability.js';
 import type { DispatcherContext } from './dispatcher-context.js';
 import { SuspectSlots } from './suspect-slots.js';
 import { pickOut, TakeAhead, unheld, type Buffered } from './take-ahead.js';
@@ -183,11 +182,13 @@ export class Dispatcher {
   async #take(free: number, run: DeliveryRun, now: number, again = true): Promise<Buffered[]> {
     const { index, reachability } = this.#c;
     // Online, `admits` is undefined (it picks probes): the failing hosts' share of slots limits the take instead.
-    const { held, accept } = this.#suspects.limits(this.#buffer);
-    const take = (admits: ReturnType<Reachability['admits']>) => index.take(reachability.reachable ? this.#unitSize * free : 1, now, (p) => this.#perLane(p), admits ?? accept, held);
+    const { held, accept, then } = this.#suspects.limits(this.#buffer);
+    const most = reachability.reachable ? this.#unitSize * free : 1;
+    const take = (admits: ((p: Pending) => boolean) | undefined, n = most) => index.take(n, now, (p) => this.#perLane(p), admits ?? accept, held);
     const untried = reachability.admitsUntried();
     const first = untried ? take(untried) : [];
     const chosen = first.length > 0 ? first : take(reachability.admits());
+    if (then && chosen.length < most) chosen.push(...take(then, most - chosen.length));
     const units = chosen.length === 0 ? [] : await leaseUnits(this.#delivery, chosen, run);
     // Passed over as leased, then found free (the lease ended meanwhile): taken again, as nothing else wakes the loop.
     return units.length > 0 || !again || !chosen.some((p) => p.state === 'ready') ? units : this.#take(free, run, now, false);

@@ -47,6 +47,11 @@ export interface Pending {
    * host is there and the request is what fails (one the server resets every time), so it waits its backoff.
    */
   hurried?: boolean;
+  /**
+   * Its request failed at its host as a host's do (a network error, a CORS refusal, no answer in time): while that host
+   * has not answered since, its tasks that have not failed so are tried there first (see `SuspectSlots.limits`).
+   */
+  failedHere?: boolean | undefined;
   /** The last HTTP status or error, for `Outbox.list()` (kept in memory only). */
   last?: { readonly status?: number; readonly error?: string };
   /**
@@ -193,5 +198,6 @@ export function pendingOf(seq: number, task: StoredTask, attempts: number, order
     ahead: undefined,
     outdated: false,
     hurried: false,
+    failedHere: false,
   };
 }

@@ -4,10 +4,14 @@ import { originOf, type Pending } from './pending-task.js';
 import type { Reachability } from './reachability.js';
 import type { Buffered } from './take-ahead.js';
 
-/** What a take may choose: `held` hosts' tasks are set aside till they are not, and `accept` passes over others. */
+/**
+ * What a take may choose: `held` hosts' tasks are set aside till they are not, and `accept` passes over others;
+ * `then`, when there is room left after, takes of those passed over the ones it accepts.
+ */
 export interface TakeLimits {
   readonly held: ((origin: string) => boolean) | undefined;
   readonly accept: ((pending: Pending) => boolean) | undefined;
+  readonly then?: ((pending: Pending) => boolean) | undefined;
 }
 
 /**
@@ -49,16 +53,28 @@ export class SuspectSlots {
   /**
    * The limits of a take, `buffer` being the units taken ahead and not yet started: the hosts held (a `Retry-After`, or
    * failing again: see `HostHolds`), and, the failing hosts' share of slots used up, those too (set aside, not looked
-   * through at every take); else as many of theirs as the share has room for.
+   * through at every take); else as many of theirs as the share has room for, those that have not failed there first.
    */
   limits(buffer: readonly Buffered[]): TakeLimits {
-    const { holds } = this.#reachability;
+    const reachability = this.#reachability;
+    const { holds } = reachability;
     const held = holds.size === 0 ? undefined : (origin: string) => holds.held(origin);
-    if (this.#share() === undefined) return { held, accept: undefined };
-    const failing = (origin: string) => this.#reachability.failing(origin);
-    let room = this.#room() - buffer.filter((b) => this.#failing(b.unit)).length;
+    if (reachability.failingCount === 0 || !reachability.reachable) return { held, accept: undefined };
+    const failing = (origin: string) => reachability.failing(origin);
+    let room = this.#share() === undefined ? Infinity : this.#room() - buffer.filter((b) => this.#failing(b.unit)).length;
     if (room <= 0) return { held: (origin) => held?.(origin) === true || failing(origin), accept: undefined };
-    return { held, accept: (pending) => !failing(pending.origin) || room-- > 0 };
+    const fits = () => room-- > 0;
+    // A failing host's tasks that failed there (`Pending.failedHere`) go only when none of its others may: else, the
+    // first in turn being one that always fails (a CORS refusal, an upload too large for its time limit) at a host that
+    // takes the rest, it was the one tried at each end of the host's hold, which grew, and the rest never went.
+    const fresh = new Set<string>();
+    const accept = (pending: Pending) => {
+      if (!failing(pending.origin)) return true;
+      if (pending.failedHere) return false;
+      fresh.add(pending.origin);
+      return fits();
+    };
+    return { held, accept, then: (pending) => pending.failedHere === true && !fresh.has(pending.origin) && failing(pending.origin) && fits() };
   }
 
   /** The slots the failing hosts may have; undefined where there is no share to keep (see the class). */

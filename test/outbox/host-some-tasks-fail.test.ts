@@ -1,0 +1,91 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { MemoryStore, Outbox } from '../../src/index.js';
+import type { OutboxOptions } from '../../src/outbox/options.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { pass } from './helpers.js';
+
+afterEach(() => vi.unstubAllGlobals());
+
+/**
+ * One host, two kinds of tasks: some it never takes (`bad`: a CORS refusal, an `X-Tenant` header its preflight does not
+ * allow; or a request it never answers in time, a huge upload), the rest it takes at once. A failure of the first kind
+ * held the whole host, and at each end of the hold the task tried was again one that fails: the rest never went.
+ */
+type Kind = 'cors' | 'timeout';
+/** Requests in 300 s to a host that fails every one of 20 tasks, as counted before the change (no more now). */
+const DOWN_CORS = 127;
+const DOWN_TIMEOUT = 92;
+const RETRY = { initialDelayMs: 1000, maxDelayMs: 5000, factor: 2 };
+
+async function host(kind: Kind, ordering: 'none' | 'group', { bad = 8, plain = 60, every = 5000, allBad = false } = {}) {
+  if (kind === 'cors') vi.stubGlobal('location', { origin: 'http://app.test' });
+  const clock = new FakeClock();
+  const start = clock.now();
+  const tries = new Map<string, number[]>();
+  let requests = 0;
+  const fetch: NonNullable<OutboxOptions['fetch']> = (_url, init = {}) => {
+    if (init.mode === 'no-cors') return Promise.resolve(new Response(null, { status: 405 }));
+    requests++;
+    const headers = init.headers as Record<string, string>;
+    const id = headers['idempotency-key']!;
+    tries.set(id, [...(tries.get(id) ?? []), clock.now() - start]);
+    if (!allBad && !id.startsWith('bad')) return Promise.resolve(new Response('ok'));
+    if (kind === 'cors') return Promise.reject(new TypeError('Failed to fetch'));
+    return new Promise((_, reject) => init.signal?.addEventListener('abort', () => reject(init.signal!.reason)));
+  };
+  const outbox = await Outbox.open({ name: 'api', store: new MemoryStore(), clock, random: () => 0.5, fetch, ordering, concurrency: 4, timeoutMs: 2000, retry: RETRY });
+  const refusals: string[] = [];
+  outbox.addEventListener('error', (event) => refusals.push(((event as CustomEvent).detail.error as { code?: string }).code ?? '?'));
+  const sentAt = new Map<string, number>();
+  outbox.addEventListener('sent', (event) => sentAt.set((event as CustomEvent).detail.task.id, clock.now() - start));
+  const badTask = (i: number) => ({ id: `bad-${i}`, url: 'http://api.test/t', body: 'x', headers: { 'X-Tenant': 'acme' }, group: `acme-${i}` });
+  for (let i = 0; i < bad; i++) await outbox.enqueue(badTask(i));
+  outbox.start();
+  const enqueuedAt = new Map<string, number>();
+  for (let i = 0; i < plain; i++) {
+    enqueuedAt.set(`plain-${i}`, clock.now() - start);
+    await outbox.enqueue({ id: `plain-${i}`, url: 'http://api.test/p', body: 'y', group: 'plain' });
+    await pass(clock, every, 5);
+  }
+  // Requests out to a host that never answers end at their time limit, on this clock.
+  let closed = false;
+  const closing = outbox.close().then(() => (closed = true));
+  while (!closed) await pass(clock, 1000, 1);
+  await closing;
+  const waits = [...enqueuedAt].map(([id, at]) => (sentAt.get(id) ?? Infinity) - at);
+  const badTries = [...tries].filter(([id]) => id.startsWith('bad') || allBad).map(([, times]) => times);
+  return { waits, badTries, requests, refusals, sent: sentAt.size };
+}
+
+/** The least gap between two tries of a task that failed `n` times: its own backoff at a draw of 0.5. */
+const backoff = (n: number) => Math.floor(0.5 * Math.min(RETRY.maxDelayMs, RETRY.initialDelayMs * RETRY.factor ** (n - 1)));
+
+describe('a host that fails some of its tasks only', () => {
+  for (const kind of ['cors', 'timeout'] as const) {
+    for (const ordering of ['none', 'group'] as const) {
+      it(`delivers its other tasks at their pace (${kind}, ordering '${ordering}'), the failing ones on their own backoff`, async () => {
+        const { waits, badTries, refusals } = await host(kind, ordering);
+        if (process.env.H152_LOG) console.log(kind, ordering, "max wait", Math.max(...waits), "bad tries", badTries.flat().length);
+        // Every plain task went within a few of the host's holds (each at most `maxDelayMs`, 5 s here).
+        expect(Math.max(...waits)).toBeLessThanOrEqual(30_000);
+        for (const times of badTries) {
+          expect(times.length).toBeGreaterThan(1);
+          for (let n = 1; n < times.length; n++) expect(times[n]! - times[n - 1]!).toBeGreaterThanOrEqual(backoff(n));
+        }
+        // A refusal is told once (again after 10 minutes), as before.
+        if (kind === 'cors') expect(refusals).toEqual(['ERR_CORS']);
+      }, 60_000);
+    }
+  }
+});
+
+describe('a host that fails every task', () => {
+  for (const kind of ['cors', 'timeout'] as const) {
+    it(`is held as a whole, its requests as few as before (${kind})`, async () => {
+      const { requests, sent } = await host(kind, 'none', { bad: 20, allBad: true });
+      if (process.env.H152_LOG) console.log(kind, 'down: requests', requests);
+      expect(sent).toBe(0);
+      expect(requests).toBeLessThanOrEqual(kind === 'cors' ? DOWN_CORS : DOWN_TIMEOUT);
+    }, 60_000);
+  }
+});
