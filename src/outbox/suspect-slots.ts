@@ -64,17 +64,26 @@ export class SuspectSlots {
     let room = this.#share() === undefined ? Infinity : this.#room() - buffer.filter((b) => this.#failing(b.unit)).length;
     if (room <= 0) return { held: (origin) => held?.(origin) === true || failing(origin), accept: undefined };
     const fits = () => room-- > 0;
-    // A failing host's tasks that failed there (`Pending.failedHere`) go only when none of its others may: else, the
-    // first in turn being one that always fails (a CORS refusal, an upload too large for its time limit) at a host that
-    // takes the rest, it was the one tried at each end of the host's hold, which grew, and the rest never went.
-    const fresh = new Set<string>();
+    // Of a failing host's tasks, one that has not failed there goes in its turn, then the newest such, and one that
+    // has (`Pending.failedHere`) only when none of those is there: else, the first in turn being one that always fails
+    // (a CORS refusal, an upload too large for its time limit) at a host that takes the rest, it was the one tried at
+    // each end of the host's hold, which grew, and the rest never went; and a backlog of such tasks stored before the
+    // others was tried one at each end of the hold (at most `maxDelayMs` each) before any of those.
+    const seen = new Map<string, Probes>();
     const accept = (pending: Pending) => {
       if (!failing(pending.origin)) return true;
-      if (pending.failedHere) return false;
-      fresh.add(pending.origin);
-      return fits();
+      let at = seen.get(pending.origin);
+      if (!at) seen.set(pending.origin, (at = { taken: false, newest: undefined, failed: undefined }));
+      if (pending.failedHere) at.failed ??= pending;
+      else if (!at.taken) return (at.taken = fits());
+      else if (!at.newest || (pending.rank === at.newest.rank && newer(pending, at.newest))) at.newest = pending;
+      return false;
     };
-    return { held, accept, then: (pending) => pending.failedHere === true && !fresh.has(pending.origin) && failing(pending.origin) && fits() };
+    const then = (pending: Pending) => {
+      const at = seen.get(pending.origin);
+      return at !== undefined && pending === (at.newest ?? (at.taken ? undefined : at.failed)) && fits();
+    };
+    return { held, accept, then };
   }
 
   /** The slots the failing hosts may have; undefined where there is no share to keep (see the class). */
@@ -95,4 +104,16 @@ export class SuspectSlots {
   #failing(unit: readonly Entry[]): boolean {
     return this.#reachability.failing(originOf(unit[0]!.value.url));
   }
+}
+
+/** What a take saw of a failing host's tasks: whether one that has not failed there was taken, the newest such passed over, the first that has. */
+interface Probes {
+  taken: boolean;
+  newest: Pending | undefined;
+  failed: Pending | undefined;
+}
+
+/** Whether `a` was stored after `b`, as far as their clocks and places tell. */
+function newer(a: Pending, b: Pending): boolean {
+  return a.createdAt > b.createdAt || (a.createdAt === b.createdAt && a.seq > b.seq);
 }

@@ -65,9 +65,8 @@ describe('a host that fails some of its tasks only', () => {
     for (const ordering of ['none', 'group'] as const) {
       it(`delivers its other tasks at their pace (${kind}, ordering '${ordering}'), the failing ones on their own backoff`, async () => {
         const { waits, badTries, refusals } = await host(kind, ordering);
-        if (process.env.H152_LOG) console.log(kind, ordering, "max wait", Math.max(...waits), "bad tries", badTries.flat().length);
-        // Every plain task went within a few of the host's holds (each at most `maxDelayMs`, 5 s here).
-        expect(Math.max(...waits)).toBeLessThanOrEqual(30_000);
+        // Every plain task went by the end of the host's hold (at most `maxDelayMs`, 5 s here) after it came.
+        expect(Math.max(...waits)).toBeLessThanOrEqual(10_000);
         for (const times of badTries) {
           expect(times.length).toBeGreaterThan(1);
           for (let n = 1; n < times.length; n++) expect(times[n]! - times[n - 1]!).toBeGreaterThanOrEqual(backoff(n));
@@ -77,13 +76,21 @@ describe('a host that fails some of its tasks only', () => {
       }, 60_000);
     }
   }
+
+  it('delivers its other tasks behind a backlog of a hundred that fail, stored before them', async () => {
+    for (const [kind, ordering] of [['cors', 'none'], ['timeout', 'group']] as const) {
+      const { waits } = await host(kind, ordering, { bad: 100, plain: 20 });
+      // Tried in turn, one at each end of the host's hold, they all went before any other: 235 s for the first here
+      // (hours at the default `maxDelayMs`).
+      expect(Math.max(...waits), `${kind}, '${ordering}'`).toBeLessThanOrEqual(10_000);
+    }
+  }, 60_000);
 });
 
 describe('a host that fails every task', () => {
   for (const kind of ['cors', 'timeout'] as const) {
     it(`is held as a whole, its requests as few as before (${kind})`, async () => {
       const { requests, sent } = await host(kind, 'none', { bad: 20, allBad: true });
-      if (process.env.H152_LOG) console.log(kind, 'down: requests', requests);
       expect(sent).toBe(0);
       expect(requests).toBeLessThanOrEqual(kind === 'cors' ? DOWN_CORS : DOWN_TIMEOUT);
     }, 60_000);
