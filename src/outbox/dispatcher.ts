@@ -8,7 +8,7 @@ import { ack } from './voided-acks.js';
 import { chainsLanes, giveBack, leaseUnits, type LeaseContext } from './lease-units.js';
 import { laneOf, type Pending } from './pending.js';
 import type { DispatcherContext } from './dispatcher-context.js';
-import { SuspectSlots } from './suspect-slots.js';
+import { probeOrder, SuspectSlots } from './suspect-slots.js';
 import { pickOut, TakeAhead, unheld, type Buffered } from './take-ahead.js';
 
 /**
@@ -185,9 +185,8 @@ export class Dispatcher {
     const { held, accept, then } = this.#suspects.limits(this.#buffer);
     const most = reachability.reachable ? this.#unitSize * free : 1;
     const take = (admits: ((p: Pending) => boolean) | undefined, n = most) => index.take(n, now, (p) => this.#perLane(p), admits ?? accept, held);
-    const untried = reachability.admitsUntried();
-    const first = untried ? take(untried) : [];
-    const chosen = first.length > 0 ? first : take(reachability.admits());
+    let chosen: Pending[] = [];
+    for (const admits of probeOrder(reachability)) if ((chosen = take(admits)).length > 0) break;
     if (then && chosen.length < most) chosen.push(...take(then, most - chosen.length));
     const units = chosen.length === 0 ? [] : await leaseUnits(this.#delivery, chosen, run);
     // Passed over as leased, then found free (the lease ended meanwhile): taken again, as nothing else wakes the loop.

@@ -59,7 +59,8 @@ export class SuspectSlots {
     const reachability = this.#reachability;
     const { holds } = reachability;
     const held = holds.size === 0 ? undefined : (origin: string) => holds.held(origin);
-    if (reachability.failingCount === 0 || !reachability.reachable) return { held, accept: undefined };
+    // With `batch`, tasks go to the batch URL, not to their hosts: none is kept to (see the class).
+    if (reachability.failingCount === 0 || !reachability.reachable || this.#options.batch) return { held, accept: undefined };
     const failing = (origin: string) => reachability.failing(origin);
     let room = this.#share() === undefined ? Infinity : this.#room() - buffer.filter((b) => this.#failing(b.unit)).length;
     if (room <= 0) return { held: (origin) => held?.(origin) === true || failing(origin), accept: undefined };
@@ -116,4 +117,17 @@ interface Probes {
 /** Whether `a` was stored after `b`, as far as their clocks and places tell. */
 function newer(a: Pending, b: Pending): boolean {
   return a.createdAt > b.createdAt || (a.createdAt === b.createdAt && a.seq > b.seq);
+}
+
+/**
+ * What a take may choose, in order, until one gives tasks: online, anything (`SuspectSlots.limits` limits it); offline,
+ * a probe to a host that has not failed (see `Reachability.admitsUntried`), then one that has not failed itself (a
+ * request that meets a network error every time, where the network is there for the others, was the probe again
+ * at each probe's time, and the others never went), then any probe due.
+ */
+export function probeOrder(reachability: Reachability): (((pending: Pending) => boolean) | undefined)[] {
+  const admits = reachability.admits();
+  if (admits === undefined) return [undefined];
+  const untried = reachability.admitsUntried();
+  return [...(untried ? [untried] : []), (pending) => !pending.failedHere && admits(pending), admits];
 }
