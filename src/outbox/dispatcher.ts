@@ -182,12 +182,13 @@ export class Dispatcher {
   async #take(free: number, run: DeliveryRun, now: number, again = true): Promise<Buffered[]> {
     const { index, reachability } = this.#c;
     // Online, `admits` is undefined (it picks probes): the failing hosts' share of slots limits the take instead.
-    const { held, accept, then } = this.#suspects.limits(this.#buffer);
+    const { held, accept, then, swapped } = this.#suspects.limits(this.#buffer);
     const most = reachability.reachable ? this.#unitSize * free : 1;
     const take = (admits: ((p: Pending) => boolean) | undefined, n = most) => index.take(n, now, (p) => this.#perLane(p), admits ?? accept, held);
     let chosen: Pending[] = [];
     for (const admits of probeOrder(reachability)) if ((chosen = take(admits)).length > 0) break;
     if (then && chosen.length < most) chosen.push(...take(then, most - chosen.length));
+    for (const p of swapped?.() ?? []) index.ready(chosen.splice(chosen.indexOf(p), 1)[0]!);
     const units = chosen.length === 0 ? [] : await leaseUnits(this.#delivery, chosen, run);
     // Passed over as leased, then found free (the lease ended meanwhile): taken again, as nothing else wakes the loop.
     return units.length > 0 || !again || !chosen.some((p) => p.state === 'ready') ? units : this.#take(free, run, now, false);

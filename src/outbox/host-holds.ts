@@ -15,19 +15,27 @@ const MAX_HELD = 1000;
 export class HostHolds {
   readonly #clock: Clock;
   /** When each hold ends, on the monotonic clock and on the wall clock. */
-  readonly #until = new Map<string, { readonly mono: number; readonly wall: number }>();
+  readonly #until = new Map<string, { readonly mono: number; readonly wall: number; readonly down: boolean }>();
 
   constructor(clock: Clock) {
     this.#clock = clock;
   }
 
-  /** `origin` waits `ms` from now (a hold that ends later wins; one that ends sooner does not shorten it). */
-  hold(origin: string, ms: number): void {
-    const until = { mono: monotonic(this.#clock) + ms, wall: this.#clock.now() + ms };
+  /**
+   * `origin` waits `ms` from now (a hold that ends later wins; one that ends sooner does not shorten it); `down`: for
+   * failing, not at its word, and an answer from it ends the hold (see `answered`).
+   */
+  hold(origin: string, ms: number, down = false): void {
+    const until = { mono: monotonic(this.#clock) + ms, wall: this.#clock.now() + ms, down };
     const known = this.#until.get(origin);
     if (known && this.#in(known) >= ms) return;
     this.#until.set(origin, until);
     if (this.#until.size > MAX_HELD) this.#until.delete(this.#first()!);
+  }
+
+  /** `origin` answered: it is there, and a hold for failing ends; one it asked for (a `Retry-After`) stands. */
+  answered(origin: string): void {
+    if (this.#until.get(origin)?.down) this.#until.delete(origin);
   }
 
   /** True while `origin` is held; a hold that ended is forgotten. */

@@ -209,6 +209,7 @@ export class Reachability {
       // Told (no origin: the platform, a page, a batch's answer): every host may be there.
       if (origin !== undefined) this.#origins.delete(origin);
       else this.#origins.clear();
+      if (origin !== undefined) this.holds.answered(origin);
     } else {
       const failed = origin === undefined ? undefined : this.#origins.get(origin);
       // Its host failed before, and another answered since: that host is down, not the network. Else each of its
@@ -262,11 +263,11 @@ export class Reachability {
    * The outbox online, a host that failed again with no answer from it since (`failed`: its record before this
    * failure), by a request sent after that (`since`), waits its backoff, every task of it, as its probes would offline:
    * else each of its tasks went on its own backoff, a storm at a host that is down, and each took a slot for as long as
-   * it failed (a silent host's, the time limit). A host that answered since it last failed is there: a request that
-   * fails there (one its server resets) is the request's, and its host's other tasks go.
+   * it failed (a silent host's, the time limit). A host that answered since it last failed is there (its answer ends
+   * the hold): a request that fails there (one its server resets) is the request's, and its host's other tasks go.
    */
   #holdIfDown(origin: string | undefined, failed: { failures: number; at: number } | undefined, since: number | undefined): void {
-    if (origin !== undefined && failed !== undefined && !outTogether(failed, since)) this.holds.hold(origin, this.#gap(failed.failures + 1));
+    if (origin !== undefined && failed !== undefined && !outTogether(failed, since)) this.holds.hold(origin, this.#gap(failed.failures + 1), true);
   }
 
   #originFailed(origin: string, mark: number, now: number): void {

@@ -6,12 +6,14 @@ import type { Buffered } from './take-ahead.js';
 
 /**
  * What a take may choose: `held` hosts' tasks are set aside till they are not, and `accept` passes over others;
- * `then`, when there is room left after, takes of those passed over the ones it accepts.
+ * `then`, when there is room left after, takes of those passed over the ones it accepts; `swapped` says which of
+ * those taken are to be given back (others took their place).
  */
 export interface TakeLimits {
   readonly held: ((origin: string) => boolean) | undefined;
   readonly accept: ((pending: Pending) => boolean) | undefined;
   readonly then?: ((pending: Pending) => boolean) | undefined;
+  readonly swapped?: (() => Pending[]) | undefined;
 }
 
 /**
@@ -65,9 +67,10 @@ export class SuspectSlots {
     let room = this.#share() === undefined ? Infinity : this.#room() - buffer.filter((b) => this.#failing(b.unit)).length;
     if (room <= 0) return { held: (origin) => held?.(origin) === true || failing(origin), accept: undefined };
     const fits = () => room-- > 0;
-    // Of a failing host's tasks, one that has not failed there goes in its turn, then the newest such, and one that
-    // has (`Pending.failedHere`) only when none of those is there: else, the first in turn being one that always fails
-    // (a CORS refusal, an upload too large for its time limit) at a host that takes the rest, it was the one tried at
+    // Of a failing host's tasks, one that has not failed there goes in its turn, and the newest such beside it; one
+    // that has (`Pending.failedHere`) goes in its turn only while none of those is seen, and gives its place to the
+    // first seen after it in the same take (see `swapped`). Else, the first in turn being one that always fails (a
+    // CORS refusal, an upload too large for its time limit) at a host that takes the rest, it was the one tried at
     // each end of the host's hold, which grew, and the rest never went; and a backlog of such tasks stored before the
     // others was tried one at each end of the hold (at most `maxDelayMs` each) before any of those.
     const seen = new Map<string, Probes>();
@@ -75,16 +78,14 @@ export class SuspectSlots {
       if (!failing(pending.origin)) return true;
       let at = seen.get(pending.origin);
       if (!at) seen.set(pending.origin, (at = { taken: false, newest: undefined, failed: undefined }));
-      if (pending.failedHere) at.failed ??= pending;
-      else if (!at.taken) return (at.taken = fits());
-      else if (!at.newest || (pending.rank === at.newest.rank && newer(pending, at.newest))) at.newest = pending;
+      if (pending.failedHere) return !at.taken && !at.failed && fits() && (at.failed = pending) === pending;
+      if (!at.taken) return (at.taken = at.failed !== undefined || fits());
+      if (!at.newest || (pending.rank === at.newest.rank && newer(pending, at.newest))) at.newest = pending;
       return false;
     };
-    const then = (pending: Pending) => {
-      const at = seen.get(pending.origin);
-      return at !== undefined && pending === (at.newest ?? (at.taken ? undefined : at.failed)) && fits();
-    };
-    return { held, accept, then };
+    const then = (pending: Pending) => seen.get(pending.origin)?.newest === pending && fits();
+    const swapped = () => [...seen.values()].flatMap((at) => (at.taken && at.failed ? [at.failed] : []));
+    return { held, accept, then, swapped };
   }
 
   /** The slots the failing hosts may have; undefined where there is no share to keep (see the class). */
@@ -107,7 +108,7 @@ export class SuspectSlots {
   }
 }
 
-/** What a take saw of a failing host's tasks: whether one that has not failed there was taken, the newest such passed over, the first that has. */
+/** What a take saw of a failing host's tasks: whether one that has not failed there was taken, the newest such passed over, the one that has failed there taken. */
 interface Probes {
   taken: boolean;
   newest: Pending | undefined;

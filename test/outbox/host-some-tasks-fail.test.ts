@@ -104,3 +104,33 @@ describe('a host that fails every task', () => {
     }, 60_000);
   }
 });
+
+describe('a host whose every task failed', () => {
+  it('has them tried in their turn once it is back, while another host has more tasks than the slots deliver', async () => {
+    // Host A gone until 60 s (network errors), then back; host B answers in 1 s, and gets 8 tasks a second for 4 slots.
+    const clock = new FakeClock();
+    const start = clock.now();
+    const fetch: NonNullable<OutboxOptions['fetch']> = (url) => {
+      if (!String(url).startsWith('http://a.test')) return new Promise((resolve) => clock.setTimeout(() => resolve(new Response('ok')), 1000));
+      return clock.now() - start < 60_000 ? Promise.reject(new TypeError('fetch failed')) : Promise.resolve(new Response('ok'));
+    };
+    const outbox = await Outbox.open({ name: 'busy', store: new MemoryStore(), clock, random: () => 0.5, fetch, ordering: 'none', concurrency: 4, retry: RETRY });
+    const sentA: number[] = [];
+    outbox.addEventListener('sent', (event) => {
+      if ((event as CustomEvent).detail.task.url.startsWith('http://a.test')) sentA.push(clock.now() - start);
+    });
+    for (let i = 0; i < 5; i++) await outbox.enqueue({ url: 'http://a.test/x', body: 'a' });
+    outbox.start();
+    for (let s = 0; s < 100; s++) {
+      for (let i = 0; i < 8; i++) await outbox.enqueue({ url: 'http://b.test/x', body: 'b' });
+      await pass(clock, 1000, 2);
+    }
+    let closed = false;
+    const closing = outbox.close().then(() => (closed = true));
+    while (!closed) await pass(clock, 1000, 1);
+    await closing;
+    // Within its backoff of it coming back (5 s at most), as before; not once the other host's backlog is gone.
+    expect(sentA).toHaveLength(5);
+    expect(Math.max(...sentA)).toBeLessThanOrEqual(75_000);
+  }, 60_000);
+});
