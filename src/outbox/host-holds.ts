@@ -1,6 +1,12 @@
 import { monotonic, type Clock } from '../core/clock.js';
 import type { Pending, PendingIndex } from './pending.js';
 
+/** When a hold ends, on the monotonic clock and on the wall clock. */
+interface End {
+  readonly mono: number;
+  readonly wall: number;
+}
+
 /** The most origins held at once: the one whose hold ends first is dropped first (its tasks go, and are told again). */
 const MAX_HELD = 1000;
 
@@ -14,8 +20,12 @@ const MAX_HELD = 1000;
  */
 export class HostHolds {
   readonly #clock: Clock;
-  /** When each hold ends, on the monotonic clock and on the wall clock. */
-  readonly #until = new Map<string, { readonly mono: number; readonly wall: number; readonly down: boolean }>();
+  /**
+   * When each origin's holds end: the one it asked for (`asked`) and the one for failing (`down`), which its answer
+   * ends. Kept apart: one for both, a hold for failing that ended later took the place of a `Retry-After`, and the
+   * next answer ended both.
+   */
+  readonly #until = new Map<string, { readonly asked?: End | undefined; readonly down?: End | undefined }>();
 
   constructor(clock: Clock) {
     this.#clock = clock;
@@ -26,30 +36,39 @@ export class HostHolds {
    * failing, not at its word, and an answer from it ends the hold (see `answered`).
    */
   hold(origin: string, ms: number, down = false): void {
-    const until = { mono: monotonic(this.#clock) + ms, wall: this.#clock.now() + ms, down };
-    const known = this.#until.get(origin);
+    const ends = this.#until.get(origin) ?? {};
+    const known = down ? ends.down : ends.asked;
     if (known && this.#in(known) >= ms) return;
-    this.#until.set(origin, until);
+    const end = { mono: monotonic(this.#clock) + ms, wall: this.#clock.now() + ms };
+    this.#until.set(origin, down ? { ...ends, down: end } : { ...ends, asked: end });
     if (this.#until.size > MAX_HELD) this.#until.delete(this.#first()!);
   }
 
   /** `origin` answered: it is there, and a hold for failing ends; one it asked for (a `Retry-After`) stands. */
   answered(origin: string): void {
-    if (this.#until.get(origin)?.down) this.#until.delete(origin);
+    const ends = this.#until.get(origin);
+    if (!ends?.down) return;
+    if (ends.asked) this.#until.set(origin, { asked: ends.asked });
+    else this.#until.delete(origin);
   }
 
   /** True while `origin` is held; a hold that ended is forgotten. */
   held(origin: string): boolean {
     if (this.#until.size === 0) return false;
-    const until = this.#until.get(origin);
-    if (until === undefined) return false;
-    if (this.#in(until) > 0) return true;
+    const ends = this.#until.get(origin);
+    if (ends === undefined) return false;
+    if (this.#left(ends) > 0) return true;
     this.#until.delete(origin);
     return false;
   }
 
+  /** How long until the holds `ends` are over (0 or less: they are). */
+  #left(ends: { readonly asked?: End | undefined; readonly down?: End | undefined }): number {
+    return Math.max(ends.asked ? this.#in(ends.asked) : 0, ends.down ? this.#in(ends.down) : 0);
+  }
+
   /** How long until the hold `until` ends (0 or less: it did), by the first of its two clocks. */
-  #in(until: { readonly mono: number; readonly wall: number }): number {
+  #in(until: End): number {
     return Math.min(until.mono - monotonic(this.#clock), until.wall - this.#clock.now());
   }
 
@@ -59,8 +78,8 @@ export class HostHolds {
    */
   next(): number | undefined {
     let first: number | undefined;
-    for (const [origin, until] of this.#until) {
-      const left = this.#in(until);
+    for (const [origin, ends] of this.#until) {
+      const left = this.#left(ends);
       if (left <= 0) this.#until.delete(origin);
       else if (first === undefined || left < first) first = left;
     }
@@ -69,8 +88,8 @@ export class HostHolds {
 
   #first(): string | undefined {
     let first: [string, number] | undefined;
-    for (const [origin, until] of this.#until) {
-      const left = this.#in(until);
+    for (const [origin, ends] of this.#until) {
+      const left = this.#left(ends);
       if (!first || left < first[1]) first = [origin, left];
     }
     return first?.[0];

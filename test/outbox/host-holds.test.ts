@@ -67,6 +67,33 @@ describe('HostHolds', () => {
     expect(holds.held('http://h1000')).toBe(false);
     expect(holds.held('http://h0')).toBe(true);
   });
+
+  it("ends a hold for failing at the host's answer, never one it asked for (a Retry-After), whichever ends later", () => {
+    const clock = new FakeClock();
+    const holds = new HostHolds(clock);
+    // A Retry-After, then a longer hold for failing (requests out met network errors): the answer ends the second only.
+    holds.hold('http://a', 60_000);
+    holds.hold('http://a', 120_000, true);
+    clock.advance(1000);
+    holds.answered('http://a');
+    expect(holds.held('http://a')).toBe(true);
+    clock.advance(58_999);
+    expect(holds.held('http://a')).toBe(true);
+    clock.advance(1);
+    expect(holds.held('http://a')).toBe(false);
+    // A hold for failing, then a shorter Retry-After: kept beside it (one hold for both lost it), and kept at the answer.
+    holds.hold('http://b', 30_000, true);
+    holds.hold('http://b', 20_000);
+    holds.answered('http://b');
+    expect(holds.held('http://b')).toBe(true);
+    clock.advance(20_000);
+    expect(holds.held('http://b')).toBe(false);
+    // A hold for failing alone ends at the answer.
+    holds.hold('http://c', 30_000, true);
+    holds.answered('http://c');
+    expect(holds.held('http://c')).toBe(false);
+    expect(holds.size).toBe(0);
+  });
 });
 
 describe('a Retry-After holds its host, not only its task', () => {
