@@ -1,3 +1,4 @@
+import { monotonic } from '../core/clock.js';
 import { inDoubt } from '../core/part-lease.js';
 import type { Lease, LeaseEntry } from '../core/queue-types.js';
 import type { Queue } from '../core/queue.js';
@@ -213,10 +214,11 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
     else if (exchange.kind === 'error' && (exchange.network || (refusal && origin === undefined))) c.reachability.saw(false, started, origin);
     else if (exchange.kind === 'error' && (refusal || (!timedOut && deadline.expired)) && origin !== undefined) c.reachability.unanswered(origin, started);
     // Failed at its host as a host's do: its other tasks go first there until it answers (see `SuspectSlots.limits`).
-    if (exchange.kind === 'error' && !timedOut && origin !== undefined && c.reachability.failing(origin)) {
+    if (exchange.kind === 'error' && origin !== undefined && (exchange.network || refusal || (!timedOut && deadline.expired))) {
+      const now = monotonic(options.clock);
       for (const r of ready) {
         const pending = c.index.get(Number(r.entry.id));
-        if (pending) pending.failedHere = true;
+        if (pending) pending.failedHere = now;
       }
     }
     // On a Retry-After, a task sent alone holds the origin it is stored for (the index's; onBeforeSend may send it elsewhere).

@@ -188,7 +188,10 @@ export class Dispatcher {
     let chosen: Pending[] = [];
     for (const admits of probeOrder(reachability)) if ((chosen = take(admits)).length > 0) break;
     if (then && chosen.length < most) chosen.push(...take(then, most - chosen.length));
-    for (const p of swapped?.() ?? []) index.ready(chosen.splice(chosen.indexOf(p), 1)[0]!);
+    for (const p of swapped?.() ?? []) {
+      const at = chosen.indexOf(p);
+      if (at >= 0) index.ready(chosen.splice(at, 1)[0]!);
+    }
     const units = chosen.length === 0 ? [] : await leaseUnits(this.#delivery, chosen, run);
     // Passed over as leased, then found free (the lease ended meanwhile): taken again, as nothing else wakes the loop.
     return units.length > 0 || !again || !chosen.some((p) => p.state === 'ready') ? units : this.#take(free, run, now, false);

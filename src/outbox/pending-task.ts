@@ -48,10 +48,11 @@ export interface Pending {
    */
   hurried?: boolean;
   /**
-   * Its request failed at its host as a host's do (a network error, a CORS refusal, no answer in time): while that host
-   * has not answered since, its tasks that have not failed so are tried there first (see `SuspectSlots.limits`).
+   * When (monotonic) its request last failed at its host as a host's do (a network error, a CORS refusal, no answer in
+   * time); undefined: never. While that host has not answered since, its tasks that have not failed so are tried there
+   * first, and of those that have, the one whose failure is oldest (see `SuspectSlots.limits`).
    */
-  failedHere?: boolean | undefined;
+  failedHere?: number | undefined;
   /** The last HTTP status or error, for `Outbox.list()` (kept in memory only). */
   last?: { readonly status?: number; readonly error?: string };
   /**
@@ -198,6 +199,6 @@ export function pendingOf(seq: number, task: StoredTask, attempts: number, order
     ahead: undefined,
     outdated: false,
     hurried: false,
-    failedHere: false,
+    failedHere: undefined,
   };
 }

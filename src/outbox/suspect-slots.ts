@@ -29,6 +29,13 @@ export class SuspectSlots {
   readonly #options: ResolvedOutboxOptions;
   /** The units out: whether their hosts are failing is asked as they are now (one may fail while its requests are out). */
   readonly #out = new Map<Promise<void>, readonly Entry[]>();
+  /** What the last take saw of each failing host's tasks. */
+  #seen = new Map<string, Probes>();
+  /**
+   * Each failing host's oldest failure of a task there, as the last take that saw its tasks found it: that task goes
+   * next in its turn (each in turn, not the first in turn again and again).
+   */
+  readonly #marks = new Map<string, number>();
 
   constructor(reachability: Reachability, options: ResolvedOutboxOptions) {
     this.#reachability = reachability;
@@ -62,28 +69,50 @@ export class SuspectSlots {
     const { holds } = reachability;
     const held = holds.size === 0 ? undefined : (origin: string) => holds.held(origin);
     // With `batch`, tasks go to the batch URL, not to their hosts: none is kept to (see the class).
-    if (reachability.failingCount === 0 || !reachability.reachable || this.#options.batch) return { held, accept: undefined };
+    if (reachability.failingCount === 0 || !reachability.reachable || this.#options.batch) {
+      this.#seen.clear();
+      this.#marks.clear();
+      return { held, accept: undefined };
+    }
     const failing = (origin: string) => reachability.failing(origin);
     let room = this.#share() === undefined ? Infinity : this.#room() - buffer.filter((b) => this.#failing(b.unit)).length;
     if (room <= 0) return { held: (origin) => held?.(origin) === true || failing(origin), accept: undefined };
     const fits = () => room-- > 0;
-    // Of a failing host's tasks, one that has not failed there goes in its turn, and the newest such beside it; one
-    // that has (`Pending.failedHere`) goes in its turn only while none of those is seen, and gives its place to the
-    // first seen after it in the same take (see `swapped`). Else, the first in turn being one that always fails (a
-    // CORS refusal, an upload too large for its time limit) at a host that takes the rest, it was the one tried at
-    // each end of the host's hold, which grew, and the rest never went; and a backlog of such tasks stored before the
-    // others was tried one at each end of the hold (at most `maxDelayMs` each) before any of those.
-    const seen = new Map<string, Probes>();
-    const accept = (pending: Pending) => {
-      if (!failing(pending.origin)) return true;
-      let at = seen.get(pending.origin);
-      if (!at) seen.set(pending.origin, (at = { taken: false, newest: undefined, failed: undefined }));
-      if (pending.failedHere) return !at.taken && !at.failed && fits() && (at.failed = pending) === pending;
-      if (!at.taken) return (at.taken = at.failed !== undefined || fits());
+    // Of a failing host's tasks, the first in turn that has not failed there goes, and the newest such beside it where
+    // there is room: the first in turn being one that always fails (a CORS refusal, an upload too large for its time
+    // limit) at a host that takes the rest, it was the one tried at each end of the host's hold, which grew, and the
+    // rest never went; and a backlog of such tasks stored before the others was tried one at each end of the hold. Of
+    // those that failed there, the one whose failure the last take found oldest goes in its turn (taken in turn, as the
+    // others are: tasks of other hosts may fill every slot), unless one that has not failed there is seen after it,
+    // which takes its place (`swapped`); or, none such seen, the oldest seen now where there is room (`then`): the
+    // first in turn, again and again, left a task that failed once behind a backlog that always fails.
+    for (const [origin, at] of this.#seen) if (at.oldest) this.#marks.set(origin, at.oldestAt);
+    for (const origin of this.#marks.keys()) if (!failing(origin)) this.#marks.delete(origin);
+    const seen = (this.#seen = new Map<string, Probes>());
+    const accept = (pending: Pending): boolean => {
+      const origin = pending.origin;
+      if (!failing(origin)) return true;
+      let at = seen.get(origin);
+      if (!at) seen.set(origin, (at = { taken: false, newest: undefined, oldest: undefined, oldestAt: Infinity, failed: undefined }));
+      const failedAt = pending.failedHere;
+      if (failedAt !== undefined) {
+        if (failedAt < at.oldestAt) [at.oldest, at.oldestAt] = [pending, failedAt];
+        if (at.taken || at.failed || failedAt > (this.#marks.get(origin) ?? Infinity) || !fits()) return false;
+        at.failed = pending;
+        return true;
+      }
+      // One that has not failed there takes the place of one that has, taken before it (see `swapped`).
+      if (!at.taken) {
+        at.taken = at.failed !== undefined || fits();
+        return at.taken;
+      }
       if (!at.newest || (pending.rank === at.newest.rank && newer(pending, at.newest))) at.newest = pending;
       return false;
     };
-    const then = (pending: Pending) => seen.get(pending.origin)?.newest === pending && fits();
+    const then = (pending: Pending): boolean => {
+      const at = seen.get(pending.origin);
+      return at !== undefined && pending === (at.taken ? at.newest : at.failed ? undefined : at.oldest) && fits();
+    };
     const swapped = () => [...seen.values()].flatMap((at) => (at.taken && at.failed ? [at.failed] : []));
     return { held, accept, then, swapped };
   }
@@ -108,10 +137,17 @@ export class SuspectSlots {
   }
 }
 
-/** What a take saw of a failing host's tasks: whether one that has not failed there was taken, the newest such passed over, the one that has failed there taken. */
+/**
+ * What a take saw of a failing host's tasks: whether one that has not failed there was taken, the newest such passed
+ * over, and the one that failed there longest ago.
+ */
 interface Probes {
   taken: boolean;
   newest: Pending | undefined;
+  oldest: Pending | undefined;
+  /** When that one failed there (its `failedHere` as it was seen: trying it again changes that). */
+  oldestAt: number;
+  /** The one that failed there taken. */
   failed: Pending | undefined;
 }
 
@@ -124,11 +160,18 @@ function newer(a: Pending, b: Pending): boolean {
  * What a take may choose, in order, until one gives tasks: online, anything (`SuspectSlots.limits` limits it); offline,
  * a probe to a host that has not failed (see `Reachability.admitsUntried`), then one that has not failed itself (a
  * request that meets a network error every time, where the network is there for the others, was the probe again
- * at each probe's time, and the others never went), then any probe due.
+ * at each probe's time, and the others never went), then, of the probes due, the one whose failure is oldest (looked
+ * for in one pass, taken in the next): the first in turn, again and again, left a task that failed once behind one
+ * that always fails.
  */
 export function probeOrder(reachability: Reachability): (((pending: Pending) => boolean) | undefined)[] {
   const admits = reachability.admits();
   if (admits === undefined) return [undefined];
   const untried = reachability.admitsUntried();
-  return [...(untried ? [untried] : []), (pending) => !pending.failedHere && admits(pending), admits];
+  let oldest: Pending | undefined;
+  const look = (pending: Pending): false => {
+    if (admits(pending) && (!oldest || (pending.failedHere ?? 0) < (oldest.failedHere ?? 0))) oldest = pending;
+    return false;
+  };
+  return [...(untried ? [untried] : []), (pending) => pending.failedHere === undefined && admits(pending), look, (pending) => pending === oldest];
 }

@@ -134,3 +134,42 @@ describe('a host whose every task failed', () => {
     expect(Math.max(...sentA)).toBeLessThanOrEqual(75_000);
   }, 60_000);
 });
+
+describe('a task that failed once at a host, behind a backlog there that always fails', () => {
+  // Twelve tasks the host never answers in time (a huge upload each), stored first; then `once`, whose first try meets
+  // a network error (a reset) and whose next would be answered, and ten plain tasks. Taken in turn, one of the backlog
+  // went at each end of the host's hold, and `once` never again (its group behind it): each now goes in its turn by
+  // the age of its failure there.
+  for (const ordering of ['none', 'group'] as const) {
+    for (const concurrency of [2, 4]) {
+      it(`is tried again and delivered (${ordering}, concurrency ${concurrency})`, async () => {
+        const clock = new FakeClock();
+        const start = clock.now();
+        let tries = 0;
+        let sentAt: number | undefined;
+        const fetch: NonNullable<OutboxOptions['fetch']> = (_url, init = {}) => {
+          const id = (init.headers as Record<string, string>)['idempotency-key']!;
+          if (id.startsWith('bad')) return new Promise((_, reject) => init.signal?.addEventListener('abort', () => reject(init.signal!.reason)));
+          if (id === 'once' && ++tries === 1) return Promise.reject(new TypeError('Failed to fetch'));
+          if (id === 'once') sentAt = clock.now() - start;
+          return Promise.resolve(new Response('ok'));
+        };
+        const retry = { initialDelayMs: 1000, maxDelayMs: 60_000, factor: 2 };
+        const outbox = await Outbox.open({ name: 'api', store: new MemoryStore(), clock, random: () => 0.5, fetch, ordering, concurrency, timeoutMs: 2000, retry });
+        for (let i = 0; i < 12; i++) await outbox.enqueue({ id: `bad-${i}`, url: 'http://api.test/b', body: 'x', group: `bad${i}` });
+        outbox.start();
+        await pass(clock, 3000, 3);
+        await outbox.enqueue({ id: 'once', url: 'http://api.test/p', body: 'y', group: 'p' });
+        for (let k = 0; k < 10; k++) await outbox.enqueue({ id: `plain-${k}`, url: 'http://api.test/p', body: 'y' });
+        for (let s = 0; s < 3600 && sentAt === undefined; s++) await pass(clock, 1000, 1);
+        let closed = false;
+        const closing = outbox.close().then(() => (closed = true));
+        while (!closed) await pass(clock, 1000, 1);
+        await closing;
+        // Within about two rounds of the backlog at its longest backoff (60 s): 29 to 769 s here.
+        expect(tries).toBe(2);
+        expect(sentAt).toBeLessThanOrEqual(1_800_000);
+      }, 60_000);
+    }
+  }
+});
