@@ -353,6 +353,10 @@ const KB = 1024;
  * the end of its hold, a task that has not failed there goes before those that have, the newest such beside the first
  * in turn, an answer ends the hold, and offline a probe that has not failed itself goes first (a CORS refusal of one
  * header held back every other task of the host for good: none of 120 went in 10 minutes).
+ * Then the Outbox's (to 66.9 KB, measured 66.82 KB; 0.26 KB more) for what a review of that found: of the tasks that
+ * failed there, the one whose failure is oldest goes (the first in turn, again and again, left a task that failed once
+ * behind a backlog that always fails, online and offline: never tried again in an hour), and a host's two holds kept
+ * apart (an answer ended a `Retry-After` that a hold for failing had taken the place of).
  */
 export const rows = [
   {
@@ -373,7 +377,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 66.6 * KB,
+    limit: 66.9 * KB,
   },
 ];
 
