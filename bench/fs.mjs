@@ -183,7 +183,7 @@ async function floorBy(n, durability, items = SHARED_ITEMS[durability] * FLOOR_S
   const seen = new Uint8Array(items);
   for (const { values } of done) for (const v of values) seen[v]++;
   if (seen.some((times) => times !== 1)) throw new Error(`floor with ${n} processes: an item counted other than once`);
-  return { rate: (items / ms) * 1000 };
+  return { rate: (items / ms) * 1000, p99: percentile(done.flatMap((d) => d.latencies), 0.99) };
 }
 const closeFloors = () => {
   for (const children of floors.values()) for (const child of children) child.send('exit');
@@ -219,6 +219,8 @@ for (const durability of ['relaxed', 'strict']) {
       ceiling: n === 1 ? 1 : ratio((r) => r.own?.rate),
       // Its own N = 1 in the same run: what the lock's hand-over alone leaves of one process's rate.
       floor: median(runs.map((byN) => byN.get(n).floor.rate / byN.get(1).floor.rate)),
+      // Its take + ack latency: what waiting through the others' turns alone costs, with no queue work in them.
+      floorP99: median(runs.map((byN) => byN.get(n).floor.p99)),
       parts: n === 1 ? undefined : { ratio: ratio((r) => r.parts?.rate), p99: median(runs.map((byN) => byN.get(n).parts.p99)) },
       p50: of((r) => r.p50),
       p99: of((r) => r.p99),
@@ -278,7 +280,7 @@ table(
     `"bare hand-over" is N processes taking turns on the same lock doing only the least file work of a take and an ack per turn ` +
     `(over ${FLOOR_SCALE} times the items), of its own N = 1: what the lock allows N processes here; ` +
     `"N partitions" is one queue opened with \`partitions: N\` drained by the N processes, each taking from a partition of its own first)`,
-  ['durability', 'N', 'items/s', 'of N = 1', 'N own queues, of N = 1', 'bare hand-over, of N = 1', 'N partitions, of N = 1', 'its p99', 'p50 take+ack', 'p99 take+ack', 'waiting for the lock', 'holding it', 'target'],
+  ['durability', 'N', 'items/s', 'of N = 1', 'N own queues, of N = 1', 'bare hand-over, of N = 1', 'its p99 take+ack', 'N partitions, of N = 1', 'its p99', 'p50 take+ack', 'p99 take+ack', 'waiting for the lock', 'holding it', 'target'],
   shared.map((r) => [
     r.durability,
     String(r.n),
@@ -286,6 +288,7 @@ table(
     share(r.ratio),
     share(r.ceiling),
     share(r.floor),
+    `${ms(r.floorP99)} ms`,
     r.parts ? share(r.parts.ratio) : '',
     r.parts ? `${ms(r.parts.p99)} ms` : '',
     `${ms(r.p50)} ms`,
