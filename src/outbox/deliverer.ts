@@ -80,6 +80,7 @@ export class Deliverer {
     this.#reachability = new Reachability({
       clock: options.clock,
       policy: options.retry,
+      random: options.random,
       connectivity: options.connectivity ?? platformConnectivity(),
       changed: (online) => {
         // Offline: what was taken ahead goes back, so that only a probe leaves.

@@ -1,11 +1,9 @@
 import { monotonic, type Clock } from '../core/clock.js';
-import { grown, type BackoffPolicy } from './backoff.js';
+import { probeGap, type BackoffPolicy } from './backoff.js';
 import type { Connectivity } from './connectivity.js';
 import { invalid } from '../core/validate.js';
 import { HostHolds } from './host-holds.js';
 
-/** The least time between probes while offline, whatever the retry policy. */
-const MIN_PROBE_GAP_MS = 1000;
 /** The most failing origins remembered (webhooks meet hosts gone for good); the oldest failure is forgotten first. */
 const MAX_ORIGINS = 1000;
 /**
@@ -25,6 +23,7 @@ const STRIKES = 3;
 export class Reachability {
   readonly #clock: Clock;
   readonly #policy: BackoffPolicy;
+  readonly #random: () => number;
   /** Called when what `online` says changes. */
   readonly #changed: (online: boolean) => void;
   /** Called when delivery should look again at once (a response came after network failures). */
@@ -65,10 +64,11 @@ export class Reachability {
   /** Origins that asked for a wait (a `Retry-After`): none of their tasks starts until it ends. */
   readonly holds: HostHolds;
 
-  constructor(options: { clock: Clock; policy: BackoffPolicy; connectivity: Connectivity | undefined; changed: (online: boolean) => void; wake: () => void; probe: () => void }) {
+  constructor(options: { clock: Clock; policy: BackoffPolicy; random: () => number; connectivity: Connectivity | undefined; changed: (online: boolean) => void; wake: () => void; probe: () => void }) {
     this.#clock = options.clock;
     this.holds = new HostHolds(options.clock);
     this.#policy = options.policy;
+    this.#random = options.random;
     this.#changed = options.changed;
     this.#wake = options.wake;
     this.#probe = options.probe;
@@ -280,8 +280,7 @@ export class Reachability {
 
   /** The wait before the next probe after `failures` in a row. */
   #gap(failures: number): number {
-    // A retry policy of no delay (retry at once, a few times) must not make the probes a storm while offline.
-    return Math.max(MIN_PROBE_GAP_MS, grown(this.#policy, failures - 1));
+    return probeGap(this.#policy, failures, this.#random);
   }
 
   close(): void {

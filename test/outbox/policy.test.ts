@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, grown } from '../../src/outbox/backoff.js';
+import { backoffDelay, grown, probeGap } from '../../src/outbox/backoff.js';
 import { defaultClassify } from '../../src/outbox/classify.js';
 import { parseRetryAfter } from '../../src/outbox/retry-after.js';
 
@@ -29,6 +29,24 @@ describe('backoffDelay()', () => {
     expect(backoffDelay({ ...policy, initialDelayMs: 0, factor: 10 }, 400, () => 0.5)).toBe(0);
     // The probes' gap while offline grows so too: NaN from the 1 025th failure in a row, and no probe came again.
     expect(grown({ ...policy, initialDelayMs: 0 }, 2000)).toBe(0);
+  });
+});
+
+describe('probeGap()', () => {
+  it('draws from half the growth to one and a half: outboxes that went offline together probe apart', () => {
+    expect(probeGap(policy, 3, () => 0)).toBe(2000);
+    expect(probeGap(policy, 3, () => 0.5)).toBe(4000);
+    expect(probeGap(policy, 3, () => 0.999)).toBe(5996);
+    // Five draws, five times: before, every one 4 000.
+    expect(new Set([0.1, 0.3, 0.5, 0.7, 0.9].map((draw) => probeGap(policy, 3, () => draw))).size).toBe(5);
+  });
+
+  it('is 1 s at least, whatever the policy and the draw, and the draw is kept inside [0, 1]', () => {
+    expect(probeGap(policy, 1, () => 0)).toBe(1000);
+    expect(probeGap({ ...policy, initialDelayMs: 0 }, 5, () => 0.9)).toBe(1000);
+    expect(probeGap(policy, 60, () => 0.5)).toBe(300_000);
+    for (const draw of [NaN, Infinity, 'x']) expect(probeGap(policy, 60, () => draw as number), String(draw)).toBe(450_000);
+    expect(probeGap(policy, 3, () => -1)).toBe(2000);
   });
 });
 

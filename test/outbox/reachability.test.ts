@@ -51,7 +51,7 @@ async function closedPort(): Promise<number> {
 /** A Reachability on a clock that reads `now`, its changes unheard. */
 function reachability(now: () => number): Reachability {
   const clock = { now, setTimeout, clearTimeout };
-  return new Reachability({ clock, policy: { initialDelayMs: 1000, maxDelayMs: 60_000, factor: 2 }, connectivity: undefined, changed: () => undefined, wake: () => undefined, probe: () => undefined });
+  return new Reachability({ clock, policy: { initialDelayMs: 1000, maxDelayMs: 60_000, factor: 2 }, random: () => 0.5, connectivity: undefined, changed: () => undefined, wake: () => undefined, probe: () => undefined });
 }
 
 const toDown = () => r.calls.filter((url) => url.startsWith(down)).length;
@@ -340,6 +340,22 @@ describe('an outage that fails every request out at once', () => {
     await r.outbox.flush();
     expect(r.calls).toHaveLength(9);
     r.clock.advance(1000);
+    await r.outbox.flush();
+    expect(r.calls).toHaveLength(10);
+  });
+
+  it('spaces the probes by a draw: 1.4 s then 2.8 s with a draw of 0.9 (not 1 s then 2 s, the same for every client)', async () => {
+    await allFailed({ random: () => 0.9 });
+    r.clock.advance(1300);
+    await r.outbox.flush();
+    expect(r.calls).toHaveLength(8);
+    r.clock.advance(100);
+    await r.outbox.flush();
+    expect(r.calls).toHaveLength(9);
+    r.clock.advance(2700);
+    await r.outbox.flush();
+    expect(r.calls).toHaveLength(9);
+    r.clock.advance(100);
     await r.outbox.flush();
     expect(r.calls).toHaveLength(10);
   });
