@@ -151,3 +151,8 @@ export function openedWith<O extends object>(options: O, type: string): O {
   if (resolvedByOpen.has(options)) return options;
   throw new SluiceError('ERR_INVALID_OPTION', `Use \`await ${type}.open(options)\`, not \`new ${type}()\`.`);
 }
+
+/** `options` without the fields set to `undefined`, so that defaults spread before them hold. */
+export function defined<O extends object>(options: O): Partial<O> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<O>;
+}

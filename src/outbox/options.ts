@@ -1,11 +1,11 @@
 import { systemClock, type Clock } from '../core/clock.js';
 import { STORE } from '../core/options.js';
-import { check, checkedOptions, invalid, limit, noNulls, optional, optionsObject, resolvedOptions } from '../core/validate.js';
+import { check, checkedOptions, defined, noNulls, optional, optionsObject, resolvedOptions } from '../core/validate.js';
 import type { Durability, Store } from '../core/store.js';
 import type { Connectivity } from './connectivity.js';
 import { defaultClassify, type Classify } from './classify.js';
 import type { RedirectPolicy } from './redirects.js';
-import { badPort, hasCredentials, otherHost } from './http-checks.js';
+import { fetchable, resolveBatch } from './batch-option.js';
 import { checkOutboxName, httpUrl, LIMIT_RULES, OUTBOX_OPTIONS, RETRY_RULES, RULES } from './option-rules.js';
 import type { HttpTask } from './task.js';
 
@@ -223,13 +223,6 @@ export interface ResolvedOutboxOptions {
   readonly partitions: number;
 }
 
-/** Refuses a URL fetch would refuse: one with credentials, or on a bad port (not echoed: a password is the point). */
-function fetchable(option: string, url: URL): void {
-  if (hasCredentials(url)) invalid(option, 'a URL without a user name or password', '(a URL with credentials)');
-  const port = badPort(url);
-  if (port) invalid(option, port, url.origin);
-}
-
 /** Defaults merged once and every option checked at once; the caller's object is left alone. */
 export function resolveOutboxOptions(options: OutboxOptions, defaultStore?: () => Store): ResolvedOutboxOptions {
   checkedOptions(options, 'options', OUTBOX_OPTIONS);
@@ -249,17 +242,7 @@ export function resolveOutboxOptions(options: OutboxOptions, defaultStore?: () =
   check(retry, RETRY_RULES, 'retry.');
   const limits: Required<LimitOptions> = { maxTasks: Infinity, maxBytes: Infinity, overflow: 'reject', ...defined(optionsObject(options.limits, 'limits', Object.keys(LIMIT_RULES))) };
   check(limits, LIMIT_RULES, 'limits.');
-  let batch: Required<BatchOptions> | undefined;
-  if (options.batch !== undefined) {
-    // An empty url would be the base URL itself: surely a slip, not where batches are meant to go.
-    batch = { maxItems: 100, maxBytes: 1 << 20, ...defined(optionsObject(options.batch, 'batch', ['url', 'maxItems', 'maxBytes'])) } as Required<BatchOptions>;
-    check(batch, { url: ['a non-empty URL (where batches go)', (v) => typeof v === 'string' && v !== ''] }, 'batch.');
-    check(batch, { url: httpUrl(options.baseUrl), maxItems: limit(1), maxBytes: limit(1) }, 'batch.');
-    const other = otherHost(batch.url, options.baseUrl);
-    if (other) invalid('batch.url', `a path on the host of \`baseUrl\`, or a whole URL (https://…) for another host; it names the host ${other}`, batch.url);
-    // Every batch would fail as if the network were down.
-    fetchable('batch.url', new URL(batch.url, options.baseUrl));
-  }
+  const batch = resolveBatch(options.batch, options.baseUrl);
   const resolved: ResolvedOutboxOptions = {
     name: options.name,
     store: options.store ?? defaultStore?.(),
@@ -288,9 +271,4 @@ export function resolveOutboxOptions(options: OutboxOptions, defaultStore?: () =
   };
   check(resolved, RULES);
   return resolvedOptions(resolved);
-}
-
-/** `options` without the fields set to `undefined`, so that defaults spread before them hold. */
-function defined<O extends object>(options: O): Partial<O> {
-  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<O>;
 }
