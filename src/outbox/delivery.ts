@@ -196,7 +196,7 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
     // Should their burial fail, they are given back (see `moveToDead`) and the rest of a batch goes all the same.
     if (doomed.length > 0) await buryUntried(c, doomed, lease, run);
     if (ready.length === 0) return true;
-    const sending = { fetch: c.transport(), headers: options.headers, batchUrl: options.batchUrl, redirect: options.redirect, bodies: c.bodies, reachability: c.reachability, secrets: options.onBeforeSend && addedValues(ready) };
+    const sending = { fetch: c.transport(), headers: options.headers, batchUrl: options.batchUrl, keyHeader: options.keyHeader, redirect: options.redirect, bodies: c.bodies, reachability: c.reachability, secrets: options.onBeforeSend && addedValues(ready) };
     let exchange: Exchange = timedOut ? { kind: 'error', error: timedOut, network: false, secrets: [] } : await send(ready.map((r) => r.task), sending, deadline);
     // A CORS refusal (its host answers a probe) is the host's failure, never the network's: no 'offline', and only its
     // host waits its backoff. Where the platform says the network is gone, that is what it is.
@@ -267,7 +267,7 @@ async function beforeSend(c: DeliveryContext, entry: Entry, deadline: Deadline):
   let task: StoredTask;
   try {
     // The id (the Idempotency-Key) and the age stay the task's own, whatever the hook returns.
-    task = keepingJson(stored, normaliseTask({ ...edited, id: stored.id }, c.options.baseUrl, stored.createdAt));
+    task = keepingJson(stored, normaliseTask({ ...edited, id: stored.id }, c.options.baseUrl, stored.createdAt, c.options.keyHeader));
   } catch (error) {
     return { entry, reason: 'invalid', error: messageOf(error) };
   }

@@ -1,6 +1,7 @@
 import { describe, SluiceError } from '../core/errors.js';
 import type { BodyStore } from './body-store.js';
 import { taskFromRequest } from './request-task.js';
+import type { KeyHeader } from './key-header.js';
 import { blobKey, isRequest, prepareTask, type HttpTask, type StoredTask } from './task.js';
 
 /** Refuses an array where `enqueue` takes one task, and options beside it (see `noOptions`). */
@@ -30,7 +31,7 @@ function noOptions(method: string, extra: unknown): void {
  * that goes beside its task is stored first, one at a time (memory holds one chunk), so that the task committed
  * after it always finds it. A failure deletes the bodies stored so far: nothing is left behind.
  */
-export async function prepareAll(tasks: readonly (HttpTask | Request)[], o: { baseUrl: string | undefined; now: number; bodies: BodyStore }): Promise<StoredTask[]> {
+export async function prepareAll(tasks: readonly (HttpTask | Request)[], o: { baseUrl: string | undefined; now: number; bodies: BodyStore; keyHeader: KeyHeader }): Promise<StoredTask[]> {
   // Bodies are taken at the call, as fetch takes them, before any await: an app that reuses its buffer, object or form
   // once enqueue has returned (or transfers the buffer to a worker) must not change, or empty, what was enqueued.
   const now: (Prepared | undefined)[] = [];
@@ -38,8 +39,8 @@ export async function prepareAll(tasks: readonly (HttpTask | Request)[], o: { ba
   const out: StoredTask[] = [];
   try {
     // Array.from: a hole in `tasks` is a task missing, refused as one.
-    for (const t of Array.from(tasks)) now.push(isRequest(t) ? undefined : prepareTask(t, o.baseUrl, o.now, true));
-    prepared = await Promise.all(now.map(async (p, i) => p ?? prepareTask(await o.bodies.whileOpen(taskFromRequest(tasks[i] as Request)), o.baseUrl, o.now, true)));
+    for (const t of Array.from(tasks)) now.push(isRequest(t) ? undefined : prepareTask(t, o.baseUrl, o.now, o.keyHeader, true));
+    prepared = await Promise.all(now.map(async (p, i) => p ?? prepareTask(await o.bodies.whileOpen(taskFromRequest(tasks[i] as Request, o.keyHeader)), o.baseUrl, o.now, o.keyHeader, true)));
     for (const { task } of prepared) if (task.body) o.bodies.check(task.body);
     for (const { task, upload } of prepared) {
       // A stored body named again (a BodyRef) is copied: two tasks naming one would delete it under each other.

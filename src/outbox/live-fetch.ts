@@ -12,6 +12,7 @@ import { untilAborted } from './until-aborted.js';
 import { prepareTask, type HttpTask } from './task.js';
 import type { Turn } from './live-turns.js';
 import type { Transport } from './options.js';
+import type { KeyHeader } from './key-header.js';
 
 /** The request header that names a live request's group (`Outbox.fetch`); never sent, never stored. */
 export const GROUP_HEADER = 'sluice-group';
@@ -60,6 +61,8 @@ export interface LiveFetchContext {
   readonly transport: Transport;
   readonly clock: Clock;
   readonly timeoutMs: number;
+  /** The header the task id goes in (`OutboxOptions.idempotencyHeader`): a request's own becomes its id. */
+  readonly keyHeader: KeyHeader;
   /** The group from `Outbox.fetch`'s options (wins over the 'Sluice-Group' header). */
   readonly group: string | undefined;
   /**
@@ -80,8 +83,8 @@ export interface LiveFetchContext {
  * `Outbox.fetch`: the request goes to the network now, unless tasks of its group wait (then it is stored behind them,
  * so the group's order holds between live and stored requests). When it fails with a network error, or no response
  * comes within `timeoutMs`, it is stored as a task; either way a stored request is answered with a 202 whose
- * 'Sluice-Queued' header holds the task id (a service worker's fetch handler). The live try carries the
- * Idempotency-Key the stored task keeps: if its response was lost, the retry is deduplicated. The response's body
+ * 'Sluice-Queued' header holds the task id (a service worker's fetch handler). The live try carries the key (in
+ * `idempotencyHeader`) the stored task keeps: if its response was lost, the retry is deduplicated. The response's body
  * must arrive within `timeoutMs` too: the request is aborted at the limit.
  */
 export async function liveFetch(input: Request | string, init: RequestInit, c: LiveFetchContext): Promise<Response> {
@@ -122,7 +125,7 @@ async function readLive(live: Request, caller: AbortSignal | undefined, c: LiveF
   const first = new Deadline(c.clock, c.timeoutMs, caller);
   let reading: Reading = (read) => first.race(read);
   try {
-    return await taskFromRequest(live, (read) => reading(read));
+    return await taskFromRequest(live, c.keyHeader, (read) => reading(read));
   } catch (error) {
     // Neither sent nor stored: the app's stream is told, as fetch tells it of an abort.
     live.body?.cancel(error).catch(() => undefined);
@@ -153,10 +156,10 @@ async function tryLive(live: Request, headers: Headers, task: HttpTask, group: s
   const place = await placeOf(c, group, task.id);
   task.id ??= randomId() + randomId();
   if (group !== undefined) task.group = group;
-  // What storing it would refuse (its own Idempotency-Key, an empty 'Sluice-Group', a port fetch refuses) is refused
+  // What storing it would refuse (an empty 'Sluice-Group', a port fetch refuses) is refused
   // now, online or not: found only once the network failed, the request was lost exactly when it had to be stored.
   // Its body is the store's to check, as it is read.
-  if (place !== 'own') prepareTask({ ...task, body: undefined }, undefined, c.clock.now(), true);
+  if (place !== 'own') prepareTask({ ...task, body: undefined }, undefined, c.clock.now(), c.keyHeader, true);
   const queue = async () => {
     // A body still being read (a stream past what the task holds) is read within the caller's signal alone, as an
     // enqueue reads one: its abort stops the store, and the request is not stored; once stored, the 202 stands.
@@ -169,7 +172,7 @@ async function tryLive(live: Request, headers: Headers, task: HttpTask, group: s
   // An abort while the request was read or its group looked at: not stored, not sent.
   caller?.throwIfAborted();
   if (place === 'behind') return queue();
-  headers.set('idempotency-key', task.id);
+  if (c.keyHeader !== undefined) headers.set(c.keyHeader, task.id);
   const deadline = new Deadline(c.clock, c.timeoutMs, caller);
   const since = c.sight.seen();
   const origin = originOf(task.url);

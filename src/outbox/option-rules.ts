@@ -1,6 +1,7 @@
 import { describe, SluiceError } from '../core/errors.js';
 import { checkName } from '../core/options.js';
 import { partOf } from '../core/partitioned.js';
+import { keyHeaderRule } from './key-header.js';
 import { atLeast, duration, finiteFrom, integer, isBoolean, isClock, isFunction, limit, oneOf, optional, withMethods, type Rule } from '../core/validate.js';
 
 /** What each option of an outbox must be: the rules `resolveOutboxOptions` checks them by. */
@@ -40,6 +41,7 @@ export const RULES = {
   connectivity: optional(['an object with subscribe (and online, if any, a boolean)', (v) => withMethods('subscribe')[1](v) && ['undefined', 'boolean'].includes(typeof (v as { online?: unknown }).online)]),
   page: optional(withMethods('addEventListener')),
   partitions: integer(1, 8192),
+  idempotencyHeader: keyHeaderRule,
 };
 
 /** A queue name short enough that its dead letters' queue, `<name>.dead`, is one too. */

@@ -6,6 +6,7 @@ import type { Connectivity } from './connectivity.js';
 import { defaultClassify, type Classify } from './classify.js';
 import type { RedirectPolicy } from './redirects.js';
 import { fetchable, resolveBatch } from './batch-option.js';
+import { keyHeaderOf, type KeyHeader } from './key-header.js';
 import { checkOutboxName, httpUrl, LIMIT_RULES, OUTBOX_OPTIONS, RETRY_RULES, RULES } from './option-rules.js';
 import type { HttpTask } from './task.js';
 
@@ -143,6 +144,14 @@ export interface OutboxOptions {
   /** @default undefined: one request per task */
   readonly batch?: BatchOptions | undefined;
   /**
+   * The header every request carries the task's id in (a batch: its `batchKey`), for the server to deduplicate
+   * retries by; matched whatever its case. `false` sends none, so that a request to another origin with only
+   * CORS-safelisted headers needs no preflight, for an API whose CORS answer allows no such header: delivery stays
+   * at-least-once, and that server can no longer tell a repeat by a header.
+   * @default 'Idempotency-Key'
+   */
+  readonly idempotencyHeader?: string | false | undefined;
+  /**
    * Edit a task just before it is sent, or return false to skip it (dead as 'skipped'). Without `batch`, a task's
    * 'sent' event is told before the next task of its group is built, so a task may be built from what the one before
    * it got. With `batch`, a task chosen for a batch must stay one a batch can carry (a POST of JSON or plain text, no
@@ -211,6 +220,9 @@ export interface ResolvedOutboxOptions {
   readonly batch: Required<BatchOptions> | undefined;
   /** `batch.url`, absolute. */
   readonly batchUrl: string | undefined;
+  readonly idempotencyHeader: string | false;
+  /** `idempotencyHeader` lower-cased, or undefined for `false`. */
+  readonly keyHeader: KeyHeader;
   readonly onBeforeSend: OutboxOptions['onBeforeSend'];
   readonly durability: Durability;
   readonly corruption: 'throw' | 'skip';
@@ -258,6 +270,8 @@ export function resolveOutboxOptions(options: OutboxOptions, defaultStore?: () =
     classify: options.classify ?? defaultClassify,
     batch,
     batchUrl: batch && new URL(batch.url, options.baseUrl).href,
+    idempotencyHeader: options.idempotencyHeader ?? 'Idempotency-Key',
+    keyHeader: undefined,
     onBeforeSend: options.onBeforeSend,
     durability: options.durability ?? 'relaxed',
     corruption: options.corruption ?? 'throw',
@@ -270,5 +284,5 @@ export function resolveOutboxOptions(options: OutboxOptions, defaultStore?: () =
     partitions: options.partitions ?? 1,
   };
   check(resolved, RULES);
-  return resolvedOptions(resolved);
+  return resolvedOptions({ ...resolved, keyHeader: keyHeaderOf(resolved.idempotencyHeader) });
 }

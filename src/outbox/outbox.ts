@@ -161,7 +161,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   async #enqueueMany(tasks: readonly (HttpTask | Request)[], closing = false, extra?: unknown): Promise<string[]> {
     if (!closing) this.#checkOpen();
     manyTasks(tasks, extra);
-    const stored = await prepareAll(tasks, { baseUrl: this.#options.baseUrl, now: this.#options.clock.now(), bodies: this.#bodies });
+    const stored = await prepareAll(tasks, { baseUrl: this.#options.baseUrl, keyHeader: this.#options.keyHeader, now: this.#options.clock.now(), bodies: this.#bodies });
     if (stored.length === 0) return [];
     this.#notices.coming();
     const entries = await this.#serial(async () => {
@@ -197,7 +197,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     const o = this.#options;
     return this.#enqueuing.track(liveFetch(input, rest, {
       transport: this.#transport(),
-      clock: o.clock, timeoutMs: o.timeoutMs,
+      clock: o.clock, timeoutMs: o.timeoutMs, keyHeader: o.keyHeader,
       group,
       placeOf: (g, id) => this.#serial(() => this.#pending.placeOf(laneOf({ group: g }, o.ordering), id)),
       sight: this.#deliverer,

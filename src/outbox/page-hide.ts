@@ -135,7 +135,7 @@ function send(tasks: readonly [Pending, StoredTask][], c: UnloadContext): void {
     // A smaller task after it may still fit: it is never a later task of its group (see `sendable`).
     if (size > budget) continue;
     budget -= size;
-    const { url, init } = buildRequest(task, {}, undefined);
+    const { url, init } = buildRequest(task, {}, undefined, c.options.keyHeader);
     // Only a page that lives on (back from the cache) aborts it: a page unloaded for good has no timers left. At the
     // limit delivery goes on, should the transport not heed the abort (a custom one).
     const limit = new AbortController();

@@ -1,6 +1,7 @@
 import { messageOf, SluiceError } from '../core/errors.js';
 import { INLINE_MAX } from './body.js';
 import { setHeader } from './http-checks.js';
+import type { KeyHeader } from './key-header.js';
 import type { HttpTask } from './task.js';
 
 /** How each read of a request's body is awaited: `Outbox.fetch` bounds them by its caller's signal and its time. */
@@ -11,21 +12,21 @@ const AWAITED: Reading = (read) => read;
 const LEFT_TO_FETCH = new Set(['connection', 'content-length']);
 
 /**
- * Reads a `Request` (body, method, headers, mode, credentials) into an `HttpTask`, faithfully. One whose body cannot
- * be read (used already, or its stream failed) is refused as 'ERR_INVALID_TASK', its error as the cause. Each read
- * of a streamed body goes through `reading`, those of the stream a large body is left as included: one it rejects
- * cancels the body.
+ * Reads a `Request` (body, method, headers, mode, credentials) into an `HttpTask`, faithfully; its `key` header (see
+ * `OutboxOptions.idempotencyHeader`), if it has one, becomes the task's id. One whose body cannot be read (used
+ * already, or its stream failed) is refused as 'ERR_INVALID_TASK', its error as the cause. Each read of a streamed
+ * body goes through `reading`, those of the stream a large body is left as included: one it rejects cancels the body.
  */
-export async function taskFromRequest(request: Request, reading = AWAITED): Promise<HttpTask> {
+export async function taskFromRequest(request: Request, key: KeyHeader, reading = AWAITED): Promise<HttpTask> {
   try {
-    return await readRequest(request, reading);
+    return await readRequest(request, key, reading);
   } catch (error) {
     if (error instanceof SluiceError) throw error;
     throw new SluiceError('ERR_INVALID_TASK', `The request's body could not be read: ${messageOf(error)}`, { cause: error });
   }
 }
 
-async function readRequest(request: Request, reading: Reading): Promise<HttpTask> {
+async function readRequest(request: Request, key: KeyHeader, reading: Reading): Promise<HttpTask> {
   const headers: Record<string, string> = {};
   // Joined as fetch sends them: Headers gives each set-cookie apart. The two the transport sets itself that Node's
   // fetch lets a Request carry and sends (`Connection: close`, a `Content-Length` its body matches) are left to it: a
@@ -39,9 +40,11 @@ async function readRequest(request: Request, reading: Reading): Promise<HttpTask
     const blob = await copy.blob();
     if (blob.size > 0) task.body = blob.size <= INLINE_MAX ? new Uint8Array(await blob.arrayBuffer()) : blob;
   }
-  // The key becomes the id, which every request carries as its Idempotency-Key.
-  const id = request.headers.get('idempotency-key');
-  delete headers['idempotency-key'];
+  // The key becomes the id, which every request carries in that header. Without one (`idempotencyHeader: false`), an
+  // id is made, and an 'Idempotency-Key' the request has is a header like any other.
+  if (key === undefined) return task;
+  const id = request.headers.get(key);
+  delete headers[key];
   if (id) task.id = id;
   return task;
 }

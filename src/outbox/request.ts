@@ -1,5 +1,6 @@
 import { decodeBody } from './body.js';
 import { setHeader } from './http-checks.js';
+import type { KeyHeader } from './key-header.js';
 import type { OpenedBody } from './body-store.js';
 import type { StoredBody, StoredTask } from './task.js';
 
@@ -35,14 +36,16 @@ function withPerSend(headers: Record<string, string>, perSend: Readonly<Record<s
 }
 
 /**
- * The request for one task: its stored headers, then the per-send headers (never stored), then 'Idempotency-Key'
- * set to the task id, last, so that neither can change the key a server deduplicates on across retries.
+ * The request for one task: its stored headers, then the per-send headers (never stored), then the `key` header
+ * ('idempotency-key' by default, see `OutboxOptions.idempotencyHeader`) set to the task id, last, so that neither can
+ * change the key a server deduplicates on across retries (a task stored under another setting may hold a header of
+ * that name). No `key`: no key header at all.
  */
-export function buildRequest(task: StoredTask, perSend: Readonly<Record<string, string>>, signal: AbortSignal | undefined, opened?: OpenedBody): Send {
+export function buildRequest(task: StoredTask, perSend: Readonly<Record<string, string>>, signal: AbortSignal | undefined, key: KeyHeader, opened?: OpenedBody): Send {
   // A plain record (names lower-cased, as stored tasks' are): fetch checks it as it would a Headers object, for less.
   // Spread, a stored `__proto__` header stays an own property.
   const headers = withPerSend({ ...task.headers }, perSend);
-  headers['idempotency-key'] = task.id;
+  if (key !== undefined) setHeader(headers, key, task.id);
   // 'manual': a redirect is the outbox's to judge (see redirects.ts), never followed with the task's headers.
   const init: RequestInit = { method: task.method, headers, redirect: 'manual' };
   if (opened) {
@@ -99,13 +102,13 @@ const JSON_TYPE = /^application\/([\w.+-]+\+)?json\s*(;|$)/i;
 const TEXT_TYPE = /^text\/plain\s*(;|$)/i;
 
 /**
- * One request carrying many tasks' bodies as a JSON array, with the 'Idempotency-Key' `batchKey` gives it: the same
+ * One request carrying many tasks' bodies as a JSON array, with the key (in the `key` header, if any) `batchKey` gives it: the same
  * batch retried carries the same key, and the header stays short however many tasks travel (a list of their ids
  * grew past what servers accept, 8 to 16 KiB of headers, near 450 tasks, and came back 431).
  */
-export function buildBatchRequest(url: string, tasks: readonly StoredTask[], perSend: Readonly<Record<string, string>>, signal: AbortSignal | undefined): Send {
+export function buildBatchRequest(url: string, tasks: readonly StoredTask[], perSend: Readonly<Record<string, string>>, signal: AbortSignal | undefined, key: KeyHeader): Send {
   const headers = withPerSend({ 'content-type': 'application/json' }, perSend);
-  headers['idempotency-key'] = batchKey(tasks.map((t) => t.id));
+  if (key !== undefined) setHeader(headers, key, batchKey(tasks.map((t) => t.id)));
   const init: RequestInit = { method: 'POST', headers, body: batchBody(tasks), redirect: 'manual' };
   if (signal) init.signal = signal;
   return { url, init };

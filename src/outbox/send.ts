@@ -6,6 +6,7 @@ import type { Reachability } from './reachability.js';
 import { isTimeout } from './deadline.js';
 import { HEADER_VALUE, headersProblem } from './http-checks.js';
 import { nextHop, redirectOf, withoutBodyHeaders, MAX_HOPS, type Redirect, type RedirectPolicy } from './redirects.js';
+import type { KeyHeader } from './key-header.js';
 import { batchable, buildBatchRequest, buildRequest, type Send } from './request.js';
 import { errorText, scrub } from './scrub.js';
 import type { StoredTask } from './task.js';
@@ -28,6 +29,8 @@ export interface SendOptions {
   readonly headers: (() => Record<string, string> | Promise<Record<string, string>>) | undefined;
   /** The absolute batch URL in batch mode. */
   readonly batchUrl: string | undefined;
+  /** The header the task id (a batch's key) goes in, if any (see `buildRequest`). */
+  readonly keyHeader: KeyHeader;
   readonly redirect: RedirectPolicy;
   readonly bodies: BodyStore;
   /** Whether the platform says the network is gone, asked when a failure could be either that or a refusal. */
@@ -74,9 +77,9 @@ export async function send(tasks: readonly StoredTask[], options: SendOptions, d
   };
   // Built at once when there is nothing to open: no turn of the microtask queue before the request goes.
   const build = (): Send | Exchange | Promise<Send | Exchange> => {
-    if (batch) return buildBatchRequest(options.batchUrl!, tasks, perSend, deadline.signal);
-    if (!task.body || !('blob' in task.body)) return buildRequest(task, perSend, deadline.signal);
-    return open(task.body.blob).then((opened) => ('kind' in opened ? opened : buildRequest(task, perSend, deadline.signal, opened)));
+    if (batch) return buildBatchRequest(options.batchUrl!, tasks, perSend, deadline.signal, options.keyHeader);
+    if (!task.body || !('blob' in task.body)) return buildRequest(task, perSend, deadline.signal, options.keyHeader);
+    return open(task.body.blob).then((opened) => ('kind' in opened ? opened : buildRequest(task, perSend, deadline.signal, options.keyHeader, opened)));
   };
   const built = build();
   const first = built instanceof Promise ? await built : built;

@@ -3,6 +3,7 @@ import { randomId } from '../core/ids.js';
 import { unknownKey } from '../core/validate.js';
 import { decodeBody, encodeBody, impliedType, INLINE_MAX, isSource, type BodySource, type StoredBody } from './body.js';
 import { badPort, hasCredentials, headersProblem, isUsableId, methodProblem, otherHost, setHeader } from './http-checks.js';
+import { shownName, type KeyHeader } from './key-header.js';
 import { utf8Length } from './utf8-length.js';
 
 export type { StoredBody } from './body.js';
@@ -31,7 +32,10 @@ export interface HttpTask {
    * @default none
    */
   body?: string | Uint8Array | ArrayBuffer | object | null | undefined;
-  /** The idempotency key, sent as 'Idempotency-Key' on every attempt. @default a generated random id */
+  /**
+   * The idempotency key, sent on every attempt in the header `OutboxOptions.idempotencyHeader` names
+   * ('Idempotency-Key' by default; none with `false`). @default a generated random id
+   */
   id?: string | undefined;
   /** Tasks of one group are delivered in enqueue order. @default the default group (one for every task without one) */
   group?: string | undefined;
@@ -133,17 +137,18 @@ const TASK_FIELDS = ['url', 'method', 'headers', 'body', 'id', 'group', 'priorit
  * Validates an `HttpTask` and returns its stored form, for a body that fits the task (what `onBeforeSend` may
  * return: a body to store beside the task must come through `enqueue`). Bad input: 'ERR_INVALID_TASK' naming the field.
  */
-export function normaliseTask(input: HttpTask, baseUrl: string | undefined, now: number): StoredTask {
-  const { task, upload } = prepareTask(input, baseUrl, now);
+export function normaliseTask(input: HttpTask, baseUrl: string | undefined, now: number, key: KeyHeader): StoredTask {
+  const { task, upload } = prepareTask(input, baseUrl, now, key);
   if (upload) refuse('body', `one that fits the task (at most ${INLINE_MAX} bytes, not a Blob, FormData or stream) when not enqueued`);
   return task;
 }
 
 /**
  * Validates an `HttpTask`: its stored form, and the body to store beside it first (`upload`, then `body` is set to
- * where it went). Bad input: 'ERR_INVALID_TASK' naming the field.
+ * where it went). `key`: the header the id goes in (`OutboxOptions.idempotencyHeader`), which the task may not set.
+ * Bad input: 'ERR_INVALID_TASK' naming the field.
  */
-export function prepareTask(input: HttpTask, baseUrl: string | undefined, now: number, enqueued = false): { task: StoredTask; upload?: BodySource } {
+export function prepareTask(input: HttpTask, baseUrl: string | undefined, now: number, key: KeyHeader, enqueued = false): { task: StoredTask; upload?: BodySource } {
   if (typeof input !== 'object' || input === null || input instanceof URL) {
     throw new SluiceError('ERR_INVALID_TASK', `Expected a task: an HttpTask ({ url, method, body, … }) or a Request, got ${describe(input)}.`);
   }
@@ -170,8 +175,8 @@ export function prepareTask(input: HttpTask, baseUrl: string | undefined, now: n
       // key set here would be replaced by the task id, silently. A task `onBeforeSend` edits (its stored names are
       // lower-case: `Authorization` replaces `authorization`) or one stored by an earlier version keeps the last.
       if (enqueued && Object.hasOwn(headers, lower)) refuse(`headers.${name}`, `one header of each name, whatever its case: \`${lower}\` is given twice`);
-      if (lower !== 'idempotency-key') setHeader(headers, lower, value);
-      else if (enqueued) refuse(`headers.${name}`, 'absent: every request carries the task id as its Idempotency-Key (set `id` to choose it)');
+      if (lower !== key) setHeader(headers, lower, value);
+      else if (enqueued) refuse(`headers.${name}`, `absent: every request carries the task id as its ${shownName(key)} (the \`idempotencyHeader\` option; set \`id\` to choose the key)`);
     }
   }
   const encoded = encodeBody(task.body, enqueued);

@@ -269,7 +269,7 @@ describe('inputs fetch or JSON would turn into something else', () => {
       return arguments;
     })(1, 2);
     const body = { at: new URL('http://a.test/x'), n: Object(1), s: Object('x'), b: Object(true), args, money: new Money(), tagged, order: new Order(), own, realm: runInNewContext('({ a: [1] })') };
-    expect(normaliseTask({ url: 'http://a.test', body }, undefined, Date.now()).body).toEqual({
+    expect(normaliseTask({ url: 'http://a.test', body }, undefined, Date.now(), 'idempotency-key').body).toEqual({
       json: { at: 'http://a.test/x', n: 1, s: 'x', b: true, args: { 0: 1, 1: 2 }, money: { amount: 5 }, tagged: { cents: 500 }, order: { id: 7 }, own: { sku: 'x' }, realm: { a: [1] } },
     });
     await outbox.close();

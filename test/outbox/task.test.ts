@@ -24,17 +24,17 @@ describe('normaliseTask()', () => {
   it('never echoes what may be a secret: a body refused for a GET, a URL with credentials however written', () => {
     for (const method of ['GET', 'HEAD']) {
       for (const body of ['user=alice&password=s3cret', { password: 's3cret' }]) {
-        rejects(() => normaliseTask({ url: 'https://a.test/x', method, body }, undefined, now), 'ERR_INVALID_TASK', `absent for a ${method} request`);
-        expect(() => normaliseTask({ url: 'https://a.test/x', method, body }, undefined, now)).toThrow(expect.objectContaining({ message: expect.not.stringContaining('s3cret') }));
+        rejects(() => normaliseTask({ url: 'https://a.test/x', method, body }, undefined, now, 'idempotency-key'), 'ERR_INVALID_TASK', `absent for a ${method} request`);
+        expect(() => normaliseTask({ url: 'https://a.test/x', method, body }, undefined, now, 'idempotency-key')).toThrow(expect.objectContaining({ message: expect.not.stringContaining('s3cret') }));
       }
     }
     for (const [url, base] of [['//alice:s3cret@files.test/x', undefined], ['//alice:s3cret@files.test/x', 'https://api.test/'], ['"https://alice:s3cret@api.test/x"', undefined]] as const) {
-      expect(() => normaliseTask({ url }, base, now)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_TASK', message: expect.not.stringContaining('s3cret') }));
+      expect(() => normaliseTask({ url }, base, now, 'idempotency-key')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_TASK', message: expect.not.stringContaining('s3cret') }));
     }
   });
 
   it('resolves relative URLs against baseUrl, defaults POST, and generates an id', () => {
-    const t = normaliseTask({ url: '/notes?x=1' }, 'https://api.test/v1/', now);
+    const t = normaliseTask({ url: '/notes?x=1' }, 'https://api.test/v1/', now, 'idempotency-key');
     expect(t.url).toBe('https://api.test/notes?x=1');
     expect(t.method).toBe('POST');
     expect(t.id).toMatch(/^[0-9a-f]{32}$/);
@@ -42,72 +42,72 @@ describe('normaliseTask()', () => {
   });
 
   it('stores an object body as JSON with content-type application/json, keeping a given one', () => {
-    expect(normaliseTask({ url: 'http://a.test', body: { a: 1 } }, undefined, now).headers['content-type']).toBe('application/json');
-    const custom = normaliseTask({ url: 'http://a.test', body: { a: 1 }, headers: { 'Content-Type': 'application/merge-patch+json' } }, undefined, now);
+    expect(normaliseTask({ url: 'http://a.test', body: { a: 1 } }, undefined, now, 'idempotency-key').headers['content-type']).toBe('application/json');
+    const custom = normaliseTask({ url: 'http://a.test', body: { a: 1 }, headers: { 'Content-Type': 'application/merge-patch+json' } }, undefined, now, 'idempotency-key');
     expect(custom.headers['content-type']).toBe('application/merge-patch+json');
   });
 
   it('stores Uint8Array bodies byte for byte, through JSON storage', () => {
     const bytes = new Uint8Array([0, 1, 2, 255, 128, 10]);
-    const stored = JSON.parse(JSON.stringify(normaliseTask({ url: 'http://a.test', body: bytes }, undefined, now)));
+    const stored = JSON.parse(JSON.stringify(normaliseTask({ url: 'http://a.test', body: bytes }, undefined, now, 'idempotency-key')));
     expect(decodeBody(stored.body, undefined)).toEqual(bytes);
   });
 
   it('rejects bad input with ERR_INVALID_TASK naming the field', () => {
-    rejects(() => normaliseTask({ url: '/relative' }, undefined, now), 'ERR_INVALID_TASK', '`url`');
-    rejects(() => normaliseTask({ url: 'ftp://a.test/x' }, undefined, now), 'ERR_INVALID_TASK', 'http(s)');
+    rejects(() => normaliseTask({ url: '/relative' }, undefined, now, 'idempotency-key'), 'ERR_INVALID_TASK', '`url`');
+    rejects(() => normaliseTask({ url: 'ftp://a.test/x' }, undefined, now, 'idempotency-key'), 'ERR_INVALID_TASK', 'http(s)');
     // Relative to the base's scheme only, '//host/x' names another host: the task, and headers()' tokens, would go there.
     for (const url of ['//evil.test/steal', '/\\evil.test/steal', '/\t/evil.test/steal', ' //evil.test/steal']) {
-      rejects(() => normaliseTask({ url }, 'https://api.test/v1/', now), 'ERR_INVALID_TASK', 'it names the host evil.test');
+      rejects(() => normaliseTask({ url }, 'https://api.test/v1/', now, 'idempotency-key'), 'ERR_INVALID_TASK', 'it names the host evil.test');
     }
-    expect(normaliseTask({ url: 'https://evil.test/meant' }, 'https://api.test/v1/', now)).toMatchObject({ url: 'https://evil.test/meant' });
-    expect(normaliseTask({ url: 'x/y' }, 'https://api.test/v1/', now)).toMatchObject({ url: 'https://api.test/v1/x/y' });
-    rejects(() => normaliseTask({ url: 'http://a.test', method: 'NO PE' }, undefined, now), 'ERR_INVALID_TASK', '`method`');
-    rejects(() => normaliseTask({ url: 'http://a.test', priority: 'urgent' as 'high' }, undefined, now), 'ERR_INVALID_TASK', '`priority`');
-    rejects(() => normaliseTask({ url: 'http://a.test', notBefore: Number.NaN }, undefined, now), 'ERR_INVALID_TASK', '`notBefore`');
+    expect(normaliseTask({ url: 'https://evil.test/meant' }, 'https://api.test/v1/', now, 'idempotency-key')).toMatchObject({ url: 'https://evil.test/meant' });
+    expect(normaliseTask({ url: 'x/y' }, 'https://api.test/v1/', now, 'idempotency-key')).toMatchObject({ url: 'https://api.test/v1/x/y' });
+    rejects(() => normaliseTask({ url: 'http://a.test', method: 'NO PE' }, undefined, now, 'idempotency-key'), 'ERR_INVALID_TASK', '`method`');
+    rejects(() => normaliseTask({ url: 'http://a.test', priority: 'urgent' as 'high' }, undefined, now, 'idempotency-key'), 'ERR_INVALID_TASK', '`priority`');
+    rejects(() => normaliseTask({ url: 'http://a.test', notBefore: Number.NaN }, undefined, now, 'idempotency-key'), 'ERR_INVALID_TASK', '`notBefore`');
     // Past a Date's range it is no time: stored, the task would wait for ever.
-    rejects(() => normaliseTask({ url: 'http://a.test', notBefore: 1e300 }, undefined, now), 'ERR_INVALID_TASK', '`notBefore` to be epoch milliseconds of a date');
-    rejects(() => normaliseTask({ url: 'http://a.test', expiresAt: 8.64e15 + 1 }, undefined, now), 'ERR_INVALID_TASK', '`expiresAt`');
+    rejects(() => normaliseTask({ url: 'http://a.test', notBefore: 1e300 }, undefined, now, 'idempotency-key'), 'ERR_INVALID_TASK', '`notBefore` to be epoch milliseconds of a date');
+    rejects(() => normaliseTask({ url: 'http://a.test', expiresAt: 8.64e15 + 1 }, undefined, now, 'idempotency-key'), 'ERR_INVALID_TASK', '`expiresAt`');
     // Seconds (Date.now() / 1000 + 3600) or a duration: a task dead at once, or a notBefore that holds nothing back.
     for (const field of ['expiresAt', 'notBefore']) {
-      for (const value of [Math.floor(now / 1000) + 3600, 60_000]) rejects(() => prepareTask({ url: 'http://a.test', [field]: value }, undefined, now, true), 'ERR_INVALID_TASK', 'not seconds or a duration (as milliseconds, that is 1970)');
+      for (const value of [Math.floor(now / 1000) + 3600, 60_000]) rejects(() => prepareTask({ url: 'http://a.test', [field]: value }, undefined, now, 'idempotency-key', true), 'ERR_INVALID_TASK', 'not seconds or a duration (as milliseconds, that is 1970)');
     }
-    expect(normaliseTask({ url: 'http://a.test', notBefore: 0, expiresAt: 1e11 }, undefined, now)).toMatchObject({ notBefore: 0, expiresAt: 1e11 });
+    expect(normaliseTask({ url: 'http://a.test', notBefore: 0, expiresAt: 1e11 }, undefined, now, 'idempotency-key')).toMatchObject({ notBefore: 0, expiresAt: 1e11 });
     // Under a clock of 1970 (a test's fake timers at 0) a minute from now is such a value; and a task stored before,
     // read again for onBeforeSend's edit, is not refused for it.
-    expect(prepareTask({ url: 'http://a.test', notBefore: 60_000 }, undefined, 0, true).task).toMatchObject({ notBefore: 60_000 });
-    expect(normaliseTask({ url: 'http://a.test', notBefore: 1_767_225_600 }, undefined, now)).toMatchObject({ notBefore: 1_767_225_600 });
-    expect(normaliseTask({ url: 'http://a.test', notBefore: 8.64e15, expiresAt: 8.64e15 }, undefined, now)).toMatchObject({ notBefore: 8.64e15 });
+    expect(prepareTask({ url: 'http://a.test', notBefore: 60_000 }, undefined, 0, 'idempotency-key', true).task).toMatchObject({ notBefore: 60_000 });
+    expect(normaliseTask({ url: 'http://a.test', notBefore: 1_767_225_600 }, undefined, now, 'idempotency-key')).toMatchObject({ notBefore: 1_767_225_600 });
+    expect(normaliseTask({ url: 'http://a.test', notBefore: 8.64e15, expiresAt: 8.64e15 }, undefined, now, 'idempotency-key')).toMatchObject({ notBefore: 8.64e15 });
     // It would go to dead as 'expired' without an attempt.
-    rejects(() => normaliseTask({ url: 'http://a.test', notBefore: now + 2, expiresAt: now + 1 }, undefined, now), 'ERR_INVALID_TASK', '`notBefore` to be no later than `expiresAt`');
-    rejects(() => normaliseTask({ url: 'http://a.test', headers: { a: 1 as unknown as string } }, undefined, now), 'ERR_INVALID_TASK', '`headers.a`');
-    rejects(() => normaliseTask({ url: 'http://a.test', body: { n: 1n } }, undefined, now), 'ERR_INVALID_TASK', '`body`');
-    rejects(() => normaliseTask({ url: 'http://a.test', method: 'GET', body: 'x' }, undefined, now), 'ERR_INVALID_TASK', '`body`');
-    rejects(() => normaliseTask({ url: 'http://a.test', id: '' }, undefined, now), 'ERR_INVALID_TASK', '`id`');
+    rejects(() => normaliseTask({ url: 'http://a.test', notBefore: now + 2, expiresAt: now + 1 }, undefined, now, 'idempotency-key'), 'ERR_INVALID_TASK', '`notBefore` to be no later than `expiresAt`');
+    rejects(() => normaliseTask({ url: 'http://a.test', headers: { a: 1 as unknown as string } }, undefined, now, 'idempotency-key'), 'ERR_INVALID_TASK', '`headers.a`');
+    rejects(() => normaliseTask({ url: 'http://a.test', body: { n: 1n } }, undefined, now, 'idempotency-key'), 'ERR_INVALID_TASK', '`body`');
+    rejects(() => normaliseTask({ url: 'http://a.test', method: 'GET', body: 'x' }, undefined, now, 'idempotency-key'), 'ERR_INVALID_TASK', '`body`');
+    rejects(() => normaliseTask({ url: 'http://a.test', id: '' }, undefined, now, 'idempotency-key'), 'ERR_INVALID_TASK', '`id`');
   });
 
   it('refuses a URL string given as the task, saying what a task is (no empty field name)', () => {
-    const given = () => normaliseTask('https://a.test/x' as unknown as { url: string }, undefined, now);
+    const given = () => normaliseTask('https://a.test/x' as unknown as { url: string }, undefined, now, 'idempotency-key');
     rejects(given, 'ERR_INVALID_TASK', 'an HttpTask ({ url,');
     expect(given).not.toThrow('``');
   });
 
   it('refuses headers given as a Headers or a Map, saying how to make the plain object (not naming their methods)', () => {
     for (const headers of [new Headers({ 'x-a': 'b' }), new Map([['x-a', 'b']])]) {
-      const given = () => normaliseTask({ url: 'http://a.test', headers: headers as unknown as Record<string, string> }, undefined, now);
+      const given = () => normaliseTask({ url: 'http://a.test', headers: headers as unknown as Record<string, string> }, undefined, now, 'idempotency-key');
       rejects(given, 'ERR_INVALID_TASK', 'Object.fromEntries(headers)');
       expect(given).not.toThrow('append');
     }
   });
 
   it('refuses a JSON body holding a Map or Set (JSON.stringify writes {}: its entries would be lost), at any depth', () => {
-    rejects(() => normaliseTask({ url: 'http://a.test', body: new Map([['a', 1]]) }, undefined, now), 'ERR_INVALID_TASK', 'a Map would be sent as {}');
-    rejects(() => normaliseTask({ url: 'http://a.test', body: { tags: new Set(['x']) } }, undefined, now), 'ERR_INVALID_TASK', 'a Set at "tags"');
-    expect(normaliseTask({ url: 'http://a.test', body: { at: new Date(0) } }, undefined, now).body).toEqual({ json: { at: '1970-01-01T00:00:00.000Z' } });
+    rejects(() => normaliseTask({ url: 'http://a.test', body: new Map([['a', 1]]) }, undefined, now, 'idempotency-key'), 'ERR_INVALID_TASK', 'a Map would be sent as {}');
+    rejects(() => normaliseTask({ url: 'http://a.test', body: { tags: new Set(['x']) } }, undefined, now, 'idempotency-key'), 'ERR_INVALID_TASK', 'a Set at "tags"');
+    expect(normaliseTask({ url: 'http://a.test', body: { at: new Date(0) } }, undefined, now, 'idempotency-key').body).toEqual({ json: { at: '1970-01-01T00:00:00.000Z' } });
   });
 
   it('refuses what fetch would refuse, naming the field, and never repeats a header value', () => {
-    const task = (extra: object) => () => normaliseTask({ url: 'http://a.test', ...extra }, undefined, now);
+    const task = (extra: object) => () => normaliseTask({ url: 'http://a.test', ...extra }, undefined, now, 'idempotency-key');
     for (const value of ['s3cr3t\r\nx-injected: 1', 's3cr3t\nsplit', 's3cr3t\0', 's3cr3t\u20ac']) {
       try {
         task({ headers: { 'x-api-key': value } })();
@@ -141,8 +141,8 @@ describe('normaliseTask()', () => {
 
 describe('buildRequest()', () => {
   it('adds per-send headers, and an Idempotency-Key that neither stored nor per-send headers can change', async () => {
-    const task = normaliseTask({ url: 'http://a.test/x', id: 'key-1', headers: { a: 'stored' }, body: 'hi' }, undefined, now);
-    const { url, init } = buildRequest(task, { authorization: 'Bearer t', 'Idempotency-Key': 'nope' }, undefined);
+    const task = normaliseTask({ url: 'http://a.test/x', id: 'key-1', headers: { a: 'stored' }, body: 'hi' }, undefined, now, 'idempotency-key');
+    const { url, init } = buildRequest(task, { authorization: 'Bearer t', 'Idempotency-Key': 'nope' }, undefined, 'idempotency-key');
     const request = new Request(url, init);
     expect(request.headers.get('idempotency-key')).toBe('key-1');
     expect(request.headers.get('authorization')).toBe('Bearer t');
@@ -152,10 +152,10 @@ describe('buildRequest()', () => {
 
   it('sends a batch as one JSON array, keyed by a hash of the ids in order', async () => {
     const tasks = [
-      normaliseTask({ url: 'http://a.test/1', id: 'a', body: { n: 1 } }, undefined, now),
-      normaliseTask({ url: 'http://a.test/2', id: 'b', body: 'text' }, undefined, now),
+      normaliseTask({ url: 'http://a.test/1', id: 'a', body: { n: 1 } }, undefined, now, 'idempotency-key'),
+      normaliseTask({ url: 'http://a.test/2', id: 'b', body: 'text' }, undefined, now, 'idempotency-key'),
     ];
-    const { init } = buildBatchRequest('http://a.test/batch', tasks, {}, undefined);
+    const { init } = buildBatchRequest('http://a.test/batch', tasks, {}, undefined, 'idempotency-key');
     const request = new Request('http://a.test/batch', init);
     expect(request.headers.get('idempotency-key')).toBe(batchKey(['a', 'b']));
     expect(batchKey(['a', 'b'])).toMatch(/^batch-2-[0-9a-f]{32}$/);
@@ -182,9 +182,9 @@ describe('resolveOutboxOptions()', () => {
     rejects(() => resolveOutboxOptions({ name: 'api', retry: { maxRetries: 3 } } as never), 'ERR_INVALID_OPTION', '`retry.maxRetries`');
     rejects(() => resolveOutboxOptions({ name: 'api', limits: { max: 3 } } as never), 'ERR_INVALID_OPTION', '`limits.max`');
     rejects(() => resolveOutboxOptions({ name: 'api', batch: { url: '/b', size: 3 } } as never), 'ERR_INVALID_OPTION', '`batch.size`');
-    rejects(() => normaliseTask({ url: 'https://a.test/x', methd: 'PUT' } as never, undefined, now), 'ERR_INVALID_TASK', '`methd`');
+    rejects(() => normaliseTask({ url: 'https://a.test/x', methd: 'PUT' } as never, undefined, now, 'idempotency-key'), 'ERR_INVALID_TASK', '`methd`');
     // A field left undefined is no field: a task spread with \`id: undefined\` is taken.
-    expect(normaliseTask({ url: 'https://a.test/x', id: undefined, extra: undefined } as never, undefined, now).url).toBe('https://a.test/x');
+    expect(normaliseTask({ url: 'https://a.test/x', id: undefined, extra: undefined } as never, undefined, now, 'idempotency-key').url).toBe('https://a.test/x');
   });
 
   it('rejects bad options with ERR_INVALID_OPTION naming option, expected and given', async () => {
@@ -230,14 +230,14 @@ describe('resolveOutboxOptions()', () => {
   });
 
   it("a path-relative task URL against a baseUrl path without its closing '/': refused, naming the segment it would lose", () => {
-    rejects(() => normaliseTask({ url: 'notes' }, 'https://api.test/v1', now), 'ERR_INVALID_TASK', "'notes' against https://api.test/v1 would lose 'v1'");
-    rejects(() => normaliseTask({ url: './notes' }, 'https://api.test/v1', now), 'ERR_INVALID_TASK', "would lose 'v1'");
+    rejects(() => normaliseTask({ url: 'notes' }, 'https://api.test/v1', now, 'idempotency-key'), 'ERR_INVALID_TASK', "'notes' against https://api.test/v1 would lose 'v1'");
+    rejects(() => normaliseTask({ url: './notes' }, 'https://api.test/v1', now, 'idempotency-key'), 'ERR_INVALID_TASK', "would lose 'v1'");
     // What resolves as meant, or as written: an absolute path or URL, a query; any URL against a base ending in '/'.
-    expect(normaliseTask({ url: '/v1/notes' }, 'https://api.test/v1', now).url).toBe('https://api.test/v1/notes');
-    expect(normaliseTask({ url: '?page=2' }, 'https://api.test/v1', now).url).toBe('https://api.test/v1?page=2');
-    expect(normaliseTask({ url: 'https://api.test/x' }, 'https://api.test/v1', now).url).toBe('https://api.test/x');
-    expect(normaliseTask({ url: 'notes' }, 'https://api.test/v1/', now).url).toBe('https://api.test/v1/notes');
-    expect(normaliseTask({ url: 'notes' }, 'https://api.test', now).url).toBe('https://api.test/notes');
+    expect(normaliseTask({ url: '/v1/notes' }, 'https://api.test/v1', now, 'idempotency-key').url).toBe('https://api.test/v1/notes');
+    expect(normaliseTask({ url: '?page=2' }, 'https://api.test/v1', now, 'idempotency-key').url).toBe('https://api.test/v1?page=2');
+    expect(normaliseTask({ url: 'https://api.test/x' }, 'https://api.test/v1', now, 'idempotency-key').url).toBe('https://api.test/x');
+    expect(normaliseTask({ url: 'notes' }, 'https://api.test/v1/', now, 'idempotency-key').url).toBe('https://api.test/v1/notes');
+    expect(normaliseTask({ url: 'notes' }, 'https://api.test', now, 'idempotency-key').url).toBe('https://api.test/notes');
     expect(resolveOutboxOptions({ name: 'api', baseUrl: 'https://api.test/v1' }).baseUrl).toBe('https://api.test/v1');
   });
 
