@@ -2,6 +2,7 @@ import { monotonic, type Clock } from '../core/clock.js';
 import { SluiceError } from '../core/errors.js';
 import { Deadline } from './deadline.js';
 import type { Transport } from './options.js';
+import { shownName, type KeyHeader } from './key-header.js';
 import { originOf } from './pending-task.js';
 import type { Send } from './request.js';
 import { letGo } from './send.js';
@@ -30,6 +31,8 @@ export function platformOrigin(): string | undefined {
 export interface CorsContext {
   readonly clock: Clock;
   readonly timeoutMs: number;
+  /** The header the task id goes in (`OutboxOptions.idempotencyHeader`), named among what the server must allow. */
+  readonly keyHeader: KeyHeader;
   readonly transport: () => Transport;
   /** Tells an origin's refusal in an 'error' event (once, then again after `RETELL_MS`). */
   readonly tell: (error: SluiceError) => void;
@@ -77,7 +80,7 @@ export class CorsChecks {
     const refused = kept ? known.refused : await race(this.#verdict(origin, sent.url)).catch(() => false);
     if (!refused) return undefined;
     // The origin in backticks: what a production build's short message keeps of it (build/short-messages.mjs).
-    const refusal = new SluiceError('ERR_CORS', `CORS refused the request to \`${origin}\`: ${corsMessage(this.#page, sent.init)}`, { cause: error });
+    const refusal = new SluiceError('ERR_CORS', `CORS refused the request to \`${origin}\`: ${corsMessage(this.#page, sent.init, this.#c.keyHeader)}`, { cause: error });
     const now = monotonic(this.#c.clock);
     const told = this.#told.get(origin);
     if (told === undefined || now - told >= RETELL_MS) {
@@ -124,31 +127,38 @@ export class CorsChecks {
 }
 
 /**
- * What the origin's CORS answer must allow for the request `init` describes: names only, never a header's value (a
- * token of `headers()` must not reach an error's text).
+ * What the origin's CORS answer must allow for the request `init` describes, whose key header is `key` (none: it has
+ * none, see `OutboxOptions.idempotencyHeader`): names only, never a header's value (a token of `headers()` must not
+ * reach an error's text). A request of GET, HEAD or POST with only CORS-safelisted headers needs no preflight: then
+ * only the responses' `Access-Control-Allow-Origin` is asked for.
  */
-export function corsMessage(page: string, init: RequestInit): string {
+export function corsMessage(page: string, init: RequestInit, key: KeyHeader): string {
   // Here, not at the top of the module: a production build drops this function (its short message names the origin
   // alone), and these with it.
   // Content types a request may have without a preflight asking for `Content-Type`.
   const safeType = /^(application\/x-www-form-urlencoded|multipart\/form-data|text\/plain)$/;
-  // Names a page may send to another origin unasked (fetch's CORS-safelisted ones), the key and the type (said
-  // apart), and those the browser sets itself whatever the request says.
-  const unasked = /^(accept|accept-language|content-language|content-type|range|idempotency-key|content-length|connection|host|keep-alive|transfer-encoding)$/;
+  // Names a page may send to another origin unasked (fetch's CORS-safelisted ones), the type (said apart), and those
+  // the browser sets itself whatever the request says.
+  const unasked = /^(accept|accept-language|content-language|content-type|range|content-length|connection|host|keep-alive|transfer-encoding)$/;
   const headers = (init.headers ?? {}) as Record<string, string>;
-  const names = ['Idempotency-Key'];
+  // The key first: the one name every request of the outbox carries.
+  const names = key === undefined ? [] : [shownName(key)];
   const type = headers['content-type'];
   if (type !== undefined && !safeType.test(type.split(';')[0]!.trim().toLowerCase())) names.push('Content-Type');
   for (const name of Object.keys(headers)) {
-    if (!unasked.test(name.toLowerCase())) names.push(name.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase()));
+    const lower = name.toLowerCase();
+    if (lower !== key && !unasked.test(lower)) names.push(shownName(lower));
   }
   const method = (init.method ?? 'GET').toUpperCase();
+  const asked = [
+    ...(names.length > 0 ? [`\`Access-Control-Allow-Headers: ${names.join(', ')}\``] : []),
+    ...(['GET', 'HEAD', 'POST'].includes(method) ? [] : [`\`Access-Control-Allow-Methods: ${method}\``]),
+  ];
   const credentials = init.credentials === 'include';
   return (
     `its server answers, but not with what lets this page (${page}) make it. ` +
-    `Its responses must carry \`Access-Control-Allow-Origin: ${page}\`${credentials ? ' and `Access-Control-Allow-Credentials: true`' : ' (or `*`)'}, ` +
-    `and its answer to the preflight (OPTIONS) \`Access-Control-Allow-Headers: ${names.join(', ')}\`` +
-    `${['GET', 'HEAD', 'POST'].includes(method) ? '' : ` and \`Access-Control-Allow-Methods: ${method}\``}. ` +
+    `Its responses must carry \`Access-Control-Allow-Origin: ${page}\`${credentials ? ' and `Access-Control-Allow-Credentials: true`' : ' (or `*`)'}` +
+    (asked.length > 0 ? `, and its answer to the preflight (OPTIONS) ${asked.join(' and ')}. ` : ' (the request needs no preflight: its method and headers are CORS-safelisted). ') +
     'The task is retried on its host\'s backoff, and delivered once the server allows it.'
   );
 }

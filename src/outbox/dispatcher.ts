@@ -56,7 +56,7 @@ export class Dispatcher {
       busy: () => this.#active.size > 0 && !this.#stopping,
       failed: report,
     });
-    const cors = corsChecks({ clock: context.options.clock, timeoutMs: context.options.timeoutMs, transport: context.transport, tell: report });
+    const cors = corsChecks({ clock: context.options.clock, timeoutMs: context.options.timeoutMs, keyHeader: context.options.keyHeader, transport: context.transport, tell: report });
     this.#delivery = {
       ...context,
       cors,

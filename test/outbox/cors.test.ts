@@ -236,3 +236,38 @@ describe('Outbox network errors that are no CORS refusal', () => {
     expect(seen('offline')).toHaveLength(1);
   });
 });
+
+describe('the ERR_CORS message and `idempotencyHeader`', () => {
+  async function refusal(extra: Partial<OutboxOptions>, task: Parameters<Outbox['enqueue']>[0]): Promise<string> {
+    const { outbox, seen } = await open(extra);
+    await outbox.enqueue(task);
+    await outbox.flush();
+    return (seen('error') as { error: SluiceError }[])[0]!.error.message;
+  }
+
+  it('names the configured header among what Access-Control-Allow-Headers must allow', async () => {
+    const message = await refusal({ idempotencyHeader: 'x-request-id' }, { url: `${API}/notes`, body: { a: 1 } });
+    expect(message).toContain('`Access-Control-Allow-Headers: X-Request-Id, Content-Type`');
+    expect(message).not.toContain('Idempotency-Key');
+  });
+
+  it('with false, names no key; a request with only CORS-safelisted headers needs no preflight', async () => {
+    const plain = await refusal({ idempotencyHeader: false }, { url: `${API}/log`, body: 'hello', headers: { 'Content-Type': 'text/plain', Accept: 'application/json' } });
+    expect(plain).toContain(`Access-Control-Allow-Origin: ${PAGE}`);
+    expect(plain).not.toContain('Access-Control-Allow-Headers');
+    expect(plain).not.toContain('preflight (OPTIONS)');
+    expect(plain).toContain('needs no preflight');
+    const json = await refusal({ idempotencyHeader: false }, { url: `${API}/log`, body: { a: 1 } });
+    expect(json).toContain('its answer to the preflight (OPTIONS) `Access-Control-Allow-Headers: Content-Type`.');
+    const put = await refusal({ idempotencyHeader: false }, { url: `${API}/log`, method: 'PUT', body: 'x' });
+    expect(put).toContain('its answer to the preflight (OPTIONS) `Access-Control-Allow-Methods: PUT`.');
+    expect(put).not.toContain('Access-Control-Allow-Headers');
+  });
+
+  it('with false or another name, an Idempotency-Key the app set is a header the preflight must allow', async () => {
+    const message = await refusal({ idempotencyHeader: false }, { url: `${API}/log`, body: 'x', headers: { 'Idempotency-Key': 'apps' } });
+    expect(message).toContain('`Access-Control-Allow-Headers: Idempotency-Key`');
+    const named = await refusal({ idempotencyHeader: 'X-Request-Id' }, { url: `${API}/log`, body: 'x', headers: { 'Idempotency-Key': 'apps' } });
+    expect(named).toContain('`Access-Control-Allow-Headers: X-Request-Id, Idempotency-Key`');
+  });
+});
