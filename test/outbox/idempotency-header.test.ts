@@ -55,6 +55,23 @@ describe('idempotencyHeader: the header each request carries the task id in', ()
     expect(keys(['x-request-id', 'idempotency-key'])).toEqual([{ 'x-request-id': id, 'idempotency-key': 'plain' }]);
   });
 
+  it('keepalive requests as the page hides carry it (unloadFlush), or none with false', async () => {
+    const page = Object.assign(new EventTarget(), { onpagehide: null });
+    await r.reopen({ ordering: 'none', page, idempotencyHeader: 'X-Request-Id' });
+    const id = await r.outbox.enqueue({ url: '/a' });
+    page.dispatchEvent(new Event('pagehide'));
+    await r.server.waitFor(1);
+    await r.outbox.close();
+    await r.open({ name: 'other', ordering: 'none', page, idempotencyHeader: false });
+    await r.outbox.enqueue({ url: '/b' });
+    page.dispatchEvent(new Event('pagehide'));
+    await r.server.waitFor(2);
+    expect(r.server.received.map((x) => [x.path, x.headers['x-request-id'], x.headers['idempotency-key']])).toEqual([
+      ['/a', id, undefined],
+      ['/b', undefined, undefined],
+    ]);
+  });
+
   it('live sends (Outbox.fetch) carry it, and a stored live request goes with its id there', async () => {
     await r.reopen({ idempotencyHeader: 'X-Request-Id' });
     expect((await r.outbox.fetch(`${r.server.url}/live`, { method: 'POST', body: 'x' })).status).toBe(200);
