@@ -14,7 +14,8 @@ interface Seen {
 
 // An API on another origin whose CORS answer does not allow the Idempotency-Key header every task carries: fetch
 // fails as it does with no network. The outbox names it ERR_CORS, goes on retrying on the host's backoff without
-// marking itself offline, and delivers the task once the API allows the header.
+// marking itself offline, and delivers the task once the API allows the header. With `idempotencyHeader: false`
+// no key goes, and an API that allows no header (or only Content-Type) gets its tasks.
 eachEngine('Outbox delivery to an API on another origin: a CORS refusal is named', (engine) => {
   let browser: ServedBrowser;
   let api: Server;
@@ -23,12 +24,29 @@ eachEngine('Outbox delivery to an API on another origin: a CORS refusal is named
   const posts: (string | undefined)[] = [];
   const barePosts: (string | undefined)[] = [];
   let closedOrigin = '';
+  // '/plain/…' answers a preflight allowing no header at all, '/typed/…' one allowing Content-Type only.
+  const limited: { path: string; key: string | undefined }[] = [];
+  let limitedPreflights = 0;
 
   beforeAll(async () => {
     api = createServer((req: IncomingMessage, res: ServerResponse) => {
       const cors = { 'access-control-allow-origin': '*', 'access-control-max-age': '0' };
       // '/bare' allows what the preflight asks, but its responses carry no Access-Control-Allow-Origin.
       const bare = req.url === '/bare';
+      if (/^\/(plain|typed)\//.test(req.url ?? '')) {
+        if (req.method === 'OPTIONS') {
+          limitedPreflights++;
+          const allowed = req.url!.startsWith('/typed/') ? { 'access-control-allow-headers': 'Content-Type' } : {};
+          return void res.writeHead(204, { ...cors, 'access-control-allow-methods': 'POST', ...allowed }).end();
+        }
+        if (req.method !== 'POST') return void res.writeHead(200).end();
+        req.resume();
+        req.on('end', () => {
+          limited.push({ path: req.url!, key: req.headers['idempotency-key'] as string | undefined });
+          res.writeHead(201, cors).end();
+        });
+        return;
+      }
       if (req.method === 'OPTIONS') {
         const headers = allowKey || bare ? 'Idempotency-Key, Content-Type' : 'Content-Type';
         return void res.writeHead(204, { ...cors, 'access-control-allow-methods': 'POST', 'access-control-allow-headers': headers }).end();
@@ -105,6 +123,40 @@ eachEngine('Outbox delivery to an API on another origin: a CORS refusal is named
     expect(after).toMatchObject({ sent: 1, offline: 0 });
     expect(after.errors).toHaveLength(1);
     expect(posts).toEqual([id]);
+  }, 60_000);
+
+  it('with idempotencyHeader false, an API whose CORS answer allows no header (a text/plain task: no preflight) or only Content-Type (a JSON one) gets its tasks; with the default, it refuses them as ERR_CORS', async () => {
+    const page = await browser.open();
+    const run = (name: string, idempotencyHeader: false | undefined) =>
+      page.evaluate(
+        async ({ name, idempotencyHeader, origin }) => {
+          const { Outbox, IndexedDbStore } = (globalThis as any).sluice;
+          const outbox = await Outbox.open({ name, store: new IndexedDbStore({ dbName: `e2e-cors-${name}` }), idempotencyHeader, ordering: 'none' });
+          const errors: { code: string | undefined; message: string }[] = [];
+          outbox.addEventListener('error', (e: CustomEvent) => errors.push({ code: e.detail.error?.code, message: String(e.detail.error?.message) }));
+          await outbox.enqueue({ url: `${origin}/plain/${name}`, body: 'hello', headers: { 'Content-Type': 'text/plain' } });
+          await outbox.enqueue({ url: `${origin}/typed/${name}`, body: { note: 'hello' } });
+          const { sent, retried } = await outbox.flush();
+          await outbox.close();
+          return { sent, retried, errors };
+        },
+        { name, idempotencyHeader, origin: apiOrigin },
+      ) as Promise<{ sent: number; retried: number; errors: { code: string | undefined; message: string }[] }>;
+    const without = await run('no-key', false);
+    expect(without).toEqual({ sent: 2, retried: 0, errors: [] });
+    expect(limited.sort((a, b) => a.path.localeCompare(b.path))).toEqual([
+      { path: '/plain/no-key', key: undefined },
+      { path: '/typed/no-key', key: undefined },
+    ]);
+    // Only the JSON task asked first: the text/plain one went as a simple request.
+    expect(limitedPreflights).toBe(1);
+    const keyed = await run('default-key', undefined);
+    await page.close();
+    expect(keyed).toMatchObject({ sent: 0, retried: 2 });
+    expect(keyed.errors).toHaveLength(1);
+    expect(keyed.errors[0]!.code).toBe('ERR_CORS');
+    expect(keyed.errors[0]!.message).toContain('Access-Control-Allow-Headers: Idempotency-Key');
+    expect(limited).toHaveLength(2);
   }, 60_000);
 
   it('a response without Access-Control-Allow-Origin is named ERR_CORS too (its request reached the server)', async () => {
