@@ -8,20 +8,17 @@ import { TOKEN } from './http-checks.js';
  */
 export type KeyHeader = string | undefined;
 
-/** `OutboxOptions.idempotencyHeader`'s default. */
-export const DEFAULT_KEY_HEADER = 'idempotency-key';
-
 /**
  * Names the key may not go under: fetch's forbidden request headers (https://fetch.spec.whatwg.org/#forbidden-request-header:
  * browsers drop them silently, Node's fetch refuses some), the method overrides it forbids for some values, those
  * sluice reads itself ('Sluice-Group' names a live request's group, 'Sluice-Queued' a stored one's id), and the
  * content type, which the body decides.
  */
-const REFUSED = /^(accept-charset|accept-encoding|access-control-request-headers|access-control-request-method|connection|content-length|content-type|cookie|cookie2|date|dnt|expect|host|keep-alive|origin|referer|set-cookie|te|trailer|transfer-encoding|upgrade|via|x-http-method|x-http-method-override|x-method-override|sluice-group|sluice-queued|proxy-.*|sec-.*)$/i;
+const REFUSED = /^(accept-(charset|encoding)|access-control-request-(headers|method)|connection|content-(length|type)|cookie2?|date|dnt|expect|host|keep-alive|origin|referer|set-cookie|te|trailer|transfer-encoding|upgrade|via|x-(http-)?method(-override)?|sluice-(group|queued)|(proxy|sec)-.*)$/i;
 
 /** The rule of `OutboxOptions.idempotencyHeader`. */
 export const keyHeaderRule: Rule = [
-  "false (no key header) or a header name fetch lets a page set: a token, not Content-Type, nor one fetch forbids (Content-Length, Host, Cookie, Origin, Referer, … and names starting with Proxy- or Sec-), nor Sluice-Group or Sluice-Queued (sluice's own)",
+  'false or a header name fetch lets a page set (not Content-Type, Sluice-Group, Sluice-Queued, nor one fetch forbids: Content-Length, Host, Cookie, Origin, Proxy-*, Sec-*…)',
   (v) => v === false || (typeof v === 'string' && TOKEN.test(v) && !REFUSED.test(v)),
 ];
 
