@@ -357,6 +357,10 @@ const KB = 1024;
  * failed there, the one whose failure is oldest goes (the first in turn, again and again, left a task that failed once
  * behind a backlog that always fails, online and offline: never tried again in an hour), and a host's two holds kept
  * apart (an answer ended a `Retry-After` that a hold for failing had taken the place of).
+ * Then the Outbox's (to 67.3 KB, measured 67.25 KB; 0.43 KB more) for `idempotencyHeader`: the key under another
+ * name, or none, so that an API on another origin whose CORS answer allows no such header (a form service, a logging
+ * endpoint) gets its tasks instead of refusing every one as ERR_CORS; most of it is the option's rule (fetch's
+ * forbidden header names, refused with what is allowed), the rest the name passed to every request built.
  */
 export const rows = [
   {
@@ -377,7 +381,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 66.9 * KB,
+    limit: 67.3 * KB,
   },
 ];
 
