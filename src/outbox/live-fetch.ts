@@ -88,6 +88,12 @@ export interface LiveFetchContext {
  * must arrive within `timeoutMs` too: the request is aborted at the limit.
  */
 export async function liveFetch(input: Request | string, init: RequestInit, c: LiveFetchContext): Promise<Response> {
+  // Without a key, a request of this outbox's own task, sent by a page through its worker's fetch handler, cannot be
+  // told from a new one: the worker stored it again and answered 202, the page took that for a hand-over and sent the
+  // copy through again, for ever, none of them reaching the network.
+  if (c.keyHeader === undefined) {
+    throw new SluiceError('ERR_INVALID_OPTION', 'outbox.fetch() needs a key header: this outbox was opened with `idempotencyHeader: false`, and a request of its own task sent through here (a page delivering through its service worker) could not be told from a new one. Open another outbox with a key for the requests a fetch handler stores, or enqueue them.');
+  }
   // The caller's own signal, listened to by the attempt's deadline, not followed by the copies: a Request's signal
   // follows the one it was given only weakly (an abort that never arrives would let the request be stored and sent
   // after all), and each copy would leave a listener on a signal the app keeps until it is collected. Anything else

@@ -147,7 +147,7 @@ export interface OutboxOptions {
    * The header every request carries the task's id in (a batch: its `batchKey`), for the server to deduplicate
    * retries by; matched whatever its case. `false` sends none, so that a request to another origin with only
    * CORS-safelisted headers needs no preflight, for an API whose CORS answer allows no such header: delivery stays
-   * at-least-once, and that server can no longer tell a repeat by a header.
+   * at-least-once, and that server can no longer tell a repeat by a header; `fetch()` is refused (see `Outbox.fetch`).
    * @default 'Idempotency-Key'
    */
   readonly idempotencyHeader?: string | false | undefined;

@@ -188,7 +188,8 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   /**
    * For service-worker fetch handlers: tries the network now and returns the response (any status); on a network error
    * or no response within `timeoutMs`, stores the request and resolves a 202 whose 'Sluice-Queued' header holds its id.
-   * A group's order holds between live and stored requests; the group is `init.group`, else a 'Sluice-Group' header.
+   * A group's order holds between live and stored requests (the group: `init.group`, else a 'Sluice-Group' header).
+   * Refused ('ERR_INVALID_OPTION') with `idempotencyHeader: false`: a page's own tasks sent through it look new.
    */
   async fetch(input: Request | string, init?: RequestInit & { readonly group?: string | undefined }): Promise<Response> {
     this.#checkOpen();
@@ -196,8 +197,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     check({ group }, { group: optional(text) });
     const o = this.#options;
     return this.#enqueuing.track(liveFetch(input, rest, {
-      transport: this.#transport(),
-      clock: o.clock, timeoutMs: o.timeoutMs, keyHeader: o.keyHeader,
+      transport: this.#transport(), clock: o.clock, timeoutMs: o.timeoutMs, keyHeader: o.keyHeader,
       group,
       placeOf: (g, id) => this.#serial(() => this.#pending.placeOf(laneOf({ group: g }, o.ordering), id)),
       sight: this.#deliverer,

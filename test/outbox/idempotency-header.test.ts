@@ -88,11 +88,13 @@ describe('idempotencyHeader: the header each request carries the task id in', ()
     expect(keys(['x-request-id', 'idempotency-key']).at(-1)).toEqual({ 'x-request-id': 'mine-1', 'idempotency-key': 'plain' });
   });
 
-  it('live sends with false carry no key, and an Idempotency-Key the request has goes as it is', async () => {
+  it('outbox.fetch is refused with false (ERR_INVALID_OPTION), nothing sent or stored: its own tasks sent through it could not be told from new requests', async () => {
     await r.reopen({ idempotencyHeader: false });
-    await r.outbox.fetch(`${r.server.url}/live`, { method: 'POST', body: 'x' });
-    await r.outbox.fetch(`${r.server.url}/live`, { method: 'POST', body: 'x', headers: { 'Idempotency-Key': 'apps-own' } });
-    expect(keys(['idempotency-key'])).toEqual([{ 'idempotency-key': undefined }, { 'idempotency-key': 'apps-own' }]);
+    const error = await r.outbox.fetch(`${r.server.url}/live`, { method: 'POST', body: 'x' }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'SluiceError', code: 'ERR_INVALID_OPTION' });
+    expect((error as Error).message).toMatch(/^outbox\.fetch\(\) needs a key header: this outbox was opened with `idempotencyHeader: false`/);
+    expect(r.server.delivered).toEqual([]);
+    expect(await r.outbox.size()).toBe(0);
   });
 });
 
@@ -251,12 +253,12 @@ describe("idempotencyHeader: a page's requests through its service worker's outb
     }
   });
 
-  it('with false on both, the worker stores the request under an id of its own, and sends no key', async () => {
-    const worker = await Outbox.open({ name: 'sw', store: new MemoryStore(), clock: r.clock, baseUrl: r.server.url, idempotencyHeader: false });
+  it("a page with false through a worker's outbox with a key: the worker stores the request under an id of its own, and sends its key", async () => {
+    const worker = await Outbox.open({ name: 'sw', store: new MemoryStore(), clock: r.clock, baseUrl: r.server.url });
     const page = await Outbox.open({ name: 'page', store: new MemoryStore(), clock: r.clock, baseUrl: r.server.url, idempotencyHeader: false, fetch: (input, init) => worker.fetch(new Request(input, init)) });
     try {
       await r.server.down();
-      const id = await page.enqueue({ url: '/notes', body: { text: 'hi' }, headers: { 'Idempotency-Key': 'plain' } });
+      const id = await page.enqueue({ url: '/notes', body: { text: 'hi' }, headers: { 'X-Trace': 'plain' } });
       const heard = next<{ queuedAs: string }>(page, 'handed-over');
       expect(await page.flush()).toMatchObject({ handedOver: 1, remaining: 0 });
       const { queuedAs } = await heard;
@@ -265,7 +267,7 @@ describe("idempotencyHeader: a page's requests through its service worker's outb
       await r.server.up();
       r.clock.advance(300_000);
       expect(await worker.flush({ reachable: true })).toMatchObject({ sent: 1 });
-      expect(r.server.delivered.map((x) => x.headers['idempotency-key'])).toEqual(['plain']);
+      expect(r.server.delivered.map((x) => [x.headers['idempotency-key'], x.headers['x-trace']])).toEqual([[queuedAs, 'plain']]);
     } finally {
       await page.close();
       await worker.close();
