@@ -361,6 +361,9 @@ const KB = 1024;
  * name, or none, so that an API on another origin whose CORS answer allows no such header (a form service, a logging
  * endpoint) gets its tasks instead of refusing every one as ERR_CORS; most of it is the option's rule (fetch's
  * forbidden header names, refused with what is allowed), the rest the name passed to every request built.
+ * Then the Outbox's (to 67.4 KB, measured 67.34 KB; 0.09 KB more): offline probes drawn over half to one and a half of
+ * the backoff (clients that went offline together probed at the same instants), and `fetch()` refused with
+ * `idempotencyHeader: false` (a page delivering through its worker's `fetch()` on the same outbox looped for ever).
  */
 export const rows = [
   {
@@ -381,7 +384,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 67.3 * KB,
+    limit: 67.4 * KB,
   },
 ];
 
