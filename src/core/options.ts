@@ -11,7 +11,9 @@ import { check, checkedOptions, duration, integer, invalid, isClock, isCodec, is
 export interface QueueOptions<T> {
   /**
    * The queue's name: 1–128 characters of `[A-Za-z0-9._-]`, not `.` or `..`, not ending in `.p<number>` or `.pm`
-   * (a partitioned queue's parts). Anything else is rejected with 'ERR_INVALID_NAME' before it touches storage.
+   * (a partitioned queue's parts). Anything else is rejected with 'ERR_INVALID_NAME' before it touches storage. An
+   * outbox's queue (`x` where the store's `exists` says `x.dead` exists) is refused with 'ERR_INCOMPATIBLE_STORE',
+   * nothing opened: its items are the outbox's HTTP tasks.
    */
   readonly name: string;
   /**
@@ -90,7 +92,13 @@ export interface QueueOptions<T> {
  */
 export const WRITES_WHEN_FULL = Symbol('writesWhenFull');
 
-export type ResolvedOptions<T> = Required<Omit<QueueOptions<T>, 'store'>> & { readonly store: Store; readonly writesWhenFull?: true };
+/**
+ * The option of those that open an outbox's queues as what they are (the outbox itself, the CLI), kept out of the
+ * public options: the queue is not refused as an outbox's (see `notAnOutboxs`).
+ */
+export const OUTBOX_QUEUE = Symbol('outboxQueue');
+
+export type ResolvedOptions<T> = Required<Omit<QueueOptions<T>, 'store'>> & { readonly store: Store; readonly writesWhenFull?: true; readonly outboxQueue?: true };
 
 /** The longest name of a queue, and of each partition's storage: what a store may be asked to open. */
 export const MAX_NAME = 128;
@@ -158,6 +166,7 @@ export function resolveOptions<T>(options: QueueOptions<T>, defaultStore?: () =>
     clock: options.clock ?? store.clock ?? systemClock,
     partitions: options.partitions ?? 1,
     ...((options as { [WRITES_WHEN_FULL]?: true })[WRITES_WHEN_FULL] && { writesWhenFull: true }),
+    ...((options as { [OUTBOX_QUEUE]?: true })[OUTBOX_QUEUE] && { outboxQueue: true }),
   };
   check(resolved, RULES);
   if (resolved.partitions > 1 && partitionName(resolved.name, resolved.partitions - 1).length > MAX_NAME) {

@@ -7,6 +7,7 @@ import { byPartition, entryId } from './ids.js';
 import { endable, leases } from './iteration.js';
 import { append } from './long-lists.js';
 import { Members } from './members.js';
+import { notAnOutboxs } from './outbox-names.js';
 import { checkList, checkTake, ITERATE_OPTIONS, ITERATE_RULES, PUSH_OPTIONS, PUSH_RULES, REMOVE_OPTIONS, resolveOptions, type QueueOptions, type ResolvedOptions } from './options.js';
 import { checkCount, RECOUNT, settleCount } from './partition-count.js';
 import { Partition } from './partition.js';
@@ -58,9 +59,9 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   /** Tells what recovery finds in the partitions ('recover' and 'corrupt' events, `recovered`). */
   readonly #found: RecoveryEvents;
 
-  /** Opens (creating when absent) the queue `options.name` in `options.store`. */
+  /** Opens (creating when absent) the queue `options.name` in `options.store`; refused where it is an outbox's (see `notAnOutboxs`). */
   static async open<T>(options: QueueOptions<T>): Promise<Queue<T>> {
-    const queue = new this(resolveOptions(options, this.defaultStore));
+    const queue = new this(await notAnOutboxs(resolveOptions(options, this.defaultStore)));
     try {
       await queue.#openPart(0);
       await queue.#settle();
@@ -190,15 +191,14 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
 
   /** Waits for pending pushes, releases this handle's unacked leases, and closes. Later calls reject 'ERR_CLOSED'. */
   close(): Promise<void> {
-    this.#closing ??= this.#serial(async () => {
+    return (this.#closing ??= this.#serial(async () => {
       try {
         for (const part of this.#parts) await part.settle();
       } finally {
         this.#wake();
         await Promise.all([...this.#parts.map((p) => p.close()), this.#members?.leave()]);
       }
-    });
-    return this.#closing;
+    }));
   }
 
   [Symbol.asyncDispose](): Promise<void> {

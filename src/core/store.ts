@@ -30,6 +30,8 @@ export interface Store {
    * Optional: true when the storage of the queue `name` was ever made (by `open`), without making it. The Queue asks
    * before it opens a storage only to look into it (the second partition of a queue whose first lost its metadata),
    * so that a queue of one partition gets no storage beside it. Without it, the Queue opens the storage to look.
+   * A Queue and an Outbox also ask before they open, so that neither opens the other's queue (`x` beside `x.dead` is
+   * an outbox's); without it, neither is refused.
    */
   exists?(name: string): Promise<boolean>;
   /**

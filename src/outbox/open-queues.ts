@@ -1,4 +1,4 @@
-import { MAX_ITEM_BYTES, WRITES_WHEN_FULL } from '../core/options.js';
+import { MAX_ITEM_BYTES, OUTBOX_QUEUE, WRITES_WHEN_FULL } from '../core/options.js';
 import { Queue } from '../core/queue.js';
 import { LONGEST_MS } from '../core/validate.js';
 import type { Store } from '../core/store.js';
@@ -23,7 +23,7 @@ export async function openQueues(o: ResolvedOutboxOptions, store: Store | undefi
   // A lease outlives the request's timeout, so a live handle's task is never taken by another meanwhile (within the
   // longest lease a queue takes: a timeout that long is as good as none).
   const leaseMs = Math.min(o.timeoutMs + 60_000, LONGEST_MS);
-  const common = { clock: o.clock, durability: o.durability, corruption: o.corruption, leaseMs, ...(store && { store }) };
+  const common = { clock: o.clock, durability: o.durability, corruption: o.corruption, leaseMs, ...(store && { store }), [OUTBOX_QUEUE]: true as const };
   const damage = new Relay(o.clock, o.name);
   const queue = damage.from(await Queue.open<StoredTask>({ name: o.name, ...common, partitions: o.partitions }));
   let deadQueue: Queue<DeadRecord>;

@@ -779,6 +779,26 @@ export function queueConformance(t: TestApi, label: string, harness: StoreHarnes
         for (const name of ['x.p0', 'x.pmx', 'x.p']) await (await Queue.open({ name, store, clock })).close();
       });
 
+      it("ERR_INCOMPATIBLE_STORE for an outbox's queue (its store says <name>.dead exists), nothing changed; unguarded where the store has no exists", async () => {
+        const q = await open({ name: 'jobs' });
+        await q.pushMany(items(0, 2));
+        await q.close();
+        // An outbox's layout: its dead letters beside its queue.
+        await (await store.open('jobs.dead')).close();
+        const raw = await store.open('jobs');
+        const { token } = await raw.load();
+        if (!store.exists) {
+          expect(await drain(await open({ name: 'jobs' }))).toEqual([0, 1]);
+        } else {
+          for (const partitions of [1, 3]) expect((await rejection(Queue.open({ name: 'jobs', store, clock, partitions }))).code).toBe('ERR_INCOMPATIBLE_STORE');
+          expect(await raw.token()).toBe(token);
+          expect(await store.exists('jobs.p1')).toBe(false);
+          // A name whose .dead is not there opens as before.
+          await (await open({ name: 'jobs2' })).close();
+        }
+        await raw.close();
+      });
+
       it('ERR_INVALID_OPTION for a bad option, naming it', async () => {
         const bad: Partial<QueueOptions<Item>>[] = [
           { segmentItems: 0 },

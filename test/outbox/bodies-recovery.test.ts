@@ -4,6 +4,7 @@ import { Outbox } from '../../src/outbox/outbox.js';
 import { ORPHAN_GRACE_MS } from '../../src/outbox/body-store.js';
 import { blobKeys, bytes, MiB, same } from './body-bytes.js';
 import { rig, type Rig } from './helpers.js';
+import { outboxQueue } from '../support/outbox-queue.js';
 
 let r: Rig;
 beforeEach(async () => {
@@ -13,7 +14,7 @@ afterEach(() => r.teardown());
 
 describe('recovery: no orphan forever, never a task without its body', () => {
   it('a body whose task never committed (a crash between) is deleted by an open once it is old enough', async () => {
-    const queue = await Queue.open({ name: 'api', store: r.store, clock: r.clock });
+    const queue = await Queue.open({ ...outboxQueue, name: 'api', store: r.store, clock: r.clock });
     const key = `${r.clock.now().toString(36)}-0000000000000000-crashed`;
     await queue.blobs!.write(key, 0, bytes(1000));
     await queue.close();
@@ -33,7 +34,7 @@ describe('recovery: no orphan forever, never a task without its body', () => {
     ]);
     await r.outbox.flush();
     // The crash: 'gone' is removed from the queue, and the process dies before deleting its body.
-    const queue = await Queue.open<{ id: string }>({ name: 'api', store: r.store, clock: r.clock });
+    const queue = await Queue.open<{ id: string }>({ ...outboxQueue, name: 'api', store: r.store, clock: r.clock });
     const entry = (await queue.list()).find((e) => e.value.id === 'gone')!;
     await queue.remove([entry.id]);
     await queue.close();
@@ -119,7 +120,7 @@ describe('where a body lives, by store and platform', () => {
     const outbox = asBlob ? await CoreOutbox.open({ name: 'api', store: r.store, clock: r.clock, baseUrl: r.server.url }) : r.outbox;
     try {
       const id = await outbox.enqueue({ url: '/photo', body: new Blob([data]) });
-      const queue = await Queue.open({ name: 'api', store: r.store, clock: r.clock });
+      const queue = await Queue.open({ ...outboxQueue, name: 'api', store: r.store, clock: r.clock });
       try {
         const [key] = await queue.blobs!.keys();
         // Written back whole, one bit flipped (a blob write starts at 0 or appends).

@@ -8,6 +8,7 @@ import { BodyRef } from '../../src/outbox/body.js';
 import { CHUNK } from '../../src/outbox/body-store.js';
 import { blobKeys, bytes, MiB, same } from './body-bytes.js';
 import { rig, type Rig } from './helpers.js';
+import { outboxQueue } from '../support/outbox-queue.js';
 
 let r: Rig;
 beforeEach(async () => {
@@ -177,7 +178,7 @@ describe('a body that stalls', () => {
     });
     const enqueued = outbox.enqueue({ url: '/upload', body }).then(() => 'stored', (error: unknown) => error);
     await vi.waitFor(async () => expect(await blobKeys(r)).toHaveLength(1));
-    const queue = await Queue.open({ name: outbox.name, store: r.store, clock: r.clock });
+    const queue = await Queue.open({ ...outboxQueue, name: outbox.name, store: r.store, clock: r.clock });
     await queue.blobs!.delete(await queue.blobs!.keys());
     await queue.close();
     go();
@@ -286,7 +287,7 @@ describe('what users see of a stored body', () => {
     await r.outbox.enqueue({ url: '/a', body: bytes(CHUNK + 1000, 2) });
     await r.outbox.flush();
     const [letter] = await r.outbox.dead.list();
-    const queue = await Queue.open({ name: r.outbox.name, store: r.store, clock: r.clock });
+    const queue = await Queue.open({ ...outboxQueue, name: r.outbox.name, store: r.store, clock: r.clock });
     try {
       const [key] = await queue.blobs!.keys();
       const all = await queue.blobs!.read(key!, 0, CHUNK + 1000);
@@ -337,7 +338,7 @@ describe('a body whose delete fails (a full quota refuses even deletes in Firefo
     };
     const outbox = await Outbox.open({ name: 'api', store, clock: r.clock, baseUrl: r.server.url });
     const keys = async () => {
-      const queue = await Queue.open({ name: 'api', store, clock: r.clock });
+      const queue = await Queue.open({ ...outboxQueue, name: 'api', store, clock: r.clock });
       const found = await queue.blobs!.keys();
       await queue.close();
       return found;

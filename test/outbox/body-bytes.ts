@@ -1,6 +1,7 @@
 // What the large-body tests share: bytes that show a shifted or repeated chunk, and the blobs a queue holds.
 import { Queue } from '../../src/core/queue.js';
 import type { Rig } from './helpers.js';
+import { outboxQueue } from '../support/outbox-queue.js';
 
 export const MiB = 1024 * 1024;
 
@@ -15,7 +16,7 @@ export const same = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.le
 
 /** The blobs the rig's outbox queue holds now, read through a handle of its own. */
 export async function blobKeys(r: Rig): Promise<string[]> {
-  const queue = await Queue.open({ name: 'api', store: r.store, clock: r.clock });
+  const queue = await Queue.open({ ...outboxQueue, name: 'api', store: r.store, clock: r.clock });
   try {
     return await queue.blobs!.keys();
   } finally {

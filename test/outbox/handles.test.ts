@@ -10,6 +10,7 @@ import { FileStore } from '../../src/stores/fs/file-store.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { handlesOf, hearingNothing } from './helpers.js';
+import { outboxQueue } from '../support/outbox-queue.js';
 
 const shared = handlesOf('handles');
 const open = shared.open;
@@ -24,7 +25,7 @@ describe('.enqueue() from several handles', () => {
       )
     ).flat();
     // Queue order as stored: what each handle's lanes must follow, wherever it learned a task from.
-    const queue = await Queue.open<{ id: string }>({ name: 'handles', store });
+    const queue = await Queue.open<{ id: string }>({ ...outboxQueue, name: 'handles', store });
     const order = (await queue.list()).map((e) => e.value.id);
     await queue.close();
     expect([...order].sort()).toEqual([...ids].sort());
@@ -342,7 +343,7 @@ describe("a message on the outbox's channel is a claim, checked: one stray or fo
   };
   /** The entry ids of the tasks stored, in queue order. */
   const entriesOf = async (store: MemoryStore) => {
-    const queue = await Queue.open<{ id: string }>({ name: 'handles', store });
+    const queue = await Queue.open<{ id: string }>({ ...outboxQueue, name: 'handles', store });
     const entries = (await queue.list()).map((e) => ({ entry: e.id, id: e.value.id }));
     await queue.close();
     return entries;

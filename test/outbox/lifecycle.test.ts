@@ -8,6 +8,7 @@ import { Outbox } from '../../src/outbox/outbox.js';
 import { PendingStore } from '../../src/outbox/pending-store.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { failingCommit, next, rig, type Rig } from './helpers.js';
+import { outboxQueue } from '../support/outbox-queue.js';
 
 let r: Rig;
 beforeEach(async () => {
@@ -438,7 +439,7 @@ describe('Outbox.dead', () => {
     const id = await r.outbox.enqueue({ url: '/x' });
     const { Queue } = await import('../../src/core/queue.js');
     const graveyard = await Queue.open({ name: 'api.dead', store: r.store, clock: r.clock });
-    const [pending] = await (await Queue.open<{ id: string; createdAt: number }>({ name: 'api', store: r.store, clock: r.clock })).list();
+    const [pending] = await (await Queue.open<{ id: string; createdAt: number }>({ ...outboxQueue, name: 'api', store: r.store, clock: r.clock })).list();
     await graveyard.push({ task: pending!.value, reason: 'status', status: 400, attempts: 1, at: r.clock.now(), from: pending!.id });
     await graveyard.close();
     await r.reopen();
@@ -473,7 +474,7 @@ describe('Outbox.dead', () => {
     const { Queue } = await import('../../src/core/queue.js');
     const [letter] = await r.outbox.dead.list();
     await r.outbox.close();
-    const queue = await Queue.open({ name: 'api', store: r.store, clock: r.clock });
+    const queue = await Queue.open({ ...outboxQueue, name: 'api', store: r.store, clock: r.clock });
     const graveyard = await Queue.open<{ task: object; at: number }>({ name: 'api.dead', store: r.store, clock: r.clock });
     const [record] = await graveyard.list();
     await queue.push({ ...record!.value.task, createdAt: record!.value.at + 1, retriedFrom: record!.id });
@@ -611,7 +612,7 @@ describe('several handles', () => {
     const race = racing();
     await r.reopen({ store: race.store });
     const { Queue } = await import('../../src/core/queue.js');
-    const other = await Queue.open<{ url: string }>({ name: 'api', store: race.store, clock: r.clock });
+    const other = await Queue.open<{ url: string }>({ ...outboxQueue, name: 'api', store: race.store, clock: r.clock });
     try {
       await r.outbox.enqueue({ url: '/old', key: 'k' });
       let taken: string[] = [];
@@ -632,7 +633,7 @@ describe('several handles', () => {
     const race = racing();
     await r.reopen({ store: race.store, limits: { maxTasks: 1, overflow: 'drop-oldest' } });
     const { Queue } = await import('../../src/core/queue.js');
-    const other = await Queue.open<{ url: string }>({ name: 'api', store: race.store, clock: r.clock });
+    const other = await Queue.open<{ url: string }>({ ...outboxQueue, name: 'api', store: race.store, clock: r.clock });
     try {
       await r.outbox.enqueue({ url: '/old' });
       let sent: string[] = [];

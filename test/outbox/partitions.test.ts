@@ -14,6 +14,7 @@ import { pushPlaced } from '../../src/outbox/placement.js';
 import type { HttpTask, StoredTask } from '../../src/outbox/task.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { rig, type Rig } from './helpers.js';
+import { outboxQueue } from '../support/outbox-queue.js';
 
 let r: Rig;
 let dir: string;
@@ -146,7 +147,7 @@ describe('OutboxOptions.partitions', () => {
         expect(await outbox.size()).toBe(8);
         expect((await outbox.list()).map((t) => t.id).sort()).toEqual([...ids].sort());
         expect((await outbox.list({ group: groups[3] })).map((t) => t.id)).toEqual(ids.slice(6, 8));
-        const queue = await Queue.open<StoredTask>({ name: 'api', store: store(), partitions: 4 });
+        const queue = await Queue.open<StoredTask>({ ...outboxQueue, name: 'api', store: store(), partitions: 4 });
         try {
           const entries = await queue.list();
           expect(new Set(entries.map((e) => Math.floor(Number(e.id) / PARTITION_SPAN)))).toEqual(new Set([0, 1, 2, 3]));

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { Outbox, Queue } from '../../src/index.node.js';
 import type { OutboxOptions } from '../../src/outbox/options.js';
+import { outboxQueue } from '../support/outbox-queue.js';
 
 /**
  * Tasks behind their group's head in flight are read ahead of their request (a chain), and with `ordering: 'none'`
@@ -243,7 +244,7 @@ describe('remove() of a task another handle took ahead (a page while its service
     const { b, store } = await pair();
     const ids = await enqueue(b, 2);
     // A lease of a handle that hears nothing (another process, say): it takes both, and gives back the first soon after.
-    const raw = await Queue.open<unknown>({ name: 'api', store });
+    const raw = await Queue.open<unknown>({ ...outboxQueue, name: 'api', store });
     const lease = (await raw.take(2))!;
     const asked = b.remove([ids[0]!, ids[1]!]);
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { Queue } from '../../src/core/queue.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { handlesOf } from './helpers.js';
+import { outboxQueue } from '../support/outbox-queue.js';
 
 const shared = handlesOf('claims');
 
@@ -13,7 +14,7 @@ describe("a stray or forged 'sent' for a group's head that waits for its retry",
     const delivering = await shared.open(store, { ordering: 'group', retry: { initialDelayMs: 300, maxDelayMs: 300 }, random: () => 0.99 });
     const other = await shared.open(store, { ordering: 'group' });
     const [x, y] = await other.enqueueMany([{ url: '/x', group: 'g' }, { url: '/y', group: 'g' }]);
-    const queue = await Queue.open<{ id: string }>({ name: 'claims', store });
+    const queue = await Queue.open<{ id: string }>({ ...outboxQueue, name: 'claims', store });
     const entryOfX = (await queue.list()).find((e) => e.value.id === x)!.id;
     await queue.close();
     shared.server.plan(x!, [{ status: 503 }, { status: 200 }]);

@@ -10,6 +10,7 @@ import { queueNames } from '../../src/platform/cli/layout.js';
 import { Outbox } from '../../src/outbox/outbox.js';
 import { hash } from '../../src/core/partitioned.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { outboxQueue } from '../support/outbox-queue.js';
 
 let dir: string;
 let out: string[];
@@ -424,7 +425,7 @@ describe('sluice drain of an outbox whose bodies are kept beside its tasks', () 
     const lines = out.filter((line) => /^\d+ {2}/.test(line));
     expect(lines).toHaveLength(3);
     expect(lines[1]).toContain('body unreadable: ');
-    const again = await Queue.open<object>({ name: 'notes', store: store() });
+    const again = await Queue.open<object>({ ...outboxQueue, name: 'notes', store: store() });
     expect(await again.size()).toBe(0);
     await again.close();
   });

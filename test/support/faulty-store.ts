@@ -26,6 +26,8 @@ export class FaultyStore implements Store {
 
   /** The store behind it: handles on either share its queues. */
   readonly scope?: string;
+  /** The store behind it's, where it has one. */
+  readonly exists?: (name: string) => Promise<boolean>;
 
   /** `unwatched`: tells no commits of other handles (as a store without `watch`): they are seen when next read. */
   readonly #watched: boolean;
@@ -34,6 +36,8 @@ export class FaultyStore implements Store {
     this.#inner = inner;
     this.#watched = !options.unwatched;
     if (inner.scope !== undefined) this.scope = inner.scope;
+    // Only where the store behind it can tell: one that answered true for every name had a Queue refused as an outbox's.
+    if (inner.exists) this.exists = (name) => inner.exists!(name);
   }
 
   fail(method: Method, options: { storage?: string; error?: unknown; times?: number; landed?: boolean } = {}): void {
@@ -89,7 +93,4 @@ export class FaultyStore implements Store {
     return storage;
   }
 
-  exists(name: string): Promise<boolean> {
-    return this.#inner.exists?.(name) ?? Promise.resolve(true);
-  }
 }

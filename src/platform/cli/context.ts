@@ -1,4 +1,5 @@
 import { MetaLog } from '../../core/meta-log.js';
+import { OUTBOX_QUEUE } from '../../core/options.js';
 import { partitionName } from '../../core/partitioned.js';
 import { QueueState } from '../../core/queue-state.js';
 import { Queue } from '../../core/queue.js';
@@ -56,7 +57,8 @@ export async function withQueue<R>(ctx: Context, name: string, fn: (queue: Queue
   const partitions = await partitionsOf(ctx.store, name);
   // 'strict' whatever the app's: what the CLI changes (a clear, a drain's acks, a repair) is on the disk before it says
   // so, as a 'strict' app's own changes are; a one-off command spends milliseconds on it.
-  const queue = await Queue.open<unknown>({ name, store: ctx.store, partitions, corruption: ctx.corruption, codec: lenientCodec(), durability: 'strict' });
+  // An outbox's queues too, as they are (see `notAnOutboxs`).
+  const queue = await Queue.open<unknown>({ name, store: ctx.store, partitions, corruption: ctx.corruption, codec: lenientCodec(), durability: 'strict', ...{ [OUTBOX_QUEUE]: true } });
   ctx.damage.watch(queue);
   let failed = false;
   try {

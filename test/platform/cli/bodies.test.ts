@@ -8,6 +8,7 @@ import { Queue } from '../../../src/index.js';
 import { FileStore } from '../../../src/fs.js';
 import { main } from '../../../src/platform/cli.js';
 import { Outbox } from '../../../src/outbox/outbox.js';
+import { outboxQueue } from '../../support/outbox-queue.js';
 
 let dir: string;
 let out: string[];
@@ -33,7 +34,7 @@ it('drain of the dead letters leaves a body that a pending task still names (a b
   const dead = await Queue.open<{ task: unknown }>({ name: 'api.dead', store: store() });
   const [letter] = await dead.list();
   await dead.close();
-  const pending = await Queue.open<unknown>({ name: 'api', store: store() });
+  const pending = await Queue.open<unknown>({ ...outboxQueue, name: 'api', store: store() });
   await pending.push(letter!.value.task);
   await pending.close();
   expect(await run('drain', 'api.dead')).toBe(0);

@@ -4,12 +4,13 @@ import { FileStore } from '../../../src/fs.js';
 import { Outbox } from '../../../src/outbox/outbox.js';
 import { main } from '../../../src/platform/cli.js';
 import { cliSuite, exited } from './child.js';
+import { outboxQueue } from '../../support/outbox-queue.js';
 
 const cli = cliSuite('sluice-cli-dead-');
 const store = () => new FileStore({ dir: cli.dir });
 
 async function sizeOf(name: string): Promise<number> {
-  const q = await Queue.open({ name, store: store() });
+  const q = await Queue.open({ ...outboxQueue, name, store: store() });
   try {
     return await q.size();
   } finally {
