@@ -16,7 +16,7 @@ export function deadLettersOf(name: string): string {
 export async function notAnOutboxs<T>(o: ResolvedOptions<T>): Promise<ResolvedOptions<T>> {
   const dead = deadLettersOf(o.name);
   // A name whose `.dead` would be too long is no outbox's (an outbox's name leaves room for it).
-  if (o.outboxQueue || dead.length > MAX_NAME || (await existsGuarded(o.store, dead, o.name)) !== true) return o;
+  if (o.outboxQueue || dead.length > MAX_NAME || !(await existsGuarded(o.store, dead, o.name))) return o;
   throw new SluiceError(
     'ERR_INCOMPATIBLE_STORE',
     `Queue "${o.name}" is an outbox's queue (its tasks; its dead letters are in "${dead}"): its items are HTTP tasks the outbox delivers, and a Queue's acks would remove them unsent. Open it as \`Outbox.open({ name: '${o.name}' })\`, or give the Queue another name (and a queue of dead letters of your own a name other than "<name>.dead", the outbox's layout, which the CLI takes for an outbox).`,
