@@ -364,11 +364,12 @@ const KB = 1024;
  * Then the Outbox's (to 67.4 KB, measured 67.34 KB; 0.09 KB more): offline probes drawn over half to one and a half of
  * the backoff (clients that went offline together probed at the same instants), and `fetch()` refused with
  * `idempotencyHeader: false` (a page delivering through its worker's `fetch()` on the same outbox looped for ever).
- * Then both (to 29.6 KB and 67.5 KB, measured 29.52 KB and 67.50 KB; 0.13 KB and 0.16 KB more) for a Queue and an
+ * Then both (to 29.6 KB and 67.6 KB, measured 29.52 KB and 67.50 KB; 0.13 KB and 0.16 KB more) for a Queue and an
  * Outbox that no longer open each other's queues: a Queue opened on an outbox's queue (`x` where the store has
  * `x.dead`) took its HTTP tasks as items and its acks removed them unsent, with no event and no dead letter; an Outbox
  * opened on a Queue's empty queue shared it with the Queue's handles. Each asks the store's `exists` before it opens,
- * and the outbox makes its dead letters before its queue (what tells an outbox's queue from a Queue's).
+ * and the outbox makes its dead letters before its queue (what tells an outbox's queue from a Queue's). The Outbox's
+ * limit a tenth over its size, not a byte: the least step of these limits.
  */
 export const rows = [
   {
@@ -389,7 +390,7 @@ export const rows = [
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 67.5 * KB,
+    limit: 67.6 * KB,
   },
 ];
 
