@@ -330,34 +330,26 @@ describe('an outage that fails every request out at once', () => {
     expect(r.outbox.online).toBe(true);
   });
 
+  /** The requests made by the time `ms` more have passed, a flush after each step. */
+  async function callsAfter(...steps: number[]): Promise<number[]> {
+    const counts = [];
+    for (const ms of steps) {
+      r.clock.advance(ms);
+      await r.outbox.flush();
+      counts.push(r.calls.length);
+    }
+    return counts;
+  }
+
   it('each failed probe afterwards widens the gap by factor', async () => {
     await allFailed();
-    r.clock.advance(1000);
-    await r.outbox.flush();
-    expect(r.calls).toHaveLength(9);
-    // That probe failed: the next waits 2 s.
-    r.clock.advance(1000);
-    await r.outbox.flush();
-    expect(r.calls).toHaveLength(9);
-    r.clock.advance(1000);
-    await r.outbox.flush();
-    expect(r.calls).toHaveLength(10);
+    // The first probe at 1 s failed: the next waits 2 s.
+    expect(await callsAfter(1000, 1000, 1000)).toEqual([9, 9, 10]);
   });
 
   it('spaces the probes by a draw: 1.4 s then 2.8 s with a draw of 0.9 (not 1 s then 2 s, the same for every client)', async () => {
     await allFailed({ random: () => 0.9 });
-    r.clock.advance(1300);
-    await r.outbox.flush();
-    expect(r.calls).toHaveLength(8);
-    r.clock.advance(100);
-    await r.outbox.flush();
-    expect(r.calls).toHaveLength(9);
-    r.clock.advance(2700);
-    await r.outbox.flush();
-    expect(r.calls).toHaveLength(9);
-    r.clock.advance(100);
-    await r.outbox.flush();
-    expect(r.calls).toHaveLength(10);
+    expect(await callsAfter(1300, 100, 2700, 100)).toEqual([8, 9, 9, 10]);
   });
 
   it("counts as one failure per host: with two hosts' requests out as the network went, each host's probe goes one backoff later", async () => {
