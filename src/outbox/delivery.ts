@@ -209,12 +209,14 @@ async function attempt(c: DeliveryContext, entries: Entry[], lease: Lease<Stored
     const origin = alone ? originOf(ready[0]!.task.url) : undefined;
     // A probe answered just now: the network is there (online again), though the host still counts as not answering.
     if (refusal?.probed && origin !== undefined) c.reachability.networkThere();
+    // No answer from its host: a network error, a CORS refusal, or no response in time.
+    const noAnswer = exchange.kind === 'error' && (exchange.network || refusal !== undefined || (!timedOut && deadline.expired));
     if (exchange.kind === 'response' || exchange.kind === 'redirect') c.reachability.saw(true, started, origin);
     // A batch refused answers for no one host: it is held as the network's failure, as before it was named.
     else if (exchange.kind === 'error' && (exchange.network || (refusal && origin === undefined))) c.reachability.saw(false, started, origin);
-    else if (exchange.kind === 'error' && (refusal || (!timedOut && deadline.expired)) && origin !== undefined) c.reachability.unanswered(origin, started);
+    else if (noAnswer && origin !== undefined) c.reachability.unanswered(origin, started);
     // Failed at its host as a host's do: its other tasks go first there until it answers (see `SuspectSlots.limits`).
-    if (exchange.kind === 'error' && origin !== undefined && (exchange.network || refusal || (!timedOut && deadline.expired))) {
+    if (noAnswer && origin !== undefined) {
       const now = monotonic(options.clock);
       for (const r of ready) {
         const pending = c.index.get(Number(r.entry.id));
