@@ -7,6 +7,12 @@ interface End {
   readonly wall: number;
 }
 
+/** An origin's holds: the one it asked for (`asked`) and the one for failing (`down`). */
+interface Ends {
+  readonly asked?: End | undefined;
+  readonly down?: End | undefined;
+}
+
 /** The most origins held at once: the one whose hold ends first is dropped first (its tasks go, and are told again). */
 const MAX_HELD = 1000;
 
@@ -25,7 +31,7 @@ export class HostHolds {
    * ends. Kept apart: one for both, a hold for failing that ended later took the place of a `Retry-After`, and the
    * next answer ended both.
    */
-  readonly #until = new Map<string, { readonly asked?: End | undefined; readonly down?: End | undefined }>();
+  readonly #until = new Map<string, Ends>();
 
   constructor(clock: Clock) {
     this.#clock = clock;
@@ -63,7 +69,7 @@ export class HostHolds {
   }
 
   /** How long until the holds `ends` are over (0 or less: they are). */
-  #left(ends: { readonly asked?: End | undefined; readonly down?: End | undefined }): number {
+  #left(ends: Ends): number {
     return Math.max(ends.asked ? this.#in(ends.asked) : 0, ends.down ? this.#in(ends.down) : 0);
   }
 
