@@ -1,4 +1,5 @@
 import { counted, SluiceError } from '../../core/errors.js';
+import { deadLettersOf } from '../../core/outbox-names.js';
 import type { DeadLetter } from '../../outbox/dead-letters.js';
 import { BodyRef } from '../../outbox/body.js';
 import { Outbox } from '../../outbox/outbox.js';
@@ -12,7 +13,7 @@ type Action = { readonly action: 'list'; readonly limit: number | undefined } | 
 
 /** `dead <outbox> list|retry|purge`. */
 export async function dead(ctx: Context, name: string, command: Action): Promise<number> {
-  if (isQueue(ctx.dir, name) && !isQueue(ctx.dir, `${name}.dead`)) {
+  if (isQueue(ctx.dir, name) && !isQueue(ctx.dir, deadLettersOf(name))) {
     throw new SluiceError('ERR_NOT_FOUND', `"${name}" in ${ctx.store.dir} is a queue, not an outbox: it has no dead letters ("${name}.dead").`);
   }
   // The Outbox reads both its queues whole as it opens, and tells their repairs: reported before anything changes.

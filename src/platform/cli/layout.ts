@@ -2,6 +2,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
+import { deadLettersOf } from '../../core/outbox-names.js';
 import { partOf } from '../../core/partitioned.js';
 import { errno, segmentId } from '../../stores/fs/files.js';
 import { holdsQueue } from '../../stores/fs/queue-marks.js';
@@ -20,7 +21,7 @@ export function isQueue(dir: string, name: string): boolean {
 }
 
 export function kindOf(dir: string, name: string): QueueKind {
-  if (seen(dir, `${name}${DEAD}`)) return 'outbox';
+  if (seen(dir, deadLettersOf(name))) return 'outbox';
   if (name.endsWith(DEAD) && seen(dir, name.slice(0, -DEAD.length))) return 'dead-letters';
   return 'queue';
 }
