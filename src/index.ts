@@ -16,5 +16,6 @@ export type { HttpTask } from './outbox/task.js';
 export { BodyRef } from './outbox/body.js';
 export type { Classify, Verdict } from './outbox/classify.js';
 export type { DeadLetter, DeadLetters, DeadReason } from './outbox/dead-letters.js';
+export type { WhenDrainedOptions } from './outbox/drain-wait.js';
 export type { OutboxEventMap, OutboxCorruptDetail, FlushOptions, FlushResult, ListPendingOptions, PendingTask, SentDetail, RetryDetail, DeadDetail, HandedOverDetail, TaskView, EnqueueDetail, OnlineDetail, ErrorDetail } from './outbox/events.js';
 

@@ -22,6 +22,7 @@ import { OrphanBodies } from './orphan-bodies.js';
 import { Removal } from './removal.js';
 import { UnderWay } from './under-way.js';
 import { bodiesOf, manyTasks, oneTask, prepareAll, storedNothing } from './enqueue.js';
+import { drainWait, type WhenDrainedOptions } from './drain-wait.js';
 import type { HttpTask, StoredTask } from './task.js';
 
 /**
@@ -62,6 +63,8 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   readonly #tellError = (error: unknown): unknown => this.#emit('error', { error });
   readonly #transport = (): Transport => this.#options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   #closing: Promise<void> | undefined;
+  readonly #shut = new AbortController(); // aborted as `close` begins: `whenDrained` waits end 'ERR_CLOSED'
+  readonly #closedError = () => new SluiceError('ERR_CLOSED', `Outbox "${this.name}" is closed; open it again to use it.`);
   /** Enqueues and live requests (`fetch`) under way: a close lets them end first, the queues still open (see `close`). */
   readonly #enqueuing = new UnderWay();
   #syncQueued = false;
@@ -105,15 +108,8 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     const dead = new DeadLetterQueue(deadQueue, (records) => this.#moves.requeue(records), (keys) => this.#orphans.forget(keys), (records) => this.#moves.finishBefore(records), () => this.#checkOpen());
     this.#orphans = new OrphanBodies(this.#bodies, this.#serial, this.#pending, (this.dead = dead));
     this.#deliverer = new Deliverer({
-      options,
-      queue,
-      index: this.#index,
-      bodies: this.#bodies,
-      serial: this.#serial,
-      transport: () => this.#transport(),
-      emit: this.#emit,
-      moves: () => this.#moves,
-      removal: () => this.#removal,
+      options, queue, index: this.#index, bodies: this.#bodies, serial: this.#serial, transport: () => this.#transport(),
+      emit: this.#emit, moves: () => this.#moves, removal: () => this.#removal,
       empty: async () => {
         const epoch = this.#notices.epoch;
         if ((await this.#queue.size()) === 0) this.#notices.drain(epoch, this.#index.gone.owed);
@@ -127,11 +123,8 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     this.#removal = new Removal({ ...shared, deliverer: this.#deliverer, orphans: this.#orphans, closing, tellError: this.#tellError });
     queue.addEventListener('change', () => this.#sync());
     this.#unload = UnloadSender.for({
-      options,
-      index: this.#index,
-      transport: () => this.#transport(),
-      delivers: (origin) => this.#deliverer.sendsOnHide(origin),
-      kick: () => this.#deliverer.kick(),
+      options, index: this.#index, transport: () => this.#transport(),
+      delivers: (origin) => this.#deliverer.sendsOnHide(origin), kick: () => this.#deliverer.kick(),
     });
   }
 
@@ -237,6 +230,12 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
     return this.#deliverer.stop();
   }
 
+  /** Resolves once no task is pending (at once when none is), whichever handle delivers; rejects 'ERR_CLOSED' on close. */
+  async whenDrained(options?: WhenDrainedOptions): Promise<void> {
+    this.#checkOpen();
+    return drainWait(this, options, { size: () => this.#queue.size(), clock: this.#options.clock, closed: this.#shut.signal });
+  }
+
   /** Tasks not yet sent or dead (in flight included). */
   async size(): Promise<number> {
     this.#checkOpen();
@@ -263,6 +262,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   /** Stops, waits for requests in flight, and closes (leases the store refused to release: an 'error'). Later calls reject 'ERR_CLOSED'. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#shut.abort(this.#closedError());
       this.#bodies.close();
       // Enqueues and live requests under way end while the queues are open: a body still being read gives up
       // (ERR_CLOSED), deleting what it wrote; a task whose body is in is stored (as a queue's close waits for its pushes).
@@ -295,6 +295,6 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   }
 
   #checkOpen(): void {
-    if (this.#closing) throw new SluiceError('ERR_CLOSED', `Outbox "${this.name}" is closed; open it again to use it.`);
+    if (this.#closing) throw this.#closedError();
   }
 }

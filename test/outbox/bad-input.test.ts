@@ -27,6 +27,7 @@ const call: fc.Arbitrary<[string, Call]> = fc.oneof(
   fc.tuple(junk, junk).map(([input, init]): [string, Call] => ['fetch', (o) => o.fetch(input as never, init as never)]),
   options.map((f): [string, Call] => ['flush', (o) => o.flush(f as never)]),
   options.map((f): [string, Call] => ['list', (o) => o.list(f as never)]),
+  options.map((f): [string, Call] => ['whenDrained', (o) => o.whenDrained(f as never)]),
   junk.map((ids): [string, Call] => ['remove', (o) => o.remove(ids as never)]),
   junk.map((on): [string, Call] => ['setOnline', (o) => o.setOnline(on as never)]),
   options.map((f): [string, Call] => ['dead.list', (o) => o.dead.list(f as never)]),

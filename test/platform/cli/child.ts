@@ -35,7 +35,7 @@ export async function bundle(): Promise<Bundle> {
     // sluice's version where the CLI names it, as the build writes it in (see rollup.config.mjs).
     define: { __SLUICE_VERSION__: JSON.stringify((JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version) },
   });
-  const lib = `import { Queue } from '${join(dir, 'index.mjs')}'; import { FileStore } from '${join(dir, 'lib.mjs')}';`;
+  const lib = `import { Outbox, Queue } from '${join(dir, 'index.mjs')}'; import { FileStore } from '${join(dir, 'lib.mjs')}';`;
   return {
     cli: (args) => spawn(process.execPath, [join(dir, 'cli.mjs'), ...args], { stdio: 'pipe' }),
     cliTo: (fd, args) => spawn(process.execPath, [join(dir, 'cli.mjs'), ...args], { stdio: ['ignore', fd, 'pipe'] }),
