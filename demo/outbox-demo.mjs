@@ -55,9 +55,8 @@ outbox.addEventListener('sent', (e) => log(`sent ${e.detail.task.body.text} (att
 outbox.addEventListener('retry', (e) => log(`retry ${e.detail.task.body.text}: status ${e.detail.status ?? e.detail.error}, next try in ${Math.round(e.detail.delayMs)} ms`));
 
 console.log('3. Delivering in the background until drained');
-const drained = new Promise((resolve) => outbox.addEventListener('drained', resolve, { once: true }));
 outbox.start();
-await drained;
+await outbox.whenDrained();
 const dead = await outbox.dead.size();
 await outbox.close();
 
@@ -76,11 +75,10 @@ log(`stored ${await backlog.size()} tasks in ${Date.now() - started} ms`);
 const progress = new Progress('   delivering', TASKS);
 let sent = 0;
 backlog.addEventListener('sent', () => progress.update(++sent));
-const empty = new Promise((resolve) => backlog.addEventListener('drained', resolve, { once: true }));
 started = Date.now();
 backlog.setOnline(true);
 backlog.start();
-await empty;
+await backlog.whenDrained();
 progress.done();
 log(`delivered ${sent} tasks in ${Date.now() - started} ms; the server got ${batched} items in ${Math.ceil(batched / 100)} requests`);
 await backlog.close();
