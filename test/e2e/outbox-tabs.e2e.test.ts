@@ -142,6 +142,31 @@ eachEngine('Outbox across tabs', (engine) => {
     }
   }, 60_000);
 
+  // b never delivers: it hears a's acks only as the store's change notices from another tab (BroadcastChannel).
+  it('whenDrained() in a tab that only stores resolves once another tab has delivered its tasks', async () => {
+    const [a, b] = await Promise.all([browser.open(), browser.open()]);
+    const open = async () => {
+      const { Outbox, IndexedDbStore } = (globalThis as any).sluice;
+      (globalThis as any).outbox = await Outbox.open({ name: 'drain', store: new IndexedDbStore({ dbName: 'e2e-outbox-drain' }), baseUrl: location.origin });
+    };
+    await a.evaluate(open);
+    await b.evaluate(open);
+    const ids: string[] = await b.evaluate(async () => {
+      const outbox = (globalThis as any).outbox;
+      const ids = await outbox.enqueueMany([{ url: '/api/drain', body: { n: 1 } }, { url: '/api/drain', body: { n: 2 } }]);
+      (globalThis as any).drained = outbox.whenDrained().then(() => 'drained', (error: Error) => `rejected: ${error.message}`);
+      return ids;
+    });
+    const early = await b.evaluate(() => Promise.race([(globalThis as any).drained, new Promise((resolve) => setTimeout(() => resolve('waiting'), 300))]));
+    expect(early).toBe('waiting');
+    expect(await a.evaluate(() => (globalThis as any).outbox.flush())).toMatchObject({ sent: 2, remaining: 0 });
+    const late = await b.evaluate(() => Promise.race([(globalThis as any).drained, new Promise((resolve) => setTimeout(() => resolve('no drain within 20 s'), 20_000))]));
+    expect(late).toBe('drained');
+    expect(received.filter((r) => ids.includes(r.key!)).map((r) => Buffer.from(r.body, 'hex').toString())).toEqual(['{"n":1}', '{"n":2}']);
+    await Promise.all([a, b].map((page) => page.evaluate(() => (globalThis as any).outbox.close())));
+    await Promise.all([a.close(), b.close()]);
+  }, 60_000);
+
   it('.fetch() goes to the network first: a reachable server answers, nothing is stored', async () => {
     const page = await browser.open();
     const result = await page.evaluate(async () => {
