@@ -4,7 +4,7 @@ import { messageOf, SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
 import { storageError } from '../../core/storage-errors.js';
 import type { OpenHints, QueueStorage, Store } from '../../core/store.js';
-import { answerMs, GOODBYE_MS, within } from './attempt.js';
+import { answerMs, attempt, GOODBYE_MS, within } from './attempt.js';
 import { evictionWarning, primaryAddresses, readDurability, strictPlan, type ServerDurability } from './durability.js';
 import { Heartbeats } from './heartbeat.js';
 import { QueueKeys } from './keys.js';
@@ -103,8 +103,14 @@ export class RedisStore implements Store {
       await this.#release(storage);
       throw error;
     }
-    // Once the server answered (the heartbeat was written): its time, before the queue reads a deadline on it.
-    await this.#clock.ready();
+    // Once the server answered (the heartbeat was written): its time, before the queue reads a deadline on it. Not
+    // read within retryMs (an outage at open), the open fails: on this machine's clock, leases would be off elsewhere.
+    try {
+      await attempt(`read the server's time for queue "${name}"`, this.#o.retryMs, context, () => this.#clock.ready());
+    } catch (error) {
+      await storage.close();
+      throw error;
+    }
     // Closed while this handle started: `close` could not stop a heartbeat that was not yet running, and that
     // heartbeat would open a connection of its own, kept for good.
     if (this.#closed) {

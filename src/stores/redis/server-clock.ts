@@ -46,6 +46,8 @@ export class ServerClock implements Clock {
   #readAt = -Infinity;
   #pending: Promise<void> | undefined;
   #skewTold = false;
+  /** The server refuses TIME: each machine keeps to its own clock, for good (said once). */
+  #refused = false;
 
   constructor(client: () => Redis | Cluster | undefined, answerMs: number, warn: (message: string) => void) {
     this.#server = () => {
@@ -78,9 +80,15 @@ export class ServerClock implements Clock {
     return this.#reading && Date.now() - this.now();
   }
 
-  /** Reads the server's time unless it was read already: a store's first queue opens on the server's time. */
+  /**
+   * Reads the server's time unless it was read already: a store's first queue opens on the server's time. Rejects
+   * when no reading came (no answer, a lost connection), for the caller to try again: a queue opened on this machine's
+   * clock would write lease ends and delays that are off on every other machine's (up to REREAD_MS, the next reading).
+   */
   async ready(): Promise<void> {
-    if (!this.#reading) await this.read();
+    if (this.#reading || this.#refused) return;
+    await this.read();
+    if (!this.#reading && !this.#refused) throw new Error("no answer to TIME: the server's time could not be read");
   }
 
   /** Reads the server's time (once at a time); never rejects: a failed reading leaves the last one in place. */
@@ -108,6 +116,7 @@ export class ServerClock implements Clock {
     } catch (error) {
       // Refused (a managed service may rename or deny TIME), not merely unanswered: nothing will read it later either.
       if (/unknown command|NOPERM|no permissions/i.test(error instanceof Error ? error.message : '')) {
+        this.#refused = true;
         this.#warn(
           `sluice: the Redis server refuses TIME (${(error as Error).message}): the queues on this store keep their leases, delays and retries on each machine's own clock. ` +
             "A machine whose clock runs ahead then takes items leased elsewhere: keep the machines' clocks synchronised (NTP).",

@@ -199,6 +199,45 @@ describeRedis("RedisStore's clock: the server's time", (server) => {
     await b.close();
   });
 
+  // Before, a TIME that failed at open (an outage of a few seconds, within retryMs) left the queue on this machine's
+  // clock, unsaid, until the next reading 30 s later: a machine an hour ahead took the items leased elsewhere at once.
+  it("a TIME that fails at open is asked again: the queue never opens on this machine's clock", async () => {
+    const { Redis } = await import('ioredis');
+    const client = new Redis(server().url);
+    const time = client.time.bind(client);
+    let fails = 2;
+    client.time = ((...args: []) => (fails-- > 0 ? Promise.reject(new Error('Connection is closed.')) : time(...args))) as typeof client.time;
+    try {
+      const s = new RedisStore({ client, prefix: 'blip:', onWarning: () => undefined });
+      stores.push(s);
+      stepWallClock(HOUR);
+      const truth = () => Date.now() - HOUR;
+      const q = await Queue.open<string>({ name: 'q', store: s });
+      await q.push('x');
+      const lease = await q.take(1, { leaseMs: 60_000 });
+      expect(Math.abs(lease!.expiresAt - (truth() + 60_000))).toBeLessThan(1000);
+      await q.close();
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('a TIME never answered at open fails the open with ERR_STORAGE after retryMs, and leaves no heartbeat', async () => {
+    const { Redis } = await import('ioredis');
+    const client = new Redis(server().url);
+    const admin = new Redis(server().url);
+    client.time = (() => Promise.reject(new Error('Connection is closed.'))) as typeof client.time;
+    try {
+      const s = new RedisStore({ client, prefix: 'mute:', retryMs: 1000, onWarning: () => undefined });
+      stores.push(s);
+      await expect(Queue.open<string>({ name: 'q', store: s })).rejects.toMatchObject({ code: 'ERR_STORAGE', message: expect.stringMatching(/TIME/) });
+      expect(await admin.keys('mute:*:h:*')).toEqual([]);
+    } finally {
+      client.disconnect();
+      admin.disconnect();
+    }
+  });
+
   it('is the default clock of the queues and outboxes opened on the store; a clock given still wins', async () => {
     const s = store('default:');
     stepWallClock(HOUR);
