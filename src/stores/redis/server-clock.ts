@@ -6,6 +6,13 @@ import { addressOf, primaries } from './durability.js';
 
 /** How often the server's time is read again: two machines' oscillators drift apart far less than a lease meanwhile. */
 const REREAD_MS = 30_000;
+/**
+ * A reading whose round trip took longer is off by up to half of it (the server's clock is taken as read halfway: a
+ * request held on the way, by a stalled link or a busy server, makes it that far ahead): read again at once at open,
+ * and every SLOW_REREAD_MS after until a faster one replaces it.
+ */
+const SLOW_MS = 500;
+const SLOW_REREAD_MS = 1000;
 /** How far the wall clock may move against the monotonic one before the server's time is read again (drift is far less). */
 const MOVED_MS = 1000;
 /** A reading slower than the last is taken only once that one is this old: its error is half its round trip. */
@@ -68,7 +75,7 @@ export class ServerClock implements Clock {
     const moved = r !== undefined && Math.abs(Date.now() - mono - (r.wall - r.mono)) > MOVED_MS;
     const since = mono - this.#readAt;
     // At most every 100 ms while they stay apart: a server out of reach is not asked at every call.
-    if ((moved && since > 100) || since > REREAD_MS || since < 0) void this.read();
+    if ((moved && since > 100) || since > (r && r.roundTrip > SLOW_MS ? SLOW_REREAD_MS : REREAD_MS) || since < 0) void this.read();
     if (!r) return Date.now();
     if (mono < r.mono) return Date.now() + (r.server - r.wall);
     // Until the server answers again, the carry plus the time the machine slept since the reading, if it did.
@@ -88,7 +95,14 @@ export class ServerClock implements Clock {
   async ready(): Promise<void> {
     if (this.#reading || this.#refused) return;
     await this.read();
-    if (!this.#reading && !this.#refused) throw new Error("no answer to TIME: the server's time could not be read");
+    // (Read through a getter: TypeScript keeps `#reading` narrowed to undefined across the await.)
+    const first = this.#last();
+    if (first && first.roundTrip > SLOW_MS) await this.read();
+    if (!first && !this.#refused) throw new Error("no answer to TIME: the server's time could not be read");
+  }
+
+  #last(): Reading | undefined {
+    return this.#reading;
   }
 
   /** Reads the server's time (once at a time); never rejects: a failed reading leaves the last one in place. */
@@ -129,7 +143,8 @@ export class ServerClock implements Clock {
   /** Says once when this machine's clock is `CLOCK_SKEW_WARN_MS` or more from the server's. */
   #tellSkew(): void {
     const skew = Math.round(this.skewMs ?? 0);
-    if (this.#skewTold || Math.abs(skew) < CLOCK_SKEW_WARN_MS) return;
+    // Known to within half the reading's round trip: a slow reading alone is no skew.
+    if (this.#skewTold || Math.abs(skew) - (this.#reading?.roundTrip ?? 0) / 2 < CLOCK_SKEW_WARN_MS) return;
     this.#skewTold = true;
     this.#warn(
       `sluice: this machine's clock is ${Math.abs(skew)} ms ${skew < 0 ? 'behind' : 'ahead of'} the Redis server's. Leases, delays and retries are timed by the server's clock, ` +

@@ -116,6 +116,25 @@ describe('ServerClock', () => {
     expect(Math.abs(clock.now() - (truth() + 150))).toBeLessThan(5);
   });
 
+  // Before, the first reading was kept for 30 s whatever its round trip: a TIME held 6 s on its way (a stalled link, a
+  // busy server) put this handle's clock 3 s ahead of the server's, so it took items whose leases had 3 s to run.
+  it('a first reading answered late (its request held on the way) is read again at once: the clock is not off by half its round trip', async () => {
+    const { server, truth, pass } = fakeServer({ lead: 0 });
+    const time = server.time.bind(server);
+    let held = true;
+    server.time = async () => {
+      // The request waits 6 s on its way; the server reads its clock as it arrives and answers at once.
+      if (held) pass(6_000);
+      held = false;
+      return time();
+    };
+    const warnings: string[] = [];
+    const clock = new ServerClock(() => server as unknown as Redis, 10_000, (m) => warnings.push(m));
+    await clock.ready();
+    expect(Math.abs(clock.now() - truth())).toBeLessThan(5);
+    expect(warnings).toEqual([]);
+  });
+
   it('refused TIME (a managed service may deny it): says so once, and goes on with the wall clock', async () => {
     const { server } = fakeServer({ lead: 5_000, refuse: "ERR unknown command 'TIME'" });
     const warnings: string[] = [];
