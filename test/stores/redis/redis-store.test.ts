@@ -338,7 +338,9 @@ describeRedis('RedisStore', (server) => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await redis.pubsub('NUMSUB', `${prefix}{q}:w`)).toEqual([`${prefix}{q}:w`, 0]);
     q.addEventListener('change', () => undefined);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The subscription is made in the background: on a loaded machine it can take longer than the 50 ms above.
+    const subscribers = async () => ((await redis.pubsub('NUMSUB', `${prefix}{q}:w`)) as [string, number])[1];
+    for (let i = 0; i < 100 && (await subscribers()) === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(await redis.pubsub('NUMSUB', `${prefix}{q}:w`)).toEqual([`${prefix}{q}:w`, 1]);
     await q.close();
   });
