@@ -22,7 +22,7 @@ import { OrphanBodies } from './orphan-bodies.js';
 import { Removal } from './removal.js';
 import { UnderWay } from './under-way.js';
 import { bodiesOf, manyTasks, oneTask, prepareAll, storedNothing } from './enqueue.js';
-import { drainWait, type WhenDrainedOptions } from './drain-wait.js';
+import { DrainWaits, type WhenDrainedOptions } from './drain-wait.js';
 import type { HttpTask, StoredTask } from './task.js';
 
 /**
@@ -63,7 +63,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   readonly #tellError = (error: unknown): unknown => this.#emit('error', { error });
   readonly #transport = (): Transport => this.#options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   #closing: Promise<void> | undefined;
-  readonly #shut = new AbortController(); // aborted as `close` begins: `whenDrained` waits end 'ERR_CLOSED'
+  readonly #drains = new DrainWaits(this, () => this.#queue.size(), () => this.#options.clock);
   readonly #closedError = () => new SluiceError('ERR_CLOSED', `Outbox "${this.name}" is closed; open it again to use it.`);
   /** Enqueues and live requests (`fetch`) under way: a close lets them end first, the queues still open (see `close`). */
   readonly #enqueuing = new UnderWay();
@@ -233,7 +233,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   /** Resolves once no task is pending (at once when none is), whichever handle delivers; rejects 'ERR_CLOSED' on close. */
   async whenDrained(options?: WhenDrainedOptions): Promise<void> {
     this.#checkOpen();
-    return drainWait(this, options, { size: () => this.#queue.size(), clock: this.#options.clock, closed: this.#shut.signal });
+    return this.#drains.wait(options);
   }
 
   /** Tasks not yet sent or dead (in flight included). */
@@ -262,7 +262,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   /** Stops, waits for requests in flight, and closes (leases the store refused to release: an 'error'). Later calls reject 'ERR_CLOSED'. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      this.#shut.abort(this.#closedError());
+      this.#drains.close(this.#closedError());
       this.#bodies.close();
       // Enqueues and live requests under way end while the queues are open: a body still being read gives up
       // (ERR_CLOSED), deleting what it wrote; a task whose body is in is stored (as a queue's close waits for its pushes).

@@ -9,6 +9,8 @@ import { MemoryStore, Outbox } from '../../src/index.js';
 import { FileStore } from '../../src/fs.js';
 import type { Store } from '../../src/core/store.js';
 import { bundle, exited, type Bundle } from '../platform/cli/child.js';
+import { DrainWaits } from '../../src/outbox/drain-wait.js';
+import { systemClock } from '../../src/core/clock.js';
 
 /** A transport whose answers the test gives, one request at a time. */
 function held(): { fetch: typeof fetch; requests: string[]; answer: (status?: number) => void } {
@@ -139,6 +141,69 @@ describe('outbox.whenDrained()', () => {
   it.each([null, 1, 'x', { signal: 'x' }, { other: 1 }])('refuses options %j with ERR_INVALID_OPTION', async (options) => {
     const outbox = await open();
     await expect(outbox.whenDrained(options as never)).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+  });
+});
+
+describe('the waits behind whenDrained()', () => {
+  /** Waits over a target whose counts the test answers, one at a time. */
+  function counted() {
+    const target = new EventTarget();
+    const counts: ((n: number) => void)[] = [];
+    const waits = new DrainWaits(target, () => new Promise<number>((resolve) => counts.push(resolve)), () => systemClock);
+    return { target, waits, counts, answer: (n: number) => counts.shift()!(n) };
+  }
+
+  it('a wait that comes while a count is out is not resolved by it: the task stored before the wait is counted', async () => {
+    const { waits, counts, answer } = counted();
+    const first = waits.wait(undefined);
+    expect(counts).toHaveLength(1);
+    // Here the caller stores a task and waits again, while the count started before it is still out.
+    const second = waits.wait(undefined);
+    answer(0); // read before the task was stored
+    await first;
+    expect(await settled(second)).toBe(false);
+    expect(counts).toHaveLength(1); // counted again for the second
+    answer(1);
+    expect(await settled(second)).toBe(false);
+    expect(counts).toHaveLength(0); // till an event, or the close
+    waits.close(new Error('closed'));
+    await expect(second).rejects.toThrow('closed');
+    await expect(waits.wait(undefined)).rejects.toThrow('closed');
+  });
+
+  it('events count again, one count at a time however many come, and end every wait at 0', async () => {
+    const { target, waits, counts, answer } = counted();
+    const all = Promise.all(Array.from({ length: 3 }, () => waits.wait(undefined)));
+    answer(2);
+    await settled(all);
+    for (let i = 0; i < 5; i++) target.dispatchEvent(new Event('change'));
+    expect(counts).toHaveLength(1);
+    answer(1);
+    await settled(all);
+    expect(counts).toHaveLength(1); // the events that came during it: one count more
+    target.dispatchEvent(new Event('drained'));
+    answer(0);
+    await all;
+    target.dispatchEvent(new Event('change'));
+    expect(counts).toHaveLength(0); // nobody waits: nothing counted, nothing listened to
+  });
+
+  it('twenty waits at once add one listener of each kind (no warning from Node), and all end together', async () => {
+    const warnings: Error[] = [];
+    const warn = (warning: Error) => warnings.push(warning);
+    process.on('warning', warn);
+    try {
+      const outbox = await open();
+      await outbox.enqueue({ url: '/a' });
+      const signal = new AbortController().signal;
+      const waits = Array.from({ length: 20 }, (_, i) => outbox.whenDrained(i % 2 ? { signal } : undefined));
+      await outbox.flush();
+      await Promise.all(waits);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', warn);
+    }
   });
 });
 
