@@ -76,7 +76,7 @@ function asciiInto(text: string, out: Uint8Array, at: number): number {
 }
 
 /** Writes the header of the frame at `at` whose `length` bytes of payload are in place; returns where it ends. */
-function seal(out: Uint8Array, at: number, length: number, last: boolean): number {
+export function seal(out: Uint8Array, at: number, length: number, last: boolean): number {
   put32(out, at, length | (last ? UNIT_END : 0));
   put32(out, at + 4, crc32(out, at + FRAME_HEADER, at + FRAME_HEADER + length, crc32(out, at, at + 4)));
   return at + FRAME_HEADER + length;
@@ -88,6 +88,11 @@ function put32(out: Uint8Array, at: number, n: number): void {
   out[at + 1] = n >>> 8;
   out[at + 2] = n >>> 16;
   out[at + 3] = n >>> 24;
+}
+
+/** The payload length the frame at `at` of `bytes` claims (its length word without the unit-end flag). */
+export function payloadLength(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) & MAX_PAYLOAD;
 }
 
 /** Where one frame's payload lies in the scanned bytes. */
