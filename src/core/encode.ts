@@ -1,7 +1,8 @@
 import { jsonEncode, jsonEncodeMany, jsonText, type Codec } from './codec.js';
 import { copyBytes } from './copy-bytes.js';
 import { messageOf, SluiceError } from './errors.js';
-import { encodeUnit, frameText, FRAME_HEADER } from './frame.js';
+import { encodeUnit, frameText, FRAME_HEADER, payloadLength } from './frame.js';
+import { frameLines } from './frame-lines.js';
 
 /**
  * Encodes and frames `items` as one commit unit, refusing any item over `maxItemBytes`. A codec that throws (a getter
@@ -33,17 +34,20 @@ function encode<T>(codec: Codec<T>, items: readonly T[], maxItemBytes: number): 
     tooLarge(framed.length - FRAME_HEADER, maxItemBytes);
     return framed;
   }
+  if (codec.encode === jsonEncode && codec.encodeMany === jsonEncodeMany) {
+    // The default codec's batch: its texts joined by newlines, as its `encodeMany` joins them, and framed in place.
+    const framed = frameLines(items.map(jsonText).join('\n'), items.length);
+    for (let at = 0, length = 0; at < framed.length; at += FRAME_HEADER + length) tooLarge((length = payloadLength(framed, at)), maxItemBytes);
+    return framed;
+  }
   let encoded: { bytes: Uint8Array; ends: number[] };
-  let gap: 0 | 1 = 0;
   // A codec spread from jsonCodec() with an `encode` of its own carries jsonCodec's `encodeMany`, which does not agree
   // with it: its items go through its `encode`.
-  const many = codec.encodeMany === jsonEncodeMany && codec.encode !== jsonEncode ? undefined : codec.encodeMany;
+  const many = codec.encodeMany === jsonEncodeMany ? undefined : codec.encodeMany;
   if (many && items.length > 1) {
     const { bytes, ends } = many.call(codec, items);
     encoded = { bytes: bytesOf(bytes), ends };
-    // The JSON codec's items are joined by a newline, skipped between them; any other's end where the next begins.
-    gap = many === jsonEncodeMany ? 1 : 0;
-    checkEnds(encoded, items.length, gap);
+    checkEnds(encoded, items.length);
   } else {
     // Each copied before the next is encoded: an encoder may hand back a view of a buffer it writes the next item into
     // (msgpackr's REUSE_BUFFER_MODE does), which would turn every item of a batch into the last.
@@ -58,9 +62,9 @@ function encode<T>(codec: Codec<T>, items: readonly T[], maxItemBytes: number): 
   let start = 0;
   for (const end of encoded.ends) {
     tooLarge(end - start, maxItemBytes);
-    start = end + gap;
+    start = end;
   }
-  return encodeUnit(encoded.bytes, encoded.ends, gap);
+  return encodeUnit(encoded.bytes, encoded.ends);
 }
 
 function tooLarge(bytes: number, maxItemBytes: number): void {
@@ -72,12 +76,12 @@ function tooLarge(bytes: number, maxItemBytes: number): void {
  * Refuses what `encodeMany` returned unless `ends` cut `bytes` into `count` items, in order, to its end: ends out of
  * place would frame wrong slices of the bytes, stored with checksums that pass, and read back as other items.
  */
-function checkEnds({ bytes, ends }: { bytes: Uint8Array; ends: unknown }, count: number, gap: 0 | 1): void {
+function checkEnds({ bytes, ends }: { bytes: Uint8Array; ends: unknown }, count: number): void {
   let fits = Array.isArray(ends) && ends.length === count && ends[count - 1] === bytes.length;
   for (let i = 0, start = 0; fits && i < count; i++) {
     const end = (ends as unknown[])[i] as number;
     fits = Number.isInteger(end) && end >= start;
-    start = end + gap;
+    start = end;
   }
   if (!fits) throw new SluiceError('ERR_NOT_SERIALIZABLE', `The codec's encodeMany returned ends that do not cut its ${bytes.length} bytes into the ${count} items in order, the last ending where the bytes do.`);
 }
