@@ -10,17 +10,16 @@ export const MAX_PAYLOAD = 0x7fff_ffff;
 
 /**
  * Frames payloads into one buffer as one unit: only the last frame carries the unit-end flag. Payload `i` is
- * `bytes[ends[i - 1] ?? 0, ends[i])`, skipping one separator byte between payloads when `gap` is 1.
+ * `bytes[ends[i - 1] ?? 0, ends[i])`. (The default codec's batches are framed by `frameLines`.)
  */
-export function encodeUnit(bytes: Uint8Array, ends: readonly number[], gap: 0 | 1 = 0): Uint8Array {
-  const payloadBytes = bytes.length - gap * (ends.length - 1);
-  const out = new Uint8Array(payloadBytes + FRAME_HEADER * ends.length);
+export function encodeUnit(bytes: Uint8Array, ends: readonly number[]): Uint8Array {
+  const out = new Uint8Array(bytes.length + FRAME_HEADER * ends.length);
   let at = 0;
   let start = 0;
   ends.forEach((end, i) => {
     out.set(bytes.subarray(start, end), at + FRAME_HEADER);
     at = seal(out, at, end - start, i === ends.length - 1);
-    start = end + gap;
+    start = end;
   });
   return out;
 }

@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { crc32 } from '../../src/core/crc32.js';
 import { encodeUnit, FRAME_HEADER, scanFrames, validFrameAfter } from '../../src/core/frame.js';
+import { frameLines } from '../../src/core/frame-lines.js';
 
 const text = new TextEncoder();
 const unit = (...payloads: string[]) => {
-  const bytes = text.encode(payloads.join('\n'));
+  const bytes = text.encode(payloads.join(''));
   const ends: number[] = [];
   let at = 0;
-  for (const p of payloads) ends.push((at += text.encode(p).length)), at++;
-  return encodeUnit(bytes, ends, 1);
+  for (const p of payloads) ends.push((at += text.encode(p).length));
+  return encodeUnit(bytes, ends);
 };
 const concat = (...parts: Uint8Array[]) => {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -29,6 +30,18 @@ describe('crc32()', () => {
       for (const cut of [0, Math.floor(n / 2), n]) {
         expect(crc32(bytes, cut, n, crc32(bytes, 0, cut))).toBe(crc32(bytes.subarray(0, n)));
       }
+    }
+  });
+});
+
+describe('frameLines()', () => {
+  it('frames texts joined by newlines as encodeUnit frames their bytes, ASCII or not, one or many, empty ones too', () => {
+    const cases = [['{"a":1}'], ['"x"', '"y"'], ['"é ✓ 😀 \u2028"', '1', '"\ud800"'], ['', '""', ''], ['"' + 'x'.repeat(70_000) + '"', '"é"']];
+    for (const texts of cases) {
+      const out = frameLines(texts.join('\n'), texts.length);
+      expect(out).toEqual(unit(...texts));
+      // A lone surrogate comes back as U+FFFD, as from any UTF-8 encoder.
+      expect(decode(out, scanFrames(out, 0, 1 << 30).frames)).toEqual(texts.map((t) => new TextDecoder().decode(text.encode(t))));
     }
   });
 });
