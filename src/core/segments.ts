@@ -152,7 +152,7 @@ export class Segments {
     let parsed = this.#cache.get(id);
     if (!parsed) this.#cache.set(id, (parsed = { end: 0, frames: [] }));
     // Whole units this handle framed and the store took: walked by their length words, not checked again (a second
-    // checksum over every byte pushed was a tenth of a FileStore pushMany's time).
+    // checksum over every byte pushed was 7% of the time of a FileStore pushMany of 100 items).
     for (let at = 0; at < bytes.length; ) {
       const end = at + FRAME_HEADER + payloadLength(bytes, at);
       parsed.frames.push({ bytes, start: at + FRAME_HEADER, end });
