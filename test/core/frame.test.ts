@@ -37,6 +37,9 @@ describe('crc32()', () => {
 describe('frameLines()', () => {
   it('frames texts joined by newlines as encodeUnit frames their bytes, ASCII or not, one or many, empty ones too', () => {
     const cases = [['{"a":1}'], ['"x"', '"y"'], ['"é ✓ 😀 \u2028"', '1', '"\ud800"'], ['', '""', ''], ['"' + 'x'.repeat(70_000) + '"', '"é"']];
+    // Texts whose UTF-8 outgrows them at every point around a surrogate pair, a lone surrogate and a 2-byte character:
+    // what fits of the joined text is encoded in place and the rest after, cut between characters wherever it falls.
+    for (let k = 0; k < 16; k++) cases.push(['1', `"${'a'.repeat(k)}😀\ud800é😀"`, `"${'b'.repeat(k)}"`]);
     for (const texts of cases) {
       const out = frameLines(texts.join('\n'), texts.length);
       expect(out).toEqual(unit(...texts));
