@@ -379,6 +379,9 @@ const KB = 1024;
  * written and its items moved into place ahead of their headers (`frameLines`: no second buffer, no copy of each item
  * out of it), and a commit's own frames are walked by their length words instead of being checksummed a second time.
  * The format, and every check on reading, are as they were.
+ * Then both (to 29.8 KB and 68.2 KB, measured 29.75 KB and 68.14 KB; 0.06 KB and 0.07 KB more) for a Queue refused
+ * on an outbox's dead letters (`x.dead` where the store has `x`): its acks deleted them, told nowhere, and one made
+ * beside a Queue `x` made that Queue look like an outbox's.
  */
 export const rows = [
   {
@@ -393,13 +396,13 @@ export const rows = [
     name: '`Queue` + `IndexedDbStore`',
     source: `import { Queue } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = [Queue, IndexedDbStore];`,
     budget: 8 * KB,
-    limit: 29.7 * KB,
+    limit: 29.8 * KB,
   },
   {
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 68.1 * KB,
+    limit: 68.2 * KB,
   },
 ];
 

@@ -87,3 +87,32 @@ describe("Queue.open on an outbox's queue (the store says <name>.dead exists)", 
     expect((await rejection(Queue.open({ name: 'x', store: base }))).code).toBe('ERR_INCOMPATIBLE_STORE');
   });
 });
+
+describe("Queue.open on an outbox's dead letters (<b>.dead where the store has <b>)", () => {
+  it('is refused with ERR_INCOMPATIBLE_STORE before anything is opened; asked after <name>.dead', async () => {
+    const { store, asked, opened } = watched();
+    await (await store.open('x.dead')).close();
+    await (await store.open('x')).close();
+    opened.length = 0;
+    const error = await rejection(Queue.open({ name: 'x.dead', store }));
+    expect(error.code).toBe('ERR_INCOMPATIBLE_STORE');
+    expect(error.message).toBe(
+      'Queue "x.dead" is the name under which an outbox "x" keeps its dead letters, and "x" exists: were it an outbox, a Queue\'s acks would delete its dead letters (read them with `outbox.dead.list()`, `retry` and `purge`, or `npx sluice dead x`); were it a Queue, this one would make it look like an outbox\'s queue. Give the Queue a name other than "<name>.dead", the outbox\'s layout.',
+    );
+    expect(asked).toEqual(['x.dead.dead', 'x']);
+    expect(opened).toEqual([]);
+  });
+
+  it('opens where <b> does not exist, for the outbox\'s own opens, and for a name whose <b> is no name (".", "..")', async () => {
+    const { store, asked } = watched();
+    await (await Queue.open({ name: 'y.dead', store })).close();
+    await (await store.open('x')).close();
+    await (await Queue.open<number>({ name: 'x.dead', store, ...{ [OUTBOX_QUEUE]: true } })).close();
+    asked.length = 0;
+    await (await Queue.open({ name: '..dead', store })).close();
+    await (await Queue.open({ name: '...dead', store })).close();
+    // Asked about their own `.dead` (and, as every open, their partitions), never about "." or "..".
+    expect(asked).toEqual(expect.arrayContaining(['..dead.dead', '...dead.dead']));
+    expect(asked.filter((name) => name === '.' || name === '..')).toEqual([]);
+  });
+});

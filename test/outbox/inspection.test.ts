@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Queue } from '../../src/core/queue.js';
 import { rig, type Rig } from './helpers.js';
+import { outboxQueue } from '../support/outbox-queue.js';
 
 let r: Rig;
 beforeEach(async () => {
@@ -126,7 +127,7 @@ describe('an outbox opened where no outbox keeps its tasks', () => {
     const task = { id: 'n1', url: `${r.server.url}/x`, method: 'POST', headers: { 'content-type': 'application/json' }, createdAt: 0 };
     await queue.pushMany([{ ...task, body: { json: { a: 1 } } }, { ...task, id: 'n2', body: { zstd: 'KLUv/QBYAQAA' } }]);
     // The outbox's layout, as a newer version left it: its dead letters beside its queue.
-    await (await Queue.open({ name: 'later.dead', store: r.store })).close();
+    await (await Queue.open({ ...outboxQueue, name: 'later.dead', store: r.store })).close();
     await expect(r.open({ name: 'later' })).rejects.toMatchObject({ code: 'ERR_INCOMPATIBLE_STORE', message: expect.stringContaining('(n2) has a body of a kind this version of sluice does not know') });
     expect(r.server.received).toEqual([]);
     expect(await queue.stats()).toMatchObject({ size: 2, leased: 0 });

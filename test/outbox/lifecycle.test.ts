@@ -438,7 +438,7 @@ describe('Outbox.dead', () => {
     // Simulate the crash: the dead record is written, the pending task not yet removed.
     const id = await r.outbox.enqueue({ url: '/x' });
     const { Queue } = await import('../../src/core/queue.js');
-    const graveyard = await Queue.open({ name: 'api.dead', store: r.store, clock: r.clock });
+    const graveyard = await Queue.open({ ...outboxQueue, name: 'api.dead', store: r.store, clock: r.clock });
     const [pending] = await (await Queue.open<{ id: string; createdAt: number }>({ ...outboxQueue, name: 'api', store: r.store, clock: r.clock })).list();
     await graveyard.push({ task: pending!.value, reason: 'status', status: 400, attempts: 1, at: r.clock.now(), from: pending!.id });
     await graveyard.close();
@@ -475,7 +475,7 @@ describe('Outbox.dead', () => {
     const [letter] = await r.outbox.dead.list();
     await r.outbox.close();
     const queue = await Queue.open({ ...outboxQueue, name: 'api', store: r.store, clock: r.clock });
-    const graveyard = await Queue.open<{ task: object; at: number }>({ name: 'api.dead', store: r.store, clock: r.clock });
+    const graveyard = await Queue.open<{ task: object; at: number }>({ ...outboxQueue, name: 'api.dead', store: r.store, clock: r.clock });
     const [record] = await graveyard.list();
     await queue.push({ ...record!.value.task, createdAt: record!.value.at + 1, retriedFrom: record!.id });
     await Promise.all([queue.close(), graveyard.close()]);

@@ -83,8 +83,35 @@ describe.each(stores())("a Queue opened on an outbox's queue (%s)", (_, make) =>
     await queue.push(1);
     expect(await queue.shift()).toBe(1);
     await queue.close();
-    // A Queue of the outbox's dead letters' name is not refused by this check (its `.dead.dead` does not exist).
+    // A Queue named `<b>.dead` opens where no `<b>` is (and its own `.dead` does not exist).
     await (await Queue.open({ name: 'jobs.dead', store })).close();
+  });
+});
+
+describe.each(stores())("a Queue opened on an outbox's dead letters (%s)", (_, make) => {
+  it('is refused with ERR_INCOMPATIBLE_STORE, the dead letters kept', async () => {
+    const store = make();
+    r.server.next({ status: 400 });
+    const outbox = await r.open({ name: 'uploads', store });
+    await outbox.enqueue({ url: '/gone', id: 'a' });
+    expect(await outbox.flush()).toMatchObject({ dead: 1, remaining: 0 });
+    for (const partitions of [1, 2]) {
+      const error = await rejection(Queue.open({ name: 'uploads.dead', store, partitions }));
+      expect(error.code).toBe('ERR_INCOMPATIBLE_STORE');
+      expect(error.message).toContain('Queue "uploads.dead" is the name under which an outbox "uploads" keeps its dead letters, and "uploads" exists');
+      expect(error.message).toContain('`npx sluice dead uploads`');
+    }
+    expect(await store.exists!('uploads.dead.p1')).toBe(false);
+    expect((await outbox.dead.list()).map((d) => d.task.id)).toEqual(['a']);
+  });
+
+  it("is refused beside a Queue too (it would make that Queue look like an outbox's), and nothing is made", async () => {
+    const store = make();
+    await (await Queue.open({ name: 'jobs', store })).close();
+    expect((await rejection(Queue.open({ name: 'jobs.dead', store }))).code).toBe('ERR_INCOMPATIBLE_STORE');
+    expect(await store.exists!('jobs.dead')).toBe(false);
+    // The Queue still opens under its name.
+    await (await Queue.open({ name: 'jobs', store })).close();
   });
 });
 

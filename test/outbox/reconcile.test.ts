@@ -4,6 +4,7 @@ import type { DeadRecord } from '../../src/outbox/dead-letters.js';
 import { lettersOf, reconcile } from '../../src/outbox/reconcile.js';
 import type { StoredTask } from '../../src/outbox/task.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
+import { outboxQueue } from '../support/outbox-queue.js';
 
 // What a crash between the two steps of a burial or of a dead-letter retry leaves, settled on the next open: the
 // later decision stands, and a task that merely shares its id (an Idempotency-Key used again) is never taken for a twin.
@@ -12,7 +13,7 @@ let dead: Queue<DeadRecord>;
 beforeEach(async () => {
   const store = new MemoryStore();
   pending = await Queue.open({ name: 'api', store });
-  dead = await Queue.open({ name: 'api.dead', store });
+  dead = await Queue.open({ ...outboxQueue, name: 'api.dead', store });
 });
 afterEach(async () => {
   await Promise.all([pending.close(), dead.close()]);

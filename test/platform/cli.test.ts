@@ -419,7 +419,7 @@ describe('sluice drain of an outbox whose bodies are kept beside its tasks', () 
     const q = await Queue.open<object>({ name: 'notes', store: store() });
     await q.pushMany([{ job: 'a' }, { job: 'b', body: { blob: { key: '../b', size: 1, crc: 0 } } }, { job: 'c' }]);
     await q.close();
-    const dead = await Queue.open<object>({ name: 'notes.dead', store: store() });
+    const dead = await Queue.open<object>({ ...outboxQueue, name: 'notes.dead', store: store() });
     await dead.close();
     expect(await run('drain', 'notes')).toBe(0);
     const lines = out.filter((line) => /^\d+ {2}/.test(line));

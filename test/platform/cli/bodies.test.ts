@@ -31,7 +31,7 @@ it('drain of the dead letters leaves a body that a pending task still names (a b
   expect(blobFiles('api')).toHaveLength(1);
   // The state a dead.retry() leaves when its task was stored but the letter's deletion failed (or a burial cut short:
   // letter written, task not yet removed): the letter and a pending task name the same body key.
-  const dead = await Queue.open<{ task: unknown }>({ name: 'api.dead', store: store() });
+  const dead = await Queue.open<{ task: unknown }>({ ...outboxQueue, name: 'api.dead', store: store() });
   const [letter] = await dead.list();
   await dead.close();
   const pending = await Queue.open<unknown>({ ...outboxQueue, name: 'api', store: store() });
