@@ -2,9 +2,16 @@ import { SluiceError } from './errors.js';
 import { existsGuarded } from './guarded-storage.js';
 import { MAX_NAME, type ResolvedOptions } from './options.js';
 
+const DEAD = '.dead';
+
 /** Where the outbox `name` keeps its dead letters; its tasks are in the queue `name` (see `openQueues`). */
 export function deadLettersOf(name: string): string {
-  return `${name}.dead`;
+  return `${name}${DEAD}`;
+}
+
+/** The outbox whose dead letters the queue `name` would be (`x` of `x.dead`), or undefined for a name not so made. */
+export function outboxOf(name: string): string | undefined {
+  return name.endsWith(DEAD) ? name.slice(0, -DEAD.length) : undefined;
 }
 
 /**
@@ -26,9 +33,9 @@ export async function notAnOutboxs<T>(o: ResolvedOptions<T>): Promise<ResolvedOp
   }
   // `<b>.dead` beside a queue `<b>`: an outbox's dead letters (a Queue's acks would delete them, told nowhere), or, made
   // now, what would make a Queue `<b>` look like an outbox's queue, to the CLI and to this check when `<b>` is opened.
-  const outbox = o.name.endsWith('.dead') ? o.name.slice(0, -'.dead'.length) : '';
+  const outbox = outboxOf(o.name);
   // ('.' and '..' are no names: the store is not asked about them.)
-  if (/^\.{0,2}$/.test(outbox) || !(await existsGuarded(o.store, outbox, o.name))) return o;
+  if (outbox === undefined || /^\.{0,2}$/.test(outbox) || !(await existsGuarded(o.store, outbox, o.name))) return o;
   throw new SluiceError(
     'ERR_INCOMPATIBLE_STORE',
     `Queue "${o.name}" is the name under which an outbox "${outbox}" keeps its dead letters, and "${outbox}" exists: were it an outbox, a Queue's acks would delete its dead letters (read them with \`outbox.dead.list()\`, \`retry\` and \`purge\`, or \`npx sluice dead ${outbox}\`); were it a Queue, this one would make it look like an outbox's queue. Give the Queue a name other than "<name>.dead", the outbox's layout.`,

@@ -2,7 +2,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
-import { deadLettersOf } from '../../core/outbox-names.js';
+import { deadLettersOf, outboxOf } from '../../core/outbox-names.js';
 import { partOf } from '../../core/partitioned.js';
 import { errno, segmentId } from '../../stores/fs/files.js';
 import { holdsQueue } from '../../stores/fs/queue-marks.js';
@@ -13,8 +13,6 @@ import { holdsQueue } from '../../stores/fs/queue-marks.js';
 /** What a queue is, by the FileStore's naming: an outbox `x` keeps its dead letters in the queue `x.dead`. */
 export type QueueKind = 'queue' | 'outbox' | 'dead-letters';
 
-const DEAD = '.dead';
-
 /** Whether `dir` holds the queue `name`, as the FileStore judges it (see `holdsQueue`). */
 export function isQueue(dir: string, name: string): boolean {
   return holdsQueue(resolve(dir), name);
@@ -22,7 +20,8 @@ export function isQueue(dir: string, name: string): boolean {
 
 export function kindOf(dir: string, name: string): QueueKind {
   if (seen(dir, deadLettersOf(name))) return 'outbox';
-  if (name.endsWith(DEAD) && seen(dir, name.slice(0, -DEAD.length))) return 'dead-letters';
+  const outbox = outboxOf(name);
+  if (outbox !== undefined && seen(dir, outbox)) return 'dead-letters';
   return 'queue';
 }
 
