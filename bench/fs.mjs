@@ -217,6 +217,8 @@ for (const durability of ['relaxed', 'strict']) {
       rate: of((r) => r.rate),
       ratio: ratio((r) => r.one.rate),
       ceiling: n === 1 ? 1 : ratio((r) => r.own?.rate),
+      // Their take + ack latency: what N processes sharing nothing but the machine's CPUs see at the tail.
+      ceilingP99: n === 1 ? of((r) => r.p99) : median(runs.map((byN) => byN.get(n).own.p99)),
       // Its own N = 1 in the same run: what the lock's hand-over alone leaves of one process's rate.
       floor: median(runs.map((byN) => byN.get(n).floor.rate / byN.get(1).floor.rate)),
       // Its take + ack latency: what waiting through the others' turns alone costs, with no queue work in them.
@@ -280,13 +282,14 @@ table(
     `"bare hand-over" is N processes taking turns on the same lock doing only the least file work of a take and an ack per turn ` +
     `(over ${FLOOR_SCALE} times the items), of its own N = 1: what the lock allows N processes here; ` +
     `"N partitions" is one queue opened with \`partitions: N\` drained by the N processes, each taking from a partition of its own first)`,
-  ['durability', 'N', 'items/s', 'of N = 1', 'N own queues, of N = 1', 'bare hand-over, of N = 1', 'its p99 take+ack', 'N partitions, of N = 1', 'its p99', 'p50 take+ack', 'p99 take+ack', 'waiting for the lock', 'holding it', 'target'],
+  ['durability', 'N', 'items/s', 'of N = 1', 'N own queues, of N = 1', 'their p99', 'bare hand-over, of N = 1', 'its p99 take+ack', 'N partitions, of N = 1', 'its p99', 'p50 take+ack', 'p99 take+ack', 'waiting for the lock', 'holding it', 'target'],
   shared.map((r) => [
     r.durability,
     String(r.n),
     fmt(r.rate),
     share(r.ratio),
     share(r.ceiling),
+    `${ms(r.ceilingP99)} ms`,
     share(r.floor),
     `${ms(r.floorP99)} ms`,
     r.parts ? share(r.parts.ratio) : '',

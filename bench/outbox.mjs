@@ -3,10 +3,18 @@
 // flat in the backlog: 20 000 pending drain at the per-task rate of 1 000.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fmt, median, table } from './lib.mjs';
 
 const { MemoryStore, Outbox } = await import(process.env.SLUICE_DIST ?? '../dist/index.js');
 if (typeof Outbox !== 'function') throw new TypeError('The built entry has no Outbox export: build first (npm run build).');
+const { FileStore } = await import(process.env.SLUICE_DIST_FS ?? '../dist/fs.js');
+// What a Node app keeps its outbox in, so that a killed process loses nothing: each case's outbox a fresh directory.
+const dirs = mkdtempSync(join(tmpdir(), 'sluice-bench-outbox-'));
+let fresh = 0;
+const onDisk = () => new FileStore({ dir: join(dirs, String(fresh++)) });
 
 const RUNS = Number(process.env.SLUICE_BENCH_RUNS ?? 5);
 const body = { kind: 'note', text: 'x'.repeat(60) };
@@ -55,9 +63,9 @@ async function floorPost(n) {
 
 let outbox;
 /** A fresh outbox holding `count` pending tasks, enqueued 100 at a time as an app would in small groups. */
-const filled = (count, options = {}) => async () => {
+const filled = (count, options = {}, store = () => new MemoryStore()) => async () => {
   await outbox?.close();
-  outbox = await Outbox.open({ name: 'bench', store: new MemoryStore(), baseUrl: base, ...options });
+  outbox = await Outbox.open({ name: 'bench', store: store(), baseUrl: base, ...options });
   for (let i = 0; i < count; i += 100) await outbox.enqueueMany(Array.from({ length: Math.min(100, count - i) }, () => ({ url: '/task', body })));
 };
 const drain = (count) => async () => {
@@ -69,10 +77,17 @@ const cases = {
   bare1: { name: 'bare fetch loop, 1 in flight', items: 1_000, fn: () => fetchLoop(1_000, 1, barePost) },
   floor1: { name: 'fetch loop with what each task needs, 1 in flight', items: 1_000, fn: () => fetchLoop(1_000, 1, floorPost) },
   default1k: { name: 'Outbox, default options (one group, in order), 1 000 pending', items: 1_000, setup: filled(1_000), fn: drain(1_000) },
+  file1k: { name: 'Outbox on FileStore, default options, 1 000 pending', items: 1_000, setup: filled(1_000, {}, onDisk), fn: drain(1_000) },
   default20k: { name: 'Outbox, default options, 20 000 pending', items: 20_000, setup: filled(20_000), fn: drain(20_000) },
   bare4: { name: 'bare fetch loop, 4 in flight', items: 1_000, fn: () => fetchLoop(1_000, 4, barePost) },
   floor4: { name: 'fetch loop with what each task needs, 4 in flight', items: 1_000, fn: () => fetchLoop(1_000, 4, floorPost) },
   none4: { name: "Outbox, ordering 'none', concurrency 4, 1 000 pending", items: 1_000, setup: filled(1_000, { ordering: 'none', concurrency: 4 }), fn: drain(1_000) },
+  fileNone4: {
+    name: "Outbox on FileStore, ordering 'none', concurrency 4, 1 000 pending",
+    items: 1_000,
+    setup: filled(1_000, { ordering: 'none', concurrency: 4 }, onDisk),
+    fn: drain(1_000),
+  },
   batch: {
     name: "Outbox, batch of 100, ordering 'none', concurrency 4",
     items: 20_000,
@@ -95,6 +110,7 @@ for (let run = -1; run < RUNS; run++) {
 }
 await outbox.close();
 child.kill();
+rmSync(dirs, { recursive: true, force: true });
 
 const ratio = (a, b) => median(rates[a].map((r, k) => r / rates[b][k]));
 const pct = (x) => `${(x * 100).toFixed(0)}%`;
@@ -103,9 +119,11 @@ table(`Outbox over fetch to a local server (median of ${RUNS} runs, ratios withi
   row('bare1', undefined, ''),
   row('floor1', 'bare1', 'the floor'),
   row('default1k', 'bare1', '>= 80%', 'floor1'),
+  row('file1k', 'bare1', '>= 80%', 'floor1'),
   row('default20k', 'default1k', '>= 80%'),
   row('bare4', undefined, ''),
   row('floor4', 'bare4', 'the floor'),
   row('none4', 'bare4', '>= 80%', 'floor4'),
+  row('fileNone4', 'bare4', '>= 80%', 'floor4'),
   row('batch', 'none4', '>= 20x', undefined, `${ratio('batch', 'none4').toFixed(1)}x`),
 ]);
