@@ -22,7 +22,7 @@ export interface RemovalContext {
   readonly deliverer: Pick<Deliverer, 'recall' | 'post' | 'relays'>;
   /** Deletes the stored bodies of removed tasks that no dead letter names. */
   readonly orphans: Pick<OrphanBodies, 'forget'>;
-  readonly notices: Pick<Notices, 'changed'>;
+  readonly notices: Pick<Notices, 'changed' | 'drain' | 'epoch'>;
   readonly closing: () => boolean;
   /** Says in an 'error' event what failed where no call of the user's can reject with it. */
   readonly tellError: (error: unknown) => void;
@@ -64,12 +64,23 @@ export class Removal {
       await pending.catchUp();
       return ids.flatMap((id) => index.withId(id));
     });
-    if (here.elsewhere.length === 0 || !this.#c.deliverer.relays) return here.count;
+    if (here.elsewhere.length === 0 || !this.#c.deliverer.relays) return this.#emptied(here.count);
     const { removed, answered } = await this.#ask(here.elsewhere);
     // Those no answer took care of: perhaps given back meanwhile (heard as 'released', they are ready here now), or
     // still held elsewhere, which the queue's removal of unleased entries passes over. Not once the outbox closes.
     const again = await this.#removeHere(() => (this.#c.closing() ? [] : here.elsewhere.filter((p) => !answered.has(String(p.seq)) && index.get(p.seq) === p && p.state !== 'busy')));
-    return here.count + removed + again.count;
+    return this.#emptied(here.count + removed + again.count);
+  }
+
+  /**
+   * 'drained' when the removed were the last pending tasks, as when the last is sent or dead: a stopped outbox never
+   * looks again, a started one only once its next delay ends. Resolves `count`: the removal stands, whatever the read.
+   */
+  async #emptied(count: number): Promise<number> {
+    const { queue, index, notices } = this.#c;
+    const epoch = notices.epoch;
+    if (count > 0 && index.size === 0 && !this.#c.closing() && (await queue.size().catch(this.#c.tellError)) === 0) notices.drain(epoch, index.gone.owed);
+    return count;
   }
 
   /** Another handle asks this one to remove tasks it holds ('withdraw'), or answers such an ask of this one ('withdrawn'). */

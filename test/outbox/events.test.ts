@@ -80,6 +80,20 @@ describe('Outbox events', () => {
     expect(errors).toEqual([]);
   });
 
+  // README: 'drained' is said "as the last task pending goes (sent, dead or removed)". A remove said only 'change'.
+  it.each([
+    ['never started', async () => {}],
+    ['started, the tasks waiting out their retry delays', async () => (r.server.next({ status: 503 }, { status: 503 }), r.outbox.start(), await vi.waitFor(() => expect(r.events('retry')).toHaveLength(2)))],
+  ] as const)("'drained' once remove() takes the last pending task (%s), and not while one is left", async (_, before) => {
+    const [a, b] = [await r.outbox.enqueue({ url: '/a', group: 'a' }), await r.outbox.enqueue({ url: '/b', group: 'b' })];
+    await before();
+    expect(await r.outbox.remove([a])).toBe(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(r.events('drained')).toEqual([]);
+    expect(await r.outbox.remove([b])).toBe(1);
+    await vi.waitFor(() => expect(r.events('drained')).toEqual([null]));
+  });
+
   it("'drained' in a handle that delivers what another handle stored (a service worker, a page's tasks)", async () => {
     const page = await Outbox.open({ name: 'api', store: r.store, clock: r.clock, baseUrl: r.server.url });
     try {
