@@ -236,12 +236,12 @@ describe('README reference', () => {
   const tables = readTables(README);
   const probe = join(VIRTUAL, 'reference.ts');
   const names = [
-    `import type { QueueEventMap, OutboxEventMap, SluiceErrorCode, QueueOptions, OutboxOptions, TakeOptions, ReleaseOptions, IterateOptions, ListOptions, FlushOptions } from 'sluice';`,
+    `import type { QueueEventMap, OutboxEventMap, SluiceErrorCode, QueueOptions, OutboxOptions, PushOptions, TakeOptions, ReleaseOptions, IterateOptions, ListOptions, RemoveOptions, FlushOptions, WhenDrainedOptions, ListPendingOptions } from 'sluice';`,
     `import type { FileStoreOptions } from 'sluice/fs';`,
     `import type { IndexedDbStoreOptions } from 'sluice/indexeddb';`,
     `import type { RedisStoreOptions } from 'sluice/redis';`,
     `import type { BackgroundSyncOptions } from 'sluice/sw';`,
-    `export type All = [QueueEventMap, OutboxEventMap, SluiceErrorCode, QueueOptions<unknown>, OutboxOptions, TakeOptions<unknown>, ReleaseOptions, IterateOptions, ListOptions, FlushOptions, FileStoreOptions, IndexedDbStoreOptions, RedisStoreOptions, BackgroundSyncOptions];`,
+    `export type All = [QueueEventMap, OutboxEventMap, SluiceErrorCode, QueueOptions<unknown>, OutboxOptions, PushOptions, TakeOptions<unknown>, ReleaseOptions, IterateOptions, ListOptions, RemoveOptions, FlushOptions, WhenDrainedOptions, ListPendingOptions, FileStoreOptions, IndexedDbStoreOptions, RedisStoreOptions, BackgroundSyncOptions];`,
   ].join('\n');
   let types: Map<string, ts.Type>;
   let checker: ts.TypeChecker;
