@@ -179,7 +179,7 @@ export interface OutboxOptions {
    * @default true
    */
   readonly unloadFlush?: boolean | undefined;
-  /** Where 'pagehide' is listened for. Pass one only to test. @default globalThis */
+  /** Where 'pagehide' (and 'pageshow') is listened for: any EventTarget. Pass one only to test. @default globalThis */
   readonly page?: EventTarget | undefined;
   /**
    * The source of time: `now()` for what is stored (retry times, `notBefore`, `expiresAt`), `monotonic()` where it

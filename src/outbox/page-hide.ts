@@ -13,20 +13,22 @@ interface PageTarget {
 /**
  * Calls `listener` when the page is being hidden for good or for the back/forward cache ('pagehide': unlike
  * 'unload', it fires on mobile and does not spoil the cache). Undefined where there are no pages (Node, workers).
- * Reads globalThis when called, never at import.
+ * Reads globalThis when called, never at import; a `page` given (`OutboxOptions.page`) is listened on as it is.
  */
-export function onPageHide(listener: () => void, target: unknown = globalThis): (() => void) | undefined {
-  return onPage('pagehide', listener, target);
+export function onPageHide(listener: () => void, page?: unknown): (() => void) | undefined {
+  return onPage('pagehide', listener, page);
 }
 
 /** Calls `listener` when the page comes back from the back/forward cache ('pageshow', persisted); as `onPageHide`. */
-export function onPageRestore(listener: () => void, target: unknown = globalThis): (() => void) | undefined {
-  return onPage('pageshow', (event) => (event as Event & { persisted?: boolean }).persisted && listener(), target);
+export function onPageRestore(listener: () => void, page?: unknown): (() => void) | undefined {
+  return onPage('pageshow', (event) => (event as Event & { persisted?: boolean }).persisted && listener(), page);
 }
 
-function onPage(type: 'pagehide' | 'pageshow', listener: (event: Event) => void, target: unknown): (() => void) | undefined {
-  const page = target as Partial<PageTarget> & Record<string, unknown>;
-  if (typeof page.addEventListener !== 'function' || !(`on${type}` in page)) return undefined;
+function onPage(type: 'pagehide' | 'pageshow', listener: (event: Event) => void, given: unknown): (() => void) | undefined {
+  const page = (given ?? globalThis) as Partial<PageTarget> & Record<string, unknown>;
+  // The handler property tells a global that is a page from one that is not (a worker's, Node's); a page given to
+  // test is one, whatever it has (a plain EventTarget has no `onpagehide`).
+  if (typeof page.addEventListener !== 'function' || (given === undefined && !(`on${type}` in page))) return undefined;
   page.addEventListener(type, listener);
   return () => page.removeEventListener?.(type, listener);
 }

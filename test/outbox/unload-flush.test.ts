@@ -29,6 +29,19 @@ describe('unloadFlush', () => {
     expect(await r.outbox.size()).toBe(2);
   });
 
+  // `page` is documented as where 'pagehide' is listened for; one given without an `onpagehide` property (a plain
+  // EventTarget, as a test makes) was taken for no page at all, so the option did nothing, told nowhere.
+  it("listens on a `page` given as a plain EventTarget", async () => {
+    const plain = new EventTarget();
+    await r.reopen({ ordering: 'none', page: plain });
+    const id = await r.outbox.enqueue({ url: '/a' });
+    const before = r.calls.length;
+    plain.dispatchEvent(new Event('pagehide'));
+    expect(r.calls.slice(before).map((url) => new URL(url).pathname)).toEqual(['/a']);
+    await r.server.waitFor(1);
+    expect(r.server.received.map((x) => x.key)).toEqual([id]);
+  });
+
   it("still sends after the page's leaving failed the request out (Firefox and Safari abort it just before 'pagehide')", async () => {
     const sent: string[] = [];
     let leave!: () => void;
