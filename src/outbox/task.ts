@@ -186,7 +186,8 @@ export function prepareTask(input: HttpTask, baseUrl: string | undefined, now: n
   const body = isSource(encoded) ? undefined : encoded;
   const type = body && 'json' in body ? 'application/json' : (upload?.type ?? impliedType(task.body));
   if (type !== undefined && (upload?.typeWins || !headers['content-type'])) headers['content-type'] = type;
-  const priority = task.priority ?? 'normal';
+  // Left out, it is 'normal'; null is refused, as for every field but `body`.
+  const priority = task.priority === undefined ? 'normal' : task.priority;
   if (!PRIORITIES.includes(priority as string)) bad('priority', "'high', 'normal' or 'low'", task.priority);
   const id = optionalString(task, 'id') ?? randomId() + randomId();
   if (!isUsableId(id)) bad('id', 'usable as an Idempotency-Key: 1–256 visible ASCII characters, without \'"\' and \',\'', id);

@@ -64,6 +64,10 @@ describe('normaliseTask()', () => {
     expect(normaliseTask({ url: 'x/y' }, 'https://api.test/v1/', now, 'idempotency-key')).toMatchObject({ url: 'https://api.test/v1/x/y' });
     rejects(() => normaliseTask({ url: 'http://a.test', method: 'NO PE' }, undefined, now, 'idempotency-key'), 'ERR_INVALID_TASK', '`method`');
     rejects(() => normaliseTask({ url: 'http://a.test', priority: 'urgent' as 'high' }, undefined, now, 'idempotency-key'), 'ERR_INVALID_TASK', '`priority`');
+    // null is no field's value but a body's (README, ERR_INVALID_OPTION): `priority: null` was taken for 'normal', alone.
+    for (const field of ['priority', 'group', 'id', 'key', 'method', 'mode', 'credentials', 'notBefore', 'expiresAt']) {
+      rejects(() => prepareTask({ url: 'http://a.test', [field]: null }, undefined, now, 'idempotency-key', true), 'ERR_INVALID_TASK', `\`${field}\``);
+    }
     rejects(() => normaliseTask({ url: 'http://a.test', notBefore: Number.NaN }, undefined, now, 'idempotency-key'), 'ERR_INVALID_TASK', '`notBefore`');
     // Past a Date's range it is no time: stored, the task would wait for ever.
     rejects(() => normaliseTask({ url: 'http://a.test', notBefore: 1e300 }, undefined, now, 'idempotency-key'), 'ERR_INVALID_TASK', '`notBefore` to be epoch milliseconds of a date');
