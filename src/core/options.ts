@@ -199,9 +199,10 @@ export function checkTake(options: { readonly ids?: unknown; readonly filter?: u
 }
 
 /** `list`'s options, for a queue of `partitions` partitions. */
-export function checkList(options: { readonly after?: unknown; readonly partition?: unknown }, partitions: number): void {
+export function checkList(options: { readonly after?: unknown; readonly ids?: unknown; readonly partition?: unknown }, partitions: number): void {
   onlyKnown(options, LIST_OPTIONS);
   check(options, LIST_RULES);
+  if (options.after !== undefined && options.ids !== undefined) invalid('after', 'left out with `ids`', options.after);
   if (typeof options.partition === 'number' && options.partition >= partitions) {
     invalid('partition', `a partition of this queue (0 to ${partitions - 1})`, options.partition);
   }

@@ -122,7 +122,7 @@ export interface ListOptions {
    */
   readonly limit?: number | undefined;
   /**
-   * Only entries after this id (the last id of a previous page, say).
+   * Only entries after this id (the last id of a previous page, say). Not with `ids`, which name the entries.
    * @default undefined: from the oldest entry
    */
   readonly after?: string | undefined;
