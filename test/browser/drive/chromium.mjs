@@ -14,10 +14,16 @@ export async function launchChromium(engine, options = {}) {
     async newPage(url) {
       const page = await context.newPage();
       await page.goto(url);
+      let session;
       return {
         evaluate: (fn, arg) => page.evaluate(fn, arg),
         screenshot: async (path) => void (await page.screenshot({ path, fullPage: true })),
         close: () => page.close(),
+        // The DevTools Protocol in the page's target (ServiceWorker.stopWorker, say): faults no web API makes.
+        async cdp() {
+          session ??= await context.newCDPSession(page);
+          return session;
+        },
       };
     },
     // Pages and workers of the context, service workers included (Background Sync waits for the network, too). Not

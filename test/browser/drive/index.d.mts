@@ -1,5 +1,11 @@
 import type { Engine } from '../engines.mjs';
 
+/** What the end-to-end tests use of a DevTools Protocol session. */
+export interface CdpSession {
+  send(method: string, params?: Record<string, unknown>): Promise<any>;
+  on(event: string, listener: (params: any) => void): unknown;
+}
+
 /** A page of one engine, driven from Node. */
 export interface DrivenPage {
   /**
@@ -10,6 +16,8 @@ export interface DrivenPage {
   /** Saves a PNG of the page at `path`: the whole page in Chromium and Firefox, the window's view in WebKit. */
   screenshot(path: string): Promise<void>;
   close(): Promise<void>;
+  /** Chromium only: a Chrome DevTools Protocol session in the page's target (one per page). */
+  cdp?(): Promise<CdpSession>;
 }
 
 /** A running browser of one engine; its pages share one profile, as tabs do. */

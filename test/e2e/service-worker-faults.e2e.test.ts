@@ -1,0 +1,117 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { DrivenPage } from '../browser/drive/index.mjs';
+import { bundle, startBrowser, type ServedBrowser } from './browser-page.mjs';
+import { eachEngine, skipLoudly } from './each-engine.js';
+import { OUTBOX_WORKER, registerWorker, serveWorker } from './outbox-worker.js';
+
+// What a service worker's delivery meets in an app's life, checked against a ledger of what reached the server (by
+// Idempotency-Key): every task enqueued arrives, none lost, and none sent twice but the one a fault cut off.
+eachEngine('A service worker delivering an outbox, under faults', (engine) => {
+  let browser: ServedBrowser;
+  let page: DrivenPage;
+  /** Keys of requests whose whole body reached the server, in order of arrival. */
+  const ledger: string[] = [];
+  /** While set, /api/ requests are held unanswered (a slow server), each arrival told through `heldArrived`. */
+  let hold = false;
+  const held: ServerResponse[] = [];
+  /** How many requests were held, each answered only once its sender was gone: each is sent again. */
+  let cutOff = 0;
+  let heldArrived: () => void = () => undefined;
+
+  beforeAll(async () => {
+    // The worker a user writes, and for the tests a run id its script draws on each start, to tell a restart.
+    const worker = `${OUTBOX_WORKER}
+      const run = Math.random();
+      self.addEventListener('message', (event) => event.data?.type === 'test:run' && event.ports[0].postMessage(run));
+    `;
+    const serve = serveWorker(await bundle(worker));
+    const handle = (req: IncomingMessage, res: ServerResponse) => {
+      if (serve(req, res)) return true;
+      if (!req.url?.startsWith('/api/')) return false;
+      req.resume();
+      req.on('end', () => {
+        ledger.push(req.headers['idempotency-key'] as string);
+        if (hold) {
+          held.push(res);
+          heldArrived();
+        } else res.writeHead(201).end();
+      });
+      return true;
+    };
+    browser = await startBrowser(engine, { handle });
+    page = await browser.open();
+    await page.evaluate(registerWorker);
+  }, 120_000);
+
+  afterAll(() => browser?.close());
+
+  const times = (key: string) => ledger.filter((k) => k === key).length;
+  const until = async (done: () => boolean, ms: number) => {
+    for (const end = Date.now() + ms; !done() && Date.now() < end; ) await new Promise((resolve) => setTimeout(resolve, 50));
+    return done();
+  };
+
+  /** A page's handle stores `count` tasks of `group` in the worker's outbox and closes: only the worker sends them. */
+  const enqueue = (path: string, count: number, group?: string) =>
+    page.evaluate(
+      async ({ path, count, group }) => {
+        const outbox = await (globalThis as any).sluice.Outbox.open({ name: 'api', baseUrl: location.origin });
+        const ids: string[] = [];
+        for (let i = 0; i < count; i++) ids.push(await outbox.enqueue({ url: `${path}/${i}`, body: { i }, ...(group ? { group } : {}) }));
+        await outbox.close();
+        return ids;
+      },
+      { path, count, group },
+    );
+
+  const askFlush = () => page.evaluate(() => navigator.serviceWorker.controller!.postMessage({ type: 'sluice:flush' }));
+
+  /** The run id of the page's worker, started for the question if it was stopped. */
+  const run = () =>
+    page.evaluate(async () => {
+      const channel = new MessageChannel();
+      const answered = new Promise<number>((resolve) => (channel.port1.onmessage = (e) => resolve(e.data)));
+      navigator.serviceWorker.controller!.postMessage({ type: 'test:run' }, [channel.port2]);
+      return answered;
+    });
+
+  const waiting = () =>
+    page.evaluate(async () => {
+      const outbox = await (globalThis as any).sluice.Outbox.open({ name: 'api', baseUrl: location.origin });
+      const size: number = await outbox.size();
+      await outbox.close();
+      return size;
+    });
+
+  const stoppedTitle = 'a worker stopped mid-delivery, started again, delivers every task, none twice but the one cut off';
+  if (engine.name !== 'chromium') skipLoudly(stoppedTitle, engine, 'only the DevTools Protocol (Chromium) stops a service worker on demand');
+  else
+    it(stoppedTitle, async () => {
+      cutOff = 0;
+      const ids = await enqueue('/api/stopped', 4, 'stopped');
+      const before = await run();
+      hold = true;
+      const arrived = new Promise<void>((resolve) => (heldArrived = resolve));
+      await askFlush();
+      await arrived;
+      // The first task is out, its answer held: the worker is stopped under it, as the browser stops an idle one.
+      const cdp = await page.cdp!();
+      await cdp.send('ServiceWorker.enable');
+      await cdp.send('ServiceWorker.stopAllWorkers');
+      hold = false;
+      // The request cut off reached the server, whose answer comes too late for anyone to hear it.
+      for (const res of held.splice(0)) cutOff++, res.writeHead(201).end();
+      expect(await run()).not.toBe(before);
+      // Started again by a page's message. The cut-off task's lease (timeoutMs + 60 s) must not hold it: its
+      // handle is gone.
+      const all = () => ids.every((id) => times(id) > 0);
+      for (let i = 0; i < 40 && !all(); i++) {
+        await askFlush();
+        await until(all, 500);
+      }
+      expect(ids.map(times)).toEqual([1 + cutOff, 1, 1, 1]);
+      expect(ledger.filter((k) => ids.includes(k))).toEqual([...ids.slice(0, 1).flatMap((id) => Array(cutOff).fill(id)), ...ids]);
+      expect(await waiting()).toBe(0);
+    }, 60_000);
+});
