@@ -7,6 +7,8 @@ export interface SyncableOutbox extends EventTarget {
   size(): Promise<number>;
   /** False while the outbox believes the network is gone (an `Outbox` says so); absent: taken as there. */
   readonly online?: boolean;
+  /** The pending tasks in these states (an `Outbox` has it); absent: a sync event does not wait for another handle. */
+  list?(options: { readonly state: readonly ('ready' | 'sending')[]; readonly limit: number }): Promise<readonly unknown[]>;
 }
 
 /** Options of `backgroundSync`. */
@@ -26,13 +28,14 @@ export interface BackgroundSyncOptions {
 /** Where there is no sync event to come back: how soon a worker flushes again what a flush left, and at most how far apart. */
 const AGAIN_FIRST_MS = 1_000;
 const AGAIN_MAX_MS = 60_000;
-/**
- * Within a sync event whose flush lost the network (a moment's outage while it sent), the waits before it flushes again
- * while the outbox is still offline, before it asks the browser for the next sync (5 minutes later in Chromium).
- */
-const SYNC_AGAIN_MS = [1_000, 2_000, 4_000, 8_000];
-
 const SYNC_RULES = { tag: optional(text), scope: optional(['an EventTarget', (v) => typeof (v as EventTarget | null)?.addEventListener === 'function']) } as const;
+
+/**
+ * A flush sent, retried and buried nothing, though tasks wait that could go now: another handle sends them. (A
+ * worker's own requests never reach its fetch handler: none is handed over.)
+ */
+const heldElsewhere = async (o: SyncableOutbox, r: Awaited<ReturnType<SyncableOutbox['flush']>>) =>
+  r.sent + r.retried + r.dead === 0 && !!(await o.list?.({ state: ['ready', 'sending'], limit: 1 }))?.length;
 
 interface SyncEvent extends Event {
   readonly tag: string;
@@ -53,10 +56,11 @@ interface ServiceWorkerScope extends EventTarget {
 /**
  * Delivers `outbox` from a service worker. Where Background Sync exists, the tag is registered after each enqueue
  * and on start-up when tasks wait, and each `sync` event flushes inside `waitUntil`, rejecting while tasks remain so
- * that the browser tries again later (except on `event.lastChance`, after which no sync follows). A sync event, like
- * every trigger here but a refused registration, means the network is back: tasks a network failure held back go at
- * once, while waits a server asked for (a Retry-After, a 503's backoff) are kept. Where it does not, or refuses the
- * tag, the outbox is flushed on start-up (or on the refusal), on `online`, and on a `{ type: 'sluice:flush' }` message
+ * that the browser tries again later (except on `event.lastChance`, after which no sync follows); a flush that sent
+ * nothing while tasks could go (another handle delivers) is tried again within the event for about a minute. A sync
+ * event, like every trigger here but a refused registration, means the network is back: tasks a network failure held
+ * back go at once, while waits a server asked for (a Retry-After, a 503's backoff) are kept. Where it does not, or
+ * refuses the tag, the outbox is flushed on start-up (or on the refusal), on `online`, and on a `{ type: 'sluice:flush' }` message
  * from a page. Each enqueue of the worker's own also tries what waits, as the backoff allows: the fetch handler's
  * `outbox.fetch` stores a live request behind its group's waiting tasks without a send, so that, with only the triggers
  * above, one failure had every later request of its group stored (202) with the server back, until the browser's next
@@ -201,9 +205,14 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
           // The network lost while it sent (all tabs closed, no 'online' heard in the worker): probed again within the
           // event, as the outbox's backoff lets a probe go, rather than left to the browser's next sync.
           // Not once the outbox is online again by another's doing (a page's message, its own 'online'): they send.
-          for (let i = 0; i < SYNC_AGAIN_MS.length && result.remaining > 0 && o.online === false && !stopped; i++) {
-            await new Promise((resolve) => setTimeout(resolve, SYNC_AGAIN_MS[i]));
-            if (o.online !== false || stopped) break;
+          // And a flush that tried nothing though tasks could go (another handle delivers): should that one die part way
+          // (the old version of the worker stopped after an update, a page closed mid-request), what it held waited
+          // for the browser's next sync. 1 s after, then 2, 4…: four times offline, six (about a minute) so.
+          for (let i = 0; i < 6 && result.remaining > 0 && !stopped; i++) {
+            const offline = o.online === false;
+            if (offline ? i > 3 : !(await heldElsewhere(o, result))) break;
+            await new Promise((resolve) => setTimeout(resolve, 1_000 << i));
+            if (stopped || (offline && o.online !== false)) break;
             result = await o.flush({ reachable: false });
           }
           // Rejecting asks the browser to fire the sync again later, with its own backoff; on its last chance none
@@ -214,17 +223,26 @@ export function backgroundSync(outbox: SyncableOutbox | Promise<SyncableOutbox>,
         }),
       );
     });
-    void ready.then(
-      async (o) => {
+    void ready
+      .then(async (o) => {
         // And what waits is tried now, as the backoff allows, where the tag was not refused (a refusal flushes).
         on(o, 'enqueue', () => void register().then((registered) => (registered ? flushQuietly(false) : undefined)));
         // An outbox that cannot say what it holds may hold something: the sync event's flush finds out. And what
         // waits is tried now, as the backoff allows: a registration that joins one waiting out the browser's backoff
         // (a new version of the worker after a failed sync) brings no event for minutes.
-        if ((await o.size().catch(() => 1)) > 0 && !stopped && !heardSync && (await register())) await flushQuietly(false);
-      },
-      () => undefined,
-    );
+        if ((await o.size().catch(() => 1)) > 0 && !stopped && !heardSync && (await register())) {
+          const result = await flushQuietly(false);
+          // A new version starts while the old one is still active: the sync event its registration brings goes to
+          // the old one, and while the old one delivers (the lock taken) this flush sends nothing. Should the old one
+          // be stopped part way, no sync came back for minutes: what is left is flushed again, as after a message.
+          if (result && !heardSync && (await heldElsewhere(o, result))) {
+            asked = true;
+            again(result.remaining);
+          }
+        }
+      })
+      // Neither an outbox that never opened nor one closed meanwhile (its list rejects) is this start-up's to report.
+      .catch(() => undefined);
   } else {
     void fallBack(true);
     void ready.then((o) => on(o, 'enqueue', () => void flushQuietly(false)), () => undefined);

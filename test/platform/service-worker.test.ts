@@ -696,3 +696,95 @@ describe('a sync event probing again, when another brings the outbox online mean
     stop();
   });
 });
+
+/** An outbox whose flushes answer in turn from `results` (the last one over and over), and that lists `listed`. */
+class Scripted extends EventTarget {
+  flushes = 0;
+  listed: unknown[] = [];
+  readonly online = true;
+  constructor(readonly results: { sent: number; retried: number; dead: number; remaining: number }[], readonly waiting = 0) {
+    super();
+  }
+  async flush() {
+    return this.results[Math.min(this.flushes++, this.results.length - 1)]!;
+  }
+  async size() {
+    return this.waiting;
+  }
+  async list(options: { state: readonly string[]; limit: number }) {
+    expect(options).toEqual({ state: ['ready', 'sending'], limit: 1 });
+    return this.listed;
+  }
+}
+
+const NOTHING = { sent: 0, retried: 0, dead: 0, remaining: 3 };
+const ALL = { sent: 3, retried: 0, dead: 0, remaining: 0 };
+
+describe('another handle delivering (an old version of the worker, a page), gone part way', () => {
+  beforeEach(() => void vi.useFakeTimers());
+  afterEach(() => void vi.useRealTimers());
+  const withSync = () => Object.assign(new EventTarget(), { registration: { sync: { register: async () => undefined } } });
+
+  it('a sync event whose flush sent nothing, tasks ready, looks again within the event and resolves once they went', async () => {
+    const outbox = new Scripted([NOTHING, NOTHING, ALL]);
+    outbox.listed = [{ state: 'ready' }];
+    const scope = withSync();
+    const stop = backgroundSync(outbox, { scope });
+    const sync = new Extendable('sync', { tag: 'sluice' });
+    scope.dispatchEvent(sync);
+    let settled = false;
+    void sync.promises[0]!.finally(() => (settled = true)).catch(() => undefined);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect([outbox.flushes, settled]).toEqual([2, false]);
+    await vi.advanceTimersByTimeAsync(2_000);
+    await expect(sync.promises[0]).resolves.toBeUndefined();
+    expect(outbox.flushes).toBe(3);
+    stop();
+  });
+
+  it('a sync event whose tasks all wait for a retry (a Retry-After) rejects at once, without looking again', async () => {
+    const outbox = new Scripted([NOTHING]);
+    const scope = withSync();
+    const stop = backgroundSync(outbox, { scope });
+    const sync = new Extendable('sync', { tag: 'sluice' });
+    scope.dispatchEvent(sync);
+    await expect(sync.promises[0]).rejects.toMatchObject({ code: 'ERR_STORAGE' });
+    expect(outbox.flushes).toBe(1);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(outbox.flushes).toBe(1);
+    stop();
+  });
+
+  it('a sync event looks again for about a minute at most, then rejects for the next sync', async () => {
+    const outbox = new Scripted([NOTHING]);
+    outbox.listed = [{ state: 'sending' }];
+    const scope = withSync();
+    const stop = backgroundSync(outbox, { scope });
+    const sync = new Extendable('sync', { tag: 'sluice' });
+    scope.dispatchEvent(sync);
+    const rejected = expect(sync.promises[0]).rejects.toMatchObject({ code: 'ERR_STORAGE' });
+    // 1 s, then 2, 4, 8, 16 and 32.
+    await vi.advanceTimersByTimeAsync(62_000);
+    expect(outbox.flushes).toBe(6);
+    await vi.advanceTimersByTimeAsync(1_000);
+    await rejected;
+    expect(outbox.flushes).toBe(7);
+    stop();
+  });
+
+  it('a worker that starts with tasks its flush could not send (the old version delivers) flushes again while it runs', async () => {
+    const outbox = new Scripted([NOTHING, NOTHING, ALL, NOTHING], 3);
+    outbox.listed = [{ state: 'sending' }];
+    const stop = backgroundSync(outbox, { scope: withSync() });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(outbox.flushes).toBe(1);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(outbox.flushes).toBe(2);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(outbox.flushes).toBe(3);
+    // All went: no more.
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(outbox.flushes).toBe(3);
+    stop();
+  });
+});
