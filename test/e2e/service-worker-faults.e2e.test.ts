@@ -192,4 +192,38 @@ eachEngine('A service worker delivering an outbox, under faults', (engine) => {
       expect(ids.map(times)).toEqual([1 + cutOff, 1, 1]);
       expect(await waiting()).toBe(0);
     }, 120_000);
+
+  // All engines: a page that leaves while its enqueue commits. A group of tasks is stored whole or not at all, and
+  // whatever was stored the worker delivers, once each.
+  it('a page reloaded mid-enqueue: the tasks are stored all or none, and the worker delivers those once each', async () => {
+    const outcomes: number[] = [];
+    for (const [round, delayMs] of [0, 2, 5, 10, 20].entries()) {
+      const ids = Array.from({ length: 20 }, (_, i) => `reload-${round}-${i}`);
+      const tab = await browser.open();
+      await tab
+        .evaluate(
+          async ({ ids, delayMs }) => {
+            const outbox = await (globalThis as any).sluice.Outbox.open({ name: 'api', baseUrl: location.origin });
+            void outbox.enqueueMany(ids.map((id: string) => ({ id, url: `/api/reload/${id}`, body: { id, pad: 'x'.repeat(4_000) }, group: id })));
+            await new Promise((resolve) => setTimeout(resolve, delayMs));
+            location.reload();
+          },
+          { ids, delayMs },
+        )
+        .catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await tab.close();
+      const all = () => ids.every((id) => times(id) > 0);
+      for (let i = 0; i < 10 && !all(); i++) {
+        await askFlush();
+        await until(all, 300);
+      }
+      const counts = ids.map(times);
+      // All or none, and once each.
+      expect(counts.every((n) => n === counts[0]) && counts[0]! <= 1).toBe(true);
+      outcomes.push(counts[0]!);
+    }
+    expect(await waiting()).toBe(0);
+    console.log(`${engine.label}: stored whole in ${outcomes.filter((n) => n === 1).length} of ${outcomes.length} reloads`);
+  }, 120_000);
 });
