@@ -18,6 +18,9 @@ eachEngine('A service worker delivering an outbox, under faults', (engine) => {
   /** How many requests were held, each answered only once its sender was gone: each is sent again. */
   let cutOff = 0;
   let heldArrived: () => void = () => undefined;
+  /** While set, /api/ requests have their connection cut before an answer, none counted (the server unreachable). */
+  let down = false;
+  let refused = 0;
 
   beforeAll(async () => {
     // The worker a user writes, and for the tests a run id its script draws on each start, to tell a restart.
@@ -29,6 +32,11 @@ eachEngine('A service worker delivering an outbox, under faults', (engine) => {
     const handle = (req: IncomingMessage, res: ServerResponse) => {
       if (serve(req, res)) return true;
       if (!req.url?.startsWith('/api/')) return false;
+      if (down) {
+        refused++;
+        req.socket.destroy();
+        return true;
+      }
       req.resume();
       req.on('end', () => {
         ledger.push(req.headers['idempotency-key'] as string);
@@ -226,4 +234,34 @@ eachEngine('A service worker delivering an outbox, under faults', (engine) => {
     expect(await waiting()).toBe(0);
     console.log(`${engine.label}: stored whole in ${outcomes.filter((n) => n === 1).length} of ${outcomes.length} reloads`);
   }, 120_000);
+
+  // All engines: the server flapping (reachable, then not, every 150 ms) while the worker delivers, a page asking it to
+  // flush now and then, as one does on 'online' and 'visibilitychange'. Only answered requests count: each task once.
+  it('the network flapping while the worker delivers: every task arrives, each answered once', async () => {
+    const ids = [...(await enqueue('/api/flap-a', 10, 'flap-a')), ...(await enqueue('/api/flap-b', 10))];
+    refused = 0;
+    down = true;
+    const flapping = setInterval(() => (down = !down), 150);
+    try {
+      for (let i = 0; i < 20; i++) {
+        await askFlush();
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      }
+    } finally {
+      clearInterval(flapping);
+      down = false;
+    }
+    const all = () => ids.every((id) => times(id) > 0);
+    for (let i = 0; i < 40 && !all(); i++) {
+      await askFlush();
+      await until(all, 500);
+    }
+    expect(refused).toBeGreaterThan(0); // the flaps met requests
+    expect(ids.map(times)).toEqual(ids.map(() => 1));
+    // In each group's order.
+    const order = (prefix: string) => ledger.filter((k) => ids.includes(k)).filter((k) => ids.indexOf(k) < 10 === (prefix === 'a'));
+    expect(order('a')).toEqual(ids.slice(0, 10));
+    expect(order('b')).toEqual(ids.slice(10));
+    expect(await waiting()).toBe(0);
+  }, 90_000);
 });
