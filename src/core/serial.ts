@@ -44,16 +44,27 @@ const idleTime = () => loop?.eventLoopUtilization?.().idle ?? 0;
 let idleAt = 0;
 
 /**
+ * Turns marked so far, and as many when the last operation began: one marked since is a turn during that operation or
+ * after it, which idle time may miss: a process held up past a timer's due time (a loaded machine) finds it due
+ * without waiting, and no idle is counted.
+ */
+let turns = 0;
+let turnsAtStart = 0;
+
+/**
  * Undefined while the event loop has had a turn within `HOG_MS`, else a promise of its next turn. A store whose calls
  * finish synchronously (FileStore's file calls, MemoryStore) resolves every operation in microtasks: a caller's loop
  * of awaited operations would then never let a timer, an I/O callback or a signal handler (a SIGTERM that closes the
  * queue) run.
  */
 function turnIfHogging(): Promise<void> | undefined {
+  const turned = turns !== turnsAtStart;
+  turnsAtStart = turns;
   if (!marking) {
     marking = true;
     macrotask(() => {
       marking = false;
+      turns++;
       turnAt = realNow();
       idleAt = idleTime();
     });
@@ -62,7 +73,7 @@ function turnIfHogging(): Promise<void> | undefined {
   // An operation that waited on the event loop (a FileStore lock's turn) hogged nothing: a turn given now would run
   // what that wait's hold put off to the end of its task first (the lock kept for the commit that follows, given up).
   const idle = idleTime();
-  if (idle > idleAt) {
+  if (turned || idle > idleAt) {
     idleAt = idle;
     turnAt = realNow();
     return undefined;

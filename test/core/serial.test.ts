@@ -74,3 +74,22 @@ it('an operation that waited on the event loop is no hog: the next runs in the s
   await line(() => order.push('next'));
   expect(order).toEqual(['next']);
 });
+
+// Before, only the event loop's idle time told that wait: a process held up past the timer's due time (a loaded
+// machine) found it due without waiting for it, no idle was counted, and the next operation gave a turn first.
+it('an operation that waited on the event loop is no hog when the process was held up past its timer', async () => {
+  const { serial } = await import('../../src/core/serial.js');
+  const line = serial();
+  const order: string[] = [];
+  await line(
+    () =>
+      new Promise((resolve) => {
+        setTimeout(resolve, 40);
+        // Held up after the loop's turn until the timer is due (as a process descheduled is): the loop never idles.
+        setImmediate(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60));
+      }),
+  );
+  setImmediate(() => order.push('end of task'));
+  await line(() => order.push('next'));
+  expect(order).toEqual(['next']);
+});
