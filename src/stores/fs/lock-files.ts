@@ -7,7 +7,7 @@ import { RESERVE_NAME, spendReserve } from './reserve.js';
 import { closeQuiet, errno, unlinkQuiet } from './files.js';
 import { removeLeftovers } from './leftovers.js';
 import { createFile, openExisting } from './permissions.js';
-import { fileId, fileTag, liveness, type ProcessId, thisProcess } from './process-id.js';
+import { fileId, fileTag, liveness, type ProcessId, thisProcess, ticketId } from './process-id.js';
 
 /** A lock file as read: who holds it (or `unreadable`: a power cut can leave one whose content never reached the disk), which inode it is, how old. */
 export interface LockFile {
@@ -61,11 +61,16 @@ export class LockFiles {
   }
 
   /**
-   * A new name for a lock file of this handle's (its content, a takeover's temp file, a waiter's ticket):
+   * A new name for a lock file of this handle's (its content, a takeover's temp file):
    * `lock.<pid>_<start>.<random>.<suffix>`, by which the files of a dead process are cleared (see `removeLeftovers`).
    */
   name(suffix: string): string {
     return `lock.${fileId(fileTag(this.#me))}.${suffix}`;
+  }
+
+  /** A new name for a waiter's ticket taken at `ms` (wall clock), as `name` makes them but in the order taken (see `ticketId`). */
+  ticketName(ms: number): string {
+    return `lock.${ticketId(fileTag(this.#me))}.${ms}.wait`;
   }
 
   /** Removes this handle's lock content file; when it cannot, says so to later handles of this process. */

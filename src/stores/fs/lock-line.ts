@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { unlinkQuiet } from './files.js';
 import type { LockFiles } from './lock-files.js';
 
-/** A ticket's name: `lock.<pid>_<start>.<ns><random>.<when it was taken, ms>.wait` (see `fileTag`). */
+/** A ticket's name: `lock.<pid>_<start>.<ns><count>.<when it was taken, ms>.wait` (see `fileTag`, `ticketId`). */
 const TICKET = /^lock\.\d+(?:_\d+)?\.[0-9a-f]+\.(\d+)\.wait$/;
 
 /**
@@ -27,7 +27,7 @@ export class LockLine {
   /** Takes a ticket, unless this handle has one. */
   join(): void {
     if (this.#ticket) return;
-    const name = this.#files.name(`${Date.now()}.wait`);
+    const name = this.#files.ticketName(Date.now());
     if (this.#files.link(join(this.#dir, name))) this.#ticket = name;
   }
 
@@ -57,7 +57,10 @@ export class LockLine {
   }
 }
 
-/** True when ticket `a` came before ticket `b`: by the time in its name, then by name (the same millisecond). */
+/**
+ * True when ticket `a` came before ticket `b`: by the time in its name, then by name (the same millisecond: one
+ * process's in the order taken, see `ticketId`; older versions' and other processes' in any order, but all agree).
+ */
 function before(a: string, b: string): boolean {
   const ta = Number(TICKET.exec(a)![1]);
   const tb = Number(TICKET.exec(b)![1]);

@@ -129,6 +129,20 @@ export function fileId(tag: string): string {
   return tag + randomBytes(4).toString('hex');
 }
 
+/** The next waiter's ticket of this process: counted from a random start, as `fileId`'s random digits would be. */
+let nextTicket = randomBytes(4).readUInt32BE(0) >>> 1;
+
+/**
+ * `tag` and 8 hex digits that grow with each call: a waiter's ticket's id (see `fileId`). Tickets of one millisecond
+ * go by name (see `LockLine`): one process's then go in the order they were taken, which random digits did not keep
+ * (two waiters whose timers fire together on a loaded machine were served in either order).
+ */
+export function ticketId(tag: string): string {
+  const id = nextTicket;
+  nextTicket = (nextTicket + 1) >>> 0;
+  return tag + id.toString(16).padStart(8, '0');
+}
+
 // Linux gives every boot a random id; elsewhere the pid check alone decides.
 function bootId(): string | undefined {
   try {

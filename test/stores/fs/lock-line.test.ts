@@ -41,6 +41,23 @@ describe('the line of waiters', () => {
     expect(tickets()).toEqual([]);
   });
 
+  // Before, tickets of one millisecond went by random digits in their names: waiters of one process that came in the
+  // same millisecond (timers that fire together on a loaded machine) were served in any order.
+  it('is first come, first served within a millisecond: the tickets of one process go in the order taken', () => {
+    const now = vi.spyOn(Date, 'now').mockReturnValue(Date.now());
+    try {
+      const lines = Array.from({ length: 8 }, () => new LockLine(file(), new LockFiles(file(), 10_000, 0o600)));
+      for (const line of lines) line.join();
+      for (let i = 0; i < lines.length; i++) {
+        expect(lines.map((line) => line.first(false))).toEqual(lines.map((_, j) => j <= i));
+        lines[i]!.leave();
+      }
+      expect(tickets()).toEqual([]);
+    } finally {
+      now.mockRestore();
+    }
+  });
+
   it('hands the lock on in the order the waiters came, whoever wakes first', async () => {
     for (let round = 0; round < 3; round++) {
       const locks = Array.from({ length: 4 }, () => new ProcessLock(file(), 10_000, 10_000, 0o600));
