@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, fdatasync as fdatasyncCallback, fsync as fsyncCallback, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, fdatasync as fdatasyncCallback, fsync as fsyncCallback } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
@@ -7,6 +7,7 @@ import type { QueueStorage, Store } from '../../core/store.js';
 import { fileError } from './descriptors.js';
 import { errno, type FileSync, nodeSync, syncDir } from './files.js';
 import { ProcessLock } from './lock.js';
+import { makeDirs } from './make-dirs.js';
 import { checkDirectory, checkMode, directoryMode } from './permissions.js';
 import { FileQueueStorage } from './queue-storage.js';
 import { holdsQueue } from './queue-marks.js';
@@ -125,7 +126,7 @@ export class FileStore implements Store {
     // call makes is this user's.)
     if (existsSync(this.dir)) checkDirectory(this.dir, this.#mode, "store's directory");
     try {
-      const made = mkdirSync(dir, { recursive: true, mode: directoryMode(this.#mode) });
+      const made = makeDirs(dir, directoryMode(this.#mode));
       if (made !== undefined) {
         for (let child = dir; ; child = dirname(child)) {
           // Exactly the mode asked for: the umask would take a group's bits away.
