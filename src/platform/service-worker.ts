@@ -8,7 +8,7 @@ export interface SyncableOutbox extends EventTarget {
   /** False while the outbox believes the network is gone (an `Outbox` says so); absent: taken as there. */
   readonly online?: boolean;
   /** The pending tasks in these states (an `Outbox` has it); absent: a sync event does not wait for another handle. */
-  list?(options: { readonly state: readonly ('ready' | 'sending')[]; readonly limit: number }): Promise<readonly unknown[]>;
+  list?(options: { readonly state: readonly ('ready' | 'sending' | 'retrying' | 'scheduled')[]; readonly limit: number }): Promise<readonly unknown[]>;
 }
 
 /** Options of `backgroundSync`. */
@@ -32,10 +32,15 @@ const SYNC_RULES = { tag: optional(text), scope: optional(['an EventTarget', (v)
 
 /**
  * A flush sent, retried and buried nothing, though tasks wait that could go now: another handle sends them. (A
- * worker's own requests never reach its fetch handler: none is handed over.)
+ * worker's own requests never reach its fetch handler: none is handed over.) A task in flight says so; a ready one
+ * only while none waits for a retry or its time: one behind such a task in its group, or to a host that asked for a
+ * wait, is listed ready too, yet goes no sooner for flushing again (the event held a minute, the worker flushing on).
  */
-const heldElsewhere = async (o: SyncableOutbox, r: Awaited<ReturnType<SyncableOutbox['flush']>>) =>
-  r.sent + r.retried + r.dead === 0 && !!(await o.list?.({ state: ['ready', 'sending'], limit: 1 }))?.length;
+const heldElsewhere = async (o: SyncableOutbox, r: Awaited<ReturnType<SyncableOutbox['flush']>>) => {
+  if (r.sent + r.retried + r.dead > 0 || !o.list) return false;
+  const some = async (state: 'ready' | 'sending' | 'retrying' | 'scheduled') => (await o.list!({ state: [state], limit: 1 })).length > 0;
+  return (await some('sending')) || ((await some('ready')) && !(await some('retrying')) && !(await some('scheduled')));
+};
 
 interface SyncEvent extends Event {
   readonly tag: string;
