@@ -14,6 +14,9 @@ export function makeDirs(dir: string, mode: number): string | undefined {
   for (; absent(at) && dirname(at) !== at; at = dirname(at)) missing.push(at);
   // Something there that is no directory (a file, a path through one): the mkdir fails with what it is.
   if (missing.length === 0 && !isDirectory(at)) mkdirSync(at, { mode });
+  // A file (or a link to one) above the first missing: Windows says ENOENT of the path through it, where Linux and the
+  // recursive mkdir say ENOTDIR, which FileStore reports as the option's mistake rather than the disk's.
+  if (missing.length > 0 && isFile(at)) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${missing[missing.length - 1]}'`), { code: 'ENOTDIR', syscall: 'mkdir', path: missing[missing.length - 1] });
   let first: string | undefined;
   for (const path of missing.reverse()) {
     try {
@@ -34,6 +37,14 @@ function absent(path: string): boolean {
     return false;
   } catch (error) {
     return errno(error) === 'ENOENT';
+  }
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
   }
 }
 
