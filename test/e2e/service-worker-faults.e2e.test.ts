@@ -21,12 +21,29 @@ eachEngine('A service worker delivering an outbox, under faults', (engine) => {
   /** While set, /api/ requests have their connection cut before an answer, none counted (the server unreachable). */
   let down = false;
   let refused = 0;
+  /** Which /api/ requests are answered 503 (not counted in the ledger: the task was not delivered). */
+  let unavailable: (url: string) => boolean = () => false;
+  let unavailableTimes = 0;
 
   beforeAll(async () => {
     // The worker a user writes, and for the tests a run id its script draws on each start, to tell a restart.
     const worker = `${OUTBOX_WORKER}
       const run = Math.random();
       self.addEventListener('message', (event) => event.data?.type === 'test:run' && event.ports[0].postMessage(run));
+      // Each sync event's promise (the one its listener hands to waitUntil), as it settled and how long it took.
+      const syncs = [];
+      const waitUntil = ExtendableEvent.prototype.waitUntil;
+      ExtendableEvent.prototype.waitUntil = function (promise) {
+        if (this.type === 'sync') {
+          const entry = { lastChance: this.lastChance, state: 'pending', at: Date.now(), ms: -1 };
+          syncs.push(entry);
+          Promise.resolve(promise)
+            .then(() => 'resolved', (error) => 'rejected ' + error?.code)
+            .then((state) => Object.assign(entry, { state, ms: Date.now() - entry.at }));
+        }
+        return waitUntil.call(this, promise);
+      };
+      self.addEventListener('message', (event) => event.data?.type === 'test:syncs' && event.ports[0].postMessage(syncs));
     `;
     const serve = serveWorker(await bundle(worker));
     const handle = (req: IncomingMessage, res: ServerResponse) => {
@@ -39,6 +56,11 @@ eachEngine('A service worker delivering an outbox, under faults', (engine) => {
       }
       req.resume();
       req.on('end', () => {
+        if (unavailable(req.url!)) {
+          unavailableTimes++;
+          res.writeHead(503).end();
+          return;
+        }
         ledger.push(req.headers['idempotency-key'] as string);
         if (hold) {
           held.push(res);
@@ -159,6 +181,142 @@ eachEngine('A service worker delivering an outbox, under faults', (engine) => {
       expect(ledger.filter((k) => ids.includes(k))).toEqual([...ids.slice(0, 1).flatMap((id) => Array(cutOff).fill(id)), ...ids]);
       expect(await waiting()).toBe(0);
     }, 120_000);
+
+  /** The sync events of the page's worker, each with how its promise settled and after how long (ms; -1: pending). */
+  const syncs = () =>
+    page.evaluate(async () => {
+      const channel = new MessageChannel();
+      const answered = new Promise<{ lastChance: boolean; state: string; at: number; ms: number }[]>((resolve) => (channel.port1.onmessage = (e) => resolve(e.data)));
+      navigator.serviceWorker.controller!.postMessage({ type: 'test:syncs' }, [channel.port2]);
+      return answered;
+    });
+
+  /** The page's registration, as the DevTools Protocol names it. */
+  let registrationId: string | undefined;
+  /** Fires the tag 'api' at the page's registration through the DevTools Protocol, as the browser does: at once. */
+  const fireSync = async (lastChance: boolean) => {
+    const cdp = await page.cdp!();
+    const origin = await page.evaluate(() => location.origin);
+    if (registrationId === undefined) {
+      cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }: { registrations: { registrationId: string; scopeURL: string; isDeleted: boolean }[] }) => {
+        for (const r of registrations) if (r.scopeURL === `${origin}/` && !r.isDeleted) registrationId = r.registrationId;
+      });
+      // Enabled afresh, so that every registration is told.
+      await cdp.send('ServiceWorker.disable');
+      await cdp.send('ServiceWorker.enable');
+      await until(() => registrationId !== undefined, 5_000);
+    }
+    await cdp.send('ServiceWorker.dispatchSyncEvent', { origin, registrationId: registrationId!, tag: 'api', lastChance });
+  };
+
+  /** The sync event fired after the `before` known ones, once its promise settled. */
+  const settled = async (before: number, ms: number) => {
+    for (const end = Date.now() + ms; Date.now() < end; await new Promise((resolve) => setTimeout(resolve, 100))) {
+      const event = (await syncs())[before];
+      if (event && event.ms >= 0) return event;
+    }
+    return (await syncs())[before];
+  };
+
+  const busyTitle = 'a sync event while the worker already delivers (a page asked, a request held): it settles as that delivery ends, every task once';
+  if (engine.name !== 'chromium') skipLoudly(busyTitle, engine, 'only Chromium has Background Sync');
+  else
+    it(busyTitle, async () => {
+      const ids = await enqueue('/api/busy', 3, 'busy');
+      hold = true;
+      const arrived = new Promise<void>((resolve) => (heldArrived = resolve));
+      await askFlush();
+      await arrived;
+      const before = (await syncs()).length;
+      await fireSync(false);
+      // The server takes its time: 8 s, past the first waits of a flush that found the group's head out elsewhere.
+      await new Promise((resolve) => setTimeout(resolve, 8_000));
+      expect((await syncs())[before]?.state).toBe('pending');
+      hold = false;
+      const answered = Date.now();
+      for (const res of held.splice(0)) res.writeHead(201).end();
+      await until(() => ids.every((id) => times(id) > 0), 10_000);
+      const event = await settled(before, 30_000);
+      // Settled as the worker's own delivery ended, the rest sent at once, not at the next of its 1, 2, 4, 8 s waits (7 s
+      // after the answer here).
+      expect(event).toMatchObject({ lastChance: false, state: 'resolved' });
+      expect(event!.at + event!.ms - answered).toBeLessThan(3_000);
+      expect(ids.map(times)).toEqual([1, 1, 1]);
+      expect(await waiting()).toBe(0);
+    }, 60_000);
+
+  const startTitle = 'sync events while the start-up flush of a worker delivers (a request held): each settles as that delivery ends, every task once';
+  if (engine.name !== 'chromium') skipLoudly(startTitle, engine, 'only Chromium has Background Sync and stops a service worker on demand');
+  else
+    it(startTitle, async () => {
+      const cdp = await page.cdp!();
+      await cdp.send('ServiceWorker.enable');
+      await cdp.send('ServiceWorker.stopAllWorkers');
+      const ids = await enqueue('/api/startup', 3, 'startup');
+      hold = true;
+      const arrived = new Promise<void>((resolve) => (heldArrived = resolve));
+      // Started by a message: tasks wait, so it registers the tag (Chromium fires it at once) and flushes.
+      await run();
+      await arrived;
+      await fireSync(false);
+      await new Promise((resolve) => setTimeout(resolve, 4_000));
+      expect((await syncs()).map((event) => event.state)).toContain('pending');
+      hold = false;
+      const answered = Date.now();
+      for (const res of held.splice(0)) res.writeHead(201).end();
+      await until(() => ids.every((id) => times(id) > 0), 10_000);
+      for (const end = Date.now() + 30_000; Date.now() < end && (await syncs()).some((event) => event.ms < 0); ) await new Promise((resolve) => setTimeout(resolve, 100));
+      const events = await syncs();
+      // The one fired here, and most often the one the start-up registration brings.
+      expect(events.length).toBeGreaterThanOrEqual(1);
+      expect(events.map((event) => event.state)).toEqual(events.map(() => 'resolved'));
+      for (const event of events) expect(event.at + event.ms - answered).toBeLessThan(3_000);
+      expect(ids.map(times)).toEqual([1, 1, 1]);
+      expect(await waiting()).toBe(0);
+    }, 60_000);
+
+  const retryTitle = 'a sync event rejected for a 503, the browser firing it again: the tasks go at the retry; on its last chance it resolves, the rest going at the next trigger';
+  if (engine.name !== 'chromium') skipLoudly(retryTitle, engine, 'only Chromium has Background Sync');
+  else
+    it(retryTitle, async () => {
+      // The server answers 503 the first time, 201 after.
+      unavailable = (url) => url.startsWith('/api/again/') && unavailableTimes === 0;
+      unavailableTimes = 0;
+      const ids = await enqueue('/api/again', 3, 'again');
+      let before = (await syncs()).length;
+      await fireSync(false);
+      expect(await settled(before, 20_000)).toMatchObject({ lastChance: false, state: 'rejected ERR_STORAGE' });
+      expect(unavailableTimes).toBe(1);
+      expect(ids.map(times)).toEqual([0, 0, 0]);
+      // Chromium's retry (minutes later; here at once, past the task's retry delay, under 200 ms).
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      before = (await syncs()).length;
+      await fireSync(false);
+      expect(await settled(before, 20_000)).toMatchObject({ lastChance: false, state: 'resolved' });
+      expect(ids.map(times)).toEqual([1, 1, 1]);
+
+      // Unavailable throughout: rejected, and on the last chance resolved, with the tasks still waiting.
+      unavailable = (url) => url.startsWith('/api/last/');
+      unavailableTimes = 0;
+      const rest = await enqueue('/api/last', 2, 'last');
+      before = (await syncs()).length;
+      await fireSync(false);
+      expect(await settled(before, 20_000)).toMatchObject({ state: 'rejected ERR_STORAGE' });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await fireSync(true);
+      expect(await settled(before + 1, 20_000)).toMatchObject({ lastChance: true, state: 'resolved' });
+      expect(unavailableTimes).toBe(2);
+      expect(await waiting()).toBe(2);
+      // No sync follows: the next trigger (a page's message) sends them.
+      unavailable = () => false;
+      const all = () => rest.every((id) => times(id) > 0);
+      for (let i = 0; i < 20 && !all(); i++) {
+        await askFlush();
+        await until(all, 500);
+      }
+      expect([...ids, ...rest].map(times)).toEqual([1, 1, 1, 1, 1]);
+      expect(await waiting()).toBe(0);
+    }, 60_000);
 
   const pageTitle = 'a sync event that finds a page delivering, the page then closed mid-request: the worker delivers the rest';
   if (engine.name !== 'chromium') skipLoudly(pageTitle, engine, 'only Chromium has Background Sync');
