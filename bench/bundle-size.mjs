@@ -382,7 +382,7 @@ const KB = 1024;
  * Then both (to 29.8 KB and 68.2 KB, measured 29.75 KB and 68.14 KB; 0.06 KB and 0.07 KB more) for a Queue refused
  * on an outbox's dead letters (`x.dead` where the store has `x`): its acks deleted them, told nowhere, and one made
  * beside a Queue `x` made that Queue look like an outbox's.
- * Then both (to 29.9 KB and 68.4 KB, measured 29.80 KB and 68.33 KB; 0.05 KB and 0.19 KB more) for faults met on a
+ * Then both (to 29.9 KB and 68.4 KB, measured 29.80 KB and 68.36 KB; 0.05 KB and 0.22 KB more) for faults met on a
  * loaded machine and in service workers: an operation that waited on the event loop is told from a hog by a turn
  * counted during it too (idle time alone missed a process held up past its timer, and the FileStore lock it had just
  * won was given up); `backgroundSync` flushes again within a sync event, and after its start-up flush, while another

@@ -238,9 +238,9 @@ eachEngine('A service worker delivering an outbox, under faults', (engine) => {
       await until(() => ids.every((id) => times(id) > 0), 10_000);
       const event = await settled(before, 30_000);
       // Settled as the worker's own delivery ended, the rest sent at once, not at the next of its 1, 2, 4, 8 s waits (7 s
-      // after the answer here).
+      // after the answer here). 5 s: room for a loaded machine, still short of that wait.
       expect(event).toMatchObject({ lastChance: false, state: 'resolved' });
-      expect(event!.at + event!.ms - answered).toBeLessThan(3_000);
+      expect(event!.at + event!.ms - answered).toBeLessThan(5_000);
       expect(ids.map(times)).toEqual([1, 1, 1]);
       expect(await waiting()).toBe(0);
     }, 60_000);
@@ -270,7 +270,7 @@ eachEngine('A service worker delivering an outbox, under faults', (engine) => {
       // The one fired here, and most often the one the start-up registration brings.
       expect(events.length).toBeGreaterThanOrEqual(1);
       expect(events.map((event) => event.state)).toEqual(events.map(() => 'resolved'));
-      for (const event of events) expect(event.at + event.ms - answered).toBeLessThan(3_000);
+      for (const event of events) expect(event.at + event.ms - answered).toBeLessThan(5_000);
       expect(ids.map(times)).toEqual([1, 1, 1]);
       expect(await waiting()).toBe(0);
     }, 60_000);
