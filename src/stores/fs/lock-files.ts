@@ -64,13 +64,13 @@ export class LockFiles {
    * A new name for a lock file of this handle's (its content, a takeover's temp file):
    * `lock.<pid>_<start>.<random>.<suffix>`, by which the files of a dead process are cleared (see `removeLeftovers`).
    */
-  name(suffix: string): string {
-    return `lock.${fileId(fileTag(this.#me))}.${suffix}`;
+  name(suffix: string, id: (tag: string) => string = fileId): string {
+    return `lock.${id(fileTag(this.#me))}.${suffix}`;
   }
 
   /** A new name for a waiter's ticket taken at `ms` (wall clock), as `name` makes them but in the order taken (see `ticketId`). */
   ticketName(ms: number): string {
-    return `lock.${ticketId(fileTag(this.#me))}.${ms}.wait`;
+    return this.name(`${ms}.wait`, ticketId);
   }
 
   /** Removes this handle's lock content file; when it cannot, says so to later handles of this process. */

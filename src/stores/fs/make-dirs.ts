@@ -1,4 +1,4 @@
-import { lstatSync, mkdirSync, statSync } from 'node:fs';
+import { lstatSync, mkdirSync, type Stats, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { errno } from './files.js';
 
@@ -40,18 +40,14 @@ function absent(path: string): boolean {
   }
 }
 
-function isFile(path: string): boolean {
+/** What `path` leads to, links followed; undefined where nothing (or a link to nowhere) is. */
+function statOf(path: string): Stats | undefined {
   try {
-    return statSync(path).isFile();
+    return statSync(path);
   } catch {
-    return false;
+    return undefined;
   }
 }
 
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-}
+const isFile = (path: string): boolean => statOf(path)?.isFile() ?? false;
+const isDirectory = (path: string): boolean => statOf(path)?.isDirectory() ?? false;
