@@ -278,7 +278,7 @@ describe('Outbox.start() and stop()', () => {
   it('close() lets enqueues under way end first: a body being stored is given up and what it wrote deleted', async () => {
     const store = new IndexedDbStore({ indexedDB: new IDBFactory(), dbName: 'bodies-at-close' });
     const outbox = await Outbox.open({ name: 'api', store, baseUrl: r.server.url });
-    const watcher = await Queue.open({ name: 'api', store });
+    const watcher = await Queue.open({ ...outboxQueue, name: 'api', store });
     // Bodies of 3 MiB, written a chunk at a time: the close comes once the first chunk is in, the rest being written.
     const enqueues = Array.from({ length: 5 }, (_, i) =>
       outbox.enqueue({ url: `/b${i}`, method: 'POST', body: new Uint8Array(12 * CHUNK).fill(i) }).then(

@@ -8,6 +8,8 @@ export interface Connection {
   readonly db: IDBDatabase;
   /** Set when the connection closed under its handles: every later call of theirs rejects with it. */
   lost?: SluiceError;
+  /** The queues this connection found marked as opened, or marked (see `markOpened`). */
+  marked?: Set<string>;
 }
 
 export interface ConnectOptions {
@@ -51,6 +53,11 @@ export class Database {
     const connecting = this.#open(forget);
     connecting.catch(forget);
     return (this.#connection = connecting);
+  }
+
+  /** The connection made or being made, without making one: undefined while there is none. */
+  get current(): Promise<Connection> | undefined {
+    return this.#connection;
   }
 
   /** Closes the connection (once its running transactions end); the next `get` connects again. */

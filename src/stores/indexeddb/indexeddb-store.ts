@@ -1,10 +1,12 @@
 import type { SluiceError } from '../../core/errors.js';
+import { storageError } from '../../core/storage-errors.js';
 import { idOf } from '../../core/ids.js';
 import { checkName } from '../../core/options.js';
 import type { QueueStorage, Store } from '../../core/store.js';
 import { check, checkedOptions, integer, isObject, optional, text } from '../../core/validate.js';
 import { BLOBS, IndexedDbBlobs } from './blobs.js';
 import { connect, Database } from './connection.js';
+import { holds, listed, markOpened } from './presence.js';
 import { IndexedDbQueueStorage } from './queue-storage.js';
 import { untilClosed } from './requests.js';
 import { QUEUES, type Schema } from './schema.js';
@@ -149,13 +151,37 @@ export class IndexedDbStore extends EventTarget implements Store {
     // Counted before the connection is asked for, so that another queue closing meanwhile does not close it.
     this.#users++;
     try {
-      const storage = new IndexedDbQueueStorage(name, this.dbName, await this.#queues.get(), this.#locks, this.#release, this.#blockedTimeoutMs);
+      const connection = await this.#queues.get();
+      // Before it resolves: `exists` says true from then on, in every tab, though the queue holds nothing yet.
+      await markOpened(connection, name);
+      const storage = new IndexedDbQueueStorage(name, this.dbName, connection, this.#locks, this.#release, this.#blockedTimeoutMs);
       // The blob database as it is now: lost later (deleted, say), it is not made again, empty, under this handle.
       const mark = this.#blobs.lost;
       return Object.assign(storage, { blobs: new IndexedDbBlobs(name, (fn) => this.#useBlobs(fn, mark)) });
     } catch (error) {
       this.#release();
       throw error;
+    }
+  }
+
+  /**
+   * True once the queue `name` was opened on this database, by any tab or worker (an outbox's dead letters, opened
+   * and still empty, included), or written to by an earlier sluice; false for a name never opened. Makes nothing: a
+   * database that is not there is not made to answer (where the browser cannot list its databases, Firefox before
+   * 126, it is made, empty, as the queue's open that follows makes it).
+   */
+  async exists(name: string): Promise<boolean> {
+    checkName(name);
+    this.#users++;
+    try {
+      // The connection open for this store's queues, if any; none is made to a database that is not there (nor
+      // made again after it was deleted under the handles open on it, see `Database`).
+      if (!this.#queues.current && !(await listed(this.#factory ?? globalThis.indexedDB, this.dbName))) return false;
+      return await holds((await this.#queues.get()).db, name);
+    } catch (error) {
+      throw storageError(error, `Cannot read queue "${name}" from IndexedDB.`);
+    } finally {
+      this.#release();
     }
   }
 
