@@ -183,3 +183,20 @@ t.describe('IndexedDbStore in a real browser: tabs', () => {
     indexedDB.deleteDatabase(dbName);
   });
 });
+
+t.describe('IndexedDbStore.exists() in a real browser', () => {
+  t.it('makes no database to answer; knows a queue from when any store opens it, empty, several at once', async () => {
+    const dbName = `exists-${Date.now()}`;
+    const store = new IndexedDbStore({ dbName });
+    t.expect(await store.exists('q')).toBe(false);
+    const names = async () => (await indexedDB.databases()).map((d) => d.name);
+    t.expect(await names()).not.toContain(dbName);
+    // Three tabs opening the same new queue at once: each open succeeds.
+    const opened = await Promise.all([0, 1, 2].map(() => new IndexedDbStore({ dbName }).open('q')));
+    t.expect(await store.exists('q')).toBe(true);
+    t.expect(await store.exists('q.dead')).toBe(false);
+    await Promise.all(opened.map((s) => s.close()));
+    t.expect(await new IndexedDbStore({ dbName }).exists('q')).toBe(true);
+    indexedDB.deleteDatabase(dbName);
+  });
+});
