@@ -2,11 +2,11 @@ import type { Cluster, Redis } from 'ioredis';
 import type { Clock } from '../../core/clock.js';
 import { messageOf, SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
-import { storageError } from '../../core/storage-errors.js';
 import type { OpenHints, QueueStorage, Store } from '../../core/store.js';
 import { answerMs, attempt, GOODBYE_MS, within } from './attempt.js';
 import { evictionWarning, primaryAddresses, readDurability, strictPlan, type ServerDurability } from './durability.js';
 import { Heartbeats } from './heartbeat.js';
+import { ioredisClient, loadIoredis } from './ioredis.js';
 import { QueueKeys } from './keys.js';
 import { resolveRedisOptions, type RedisStoreOptions, type ResolvedRedisOptions } from './options.js';
 import { RedisQueueStorage, type StoreContext } from './queue-storage.js';
@@ -172,7 +172,7 @@ export class RedisStore implements Store {
     // call is given (a WAIT for replicas, after that too).
     const { retryMs, replicaTimeoutMs } = this.#o;
     // Loaded by `open`, the only way to a client of the store's own.
-    const Client = ioredis!.Redis;
+    const Client = ioredisClient();
     let client: Redis;
     try {
       // A primary demoted behind one endpoint (a failover behind a DNS name or a load balancer) answers every write
@@ -256,24 +256,5 @@ export class RedisStore implements Store {
     if (this.#warned.has(message)) return;
     this.#warned.add(message);
     this.#o.onWarning(message);
-  }
-}
-
-/** ioredis's `Redis`, once `loadIoredis` loaded it. */
-let ioredis: { readonly Redis: typeof Redis } | undefined;
-
-/**
- * Loads ioredis as a store makes a client of its own: `sluice/redis` may be imported where the optional peer
- * dependency is not installed (a store given a `client` never needs it), and a missing one is told in words that say
- * what to do, not as a module Node could not find. (A dynamic import bundlers follow, as they do a static one.)
- */
-async function loadIoredis(): Promise<void> {
-  try {
-    ioredis ??= await import('ioredis');
-  } catch (error) {
-    const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-    const missing = (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String(message).includes("'ioredis'");
-    if (!missing) throw storageError(error, 'RedisStore could not load ioredis:');
-    throw new SluiceError('ERR_STORAGE', 'RedisStore needs the ioredis package to connect to its `url`: install it (npm install ioredis), or pass a `client` of your own.', { cause: error });
   }
 }
