@@ -9,6 +9,8 @@ export interface Beat {
   readonly tombstone: string;
   /** Where the queue's primary is recorded as first heard from (see GONE in scripts.ts). */
   readonly judging: string;
+  /** The queue's mark, made by the open's `start`, never by a refresh (see `QueueKeys.opened`). */
+  readonly mark: string;
   /** The owner was judged gone: the handle takes a new owner and returns its heartbeat, beaten from now on. */
   readonly gone: () => Beat;
 }
@@ -59,13 +61,14 @@ export class Heartbeats {
   }
 
   /**
-   * Writes the key now (so that the handle is alive before it can lease anything) and keeps it alive. A handle renamed
-   * once judged gone (`renamed`) is kept beaten even when this first write fails, as the timer's beats then make its
-   * key: it has no other name to go on under, and its leases would stay in doubt for good.
+   * Writes the key now (so that the handle is alive before it can lease anything), marks the queue made (unless
+   * `renamed`, this is its open: see BEAT) and keeps the key alive. A handle renamed once judged gone (`renamed`) is kept beaten even when this
+   * first write fails, as the timer's beats then make its key: it has no other name to go on under, and its leases would
+   * stay in doubt for good.
    */
   async start(beat: Beat, renamed = false): Promise<void> {
     if (renamed) this.#add(beat);
-    const made = await defineScripts(this.#client()).sluiceBeat3(beat.key, beat.tombstone, beat.judging, this.#ttlMs, '1', GONE_TTL_MS, Date.now());
+    const made = await defineScripts(this.#client()).sluiceBeat4(beat.key, beat.tombstone, beat.judging, beat.mark, this.#ttlMs, '1', renamed ? '0' : '1', GONE_TTL_MS, Date.now());
     // A random owner nobody has judged: only a clash of ids could leave a tombstone.
     if (made === 0) throw new Error(`heartbeat ${beat.key} has a tombstone`);
     if (!renamed) this.#add(beat);
@@ -116,7 +119,7 @@ export class Heartbeats {
   #refresh(scripts: ScriptedClient, key: string, entry: BeatEntry, until: number): void {
     const sent = performance.now();
     const remake = sent - entry.ok < GONE_TTL_MS / 2 ? '1' : '0';
-    scripts.sluiceBeat3(key, entry.beat.tombstone, entry.beat.judging, this.#ttlMs, remake, GONE_TTL_MS, Date.now()).then(
+    scripts.sluiceBeat4(key, entry.beat.tombstone, entry.beat.judging, entry.beat.mark, this.#ttlMs, remake, '0', GONE_TTL_MS, Date.now()).then(
       (reply) => {
         if (this.#beats.get(key) !== entry) return;
         if (reply !== 0) {

@@ -12,7 +12,9 @@
  * - `w`: the pub/sub channel on which every commit is announced;
  * - `t`: the handle whose commit goes next, after its commits lost races in a row (see COMMIT in scripts.ts);
  * - `b:<key>`: a blob's bytes (an outbox's large bodies); `bk`: the set of blob keys, so listing needs no SCAN;
- * - `j`: the replication id of the primary that judges owners gone, and since when (see GONE in scripts.ts).
+ * - `j`: the replication id of the primary that judges owners gone, and since when (see GONE in scripts.ts);
+ * - `o`: the queue's mark, made by the first beat of an open and never expiring: an empty queue may have no other key
+ *   (no commit yet, its heartbeats gone), and `RedisStore.exists` must still tell that it was made.
  */
 export class QueueKeys {
   readonly version: string;
@@ -20,6 +22,7 @@ export class QueueKeys {
   readonly lengths: string;
   readonly channel: string;
   readonly turn: string;
+  readonly opened: string;
   readonly #base: string;
 
   constructor(prefix: string, name: string) {
@@ -29,6 +32,7 @@ export class QueueKeys {
     this.lengths = `${this.#base}l`;
     this.channel = `${this.#base}w`;
     this.turn = `${this.#base}t`;
+    this.opened = `${this.#base}o`;
   }
 
   segment(id: number): string {

@@ -98,6 +98,7 @@ export class RedisQueueStorage implements QueueStorage {
       key: this.#keys.heartbeat(owner),
       tombstone: this.#keys.gone(owner),
       judging: this.#keys.judging,
+      mark: this.#keys.opened,
       gone: () => {
         if (this.#owner === owner) this.#owner = randomId();
         return this.#beat();

@@ -46,6 +46,8 @@ export class RedisStore implements Store {
   readonly #open = new Set<RedisQueueStorage>();
   readonly #warned = new Set<string>();
   #client: Redis | Cluster | undefined;
+  /** Calls of `exists` under way: their connection stays (see `exists`). */
+  #looking = 0;
   #durability: Promise<ServerDurability | undefined> | undefined;
   /** Some primary was seen with a replica: strict commits wait for one from then on (see `strictPlan`). */
   #hadReplicas = false;
@@ -72,14 +74,43 @@ export class RedisStore implements Store {
     this.#watches = new Watches(() => (this.#connect() as Redis).duplicate(), (message) => this.#warn(message), answerMs(this.#o.retryMs), this.#o.ownerTtlMs);
   }
 
-  async open(name: string, hints?: OpenHints): Promise<QueueStorage> {
+  /**
+   * True once the queue `name` was opened under this prefix on this server, by any process: an open marks it
+   * (`{name}:o`, which never expires), for an empty queue may hold no other key. A queue made by an earlier version,
+   * which left no mark, is known by its token, metadata or list of segments, or, for a day after its last handle, by
+   * the record its beats keep. Makes nothing: one `EXISTS` of keys in the queue's slot. A Queue and an Outbox ask
+   * before they open, so that neither opens the other's queue.
+   */
+  async exists(name: string): Promise<boolean> {
+    const client = await this.#ready(name);
+    const keys = new QueueKeys(this.prefix, name);
+    const link = { client, connectionError: () => this.#connectionError, storeClosed: () => this.#closed };
+    this.#looking++;
+    try {
+      const found = await attempt(`look for queue "${name}"`, this.#o.retryMs, link, () => client.exists(keys.opened, keys.version, keys.meta, keys.lengths, keys.judging));
+      return found > 0;
+    } finally {
+      this.#looking--;
+      // An open usually follows at once, which keeps the connection; else it goes, as it would hold the process open.
+      setTimeout(() => {
+        if (this.#open.size === 0 && this.#looking === 0) void this.#disconnect();
+      }, 0);
+    }
+  }
+
+  /** The client to open or look for the queue `name` with, once the name is checked; ERR_CLOSED once the store is. */
+  async #ready(name: string): Promise<Redis | Cluster> {
     checkName(name);
     const closed = () => new SluiceError('ERR_CLOSED', 'This RedisStore is closed; make a new one to open queues.');
     if (this.#closed) throw closed();
     if (!this.#o.client) await loadIoredis();
     // Closed while ioredis loaded: no client of its own is made after `close` (it would hold the process open).
     if (this.#closed) throw closed();
-    const client = this.#connect();
+    return this.#connect();
+  }
+
+  async open(name: string, hints?: OpenHints): Promise<QueueStorage> {
+    const client = await this.#ready(name);
     const context: StoreContext = {
       client,
       scripts: defineScripts(client) as ScriptedClient,
@@ -190,8 +221,8 @@ export class RedisStore implements Store {
 
   async #release(storage: RedisQueueStorage): Promise<void> {
     this.#open.delete(storage);
-    // Nothing open: hold no connection, so that a process whose queues are closed can exit.
-    if (this.#open.size === 0) await this.#disconnect();
+    // Nothing open: hold no connection, so that a process whose queues are closed can exit (but an `exists` waits on it).
+    if (this.#open.size === 0 && this.#looking === 0) await this.#disconnect();
   }
 
   async #disconnect(): Promise<void> {

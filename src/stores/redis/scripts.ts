@@ -216,16 +216,16 @@ end
  * final: once another handle judged this owner gone (`GONE` left its tombstone) the key is not made again, and the
  * handle must go on under a new owner. A key that expired unjudged (a server restarted without it) is made again when
  * the caller allows it. Each beat also records the primary it reached (KEYS[3], see `heardFrom`): a replica promoted
- * is heard from at the first beat after the failover.
- * KEYS: heartbeat, tombstone, judging primary. ARGV: ttlMs, '1' to make an expired key again, the record's TTL, the
- * caller's time (see PRIMARY).
+ * is heard from at the first beat after the failover. An open's first beat marks the queue made (KEYS[4], for good, see
+ * `RedisStore.exists`), at no round trip of its own and at `maxmemory` too. KEYS: heartbeat, tombstone, judging primary,
+ * mark. ARGV: ttlMs, '1' to make an expired key again, '1' to mark, the record's TTL, the caller's time (see PRIMARY).
  * Reply: 1 refreshed, 2 made again (had expired, nobody judged it), 0 judged gone.
  */
 const BEAT = `#!lua flags=allow-oom
 ${PRIMARY}
+if ARGV[3] == '1' then redis.call('SET', KEYS[4], '1', 'NX') end
 heardFrom(KEYS[3])
--- Kept for as long as handles beat.
-redis.call('PEXPIRE', KEYS[3], ARGV[3])
+redis.call('PEXPIRE', KEYS[3], ARGV[4]) -- kept for as long as handles beat
 if redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'XX') then return 1 end
 if ARGV[2] ~= '1' or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
@@ -275,7 +275,7 @@ export interface ScriptedClient {
   sluiceCommitWhenFull6(...args: (string | number | Buffer)[]): Promise<string>;
   sluiceLoad4Buffer(...args: string[]): Promise<Buffer[]>;
   sluiceRelist3(...args: string[]): Promise<number>;
-  sluiceBeat3(heartbeat: string, tombstone: string, judging: string, ttlMs: number, remake: '0' | '1', recordTtlMs: number, now: number): Promise<number>;
+  sluiceBeat4(heartbeat: string, tombstone: string, judging: string, mark: string, ttlMs: number, remake: '0' | '1', marks: '0' | '1', recordTtlMs: number, now: number): Promise<number>;
   sluiceGone4(heartbeat: string, tombstone: string, judging: string, ownerTtlMs: number, server: string, goneTtlMs: number, now: number): Promise<number | string>;
 }
 
@@ -289,7 +289,7 @@ export function defineScripts(client: Redis | Cluster): ScriptedClient {
   if (typeof scripted.sluiceCommitWhenFull6 !== 'function') client.defineCommand('sluiceCommitWhenFull6', { lua: COMMIT_WHEN_FULL });
   if (typeof scripted.sluiceLoad4Buffer !== 'function') client.defineCommand('sluiceLoad4', { lua: LOAD });
   if (typeof scripted.sluiceRelist3 !== 'function') client.defineCommand('sluiceRelist3', { lua: RELIST });
-  if (typeof scripted.sluiceBeat3 !== 'function') client.defineCommand('sluiceBeat3', { lua: BEAT, numberOfKeys: 3 });
+  if (typeof scripted.sluiceBeat4 !== 'function') client.defineCommand('sluiceBeat4', { lua: BEAT, numberOfKeys: 4 });
   if (typeof scripted.sluiceGone4 !== 'function') client.defineCommand('sluiceGone4', { lua: GONE, numberOfKeys: 3 });
   return client as unknown as ScriptedClient;
 }

@@ -429,8 +429,9 @@ describeRedis('RedisStore and the eviction policy', () => {
       const refused = q instanceof Queue ? await q.push(1).catch((error: unknown) => error) : q;
       expect(refused).toMatchObject({ code: 'ERR_STORAGE', message: expect.stringContaining('no command HSET') });
       const admin = new Redis(server.url);
-      // The handle's heartbeat and the record of when this server was first heard from aside: no segment, list or token.
-      expect((await admin.keys('*')).filter((key) => !/:(h:[^:]+|j)$/.test(key))).toEqual([]);
+      // The handle's heartbeat, the record of when this server was first heard from and the mark of the queue's open
+      // aside: no segment, list or token.
+      expect((await admin.keys('*')).filter((key) => !/:(h:[^:]+|j|o)$/.test(key))).toEqual([]);
       admin.disconnect();
       if (q instanceof Queue) await q.close().catch(() => undefined);
       await store.close();

@@ -109,10 +109,10 @@ describeRedis('RedisStore heartbeats across a restart', (server) => {
       await admin.del(`renamed:{q}:h:${owner}`);
       expect(values(await b.take(1))).toEqual(['x1']);
       // A's next commit finds it judged gone; the first write of its new heartbeat fails (a blip of the connection).
-      const scripted = client as unknown as { sluiceBeat3: (key: string, ...rest: unknown[]) => Promise<number> };
-      const beat = scripted.sluiceBeat3.bind(client);
+      const scripted = client as unknown as { sluiceBeat4: (key: string, ...rest: unknown[]) => Promise<number> };
+      const beat = scripted.sluiceBeat4.bind(client);
       let blips = 0;
-      scripted.sluiceBeat3 = (key, ...rest) => (!hearts.includes(key) && blips++ === 0 ? Promise.reject(new Error('connection blip')) : beat(key, ...rest));
+      scripted.sluiceBeat4 = (key, ...rest) => (!hearts.includes(key) && blips++ === 0 ? Promise.reject(new Error('connection blip')) : beat(key, ...rest));
       await expect(a.take(1)).rejects.toMatchObject({ code: 'ERR_STORAGE' });
       expect(blips).toBeGreaterThan(0);
       await sleep(700);
