@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 import { findRedisServer, redisRequired, redisSkipNotice } from './test/support/redis-server.js';
 
 /** The Outbox suites that run on a RedisStore as well as on a MemoryStore (they open their store through `rig`). */
-const outboxOnRedis = ['delivery', 'lifecycle', 'scheduling', 'bury-expired', 'tabs', 'bodies', 'bodies-recovery', 'partitions'].map((name) => `test/outbox/${name}.test.ts`);
+const outboxOnRedis = ['delivery', 'lifecycle', 'scheduling', 'bury-expired', 'tabs', 'bodies', 'bodies-recovery', 'partitions', 'open-queues'].map((name) => `test/outbox/${name}.test.ts`);
 
 // Without redis-server the Redis project is left out, loudly; under SLUICE_REQUIRE_REDIS=1 it stays, and its setup
 // fails the run.

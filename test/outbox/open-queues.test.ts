@@ -1,27 +1,42 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { SluiceError } from '../../src/core/errors.js';
 import { Queue } from '../../src/core/queue.js';
 import type { Store } from '../../src/core/store.js';
 import { FileStore } from '../../src/fs.js';
+import { RedisStore } from '../../src/redis.js';
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { rig, type Rig } from './helpers.js';
 
+const onRedis = process.env.SLUICE_OUTBOX_STORE === 'redis';
 let r: Rig;
 let dir: string;
+let redisStores: RedisStore[] = [];
+let places = 0;
 beforeEach(async () => {
   r = await rig();
   dir = mkdtempSync(join(tmpdir(), 'sluice-open-queues-'));
 });
 afterEach(async () => {
   await r.teardown();
+  await Promise.all(redisStores.map((store) => store.close()));
+  redisStores = [];
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** The stores that can tell what exists: the rig's MemoryStore (or, on Redis, none) and a FileStore. */
+/** The stores that can tell what exists: a MemoryStore and a FileStore, or (the 'outbox-on-redis' project) a RedisStore. */
 function stores(): [string, () => Store][] {
+  if (onRedis) {
+    const redis = () => {
+      // A prefix per test: every test starts from no queues on the one server.
+      const store = new RedisStore({ url: inject('sluiceRedisUrl'), prefix: `open-queues.${process.pid}.${places++}:`, onWarning: () => undefined });
+      redisStores.push(store);
+      return store;
+    };
+    return [['RedisStore', redis]];
+  }
   return [
     ['MemoryStore', () => new MemoryStore()],
     ['FileStore', () => new FileStore({ dir })],
