@@ -13,7 +13,8 @@ export interface RedisStoreOptions {
   readonly client?: Redis | Cluster | undefined;
   /**
    * A Redis URL (`redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS). The store then makes its
-   * client and owns it: it connects on the first open and disconnects once its last queue closes.
+   * client and owns it: it connects on the first open (or `exists`) and disconnects once its last queue closes (or,
+   * with none open, once an `exists` has its answer).
    * @example new RedisStore({ url: process.env.REDIS_URL })
    * @default undefined: `client` is used
    */
