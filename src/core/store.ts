@@ -223,3 +223,16 @@ export interface StorageBatch {
   /** `strict`: durable against power loss before resolving. `relaxed`: durable against a crash of the process. */
   readonly durability: Durability;
 }
+
+/**
+ * Marks a store on which queues opened by an earlier sluice may have left no trace (IndexedDbStore and RedisStore
+ * wrote nothing until a queue's first commit): there, an outbox's dead letters that never held one are not there, so
+ * a queue `x` without `x.dead` may be an outbox's as well as a Queue's, and an outbox is not refused on it (its items
+ * are still checked to be tasks). Keyed through the global registry, so that every copy of sluice's code agrees.
+ */
+export const OPENS_UNTRACED_BEFORE = Symbol.for('sluice.opensUntracedBefore');
+
+/** Sets `OPENS_UNTRACED_BEFORE` on `store`, out of its type and its enumerable keys. */
+export function opensUntracedBefore(store: Store): void {
+  Object.defineProperty(store, OPENS_UNTRACED_BEFORE, { value: true });
+}

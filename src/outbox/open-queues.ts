@@ -4,7 +4,7 @@ import { MAX_ITEM_BYTES, OUTBOX_QUEUE, WRITES_WHEN_FULL } from '../core/options.
 import { deadLettersOf } from '../core/outbox-names.js';
 import { Queue } from '../core/queue.js';
 import { LONGEST_MS } from '../core/validate.js';
-import type { Store } from '../core/store.js';
+import { OPENS_UNTRACED_BEFORE, type Store } from '../core/store.js';
 import { Relay } from './damage-relay.js';
 import type { DeadRecord } from './dead-letters.js';
 import type { ResolvedOutboxOptions } from './options.js';
@@ -50,10 +50,12 @@ export async function openQueues(o: ResolvedOutboxOptions, store: Store | undefi
 /**
  * Refuses the outbox `name` where the store holds a queue `name` and no `<name>.dead`: a Queue's (an outbox makes its
  * dead letters first), whose handles the outbox would share it with. Nothing is made. Skipped where the store cannot
- * tell (no `exists`).
+ * tell (no `exists`), and where an earlier sluice's outbox may have left no dead letters (`OPENS_UNTRACED_BEFORE`):
+ * refused there, every such outbox would be, after an upgrade, with its tasks in it.
  */
 async function notAQueues(store: Store, name: string): Promise<void> {
   const dead = deadLettersOf(name);
+  if (OPENS_UNTRACED_BEFORE in store) return;
   if ((await existsGuarded(store, dead, name)) !== false || (await existsGuarded(store, name, name)) !== true) return;
   throw new SluiceError(
     'ERR_INCOMPATIBLE_STORE',

@@ -130,7 +130,9 @@ describe.each(stores())("a Queue opened on an outbox's dead letters (%s)", (_, m
   });
 });
 
-describe.each(stores())('an Outbox opened on a Queue (%s)', (_, make) => {
+// Not on a RedisStore: there, queues an earlier sluice opened may have left no trace (an outbox's dead letters that
+// never held one), so an outbox is not refused on a queue without its dead letters (see test/stores/redis/exists.test.ts).
+describe.each(stores().filter(([name]) => name !== 'RedisStore'))('an Outbox opened on a Queue (%s)', (_, make) => {
   it('made first and drained: refused with ERR_INCOMPATIBLE_STORE, and nothing made (no <name>.dead)', async () => {
     const store = make();
     const queue = await Queue.open<string>({ name: 'jobs', store });

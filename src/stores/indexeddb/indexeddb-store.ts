@@ -2,7 +2,7 @@ import type { SluiceError } from '../../core/errors.js';
 import { storageError } from '../../core/storage-errors.js';
 import { idOf } from '../../core/ids.js';
 import { checkName } from '../../core/options.js';
-import type { QueueStorage, Store } from '../../core/store.js';
+import { opensUntracedBefore, type QueueStorage, type Store } from '../../core/store.js';
 import { check, checkedOptions, integer, isObject, optional, text } from '../../core/validate.js';
 import { BLOBS, IndexedDbBlobs } from './blobs.js';
 import { connect, Database } from './connection.js';
@@ -125,6 +125,8 @@ export class IndexedDbStore extends EventTarget implements Store {
 
   constructor(options: IndexedDbStoreOptions = {}) {
     super();
+    // Before `exists`, an open wrote nothing: an outbox's dead letters that never held one left no trace.
+    opensUntracedBefore(this);
     checkedOptions(options, 'options', ['dbName', 'indexedDB', 'blockedTimeoutMs']);
     const { dbName = 'sluice', indexedDB, blockedTimeoutMs = 10_000 } = options;
     check(

@@ -2,7 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { Clock } from '../../core/clock.js';
 import { messageOf, SluiceError } from '../../core/errors.js';
 import { checkName } from '../../core/options.js';
-import type { OpenHints, QueueStorage, Store } from '../../core/store.js';
+import { opensUntracedBefore, type OpenHints, type QueueStorage, type Store } from '../../core/store.js';
 import { answerMs, attempt, GOODBYE_MS, within } from './attempt.js';
 import { evictionWarning, primaryAddresses, readDurability, strictPlan, type ServerDurability } from './durability.js';
 import { Heartbeats } from './heartbeat.js';
@@ -64,6 +64,8 @@ export class RedisStore implements Store {
   #connectionError: unknown;
 
   constructor(options: RedisStoreOptions) {
+    // Before `exists`, an open left no key but for a day: an outbox's dead letters that never held one left none.
+    opensUntracedBefore(this);
     this.#o = resolveRedisOptions(options);
     this.prefix = this.#o.prefix;
     this.scope = scopeOf(this.#o);

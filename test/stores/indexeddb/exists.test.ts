@@ -40,11 +40,29 @@ describe("IndexedDbStore: a Queue on an outbox's queue", () => {
     await outbox.close();
   });
 
-  it("so is an Outbox on a Queue's queue, even an empty one", async () => {
+  it('an outbox an earlier sluice made, its dead letters never written (no trace of them), opens after the upgrade and delivers its task', async () => {
     const factory = new IDBFactory();
-    const q = await Queue.open<number>({ name: 'api', store: new IndexedDbStore({ indexedDB: factory }) });
-    expect((await rejection(outboxOn(new IndexedDbStore({ indexedDB: factory })))).code).toBe('ERR_INCOMPATIBLE_STORE');
-    await q.close();
+    // Offline: the task stays.
+    const outbox = await Outbox.open({ name: 'api', store: new IndexedDbStore({ indexedDB: factory }), baseUrl: 'https://api.example.com', fetch: () => Promise.reject(new TypeError('offline')) });
+    await outbox.enqueue({ url: '/orders', method: 'POST', body: { n: 1 } });
+    await outbox.close();
+    // As an earlier sluice left it: `api` holds its task, `api.dead` nothing at all (an open wrote nothing then).
+    const db = await request(factory.open('sluice'));
+    const tx = db.transaction('heads', 'readwrite');
+    tx.objectStore('heads').delete(['api.dead', 0]);
+    await new Promise((resolve) => (tx.oncomplete = resolve));
+    db.close();
+    const store = new IndexedDbStore({ indexedDB: factory });
+    expect([await store.exists('api.dead'), await store.exists('api')]).toEqual([false, true]);
+    // Refused as a Queue's, the outbox would never open again, its tasks held in it.
+    const sent: string[] = [];
+    const again = await Outbox.open({ name: 'api', store, baseUrl: 'https://api.example.com', fetch: async (input: RequestInfo | URL) => (sent.push(input instanceof Request ? input.url : String(input)), new Response(null, { status: 204 })) });
+    expect(await again.size()).toBe(1);
+    await again.flush({ reachable: true });
+    expect(sent).toEqual(['https://api.example.com/orders']);
+    // Its dead letters are marked now: a Queue is refused on its name from then on.
+    expect((await rejection(Queue.open({ name: 'api', store: new IndexedDbStore({ indexedDB: factory }) }))).code).toBe('ERR_INCOMPATIBLE_STORE');
+    await again.close();
   });
 });
 

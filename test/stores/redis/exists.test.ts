@@ -56,13 +56,21 @@ describeRedis('RedisStore.exists', (server) => {
     await outbox.close();
   });
 
-  it("an Outbox opened on a Queue's name (an empty one too) is refused with ERR_INCOMPATIBLE_STORE, and makes nothing", async () => {
+  it('an outbox an earlier sluice made, its dead letters never written (no key of them left), opens after the upgrade with its task', async () => {
     const prefix = fresh();
-    await (await Queue.open({ name: 'jobs', store: store(prefix) })).close();
-    const error = await rejection(Outbox.open({ name: 'jobs', store: store(prefix), fetch }));
-    expect(error.code).toBe('ERR_INCOMPATIBLE_STORE');
-    expect(error.message).toContain('the store holds a queue "jobs" but not "jobs.dead"');
-    expect(await admin!.keys(`${prefix}{jobs.dead}:*`)).toEqual([]);
+    const outbox = await Outbox.open({ name: 'x', store: store(prefix), fetch });
+    await outbox.enqueue({ url: 'https://api.example/upload', id: 'a', notBefore: Date.now() + 3_600_000 });
+    await outbox.close();
+    // As an earlier sluice left it once its handles were gone a day: `x` holds the task, `x.dead` no key at all.
+    await admin!.del(`${prefix}{x.dead}:o`, `${prefix}{x.dead}:j`);
+    const other = store(prefix);
+    expect([await other.exists('x.dead'), await other.exists('x')]).toEqual([false, true]);
+    // Refused as a Queue's, the outbox would never open again, its tasks held in it.
+    const again = await Outbox.open({ name: 'x', store: other, fetch });
+    expect((await again.list()).map((task) => task.id)).toEqual(['a']);
+    // Its dead letters are marked now: a Queue is refused on its name from then on.
+    expect((await rejection(Queue.open({ name: 'x', store: store(prefix) }))).code).toBe('ERR_INCOMPATIBLE_STORE');
+    await again.close();
   });
 
   it('is true once a queue was opened, on any client of the server under that prefix, for good; false for a name never opened, which it makes nothing of', async () => {
