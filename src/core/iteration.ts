@@ -25,6 +25,9 @@ export interface IterationContext<T> {
  * read) must wake when that lease runs out, which nothing else would tell.
  */
 export async function* leases<T>(c: IterationContext<T>, max: number, leaseMs: number | undefined, signal: AbortSignal | undefined, end: Ending): AsyncGenerator<Lease<T>, void, undefined> {
+  // A loop begun on a closed queue is a slip, refused as any call on it is: the take rejects 'ERR_CLOSED'. One that
+  // the close meets ends quietly, as README says ("until closed").
+  if (c.closed()) await c.take(max, {});
   while (!end.ended && !c.closed() && !signal?.aborted) {
     const waiting = (end.waiting = waitFor({ clock: c.clock, signal, waiters: c.waiters }));
     if (c.closed()) waiting.cancel();

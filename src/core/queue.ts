@@ -205,7 +205,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
     return this.close();
   }
 
-  /** Leases as they become available, until the queue closes or `signal` aborts. Waits for pushes. */
+  /** Leases as they become available, until the queue closes or `signal` aborts. Waits for pushes. Begun closed: 'ERR_CLOSED'. */
   iterate(options?: IterateOptions): AsyncGenerator<Lease<T>, void, undefined> {
     return endable((end) => {
       const o = optionsObject(options, 'options', ITERATE_OPTIONS);

@@ -173,6 +173,19 @@ describe('Queue.iterate()', () => {
     expect(await next).toEqual({ done: true, value: undefined });
   });
 
+  it('a loop begun on a closed queue rejects ERR_CLOSED, as every call on it does; one running when it closes ends quietly', async () => {
+    const q = await Queue.open<number>({ name: 'q', store: new MemoryStore() });
+    const running = q.iterate().next();
+    await tick();
+    await q.close();
+    expect(await running).toEqual({ done: true, value: undefined });
+    await expect(q.iterate().next()).rejects.toMatchObject({ name: 'SluiceError', code: 'ERR_CLOSED' });
+    const loop = async () => {
+      for await (const lease of q) await lease.ack();
+    };
+    await expect(loop()).rejects.toMatchObject({ name: 'SluiceError', code: 'ERR_CLOSED' });
+  });
+
   it('return() while a take is in flight and the queue closes meanwhile: the iteration ends quietly, the items go back', async () => {
     const store = new MemoryStore();
     const q = await Queue.open<number>({ name: 'q', store });
