@@ -13,6 +13,10 @@ import { prepareTask, type HttpTask } from './task.js';
 import type { Turn } from './live-turns.js';
 import type { Transport } from './options.js';
 import type { KeyHeader } from './key-header.js';
+import type { Rule } from '../core/validate.js';
+
+/** `Outbox.fetch`'s `init`: what fetch takes (an object; null or undefined for none), and refuses with a TypeError (5, 'POST'). */
+export const REQUEST_INIT: Rule = ['a RequestInit object', (v) => v == null || Object(v) === v];
 
 /** The request header that names a live request's group (`Outbox.fetch`); never sent, never stored. */
 export const GROUP_HEADER = 'sluice-group';

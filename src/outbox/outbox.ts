@@ -13,7 +13,7 @@ import { resolveOutboxOptions, type OutboxOptions, type ResolvedOutboxOptions, t
 import { UnloadSender } from './page-hide.js';
 import { laneOf, PendingIndex } from './pending.js';
 import { PendingStore } from './pending-store.js';
-import { liveFetch } from './live-fetch.js';
+import { liveFetch, REQUEST_INIT } from './live-fetch.js';
 import { LiveTurns } from './live-turns.js';
 import { builtOn, openQueues } from './open-queues.js';
 import { Notices } from './notices.js';
@@ -187,7 +187,7 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   async fetch(input: Request | string, init?: RequestInit & { readonly group?: string | undefined }): Promise<Response> {
     this.#checkOpen();
     const { group, ...rest } = init ?? {};
-    check({ group }, { group: optional(text) });
+    check({ init, group }, { init: REQUEST_INIT, group: optional(text) });
     const o = this.#options;
     return this.#enqueuing.track(liveFetch(input, rest, {
       transport: this.#transport(), clock: o.clock, timeoutMs: o.timeoutMs, keyHeader: o.keyHeader,

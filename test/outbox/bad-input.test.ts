@@ -378,3 +378,20 @@ describe('enqueue given options beside the task', () => {
     }
   });
 });
+
+describe('fetch given an init that is no object', () => {
+  // As fetch refuses it (a TypeError): before, a number, a string or true went out as no init at all, unseen.
+  it('is refused ERR_INVALID_OPTION naming `init`, nothing sent or stored; null, undefined, an array or a function are taken as fetch takes them', async () => {
+    const sent: string[] = [];
+    const transport = async (input: string | Request) => (sent.push(new Request(input).method), new Response('ok'));
+    const outbox = await Outbox.open({ name: 'api', store: new MemoryStore(), fetch: transport, clock: new FakeClock() });
+    const fetch = outbox.fetch.bind(outbox) as (input: string, init?: unknown) => Promise<Response>;
+    for (const init of [5, 0, 'POST', true, Symbol('s'), 1n]) {
+      await expect(fetch('https://x.test/a', init)).rejects.toMatchObject({ name: 'SluiceError', code: 'ERR_INVALID_OPTION', message: expect.stringContaining('`init`') });
+    }
+    expect({ sent, size: await outbox.size() }).toEqual({ sent: [], size: 0 });
+    for (const init of [null, undefined, [], () => 1]) expect((await fetch('https://x.test/a', init)).status).toBe(200);
+    expect(sent).toEqual(['GET', 'GET', 'GET', 'GET']);
+    await outbox.close();
+  });
+});
