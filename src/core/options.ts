@@ -44,7 +44,8 @@ export interface QueueOptions<T> {
    */
   readonly maxItemBytes?: number | undefined;
   /**
-   * How long a taken item stays leased when neither acked nor released; then it becomes available again. At least 1.
+   * How long a taken item stays leased when neither acked nor released; then it becomes available again. From 1 ms to
+   * a hundred years (Infinity is refused: a lease must end, or a handle that dies would hold its items for good).
    * @default 30_000
    */
   readonly leaseMs?: number | undefined;

@@ -20,7 +20,8 @@ export interface PushOptions {
 /** Options of `Lease.release`. */
 export interface ReleaseOptions {
   /**
-   * Keep the released items unavailable for this long (a durable retry delay); they keep their place in line.
+   * Keep the released items unavailable for this long (a durable retry delay); they keep their place in line. From 0
+   * to a hundred years (Infinity is refused).
    * @default 0
    */
   readonly delayMs?: number | undefined;
@@ -80,7 +81,7 @@ export interface QueueEntry<T> {
 /** Options of `Queue.take`. */
 export interface TakeOptions<T> {
   /**
-   * How long the items stay leased.
+   * How long the items stay leased: from 1 ms to a hundred years (as the queue's `leaseMs`).
    * @default the queue's `leaseMs`
    */
   readonly leaseMs?: number | undefined;
@@ -159,7 +160,7 @@ export interface IterateOptions {
    */
   readonly max?: number | undefined;
   /**
-   * How long each lease's items stay leased.
+   * How long each lease's items stay leased: from 1 ms to a hundred years (as the queue's `leaseMs`).
    * @default the queue's `leaseMs`
    */
   readonly leaseMs?: number | undefined;

@@ -15,11 +15,11 @@ export interface RetryOptions {
   /**
    * The ceiling of the first retry delay; each later one multiplies it by `factor` (full jitter draws below it). 0
    * retries at once: what a test's `flush` wants, and a request a turn against a failing server in background delivery.
-   * @default 1000
+   * From 0 to a hundred years (Infinity is refused: 'ERR_INVALID_OPTION'). @default 1000
    */
   readonly initialDelayMs?: number | undefined;
   /**
-   * The largest computed delay, a finite number. A `Retry-After` header wins over it.
+   * The largest computed delay: from 0 to a hundred years (Infinity is refused). A `Retry-After` header wins over it.
    * @default 300_000 (5 minutes)
    */
   readonly maxDelayMs?: number | undefined;
@@ -31,7 +31,8 @@ export interface RetryOptions {
    */
   readonly maxAttempts?: number | undefined;
   /**
-   * Age (from the first enqueue) after which a task that still fails goes to dead as 'max-age'.
+   * Age (from the first enqueue) after which a task that still fails goes to dead as 'max-age'; at least 1. Infinity:
+   * no age limit, a failing task is retried until `maxAttempts`.
    * @default 604_800_000 (7 days)
    */
   readonly maxAgeMs?: number | undefined;
@@ -113,7 +114,7 @@ export interface OutboxOptions {
    * The time limit of one attempt, whatever the server does: the `headers()` provider, `onBeforeSend`, connecting,
    * the response's headers and reading its body. Past it the request is aborted and the attempt counts as a retry.
    * `flush`, `stop`, `close` and `fetch` settle within it (plus a storage commit). Measured on the clock's monotonic
-   * reading, so a wall-clock step does not change it.
+   * reading, so a wall-clock step does not change it. From 1 ms to a hundred years (Infinity is refused: it bounds those).
    * @default 30_000
    */
   readonly timeoutMs?: number | undefined;

@@ -28,7 +28,7 @@ export interface FileStoreOptions {
   /**
    * How long a commit waits while another live process holds the queue's lock (each holds it for one commit, a
    * few microseconds to one fsync) before failing with 'ERR_LOCKED' naming that process. A lock left by a process
-   * that died is taken over at once, whatever this says.
+   * that died is taken over at once, whatever this says. An integer from 0 to 2^31 (about 24.8 days; Infinity is refused).
    * @default 10_000
    */
   readonly lockTimeoutMs?: number | undefined;
@@ -38,7 +38,7 @@ export interface FileStoreOptions {
    * a power cut leaves behind (lock files appear whole), or one held by a process in another pid namespace on this host
    * (another container), whose pid means nothing here. A live holder keeps the lock for one commit. Locks of processes
    * provably dead (this host and pid namespace; no such pid, or that pid started at another time, or an earlier boot)
-   * do not wait for it.
+   * do not wait for it. An integer from 0 to 2^31 (Infinity is refused).
    * @default 10_000
    */
   readonly staleMs?: number | undefined;

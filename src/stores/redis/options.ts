@@ -27,7 +27,8 @@ export interface RedisStoreOptions {
   readonly prefix?: string | undefined;
   /**
    * How long a handle's heartbeat key lives without a refresh (refreshed every third of it). When a process dies,
-   * other processes take its leases back this long after, instead of after `leaseMs`.
+   * other processes take its leases back this long after, instead of after `leaseMs`. An integer from 100 to 2^31
+   * (Infinity is refused: a dead process's leases would never come back early).
    * @default 10_000
    */
   readonly ownerTtlMs?: number | undefined;
