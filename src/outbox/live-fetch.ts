@@ -16,7 +16,7 @@ import type { KeyHeader } from './key-header.js';
 import type { Rule } from '../core/validate.js';
 
 /** `Outbox.fetch`'s `init`: what fetch takes (an object; null or undefined for none), and refuses with a TypeError (5, 'POST'). */
-export const REQUEST_INIT: Rule = ['a RequestInit object', (v) => v == null || Object(v) === v];
+export const REQUEST_INIT: Rule = ['an object', (v) => v == null || Object(v) === v];
 
 /** The request header that names a live request's group (`Outbox.fetch`); never sent, never stored. */
 export const GROUP_HEADER = 'sluice-group';
