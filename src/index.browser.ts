@@ -13,9 +13,9 @@ let shared: IndexedDbStore | undefined;
 const defaultStore = () => (shared ??= new IndexedDbStore());
 
 /** A durable FIFO; in browsers and workers, queues without a `store` live in the default `IndexedDbStore`. */
-export const Queue = /* @__PURE__ */ withDefaultStore(CoreQueue, defaultStore);
+export const Queue = /* @__PURE__ */ withDefaultStore(CoreQueue, { defaultStore });
 export type Queue<T> = CoreQueue<T>;
 
 /** HTTP tasks delivered with retry; in browsers and workers, outboxes without a `store` live in the default `IndexedDbStore`. */
-export const Outbox = /* @__PURE__ */ withDefaultStore(CoreOutbox, defaultStore);
+export const Outbox = /* @__PURE__ */ withDefaultStore(CoreOutbox, { defaultStore });
 export type Outbox = CoreOutbox;

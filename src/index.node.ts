@@ -8,12 +8,12 @@ import { FileStore } from './stores/fs/file-store.js';
 export * from './index.js';
 
 /** A durable FIFO; in Node, queues without a `store` live in `new FileStore({ dir: '.sluice' })`. */
-export const Queue = /* @__PURE__ */ withDefaultStore(CoreQueue, () => new FileStore());
+export const Queue = /* @__PURE__ */ withDefaultStore(CoreQueue, { defaultStore: () => new FileStore() });
 export type Queue<T> = CoreQueue<T>;
 
 /**
  * HTTP tasks delivered with retry; in Node, outboxes without a `store` live in `new FileStore({ dir: '.sluice' })`, and
  * bodies stored beside their tasks are streamed to fetch a chunk at a time (undici streams request bodies).
  */
-export const Outbox = /* @__PURE__ */ withDefaultStore(CoreOutbox, () => new FileStore(), { streamBodies: true });
+export const Outbox = /* @__PURE__ */ withDefaultStore(CoreOutbox, { defaultStore: () => new FileStore(), streamBodies: true });
 export type Outbox = CoreOutbox;

@@ -32,3 +32,28 @@ it("the entries' Queue and Outbox are named as such (a console or a stack trace 
   const { Outbox } = await import('../src/index.node.js');
   expect([Queue.name, Outbox.name]).toEqual(['Queue', 'Outbox']);
 });
+
+it("the entries' Queue.open and Outbox.open work detached (`const { open } = Queue`), with the platform's default store; a subclass's open makes the subclass", async () => {
+  const { Outbox } = await import('../src/index.node.js');
+  const cwd = process.cwd();
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-detached-'));
+  process.chdir(dir);
+  try {
+    const { open } = Queue;
+    const q = await open<number>({ name: 'detached' });
+    expect(q).toBeInstanceOf(Queue);
+    await q.close();
+    const { open: openOutbox } = Outbox;
+    const outbox = await openOutbox({ name: 'detached-outbox' });
+    expect(outbox).toBeInstanceOf(Outbox);
+    await outbox.close();
+    expect([existsSync(join(dir, '.sluice', 'detached')), existsSync(join(dir, '.sluice', 'detached-outbox'))]).toEqual([true, true]);
+    class Mine<T> extends Queue<T> {}
+    const mine = await Mine.open<number>({ name: 'mine' });
+    expect(mine).toBeInstanceOf(Mine);
+    await mine.close();
+  } finally {
+    process.chdir(cwd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
