@@ -186,10 +186,10 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
    */
   async fetch(input: Request | string, init?: RequestInit & { readonly group?: string | undefined }): Promise<Response> {
     this.#checkOpen();
-    const { group, ...rest } = init ?? {};
+    const group = init?.group;
     check({ init, group }, { init: REQUEST_INIT, group: optional(text) });
     const o = this.#options;
-    return this.#enqueuing.track(liveFetch(input, rest, {
+    return this.#enqueuing.track(liveFetch(input, init ?? {}, {
       transport: this.#transport(), clock: o.clock, timeoutMs: o.timeoutMs, keyHeader: o.keyHeader,
       group,
       placeOf: (g, id) => this.#serial(() => this.#pending.placeOf(laneOf({ group: g }, o.ordering), id)),

@@ -395,3 +395,21 @@ describe('fetch given an init that is no object', () => {
     await outbox.close();
   });
 });
+
+describe('fetch given an init whose members are inherited', () => {
+  // fetch reads an init's members wherever they are (`new Request(url, init)` does): a spread of it kept only its own,
+  // and the request went out as a GET without its body, unseen.
+  it('sends them, as fetch would', async () => {
+    const sent: string[] = [];
+    const transport = async (input: string | Request) => {
+      const request = new Request(input);
+      sent.push(`${request.method} ${await request.text()}`);
+      return new Response('ok');
+    };
+    const outbox = await Outbox.open({ name: 'api', store: new MemoryStore(), fetch: transport, clock: new FakeClock() });
+    const init = Object.create({ method: 'PUT', body: 'inherited' }) as RequestInit;
+    expect((await outbox.fetch('https://x.test/a', init)).status).toBe(200);
+    expect(sent).toEqual(['PUT inherited']);
+    await outbox.close();
+  });
+});
