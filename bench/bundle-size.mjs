@@ -389,6 +389,12 @@ const KB = 1024;
  * handle holds tasks that could go (a new version of the worker activated while the old one delivered, the old one
  * then stopped: the rest waited 5 minutes for Chromium's next sync); an outbox says 'drained' when a remove takes its
  * last task, refuses a task's `priority: null`, listens on any `page` given, and `list` refuses `after` beside `ids`.
+ * Then both (to 30.2 KB and 68.8 KB, measured 30.14 KB and 68.73 KB; 0.34 KB and 0.37 KB more) for `exists` on the
+ * IndexedDbStore: a Queue opened on an outbox's queue there took its HTTP tasks as items and its acks removed them
+ * unsent, told nowhere; an open now records the queue (a head at version 0) and `exists` reads it, with an outbox made
+ * by an earlier sluice still opening after the upgrade. And for bad input refused as README says: a loop begun on a
+ * closed queue rejects ERR_CLOSED (it ended as if the queue were empty), `outbox.fetch(url, 5)` is refused (it sent a
+ * GET), an init's inherited members are read, and `const { open } = Queue` works detached.
  */
 export const rows = [
   {
@@ -403,13 +409,13 @@ export const rows = [
     name: '`Queue` + `IndexedDbStore`',
     source: `import { Queue } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; globalThis.x = [Queue, IndexedDbStore];`,
     budget: 8 * KB,
-    limit: 29.9 * KB,
+    limit: 30.2 * KB,
   },
   {
     name: '`Outbox` + `IndexedDbStore` + `backgroundSync`',
     source: `import { Outbox } from 'sluice'; import { IndexedDbStore } from 'sluice/indexeddb'; import { backgroundSync } from 'sluice/sw'; globalThis.x = [Outbox, IndexedDbStore, backgroundSync];`,
     budget: 13 * KB,
-    limit: 68.4 * KB,
+    limit: 68.8 * KB,
   },
 ];
 
