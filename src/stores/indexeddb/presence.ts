@@ -27,7 +27,11 @@ export async function markOpened(connection: Connection, name: string): Promise<
   try {
     if (!(await holds(connection.db, name))) await mark(connection.db, name);
   } catch (error) {
-    throw storageError(connection.lost ?? error, `Cannot open queue "${name}" in IndexedDB.`);
+    const failed = storageError(connection.lost ?? error, `Cannot open queue "${name}" in IndexedDB.`);
+    // A full quota leaves the queue unmarked, and opens it: an outbox must open to deliver what frees the space (its
+    // dead letters, never written by an earlier sluice, are marked here first). Tried again at the next open.
+    if (failed.code === 'ERR_QUOTA_EXCEEDED') return;
+    throw failed;
   }
   names.add(name);
 }

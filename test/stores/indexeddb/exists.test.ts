@@ -66,6 +66,41 @@ describe("IndexedDbStore: a Queue on an outbox's queue", () => {
   });
 });
 
+describe('IndexedDbStore: the mark of an open, on a full quota', () => {
+  it('is left unmade and the queue opens: an outbox an earlier sluice made still opens and delivers, which frees the space', async () => {
+    const factory = new IDBFactory();
+    const outbox = await Outbox.open({ name: 'api', store: new IndexedDbStore({ indexedDB: factory }), baseUrl: 'https://api.example.com', fetch: () => Promise.reject(new TypeError('offline')) });
+    await outbox.enqueue({ url: '/orders', method: 'POST', body: { n: 1 } });
+    await outbox.close();
+    // As an earlier sluice left it: no trace of its dead letters.
+    const db = await request(factory.open('sluice'));
+    const tx = db.transaction('heads', 'readwrite');
+    tx.objectStore('heads').delete(['api.dead', 0]);
+    await new Promise((resolve) => (tx.oncomplete = resolve));
+    db.close();
+    // The quota is full: every add fails.
+    const proto = IDBObjectStore.prototype;
+    const real = proto.add;
+    proto.add = () => {
+      throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+    };
+    const sent: string[] = [];
+    let again: Outbox;
+    try {
+      again = await Outbox.open({ name: 'api', store: new IndexedDbStore({ indexedDB: factory }), baseUrl: 'https://api.example.com', fetch: async (input: RequestInfo | URL) => (sent.push(input instanceof Request ? input.url : String(input)), new Response(null, { status: 204 })) });
+    } finally {
+      proto.add = real;
+    }
+    await again.flush({ reachable: true });
+    expect(sent).toEqual(['https://api.example.com/orders']);
+    await again.close();
+    // Opened again with room, it is marked.
+    const store = new IndexedDbStore({ indexedDB: factory });
+    await (await Outbox.open({ name: 'api', store, fetch: async () => new Response(null, { status: 204 }) })).close();
+    expect(await store.exists('api.dead')).toBe(true);
+  });
+});
+
 describe('IndexedDbStore.exists()', () => {
   it('is false, and makes no database, where the database is not there', async () => {
     const factory = new IDBFactory();
