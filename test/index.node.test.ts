@@ -57,3 +57,18 @@ it("the entries' Queue.open and Outbox.open work detached (`const { open } = Que
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+it("the core's Queue.open and Outbox.open work detached too (the `default` export condition exports them as they are)", async () => {
+  const core = await import('../src/index.js');
+  const store = new core.MemoryStore();
+  const { open } = core.Queue;
+  const q = await open<number>({ name: 'detached', store });
+  expect(q).toBeInstanceOf(core.Queue);
+  await q.close();
+  const { open: openOutbox } = core.Outbox;
+  const outbox = await openOutbox({ name: 'detached-outbox', store });
+  expect(outbox).toBeInstanceOf(core.Outbox);
+  await outbox.close();
+  // Without a store, where the core has no default: refused as any open without one, not a TypeError.
+  await expect(open({ name: 'x' })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+});

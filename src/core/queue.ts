@@ -59,9 +59,9 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
   /** Tells what recovery finds in the partitions ('recover' and 'corrupt' events, `recovered`). */
   readonly #found: RecoveryEvents;
 
-  /** Opens (creating when absent) the queue `options.name` in `options.store`; refused where it is an outbox's (see `notAnOutboxs`). */
+  /** Opens (creating when absent) the queue `options.name` in `options.store`; refused where it is an outbox's (see `notAnOutboxs`). Detached, `this` is undefined: `Queue`'s. */
   static async open<T>(options: QueueOptions<T>): Promise<Queue<T>> {
-    const queue = new this(await notAnOutboxs(resolveOptions(options, this.defaultStore)));
+    const queue = new (this ?? Queue)(await notAnOutboxs(resolveOptions(options, (this ?? Queue).defaultStore)));
     try {
       await queue.#openPart(0);
       await queue.#settle();

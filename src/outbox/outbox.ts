@@ -69,12 +69,12 @@ export class Outbox extends TypedEventTarget<OutboxEventMap> {
   readonly #enqueuing = new UnderWay();
   #syncQueued = false;
 
-  /** Opens (creating when absent) the outbox `options.name` and its dead letters `<name>.dead`. */
+  /** Opens (creating when absent) the outbox `options.name` and its dead letters `<name>.dead`. Detached, `this` is undefined: `Outbox`'s. */
   static async open(options: OutboxOptions): Promise<Outbox> {
-    const o = resolveOutboxOptions(options, this.defaultStore);
+    const o = resolveOutboxOptions(options, (this ?? Outbox).defaultStore);
     const queues = await openQueues(o, o.store);
     const { queue, deadQueue, damage } = queues;
-    const outbox = await builtOn(queues, () => new this(o, queue, deadQueue));
+    const outbox = await builtOn(queues, () => new (this ?? Outbox)(o, queue, deadQueue));
     try {
       await outbox.#serial(async () => {
         await outbox.#pending.load(deadQueue);
