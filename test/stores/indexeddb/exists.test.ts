@@ -25,6 +25,23 @@ function countWrites(): { readonly count: number; stop(): void } {
   return counter;
 }
 
+/**
+ * A database holding the outbox 'api' as the sluice before `exists` left it: its queue holds one task (sent to no
+ * server: offline), its dead letters never held one and have no trace at all (an open wrote nothing then).
+ */
+async function earlierOutbox(): Promise<IDBFactory> {
+  const factory = new IDBFactory();
+  const outbox = await Outbox.open({ name: 'api', store: new IndexedDbStore({ indexedDB: factory }), baseUrl: 'https://api.example.com', fetch: () => Promise.reject(new TypeError('offline')) });
+  await outbox.enqueue({ url: '/orders', method: 'POST', body: { n: 1 } });
+  await outbox.close();
+  const db = await request(factory.open('sluice'));
+  const tx = db.transaction('heads', 'readwrite');
+  tx.objectStore('heads').delete(['api.dead', 0]);
+  await new Promise((resolve) => (tx.oncomplete = resolve));
+  db.close();
+  return factory;
+}
+
 describe("IndexedDbStore: a Queue on an outbox's queue", () => {
   it('is refused with ERR_INCOMPATIBLE_STORE, and the task the outbox keeps there stays, unsent', async () => {
     const factory = new IDBFactory();
@@ -41,17 +58,7 @@ describe("IndexedDbStore: a Queue on an outbox's queue", () => {
   });
 
   it('an outbox an earlier sluice made, its dead letters never written (no trace of them), opens after the upgrade and delivers its task', async () => {
-    const factory = new IDBFactory();
-    // Offline: the task stays.
-    const outbox = await Outbox.open({ name: 'api', store: new IndexedDbStore({ indexedDB: factory }), baseUrl: 'https://api.example.com', fetch: () => Promise.reject(new TypeError('offline')) });
-    await outbox.enqueue({ url: '/orders', method: 'POST', body: { n: 1 } });
-    await outbox.close();
-    // As an earlier sluice left it: `api` holds its task, `api.dead` nothing at all (an open wrote nothing then).
-    const db = await request(factory.open('sluice'));
-    const tx = db.transaction('heads', 'readwrite');
-    tx.objectStore('heads').delete(['api.dead', 0]);
-    await new Promise((resolve) => (tx.oncomplete = resolve));
-    db.close();
+    const factory = await earlierOutbox();
     const store = new IndexedDbStore({ indexedDB: factory });
     expect([await store.exists('api.dead'), await store.exists('api')]).toEqual([false, true]);
     // Refused as a Queue's, the outbox would never open again, its tasks held in it.
@@ -68,16 +75,7 @@ describe("IndexedDbStore: a Queue on an outbox's queue", () => {
 
 describe('IndexedDbStore: the mark of an open, on a full quota', () => {
   it('is left unmade and the queue opens: an outbox an earlier sluice made still opens and delivers, which frees the space', async () => {
-    const factory = new IDBFactory();
-    const outbox = await Outbox.open({ name: 'api', store: new IndexedDbStore({ indexedDB: factory }), baseUrl: 'https://api.example.com', fetch: () => Promise.reject(new TypeError('offline')) });
-    await outbox.enqueue({ url: '/orders', method: 'POST', body: { n: 1 } });
-    await outbox.close();
-    // As an earlier sluice left it: no trace of its dead letters.
-    const db = await request(factory.open('sluice'));
-    const tx = db.transaction('heads', 'readwrite');
-    tx.objectStore('heads').delete(['api.dead', 0]);
-    await new Promise((resolve) => (tx.oncomplete = resolve));
-    db.close();
+    const factory = await earlierOutbox();
     // The quota is full: every add fails.
     const proto = IDBObjectStore.prototype;
     const real = proto.add;
