@@ -7,6 +7,8 @@ export interface IterationContext<T> {
   readonly clock: Clock;
   readonly take: (max: number, options: TakeOptions<T>) => Promise<Lease<T> | undefined>;
   readonly closed: () => boolean;
+  /** Throws 'ERR_CLOSED' once the queue is closed, as every call on it does. */
+  readonly checkOpen: () => void;
   /** Functions called when something may have become available (a push, another handle's commit). */
   readonly waiters: Set<() => void>;
   /** When to look again: the earliest hold's end, or sooner while a handle that may be gone holds some (Infinity: never). */
@@ -25,9 +27,9 @@ export interface IterationContext<T> {
  * read) must wake when that lease runs out, which nothing else would tell.
  */
 export async function* leases<T>(c: IterationContext<T>, max: number, leaseMs: number | undefined, signal: AbortSignal | undefined, end: Ending): AsyncGenerator<Lease<T>, void, undefined> {
-  // A loop begun on a closed queue is a slip, refused as any call on it is: the take rejects 'ERR_CLOSED'. One that
-  // the close meets ends quietly, as README says ("until closed").
-  if (c.closed()) await c.take(max, {});
+  // A loop begun on a closed queue is a slip, refused as any call on it is. One that the close meets ends quietly, as
+  // README says ("until closed").
+  c.checkOpen();
   while (!end.ended && !c.closed() && !signal?.aborted) {
     const waiting = (end.waiting = waitFor({ clock: c.clock, signal, waiters: c.waiters }));
     if (c.closed()) waiting.cancel();

@@ -213,7 +213,7 @@ export class Queue<T> extends TypedEventTarget<QueueEventMap> {
       const context = {
         clock: this.#options.clock,
         take: (max: number, options: TakeOptions<T>) => this.take(max, options),
-        closed: () => this.#closing !== undefined,
+        closed: () => this.#closing !== undefined, checkOpen: () => this.#checkOpen(),
         waiters: this.#waiters,
         nextEnd: (now: number) => Math.min(...this.#parts.map((p) => p.view.wakeAfter(now))),
         pollMs: this.#parts.every((p) => p.watched) ? Infinity : this.#options.pollMs,
