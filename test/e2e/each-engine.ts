@@ -28,3 +28,9 @@ export function skipLoudly(title: string, engine: Engine, reason: string): void 
   console.warn(`\n*** SKIPPED in ${engine.label}: "${title}": ${reason}. ***\n`);
   it.skip(`${title} (skipped in ${engine.label}: ${reason})`, () => undefined);
 }
+
+/** Declares the test `title` in the engine named `only`; in the others, skipped loudly with `reason` (see `skipLoudly`). */
+export function itOnlyIn(only: Engine['name'], engine: Engine, title: string, reason: string, fn: () => Promise<void>, timeout?: number): void {
+  if (engine.name === only) it(title, fn, timeout);
+  else skipLoudly(title, engine, reason);
+}

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { DrivenPage } from '../browser/drive/index.mjs';
 import { bundle, startBrowser, type ServedBrowser } from './browser-page.mjs';
-import { eachEngine, skipLoudly } from './each-engine.js';
+import { eachEngine, itOnlyIn } from './each-engine.js';
 import { OUTBOX_WORKER, registerWorker, serveWorker } from './outbox-worker.js';
 
 // What a service worker's delivery meets in an app's life, checked against a ledger of what reached the server (by
@@ -114,73 +114,67 @@ eachEngine('A service worker delivering an outbox, under faults', (engine) => {
       return size;
     });
 
-  const stoppedTitle = 'a worker stopped mid-delivery, started again, delivers every task, none twice but the one cut off';
-  if (engine.name !== 'chromium') skipLoudly(stoppedTitle, engine, 'only the DevTools Protocol (Chromium) stops a service worker on demand');
-  else
-    it(stoppedTitle, async () => {
-      cutOff = 0;
-      const ids = await enqueue('/api/stopped', 4, 'stopped');
-      const before = await run();
-      hold = true;
-      const arrived = new Promise<void>((resolve) => (heldArrived = resolve));
+  itOnlyIn('chromium', engine, 'a worker stopped mid-delivery, started again, delivers every task, none twice but the one cut off', 'only the DevTools Protocol (Chromium) stops a service worker on demand', async () => {
+    cutOff = 0;
+    const ids = await enqueue('/api/stopped', 4, 'stopped');
+    const before = await run();
+    hold = true;
+    const arrived = new Promise<void>((resolve) => (heldArrived = resolve));
+    await askFlush();
+    await arrived;
+    // The first task is out, its answer held: the worker is stopped under it, as the browser stops an idle one.
+    const cdp = await page.cdp!();
+    await cdp.send('ServiceWorker.enable');
+    await cdp.send('ServiceWorker.stopAllWorkers');
+    hold = false;
+    // The request cut off reached the server, whose answer comes too late for anyone to hear it.
+    for (const res of held.splice(0)) cutOff++, res.writeHead(201).end();
+    expect(await run()).not.toBe(before);
+    // Started again by a page's message. The cut-off task's lease (timeoutMs + 60 s) must not hold it: its
+    // handle is gone.
+    const all = () => ids.every((id) => times(id) > 0);
+    for (let i = 0; i < 40 && !all(); i++) {
       await askFlush();
-      await arrived;
-      // The first task is out, its answer held: the worker is stopped under it, as the browser stops an idle one.
-      const cdp = await page.cdp!();
-      await cdp.send('ServiceWorker.enable');
-      await cdp.send('ServiceWorker.stopAllWorkers');
-      hold = false;
-      // The request cut off reached the server, whose answer comes too late for anyone to hear it.
-      for (const res of held.splice(0)) cutOff++, res.writeHead(201).end();
-      expect(await run()).not.toBe(before);
-      // Started again by a page's message. The cut-off task's lease (timeoutMs + 60 s) must not hold it: its
-      // handle is gone.
-      const all = () => ids.every((id) => times(id) > 0);
-      for (let i = 0; i < 40 && !all(); i++) {
-        await askFlush();
-        await until(all, 500);
-      }
-      expect(ids.map(times)).toEqual([1 + cutOff, 1, 1, 1]);
-      expect(ledger.filter((k) => ids.includes(k))).toEqual([...ids.slice(0, 1).flatMap((id) => Array(cutOff).fill(id)), ...ids]);
-      expect(await waiting()).toBe(0);
-    }, 60_000);
+      await until(all, 500);
+    }
+    expect(ids.map(times)).toEqual([1 + cutOff, 1, 1, 1]);
+    expect(ledger.filter((k) => ids.includes(k))).toEqual([...ids.slice(0, 1).flatMap((id) => Array(cutOff).fill(id)), ...ids]);
+    expect(await waiting()).toBe(0);
+  }, 60_000);
 
-  const updateTitle = 'a new version activated while the old one delivers, the old one then stopped: the new one delivers the rest';
-  if (engine.name !== 'chromium') skipLoudly(updateTitle, engine, 'only the DevTools Protocol (Chromium) stops a service worker on demand');
-  else
-    it(updateTitle, async () => {
-      const cdp = await page.cdp!();
-      const versions = new Map<string, { scriptURL: string; runningStatus: string; status: string }>();
-      cdp.on('ServiceWorker.workerVersionUpdated', ({ versions: updated }) => {
-        for (const v of updated) versions.set(v.versionId, v);
-      });
-      // Enabled afresh, so that every version is told (an enable before told them already).
-      await cdp.send('ServiceWorker.disable');
-      await cdp.send('ServiceWorker.enable');
-      cutOff = 0;
-      const ids = await enqueue('/api/update', 4, 'update');
-      hold = true;
-      const arrived = new Promise<void>((resolve) => (heldArrived = resolve));
-      await askFlush();
-      await arrived;
-      const old = [...versions].find(([, v]) => v.status === 'activated' && v.runningStatus === 'running')![0];
-      // The new version takes over (skipWaiting, clients.claim) while the old one waits for its answer (Chromium
-      // activates it once the old one's request gives up, at its timeoutMs): the sync event that the new one's
-      // start-up registration brings may reach either, and finds the group's head given back, waiting its retry delay.
-      await page.evaluate(async () => {
-        const changed = new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }));
-        await navigator.serviceWorker.register('/sw.js?v2');
-        await changed;
-      });
-      await cdp.send('ServiceWorker.stopWorker', { versionId: old });
-      hold = false;
-      for (const res of held.splice(0)) cutOff++, res.writeHead(201).end();
-      // No page asks: the new version delivers on its own, long before Chromium's next sync (5 minutes on).
-      await until(() => ids.every((id) => times(id) > 0), 30_000);
-      expect(ids.map(times)).toEqual([1 + cutOff, 1, 1, 1]);
-      expect(ledger.filter((k) => ids.includes(k))).toEqual([...ids.slice(0, 1).flatMap((id) => Array(cutOff).fill(id)), ...ids]);
-      expect(await waiting()).toBe(0);
-    }, 120_000);
+  itOnlyIn('chromium', engine, 'a new version activated while the old one delivers, the old one then stopped: the new one delivers the rest', 'only the DevTools Protocol (Chromium) stops a service worker on demand', async () => {
+    const cdp = await page.cdp!();
+    const versions = new Map<string, { scriptURL: string; runningStatus: string; status: string }>();
+    cdp.on('ServiceWorker.workerVersionUpdated', ({ versions: updated }) => {
+      for (const v of updated) versions.set(v.versionId, v);
+    });
+    // Enabled afresh, so that every version is told (an enable before told them already).
+    await cdp.send('ServiceWorker.disable');
+    await cdp.send('ServiceWorker.enable');
+    cutOff = 0;
+    const ids = await enqueue('/api/update', 4, 'update');
+    hold = true;
+    const arrived = new Promise<void>((resolve) => (heldArrived = resolve));
+    await askFlush();
+    await arrived;
+    const old = [...versions].find(([, v]) => v.status === 'activated' && v.runningStatus === 'running')![0];
+    // The new version takes over (skipWaiting, clients.claim) while the old one waits for its answer (Chromium
+    // activates it once the old one's request gives up, at its timeoutMs): the sync event that the new one's
+    // start-up registration brings may reach either, and finds the group's head given back, waiting its retry delay.
+    await page.evaluate(async () => {
+      const changed = new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }));
+      await navigator.serviceWorker.register('/sw.js?v2');
+      await changed;
+    });
+    await cdp.send('ServiceWorker.stopWorker', { versionId: old });
+    hold = false;
+    for (const res of held.splice(0)) cutOff++, res.writeHead(201).end();
+    // No page asks: the new version delivers on its own, long before Chromium's next sync (5 minutes on).
+    await until(() => ids.every((id) => times(id) > 0), 30_000);
+    expect(ids.map(times)).toEqual([1 + cutOff, 1, 1, 1]);
+    expect(ledger.filter((k) => ids.includes(k))).toEqual([...ids.slice(0, 1).flatMap((id) => Array(cutOff).fill(id)), ...ids]);
+    expect(await waiting()).toBe(0);
+  }, 120_000);
 
   /** The sync events of the page's worker, each with how its promise settled and after how long (ms; -1: pending). */
   const syncs = () =>
@@ -218,146 +212,134 @@ eachEngine('A service worker delivering an outbox, under faults', (engine) => {
     return (await syncs())[before];
   };
 
-  const busyTitle = 'a sync event while the worker already delivers (a page asked, a request held): it settles as that delivery ends, every task once';
-  if (engine.name !== 'chromium') skipLoudly(busyTitle, engine, 'only Chromium has Background Sync');
-  else
-    it(busyTitle, async () => {
-      const ids = await enqueue('/api/busy', 3, 'busy');
-      hold = true;
-      const arrived = new Promise<void>((resolve) => (heldArrived = resolve));
+  itOnlyIn('chromium', engine, 'a sync event while the worker already delivers (a page asked, a request held): it settles as that delivery ends, every task once', 'only Chromium has Background Sync', async () => {
+    const ids = await enqueue('/api/busy', 3, 'busy');
+    hold = true;
+    const arrived = new Promise<void>((resolve) => (heldArrived = resolve));
+    await askFlush();
+    await arrived;
+    const before = (await syncs()).length;
+    await fireSync(false);
+    // The server takes its time: 8 s, past the first waits of a flush that found the group's head out elsewhere.
+    await new Promise((resolve) => setTimeout(resolve, 8_000));
+    expect((await syncs())[before]?.state).toBe('pending');
+    hold = false;
+    const answered = Date.now();
+    for (const res of held.splice(0)) res.writeHead(201).end();
+    await until(() => ids.every((id) => times(id) > 0), 10_000);
+    const event = await settled(before, 30_000);
+    // Settled as the worker's own delivery ended, the rest sent at once, not at the next of its 1, 2, 4, 8 s waits (7 s
+    // after the answer here). 5 s: room for a loaded machine, still short of that wait.
+    expect(event).toMatchObject({ lastChance: false, state: 'resolved' });
+    expect(event!.at + event!.ms - answered).toBeLessThan(5_000);
+    expect(ids.map(times)).toEqual([1, 1, 1]);
+    expect(await waiting()).toBe(0);
+  }, 60_000);
+
+  itOnlyIn('chromium', engine, 'sync events while the start-up flush of a worker delivers (a request held): each settles as that delivery ends, every task once', 'only Chromium has Background Sync and stops a service worker on demand', async () => {
+    const cdp = await page.cdp!();
+    await cdp.send('ServiceWorker.enable');
+    await cdp.send('ServiceWorker.stopAllWorkers');
+    const ids = await enqueue('/api/startup', 3, 'startup');
+    hold = true;
+    const arrived = new Promise<void>((resolve) => (heldArrived = resolve));
+    // Started by a message: tasks wait, so it registers the tag (Chromium fires it at once) and flushes.
+    await run();
+    await arrived;
+    await fireSync(false);
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    expect((await syncs()).map((event) => event.state)).toContain('pending');
+    hold = false;
+    const answered = Date.now();
+    for (const res of held.splice(0)) res.writeHead(201).end();
+    await until(() => ids.every((id) => times(id) > 0), 10_000);
+    for (const end = Date.now() + 30_000; Date.now() < end && (await syncs()).some((event) => event.ms < 0); ) await new Promise((resolve) => setTimeout(resolve, 100));
+    const events = await syncs();
+    // The one fired here, and most often the one the start-up registration brings.
+    expect(events.length).toBeGreaterThanOrEqual(1);
+    expect(events.map((event) => event.state)).toEqual(events.map(() => 'resolved'));
+    for (const event of events) expect(event.at + event.ms - answered).toBeLessThan(5_000);
+    expect(ids.map(times)).toEqual([1, 1, 1]);
+    expect(await waiting()).toBe(0);
+  }, 60_000);
+
+  itOnlyIn('chromium', engine, 'a sync event rejected for a 503, the browser firing it again: the tasks go at the retry; on its last chance it resolves, the rest going at the next trigger', 'only Chromium has Background Sync', async () => {
+    // The server answers 503 the first time, 201 after.
+    unavailable = (url) => url.startsWith('/api/again/') && unavailableTimes === 0;
+    unavailableTimes = 0;
+    const ids = await enqueue('/api/again', 3, 'again');
+    let before = (await syncs()).length;
+    await fireSync(false);
+    expect(await settled(before, 20_000)).toMatchObject({ lastChance: false, state: 'rejected ERR_STORAGE' });
+    expect(unavailableTimes).toBe(1);
+    expect(ids.map(times)).toEqual([0, 0, 0]);
+    // Chromium's retry (minutes later; here at once, past the task's retry delay, under 200 ms).
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    before = (await syncs()).length;
+    await fireSync(false);
+    expect(await settled(before, 20_000)).toMatchObject({ lastChance: false, state: 'resolved' });
+    expect(ids.map(times)).toEqual([1, 1, 1]);
+
+    // Unavailable throughout: rejected, and on the last chance resolved, with the tasks still waiting.
+    unavailable = (url) => url.startsWith('/api/last/');
+    unavailableTimes = 0;
+    const rest = await enqueue('/api/last', 2, 'last');
+    before = (await syncs()).length;
+    await fireSync(false);
+    expect(await settled(before, 20_000)).toMatchObject({ state: 'rejected ERR_STORAGE' });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await fireSync(true);
+    expect(await settled(before + 1, 20_000)).toMatchObject({ lastChance: true, state: 'resolved' });
+    expect(unavailableTimes).toBe(2);
+    expect(await waiting()).toBe(2);
+    // No sync follows: the next trigger (a page's message) sends them.
+    unavailable = () => false;
+    const all = () => rest.every((id) => times(id) > 0);
+    for (let i = 0; i < 20 && !all(); i++) {
       await askFlush();
-      await arrived;
-      const before = (await syncs()).length;
-      await fireSync(false);
-      // The server takes its time: 8 s, past the first waits of a flush that found the group's head out elsewhere.
-      await new Promise((resolve) => setTimeout(resolve, 8_000));
-      expect((await syncs())[before]?.state).toBe('pending');
-      hold = false;
-      const answered = Date.now();
-      for (const res of held.splice(0)) res.writeHead(201).end();
-      await until(() => ids.every((id) => times(id) > 0), 10_000);
-      const event = await settled(before, 30_000);
-      // Settled as the worker's own delivery ended, the rest sent at once, not at the next of its 1, 2, 4, 8 s waits (7 s
-      // after the answer here). 5 s: room for a loaded machine, still short of that wait.
-      expect(event).toMatchObject({ lastChance: false, state: 'resolved' });
-      expect(event!.at + event!.ms - answered).toBeLessThan(5_000);
-      expect(ids.map(times)).toEqual([1, 1, 1]);
-      expect(await waiting()).toBe(0);
-    }, 60_000);
+      await until(all, 500);
+    }
+    expect([...ids, ...rest].map(times)).toEqual([1, 1, 1, 1, 1]);
+    expect(await waiting()).toBe(0);
+  }, 60_000);
 
-  const startTitle = 'sync events while the start-up flush of a worker delivers (a request held): each settles as that delivery ends, every task once';
-  if (engine.name !== 'chromium') skipLoudly(startTitle, engine, 'only Chromium has Background Sync and stops a service worker on demand');
-  else
-    it(startTitle, async () => {
-      const cdp = await page.cdp!();
-      await cdp.send('ServiceWorker.enable');
-      await cdp.send('ServiceWorker.stopAllWorkers');
-      const ids = await enqueue('/api/startup', 3, 'startup');
-      hold = true;
-      const arrived = new Promise<void>((resolve) => (heldArrived = resolve));
-      // Started by a message: tasks wait, so it registers the tag (Chromium fires it at once) and flushes.
-      await run();
-      await arrived;
-      await fireSync(false);
-      await new Promise((resolve) => setTimeout(resolve, 4_000));
-      expect((await syncs()).map((event) => event.state)).toContain('pending');
-      hold = false;
-      const answered = Date.now();
-      for (const res of held.splice(0)) res.writeHead(201).end();
-      await until(() => ids.every((id) => times(id) > 0), 10_000);
-      for (const end = Date.now() + 30_000; Date.now() < end && (await syncs()).some((event) => event.ms < 0); ) await new Promise((resolve) => setTimeout(resolve, 100));
-      const events = await syncs();
-      // The one fired here, and most often the one the start-up registration brings.
-      expect(events.length).toBeGreaterThanOrEqual(1);
-      expect(events.map((event) => event.state)).toEqual(events.map(() => 'resolved'));
-      for (const event of events) expect(event.at + event.ms - answered).toBeLessThan(5_000);
-      expect(ids.map(times)).toEqual([1, 1, 1]);
-      expect(await waiting()).toBe(0);
-    }, 60_000);
-
-  const retryTitle = 'a sync event rejected for a 503, the browser firing it again: the tasks go at the retry; on its last chance it resolves, the rest going at the next trigger';
-  if (engine.name !== 'chromium') skipLoudly(retryTitle, engine, 'only Chromium has Background Sync');
-  else
-    it(retryTitle, async () => {
-      // The server answers 503 the first time, 201 after.
-      unavailable = (url) => url.startsWith('/api/again/') && unavailableTimes === 0;
-      unavailableTimes = 0;
-      const ids = await enqueue('/api/again', 3, 'again');
-      let before = (await syncs()).length;
-      await fireSync(false);
-      expect(await settled(before, 20_000)).toMatchObject({ lastChance: false, state: 'rejected ERR_STORAGE' });
-      expect(unavailableTimes).toBe(1);
-      expect(ids.map(times)).toEqual([0, 0, 0]);
-      // Chromium's retry (minutes later; here at once, past the task's retry delay, under 200 ms).
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      before = (await syncs()).length;
-      await fireSync(false);
-      expect(await settled(before, 20_000)).toMatchObject({ lastChance: false, state: 'resolved' });
-      expect(ids.map(times)).toEqual([1, 1, 1]);
-
-      // Unavailable throughout: rejected, and on the last chance resolved, with the tasks still waiting.
-      unavailable = (url) => url.startsWith('/api/last/');
-      unavailableTimes = 0;
-      const rest = await enqueue('/api/last', 2, 'last');
-      before = (await syncs()).length;
-      await fireSync(false);
-      expect(await settled(before, 20_000)).toMatchObject({ state: 'rejected ERR_STORAGE' });
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      await fireSync(true);
-      expect(await settled(before + 1, 20_000)).toMatchObject({ lastChance: true, state: 'resolved' });
-      expect(unavailableTimes).toBe(2);
-      expect(await waiting()).toBe(2);
-      // No sync follows: the next trigger (a page's message) sends them.
-      unavailable = () => false;
-      const all = () => rest.every((id) => times(id) > 0);
-      for (let i = 0; i < 20 && !all(); i++) {
-        await askFlush();
-        await until(all, 500);
+  itOnlyIn('chromium', engine, 'a sync event that finds a page delivering, the page then closed mid-request: the worker delivers the rest', 'only Chromium has Background Sync', async () => {
+    // A registration of its own, started before anything waits (no start-up flush): the first one's tag may be
+    // waiting out Chromium's backoff after the tests before, and this one's sync event is the only trigger.
+    await page.evaluate(async () => {
+      const registration = await navigator.serviceWorker.register('/sw.js?pagesync', { scope: '/pagesync/' });
+      const worker = registration.installing ?? registration.waiting ?? registration.active!;
+      if (worker.state !== 'activated') {
+        await new Promise((resolve) => worker.addEventListener('statechange', () => worker.state === 'activated' && resolve(undefined)));
       }
-      expect([...ids, ...rest].map(times)).toEqual([1, 1, 1, 1, 1]);
-      expect(await waiting()).toBe(0);
-    }, 60_000);
-
-  const pageTitle = 'a sync event that finds a page delivering, the page then closed mid-request: the worker delivers the rest';
-  if (engine.name !== 'chromium') skipLoudly(pageTitle, engine, 'only Chromium has Background Sync');
-  else
-    it(pageTitle, async () => {
-      // A registration of its own, started before anything waits (no start-up flush): the first one's tag may be
-      // waiting out Chromium's backoff after the tests before, and this one's sync event is the only trigger.
-      await page.evaluate(async () => {
-        const registration = await navigator.serviceWorker.register('/sw.js?pagesync', { scope: '/pagesync/' });
-        const worker = registration.installing ?? registration.waiting ?? registration.active!;
-        if (worker.state !== 'activated') {
-          await new Promise((resolve) => worker.addEventListener('statechange', () => worker.state === 'activated' && resolve(undefined)));
-        }
-      });
-      cutOff = 0;
-      hold = true;
-      const arrived = new Promise<void>((resolve) => (heldArrived = resolve));
-      // A tab that delivers itself (start(): it holds the delivery lock while open), its first request held.
-      const tab = await browser.open();
-      const ids = await tab.evaluate(async () => {
-        const outbox = await (globalThis as any).sluice.Outbox.open({ name: 'api', baseUrl: location.origin });
-        outbox.start();
-        const ids: string[] = [];
-        for (let i = 0; i < 3; i++) ids.push(await outbox.enqueue({ url: `/api/tab/${i}`, body: { i }, group: 'tab' }));
-        return ids;
-      });
-      await arrived;
-      // The worker's sync event finds the lock taken; the tab is closed under its request.
-      await page.evaluate(async () => {
-        const registration = (await navigator.serviceWorker.getRegistration('/pagesync/')) as ServiceWorkerRegistration & { sync: { register(tag: string): Promise<void> } };
-        await registration.sync.register('api');
-      });
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      await tab.close();
-      hold = false;
-      for (const res of held.splice(0)) cutOff++, res.writeHead(201).end();
-      // No page asks: the sync event still running delivers, long before Chromium's next sync (5 minutes on).
-      await until(() => ids.every((id) => times(id) > 0), 45_000);
-      expect(ids.map(times)).toEqual([1 + cutOff, 1, 1]);
-      expect(await waiting()).toBe(0);
-    }, 120_000);
+    });
+    cutOff = 0;
+    hold = true;
+    const arrived = new Promise<void>((resolve) => (heldArrived = resolve));
+    // A tab that delivers itself (start(): it holds the delivery lock while open), its first request held.
+    const tab = await browser.open();
+    const ids = await tab.evaluate(async () => {
+      const outbox = await (globalThis as any).sluice.Outbox.open({ name: 'api', baseUrl: location.origin });
+      outbox.start();
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) ids.push(await outbox.enqueue({ url: `/api/tab/${i}`, body: { i }, group: 'tab' }));
+      return ids;
+    });
+    await arrived;
+    // The worker's sync event finds the lock taken; the tab is closed under its request.
+    await page.evaluate(async () => {
+      const registration = (await navigator.serviceWorker.getRegistration('/pagesync/')) as ServiceWorkerRegistration & { sync: { register(tag: string): Promise<void> } };
+      await registration.sync.register('api');
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await tab.close();
+    hold = false;
+    for (const res of held.splice(0)) cutOff++, res.writeHead(201).end();
+    // No page asks: the sync event still running delivers, long before Chromium's next sync (5 minutes on).
+    await until(() => ids.every((id) => times(id) > 0), 45_000);
+    expect(ids.map(times)).toEqual([1 + cutOff, 1, 1]);
+    expect(await waiting()).toBe(0);
+  }, 120_000);
 
   // All engines: a page that leaves while its enqueue commits. A group of tasks is stored whole or not at all, and
   // whatever was stored the worker delivers, once each.

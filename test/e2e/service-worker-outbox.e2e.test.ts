@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { DrivenPage } from '../browser/drive/index.mjs';
 import { bundle, startBrowser, type ServedBrowser } from './browser-page.mjs';
-import { eachEngine, skipLoudly } from './each-engine.js';
+import { eachEngine, itOnlyIn } from './each-engine.js';
 import { OUTBOX_WORKER, registerWorker, serveWorker } from './outbox-worker.js';
 
 const worker = OUTBOX_WORKER;
@@ -133,40 +133,37 @@ eachEngine('An outbox in a service worker, with pages', (engine) => {
     const expected = Uint8Array.from({ length: size }, (_, i) => (i * 13 + (i >> 9)) & 255);
     expect([photo.name, photo.size, sha(new Uint8Array(await photo.arrayBuffer()))]).toEqual(['plot4.jpg', size, sha(expected)]);
   }, 60_000);
-  const syncTitle = 'a Background Sync event sends what waited for the network, and keeps the wait a server asked for';
-  if (engine.name !== 'chromium') skipLoudly(syncTitle, engine, 'only Chromium has Background Sync');
-  else
-    it(syncTitle, async () => {
-      // A task the server answered 503 with Retry-After: 3600 (sent by a page's handle, through the worker).
-      const busy = await page.evaluate(async () => {
-        const { Outbox } = (globalThis as any).sluice;
-        const outbox = await Outbox.open({ name: 'api', baseUrl: location.origin });
-        const id = await outbox.enqueue({ url: '/api/busy', body: 'x', group: 'busy' });
-        const flushed = await outbox.flush();
-        await outbox.close();
-        return { id, flushed };
-      });
-      expect(busy.flushed).toMatchObject({ retried: 1 });
-      // A request the worker stored while the network was down.
-      apiUp = false;
-      const stored = await page.evaluate(async () => {
-        const res = await fetch('/api/after-outage', { method: 'POST', body: 'y', headers: { 'Sluice-Group': 'outage' } });
-        return { status: res.status, queued: res.headers.get('Sluice-Queued') };
-      });
-      apiUp = true;
-      expect(stored.status).toBe(202);
-      // A registration of its own (the first one's tag may be in the browser's backoff), then its sync event.
-      await page.evaluate(async () => {
-        const registration = await navigator.serviceWorker.register('/sw.js?bsync', { scope: '/bsync/' });
-        const worker = registration.installing ?? registration.waiting ?? registration.active!;
-        if (worker.state !== 'activated') {
-          await new Promise((resolve) => worker.addEventListener('statechange', () => worker.state === 'activated' && resolve(undefined)));
-        }
-        await (registration as ServiceWorkerRegistration & { sync: { register(tag: string): Promise<void> } }).sync.register('api');
-      });
-      for (let i = 0; i < 100 && !received.some((r) => r.path === '/api/after-outage'); i++) await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(received.filter((r) => r.path === '/api/after-outage').map((r) => r.key)).toEqual([stored.queued]);
-      // The server's hour is kept: the busy task was not sent again.
-      expect(received.filter((r) => r.path === '/api/busy')).toHaveLength(1);
-    }, 60_000);
+  itOnlyIn('chromium', engine, 'a Background Sync event sends what waited for the network, and keeps the wait a server asked for', 'only Chromium has Background Sync', async () => {
+    // A task the server answered 503 with Retry-After: 3600 (sent by a page's handle, through the worker).
+    const busy = await page.evaluate(async () => {
+      const { Outbox } = (globalThis as any).sluice;
+      const outbox = await Outbox.open({ name: 'api', baseUrl: location.origin });
+      const id = await outbox.enqueue({ url: '/api/busy', body: 'x', group: 'busy' });
+      const flushed = await outbox.flush();
+      await outbox.close();
+      return { id, flushed };
+    });
+    expect(busy.flushed).toMatchObject({ retried: 1 });
+    // A request the worker stored while the network was down.
+    apiUp = false;
+    const stored = await page.evaluate(async () => {
+      const res = await fetch('/api/after-outage', { method: 'POST', body: 'y', headers: { 'Sluice-Group': 'outage' } });
+      return { status: res.status, queued: res.headers.get('Sluice-Queued') };
+    });
+    apiUp = true;
+    expect(stored.status).toBe(202);
+    // A registration of its own (the first one's tag may be in the browser's backoff), then its sync event.
+    await page.evaluate(async () => {
+      const registration = await navigator.serviceWorker.register('/sw.js?bsync', { scope: '/bsync/' });
+      const worker = registration.installing ?? registration.waiting ?? registration.active!;
+      if (worker.state !== 'activated') {
+        await new Promise((resolve) => worker.addEventListener('statechange', () => worker.state === 'activated' && resolve(undefined)));
+      }
+      await (registration as ServiceWorkerRegistration & { sync: { register(tag: string): Promise<void> } }).sync.register('api');
+    });
+    for (let i = 0; i < 100 && !received.some((r) => r.path === '/api/after-outage'); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(received.filter((r) => r.path === '/api/after-outage').map((r) => r.key)).toEqual([stored.queued]);
+    // The server's hour is kept: the busy task was not sent again.
+    expect(received.filter((r) => r.path === '/api/busy')).toHaveLength(1);
+  }, 60_000);
 });
